@@ -1,0 +1,98 @@
+"""Model registry: one place that maps ``model.name`` to a constructor.
+
+Every builder has the uniform signature ``build(input_shape, num_classes, **kwargs) -> nn.Module``,
+where ``input_shape`` is (C, H, W) for images or (D,) for feature vectors and ``kwargs`` come from
+``model.*`` in the config. Kwargs are checked against the builder's signature and type hints, so a
+wrong key or value is a clear user error.
+
+Models that are fitted rather than trained by gradient (``majority``, ``svm``) expose
+``fit_arrays(x, y)``; the trainer calls it once instead of running epochs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable
+
+import torch.nn as nn
+from pydantic import ValidationError, validate_call
+
+from vislab.errors import ConfigError, UserError
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+_RESERVED = ("input_shape", "num_classes")
+
+
+def register_model(name: str):
+    """Decorator: register ``build(input_shape, num_classes, **kwargs)`` under ``name``."""
+
+    def deco(fn: Callable[..., nn.Module]):
+        MODELS[name] = fn
+        return fn
+
+    return deco
+
+
+def model_kwargs(name: str) -> dict[str, Any]:
+    """The kwargs a model accepts, with defaults (for `model info` and messages)."""
+    fn = _lookup(name)
+    params = inspect.signature(fn).parameters.items()
+    return {k: (None if p.default is p.empty else p.default) for k, p in params if k not in _RESERVED and p.kind is not p.VAR_KEYWORD}
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build a registered model, validating kwargs against its signature."""
+    fn = _lookup(name)
+    sig = inspect.signature(fn)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    if not accepts_any:
+        valid = [k for k in sig.parameters if k not in _RESERVED]
+        for key in kwargs:
+            if key not in valid:
+                near = difflib.get_close_matches(key, valid, n=1)
+                hint = f" Did you mean 'model.{near[0]}'?" if near else ""
+                raise ConfigError(
+                    f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
+                )
+    try:
+        model = validate_call(fn)(input_shape, num_classes, **kwargs)
+    except ValidationError as e:
+        msgs = "; ".join(f"model.{'.'.join(map(str, er['loc'][-1:]))} = {er.get('input')!r}: {er['msg']}" for er in e.errors())
+        raise ConfigError(f"invalid option for model '{name}': {msgs}.") from None
+    model.vislab_name = name  # type: ignore[attr-defined]
+    return model
+
+
+def _lookup(name: str) -> Callable[..., nn.Module]:
+    _import_all()
+    if name.startswith("timm:"):
+        from vislab.models.timm_zoo import build_timm
+
+        return lambda input_shape, num_classes, **kw: build_timm(name[5:], input_shape, num_classes, **kw)
+    if name not in MODELS:
+        near = difflib.get_close_matches(name, list(MODELS), n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        raise ConfigError(f"unknown model '{name}'.{hint} Available: {', '.join(sorted(MODELS))}, timm:<name>.")
+    return MODELS[name]
+
+
+def _import_all() -> None:
+    import importlib
+
+    for mod in ("baselines", "mlp", "cnn", "scratch", "vit", "resnet", "fast"):
+        try:
+            importlib.import_module(f"vislab.models.{mod}")
+        except ModuleNotFoundError as e:  # a family not written yet
+            if e.name != f"vislab.models.{mod}":
+                raise
+
+
+def require_image_input(name: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(C, H, W) or a UserError saying that this model needs images."""
+    if len(input_shape) != 3:
+        raise UserError(
+            f"model '{name}' needs images but the data are {input_shape[0]}-D feature vectors "
+            f"(e.g. data.name=circles). Use model.name=mlp or mlp-scratch for feature data."
+        )
+    return input_shape  # type: ignore[return-value]
