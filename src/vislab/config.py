@@ -225,23 +225,28 @@ def parse_value(text: str) -> Any:
     return value
 
 
-def apply_override(tree: dict, assignment: str) -> None:
-    """Apply one ``key.sub=value`` assignment to a nested dict in place."""
-    if "=" not in assignment:
-        raise ConfigError(f"--set '{assignment}' is not of the form key.sub=value (e.g. optim.lr=0.01).")
-    key, _, text = assignment.partition("=")
-    parts = [p for p in key.strip().split(".")]
+def set_dotted(tree: dict, key: str, value: Any) -> None:
+    """``tree[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed."""
+    parts = key.strip().split(".")
     if not all(parts):
-        raise ConfigError(f"--set '{assignment}': the key '{key}' has an empty part.")
+        raise ConfigError(f"config key '{key}' has an empty part.")
     node = tree
     for part in parts[:-1]:
         child = node.get(part)
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"--set '{assignment}': '{part}' holds a value, not a section.")
+            raise ConfigError(f"config key '{key}': '{part}' holds a value, not a section.")
         node = child
-    node[parts[-1]] = parse_value(text)
+    node[parts[-1]] = value
+
+
+def apply_override(tree: dict, assignment: str) -> None:
+    """Apply one ``key.sub=value`` assignment to a nested dict in place."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set '{assignment}' is not of the form key.sub=value (e.g. optim.lr=0.01).")
+    key, _, text = assignment.partition("=")
+    set_dotted(tree, key, parse_value(text))
 
 
 def _deep_merge(base: dict, over: dict) -> dict:

@@ -1,0 +1,162 @@
+"""The ``vislab`` command. Exit codes: 0 success, 2 user error (message, no traceback), 1 runtime
+failure, 130 interrupted (resumable)."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from vislab.errors import TrainingInterrupted, UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="vislab: a lab bench for image classification.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect configs.")
+app.add_typer(config_app, name="config")
+err = Console(stderr=True)
+
+SetOpt = typer.Option(None, "--set", "-s", help="Override a config key: key.sub=value (repeatable).")
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file or preset name.")
+
+
+def _sub_apps() -> None:
+    """Mount the command groups that live in their own modules (vislab data ..., vislab model ..., ...)."""
+    for module, name in (("data", "data"), ("model", "model"), ("experiments", None)):
+        try:
+            mod = importlib.import_module(f"vislab.cli.{module}")
+        except ModuleNotFoundError as e:
+            if e.name == f"vislab.cli.{module}":
+                continue
+            raise
+        if name:
+            app.add_typer(mod.app, name=name)
+        else:
+            mod.register(app)
+
+
+@app.command()
+def train(
+    config: Optional[str] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>-<data>-<time>)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
+    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (runs torchrun)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
+) -> None:
+    """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
+    from vislab.config import load_config
+    from vislab.train.runtime import Distributed
+    from vislab.train.trainer import train as run_train
+
+    if nproc > 1:
+        from vislab.train.launch import launch_torchrun
+
+        raise typer.Exit(launch_torchrun(nproc, sys.argv[1:]))
+    cfg = load_config(config, set_ or [])
+    if resume is not None:
+        out = resume
+    elif out is None:
+        out = Path("runs") / f"{cfg.model.name.replace(':', '_')}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    dist = Distributed(cfg.train.device)
+    try:
+        run_train(cfg, out, resume=resume is not None, quiet=quiet, dist=dist)
+    finally:
+        dist.close()
+
+
+@app.command("eval")
+def eval_(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    split: str = typer.Option("test", "--split", help="train | val | test"),
+    set_: Optional[List[str]] = SetOpt,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
+) -> None:
+    """Evaluate a checkpoint on a split: accuracy, per-class table, confusion matrix PNG."""
+    from vislab.predict import evaluate_checkpoint
+
+    evaluate_checkpoint(target, split, set_ or [], out)
+
+
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    images: List[Path] = typer.Argument(..., help="Image files (any size; resized to the model's input)."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1),
+) -> None:
+    """Top-k classes for each image."""
+    from vislab.predict import predict_images
+
+    if predict_images(checkpoint, images, top_k) > 0:
+        raise typer.Exit(2)
+
+
+@app.command()
+def quickstart(
+    out: Path = typer.Option(Path("runs/quickstart"), "--out", "-o"),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them."""
+    from vislab.experiments.quickstart import run_quickstart
+
+    run_quickstart(out, epochs=epochs, quiet=quiet)
+
+
+@config_app.command("show")
+def config_show(config: Optional[str] = ConfigOpt, set_: Optional[List[str]] = SetOpt) -> None:
+    """Print the resolved config (defaults ← file ← --set)."""
+    from vislab.config import load_config
+
+    print(load_config(config, set_ or []).to_yaml(), end="")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map errors to messages and exit codes."""
+    import click
+
+    _sub_apps()
+    try:
+        app(args=argv, prog_name="vislab", standalone_mode=False)
+    except UserError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except TrainingInterrupted as e:
+        err.print(f"[bold yellow]interrupted:[/] {e}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted.")
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted.")
+        return 130
+    except MemoryError:
+        err.print("[bold red]error:[/] out of host memory. Use a smaller train.batch_size or data.limit.")
+        return 1
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+            err.print(f"[bold red]error:[/] cannot write '{e.filename or ''}': {e.strerror}. "
+                      f"Free space or choose a writable --out.", highlight=False)
+            return 1
+        raise
+    except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
+        if "out of memory" in str(e).lower():
+            err.print("[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
+                      "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.")
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

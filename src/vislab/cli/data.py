@@ -1,0 +1,58 @@
+"""``vislab data info NAME`` and ``vislab data preview NAME``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
+console = Console()
+
+
+def _config(name: str, config: Optional[str], set_: Optional[List[str]]):
+    from vislab.config import load_config
+
+    return load_config(config, [f"data.name={name}", *(set_ or [])])
+
+
+@app.command()
+def info(name: str, config: Optional[str] = typer.Option(None, "--config", "-c"),
+         set_: Optional[List[str]] = typer.Option(None, "--set", "-s")) -> None:
+    """Sizes, shapes, class counts and split sizes of a dataset."""
+    from vislab.data import load_splits
+
+    cfg = _config(name, config, set_)
+    splits = load_splits(cfg.data, cfg.train.seed)
+    x = splits.train.x
+    kind = f"images {x.shape[1]}×{x.shape[2]}×{x.shape[3]} uint8" if splits.train.is_image else f"{x.shape[1]}-D features"
+    table = Table(title=f"{name}: {kind}, {splits.num_classes} classes")
+    table.add_column("class")
+    for split, _ in splits.items():
+        table.add_column(split, justify="right")
+    counts = {s: np.bincount(d.y, minlength=splits.num_classes) for s, d in splits.items()}
+    for k, cname in enumerate(splits.class_names):
+        table.add_row(cname, *(str(counts[s][k]) for s, _ in splits.items()))
+    table.add_row("[bold]total", *(f"[bold]{len(d)}" for _, d in splits.items()))
+    console.print(table)
+
+
+@app.command()
+def preview(name: str, config: Optional[str] = typer.Option(None, "--config", "-c"),
+            set_: Optional[List[str]] = typer.Option(None, "--set", "-s"),
+            out: Path = typer.Option(Path("preview.png"), "--out", "-o"),
+            n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
+            copies: int = typer.Option(3, "--copies", min=1, max=8, help="Augmented rows.")) -> None:
+    """PNG grid: a row of training originals, then rows of augmented copies (augment.* from --set)."""
+    from vislab.data import load_splits
+    from vislab.report.previews import augmentation_rows
+    from vislab.report.figures import plot_image_grid
+
+    cfg = _config(name, config, set_)
+    splits = load_splits(cfg.data, cfg.train.seed)
+    rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies, cfg.train.seed)
+    console.print(f"wrote {plot_image_grid(rows, out, titles)}")

@@ -1,0 +1,1 @@
+"""Many runs: suites (a base config + named overrides) and sweeps (Optuna studies)."""

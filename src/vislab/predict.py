@@ -1,0 +1,94 @@
+"""Using a finished checkpoint: evaluate it on a split, or classify image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from rich.console import Console
+from rich.table import Table
+
+from vislab.config import build_config
+from vislab.data import prepare_data
+from vislab.data.loader import DeviceLoader
+from vislab.data.preprocess import apply_stats
+from vislab.errors import UserError
+from vislab.models import build_model
+from vislab.train.checkpoint import load_checkpoint, resolve_checkpoint
+from vislab.train.metrics import compute_metrics
+
+console = Console()
+
+
+def load_model(target: str | Path) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model of a checkpoint (needs nothing but the checkpoint)."""
+    ckpt = load_checkpoint(resolve_checkpoint(target))
+    model = build_model(ckpt["model_name"], tuple(ckpt["input_shape"]), ckpt["num_classes"], **ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt
+
+
+def evaluate_checkpoint(target: Path, split: str, overrides: list[str], out: Path | None) -> dict:
+    """Score a checkpoint on a split of its dataset, with the checkpoint's own normalisation."""
+    if split not in ("train", "val", "test"):
+        raise UserError(f"--split must be train, val or test, not '{split}'.")
+    model, ckpt = load_model(target)
+    cfg = build_config(ckpt["config"], overrides, source="checkpoint config")
+    splits, stats = prepare_data(cfg.data, cfg.train.seed, stats=ckpt["preprocess"])
+    data = dict(splits.items())[split]
+    loader = DeviceLoader(data, stats, cfg.train.eval_batch_size)
+    with torch.inference_mode():
+        logits = torch.cat([model(x) for x, _ in loader.epoch(0)])
+    m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
+    table = Table(title=f"{split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}")
+    table.add_column("class")
+    table.add_column("accuracy", justify="right")
+    table.add_column("support", justify="right")
+    for name, acc, row in zip(splits.class_names, m.per_class, m.confusion):
+        table.add_row(name, f"{acc:.4f}", str(int(row.sum())))
+    console.print(table)
+    from vislab.report.figures import plot_confusion
+
+    target = Path(target)
+    folder = out or (target / "figures" if target.is_dir() else target.parent)
+    png = plot_confusion(m.confusion, splits.class_names, Path(folder) / f"confusion_{split}.png", title=split)
+    console.print(f"confusion matrix: {png}")
+    return {"acc": m.acc, "pacc": m.pacc, "auc": m.auc}
+
+
+def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+    """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable."""
+    c, h, w = shape
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
+        raise UserError(f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files.") from None
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def predict_images(target: Path, images: list[Path], top_k: int = 3) -> int:
+    """Print the top-k classes per image; a bad file gets its own error line. Returns the number of failures."""
+    model, ckpt = load_model(target)
+    shape = tuple(ckpt["input_shape"])
+    if len(shape) != 3:
+        raise UserError(f"this checkpoint's model takes {shape[0]}-D feature vectors, not images.")
+    names, failures = ckpt["class_names"], 0
+    k = min(top_k, len(names))
+    for path in images:
+        try:
+            arr = load_image(path, shape)
+        except UserError as e:
+            console.print(f"[red]{path}: error:[/] {e}", highlight=False)
+            failures += 1
+            continue
+        x = torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255)
+        with torch.inference_mode():
+            probs = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1)[0]
+        p, idx = probs.topk(k)
+        ranked = ", ".join(f"{names[i]} {q:.3f}" for q, i in zip(p.tolist(), idx.tolist()))
+        console.print(f"{path}: {ranked}", highlight=False)
+    return failures

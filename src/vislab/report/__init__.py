@@ -1,0 +1,1 @@
+"""Figures (matplotlib), tables and the HTML report."""

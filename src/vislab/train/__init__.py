@@ -1,0 +1,1 @@
+"""Training: optimizers + schedules, metrics, checkpoints, the run directory, and the trainer."""

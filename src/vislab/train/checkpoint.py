@@ -1,0 +1,81 @@
+"""Checkpoints: atomic writes, and loading that never executes code (``weights_only=True``).
+
+A checkpoint is a dict of plain types and tensors: model name + kwargs, input shape, class names,
+state dict, preprocessing statistics, config, vislab version, and (for resuming) optimizer,
+scheduler, RNG state, history and position.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vislab.errors import DataError, UserError
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write via ``write(file_obj)`` to a temp file in the same folder, fsync, then rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise UserError(f"cannot write to '{path.parent}': {e.strerror}. Choose a writable output folder (--out).") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        what = "the disk is full" if e.errno == 28 else e.strerror
+        raise UserError(f"could not write '{path}': {what}. Free space or choose another --out; "
+                        f"the previous file there is intact.") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a vislab checkpoint safely; anything that is not one is a clear DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint '{path}' does not exist. Give a run directory or a .pt file written by vislab.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise DataError(f"checkpoint '{path}' was refused: it holds objects other than tensors and plain "
+                        f"types (possibly code to run on load), so it was not loaded. Details: {str(e)[:300]}") from None
+    except Exception as e:  # truncated zip, not a torch file, ...
+        raise DataError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({type(e).__name__}: "
+                        f"{str(e)[:200]}). Use best.pt/last.pt from a vislab run directory.") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_name" not in ckpt:
+        raise DataError(f"'{path}' is a PyTorch file but not a vislab checkpoint (no model_name/state_dict).")
+    return ckpt
+
+
+def resolve_checkpoint(target: str | Path) -> Path:
+    """A run directory → its best.pt (or last.pt); a file → itself."""
+    p = Path(target)
+    if p.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (p / "checkpoints" / name).is_file():
+                return p / "checkpoints" / name
+        raise DataError(f"run directory '{p}' has no checkpoints/best.pt or last.pt: was the run started?")
+    return p

@@ -1,0 +1,74 @@
+"""Classification metrics: accuracy, per-class accuracy (mean of class recalls), confusion, ROC/AUC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+class MetricsInputError(ValueError):
+    """Logits/labels that cannot be scored (wrong shapes, dtypes or label range)."""
+
+
+@dataclass
+class Metrics:
+    n: int
+    acc: float
+    pacc: float  # per-class accuracy: the mean over classes of each class's recall
+    per_class: list[float]  # recall per class (NaN for a class with no samples)
+    confusion: np.ndarray  # rows = true class, columns = predicted class
+    loss: float | None = None
+    auc: float | None = None  # macro one-vs-rest ROC AUC over classes present
+    roc: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def as_dict(self, prefix: str) -> dict:
+        out = {f"{prefix}_acc": self.acc, f"{prefix}_pacc": self.pacc}
+        if self.loss is not None:
+            out[f"{prefix}_loss"] = self.loss
+        return out
+
+
+def _check(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
+    if not isinstance(logits, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise MetricsInputError("metrics need torch tensors: logits N×K and labels N.")
+    if logits.ndim != 2 or logits.shape[1] != num_classes:
+        raise MetricsInputError(f"logits must be N×{num_classes}, got shape {tuple(logits.shape)}.")
+    if not logits.is_floating_point():
+        raise MetricsInputError(f"logits must be floating point, got {logits.dtype}.")
+    if labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
+        raise MetricsInputError(f"labels must be a vector of {logits.shape[0]} entries, got shape {tuple(labels.shape)}.")
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise MetricsInputError(f"labels must be integer class indices, got {labels.dtype}.")
+    if len(labels) == 0:
+        raise MetricsInputError("no samples to score.")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= num_classes:
+        raise MetricsInputError(f"labels must lie in [0, {num_classes - 1}], found {lo}..{hi}.")
+
+
+def compute_metrics(logits: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                    loss: float | None = None, with_roc: bool = False) -> Metrics:
+    """Score class scores ``logits`` (N×K) against integer ``labels`` (N)."""
+    _check(logits, labels, num_classes)
+    y = labels.detach().cpu().long().numpy()
+    pred = logits.detach().float().argmax(1).cpu().numpy()
+    confusion = np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+    support = confusion.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
+    m = Metrics(n=len(y), acc=float((pred == y).mean()), pacc=float(np.nanmean(recall)),
+                per_class=[float(r) for r in recall], confusion=confusion, loss=loss)
+    if with_roc:
+        probs = torch.softmax(logits.detach().float(), 1).cpu().numpy()
+        aucs = []
+        for k in range(num_classes):
+            positives = y == k
+            if 0 < positives.sum() < len(y):  # one-vs-rest needs both positives and negatives
+                fpr, tpr, _ = roc_curve(positives, probs[:, k])
+                m.roc[k] = (fpr, tpr)
+                aucs.append(roc_auc_score(positives, probs[:, k]))
+        m.auc = float(np.mean(aucs)) if aucs else None
+    return m

@@ -1,0 +1,137 @@
+"""The one place that writes a run directory.
+
+    RUN_DIR/config.yaml      resolved config
+    RUN_DIR/metrics.jsonl    one JSON line per evaluated epoch
+    RUN_DIR/summary.json     final (or interim: status running/interrupted/diverged) results
+    RUN_DIR/checkpoints/     best.pt, last.pt
+    RUN_DIR/figures/         PNGs
+    RUN_DIR/predictions_test.npz  test probabilities and labels (for report figures)
+    RUN_DIR/.lock            pid of the process writing it
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from vislab.errors import UserError
+from vislab.train.checkpoint import atomic_write, atomic_write_text
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.ckpt_dir = self.path / "checkpoints"
+        self.fig_dir = self.path / "figures"
+        self._locked = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> "RunDir":
+        """Create the folders and take the lock (refusing if another live process holds it)."""
+        try:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            self.fig_dir.mkdir(exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory '{self.path}': {e.strerror}. "
+                            f"Choose a writable location with --out.") from None
+        self._lock()
+        return self
+
+    def _lock(self) -> None:
+        lock = self.path / ".lock"
+        me = f"{os.getpid()} {socket.gethostname()}"
+        for _ in range(3):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid_s, _, host = lock.read_text().partition(" ")
+                    pid = int(pid_s)
+                except (OSError, ValueError):
+                    pid, host = -1, ""
+                if pid > 0 and host.strip() in ("", socket.gethostname()) and _alive(pid) and pid != os.getpid():
+                    raise UserError(
+                        f"run directory '{self.path}' is in use by another vislab process (pid {pid}). "
+                        f"Wait for it to finish, or choose another --out. If no such process runs, delete "
+                        f"'{lock}'.") from None
+                lock.unlink(missing_ok=True)  # stale: its owner is gone
+                continue
+            except OSError as e:
+                raise UserError(f"cannot write to run directory '{self.path}': {e.strerror}. "
+                                f"Choose a writable location with --out.") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            self._locked = True
+            return
+        raise UserError(f"could not take the lock '{lock}'; delete it if no vislab process uses '{self.path}'.")
+
+    def close(self) -> None:
+        if self._locked:
+            (self.path / ".lock").unlink(missing_ok=True)
+            self._locked = False
+
+    def __enter__(self) -> "RunDir":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writers
+    def write_config(self, yaml_text: str) -> None:
+        atomic_write_text(self.path / "config.yaml", yaml_text)
+
+    def write_metrics(self, rows: list[dict]) -> None:
+        """Rewrite metrics.jsonl from the full history (so a resumed run has exactly one row per epoch)."""
+        atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2, default=_jsonable))
+
+    def write_predictions(self, split: str, probs: np.ndarray, labels: np.ndarray) -> None:
+        def write(f):
+            buf = io.BytesIO()
+            np.savez_compressed(buf, probs=probs.astype(np.float32), labels=labels.astype(np.int64))
+            f.write(buf.getvalue())
+
+        atomic_write(self.path / f"predictions_{split}.npz", write)
+
+    # ------------------------------------------------------------------ readers
+    def read_summary(self) -> dict | None:
+        p = self.path / "summary.json"
+        try:
+            return json.loads(p.read_text()) if p.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def read_metrics(self) -> list[dict]:
+        p = self.path / "metrics.jsonl"
+        if not p.is_file():
+            return []
+        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+
+def _jsonable(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
