@@ -30,6 +30,7 @@ from vislab.train.optim import build_optimizer, lr_factor
 from vislab.train.progress import Progress
 from vislab.train.rundir import RunDir
 from vislab.train.runtime import Distributed, resolve_device
+from vislab.train.tracking import build_trackers
 
 
 class TrainingDiverged(UserError):
@@ -62,8 +63,12 @@ class _StopFlag:
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = False,
-          dist: Distributed | None = None) -> dict:
-    """Train ``cfg`` into run directory ``out`` and return its summary."""
+          dist: Distributed | None = None, callbacks: list | tuple = ()) -> dict:
+    """Train ``cfg`` into run directory ``out`` and return its summary.
+
+    ``callbacks``: objects with ``on_epoch_end(row: dict) -> None`` (called after each epoch's metrics
+    row, e.g. a tracker or an Optuna pruner, which may raise to stop the run) and optional ``close()``.
+    """
     dist = dist or Distributed()
     run = RunDir(out)
     ckpt = None
@@ -79,12 +84,16 @@ def train(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = Fals
         run.open()
     try:
         with _StopFlag() as stop:
-            return _train(cfg, run, ckpt, quiet, dist, stop)
+            callbacks = [*callbacks, *(build_trackers(cfg, run) if dist.is_main else [])]
+            return _train(cfg, run, ckpt, quiet, dist, stop, callbacks)
     finally:
+        for cb in callbacks:
+            getattr(cb, "close", lambda: None)()
         run.close()
 
 
-def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distributed, stop: _StopFlag) -> dict:
+def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distributed, stop: _StopFlag,
+           callbacks: list) -> dict:
     tc = cfg.train
     device = dist.device or resolve_device(tc.device)
     if tc.threads:
@@ -235,6 +244,8 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
         if dist.is_main:
             run.write_metrics(history)
         log.epoch_done(row)
+        for cb in callbacks:
+            cb.on_epoch_end(row)
         if stop_early:
             log.line(f"early stop: {tc.select_metric} did not improve for {tc.early_stop} evaluations")
             break

@@ -1,0 +1,83 @@
+"""Config schema, YAML files and --set overrides."""
+
+import pytest
+
+from vislab.config import Config, load_config, parse_value
+from vislab.errors import ConfigError
+
+
+def test_defaults_use_report_words():
+    cfg = Config()
+    assert cfg.data.normalize in ("none", "standard", "zca")
+    for key in ("name", "root", "normalize"):
+        assert hasattr(cfg.data, key)
+    for key in ("name", "lr", "momentum", "weight_decay"):
+        assert hasattr(cfg.optim, key)
+    for key in ("epochs", "batch_size", "seed", "device"):
+        assert hasattr(cfg.train, key)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("3", 3), ("1e-3", 1e-3), ("0.5", 0.5), ("true", True), ("false", False), ("[32, 64]", [32, 64]),
+    ("adam", "adam"), ("null", None),
+])
+def test_set_values_are_typed(text, value):
+    got = parse_value(text)
+    assert got == value and type(got) is type(value)
+
+
+def test_yaml_file_then_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("data: {name: mnist}\noptim: {lr: 0.1, name: sgd}\nmodel: {name: cnn, widths: [8, 16]}\n")
+    cfg = load_config(f, ["optim.lr=0.01", "train.epochs=3", "model.batchnorm=true", "augment.hflip.p=0.5"])
+    assert cfg.data.name == "mnist" and cfg.optim.name == "sgd"
+    assert cfg.optim.lr == 0.01 and cfg.train.epochs == 3
+    assert cfg.model.kwargs() == {"widths": [8, 16], "batchnorm": True}
+    assert cfg.augment.hflip.p == 0.5
+
+
+def test_unknown_key_names_key_and_valid_ones():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["optim.lrr=0.1"])
+    msg = str(e.value)
+    assert "optim.lrr" in msg and "optim.lr" in msg and "momentum" in msg
+
+
+def test_unknown_section_lists_sections():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["optimiser.lr=0.1"])
+    assert "optimiser" in str(e.value) and "optim" in str(e.value)
+
+
+def test_bad_value_names_field_and_expected_type():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["train.epochs=many"])
+    assert "train.epochs" in str(e.value) and "integer" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["optim.lr=-1"])
+    assert "optim.lr" in str(e.value) and "greater than 0" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["data.normalize=whiten"])
+    assert "data.normalize" in str(e.value) and "zca" in str(e.value)
+
+
+def test_bad_set_syntax_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        load_config(None, ["optim.lr"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(listy)
+
+
+def test_round_trip_yaml(tmp_path):
+    cfg = load_config(None, ["model.name=mlp", "model.hidden=[4]", "data.split=[10,5,5]"])
+    f = tmp_path / "c.yaml"
+    f.write_text(cfg.to_yaml())
+    assert load_config(f) == cfg

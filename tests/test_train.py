@@ -1,0 +1,160 @@
+"""The trainer: run directory contract, determinism, best/last checkpoints, resume, early stop, NaN."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from vislab.errors import TrainingInterrupted, UserError
+from vislab.train.checkpoint import load_checkpoint
+from vislab.train.optim import lr_factor
+from vislab.train.trainer import TrainingDiverged, train
+from vislab.config import ScheduleConfig
+
+CONTRACT = ["val_acc", "val_pacc", "test_acc", "test_pacc", "train_time_s", "test_time_s", "best_epoch", "params"]
+
+
+def weights(run_dir, name="last.pt"):
+    return load_checkpoint(run_dir / "checkpoints" / name)["state_dict"]
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_run_directory_contract(tmp_path):
+    s = train(tiny_config("train.epochs=3"), tmp_path / "run", quiet=True)
+    run = tmp_path / "run"
+    for f in ("config.yaml", "metrics.jsonl", "summary.json", "checkpoints/best.pt", "checkpoints/last.pt",
+              "figures/curves.png", "figures/confusion_test.png", "predictions_test.npz"):
+        assert (run / f).is_file(), f
+    summary = json.loads((run / "summary.json").read_text())
+    assert all(k in summary for k in CONTRACT) and summary == s
+    assert summary["status"] == "complete" and summary["params"] == 64 * 32 + 32 + 32 * 10 + 10
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_pacc", "val_per_class", "lr", "seconds"} <= set(r)
+    assert summary["test_acc"] > 0.5  # 10 classes: far above chance after 3 epochs
+    assert "torch" in summary["versions"] and summary["device"] == "cpu" and summary["peak_rss_mb"] > 0
+    ckpt = load_checkpoint(run / "checkpoints" / "best.pt")
+    for key in ("model_name", "model_kwargs", "state_dict", "preprocess", "class_names", "config", "vislab_version"):
+        assert key in ckpt
+
+
+def test_best_checkpoint_is_the_best_val_pacc_epoch(tmp_path):
+    s = train(tiny_config("train.epochs=4", "optim.lr=0.03"), tmp_path / "r", quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    best = max(rows, key=lambda r: r["val_pacc"])
+    assert s["best_epoch"] == best["epoch"]
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt")["epoch"] == best["epoch"]
+    assert s["val_pacc"] == pytest.approx(best["val_pacc"])
+
+
+def test_same_seed_same_numbers_on_cpu(tmp_path):
+    over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2")
+    a = train(tiny_config(*over), tmp_path / "a", quiet=True)
+    b = train(tiny_config(*over), tmp_path / "b", quiet=True)
+    c = train(tiny_config(*over, "train.seed=1"), tmp_path / "c", quiet=True)
+    keys = ["val_acc", "val_pacc", "test_acc", "test_pacc", "val_loss", "test_loss", "best_epoch"]
+    assert [a[k] for k in keys] == [b[k] for k in keys]
+    assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
+
+
+class SignalAt:
+    """Send ourselves SIGTERM after a given epoch (as a user's `kill` would)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, row):
+        if row["epoch"] == self.epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("stop_after", [1, 2])
+def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after):
+    over = ("train.epochs=3", "augment.crop.p=0.7", "augment.crop.padding=1", "augment.hflip.p=0.5",
+            "model.dropout=0.3", "schedule.name=cosine", "optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9")
+    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(tiny_config(*over), tmp_path / "cut", quiet=True, callbacks=[SignalAt(stop_after)])
+    status = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert status["status"] == "interrupted"
+    ck = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
+    assert ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1  # stopped one step into the next epoch
+    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)  # config comes from the checkpoint
+    for k in ("val_acc", "val_pacc", "test_acc", "test_pacc", "val_loss", "test_loss", "best_epoch"):
+        assert resumed[k] == ref[k], k
+    assert same_weights(weights(tmp_path / "ref"), weights(tmp_path / "cut"))
+    rows = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(rows(tmp_path / "ref")) == strip(rows(tmp_path / "cut"))
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    train(tiny_config("train.epochs=1"), tmp_path / "r", quiet=True)
+    with pytest.raises(UserError, match="--resume"):
+        train(tiny_config("train.epochs=1"), tmp_path / "r", quiet=True)
+    with pytest.raises(UserError, match="nothing to resume"):
+        train(tiny_config(), tmp_path / "empty", resume=True, quiet=True)
+
+
+def test_early_stopping(tmp_path):
+    # lr 0 → val never improves after the first evaluation → stops after 1 + patience epochs
+    s = train(tiny_config("train.epochs=10", "train.early_stop=2", "optim.lr=1e-12"), tmp_path / "r", quiet=True)
+    assert s["epochs_run"] == 3 and s["best_epoch"] == 1
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    import types
+
+    import vislab.train.trainer as trainer_mod
+
+    class PoisonAfterEpoch1:  # from epoch 2 on, the loss is NaN (as with a diverging lr)
+        def on_epoch_end(self, row):
+            nan_loss = lambda logits, y, **kw: logits.sum() * float("nan")  # noqa: E731
+            monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=nan_loss))
+
+    with pytest.raises(TrainingDiverged, match="optim.lr") as e:
+        train(tiny_config("train.epochs=3"), tmp_path / "r", quiet=True, callbacks=[PoisonAfterEpoch1()])
+    assert "epoch 2" in str(e.value) and "last.pt" in str(e.value)
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "diverged"
+    kept = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
+    assert kept["state"]["epoch"] == 1  # the last good checkpoint, all finite
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+
+
+def test_huge_lr_diverges_in_first_epoch(tmp_path):
+    with pytest.raises(TrainingDiverged, match="first epoch"):
+        train(tiny_config("optim.name=sgd", "optim.lr=1e12"), tmp_path / "r", quiet=True)
+
+
+def test_majority_baseline(tmp_path):
+    s = train(tiny_config("model.name=majority"), tmp_path / "m", quiet=True)
+    assert s["test_pacc"] == pytest.approx(0.1)
+    assert s["best_epoch"] == 1 and s["params"] == 10
+
+
+@pytest.mark.parametrize("name, expect", [
+    ("none", [1, 1, 1, 1]), ("exponential", [1, 1, 0.5, 0.5]), ("step", [1, 1, 1, 1]),
+])
+def test_schedules_per_epoch(name, expect):
+    cfg = ScheduleConfig(name=name, gamma=0.5, step_size=5)
+    got = [lr_factor(cfg, step, steps_per_epoch=2, total_steps=8) for step in (0, 1, 2, 3)]
+    assert got == pytest.approx(expect)
+
+
+def test_cosine_warmup_and_onecycle_shapes():
+    cos = ScheduleConfig(name="cosine", warmup_epochs=1)
+    f = [lr_factor(cos, s, 10, 100) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:])) and f[-1] < 0.01
+    one = ScheduleConfig(name="onecycle")
+    g = [lr_factor(one, s, 10, 100) for s in range(100)]
+    peak = max(range(100), key=g.__getitem__)
+    assert 20 <= peak <= 30 and g[0] < 0.1 and g[-1] < 0.01
