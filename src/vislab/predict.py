@@ -64,7 +64,7 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
+            arr = np.array(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
         raise UserError(f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files.") from None
     return arr[..., None] if arr.ndim == 2 else arr
@@ -82,7 +82,7 @@ def predict_images(target: Path, images: list[Path], top_k: int = 3) -> int:
         try:
             arr = load_image(path, shape)
         except UserError as e:
-            console.print(f"[red]{path}: error:[/] {e}", highlight=False)
+            console.print(f"[red]{path}: error:[/] {e}", highlight=False, soft_wrap=True)
             failures += 1
             continue
         x = torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255)
@@ -90,5 +90,5 @@ def predict_images(target: Path, images: list[Path], top_k: int = 3) -> int:
             probs = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1)[0]
         p, idx = probs.topk(k)
         ranked = ", ".join(f"{names[i]} {q:.3f}" for q, i in zip(p.tolist(), idx.tolist()))
-        console.print(f"{path}: {ranked}", highlight=False)
+        console.print(f"{path}: {ranked}", highlight=False, soft_wrap=True)
     return failures

@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _sub_apps()
     try:
-        app(args=argv, prog_name="vislab", standalone_mode=False)
+        rv = app(args=argv, prog_name="vislab", standalone_mode=False)
+        if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
+            return rv
     except UserError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         return e.exit_code

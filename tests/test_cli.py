@@ -1,0 +1,92 @@
+"""The `vislab` command end to end (in-process): happy paths and exit codes."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from vislab.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_config_show_resolves_overrides(capsys):
+    code, out = run(capsys, "config", "show", "--set", "optim.lr=0.01", "--set", "model.widths=[8,16]")
+    assert code == 0
+    cfg = yaml.safe_load(out)
+    assert cfg["optim"]["lr"] == 0.01 and cfg["model"]["widths"] == [8, 16]
+
+
+def test_config_show_bad_key_exit_2_without_traceback(capsys):
+    code, out = run(capsys, "config", "show", "--set", "train.epoch=3")
+    assert code == 2 and "train.epoch" in out and "epochs" in out and "Traceback" not in out
+
+
+def test_quickstart_prints_comparison_table(capsys, tmp_path):
+    code, out = run(capsys, "quickstart", "--out", str(tmp_path), "--epochs", "1", "--quiet")
+    assert code == 0
+    for name in ("majority", "mlp", "cnn"):
+        assert name in out
+        assert json.loads((tmp_path / name / "summary.json").read_text())["status"] == "complete"
+    assert "val ACC" in out and "test PACC" in out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "cnn"
+    code = main(["train", "--set", "data.name=digits", "--set", "model.name=cnn", "--set", "model.widths=[8,16]",
+                 "--set", "model.fc=[32]", "--set", "train.epochs=2", "--set", "data.limit=400",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_eval_reproduces_summary_test_accuracy(capsys, trained):
+    summary = json.loads((trained / "summary.json").read_text())
+    code, out = run(capsys, "eval", str(trained), "--split", "test")
+    assert code == 0
+    assert f"acc {summary['test_acc']:.4f}" in out
+    assert (trained / "figures" / "confusion_test.png").is_file()
+
+
+def test_predict_top_k_and_bad_file_gets_its_own_line(capsys, trained, tmp_path):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    good = tmp_path / "seven.png"
+    Image.fromarray((d.images[7] * 255 / 16).astype(np.uint8)).resize((40, 40)).save(good)
+    rgb = tmp_path / "seven_rgb.jpg"
+    Image.open(good).convert("RGB").save(rgb)
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    code, out = run(capsys, "predict", str(trained), str(good), str(bad), str(rgb), "-k", "2")
+    assert code == 2 and "Traceback" not in out
+    lines = out.strip().splitlines()
+    assert any(str(good) in line and line.count(".") >= 2 for line in lines)
+    assert any(str(rgb) in line for line in lines)
+    assert any(str(bad) in line and "not a readable image" in line for line in lines)
+
+
+def test_data_info_and_preview(capsys, tmp_path):
+    code, out = run(capsys, "data", "info", "digits")
+    assert code == 0 and "train" in out and "val" in out and "test" in out and "1797" not in out.split("total")[0]
+    png = tmp_path / "grid.png"
+    code, out = run(capsys, "data", "preview", "digits", "--set", "augment.rotation.p=1", "--set",
+                    "augment.crop.p=1", "--out", str(png), "-n", "6")
+    assert code == 0 and Image.open(png).size[0] > 100
+
+
+def test_train_user_errors_exit_2(capsys, tmp_path):
+    code, out = run(capsys, "train", "--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]",
+                    "--set", "data.name=digits", "--out", str(tmp_path / "x"), "-q")
+    assert code == 2 and "too small" in out and "Traceback" not in out
+    code, out = run(capsys, "train", "--set", "model.name=resnet9000", "--out", str(tmp_path / "y"), "-q")
+    assert code == 2 and "unknown model" in out
+    code, out = run(capsys, "train", "--set", "data.name=imagenet", "--out", str(tmp_path / "z"), "-q")
+    assert code == 2 and "unknown dataset" in out and "digits" in out
