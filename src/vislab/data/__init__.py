@@ -1,0 +1,39 @@
+"""Data flow up to the loader: source → split → (resize) → statistics fitted on train only."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vislab.config import DataConfig
+from vislab.data.preprocess import fit_stats
+from vislab.data.sources import load_source
+from vislab.data.split import make_splits
+from vislab.data.types import ArraySet, Splits
+
+
+def resize_images(data: ArraySet, size: int) -> ArraySet:
+    """Bilinear (antialiased) resize of uint8 N×H×W×C images to size×size."""
+    if not data.is_image or data.x.shape[1:3] == (size, size):
+        return data
+    x = torch.from_numpy(data.x).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    out = x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return ArraySet(np.ascontiguousarray(out), data.y)
+
+
+def load_splits(cfg: DataConfig, seed: int) -> Splits:
+    """The three splits of ``cfg.name`` (deterministic for a seed), resized if ``data.resize`` is set."""
+    splits = make_splits(load_source(cfg), cfg, seed)
+    if cfg.resize:
+        splits.train, splits.val, splits.test = (resize_images(s, cfg.resize) for _, s in splits.items())
+    return splits
+
+
+def prepare_data(cfg: DataConfig, seed: int, stats: dict | None = None) -> tuple[Splits, dict]:
+    """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict)."""
+    splits = load_splits(cfg, seed)
+    if stats is None:
+        stats = fit_stats(splits.train.x, cfg.normalize, cfg.zca_epsilon)
+    return splits, stats

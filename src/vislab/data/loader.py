@@ -1,0 +1,187 @@
+"""Device-resident batches: the whole split is one uint8 tensor on the training device; each batch is
+index-gathered, augmented and normalised there — no per-sample Python, no worker processes.
+
+When a split does not fit the GPU (``data.device``: see ``vislab.train.runtime.resolve_data_device``)
+it stays in host memory and each batch is gathered into pinned memory and copied with
+``non_blocking=True``, so the copy overlaps the previous step's GPU work.
+
+Hot path: random crop (translate) and flip are exact on integers, so when the augmentation is made of
+them only they run on the uint8 bytes (4× less memory traffic than floats), drawing the same random
+numbers in the same order as ``RandomCropPad``/``RandomFlip`` do; then one float conversion and one
+fused scale-and-shift normalise the batch (``benchmarks/pipeline.py`` measures it).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vislab.data.augment import BatchAugment, RandomCropPad, RandomFlip
+from vislab.data.preprocess import apply_stats, stats_to_device
+from vislab.data.types import ArraySet
+
+
+def to_tensor(data: ArraySet, device: torch.device | str) -> torch.Tensor:
+    """uint8 N×H×W×C → uint8 N×C×H×W (kept as bytes: 4× less memory than float), or float N×D."""
+    x = torch.from_numpy(np.ascontiguousarray(data.x))
+    if data.is_image:
+        x = x.permute(0, 3, 1, 2).contiguous()
+    return x.to(device)
+
+
+def byte_ops(augment: torch.nn.Module | None) -> list[torch.nn.Module] | None:
+    """The ops of ``augment`` if they may run on uint8 images (crop/flip only, every sample augmented)."""
+    if augment is None:
+        return []
+    if isinstance(augment, BatchAugment) and augment.p >= 1 and all(
+            type(op) in (RandomCropPad, RandomFlip) for op in augment.ops):
+        return list(augment.ops)
+    return None
+
+
+def crop_pad_bytes(x: torch.Tensor, op: RandomCropPad) -> torch.Tensor:
+    """``RandomCropPad`` on any dtype, same random draws: pick each sample's window from a view of all windows."""
+    n, _, h, w = x.shape
+    pad = op.padding
+    dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+    keep = torch.rand(n, device=x.device) >= op.p
+    dy, dx = torch.where(keep, pad, dy), torch.where(keep, pad, dx)
+    windows = F.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)  # N×C×(2p+1)×(2p+1)×H×W view
+    return windows[torch.arange(n, device=x.device), :, dy, dx]
+
+
+def flip_where(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Mirror the samples where ``flip`` is true: rows of [x; mirrored x], picked by index_select
+    (several times faster on CPU than a broadcast ``torch.where``; no host sync on GPU)."""
+    n = x.shape[0]
+    both = torch.cat([x, x.flip(-1)])
+    return both.index_select(0, torch.arange(n, device=x.device) + flip.long() * n)
+
+
+def flip_bytes(x: torch.Tensor, op: RandomFlip) -> torch.Tensor:
+    """``RandomFlip`` on any dtype, same random draws."""
+    return flip_where(x, torch.rand(x.shape[0], device=x.device) < op.p)
+
+
+class DeviceLoader:
+    """Iterate (x, y) batches of one split. ``rank``/``world`` shard every epoch's permutation (DDP).
+
+    ``device``: where batches are delivered. ``storage``: where the split lives (default: ``device``);
+    a CPU storage for a CUDA device streams batches through pinned memory.
+    ``alternate_flip``: mirror each training image in every other epoch (a fixed random half of the
+    images in even epochs, the other half in odd ones) instead of flipping by coin toss.
+    """
+
+    def __init__(
+        self,
+        data: ArraySet,
+        stats: dict,
+        batch_size: int,
+        device: torch.device | str = "cpu",
+        shuffle: bool = False,
+        drop_last: bool = False,
+        augment: torch.nn.Module | None = None,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        storage: torch.device | str | None = None,
+    ):
+        self.device = torch.device(device)
+        self.storage = torch.device(storage) if storage is not None else self.device
+        self.stream = self.storage != self.device
+        self.x = to_tensor(data, self.storage)
+        self.y = torch.from_numpy(data.y).to(self.storage)
+        self.is_image = data.is_image
+        self.stats, self.batch_size = stats, batch_size
+        self.shuffle, self.drop_last, self.augment = shuffle, drop_last, augment
+        self.seed, self.rank, self.world = seed, rank, world
+        self.channels_last = False
+        self.alternate_flip = False
+        self._stats = stats_to_device(stats, self.device)
+        self._byte_ops = byte_ops(augment)
+        if stats["mode"] == "standard" and self.is_image:  # (x/255 − mean)/std = x·scale + shift
+            std, mean = self._stats["std"].view(1, -1, 1, 1), self._stats["mean"].view(1, -1, 1, 1)
+            self._scale, self._shift = 1 / (255 * std), -mean / std
+        else:
+            self._scale = self._shift = None
+
+    @property
+    def n_samples(self) -> int:
+        """Samples this rank sees per epoch."""
+        return len(self.y) // self.world if self.world > 1 else len(self.y)
+
+    def __len__(self) -> int:
+        n = self.n_samples
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """This rank's sample order for ``epoch`` (the same on every rank before sharding)."""
+        n = len(self.y)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            idx = torch.randperm(n, generator=g)
+        else:
+            idx = torch.arange(n)
+        if self.world > 1:  # equal shards: drop the tail so every rank runs the same number of steps
+            idx = idx[: self.n_samples * self.world][self.rank :: self.world]
+        return idx.to(self.storage)
+
+    def _flip_bits(self) -> torch.Tensor:
+        """One fixed random bit per sample (seeded): which half of the split is mirrored in even epochs."""
+        if getattr(self, "_bits", None) is None:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + 12345)
+            self._bits = torch.randint(0, 2, (len(self.y),), generator=g, dtype=torch.uint8).to(self.storage)
+        return self._bits
+
+    def _gather(self, idx: torch.Tensor, epoch: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``idx`` of the split on the delivery device (index_select: far cheaper than ``x[idx]``)."""
+        idx = idx.to(self.storage)
+        flip = None
+        if self.alternate_flip and epoch is not None and self.is_image:
+            flip = (self._flip_bits().index_select(0, idx) + epoch % 2) % 2 == 1
+        if not self.stream:
+            x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
+        else:  # host split, GPU training: gather into pinned memory, copy asynchronously
+            pin = self.device.type == "cuda"
+            x = torch.empty((len(idx), *self.x.shape[1:]), dtype=self.x.dtype, pin_memory=pin)
+            y = torch.empty(len(idx), dtype=self.y.dtype, pin_memory=pin)
+            torch.index_select(self.x, 0, idx, out=x)
+            torch.index_select(self.y, 0, idx, out=y)
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            flip = flip.to(self.device, non_blocking=True) if flip is not None else None
+        if flip is not None:
+            x = flip_where(x, flip)
+        return x, y
+
+    def batch(self, idx: torch.Tensor, augment: bool = True, epoch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples ``idx``: gathered, augmented (unless ``augment=False``) and normalised, on ``device``."""
+        x, y = self._gather(idx, epoch if augment else None)
+        if not self.is_image:
+            return apply_stats(x, self._stats), y
+        aug = self.augment if augment else None
+        if aug is not None and self._byte_ops is not None:  # crop/flip on bytes
+            for op in self._byte_ops:
+                x = crop_pad_bytes(x, op) if isinstance(op, RandomCropPad) else flip_bytes(x, op)
+            aug = None
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        if self._scale is not None and aug is None:
+            x = torch.empty(x.shape, device=x.device, memory_format=fmt).copy_(x)
+            x = x.mul_(self._scale).add_(self._shift)
+        else:
+            x = x.float().div_(255)
+            if aug is not None:
+                x = aug(x)
+            x = apply_stats(x, self._stats).contiguous(memory_format=fmt)
+        return x, y
+
+    def epoch(self, epoch: int = 0, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        idx = self.order(epoch)
+        for step in range(start_step, len(self)):
+            yield self.batch(idx[step * self.batch_size : (step + 1) * self.batch_size], epoch=epoch)
+
+    def __iter__(self):
+        return self.epoch(0)

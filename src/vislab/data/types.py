@@ -1,0 +1,69 @@
+"""What a data source returns, and the three splits the rest of vislab consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vislab.errors import DataError
+
+
+@dataclass
+class ArraySet:
+    """One set of samples: ``x`` is uint8 N×H×W×C images, or float32 N×D features (e.g. `circles`)."""
+
+    x: np.ndarray
+    y: np.ndarray  # int64 labels in [0, n_classes)
+
+    def __post_init__(self) -> None:
+        self.y = np.asarray(self.y, dtype=np.int64)
+        if len(self.x) != len(self.y):
+            raise DataError(f"{len(self.x)} samples but {len(self.y)} labels: the data files do not match.")
+        if self.x.dtype == np.uint8:
+            if self.x.ndim != 4:
+                raise DataError(f"images must be N×H×W×C uint8, got shape {self.x.shape}.")
+        elif self.x.ndim != 2:
+            raise DataError(f"features must be N×D float, got shape {self.x.shape} ({self.x.dtype}).")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dtype == np.uint8
+
+    def take(self, idx: np.ndarray) -> "ArraySet":
+        return ArraySet(self.x[idx], self.y[idx])
+
+
+@dataclass
+class SourceData:
+    """A source's official sets, by name (any of 'train', 'val', 'test'), and its class names."""
+
+    sets: dict[str, ArraySet]
+    class_names: list[str]
+    name: str = ""
+    files: list[str] = field(default_factory=list)  # the files read (for messages and `data info`)
+
+
+@dataclass
+class Splits:
+    train: ArraySet
+    val: ArraySet
+    test: ArraySet
+    class_names: list[str]
+    name: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Model input shape: (C, H, W) for images, (D,) for features."""
+        x = self.train.x
+        return (x.shape[3], x.shape[1], x.shape[2]) if self.train.is_image else (x.shape[1],)
+
+    def items(self):
+        return (("train", self.train), ("val", self.val), ("test", self.test))
