@@ -1,9 +1,12 @@
-"""The reports' comparison table, built from run summaries."""
+"""The reports' comparison table, built from run summaries: CSV, Markdown, rich, and rows for HTML."""
 
 from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
+
+from vislab.train.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header)
     ("run", "run"), ("val_acc", "val ACC"), ("val_pacc", "val PACC"), ("test_acc", "test ACC"),
@@ -17,19 +20,30 @@ def table_rows(summaries: dict[str, dict]) -> list[dict]:
     return [{key: (name if key == "run" else s.get(key)) for key, _ in COLUMNS} for name, s in summaries.items()]
 
 
-def _fmt(key: str, v) -> str:
+def fmt(key: str, v) -> str:
+    """A cell as the reports print it: accuracies to 4 decimals, times to 2, counts as integers."""
     if v is None:
         return "-"
     if key.endswith("acc"):
         return f"{v:.4f}"
     if key.endswith("_s"):
         return f"{v:.2f}"
+    if key == "params" and isinstance(v, int):
+        return f"{v:,}"
     return str(v)
 
 
-def to_markdown(rows: list[dict]) -> str:
-    head = "| " + " | ".join(h for _, h in COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
-    return head + "".join("| " + " | ".join(_fmt(k, r[k]) for k, _ in COLUMNS) + " |\n" for r in rows)
+_fmt = fmt  # older name
+
+
+def to_markdown(rows: list[dict], failures: dict[str, str] | None = None) -> str:
+    head = "| " + " | ".join(h for _, h in COLUMNS) + " |\n|" + "|".join(
+        "---" if k == "run" else "---:" for k, _ in COLUMNS) + "|\n"
+    text = head + "".join("| " + " | ".join(fmt(k, r[k]) for k, _ in COLUMNS) + " |\n" for r in rows)
+    if failures:
+        text += "\nFailed or unfinished runs:\n\n" + "".join(
+            f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items())
+    return text
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -47,5 +61,14 @@ def to_rich(rows: list[dict], title: str = ""):
     for key, head in COLUMNS:
         t.add_column(head, justify="left" if key == "run" else "right")
     for r in rows:
-        t.add_row(*(_fmt(k, r[k]) for k, _ in COLUMNS))
+        t.add_row(*(fmt(k, r[k]) for k, _ in COLUMNS))
     return t
+
+
+def write_tables(out: Path, summaries: dict[str, dict], failures: dict[str, str] | None = None,
+                 title: str = "") -> list[dict]:
+    """``out/results.csv`` (finished runs, full precision) and ``out/results.md`` (plus failures)."""
+    rows = table_rows(summaries)
+    atomic_write_text(Path(out) / "results.csv", to_csv(rows))
+    atomic_write_text(Path(out) / "results.md", (f"# {title}\n\n" if title else "") + to_markdown(rows, failures))
+    return rows

@@ -105,3 +105,109 @@ def plot_image_grid(rows: list[np.ndarray], path: Path, row_titles: list[str] | 
         if row_titles:
             axes[i][0].set_title(row_titles[i], fontsize=8, loc="left")
     return _save(fig, path)
+
+
+def plot_feature_scatter(x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = "") -> Path:
+    """2-D feature data (e.g. `circles`) coloured by class; higher dimensions show their first two features."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for k, name in enumerate(class_names):
+        pts = x[y == k]
+        ax.scatter(pts[:, 0], pts[:, 1] if x.shape[1] > 1 else np.zeros(len(pts)), s=8, label=name, alpha=0.7)
+    ax.set_xlabel("feature 0")
+    ax.set_ylabel("feature 1")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "samples")
+    return _save(fig, path)
+
+
+def plot_bars(values: dict[str, float], path: Path, title: str = "", xlabel: str = "") -> Path:
+    """Horizontal bars, largest on top (e.g. Optuna parameter importances)."""
+    items = sorted(values.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(items) + 1.2))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_parallel_coordinates(params: list[dict], values: list[float], axes: dict[str, dict], path: Path,
+                              metric: str = "value", higher_better: bool = True) -> Path:
+    """One line per trial across one vertical axis per parameter, coloured by the objective.
+
+    ``axes`` maps each parameter to {"log": bool} for numbers or {"choices": [...]} for categoricals.
+    """
+    names = list(axes)
+    cols = [*names, metric]
+    ticks: dict[str, tuple[list[float], list[str]]] = {}
+
+    def scaled(name: str, column: list) -> np.ndarray:
+        spec = axes.get(name, {})
+        if "choices" in spec:
+            choices = [str(c) for c in spec["choices"]]
+            pos = np.linspace(0, 1, len(choices)) if len(choices) > 1 else np.array([0.5])
+            ticks[name] = (list(pos), choices)
+            return np.array([pos[choices.index(str(v))] if str(v) in choices else np.nan for v in column])
+        v = np.array([np.nan if c is None else float(c) for c in column])
+        t = np.log10(v) if spec.get("log") else v
+        lo, hi = np.nanmin(t), np.nanmax(t)
+        span = hi - lo if hi > lo else 1.0
+        raw = np.linspace(lo, hi, 4) if hi > lo else np.array([lo])
+        ticks[name] = (list((raw - lo) / span if hi > lo else [0.5]),
+                       [f"{10 ** r:.3g}" if spec.get("log") else f"{r:.3g}" for r in raw])
+        return (t - lo) / span if hi > lo else np.full(len(t), 0.5)
+
+    data = np.stack([scaled(n, [p.get(n) for p in params]) for n in names] + [scaled(metric, values)], axis=1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cols)), 4.5))
+    vals = np.asarray(values, dtype=float)
+    norm = matplotlib.colors.Normalize(vmin=np.nanmin(vals), vmax=np.nanmax(vals) if np.nanmax(vals) > np.nanmin(vals)
+                                       else np.nanmin(vals) + 1e-9)
+    cmap = plt.get_cmap("viridis" if higher_better else "viridis_r")
+    for i in np.argsort(vals if higher_better else -vals):  # best drawn last, on top
+        ax.plot(range(len(cols)), data[i], color=cmap(norm(vals[i])), alpha=0.8, lw=1.2, marker="o", ms=3)
+    for j, name in enumerate(cols):
+        ax.axvline(j, color="k", lw=0.8)
+        for pos, label in zip(*ticks[name]):
+            ax.text(j + 0.03, pos, label, fontsize=7, va="center")
+    ax.set_xticks(range(len(cols)), cols, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(cols) - 0.6)
+    ax.set_ylim(-0.05, 1.05)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=metric)
+    ax.set_title("parallel coordinates (one line per trial)")
+    return _save(fig, path)
+
+
+def plot_history(numbers: list[int], values: list[float], path: Path, metric: str = "value",
+                 higher_better: bool = True) -> Path:
+    """Each trial's objective in order, with the best so far."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(numbers, values, "o", color="C0", label=metric)
+    best = np.maximum.accumulate(values) if higher_better else np.minimum.accumulate(values)
+    ax.step(numbers, best, where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_image_mosaic(rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None,
+                      scale: float = 0.45) -> Path:
+    """Like plot_image_grid, drawn as one picture (one axes): fast for the report's sample grids."""
+    n = max(len(r) for r in rows)
+    h, w, c = rows[0].shape[1:]
+    pad = max(1, h // 16)
+    canvas = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, c), 255, dtype=np.uint8)
+    for i, imgs in enumerate(rows):
+        for j, img in enumerate(imgs):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            canvas[y:y + h, x:x + w] = img
+    inches = max(4.0, min(12.0, canvas.shape[1] * scale / 10)), max(1.0, canvas.shape[0] * scale / 10 + 0.2)
+    fig, ax = plt.subplots(figsize=inches)
+    ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=255,
+              interpolation="nearest")
+    ax.axis("off")
+    for i, title in enumerate(row_titles or []):
+        ax.text(-pad, pad + i * (h + pad) + h / 2, title, ha="right", va="center", fontsize=8)
+    return _save(fig, path)

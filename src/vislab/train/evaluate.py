@@ -34,9 +34,13 @@ def predict_logits(model: torch.nn.Module, loader: DeviceLoader, amp_on: bool = 
 
 def evaluate(model: torch.nn.Module, loader: DeviceLoader, num_classes: int, device=None, amp_on: bool = False,
              with_roc: bool = False, dist=None) -> Metrics:
-    logits, labels = predict_logits(getattr(model, "module", model), loader, amp_on)
+    model = getattr(model, "module", model)
+    if dist is not None:  # DDP: every rank evaluates the same model, and all act on rank 0's figures
+        dist.sync_buffers(model)
+    logits, labels = predict_logits(model, loader, amp_on)
     loss = F.cross_entropy(logits, labels).item()
-    return compute_metrics(logits, labels, num_classes, loss=loss, with_roc=with_roc)
+    metrics = compute_metrics(logits, labels, num_classes, loss=loss, with_roc=with_roc)
+    return dist.from_main(metrics) if dist is not None else metrics
 
 
 def library_versions() -> dict:

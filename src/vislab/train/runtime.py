@@ -20,6 +20,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def resolve_data_device(policy: str, device: torch.device, nbytes: int, fraction: float = 0.5) -> torch.device:
+    """Where the splits live (``data.device``): 'auto' keeps them on a CUDA training device when their
+    ``nbytes`` fit in ``fraction`` of its free memory, else in host memory (batches are then streamed
+    through pinned buffers); 'cpu' always on the host; 'cuda' on the GPU."""
+    if device.type != "cuda":
+        if policy == "cuda":
+            raise UserError("data.device=cuda needs training on a CUDA GPU, but training runs on "
+                            f"{device.type}. Use data.device=auto (or cpu), or train.device=cuda.")
+        return torch.device("cpu")
+    if policy == "cpu":
+        return torch.device("cpu")
+    if policy == "cuda":
+        return device
+    free, _ = torch.cuda.mem_get_info(device)
+    return device if nbytes <= fraction * free else torch.device("cpu")
+
+
 class Distributed:
     """Single process by default; under torchrun (RANK/WORLD_SIZE set) one DDP rank per process."""
 
@@ -54,6 +71,24 @@ class Distributed:
         if self.world > 1:
             tdist.all_reduce(t)
         return t
+
+    def sync_buffers(self, model: torch.nn.Module) -> None:
+        """Average float buffers over ranks (e.g. BN running statistics, which each rank updates from its
+        own batches) so that every rank holds — and evaluates — the same model."""
+        if self.world == 1:
+            return
+        for b in model.buffers():
+            if b.is_floating_point():
+                tdist.all_reduce(b)
+                b.div_(self.world)
+
+    def from_main(self, obj):
+        """Rank 0's ``obj`` on every rank (a picklable object: e.g. metrics that decide early stopping)."""
+        if self.world == 1:
+            return obj
+        box = [obj]
+        tdist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def barrier(self) -> None:
         if self.world > 1:

@@ -1,14 +1,87 @@
 """Experiment trackers beyond the run directory's files (TensorBoard, Weights & Biases).
 
-Each tracker is a callback with ``on_epoch_end(row)`` and ``close()``.
+Each tracker is a callback with ``on_epoch_end(row)`` and ``close()``. Both are optional extras:
+``pip install 'vislab[tensorboard]'`` / ``pip install 'vislab[wandb]'``. W&B honours its own
+environment (``WANDB_MODE=offline`` writes the run under ``RUN_DIR/wandb`` without a network).
 """
 
 from __future__ import annotations
 
+import math
+from numbers import Number
+
 from vislab.config import Config
+from vislab.errors import UserError
 from vislab.train.rundir import RunDir
+
+
+def scalars(row: dict) -> dict[str, float]:
+    """The finite numbers of an epoch row, per-class accuracies as ``val_per_class/<i>``."""
+    out: dict[str, float] = {}
+    for key, value in row.items():
+        if key == "epoch":
+            continue
+        if isinstance(value, (list, tuple)):
+            out.update({f"{key}/{i}": float(v) for i, v in enumerate(value)
+                        if isinstance(v, Number) and math.isfinite(v)})
+        elif isinstance(value, Number) and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out
+
+
+class TensorBoardTracker:
+    """Scalars per epoch into ``RUN_DIR/tensorboard`` (event files)."""
+
+    def __init__(self, run: RunDir):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError("track.tensorboard=true needs the tensorboard package: "
+                            "pip install 'vislab[tensorboard]' (or set track.tensorboard=false).") from None
+        self.writer = SummaryWriter(log_dir=str(run.path / "tensorboard"))
+
+    def on_epoch_end(self, row: dict) -> None:
+        for key, value in scalars(row).items():
+            self.writer.add_scalar(key, value, global_step=int(row["epoch"]))
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WandbTracker:
+    """One W&B run per vislab run: config at start, the epoch row's scalars at every epoch."""
+
+    def __init__(self, cfg: Config, run: RunDir):
+        try:
+            import wandb
+        except ImportError:
+            raise UserError("track.wandb=true needs the wandb package: pip install 'vislab[wandb]' "
+                            "(or set track.wandb=false).") from None
+        try:
+            self.run = wandb.init(project=cfg.track.project, name=cfg.track.run_name or run.path.name,
+                                  dir=str(run.path), config=cfg.to_dict())
+        except Exception as e:  # login missing, network down, bad project name, ...
+            raise UserError(f"Weights & Biases could not start a run ({type(e).__name__}: {e}). Log in with "
+                            f"`wandb login`, or set WANDB_MODE=offline to write it locally.") from None
+
+    def on_epoch_end(self, row: dict) -> None:
+        self.run.log(scalars(row), step=int(row["epoch"]))
+
+    def close(self) -> None:
+        self.run.finish()
 
 
 def build_trackers(cfg: Config, run: RunDir) -> list:
     """Trackers switched on in ``cfg.track`` (files are always written by the run directory)."""
-    return []
+    trackers: list = []
+    try:
+        if cfg.track.tensorboard:
+            trackers.append(TensorBoardTracker(run))
+        if cfg.track.wandb:
+            trackers.append(WandbTracker(cfg, run))
+    except BaseException:
+        for t in trackers:
+            t.close()
+        raise
+    return trackers

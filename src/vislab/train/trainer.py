@@ -29,7 +29,7 @@ from vislab.train.evaluate import evaluate, finish_run
 from vislab.train.optim import build_optimizer, lr_factor
 from vislab.train.progress import Progress
 from vislab.train.rundir import RunDir
-from vislab.train.runtime import Distributed, resolve_device
+from vislab.train.runtime import Distributed, resolve_data_device, resolve_device
 from vislab.train.tracking import build_trackers
 
 
@@ -115,14 +115,15 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
     if dist.is_main:
         run.write_config(cfg.to_yaml())
 
-    data_device = device if cfg.data.device != "cpu" else torch.device("cpu")
-    train_loader = DeviceLoader(splits.train, stats, tc.batch_size, data_device, shuffle=True, drop_last=True,
+    data_device = resolve_data_device(cfg.data.device, device, sum(s.x.nbytes for _, s in splits.items()))
+    train_loader = DeviceLoader(splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
                                 augment=build_augment(cfg.augment, splits.sample_shape), seed=tc.seed,
-                                rank=dist.rank, world=dist.world)
-    val_loader = DeviceLoader(splits.val, stats, tc.eval_batch_size, data_device)
-    test_loader = DeviceLoader(splits.test, stats, tc.eval_batch_size, data_device)
+                                rank=dist.rank, world=dist.world, storage=data_device)
+    val_loader = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=data_device)
+    test_loader = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=data_device)
     for ld in (train_loader, val_loader, test_loader):
         ld.channels_last = use_cl
+    train_loader.alternate_flip = bool(getattr(model, "alternate_flip", False))  # e.g. `fast`: derandomised flips
     if len(train_loader) == 0:
         raise UserError(f"train.batch_size={tc.batch_size} is larger than the train split ({len(splits.train)} "
                         f"samples per process) and drop_last leaves no batch. Use a smaller batch size.")
@@ -148,6 +149,9 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
                                                        "state": state})
         return finish_run(run, model, meta, history, state, val_loader, test_loader, splits, device, n_params, dist, log)
 
+    init = getattr(model, "init_from_data", None)
+    if callable(init) and ckpt is None:  # data-dependent init (e.g. `fast`'s whitening filters), train split only
+        init(train_loader.batch(torch.arange(min(len(train_loader.y), 10_000)), augment=False)[0])
     manual_step = getattr(model, "manual_step", None)
     net = dist.wrap(model)
     if tc.compile:
@@ -175,7 +179,7 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
     while state["epoch"] < tc.epochs:
         epoch = state["epoch"]
         if state["step"] == 0 or state["partial"] is None:
-            torch.manual_seed(_epoch_seed(tc.seed, epoch))
+            torch.manual_seed(_epoch_seed(tc.seed, epoch) + dist.rank)  # ranks draw independent augmentations
             sums = torch.zeros(3, device=device, dtype=torch.float64)  # loss·n, correct, n
         else:  # resuming mid-epoch: same RNG stream, same partial sums
             torch.set_rng_state(ckpt["rng"])
@@ -204,7 +208,7 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
             state["step"] += 1
             state["global_step"] += 1
             if log.wants_update(state["step"]) or state["step"] == steps_per_epoch:
-                s = dist.all_reduce(sums.clone()) if dist.world > 1 else sums
+                s = sums  # this rank's running figures (ranks log at different steps: no collective here)
                 mean_loss = (s[0] / s[2]).item()  # host sync only where a metric is logged
                 if not math.isfinite(mean_loss):
                     _diverged(run, history, state, epoch, lr, dist)

@@ -1,0 +1,140 @@
+"""``vislab suite``, ``vislab sweep`` (run / show) and ``vislab report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+console = Console(stderr=True, highlight=False)
+SetOpt = typer.Option(None, "--set", "-s", help="Override a config key in every run: key.sub=value (repeatable).")
+DataOpt = typer.Option(None, "--data", help="Set data.name for every run (e.g. mnist, cifar10, digits).")
+EpochsOpt = typer.Option(None, "--epochs", min=1, help="Set train.epochs for every run.")
+
+
+def _log(line: str) -> None:
+    console.print(line, soft_wrap=True, markup=False)
+
+
+class _DefaultRun(TyperGroup):
+    """``vislab sweep FILE ...`` means ``vislab sweep run FILE ...``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+sweep_app = typer.Typer(cls=_DefaultRun, no_args_is_help=True,
+                        help="Optuna sweeps: `vislab sweep FILE` runs (or joins) one; `vislab sweep show DIR` reports it.")
+
+
+def suite(
+    name: Optional[str] = typer.Argument(None, help="Built-in suite name or suite YAML file (none: list them)."),
+    data: Optional[str] = DataOpt,
+    set_: Optional[List[str]] = SetOpt,
+    epochs: Optional[int] = EpochsOpt,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Suite folder (default runs/suite-<name>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (tables only)."),
+) -> None:
+    """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
+    then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1)."""
+    from vislab.experiments.runner import run_suite
+    from vislab.experiments.suite import builtin_suites, load_suite, suite_overrides
+
+    if name is None:
+        for key, desc in builtin_suites().items():
+            print(f"{key:14s} {desc}")
+        return
+    s = load_suite(name)
+    folder = out or Path("runs") / f"suite-{s['name']}"
+    _log(f"suite {s['name']}: {len(s['runs'])} runs → {folder}")
+    from vislab.experiments.runner import SuiteFailed
+
+    try:
+        run_suite(s, folder, suite_overrides(data, epochs, set_ or []), jobs=jobs, quiet=quiet, log=_log,
+                  report=not no_report)
+    except SuiteFailed:
+        _print_results(folder)
+        raise
+    _print_results(folder)
+
+
+def _print_results(folder: Path) -> None:
+    from rich.console import Console as C
+
+    md = Path(folder) / "results.md"
+    if md.is_file():
+        c = C()
+        c.print(md.read_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+@sweep_app.command("run")
+def sweep_run(
+    file: Path = typer.Argument(..., help="Sweep YAML: base:, space:, metric:, direction:, sampler:, pruner: ..."),
+    trials: Optional[int] = typer.Option(None, "--trials", "-n", min=1,
+                                         help="Finished trials the study should hold (all workers together)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Start no new trial after S seconds."),
+    storage: Optional[str] = typer.Option(None, "--storage",
+                                          help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/sweep-<name>)."),
+    narrow: Optional[int] = typer.Option(None, "--narrow", min=1,
+                                         help="Then a second stage over the ranges of the best TOPK trials."),
+    narrow_trials: Optional[int] = typer.Option(None, "--narrow-trials", min=1,
+                                                help="Trials of the second stage (default: --trials)."),
+    data: Optional[str] = DataOpt,
+    set_: Optional[List[str]] = SetOpt,
+    epochs: Optional[int] = EpochsOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each trial's training progress."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (tables only)."),
+) -> None:
+    """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
+    from vislab.experiments.space import load_sweep
+    from vislab.experiments.suite import suite_overrides
+    from vislab.experiments.sweep import run_sweep
+
+    spec = load_sweep(file)
+    folder = out or Path("runs") / f"sweep-{spec['name']}"
+    run_sweep(spec, folder, trials=trials, timeout=timeout, storage=storage,
+              overrides=suite_overrides(data, epochs, set_ or []), narrow=narrow, narrow_trials=narrow_trials,
+              quiet=not verbose, log=_log, report=not no_report)
+    from vislab.report.sweep import print_best
+    from vislab.experiments.sweep import load_existing_study, default_storage
+
+    print_best(load_existing_study(storage or default_storage(folder), spec["name"]), 5)
+
+
+@sweep_app.command("show")
+def sweep_show(
+    folder: Optional[Path] = typer.Argument(None, help="Sweep folder (holds sweep.json)."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Storage URL (instead of, or overriding, DIR's)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name (with --storage)."),
+    top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
+) -> None:
+    """Print a sweep's best trials and write its report (DIR/report.html)."""
+    from vislab.experiments.sweep import show_sweep
+
+    _, html = show_sweep(folder, storage, study, top, log=_log)
+    _log(f"report: {html}")
+
+
+def report(
+    folder: Path = typer.Argument(..., help="A run, suite or sweep folder, or any folder of runs."),
+    title: Optional[str] = typer.Option(None, "--title", help="Page title."),
+) -> None:
+    """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
+    from vislab.report.build import build_report
+
+    _log(f"report: {build_report(folder, title=title)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount these commands on the main ``vislab`` app."""
+    app.command("suite")(suite)
+    app.command("report")(report)
+    app.add_typer(sweep_app, name="sweep")

@@ -1,0 +1,181 @@
+"""Fetch official dataset files and check them against their published MD5.
+
+:func:`download` streams into ``<name>.part`` (resumed with an HTTP Range request when the server
+allows it), checks the MD5, then renames: a half-downloaded or corrupt file never has the final name.
+:func:`check_official` verifies a file that has an official name and size; MD5s are cached per folder
+in a small marker file keyed by size and mtime, so a 30 MB file is hashed once, not on every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from vislab.errors import DataError
+
+CHECKSUM_FILE = ".vislab-md5.json"
+CHUNK = 1 << 20
+
+
+# ------------------------------------------------------------------------------------- checksums
+def md5_file(path: str | Path) -> str:
+    """Hex MD5 of a file, read in 1 MiB chunks."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _cache_path(path: Path) -> Path:
+    return path.parent / CHECKSUM_FILE
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        cache = json.loads(_cache_path(path).read_text())
+        return cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(path: Path, digest: str) -> None:
+    """Store ``digest`` for ``path`` (keyed by size + mtime); silently skipped in read-only folders."""
+    st = path.stat()
+    cache = _read_cache(path)
+    cache[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": digest}
+    tmp = _cache_path(path).with_name(f"{CHECKSUM_FILE}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(cache, indent=1))
+        os.replace(tmp, _cache_path(path))
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def cached_md5(path: str | Path) -> str:
+    """MD5 of ``path``, reused from the folder's marker file while the size and mtime are unchanged."""
+    path = Path(path)
+    st = path.stat()
+    entry = _read_cache(path).get(path.name)
+    if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+        return str(entry.get("md5"))
+    digest = md5_file(path)
+    _remember(path, digest)
+    return digest
+
+
+def check_official(path: str | Path, size: int, md5: str, fix: str = "") -> None:
+    """If ``path`` has the official ``size``, its MD5 must be ``md5`` (else DataError naming both).
+
+    A file of another size is not the official file (e.g. a subset, a re-compressed copy or a test
+    fixture): it is left to the format reader's structural checks, which catch truncation.
+    """
+    path = Path(path)
+    if path.stat().st_size != size:
+        return
+    actual = cached_md5(path)
+    if actual != md5:
+        raise DataError(
+            f"'{path}' is corrupt: its MD5 is {actual} but the official file's MD5 is {md5}. Delete it and "
+            f"{fix or 'download it again (data.download=true), or put the official file in its place'}."
+        )
+
+
+# -------------------------------------------------------------------------------------- download
+@contextlib.contextmanager
+def _progress(name: str, total: int | None, done: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; a no-op elsewhere (logs, CI, tests)."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    cols = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"downloading {name}", total=total, completed=done)
+        yield lambda n: bar.advance(task, n)
+
+
+def _fetch_error(url: str, dest: Path, why: object) -> DataError:
+    return DataError(
+        f"Could not download '{dest.name}' from {url} ({why}). Check the network connection and run again "
+        f"(a partial download is resumed), or download the file by hand and place it at '{dest}'."
+    )
+
+
+def _stream(url: str, dest: Path, part: Path, timeout: float) -> None:
+    """Download ``url`` into ``part``, resuming what is already there when the server honours Range."""
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "vislab"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:  # the range is past the end: start again from zero
+            part.unlink()
+            return _stream(url, dest, part, timeout)
+        raise
+    with resp:
+        content_range = resp.headers.get("Content-Range", "") if resp.headers else ""
+        resumed = offset > 0 and getattr(resp, "status", None) == 206 and content_range.startswith(f"bytes {offset}-")
+        start = offset if resumed else 0
+        length = resp.headers.get("Content-Length") if resp.headers else None
+        total = start + int(length) if length and length.isdigit() else None
+        with open(part, "ab" if resumed else "wb") as f, _progress(dest.name, total, start) as advance:
+            while chunk := resp.read(CHUNK):
+                f.write(chunk)
+                advance(len(chunk))
+    if total is not None and part.stat().st_size < total:
+        raise _fetch_error(url, dest, f"the connection ended after {part.stat().st_size} of {total} bytes")
+
+
+def download(url: str, dest: str | Path, md5: str | None = None, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` to ``dest`` via ``dest.part``; check ``md5`` (if given) before the final rename.
+
+    Network failures raise DataError (the ``.part`` file is kept so the next run resumes); a wrong
+    MD5 deletes the ``.part`` file and raises DataError. Returns ``dest``.
+    """
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"Cannot create the folder '{dest.parent}' for {dest.name}: {e.strerror or e}. "
+                        f"Choose a writable data.root.") from None
+    try:
+        _stream(url, dest, part, timeout)
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        raise _fetch_error(url, dest, e) from None
+    if md5 is not None:
+        actual = md5_file(part)
+        if actual != md5:
+            part.unlink()
+            raise DataError(
+                f"The download of '{dest.name}' from {url} is corrupt (MD5 {actual}, expected {md5}); nothing "
+                f"was kept. Run again, or download the file by hand and place it at '{dest}'."
+            )
+    os.replace(part, dest)
+    if md5 is not None:
+        _remember(dest, md5)
+    return dest
+
+
+def missing_files(dataset: str, files: list[str], folder: Path, url: str, searched: Sequence[Path] = ()) -> DataError:
+    """The DataError for absent files: exactly which files, which folder, where they are published."""
+    also = [str(p) for p in searched if p != folder]
+    where = f"'{folder}'" + (f" (also searched: {', '.join(also)})" if also else "")
+    return DataError(
+        f"{dataset} data not found: missing {', '.join(files)}. Put these files in {where}, downloaded from "
+        f"{url} — or set data.download=true to fetch them, or point data.root at the folder that holds them."
+    )

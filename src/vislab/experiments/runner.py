@@ -1,0 +1,180 @@
+"""Running a suite: its runs one after another or in N spawned processes, finished runs skipped,
+interrupted ones resumed, failures recorded (the suite goes on); then results.csv/.md and report.html."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable
+
+from vislab.errors import TrainingInterrupted, UserError
+from vislab.experiments.suite import PlannedRun, plan_suite
+from vislab.experiments.table import write_tables
+from vislab.train.checkpoint import atomic_write_text
+from vislab.train.rundir import RunDir
+
+
+class SuiteFailed(UserError):
+    """Some runs of a suite failed (the others finished); exit code 1."""
+
+    exit_code = 1
+
+
+def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None) -> dict:
+    """Train one run; never raises for a run's own failure (returns status + message instead)."""
+    import torch
+
+    from vislab.config import build_config
+    from vislab.train.trainer import train
+
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    try:
+        train(build_config(cfg_dict), run_dir, resume=resume, quiet=quiet)
+        status, message, tb = "complete", "", ""
+    except TrainingInterrupted as e:
+        status, message, tb = "interrupted", str(e), ""
+    except UserError as e:
+        status, message, tb = "failed", str(e), ""
+    except Exception as e:  # a bug or runtime failure in this run: keep the others going
+        status, message, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
+    return dict(status=status, message=message, traceback=tb, seconds=round(time.perf_counter() - t0, 2))
+
+
+def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent, which stops the pool
+    return _execute(cfg_dict, run_dir, resume, True, threads)
+
+
+class SuiteState:
+    """DIR/suite.json: what the suite is, and each run's last outcome."""
+
+    def __init__(self, out: Path, suite: dict, overrides: list[str]):
+        self.path = Path(out) / "suite.json"
+        old = self.read(out)
+        self.data = dict(name=suite["name"], source=suite["path"], description=suite["description"],
+                         overrides=list(overrides), groups=suite.get("groups") or {}, order=list(suite["runs"]),
+                         runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite["runs"]})
+
+    @staticmethod
+    def read(out: Path) -> dict:
+        p = Path(out) / "suite.json"
+        try:
+            return json.loads(p.read_text()) if p.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def record(self, name: str, outcome: dict) -> None:
+        self.data["runs"][name] = {k: v for k, v in outcome.items() if v not in ("", None)}
+        self.save()
+
+    def save(self) -> None:
+        atomic_write_text(self.path, json.dumps(self.data, indent=2))
+
+
+def run_suite(suite: dict, out: Path, overrides: list[str] | tuple = (), jobs: int = 1, quiet: bool = False,
+              log: Callable[[str], None] = print, report: bool = True) -> dict[str, dict]:
+    """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. Raises SuiteFailed at the end
+    if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = plan_suite(suite, out, overrides)
+    state = SuiteState(out, suite, list(overrides))
+    state.save()
+    outcomes: dict[str, dict] = {}
+    todo: list[PlannedRun] = []
+    for p in plan:
+        if p.action == "done":
+            outcomes[p.name] = dict(status="complete", skipped=True)
+            log(f"{p.name}: already complete, skipped")
+        elif p.action == "failed":
+            outcomes[p.name] = dict(status="failed", message=p.message)
+            log(f"{p.name}: FAILED — {p.message}")
+        else:
+            todo.append(p)
+        if p.action in ("done", "failed"):
+            state.record(p.name, outcomes[p.name])
+    interrupted = None
+    try:
+        for name, outcome in _run_all(todo, jobs, quiet, log):
+            outcomes[name] = outcome
+            state.record(name, outcome)
+            if outcome["status"] == "interrupted":
+                interrupted = outcome["message"]
+    except KeyboardInterrupt:
+        interrupted = "the suite was interrupted"
+    finally:
+        write_results(out, state.data, log=log, report=report and interrupted is None)
+    if interrupted:
+        raise TrainingInterrupted(f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
+                                  f"are skipped and interrupted ones resume.")
+    failed = {k: v for k, v in outcomes.items() if v["status"] != "complete"}
+    if failed:
+        lines = "\n".join(f"  - {k}: {v.get('message', v['status'])}" for k, v in failed.items())
+        raise SuiteFailed(f"{len(failed)} of {len(plan)} runs of suite '{suite['name']}' failed (the others are in "
+                          f"{out / 'results.md'}):\n{lines}")
+    return outcomes
+
+
+def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
+    """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes."""
+    def started(p: PlannedRun) -> None:
+        log(f"{p.name}: {'resuming' if p.action == 'resume' else 'starting'} → {p.run_dir}")
+
+    def finished(p: PlannedRun, o: dict) -> tuple[str, dict]:
+        msg = f"done in {o['seconds']:.1f}s" if o["status"] == "complete" else f"{o['status'].upper()} — {o['message']}"
+        log(f"{p.name}: {msg}")
+        if o.get("traceback"):
+            log(o["traceback"].rstrip())
+        return p.name, o
+
+    if jobs <= 1 or len(todo) <= 1:
+        for p in todo:
+            started(p)
+            outcome = _execute(p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None)
+            yield finished(p, outcome)
+            if outcome["status"] == "interrupted":
+                return
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {}
+        for p in todo:
+            started(p)
+            futures[pool.submit(_worker, p.config.to_dict(), str(p.run_dir), p.action == "resume",
+                                None if p.config.train.threads else threads)] = p
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield finished(futures[f], f.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def write_results(out: Path, state: dict, log=print, report: bool = True) -> None:
+    """results.csv, results.md (and report.html) from the run folders named in ``state``."""
+    summaries = {}
+    for name in state["order"]:
+        s = RunDir(Path(out) / name).read_summary()
+        if s and s.get("status") == "complete":
+            summaries[name] = s
+    failures = {k: v.get("message", v.get("status")) for k, v in state["runs"].items()
+                if v.get("status") not in ("complete",)}
+    write_tables(out, summaries, failures, title=f"suite {state['name']}")
+    log(f"results: {out / 'results.md'}")
+    if report:
+        from vislab.report.build import build_report
+
+        log(f"report: {build_report(out)}")

@@ -1,0 +1,33 @@
+"""Rendering the report: one self-contained HTML file (jinja2 template, PNGs inlined as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from vislab.experiments.table import fmt
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def data_uri(png: str | Path) -> str:
+    """``data:image/png;base64,...`` of a PNG file: the page needs no other file."""
+    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")
+
+
+def _sort_key(value) -> str:
+    """What the page's table sorter compares: numbers as numbers, missing values last."""
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def render(context: dict, template: str = "report.html") -> str:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = lambda v, key="": fmt(key, v)
+    env.filters["sortkey"] = _sort_key
+    env.filters["data_uri"] = data_uri
+    return env.get_template(template).render(**context)

@@ -1,0 +1,164 @@
+"""Sweeps: shared storage across worker processes, resuming after a killed worker, pruning, narrowing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from vislab.cli import main
+from vislab.experiments import space as sp
+from vislab.experiments.sweep import load_existing_study, run_sweep
+
+BASE = {"data": {"name": "digits", "limit": 200}, "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+        "model": {"name": "mlp", "hidden": [16]}}
+SPACE = {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+         "model.hidden": {"type": "categorical", "choices": [[8], [16], [32, 16]]},
+         "train.batch_size": {"type": "int", "low": 16, "high": 48, "step": 16}}
+
+
+def write_spec(path: Path, name: str = "t", **extra) -> Path:
+    spec = {"name": name, "base": BASE, "space": SPACE, "metric": "val_pacc", "sampler": "random", **extra}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def worker(spec: Path, out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "vislab", "sweep", str(spec), "--out", str(out), "--no-report",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def check_workers_shared_study(spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2):
+    """Two worker processes asked for 2k trials together: exactly 2k complete, distinct numbers and folders."""
+    procs = [worker(spec, out / f"w{i}", "--trials", str(2 * k), *storage_args) for i in range(2)]
+    logs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    study = load_existing_study(storage, name)
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(complete) == 2 * k, logs
+    assert len({t.number for t in complete}) == 2 * k
+    dirs = {t.user_attrs["run_dir"] for t in complete}
+    assert len(dirs) == 2 * k and all(json.loads((Path(d) / "summary.json").read_text())["status"] == "complete"
+                                      for d in dirs)
+    assert all(t.value == json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())["val_pacc"]
+               for t in complete)
+    others = [t for t in study.trials if t.state != TrialState.COMPLETE and not t.user_attrs.get("surplus")]
+    assert others == []
+    return study
+
+
+def test_two_workers_share_one_sqlite_study(tmp_path):
+    spec = write_spec(tmp_path / "s.yaml")
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    check_workers_shared_study(spec, tmp_path, ["--storage", storage], storage, "t")
+
+
+@pytest.mark.skipif(not os.environ.get("VISLAB_TEST_POSTGRES_URL"), reason="VISLAB_TEST_POSTGRES_URL not set")
+def test_two_workers_share_one_postgres_study(tmp_path):
+    pytest.importorskip("psycopg2")
+    url = os.environ["VISLAB_TEST_POSTGRES_URL"]
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    spec = write_spec(tmp_path / "s.yaml", name=name)
+    study = check_workers_shared_study(spec, tmp_path, ["--storage", url], url, name)
+    optuna.delete_study(study_name=study.study_name, storage=url)
+
+
+def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
+    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 40}})
+    out = tmp_path / "sweep"
+    proc = worker(spec, out, "--trials", "2")
+    try:
+        deadline = time.time() + 60
+        while not (out / "trials" / "0" / "checkpoints" / "last.pt").is_file():
+            assert proc.poll() is None and time.time() < deadline, "the worker ended before it could be killed"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
+    study = run_sweep(sp.load_sweep(spec), out, trials=2, overrides=["train.epochs=1"], report=False, log=lambda s: None)
+    trials = study.get_trials()
+    assert trials[0].state == TrialState.FAIL
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 2
+    assert any(t.params == trials[0].params for t in complete)  # the retry
+    before = {t.number: t.datetime_complete for t in complete}
+    run_sweep(sp.load_sweep(spec), out, trials=2, overrides=["train.epochs=1"], report=False, log=lambda s: None)
+    again = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
+    assert {t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))} == before
+
+
+def test_sweep_narrow_report_and_show(tmp_path, capsys):
+    """Random stage → --narrow over the best 2 → reports with importances and parallel coordinates."""
+    spec = write_spec(tmp_path / "s.yaml", seed=0)
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(spec), "--trials", "4", "--out", str(out), "--narrow", "2", "--narrow-trials", "2",
+                 "--no-report"]) == 0
+    study = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
+    best = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: -t.value)[:2]
+    narrow = load_existing_study(f"sqlite:///{out / 'study.db'}", "t-narrow")
+    done = narrow.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 2
+    lrs = [t.params["optim.lr"] for t in best]
+    for t in done:
+        assert min(lrs) <= t.params["optim.lr"] <= max(lrs)
+        assert t.params["model.hidden"] in {b.params["model.hidden"] for b in best}
+    assert (out / "trials.csv").read_text().count("\n") == 5 and not (out / "report.html").exists()
+    capsys.readouterr()
+    assert main(["sweep", "show", str(out), "--top", "3"]) == 0  # prints the best trials, writes the reports
+    shown = capsys.readouterr().out
+    assert f"{study.best_value:.4f}" in shown and "optim.lr" in shown
+    for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
+        assert (out / "figures" / name).is_file()
+    html = (out / "report.html").read_text()
+    assert "parallel coordinates" in html and 'id="trials"' in html and "narrow/report.html" in html
+    assert (out / "narrow" / "report.html").is_file()
+
+
+def test_pruned_trials_stop_early(tmp_path, monkeypatch):
+    monkeypatch.setattr(sp, "build_pruner", lambda spec: optuna.pruners.ThresholdPruner(lower=1.01))
+    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3}})
+    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=2, report=False, log=lambda s: None)
+    assert [t.state for t in study.trials] == [TrialState.PRUNED, TrialState.PRUNED]
+    for t in study.trials:
+        assert list(t.intermediate_values) == [1]
+        summary = json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())
+        assert summary["status"] == "pruned"
+
+
+def test_grid_sampler_covers_the_grid(tmp_path):
+    spec = tmp_path / "g.yaml"
+    spec.write_text(yaml.safe_dump({"name": "g", "base": BASE, "sampler": "grid", "space": {
+        "optim.name": {"type": "categorical", "choices": ["sgd", "adam"]},
+        "train.batch_size": {"type": "int", "low": 16, "high": 32, "step": 16}}}))
+    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", report=False, log=lambda s: None)
+    combos = {(t.params["optim.name"], t.params["train.batch_size"]) for t in study.trials}
+    assert combos == {("sgd", 16), ("sgd", 32), ("adam", 16), ("adam", 32)} and len(study.trials) == 4
+
+
+def test_narrowed_space_and_spec_errors(tmp_path):
+    dists = {"lr": FloatDistribution(1e-4, 1.0, log=True), "n": IntDistribution(1, 9, step=2),
+             "opt": CategoricalDistribution(["sgd", "adam", "adamw"])}
+    best = [create_trial(value=v, params=p, distributions=dists) for v, p in
+            ((0.9, {"lr": 0.01, "n": 3, "opt": "adam"}), (0.8, {"lr": 0.1, "n": 7, "opt": "adam"}))]
+    got = sp.narrowed(dists, best)
+    assert (got["lr"].low, got["lr"].high, got["lr"].log) == (0.01, 0.1, True)
+    assert (got["n"].low, got["n"].high, got["n"].step) == (3, 7, 2)
+    assert got["opt"].choices == ("adam",)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"base": BASE, "space": SPACE, "metric": "test_acc"}))
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "x")]) == 2
+    bad.write_text(yaml.safe_dump({"base": BASE, "space": {"optim.lr": {"type": "float", "low": 0.1}}}))
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert main(["sweep", "show", str(tmp_path)]) == 2
