@@ -81,8 +81,15 @@ def test_report_command_rebuilds_it(suite_report, capsys):
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_report_in_headless_chromium(suite_report, tmp_path):
-    page = (suite_report / "report.html").read_text().replace("</body>", PROBE + "</body>")
+def test_report_in_headless_chromium(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({
+        "base": {"data": {"name": "digits", "limit": 150}, "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+                 "model": {"name": "mlp", "hidden": [16]}},
+        "runs": {"mlp": {"augment.crop.p": 1.0, "augment.crop.padding": 1}, "wide": {"model.hidden": [64]},
+                 "majority": {"model.name": "majority"}}}, sort_keys=False))
+    assert main(["suite", str(spec), "--out", str(tmp_path / "out"), "-q"]) == 0
+    page = (tmp_path / "out" / "report.html").read_text().replace("</body>", PROBE + "</body>")
     probe = tmp_path / "probe.html"
     probe.write_text(page)
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -93,9 +100,9 @@ def test_report_in_headless_chromium(suite_report, tmp_path):
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     result = json.loads(html.unescape(found.group(1)))
-    assert result["total"] >= 13 and result["ok"] == result["total"]
+    assert result["total"] == page.count("<img ") == 12 and result["ok"] == result["total"]
     assert result["marker"] == str(result["total"])  # the page's own load-time count agrees
     runs = [r for r, _ in result["order"]]
-    assert sorted(runs) == ["cnn", "mlp", "wide"]
+    assert sorted(runs) == ["majority", "mlp", "wide"]
     params = [p for _, p in result["order"]]
     assert params == sorted(params, reverse=True)

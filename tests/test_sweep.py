@@ -69,7 +69,7 @@ def test_two_workers_share_one_postgres_study(tmp_path):
     name = f"t-{uuid.uuid4().hex[:8]}"
     spec = write_spec(tmp_path / "s.yaml", name=name)
     study = check_workers_shared_study(spec, tmp_path, ["--storage", url], url, name)
-    optuna.delete_study(study_name=study.study_name, storage=url)
+    optuna.delete_study(study_name=study.study_name, storage=study._storage)
 
 
 def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
@@ -87,7 +87,8 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
         if proc.poll() is None:
             proc.kill()
     # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
-    study = run_sweep(sp.load_sweep(spec), out, trials=2, overrides=["train.epochs=1"], report=False, log=lambda s: None)
+    study = run_sweep(sp.load_sweep(spec), out, trials=2, overrides=["train.epochs=1"], report=False,
+                      log=lambda s: None)
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -99,8 +100,11 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
     assert {t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))} == before
 
 
-def test_sweep_narrow_report_and_show(tmp_path, capsys):
+def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     """Random stage → --narrow over the best 2 → reports with importances and parallel coordinates."""
+    import vislab.report.build
+
+    monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
     spec = write_spec(tmp_path / "s.yaml", seed=0)
     out = tmp_path / "sweep"
     assert main(["sweep", str(spec), "--trials", "4", "--out", str(out), "--narrow", "2", "--narrow-trials", "2",
@@ -142,7 +146,8 @@ def test_grid_sampler_covers_the_grid(tmp_path):
     spec.write_text(yaml.safe_dump({"name": "g", "base": BASE, "sampler": "grid", "space": {
         "optim.name": {"type": "categorical", "choices": ["sgd", "adam"]},
         "train.batch_size": {"type": "int", "low": 16, "high": 32, "step": 16}}}))
-    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", report=False, log=lambda s: None)
+    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", overrides=["data.limit=100"], report=False,
+                      log=lambda s: None)
     combos = {(t.params["optim.name"], t.params["train.batch_size"]) for t in study.trials}
     assert combos == {("sgd", 16), ("sgd", 32), ("adam", 16), ("adam", 32)} and len(study.trials) == 4
 

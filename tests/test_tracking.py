@@ -5,9 +5,9 @@ import sys
 import pytest
 
 from vislab.errors import UserError
+from vislab.train.rundir import RunDir
 from vislab.train.tracking import build_trackers, scalars
 from vislab.train.trainer import train
-from vislab.train.rundir import RunDir
 
 
 def test_scalars_keep_finite_numbers_and_split_per_class():
@@ -50,3 +50,13 @@ def test_missing_extra_is_a_user_error_naming_the_install(tmp_path, tiny, monkey
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
     with pytest.raises(UserError, match=rf"pip install 'vislab\[{key}\]'"):
         build_trackers(tiny(f"track.{key}=true"), RunDir(tmp_path))
+
+
+def test_missing_extra_through_the_cli_exits_2_with_the_install_line(tmp_path, monkeypatch, capsys):
+    from vislab.cli import main
+
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    code = main(["train", "--set", "data.name=digits", "--set", "data.limit=100", "--set", "model.name=majority",
+                 "--set", "track.wandb=true", "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'vislab[wandb]'" in err and "Traceback" not in err

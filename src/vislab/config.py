@@ -214,7 +214,7 @@ def parse_value(text: str) -> Any:
     """Type a ``--set`` value the way YAML would: 3 → int, 1e-3 → float, true → bool, [1,2] → list."""
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except Exception:  # noqa: BLE001 - YAMLError, and ValueError/RecursionError from e.g. '2001-13-01', '!!int x', '[[[['
         return text
     # YAML 1.1 reads '1e-3' as a string; users mean a float.
     if isinstance(value, str):
@@ -268,6 +268,12 @@ def read_yaml(path: str | Path) -> dict:
         tree = yaml.safe_load(p.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"Config file '{p}' is not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"Config file '{p}' is nested too deeply to be a config.") from None
+    except (ValueError, TypeError, OverflowError) as e:  # a typed scalar YAML cannot build: 2001-13-01, !!int x
+        raise ConfigError(f"Config file '{p}' holds a value YAML cannot read: {e}.") from None
+    except OSError as e:
+        raise ConfigError(f"Config file '{p}' cannot be read: {e.strerror}.") from None
     if not isinstance(tree, dict):
         raise ConfigError(f"Config file '{p}' must hold a mapping of sections (data:, model:, ...).")
     return tree
@@ -280,10 +286,32 @@ def build_config(tree: dict | None = None, overrides: list[str] | tuple = (), so
         apply_override(tree, assignment)
     if not isinstance(tree.get("model", {}), dict):
         raise ConfigError("config section 'model' must be a mapping (model.name plus model kwargs).")
+    _check_plain(tree, source)
     try:
-        return Config.model_validate(tree)
+        cfg = Config.model_validate(tree)
     except ValidationError as e:
         raise _friendly(e, source) from None
+    try:
+        cfg.to_dict()  # every value must go back to config.yaml (e.g. not a non-UTF-8 !!binary in model.*)
+    except Exception as e:  # noqa: BLE001 - pydantic serialisation raises several types
+        raise ConfigError(f"Invalid config ({source}): a value cannot be written back as YAML ({type(e).__name__}: "
+                          f"{str(e)[:200]}). Use plain numbers, strings, booleans and lists.") from None
+    return cfg
+
+
+def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: int = 50) -> None:
+    """Refuse self-referencing or alias-bomb YAML (``&a [*a]``, nested ``*a`` lists) before it is walked."""
+    stack, n = [(tree, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        n += 1
+        if depth > max_depth or n > max_values:
+            raise ConfigError(f"Invalid config ({source}): it nests deeper than {max_depth} levels or holds more "
+                              f"than {max_values} values (recursive or repeated YAML anchors/aliases?).")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (), base: dict | None = None) -> Config:

@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vislab.errors import TrainingInterrupted, UserError
 
@@ -126,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             return rv
     except UserError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)  # text may hold [/x]
         return e.exit_code
     except TrainingInterrupted as e:
-        err.print(f"[bold yellow]interrupted:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
@@ -147,11 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-            err.print(f"[bold red]error:[/] cannot write '{e.filename or ''}': {e.strerror}. "
+            err.print(f"[bold red]error:[/] cannot write '{escape(str(e.filename or ''))}': {e.strerror}. "
                       f"Free space or choose a writable --out.", highlight=False)
             return 1
         raise
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
+        if "can't allocate memory" in str(e):  # torch's CPU allocator
+            err.print("[bold red]error:[/] out of host memory. Use a smaller train.batch_size (or "
+                      "train.eval_batch_size) or data.limit.")
+            return 1
         if "out of memory" in str(e).lower():
             err.print("[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
                       "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.")

@@ -29,7 +29,8 @@ class _DefaultRun(TyperGroup):
 
 
 sweep_app = typer.Typer(cls=_DefaultRun, no_args_is_help=True,
-                        help="Optuna sweeps: `vislab sweep FILE` runs (or joins) one; `vislab sweep show DIR` reports it.")
+                        help="Optuna sweeps: `vislab sweep FILE` runs (or joins) one; "
+                             "`vislab sweep show DIR` reports it.")
 
 
 def suite(
@@ -100,13 +101,15 @@ def sweep_run(
 
     spec = load_sweep(file)
     folder = out or Path("runs") / f"sweep-{spec['name']}"
-    run_sweep(spec, folder, trials=trials, timeout=timeout, storage=storage,
-              overrides=suite_overrides(data, epochs, set_ or []), narrow=narrow, narrow_trials=narrow_trials,
-              quiet=not verbose, log=_log, report=not no_report)
+    from vislab.experiments.sweep import default_storage, load_existing_study
     from vislab.report.sweep import print_best
-    from vislab.experiments.sweep import load_existing_study, default_storage
 
-    print_best(load_existing_study(storage or default_storage(folder), spec["name"]), 5)
+    study = run_sweep(spec, folder, trials=trials, timeout=timeout, storage=storage,
+                      overrides=suite_overrides(data, epochs, set_ or []), narrow=narrow, narrow_trials=narrow_trials,
+                      quiet=not verbose, log=_log, report=not no_report)
+    print_best(study, 5)
+    if narrow:
+        print_best(load_existing_study(storage or default_storage(folder), f"{study.study_name}-narrow"), 5)
 
 
 @sweep_app.command("show")

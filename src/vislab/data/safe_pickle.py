@@ -1,79 +1,147 @@
-"""Load pickled numpy data without letting the file run code.
+"""Load pickled numpy data without letting the file run code (or crash the interpreter).
 
-A pickle names the callables it needs ("globals") and the unpickler imports and calls them, so a
-crafted file can run ``os.system``. :func:`load_pickle` admits only the globals that rebuild numpy
-arrays and plain containers; anything else is refused with a :class:`DataError` naming the file.
+A pickle names the callables it needs ("globals") and the unpickler calls them, so a crafted file can
+run ``os.system``. :func:`load_pickle` admits only what rebuilds plain numpy arrays and containers,
+each behind a wrapper that checks its arguments, and checks every ``__setstate__`` state too:
+numpy's own ``dtype.__setstate__`` segfaults on malformed states (found by the fuzz tests).
+Anything else is refused with a :class:`DataError` naming the file and the refused global.
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import math
 import pickle
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vislab.errors import DataError
 
 # Python 2 pickles (the official CIFAR-10 batches) spell some modules the old way.
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-
 _BUILTINS = {"list", "dict", "tuple", "set", "frozenset", "bytes", "bytearray", "str", "int", "float",
              "complex", "bool"}
 
-# What numpy needs to rebuild an array or a scalar, under the numpy 1.x and 2.x module names.
-_NUMPY = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),  # protocol-5 pickles of arrays
-    ("numpy._core.numeric", "_frombuffer"),
-}
+
+class Refused(pickle.UnpicklingError):
+    """A pickle asked for something a plain data file never needs."""
 
 
-def _latin1_encode(obj: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-    """Stand-in for ``_codecs.encode``, which Python 3 protocol-2 pickles use to store bytes (latin-1 only)."""
+def _numpy_global(module: str, name: str) -> Any:
+    """``numpy[._]core.<sub>.<name>``, preferring the numpy-2 spelling where it exists."""
+    sub = module.split(".", 2)[2]
+    for mod in (f"numpy._core.{sub}", f"numpy.core.{sub}"):
+        try:
+            return getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError):
+            continue
+    raise Refused(f"numpy has no {module}.{name}")
+
+
+_NDARRAY = object()  # stands for numpy.ndarray: usable as _reconstruct's argument, not callable
+
+
+def _plain_dtype(d: Any) -> np.dtype:
+    if not isinstance(d, np.dtype) or d.hasobject or d.fields is not None or d.subdtype is not None:
+        raise Refused(f"unsupported dtype {d!r} (only plain numeric dtypes are read)")
+    return d
+
+
+def _make_dtype(spec: Any, align: Any = False, copy: Any = False) -> np.dtype:
+    """``numpy.dtype('u1', 0, 1)``: only type strings such as 'u1', '<f4'."""
+    if isinstance(spec, bytes):
+        spec = spec.decode("ascii")
+    if not isinstance(spec, str) or len(spec) > 8:
+        raise Refused(f"unsupported dtype spec {spec!r}")
+    return _plain_dtype(np.dtype(spec, align=bool(align), copy=bool(copy)))
+
+
+def _reconstruct(subtype: Any, shape: Any, typecode: Any) -> np.ndarray:
+    """The empty array that ``ndarray.__setstate__`` then fills (numpy pickles use shape (0,))."""
+    if subtype is not _NDARRAY or not isinstance(shape, tuple) or shape != (0,):
+        raise Refused("unexpected arguments to numpy _reconstruct")
+    return _numpy_global("numpy.core.multiarray", "_reconstruct")(np.ndarray, (0,), b"b")
+
+
+def _scalar(dtype: Any, data: Any = None) -> Any:
+    dtype = _plain_dtype(dtype)
+    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
+        raise Refused("malformed numpy scalar")
+    return _numpy_global("numpy.core.multiarray", "scalar")(dtype, data)
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    """Protocol-5 arrays: ``numpy._core.numeric._frombuffer``."""
+    if not isinstance(buf, (bytes, bytearray)) or order not in ("C", "F") or not _is_shape(shape):
+        raise Refused("malformed protocol-5 numpy array")
+    return np.frombuffer(buf, _plain_dtype(dtype)).reshape(shape, order=order)
+
+
+def _latin1_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """``_codecs.encode``, which Python 3 protocol-2 pickles use to store bytes (latin-1 only)."""
     if encoding not in ("latin1", "latin-1") or not isinstance(obj, str):
-        raise pickle.UnpicklingError(f"refused _codecs.encode(..., {encoding!r})")
+        raise Refused(f"refused _codecs.encode(..., {encoding!r})")
     return obj.encode("latin-1")
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BufferedIOBase, path: Path, **kwargs: Any) -> None:
-        super().__init__(file, **kwargs)
-        self._path = path
+_NUMPY = {"multiarray._reconstruct": _reconstruct, "multiarray.scalar": _scalar, "numeric._frombuffer": _frombuffer}
+
+
+def _is_shape(shape: Any) -> bool:
+    return isinstance(shape, tuple) and all(type(n) is int and 0 <= n < 2**40 for n in shape)
+
+
+def _check_dtype_state(inst: np.dtype, state: Any) -> None:
+    """Only the state numpy itself writes for this plain dtype, apart from the byte-order character."""
+    canonical = inst.__reduce__()[2]
+    ok = (isinstance(state, tuple) and len(state) == len(canonical) and state[0] == canonical[0]
+          and state[1] in ("<", ">", "|", "=", b"<", b">", b"|", b"=") and all(a is b or (type(a) is type(b) and a == b)
+                                                         for a, b in zip(state[2:], canonical[2:])))
+    if not ok:
+        raise Refused(f"malformed dtype state {state!r:.80}")
+
+
+def _check_array_state(state: Any) -> None:
+    """(version, shape, dtype, fortran, raw bytes) with exactly the bytes the shape needs."""
+    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and _is_shape(state[1])
+            and isinstance(state[3], (bool, int)) and isinstance(state[4], (bytes, str))):
+        raise Refused("malformed ndarray state")
+    if len(state[4]) != math.prod(state[1]) * _plain_dtype(state[2]).itemsize:
+        raise Refused(f"ndarray state of shape {state[1]} has {len(state[4])} bytes")
+
+
+class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler, so BUILD can be checked
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module: str, name: str) -> Any:
         module = _PY2_MODULES.get(module, module)
         if module == "builtins" and name in _BUILTINS:
             return getattr(__import__("builtins"), name)
+        if (module, name) == ("numpy", "ndarray"):
+            return _NDARRAY
+        if (module, name) == ("numpy", "dtype"):
+            return _make_dtype
         if (module, name) == ("_codecs", "encode"):
             return _latin1_encode
-        if (module, name) in _NUMPY:
-            return _numpy_global(module, name)
-        raise DataError(
-            f"Refused to load '{self._path}': it is a pickle that asks to call '{module}.{name}', which a "
-            f"data file never needs (a crafted pickle can run any code this way). Delete the file and get the "
-            f"official one from its publisher."
-        )
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
+                      "numpy._core.numeric") and f"{module.rsplit('.', 1)[1]}.{name}" in _NUMPY:
+            return _NUMPY[f"{module.rsplit('.', 1)[1]}.{name}"]
+        raise Refused(f"global '{module}.{name}'")
 
+    def load_build(self) -> None:
+        state, inst = self.stack[-1], self.stack[-2]
+        if type(inst) is np.ndarray:
+            _check_array_state(state)
+        elif isinstance(inst, np.dtype):
+            _check_dtype_state(inst, state)
+        else:
+            raise Refused(f"setting the state of a {type(inst).__name__}")
+        pickle._Unpickler.load_build(self)
 
-def _numpy_global(module: str, name: str) -> Any:
-    """Import ``module.name``, preferring the numpy-2 spelling (``numpy._core``) when it exists."""
-    candidates = [module]
-    if module.startswith("numpy.core."):
-        candidates.insert(0, "numpy._core." + module[len("numpy.core."):])
-    elif module.startswith("numpy._core."):
-        candidates.append("numpy.core." + module[len("numpy._core."):])
-    for mod in candidates:
-        try:
-            return getattr(importlib.import_module(mod), name)
-        except (ImportError, AttributeError):
-            continue
-    raise DataError(f"numpy has no '{module}.{name}' (needed to read a pickled array); upgrade numpy.")
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def loads_pickle(data: bytes, path: str | Path = "<bytes>", encoding: str = "bytes") -> Any:
@@ -81,11 +149,13 @@ def loads_pickle(data: bytes, path: str | Path = "<bytes>", encoding: str = "byt
 
     ``encoding='bytes'`` reads Python 2 strings as ``bytes`` (what the CIFAR-10 batches need).
     """
-    path = Path(path)
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), path, encoding=encoding).load()
-    except DataError:
-        raise
+        return _RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
+    except Refused as e:
+        raise DataError(
+            f"Refused to load '{path}': it is a pickle that asks for {e}, which a plain data file never needs "
+            f"(a crafted pickle can run any code this way). Delete the file and get the official one."
+        ) from None
     except Exception as e:  # noqa: BLE001 - any failure to parse untrusted bytes is the file's fault
         raise DataError(
             f"'{path}' is not a readable pickle file ({type(e).__name__}: {e}); it is truncated or corrupt. "
@@ -94,10 +164,9 @@ def loads_pickle(data: bytes, path: str | Path = "<bytes>", encoding: str = "byt
 
 
 def load_pickle(path: str | Path, encoding: str = "bytes") -> Any:
-    """Read a pickle file that may only contain numpy arrays and plain Python containers."""
-    path = Path(path)
+    """Read a pickle file that may only contain plain numpy arrays and Python containers."""
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as e:
         raise DataError(f"cannot read '{path}': {e.strerror or e}. Check that the file exists and is readable.") from None
     return loads_pickle(data, path, encoding)

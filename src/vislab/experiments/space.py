@@ -43,7 +43,8 @@ def load_sweep(path: str | Path) -> dict:
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"sweep file '{p}' is not valid YAML: {e}") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("space"), dict) or not spec["space"]:
-        raise ConfigError(f"sweep file '{p}' needs a 'space:' mapping of config key → {{type: float|int|categorical, ...}}.")
+        raise ConfigError(f"sweep file '{p}' needs a 'space:' mapping of config key → "
+                          f"{{type: float|int|categorical, ...}}.")
     unknown = set(spec) - TOP_KEYS
     if unknown:
         raise ConfigError(f"sweep file '{p}' has unknown keys {sorted(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}.")
@@ -68,7 +69,8 @@ def to_distribution(key: str, s: Any) -> BaseDistribution:
         raise ConfigError(f"space '{key}' must be a mapping with type: float | int | categorical.")
     extra = set(s) - {"type", "low", "high", "log", "step", "choices"}
     if extra:
-        raise ConfigError(f"space '{key}' has unknown keys {sorted(extra)}; valid: type, low, high, log, step, choices.")
+        raise ConfigError(f"space '{key}' has unknown keys {sorted(extra)}; "
+                          f"valid: type, low, high, log, step, choices.")
     try:
         if s["type"] == "categorical":
             choices = s.get("choices")

@@ -62,9 +62,9 @@ def load_suite(name_or_file: str | Path) -> dict:
         raise ConfigError(f"suite '{p}' has unknown top-level keys {sorted(unknown)}; "
                           f"valid: name, description, base, runs, groups.")
     for name, changes in suite["runs"].items():
-        if not _RUN_NAME.match(str(name)):
+        if not _RUN_NAME.match(str(name)) or str(name) in ("figures", "trials", "narrow"):
             raise ConfigError(f"suite '{p}': run name '{name}' must be letters, digits, '.', '_' or '-' "
-                              f"(it names a folder).")
+                              f"(it names a folder), and not figures, trials or narrow.")
         if changes is not None and not isinstance(changes, dict):
             raise ConfigError(f"suite '{p}': run '{name}' must map dotted keys to values, e.g. {{optim.lr: 0.01}}.")
     base = suite.get("base") or {}

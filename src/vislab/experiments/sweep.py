@@ -9,14 +9,12 @@ parameters: at once when its process is known dead on this host, else when its h
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
 import socket
 import time
 import traceback
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -27,10 +25,18 @@ from optuna.trial import FrozenTrial, TrialState
 from vislab.config import apply_override, build_config, set_dotted
 from vislab.errors import TrainingInterrupted, UserError
 from vislab.experiments import space as sp
+from vislab.experiments.storage import (
+    default_storage,
+    fail_dead_trials,
+    load_existing_study,
+    open_storage,
+    open_study,
+    public_url,
+    requeue,
+)
 from vislab.train.checkpoint import atomic_write_text
 from vislab.train.rundir import RunDir
 
-HEARTBEAT_S, GRACE_S = 20, 90
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 MAX_FAILURES_IN_A_ROW = 3
 
@@ -41,133 +47,6 @@ class _TrialFailed(Exception):
 
 class _Surplus(Exception):
     """Workers racing for the last trials asked one too many: this one is not run."""
-
-
-# --------------------------------------------------------------------------------------- storage
-def default_storage(out: Path) -> str:
-    return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
-
-
-def public_url(url: str) -> str:
-    """The storage URL without its password (for files and messages)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
-def _retry_callback():
-    """Re-queue a failed trial's parameters as a WAITING trial (at most 3 times per original trial)."""
-    cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cls(max_retry=3)
-
-
-def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Queue a failed trial's parameters again (what the heartbeat does for stale trials)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _retry_callback()(study, trial)
-
-
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats (stale RUNNING trials of dead workers are failed and retried)."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    params = inspect.signature(optuna.storages.RDBStorage).parameters
-    cb_key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
-    sqlite = url.startswith("sqlite")
-    engine = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
-    try:
-        if sqlite:
-            _sqlite_wal(url)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                                                 grace_period=GRACE_S, **{cb_key: _retry_callback()})
-        if sqlite:  # fewer fsyncs per commit: WAL makes NORMAL safe against process crashes
-            from sqlalchemy import event
-
-            event.listen(storage.engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous=NORMAL"))
-            storage.engine.dispose()
-        return storage
-    except ImportError as e:
-        hint = " pip install 'vislab[postgres]'." if "postgres" in url else ""
-        raise UserError(f"no database driver for storage '{public_url(url)}' ({e}).{hint}") from None
-    except (ArgumentError, OperationalError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot open the study storage '{public_url(url)}': {first}. Check the URL "
-                        f"(e.g. sqlite:///DIR/study.db or postgresql://user:pass@host/db) and that the server runs.") from None
-
-
-def _sqlite_wal(url: str) -> None:
-    """Put a local SQLite study file in WAL mode: workers read while another writes, commits fsync less."""
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
-    db = make_url(url).database
-    if not db or db == ":memory:":
-        return
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(db, timeout=120) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
-    """RUNNING trials whose worker process on this host is gone → FAIL, and re-queued with the same params."""
-    storage, host = study._storage, socket.gethostname()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = t.user_attrs.get("pid")
-        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
-            continue
-        try:
-            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
-                requeue(study, storage.get_trial(t._trial_id))
-                log(f"trial {t.number}: its worker (pid {pid}) is gone; marked failed and re-queued")
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # another worker got there first
-
-
-def open_study(spec: dict, storage: optuna.storages.RDBStorage, name: str | None = None,
-               seed: int | None = None) -> optuna.Study:
-    """Create the study, or join it (load_if_exists) — how several workers share one."""
-    name = name or spec["name"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        study = optuna.create_study(storage=storage, study_name=name, direction=spec["direction"],
-                                    sampler=sp.build_sampler(spec, seed), pruner=sp.build_pruner(spec),
-                                    load_if_exists=True)
-    if study.direction.name.lower() != spec["direction"]:
-        raise UserError(f"study '{name}' in {public_url(storage.url)} exists with direction "
-                        f"{study.direction.name.lower()}, but the sweep file asks for {spec['direction']}. "
-                        f"Give the sweep another name: or another --storage.")
-    if "metric" not in study.user_attrs:
-        study.set_user_attr("metric", spec["metric"])
-        study.set_user_attr("space", sp.space_yaml(spec["distributions"]))
-    return study
-
-
-def load_existing_study(storage_url: str, name: str) -> optuna.Study:
-    storage = open_storage(storage_url)
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        names = optuna.get_all_study_names(storage)
-        raise UserError(f"no study '{name}' in {public_url(storage_url)}; it holds: {', '.join(names) or 'none'}.") from None
 
 
 # -------------------------------------------------------------------------------------- objective
@@ -272,6 +151,10 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
         seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)  # never replay earlier samples
     study = open_study(spec, storage, study_name, seed)
     distributions = distributions or spec["distributions"]
+    stored = study.user_attrs.get("space")
+    if stored is not None and stored != json.loads(json.dumps(sp.space_yaml(distributions))):
+        log(f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
+            f"in it (give the sweep a new name: to start afresh)")
     write_sweep_info(out, spec, study, storage_url, distributions)
     objective = Objective(spec, distributions, base_tree(spec, overrides), out / "trials", n_target, quiet, log)
     failures = 0
@@ -284,7 +167,7 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
             break
         try:
             study.optimize(objective, n_trials=1, catch=(_TrialFailed, _Surplus))
-        except TrainingInterrupted:
+        except (TrainingInterrupted, KeyboardInterrupt):
             if objective.current is not None:  # run the interrupted trial's parameters again next time
                 requeue(study, study._storage.get_trial(objective.current._trial_id))
             raise
@@ -295,7 +178,8 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
             continue
         failures += 1
         if failures >= MAX_FAILURES_IN_A_ROW:
-            raise UserError(f"{failures} trials in a row failed; stopping this worker. Last error: {objective.last_error}")
+            raise UserError(f"{failures} trials in a row failed; stopping this worker. "
+                            f"Last error: {objective.last_error}")
     return study
 
 
@@ -309,9 +193,10 @@ def write_sweep_info(out: Path, spec: dict, study: optuna.Study, storage_url: st
                                                                sort_keys=False))
 
 
-def run_sweep(spec: dict, out: Path, trials: int | None = None, timeout: float | None = None, storage: str | None = None,
-              overrides: list[str] | tuple = (), narrow: int | None = None, narrow_trials: int | None = None,
-              quiet: bool = True, log: Callable[[str], None] = print, report: bool = True) -> optuna.Study:
+def run_sweep(spec: dict, out: Path, trials: int | None = None, timeout: float | None = None,
+              storage: str | None = None, overrides: list[str] | tuple = (), narrow: int | None = None,
+              narrow_trials: int | None = None, quiet: bool = True, log: Callable[[str], None] = print,
+              report: bool = True) -> optuna.Study:
     """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; results + report."""
     out = Path(out)
     storage_url = storage or default_storage(out)
@@ -359,8 +244,21 @@ def _shared_space(spec: dict, storage_url: str, name: str, best: list[FrozenTria
 
 
 def best_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    return sorted(done, key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)[:k]
+    from vislab.report.sweep import best
+
+    return best(study, k)
+
+
+def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
+    """Run folder per trial: the one the trial recorded when this machine can see it, else ``out/trials/<n>``."""
+    dirs = {}
+    for t in study.get_trials(deepcopy=False):
+        recorded = Path(t.user_attrs.get("run_dir", ""))
+        local = Path(out) / "trials" / str(t.number)
+        path = recorded if t.user_attrs.get("run_dir") and recorded.is_dir() else local
+        if path.is_dir():
+            dirs[f"trial-{t.number}"] = path
+    return dirs
 
 
 def finish(out: Path, study: optuna.Study, log: Callable[[str], None], report: bool) -> None:
@@ -369,10 +267,10 @@ def finish(out: Path, study: optuna.Study, log: Callable[[str], None], report: b
     from vislab.report.sweep import trials_csv
 
     summaries = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        s = RunDir(Path(out) / "trials" / str(t.number)).read_summary()
+    for name, path in trial_dirs(study, out).items():
+        s = RunDir(path).read_summary()
         if s and s.get("status") == "complete":
-            summaries[f"trial-{t.number}"] = s
+            summaries[name] = s
     write_tables(out, summaries, title=f"sweep {study.study_name}")
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")

@@ -178,18 +178,25 @@ def _curves(figs: _Figures, histories: dict[str, list[dict]], groups: dict[str, 
     return [f for f in out if f]
 
 
+def _load_study(folder: Path, notes: list[str]):
+    from vislab.experiments.sweep import _load_from_info
+
+    try:
+        study = _load_from_info(folder)
+    except UserError as e:
+        notes.append(f"sweep study not loaded: {e}")
+        return None
+    if study is None:
+        notes.append("sweep study not loaded: its storage URL needs a password; "
+                     "use `vislab sweep show DIR --storage URL`")
+    return study
+
+
 def _sweep_context(figs: _Figures, folder: Path, info: dict, study) -> dict | None:
     from vislab.report.sweep import best, importances, sweep_figures, trial_rows
 
     if study is None:
-        from vislab.experiments.sweep import _load_from_info
-
-        try:
-            study = _load_from_info(folder)
-        except UserError as e:
-            figs.notes.append(f"sweep study not loaded: {e}")
-        if study is None:
-            return None
+        return None
     params, rows = trial_rows(study)
     for r in rows:
         r["shown"] = {k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()}
@@ -217,6 +224,12 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
 
     folder = Path(folder)
     kind, runs, info = discover(folder)
+    notes: list[str] = []
+    if kind == "sweep":
+        from vislab.experiments.sweep import trial_dirs
+
+        study = study or _load_study(folder, notes)
+        runs = trial_dirs(study, folder) if study is not None else runs
     summaries = {n: RunDir(p).read_summary() or {} for n, p in runs.items()}
     complete = {n: s for n, s in summaries.items() if s.get("status") == "complete"}
     if kind == "suite":
@@ -230,13 +243,14 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
     metric = info.get("metric", "val_pacc")
     detailed = dict(complete)
     if kind == "sweep":
-        ranked = sorted(complete, key=lambda n: complete[n].get(metric) or 0, reverse=info.get("direction") != "minimize")
+        ranked = sorted(complete, key=lambda n: complete[n].get(metric) or 0,
+                        reverse=info.get("direction") != "minimize")
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
-    notes: list[str] = []
     figs = _Figures(folder / "figures", notes)
     try:
         sweep = _sweep_context(figs, folder, info, study) if kind == "sweep" else None
-        histories = {n: RunDir(runs[n]).read_metrics() for n in list(detailed)[: MAX_CURVES if kind == "sweep" else None]}
+        shown = list(detailed)[: MAX_CURVES if kind == "sweep" else None]
+        histories = {n: RunDir(runs[n]).read_metrics() for n in shown}
         curves = _curves(figs, histories, info.get("groups", {}) if kind == "suite" else {})
         configs = {}
         for n in detailed:
@@ -250,7 +264,8 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
         data_figs = _data_figures(figs, configs)
         run_ctx = []
         for n, s in detailed.items():
-            headline = (f"{s.get('model', '?')}, test ACC {s.get('test_acc', 0):.4f}, PACC {s.get('test_pacc', 0):.4f}, "
+            headline = (f"{s.get('model', '?')}, test ACC {s.get('test_acc', 0):.4f}, "
+                        f"PACC {s.get('test_pacc', 0):.4f}, "
                         f"{s.get('params', 0):,} parameters")
             run_ctx.append(dict(name=n, headline=headline, figures=_run_figures(figs, n, runs[n], s)))
         vit = [dict(name=n, figures=f) for n in detailed if (f := vit_figures(figs, n, runs[n], configs.get(n)))]

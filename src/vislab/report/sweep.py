@@ -21,8 +21,8 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
     names = sorted({k for t in trials for k in t.params})
     rows = []
     for t in trials:
-        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start \
-            else None
+        ended = t.datetime_complete and t.datetime_start
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if ended else None
         rows.append(dict(number=t.number, state=t.state.name.lower(), value=t.value, params=dict(t.params),
                          duration_s=duration, epochs=max(t.intermediate_values, default=None),
                          error=t.user_attrs.get("error", ""), run_dir=t.user_attrs.get("run_dir", "")))

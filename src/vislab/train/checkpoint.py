@@ -7,6 +7,7 @@ scheduler, RNG state, history and position.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -18,27 +19,39 @@ import torch
 from vislab.errors import DataError, UserError
 
 
+class WriteFailed(UserError):
+    """A file of the run could not be written (disk full, read-only, ...): a runtime failure, exit 1."""
+
+    exit_code = 1
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path, write) -> None:
     """Write via ``write(file_obj)`` to a temp file in the same folder, fsync, then rename over ``path``.
 
-    A crash at any moment leaves either the old file or the new one, never half of one.
+    A crash at any moment leaves either the old file or the new one, never half of one (a killed process
+    may leave a ``.<name>.*.tmp`` file behind, which nothing reads).
     """
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise UserError(f"cannot write to '{path.parent}': {e.strerror}. Choose a writable output folder (--out).") from None
+        raise WriteFailed(f"cannot write to '{path.parent}': {e.strerror}. Choose a writable output folder (--out).") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        what = "the disk is full" if e.errno == 28 else e.strerror
-        raise UserError(f"could not write '{path}': {what}. Free space or choose another --out; "
-                        f"the previous file there is intact.") from None
+        what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
+        raise WriteFailed(f"could not write '{path}': {what}. Free space or choose another --out; "
+                          f"the previous file there is intact.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -50,35 +52,95 @@ class RunDir:
             raise UserError(f"cannot create run directory '{self.path}': {e.strerror}. "
                             f"Choose a writable location with --out.") from None
         self._lock()
+        for d in (self.path, self.ckpt_dir):  # temp files of a killed writer (we hold the lock: none is in use)
+            for tmp in d.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         return self
 
     def _lock(self) -> None:
+        """Create ``.lock`` holding "pid host" in one step (write a temp file, hard-link it), so no process ever
+        sees an empty lock; a lock whose pid is dead on this host is stale and taken over."""
         lock = self.path / ".lock"
         me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(3):
+        for _ in range(5):
+            if self._create_lock(lock, me):
+                self._locked = True
+                return
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid_s, _, host = lock.read_text().partition(" ")
-                    pid = int(pid_s)
-                except (OSError, ValueError):
-                    pid, host = -1, ""
-                if pid > 0 and host.strip() in ("", socket.gethostname()) and _alive(pid) and pid != os.getpid():
-                    raise UserError(
-                        f"run directory '{self.path}' is in use by another vislab process (pid {pid}). "
-                        f"Wait for it to finish, or choose another --out. If no such process runs, delete "
-                        f"'{lock}'.") from None
-                lock.unlink(missing_ok=True)  # stale: its owner is gone
+                seen = lock.read_text()
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            except OSError:
+                seen = ""
+            self._refuse_if_held(seen)
+            # stale: move it aside atomically, then check that it is the stale one we read (another process
+            # may have taken it over in between: then its lock goes back)
+            aside = lock.with_name(f".lock.stale.{os.getpid()}")
+            try:
+                os.replace(lock, aside)
+            except FileNotFoundError:
                 continue
             except OSError as e:
                 raise UserError(f"cannot write to run directory '{self.path}': {e.strerror}. "
                                 f"Choose a writable location with --out.") from None
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
-            self._locked = True
-            return
+            try:
+                if aside.read_text() != seen:
+                    with contextlib.suppress(OSError):
+                        os.link(aside, lock)
+            finally:
+                aside.unlink(missing_ok=True)
         raise UserError(f"could not take the lock '{lock}'; delete it if no vislab process uses '{self.path}'.")
+
+    def _create_lock(self, lock: Path, text: str) -> bool:
+        """True if we created ``lock`` with ``text``; False if it exists."""
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".lock.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                try:
+                    os.link(tmp, lock)
+                except FileExistsError:
+                    return False
+                except OSError:  # no hard links on this file system: exclusive create, then write
+                    try:
+                        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                    except FileExistsError:
+                        return False
+                    with os.fdopen(fd, "w") as f:
+                        f.write(text)
+                return True
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot write to run directory '{self.path}': {e.strerror}. "
+                            f"Choose a writable location with --out.") from None
+
+    def _refuse_if_held(self, text: str) -> None:
+        """UserError naming the process of lock content ``text`` ("pid host") if it may still be running."""
+        pid_s, _, host = text.partition(" ")
+        host = host.strip()
+        try:
+            pid = int(pid_s)
+        except ValueError:
+            return  # unreadable: stale
+        lock = self.path / ".lock"
+        if host and host != socket.gethostname() and pid > 0:
+            raise UserError(
+                f"run directory '{self.path}' is locked by vislab process {pid} on host '{host}' (shared file "
+                f"system?). Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'.")
+        if pid > 0 and pid != os.getpid() and _alive(pid):
+            raise UserError(
+                f"run directory '{self.path}' is in use by another vislab process (pid {pid}). "
+                f"Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'.")
+
+    def check_free(self) -> None:
+        """Raise the 'in use by pid N' UserError if another live process holds this directory's lock."""
+        try:
+            self._refuse_if_held((self.path / ".lock").read_text())
+        except OSError:
+            pass
 
     def close(self) -> None:
         if self._locked:

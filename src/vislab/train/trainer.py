@@ -22,7 +22,7 @@ from vislab.config import Config, build_config
 from vislab.data import prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.loader import DeviceLoader
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import DataError, TrainingInterrupted, UserError
 from vislab.models import build_model
 from vislab.train.checkpoint import load_checkpoint, save_checkpoint
 from vislab.train.evaluate import evaluate, finish_run
@@ -74,11 +74,15 @@ def train(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = Fals
     ckpt = None
     if resume:
         last = run.ckpt_dir / "last.pt"
-        if not last.is_file():
-            raise UserError(f"nothing to resume in '{run.path}': no checkpoints/last.pt. Start it without --resume.")
+        if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue, start again
+            raise UserError(f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
+                            f"checkpoint). Start it again with its command and --out {run.path}, without --resume.")
         ckpt = load_checkpoint(last)
+        if not all(isinstance(ckpt.get(k), t) for k, t in (("config", dict), ("state", dict), ("history", list))):
+            raise DataError(f"'{last}' is not a resumable vislab checkpoint (no config/state/history). Start a new run.")
         cfg = build_config(ckpt["config"], source=str(last))
     elif (run.ckpt_dir / "last.pt").exists():
+        run.check_free()  # another process writing it: say so (with its pid) rather than "already holds a run"
         raise UserError(f"'{run.path}' already holds a run. Continue it with --resume {run.path}, or choose a new --out.")
     if dist.is_main:
         run.open()
@@ -188,6 +192,9 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
             sums = state["partial"].to(device)
         model.train()
         t0 = time.perf_counter()
+        # the last step's lr: the row's value when a run resumes after the epoch's final step (empty loop)
+        lr = cfg.optim.lr * lr_factor(cfg.schedule, max(state["global_step"] - 1, 0), steps_per_epoch, total_steps,
+                                      cfg.optim.lr)
         for x, y in train_loader.epoch(epoch, state["step"]):
             lr = cfg.optim.lr * lr_factor(cfg.schedule, state["global_step"], steps_per_epoch, total_steps, cfg.optim.lr)
             if opt is None:

@@ -1,0 +1,165 @@
+"""The `fast` recipe (whitening init, EMA in the state dict, flip TTA) and the loader's GPU-path pieces
+(uint8 crop/flip, alternating flips, host-memory streaming, data.device choice) — all on CPU."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from vislab.config import AugmentConfig, load_config
+from vislab.data.augment import build_augment
+from vislab.data.loader import DeviceLoader
+from vislab.data.preprocess import apply_stats, fit_stats
+from vislab.data.types import ArraySet
+from vislab.errors import UserError
+from vislab.models import build_model
+from vislab.train import runtime
+from vislab.train.checkpoint import load_checkpoint
+from vislab.train.evaluate import predict_logits
+from vislab.train.trainer import train
+
+FAST = ("model.name=fast", "model.widths=[16,32]", "model.alternate_flip=false", "optim.name=sgd", "optim.lr=0.2",
+        "optim.momentum=0.9", "optim.nesterov=true", "schedule.name=onecycle", "train.label_smoothing=0.2",
+        "data.limit=600", "train.epochs=4", "train.select_metric=val_acc")
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fast") / "run"
+    return out, train(tiny_config(*FAST), out, quiet=True)
+
+
+def test_preset_loads():
+    cfg = load_config("fast")
+    assert cfg.model.name == "fast" and cfg.train.label_smoothing > 0 and cfg.augment.crop.p == 1
+
+
+def test_fast_trains_end_to_end_above_chance(fast_run):
+    _, summary = fast_run
+    assert summary["status"] == "complete"
+    assert summary["test_acc"] > 0.5  # 10 classes: chance is 0.1
+
+
+def test_whitening_fitted_from_train_data(fast_run):
+    out, _ = fast_run
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    model = build_model("fast", tuple(ckpt["input_shape"]), 10, **ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    assert not model.whiten.weight.requires_grad
+    # whitened 2×2 patches of the (normalised) train images have ≈ identity covariance
+    from vislab.data import prepare_data
+
+    splits, stats = prepare_data(load_config(None, [], base=ckpt["config"]).data, 0)
+    x = DeviceLoader(splits.train, stats, 10_000).batch(torch.arange(len(splits.train)), augment=False)[0]
+    with torch.no_grad():
+        z = model.whiten(x)[:, : model.whiten.out_channels // 2]
+    cov = torch.cov(z.permute(1, 0, 2, 3).flatten(1))
+    assert torch.allclose(cov, torch.eye(len(cov)), atol=0.15)
+
+
+def test_checkpoint_round_trip_keeps_ema_and_scores(fast_run):
+    out, summary = fast_run
+    ckpt = load_checkpoint(out / "checkpoints" / "best.pt")
+    sd = ckpt["state_dict"]
+    assert any(k.startswith("ema.") for k in sd) and int(sd["ema_steps"]) > 0
+    live = {k: v for k, v in sd.items() if k.startswith("net.") and v.is_floating_point()}
+    assert any(not torch.equal(v, sd["ema." + k[4:].replace(".", "__")]) for k, v in live.items())
+    model = build_model("fast", tuple(ckpt["input_shape"]), 10, **ckpt["model_kwargs"])
+    model.load_state_dict(sd)
+    from vislab.data import prepare_data
+
+    splits, stats = prepare_data(load_config(None, [], base=ckpt["config"]).data, 0)
+    logits, labels = predict_logits(model, DeviceLoader(splits.test, ckpt["preprocess"], 256))
+    assert (logits.argmax(1) == labels).float().mean().item() == pytest.approx(summary["test_acc"])
+
+
+def test_eval_is_ema_weights_with_flip_tta():
+    torch.manual_seed(0)
+    model = build_model("fast", (3, 16, 16), 5, widths=[8, 16], ema_decay=0.5)
+    model.init_from_data(torch.randn(64, 3, 16, 16))
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    x, y = torch.randn(32, 3, 16, 16), torch.randint(0, 5, (32,))
+    for _ in range(3):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+        ema = model.ema.as_dict()
+        expected = 0.5 * (model.logits(x, ema) + model.logits(x.flip(-1), ema))
+        assert torch.allclose(out, expected, atol=1e-5)
+        assert torch.allclose(model(x.flip(-1)), out, atol=1e-5)  # flip TTA: mirror-invariant
+        assert not torch.allclose(model.logits(x), model.logits(x, ema))  # EMA ≠ live weights
+        model.tta = "none"
+        assert torch.allclose(model(x), model.logits(x, ema), atol=1e-6)
+
+
+def test_too_small_images_are_a_user_error():
+    with pytest.raises(UserError, match="too small"):
+        build_model("fast", (1, 8, 8), 10, widths=[16, 32, 64])
+
+
+# ---------------------------------------------------------------------------------------- loader
+def image_set(n=64, size=12, c=3):
+    rng = np.random.default_rng(0)
+    return ArraySet(rng.integers(0, 256, (n, size, size, c), dtype=np.uint8), np.arange(n) % 4)
+
+
+def test_byte_crop_flip_matches_the_float_ops():
+    data = image_set()
+    stats = fit_stats(data.x, "standard")
+    aug = build_augment(AugmentConfig.model_validate({"crop": {"p": 0.7, "padding": 3}, "hflip": {"p": 0.5}}),
+                        (3, 12, 12))
+    ld = DeviceLoader(data, stats, 64, augment=aug)
+    assert ld._byte_ops  # the uint8 path is taken
+    idx = torch.arange(64)
+    torch.manual_seed(5)
+    fast, y = ld.batch(idx)
+    torch.manual_seed(5)  # the reference: floats in [0, 1] through the augment modules, then normalise
+    ref = apply_stats(aug(ld.x[idx].float().div(255)), stats)
+    assert torch.allclose(fast, ref, atol=1e-5) and torch.equal(y, ld.y[idx])
+
+
+def test_alternating_flip_mirrors_each_image_every_other_epoch():
+    data = image_set()
+    ld = DeviceLoader(data, {"mode": "none"}, 64, shuffle=False)
+    ld.alternate_flip = True
+    x = ld.x.float() / 255
+    flipped = []
+    for epoch in range(3):
+        (xb, _), = list(ld.epoch(epoch))
+        is_flip = torch.tensor([torch.equal(xb[i], x[i].flip(-1)) for i in range(64)])
+        assert all(torch.equal(xb[i], x[i]) for i in range(64) if not is_flip[i])
+        flipped.append(is_flip)
+    assert 16 < int(flipped[0].sum()) < 48  # a random half
+    assert torch.equal(flipped[1], ~flipped[0]) and torch.equal(flipped[2], flipped[0])
+
+
+def test_streamed_batches_equal_resident_ones():
+    data = image_set()
+    stats = fit_stats(data.x, "standard")
+    aug = build_augment(AugmentConfig.model_validate({"crop": {"p": 1.0}, "hflip": {"p": 0.5}}), (3, 12, 12))
+    resident = DeviceLoader(data, stats, 16, shuffle=True, augment=aug, seed=2)
+    streamed = DeviceLoader(data, stats, 16, shuffle=True, augment=aug, seed=2)
+    streamed.stream = True  # host storage → device copies (CPU → CPU here; pinned + non_blocking on CUDA)
+    for ld in (resident, streamed):
+        ld.alternate_flip = True
+    torch.manual_seed(0)
+    a = list(resident.epoch(1))
+    torch.manual_seed(0)
+    b = list(streamed.epoch(1))
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+
+
+def test_data_device_policy(monkeypatch):
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert runtime.resolve_data_device("auto", cpu, 10**9) == cpu
+    with pytest.raises(UserError, match="data.device=cuda"):
+        runtime.resolve_data_device("cuda", cpu, 1)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 16 * 2**30))
+    assert runtime.resolve_data_device("auto", gpu, 3 * 2**30) == gpu  # fits in half of the free memory
+    assert runtime.resolve_data_device("auto", gpu, 5 * 2**30) == cpu  # does not: pinned host memory
+    assert runtime.resolve_data_device("cpu", gpu, 1) == cpu
+    assert runtime.resolve_data_device("cuda", gpu, 5 * 2**30) == gpu
