@@ -124,7 +124,7 @@ def hostile_payloads(marker: Path, good: dict) -> dict[str, dict]:
         "os.system": {**base, "extra": RunsCode(f"touch {marker}")},
         "exec": {**base, "model_kwargs": ExecsPython(f"open({str(marker)!r}, 'w').close()")},
         "custom class": {**base, "extra": Gadget()},
-        "state_dict entry": {**base, "state_dict": {**good["state_dict"], "0.weight": RunsCode(f"touch {marker}")}},
+        "state_dict entry": {**base, "state_dict": {**good["state_dict"], "1.weight": RunsCode(f"touch {marker}")}},
     }
 
 
@@ -179,8 +179,9 @@ def test_broken_checkpoints_give_data_errors(capsys, tmp_path, trained, digit_pn
     for name, edit, why in [
         ("no-input-shape", lambda c: c.pop("input_shape"), "lacks or has malformed input_shape"),
         ("kwargs-not-dict", lambda c: c.update(model_kwargs=[1]), "lacks or has malformed model_kwargs"),
-        ("wrong-shape", lambda c: c["state_dict"].update({"0.weight": torch.zeros(3, 3)}), "do not fit"),
-        ("missing-weight", lambda c: c["state_dict"].pop("0.weight"), "do not fit"),
+        ("wrong-shape", lambda c: c["state_dict"].update({next(iter(c["state_dict"])): torch.zeros(3, 3)}),
+         "do not fit"),
+        ("missing-weight", lambda c: c["state_dict"].pop(next(iter(c["state_dict"]))), "do not fit"),
         ("unknown-model", lambda c: c.update(model_name="resnet9000"), "unknown model"),
         ("no-config", lambda c: c.pop("config"), "holds no config"),
     ]:
@@ -325,10 +326,15 @@ class Zygote:
             self.running.discard(pid)
         return code
 
-    def close(self) -> None:
-        for pid in list(self.running):
+    def kill(self, pid: int) -> None:
+        """SIGKILL a child if it still runs, and reap it."""
+        if pid in self.running:
             os.kill(pid, signal.SIGKILL)
             self.wait(pid, 30)
+
+    def close(self) -> None:
+        for pid in list(self.running):
+            self.kill(pid)
         self.proc.stdin.close()
         self.proc.wait(30)
 
@@ -380,7 +386,7 @@ def _one_attempt(zygote: Zygote, run: Path, log: Path, sig: int | None, delay: f
     if code is None:
         code = zygote.wait(pid, 120)
     assert code is not None, "the run did not end"
-    text = log.read_text()
+    text = log.read_text() if log.exists() else ""  # (killed before it opened its log)
     assert "Traceback" not in text, text
     if code == 130 and "Resume with" in text:  # the signal handler finished the step and saved
         assert f"vislab train --resume {run}" in one_line(text), text
@@ -429,8 +435,13 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
         name = f"{i}-{sig.name}"
         run, log = tmp_path / name, tmp_path / f"{name}.log"
         codes[name] = []
-        for _ in range(2):
-            codes[name].append(_one_attempt(zygote, run, log, sig, rng.uniform(0.0, span)))
+        for k in range(2):
+            delay = rng.uniform(0.0, span)
+            if k == 0 and i in (0, 3):
+                delay = 0.0  # at once: before the signal handler and any checkpoint exist
+            elif k == 0 and i == 1:
+                delay = rng.uniform(0.2, 0.7) * span  # SIGINT in the middle of training (the handler's path)
+            codes[name].append(_one_attempt(zygote, run, log, sig, delay))
             if codes[name][-1] == 0:
                 break
         while codes[name][-1] != 0:
@@ -443,8 +454,8 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     assert ref["status"] == "complete" and ref["epochs_run"] == EPOCHS
     for name, got in results.items():
         assert got == ref, (name, codes.get(name))
-    kinds = [c for cs in codes.values() for c in cs]
-    assert 130 in kinds and -signal.SIGKILL in kinds, codes  # the handler path and the hard kill both happened
+    assert 130 in codes["1-SIGINT"] and 130 in codes["0-SIGTERM"] + codes["2-SIGTERM"], codes  # handler's path
+    assert all(-signal.SIGKILL in codes[f"{i}-SIGKILL"] for i in (3, 4, 5)), codes
     print(f"kill/resume exit codes per trial: {codes}; kill moments in [0, {span:.1f}] s; "
           f"{time.monotonic() - t0:.1f} s")
 
@@ -473,3 +484,361 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
+
+
+# ============================================================================== 3. concurrency
+def _long_args(epochs: int = 500) -> list[str]:
+    return [a if a != f"train.epochs={EPOCHS}" else f"train.epochs={epochs}" for a in KILL_ARGS]
+
+
+def test_second_process_on_the_same_run_dir_is_refused(capsys, tmp_path, zygote):
+    run = tmp_path / "run"
+    pid = zygote.start([*_long_args(), "--out", run], tmp_path / "first.log")
+    try:
+        deadline = time.monotonic() + 60
+        while not (run / "checkpoints" / "last.pt").is_file():  # it holds the lock and has a checkpoint
+            assert zygote.wait(pid, 0.02) is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+        assert (run / ".lock").read_text().split()[0] == str(pid)
+        for args in ([*_long_args(), "--out", run], ["train", "--resume", run, "-q"]):
+            code, out = cli(capsys, *args)
+            assert code == 2 and f"in use by another vislab process (pid {pid})" in one_line(out), out
+        assert zygote.wait(pid, 0) is None  # the first one is untouched and still running
+    finally:
+        zygote.kill(pid)
+
+
+def test_two_processes_started_together_one_wins(tmp_path, zygote):
+    run = tmp_path / "run"
+    pids = [zygote.start([*_long_args(), "--out", run], tmp_path / f"{i}.log") for i in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        codes = {}
+        while not codes:
+            assert time.monotonic() < deadline
+            codes = {p: c for p in pids if (c := zygote.wait(p, 0.02)) is not None}
+        (loser, code), = codes.items()
+        winner = next(p for p in pids if p != loser)
+        text = one_line((tmp_path / f"{pids.index(loser)}.log").read_text())
+        assert code == 2 and f"in use by another vislab process (pid {winner})" in text, text
+        assert (run / ".lock").read_text().split()[0] == str(winner)
+    finally:
+        for p in pids:
+            zygote.kill(p)
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_stale_foreign_and_garbage_locks(capsys, tmp_path):
+    from vislab.train.rundir import RunDir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = run / ".lock"
+    # a lock held by a process on another machine (shared file system): refused, naming host and pid
+    lock.write_text("4242 some-other-host")
+    code, out = cli(capsys, "train", "--set", "data.name=digits", "--set", "model.name=mlp", "--out", run, "-q")
+    assert code == 2 and "locked by vislab process 4242 on host 'some-other-host'" in one_line(out), out
+    # a stale lock (its process is dead) or an unreadable one is taken over, and released at the end
+    for content in (f"{_dead_pid()} {os.uname().nodename}", "garbage", ""):
+        lock.write_text(content)
+        with RunDir(run) as rd:
+            assert lock.read_text() == f"{os.getpid()} {os.uname().nodename}"
+            assert rd._locked
+        assert not lock.exists()
+    lock.write_text(f"{_dead_pid()}")
+    code, out = cli(capsys, "train", *_tiny_sets(), "--out", run, "-q")
+    assert code == 0 and not lock.exists(), out
+
+
+# ============================================================================== 4. environment failures
+def _tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
+    sets = ["data.name=digits", "data.limit=300", "model.name=mlp", "model.hidden=[32]", "train.epochs=1",
+            "train.batch_size=32", "train.device=cpu", "train.seed=0", *extra]
+    return [x for s in sets if s != drop for x in ("--set", s)]
+
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def deny_writes(monkeypatch, root: Path, err: int = errno.EROFS) -> None:
+    """Make every write under ``root`` fail with ``err``, as a read-only mount (or chmod a-w) would.
+
+    Used where chmod cannot (tests running as root); patches the calls vislab's writers go through."""
+    import builtins
+    import io as io_mod
+
+    root = Path(root).resolve()
+
+    def under(path) -> bool:
+        try:
+            return Path(os.fsdecode(path)).resolve().is_relative_to(root)
+        except (TypeError, ValueError):
+            return False
+
+    def fail(path):
+        raise OSError(err, os.strerror(err), os.fsdecode(path))
+
+    real_open, real_os_open = builtins.open, os.open
+
+    def open_(file, mode="r", *a, **kw):
+        if isinstance(file, (str, bytes, os.PathLike)) and any(c in mode for c in "wax+") and under(file):
+            fail(file)
+        return real_open(file, mode, *a, **kw)
+
+    def os_open(path, flags, *a, **kw):
+        if flags & WRITE_FLAGS and under(path):
+            fail(path)
+        return real_os_open(path, flags, *a, **kw)
+
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(io_mod, "open", open_)
+    monkeypatch.setattr(os, "open", os_open)
+    for name in ("mkdir", "unlink", "remove", "rmdir", "utime", "chmod"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda p, *a, _real=real, **kw: fail(p) if under(p) else _real(p, *a, **kw))
+    for name in ("replace", "rename", "link"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda s, d, *a, _real=real, **kw:
+                            fail(d) if under(d) or under(s) else _real(s, d, *a, **kw))
+
+
+def make_read_only(monkeypatch, root: Path, err: int = errno.EROFS) -> None:
+    """chmod a-w where that stops writes (not root); otherwise simulate a read-only file system. Undone at the
+    end of the test (``restore_writable``)."""
+    if os.geteuid() != 0:
+        for d in [root, *[p for p in root.rglob("*") if p.is_dir()]]:
+            d.chmod(0o555)
+    else:
+        deny_writes(monkeypatch, root, err)
+
+
+def restore_writable(monkeypatch, *roots: Path) -> None:
+    monkeypatch.undo()
+    for root in roots:
+        for d in [root, *[p for p in root.rglob("*") if p.is_dir()]]:
+            d.chmod(0o755)
+
+
+def test_unwritable_output_locations(capsys, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, out = cli(capsys, "train", *_tiny_sets(), "--out", blocker / "sub", "-q")
+    assert code == 2 and "cannot create run directory" in one_line(out) and "Not a directory" in out, out
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    make_read_only(monkeypatch, parent, errno.EACCES)
+    try:
+        code, out = cli(capsys, "train", *_tiny_sets(), "--out", parent / "run", "-q")
+    finally:
+        restore_writable(monkeypatch, parent)
+    assert code == 2 and "cannot create run directory" in one_line(out) and "Permission denied" in out, out
+
+
+def _snapshot(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_full_disk_keeps_what_was_written(capsys, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    code, out = cli(capsys, "train", *_tiny_sets("train.epochs=2"), "--out", run, "-q")
+    assert code == 0
+    before = _snapshot(run)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    # re-running the end of a finished run rewrites config/summary/predictions: every write fails, none damages
+    code, out = cli(capsys, "train", "--resume", run, "-q")
+    assert code == 1 and "the disk is full" in out and "previous file there is intact" in one_line(out), out
+    assert _snapshot(run) == before  # no temp file left, nothing truncated, lock released
+    # a figure written by `eval` (matplotlib, not atomic_write) on a full disk: message, exit 1
+    import matplotlib.figure
+
+    def savefig(self, path, *a, **kw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    code, out = cli(capsys, "eval", run, "--out", tmp_path / "figs")
+    assert code == 1 and "No space left on device" in out and str(tmp_path / "figs" / "confusion_test.png") in out
+    monkeypatch.undo()
+    (tmp_path / "a-file").write_text("x")
+    code, out = cli(capsys, "eval", run, "--out", tmp_path / "a-file" / "figs")  # a file where a folder should be
+    assert code == 1 and "Not a directory" in out and str(tmp_path / "a-file") in out, out
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see which file is written")
+def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(capsys, tmp_path, monkeypatch):
+    real_fsync, seen = os.fsync, []
+
+    def fsync(fd):
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if ".last.pt." in name:
+            seen.append(name)
+            if len(seen) == 2:  # the end-of-epoch-2 checkpoint
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    run = tmp_path / "run"
+    code, out = cli(capsys, "train", *_tiny_sets("train.epochs=3"), "--out", run, "-q")
+    assert code == 1 and "could not write" in out and "last.pt" in out and "the disk is full" in out, out
+    kept = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+    assert not list(run.rglob(".*.tmp")) and not (run / ".lock").exists()
+    monkeypatch.setattr(os, "fsync", real_fsync)  # space freed: the run continues from that checkpoint
+    code, out = cli(capsys, "train", "--resume", run, "-q")
+    assert code == 0 and json.loads((run / "summary.json").read_text())["epochs_run"] == 3
+
+
+def test_datasets_on_a_read_only_mount(capsys, tmp_path, monkeypatch):
+    from fixtures import write_image_folder, write_mnist
+
+    mnist, images = tmp_path / "mnist", tmp_path / "images"
+    write_mnist(mnist, n_train=60, n_test=20)
+    write_image_folder(images, per_class=6)
+    make_read_only(monkeypatch, tmp_path / "mnist")
+    make_read_only(monkeypatch, tmp_path / "images")
+    try:
+        for sets in (["data.name=mnist", f"data.root={mnist}", "data.download=false"],
+                     ["data.name=folder", f"data.root={images}", "data.image_size=16"]):
+            run = tmp_path / sets[0].split("=")[1]
+            args = [x for s in [*sets, "model.name=mlp", "model.hidden=[16]", "train.epochs=1", "train.batch_size=8",
+                                "train.device=cpu"] for x in ("--set", s)]
+            code, out = cli(capsys, "train", *args, "--out", tmp_path / "runs" / run.name, "-q")
+            assert code == 0, out
+            assert json.loads((tmp_path / "runs" / run.name / "summary.json").read_text())["status"] == "complete"
+        assert not (images / ".vislab-cache").exists() and not list(images.rglob("*.tmp"))  # cache skipped
+    finally:
+        restore_writable(monkeypatch, mnist, images)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+def test_cuda_asked_for_but_absent(capsys, tmp_path):
+    code, out = cli(capsys, "train", *_tiny_sets("train.device=cuda"), "--out", tmp_path / "a", "-q")
+    assert code == 2 and "train.device=cuda but no CUDA GPU" in one_line(out), out
+    code, out = cli(capsys, "train", *_tiny_sets("data.device=cuda"), "--out", tmp_path / "b", "-q")
+    assert code == 2 and "data.device=cuda needs training on a CUDA GPU" in one_line(out), out
+
+
+@pytest.mark.parametrize("error, fragment", [
+    (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"), "the GPU ran out of memory"),
+    (lambda: RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "the GPU ran out of memory"),
+    (lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: you "
+                          "tried to allocate 85899345920 bytes. Error code 12"), "out of host memory"),
+    (lambda: MemoryError(), "out of host memory"),
+], ids=["OutOfMemoryError", "cuda-RuntimeError", "cpu-allocator", "MemoryError"])
+def test_out_of_memory_batch(capsys, tmp_path, monkeypatch, error, fragment):
+    def forward(self, x):
+        raise error()
+
+    monkeypatch.setattr(torch.nn.Linear, "forward", forward)
+    run = tmp_path / "run"
+    code, out = cli(capsys, "train", *_tiny_sets(), "--out", run, "-q")
+    assert code == 1 and fragment in out and "train.batch_size" in out, out
+    assert not (run / ".lock").exists() and not (run / "checkpoints" / "last.pt").exists()
+
+
+# ============================================================================== 6. bad inputs, end to end
+BAD_TRAIN_INPUTS = [
+    # (id, extra CLI args, exit code, fragments of the message)
+    ("unknown key", ["--set", "train.epoch=3"], 2, ["unknown config key 'train.epoch'", "Did you mean 'train.epochs'",
+                                                   "Valid keys here: epochs, batch_size"]),
+    ("unknown section", ["--set", "optimizer.lr=0.1"], 2, ["unknown config key 'optimizer'", "optim"]),
+    ("wrong value type", ["--set", "train.epochs=abc"], 2, ["'train.epochs' = 'abc' is invalid", "valid integer"]),
+    ("value out of range", ["--set", "optim.lr=-1"], 2, ["'optim.lr' = -1 is invalid", "greater than 0"]),
+    ("bad choice", ["--set", "data.normalize=pca"], 2, ["'data.normalize' = 'pca'", "'none', 'standard' or 'zca'"]),
+    ("unknown model", ["--set", "model.name=resnet9000"], 2, ["unknown model 'resnet9000'", "Available: "]),
+    ("unknown model option", ["--set", "model.hiden=[8]"], 2, ["model 'mlp' has no option 'model.hiden'",
+                                                              "Did you mean 'model.hidden'"]),
+    ("wrong model option type", ["--set", "model.hidden=wide"], 2, ["invalid option for model 'mlp'", "model.hidden"]),
+    ("unknown dataset", ["--set", "data.name=imagenet"], 2, ["unknown dataset data.name='imagenet'", "digits"]),
+    ("bad --set syntax", ["--set", "optim.lr"], 2, ["--set 'optim.lr' is not of the form key.sub=value"]),
+    ("empty key part", ["--set", "train..epochs=3"], 2, ["config key 'train..epochs' has an empty part"]),
+    ("missing config file", ["--config", "no-such-config.yaml"], 2, ["Config file 'no-such-config.yaml' does not exist",
+                                                                    "fast"]),
+    ("image too small for the cnn", ["--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]"], 2, ["too small"]),
+    ("batch larger than the data", ["--set", "train.batch_size=100000"], 2, ["train.batch_size=100000 is larger than"]),
+    ("rich markup in a value", ["--set", "model.name=x[/a]"], 2, ["unknown model 'x[/a]'"]),
+    ("NaN loss", ["--set", "optim.name=sgd", "--set", "optim.lr=1e12"], 2,
+     ["training loss became NaN/inf in epoch 1", "Lower optim.lr", "none (it diverged in the first epoch)"]),
+]
+MESSAGES: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("name, args, exit_code, fragments", BAD_TRAIN_INPUTS, ids=[c[0] for c in BAD_TRAIN_INPUTS])
+def test_bad_train_inputs_through_the_cli(capsys, tmp_path, name, args, exit_code, fragments):
+    run = tmp_path / "run"
+    base = _tiny_sets(drop="model.hidden=[32]" if "model.name=cnn" in args else None)  # (an mlp option)
+    code, out = cli(capsys, "train", *base, *args, "--out", run, "-q")
+    MESSAGES[name] = out.strip()
+    assert code == exit_code, out
+    for f in fragments:
+        assert f in one_line(out), (f, out)
+    assert not (run / ".lock").exists()
+    if name == "NaN loss":
+        assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+
+
+def test_bad_yaml_config_file(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [digits\nmodel: {name: mlp}\n")
+    code, out = cli(capsys, "train", "--config", bad, "--out", tmp_path / "run", "-q")
+    assert code == 2 and f"Config file '{bad}' is not valid YAML" in one_line(out), out
+
+
+def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path, monkeypatch):
+    import types
+
+    import torch.nn.functional as F
+
+    import vislab.train.trainer as trainer_mod
+
+    calls = []
+
+    def cross_entropy(logits, y, **kw):  # finite for epoch 1 (8 steps), NaN from the middle of epoch 2
+        calls.append(1)
+        loss = F.cross_entropy(logits, y, **kw)
+        return loss * float("nan") if len(calls) > 11 else loss
+
+    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
+    run = tmp_path / "run"
+    code, out = cli(capsys, "train", *_tiny_sets("train.epochs=3"), "--out", run, "-q")
+    assert code == 2 and "became NaN/inf in epoch 2" in out and f"{run / 'checkpoints' / 'last.pt'} (after epoch 1)" \
+        in one_line(out), out
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+    kept = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+    assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 1
+
+
+def test_run_directory_misuse(capsys, tmp_path, trained):
+    code, out = cli(capsys, "train", "--resume", tmp_path / "never-started", "-q")
+    assert code == 2 and "nothing to resume" in out and "without --resume" in one_line(out), out
+    assert not (tmp_path / "never-started").exists()
+    code, out = cli(capsys, "train", *_tiny_sets(), "--out", trained, "-q")
+    assert code == 2 and "already holds a run" in one_line(out) and f"--resume {trained}" in one_line(out), out
+
+
+def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(digit_png.read_bytes()[:40])  # a truncated PNG
+    odd = tmp_path / "photo[red].png"  # rich markup in a file name
+    odd.write_bytes(digit_png.read_bytes())
+    code, out = cli(capsys, "predict", trained, digit_png, notes, tmp_path / "missing.png", fake, odd, "-k", "2")
+    assert code == 2, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 5, out
+    assert any(line.startswith(f"{digit_png}: ") and "error" not in line for line in lines), out
+    assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), out  # predicted, name intact
+    assert any(f"{notes}: error:" in line and "is not a readable image" in line for line in lines), out
+    assert any("missing.png: error:" in line and "does not exist" in line for line in lines), out
+    assert any(f"{fake}: error:" in line and "not a readable image" in line for line in lines), out
+    code, out = cli(capsys, "eval", trained, "--split", "validation")
+    assert code == 2 and "--split must be train, val or test, not 'validation'" in out

@@ -152,6 +152,16 @@ def test_grid_sampler_covers_the_grid(tmp_path):
     assert combos == {("sgd", 16), ("sgd", 32), ("adam", 16), ("adam", 32)} and len(study.trials) == 4
 
 
+def test_builtin_sweeps_are_valid():
+    from vislab.experiments.sweep import base_tree
+
+    assert "dlvc-cnn" in sp.builtin_sweeps()
+    for name in sp.builtin_sweeps():
+        spec = sp.load_sweep(name)
+        base_tree(spec, [])
+        assert spec["metric"] in sp.METRICS and spec["distributions"]
+
+
 def test_narrowed_space_and_spec_errors(tmp_path):
     dists = {"lr": FloatDistribution(1e-4, 1.0, log=True), "n": IntDistribution(1, 9, step=2),
              "opt": CategoricalDistribution(["sgd", "adam", "adamw"])}

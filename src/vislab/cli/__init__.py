@@ -146,20 +146,25 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         err.print("[bold red]error:[/] out of host memory. Use a smaller train.batch_size or data.limit.")
         return 1
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-            err.print(f"[bold red]error:[/] cannot write '{escape(str(e.filename or ''))}': {e.strerror}. "
-                      f"Free space or choose a writable --out.", highlight=False)
-            return 1
-        raise
+    except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "Free space or choose another --out."
+        elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
+                         errno.EIO):
+            fix = "Check the path and its permissions, or choose a writable --out."
+        else:
+            raise
+        where = f" '{escape(str(e.filename))}'" if e.filename else ""
+        err.print(f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}", highlight=False, soft_wrap=True)
+        return 1
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
         if "can't allocate memory" in str(e):  # torch's CPU allocator
             err.print("[bold red]error:[/] out of host memory. Use a smaller train.batch_size (or "
-                      "train.eval_batch_size) or data.limit.")
+                      "train.eval_batch_size) or data.limit.", soft_wrap=True)
             return 1
         if "out of memory" in str(e).lower():
             err.print("[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
-                      "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.")
+                      "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.", soft_wrap=True)
             return 1
         raise
     return 0

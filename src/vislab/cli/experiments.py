@@ -77,7 +77,8 @@ def _print_results(folder: Path) -> None:
 
 @sweep_app.command("run")
 def sweep_run(
-    file: Path = typer.Argument(..., help="Sweep YAML: base:, space:, metric:, direction:, sampler:, pruner: ..."),
+    file: str = typer.Argument(..., help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...) "
+                                         "or a built-in sweep name (dlvc-cnn)."),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", min=1,
                                          help="Finished trials the study should hold (all workers together)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Start no new trial after S seconds."),

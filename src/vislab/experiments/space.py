@@ -33,11 +33,22 @@ TOP_KEYS = {"name", "description", "base", "space", "metric", "direction", "samp
             "seed"}
 
 
+SWEEP_DIR = Path(__file__).parent / "sweeps"
+
+
+def builtin_sweeps() -> list[str]:
+    return sorted(f.stem for f in SWEEP_DIR.glob("*.yaml"))
+
+
 def load_sweep(path: str | Path) -> dict:
-    """Read and check a sweep file; returns the spec with ``distributions`` (Optuna objects) added."""
+    """Read and check a sweep file (or a built-in sweep name); returns the spec with ``distributions``
+    (Optuna objects) added."""
     p = Path(path)
+    if not p.is_file() and (SWEEP_DIR / f"{path}.yaml").is_file():
+        p = SWEEP_DIR / f"{path}.yaml"
     if not p.is_file():
-        raise ConfigError(f"sweep file '{path}' does not exist. Give a YAML file with base:, space:, metric: ...")
+        raise ConfigError(f"sweep file '{path}' does not exist. Give a YAML file with base:, space:, metric: ... "
+                          f"or a built-in sweep: {', '.join(builtin_sweeps()) or 'none'}.")
     try:
         spec = yaml.safe_load(p.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:

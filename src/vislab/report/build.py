@@ -67,11 +67,25 @@ class _Figures:
         self.made.append(name)
         return {"name": name, "caption": caption}
 
-    def publish(self) -> None:
+    def publish(self, clean: bool) -> None:
+        """Move the new figures in; with ``clean``, drop PNGs of earlier builds that this one did not draw."""
         for name in self.made:
             if (self.tmp / name).is_file():
                 os.replace(self.tmp / name, self.fig_dir / name)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if clean:
+            for old in self.fig_dir.glob("*.png"):
+                if old.name not in self.made:
+                    old.unlink(missing_ok=True)
+
+
+def _guard(notes: list[str], label: str, fn: Callable, *args, default=None):
+    """``fn(*args)``, or ``default`` plus a note when it fails (a report shows what it can)."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        notes.append(f"{label}: skipped ({type(e).__name__}: {e})")
+        return default
 
 
 def _safe(name: str) -> str:
@@ -121,7 +135,8 @@ def _data_figures(figs: _Figures, configs: dict[str, object]) -> list[dict]:
     splits_cache: dict[str, object] = {}
     previews: dict[str, list[str]] = {}
     for name, cfg in configs.items():
-        dkey = json.dumps([cfg.data.model_dump(mode="json", exclude={"device", "download", "root"}), cfg.train.seed],
+        dkey = json.dumps([cfg.data.model_dump(mode="json", exclude={"device", "download", "root", "normalize",
+                                                            "zca_epsilon"}), cfg.train.seed],
                           sort_keys=True)
         if dkey not in splits_cache:
             try:
@@ -248,7 +263,7 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
     figs = _Figures(folder / "figures", notes)
     try:
-        sweep = _sweep_context(figs, folder, info, study) if kind == "sweep" else None
+        sweep = _guard(notes, "sweep section", _sweep_context, figs, folder, info, study) if kind == "sweep" else None
         shown = list(detailed)[: MAX_CURVES if kind == "sweep" else None]
         histories = {n: RunDir(runs[n]).read_metrics() for n in shown}
         curves = _curves(figs, histories, info.get("groups", {}) if kind == "suite" else {})
@@ -261,16 +276,18 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
                 continue
             if cfg is not None:
                 configs[n] = cfg
-        data_figs = _data_figures(figs, configs)
+        data_figs = _guard(notes, "data previews", _data_figures, figs, configs, default=[])
         run_ctx = []
         for n, s in detailed.items():
             headline = (f"{s.get('model', '?')}, test ACC {s.get('test_acc', 0):.4f}, "
                         f"PACC {s.get('test_pacc', 0):.4f}, "
                         f"{s.get('params', 0):,} parameters")
-            run_ctx.append(dict(name=n, headline=headline, figures=_run_figures(figs, n, runs[n], s)))
-        vit = [dict(name=n, figures=f) for n in detailed if (f := vit_figures(figs, n, runs[n], configs.get(n)))]
+            run_ctx.append(dict(name=n, headline=headline, figures=_guard(
+                notes, f"{n}: test figures", _run_figures, figs, n, runs[n], s, default=[])))
+        vit = [dict(name=n, figures=f) for n in detailed
+               if (f := _guard(notes, f"{n}: ViT figures", vit_figures, figs, n, runs[n], configs.get(n), default=[]))]
     finally:
-        figs.publish()
+        figs.publish(clean=kind != "run")  # a run's own folder also holds the trainer's figures
 
     def embed(items: list[dict]) -> list[dict]:
         return [dict(f, src=data_uri(folder / "figures" / f["name"])) for f in items

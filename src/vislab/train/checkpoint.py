@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,29 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint '{path}' does not exist. Give a run directory or a .pt file written by vislab.")
+    corrupt = f"checkpoint '{path}' is corrupt or not a PyTorch file"
+    fix = "Use best.pt/last.pt from a vislab run directory."
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as e:
+        raise DataError(f"checkpoint '{path}' cannot be read: {e.strerror}.") from None
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # neither torch's zip format nor its legacy pickle format
+        raise DataError(f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise DataError(f"checkpoint '{path}' was refused: it holds objects other than tensors and plain "
-                        f"types (possibly code to run on load), so it was not loaded. Details: {str(e)[:300]}") from None
+        # torch's text suggests weights_only=False: never repeat that advice, keep only its diagnosis
+        text = str(e)
+        code = re.search(r"GLOBAL ([\w.<>]+)", text)
+        if code:  # a reference to a Python callable or class: what a code-running pickle needs
+            raise DataError(f"checkpoint '{path}' was refused: it holds objects other than tensors and plain types "
+                            f"(it references {code.group(1)}), possibly code that would run on load, so it was not "
+                            f"loaded. Only use checkpoints written by vislab, from a source you trust.") from None
+        why = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        raise DataError(f"{corrupt} (unpickling failed: {why.group(1)[:200] if why else 'invalid data'}). {fix}") from None
     except Exception as e:  # truncated zip, not a torch file, ...
-        raise DataError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({type(e).__name__}: "
-                        f"{str(e)[:200]}). Use best.pt/last.pt from a vislab run directory.") from None
+        raise DataError(f"{corrupt} ({type(e).__name__}: {str(e)[:200]}). {fix}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_name" not in ckpt:
         raise DataError(f"'{path}' is a PyTorch file but not a vislab checkpoint (no model_name/state_dict).")
     return ckpt

@@ -36,12 +36,10 @@ def launch_torchrun(nproc: int, argv: list[str]) -> int:
     (2 for a user error, 130 for an interruption, ...), 1 when it was killed by a signal.
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import elastic_launch
-    from torch.distributed.run import config_from_args, parse_args
+    from torch.distributed.run import parse_args, run
 
-    config, entrypoint, args = config_from_args(parse_args(torchrun_args(nproc, argv)))
     try:
-        elastic_launch(config, entrypoint)(*args)
+        run(parse_args(torchrun_args(nproc, argv)))
     except ChildFailedError as e:
         _, failure = e.get_first_failure()
         return failure.exitcode if failure.exitcode > 0 else 1

@@ -8,6 +8,7 @@ environment (``WANDB_MODE=offline`` writes the run under ``RUN_DIR/wandb`` witho
 from __future__ import annotations
 
 import math
+import uuid
 from numbers import Number
 
 from vislab.config import Config
@@ -58,9 +59,13 @@ class WandbTracker:
         except ImportError:
             raise UserError("track.wandb=true needs the wandb package: pip install 'vislab[wandb]' "
                             "(or set track.wandb=false).") from None
+        id_file = run.path / "wandb" / "vislab-run-id"  # a resumed vislab run continues its W&B run
         try:
+            run_id = id_file.read_text().strip() if id_file.is_file() else uuid.uuid4().hex[:8]
+            id_file.parent.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(run_id)
             self.run = wandb.init(project=cfg.track.project, name=cfg.track.run_name or run.path.name,
-                                  dir=str(run.path), config=cfg.to_dict())
+                                  dir=str(run.path), config=cfg.to_dict(), id=run_id, resume="allow")
         except Exception as e:  # login missing, network down, bad project name, ...
             raise UserError(f"Weights & Biases could not start a run ({type(e).__name__}: {e}). Log in with "
                             f"`wandb login`, or set WANDB_MODE=offline to write it locally.") from None

@@ -1,0 +1,154 @@
+"""Data-parallel training: 2 CPU processes (gloo) through the real trainer, and `vislab train --nproc`."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from conftest import REPO, tiny_config
+from vislab.data import prepare_data
+from vislab.data.loader import DeviceLoader
+from vislab.models import build_model
+from vislab.train.evaluate import evaluate
+from vislab.train.launch import launch_torchrun, strip_nproc, torchrun_args
+
+OVERRIDES = ("model.name=cnn", "model.widths=[8,16]", "model.fc=[32]", "model.batchnorm=true", "model.dropout=0.2",
+             "augment.crop.p=0.5", "augment.crop.padding=1", "data.limit=400", "optim.lr=0.01", "train.epochs=2",
+             "train.select_metric=val_acc")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _StopAfter(Exception):
+    pass
+
+
+class _StopAfterEpoch:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, row):
+        if row["epoch"] == self.epoch:
+            raise _StopAfter()
+
+
+def _forbid_writes() -> None:
+    """Make any file write through vislab's run-directory code fail loudly (for ranks > 0)."""
+    import vislab.train.checkpoint as checkpoint
+    import vislab.train.rundir as rundir
+
+    def refuse(*a, **k):
+        raise AssertionError(f"a non-main rank tried to write: {a[:1]}")
+
+    checkpoint.atomic_write = rundir.atomic_write = rundir.atomic_write_text = refuse
+    rundir.RunDir.open = refuse
+
+
+def _worker(rank, world, port, overrides, out, dump, resume, stop_after):
+    """One DDP rank: the real trainer; dumps its final weights (before best.pt is reloaded) to ``dump``."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    import vislab.train.trainer as trainer
+    from vislab.train.runtime import Distributed
+
+    finish = trainer.finish_run
+
+    def dumping_finish(run, model, *args, **kwargs):
+        torch.save(model.state_dict(), f"{dump}/rank{rank}.pt")
+        return finish(run, model, *args, **kwargs)
+
+    trainer.finish_run = dumping_finish
+    if rank > 0:
+        _forbid_writes()
+    dist = Distributed("cpu")
+    try:
+        callbacks = [_StopAfterEpoch(stop_after)] if stop_after else []
+        trainer.train(tiny_config(*overrides), out, resume=resume, quiet=True, dist=dist, callbacks=callbacks)
+    except _StopAfter:
+        pass
+    finally:
+        dist.close()
+
+
+def run_ddp(tmp_path, name, overrides=OVERRIDES, resume=False, stop_after=None, world=2):
+    out, dump = tmp_path / name, tmp_path / f"{name}-dump"
+    dump.mkdir(exist_ok=True)
+    mp.start_processes(_worker, args=(world, _free_port(), overrides, str(out), str(dump), resume, stop_after),
+                       nprocs=world, start_method="spawn")
+    return out, [torch.load(dump / f"rank{r}.pt") for r in range(world)] if not stop_after else None
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ddp")
+    return tmp, *run_ddp(tmp, "run")
+
+
+def test_ranks_end_with_identical_weights(ddp_run):
+    _, _, (w0, w1) = ddp_run
+    assert w0.keys() == w1.keys()
+    for k in w0:  # parameters via DDP's all-reduced gradients; BN statistics averaged before evaluation
+        assert torch.equal(w0[k], w1[k]), k
+
+
+def test_only_rank0_writes_one_run_directory(ddp_run):
+    tmp, out, _ = ddp_run
+    assert sorted(p.name for p in tmp.iterdir()) == ["run", "run-dump"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["world_size"] == 2
+    assert (out / "checkpoints" / "best.pt").is_file() and not (out / ".lock").exists()
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+
+
+def test_logged_val_accuracy_is_that_of_the_final_weights(ddp_run):
+    _, out, (w0, _) = ddp_run
+    cfg = tiny_config(*OVERRIDES)
+    splits, stats = prepare_data(cfg.data, cfg.train.seed)
+    model = build_model("cnn", splits.sample_shape, splits.num_classes, **cfg.model.kwargs())
+    model.load_state_dict(w0)
+    val = evaluate(model, DeviceLoader(splits.val, stats, 256), splits.num_classes)
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["val_acc"] == val.acc and last["val_loss"] == pytest.approx(val.loss, rel=1e-5)
+
+
+def test_resume_after_an_epoch_matches_the_uninterrupted_run(ddp_run, tmp_path):
+    _, _, (w_full, _) = ddp_run
+    out, _ = run_ddp(tmp_path, "r", stop_after=1)
+    assert (out / "checkpoints" / "last.pt").is_file() and not (out / "summary.json").exists()
+    _, (w0, w1) = run_ddp(tmp_path, "r", resume=True)
+    for k in w_full:
+        assert torch.equal(w0[k], w_full[k]) and torch.equal(w1[k], w_full[k]), k
+
+
+def test_launcher_arguments():
+    argv = ["train", "--nproc", "2", "--set", "train.epochs=1", "--nproc=4", "-q"]
+    assert strip_nproc(argv) == ["train", "--set", "train.epochs=1", "-q"]
+    assert torchrun_args(2, argv)[:5] == ["--standalone", "--nproc-per-node", "2", "-m", "vislab"]
+
+
+def test_cli_nproc_runs_torchrun_and_returns_exit_codes(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    sets = [a for o in ("data.name=digits", "data.limit=200", "model.name=mlp", "model.hidden=[16]", "train.epochs=1",
+                        "train.device=cpu") for a in ("--set", o)]
+    cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", *sets, "-q"]
+    ok = subprocess.run([*cmd, "--out", str(tmp_path / "cli")], env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert json.loads((tmp_path / "cli" / "summary.json").read_text())["world_size"] == 2
+
+
+def test_launcher_returns_the_workers_exit_code(tmp_path, capfd):
+    argv = ["train", "--set", "data.name=digits", "--set", "model.name=mlp", "--set", "model.hiden=[3]",
+            "--out", str(tmp_path / "bad"), "--nproc", "2"]
+    assert launch_torchrun(2, argv) == 2  # a user error in the workers: exit code 2, not torchrun's 1
+    assert "model.hidden" in capfd.readouterr().err
