@@ -113,19 +113,19 @@ def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
 def test_parallel_jobs_and_data_override(tmp_path, capsys):
     """--jobs 2 trains in two spawned processes; --data circles makes the image-only run fail cleanly."""
     spec = write_suite(tmp_path / "s.yaml", {
-        "mlp": {"train.epochs": 1},
         "majority": {"model.name": "majority"},
         "cnn": {"model.name": "cnn", "model.widths": [8]},
+        "majority-small": {"model.name": "majority", "data.limit": 100},
     })
     out = tmp_path / "out"
     code = main(["suite", str(spec), "--out", str(out), "--jobs", "2", "--data", "circles", "-q", "--no-report",
                  "--set", "data.n_samples=300"])
     err = capsys.readouterr().err
     assert code == 1 and "cnn" in err and "needs images" in err
-    for name in ("mlp", "majority"):
+    for name in ("majority", "majority-small"):
         summary = json.loads((out / name / "summary.json").read_text())
         assert summary["status"] == "complete" and summary["data"] == "circles"
-    assert yaml.safe_load((out / "mlp" / "config.yaml").read_text())["data"]["n_samples"] == 300
+    assert yaml.safe_load((out / "majority" / "config.yaml").read_text())["data"]["n_samples"] == 300
 
 
 def test_changed_config_is_not_silently_reused(tmp_path, capsys):

@@ -108,7 +108,7 @@ def test_cifar_truncated_batch(tmp_path):
 @pytest.mark.parametrize("data, labels, match", [
     (np.zeros((3, 3071), np.uint8), [0, 1, 2], "N×3072 uint8"),
     (np.zeros((3, 3072), np.uint8), [0, 1], "list of 3 integers"),
-    (np.zeros((3, 3072), np.uint8), [0, 1, 10], "0..9"),
+    (np.zeros((3, 3072), np.uint8), [0, 1, 10], "0..9, found 10"),
 ])
 def test_cifar_malformed_batch(tmp_path, data, labels, match):
     write_cifar(tmp_path)
@@ -386,6 +386,27 @@ def test_safe_pickle_reads_plain_numpy(tmp_path, protocol):
 def test_safe_pickle_refuses_builtins_eval(tmp_path):
     (tmp_path / "p").write_bytes(b"c__builtin__\neval\n(U\x041+1tR.")
     with pytest.raises(DataError, match="builtins.eval"):
+        load_pickle(tmp_path / "p")
+
+
+def test_safe_pickle_refuses_malformed_dtype_state(tmp_path):
+    """numpy's dtype.__setstate__ segfaults on this state (found by fuzzing): it must never reach numpy."""
+    good = cifar_batch_bytes(*cifar_images(2))
+    bad = good.replace(b"NNNJ\xff\xff\xff\xff", b"NJ\xff\xff\xff\xff", 1)
+    assert bad != good
+    (tmp_path / "p").write_bytes(bad)
+    with pytest.raises(DataError, match="malformed dtype state"):
+        load_pickle(tmp_path / "p")
+
+
+@pytest.mark.parametrize("blob, match", [
+    (b"c__builtin__\nbytearray\n(J\x00\x00\x00\x7ftR.", r"bytearray\(<size>\)"),  # bytearray(2 GB)
+    (b"\x80\x05\x96" + (1 << 50).to_bytes(8, "little") + b".", "BYTEARRAY8 of"),  # claims 1 PB
+    (b"cnumpy\nndarray\n(K\x05tR.", "ndarray"),  # numpy.ndarray itself is not callable
+])
+def test_safe_pickle_refuses_allocation_bombs(tmp_path, blob, match):
+    (tmp_path / "p").write_bytes(blob)
+    with pytest.raises(DataError, match=match):
         load_pickle(tmp_path / "p")
 
 

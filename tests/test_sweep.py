@@ -37,6 +37,12 @@ def worker(spec: Path, out: Path, *args: str) -> subprocess.Popen:
                              *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+# Workers of the shared-storage tests train the majority baseline (no optimizer: quick to start) on varied data.
+SHARED = {"base": {**BASE, "model": {"name": "majority"}},
+          "space": {"data.limit": {"type": "int", "low": 50, "high": 300}, "train.seed": {"type": "int", "low": 0,
+                                                                                          "high": 10_000}}}
+
+
 def check_workers_shared_study(spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2):
     """Two worker processes asked for 2k trials together: exactly 2k complete, distinct numbers and folders."""
     procs = [worker(spec, out / f"w{i}", "--trials", str(2 * k), *storage_args) for i in range(2)]
@@ -57,7 +63,7 @@ def check_workers_shared_study(spec: Path, out: Path, storage_args: list[str], s
 
 
 def test_two_workers_share_one_sqlite_study(tmp_path):
-    spec = write_spec(tmp_path / "s.yaml")
+    spec = write_spec(tmp_path / "s.yaml", **SHARED)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     check_workers_shared_study(spec, tmp_path, ["--storage", storage], storage, "t")
 
@@ -67,7 +73,7 @@ def test_two_workers_share_one_postgres_study(tmp_path):
     pytest.importorskip("psycopg2")
     url = os.environ["VISLAB_TEST_POSTGRES_URL"]
     name = f"t-{uuid.uuid4().hex[:8]}"
-    spec = write_spec(tmp_path / "s.yaml", name=name)
+    spec = write_spec(tmp_path / "s.yaml", name=name, **SHARED)
     study = check_workers_shared_study(spec, tmp_path, ["--storage", url], url, name)
     optuna.delete_study(study_name=study.study_name, storage=study._storage)
 

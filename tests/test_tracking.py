@@ -1,6 +1,7 @@
 """Trackers: TensorBoard event files read back, W&B offline files, clear errors for missing extras."""
 
 import sys
+import time
 
 import pytest
 
@@ -41,6 +42,9 @@ def test_wandb_offline_run_files(tmp_path, tiny, monkeypatch):
     assert len(runs) == 1
     records = list(runs[0].glob("run-*.wandb"))  # the offline run's log, what `wandb sync` uploads
     assert len(records) == 1
+    deadline = time.time() + 30  # wandb-core (a separate process) may still be flushing when finish() returns
+    while b"val_pacc" not in records[0].read_bytes() and time.time() < deadline:
+        time.sleep(0.2)
     data = records[0].read_bytes()
     assert b"train_loss" in data and b"val_pacc" in data and b"vislab-test" in data
 

@@ -39,7 +39,8 @@ def load_model(target: str | Path) -> tuple[torch.nn.Module, dict]:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing/unexpected keys, shape mismatch
         raise DataError(f"checkpoint '{path}': its weights do not fit the model it describes "
-                        f"({ckpt['model_name']}, {ckpt['model_kwargs']}): {str(e)[:300]}. The file is damaged or "
+                        f"({ckpt['model_name']}, {ckpt['model_kwargs']}): {' '.join(str(e).split())[:300].rstrip('.')}. "
+                        f"The file is damaged or "
                         f"from an incompatible vislab version ({ckpt.get('vislab_version', 'unknown')}).") from None
     return model.eval(), ckpt
 

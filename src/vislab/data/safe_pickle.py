@@ -13,6 +13,7 @@ import importlib
 import io
 import math
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,14 @@ def _numpy_global(module: str, name: str) -> Any:
     raise Refused(f"numpy has no {module}.{name}")
 
 
-_NDARRAY = object()  # stands for numpy.ndarray: usable as _reconstruct's argument, not callable
+class _NdarrayToken:
+    """Stands for numpy.ndarray: usable as _reconstruct's argument, but not callable (no ndarray(...))."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise Refused("a direct numpy.ndarray(...) call")
+
+
+_NDARRAY = _NdarrayToken()
 
 
 def _plain_dtype(d: Any) -> np.dtype:
@@ -87,6 +95,18 @@ def _latin1_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") ->
     return obj.encode("latin-1")
 
 
+def _sized(kind: type) -> Any:
+    """``bytes``/``bytearray`` without the ``bytes(n)`` form: a tiny file must not allocate n bytes."""
+    def make(*args: Any) -> Any:
+        if any(isinstance(a, int) for a in args):
+            raise Refused(f"{kind.__name__}(<size>)")
+        return kind(*args)
+    return make
+
+
+_SAFE_BUILTINS = {name: getattr(__import__("builtins"), name) for name in _BUILTINS}
+_SAFE_BUILTINS.update(bytes=_sized(bytes), bytearray=_sized(bytearray))
+
 _NUMPY = {"multiarray._reconstruct": _reconstruct, "multiarray.scalar": _scalar, "numeric._frombuffer": _frombuffer}
 
 
@@ -101,7 +121,7 @@ def _check_dtype_state(inst: np.dtype, state: Any) -> None:
           and state[1] in ("<", ">", "|", "=", b"<", b">", b"|", b"=") and all(a is b or (type(a) is type(b) and a == b)
                                                          for a, b in zip(state[2:], canonical[2:])))
     if not ok:
-        raise Refused(f"malformed dtype state {state!r:.80}")
+        raise Refused(f"a malformed dtype state ({type(state).__name__})")  # no repr: it may be huge
 
 
 def _check_array_state(state: Any) -> None:
@@ -118,8 +138,8 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler, so 
 
     def find_class(self, module: str, name: str) -> Any:
         module = _PY2_MODULES.get(module, module)
-        if module == "builtins" and name in _BUILTINS:
-            return getattr(__import__("builtins"), name)
+        if module == "builtins" and name in _SAFE_BUILTINS:
+            return _SAFE_BUILTINS[name]
         if (module, name) == ("numpy", "ndarray"):
             return _NDARRAY
         if (module, name) == ("numpy", "dtype"):
@@ -143,6 +163,15 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler, so 
 
     dispatch[pickle.BUILD[0]] = load_build
 
+    def load_bytearray8(self) -> None:
+        """As pickle's, but a claimed length beyond the file's own size is refused before allocating."""
+        (size,) = struct.unpack("<Q", self.read(8))
+        if size > self.max_size:
+            raise pickle.UnpicklingError(f"BYTEARRAY8 of {size} bytes in a {self.max_size}-byte file")
+        self.stack.append(bytearray(self.read(size)))
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
 
 def loads_pickle(data: bytes, path: str | Path = "<bytes>", encoding: str = "bytes") -> Any:
     """Unpickle ``data`` with the restricted unpickler; any failure is a DataError naming ``path``.
@@ -150,7 +179,9 @@ def loads_pickle(data: bytes, path: str | Path = "<bytes>", encoding: str = "byt
     ``encoding='bytes'`` reads Python 2 strings as ``bytes`` (what the CIFAR-10 batches need).
     """
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
+        unpickler = _RestrictedUnpickler(io.BytesIO(data), encoding=encoding)
+        unpickler.max_size = len(data)
+        return unpickler.load()
     except Refused as e:
         raise DataError(
             f"Refused to load '{path}': it is a pickle that asks for {e}, which a plain data file never needs "

@@ -50,7 +50,9 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent, which stops the pool
+    # Ctrl-C reaches every process: between runs a worker ignores it (the parent stops the pool); during
+    # training the trainer's own handler saves a resumable checkpoint and the run ends "interrupted".
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return _execute(cfg_dict, run_dir, resume, True, threads)
 
 

@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise DataError(f"checkpoint '{path}' cannot be read: {e.strerror}.") from None
     if head[:2] != b"PK" and head[:1] != b"\x80":  # neither torch's zip format nor its legacy pickle format
         raise DataError(f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}")
+    if head[:2] == b"PK" and not zipfile.is_zipfile(path):
+        raise DataError(f"{corrupt} (a zip archive without its central directory: truncated?). {fix}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

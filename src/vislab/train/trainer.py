@@ -211,7 +211,7 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 opt.step()
             sums += torch.stack([loss.detach().double() * len(y), (logits.detach().argmax(1) == y).sum().double(),
-                                 torch.tensor(len(y), device=device, dtype=torch.float64)])
+                                 torch.full((), len(y), device=device, dtype=torch.float64)])
             state["step"] += 1
             state["global_step"] += 1
             if log.wants_update(state["step"]) or state["step"] == steps_per_epoch:
@@ -221,6 +221,8 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
                     _diverged(run, history, state, epoch, lr, dist)
                 log.update(state["step"], loss=mean_loss, acc=(s[1] / s[2]).item(), lr=lr)
             if stop.signal:
+                if not math.isfinite((sums[0] / sums[2]).item()):  # never save NaN weights over the last good ones
+                    _diverged(run, history, state, epoch, lr, dist)
                 state["train_time_s"] += time.perf_counter() - t0
                 state["partial"] = sums.cpu()
                 checkpoint("last.pt", resumable())
@@ -286,6 +288,7 @@ def _diverged(run: RunDir, history: list, state: dict, epoch: int, lr: float, di
 
 def _try_compile(net: torch.nn.Module, log: Progress) -> torch.nn.Module:
     try:
+        torch._dynamo.config.suppress_errors = True  # compiling happens at the first call: fall back to eager there too
         return torch.compile(net)
     except Exception as e:  # no compiler toolchain, unsupported platform, ...
         log.line(f"train.compile: torch.compile is unavailable here ({type(e).__name__}: {e}); running eagerly.")

@@ -60,17 +60,18 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise _bad(path, f"'data' must be an N×3072 uint8 array, got {desc}")
-    try:
-        y = np.asarray(labels)
-    except Exception:  # noqa: BLE001 - ragged or exotic objects
-        y = np.asarray([])
-    if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(data) or len(y) == 0:
-        raise _bad(path, f"'labels' must be a list of {len(data)} integers, got {type(labels).__name__} "
-                         f"{getattr(y, 'shape', '')}")
-    if y.min() < 0 or y.max() > 9:
-        raise _bad(path, f"labels must lie in 0..9, found {y.min()}..{y.max()}")
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        labels = labels.tolist()
+    # Check every label in Python before numpy sees them (nested lists could expand enormously).
+    if not (isinstance(labels, list) and all(type(v) is int for v in labels)) or not 0 < len(labels) == len(data):
+        raise _bad(path, f"'labels' must be a list of {len(data)} integers, got a {type(labels).__name__}"
+                         + (f" of length {len(labels)}" if isinstance(labels, list) else ""))
+    wrong = [v for v in labels if not 0 <= v <= 9]
+    if wrong:
+        raise _bad(path, f"labels must lie in 0..9, found {wrong[0] if abs(wrong[0]) < 10**6 else 'a huge number'}")
+    y = np.array(labels, dtype=np.int64)
     x = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    return x, y.astype(np.int64)
+    return x, y
 
 
 def read_cifar_meta(path: str | Path) -> list[str]:
