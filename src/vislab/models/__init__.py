@@ -80,7 +80,7 @@ def _lookup(name: str) -> Callable[..., nn.Module]:
 def _import_all() -> None:
     import importlib
 
-    for mod in ("baselines", "mlp", "cnn", "scratch", "vit", "resnet", "fast"):
+    for mod in ("baselines", "mlp", "cnn", "scratch", "svm", "vit", "resnet", "fast"):  # timm_zoo: lazily, in _lookup
         try:
             importlib.import_module(f"vislab.models.{mod}")
         except ModuleNotFoundError as e:  # a family not written yet

@@ -1,0 +1,171 @@
+"""`mlp-scratch`: the RDFIA 1-ab network, with its backward pass written by hand.
+
+    x ──linear──▶ h̃₁ ──tanh──▶ h₁ ── … ──linear──▶ ỹ ──softmax──▶ ŷ,   loss ℓ = cross-entropy(ŷ, y)
+
+Images are flattened, so x is a row vector of n_x numbers and a batch X is N × n_x. With one hidden
+layer (the homework's network) the forward pass is (reports 002/004, Q7):
+
+    H̃ = X Wₕᵀ + bₕ        H = tanh(H̃)        Ỹ = H Wᵧᵀ + bᵧ        Ŷ = SoftMax(Ỹ)   (row-wise)
+
+and, with Y the one-hot labels, the backward pass is (Q15–Q17):
+
+    ∇Ỹ = Ŷ − Y                      (softmax + cross-entropy: the simple gradient of Q14/Q15)
+    ∇Wᵧ = ∇Ỹᵀ H     ∇bᵧ = Σₙ ∇Ỹ
+    ∇H̃ = (1 − H²) ⊙ (∇Ỹ Wᵧ)        (tanh' = 1 − tanh²)
+    ∇Wₕ = ∇H̃ᵀ X     ∇bₕ = Σₙ ∇H̃
+
+More hidden layers repeat the middle lines. The loss is the *mean* over the batch (as
+``F.cross_entropy``), so every gradient carries a 1/N.
+
+``impl`` picks one of the homework's four implementation levels; all share the same weights (same
+state-dict keys, same initialisation), so they give the same first step on the same batch:
+
+- ``manual``   forward and backward above on plain tensors, hand-written SGD (no autograd at all);
+- ``autograd`` the same hand-written forward, gradients from ``loss.backward()``, hand-written SGD;
+- ``module``   ``nn.Sequential`` of ``nn.Linear``/``nn.Tanh`` + ``nn.CrossEntropyLoss``, hand-written SGD;
+- ``optim``    the same modules trained by the trainer with ``torch.optim`` (no ``manual_step``).
+
+Trainer protocol: the first three levels define ``manual_step(x, y, lr) -> (loss, logits)``, which the
+trainer calls instead of autograd + ``torch.optim`` (so ``optim.*`` settings other than the scheduled lr
+do not apply to them); ``optim`` sets ``manual_step = None``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vislab.errors import ConfigError
+from vislab.models import register_model
+
+Impl = Literal["manual", "autograd", "module", "optim"]
+
+
+# --------------------------------------------------------------------- the maths, on plain tensors
+def softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Row-wise SoftMax(ỹ)ᵢ = exp(ỹᵢ) / Σⱼ exp(ỹⱼ); the row maximum is subtracted first (same value, no overflow)."""
+    z = logits - logits.max(dim=1, keepdim=True).values
+    e = z.exp()
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ℓ = −ỹ_c + log Σᵢ exp(ỹᵢ) (Q14: cross-entropy of the softmax, c = true class)."""
+    m = logits.max(dim=1, keepdim=True).values
+    log_sum_exp = (logits - m).exp().sum(dim=1).log() + m.squeeze(1)
+    return (log_sum_exp - logits.gather(1, y[:, None]).squeeze(1)).mean()
+
+
+class ScratchMLP(nn.Module):
+    """x → [linear → tanh] × len(hidden) → linear (logits); see the module docstring for the maths."""
+
+    def __init__(self, in_features: int, hidden: list[int], num_classes: int, impl: Impl, init_std: float):
+        super().__init__()
+        self.impl = impl
+        sizes = [in_features, *hidden, num_classes]
+        layers: list[nn.Module] = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)  # the parameters of every level live here (one state-dict layout)
+        with torch.no_grad():  # the homework's init: every weight and bias ~ N(0, init_std²), drawn in order
+            for p in self.parameters():
+                p.normal_(0.0, init_std)
+
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    # --------------------------------------------------------------------------------- forward
+    def forward_manual(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Hand-written forward: logits ỹ and the activations [x, h₁, …, h_L] that backward needs."""
+        acts = [x]
+        h = x
+        *hidden, last = self.linears()
+        for layer in hidden:
+            h_tilde = h @ layer.weight.T + layer.bias  # h̃ = h Wᵀ + b   (N × n_out)
+            h = torch.tanh(h_tilde)  # h = tanh(h̃)
+            acts.append(h)
+        logits = h @ last.weight.T + last.bias  # ỹ = h Wᵧᵀ + bᵧ
+        return logits, acts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        if self.impl in ("manual", "autograd"):
+            return self.forward_manual(x)[0]
+        return self.net(x)
+
+    # -------------------------------------------------------------------------------- backward
+    def backward_manual(self, acts: list[torch.Tensor], probs: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Gradients of the mean cross-entropy w.r.t. every parameter, in ``self.parameters()`` order."""
+        n = len(y)
+        one_hot = torch.zeros_like(probs).scatter_(1, y[:, None], 1.0)
+        delta = (probs - one_hot) / n  # ∇ỹ = (ŷ − y) / N   (the 1/N of the batch mean)
+        grads: list[torch.Tensor] = []
+        layers = self.linears()
+        for k in range(len(layers) - 1, -1, -1):  # from the output layer back to the first
+            h_in = acts[k]  # the input of layer k (x for k = 0)
+            grads[:0] = [delta.T @ h_in, delta.sum(0)]  # ∇W = ∇ỹᵀ h_in,   ∇b = Σₙ ∇ỹ
+            if k > 0:  # through layer k to its input, then through the tanh that produced it
+                delta = (1 - h_in**2) * (delta @ layers[k].weight)  # ∇h̃ = (1 − h²) ⊙ (∇ỹ W)
+        return grads
+
+    def manual_gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(loss, logits, gradients) by the hand-written forward and backward passes (no autograd)."""
+        with torch.no_grad():
+            logits, acts = self.forward_manual(x.flatten(1))
+            loss = cross_entropy(logits, y)
+            return loss, logits, self.backward_manual(acts, softmax(logits), y)
+
+    # ---------------------------------------------------------------------- one training step
+    def manual_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step, w ← w − η ∇w ℓ, with the gradients of this ``impl``; returns (loss, logits)."""
+        y = y.long()
+        if self.impl == "manual":
+            loss, logits, grads = self.manual_gradients(x, y)
+        else:
+            for p in self.parameters():
+                p.grad = None
+            if self.impl == "autograd":  # hand-written forward and loss, torch computes the gradients
+                logits = self.forward_manual(x.flatten(1))[0]
+                loss = cross_entropy(logits, y)
+            else:  # "module": torch.nn layers and loss
+                logits = self.net(x.flatten(1))
+                loss = F.cross_entropy(logits, y)
+            loss.backward()
+            grads = [p.grad for p in self.parameters()]
+        with torch.no_grad():
+            for p, g in zip(self.parameters(), grads):
+                p -= lr * g
+        return loss.detach(), logits.detach()
+
+
+class OptimScratchMLP(ScratchMLP):
+    """``impl: optim``: the same ``nn`` modules, trained by the trainer with ``torch.optim``."""
+
+    manual_step = None  # the trainer checks ``callable(getattr(model, "manual_step", None))``
+
+
+@register_model("mlp-scratch")
+def mlp_scratch(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    hidden: list[int] = [10],  # noqa: B006 (validated and copied by the registry)
+    impl: Impl = "manual",
+    init_std: float = 0.3,
+) -> nn.Module:
+    """The RDFIA 1-ab MLP (tanh hidden layers, softmax + cross-entropy) at one of four implementation levels.
+
+    ``init_std``: weights and biases ~ N(0, init_std²) as in the homework (0.3); for wide inputs such as
+    28×28 images a smaller value (e.g. 0.05) keeps the tanh units out of saturation.
+    """
+    if any(h <= 0 for h in hidden):
+        raise ConfigError(f"model.hidden={hidden}: every hidden layer needs at least one unit.")
+    if init_std <= 0:
+        raise ConfigError(f"model.init_std={init_std} must be positive (the homework uses 0.3).")
+    cls = OptimScratchMLP if impl == "optim" else ScratchMLP
+    return cls(math.prod(input_shape), list(hidden), num_classes, impl, init_std)

@@ -1,0 +1,352 @@
+"""`vit`: a Vision Transformer written from scratch (reports 001, 002 §1-e).
+
+    image ─patchify─▶ N tokens ─(+ class token)─(+ positional embedding)─▶ depth × Block ─▶ LayerNorm
+          ─▶ class token (pool: cls) or mean of the tokens (pool: mean) ─▶ head MLP ─▶ logits
+
+A pre-norm Block (report 002 Q4):   X ← X + MHSA(LN(X));   X ← X + MLP(LN(X)),   MLP = Linear→GELU→Linear.
+``residual: false`` drops both "X +" (report 001's deep ViT without skip connections).
+
+Multi-head self-attention, per head with d = head_dim:   Attention(Q, K, V) = softmax(Q Kᵀ / √d) V,
+Q = X W_q, K = X W_k, V = X W_v; the heads are concatenated and projected back to embed_dim.
+
+Small-data options from "Vision Transformer for Small-Size Datasets" (Lee et al. 2021; report 002 Q10):
+- ``spt`` Shifted Patch Tokenization: the image and its four diagonal shifts by half a patch are
+  concatenated along channels, cut into patches, flattened, layer-normed and linearly projected;
+- ``lsa`` Locality Self-Attention: the diagonal of Q Kᵀ is masked (no token attends to itself) and the
+  softmax temperature (√d at the start) is learned.
+
+Helpers for figures: ``model.attention_maps(x)``, :func:`attention_rollout`, :func:`rollout_maps`,
+:func:`sinusoidal_table`, :func:`plot_pos_embedding` and :func:`plot_attention`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vislab.errors import ConfigError, UserError
+from vislab.models import register_model, require_image_input
+
+# Report 001's ViTs (DLVC; their code was provided by the course, so these follow the dlvc-compare suite):
+# one block, two blocks, two blocks with residual connections; fixed sinusoidal positions, dropout 0.5.
+PRESETS: dict[str, dict] = {
+    "shallow": dict(embed_dim=128, depth=1, residual=False, pos_embed="sinusoidal", dropout=0.5),
+    "deep": dict(embed_dim=128, depth=2, residual=False, pos_embed="sinusoidal", dropout=0.5),
+    "deep-residual": dict(embed_dim=128, depth=2, residual=True, pos_embed="sinusoidal", dropout=0.5),
+}
+DEFAULTS = dict(embed_dim=64, depth=4, residual=True, pos_embed="learned", dropout=0.0)
+
+
+def sinusoidal_table(n_positions: int, dim: int) -> torch.Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)); n_positions × dim."""
+    pos = torch.arange(n_positions, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, dim, 2, dtype=torch.float64)
+    angle = pos / 10000 ** (two_i / dim)  # n × ⌈d/2⌉
+    table = torch.zeros(n_positions, dim, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(angle)
+    table[:, 1::2] = torch.cos(angle[:, : dim // 2])
+    return table.float()
+
+
+class PatchEmbed(nn.Module):
+    """Cut into p×p patches, flatten, project: exactly a p×p convolution with stride p."""
+
+    def __init__(self, channels: int, dim: int, patch: int):
+        super().__init__()
+        self.proj = nn.Conv2d(channels, dim, patch, stride=patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)  # B × N × D
+
+
+class ShiftedPatchEmbed(nn.Module):
+    """SPT: [x, 4 diagonal shifts of x] → p×p patches → flatten → LayerNorm → Linear."""
+
+    def __init__(self, channels: int, dim: int, patch: int):
+        super().__init__()
+        self.patch = patch
+        self.norm = nn.LayerNorm(5 * channels * patch * patch)
+        self.proj = nn.Linear(5 * channels * patch * patch, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        p, s = self.patch, max(self.patch // 2, 1)
+        padded = F.pad(x, (s, s, s, s))  # shifted copies are filled with zeros
+        shifts = [padded[..., s + dy: s + dy + h, s + dx: s + dx + w] for dy, dx in ((-s, -s), (-s, s), (s, -s), (s, s))]
+        x = torch.cat([x, *shifts], 1)  # B × 5C × H × W
+        x = x.reshape(b, 5 * c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // p) * (w // p), -1)
+        return self.proj(self.norm(x))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention (optionally LSA). Set ``keep_attn`` to record the weights in ``self.attn``."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int, attn_dropout: float, dropout: float, lsa: bool):
+        super().__init__()
+        self.heads, self.head_dim, self.lsa, self.attn_dropout = heads, head_dim, lsa, attn_dropout
+        self.qkv = nn.Linear(dim, 3 * heads * head_dim)
+        self.proj = nn.Linear(heads * head_dim, dim)
+        self.proj_drop = nn.Dropout(dropout)
+        # 1/temperature: 1/√d, learned under LSA
+        self.scale = nn.Parameter(torch.tensor(head_dim**-0.5)) if lsa else head_dim**-0.5
+        self.keep_attn = False
+        self.attn: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × B×h×T×d
+        allowed = ~torch.eye(t, dtype=torch.bool, device=x.device) if self.lsa and t > 1 else None
+        p_drop = self.attn_dropout if self.training else 0.0
+        if self.keep_attn:  # the formula, step by step (and the weights kept for figures)
+            scores = (q * self.scale) @ k.transpose(-2, -1)  # B×h×T×T: q·k / temperature
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed, float("-inf"))  # LSA: no attention to oneself
+            attn = scores.softmax(dim=-1)  # each row sums to 1
+            self.attn = attn.detach()
+            out = F.dropout(attn, p_drop, self.training) @ v
+        else:  # the same computation, fused
+            out = F.scaled_dot_product_attention(q * self.scale, k, v, attn_mask=allowed, dropout_p=p_drop, scale=1.0)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, t, -1)))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, drop a residual branch for a whole sample with probability p."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = x.new_empty(x.shape[0], *([1] * (x.ndim - 1))).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: X + MHSA(LN(X)), then X + MLP(LN(X)) (no "X +" without residual)."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int, mlp_hidden: int, dropout: float, attn_dropout: float,
+                 drop_path: float, residual: bool, lsa: bool):
+        super().__init__()
+        self.residual = residual
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads, head_dim, attn_dropout, dropout, lsa)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_hidden), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(mlp_hidden, dim), nn.Dropout(dropout))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.residual:
+            return self.mlp(self.norm2(self.attn(self.norm1(x))))
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class ViT(nn.Module):
+    def __init__(self, shape: tuple[int, int, int], num_classes: int, embed_dim: int, patch_size: int, depth: int,
+                 num_heads: int, head_dim: int, mlp_hidden: int, dropout: float, attn_dropout: float,
+                 drop_path: float, residual: bool, pool: str, pos_embed: str, spt: bool, lsa: bool,
+                 head_hidden: list[int]):
+        super().__init__()
+        c, h, w = shape
+        self.grid = (h // patch_size, w // patch_size)
+        self.pool, self.residual = pool, residual
+        self.patch_embed = (ShiftedPatchEmbed if spt else PatchEmbed)(c, embed_dim, patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if pool == "cls" else None
+        n_tokens = self.grid[0] * self.grid[1] + (pool == "cls")
+        if pos_embed == "learned":
+            self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens, embed_dim))
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        else:  # fixed: a buffer, rebuilt from the shape (not stored in checkpoints)
+            self.register_buffer("pos_embed", sinusoidal_table(n_tokens, embed_dim)[None], persistent=False)
+        self.pos_drop = nn.Dropout(dropout)
+        rates = torch.linspace(0, drop_path, depth).tolist()  # stochastic depth grows with depth
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, head_dim, mlp_hidden, dropout, attn_dropout, r,
+                                          residual, lsa) for r in rates)
+        self.norm = nn.LayerNorm(embed_dim)
+        head: list[nn.Module] = []
+        width = embed_dim
+        for units in head_hidden:
+            head += [nn.Linear(width, units), nn.GELU(), nn.Dropout(dropout)]
+            width = units
+        self.head = nn.Sequential(*head, nn.Linear(width, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)  # B × N × D
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], 1)
+        x = self.pos_drop(x + self.pos_embed)
+        for block in self.blocks:
+            x = block(x)
+        x = self.norm(x)
+        return self.head(x[:, 0] if self.cls_token is not None else x.mean(1))
+
+    @torch.no_grad()
+    def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Attention weights of every block for a batch (eval mode): a list of B × heads × T × T."""
+        was_training = self.training
+        self.eval()
+        attns = [b.attn for b in self.blocks]
+        try:
+            for a in attns:
+                a.keep_attn = True
+            self(x)
+            return [a.attn for a in attns]
+        finally:
+            for a in attns:
+                a.keep_attn, a.attn = False, None
+            self.train(was_training)
+
+
+def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020): R = Â_L ⋯ Â_1 with Â = mean over heads of A, plus the
+    identity for the skip connection (Â = ½A + ½I, rows renormalised) when ``residual``. B × T × T."""
+    t = attentions[0].shape[-1]
+    eye = torch.eye(t, device=attentions[0].device)
+    result = eye.expand(attentions[0].shape[0], t, t)
+    for a in attentions:
+        a = a.mean(1)
+        if residual:
+            a = 0.5 * a + 0.5 * eye
+            a = a / a.sum(-1, keepdim=True)
+        result = a @ result
+    return result
+
+
+def rollout_maps(model: ViT, x: torch.Tensor) -> torch.Tensor:
+    """How much each patch feeds the prediction: B × grid_h × grid_w (class-token row, or the mean row)."""
+    r = attention_rollout(model.attention_maps(x), model.residual)
+    maps = r[:, 0, 1:] if model.pool == "cls" else r.mean(1)
+    return maps.reshape(len(x), *model.grid)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_pos_embedding(model: ViT, path: str | Path) -> Path:
+    """PNG: the positional-embedding table (tokens × dims) and, per patch, its cosine similarity with all patches."""
+    plt = _plt()
+    table = model.pos_embed.detach().float().cpu()[0]
+    patches = table[1:] if model.pool == "cls" else table
+    gh, gw = model.grid
+    unit = F.normalize(patches, dim=1)
+    sim = (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)  # tiles
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r")
+    a1.set(xlabel="token (0 = class token)" if model.pool == "cls" else "token", ylabel="embedding dimension",
+           title="positional embedding")
+    fig.colorbar(im, ax=a1)
+    im = a2.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1)
+    for k in range(1, max(gh, gw)):
+        if k < gh:
+            a2.axhline(k * gh - 0.5, color="w", lw=0.5)
+        if k < gw:
+            a2.axvline(k * gw - 0.5, color="w", lw=0.5)
+    a2.set(title=f"cosine similarity (tile = one of {gh}×{gw} patches)", xticks=[], yticks=[])
+    fig.colorbar(im, ax=a2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_attention(model: ViT, images: torch.Tensor, display=None, *, path: str | Path | None = None,
+                   max_images: int = 8) -> Path:
+    """PNG: images (top) and their attention-rollout maps overlaid (bottom). ``images``: the normalised
+    B×C×H×W batch the model takes; ``display``: the same images as uint8 N×H×W×C (else min-max scaled)."""
+    if path is None and isinstance(display, (str, Path)):  # plot_attention(model, images, path)
+        path, display = display, None
+    if path is None:
+        raise TypeError("plot_attention needs a path for the PNG")
+    plt = _plt()
+    x = images[:max_images]
+    maps = rollout_maps(model, x.to(next(model.parameters()).device)).float().cpu()
+    if display is None:
+        lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+        display = ((x - lo) / (hi - lo).clamp_min(1e-8)).permute(0, 2, 3, 1).cpu().numpy()
+    size = display.shape[1:3]
+    maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+    maps = (maps - maps.amin((1, 2), keepdim=True)) / (maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)).clamp_min(1e-8)
+    n = len(x)
+    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
+    for i in range(n):
+        img = display[i]
+        gray = img.shape[-1] == 1
+        for ax in axes[:, i]:
+            ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
+            ax.axis("off")
+        axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
+    axes[0, 0].set_title("input", fontsize=8, loc="left")
+    axes[1, 0].set_title("attention rollout", fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+@register_model("vit")
+def vit(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    preset: Literal["shallow", "deep", "deep-residual"] | None = None,
+    embed_dim: int | None = None,  # 64 (presets: 128)
+    patch_size: int = 4,
+    depth: int | None = None,  # 4
+    num_heads: int = 4,
+    head_dim: int | None = None,  # embed_dim // num_heads
+    mlp_ratio: float = 4.0,
+    mlp_hidden: int | None = None,  # overrides mlp_ratio
+    dropout: float | None = None,  # 0.0
+    attn_dropout: float = 0.0,
+    drop_path: float = 0.0,
+    residual: bool | None = None,  # True
+    pool: Literal["cls", "mean"] = "cls",
+    pos_embed: Literal["learned", "sinusoidal"] | None = None,  # learned
+    spt: bool = False,
+    lsa: bool = False,
+    head_hidden: list[int] = [],  # noqa: B006 (validated and copied by the registry)
+) -> nn.Module:
+    """A from-scratch ViT; options left unset come from ``preset`` (report 001's ViTs) or the defaults."""
+    given = dict(embed_dim=embed_dim, depth=depth, residual=residual, pos_embed=pos_embed, dropout=dropout)
+    o = {**DEFAULTS, **(PRESETS[preset] if preset else {}), **{k: v for k, v in given.items() if v is not None}}
+    c, h, w = require_image_input("vit", input_shape)
+    if patch_size < 1 or h % patch_size or w % patch_size:
+        valid = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
+        raise UserError(f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
+                        f"Valid patch sizes for {h}×{w}: {', '.join(map(str, valid))} (or resize with data.resize).")
+    for key, value in (("embed_dim", o["embed_dim"]), ("depth", o["depth"]), ("num_heads", num_heads)):
+        if value < 1:
+            raise ConfigError(f"model.{key}={value} must be at least 1.")
+    if head_dim is None:
+        if o["embed_dim"] % num_heads:
+            raise ConfigError(f"model.embed_dim={o['embed_dim']} is not divisible by model.num_heads={num_heads}. "
+                              f"Choose a multiple of {num_heads}, or set model.head_dim explicitly.")
+        head_dim = o["embed_dim"] // num_heads
+    for key, value in (("dropout", o["dropout"]), ("attn_dropout", attn_dropout), ("drop_path", drop_path)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"model.{key}={value} must lie in [0, 1).")
+    if drop_path > 0 and not o["residual"]:
+        raise ConfigError("model.drop_path drops residual branches, but model.residual is false. "
+                          "Set model.drop_path=0 or model.residual=true.")
+    hidden = mlp_hidden or max(1, round(mlp_ratio * o["embed_dim"]))
+    if hidden < 1 or head_dim < 1 or any(u < 1 for u in head_hidden):
+        raise ConfigError("model.mlp_hidden / mlp_ratio, head_dim and head_hidden sizes must be positive.")
+    return ViT((c, h, w), num_classes, o["embed_dim"], patch_size, o["depth"], num_heads, head_dim, hidden,
+               o["dropout"], attn_dropout, drop_path, o["residual"], pool, o["pos_embed"], spt, lsa, list(head_hidden))
