@@ -6,7 +6,6 @@ another exception (no traceback for a typo in a config).
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
@@ -208,9 +207,7 @@ def test_tree_plus_overrides(tree, sets):
 @FUZZ
 @given(text=st.text(max_size=30))
 def test_parse_value_never_raises(text):
-    value = parse_value(text)
-    if isinstance(value, float) and not math.isnan(value):
-        assert value == value
+    parse_value(text)  # a value YAML cannot build ('2001-13-01', '!!int x', '[[[[...') stays the text
 
 
 @pytest.mark.parametrize("assignment, fragment", [

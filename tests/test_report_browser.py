@@ -106,21 +106,3 @@ def test_report_in_headless_chromium(tmp_path):
     assert sorted(runs) == ["majority", "mlp", "wide"]
     params = [p for _, p in result["order"]]
     assert params == sorted(params, reverse=True)
-
-
-def test_vit_positional_embedding_figure_from_a_module(tmp_path):
-    import torch
-
-    from vislab.report.figures import plot_pos_similarity
-    from vislab.report.vit_figures import _pos_embedding
-
-    class Tiny(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.pos_embed = torch.nn.Parameter(torch.randn(1, 1 + 16, 8))  # class token + 4×4 patches
-
-    pos = _pos_embedding(Tiny())
-    assert pos.shape == (16, 8)
-    png = plot_pos_similarity(pos, tmp_path / "pos.png", title="tiny")
-    with Image.open(png) as img:
-        assert img.width > 100

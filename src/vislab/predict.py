@@ -16,7 +16,7 @@ from vislab.data import prepare_data
 from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
 from vislab.errors import DataError, UserError
-from vislab.models import build_model
+from vislab.models import build_model, skip_pretrained
 from vislab.train.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.train.metrics import compute_metrics
 
@@ -34,7 +34,8 @@ def load_model(target: str | Path) -> tuple[torch.nn.Module, dict]:
     if bad:
         raise DataError(f"checkpoint '{path}' lacks or has malformed {', '.join(bad)}: it is damaged or was not "
                         f"written by vislab's trainer. Use best.pt/last.pt from a vislab run directory.")
-    model = build_model(ckpt["model_name"], tuple(ckpt["input_shape"]), ckpt["num_classes"], **ckpt["model_kwargs"])
+    with skip_pretrained():  # the checkpoint's state dict is the model; no pretrained file needed
+        model = build_model(ckpt["model_name"], tuple(ckpt["input_shape"]), ckpt["num_classes"], **ckpt["model_kwargs"])
     try:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing/unexpected keys, shape mismatch

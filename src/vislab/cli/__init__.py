@@ -119,8 +119,8 @@ def config_show(config: Optional[str] = ConfigOpt, set_: Optional[List[str]] = S
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes."""
-    import click
-
+    # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
+    click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     _sub_apps()
     try:
         rv = app(args=argv, prog_name="vislab", standalone_mode=False)
@@ -132,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted.")
         return 130
-    except click.ClickException as e:
+    except click_error as e:  # a usage error: unknown option, missing or extra argument
         e.show()
         return 2
     except KeyboardInterrupt:

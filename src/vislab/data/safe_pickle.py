@@ -98,7 +98,7 @@ def _latin1_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") ->
 def _sized(kind: type) -> Any:
     """``bytes``/``bytearray`` without the ``bytes(n)`` form: a tiny file must not allocate n bytes."""
     def make(*args: Any) -> Any:
-        if any(isinstance(a, int) for a in args):
+        if not all(isinstance(a, (str, bytes, bytearray, list, tuple)) for a in args):  # no size / __index__
             raise Refused(f"{kind.__name__}(<size>)")
         return kind(*args)
     return make
@@ -118,8 +118,8 @@ def _check_dtype_state(inst: np.dtype, state: Any) -> None:
     """Only the state numpy itself writes for this plain dtype, apart from the byte-order character."""
     canonical = inst.__reduce__()[2]
     ok = (isinstance(state, tuple) and len(state) == len(canonical) and state[0] == canonical[0]
-          and state[1] in ("<", ">", "|", "=", b"<", b">", b"|", b"=") and all(a is b or (type(a) is type(b) and a == b)
-                                                         for a, b in zip(state[2:], canonical[2:])))
+          and state[1] in ("<", ">", "|", "=", b"<", b">", b"|", b"=")
+          and all(a is b or (type(a) is type(b) and a == b) for a, b in zip(state[2:], canonical[2:])))
     if not ok:
         raise Refused(f"a malformed dtype state ({type(state).__name__})")  # no repr: it may be huge
 
@@ -135,6 +135,10 @@ def _check_array_state(state: Any) -> None:
 
 class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler, so BUILD can be checked
     dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, data: bytes, encoding: str) -> None:
+        super().__init__(io.BytesIO(data), encoding=encoding)
+        self.max_size = len(data)
 
     def find_class(self, module: str, name: str) -> Any:
         module = _PY2_MODULES.get(module, module)
@@ -179,9 +183,7 @@ def loads_pickle(data: bytes, path: str | Path = "<bytes>", encoding: str = "byt
     ``encoding='bytes'`` reads Python 2 strings as ``bytes`` (what the CIFAR-10 batches need).
     """
     try:
-        unpickler = _RestrictedUnpickler(io.BytesIO(data), encoding=encoding)
-        unpickler.max_size = len(data)
-        return unpickler.load()
+        return _RestrictedUnpickler(data, encoding).load()
     except Refused as e:
         raise DataError(
             f"Refused to load '{path}': it is a pickle that asks for {e}, which a plain data file never needs "

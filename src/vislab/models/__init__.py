@@ -11,9 +11,10 @@ Models that are fitted rather than trained by gradient (``majority``, ``svm``) e
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch.nn as nn
 from pydantic import ValidationError, validate_call
@@ -62,6 +63,24 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwa
         raise ConfigError(f"invalid option for model '{name}': {msgs}.") from None
     model.vislab_name = name  # type: ignore[attr-defined]
     return model
+
+
+_skip_pretrained = [0]
+
+
+@contextlib.contextmanager
+def skip_pretrained() -> Iterator[None]:
+    """Within this block, ``pretrained``/``weights`` options load nothing: for rebuilding a model whose
+    trained state dict (a checkpoint) replaces the weights anyway, so resume/predict need no weights file."""
+    _skip_pretrained[0] += 1
+    try:
+        yield
+    finally:
+        _skip_pretrained[0] -= 1
+
+
+def pretrained_skipped() -> bool:
+    return _skip_pretrained[0] > 0
 
 
 def _lookup(name: str) -> Callable[..., nn.Module]:

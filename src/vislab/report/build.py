@@ -235,7 +235,7 @@ def _sweep_context(figs: _Figures, folder: Path, info: dict, study) -> dict | No
 def build_report(folder: str | Path, study=None, title: str | None = None) -> Path:
     """Write ``folder/report.html`` and ``folder/figures/*.png``; return the HTML path."""
     from vislab.report.html import data_uri, render
-    from vislab.report.vit_figures import vit_figures
+    from vislab.report.model_figures import model_figures
 
     folder = Path(folder)
     kind, runs, info = discover(folder)
@@ -284,8 +284,8 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
                         f"{s.get('params', 0):,} parameters")
             run_ctx.append(dict(name=n, headline=headline, figures=_guard(
                 notes, f"{n}: test figures", _run_figures, figs, n, runs[n], s, default=[])))
-        vit = [dict(name=n, figures=f) for n in detailed
-               if (f := _guard(notes, f"{n}: ViT figures", vit_figures, figs, n, runs[n], configs.get(n), default=[]))]
+        model_figs = [dict(name=n, figures=f) for n in detailed if (f := _guard(
+            notes, f"{n}: model figures", model_figures, figs, n, runs[n], configs.get(n), default=[]))]
     finally:
         figs.publish(clean=kind != "run")  # a run's own folder also holds the trainer's figures
 
@@ -297,7 +297,7 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
         sweep["figures"] = embed(sweep["figures"])
     for r in run_ctx:
         r["figures"] = embed(r["figures"])
-    for v in vit:
+    for v in model_figs:
         v["figures"] = embed(v["figures"])
     heading = {"suite": f"Suite {info.get('name', folder.name)}", "sweep": f"Sweep {info.get('study', folder.name)}",
                "run": f"Run {folder.name}", "folder": f"Runs in {folder.name}"}[kind]
@@ -305,7 +305,7 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
     html = render(dict(title=title or heading, subtitle=subtitle, generated=time.strftime("%Y-%m-%d %H:%M"),
                        version=__version__, folder=str(folder), columns=COLUMNS, rows=table_rows(complete),
                        run_anchors=[r["name"] for r in run_ctx], failures=failures, sweep=sweep,
-                       curves=embed(curves), data_figs=embed(data_figs), runs=run_ctx, vit=vit, notes=notes))
+                       curves=embed(curves), data_figs=embed(data_figs), runs=run_ctx, model_figs=model_figs, notes=notes))
     path = folder / "report.html"
     atomic_write_text(path, html)
     os.chmod(path, 0o644)  # a page to share

@@ -211,24 +211,3 @@ def plot_image_mosaic(rows: list[np.ndarray], path: Path, row_titles: list[str] 
     for i, title in enumerate(row_titles or []):
         ax.text(-pad, pad + i * (h + pad) + h / 2, title, ha="right", va="center", fontsize=8)
     return _save(fig, path)
-
-
-def plot_pos_similarity(pos: np.ndarray, path: Path, title: str = "", max_side: int = 8) -> Path:
-    """Cosine similarity of each patch's positional embedding with all others (ViT paper, fig. 7):
-    one small map per patch position, laid out like the patches (at most ``max_side``² maps shown)."""
-    side = int(round(np.sqrt(len(pos))))
-    if side * side != len(pos):
-        raise ValueError(f"{len(pos)} positions do not form a square grid of patches")
-    unit = pos / np.maximum(np.linalg.norm(pos, axis=1, keepdims=True), 1e-12)
-    sim = (unit @ unit.T).reshape(side, side, side, side)
-    keep = np.unique(np.linspace(0, side - 1, min(side, max_side)).round().astype(int))
-    fig, axes = plt.subplots(len(keep), len(keep), figsize=(0.9 * len(keep) + 1, 0.9 * len(keep) + 0.6),
-                             squeeze=False)
-    for i, r in enumerate(keep):
-        for j, c in enumerate(keep):
-            ax = axes[i][j]
-            ax.imshow(sim[r, c], cmap="viridis", vmin=-1, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle(title or "positional-embedding similarity", fontsize=9)
-    return _save(fig, path)

@@ -90,6 +90,12 @@ def finish_run(run: RunDir, model, meta: dict, history: list[dict], state: dict,
         if history and "train_loss" in history[0]:
             plot_curves(history, run.fig_dir / "curves.png", title=run.path.name)
         plot_confusion(test.confusion, names, run.fig_dir / "confusion_test.png", title=f"{run.path.name}: test")
+        if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles): the boundary
+            from vislab.report.boundary import plot_decision_boundary
+
+            x_test = torch.cat([x for x, _ in test_loader.epoch(0)]).cpu()
+            plot_decision_boundary(model, x_test, labels, run.fig_dir / "boundary_test.png", names,
+                                   title=run.path.name)
     except OSError as e:
         log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
     log.line(f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "

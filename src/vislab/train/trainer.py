@@ -8,6 +8,7 @@ ends with the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -23,7 +24,7 @@ from vislab.data import prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.loader import DeviceLoader
 from vislab.errors import DataError, TrainingInterrupted, UserError
-from vislab.models import build_model
+from vislab.models import build_model, skip_pretrained
 from vislab.train.checkpoint import load_checkpoint, save_checkpoint
 from vislab.train.evaluate import evaluate, finish_run
 from vislab.train.optim import build_optimizer, lr_factor
@@ -104,7 +105,8 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
         torch.set_num_threads(tc.threads)
     splits, stats = prepare_data(cfg.data, tc.seed, stats=ckpt["preprocess"] if ckpt else None)
     torch.manual_seed(tc.seed)  # model init
-    model = build_model(cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()).to(device)
+    with skip_pretrained() if ckpt else contextlib.nullcontext():  # resuming: last.pt holds the weights
+        model = build_model(cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()).to(device)
     if ckpt:
         model.load_state_dict(ckpt["state_dict"])
     n_params = sum(p.numel() for p in model.parameters())

@@ -1,0 +1,145 @@
+"""`timm:<name>`: any model of the timm library (optional extra ``pip install 'vislab[timm]'``).
+
+``timm.create_model(name, num_classes=K, in_chans=C, img_size=(H, W) for models that take one, **kwargs)``;
+every other ``model.*`` key is passed through to timm (e.g. ``model.patch_size=4``, ``model.depth=6``,
+``model.drop_path_rate=0.1``), and one timm rejects is a ConfigError.
+
+``pretrained: true`` loads weights from the local caches only — the Hugging Face hub cache
+(``~/.cache/huggingface/hub``) or torch hub's ``checkpoints/`` folder — and ``weights: FILE`` from a
+file; nothing is downloaded (the hub is put offline while timm loads). timm itself adapts the weights
+to the new classifier, channel count and image size (report 002 fine-tunes ImageNet ViTs on MNIST).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch.nn as nn
+
+from vislab.errors import ConfigError, UserError
+from vislab.models import pretrained_skipped, require_image_input
+
+INSTALL = "pip install 'vislab[timm]'"
+
+
+@contextlib.contextmanager
+def hub_offline() -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 for the duration (environment and huggingface_hub's already-read constant)."""
+    old_env = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        constants = None
+    old_const = getattr(constants, "HF_HUB_OFFLINE", None)
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old_env
+        if constants is not None:
+            constants.HF_HUB_OFFLINE = old_const
+
+
+def cached_weights(name: str) -> tuple[Path | None, list[str]]:
+    """The local file of timm's default pretrained weights for ``name``, and the places searched."""
+    import torch
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(name)
+    if cfg is None:
+        raise UserError(f"timm has no pretrained weights for '{name}'. Use model.pretrained=false, or another "
+                        f"model (timm.list_models(pretrained=True) lists those with weights).")
+    searched: list[str] = []
+    if cfg.hf_hub_id:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        repo = cfg.hf_hub_id
+        for filename in dict.fromkeys([cfg.hf_hub_filename, "model.safetensors", "pytorch_model.bin"]):
+            if filename:
+                found = try_to_load_from_cache(repo, filename)
+                if isinstance(found, str) and Path(found).is_file():
+                    return Path(found), searched
+        searched.append(f"{constants.HF_HUB_CACHE}/models--{repo.replace('/', '--')}/snapshots/*/model.safetensors "
+                        f"(Hugging Face repo '{repo}')")
+    if cfg.url:
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name
+        if path.is_file():
+            return path, searched
+        searched.append(f"{path} (from {cfg.url})")
+    return None, searched
+
+
+def build_timm(name: str, input_shape: tuple[int, ...], num_classes: int, pretrained: bool = False,
+               weights: str | None = None, **kwargs: Any) -> nn.Module:
+    """``timm:<name>`` — a timm model for this data; weights only from local files (see module docstring)."""
+    try:
+        import timm
+    except ImportError:
+        raise UserError(f"model 'timm:{name}' needs the timm library, which is not installed: {INSTALL}.") from None
+    if not isinstance(pretrained, bool):
+        raise ConfigError(f"model.pretrained={pretrained!r} must be true or false.")
+    if not timm.is_model(name):
+        near = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f" Did you mean {', '.join(near)}?" if near else ""
+        raise ConfigError(f"timm has no model '{name}'.{hint} List them with: python -c \"import timm; "
+                          f"print(timm.list_models('*vit*'))\".")
+    c, h, w = require_image_input(f"timm:{name}", input_shape)
+    file = None
+    if not pretrained_skipped() and (pretrained or weights is not None):
+        if weights is not None:
+            file = Path(str(weights)).expanduser()
+            if not file.is_file():
+                raise UserError(f"model.weights: file '{file}' does not exist. Give a weights file for timm:{name}.")
+        else:
+            file, searched = cached_weights(name)
+            if file is None:
+                raise UserError(
+                    f"model.pretrained=true: the weights of timm:{name} are not in the local cache (vislab never "
+                    f"downloads). Looked for: {'; '.join(searched)}. On a machine with internet run python -c "
+                    f"\"import timm; timm.create_model('{name}', pretrained=True)\" and copy its cache here, or give "
+                    f"the file with model.weights=FILE.")
+    extra = dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(file), custom_load=file.suffix == ".npz")) \
+        if file is not None else {}
+    base = dict(num_classes=num_classes, in_chans=c, img_size=(h, w))
+    with hub_offline():
+        while True:
+            try:
+                model = timm.create_model(name, **base, **extra, **kwargs)
+                break
+            except TypeError as e:
+                if "img_size" in str(e) and "img_size" in base and "img_size" not in kwargs:
+                    del base["img_size"]  # a model without a fixed input size (CNNs): try again without it
+                    continue
+                raise ConfigError(f"timm:{name} rejected an option: {e}. Check the model.* keys against the "
+                                  f"model's constructor in timm.") from None
+            except (ValueError, AssertionError, KeyError) as e:
+                raise ConfigError(f"timm:{name} could not be built with these options ({type(e).__name__}: "
+                                  f"{str(e)[:300]}).") from None
+            except (OSError, RuntimeError) as e:
+                if file is None:
+                    raise
+                raise UserError(f"timm:{name}: the weights in '{file}' could not be loaded ({type(e).__name__}: "
+                                f"{str(e)[:300]}). Check that the file belongs to this model.") from None
+    _check_patches(model, name, h, w)
+    return model
+
+
+def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:
+    """A ViT whose patches do not tile the image would silently drop pixels: refuse it."""
+    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
+    if patch is None:
+        return
+    ph, pw = (patch, patch) if isinstance(patch, int) else tuple(patch)
+    if h % ph or w % pw:
+        valid = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
+        raise UserError(f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
+                        f"model.patch_size to one of {', '.join(map(str, valid))}, or resize with data.resize.")

@@ -1,0 +1,82 @@
+"""Decision boundary of any model on 2-D feature data (e.g. `circles`), as a PNG (reports 002/004, 1-ab)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+
+from vislab.errors import UserError  # noqa: E402
+
+
+@torch.no_grad()
+def plot_decision_boundary(model: torch.nn.Module, x, y, path: str | Path, class_names: Sequence[str] | None = None,
+                           resolution: int = 200, title: str = "") -> Path:
+    """Colour the plane by the model's predicted class (shade = its softmax confidence) and scatter the points.
+
+    ``x``: N×2 features as the model takes them (normalised), ``y``: their labels (tensors or arrays).
+    """
+    x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    y = np.asarray(torch.as_tensor(np.asarray(y)).long())
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise UserError(f"a decision boundary needs 2-D feature data (N×2, e.g. data.name=circles), "
+                        f"not data of shape {tuple(x.shape)}.")
+    if len(x) == 0:
+        raise UserError("a decision boundary needs at least one data point.")
+    lo, hi = x.min(0).values.numpy(), x.max(0).values.numpy()
+    pad = 0.1 * np.maximum(hi - lo, 1e-3)
+    g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xx, yy = np.meshgrid(g0, g1)
+    grid = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float32))
+    was_training = model.training
+    model.eval()
+    try:
+        device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+        logits = torch.cat([model(chunk.to(device)).float().cpu() for chunk in grid.split(8192)])
+    finally:
+        model.train(was_training)
+    probs = logits.softmax(1)
+    pred = probs.argmax(1).numpy().reshape(xx.shape)
+    conf = probs.max(1).values.numpy().reshape(xx.shape)
+    n_classes = max(logits.shape[1], int(y.max()) + 1 if len(y) else 0)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    colors = [plt.get_cmap("tab10")(i % 10) for i in range(n_classes)]
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(pred, origin="lower", extent=(g0[0], g0[-1], g1[0], g1[-1]), aspect="auto", alpha=0.25,
+              cmap=ListedColormap(colors), vmin=-0.5, vmax=n_classes - 0.5, interpolation="nearest")
+    ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
+    if n_classes > 1:
+        ax.contour(xx, yy, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k", linewidths=1)
+    for k in range(n_classes):
+        sel = y == k
+        if sel.any():
+            ax.scatter(x[sel, 0], x[sel, 1], s=10, color=colors[k], edgecolors="k", linewidths=0.3,
+                       label=names[k] if k < len(names) else str(k))
+    acc = float((predict_classes(model, x, device) == torch.from_numpy(y)).float().mean()) if len(y) else float("nan")
+    ax.set(xlabel="x₁", ylabel="x₂", title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def predict_classes(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The predicted classes of ``x`` (eval mode, no grad)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x.to(device)).argmax(1).cpu()
+    finally:
+        model.train(was_training)
