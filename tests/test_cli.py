@@ -28,6 +28,17 @@ def test_config_show_bad_key_exit_2_without_traceback(capsys):
     assert code == 2 and "train.epoch" in out and "epochs" in out and "Traceback" not in out
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["trian"], "No such command 'trian'"),
+    (["train", "--bogus"], "No such option: --bogus"),
+    (["train", "--resume"], "requires an argument"),
+    (["train", "--resume", "a", "b"], "unexpected extra argument"),
+])
+def test_usage_errors_exit_2_with_the_usage_line(capsys, args, fragment):
+    code, out = run(capsys, *args)
+    assert code == 2 and fragment in out and "Error" in out and "Traceback" not in out
+
+
 def test_quickstart_prints_comparison_table(capsys, tmp_path):
     code, out = run(capsys, "quickstart", "--out", str(tmp_path), "--epochs", "1", "--quiet")
     assert code == 0
