@@ -58,7 +58,7 @@ def test_same_seed_same_numbers_on_cpu(tmp_path):
     over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2")
     a = train(tiny_config(*over), tmp_path / "a", quiet=True)
     b = train(tiny_config(*over), tmp_path / "b", quiet=True)
-    c = train(tiny_config(*over, "train.seed=1"), tmp_path / "c", quiet=True)
+    train(tiny_config(*over, "train.seed=1"), tmp_path / "c", quiet=True)
     keys = ["val_acc", "val_pacc", "test_acc", "test_pacc", "val_loss", "test_loss", "best_epoch"]
     assert [a[k] for k in keys] == [b[k] for k in keys]
     assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))

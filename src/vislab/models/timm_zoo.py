@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from vislab.errors import ConfigError, UserError
 from vislab.models import pretrained_skipped, require_image_input
+from vislab.models.weights import read_state_dict
 
 INSTALL = "pip install 'vislab[timm]'"
 
@@ -124,13 +125,28 @@ def build_timm(name: str, input_shape: tuple[int, ...], num_classes: int, pretra
             except (ValueError, AssertionError, KeyError) as e:
                 raise ConfigError(f"timm:{name} could not be built with these options ({type(e).__name__}: "
                                   f"{str(e)[:300]}).") from None
-            except (OSError, RuntimeError) as e:
+            except Exception as e:  # noqa: BLE001 - garbage weights: EOFError, UnpicklingError, SafetensorError
                 if file is None:
                     raise
                 raise UserError(f"timm:{name}: the weights in '{file}' could not be loaded ({type(e).__name__}: "
                                 f"{str(e)[:300]}). Check that the file belongs to this model.") from None
     _check_patches(model, name, h, w)
+    if file is not None and file.suffix != ".npz":
+        _load_matching(model, file, name)
     return model
+
+
+def _load_matching(model: nn.Module, file: Path, name: str) -> None:
+    """timm loads a weights file non-strictly (and drops its classifier whenever num_classes != 1000): reload
+    every tensor whose name and shape fit, so a file of this very model round-trips, and refuse a file of
+    which nothing fits (another architecture). Tensors timm adapted (resized positions, summed channels) stay."""
+    sd = read_state_dict(file, f"timm:{name}")
+    own = model.state_dict()
+    fits = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
+    if not fits:
+        raise UserError(f"timm:{name}: no tensor of '{file}' fits this model (its names/shapes belong to another "
+                        f"architecture). Give a weights file of {name}.")
+    model.load_state_dict(fits, strict=False)
 
 
 def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:

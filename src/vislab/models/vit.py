@@ -21,7 +21,6 @@ Helpers for figures: ``model.attention_maps(x)``, :func:`attention_rollout`, :fu
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Literal
 
