@@ -168,7 +168,7 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
         opt.load_state_dict(ckpt["optimizer"])
     steps_per_epoch = len(train_loader)
     total_steps = tc.epochs * steps_per_epoch
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda and tc.amp else _nullcontext()
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda and tc.amp else contextlib.nullcontext()
     higher_better = not tc.select_metric.endswith("loss")
 
     def checkpoint(name: str, extra: dict) -> None:
@@ -295,11 +295,3 @@ def _try_compile(net: torch.nn.Module, log: Progress) -> torch.nn.Module:
     except Exception as e:  # no compiler toolchain, unsupported platform, ...
         log.line(f"train.compile: torch.compile is unavailable here ({type(e).__name__}: {e}); running eagerly.")
         return net
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
