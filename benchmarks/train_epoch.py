@@ -19,7 +19,7 @@ from one uint8 tensor in the training process (no per-image PIL work, no worker 
 for the cores), evaluates in batches of ``train.eval_batch_size`` under ``inference_mode``, and on
 CPU uses whatever memory format the trainer chooses (reported).
 
-Usage: ``python benchmarks/train_epoch.py [--models cnn,vit] [--seeds 0]``
+Usage: ``python benchmarks/train_epoch.py [--models cnn,vit] [--seeds 0] [--abba]``
 """
 
 from __future__ import annotations
@@ -118,14 +118,19 @@ def vislab_run(cfg) -> dict:
                 eval_batch_size=cfg.train.eval_batch_size, channels_last=cfg.train.channels_last)
 
 
-def compare(name: str, overrides: list[str], seeds: list[int], workers: int) -> dict:
+def compare(name: str, overrides: list[str], seeds: list[int], workers: int, abba: bool = False) -> dict:
     rows = []
     for seed in seeds:
         cfg = build_config({}, [*fashion_overrides(), *COMMON, *overrides, f"train.seed={seed}"])
         splits, stats = prepare_data(cfg.data, cfg.train.seed)
+        # ABBA order (plain, vislab, vislab, plain): a machine whose load drifts slows both sides alike
         theirs = plain_loop(cfg, splits, stats, workers)
         ours = vislab_run(cfg)
         rows.append(dict(seed=seed, vislab=ours, plain=theirs))
+        if abba:
+            ours = vislab_run(cfg)
+            theirs = plain_loop(cfg, splits, stats, workers)
+            rows.append(dict(seed=seed, vislab=ours, plain=theirs))
     mean = lambda side, k: sum(r[side][k] for r in rows) / len(rows)  # noqa: E731
     return dict(
         model=name, overrides=overrides, runs=rows,
@@ -140,6 +145,7 @@ def main() -> None:
     ap.add_argument("--models", default="cnn,vit")
     ap.add_argument("--seeds", default="0", help="comma-separated; figures are means over seeds")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--abba", action="store_true", help="per seed: plain, vislab, vislab, plain (cancels load drift)")
     args = ap.parse_args()
     if not fashion_available():
         emit(dict(benchmark="train_epoch", skipped=f"Fashion-MNIST not found in {FASHION_ROOT}"))
@@ -151,7 +157,7 @@ def main() -> None:
         if overrides is None:
             notes.append(f"{name}: not registered in this checkout, skipped")
             continue
-        results.append(compare(name, overrides, seeds, args.workers))
+        results.append(compare(name, overrides, seeds, args.workers, args.abba))
     emit(dict(benchmark="train_epoch", data="Fashion-MNIST 28x28x1, 55000 train / 10000 test", common=COMMON,
               results=results, notes=notes, machine=machine()))
 

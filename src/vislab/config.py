@@ -153,7 +153,7 @@ class TrainConfig(Section):
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     grad_clip: float | None = Field(None, gt=0)
     amp: bool = True  # bf16 autocast on CUDA
-    channels_last: bool = True  # on CUDA
+    channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
     compile: bool = False  # torch.compile, with a fallback message
     threads: int | None = Field(None, ge=1)  # torch CPU threads
 
