@@ -672,26 +672,64 @@ def test_full_disk_keeps_what_was_written(capsys, tmp_path, monkeypatch):
     assert code == 1 and "Not a directory" in out and str(tmp_path / "a-file") in out, out
 
 
+class _FullDisk:
+    """A file on a file system that fills up after 1,000 bytes: later writes fail with ENOSPC (as on a tmpfs)."""
+
+    def __init__(self, f, room: int = 1000):
+        self.f, self.room = f, room
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.f.write(data[:self.room])
+        if len(data) > self.room:
+            self.room = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return len(data)
+
+    def __getattr__(self, name):  # flush, fileno, close, ... of the real file
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see which file is written")
-def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(capsys, tmp_path, monkeypatch):
-    real_fsync, seen = os.fsync, []
+@pytest.mark.parametrize("fails_in", ["write", "fsync"])
+def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(capsys, tmp_path, monkeypatch, fails_in):
+    """The end-of-epoch-2 last.pt cannot be written: in ``write`` (a real full file system; torch.save alone
+    would turn that into an opaque RuntimeError) or only when flushed to disk (``fsync``)."""
+    real_fsync, real_fdopen, seen = os.fsync, os.fdopen, []
+
+    def second_last_pt(fd) -> bool:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if ".last.pt." in name and name not in seen:
+            seen.append(name)
+        return seen[1:] == [name]
 
     def fsync(fd):
-        name = os.readlink(f"/proc/self/fd/{fd}")
-        if ".last.pt." in name:
-            seen.append(name)
-            if len(seen) == 2:  # the end-of-epoch-2 checkpoint
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if fails_in == "fsync" and second_last_pt(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
+    def fdopen(fd, *a, **kw):
+        f = real_fdopen(fd, *a, **kw)
+        return _FullDisk(f) if fails_in == "write" and second_last_pt(fd) else f
+
     monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "fdopen", fdopen)
     run = tmp_path / "run"
     code, out = cli(capsys, "train", *_tiny_sets("train.epochs=3"), "--out", run, "-q")
     assert code == 1 and "could not write" in out and "last.pt" in out and "the disk is full" in out, out
+    assert "Traceback" not in out
     kept = load_checkpoint(run / "checkpoints" / "last.pt")
     assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
     assert not list(run.rglob(".*.tmp")) and not (run / ".lock").exists()
     monkeypatch.setattr(os, "fsync", real_fsync)  # space freed: the run continues from that checkpoint
+    monkeypatch.setattr(os, "fdopen", real_fdopen)
     code, out = cli(capsys, "train", "--resume", run, "-q")
     assert code == 0 and json.loads((run / "summary.json").read_text())["epochs_run"] == 3
 

@@ -8,6 +8,7 @@ scheduler, RNG state, history and position.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import pickle
 import re
@@ -64,7 +65,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write(path, lambda f: torch.save(payload, f))
+    # Serialise in memory first: torch's zip writer turns a failed write (a full disk) into an opaque
+    # RuntimeError ("unexpected pos"), while a plain write lets atomic_write name the cause.
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
