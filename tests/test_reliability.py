@@ -359,24 +359,21 @@ KILL_ARGS = ["train", "-q", "--set", "data.name=digits", "--set", "model.name=ml
 # inside a child: the 2nd end-of-epoch last.pt is half written when the process stops (to be SIGKILLed there)
 HALF_WRITE = textwrap.dedent('''
     import io, time, torch
-    import vislab.train.checkpoint as ck
-    _save, _atomic_write, ARMED = torch.save, ck.atomic_write, []
-    def save(obj, f, *a, **kw):  # recognise the second last.pt (state: epoch 2, step 0)
-        if isinstance(obj, dict) and "history" in obj and obj["state"]["epoch"] == 2 and obj["state"]["step"] == 0:
-            ARMED.append(1)
-        return _save(obj, f, *a, **kw)
-    def atomic_write(path, write):  # ... and write only half of its file, then hang until killed
-        if ARMED and path.name == "last.pt":
+    import vislab.train.trainer as trainer
+    from vislab.train.checkpoint import atomic_write
+    _save_checkpoint = trainer.save_checkpoint
+    def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang
+        if path.name == "last.pt" and payload["state"]["epoch"] == 2 and payload["state"]["step"] == 0:
+            buf = io.BytesIO()
+            torch.save(payload, buf)
             def half(f):
-                buf = io.BytesIO()
-                write(buf)
                 f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
                 f.flush()
                 open(MARK, "w").close()
                 time.sleep(300)
-            return _atomic_write(path, half)
-        return _atomic_write(path, write)
-    torch.save, ck.atomic_write = save, atomic_write
+            return atomic_write(path, half)
+        return _save_checkpoint(path, payload)
+    trainer.save_checkpoint = save_checkpoint
 ''')
 
 
