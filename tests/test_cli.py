@@ -101,3 +101,14 @@ def test_train_user_errors_exit_2(capsys, tmp_path):
     assert code == 2 and "unknown model" in out
     code, out = run(capsys, "train", "--set", "data.name=imagenet", "--out", str(tmp_path / "z"), "-q")
     assert code == 2 and "unknown dataset" in out and "digits" in out
+
+
+def test_model_list_shows_every_model_and_the_timm_extra(capsys, monkeypatch):
+    from vislab.cli import model as model_cli
+
+    monkeypatch.setattr(model_cli.console, "width", 250)  # one line per row: fragments are not wrapped apart
+    code, out = run(capsys, "model", "list")
+    assert code == 0
+    for name in ("majority", "mlp-scratch", "cnn", "vit", "resnet18", "fast", "timm:<name>"):
+        assert name in out
+    assert "pip install 'vislab[timm]'" in out  # rich markup must not swallow the [timm] extra

@@ -136,13 +136,15 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     assert (out / "narrow" / "report.html").is_file()
 
 
-def test_pruned_trials_stop_early(tmp_path, monkeypatch):
+@pytest.mark.parametrize("eval_at_start", [False, True])
+def test_pruned_trials_stop_early(tmp_path, monkeypatch, eval_at_start):
     monkeypatch.setattr(sp, "build_pruner", lambda spec: optuna.pruners.ThresholdPruner(lower=1.01))
-    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3}})
+    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3,
+                                                                    "eval_at_start": eval_at_start}})
     study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=2, report=False, log=lambda s: None)
     assert [t.state for t in study.trials] == [TrialState.PRUNED, TrialState.PRUNED]
     for t in study.trials:
-        assert list(t.intermediate_values) == [1]
+        assert list(t.intermediate_values) == [1]  # the untrained model (epoch 0) is never a reason to prune
         summary = json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())
         assert summary["status"] == "pruned"
 

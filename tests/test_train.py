@@ -76,10 +76,11 @@ class SignalAt:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-@pytest.mark.parametrize("stop_after", [1, 2])
-def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after):
+@pytest.mark.parametrize("stop_after, eval_at_start", [(1, False), (2, True)])
+def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval_at_start):
     over = ("train.epochs=3", "augment.crop.p=0.7", "augment.crop.padding=1", "augment.hflip.p=0.5",
-            "model.dropout=0.3", "schedule.name=cosine", "optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9")
+            "model.dropout=0.3", "schedule.name=cosine", "optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9",
+            f"train.eval_at_start={str(eval_at_start).lower()}")
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(tiny_config(*over), tmp_path / "cut", quiet=True, callbacks=[SignalAt(stop_after)])
@@ -94,6 +95,32 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after):
     rows = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
     assert strip(rows(tmp_path / "ref")) == strip(rows(tmp_path / "cut"))
+
+
+def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_path):
+    from vislab.data import prepare_data
+    from vislab.data.loader import DeviceLoader
+    from vislab.models import build_model
+    from vislab.train.evaluate import evaluate
+
+    over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2", "optim.lr=0.01")
+    plain = train(tiny_config(*over), tmp_path / "plain", quiet=True)
+    start = train(tiny_config(*over, "train.eval_at_start=true"), tmp_path / "start", quiet=True)
+    rows = lambda d: [{k: v for k, v in json.loads(x).items() if k != "seconds"}  # noqa: E731
+                      for x in (d / "metrics.jsonl").read_text().splitlines()]
+    first, *rest = rows(tmp_path / "start")
+    assert first["epoch"] == 0 and rest == rows(tmp_path / "plain")  # training itself is untouched
+    assert all(start[k] == plain[k] for k in ("val_acc", "test_acc", "best_epoch"))
+    # row 0 = the freshly initialised model, scored on the unaugmented train split and on val
+    cfg = tiny_config(*over)
+    splits, stats = prepare_data(cfg.data, cfg.train.seed)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs())
+    val = evaluate(model, DeviceLoader(splits.val, stats, 1000), splits.num_classes)
+    tr = evaluate(model, DeviceLoader(splits.train, stats, 1000), splits.num_classes)
+    assert (first["val_acc"], first["train_acc"]) == (val.acc, tr.acc)
+    assert first["val_loss"] == pytest.approx(val.loss) and first["train_loss"] == pytest.approx(tr.loss)
+    assert first["train_acc"] < 0.5 < rest[-1]["train_acc"]  # untrained: near chance (10 classes)
 
 
 def test_existing_run_is_not_overwritten(tmp_path):

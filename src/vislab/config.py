@@ -147,6 +147,7 @@ class TrainConfig(Section):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval_every: int = Field(1, ge=1)
+    eval_at_start: bool = False  # an epoch-0 row: the untrained model scored on train (unaugmented) and val
     select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     min_delta: float = Field(0.0, ge=0)

@@ -58,7 +58,8 @@ def list_models() -> None:
     for name in sorted(MODELS):
         opts = ", ".join(f"{k}={v!r}" for k, v in model_kwargs(name).items())
         table.add_row(escape(name), escape(opts or "-"))
-    table.add_row("timm:<name>", "pretrained=False, weights=None, any timm.create_model option (pip install 'vislab[timm]')")
+    table.add_row("timm:<name>", escape("pretrained=False, weights=None, any timm.create_model option "
+                                        "(pip install 'vislab[timm]')"))
     console.print(table)
 
 

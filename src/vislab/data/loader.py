@@ -13,6 +13,7 @@ fused scale-and-shift normalise the batch (``benchmarks/pipeline.py`` measures i
 
 from __future__ import annotations
 
+import copy
 from typing import Iterator
 
 import numpy as np
@@ -177,6 +178,13 @@ class DeviceLoader:
                 x = aug(x)
             x = apply_stats(x, self._stats).contiguous(memory_format=fmt)
         return x, y
+
+    def unaugmented(self, batch_size: int) -> "DeviceLoader":
+        """The same split (the same tensors, no copy), whole and in order, without augmentation: for scoring it."""
+        view = copy.copy(self)
+        view.batch_size, view.shuffle, view.drop_last, view.rank, view.world = batch_size, False, False, 0, 1
+        view.augment, view._byte_ops, view.alternate_flip = None, [], False
+        return view
 
     def epoch(self, epoch: int = 0, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         idx = self.order(epoch)

@@ -58,7 +58,7 @@ class _PruneReport:
 
     def on_epoch_end(self, row: dict) -> None:
         value = row.get(self.metric)
-        if value is None or not math.isfinite(value):
+        if row["epoch"] < 1 or value is None or not math.isfinite(value):  # epoch 0 (untrained) says nothing
             return
         self.trial.report(float(value), step=int(row["epoch"]))
         if self.trial.should_prune():

@@ -184,6 +184,17 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
     if dist.is_main and ckpt:
         run.write_metrics(history)
     log.start(tc.epochs, steps_per_epoch, first_epoch=state["epoch"])
+    if tc.eval_at_start and not history:  # epoch 0: the error of the untrained model, on train and val
+        start = evaluate(net, train_loader.unaugmented(tc.eval_batch_size), splits.num_classes, device,
+                         amp_on=on_cuda and tc.amp, dist=dist)
+        val = evaluate(net, val_loader, splits.num_classes, device, amp_on=on_cuda and tc.amp, dist=dist)
+        history.append(dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
+                            **val.as_dict("val"), val_per_class=val.per_class))
+        if dist.is_main:
+            run.write_metrics(history)
+        log.epoch_done(history[-1])
+        for cb in callbacks:
+            cb.on_epoch_end(history[-1])
     while state["epoch"] < tc.epochs:
         epoch = state["epoch"]
         if state["step"] == 0 or state["partial"] is None:
