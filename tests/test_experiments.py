@@ -149,7 +149,8 @@ def test_run_overrides_switching_model_drop_base_kwargs_and_null_removes(tmp_pat
 
 def test_builtin_suites_are_valid_and_faithful():
     names = builtin_suites()
-    assert {"quickstart", "dlvc-compare", "cnn-ladder", "vit-study", "mlp-basics"} <= set(names)
+    assert {"quickstart", "dlvc-compare", "dlvc-final", "cnn-ladder", "vit-study", "mlp-basics"} <= set(names)
+    assert all(names.values())  # every suite says what it is in `vislab suite`
     for name in names:
         suite = load_suite(name)
         for run in suite["runs"]:
@@ -164,6 +165,17 @@ def test_builtin_suites_are_valid_and_faithful():
     base, top = run_config(ladder, "baseline"), run_config(ladder, "batchnorm")
     assert (base.optim.name, base.optim.lr, base.train.batch_size, base.data.normalize) == ("sgd", 0.1, 128, "none")
     assert top.model.kwargs()["batchnorm"] and top.optim.momentum == 0.9 and top.schedule.name == "exponential"
+    assert (run_config(ladder, "lr-0.01").optim.lr, run_config(ladder, "batch-32").train.batch_size) == (0.01, 32)
+    final = load_suite("dlvc-final")
+    vit_aug = run_config(final, "vit-aug")
+    assert vit_aug.model.kwargs() == run_config(final, "vit-noaug").model.kwargs() == dict(
+        patch_size=2, embed_dim=32, depth=4, mlp_hidden=1024, head_dim=16, num_heads=20, dropout=0.25,
+        head_hidden=[1024], pos_embed="learned")
+    assert (vit_aug.optim.name, vit_aug.optim.lr, vit_aug.optim.weight_decay, vit_aug.schedule.name,
+            vit_aug.schedule.gamma, vit_aug.train.batch_size, vit_aug.train.epochs) == \
+        ("adamw", 0.000365, 0.1, "exponential", 0.9, 128, 60)
+    assert vit_aug.augment.rotation.p > 0 and run_config(final, "vit-noaug").augment.rotation.p == 0
+    assert [run_config(final, r).train.epochs for r in ("resnet18", "cnn")] == [60, 120]
     vit = load_suite("vit-study")
     for axis, values in (("patch_size", [2, 4, 7, 14, 28]), ("embed_dim", [16, 32, 64, 128]), ("depth", [2, 4, 6, 8])):
         assert sorted(run_config(vit, r).model.kwargs()[axis] for r in vit["groups"][axis]) == values

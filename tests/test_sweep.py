@@ -160,14 +160,32 @@ def test_grid_sampler_covers_the_grid(tmp_path):
     assert combos == {("sgd", 16), ("sgd", 32), ("adam", 16), ("adam", 32)} and len(study.trials) == 4
 
 
-def test_builtin_sweeps_are_valid():
-    from vislab.experiments.sweep import base_tree
+def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
+    """Random points of each built-in space make valid configs and models that run on the data's images."""
+    import torch
 
-    assert "dlvc-cnn" in sp.builtin_sweeps()
+    from vislab.config import build_config
+    from vislab.experiments.sweep import base_tree
+    from vislab.models import build_model
+
+    assert {"dlvc-cnn", "dlvc-vit"} <= set(sp.builtin_sweeps())
     for name in sp.builtin_sweeps():
         spec = sp.load_sweep(name)
-        base_tree(spec, [])
+        base = base_tree(spec, [])
         assert spec["metric"] in sp.METRICS and spec["distributions"]
+        assert base["data"]["name"] == "cifar10"
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(6):
+            trial = study.ask()
+            cfg = build_config(base, [f"{k}={json.dumps(v)}" for k, v in sp.suggest(trial, spec["distributions"]).items()])
+            model = build_model(cfg.model.name, (3, 32, 32), 10, **cfg.model.kwargs())
+            assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    vit = sp.load_sweep("dlvc-vit")["distributions"]
+    assert {"train.batch_size", "model.patch_size", "model.dropout", "optim.lr", "schedule.gamma", "optim.name",
+            "model.embed_dim", "model.depth", "model.mlp_hidden", "model.head_dim", "model.num_heads",
+            "model.head_hidden", "optim.weight_decay"} == set(vit)  # report 003 §6.1.3's list
+    assert main(["sweep", "list"]) == 0
+    assert "dlvc-vit" in capsys.readouterr().out
 
 
 def test_narrowed_space_and_spec_errors(tmp_path):

@@ -30,7 +30,7 @@ class _DefaultRun(TyperGroup):
 
 sweep_app = typer.Typer(cls=_DefaultRun, no_args_is_help=True,
                         help="Optuna sweeps: `vislab sweep FILE` runs (or joins) one; "
-                             "`vislab sweep show DIR` reports it.")
+                             "`vislab sweep show DIR` reports it; `vislab sweep list` names the built-in ones.")
 
 
 def suite(
@@ -78,7 +78,7 @@ def _print_results(folder: Path) -> None:
 @sweep_app.command("run")
 def sweep_run(
     file: str = typer.Argument(..., help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...) "
-                                         "or a built-in sweep name (dlvc-cnn)."),
+                                         "or a built-in sweep name (`vislab sweep list`)."),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", min=1,
                                          help="Finished trials the study should hold (all workers together)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Start no new trial after S seconds."),
@@ -111,6 +111,16 @@ def sweep_run(
     print_best(study, 5)
     if narrow:
         print_best(load_existing_study(storage or default_storage(folder), f"{study.study_name}-narrow"), 5)
+
+
+@sweep_app.command("list")
+def sweep_list() -> None:
+    """The built-in sweeps: run one with `vislab sweep NAME` (copy its YAML to change it)."""
+    from vislab.experiments.space import SWEEP_DIR, builtin_sweeps, load_sweep
+
+    for name in builtin_sweeps():
+        print(f"{name:12s} {' '.join(str(load_sweep(name).get('description', '')).split())}")
+    print(f"(files in {SWEEP_DIR})")
 
 
 @sweep_app.command("show")
