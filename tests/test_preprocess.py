@@ -44,6 +44,18 @@ def test_stats_fitted_on_train_only(toy_source, mode):
     assert all(torch.equal(again[k], stats[k]) for k in stats if isinstance(stats[k], torch.Tensor))
 
 
+def test_imagenet_statistics_are_fixed_not_fitted(toy_source):
+    splits, stats = prepare_data(DataConfig(name="toy", normalize="imagenet"), seed=0)
+    assert stats["mean"].tolist() == pytest.approx([0.485, 0.456, 0.406])
+    assert stats["std"].tolist() == pytest.approx([0.229, 0.224, 0.225])
+    # ImageNet's mean colour maps to 0, one ImageNet std above it to 1, whatever the train split holds
+    pixel = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
+    assert apply_stats(pixel, stats).abs().max() < 1e-6
+    assert apply_stats(pixel + torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), stats).sub(1).abs().max() < 1e-5
+    grey = fit_stats(np.zeros((4, 5, 5, 1), np.uint8), "imagenet")
+    assert grey["mean"].tolist() == pytest.approx([0.449]) and grey["std"].tolist() == pytest.approx([0.226])
+
+
 def test_given_stats_are_reused_not_refitted(toy_source):
     cfg = DataConfig(name="toy", normalize="standard")
     _, stats = prepare_data(cfg, seed=0)

@@ -27,7 +27,7 @@ class DataConfig(Section):
     name: str = "digits"
     root: str = "data"  # folder holding the dataset files (per-dataset sub-folders are also searched)
     download: bool = True  # fetch official files when missing (never in tests)
-    normalize: Literal["none", "standard", "zca"] = "standard"
+    normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"  # imagenet: fixed, for pretrained
     zca_epsilon: float = Field(0.1, gt=0)
     val_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train where a source has no val set
     # Explicit sizes: pool the official sets named in `use` and carve a seeded, stratified

@@ -1,4 +1,5 @@
-"""Normalisation fitted on the TRAIN split only: per-channel standardisation or ZCA whitening.
+"""Normalisation fitted on the TRAIN split only: per-channel standardisation or ZCA whitening — or the
+fixed ImageNet statistics that pretrained weights expect.
 
 The statistics are a dict of tensors (stored in checkpoints, reused for val/test/predict):
 ``{"mode": str, "mean": Tensor, "std": Tensor}`` or ``{"mode": "zca", "mean": Tensor(D), "W": Tensor(D×D)}``.
@@ -12,12 +13,23 @@ import torch
 from vislab.errors import UserError
 
 MAX_ZCA_DIM = 4096  # D×D whitening matrix; CIFAR-10 is 3072
+# The fixed ImageNet statistics that torchvision's and timm's pretrained weights expect (RGB in [0, 1]);
+# a single-channel image gets their channel averages.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
     """Fit statistics on train samples: uint8 N×H×W×C images (scaled to [0, 1]) or float N×D features."""
     if mode == "none":
         return {"mode": "none"}
+    if mode == "imagenet":  # not fitted: the statistics pretrained weights were trained with
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3):
+            raise UserError(f"data.normalize=imagenet needs RGB or grey images; these samples are "
+                            f"{'×'.join(map(str, x.shape[1:]))} {x.dtype}. Use data.normalize=standard.")
+        mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        if x.shape[-1] == 1:
+            mean, std = mean.mean().view(1), std.mean().view(1)
+        return {"mode": "standard", "mean": mean, "std": std, "fixed": "imagenet"}
     if x.dtype == np.uint8:
         xf = torch.from_numpy(x).float().div_(255)  # N×H×W×C
         axes = (0, 1, 2)
