@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from vislab.cli import main
 from vislab.config import build_config
 from vislab.experiments.suite import builtin_suites, load_suite, run_config
 from vislab.experiments.table import COLUMNS
+from vislab.models import build_model, skip_pretrained
 
 BASE = {"data": {"name": "digits", "limit": 300}, "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
         "model": {"name": "mlp", "hidden": [32]}}
@@ -149,7 +151,7 @@ def test_run_overrides_switching_model_drop_base_kwargs_and_null_removes(tmp_pat
 
 def test_builtin_suites_are_valid_and_faithful():
     names = builtin_suites()
-    assert {"quickstart", "dlvc-compare", "dlvc-final", "cnn-ladder", "vit-study", "mlp-basics"} <= set(names)
+    assert {"quickstart", "dlvc-compare", "dlvc-final", "cnn-ladder", "vit-study", "mlp-basics", "timm-mnist"} <= set(names)
     assert all(names.values())  # every suite says what it is in `vislab suite`
     for name in names:
         suite = load_suite(name)
@@ -176,6 +178,12 @@ def test_builtin_suites_are_valid_and_faithful():
         ("adamw", 0.000365, 0.1, "exponential", 0.9, 128, 60)
     assert vit_aug.augment.rotation.p > 0 and run_config(final, "vit-noaug").augment.rotation.p == 0
     assert [run_config(final, r).train.epochs for r in ("resnet18", "cnn")] == [60, 120]
+    timm_suite = load_suite("timm-mnist")
+    for run in timm_suite["runs"]:  # each builds for MNIST's 1×28×28 (pretrained weights are not needed to check)
+        cfg = run_config(timm_suite, run)
+        with skip_pretrained():
+            model = build_model(cfg.model.name, (1, 28, 28), 10, **cfg.model.kwargs())
+        assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     vit = load_suite("vit-study")
     for axis, values in (("patch_size", [2, 4, 7, 14, 28]), ("embed_dim", [16, 32, 64, 128]), ("depth", [2, 4, 6, 8])):
         assert sorted(run_config(vit, r).model.kwargs()[axis] for r in vit["groups"][axis]) == values

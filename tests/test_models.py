@@ -525,6 +525,27 @@ def test_timm_weights_file_round_trip(tmp_path):
         torch.testing.assert_close(loaded(x), src(x))
 
 
+def test_timm_imagenet_weights_adapt_to_grey_28x28_with_other_patches(tmp_path):
+    """What suite timm-mnist relies on: RGB 224×224 patch-16 weights with a 1000-class head load into a
+    1×28×28, patch-7, 10-class model — blocks copied, patch filters and positions resampled, head new."""
+    pytest.importorskip("timm")
+    import timm
+
+    arch = dict(depth=1, embed_dim=32, num_heads=2)
+    imagenet = timm.create_model("vit_tiny_patch16_224", **arch)  # 3×224×224, 16×16 patches, 1000 classes
+    f = tmp_path / "imagenet.pth"
+    torch.save(imagenet.state_dict(), f)
+    fresh = seeded("timm:vit_tiny_patch16_224", (1, 28, 28), 10, seed=3, patch_size=7, **arch)
+    tuned = seeded("timm:vit_tiny_patch16_224", (1, 28, 28), 10, seed=3, patch_size=7, weights=str(f), **arch)
+    got, src = tuned.state_dict(), imagenet.state_dict()
+    assert torch.equal(got["blocks.0.attn.qkv.weight"], src["blocks.0.attn.qkv.weight"])
+    assert got["patch_embed.proj.weight"].shape == (32, 1, 7, 7) and got["pos_embed"].shape == (1, 17, 32)
+    assert torch.equal(got["pos_embed"][:, 0], src["pos_embed"][:, 0])  # the class token's position, kept
+    assert not torch.equal(got["patch_embed.proj.weight"], fresh.state_dict()["patch_embed.proj.weight"])
+    assert got["head.weight"].shape == (10, 32)
+    assert tuned(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
 def test_resnet18_weights_without_state_dict_exit_2(capsys, tmp_path):
     f = tmp_path / "list.pth"
     torch.save([1, 2, 3], f)
