@@ -4,6 +4,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,6 +37,7 @@ def test_run_directory_contract(tmp_path):
     assert summary["status"] == "complete" and summary["params"] == 64 * 32 + 32 + 32 * 10 + 10
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert summary["train_acc"] == rows[summary["best_epoch"] - 1]["train_acc"]  # the best epoch's, for the gap
     for r in rows:
         assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_pacc", "val_per_class", "lr", "seconds"} <= set(r)
     assert summary["test_acc"] > 0.5  # 10 classes: far above chance after 3 epochs
@@ -165,6 +167,11 @@ def test_majority_baseline(tmp_path):
     s = train(tiny_config("model.name=majority"), tmp_path / "m", quiet=True)
     assert s["test_pacc"] == pytest.approx(0.1)
     assert s["best_epoch"] == 1 and s["params"] == 10
+    from vislab.data import prepare_data
+
+    cfg = tiny_config()
+    y = prepare_data(cfg.data, cfg.train.seed)[0].train.y
+    assert s["train_acc"] == pytest.approx(np.bincount(y).max() / len(y))  # the majority class's share of train
 
 
 @pytest.mark.parametrize("name, expect", [

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from vislab.train.checkpoint import atomic_write_text
 
-COLUMNS = [  # (key in summary.json, header)
-    ("run", "run"), ("val_acc", "val ACC"), ("val_pacc", "val PACC"), ("test_acc", "test ACC"),
-    ("test_pacc", "test PACC"), ("train_time_s", "train time (s)"), ("test_time_s", "test time (s)"),
-    ("params", "parameters"), ("best_epoch", "best epoch"),
+COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of report 004)
+    ("run", "run"), ("train_acc", "train ACC"), ("val_acc", "val ACC"), ("val_pacc", "val PACC"),
+    ("test_acc", "test ACC"), ("test_pacc", "test PACC"), ("test_loss", "test loss"),
+    ("train_time_s", "train time (s)"), ("test_time_s", "test time (s)"), ("params", "parameters"),
+    ("best_epoch", "best epoch"),
 ]
 
 
@@ -21,10 +22,10 @@ def table_rows(summaries: dict[str, dict]) -> list[dict]:
 
 
 def fmt(key: str, v) -> str:
-    """A cell as the reports print it: accuracies to 4 decimals, times to 2, counts as integers."""
+    """A cell as the reports print it: accuracies and losses to 4 decimals, times to 2, counts as integers."""
     if v is None:
         return "-"
-    if key.endswith("acc"):
+    if key.endswith(("acc", "loss")):
         return f"{v:.4f}"
     if key.endswith("_s"):
         return f"{v:.2f}"
@@ -32,8 +33,6 @@ def fmt(key: str, v) -> str:
         return f"{v:,}"
     return str(v)
 
-
-_fmt = fmt  # older name
 
 
 def to_markdown(rows: list[dict], failures: dict[str, str] | None = None) -> str:

@@ -148,9 +148,10 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
         t0 = time.perf_counter()
         fit(*_whole_split(train_loader))
         state.update(epoch=1, best_epoch=1, train_time_s=time.perf_counter() - t0)
+        fitted = evaluate(model, train_loader.unaugmented(tc.eval_batch_size), splits.num_classes, device)
         val = evaluate(model, val_loader, splits.num_classes, device)
-        history.append(dict(epoch=1, **val.as_dict("val"), val_per_class=val.per_class, lr=0.0,
-                            seconds=state["train_time_s"]))
+        history.append(dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
+                            val_per_class=val.per_class, lr=0.0, seconds=state["train_time_s"]))
         if dist.is_main:
             save_checkpoint(run.ckpt_dir / "best.pt", {**meta, "state_dict": model.state_dict(), "epoch": 1})
             save_checkpoint(run.ckpt_dir / "last.pt", {**meta, "state_dict": model.state_dict(), "history": history,
