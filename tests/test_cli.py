@@ -93,6 +93,23 @@ def test_data_info_and_preview(capsys, tmp_path):
     assert code == 0 and Image.open(png).size[0] > 100
 
 
+def test_data_preview_labels_the_originals_with_their_classes(capsys, tmp_path, monkeypatch):
+    import vislab.report.figures as figures
+
+    seen = {}
+    real = figures.plot_image_grid
+
+    def spy(rows, path, row_titles=None, labels=None):
+        seen.update(rows=rows, labels=labels)
+        return real(rows, path, row_titles, labels)
+
+    monkeypatch.setattr(figures, "plot_image_grid", spy)
+    code, _ = run(capsys, "data", "preview", "digits", "--out", str(tmp_path / "g.png"), "-n", "12", "--copies", "1")
+    assert code == 0
+    assert seen["labels"][:10] == [str(k) for k in range(10)]  # one image of each class first, in class order
+    assert len(seen["labels"]) == len(seen["rows"][0]) == 12
+
+
 def test_train_user_errors_exit_2(capsys, tmp_path):
     code, out = run(capsys, "train", "--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]",
                     "--set", "data.name=digits", "--out", str(tmp_path / "x"), "-q")

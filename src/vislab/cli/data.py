@@ -47,12 +47,14 @@ def preview(name: str, config: Optional[str] = typer.Option(None, "--config", "-
             out: Path = typer.Option(Path("preview.png"), "--out", "-o"),
             n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
             copies: int = typer.Option(3, "--copies", min=1, max=8, help="Augmented rows.")) -> None:
-    """PNG grid: a row of training originals, then rows of augmented copies (augment.* from --set)."""
+    """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
+    (augment.* from --set)."""
     from vislab.data import load_splits
-    from vislab.report.previews import augmentation_rows
     from vislab.report.figures import plot_image_grid
+    from vislab.report.previews import augmentation_rows, preview_indices
 
     cfg = _config(name, config, set_)
     splits = load_splits(cfg.data, cfg.train.seed)
     rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies, cfg.train.seed)
-    console.print(f"wrote {plot_image_grid(rows, out, titles)}")
+    labels = [splits.class_names[k] for k in splits.train.y[preview_indices(splits.train.y, n)]]
+    console.print(f"wrote {plot_image_grid(rows, out, titles, labels)}")

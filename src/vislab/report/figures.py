@@ -90,10 +90,12 @@ def plot_roc(roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[st
     return _save(fig, path)
 
 
-def plot_image_grid(rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None) -> Path:
-    """Grid of uint8 N×H×W×C images, one row per array (e.g. originals vs augmented)."""
+def plot_image_grid(rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None,
+                    labels: list[str] | None = None) -> Path:
+    """Grid of uint8 N×H×W×C images, one row per array (e.g. originals vs augmented); ``labels`` (e.g. class
+    names) are written under the images of every row."""
     n = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.1, len(rows) * 1.2), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)), squeeze=False)
     for i, imgs in enumerate(rows):
         for j in range(n):
             ax = axes[i][j]
@@ -102,6 +104,8 @@ def plot_image_grid(rows: list[np.ndarray], path: Path, row_titles: list[str] | 
                 img = imgs[j]
                 ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
                           vmin=0, vmax=255)
+                if labels and j < len(labels):
+                    ax.text(0.5, -0.04, labels[j], transform=ax.transAxes, ha="center", va="top", fontsize=6)
         if row_titles:
             axes[i][0].set_title(row_titles[i], fontsize=8, loc="left")
     return _save(fig, path)

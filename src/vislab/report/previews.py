@@ -11,15 +11,18 @@ from vislab.data.types import ArraySet
 from vislab.errors import UserError
 
 
+def preview_indices(y: np.ndarray, n: int) -> np.ndarray:
+    """``n`` sample indices: the first image of each class (in class order), then the next ones."""
+    _, first = np.unique(y, return_index=True)
+    return np.concatenate([first, np.setdiff1d(np.arange(len(y)), first)])[:n]
+
+
 def augmentation_rows(data: ArraySet, cfg: AugmentConfig, n: int, copies: int, seed: int = 0
                       ) -> tuple[list[np.ndarray], list[str]]:
     """First row: ``n`` training images (one per class first); then ``copies`` augmented versions."""
     if not data.is_image:
         raise UserError("this dataset holds feature vectors, not images: there is nothing to preview.")
-    _, first = np.unique(data.y, return_index=True)
-    rest = np.setdiff1d(np.arange(len(data)), first)
-    idx = np.concatenate([first, rest])[:n]
-    originals = data.x[idx]
+    originals = data.x[preview_indices(data.y, n)]
     aug = build_augment(cfg, (originals.shape[3], originals.shape[1], originals.shape[2]))
     rows, titles = [originals], ["originals"]
     torch.manual_seed(seed)
