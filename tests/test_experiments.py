@@ -166,6 +166,7 @@ def test_builtin_suites_are_valid_and_faithful():
     ladder = load_suite("cnn-ladder")
     base, top = run_config(ladder, "baseline"), run_config(ladder, "batchnorm")
     assert (base.optim.name, base.optim.lr, base.train.batch_size, base.data.normalize) == ("sgd", 0.1, 128, "none")
+    assert not base.data.official_val  # reports 002/004 train on all five CIFAR-10 batches
     assert top.model.kwargs()["batchnorm"] and top.optim.momentum == 0.9 and top.schedule.name == "exponential"
     assert (run_config(ladder, "lr-0.01").optim.lr, run_config(ladder, "batch-32").train.batch_size) == (0.01, 32)
     final = load_suite("dlvc-final")

@@ -54,6 +54,23 @@ def test_cifar_batches_in_every_layout(tmp_path, sub):
     assert data.class_names == CIFAR_CLASSES and data.name == "cifar10"
 
 
+def test_cifar_all_five_batches_train_when_official_val_is_off(tmp_path):
+    """Reports 002/004 train on all 50,000 images: data_batch_5 joins train, val is carved from the pool."""
+    from vislab.data.split import make_splits
+
+    written = write_cifar(tmp_path, n=20)
+    src = load_source(cfg("cifar10", tmp_path))
+    splits = make_splits(src, cfg("cifar10", tmp_path, official_val=False, val_fraction=0.1), seed=0)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (90, 10, 20)
+    np.testing.assert_array_equal(splits.test.y, written["test_batch"][1])  # the official test set, untouched
+    pool = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)]).reshape(100, -1)
+    seen = np.concatenate([splits.train.x, splits.val.x]).reshape(100, -1)
+    assert sorted(map(bytes, seen)) == sorted(map(bytes, pool))  # train + val = the five batches, no overlap
+    assert any((splits.train.x.reshape(90, -1) == img).all(1).any() for img in written["data_batch_5"][0].reshape(20, -1))
+    default = make_splits(src, cfg("cifar10", tmp_path), seed=0)
+    np.testing.assert_array_equal(default.val.x, written["data_batch_5"][0])  # default: the reports' 40k/10k/10k
+
+
 def test_cifar_use_test_only_needs_test_batch(tmp_path):
     write_cifar(tmp_path, files=["test_batch"], meta=False)
     data = load_source(cfg("cifar10", tmp_path, use=["test"]))

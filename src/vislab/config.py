@@ -30,6 +30,9 @@ class DataConfig(Section):
     normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"  # imagenet: fixed, for pretrained
     zca_epsilon: float = Field(0.1, gt=0)
     val_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train where a source has no val set
+    # A source's own validation set (CIFAR-10: data_batch_5; a folder's val/) is the val split; false: it joins
+    # train and val is carved with val_fraction (the RDFIA reports train on all 50,000 CIFAR-10 images).
+    official_val: bool = True
     # Explicit sizes: pool the official sets named in `use` and carve a seeded, stratified
     # train/val/test split of these sizes (e.g. [8000, 1000, 1000] from the MNIST test set).
     split: list[int] | None = None

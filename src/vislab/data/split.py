@@ -27,7 +27,8 @@ def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
 
 def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
-    carving val (and test, if the source has none) from train with ``data.val_fraction``."""
+    carving val (and test, if the source has none) from train with ``data.val_fraction`` — val too when
+    ``data.official_val`` is false (the official val set then joins train)."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     if cfg.split is not None:
@@ -46,10 +47,12 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
             raise UserError(f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
                             f"give data.split=[train,val,test] sizes to carve all three from what is loaded.")
         train = src.sets["train"]
+        if not cfg.official_val and "val" in src.sets:  # the official val set becomes training data
+            train = _concat([train, src.sets["val"]])
         test = src.sets.get("test")
         if test is None:
             train, test = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed)
-        val = src.sets.get("val")
+        val = src.sets.get("val") if cfg.official_val else None
         if val is None:
             train, val = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed + 1)
     if cfg.limit is not None and cfg.limit < len(train):
