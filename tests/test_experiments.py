@@ -151,7 +151,8 @@ def test_run_overrides_switching_model_drop_base_kwargs_and_null_removes(tmp_pat
 
 def test_builtin_suites_are_valid_and_faithful():
     names = builtin_suites()
-    assert {"quickstart", "dlvc-compare", "dlvc-final", "cnn-ladder", "vit-study", "mlp-basics", "timm-mnist"} <= set(names)
+    assert {"quickstart", "dlvc-compare", "dlvc-final", "cnn-ladder", "vit-study", "vit-small-data", "mlp-basics",
+            "timm-mnist"} <= set(names)
     assert all(names.values())  # every suite says what it is in `vislab suite`
     for name in names:
         suite = load_suite(name)
@@ -185,6 +186,9 @@ def test_builtin_suites_are_valid_and_faithful():
         with skip_pretrained():
             model = build_model(cfg.model.name, (1, 28, 28), 10, **cfg.model.kwargs())
         assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    small = load_suite("vit-small-data")
+    assert run_config(small, "spt-lsa").model.kwargs()["spt"] and run_config(small, "spt-lsa").model.kwargs()["lsa"]
+    assert run_config(small, "base").model.kwargs() == run_config(load_suite("vit-study"), "base").model.kwargs()
     vit = load_suite("vit-study")
     for axis, values in (("patch_size", [2, 4, 7, 14, 28]), ("embed_dim", [16, 32, 64, 128]), ("depth", [2, 4, 6, 8])):
         assert sorted(run_config(vit, r).model.kwargs()[axis] for r in vit["groups"][axis]) == values

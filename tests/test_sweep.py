@@ -111,6 +111,9 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     import vislab.report.build
 
     monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
+    curves, real_curves = [], vislab.report.build._curves
+    monkeypatch.setattr(vislab.report.build, "_curves", lambda figs, histories, groups: (
+        curves.append(set(histories)), real_curves(figs, histories, groups))[1])
     spec = write_spec(tmp_path / "s.yaml", seed=0)
     out = tmp_path / "sweep"
     assert main(["sweep", str(spec), "--trials", "4", "--out", str(out), "--narrow", "2", "--narrow-trials", "2",
@@ -129,6 +132,7 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     assert main(["sweep", "show", str(out), "--top", "3"]) == 0  # prints the best trials, writes the reports
     shown = capsys.readouterr().out
     assert f"{study.best_value:.4f}" in shown and "optim.lr" in shown
+    assert len(curves[0]) == 4  # curves of the best trials (up to MAX_CURVES), not only the 1 detailed trial
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
     html = (out / "report.html").read_text()

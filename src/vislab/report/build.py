@@ -20,7 +20,7 @@ from vislab.train.checkpoint import atomic_write_text
 from vislab.train.rundir import RunDir
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
-MAX_CURVES = 12
+MAX_CURVES = 12  # sweeps: training curves of the best trials (report 003 fig. 3 compares the best ones)
 MAX_PREVIEWS = 6
 
 
@@ -256,15 +256,15 @@ def build_report(folder: str | Path, study=None, title: str | None = None) -> Pa
         failures = {n: s.get("message") or f"status {s.get('status', 'unknown')}" for n, s in summaries.items()
                     if s.get("status") != "complete"}
     metric = info.get("metric", "val_pacc")
-    detailed = dict(complete)
-    if kind == "sweep":
+    detailed, shown = dict(complete), list(complete)
+    if kind == "sweep":  # curves of the best MAX_CURVES trials, per-run figures of the best few
         ranked = sorted(complete, key=lambda n: complete[n].get(metric) or 0,
                         reverse=info.get("direction") != "minimize")
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
+        shown = ranked[:MAX_CURVES]
     figs = _Figures(folder / "figures", notes)
     try:
         sweep = _guard(notes, "sweep section", _sweep_context, figs, folder, info, study) if kind == "sweep" else None
-        shown = list(detailed)[: MAX_CURVES if kind == "sweep" else None]
         histories = {n: RunDir(runs[n]).read_metrics() for n in shown}
         curves = _curves(figs, histories, info.get("groups", {}) if kind == "suite" else {})
         configs = {}
