@@ -163,3 +163,54 @@ def test_data_device_policy(monkeypatch):
     assert runtime.resolve_data_device("auto", gpu, 5 * 2**30) == cpu  # does not: pinned host memory
     assert runtime.resolve_data_device("cpu", gpu, 1) == cpu
     assert runtime.resolve_data_device("cuda", gpu, 5 * 2**30) == gpu
+
+
+# ------------------------------------------------------------------------ no host sync in the step loop
+# Ops that make the host wait for the device on CUDA: reading a value (.item(), bool(), float()) and
+# data-dependent shapes (boolean-mask indexing, nonzero). On CPU they are cheap, but counted here they show
+# what the same loop would do on a GPU.
+SYNC_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::masked_select", "aten::is_nonzero",
+            "aten::equal", "aten::_unique2", "aten::unique_dim"}
+
+
+class _CountSyncs(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func._schema.name in SYNC_OPS
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("over", [
+    ("model.name=cnn", "model.widths=[8,8]", "model.batchnorm=true", "model.dropout=0.2", "augment.crop.p=1",
+     "augment.hflip.p=0.5"),
+    ("model.name=cnn", "model.widths=[8,8]", "augment.p=0.5", "augment.crop.p=0.7", "augment.hflip.p=0.5"),
+    ("model.name=vit", "model.patch_size=4", "model.embed_dim=16", "model.depth=1", "model.drop_path=0.1"),
+    ("model.name=fast", "model.widths=[8,16]", "train.label_smoothing=0.2", "augment.crop.p=1", "augment.hflip.p=1"),
+    ("model.name=mlp-scratch", "model.hidden=[16]"),
+], ids=["cnn-crop-flip", "cnn-augment-p", "vit", "fast", "mlp-scratch"])
+def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
+    """The step loop reads nothing back except where a metric is logged: with progress logging off, the
+    number of syncing ops in an epoch does not grow with its number of steps (only the epoch-end means)."""
+    from vislab.train.progress import Progress
+
+    monkeypatch.setattr(Progress, "wants_update", lambda self, step: False)
+    counts = []
+    real_epoch = DeviceLoader.epoch
+    for limit in (256, 512):  # 8 and 16 steps of 32
+        mode = _CountSyncs()
+
+        def counted_epoch(self, epoch=0, start_step=0):  # count only while the training split is iterated
+            if not self.shuffle:
+                yield from real_epoch(self, epoch, start_step)
+                return
+            with mode:
+                yield from real_epoch(self, epoch, start_step)
+
+        monkeypatch.setattr(DeviceLoader, "epoch", counted_epoch)
+        cfg = tiny_config(*over, f"data.limit={limit}", "train.epochs=1", "optim.name=sgd", "optim.momentum=0.9")
+        train(cfg, tmp_path / f"r{limit}", quiet=True)
+        counts.append(mode.count)
+    assert counts[0] == counts[1] <= 2, counts

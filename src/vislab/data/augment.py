@@ -63,16 +63,15 @@ class BatchAugment(nn.Module):
             return x
         if self.p >= 1:
             return self._apply_ops(x)
+        # Every sample goes through the ops and `where` keeps the originals of those not chosen: augmenting
+        # only the chosen subset needs its size on the host — a GPU sync every step — to save work on CPU only.
         chosen = torch.rand(x.shape[0], device=x.device) < self.p
-        out = x.clone()
-        if chosen.any():
-            out[chosen] = self._apply_ops(x[chosen])
-        return out
+        return torch.where(chosen[:, None, None, None], self._apply_ops(x), x)
 
     def _apply_ops(self, x: torch.Tensor) -> torch.Tensor:
         for op in self.ops:
             x = op(x)
-        return x.clamp_(0, 1)
+        return x.clamp(0, 1)
 
 
 def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAugment | None:
