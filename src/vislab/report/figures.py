@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
@@ -37,6 +38,7 @@ def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
                 ax.plot(*zip(*pts), style, color=color, marker=".",
                         label=f"{name} {key.split('_')[0]}" if len(histories) > 1 else key.split("_")[0])
     for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
