@@ -210,7 +210,7 @@ def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
                 yield from real_epoch(self, epoch, start_step)
 
         monkeypatch.setattr(DeviceLoader, "epoch", counted_epoch)
-        cfg = tiny_config(*over, f"data.limit={limit}", "train.epochs=1", "optim.name=sgd", "optim.momentum=0.9")
+        cfg = tiny_config(*over, f"data.limit={limit}", "train.epochs=1")  # adam (fused)
         train(cfg, tmp_path / f"r{limit}", quiet=True)
         counts.append(mode.count)
     assert counts[0] == counts[1] <= 2, counts

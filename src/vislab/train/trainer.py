@@ -166,7 +166,7 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
     if tc.compile:
         net = _try_compile(net, log)
     opt = None if callable(manual_step) else build_optimizer(
-        [p for p in model.parameters() if p.requires_grad], cfg.optim, fused=on_cuda)
+        [p for p in model.parameters() if p.requires_grad], cfg.optim)
     if ckpt and opt is not None and ckpt.get("optimizer"):
         opt.load_state_dict(ckpt["optimizer"])
     steps_per_epoch = len(train_loader)
