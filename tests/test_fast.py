@@ -202,7 +202,7 @@ def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     for limit in (256, 512):  # 8 and 16 steps of 32
         mode = _CountSyncs()
 
-        def counted_epoch(self, epoch=0, start_step=0):  # count only while the training split is iterated
+        def counted_epoch(self, epoch=0, start_step=0, mode=mode):  # count only while the train split is iterated
             if not self.shuffle:
                 yield from real_epoch(self, epoch, start_step)
                 return
