@@ -76,7 +76,8 @@ def finish_run(run: RunDir, model, meta: dict, history: list[dict], state: dict,
     best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})
     summary = dict(
         status="complete", run=run.path.name, model=meta["model_name"], data=meta["config"]["data"]["name"],
-        train_acc=best_row.get("train_acc"), train_loss=best_row.get("train_loss"), val_acc=val.acc, val_pacc=val.pacc, val_loss=val.loss, test_acc=test.acc, test_pacc=test.pacc,
+        train_acc=best_row.get("train_acc"), train_loss=best_row.get("train_loss"),
+        val_acc=val.acc, val_pacc=val.pacc, val_loss=val.loss, test_acc=test.acc, test_pacc=test.pacc,
         test_loss=test.loss, test_auc=test.auc, train_time_s=round(state["train_time_s"], 3),
         test_time_s=round(test_time, 4), best_epoch=state["best_epoch"], epochs_run=state["epoch"], params=n_params,
         val_per_class=dict(zip(names, val.per_class)), test_per_class=dict(zip(names, test.per_class)),
