@@ -802,6 +802,9 @@ BAD_TRAIN_INPUTS = [
     ("unknown model option", ["--set", "model.hiden=[8]"], 2, ["model 'mlp' has no option 'model.hiden'",
                                                               "Did you mean 'model.hidden'"]),
     ("wrong model option type", ["--set", "model.hidden=wide"], 2, ["invalid option for model 'mlp'", "model.hidden"]),
+    ("dropout out of range", ["--set", "model.dropout=2"], 2, ["model.dropout=2 must lie in [0, 1)", "'mlp'"]),
+    ("cnn kernel size 0", ["--set", "model.name=cnn", "--set", "model.kernel_size=0"], 2,
+     ["model.kernel_size=0: every size must be at least 1"]),
     ("unknown dataset", ["--set", "data.name=imagenet"], 2, ["unknown dataset data.name='imagenet'", "digits"]),
     ("bad --set syntax", ["--set", "optim.lr"], 2, ["--set 'optim.lr' is not of the form key.sub=value"]),
     ("empty key part", ["--set", "train..epochs=3"], 2, ["config key 'train..epochs' has an empty part"]),
@@ -826,6 +829,15 @@ def test_bad_train_inputs_through_the_cli(capsys, tmp_path, name, args, exit_cod
     assert not (run / ".lock").exists()
     if name == "NaN loss":
         assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+    elif name != "batch larger than the data":
+        assert not run.exists()  # failed before writing anything: no empty run folder left behind
+
+
+def test_failed_start_keeps_a_folder_the_user_made(capsys, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    code, _ = cli(capsys, "train", *_tiny_sets(), "--set", "model.dropout=2", "--out", mine, "-q")
+    assert code == 2 and mine.is_dir()
 
 
 def test_bad_yaml_config_file(capsys, tmp_path):

@@ -56,6 +56,7 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwa
                 raise ConfigError(
                     f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
                 )
+        _check_ranges(name, kwargs)
     try:
         model = validate_call(fn)(input_shape, num_classes, **kwargs)
     except ValidationError as e:
@@ -63,6 +64,24 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwa
         raise ConfigError(f"invalid option for model '{name}': {msgs}.") from None
     model.vislab_name = name  # type: ignore[attr-defined]
     return model
+
+
+_PROBABILITIES = ("dropout", "attn_dropout", "drop_path")
+_SIZES = ("widths", "fc", "hidden", "kernel_size", "convs_per_stage")
+
+
+def _check_ranges(name: str, kwargs: dict[str, Any]) -> None:
+    """Options every model family shares: probabilities in [0, 1), layer sizes at least 1 (torch would only
+    fail later, in a kernel, with a message that names neither)."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    for key in _PROBABILITIES:
+        value = kwargs.get(key)
+        if number(value) and not 0 <= value < 1:
+            raise ConfigError(f"model.{key}={value} must lie in [0, 1) (a probability; 0 = off) for model '{name}'.")
+    for key in _SIZES:
+        value = kwargs.get(key)
+        if any(number(v) and v < 1 for v in (value if isinstance(value, list) else [value])):
+            raise ConfigError(f"model.{key}={value}: every size must be at least 1 (model '{name}').")
 
 
 _skip_pretrained = [0]

@@ -41,10 +41,12 @@ class RunDir:
         self.ckpt_dir = self.path / "checkpoints"
         self.fig_dir = self.path / "figures"
         self._locked = False
+        self._created: list[Path] = []  # folders open() made: close() removes those left empty (a failed start)
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> "RunDir":
         """Create the folders and take the lock (refusing if another live process holds it)."""
+        self._created = [d for d in (*reversed(self.ckpt_dir.parents), self.ckpt_dir, self.fig_dir) if not d.exists()]
         try:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             self.fig_dir.mkdir(exist_ok=True)
@@ -146,6 +148,10 @@ class RunDir:
         if self._locked:
             (self.path / ".lock").unlink(missing_ok=True)
             self._locked = False
+        for d in reversed(self._created):  # a run that failed before writing anything leaves no empty folders
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        self._created = []
 
     def __enter__(self) -> "RunDir":
         return self.open()
