@@ -66,6 +66,26 @@ def test_eval_reproduces_summary_test_accuracy(capsys, trained):
     assert (trained / "figures" / "confusion_test.png").is_file()
 
 
+@pytest.mark.parametrize("args, fragments", [
+    (["--set", "data.name=circles"], ["trained on 1×8×8 inputs with 10 classes", "gives 2 inputs with 2 classes"]),
+    (["--set", "data.resize=16"], ["trained on 1×8×8 inputs", "gives 1×16×16 inputs"]),
+    (["--set", "model.widths=[4,8]"], ["eval scores the checkpoint's own model"]),
+    (["--out", "FILE"], ["is a file; give a folder"]),
+])
+def test_eval_bad_inputs_exit_2(capsys, trained, tmp_path, args, fragments):
+    f = tmp_path / "a-file.yaml"
+    f.write_text("x: 1\n")
+    code, out = run(capsys, "eval", str(trained), *[str(f) if a == "FILE" else a for a in args])
+    assert code == 2 and "Traceback" not in out, out
+    for fragment in fragments:
+        assert fragment in " ".join(out.split()), out
+
+
+def test_data_preview_refuses_a_non_image_file_name(capsys, tmp_path):
+    code, out = run(capsys, "data", "preview", "digits", "--out", str(tmp_path / "p.txt"))
+    assert code == 2 and ".png" in out and "Traceback" not in out and not (tmp_path / "p.txt").exists()
+
+
 def test_predict_top_k_and_bad_file_gets_its_own_line(capsys, trained, tmp_path):
     from sklearn.datasets import load_digits
 
@@ -129,3 +149,11 @@ def test_model_list_shows_every_model_and_the_timm_extra(capsys, monkeypatch):
     for name in ("majority", "mlp-scratch", "cnn", "vit", "resnet18", "fast", "timm:<name>"):
         assert name in out
     assert "pip install 'vislab[timm]'" in out  # rich markup must not swallow the [timm] extra
+
+
+def test_split_smaller_than_the_class_count_is_carved_unstratified(capsys):
+    from vislab.config import DataConfig
+    from vislab.data import load_splits
+
+    splits = load_splits(DataConfig(name="digits", split=[5, 1, 1]), seed=0)  # 10 classes, 5 train samples
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (5, 1, 1)

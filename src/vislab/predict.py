@@ -54,8 +54,21 @@ def evaluate_checkpoint(target: Path, split: str, overrides: list[str], out: Pat
     if not isinstance(ckpt.get("config"), dict):
         raise DataError(f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
                         f"written by vislab's trainer.")
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
+    fixed = [o for o in overrides if o.split("=", 1)[0].strip().startswith("model.")]
+    if fixed:
+        raise UserError(f"--set {fixed[0]}: eval scores the checkpoint's own model, whose options cannot change. "
+                        f"Only data.* (and train.eval_batch_size) settings apply here.")
     cfg = build_config(ckpt["config"], overrides, source="checkpoint config")
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats=ckpt["preprocess"])
+    want = (tuple(ckpt["input_shape"]), int(ckpt["num_classes"]))
+    got = (tuple(splits.sample_shape), splits.num_classes)
+    if got != want:
+        shape = lambda s: "×".join(map(str, s))  # noqa: E731
+        raise UserError(f"checkpoint '{target}' was trained on {shape(want[0])} inputs with {want[1]} classes, but "
+                        f"this data ({cfg.data.name}) gives {shape(got[0])} inputs with {got[1]} classes. Evaluate "
+                        f"on data of the same shape (the run's own: no data.* overrides), or resize with data.resize.")
     data = dict(splits.items())[split]
     loader = DeviceLoader(data, stats, cfg.train.eval_batch_size)
     with torch.inference_mode():

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vislab.errors import UserError
+
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
 
@@ -53,6 +55,8 @@ def preview(name: str, config: Optional[str] = typer.Option(None, "--config", "-
     from vislab.report.figures import plot_image_grid
     from vislab.report.previews import augmentation_rows, preview_indices
 
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
+        raise UserError(f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg.")
     cfg = _config(name, config, set_)
     splits = load_splits(cfg.data, cfg.train.seed)
     rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies, cfg.train.seed)

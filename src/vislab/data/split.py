@@ -20,7 +20,8 @@ def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
         raise UserError(f"cannot carve {n} samples out of a set of {len(data)}: choose smaller split sizes.")
     idx = np.arange(len(data))
     counts = np.bincount(data.y)
-    stratify = data.y if counts[counts > 0].min() >= 2 and n >= np.count_nonzero(counts) else None
+    classes = np.count_nonzero(counts)  # stratifying needs every class on both sides
+    stratify = data.y if counts[counts > 0].min() >= 2 and min(n, len(data) - n) >= classes else None
     rest, carved = train_test_split(idx, test_size=n, random_state=seed, stratify=stratify)
     return data.take(np.sort(rest)), data.take(np.sort(carved))
 
