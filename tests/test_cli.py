@@ -157,3 +157,18 @@ def test_split_smaller_than_the_class_count_is_carved_unstratified(capsys):
 
     splits = load_splits(DataConfig(name="digits", split=[5, 1, 1]), seed=0)  # 10 classes, 5 train samples
     assert (len(splits.train), len(splits.val), len(splits.test)) == (5, 1, 1)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--resume", "RUN", "--set", "train.epochs=9"], "it takes no --config, --set or --out"),
+    (["train", "--resume", "RUN", "--out", "elsewhere"], "it takes no --config, --set or --out"),
+    (["train", "--resume", "MISSING"], "does not exist"),
+    (["train", "--nproc", "0"], "'--nproc'"),
+    (["quickstart", "--epochs", "0"], "'--epochs'"),
+])
+def test_resume_and_count_options_refuse_what_they_would_ignore(capsys, trained, tmp_path, args, fragment):
+    args = [str(trained) if a == "RUN" else str(tmp_path / "nope") if a == "MISSING" else a for a in args]
+    before = (trained / "metrics.jsonl").read_text()
+    code, out = run(capsys, *args)
+    assert code == 2 and fragment in " ".join(out.split()) and "Traceback" not in out, out
+    assert (trained / "metrics.jsonl").read_text() == before

@@ -47,7 +47,7 @@ def train(
     set_: Optional[List[str]] = SetOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>-<data>-<time>)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (runs torchrun)."),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
@@ -55,6 +55,9 @@ def train(
     from vislab.train.runtime import Distributed
     from vislab.train.trainer import train as run_train
 
+    if resume is not None and (config or set_ or out):
+        raise UserError(f"--resume {resume} continues the run with its own saved config: it takes no --config, --set "
+                        f"or --out. To train with other settings, start a new run (a new --out).")
     if nproc > 1:
         from vislab.train.launch import launch_torchrun
 
@@ -100,7 +103,7 @@ def predict(
 @app.command()
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", "-o"),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them."""
