@@ -79,7 +79,7 @@ def test_two_workers_share_one_postgres_study(tmp_path):
 
 
 def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
-    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 40}})
+    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 20}})
     out = tmp_path / "sweep"
     proc = worker(spec, out, "--trials", "2")
     try:
@@ -93,7 +93,7 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
         if proc.poll() is None:
             proc.kill()
     # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
-    study = run_sweep(sp.load_sweep(spec), out, trials=2, overrides=["train.epochs=1"], report=False,
+    study = run_sweep(sp.load_sweep(spec), out, trials=2, report=False,
                       log=lambda s: None)
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
@@ -101,7 +101,7 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
     assert len(complete) == 2
     assert any(t.params == trials[0].params for t in complete)  # the retry
     before = {t.number: t.datetime_complete for t in complete}
-    run_sweep(sp.load_sweep(spec), out, trials=2, overrides=["train.epochs=1"], report=False, log=lambda s: None)
+    run_sweep(sp.load_sweep(spec), out, trials=2, report=False, log=lambda s: None)
     again = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
     assert {t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))} == before
 
@@ -207,3 +207,22 @@ def test_narrowed_space_and_spec_errors(tmp_path):
     bad.write_text(yaml.safe_dump({"base": BASE, "space": {"optim.lr": {"type": "float", "low": 0.1}}}))
     assert main(["sweep", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert main(["sweep", "show", str(tmp_path)]) == 2
+
+
+def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
+    """Trials of one study must be comparable: another --epochs/--set/base is refused, the machine's own
+    settings (data.root, train.device, ...) are not part of the comparison."""
+    spec = write_spec(tmp_path / "s.yaml")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(spec), "--trials", "1", "--out", str(out), "--no-report"]) == 0
+    capsys.readouterr()
+    for extra in (["--epochs", "2"], ["--set", "data.name=circles"]):
+        assert main(["sweep", str(spec), "--trials", "2", "--out", str(out), "--no-report", *extra]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "was started with another base config" in err and "Traceback" not in err, err
+    changed = write_spec(tmp_path / "s2.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3}})
+    assert main(["sweep", str(changed), "--trials", "2", "--out", str(out), "--no-report"]) == 2
+    assert "train.epochs: 1 → 3" in " ".join(capsys.readouterr().err.split())
+    assert len(load_existing_study(f"sqlite:///{out / 'study.db'}", "t").trials) == 1  # nothing was added
+    assert main(["sweep", str(spec), "--trials", "2", "--out", str(out), "--no-report", "--set",
+                 f"data.root={tmp_path}", "--set", "train.threads=1"]) == 0  # machine settings may differ

@@ -155,8 +155,10 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
     if stored is not None and stored != json.loads(json.dumps(sp.space_yaml(distributions))):
         log(f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
             f"in it (give the sweep a new name: to start afresh)")
+    base = base_tree(spec, overrides)
+    _check_same_base(study, base)
     write_sweep_info(out, spec, study, storage_url, distributions)
-    objective = Objective(spec, distributions, base_tree(spec, overrides), out / "trials", n_target, quiet, log)
+    objective = Objective(spec, distributions, base, out / "trials", n_target, quiet, log)
     failures = 0
     while True:
         fail_dead_trials(study, log)
@@ -181,6 +183,36 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
             raise UserError(f"{failures} trials in a row failed; stopping this worker. "
                             f"Last error: {objective.last_error}")
     return study
+
+
+_MACHINE_KEYS = (("data", "root"), ("data", "download"), ("data", "device"), ("train", "device"), ("train", "threads"),
+                 ("train", "eval_batch_size"), ("train", "compile"))
+
+
+def _check_same_base(study: optuna.Study, base: dict) -> None:
+    """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
+    with another base would rank trials trained on different data or budgets together: refuse."""
+    resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
+    for section, key in _MACHINE_KEYS:  # where and how a worker runs may differ between machines
+        resolved.get(section, {}).pop(key, None)
+    resolved.pop("track", None)
+    stored = study.user_attrs.get("base")
+    if stored is None:
+        study.set_user_attr("base", resolved)
+        return
+    if stored == resolved:
+        return
+
+    def flat(tree: dict, prefix: str = "") -> dict:
+        return {k2: v2 for k, v in tree.items()
+                for k2, v2 in (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) else [(f"{prefix}{k}", v)])}
+
+    old, new = flat(stored), flat(resolved)
+    diff = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+    raise UserError(f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
+                    f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join it "
+                    f"with the same sweep file and --data/--epochs/--set options, or give the sweep a new name: "
+                    f"(or another --out / --storage).")
 
 
 def write_sweep_info(out: Path, spec: dict, study: optuna.Study, storage_url: str, distributions: dict) -> None:
