@@ -226,3 +226,25 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
     assert len(load_existing_study(f"sqlite:///{out / 'study.db'}", "t").trials) == 1  # nothing was added
     assert main(["sweep", str(spec), "--trials", "2", "--out", str(out), "--no-report", "--set",
                  f"data.root={tmp_path}", "--set", "train.threads=1"]) == 0  # machine settings may differ
+
+
+def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path, monkeypatch):
+    import vislab.train.trainer as trainer_mod
+    from vislab.errors import TrainingInterrupted
+
+    real, calls = trainer_mod.train, []
+
+    def train_once_interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TrainingInterrupted("training stopped by SIGINT at epoch 1, step 3; state saved in x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_mod, "train", train_once_interrupted)
+    spec = sp.load_sweep(write_spec(tmp_path / "s.yaml"))
+    with pytest.raises(TrainingInterrupted, match="queued again. Run the same `vislab sweep` command"):
+        run_sweep(spec, tmp_path / "sw", trials=1, report=False, log=lambda s: None)
+    study = run_sweep(spec, tmp_path / "sw", trials=1, report=False, log=lambda s: None)
+    first, retry = study.trials[0], study.trials[1]
+    assert first.state == TrialState.FAIL and first.user_attrs["error"].startswith("interrupted")
+    assert retry.state == TrialState.COMPLETE and retry.params == first.params and not retry.user_attrs.get("error")

@@ -86,6 +86,8 @@ class Objective:
             self.surplus = True
             raise _Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
         run_dir = self.trial_root / str(trial.number)
+        if trial.user_attrs.get("error"):  # a retry inherits the failed trial's attributes: this one has not failed
+            trial.set_user_attr("error", None)
         for key, value in (("run_dir", str(run_dir.resolve())), ("host", socket.gethostname()), ("pid", os.getpid())):
             trial.set_user_attr(key, value)
         values = sp.suggest(trial, self.distributions)
@@ -102,8 +104,11 @@ class Objective:
             RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
             self.log(f"trial {trial.number}: {e}")
             raise
-        except TrainingInterrupted:
-            raise
+        except TrainingInterrupted as e:  # the worker stops; the driver queues these parameters again
+            trial.set_user_attr("error", "interrupted; its parameters were queued again")
+            raise TrainingInterrupted(f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
+                                      f"parameters are queued again. Run the same `vislab sweep` command to go "
+                                      f"on.") from None
         except UserError as e:
             self._failed(trial, str(e))
         except Exception as e:  # a bug in this configuration's path: keep it visible, keep the sweep going

@@ -25,7 +25,7 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if ended else None
         rows.append(dict(number=t.number, state=t.state.name.lower(), value=t.value, params=dict(t.params),
                          duration_s=duration, epochs=max(t.intermediate_values, default=None),
-                         error=t.user_attrs.get("error", ""), run_dir=t.user_attrs.get("run_dir", "")))
+                         error=t.user_attrs.get("error") or "", run_dir=t.user_attrs.get("run_dir", "")))
     return names, rows
 
 
