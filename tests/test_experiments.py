@@ -203,3 +203,16 @@ def test_suite_without_name_lists_builtins_and_unknown_is_user_error(capsys):
     assert "cnn-ladder" in capsys.readouterr().out
     assert main(["suite", "no-such-suite"]) == 2
     assert "built-in suite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--data", "bogus"], "unknown dataset data.name='bogus'"),
+    (["--set", "optim.lrr=0.1"], "unknown config key 'optim.lrr'"),
+])
+def test_a_mistake_every_run_shares_stops_the_suite_before_training(capsys, tmp_path, train_spy, args, fragment):
+    out = tmp_path / "s"
+    assert main(["suite", "quickstart", "--out", str(out), "-q", *args]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no run of suite 'quickstart' has a valid config" in err and fragment in err and not train_spy
+    assert not out.exists()
+

@@ -248,3 +248,14 @@ def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path
     first, retry = study.trials[0], study.trials[1]
     assert first.state == TrialState.FAIL and first.user_attrs["error"].startswith("interrupted")
     assert retry.state == TrialState.COMPLETE and retry.params == first.params and not retry.user_attrs.get("error")
+
+
+@pytest.mark.parametrize("space, fragment", [
+    ({"model.hiden": {"type": "categorical", "choices": [[8], [16]]}}, "model 'mlp' has no option 'hiden'"),
+    ({"optim.lrr": {"type": "float", "low": 1e-3, "high": 1e-1}}, "unknown config key 'optim.lrr'"),
+])
+def test_a_space_key_no_trial_could_use_stops_the_sweep_before_any_trial(tmp_path, capsys, space, fragment):
+    spec = write_spec(tmp_path / "s.yaml", space=space)
+    assert main(["sweep", str(spec), "--trials", "3", "--out", str(tmp_path / "sw"), "--no-report"]) == 2
+    assert fragment in " ".join(capsys.readouterr().err.split())
+    assert not list((tmp_path / "sw" / "trials").glob("*"))

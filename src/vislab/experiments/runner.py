@@ -87,8 +87,11 @@ def run_suite(suite: dict, out: Path, overrides: list[str] | tuple = (), jobs: i
     """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. Raises SuiteFailed at the end
     if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     plan = plan_suite(suite, out, overrides)
+    if plan and all(p.action == "failed" and p.config is None for p in plan):  # a mistake shared by every run
+        raise UserError(f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
+                        f"{plan[0].name}: {plan[0].message}")
+    out.mkdir(parents=True, exist_ok=True)
     state = SuiteState(out, suite, list(overrides))
     state.save()
     outcomes: dict[str, dict] = {}
