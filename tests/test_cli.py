@@ -160,8 +160,8 @@ def test_split_smaller_than_the_class_count_is_carved_unstratified(capsys):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["train", "--resume", "RUN", "--set", "train.epochs=9"], "it takes no --config, --set or --out"),
-    (["train", "--resume", "RUN", "--out", "elsewhere"], "it takes no --config, --set or --out"),
+    (["train", "--resume", "RUN", "--set", "train.epochs=9"], "these options change it: train.epochs: 2 → 9"),
+    (["train", "--resume", "RUN", "--out", "elsewhere"], "names another"),
     (["train", "--resume", "MISSING"], "does not exist"),
     (["train", "--nproc", "0"], "'--nproc'"),
     (["quickstart", "--epochs", "0"], "'--epochs'"),
@@ -172,3 +172,12 @@ def test_resume_and_count_options_refuse_what_they_would_ignore(capsys, trained,
     code, out = run(capsys, *args)
     assert code == 2 and fragment in " ".join(out.split()) and "Traceback" not in out, out
     assert (trained / "metrics.jsonl").read_text() == before
+
+
+def test_resume_accepts_the_original_options_repeated(capsys, tmp_path):
+    args = ["--set", "data.name=digits", "--set", "data.limit=200", "--set", "train.epochs=1", "--set", "model.widths=[8]"]
+    out = tmp_path / "r"
+    assert run(capsys, "train", *args, "--out", str(out), "-q")[0] == 0
+    code, text = run(capsys, "train", "--resume", str(out), *args, "--out", str(out), "-q")
+    assert code == 0, text
+

@@ -254,9 +254,11 @@ def apply_override(tree: dict, assignment: str) -> None:
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
+    """``over`` merged into ``base``, as a new tree (neither input's nested dicts are shared with the result,
+    so overrides applied to it never reach the caller's dicts)."""
+    out = {k: _deep_merge(v, {}) if isinstance(v, dict) else v for k, v in base.items()}
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = _deep_merge(out[k] if isinstance(out.get(k), dict) else {}, v) if isinstance(v, dict) else v
     return out
 
 
@@ -323,4 +325,5 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
     tree = _deep_merge({}, base or {})
     if path is not None:
         tree = _deep_merge(tree, read_yaml(path))
-    return build_config(tree, overrides, source=str(path) if path else "defaults")
+    source = " + ".join([*([str(path)] if path else []), *(["--set"] if overrides else [])]) or "defaults"
+    return build_config(tree, overrides, source=source)

@@ -55,9 +55,8 @@ def train(
     from vislab.train.runtime import Distributed
     from vislab.train.trainer import train as run_train
 
-    if resume is not None and (config or set_ or out):
-        raise UserError(f"--resume {resume} continues the run with its own saved config: it takes no --config, --set "
-                        f"or --out. To train with other settings, start a new run (a new --out).")
+    if resume is not None:
+        _check_resume_args(resume, config, set_ or [], out)
     if nproc > 1:
         from vislab.train.launch import launch_torchrun
 
@@ -72,6 +71,29 @@ def train(
         run_train(cfg, out, resume=resume is not None, quiet=quiet, dist=dist)
     finally:
         dist.close()
+
+
+def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: Path | None) -> None:
+    """--resume continues a run with its saved config: the original command's --config/--set/--out may be
+    repeated, but settings that would change the run are refused rather than silently ignored."""
+    import yaml
+
+    from vislab.config import load_config
+    from vislab.experiments.suite import config_differences
+
+    if out is not None and Path(out).resolve() != Path(resume).resolve():
+        raise UserError(f"--resume {resume} continues that run in its own folder; --out {out} names another. "
+                        f"Drop --out, or start a new run there without --resume.")
+    saved = Path(resume) / "config.yaml"
+    if not (config or set_) or not saved.is_file():
+        return
+    stored = yaml.safe_load(saved.read_text()) or {}
+    wanted = yaml.safe_load(yaml.safe_dump(load_config(config, set_, base=stored).to_dict()))  # the options on top
+    diff = config_differences(stored, wanted)
+    if diff:
+        raise UserError(f"--resume {resume} continues the run with its saved config, but these options change it: "
+                        f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}. Resume without them, or start a new "
+                        f"run (a new --out).")
 
 
 @app.command("eval")
@@ -147,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted.")
         return 130
     except MemoryError:
-        err.print("[bold red]error:[/] out of host memory. Use a smaller train.batch_size or data.limit.")
+        err.print("[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
+                  "training: use a smaller train.batch_size or data.limit; elsewhere: smaller inputs).", soft_wrap=True)
         return 1
     except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -162,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
         if "can't allocate memory" in str(e):  # torch's CPU allocator
-            err.print("[bold red]error:[/] out of host memory. Use a smaller train.batch_size (or "
-                      "train.eval_batch_size) or data.limit.", soft_wrap=True)
+            err.print("[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
+                      "training: use a smaller train.batch_size, train.eval_batch_size or data.limit; elsewhere: "
+                      "smaller inputs).", soft_wrap=True)
             return 1
         if "out of memory" in str(e).lower():
             err.print("[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "

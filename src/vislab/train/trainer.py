@@ -76,8 +76,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, quiet: bool = Fals
     if resume:
         last = run.ckpt_dir / "last.pt"
         if not run.path.is_dir():
-            raise UserError(f"nothing to resume: '{run.path}' does not exist. Give the run directory of the run to "
-                            f"continue (its --out).")
+            raise UserError(f"nothing to resume: '{run.path}' does not exist (a typo, or the run never started?). "
+                            f"Start the run with its command and --out {run.path}, without --resume.")
         if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue, start again
             raise UserError(f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
                             f"checkpoint). Start it again with its command and --out {run.path}, without --resume.")
