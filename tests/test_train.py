@@ -172,6 +172,8 @@ def test_majority_baseline(tmp_path):
     cfg = tiny_config()
     y = prepare_data(cfg.data, cfg.train.seed)[0].train.y
     assert s["train_acc"] == pytest.approx(np.bincount(y).max() / len(y))  # the majority class's share of train
+    rows = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1] and rows[0]["val_acc"] == pytest.approx(s["val_acc"])
 
 
 @pytest.mark.parametrize("name, expect", [

@@ -156,6 +156,7 @@ def _train(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
         history.append(dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
                             val_per_class=val.per_class, lr=0.0, seconds=state["train_time_s"]))
         if dist.is_main:
+            run.write_metrics(history)  # its one row, as every run has (the run directory contract)
             save_checkpoint(run.ckpt_dir / "best.pt", {**meta, "state_dict": model.state_dict(), "epoch": 1})
             save_checkpoint(run.ckpt_dir / "last.pt", {**meta, "state_dict": model.state_dict(), "history": history,
                                                        "state": state})
