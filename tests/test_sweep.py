@@ -251,7 +251,7 @@ def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path
 
 
 @pytest.mark.parametrize("space, fragment", [
-    ({"model.hiden": {"type": "categorical", "choices": [[8], [16]]}}, "model 'mlp' has no option 'hiden'"),
+    ({"model.hiden": {"type": "categorical", "choices": [[8], [16]]}}, "model 'mlp' has no option 'model.hiden'"),
     ({"optim.lrr": {"type": "float", "low": 1e-3, "high": 1e-1}}, "unknown config key 'optim.lrr'"),
 ])
 def test_a_space_key_no_trial_could_use_stops_the_sweep_before_any_trial(tmp_path, capsys, space, fragment):

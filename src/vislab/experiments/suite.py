@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
+from vislab.data.sources import require_source
 from vislab.errors import ConfigError, UserError
 from vislab.train.rundir import RunDir
 
@@ -113,17 +114,8 @@ def run_config(suite: dict, name: str, overrides: list[str] | tuple = ()) -> Con
     """Validated config of one run: base ← the run's overrides ← ``overrides`` (raises ConfigError)."""
     tree = apply_run_overrides(suite["base"], suite["runs"][name])
     cfg = build_config(tree, overrides, source=f"suite run '{name}'")
-    check_dataset_name(cfg.data.name)
+    require_source(cfg.data.name)  # now, not after the runs before it have trained
     return cfg
-
-
-def check_dataset_name(name: str) -> None:
-    """A dataset name no source answers to is a config error now, not after the runs before it have trained."""
-    from vislab.data.sources import SOURCES, _import_all
-
-    _import_all()
-    if name not in SOURCES:
-        raise ConfigError(f"unknown dataset data.name='{name}'. Available: {', '.join(sorted(SOURCES))}.")
 
 
 def run_configs(suite: dict, overrides: list[str] | tuple = ()) -> dict[str, Config]:

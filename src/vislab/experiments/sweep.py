@@ -193,22 +193,17 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
 
 def _check_space(base: dict, distributions: dict) -> None:
     """Every space key is a config key (or an option of the base's model) — else every trial would fail."""
-    from vislab.experiments.suite import check_dataset_name
-    from vislab.models import MODELS, _import_all, model_kwargs
+    from vislab.data.sources import require_source
+    from vislab.models import check_model_options
 
     probe = yaml.safe_load(yaml.safe_dump(base))
     for key, d in distributions.items():
         first = d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
         set_dotted(probe, key, sp.decode(first))
     cfg = build_config(probe, source="sweep space")  # unknown keys / bad values: ConfigError naming them
-    check_dataset_name(cfg.data.name)
-    _import_all()
-    if "model.name" not in distributions and cfg.model.name in MODELS:
-        valid = model_kwargs(cfg.model.name)
-        for key in (k for k in distributions if k.startswith("model.")):
-            if key[len("model."):] not in valid:
-                raise UserError(f"sweep space key '{key}': model '{cfg.model.name}' has no option "
-                                f"'{key[len('model.'):]}'. Valid options: {', '.join(valid)}.")
+    require_source(cfg.data.name)
+    if "model.name" not in distributions:  # (a space over models mixes their options)
+        check_model_options(cfg.model.name, cfg.model.kwargs())
 
 
 _MACHINE_KEYS = (("data", "root"), ("data", "download"), ("data", "device"), ("train", "device"), ("train", "threads"),

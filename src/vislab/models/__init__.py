@@ -42,21 +42,27 @@ def model_kwargs(name: str) -> dict[str, Any]:
     return {k: (None if p.default is p.empty else p.default) for k, p in params if k not in _RESERVED and p.kind is not p.VAR_KEYWORD}
 
 
+def check_model_options(name: str, kwargs: dict[str, Any]) -> None:
+    """ConfigError for an option ``name`` does not take, or a value out of range (builds nothing); models that
+    pass any option on (timm) are checked when built."""
+    sig = inspect.signature(_lookup(name))
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    valid = [k for k in sig.parameters if k not in _RESERVED]
+    for key in kwargs:
+        if key not in valid:
+            near = difflib.get_close_matches(key, valid, n=1)
+            hint = f" Did you mean 'model.{near[0]}'?" if near else ""
+            raise ConfigError(
+                f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
+            )
+    _check_ranges(name, kwargs)
+
+
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs: Any) -> nn.Module:
     """Build a registered model, validating kwargs against its signature."""
     fn = _lookup(name)
-    sig = inspect.signature(fn)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    if not accepts_any:
-        valid = [k for k in sig.parameters if k not in _RESERVED]
-        for key in kwargs:
-            if key not in valid:
-                near = difflib.get_close_matches(key, valid, n=1)
-                hint = f" Did you mean 'model.{near[0]}'?" if near else ""
-                raise ConfigError(
-                    f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
-                )
-        _check_ranges(name, kwargs)
+    check_model_options(name, kwargs)
     try:
         model = validate_call(fn)(input_shape, num_classes, **kwargs)
     except ValidationError as e:

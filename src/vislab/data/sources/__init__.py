@@ -19,10 +19,15 @@ def register_source(name: str):
     return deco
 
 
-def load_source(cfg: DataConfig) -> SourceData:
+def require_source(name: str) -> None:
+    """ConfigError unless a source is registered under ``name`` (cheap: loads no data)."""
     _import_all()
-    if cfg.name not in SOURCES:
-        raise ConfigError(f"unknown dataset data.name='{cfg.name}'. Available: {', '.join(sorted(SOURCES))}.")
+    if name not in SOURCES:
+        raise ConfigError(f"unknown dataset data.name='{name}'. Available: {', '.join(sorted(SOURCES))}.")
+
+
+def load_source(cfg: DataConfig) -> SourceData:
+    require_source(cfg.name)
     data = SOURCES[cfg.name](cfg)
     data.name = cfg.name
     return data
