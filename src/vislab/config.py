@@ -320,6 +320,26 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
             stack.extend((v, depth + 1) for v in node)
 
 
+# Keys that do not change what a run computes (where and how it runs): two configs that differ only in these
+# describe the same run — a suite's finished run, a resumed run, a sweep's trials on different machines.
+RESULT_NEUTRAL_KEYS = ("track.", "train.threads", "train.device", "data.device", "data.download",
+                       "train.eval_batch_size", "data.root", "train.compile")
+
+
+def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
+    """``key: old → new`` for each dotted key whose value differs between two config dicts, ignoring
+    RESULT_NEUTRAL_KEYS."""
+    out = []
+    for key in sorted(set(stored) | set(wanted)):
+        dotted = f"{prefix}{key}"
+        a, b = stored.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, dotted + ".")
+        elif a != b and not dotted.startswith(RESULT_NEUTRAL_KEYS):
+            out.append(f"{dotted}: {a!r} → {b!r}")
+    return out
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (), base: dict | None = None) -> Config:
     """Base dict (optional) ← YAML file (optional) ← ``--set`` overrides → validated Config."""
     tree = _deep_merge({}, base or {})

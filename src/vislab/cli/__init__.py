@@ -78,8 +78,7 @@ def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: P
     repeated, but settings that would change the run are refused rather than silently ignored."""
     import yaml
 
-    from vislab.config import load_config
-    from vislab.experiments.suite import config_differences
+    from vislab.config import config_differences, load_config
 
     if out is not None and Path(out).resolve() != Path(resume).resolve():
         raise UserError(f"--resume {resume} continues that run in its own folder; --out {out} names another. "

@@ -22,16 +22,13 @@ from pathlib import Path
 
 import yaml
 
-from vislab.config import Config, build_config, read_yaml, set_dotted
+from vislab.config import Config, build_config, config_differences, read_yaml, set_dotted
 from vislab.data.sources import require_source
 from vislab.errors import ConfigError, UserError
 from vislab.train.rundir import RunDir
 
 SUITE_DIR = Path(__file__).parent / "suites"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-# Keys that do not change what a run computes: a finished run is still "the same run" if only these differ.
-_IRRELEVANT = ("track.", "train.threads", "train.device", "data.device", "data.download", "train.eval_batch_size",
-               "data.root")
 
 
 def builtin_suites() -> dict[str, str]:
@@ -126,19 +123,6 @@ def run_configs(suite: dict, overrides: list[str] | tuple = ()) -> dict[str, Con
 def is_complete(run_dir: Path) -> bool:
     s = RunDir(run_dir).read_summary()
     return bool(s) and s.get("status") == "complete"
-
-
-def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two config dicts (ignoring keys that do not change results)."""
-    out = []
-    for key in sorted(set(stored) | set(wanted)):
-        dotted = f"{prefix}{key}"
-        a, b = stored.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += config_differences(a, b, dotted + ".")
-        elif a != b and not any(dotted.startswith(k) for k in _IRRELEVANT):
-            out.append(f"{dotted}: {a!r} → {b!r}")
-    return out
 
 
 @dataclass

@@ -22,7 +22,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.config import apply_override, build_config, set_dotted
+from vislab.config import apply_override, build_config, config_differences, set_dotted
 from vislab.errors import TrainingInterrupted, UserError
 from vislab.experiments import space as sp
 from vislab.experiments.storage import (
@@ -206,34 +206,21 @@ def _check_space(base: dict, distributions: dict) -> None:
         check_model_options(cfg.model.name, cfg.model.kwargs())
 
 
-_MACHINE_KEYS = (("data", "root"), ("data", "download"), ("data", "device"), ("train", "device"), ("train", "threads"),
-                 ("train", "eval_batch_size"), ("train", "compile"))
-
-
 def _check_same_base(study: optuna.Study, base: dict) -> None:
     """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
-    with another base would rank trials trained on different data or budgets together: refuse."""
+    with another base would rank trials trained on different data or budgets together: refuse. Where and how a
+    worker runs (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines."""
     resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
-    for section, key in _MACHINE_KEYS:  # where and how a worker runs may differ between machines
-        resolved.get(section, {}).pop(key, None)
-    resolved.pop("track", None)
     stored = study.user_attrs.get("base")
     if stored is None:
         study.set_user_attr("base", resolved)
         return
-    if stored == resolved:
-        return
-
-    def flat(tree: dict, prefix: str = "") -> dict:
-        return {k2: v2 for k, v in tree.items()
-                for k2, v2 in (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) else [(f"{prefix}{k}", v)])}
-
-    old, new = flat(stored), flat(resolved)
-    diff = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
-    raise UserError(f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
-                    f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join it "
-                    f"with the same sweep file and --data/--epochs/--set options, or give the sweep a new name: "
-                    f"(or another --out / --storage).")
+    diff = config_differences(stored, resolved)
+    if diff:
+        raise UserError(f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
+                        f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
+                        f"it with the same sweep file and --data/--epochs/--set options, or give the sweep a new "
+                        f"name: (or another --out / --storage).")
 
 
 def write_sweep_info(out: Path, spec: dict, study: optuna.Study, storage_url: str, distributions: dict) -> None:
