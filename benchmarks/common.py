@@ -26,27 +26,42 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    out = dict(date=time.strftime("%Y-%m-%d %H:%M"), cpu=cpu, cores=os.cpu_count(), torch=torch.__version__,
-               torch_threads=torch.get_num_threads(), python=platform.python_version(),
-               load_avg_1min=round(os.getloadavg()[0], 2))
+    out = dict(
+        date=time.strftime("%Y-%m-%d %H:%M"),
+        cpu=cpu,
+        cores=os.cpu_count(),
+        torch=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+        python=platform.python_version(),
+        load_avg_1min=round(os.getloadavg()[0], 2),
+    )
     if torch.cuda.is_available():
         out["gpu"] = torch.cuda.get_device_name(0)
     return out
 
 
-def random_images(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def random_images(
+    n: int, size: int = 32, channels: int = 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` random uint8 images N×size×size×C and labels in [0, 10)."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8), rng.integers(0, 10, n)
 
 
 def fashion_available(root: Path = FASHION_ROOT) -> bool:
-    return any((root / f).exists() for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+    return any(
+        (root / f).exists() for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte")
+    )
 
 
 def fashion_overrides(root: Path = FASHION_ROOT) -> list[str]:
     """vislab config overrides for Fashion-MNIST as 28×28×1: 55k train / 5k val (seeded) / the official 10k test."""
-    return ["data.name=fashion-mnist", f"data.root={root}", "data.download=false", f"data.val_fraction={5000 / 60000}"]
+    return [
+        "data.name=fashion-mnist",
+        f"data.root={root}",
+        "data.download=false",
+        f"data.val_fraction={5000 / 60000}",
+    ]
 
 
 def median_rate(samples: list[float]) -> float:
@@ -54,7 +69,7 @@ def median_rate(samples: list[float]) -> float:
 
 
 class Timer:
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.t0 = time.perf_counter()
         return self
 

@@ -27,11 +27,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import emit, fashion_available, fashion_overrides, machine, random_images  # noqa: E402
-
 from vislab.config import build_config, load_config  # noqa: E402
-from vislab.data.sources import SOURCES, _import_all as import_sources  # noqa: E402
+from vislab.data.sources import SOURCES  # noqa: E402
+from vislab.data.sources import _import_all as import_sources
 from vislab.data.types import ArraySet, SourceData  # noqa: E402
-from vislab.models import MODELS, _import_all as import_models  # noqa: E402
+from vislab.models import MODELS  # noqa: E402
+from vislab.models import _import_all as import_models
 from vislab.train.trainer import train  # noqa: E402
 
 MODEL_SETTINGS = {
@@ -47,8 +48,13 @@ def register_synthetic(n_train: int, n_test: int) -> None:
     x, y = random_images(n_train + n_test)
 
     def load(cfg) -> SourceData:
-        return SourceData({"train": ArraySet(x[:n_train], y[:n_train]), "test": ArraySet(x[n_train:], y[n_train:])},
-                          [str(i) for i in range(10)])
+        return SourceData(
+            {
+                "train": ArraySet(x[:n_train], y[:n_train]),
+                "test": ArraySet(x[n_train:], y[n_train:]),
+            },
+            [str(i) for i in range(10)],
+        )
 
     import_sources()
     SOURCES["bench-synthetic"] = load
@@ -63,16 +69,33 @@ class EpochClock:
 
     def on_epoch_end(self, row: dict) -> None:
         self.train_s += row["seconds"]
-        self.rows.append(dict(epoch=row["epoch"], train_s=round(self.train_s, 2), val_acc=row.get("val_acc")))
+        self.rows.append(
+            dict(epoch=row["epoch"], train_s=round(self.train_s, 2), val_acc=row.get("val_acc"))
+        )
 
 
-def throughput(name: str, device: str, epochs: int, batch: int, compile_: bool, n_train: int) -> dict:
-    cfg = build_config({}, [
-        "data.name=bench-synthetic", "data.val_fraction=0.02", *MODEL_SETTINGS[name], "optim.name=sgd",
-        "optim.lr=0.05", "optim.momentum=0.9", f"train.batch_size={batch}", "train.eval_batch_size=2048",
-        f"train.epochs={epochs}", f"train.device={device}", f"train.compile={str(compile_).lower()}",
-        "augment.crop.p=1", "augment.crop.padding=4", "augment.hflip.p=0.5",
-    ])
+def throughput(
+    name: str, device: str, epochs: int, batch: int, compile_: bool, n_train: int
+) -> dict:
+    cfg = build_config(
+        {},
+        [
+            "data.name=bench-synthetic",
+            "data.val_fraction=0.02",
+            *MODEL_SETTINGS[name],
+            "optim.name=sgd",
+            "optim.lr=0.05",
+            "optim.momentum=0.9",
+            f"train.batch_size={batch}",
+            "train.eval_batch_size=2048",
+            f"train.epochs={epochs}",
+            f"train.device={device}",
+            f"train.compile={str(compile_).lower()}",
+            "augment.crop.p=1",
+            "augment.crop.padding=4",
+            "augment.hflip.p=0.5",
+        ],
+    )
     clock = EpochClock()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -80,23 +103,41 @@ def throughput(name: str, device: str, epochs: int, batch: int, compile_: bool, 
         s = train(cfg, Path(tmp) / "run", quiet=True, callbacks=[clock])
     seen = (s["n_train"] // batch) * batch
     last = clock.rows[-1]["train_s"] - (clock.rows[-2]["train_s"] if len(clock.rows) > 1 else 0)
-    return dict(model=name, params=s["params"], batch_size=batch, train_images_per_s=round(seen / last),
-                eval_images_per_s=round(s["n_test"] / s["test_time_s"]), peak_cuda_mb=s.get("peak_cuda_mb"),
-                peak_rss_mb=s["peak_rss_mb"], first_epoch_s=clock.rows[0]["train_s"], compile=compile_)
+    return dict(
+        model=name,
+        params=s["params"],
+        batch_size=batch,
+        train_images_per_s=round(seen / last),
+        eval_images_per_s=round(s["n_test"] / s["test_time_s"]),
+        peak_cuda_mb=s.get("peak_cuda_mb"),
+        peak_rss_mb=s["peak_rss_mb"],
+        first_epoch_s=clock.rows[0]["train_s"],
+        compile=compile_,
+    )
 
 
 def time_to_accuracy(device: str, target: float, epochs: int | None, extra: list[str]) -> dict:
-    over = [*fashion_overrides(), f"train.device={device}", *extra] + ([f"train.epochs={epochs}"] if epochs else [])
+    over = [*fashion_overrides(), f"train.device={device}", *extra] + (
+        [f"train.epochs={epochs}"] if epochs else []
+    )
     cfg = load_config("fast", over)
     clock = EpochClock()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         s = train(cfg, Path(tmp) / "run", quiet=True, callbacks=[clock])
     hit = next((r for r in clock.rows if r["val_acc"] is not None and r["val_acc"] >= target), None)
-    return dict(recipe="--config fast", overrides=over, target_val_acc=target,
-                reached_at=hit, epochs=len(clock.rows), train_time_s=s["train_time_s"],
-                whole_run_s=round(time.perf_counter() - t0, 1), test_acc=s["test_acc"], curve=clock.rows,
-                peak_cuda_mb=s.get("peak_cuda_mb"))
+    return dict(
+        recipe="--config fast",
+        overrides=over,
+        target_val_acc=target,
+        reached_at=hit,
+        epochs=len(clock.rows),
+        train_time_s=s["train_time_s"],
+        whole_run_s=round(time.perf_counter() - t0, 1),
+        test_acc=s["test_acc"],
+        curve=clock.rows,
+        peak_cuda_mb=s.get("peak_cuda_mb"),
+    )
 
 
 def main() -> None:
@@ -108,12 +149,21 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--target", type=float, default=0.93)
-    ap.add_argument("--tta-epochs", type=int, default=None, help="override the preset's train.epochs")
-    ap.add_argument("--tta-set", action="append", default=[], help="extra --set for the time-to-accuracy run")
+    ap.add_argument(
+        "--tta-epochs", type=int, default=None, help="override the preset's train.epochs"
+    )
+    ap.add_argument(
+        "--tta-set", action="append", default=[], help="extra --set for the time-to-accuracy run"
+    )
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
-        emit(dict(benchmark="gpu", skipped="no CUDA device visible to PyTorch (run on a GPU machine)",
-                  machine=machine()))
+        emit(
+            dict(
+                benchmark="gpu",
+                skipped="no CUDA device visible to PyTorch (run on a GPU machine)",
+                machine=machine(),
+            )
+        )
         return
     import_models()
     register_synthetic(args.n, 10_000)
@@ -123,10 +173,21 @@ def main() -> None:
             notes.append(f"{name}: not registered in this checkout, skipped")
             continue
         results.append(throughput(name, args.device, args.epochs, args.batch, args.compile, args.n))
-    tta = (time_to_accuracy(args.device, args.target, args.tta_epochs, args.tta_set) if fashion_available()
-           else {"skipped": "Fashion-MNIST not found"})
-    emit(dict(benchmark="gpu", device=args.device, throughput=results, time_to_accuracy=tta, notes=notes,
-              machine=machine()))
+    tta = (
+        time_to_accuracy(args.device, args.target, args.tta_epochs, args.tta_set)
+        if fashion_available()
+        else {"skipped": "Fashion-MNIST not found"}
+    )
+    emit(
+        dict(
+            benchmark="gpu",
+            device=args.device,
+            throughput=results,
+            time_to_accuracy=tta,
+            notes=notes,
+            machine=machine(),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Timer, emit, machine, median_rate, random_images  # noqa: E402
-
 from vislab.config import AugmentConfig  # noqa: E402
 from vislab.data.augment import build_augment  # noqa: E402
 from vislab.data.loader import DeviceLoader  # noqa: E402
@@ -50,14 +49,28 @@ class PilDataset(Dataset):
 def torchvision_loader(x, y, mean, std, batch_size: int, workers: int) -> DataLoader:
     import torchvision.transforms as T
 
-    tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
-    return DataLoader(PilDataset(x, y, tf), batch_size=batch_size, shuffle=True, num_workers=workers,
-                      persistent_workers=workers > 0)
+    tf = T.Compose(
+        [
+            T.RandomCrop(32, padding=4),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(mean, std),
+        ]
+    )
+    return DataLoader(
+        PilDataset(x, y, tf),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
 
 
 def vislab_loader(x, y, stats, batch_size: int, device: str) -> DeviceLoader:
-    aug = build_augment(AugmentConfig.model_validate({"crop": {"p": 1.0, "padding": 4}, "hflip": {"p": 0.5}}),
-                        (3, 32, 32))
+    aug = build_augment(
+        AugmentConfig.model_validate({"crop": {"p": 1.0, "padding": 4}, "hflip": {"p": 0.5}}),
+        (3, 32, 32),
+    )
     return DeviceLoader(ArraySet(x, y), stats, batch_size, device, shuffle=True, augment=aug)
 
 
@@ -78,7 +91,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved epochs per side")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--device", default="cpu", help="vislab's device (cpu here; cuda on a GPU machine)")
+    ap.add_argument(
+        "--device", default="cpu", help="vislab's device (cpu here; cuda on a GPU machine)"
+    )
     args = ap.parse_args()
 
     x, y = random_images(args.n)
@@ -96,15 +111,31 @@ def main() -> None:
         r_ours.append(rate(ours.epoch(r + 1)))
         r_big.append(rate(ours_big.epoch(r + 1)))
     v, t = median_rate(r_ours), median_rate(r_theirs)
-    emit(dict(
-        benchmark="pipeline", images=args.n, image_shape=[32, 32, 3], batch_size=args.batch, rounds=args.rounds,
-        augmentation="random crop 32 (zero padding 4) + horizontal flip p=0.5 + per-channel standardisation",
-        vislab=dict(images_per_s=v, device=args.device, threads=torch.get_num_threads(),
-                    images_per_s_batch512=median_rate(r_big), rounds=[round(a) for a in r_ours]),
-        torchvision=dict(images_per_s=t, num_workers=args.workers, persistent_workers=True,
-                         rounds=[round(a) for a in r_theirs]),
-        speedup=round(v / t, 2), machine=machine(),
-    ))
+    emit(
+        dict(
+            benchmark="pipeline",
+            images=args.n,
+            image_shape=[32, 32, 3],
+            batch_size=args.batch,
+            rounds=args.rounds,
+            augmentation="random crop 32 (zero padding 4) + horizontal flip p=0.5 + per-channel standardisation",
+            vislab=dict(
+                images_per_s=v,
+                device=args.device,
+                threads=torch.get_num_threads(),
+                images_per_s_batch512=median_rate(r_big),
+                rounds=[round(a) for a in r_ours],
+            ),
+            torchvision=dict(
+                images_per_s=t,
+                num_workers=args.workers,
+                persistent_workers=True,
+                rounds=[round(a) for a in r_theirs],
+            ),
+            speedup=round(v / t, 2),
+            machine=machine(),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ mean/std normalisation.
 
 - plain loop: ``DataLoader`` over a Dataset of PIL images → torchvision RandomCrop,
   RandomHorizontalFlip, ToTensor, Normalize; ``num_workers`` = cores, ``persistent_workers=True``,
-  workers started (one untimed data-only pass) before timing; ``model.train()``, forward, ``cross_entropy``, backward, step;
+  workers started (one untimed data-only pass) before timing; ``model.train()``, forward,
+  ``cross_entropy``, backward, step;
   ``loss.item()`` is *not* called per step. Test accuracy: the test set through a DataLoader
   (ToTensor + Normalize, batch 512, same workers) under ``torch.no_grad()``.
 - vislab: ``vislab.train.trainer.train`` with the same settings (``train.epochs=1``); its epoch time
@@ -40,18 +41,30 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import FASHION_ROOT, Timer, emit, fashion_available, fashion_overrides, machine  # noqa: E402
-
 from vislab.config import build_config  # noqa: E402
 from vislab.data import prepare_data  # noqa: E402
 from vislab.models import MODELS, _import_all, build_model  # noqa: E402
 from vislab.train.trainer import train  # noqa: E402
 
 MODEL_SETTINGS = {
-    "cnn": ["model.name=cnn", "model.batchnorm=true", "model.dropout=0.5"],  # rdfia: conv5×5 32/64/64 + fc 1000
+    "cnn": [
+        "model.name=cnn",
+        "model.batchnorm=true",
+        "model.dropout=0.5",
+    ],  # rdfia: conv5×5 32/64/64 + fc 1000
     "vit": ["model.name=vit"],  # completed from the registry's defaults (see small_vit)
 }
-COMMON = ["optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9", "train.batch_size=128", "train.epochs=1",
-          "augment.crop.p=1", "augment.crop.padding=2", "augment.hflip.p=0.5", "train.device=cpu"]
+COMMON = [
+    "optim.name=sgd",
+    "optim.lr=0.05",
+    "optim.momentum=0.9",
+    "train.batch_size=128",
+    "train.epochs=1",
+    "augment.crop.p=1",
+    "augment.crop.padding=2",
+    "augment.hflip.p=0.5",
+    "train.device=cpu",
+]
 
 
 class PilDataset(Dataset):
@@ -83,14 +96,28 @@ def plain_loop(cfg, splits, stats, workers: int) -> dict:
 
     mean, std = stats["mean"].tolist(), stats["std"].tolist()
     pad = cfg.augment.crop.padding
-    train_tf = T.Compose([T.RandomCrop(28, padding=pad), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
+    train_tf = T.Compose(
+        [
+            T.RandomCrop(28, padding=pad),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(mean, std),
+        ]
+    )
     test_tf = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
     kw = dict(num_workers=workers, persistent_workers=workers > 0)
-    train_dl = DataLoader(PilDataset(splits.train.x, splits.train.y, train_tf), batch_size=cfg.train.batch_size,
-                          shuffle=True, drop_last=True, **kw)
+    train_dl = DataLoader(
+        PilDataset(splits.train.x, splits.train.y, train_tf),
+        batch_size=cfg.train.batch_size,
+        shuffle=True,
+        drop_last=True,
+        **kw,
+    )
     test_dl = DataLoader(PilDataset(splits.test.x, splits.test.y, test_tf), batch_size=512, **kw)
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs())
+    model = build_model(
+        cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
+    )
     opt = torch.optim.SGD(model.parameters(), lr=cfg.optim.lr, momentum=cfg.optim.momentum)
     for _ in train_dl:  # start the workers and warm their caches: one untimed data-only pass
         pass
@@ -108,20 +135,33 @@ def plain_loop(cfg, splits, stats, workers: int) -> dict:
     with Timer() as t_test, torch.no_grad():
         for x, y in test_dl:
             correct += (model(x).argmax(1) == y).sum().item()
-    return dict(epoch_s=round(t_epoch.seconds, 2), images_per_s=round(len(train_dl) * cfg.train.batch_size / t_epoch.seconds, 1),
-                test_s=round(t_test.seconds, 2), test_acc=correct / len(splits.test), num_workers=workers)
+    return dict(
+        epoch_s=round(t_epoch.seconds, 2),
+        images_per_s=round(len(train_dl) * cfg.train.batch_size / t_epoch.seconds, 1),
+        test_s=round(t_test.seconds, 2),
+        test_acc=correct / len(splits.test),
+        num_workers=workers,
+    )
 
 
 def vislab_run(cfg) -> dict:
     with tempfile.TemporaryDirectory() as tmp, Timer() as t_all:
         s = train(cfg, Path(tmp) / "run", quiet=True)
     n = (s["n_train"] // cfg.train.batch_size) * cfg.train.batch_size
-    return dict(epoch_s=round(s["train_time_s"], 2), images_per_s=round(n / s["train_time_s"], 1),
-                test_s=s["test_time_s"], test_acc=s["test_acc"], whole_run_s=round(t_all.seconds, 2),
-                eval_batch_size=cfg.train.eval_batch_size, channels_last=cfg.train.channels_last)
+    return dict(
+        epoch_s=round(s["train_time_s"], 2),
+        images_per_s=round(n / s["train_time_s"], 1),
+        test_s=s["test_time_s"],
+        test_acc=s["test_acc"],
+        whole_run_s=round(t_all.seconds, 2),
+        eval_batch_size=cfg.train.eval_batch_size,
+        channels_last=cfg.train.channels_last,
+    )
 
 
-def compare(name: str, overrides: list[str], seeds: list[int], workers: int, abba: bool = False) -> dict:
+def compare(
+    name: str, overrides: list[str], seeds: list[int], workers: int, abba: bool = False
+) -> dict:
     rows = []
     for seed in seeds:
         cfg = build_config({}, [*fashion_overrides(), *COMMON, *overrides, f"train.seed={seed}"])
@@ -139,21 +179,35 @@ def compare(name: str, overrides: list[str], seeds: list[int], workers: int, abb
     def acc(seed: int, side: str) -> float:
         runs = [r[side]["test_acc"] for r in rows if r["seed"] == seed]
         return sum(runs) / len(runs)
+
     return dict(
-        model=name, overrides=overrides, runs=rows,
+        model=name,
+        overrides=overrides,
+        runs=rows,
         epoch_time_ratio=round(mean("vislab", "epoch_s") / mean("plain", "epoch_s"), 3),
-        test_acc_vislab=round(mean("vislab", "test_acc"), 4), test_acc_plain=round(mean("plain", "test_acc"), 4),
-        test_acc_diff_points=round(100 * (mean("vislab", "test_acc") - mean("plain", "test_acc")), 2),
-        test_acc_diff_points_per_seed={s: round(100 * (acc(s, "vislab") - acc(s, "plain")), 2) for s in seeds},
+        test_acc_vislab=round(mean("vislab", "test_acc"), 4),
+        test_acc_plain=round(mean("plain", "test_acc"), 4),
+        test_acc_diff_points=round(
+            100 * (mean("vislab", "test_acc") - mean("plain", "test_acc")), 2
+        ),
+        test_acc_diff_points_per_seed={
+            s: round(100 * (acc(s, "vislab") - acc(s, "plain")), 2) for s in seeds
+        },
     )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="cnn,vit")
-    ap.add_argument("--seeds", default="0,1,2", help="comma-separated; figures are means over seeds")
+    ap.add_argument(
+        "--seeds", default="0,1,2", help="comma-separated; figures are means over seeds"
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--abba", action="store_true", help="per seed: plain, vislab, vislab, plain (cancels load drift)")
+    ap.add_argument(
+        "--abba",
+        action="store_true",
+        help="per seed: plain, vislab, vislab, plain (cancels load drift)",
+    )
     args = ap.parse_args()
     if not fashion_available():
         emit(dict(benchmark="train_epoch", skipped=f"Fashion-MNIST not found in {FASHION_ROOT}"))
@@ -166,8 +220,16 @@ def main() -> None:
             notes.append(f"{name}: not registered in this checkout, skipped")
             continue
         results.append(compare(name, overrides, seeds, args.workers, args.abba))
-    emit(dict(benchmark="train_epoch", data="Fashion-MNIST 28x28x1, 55000 train / 10000 test", common=COMMON,
-              results=results, notes=notes, machine=machine()))
+    emit(
+        dict(
+            benchmark="train_epoch",
+            data="Fashion-MNIST 28x28x1, 55000 train / 10000 test",
+            common=COMMON,
+            results=results,
+            notes=notes,
+            machine=machine(),
+        )
+    )
 
 
 if __name__ == "__main__":

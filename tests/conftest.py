@@ -12,8 +12,14 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def tiny_config(*overrides: str, **sections):
     """digits, 300 train samples, an MLP (unless model.name is given), 2 epochs — plus ``key=value`` overrides."""
-    base = ["data.name=digits", "data.limit=300", "train.epochs=2", "train.batch_size=32", "train.seed=0",
-            "train.device=cpu"]
+    base = [
+        "data.name=digits",
+        "data.limit=300",
+        "train.epochs=2",
+        "train.batch_size=32",
+        "train.seed=0",
+        "train.device=cpu",
+    ]
     if not any(o.startswith("model.name=") for o in overrides):
         base += ["model.name=mlp", "model.hidden=[32]"]
     return build_config({}, [*base, *overrides])

@@ -21,10 +21,30 @@ from pathlib import Path
 
 import numpy as np
 
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR_BATCHES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
-MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+CIFAR_BATCHES = [
+    "data_batch_1",
+    "data_batch_2",
+    "data_batch_3",
+    "data_batch_4",
+    "data_batch_5",
+    "test_batch",
+]
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 # ------------------------------------------------------------------ Python-2-style pickle writer
@@ -57,10 +77,25 @@ def _py2_obj(v) -> bytes:
     if isinstance(v, np.ndarray):  # what numpy 1.x under Python 2 wrote for a uint8 array
         assert v.dtype == np.uint8
         dims = b"(" + b"".join(_py2_int(d) for d in v.shape) + b"t"
-        dtype = (b"cnumpy\ndtype\n" + _py2_str(b"u1") + b"K\x00K\x01\x87R"
-                 + b"(K\x03" + _py2_str(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb")
-        return (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + _py2_str(b"b") + b"\x87R"
-                + b"(K\x01" + dims + dtype + b"\x89" + _py2_str(np.ascontiguousarray(v).tobytes()) + b"tb")
+        dtype = (
+            b"cnumpy\ndtype\n"
+            + _py2_str(b"u1")
+            + b"K\x00K\x01\x87R"
+            + b"(K\x03"
+            + _py2_str(b"|")
+            + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        )
+        return (
+            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
+            + _py2_str(b"b")
+            + b"\x87R"
+            + b"(K\x01"
+            + dims
+            + dtype
+            + b"\x89"
+            + _py2_str(np.ascontiguousarray(v).tobytes())
+            + b"tb"
+        )
     raise TypeError(type(v))
 
 
@@ -76,14 +111,24 @@ def cifar_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.permutation(np.arange(n) % 10)
 
 
-def cifar_batch_bytes(x: np.ndarray, y, batch_label: str = "training batch 1 of 5", data=None) -> bytes:
+def cifar_batch_bytes(
+    x: np.ndarray, y, batch_label: str = "training batch 1 of 5", data=None
+) -> bytes:
     """The bytes of an official-style batch file; ``data`` overrides the N×3072 array (to make bad files)."""
     rows = x.transpose(0, 3, 1, 2).reshape(len(x), 3072) if data is None else data
-    return py2_pickle({b"batch_label": batch_label.encode(), b"labels": [int(v) for v in y], b"data": rows,
-                       b"filenames": [f"img_{i:05d}.png".encode() for i in range(len(y))]})
+    return py2_pickle(
+        {
+            b"batch_label": batch_label.encode(),
+            b"labels": [int(v) for v in y],
+            b"data": rows,
+            b"filenames": [f"img_{i:05d}.png".encode() for i in range(len(y))],
+        }
+    )
 
 
-def write_cifar_batch(path: str | Path, n: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def write_cifar_batch(
+    path: str | Path, n: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """One batch file of ``n`` images; returns (x N×32×32×3, y)."""
     x, y = cifar_images(n, seed)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -92,12 +137,24 @@ def write_cifar_batch(path: str | Path, n: int = 20, seed: int = 0) -> tuple[np.
 
 
 def write_cifar_meta(path: str | Path, names: list[str] = CIFAR_CLASSES) -> None:
-    Path(path).write_bytes(py2_pickle({b"num_cases_per_batch": 10000, b"label_names": [n.encode() for n in names],
-                                       b"num_vis": 3072}))
+    Path(path).write_bytes(
+        py2_pickle(
+            {
+                b"num_cases_per_batch": 10000,
+                b"label_names": [n.encode() for n in names],
+                b"num_vis": 3072,
+            }
+        )
+    )
 
 
-def write_cifar(folder: str | Path, n: int = 20, seed: int = 0, files: list[str] = CIFAR_BATCHES,
-                meta: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def write_cifar(
+    folder: str | Path,
+    n: int = 20,
+    seed: int = 0,
+    files: list[str] = CIFAR_BATCHES,
+    meta: bool = True,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The batch files (``n`` images each) and ``batches.meta`` in ``folder`` itself; returns data per file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +165,9 @@ def write_cifar(folder: str | Path, n: int = 20, seed: int = 0, files: list[str]
     return out
 
 
-def write_cifar_tarball(path: str | Path, n: int = 20, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def write_cifar_tarball(
+    path: str | Path, n: int = 20, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``cifar-10-python.tar.gz``-style archive (members under ``cifar-10-batches-py/``)."""
     path = Path(path)
     staging = path.parent / f".staging-{path.name}"
@@ -123,8 +182,14 @@ def write_cifar_tarball(path: str | Path, n: int = 20, seed: int = 0) -> dict[st
 
 
 # ------------------------------------------------------------------------------------------ IDX
-_IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
-              np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}
+_IDX_CODES = {
+    np.dtype(np.uint8): 0x08,
+    np.dtype(np.int8): 0x09,
+    np.dtype(np.int16): 0x0B,
+    np.dtype(np.int32): 0x0C,
+    np.dtype(np.float32): 0x0D,
+    np.dtype(np.float64): 0x0E,
+}
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -145,11 +210,19 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
 
 def mnist_arrays(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.permutation(np.arange(n) % 10).astype(np.uint8)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.permutation(
+        np.arange(n) % 10
+    ).astype(np.uint8)
 
 
-def write_mnist(folder: str | Path, n_train: int = 30, n_test: int = 20, seed: int = 0, gz: bool = True,
-                sets: tuple[str, ...] = ("train", "test")) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def write_mnist(
+    folder: str | Path,
+    n_train: int = 30,
+    n_test: int = 20,
+    seed: int = 0,
+    gz: bool = True,
+    sets: tuple[str, ...] = ("train", "test"),
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The MNIST-named IDX files of ``sets`` in ``folder``; returns (images N×28×28, labels) per set."""
     out = {}
     for i, key in enumerate(sets):
@@ -162,8 +235,13 @@ def write_mnist(folder: str | Path, n_train: int = 30, n_test: int = 20, seed: i
 
 
 # --------------------------------------------------------------------------------- image folder
-def write_image_folder(root: str | Path, classes: tuple[str, ...] = ("cat", "dog", "frog"), per_class: int = 4,
-                       seed: int = 0, gray: bool = False) -> dict[str, list[Path]]:
+def write_image_folder(
+    root: str | Path,
+    classes: tuple[str, ...] = ("cat", "dog", "frog"),
+    per_class: int = 4,
+    seed: int = 0,
+    gray: bool = False,
+) -> dict[str, list[Path]]:
     """``root/<class>/*.png|*.jpg`` with mixed sizes (alternating PNG and JPEG); returns files per class."""
     from PIL import Image
 
@@ -203,12 +281,17 @@ def evil_py2_pickle_bytes(marker: str | Path) -> bytes:
     return b"\x80\x02}(U\x04datacos\nsystem\n" + _py2_str(f"touch '{marker}'".encode()) + b"\x85Ru."
 
 
-def write_evil_tarball(path: str | Path, kind: str, target: str | Path, outside: str | Path) -> Path:
+def write_evil_tarball(
+    path: str | Path, kind: str, target: str | Path, outside: str | Path
+) -> Path:
     """A .tar.gz whose ``kind`` member tries to escape: 'dotdot', 'absolute', 'symlink', 'symlink-chain',
-    'hardlink', 'hardlink-relative' or 'fifo'. It aims at the absolute folder ``outside`` when extracted into ``target``."""
+    'hardlink', 'hardlink-relative' or 'fifo'. It aims at the absolute folder ``outside`` when
+    extracted into ``target``."""
     outside = Path(outside)
 
-    def member(name: str, data: bytes = b"pwned\n", **attrs) -> tuple[tarfile.TarInfo, io.BytesIO | None]:
+    def member(
+        name: str, data: bytes = b"pwned\n", **attrs
+    ) -> tuple[tarfile.TarInfo, io.BytesIO | None]:
         info = tarfile.TarInfo(name)
         info.size = len(data) if attrs.get("type", tarfile.REGTYPE) == tarfile.REGTYPE else 0
         for k, v in attrs.items():
@@ -220,11 +303,15 @@ def write_evil_tarball(path: str | Path, kind: str, target: str | Path, outside:
         "dotdot": [member("ok.txt"), member(f"{rel_outside}/evil.txt")],
         "absolute": [member("ok.txt"), member(str(outside / "evil.txt"))],
         "symlink": [member("etc", type=tarfile.SYMTYPE, linkname="/etc")],
-        "symlink-chain": [member("a", type=tarfile.SYMTYPE, linkname="."),
-                          member("a/b", type=tarfile.SYMTYPE, linkname=rel_outside),
-                          member("b/evil.txt")],
+        "symlink-chain": [
+            member("a", type=tarfile.SYMTYPE, linkname="."),
+            member("a/b", type=tarfile.SYMTYPE, linkname=rel_outside),
+            member("b/evil.txt"),
+        ],
         "hardlink": [member("hl", type=tarfile.LNKTYPE, linkname=str(outside / "victim.txt"))],
-        "hardlink-relative": [member("hl", type=tarfile.LNKTYPE, linkname=f"{rel_outside}/victim.txt")],
+        "hardlink-relative": [
+            member("hl", type=tarfile.LNKTYPE, linkname=f"{rel_outside}/victim.txt")
+        ],
         "fifo": [member("pipe", type=tarfile.FIFOTYPE)],
     }[kind]
     with tarfile.open(path, "w:gz") as tar:

@@ -24,7 +24,12 @@ def test_crop_is_per_sample_and_a_translation():
     shifts = []
     for i in range(len(x)):
         xp = torch.nn.functional.pad(x[i], (2, 2, 2, 2))
-        found = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(xp[:, dy:dy + 12, dx:dx + 12], y[i])]
+        found = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(xp[:, dy : dy + 12, dx : dx + 12], y[i])
+        ]
         assert found, f"sample {i} is not a padded crop"
         shifts.append(found[0])
     assert len(set(shifts)) > 5, "the same crop was used for the whole batch"
@@ -40,7 +45,9 @@ def test_flip_is_per_sample_with_probability():
     assert 140 < int(flipped.sum()) < 260
 
 
-@pytest.mark.parametrize("op", ["crop", "resized_crop", "hflip", "rotation", "affine", "color_jitter", "blur", "erasing"])
+@pytest.mark.parametrize(
+    "op", ["crop", "resized_crop", "hflip", "rotation", "affine", "color_jitter", "blur", "erasing"]
+)
 def test_every_op_changes_samples_differently(op):
     cfg = AugmentConfig.model_validate({op: {"p": 1.0}})
     aug = build_augment(cfg, (3, 16, 16))
@@ -51,7 +58,9 @@ def test_every_op_changes_samples_differently(op):
     changed = [(y[i] - x[i]).abs().max().item() > 1e-4 for i in range(len(x))]
     assert sum(changed) >= 8, f"{op} changed too few samples"
     diffs = (y - x).flatten(1)
-    assert not torch.allclose(diffs[0], diffs[1]), f"{op} applied the same transform to every sample"
+    assert not torch.allclose(diffs[0], diffs[1]), (
+        f"{op} applied the same transform to every sample"
+    )
 
 
 def test_global_p_gates_whole_samples():
@@ -66,7 +75,9 @@ def test_global_p_gates_whole_samples():
 
 def test_grayscale_colour_jitter_and_nothing_on():
     assert build_augment(AugmentConfig(), (3, 8, 8)) is None
-    assert build_augment(AugmentConfig.model_validate({"hflip": {"p": 1}}), (2,)) is None  # features
+    assert (
+        build_augment(AugmentConfig.model_validate({"hflip": {"p": 1}}), (2,)) is None
+    )  # features
     aug = build_augment(AugmentConfig.model_validate({"color_jitter": {"p": 1.0}}), (1, 8, 8))
     assert aug(torch.rand(4, 1, 8, 8)).shape == (4, 1, 8, 8)
 
@@ -83,7 +94,9 @@ def test_loader_batches_cover_split_and_shuffle_is_seeded_per_epoch():
     assert len(ld) == 6
     e0 = torch.cat([y for _, y in ld.epoch(0)])
     assert len(e0) == 48
-    again = torch.cat([y for _, y in DeviceLoader(data, stats, 8, shuffle=True, drop_last=True, seed=1).epoch(0)])
+    again = torch.cat(
+        [y for _, y in DeviceLoader(data, stats, 8, shuffle=True, drop_last=True, seed=1).epoch(0)]
+    )
     assert torch.equal(e0, again)
     assert not torch.equal(ld.order(0), ld.order(1))
     ev = DeviceLoader(data, stats, batch_size=1000)
@@ -102,8 +115,20 @@ def test_loader_resumes_mid_epoch_with_the_same_batches():
 
 def test_loader_shards_disjointly_across_ranks():
     data = make_set(40)
-    shards = [torch.cat([y for _, y in DeviceLoader(data, {"mode": "none"}, 4, shuffle=True, seed=0,
-                                                     rank=r, world=2).epoch(5)]) for r in (0, 1)]
-    order = [DeviceLoader(data, {"mode": "none"}, 4, shuffle=True, seed=0, rank=r, world=2).order(5) for r in (0, 1)]
+    shards = [
+        torch.cat(
+            [
+                y
+                for _, y in DeviceLoader(
+                    data, {"mode": "none"}, 4, shuffle=True, seed=0, rank=r, world=2
+                ).epoch(5)
+            ]
+        )
+        for r in (0, 1)
+    ]
+    order = [
+        DeviceLoader(data, {"mode": "none"}, 4, shuffle=True, seed=0, rank=r, world=2).order(5)
+        for r in (0, 1)
+    ]
     assert len(set(order[0].tolist()) & set(order[1].tolist())) == 0
     assert len(shards[0]) == len(shards[1]) == 20

@@ -17,7 +17,9 @@ def run(capsys, *args):
 
 
 def test_config_show_resolves_overrides(capsys):
-    code, out = run(capsys, "config", "show", "--set", "optim.lr=0.01", "--set", "model.widths=[8,16]")
+    code, out = run(
+        capsys, "config", "show", "--set", "optim.lr=0.01", "--set", "model.widths=[8,16]"
+    )
     assert code == 0
     cfg = yaml.safe_load(out)
     assert cfg["optim"]["lr"] == 0.01 and cfg["model"]["widths"] == [8, 16]
@@ -28,12 +30,15 @@ def test_config_show_bad_key_exit_2_without_traceback(capsys):
     assert code == 2 and "train.epoch" in out and "epochs" in out and "Traceback" not in out
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["trian"], "No such command 'trian'"),
-    (["train", "--bogus"], "No such option: --bogus"),
-    (["train", "--resume"], "requires an argument"),
-    (["train", "--resume", "a", "b"], "unexpected extra argument"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["trian"], "No such command 'trian'"),
+        (["train", "--bogus"], "No such option: --bogus"),
+        (["train", "--resume"], "requires an argument"),
+        (["train", "--resume", "a", "b"], "unexpected extra argument"),
+    ],
+)
 def test_usage_errors_exit_2_with_the_usage_line(capsys, args, fragment):
     code, out = run(capsys, *args)
     assert code == 2 and fragment in out and "Error" in out and "Traceback" not in out
@@ -51,9 +56,26 @@ def test_quickstart_prints_comparison_table(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "cnn"
-    code = main(["train", "--set", "data.name=digits", "--set", "model.name=cnn", "--set", "model.widths=[8,16]",
-                 "--set", "model.fc=[32]", "--set", "train.epochs=2", "--set", "data.limit=400",
-                 "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--set",
+            "data.name=digits",
+            "--set",
+            "model.name=cnn",
+            "--set",
+            "model.widths=[8,16]",
+            "--set",
+            "model.fc=[32]",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "data.limit=400",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     return out
 
@@ -66,12 +88,18 @@ def test_eval_reproduces_summary_test_accuracy(capsys, trained):
     assert (trained / "figures" / "confusion_test.png").is_file()
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["--set", "data.name=circles"], ["trained on 1×8×8 inputs with 10 classes", "gives 2 inputs with 2 classes"]),
-    (["--set", "data.resize=16"], ["trained on 1×8×8 inputs", "gives 1×16×16 inputs"]),
-    (["--set", "model.widths=[4,8]"], ["eval scores the checkpoint's own model"]),
-    (["--out", "FILE"], ["is a file; give a folder"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (
+            ["--set", "data.name=circles"],
+            ["trained on 1×8×8 inputs with 10 classes", "gives 2 inputs with 2 classes"],
+        ),
+        (["--set", "data.resize=16"], ["trained on 1×8×8 inputs", "gives 1×16×16 inputs"]),
+        (["--set", "model.widths=[4,8]"], ["eval scores the checkpoint's own model"]),
+        (["--out", "FILE"], ["is a file; give a folder"]),
+    ],
+)
 def test_eval_bad_inputs_exit_2(capsys, trained, tmp_path, args, fragments):
     f = tmp_path / "a-file.yaml"
     f.write_text("x: 1\n")
@@ -83,7 +111,9 @@ def test_eval_bad_inputs_exit_2(capsys, trained, tmp_path, args, fragments):
 
 def test_data_preview_refuses_a_non_image_file_name(capsys, tmp_path):
     code, out = run(capsys, "data", "preview", "digits", "--out", str(tmp_path / "p.txt"))
-    assert code == 2 and ".png" in out and "Traceback" not in out and not (tmp_path / "p.txt").exists()
+    assert (
+        code == 2 and ".png" in out and "Traceback" not in out and not (tmp_path / "p.txt").exists()
+    )
 
 
 def test_predict_top_k_and_bad_file_gets_its_own_line(capsys, trained, tmp_path):
@@ -106,10 +136,28 @@ def test_predict_top_k_and_bad_file_gets_its_own_line(capsys, trained, tmp_path)
 
 def test_data_info_and_preview(capsys, tmp_path):
     code, out = run(capsys, "data", "info", "digits")
-    assert code == 0 and "train" in out and "val" in out and "test" in out and "1797" not in out.split("total")[0]
+    assert (
+        code == 0
+        and "train" in out
+        and "val" in out
+        and "test" in out
+        and "1797" not in out.split("total")[0]
+    )
     png = tmp_path / "grid.png"
-    code, out = run(capsys, "data", "preview", "digits", "--set", "augment.rotation.p=1", "--set",
-                    "augment.crop.p=1", "--out", str(png), "-n", "6")
+    code, out = run(
+        capsys,
+        "data",
+        "preview",
+        "digits",
+        "--set",
+        "augment.rotation.p=1",
+        "--set",
+        "augment.crop.p=1",
+        "--out",
+        str(png),
+        "-n",
+        "6",
+    )
     assert code == 0 and Image.open(png).size[0] > 100
 
 
@@ -124,26 +172,56 @@ def test_data_preview_labels_the_originals_with_their_classes(capsys, tmp_path, 
         return real(rows, path, row_titles, labels)
 
     monkeypatch.setattr(figures, "plot_image_grid", spy)
-    code, _ = run(capsys, "data", "preview", "digits", "--out", str(tmp_path / "g.png"), "-n", "12", "--copies", "1")
+    code, _ = run(
+        capsys,
+        "data",
+        "preview",
+        "digits",
+        "--out",
+        str(tmp_path / "g.png"),
+        "-n",
+        "12",
+        "--copies",
+        "1",
+    )
     assert code == 0
-    assert seen["labels"][:10] == [str(k) for k in range(10)]  # one image of each class first, in class order
+    assert seen["labels"][:10] == [
+        str(k) for k in range(10)
+    ]  # one image of each class first, in class order
     assert len(seen["labels"]) == len(seen["rows"][0]) == 12
 
 
 def test_train_user_errors_exit_2(capsys, tmp_path):
-    code, out = run(capsys, "train", "--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]",
-                    "--set", "data.name=digits", "--out", str(tmp_path / "x"), "-q")
+    code, out = run(
+        capsys,
+        "train",
+        "--set",
+        "model.name=cnn",
+        "--set",
+        "model.widths=[8,8,8,8]",
+        "--set",
+        "data.name=digits",
+        "--out",
+        str(tmp_path / "x"),
+        "-q",
+    )
     assert code == 2 and "too small" in out and "Traceback" not in out
-    code, out = run(capsys, "train", "--set", "model.name=resnet9000", "--out", str(tmp_path / "y"), "-q")
+    code, out = run(
+        capsys, "train", "--set", "model.name=resnet9000", "--out", str(tmp_path / "y"), "-q"
+    )
     assert code == 2 and "unknown model" in out
-    code, out = run(capsys, "train", "--set", "data.name=imagenet", "--out", str(tmp_path / "z"), "-q")
+    code, out = run(
+        capsys, "train", "--set", "data.name=imagenet", "--out", str(tmp_path / "z"), "-q"
+    )
     assert code == 2 and "unknown dataset" in out and "digits" in out
 
 
 def test_model_list_shows_every_model_and_the_timm_extra(capsys, monkeypatch):
     from vislab.cli import model as model_cli
 
-    monkeypatch.setattr(model_cli.console, "width", 250)  # one line per row: fragments are not wrapped apart
+    monkeypatch.setattr(
+        model_cli.console, "width", 250
+    )  # one line per row: fragments are not wrapped apart
     code, out = run(capsys, "model", "list")
     assert code == 0
     for name in ("majority", "mlp-scratch", "cnn", "vit", "resnet18", "fast", "timm:<name>"):
@@ -155,19 +233,32 @@ def test_split_smaller_than_the_class_count_is_carved_unstratified(capsys):
     from vislab.config import DataConfig
     from vislab.data import load_splits
 
-    splits = load_splits(DataConfig(name="digits", split=[5, 1, 1]), seed=0)  # 10 classes, 5 train samples
+    splits = load_splits(
+        DataConfig(name="digits", split=[5, 1, 1]), seed=0
+    )  # 10 classes, 5 train samples
     assert (len(splits.train), len(splits.val), len(splits.test)) == (5, 1, 1)
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["train", "--resume", "RUN", "--set", "train.epochs=9"], "these options change it: train.epochs: 2 → 9"),
-    (["train", "--resume", "RUN", "--out", "elsewhere"], "names another"),
-    (["train", "--resume", "MISSING"], "does not exist"),
-    (["train", "--nproc", "0"], "'--nproc'"),
-    (["quickstart", "--epochs", "0"], "'--epochs'"),
-])
-def test_resume_and_count_options_refuse_what_they_would_ignore(capsys, trained, tmp_path, args, fragment):
-    args = [str(trained) if a == "RUN" else str(tmp_path / "nope") if a == "MISSING" else a for a in args]
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (
+            ["train", "--resume", "RUN", "--set", "train.epochs=9"],
+            "these options change it: train.epochs: 2 → 9",
+        ),
+        (["train", "--resume", "RUN", "--out", "elsewhere"], "names another"),
+        (["train", "--resume", "MISSING"], "does not exist"),
+        (["train", "--nproc", "0"], "'--nproc'"),
+        (["quickstart", "--epochs", "0"], "'--epochs'"),
+    ],
+)
+def test_resume_and_count_options_refuse_what_they_would_ignore(
+    capsys, trained, tmp_path, args, fragment
+):
+    args = [
+        str(trained) if a == "RUN" else str(tmp_path / "nope") if a == "MISSING" else a
+        for a in args
+    ]
     before = (trained / "metrics.jsonl").read_text()
     code, out = run(capsys, *args)
     assert code == 2 and fragment in " ".join(out.split()) and "Traceback" not in out, out
@@ -175,9 +266,17 @@ def test_resume_and_count_options_refuse_what_they_would_ignore(capsys, trained,
 
 
 def test_resume_accepts_the_original_options_repeated(capsys, tmp_path):
-    args = ["--set", "data.name=digits", "--set", "data.limit=200", "--set", "train.epochs=1", "--set", "model.widths=[8]"]
+    args = [
+        "--set",
+        "data.name=digits",
+        "--set",
+        "data.limit=200",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "model.widths=[8]",
+    ]
     out = tmp_path / "r"
     assert run(capsys, "train", *args, "--out", str(out), "-q")[0] == 0
     code, text = run(capsys, "train", "--resume", str(out), *args, "--out", str(out), "-q")
     assert code == 0, text
-

@@ -17,10 +17,19 @@ def test_defaults_use_report_words():
         assert hasattr(cfg.train, key)
 
 
-@pytest.mark.parametrize("text, value", [
-    ("3", 3), ("1e-3", 1e-3), ("0.5", 0.5), ("true", True), ("false", False), ("[32, 64]", [32, 64]),
-    ("adam", "adam"), ("null", None),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("3", 3),
+        ("1e-3", 1e-3),
+        ("0.5", 0.5),
+        ("true", True),
+        ("false", False),
+        ("[32, 64]", [32, 64]),
+        ("adam", "adam"),
+        ("null", None),
+    ],
+)
 def test_set_values_are_typed(text, value):
     got = parse_value(text)
     assert got == value and type(got) is type(value)
@@ -28,8 +37,12 @@ def test_set_values_are_typed(text, value):
 
 def test_yaml_file_then_overrides(tmp_path):
     f = tmp_path / "c.yaml"
-    f.write_text("data: {name: mnist}\noptim: {lr: 0.1, name: sgd}\nmodel: {name: cnn, widths: [8, 16]}\n")
-    cfg = load_config(f, ["optim.lr=0.01", "train.epochs=3", "model.batchnorm=true", "augment.hflip.p=0.5"])
+    f.write_text(
+        "data: {name: mnist}\noptim: {lr: 0.1, name: sgd}\nmodel: {name: cnn, widths: [8, 16]}\n"
+    )
+    cfg = load_config(
+        f, ["optim.lr=0.01", "train.epochs=3", "model.batchnorm=true", "augment.hflip.p=0.5"]
+    )
     assert cfg.data.name == "mnist" and cfg.optim.name == "sgd"
     assert cfg.optim.lr == 0.01 and cfg.train.epochs == 3
     assert cfg.model.kwargs() == {"widths": [8, 16], "batchnorm": True}

@@ -17,9 +17,19 @@ from vislab.models import build_model
 from vislab.train.evaluate import evaluate
 from vislab.train.launch import launch_torchrun, strip_nproc, torchrun_args
 
-OVERRIDES = ("model.name=cnn", "model.widths=[8,16]", "model.fc=[32]", "model.batchnorm=true", "model.dropout=0.2",
-             "augment.crop.p=0.5", "augment.crop.padding=1", "data.limit=400", "optim.lr=0.01", "train.epochs=2",
-             "train.select_metric=val_acc")
+OVERRIDES = (
+    "model.name=cnn",
+    "model.widths=[8,16]",
+    "model.fc=[32]",
+    "model.batchnorm=true",
+    "model.dropout=0.2",
+    "augment.crop.p=0.5",
+    "augment.crop.padding=1",
+    "data.limit=400",
+    "optim.lr=0.01",
+    "train.epochs=2",
+    "train.select_metric=val_acc",
+)
 
 
 def _free_port() -> int:
@@ -55,8 +65,13 @@ def _forbid_writes() -> None:
 
 def _worker(rank, world, port, overrides, out, dump, resume, stop_after):
     """One DDP rank: the real trainer; dumps its final weights (before best.pt is reloaded) to ``dump``."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(1)
     import vislab.train.trainer as trainer
     from vislab.train.runtime import Distributed
@@ -73,7 +88,9 @@ def _worker(rank, world, port, overrides, out, dump, resume, stop_after):
     dist = Distributed("cpu")
     try:
         callbacks = [_StopAfterEpoch(stop_after)] if stop_after else []
-        trainer.train(tiny_config(*overrides), out, resume=resume, quiet=True, dist=dist, callbacks=callbacks)
+        trainer.train(
+            tiny_config(*overrides), out, resume=resume, quiet=True, dist=dist, callbacks=callbacks
+        )
     except _StopAfter:
         pass
     finally:
@@ -83,8 +100,12 @@ def _worker(rank, world, port, overrides, out, dump, resume, stop_after):
 def run_ddp(tmp_path, name, overrides=OVERRIDES, resume=False, stop_after=None, world=2):
     out, dump = tmp_path / name, tmp_path / f"{name}-dump"
     dump.mkdir(exist_ok=True)
-    mp.start_processes(_worker, args=(world, _free_port(), overrides, str(out), str(dump), resume, stop_after),
-                       nprocs=world, start_method="spawn")
+    mp.start_processes(
+        _worker,
+        args=(world, _free_port(), overrides, str(out), str(dump), resume, stop_after),
+        nprocs=world,
+        start_method="spawn",
+    )
     return out, [torch.load(dump / f"rank{r}.pt") for r in range(world)] if not stop_after else None
 
 
@@ -97,7 +118,9 @@ def ddp_run(tmp_path_factory):
 def test_ranks_end_with_identical_weights(ddp_run):
     _, _, (w0, w1) = ddp_run
     assert w0.keys() == w1.keys()
-    for k in w0:  # parameters via DDP's all-reduced gradients; BN statistics averaged before evaluation
+    for (
+        k
+    ) in w0:  # parameters via DDP's all-reduced gradients; BN statistics averaged before evaluation
         assert torch.equal(w0[k], w1[k]), k
 
 
@@ -139,16 +162,41 @@ def test_launcher_arguments():
 
 def test_cli_nproc_runs_torchrun_and_returns_exit_codes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    sets = [a for o in ("data.name=digits", "data.limit=200", "model.name=mlp", "model.hidden=[16]", "train.epochs=1",
-                        "train.device=cpu") for a in ("--set", o)]
+    sets = [
+        a
+        for o in (
+            "data.name=digits",
+            "data.limit=200",
+            "model.name=mlp",
+            "model.hidden=[16]",
+            "train.epochs=1",
+            "train.device=cpu",
+        )
+        for a in ("--set", o)
+    ]
     cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", *sets, "-q"]
-    ok = subprocess.run([*cmd, "--out", str(tmp_path / "cli")], env=env, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "cli")], env=env, capture_output=True, text=True, timeout=120
+    )
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert json.loads((tmp_path / "cli" / "summary.json").read_text())["world_size"] == 2
 
 
 def test_launcher_returns_the_workers_exit_code(tmp_path, capfd):
-    argv = ["train", "--set", "data.name=digits", "--set", "model.name=mlp", "--set", "model.hiden=[3]",
-            "--out", str(tmp_path / "bad"), "--nproc", "2"]
-    assert launch_torchrun(2, argv) == 2  # a user error in the workers: exit code 2, not torchrun's 1
+    argv = [
+        "train",
+        "--set",
+        "data.name=digits",
+        "--set",
+        "model.name=mlp",
+        "--set",
+        "model.hiden=[3]",
+        "--out",
+        str(tmp_path / "bad"),
+        "--nproc",
+        "2",
+    ]
+    assert (
+        launch_torchrun(2, argv) == 2
+    )  # a user error in the workers: exit code 2, not torchrun's 1
     assert "model.hidden" in capfd.readouterr().err

@@ -18,9 +18,20 @@ from vislab.train.checkpoint import load_checkpoint
 from vislab.train.evaluate import predict_logits
 from vislab.train.trainer import train
 
-FAST = ("model.name=fast", "model.widths=[16,32]", "model.alternate_flip=false", "optim.name=sgd", "optim.lr=0.2",
-        "optim.momentum=0.9", "optim.nesterov=true", "schedule.name=onecycle", "train.label_smoothing=0.2",
-        "data.limit=600", "train.epochs=4", "train.select_metric=val_acc")
+FAST = (
+    "model.name=fast",
+    "model.widths=[16,32]",
+    "model.alternate_flip=false",
+    "optim.name=sgd",
+    "optim.lr=0.2",
+    "optim.momentum=0.9",
+    "optim.nesterov=true",
+    "schedule.name=onecycle",
+    "train.label_smoothing=0.2",
+    "data.limit=600",
+    "train.epochs=4",
+    "train.select_metric=val_acc",
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +61,9 @@ def test_whitening_fitted_from_train_data(fast_run):
     from vislab.data import prepare_data
 
     splits, stats = prepare_data(load_config(None, [], base=ckpt["config"]).data, 0)
-    x = DeviceLoader(splits.train, stats, 10_000).batch(torch.arange(len(splits.train)), augment=False)[0]
+    x = DeviceLoader(splits.train, stats, 10_000).batch(
+        torch.arange(len(splits.train)), augment=False
+    )[0]
     with torch.no_grad():
         z = model.whiten(x)[:, : model.whiten.out_channels // 2]
     cov = torch.cov(z.permute(1, 0, 2, 3).flatten(1))
@@ -110,14 +123,18 @@ def image_set(n=64, size=12, c=3):
 def test_byte_crop_flip_matches_the_float_ops():
     data = image_set()
     stats = fit_stats(data.x, "standard")
-    aug = build_augment(AugmentConfig.model_validate({"crop": {"p": 0.7, "padding": 3}, "hflip": {"p": 0.5}}),
-                        (3, 12, 12))
+    aug = build_augment(
+        AugmentConfig.model_validate({"crop": {"p": 0.7, "padding": 3}, "hflip": {"p": 0.5}}),
+        (3, 12, 12),
+    )
     ld = DeviceLoader(data, stats, 64, augment=aug)
     assert ld._byte_ops  # the uint8 path is taken
     idx = torch.arange(64)
     torch.manual_seed(5)
     fast, y = ld.batch(idx)
-    torch.manual_seed(5)  # the reference: floats in [0, 1] through the augment modules, then normalise
+    torch.manual_seed(
+        5
+    )  # the reference: floats in [0, 1] through the augment modules, then normalise
     ref = apply_stats(aug(ld.x[idx].float().div(255)), stats)
     assert torch.allclose(fast, ref, atol=1e-5) and torch.equal(y, ld.y[idx])
 
@@ -129,7 +146,7 @@ def test_alternating_flip_mirrors_each_image_every_other_epoch():
     x = ld.x.float() / 255
     flipped = []
     for epoch in range(3):
-        (xb, _), = list(ld.epoch(epoch))
+        ((xb, _),) = list(ld.epoch(epoch))
         is_flip = torch.tensor([torch.equal(xb[i], x[i].flip(-1)) for i in range(64)])
         assert all(torch.equal(xb[i], x[i]) for i in range(64) if not is_flip[i])
         flipped.append(is_flip)
@@ -140,10 +157,14 @@ def test_alternating_flip_mirrors_each_image_every_other_epoch():
 def test_streamed_batches_equal_resident_ones():
     data = image_set()
     stats = fit_stats(data.x, "standard")
-    aug = build_augment(AugmentConfig.model_validate({"crop": {"p": 1.0}, "hflip": {"p": 0.5}}), (3, 12, 12))
+    aug = build_augment(
+        AugmentConfig.model_validate({"crop": {"p": 1.0}, "hflip": {"p": 0.5}}), (3, 12, 12)
+    )
     resident = DeviceLoader(data, stats, 16, shuffle=True, augment=aug, seed=2)
     streamed = DeviceLoader(data, stats, 16, shuffle=True, augment=aug, seed=2)
-    streamed.stream = True  # host storage → device copies (CPU → CPU here; pinned + non_blocking on CUDA)
+    streamed.stream = (
+        True  # host storage → device copies (CPU → CPU here; pinned + non_blocking on CUDA)
+    )
     for ld in (resident, streamed):
         ld.alternate_flip = True
     torch.manual_seed(0)
@@ -159,8 +180,12 @@ def test_data_device_policy(monkeypatch):
     with pytest.raises(UserError, match="data.device=cuda"):
         runtime.resolve_data_device("cuda", cpu, 1)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 16 * 2**30))
-    assert runtime.resolve_data_device("auto", gpu, 3 * 2**30) == gpu  # fits in half of the free memory
-    assert runtime.resolve_data_device("auto", gpu, 5 * 2**30) == cpu  # does not: pinned host memory
+    assert (
+        runtime.resolve_data_device("auto", gpu, 3 * 2**30) == gpu
+    )  # fits in half of the free memory
+    assert (
+        runtime.resolve_data_device("auto", gpu, 5 * 2**30) == cpu
+    )  # does not: pinned host memory
     assert runtime.resolve_data_device("cpu", gpu, 1) == cpu
     assert runtime.resolve_data_device("cuda", gpu, 5 * 2**30) == gpu
 
@@ -169,8 +194,15 @@ def test_data_device_policy(monkeypatch):
 # Ops that make the host wait for the device on CUDA: reading a value (.item(), bool(), float()) and
 # data-dependent shapes (boolean-mask indexing, nonzero). On CPU they are cheap, but counted here they show
 # what the same loop would do on a GPU.
-SYNC_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::masked_select", "aten::is_nonzero",
-            "aten::equal", "aten::_unique2", "aten::unique_dim"}
+SYNC_OPS = {
+    "aten::_local_scalar_dense",
+    "aten::nonzero",
+    "aten::masked_select",
+    "aten::is_nonzero",
+    "aten::equal",
+    "aten::_unique2",
+    "aten::unique_dim",
+}
 
 
 class _CountSyncs(torch.utils._python_dispatch.TorchDispatchMode):
@@ -183,14 +215,42 @@ class _CountSyncs(torch.utils._python_dispatch.TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-@pytest.mark.parametrize("over", [
-    ("model.name=cnn", "model.widths=[8,8]", "model.batchnorm=true", "model.dropout=0.2", "augment.crop.p=1",
-     "augment.hflip.p=0.5"),
-    ("model.name=cnn", "model.widths=[8,8]", "augment.p=0.5", "augment.crop.p=0.7", "augment.hflip.p=0.5"),
-    ("model.name=vit", "model.patch_size=4", "model.embed_dim=16", "model.depth=1", "model.drop_path=0.1"),
-    ("model.name=fast", "model.widths=[8,16]", "train.label_smoothing=0.2", "augment.crop.p=1", "augment.hflip.p=1"),
-    ("model.name=mlp-scratch", "model.hidden=[16]"),
-], ids=["cnn-crop-flip", "cnn-augment-p", "vit", "fast", "mlp-scratch"])
+@pytest.mark.parametrize(
+    "over",
+    [
+        (
+            "model.name=cnn",
+            "model.widths=[8,8]",
+            "model.batchnorm=true",
+            "model.dropout=0.2",
+            "augment.crop.p=1",
+            "augment.hflip.p=0.5",
+        ),
+        (
+            "model.name=cnn",
+            "model.widths=[8,8]",
+            "augment.p=0.5",
+            "augment.crop.p=0.7",
+            "augment.hflip.p=0.5",
+        ),
+        (
+            "model.name=vit",
+            "model.patch_size=4",
+            "model.embed_dim=16",
+            "model.depth=1",
+            "model.drop_path=0.1",
+        ),
+        (
+            "model.name=fast",
+            "model.widths=[8,16]",
+            "train.label_smoothing=0.2",
+            "augment.crop.p=1",
+            "augment.hflip.p=1",
+        ),
+        ("model.name=mlp-scratch", "model.hidden=[16]"),
+    ],
+    ids=["cnn-crop-flip", "cnn-augment-p", "vit", "fast", "mlp-scratch"],
+)
 def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     """The step loop reads nothing back except where a metric is logged: with progress logging off, the
     number of syncing ops in an epoch does not grow with its number of steps (only the epoch-end means)."""
@@ -202,7 +262,9 @@ def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     for limit in (256, 512):  # 8 and 16 steps of 32
         mode = _CountSyncs()
 
-        def counted_epoch(self, epoch=0, start_step=0, mode=mode):  # count only while the train split is iterated
+        def counted_epoch(
+            self, epoch=0, start_step=0, mode=mode
+        ):  # count only while the train split is iterated
             if not self.shuffle:
                 yield from real_epoch(self, epoch, start_step)
                 return

@@ -17,8 +17,12 @@ from hypothesis import strategies as st
 from vislab.config import PRESET_DIR, Config, apply_override, build_config, load_config, parse_value
 from vislab.errors import ConfigError, UserError
 
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 DEFAULT_YAML = Config().to_yaml()
 FAST_YAML = (PRESET_DIR / "fast.yaml").read_text()
@@ -34,15 +38,36 @@ train: {epochs: 3, batch_size: 32, early_stop: 2, grad_clip: 1.0, device: cpu}
 BASES = [DEFAULT_YAML, FAST_YAML, SMALL_YAML]
 
 # Every dotted key of the schema, for structured inputs that reach deep into validation.
-SECTIONS = {name: list(field.annotation.model_fields) for name, field in Config.model_fields.items()
-            if hasattr(field.annotation, "model_fields")}
+SECTIONS = {
+    name: list(field.annotation.model_fields)
+    for name, field in Config.model_fields.items()
+    if hasattr(field.annotation, "model_fields")
+}
 DOTTED = [f"{s}.{k}" for s, keys in SECTIONS.items() for k in keys]
-DOTTED += [f"augment.{op}.{k}" for op in ("crop", "hflip", "rotation", "affine", "blur", "erasing")
-           for k in ("p", "padding", "degrees", "scale", "ratio", "kernel_size")]
+DOTTED += [
+    f"augment.{op}.{k}"
+    for op in ("crop", "hflip", "rotation", "affine", "blur", "erasing")
+    for k in ("p", "padding", "degrees", "scale", "ratio", "kernel_size")
+]
 DOTTED += ["model.name", "model.widths", "model.hidden", "model.dropout"]
 
-YAML_CHARS = st.sampled_from(list(":-[]{},#&*!|>'\"%@`?\n\t .0123456789eE+_abcdxyz~") + ["!!int ", "!!binary ",
-                             "&a ", "*a", "2001-13-01", ".nan", ".inf", "null", "true", "0x1F", "1e400", "\\u00e9"])
+YAML_CHARS = st.sampled_from(
+    list(":-[]{},#&*!|>'\"%@`?\n\t .0123456789eE+_abcdxyz~")
+    + [
+        "!!int ",
+        "!!binary ",
+        "&a ",
+        "*a",
+        "2001-13-01",
+        ".nan",
+        ".inf",
+        "null",
+        "true",
+        "0x1F",
+        "1e400",
+        "\\u00e9",
+    ]
+)
 
 
 def _tmpdir() -> Path:
@@ -72,14 +97,20 @@ def mutated_text(draw, bases=BASES) -> str:
     """A valid config with a few edits: characters/YAML tokens inserted, replaced or deleted, lines moved."""
     text = draw(st.sampled_from(bases))
     for _ in range(draw(st.integers(1, 5))):
-        op = draw(st.sampled_from(["insert", "replace", "delete", "dup_line", "swap_lines", "truncate"]))
+        op = draw(
+            st.sampled_from(["insert", "replace", "delete", "dup_line", "swap_lines", "truncate"])
+        )
         pos = draw(st.integers(0, len(text)))
         if op == "insert":
-            text = text[:pos] + draw(st.lists(YAML_CHARS, min_size=1, max_size=4).map("".join)) + text[pos:]
+            text = (
+                text[:pos]
+                + draw(st.lists(YAML_CHARS, min_size=1, max_size=4).map("".join))
+                + text[pos:]
+            )
         elif op == "replace":
-            text = text[:pos] + draw(YAML_CHARS) + text[pos + 1:]
+            text = text[:pos] + draw(YAML_CHARS) + text[pos + 1 :]
         elif op == "delete":
-            text = text[:pos] + text[pos + draw(st.integers(1, 10)):]
+            text = text[:pos] + text[pos + draw(st.integers(1, 10)) :]
         elif op == "truncate":
             text = text[:pos]
         else:
@@ -95,12 +126,22 @@ def mutated_text(draw, bases=BASES) -> str:
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2 ** 70), 2 ** 70), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(["digits", "mlp", "cnn", "sgd", "adam", "cosine", "cpu", "cuda", "zca", "auto"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["digits", "mlp", "cnn", "sgd", "adam", "cosine", "cpu", "cuda", "zca", "auto"]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                      max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 keys = st.one_of(st.sampled_from(DOTTED), st.text(max_size=10), st.sampled_from(list(SECTIONS)))
 
 
@@ -145,15 +186,34 @@ def test_structured_random_yaml_file(yaml_file, tree):
     loads_or_user_error(lambda: build_config(tree))
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 5000, "a: " + "{b: " * 3000, "model:\n  k: &a [*a]\n",  # deep / self-referencing
-    "model:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-    "  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-    "  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n  f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",  # alias bomb
-    "train: {epochs: 2001-13-01}", "train: {epochs: !!int abc}", "optim: {lr: !!float x}", "model: {k: !!binary /w==}",
-    "data: !!python/object/apply:os.system ['true']", "\x00", "\ufeff\ufeff", "- 1\n- 2", "just text", "42",
-    "model: [cnn]", "model: null", "data: 5", "{1: 2}", "~: 1", "train: {~: 1}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000,
+        "a: " + "{b: " * 3000,
+        "model:\n  k: &a [*a]\n",  # deep / self-referencing
+        "model:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+        "  f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",  # alias bomb
+        "train: {epochs: 2001-13-01}",
+        "train: {epochs: !!int abc}",
+        "optim: {lr: !!float x}",
+        "model: {k: !!binary /w==}",
+        "data: !!python/object/apply:os.system ['true']",
+        "\x00",
+        "\ufeff\ufeff",
+        "- 1\n- 2",
+        "just text",
+        "42",
+        "model: [cnn]",
+        "model: null",
+        "data: 5",
+        "{1: 2}",
+        "~: 1",
+        "train: {~: 1}",
+    ],
+)
 def test_known_nasty_yaml_files_give_config_errors(yaml_file, text):
     yaml_file.write_text(text)
     with pytest.raises(ConfigError) as e:
@@ -173,10 +233,40 @@ def test_unreadable_config_paths(tmp_path):
 
 # --------------------------------------------------------------------------------- --set strings
 set_values = st.one_of(
-    st.text(max_size=20), st.lists(YAML_CHARS, max_size=6).map("".join),
-    st.sampled_from(["1", "0", "-1", "1e-3", "1e400", "nan", ".nan", "true", "null", "~", "[8, 16]", "[", "{a: 1}",
-                     "{", "2001-13-01", "2001-01-01", "!!int x", "!!binary /w==", "&a [*a]", "[[[[[[[[", "a=b", "=",
-                     "sgd", "cosine", "cuda", "'quoted", "\"1\"", "[1, [2, [3]]]"]),
+    st.text(max_size=20),
+    st.lists(YAML_CHARS, max_size=6).map("".join),
+    st.sampled_from(
+        [
+            "1",
+            "0",
+            "-1",
+            "1e-3",
+            "1e400",
+            "nan",
+            ".nan",
+            "true",
+            "null",
+            "~",
+            "[8, 16]",
+            "[",
+            "{a: 1}",
+            "{",
+            "2001-13-01",
+            "2001-01-01",
+            "!!int x",
+            "!!binary /w==",
+            "&a [*a]",
+            "[[[[[[[[",
+            "a=b",
+            "=",
+            "sgd",
+            "cosine",
+            "cuda",
+            "'quoted",
+            '"1"',
+            "[1, [2, [3]]]",
+        ]
+    ),
 )
 
 
@@ -199,7 +289,10 @@ def test_structured_set_strings(key, value, sep):
 
 
 @FUZZ
-@given(tree=config_trees(), sets=st.lists(st.builds(lambda k, v: f"{k}={v}", keys, set_values), max_size=4))
+@given(
+    tree=config_trees(),
+    sets=st.lists(st.builds(lambda k, v: f"{k}={v}", keys, set_values), max_size=4),
+)
 def test_tree_plus_overrides(tree, sets):
     loads_or_user_error(lambda: build_config(tree, sets))
 
@@ -207,19 +300,24 @@ def test_tree_plus_overrides(tree, sets):
 @FUZZ
 @given(text=st.text(max_size=30))
 def test_parse_value_never_raises(text):
-    parse_value(text)  # a value YAML cannot build ('2001-13-01', '!!int x', '[[[[...') stays the text
+    parse_value(
+        text
+    )  # a value YAML cannot build ('2001-13-01', '!!int x', '[[[[...') stays the text
 
 
-@pytest.mark.parametrize("assignment, fragment", [
-    ("optim.lr", "not of the form key.sub=value"),
-    ("=3", "empty part"),
-    ("train..epochs=3", "empty part"),
-    ("train.epochs.x=3", "train.epochs"),
-    ("train.epochs=2001-13-01", "train.epochs"),
-    ("model.k=&a [*a]", "recursive"),
-    ("model.k=!!binary /w==", "cannot be written back"),
-    ("traim.epochs=3", "Did you mean 'train'"),
-])
+@pytest.mark.parametrize(
+    "assignment, fragment",
+    [
+        ("optim.lr", "not of the form key.sub=value"),
+        ("=3", "empty part"),
+        ("train..epochs=3", "empty part"),
+        ("train.epochs.x=3", "train.epochs"),
+        ("train.epochs=2001-13-01", "train.epochs"),
+        ("model.k=&a [*a]", "recursive"),
+        ("model.k=!!binary /w==", "cannot be written back"),
+        ("traim.epochs=3", "Did you mean 'train'"),
+    ],
+)
 def test_bad_set_strings_name_the_culprit(assignment, fragment):
     with pytest.raises(ConfigError, match=None) as e:
         build_config({}, [assignment])

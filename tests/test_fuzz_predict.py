@@ -17,8 +17,12 @@ from PIL import Image
 from vislab.errors import UserError
 from vislab.predict import load_image
 
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 SHAPES = [(1, 8, 8), (3, 32, 32), (3, 5, 7), (1, 28, 28)]
 
 
@@ -78,7 +82,7 @@ def mutated(draw, base: bytes) -> bytes:
         elif op == "insert":
             data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete":
-            del data[pos:pos + draw(st.integers(1, 8))]
+            del data[pos : pos + draw(st.integers(1, 8))]
         else:
             del data[pos:]
     return bytes(data)
@@ -92,15 +96,23 @@ def test_random_bytes(image_file, data, shape):
 
 
 @FUZZ
-@given(data=st.sampled_from(sorted(VALID)).flatmap(lambda k: mutated(VALID[k])), shape=st.sampled_from(SHAPES))
+@given(
+    data=st.sampled_from(sorted(VALID)).flatmap(lambda k: mutated(VALID[k])),
+    shape=st.sampled_from(SHAPES),
+)
 def test_mutated_valid_images(image_file, data, shape):
     image_file.write_bytes(data)
     decodes_or_user_error(image_file, shape)
 
 
 @FUZZ
-@given(head=st.sampled_from([VALID["png"][:8], VALID["jpeg"][:4], b"GIF89a", b"BM", b"II*\x00", b"RIFF"]),
-       tail=st.binary(max_size=300), shape=st.sampled_from(SHAPES))
+@given(
+    head=st.sampled_from(
+        [VALID["png"][:8], VALID["jpeg"][:4], b"GIF89a", b"BM", b"II*\x00", b"RIFF"]
+    ),
+    tail=st.binary(max_size=300),
+    shape=st.sampled_from(SHAPES),
+)
 def test_valid_magic_then_garbage(image_file, head, tail, shape):
     image_file.write_bytes(head + tail)
     decodes_or_user_error(image_file, shape)

@@ -6,16 +6,20 @@ import gzip
 
 import numpy as np
 import pytest
-from fixtures import cifar_batch_bytes, cifar_images, idx_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures import cifar_batch_bytes, cifar_images, idx_bytes
 from vislab.data.sources.cifar import read_cifar_batch
 from vislab.data.sources.idx import read_idx
 from vislab.errors import UserError
 
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 VALID_IDX = idx_bytes(np.arange(3 * 5 * 4, dtype=np.uint8).reshape(3, 5, 4))
 VALID_IDX_GZ = gzip.compress(VALID_IDX, mtime=0)
@@ -34,7 +38,7 @@ def mutated(draw, base: bytes) -> bytes:
         elif op == "insert":
             data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete":
-            del data[pos:pos + draw(st.integers(1, 8))]
+            del data[pos : pos + draw(st.integers(1, 8))]
         else:
             del data[pos:]
     return bytes(data)
@@ -74,4 +78,4 @@ def test_cifar_batch_reader(workdir, data):
         assert str(path) in str(e)
         return
     assert x.dtype == np.uint8 and x.shape[1:] == (32, 32, 3) and len(x) == len(y)
-    assert y.dtype == np.int64 and 0 <= y.min() and y.max() <= 9
+    assert y.dtype == np.int64 and y.min() >= 0 and y.max() <= 9

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vislab.train.metrics import MetricsInputError, compute_metrics
+from vislab.errors import MetricsInputError
+from vislab.train.metrics import compute_metrics
 
 
 def onehot_logits(pred, k):
@@ -35,16 +36,19 @@ def test_roc_auc_perfect_and_random():
     assert m.auc == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("logits, labels, match", [
-    (torch.zeros(4), torch.zeros(4, dtype=torch.long), "N×3"),
-    (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), "N×3"),
-    (torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, dtype=torch.long), "floating"),
-    (torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), "vector of 4"),
-    (torch.zeros(4, 3), torch.zeros(4), "integer"),
-    (torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]), r"\[0, 2\]"),
-    (torch.zeros(4, 3), torch.tensor([0, -1, 2, 1]), r"\[0, 2\]"),
-    (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), "no samples"),
-])
+@pytest.mark.parametrize(
+    "logits, labels, match",
+    [
+        (torch.zeros(4), torch.zeros(4, dtype=torch.long), "N×3"),
+        (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), "N×3"),
+        (torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, dtype=torch.long), "floating"),
+        (torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), "vector of 4"),
+        (torch.zeros(4, 3), torch.zeros(4), "integer"),
+        (torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]), r"\[0, 2\]"),
+        (torch.zeros(4, 3), torch.tensor([0, -1, 2, 1]), r"\[0, 2\]"),
+        (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), "no samples"),
+    ],
+)
 def test_bad_inputs_rejected(logits, labels, match):
     with pytest.raises(MetricsInputError, match=match):
         compute_metrics(logits, labels, 3)

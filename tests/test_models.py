@@ -65,8 +65,9 @@ def test_gradcheck_detects_a_wrong_backward(monkeypatch):
     from vislab.models.gradcheck import gradcheck_mlp_scratch
 
     orig = scratch.ScratchMLP.backward_manual
-    monkeypatch.setattr(scratch.ScratchMLP, "backward_manual",
-                        lambda self, *a: [g * 1.01 for g in orig(self, *a)])
+    monkeypatch.setattr(
+        scratch.ScratchMLP, "backward_manual", lambda self, *a: [g * 1.01 for g in orig(self, *a)]
+    )
     errors = gradcheck_mlp_scratch((2,), 3, 8, hidden=[5])
     assert min(errors.values()) > 1e-3
 
@@ -81,7 +82,9 @@ def _one_step(model, x, y, lr):
     if callable(step):
         loss, logits = step(x, y, lr)
     else:
-        opt = build_optimizer([p for p in model.parameters() if p.requires_grad], OptimConfig(name="sgd", lr=lr))
+        opt = build_optimizer(
+            [p for p in model.parameters() if p.requires_grad], OptimConfig(name="sgd", lr=lr)
+        )
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
@@ -97,8 +100,13 @@ def test_four_impl_levels_give_the_same_first_step(hidden):
     y = torch.randint(0, 4, (16,), generator=gen)
     lr = 0.5
     impls = ["manual", "autograd", "module", "optim"]
-    models = {impl: seeded("mlp-scratch", (1, 3, 3), 4, seed=7, hidden=hidden, impl=impl) for impl in impls}
-    assert callable(models["manual"].manual_step) and not callable(getattr(models["optim"], "manual_step", None))
+    models = {
+        impl: seeded("mlp-scratch", (1, 3, 3), 4, seed=7, hidden=hidden, impl=impl)
+        for impl in impls
+    }
+    assert callable(models["manual"].manual_step) and not callable(
+        getattr(models["optim"], "manual_step", None)
+    )
     init = {k: v.clone() for k, v in models["manual"].state_dict().items()}
     for impl, m in models.items():  # same seed → same weights, same state-dict layout
         sd = m.state_dict()
@@ -116,7 +124,9 @@ def test_four_impl_levels_give_the_same_first_step(hidden):
         torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-6, msg=f"{impl}: loss")
         torch.testing.assert_close(logits, ref_logits, rtol=1e-5, atol=1e-6, msg=f"{impl}: logits")
         for k in ref_update:
-            torch.testing.assert_close(update[k], ref_update[k], rtol=1e-4, atol=1e-6, msg=f"{impl}: update of {k}")
+            torch.testing.assert_close(
+                update[k], ref_update[k], rtol=1e-4, atol=1e-6, msg=f"{impl}: update of {k}"
+            )
 
 
 def test_manual_step_learns_circles():
@@ -135,7 +145,9 @@ def test_cli_gradcheck_exit_0_and_prints_max_error(capsys):
     assert code == 0, out
     m = re.search(r"max relative error ([0-9.e+-]+)", out)
     assert m and float(m.group(1)) < 1e-6 and "OK" in out
-    code, out = run(capsys, "model", "gradcheck", "mlp-scratch", "--set", "hidden=[4,3]", "--input", "1x3x3")
+    code, out = run(
+        capsys, "model", "gradcheck", "mlp-scratch", "--set", "hidden=[4,3]", "--input", "1x3x3"
+    )
     assert code == 0 and "net.4.weight" in out  # the third linear layer is listed
 
 
@@ -143,7 +155,9 @@ def test_cli_gradcheck_fails_with_exit_1_on_wrong_backward(capsys, monkeypatch):
     from vislab.models import scratch
 
     orig = scratch.ScratchMLP.backward_manual
-    monkeypatch.setattr(scratch.ScratchMLP, "backward_manual", lambda self, *a: [g * 2 for g in orig(self, *a)])
+    monkeypatch.setattr(
+        scratch.ScratchMLP, "backward_manual", lambda self, *a: [g * 2 for g in orig(self, *a)]
+    )
     code, out = run(capsys, "model", "gradcheck", "mlp-scratch")
     assert code == 1 and "FAILED" in out
 
@@ -171,14 +185,34 @@ VIT_CASES = [
     ((3, 32, 32), dict(patch_size=4, embed_dim=16, depth=2, num_heads=2, lsa=True)),
     ((1, 28, 28), dict(patch_size=14, embed_dim=16, depth=3, num_heads=2, drop_path=0.5)),
     ((3, 32, 32), dict(patch_size=8, embed_dim=16, depth=1, num_heads=2, head_hidden=[12, 6])),
-    ((1, 28, 28), dict(patch_size=4, embed_dim=8, depth=2, num_heads=2, spt=True, lsa=True, pool="mean",
-                       pos_embed="sinusoidal", residual=False, head_hidden=[4])),
+    (
+        (1, 28, 28),
+        dict(
+            patch_size=4,
+            embed_dim=8,
+            depth=2,
+            num_heads=2,
+            spt=True,
+            lsa=True,
+            pool="mean",
+            pos_embed="sinusoidal",
+            residual=False,
+            head_hidden=[4],
+        ),
+    ),
     ((3, 32, 32), dict(preset="shallow", patch_size=8, embed_dim=16, num_heads=2)),
-    ((1, 28, 28), dict(preset="deep-residual", patch_size=7, embed_dim=16, num_heads=2, drop_path=0.2, lsa=True)),
+    (
+        (1, 28, 28),
+        dict(
+            preset="deep-residual", patch_size=7, embed_dim=16, num_heads=2, drop_path=0.2, lsa=True
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize("shape,opts", VIT_CASES, ids=[f"{'x'.join(map(str, s))}-{o}" for s, o in VIT_CASES])
+@pytest.mark.parametrize(
+    "shape,opts", VIT_CASES, ids=[f"{'x'.join(map(str, s))}-{o}" for s, o in VIT_CASES]
+)
 def test_vit_output_shape_and_knobs(shape, opts):
     from vislab.models.vit import ViT
 
@@ -200,7 +234,9 @@ def test_vit_output_shape_and_knobs(shape, opts):
     heads = opts.get("num_heads", 4)
     head_dim = opts.get("head_dim", dim // heads)
     assert block.attn.qkv.out_features == 3 * heads * head_dim
-    assert block.mlp[0].out_features == opts.get("mlp_hidden", round(opts.get("mlp_ratio", 4.0) * dim))
+    assert block.mlp[0].out_features == opts.get(
+        "mlp_hidden", round(opts.get("mlp_ratio", 4.0) * dim)
+    )
     default_depth = {"shallow": 1, "deep": 2, "deep-residual": 2}.get(opts.get("preset"), 4)
     assert len(model.blocks) == opts.get("depth", default_depth)
     linears = [m for m in model.head if isinstance(m, nn.Linear)]
@@ -214,17 +250,30 @@ def test_vit_output_shape_and_knobs(shape, opts):
 def test_vit_presets_and_overrides():
     m = seeded("vit", (1, 8, 8), 3, preset="deep", patch_size=4, embed_dim=8, num_heads=2)
     assert len(m.blocks) == 2 and not m.residual and "pos_embed" not in dict(m.named_parameters())
-    m = seeded("vit", (1, 8, 8), 3, preset="deep", patch_size=4, embed_dim=8, num_heads=2, residual=True, depth=3)
+    m = seeded(
+        "vit",
+        (1, 8, 8),
+        3,
+        preset="deep",
+        patch_size=4,
+        embed_dim=8,
+        num_heads=2,
+        residual=True,
+        depth=3,
+    )
     assert len(m.blocks) == 3 and m.residual
 
 
-@pytest.mark.parametrize("opts,fragment", [
-    (dict(embed_dim=10, num_heads=4), "model.num_heads"),
-    (dict(drop_path=0.1, residual=False), "model.drop_path"),
-    (dict(depth=0), "model.depth"),
-    (dict(dropout=1.0), "model.dropout"),
-    (dict(pool="max"), "model.pool"),
-])
+@pytest.mark.parametrize(
+    "opts,fragment",
+    [
+        (dict(embed_dim=10, num_heads=4), "model.num_heads"),
+        (dict(drop_path=0.1, residual=False), "model.drop_path"),
+        (dict(depth=0), "model.depth"),
+        (dict(dropout=1.0), "model.dropout"),
+        (dict(pool="max"), "model.pool"),
+    ],
+)
 def test_vit_bad_options_are_config_errors(opts, fragment):
     from vislab.errors import UserError
 
@@ -247,7 +296,9 @@ class _Zero(nn.Module):
 
 @pytest.mark.parametrize("residual", [True, False])
 def test_block_residual_flag_controls_the_skip_paths(residual):
-    model = seeded("vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=1, num_heads=2, residual=residual)
+    model = seeded(
+        "vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=1, num_heads=2, residual=residual
+    )
     block = model.blocks[0].eval()
     x = torch.randn(2, 5, 8)
     block.attn, block.mlp = _Zero(), _Zero()  # both sublayers contribute nothing
@@ -268,8 +319,17 @@ def test_block_residual_flag_controls_the_skip_paths(residual):
 @pytest.mark.parametrize("residual", [True, False])
 def test_vit_without_residual_loses_the_input_when_sublayers_vanish(residual):
     # pool=mean: with pool=cls and no attention, the class token never sees the patches either way
-    model = seeded("vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=2, num_heads=2, residual=residual,
-                   pool="mean").eval()
+    model = seeded(
+        "vit",
+        (1, 8, 8),
+        3,
+        patch_size=4,
+        embed_dim=8,
+        depth=2,
+        num_heads=2,
+        residual=residual,
+        pool="mean",
+    ).eval()
     for b in model.blocks:
         b.attn, b.mlp = _Zero(), _Zero()
     x1, x2 = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
@@ -300,8 +360,17 @@ def test_sinusoidal_table_matches_closed_form(n, d):
 
 @pytest.mark.parametrize("pool", ["cls", "mean"])
 def test_sinusoidal_pos_embed_is_a_fixed_buffer(pool):
-    model = seeded("vit", (1, 8, 8), 3, patch_size=2, embed_dim=8, depth=1, num_heads=2, pos_embed="sinusoidal",
-                   pool=pool)
+    model = seeded(
+        "vit",
+        (1, 8, 8),
+        3,
+        patch_size=2,
+        embed_dim=8,
+        depth=1,
+        num_heads=2,
+        pos_embed="sinusoidal",
+        pool=pool,
+    )
     n = 16 + (pool == "cls")
     np.testing.assert_allclose(model.pos_embed[0].numpy(), _closed_form(n, 8), atol=1e-6)
     assert "pos_embed" not in dict(model.named_parameters())
@@ -312,7 +381,9 @@ def test_sinusoidal_pos_embed_is_a_fixed_buffer(pool):
     F.cross_entropy(model(torch.randn(4, 1, 8, 8)), torch.tensor([0, 1, 2, 0])).backward()
     opt.step()
     assert torch.equal(model.pos_embed, before)
-    learned = seeded("vit", (1, 8, 8), 3, patch_size=2, embed_dim=8, depth=1, num_heads=2, pos_embed="learned")
+    learned = seeded(
+        "vit", (1, 8, 8), 3, patch_size=2, embed_dim=8, depth=1, num_heads=2, pos_embed="learned"
+    )
     assert "pos_embed" in dict(learned.named_parameters())
 
 
@@ -320,7 +391,9 @@ def test_sinusoidal_pos_embed_is_a_fixed_buffer(pool):
 @pytest.mark.parametrize("lsa", [True, False])
 @pytest.mark.parametrize("pool", ["cls", "mean"])
 def test_attention_maps_rows_sum_to_one_and_lsa_masks_diagonal(lsa, pool):
-    model = seeded("vit", (3, 16, 16), 4, patch_size=4, embed_dim=16, depth=2, num_heads=2, lsa=lsa, pool=pool)
+    model = seeded(
+        "vit", (3, 16, 16), 4, patch_size=4, embed_dim=16, depth=2, num_heads=2, lsa=lsa, pool=pool
+    )
     x = torch.randn(3, 3, 16, 16)
     model.train()
     maps = model.attention_maps(x)
@@ -344,7 +417,9 @@ def test_attention_maps_rows_sum_to_one_and_lsa_masks_diagonal(lsa, pool):
 
 
 def test_lsa_temperature_is_learnable():
-    model = seeded("vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=1, num_heads=2, head_dim=4, lsa=True)
+    model = seeded(
+        "vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=1, num_heads=2, head_dim=4, lsa=True
+    )
     params = dict(model.named_parameters())
     assert "blocks.0.attn.scale" in params
     scale = params["blocks.0.attn.scale"]
@@ -359,8 +434,17 @@ def test_lsa_temperature_is_learnable():
 def test_attention_rollout_one_map_per_image(pool, residual):
     from vislab.models.vit import attention_rollout, rollout_maps
 
-    model = seeded("vit", (1, 12, 8), 3, patch_size=4, embed_dim=8, depth=2, num_heads=2, pool=pool,
-                   residual=residual)
+    model = seeded(
+        "vit",
+        (1, 12, 8),
+        3,
+        patch_size=4,
+        embed_dim=8,
+        depth=2,
+        num_heads=2,
+        pool=pool,
+        residual=residual,
+    )
     x = torch.randn(5, 1, 12, 8)
     maps = rollout_maps(model, x)
     assert maps.shape == (5, 3, 2)  # one map per image, on the 3×2 patch grid
@@ -377,9 +461,25 @@ def test_cli_info_bad_patch_size_exit_2_lists_valid_sizes(capsys):
 
 
 def test_train_bad_patch_size_exit_2_lists_valid_sizes(capsys, tmp_path):
-    code, out = run(capsys, "train", "--set", "data.name=digits", "--set", "data.limit=60", "--set", "model.name=vit",
-                    "--set", "model.patch_size=3", "--set", "train.epochs=1", "--set", "train.device=cpu",
-                    "--out", str(tmp_path / "run"), "-q")
+    code, out = run(
+        capsys,
+        "train",
+        "--set",
+        "data.name=digits",
+        "--set",
+        "data.limit=60",
+        "--set",
+        "model.name=vit",
+        "--set",
+        "model.patch_size=3",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.device=cpu",
+        "--out",
+        str(tmp_path / "run"),
+        "-q",
+    )
     assert code == 2 and "Traceback" not in out
     assert "model.patch_size=3" in out and "8×8" in out and "1, 2, 4, 8" in out
 
@@ -387,7 +487,15 @@ def test_train_bad_patch_size_exit_2_lists_valid_sizes(capsys, tmp_path):
 # ============================================================================ 7. resnet18 and timm: one step
 def _timm_vit(shape, classes):
     pytest.importorskip("timm")
-    return seeded("timm:vit_tiny_patch16_224", shape, classes, patch_size=4, embed_dim=32, depth=1, num_heads=2)
+    return seeded(
+        "timm:vit_tiny_patch16_224",
+        shape,
+        classes,
+        patch_size=4,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+    )
 
 
 BACKBONES = {
@@ -416,7 +524,9 @@ def test_backbone_trains_one_step(which, shape):
     opt.step()
     changed = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
     names = list(before)
-    assert names[0] in changed and names[-1] in changed  # the stem (new channel count) and the classifier
+    assert (
+        names[0] in changed and names[-1] in changed
+    )  # the stem (new channel count) and the classifier
     assert len(changed) >= 0.9 * len(names)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -435,7 +545,16 @@ def test_resnet18_stem_sets_the_final_feature_map(cifar_stem, grid):
 
 def test_timm_patches_must_tile_the_image(capsys):
     pytest.importorskip("timm")
-    code, out = run(capsys, "model", "info", "timm:vit_tiny_patch16_224", "--input", "1x28x28", "--set", "depth=1")
+    code, out = run(
+        capsys,
+        "model",
+        "info",
+        "timm:vit_tiny_patch16_224",
+        "--input",
+        "1x28x28",
+        "--set",
+        "depth=1",
+    )
     assert code == 2 and "model.patch_size" in out and "1, 2, 4, 7, 14, 28" in out
 
 
@@ -445,14 +564,19 @@ def test_resnet18_pretrained_missing_says_which_file_where(capsys, tmp_path, mon
     code, out = run(capsys, "model", "info", "resnet18", "--set", "pretrained=true")
     assert code == 2 and "Traceback" not in out
     assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in out
-    assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in out and "model.weights" in out
+    assert (
+        "https://download.pytorch.org/models/resnet18-f37072fd.pth" in out
+        and "model.weights" in out
+    )
 
 
 @pytest.mark.parametrize("model", ["resnet18", "timm:vit_tiny_patch16_224"])
 def test_weights_file_missing_exit_2(capsys, model):
     if model.startswith("timm:"):
         pytest.importorskip("timm")
-    code, out = run(capsys, "model", "info", model, "--set", "weights=/nonexistent.pth", "--set", "patch_size=8")
+    code, out = run(
+        capsys, "model", "info", model, "--set", "weights=/nonexistent.pth", "--set", "patch_size=8"
+    )
     if model == "resnet18":  # resnet18 has no patch_size: a clear option error first
         assert code == 2 and "patch_size" in out
         code, out = run(capsys, "model", "info", model, "--set", "weights=/nonexistent.pth")
@@ -468,14 +592,31 @@ def test_timm_pretrained_missing_says_where_it_looked(capsys, tmp_path, monkeypa
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))  # read at import time by huggingface_hub
-    code, out = run(capsys, "model", "info", "timm:vit_tiny_patch16_224", "--set", "pretrained=true",
-                    "--set", "patch_size=8", "--set", "depth=1")
+    monkeypatch.setattr(
+        constants, "HF_HUB_CACHE", str(hub)
+    )  # read at import time by huggingface_hub
+    code, out = run(
+        capsys,
+        "model",
+        "info",
+        "timm:vit_tiny_patch16_224",
+        "--set",
+        "pretrained=true",
+        "--set",
+        "patch_size=8",
+        "--set",
+        "depth=1",
+    )
     assert code == 2 and "Traceback" not in out
     assert "model.pretrained=true" in out and "not in the local cache" in out
-    assert f"{hub}/models--timm--vit_tiny_patch16_224" in out  # the Hugging Face cache folder it looked in
+    assert (
+        f"{hub}/models--timm--vit_tiny_patch16_224" in out
+    )  # the Hugging Face cache folder it looked in
     assert str(tmp_path / "torch" / "hub" / "checkpoints") in out  # and torch hub's
-    assert "timm.create_model('vit_tiny_patch16_224', pretrained=True)" in out and "model.weights=FILE" in out
+    assert (
+        "timm.create_model('vit_tiny_patch16_224', pretrained=True)" in out
+        and "model.weights=FILE" in out
+    )
 
 
 GARBAGE = {
@@ -492,7 +633,16 @@ def test_garbage_weights_file_exit_2_with_clear_message(capsys, tmp_path, model,
     extra = []
     if model.startswith("timm:"):
         pytest.importorskip("timm")
-        extra = ["--set", "patch_size=8", "--set", "depth=1", "--set", "embed_dim=32", "--set", "num_heads=2"]
+        extra = [
+            "--set",
+            "patch_size=8",
+            "--set",
+            "depth=1",
+            "--set",
+            "embed_dim=32",
+            "--set",
+            "num_heads=2",
+        ]
     bad = tmp_path / filename
     bad.write_bytes(GARBAGE[filename]())
     code, out = run(capsys, "model", "info", model, "--set", f"weights={bad}", *extra)
@@ -519,7 +669,9 @@ def test_timm_weights_file_round_trip(tmp_path):
     src = seeded("timm:vit_tiny_patch16_224", (3, 32, 32), 10, seed=1, **TIMM_TINY).eval()
     f = tmp_path / "vit.pth"
     torch.save(src.state_dict(), f)
-    loaded = seeded("timm:vit_tiny_patch16_224", (3, 32, 32), 10, seed=2, weights=str(f), **TIMM_TINY).eval()
+    loaded = seeded(
+        "timm:vit_tiny_patch16_224", (3, 32, 32), 10, seed=2, weights=str(f), **TIMM_TINY
+    ).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), src(x))
@@ -532,16 +684,28 @@ def test_timm_imagenet_weights_adapt_to_grey_28x28_with_other_patches(tmp_path):
     import timm
 
     arch = dict(depth=1, embed_dim=32, num_heads=2)
-    imagenet = timm.create_model("vit_tiny_patch16_224", **arch)  # 3×224×224, 16×16 patches, 1000 classes
+    imagenet = timm.create_model(
+        "vit_tiny_patch16_224", **arch
+    )  # 3×224×224, 16×16 patches, 1000 classes
     f = tmp_path / "imagenet.pth"
     torch.save(imagenet.state_dict(), f)
     fresh = seeded("timm:vit_tiny_patch16_224", (1, 28, 28), 10, seed=3, patch_size=7, **arch)
-    tuned = seeded("timm:vit_tiny_patch16_224", (1, 28, 28), 10, seed=3, patch_size=7, weights=str(f), **arch)
+    tuned = seeded(
+        "timm:vit_tiny_patch16_224", (1, 28, 28), 10, seed=3, patch_size=7, weights=str(f), **arch
+    )
     got, src = tuned.state_dict(), imagenet.state_dict()
     assert torch.equal(got["blocks.0.attn.qkv.weight"], src["blocks.0.attn.qkv.weight"])
-    assert got["patch_embed.proj.weight"].shape == (32, 1, 7, 7) and got["pos_embed"].shape == (1, 17, 32)
-    assert torch.equal(got["pos_embed"][:, 0], src["pos_embed"][:, 0])  # the class token's position, kept
-    assert not torch.equal(got["patch_embed.proj.weight"], fresh.state_dict()["patch_embed.proj.weight"])
+    assert got["patch_embed.proj.weight"].shape == (32, 1, 7, 7) and got["pos_embed"].shape == (
+        1,
+        17,
+        32,
+    )
+    assert torch.equal(
+        got["pos_embed"][:, 0], src["pos_embed"][:, 0]
+    )  # the class token's position, kept
+    assert not torch.equal(
+        got["patch_embed.proj.weight"], fresh.state_dict()["patch_embed.proj.weight"]
+    )
     assert got["head.weight"].shape == (10, 32)
     assert tuned(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
@@ -587,8 +751,16 @@ def _toy(kind):
     return make_blobs(150, centers=3, cluster_std=2.0, random_state=0)
 
 
-@pytest.mark.parametrize("kind,kernel", [("circles", "rbf"), ("circles", "linear"), ("circles", "poly"),
-                                         ("blobs", "rbf"), ("blobs", "linear")])
+@pytest.mark.parametrize(
+    "kind,kernel",
+    [
+        ("circles", "rbf"),
+        ("circles", "linear"),
+        ("circles", "poly"),
+        ("blobs", "rbf"),
+        ("blobs", "linear"),
+    ],
+)
 def test_svm_predictions_equal_sklearn(kind, kernel):
     from sklearn.svm import SVC
 
@@ -598,7 +770,9 @@ def test_svm_predictions_equal_sklearn(kind, kernel):
     k = int(y.max()) + 1
     model = build_model("svm", (2,), k, kernel=kernel, C=1.0)
     model.fit_arrays(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
-    svc = SVC(kernel=kernel, C=1.0, break_ties=k > 2).fit(x.astype(np.float32).astype(np.float64), y)
+    svc = SVC(kernel=kernel, C=1.0, break_ties=k > 2).fit(
+        x.astype(np.float32).astype(np.float64), y
+    )
     rng = np.random.default_rng(1)
     grid = rng.uniform(x.min(0) - 0.5, x.max(0) + 0.5, size=(300, 2)).astype(np.float32)
     for pts in (x.astype(np.float32), grid):
@@ -609,7 +783,9 @@ def test_svm_predictions_equal_sklearn(kind, kernel):
     probs = logits.softmax(1)
     torch.testing.assert_close(probs.sum(1), torch.ones(len(x)))
     if k == 2:  # softmax's class-1 probability is sigmoid of scikit-learn's decision function
-        np.testing.assert_allclose(probs[:, 1].numpy(), 1 / (1 + np.exp(-svc.decision_function(x))), atol=1e-4)
+        np.testing.assert_allclose(
+            probs[:, 1].numpy(), 1 / (1 + np.exp(-svc.decision_function(x))), atol=1e-4
+        )
     else:  # the scores are scikit-learn's "ovr" decision function (votes + squashed confidences)
         np.testing.assert_allclose(logits.numpy(), svc.decision_function(x), atol=1e-4)
     m = compute_metrics(logits, torch.tensor(y), k)
@@ -632,15 +808,22 @@ def test_svm_state_dict_round_trip_and_unfitted_error(tmp_path):
 
 
 # ============================================================================ 10. model info
-@pytest.mark.parametrize("name,shape,sets", [
-    ("vit", "1x28x28", ["patch_size=7", "embed_dim=16", "depth=2", "num_heads=2", "pos_embed=sinusoidal"]),
-    ("vit", "3x32x32", []),
-    ("mlp-scratch", "2", []),
-    ("mlp-scratch", "2", ["hidden=[6,4]", "impl=optim"]),
-    ("cnn", "1x28x28", []),
-    ("resnet18", "3x32x32", []),
-    ("svm", "2", []),
-])
+@pytest.mark.parametrize(
+    "name,shape,sets",
+    [
+        (
+            "vit",
+            "1x28x28",
+            ["patch_size=7", "embed_dim=16", "depth=2", "num_heads=2", "pos_embed=sinusoidal"],
+        ),
+        ("vit", "3x32x32", []),
+        ("mlp-scratch", "2", []),
+        ("mlp-scratch", "2", ["hidden=[6,4]", "impl=optim"]),
+        ("cnn", "1x28x28", []),
+        ("resnet18", "3x32x32", []),
+        ("svm", "2", []),
+    ],
+)
 def test_model_info_total_matches_parameter_count(capsys, name, shape, sets):
     args = [a for s in sets for a in ("--set", s)]
     code, out = run(capsys, "model", "info", name, "--input", shape, *args)
@@ -660,9 +843,15 @@ def test_model_info_layer_rows_add_up_to_total():
 
     model = seeded("vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=2, num_heads=2)
     t = layer_table(model, (1, 8, 8))
-    assert sum(r.params for r in t.rows) == t.totals["params"] == sum(p.numel() for p in model.parameters())
+    assert (
+        sum(r.params for r in t.rows)
+        == t.totals["params"]
+        == sum(p.numel() for p in model.parameters())
+    )
     assert t.output_shape == "3"
-    assert any(r.name == "(model)" for r in t.rows)  # the class token and positions live on the model itself
+    assert any(
+        r.name == "(model)" for r in t.rows
+    )  # the class token and positions live on the model itself
 
 
 @pytest.mark.parametrize("bad", ["3x32", "abc", "0x32x32", "3x-1x4", ""])
@@ -687,7 +876,9 @@ def test_plot_decision_boundary_writes_png(tmp_path):
     model = seeded("mlp-scratch", (2,), 2, hidden=[8])
     for _ in range(100):
         model.manual_step(x, torch.tensor(y), 0.5)
-    path = plot_decision_boundary(model, x, y, tmp_path / "boundary.png", ["outer", "inner"], resolution=40)
+    path = plot_decision_boundary(
+        model, x, y, tmp_path / "boundary.png", ["outer", "inner"], resolution=40
+    )
     assert_png(path)
     from vislab.errors import UserError
 
@@ -700,9 +891,27 @@ def test_train_on_circles_writes_boundary_figure(capsys, tmp_path, model):
     import json
 
     out = tmp_path / "run"
-    code, text = run(capsys, "train", "--set", "data.name=circles", "--set", "data.n_samples=200",
-                     "--set", f"model.name={model}", "--set", "train.epochs=2", "--set", "train.batch_size=32",
-                     "--set", "optim.lr=0.1", "--set", "train.device=cpu", "--out", str(out), "-q")
+    code, text = run(
+        capsys,
+        "train",
+        "--set",
+        "data.name=circles",
+        "--set",
+        "data.n_samples=200",
+        "--set",
+        f"model.name={model}",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.batch_size=32",
+        "--set",
+        "optim.lr=0.1",
+        "--set",
+        "train.device=cpu",
+        "--out",
+        str(out),
+        "-q",
+    )
     assert code == 0, text
     assert_png(out / "figures" / "boundary_test.png")
     summary = json.loads((out / "summary.json").read_text())
@@ -710,11 +919,14 @@ def test_train_on_circles_writes_boundary_figure(capsys, tmp_path, model):
 
 
 # ============================================================================ 12. ViT figures
-@pytest.mark.parametrize("shape,opts", [
-    ((1, 8, 8), dict(pos_embed="sinusoidal")),
-    ((3, 12, 12), dict(pool="mean", lsa=True)),
-    ((1, 8, 12), dict(residual=False)),
-])
+@pytest.mark.parametrize(
+    "shape,opts",
+    [
+        ((1, 8, 8), dict(pos_embed="sinusoidal")),
+        ((3, 12, 12), dict(pool="mean", lsa=True)),
+        ((1, 8, 12), dict(residual=False)),
+    ],
+)
 def test_vit_figures_write_pngs(tmp_path, shape, opts):
     from vislab.models.vit import plot_attention, plot_pos_embedding
 
@@ -722,8 +934,12 @@ def test_vit_figures_write_pngs(tmp_path, shape, opts):
     p = plot_pos_embedding(model, path=tmp_path / "pos.png")
     assert_png(p)
     x = torch.randn(3, *shape)
-    images = (np.random.default_rng(0).random((3, shape[1], shape[2], shape[0])) * 255).astype(np.uint8)
+    images = (np.random.default_rng(0).random((3, shape[1], shape[2], shape[0])) * 255).astype(
+        np.uint8
+    )
     p = plot_attention(model, x, images, path=tmp_path / "attn.png")
     assert_png(p)
-    p = plot_attention(model, x, path=tmp_path / "attn_scaled.png")  # no display images: min-max scaled
+    p = plot_attention(
+        model, x, path=tmp_path / "attn_scaled.png"
+    )  # no display images: min-max scaled
     assert_png(p)

@@ -21,8 +21,13 @@ def toy_source(monkeypatch):
         train = rng.integers(0, 50, (60, 6, 6, 3), dtype=np.uint8)
         test = rng.integers(200, 256, (20, 6, 6, 3), dtype=np.uint8)
         calls["n"] = calls.get("n", 0) + 1
-        return SourceData({"train": ArraySet(train, np.arange(60) % 3), "test": ArraySet(test, np.arange(20) % 3)},
-                          ["a", "b", "c"])
+        return SourceData(
+            {
+                "train": ArraySet(train, np.arange(60) % 3),
+                "test": ArraySet(test, np.arange(20) % 3),
+            },
+            ["a", "b", "c"],
+        )
 
     monkeypatch.setitem(SOURCES, "toy", load)
     monkeypatch.setattr("vislab.data.sources._import_all", lambda: None)
@@ -51,9 +56,17 @@ def test_imagenet_statistics_are_fixed_not_fitted(toy_source):
     # ImageNet's mean colour maps to 0, one ImageNet std above it to 1, whatever the train split holds
     pixel = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
     assert apply_stats(pixel, stats).abs().max() < 1e-6
-    assert apply_stats(pixel + torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), stats).sub(1).abs().max() < 1e-5
+    assert (
+        apply_stats(pixel + torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), stats)
+        .sub(1)
+        .abs()
+        .max()
+        < 1e-5
+    )
     grey = fit_stats(np.zeros((4, 5, 5, 1), np.uint8), "imagenet")
-    assert grey["mean"].tolist() == pytest.approx([0.449]) and grey["std"].tolist() == pytest.approx([0.226])
+    assert grey["mean"].tolist() == pytest.approx([0.449]) and grey[
+        "std"
+    ].tolist() == pytest.approx([0.226])
 
 
 def test_given_stats_are_reused_not_refitted(toy_source):
@@ -76,7 +89,9 @@ def test_standard_gives_zero_mean_unit_std_on_train():
 def test_zca_whitens_train_covariance():
     rng = np.random.default_rng(2)
     base = rng.normal(size=(2000, 1, 1, 1))
-    x = np.clip(128 + 40 * base + rng.normal(scale=10, size=(2000, 2, 2, 3)), 0, 255).astype(np.uint8)
+    x = np.clip(128 + 40 * base + rng.normal(scale=10, size=(2000, 2, 2, 3)), 0, 255).astype(
+        np.uint8
+    )
     stats = fit_stats(x, "zca", epsilon=1e-5)
     t = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
     z = apply_stats(t, stats).reshape(2000, -1).double()

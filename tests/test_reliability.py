@@ -43,8 +43,21 @@ from vislab.train.trainer import train
 
 PY = sys.executable
 REPO = Path(__file__).resolve().parents[1]
-RESULT_KEYS = ["val_acc", "val_pacc", "val_loss", "test_acc", "test_pacc", "test_loss", "test_auc", "best_epoch",
-               "epochs_run", "params", "n_train", "n_val", "n_test"]
+RESULT_KEYS = [
+    "val_acc",
+    "val_pacc",
+    "val_loss",
+    "test_acc",
+    "test_pacc",
+    "test_loss",
+    "test_auc",
+    "best_epoch",
+    "epochs_run",
+    "params",
+    "n_train",
+    "n_val",
+    "n_test",
+]
 
 
 def cli(capsys, *args) -> tuple[int, str]:
@@ -72,9 +85,13 @@ def weights_hash(path: Path) -> str:
 def run_result(run: Path) -> dict:
     summary = json.loads((run / "summary.json").read_text())
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    return dict({k: summary[k] for k in RESULT_KEYS}, status=summary["status"],
-                rows=[{k: v for k, v in r.items() if k != "seconds"} for r in rows],
-                best=weights_hash(run / "checkpoints" / "best.pt"), last=weights_hash(run / "checkpoints" / "last.pt"))
+    return dict(
+        {k: summary[k] for k in RESULT_KEYS},
+        status=summary["status"],
+        rows=[{k: v for k, v in r.items() if k != "seconds"} for r in rows],
+        best=weights_hash(run / "checkpoints" / "best.pt"),
+        last=weights_hash(run / "checkpoints" / "last.pt"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +107,9 @@ def digit_png(tmp_path_factory) -> Path:
     from sklearn.datasets import load_digits
 
     path = tmp_path_factory.mktemp("img") / "seven.png"
-    Image.fromarray((load_digits().images[7] * 255 / 16).astype(np.uint8)).resize((24, 24)).save(path)
+    Image.fromarray((load_digits().images[7] * 255 / 16).astype(np.uint8)).resize((24, 24)).save(
+        path
+    )
     return path
 
 
@@ -119,18 +138,34 @@ class Gadget:  # a plain custom class: not a tensor or plain type, refused as we
 
 
 def hostile_payloads(marker: Path, good: dict) -> dict[str, dict]:
-    base = {k: good[k] for k in ("model_name", "model_kwargs", "input_shape", "num_classes", "class_names",
-                                 "preprocess", "config", "state_dict")}
+    base = {
+        k: good[k]
+        for k in (
+            "model_name",
+            "model_kwargs",
+            "input_shape",
+            "num_classes",
+            "class_names",
+            "preprocess",
+            "config",
+            "state_dict",
+        )
+    }
     return {
         "os.system": {**base, "extra": RunsCode(f"touch {marker}")},
         "exec": {**base, "model_kwargs": ExecsPython(f"open({str(marker)!r}, 'w').close()")},
         "custom class": {**base, "extra": Gadget()},
-        "state_dict entry": {**base, "state_dict": {**good["state_dict"], "1.weight": RunsCode(f"touch {marker}")}},
+        "state_dict entry": {
+            **base,
+            "state_dict": {**good["state_dict"], "1.weight": RunsCode(f"touch {marker}")},
+        },
     }
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy-pickle"])
-def test_hostile_checkpoints_are_refused_and_run_no_code(capsys, tmp_path, trained, digit_png, legacy):
+def test_hostile_checkpoints_are_refused_and_run_no_code(
+    capsys, tmp_path, trained, digit_png, legacy
+):
     marker = tmp_path / "MARKER"
     good = load_checkpoint(trained / "checkpoints" / "best.pt")
     for name, payload in hostile_payloads(marker, good).items():
@@ -156,8 +191,16 @@ def test_hostile_last_pt_is_refused_on_resume(capsys, tmp_path, trained):
     marker = tmp_path / "MARKER"
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    torch.save({**hostile_payloads(marker, load_checkpoint(trained / "checkpoints" / "last.pt"))["os.system"],
-                "history": [], "state": {}}, run / "checkpoints" / "last.pt")
+    torch.save(
+        {
+            **hostile_payloads(marker, load_checkpoint(trained / "checkpoints" / "last.pt"))[
+                "os.system"
+            ],
+            "history": [],
+            "state": {},
+        },
+        run / "checkpoints" / "last.pt",
+    )
     code, out = cli(capsys, "train", "--resume", run, "-q")
     assert code == 2 and "refused" in out and not marker.exists()
 
@@ -179,10 +222,21 @@ def test_broken_checkpoints_give_data_errors(capsys, tmp_path, trained, digit_pn
         cases[name] = (buf.getvalue(), "not a vislab checkpoint")
     for name, edit, why in [
         ("no-input-shape", lambda c: c.pop("input_shape"), "lacks or has malformed input_shape"),
-        ("kwargs-not-dict", lambda c: c.update(model_kwargs=[1]), "lacks or has malformed model_kwargs"),
-        ("wrong-shape", lambda c: c["state_dict"].update({next(iter(c["state_dict"])): torch.zeros(3, 3)}),
-         "do not fit"),
-        ("missing-weight", lambda c: c["state_dict"].pop(next(iter(c["state_dict"]))), "do not fit"),
+        (
+            "kwargs-not-dict",
+            lambda c: c.update(model_kwargs=[1]),
+            "lacks or has malformed model_kwargs",
+        ),
+        (
+            "wrong-shape",
+            lambda c: c["state_dict"].update({next(iter(c["state_dict"])): torch.zeros(3, 3)}),
+            "do not fit",
+        ),
+        (
+            "missing-weight",
+            lambda c: c["state_dict"].pop(next(iter(c["state_dict"]))),
+            "do not fit",
+        ),
         ("unknown-model", lambda c: c.update(model_name="resnet9000"), "unknown model"),
         ("no-config", lambda c: c.pop("config"), "holds no config"),
     ]:
@@ -219,7 +273,7 @@ def test_randomly_mutated_checkpoints_load_or_give_user_errors(tmp_path, trained
             if rng.random() < 0.7:
                 data[pos] = rng.randrange(256)
             else:
-                del data[pos:pos + rng.randint(1, 64)]
+                del data[pos : pos + rng.randint(1, 64)]
         path.write_bytes(bytes(data))
         try:
             load_model(path)
@@ -236,13 +290,15 @@ def test_corrupt_last_pt_on_resume(capsys, tmp_path, trained):
     (run / "checkpoints" / "last.pt").write_bytes(raw[: len(raw) // 3])
     code, out = cli(capsys, "train", "--resume", run, "-q")
     assert code == 2 and "corrupt" in out and "last.pt" in out
-    (run / "checkpoints" / "last.pt").write_bytes((trained / "checkpoints" / "best.pt").read_bytes())
+    (run / "checkpoints" / "last.pt").write_bytes(
+        (trained / "checkpoints" / "best.pt").read_bytes()
+    )
     code, out = cli(capsys, "train", "--resume", run, "-q")
     assert code == 2 and "not a resumable vislab checkpoint" in one_line(out)
 
 
 # ============================================================================== 2. interruptions
-ZYGOTE = textwrap.dedent(r'''
+ZYGOTE = textwrap.dedent(r"""
     import json, os, signal, sys, time, traceback
     import torch  # the heavy imports (and matplotlib's first figure), once: a child then starts in milliseconds
     import kornia, torchvision, sklearn.datasets
@@ -292,7 +348,7 @@ ZYGOTE = textwrap.dedent(r'''
                     break
                 time.sleep(0.005)
         print(json.dumps(reply), flush=True)
-''')
+""")
 
 
 class Zygote:
@@ -304,9 +360,17 @@ class Zygote:
     """
 
     def __init__(self, cwd: Path):
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
-        self.proc = subprocess.Popen([PY, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     env=env, cwd=cwd)
+        env = dict(
+            os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(REPO / "src")
+        )
+        self.proc = subprocess.Popen(
+            [PY, "-c", ZYGOTE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
         self.running: set[int] = set()
 
     def _ask(self, **job):
@@ -350,14 +414,43 @@ def zygote(tmp_path_factory):
 # a short run (~1-2 s of training on one thread): dropout, random crops, momentum and a cosine schedule, so that
 # a resume must restore the RNG, the optimizer and the position exactly to end with the same numbers
 EPOCHS = 3
-KILL_ARGS = ["train", "-q", "--set", "data.name=digits", "--set", "model.name=mlp", "--set", "model.hidden=[32]",
-             "--set", "model.dropout=0.2", "--set", "augment.crop.p=0.5", "--set", "augment.crop.padding=1",
-             "--set", "optim.name=sgd", "--set", "optim.lr=0.05", "--set", "optim.momentum=0.9",
-             "--set", "schedule.name=cosine", "--set", f"train.epochs={EPOCHS}", "--set", "train.batch_size=4",
-             "--set", "train.seed=11", "--set", "train.device=cpu", "--set", "train.threads=1"]
+KILL_ARGS = [
+    "train",
+    "-q",
+    "--set",
+    "data.name=digits",
+    "--set",
+    "model.name=mlp",
+    "--set",
+    "model.hidden=[32]",
+    "--set",
+    "model.dropout=0.2",
+    "--set",
+    "augment.crop.p=0.5",
+    "--set",
+    "augment.crop.padding=1",
+    "--set",
+    "optim.name=sgd",
+    "--set",
+    "optim.lr=0.05",
+    "--set",
+    "optim.momentum=0.9",
+    "--set",
+    "schedule.name=cosine",
+    "--set",
+    f"train.epochs={EPOCHS}",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.seed=11",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "train.threads=1",
+]
 
 # inside a child: the 2nd end-of-epoch last.pt is half written when the process stops (to be SIGKILLed there)
-HALF_WRITE = textwrap.dedent('''
+HALF_WRITE = textwrap.dedent("""
     import io, time, torch
     import vislab.train.trainer as trainer
     from vislab.train.checkpoint import atomic_write
@@ -374,13 +467,17 @@ HALF_WRITE = textwrap.dedent('''
             return atomic_write(path, half)
         return _save_checkpoint(path, payload)
     trainer.save_checkpoint = save_checkpoint
-''')
+""")
 
 
-def _one_attempt(zygote: Zygote, run: Path, log: Path, sig: int | None, delay: float, pre: str = "") -> int:
+def _one_attempt(
+    zygote: Zygote, run: Path, log: Path, sig: int | None, delay: float, pre: str = ""
+) -> int:
     """Start (or resume) the run; unless it ends first, send ``sig`` after ``delay`` s. Returns the exit code."""
     resume = (run / "checkpoints" / "last.pt").is_file()
-    if not resume and run.exists():  # killed before its first checkpoint: --resume says so, then start again
+    if (
+        not resume and run.exists()
+    ):  # killed before its first checkpoint: --resume says so, then start again
         pid = zygote.start(["train", "--resume", run, "-q"], log)
         assert zygote.wait(pid, 60) == 2 and "nothing to resume" in log.read_text()
     argv = [*KILL_ARGS, "--resume", run] if resume else [*KILL_ARGS, "--out", run]
@@ -401,7 +498,8 @@ def _one_attempt(zygote: Zygote, run: Path, log: Path, sig: int | None, delay: f
         # 0: done (the signal came too late); -N: killed before the handler was installed, or SIGKILL;
         # 130 + "interrupted.": SIGINT before training (nothing to save)
         assert code in (0, -signal.SIGTERM, -signal.SIGINT, -signal.SIGKILL) or (
-            code == 130 and "interrupted" in text), (code, text)
+            code == 130 and "interrupted" in text
+        ), (code, text)
     return code
 
 
@@ -409,8 +507,14 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     """SIGTERM / SIGINT / SIGKILL at random moments, then --resume (again until it completes): the same summary
     metrics, metrics.jsonl rows and final weights as a run that was never interrupted (a real `python -m vislab`)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    ref_proc = subprocess.Popen([PY, "-m", "vislab", *KILL_ARGS, "--out", tmp_path / "ref"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ref_proc = subprocess.Popen(
+        [PY, "-m", "vislab", *KILL_ARGS, "--out", tmp_path / "ref"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     t0 = time.monotonic()
 
     # kill -9 in the middle of writing a checkpoint: the previous last.pt stays whole, the temp file is ignored
@@ -423,8 +527,12 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     two_epochs = time.monotonic() - started
     os.kill(pid, signal.SIGKILL)
     assert zygote.wait(pid, 30) == -signal.SIGKILL
-    assert [p.name for p in (run / "checkpoints").glob(".last.pt.*.tmp")], "no half-written temp file"
-    assert load_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1  # the previous checkpoint
+    assert [p.name for p in (run / "checkpoints").glob(".last.pt.*.tmp")], (
+        "no half-written temp file"
+    )
+    assert (
+        load_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1
+    )  # the previous checkpoint
     assert (run / ".lock").read_text().split()[0] == str(pid)  # a stale lock: its process is dead
     assert _one_attempt(zygote, run, log, None, 0) == 0
     assert not list((run / "checkpoints").glob(".*.tmp")) and not (run / ".lock").exists()
@@ -434,14 +542,24 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     # 3 trials with SIGTERM/SIGINT (the handler saves), 3 with SIGKILL; up to 2 kills each, then to completion
     span = two_epochs / 2 * (EPOCHS + 0.5)
     rng = random.Random(20240611)
-    trials = [signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGKILL, signal.SIGKILL]
+    trials = [
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGTERM,
+        signal.SIGKILL,
+        signal.SIGKILL,
+        signal.SIGKILL,
+    ]
     codes: dict[str, list[int]] = {}
     for i, sig in enumerate(trials):
         name = f"{i}-{sig.name}"
         run, log = tmp_path / name, tmp_path / f"{name}.log"
         codes[name] = []
         for k in range(2):
-            if i in (0, 3):  # at once (before the signal handler and any checkpoint exist), then mid-training
+            if i in (
+                0,
+                3,
+            ):  # at once (before the signal handler and any checkpoint exist), then mid-training
                 delay = 0.0 if k == 0 else rng.uniform(0.1, 0.6) * span
             else:  # mid-training, then anywhere
                 delay = rng.uniform(0.1, 0.6) * span if k == 0 else rng.uniform(0.0, span)
@@ -459,10 +577,14 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     for name, got in results.items():
         assert got == ref, (name, codes.get(name))
     handled = [c for i in (0, 1, 2) for c in codes[f"{i}-{trials[i].name}"]]
-    assert 130 in handled, codes  # the signal handler's path (finish the step, save, exit 130) was taken
+    assert 130 in handled, (
+        codes
+    )  # the signal handler's path (finish the step, save, exit 130) was taken
     assert any(-signal.SIGKILL in codes[f"{i}-SIGKILL"] for i in (3, 4, 5)), codes
-    print(f"kill/resume exit codes per trial: {codes}; kill moments in [0, {span:.1f}] s; "
-          f"{time.monotonic() - t0:.1f} s")
+    print(
+        f"kill/resume exit codes per trial: {codes}; kill moments in [0, {span:.1f}] s; "
+        f"{time.monotonic() - t0:.1f} s"
+    )
 
 
 def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypatch):
@@ -470,7 +592,13 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
     import vislab.train.trainer as trainer_mod
     from vislab.errors import TrainingInterrupted
 
-    over = ("train.epochs=1", "optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9", "model.dropout=0.2")
+    over = (
+        "train.epochs=1",
+        "optim.name=sgd",
+        "optim.lr=0.05",
+        "optim.momentum=0.9",
+        "model.dropout=0.2",
+    )
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
     real = trainer_mod.lr_factor
 
@@ -501,12 +629,18 @@ def test_second_process_on_the_same_run_dir_is_refused(capsys, tmp_path, zygote)
     pid = zygote.start([*_long_args(), "--out", run], tmp_path / "first.log")
     try:
         deadline = time.monotonic() + 60
-        while not (run / "checkpoints" / "last.pt").is_file():  # it holds the lock and has a checkpoint
-            assert zygote.wait(pid, 0.02) is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+        while not (
+            run / "checkpoints" / "last.pt"
+        ).is_file():  # it holds the lock and has a checkpoint
+            assert zygote.wait(pid, 0.02) is None and time.monotonic() < deadline, (
+                tmp_path / "first.log"
+            ).read_text()
         assert (run / ".lock").read_text().split()[0] == str(pid)
         for args in ([*_long_args(), "--out", run], ["train", "--resume", run, "-q"]):
             code, out = cli(capsys, *args)
-            assert code == 2 and f"in use by another vislab process (pid {pid})" in one_line(out), out
+            assert code == 2 and f"in use by another vislab process (pid {pid})" in one_line(out), (
+                out
+            )
         assert zygote.wait(pid, 0) is None  # the first one is untouched and still running
     finally:
         zygote.kill(pid)
@@ -521,7 +655,7 @@ def test_two_processes_started_together_one_wins(tmp_path, zygote):
         while not codes:
             assert time.monotonic() < deadline
             codes = {p: c for p in pids if (c := zygote.wait(p, 0.02)) is not None}
-        (loser, code), = codes.items()
+        ((loser, code),) = codes.items()
         winner = next(p for p in pids if p != loser)
         text = one_line((tmp_path / f"{pids.index(loser)}.log").read_text())
         assert code == 2 and f"in use by another vislab process (pid {winner})" in text, text
@@ -545,8 +679,12 @@ def test_stale_foreign_and_garbage_locks(capsys, tmp_path):
     lock = run / ".lock"
     # a lock held by a process on another machine (shared file system): refused, naming host and pid
     lock.write_text("4242 some-other-host")
-    code, out = cli(capsys, "train", "--set", "data.name=digits", "--set", "model.name=mlp", "--out", run, "-q")
-    assert code == 2 and "locked by vislab process 4242 on host 'some-other-host'" in one_line(out), out
+    code, out = cli(
+        capsys, "train", "--set", "data.name=digits", "--set", "model.name=mlp", "--out", run, "-q"
+    )
+    assert code == 2 and "locked by vislab process 4242 on host 'some-other-host'" in one_line(
+        out
+    ), out
     # a stale lock (its process is dead) or an unreadable one is taken over, and released at the end
     for content in (f"{_dead_pid()} {socket.gethostname()}", "garbage", ""):
         lock.write_text(content)
@@ -561,8 +699,17 @@ def test_stale_foreign_and_garbage_locks(capsys, tmp_path):
 
 # ============================================================================== 4. environment failures
 def _tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
-    sets = ["data.name=digits", "data.limit=300", "model.name=mlp", "model.hidden=[32]", "train.epochs=1",
-            "train.batch_size=32", "train.device=cpu", "train.seed=0", *extra]
+    sets = [
+        "data.name=digits",
+        "data.limit=300",
+        "model.name=mlp",
+        "model.hidden=[32]",
+        "train.epochs=1",
+        "train.batch_size=32",
+        "train.device=cpu",
+        "train.seed=0",
+        *extra,
+    ]
     return [x for s in sets if s != drop for x in ("--set", s)]
 
 
@@ -590,7 +737,11 @@ def deny_writes(monkeypatch, root: Path, err: int = errno.EROFS) -> None:
     real_open, real_os_open = builtins.open, os.open
 
     def open_(file, mode="r", *a, **kw):
-        if isinstance(file, (str, bytes, os.PathLike)) and any(c in mode for c in "wax+") and under(file):
+        if (
+            isinstance(file, (str, bytes, os.PathLike))
+            and any(c in mode for c in "wax+")
+            and under(file)
+        ):
             fail(file)
         return real_open(file, mode, *a, **kw)
 
@@ -604,11 +755,18 @@ def deny_writes(monkeypatch, root: Path, err: int = errno.EROFS) -> None:
     monkeypatch.setattr(os, "open", os_open)
     for name in ("mkdir", "unlink", "remove", "rmdir", "utime", "chmod"):
         real = getattr(os, name)
-        monkeypatch.setattr(os, name, lambda p, *a, _real=real, **kw: fail(p) if under(p) else _real(p, *a, **kw))
+        monkeypatch.setattr(
+            os, name, lambda p, *a, _real=real, **kw: fail(p) if under(p) else _real(p, *a, **kw)
+        )
     for name in ("replace", "rename", "link"):
         real = getattr(os, name)
-        monkeypatch.setattr(os, name, lambda s, d, *a, _real=real, **kw:
-                            fail(d) if under(d) or under(s) else _real(s, d, *a, **kw))
+        monkeypatch.setattr(
+            os,
+            name,
+            lambda s, d, *a, _real=real, **kw: (
+                fail(d) if under(d) or under(s) else _real(s, d, *a, **kw)
+            ),
+        )
 
 
 def make_read_only(monkeypatch, root: Path, err: int = errno.EROFS) -> None:
@@ -632,7 +790,9 @@ def test_unwritable_output_locations(capsys, tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     code, out = cli(capsys, "train", *_tiny_sets(), "--out", blocker / "sub", "-q")
-    assert code == 2 and "cannot create run directory" in one_line(out) and "Not a directory" in out, out
+    assert (
+        code == 2 and "cannot create run directory" in one_line(out) and "Not a directory" in out
+    ), out
     parent = tmp_path / "read-only"
     parent.mkdir()
     make_read_only(monkeypatch, parent, errno.EACCES)
@@ -640,7 +800,9 @@ def test_unwritable_output_locations(capsys, tmp_path, monkeypatch):
         code, out = cli(capsys, "train", *_tiny_sets(), "--out", parent / "run", "-q")
     finally:
         restore_writable(monkeypatch, parent)
-    assert code == 2 and "cannot create run directory" in one_line(out) and "Permission denied" in out, out
+    assert (
+        code == 2 and "cannot create run directory" in one_line(out) and "Permission denied" in out
+    ), out
 
 
 def _snapshot(run: Path) -> dict[str, bytes]:
@@ -659,7 +821,9 @@ def test_full_disk_keeps_what_was_written(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", full)
     # re-running the end of a finished run rewrites config/summary/predictions: every write fails, none damages
     code, out = cli(capsys, "train", "--resume", run, "-q")
-    assert code == 1 and "the disk is full" in out and "previous file there is intact" in one_line(out), out
+    assert (
+        code == 1 and "the disk is full" in out and "previous file there is intact" in one_line(out)
+    ), out
     assert _snapshot(run) == before  # no temp file left, nothing truncated, lock released
     # a figure written by `eval` (matplotlib, not atomic_write) on a full disk: message, exit 1
     import matplotlib.figure
@@ -669,10 +833,16 @@ def test_full_disk_keeps_what_was_written(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
     code, out = cli(capsys, "eval", run, "--out", tmp_path / "figs")
-    assert code == 1 and "No space left on device" in out and str(tmp_path / "figs" / "confusion_test.png") in out
+    assert (
+        code == 1
+        and "No space left on device" in out
+        and str(tmp_path / "figs" / "confusion_test.png") in out
+    )
     monkeypatch.undo()
     (tmp_path / "a-file").write_text("x")
-    code, out = cli(capsys, "eval", run, "--out", tmp_path / "a-file" / "figs")  # a file where a folder should be
+    code, out = cli(
+        capsys, "eval", run, "--out", tmp_path / "a-file" / "figs"
+    )  # a file where a folder should be
     assert code == 1 and "Not a directory" in out and str(tmp_path / "a-file") in out, out
 
 
@@ -684,7 +854,7 @@ class _FullDisk:
 
     def write(self, data) -> int:
         data = bytes(data)
-        self.f.write(data[:self.room])
+        self.f.write(data[: self.room])
         if len(data) > self.room:
             self.room = 0
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -701,9 +871,13 @@ class _FullDisk:
         self.f.close()
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see which file is written")
+@pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="needs /proc to see which file is written"
+)
 @pytest.mark.parametrize("fails_in", ["write", "fsync"])
-def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(capsys, tmp_path, monkeypatch, fails_in):
+def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(
+    capsys, tmp_path, monkeypatch, fails_in
+):
     """The end-of-epoch-2 last.pt cannot be written: in ``write`` (a real full file system; torch.save alone
     would turn that into an opaque RuntimeError) or only when flushed to disk (``fsync``)."""
     real_fsync, real_fdopen, seen = os.fsync, os.fdopen, []
@@ -727,12 +901,18 @@ def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(capsy
     monkeypatch.setattr(os, "fdopen", fdopen)
     run = tmp_path / "run"
     code, out = cli(capsys, "train", *_tiny_sets("train.epochs=3"), "--out", run, "-q")
-    assert code == 1 and "could not write" in out and "last.pt" in out and "the disk is full" in out, out
+    assert (
+        code == 1 and "could not write" in out and "last.pt" in out and "the disk is full" in out
+    ), out
     assert "Traceback" not in out
     kept = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+    assert kept["state"]["epoch"] == 1 and all(
+        torch.isfinite(v).all() for v in kept["state_dict"].values()
+    )
     assert not list(run.rglob(".*.tmp")) and not (run / ".lock").exists()
-    monkeypatch.setattr(os, "fsync", real_fsync)  # space freed: the run continues from that checkpoint
+    monkeypatch.setattr(
+        os, "fsync", real_fsync
+    )  # space freed: the run continues from that checkpoint
     monkeypatch.setattr(os, "fdopen", real_fdopen)
     code, out = cli(capsys, "train", "--resume", run, "-q")
     assert code == 0 and json.loads((run / "summary.json").read_text())["epochs_run"] == 3
@@ -747,34 +927,68 @@ def test_datasets_on_a_read_only_mount(capsys, tmp_path, monkeypatch):
     make_read_only(monkeypatch, tmp_path / "mnist")
     make_read_only(monkeypatch, tmp_path / "images")
     try:
-        for sets in (["data.name=mnist", f"data.root={mnist}", "data.download=false"],
-                     ["data.name=folder", f"data.root={images}", "data.image_size=16"]):
+        for sets in (
+            ["data.name=mnist", f"data.root={mnist}", "data.download=false"],
+            ["data.name=folder", f"data.root={images}", "data.image_size=16"],
+        ):
             run = tmp_path / sets[0].split("=")[1]
-            args = [x for s in [*sets, "model.name=mlp", "model.hidden=[16]", "train.epochs=1", "train.batch_size=8",
-                                "train.device=cpu"] for x in ("--set", s)]
+            args = [
+                x
+                for s in [
+                    *sets,
+                    "model.name=mlp",
+                    "model.hidden=[16]",
+                    "train.epochs=1",
+                    "train.batch_size=8",
+                    "train.device=cpu",
+                ]
+                for x in ("--set", s)
+            ]
             code, out = cli(capsys, "train", *args, "--out", tmp_path / "runs" / run.name, "-q")
             assert code == 0, out
-            assert json.loads((tmp_path / "runs" / run.name / "summary.json").read_text())["status"] == "complete"
-        assert not (images / ".vislab-cache").exists() and not list(images.rglob("*.tmp"))  # cache skipped
+            assert (
+                json.loads((tmp_path / "runs" / run.name / "summary.json").read_text())["status"]
+                == "complete"
+            )
+        assert not (images / ".vislab-cache").exists() and not list(
+            images.rglob("*.tmp")
+        )  # cache skipped
     finally:
         restore_writable(monkeypatch, mnist, images)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
 def test_cuda_asked_for_but_absent(capsys, tmp_path):
-    code, out = cli(capsys, "train", *_tiny_sets("train.device=cuda"), "--out", tmp_path / "a", "-q")
+    code, out = cli(
+        capsys, "train", *_tiny_sets("train.device=cuda"), "--out", tmp_path / "a", "-q"
+    )
     assert code == 2 and "train.device=cuda but no CUDA GPU" in one_line(out), out
     code, out = cli(capsys, "train", *_tiny_sets("data.device=cuda"), "--out", tmp_path / "b", "-q")
     assert code == 2 and "data.device=cuda needs training on a CUDA GPU" in one_line(out), out
 
 
-@pytest.mark.parametrize("error, fragment", [
-    (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"), "the GPU ran out of memory"),
-    (lambda: RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "the GPU ran out of memory"),
-    (lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: you "
-                          "tried to allocate 85899345920 bytes. Error code 12"), "out of host memory"),
-    (lambda: MemoryError(), "out of host memory"),
-], ids=["OutOfMemoryError", "cuda-RuntimeError", "cpu-allocator", "MemoryError"])
+@pytest.mark.parametrize(
+    "error, fragment",
+    [
+        (
+            lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+            "the GPU ran out of memory",
+        ),
+        (
+            lambda: RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+            "the GPU ran out of memory",
+        ),
+        (
+            lambda: RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: you "
+                "tried to allocate 85899345920 bytes. Error code 12"
+            ),
+            "out of host memory",
+        ),
+        (lambda: MemoryError(), "out of host memory"),
+    ],
+    ids=["OutOfMemoryError", "cuda-RuntimeError", "cpu-allocator", "MemoryError"],
+)
 def test_out_of_memory_batch(capsys, tmp_path, monkeypatch, error, fragment):
     def forward(self, x):
         raise error()
@@ -789,39 +1003,137 @@ def test_out_of_memory_batch(capsys, tmp_path, monkeypatch, error, fragment):
 # ============================================================================== 6. bad inputs, end to end
 BAD_TRAIN_INPUTS = [
     # (id, extra CLI args, exit code, fragments of the message)
-    ("unknown key", ["--set", "train.epoch=3"], 2, ["unknown config key 'train.epoch'", "Did you mean 'train.epochs'",
-                                                   "Valid keys here: epochs, batch_size"]),
-    ("unknown section", ["--set", "optimizer.lr=0.1"], 2, ["unknown config key 'optimizer'", "optim"]),
-    ("wrong value type", ["--set", "train.epochs=abc"], 2, ["'train.epochs' = 'abc' is invalid", "valid integer"]),
-    ("value out of range", ["--set", "optim.lr=-1"], 2, ["'optim.lr' = -1 is invalid", "greater than 0"]),
-    ("bad choice", ["--set", "data.normalize=pca"], 2, ["'data.normalize' = 'pca'",
-                                                                 "'none', 'standard', 'zca' or 'imagenet'"]),
-    ("imagenet statistics on 2-D points", ["--set", "data.name=circles", "--set", "data.normalize=imagenet"], 2,
-     ["data.normalize=imagenet needs RGB or grey images; these samples are 2 float", "data.normalize=standard"]),
-    ("unknown model", ["--set", "model.name=resnet9000"], 2, ["unknown model 'resnet9000'", "Available: "]),
-    ("unknown model option", ["--set", "model.hiden=[8]"], 2, ["model 'mlp' has no option 'model.hiden'",
-                                                              "Did you mean 'model.hidden'"]),
-    ("wrong model option type", ["--set", "model.hidden=wide"], 2, ["invalid option for model 'mlp'", "model.hidden"]),
-    ("dropout out of range", ["--set", "model.dropout=2"], 2, ["model.dropout=2 must lie in [0, 1)", "'mlp'"]),
-    ("cnn kernel size 0", ["--set", "model.name=cnn", "--set", "model.kernel_size=0"], 2,
-     ["model.kernel_size=0: every size must be at least 1"]),
-    ("unknown dataset", ["--set", "data.name=imagenet"], 2, ["unknown dataset data.name='imagenet'", "digits"]),
-    ("bad --set syntax", ["--set", "optim.lr"], 2, ["--set 'optim.lr' is not of the form key.sub=value"]),
-    ("empty key part", ["--set", "train..epochs=3"], 2, ["config key 'train..epochs' has an empty part"]),
-    ("missing config file", ["--config", "no-such-config.yaml"], 2, ["Config file 'no-such-config.yaml' does not exist",
-                                                                    "fast"]),
-    ("image too small for the cnn", ["--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]"], 2, ["too small"]),
-    ("batch larger than the data", ["--set", "train.batch_size=100000"], 2, ["train.batch_size=100000 is larger than"]),
+    (
+        "unknown key",
+        ["--set", "train.epoch=3"],
+        2,
+        [
+            "unknown config key 'train.epoch'",
+            "Did you mean 'train.epochs'",
+            "Valid keys here: epochs, batch_size",
+        ],
+    ),
+    (
+        "unknown section",
+        ["--set", "optimizer.lr=0.1"],
+        2,
+        ["unknown config key 'optimizer'", "optim"],
+    ),
+    (
+        "wrong value type",
+        ["--set", "train.epochs=abc"],
+        2,
+        ["'train.epochs' = 'abc' is invalid", "valid integer"],
+    ),
+    (
+        "value out of range",
+        ["--set", "optim.lr=-1"],
+        2,
+        ["'optim.lr' = -1 is invalid", "greater than 0"],
+    ),
+    (
+        "bad choice",
+        ["--set", "data.normalize=pca"],
+        2,
+        ["'data.normalize' = 'pca'", "'none', 'standard', 'zca' or 'imagenet'"],
+    ),
+    (
+        "imagenet statistics on 2-D points",
+        ["--set", "data.name=circles", "--set", "data.normalize=imagenet"],
+        2,
+        [
+            "data.normalize=imagenet needs RGB or grey images; these samples are 2 float",
+            "data.normalize=standard",
+        ],
+    ),
+    (
+        "unknown model",
+        ["--set", "model.name=resnet9000"],
+        2,
+        ["unknown model 'resnet9000'", "Available: "],
+    ),
+    (
+        "unknown model option",
+        ["--set", "model.hiden=[8]"],
+        2,
+        ["model 'mlp' has no option 'model.hiden'", "Did you mean 'model.hidden'"],
+    ),
+    (
+        "wrong model option type",
+        ["--set", "model.hidden=wide"],
+        2,
+        ["invalid option for model 'mlp'", "model.hidden"],
+    ),
+    (
+        "dropout out of range",
+        ["--set", "model.dropout=2"],
+        2,
+        ["model.dropout=2 must lie in [0, 1)", "'mlp'"],
+    ),
+    (
+        "cnn kernel size 0",
+        ["--set", "model.name=cnn", "--set", "model.kernel_size=0"],
+        2,
+        ["model.kernel_size=0: every size must be at least 1"],
+    ),
+    (
+        "unknown dataset",
+        ["--set", "data.name=imagenet"],
+        2,
+        ["unknown dataset data.name='imagenet'", "digits"],
+    ),
+    (
+        "bad --set syntax",
+        ["--set", "optim.lr"],
+        2,
+        ["--set 'optim.lr' is not of the form key.sub=value"],
+    ),
+    (
+        "empty key part",
+        ["--set", "train..epochs=3"],
+        2,
+        ["config key 'train..epochs' has an empty part"],
+    ),
+    (
+        "missing config file",
+        ["--config", "no-such-config.yaml"],
+        2,
+        ["Config file 'no-such-config.yaml' does not exist", "fast"],
+    ),
+    (
+        "image too small for the cnn",
+        ["--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]"],
+        2,
+        ["too small"],
+    ),
+    (
+        "batch larger than the data",
+        ["--set", "train.batch_size=100000"],
+        2,
+        ["train.batch_size=100000 is larger than"],
+    ),
     ("rich markup in a value", ["--set", "model.name=x[/a]"], 2, ["unknown model 'x[/a]'"]),
-    ("NaN loss", ["--set", "optim.name=sgd", "--set", "optim.lr=1e12"], 2,
-     ["training loss became NaN/inf in epoch 1", "Lower optim.lr", "none (it diverged in the first epoch)"]),
+    (
+        "NaN loss",
+        ["--set", "optim.name=sgd", "--set", "optim.lr=1e12"],
+        2,
+        [
+            "training loss became NaN/inf in epoch 1",
+            "Lower optim.lr",
+            "none (it diverged in the first epoch)",
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("name, args, exit_code, fragments", BAD_TRAIN_INPUTS, ids=[c[0] for c in BAD_TRAIN_INPUTS])
+@pytest.mark.parametrize(
+    "name, args, exit_code, fragments", BAD_TRAIN_INPUTS, ids=[c[0] for c in BAD_TRAIN_INPUTS]
+)
 def test_bad_train_inputs_through_the_cli(capsys, tmp_path, name, args, exit_code, fragments):
     run = tmp_path / "run"
-    base = _tiny_sets(drop="model.hidden=[32]" if "model.name=cnn" in args else None)  # (an mlp option)
+    base = _tiny_sets(
+        drop="model.hidden=[32]" if "model.name=cnn" in args else None
+    )  # (an mlp option)
     code, out = cli(capsys, "train", *base, *args, "--out", run, "-q")
     assert code == exit_code, out
     for f in fragments:
@@ -856,7 +1168,9 @@ def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path,
 
     calls = []
 
-    def cross_entropy(logits, y, **kw):  # finite for epoch 1 (8 steps), NaN from the middle of epoch 2
+    def cross_entropy(
+        logits, y, **kw
+    ):  # finite for epoch 1 (8 steps), NaN from the middle of epoch 2
         calls.append(1)
         loss = F.cross_entropy(logits, y, **kw)
         return loss * float("nan") if len(calls) > 11 else loss
@@ -864,11 +1178,16 @@ def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path,
     monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
     run = tmp_path / "run"
     code, out = cli(capsys, "train", *_tiny_sets("train.epochs=3"), "--out", run, "-q")
-    assert code == 2 and "became NaN/inf in epoch 2" in out and f"{run / 'checkpoints' / 'last.pt'} (after epoch 1)" \
-        in one_line(out), out
+    assert (
+        code == 2
+        and "became NaN/inf in epoch 2" in out
+        and f"{run / 'checkpoints' / 'last.pt'} (after epoch 1)" in one_line(out)
+    ), out
     assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
     kept = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+    assert kept["state"]["epoch"] == 1 and all(
+        torch.isfinite(v).all() for v in kept["state_dict"].values()
+    )
     assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 1
 
 
@@ -877,7 +1196,11 @@ def test_run_directory_misuse(capsys, tmp_path, trained):
     assert code == 2 and "nothing to resume" in out and "without --resume" in one_line(out), out
     assert not (tmp_path / "never-started").exists()
     code, out = cli(capsys, "train", *_tiny_sets(), "--out", trained, "-q")
-    assert code == 2 and "already holds a run" in one_line(out) and f"--resume {trained}" in one_line(out), out
+    assert (
+        code == 2
+        and "already holds a run" in one_line(out)
+        and f"--resume {trained}" in one_line(out)
+    ), out
 
 
 def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
@@ -887,13 +1210,19 @@ def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
     fake.write_bytes(digit_png.read_bytes()[:40])  # a truncated PNG
     odd = tmp_path / "photo[red].png"  # rich markup in a file name
     odd.write_bytes(digit_png.read_bytes())
-    code, out = cli(capsys, "predict", trained, digit_png, notes, tmp_path / "missing.png", fake, odd, "-k", "2")
+    code, out = cli(
+        capsys, "predict", trained, digit_png, notes, tmp_path / "missing.png", fake, odd, "-k", "2"
+    )
     assert code == 2, out
     lines = out.strip().splitlines()
     assert len(lines) == 5, out
     assert any(line.startswith(f"{digit_png}: ") and "error" not in line for line in lines), out
-    assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), out  # predicted, name intact
-    assert any(f"{notes}: error:" in line and "is not a readable image" in line for line in lines), out
+    assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), (
+        out
+    )  # predicted, name intact
+    assert any(
+        f"{notes}: error:" in line and "is not a readable image" in line for line in lines
+    ), out
     assert any("missing.png: error:" in line and "does not exist" in line for line in lines), out
     assert any(f"{fake}: error:" in line and "not a readable image" in line for line in lines), out
     code, out = cli(capsys, "eval", trained, "--split", "validation")
@@ -908,11 +1237,13 @@ def test_signal_after_an_unnoticed_nan_keeps_the_last_good_checkpoint(tmp_path, 
     import torch.nn.functional as F
 
     import vislab.train.trainer as trainer_mod
-    from vislab.train.trainer import TrainingDiverged
+    from vislab.errors import TrainingDiverged
 
     calls = []
 
-    def cross_entropy(logits, y, **kw):  # 8 steps per epoch: NaN from step 11, SIGTERM handled after step 13
+    def cross_entropy(
+        logits, y, **kw
+    ):  # 8 steps per epoch: NaN from step 11, SIGTERM handled after step 13
         calls.append(1)
         if len(calls) == 13:
             os.kill(os.getpid(), signal.SIGTERM)

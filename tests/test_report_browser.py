@@ -16,7 +16,10 @@ from PIL import Image
 from vislab.cli import main
 from vislab.experiments.suite import load_suite
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
 
 PROBE = """
 <script>
@@ -43,14 +46,31 @@ window.addEventListener("load", function () {
 def suite_report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     spec = tmp / "s.yaml"
-    spec.write_text(yaml.safe_dump({
-        "description": "report test",
-        "base": {"data": {"name": "digits", "limit": 200}, "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
-                 "model": {"name": "mlp", "hidden": [16]}},
-        "runs": {"mlp": {}, "cnn": {"model.name": "cnn", "model.widths": [8], "model.fc": [16],
-                                    "augment.crop.p": 1.0, "augment.crop.padding": 1},
-                 "wide": {"model.hidden": [64]}},
-        "groups": {"mlps": ["mlp", "wide"]}}, sort_keys=False))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "description": "report test",
+                "base": {
+                    "data": {"name": "digits", "limit": 200},
+                    "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
+                    "model": {"name": "mlp", "hidden": [16]},
+                },
+                "runs": {
+                    "mlp": {},
+                    "cnn": {
+                        "model.name": "cnn",
+                        "model.widths": [8],
+                        "model.fc": [16],
+                        "augment.crop.p": 1.0,
+                        "augment.crop.padding": 1,
+                    },
+                    "wide": {"model.hidden": [64]},
+                },
+                "groups": {"mlps": ["mlp", "wide"]},
+            },
+            sort_keys=False,
+        )
+    )
     assert main(["suite", str(spec), "--out", str(tmp / "out"), "-q"]) == 0
     return tmp / "out"
 
@@ -61,7 +81,10 @@ def test_report_is_self_contained_and_figures_decode(suite_report):
     assert "<link" not in page and "<script src" not in page
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     names = ["curves.png", "curves_mlps.png", "samples_1.png", "augment_1.png"] + [
-        f"{kind}_{run}.png" for run in ("mlp", "cnn", "wide") for kind in ("confusion", "per_class", "roc")]
+        f"{kind}_{run}.png"
+        for run in ("mlp", "cnn", "wide")
+        for kind in ("confusion", "per_class", "roc")
+    ]
     for name in names:
         assert (suite_report / "figures" / name).is_file(), name
     assert len(uris) == len(names)
@@ -83,19 +106,44 @@ def test_report_command_rebuilds_it(suite_report, capsys):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_report_in_headless_chromium(tmp_path):
     spec = tmp_path / "s.yaml"
-    spec.write_text(yaml.safe_dump({
-        "base": {"data": {"name": "digits", "limit": 150}, "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
-                 "model": {"name": "mlp", "hidden": [16]}},
-        "runs": {"mlp": {"augment.crop.p": 1.0, "augment.crop.padding": 1}, "wide": {"model.hidden": [64]},
-                 "majority": {"model.name": "majority"}}}, sort_keys=False))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "base": {
+                    "data": {"name": "digits", "limit": 150},
+                    "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+                    "model": {"name": "mlp", "hidden": [16]},
+                },
+                "runs": {
+                    "mlp": {"augment.crop.p": 1.0, "augment.crop.padding": 1},
+                    "wide": {"model.hidden": [64]},
+                    "majority": {"model.name": "majority"},
+                },
+            },
+            sort_keys=False,
+        )
+    )
     assert main(["suite", str(spec), "--out", str(tmp_path / "out"), "-q"]) == 0
     page = (tmp_path / "out" / "report.html").read_text().replace("</body>", PROBE + "</body>")
     probe = tmp_path / "probe.html"
     probe.write_text(page)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-           "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-           "--run-all-compositor-stages-before-draw", "--dump-dom", probe.as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--run-all-compositor-stages-before-draw",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]

@@ -10,14 +10,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import (CIFAR_CLASSES, MNIST_FILES, cifar_batch_bytes, cifar_images, evil_pickle_bytes,
-                      evil_py2_pickle_bytes, idx_bytes, write_cifar, write_cifar_tarball, write_evil_tarball,
-                      write_idx, write_image_folder, write_mnist)
 
+from fixtures import (
+    CIFAR_CLASSES,
+    MNIST_FILES,
+    cifar_batch_bytes,
+    cifar_images,
+    evil_pickle_bytes,
+    evil_py2_pickle_bytes,
+    idx_bytes,
+    write_cifar,
+    write_cifar_tarball,
+    write_evil_tarball,
+    write_idx,
+    write_image_folder,
+    write_mnist,
+)
 from vislab.config import DataConfig
 from vislab.data import download as dl
-from vislab.data.safe_pickle import load_pickle
 from vislab.data import safe_tar
+from vislab.data.safe_pickle import load_pickle
 from vislab.data.safe_tar import safe_extract
 from vislab.data.sources import cifar, folder, idx, load_source
 from vislab.errors import DataError
@@ -30,8 +42,10 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Any attempt to download from a source fails the test."""
+
     def boom(url, dest, md5=None, **kw):
         raise AssertionError(f"network download attempted: {url}")
+
     monkeypatch.setattr(dl, "download", boom)
 
 
@@ -46,7 +60,9 @@ def test_cifar_batches_in_every_layout(tmp_path, sub):
     data = load_source(cfg("cifar10", tmp_path))
     assert {k: len(v) for k, v in data.sets.items()} == {"train": 80, "val": 20, "test": 20}
     train = data.sets["train"]
-    assert train.x.shape == (80, 32, 32, 3) and train.x.dtype == np.uint8 and train.y.dtype == np.int64
+    assert (
+        train.x.shape == (80, 32, 32, 3) and train.x.dtype == np.uint8 and train.y.dtype == np.int64
+    )
     np.testing.assert_array_equal(train.x[:20], written["data_batch_1"][0])
     np.testing.assert_array_equal(train.y[20:40], written["data_batch_2"][1])
     np.testing.assert_array_equal(data.sets["val"].x, written["data_batch_5"][0])
@@ -60,15 +76,26 @@ def test_cifar_all_five_batches_train_when_official_val_is_off(tmp_path):
 
     written = write_cifar(tmp_path, n=20)
     src = load_source(cfg("cifar10", tmp_path))
-    splits = make_splits(src, cfg("cifar10", tmp_path, official_val=False, val_fraction=0.1), seed=0)
+    splits = make_splits(
+        src, cfg("cifar10", tmp_path, official_val=False, val_fraction=0.1), seed=0
+    )
     assert (len(splits.train), len(splits.val), len(splits.test)) == (90, 10, 20)
-    np.testing.assert_array_equal(splits.test.y, written["test_batch"][1])  # the official test set, untouched
+    np.testing.assert_array_equal(
+        splits.test.y, written["test_batch"][1]
+    )  # the official test set, untouched
     pool = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)]).reshape(100, -1)
     seen = np.concatenate([splits.train.x, splits.val.x]).reshape(100, -1)
-    assert sorted(map(bytes, seen)) == sorted(map(bytes, pool))  # train + val = the five batches, no overlap
-    assert any((splits.train.x.reshape(90, -1) == img).all(1).any() for img in written["data_batch_5"][0].reshape(20, -1))
+    assert sorted(map(bytes, seen)) == sorted(
+        map(bytes, pool)
+    )  # train + val = the five batches, no overlap
+    assert any(
+        (splits.train.x.reshape(90, -1) == img).all(1).any()
+        for img in written["data_batch_5"][0].reshape(20, -1)
+    )
     default = make_splits(src, cfg("cifar10", tmp_path), seed=0)
-    np.testing.assert_array_equal(default.val.x, written["data_batch_5"][0])  # default: the reports' 40k/10k/10k
+    np.testing.assert_array_equal(
+        default.val.x, written["data_batch_5"][0]
+    )  # default: the reports' 40k/10k/10k
 
 
 def test_cifar_use_test_only_needs_test_batch(tmp_path):
@@ -96,7 +123,9 @@ def test_cifar_download_path_uses_official_url(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dl, "download", fake)
     data = load_source(cfg("cifar10", tmp_path, download=True))
-    assert calls == [(cifar.URL, tmp_path / "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")]
+    assert calls == [
+        (cifar.URL, tmp_path / "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")
+    ]
     assert len(data.sets["train"]) == 80
 
 
@@ -104,7 +133,10 @@ def test_cifar_missing_lists_files(tmp_path):
     with pytest.raises(DataError) as e:
         load_source(cfg("cifar10", tmp_path / "nowhere"))
     msg = str(e.value)
-    assert all(n in msg for n in ["data_batch_1", "data_batch_5", "test_batch", "cifar-10-python.tar.gz", cifar.URL])
+    assert all(
+        n in msg
+        for n in ["data_batch_1", "data_batch_5", "test_batch", "cifar-10-python.tar.gz", cifar.URL]
+    )
     assert "data.download" in msg
 
 
@@ -122,11 +154,14 @@ def test_cifar_truncated_batch(tmp_path):
         load_source(cfg("cifar10", tmp_path))
 
 
-@pytest.mark.parametrize("data, labels, match", [
-    (np.zeros((3, 3071), np.uint8), [0, 1, 2], "N×3072 uint8"),
-    (np.zeros((3, 3072), np.uint8), [0, 1], "list of 3 integers"),
-    (np.zeros((3, 3072), np.uint8), [0, 1, 10], "0..9, found 10"),
-])
+@pytest.mark.parametrize(
+    "data, labels, match",
+    [
+        (np.zeros((3, 3071), np.uint8), [0, 1, 2], "N×3072 uint8"),
+        (np.zeros((3, 3072), np.uint8), [0, 1], "list of 3 integers"),
+        (np.zeros((3, 3072), np.uint8), [0, 1, 10], "0..9, found 10"),
+    ],
+)
 def test_cifar_malformed_batch(tmp_path, data, labels, match):
     write_cifar(tmp_path)
     x, _ = cifar_images(3)
@@ -139,11 +174,15 @@ def test_cifar_malformed_batch(tmp_path, data, labels, match):
 def test_cifar_wrong_md5_of_official_file(tmp_path, monkeypatch):
     write_cifar(tmp_path)
     size = (tmp_path / "data_batch_3").stat().st_size
-    monkeypatch.setitem(cifar.OFFICIAL, "data_batch_3", (size, "0" * 32))  # pretend the fixture is official-size
+    monkeypatch.setitem(
+        cifar.OFFICIAL, "data_batch_3", (size, "0" * 32)
+    )  # pretend the fixture is official-size
     with pytest.raises(DataError) as e:
         load_source(cfg("cifar10", tmp_path))
     msg = str(e.value)
-    assert "data_batch_3" in msg and "0" * 32 in msg and dl.md5_file(tmp_path / "data_batch_3") in msg
+    assert (
+        "data_batch_3" in msg and "0" * 32 in msg and dl.md5_file(tmp_path / "data_batch_3") in msg
+    )
     assert "Delete it" in msg
 
 
@@ -152,7 +191,9 @@ def test_cifar_garbage_tarball(tmp_path, monkeypatch):
     tarball.write_bytes(b"<html>404 not found</html>" * 10)
     with pytest.raises(DataError, match="Cannot extract .*cifar-10-python.tar.gz"):
         load_source(cfg("cifar10", tmp_path))
-    monkeypatch.setattr(cifar, "TARBALL_SIZE", tarball.stat().st_size)  # official size, wrong content
+    monkeypatch.setattr(
+        cifar, "TARBALL_SIZE", tarball.stat().st_size
+    )  # official size, wrong content
     with pytest.raises(DataError, match="c58f30108f718f92721af3b95e74349a"):
         load_source(cfg("cifar10", tmp_path))
 
@@ -173,14 +214,23 @@ def test_md5_is_cached_by_size_and_mtime(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- MNIST / Fashion
-@pytest.mark.parametrize("name, sub, gz", [
-    ("mnist", ".", True), ("mnist", "mnist", False), ("mnist", "MNIST/raw", True),
-    ("fashion-mnist", "FashionMNIST/raw", False), ("fashion-mnist", "fashion-mnist", True),
-])
+@pytest.mark.parametrize(
+    "name, sub, gz",
+    [
+        ("mnist", ".", True),
+        ("mnist", "mnist", False),
+        ("mnist", "MNIST/raw", True),
+        ("fashion-mnist", "FashionMNIST/raw", False),
+        ("fashion-mnist", "fashion-mnist", True),
+    ],
+)
 def test_idx_layouts(tmp_path, name, sub, gz):
     written = write_mnist(tmp_path / sub, gz=gz)
     data = load_source(cfg(name, tmp_path))
-    assert {k: v.x.shape for k, v in data.sets.items()} == {"train": (30, 28, 28, 1), "test": (20, 28, 28, 1)}
+    assert {k: v.x.shape for k, v in data.sets.items()} == {
+        "train": (30, 28, 28, 1),
+        "test": (20, 28, 28, 1),
+    }
     np.testing.assert_array_equal(data.sets["train"].x[..., 0], written["train"][0])
     np.testing.assert_array_equal(data.sets["test"].y, written["test"][1])
     assert data.sets["test"].y.dtype == np.int64
@@ -195,7 +245,10 @@ def test_idx_use_test_only(tmp_path):
     with pytest.raises(DataError) as e:
         load_source(cfg("mnist", tmp_path))
     msg = str(e.value)
-    assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in msg and "t10k" not in msg.split("Put")[0]
+    assert (
+        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in msg
+        and "t10k" not in msg.split("Put")[0]
+    )
     assert idx.MNIST.url in msg and str(tmp_path) in msg
 
 
@@ -219,10 +272,18 @@ def test_idx_download_fetches_only_missing(tmp_path, monkeypatch):
     monkeypatch.setattr(dl, "download", fake)
     data = load_source(cfg("mnist", tmp_path, download=True))
     assert len(data.sets["train"]) == 7 and len(data.sets["test"]) == 20
-    assert calls == [(idx.MNIST.url + "train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte.gz",
-                      "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-                     (idx.MNIST.url + "train-labels-idx1-ubyte.gz", "mnist/train-labels-idx1-ubyte.gz",
-                      "d53e105ee54ea40749a09fcbcd1e9432")]
+    assert calls == [
+        (
+            idx.MNIST.url + "train-images-idx3-ubyte.gz",
+            "mnist/train-images-idx3-ubyte.gz",
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        ),
+        (
+            idx.MNIST.url + "train-labels-idx1-ubyte.gz",
+            "mnist/train-labels-idx1-ubyte.gz",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+        ),
+    ]
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
@@ -234,14 +295,17 @@ def test_read_idx_dtypes(tmp_path, dtype):
         assert got.dtype == a.dtype
 
 
-@pytest.mark.parametrize("mutate, match", [
-    (lambda b: b"\x01" + b[1:], "wrong magic"),
-    (lambda b: b[:2] + b"\x0a" + b[3:], "unknown value type"),
-    (lambda b: b[:-1], "truncated"),
-    (lambda b: b[:6], "header ends"),
-    (lambda b: b + b"\x00", "longer than its header"),
-    (lambda b: b"", "empty file"),
-])
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda b: b"\x01" + b[1:], "wrong magic"),
+        (lambda b: b[:2] + b"\x0a" + b[3:], "unknown value type"),
+        (lambda b: b[:-1], "truncated"),
+        (lambda b: b[:6], "header ends"),
+        (lambda b: b + b"\x00", "longer than its header"),
+        (lambda b: b"", "empty file"),
+    ],
+)
 def test_idx_corrupt(tmp_path, mutate, match):
     p = tmp_path / "t10k-images-idx3-ubyte"
     p.write_bytes(mutate(idx_bytes(np.zeros((2, 28, 28), np.uint8))))
@@ -270,7 +334,10 @@ def test_idx_wrong_md5_of_official_gz(tmp_path, monkeypatch):
     write_mnist(tmp_path, sets=("test",))
     p = tmp_path / "t10k-labels-idx1-ubyte.gz"
     monkeypatch.setitem(idx.MNIST.gz, "t10k-labels-idx1-ubyte", (p.stat().st_size, "0" * 32))
-    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz' is corrupt: its MD5 is [0-9a-f]{32} but .* 0{32}"):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-labels-idx1-ubyte.gz' is corrupt: its MD5 is [0-9a-f]{32} but .* 0{32}",
+    ):
         load_source(cfg("mnist", tmp_path, use=["test"]))
 
 
@@ -282,7 +349,9 @@ def test_real_mnist_test_set():
     assert np.bincount(test.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not DEBIAN_FASHION.is_dir(), reason="Debian dataset-fashion-mnist not installed"
+)
 def test_real_fashion_mnist():
     data = load_source(cfg("fashion-mnist", DEBIAN_FASHION))
     assert data.sets["train"].x.shape == (60000, 28, 28, 1) and len(data.sets["test"]) == 10000
@@ -318,7 +387,9 @@ def test_folder_flat_mixed_sizes(tmp_path):
     x, y = data.sets["train"].x, data.sets["train"].y
     assert list(data.sets) == ["train"] and x.shape == (12, 16, 16, 3) and x.dtype == np.uint8
     assert data.class_names == ["cat", "dog", "frog"] and np.bincount(y).tolist() == [4, 4, 4]
-    assert any(p.suffix == ".jpg" for p in files["cat"]) and any(p.suffix == ".png" for p in files["cat"])
+    assert any(p.suffix == ".jpg" for p in files["cat"]) and any(
+        p.suffix == ".png" for p in files["cat"]
+    )
 
 
 def test_folder_png_pixels_exact_and_gray(tmp_path):
@@ -331,7 +402,9 @@ def test_folder_png_pixels_exact_and_gray(tmp_path):
     data = load_source(cfg("folder", tmp_path, image_size=8))
     assert data.sets["train"].x.shape == (2, 8, 8, 1)
     np.testing.assert_array_equal(data.sets["train"].x[0, ..., 0], a)
-    Image.fromarray(np.stack([a] * 3, -1)).save(tmp_path / "b" / "y.png")  # one RGB → everything RGB
+    Image.fromarray(np.stack([a] * 3, -1)).save(
+        tmp_path / "b" / "y.png"
+    )  # one RGB → everything RGB
     x = load_source(cfg("folder", tmp_path, image_size=8)).sets["train"].x
     assert x.shape == (3, 8, 8, 3)
     np.testing.assert_array_equal(x[0], np.stack([a] * 3, -1))
@@ -393,7 +466,11 @@ def test_pickle_that_runs_code_is_refused(tmp_path, make):
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_safe_pickle_reads_plain_numpy(tmp_path, protocol):
-    obj = {b"data": np.arange(12, dtype=np.uint8).reshape(3, 4), "labels": [1, 2.5, "x", (1,)], "s": np.float32(2)}
+    obj = {
+        b"data": np.arange(12, dtype=np.uint8).reshape(3, 4),
+        "labels": [1, 2.5, "x", (1,)],
+        "s": np.float32(2),
+    }
     (tmp_path / "p").write_bytes(pickle.dumps(obj, protocol=protocol))
     got = load_pickle(tmp_path / "p")
     np.testing.assert_array_equal(got[b"data"], obj[b"data"])
@@ -416,11 +493,17 @@ def test_safe_pickle_refuses_malformed_dtype_state(tmp_path):
         load_pickle(tmp_path / "p")
 
 
-@pytest.mark.parametrize("blob, match", [
-    (b"c__builtin__\nbytearray\n(J\x00\x00\x00\x7ftR.", r"bytearray\(<size>\)"),  # bytearray(2 GB)
-    (b"\x80\x05\x96" + (1 << 50).to_bytes(8, "little") + b".", "BYTEARRAY8 of"),  # claims 1 PB
-    (b"cnumpy\nndarray\n(K\x05tR.", "ndarray"),  # numpy.ndarray itself is not callable
-])
+@pytest.mark.parametrize(
+    "blob, match",
+    [
+        (
+            b"c__builtin__\nbytearray\n(J\x00\x00\x00\x7ftR.",
+            r"bytearray\(<size>\)",
+        ),  # bytearray(2 GB)
+        (b"\x80\x05\x96" + (1 << 50).to_bytes(8, "little") + b".", "BYTEARRAY8 of"),  # claims 1 PB
+        (b"cnumpy\nndarray\n(K\x05tR.", "ndarray"),  # numpy.ndarray itself is not callable
+    ],
+)
 def test_safe_pickle_refuses_allocation_bombs(tmp_path, blob, match):
     (tmp_path / "p").write_bytes(blob)
     with pytest.raises(DataError, match=match):
@@ -428,8 +511,10 @@ def test_safe_pickle_refuses_allocation_bombs(tmp_path, blob, match):
 
 
 # ------------------------------------------------------------------------------------- safe tar
-@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "symlink-chain", "hardlink", "hardlink-relative",
-                                  "fifo"])
+@pytest.mark.parametrize(
+    "kind",
+    ["dotdot", "absolute", "symlink", "symlink-chain", "hardlink", "hardlink-relative", "fifo"],
+)
 @pytest.mark.parametrize("tar_filter", [True, False], ids=["with-data-filter", "own-checks-only"])
 def test_tar_escapes_are_refused(tmp_path, monkeypatch, kind, tar_filter):
     if not tar_filter:  # as on Python < 3.11.4: our checks alone must hold
@@ -504,8 +589,11 @@ def test_download_resumes_part_file(tmp_path, monkeypatch, honours_range):
         seen.append(rng)
         if honours_range and rng:
             start = int(rng.split("=")[1].rstrip("-"))
-            return FakeResponse(payload[start:], 206, {"Content-Range": f"bytes {start}-4999/5000",
-                                                       "Content-Length": str(5000 - start)})
+            return FakeResponse(
+                payload[start:],
+                206,
+                {"Content-Range": f"bytes {start}-4999/5000", "Content-Length": str(5000 - start)},
+            )
         return FakeResponse(payload, 200, {"Content-Length": "5000"})
 
     monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
@@ -515,8 +603,11 @@ def test_download_resumes_part_file(tmp_path, monkeypatch, honours_range):
 
 def test_download_short_read_keeps_part(tmp_path, monkeypatch):
     dest = tmp_path / "file.gz"
-    monkeypatch.setattr(dl.urllib.request, "urlopen",
-                        lambda req, timeout=None: FakeResponse(b"abc", 200, {"Content-Length": "10"}))
+    monkeypatch.setattr(
+        dl.urllib.request,
+        "urlopen",
+        lambda req, timeout=None: FakeResponse(b"abc", 200, {"Content-Length": "10"}),
+    )
     with pytest.raises(DataError, match="3 of 10 bytes"):
         REAL_DOWNLOAD("https://example.invalid/file.gz", dest, "0" * 32)
     assert not dest.exists() and dest.with_name("file.gz.part").read_bytes() == b"abc"

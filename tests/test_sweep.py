@@ -19,31 +19,63 @@ from vislab.cli import main
 from vislab.experiments import space as sp
 from vislab.experiments.sweep import load_existing_study, run_sweep
 
-BASE = {"data": {"name": "digits", "limit": 200}, "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
-        "model": {"name": "mlp", "hidden": [16]}}
-SPACE = {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
-         "model.hidden": {"type": "categorical", "choices": [[8], [16], [32, 16]]},
-         "train.batch_size": {"type": "int", "low": 16, "high": 48, "step": 16}}
+BASE = {
+    "data": {"name": "digits", "limit": 200},
+    "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+    "model": {"name": "mlp", "hidden": [16]},
+}
+SPACE = {
+    "optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+    "model.hidden": {"type": "categorical", "choices": [[8], [16], [32, 16]]},
+    "train.batch_size": {"type": "int", "low": 16, "high": 48, "step": 16},
+}
 
 
 def write_spec(path: Path, name: str = "t", **extra) -> Path:
-    spec = {"name": name, "base": BASE, "space": SPACE, "metric": "val_pacc", "sampler": "random", **extra}
+    spec = {
+        "name": name,
+        "base": BASE,
+        "space": SPACE,
+        "metric": "val_pacc",
+        "sampler": "random",
+        **extra,
+    }
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
 
 def worker(spec: Path, out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vislab", "sweep", str(spec), "--out", str(out), "--no-report",
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vislab",
+            "sweep",
+            str(spec),
+            "--out",
+            str(out),
+            "--no-report",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 # Workers of the shared-storage tests train the majority baseline (no optimizer: quick to start) on varied data.
-SHARED = {"base": {**BASE, "model": {"name": "majority"}},
-          "space": {"data.limit": {"type": "int", "low": 50, "high": 300}, "train.seed": {"type": "int", "low": 0,
-                                                                                          "high": 10_000}}}
+SHARED = {
+    "base": {**BASE, "model": {"name": "majority"}},
+    "space": {
+        "data.limit": {"type": "int", "low": 50, "high": 300},
+        "train.seed": {"type": "int", "low": 0, "high": 10_000},
+    },
+}
 
 
-def check_workers_shared_study(spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2):
+def check_workers_shared_study(
+    spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2
+):
     """Two worker processes asked for 2k trials together: exactly 2k complete, distinct numbers and folders."""
     procs = [worker(spec, out / f"w{i}", "--trials", str(2 * k), *storage_args) for i in range(2)]
     logs = [p.communicate(timeout=120)[0] for p in procs]
@@ -53,11 +85,19 @@ def check_workers_shared_study(spec: Path, out: Path, storage_args: list[str], s
     assert len(complete) == 2 * k, logs
     assert len({t.number for t in complete}) == 2 * k
     dirs = {t.user_attrs["run_dir"] for t in complete}
-    assert len(dirs) == 2 * k and all(json.loads((Path(d) / "summary.json").read_text())["status"] == "complete"
-                                      for d in dirs)
-    assert all(t.value == json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())["val_pacc"]
-               for t in complete)
-    others = [t for t in study.trials if t.state != TrialState.COMPLETE and not t.user_attrs.get("surplus")]
+    assert len(dirs) == 2 * k and all(
+        json.loads((Path(d) / "summary.json").read_text())["status"] == "complete" for d in dirs
+    )
+    assert all(
+        t.value
+        == json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())["val_pacc"]
+        for t in complete
+    )
+    others = [
+        t
+        for t in study.trials
+        if t.state != TrialState.COMPLETE and not t.user_attrs.get("surplus")
+    ]
     assert others == []
     return study
 
@@ -68,7 +108,9 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     check_workers_shared_study(spec, tmp_path, ["--storage", storage], storage, "t")
 
 
-@pytest.mark.skipif(not os.environ.get("VISLAB_TEST_POSTGRES_URL"), reason="VISLAB_TEST_POSTGRES_URL not set")
+@pytest.mark.skipif(
+    not os.environ.get("VISLAB_TEST_POSTGRES_URL"), reason="VISLAB_TEST_POSTGRES_URL not set"
+)
 def test_two_workers_share_one_postgres_study(tmp_path):
     pytest.importorskip("psycopg2")
     url = os.environ["VISLAB_TEST_POSTGRES_URL"]
@@ -85,7 +127,9 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
     try:
         deadline = time.time() + 60
         while not (out / "trials" / "0" / "checkpoints" / "last.pt").is_file():
-            assert proc.poll() is None and time.time() < deadline, "the worker ended before it could be killed"
+            assert proc.poll() is None and time.time() < deadline, (
+                "the worker ended before it could be killed"
+            )
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -93,8 +137,7 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
         if proc.poll() is None:
             proc.kill()
     # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
-    study = run_sweep(sp.load_sweep(spec), out, trials=2, report=False,
-                      log=lambda s: None)
+    study = run_sweep(sp.load_sweep(spec), out, trials=2, report=False, log=lambda s: None)
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -103,7 +146,9 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
     before = {t.number: t.datetime_complete for t in complete}
     run_sweep(sp.load_sweep(spec), out, trials=2, report=False, log=lambda s: None)
     again = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
-    assert {t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))} == before
+    assert {
+        t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))
+    } == before
 
 
 def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
@@ -112,12 +157,34 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
     curves, real_curves = [], vislab.report.build._curves
-    monkeypatch.setattr(vislab.report.build, "_curves", lambda figs, histories, groups: (
-        curves.append(set(histories)), real_curves(figs, histories, groups))[1])
+    monkeypatch.setattr(
+        vislab.report.build,
+        "_curves",
+        lambda figs, histories, groups: (
+            curves.append(set(histories)),
+            real_curves(figs, histories, groups),
+        )[1],
+    )
     spec = write_spec(tmp_path / "s.yaml", seed=0)
     out = tmp_path / "sweep"
-    assert main(["sweep", str(spec), "--trials", "4", "--out", str(out), "--narrow", "2", "--narrow-trials", "2",
-                 "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(spec),
+                "--trials",
+                "4",
+                "--out",
+                str(out),
+                "--narrow",
+                "2",
+                "--narrow-trials",
+                "2",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     study = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
     best = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: -t.value)[:2]
     narrow = load_existing_study(f"sqlite:///{out / 'study.db'}", "t-narrow")
@@ -129,10 +196,14 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
         assert t.params["model.hidden"] in {b.params["model.hidden"] for b in best}
     assert (out / "trials.csv").read_text().count("\n") == 5 and not (out / "report.html").exists()
     capsys.readouterr()
-    assert main(["sweep", "show", str(out), "--top", "3"]) == 0  # prints the best trials, writes the reports
+    assert (
+        main(["sweep", "show", str(out), "--top", "3"]) == 0
+    )  # prints the best trials, writes the reports
     shown = capsys.readouterr().out
     assert f"{study.best_value:.4f}" in shown and "optim.lr" in shown
-    assert len(curves[0]) == 4  # curves of the best trials (up to MAX_CURVES), not only the 1 detailed trial
+    assert (
+        len(curves[0]) == 4
+    )  # curves of the best trials (up to MAX_CURVES), not only the 1 detailed trial
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
     html = (out / "report.html").read_text()
@@ -143,25 +214,48 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("eval_at_start", [False, True])
 def test_pruned_trials_stop_early(tmp_path, monkeypatch, eval_at_start):
     monkeypatch.setattr(sp, "build_pruner", lambda spec: optuna.pruners.ThresholdPruner(lower=1.01))
-    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3,
-                                                                    "eval_at_start": eval_at_start}})
-    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=2, report=False, log=lambda s: None)
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        base={**BASE, "train": {**BASE["train"], "epochs": 3, "eval_at_start": eval_at_start}},
+    )
+    study = run_sweep(
+        sp.load_sweep(spec), tmp_path / "sw", trials=2, report=False, log=lambda s: None
+    )
     assert [t.state for t in study.trials] == [TrialState.PRUNED, TrialState.PRUNED]
     for t in study.trials:
-        assert list(t.intermediate_values) == [1]  # the untrained model (epoch 0) is never a reason to prune
+        assert list(t.intermediate_values) == [
+            1
+        ]  # the untrained model (epoch 0) is never a reason to prune
         summary = json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())
         assert summary["status"] == "pruned"
 
 
 def test_grid_sampler_covers_the_grid(tmp_path):
     spec = tmp_path / "g.yaml"
-    spec.write_text(yaml.safe_dump({"name": "g", "base": BASE, "sampler": "grid", "space": {
-        "optim.name": {"type": "categorical", "choices": ["sgd", "adam"]},
-        "train.batch_size": {"type": "int", "low": 16, "high": 32, "step": 16}}}))
-    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", overrides=["data.limit=100"], report=False,
-                      log=lambda s: None)
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": "g",
+                "base": BASE,
+                "sampler": "grid",
+                "space": {
+                    "optim.name": {"type": "categorical", "choices": ["sgd", "adam"]},
+                    "train.batch_size": {"type": "int", "low": 16, "high": 32, "step": 16},
+                },
+            }
+        )
+    )
+    study = run_sweep(
+        sp.load_sweep(spec),
+        tmp_path / "sw",
+        overrides=["data.limit=100"],
+        report=False,
+        log=lambda s: None,
+    )
     combos = {(t.params["optim.name"], t.params["train.batch_size"]) for t in study.trials}
-    assert combos == {("sgd", 16), ("sgd", 32), ("adam", 16), ("adam", 32)} and len(study.trials) == 4
+    assert (
+        combos == {("sgd", 16), ("sgd", 32), ("adam", 16), ("adam", 32)} and len(study.trials) == 4
+    )
 
 
 def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
@@ -181,22 +275,48 @@ def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         for _ in range(6):
             trial = study.ask()
-            cfg = build_config(base, [f"{k}={json.dumps(v)}" for k, v in sp.suggest(trial, spec["distributions"]).items()])
+            cfg = build_config(
+                base,
+                [
+                    f"{k}={json.dumps(v)}"
+                    for k, v in sp.suggest(trial, spec["distributions"]).items()
+                ],
+            )
             model = build_model(cfg.model.name, (3, 32, 32), 10, **cfg.model.kwargs())
             assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     vit = sp.load_sweep("dlvc-vit")["distributions"]
-    assert {"train.batch_size", "model.patch_size", "model.dropout", "optim.lr", "schedule.gamma", "optim.name",
-            "model.embed_dim", "model.depth", "model.mlp_hidden", "model.head_dim", "model.num_heads",
-            "model.head_hidden", "optim.weight_decay"} == set(vit)  # report 003 §6.1.3's list
+    assert {
+        "train.batch_size",
+        "model.patch_size",
+        "model.dropout",
+        "optim.lr",
+        "schedule.gamma",
+        "optim.name",
+        "model.embed_dim",
+        "model.depth",
+        "model.mlp_hidden",
+        "model.head_dim",
+        "model.num_heads",
+        "model.head_hidden",
+        "optim.weight_decay",
+    } == set(vit)  # report 003 §6.1.3's list
     assert main(["sweep", "list"]) == 0
     assert "dlvc-vit" in capsys.readouterr().out
 
 
 def test_narrowed_space_and_spec_errors(tmp_path):
-    dists = {"lr": FloatDistribution(1e-4, 1.0, log=True), "n": IntDistribution(1, 9, step=2),
-             "opt": CategoricalDistribution(["sgd", "adam", "adamw"])}
-    best = [create_trial(value=v, params=p, distributions=dists) for v, p in
-            ((0.9, {"lr": 0.01, "n": 3, "opt": "adam"}), (0.8, {"lr": 0.1, "n": 7, "opt": "adam"}))]
+    dists = {
+        "lr": FloatDistribution(1e-4, 1.0, log=True),
+        "n": IntDistribution(1, 9, step=2),
+        "opt": CategoricalDistribution(["sgd", "adam", "adamw"]),
+    }
+    best = [
+        create_trial(value=v, params=p, distributions=dists)
+        for v, p in (
+            (0.9, {"lr": 0.01, "n": 3, "opt": "adam"}),
+            (0.8, {"lr": 0.1, "n": 7, "opt": "adam"}),
+        )
+    ]
     got = sp.narrowed(dists, best)
     assert (got["lr"].low, got["lr"].high, got["lr"].log) == (0.01, 0.1, True)
     assert (got["n"].low, got["n"].high, got["n"].step) == (3, 7, 2)
@@ -204,7 +324,9 @@ def test_narrowed_space_and_spec_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"base": BASE, "space": SPACE, "metric": "test_acc"}))
     assert main(["sweep", str(bad), "--out", str(tmp_path / "x")]) == 2
-    bad.write_text(yaml.safe_dump({"base": BASE, "space": {"optim.lr": {"type": "float", "low": 0.1}}}))
+    bad.write_text(
+        yaml.safe_dump({"base": BASE, "space": {"optim.lr": {"type": "float", "low": 0.1}}})
+    )
     assert main(["sweep", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert main(["sweep", "show", str(tmp_path)]) == 2
 
@@ -217,15 +339,38 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
     assert main(["sweep", str(spec), "--trials", "1", "--out", str(out), "--no-report"]) == 0
     capsys.readouterr()
     for extra in (["--epochs", "2"], ["--set", "data.name=circles"]):
-        assert main(["sweep", str(spec), "--trials", "2", "--out", str(out), "--no-report", *extra]) == 2
+        assert (
+            main(["sweep", str(spec), "--trials", "2", "--out", str(out), "--no-report", *extra])
+            == 2
+        )
         err = " ".join(capsys.readouterr().err.split())
         assert "was started with another base config" in err and "Traceback" not in err, err
-    changed = write_spec(tmp_path / "s2.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3}})
+    changed = write_spec(
+        tmp_path / "s2.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3}}
+    )
     assert main(["sweep", str(changed), "--trials", "2", "--out", str(out), "--no-report"]) == 2
     assert "train.epochs: 1 → 3" in " ".join(capsys.readouterr().err.split())
-    assert len(load_existing_study(f"sqlite:///{out / 'study.db'}", "t").trials) == 1  # nothing was added
-    assert main(["sweep", str(spec), "--trials", "2", "--out", str(out), "--no-report", "--set",
-                 f"data.root={tmp_path}", "--set", "train.threads=1"]) == 0  # machine settings may differ
+    assert (
+        len(load_existing_study(f"sqlite:///{out / 'study.db'}", "t").trials) == 1
+    )  # nothing was added
+    assert (
+        main(
+            [
+                "sweep",
+                str(spec),
+                "--trials",
+                "2",
+                "--out",
+                str(out),
+                "--no-report",
+                "--set",
+                f"data.root={tmp_path}",
+                "--set",
+                "train.threads=1",
+            ]
+        )
+        == 0
+    )  # machine settings may differ
 
 
 def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path, monkeypatch):
@@ -237,25 +382,47 @@ def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path
     def train_once_interrupted(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
-            raise TrainingInterrupted("training stopped by SIGINT at epoch 1, step 3; state saved in x")
+            raise TrainingInterrupted(
+                "training stopped by SIGINT at epoch 1, step 3; state saved in x"
+            )
         return real(*args, **kwargs)
 
     monkeypatch.setattr(trainer_mod, "train", train_once_interrupted)
     spec = sp.load_sweep(write_spec(tmp_path / "s.yaml"))
-    with pytest.raises(TrainingInterrupted, match="queued again. Run the same `vislab sweep` command"):
+    with pytest.raises(
+        TrainingInterrupted, match="queued again. Run the same `vislab sweep` command"
+    ):
         run_sweep(spec, tmp_path / "sw", trials=1, report=False, log=lambda s: None)
     study = run_sweep(spec, tmp_path / "sw", trials=1, report=False, log=lambda s: None)
     first, retry = study.trials[0], study.trials[1]
     assert first.state == TrialState.FAIL and first.user_attrs["error"].startswith("interrupted")
-    assert retry.state == TrialState.COMPLETE and retry.params == first.params and not retry.user_attrs.get("error")
+    assert (
+        retry.state == TrialState.COMPLETE
+        and retry.params == first.params
+        and not retry.user_attrs.get("error")
+    )
 
 
-@pytest.mark.parametrize("space, fragment", [
-    ({"model.hiden": {"type": "categorical", "choices": [[8], [16]]}}, "model 'mlp' has no option 'model.hiden'"),
-    ({"optim.lrr": {"type": "float", "low": 1e-3, "high": 1e-1}}, "unknown config key 'optim.lrr'"),
-])
-def test_a_space_key_no_trial_could_use_stops_the_sweep_before_any_trial(tmp_path, capsys, space, fragment):
+@pytest.mark.parametrize(
+    "space, fragment",
+    [
+        (
+            {"model.hiden": {"type": "categorical", "choices": [[8], [16]]}},
+            "model 'mlp' has no option 'model.hiden'",
+        ),
+        (
+            {"optim.lrr": {"type": "float", "low": 1e-3, "high": 1e-1}},
+            "unknown config key 'optim.lrr'",
+        ),
+    ],
+)
+def test_a_space_key_no_trial_could_use_stops_the_sweep_before_any_trial(
+    tmp_path, capsys, space, fragment
+):
     spec = write_spec(tmp_path / "s.yaml", space=space)
-    assert main(["sweep", str(spec), "--trials", "3", "--out", str(tmp_path / "sw"), "--no-report"]) == 2
+    assert (
+        main(["sweep", str(spec), "--trials", "3", "--out", str(tmp_path / "sw"), "--no-report"])
+        == 2
+    )
     assert fragment in " ".join(capsys.readouterr().err.split())
     assert not list((tmp_path / "sw" / "trials").glob("*"))

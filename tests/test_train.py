@@ -9,13 +9,22 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.config import ScheduleConfig
+from vislab.errors import TrainingDiverged, TrainingInterrupted, UserError
 from vislab.train.checkpoint import load_checkpoint
 from vislab.train.optim import lr_factor
-from vislab.train.trainer import TrainingDiverged, train
-from vislab.config import ScheduleConfig
+from vislab.train.trainer import train
 
-CONTRACT = ["val_acc", "val_pacc", "test_acc", "test_pacc", "train_time_s", "test_time_s", "best_epoch", "params"]
+CONTRACT = [
+    "val_acc",
+    "val_pacc",
+    "test_acc",
+    "test_pacc",
+    "train_time_s",
+    "test_time_s",
+    "best_epoch",
+    "params",
+]
 
 
 def weights(run_dir, name="last.pt"):
@@ -29,27 +38,58 @@ def same_weights(a, b):
 def test_run_directory_contract(tmp_path):
     s = train(tiny_config("train.epochs=3"), tmp_path / "run", quiet=True)
     run = tmp_path / "run"
-    for f in ("config.yaml", "metrics.jsonl", "summary.json", "checkpoints/best.pt", "checkpoints/last.pt",
-              "figures/curves.png", "figures/confusion_test.png", "predictions_test.npz"):
+    for f in (
+        "config.yaml",
+        "metrics.jsonl",
+        "summary.json",
+        "checkpoints/best.pt",
+        "checkpoints/last.pt",
+        "figures/curves.png",
+        "figures/confusion_test.png",
+        "predictions_test.npz",
+    ):
         assert (run / f).is_file(), f
     summary = json.loads((run / "summary.json").read_text())
     assert all(k in summary for k in CONTRACT) and summary == s
     assert summary["status"] == "complete" and summary["params"] == 64 * 32 + 32 + 32 * 10 + 10
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert summary["train_acc"] == rows[summary["best_epoch"] - 1]["train_acc"]  # the best epoch's, for the gap
+    assert (
+        summary["train_acc"] == rows[summary["best_epoch"] - 1]["train_acc"]
+    )  # the best epoch's, for the gap
     for r in rows:
-        assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_pacc", "val_per_class", "lr", "seconds"} <= set(r)
+        assert {
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "val_pacc",
+            "val_per_class",
+            "lr",
+            "seconds",
+        } <= set(r)
     assert summary["test_acc"] > 0.5  # 10 classes: far above chance after 3 epochs
-    assert "torch" in summary["versions"] and summary["device"] == "cpu" and summary["peak_rss_mb"] > 0
+    assert (
+        "torch" in summary["versions"] and summary["device"] == "cpu" and summary["peak_rss_mb"] > 0
+    )
     ckpt = load_checkpoint(run / "checkpoints" / "best.pt")
-    for key in ("model_name", "model_kwargs", "state_dict", "preprocess", "class_names", "config", "vislab_version"):
+    for key in (
+        "model_name",
+        "model_kwargs",
+        "state_dict",
+        "preprocess",
+        "class_names",
+        "config",
+        "vislab_version",
+    ):
         assert key in ckpt
 
 
 def test_best_checkpoint_is_the_best_val_pacc_epoch(tmp_path):
     s = train(tiny_config("train.epochs=4", "optim.lr=0.03"), tmp_path / "r", quiet=True)
-    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+    ]
     best = max(rows, key=lambda r: r["val_pacc"])
     assert s["best_epoch"] == best["epoch"]
     assert load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt")["epoch"] == best["epoch"]
@@ -80,18 +120,39 @@ class SignalAt:
 
 @pytest.mark.parametrize("stop_after, eval_at_start", [(1, False), (2, True)])
 def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval_at_start):
-    over = ("train.epochs=3", "augment.crop.p=0.7", "augment.crop.padding=1", "augment.hflip.p=0.5",
-            "model.dropout=0.3", "schedule.name=cosine", "optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.9",
-            f"train.eval_at_start={str(eval_at_start).lower()}")
+    over = (
+        "train.epochs=3",
+        "augment.crop.p=0.7",
+        "augment.crop.padding=1",
+        "augment.hflip.p=0.5",
+        "model.dropout=0.3",
+        "schedule.name=cosine",
+        "optim.name=sgd",
+        "optim.lr=0.05",
+        "optim.momentum=0.9",
+        f"train.eval_at_start={str(eval_at_start).lower()}",
+    )
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(tiny_config(*over), tmp_path / "cut", quiet=True, callbacks=[SignalAt(stop_after)])
     status = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert status["status"] == "interrupted"
     ck = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
-    assert ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1  # stopped one step into the next epoch
-    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)  # config comes from the checkpoint
-    for k in ("val_acc", "val_pacc", "test_acc", "test_pacc", "val_loss", "test_loss", "best_epoch"):
+    assert (
+        ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1
+    )  # stopped one step into the next epoch
+    resumed = train(
+        tiny_config(), tmp_path / "cut", resume=True, quiet=True
+    )  # config comes from the checkpoint
+    for k in (
+        "val_acc",
+        "val_pacc",
+        "test_acc",
+        "test_pacc",
+        "val_loss",
+        "test_loss",
+        "best_epoch",
+    ):
         assert resumed[k] == ref[k], k
     assert same_weights(weights(tmp_path / "ref"), weights(tmp_path / "cut"))
     rows = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
@@ -108,8 +169,13 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
     over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2", "optim.lr=0.01")
     plain = train(tiny_config(*over), tmp_path / "plain", quiet=True)
     start = train(tiny_config(*over, "train.eval_at_start=true"), tmp_path / "start", quiet=True)
-    rows = lambda d: [{k: v for k, v in json.loads(x).items() if k != "seconds"}  # noqa: E731
-                      for x in (d / "metrics.jsonl").read_text().splitlines()]
+
+    def rows(d):
+        return [
+            {k: v for k, v in json.loads(x).items() if k != "seconds"}  # noqa: E731
+            for x in (d / "metrics.jsonl").read_text().splitlines()
+        ]
+
     first, *rest = rows(tmp_path / "start")
     assert first["epoch"] == 0 and rest == rows(tmp_path / "plain")  # training itself is untouched
     assert all(start[k] == plain[k] for k in ("val_acc", "test_acc", "best_epoch"))
@@ -117,11 +183,15 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
     cfg = tiny_config(*over)
     splits, stats = prepare_data(cfg.data, cfg.train.seed)
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs())
+    model = build_model(
+        cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
+    )
     val = evaluate(model, DeviceLoader(splits.val, stats, 1000), splits.num_classes)
     tr = evaluate(model, DeviceLoader(splits.train, stats, 1000), splits.num_classes)
     assert (first["val_acc"], first["train_acc"]) == (val.acc, tr.acc)
-    assert first["val_loss"] == pytest.approx(val.loss) and first["train_loss"] == pytest.approx(tr.loss)
+    assert first["val_loss"] == pytest.approx(val.loss) and first["train_loss"] == pytest.approx(
+        tr.loss
+    )
     assert first["train_acc"] < 0.5 < rest[-1]["train_acc"]  # untrained: near chance (10 classes)
 
 
@@ -135,7 +205,11 @@ def test_existing_run_is_not_overwritten(tmp_path):
 
 def test_early_stopping(tmp_path):
     # lr 0 → val never improves after the first evaluation → stops after 1 + patience epochs
-    s = train(tiny_config("train.epochs=10", "train.early_stop=2", "optim.lr=1e-12"), tmp_path / "r", quiet=True)
+    s = train(
+        tiny_config("train.epochs=10", "train.early_stop=2", "optim.lr=1e-12"),
+        tmp_path / "r",
+        quiet=True,
+    )
     assert s["epochs_run"] == 3 and s["best_epoch"] == 1
 
 
@@ -150,7 +224,12 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
             monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=nan_loss))
 
     with pytest.raises(TrainingDiverged, match="optim.lr") as e:
-        train(tiny_config("train.epochs=3"), tmp_path / "r", quiet=True, callbacks=[PoisonAfterEpoch1()])
+        train(
+            tiny_config("train.epochs=3"),
+            tmp_path / "r",
+            quiet=True,
+            callbacks=[PoisonAfterEpoch1()],
+        )
     assert "epoch 2" in str(e.value) and "last.pt" in str(e.value)
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "diverged"
     kept = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
@@ -171,14 +250,23 @@ def test_majority_baseline(tmp_path):
 
     cfg = tiny_config()
     y = prepare_data(cfg.data, cfg.train.seed)[0].train.y
-    assert s["train_acc"] == pytest.approx(np.bincount(y).max() / len(y))  # the majority class's share of train
-    rows = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
+    assert s["train_acc"] == pytest.approx(
+        np.bincount(y).max() / len(y)
+    )  # the majority class's share of train
+    rows = [
+        json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["epoch"] for r in rows] == [1] and rows[0]["val_acc"] == pytest.approx(s["val_acc"])
 
 
-@pytest.mark.parametrize("name, expect", [
-    ("none", [1, 1, 1, 1]), ("exponential", [1, 1, 0.5, 0.5]), ("step", [1, 1, 1, 1]),
-])
+@pytest.mark.parametrize(
+    "name, expect",
+    [
+        ("none", [1, 1, 1, 1]),
+        ("exponential", [1, 1, 0.5, 0.5]),
+        ("step", [1, 1, 1, 1]),
+    ],
+)
 def test_schedules_per_epoch(name, expect):
     cfg = ScheduleConfig(name=name, gamma=0.5, step_size=5)
     got = [lr_factor(cfg, step, steps_per_epoch=2, total_steps=8) for step in (0, 1, 2, 3)]

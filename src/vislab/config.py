@@ -25,9 +25,13 @@ class Section(BaseModel):
 # ----------------------------------------------------------------------------------------- data
 class DataConfig(Section):
     name: str = "digits"
-    root: str = "data"  # folder holding the dataset files (per-dataset sub-folders are also searched)
+    root: str = (
+        "data"  # folder holding the dataset files (per-dataset sub-folders are also searched)
+    )
     download: bool = True  # fetch official files when missing (never in tests)
-    normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"  # imagenet: fixed, for pretrained
+    normalize: Literal["none", "standard", "zca", "imagenet"] = (
+        "standard"  # imagenet: fixed, for pretrained
+    )
     zca_epsilon: float = Field(0.1, gt=0)
     val_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train where a source has no val set
     # A source's own validation set (CIFAR-10: data_batch_5; a folder's val/) is the val split; false: it joins
@@ -38,14 +42,16 @@ class DataConfig(Section):
     split: list[int] | None = None
     use: list[Literal["train", "test"]] = ["train", "test"]  # official sets to load
     limit: int | None = Field(None, gt=0)  # keep only the first N training samples (quick runs)
-    resize: int | None = Field(None, gt=0)  # up-sample images to resize x resize (e.g. for timm ViTs)
+    resize: int | None = Field(
+        None, gt=0
+    )  # up-sample images to resize x resize (e.g. for timm ViTs)
     image_size: int = Field(32, gt=0)  # `folder` source: decode every image to this square size
     n_samples: int = Field(1000, gt=0)  # `circles` source: number of points
     noise: float = Field(0.1, ge=0)  # `circles` source: gaussian noise on the points
     device: Literal["auto", "cpu", "cuda"] = "auto"  # where the split tensors live
 
     @model_validator(mode="after")
-    def _check_split(self) -> "DataConfig":
+    def _check_split(self) -> DataConfig:
         if self.split is not None and (len(self.split) != 3 or min(self.split) <= 0):
             raise ValueError("data.split must be three positive sizes [train, val, test]")
         return self
@@ -150,7 +156,9 @@ class TrainConfig(Section):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval_every: int = Field(1, ge=1)
-    eval_at_start: bool = False  # an epoch-0 row: the untrained model scored on train (unaugmented) and val
+    eval_at_start: bool = (
+        False  # an epoch-0 row: the untrained model scored on train (unaugmented) and val
+    )
     select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     min_delta: float = Field(0.0, ge=0)
@@ -248,7 +256,9 @@ def set_dotted(tree: dict, key: str, value: Any) -> None:
 def apply_override(tree: dict, assignment: str) -> None:
     """Apply one ``key.sub=value`` assignment to a nested dict in place."""
     if "=" not in assignment:
-        raise ConfigError(f"--set '{assignment}' is not of the form key.sub=value (e.g. optim.lr=0.01).")
+        raise ConfigError(
+            f"--set '{assignment}' is not of the form key.sub=value (e.g. optim.lr=0.01)."
+        )
     key, _, text = assignment.partition("=")
     set_dotted(tree, key, parse_value(text))
 
@@ -258,7 +268,11 @@ def _deep_merge(base: dict, over: dict) -> dict:
     so overrides applied to it never reach the caller's dicts)."""
     out = {k: _deep_merge(v, {}) if isinstance(v, dict) else v for k, v in base.items()}
     for k, v in over.items():
-        out[k] = _deep_merge(out[k] if isinstance(out.get(k), dict) else {}, v) if isinstance(v, dict) else v
+        out[k] = (
+            _deep_merge(out[k] if isinstance(out.get(k), dict) else {}, v)
+            if isinstance(v, dict)
+            else v
+        )
     return out
 
 
@@ -269,29 +283,41 @@ def read_yaml(path: str | Path) -> dict:
         p = PRESET_DIR / f"{path}.yaml"
     if not p.exists():
         presets = sorted(f.stem for f in PRESET_DIR.glob("*.yaml"))
-        raise ConfigError(f"Config file '{path}' does not exist. Give a YAML path or a preset: {', '.join(presets)}.")
+        raise ConfigError(
+            f"Config file '{path}' does not exist. Give a YAML path or a preset: {', '.join(presets)}."
+        )
     try:
         tree = yaml.safe_load(p.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"Config file '{p}' is not valid YAML: {e}") from None
     except RecursionError:
         raise ConfigError(f"Config file '{p}' is nested too deeply to be a config.") from None
-    except (ValueError, TypeError, OverflowError) as e:  # a typed scalar YAML cannot build: 2001-13-01, !!int x
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+    ) as e:  # a typed scalar YAML cannot build: 2001-13-01, !!int x
         raise ConfigError(f"Config file '{p}' holds a value YAML cannot read: {e}.") from None
     except OSError as e:
         raise ConfigError(f"Config file '{p}' cannot be read: {e.strerror}.") from None
     if not isinstance(tree, dict):
-        raise ConfigError(f"Config file '{p}' must hold a mapping of sections (data:, model:, ...).")
+        raise ConfigError(
+            f"Config file '{p}' must hold a mapping of sections (data:, model:, ...)."
+        )
     return tree
 
 
-def build_config(tree: dict | None = None, overrides: list[str] | tuple = (), source: str = "config") -> Config:
+def build_config(
+    tree: dict | None = None, overrides: list[str] | tuple = (), source: str = "config"
+) -> Config:
     """Validate a nested dict plus ``--set`` overrides into a Config (raises ConfigError)."""
     tree = _deep_merge({}, tree or {})
     for assignment in overrides:
         apply_override(tree, assignment)
     if not isinstance(tree.get("model", {}), dict):
-        raise ConfigError("config section 'model' must be a mapping (model.name plus model kwargs).")
+        raise ConfigError(
+            "config section 'model' must be a mapping (model.name plus model kwargs)."
+        )
     _check_plain(tree, source)
     try:
         cfg = Config.model_validate(tree)
@@ -300,8 +326,10 @@ def build_config(tree: dict | None = None, overrides: list[str] | tuple = (), so
     try:
         cfg.to_dict()  # every value must go back to config.yaml (e.g. not a non-UTF-8 !!binary in model.*)
     except Exception as e:  # noqa: BLE001 - pydantic serialisation raises several types
-        raise ConfigError(f"Invalid config ({source}): a value cannot be written back as YAML ({type(e).__name__}: "
-                          f"{str(e)[:200]}). Use plain numbers, strings, booleans and lists.") from None
+        raise ConfigError(
+            f"Invalid config ({source}): a value cannot be written back as YAML ({type(e).__name__}: "
+            f"{str(e)[:200]}). Use plain numbers, strings, booleans and lists."
+        ) from None
     return cfg
 
 
@@ -312,8 +340,10 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
         node, depth = stack.pop()
         n += 1
         if depth > max_depth or n > max_values:
-            raise ConfigError(f"Invalid config ({source}): it nests deeper than {max_depth} levels or holds more "
-                              f"than {max_values} values (recursive or repeated YAML anchors/aliases?).")
+            raise ConfigError(
+                f"Invalid config ({source}): it nests deeper than {max_depth} levels or holds more "
+                f"than {max_values} values (recursive or repeated YAML anchors/aliases?)."
+            )
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, (list, tuple, set, frozenset)):
@@ -322,8 +352,16 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
 
 # Keys that do not change what a run computes (where and how it runs): two configs that differ only in these
 # describe the same run — a suite's finished run, a resumed run, a sweep's trials on different machines.
-RESULT_NEUTRAL_KEYS = ("track.", "train.threads", "train.device", "data.device", "data.download",
-                       "train.eval_batch_size", "data.root", "train.compile")
+RESULT_NEUTRAL_KEYS = (
+    "track.",
+    "train.threads",
+    "train.device",
+    "data.device",
+    "data.download",
+    "train.eval_batch_size",
+    "data.root",
+    "train.compile",
+)
 
 
 def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
@@ -340,10 +378,15 @@ def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (), base: dict | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple = (), base: dict | None = None
+) -> Config:
     """Base dict (optional) ← YAML file (optional) ← ``--set`` overrides → validated Config."""
     tree = _deep_merge({}, base or {})
     if path is not None:
         tree = _deep_merge(tree, read_yaml(path))
-    source = " + ".join([*([str(path)] if path else []), *(["--set"] if overrides else [])]) or "defaults"
+    source = (
+        " + ".join([*([str(path)] if path else []), *(["--set"] if overrides else [])])
+        or "defaults"
+    )
     return build_config(tree, overrides, source=source)

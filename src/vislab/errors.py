@@ -1,26 +1,66 @@
-"""The one user-facing error type.
+"""Every error vislab shows a user, in one place; the exit code follows the type.
 
-A ``UserError`` is raised for anything the user can fix (bad config, missing or corrupt data,
-a model that cannot take the data). The CLI turns it into a one-paragraph message and exit code 2;
-any other exception is a bug or a runtime failure (exit 1).
+=========================  ====  ===========================================================
+type                       exit  meaning
+=========================  ====  ===========================================================
+``UserError``              2     the user can fix it: the message names the culprit and the fix
+``ConfigError``            2     an invalid configuration key or value (a ``UserError``)
+``DataError``              2     missing, corrupt or unreadable data (a ``UserError``)
+``TrainingDiverged``       2     the loss became NaN/inf: a setting to change (a ``UserError``)
+``RunFailed``              1     a runtime failure with a message (disk full, some runs failed)
+``WriteFailed``            1     a file of the run could not be written (a ``RunFailed``)
+``SuiteFailed``            1     some runs of a suite failed, the others finished (a ``RunFailed``)
+``TrainingInterrupted``    130   stopped by a signal after saving a resumable checkpoint
+=========================  ====  ===========================================================
+
+The CLI prints ``str(error)`` (no traceback) and exits with ``error.exit_code``; any other exception
+is a bug. ``MetricsInputError`` is for callers of the Python API (wrong tensors), not a CLI outcome.
 """
 
 
-class UserError(Exception):
+class VislabError(Exception):
+    """Base of vislab's errors: a message for a person, and the exit code the CLI returns."""
+
+    exit_code = 1
+
+
+class UserError(VislabError):
     """A problem with the user's input: the message names the culprit and the fix."""
 
     exit_code = 2
-
-
-class DataError(UserError):
-    """Missing, corrupt or unreadable data files."""
 
 
 class ConfigError(UserError):
     """An invalid configuration key or value."""
 
 
-class TrainingInterrupted(Exception):
+class DataError(UserError):
+    """Missing, corrupt or unreadable data files."""
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+class RunFailed(VislabError):
+    """A runtime failure the user did not cause by their input (exit 1)."""
+
+    exit_code = 1
+
+
+class WriteFailed(RunFailed):
+    """A file of the run could not be written (disk full, read-only, ...)."""
+
+
+class SuiteFailed(RunFailed):
+    """Some runs of a suite failed (the others finished)."""
+
+
+class TrainingInterrupted(VislabError):
     """Training stopped by a signal after writing a resumable checkpoint."""
 
     exit_code = 130
+
+
+class MetricsInputError(ValueError):
+    """``compute_metrics`` was given tensors of the wrong shape, type or range."""

@@ -8,21 +8,26 @@ import importlib
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import TrainingInterrupted, UserError, VislabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="vislab: a lab bench for image classification.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="vislab: a lab bench for image classification.",
+)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configs.")
 app.add_typer(config_app, name="config")
 err = Console(stderr=True)
 
-SetOpt = typer.Option(None, "--set", "-s", help="Override a config key: key.sub=value (repeatable).")
+SetOpt = typer.Option(
+    None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
+)
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file or preset name.")
 
 
@@ -43,11 +48,17 @@ def _sub_apps() -> None:
 
 @app.command()
 def train(
-    config: Optional[str] = ConfigOpt,
-    set_: Optional[List[str]] = SetOpt,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>-<data>-<time>)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    nproc: int = typer.Option(1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."),
+    config: str | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Run directory (default runs/<model>-<data>-<time>)."
+    ),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue the run in this directory."
+    ),
+    nproc: int = typer.Option(
+        1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
@@ -65,7 +76,10 @@ def train(
     if resume is not None:
         out = resume
     elif out is None:
-        out = Path("runs") / f"{cfg.model.name.replace(':', '_')}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = (
+            Path("runs")
+            / f"{cfg.model.name.replace(':', '_')}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
     dist = Distributed(cfg.train.device)
     try:
         run_train(cfg, out, resume=resume is not None, quiet=quiet, dist=dist)
@@ -81,26 +95,32 @@ def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: P
     from vislab.config import config_differences, load_config
 
     if out is not None and Path(out).resolve() != Path(resume).resolve():
-        raise UserError(f"--resume {resume} continues that run in its own folder; --out {out} names another. "
-                        f"Drop --out, or start a new run there without --resume.")
+        raise UserError(
+            f"--resume {resume} continues that run in its own folder; --out {out} names another. "
+            f"Drop --out, or start a new run there without --resume."
+        )
     saved = Path(resume) / "config.yaml"
     if not (config or set_) or not saved.is_file():
         return
     stored = yaml.safe_load(saved.read_text()) or {}
-    wanted = yaml.safe_load(yaml.safe_dump(load_config(config, set_, base=stored).to_dict()))  # the options on top
+    wanted = yaml.safe_load(
+        yaml.safe_dump(load_config(config, set_, base=stored).to_dict())
+    )  # the options on top
     diff = config_differences(stored, wanted)
     if diff:
-        raise UserError(f"--resume {resume} continues the run with its saved config, but these options change it: "
-                        f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}. Resume without them, or start a new "
-                        f"run (a new --out).")
+        raise UserError(
+            f"--resume {resume} continues the run with its saved config, but these options change it: "
+            f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}. Resume without them, or start a new "
+            f"run (a new --out)."
+        )
 
 
 @app.command("eval")
 def eval_(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     split: str = typer.Option("test", "--split", help="train | val | test"),
-    set_: Optional[List[str]] = SetOpt,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
+    set_: list[str] | None = SetOpt,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
 ) -> None:
     """Evaluate a checkpoint on a split: accuracy, per-class table, confusion matrix PNG."""
     from vislab.predict import evaluate_checkpoint
@@ -111,7 +131,9 @@ def eval_(
 @app.command()
 def predict(
     checkpoint: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    images: List[Path] = typer.Argument(..., help="Image files (any size; resized to the model's input)."),
+    images: list[Path] = typer.Argument(
+        ..., help="Image files (any size; resized to the model's input)."
+    ),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1),
 ) -> None:
     """Top-k classes for each image."""
@@ -124,7 +146,7 @@ def predict(
 @app.command()
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", "-o"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them."""
@@ -134,7 +156,7 @@ def quickstart(
 
 
 @config_app.command("show")
-def config_show(config: Optional[str] = ConfigOpt, set_: Optional[List[str]] = SetOpt) -> None:
+def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt) -> None:
     """Print the resolved config (defaults ← file ← --set)."""
     from vislab.config import load_config
 
@@ -150,11 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         rv = app(args=argv, prog_name="vislab", standalone_mode=False)
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             return rv
-    except UserError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)  # text may hold [/x]
-        return e.exit_code
     except TrainingInterrupted as e:
         err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except VislabError as e:  # the exit code follows the type (errors.py)
+        err.print(
+            f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
+        )  # text may hold [/x]
         return e.exit_code
     except typer.Exit as e:
         return e.exit_code
@@ -168,29 +192,49 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted.")
         return 130
     except MemoryError:
-        err.print("[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
-                  "training: use a smaller train.batch_size or data.limit; elsewhere: smaller inputs).", soft_wrap=True)
+        err.print(
+            "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
+            "training: use a smaller train.batch_size or data.limit; elsewhere: smaller inputs).",
+            soft_wrap=True,
+        )
         return 1
     except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             fix = "Free space or choose another --out."
-        elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
-                         errno.EIO):
+        elif e.errno in (
+            errno.EROFS,
+            errno.EACCES,
+            errno.EPERM,
+            errno.ENOTDIR,
+            errno.EISDIR,
+            errno.ENAMETOOLONG,
+            errno.EIO,
+        ):
             fix = "Check the path and its permissions, or choose a writable --out."
         else:
             raise
         where = f" '{escape(str(e.filename))}'" if e.filename else ""
-        err.print(f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}",
+            highlight=False,
+            soft_wrap=True,
+        )
         return 1
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
         if "can't allocate memory" in str(e):  # torch's CPU allocator
-            err.print("[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
-                      "training: use a smaller train.batch_size, train.eval_batch_size or data.limit; elsewhere: "
-                      "smaller inputs).", soft_wrap=True)
+            err.print(
+                "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
+                "training: use a smaller train.batch_size, train.eval_batch_size or data.limit; elsewhere: "
+                "smaller inputs).",
+                soft_wrap=True,
+            )
             return 1
         if "out of memory" in str(e).lower():
-            err.print("[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
-                      "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.", soft_wrap=True)
+            err.print(
+                "[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
+                "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.",
+                soft_wrap=True,
+            )
             return 1
         raise
     return 0

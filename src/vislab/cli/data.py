@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import numpy as np
 import typer
@@ -16,22 +15,29 @@ app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
 
 
-def _config(name: str, config: Optional[str], set_: Optional[List[str]]):
+def _config(name: str, config: str | None, set_: list[str] | None):
     from vislab.config import load_config
 
     return load_config(config, [f"data.name={name}", *(set_ or [])])
 
 
 @app.command()
-def info(name: str, config: Optional[str] = typer.Option(None, "--config", "-c"),
-         set_: Optional[List[str]] = typer.Option(None, "--set", "-s")) -> None:
+def info(
+    name: str,
+    config: str | None = typer.Option(None, "--config", "-c"),
+    set_: list[str] | None = typer.Option(None, "--set", "-s"),
+) -> None:
     """Sizes, shapes, class counts and split sizes of a dataset."""
     from vislab.data import load_splits
 
     cfg = _config(name, config, set_)
     splits = load_splits(cfg.data, cfg.train.seed)
     x = splits.train.x
-    kind = f"images {x.shape[1]}×{x.shape[2]}×{x.shape[3]} uint8" if splits.train.is_image else f"{x.shape[1]}-D features"
+    kind = (
+        f"images {x.shape[1]}×{x.shape[2]}×{x.shape[3]} uint8"
+        if splits.train.is_image
+        else f"{x.shape[1]}-D features"
+    )
     table = Table(title=f"{name}: {kind}, {splits.num_classes} classes")
     table.add_column("class")
     for split, _ in splits.items():
@@ -44,11 +50,14 @@ def info(name: str, config: Optional[str] = typer.Option(None, "--config", "-c")
 
 
 @app.command()
-def preview(name: str, config: Optional[str] = typer.Option(None, "--config", "-c"),
-            set_: Optional[List[str]] = typer.Option(None, "--set", "-s"),
-            out: Path = typer.Option(Path("preview.png"), "--out", "-o"),
-            n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
-            copies: int = typer.Option(3, "--copies", min=1, max=8, help="Augmented rows.")) -> None:
+def preview(
+    name: str,
+    config: str | None = typer.Option(None, "--config", "-c"),
+    set_: list[str] | None = typer.Option(None, "--set", "-s"),
+    out: Path = typer.Option(Path("preview.png"), "--out", "-o"),
+    n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
+    copies: int = typer.Option(3, "--copies", min=1, max=8, help="Augmented rows."),
+) -> None:
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
     (augment.* from --set)."""
     from vislab.data import load_splits
@@ -56,7 +65,9 @@ def preview(name: str, config: Optional[str] = typer.Option(None, "--config", "-
     from vislab.report.previews import augmentation_rows, preview_indices
 
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
-        raise UserError(f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg.")
+        raise UserError(
+            f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
+        )
     cfg = _config(name, config, set_)
     splits = load_splits(cfg.data, cfg.train.seed)
     rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies, cfg.train.seed)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 console = Console(stderr=True, highlight=False)
-SetOpt = typer.Option(None, "--set", "-s", help="Override a config key in every run: key.sub=value (repeatable).")
-DataOpt = typer.Option(None, "--data", help="Set data.name for every run (e.g. mnist, cifar10, digits).")
+SetOpt = typer.Option(
+    None, "--set", "-s", help="Override a config key in every run: key.sub=value (repeatable)."
+)
+DataOpt = typer.Option(
+    None, "--data", help="Set data.name for every run (e.g. mnist, cifar10, digits)."
+)
 EpochsOpt = typer.Option(None, "--epochs", min=1, help="Set train.epochs for every run.")
 
 
@@ -28,18 +31,27 @@ class _DefaultRun(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-sweep_app = typer.Typer(cls=_DefaultRun, no_args_is_help=True,
-                        help="Optuna sweeps: `vislab sweep FILE` runs (or joins) one; "
-                             "`vislab sweep show DIR` reports it; `vislab sweep list` names the built-in ones.")
+sweep_app = typer.Typer(
+    cls=_DefaultRun,
+    no_args_is_help=True,
+    help="Optuna sweeps: `vislab sweep FILE` runs (or joins) one; "
+    "`vislab sweep show DIR` reports it; `vislab sweep list` names the built-in ones.",
+)
 
 
 def suite(
-    name: Optional[str] = typer.Argument(None, help="Built-in suite name or suite YAML file (none: list them)."),
-    data: Optional[str] = DataOpt,
-    set_: Optional[List[str]] = SetOpt,
-    epochs: Optional[int] = EpochsOpt,
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Suite folder (default runs/suite-<name>)."),
+    name: str | None = typer.Argument(
+        None, help="Built-in suite name or suite YAML file (none: list them)."
+    ),
+    data: str | None = DataOpt,
+    set_: list[str] | None = SetOpt,
+    epochs: int | None = EpochsOpt,
+    jobs: int = typer.Option(
+        1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Suite folder (default runs/suite-<name>)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (tables only)."),
 ) -> None:
@@ -55,11 +67,18 @@ def suite(
     s = load_suite(name)
     folder = out or Path("runs") / f"suite-{s['name']}"
     _log(f"suite {s['name']}: {len(s['runs'])} runs → {folder}")
-    from vislab.experiments.runner import SuiteFailed
+    from vislab.errors import SuiteFailed
 
     try:
-        run_suite(s, folder, suite_overrides(data, epochs, set_ or []), jobs=jobs, quiet=quiet, log=_log,
-                  report=not no_report)
+        run_suite(
+            s,
+            folder,
+            suite_overrides(data, epochs, set_ or []),
+            jobs=jobs,
+            quiet=quiet,
+            log=_log,
+            report=not no_report,
+        )
     except SuiteFailed:
         _print_results(folder)
         raise
@@ -77,22 +96,41 @@ def _print_results(folder: Path) -> None:
 
 @sweep_app.command("run")
 def sweep_run(
-    file: str = typer.Argument(..., help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...) "
-                                         "or a built-in sweep name (`vislab sweep list`)."),
-    trials: Optional[int] = typer.Option(None, "--trials", "-n", min=1,
-                                         help="Finished trials the study should hold (all workers together)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="Start no new trial after S seconds."),
-    storage: Optional[str] = typer.Option(None, "--storage",
-                                          help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/sweep-<name>)."),
-    narrow: Optional[int] = typer.Option(None, "--narrow", min=1,
-                                         help="Then a second stage over the ranges of the best TOPK trials."),
-    narrow_trials: Optional[int] = typer.Option(None, "--narrow-trials", min=1,
-                                                help="Trials of the second stage (default: --trials)."),
-    data: Optional[str] = DataOpt,
-    set_: Optional[List[str]] = SetOpt,
-    epochs: Optional[int] = EpochsOpt,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each trial's training progress."),
+    file: str = typer.Argument(
+        ...,
+        help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...) "
+        "or a built-in sweep name (`vislab sweep list`).",
+    ),
+    trials: int | None = typer.Option(
+        None,
+        "--trials",
+        "-n",
+        min=1,
+        help="Finished trials the study should hold (all workers together).",
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=1, help="Start no new trial after S seconds."
+    ),
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db).",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Sweep folder (default runs/sweep-<name>)."
+    ),
+    narrow: int | None = typer.Option(
+        None, "--narrow", min=1, help="Then a second stage over the ranges of the best TOPK trials."
+    ),
+    narrow_trials: int | None = typer.Option(
+        None, "--narrow-trials", min=1, help="Trials of the second stage (default: --trials)."
+    ),
+    data: str | None = DataOpt,
+    set_: list[str] | None = SetOpt,
+    epochs: int | None = EpochsOpt,
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show each trial's training progress."
+    ),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (tables only)."),
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
@@ -105,12 +143,24 @@ def sweep_run(
     from vislab.experiments.sweep import default_storage, load_existing_study
     from vislab.report.sweep import print_best
 
-    study = run_sweep(spec, folder, trials=trials, timeout=timeout, storage=storage,
-                      overrides=suite_overrides(data, epochs, set_ or []), narrow=narrow, narrow_trials=narrow_trials,
-                      quiet=not verbose, log=_log, report=not no_report)
+    study = run_sweep(
+        spec,
+        folder,
+        trials=trials,
+        timeout=timeout,
+        storage=storage,
+        overrides=suite_overrides(data, epochs, set_ or []),
+        narrow=narrow,
+        narrow_trials=narrow_trials,
+        quiet=not verbose,
+        log=_log,
+        report=not no_report,
+    )
     print_best(study, 5)
     if narrow:
-        print_best(load_existing_study(storage or default_storage(folder), f"{study.study_name}-narrow"), 5)
+        print_best(
+            load_existing_study(storage or default_storage(folder), f"{study.study_name}-narrow"), 5
+        )
 
 
 @sweep_app.command("list")
@@ -125,9 +175,11 @@ def sweep_list() -> None:
 
 @sweep_app.command("show")
 def sweep_show(
-    folder: Optional[Path] = typer.Argument(None, help="Sweep folder (holds sweep.json)."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Storage URL (instead of, or overriding, DIR's)."),
-    study: Optional[str] = typer.Option(None, "--study", help="Study name (with --storage)."),
+    folder: Path | None = typer.Argument(None, help="Sweep folder (holds sweep.json)."),
+    storage: str | None = typer.Option(
+        None, "--storage", help="Storage URL (instead of, or overriding, DIR's)."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
 ) -> None:
     """Print a sweep's best trials and write its report (DIR/report.html)."""
@@ -139,7 +191,7 @@ def sweep_show(
 
 def report(
     folder: Path = typer.Argument(..., help="A run, suite or sweep folder, or any folder of runs."),
-    title: Optional[str] = typer.Option(None, "--title", help="Page title."),
+    title: str | None = typer.Option(None, "--title", help="Page title."),
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
     from vislab.report.build import build_report

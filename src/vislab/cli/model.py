@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -14,7 +12,9 @@ from vislab.errors import UserError
 app = typer.Typer(no_args_is_help=True, help="Inspect models: list, layer table, gradient check.")
 console = Console()
 
-SetOpt = typer.Option(None, "--set", "-s", help="A model option: key=value or model.key=value (repeatable).")
+SetOpt = typer.Option(
+    None, "--set", "-s", help="A model option: key=value or model.key=value (repeatable)."
+)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -25,8 +25,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if len(shape) not in (1, 3) or min(shape, default=0) < 1:
-        raise UserError(f"--input '{text}' is not a shape: give C×H×W for images (e.g. 3x32x32, 1x28x28) "
-                        f"or D for feature vectors (e.g. 2).")
+        raise UserError(
+            f"--input '{text}' is not a shape: give C×H×W for images (e.g. 3x32x32, 1x28x28) "
+            f"or D for feature vectors (e.g. 2)."
+        )
     return shape
 
 
@@ -39,9 +41,13 @@ def parse_sets(sets: list[str] | None) -> dict:
         key, eq, text = s.partition("=")
         key = key.strip().removeprefix("model.")
         if not eq or not key or "." in key:
-            raise UserError(f"--set '{s}' is not a model option of the form key=value (e.g. --set depth=6).")
+            raise UserError(
+                f"--set '{s}' is not a model option of the form key=value (e.g. --set depth=6)."
+            )
         if key == "name":
-            raise UserError("--set name=...: give the model name as the argument, e.g. `vislab model info vit`.")
+            raise UserError(
+                "--set name=...: give the model name as the argument, e.g. `vislab model info vit`."
+            )
         kwargs[key] = parse_value(text)
     return kwargs
 
@@ -58,16 +64,25 @@ def list_models() -> None:
     for name in sorted(MODELS):
         opts = ", ".join(f"{k}={v!r}" for k, v in model_kwargs(name).items())
         table.add_row(escape(name), escape(opts or "-"))
-    table.add_row("timm:<name>", escape("pretrained=False, weights=None, any timm.create_model option "
-                                        "(pip install 'vislab[timm]')"))
+    table.add_row(
+        "timm:<name>",
+        escape(
+            "pretrained=False, weights=None, any timm.create_model option "
+            "(pip install 'vislab[timm]')"
+        ),
+    )
     console.print(table)
 
 
 @app.command("info")
 def info(
-    name: str = typer.Argument(..., help="Model name, e.g. vit, cnn, resnet18, mlp-scratch, timm:vit_tiny_patch16_224."),
-    set_: Optional[List[str]] = SetOpt,
-    input_: str = typer.Option("3x32x32", "--input", "-i", help="Input shape: C×H×W (3x32x32) or D (2)."),
+    name: str = typer.Argument(
+        ..., help="Model name, e.g. vit, cnn, resnet18, mlp-scratch, timm:vit_tiny_patch16_224."
+    ),
+    set_: list[str] | None = SetOpt,
+    input_: str = typer.Option(
+        "3x32x32", "--input", "-i", help="Input shape: C×H×W (3x32x32) or D (2)."
+    ),
     classes: int = typer.Option(10, "--classes", "-k", min=1, help="Number of classes."),
 ) -> None:
     """Layer table: each layer's output shape and parameter count, and the totals."""
@@ -81,25 +96,38 @@ def info(
         torch.manual_seed(0)
         model = build_model(name, shape, classes, **parse_sets(set_))
     t = layer_table(model, shape)
-    table = Table(title=escape(f"{name}: input {'×'.join(map(str, shape))} → output {t.output_shape}"))
-    for col, justify in (("layer", "left"), ("type", "left"), ("output shape", "left"), ("params", "right")):
+    table = Table(
+        title=escape(f"{name}: input {'×'.join(map(str, shape))} → output {t.output_shape}")
+    )
+    for col, justify in (
+        ("layer", "left"),
+        ("type", "left"),
+        ("output shape", "left"),
+        ("params", "right"),
+    ):
         table.add_column(col, justify=justify)
     for r in t.rows:
         frozen = " (frozen)" if r.trainable < r.params else ""
-        table.add_row(escape(r.name), escape(r.type), escape(r.output_shape), f"{r.params:,}{frozen}")
+        table.add_row(
+            escape(r.name), escape(r.type), escape(r.output_shape), f"{r.params:,}{frozen}"
+        )
     table.add_section()
     table.add_row("total", "", "", f"{t.totals['params']:,}")
     console.print(table)
-    console.print(f"parameters: {t.totals['params']:,} (trainable {t.totals['trainable']:,}), "
-                  f"buffers: {t.totals['buffers']:,} values")
+    console.print(
+        f"parameters: {t.totals['params']:,} (trainable {t.totals['trainable']:,}), "
+        f"buffers: {t.totals['buffers']:,} values"
+    )
     if t.note:
         console.print(escape(f"note: {t.note}"))
 
 
 @app.command("gradcheck")
 def gradcheck(
-    name: str = typer.Argument("mlp-scratch", help="The model with hand-written gradients (mlp-scratch)."),
-    set_: Optional[List[str]] = SetOpt,
+    name: str = typer.Argument(
+        "mlp-scratch", help="The model with hand-written gradients (mlp-scratch)."
+    ),
+    set_: list[str] | None = SetOpt,
     input_: str = typer.Option("2", "--input", "-i", help="Input shape: D (2) or C×H×W."),
     classes: int = typer.Option(3, "--classes", "-k", min=2),
     batch: int = typer.Option(16, "--batch", "-b", min=1),
@@ -110,8 +138,10 @@ def gradcheck(
     from vislab.models.gradcheck import gradcheck_mlp_scratch
 
     if name != "mlp-scratch":
-        raise UserError(f"model '{name}' has no hand-written gradients to check: only mlp-scratch has "
-                        f"(`vislab model gradcheck mlp-scratch`).")
+        raise UserError(
+            f"model '{name}' has no hand-written gradients to check: only mlp-scratch has "
+            f"(`vislab model gradcheck mlp-scratch`)."
+        )
     errors = gradcheck_mlp_scratch(parse_shape(input_), classes, batch, seed, **parse_sets(set_))
     table = Table(title="mlp-scratch: hand-written gradients vs autograd (float64)")
     table.add_column("parameter")
@@ -121,7 +151,9 @@ def gradcheck(
     console.print(table)
     worst = max(errors.values())
     ok = worst <= tol
-    console.print(f"max relative error {worst:.2e} {'<=' if ok else '>'} {tol:g}: "
-                  f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}")
+    console.print(
+        f"max relative error {worst:.2e} {'<=' if ok else '>'} {tol:g}: "
+        f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}"
+    )
     if not ok:
         raise typer.Exit(1)

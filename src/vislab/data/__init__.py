@@ -27,7 +27,9 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
     """The three splits of ``cfg.name`` (deterministic for a seed), resized if ``data.resize`` is set."""
     splits = make_splits(load_source(cfg), cfg, seed)
     if cfg.resize:
-        splits.train, splits.val, splits.test = (resize_images(s, cfg.resize) for _, s in splits.items())
+        splits.train, splits.val, splits.test = (
+            resize_images(s, cfg.resize) for _, s in splits.items()
+        )
     return splits
 
 

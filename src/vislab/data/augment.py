@@ -81,8 +81,14 @@ def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAug
     c, h, w = sample_shape
     ops: list[nn.Module] = []
     if cfg.resized_crop.p > 0:
-        ops.append(K.RandomResizedCrop((h, w), scale=cfg.resized_crop.scale, ratio=cfg.resized_crop.ratio,
-                                       p=cfg.resized_crop.p))
+        ops.append(
+            K.RandomResizedCrop(
+                (h, w),
+                scale=cfg.resized_crop.scale,
+                ratio=cfg.resized_crop.ratio,
+                p=cfg.resized_crop.p,
+            )
+        )
     if cfg.crop.p > 0:
         ops.append(RandomCropPad(cfg.crop.padding, cfg.crop.p))
     if cfg.hflip.p > 0:
@@ -91,15 +97,26 @@ def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAug
         ops.append(K.RandomRotation(cfg.rotation.degrees, p=cfg.rotation.p))
     if cfg.affine.p > 0:
         a = cfg.affine
-        ops.append(K.RandomAffine(a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p))
+        ops.append(
+            K.RandomAffine(a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p)
+        )
     if cfg.color_jitter.p > 0:
         j = cfg.color_jitter
         colour = c == 3  # saturation and hue only exist for RGB
-        ops.append(K.ColorJitter(j.brightness, j.contrast, j.saturation if colour else 0.0,
-                                 j.hue if colour else 0.0, p=j.p))
+        ops.append(
+            K.ColorJitter(
+                j.brightness,
+                j.contrast,
+                j.saturation if colour else 0.0,
+                j.hue if colour else 0.0,
+                p=j.p,
+            )
+        )
     if cfg.blur.p > 0:
         k = cfg.blur.kernel_size | 1  # odd kernel
         ops.append(K.RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p))
     if cfg.erasing.p > 0:
-        ops.append(K.RandomErasing(scale=cfg.erasing.scale, ratio=cfg.erasing.ratio, p=cfg.erasing.p))
+        ops.append(
+            K.RandomErasing(scale=cfg.erasing.scale, ratio=cfg.erasing.ratio, p=cfg.erasing.p)
+        )
     return BatchAugment(ops, cfg.p) if ops else None

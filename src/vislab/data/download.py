@@ -16,8 +16,8 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from vislab.errors import DataError
 
@@ -66,7 +66,11 @@ def cached_md5(path: str | Path) -> str:
     path = Path(path)
     st = path.stat()
     entry = _read_cache(path).get(path.name)
-    if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+    if (
+        isinstance(entry, dict)
+        and entry.get("size") == st.st_size
+        and entry.get("mtime_ns") == st.st_mtime_ns
+    ):
         return str(entry.get("md5"))
     digest = md5_file(path)
     _remember(path, digest)
@@ -128,16 +132,25 @@ def _stream(url: str, dest: Path, part: Path, timeout: float) -> None:
         raise
     with resp:
         content_range = resp.headers.get("Content-Range", "") if resp.headers else ""
-        resumed = offset > 0 and getattr(resp, "status", None) == 206 and content_range.startswith(f"bytes {offset}-")
+        resumed = (
+            offset > 0
+            and getattr(resp, "status", None) == 206
+            and content_range.startswith(f"bytes {offset}-")
+        )
         start = offset if resumed else 0
         length = resp.headers.get("Content-Length") if resp.headers else None
         total = start + int(length) if length and length.isdigit() else None
-        with open(part, "ab" if resumed else "wb") as f, _progress(dest.name, total, start) as advance:
+        with (
+            open(part, "ab" if resumed else "wb") as f,
+            _progress(dest.name, total, start) as advance,
+        ):
             while chunk := resp.read(CHUNK):
                 f.write(chunk)
                 advance(len(chunk))
     if total is not None and part.stat().st_size < total:
-        raise _fetch_error(url, dest, f"the connection ended after {part.stat().st_size} of {total} bytes")
+        raise _fetch_error(
+            url, dest, f"the connection ended after {part.stat().st_size} of {total} bytes"
+        )
 
 
 def download(url: str, dest: str | Path, md5: str | None = None, timeout: float = 60.0) -> Path:
@@ -151,8 +164,10 @@ def download(url: str, dest: str | Path, md5: str | None = None, timeout: float 
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"Cannot create the folder '{dest.parent}' for {dest.name}: {e.strerror or e}. "
-                        f"Choose a writable data.root.") from None
+        raise DataError(
+            f"Cannot create the folder '{dest.parent}' for {dest.name}: {e.strerror or e}. "
+            f"Choose a writable data.root."
+        ) from None
     try:
         _stream(url, dest, part, timeout)
     except (OSError, http.client.HTTPException, ValueError) as e:
@@ -171,7 +186,9 @@ def download(url: str, dest: str | Path, md5: str | None = None, timeout: float 
     return dest
 
 
-def missing_files(dataset: str, files: list[str], folder: Path, url: str, searched: Sequence[Path] = ()) -> DataError:
+def missing_files(
+    dataset: str, files: list[str], folder: Path, url: str, searched: Sequence[Path] = ()
+) -> DataError:
     """The DataError for absent files: exactly which files, which folder, where they are published."""
     also = [str(p) for p in searched if p != folder]
     where = f"'{folder}'" + (f" (also searched: {', '.join(also)})" if also else "")

@@ -14,7 +14,7 @@ fused scale-and-shift normalise the batch (``benchmarks/pipeline.py`` measures i
 from __future__ import annotations
 
 import copy
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -37,8 +37,11 @@ def byte_ops(augment: torch.nn.Module | None) -> list[torch.nn.Module] | None:
     """The ops of ``augment`` if they may run on uint8 images (crop/flip only, every sample augmented)."""
     if augment is None:
         return []
-    if isinstance(augment, BatchAugment) and augment.p >= 1 and all(
-            type(op) in (RandomCropPad, RandomFlip) for op in augment.ops):
+    if (
+        isinstance(augment, BatchAugment)
+        and augment.p >= 1
+        and all(type(op) in (RandomCropPad, RandomFlip) for op in augment.ops)
+    ):
         return list(augment.ops)
     return None
 
@@ -51,7 +54,9 @@ def crop_pad_bytes(x: torch.Tensor, op: RandomCropPad) -> torch.Tensor:
     dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
     keep = torch.rand(n, device=x.device) >= op.p
     dy, dx = torch.where(keep, pad, dy), torch.where(keep, pad, dx)
-    windows = F.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)  # N×C×(2p+1)×(2p+1)×H×W view
+    windows = (
+        F.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)
+    )  # N×C×(2p+1)×(2p+1)×H×W view
     return windows[torch.arange(n, device=x.device), :, dy, dx]
 
 
@@ -127,7 +132,9 @@ class DeviceLoader:
             idx = torch.randperm(n, generator=g)
         else:
             idx = torch.arange(n)
-        if self.world > 1:  # equal shards: drop the tail so every rank runs the same number of steps
+        if (
+            self.world > 1
+        ):  # equal shards: drop the tail so every rank runs the same number of steps
             idx = idx[: self.n_samples * self.world][self.rank :: self.world]
         return idx.to(self.storage)
 
@@ -135,7 +142,9 @@ class DeviceLoader:
         """One fixed random bit per sample (seeded): which half of the split is mirrored in even epochs."""
         if getattr(self, "_bits", None) is None:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + 12345)
-            self._bits = torch.randint(0, 2, (len(self.y),), generator=g, dtype=torch.uint8).to(self.storage)
+            self._bits = torch.randint(0, 2, (len(self.y),), generator=g, dtype=torch.uint8).to(
+                self.storage
+            )
         return self._bits
 
     def _gather(self, idx: torch.Tensor, epoch: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,7 +167,9 @@ class DeviceLoader:
             x = flip_where(x, flip)
         return x, y
 
-    def batch(self, idx: torch.Tensor, augment: bool = True, epoch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, idx: torch.Tensor, augment: bool = True, epoch: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Samples ``idx``: gathered, augmented (unless ``augment=False``) and normalised, on ``device``."""
         x, y = self._gather(idx, epoch if augment else None)
         if not self.is_image:
@@ -179,17 +190,27 @@ class DeviceLoader:
             x = apply_stats(x, self._stats).contiguous(memory_format=fmt)
         return x, y
 
-    def unaugmented(self, batch_size: int) -> "DeviceLoader":
+    def unaugmented(self, batch_size: int) -> DeviceLoader:
         """The same split (the same tensors, no copy), whole and in order, without augmentation: for scoring it."""
         view = copy.copy(self)
-        view.batch_size, view.shuffle, view.drop_last, view.rank, view.world = batch_size, False, False, 0, 1
+        view.batch_size, view.shuffle, view.drop_last, view.rank, view.world = (
+            batch_size,
+            False,
+            False,
+            0,
+            1,
+        )
         view.augment, view._byte_ops, view.alternate_flip = None, [], False
         return view
 
-    def epoch(self, epoch: int = 0, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(
+        self, epoch: int = 0, start_step: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         idx = self.order(epoch)
         for step in range(start_step, len(self)):
-            yield self.batch(idx[step * self.batch_size : (step + 1) * self.batch_size], epoch=epoch)
+            yield self.batch(
+                idx[step * self.batch_size : (step + 1) * self.batch_size], epoch=epoch
+            )
 
     def __iter__(self):
         return self.epoch(0)

@@ -24,8 +24,10 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
         return {"mode": "none"}
     if mode == "imagenet":  # not fitted: the statistics pretrained weights were trained with
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3):
-            raise UserError(f"data.normalize=imagenet needs RGB or grey images; these samples are "
-                            f"{'×'.join(map(str, x.shape[1:]))} {x.dtype}. Use data.normalize=standard.")
+            raise UserError(
+                f"data.normalize=imagenet needs RGB or grey images; these samples are "
+                f"{'×'.join(map(str, x.shape[1:]))} {x.dtype}. Use data.normalize=standard."
+            )
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         if x.shape[-1] == 1:
             mean, std = mean.mean().view(1), std.mean().view(1)
@@ -42,14 +44,13 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
         return {"mode": "standard", "mean": mean, "std": std}
     # ZCA: X = centred train samples (N×D, pixels in C×H×W order); Σ = XᵀX / N = U S Uᵀ;
     # W = U (S + ε)^-½ Uᵀ whitens while staying as close as possible to the original images.
-    if x.dtype == np.uint8:
-        flat = xf.permute(0, 3, 1, 2).reshape(len(x), -1)
-    else:
-        flat = xf
+    flat = xf.permute(0, 3, 1, 2).reshape(len(x), -1) if x.dtype == np.uint8 else xf
     d = flat.shape[1]
     if d > MAX_ZCA_DIM:
-        raise UserError(f"ZCA on {d}-dimensional samples needs a {d}×{d} matrix; use data.normalize=standard "
-                        f"or smaller images (ZCA is supported up to {MAX_ZCA_DIM} values per sample).")
+        raise UserError(
+            f"ZCA on {d}-dimensional samples needs a {d}×{d} matrix; use data.normalize=standard "
+            f"or smaller images (ZCA is supported up to {MAX_ZCA_DIM} values per sample)."
+        )
     mean = flat.mean(0)
     centred = flat - mean
     cov = (centred.T @ centred).double() / len(flat)

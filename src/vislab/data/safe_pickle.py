@@ -23,8 +23,20 @@ from vislab.errors import DataError
 
 # Python 2 pickles (the official CIFAR-10 batches) spell some modules the old way.
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-_BUILTINS = {"list", "dict", "tuple", "set", "frozenset", "bytes", "bytearray", "str", "int", "float",
-             "complex", "bool"}
+_BUILTINS = {
+    "list",
+    "dict",
+    "tuple",
+    "set",
+    "frozenset",
+    "bytes",
+    "bytearray",
+    "str",
+    "int",
+    "float",
+    "complex",
+    "bool",
+}
 
 
 class Refused(pickle.UnpicklingError):
@@ -97,17 +109,25 @@ def _latin1_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") ->
 
 def _sized(kind: type) -> Any:
     """``bytes``/``bytearray`` without the ``bytes(n)`` form: a tiny file must not allocate n bytes."""
+
     def make(*args: Any) -> Any:
-        if not all(isinstance(a, (str, bytes, bytearray, list, tuple)) for a in args):  # no size / __index__
+        if not all(
+            isinstance(a, (str, bytes, bytearray, list, tuple)) for a in args
+        ):  # no size / __index__
             raise Refused(f"{kind.__name__}(<size>)")
         return kind(*args)
+
     return make
 
 
 _SAFE_BUILTINS = {name: getattr(__import__("builtins"), name) for name in _BUILTINS}
 _SAFE_BUILTINS.update(bytes=_sized(bytes), bytearray=_sized(bytearray))
 
-_NUMPY = {"multiarray._reconstruct": _reconstruct, "multiarray.scalar": _scalar, "numeric._frombuffer": _frombuffer}
+_NUMPY = {
+    "multiarray._reconstruct": _reconstruct,
+    "multiarray.scalar": _scalar,
+    "numeric._frombuffer": _frombuffer,
+}
 
 
 def _is_shape(shape: Any) -> bool:
@@ -117,17 +137,29 @@ def _is_shape(shape: Any) -> bool:
 def _check_dtype_state(inst: np.dtype, state: Any) -> None:
     """Only the state numpy itself writes for this plain dtype, apart from the byte-order character."""
     canonical = inst.__reduce__()[2]
-    ok = (isinstance(state, tuple) and len(state) == len(canonical) and state[0] == canonical[0]
-          and state[1] in ("<", ">", "|", "=", b"<", b">", b"|", b"=")
-          and all(a is b or (type(a) is type(b) and a == b) for a, b in zip(state[2:], canonical[2:])))
+    ok = (
+        isinstance(state, tuple)
+        and len(state) == len(canonical)
+        and state[0] == canonical[0]
+        and state[1] in ("<", ">", "|", "=", b"<", b">", b"|", b"=")
+        and all(a is b or (type(a) is type(b) and a == b) for a, b in zip(state[2:], canonical[2:]))
+    )
     if not ok:
-        raise Refused(f"a malformed dtype state ({type(state).__name__})")  # no repr: it may be huge
+        raise Refused(
+            f"a malformed dtype state ({type(state).__name__})"
+        )  # no repr: it may be huge
 
 
 def _check_array_state(state: Any) -> None:
     """(version, shape, dtype, fortran, raw bytes) with exactly the bytes the shape needs."""
-    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and _is_shape(state[1])
-            and isinstance(state[3], (bool, int)) and isinstance(state[4], (bytes, str))):
+    if not (
+        isinstance(state, tuple)
+        and len(state) == 5
+        and state[0] == 1
+        and _is_shape(state[1])
+        and isinstance(state[3], (bool, int))
+        and isinstance(state[4], (bytes, str))
+    ):
         raise Refused("malformed ndarray state")
     if len(state[4]) != math.prod(state[1]) * _plain_dtype(state[2]).itemsize:
         raise Refused(f"ndarray state of shape {state[1]} has {len(state[4])} bytes")
@@ -150,8 +182,16 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler, so 
             return _make_dtype
         if (module, name) == ("_codecs", "encode"):
             return _latin1_encode
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
-                      "numpy._core.numeric") and f"{module.rsplit('.', 1)[1]}.{name}" in _NUMPY:
+        if (
+            module
+            in (
+                "numpy.core.multiarray",
+                "numpy._core.multiarray",
+                "numpy.core.numeric",
+                "numpy._core.numeric",
+            )
+            and f"{module.rsplit('.', 1)[1]}.{name}" in _NUMPY
+        ):
             return _NUMPY[f"{module.rsplit('.', 1)[1]}.{name}"]
         raise Refused(f"global '{module}.{name}'")
 
@@ -171,7 +211,9 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler, so 
         """As pickle's, but a claimed length beyond the file's own size is refused before allocating."""
         (size,) = struct.unpack("<Q", self.read(8))
         if size > self.max_size:
-            raise pickle.UnpicklingError(f"BYTEARRAY8 of {size} bytes in a {self.max_size}-byte file")
+            raise pickle.UnpicklingError(
+                f"BYTEARRAY8 of {size} bytes in a {self.max_size}-byte file"
+            )
         self.stack.append(bytearray(self.read(size)))
 
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
@@ -201,5 +243,7 @@ def load_pickle(path: str | Path, encoding: str = "bytes") -> Any:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        raise DataError(f"cannot read '{path}': {e.strerror or e}. Check that the file exists and is readable.") from None
+        raise DataError(
+            f"cannot read '{path}': {e.strerror or e}. Check that the file exists and is readable."
+        ) from None
     return loads_pickle(data, path, encoding)

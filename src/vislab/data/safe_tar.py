@@ -61,16 +61,21 @@ def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
                 path = os.path.join(root, m.name)
                 # Resolve links already on disk (earlier members); a new link itself is not followed.
                 parent = os.path.realpath(os.path.dirname(path))
-                dest = os.path.join(parent, os.path.basename(path)) if m.issym() else os.path.realpath(path)
+                dest = (
+                    os.path.join(parent, os.path.basename(path))
+                    if m.issym()
+                    else os.path.realpath(path)
+                )
                 if not _inside(dest, root):
                     raise _refuse(archive, m, "resolves outside the target folder")
                 if m.issym():
                     link_target = os.path.realpath(os.path.join(os.path.dirname(dest), m.linkname))
                     if not _inside(link_target, root):
                         raise _refuse(archive, m, f"is a link to '{m.linkname}'")
-                elif m.islnk():
-                    if not _inside(os.path.realpath(os.path.join(root, m.linkname)), root):
-                        raise _refuse(archive, m, f"is a hard link to '{m.linkname}'")
+                elif m.islnk() and not _inside(
+                    os.path.realpath(os.path.join(root, m.linkname)), root
+                ):
+                    raise _refuse(archive, m, f"is a hard link to '{m.linkname}'")
                 tar.extract(m, root, set_attrs=False, **_FILTER)
                 if m.isreg():
                     written.append(Path(root) / m.name)

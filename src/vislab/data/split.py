@@ -17,11 +17,15 @@ def _concat(sets: list[ArraySet]) -> ArraySet:
 def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
     """Split off ``n`` samples, stratified by label when every class has ≥ 2 samples: (rest, carved)."""
     if not 0 < n < len(data):
-        raise UserError(f"cannot carve {n} samples out of a set of {len(data)}: choose smaller split sizes.")
+        raise UserError(
+            f"cannot carve {n} samples out of a set of {len(data)}: choose smaller split sizes."
+        )
     idx = np.arange(len(data))
     counts = np.bincount(data.y)
     classes = np.count_nonzero(counts)  # stratifying needs every class on both sides
-    stratify = data.y if counts[counts > 0].min() >= 2 and min(n, len(data) - n) >= classes else None
+    stratify = (
+        data.y if counts[counts > 0].min() >= 2 and min(n, len(data) - n) >= classes else None
+    )
     rest, carved = train_test_split(idx, test_size=n, random_state=seed, stratify=stratify)
     return data.take(np.sort(rest)), data.take(np.sort(carved))
 
@@ -45,8 +49,10 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
         train = rest if len(rest) == n_train else carve(rest, len(rest) - n_train, seed + 2)[0]
     else:
         if "train" not in src.sets:
-            raise UserError(f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
-                            f"give data.split=[train,val,test] sizes to carve all three from what is loaded.")
+            raise UserError(
+                f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
+                f"give data.split=[train,val,test] sizes to carve all three from what is loaded."
+            )
         train = src.sets["train"]
         if not cfg.official_val and "val" in src.sets:  # the official val set becomes training data
             train = _concat([train, src.sets["val"]])
@@ -57,5 +63,7 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
         if val is None:
             train, val = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed + 1)
     if cfg.limit is not None and cfg.limit < len(train):
-        train = train.take(np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit]))
+        train = train.take(
+            np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit])
+        )
     return Splits(train, val, test, list(src.class_names), name=src.name)

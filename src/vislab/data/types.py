@@ -19,12 +19,16 @@ class ArraySet:
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.int64)
         if len(self.x) != len(self.y):
-            raise DataError(f"{len(self.x)} samples but {len(self.y)} labels: the data files do not match.")
+            raise DataError(
+                f"{len(self.x)} samples but {len(self.y)} labels: the data files do not match."
+            )
         if self.x.dtype == np.uint8:
             if self.x.ndim != 4:
                 raise DataError(f"images must be N×H×W×C uint8, got shape {self.x.shape}.")
         elif self.x.ndim != 2:
-            raise DataError(f"features must be N×D float, got shape {self.x.shape} ({self.x.dtype}).")
+            raise DataError(
+                f"features must be N×D float, got shape {self.x.shape} ({self.x.dtype})."
+            )
 
     def __len__(self) -> int:
         return len(self.y)
@@ -33,7 +37,7 @@ class ArraySet:
     def is_image(self) -> bool:
         return self.x.dtype == np.uint8
 
-    def take(self, idx: np.ndarray) -> "ArraySet":
+    def take(self, idx: np.ndarray) -> ArraySet:
         return ArraySet(self.x[idx], self.y[idx])
 
 

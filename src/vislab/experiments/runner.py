@@ -8,21 +8,15 @@ import multiprocessing as mp
 import os
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable
 
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import SuiteFailed, TrainingInterrupted, UserError, VislabError
 from vislab.experiments.suite import PlannedRun, plan_suite
 from vislab.experiments.table import write_tables
 from vislab.train.checkpoint import atomic_write_text
 from vislab.train.rundir import RunDir
-
-
-class SuiteFailed(UserError):
-    """Some runs of a suite failed (the others finished); exit code 1."""
-
-    exit_code = 1
 
 
 def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None) -> dict:
@@ -40,11 +34,13 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
         status, message, tb = "complete", "", ""
     except TrainingInterrupted as e:
         status, message, tb = "interrupted", str(e), ""
-    except UserError as e:
+    except VislabError as e:
         status, message, tb = "failed", str(e), ""
     except Exception as e:  # a bug or runtime failure in this run: keep the others going
         status, message, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
-    return dict(status=status, message=message, traceback=tb, seconds=round(time.perf_counter() - t0, 2))
+    return dict(
+        status=status, message=message, traceback=tb, seconds=round(time.perf_counter() - t0, 2)
+    )
 
 
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
@@ -62,9 +58,15 @@ class SuiteState:
     def __init__(self, out: Path, suite: dict, overrides: list[str]):
         self.path = Path(out) / "suite.json"
         old = self.read(out)
-        self.data = dict(name=suite["name"], source=suite["path"], description=suite["description"],
-                         overrides=list(overrides), groups=suite.get("groups") or {}, order=list(suite["runs"]),
-                         runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite["runs"]})
+        self.data = dict(
+            name=suite["name"],
+            source=suite["path"],
+            description=suite["description"],
+            overrides=list(overrides),
+            groups=suite.get("groups") or {},
+            order=list(suite["runs"]),
+            runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite["runs"]},
+        )
 
     @staticmethod
     def read(out: Path) -> dict:
@@ -82,15 +84,26 @@ class SuiteState:
         atomic_write_text(self.path, json.dumps(self.data, indent=2))
 
 
-def run_suite(suite: dict, out: Path, overrides: list[str] | tuple = (), jobs: int = 1, quiet: bool = False,
-              log: Callable[[str], None] = print, report: bool = True) -> dict[str, dict]:
+def run_suite(
+    suite: dict,
+    out: Path,
+    overrides: list[str] | tuple = (),
+    jobs: int = 1,
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+    report: bool = True,
+) -> dict[str, dict]:
     """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. Raises SuiteFailed at the end
     if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped)."""
     out = Path(out)
     plan = plan_suite(suite, out, overrides)
-    if plan and all(p.action == "failed" and p.config is None for p in plan):  # a mistake shared by every run
-        raise UserError(f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
-                        f"{plan[0].name}: {plan[0].message}")
+    if plan and all(
+        p.action == "failed" and p.config is None for p in plan
+    ):  # a mistake shared by every run
+        raise UserError(
+            f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
+            f"{plan[0].name}: {plan[0].message}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     state = SuiteState(out, suite, list(overrides))
     state.save()
@@ -119,23 +132,32 @@ def run_suite(suite: dict, out: Path, overrides: list[str] | tuple = (), jobs: i
     finally:
         write_results(out, state.data, log=log, report=report and interrupted is None)
     if interrupted:
-        raise TrainingInterrupted(f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
-                                  f"are skipped and interrupted ones resume.")
+        raise TrainingInterrupted(
+            f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
+            f"are skipped and interrupted ones resume."
+        )
     failed = {k: v for k, v in outcomes.items() if v["status"] != "complete"}
     if failed:
         lines = "\n".join(f"  - {k}: {v.get('message', v['status'])}" for k, v in failed.items())
-        raise SuiteFailed(f"{len(failed)} of {len(plan)} runs of suite '{suite['name']}' failed (the others are in "
-                          f"{out / 'results.md'}):\n{lines}")
+        raise SuiteFailed(
+            f"{len(failed)} of {len(plan)} runs of suite '{suite['name']}' failed (the others are in "
+            f"{out / 'results.md'}):\n{lines}"
+        )
     return outcomes
 
 
 def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
     """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes."""
+
     def started(p: PlannedRun) -> None:
         log(f"{p.name}: {'resuming' if p.action == 'resume' else 'starting'} → {p.run_dir}")
 
     def finished(p: PlannedRun, o: dict) -> tuple[str, dict]:
-        msg = f"done in {o['seconds']:.1f}s" if o["status"] == "complete" else f"{o['status'].upper()} — {o['message']}"
+        msg = (
+            f"done in {o['seconds']:.1f}s"
+            if o["status"] == "complete"
+            else f"{o['status'].upper()} — {o['message']}"
+        )
         log(f"{p.name}: {msg}")
         if o.get("traceback"):
             log(o["traceback"].rstrip())
@@ -144,7 +166,9 @@ def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
     if jobs <= 1 or len(todo) <= 1:
         for p in todo:
             started(p)
-            outcome = _execute(p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None)
+            outcome = _execute(
+                p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None
+            )
             yield finished(p, outcome)
             if outcome["status"] == "interrupted":
                 return
@@ -154,8 +178,15 @@ def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
         futures = {}
         for p in todo:
             started(p)
-            futures[pool.submit(_worker, p.config.to_dict(), str(p.run_dir), p.action == "resume",
-                                None if p.config.train.threads else threads)] = p
+            futures[
+                pool.submit(
+                    _worker,
+                    p.config.to_dict(),
+                    str(p.run_dir),
+                    p.action == "resume",
+                    None if p.config.train.threads else threads,
+                )
+            ] = p
         try:
             pending = set(futures)
             while pending:
@@ -175,8 +206,11 @@ def write_results(out: Path, state: dict, log=print, report: bool = True) -> Non
         s = RunDir(Path(out) / name).read_summary()
         if s and s.get("status") == "complete":
             summaries[name] = s
-    failures = {k: v.get("message", v.get("status")) for k, v in state["runs"].items()
-                if v.get("status") not in ("complete",)}
+    failures = {
+        k: v.get("message", v.get("status"))
+        for k, v in state["runs"].items()
+        if v.get("status") not in ("complete",)
+    }
     write_tables(out, summaries, failures, title=f"suite {state['name']}")
     log(f"results: {out / 'results.md'}")
     if report:

@@ -1,17 +1,17 @@
 """Sweep files: a base config, a search space over any dotted config key, the metric and the search method.
 
-    name: cnn-lr                      # Optuna study name (default: the file's stem)
-    base: {model: {name: cnn}, ...}   # or the path / preset name of a config YAML
-    space:
-      optim.lr: {type: float, low: 1.0e-4, high: 1.0e-1, log: true}
-      model.depth: {type: int, low: 2, high: 8}
-      optim.name: {type: categorical, choices: [sgd, adam]}
-    metric: val_pacc                  # val_pacc | val_acc | val_loss (never a test metric)
-    direction: maximize
-    sampler: tpe                      # random | grid | tpe  (or {name: tpe, n_startup_trials: 5})
-    pruner: none                      # none | median | halving  (or {name: median, n_warmup_steps: 2})
-    trials: 20                        # finished trials the study should hold
-    seed: 0                           # sampler seed (single worker reproducibility)
+name: cnn-lr                      # Optuna study name (default: the file's stem)
+base: {model: {name: cnn}, ...}   # or the path / preset name of a config YAML
+space:
+  optim.lr: {type: float, low: 1.0e-4, high: 1.0e-1, log: true}
+  model.depth: {type: int, low: 2, high: 8}
+  optim.name: {type: categorical, choices: [sgd, adam]}
+metric: val_pacc                  # val_pacc | val_acc | val_loss (never a test metric)
+direction: maximize
+sampler: tpe                      # random | grid | tpe  (or {name: tpe, n_startup_trials: 5})
+pruner: none                      # none | median | halving  (or {name: median, n_warmup_steps: 2})
+trials: 20                        # finished trials the study should hold
+seed: 0                           # sampler seed (single worker reproducibility)
 """
 
 from __future__ import annotations
@@ -23,14 +23,30 @@ from typing import Any
 import numpy as np
 import optuna
 import yaml
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from vislab.config import read_yaml
 from vislab.errors import ConfigError
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
-TOP_KEYS = {"name", "description", "base", "space", "metric", "direction", "sampler", "pruner", "trials", "timeout",
-            "seed"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "base",
+    "space",
+    "metric",
+    "direction",
+    "sampler",
+    "pruner",
+    "trials",
+    "timeout",
+    "seed",
+}
 
 
 SWEEP_DIR = Path(__file__).parent / "sweeps"
@@ -47,26 +63,36 @@ def load_sweep(path: str | Path) -> dict:
     if not p.is_file() and (SWEEP_DIR / f"{path}.yaml").is_file():
         p = SWEEP_DIR / f"{path}.yaml"
     if not p.is_file():
-        raise ConfigError(f"sweep file '{path}' does not exist. Give a YAML file with base:, space:, metric: ... "
-                          f"or a built-in sweep: {', '.join(builtin_sweeps()) or 'none'}.")
+        raise ConfigError(
+            f"sweep file '{path}' does not exist. Give a YAML file with base:, space:, metric: ... "
+            f"or a built-in sweep: {', '.join(builtin_sweeps()) or 'none'}."
+        )
     try:
         spec = yaml.safe_load(p.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"sweep file '{p}' is not valid YAML: {e}") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("space"), dict) or not spec["space"]:
-        raise ConfigError(f"sweep file '{p}' needs a 'space:' mapping of config key → "
-                          f"{{type: float|int|categorical, ...}}.")
+        raise ConfigError(
+            f"sweep file '{p}' needs a 'space:' mapping of config key → "
+            f"{{type: float|int|categorical, ...}}."
+        )
     unknown = set(spec) - TOP_KEYS
     if unknown:
-        raise ConfigError(f"sweep file '{p}' has unknown keys {sorted(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}.")
+        raise ConfigError(
+            f"sweep file '{p}' has unknown keys {sorted(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}."
+        )
     base = spec.get("base") or {}
     if isinstance(base, str):
-        base = read_yaml(base if Path(base).is_absolute() or not (p.parent / base).is_file() else p.parent / base)
+        base = read_yaml(
+            base if Path(base).is_absolute() or not (p.parent / base).is_file() else p.parent / base
+        )
     spec = dict(spec, base=base, name=str(spec.get("name") or p.stem), path=str(p))
     spec.setdefault("metric", "val_pacc")
     if spec["metric"] not in METRICS:
-        raise ConfigError(f"sweep metric '{spec['metric']}' must be one of {', '.join(METRICS)} "
-                          f"(hyper-parameters are chosen on validation data, never on test).")
+        raise ConfigError(
+            f"sweep metric '{spec['metric']}' must be one of {', '.join(METRICS)} "
+            f"(hyper-parameters are chosen on validation data, never on test)."
+        )
     spec.setdefault("direction", "minimize" if spec["metric"].endswith("loss") else "maximize")
     if spec["direction"] not in ("maximize", "minimize"):
         raise ConfigError(f"sweep direction '{spec['direction']}' must be maximize or minimize.")
@@ -80,21 +106,29 @@ def to_distribution(key: str, s: Any) -> BaseDistribution:
         raise ConfigError(f"space '{key}' must be a mapping with type: float | int | categorical.")
     extra = set(s) - {"type", "low", "high", "log", "step", "choices"}
     if extra:
-        raise ConfigError(f"space '{key}' has unknown keys {sorted(extra)}; "
-                          f"valid: type, low, high, log, step, choices.")
+        raise ConfigError(
+            f"space '{key}' has unknown keys {sorted(extra)}; "
+            f"valid: type, low, high, log, step, choices."
+        )
     try:
         if s["type"] == "categorical":
             choices = s.get("choices")
             if not isinstance(choices, list) or not choices:
-                raise ConfigError(f"space '{key}': a categorical needs a non-empty 'choices:' list.")
+                raise ConfigError(
+                    f"space '{key}': a categorical needs a non-empty 'choices:' list."
+                )
             return CategoricalDistribution([encode(c) for c in choices])
         if "low" not in s or "high" not in s:
             raise ConfigError(f"space '{key}': a {s['type']} needs 'low:' and 'high:'.")
         low, high = float(s["low"]), float(s["high"])
         if s["type"] == "int":
-            return IntDistribution(int(low), int(high), log=bool(s.get("log", False)), step=int(s.get("step", 1)))
+            return IntDistribution(
+                int(low), int(high), log=bool(s.get("log", False)), step=int(s.get("step", 1))
+            )
         step = s.get("step")
-        return FloatDistribution(low, high, log=bool(s.get("log", False)), step=None if step is None else float(step))
+        return FloatDistribution(
+            low, high, log=bool(s.get("log", False)), step=None if step is None else float(step)
+        )
     except (ValueError, TypeError) as e:
         raise ConfigError(f"space '{key}' is invalid: {e}") from None
 
@@ -139,8 +173,10 @@ def grid_of(distributions: dict[str, BaseDistribution]) -> dict[str, list]:
             n = int(round((d.high - d.low) / d.step))
             grid[key] = [float(d.low + i * d.step) for i in range(n + 1)]
         else:
-            raise ConfigError(f"sampler: grid needs a finite set of values for '{key}': use type: categorical "
-                              f"with choices, or a step: on the range.")
+            raise ConfigError(
+                f"sampler: grid needs a finite set of values for '{key}': use type: categorical "
+                f"with choices, or a step: on the range."
+            )
     return grid
 
 
@@ -168,8 +204,11 @@ def build_pruner(spec: dict) -> optuna.pruners.BasePruner:
     opts = spec.get("pruner") or "none"
     opts = {"name": opts} if isinstance(opts, str) else dict(opts)
     name = opts.pop("name", "none")
-    classes = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
-               "halving": optuna.pruners.SuccessiveHalvingPruner}
+    classes = {
+        "none": optuna.pruners.NopPruner,
+        "median": optuna.pruners.MedianPruner,
+        "halving": optuna.pruners.SuccessiveHalvingPruner,
+    }
     if name not in classes:
         raise ConfigError(f"pruner '{name}' is not one of none, median, halving.")
     try:
@@ -178,8 +217,9 @@ def build_pruner(spec: dict) -> optuna.pruners.BasePruner:
         raise ConfigError(f"pruner '{name}': {e}") from None
 
 
-def narrowed(distributions: dict[str, BaseDistribution], best: list[optuna.trial.FrozenTrial]
-             ) -> dict[str, BaseDistribution]:
+def narrowed(
+    distributions: dict[str, BaseDistribution], best: list[optuna.trial.FrozenTrial]
+) -> dict[str, BaseDistribution]:
     """Ranges restricted to the values of the ``best`` trials: [min, max] for numbers, the values seen for
     categoricals (report 003's second stage)."""
     out: dict[str, BaseDistribution] = {}
@@ -204,6 +244,15 @@ def space_yaml(distributions: dict[str, BaseDistribution]) -> dict:
             out[key] = {"type": "categorical", "choices": [decode(c) for c in d.choices]}
         else:
             kind = "int" if isinstance(d, IntDistribution) else "float"
-            out[key] = {"type": kind, "low": d.low, "high": d.high, "log": d.log,
-                        **({"step": d.step} if d.step is not None and not (kind == "int" and d.step == 1) else {})}
+            out[key] = {
+                "type": kind,
+                "low": d.low,
+                "high": d.high,
+                "log": d.log,
+                **(
+                    {"step": d.step}
+                    if d.step is not None and not (kind == "int" and d.step == 1)
+                    else {}
+                ),
+            }
     return out

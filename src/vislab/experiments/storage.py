@@ -8,8 +8,8 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -36,7 +36,10 @@ def public_url(url: str) -> str:
 
 def _retry_callback():
     """Re-queue a failed trial's parameters as a WAITING trial (at most 3 times per original trial)."""
-    cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+    cls = (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return cls(max_retry=3)
@@ -57,7 +60,11 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
 
     url = _with_driver(url)
     params = inspect.signature(optuna.storages.RDBStorage).parameters
-    cb_key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
+    cb_key = (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in params
+        else "failed_trial_callback"
+    )
     sqlite = url.startswith("sqlite")
     engine = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
     for attempt in range(attempts):
@@ -66,26 +73,38 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
                 _sqlite_wal(url)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                                                     grace_period=GRACE_S, **{cb_key: _retry_callback()})
+                storage = optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    **{cb_key: _retry_callback()},
+                )
             break
         except ImportError as e:
             hint = " pip install 'vislab[postgres]'." if "postgres" in url else ""
-            raise UserError(f"no database driver for storage '{public_url(url)}' ({e}).{hint}") from None
+            raise UserError(
+                f"no database driver for storage '{public_url(url)}' ({e}).{hint}"
+            ) from None
         except (ArgumentError, DBAPIError, ValueError) as e:
-            racing = isinstance(e, DBAPIError) and any(w in str(e).lower() for w in ("already exists", "locked",
-                                                                                     "duplicate", "unique"))
+            racing = isinstance(e, DBAPIError) and any(
+                w in str(e).lower() for w in ("already exists", "locked", "duplicate", "unique")
+            )
             if racing and attempt + 1 < attempts:
                 time.sleep(0.5 * (attempt + 1))
                 continue
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"cannot open the study storage '{public_url(url)}': {first}. Check the URL "
-                            f"(e.g. sqlite:///DIR/study.db or postgresql://user:pass@host/db) and that the server "
-                            f"runs.") from None
+            raise UserError(
+                f"cannot open the study storage '{public_url(url)}': {first}. Check the URL "
+                f"(e.g. sqlite:///DIR/study.db or postgresql://user:pass@host/db) and that the server "
+                f"runs."
+            ) from None
     if sqlite:  # fewer fsyncs per commit: WAL makes NORMAL safe against process crashes
         from sqlalchemy import event
 
-        event.listen(storage.engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous=NORMAL"))
+        event.listen(
+            storage.engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous=NORMAL")
+        )
         storage.engine.dispose()
     return storage
 
@@ -97,7 +116,10 @@ def _with_driver(url: str) -> str:
 
     scheme, sep, rest = url.partition("://")
     if sep and scheme in ("postgresql", "postgres"):
-        for module, dialect in (("psycopg2", "postgresql+psycopg2"), ("psycopg", "postgresql+psycopg")):
+        for module, dialect in (
+            ("psycopg2", "postgresql+psycopg2"),
+            ("psycopg", "postgresql+psycopg"),
+        ):
             if importlib.util.find_spec(module) is not None:
                 return f"{dialect}://{rest}"
     return url
@@ -132,29 +154,47 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
     storage, host = study._storage, socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
-        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+        if (
+            t.user_attrs.get("host") != host
+            or not isinstance(pid, int)
+            or pid == os.getpid()
+            or _alive(pid)
+        ):
             continue
         try:
             if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 requeue(study, storage.get_trial(t._trial_id))
-                log(f"trial {t.number}: its worker (pid {pid}) is gone; marked failed and re-queued")
+                log(
+                    f"trial {t.number}: its worker (pid {pid}) is gone; marked failed and re-queued"
+                )
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # another worker got there first
 
 
-def open_study(spec: dict, storage: optuna.storages.RDBStorage, name: str | None = None,
-               seed: int | None = None) -> optuna.Study:
+def open_study(
+    spec: dict,
+    storage: optuna.storages.RDBStorage,
+    name: str | None = None,
+    seed: int | None = None,
+) -> optuna.Study:
     """Create the study, or join it (load_if_exists) — how several workers share one."""
     name = name or spec["name"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study = optuna.create_study(storage=storage, study_name=name, direction=spec["direction"],
-                                    sampler=sp.build_sampler(spec, seed), pruner=sp.build_pruner(spec),
-                                    load_if_exists=True)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            direction=spec["direction"],
+            sampler=sp.build_sampler(spec, seed),
+            pruner=sp.build_pruner(spec),
+            load_if_exists=True,
+        )
     if study.direction.name.lower() != spec["direction"]:
-        raise UserError(f"study '{name}' in {public_url(storage.url)} exists with direction "
-                        f"{study.direction.name.lower()}, but the sweep file asks for {spec['direction']}. "
-                        f"Give the sweep another name: (or another --storage).")
+        raise UserError(
+            f"study '{name}' in {public_url(storage.url)} exists with direction "
+            f"{study.direction.name.lower()}, but the sweep file asks for {spec['direction']}. "
+            f"Give the sweep another name: (or another --storage)."
+        )
     if "metric" not in study.user_attrs:
         study.set_user_attr("metric", spec["metric"])
         study.set_user_attr("space", sp.space_yaml(spec["distributions"]))
@@ -167,5 +207,7 @@ def load_existing_study(storage_url: str, name: str) -> optuna.Study:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         names = optuna.get_all_study_names(storage)
-        raise UserError(f"no study '{name}' in {public_url(storage_url)}; "
-                        f"it holds: {', '.join(names) or 'none'}.") from None
+        raise UserError(
+            f"no study '{name}' in {public_url(storage_url)}; "
+            f"it holds: {', '.join(names) or 'none'}."
+        ) from None

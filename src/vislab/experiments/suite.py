@@ -47,41 +47,67 @@ def load_suite(name_or_file: str | Path) -> dict:
         builtin = SUITE_DIR / f"{name_or_file}.yaml"
         if not builtin.is_file():
             names = ", ".join(builtin_suites())
-            raise ConfigError(f"suite '{name_or_file}' is neither a file nor a built-in suite ({names}).")
+            raise ConfigError(
+                f"suite '{name_or_file}' is neither a file nor a built-in suite ({names})."
+            )
         p = builtin
     try:
         suite = yaml.safe_load(p.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"suite file '{p}' is not valid YAML: {e}") from None
     if not isinstance(suite, dict) or not isinstance(suite.get("runs"), dict) or not suite["runs"]:
-        raise ConfigError(f"suite '{p}' needs a 'runs:' mapping of run name → overrides (and optionally 'base:').")
+        raise ConfigError(
+            f"suite '{p}' needs a 'runs:' mapping of run name → overrides (and optionally 'base:')."
+        )
     unknown = set(suite) - {"base", "runs", "description", "groups", "name"}
     if unknown:
-        raise ConfigError(f"suite '{p}' has unknown top-level keys {sorted(unknown)}; "
-                          f"valid: name, description, base, runs, groups.")
+        raise ConfigError(
+            f"suite '{p}' has unknown top-level keys {sorted(unknown)}; "
+            f"valid: name, description, base, runs, groups."
+        )
     for name, changes in suite["runs"].items():
         if not _RUN_NAME.match(str(name)) or str(name) in ("figures", "trials", "narrow"):
-            raise ConfigError(f"suite '{p}': run name '{name}' must be letters, digits, '.', '_' or '-' "
-                              f"(it names a folder), and not figures, trials or narrow.")
+            raise ConfigError(
+                f"suite '{p}': run name '{name}' must be letters, digits, '.', '_' or '-' "
+                f"(it names a folder), and not figures, trials or narrow."
+            )
         if changes is not None and not isinstance(changes, dict):
-            raise ConfigError(f"suite '{p}': run '{name}' must map dotted keys to values, e.g. {{optim.lr: 0.01}}.")
+            raise ConfigError(
+                f"suite '{p}': run '{name}' must map dotted keys to values, e.g. {{optim.lr: 0.01}}."
+            )
     base = suite.get("base") or {}
     if isinstance(base, str):
-        base = read_yaml(base if Path(base).is_absolute() or not (p.parent / base).is_file() else p.parent / base)
+        base = read_yaml(
+            base if Path(base).is_absolute() or not (p.parent / base).is_file() else p.parent / base
+        )
     if not isinstance(base, dict):
-        raise ConfigError(f"suite '{p}': 'base:' must be a config mapping or the path of a config YAML.")
+        raise ConfigError(
+            f"suite '{p}': 'base:' must be a config mapping or the path of a config YAML."
+        )
     groups = suite.get("groups") or {}
     for group, members in groups.items():
         missing = [m for m in (members or []) if m not in suite["runs"]]
         if missing:
             raise ConfigError(f"suite '{p}': group '{group}' names unknown runs {missing}.")
-    return {"name": str(suite.get("name") or p.stem), "path": str(p), "description": " ".join(
-        str(suite.get("description", "")).split()), "base": base, "runs": suite["runs"], "groups": groups}
+    return {
+        "name": str(suite.get("name") or p.stem),
+        "path": str(p),
+        "description": " ".join(str(suite.get("description", "")).split()),
+        "base": base,
+        "runs": suite["runs"],
+        "groups": groups,
+    }
 
 
-def suite_overrides(data: str | None = None, epochs: int | None = None, sets: list[str] | tuple = ()) -> list[str]:
+def suite_overrides(
+    data: str | None = None, epochs: int | None = None, sets: list[str] | tuple = ()
+) -> list[str]:
     """Command-line options as ``--set`` assignments, applied after every run's own overrides."""
-    return [*([f"data.name={data}"] if data else []), *([f"train.epochs={epochs}"] if epochs else []), *sets]
+    return [
+        *([f"data.name={data}"] if data else []),
+        *([f"train.epochs={epochs}"] if epochs else []),
+        *sets,
+    ]
 
 
 def apply_run_overrides(base: dict, changes: dict) -> dict:
@@ -149,16 +175,30 @@ def plan_run(name: str, run_dir: Path, make_config) -> PlannedRun:
         stored = yaml.safe_load(stored_cfg.read_text()) or {}
         diff = config_differences(stored, yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
         if diff:
-            return PlannedRun(name, run_dir, "failed", cfg, (
-                f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"
-                f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."))
+            return PlannedRun(
+                name,
+                run_dir,
+                "failed",
+                cfg,
+                (
+                    f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"
+                    f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."
+                ),
+            )
     status = summary.get("status")
     if status == "complete":
         return PlannedRun(name, run_dir, "done", cfg)
     if status == "diverged":
-        return PlannedRun(name, run_dir, "failed", cfg, (
-            f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
-            f"train.grad_clip, and delete '{run_dir}' to redo it."))
+        return PlannedRun(
+            name,
+            run_dir,
+            "failed",
+            cfg,
+            (
+                f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
+                f"train.grad_clip, and delete '{run_dir}' to redo it."
+            ),
+        )
     if (rd.ckpt_dir / "last.pt").is_file():
         return PlannedRun(name, run_dir, "resume", cfg)
     return PlannedRun(name, run_dir, "start", cfg)
@@ -166,4 +206,7 @@ def plan_run(name: str, run_dir: Path, make_config) -> PlannedRun:
 
 def plan_suite(suite: dict, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
     """One PlannedRun per suite run, in the suite's order; run folders are ``out/<run name>``."""
-    return [plan_run(name, Path(out) / name, lambda n=name: run_config(suite, n, overrides)) for name in suite["runs"]]
+    return [
+        plan_run(name, Path(out) / name, lambda n=name: run_config(suite, n, overrides))
+        for name in suite["runs"]
+    ]

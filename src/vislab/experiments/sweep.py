@@ -15,15 +15,15 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import apply_override, build_config, config_differences, set_dotted
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments import space as sp
 from vislab.experiments.storage import (
     default_storage,
@@ -58,18 +58,30 @@ class _PruneReport:
 
     def on_epoch_end(self, row: dict) -> None:
         value = row.get(self.metric)
-        if row["epoch"] < 1 or value is None or not math.isfinite(value):  # epoch 0 (untrained) says nothing
+        if (
+            row["epoch"] < 1 or value is None or not math.isfinite(value)
+        ):  # epoch 0 (untrained) says nothing
             return
         self.trial.report(float(value), step=int(row["epoch"]))
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})")
+            raise optuna.TrialPruned(
+                f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
+            )
 
 
 class Objective:
     """Trains trial N's config (base ← suggested values) into ``trials/<N>`` and returns its validation metric."""
 
-    def __init__(self, spec: dict, distributions: dict, base_tree: dict, trial_root: Path, n_target: int,
-                 quiet: bool, log: Callable[[str], None]):
+    def __init__(
+        self,
+        spec: dict,
+        distributions: dict,
+        base_tree: dict,
+        trial_root: Path,
+        n_target: int,
+        quiet: bool,
+        log: Callable[[str], None],
+    ):
         self.spec, self.distributions, self.base_tree = spec, distributions, base_tree
         self.trial_root, self.n_target, self.quiet, self.log = trial_root, n_target, quiet, log
         self.last_error: str | None = None
@@ -86,9 +98,15 @@ class Objective:
             self.surplus = True
             raise _Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
         run_dir = self.trial_root / str(trial.number)
-        if trial.user_attrs.get("error"):  # a retry inherits the failed trial's attributes: this one has not failed
+        if trial.user_attrs.get(
+            "error"
+        ):  # a retry inherits the failed trial's attributes: this one has not failed
             trial.set_user_attr("error", None)
-        for key, value in (("run_dir", str(run_dir.resolve())), ("host", socket.gethostname()), ("pid", os.getpid())):
+        for key, value in (
+            ("run_dir", str(run_dir.resolve())),
+            ("host", socket.gethostname()),
+            ("pid", os.getpid()),
+        ):
             trial.set_user_attr(key, value)
         values = sp.suggest(trial, self.distributions)
         tree = yaml.safe_load(yaml.safe_dump(self.base_tree))
@@ -97,21 +115,31 @@ class Objective:
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
         try:
             cfg = build_config(tree, source=f"trial {trial.number}")
-            if run_dir.exists():  # left by an earlier study of the same name: keep it aside, never mix
+            if (
+                run_dir.exists()
+            ):  # left by an earlier study of the same name: keep it aside, never mix
                 run_dir.rename(run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}"))
-            summary = train(cfg, run_dir, quiet=self.quiet, callbacks=[_PruneReport(trial, self.spec["metric"])])
+            summary = train(
+                cfg, run_dir, quiet=self.quiet, callbacks=[_PruneReport(trial, self.spec["metric"])]
+            )
         except optuna.TrialPruned as e:
             RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
             self.log(f"trial {trial.number}: {e}")
             raise
-        except TrainingInterrupted as e:  # the worker stops; the driver queues these parameters again
+        except (
+            TrainingInterrupted
+        ) as e:  # the worker stops; the driver queues these parameters again
             trial.set_user_attr("error", "interrupted; its parameters were queued again")
-            raise TrainingInterrupted(f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
-                                      f"parameters are queued again. Run the same `vislab sweep` command to go "
-                                      f"on.") from None
-        except UserError as e:
+            raise TrainingInterrupted(
+                f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
+                f"parameters are queued again. Run the same `vislab sweep` command to go "
+                f"on."
+            ) from None
+        except VislabError as e:
             self._failed(trial, str(e))
-        except Exception as e:  # a bug in this configuration's path: keep it visible, keep the sweep going
+        except (
+            Exception
+        ) as e:  # a bug in this configuration's path: keep it visible, keep the sweep going
             self._failed(trial, f"{type(e).__name__}: {e}", traceback.format_exc())
         value = summary.get(self.spec["metric"])
         if value is None or not math.isfinite(value):
@@ -129,7 +157,11 @@ class Objective:
 # ------------------------------------------------------------------------------------------ driver
 def count_busy(study: optuna.Study) -> int:
     """Trials finished (complete or pruned) or running; queued (WAITING) retries still need a worker."""
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))
+    return len(
+        study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        )
+    )
 
 
 def base_tree(spec: dict, overrides: list[str] | tuple) -> dict:
@@ -141,9 +173,18 @@ def base_tree(spec: dict, overrides: list[str] | tuple) -> dict:
     return tree
 
 
-def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides: list[str] | tuple = (),
-              deadline: float | None = None, quiet: bool = True, log: Callable[[str], None] = print,
-              study_name: str | None = None, distributions: dict | None = None) -> optuna.Study:
+def run_stage(
+    spec: dict,
+    out: Path,
+    storage_url: str,
+    n_target: int,
+    overrides: list[str] | tuple = (),
+    deadline: float | None = None,
+    quiet: bool = True,
+    log: Callable[[str], None] = print,
+    study_name: str | None = None,
+    distributions: dict | None = None,
+) -> optuna.Study:
     """Work on one study until it holds ``n_target`` finished-or-running trials (or the deadline passes)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
@@ -153,13 +194,17 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
     if seed is not None:
         existing = open_study(spec, storage, study_name).get_trials(deepcopy=False)
         joining = any(t.state == TrialState.RUNNING for t in existing)
-        seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)  # never replay earlier samples
+        seed = (
+            seed + len(existing) + (os.getpid() * 1009 if joining else 0)
+        )  # never replay earlier samples
     study = open_study(spec, storage, study_name, seed)
     distributions = distributions or spec["distributions"]
     stored = study.user_attrs.get("space")
     if stored is not None and stored != json.loads(json.dumps(sp.space_yaml(distributions))):
-        log(f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
-            f"in it (give the sweep a new name: to start afresh)")
+        log(
+            f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
+            f"in it (give the sweep a new name: to start afresh)"
+        )
     base = base_tree(spec, overrides)
     _check_space(base, distributions)
     _check_same_base(study, base)
@@ -176,7 +221,9 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
         try:
             study.optimize(objective, n_trials=1, catch=(_TrialFailed, _Surplus))
         except (TrainingInterrupted, KeyboardInterrupt):
-            if objective.current is not None:  # run the interrupted trial's parameters again next time
+            if (
+                objective.current is not None
+            ):  # run the interrupted trial's parameters again next time
                 requeue(study, study._storage.get_trial(objective.current._trial_id))
             raise
         if objective.surplus:
@@ -186,8 +233,10 @@ def run_stage(spec: dict, out: Path, storage_url: str, n_target: int, overrides:
             continue
         failures += 1
         if failures >= MAX_FAILURES_IN_A_ROW:
-            raise UserError(f"{failures} trials in a row failed; stopping this worker. "
-                            f"Last error: {objective.last_error}")
+            raise UserError(
+                f"{failures} trials in a row failed; stopping this worker. "
+                f"Last error: {objective.last_error}"
+            )
     return study
 
 
@@ -198,9 +247,13 @@ def _check_space(base: dict, distributions: dict) -> None:
 
     probe = yaml.safe_load(yaml.safe_dump(base))
     for key, d in distributions.items():
-        first = d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
+        first = (
+            d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
+        )
         set_dotted(probe, key, sp.decode(first))
-    cfg = build_config(probe, source="sweep space")  # unknown keys / bad values: ConfigError naming them
+    cfg = build_config(
+        probe, source="sweep space"
+    )  # unknown keys / bad values: ConfigError naming them
     require_source(cfg.data.name)
     if "model.name" not in distributions:  # (a space over models mixes their options)
         check_model_options(cfg.model.name, cfg.model.kwargs())
@@ -217,32 +270,59 @@ def _check_same_base(study: optuna.Study, base: dict) -> None:
         return
     diff = config_differences(stored, resolved)
     if diff:
-        raise UserError(f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
-                        f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
-                        f"it with the same sweep file and --data/--epochs/--set options, or give the sweep a new "
-                        f"name: (or another --out / --storage).")
+        raise UserError(
+            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
+            f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
+            f"it with the same sweep file and --data/--epochs/--set options, or give the sweep a new "
+            f"name: (or another --out / --storage)."
+        )
 
 
-def write_sweep_info(out: Path, spec: dict, study: optuna.Study, storage_url: str, distributions: dict) -> None:
-    info = dict(kind="sweep", study=study.study_name, storage=public_url(storage_url),
-                default_storage=storage_url == default_storage(out), metric=spec["metric"],
-                direction=spec["direction"], spec=spec["path"])
+def write_sweep_info(
+    out: Path, spec: dict, study: optuna.Study, storage_url: str, distributions: dict
+) -> None:
+    info = dict(
+        kind="sweep",
+        study=study.study_name,
+        storage=public_url(storage_url),
+        default_storage=storage_url == default_storage(out),
+        metric=spec["metric"],
+        direction=spec["direction"],
+        spec=spec["path"],
+    )
     atomic_write_text(Path(out) / "sweep.json", json.dumps(info, indent=2))
     keep = {k: v for k, v in spec.items() if k not in ("distributions", "path")}
-    atomic_write_text(Path(out) / "sweep.yaml", yaml.safe_dump(dict(keep, space=sp.space_yaml(distributions)),
-                                                               sort_keys=False))
+    atomic_write_text(
+        Path(out) / "sweep.yaml",
+        yaml.safe_dump(dict(keep, space=sp.space_yaml(distributions)), sort_keys=False),
+    )
 
 
-def run_sweep(spec: dict, out: Path, trials: int | None = None, timeout: float | None = None,
-              storage: str | None = None, overrides: list[str] | tuple = (), narrow: int | None = None,
-              narrow_trials: int | None = None, quiet: bool = True, log: Callable[[str], None] = print,
-              report: bool = True) -> optuna.Study:
+def run_sweep(
+    spec: dict,
+    out: Path,
+    trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    overrides: list[str] | tuple = (),
+    narrow: int | None = None,
+    narrow_trials: int | None = None,
+    quiet: bool = True,
+    log: Callable[[str], None] = print,
+    report: bool = True,
+) -> optuna.Study:
     """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; results + report."""
     out = Path(out)
     storage_url = storage or default_storage(out)
-    n = trials or spec.get("trials") or (sp.grid_size(spec["distributions"]) if _is_grid(spec) else 20)
+    n = (
+        trials
+        or spec.get("trials")
+        or (sp.grid_size(spec["distributions"]) if _is_grid(spec) else 20)
+    )
     if _is_grid(spec) and n > sp.grid_size(spec["distributions"]):
-        log(f"the grid has {sp.grid_size(spec['distributions'])} points; running that many trials, not {n}")
+        log(
+            f"the grid has {sp.grid_size(spec['distributions'])} points; running that many trials, not {n}"
+        )
         n = sp.grid_size(spec["distributions"])
     timeout = timeout if timeout is not None else spec.get("timeout")
     deadline = time.time() + timeout if timeout else None
@@ -252,12 +332,26 @@ def run_sweep(spec: dict, out: Path, trials: int | None = None, timeout: float |
     if narrow:
         best = best_trials(study, narrow)
         if len(best) < narrow:
-            raise UserError(f"--narrow {narrow} needs {narrow} complete trials; the study has {len(best)}.")
+            raise UserError(
+                f"--narrow {narrow} needs {narrow} complete trials; the study has {len(best)}."
+            )
         name2 = f"{study.study_name}-narrow"
-        log(f"narrowing to the ranges of the best {narrow} trials ({', '.join(str(t.number) for t in best)}) "
-            f"→ study '{name2}'")
-        study2 = run_stage(spec, out / "narrow", storage_url, narrow_trials or n, overrides, deadline, quiet, log,
-                           study_name=name2, distributions=_shared_space(spec, storage_url, name2, best))
+        log(
+            f"narrowing to the ranges of the best {narrow} trials ({', '.join(str(t.number) for t in best)}) "
+            f"→ study '{name2}'"
+        )
+        study2 = run_stage(
+            spec,
+            out / "narrow",
+            storage_url,
+            narrow_trials or n,
+            overrides,
+            deadline,
+            quiet,
+            log,
+            study_name=name2,
+            distributions=_shared_space(spec, storage_url, name2, best),
+        )
         finish(out / "narrow", study2, log, report)
         if report:  # the first stage's report links to the second's
             from vislab.report.build import build_report
@@ -320,29 +414,47 @@ def finish(out: Path, study: optuna.Study, log: Callable[[str], None], report: b
         log(f"report: {build_report(out, study=study)}")
 
 
-def show_sweep(folder: Path | None, storage: str | None, study_name: str | None, top: int = 10,
-               log: Callable[[str], None] = print) -> tuple[optuna.Study, Path]:
+def show_sweep(
+    folder: Path | None,
+    storage: str | None,
+    study_name: str | None,
+    top: int = 10,
+    log: Callable[[str], None] = print,
+) -> tuple[optuna.Study, Path]:
     """Load a sweep's study (from DIR/sweep.json or --storage/--study); print the best trials; write the report."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     info = {}
     if folder is not None and (Path(folder) / "sweep.json").is_file():
         info = json.loads((Path(folder) / "sweep.json").read_text())
     elif folder is not None and storage is None:
-        raise UserError(f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME.")
-    url = storage or (default_storage(folder) if info.get("default_storage") else info.get("storage"))
+        raise UserError(
+            f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME."
+        )
+    url = storage or (
+        default_storage(folder) if info.get("default_storage") else info.get("storage")
+    )
     name = study_name or info.get("study")
     if not url or not name:
         raise UserError("give a sweep folder, or both --storage URL and --study NAME.")
     if "***" in url:
-        raise UserError(f"the sweep folder records the storage without its password ({url}); pass --storage URL.")
+        raise UserError(
+            f"the sweep folder records the storage without its password ({url}); pass --storage URL."
+        )
     study = load_existing_study(url, name)
     out = Path(folder) if folder is not None else Path("runs") / f"sweep-{name}"
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "sweep.json").is_file():
         metric = study.user_attrs.get("metric", "value")
-        spec = dict(name=name, metric=metric, direction=study.direction.name.lower(), path="", base={})
-        write_sweep_info(out, spec, study, url, {k: sp.to_distribution(k, v)
-                                                 for k, v in study.user_attrs.get("space", {}).items()})
+        spec = dict(
+            name=name, metric=metric, direction=study.direction.name.lower(), path="", base={}
+        )
+        write_sweep_info(
+            out,
+            spec,
+            study,
+            url,
+            {k: sp.to_distribution(k, v) for k, v in study.user_attrs.get("space", {}).items()},
+        )
     from vislab.report.sweep import print_best
 
     print_best(study, top)
@@ -360,4 +472,3 @@ def _load_from_info(folder: Path) -> optuna.Study | None:
     if not url or "***" in url:
         return None
     return load_existing_study(url, info["study"])
-

@@ -9,16 +9,26 @@ from pathlib import Path
 from vislab.train.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of report 004)
-    ("run", "run"), ("train_acc", "train ACC"), ("val_acc", "val ACC"), ("val_pacc", "val PACC"),
-    ("test_acc", "test ACC"), ("test_pacc", "test PACC"), ("test_loss", "test loss"),
-    ("train_time_s", "train time (s)"), ("test_time_s", "test time (s)"), ("params", "parameters"),
+    ("run", "run"),
+    ("train_acc", "train ACC"),
+    ("val_acc", "val ACC"),
+    ("val_pacc", "val PACC"),
+    ("test_acc", "test ACC"),
+    ("test_pacc", "test PACC"),
+    ("test_loss", "test loss"),
+    ("train_time_s", "train time (s)"),
+    ("test_time_s", "test time (s)"),
+    ("params", "parameters"),
     ("best_epoch", "best epoch"),
 ]
 
 
 def table_rows(summaries: dict[str, dict]) -> list[dict]:
     """One row per run (named by its key), columns as COLUMNS."""
-    return [{key: (name if key == "run" else s.get(key)) for key, _ in COLUMNS} for name, s in summaries.items()]
+    return [
+        {key: (name if key == "run" else s.get(key)) for key, _ in COLUMNS}
+        for name, s in summaries.items()
+    ]
 
 
 def fmt(key: str, v) -> str:
@@ -34,14 +44,21 @@ def fmt(key: str, v) -> str:
     return str(v)
 
 
-
 def to_markdown(rows: list[dict], failures: dict[str, str] | None = None) -> str:
-    head = "| " + " | ".join(h for _, h in COLUMNS) + " |\n|" + "|".join(
-        "---" if k == "run" else "---:" for k, _ in COLUMNS) + "|\n"
-    text = head + "".join("| " + " | ".join(fmt(k, r[k]) for k, _ in COLUMNS) + " |\n" for r in rows)
+    head = (
+        "| "
+        + " | ".join(h for _, h in COLUMNS)
+        + " |\n|"
+        + "|".join("---" if k == "run" else "---:" for k, _ in COLUMNS)
+        + "|\n"
+    )
+    text = head + "".join(
+        "| " + " | ".join(fmt(k, r[k]) for k, _ in COLUMNS) + " |\n" for r in rows
+    )
     if failures:
         text += "\nFailed or unfinished runs:\n\n" + "".join(
-            f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items())
+            f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items()
+        )
     return text
 
 
@@ -64,10 +81,13 @@ def to_rich(rows: list[dict], title: str = ""):
     return t
 
 
-def write_tables(out: Path, summaries: dict[str, dict], failures: dict[str, str] | None = None,
-                 title: str = "") -> list[dict]:
+def write_tables(
+    out: Path, summaries: dict[str, dict], failures: dict[str, str] | None = None, title: str = ""
+) -> list[dict]:
     """``out/results.csv`` (finished runs, full precision) and ``out/results.md`` (plus failures)."""
     rows = table_rows(summaries)
     atomic_write_text(Path(out) / "results.csv", to_csv(rows))
-    atomic_write_text(Path(out) / "results.md", (f"# {title}\n\n" if title else "") + to_markdown(rows, failures))
+    atomic_write_text(
+        Path(out) / "results.md", (f"# {title}\n\n" if title else "") + to_markdown(rows, failures)
+    )
     return rows

@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import inspect
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch.nn as nn
 from pydantic import ValidationError, validate_call
@@ -39,7 +40,11 @@ def model_kwargs(name: str) -> dict[str, Any]:
     """The kwargs a model accepts, with defaults (for `model info` and messages)."""
     fn = _lookup(name)
     params = inspect.signature(fn).parameters.items()
-    return {k: (None if p.default is p.empty else p.default) for k, p in params if k not in _RESERVED and p.kind is not p.VAR_KEYWORD}
+    return {
+        k: (None if p.default is p.empty else p.default)
+        for k, p in params
+        if k not in _RESERVED and p.kind is not p.VAR_KEYWORD
+    }
 
 
 def check_model_options(name: str, kwargs: dict[str, Any]) -> None:
@@ -59,14 +64,19 @@ def check_model_options(name: str, kwargs: dict[str, Any]) -> None:
     _check_ranges(name, kwargs)
 
 
-def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs: Any) -> nn.Module:
+def build_model(
+    name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs: Any
+) -> nn.Module:
     """Build a registered model, validating kwargs against its signature."""
     fn = _lookup(name)
     check_model_options(name, kwargs)
     try:
         model = validate_call(fn)(input_shape, num_classes, **kwargs)
     except ValidationError as e:
-        msgs = "; ".join(f"model.{'.'.join(map(str, er['loc'][-1:]))} = {er.get('input')!r}: {er['msg']}" for er in e.errors())
+        msgs = "; ".join(
+            f"model.{'.'.join(map(str, er['loc'][-1:]))} = {er.get('input')!r}: {er['msg']}"
+            for er in e.errors()
+        )
         raise ConfigError(f"invalid option for model '{name}': {msgs}.") from None
     model.vislab_name = name  # type: ignore[attr-defined]
     return model
@@ -83,11 +93,15 @@ def _check_ranges(name: str, kwargs: dict[str, Any]) -> None:
     for key in _PROBABILITIES:
         value = kwargs.get(key)
         if number(value) and not 0 <= value < 1:
-            raise ConfigError(f"model.{key}={value} must lie in [0, 1) (a probability; 0 = off) for model '{name}'.")
+            raise ConfigError(
+                f"model.{key}={value} must lie in [0, 1) (a probability; 0 = off) for model '{name}'."
+            )
     for key in _SIZES:
         value = kwargs.get(key)
         if any(number(v) and v < 1 for v in (value if isinstance(value, list) else [value])):
-            raise ConfigError(f"model.{key}={value}: every size must be at least 1 (model '{name}').")
+            raise ConfigError(
+                f"model.{key}={value}: every size must be at least 1 (model '{name}')."
+            )
 
 
 _skip_pretrained = [0]
@@ -113,18 +127,31 @@ def _lookup(name: str) -> Callable[..., nn.Module]:
     if name.startswith("timm:"):
         from vislab.models.timm_zoo import build_timm
 
-        return lambda input_shape, num_classes, **kw: build_timm(name[5:], input_shape, num_classes, **kw)
+        return lambda input_shape, num_classes, **kw: build_timm(
+            name[5:], input_shape, num_classes, **kw
+        )
     if name not in MODELS:
         near = difflib.get_close_matches(name, list(MODELS), n=1)
         hint = f" Did you mean '{near[0]}'?" if near else ""
-        raise ConfigError(f"unknown model '{name}'.{hint} Available: {', '.join(sorted(MODELS))}, timm:<name>.")
+        raise ConfigError(
+            f"unknown model '{name}'.{hint} Available: {', '.join(sorted(MODELS))}, timm:<name>."
+        )
     return MODELS[name]
 
 
 def _import_all() -> None:
     import importlib
 
-    for mod in ("baselines", "mlp", "cnn", "scratch", "svm", "vit", "resnet", "fast"):  # timm_zoo: lazily, in _lookup
+    for mod in (
+        "baselines",
+        "mlp",
+        "cnn",
+        "scratch",
+        "svm",
+        "vit",
+        "resnet",
+        "fast",
+    ):  # timm_zoo: lazily, in _lookup
         try:
             importlib.import_module(f"vislab.models.{mod}")
         except ModuleNotFoundError as e:  # a family not written yet

@@ -17,10 +17,33 @@ from vislab.models import register_model, require_image_input
 # (padding 2), each ReLU + 2×2 max-pool, fc 1000, fc n_classes. The DLVC reports (001) use
 # Adam + dropout 0.5 on a shallow CNN, a deeper one, and the deeper one with batch norm.
 PRESETS: dict[str, dict] = {
-    "rdfia": dict(widths=[32, 64, 64], kernel_size=5, convs_per_stage=1, fc=[1000], batchnorm=False, dropout=0.0),
-    "simple": dict(widths=[32, 64], kernel_size=3, convs_per_stage=1, fc=[256], batchnorm=False, dropout=0.5),
-    "deep": dict(widths=[32, 64, 128], kernel_size=3, convs_per_stage=2, fc=[256], batchnorm=False, dropout=0.5),
-    "deep-bn": dict(widths=[32, 64, 128], kernel_size=3, convs_per_stage=2, fc=[256], batchnorm=True, dropout=0.5),
+    "rdfia": dict(
+        widths=[32, 64, 64],
+        kernel_size=5,
+        convs_per_stage=1,
+        fc=[1000],
+        batchnorm=False,
+        dropout=0.0,
+    ),
+    "simple": dict(
+        widths=[32, 64], kernel_size=3, convs_per_stage=1, fc=[256], batchnorm=False, dropout=0.5
+    ),
+    "deep": dict(
+        widths=[32, 64, 128],
+        kernel_size=3,
+        convs_per_stage=2,
+        fc=[256],
+        batchnorm=False,
+        dropout=0.5,
+    ),
+    "deep-bn": dict(
+        widths=[32, 64, 128],
+        kernel_size=3,
+        convs_per_stage=2,
+        fc=[256],
+        batchnorm=True,
+        dropout=0.5,
+    ),
 }
 
 
@@ -36,8 +59,14 @@ def cnn(
     batchnorm: bool | None = None,
     dropout: float | None = None,
 ) -> nn.Module:
-    given = dict(widths=widths, kernel_size=kernel_size, convs_per_stage=convs_per_stage, fc=fc,
-                 batchnorm=batchnorm, dropout=dropout)
+    given = dict(
+        widths=widths,
+        kernel_size=kernel_size,
+        convs_per_stage=convs_per_stage,
+        fc=fc,
+        batchnorm=batchnorm,
+        dropout=dropout,
+    )
     o = {**PRESETS[preset], **{k: v for k, v in given.items() if v is not None}}
     c, h, w = require_image_input("cnn", input_shape)
     if min(h, w) >> len(o["widths"]) < 1:

@@ -45,9 +45,13 @@ class Whitening(nn.Conv2d):
     @torch.no_grad()
     def fit(self, x: torch.Tensor, max_patches: int = 200_000) -> None:
         k = self.kernel_size[0]
-        patches = F.unfold(x.float(), k).transpose(1, 2).reshape(-1, self.in_channels * k * k)  # (N·L)×D
+        patches = (
+            F.unfold(x.float(), k).transpose(1, 2).reshape(-1, self.in_channels * k * k)
+        )  # (N·L)×D
         if len(patches) > max_patches:  # an even subsample is plenty for a D×D covariance
-            patches = patches[torch.linspace(0, len(patches) - 1, max_patches, device=x.device).long()]
+            patches = patches[
+                torch.linspace(0, len(patches) - 1, max_patches, device=x.device).long()
+            ]
         p = patches.double()
         mean = p.mean(0)
         cov = torch.cov(p.T)
@@ -61,16 +65,31 @@ class Whitening(nn.Conv2d):
 def _stage(c_in: int, c_out: int) -> nn.Sequential:
     """conv 3×3 → max-pool 2 → BN → GELU → conv 3×3 → BN → GELU (pool early: 4× less work after it)."""
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.GELU(),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU(),
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(c_out),
+        nn.GELU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.GELU(),
     )
 
 
 class FastNet(nn.Module):
     """Whitening conv → GELU → stages → global max-pool → scaled linear head; EMA weights and flip TTA in eval."""
 
-    def __init__(self, channels: int, num_classes: int, widths: list[int], whiten_kernel: int, whiten_eps: float,
-                 scale: float, ema_decay: float, tta: Literal["none", "flip"], alternate_flip: bool):
+    def __init__(
+        self,
+        channels: int,
+        num_classes: int,
+        widths: list[int],
+        whiten_kernel: int,
+        whiten_eps: float,
+        scale: float,
+        ema_decay: float,
+        tta: Literal["none", "flip"],
+        alternate_flip: bool,
+    ):
         super().__init__()
         self.whiten = Whitening(channels, whiten_kernel, whiten_eps)
         layers: list[nn.Module] = [self.whiten, nn.GELU()]
@@ -112,7 +131,9 @@ class FastNet(nn.Module):
         torch._foreach_add_(shadow, torch._foreach_mul(live, 1 - d))
 
     # ------------------------------------------------------------------ forward
-    def logits(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def logits(
+        self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         out = self.net(x) if weights is None else functional_call(self.net, weights, (x,))
         return out * self.scale
 
@@ -167,7 +188,18 @@ def fast(
         raise UserError(
             f"images of {h}×{w} are too small for the fast model: after the {whiten_kernel}×{whiten_kernel} "
             f"whitening layer, {len(widths)} stages halve {side} px to nothing. Use fewer model.widths or "
-            f"data.resize=32.")
+            f"data.resize=32."
+        )
     if not 0 <= ema_decay < 1:
         raise UserError(f"model.ema_decay={ema_decay} must lie in [0, 1) (0 = no averaging).")
-    return FastNet(c, num_classes, list(widths), whiten_kernel, whiten_eps, scale, ema_decay, tta, alternate_flip)
+    return FastNet(
+        c,
+        num_classes,
+        list(widths),
+        whiten_kernel,
+        whiten_eps,
+        scale,
+        ema_decay,
+        tta,
+        alternate_flip,
+    )

@@ -19,7 +19,9 @@ TOLERANCE = 1e-6
 def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Relative error of ``model.manual_gradients`` vs autograd for each parameter (name → error)."""
     if not callable(getattr(model, "manual_gradients", None)):
-        raise UserError(f"{type(model).__name__} has no hand-written gradients to check; only mlp-scratch has.")
+        raise UserError(
+            f"{type(model).__name__} has no hand-written gradients to check; only mlp-scratch has."
+        )
     names = [n for n, _ in model.named_parameters()]
     _, _, manual = model.manual_gradients(x, y)
     params = list(model.parameters())
@@ -32,8 +34,13 @@ def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[
     return errors
 
 
-def gradcheck_mlp_scratch(input_shape: tuple[int, ...] = (2,), num_classes: int = 3, batch: int = 16,
-                          seed: int = 0, **kwargs) -> dict[str, float]:
+def gradcheck_mlp_scratch(
+    input_shape: tuple[int, ...] = (2,),
+    num_classes: int = 3,
+    batch: int = 16,
+    seed: int = 0,
+    **kwargs,
+) -> dict[str, float]:
     """Build `mlp-scratch` (``kwargs`` as in ``model.*``) in float64 on random data and run :func:`gradcheck`."""
     from vislab.models import build_model
 

@@ -70,17 +70,28 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) 
         model.train(was_training)
     rows, seen = [], set()
     for name, m in modules:
-        own = [p for p in m.parameters(recurse=False) if id(p) not in seen]  # a shared tensor counts once
+        own = [
+            p for p in m.parameters(recurse=False) if id(p) not in seen
+        ]  # a shared tensor counts once
         seen.update(map(id, own))
         if name and not own and list(m.children()) and name not in shapes:
             continue  # an unused container adds nothing
-        rows.append(LayerRow(name or "(model)", type(m).__name__, shapes.get(name or "(model)", "-"),
-                             sum(p.numel() for p in own), sum(p.numel() for p in own if p.requires_grad),
-                             calls.get(name or "(model)", 0)))
+        rows.append(
+            LayerRow(
+                name or "(model)",
+                type(m).__name__,
+                shapes.get(name or "(model)", "-"),
+                sum(p.numel() for p in own),
+                sum(p.numel() for p in own if p.requires_grad),
+                calls.get(name or "(model)", 0),
+            )
+        )
     root = rows[0]
     if root.params == 0:  # the root row only matters when it holds parameters itself
         rows = rows[1:]
-    totals = dict(params=sum(p.numel() for p in model.parameters()),
-                  trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
-                  buffers=sum(b.numel() for b in model.buffers()))
+    totals = dict(
+        params=sum(p.numel() for p in model.parameters()),
+        trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        buffers=sum(b.numel() for b in model.buffers()),
+    )
     return LayerTable(rows, root.output_shape, totals, note)

@@ -25,20 +25,26 @@ from vislab.models.weights import load_fitting, read_state_dict
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
+
+
 def _resolve_weights(pretrained: bool, weights: str | None) -> Path | None:
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise UserError(f"model.weights: file '{path}' does not exist. Give the path of a ResNet-18 state dict "
-                            f"(.pth), or use model.pretrained=true with torchvision's cached ImageNet weights.")
+            raise UserError(
+                f"model.weights: file '{path}' does not exist. Give the path of a ResNet-18 state dict "
+                f"(.pth), or use model.pretrained=true with torchvision's cached ImageNet weights."
+            )
         return path
     if not pretrained:
         return None
     path = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
     if not path.is_file():
-        raise UserError(f"model.pretrained=true needs torchvision's ImageNet weights at '{path}', which is missing "
-                        f"(vislab never downloads weights). Download {RESNET18_URL} and place it there, or give "
-                        f"another file with model.weights=FILE.")
+        raise UserError(
+            f"model.pretrained=true needs torchvision's ImageNet weights at '{path}', which is missing "
+            f"(vislab never downloads weights). Download {RESNET18_URL} and place it there, or give "
+            f"another file with model.weights=FILE."
+        )
     return path
 
 
@@ -59,7 +65,9 @@ def resnet18(
     if cifar_stem or c != 3:
         k, stride = (3, 1) if cifar_stem else (7, 2)
         model.conv1 = nn.Conv2d(c, 64, kernel_size=k, stride=stride, padding=k // 2, bias=False)
-        nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")  # as torchvision's convs
+        nn.init.kaiming_normal_(
+            model.conv1.weight, mode="fan_out", nonlinearity="relu"
+        )  # as torchvision's convs
         if cifar_stem:
             model.maxpool = nn.Identity()
     if path is not None:

@@ -63,7 +63,9 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class ScratchMLP(nn.Module):
     """x → [linear → tanh] × len(hidden) → linear (logits); see the module docstring for the maths."""
 
-    def __init__(self, in_features: int, hidden: list[int], num_classes: int, impl: Impl, init_std: float):
+    def __init__(
+        self, in_features: int, hidden: list[int], num_classes: int, impl: Impl, init_std: float
+    ):
         super().__init__()
         self.impl = impl
         sizes = [in_features, *hidden, num_classes]
@@ -72,8 +74,12 @@ class ScratchMLP(nn.Module):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(sizes) - 2:
                 layers.append(nn.Tanh())
-        self.net = nn.Sequential(*layers)  # the parameters of every level live here (one state-dict layout)
-        with torch.no_grad():  # the homework's init: every weight and bias ~ N(0, init_std²), drawn in order
+        self.net = nn.Sequential(
+            *layers
+        )  # the parameters of every level live here (one state-dict layout)
+        with (
+            torch.no_grad()
+        ):  # the homework's init: every weight and bias ~ N(0, init_std²), drawn in order
             for p in self.parameters():
                 p.normal_(0.0, init_std)
 
@@ -100,7 +106,9 @@ class ScratchMLP(nn.Module):
         return self.net(x)
 
     # -------------------------------------------------------------------------------- backward
-    def backward_manual(self, acts: list[torch.Tensor], probs: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    def backward_manual(
+        self, acts: list[torch.Tensor], probs: torch.Tensor, y: torch.Tensor
+    ) -> list[torch.Tensor]:
         """Gradients of the mean cross-entropy w.r.t. every parameter, in ``self.parameters()`` order."""
         n = len(y)
         one_hot = torch.zeros_like(probs).scatter_(1, y[:, None], 1.0)
@@ -114,7 +122,9 @@ class ScratchMLP(nn.Module):
                 delta = (1 - h_in**2) * (delta @ layers[k].weight)  # ∇h̃ = (1 − h²) ⊙ (∇ỹ W)
         return grads
 
-    def manual_gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def manual_gradients(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """(loss, logits, gradients) by the hand-written forward and backward passes (no autograd)."""
         with torch.no_grad():
             logits, acts = self.forward_manual(x.flatten(1))
@@ -122,7 +132,9 @@ class ScratchMLP(nn.Module):
             return loss, logits, self.backward_manual(acts, softmax(logits), y)
 
     # ---------------------------------------------------------------------- one training step
-    def manual_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def manual_step(
+        self, x: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One SGD step, w ← w − η ∇w ℓ, with the gradients of this ``impl``; returns (loss, logits)."""
         y = y.long()
         if self.impl == "manual":
@@ -130,7 +142,9 @@ class ScratchMLP(nn.Module):
         else:
             for p in self.parameters():
                 p.grad = None
-            if self.impl == "autograd":  # hand-written forward and loss, torch computes the gradients
+            if (
+                self.impl == "autograd"
+            ):  # hand-written forward and loss, torch computes the gradients
                 logits = self.forward_manual(x.flatten(1))[0]
                 loss = cross_entropy(logits, y)
             else:  # "module": torch.nn layers and loss

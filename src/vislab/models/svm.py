@@ -32,18 +32,34 @@ _FITTED = ("support_vectors", "dual_coef", "intercept", "n_support", "classes", 
 class SVM(nn.Module):
     """A kernel SVM whose fitted arrays are buffers; scores computed in torch (float64)."""
 
-    def __init__(self, num_classes: int, kernel: Kernel, C: float, gamma: float | str, degree: int, coef0: float,
-                 max_samples: int | None):
+    def __init__(
+        self,
+        num_classes: int,
+        kernel: Kernel,
+        C: float,
+        gamma: float | str,
+        degree: int,
+        coef0: float,
+        max_samples: int | None,
+    ):
         super().__init__()
         self.num_classes, self.kernel, self.C, self.gamma_option = num_classes, kernel, C, gamma
         self.degree, self.coef0, self.max_samples = degree, coef0, max_samples
         f64 = dict(dtype=torch.float64)
         self.register_buffer("support_vectors", torch.zeros(0, 0, **f64))  # S × D
         self.register_buffer("dual_coef", torch.zeros(0, 0, **f64))  # (K−1) × S, libsvm layout
-        self.register_buffer("intercept", torch.zeros(0, **f64))  # K(K−1)/2, pairs (0,1), (0,2), …, (1,2), …
-        self.register_buffer("n_support", torch.zeros(0, dtype=torch.long))  # support vectors per fitted class
-        self.register_buffer("classes", torch.zeros(0, dtype=torch.long))  # the labels seen when fitting
-        self.register_buffer("gamma", torch.zeros((), **f64))  # the numeric gamma ('scale'/'auto' resolved)
+        self.register_buffer(
+            "intercept", torch.zeros(0, **f64)
+        )  # K(K−1)/2, pairs (0,1), (0,2), …, (1,2), …
+        self.register_buffer(
+            "n_support", torch.zeros(0, dtype=torch.long)
+        )  # support vectors per fitted class
+        self.register_buffer(
+            "classes", torch.zeros(0, dtype=torch.long)
+        )  # the labels seen when fitting
+        self.register_buffer(
+            "gamma", torch.zeros((), **f64)
+        )  # the numeric gamma ('scale'/'auto' resolved)
 
     # ----------------------------------------------------------------------------------- fitting
     def fit_arrays(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -51,28 +67,50 @@ class SVM(nn.Module):
 
         x = x.detach().flatten(1).double().cpu()
         y = y.detach().long().cpu()
-        if self.max_samples is not None and len(y) > self.max_samples:  # seeded by torch's global RNG
+        if (
+            self.max_samples is not None and len(y) > self.max_samples
+        ):  # seeded by torch's global RNG
             keep = torch.randperm(len(y))[: self.max_samples]
             x, y = x[keep], y[keep]
         if len(torch.unique(y)) < 2:
-            raise UserError("model 'svm' needs at least two classes in the train split, but it holds only one. "
-                            "Use more data (data.limit) or another split.")
-        svc = SVC(kernel=self.kernel, C=self.C, gamma=self.gamma_option, degree=self.degree, coef0=self.coef0)
+            raise UserError(
+                "model 'svm' needs at least two classes in the train split, but it holds only one. "
+                "Use more data (data.limit) or another split."
+            )
+        svc = SVC(
+            kernel=self.kernel,
+            C=self.C,
+            gamma=self.gamma_option,
+            degree=self.degree,
+            coef0=self.coef0,
+        )
         svc.fit(x.numpy(), y.numpy())
         dual, intercept = svc.dual_coef_, svc.intercept_
-        if len(svc.classes_) == 2:  # scikit-learn flips the sign of its public binary arrays: undo it
+        if (
+            len(svc.classes_) == 2
+        ):  # scikit-learn flips the sign of its public binary arrays: undo it
             dual, intercept = -dual, -intercept
         device = self.intercept.device
-        arrays = dict(support_vectors=svc.support_vectors_, dual_coef=dual, intercept=intercept,
-                      n_support=svc.n_support_, classes=svc.classes_, gamma=svc._gamma)
+        arrays = dict(
+            support_vectors=svc.support_vectors_,
+            dual_coef=dual,
+            intercept=intercept,
+            n_support=svc.n_support_,
+            classes=svc.classes_,
+            gamma=svc._gamma,
+        )
         for name, value in arrays.items():
             t = torch.as_tensor(value)
-            self._buffers[name] = t.to(device, torch.long if name in ("n_support", "classes") else torch.float64)
+            self._buffers[name] = t.to(
+                device, torch.long if name in ("n_support", "classes") else torch.float64
+            )
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in _FITTED:  # fitted sizes are only known from the checkpoint: take its shapes
             if prefix + name in state_dict:
-                self._buffers[name] = torch.empty_like(state_dict[prefix + name], device=self.intercept.device)
+                self._buffers[name] = torch.empty_like(
+                    state_dict[prefix + name], device=self.intercept.device
+                )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------------------------- scoring
@@ -105,7 +143,9 @@ class SVM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(self.classes) == 0:
-            raise RuntimeError("the svm is not fitted: call fit_arrays(x, y) first (the trainer does).")
+            raise RuntimeError(
+                "the svm is not fitted: call fit_arrays(x, y) first (the trainer does)."
+            )
         with torch.autocast(x.device.type, enabled=False):
             dec = self.pairwise_decision(x.detach().flatten(1).double())
             n_fit = len(self.classes)
@@ -141,11 +181,15 @@ def svm(
 ) -> nn.Module:
     """scikit-learn's SVC, fitted once on the train split (``max_samples``: a random subset, for big data)."""
     if C <= 0 or not math.isfinite(C):
-        raise ConfigError(f"model.C={C} must be a positive number (the SVM's inverse regularisation).")
+        raise ConfigError(
+            f"model.C={C} must be a positive number (the SVM's inverse regularisation)."
+        )
     if isinstance(gamma, float) and gamma <= 0:
         raise ConfigError(f"model.gamma={gamma} must be positive, or 'scale' / 'auto'.")
     if degree < 1:
         raise ConfigError(f"model.degree={degree} must be at least 1.")
     if max_samples is not None and max_samples < 2:
-        raise ConfigError(f"model.max_samples={max_samples} must be at least 2 (or null for the whole split).")
+        raise ConfigError(
+            f"model.max_samples={max_samples} must be at least 2 (or null for the whole split)."
+        )
     return SVM(num_classes, kernel, C, gamma, degree, coef0, max_samples)

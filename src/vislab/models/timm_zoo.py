@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch.nn as nn
 
@@ -57,20 +58,26 @@ def cached_weights(name: str) -> tuple[Path | None, list[str]]:
 
     cfg = get_pretrained_cfg(name)
     if cfg is None:
-        raise UserError(f"timm has no pretrained weights for '{name}'. Use model.pretrained=false, or another "
-                        f"model (timm.list_models(pretrained=True) lists those with weights).")
+        raise UserError(
+            f"timm has no pretrained weights for '{name}'. Use model.pretrained=false, or another "
+            f"model (timm.list_models(pretrained=True) lists those with weights)."
+        )
     searched: list[str] = []
     if cfg.hf_hub_id:
         from huggingface_hub import constants, try_to_load_from_cache
 
         repo = cfg.hf_hub_id
-        for filename in dict.fromkeys([cfg.hf_hub_filename, "model.safetensors", "pytorch_model.bin"]):
+        for filename in dict.fromkeys(
+            [cfg.hf_hub_filename, "model.safetensors", "pytorch_model.bin"]
+        ):
             if filename:
                 found = try_to_load_from_cache(repo, filename)
                 if isinstance(found, str) and Path(found).is_file():
                     return Path(found), searched
-        searched.append(f"{constants.HF_HUB_CACHE}/models--{repo.replace('/', '--')}/snapshots/*/model.safetensors "
-                        f"(Hugging Face repo '{repo}')")
+        searched.append(
+            f"{constants.HF_HUB_CACHE}/models--{repo.replace('/', '--')}/snapshots/*/model.safetensors "
+            f"(Hugging Face repo '{repo}')"
+        )
     if cfg.url:
         path = Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name
         if path.is_file():
@@ -79,27 +86,39 @@ def cached_weights(name: str) -> tuple[Path | None, list[str]]:
     return None, searched
 
 
-def build_timm(name: str, input_shape: tuple[int, ...], num_classes: int, pretrained: bool = False,
-               weights: str | None = None, **kwargs: Any) -> nn.Module:
+def build_timm(
+    name: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    pretrained: bool = False,
+    weights: str | None = None,
+    **kwargs: Any,
+) -> nn.Module:
     """``timm:<name>`` — a timm model for this data; weights only from local files (see module docstring)."""
     try:
         import timm
     except ImportError:
-        raise UserError(f"model 'timm:{name}' needs the timm library, which is not installed: {INSTALL}.") from None
+        raise UserError(
+            f"model 'timm:{name}' needs the timm library, which is not installed: {INSTALL}."
+        ) from None
     if not isinstance(pretrained, bool):
         raise ConfigError(f"model.pretrained={pretrained!r} must be true or false.")
     if not timm.is_model(name):
         near = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise ConfigError(f"timm has no model '{name}'.{hint} List them with: python -c \"import timm; "
-                          f"print(timm.list_models('*vit*'))\".")
+        raise ConfigError(
+            f"timm has no model '{name}'.{hint} List them with: python -c \"import timm; "
+            f"print(timm.list_models('*vit*'))\"."
+        )
     c, h, w = require_image_input(f"timm:{name}", input_shape)
     file = None
     if not pretrained_skipped() and (pretrained or weights is not None):
         if weights is not None:
             file = Path(str(weights)).expanduser()
             if not file.is_file():
-                raise UserError(f"model.weights: file '{file}' does not exist. Give a weights file for timm:{name}.")
+                raise UserError(
+                    f"model.weights: file '{file}' does not exist. Give a weights file for timm:{name}."
+                )
         else:
             file, searched = cached_weights(name)
             if file is None:
@@ -107,9 +126,16 @@ def build_timm(name: str, input_shape: tuple[int, ...], num_classes: int, pretra
                     f"model.pretrained=true: the weights of timm:{name} are not in the local cache (vislab never "
                     f"downloads). Looked for: {'; '.join(searched)}. On a machine with internet run python -c "
                     f"\"import timm; timm.create_model('{name}', pretrained=True)\" and copy its cache here, or give "
-                    f"the file with model.weights=FILE.")
-    extra = dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(file), custom_load=file.suffix == ".npz")) \
-        if file is not None else {}
+                    f"the file with model.weights=FILE."
+                )
+    extra = (
+        dict(
+            pretrained=True,
+            pretrained_cfg_overlay=dict(file=str(file), custom_load=file.suffix == ".npz"),
+        )
+        if file is not None
+        else {}
+    )
     base = dict(num_classes=num_classes, in_chans=c, img_size=(h, w))
     with hub_offline():
         while True:
@@ -118,18 +144,26 @@ def build_timm(name: str, input_shape: tuple[int, ...], num_classes: int, pretra
                 break
             except TypeError as e:
                 if "img_size" in str(e) and "img_size" in base and "img_size" not in kwargs:
-                    del base["img_size"]  # a model without a fixed input size (CNNs): try again without it
+                    del base[
+                        "img_size"
+                    ]  # a model without a fixed input size (CNNs): try again without it
                     continue
-                raise ConfigError(f"timm:{name} rejected an option: {e}. Check the model.* keys against the "
-                                  f"model's constructor in timm.") from None
+                raise ConfigError(
+                    f"timm:{name} rejected an option: {e}. Check the model.* keys against the "
+                    f"model's constructor in timm."
+                ) from None
             except (ValueError, AssertionError, KeyError) as e:
-                raise ConfigError(f"timm:{name} could not be built with these options ({type(e).__name__}: "
-                                  f"{str(e)[:300]}).") from None
+                raise ConfigError(
+                    f"timm:{name} could not be built with these options ({type(e).__name__}: "
+                    f"{str(e)[:300]})."
+                ) from None
             except Exception as e:  # noqa: BLE001 - garbage weights: EOFError, UnpicklingError, SafetensorError
                 if file is None:
                     raise
-                raise UserError(f"timm:{name}: the weights in '{file}' could not be loaded ({type(e).__name__}: "
-                                f"{str(e)[:300]}). Check that the file belongs to this model.") from None
+                raise UserError(
+                    f"timm:{name}: the weights in '{file}' could not be loaded ({type(e).__name__}: "
+                    f"{str(e)[:300]}). Check that the file belongs to this model."
+                ) from None
     _check_patches(model, name, h, w)
     if file is not None and file.suffix != ".npz":
         _load_matching(model, file, name)
@@ -144,8 +178,10 @@ def _load_matching(model: nn.Module, file: Path, name: str) -> None:
     own = model.state_dict()
     fits = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
     if not fits:
-        raise UserError(f"timm:{name}: no tensor of '{file}' fits this model (its names/shapes belong to another "
-                        f"architecture). Give a weights file of {name}.")
+        raise UserError(
+            f"timm:{name}: no tensor of '{file}' fits this model (its names/shapes belong to another "
+            f"architecture). Give a weights file of {name}."
+        )
     model.load_state_dict(fits, strict=False)
 
 
@@ -157,5 +193,7 @@ def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:
     ph, pw = (patch, patch) if isinstance(patch, int) else tuple(patch)
     if h % ph or w % pw:
         valid = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
-        raise UserError(f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
-                        f"model.patch_size to one of {', '.join(map(str, valid))}, or resize with data.resize.")
+        raise UserError(
+            f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
+            f"model.patch_size to one of {', '.join(map(str, valid))}, or resize with data.resize."
+        )

@@ -36,7 +36,9 @@ from vislab.models import register_model, require_image_input
 PRESETS: dict[str, dict] = {
     "shallow": dict(embed_dim=128, depth=1, residual=False, pos_embed="sinusoidal", dropout=0.5),
     "deep": dict(embed_dim=128, depth=2, residual=False, pos_embed="sinusoidal", dropout=0.5),
-    "deep-residual": dict(embed_dim=128, depth=2, residual=True, pos_embed="sinusoidal", dropout=0.5),
+    "deep-residual": dict(
+        embed_dim=128, depth=2, residual=True, pos_embed="sinusoidal", dropout=0.5
+    ),
 }
 DEFAULTS = dict(embed_dim=64, depth=4, residual=True, pos_embed="learned", dropout=0.0)
 
@@ -76,16 +78,25 @@ class ShiftedPatchEmbed(nn.Module):
         b, c, h, w = x.shape
         p, s = self.patch, max(self.patch // 2, 1)
         padded = F.pad(x, (s, s, s, s))  # shifted copies are filled with zeros
-        shifts = [padded[..., s + dy: s + dy + h, s + dx: s + dx + w] for dy, dx in ((-s, -s), (-s, s), (s, -s), (s, s))]
+        shifts = [
+            padded[..., s + dy : s + dy + h, s + dx : s + dx + w]
+            for dy, dx in ((-s, -s), (-s, s), (s, -s), (s, s))
+        ]
         x = torch.cat([x, *shifts], 1)  # B × 5C × H × W
-        x = x.reshape(b, 5 * c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // p) * (w // p), -1)
+        x = (
+            x.reshape(b, 5 * c, h // p, p, w // p, p)
+            .permute(0, 2, 4, 1, 3, 5)
+            .reshape(b, (h // p) * (w // p), -1)
+        )
         return self.proj(self.norm(x))
 
 
 class Attention(nn.Module):
     """Multi-head self-attention (optionally LSA). Set ``keep_attn`` to record the weights in ``self.attn``."""
 
-    def __init__(self, dim: int, heads: int, head_dim: int, attn_dropout: float, dropout: float, lsa: bool):
+    def __init__(
+        self, dim: int, heads: int, head_dim: int, attn_dropout: float, dropout: float, lsa: bool
+    ):
         super().__init__()
         self.heads, self.head_dim, self.lsa, self.attn_dropout = heads, head_dim, lsa, attn_dropout
         self.qkv = nn.Linear(dim, 3 * heads * head_dim)
@@ -98,7 +109,9 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
-        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × B×h×T×d
+        q, k, v = (
+            self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        )  # 3 × B×h×T×d
         allowed = ~torch.eye(t, dtype=torch.bool, device=x.device) if self.lsa and t > 1 else None
         p_drop = self.attn_dropout if self.training else 0.0
         if self.keep_attn:  # the formula, step by step (and the weights kept for figures)
@@ -109,7 +122,9 @@ class Attention(nn.Module):
             self.attn = attn.detach()
             out = F.dropout(attn, p_drop, self.training) @ v
         else:  # the same computation, fused
-            out = F.scaled_dot_product_attention(q * self.scale, k, v, attn_mask=allowed, dropout_p=p_drop, scale=1.0)
+            out = F.scaled_dot_product_attention(
+                q * self.scale, k, v, attn_mask=allowed, dropout_p=p_drop, scale=1.0
+            )
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, t, -1)))
 
 
@@ -130,15 +145,30 @@ class DropPath(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: X + MHSA(LN(X)), then X + MLP(LN(X)) (no "X +" without residual)."""
 
-    def __init__(self, dim: int, heads: int, head_dim: int, mlp_hidden: int, dropout: float, attn_dropout: float,
-                 drop_path: float, residual: bool, lsa: bool):
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        head_dim: int,
+        mlp_hidden: int,
+        dropout: float,
+        attn_dropout: float,
+        drop_path: float,
+        residual: bool,
+        lsa: bool,
+    ):
         super().__init__()
         self.residual = residual
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, heads, head_dim, attn_dropout, dropout, lsa)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp_hidden), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(mlp_hidden, dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_hidden, dim),
+            nn.Dropout(dropout),
+        )
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,10 +179,26 @@ class Block(nn.Module):
 
 
 class ViT(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], num_classes: int, embed_dim: int, patch_size: int, depth: int,
-                 num_heads: int, head_dim: int, mlp_hidden: int, dropout: float, attn_dropout: float,
-                 drop_path: float, residual: bool, pool: str, pos_embed: str, spt: bool, lsa: bool,
-                 head_hidden: list[int]):
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        num_classes: int,
+        embed_dim: int,
+        patch_size: int,
+        depth: int,
+        num_heads: int,
+        head_dim: int,
+        mlp_hidden: int,
+        dropout: float,
+        attn_dropout: float,
+        drop_path: float,
+        residual: bool,
+        pool: str,
+        pos_embed: str,
+        spt: bool,
+        lsa: bool,
+        head_hidden: list[int],
+    ):
         super().__init__()
         c, h, w = shape
         self.grid = (h // patch_size, w // patch_size)
@@ -164,11 +210,17 @@ class ViT(nn.Module):
             self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens, embed_dim))
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
         else:  # fixed: a buffer, rebuilt from the shape (not stored in checkpoints)
-            self.register_buffer("pos_embed", sinusoidal_table(n_tokens, embed_dim)[None], persistent=False)
+            self.register_buffer(
+                "pos_embed", sinusoidal_table(n_tokens, embed_dim)[None], persistent=False
+            )
         self.pos_drop = nn.Dropout(dropout)
         rates = torch.linspace(0, drop_path, depth).tolist()  # stochastic depth grows with depth
-        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, head_dim, mlp_hidden, dropout, attn_dropout, r,
-                                          residual, lsa) for r in rates)
+        self.blocks = nn.ModuleList(
+            Block(
+                embed_dim, num_heads, head_dim, mlp_hidden, dropout, attn_dropout, r, residual, lsa
+            )
+            for r in rates
+        )
         self.norm = nn.LayerNorm(embed_dim)
         head: list[nn.Module] = []
         width = embed_dim
@@ -246,11 +298,16 @@ def plot_pos_embedding(model: ViT, path: str | Path) -> Path:
     patches = table[1:] if model.pool == "cls" else table
     gh, gw = model.grid
     unit = F.normalize(patches, dim=1)
-    sim = (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)  # tiles
+    sim = (
+        (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
+    )  # tiles
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
     im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r")
-    a1.set(xlabel="token (0 = class token)" if model.pool == "cls" else "token", ylabel="embedding dimension",
-           title="positional embedding")
+    a1.set(
+        xlabel="token (0 = class token)" if model.pool == "cls" else "token",
+        ylabel="embedding dimension",
+        title="positional embedding",
+    )
     fig.colorbar(im, ax=a1)
     im = a2.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1)
     for k in range(1, max(gh, gw)):
@@ -266,8 +323,14 @@ def plot_pos_embedding(model: ViT, path: str | Path) -> Path:
     return Path(path)
 
 
-def plot_attention(model: ViT, images: torch.Tensor, display=None, *, path: str | Path | None = None,
-                   max_images: int = 8) -> Path:
+def plot_attention(
+    model: ViT,
+    images: torch.Tensor,
+    display=None,
+    *,
+    path: str | Path | None = None,
+    max_images: int = 8,
+) -> Path:
     """PNG: images (top) and their attention-rollout maps overlaid (bottom). ``images``: the normalised
     B×C×H×W batch the model takes; ``display``: the same images as uint8 N×H×W×C (else min-max scaled)."""
     if path is None and isinstance(display, (str, Path)):  # plot_attention(model, images, path)
@@ -282,7 +345,9 @@ def plot_attention(model: ViT, images: torch.Tensor, display=None, *, path: str 
         display = ((x - lo) / (hi - lo).clamp_min(1e-8)).permute(0, 2, 3, 1).cpu().numpy()
     size = display.shape[1:3]
     maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-    maps = (maps - maps.amin((1, 2), keepdim=True)) / (maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)).clamp_min(1e-8)
+    maps = (maps - maps.amin((1, 2), keepdim=True)) / (
+        maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)
+    ).clamp_min(1e-8)
     n = len(x)
     fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
     for i in range(n):
@@ -323,29 +388,68 @@ def vit(
     head_hidden: list[int] = [],  # noqa: B006 (validated and copied by the registry)
 ) -> nn.Module:
     """A from-scratch ViT; options left unset come from ``preset`` (report 001's ViTs) or the defaults."""
-    given = dict(embed_dim=embed_dim, depth=depth, residual=residual, pos_embed=pos_embed, dropout=dropout)
-    o = {**DEFAULTS, **(PRESETS[preset] if preset else {}), **{k: v for k, v in given.items() if v is not None}}
+    given = dict(
+        embed_dim=embed_dim, depth=depth, residual=residual, pos_embed=pos_embed, dropout=dropout
+    )
+    o = {
+        **DEFAULTS,
+        **(PRESETS[preset] if preset else {}),
+        **{k: v for k, v in given.items() if v is not None},
+    }
     c, h, w = require_image_input("vit", input_shape)
     if patch_size < 1 or h % patch_size or w % patch_size:
         valid = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
-        raise UserError(f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
-                        f"Valid patch sizes for {h}×{w}: {', '.join(map(str, valid))} (or resize with data.resize).")
-    for key, value in (("embed_dim", o["embed_dim"]), ("depth", o["depth"]), ("num_heads", num_heads)):
+        raise UserError(
+            f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
+            f"Valid patch sizes for {h}×{w}: {', '.join(map(str, valid))} (or resize with data.resize)."
+        )
+    for key, value in (
+        ("embed_dim", o["embed_dim"]),
+        ("depth", o["depth"]),
+        ("num_heads", num_heads),
+    ):
         if value < 1:
             raise ConfigError(f"model.{key}={value} must be at least 1.")
     if head_dim is None:
         if o["embed_dim"] % num_heads:
-            raise ConfigError(f"model.embed_dim={o['embed_dim']} is not divisible by model.num_heads={num_heads}. "
-                              f"Choose a multiple of {num_heads}, or set model.head_dim explicitly.")
+            raise ConfigError(
+                f"model.embed_dim={o['embed_dim']} is not divisible by model.num_heads={num_heads}. "
+                f"Choose a multiple of {num_heads}, or set model.head_dim explicitly."
+            )
         head_dim = o["embed_dim"] // num_heads
-    for key, value in (("dropout", o["dropout"]), ("attn_dropout", attn_dropout), ("drop_path", drop_path)):
+    for key, value in (
+        ("dropout", o["dropout"]),
+        ("attn_dropout", attn_dropout),
+        ("drop_path", drop_path),
+    ):
         if not 0 <= value < 1:
             raise ConfigError(f"model.{key}={value} must lie in [0, 1).")
     if drop_path > 0 and not o["residual"]:
-        raise ConfigError("model.drop_path drops residual branches, but model.residual is false. "
-                          "Set model.drop_path=0 or model.residual=true.")
+        raise ConfigError(
+            "model.drop_path drops residual branches, but model.residual is false. "
+            "Set model.drop_path=0 or model.residual=true."
+        )
     hidden = mlp_hidden or max(1, round(mlp_ratio * o["embed_dim"]))
     if hidden < 1 or head_dim < 1 or any(u < 1 for u in head_hidden):
-        raise ConfigError("model.mlp_hidden / mlp_ratio, head_dim and head_hidden sizes must be positive.")
-    return ViT((c, h, w), num_classes, o["embed_dim"], patch_size, o["depth"], num_heads, head_dim, hidden,
-               o["dropout"], attn_dropout, drop_path, o["residual"], pool, o["pos_embed"], spt, lsa, list(head_hidden))
+        raise ConfigError(
+            "model.mlp_hidden / mlp_ratio, head_dim and head_hidden sizes must be positive."
+        )
+    return ViT(
+        (c, h, w),
+        num_classes,
+        o["embed_dim"],
+        patch_size,
+        o["depth"],
+        num_heads,
+        head_dim,
+        hidden,
+        o["dropout"],
+        attn_dropout,
+        drop_path,
+        o["residual"],
+        pool,
+        o["pos_embed"],
+        spt,
+        lsa,
+        list(head_hidden),
+    )

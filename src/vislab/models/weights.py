@@ -26,13 +26,17 @@ def read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - corrupt file, foreign pickle, not a torch file
-        raise UserError(f"{what}: '{path}' could not be read as a weights file ({type(e).__name__}: "
-                        f"{str(e)[:200]}). Replace it with the original download.") from None
+        raise UserError(
+            f"{what}: '{path}' could not be read as a weights file ({type(e).__name__}: "
+            f"{str(e)[:200]}). Replace it with the original download."
+        ) from None
     for key in ("state_dict", "model"):  # training checkpoints often nest the weights
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise UserError(f"{what}: '{path}' holds no state dict of tensors. Give a file of model weights.")
+        raise UserError(
+            f"{what}: '{path}' holds no state dict of tensors. Give a file of model weights."
+        )
     return sd
 
 
@@ -44,16 +48,27 @@ def load_fitting(model: nn.Module, sd: dict[str, torch.Tensor], what: str) -> li
         src = sd.get(name)
         if src is not None and src.shape == t.shape:
             take[name] = src
-        elif (src is not None and src.ndim == 4 and t.ndim == 4 and src.shape[1] == 3 and t.shape[1] == 1
-              and src.shape[0] == t.shape[0] and src.shape[2:] == t.shape[2:]):
+        elif (
+            src is not None
+            and src.ndim == 4
+            and t.ndim == 4
+            and src.shape[1] == 3
+            and t.shape[1] == 1
+            and src.shape[0] == t.shape[0]
+            and src.shape[2:] == t.shape[2:]
+        ):
             take[name] = src.sum(1, keepdim=True)  # RGB filters on a gray image: the same response
             note(f"{what}: '{name}' adapted from RGB to 1 channel (filters summed over colour).")
         else:
             reinit.append(name)
     if not take:
-        raise UserError(f"{what}: no tensor of the weights file fits this model (wrong architecture?).")
+        raise UserError(
+            f"{what}: no tensor of the weights file fits this model (wrong architecture?)."
+        )
     model.load_state_dict(take, strict=False)
     if reinit:
         layers = sorted({n.rsplit(".", 1)[0] for n in reinit})
-        note(f"{what}: re-initialised {', '.join(layers)} (no fitting pretrained tensor); the rest is pretrained.")
+        note(
+            f"{what}: re-initialised {', '.join(layers)} (no fitting pretrained tensor); the rest is pretrained."
+        )
     return reinit

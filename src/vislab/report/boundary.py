@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -17,8 +17,15 @@ from vislab.errors import UserError  # noqa: E402
 
 
 @torch.no_grad()
-def plot_decision_boundary(model: torch.nn.Module, x, y, path: str | Path, class_names: Sequence[str] | None = None,
-                           resolution: int = 200, title: str = "") -> Path:
+def plot_decision_boundary(
+    model: torch.nn.Module,
+    x,
+    y,
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    resolution: int = 200,
+    title: str = "",
+) -> Path:
     """Colour the plane by the model's predicted class (shade = its softmax confidence) and scatter the points.
 
     ``x``: N×2 features as the model takes them (normalised), ``y``: their labels (tensors or arrays).
@@ -26,8 +33,10 @@ def plot_decision_boundary(model: torch.nn.Module, x, y, path: str | Path, class
     x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     y = np.asarray(torch.as_tensor(np.asarray(y)).long())
     if x.ndim != 2 or x.shape[1] != 2:
-        raise UserError(f"a decision boundary needs 2-D feature data (N×2, e.g. data.name=circles), "
-                        f"not data of shape {tuple(x.shape)}.")
+        raise UserError(
+            f"a decision boundary needs 2-D feature data (N×2, e.g. data.name=circles), "
+            f"not data of shape {tuple(x.shape)}."
+        )
     if len(x) == 0:
         raise UserError("a decision boundary needs at least one data point.")
     lo, hi = x.min(0).values.numpy(), x.max(0).values.numpy()
@@ -39,7 +48,9 @@ def plot_decision_boundary(model: torch.nn.Module, x, y, path: str | Path, class
     was_training = model.training
     model.eval()
     try:
-        device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+        device = next(
+            (t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu")
+        )
         logits = torch.cat([model(chunk.to(device)).float().cpu() for chunk in grid.split(8192)])
     finally:
         model.train(was_training)
@@ -51,18 +62,42 @@ def plot_decision_boundary(model: torch.nn.Module, x, y, path: str | Path, class
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(n_classes)]
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.imshow(pred, origin="lower", extent=(g0[0], g0[-1], g1[0], g1[-1]), aspect="auto", alpha=0.25,
-              cmap=ListedColormap(colors), vmin=-0.5, vmax=n_classes - 0.5, interpolation="nearest")
+    ax.imshow(
+        pred,
+        origin="lower",
+        extent=(g0[0], g0[-1], g1[0], g1[-1]),
+        aspect="auto",
+        alpha=0.25,
+        cmap=ListedColormap(colors),
+        vmin=-0.5,
+        vmax=n_classes - 0.5,
+        interpolation="nearest",
+    )
     ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
     if n_classes > 1:
         ax.contour(xx, yy, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k", linewidths=1)
     for k in range(n_classes):
         sel = y == k
         if sel.any():
-            ax.scatter(x[sel, 0], x[sel, 1], s=10, color=colors[k], edgecolors="k", linewidths=0.3,
-                       label=names[k] if k < len(names) else str(k))
-    acc = float((predict_classes(model, x, device) == torch.from_numpy(y)).float().mean()) if len(y) else float("nan")
-    ax.set(xlabel="x₁", ylabel="x₂", title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})")
+            ax.scatter(
+                x[sel, 0],
+                x[sel, 1],
+                s=10,
+                color=colors[k],
+                edgecolors="k",
+                linewidths=0.3,
+                label=names[k] if k < len(names) else str(k),
+            )
+    acc = (
+        float((predict_classes(model, x, device) == torch.from_numpy(y)).float().mean())
+        if len(y)
+        else float("nan")
+    )
+    ax.set(
+        xlabel="x₁",
+        ylabel="x₂",
+        title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})",
+    )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

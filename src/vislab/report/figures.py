@@ -31,12 +31,23 @@ def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
     for i, (name, rows) in enumerate(histories.items()):
         color = f"C{i % 10}"
         ep = [r["epoch"] for r in rows]
-        for key, ax, style in (("train_loss", ax_loss, "-"), ("val_loss", ax_loss, "--"),
-                               ("train_acc", ax_acc, "-"), ("val_acc", ax_acc, "--")):
+        for key, ax, style in (
+            ("train_loss", ax_loss, "-"),
+            ("val_loss", ax_loss, "--"),
+            ("train_acc", ax_acc, "-"),
+            ("val_acc", ax_acc, "--"),
+        ):
             pts = [(e, r[key]) for e, r in zip(ep, rows) if r.get(key) is not None]
             if pts:
-                ax.plot(*zip(*pts), style, color=color, marker=".",
-                        label=f"{name} {key.split('_')[0]}" if len(histories) > 1 else key.split("_")[0])
+                ax.plot(
+                    *zip(*pts),
+                    style,
+                    color=color,
+                    marker=".",
+                    label=f"{name} {key.split('_')[0]}"
+                    if len(histories) > 1
+                    else key.split("_")[0],
+                )
     for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
@@ -46,7 +57,9 @@ def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_confusion(confusion: np.ndarray, class_names: list[str], path: Path, title: str = "") -> Path:
+def plot_confusion(
+    confusion: np.ndarray, class_names: list[str], path: Path, title: str = ""
+) -> Path:
     """Row-normalised confusion matrix with counts."""
     k = len(class_names)
     cm = np.asarray(confusion, dtype=float)
@@ -61,13 +74,22 @@ def plot_confusion(confusion: np.ndarray, class_names: list[str], path: Path, ti
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     ax.set_title(title or "confusion matrix")
     return _save(fig, path)
 
 
-def plot_per_class(per_class: list[float], class_names: list[str], path: Path, title: str = "") -> Path:
+def plot_per_class(
+    per_class: list[float], class_names: list[str], path: Path, title: str = ""
+) -> Path:
     fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
     ax.bar(range(len(per_class)), np.nan_to_num(per_class), color="C0")
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
@@ -77,7 +99,12 @@ def plot_per_class(per_class: list[float], class_names: list[str], path: Path, t
     return _save(fig, path)
 
 
-def plot_roc(roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], path: Path, title: str = "") -> Path:
+def plot_roc(
+    roc: dict[int, tuple[np.ndarray, np.ndarray]],
+    class_names: list[str],
+    path: Path,
+    title: str = "",
+) -> Path:
     """One-vs-rest ROC curves, one per class."""
     from sklearn.metrics import auc
 
@@ -92,33 +119,59 @@ def plot_roc(roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[st
     return _save(fig, path)
 
 
-def plot_image_grid(rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None,
-                    labels: list[str] | None = None) -> Path:
+def plot_image_grid(
+    rows: list[np.ndarray],
+    path: Path,
+    row_titles: list[str] | None = None,
+    labels: list[str] | None = None,
+) -> Path:
     """Grid of uint8 N×H×W×C images, one row per array (e.g. originals vs augmented); ``labels`` (e.g. class
     names) are written under the images of every row."""
     n = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), n, figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)), squeeze=False
+    )
     for i, imgs in enumerate(rows):
         for j in range(n):
             ax = axes[i][j]
             ax.axis("off")
             if j < len(imgs):
                 img = imgs[j]
-                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
-                          vmin=0, vmax=255)
+                ax.imshow(
+                    img[..., 0] if img.shape[-1] == 1 else img,
+                    cmap="gray" if img.shape[-1] == 1 else None,
+                    vmin=0,
+                    vmax=255,
+                )
                 if labels and j < len(labels):
-                    ax.text(0.5, -0.04, labels[j], transform=ax.transAxes, ha="center", va="top", fontsize=6)
+                    ax.text(
+                        0.5,
+                        -0.04,
+                        labels[j],
+                        transform=ax.transAxes,
+                        ha="center",
+                        va="top",
+                        fontsize=6,
+                    )
         if row_titles:
             axes[i][0].set_title(row_titles[i], fontsize=8, loc="left")
     return _save(fig, path)
 
 
-def plot_feature_scatter(x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = "") -> Path:
+def plot_feature_scatter(
+    x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = ""
+) -> Path:
     """2-D feature data (e.g. `circles`) coloured by class; higher dimensions show their first two features."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for k, name in enumerate(class_names):
         pts = x[y == k]
-        ax.scatter(pts[:, 0], pts[:, 1] if x.shape[1] > 1 else np.zeros(len(pts)), s=8, label=name, alpha=0.7)
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1] if x.shape[1] > 1 else np.zeros(len(pts)),
+            s=8,
+            label=name,
+            alpha=0.7,
+        )
     ax.set_xlabel("feature 0")
     ax.set_ylabel("feature 1")
     ax.legend(fontsize=7)
@@ -137,8 +190,14 @@ def plot_bars(values: dict[str, float], path: Path, title: str = "", xlabel: str
     return _save(fig, path)
 
 
-def plot_parallel_coordinates(params: list[dict], values: list[float], axes: dict[str, dict], path: Path,
-                              metric: str = "value", higher_better: bool = True) -> Path:
+def plot_parallel_coordinates(
+    params: list[dict],
+    values: list[float],
+    axes: dict[str, dict],
+    path: Path,
+    metric: str = "value",
+    higher_better: bool = True,
+) -> Path:
     """One line per trial across one vertical axis per parameter, coloured by the objective.
 
     ``axes`` maps each parameter to {"log": bool} for numbers or {"choices": [...]} for categoricals.
@@ -153,24 +212,40 @@ def plot_parallel_coordinates(params: list[dict], values: list[float], axes: dic
             choices = [str(c) for c in spec["choices"]]
             pos = np.linspace(0, 1, len(choices)) if len(choices) > 1 else np.array([0.5])
             ticks[name] = (list(pos), choices)
-            return np.array([pos[choices.index(str(v))] if str(v) in choices else np.nan for v in column])
+            return np.array(
+                [pos[choices.index(str(v))] if str(v) in choices else np.nan for v in column]
+            )
         v = np.array([np.nan if c is None else float(c) for c in column])
         t = np.log10(v) if spec.get("log") else v
         lo, hi = np.nanmin(t), np.nanmax(t)
         span = hi - lo if hi > lo else 1.0
         raw = np.linspace(lo, hi, 4) if hi > lo else np.array([lo])
-        ticks[name] = (list((raw - lo) / span if hi > lo else [0.5]),
-                       [f"{10 ** r:.3g}" if spec.get("log") else f"{r:.3g}" for r in raw])
+        ticks[name] = (
+            list((raw - lo) / span if hi > lo else [0.5]),
+            [f"{10**r:.3g}" if spec.get("log") else f"{r:.3g}" for r in raw],
+        )
         return (t - lo) / span if hi > lo else np.full(len(t), 0.5)
 
-    data = np.stack([scaled(n, [p.get(n) for p in params]) for n in names] + [scaled(metric, values)], axis=1)
+    data = np.stack(
+        [scaled(n, [p.get(n) for p in params]) for n in names] + [scaled(metric, values)], axis=1
+    )
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cols)), 4.5))
     vals = np.asarray(values, dtype=float)
-    norm = matplotlib.colors.Normalize(vmin=np.nanmin(vals), vmax=np.nanmax(vals) if np.nanmax(vals) > np.nanmin(vals)
-                                       else np.nanmin(vals) + 1e-9)
+    norm = matplotlib.colors.Normalize(
+        vmin=np.nanmin(vals),
+        vmax=np.nanmax(vals) if np.nanmax(vals) > np.nanmin(vals) else np.nanmin(vals) + 1e-9,
+    )
     cmap = plt.get_cmap("viridis" if higher_better else "viridis_r")
     for i in np.argsort(vals if higher_better else -vals):  # best drawn last, on top
-        ax.plot(range(len(cols)), data[i], color=cmap(norm(vals[i])), alpha=0.8, lw=1.2, marker="o", ms=3)
+        ax.plot(
+            range(len(cols)),
+            data[i],
+            color=cmap(norm(vals[i])),
+            alpha=0.8,
+            lw=1.2,
+            marker="o",
+            ms=3,
+        )
     for j, name in enumerate(cols):
         ax.axvline(j, color="k", lw=0.8)
         for pos, label in zip(*ticks[name]):
@@ -184,8 +259,13 @@ def plot_parallel_coordinates(params: list[dict], values: list[float], axes: dic
     return _save(fig, path)
 
 
-def plot_history(numbers: list[int], values: list[float], path: Path, metric: str = "value",
-                 higher_better: bool = True) -> Path:
+def plot_history(
+    numbers: list[int],
+    values: list[float],
+    path: Path,
+    metric: str = "value",
+    higher_better: bool = True,
+) -> Path:
     """Each trial's objective in order, with the best so far."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(numbers, values, "o", color="C0", label=metric)
@@ -198,8 +278,9 @@ def plot_history(numbers: list[int], values: list[float], path: Path, metric: st
     return _save(fig, path)
 
 
-def plot_image_mosaic(rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None,
-                      scale: float = 0.45) -> Path:
+def plot_image_mosaic(
+    rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None, scale: float = 0.45
+) -> Path:
     """Like plot_image_grid, drawn as one picture (one axes): fast for the report's sample grids."""
     n = max(len(r) for r in rows)
     h, w, c = rows[0].shape[1:]
@@ -208,11 +289,19 @@ def plot_image_mosaic(rows: list[np.ndarray], path: Path, row_titles: list[str] 
     for i, imgs in enumerate(rows):
         for j, img in enumerate(imgs):
             y, x = pad + i * (h + pad), pad + j * (w + pad)
-            canvas[y:y + h, x:x + w] = img
-    inches = max(4.0, min(12.0, canvas.shape[1] * scale / 10)), max(1.0, canvas.shape[0] * scale / 10 + 0.2)
+            canvas[y : y + h, x : x + w] = img
+    inches = (
+        max(4.0, min(12.0, canvas.shape[1] * scale / 10)),
+        max(1.0, canvas.shape[0] * scale / 10 + 0.2),
+    )
     fig, ax = plt.subplots(figsize=inches)
-    ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=255,
-              interpolation="nearest")
+    ax.imshow(
+        canvas[..., 0] if c == 1 else canvas,
+        cmap="gray" if c == 1 else None,
+        vmin=0,
+        vmax=255,
+        interpolation="nearest",
+    )
     ax.axis("off")
     for i, title in enumerate(row_titles or []):
         ax.text(-pad, pad + i * (h + pad) + h / 2, title, ha="right", va="center", fontsize=8)

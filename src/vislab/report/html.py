@@ -21,12 +21,21 @@ def _sort_key(value) -> str:
     """What the page's table sorter compares: numbers as numbers, missing values last."""
     if value is None:
         return ""
-    return repr(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    return (
+        repr(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else str(value)
+    )
 
 
 def render(context: dict, template: str = "report.html") -> str:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = lambda v, key="": fmt(key, v)
     env.filters["sortkey"] = _sort_key
     env.filters["data_uri"] = data_uri

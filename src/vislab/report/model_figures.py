@@ -25,14 +25,34 @@ def model_figures(figs, name: str, run_dir: Path, cfg) -> list[dict]:
     if is_vit:
         from vislab.models.vit import plot_attention, plot_pos_embedding
 
-        out = [figs.make(f"vit_pos_{safe}.png", f"{name}: positional embeddings", plot_pos_embedding, model),
-               figs.make(f"vit_attention_{safe}.png", f"{name}: attention on test images", plot_attention,
-                         model, x, test.x)]
+        out = [
+            figs.make(
+                f"vit_pos_{safe}.png", f"{name}: positional embeddings", plot_pos_embedding, model
+            ),
+            figs.make(
+                f"vit_attention_{safe}.png",
+                f"{name}: attention on test images",
+                plot_attention,
+                model,
+                x,
+                test.x,
+            ),
+        ]
     elif x.ndim == 2 and x.shape[1] == 2:
         from vislab.report.boundary import plot_decision_boundary
 
-        out = [figs.make(f"boundary_{safe}.png", f"{name}: decision boundary on the test points",
-                         plot_decision_boundary, model, x, test.y, class_names=ckpt.get("class_names"), title=name)]
+        out = [
+            figs.make(
+                f"boundary_{safe}.png",
+                f"{name}: decision boundary on the test points",
+                plot_decision_boundary,
+                model,
+                x,
+                test.y,
+                class_names=ckpt.get("class_names"),
+                title=name,
+            )
+        ]
     else:
         out = []
     return [f for f in out if f]

@@ -17,11 +17,14 @@ def preview_indices(y: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([first, np.setdiff1d(np.arange(len(y)), first)])[:n]
 
 
-def augmentation_rows(data: ArraySet, cfg: AugmentConfig, n: int, copies: int, seed: int = 0
-                      ) -> tuple[list[np.ndarray], list[str]]:
+def augmentation_rows(
+    data: ArraySet, cfg: AugmentConfig, n: int, copies: int, seed: int = 0
+) -> tuple[list[np.ndarray], list[str]]:
     """First row: ``n`` training images (one per class first); then ``copies`` augmented versions."""
     if not data.is_image:
-        raise UserError("this dataset holds feature vectors, not images: there is nothing to preview.")
+        raise UserError(
+            "this dataset holds feature vectors, not images: there is nothing to preview."
+        )
     originals = data.x[preview_indices(data.y, n)]
     aug = build_augment(cfg, (originals.shape[3], originals.shape[1], originals.shape[2]))
     rows, titles = [originals], ["originals"]
@@ -30,5 +33,9 @@ def augmentation_rows(data: ArraySet, cfg: AugmentConfig, n: int, copies: int, s
     for i in range(copies):
         y = aug(x) if aug is not None else x
         rows.append((y.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
-        titles.append(f"augmented #{i + 1}" if aug is not None else "no augmentation configured (augment.*.p = 0)")
+        titles.append(
+            f"augmented #{i + 1}"
+            if aug is not None
+            else "no augmentation configured (augment.*.p = 0)"
+        )
     return rows, titles

@@ -23,9 +23,18 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
     for t in trials:
         ended = t.datetime_complete and t.datetime_start
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if ended else None
-        rows.append(dict(number=t.number, state=t.state.name.lower(), value=t.value, params=dict(t.params),
-                         duration_s=duration, epochs=max(t.intermediate_values, default=None),
-                         error=t.user_attrs.get("error") or "", run_dir=t.user_attrs.get("run_dir", "")))
+        rows.append(
+            dict(
+                number=t.number,
+                state=t.state.name.lower(),
+                value=t.value,
+                params=dict(t.params),
+                duration_s=duration,
+                epochs=max(t.intermediate_values, default=None),
+                error=t.user_attrs.get("error") or "",
+                run_dir=t.user_attrs.get("run_dir", ""),
+            )
+        )
     return names, rows
 
 
@@ -33,15 +42,29 @@ def trials_csv(study: optuna.Study) -> str:
     names, rows = trial_rows(study)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["number", "state", study.user_attrs.get("metric", "value"), *names, "duration_s", "error"])
+    w.writerow(
+        ["number", "state", study.user_attrs.get("metric", "value"), *names, "duration_s", "error"]
+    )
     for r in rows:
-        w.writerow([r["number"], r["state"], r["value"], *(r["params"].get(n) for n in names), r["duration_s"],
-                    r["error"]])
+        w.writerow(
+            [
+                r["number"],
+                r["state"],
+                r["value"],
+                *(r["params"].get(n) for n in names),
+                r["duration_s"],
+                r["error"],
+            ]
+        )
     return buf.getvalue()
 
 
 def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None
+    ]
     return sorted(done, key=lambda t: t.value, reverse=_higher_better(study))[:top]
 
 
@@ -56,8 +79,10 @@ def print_best(study: optuna.Study, top: int = 10) -> None:
         if not t.user_attrs.get("surplus"):
             counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     names, _ = trial_rows(study)
-    table = Table(title=f"study {study.study_name}: best {top} by {metric} ({study.direction.name.lower()}); "
-                        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    table = Table(
+        title=f"study {study.study_name}: best {top} by {metric} ({study.direction.name.lower()}); "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    )
     for col in ["trial", metric, *names]:
         table.add_column(col, justify="right")
     for t in best(study, top):
@@ -102,19 +127,37 @@ def sweep_figures(study: optuna.Study, fig_dir: Path) -> dict[str, Path]:
     from vislab.report.figures import plot_bars, plot_history, plot_parallel_coordinates
 
     metric = study.user_attrs.get("metric", "value")
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.value is not None and math.isfinite(t.value)]
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None and math.isfinite(t.value)
+    ]
     out: dict[str, Path] = {}
     if not done:
         return out
-    out["history"] = plot_history([t.number for t in done], [t.value for t in done], fig_dir / "sweep_history.png",
-                                  metric, _higher_better(study))
+    out["history"] = plot_history(
+        [t.number for t in done],
+        [t.value for t in done],
+        fig_dir / "sweep_history.png",
+        metric,
+        _higher_better(study),
+    )
     imp = importances(study)
     if imp:
-        out["importances"] = plot_bars(imp, fig_dir / "sweep_importances.png", title="parameter importances",
-                                       xlabel=f"importance for {metric}")
+        out["importances"] = plot_bars(
+            imp,
+            fig_dir / "sweep_importances.png",
+            title="parameter importances",
+            xlabel=f"importance for {metric}",
+        )
     axes = axes_of(study)
     if axes and len(done) >= 2:
-        out["parallel"] = plot_parallel_coordinates([t.params for t in done], [t.value for t in done], axes,
-                                                    fig_dir / "sweep_parallel.png", metric, _higher_better(study))
+        out["parallel"] = plot_parallel_coordinates(
+            [t.params for t in done],
+            [t.value for t in done],
+            axes,
+            fig_dir / "sweep_parallel.png",
+            metric,
+            _higher_better(study),
+        )
     return out

@@ -19,14 +19,7 @@ from typing import Any
 
 import torch
 
-from vislab.errors import DataError, UserError
-
-
-class WriteFailed(UserError):
-    """A file of the run could not be written (disk full, read-only, ...): a runtime failure, exit 1."""
-
-    exit_code = 1
-
+from vislab.errors import DataError, WriteFailed
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -42,19 +35,25 @@ def atomic_write(path: Path, write) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise WriteFailed(f"cannot write to '{path.parent}': {e.strerror}. Choose a writable output folder (--out).") from None
+        raise WriteFailed(
+            f"cannot write to '{path.parent}': {e.strerror}. Choose a writable output folder (--out)."
+        ) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+            os.fchmod(
+                f.fileno(), 0o666 & ~_UMASK
+            )  # mkstemp makes 0600 files; give the usual permissions
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
-        raise WriteFailed(f"could not write '{path}': {what}. Free space or choose another --out; "
-                          f"the previous file there is intact.") from None
+        raise WriteFailed(
+            f"could not write '{path}': {what}. Free space or choose another --out; "
+            f"the previous file there is intact."
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -76,7 +75,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a vislab checkpoint safely; anything that is not one is a clear DataError."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"checkpoint '{path}' does not exist. Give a run directory or a .pt file written by vislab.")
+        raise DataError(
+            f"checkpoint '{path}' does not exist. Give a run directory or a .pt file written by vislab."
+        )
     corrupt = f"checkpoint '{path}' is corrupt or not a PyTorch file"
     fix = "Use best.pt/last.pt from a vislab run directory."
     try:
@@ -84,10 +85,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             head = f.read(2)
     except OSError as e:
         raise DataError(f"checkpoint '{path}' cannot be read: {e.strerror}.") from None
-    if head[:2] != b"PK" and head[:1] != b"\x80":  # neither torch's zip format nor its legacy pickle format
-        raise DataError(f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}")
+    if (
+        head[:2] != b"PK" and head[:1] != b"\x80"
+    ):  # neither torch's zip format nor its legacy pickle format
+        raise DataError(
+            f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}"
+        )
     if head[:2] == b"PK" and not zipfile.is_zipfile(path):
-        raise DataError(f"{corrupt} (a zip archive without its central directory: truncated?). {fix}")
+        raise DataError(
+            f"{corrupt} (a zip archive without its central directory: truncated?). {fix}"
+        )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -95,15 +102,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         text = str(e)
         code = re.search(r"GLOBAL ([\w.<>]+)", text)
         if code:  # a reference to a Python callable or class: what a code-running pickle needs
-            raise DataError(f"checkpoint '{path}' was refused: it holds objects other than tensors and plain types "
-                            f"(it references {code.group(1)}), possibly code that would run on load, so it was not "
-                            f"loaded. Only use checkpoints written by vislab, from a source you trust.") from None
+            raise DataError(
+                f"checkpoint '{path}' was refused: it holds objects other than tensors and plain types "
+                f"(it references {code.group(1)}), possibly code that would run on load, so it was not "
+                f"loaded. Only use checkpoints written by vislab, from a source you trust."
+            ) from None
         why = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
-        raise DataError(f"{corrupt} (unpickling failed: {why.group(1)[:200] if why else 'invalid data'}). {fix}") from None
+        raise DataError(
+            f"{corrupt} (unpickling failed: {why.group(1)[:200] if why else 'invalid data'}). {fix}"
+        ) from None
     except Exception as e:  # truncated zip, not a torch file, ...
         raise DataError(f"{corrupt} ({type(e).__name__}: {str(e)[:200]}). {fix}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_name" not in ckpt:
-        raise DataError(f"'{path}' is a PyTorch file but not a vislab checkpoint (no model_name/state_dict).")
+        raise DataError(
+            f"'{path}' is a PyTorch file but not a vislab checkpoint (no model_name/state_dict)."
+        )
     return ckpt
 
 
@@ -114,5 +127,7 @@ def resolve_checkpoint(target: str | Path) -> Path:
         for name in ("best.pt", "last.pt"):
             if (p / "checkpoints" / name).is_file():
                 return p / "checkpoints" / name
-        raise DataError(f"run directory '{p}' has no checkpoints/best.pt or last.pt: was the run started?")
+        raise DataError(
+            f"run directory '{p}' has no checkpoints/best.pt or last.pt: was the run started?"
+        )
     return p

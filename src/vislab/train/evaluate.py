@@ -18,12 +18,18 @@ from vislab.train.rundir import RunDir
 
 
 @torch.inference_mode()
-def predict_logits(model: torch.nn.Module, loader: DeviceLoader, amp_on: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_logits(
+    model: torch.nn.Module, loader: DeviceLoader, amp_on: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (float32, CPU) and labels of a whole split, in order."""
     was_training = model.training
     model.eval()
     logits, labels = [], []
-    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp_on else torch.autocast("cpu", enabled=False)
+    ctx = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if amp_on
+        else torch.autocast("cpu", enabled=False)
+    )
     with ctx:
         for x, y in loader.epoch(0):
             logits.append(model(x).float())
@@ -32,10 +38,19 @@ def predict_logits(model: torch.nn.Module, loader: DeviceLoader, amp_on: bool = 
     return torch.cat(logits).cpu(), torch.cat(labels).cpu()
 
 
-def evaluate(model: torch.nn.Module, loader: DeviceLoader, num_classes: int, device=None, amp_on: bool = False,
-             with_roc: bool = False, dist=None) -> Metrics:
+def evaluate(
+    model: torch.nn.Module,
+    loader: DeviceLoader,
+    num_classes: int,
+    device=None,
+    amp_on: bool = False,
+    with_roc: bool = False,
+    dist=None,
+) -> Metrics:
     model = getattr(model, "module", model)
-    if dist is not None:  # DDP: every rank evaluates the same model, and all act on rank 0's figures
+    if (
+        dist is not None
+    ):  # DDP: every rank evaluates the same model, and all act on rank 0's figures
         dist.sync_buffers(model)
     logits, labels = predict_logits(model, loader, amp_on)
     loss = F.cross_entropy(logits, labels).item()
@@ -47,8 +62,13 @@ def library_versions() -> dict:
     import kornia
     import torchvision
 
-    return dict(vislab=__version__, torch=torch.__version__, torchvision=torchvision.__version__,
-                kornia=kornia.__version__, python=platform.python_version())
+    return dict(
+        vislab=__version__,
+        torch=torch.__version__,
+        torchvision=torchvision.__version__,
+        kornia=kornia.__version__,
+        python=platform.python_version(),
+    )
 
 
 def peak_memory(device: torch.device) -> dict:
@@ -58,8 +78,20 @@ def peak_memory(device: torch.device) -> dict:
     return out
 
 
-def finish_run(run: RunDir, model, meta: dict, history: list[dict], state: dict, val_loader: DeviceLoader,
-               test_loader: DeviceLoader, splits: Splits, device, n_params: int, dist, log) -> dict:
+def finish_run(
+    run: RunDir,
+    model,
+    meta: dict,
+    history: list[dict],
+    state: dict,
+    val_loader: DeviceLoader,
+    test_loader: DeviceLoader,
+    splits: Splits,
+    device,
+    n_params: int,
+    dist,
+    log,
+) -> dict:
     """Reload the best weights, score val and test, write summary.json, predictions and figures."""
     if not dist.is_main:
         return {}
@@ -71,18 +103,44 @@ def finish_run(run: RunDir, model, meta: dict, history: list[dict], state: dict,
     t0 = time.perf_counter()
     logits, labels = predict_logits(model, test_loader, amp_on)
     test_time = time.perf_counter() - t0
-    test = compute_metrics(logits, labels, splits.num_classes, loss=F.cross_entropy(logits, labels).item(), with_roc=True)
+    test = compute_metrics(
+        logits,
+        labels,
+        splits.num_classes,
+        loss=F.cross_entropy(logits, labels).item(),
+        with_roc=True,
+    )
     names = splits.class_names
     best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})
     summary = dict(
-        status="complete", run=run.path.name, model=meta["model_name"], data=meta["config"]["data"]["name"],
-        train_acc=best_row.get("train_acc"), train_loss=best_row.get("train_loss"),
-        val_acc=val.acc, val_pacc=val.pacc, val_loss=val.loss, test_acc=test.acc, test_pacc=test.pacc,
-        test_loss=test.loss, test_auc=test.auc, train_time_s=round(state["train_time_s"], 3),
-        test_time_s=round(test_time, 4), best_epoch=state["best_epoch"], epochs_run=state["epoch"], params=n_params,
-        val_per_class=dict(zip(names, val.per_class)), test_per_class=dict(zip(names, test.per_class)),
-        n_train=len(splits.train), n_val=len(splits.val), n_test=len(splits.test), seed=meta["config"]["train"]["seed"],
-        device=str(device), world_size=dist.world, versions=library_versions(), **peak_memory(device),
+        status="complete",
+        run=run.path.name,
+        model=meta["model_name"],
+        data=meta["config"]["data"]["name"],
+        train_acc=best_row.get("train_acc"),
+        train_loss=best_row.get("train_loss"),
+        val_acc=val.acc,
+        val_pacc=val.pacc,
+        val_loss=val.loss,
+        test_acc=test.acc,
+        test_pacc=test.pacc,
+        test_loss=test.loss,
+        test_auc=test.auc,
+        train_time_s=round(state["train_time_s"], 3),
+        test_time_s=round(test_time, 4),
+        best_epoch=state["best_epoch"],
+        epochs_run=state["epoch"],
+        params=n_params,
+        val_per_class=dict(zip(names, val.per_class)),
+        test_per_class=dict(zip(names, test.per_class)),
+        n_train=len(splits.train),
+        n_val=len(splits.val),
+        n_test=len(splits.test),
+        seed=meta["config"]["train"]["seed"],
+        device=str(device),
+        world_size=dist.world,
+        versions=library_versions(),
+        **peak_memory(device),
     )
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)
@@ -91,15 +149,25 @@ def finish_run(run: RunDir, model, meta: dict, history: list[dict], state: dict,
     try:
         if history and "train_loss" in history[0]:
             plot_curves(history, run.fig_dir / "curves.png", title=run.path.name)
-        plot_confusion(test.confusion, names, run.fig_dir / "confusion_test.png", title=f"{run.path.name}: test")
-        if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles): the boundary
+        plot_confusion(
+            test.confusion,
+            names,
+            run.fig_dir / "confusion_test.png",
+            title=f"{run.path.name}: test",
+        )
+        if (
+            splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2
+        ):  # 2-D features (circles): the boundary
             from vislab.report.boundary import plot_decision_boundary
 
             x_test = torch.cat([x for x, _ in test_loader.epoch(0)]).cpu()
-            plot_decision_boundary(model, x_test, labels, run.fig_dir / "boundary_test.png", names,
-                                   title=run.path.name)
+            plot_decision_boundary(
+                model, x_test, labels, run.fig_dir / "boundary_test.png", names, title=run.path.name
+            )
     except OSError as e:
         log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
-    log.line(f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
-             f"| train {state['train_time_s']:.1f}s test {test_time:.2f}s | {run.path}")
+    log.line(
+        f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
+        f"| train {state['train_time_s']:.1f}s test {test_time:.2f}s | {run.path}"
+    )
     return summary

@@ -8,9 +8,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
-
-class MetricsInputError(ValueError):
-    """Logits/labels that cannot be scored (wrong shapes, dtypes or label range)."""
+from vislab.errors import MetricsInputError
 
 
 @dataclass
@@ -39,7 +37,9 @@ def _check(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None
     if not logits.is_floating_point():
         raise MetricsInputError(f"logits must be floating point, got {logits.dtype}.")
     if labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
-        raise MetricsInputError(f"labels must be a vector of {logits.shape[0]} entries, got shape {tuple(labels.shape)}.")
+        raise MetricsInputError(
+            f"labels must be a vector of {logits.shape[0]} entries, got shape {tuple(labels.shape)}."
+        )
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise MetricsInputError(f"labels must be integer class indices, got {labels.dtype}.")
     if len(labels) == 0:
@@ -49,18 +49,31 @@ def _check(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None
         raise MetricsInputError(f"labels must lie in [0, {num_classes - 1}], found {lo}..{hi}.")
 
 
-def compute_metrics(logits: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                    loss: float | None = None, with_roc: bool = False) -> Metrics:
+def compute_metrics(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    loss: float | None = None,
+    with_roc: bool = False,
+) -> Metrics:
     """Score class scores ``logits`` (N×K) against integer ``labels`` (N)."""
     _check(logits, labels, num_classes)
     y = labels.detach().cpu().long().numpy()
     pred = logits.detach().float().argmax(1).cpu().numpy()
-    confusion = np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+    confusion = np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
     support = confusion.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
-    m = Metrics(n=len(y), acc=float((pred == y).mean()), pacc=float(np.nanmean(recall)),
-                per_class=[float(r) for r in recall], confusion=confusion, loss=loss)
+    m = Metrics(
+        n=len(y),
+        acc=float((pred == y).mean()),
+        pacc=float(np.nanmean(recall)),
+        per_class=[float(r) for r in recall],
+        confusion=confusion,
+        loss=loss,
+    )
     if with_roc:
         probs = torch.softmax(logits.detach().float(), 1).cpu().numpy()
         aucs = []

@@ -5,7 +5,15 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import (
+    Progress as RichProgress,
+)
 
 
 class Progress:
@@ -25,26 +33,44 @@ class Progress:
         self.epochs, self.steps = epochs, steps_per_epoch
         self._every = max(1, steps_per_epoch // 20)
         if self.interactive:
-            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=self.console)
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=self.console,
+            )
             self._bar.start()
-            self._task = self._bar.add_task(f"epoch {first_epoch + 1}/{epochs}", total=steps_per_epoch, info="")
+            self._task = self._bar.add_task(
+                f"epoch {first_epoch + 1}/{epochs}", total=steps_per_epoch, info=""
+            )
 
     def wants_update(self, step: int) -> bool:
         return self.interactive and step % self._every == 0
 
     def update(self, step: int, loss: float, acc: float, lr: float) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=step, info=f"loss {loss:.4f} acc {acc:.4f} lr {lr:.2e}")
+            self._bar.update(
+                self._task, completed=step, info=f"loss {loss:.4f} acc {acc:.4f} lr {lr:.2e}"
+            )
 
     def epoch_done(self, row: dict) -> None:
-        text = (f"epoch {row['epoch']}/{self.epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"
-                + (f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} pacc {row['val_pacc']:.4f}"
-                   if "val_acc" in row else "") + f"  {row['seconds']:.1f}s")
+        text = (
+            f"epoch {row['epoch']}/{self.epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"
+            + (
+                f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} pacc {row['val_pacc']:.4f}"
+                if "val_acc" in row
+                else ""
+            )
+            + f"  {row['seconds']:.1f}s"
+        )
         if self._bar is not None:
             self._bar.console.print(text, highlight=False)
             if row["epoch"] < self.epochs:
-                self._bar.reset(self._task, description=f"epoch {row['epoch'] + 1}/{self.epochs}", info="")
+                self._bar.reset(
+                    self._task, description=f"epoch {row['epoch'] + 1}/{self.epochs}", info=""
+                )
         elif not self.quiet:
             print(text, file=sys.stderr, flush=True)
 

@@ -1,12 +1,12 @@
 """The one place that writes a run directory.
 
-    RUN_DIR/config.yaml      resolved config
-    RUN_DIR/metrics.jsonl    one JSON line per evaluated epoch
-    RUN_DIR/summary.json     final (or interim: status running/interrupted/diverged) results
-    RUN_DIR/checkpoints/     best.pt, last.pt
-    RUN_DIR/figures/         PNGs
-    RUN_DIR/predictions_test.npz  test probabilities and labels (for report figures)
-    RUN_DIR/.lock            pid of the process writing it
+RUN_DIR/config.yaml      resolved config
+RUN_DIR/metrics.jsonl    one JSON line per evaluated epoch
+RUN_DIR/summary.json     final (or interim: status running/interrupted/diverged) results
+RUN_DIR/checkpoints/     best.pt, last.pt
+RUN_DIR/figures/         PNGs
+RUN_DIR/predictions_test.npz  test probabilities and labels (for report figures)
+RUN_DIR/.lock            pid of the process writing it
 """
 
 from __future__ import annotations
@@ -41,20 +41,31 @@ class RunDir:
         self.ckpt_dir = self.path / "checkpoints"
         self.fig_dir = self.path / "figures"
         self._locked = False
-        self._created: list[Path] = []  # folders open() made: close() removes those left empty (a failed start)
+        self._created: list[
+            Path
+        ] = []  # folders open() made: close() removes those left empty (a failed start)
 
     # ------------------------------------------------------------------ lifecycle
-    def open(self) -> "RunDir":
+    def open(self) -> RunDir:
         """Create the folders and take the lock (refusing if another live process holds it)."""
-        self._created = [d for d in (*reversed(self.ckpt_dir.parents), self.ckpt_dir, self.fig_dir) if not d.exists()]
+        self._created = [
+            d
+            for d in (*reversed(self.ckpt_dir.parents), self.ckpt_dir, self.fig_dir)
+            if not d.exists()
+        ]
         try:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             self.fig_dir.mkdir(exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot create run directory '{self.path}': {e.strerror}. "
-                            f"Choose a writable location with --out.") from None
+            raise UserError(
+                f"cannot create run directory '{self.path}': {e.strerror}. "
+                f"Choose a writable location with --out."
+            ) from None
         self._lock()
-        for d in (self.path, self.ckpt_dir):  # temp files of a killed writer (we hold the lock: none is in use)
+        for d in (
+            self.path,
+            self.ckpt_dir,
+        ):  # temp files of a killed writer (we hold the lock: none is in use)
             for tmp in d.glob(".*.tmp"):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
@@ -84,15 +95,19 @@ class RunDir:
             except FileNotFoundError:
                 continue
             except OSError as e:
-                raise UserError(f"cannot write to run directory '{self.path}': {e.strerror}. "
-                                f"Choose a writable location with --out.") from None
+                raise UserError(
+                    f"cannot write to run directory '{self.path}': {e.strerror}. "
+                    f"Choose a writable location with --out."
+                ) from None
             try:
                 if aside.read_text() != seen:
                     with contextlib.suppress(OSError):
                         os.link(aside, lock)
             finally:
                 aside.unlink(missing_ok=True)
-        raise UserError(f"could not take the lock '{lock}'; delete it if no vislab process uses '{self.path}'.")
+        raise UserError(
+            f"could not take the lock '{lock}'; delete it if no vislab process uses '{self.path}'."
+        )
 
     def _create_lock(self, lock: Path, text: str) -> bool:
         """True if we created ``lock`` with ``text``; False if it exists."""
@@ -116,8 +131,10 @@ class RunDir:
             finally:
                 Path(tmp).unlink(missing_ok=True)
         except OSError as e:
-            raise UserError(f"cannot write to run directory '{self.path}': {e.strerror}. "
-                            f"Choose a writable location with --out.") from None
+            raise UserError(
+                f"cannot write to run directory '{self.path}': {e.strerror}. "
+                f"Choose a writable location with --out."
+            ) from None
 
     def _refuse_if_held(self, text: str) -> None:
         """UserError naming the process of lock content ``text`` ("pid host") if it may still be running."""
@@ -131,29 +148,31 @@ class RunDir:
         if host and host != socket.gethostname() and pid > 0:
             raise UserError(
                 f"run directory '{self.path}' is locked by vislab process {pid} on host '{host}' (shared file "
-                f"system?). Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'.")
+                f"system?). Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'."
+            )
         if pid > 0 and pid != os.getpid() and _alive(pid):
             raise UserError(
                 f"run directory '{self.path}' is in use by another vislab process (pid {pid}). "
-                f"Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'.")
+                f"Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'."
+            )
 
     def check_free(self) -> None:
         """Raise the 'in use by pid N' UserError if another live process holds this directory's lock."""
-        try:
+        with contextlib.suppress(OSError):
             self._refuse_if_held((self.path / ".lock").read_text())
-        except OSError:
-            pass
 
     def close(self) -> None:
         if self._locked:
             (self.path / ".lock").unlink(missing_ok=True)
             self._locked = False
-        for d in reversed(self._created):  # a run that failed before writing anything leaves no empty folders
+        for d in reversed(
+            self._created
+        ):  # a run that failed before writing anything leaves no empty folders
             with contextlib.suppress(OSError):
                 d.rmdir()
         self._created = []
 
-    def __enter__(self) -> "RunDir":
+    def __enter__(self) -> RunDir:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -168,7 +187,9 @@ class RunDir:
         atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     def write_summary(self, summary: dict) -> None:
-        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2, default=_jsonable))
+        atomic_write_text(
+            self.path / "summary.json", json.dumps(summary, indent=2, default=_jsonable)
+        )
 
     def write_predictions(self, split: str, probs: np.ndarray, labels: np.ndarray) -> None:
         def write(f):

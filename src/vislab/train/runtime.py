@@ -13,21 +13,27 @@ from vislab.errors import UserError
 def resolve_device(name: str) -> torch.device:
     """'auto' → CUDA when present, else CPU; 'cuda' without a GPU is a user error."""
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device=cuda but no CUDA GPU is visible to PyTorch (check nvidia-smi, "
-                        "CUDA_VISIBLE_DEVICES, and that a CUDA build of torch is installed), or use train.device=cpu.")
+        raise UserError(
+            "train.device=cuda but no CUDA GPU is visible to PyTorch (check nvidia-smi, "
+            "CUDA_VISIBLE_DEVICES, and that a CUDA build of torch is installed), or use train.device=cpu."
+        )
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
 
 
-def resolve_data_device(policy: str, device: torch.device, nbytes: int, fraction: float = 0.5) -> torch.device:
+def resolve_data_device(
+    policy: str, device: torch.device, nbytes: int, fraction: float = 0.5
+) -> torch.device:
     """Where the splits live (``data.device``): 'auto' keeps them on a CUDA training device when their
     ``nbytes`` fit in ``fraction`` of its free memory, else in host memory (batches are then streamed
     through pinned buffers); 'cpu' always on the host; 'cuda' on the GPU."""
     if device.type != "cuda":
         if policy == "cuda":
-            raise UserError("data.device=cuda needs training on a CUDA GPU, but training runs on "
-                            f"{device.type}. Use data.device=auto (or cpu), or train.device=cuda.")
+            raise UserError(
+                "data.device=cuda needs training on a CUDA GPU, but training runs on "
+                f"{device.type}. Use data.device=auto (or cpu), or train.device=cuda."
+            )
         return torch.device("cpu")
     if policy == "cpu":
         return torch.device("cpu")
@@ -64,7 +70,10 @@ class Distributed:
             return model
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        return DDP(model, device_ids=[self.local_rank] if self.device and self.device.type == "cuda" else None)
+        return DDP(
+            model,
+            device_ids=[self.local_rank] if self.device and self.device.type == "cuda" else None,
+        )
 
     def all_reduce(self, t: torch.Tensor) -> torch.Tensor:
         """Sum over ranks (in place)."""

@@ -23,8 +23,13 @@ def scalars(row: dict) -> dict[str, float]:
         if key == "epoch":
             continue
         if isinstance(value, (list, tuple)):
-            out.update({f"{key}/{i}": float(v) for i, v in enumerate(value)
-                        if isinstance(v, Number) and math.isfinite(v)})
+            out.update(
+                {
+                    f"{key}/{i}": float(v)
+                    for i, v in enumerate(value)
+                    if isinstance(v, Number) and math.isfinite(v)
+                }
+            )
         elif isinstance(value, Number) and not isinstance(value, bool) and math.isfinite(value):
             out[key] = float(value)
     return out
@@ -37,8 +42,10 @@ class TensorBoardTracker:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise UserError("track.tensorboard=true needs the tensorboard package: "
-                            "pip install 'vislab[tensorboard]' (or set track.tensorboard=false).") from None
+            raise UserError(
+                "track.tensorboard=true needs the tensorboard package: "
+                "pip install 'vislab[tensorboard]' (or set track.tensorboard=false)."
+            ) from None
         self.writer = SummaryWriter(log_dir=str(run.path / "tensorboard"))
 
     def on_epoch_end(self, row: dict) -> None:
@@ -57,18 +64,28 @@ class WandbTracker:
         try:
             import wandb
         except ImportError:
-            raise UserError("track.wandb=true needs the wandb package: pip install 'vislab[wandb]' "
-                            "(or set track.wandb=false).") from None
+            raise UserError(
+                "track.wandb=true needs the wandb package: pip install 'vislab[wandb]' "
+                "(or set track.wandb=false)."
+            ) from None
         id_file = run.path / "wandb" / "vislab-run-id"  # a resumed vislab run continues its W&B run
         try:
             run_id = id_file.read_text().strip() if id_file.is_file() else uuid.uuid4().hex[:8]
             id_file.parent.mkdir(parents=True, exist_ok=True)
             id_file.write_text(run_id)
-            self.run = wandb.init(project=cfg.track.project, name=cfg.track.run_name or run.path.name,
-                                  dir=str(run.path), config=cfg.to_dict(), id=run_id, resume="allow")
+            self.run = wandb.init(
+                project=cfg.track.project,
+                name=cfg.track.run_name or run.path.name,
+                dir=str(run.path),
+                config=cfg.to_dict(),
+                id=run_id,
+                resume="allow",
+            )
         except Exception as e:  # login missing, network down, bad project name, ...
-            raise UserError(f"Weights & Biases could not start a run ({type(e).__name__}: {e}). Log in with "
-                            f"`wandb login`, or set WANDB_MODE=offline to write it locally.") from None
+            raise UserError(
+                f"Weights & Biases could not start a run ({type(e).__name__}: {e}). Log in with "
+                f"`wandb login`, or set WANDB_MODE=offline to write it locally."
+            ) from None
 
     def on_epoch_end(self, row: dict) -> None:
         self.run.log(scalars(row), step=int(row["epoch"]))

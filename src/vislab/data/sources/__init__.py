@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from vislab.config import DataConfig
 from vislab.data.types import SourceData
@@ -23,7 +23,9 @@ def require_source(name: str) -> None:
     """ConfigError unless a source is registered under ``name`` (cheap: loads no data)."""
     _import_all()
     if name not in SOURCES:
-        raise ConfigError(f"unknown dataset data.name='{name}'. Available: {', '.join(sorted(SOURCES))}.")
+        raise ConfigError(
+            f"unknown dataset data.name='{name}'. Available: {', '.join(sorted(SOURCES))}."
+        )
 
 
 def load_source(cfg: DataConfig) -> SourceData:

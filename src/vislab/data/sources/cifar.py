@@ -37,13 +37,26 @@ OFFICIAL = {
     "data_batch_5": (31035623, "482c414d41f54cd18b22e5b47cb7c3cb"),
     "test_batch": (31035526, "40351d587109b95175f43aff81a1287e"),
 }
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CLASS_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 _FIX = f"put the official file from {URL} (in {TARBALL}) in its place"
 
 
 def _bad(path: Path, why: str) -> DataError:
-    return DataError(f"'{path}' is not a valid CIFAR-10 batch: {why}. The file is truncated or corrupt: "
-                     f"delete it and {_FIX}.")
+    return DataError(
+        f"'{path}' is not a valid CIFAR-10 batch: {why}. The file is truncated or corrupt: "
+        f"delete it and {_FIX}."
+    )
 
 
 def _get(obj: dict, key: str):
@@ -57,18 +70,35 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(obj, dict):
         raise _bad(path, f"it holds a {type(obj).__name__}, not a dict with 'data' and 'labels'")
     data, labels = _get(obj, "data"), _get(obj, "labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3072
+    ):
+        desc = (
+            f"{data.dtype} array of shape {data.shape}"
+            if isinstance(data, np.ndarray)
+            else type(data).__name__
+        )
         raise _bad(path, f"'data' must be an N×3072 uint8 array, got {desc}")
     if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
         labels = labels.tolist()
     # Check every label in Python before numpy sees them (nested lists could expand enormously).
-    if not (isinstance(labels, list) and all(type(v) is int for v in labels)) or not 0 < len(labels) == len(data):
-        raise _bad(path, f"'labels' must be a list of {len(data)} integers, got a {type(labels).__name__}"
-                         + (f" of length {len(labels)}" if isinstance(labels, list) else ""))
+    if not (isinstance(labels, list) and all(type(v) is int for v in labels)) or not 0 < len(
+        labels
+    ) == len(data):
+        raise _bad(
+            path,
+            f"'labels' must be a list of {len(data)} integers, got a {type(labels).__name__}"
+            + (f" of length {len(labels)}" if isinstance(labels, list) else ""),
+        )
     wrong = [v for v in labels if not 0 <= v <= 9]
     if wrong:
-        raise _bad(path, f"labels must lie in 0..9, found {wrong[0] if abs(wrong[0]) < 10**6 else 'a huge number'}")
+        raise _bad(
+            path,
+            f"labels must lie in 0..9, found {wrong[0] if abs(wrong[0]) < 10**6 else 'a huge number'}",
+        )
     y = np.array(labels, dtype=np.int64)
     x = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     return x, y
@@ -79,9 +109,15 @@ def read_cifar_meta(path: str | Path) -> list[str]:
     path = Path(path)
     obj = load_pickle(path)
     names = _get(obj, "label_names") if isinstance(obj, dict) else None
-    if not isinstance(names, list) or len(names) != 10 or not all(isinstance(n, (bytes, str)) for n in names):
-        raise DataError(f"'{path}' is not a valid CIFAR-10 batches.meta (no list of 10 'label_names'): delete it "
-                        f"and {_FIX}.")
+    if (
+        not isinstance(names, list)
+        or len(names) != 10
+        or not all(isinstance(n, (bytes, str)) for n in names)
+    ):
+        raise DataError(
+            f"'{path}' is not a valid CIFAR-10 batches.meta (no list of 10 'label_names'): delete it "
+            f"and {_FIX}."
+        )
     return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
 
 
@@ -97,8 +133,10 @@ def _extract(tarball: Path) -> Path:
         safe_extract(tarball, tmp)
         src, dst = tmp / FOLDER, tarball.parent / FOLDER
         if not src.is_dir():
-            raise DataError(f"'{tarball}' has no '{FOLDER}' folder: it is not the CIFAR-10 python tarball. "
-                            f"Delete it and download {URL}.")
+            raise DataError(
+                f"'{tarball}' has no '{FOLDER}' folder: it is not the CIFAR-10 python tarball. "
+                f"Delete it and download {URL}."
+            )
         dst.mkdir(exist_ok=True)
         for f in src.iterdir():  # rename into place: no half-extracted folder under the final name
             os.replace(f, dst / f.name)
@@ -112,15 +150,21 @@ def _locate(root: Path, needed: list[str], download: bool) -> Path:
     for d in _candidates(root):
         if all((d / n).is_file() for n in needed):
             return d
-    tarballs = [p for p in (root / TARBALL, root / "cifar10" / TARBALL, root / "cifar-10" / TARBALL) if p.is_file()]
+    tarballs = [
+        p
+        for p in (root / TARBALL, root / "cifar10" / TARBALL, root / "cifar-10" / TARBALL)
+        if p.is_file()
+    ]
     if not tarballs and download:
         tarballs = [dl.download(URL, root / TARBALL, TARBALL_MD5)]
     if tarballs:
         folder = _extract(tarballs[0])
         lacking = [n for n in needed if not (folder / n).is_file()]
         if lacking:
-            raise DataError(f"'{tarballs[0]}' lacks {', '.join(lacking)}: it is not the official CIFAR-10 tarball. "
-                            f"Delete it and download {URL}.")
+            raise DataError(
+                f"'{tarballs[0]}' lacks {', '.join(lacking)}: it is not the official CIFAR-10 tarball. "
+                f"Delete it and download {URL}."
+            )
         return folder
     best = max(_candidates(root), key=lambda d: sum((d / n).is_file() for n in needed))
     if not any((best / n).is_file() for n in needed):
@@ -151,7 +195,9 @@ def load_cifar10(cfg: DataConfig) -> SourceData:
             dl.check_official(path, *OFFICIAL[n], fix=_FIX)
             parts.append(read_cifar_batch(path))
             files.append(str(path))
-        sets[key] = ArraySet(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+        sets[key] = ArraySet(
+            np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        )
     meta = folder / META
     names = read_cifar_meta(meta) if meta.is_file() else list(CLASS_NAMES)
     return SourceData(sets, names, files=files)

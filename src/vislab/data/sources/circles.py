@@ -20,6 +20,8 @@ def load_circles(cfg: DataConfig) -> SourceData:
     sets = {}
     for key, seed in SEEDS.items():
         if key in cfg.use:
-            x, y = make_circles(n_samples=cfg.n_samples, noise=cfg.noise, factor=FACTOR, random_state=seed)
+            x, y = make_circles(
+                n_samples=cfg.n_samples, noise=cfg.noise, factor=FACTOR, random_state=seed
+            )
             sets[key] = ArraySet(x.astype(np.float32), y)
     return SourceData(sets, ["outer", "inner"])

@@ -14,8 +14,10 @@ from vislab.errors import DataError
 def load_digits(cfg: DataConfig) -> SourceData:
     """All 1,797 digits as uint8 N×8×8×1 (0..16 scaled to 0..255) in 'train'; the split carves val/test."""
     if "train" not in cfg.use:
-        raise DataError(f"the 'digits' dataset has a single set, 'train', but data.use={list(cfg.use)}. "
-                        f"Add train to data.use (the val/test splits are carved from it).")
+        raise DataError(
+            f"the 'digits' dataset has a single set, 'train', but data.use={list(cfg.use)}. "
+            f"Add train to data.use (the val/test splits are carved from it)."
+        )
     from sklearn.datasets import load_digits as sk_load_digits
 
     bunch = sk_load_digits()

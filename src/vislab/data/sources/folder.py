@@ -36,36 +36,52 @@ def _subdirs(d: Path) -> list[Path]:
 
 def _images(d: Path) -> list[Path]:
     """Image files under a class folder (recursively), hidden files and folders skipped."""
-    return sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(d).parts))
+    return sorted(
+        p
+        for p in d.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTS
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(d).parts)
+    )
 
 
 def scan(root: Path) -> Layout:
     """Find the class folders and their images (flat layout → a single 'train' set)."""
     if not root.is_dir():
-        raise DataError(f"data.root '{root}' is not a folder. For data.name=folder, point data.root at a folder "
-                        f"with one sub-folder of images per class (e.g. {root}/cat/*.png, {root}/dog/*.jpg).")
+        raise DataError(
+            f"data.root '{root}' is not a folder. For data.name=folder, point data.root at a folder "
+            f"with one sub-folder of images per class (e.g. {root}/cat/*.png, {root}/dog/*.jpg)."
+        )
     subs = _subdirs(root)
     names = {p.name for p in subs}
-    by_set = {s: root / s for s in SET_NAMES if s in names} if "train" in names and names <= set(SET_NAMES) \
+    by_set = (
+        {s: root / s for s in SET_NAMES if s in names}
+        if "train" in names and names <= set(SET_NAMES)
         else {"train": root}
+    )
     layout: Layout = {}
     for key, d in by_set.items():
         layout[key] = {}
         for c in _subdirs(d):
             files = _images(c)
             if not files:
-                raise DataError(f"class folder '{c}' holds no images ({', '.join(sorted(IMAGE_EXTS))}). Add images "
-                                f"or remove the folder.")
+                raise DataError(
+                    f"class folder '{c}' holds no images ({', '.join(sorted(IMAGE_EXTS))}). Add images "
+                    f"or remove the folder."
+                )
             layout[key][c.name] = files
     if not layout.get("train"):
-        raise DataError(f"no class folders in '{by_set['train']}'. For data.name=folder, data.root needs one "
-                        f"sub-folder of images per class (optionally inside train/ and test/).")
+        raise DataError(
+            f"no class folders in '{by_set['train']}'. For data.name=folder, data.root needs one "
+            f"sub-folder of images per class (optionally inside train/ and test/)."
+        )
     for key, classes in layout.items():
         extra = sorted(set(classes) - set(layout["train"]))
         if extra:
-            raise DataError(f"'{by_set[key]}' has class folders {extra} that '{by_set['train']}' lacks; every "
-                            f"class needs training images. Add them to train/ or remove them.")
+            raise DataError(
+                f"'{by_set[key]}' has class folders {extra} that '{by_set['train']}' lacks; every "
+                f"class needs training images. Add them to train/ or remove them."
+            )
     return layout
 
 
@@ -80,17 +96,28 @@ def _decode(path: Path, size: int) -> tuple[np.ndarray, bool]:
             im = im.convert("L" if gray else "RGB").resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8), gray
     except Exception as e:  # noqa: BLE001 - PIL raises many types for a bad file
-        raise DataError(f"cannot decode image '{path}' ({type(e).__name__}: {e}). Delete or replace the file "
-                        f"(or move it out of '{path.parent}').") from None
+        raise DataError(
+            f"cannot decode image '{path}' ({type(e).__name__}: {e}). Delete or replace the file "
+            f"(or move it out of '{path.parent}')."
+        ) from None
 
 
 def _build(layout: Layout, class_names: list[str], size: int) -> dict[str, ArraySet]:
-    decoded = {key: [(_decode(p, size), class_names.index(c)) for c, files in classes.items() for p in files]
-               for key, classes in layout.items()}
+    decoded = {
+        key: [
+            (_decode(p, size), class_names.index(c)) for c, files in classes.items() for p in files
+        ]
+        for key, classes in layout.items()
+    }
     all_gray = all(gray for items in decoded.values() for (_, gray), _ in items)
     sets = {}
     for key, items in decoded.items():
-        x = np.stack([a if all_gray or a.ndim == 3 else np.repeat(a[..., None], 3, -1) for (a, _), _ in items])
+        x = np.stack(
+            [
+                a if all_gray or a.ndim == 3 else np.repeat(a[..., None], 3, -1)
+                for (a, _), _ in items
+            ]
+        )
         sets[key] = ArraySet(x[..., None] if all_gray else x, np.array([y for _, y in items]))
     return sets
 
@@ -144,9 +171,13 @@ def load_folder(cfg: DataConfig) -> SourceData:
     if sets is None:
         sets = _build(layout, class_names, cfg.image_size)
         _write_cache(cache, sets)
-    wanted = ({"train", "val"} if "train" in cfg.use else set()) | ({"test"} if "test" in cfg.use else set())
+    wanted = ({"train", "val"} if "train" in cfg.use else set()) | (
+        {"test"} if "test" in cfg.use else set()
+    )
     sets = {k: v for k, v in sets.items() if k in wanted}
     if not sets:
-        raise DataError(f"'{root}' has only {sorted(layout)} image sets but data.use={list(cfg.use)}. Add "
-                        f"'train' to data.use, or add a test/ folder with class sub-folders.")
+        raise DataError(
+            f"'{root}' has only {sorted(layout)} image sets but data.use={list(cfg.use)}. Add "
+            f"'train' to data.use, or add a test/ folder with class sub-folders."
+        )
     return SourceData(sets, class_names, files=[str(root)])

@@ -27,8 +27,10 @@ _CHUNK = 1 << 24
 
 
 def _bad(path: Path, why: str) -> DataError:
-    return DataError(f"'{path}' is not a valid IDX file: {why}. It is truncated or corrupt (or not an IDX file): "
-                     f"delete it and put the official file in its place.")
+    return DataError(
+        f"'{path}' is not a valid IDX file: {why}. It is truncated or corrupt (or not an IDX file): "
+        f"delete it and put the official file in its place."
+    )
 
 
 def _read(f, n: int) -> bytes:
@@ -47,7 +49,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     """An IDX file (gzip-compressed if its name ends in .gz) → numpy array in native byte order."""
     path = Path(path)
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
             head = _read(f, 4)
             if len(head) < 4 or head[0] != 0 or head[1] != 0:
                 raise _bad(path, f"wrong magic number {head.hex() or '(empty file)'}")
@@ -59,10 +61,12 @@ def read_idx(path: str | Path) -> np.ndarray:
             raw_dims = _read(f, 4 * ndim)
             if len(raw_dims) < 4 * ndim:
                 raise _bad(path, f"the header ends before its {ndim} dimensions")
-            dims = tuple(int.from_bytes(raw_dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+            dims = tuple(int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
             nbytes = math.prod(dims) * dtype.itemsize
             if nbytes > MAX_BYTES:
-                raise _bad(path, f"its header declares {dims}, more than {MAX_BYTES >> 30} GiB of values")
+                raise _bad(
+                    path, f"its header declares {dims}, more than {MAX_BYTES >> 30} GiB of values"
+                )
             body = _read(f, nbytes + 1)  # one byte more, to detect trailing data
     except DataError:
         raise
@@ -70,8 +74,11 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise _bad(path, f"{type(e).__name__}: {e}") from None
     if len(body) != nbytes:
         what = "truncated" if len(body) < nbytes else "longer than its header says"
-        raise _bad(path, f"{what}: dimensions {dims} need {nbytes} bytes of values, found "
-                         f"{len(body) if len(body) < nbytes else 'more'}")
+        raise _bad(
+            path,
+            f"{what}: dimensions {dims} need {nbytes} bytes of values, found "
+            f"{len(body) if len(body) < nbytes else 'more'}",
+        )
     return np.frombuffer(body, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -84,25 +91,45 @@ class IdxDataset:
     class_names: tuple[str, ...]
 
 
-_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 MNIST = IdxDataset(
-    "MNIST", "https://ossci-datasets.s3.amazonaws.com/mnist/", ("mnist", "MNIST/raw", "MNIST"),
-    {"train-images-idx3-ubyte": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-     "train-labels-idx1-ubyte": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
-     "t10k-images-idx3-ubyte": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
-     "t10k-labels-idx1-ubyte": (4542, "ec29112dd5afa0611ce80d1b7f02629c")},
+    "MNIST",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    ("mnist", "MNIST/raw", "MNIST"),
+    {
+        "train-images-idx3-ubyte": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "train-labels-idx1-ubyte": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
+        "t10k-images-idx3-ubyte": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
+        "t10k-labels-idx1-ubyte": (4542, "ec29112dd5afa0611ce80d1b7f02629c"),
+    },
     tuple(str(d) for d in range(10)),
 )
 FASHION_MNIST = IdxDataset(
-    "Fashion-MNIST", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "Fashion-MNIST",
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ("fashion-mnist", "FashionMNIST/raw", "FashionMNIST", "fashion_mnist"),
-    {"train-images-idx3-ubyte": (26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-     "train-labels-idx1-ubyte": (29515, "25c81989df183df01b3e8a0aad5dffbe"),
-     "t10k-images-idx3-ubyte": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
-     "t10k-labels-idx1-ubyte": (5148, "bb300cfdad3c16e7a12a480ee83cd310")},
-    ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    {
+        "train-images-idx3-ubyte": (26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        "train-labels-idx1-ubyte": (29515, "25c81989df183df01b3e8a0aad5dffbe"),
+        "t10k-images-idx3-ubyte": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
+        "t10k-labels-idx1-ubyte": (5148, "bb300cfdad3c16e7a12a480ee83cd310"),
+    },
+    (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
 )
 
 
@@ -118,15 +145,19 @@ def _find(folders: list[Path], stem: str) -> Path | None:
 def _load_pair(ds: IdxDataset, images: Path, labels: Path) -> ArraySet:
     for p in (images, labels):
         if p.suffix == ".gz":
-            dl.check_official(p, *ds.gz[p.name[:-3]], fix=f"download it again from {ds.url}{p.name}")
+            dl.check_official(
+                p, *ds.gz[p.name[:-3]], fix=f"download it again from {ds.url}{p.name}"
+            )
     x, y = read_idx(images), read_idx(labels)
     if x.dtype != np.uint8 or x.ndim != 3:
         raise _bad(images, f"expected N×rows×cols unsigned bytes, got {x.dtype} of shape {x.shape}")
     if y.dtype != np.uint8 or y.ndim != 1:
         raise _bad(labels, f"expected N unsigned-byte labels, got {y.dtype} of shape {y.shape}")
     if len(x) != len(y):
-        raise DataError(f"'{images}' holds {len(x)} images but '{labels}' holds {len(y)} labels: they are not "
-                        f"a matching pair. Put the official files of the same set side by side.")
+        raise DataError(
+            f"'{images}' holds {len(x)} images but '{labels}' holds {len(y)} labels: they are not "
+            f"a matching pair. Put the official files of the same set side by side."
+        )
     if len(y) and y.max() >= len(ds.class_names):
         raise _bad(labels, f"label {y.max()} is out of range 0..{len(ds.class_names) - 1}")
     return ArraySet(np.ascontiguousarray(x[..., None]), y.astype(np.int64))
@@ -146,7 +177,11 @@ def load_idx_dataset(cfg: DataConfig, ds: IdxDataset) -> SourceData:
             raise dl.missing_files(ds.title, [f"{s}.gz" for s in missing], target, ds.url, folders)
         for s in missing:
             found[s] = dl.download(ds.url + f"{s}.gz", target / f"{s}.gz", ds.gz[s][1])
-    sets = {key: _load_pair(ds, *(found[s] for s in _FILES[key])) for key in ("train", "test") if key in cfg.use}
+    sets = {
+        key: _load_pair(ds, *(found[s] for s in _FILES[key]))
+        for key in ("train", "test")
+        if key in cfg.use
+    }
     return SourceData(sets, list(ds.class_names), files=[str(p) for p in found.values()])
 
 
