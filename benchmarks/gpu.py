@@ -33,6 +33,7 @@ from vislab.data.sources import _import_all as import_sources
 from vislab.data.types import ArraySet, SourceData  # noqa: E402
 from vislab.models import MODELS  # noqa: E402
 from vislab.models import _import_all as import_models
+from vislab.train.state import Callback  # noqa: E402
 from vislab.train.trainer import train  # noqa: E402
 
 MODEL_SETTINGS = {
@@ -60,7 +61,7 @@ def register_synthetic(n_train: int, n_test: int) -> None:
     SOURCES["bench-synthetic"] = load
 
 
-class EpochClock:
+class EpochClock(Callback):
     """Callback: cumulative training seconds and validation accuracy after each epoch."""
 
     def __init__(self) -> None:

@@ -1,10 +1,16 @@
-"""Shared test helpers: tiny configs on the bundled `digits` data (no network, seconds per run)."""
+"""Shared test helpers: tiny configs and runs on the bundled `digits` data (no network, seconds per run), and the
+in-process CLI runner (``from conftest import cli, one_line, tiny_sets``)."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from fixtures import Zygote
+from vislab.cli import main
 from vislab.config import build_config
+from vislab.train.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -28,3 +34,62 @@ def tiny_config(*overrides: str, **sections):
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+def cli(capsys, *args) -> tuple[int, str]:
+    """Run ``vislab ARGS`` in-process; return (exit code, stdout + stderr), which never holds a traceback."""
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Traceback" not in text, text
+    return code, text
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of white space (line breaks of wrapped messages included) as one space."""
+    return " ".join(text.split())
+
+
+def tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
+    """``--set`` arguments of a tiny 1-epoch digits run for the CLI, plus ``extra``, without ``drop``."""
+    sets = [
+        "data.name=digits",
+        "data.limit=300",
+        "model.name=mlp",
+        "model.hidden=[32]",
+        "train.epochs=1",
+        "train.batch_size=32",
+        "train.device=cpu",
+        "train.seed=0",
+        *extra,
+    ]
+    return [x for s in sets if s != drop for x in ("--set", s)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished tiny run (one per test module): its checkpoints are the raw material for hostile/broken ones."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    train(tiny_config("train.epochs=1"), run, quiet=True)
+    return run
+
+
+@pytest.fixture(scope="module")
+def digit_png(tmp_path_factory) -> Path:
+    from sklearn.datasets import (
+        load_digits,
+    )  # heavy: imported only by the tests that use this image
+
+    path = tmp_path_factory.mktemp("img") / "seven.png"
+    Image.fromarray((load_digits().images[7] * 255 / 16).astype(np.uint8)).resize((24, 24)).save(
+        path
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory):
+    """A ``Zygote`` (see fixtures.py) for the test module, its children killed at the end."""
+    z = Zygote(tmp_path_factory.mktemp("zygote"))
+    yield z
+    z.close()

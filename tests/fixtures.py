@@ -6,6 +6,8 @@
 - MNIST / Fashion-MNIST: IDX files, raw or gzip-compressed.
 - Image folders: one sub-folder per class, PNG and JPEG of mixed sizes.
 - Hostile files: a pickle that runs a shell command, tarballs that try to escape their folder.
+- A process harness (``Zygote``) that forks real ``vislab ...`` processes in milliseconds, and the short
+  training run (``KILL_ARGS``) that the kill/resume and run-directory lock tests interrupt.
 
 Every writer is deterministic for a seed and returns what it wrote, for comparisons.
 """
@@ -14,9 +16,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import signal
 import struct
+import subprocess
+import sys
 import tarfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -318,3 +325,152 @@ def write_evil_tarball(
         for info, data in members:
             tar.addfile(info, data)
     return Path(path)
+
+
+# ---------------------------------------------------------------- processes to kill
+PY = sys.executable
+REPO = Path(__file__).resolve().parents[1]
+
+ZYGOTE = textwrap.dedent(r"""
+    import json, os, signal, sys, time, traceback
+    import torch  # the heavy imports (and matplotlib's first figure), once: a child then starts in milliseconds
+    import kornia, torchvision, sklearn.datasets
+    import vislab.cli, vislab.train.trainer, vislab.predict, vislab.data.sources, vislab.data.sources.digits
+    from vislab.plotting.runs import plot_confusion
+    import numpy as np, tempfile
+    plot_confusion(np.eye(2, dtype=int), ["a", "b"], tempfile.mkdtemp() + "/warm.png")
+
+    def child(job):
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a fresh python's dispositions
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        code = 1
+        try:
+            exec(job["pre"], {})
+            code = vislab.cli.main(job["argv"])
+        except KeyboardInterrupt:  # outside main's handlers: die by SIGINT, as python does
+            sys.stdout.flush(); sys.stderr.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush(); sys.stderr.flush()
+            os._exit(code)
+
+    for line in sys.stdin:
+        job = json.loads(line)
+        if job["op"] == "run":
+            pid = os.fork()
+            if pid == 0:
+                child(job)
+            reply = pid
+        else:  # wait: the exit code (-N: killed by signal N), or None while still running after `timeout` s
+            deadline = time.monotonic() + job["timeout"]
+            while True:
+                done, status = os.waitpid(job["pid"], os.WNOHANG)
+                if done:
+                    reply = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() >= deadline:
+                    reply = None
+                    break
+                time.sleep(0.005)
+        print(json.dumps(reply), flush=True)
+""")
+
+
+class Zygote:
+    """A python process that imported vislab once and forks `vislab ...` children on demand.
+
+    A child is a real process running ``vislab.cli.main(argv)`` with default signal dispositions (what
+    ``python -m vislab`` runs), but it starts in milliseconds instead of seconds of imports, which keeps
+    a dozen kill/resume cycles affordable. Its stdout+stderr go to a log file.
+    """
+
+    def __init__(self, cwd: Path):
+        env = dict(
+            os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(REPO / "src")
+        )
+        self.proc = subprocess.Popen(
+            [PY, "-c", ZYGOTE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
+        self.running: set[int] = set()
+
+    def _ask(self, **job):
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, "the zygote process died"
+        return json.loads(line)
+
+    def start(self, argv: list, log: Path, pre: str = "") -> int:
+        pid = self._ask(op="run", argv=[str(a) for a in argv], log=str(log), pre=pre)
+        self.running.add(pid)
+        return pid
+
+    def wait(self, pid: int, timeout: float) -> int | None:
+        code = self._ask(op="wait", pid=pid, timeout=timeout)
+        if code is not None:
+            self.running.discard(pid)
+        return code
+
+    def kill(self, pid: int) -> None:
+        """SIGKILL a child if it still runs, and reap it."""
+        if pid in self.running:
+            os.kill(pid, signal.SIGKILL)
+            self.wait(pid, 30)
+
+    def close(self) -> None:
+        for pid in list(self.running):
+            self.kill(pid)
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+# a short run (~1-2 s of training on one thread): dropout, random crops, momentum and a cosine schedule, so that
+# a resume must restore the RNG, the optimizer and the position exactly to end with the same numbers
+EPOCHS = 3
+KILL_ARGS = [
+    "train",
+    "-q",
+    "--set",
+    "data.name=digits",
+    "--set",
+    "model.name=mlp",
+    "--set",
+    "model.hidden=[32]",
+    "--set",
+    "model.dropout=0.2",
+    "--set",
+    "augment.crop.p=0.5",
+    "--set",
+    "augment.crop.padding=1",
+    "--set",
+    "optim.name=sgd",
+    "--set",
+    "optim.lr=0.05",
+    "--set",
+    "optim.momentum=0.9",
+    "--set",
+    "schedule.name=cosine",
+    "--set",
+    f"train.epochs={EPOCHS}",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.seed=11",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "train.threads=1",
+]

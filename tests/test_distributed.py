@@ -16,6 +16,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.models import build_model
 from vislab.train.evaluate import evaluate
 from vislab.train.launch import launch_torchrun, strip_nproc, torchrun_args
+from vislab.train.state import Callback
 
 OVERRIDES = (
     "model.name=cnn",
@@ -42,7 +43,7 @@ class _StopAfter(Exception):
     pass
 
 
-class _StopAfterEpoch:
+class _StopAfterEpoch(Callback):
     def __init__(self, epoch):
         self.epoch = epoch
 

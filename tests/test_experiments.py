@@ -15,6 +15,7 @@ import yaml
 
 from vislab.cli import main
 from vislab.config import build_config
+from vislab.errors import ConfigError
 from vislab.experiments.suite import builtin_suites, load_suite, run_config
 from vislab.experiments.table import COLUMNS
 from vislab.models import build_model, skip_pretrained
@@ -37,16 +38,16 @@ def write_suite(path: Path, runs: dict, base: dict = BASE, **extra) -> Path:
 
 @pytest.fixture
 def train_spy(monkeypatch):
-    """Record (run dir name, resume) of every in-process training."""
-    import vislab.train.trainer as trainer
+    """Record (run dir name, resume) of every in-process training of a suite."""
+    import vislab.experiments.runner as runner
 
-    calls, real = [], trainer.train
+    calls, real = [], runner.train
 
     def spy(cfg, out, resume=False, **kw):
         calls.append((Path(out).name, resume))
         return real(cfg, out, resume=resume, **kw)
 
-    monkeypatch.setattr(trainer, "train", spy)
+    monkeypatch.setattr(runner, "train", spy)
     return calls
 
 
@@ -356,3 +357,19 @@ def test_a_mistake_every_run_shares_stops_the_suite_before_training(
         and not train_spy
     )
     assert not out.exists()
+
+
+def test_suite_file_mistakes_name_the_key_path_and_the_file(tmp_path):
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}}, runz={"x": {}})
+    with pytest.raises(ConfigError) as e:
+        load_suite(spec)
+    msg = str(e.value)
+    assert str(spec) in msg and "unknown suite key 'runz'" in msg and "Did you mean 'runs'" in msg
+    write_suite(spec, {"mlp": {}, "bad/name": {}, "lr": 0.1})
+    with pytest.raises(ConfigError) as e:
+        load_suite(spec)
+    msg = str(e.value)
+    assert str(spec) in msg and "'runs.bad/name'" in msg and "'runs.lr' = 0.1" in msg
+    write_suite(spec, {"mlp": {}}, groups={"ladder": ["mlp", "cnn"]})
+    with pytest.raises(ConfigError, match=r"'groups'.*names unknown runs \['cnn'\]"):
+        load_suite(spec)

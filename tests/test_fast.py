@@ -13,6 +13,7 @@ from vislab.data.preprocess import apply_stats, fit_stats
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
 from vislab.models import build_model
+from vislab.models.hooks import hooks_of
 from vislab.train import runtime
 from vislab.train.checkpoint import load_checkpoint
 from vislab.train.evaluate import predict_logits
@@ -93,10 +94,15 @@ def test_eval_is_ema_weights_with_flip_tta():
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     x, y = torch.randn(32, 3, 16, 16), torch.randint(0, 5, (32,))
     for _ in range(3):
+        before = [t.clone() for t in model.ema.tensors()]
         loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        # forward leaves the average alone: the trainer's after_step hook folds the new weights in
+        assert all(torch.equal(a, b) for a, b in zip(before, model.ema.tensors()))
+        hooks_of(model).after_step()
+        assert not all(torch.equal(a, b) for a, b in zip(before, model.ema.tensors()))
     model.eval()
     with torch.no_grad():
         out = model(x)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from vislab.cli import main
 from vislab.models import build_model
+from vislab.models.hooks import hooks_of
 
 
 @pytest.fixture(autouse=True)
@@ -73,14 +74,14 @@ def test_gradcheck_detects_a_wrong_backward(monkeypatch):
 
 
 def _one_step(model, x, y, lr):
-    """One training step as the trainer drives it: ``manual_step`` if callable, else torch.optim SGD."""
+    """One training step as the trainer drives it: ``manual_step`` if the model declares it, else
+    torch.optim SGD."""
     from vislab.config import OptimConfig
     from vislab.train.optim import build_optimizer
 
-    step = getattr(model, "manual_step", None)
     model.train()
-    if callable(step):
-        loss, logits = step(x, y, lr)
+    if hooks_of(model).trained_by == "manual_step":
+        loss, logits = model.manual_step(x, y, lr)
     else:
         opt = build_optimizer(
             [p for p in model.parameters() if p.requires_grad], OptimConfig(name="sgd", lr=lr)
@@ -104,9 +105,8 @@ def test_four_impl_levels_give_the_same_first_step(hidden):
         impl: seeded("mlp-scratch", (1, 3, 3), 4, seed=7, hidden=hidden, impl=impl)
         for impl in impls
     }
-    assert callable(models["manual"].manual_step) and not callable(
-        getattr(models["optim"], "manual_step", None)
-    )
+    assert hooks_of(models["manual"]).trained_by == "manual_step"
+    assert hooks_of(models["optim"]).trained_by == "optimizer"
     init = {k: v.clone() for k, v in models["manual"].state_dict().items()}
     for impl, m in models.items():  # same seed → same weights, same state-dict layout
         sd = m.state_dict()
@@ -869,7 +869,7 @@ def test_model_info_unknown_option_exit_2(capsys):
 def test_plot_decision_boundary_writes_png(tmp_path):
     from sklearn.datasets import make_circles
 
-    from vislab.report.boundary import plot_decision_boundary
+    from vislab.plotting.boundary import plot_decision_boundary
 
     x, y = make_circles(100, noise=0.05, factor=0.5, random_state=0)
     x = torch.tensor(x, dtype=torch.float32)
@@ -928,18 +928,21 @@ def test_train_on_circles_writes_boundary_figure(capsys, tmp_path, model):
     ],
 )
 def test_vit_figures_write_pngs(tmp_path, shape, opts):
-    from vislab.models.vit import plot_attention, plot_pos_embedding
+    from vislab.models.vit import rollout_maps
+    from vislab.plotting.vit import plot_attention, plot_pos_embedding
 
     model = seeded("vit", shape, 3, patch_size=2, embed_dim=8, depth=2, num_heads=2, **opts)
-    p = plot_pos_embedding(model, path=tmp_path / "pos.png")
+    p = plot_pos_embedding(
+        model.pos_embed[0], model.grid, tmp_path / "pos.png", class_token=model.pool == "cls"
+    )
     assert_png(p)
     x = torch.randn(3, *shape)
     images = (np.random.default_rng(0).random((3, shape[1], shape[2], shape[0])) * 255).astype(
         np.uint8
     )
-    p = plot_attention(model, x, images, path=tmp_path / "attn.png")
+    p = plot_attention(rollout_maps(model, x), x, images, path=tmp_path / "attn.png")
     assert_png(p)
     p = plot_attention(
-        model, x, path=tmp_path / "attn_scaled.png"
+        rollout_maps(model, x), x, path=tmp_path / "attn_scaled.png"
     )  # no display images: min-max scaled
     assert_png(p)

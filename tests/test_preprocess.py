@@ -7,12 +7,12 @@ import torch
 from vislab.config import DataConfig
 from vislab.data import prepare_data
 from vislab.data.preprocess import apply_stats, fit_stats
-from vislab.data.sources import SOURCES
+from vislab.data.sources import register_source, unregister_source
 from vislab.data.types import ArraySet, SourceData
 
 
 @pytest.fixture
-def toy_source(monkeypatch):
+def toy_source():
     """A registered source whose test set is wildly different from train (to expose any leak)."""
     rng = np.random.default_rng(0)
     calls = {}
@@ -29,9 +29,9 @@ def toy_source(monkeypatch):
             ["a", "b", "c"],
         )
 
-    monkeypatch.setitem(SOURCES, "toy", load)
-    monkeypatch.setattr("vislab.data.sources._import_all", lambda: None)
-    return load
+    register_source("toy")(load)
+    yield load
+    unregister_source("toy")
 
 
 @pytest.mark.parametrize("mode", ["standard", "zca"])

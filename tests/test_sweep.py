@@ -16,6 +16,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState, create_trial
 
 from vislab.cli import main
+from vislab.errors import ConfigError
 from vislab.experiments import space as sp
 from vislab.experiments.sweep import load_existing_study, run_sweep
 
@@ -137,14 +138,14 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
         if proc.poll() is None:
             proc.kill()
     # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
-    study = run_sweep(sp.load_sweep(spec), out, trials=2, report=False, log=lambda s: None)
+    study = run_sweep(sp.load_sweep(spec), out, trials=2, log=lambda s: None)
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 2
     assert any(t.params == trials[0].params for t in complete)  # the retry
     before = {t.number: t.datetime_complete for t in complete}
-    run_sweep(sp.load_sweep(spec), out, trials=2, report=False, log=lambda s: None)
+    run_sweep(sp.load_sweep(spec), out, trials=2, log=lambda s: None)
     again = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
     assert {
         t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))
@@ -156,15 +157,6 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     import vislab.report.build
 
     monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
-    curves, real_curves = [], vislab.report.build._curves
-    monkeypatch.setattr(
-        vislab.report.build,
-        "_curves",
-        lambda figs, histories, groups: (
-            curves.append(set(histories)),
-            real_curves(figs, histories, groups),
-        )[1],
-    )
     spec = write_spec(tmp_path / "s.yaml", seed=0)
     out = tmp_path / "sweep"
     assert (
@@ -201,12 +193,15 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     )  # prints the best trials, writes the reports
     shown = capsys.readouterr().out
     assert f"{study.best_value:.4f}" in shown and "optim.lr" in shown
+    plan = vislab.report.build.plan_report(out)
+    assert len(plan.detailed) == 1
     assert (
-        len(curves[0]) == 4
-    )  # curves of the best trials (up to MAX_CURVES), not only the 1 detailed trial
+        len(plan.shown) == 4
+    )  # curves of the best trials (up to MAX_CURVES), not only the detailed one
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
     html = (out / "report.html").read_text()
+    assert "loss and accuracy of 4 runs" in html  # the curves figure the report drew
     assert "parallel coordinates" in html and 'id="trials"' in html and "narrow/report.html" in html
     assert (out / "narrow" / "report.html").is_file()
 
@@ -218,9 +213,7 @@ def test_pruned_trials_stop_early(tmp_path, monkeypatch, eval_at_start):
         tmp_path / "s.yaml",
         base={**BASE, "train": {**BASE["train"], "epochs": 3, "eval_at_start": eval_at_start}},
     )
-    study = run_sweep(
-        sp.load_sweep(spec), tmp_path / "sw", trials=2, report=False, log=lambda s: None
-    )
+    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=2, log=lambda s: None)
     assert [t.state for t in study.trials] == [TrialState.PRUNED, TrialState.PRUNED]
     for t in study.trials:
         assert list(t.intermediate_values) == [
@@ -249,7 +242,6 @@ def test_grid_sampler_covers_the_grid(tmp_path):
         sp.load_sweep(spec),
         tmp_path / "sw",
         overrides=["data.limit=100"],
-        report=False,
         log=lambda s: None,
     )
     combos = {(t.params["optim.name"], t.params["train.batch_size"]) for t in study.trials}
@@ -374,10 +366,10 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
 
 
 def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path, monkeypatch):
-    import vislab.train.trainer as trainer_mod
+    import vislab.experiments.sweep as sweep_mod
     from vislab.errors import TrainingInterrupted
 
-    real, calls = trainer_mod.train, []
+    real, calls = sweep_mod.train, []
 
     def train_once_interrupted(*args, **kwargs):
         calls.append(1)
@@ -387,13 +379,13 @@ def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path
             )
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_mod, "train", train_once_interrupted)
+    monkeypatch.setattr(sweep_mod, "train", train_once_interrupted)
     spec = sp.load_sweep(write_spec(tmp_path / "s.yaml"))
     with pytest.raises(
         TrainingInterrupted, match="queued again. Run the same `vislab sweep` command"
     ):
-        run_sweep(spec, tmp_path / "sw", trials=1, report=False, log=lambda s: None)
-    study = run_sweep(spec, tmp_path / "sw", trials=1, report=False, log=lambda s: None)
+        run_sweep(spec, tmp_path / "sw", trials=1, log=lambda s: None)
+    study = run_sweep(spec, tmp_path / "sw", trials=1, log=lambda s: None)
     first, retry = study.trials[0], study.trials[1]
     assert first.state == TrialState.FAIL and first.user_attrs["error"].startswith("interrupted")
     assert (
@@ -426,3 +418,34 @@ def test_a_space_key_no_trial_could_use_stops_the_sweep_before_any_trial(
     )
     assert fragment in " ".join(capsys.readouterr().err.split())
     assert not list((tmp_path / "sw" / "trials").glob("*"))
+
+
+@pytest.mark.parametrize(
+    "entry, fragments",
+    [
+        (
+            {"type": "float", "low": "tiny", "high": 0.1},
+            ["sweep value 'space.optim.lr.low' = 'tiny'", "valid number"],
+        ),
+        (
+            {"type": "float", "lo": 1e-3, "high": 0.1},
+            ["unknown sweep key 'space.optim.lr.lo'", "Did you mean 'space.optim.lr.low'"],
+        ),
+        ({"type": "float", "low": 0.1, "high": 1e-3}, ["'space.optim.lr'", "low <= high"]),
+        ({"type": "real", "low": 1e-3, "high": 0.1}, ["'space.optim.lr.type'", "categorical"]),
+    ],
+)
+def test_sweep_parameter_mistakes_name_the_key_path_and_the_file(tmp_path, entry, fragments):
+    spec = write_spec(tmp_path / "s.yaml", space={"optim.lr": entry})
+    with pytest.raises(ConfigError) as e:
+        sp.load_sweep(spec)
+    msg = str(e.value)
+    assert str(spec) in msg and all(f in msg for f in fragments), msg
+
+
+def test_sweep_file_top_level_mistakes(tmp_path):
+    spec = write_spec(tmp_path / "s.yaml", metric="test_acc", trial=3)
+    with pytest.raises(ConfigError) as e:
+        sp.load_sweep(spec)
+    msg = str(e.value)
+    assert "never on test" in msg and "Did you mean 'trials'" in msg and str(spec) in msg

@@ -13,6 +13,7 @@ from vislab.config import ScheduleConfig
 from vislab.errors import TrainingDiverged, TrainingInterrupted, UserError
 from vislab.train.checkpoint import load_checkpoint
 from vislab.train.optim import lr_factor
+from vislab.train.state import Callback
 from vislab.train.trainer import train
 
 CONTRACT = [
@@ -107,7 +108,7 @@ def test_same_seed_same_numbers_on_cpu(tmp_path):
     assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
 
 
-class SignalAt:
+class SignalAt(Callback):
     """Send ourselves SIGTERM after a given epoch (as a user's `kill` would)."""
 
     def __init__(self, epoch):
@@ -218,7 +219,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
 
     import vislab.train.trainer as trainer_mod
 
-    class PoisonAfterEpoch1:  # from epoch 2 on, the loss is NaN (as with a diverging lr)
+    class PoisonAfterEpoch1(Callback):  # from epoch 2 on, the loss is NaN (as with a diverging lr)
         def on_epoch_end(self, row):
             nan_loss = lambda logits, y, **kw: logits.sum() * float("nan")  # noqa: E731
             monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=nan_loss))

@@ -1,3 +1,5 @@
 """vislab: a lab bench for image classification."""
 
-__version__ = "0.1.0"
+from vislab.version import __version__
+
+__all__ = ["__version__"]

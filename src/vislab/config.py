@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from vislab.errors import ConfigError
 
@@ -25,13 +33,11 @@ class Section(BaseModel):
 # ----------------------------------------------------------------------------------------- data
 class DataConfig(Section):
     name: str = "digits"
-    root: str = (
-        "data"  # folder holding the dataset files (per-dataset sub-folders are also searched)
-    )
+    # folder holding the dataset files (per-dataset sub-folders are also searched)
+    root: str = "data"
     download: bool = True  # fetch official files when missing (never in tests)
-    normalize: Literal["none", "standard", "zca", "imagenet"] = (
-        "standard"  # imagenet: fixed, for pretrained
-    )
+    # imagenet: fixed statistics, for pretrained models
+    normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"
     zca_epsilon: float = Field(0.1, gt=0)
     val_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train where a source has no val set
     # A source's own validation set (CIFAR-10: data_batch_5; a folder's val/) is the val split; false: it joins
@@ -42,9 +48,8 @@ class DataConfig(Section):
     split: list[int] | None = None
     use: list[Literal["train", "test"]] = ["train", "test"]  # official sets to load
     limit: int | None = Field(None, gt=0)  # keep only the first N training samples (quick runs)
-    resize: int | None = Field(
-        None, gt=0
-    )  # up-sample images to resize x resize (e.g. for timm ViTs)
+    # up-sample images to resize x resize (e.g. for timm ViTs)
+    resize: int | None = Field(None, gt=0)
     image_size: int = Field(32, gt=0)  # `folder` source: decode every image to this square size
     n_samples: int = Field(1000, gt=0)  # `circles` source: number of points
     noise: float = Field(0.1, ge=0)  # `circles` source: gaussian noise on the points
@@ -156,9 +161,8 @@ class TrainConfig(Section):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval_every: int = Field(1, ge=1)
-    eval_at_start: bool = (
-        False  # an epoch-0 row: the untrained model scored on train (unaugmented) and val
-    )
+    # an epoch-0 row: the untrained model scored on train (unaugmented) and val
+    eval_at_start: bool = False
     select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     min_delta: float = Field(0.0, ge=0)
@@ -194,32 +198,85 @@ class Config(Section):
 
 
 # ----------------------------------------------------------------------------- loading + errors
-def _section_keys(path: tuple) -> list[str]:
-    """Valid keys at a dotted location of the schema (for 'did you mean' messages)."""
-    cls: type[BaseModel] = Config
-    for part in path:
-        field = cls.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None) if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        cls = ann
-    return list(cls.model_fields)
+def _model_in(annotation: Any) -> Any:
+    """``X`` for ``X | None`` (or any union holding one pydantic model), else ``annotation``."""
+    if get_origin(annotation) in (Union, UnionType):
+        models = [
+            a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        return models[0] if len(models) == 1 else annotation
+    return annotation
 
 
-def _friendly(err: ValidationError, source: str) -> ConfigError:
+def _node_at(schema: type[BaseModel], loc: tuple) -> Any:
+    """The type at a location of ``schema``, stepping through model fields, mapping values (``space.<any
+    key>``) and list items; None where the location is not in the schema."""
+    node: Any = schema
+    for part in loc:
+        node = _model_in(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(str(part))
+            if field is None:
+                return None
+            node = field.annotation
+        elif get_origin(node) in (dict, list):
+            node = get_args(node)[-1]
+        else:
+            return None
+    return _model_in(node)
+
+
+def _fields_at(schema: type[BaseModel], loc: tuple) -> dict[str, Any]:
+    """Field name → FieldInfo of the section at ``loc`` (for 'did you mean' and 'missing' messages)."""
+    node = _node_at(schema, loc)
+    return dict(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else {}
+
+
+def _shown(value: Any, limit: int = 100) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def friendly_error(
+    err: ValidationError, source: str, schema: type[BaseModel] = Config, kind: str = "config"
+) -> ConfigError:
+    """One ConfigError for a pydantic ValidationError of ``schema``: each problem on a line naming its dotted
+    key path (``optim.lr``, ``space.optim.lr.low``), with 'did you mean' for unknown keys; ``source`` (the
+    file) in the first line."""
     lines = []
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not isinstance(p, int) or True)
+        loc = tuple(p for p in e["loc"] if p != "[key]")
         key = ".".join(str(p) for p in loc)
-        if e["type"] == "extra_forbidden":
-            valid = _section_keys(loc[:-1])
+        msg = str(e["msg"]).removeprefix("Value error, ").rstrip(".")
+        if e["type"] == "model_type":  # not "... or instance of DataConfig": a class name
+            msg = "Input should be a mapping (key: value)"
+        if "[key]" in e["loc"]:  # a mapping key's own error (a run name)
+            lines.append(f"{kind} key '{key}' is invalid: {msg}.")
+        elif e["type"] == "extra_forbidden":
+            valid = list(_fields_at(schema, loc[:-1]))
             near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
             hint = f" Did you mean '{'.'.join([*map(str, loc[:-1]), near[0]])}'?" if near else ""
-            lines.append(f"unknown config key '{key}'.{hint} Valid keys here: {', '.join(valid)}.")
+            lines.append(f"unknown {kind} key '{key}'.{hint} Valid keys here: {', '.join(valid)}.")
+        elif e["type"] == "missing":
+            field = _fields_at(schema, loc[:-1]).get(str(loc[-1]))
+            what = f": {field.description}" if field is not None and field.description else ""
+            lines.append(f"{kind} key '{key}' is missing{what}.")
+        elif not loc:
+            lines.append(f"{msg} (got {_shown(e.get('input'))}).")
         else:
-            got = e.get("input")
-            lines.append(f"config value '{key}' = {got!r} is invalid: {e['msg']}.")
-    return ConfigError(f"Invalid config ({source}):\n  " + "\n  ".join(lines))
+            lines.append(f"{kind} value '{key}' = {_shown(e.get('input'))} is invalid: {msg}.")
+    return ConfigError(f"Invalid {kind} ({source}):\n  " + "\n  ".join(lines))
+
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def validate(schema: type[Schema], tree: Any, source: str, kind: str = "config") -> Schema:
+    """``schema.model_validate(tree)``, its ValidationError turned into :func:`friendly_error`'s ConfigError."""
+    try:
+        return schema.model_validate(tree)
+    except ValidationError as e:
+        raise friendly_error(e, source, schema, kind) from None
 
 
 def parse_value(text: str) -> Any:
@@ -276,35 +333,82 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, or a preset name shipped with vislab (e.g. ``fast``)."""
+def find_yaml(path: str | Path, builtin_dir: Path = PRESET_DIR) -> Path:
+    """``path``, or the built-in ``builtin_dir/<path>.yaml`` when ``path`` is no file and that one is."""
     p = Path(path)
-    if not p.exists() and (PRESET_DIR / f"{path}.yaml").exists():
-        p = PRESET_DIR / f"{path}.yaml"
+    if not p.is_file() and (builtin_dir / f"{path}.yaml").is_file():
+        return builtin_dir / f"{path}.yaml"
+    return p
+
+
+def read_yaml(
+    path: str | Path,
+    kind: str = "config",
+    builtin_dir: Path = PRESET_DIR,
+    builtin_word: str = "preset",
+    expect: str = "a mapping of sections (data:, model:, ...)",
+) -> dict:
+    """Read a YAML mapping from a file, or a built-in one by name (a ``builtin_dir/<name>.yaml``: the preset
+    ``fast``, a suite, a sweep). Every way it can fail is a ConfigError naming the file."""
+    p, what = find_yaml(path, builtin_dir), f"{kind.capitalize()} file"
     if not p.exists():
-        presets = sorted(f.stem for f in PRESET_DIR.glob("*.yaml"))
+        names = sorted(f.stem for f in builtin_dir.glob("*.yaml"))
         raise ConfigError(
-            f"Config file '{path}' does not exist. Give a YAML path or a preset: {', '.join(presets)}."
+            f"{what} '{path}' does not exist. Give a YAML path or a built-in {builtin_word}: "
+            f"{', '.join(names) or 'none'}."
         )
     try:
         tree = yaml.safe_load(p.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(f"Config file '{p}' is not valid YAML: {e}") from None
+        raise ConfigError(f"{what} '{p}' is not valid YAML: {e}") from None
     except RecursionError:
-        raise ConfigError(f"Config file '{p}' is nested too deeply to be a config.") from None
-    except (
-        ValueError,
-        TypeError,
-        OverflowError,
-    ) as e:  # a typed scalar YAML cannot build: 2001-13-01, !!int x
-        raise ConfigError(f"Config file '{p}' holds a value YAML cannot read: {e}.") from None
+        raise ConfigError(f"{what} '{p}' is nested too deeply to be a {kind}.") from None
+    # a typed scalar YAML cannot build (2001-13-01, !!int x)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ConfigError(f"{what} '{p}' holds a value YAML cannot read: {e}.") from None
     except OSError as e:
-        raise ConfigError(f"Config file '{p}' cannot be read: {e.strerror}.") from None
+        raise ConfigError(f"{what} '{p}' cannot be read: {e.strerror}.") from None
     if not isinstance(tree, dict):
-        raise ConfigError(
-            f"Config file '{p}' must hold a mapping of sections (data:, model:, ...)."
-        )
+        raise ConfigError(f"{what} '{p}' must hold {expect}.")
     return tree
+
+
+class SpecFile(BaseModel):
+    """Schema of a YAML file that is not a run config (a suite, a sweep): unknown keys are errors; a number
+    where text is expected (a run named 1, a description 2024) is taken as text."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def load_spec(
+    path: str | Path, schema: type[Schema], kind: str, builtin_dir: Path, expect: str
+) -> tuple[Path, dict, Schema]:
+    """A spec file (a suite, a sweep; or a built-in one by name) read and validated against ``schema``:
+    its path, its mapping as read, the validated model. ConfigError naming the file and each bad key path."""
+    p = find_yaml(path, builtin_dir)
+    tree = read_yaml(p, kind=kind, builtin_dir=builtin_dir, builtin_word=kind, expect=expect)
+    return p, tree, validate(schema, tree, str(p), kind=kind)
+
+
+def _dict_or_path(base: Any) -> Any:
+    if base is not None and not isinstance(base, (dict, str)):
+        raise ValueError(
+            "must be a config mapping (data:, model:, ...) or the path / preset name of a config YAML"
+        )
+    return base
+
+
+# A suite's or sweep's ``base:``: a config mapping, or the path (beside the file first) / preset of a config YAML.
+ConfigBase = Annotated[Any, AfterValidator(_dict_or_path)]
+
+
+def read_base(base: dict | str | None, spec_file: Path) -> dict:
+    """A :data:`ConfigBase` as a config mapping: a path is read relative to ``spec_file``'s folder when a file
+    is there, else as given (or as a preset name)."""
+    if not base or not isinstance(base, str):
+        return base or {}
+    beside = Path(spec_file).parent / base
+    return read_yaml(base if Path(base).is_absolute() or not beside.is_file() else beside)
 
 
 def build_config(
@@ -319,10 +423,7 @@ def build_config(
             "config section 'model' must be a mapping (model.name plus model kwargs)."
         )
     _check_plain(tree, source)
-    try:
-        cfg = Config.model_validate(tree)
-    except ValidationError as e:
-        raise _friendly(e, source) from None
+    cfg = validate(Config, tree, source)
     try:
         cfg.to_dict()  # every value must go back to config.yaml (e.g. not a non-UTF-8 !!binary in model.*)
     except Exception as e:  # noqa: BLE001 - pydantic serialisation raises several types

@@ -17,6 +17,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
+from vislab.plotting.runs import plot_confusion
 from vislab.train.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.train.metrics import compute_metrics
 
@@ -108,8 +109,6 @@ def evaluate_checkpoint(target: Path, split: str, overrides: list[str], out: Pat
     for name, acc, row in zip(splits.class_names, m.per_class, m.confusion):
         table.add_row(escape(str(name)), f"{acc:.4f}", str(int(row.sum())))
     console.print(table)
-    from vislab.report.figures import plot_confusion
-
     target = Path(target)
     folder = out or (target / "figures" if target.is_dir() else target.parent)
     png = plot_confusion(

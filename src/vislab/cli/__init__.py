@@ -4,16 +4,25 @@ failure, 130 interrupted (resumable)."""
 from __future__ import annotations
 
 import errno
-import importlib
 import sys
 import time
 from pathlib import Path
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 
+from vislab.cli import data as data_cli
+from vislab.cli import experiments as experiments_cli
+from vislab.cli import model as model_cli
+from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
+from vislab.experiments.quickstart import run_quickstart
+from vislab.predict import evaluate_checkpoint, predict_images
+from vislab.train.launch import launch_torchrun
+from vislab.train.runtime import Distributed
+from vislab.train.trainer import train as run_train
 
 app = typer.Typer(
     add_completion=False,
@@ -29,21 +38,6 @@ SetOpt = typer.Option(
     None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
 )
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file or preset name.")
-
-
-def _sub_apps() -> None:
-    """Mount the command groups that live in their own modules (vislab data ..., vislab model ..., ...)."""
-    for module, name in (("data", "data"), ("model", "model"), ("experiments", None)):
-        try:
-            mod = importlib.import_module(f"vislab.cli.{module}")
-        except ModuleNotFoundError as e:
-            if e.name == f"vislab.cli.{module}":
-                continue
-            raise
-        if name:
-            app.add_typer(mod.app, name=name)
-        else:
-            mod.register(app)
 
 
 @app.command()
@@ -62,15 +56,9 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
-    from vislab.config import load_config
-    from vislab.train.runtime import Distributed
-    from vislab.train.trainer import train as run_train
-
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
     if nproc > 1:
-        from vislab.train.launch import launch_torchrun
-
         raise typer.Exit(launch_torchrun(nproc, sys.argv[1:]))
     cfg = load_config(config, set_ or [])
     if resume is not None:
@@ -90,10 +78,6 @@ def train(
 def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: Path | None) -> None:
     """--resume continues a run with its saved config: the original command's --config/--set/--out may be
     repeated, but settings that would change the run are refused rather than silently ignored."""
-    import yaml
-
-    from vislab.config import config_differences, load_config
-
     if out is not None and Path(out).resolve() != Path(resume).resolve():
         raise UserError(
             f"--resume {resume} continues that run in its own folder; --out {out} names another. "
@@ -103,9 +87,7 @@ def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: P
     if not (config or set_) or not saved.is_file():
         return
     stored = yaml.safe_load(saved.read_text()) or {}
-    wanted = yaml.safe_load(
-        yaml.safe_dump(load_config(config, set_, base=stored).to_dict())
-    )  # the options on top
+    wanted = load_config(config, set_, base=stored).to_dict()  # the options on top
     diff = config_differences(stored, wanted)
     if diff:
         raise UserError(
@@ -123,8 +105,6 @@ def eval_(
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
 ) -> None:
     """Evaluate a checkpoint on a split: accuracy, per-class table, confusion matrix PNG."""
-    from vislab.predict import evaluate_checkpoint
-
     evaluate_checkpoint(target, split, set_ or [], out)
 
 
@@ -137,8 +117,6 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", "-k", min=1),
 ) -> None:
     """Top-k classes for each image."""
-    from vislab.predict import predict_images
-
     if predict_images(checkpoint, images, top_k) > 0:
         raise typer.Exit(2)
 
@@ -150,94 +128,110 @@ def quickstart(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them."""
-    from vislab.experiments.quickstart import run_quickstart
-
     run_quickstart(out, epochs=epochs, quiet=quiet)
 
 
 @config_app.command("show")
 def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt) -> None:
     """Print the resolved config (defaults ← file ← --set)."""
-    from vislab.config import load_config
-
     print(load_config(config, set_ or []).to_yaml(), end="")
+
+
+# The command groups that live in their own modules: vislab data ..., vislab model ..., suite/sweep/report.
+app.add_typer(data_cli.app, name="data")
+app.add_typer(model_cli.app, name="model")
+experiments_cli.register(app)
+
+# typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_HOST_MEMORY = (
+    "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
+    "training: use a smaller train.batch_size{eval} or data.limit; elsewhere: smaller inputs)."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes."""
-    # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
-    click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-    _sub_apps()
     try:
         rv = app(args=argv, prog_name="vislab", standalone_mode=False)
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             return rv
-    except TrainingInterrupted as e:
+    except (VislabError, typer.Exit, typer.Abort, _CLICK_ERROR, KeyboardInterrupt) as e:
+        return _outcome(e)
+    except MemoryError:
+        err.print(_HOST_MEMORY.format(eval=""), soft_wrap=True)
+        return 1
+    except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
+        if not _environment_error(e):
+            raise
+        return 1
+    except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
+        if not _out_of_memory(e):
+            raise
+        return 1
+    return 0
+
+
+def _outcome(e: BaseException) -> int:
+    """The message and exit code of an expected way for a command to end early."""
+    if isinstance(e, TrainingInterrupted):
         err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
-    except VislabError as e:  # the exit code follows the type (errors.py)
+    if isinstance(e, VislabError):  # the exit code follows the type (errors.py)
         err.print(
             f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
         )  # text may hold [/x]
         return e.exit_code
-    except typer.Exit as e:
+    if isinstance(e, typer.Exit):
         return e.exit_code
-    except typer.Abort:
+    if isinstance(e, typer.Abort):
         err.print("aborted.")
         return 130
-    except click_error as e:  # a usage error: unknown option, missing or extra argument
-        e.show()
-        return 2
-    except KeyboardInterrupt:
+    if isinstance(e, KeyboardInterrupt):
         err.print("interrupted.")
         return 130
-    except MemoryError:
+    e.show()  # a usage error: unknown option, missing or extra argument
+    return 2
+
+
+def _environment_error(e: OSError) -> bool:
+    """Print what to do about a full disk or an unwritable path; False for any other OSError (a bug)."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "Free space or choose another --out."
+    elif e.errno in (
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.EIO,
+    ):
+        fix = "Check the path and its permissions, or choose a writable --out."
+    else:
+        return False
+    where = f" '{escape(str(e.filename))}'" if e.filename else ""
+    err.print(
+        f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return True
+
+
+def _out_of_memory(e: RuntimeError) -> bool:
+    """Print what to do when torch ran out of host or GPU memory; False for any other RuntimeError."""
+    if "can't allocate memory" in str(e):  # torch's CPU allocator
+        err.print(_HOST_MEMORY.format(eval=", train.eval_batch_size"), soft_wrap=True)
+        return True
+    if "out of memory" in str(e).lower():
         err.print(
-            "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
-            "training: use a smaller train.batch_size or data.limit; elsewhere: smaller inputs).",
+            "[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
+            "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.",
             soft_wrap=True,
         )
-        return 1
-    except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            fix = "Free space or choose another --out."
-        elif e.errno in (
-            errno.EROFS,
-            errno.EACCES,
-            errno.EPERM,
-            errno.ENOTDIR,
-            errno.EISDIR,
-            errno.ENAMETOOLONG,
-            errno.EIO,
-        ):
-            fix = "Check the path and its permissions, or choose a writable --out."
-        else:
-            raise
-        where = f" '{escape(str(e.filename))}'" if e.filename else ""
-        err.print(
-            f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        return 1
-    except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
-        if "can't allocate memory" in str(e):  # torch's CPU allocator
-            err.print(
-                "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
-                "training: use a smaller train.batch_size, train.eval_batch_size or data.limit; elsewhere: "
-                "smaller inputs).",
-                soft_wrap=True,
-            )
-            return 1
-        if "out of memory" in str(e).lower():
-            err.print(
-                "[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
-                "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.",
-                soft_wrap=True,
-            )
-            return 1
-        raise
-    return 0
+        return True
+    return False
 
 
 if __name__ == "__main__":

@@ -9,15 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vislab.config import Config, load_config
+from vislab.data import load_splits
 from vislab.errors import UserError
+from vislab.plotting.images import plot_image_grid
+from vislab.report.previews import augmentation_rows, preview_indices
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
 
 
-def _config(name: str, config: str | None, set_: list[str] | None):
-    from vislab.config import load_config
-
+def _config(name: str, config: str | None, set_: list[str] | None) -> Config:
     return load_config(config, [f"data.name={name}", *(set_ or [])])
 
 
@@ -28,8 +30,6 @@ def info(
     set_: list[str] | None = typer.Option(None, "--set", "-s"),
 ) -> None:
     """Sizes, shapes, class counts and split sizes of a dataset."""
-    from vislab.data import load_splits
-
     cfg = _config(name, config, set_)
     splits = load_splits(cfg.data, cfg.train.seed)
     x = splits.train.x
@@ -60,10 +60,6 @@ def preview(
 ) -> None:
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
     (augment.* from --set)."""
-    from vislab.data import load_splits
-    from vislab.report.figures import plot_image_grid
-    from vislab.report.previews import augmentation_rows, preview_indices
-
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
         raise UserError(
             f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
+
+from vislab.errors import SuiteFailed
+from vislab.experiments.runner import run_suite
+from vislab.experiments.space import SWEEP_DIR, builtin_sweeps, load_sweep
+from vislab.experiments.storage import default_storage, load_existing_study
+from vislab.experiments.suite import builtin_suites, load_suite, suite_overrides
+from vislab.experiments.sweep import run_sweep, show_sweep
+from vislab.experiments.trials import print_best
+from vislab.report.build import build_report
 
 console = Console(stderr=True, highlight=False)
 SetOpt = typer.Option(
@@ -16,10 +26,16 @@ DataOpt = typer.Option(
     None, "--data", help="Set data.name for every run (e.g. mnist, cifar10, digits)."
 )
 EpochsOpt = typer.Option(None, "--epochs", min=1, help="Set train.epochs for every run.")
+NoReportOpt = typer.Option(False, "--no-report", help="Skip report.html (tables only).")
 
 
 def _log(line: str) -> None:
     console.print(line, soft_wrap=True, markup=False)
+
+
+def _write_report(out: Path, study: optuna.Study | None = None) -> None:
+    """What a suite or a sweep stage does once its results are written (unless --no-report): report.html."""
+    _log(f"report: {build_report(out, study=study)}")
 
 
 class _DefaultRun(TyperGroup):
@@ -53,13 +69,10 @@ def suite(
         None, "--out", "-o", help="Suite folder (default runs/suite-<name>)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (tables only)."),
+    no_report: bool = NoReportOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1)."""
-    from vislab.experiments.runner import run_suite
-    from vislab.experiments.suite import builtin_suites, load_suite, suite_overrides
-
     if name is None:
         for key, desc in builtin_suites().items():
             print(f"{key:14s} {desc}")
@@ -67,8 +80,6 @@ def suite(
     s = load_suite(name)
     folder = out or Path("runs") / f"suite-{s['name']}"
     _log(f"suite {s['name']}: {len(s['runs'])} runs → {folder}")
-    from vislab.errors import SuiteFailed
-
     try:
         run_suite(
             s,
@@ -77,7 +88,7 @@ def suite(
             jobs=jobs,
             quiet=quiet,
             log=_log,
-            report=not no_report,
+            on_results=None if no_report else _write_report,
         )
     except SuiteFailed:
         _print_results(folder)
@@ -86,12 +97,25 @@ def suite(
 
 
 def _print_results(folder: Path) -> None:
-    from rich.console import Console as C
-
+    """results.md on stdout."""
     md = Path(folder) / "results.md"
     if md.is_file():
-        c = C()
-        c.print(md.read_text(), markup=False, highlight=False, soft_wrap=True)
+        Console().print(md.read_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+TrialsOpt = typer.Option(
+    None,
+    "--trials",
+    "-n",
+    min=1,
+    help="Finished trials the study should hold (all workers together).",
+)
+StorageOpt = typer.Option(
+    None, "--storage", help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db)."
+)
+NarrowOpt = typer.Option(
+    None, "--narrow", min=1, help="Then a second stage over the ranges of the best TOPK trials."
+)
 
 
 @sweep_app.command("run")
@@ -101,27 +125,15 @@ def sweep_run(
         help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...) "
         "or a built-in sweep name (`vislab sweep list`).",
     ),
-    trials: int | None = typer.Option(
-        None,
-        "--trials",
-        "-n",
-        min=1,
-        help="Finished trials the study should hold (all workers together).",
-    ),
+    trials: int | None = TrialsOpt,
     timeout: float | None = typer.Option(
         None, "--timeout", min=1, help="Start no new trial after S seconds."
     ),
-    storage: str | None = typer.Option(
-        None,
-        "--storage",
-        help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db).",
-    ),
+    storage: str | None = StorageOpt,
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Sweep folder (default runs/sweep-<name>)."
     ),
-    narrow: int | None = typer.Option(
-        None, "--narrow", min=1, help="Then a second stage over the ranges of the best TOPK trials."
-    ),
+    narrow: int | None = NarrowOpt,
     narrow_trials: int | None = typer.Option(
         None, "--narrow-trials", min=1, help="Trials of the second stage (default: --trials)."
     ),
@@ -131,18 +143,11 @@ def sweep_run(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Show each trial's training progress."
     ),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (tables only)."),
+    no_report: bool = NoReportOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
-    from vislab.experiments.space import load_sweep
-    from vislab.experiments.suite import suite_overrides
-    from vislab.experiments.sweep import run_sweep
-
     spec = load_sweep(file)
     folder = out or Path("runs") / f"sweep-{spec['name']}"
-    from vislab.experiments.sweep import default_storage, load_existing_study
-    from vislab.report.sweep import print_best
-
     study = run_sweep(
         spec,
         folder,
@@ -154,8 +159,10 @@ def sweep_run(
         narrow_trials=narrow_trials,
         quiet=not verbose,
         log=_log,
-        report=not no_report,
+        on_results=None if no_report else _write_report,
     )
+    if narrow and not no_report:  # the first stage's report links to the second's
+        build_report(folder, study=study)
     print_best(study, 5)
     if narrow:
         print_best(
@@ -166,8 +173,6 @@ def sweep_run(
 @sweep_app.command("list")
 def sweep_list() -> None:
     """The built-in sweeps: run one with `vislab sweep NAME` (copy its YAML to change it)."""
-    from vislab.experiments.space import SWEEP_DIR, builtin_sweeps, load_sweep
-
     for name in builtin_sweeps():
         print(f"{name:12s} {' '.join(str(load_sweep(name).get('description', '')).split())}")
     print(f"(files in {SWEEP_DIR})")
@@ -183,10 +188,8 @@ def sweep_show(
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
 ) -> None:
     """Print a sweep's best trials and write its report (DIR/report.html)."""
-    from vislab.experiments.sweep import show_sweep
-
-    _, html = show_sweep(folder, storage, study, top, log=_log)
-    _log(f"report: {html}")
+    _, out = show_sweep(folder, storage, study, top, log=_log, on_results=_write_report)
+    _log(f"report: {out / 'report.html'}")
 
 
 def report(
@@ -194,8 +197,6 @@ def report(
     title: str | None = typer.Option(None, "--title", help="Page title."),
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
-    from vislab.report.build import build_report
-
     _log(f"report: {build_report(folder, title=title)}")
 
 

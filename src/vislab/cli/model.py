@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vislab.config import parse_value
 from vislab.errors import UserError
+from vislab.models import MODELS, build_model, model_kwargs
+from vislab.models.gradcheck import gradcheck_mlp_scratch
+from vislab.models.info import layer_table
 
 app = typer.Typer(no_args_is_help=True, help="Inspect models: list, layer table, gradient check.")
 console = Console()
@@ -34,8 +39,6 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 def parse_sets(sets: list[str] | None) -> dict:
     """``--set`` assignments → model kwargs (YAML-typed values; a leading 'model.' is optional)."""
-    from vislab.config import parse_value
-
     kwargs = {}
     for s in sets or []:
         key, eq, text = s.partition("=")
@@ -55,9 +58,6 @@ def parse_sets(sets: list[str] | None) -> dict:
 @app.command("list")
 def list_models() -> None:
     """The registered models and their options (defaults); timm:<name> for any timm model."""
-    from vislab.models import MODELS, _import_all, model_kwargs
-
-    _import_all()
     table = Table(title="models (set options with --set model.KEY=VALUE)")
     table.add_column("name")
     table.add_column("options (default)")
@@ -86,11 +86,6 @@ def info(
     classes: int = typer.Option(10, "--classes", "-k", min=1, help="Number of classes."),
 ) -> None:
     """Layer table: each layer's output shape and parameter count, and the totals."""
-    import torch
-
-    from vislab.models import build_model
-    from vislab.models.info import layer_table
-
     shape = parse_shape(input_)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -135,8 +130,6 @@ def gradcheck(
     tol: float = typer.Option(1e-6, "--tol", help="Largest relative error accepted."),
 ) -> None:
     """Hand-written backprop vs torch.autograd in float64; exit code 1 if an error exceeds --tol."""
-    from vislab.models.gradcheck import gradcheck_mlp_scratch
-
     if name != "mlp-scratch":
         raise UserError(
             f"model '{name}' has no hand-written gradients to check: only mlp-scratch has "

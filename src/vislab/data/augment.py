@@ -1,9 +1,10 @@
 """Batched, per-sample random augmentation of float N×C×H×W batches in [0, 1], on the batch's device.
 
 Random crop with padding and horizontal flip — the reports' everyday pair and the hot path — are
-written here as one gather and one ``where`` (a benchmark in ``benchmarks/pipeline.py`` shows the gain);
-the rest come from kornia. Every op draws its parameters per sample from torch's global RNG, so a
-seed fixes them. ``augment.p`` gates whole samples: a sample not selected passes through untouched.
+written here as one strided-view gather and one ``index_select``, exact on any dtype, so the loader
+runs the same ops on uint8 bytes (``benchmarks/pipeline.py`` measures it); the rest come from
+kornia. Every op draws its parameters per sample from torch's global RNG, so a seed fixes them.
+``augment.p`` gates whole samples: a sample not selected passes through untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +17,28 @@ import torch.nn.functional as F
 from vislab.config import AugmentConfig
 
 
+def crop_pad(x: torch.Tensor, padding: int, p: float = 1.0) -> torch.Tensor:
+    """Zero-pad by ``padding`` and crop back to H×W at a random offset per sample, on any dtype (the
+    loader runs it on uint8 bytes): each sample's window is picked from a strided view of all windows.
+    A sample skipped (probability 1 − ``p``) keeps the centred window, i.e. stays as it is."""
+    n, _, h, w = x.shape
+    dy = torch.randint(0, 2 * padding + 1, (n,), device=x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), device=x.device)
+    keep = torch.rand(n, device=x.device) >= p
+    dy, dx = torch.where(keep, padding, dy), torch.where(keep, padding, dx)
+    padded = F.pad(x, (padding, padding, padding, padding))
+    windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # N×C×(2p+1)×(2p+1)×H×W view
+    return windows[torch.arange(n, device=x.device), :, dy, dx]
+
+
+def flip_where(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Mirror left-right the samples where ``flip`` is true: rows of [x; mirrored x] picked by
+    index_select (several times faster on CPU than a broadcast ``torch.where``; no host sync on GPU)."""
+    n = x.shape[0]
+    both = torch.cat([x, x.flip(-1)])
+    return both.index_select(0, torch.arange(n, device=x.device) + flip.long() * n)
+
+
 class RandomCropPad(nn.Module):
     """Zero-pad by ``padding`` then crop back to H×W at a random offset per sample (i.e. translate)."""
 
@@ -24,30 +47,18 @@ class RandomCropPad(nn.Module):
         self.padding, self.p = padding, p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        pad = self.padding
-        xp = F.pad(x, (pad, pad, pad, pad))
-        dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-        dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-        keep = torch.rand(n, device=x.device) >= self.p  # samples the op skips stay centred
-        dy, dx = torch.where(keep, pad, dy), torch.where(keep, pad, dx)
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # N×1×H×1
-        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # N×1×1×W
-        idx = torch.arange(n, device=x.device)[:, None, None, None]
-        chan = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-        return xp[idx, chan, rows, cols]
+        return crop_pad(x, self.padding, self.p)
 
 
 class RandomFlip(nn.Module):
-    """Mirror left-right with probability ``p`` per sample."""
+    """Mirror left-right with probability ``p`` per sample (any dtype)."""
 
     def __init__(self, p: float):
         super().__init__()
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flip = torch.rand(x.shape[0], device=x.device) < self.p
-        return torch.where(flip[:, None, None, None], x.flip(-1), x)
+        return flip_where(x, torch.rand(x.shape[0], device=x.device) < self.p)
 
 
 class BatchAugment(nn.Module):

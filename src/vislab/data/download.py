@@ -19,6 +19,9 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
 from vislab.errors import DataError
 
 CHECKSUM_FILE = ".vislab-md5.json"
@@ -101,9 +104,6 @@ def _progress(name: str, total: int | None, done: int) -> Iterator[Callable[[int
     if not sys.stderr.isatty():
         yield lambda n: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
     cols = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"downloading {name}", total=total, completed=done)

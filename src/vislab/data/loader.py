@@ -6,9 +6,9 @@ it stays in host memory and each batch is gathered into pinned memory and copied
 ``non_blocking=True``, so the copy overlaps the previous step's GPU work.
 
 Hot path: random crop (translate) and flip are exact on integers, so when the augmentation is made of
-them only they run on the uint8 bytes (4× less memory traffic than floats), drawing the same random
-numbers in the same order as ``RandomCropPad``/``RandomFlip`` do; then one float conversion and one
-fused scale-and-shift normalise the batch (``benchmarks/pipeline.py`` measures it).
+them only the same ``RandomCropPad``/``RandomFlip`` modules run on the uint8 bytes (4× less memory
+traffic than floats); then one float conversion and one fused scale-and-shift normalise the batch
+(``benchmarks/pipeline.py`` measures it).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from vislab.data.augment import BatchAugment, RandomCropPad, RandomFlip
+from vislab.data.augment import BatchAugment, RandomCropPad, RandomFlip, flip_where
 from vislab.data.preprocess import apply_stats, stats_to_device
 from vislab.data.types import ArraySet
 
@@ -44,33 +43,6 @@ def byte_ops(augment: torch.nn.Module | None) -> list[torch.nn.Module] | None:
     ):
         return list(augment.ops)
     return None
-
-
-def crop_pad_bytes(x: torch.Tensor, op: RandomCropPad) -> torch.Tensor:
-    """``RandomCropPad`` on any dtype, same random draws: pick each sample's window from a view of all windows."""
-    n, _, h, w = x.shape
-    pad = op.padding
-    dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    keep = torch.rand(n, device=x.device) >= op.p
-    dy, dx = torch.where(keep, pad, dy), torch.where(keep, pad, dx)
-    windows = (
-        F.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)
-    )  # N×C×(2p+1)×(2p+1)×H×W view
-    return windows[torch.arange(n, device=x.device), :, dy, dx]
-
-
-def flip_where(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-    """Mirror the samples where ``flip`` is true: rows of [x; mirrored x], picked by index_select
-    (several times faster on CPU than a broadcast ``torch.where``; no host sync on GPU)."""
-    n = x.shape[0]
-    both = torch.cat([x, x.flip(-1)])
-    return both.index_select(0, torch.arange(n, device=x.device) + flip.long() * n)
-
-
-def flip_bytes(x: torch.Tensor, op: RandomFlip) -> torch.Tensor:
-    """``RandomFlip`` on any dtype, same random draws."""
-    return flip_where(x, torch.rand(x.shape[0], device=x.device) < op.p)
 
 
 class DeviceLoader:
@@ -176,8 +148,8 @@ class DeviceLoader:
             return apply_stats(x, self._stats), y
         aug = self.augment if augment else None
         if aug is not None and self._byte_ops is not None:  # crop/flip on bytes
-            for op in self._byte_ops:
-                x = crop_pad_bytes(x, op) if isinstance(op, RandomCropPad) else flip_bytes(x, op)
+            for op in self._byte_ops:  # RandomCropPad / RandomFlip work on any dtype
+                x = op(x)
             aug = None
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         if self._scale is not None and aug is None:

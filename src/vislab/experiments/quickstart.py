@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vislab.experiments.suite import is_complete, load_suite, run_configs
+from vislab.experiments.suite import load_suite, run_configs
 from vislab.experiments.table import table_rows, to_rich
-from vislab.train.rundir import RunDir
+from vislab.train.rundir import RunDir, is_complete
 from vislab.train.trainer import train
 
 
@@ -17,7 +17,7 @@ def run_quickstart(out: Path, epochs: int | None = None, quiet: bool = False) ->
     summaries = {}
     for name, cfg in run_configs(load_suite("quickstart"), overrides).items():
         run_dir = Path(out) / name
-        if not is_complete(run_dir):
+        if not is_complete(RunDir(run_dir).read_summary()):
             train(cfg, run_dir, quiet=quiet)
         summaries[name] = RunDir(run_dir).read_summary()
     console = Console()

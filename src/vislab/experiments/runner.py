@@ -1,31 +1,32 @@
 """Running a suite: its runs one after another or in N spawned processes, finished runs skipped,
-interrupted ones resumed, failures recorded (the suite goes on); then results.csv/.md and report.html."""
+interrupted ones resumed, failures recorded (the suite goes on); then results.csv/.md (and a hook, the
+CLI's report)."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+import torch
+
+from vislab.config import build_config
 from vislab.errors import SuiteFailed, TrainingInterrupted, UserError, VislabError
 from vislab.experiments.suite import PlannedRun, plan_suite
 from vislab.experiments.table import write_tables
 from vislab.train.checkpoint import atomic_write_text
-from vislab.train.rundir import RunDir
+from vislab.train.rundir import RunDir, is_complete
+from vislab.train.trainer import train
 
 
 def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None) -> dict:
     """Train one run; never raises for a run's own failure (returns status + message instead)."""
-    import torch
-
-    from vislab.config import build_config
-    from vislab.train.trainer import train
-
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
@@ -44,8 +45,6 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
 
 
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
-    import signal
-
     # Ctrl-C reaches every process: between runs a worker ignores it (the parent stops the pool); during
     # training the trainer's own handler saves a resumable checkpoint and the run ends "interrupted".
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -91,10 +90,13 @@ def run_suite(
     jobs: int = 1,
     quiet: bool = False,
     log: Callable[[str], None] = print,
-    report: bool = True,
+    on_results: Callable[[Path], None] | None = None,
 ) -> dict[str, dict]:
     """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. Raises SuiteFailed at the end
-    if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped)."""
+    if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped).
+
+    results.csv/.md are written however it ends; then ``on_results(out)`` unless it was interrupted (the
+    CLI passes one that builds report.html)."""
     out = Path(out)
     plan = plan_suite(suite, out, overrides)
     if plan and all(
@@ -107,19 +109,7 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     state = SuiteState(out, suite, list(overrides))
     state.save()
-    outcomes: dict[str, dict] = {}
-    todo: list[PlannedRun] = []
-    for p in plan:
-        if p.action == "done":
-            outcomes[p.name] = dict(status="complete", skipped=True)
-            log(f"{p.name}: already complete, skipped")
-        elif p.action == "failed":
-            outcomes[p.name] = dict(status="failed", message=p.message)
-            log(f"{p.name}: FAILED — {p.message}")
-        else:
-            todo.append(p)
-        if p.action in ("done", "failed"):
-            state.record(p.name, outcomes[p.name])
+    outcomes, todo = _settled(plan, state, log)
     interrupted = None
     try:
         for name, outcome in _run_all(todo, jobs, quiet, log):
@@ -130,7 +120,9 @@ def run_suite(
     except KeyboardInterrupt:
         interrupted = "the suite was interrupted"
     finally:
-        write_results(out, state.data, log=log, report=report and interrupted is None)
+        write_results(
+            out, state.data, log=log, on_results=on_results if interrupted is None else None
+        )
     if interrupted:
         raise TrainingInterrupted(
             f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
@@ -144,6 +136,27 @@ def run_suite(
             f"{out / 'results.md'}):\n{lines}"
         )
     return outcomes
+
+
+def _settled(
+    plan: list[PlannedRun], state: SuiteState, log: Callable[[str], None]
+) -> tuple[dict[str, dict], list[PlannedRun]]:
+    """Outcomes of the runs settled before training (complete already, or a bad config; recorded in
+    suite.json), and the runs still to train."""
+    outcomes: dict[str, dict] = {}
+    todo: list[PlannedRun] = []
+    for p in plan:
+        if p.action == "done":
+            outcomes[p.name] = dict(status="complete", skipped=True)
+            log(f"{p.name}: already complete, skipped")
+        elif p.action == "failed":
+            outcomes[p.name] = dict(status="failed", message=p.message)
+            log(f"{p.name}: FAILED — {p.message}")
+        else:
+            todo.append(p)
+        if p.action in ("done", "failed"):
+            state.record(p.name, outcomes[p.name])
+    return outcomes, todo
 
 
 def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
@@ -199,12 +212,17 @@ def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
             raise
 
 
-def write_results(out: Path, state: dict, log=print, report: bool = True) -> None:
-    """results.csv, results.md (and report.html) from the run folders named in ``state``."""
+def write_results(
+    out: Path,
+    state: dict,
+    log: Callable[[str], None] = print,
+    on_results: Callable[[Path], None] | None = None,
+) -> None:
+    """results.csv, results.md from the run folders named in ``state``; then ``on_results(out)``."""
     summaries = {}
     for name in state["order"]:
         s = RunDir(Path(out) / name).read_summary()
-        if s and s.get("status") == "complete":
+        if is_complete(s):
             summaries[name] = s
     failures = {
         k: v.get("message", v.get("status"))
@@ -213,7 +231,5 @@ def write_results(out: Path, state: dict, log=print, report: bool = True) -> Non
     }
     write_tables(out, summaries, failures, title=f"suite {state['name']}")
     log(f"results: {out / 'results.md'}")
-    if report:
-        from vislab.report.build import build_report
-
-        log(f"report: {build_report(out)}")
+    if on_results is not None:
+        on_results(out)

@@ -18,38 +18,105 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import optuna
-import yaml
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
 )
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from vislab.config import read_yaml
+from vislab.config import ConfigBase, SpecFile, load_spec, read_base, validate
 from vislab.errors import ConfigError
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
-TOP_KEYS = {
-    "name",
-    "description",
-    "base",
-    "space",
-    "metric",
-    "direction",
-    "sampler",
-    "pruner",
-    "trials",
-    "timeout",
-    "seed",
-}
-
-
+SAMPLERS = ("random", "grid", "tpe")
+PRUNERS = ("none", "median", "halving")
 SWEEP_DIR = Path(__file__).parent / "sweeps"
+
+
+class SpaceParam(SpecFile):
+    """One ``space:`` entry: a float or int range, or categorical choices."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _is_a_distribution(self) -> SpaceParam:
+        self.distribution()  # Optuna's own checks (low <= high, log needs low > 0, ...) as ValueErrors
+        return self
+
+    def distribution(self) -> BaseDistribution:
+        """The Optuna distribution (list/dict choices are encoded as JSON strings)."""
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical needs a non-empty 'choices:' list")
+            return CategoricalDistribution([encode(c) for c in self.choices])
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} needs 'low:' and 'high:'")
+        try:
+            if self.type == "int":
+                step = 1 if self.step is None else int(self.step)
+                return IntDistribution(int(self.low), int(self.high), log=self.log, step=step)
+            return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+        except (TypeError, OverflowError) as e:  # int(inf)
+            raise ValueError(str(e)) from None
+
+
+def _name_or_options(choices: tuple[str, ...], default: str) -> Any:
+    """The type of a ``sampler:``/``pruner:`` key: a name, or ``{name: ..., option: value}`` whose options
+    go to the Optuna class (``null``: the default)."""
+
+    def check(value: Any) -> Any:
+        name = value.get("name", default) if isinstance(value, dict) else value
+        if value is not None and (not isinstance(value, (str, dict)) or name not in choices):
+            raise ValueError(
+                f"must be one of {', '.join(choices)}, or a mapping {{name: ..., option: value}}"
+            )
+        return value
+
+    return Annotated[Any, AfterValidator(check)]
+
+
+SamplerChoice = _name_or_options(SAMPLERS, "tpe")
+PrunerChoice = _name_or_options(PRUNERS, "none")
+
+
+class SweepSpec(SpecFile):
+    """A sweep file."""
+
+    name: str | None = Field(None, description="the Optuna study name (default: the file's stem)")
+    description: str | None = None
+    base: ConfigBase = {}
+    space: dict[str, SpaceParam] = Field(
+        min_length=1,
+        description="config key → {type: float|int|categorical, low:, high:, log:, step:, choices:}",
+    )
+    metric: str = "val_pacc"
+    direction: Literal["maximize", "minimize"] | None = None
+    sampler: SamplerChoice = None
+    pruner: PrunerChoice = None
+    trials: int | None = Field(None, ge=0)
+    timeout: float | None = Field(None, ge=0)
+    seed: int | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _validation_metric(cls, metric: str) -> str:
+        if metric not in METRICS:
+            raise ValueError(
+                f"must be one of {', '.join(METRICS)} (hyper-parameters are chosen on validation "
+                f"data, never on test)"
+            )
+        return metric
 
 
 def builtin_sweeps() -> list[str]:
@@ -57,80 +124,26 @@ def builtin_sweeps() -> list[str]:
 
 
 def load_sweep(path: str | Path) -> dict:
-    """Read and check a sweep file (or a built-in sweep name); returns the spec with ``distributions``
-    (Optuna objects) added."""
-    p = Path(path)
-    if not p.is_file() and (SWEEP_DIR / f"{path}.yaml").is_file():
-        p = SWEEP_DIR / f"{path}.yaml"
-    if not p.is_file():
-        raise ConfigError(
-            f"sweep file '{path}' does not exist. Give a YAML file with base:, space:, metric: ... "
-            f"or a built-in sweep: {', '.join(builtin_sweeps()) or 'none'}."
-        )
-    try:
-        spec = yaml.safe_load(p.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(f"sweep file '{p}' is not valid YAML: {e}") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("space"), dict) or not spec["space"]:
-        raise ConfigError(
-            f"sweep file '{p}' needs a 'space:' mapping of config key → "
-            f"{{type: float|int|categorical, ...}}."
-        )
-    unknown = set(spec) - TOP_KEYS
-    if unknown:
-        raise ConfigError(
-            f"sweep file '{p}' has unknown keys {sorted(unknown)}; valid: {', '.join(sorted(TOP_KEYS))}."
-        )
-    base = spec.get("base") or {}
-    if isinstance(base, str):
-        base = read_yaml(
-            base if Path(base).is_absolute() or not (p.parent / base).is_file() else p.parent / base
-        )
-    spec = dict(spec, base=base, name=str(spec.get("name") or p.stem), path=str(p))
-    spec.setdefault("metric", "val_pacc")
-    if spec["metric"] not in METRICS:
-        raise ConfigError(
-            f"sweep metric '{spec['metric']}' must be one of {', '.join(METRICS)} "
-            f"(hyper-parameters are chosen on validation data, never on test)."
-        )
-    spec.setdefault("direction", "minimize" if spec["metric"].endswith("loss") else "maximize")
-    if spec["direction"] not in ("maximize", "minimize"):
-        raise ConfigError(f"sweep direction '{spec['direction']}' must be maximize or minimize.")
-    spec["distributions"] = {key: to_distribution(key, s) for key, s in spec["space"].items()}
-    return spec
+    """Read and check a sweep file (or a built-in sweep name): the file's keys plus ``name``, ``path``,
+    ``metric``, ``direction`` and ``distributions`` (Optuna objects); ConfigError naming the file and the
+    key path of each mistake."""
+    p, _, spec = load_spec(
+        path, SweepSpec, "sweep", SWEEP_DIR, "a mapping with base:, space:, metric: ..."
+    )
+    return dict(
+        spec.model_dump(exclude_unset=True),
+        name=spec.name or p.stem,
+        path=str(p),
+        base=read_base(spec.base, p),
+        metric=spec.metric,
+        direction=spec.direction or ("minimize" if spec.metric.endswith("loss") else "maximize"),
+        distributions={key: param.distribution() for key, param in spec.space.items()},
+    )
 
 
 def to_distribution(key: str, s: Any) -> BaseDistribution:
-    """One ``space:`` entry → an Optuna distribution (list/dict choices are encoded as JSON strings)."""
-    if not isinstance(s, dict) or s.get("type") not in ("float", "int", "categorical"):
-        raise ConfigError(f"space '{key}' must be a mapping with type: float | int | categorical.")
-    extra = set(s) - {"type", "low", "high", "log", "step", "choices"}
-    if extra:
-        raise ConfigError(
-            f"space '{key}' has unknown keys {sorted(extra)}; "
-            f"valid: type, low, high, log, step, choices."
-        )
-    try:
-        if s["type"] == "categorical":
-            choices = s.get("choices")
-            if not isinstance(choices, list) or not choices:
-                raise ConfigError(
-                    f"space '{key}': a categorical needs a non-empty 'choices:' list."
-                )
-            return CategoricalDistribution([encode(c) for c in choices])
-        if "low" not in s or "high" not in s:
-            raise ConfigError(f"space '{key}': a {s['type']} needs 'low:' and 'high:'.")
-        low, high = float(s["low"]), float(s["high"])
-        if s["type"] == "int":
-            return IntDistribution(
-                int(low), int(high), log=bool(s.get("log", False)), step=int(s.get("step", 1))
-            )
-        step = s.get("step")
-        return FloatDistribution(
-            low, high, log=bool(s.get("log", False)), step=None if step is None else float(step)
-        )
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"space '{key}' is invalid: {e}") from None
+    """One ``space:`` entry (e.g. a study's stored narrowed space) → an Optuna distribution."""
+    return validate(SpaceParam, s, f"space '{key}'", kind="sweep").distribution()
 
 
 def encode(choice: Any) -> Any:
@@ -197,7 +210,7 @@ def build_sampler(spec: dict, seed: int | None) -> optuna.samplers.BaseSampler:
             return optuna.samplers.TPESampler(seed=seed, **{"constant_liar": True, **opts})
     except TypeError as e:
         raise ConfigError(f"sampler '{name}': {e}") from None
-    raise ConfigError(f"sampler '{name}' is not one of random, grid, tpe.")
+    raise ConfigError(f"sampler '{name}' is not one of {', '.join(SAMPLERS)}.")
 
 
 def build_pruner(spec: dict) -> optuna.pruners.BasePruner:
@@ -210,7 +223,7 @@ def build_pruner(spec: dict) -> optuna.pruners.BasePruner:
         "halving": optuna.pruners.SuccessiveHalvingPruner,
     }
     if name not in classes:
-        raise ConfigError(f"pruner '{name}' is not one of none, median, halving.")
+        raise ConfigError(f"pruner '{name}' is not one of {', '.join(PRUNERS)}.")
     try:
         return classes[name](**opts)
     except TypeError as e:

@@ -3,9 +3,11 @@ heartbeats, and re-queuing the trials of workers that died."""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import socket
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable
@@ -13,9 +15,13 @@ from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from vislab.errors import UserError
 from vislab.experiments import space as sp
+from vislab.train.rundir import pid_alive
 
 HEARTBEAT_S, GRACE_S = 20, 90
 
@@ -26,8 +32,6 @@ def default_storage(out: Path) -> str:
 
 def public_url(url: str) -> str:
     """The storage URL without its password (for files and messages)."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -56,8 +60,6 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats (stale RUNNING trials of dead workers are failed and retried).
 
     Workers starting together race to create the tables: a failed first attempt is retried."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError
-
     url = _with_driver(url)
     params = inspect.signature(optuna.storages.RDBStorage).parameters
     cb_key = (
@@ -100,8 +102,6 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
                 f"runs."
             ) from None
     if sqlite:  # fewer fsyncs per commit: WAL makes NORMAL safe against process crashes
-        from sqlalchemy import event
-
         event.listen(
             storage.engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous=NORMAL")
         )
@@ -112,8 +112,6 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
 def _with_driver(url: str) -> str:
     """``postgresql://`` → the PostgreSQL driver that is installed (SQLAlchemy 2.1 assumes psycopg 3;
     the vislab[postgres] extra installs psycopg2)."""
-    import importlib.util
-
     scheme, sep, rest = url.partition("://")
     if sep and scheme in ("postgresql", "postgres"):
         for module, dialect in (
@@ -127,26 +125,12 @@ def _with_driver(url: str) -> str:
 
 def _sqlite_wal(url: str) -> None:
     """Put a local SQLite study file in WAL mode: workers read while another writes, commits fsync less."""
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
     db = make_url(url).database
     if not db or db == ":memory:":
         return
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(db, timeout=120) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
@@ -158,7 +142,7 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
             t.user_attrs.get("host") != host
             or not isinstance(pid, int)
             or pid == os.getpid()
-            or _alive(pid)
+            or pid_alive(pid)
         ):
             continue
         try:

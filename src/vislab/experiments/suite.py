@@ -16,86 +16,105 @@ This module loads suites and plans their runs (which are done, which resume, whi
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from vislab.config import Config, build_config, config_differences, read_yaml, set_dotted
+from vislab.config import (
+    Config,
+    ConfigBase,
+    SpecFile,
+    build_config,
+    config_differences,
+    load_spec,
+    read_base,
+    read_yaml,
+    set_dotted,
+)
 from vislab.data.sources import require_source
-from vislab.errors import ConfigError, UserError
-from vislab.train.rundir import RunDir
+from vislab.errors import UserError
+from vislab.train.rundir import RunDir, is_complete
 
 SUITE_DIR = Path(__file__).parent / "suites"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RESERVED = ("figures", "trials", "narrow")  # folders of a suite's output that are not runs
+
+
+def _run_name(name: str) -> str:
+    if not _RUN_NAME.match(name) or name in _RESERVED:
+        raise ValueError(
+            f"a run name must be letters, digits, '.', '_' or '-' (it names a folder), "
+            f"and not {', '.join(_RESERVED)}"
+        )
+    return name
+
+
+def _run_changes(changes: Any) -> Any:
+    if changes is not None and not isinstance(changes, dict):
+        raise ValueError("a run maps dotted config keys to values, e.g. {optim.lr: 0.01}")
+    return changes
+
+
+class SuiteSpec(SpecFile):
+    """A suite file."""
+
+    name: str | None = Field(None, description="the suite's name (default: the file's stem)")
+    description: str | None = Field(None, description="one paragraph, shown by `vislab suite`")
+    base: ConfigBase = Field(
+        {}, description="a config mapping, or the path / preset name of a config YAML"
+    )
+    runs: dict[
+        Annotated[str, AfterValidator(_run_name)], Annotated[Any, AfterValidator(_run_changes)]
+    ] = Field(
+        min_length=1,
+        description="run name → dotted overrides of the base, e.g. {baseline: {}, lr-0.01: {optim.lr: 0.01}}",
+    )
+    groups: dict[str, list[str] | None] | None = Field(
+        None, description="group name → runs compared together in the report"
+    )
+
+    @field_validator("groups", mode="after")
+    @classmethod
+    def _groups_name_runs(cls, groups: dict | None, info: ValidationInfo) -> dict | None:
+        runs = info.data.get("runs") or {}
+        for group, members in (groups or {}).items():
+            missing = [m for m in members or [] if m not in runs]
+            if runs and missing:
+                raise ValueError(f"group '{group}' names unknown runs {missing}")
+        return groups
 
 
 def builtin_suites() -> dict[str, str]:
-    """Built-in suite name → first line of its description."""
+    """Built-in suite name → its description on one line."""
     out = {}
     for f in sorted(SUITE_DIR.glob("*.yaml")):
-        desc = (yaml.safe_load(f.read_text()) or {}).get("description", "")
+        desc = read_yaml(f, kind="suite").get("description", "")
         out[f.stem] = " ".join(str(desc).split())
     return out
 
 
 def load_suite(name_or_file: str | Path) -> dict:
-    """A built-in suite name or a YAML file → {'name', 'path', 'description', 'base', 'runs', 'groups'}."""
-    p = Path(name_or_file)
-    if not p.is_file():
-        builtin = SUITE_DIR / f"{name_or_file}.yaml"
-        if not builtin.is_file():
-            names = ", ".join(builtin_suites())
-            raise ConfigError(
-                f"suite '{name_or_file}' is neither a file nor a built-in suite ({names})."
-            )
-        p = builtin
-    try:
-        suite = yaml.safe_load(p.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(f"suite file '{p}' is not valid YAML: {e}") from None
-    if not isinstance(suite, dict) or not isinstance(suite.get("runs"), dict) or not suite["runs"]:
-        raise ConfigError(
-            f"suite '{p}' needs a 'runs:' mapping of run name → overrides (and optionally 'base:')."
-        )
-    unknown = set(suite) - {"base", "runs", "description", "groups", "name"}
-    if unknown:
-        raise ConfigError(
-            f"suite '{p}' has unknown top-level keys {sorted(unknown)}; "
-            f"valid: name, description, base, runs, groups."
-        )
-    for name, changes in suite["runs"].items():
-        if not _RUN_NAME.match(str(name)) or str(name) in ("figures", "trials", "narrow"):
-            raise ConfigError(
-                f"suite '{p}': run name '{name}' must be letters, digits, '.', '_' or '-' "
-                f"(it names a folder), and not figures, trials or narrow."
-            )
-        if changes is not None and not isinstance(changes, dict):
-            raise ConfigError(
-                f"suite '{p}': run '{name}' must map dotted keys to values, e.g. {{optim.lr: 0.01}}."
-            )
-    base = suite.get("base") or {}
-    if isinstance(base, str):
-        base = read_yaml(
-            base if Path(base).is_absolute() or not (p.parent / base).is_file() else p.parent / base
-        )
-    if not isinstance(base, dict):
-        raise ConfigError(
-            f"suite '{p}': 'base:' must be a config mapping or the path of a config YAML."
-        )
-    groups = suite.get("groups") or {}
-    for group, members in groups.items():
-        missing = [m for m in (members or []) if m not in suite["runs"]]
-        if missing:
-            raise ConfigError(f"suite '{p}': group '{group}' names unknown runs {missing}.")
+    """A built-in suite name or a YAML file → {'name', 'path', 'description', 'base', 'runs', 'groups'}
+    (raises ConfigError naming the file and the key path of each mistake)."""
+    p, _, suite = load_spec(
+        name_or_file,
+        SuiteSpec,
+        "suite",
+        SUITE_DIR,
+        "a mapping with runs: (run name → overrides) and optionally base:, groups:, description:",
+    )
     return {
-        "name": str(suite.get("name") or p.stem),
+        "name": suite.name or p.stem,
         "path": str(p),
-        "description": " ".join(str(suite.get("description", "")).split()),
-        "base": base,
-        "runs": suite["runs"],
-        "groups": groups,
+        "description": " ".join((suite.description or "").split()),
+        "base": read_base(suite.base, p),
+        "runs": suite.runs,
+        "groups": suite.groups or {},
     }
 
 
@@ -113,7 +132,7 @@ def suite_overrides(
 def apply_run_overrides(base: dict, changes: dict) -> dict:
     """base ← a run's dotted overrides. A run that names another ``model.name`` starts from an empty model
     section (the base's model kwargs belong to the base's model); a ``null`` value removes a key."""
-    tree = yaml.safe_load(yaml.safe_dump(base))  # deep copy
+    tree = copy.deepcopy(base)
     changes = dict(changes or {})
     new_model = changes.pop("model.name", None)
     if new_model is not None:
@@ -146,11 +165,6 @@ def run_configs(suite: dict, overrides: list[str] | tuple = ()) -> dict[str, Con
     return {name: run_config(suite, name, overrides) for name in suite["runs"]}
 
 
-def is_complete(run_dir: Path) -> bool:
-    s = RunDir(run_dir).read_summary()
-    return bool(s) and s.get("status") == "complete"
-
-
 @dataclass
 class PlannedRun:
     name: str
@@ -170,38 +184,24 @@ def plan_run(name: str, run_dir: Path, make_config) -> PlannedRun:
     rd = RunDir(run_dir)
     summary = rd.read_summary() or {}
     stored_cfg = run_dir / "config.yaml"
-    started = (rd.ckpt_dir / "last.pt").is_file() or summary.get("status") == "complete"
-    if started and stored_cfg.is_file():
-        stored = yaml.safe_load(stored_cfg.read_text()) or {}
-        diff = config_differences(stored, yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
+    has_last = (rd.ckpt_dir / "last.pt").is_file()
+    problem = ""
+    if (has_last or is_complete(summary)) and stored_cfg.is_file():
+        diff = config_differences(yaml.safe_load(stored_cfg.read_text()) or {}, cfg.to_dict())
         if diff:
-            return PlannedRun(
-                name,
-                run_dir,
-                "failed",
-                cfg,
-                (
-                    f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"
-                    f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."
-                ),
+            problem = (
+                f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"
+                f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."
             )
-    status = summary.get("status")
-    if status == "complete":
-        return PlannedRun(name, run_dir, "done", cfg)
-    if status == "diverged":
-        return PlannedRun(
-            name,
-            run_dir,
-            "failed",
-            cfg,
-            (
-                f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
-                f"train.grad_clip, and delete '{run_dir}' to redo it."
-            ),
+    if not problem and summary.get("status") == "diverged":
+        problem = (
+            f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
+            f"train.grad_clip, and delete '{run_dir}' to redo it."
         )
-    if (rd.ckpt_dir / "last.pt").is_file():
-        return PlannedRun(name, run_dir, "resume", cfg)
-    return PlannedRun(name, run_dir, "start", cfg)
+    if problem:
+        return PlannedRun(name, run_dir, "failed", cfg, problem)
+    action = "done" if is_complete(summary) else "resume" if has_last else "start"
+    return PlannedRun(name, run_dir, action, cfg)
 
 
 def plan_suite(suite: dict, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:

@@ -9,6 +9,7 @@ parameters: at once when its process is known dead on this host, else when its h
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -23,6 +24,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import apply_override, build_config, config_differences, set_dotted
+from vislab.data.sources import require_source
 from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments import space as sp
 from vislab.experiments.storage import (
@@ -34,11 +36,20 @@ from vislab.experiments.storage import (
     public_url,
     requeue,
 )
+from vislab.experiments.table import write_tables
+from vislab.experiments.trials import best, print_best, trials_csv
+from vislab.models import check_model_options
 from vislab.train.checkpoint import atomic_write_text
-from vislab.train.rundir import RunDir
+from vislab.train.rundir import RunDir, is_complete
+from vislab.train.state import Callback
+from vislab.train.trainer import train
 
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 MAX_FAILURES_IN_A_ROW = 3
+
+ResultsHook = Callable[[Path, optuna.Study], None]
+"""Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
+CLI passes one that builds the stage's report.html)."""
 
 
 class _TrialFailed(Exception):
@@ -50,7 +61,7 @@ class _Surplus(Exception):
 
 
 # -------------------------------------------------------------------------------------- objective
-class _PruneReport:
+class _PruneReport(Callback):
     """Trainer callback: report the validation metric each epoch; raise TrialPruned when the pruner says so."""
 
     def __init__(self, trial: optuna.Trial, metric: str):
@@ -89,8 +100,6 @@ class Objective:
         self.surplus = False
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from vislab.train.trainer import train
-
         self.last_error, self.current = None, trial
         active = sorted(t.number for t in trial.study.get_trials(deepcopy=False, states=ACTIVE))
         if trial.number not in active[: self.n_target]:
@@ -109,7 +118,7 @@ class Objective:
         ):
             trial.set_user_attr(key, value)
         values = sp.suggest(trial, self.distributions)
-        tree = yaml.safe_load(yaml.safe_dump(self.base_tree))
+        tree = copy.deepcopy(self.base_tree)
         for key, value in values.items():
             set_dotted(tree, key, value)
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
@@ -166,7 +175,7 @@ def count_busy(study: optuna.Study) -> int:
 
 def base_tree(spec: dict, overrides: list[str] | tuple) -> dict:
     """The sweep's base config with command-line overrides applied (suggested values come on top)."""
-    tree = yaml.safe_load(yaml.safe_dump(spec["base"]))
+    tree = copy.deepcopy(spec["base"])
     for assignment in overrides:
         apply_override(tree, assignment)
     build_config(tree, source=f"sweep '{spec['name']}' base")  # fail early on a bad base
@@ -242,10 +251,7 @@ def run_stage(
 
 def _check_space(base: dict, distributions: dict) -> None:
     """Every space key is a config key (or an option of the base's model) — else every trial would fail."""
-    from vislab.data.sources import require_source
-    from vislab.models import check_model_options
-
-    probe = yaml.safe_load(yaml.safe_dump(base))
+    probe = copy.deepcopy(base)
     for key, d in distributions.items():
         first = (
             d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
@@ -309,9 +315,10 @@ def run_sweep(
     narrow_trials: int | None = None,
     quiet: bool = True,
     log: Callable[[str], None] = print,
-    report: bool = True,
+    on_results: ResultsHook | None = None,
 ) -> optuna.Study:
-    """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; results + report."""
+    """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; the results
+    of each stage (``on_results`` after each). Returns the first stage's study."""
     out = Path(out)
     storage_url = storage or default_storage(out)
     n = (
@@ -328,7 +335,7 @@ def run_sweep(
     deadline = time.time() + timeout if timeout else None
     out.mkdir(parents=True, exist_ok=True)
     study = run_stage(spec, out, storage_url, n, overrides, deadline, quiet, log)
-    finish(out, study, log, report)
+    finish(out, study, log, on_results)
     if narrow:
         best = best_trials(study, narrow)
         if len(best) < narrow:
@@ -352,11 +359,7 @@ def run_sweep(
             study_name=name2,
             distributions=_shared_space(spec, storage_url, name2, best),
         )
-        finish(out / "narrow", study2, log, report)
-        if report:  # the first stage's report links to the second's
-            from vislab.report.build import build_report
-
-            build_report(out, study=study)
+        finish(out / "narrow", study2, log, on_results)
     return study
 
 
@@ -378,8 +381,7 @@ def _shared_space(spec: dict, storage_url: str, name: str, best: list[FrozenTria
 
 
 def best_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
-    from vislab.report.sweep import best
-
+    """The ``k`` best complete trials, best first."""
     return best(study, k)
 
 
@@ -395,23 +397,23 @@ def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
     return dirs
 
 
-def finish(out: Path, study: optuna.Study, log: Callable[[str], None], report: bool) -> None:
-    """results.csv / results.md (complete trials) and trials.csv; then the report."""
-    from vislab.experiments.table import write_tables
-    from vislab.report.sweep import trials_csv
-
+def finish(
+    out: Path,
+    study: optuna.Study,
+    log: Callable[[str], None],
+    on_results: ResultsHook | None = None,
+) -> None:
+    """results.csv / results.md (complete trials) and trials.csv; then ``on_results(out, study)``."""
     summaries = {}
     for name, path in trial_dirs(study, out).items():
         s = RunDir(path).read_summary()
-        if s and s.get("status") == "complete":
+        if is_complete(s):
             summaries[name] = s
     write_tables(out, summaries, title=f"sweep {study.study_name}")
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")
-    if report:
-        from vislab.report.build import build_report
-
-        log(f"report: {build_report(out, study=study)}")
+    if on_results is not None:
+        on_results(out, study)
 
 
 def show_sweep(
@@ -420,8 +422,10 @@ def show_sweep(
     study_name: str | None,
     top: int = 10,
     log: Callable[[str], None] = print,
+    on_results: ResultsHook | None = None,
 ) -> tuple[optuna.Study, Path]:
-    """Load a sweep's study (from DIR/sweep.json or --storage/--study); print the best trials; write the report."""
+    """Load a sweep's study (from DIR/sweep.json or --storage/--study); print the best trials; rewrite the
+    results of each stage (``on_results`` after each). Returns (study, sweep folder)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     info = {}
     if folder is not None and (Path(folder) / "sweep.json").is_file():
@@ -455,18 +459,17 @@ def show_sweep(
             url,
             {k: sp.to_distribution(k, v) for k, v in study.user_attrs.get("space", {}).items()},
         )
-    from vislab.report.sweep import print_best
-
     print_best(study, top)
     for stage in (out, out / "narrow"):
         if (stage / "sweep.json").is_file() or stage == out:
-            st = study if stage == out else _load_from_info(stage)
+            st = study if stage == out else load_study_of(stage)
             if st is not None:
-                finish(stage, st, log, report=True)
-    return study, out / "report.html"
+                finish(stage, st, log, on_results)
+    return study, out
 
 
-def _load_from_info(folder: Path) -> optuna.Study | None:
+def load_study_of(folder: Path) -> optuna.Study | None:
+    """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded."""
     info = json.loads((folder / "sweep.json").read_text())
     url = default_storage(folder) if info.get("default_storage") else info.get("storage")
     if not url or "***" in url:

@@ -6,6 +6,8 @@ import csv
 import io
 from pathlib import Path
 
+from rich.table import Table
+
 from vislab.train.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of report 004)
@@ -70,9 +72,8 @@ def to_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def to_rich(rows: list[dict], title: str = ""):
-    from rich.table import Table
-
+def to_rich(rows: list[dict], title: str = "") -> Table:
+    """The table for the terminal (rich)."""
     t = Table(title=title or None)
     for key, head in COLUMNS:
         t.add_column(head, justify="left" if key == "run" else "right")

@@ -7,11 +7,14 @@ import math
 import torch
 import torch.nn as nn
 
-from vislab.models import register_model
+from vislab.models.hooks import ModelHooks
+from vislab.models.registry import register_model
 
 
-class Majority(nn.Module):
+class Majority(ModelHooks, nn.Module):
     """Fitted, not trained: ``fit_arrays`` counts the train labels; forward returns log class priors."""
+
+    trained_by = "fit_arrays"
 
     def __init__(self, num_classes: int):
         super().__init__()

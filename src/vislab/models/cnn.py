@@ -11,7 +11,8 @@ from typing import Literal
 import torch.nn as nn
 
 from vislab.errors import UserError
-from vislab.models import register_model, require_image_input
+from vislab.models.options import Probability, Size, merge_options, require_image_input
+from vislab.models.registry import register_model
 
 # Presets fill the options the user did not set. `rdfia` is RDFIA 1-cd: conv 5×5 ×32, ×64, ×64
 # (padding 2), each ReLU + 2×2 max-pool, fc 1000, fc n_classes. The DLVC reports (001) use
@@ -52,12 +53,12 @@ def cnn(
     input_shape: tuple[int, ...],
     num_classes: int,
     preset: Literal["rdfia", "simple", "deep", "deep-bn"] = "rdfia",
-    widths: list[int] | None = None,
-    kernel_size: int | None = None,
-    convs_per_stage: int | None = None,
-    fc: list[int] | None = None,
+    widths: list[Size] | None = None,
+    kernel_size: Size | None = None,
+    convs_per_stage: Size | None = None,
+    fc: list[Size] | None = None,
     batchnorm: bool | None = None,
-    dropout: float | None = None,
+    dropout: Probability | None = None,
 ) -> nn.Module:
     given = dict(
         widths=widths,
@@ -67,7 +68,7 @@ def cnn(
         batchnorm=batchnorm,
         dropout=dropout,
     )
-    o = {**PRESETS[preset], **{k: v for k, v in given.items() if v is not None}}
+    o = merge_options(PRESETS[preset], given)
     c, h, w = require_image_input("cnn", input_shape)
     if min(h, w) >> len(o["widths"]) < 1:
         raise UserError(

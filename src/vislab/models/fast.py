@@ -7,8 +7,9 @@ augmentation, Nesterov SGD with a short schedule — is in the ``fast`` config p
   (``init_from_data``) and then frozen: the network starts from decorrelated, unit-variance inputs;
 - three conv stages (conv → max-pool → BN → GELU → conv → BN → GELU), a global max-pool and a
   linear head whose logits are scaled down (a calmer start for a large learning rate);
-- an exponential moving average (EMA) of the weights, updated at every training step and used for
-  evaluation — the EMA tensors are buffers, so they live in the state dict and in checkpoints;
+- an exponential moving average (EMA) of the weights, updated after every training step (the
+  ``after_step`` hook) and used for evaluation — the EMA tensors are buffers, so they live in the
+  state dict and in checkpoints;
 - test-time augmentation in eval mode: the mean of the logits of the image and of its mirror image.
 
 The model reads everything it needs from its input; it stays an ordinary registry model.
@@ -16,15 +17,18 @@ The model reads everything it needs from its input; it stays an ordinary registr
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from pydantic import Field
 from torch.func import functional_call
 
 from vislab.errors import UserError
-from vislab.models import register_model, require_image_input
+from vislab.models.hooks import ModelHooks
+from vislab.models.options import Size, require_image_input
+from vislab.models.registry import register_model
 
 
 class Whitening(nn.Conv2d):
@@ -75,7 +79,7 @@ def _stage(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
-class FastNet(nn.Module):
+class FastNet(ModelHooks, nn.Module):
     """Whitening conv → GELU → stages → global max-pool → scaled linear head; EMA weights and flip TTA in eval."""
 
     def __init__(
@@ -100,8 +104,7 @@ class FastNet(nn.Module):
         layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes, bias=False)]
         self.net = nn.Sequential(*layers)
         self.scale, self.tta, self.ema_decay = scale, tta, ema_decay
-        # Read by the trainer: flip every training image in every other epoch (derandomised flips).
-        self.alternate_flip = alternate_flip
+        self.flip_policy = "alternate" if alternate_flip else "random"  # a ModelHooks field
         self.ema = _Shadow(self._tracked())
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
 
@@ -120,7 +123,8 @@ class FastNet(nn.Module):
         return state
 
     @torch.no_grad()
-    def _update_ema(self) -> None:
+    def after_step(self) -> None:
+        """Fold the weights the optimizer step just produced into the average (a ModelHooks hook)."""
         # ema ← d·ema + (1 − d)·w with d = min(decay, (1 + t)/(10 + t)): early steps follow w closely.
         # Everything stays a device tensor: no host sync, nothing for torch.compile to specialise on.
         t = self.ema_steps.add_(1).double()
@@ -139,8 +143,6 @@ class FastNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            # Fold the weights the last optimizer step produced into the average, then train as usual.
-            self._update_ema()
             return self.logits(x)
         weights = self.ema.as_dict()
         out = self.logits(x, weights)
@@ -174,11 +176,11 @@ class _Shadow(nn.Module):
 def fast(
     input_shape: tuple[int, ...],
     num_classes: int,
-    widths: list[int] = [64, 256, 256],  # noqa: B006 (validated and copied by the registry)
-    whiten_kernel: int = 2,
+    widths: list[Size] = [64, 256, 256],  # noqa: B006 (validated and copied by the registry)
+    whiten_kernel: Size = 2,
     whiten_eps: float = 5e-4,
     scale: float = 1 / 9,
-    ema_decay: float = 0.98,
+    ema_decay: Annotated[float, Field(ge=0, lt=1, description="0 = no averaging")] = 0.98,
     tta: Literal["none", "flip"] = "flip",
     alternate_flip: bool = True,
 ) -> nn.Module:
@@ -190,8 +192,6 @@ def fast(
             f"whitening layer, {len(widths)} stages halve {side} px to nothing. Use fewer model.widths or "
             f"data.resize=32."
         )
-    if not 0 <= ema_decay < 1:
-        raise UserError(f"model.ema_decay={ema_decay} must lie in [0, 1) (0 = no averaging).")
     return FastNet(
         c,
         num_classes,

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from vislab.errors import UserError
+from vislab.models.registry import build_model
 
 TOLERANCE = 1e-6
 
@@ -42,8 +43,6 @@ def gradcheck_mlp_scratch(
     **kwargs,
 ) -> dict[str, float]:
     """Build `mlp-scratch` (``kwargs`` as in ``model.*``) in float64 on random data and run :func:`gradcheck`."""
-    from vislab.models import build_model
-
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -7,7 +7,8 @@ from typing import Literal
 
 import torch.nn as nn
 
-from vislab.models import register_model
+from vislab.models.options import Probability, Size
+from vislab.models.registry import register_model
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -16,9 +17,9 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 def mlp(
     input_shape: tuple[int, ...],
     num_classes: int,
-    hidden: list[int] = [256],  # noqa: B006 (pydantic copies it)
+    hidden: list[Size] = [256],  # noqa: B006 (pydantic copies it)
     activation: Literal["tanh", "relu", "gelu"] = "relu",
-    dropout: float = 0.0,
+    dropout: Probability = 0.0,
 ) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(input_shape)

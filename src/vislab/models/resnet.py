@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 
 from vislab.errors import UserError
-from vislab.models import pretrained_skipped, register_model, require_image_input
+from vislab.models.options import pretrained_skipped, require_image_input
+from vislab.models.registry import register_model
 from vislab.models.weights import load_fitting, read_state_dict
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1
@@ -57,6 +58,7 @@ def resnet18(
     weights: str | None = None,
 ) -> nn.Module:
     """torchvision's ResNet-18 with a small-image stem, any channel count and optional local weights."""
+    # torchvision.models takes seconds to import: only when a resnet18 is built.
     from torchvision.models import resnet18 as tv_resnet18
 
     c, h, w = require_image_input("resnet18", input_shape)

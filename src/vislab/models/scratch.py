@@ -25,22 +25,25 @@ state-dict keys, same initialisation), so they give the same first step on the s
 - ``module``   ``nn.Sequential`` of ``nn.Linear``/``nn.Tanh`` + ``nn.CrossEntropyLoss``, hand-written SGD;
 - ``optim``    the same modules trained by the trainer with ``torch.optim`` (no ``manual_step``).
 
-Trainer protocol: the first three levels define ``manual_step(x, y, lr) -> (loss, logits)``, which the
-trainer calls instead of autograd + ``torch.optim`` (so ``optim.*`` settings other than the scheduled lr
-do not apply to them); ``optim`` sets ``manual_step = None``.
+Trainer hooks (``vislab.models.hooks``): the first three levels declare ``trained_by =
+"manual_step"``, so the trainer calls ``manual_step(x, y, lr) -> (loss, logits)`` instead of autograd +
+``torch.optim`` (``optim.*`` settings other than the scheduled lr do not apply to them); ``optim``
+declares ``trained_by = "optimizer"``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from pydantic import Field
 
-from vislab.errors import ConfigError
-from vislab.models import register_model
+from vislab.models.hooks import ModelHooks
+from vislab.models.options import Size
+from vislab.models.registry import register_model
 
 Impl = Literal["manual", "autograd", "module", "optim"]
 
@@ -60,8 +63,10 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (log_sum_exp - logits.gather(1, y[:, None]).squeeze(1)).mean()
 
 
-class ScratchMLP(nn.Module):
+class ScratchMLP(ModelHooks, nn.Module):
     """x → [linear → tanh] × len(hidden) → linear (logits); see the module docstring for the maths."""
+
+    trained_by = "manual_step"
 
     def __init__(
         self, in_features: int, hidden: list[int], num_classes: int, impl: Impl, init_std: float
@@ -161,25 +166,21 @@ class ScratchMLP(nn.Module):
 class OptimScratchMLP(ScratchMLP):
     """``impl: optim``: the same ``nn`` modules, trained by the trainer with ``torch.optim``."""
 
-    manual_step = None  # the trainer checks ``callable(getattr(model, "manual_step", None))``
+    trained_by = "optimizer"
 
 
 @register_model("mlp-scratch")
 def mlp_scratch(
     input_shape: tuple[int, ...],
     num_classes: int,
-    hidden: list[int] = [10],  # noqa: B006 (validated and copied by the registry)
+    hidden: list[Size] = [10],  # noqa: B006 (validated and copied by the registry)
     impl: Impl = "manual",
-    init_std: float = 0.3,
+    init_std: Annotated[float, Field(gt=0, description="the homework uses 0.3")] = 0.3,
 ) -> nn.Module:
     """The RDFIA 1-ab MLP (tanh hidden layers, softmax + cross-entropy) at one of four implementation levels.
 
     ``init_std``: weights and biases ~ N(0, init_std²) as in the homework (0.3); for wide inputs such as
     28×28 images a smaller value (e.g. 0.05) keeps the tanh units out of saturation.
     """
-    if any(h <= 0 for h in hidden):
-        raise ConfigError(f"model.hidden={hidden}: every hidden layer needs at least one unit.")
-    if init_std <= 0:
-        raise ConfigError(f"model.init_std={init_std} must be positive (the homework uses 0.3).")
     cls = OptimScratchMLP if impl == "optim" else ScratchMLP
     return cls(math.prod(input_shape), list(hidden), num_classes, impl, init_std)

@@ -16,21 +16,25 @@ scores here break the tie by confidence, as ``SVC(break_ties=True)``.)
 
 from __future__ import annotations
 
-import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
+from pydantic import Field
 
-from vislab.errors import ConfigError, UserError
-from vislab.models import register_model
+from vislab.errors import UserError
+from vislab.models.hooks import ModelHooks
+from vislab.models.options import Size
+from vislab.models.registry import register_model
 
 Kernel = Literal["linear", "rbf", "poly", "sigmoid"]
 _FITTED = ("support_vectors", "dual_coef", "intercept", "n_support", "classes", "gamma")
 
 
-class SVM(nn.Module):
+class SVM(ModelHooks, nn.Module):
     """A kernel SVM whose fitted arrays are buffers; scores computed in torch (float64)."""
+
+    trained_by = "fit_arrays"
 
     def __init__(
         self,
@@ -173,23 +177,15 @@ def svm(
     input_shape: tuple[int, ...],
     num_classes: int,
     kernel: Kernel = "rbf",
-    C: float = 1.0,
-    gamma: Literal["scale", "auto"] | float = "scale",
-    degree: int = 3,
+    C: Annotated[
+        float, Field(gt=0, allow_inf_nan=False, description="the SVM's inverse regularisation")
+    ] = 1.0,
+    gamma: Literal["scale", "auto"]
+    | Annotated[float, Field(gt=0, description="or 'scale' / 'auto'")] = "scale",
+    degree: Size = 3,
     coef0: float = 0.0,
-    max_samples: int | None = None,
+    max_samples: Annotated[int, Field(ge=2, description="or null for the whole split")]
+    | None = None,
 ) -> nn.Module:
     """scikit-learn's SVC, fitted once on the train split (``max_samples``: a random subset, for big data)."""
-    if C <= 0 or not math.isfinite(C):
-        raise ConfigError(
-            f"model.C={C} must be a positive number (the SVM's inverse regularisation)."
-        )
-    if isinstance(gamma, float) and gamma <= 0:
-        raise ConfigError(f"model.gamma={gamma} must be positive, or 'scale' / 'auto'.")
-    if degree < 1:
-        raise ConfigError(f"model.degree={degree} must be at least 1.")
-    if max_samples is not None and max_samples < 2:
-        raise ConfigError(
-            f"model.max_samples={max_samples} must be at least 2 (or null for the whole split)."
-        )
     return SVM(num_classes, kernel, C, gamma, degree, coef0, max_samples)

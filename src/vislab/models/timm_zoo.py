@@ -17,12 +17,15 @@ import difflib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import torch
 import torch.nn as nn
 
 from vislab.errors import ConfigError, UserError
-from vislab.models import pretrained_skipped, require_image_input
+from vislab.models.options import patch_sizes, pretrained_skipped, require_image_input
+from vislab.models.registry import register_model_prefix
 from vislab.models.weights import read_state_dict
 
 INSTALL = "pip install 'vislab[timm]'"
@@ -34,6 +37,7 @@ def hub_offline() -> Iterator[None]:
     old_env = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
+        # huggingface_hub comes with the optional timm extra: absent, there is no constant to set.
         from huggingface_hub import constants
     except ImportError:
         constants = None
@@ -53,7 +57,7 @@ def hub_offline() -> Iterator[None]:
 
 def cached_weights(name: str) -> tuple[Path | None, list[str]]:
     """The local file of timm's default pretrained weights for ``name``, and the places searched."""
-    import torch
+    # timm and huggingface_hub are the optional timm extra: imported only when its weights are looked up.
     from timm.models import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(name)
@@ -64,7 +68,7 @@ def cached_weights(name: str) -> tuple[Path | None, list[str]]:
         )
     searched: list[str] = []
     if cfg.hf_hub_id:
-        from huggingface_hub import constants, try_to_load_from_cache
+        from huggingface_hub import constants, try_to_load_from_cache  # optional, see above
 
         repo = cfg.hf_hub_id
         for filename in dict.fromkeys(
@@ -86,6 +90,7 @@ def cached_weights(name: str) -> tuple[Path | None, list[str]]:
     return None, searched
 
 
+@register_model_prefix("timm")
 def build_timm(
     name: str,
     input_shape: tuple[int, ...],
@@ -95,12 +100,7 @@ def build_timm(
     **kwargs: Any,
 ) -> nn.Module:
     """``timm:<name>`` — a timm model for this data; weights only from local files (see module docstring)."""
-    try:
-        import timm
-    except ImportError:
-        raise UserError(
-            f"model 'timm:{name}' needs the timm library, which is not installed: {INSTALL}."
-        ) from None
+    timm = _import_timm(name)
     if not isinstance(pretrained, bool):
         raise ConfigError(f"model.pretrained={pretrained!r} must be true or false.")
     if not timm.is_model(name):
@@ -111,23 +111,8 @@ def build_timm(
             f"print(timm.list_models('*vit*'))\"."
         )
     c, h, w = require_image_input(f"timm:{name}", input_shape)
-    file = None
-    if not pretrained_skipped() and (pretrained or weights is not None):
-        if weights is not None:
-            file = Path(str(weights)).expanduser()
-            if not file.is_file():
-                raise UserError(
-                    f"model.weights: file '{file}' does not exist. Give a weights file for timm:{name}."
-                )
-        else:
-            file, searched = cached_weights(name)
-            if file is None:
-                raise UserError(
-                    f"model.pretrained=true: the weights of timm:{name} are not in the local cache (vislab never "
-                    f"downloads). Looked for: {'; '.join(searched)}. On a machine with internet run python -c "
-                    f"\"import timm; timm.create_model('{name}', pretrained=True)\" and copy its cache here, or give "
-                    f"the file with model.weights=FILE."
-                )
+    wanted = not pretrained_skipped() and (pretrained or weights is not None)
+    file = _weights_file(name, weights) if wanted else None
     extra = (
         dict(
             pretrained=True,
@@ -138,36 +123,73 @@ def build_timm(
     )
     base = dict(num_classes=num_classes, in_chans=c, img_size=(h, w))
     with hub_offline():
-        while True:
-            try:
-                model = timm.create_model(name, **base, **extra, **kwargs)
-                break
-            except TypeError as e:
-                if "img_size" in str(e) and "img_size" in base and "img_size" not in kwargs:
-                    del base[
-                        "img_size"
-                    ]  # a model without a fixed input size (CNNs): try again without it
-                    continue
-                raise ConfigError(
-                    f"timm:{name} rejected an option: {e}. Check the model.* keys against the "
-                    f"model's constructor in timm."
-                ) from None
-            except (ValueError, AssertionError, KeyError) as e:
-                raise ConfigError(
-                    f"timm:{name} could not be built with these options ({type(e).__name__}: "
-                    f"{str(e)[:300]})."
-                ) from None
-            except Exception as e:  # noqa: BLE001 - garbage weights: EOFError, UnpicklingError, SafetensorError
-                if file is None:
-                    raise
-                raise UserError(
-                    f"timm:{name}: the weights in '{file}' could not be loaded ({type(e).__name__}: "
-                    f"{str(e)[:300]}). Check that the file belongs to this model."
-                ) from None
+        model = _create(timm, name, {**base, **extra}, kwargs, file)
     _check_patches(model, name, h, w)
     if file is not None and file.suffix != ".npz":
         _load_matching(model, file, name)
     return model
+
+
+def _import_timm(name: str) -> ModuleType:
+    """The timm module, or a UserError saying how to install it."""
+    try:
+        # timm is an optional extra (vislab[timm]): imported only when a timm:<name> model is built.
+        import timm
+    except ImportError:
+        raise UserError(
+            f"model 'timm:{name}' needs the timm library, which is not installed: {INSTALL}."
+        ) from None
+    return timm
+
+
+def _weights_file(name: str, weights: str | None) -> Path:
+    """The file to load: ``model.weights``, else timm's default weights in the local cache."""
+    if weights is not None:
+        file = Path(str(weights)).expanduser()
+        if not file.is_file():
+            raise UserError(
+                f"model.weights: file '{file}' does not exist. Give a weights file for timm:{name}."
+            )
+        return file
+    file, searched = cached_weights(name)
+    if file is None:
+        raise UserError(
+            f"model.pretrained=true: the weights of timm:{name} are not in the local cache (vislab never "
+            f"downloads). Looked for: {'; '.join(searched)}. On a machine with internet run python -c "
+            f"\"import timm; timm.create_model('{name}', pretrained=True)\" and copy its cache here, or give "
+            f"the file with model.weights=FILE."
+        )
+    return file
+
+
+def _create(
+    timm: ModuleType, name: str, base: dict[str, Any], kwargs: dict[str, Any], file: Path | None
+) -> nn.Module:
+    """``timm.create_model`` with timm's errors turned into ConfigError/UserError naming the fix."""
+    try:
+        return timm.create_model(name, **base, **kwargs)
+    except TypeError as e:
+        if "img_size" in str(e) and "img_size" in base and "img_size" not in kwargs:
+            # a model without a fixed input size (CNNs): try again without it
+            return _create(
+                timm, name, {k: v for k, v in base.items() if k != "img_size"}, kwargs, file
+            )
+        raise ConfigError(
+            f"timm:{name} rejected an option: {e}. Check the model.* keys against the "
+            f"model's constructor in timm."
+        ) from None
+    except (ValueError, AssertionError, KeyError) as e:
+        raise ConfigError(
+            f"timm:{name} could not be built with these options ({type(e).__name__}: "
+            f"{str(e)[:300]})."
+        ) from None
+    except Exception as e:  # noqa: BLE001 - garbage weights: EOFError, UnpicklingError, SafetensorError
+        if file is None:
+            raise
+        raise UserError(
+            f"timm:{name}: the weights in '{file}' could not be loaded ({type(e).__name__}: "
+            f"{str(e)[:300]}). Check that the file belongs to this model."
+        ) from None
 
 
 def _load_matching(model: nn.Module, file: Path, name: str) -> None:
@@ -192,8 +214,7 @@ def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:
         return
     ph, pw = (patch, patch) if isinstance(patch, int) else tuple(patch)
     if h % ph or w % pw:
-        valid = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
         raise UserError(
             f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
-            f"model.patch_size to one of {', '.join(map(str, valid))}, or resize with data.resize."
+            f"model.patch_size to one of {', '.join(map(str, patch_sizes(h, w)))}, or resize with data.resize."
         )

@@ -16,20 +16,27 @@ Small-data options from "Vision Transformer for Small-Size Datasets" (Lee et al.
   softmax temperature (√d at the start) is learned.
 
 Helpers for figures: ``model.attention_maps(x)``, :func:`attention_rollout`, :func:`rollout_maps`,
-:func:`sinusoidal_table`, :func:`plot_pos_embedding` and :func:`plot_attention`.
+:func:`sinusoidal_table`; the figures are drawn by ``vislab.plotting.vit``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from pydantic import Field
 
 from vislab.errors import ConfigError, UserError
-from vislab.models import register_model, require_image_input
+from vislab.models.options import (
+    Probability,
+    Size,
+    merge_options,
+    patch_sizes,
+    require_image_input,
+)
+from vislab.models.registry import register_model
 
 # Report 001's ViTs (DLVC; their code was provided by the course, so these follow the dlvc-compare suite):
 # one block, two blocks, two blocks with residual connections; fixed sinusoidal positions, dropout 0.5.
@@ -282,174 +289,71 @@ def rollout_maps(model: ViT, x: torch.Tensor) -> torch.Tensor:
     return maps.reshape(len(x), *model.grid)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_pos_embedding(model: ViT, path: str | Path) -> Path:
-    """PNG: the positional-embedding table (tokens × dims) and, per patch, its cosine similarity with all patches."""
-    plt = _plt()
-    table = model.pos_embed.detach().float().cpu()[0]
-    patches = table[1:] if model.pool == "cls" else table
-    gh, gw = model.grid
-    unit = F.normalize(patches, dim=1)
-    sim = (
-        (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
-    )  # tiles
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
-    im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r")
-    a1.set(
-        xlabel="token (0 = class token)" if model.pool == "cls" else "token",
-        ylabel="embedding dimension",
-        title="positional embedding",
-    )
-    fig.colorbar(im, ax=a1)
-    im = a2.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1)
-    for k in range(1, max(gh, gw)):
-        if k < gh:
-            a2.axhline(k * gh - 0.5, color="w", lw=0.5)
-        if k < gw:
-            a2.axvline(k * gw - 0.5, color="w", lw=0.5)
-    a2.set(title=f"cosine similarity (tile = one of {gh}×{gw} patches)", xticks=[], yticks=[])
-    fig.colorbar(im, ax=a2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def plot_attention(
-    model: ViT,
-    images: torch.Tensor,
-    display=None,
-    *,
-    path: str | Path | None = None,
-    max_images: int = 8,
-) -> Path:
-    """PNG: images (top) and their attention-rollout maps overlaid (bottom). ``images``: the normalised
-    B×C×H×W batch the model takes; ``display``: the same images as uint8 N×H×W×C (else min-max scaled)."""
-    if path is None and isinstance(display, (str, Path)):  # plot_attention(model, images, path)
-        path, display = display, None
-    if path is None:
-        raise TypeError("plot_attention needs a path for the PNG")
-    plt = _plt()
-    x = images[:max_images]
-    maps = rollout_maps(model, x.to(next(model.parameters()).device)).float().cpu()
-    if display is None:
-        lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
-        display = ((x - lo) / (hi - lo).clamp_min(1e-8)).permute(0, 2, 3, 1).cpu().numpy()
-    size = display.shape[1:3]
-    maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-    maps = (maps - maps.amin((1, 2), keepdim=True)) / (
-        maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)
-    ).clamp_min(1e-8)
-    n = len(x)
-    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
-    for i in range(n):
-        img = display[i]
-        gray = img.shape[-1] == 1
-        for ax in axes[:, i]:
-            ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
-            ax.axis("off")
-        axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
-    axes[0, 0].set_title("input", fontsize=8, loc="left")
-    axes[1, 0].set_title("attention rollout", fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
 @register_model("vit")
 def vit(
     input_shape: tuple[int, ...],
     num_classes: int,
     preset: Literal["shallow", "deep", "deep-residual"] | None = None,
-    embed_dim: int | None = None,  # 64 (presets: 128)
-    patch_size: int = 4,
-    depth: int | None = None,  # 4
-    num_heads: int = 4,
-    head_dim: int | None = None,  # embed_dim // num_heads
-    mlp_ratio: float = 4.0,
-    mlp_hidden: int | None = None,  # overrides mlp_ratio
-    dropout: float | None = None,  # 0.0
-    attn_dropout: float = 0.0,
-    drop_path: float = 0.0,
+    embed_dim: Size | None = None,  # 64 (presets: 128)
+    patch_size: Size = 4,
+    depth: Size | None = None,  # 4
+    num_heads: Size = 4,
+    head_dim: Size | None = None,  # embed_dim // num_heads
+    mlp_ratio: Annotated[float, Field(gt=0)] = 4.0,
+    mlp_hidden: Size | None = None,  # overrides mlp_ratio
+    dropout: Probability | None = None,  # 0.0
+    attn_dropout: Probability = 0.0,
+    drop_path: Probability = 0.0,
     residual: bool | None = None,  # True
     pool: Literal["cls", "mean"] = "cls",
     pos_embed: Literal["learned", "sinusoidal"] | None = None,  # learned
     spt: bool = False,
     lsa: bool = False,
-    head_hidden: list[int] = [],  # noqa: B006 (validated and copied by the registry)
+    head_hidden: list[Size] = [],  # noqa: B006 (validated and copied by the registry)
 ) -> nn.Module:
     """A from-scratch ViT; options left unset come from ``preset`` (report 001's ViTs) or the defaults."""
     given = dict(
         embed_dim=embed_dim, depth=depth, residual=residual, pos_embed=pos_embed, dropout=dropout
     )
-    o = {
-        **DEFAULTS,
-        **(PRESETS[preset] if preset else {}),
-        **{k: v for k, v in given.items() if v is not None},
-    }
+    o = merge_options({**DEFAULTS, **(PRESETS[preset] if preset else {})}, given)
     c, h, w = require_image_input("vit", input_shape)
-    if patch_size < 1 or h % patch_size or w % patch_size:
-        valid = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
-        raise UserError(
-            f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
-            f"Valid patch sizes for {h}×{w}: {', '.join(map(str, valid))} (or resize with data.resize)."
-        )
-    for key, value in (
-        ("embed_dim", o["embed_dim"]),
-        ("depth", o["depth"]),
-        ("num_heads", num_heads),
-    ):
-        if value < 1:
-            raise ConfigError(f"model.{key}={value} must be at least 1.")
-    if head_dim is None:
-        if o["embed_dim"] % num_heads:
-            raise ConfigError(
-                f"model.embed_dim={o['embed_dim']} is not divisible by model.num_heads={num_heads}. "
-                f"Choose a multiple of {num_heads}, or set model.head_dim explicitly."
-            )
-        head_dim = o["embed_dim"] // num_heads
-    for key, value in (
-        ("dropout", o["dropout"]),
-        ("attn_dropout", attn_dropout),
-        ("drop_path", drop_path),
-    ):
-        if not 0 <= value < 1:
-            raise ConfigError(f"model.{key}={value} must lie in [0, 1).")
+    _check_patch_size(patch_size, h, w)
     if drop_path > 0 and not o["residual"]:
         raise ConfigError(
             "model.drop_path drops residual branches, but model.residual is false. "
             "Set model.drop_path=0 or model.residual=true."
         )
-    hidden = mlp_hidden or max(1, round(mlp_ratio * o["embed_dim"]))
-    if hidden < 1 or head_dim < 1 or any(u < 1 for u in head_hidden):
-        raise ConfigError(
-            "model.mlp_hidden / mlp_ratio, head_dim and head_hidden sizes must be positive."
-        )
     return ViT(
         (c, h, w),
         num_classes,
-        o["embed_dim"],
-        patch_size,
-        o["depth"],
-        num_heads,
-        head_dim,
-        hidden,
-        o["dropout"],
-        attn_dropout,
-        drop_path,
-        o["residual"],
-        pool,
-        o["pos_embed"],
-        spt,
-        lsa,
-        list(head_hidden),
+        **o,
+        patch_size=patch_size,
+        num_heads=num_heads,
+        head_dim=head_dim or _head_dim(o["embed_dim"], num_heads),
+        mlp_hidden=mlp_hidden or max(1, round(mlp_ratio * o["embed_dim"])),
+        attn_dropout=attn_dropout,
+        drop_path=drop_path,
+        pool=pool,
+        spt=spt,
+        lsa=lsa,
+        head_hidden=list(head_hidden),
     )
+
+
+def _check_patch_size(patch_size: int, h: int, w: int) -> None:
+    """UserError unless p×p patches tile the h×w images exactly (no pixel silently dropped)."""
+    if h % patch_size or w % patch_size:
+        raise UserError(
+            f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
+            f"Valid patch sizes for {h}×{w}: {', '.join(map(str, patch_sizes(h, w)))} (or resize with data.resize)."
+        )
+
+
+def _head_dim(embed_dim: int, num_heads: int) -> int:
+    """embed_dim // num_heads; ConfigError unless the heads split the embedding evenly."""
+    if embed_dim % num_heads:
+        raise ConfigError(
+            f"model.embed_dim={embed_dim} is not divisible by model.num_heads={num_heads}. "
+            f"Choose a multiple of {num_heads}, or set model.head_dim explicitly."
+        )
+    return embed_dim // num_heads

@@ -20,6 +20,7 @@ def read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
     """A state dict from a .pth/.pt (``weights_only``) or .safetensors file; a clear UserError otherwise."""
     try:
         if path.suffix == ".safetensors":
+            # safetensors is not a vislab dependency (it comes with timm): only for a .safetensors file.
             from safetensors.torch import load_file
 
             sd = load_file(str(path))

@@ -5,42 +5,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 
-def model_figures(figs, name: str, run_dir: Path, cfg) -> list[dict]:
+from vislab.config import Config
+from vislab.data import load_splits
+from vislab.data.loader import DeviceLoader
+from vislab.data.types import ArraySet
+from vislab.models.vit import rollout_maps
+from vislab.plotting.boundary import plot_decision_boundary
+from vislab.plotting.vit import plot_attention, plot_pos_embedding
+from vislab.predict import load_model
+from vislab.report.figure_set import FigureSet, safe_name
+
+
+def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None) -> list[dict]:
     """The model-specific figures of one run ([] when its model and data have none)."""
     if cfg is None:
         return []
     is_vit = cfg.model.name == "vit"
     if not is_vit and cfg.data.name != "circles":
         return []
-    from vislab.predict import load_model
-
     try:
         model, ckpt = load_model(run_dir)
         test, x = _test_batch(cfg, ckpt, None if is_vit else 100_000)
     except Exception as e:
         figs.notes.append(f"{name}: model figures skipped, model or data not loaded ({e})")
         return []
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    safe = safe_name(name)
     if is_vit:
-        from vislab.models.vit import plot_attention, plot_pos_embedding
-
         out = [
             figs.make(
-                f"vit_pos_{safe}.png", f"{name}: positional embeddings", plot_pos_embedding, model
+                f"vit_pos_{safe}.png", f"{name}: positional embeddings", _vit_positions, model
             ),
             figs.make(
                 f"vit_attention_{safe}.png",
                 f"{name}: attention on test images",
-                plot_attention,
+                _vit_attention,
                 model,
                 x,
                 test.x,
             ),
         ]
     elif x.ndim == 2 and x.shape[1] == 2:
-        from vislab.report.boundary import plot_decision_boundary
-
         out = [
             figs.make(
                 f"boundary_{safe}.png",
@@ -58,13 +64,19 @@ def model_figures(figs, name: str, run_dir: Path, cfg) -> list[dict]:
     return [f for f in out if f]
 
 
-def _test_batch(cfg, ckpt: dict, n: int | None):
+def _vit_positions(model: torch.nn.Module, path: Path) -> Path:
+    """The ViT's positional-embedding table and its patch similarities."""
+    return plot_pos_embedding(model.pos_embed[0], model.grid, path, class_token=model.pool == "cls")
+
+
+def _vit_attention(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Path:
+    """The ViT's attention rollout on the normalised batch ``x`` over the images ``display``."""
+    maps = rollout_maps(model, x.to(next(model.parameters()).device))
+    return plot_attention(maps, x, display, path=path)
+
+
+def _test_batch(cfg: Config, ckpt: dict, n: int | None) -> tuple[ArraySet, torch.Tensor]:
     """(first ``n`` test samples as an ArraySet, the same as the model's normalised input); n=None: 6."""
-    import torch
-
-    from vislab.data import load_splits
-    from vislab.data.loader import DeviceLoader
-
     splits = load_splits(cfg.data, cfg.train.seed)
     n = min(n or 6, len(splits.test))
     test = splits.test.take(torch.arange(n).numpy())

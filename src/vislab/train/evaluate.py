@@ -6,15 +6,19 @@ import platform
 import resource
 import time
 
+import kornia
 import torch
 import torch.nn.functional as F
+import torchvision
 
-from vislab import __version__
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
+from vislab.plotting.boundary import plot_decision_boundary
+from vislab.plotting.runs import plot_confusion, plot_curves
 from vislab.train.checkpoint import load_checkpoint
 from vislab.train.metrics import Metrics, compute_metrics
 from vislab.train.rundir import RunDir
+from vislab.version import __version__
 
 
 @torch.inference_mode()
@@ -59,9 +63,7 @@ def evaluate(
 
 
 def library_versions() -> dict:
-    import kornia
-    import torchvision
-
+    """The versions a run was made with (summary.json's ``versions``)."""
     return dict(
         vislab=__version__,
         torch=torch.__version__,
@@ -110,9 +112,38 @@ def finish_run(
         loss=F.cross_entropy(logits, labels).item(),
         with_roc=True,
     )
+    summary = _summary(
+        run, meta, history, state, (val, test, test_time), splits, device, n_params, dist
+    )
+    run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
+    run.write_summary(summary)
+    try:
+        _write_figures(run, history, test, splits, model, test_loader, labels)
+    except OSError as e:
+        log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
+    log.line(
+        f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
+        f"| train {state['train_time_s']:.1f}s test {test_time:.2f}s | {run.path}"
+    )
+    return summary
+
+
+def _summary(
+    run: RunDir,
+    meta: dict,
+    history: list[dict],
+    state: dict,
+    scores: tuple[Metrics, Metrics, float],
+    splits: Splits,
+    device,
+    n_params: int,
+    dist,
+) -> dict:
+    """summary.json of a complete run; ``scores``: (val metrics, test metrics, test time in s)."""
+    val, test, test_time = scores
     names = splits.class_names
     best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})
-    summary = dict(
+    return dict(
         status="complete",
         run=run.path.name,
         model=meta["model_name"],
@@ -142,32 +173,29 @@ def finish_run(
         versions=library_versions(),
         **peak_memory(device),
     )
-    run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
-    run.write_summary(summary)
-    from vislab.report.figures import plot_confusion, plot_curves
 
-    try:
-        if history and "train_loss" in history[0]:
-            plot_curves(history, run.fig_dir / "curves.png", title=run.path.name)
-        plot_confusion(
-            test.confusion,
-            names,
-            run.fig_dir / "confusion_test.png",
-            title=f"{run.path.name}: test",
-        )
-        if (
-            splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2
-        ):  # 2-D features (circles): the boundary
-            from vislab.report.boundary import plot_decision_boundary
 
-            x_test = torch.cat([x for x, _ in test_loader.epoch(0)]).cpu()
-            plot_decision_boundary(
-                model, x_test, labels, run.fig_dir / "boundary_test.png", names, title=run.path.name
-            )
-    except OSError as e:
-        log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
-    log.line(
-        f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
-        f"| train {state['train_time_s']:.1f}s test {test_time:.2f}s | {run.path}"
+def _write_figures(
+    run: RunDir,
+    history: list[dict],
+    test: Metrics,
+    splits: Splits,
+    model,
+    test_loader: DeviceLoader,
+    labels: torch.Tensor,
+) -> None:
+    """The run's figures/: learning curves, the test confusion matrix, and (2-D features) the boundary."""
+    names = splits.class_names
+    if history and "train_loss" in history[0]:
+        plot_curves(history, run.fig_dir / "curves.png", title=run.path.name)
+    plot_confusion(
+        test.confusion,
+        names,
+        run.fig_dir / "confusion_test.png",
+        title=f"{run.path.name}: test",
     )
-    return summary
+    if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
+        x_test = torch.cat([x for x, _ in test_loader.epoch(0)]).cpu()
+        plot_decision_boundary(
+            model, x_test, labels, run.fig_dir / "boundary_test.png", names, title=run.path.name
+        )

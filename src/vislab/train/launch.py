@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sys
 
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.run import parse_args, run
+
 
 def strip_nproc(argv: list[str]) -> list[str]:
     """``argv`` without ``--nproc N`` / ``--nproc=N`` (the workers must not relaunch themselves)."""
@@ -35,9 +38,6 @@ def launch_torchrun(nproc: int, argv: list[str]) -> int:
     When a worker fails, torchrun stops the others; the code returned is the first failing worker's
     (2 for a user error, 130 for an interruption, ...), 1 when it was killed by a signal.
     """
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
-
     try:
         run(parse_args(torchrun_args(nproc, argv)))
     except ChildFailedError as e:

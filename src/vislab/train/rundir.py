@@ -25,7 +25,8 @@ from vislab.errors import UserError
 from vislab.train.checkpoint import atomic_write, atomic_write_text
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a process of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -33,6 +34,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def is_complete(summary: dict | None) -> bool:
+    """Whether a run's ``summary.json`` content (None when absent) says the run finished."""
+    return bool(summary) and summary.get("status") == "complete"
 
 
 class RunDir:
@@ -57,10 +63,7 @@ class RunDir:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             self.fig_dir.mkdir(exist_ok=True)
         except OSError as e:
-            raise UserError(
-                f"cannot create run directory '{self.path}': {e.strerror}. "
-                f"Choose a writable location with --out."
-            ) from None
+            raise self._unwritable(e, "create") from None
         self._lock()
         for d in (
             self.path,
@@ -95,10 +98,7 @@ class RunDir:
             except FileNotFoundError:
                 continue
             except OSError as e:
-                raise UserError(
-                    f"cannot write to run directory '{self.path}': {e.strerror}. "
-                    f"Choose a writable location with --out."
-                ) from None
+                raise self._unwritable(e) from None
             try:
                 if aside.read_text() != seen:
                     with contextlib.suppress(OSError):
@@ -131,10 +131,13 @@ class RunDir:
             finally:
                 Path(tmp).unlink(missing_ok=True)
         except OSError as e:
-            raise UserError(
-                f"cannot write to run directory '{self.path}': {e.strerror}. "
-                f"Choose a writable location with --out."
-            ) from None
+            raise self._unwritable(e) from None
+
+    def _unwritable(self, e: OSError, verb: str = "write to") -> UserError:
+        return UserError(
+            f"cannot {verb} run directory '{self.path}': {e.strerror}. "
+            f"Choose a writable location with --out."
+        )
 
     def _refuse_if_held(self, text: str) -> None:
         """UserError naming the process of lock content ``text`` ("pid host") if it may still be running."""
@@ -150,7 +153,7 @@ class RunDir:
                 f"run directory '{self.path}' is locked by vislab process {pid} on host '{host}' (shared file "
                 f"system?). Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'."
             )
-        if pid > 0 and pid != os.getpid() and _alive(pid):
+        if pid > 0 and pid != os.getpid() and pid_alive(pid):
             raise UserError(
                 f"run directory '{self.path}' is in use by another vislab process (pid {pid}). "
                 f"Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'."

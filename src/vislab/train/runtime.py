@@ -6,6 +6,7 @@ import os
 
 import torch
 import torch.distributed as tdist
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vislab.errors import UserError
 
@@ -68,8 +69,6 @@ class Distributed:
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world == 1 or not any(p.requires_grad for p in model.parameters()):
             return model
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         return DDP(
             model,
             device_ids=[self.local_rank] if self.device and self.device.type == "cuda" else None,

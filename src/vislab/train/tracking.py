@@ -14,6 +14,7 @@ from numbers import Number
 from vislab.config import Config
 from vislab.errors import UserError
 from vislab.train.rundir import RunDir
+from vislab.train.state import Callback
 
 
 def scalars(row: dict) -> dict[str, float]:
@@ -35,12 +36,12 @@ def scalars(row: dict) -> dict[str, float]:
     return out
 
 
-class TensorBoardTracker:
+class TensorBoardTracker(Callback):
     """Scalars per epoch into ``RUN_DIR/tensorboard`` (event files)."""
 
     def __init__(self, run: RunDir):
         try:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # optional: vislab[tensorboard]
         except ImportError:
             raise UserError(
                 "track.tensorboard=true needs the tensorboard package: "
@@ -57,12 +58,12 @@ class TensorBoardTracker:
         self.writer.close()
 
 
-class WandbTracker:
+class WandbTracker(Callback):
     """One W&B run per vislab run: config at start, the epoch row's scalars at every epoch."""
 
     def __init__(self, cfg: Config, run: RunDir):
         try:
-            import wandb
+            import wandb  # optional: vislab[wandb], slow to import
         except ImportError:
             raise UserError(
                 "track.wandb=true needs the wandb package: pip install 'vislab[wandb]' "

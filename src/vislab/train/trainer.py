@@ -1,154 +1,170 @@
 """The trainer: config → data → model → epochs → run directory.
 
-One readable path. Determinism: the seed fixes the split, the init, and — re-seeded at every epoch
-start — shuffling, augmentation and dropout, so a CPU run is exactly repeatable and ``--resume``
-(from an epoch boundary or, after a signal, from the middle of an epoch with the saved RNG state)
-ends with the same numbers as an uninterrupted run.
+Read it top to bottom: ``train`` opens the run directory, ``set_up`` builds data, model and loaders,
+then either ``fit_once`` (models fitted on arrays) or ``fit_epochs``, whose loop is
+``train_one_epoch`` → ``evaluate_and_checkpoint`` → ``record``; ``finish_run`` scores the best
+weights. What a model may ask of the loop is declared in ``vislab.models.hooks``.
+
+Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
+augmentation and dropout, so a CPU run is exactly repeatable and ``--resume`` (from an epoch
+boundary or, after a signal, from the middle of an epoch with the saved RNG state) ends with the
+same numbers as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from vislab import __version__
 from vislab.config import Config, build_config
 from vislab.data import prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.loader import DeviceLoader
+from vislab.data.types import Splits
 from vislab.errors import DataError, TrainingDiverged, TrainingInterrupted, UserError
 from vislab.models import build_model, skip_pretrained
+from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.train.checkpoint import load_checkpoint, save_checkpoint
 from vislab.train.evaluate import evaluate, finish_run
 from vislab.train.optim import build_optimizer, lr_factor
 from vislab.train.progress import Progress
 from vislab.train.rundir import RunDir
 from vislab.train.runtime import Distributed, resolve_data_device, resolve_device
+from vislab.train.state import Callback, LoopState, StopFlag, epoch_seed
 from vislab.train.tracking import build_trackers
+from vislab.version import __version__
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return seed * 1_000_003 + 7919 * (epoch + 1)
+@dataclass
+class Setup:
+    """What every stage of a run reads: built once by ``set_up`` (the optimizer by ``ready_steps``)."""
+
+    cfg: Config
+    run: RunDir
+    dist: Distributed
+    device: torch.device
+    model: torch.nn.Module  # the bare model: weights, checkpoints, hooks
+    hooks: ModelHooks
+    splits: Splits
+    train_loader: DeviceLoader
+    val_loader: DeviceLoader
+    test_loader: DeviceLoader
+    meta: dict  # what every checkpoint carries beside the weights
+    n_params: int
+    log: Progress
+    history: list[dict]
+    state: LoopState
+    resume_rng: tuple = (None, None)  # (cpu, cuda) RNG states of an epoch interrupted mid-way
+    net: torch.nn.Module | None = None  # what runs forward: the model, DDP-wrapped and/or compiled
+    opt: torch.optim.Optimizer | None = None
+    amp: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
+
+    @property
+    def amp_on(self) -> bool:
+        return self.device.type == "cuda" and self.cfg.train.amp
+
+    def lr_at(self, global_step: int) -> float:
+        """The learning rate the schedule sets at ``global_step``."""
+        c, steps = self.cfg, len(self.train_loader)
+        factor = lr_factor(c.schedule, global_step, steps, c.train.epochs * steps, c.optim.lr)
+        return c.optim.lr * factor
+
+    def checkpoint(self, name: str, extra: dict) -> None:
+        """Write ``checkpoints/<name>``: the model's weights, ``meta`` and ``extra`` (main rank only)."""
+        if self.dist.is_main:
+            state = {**self.meta, "state_dict": self.model.state_dict(), **extra}
+            save_checkpoint(self.run.ckpt_dir / name, state)
+
+    def resumable(self) -> dict:
+        """What ``last.pt`` needs beyond the weights to continue exactly where the loop is."""
+        on_cuda = self.device.type == "cuda"
+        return dict(
+            optimizer=self.opt.state_dict() if self.opt else None,
+            history=self.history,
+            state=self.state.to_dict(),
+            rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
+        )
 
 
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; the loop finishes the current step, saves and exits."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-        self._old: dict = {}
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.signal = signal.Signals(signum).name
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
+# ------------------------------------------------------------------------------------- entry
 def train(
     cfg: Config,
     out: str | Path,
     resume: bool = False,
     quiet: bool = False,
     dist: Distributed | None = None,
-    callbacks: list | tuple = (),
+    callbacks: list[Callback] | tuple[Callback, ...] = (),
 ) -> dict:
     """Train ``cfg`` into run directory ``out`` and return its summary.
 
-    ``callbacks``: objects with ``on_epoch_end(row: dict) -> None`` (called after each epoch's metrics
-    row, e.g. a tracker or an Optuna pruner, which may raise to stop the run) and optional ``close()``.
+    ``callbacks``: ``Callback`` objects (``vislab.train.state``), e.g. a tracker or an Optuna pruner:
+    ``on_epoch_end(row)`` after each metrics row, ``close()`` when the run ends.
     """
     dist = dist or Distributed()
     run = RunDir(out)
-    ckpt = None
-    if resume:
-        last = run.ckpt_dir / "last.pt"
-        if not run.path.is_dir():
-            raise UserError(
-                f"nothing to resume: '{run.path}' does not exist (a typo, or the run never started?). "
-                f"Start the run with its command and --out {run.path}, without --resume."
-            )
-        if (
-            not last.is_file()
-        ):  # e.g. killed before its first checkpoint: nothing to continue, start again
-            raise UserError(
-                f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
-                f"checkpoint). Start it again with its command and --out {run.path}, without --resume."
-            )
-        ckpt = load_checkpoint(last)
-        if not all(
-            isinstance(ckpt.get(k), t)
-            for k, t in (("config", dict), ("state", dict), ("history", list))
-        ):
-            raise DataError(
-                f"'{last}' is not a resumable vislab checkpoint (no config/state/history). Start a new run."
-            )
-        cfg = build_config(ckpt["config"], source=str(last))
+    ckpt = open_resume(run) if resume else None
+    if ckpt is not None:
+        cfg = build_config(ckpt["config"], source=str(run.ckpt_dir / "last.pt"))
     elif (run.ckpt_dir / "last.pt").exists():
-        run.check_free()  # another process writing it: say so (with its pid) rather than "already holds a run"
+        run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
         raise UserError(
-            f"'{run.path}' already holds a run. Continue it with --resume {run.path}, or choose a new --out."
+            f"'{run.path}' already holds a run. Continue it with --resume {run.path}, "
+            f"or choose a new --out."
         )
     if dist.is_main:
         run.open()
     try:
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             callbacks = [*callbacks, *(build_trackers(cfg, run) if dist.is_main else [])]
-            return _train(cfg, run, ckpt, quiet, dist, stop, callbacks)
+            s = set_up(cfg, run, ckpt, quiet, dist)
+            if s.hooks.trained_by == "fit_arrays":
+                return fit_once(s)
+            return fit_epochs(s, ckpt, stop, callbacks)
     finally:
         for cb in callbacks:
-            getattr(cb, "close", lambda: None)()
+            cb.close()
         run.close()
 
 
-def _train(
-    cfg: Config,
-    run: RunDir,
-    ckpt: dict | None,
-    quiet: bool,
-    dist: Distributed,
-    stop: _StopFlag,
-    callbacks: list,
-) -> dict:
+def open_resume(run: RunDir) -> dict:
+    """The run's ``last.pt``, checked to be a resumable vislab checkpoint."""
+    last = run.ckpt_dir / "last.pt"
+    if not run.path.is_dir():
+        raise UserError(
+            f"nothing to resume: '{run.path}' does not exist (a typo, or the run never started?). "
+            f"Start the run with its command and --out {run.path}, without --resume."
+        )
+    if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue
+        raise UserError(
+            f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
+            f"checkpoint). Start it again with its command and --out {run.path}, without --resume."
+        )
+    ckpt = load_checkpoint(last)
+    expected = (("config", dict), ("state", dict), ("history", list))
+    if not all(isinstance(ckpt.get(k), t) for k, t in expected):
+        raise DataError(
+            f"'{last}' is not a resumable vislab checkpoint (no config/state/history). "
+            f"Start a new run."
+        )
+    return ckpt
+
+
+# ------------------------------------------------------------------------------------ set-up
+def set_up(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distributed) -> Setup:
+    """Data (statistics fitted on train, or the checkpoint's), model and loaders; the config saved."""
     tc = cfg.train
     device = dist.device or resolve_device(tc.device)
     if tc.threads:
         torch.set_num_threads(tc.threads)
     splits, stats = prepare_data(cfg.data, tc.seed, stats=ckpt["preprocess"] if ckpt else None)
-    torch.manual_seed(tc.seed)  # model init
-    with (
-        skip_pretrained() if ckpt else contextlib.nullcontext()
-    ):  # resuming: last.pt holds the weights
-        model = build_model(
-            cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
-        ).to(device)
-    if ckpt:
-        model.load_state_dict(ckpt["state_dict"])
-    n_params = sum(p.numel() for p in model.parameters())
-    n_params += sum(b.numel() for b in model.buffers()) if n_params == 0 else 0  # fitted baselines
-    on_cuda = device.type == "cuda"
-    # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores (benchmarks/)
-    use_cl = (
-        tc.channels_last
-        and len(splits.sample_shape) == 3
-        and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    )
-    if use_cl:
-        model = model.to(memory_format=torch.channels_last)
+    model, n_params = _build_model(cfg, splits, ckpt, device)
     meta = dict(
         model_name=cfg.model.name,
         model_kwargs=cfg.model.kwargs(),
@@ -161,333 +177,283 @@ def _train(
     )
     if dist.is_main:
         run.write_config(cfg.to_yaml())
-
-    data_device = resolve_data_device(
-        cfg.data.device, device, sum(s.x.nbytes for _, s in splits.items())
+    hooks = hooks_of(model)
+    loaders = _build_loaders(
+        cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, splits.sample_shape)
     )
-    train_loader = DeviceLoader(
-        splits.train,
-        stats,
-        tc.batch_size,
-        device,
-        shuffle=True,
-        drop_last=True,
-        augment=build_augment(cfg.augment, splits.sample_shape),
-        seed=tc.seed,
-        rank=dist.rank,
-        world=dist.world,
-        storage=data_device,
-    )
-    val_loader = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=data_device)
-    test_loader = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=data_device)
-    for ld in (train_loader, val_loader, test_loader):
-        ld.channels_last = use_cl
-    train_loader.alternate_flip = bool(
-        getattr(model, "alternate_flip", False)
-    )  # e.g. `fast`: derandomised flips
-    if len(train_loader) == 0:
-        raise UserError(
-            f"train.batch_size={tc.batch_size} is larger than the train split ({len(splits.train)} "
-            f"samples per process) and drop_last leaves no batch. Use a smaller batch size."
-        )
     log = Progress(quiet=quiet or not dist.is_main)
+    n = "/".join(str(len(s)) for _, s in splits.items())
     log.line(
-        f"{cfg.model.name} on {cfg.data.name}: {len(splits.train)}/{len(splits.val)}/{len(splits.test)} "
-        f"train/val/test, {n_params:,} parameters, device {device}"
+        f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {n_params:,} parameters, "
+        f"device {device}"
     )
+    return Setup(
+        cfg, run, dist, device, model, hooks, splits, *loaders, meta, n_params, log,
+        history=list(ckpt["history"]) if ckpt else [],
+        state=LoopState.from_dict(ckpt["state"]) if ckpt else LoopState(),
+        resume_rng=(ckpt.get("rng"), ckpt.get("cuda_rng")) if ckpt else (None, None),
+    )  # fmt: skip
 
-    history: list[dict] = list(ckpt["history"]) if ckpt else []
-    state = (
-        dict(ckpt["state"])
-        if ckpt
-        else dict(
-            epoch=0,
-            step=0,
-            global_step=0,
-            best=None,
-            best_epoch=None,
-            bad_evals=0,
-            train_time_s=0.0,
-            partial=None,
-        )
-    )
 
-    fit = getattr(model, "fit_arrays", None)
-    if callable(fit):  # majority / svm: fitted once, no epochs
-        t0 = time.perf_counter()
-        fit(*_whole_split(train_loader))
-        state.update(epoch=1, best_epoch=1, train_time_s=time.perf_counter() - t0)
-        fitted = evaluate(
-            model, train_loader.unaugmented(tc.eval_batch_size), splits.num_classes, device
-        )
-        val = evaluate(model, val_loader, splits.num_classes, device)
-        history.append(
-            dict(
-                epoch=1,
-                train_loss=fitted.loss,
-                train_acc=fitted.acc,
-                **val.as_dict("val"),
-                val_per_class=val.per_class,
-                lr=0.0,
-                seconds=state["train_time_s"],
-            )
-        )
-        if dist.is_main:
-            run.write_metrics(history)  # its one row, as every run has (the run directory contract)
-            save_checkpoint(
-                run.ckpt_dir / "best.pt", {**meta, "state_dict": model.state_dict(), "epoch": 1}
-            )
-            save_checkpoint(
-                run.ckpt_dir / "last.pt",
-                {**meta, "state_dict": model.state_dict(), "history": history, "state": state},
-            )
-        return finish_run(
-            run,
-            model,
-            meta,
-            history,
-            state,
-            val_loader,
-            test_loader,
-            splits,
-            device,
-            n_params,
-            dist,
-            log,
-        )
+def _build_model(cfg: Config, splits: Splits, ckpt: dict | None, device: torch.device):
+    """The seeded model on ``device`` (with the checkpoint's weights when resuming) and its size."""
+    torch.manual_seed(cfg.train.seed)  # model init
+    with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
+        model = build_model(
+            cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
+        ).to(device)
+    if ckpt:
+        model.load_state_dict(ckpt["state_dict"])
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params == 0:  # fitted baselines: their size is what they store
+        n_params = sum(b.numel() for b in model.buffers())
+    if _channels_last(cfg, model, splits.sample_shape):
+        model = model.to(memory_format=torch.channels_last)
+    return model, n_params
 
-    init = getattr(model, "init_from_data", None)
-    if (
-        callable(init) and ckpt is None
-    ):  # data-dependent init (e.g. `fast`'s whitening filters), train split only
-        init(train_loader.batch(torch.arange(min(len(train_loader.y), 10_000)), augment=False)[0])
-    manual_step = getattr(model, "manual_step", None)
-    net = dist.wrap(model)
-    if tc.compile:
-        net = _try_compile(net, log)
-    opt = (
-        None
-        if callable(manual_step)
-        else build_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optim)
-    )
-    if ckpt and opt is not None and ckpt.get("optimizer"):
-        opt.load_state_dict(ckpt["optimizer"])
-    steps_per_epoch = len(train_loader)
-    total_steps = tc.epochs * steps_per_epoch
-    amp = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if on_cuda and tc.amp
-        else contextlib.nullcontext()
-    )
-    higher_better = not tc.select_metric.endswith("loss")
 
-    def checkpoint(name: str, extra: dict) -> None:
-        if dist.is_main:
-            save_checkpoint(
-                run.ckpt_dir / name, {**meta, "state_dict": model.state_dict(), **extra}
-            )
+def _channels_last(cfg: Config, model: torch.nn.Module, sample_shape: tuple) -> bool:
+    # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores
+    is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    return cfg.train.channels_last and len(sample_shape) == 3 and is_conv
 
-    def resumable() -> dict:
-        return dict(
-            optimizer=opt.state_dict() if opt else None,
-            history=history,
-            state=state,
-            rng=torch.get_rng_state(),
-            cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
-        )
 
-    if dist.is_main and ckpt:
-        run.write_metrics(history)
-    log.start(tc.epochs, steps_per_epoch, first_epoch=state["epoch"])
-    if (
-        tc.eval_at_start and not history
-    ):  # epoch 0: the error of the untrained model, on train and val
-        start = evaluate(
-            net,
-            train_loader.unaugmented(tc.eval_batch_size),
-            splits.num_classes,
-            device,
-            amp_on=on_cuda and tc.amp,
-            dist=dist,
+def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
+    """Train (shuffled, augmented, this rank's share), val and test loaders on ``device``."""
+    tc = cfg.train
+    nbytes = sum(s.x.nbytes for _, s in splits.items())
+    storage = resolve_data_device(cfg.data.device, device, nbytes)
+    augment = build_augment(cfg.augment, splits.sample_shape)
+    train = DeviceLoader(
+        splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
+        augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage,
+    )  # fmt: skip
+    val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage)
+    test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage)
+    for loader in (train, val, test):
+        loader.channels_last = channels_last
+    train.alternate_flip = hooks.flip_policy == "alternate"
+    if len(train) == 0:
+        raise UserError(
+            f"train.batch_size={tc.batch_size} is larger than the train split "
+            f"({len(splits.train)} samples per process) and drop_last leaves no batch. "
+            f"Use a smaller batch size."
         )
-        val = evaluate(
-            net, val_loader, splits.num_classes, device, amp_on=on_cuda and tc.amp, dist=dist
-        )
-        history.append(
-            dict(
-                epoch=0,
-                train_loss=start.loss,
-                train_acc=start.acc,
-                lr=0.0,
-                seconds=0.0,
-                **val.as_dict("val"),
-                val_per_class=val.per_class,
-            )
-        )
-        if dist.is_main:
-            run.write_metrics(history)
-        log.epoch_done(history[-1])
-        for cb in callbacks:
-            cb.on_epoch_end(history[-1])
-    while state["epoch"] < tc.epochs:
-        epoch = state["epoch"]
-        if state["step"] == 0 or state["partial"] is None:
-            torch.manual_seed(
-                _epoch_seed(tc.seed, epoch) + dist.rank
-            )  # ranks draw independent augmentations
-            sums = torch.zeros(3, device=device, dtype=torch.float64)  # loss·n, correct, n
-        else:  # resuming mid-epoch: same RNG stream, same partial sums
-            torch.set_rng_state(ckpt["rng"])
-            if on_cuda and ckpt.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(ckpt["cuda_rng"])
-            sums = state["partial"].to(device)
-        model.train()
-        t0 = time.perf_counter()
-        # the last step's lr: the row's value when a run resumes after the epoch's final step (empty loop)
-        lr = cfg.optim.lr * lr_factor(
-            cfg.schedule,
-            max(state["global_step"] - 1, 0),
-            steps_per_epoch,
-            total_steps,
-            cfg.optim.lr,
-        )
-        for x, y in train_loader.epoch(epoch, state["step"]):
-            lr = cfg.optim.lr * lr_factor(
-                cfg.schedule, state["global_step"], steps_per_epoch, total_steps, cfg.optim.lr
-            )
-            if opt is None:
-                loss, logits = manual_step(x, y, lr)
-            else:
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                with amp:
-                    logits = net(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if tc.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                opt.step()
-            sums += torch.stack(
-                [
-                    loss.detach().double() * len(y),
-                    (logits.detach().argmax(1) == y).sum().double(),
-                    torch.full((), len(y), device=device, dtype=torch.float64),
-                ]
-            )
-            state["step"] += 1
-            state["global_step"] += 1
-            if log.wants_update(state["step"]) or state["step"] == steps_per_epoch:
-                s = sums  # this rank's running figures (ranks log at different steps: no collective here)
-                mean_loss = (s[0] / s[2]).item()  # host sync only where a metric is logged
-                if not math.isfinite(mean_loss):
-                    _diverged(run, history, state, epoch, lr, dist)
-                log.update(state["step"], loss=mean_loss, acc=(s[1] / s[2]).item(), lr=lr)
-            if stop.signal:
-                if not math.isfinite(
-                    (sums[0] / sums[2]).item()
-                ):  # never save NaN weights over the last good ones
-                    _diverged(run, history, state, epoch, lr, dist)
-                state["train_time_s"] += time.perf_counter() - t0
-                state["partial"] = sums.cpu()
-                checkpoint("last.pt", resumable())
-                _mark(run, dist, "interrupted", history, state)
-                log.stop()
-                raise TrainingInterrupted(
-                    f"training stopped by {stop.signal} at epoch {epoch + 1}, step {state['step']}; state saved in "
-                    f"{run.ckpt_dir / 'last.pt'}. Resume with: vislab train --resume {run.path}"
-                )
-        sums = dist.all_reduce(sums) if dist.world > 1 else sums
-        train_loss, train_acc = (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
-        if not math.isfinite(train_loss):
-            _diverged(run, history, state, epoch, lr, dist)
-        state["train_time_s"] += time.perf_counter() - t0
-        state.update(epoch=epoch + 1, step=0, partial=None)
-        row = dict(
-            epoch=epoch + 1,
-            train_loss=train_loss,
-            train_acc=train_acc,
-            lr=lr,
-            seconds=round(time.perf_counter() - t0, 4),
-        )
-        stop_early = False
-        if (epoch + 1) % tc.eval_every == 0 or epoch + 1 == tc.epochs:
-            val = evaluate(
-                net, val_loader, splits.num_classes, device, amp_on=on_cuda and tc.amp, dist=dist
-            )
-            row.update(val.as_dict("val"), val_per_class=val.per_class)
-            value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[
-                tc.select_metric
-            ]
-            best = state["best"]
-            improved = best is None or (
-                value > best + tc.min_delta if higher_better else value < best - tc.min_delta
-            )
-            if improved:
-                state.update(best=value, best_epoch=epoch + 1, bad_evals=0)
-                checkpoint("best.pt", {"epoch": epoch + 1})
-            else:
-                state["bad_evals"] += 1
-                stop_early = tc.early_stop is not None and state["bad_evals"] >= tc.early_stop
-        history.append(row)
-        checkpoint("last.pt", resumable())
-        if dist.is_main:
-            run.write_metrics(history)
-        log.epoch_done(row)
-        for cb in callbacks:
-            cb.on_epoch_end(row)
-        if stop_early:
-            log.line(
-                f"early stop: {tc.select_metric} did not improve for {tc.early_stop} evaluations"
-            )
-            break
-    log.stop()
-    return finish_run(
-        run,
-        model,
-        meta,
-        history,
-        state,
-        val_loader,
-        test_loader,
-        splits,
-        device,
-        n_params,
-        dist,
-        log,
-    )
+    return train, val, test
+
+
+# ----------------------------------------------------------------------------- fitted models
+def fit_once(s: Setup) -> dict:
+    """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, one row, no epochs."""
+    t0 = time.perf_counter()
+    s.hooks.fit_arrays(*_whole_split(s.train_loader))
+    s.state.epoch, s.state.best_epoch = 1, 1
+    s.state.train_time_s = time.perf_counter() - t0
+    eval_bs, k = s.cfg.train.eval_batch_size, s.splits.num_classes
+    fitted = evaluate(s.model, s.train_loader.unaugmented(eval_bs), k, s.device)
+    val = evaluate(s.model, s.val_loader, k, s.device)
+    s.history.append(
+        dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
+             val_per_class=val.per_class, lr=0.0, seconds=s.state.train_time_s)
+    )  # fmt: skip
+    if s.dist.is_main:
+        s.run.write_metrics(s.history)  # its one row, as every run has (the run directory contract)
+    s.checkpoint("best.pt", {"epoch": 1})
+    s.checkpoint("last.pt", {"history": s.history, "state": s.state.to_dict()})
+    return _finish(s)
 
 
 def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(
-        *(
-            loader.batch(idx)
-            for idx in torch.arange(len(loader.y), device=loader.device).split(4096)
-        )
-    )
+    chunks = torch.arange(len(loader.y), device=loader.device).split(4096)
+    xs, ys = zip(*(loader.batch(idx) for idx in chunks))
     return torch.cat(xs), torch.cat(ys)
 
 
-def _mark(run: RunDir, dist: Distributed, status: str, history: list, state: dict) -> None:
-    if dist.is_main:
-        run.write_metrics(history)
-        run.write_summary(
-            dict(
-                status=status,
-                epochs_run=state["epoch"],
-                step=state["step"],
-                best_epoch=state["best_epoch"],
-                train_time_s=state["train_time_s"],
+# -------------------------------------------------------------------------------- the loop
+def fit_epochs(s: Setup, ckpt: dict | None, stop: StopFlag, callbacks: list[Callback]) -> dict:
+    """Epochs of training steps, each followed by evaluation, checkpoints and a metrics row."""
+    tc = s.cfg.train
+    ready_steps(s, ckpt)
+    if s.dist.is_main and ckpt:
+        s.run.write_metrics(s.history)
+    s.log.start(tc.epochs, len(s.train_loader), first_epoch=s.state.epoch)
+    if tc.eval_at_start and not s.history:  # epoch 0: the untrained model's error on train and val
+        record(s, evaluate_at_start(s), callbacks, save_last=False)
+    while s.state.epoch < tc.epochs:
+        row = train_one_epoch(s, stop)
+        stop_early = evaluate_and_checkpoint(s, row)
+        record(s, row, callbacks)
+        if stop_early:
+            s.log.line(
+                f"early stop: {tc.select_metric} did not improve for {tc.early_stop} evaluations"
             )
-        )
+            break
+    s.log.stop()
+    return _finish(s)
 
 
-def _diverged(
-    run: RunDir, history: list, state: dict, epoch: int, lr: float, dist: Distributed
-) -> None:
-    _mark(run, dist, "diverged", history, state)
+def ready_steps(s: Setup, ckpt: dict | None) -> None:
+    """Data-dependent init (new runs only), the DDP/compiled network, the optimizer and AMP."""
+    if ckpt is None:  # e.g. `fast`'s whitening filters, from the train split only
+        first = torch.arange(min(len(s.train_loader.y), 10_000))
+        s.hooks.init_from_data(s.train_loader.batch(first, augment=False)[0])
+    s.net = s.dist.wrap(s.model)
+    if s.cfg.train.compile:
+        s.net = _try_compile(s.net, s.log)
+    if s.hooks.trained_by == "optimizer":
+        params = [p for p in s.model.parameters() if p.requires_grad]
+        s.opt = build_optimizer(params, s.cfg.optim)
+        if ckpt and ckpt.get("optimizer"):
+            s.opt.load_state_dict(ckpt["optimizer"])
+    if s.amp_on:
+        s.amp = torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def train_one_epoch(s: Setup, stop: StopFlag) -> dict:
+    """One pass over this rank's share of the train split; returns the epoch's metrics row."""
+    st, steps = s.state, len(s.train_loader)
+    epoch = st.epoch
+    sums = _begin_epoch(s)  # loss·n, correct, n: summed on the device, read once per log line
+    s.model.train()
+    t0 = time.perf_counter()
+    lr = s.lr_at(max(st.global_step - 1, 0))  # the row's lr if a resumed epoch has no step left
+    for x, y in s.train_loader.epoch(epoch, st.step):
+        lr = s.lr_at(st.global_step)
+        loss, logits = train_step(s, x, y, lr)
+        n = torch.full((), len(y), device=s.device, dtype=torch.float64)
+        correct = (logits.detach().argmax(1) == y).sum().double()
+        sums += torch.stack([loss.detach().double() * len(y), correct, n])
+        st.step += 1
+        st.global_step += 1
+        if s.log.wants_update(st.step) or st.step == steps:
+            mean_loss = (sums[0] / sums[2]).item()  # host sync only where a metric is logged
+            _check_finite(s, mean_loss, lr)
+            s.log.update(st.step, loss=mean_loss, acc=(sums[1] / sums[2]).item(), lr=lr)
+        if stop.signal:
+            _stop_resumably(s, stop.signal, sums, lr, time.perf_counter() - t0)
+    sums = s.dist.all_reduce(sums) if s.dist.world > 1 else sums
+    train_loss, train_acc = (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
+    _check_finite(s, train_loss, lr)
+    st.train_time_s += time.perf_counter() - t0
+    st.epoch, st.step, st.partial = epoch + 1, 0, None
+    seconds = round(time.perf_counter() - t0, 4)
+    return dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc, lr=lr, seconds=seconds)
+
+
+def _begin_epoch(s: Setup) -> torch.Tensor:
+    """Seed the epoch (or restore the RNG of one interrupted mid-way); its running sums."""
+    st = s.state
+    if st.step == 0 or st.partial is None:
+        torch.manual_seed(epoch_seed(s.cfg.train.seed, st.epoch) + s.dist.rank)  # ranks differ
+        return torch.zeros(3, device=s.device, dtype=torch.float64)
+    cpu_rng, cuda_rng = s.resume_rng  # same RNG stream, same partial sums
+    torch.set_rng_state(cpu_rng)
+    if s.device.type == "cuda" and cuda_rng is not None:
+        torch.cuda.set_rng_state(cuda_rng)
+    return st.partial.to(s.device)
+
+
+def train_step(
+    s: Setup, x: torch.Tensor, y: torch.Tensor, lr: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One update on a batch (the model's own ``manual_step`` or the optimizer's); (loss, logits)."""
+    tc = s.cfg.train
+    if s.hooks.trained_by == "manual_step":
+        loss, logits = s.hooks.manual_step(x, y, lr)
+    else:
+        for group in s.opt.param_groups:
+            group["lr"] = lr
+        with s.amp:
+            logits = s.net(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
+        s.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(s.model.parameters(), tc.grad_clip)
+        s.opt.step()
+    s.hooks.after_step()  # e.g. `fast`'s weight average
+    return loss, logits
+
+
+# ------------------------------------------------------------------- evaluate + checkpoint
+def evaluate_at_start(s: Setup) -> dict:
+    """Row 0 (``train.eval_at_start``): the untrained model on train (un-augmented) and val."""
+    k, bs = s.splits.num_classes, s.cfg.train.eval_batch_size
+    kw = dict(amp_on=s.amp_on, dist=s.dist)
+    start = evaluate(s.net, s.train_loader.unaugmented(bs), k, s.device, **kw)
+    val = evaluate(s.net, s.val_loader, k, s.device, **kw)
+    return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
+                **val.as_dict("val"), val_per_class=val.per_class)  # fmt: skip
+
+
+def evaluate_and_checkpoint(s: Setup, row: dict) -> bool:
+    """Score val when due (into ``row``), keep ``best.pt``; True when early stopping says stop."""
+    tc, st = s.cfg.train, s.state
+    epoch = row["epoch"]
+    if epoch % tc.eval_every and epoch != tc.epochs:
+        return False
+    val = evaluate(
+        s.net, s.val_loader, s.splits.num_classes, s.device, amp_on=s.amp_on, dist=s.dist
+    )
+    row.update(val.as_dict("val"), val_per_class=val.per_class)
+    value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
+    if st.best is None or _better(value, st.best, tc.select_metric, tc.min_delta):
+        st.best, st.best_epoch, st.bad_evals = value, epoch, 0
+        s.checkpoint("best.pt", {"epoch": epoch})
+        return False
+    st.bad_evals += 1
+    return tc.early_stop is not None and st.bad_evals >= tc.early_stop
+
+
+def _better(value: float, best: float, metric: str, min_delta: float) -> bool:
+    if metric.endswith("loss"):
+        return value < best - min_delta
+    return value > best + min_delta
+
+
+def record(s: Setup, row: dict, callbacks: list[Callback], save_last: bool = True) -> None:
+    """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks."""
+    s.history.append(row)
+    if save_last:
+        s.checkpoint("last.pt", s.resumable())
+    if s.dist.is_main:
+        s.run.write_metrics(s.history)
+    s.log.epoch_done(row)
+    for cb in callbacks:
+        cb.on_epoch_end(row)
+
+
+def _finish(s: Setup) -> dict:
+    return finish_run(
+        s.run, s.model, s.meta, s.history, s.state.to_dict(), s.val_loader, s.test_loader,
+        s.splits, s.device, s.n_params, s.dist, s.log,
+    )  # fmt: skip
+
+
+# -------------------------------------------------------------- stopping: signals, divergence
+def _stop_resumably(s: Setup, signal_name: str, sums: torch.Tensor, lr: float, took: float) -> None:
+    """A signal arrived: save a mid-epoch ``last.pt`` and raise TrainingInterrupted (exit 130)."""
+    _check_finite(s, (sums[0] / sums[2]).item(), lr)  # never save NaN weights over good ones
+    st = s.state
+    st.train_time_s += took
+    st.partial = sums.cpu()
+    s.checkpoint("last.pt", s.resumable())
+    _mark(s, "interrupted")
+    s.log.stop()
+    raise TrainingInterrupted(
+        f"training stopped by {signal_name} at epoch {st.epoch + 1}, step {st.step}; state saved "
+        f"in {s.run.ckpt_dir / 'last.pt'}. Resume with: vislab train --resume {s.run.path}"
+    )
+
+
+def _check_finite(s: Setup, loss: float, lr: float) -> None:
+    """Stop a run whose training loss became NaN/inf, keeping the last good checkpoint."""
+    if math.isfinite(loss):
+        return
+    _mark(s, "diverged")
+    epoch = s.state.epoch
     good = (
-        f"{run.ckpt_dir / 'last.pt'} (after epoch {epoch})"
+        f"{s.run.ckpt_dir / 'last.pt'} (after epoch {epoch})"
         if epoch > 0
         else "none (it diverged in the first epoch)"
     )
@@ -497,10 +463,21 @@ def _diverged(
     )
 
 
+def _mark(s: Setup, status: str) -> None:
+    """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing."""
+    if s.dist.is_main:
+        st = s.state
+        s.run.write_metrics(s.history)
+        s.run.write_summary(
+            dict(status=status, epochs_run=st.epoch, step=st.step, best_epoch=st.best_epoch,
+                 train_time_s=st.train_time_s)
+        )  # fmt: skip
+
+
 def _try_compile(net: torch.nn.Module, log: Progress) -> torch.nn.Module:
     try:
         torch._dynamo.config.suppress_errors = (
-            True  # compiling happens at the first call: fall back to eager there too
+            True  # compiling happens at the first call: eager there too
         )
         return torch.compile(net)
     except Exception as e:  # no compiler toolchain, unsupported platform, ...

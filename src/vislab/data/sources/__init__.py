@@ -1,46 +1,39 @@
-"""Data-source registry: ``@register_source(name)`` functions take a DataConfig and return SourceData."""
+"""Data sources: the registry that maps ``data.name`` to a loader, and every source.
+
+A source is a function decorated with ``@register_source(name)`` that takes a DataConfig and returns
+SourceData (:mod:`vislab.data.sources.registry`). Adding a dataset is one file, imported in the list
+at the end of this file; every source listed there is imported with this package, so a missing or
+broken source fails here, loudly, instead of silently vanishing from the registry.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from vislab.data.sources.registry import (
+    SOURCES,
+    load_source,
+    register_source,
+    require_source,
+    unregister_source,
+)
 
-from vislab.config import DataConfig
-from vislab.data.types import SourceData
-from vislab.errors import ConfigError
+# isort: split
+# Every data source, one import each: importing a source registers its loaders, and a source that is
+# missing or cannot be imported stops this import with its own error.
+import vislab.data.sources.cifar  # noqa: F401
+import vislab.data.sources.circles  # noqa: F401
+import vislab.data.sources.digits  # noqa: F401
+import vislab.data.sources.folder  # noqa: F401
+import vislab.data.sources.idx  # noqa: F401
 
-SOURCES: dict[str, Callable[[DataConfig], SourceData]] = {}
-
-
-def register_source(name: str):
-    def deco(fn: Callable[[DataConfig], SourceData]):
-        SOURCES[name] = fn
-        return fn
-
-    return deco
-
-
-def require_source(name: str) -> None:
-    """ConfigError unless a source is registered under ``name`` (cheap: loads no data)."""
-    _import_all()
-    if name not in SOURCES:
-        raise ConfigError(
-            f"unknown dataset data.name='{name}'. Available: {', '.join(sorted(SOURCES))}."
-        )
-
-
-def load_source(cfg: DataConfig) -> SourceData:
-    require_source(cfg.name)
-    data = SOURCES[cfg.name](cfg)
-    data.name = cfg.name
-    return data
-
-
-def _import_all() -> None:
-    import importlib
-
-    for mod in ("cifar", "idx", "digits", "circles", "folder"):
-        try:
-            importlib.import_module(f"vislab.data.sources.{mod}")
-        except ModuleNotFoundError as e:  # a source not written yet
-            if e.name != f"vislab.data.sources.{mod}":
-                raise
+__all__ = [
+    "SOURCES",
+    "cifar",
+    "circles",
+    "digits",
+    "folder",
+    "idx",
+    "load_source",
+    "register_source",
+    "require_source",
+    "unregister_source",
+]

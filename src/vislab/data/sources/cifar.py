@@ -18,7 +18,7 @@ from vislab.config import DataConfig
 from vislab.data import download as dl
 from vislab.data.safe_pickle import load_pickle
 from vislab.data.safe_tar import safe_extract
-from vislab.data.sources import register_source
+from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 

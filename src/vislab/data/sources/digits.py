@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vislab.config import DataConfig
-from vislab.data.sources import register_source
+from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 
@@ -18,6 +18,7 @@ def load_digits(cfg: DataConfig) -> SourceData:
             f"the 'digits' dataset has a single set, 'train', but data.use={list(cfg.use)}. "
             f"Add train to data.use (the val/test splits are carved from it)."
         )
+    # sklearn.datasets takes seconds to import: only when the digits are loaded.
     from sklearn.datasets import load_digits as sk_load_digits
 
     bunch = sk_load_digits()

@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from vislab.config import DataConfig
-from vislab.data.sources import register_source
+from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 
@@ -87,8 +88,6 @@ def scan(root: Path) -> Layout:
 
 def _decode(path: Path, size: int) -> tuple[np.ndarray, bool]:
     """One image → (size×size uint8 array (H×W or H×W×3), whether it is grayscale)."""
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             im.draft(None, (size, size))  # JPEG: decode at a reduced scale when much larger

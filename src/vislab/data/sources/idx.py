@@ -17,7 +17,7 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data import download as dl
-from vislab.data.sources import register_source
+from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-
-from vislab.errors import UserError  # noqa: E402
+from vislab.errors import UserError
+from vislab.plotting.canvas import plt, save_figure
 
 
 @torch.no_grad()
@@ -39,55 +36,18 @@ def plot_decision_boundary(
         )
     if len(x) == 0:
         raise UserError("a decision boundary needs at least one data point.")
-    lo, hi = x.min(0).values.numpy(), x.max(0).values.numpy()
-    pad = 0.1 * np.maximum(hi - lo, 1e-3)
-    g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
-    g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    g0, g1 = _plane(x, resolution)
     xx, yy = np.meshgrid(g0, g1)
-    grid = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float32))
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(
-            (t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu")
-        )
-        logits = torch.cat([model(chunk.to(device)).float().cpu() for chunk in grid.split(8192)])
-    finally:
-        model.train(was_training)
-    probs = logits.softmax(1)
+    device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+    probs = _grid_probs(model, np.stack([xx.ravel(), yy.ravel()], 1), device)
     pred = probs.argmax(1).numpy().reshape(xx.shape)
     conf = probs.max(1).values.numpy().reshape(xx.shape)
-    n_classes = max(logits.shape[1], int(y.max()) + 1 if len(y) else 0)
+    n_classes = max(probs.shape[1], int(y.max()) + 1 if len(y) else 0)
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(n_classes)]
-
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.imshow(
-        pred,
-        origin="lower",
-        extent=(g0[0], g0[-1], g1[0], g1[-1]),
-        aspect="auto",
-        alpha=0.25,
-        cmap=ListedColormap(colors),
-        vmin=-0.5,
-        vmax=n_classes - 0.5,
-        interpolation="nearest",
-    )
-    ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
-    if n_classes > 1:
-        ax.contour(xx, yy, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k", linewidths=1)
-    for k in range(n_classes):
-        sel = y == k
-        if sel.any():
-            ax.scatter(
-                x[sel, 0],
-                x[sel, 1],
-                s=10,
-                color=colors[k],
-                edgecolors="k",
-                linewidths=0.3,
-                label=names[k] if k < len(names) else str(k),
-            )
+    _draw_regions(ax, (g0, g1), pred, conf, colors)
+    _scatter_classes(ax, x, y, names, colors)
     acc = (
         float((predict_classes(model, x, device) == torch.from_numpy(y)).float().mean())
         if len(y)
@@ -99,11 +59,65 @@ def plot_decision_boundary(
         title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})",
     )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
+
+
+def _plane(x: torch.Tensor, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid coordinates along each feature: the data's range plus a 10% margin."""
+    lo, hi = x.min(0).values.numpy(), x.max(0).values.numpy()
+    pad = 0.1 * np.maximum(hi - lo, 1e-3)
+    g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    return g0, g1
+
+
+def _grid_probs(model: torch.nn.Module, points: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Softmax of the model's logits at every grid point (eval mode, in chunks; CPU float32)."""
+    grid = torch.from_numpy(points.astype(np.float32))
+    was_training = model.training
+    model.eval()
+    try:
+        logits = torch.cat([model(chunk.to(device)).float().cpu() for chunk in grid.split(8192)])
+    finally:
+        model.train(was_training)
+    return logits.softmax(1)
+
+
+def _draw_regions(ax, axes: tuple[np.ndarray, np.ndarray], pred, conf, colors: list) -> None:
+    """The predicted class as coloured regions, confidence as grey shades, the class borders as lines."""
+    g0, g1 = axes
+    n_classes = len(colors)
+    ax.imshow(
+        pred,
+        origin="lower",
+        extent=(g0[0], g0[-1], g1[0], g1[-1]),
+        aspect="auto",
+        alpha=0.25,
+        cmap=ListedColormap(colors),
+        vmin=-0.5,
+        vmax=n_classes - 0.5,
+        interpolation="nearest",
+    )
+    xx, yy = np.meshgrid(g0, g1)
+    ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
+    if n_classes > 1:
+        ax.contour(xx, yy, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k", linewidths=1)
+
+
+def _scatter_classes(ax, x: torch.Tensor, y: np.ndarray, names: list[str], colors: list) -> None:
+    """The data points, one colour and legend entry per class."""
+    for k in range(len(colors)):
+        sel = y == k
+        if sel.any():
+            ax.scatter(
+                x[sel, 0],
+                x[sel, 1],
+                s=10,
+                color=colors[k],
+                edgecolors="k",
+                linewidths=0.3,
+                label=names[k] if k < len(names) else str(k),
+            )
 
 
 def predict_classes(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -1,0 +1,110 @@
+"""A sweep's study as tables: one row per trial, trials.csv, the best trials, a rich table, importances."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from rich.console import Console
+from rich.table import Table
+
+
+def higher_better(study: optuna.Study) -> bool:
+    """Whether the study maximises its objective."""
+    return study.direction == optuna.study.StudyDirection.MAXIMIZE
+
+
+def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
+    """(parameter names, one row per trial: number, state, value, params, duration_s, epochs, error)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    names = sorted({k for t in trials for k in t.params})
+    rows = []
+    for t in trials:
+        ended = t.datetime_complete and t.datetime_start
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if ended else None
+        rows.append(
+            dict(
+                number=t.number,
+                state=t.state.name.lower(),
+                value=t.value,
+                params=dict(t.params),
+                duration_s=duration,
+                epochs=max(t.intermediate_values, default=None),
+                error=t.user_attrs.get("error") or "",
+                run_dir=t.user_attrs.get("run_dir", ""),
+            )
+        )
+    return names, rows
+
+
+def trials_csv(study: optuna.Study) -> str:
+    """trials.csv: number, state, objective, one column per parameter, duration, error."""
+    names, rows = trial_rows(study)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["number", "state", study.user_attrs.get("metric", "value"), *names, "duration_s", "error"]
+    )
+    for r in rows:
+        w.writerow(
+            [
+                r["number"],
+                r["state"],
+                r["value"],
+                *(r["params"].get(n) for n in names),
+                r["duration_s"],
+                r["error"],
+            ]
+        )
+    return buf.getvalue()
+
+
+def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
+    """The ``top`` complete trials, best first."""
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None
+    ]
+    return sorted(done, key=lambda t: t.value, reverse=higher_better(study))[:top]
+
+
+def print_best(study: optuna.Study, top: int = 10) -> None:
+    """A rich table of the best ``top`` trials and a count of trials per state."""
+    metric = study.user_attrs.get("metric", "value")
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        if not t.user_attrs.get("surplus"):
+            counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    names, _ = trial_rows(study)
+    table = Table(
+        title=f"study {study.study_name}: best {top} by {metric} ({study.direction.name.lower()}); "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    )
+    for col in ["trial", metric, *names]:
+        table.add_column(col, justify="right")
+    for t in best(study, top):
+        table.add_row(str(t.number), f"{t.value:.4f}", *(_short(t.params.get(n)) for n in names))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    console.print(table)
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """optuna.importance.get_param_importances, or {} when there are too few complete trials to say."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(done) < 2:
+        return {}
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except (RuntimeError, ValueError, ZeroDivisionError):
+        return {}

@@ -1,0 +1,66 @@
+"""What model builders share: bound types for their options, the image-input check, patch sizes, and
+the switch that makes ``pretrained``/``weights`` load nothing.
+
+A builder declares each option's bounds in its own signature, e.g.::
+
+    @register_model("toy")
+    def toy(input_shape, num_classes, hidden: list[Size] = [64], dropout: Probability = 0.0): ...
+
+and the registry checks ``model.*`` values against them before anything is built (a value out of range
+is a ConfigError naming the option, the value, the allowed range and the model). Any pydantic
+constraint works the same way: ``Annotated[float, Field(gt=0, description="the homework uses 0.3")]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from vislab.errors import UserError
+
+#: A probability: dropout rates, drop-path rates.
+Probability = Annotated[float, Field(ge=0, lt=1, description="a probability; 0 = off")]
+#: A count or a size: layer widths, kernel sizes, depths, numbers of heads.
+Size = Annotated[int, Field(ge=1)]
+
+
+def require_image_input(name: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(C, H, W) or a UserError saying that this model needs images."""
+    if len(input_shape) != 3:
+        raise UserError(
+            f"model '{name}' needs images but the data are {input_shape[0]}-D feature vectors "
+            f"(e.g. data.name=circles). Use model.name=mlp or mlp-scratch for feature data."
+        )
+    return input_shape  # type: ignore[return-value]
+
+
+def merge_options(preset: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A preset's option values, overridden by every option the user set (those that are not None)."""
+    return {**preset, **{k: v for k, v in given.items() if v is not None}}
+
+
+def patch_sizes(h: int, w: int) -> list[int]:
+    """The square patch sizes that tile an h×w image exactly (1 … min(h, w))."""
+    return [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
+
+
+_skip_pretrained = [0]
+
+
+@contextlib.contextmanager
+def skip_pretrained() -> Iterator[None]:
+    """Within this block, ``pretrained``/``weights`` options load nothing: for rebuilding a model whose
+    trained state dict (a checkpoint) replaces the weights anyway, so resume/predict need no weights file."""
+    _skip_pretrained[0] += 1
+    try:
+        yield
+    finally:
+        _skip_pretrained[0] -= 1
+
+
+def pretrained_skipped() -> bool:
+    """Whether a :func:`skip_pretrained` block is active (builders then load no weights file)."""
+    return _skip_pretrained[0] > 0

@@ -1,0 +1,212 @@
+"""The model registry: ``model.name`` → builder, and the checks of ``model.*`` options.
+
+A builder has the signature ``build(input_shape, num_classes, **options) -> nn.Module``, where
+``input_shape`` is (C, H, W) for images or (D,) for feature vectors and the options come from
+``model.*`` in the config. Each option declares its type and bounds in that signature (see
+:mod:`vislab.models.options`), so a wrong key or an out-of-range value is a ConfigError before anything
+is built. A family whose names share a prefix (``timm:<name>``) registers one builder for the prefix
+and checks what it passes on itself.
+
+This module imports no family: families import it, and :mod:`vislab.models` imports every family.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import torch.nn as nn
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, validate_call
+from pydantic.fields import FieldInfo
+
+from vislab.errors import ConfigError
+
+Builder = Callable[..., nn.Module]
+MODELS: dict[str, Builder] = {}
+#: prefix → ``build(rest_of_name, input_shape, num_classes, **options)`` for names ``prefix:rest``.
+MODEL_PREFIXES: dict[str, Builder] = {}
+RESERVED = ("input_shape", "num_classes")  # a builder's arguments that are not ``model.*`` options
+
+
+def _register(table: dict[str, Builder], name: str, what: str):
+    def deco(fn: Builder) -> Builder:
+        old = table.get(name)
+        if old is not None and _origin(old) != _origin(fn):
+            raise ValueError(
+                f"{what} '{name}' is already registered by {'.'.join(_origin(old))}; "
+                f"choose another name for {'.'.join(_origin(fn))}."
+            )
+        table[name] = fn
+        return fn
+
+    return deco
+
+
+def _origin(fn: Callable) -> tuple[str, str]:
+    return fn.__module__, fn.__qualname__
+
+
+def register_model(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: register ``build(input_shape, num_classes, **options)`` as model ``name``.
+
+    A second builder under a taken name is a ValueError (re-importing the same module is not).
+    """
+    return _register(MODELS, name, "model")
+
+
+def register_model_prefix(prefix: str) -> Callable[[Builder], Builder]:
+    """Decorator: ``build(rest, input_shape, num_classes, **options)`` builds every ``prefix:rest``."""
+    return _register(MODEL_PREFIXES, prefix, "model prefix")
+
+
+def unregister_model(name: str) -> None:
+    """Remove model ``name`` from the registry (e.g. a test's toy family, when the test ends)."""
+    if MODELS.pop(name, None) is None:
+        raise KeyError(f"no model '{name}' is registered")
+
+
+def model_kwargs(name: str) -> dict[str, Any]:
+    """The options a model accepts, with defaults (for `model info` and messages)."""
+    params = inspect.signature(_lookup(name)).parameters.items()
+    return {
+        k: (None if p.default is p.empty else p.default)
+        for k, p in params
+        if k not in RESERVED and p.kind is not p.VAR_KEYWORD
+    }
+
+
+def check_model_options(name: str, kwargs: dict[str, Any]) -> None:
+    """ConfigError for an option model ``name`` does not take, or a value of the wrong type or out of the
+    range its builder declares; builds nothing. A builder that passes any option on (timm) checks its
+    options when it builds."""
+    fn = _lookup(name)
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    valid = [p.name for p in params if p.name not in RESERVED]
+    for key in kwargs:
+        if key not in valid:
+            near = difflib.get_close_matches(key, valid, n=1)
+            hint = f" Did you mean 'model.{near[0]}'?" if near else ""
+            raise ConfigError(
+                f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
+            )
+    try:
+        _options_model(fn).model_validate(kwargs)
+    except ValidationError as e:
+        raise ConfigError(_explain(name, fn, kwargs, e)) from None
+
+
+def build_model(
+    name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs: Any
+) -> nn.Module:
+    """Build a registered model, its options checked against the builder's signature first."""
+    fn = _lookup(name)
+    check_model_options(name, kwargs)
+    if isinstance(fn, functools.partial):  # a prefix family: it checks what it passes on
+        model = fn(input_shape, num_classes, **kwargs)
+    else:
+        try:
+            model = _validating(fn)(input_shape, num_classes, **kwargs)
+        except ValidationError as e:
+            raise ConfigError(_explain(name, fn, kwargs, e)) from None
+    model.vislab_name = name  # type: ignore[attr-defined]
+    return model
+
+
+def _lookup(name: str) -> Builder:
+    """The builder of ``name`` (for ``prefix:rest``, the prefix's builder with ``rest`` bound)."""
+    prefix, _, rest = name.partition(":")
+    if rest and prefix in MODEL_PREFIXES:
+        return functools.partial(MODEL_PREFIXES[prefix], rest)
+    if name not in MODELS:
+        near = difflib.get_close_matches(name, list(MODELS), n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        available = [*sorted(MODELS), *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
+        raise ConfigError(f"unknown model '{name}'.{hint} Available: {', '.join(available)}.")
+    return MODELS[name]
+
+
+@functools.cache
+def _validating(fn: Builder) -> Builder:
+    """``fn`` wrapped by pydantic: its arguments are checked and coerced to its type hints."""
+    return validate_call(fn)
+
+
+@functools.cache
+def _options_model(fn: Builder) -> type[BaseModel]:
+    """A pydantic model of ``fn``'s options (its signature without input_shape/num_classes)."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {
+        k: (hints.get(k, Any), ... if p.default is p.empty else p.default)
+        for k, p in inspect.signature(fn).parameters.items()
+        if k not in RESERVED and p.kind is not p.VAR_KEYWORD
+    }
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
+    return create_model(f"{fn.__name__}_options", __config__=config, **fields)
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationError) -> str:
+    """One sentence per bad option: its value and the range or type it must have."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    errors: dict[str, dict] = {}
+    for er in error.errors():
+        head = er["loc"][0] if er["loc"] else "?"
+        key = RESERVED[head] if isinstance(head, int) and head < len(RESERVED) else str(head)
+        # the first error of each option; for a union, its range error says more than the other branches
+        if key not in errors or er["type"] in _RANGE_ERRORS:
+            errors[key] = er
+    sentences = []
+    for key, er in errors.items():
+        value = kwargs.get(key, er.get("input"))
+        bounds, description = _bounds(hints.get(key))
+        if er["type"] in _RANGE_ERRORS and bounds:
+            every = "every item " if any(isinstance(p, int) for p in er["loc"][1:]) else ""
+            note = f" ({description})" if description else ""
+            sentences.append(
+                f"model.{key}={value}{':' if every else ''} {every}must {_rule(bounds)}{note} "
+                f"for model '{name}'."
+            )
+        else:
+            sentences.append(
+                f"invalid option for model '{name}': model.{key} = {value!r}: {er['msg']}."
+            )
+    return " ".join(sentences)
+
+
+def _bounds(tp: Any) -> tuple[dict[str, Any], str]:
+    """The numeric bounds (ge/gt/le/lt) and description declared anywhere in an option's type."""
+    if typing.get_origin(tp) is typing.Annotated:
+        bounds, description = {}, ""
+        for meta in typing.get_args(tp)[1:]:
+            items = [meta, *meta.metadata] if isinstance(meta, FieldInfo) else [meta]
+            for item in items:
+                for side in ("ge", "gt", "le", "lt"):
+                    if getattr(item, side, None) is not None:
+                        bounds[side] = getattr(item, side)
+            description = description or getattr(meta, "description", None) or ""
+        if bounds:
+            return bounds, description
+    for arg in typing.get_args(tp):  # list[Size], Probability | None, Literal[...] | float
+        found = _bounds(arg)
+        if found[0]:
+            return found
+    return {}, ""
+
+
+def _rule(b: dict[str, Any]) -> str:
+    """'lie in [0, 1)', 'be at least 1', 'be greater than 0', ..."""
+    low = ("[", b["ge"]) if "ge" in b else ("(", b["gt"]) if "gt" in b else None
+    high = (b["le"], "]") if "le" in b else (b["lt"], ")") if "lt" in b else None
+    if low and high:
+        return f"lie in {low[0]}{low[1]}, {high[0]}{high[1]}"
+    if low:
+        return f"be at least {low[1]}" if low[0] == "[" else f"be greater than {low[1]}"
+    return f"be at most {high[0]}" if high[1] == "]" else f"be less than {high[0]}"  # type: ignore[index]

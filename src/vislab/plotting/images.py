@@ -1,0 +1,99 @@
+"""Data figures: image grids (one subplot per image), image mosaics (one picture), 2-D feature scatter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vislab.plotting.canvas import plt, save_figure
+
+
+def plot_image_grid(
+    rows: list[np.ndarray],
+    path: Path,
+    row_titles: list[str] | None = None,
+    labels: list[str] | None = None,
+) -> Path:
+    """Grid of uint8 N×H×W×C images, one row per array (e.g. originals vs augmented); ``labels`` (e.g. class
+    names) are written under the images of every row."""
+    n = max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        len(rows), n, figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)), squeeze=False
+    )
+    for i, imgs in enumerate(rows):
+        for j in range(n):
+            ax = axes[i][j]
+            ax.axis("off")
+            if j < len(imgs):
+                img = imgs[j]
+                ax.imshow(
+                    img[..., 0] if img.shape[-1] == 1 else img,
+                    cmap="gray" if img.shape[-1] == 1 else None,
+                    vmin=0,
+                    vmax=255,
+                )
+                if labels and j < len(labels):
+                    ax.text(
+                        0.5,
+                        -0.04,
+                        labels[j],
+                        transform=ax.transAxes,
+                        ha="center",
+                        va="top",
+                        fontsize=6,
+                    )
+        if row_titles:
+            axes[i][0].set_title(row_titles[i], fontsize=8, loc="left")
+    return save_figure(fig, path)
+
+
+def plot_feature_scatter(
+    x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = ""
+) -> Path:
+    """2-D feature data (e.g. `circles`) coloured by class; higher dimensions show their first two features."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for k, name in enumerate(class_names):
+        pts = x[y == k]
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1] if x.shape[1] > 1 else np.zeros(len(pts)),
+            s=8,
+            label=name,
+            alpha=0.7,
+        )
+    ax.set_xlabel("feature 0")
+    ax.set_ylabel("feature 1")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "samples")
+    return save_figure(fig, path)
+
+
+def plot_image_mosaic(
+    rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None, scale: float = 0.45
+) -> Path:
+    """Like plot_image_grid, drawn as one picture (one axes): fast for the report's sample grids."""
+    n = max(len(r) for r in rows)
+    h, w, c = rows[0].shape[1:]
+    pad = max(1, h // 16)
+    canvas = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, c), 255, dtype=np.uint8)
+    for i, imgs in enumerate(rows):
+        for j, img in enumerate(imgs):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            canvas[y : y + h, x : x + w] = img
+    inches = (
+        max(4.0, min(12.0, canvas.shape[1] * scale / 10)),
+        max(1.0, canvas.shape[0] * scale / 10 + 0.2),
+    )
+    fig, ax = plt.subplots(figsize=inches)
+    ax.imshow(
+        canvas[..., 0] if c == 1 else canvas,
+        cmap="gray" if c == 1 else None,
+        vmin=0,
+        vmax=255,
+        interpolation="nearest",
+    )
+    ax.axis("off")
+    for i, title in enumerate(row_titles or []):
+        ax.text(-pad, pad + i * (h + pad) + h / 2, title, ha="right", va="center", fontsize=8)
+    return save_figure(fig, path)

@@ -1,0 +1,109 @@
+"""A run's figures: learning curves, confusion matrix, per-class accuracy, one-vs-rest ROC curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import auc
+
+from vislab.plotting.canvas import plt, save_figure
+
+
+def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
+    """Train vs val loss and accuracy per epoch (one run)."""
+    return plot_curves_overlay({title or "run": history}, path)
+
+
+def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
+    """Loss and accuracy curves of several runs; solid = train, dashed = val."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (name, rows) in enumerate(histories.items()):
+        color = f"C{i % 10}"
+        ep = [r["epoch"] for r in rows]
+        for key, ax, style in (
+            ("train_loss", ax_loss, "-"),
+            ("val_loss", ax_loss, "--"),
+            ("train_acc", ax_acc, "-"),
+            ("val_acc", ax_acc, "--"),
+        ):
+            pts = [(e, r[key]) for e, r in zip(ep, rows) if r.get(key) is not None]
+            if pts:
+                ax.plot(
+                    *zip(*pts),
+                    style,
+                    color=color,
+                    marker=".",
+                    label=f"{name} {key.split('_')[0]}"
+                    if len(histories) > 1
+                    else key.split("_")[0],
+                )
+    for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_confusion(
+    confusion: np.ndarray, class_names: list[str], path: Path, title: str = ""
+) -> Path:
+    """Row-normalised confusion matrix with counts."""
+    k = len(class_names)
+    cm = np.asarray(confusion, dtype=float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    size = max(4.0, 0.5 * k + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                ax.text(
+                    j,
+                    i,
+                    int(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
+    ax.set_title(title or "confusion matrix")
+    return save_figure(fig, path)
+
+
+def plot_per_class(
+    per_class: list[float], class_names: list[str], path: Path, title: str = ""
+) -> Path:
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
+    ax.bar(range(len(per_class)), np.nan_to_num(per_class), color="C0")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("class accuracy (recall)")
+    ax.set_title(title or "per-class accuracy")
+    return save_figure(fig, path)
+
+
+def plot_roc(
+    roc: dict[int, tuple[np.ndarray, np.ndarray]],
+    class_names: list[str],
+    path: Path,
+    title: str = "",
+) -> Path:
+    """One-vs-rest ROC curves, one per class."""
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for k, (fpr, tpr) in sorted(roc.items()):
+        ax.plot(fpr, tpr, label=f"{class_names[k]} (AUC {auc(fpr, tpr):.3f})", lw=1)
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(fontsize=6)
+    ax.set_title(title or "ROC (one vs rest)")
+    return save_figure(fig, path)

@@ -1,0 +1,119 @@
+"""A sweep's figures: horizontal bars (parameter importances), objective per trial, parallel coordinates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+
+from vislab.plotting.canvas import plt, save_figure
+
+
+def plot_bars(values: dict[str, float], path: Path, title: str = "", xlabel: str = "") -> Path:
+    """Horizontal bars, largest on top (e.g. Optuna parameter importances)."""
+    items = sorted(values.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(items) + 1.2))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return save_figure(fig, path)
+
+
+Ticks = tuple[list[float], list[str]]  # positions on a 0..1 axis, and their labels
+
+
+def _scaled_axis(column: list, spec: dict) -> tuple[np.ndarray, Ticks]:
+    """A parameter's values placed on a 0..1 axis, and its ticks.
+
+    ``spec``: {"choices": [...]} spreads the choices evenly; else numbers, on a log scale if {"log": True}.
+    """
+    if "choices" in spec:
+        choices = [str(c) for c in spec["choices"]]
+        pos = np.linspace(0, 1, len(choices)) if len(choices) > 1 else np.array([0.5])
+        placed = np.array(
+            [pos[choices.index(str(v))] if str(v) in choices else np.nan for v in column]
+        )
+        return placed, (list(pos), choices)
+    v = np.array([np.nan if c is None else float(c) for c in column])
+    t = np.log10(v) if spec.get("log") else v
+    lo, hi = np.nanmin(t), np.nanmax(t)
+    span = hi - lo if hi > lo else 1.0
+    raw = np.linspace(lo, hi, 4) if hi > lo else np.array([lo])
+    ticks = (
+        list((raw - lo) / span if hi > lo else [0.5]),
+        [f"{10**r:.3g}" if spec.get("log") else f"{r:.3g}" for r in raw],
+    )
+    return ((t - lo) / span if hi > lo else np.full(len(t), 0.5)), ticks
+
+
+def _draw_axes(ax, cols: list[str], ticks: list[Ticks]) -> None:
+    """One labelled vertical axis per column."""
+    for j, pos_labels in enumerate(ticks):
+        ax.axvline(j, color="k", lw=0.8)
+        for pos, label in zip(*pos_labels):
+            ax.text(j + 0.03, pos, label, fontsize=7, va="center")
+    ax.set_xticks(range(len(cols)), cols, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(cols) - 0.6)
+    ax.set_ylim(-0.05, 1.05)
+
+
+def plot_parallel_coordinates(
+    params: list[dict],
+    values: list[float],
+    axes: dict[str, dict],
+    path: Path,
+    metric: str = "value",
+    higher_better: bool = True,
+) -> Path:
+    """One line per trial across one vertical axis per parameter, coloured by the objective.
+
+    ``axes`` maps each parameter to {"log": bool} for numbers or {"choices": [...]} for categoricals.
+    """
+    cols = [*axes, metric]
+    placed = [_scaled_axis([p.get(n) for p in params], spec) for n, spec in axes.items()]
+    placed.append(_scaled_axis(values, axes.get(metric, {})))
+    data = np.stack([column for column, _ in placed], axis=1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cols)), 4.5))
+    vals = np.asarray(values, dtype=float)
+    norm = Normalize(
+        vmin=np.nanmin(vals),
+        vmax=np.nanmax(vals) if np.nanmax(vals) > np.nanmin(vals) else np.nanmin(vals) + 1e-9,
+    )
+    cmap = plt.get_cmap("viridis" if higher_better else "viridis_r")
+    for i in np.argsort(vals if higher_better else -vals):  # best drawn last, on top
+        ax.plot(
+            range(len(cols)),
+            data[i],
+            color=cmap(norm(vals[i])),
+            alpha=0.8,
+            lw=1.2,
+            marker="o",
+            ms=3,
+        )
+    _draw_axes(ax, cols, [ticks for _, ticks in placed])
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=metric)
+    ax.set_title("parallel coordinates (one line per trial)")
+    return save_figure(fig, path)
+
+
+def plot_history(
+    numbers: list[int],
+    values: list[float],
+    path: Path,
+    metric: str = "value",
+    higher_better: bool = True,
+) -> Path:
+    """Each trial's objective in order, with the best so far."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(numbers, values, "o", color="C0", label=metric)
+    best = np.maximum.accumulate(values) if higher_better else np.minimum.accumulate(values)
+    ax.step(numbers, best, where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

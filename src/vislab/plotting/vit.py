@@ -1,0 +1,86 @@
+"""A Vision Transformer's figures, from its tensors: the positional-embedding table, attention-rollout maps.
+
+The model side (``pos_embed``, ``grid``, :func:`vislab.models.vit.rollout_maps`) stays with the model; these
+functions only draw what they are given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vislab.plotting.canvas import plt, save_figure
+
+
+def plot_pos_embedding(
+    table: torch.Tensor, grid: tuple[int, int], path: str | Path, class_token: bool = False
+) -> Path:
+    """PNG: the positional-embedding table (tokens × dims) and, per patch, its cosine similarity with all
+    patches. ``table``: T × D (``model.pos_embed[0]``), row 0 the class token's when ``class_token``;
+    ``grid``: the patch grid (rows, columns)."""
+    table = table.detach().float().cpu()
+    patches = table[1:] if class_token else table
+    gh, gw = grid
+    unit = F.normalize(patches, dim=1)
+    sim = (
+        (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
+    )  # tiles
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r")
+    a1.set(
+        xlabel="token (0 = class token)" if class_token else "token",
+        ylabel="embedding dimension",
+        title="positional embedding",
+    )
+    fig.colorbar(im, ax=a1)
+    im = a2.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1)
+    for k in range(1, max(gh, gw)):
+        if k < gh:
+            a2.axhline(k * gh - 0.5, color="w", lw=0.5)
+        if k < gw:
+            a2.axvline(k * gw - 0.5, color="w", lw=0.5)
+    a2.set(title=f"cosine similarity (tile = one of {gh}×{gw} patches)", xticks=[], yticks=[])
+    fig.colorbar(im, ax=a2)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100, tight=False)
+
+
+def plot_attention(
+    maps: torch.Tensor,
+    images: torch.Tensor,
+    display: np.ndarray | None = None,
+    *,
+    path: str | Path,
+    max_images: int = 8,
+) -> Path:
+    """PNG: images (top) and their attention maps overlaid (bottom).
+
+    ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g.
+    :func:`vislab.models.vit.rollout_maps`); ``images``: the normalised B×C×H×W batch the model took;
+    ``display``: the same images as uint8 N×H×W×C (else ``images`` min-max scaled)."""
+    x = images[:max_images]
+    maps = maps[: len(x)].detach().float().cpu()
+    if display is None:
+        lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+        display = ((x - lo) / (hi - lo).clamp_min(1e-8)).permute(0, 2, 3, 1).cpu().numpy()
+    size = display.shape[1:3]
+    maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+    maps = (maps - maps.amin((1, 2), keepdim=True)) / (
+        maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)
+    ).clamp_min(1e-8)
+    n = len(x)
+    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
+    for i in range(n):
+        img = display[i]
+        gray = img.shape[-1] == 1
+        for ax in axes[:, i]:
+            ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
+            ax.axis("off")
+        axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
+    axes[0, 0].set_title("input", fontsize=8, loc="left")
+    axes[1, 0].set_title("attention rollout", fontsize=8, loc="left")
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100, tight=False)

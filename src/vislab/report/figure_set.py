@@ -1,0 +1,46 @@
+"""The figures of one report build: drawn into a private folder, published together, failures noted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def safe_name(name: str) -> str:
+    """``name`` as a file-name part: anything but letters, digits and ``-_.`` becomes ``_``."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+class FigureSet:
+    """Draws figures into a private folder (several workers may build one report at once), then moves
+    them into place; a figure that cannot be drawn becomes a note instead of an error."""
+
+    def __init__(self, fig_dir: Path, notes: list[str]):
+        self.fig_dir, self.notes = fig_dir, notes
+        self.tmp = fig_dir / f".tmp-{os.getpid()}-{time.time_ns()}"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.made: list[str] = []
+
+    def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:
+        """``fn(*args, path=<tmp>/name, **kw)``; the figure's {name, caption}, or None (and a note)."""
+        try:
+            fn(*args, path=self.tmp / name, **kw)
+        except Exception as e:  # one broken figure must not cost the whole report
+            self.notes.append(f"{caption}: not drawn ({type(e).__name__}: {e})")
+            return None
+        self.made.append(name)
+        return {"name": name, "caption": caption}
+
+    def publish(self, clean: bool) -> None:
+        """Move the new figures in; with ``clean``, drop PNGs of earlier builds that this one did not draw."""
+        for name in self.made:
+            if (self.tmp / name).is_file():
+                os.replace(self.tmp / name, self.fig_dir / name)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if clean:
+            for old in self.fig_dir.glob("*.png"):
+                if old.name not in self.made:
+                    old.unlink(missing_ok=True)

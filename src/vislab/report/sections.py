@@ -1,0 +1,221 @@
+"""The figure sections of a report: training curves, data previews, per-run test figures, the sweep's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+
+from vislab.config import AugmentConfig, Config
+from vislab.data import load_splits
+from vislab.data.types import Splits
+from vislab.experiments.trials import best, importances, trial_rows
+from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
+from vislab.plotting.runs import plot_confusion, plot_curves_overlay, plot_per_class, plot_roc
+from vislab.report.figure_set import FigureSet, safe_name
+from vislab.report.previews import augmentation_rows
+from vislab.report.sweep import sweep_figures
+from vislab.train.metrics import compute_metrics
+
+MAX_PREVIEWS = 6  # augmentation previews per report
+
+
+def run_figures(figs: FigureSet, name: str, run_dir: Path, summary: dict) -> list[dict]:
+    """Test confusion matrix, per-class accuracy bars and ROC curves from predictions_test.npz."""
+    npz = run_dir / "predictions_test.npz"
+    if not npz.is_file():
+        return []
+    with np.load(npz) as f:
+        probs, labels = f["probs"], f["labels"]
+    names = list(summary.get("test_per_class") or {}) or [str(i) for i in range(probs.shape[1])]
+    m = compute_metrics(
+        torch.log(torch.from_numpy(probs).float().clamp_min(1e-12)),
+        torch.from_numpy(labels),
+        probs.shape[1],
+        with_roc=True,
+    )
+    s = safe_name(name)
+    out = [
+        figs.make(
+            f"confusion_{s}.png",
+            f"{name}: test confusion matrix",
+            plot_confusion,
+            m.confusion,
+            names,
+            title=f"{name}: test",
+        ),
+        figs.make(
+            f"per_class_{s}.png",
+            f"{name}: test accuracy per class",
+            plot_per_class,
+            m.per_class,
+            names,
+            title=f"{name}: per-class accuracy (test)",
+        ),
+        figs.make(
+            f"roc_{s}.png",
+            f"{name}: ROC curves, one vs rest (test)",
+            plot_roc,
+            m.roc,
+            names,
+            title=f"{name}: ROC (test)",
+        ),
+    ]
+    return [f for f in out if f]
+
+
+def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
+    """A sample grid per dataset and an augmentation preview per distinct augmentation (first runs first)."""
+    out: list[dict] = []
+    splits_cache: dict[str, Splits | None] = {}
+    previews: dict[str, list[str]] = {}
+    for name, cfg in configs.items():
+        dkey = _data_key(cfg)
+        if dkey not in splits_cache:
+            splits_cache[dkey] = _load_for_preview(figs, name, cfg)
+            if splits_cache[dkey] is None:
+                continue
+            fig = _sample_figure(figs, cfg, splits_cache[dkey], len(splits_cache))
+            out += [fig] if fig else []
+        splits = splits_cache[dkey]
+        if splits is None or not splits.train.is_image or not _augments(cfg.augment):
+            continue
+        akey = dkey + cfg.augment.model_dump_json()
+        previews.setdefault(akey, []).append(name)
+        if len(previews[akey]) > 1 or len(previews) > MAX_PREVIEWS:
+            continue
+        rows, titles = augmentation_rows(splits.train, cfg.augment, n=10, copies=3, seed=0)
+        fig = figs.make(
+            f"augment_{len(previews)}.png", "", plot_image_mosaic, rows, row_titles=titles
+        )
+        if fig:
+            fig["runs"] = previews[akey]
+            out.append(fig)
+    for fig in out:
+        if "runs" in fig:
+            fig["caption"] = (
+                f"augmentation of run(s) {', '.join(fig.pop('runs'))}: originals, then augmented copies"
+            )
+    return out
+
+
+def _data_key(cfg: Config) -> str:
+    """What decides a run's data (not where it lives or how it is normalised): runs that share it share
+    one sample grid."""
+    return json.dumps(
+        [
+            cfg.data.model_dump(
+                mode="json", exclude={"device", "download", "root", "normalize", "zca_epsilon"}
+            ),
+            cfg.train.seed,
+        ],
+        sort_keys=True,
+    )
+
+
+def _load_for_preview(figs: FigureSet, name: str, cfg: Config) -> Splits | None:
+    """The run's splits, or None (and a note) when its data cannot be loaded here."""
+    try:
+        return load_splits(cfg.data, cfg.train.seed)
+    except Exception as e:
+        figs.notes.append(f"data of run {name} ({cfg.data.name}): not loaded for the preview ({e})")
+        return None
+
+
+def _sample_figure(figs: FigureSet, cfg: Config, splits: Splits, i: int) -> dict | None:
+    """Training samples of one dataset: images (one per class first), or a scatter of feature data."""
+    if splits.train.is_image:
+        rows, _ = augmentation_rows(splits.train, AugmentConfig(), n=12, copies=0)
+        return figs.make(
+            f"samples_{i}.png",
+            f"{cfg.data.name}: training samples (one per class first; "
+            f"classes {', '.join(splits.class_names[:12])})",
+            plot_image_mosaic,
+            rows,
+            row_titles=[cfg.data.name],
+        )
+    return figs.make(
+        f"samples_{i}.png",
+        f"{cfg.data.name}: training samples",
+        plot_feature_scatter,
+        splits.train.x,
+        splits.train.y,
+        splits.class_names,
+        title=cfg.data.name,
+    )
+
+
+def _augments(aug: AugmentConfig) -> bool:
+    ops = [v for k, v in aug.model_dump().items() if isinstance(v, dict)]
+    return aug.p > 0 and any(op.get("p", 0) > 0 for op in ops)
+
+
+def curve_figures(
+    figs: FigureSet, histories: dict[str, list[dict]], groups: dict[str, list[str]]
+) -> list[dict]:
+    """Loss and accuracy of every trained run in one figure, and one figure per group of runs."""
+    out = []
+    trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
+    if trained:
+        out.append(
+            figs.make(
+                "curves.png",
+                f"loss and accuracy of {len(trained)} runs",
+                plot_curves_overlay,
+                trained,
+            )
+        )
+    for group, members in (groups or {}).items():
+        sub = {m: trained[m] for m in members if m in trained}
+        if len(sub) > 1:
+            out.append(
+                figs.make(
+                    f"curves_{safe_name(group)}.png",
+                    f"group '{group}': {', '.join(sub)}",
+                    plot_curves_overlay,
+                    sub,
+                )
+            )
+    return [f for f in out if f]
+
+
+def sweep_section(
+    figs: FigureSet, folder: Path, info: dict, study: optuna.Study | None
+) -> dict | None:
+    """The sweep's part of the page: trial table, counts, best trial, importances and figures."""
+    if study is None:
+        return None
+    params, rows = trial_rows(study)
+    for r in rows:
+        r["shown"] = {
+            k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
+        }
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    captions = {
+        "history": "objective per trial and best so far",
+        "importances": "parameter importances (optuna.importance.get_param_importances)",
+        "parallel": "parallel coordinates of complete trials",
+    }
+    made = []
+    for key, path in sweep_figures(study, figs.tmp).items():
+        figs.made.append(path.name)
+        made.append({"name": path.name, "caption": captions[key]})
+    top = best(study, 1)
+    narrow = folder / "narrow"
+    return dict(
+        study=study.study_name,
+        metric=study.user_attrs.get("metric", info.get("metric", "value")),
+        direction=study.direction.name.lower(),
+        counts=", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+        best=top[0] if top else None,
+        params=params,
+        trials=rows,
+        importances=importances(study),
+        figures=made,
+        narrow_link="narrow/report.html" if (narrow / "sweep.json").is_file() else None,
+    )

@@ -1,0 +1,67 @@
+"""The training loop's state, the stop signals it watches, and the end of a diverged run."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass
+class LoopState:
+    """Where training stands. Saved in ``last.pt`` as a plain dict (``to_dict``) for exact resume."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # steps done in the current epoch (non-zero only when resuming mid-epoch)
+    global_step: int = 0  # steps since the start: the learning-rate schedule's clock
+    best: float | None = None  # best value of train.select_metric so far
+    best_epoch: int | None = None
+    bad_evals: int = 0  # evaluations since the best one (train.early_stop)
+    train_time_s: float = 0.0
+    partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> LoopState:
+        return cls(**saved)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of an epoch's shuffling, augmentation and dropout: any epoch replays on its own."""
+    return seed * 1_000_003 + 7919 * (epoch + 1)
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the loop finishes the current step, saves and exits."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._old: dict = {}
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Callback:
+    """What ``train(callbacks=[...])`` calls on each object: subclass and override what you need."""
+
+    def on_epoch_end(self, row: dict) -> None:
+        """After each metrics row is written (row 0 too, with ``train.eval_at_start``). May raise to
+        stop the run (e.g. ``optuna.TrialPruned``); the run's files stay as written."""
+
+    def close(self) -> None:
+        """Once, when the run ends: finished, failed or interrupted."""

@@ -1,0 +1,195 @@
+"""Bad inputs through the real CLI, end to end: unknown or invalid config keys and values, bad models and
+datasets, malformed --set and YAML, unreadable images and bad options for ``predict`` / ``eval``. Each gives a
+message naming the culprit and an exit code, never a traceback, and leaves no empty run folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import cli, one_line, tiny_sets
+
+BAD_TRAIN_INPUTS = [
+    # (id, extra CLI args, exit code, fragments of the message)
+    (
+        "unknown key",
+        ["--set", "train.epoch=3"],
+        2,
+        [
+            "unknown config key 'train.epoch'",
+            "Did you mean 'train.epochs'",
+            "Valid keys here: epochs, batch_size",
+        ],
+    ),
+    (
+        "unknown section",
+        ["--set", "optimizer.lr=0.1"],
+        2,
+        ["unknown config key 'optimizer'", "optim"],
+    ),
+    (
+        "wrong value type",
+        ["--set", "train.epochs=abc"],
+        2,
+        ["'train.epochs' = 'abc' is invalid", "valid integer"],
+    ),
+    (
+        "value out of range",
+        ["--set", "optim.lr=-1"],
+        2,
+        ["'optim.lr' = -1 is invalid", "greater than 0"],
+    ),
+    (
+        "bad choice",
+        ["--set", "data.normalize=pca"],
+        2,
+        ["'data.normalize' = 'pca'", "'none', 'standard', 'zca' or 'imagenet'"],
+    ),
+    (
+        "imagenet statistics on 2-D points",
+        ["--set", "data.name=circles", "--set", "data.normalize=imagenet"],
+        2,
+        [
+            "data.normalize=imagenet needs RGB or grey images; these samples are 2 float",
+            "data.normalize=standard",
+        ],
+    ),
+    (
+        "unknown model",
+        ["--set", "model.name=resnet9000"],
+        2,
+        ["unknown model 'resnet9000'", "Available: "],
+    ),
+    (
+        "unknown model option",
+        ["--set", "model.hiden=[8]"],
+        2,
+        ["model 'mlp' has no option 'model.hiden'", "Did you mean 'model.hidden'"],
+    ),
+    (
+        "wrong model option type",
+        ["--set", "model.hidden=wide"],
+        2,
+        ["invalid option for model 'mlp'", "model.hidden"],
+    ),
+    (
+        "dropout out of range",
+        ["--set", "model.dropout=2"],
+        2,
+        ["model.dropout=2 must lie in [0, 1)", "'mlp'"],
+    ),
+    (
+        "cnn kernel size 0",
+        ["--set", "model.name=cnn", "--set", "model.kernel_size=0"],
+        2,
+        ["model.kernel_size=0 must be at least 1", "'cnn'"],
+    ),
+    (
+        "unknown dataset",
+        ["--set", "data.name=imagenet"],
+        2,
+        ["unknown dataset data.name='imagenet'", "digits"],
+    ),
+    (
+        "bad --set syntax",
+        ["--set", "optim.lr"],
+        2,
+        ["--set 'optim.lr' is not of the form key.sub=value"],
+    ),
+    (
+        "empty key part",
+        ["--set", "train..epochs=3"],
+        2,
+        ["config key 'train..epochs' has an empty part"],
+    ),
+    (
+        "missing config file",
+        ["--config", "no-such-config.yaml"],
+        2,
+        ["Config file 'no-such-config.yaml' does not exist", "fast"],
+    ),
+    (
+        "image too small for the cnn",
+        ["--set", "model.name=cnn", "--set", "model.widths=[8,8,8,8]"],
+        2,
+        ["too small"],
+    ),
+    (
+        "batch larger than the data",
+        ["--set", "train.batch_size=100000"],
+        2,
+        ["train.batch_size=100000 is larger than"],
+    ),
+    ("rich markup in a value", ["--set", "model.name=x[/a]"], 2, ["unknown model 'x[/a]'"]),
+    (
+        "NaN loss",
+        ["--set", "optim.name=sgd", "--set", "optim.lr=1e12"],
+        2,
+        [
+            "training loss became NaN/inf in epoch 1",
+            "Lower optim.lr",
+            "none (it diverged in the first epoch)",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, args, exit_code, fragments", BAD_TRAIN_INPUTS, ids=[c[0] for c in BAD_TRAIN_INPUTS]
+)
+def test_bad_train_inputs_through_the_cli(capsys, tmp_path, name, args, exit_code, fragments):
+    run = tmp_path / "run"
+    base = tiny_sets(
+        drop="model.hidden=[32]" if "model.name=cnn" in args else None
+    )  # (an mlp option)
+    code, out = cli(capsys, "train", *base, *args, "--out", run, "-q")
+    assert code == exit_code, out
+    for f in fragments:
+        assert f in one_line(out), (f, out)
+    assert not (run / ".lock").exists()
+    if name == "NaN loss":
+        assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+    elif name != "batch larger than the data":
+        assert not run.exists()  # failed before writing anything: no empty run folder left behind
+
+
+def test_failed_start_keeps_a_folder_the_user_made(capsys, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    code, _ = cli(capsys, "train", *tiny_sets(), "--set", "model.dropout=2", "--out", mine, "-q")
+    assert code == 2 and mine.is_dir()
+
+
+def test_bad_yaml_config_file(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [digits\nmodel: {name: mlp}\n")
+    code, out = cli(capsys, "train", "--config", bad, "--out", tmp_path / "run", "-q")
+    assert code == 2 and f"Config file '{bad}' is not valid YAML" in one_line(out), out
+
+
+def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(digit_png.read_bytes()[:40])  # a truncated PNG
+    odd = tmp_path / "photo[red].png"  # rich markup in a file name
+    odd.write_bytes(digit_png.read_bytes())
+    code, out = cli(
+        capsys, "predict", trained, digit_png, notes, tmp_path / "missing.png", fake, odd, "-k", "2"
+    )
+    assert code == 2, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 5, out
+    assert any(line.startswith(f"{digit_png}: ") and "error" not in line for line in lines), out
+    assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), (
+        out
+    )  # predicted, name intact
+    assert any(
+        f"{notes}: error:" in line and "is not a readable image" in line for line in lines
+    ), out
+    assert any("missing.png: error:" in line and "does not exist" in line for line in lines), out
+    assert any(f"{fake}: error:" in line and "not a readable image" in line for line in lines), out
+    code, out = cli(capsys, "eval", trained, "--split", "validation")
+    assert code == 2 and "--split must be train, val or test, not 'validation'" in out

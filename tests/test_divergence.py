@@ -1,0 +1,69 @@
+"""Divergence: a loss that turns NaN/inf after good epochs (noticed at the epoch's end, or when a signal arrives
+first) marks the run diverged, exits 2, and keeps the last good checkpoint instead of saving NaN weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import vislab.train.trainer as trainer_mod
+from conftest import cli, one_line, tiny_config, tiny_sets
+from vislab.errors import TrainingDiverged
+from vislab.train.checkpoint import load_checkpoint
+from vislab.train.trainer import train
+
+
+def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path, monkeypatch):
+    calls = []
+
+    def cross_entropy(
+        logits, y, **kw
+    ):  # finite for epoch 1 (8 steps), NaN from the middle of epoch 2
+        calls.append(1)
+        loss = F.cross_entropy(logits, y, **kw)
+        return loss * float("nan") if len(calls) > 11 else loss
+
+    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
+    run = tmp_path / "run"
+    code, out = cli(capsys, "train", *tiny_sets("train.epochs=3"), "--out", run, "-q")
+    assert (
+        code == 2
+        and "became NaN/inf in epoch 2" in out
+        and f"{run / 'checkpoints' / 'last.pt'} (after epoch 1)" in one_line(out)
+    ), out
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+    kept = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert kept["state"]["epoch"] == 1 and all(
+        torch.isfinite(v).all() for v in kept["state_dict"].values()
+    )
+    assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 1
+
+
+def test_signal_after_an_unnoticed_nan_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    """The loss turns NaN mid-epoch (not yet noticed: quiet runs check at epoch ends), then SIGTERM arrives: the
+    run is marked diverged and the NaN weights are not saved over the last good last.pt."""
+    calls = []
+
+    def cross_entropy(
+        logits, y, **kw
+    ):  # 8 steps per epoch: NaN from step 11, SIGTERM handled after step 13
+        calls.append(1)
+        if len(calls) == 13:
+            os.kill(os.getpid(), signal.SIGTERM)
+        loss = F.cross_entropy(logits, y, **kw)
+        return loss * float("nan") if len(calls) >= 11 else loss
+
+    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
+    with pytest.raises(TrainingDiverged, match="epoch 2"):
+        train(tiny_config("train.epochs=3"), tmp_path / "r", quiet=True)
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "diverged"
+    kept = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
+    assert kept["state"]["epoch"] == 1 and kept["state"]["step"] == 0
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())

@@ -1,0 +1,240 @@
+"""Interruptions: SIGTERM / SIGINT / SIGKILL at random moments (start-up, epochs, checkpoint writes, the final
+evaluation), then ``--resume`` until the run completes, ends with the same metrics and weights as a run that was
+never interrupted.
+
+Decisions documented here:
+- ``vislab train --resume D`` where D has no checkpoints/last.pt (a run killed before its first checkpoint) says
+  "nothing to resume" and exits 2; the user (and the harness below) starts it again with ``--out D`` and no
+  ``--resume``, which is allowed because D holds no checkpoint. ``--resume`` never silently starts a new run.
+- ``kill -9`` at any moment leaves at worst the previous complete checkpoint: every file is written to a temp
+  file that is renamed over the old one; the temp file of a killed writer is ignored, and deleted by the next
+  process that takes the run directory's lock. A lock whose pid is dead is stale and taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import vislab.train.trainer as trainer_mod
+from conftest import one_line, tiny_config
+from fixtures import EPOCHS, KILL_ARGS, Zygote
+from vislab.errors import TrainingInterrupted
+from vislab.train.checkpoint import load_checkpoint
+from vislab.train.trainer import train
+
+PY = sys.executable
+RESULT_KEYS = [
+    "val_acc",
+    "val_pacc",
+    "val_loss",
+    "test_acc",
+    "test_pacc",
+    "test_loss",
+    "test_auc",
+    "best_epoch",
+    "epochs_run",
+    "params",
+    "n_train",
+    "n_val",
+    "n_test",
+]
+
+
+def weights_hash(path: Path) -> str:
+    sd = load_checkpoint(path)["state_dict"]
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        h.update(k.encode())
+        h.update(sd[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def run_result(run: Path) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    return dict(
+        {k: summary[k] for k in RESULT_KEYS},
+        status=summary["status"],
+        rows=[{k: v for k, v in r.items() if k != "seconds"} for r in rows],
+        best=weights_hash(run / "checkpoints" / "best.pt"),
+        last=weights_hash(run / "checkpoints" / "last.pt"),
+    )
+
+
+# inside a child: the 2nd end-of-epoch last.pt is half written when the process stops (to be SIGKILLed there)
+HALF_WRITE = textwrap.dedent("""
+    import io, time, torch
+    import vislab.train.trainer as trainer
+    from vislab.train.checkpoint import atomic_write
+    _save_checkpoint = trainer.save_checkpoint
+    def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang
+        if path.name == "last.pt" and payload["state"]["epoch"] == 2 and payload["state"]["step"] == 0:
+            buf = io.BytesIO()
+            torch.save(payload, buf)
+            def half(f):
+                f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+                f.flush()
+                open(MARK, "w").close()
+                time.sleep(300)
+            return atomic_write(path, half)
+        return _save_checkpoint(path, payload)
+    trainer.save_checkpoint = save_checkpoint
+""")
+
+
+def _one_attempt(
+    zygote: Zygote, run: Path, log: Path, sig: int | None, delay: float, pre: str = ""
+) -> int:
+    """Start (or resume) the run; unless it ends first, send ``sig`` after ``delay`` s. Returns the exit code."""
+    resume = (run / "checkpoints" / "last.pt").is_file()
+    if (
+        not resume and run.exists()
+    ):  # killed before its first checkpoint: --resume says so, then start again
+        pid = zygote.start(["train", "--resume", run, "-q"], log)
+        assert zygote.wait(pid, 60) == 2 and "nothing to resume" in log.read_text()
+    argv = [*KILL_ARGS, "--resume", run] if resume else [*KILL_ARGS, "--out", run]
+    pid = zygote.start(argv, log, pre)
+    code = zygote.wait(pid, delay) if sig is not None else None
+    if sig is not None and code is None:
+        os.kill(pid, sig)
+    if code is None:
+        code = zygote.wait(pid, 120)
+    assert code is not None, "the run did not end"
+    text = log.read_text() if log.exists() else ""  # (killed before it opened its log)
+    assert "Traceback" not in text, text
+    if code == 130 and "Resume with" in text:  # the signal handler finished the step and saved
+        assert f"vislab train --resume {run}" in one_line(text), text
+        assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+        assert load_checkpoint(run / "checkpoints" / "last.pt")["state"]["step"] > 0
+    else:
+        # 0: done (the signal came too late); -N: killed before the handler was installed, or SIGKILL;
+        # 130 + "interrupted.": SIGINT before training (nothing to save)
+        assert code in (0, -signal.SIGTERM, -signal.SIGINT, -signal.SIGKILL) or (
+            code == 130 and "interrupted" in text
+        ), (code, text)
+    return code
+
+
+@pytest.mark.slow  # ~30-45 s: seven runs killed and resumed, and a reference run
+def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
+    """SIGTERM / SIGINT / SIGKILL at random moments, then --resume (again until it completes): the same summary
+    metrics, metrics.jsonl rows and final weights as a run that was never interrupted (a real `python -m vislab`)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    ref_proc = subprocess.Popen(
+        [PY, "-m", "vislab", *KILL_ARGS, "--out", tmp_path / "ref"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    t0 = time.monotonic()
+
+    # kill -9 in the middle of writing a checkpoint: the previous last.pt stays whole, the temp file is ignored
+    run, log = tmp_path / "half-write", tmp_path / "half-write.log"
+    mark = tmp_path / "half-write.mark"
+    pid = zygote.start([*KILL_ARGS, "--out", run], log, pre=f"MARK = {str(mark)!r}\n" + HALF_WRITE)
+    started = time.monotonic()
+    while not mark.exists():
+        assert zygote.wait(pid, 0.02) is None, log.read_text()
+    two_epochs = time.monotonic() - started
+    os.kill(pid, signal.SIGKILL)
+    assert zygote.wait(pid, 30) == -signal.SIGKILL
+    assert [p.name for p in (run / "checkpoints").glob(".last.pt.*.tmp")], (
+        "no half-written temp file"
+    )
+    assert (
+        load_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1
+    )  # the previous checkpoint
+    assert (run / ".lock").read_text().split()[0] == str(pid)  # a stale lock: its process is dead
+    assert _one_attempt(zygote, run, log, None, 0) == 0
+    assert not list((run / "checkpoints").glob(".*.tmp")) and not (run / ".lock").exists()
+    results = {"half-write": run_result(run)}
+
+    # random moments over the whole run (start-up, epochs, checkpoint writes, the final evaluation):
+    # 3 trials with SIGTERM/SIGINT (the handler saves), 3 with SIGKILL; up to 2 kills each, then to completion
+    span = two_epochs / 2 * (EPOCHS + 0.5)
+    rng = random.Random(20240611)
+    trials = [
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGTERM,
+        signal.SIGKILL,
+        signal.SIGKILL,
+        signal.SIGKILL,
+    ]
+    codes: dict[str, list[int]] = {}
+    for i, sig in enumerate(trials):
+        name = f"{i}-{sig.name}"
+        run, log = tmp_path / name, tmp_path / f"{name}.log"
+        codes[name] = []
+        for k in range(2):
+            if i in (
+                0,
+                3,
+            ):  # at once (before the signal handler and any checkpoint exist), then mid-training
+                delay = 0.0 if k == 0 else rng.uniform(0.1, 0.6) * span
+            else:  # mid-training, then anywhere
+                delay = rng.uniform(0.1, 0.6) * span if k == 0 else rng.uniform(0.0, span)
+            codes[name].append(_one_attempt(zygote, run, log, sig, delay))
+            if codes[name][-1] == 0:
+                break
+        while codes[name][-1] != 0:
+            codes[name].append(_one_attempt(zygote, run, log, None, 0))
+        results[name] = run_result(run)
+
+    out, _ = ref_proc.communicate(timeout=120)
+    assert ref_proc.returncode == 0 and "Traceback" not in out, out
+    ref = run_result(tmp_path / "ref")
+    assert ref["status"] == "complete" and ref["epochs_run"] == EPOCHS
+    for name, got in results.items():
+        assert got == ref, (name, codes.get(name))
+    handled = [c for i in (0, 1, 2) for c in codes[f"{i}-{trials[i].name}"]]
+    assert 130 in handled, (
+        codes
+    )  # the signal handler's path (finish the step, save, exit 130) was taken
+    assert any(-signal.SIGKILL in codes[f"{i}-SIGKILL"] for i in (3, 4, 5)), codes
+    print(
+        f"kill/resume exit codes per trial: {codes}; kill moments in [0, {span:.1f}] s; "
+        f"{time.monotonic() - t0:.1f} s"
+    )
+
+
+def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypatch):
+    """A signal handled at an epoch's final step saves position 'end of epoch, before its evaluation'."""
+    over = (
+        "train.epochs=1",
+        "optim.name=sgd",
+        "optim.lr=0.05",
+        "optim.momentum=0.9",
+        "model.dropout=0.2",
+    )
+    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
+    real = trainer_mod.lr_factor
+
+    def lr_factor(cfg, step, steps_per_epoch, *a):
+        if step == steps_per_epoch - 1 and not getattr(lr_factor, "sent", False):
+            lr_factor.sent = True
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(cfg, step, steps_per_epoch, *a)
+
+    monkeypatch.setattr(trainer_mod, "lr_factor", lr_factor)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(tiny_config(*over), tmp_path / "cut", quiet=True)
+    monkeypatch.setattr(trainer_mod, "lr_factor", real)
+    state = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
+    assert state["epoch"] == 0 and state["step"] == state["global_step"] > 0
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
+    assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
+    assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
