@@ -166,17 +166,18 @@ def _explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationEr
     sentences = []
     for key, er in errors.items():
         value = kwargs.get(key, er.get("input"))
+        label = key if key in RESERVED else f"model.{key}"  # input_shape, num_classes: no options
         bounds, description = _bounds(hints.get(key))
         if er["type"] in _RANGE_ERRORS and bounds:
             every = "every item " if any(isinstance(p, int) for p in er["loc"][1:]) else ""
             note = f" ({description})" if description else ""
             sentences.append(
-                f"model.{key}={value}{':' if every else ''} {every}must {_rule(bounds)}{note} "
+                f"{label}={value}{':' if every else ''} {every}must {_rule(bounds)}{note} "
                 f"for model '{name}'."
             )
         else:
             sentences.append(
-                f"invalid option for model '{name}': model.{key} = {value!r}: {er['msg']}."
+                f"invalid option for model '{name}': {label} = {value!r}: {er['msg']}."
             )
     return " ".join(sentences)
 
