@@ -29,10 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import emit, fashion_available, fashion_overrides, machine, random_images  # noqa: E402
 from vislab.config import build_config, load_config  # noqa: E402
 from vislab.data.sources import SOURCES  # noqa: E402
-from vislab.data.sources import _import_all as import_sources
 from vislab.data.types import ArraySet, SourceData  # noqa: E402
 from vislab.models import MODELS  # noqa: E402
-from vislab.models import _import_all as import_models
 from vislab.train.state import Callback  # noqa: E402
 from vislab.train.trainer import train  # noqa: E402
 
@@ -57,7 +55,6 @@ def register_synthetic(n_train: int, n_test: int) -> None:
             [str(i) for i in range(10)],
         )
 
-    import_sources()
     SOURCES["bench-synthetic"] = load
 
 
@@ -166,7 +163,6 @@ def main() -> None:
             )
         )
         return
-    import_models()
     register_synthetic(args.n, 10_000)
     results, notes = [], []
     for name in args.models.split(","):

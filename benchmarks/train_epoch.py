@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import FASHION_ROOT, Timer, emit, fashion_available, fashion_overrides, machine  # noqa: E402
 from vislab.config import build_config  # noqa: E402
 from vislab.data import prepare_data  # noqa: E402
-from vislab.models import MODELS, _import_all, build_model  # noqa: E402
+from vislab.models import MODELS, build_model  # noqa: E402
 from vislab.train.trainer import train  # noqa: E402
 
 MODEL_SETTINGS = {
@@ -80,7 +80,6 @@ class PilDataset(Dataset):
 
 def small_vit() -> list[str] | None:
     """Overrides for a small ViT on 28×28 (if the `vit` model is registered), else None."""
-    _import_all()
     if "vit" not in MODELS:
         return None
     from vislab.models import model_kwargs

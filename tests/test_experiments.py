@@ -106,6 +106,32 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
     assert mtimes == {n: (out / n / "summary.json").stat().st_mtime_ns for n in mtimes}
 
 
+def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch):
+    """report.html is written when every run finished and when some failed, not when interrupted."""
+    import vislab.experiments.runner as runner
+    from vislab.errors import TrainingInterrupted
+
+    spec = write_suite(
+        tmp_path / "s.yaml",
+        {
+            "majority": {"model.name": "majority"},
+            "too-deep": {"model.name": "cnn", "model.widths": [4] * 4},
+        },
+    )
+    assert main(["suite", str(spec), "--out", str(tmp_path / "failed"), "-q"]) == 1
+    page = (tmp_path / "failed" / "report.html").read_text()
+    assert "too-deep" in page and "max-pools" in page  # the failure is on the page
+    assert f"report: {tmp_path / 'failed' / 'report.html'}" in capsys.readouterr().err
+
+    def interrupted(cfg, out, **kw):
+        raise TrainingInterrupted("training stopped by SIGINT at epoch 1, step 3; state saved in x")
+
+    monkeypatch.setattr(runner, "train", interrupted)
+    assert main(["suite", str(spec), "--out", str(tmp_path / "stopped"), "-q"]) == 130
+    assert (tmp_path / "stopped" / "results.md").is_file()
+    assert not (tmp_path / "stopped" / "report.html").exists()
+
+
 def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
     spec = write_suite(
         tmp_path / "s.yaml",
