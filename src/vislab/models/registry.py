@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, valid
 from pydantic.fields import FieldInfo
 
 from vislab.errors import ConfigError
+from vislab.registry import registrar
 
 Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
@@ -32,35 +33,17 @@ MODEL_PREFIXES: dict[str, Builder] = {}
 RESERVED = ("input_shape", "num_classes")  # a builder's arguments that are not ``model.*`` options
 
 
-def _register(table: dict[str, Builder], name: str, what: str):
-    def deco(fn: Builder) -> Builder:
-        old = table.get(name)
-        if old is not None and _origin(old) != _origin(fn):
-            raise ValueError(
-                f"{what} '{name}' is already registered by {'.'.join(_origin(old))}; "
-                f"choose another name for {'.'.join(_origin(fn))}."
-            )
-        table[name] = fn
-        return fn
-
-    return deco
-
-
-def _origin(fn: Callable) -> tuple[str, str]:
-    return fn.__module__, fn.__qualname__
-
-
 def register_model(name: str) -> Callable[[Builder], Builder]:
     """Decorator: register ``build(input_shape, num_classes, **options)`` as model ``name``.
 
     A second builder under a taken name is a ValueError (re-importing the same module is not).
     """
-    return _register(MODELS, name, "model")
+    return registrar(MODELS, name, "model")
 
 
 def register_model_prefix(prefix: str) -> Callable[[Builder], Builder]:
     """Decorator: ``build(rest, input_shape, num_classes, **options)`` builds every ``prefix:rest``."""
-    return _register(MODEL_PREFIXES, prefix, "model prefix")
+    return registrar(MODEL_PREFIXES, prefix, "model prefix")
 
 
 def unregister_model(name: str) -> None:

@@ -9,7 +9,6 @@ import time
 import kornia
 import torch
 import torch.nn.functional as F
-import torchvision
 
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
@@ -64,6 +63,8 @@ def evaluate(
 
 def library_versions() -> dict:
     """The versions a run was made with (summary.json's ``versions``)."""
+    import torchvision  # heavy (its models package takes seconds): only when a run finishes
+
     return dict(
         vislab=__version__,
         torch=torch.__version__,

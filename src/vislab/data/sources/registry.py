@@ -10,6 +10,7 @@ from collections.abc import Callable
 from vislab.config import DataConfig
 from vislab.data.types import SourceData
 from vislab.errors import ConfigError
+from vislab.registry import registrar
 
 Loader = Callable[[DataConfig], SourceData]
 SOURCES: dict[str, Loader] = {}
@@ -20,22 +21,7 @@ def register_source(name: str) -> Callable[[Loader], Loader]:
 
     A second loader under a taken name is a ValueError (re-importing the same module is not).
     """
-
-    def deco(fn: Loader) -> Loader:
-        old = SOURCES.get(name)
-        if old is not None and _origin(old) != _origin(fn):
-            raise ValueError(
-                f"data source '{name}' is already registered by {'.'.join(_origin(old))}; "
-                f"choose another name for {'.'.join(_origin(fn))}."
-            )
-        SOURCES[name] = fn
-        return fn
-
-    return deco
-
-
-def _origin(fn: Callable) -> tuple[str, str]:
-    return fn.__module__, fn.__qualname__
+    return registrar(SOURCES, name, "data source")
 
 
 def unregister_source(name: str) -> None:
