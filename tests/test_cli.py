@@ -162,16 +162,16 @@ def test_data_info_and_preview(capsys, tmp_path):
 
 
 def test_data_preview_labels_the_originals_with_their_classes(capsys, tmp_path, monkeypatch):
-    import vislab.cli.data as data_cli
+    import vislab.plotting.images as images
 
     seen = {}
-    real = data_cli.plot_image_grid
+    real = images.plot_image_grid
 
     def spy(rows, path, row_titles=None, labels=None):
         seen.update(rows=rows, labels=labels)
         return real(rows, path, row_titles, labels)
 
-    monkeypatch.setattr(data_cli, "plot_image_grid", spy)
+    monkeypatch.setattr(images, "plot_image_grid", spy)
     code, _ = run(
         capsys,
         "data",

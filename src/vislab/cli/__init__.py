@@ -1,5 +1,10 @@
 """The ``vislab`` command. Exit codes: 0 success, 2 user error (message, no traceback), 1 runtime
-failure, 130 interrupted (resumable)."""
+failure, 130 interrupted (resumable); they follow the error's type (``vislab.errors``).
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,6 @@ from vislab.cli import experiments as experiments_cli
 from vislab.cli import model as model_cli
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
-from vislab.experiments.quickstart import run_quickstart
-from vislab.predict import evaluate_checkpoint, predict_images
-from vislab.train.launch import launch_torchrun
-from vislab.train.runtime import Distributed
-from vislab.train.trainer import train as run_train
 
 app = typer.Typer(
     add_completion=False,
@@ -56,6 +56,11 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.train.launch import launch_torchrun
+    from vislab.train.runtime import Distributed
+    from vislab.train.trainer import train as run_train
+
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
     if nproc > 1:
@@ -105,6 +110,9 @@ def eval_(
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
 ) -> None:
     """Evaluate a checkpoint on a split: accuracy, per-class table, confusion matrix PNG."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.predict import evaluate_checkpoint
+
     evaluate_checkpoint(target, split, set_ or [], out)
 
 
@@ -117,6 +125,9 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", "-k", min=1),
 ) -> None:
     """Top-k classes for each image."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.predict import predict_images
+
     if predict_images(checkpoint, images, top_k) > 0:
         raise typer.Exit(2)
 
@@ -128,6 +139,9 @@ def quickstart(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.experiments.quickstart import run_quickstart
+
     run_quickstart(out, epochs=epochs, quiet=quiet)
 
 

@@ -1,4 +1,9 @@
-"""``vislab data info NAME`` and ``vislab data preview NAME``."""
+"""``vislab data info NAME`` and ``vislab data preview NAME``.
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vislab.config import Config, load_config
-from vislab.data import load_splits
 from vislab.errors import UserError
-from vislab.plotting.images import plot_image_grid
-from vislab.report.previews import augmentation_rows, preview_indices
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
@@ -30,6 +32,9 @@ def info(
     set_: list[str] | None = typer.Option(None, "--set", "-s"),
 ) -> None:
     """Sizes, shapes, class counts and split sizes of a dataset."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.data import load_splits
+
     cfg = _config(name, config, set_)
     splits = load_splits(cfg.data, cfg.train.seed)
     x = splits.train.x
@@ -60,6 +65,11 @@ def preview(
 ) -> None:
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
     (augment.* from --set)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.data import load_splits
+    from vislab.plotting.images import plot_image_grid
+    from vislab.report.previews import augmentation_rows, preview_indices
+
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
         raise UserError(
             f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."

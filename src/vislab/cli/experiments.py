@@ -1,22 +1,23 @@
-"""``vislab suite``, ``vislab sweep`` (run / show) and ``vislab report``."""
+"""``vislab suite``, ``vislab sweep`` (run / show) and ``vislab report``.
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import optuna
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 from vislab.errors import SuiteFailed
-from vislab.experiments.runner import run_suite
-from vislab.experiments.space import SWEEP_DIR, builtin_sweeps, load_sweep
-from vislab.experiments.storage import default_storage, load_existing_study
-from vislab.experiments.suite import builtin_suites, load_suite, suite_overrides
-from vislab.experiments.sweep import run_sweep, show_sweep
-from vislab.experiments.trials import print_best
-from vislab.report.build import build_report
+
+if TYPE_CHECKING:  # annotations only
+    import optuna
 
 console = Console(stderr=True, highlight=False)
 SetOpt = typer.Option(
@@ -35,6 +36,9 @@ def _log(line: str) -> None:
 
 def _write_report(out: Path, study: optuna.Study | None = None) -> None:
     """What a suite or a sweep stage does once its results are written (unless --no-report): report.html."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.report.build import build_report
+
     _log(f"report: {build_report(out, study=study)}")
 
 
@@ -73,6 +77,10 @@ def suite(
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.experiments.runner import run_suite
+    from vislab.experiments.suite import builtin_suites, load_suite, suite_overrides
+
     if name is None:
         for key, desc in builtin_suites().items():
             print(f"{key:14s} {desc}")
@@ -146,6 +154,14 @@ def sweep_run(
     no_report: bool = NoReportOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.experiments.space import load_sweep
+    from vislab.experiments.storage import default_storage, load_existing_study
+    from vislab.experiments.suite import suite_overrides
+    from vislab.experiments.sweep import run_sweep
+    from vislab.experiments.trials import print_best
+    from vislab.report.build import build_report
+
     spec = load_sweep(file)
     folder = out or Path("runs") / f"sweep-{spec['name']}"
     study = run_sweep(
@@ -173,6 +189,9 @@ def sweep_run(
 @sweep_app.command("list")
 def sweep_list() -> None:
     """The built-in sweeps: run one with `vislab sweep NAME` (copy its YAML to change it)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.experiments.space import SWEEP_DIR, builtin_sweeps, load_sweep
+
     for name in builtin_sweeps():
         print(f"{name:12s} {' '.join(str(load_sweep(name).get('description', '')).split())}")
     print(f"(files in {SWEEP_DIR})")
@@ -188,6 +207,9 @@ def sweep_show(
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
 ) -> None:
     """Print a sweep's best trials and write its report (DIR/report.html)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.experiments.sweep import show_sweep
+
     _, out = show_sweep(folder, storage, study, top, log=_log, on_results=_write_report)
     _log(f"report: {out / 'report.html'}")
 
@@ -197,6 +219,9 @@ def report(
     title: str | None = typer.Option(None, "--title", help="Page title."),
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.report.build import build_report
+
     _log(f"report: {build_report(folder, title=title)}")
 
 

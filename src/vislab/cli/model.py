@@ -1,8 +1,12 @@
-"""``vislab model ...``: list models, show a model's layer table, check mlp-scratch's gradients."""
+"""``vislab model ...``: list models, show a model's layer table, check mlp-scratch's gradients.
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
 
 from __future__ import annotations
 
-import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -10,9 +14,6 @@ from rich.table import Table
 
 from vislab.config import parse_value
 from vislab.errors import UserError
-from vislab.models import MODELS, build_model, model_kwargs
-from vislab.models.gradcheck import gradcheck_mlp_scratch
-from vislab.models.info import layer_table
 
 app = typer.Typer(no_args_is_help=True, help="Inspect models: list, layer table, gradient check.")
 console = Console()
@@ -58,6 +59,9 @@ def parse_sets(sets: list[str] | None) -> dict:
 @app.command("list")
 def list_models() -> None:
     """The registered models and their options (defaults); timm:<name> for any timm model."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.models import MODELS, model_kwargs
+
     table = Table(title="models (set options with --set model.KEY=VALUE)")
     table.add_column("name")
     table.add_column("options (default)")
@@ -86,6 +90,12 @@ def info(
     classes: int = typer.Option(10, "--classes", "-k", min=1, help="Number of classes."),
 ) -> None:
     """Layer table: each layer's output shape and parameter count, and the totals."""
+    # on use: torch & co. take seconds to load (module docstring)
+    import torch
+
+    from vislab.models import build_model
+    from vislab.models.info import layer_table
+
     shape = parse_shape(input_)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -130,6 +140,9 @@ def gradcheck(
     tol: float = typer.Option(1e-6, "--tol", help="Largest relative error accepted."),
 ) -> None:
     """Hand-written backprop vs torch.autograd in float64; exit code 1 if an error exceeds --tol."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.models.gradcheck import gradcheck_mlp_scratch
+
     if name != "mlp-scratch":
         raise UserError(
             f"model '{name}' has no hand-written gradients to check: only mlp-scratch has "

@@ -198,55 +198,66 @@ def run_stage(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
-    storage = open_storage(storage_url)
+    distributions = distributions or spec["distributions"]
+    study = _join_study(spec, open_storage(storage_url), study_name, distributions, log)
+    base = base_tree(spec, overrides)
+    _check_space(base, distributions)
+    _check_same_base(study, base)
+    write_sweep_info(out, spec, study, storage_url, distributions)
+    objective = Objective(spec, distributions, base, out / "trials", n_target, quiet, log)
+    _work(study, objective, n_target, deadline, log)
+    return study
+
+
+def _join_study(
+    spec: dict, storage, study_name: str | None, distributions: dict, log: Callable[[str], None]
+) -> optuna.Study:
+    """Open (or create) the study; a seeded sampler never replays the samples of earlier workers."""
     seed = spec.get("seed")
     if seed is not None:
         existing = open_study(spec, storage, study_name).get_trials(deepcopy=False)
         joining = any(t.state == TrialState.RUNNING for t in existing)
-        seed = (
-            seed + len(existing) + (os.getpid() * 1009 if joining else 0)
-        )  # never replay earlier samples
+        seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
     study = open_study(spec, storage, study_name, seed)
-    distributions = distributions or spec["distributions"]
     stored = study.user_attrs.get("space")
     if stored is not None and stored != json.loads(json.dumps(sp.space_yaml(distributions))):
         log(
             f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
             f"in it (give the sweep a new name: to start afresh)"
         )
-    base = base_tree(spec, overrides)
-    _check_space(base, distributions)
-    _check_same_base(study, base)
-    write_sweep_info(out, spec, study, storage_url, distributions)
-    objective = Objective(spec, distributions, base, out / "trials", n_target, quiet, log)
+    return study
+
+
+def _work(
+    study: optuna.Study,
+    objective: Objective,
+    n_target: int,
+    deadline: float | None,
+    log: Callable[[str], None],
+) -> None:
+    """Run trials one at a time until the study is full, the deadline passes or too many fail."""
     failures = 0
     while True:
         fail_dead_trials(study, log)
         if count_busy(study) >= n_target:
-            break
+            return
         if deadline is not None and time.time() >= deadline:
             log(f"--timeout reached; {count_busy(study)} of {n_target} trials finished or running")
-            break
+            return
         try:
             study.optimize(objective, n_trials=1, catch=(_TrialFailed, _Surplus))
         except (TrainingInterrupted, KeyboardInterrupt):
-            if (
-                objective.current is not None
-            ):  # run the interrupted trial's parameters again next time
+            if objective.current is not None:  # run the interrupted trial's parameters again
                 requeue(study, study._storage.get_trial(objective.current._trial_id))
             raise
         if objective.surplus:
-            break
-        if objective.last_error is None:
-            failures = 0
-            continue
-        failures += 1
+            return
+        failures = 0 if objective.last_error is None else failures + 1
         if failures >= MAX_FAILURES_IN_A_ROW:
             raise UserError(
                 f"{failures} trials in a row failed; stopping this worker. "
                 f"Last error: {objective.last_error}"
             )
-    return study
 
 
 def _check_space(base: dict, distributions: dict) -> None:
