@@ -72,6 +72,5 @@ def test_a_wrong_import_breaks_its_contract(tmp_path, module, wrong_import, cont
     result = lint_imports(tmp_path)
     assert result.returncode != 0, result.stdout
     assert f"{contract} BROKEN" in result.stdout
-    assert (
-        f"{culprit} (l." in result.stdout
-    )  # the scratch copy was analysed, not the installed package
+    # the scratch copy was analysed, not the installed package
+    assert f"{culprit} (l." in result.stdout

@@ -75,9 +75,8 @@ def test_global_p_gates_whole_samples():
 
 def test_grayscale_colour_jitter_and_nothing_on():
     assert build_augment(AugmentConfig(), (3, 8, 8)) is None
-    assert (
-        build_augment(AugmentConfig.model_validate({"hflip": {"p": 1}}), (2,)) is None
-    )  # features
+    # features
+    assert build_augment(AugmentConfig.model_validate({"hflip": {"p": 1}}), (2,)) is None
     aug = build_augment(AugmentConfig.model_validate({"color_jitter": {"p": 1.0}}), (1, 8, 8))
     assert aug(torch.rand(4, 1, 8, 8)).shape == (4, 1, 8, 8)
 

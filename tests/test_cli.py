@@ -219,9 +219,8 @@ def test_train_user_errors_exit_2(capsys, tmp_path):
 def test_model_list_shows_every_model_and_the_timm_extra(capsys, monkeypatch):
     from vislab.cli import model as model_cli
 
-    monkeypatch.setattr(
-        model_cli.console, "width", 250
-    )  # one line per row: fragments are not wrapped apart
+    # one line per row: fragments are not wrapped apart
+    monkeypatch.setattr(model_cli.console, "width", 250)
     code, out = run(capsys, "model", "list")
     assert code == 0
     for name in ("majority", "mlp-scratch", "cnn", "vit", "resnet18", "fast", "timm:<name>"):
@@ -233,9 +232,8 @@ def test_split_smaller_than_the_class_count_is_carved_unstratified(capsys):
     from vislab.config import DataConfig
     from vislab.data import load_splits
 
-    splits = load_splits(
-        DataConfig(name="digits", split=[5, 1, 1]), seed=0
-    )  # 10 classes, 5 train samples
+    # 10 classes, 5 train samples
+    splits = load_splits(DataConfig(name="digits", split=[5, 1, 1]), seed=0)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (5, 1, 1)
 
 

@@ -141,9 +141,8 @@ BAD_TRAIN_INPUTS = [
 )
 def test_bad_train_inputs_through_the_cli(capsys, tmp_path, name, args, exit_code, fragments):
     run = tmp_path / "run"
-    base = tiny_sets(
-        drop="model.hidden=[32]" if "model.name=cnn" in args else None
-    )  # (an mlp option)
+    # (an mlp option)
+    base = tiny_sets(drop="model.hidden=[32]" if "model.name=cnn" in args else None)
     code, out = cli(capsys, "train", *base, *args, "--out", run, "-q")
     assert code == exit_code, out
     for f in fragments:
@@ -183,9 +182,8 @@ def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
     lines = out.strip().splitlines()
     assert len(lines) == 5, out
     assert any(line.startswith(f"{digit_png}: ") and "error" not in line for line in lines), out
-    assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), (
-        out
-    )  # predicted, name intact
+    # predicted, name intact
+    assert any(line.startswith(f"{odd}: ") and "error" not in line for line in lines), out
     assert any(
         f"{notes}: error:" in line and "is not a readable image" in line for line in lines
     ), out

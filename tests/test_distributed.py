@@ -119,9 +119,8 @@ def ddp_run(tmp_path_factory):
 def test_ranks_end_with_identical_weights(ddp_run):
     _, _, (w0, w1) = ddp_run
     assert w0.keys() == w1.keys()
-    for (
-        k
-    ) in w0:  # parameters via DDP's all-reduced gradients; BN statistics averaged before evaluation
+    # parameters via DDP's all-reduced gradients; BN statistics averaged before evaluation
+    for k in w0:
         assert torch.equal(w0[k], w1[k]), k
 
 
@@ -197,7 +196,6 @@ def test_launcher_returns_the_workers_exit_code(tmp_path, capfd):
         "--nproc",
         "2",
     ]
-    assert (
-        launch_torchrun(2, argv) == 2
-    )  # a user error in the workers: exit code 2, not torchrun's 1
+    # a user error in the workers: exit code 2, not torchrun's 1
+    assert launch_torchrun(2, argv) == 2
     assert "model.hidden" in capfd.readouterr().err

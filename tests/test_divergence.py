@@ -23,9 +23,8 @@ from vislab.train.trainer import train
 def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path, monkeypatch):
     calls = []
 
-    def cross_entropy(
-        logits, y, **kw
-    ):  # finite for epoch 1 (8 steps), NaN from the middle of epoch 2
+    # finite for epoch 1 (8 steps), NaN from the middle of epoch 2
+    def cross_entropy(logits, y, **kw):
         calls.append(1)
         loss = F.cross_entropy(logits, y, **kw)
         return loss * float("nan") if len(calls) > 11 else loss
@@ -51,9 +50,8 @@ def test_signal_after_an_unnoticed_nan_keeps_the_last_good_checkpoint(tmp_path, 
     run is marked diverged and the NaN weights are not saved over the last good last.pt."""
     calls = []
 
-    def cross_entropy(
-        logits, y, **kw
-    ):  # 8 steps per epoch: NaN from step 11, SIGTERM handled after step 13
+    # 8 steps per epoch: NaN from step 11, SIGTERM handled after step 13
+    def cross_entropy(logits, y, **kw):
         calls.append(1)
         if len(calls) == 13:
             os.kill(os.getpid(), signal.SIGTERM)

@@ -74,9 +74,8 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
         groups={"nets": ["mlp", "cnn"]},
     )
     out = tmp_path / "out"
-    code = main(
-        ["suite", str(spec), "--out", str(out), "-q", "--no-report"]
-    )  # the report: test_report_browser
+    # the report: test_report_browser
+    code = main(["suite", str(spec), "--out", str(out), "-q", "--no-report"])
     text = capsys.readouterr()
     assert code == 1  # one run failed, the suite went on
     assert (

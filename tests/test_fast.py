@@ -138,9 +138,8 @@ def test_byte_crop_flip_matches_the_float_ops():
     idx = torch.arange(64)
     torch.manual_seed(5)
     fast, y = ld.batch(idx)
-    torch.manual_seed(
-        5
-    )  # the reference: floats in [0, 1] through the augment modules, then normalise
+    # the reference: floats in [0, 1] through the augment modules, then normalise
+    torch.manual_seed(5)
     ref = apply_stats(aug(ld.x[idx].float().div(255)), stats)
     assert torch.allclose(fast, ref, atol=1e-5) and torch.equal(y, ld.y[idx])
 
@@ -186,12 +185,10 @@ def test_data_device_policy(monkeypatch):
     with pytest.raises(UserError, match="data.device=cuda"):
         runtime.resolve_data_device("cuda", cpu, 1)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 16 * 2**30))
-    assert (
-        runtime.resolve_data_device("auto", gpu, 3 * 2**30) == gpu
-    )  # fits in half of the free memory
-    assert (
-        runtime.resolve_data_device("auto", gpu, 5 * 2**30) == cpu
-    )  # does not: pinned host memory
+    # fits in half of the free memory
+    assert runtime.resolve_data_device("auto", gpu, 3 * 2**30) == gpu
+    # does not: pinned host memory
+    assert runtime.resolve_data_device("auto", gpu, 5 * 2**30) == cpu
     assert runtime.resolve_data_device("cpu", gpu, 1) == cpu
     assert runtime.resolve_data_device("cuda", gpu, 5 * 2**30) == gpu
 
@@ -268,9 +265,8 @@ def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     for limit in (256, 512):  # 8 and 16 steps of 32
         mode = _CountSyncs()
 
-        def counted_epoch(
-            self, epoch=0, start_step=0, mode=mode
-        ):  # count only while the train split is iterated
+        # count only while the train split is iterated
+        def counted_epoch(self, epoch=0, start_step=0, mode=mode):
             if not self.shuffle:
                 yield from real_epoch(self, epoch, start_step)
                 return

@@ -300,9 +300,8 @@ def test_tree_plus_overrides(tree, sets):
 @FUZZ
 @given(text=st.text(max_size=30))
 def test_parse_value_never_raises(text):
-    parse_value(
-        text
-    )  # a value YAML cannot build ('2001-13-01', '!!int x', '[[[[...') stays the text
+    # a value YAML cannot build ('2001-13-01', '!!int x', '[[[[...') stays the text
+    parse_value(text)
 
 
 @pytest.mark.parametrize(

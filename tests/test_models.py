@@ -524,9 +524,8 @@ def test_backbone_trains_one_step(which, shape):
     opt.step()
     changed = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
     names = list(before)
-    assert (
-        names[0] in changed and names[-1] in changed
-    )  # the stem (new channel count) and the classifier
+    # the stem (new channel count) and the classifier
+    assert names[0] in changed and names[-1] in changed
     assert len(changed) >= 0.9 * len(names)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -592,9 +591,8 @@ def test_timm_pretrained_missing_says_where_it_looked(capsys, tmp_path, monkeypa
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(
-        constants, "HF_HUB_CACHE", str(hub)
-    )  # read at import time by huggingface_hub
+    # read at import time by huggingface_hub
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
     code, out = run(
         capsys,
         "model",
@@ -609,9 +607,8 @@ def test_timm_pretrained_missing_says_where_it_looked(capsys, tmp_path, monkeypa
     )
     assert code == 2 and "Traceback" not in out
     assert "model.pretrained=true" in out and "not in the local cache" in out
-    assert (
-        f"{hub}/models--timm--vit_tiny_patch16_224" in out
-    )  # the Hugging Face cache folder it looked in
+    # the Hugging Face cache folder it looked in
+    assert f"{hub}/models--timm--vit_tiny_patch16_224" in out
     assert str(tmp_path / "torch" / "hub" / "checkpoints") in out  # and torch hub's
     assert (
         "timm.create_model('vit_tiny_patch16_224', pretrained=True)" in out
@@ -684,9 +681,8 @@ def test_timm_imagenet_weights_adapt_to_grey_28x28_with_other_patches(tmp_path):
     import timm
 
     arch = dict(depth=1, embed_dim=32, num_heads=2)
-    imagenet = timm.create_model(
-        "vit_tiny_patch16_224", **arch
-    )  # 3×224×224, 16×16 patches, 1000 classes
+    # 3×224×224, 16×16 patches, 1000 classes
+    imagenet = timm.create_model("vit_tiny_patch16_224", **arch)
     f = tmp_path / "imagenet.pth"
     torch.save(imagenet.state_dict(), f)
     fresh = seeded("timm:vit_tiny_patch16_224", (1, 28, 28), 10, seed=3, patch_size=7, **arch)
@@ -700,9 +696,8 @@ def test_timm_imagenet_weights_adapt_to_grey_28x28_with_other_patches(tmp_path):
         17,
         32,
     )
-    assert torch.equal(
-        got["pos_embed"][:, 0], src["pos_embed"][:, 0]
-    )  # the class token's position, kept
+    # the class token's position, kept
+    assert torch.equal(got["pos_embed"][:, 0], src["pos_embed"][:, 0])
     assert not torch.equal(
         got["patch_embed.proj.weight"], fresh.state_dict()["patch_embed.proj.weight"]
     )
@@ -849,9 +844,8 @@ def test_model_info_layer_rows_add_up_to_total():
         == sum(p.numel() for p in model.parameters())
     )
     assert t.output_shape == "3"
-    assert any(
-        r.name == "(model)" for r in t.rows
-    )  # the class token and positions live on the model itself
+    # the class token and positions live on the model itself
+    assert any(r.name == "(model)" for r in t.rows)
 
 
 @pytest.mark.parametrize("bad", ["3x32", "abc", "0x32x32", "3x-1x4", ""])
@@ -942,7 +936,6 @@ def test_vit_figures_write_pngs(tmp_path, shape, opts):
     )
     p = plot_attention(rollout_maps(model, x), x, images, path=tmp_path / "attn.png")
     assert_png(p)
-    p = plot_attention(
-        rollout_maps(model, x), x, path=tmp_path / "attn_scaled.png"
-    )  # no display images: min-max scaled
+    # no display images: min-max scaled
+    p = plot_attention(rollout_maps(model, x), x, path=tmp_path / "attn_scaled.png")
     assert_png(p)

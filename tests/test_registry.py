@@ -91,9 +91,8 @@ def test_a_family_in_one_file_builds(toy_family):
 )
 def test_a_family_declares_its_bounds_in_its_signature(toy_family, options, fragments):
     with pytest.raises(ConfigError) as checked:
-        check_model_options(
-            "toy", options
-        )  # as a sweep does before its first trial: builds nothing
+        # as a sweep does before its first trial: builds nothing
+        check_model_options("toy", options)
     with pytest.raises(ConfigError) as built:
         build_model("toy", (1, 4, 4), 3, **options)
     for e in (checked, built):

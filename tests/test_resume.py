@@ -98,9 +98,8 @@ def _one_attempt(
 ) -> int:
     """Start (or resume) the run; unless it ends first, send ``sig`` after ``delay`` s. Returns the exit code."""
     resume = (run / "checkpoints" / "last.pt").is_file()
-    if (
-        not resume and run.exists()
-    ):  # killed before its first checkpoint: --resume says so, then start again
+    # killed before its first checkpoint: --resume says so, then start again
+    if not resume and run.exists():
         pid = zygote.start(["train", "--resume", run, "-q"], log)
         assert zygote.wait(pid, 60) == 2 and "nothing to resume" in log.read_text()
     argv = [*KILL_ARGS, "--resume", run] if resume else [*KILL_ARGS, "--out", run]
@@ -154,9 +153,8 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     assert [p.name for p in (run / "checkpoints").glob(".last.pt.*.tmp")], (
         "no half-written temp file"
     )
-    assert (
-        load_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1
-    )  # the previous checkpoint
+    # the previous checkpoint
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1
     assert (run / ".lock").read_text().split()[0] == str(pid)  # a stale lock: its process is dead
     assert _one_attempt(zygote, run, log, None, 0) == 0
     assert not list((run / "checkpoints").glob(".*.tmp")) and not (run / ".lock").exists()
@@ -201,9 +199,8 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     for name, got in results.items():
         assert got == ref, (name, codes.get(name))
     handled = [c for i in (0, 1, 2) for c in codes[f"{i}-{trials[i].name}"]]
-    assert 130 in handled, (
-        codes
-    )  # the signal handler's path (finish the step, save, exit 130) was taken
+    # the signal handler's path (finish the step, save, exit 130) was taken
+    assert 130 in handled, codes
     assert any(-signal.SIGKILL in codes[f"{i}-SIGKILL"] for i in (3, 4, 5)), codes
     print(
         f"kill/resume exit codes per trial: {codes}; kill moments in [0, {span:.1f}] s; "

@@ -24,9 +24,8 @@ def test_second_process_on_the_same_run_dir_is_refused(capsys, tmp_path, zygote)
     pid = zygote.start([*_long_args(), "--out", run], tmp_path / "first.log")
     try:
         deadline = time.monotonic() + 60
-        while not (
-            run / "checkpoints" / "last.pt"
-        ).is_file():  # it holds the lock and has a checkpoint
+        # it holds the lock and has a checkpoint
+        while not (run / "checkpoints" / "last.pt").is_file():
             assert zygote.wait(pid, 0.02) is None and time.monotonic() < deadline, (
                 tmp_path / "first.log"
             ).read_text()

@@ -80,22 +80,19 @@ def test_cifar_all_five_batches_train_when_official_val_is_off(tmp_path):
         src, cfg("cifar10", tmp_path, official_val=False, val_fraction=0.1), seed=0
     )
     assert (len(splits.train), len(splits.val), len(splits.test)) == (90, 10, 20)
-    np.testing.assert_array_equal(
-        splits.test.y, written["test_batch"][1]
-    )  # the official test set, untouched
+    # the official test set, untouched
+    np.testing.assert_array_equal(splits.test.y, written["test_batch"][1])
     pool = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)]).reshape(100, -1)
     seen = np.concatenate([splits.train.x, splits.val.x]).reshape(100, -1)
-    assert sorted(map(bytes, seen)) == sorted(
-        map(bytes, pool)
-    )  # train + val = the five batches, no overlap
+    # train + val = the five batches, no overlap
+    assert sorted(map(bytes, seen)) == sorted(map(bytes, pool))
     assert any(
         (splits.train.x.reshape(90, -1) == img).all(1).any()
         for img in written["data_batch_5"][0].reshape(20, -1)
     )
     default = make_splits(src, cfg("cifar10", tmp_path), seed=0)
-    np.testing.assert_array_equal(
-        default.val.x, written["data_batch_5"][0]
-    )  # default: the reports' 40k/10k/10k
+    # default: the reports' 40k/10k/10k
+    np.testing.assert_array_equal(default.val.x, written["data_batch_5"][0])
 
 
 def test_cifar_use_test_only_needs_test_batch(tmp_path):
@@ -174,9 +171,8 @@ def test_cifar_malformed_batch(tmp_path, data, labels, match):
 def test_cifar_wrong_md5_of_official_file(tmp_path, monkeypatch):
     write_cifar(tmp_path)
     size = (tmp_path / "data_batch_3").stat().st_size
-    monkeypatch.setitem(
-        cifar.OFFICIAL, "data_batch_3", (size, "0" * 32)
-    )  # pretend the fixture is official-size
+    # pretend the fixture is official-size
+    monkeypatch.setitem(cifar.OFFICIAL, "data_batch_3", (size, "0" * 32))
     with pytest.raises(DataError) as e:
         load_source(cfg("cifar10", tmp_path))
     msg = str(e.value)
@@ -191,9 +187,8 @@ def test_cifar_garbage_tarball(tmp_path, monkeypatch):
     tarball.write_bytes(b"<html>404 not found</html>" * 10)
     with pytest.raises(DataError, match="Cannot extract .*cifar-10-python.tar.gz"):
         load_source(cfg("cifar10", tmp_path))
-    monkeypatch.setattr(
-        cifar, "TARBALL_SIZE", tarball.stat().st_size
-    )  # official size, wrong content
+    # official size, wrong content
+    monkeypatch.setattr(cifar, "TARBALL_SIZE", tarball.stat().st_size)
     with pytest.raises(DataError, match="c58f30108f718f92721af3b95e74349a"):
         load_source(cfg("cifar10", tmp_path))
 
@@ -402,9 +397,8 @@ def test_folder_png_pixels_exact_and_gray(tmp_path):
     data = load_source(cfg("folder", tmp_path, image_size=8))
     assert data.sets["train"].x.shape == (2, 8, 8, 1)
     np.testing.assert_array_equal(data.sets["train"].x[0, ..., 0], a)
-    Image.fromarray(np.stack([a] * 3, -1)).save(
-        tmp_path / "b" / "y.png"
-    )  # one RGB → everything RGB
+    # one RGB → everything RGB
+    Image.fromarray(np.stack([a] * 3, -1)).save(tmp_path / "b" / "y.png")
     x = load_source(cfg("folder", tmp_path, image_size=8)).sets["train"].x
     assert x.shape == (3, 8, 8, 3)
     np.testing.assert_array_equal(x[0], np.stack([a] * 3, -1))

@@ -188,16 +188,14 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
         assert t.params["model.hidden"] in {b.params["model.hidden"] for b in best}
     assert (out / "trials.csv").read_text().count("\n") == 5 and not (out / "report.html").exists()
     capsys.readouterr()
-    assert (
-        main(["sweep", "show", str(out), "--top", "3"]) == 0
-    )  # prints the best trials, writes the reports
+    # prints the best trials, writes the reports
+    assert main(["sweep", "show", str(out), "--top", "3"]) == 0
     shown = capsys.readouterr().out
     assert f"{study.best_value:.4f}" in shown and "optim.lr" in shown
     plan = vislab.report.build.plan_report(out)
     assert len(plan.detailed) == 1
-    assert (
-        len(plan.shown) == 4
-    )  # curves of the best trials (up to MAX_CURVES), not only the detailed one
+    # curves of the best trials (up to MAX_CURVES), not only the detailed one
+    assert len(plan.shown) == 4
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
     html = (out / "report.html").read_text()
@@ -342,9 +340,8 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
     )
     assert main(["sweep", str(changed), "--trials", "2", "--out", str(out), "--no-report"]) == 2
     assert "train.epochs: 1 → 3" in " ".join(capsys.readouterr().err.split())
-    assert (
-        len(load_existing_study(f"sqlite:///{out / 'study.db'}", "t").trials) == 1
-    )  # nothing was added
+    # nothing was added
+    assert len(load_existing_study(f"sqlite:///{out / 'study.db'}", "t").trials) == 1
     assert (
         main(
             [

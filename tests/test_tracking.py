@@ -56,9 +56,8 @@ def test_wandb_offline_run_files(tmp_path, tiny, monkeypatch):
     assert len(runs) == 1
     records = list(runs[0].glob("run-*.wandb"))  # the offline run's log, what `wandb sync` uploads
     assert len(records) == 1
-    deadline = (
-        time.time() + 30
-    )  # wandb-core (a separate process) may still be flushing when finish() returns
+    # wandb-core (a separate process) may still be flushing when finish() returns
+    deadline = time.time() + 30
     while b"val_pacc" not in records[0].read_bytes() and time.time() < deadline:
         time.sleep(0.2)
     data = records[0].read_bytes()

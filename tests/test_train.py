@@ -55,9 +55,8 @@ def test_run_directory_contract(tmp_path):
     assert summary["status"] == "complete" and summary["params"] == 64 * 32 + 32 + 32 * 10 + 10
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert (
-        summary["train_acc"] == rows[summary["best_epoch"] - 1]["train_acc"]
-    )  # the best epoch's, for the gap
+    # the best epoch's, for the gap
+    assert summary["train_acc"] == rows[summary["best_epoch"] - 1]["train_acc"]
     for r in rows:
         assert {
             "train_loss",
@@ -139,12 +138,10 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval
     status = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert status["status"] == "interrupted"
     ck = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
-    assert (
-        ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1
-    )  # stopped one step into the next epoch
-    resumed = train(
-        tiny_config(), tmp_path / "cut", resume=True, quiet=True
-    )  # config comes from the checkpoint
+    # stopped one step into the next epoch
+    assert ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1
+    # config comes from the checkpoint
+    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     for k in (
         "val_acc",
         "val_pacc",
@@ -251,9 +248,8 @@ def test_majority_baseline(tmp_path):
 
     cfg = tiny_config()
     y = prepare_data(cfg.data, cfg.train.seed)[0].train.y
-    assert s["train_acc"] == pytest.approx(
-        np.bincount(y).max() / len(y)
-    )  # the majority class's share of train
+    # the majority class's share of train
+    assert s["train_acc"] == pytest.approx(np.bincount(y).max() / len(y))
     rows = [
         json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()
     ]

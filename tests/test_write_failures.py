@@ -145,9 +145,8 @@ def test_full_disk_keeps_what_was_written(capsys, tmp_path, monkeypatch):
     )
     monkeypatch.undo()
     (tmp_path / "a-file").write_text("x")
-    code, out = cli(
-        capsys, "eval", run, "--out", tmp_path / "a-file" / "figs"
-    )  # a file where a folder should be
+    # a file where a folder should be
+    code, out = cli(capsys, "eval", run, "--out", tmp_path / "a-file" / "figs")
     assert code == 1 and "Not a directory" in out and str(tmp_path / "a-file") in out, out
 
 
@@ -215,9 +214,8 @@ def test_disk_full_in_the_middle_of_training_keeps_the_previous_checkpoint(
         torch.isfinite(v).all() for v in kept["state_dict"].values()
     )
     assert not list(run.rglob(".*.tmp")) and not (run / ".lock").exists()
-    monkeypatch.setattr(
-        os, "fsync", real_fsync
-    )  # space freed: the run continues from that checkpoint
+    # space freed: the run continues from that checkpoint
+    monkeypatch.setattr(os, "fsync", real_fsync)
     monkeypatch.setattr(os, "fdopen", real_fdopen)
     code, out = cli(capsys, "train", "--resume", run, "-q")
     assert code == 0 and json.loads((run / "summary.json").read_text())["epochs_run"] == 3
@@ -253,8 +251,7 @@ def test_datasets_on_a_read_only_mount(capsys, tmp_path, monkeypatch):
                 json.loads((tmp_path / "runs" / run.name / "summary.json").read_text())["status"]
                 == "complete"
             )
-        assert not (images / ".vislab-cache").exists() and not list(
-            images.rglob("*.tmp")
-        )  # cache skipped
+        # cache skipped
+        assert not (images / ".vislab-cache").exists() and not list(images.rglob("*.tmp"))
     finally:
         restore_writable(monkeypatch, mnist, images)

@@ -192,9 +192,8 @@ def _outcome(e: BaseException) -> int:
         err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     if isinstance(e, VislabError):  # the exit code follows the type (errors.py)
-        err.print(
-            f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
-        )  # text may hold [/x]
+        # text may hold [/x]
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     if isinstance(e, typer.Exit):
         return e.exit_code

@@ -104,9 +104,8 @@ class DeviceLoader:
             idx = torch.randperm(n, generator=g)
         else:
             idx = torch.arange(n)
-        if (
-            self.world > 1
-        ):  # equal shards: drop the tail so every rank runs the same number of steps
+        # equal shards: drop the tail so every rank runs the same number of steps
+        if self.world > 1:
             idx = idx[: self.n_samples * self.world][self.rank :: self.world]
         return idx.to(self.storage)
 

@@ -111,9 +111,8 @@ def _sized(kind: type) -> Any:
     """``bytes``/``bytearray`` without the ``bytes(n)`` form: a tiny file must not allocate n bytes."""
 
     def make(*args: Any) -> Any:
-        if not all(
-            isinstance(a, (str, bytes, bytearray, list, tuple)) for a in args
-        ):  # no size / __index__
+        # no size / __index__
+        if not all(isinstance(a, (str, bytes, bytearray, list, tuple)) for a in args):
             raise Refused(f"{kind.__name__}(<size>)")
         return kind(*args)
 
@@ -145,9 +144,8 @@ def _check_dtype_state(inst: np.dtype, state: Any) -> None:
         and all(a is b or (type(a) is type(b) and a == b) for a, b in zip(state[2:], canonical[2:]))
     )
     if not ok:
-        raise Refused(
-            f"a malformed dtype state ({type(state).__name__})"
-        )  # no repr: it may be huge
+        # no repr: it may be huge
+        raise Refused(f"a malformed dtype state ({type(state).__name__})")
 
 
 def _check_array_state(state: Any) -> None:

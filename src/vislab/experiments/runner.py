@@ -99,9 +99,8 @@ def run_suite(
     CLI passes one that builds report.html)."""
     out = Path(out)
     plan = plan_suite(suite, out, overrides)
-    if plan and all(
-        p.action == "failed" and p.config is None for p in plan
-    ):  # a mistake shared by every run
+    # a mistake shared by every run
+    if plan and all(p.action == "failed" and p.config is None for p in plan):
         raise UserError(
             f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
             f"{plan[0].name}: {plan[0].message}"

@@ -69,9 +69,8 @@ class _PruneReport(Callback):
 
     def on_epoch_end(self, row: dict) -> None:
         value = row.get(self.metric)
-        if (
-            row["epoch"] < 1 or value is None or not math.isfinite(value)
-        ):  # epoch 0 (untrained) says nothing
+        # epoch 0 (untrained) says nothing
+        if row["epoch"] < 1 or value is None or not math.isfinite(value):
             return
         self.trial.report(float(value), step=int(row["epoch"]))
         if self.trial.should_prune():
@@ -107,9 +106,8 @@ class Objective:
             self.surplus = True
             raise _Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
         run_dir = self.trial_root / str(trial.number)
-        if trial.user_attrs.get(
-            "error"
-        ):  # a retry inherits the failed trial's attributes: this one has not failed
+        # a retry inherits the failed trial's attributes: this one has not failed
+        if trial.user_attrs.get("error"):
             trial.set_user_attr("error", None)
         for key, value in (
             ("run_dir", str(run_dir.resolve())),
@@ -124,9 +122,8 @@ class Objective:
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
         try:
             cfg = build_config(tree, source=f"trial {trial.number}")
-            if (
-                run_dir.exists()
-            ):  # left by an earlier study of the same name: keep it aside, never mix
+            # left by an earlier study of the same name: keep it aside, never mix
+            if run_dir.exists():
                 run_dir.rename(run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}"))
             summary = train(
                 cfg, run_dir, quiet=self.quiet, callbacks=[_PruneReport(trial, self.spec["metric"])]
@@ -135,9 +132,8 @@ class Objective:
             RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
             self.log(f"trial {trial.number}: {e}")
             raise
-        except (
-            TrainingInterrupted
-        ) as e:  # the worker stops; the driver queues these parameters again
+        # the worker stops; the driver queues these parameters again
+        except TrainingInterrupted as e:
             trial.set_user_attr("error", "interrupted; its parameters were queued again")
             raise TrainingInterrupted(
                 f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
@@ -146,9 +142,8 @@ class Objective:
             ) from None
         except VislabError as e:
             self._failed(trial, str(e))
-        except (
-            Exception
-        ) as e:  # a bug in this configuration's path: keep it visible, keep the sweep going
+        # a bug in this configuration's path: keep it visible, keep the sweep going
+        except Exception as e:
             self._failed(trial, f"{type(e).__name__}: {e}", traceback.format_exc())
         value = summary.get(self.spec["metric"])
         if value is None or not math.isfinite(value):
@@ -268,9 +263,8 @@ def _check_space(base: dict, distributions: dict) -> None:
             d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
         )
         set_dotted(probe, key, sp.decode(first))
-    cfg = build_config(
-        probe, source="sweep space"
-    )  # unknown keys / bad values: ConfigError naming them
+    # unknown keys / bad values: ConfigError naming them
+    cfg = build_config(probe, source="sweep space")
     require_source(cfg.data.name)
     if "model.name" not in distributions:  # (a space over models mixes their options)
         check_model_options(cfg.model.name, cfg.model.kwargs())

@@ -49,9 +49,8 @@ class Whitening(nn.Conv2d):
     @torch.no_grad()
     def fit(self, x: torch.Tensor, max_patches: int = 200_000) -> None:
         k = self.kernel_size[0]
-        patches = (
-            F.unfold(x.float(), k).transpose(1, 2).reshape(-1, self.in_channels * k * k)
-        )  # (N·L)×D
+        # (N·L)×D
+        patches = F.unfold(x.float(), k).transpose(1, 2).reshape(-1, self.in_channels * k * k)
         if len(patches) > max_patches:  # an even subsample is plenty for a D×D covariance
             patches = patches[
                 torch.linspace(0, len(patches) - 1, max_patches, device=x.device).long()

@@ -67,9 +67,8 @@ def resnet18(
     if cifar_stem or c != 3:
         k, stride = (3, 1) if cifar_stem else (7, 2)
         model.conv1 = nn.Conv2d(c, 64, kernel_size=k, stride=stride, padding=k // 2, bias=False)
-        nn.init.kaiming_normal_(
-            model.conv1.weight, mode="fan_out", nonlinearity="relu"
-        )  # as torchvision's convs
+        # as torchvision's convs
+        nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
         if cifar_stem:
             model.maxpool = nn.Identity()
     if path is not None:

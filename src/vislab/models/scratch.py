@@ -79,12 +79,10 @@ class ScratchMLP(ModelHooks, nn.Module):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(sizes) - 2:
                 layers.append(nn.Tanh())
-        self.net = nn.Sequential(
-            *layers
-        )  # the parameters of every level live here (one state-dict layout)
-        with (
-            torch.no_grad()
-        ):  # the homework's init: every weight and bias ~ N(0, init_std²), drawn in order
+        # the parameters of every level live here (one state-dict layout)
+        self.net = nn.Sequential(*layers)
+        # the homework's init: every weight and bias ~ N(0, init_std²), drawn in order
+        with torch.no_grad():
             for p in self.parameters():
                 p.normal_(0.0, init_std)
 
@@ -147,9 +145,8 @@ class ScratchMLP(ModelHooks, nn.Module):
         else:
             for p in self.parameters():
                 p.grad = None
-            if (
-                self.impl == "autograd"
-            ):  # hand-written forward and loss, torch computes the gradients
+            # hand-written forward and loss, torch computes the gradients
+            if self.impl == "autograd":
                 logits = self.forward_manual(x.flatten(1))[0]
                 loss = cross_entropy(logits, y)
             else:  # "module": torch.nn layers and loss

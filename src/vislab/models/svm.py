@@ -52,18 +52,14 @@ class SVM(ModelHooks, nn.Module):
         f64 = dict(dtype=torch.float64)
         self.register_buffer("support_vectors", torch.zeros(0, 0, **f64))  # S × D
         self.register_buffer("dual_coef", torch.zeros(0, 0, **f64))  # (K−1) × S, libsvm layout
-        self.register_buffer(
-            "intercept", torch.zeros(0, **f64)
-        )  # K(K−1)/2, pairs (0,1), (0,2), …, (1,2), …
-        self.register_buffer(
-            "n_support", torch.zeros(0, dtype=torch.long)
-        )  # support vectors per fitted class
-        self.register_buffer(
-            "classes", torch.zeros(0, dtype=torch.long)
-        )  # the labels seen when fitting
-        self.register_buffer(
-            "gamma", torch.zeros((), **f64)
-        )  # the numeric gamma ('scale'/'auto' resolved)
+        # K(K−1)/2, pairs (0,1), (0,2), …, (1,2), …
+        self.register_buffer("intercept", torch.zeros(0, **f64))
+        # support vectors per fitted class
+        self.register_buffer("n_support", torch.zeros(0, dtype=torch.long))
+        # the labels seen when fitting
+        self.register_buffer("classes", torch.zeros(0, dtype=torch.long))
+        # the numeric gamma ('scale'/'auto' resolved)
+        self.register_buffer("gamma", torch.zeros((), **f64))
 
     # ----------------------------------------------------------------------------------- fitting
     def fit_arrays(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -71,9 +67,8 @@ class SVM(ModelHooks, nn.Module):
 
         x = x.detach().flatten(1).double().cpu()
         y = y.detach().long().cpu()
-        if (
-            self.max_samples is not None and len(y) > self.max_samples
-        ):  # seeded by torch's global RNG
+        # seeded by torch's global RNG
+        if self.max_samples is not None and len(y) > self.max_samples:
             keep = torch.randperm(len(y))[: self.max_samples]
             x, y = x[keep], y[keep]
         if len(torch.unique(y)) < 2:
@@ -90,9 +85,8 @@ class SVM(ModelHooks, nn.Module):
         )
         svc.fit(x.numpy(), y.numpy())
         dual, intercept = svc.dual_coef_, svc.intercept_
-        if (
-            len(svc.classes_) == 2
-        ):  # scikit-learn flips the sign of its public binary arrays: undo it
+        # scikit-learn flips the sign of its public binary arrays: undo it
+        if len(svc.classes_) == 2:
             dual, intercept = -dual, -intercept
         device = self.intercept.device
         arrays = dict(

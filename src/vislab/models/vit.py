@@ -116,9 +116,8 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
-        q, k, v = (
-            self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        )  # 3 × B×h×T×d
+        # 3 × B×h×T×d
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         allowed = ~torch.eye(t, dtype=torch.bool, device=x.device) if self.lsa and t > 1 else None
         p_drop = self.attn_dropout if self.training else 0.0
         if self.keep_attn:  # the formula, step by step (and the weights kept for figures)

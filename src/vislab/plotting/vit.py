@@ -25,9 +25,8 @@ def plot_pos_embedding(
     patches = table[1:] if class_token else table
     gh, gw = grid
     unit = F.normalize(patches, dim=1)
-    sim = (
-        (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
-    )  # tiles
+    # tiles
+    sim = (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
     im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r")
     a1.set(

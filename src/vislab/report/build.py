@@ -166,9 +166,8 @@ def build_report(
     try:
         sections = _draw(plan, figs)
     finally:
-        figs.publish(
-            clean=plan.kind != "run"
-        )  # a run's own folder also holds the trainer's figures
+        # a run's own folder also holds the trainer's figures
+        figs.publish(clean=plan.kind != "run")
     html = render(_page(plan, sections, title))
     path = plan.folder / "report.html"
     atomic_write_text(path, html)

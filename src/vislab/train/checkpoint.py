@@ -42,9 +42,8 @@ def atomic_write(path: Path, write) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fchmod(
-                f.fileno(), 0o666 & ~_UMASK
-            )  # mkstemp makes 0600 files; give the usual permissions
+            # mkstemp makes 0600 files; give the usual permissions
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
@@ -85,9 +84,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             head = f.read(2)
     except OSError as e:
         raise DataError(f"checkpoint '{path}' cannot be read: {e.strerror}.") from None
-    if (
-        head[:2] != b"PK" and head[:1] != b"\x80"
-    ):  # neither torch's zip format nor its legacy pickle format
+    # neither torch's zip format nor its legacy pickle format
+    if head[:2] != b"PK" and head[:1] != b"\x80":
         raise DataError(
             f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}"
         )

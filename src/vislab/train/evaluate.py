@@ -51,9 +51,8 @@ def evaluate(
     dist=None,
 ) -> Metrics:
     model = getattr(model, "module", model)
-    if (
-        dist is not None
-    ):  # DDP: every rank evaluates the same model, and all act on rank 0's figures
+    # DDP: every rank evaluates the same model, and all act on rank 0's figures
+    if dist is not None:
         dist.sync_buffers(model)
     logits, labels = predict_logits(model, loader, amp_on)
     loss = F.cross_entropy(logits, labels).item()

@@ -168,9 +168,8 @@ class RunDir:
         if self._locked:
             (self.path / ".lock").unlink(missing_ok=True)
             self._locked = False
-        for d in reversed(
-            self._created
-        ):  # a run that failed before writing anything leaves no empty folders
+        # a run that failed before writing anything leaves no empty folders
+        for d in reversed(self._created):
             with contextlib.suppress(OSError):
                 d.rmdir()
         self._created = []

@@ -1,8 +1,8 @@
 """The trainer: config → data → model → epochs → run directory.
 
-Read it top to bottom: ``train`` opens the run directory, ``set_up`` builds data, model and loaders,
-then either ``fit_once`` (models fitted on arrays) or ``fit_epochs``, whose loop is
-``train_one_epoch`` → ``evaluate_and_checkpoint`` → ``record``; ``finish_run`` scores the best
+Read it top to bottom: ``train`` opens the run directory, ``set_up`` (train/setup.py) builds data,
+model and loaders, then either ``fit_once`` (models fitted on arrays) or ``fit_epochs``, whose loop
+is ``train_one_epoch`` → ``evaluate_and_checkpoint`` → ``record``; ``finish_run`` scores the best
 weights. What a model may ask of the loop is declared in ``vislab.models.hooks``.
 
 Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
@@ -13,84 +13,25 @@ same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from vislab.config import Config, build_config
-from vislab.data import prepare_data
-from vislab.data.augment import build_augment
 from vislab.data.loader import DeviceLoader
-from vislab.data.types import Splits
 from vislab.errors import DataError, TrainingDiverged, TrainingInterrupted, UserError
-from vislab.models import build_model, skip_pretrained
-from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.train.checkpoint import load_checkpoint, save_checkpoint
 from vislab.train.evaluate import evaluate, finish_run
 from vislab.train.optim import build_optimizer, lr_factor
 from vislab.train.progress import Progress
 from vislab.train.rundir import RunDir
-from vislab.train.runtime import Distributed, resolve_data_device, resolve_device
-from vislab.train.state import Callback, LoopState, StopFlag, epoch_seed
+from vislab.train.runtime import Distributed
+from vislab.train.setup import Setup, set_up
+from vislab.train.state import Callback, StopFlag, epoch_seed
 from vislab.train.tracking import build_trackers
-from vislab.version import __version__
-
-
-@dataclass
-class Setup:
-    """What every stage of a run reads: built once by ``set_up`` (the optimizer by ``ready_steps``)."""
-
-    cfg: Config
-    run: RunDir
-    dist: Distributed
-    device: torch.device
-    model: torch.nn.Module  # the bare model: weights, checkpoints, hooks
-    hooks: ModelHooks
-    splits: Splits
-    train_loader: DeviceLoader
-    val_loader: DeviceLoader
-    test_loader: DeviceLoader
-    meta: dict  # what every checkpoint carries beside the weights
-    n_params: int
-    log: Progress
-    history: list[dict]
-    state: LoopState
-    resume_rng: tuple = (None, None)  # (cpu, cuda) RNG states of an epoch interrupted mid-way
-    net: torch.nn.Module | None = None  # what runs forward: the model, DDP-wrapped and/or compiled
-    opt: torch.optim.Optimizer | None = None
-    amp: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
-
-    @property
-    def amp_on(self) -> bool:
-        return self.device.type == "cuda" and self.cfg.train.amp
-
-    def lr_at(self, global_step: int) -> float:
-        """The learning rate the schedule sets at ``global_step``."""
-        c, steps = self.cfg, len(self.train_loader)
-        factor = lr_factor(c.schedule, global_step, steps, c.train.epochs * steps, c.optim.lr)
-        return c.optim.lr * factor
-
-    def checkpoint(self, name: str, extra: dict) -> None:
-        """Write ``checkpoints/<name>``: the model's weights, ``meta`` and ``extra`` (main rank only)."""
-        if self.dist.is_main:
-            state = {**self.meta, "state_dict": self.model.state_dict(), **extra}
-            save_checkpoint(self.run.ckpt_dir / name, state)
-
-    def resumable(self) -> dict:
-        """What ``last.pt`` needs beyond the weights to continue exactly where the loop is."""
-        on_cuda = self.device.type == "cuda"
-        return dict(
-            optimizer=self.opt.state_dict() if self.opt else None,
-            history=self.history,
-            state=self.state.to_dict(),
-            rng=torch.get_rng_state(),
-            cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
-        )
 
 
 # ------------------------------------------------------------------------------------- entry
@@ -156,90 +97,31 @@ def open_resume(run: RunDir) -> dict:
     return ckpt
 
 
-# ------------------------------------------------------------------------------------ set-up
-def set_up(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distributed) -> Setup:
-    """Data (statistics fitted on train, or the checkpoint's), model and loaders; the config saved."""
-    tc = cfg.train
-    device = dist.device or resolve_device(tc.device)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
-    splits, stats = prepare_data(cfg.data, tc.seed, stats=ckpt["preprocess"] if ckpt else None)
-    model, n_params = _build_model(cfg, splits, ckpt, device)
-    meta = dict(
-        model_name=cfg.model.name,
-        model_kwargs=cfg.model.kwargs(),
-        input_shape=list(splits.sample_shape),
-        num_classes=splits.num_classes,
-        class_names=splits.class_names,
-        preprocess=stats,
-        config=cfg.to_dict(),
-        vislab_version=__version__,
+# --------------------------------------------------------------------- checkpoints, schedule
+def lr_at(s: Setup, global_step: int) -> float:
+    """The learning rate the schedule sets at ``global_step``."""
+    c, steps = s.cfg, len(s.train_loader)
+    factor = lr_factor(c.schedule, global_step, steps, c.train.epochs * steps, c.optim.lr)
+    return c.optim.lr * factor
+
+
+def checkpoint(s: Setup, name: str, extra: dict) -> None:
+    """Write ``checkpoints/<name>``: the model's weights, ``meta`` and ``extra`` (main rank only)."""
+    if s.dist.is_main:
+        state = {**s.meta, "state_dict": s.model.state_dict(), **extra}
+        save_checkpoint(s.run.ckpt_dir / name, state)
+
+
+def resumable(s: Setup) -> dict:
+    """What ``last.pt`` needs beyond the weights to continue exactly where the loop is."""
+    on_cuda = s.device.type == "cuda"
+    return dict(
+        optimizer=s.opt.state_dict() if s.opt else None,
+        history=s.history,
+        state=s.state.to_dict(),
+        rng=torch.get_rng_state(),
+        cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
     )
-    if dist.is_main:
-        run.write_config(cfg.to_yaml())
-    hooks = hooks_of(model)
-    loaders = _build_loaders(
-        cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, splits.sample_shape)
-    )
-    log = Progress(quiet=quiet or not dist.is_main)
-    n = "/".join(str(len(s)) for _, s in splits.items())
-    log.line(
-        f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {n_params:,} parameters, "
-        f"device {device}"
-    )
-    return Setup(
-        cfg, run, dist, device, model, hooks, splits, *loaders, meta, n_params, log,
-        history=list(ckpt["history"]) if ckpt else [],
-        state=LoopState.from_dict(ckpt["state"]) if ckpt else LoopState(),
-        resume_rng=(ckpt.get("rng"), ckpt.get("cuda_rng")) if ckpt else (None, None),
-    )  # fmt: skip
-
-
-def _build_model(cfg: Config, splits: Splits, ckpt: dict | None, device: torch.device):
-    """The seeded model on ``device`` (with the checkpoint's weights when resuming) and its size."""
-    torch.manual_seed(cfg.train.seed)  # model init
-    with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
-        model = build_model(
-            cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
-        ).to(device)
-    if ckpt:
-        model.load_state_dict(ckpt["state_dict"])
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params == 0:  # fitted baselines: their size is what they store
-        n_params = sum(b.numel() for b in model.buffers())
-    if _channels_last(cfg, model, splits.sample_shape):
-        model = model.to(memory_format=torch.channels_last)
-    return model, n_params
-
-
-def _channels_last(cfg: Config, model: torch.nn.Module, sample_shape: tuple) -> bool:
-    # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores
-    is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    return cfg.train.channels_last and len(sample_shape) == 3 and is_conv
-
-
-def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
-    """Train (shuffled, augmented, this rank's share), val and test loaders on ``device``."""
-    tc = cfg.train
-    nbytes = sum(s.x.nbytes for _, s in splits.items())
-    storage = resolve_data_device(cfg.data.device, device, nbytes)
-    augment = build_augment(cfg.augment, splits.sample_shape)
-    train = DeviceLoader(
-        splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
-        augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage,
-    )  # fmt: skip
-    val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage)
-    test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage)
-    for loader in (train, val, test):
-        loader.channels_last = channels_last
-    train.alternate_flip = hooks.flip_policy == "alternate"
-    if len(train) == 0:
-        raise UserError(
-            f"train.batch_size={tc.batch_size} is larger than the train split "
-            f"({len(splits.train)} samples per process) and drop_last leaves no batch. "
-            f"Use a smaller batch size."
-        )
-    return train, val, test
 
 
 # ----------------------------------------------------------------------------- fitted models
@@ -258,8 +140,8 @@ def fit_once(s: Setup) -> dict:
     )  # fmt: skip
     if s.dist.is_main:
         s.run.write_metrics(s.history)  # its one row, as every run has (the run directory contract)
-    s.checkpoint("best.pt", {"epoch": 1})
-    s.checkpoint("last.pt", {"history": s.history, "state": s.state.to_dict()})
+    checkpoint(s, "best.pt", {"epoch": 1})
+    checkpoint(s, "last.pt", {"history": s.history, "state": s.state.to_dict()})
     return _finish(s)
 
 
@@ -316,9 +198,9 @@ def train_one_epoch(s: Setup, stop: StopFlag) -> dict:
     sums = _begin_epoch(s)  # loss·n, correct, n: summed on the device, read once per log line
     s.model.train()
     t0 = time.perf_counter()
-    lr = s.lr_at(max(st.global_step - 1, 0))  # the row's lr if a resumed epoch has no step left
+    lr = lr_at(s, max(st.global_step - 1, 0))  # the row's lr if a resumed epoch has no step left
     for x, y in s.train_loader.epoch(epoch, st.step):
-        lr = s.lr_at(st.global_step)
+        lr = lr_at(s, st.global_step)
         loss, logits = train_step(s, x, y, lr)
         n = torch.full((), len(y), device=s.device, dtype=torch.float64)
         correct = (logits.detach().argmax(1) == y).sum().double()
@@ -399,7 +281,7 @@ def evaluate_and_checkpoint(s: Setup, row: dict) -> bool:
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
     if st.best is None or _better(value, st.best, tc.select_metric, tc.min_delta):
         st.best, st.best_epoch, st.bad_evals = value, epoch, 0
-        s.checkpoint("best.pt", {"epoch": epoch})
+        checkpoint(s, "best.pt", {"epoch": epoch})
         return False
     st.bad_evals += 1
     return tc.early_stop is not None and st.bad_evals >= tc.early_stop
@@ -415,7 +297,7 @@ def record(s: Setup, row: dict, callbacks: list[Callback], save_last: bool = Tru
     """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks."""
     s.history.append(row)
     if save_last:
-        s.checkpoint("last.pt", s.resumable())
+        checkpoint(s, "last.pt", resumable(s))
     if s.dist.is_main:
         s.run.write_metrics(s.history)
     s.log.epoch_done(row)
@@ -437,7 +319,7 @@ def _stop_resumably(s: Setup, signal_name: str, sums: torch.Tensor, lr: float, t
     st = s.state
     st.train_time_s += took
     st.partial = sums.cpu()
-    s.checkpoint("last.pt", s.resumable())
+    checkpoint(s, "last.pt", resumable(s))
     _mark(s, "interrupted")
     s.log.stop()
     raise TrainingInterrupted(

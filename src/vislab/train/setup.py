@@ -1,0 +1,137 @@
+"""A run's set-up: data (statistics fitted on train, or a checkpoint's), the model, the loaders —
+gathered in ``Setup``, the dataclass every stage of the trainer reads."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+
+from vislab.config import Config
+from vislab.data import prepare_data
+from vislab.data.augment import build_augment
+from vislab.data.loader import DeviceLoader
+from vislab.data.types import Splits
+from vislab.errors import UserError
+from vislab.models import build_model, skip_pretrained
+from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.train.progress import Progress
+from vislab.train.rundir import RunDir
+from vislab.train.runtime import Distributed, resolve_data_device, resolve_device
+from vislab.train.state import LoopState
+from vislab.version import __version__
+
+
+@dataclass
+class Setup:
+    """What every stage of a run reads: built once by ``set_up`` (the optimizer by ``ready_steps``)."""
+
+    cfg: Config
+    run: RunDir
+    dist: Distributed
+    device: torch.device
+    model: torch.nn.Module  # the bare model: weights, checkpoints, hooks
+    hooks: ModelHooks
+    splits: Splits
+    train_loader: DeviceLoader
+    val_loader: DeviceLoader
+    test_loader: DeviceLoader
+    meta: dict  # what every checkpoint carries beside the weights
+    n_params: int
+    log: Progress
+    history: list[dict]
+    state: LoopState
+    resume_rng: tuple = (None, None)  # (cpu, cuda) RNG states of an epoch interrupted mid-way
+    net: torch.nn.Module | None = None  # what runs forward: the model, DDP-wrapped and/or compiled
+    opt: torch.optim.Optimizer | None = None
+    amp: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
+
+    @property
+    def amp_on(self) -> bool:
+        return self.device.type == "cuda" and self.cfg.train.amp
+
+
+def set_up(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distributed) -> Setup:
+    """Data (statistics fitted on train, or the checkpoint's), model and loaders; the config saved."""
+    tc = cfg.train
+    device = dist.device or resolve_device(tc.device)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    splits, stats = prepare_data(cfg.data, tc.seed, stats=ckpt["preprocess"] if ckpt else None)
+    model, n_params = _build_model(cfg, splits, ckpt, device)
+    meta = dict(
+        model_name=cfg.model.name,
+        model_kwargs=cfg.model.kwargs(),
+        input_shape=list(splits.sample_shape),
+        num_classes=splits.num_classes,
+        class_names=splits.class_names,
+        preprocess=stats,
+        config=cfg.to_dict(),
+        vislab_version=__version__,
+    )
+    if dist.is_main:
+        run.write_config(cfg.to_yaml())
+    hooks = hooks_of(model)
+    loaders = _build_loaders(
+        cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, splits.sample_shape)
+    )
+    log = Progress(quiet=quiet or not dist.is_main)
+    n = "/".join(str(len(s)) for _, s in splits.items())
+    log.line(
+        f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {n_params:,} parameters, "
+        f"device {device}"
+    )
+    return Setup(
+        cfg, run, dist, device, model, hooks, splits, *loaders, meta, n_params, log,
+        history=list(ckpt["history"]) if ckpt else [],
+        state=LoopState.from_dict(ckpt["state"]) if ckpt else LoopState(),
+        resume_rng=(ckpt.get("rng"), ckpt.get("cuda_rng")) if ckpt else (None, None),
+    )  # fmt: skip
+
+
+def _build_model(cfg: Config, splits: Splits, ckpt: dict | None, device: torch.device):
+    """The seeded model on ``device`` (with the checkpoint's weights when resuming) and its size."""
+    torch.manual_seed(cfg.train.seed)  # model init
+    with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
+        model = build_model(
+            cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
+        ).to(device)
+    if ckpt:
+        model.load_state_dict(ckpt["state_dict"])
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params == 0:  # fitted baselines: their size is what they store
+        n_params = sum(b.numel() for b in model.buffers())
+    if _channels_last(cfg, model, splits.sample_shape):
+        model = model.to(memory_format=torch.channels_last)
+    return model, n_params
+
+
+def _channels_last(cfg: Config, model: torch.nn.Module, sample_shape: tuple) -> bool:
+    # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores
+    is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    return cfg.train.channels_last and len(sample_shape) == 3 and is_conv
+
+
+def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
+    """Train (shuffled, augmented, this rank's share), val and test loaders on ``device``."""
+    tc = cfg.train
+    nbytes = sum(s.x.nbytes for _, s in splits.items())
+    storage = resolve_data_device(cfg.data.device, device, nbytes)
+    augment = build_augment(cfg.augment, splits.sample_shape)
+    train = DeviceLoader(
+        splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
+        augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage,
+    )  # fmt: skip
+    val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage)
+    test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage)
+    for loader in (train, val, test):
+        loader.channels_last = channels_last
+    train.alternate_flip = hooks.flip_policy == "alternate"
+    if len(train) == 0:
+        raise UserError(
+            f"train.batch_size={tc.batch_size} is larger than the train split "
+            f"({len(splits.train)} samples per process) and drop_last leaves no batch. "
+            f"Use a smaller batch size."
+        )
+    return train, val, test
