@@ -145,6 +145,7 @@ def test_logged_val_accuracy_is_that_of_the_final_weights(ddp_run):
     assert last["val_acc"] == val.acc and last["val_loss"] == pytest.approx(val.loss, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_after_an_epoch_matches_the_uninterrupted_run(ddp_run, tmp_path):
     _, _, (w_full, _) = ddp_run
     out, _ = run_ddp(tmp_path, "r", stop_after=1)
@@ -160,6 +161,7 @@ def test_launcher_arguments():
     assert torchrun_args(2, argv)[:5] == ["--standalone", "--nproc-per-node", "2", "-m", "vislab"]
 
 
+@pytest.mark.slow
 def test_cli_nproc_runs_torchrun_and_returns_exit_codes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     sets = [

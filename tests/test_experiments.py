@@ -184,6 +184,7 @@ def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
         assert [r["run"] for r in csv.DictReader(f)] == ["first", "second", "third"]
 
 
+@pytest.mark.slow
 def test_parallel_jobs_and_data_override(tmp_path, capsys):
     """--jobs 2 trains in two spawned processes; --data circles makes the image-only run fail cleanly."""
     spec = write_suite(

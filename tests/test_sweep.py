@@ -103,6 +103,7 @@ def check_workers_shared_study(
     return study
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_sqlite_study(tmp_path):
     spec = write_spec(tmp_path / "s.yaml", **SHARED)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
