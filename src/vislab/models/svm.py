@@ -63,7 +63,7 @@ class SVM(ModelHooks, nn.Module):
 
     # ----------------------------------------------------------------------------------- fitting
     def fit_arrays(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        from sklearn.svm import SVC
+        from sklearn.svm import SVC  # heavy (scikit-learn's svm stack): only when an svm is fitted
 
         x = x.detach().flatten(1).double().cpu()
         y = y.detach().long().cpu()
