@@ -1,7 +1,7 @@
 """GPU figures of vislab's own trainer: training and evaluation images/s, peak GPU memory, and
 time-to-accuracy on Fashion-MNIST.
 
-Throughput: for each model (cnn, vit, resnet18, fast — those registered), ``vislab.train.trainer.train``
+Throughput: for each model (cnn, vit, resnet18, fast — those registered), ``vislab.training.trainer.train``
 runs two epochs on 50,000 synthetic 32×32×3 images (resident on the GPU, crop + flip augmentation,
 bf16 autocast, channels_last, fused SGD; ``--compile`` adds torch.compile). Training images/s come
 from the second epoch's time (the first includes warm-up and compilation); evaluation images/s from
@@ -31,8 +31,8 @@ from vislab.config import build_config, load_config  # noqa: E402
 from vislab.data.sources import SOURCES  # noqa: E402
 from vislab.data.types import ArraySet, SourceData  # noqa: E402
 from vislab.models import MODELS  # noqa: E402
-from vislab.train.state import Callback  # noqa: E402
-from vislab.train.trainer import train  # noqa: E402
+from vislab.training.state import Callback  # noqa: E402
+from vislab.training.trainer import train  # noqa: E402
 
 MODEL_SETTINGS = {
     "cnn": ["model.name=cnn", "model.batchnorm=true", "model.dropout=0.5"],

@@ -12,7 +12,7 @@ mean/std normalisation.
   ``cross_entropy``, backward, step;
   ``loss.item()`` is *not* called per step. Test accuracy: the test set through a DataLoader
   (ToTensor + Normalize, batch 512, same workers) under ``torch.no_grad()``.
-- vislab: ``vislab.train.trainer.train`` with the same settings (``train.epochs=1``); its epoch time
+- vislab: ``vislab.training.trainer.train`` with the same settings (``train.epochs=1``); its epoch time
   is the trainer's ``train_time_s`` (the epoch loop only); its test accuracy is summary.json's.
 
 What differs is only how each side feeds and runs the model: vislab gathers/augments whole batches
@@ -44,7 +44,7 @@ from common import FASHION_ROOT, Timer, emit, fashion_available, fashion_overrid
 from vislab.config import build_config  # noqa: E402
 from vislab.data import prepare_data  # noqa: E402
 from vislab.models import MODELS, build_model  # noqa: E402
-from vislab.train.trainer import train  # noqa: E402
+from vislab.training.trainer import train  # noqa: E402
 
 MODEL_SETTINGS = {
     "cnn": [

@@ -10,7 +10,7 @@ from PIL import Image
 from fixtures import Zygote
 from vislab.cli import main
 from vislab.config import build_config
-from vislab.train.trainer import train
+from vislab.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -4,6 +4,8 @@
   protocol 2: byte-string keys, ``numpy.core.multiarray._reconstruct``), ``batches.meta``, and the
   ``cifar-10-python.tar.gz`` tarball made from them.
 - MNIST / Fashion-MNIST: IDX files, raw or gzip-compressed.
+- CIFAR-100: ``train``/``test``/``meta`` pickles in the same Python 2 style, and its tarball.
+- torchvision layouts: KMNIST's ``KMNIST/raw`` IDX files, SVHN's ``<split>_32x32.mat``.
 - Image folders: one sub-folder per class, PNG and JPEG of mixed sizes.
 - Hostile files: a pickle that runs a shell command, tarballs that try to escape their folder.
 - A process harness (``Zygote``) that forks real ``vislab ...`` processes in milliseconds, and the short
@@ -176,16 +178,77 @@ def write_cifar_tarball(
     path: str | Path, n: int = 20, seed: int = 0
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``cifar-10-python.tar.gz``-style archive (members under ``cifar-10-batches-py/``)."""
+    return _tarball(path, "cifar-10-batches-py", lambda folder: write_cifar(folder, n, seed))
+
+
+def _tarball(path: str | Path, member: str, write):
+    """A .tar.gz at ``path`` of the folder ``member`` that ``write(folder)`` fills; what write returns."""
     path = Path(path)
     staging = path.parent / f".staging-{path.name}"
-    out = write_cifar(staging / "cifar-10-batches-py", n, seed)
+    out = write(staging / member)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
-        tar.add(staging / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+        tar.add(staging / member, arcname=member)
     for f in sorted(staging.rglob("*"), reverse=True):
         f.rmdir() if f.is_dir() else f.unlink()
     staging.rmdir()
     return out
+
+
+# ------------------------------------------------------------------------------------ CIFAR-100
+CIFAR100_FINE = [f"fine_{i:02d}" for i in range(100)]
+CIFAR100_COARSE = [f"coarse_{i:02d}" for i in range(20)]
+
+
+def cifar100_pickle_bytes(
+    x: np.ndarray, fine, coarse, batch_label: str = "training batch 1 of 1"
+) -> bytes:
+    """The bytes of an official-style ``cifar-100-python/train`` or ``test`` pickle (Python 2 cPickle)."""
+    return py2_pickle(
+        {
+            b"filenames": [f"img_{i:05d}.png".encode() for i in range(len(x))],
+            b"batch_label": batch_label.encode(),
+            b"fine_labels": [int(v) for v in fine],
+            b"coarse_labels": [int(v) for v in coarse],
+            b"data": x.transpose(0, 3, 1, 2).reshape(len(x), 3072),
+        }
+    )
+
+
+def write_cifar100(
+    folder: str | Path,
+    n: int = 30,
+    seed: int = 0,
+    files: tuple[str, ...] = ("train", "test"),
+    meta: bool = True,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``train``/``test`` pickles (``n`` images each) and ``meta`` in ``folder``; returns (x, fine, coarse)
+    per file. Fine labels cycle through 0..99; coarse label = fine // 5."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for i, name in enumerate(files):
+        rng = np.random.default_rng(seed + i)
+        x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        fine = rng.permutation(np.arange(n) % 100)
+        (folder / name).write_bytes(cifar100_pickle_bytes(x, fine, fine // 5, f"{name} batch"))
+        out[name] = (x, fine, fine // 5)
+    if meta:
+        (folder / "meta").write_bytes(
+            py2_pickle(
+                {
+                    b"fine_label_names": [n.encode() for n in CIFAR100_FINE],
+                    b"coarse_label_names": [n.encode() for n in CIFAR100_COARSE],
+                }
+            )
+        )
+    (folder / "file.txt~").write_text("")  # the official tarball ships this editor backup too
+    return out
+
+
+def write_cifar100_tarball(path: str | Path, n: int = 30, seed: int = 0) -> dict:
+    """``cifar-100-python.tar.gz``-style archive (members under ``cifar-100-python/``)."""
+    return _tarball(path, "cifar-100-python", lambda folder: write_cifar100(folder, n, seed))
 
 
 # ------------------------------------------------------------------------------------------ IDX
@@ -239,6 +302,36 @@ def write_mnist(
         write_idx(Path(folder) / (MNIST_FILES[key][1] + ext), y)
         out[key] = (x, y)
     return out
+
+
+def write_kmnist(
+    root: str | Path, n_train: int = 30, n_test: int = 20, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """KMNIST as torchvision's download leaves it: ``root/KMNIST/raw/`` with each IDX file both
+    gzip-compressed (as published) and extracted (what ``torchvision.datasets.KMNIST`` reads)."""
+    raw = Path(root) / "KMNIST" / "raw"
+    out = write_mnist(raw, n_train, n_test, seed, gz=True)
+    write_mnist(raw, n_train, n_test, seed, gz=False)
+    return out
+
+
+def write_svhn_mat(
+    folder: str | Path, split: str = "train", n: int = 24, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """SVHN's ``<split>_32x32.mat`` (MATLAB v5, as published): X 32×32×3×N uint8, y N×1 with label 10
+    for the digit 0. Returns (images N×32×32×3, digits 0..9)."""
+    import scipy.io
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    digits = rng.permutation(np.arange(n) % 10)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    mat = {
+        "X": np.ascontiguousarray(x.transpose(1, 2, 3, 0)),
+        "y": np.where(digits == 0, 10, digits).astype(np.uint8)[:, None],
+    }
+    scipy.io.savemat(Path(folder) / f"{split}_32x32.mat", mat)
+    return x, digits
 
 
 # --------------------------------------------------------------------------------- image folder
@@ -335,7 +428,7 @@ ZYGOTE = textwrap.dedent(r"""
     import json, os, signal, sys, time, traceback
     import torch  # the heavy imports (and matplotlib's first figure), once: a child then starts in milliseconds
     import kornia, torchvision, sklearn.datasets
-    import vislab.cli, vislab.train.trainer, vislab.predict, vislab.data.sources, vislab.data.sources.digits
+    import vislab.cli, vislab.training.trainer, vislab.predict, vislab.data.sources, vislab.data.sources.digits
     from vislab.plotting.runs import plot_confusion
     import numpy as np, tempfile
     plot_confusion(np.eye(2, dtype=int), ["a", "b"], tempfile.mkdtemp() + "/warm.png")

@@ -47,10 +47,10 @@ def test_the_tree_keeps_every_contract():
     [
         ("data/types.py", "import vislab.report", LAYERS, "vislab.data.types -> vislab.report"),
         (
-            "train/metrics.py",
+            "training/metrics.py",
             "from vislab import __version__",
             FACADE,
-            "vislab.train.metrics -> vislab",
+            "vislab.training.metrics -> vislab",
         ),
         (
             "plotting/runs.py",

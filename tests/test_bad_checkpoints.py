@@ -16,7 +16,7 @@ import torch
 from conftest import cli, one_line
 from vislab.errors import DataError, UserError
 from vislab.predict import load_model
-from vislab.train.checkpoint import load_checkpoint
+from vislab.training.checkpoint import load_checkpoint
 
 
 class RunsCode:

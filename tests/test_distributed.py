@@ -14,9 +14,9 @@ from conftest import REPO, tiny_config
 from vislab.data import prepare_data
 from vislab.data.loader import DeviceLoader
 from vislab.models import build_model
-from vislab.train.evaluate import evaluate
-from vislab.train.launch import launch_torchrun, strip_nproc, torchrun_args
-from vislab.train.state import Callback
+from vislab.training.evaluate import evaluate
+from vislab.training.launch import launch_torchrun, strip_nproc, torchrun_args
+from vislab.training.state import Callback
 
 OVERRIDES = (
     "model.name=cnn",
@@ -54,8 +54,8 @@ class _StopAfterEpoch(Callback):
 
 def _forbid_writes() -> None:
     """Make any file write through vislab's run-directory code fail loudly (for ranks > 0)."""
-    import vislab.train.checkpoint as checkpoint
-    import vislab.train.rundir as rundir
+    import vislab.training.checkpoint as checkpoint
+    import vislab.training.rundir as rundir
 
     def refuse(*a, **k):
         raise AssertionError(f"a non-main rank tried to write: {a[:1]}")
@@ -74,8 +74,8 @@ def _worker(rank, world, port, overrides, out, dump, resume, stop_after):
         MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
-    import vislab.train.trainer as trainer
-    from vislab.train.runtime import Distributed
+    import vislab.training.trainer as trainer
+    from vislab.training.runtime import Distributed
 
     finish = trainer.finish_run
 

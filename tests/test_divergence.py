@@ -13,11 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import vislab.train.trainer as trainer_mod
+import vislab.training.trainer as trainer_mod
 from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import TrainingDiverged
-from vislab.train.checkpoint import load_checkpoint
-from vislab.train.trainer import train
+from vislab.training.checkpoint import load_checkpoint
+from vislab.training.trainer import train
 
 
 def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path, monkeypatch):

@@ -14,10 +14,10 @@ from vislab.data.types import ArraySet
 from vislab.errors import UserError
 from vislab.models import build_model
 from vislab.models.hooks import hooks_of
-from vislab.train import runtime
-from vislab.train.checkpoint import load_checkpoint
-from vislab.train.evaluate import predict_logits
-from vislab.train.trainer import train
+from vislab.training import runtime
+from vislab.training.checkpoint import load_checkpoint
+from vislab.training.evaluate import predict_logits
+from vislab.training.trainer import train
 
 FAST = (
     "model.name=fast",
@@ -257,7 +257,7 @@ class _CountSyncs(torch.utils._python_dispatch.TorchDispatchMode):
 def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     """The step loop reads nothing back except where a metric is logged: with progress logging off, the
     number of syncing ops in an epoch does not grow with its number of steps (only the epoch-end means)."""
-    from vislab.train.progress import Progress
+    from vislab.training.progress import Progress
 
     monkeypatch.setattr(Progress, "wants_update", lambda self, step: False)
     counts = []

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from conftest import tiny_config
 from vislab.models import register_model, unregister_model
 from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.train.trainer import train
+from vislab.training.trainer import train
 
 CALLS: list[tuple] = []
 

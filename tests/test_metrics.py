@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vislab.errors import MetricsInputError
-from vislab.train.metrics import compute_metrics
+from vislab.training.metrics import compute_metrics
 
 
 def onehot_logits(pred, k):

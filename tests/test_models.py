@@ -77,7 +77,7 @@ def _one_step(model, x, y, lr):
     """One training step as the trainer drives it: ``manual_step`` if the model declares it, else
     torch.optim SGD."""
     from vislab.config import OptimConfig
-    from vislab.train.optim import build_optimizer
+    from vislab.training.optim import build_optimizer
 
     model.train()
     if hooks_of(model).trained_by == "manual_step":
@@ -759,7 +759,7 @@ def _toy(kind):
 def test_svm_predictions_equal_sklearn(kind, kernel):
     from sklearn.svm import SVC
 
-    from vislab.train.metrics import compute_metrics
+    from vislab.training.metrics import compute_metrics
 
     x, y = _toy(kind)
     k = int(y.max()) + 1

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
-import vislab.train.trainer as trainer_mod
+import vislab.training.trainer as trainer_mod
 from conftest import one_line, tiny_config
 from fixtures import EPOCHS, KILL_ARGS, Zygote
 from vislab.errors import TrainingInterrupted
-from vislab.train.checkpoint import load_checkpoint
-from vislab.train.trainer import train
+from vislab.training.checkpoint import load_checkpoint
+from vislab.training.trainer import train
 
 PY = sys.executable
 RESULT_KEYS = [
@@ -75,8 +75,8 @@ def run_result(run: Path) -> dict:
 # inside a child: the 2nd end-of-epoch last.pt is half written when the process stops (to be SIGKILLed there)
 HALF_WRITE = textwrap.dedent("""
     import io, time, torch
-    import vislab.train.trainer as trainer
-    from vislab.train.checkpoint import atomic_write
+    import vislab.training.trainer as trainer
+    from vislab.training.checkpoint import atomic_write
     _save_checkpoint = trainer.save_checkpoint
     def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang
         if path.name == "last.pt" and payload["state"]["epoch"] == 2 and payload["state"]["step"] == 0:

@@ -12,7 +12,7 @@ import time
 
 from conftest import cli, one_line, tiny_sets
 from fixtures import EPOCHS, KILL_ARGS
-from vislab.train.rundir import RunDir
+from vislab.training.rundir import RunDir
 
 
 def _long_args(epochs: int = 500) -> list[str]:

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from vislab.errors import UserError
-from vislab.train.rundir import RunDir
-from vislab.train.tracking import build_trackers, scalars
-from vislab.train.trainer import train
+from vislab.training.rundir import RunDir
+from vislab.training.tracking import build_trackers, scalars
+from vislab.training.trainer import train
 
 
 def test_scalars_keep_finite_numbers_and_split_per_class():

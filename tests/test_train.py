@@ -11,10 +11,10 @@ import torch
 from conftest import tiny_config
 from vislab.config import ScheduleConfig
 from vislab.errors import TrainingDiverged, TrainingInterrupted, UserError
-from vislab.train.checkpoint import load_checkpoint
-from vislab.train.optim import lr_factor
-from vislab.train.state import Callback
-from vislab.train.trainer import train
+from vislab.training.checkpoint import load_checkpoint
+from vislab.training.optim import lr_factor
+from vislab.training.state import Callback
+from vislab.training.trainer import train
 
 CONTRACT = [
     "val_acc",
@@ -162,7 +162,7 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
     from vislab.data import prepare_data
     from vislab.data.loader import DeviceLoader
     from vislab.models import build_model
-    from vislab.train.evaluate import evaluate
+    from vislab.training.evaluate import evaluate
 
     over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2", "optim.lr=0.01")
     plain = train(tiny_config(*over), tmp_path / "plain", quiet=True)
@@ -214,7 +214,7 @@ def test_early_stopping(tmp_path):
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     import types
 
-    import vislab.train.trainer as trainer_mod
+    import vislab.training.trainer as trainer_mod
 
     class PoisonAfterEpoch1(Callback):  # from epoch 2 on, the loss is NaN (as with a diverging lr)
         def on_epoch_end(self, row):

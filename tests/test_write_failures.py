@@ -20,7 +20,7 @@ import torch
 
 from conftest import cli, one_line, tiny_sets
 from fixtures import write_image_folder, write_mnist
-from vislab.train.checkpoint import load_checkpoint
+from vislab.training.checkpoint import load_checkpoint
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 

@@ -1,5 +1,60 @@
-"""vislab: a lab bench for image classification."""
+"""vislab: a lab bench for image classification.
+
+The public Python API (the names in ``__all__``; the functions live in :mod:`vislab.api`, ``Run`` in
+:mod:`vislab.run`):
+
+>>> import vislab
+>>> run = vislab.train(model="cnn", data="digits", train__epochs=3)
+>>> run.summary["test_acc"], run.history.tail(1), run.plot("confusion")
+>>> vislab.compare([run, vislab.load_run("runs/mlp")])
+
+They are imported on first use, so that ``import vislab`` (and the ``vislab`` command's ``--help``) does not
+wait for torch, scikit-learn, matplotlib and optuna.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from vislab.version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
+    from vislab.api import compare, load_run, run_suite, sweep, train
+    from vislab.config import Config, load_config
+    from vislab.errors import UserError, VislabError
+    from vislab.models import register_model
+    from vislab.run import Run, SuiteResult
+
+__all__ = [
+    "__version__",
+    "Config",
+    "Run",
+    "SuiteResult",
+    "UserError",
+    "VislabError",
+    "compare",
+    "load_config",
+    "load_run",
+    "register_model",
+    "run_suite",
+    "sweep",
+    "train",
+]
+_HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
+_HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}
+_LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vislab' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

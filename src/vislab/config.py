@@ -53,6 +53,10 @@ class DataConfig(Section):
     image_size: int = Field(32, gt=0)  # `folder` source: decode every image to this square size
     n_samples: int = Field(1000, gt=0)  # `circles` source: number of points
     noise: float = Field(0.1, ge=0)  # `circles` source: gaussian noise on the points
+    # `cifar100` source: the 100 fine classes or the 20 coarse superclasses
+    label_mode: Literal["fine", "coarse"] = "fine"
+    # `torchvision:<Class>` sources: extra constructor arguments (e.g. {split: balanced} for EMNIST)
+    options: dict[str, Any] = {}
     device: Literal["auto", "cpu", "cuda"] = "auto"  # where the split tensors live
 
     @model_validator(mode="after")

@@ -7,6 +7,10 @@ type                       exit  meaning
 ``ConfigError``            2     an invalid configuration key or value (a ``UserError``)
 ``DataError``              2     missing, corrupt or unreadable data (a ``UserError``)
 ``TrainingDiverged``       2     the loss became NaN/inf: a setting to change (a ``UserError``)
+``UserCodeError``          2     the user's own model code (``model.name=file.py:Net``) is missing or
+                                 broken; its own traceback, if any, follows the message (a ``UserError``)
+``UntrustedCode``          2     a run's user code was not imported: no ``--trust-code`` and the file
+                                 differs from the one the run recorded (a ``UserError``)
 ``RunFailed``              1     a runtime failure with a message (disk full, some runs failed)
 ``WriteFailed``            1     a file of the run could not be written (a ``RunFailed``)
 ``SuiteFailed``            1     some runs of a suite failed, the others finished (a ``RunFailed``)
@@ -40,6 +44,18 @@ class DataError(UserError):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
+
+
+class UserCodeError(UserError):
+    """The user's own model (a ``file.py:attr`` or ``package.module:attr`` reference) cannot be used.
+
+    When the user's code raised, the message ends with a line ``your code raised:`` followed by the
+    traceback of the user's frames only (vislab's own frames are left out).
+    """
+
+
+class UntrustedCode(UserError):
+    """A run's model is user code that was not imported: not trusted, and not the file the run recorded."""
 
 
 class RunFailed(VislabError):

@@ -1,7 +1,11 @@
-"""Using a finished checkpoint: evaluate it on a split, or classify image files."""
+"""Using a finished checkpoint: evaluate it on a split, or classify images (files, PIL images, arrays).
+
+One implementation for the CLI (``vislab eval`` / ``vislab predict``: tables and lines on the console) and
+the Python API (``vislab.Run.evaluate`` / ``Run.predict``: plain values)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +21,16 @@ from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
+from vislab.models.user import recorded_code
 from vislab.plotting.runs import plot_confusion
-from vislab.train.checkpoint import load_checkpoint, resolve_checkpoint
-from vislab.train.metrics import compute_metrics
+from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
+from vislab.training.metrics import Metrics, compute_metrics
 
 console = Console()
+
+#: An image the API can classify: a file path, a PIL image, or a uint8 (0-255) or float (0-1) array of
+#: H×W, H×W×C or C×H×W.
+ImageLike = str | Path | Image.Image | np.ndarray
 
 _MODEL_KEYS = {
     "model_name": str,
@@ -34,8 +43,11 @@ _MODEL_KEYS = {
 }
 
 
-def load_model(target: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model of a checkpoint (needs nothing but the checkpoint)."""
+def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model of a checkpoint (needs nothing but the checkpoint).
+
+    A model that is the user's own code (``model.name=file.py:Net``) is imported only with
+    ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2)."""
     path = resolve_checkpoint(target)
     ckpt = load_checkpoint(path)
     bad = [k for k, t in _MODEL_KEYS.items() if not isinstance(ckpt.get(k), t)]
@@ -44,9 +56,10 @@ def load_model(target: str | Path) -> tuple[torch.nn.Module, dict]:
             f"checkpoint '{path}' lacks or has malformed {', '.join(bad)}: it is damaged or was not "
             f"written by vislab's trainer. Use best.pt/last.pt from a vislab run directory."
         )
-    with skip_pretrained():  # the checkpoint's state dict is the model; no pretrained file needed
+    code = recorded_code(ckpt["model_name"], ckpt.get("model_code"), trust_code, str(target))
+    with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
         model = build_model(
-            ckpt["model_name"],
+            name,
             tuple(ckpt["input_shape"]),
             ckpt["num_classes"],
             **ckpt["model_kwargs"],
@@ -68,25 +81,26 @@ def load_model(target: str | Path) -> tuple[torch.nn.Module, dict]:
     return model.eval(), ckpt
 
 
-def evaluate_checkpoint(target: Path, split: str, overrides: list[str], out: Path | None) -> dict:
-    """Score a checkpoint on a split of its dataset, with the checkpoint's own normalisation."""
+def score_checkpoint(
+    target: str | Path, split: str = "test", overrides: Sequence[str] = (), trust_code: bool = False
+) -> tuple[Metrics, list[str]]:
+    """A checkpoint's metrics on a split of its dataset (with the checkpoint's own normalisation) and the
+    class names; ``overrides`` are ``--set`` assignments (data.* and train.eval_batch_size only)."""
     if split not in ("train", "val", "test"):
         raise UserError(f"--split must be train, val or test, not '{split}'.")
-    model, ckpt = load_model(target)
+    model, ckpt = load_model(target, trust_code)
     if not isinstance(ckpt.get("config"), dict):
         raise DataError(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
         )
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     fixed = [o for o in overrides if o.split("=", 1)[0].strip().startswith("model.")]
     if fixed:
         raise UserError(
             f"--set {fixed[0]}: eval scores the checkpoint's own model, whose options cannot change. "
             f"Only data.* (and train.eval_batch_size) settings apply here."
         )
-    cfg = build_config(ckpt["config"], overrides, source="checkpoint config")
+    cfg = build_config(ckpt["config"], list(overrides), source="checkpoint config")
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats=ckpt["preprocess"])
     want = (tuple(ckpt["input_shape"]), int(ckpt["num_classes"]))
     got = (tuple(splits.sample_shape), splits.num_classes)
@@ -102,17 +116,27 @@ def evaluate_checkpoint(target: Path, split: str, overrides: list[str], out: Pat
     with torch.inference_mode():
         logits = torch.cat([model(x) for x, _ in loader.epoch(0)])
     m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
+    return m, list(splits.class_names)
+
+
+def evaluate_checkpoint(
+    target: Path, split: str, overrides: list[str], out: Path | None, trust_code: bool = False
+) -> dict:
+    """``vislab eval``: score a checkpoint on a split, print the per-class table, write the confusion PNG."""
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
+    m, class_names = score_checkpoint(target, split, overrides, trust_code)
     table = Table(title=f"{split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}")
     table.add_column("class")
     table.add_column("accuracy", justify="right")
     table.add_column("support", justify="right")
-    for name, acc, row in zip(splits.class_names, m.per_class, m.confusion):
+    for name, acc, row in zip(class_names, m.per_class, m.confusion):
         table.add_row(escape(str(name)), f"{acc:.4f}", str(int(row.sum())))
     console.print(table)
     target = Path(target)
     folder = out or (target / "figures" if target.is_dir() else target.parent)
     png = plot_confusion(
-        m.confusion, splits.class_names, Path(folder) / f"confusion_{split}.png", title=split
+        m.confusion, class_names, Path(folder) / f"confusion_{split}.png", title=split
     )
     console.print(escape(f"confusion matrix: {png}"))
     return {"acc": m.acc, "pacc": m.pacc, "auc": m.auc}
@@ -120,13 +144,11 @@ def evaluate_checkpoint(target: Path, split: str, overrides: list[str], out: Pat
 
 def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable."""
-    c, h, w = shape
     if not Path(path).is_file():
         raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-            arr = np.array(img, dtype=np.uint8)
+            return _fit(img, shape)
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise UserError(
             f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files."
@@ -136,17 +158,75 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
             f"'{path}' is not a readable image ({type(e).__name__}: {str(e)[:120]}): give PNG/JPEG/BMP/... "
             f"files."
         ) from None
+
+
+def _fit(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
+    """A PIL image as uint8 H×W×C of the model's input shape (C, H, W): grey or RGB, resized bilinearly."""
+    c, h, w = shape
+    arr = np.array(img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def predict_images(target: Path, images: list[Path], top_k: int = 3) -> int:
-    """Print the top-k classes per image; a bad file gets its own error line. Returns the number of failures."""
-    model, ckpt = load_model(target)
+def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
+    """Any :data:`ImageLike` as uint8 H×W×C of the model's input shape; arrays pass through PIL like files,
+    so the same picture gives the same input whichever way it comes."""
+    if isinstance(image, (str, Path)):
+        return load_image(Path(image), shape)
+    if isinstance(image, Image.Image):
+        return _fit(image, shape)
+    if not isinstance(image, np.ndarray):
+        raise UserError(
+            f"cannot classify a {type(image).__name__}: give image file paths, PIL images or numpy arrays."
+        )
+    arr = image
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = arr.transpose(1, 2, 0)  # C×H×W → H×W×C
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3):
+        raise UserError(
+            f"an image array must be H×W, H×W×C or C×H×W with 1 or 3 channels, not shape {image.shape}."
+        )
+    if arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
+            raise UserError(
+                f"an image array must hold finite numbers, not {arr.dtype} with NaN/inf."
+            )
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0  # floats in [0, 1] or values in 0-255
+        arr = np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
+    return _fit(Image.fromarray(arr), shape)
+
+
+def classify(
+    model: torch.nn.Module, ckpt: dict, arrays: list[np.ndarray], top_k: int = 3
+) -> list[list[tuple[str, float]]]:
+    """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array."""
+    names = ckpt["class_names"]
+    k = min(top_k, len(names))
+    out = []
+    for arr in arrays:
+        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255)
+        with torch.inference_mode():
+            probs = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1)[0]
+        p, idx = probs.topk(k)
+        out.append([(str(names[i]), float(q)) for q, i in zip(p.tolist(), idx.tolist())])
+    return out
+
+
+def image_shape(ckpt: dict) -> tuple[int, int, int]:
+    """The checkpoint's input shape (C, H, W); UserError for a model of feature vectors."""
     shape = tuple(ckpt["input_shape"])
     if len(shape) != 3:
         raise UserError(f"this checkpoint's model takes {shape[0]}-D feature vectors, not images.")
-    names, failures = ckpt["class_names"], 0
-    k = min(top_k, len(names))
+    return shape  # type: ignore[return-value]
+
+
+def predict_images(
+    target: Path, images: list[Path], top_k: int = 3, trust_code: bool = False
+) -> int:
+    """Print the top-k classes per image; a bad file gets its own error line. Returns the number of failures."""
+    model, ckpt = load_model(target, trust_code)
+    shape, failures = image_shape(ckpt), 0
     for path in images:
         try:
             arr = load_image(path, shape)
@@ -158,10 +238,7 @@ def predict_images(target: Path, images: list[Path], top_k: int = 3) -> int:
             )
             failures += 1
             continue
-        x = torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255)
-        with torch.inference_mode():
-            probs = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1)[0]
-        p, idx = probs.topk(k)
-        ranked = ", ".join(f"{names[i]} {q:.3f}" for q, i in zip(p.tolist(), idx.tolist()))
-        console.print(escape(f"{path}: {ranked}"), highlight=False, soft_wrap=True)
+        [ranked] = classify(model, ckpt, [arr], top_k)
+        text = ", ".join(f"{name} {q:.3f}" for name, q in ranked)
+        console.print(escape(f"{path}: {text}"), highlight=False, soft_wrap=True)
     return failures

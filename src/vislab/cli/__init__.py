@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -20,6 +19,7 @@ from rich.markup import escape
 
 from vislab.cli import data as data_cli
 from vislab.cli import experiments as experiments_cli
+from vislab.cli import export as export_cli
 from vislab.cli import model as model_cli
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
@@ -38,6 +38,12 @@ SetOpt = typer.Option(
     None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
 )
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file or preset name.")
+TrustOpt = typer.Option(
+    False,
+    "--trust-code",
+    help="Import the run's own model code (model.name=file.py:Net) even if the file is not the one "
+    "the run recorded (by sha256). Only for code you trust: importing runs it.",
+)
 
 
 @app.command()
@@ -54,30 +60,25 @@ def train(
         1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
+    trust_code: bool = TrustOpt,
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.train.launch import launch_torchrun
-    from vislab.train.runtime import Distributed
-    from vislab.train.trainer import train as run_train
+    from vislab.api import train_config
+    from vislab.training.launch import launch_torchrun
 
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
     if nproc > 1:
         raise typer.Exit(launch_torchrun(nproc, sys.argv[1:]))
     cfg = load_config(config, set_ or [])
-    if resume is not None:
-        out = resume
-    elif out is None:
-        out = (
-            Path("runs")
-            / f"{cfg.model.name.replace(':', '_')}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        )
-    dist = Distributed(cfg.train.device)
-    try:
-        run_train(cfg, out, resume=resume is not None, quiet=quiet, dist=dist)
-    finally:
-        dist.close()
+    train_config(
+        cfg,
+        resume if resume is not None else out,
+        resume=resume is not None,
+        quiet=quiet,
+        trust_code=trust_code,
+    )
 
 
 def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: Path | None) -> None:
@@ -108,12 +109,13 @@ def eval_(
     split: str = typer.Option("test", "--split", help="train | val | test"),
     set_: list[str] | None = SetOpt,
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
+    trust_code: bool = TrustOpt,
 ) -> None:
     """Evaluate a checkpoint on a split: accuracy, per-class table, confusion matrix PNG."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.predict import evaluate_checkpoint
 
-    evaluate_checkpoint(target, split, set_ or [], out)
+    evaluate_checkpoint(target, split, set_ or [], out, trust_code=trust_code)
 
 
 @app.command()
@@ -123,12 +125,13 @@ def predict(
         ..., help="Image files (any size; resized to the model's input)."
     ),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1),
+    trust_code: bool = TrustOpt,
 ) -> None:
     """Top-k classes for each image."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.predict import predict_images
 
-    if predict_images(checkpoint, images, top_k) > 0:
+    if predict_images(checkpoint, images, top_k, trust_code=trust_code) > 0:
         raise typer.Exit(2)
 
 
@@ -155,6 +158,7 @@ def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt)
 app.add_typer(data_cli.app, name="data")
 app.add_typer(model_cli.app, name="model")
 experiments_cli.register(app)
+export_cli.register(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")

@@ -8,16 +8,12 @@ errors should not wait for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 from vislab.errors import SuiteFailed
-
-if TYPE_CHECKING:  # annotations only
-    import optuna
 
 console = Console(stderr=True, highlight=False)
 SetOpt = typer.Option(
@@ -32,14 +28,6 @@ NoReportOpt = typer.Option(False, "--no-report", help="Skip report.html (tables 
 
 def _log(line: str) -> None:
     console.print(line, soft_wrap=True, markup=False)
-
-
-def _write_report(out: Path, study: optuna.Study | None = None) -> None:
-    """What a suite or a sweep stage does once its results are written (unless --no-report): report.html."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.report.build import build_report
-
-    _log(f"report: {build_report(out, study=study)}")
 
 
 class _DefaultRun(TyperGroup):
@@ -78,25 +66,25 @@ def suite(
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.experiments.runner import run_suite
-    from vislab.experiments.suite import builtin_suites, load_suite, suite_overrides
+    from vislab.api import resolve_suite, run_suite
+    from vislab.experiments.suite import builtin_suites
 
     if name is None:
         for key, desc in builtin_suites().items():
             print(f"{key:14s} {desc}")
         return
-    s = load_suite(name)
-    folder = out or Path("runs") / f"suite-{s['name']}"
-    _log(f"suite {s['name']}: {len(s['runs'])} runs → {folder}")
+    _, folder = resolve_suite(name, out)
     try:
         run_suite(
-            s,
-            folder,
-            suite_overrides(data, epochs, set_ or []),
+            name,
+            out=folder,
+            data=data,
+            epochs=epochs,
+            overrides=set_ or [],
             jobs=jobs,
             quiet=quiet,
+            report=not no_report,
             log=_log,
-            on_results=None if no_report else _write_report,
         )
     except SuiteFailed:
         _print_results(folder)
@@ -155,30 +143,26 @@ def sweep_run(
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.experiments.space import load_sweep
+    from vislab.api import resolve_sweep, sweep
     from vislab.experiments.storage import default_storage, load_existing_study
-    from vislab.experiments.suite import suite_overrides
-    from vislab.experiments.sweep import run_sweep
     from vislab.experiments.trials import print_best
-    from vislab.report.build import build_report
 
-    spec = load_sweep(file)
-    folder = out or Path("runs") / f"sweep-{spec['name']}"
-    study = run_sweep(
-        spec,
-        folder,
+    _, folder = resolve_sweep(file, out)
+    study = sweep(
+        file,
+        out=folder,
         trials=trials,
         timeout=timeout,
         storage=storage,
-        overrides=suite_overrides(data, epochs, set_ or []),
+        data=data,
+        epochs=epochs,
+        overrides=set_ or [],
         narrow=narrow,
         narrow_trials=narrow_trials,
         quiet=not verbose,
+        report=not no_report,
         log=_log,
-        on_results=None if no_report else _write_report,
     )
-    if narrow and not no_report:  # the first stage's report links to the second's
-        build_report(folder, study=study)
     print_best(study, 5)
     if narrow:
         print_best(
@@ -208,9 +192,10 @@ def sweep_show(
 ) -> None:
     """Print a sweep's best trials and write its report (DIR/report.html)."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.api import report_hook
     from vislab.experiments.sweep import show_sweep
 
-    _, out = show_sweep(folder, storage, study, top, log=_log, on_results=_write_report)
+    _, out = show_sweep(folder, storage, study, top, log=_log, on_results=report_hook(_log))
     _log(f"report: {out / 'report.html'}")
 
 

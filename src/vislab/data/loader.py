@@ -1,7 +1,7 @@
 """Device-resident batches: the whole split is one uint8 tensor on the training device; each batch is
 index-gathered, augmented and normalised there — no per-sample Python, no worker processes.
 
-When a split does not fit the GPU (``data.device``: see ``vislab.train.runtime.resolve_data_device``)
+When a split does not fit the GPU (``data.device``: see ``vislab.training.runtime.resolve_data_device``)
 it stays in host memory and each batch is gathered into pinned memory and copied with
 ``non_blocking=True``, so the copy overlaps the previous step's GPU work.
 

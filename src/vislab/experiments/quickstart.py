@@ -8,8 +8,8 @@ from rich.console import Console
 
 from vislab.experiments.suite import load_suite, run_configs
 from vislab.experiments.table import table_rows, to_rich
-from vislab.train.rundir import RunDir, is_complete
-from vislab.train.trainer import train
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.trainer import train
 
 
 def run_quickstart(out: Path, epochs: int | None = None, quiet: bool = False) -> dict[str, dict]:

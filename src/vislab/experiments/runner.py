@@ -20,9 +20,9 @@ from vislab.config import build_config
 from vislab.errors import SuiteFailed, TrainingInterrupted, UserError, VislabError
 from vislab.experiments.suite import PlannedRun, plan_suite
 from vislab.experiments.table import write_tables
-from vislab.train.checkpoint import atomic_write_text
-from vislab.train.rundir import RunDir, is_complete
-from vislab.train.trainer import train
+from vislab.training.checkpoint import atomic_write_text
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.trainer import train
 
 
 def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None) -> dict:

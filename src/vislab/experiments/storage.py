@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from vislab.errors import UserError
 from vislab.experiments import space as sp
-from vislab.train.rundir import pid_alive
+from vislab.training.rundir import pid_alive
 
 HEARTBEAT_S, GRACE_S = 20, 90
 

@@ -38,7 +38,7 @@ from vislab.config import (
 )
 from vislab.data.sources import require_source
 from vislab.errors import UserError
-from vislab.train.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir, is_complete
 
 SUITE_DIR = Path(__file__).parent / "suites"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

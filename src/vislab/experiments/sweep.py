@@ -39,10 +39,10 @@ from vislab.experiments.storage import (
 from vislab.experiments.table import write_tables
 from vislab.experiments.trials import best, print_best, trials_csv
 from vislab.models import check_model_options
-from vislab.train.checkpoint import atomic_write_text
-from vislab.train.rundir import RunDir, is_complete
-from vislab.train.state import Callback
-from vislab.train.trainer import train
+from vislab.training.checkpoint import atomic_write_text
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.state import Callback
+from vislab.training.trainer import train
 
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 MAX_FAILURES_IN_A_ROW = 3

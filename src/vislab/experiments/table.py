@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from vislab.train.checkpoint import atomic_write_text
+from vislab.training.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of report 004)
     ("run", "run"),

@@ -9,6 +9,10 @@ Adding a family is one file: a module that decorates its builder with :func:`reg
 in the list at the end of this file. Every family listed there is imported with this package, so a
 missing or broken family fails here, loudly, instead of silently vanishing from the registry.
 
+A user's own model needs no registration: ``model.name=path/to/file.py:Net`` or
+``package.module:build`` names it (:mod:`vislab.models.user`, which also decides when a finished run's
+code may be imported again).
+
 How the trainer treats a model (fitted once, hand-written steps, ...) is declared by the model itself:
 see :mod:`vislab.models.hooks`.
 """

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, valid
 from pydantic.fields import FieldInfo
 
 from vislab.errors import ConfigError
+from vislab.models import user
 from vislab.registry import registrar
 
 Builder = Callable[..., nn.Module]
@@ -98,20 +99,32 @@ def build_model(
         except ValidationError as e:
             raise ConfigError(_explain(name, fn, kwargs, e)) from None
     model.vislab_name = name  # type: ignore[attr-defined]
+    if getattr(fn, "vislab_code", None):  # a user's own model: its reference, file and sha256
+        model.vislab_code = fn.vislab_code  # type: ignore[attr-defined]
     return model
 
 
 def _lookup(name: str) -> Builder:
-    """The builder of ``name`` (for ``prefix:rest``, the prefix's builder with ``rest`` bound)."""
+    """The builder of ``name``: a registered model; for ``prefix:rest``, the prefix's builder with ``rest``
+    bound; else a user's own model referenced as ``file.py:attr`` or ``package.module:attr``
+    (:mod:`vislab.models.user`)."""
+    if name in MODELS:
+        return MODELS[name]
     prefix, _, rest = name.partition(":")
     if rest and prefix in MODEL_PREFIXES:
         return functools.partial(MODEL_PREFIXES[prefix], rest)
-    if name not in MODELS:
-        near = difflib.get_close_matches(name, list(MODELS), n=1)
-        hint = f" Did you mean '{near[0]}'?" if near else ""
-        available = [*sorted(MODELS), *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
-        raise ConfigError(f"unknown model '{name}'.{hint} Available: {', '.join(available)}.")
-    return MODELS[name]
+    own = user.resolve(name)  # path/to/file.py:Net or package.module:build: imports the user's code
+    if own is not None:
+        return own
+    near = difflib.get_close_matches(name, list(MODELS), n=1)
+    hint = f" Did you mean '{near[0]}'?" if near else ""
+    if name.endswith(".py"):
+        hint = f" A model in a file is named with its class or builder: '{name}:Net'."
+    available = [*sorted(MODELS), *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
+    raise ConfigError(
+        f"unknown model '{name}'.{hint} Available: {', '.join(available)}; or your own model as "
+        f"path/to/file.py:Net or package.module:build."
+    )
 
 
 @functools.cache

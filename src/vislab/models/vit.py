@@ -242,7 +242,8 @@ class ViT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)  # B × N × D
         if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], 1)
+            # x.shape[0], not len(x): tracing (vislab export) keeps the batch size symbolic
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1)
         x = self.pos_drop(x + self.pos_embed)
         for block in self.blocks:
             x = block(x)

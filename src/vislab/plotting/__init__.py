@@ -1,9 +1,11 @@
-"""Figures as PNG files, drawn with matplotlib from plain values (arrays, tensors, dicts, callables).
+"""Figures drawn with matplotlib from plain values (arrays, tensors, dicts, callables), saved as PNG files;
+a run's figures also as ``Figure`` objects (``runs.*_figure``) for notebooks and the Python API.
 
 Below ``train`` in the layers: it imports nothing of vislab but ``errors``. Its modules:
 
 - ``canvas``: the Agg backend and :func:`~vislab.plotting.canvas.save_figure`, the one way a figure is written;
-- ``runs``: learning curves, confusion matrix, per-class accuracy, ROC curves;
+- ``runs``: learning curves, confusion matrix, per-class accuracy, ROC curves (``*_figure`` → Figure,
+  ``plot_*`` → PNG);
 - ``images``: image grids and mosaics, 2-D feature scatter plots;
 - ``sweeps``: bars (parameter importances), objective history, parallel coordinates;
 - ``boundary``: the decision boundary of a classifier on 2-D features;

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only: no display is needed (or wanted) on a server
+if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend; elsewhere files only
+    matplotlib.use("Agg")  # no display is needed (or wanted) on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plt", "save_figure"]
+__all__ = ["NotebookFigure", "plt", "save_figure"]
+
+
+class NotebookFigure(Figure):
+    """A Figure outside pyplot (nothing shown or kept open behind the caller's back) that a notebook shows
+    as a PNG (IPython's ``_repr_png_``), whether or not pyplot's inline backend was ever started."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        return buf.getvalue()
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:

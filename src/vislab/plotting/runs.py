@@ -1,24 +1,26 @@
-"""A run's figures: learning curves, confusion matrix, per-class accuracy, one-vs-rest ROC curves."""
+"""A run's figures: learning curves, confusion matrix, per-class accuracy, one-vs-rest ROC curves.
+
+Each figure has a builder that returns a matplotlib ``Figure`` (``*_figure``: for notebooks and the Python
+API; a :class:`~vislab.plotting.canvas.NotebookFigure`, outside pyplot) and a ``plot_*``
+function that saves the builder's figure as a PNG and returns its path.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import auc
 
-from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, save_figure
 
 
-def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
-    """Train vs val loss and accuracy per epoch (one run)."""
-    return plot_curves_overlay({title or "run": history}, path)
-
-
-def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
-    """Loss and accuracy curves of several runs; solid = train, dashed = val."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+def curves_figure(histories: dict[str, list[dict]]) -> Figure:
+    """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val."""
+    fig = NotebookFigure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for i, (name, rows) in enumerate(histories.items()):
         color = f"C{i % 10}"
         ep = [r["epoch"] for r in rows]
@@ -44,19 +46,29 @@ def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return save_figure(fig, path)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return fig
 
 
-def plot_confusion(
-    confusion: np.ndarray, class_names: list[str], path: Path, title: str = ""
-) -> Path:
+def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
+    """Train vs val loss and accuracy per epoch (one run)."""
+    return plot_curves_overlay({title or "run": history}, path)
+
+
+def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
+    """Loss and accuracy curves of several runs; solid = train, dashed = val."""
+    return save_figure(curves_figure(histories), path)
+
+
+def confusion_figure(confusion: np.ndarray, class_names: list[str], title: str = "") -> Figure:
     """Row-normalised confusion matrix with counts."""
     k = len(class_names)
     cm = np.asarray(confusion, dtype=float)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     size = max(4.0, 0.5 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = NotebookFigure(figsize=(size, size))
+    ax = fig.subplots()
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), class_names, fontsize=8)
@@ -75,19 +87,50 @@ def plot_confusion(
                     color="white" if norm[i, j] > 0.5 else "black",
                 )
     ax.set_title(title or "confusion matrix")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_per_class(
-    per_class: list[float], class_names: list[str], path: Path, title: str = ""
+def plot_confusion(
+    confusion: np.ndarray, class_names: list[str], path: Path, title: str = ""
 ) -> Path:
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
+    """Row-normalised confusion matrix with counts, as a PNG."""
+    return save_figure(confusion_figure(confusion, class_names, title), path)
+
+
+def per_class_figure(per_class: list[float], class_names: list[str], title: str = "") -> Figure:
+    """Accuracy (recall) of each class as bars."""
+    fig = NotebookFigure(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
+    ax = fig.subplots()
     ax.bar(range(len(per_class)), np.nan_to_num(per_class), color="C0")
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("class accuracy (recall)")
     ax.set_title(title or "per-class accuracy")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_per_class(
+    per_class: list[float], class_names: list[str], path: Path, title: str = ""
+) -> Path:
+    """Accuracy (recall) of each class as bars, as a PNG."""
+    return save_figure(per_class_figure(per_class, class_names, title), path)
+
+
+def roc_figure(
+    roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
+) -> Figure:
+    """One-vs-rest ROC curves, one per class (class index → (fpr, tpr))."""
+    fig = NotebookFigure(figsize=(5, 5))
+    ax = fig.subplots()
+    for k, (fpr, tpr) in sorted(roc.items()):
+        ax.plot(fpr, tpr, label=f"{class_names[k]} (AUC {auc(fpr, tpr):.3f})", lw=1)
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    if roc:
+        ax.legend(fontsize=6)
+    ax.set_title(title or "ROC (one vs rest)")
+    return fig
 
 
 def plot_roc(
@@ -96,14 +139,5 @@ def plot_roc(
     path: Path,
     title: str = "",
 ) -> Path:
-    """One-vs-rest ROC curves, one per class."""
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for k, (fpr, tpr) in sorted(roc.items()):
-        ax.plot(fpr, tpr, label=f"{class_names[k]} (AUC {auc(fpr, tpr):.3f})", lw=1)
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.legend(fontsize=6)
-    ax.set_title(title or "ROC (one vs rest)")
-    return save_figure(fig, path)
+    """One-vs-rest ROC curves, one per class, as a PNG."""
+    return save_figure(roc_figure(roc, class_names, title), path)

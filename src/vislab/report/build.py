@@ -26,8 +26,8 @@ from vislab.report.figure_set import FigureSet
 from vislab.report.html import data_uri, render
 from vislab.report.model_figures import model_figures
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
-from vislab.train.checkpoint import atomic_write_text
-from vislab.train.rundir import RunDir, is_complete
+from vislab.training.checkpoint import atomic_write_text
+from vislab.training.rundir import RunDir, is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only

@@ -18,7 +18,7 @@ from vislab.plotting.runs import plot_confusion, plot_curves_overlay, plot_per_c
 from vislab.report.figure_set import FigureSet, safe_name
 from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
-from vislab.train.metrics import compute_metrics
+from vislab.training.metrics import compute_metrics
 
 MAX_PREVIEWS = 6  # augmentation previews per report
 

@@ -12,6 +12,7 @@ from vislab.data.sources.registry import (
     SOURCES,
     load_source,
     register_source,
+    register_source_prefix,
     require_source,
     unregister_source,
 )
@@ -24,6 +25,8 @@ import vislab.data.sources.circles  # noqa: F401
 import vislab.data.sources.digits  # noqa: F401
 import vislab.data.sources.folder  # noqa: F401
 import vislab.data.sources.idx  # noqa: F401
+import vislab.data.sources.memory  # noqa: F401
+import vislab.data.sources.torchvision_zoo  # noqa: F401
 
 __all__ = [
     "SOURCES",
@@ -33,7 +36,10 @@ __all__ = [
     "folder",
     "idx",
     "load_source",
+    "memory",
     "register_source",
+    "register_source_prefix",
     "require_source",
+    "torchvision_zoo",
     "unregister_source",
 ]

@@ -1,8 +1,14 @@
-"""CIFAR-10 from the official ``cifar-10-batches-py`` pickle batches, or the official tarball.
+"""CIFAR-10 and CIFAR-100 from the official python pickles (``cifar-10-batches-py``,
+``cifar-100-python``), or the official tarballs, through one reader.
 
-Split as in the reports: data_batch_1..4 → train (40k), data_batch_5 → val (10k), test_batch → test (10k).
-Batches are read with a restricted unpickler (no code runs), checked for shape and labels, and —
-when a file has its official size — for its official MD5 (cached, see ``vislab.data.download``).
+CIFAR-10 is split as in the reports: data_batch_1..4 → train (40k), data_batch_5 → val (10k),
+test_batch → test (10k). CIFAR-100 has ``train`` (50k) and ``test`` (10k) — val is carved from train
+with ``data.val_fraction`` — and ``meta`` with the class names; ``data.label_mode`` picks its 100 fine
+labels (default) or its 20 coarse superclasses. Files are read with a restricted unpickler (no code
+runs), checked for shape and labels, and against their official MD5 (hashed once, cached, see
+``vislab.data.download``): CIFAR-10's batches when they have their official size, CIFAR-100's
+``train``/``test`` when they are large enough to hold the official set, both tarballs at their
+official size. CIFAR-100's small ``meta`` is checked for its structure (100 fine, 20 coarse names).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +57,69 @@ CLASS_NAMES = [
     "ship",
     "truck",
 ]
-_FIX = f"put the official file from {URL} (in {TARBALL}) in its place"
+
+URL_100 = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+TARBALL_100 = "cifar-100-python.tar.gz"
+TARBALL_100_SIZE, TARBALL_100_MD5 = 169001437, "eb9058c3a382ffc7106e4002c42a8d85"
+# Official MD5 of CIFAR-100's train/test pickles, checked on any file big enough to hold the official
+# set (50,000 / 10,000 images of 3,072 bytes): a smaller file is a subset (or a test fixture).
+MD5_100 = {
+    "train": (50000 * 3072, "16019d7e3df5f24257cddd939b257f8d"),
+    "test": (10000 * 3072, "f0ef6b0ae62326f3e7ffdfab6717acfc"),
+}
 
 
-def _bad(path: Path, why: str) -> DataError:
+@dataclass(frozen=True)
+class CifarFormat:
+    """Where one CIFAR variant's pickles live and what they hold."""
+
+    title: str
+    url: str
+    tarball: str
+    tarball_size: int
+    tarball_md5: str
+    folder: str  # the folder inside the tarball
+    aliases: tuple[str, ...]  # sub-folders of data.root also searched for the folder and tarball
+    sets: Mapping[str, tuple[str, ...]]  # set → pickle files
+    meta: str
+    label_key: str  # key of the labels in a pickle
+    names_key: str  # key of the class names in the meta pickle
+    n_classes: int
+    official: Mapping[str, tuple[int, str]]  # file → (exact official size, MD5)
+    md5_from: Mapping[str, tuple[int, str]]  # file → (size from which its MD5 is checked, MD5)
+    default_names: tuple[str, ...] = ()  # class names when the meta file is absent (() = required)
+
+    @property
+    def fix(self) -> str:
+        return f"put the official file from {self.url} (in {self.tarball}) in its place"
+
+
+def cifar10_format() -> CifarFormat:
+    """CIFAR-10's format (built on use, so that tests may patch the module's constants)."""
+    return CifarFormat(
+        title="CIFAR-10", url=URL, tarball=TARBALL, tarball_size=TARBALL_SIZE,
+        tarball_md5=TARBALL_MD5, folder=FOLDER, aliases=("cifar10", "cifar-10"),
+        sets={"train": tuple(TRAIN_BATCHES), "val": (VAL_BATCH,), "test": (TEST_BATCH,)},
+        meta=META, label_key="labels", names_key="label_names", n_classes=10,
+        official=OFFICIAL, md5_from={}, default_names=tuple(CLASS_NAMES),
+    )  # fmt: skip
+
+
+def cifar100_format(label_mode: str = "fine") -> CifarFormat:
+    """CIFAR-100's format with its ``fine`` (100) or ``coarse`` (20) labels."""
+    return CifarFormat(
+        title="CIFAR-100", url=URL_100, tarball=TARBALL_100, tarball_size=TARBALL_100_SIZE,
+        tarball_md5=TARBALL_100_MD5, folder="cifar-100-python", aliases=("cifar100", "cifar-100"),
+        sets={"train": ("train",), "test": ("test",)}, meta="meta",
+        label_key=f"{label_mode}_labels", names_key=f"{label_mode}_label_names",
+        n_classes=100 if label_mode == "fine" else 20, official={}, md5_from=MD5_100,
+    )  # fmt: skip
+
+
+def _bad(fmt: CifarFormat, path: Path, why: str) -> DataError:
     return DataError(
-        f"'{path}' is not a valid CIFAR-10 batch: {why}. The file is truncated or corrupt: "
-        f"delete it and {_FIX}."
+        f"'{path}' is not a valid {fmt.title} batch: {why}. The file is truncated or corrupt: "
+        f"delete it and {fmt.fix}."
     )
 
 
@@ -63,13 +127,8 @@ def _get(obj: dict, key: str):
     return obj[key.encode()] if key.encode() in obj else obj.get(key)
 
 
-def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled batch → (uint8 N×32×32×3 images, int64 labels in 0..9); DataError if malformed."""
-    path = Path(path)
-    obj = load_pickle(path)
-    if not isinstance(obj, dict):
-        raise _bad(path, f"it holds a {type(obj).__name__}, not a dict with 'data' and 'labels'")
-    data, labels = _get(obj, "data"), _get(obj, "labels")
+def _images(fmt: CifarFormat, path: Path, data: object) -> np.ndarray:
+    """The N×3072 uint8 'data' array as N×32×32×3 images."""
     if (
         not isinstance(data, np.ndarray)
         or data.dtype != np.uint8
@@ -81,61 +140,77 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             if isinstance(data, np.ndarray)
             else type(data).__name__
         )
-        raise _bad(path, f"'data' must be an N×3072 uint8 array, got {desc}")
+        raise _bad(fmt, path, f"'data' must be an N×3072 uint8 array, got {desc}")
+    return np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+
+
+def read_cifar_batch(
+    path: str | Path, fmt: CifarFormat | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled batch → (uint8 N×32×32×3 images, int64 labels in 0..n_classes-1); DataError if
+    malformed. ``fmt`` says which labels to read (default: CIFAR-10's)."""
+    path, fmt = Path(path), fmt or cifar10_format()
+    obj = load_pickle(path)
+    key = fmt.label_key
+    if not isinstance(obj, dict):
+        raise _bad(
+            fmt, path, f"it holds a {type(obj).__name__}, not a dict with 'data' and '{key}'"
+        )
+    data, labels = _get(obj, "data"), _get(obj, key)
+    x = _images(fmt, path, data)
     if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
         labels = labels.tolist()
     # Check every label in Python before numpy sees them (nested lists could expand enormously).
     if not (isinstance(labels, list) and all(type(v) is int for v in labels)) or not 0 < len(
         labels
-    ) == len(data):
+    ) == len(x):
         raise _bad(
+            fmt,
             path,
-            f"'labels' must be a list of {len(data)} integers, got a {type(labels).__name__}"
+            f"'{key}' must be a list of {len(x)} integers, got a {type(labels).__name__}"
             + (f" of length {len(labels)}" if isinstance(labels, list) else ""),
         )
-    wrong = [v for v in labels if not 0 <= v <= 9]
+    wrong = [v for v in labels if not 0 <= v < fmt.n_classes]
     if wrong:
-        raise _bad(
-            path,
-            f"labels must lie in 0..9, found {wrong[0] if abs(wrong[0]) < 10**6 else 'a huge number'}",
-        )
-    y = np.array(labels, dtype=np.int64)
-    x = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    return x, y
+        found = wrong[0] if abs(wrong[0]) < 10**6 else "a huge number"
+        raise _bad(fmt, path, f"labels must lie in 0..{fmt.n_classes - 1}, found {found}")
+    return x, np.array(labels, dtype=np.int64)
 
 
-def read_cifar_meta(path: str | Path) -> list[str]:
-    """Class names from ``batches.meta`` (``label_names``)."""
-    path = Path(path)
+def read_cifar_meta(path: str | Path, fmt: CifarFormat | None = None) -> list[str]:
+    """Class names from the meta pickle (CIFAR-10's ``batches.meta`` ``label_names`` by default)."""
+    path, fmt = Path(path), fmt or cifar10_format()
     obj = load_pickle(path)
-    names = _get(obj, "label_names") if isinstance(obj, dict) else None
+    names = _get(obj, fmt.names_key) if isinstance(obj, dict) else None
     if (
         not isinstance(names, list)
-        or len(names) != 10
+        or len(names) != fmt.n_classes
         or not all(isinstance(n, (bytes, str)) for n in names)
     ):
         raise DataError(
-            f"'{path}' is not a valid CIFAR-10 batches.meta (no list of 10 'label_names'): delete it "
-            f"and {_FIX}."
+            f"'{path}' is not a valid {fmt.title} {fmt.meta} (no list of {fmt.n_classes} "
+            f"'{fmt.names_key}'): delete it and {fmt.fix}."
         )
     return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
 
 
-def _candidates(root: Path) -> list[Path]:
-    return [root, root / FOLDER, root / "cifar10" / FOLDER, root / "cifar-10" / FOLDER]
+def _candidates(fmt: CifarFormat, root: Path) -> list[Path]:
+    return [root, root / fmt.folder, *(root / a / fmt.folder for a in fmt.aliases)]
 
 
-def _extract(tarball: Path) -> Path:
-    """Check and safely extract the tarball next to itself; return its ``cifar-10-batches-py`` folder."""
-    dl.check_official(tarball, TARBALL_SIZE, TARBALL_MD5, fix=f"download it again from {URL}")
+def _extract(fmt: CifarFormat, tarball: Path) -> Path:
+    """Check and safely extract the tarball next to itself; return its data folder."""
+    dl.check_official(
+        tarball, fmt.tarball_size, fmt.tarball_md5, fix=f"download it again from {fmt.url}"
+    )
     tmp = Path(tempfile.mkdtemp(prefix=".vislab-extract-", dir=tarball.parent))
     try:
         safe_extract(tarball, tmp)
-        src, dst = tmp / FOLDER, tarball.parent / FOLDER
+        src, dst = tmp / fmt.folder, tarball.parent / fmt.folder
         if not src.is_dir():
             raise DataError(
-                f"'{tarball}' has no '{FOLDER}' folder: it is not the CIFAR-10 python tarball. "
-                f"Delete it and download {URL}."
+                f"'{tarball}' has no '{fmt.folder}' folder: it is not the {fmt.title} python "
+                f"tarball. Delete it and download {fmt.url}."
             )
         dst.mkdir(exist_ok=True)
         for f in src.iterdir():  # rename into place: no half-extracted folder under the final name
@@ -145,59 +220,79 @@ def _extract(tarball: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _locate(root: Path, needed: list[str], download: bool) -> Path:
-    """The folder holding every needed batch: found, extracted from a tarball, or downloaded."""
-    for d in _candidates(root):
+def _locate(fmt: CifarFormat, root: Path, needed: list[str], download: bool) -> Path:
+    """The folder holding every needed file: found, extracted from a tarball, or downloaded."""
+    for d in _candidates(fmt, root):
         if all((d / n).is_file() for n in needed):
             return d
     tarballs = [
         p
-        for p in (root / TARBALL, root / "cifar10" / TARBALL, root / "cifar-10" / TARBALL)
+        for p in (root / fmt.tarball, *(root / a / fmt.tarball for a in fmt.aliases))
         if p.is_file()
     ]
     if not tarballs and download:
-        tarballs = [dl.download(URL, root / TARBALL, TARBALL_MD5)]
+        tarballs = [dl.download(fmt.url, root / fmt.tarball, fmt.tarball_md5)]
     if tarballs:
-        folder = _extract(tarballs[0])
+        folder = _extract(fmt, tarballs[0])
         lacking = [n for n in needed if not (folder / n).is_file()]
         if lacking:
             raise DataError(
-                f"'{tarballs[0]}' lacks {', '.join(lacking)}: it is not the official CIFAR-10 tarball. "
-                f"Delete it and download {URL}."
+                f"'{tarballs[0]}' lacks {', '.join(lacking)}: it is not the official {fmt.title} "
+                f"tarball. Delete it and download {fmt.url}."
             )
         return folder
-    best = max(_candidates(root), key=lambda d: sum((d / n).is_file() for n in needed))
+    best = max(_candidates(fmt, root), key=lambda d: sum((d / n).is_file() for n in needed))
     if not any((best / n).is_file() for n in needed):
-        best = root / FOLDER
+        best = root / fmt.folder
     missing = [n for n in needed if not (best / n).is_file()]
+    extra = "" if fmt.meta in needed else f", plus {fmt.meta}"
     raise DataError(
-        f"CIFAR-10 data not found under '{root}': missing {', '.join(missing)} in '{best}'. Put the official "
-        f"python batches ({', '.join(needed)}, plus {META}) in '{best}', or the official tarball {TARBALL} in "
-        f"'{root}', from {URL} — or set data.download=true to fetch it, or point data.root at the folder."
+        f"{fmt.title} data not found under '{root}': missing {', '.join(missing)} in '{best}'. Put the "
+        f"official python batches ({', '.join(needed)}{extra}) in '{best}', or the official tarball "
+        f"{fmt.tarball} in '{root}', from {fmt.url} — or set data.download=true to fetch it, or point "
+        f"data.root at the folder."
     )
 
 
-@register_source("cifar10")
-def load_cifar10(cfg: DataConfig) -> SourceData:
-    """CIFAR-10 sets: 'train' (batches 1–4) + 'val' (batch 5) if ``train`` in cfg.use; 'test' if ``test``."""
+def _check_file(fmt: CifarFormat, path: Path) -> None:
+    """The official MD5 of a file that is (or is as large as) the official one."""
+    if path.name in fmt.official:
+        dl.check_official(path, *fmt.official[path.name], fix=fmt.fix)
+    elif path.name in fmt.md5_from and path.stat().st_size >= fmt.md5_from[path.name][0]:
+        dl.check_md5(path, fmt.md5_from[path.name][1], fix=fmt.fix)
+
+
+def load_cifar(cfg: DataConfig, fmt: CifarFormat) -> SourceData:
+    """The sets of ``fmt`` that ``cfg.use`` asks for ('train' also brings an official 'val' set)."""
     root = Path(cfg.root).expanduser()
-    groups = {}
-    if "train" in cfg.use:
-        groups.update(train=TRAIN_BATCHES, val=[VAL_BATCH])
-    if "test" in cfg.use:
-        groups["test"] = [TEST_BATCH]
-    folder = _locate(root, [n for names in groups.values() for n in names], cfg.download)
+    wanted = {"train": "train" in cfg.use, "val": "train" in cfg.use, "test": "test" in cfg.use}
+    groups = {k: names for k, names in fmt.sets.items() if wanted[k]}
+    needed = [n for names in groups.values() for n in names]
+    folder = _locate(fmt, root, needed + ([] if fmt.default_names else [fmt.meta]), cfg.download)
     sets, files = {}, []
     for key, names in groups.items():
         parts = []
         for n in names:
             path = folder / n
-            dl.check_official(path, *OFFICIAL[n], fix=_FIX)
-            parts.append(read_cifar_batch(path))
+            _check_file(fmt, path)
+            parts.append(read_cifar_batch(path, fmt))
             files.append(str(path))
         sets[key] = ArraySet(
             np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         )
-    meta = folder / META
-    names = read_cifar_meta(meta) if meta.is_file() else list(CLASS_NAMES)
+    meta = folder / fmt.meta
+    names = read_cifar_meta(meta, fmt) if meta.is_file() else list(fmt.default_names)
     return SourceData(sets, names, files=files)
+
+
+@register_source("cifar10")
+def load_cifar10(cfg: DataConfig) -> SourceData:
+    """CIFAR-10 sets: 'train' (batches 1–4) + 'val' (batch 5) if ``train`` in cfg.use; 'test' if ``test``."""
+    return load_cifar(cfg, cifar10_format())
+
+
+@register_source("cifar100")
+def load_cifar100(cfg: DataConfig) -> SourceData:
+    """CIFAR-100 sets: 'train' (50k) if ``train`` in cfg.use, 'test' (10k) if ``test``; fine or coarse
+    labels (``data.label_mode``), class names from ``meta``."""
+    return load_cifar(cfg, cifar100_format(cfg.label_mode))

@@ -1,10 +1,15 @@
 """The data-source registry: ``data.name`` → a loader that takes a DataConfig and returns SourceData.
 
-This module imports no source: sources import it, and :mod:`vislab.data.sources` imports every source.
+A family of names sharing a prefix (``torchvision:<Class>``, ``memory:<name>``) registers one loader
+for the prefix, ``load(rest, cfg)``, which checks the rest of the name itself (as the models registry's
+``register_model_prefix``). This module imports no source: sources import it, and
+:mod:`vislab.data.sources` imports every source.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 from collections.abc import Callable
 
 from vislab.config import DataConfig
@@ -13,7 +18,10 @@ from vislab.errors import ConfigError
 from vislab.registry import registrar
 
 Loader = Callable[[DataConfig], SourceData]
+#: ``load(rest_of_name, cfg)`` for the names ``prefix:rest``.
+PrefixLoader = Callable[[str, DataConfig], SourceData]
 SOURCES: dict[str, Loader] = {}
+SOURCE_PREFIXES: dict[str, PrefixLoader] = {}
 
 
 def register_source(name: str) -> Callable[[Loader], Loader]:
@@ -24,23 +32,46 @@ def register_source(name: str) -> Callable[[Loader], Loader]:
     return registrar(SOURCES, name, "data source")
 
 
+def register_source_prefix(prefix: str) -> Callable[[PrefixLoader], PrefixLoader]:
+    """Decorator: ``load(rest, cfg) -> SourceData`` loads every dataset ``data.name=prefix:rest``."""
+    return registrar(SOURCE_PREFIXES, prefix, "data source prefix")
+
+
 def unregister_source(name: str) -> None:
     """Remove data source ``name`` from the registry (e.g. a test's toy source, when the test ends)."""
     if SOURCES.pop(name, None) is None:
         raise KeyError(f"no data source '{name}' is registered")
 
 
-def require_source(name: str) -> None:
-    """ConfigError unless a source is registered under ``name`` (cheap: loads no data)."""
+def _lookup(name: str) -> Loader:
+    """The loader of ``name`` (for ``prefix:rest``, the prefix's loader with ``rest`` bound)."""
+    prefix, _, rest = name.partition(":")
+    if rest and prefix in SOURCE_PREFIXES:
+        return functools.partial(SOURCE_PREFIXES[prefix], rest)
     if name not in SOURCES:
+        if prefix in SOURCE_PREFIXES:  # 'torchvision:' without a class
+            hint = f" '{prefix}:' needs a name after the colon (e.g. {_example(prefix)})."
+        else:
+            near = difflib.get_close_matches(name, list(SOURCES), n=1)
+            hint = f" Did you mean '{near[0]}'?" if near else ""
+        names = [*sorted(SOURCES), *(f"{p}:<name>" for p in sorted(SOURCE_PREFIXES))]
         raise ConfigError(
-            f"unknown dataset data.name='{name}'. Available: {', '.join(sorted(SOURCES))}."
+            f"unknown dataset data.name='{name}'.{hint} Available: {', '.join(names)}."
         )
+    return SOURCES[name]
+
+
+def _example(prefix: str) -> str:
+    return {"torchvision": "torchvision:SVHN"}.get(prefix, f"{prefix}:<name>")
+
+
+def require_source(name: str) -> None:
+    """ConfigError unless a source is registered under ``name`` or its prefix (cheap: loads no data)."""
+    _lookup(name)
 
 
 def load_source(cfg: DataConfig) -> SourceData:
     """The official sets of dataset ``cfg.name`` (ConfigError for an unknown name)."""
-    require_source(cfg.name)
-    data = SOURCES[cfg.name](cfg)
+    data = _lookup(cfg.name)(cfg)
     data.name = cfg.name
     return data

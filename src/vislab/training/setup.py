@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -13,13 +14,14 @@ from vislab.data import prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
-from vislab.errors import UserError
+from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.train.progress import Progress
-from vislab.train.rundir import RunDir
-from vislab.train.runtime import Distributed, resolve_data_device, resolve_device
-from vislab.train.state import LoopState
+from vislab.models.user import code_failed, is_user_reference
+from vislab.training.progress import Progress
+from vislab.training.rundir import RunDir
+from vislab.training.runtime import Distributed, resolve_data_device, resolve_device
+from vislab.training.state import LoopState
 from vislab.version import __version__
 
 
@@ -52,16 +54,30 @@ class Setup:
         return self.device.type == "cuda" and self.cfg.train.amp
 
 
-def set_up(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distributed) -> Setup:
-    """Data (statistics fitted on train, or the checkpoint's), model and loaders; the config saved."""
+def set_up(
+    cfg: Config,
+    run: RunDir,
+    ckpt: dict | None,
+    quiet: bool,
+    dist: Distributed,
+    build_as: str | None = None,
+) -> Setup:
+    """Data (statistics fitted on train, or the checkpoint's), model and loaders; the config saved.
+
+    ``build_as``: the model name to build with instead of ``cfg.model.name`` (a resumed run's user code
+    found at the path its checkpoint recorded, see ``vislab.models.user.recorded_code``)."""
     tc = cfg.train
     device = dist.device or resolve_device(tc.device)
     if tc.threads:
         torch.set_num_threads(tc.threads)
     splits, stats = prepare_data(cfg.data, tc.seed, stats=ckpt["preprocess"] if ckpt else None)
-    model, n_params = _build_model(cfg, splits, ckpt, device)
+    model, n_params = _build_model(cfg, splits, ckpt, device, build_as)
+    hooks = hooks_of(model)
+    if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
+        check_output(model, cfg.model.name, splits.sample_shape, splits.num_classes, device)
     meta = dict(
         model_name=cfg.model.name,
+        model_code=getattr(model, "vislab_code", None),  # a user's model: reference, file, sha256
         model_kwargs=cfg.model.kwargs(),
         input_shape=list(splits.sample_shape),
         num_classes=splits.num_classes,
@@ -72,7 +88,6 @@ def set_up(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
     )
     if dist.is_main:
         run.write_config(cfg.to_yaml())
-    hooks = hooks_of(model)
     loaders = _build_loaders(
         cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, splits.sample_shape)
     )
@@ -90,13 +105,15 @@ def set_up(cfg: Config, run: RunDir, ckpt: dict | None, quiet: bool, dist: Distr
     )  # fmt: skip
 
 
-def _build_model(cfg: Config, splits: Splits, ckpt: dict | None, device: torch.device):
+def _build_model(
+    cfg: Config, splits: Splits, ckpt: dict | None, device: torch.device, build_as: str | None
+):
     """The seeded model on ``device`` (with the checkpoint's weights when resuming) and its size."""
     torch.manual_seed(cfg.train.seed)  # model init
+    name = build_as or cfg.model.name
     with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
-        model = build_model(
-            cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
-        ).to(device)
+        model = build_model(name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs())
+        model = model.to(device)
     if ckpt:
         model.load_state_dict(ckpt["state_dict"])
     n_params = sum(p.numel() for p in model.parameters())
@@ -105,6 +122,42 @@ def _build_model(cfg: Config, splits: Splits, ckpt: dict | None, device: torch.d
     if _channels_last(cfg, model, splits.sample_shape):
         model = model.to(memory_format=torch.channels_last)
     return model, n_params
+
+
+def check_output(
+    model: torch.nn.Module,
+    name: str,
+    shape: tuple[int, ...],
+    num_classes: int,
+    device: torch.device,
+) -> None:
+    """One dummy batch (zeros, batch 2, eval mode, no grad): UserCodeError unless the model maps it to
+    logits [2, num_classes]; an exception in a user model's forward shows the user's traceback."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, *shape, device=device))
+    except Exception as e:
+        if not is_user_reference(name):
+            raise
+        raise code_failed(name, e, "on a dummy batch of zeros", _user_files(model)) from None
+    finally:
+        model.train(was_training)
+    got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if got != [2, num_classes]:
+        shape_text = "×".join(map(str, shape))
+        raise UserCodeError(
+            f"model '{name}': forward(x) on a batch of 2 inputs of shape {shape_text} returned {got}, "
+            f"expected logits of shape [2, {num_classes}] ([batch, num_classes]). Make forward return "
+            f"one row of {num_classes} class scores per input (e.g. end with "
+            f"nn.Linear(..., num_classes))."
+        )
+
+
+def _user_files(model: torch.nn.Module) -> list[Path]:
+    code = getattr(model, "vislab_code", None) or {}
+    return [Path(code["path"])] if code.get("path") else []
 
 
 def _channels_last(cfg: Config, model: torch.nn.Module, sample_shape: tuple) -> bool:

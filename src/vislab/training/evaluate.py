@@ -14,9 +14,9 @@ from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.runs import plot_confusion, plot_curves
-from vislab.train.checkpoint import load_checkpoint
-from vislab.train.metrics import Metrics, compute_metrics
-from vislab.train.rundir import RunDir
+from vislab.training.checkpoint import load_checkpoint
+from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.rundir import RunDir
 from vislab.version import __version__
 
 
@@ -147,6 +147,8 @@ def _summary(
         status="complete",
         run=run.path.name,
         model=meta["model_name"],
+        # a user's own model (file.py:Net): its reference, file and sha256
+        **({"model_code": meta["model_code"]} if meta.get("model_code") else {}),
         data=meta["config"]["data"]["name"],
         train_acc=best_row.get("train_acc"),
         train_loss=best_row.get("train_loss"),

@@ -1,6 +1,6 @@
 """The trainer: config → data → model → epochs → run directory.
 
-Read it top to bottom: ``train`` opens the run directory, ``set_up`` (train/setup.py) builds data,
+Read it top to bottom: ``train`` opens the run directory, ``set_up`` (training/setup.py) builds data,
 model and loaders, then either ``fit_once`` (models fitted on arrays) or ``fit_epochs``, whose loop
 is ``train_one_epoch`` → ``evaluate_and_checkpoint`` → ``record``; ``finish_run`` scores the best
 weights. What a model may ask of the loop is declared in ``vislab.models.hooks``.
@@ -13,6 +13,7 @@ same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -23,15 +24,16 @@ import torch.nn.functional as F
 from vislab.config import Config, build_config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import DataError, TrainingDiverged, TrainingInterrupted, UserError
-from vislab.train.checkpoint import load_checkpoint, save_checkpoint
-from vislab.train.evaluate import evaluate, finish_run
-from vislab.train.optim import build_optimizer, lr_factor
-from vislab.train.progress import Progress
-from vislab.train.rundir import RunDir
-from vislab.train.runtime import Distributed
-from vislab.train.setup import Setup, set_up
-from vislab.train.state import Callback, StopFlag, epoch_seed
-from vislab.train.tracking import build_trackers
+from vislab.models.user import recorded_code
+from vislab.training.checkpoint import load_checkpoint, save_checkpoint
+from vislab.training.evaluate import evaluate, finish_run
+from vislab.training.optim import build_optimizer, lr_factor
+from vislab.training.progress import Progress
+from vislab.training.rundir import RunDir
+from vislab.training.runtime import Distributed
+from vislab.training.setup import Setup, set_up
+from vislab.training.state import Callback, StopFlag, epoch_seed
+from vislab.training.tracking import build_trackers
 
 
 # ------------------------------------------------------------------------------------- entry
@@ -42,29 +44,51 @@ def train(
     quiet: bool = False,
     dist: Distributed | None = None,
     callbacks: list[Callback] | tuple[Callback, ...] = (),
+    trust_code: bool = False,
 ) -> dict:
     """Train ``cfg`` into run directory ``out`` and return its summary.
 
-    ``callbacks``: ``Callback`` objects (``vislab.train.state``), e.g. a tracker or an Optuna pruner:
+    ``callbacks``: ``Callback`` objects (``vislab.training.state``), e.g. a tracker or an Optuna pruner:
     ``on_epoch_end(row)`` after each metrics row, ``close()`` when the run ends.
+    ``trust_code``: on resume, import the run's own model code (``model.name=file.py:Net``) even when
+    the file is not the one the run recorded (without it, such a file is refused: UntrustedCode).
     """
     dist = dist or Distributed()
     run = RunDir(out)
-    ckpt = open_resume(run) if resume else None
-    if ckpt is not None:
-        cfg = build_config(ckpt["config"], source=str(run.ckpt_dir / "last.pt"))
-    elif (run.ckpt_dir / "last.pt").exists():
-        run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
-        raise UserError(
-            f"'{run.path}' already holds a run. Continue it with --resume {run.path}, "
-            f"or choose a new --out."
-        )
+    with contextlib.ExitStack() as code:
+        ckpt = open_resume(run) if resume else None
+        build_as = None
+        if ckpt is not None:
+            cfg = build_config(ckpt["config"], source=str(run.ckpt_dir / "last.pt"))
+            # the run's own model code (file.py:Net) is imported only if trusted or unchanged
+            build_as = code.enter_context(
+                recorded_code(cfg.model.name, ckpt.get("model_code"), trust_code, str(run.path))
+            )
+        elif (run.ckpt_dir / "last.pt").exists():
+            run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
+            raise UserError(
+                f"'{run.path}' already holds a run. Continue it with --resume {run.path}, "
+                f"or choose a new --out."
+            )
+        return _run(cfg, run, ckpt, quiet, dist, callbacks, build_as)
+
+
+def _run(
+    cfg: Config,
+    run: RunDir,
+    ckpt: dict | None,
+    quiet: bool,
+    dist: Distributed,
+    callbacks: list[Callback] | tuple[Callback, ...],
+    build_as: str | None,
+) -> dict:
+    """Open the run directory, set up, train (epochs or one fit); close trackers and the directory."""
     if dist.is_main:
         run.open()
     try:
         with StopFlag() as stop:
             callbacks = [*callbacks, *(build_trackers(cfg, run) if dist.is_main else [])]
-            s = set_up(cfg, run, ckpt, quiet, dist)
+            s = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if s.hooks.trained_by == "fit_arrays":
                 return fit_once(s)
             return fit_epochs(s, ckpt, stop, callbacks)

@@ -13,8 +13,8 @@ from numbers import Number
 
 from vislab.config import Config
 from vislab.errors import UserError
-from vislab.train.rundir import RunDir
-from vislab.train.state import Callback
+from vislab.training.rundir import RunDir
+from vislab.training.state import Callback
 
 
 def scalars(row: dict) -> dict[str, float]:

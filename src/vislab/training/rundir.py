@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vislab.errors import UserError
-from vislab.train.checkpoint import atomic_write, atomic_write_text
+from vislab.training.checkpoint import atomic_write, atomic_write_text
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,4 +1,7 @@
-"""Console progress: a rich bar with ETA, loss and accuracy on a terminal; plain lines otherwise."""
+"""Console progress: a rich bar with ETA, loss and accuracy on a terminal; plain lines otherwise.
+
+In a Jupyter/Colab notebook (rich's ``Console.is_jupyter``) there is no bar and no escape code: plain lines
+on the cell's standard output."""
 
 from __future__ import annotations
 
@@ -20,13 +23,18 @@ class Progress:
     def __init__(self, quiet: bool = False, console: Console | None = None):
         self.quiet = quiet
         self.console = console or Console(stderr=True)
-        self.interactive = not quiet and self.console.is_terminal
+        self.jupyter = self.console.is_jupyter
+        self.interactive = not quiet and self.console.is_terminal and not self.jupyter
         self._bar: RichProgress | None = None
         self._task = None
         self._every = 1
 
     def line(self, text: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.jupyter:
+            print(text, flush=True)
+        else:
             self.console.print(text, highlight=False, soft_wrap=True)
 
     def start(self, epochs: int, steps_per_epoch: int, first_epoch: int = 0) -> None:
@@ -72,7 +80,7 @@ class Progress:
                     self._task, description=f"epoch {row['epoch'] + 1}/{self.epochs}", info=""
                 )
         elif not self.quiet:
-            print(text, file=sys.stderr, flush=True)
+            print(text, file=sys.stdout if self.jupyter else sys.stderr, flush=True)
 
     def stop(self) -> None:
         if self._bar is not None:

@@ -1,0 +1,383 @@
+"""vislab's Python API: train, load, compare and sweep runs from Python or a notebook.
+
+The ``vislab`` command is a thin layer over these functions (one implementation): ``vislab train`` calls
+:func:`train`, ``vislab suite`` :func:`run_suite`, ``vislab sweep`` :func:`sweep`; ``eval`` and
+``predict`` share :mod:`vislab.predict` with :meth:`Run.evaluate` and :meth:`Run.predict`.
+
+>>> import vislab
+>>> run = vislab.train(model="cnn", data="digits", train__epochs=3, out="runs/cnn")
+>>> run.summary["test_acc"], run.plot("confusion")
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+import torch
+import yaml
+
+from vislab.config import Config, build_config, read_yaml, set_dotted
+from vislab.data.sources import memory
+from vislab.errors import UserError
+from vislab.experiments.runner import run_suite as _run_suite
+from vislab.experiments.space import load_sweep
+from vislab.experiments.suite import load_suite, suite_overrides
+from vislab.experiments.sweep import run_sweep
+from vislab.experiments.table import COLUMNS, table_rows
+from vislab.models import register_model
+from vislab.models import user as user_code
+from vislab.report.build import build_report
+from vislab.run import Run, SuiteResult
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.runtime import Distributed
+from vislab.training.trainer import train as _train
+
+# The public names are listed in vislab/__init__.py (vislab.__all__).
+ConfigLike = Config | Mapping[str, Any] | str | Path | None
+Log = Callable[[str], None]
+
+
+# ------------------------------------------------------------------------------------------ train
+def train(
+    config: ConfigLike = None,
+    *,
+    out: str | Path | None = None,
+    model: str | Callable[..., torch.nn.Module] | None = None,
+    data: Any = None,
+    quiet: bool = True,
+    resume: bool = False,
+    trust_code: bool = False,
+    **overrides: Any,
+) -> Run:
+    """Train one run into ``out`` (default ``runs/<model>-<data>-<time>``) and return it.
+
+    ``config``: a dict, a YAML path or preset name, or a :class:`Config` (defaults when None).
+    ``model``: a registered model name, ``file.py:Net``, or your own ``build(input_shape, num_classes,
+    **options)`` function or ``nn.Module`` class taking ``num_classes`` (and ``input_shape`` if it names
+    it); registered in this process as ``user-<name>``; its other parameters are ``model.*`` options.
+    ``data``: a dataset name, numpy arrays ``(x, y)`` or ``(x, y, class_names)``, or a torch Dataset.
+    ``overrides``: config keys with ``__`` for the dot (``optim__lr=1e-3``), or dotted via
+    ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
+    config (``trust_code=True`` lets it import its model file even if the file changed since).
+
+    >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
+    >>> class Net(torch.nn.Module):
+    ...     def __init__(self, input_shape, num_classes, width: int = 32): ...
+    >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)
+    >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
+    """
+    if resume:
+        given = [k for k, v in dict(config=config, model=model, data=data).items() if v is not None]
+        if out is None or given or overrides:
+            raise UserError(
+                "resume=True continues the run in `out` with its saved config: give out=<its folder> "
+                f"and no {', '.join(given + list(overrides)) or 'config, model, data or overrides'}."
+            )
+        cfg = None
+    else:
+        cfg = make_config(config, model=model, data=data, overrides=overrides)
+    return train_config(cfg, out, resume=resume, quiet=quiet, trust_code=trust_code)
+
+
+def train_config(
+    cfg: Config | None,
+    out: str | Path | None,
+    *,
+    resume: bool = False,
+    quiet: bool = True,
+    trust_code: bool = False,
+) -> Run:
+    """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
+    there (``resume``: its saved config is used); what :func:`train` and ``vislab train`` both call."""
+    if out is None:
+        if cfg is None:
+            raise UserError("give the run directory to resume.")
+        out = default_run_dir(cfg)
+    device = cfg.train.device if cfg is not None else _saved_device(Path(out))
+    dist = Distributed(device)
+    try:
+        _train(cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code)
+    finally:
+        dist.close()
+    return Run(out)
+
+
+def _saved_device(out: Path) -> str:
+    try:
+        saved = yaml.safe_load((out / "config.yaml").read_text()) or {}
+        return str(saved["train"]["device"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return "auto"
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """``runs/<model>-<data>-<time>``, names made safe for a folder (``timm:x`` → ``timm_x``)."""
+    safe = lambda name: re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"  # noqa: E731
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{safe(cfg.model.name)}-{safe(cfg.data.name)}-{stamp}"
+
+
+def make_config(
+    config: ConfigLike = None,
+    *,
+    model: str | Callable[..., torch.nn.Module] | None = None,
+    data: Any = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """The validated Config of :func:`train`'s arguments: ``config`` ← ``model`` ← ``data`` ← overrides."""
+    tree = _config_tree(config)
+    if model is not None:
+        _set_model_name(tree, model if isinstance(model, str) else user_model(model))
+    if data is not None:
+        set_dotted(tree, "data.name", data if isinstance(data, str) else _data_name(data))
+    for key, value in (overrides or {}).items():
+        dotted = key.replace("__", ".")
+        if "." not in dotted:
+            raise UserError(
+                f"train() got '{key}={value!r}': a config key is section__key (e.g. optim__lr=1e-3, "
+                f"train__epochs=5, model__hidden=[64]) or dotted via **{{'optim.lr': 1e-3}}."
+            )
+        if dotted == "model.name":
+            _set_model_name(tree, value if isinstance(value, str) else user_model(value))
+        else:
+            set_dotted(tree, dotted, value)
+    return build_config(tree, source="vislab.train arguments")
+
+
+def _config_tree(config: ConfigLike) -> dict:
+    if config is None:
+        return {}
+    if isinstance(config, Config):
+        return config.to_dict()
+    if isinstance(config, Mapping):
+        return copy.deepcopy(dict(config))
+    if isinstance(config, (str, Path)):
+        return read_yaml(config)
+    raise UserError(
+        f"config must be a dict, a YAML path, a preset name or a vislab.Config, not {type(config).__name__}."
+    )
+
+
+def _set_model_name(tree: dict, name: str) -> None:
+    """model.name = ``name``; the config's other model.* options go when the model changes (they belong to
+    the old one), as in a suite's runs."""
+    section = tree.get("model") if isinstance(tree.get("model"), dict) else {}
+    tree["model"] = dict(section) if section.get("name") == name else {"name": name}
+
+
+# ------------------------------------------------------------------------------ user models
+def user_model(obj: Callable[..., torch.nn.Module]) -> str:
+    """Register your ``build(input_shape, num_classes, **options)`` function or ``nn.Module`` class in this
+    process as model ``user-<qualified name>`` and return that name (the same object or a redefinition in
+    a notebook cell replaces itself). A class is called as ``Net(num_classes=K, **options)``, plus
+    ``input_shape=(C, H, W)`` when its ``__init__`` names it, as for ``model.name=file.py:Net``. The other
+    parameters are ``model.*`` options, validated against their type hints like the built-in models'.
+
+    >>> name = user_model(MyNet); vislab.train(model=name, model__width=64)
+    """
+    if not callable(obj):
+        raise UserError(
+            f"model must be a registered name, a build(input_shape, num_classes, **options) callable or an "
+            f"nn.Module class, not {type(obj).__name__}."
+        )
+    qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
+    name = "user-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
+    try:  # the same module.qualname (a notebook cell run again) replaces itself
+        register_model(name)(_builder_of(obj, name))
+    except ValueError as e:
+        raise UserError(
+            f"{e} Rename your model, or register it yourself under a name of your choice with "
+            f"@vislab.register_model('my-name') and pass model='my-name'."
+        ) from None
+    return name
+
+
+def _builder_of(obj: Callable[..., torch.nn.Module], name: str) -> Callable[..., torch.nn.Module]:
+    """``obj`` as a registry builder, called as a ``file.py:Net`` reference would be (one convention)."""
+    where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+    try:  # the file whose frames a traceback of the user's code shows (a notebook cell's too)
+        files = [Path(inspect.getsourcefile(obj) or "")]
+    except TypeError:  # a built-in or C callable
+        files = []
+    return user_code.adapt(obj, name, where, files)
+
+
+# ------------------------------------------------------------------------------------ user data
+def _data_name(data: Any) -> str:
+    """Register numpy arrays ``(x, y[, class_names])`` or a torch Dataset as in-memory data; its data.name."""
+    if isinstance(data, torch.utils.data.Dataset):
+        x, y, names = memory.arrays_from_dataset(data)
+        return memory.register_arrays(x, y, class_names=names)
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        x, y, *rest = data
+        return memory.register_arrays(x, y, class_names=rest[0] if rest else None)
+    raise UserError(
+        f"data must be a dataset name, numpy arrays (x, y) or (x, y, class_names), or a torch Dataset, "
+        f"not {type(data).__name__}."
+    )
+
+
+# ------------------------------------------------------------------------------------------ runs
+def load_run(path: str | Path) -> Run:
+    """Open a run directory written by ``vislab train`` or :func:`train`.
+
+    >>> run = vislab.load_run("runs/cnn"); run.history.tail(3); run.evaluate("test")["acc"]
+    """
+    return Run(path)
+
+
+def compare(runs: Sequence[Run | str | Path] | Mapping[str, Run | str | Path]) -> pd.DataFrame:
+    """The comparison table of finished runs (columns as results.csv: run, train_acc, val_acc, ...,
+    params, best_epoch); a list is named by folder, a mapping by its keys.
+
+    >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")
+    """
+    named = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
+    summaries: dict[str, dict] = {}
+    for name, r in named:
+        run = r if isinstance(r, Run) else Run(r)
+        s = run.summary
+        if not is_complete(s):
+            raise UserError(
+                f"run '{run.path}' has not finished (no complete summary.json): finish it "
+                f"(vislab.train(out=..., resume=True)) or leave it out."
+            )
+        summaries[name or run.path.name] = s
+    return pd.DataFrame(table_rows(summaries), columns=[k for k, _ in COLUMNS])
+
+
+# ----------------------------------------------------------------------------- suites, sweeps
+def _assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """Overrides as ``key=value`` strings: a mapping's values written as YAML (parsed back as given)."""
+    if isinstance(overrides, Mapping):
+        return [
+            f"{k.replace('__', '.')}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+            for k, v in overrides.items()
+        ]
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
+
+
+def report_hook(log: Log) -> Callable[..., None]:
+    """What each suite or sweep stage does with its results when asked for a report: report.html."""
+
+    def write(out: Path, study: optuna.Study | None = None) -> None:
+        log(f"report: {build_report(out, study=study)}")
+
+    return write
+
+
+def resolve_suite(name_or_file: str | Path, out: str | Path | None = None) -> tuple[dict, Path]:
+    """The loaded suite and its folder (``out``, default ``runs/suite-<name>``)."""
+    suite = load_suite(name_or_file)
+    return suite, Path(out) if out is not None else Path("runs") / f"suite-{suite['name']}"
+
+
+def run_suite(
+    name_or_file: str | Path,
+    *,
+    out: str | Path | None = None,
+    data: str | None = None,
+    epochs: int | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    jobs: int = 1,
+    quiet: bool = True,
+    report: bool = False,
+    log: Log = print,
+) -> SuiteResult:
+    """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
+    ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
+    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed.
+
+    >>> res = vislab.run_suite("quickstart", epochs=1, overrides={"data.limit": 300})
+    >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
+    """
+    suite, folder = resolve_suite(name_or_file, out)
+    log(f"suite {suite['name']}: {len(suite['runs'])} runs → {folder}")
+    _run_suite(
+        suite,
+        folder,
+        suite_overrides(data, epochs, _assignments(overrides)),
+        jobs=jobs,
+        quiet=quiet,
+        log=log,
+        on_results=report_hook(log) if report else None,
+    )
+    finished = {
+        name: Run(folder / name)
+        for name in suite["runs"]
+        if is_complete(RunDir(folder / name).read_summary())
+    }
+    return SuiteResult(path=folder, table=compare(finished), runs=finished)
+
+
+def resolve_sweep(
+    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None = None
+) -> tuple[dict, Path]:
+    """The loaded sweep and its folder (``out``, default ``runs/sweep-<name>``). A mapping is a sweep spec
+    as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there."""
+    if not isinstance(spec_or_file, Mapping):
+        spec = load_sweep(spec_or_file)
+        return spec, Path(out) if out is not None else Path("runs") / f"sweep-{spec['name']}"
+    tree = dict(spec_or_file)
+    name = str(tree.setdefault("name", "sweep"))
+    folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spec.yaml"
+    try:
+        path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    except yaml.YAMLError as e:
+        raise UserError(f"the sweep spec holds a value YAML cannot write: {e}") from None
+    return load_sweep(path), folder
+
+
+def sweep(
+    spec_or_file: str | Path | Mapping[str, Any],
+    *,
+    out: str | Path | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    data: str | None = None,
+    epochs: int | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    narrow: int | None = None,
+    narrow_trials: int | None = None,
+    quiet: bool = True,
+    report: bool = False,
+    log: Log = print,
+) -> optuna.Study:
+    """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML, or the same
+    mapping (base:, space:, metric:, ...); each trial trains ``out/trials/<n>``. Returns the study.
+
+    >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
+    ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
+    ...                      trials=4, epochs=2)
+    >>> study.best_params
+    """
+    spec, folder = resolve_sweep(spec_or_file, out)
+    study = run_sweep(
+        spec,
+        folder,
+        trials=trials,
+        timeout=timeout,
+        storage=storage,
+        overrides=suite_overrides(data, epochs, _assignments(overrides)),
+        narrow=narrow,
+        narrow_trials=narrow_trials,
+        quiet=quiet,
+        log=log,
+        on_results=report_hook(log) if report else None,
+    )
+    if narrow and report:  # the first stage's report links to the second's
+        build_report(folder, study=study)
+    return study

@@ -1,0 +1,54 @@
+"""``vislab export RUN --format onnx|torchscript``: the trained model and a JSON of what inference needs.
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+
+
+def export(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt); "
+        "the JSON goes beside it (same stem, .json).",
+    ),
+    trust_code: bool = typer.Option(
+        False, "--trust-code", help="Import the run's own model code even if its file changed."
+    ),
+) -> None:
+    """Export the run's best model as ONNX (the 'onnx' extra) or TorchScript, with a JSON inference spec."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.export import export_run
+
+    model_file, spec_file = export_run(target, fmt.lower(), out, trust_code=trust_code)
+    check = json.loads(spec_file.read_text())["check"]
+    console.print(escape(f"model: {model_file}"), highlight=False, soft_wrap=True)
+    console.print(
+        escape(
+            f"inference spec: {spec_file} (input shape, normalisation, class names, recipe); the "
+            f"export matches PyTorch within {check['max_abs_diff_vs_pytorch']:.2g} on batches of "
+            f"{', '.join(map(str, check['batch_sizes']))}"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``vislab export`` on the main app."""
+    app.command("export")(export)

@@ -1,0 +1,291 @@
+"""Your own data, in memory: numpy arrays or a torch Dataset given to the Python API.
+
+:func:`register_arrays` checks and converts the arrays once and registers them in this process as
+``data.name=memory:<name>`` (``<name>`` is the given name, else a short hash of the content, so the
+same arrays always get the same name and a run records which data it saw). From there they go
+through split, normalisation and augmentation exactly as a built-in source: the source has one
+official set, 'train'; val and test are carved from it with ``data.val_fraction`` (or all three with
+``data.split``). Registering a name again replaces its arrays (re-running a notebook cell).
+
+Conversion (anything else is refused with a DataError naming the culprit and the fix):
+
+- ``x`` N×D (2-D) → float32 feature vectors; N×H×W → grayscale images N×H×W×1; N×H×W×C with C ≤ 4 →
+  images as they are; N×C×H×W with C ≤ 4 (a torch-style batch) → transposed to N×H×W×C.
+- image values: uint8 as they are; other integers must lie in 0..255; floats in [0, 1] are scaled
+  by 255 and floats in [0, 255] rounded (already-normalised floats, e.g. negative values, are refused:
+  give raw images, vislab normalises with ``data.normalize``). NaN and ±inf are refused.
+- ``y``: N integer labels (an N×1 column is flattened; whole-valued floats are accepted) in
+  0..K-1, with K = ``len(class_names)`` when given, else max(y)+1 and names "0".."K-1".
+
+The arrays live only in this process: a run trained on them cannot reload them elsewhere (eval of
+the run in another process says so, see :func:`load_memory`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vislab.config import DataConfig
+from vislab.data.sources.registry import register_source_prefix
+from vislab.data.types import ArraySet, SourceData
+from vislab.errors import DataError
+
+PREFIX = "memory"
+_REGISTERED: dict[str, SourceData] = {}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _array(value: Any, what: str) -> np.ndarray:
+    """A numpy view of an array-like (numpy, torch tensor, nested lists)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
+            value = value.float()
+        value = value.numpy()
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{what} is not an array ({type(value).__name__}: {e}).") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(
+            f"{what} must hold numbers, but its values are {arr.dtype} "
+            f"({type(value).__name__}). Give a numeric numpy array or torch tensor."
+        )
+    return arr
+
+
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    """N×H×W → N×H×W×1; N×H×W×C stays; N×C×H×W (C ≤ 4, last axis > 4) → N×H×W×C."""
+    if x.ndim == 3:
+        return x[..., None]
+    if x.shape[3] <= 4:
+        return x
+    if x.shape[1] <= 4:
+        return x.transpose(0, 2, 3, 1)
+    raise DataError(
+        f"x has shape {x.shape}: cannot tell the channel axis. Give images as N×H×W×C or N×C×H×W "
+        f"with 1 to 4 channels (or N×H×W for grayscale)."
+    )
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    """Image values as uint8 (rules in the module docstring)."""
+    if x.dtype == np.uint8:
+        return x
+    if x.dtype.kind == "b":
+        return x.astype(np.uint8) * 255
+    lo, hi = (x.min(), x.max()) if x.size else (0, 0)
+    if lo < 0 or hi > 255:
+        kind = "float" if x.dtype.kind == "f" else "integer"
+        raise DataError(
+            f"x holds {kind} images with values in [{lo:.4g}, {hi:.4g}]: vislab takes raw images (uint8, "
+            f"integers in 0..255, floats in [0, 1] or 0..255) and normalises them itself "
+            f"(data.normalize). Give the images before normalisation, in 0..255."
+        )
+    if x.dtype.kind in "iu":
+        return x.astype(np.uint8)
+    scale = 255.0 if hi <= 1.0 else 1.0
+    return np.rint(x.astype(np.float64) * scale).astype(np.uint8)
+
+
+def as_inputs(x: Any) -> np.ndarray:
+    """``x`` as vislab's inputs: uint8 N×H×W×C images or float32 N×D features (DataError if not)."""
+    arr = _array(x, "x")
+    if arr.ndim < 2 or arr.ndim > 4:
+        raise DataError(
+            f"x has shape {arr.shape}: give one row per sample — N×D feature vectors (a single "
+            f"feature: x.reshape(-1, 1)), N×H×W grayscale images, or N×H×W×C / N×C×H×W images."
+        )
+    if len(arr) == 0:
+        raise DataError("x holds no samples (its first axis has length 0).")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1))[0])
+        raise DataError(
+            f"x holds NaN or infinite values (first in sample {bad}): remove or fix them."
+        )
+    if arr.ndim == 2:
+        return np.ascontiguousarray(arr, dtype=np.float32)
+    return np.ascontiguousarray(_to_uint8(_channels_last(arr)))
+
+
+def as_labels(y: Any, n: int) -> np.ndarray:
+    """``y`` as int64 labels ≥ 0, one per sample of ``x`` (DataError if not)."""
+    arr = _array(y, "y")
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise DataError(f"y has shape {arr.shape}: give one integer label per sample (shape (N,)).")
+    if len(arr) != n:
+        raise DataError(
+            f"x has {n} samples but y has {len(arr)} labels: give one label per sample."
+        )
+    if arr.dtype.kind == "f":
+        whole = np.isfinite(arr) & (arr == np.round(arr))
+        if not whole.all():
+            i = int(np.flatnonzero(~whole)[0])
+            raise DataError(
+                f"y must hold integer class labels, but y[{i}] = {arr[i]}. Give labels 0..K-1 (for "
+                f"one-hot rows: y.argmax(1))."
+            )
+    labels = arr.astype(np.int64)
+    if labels.min() < 0:
+        raise DataError(
+            f"y holds the negative label {labels.min()}: labels must be 0..K-1 "
+            f"(e.g. np.unique(y, return_inverse=True)[1])."
+        )
+    return labels
+
+
+def _class_names(names: Sequence[Any] | None, y: np.ndarray) -> list[str]:
+    k = int(y.max()) + 1
+    if names is None:
+        return [str(i) for i in range(k)]
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise DataError(f"class_names must be a list of names, not {type(names).__name__}.")
+    names = [str(n) for n in names]
+    if len(names) < k:
+        raise DataError(
+            f"y holds label {k - 1} but class_names has only {len(names)} names: give one name per "
+            f"class, label i naming class_names[i]."
+        )
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"class_names repeats '{dup}': give each class a distinct name.")
+    return names
+
+
+def _content_name(x: np.ndarray, y: np.ndarray, names: list[str]) -> str:
+    h = hashlib.sha256()
+    for part in (str(x.shape).encode(), str(x.dtype).encode(), x, y):  # x, y: C-contiguous
+        h.update(part)
+    h.update("\0".join(names).encode())
+    return h.hexdigest()[:12]
+
+
+def register_arrays(
+    x: Any, y: Any, class_names: Sequence[Any] | None = None, *, name: str | None = None
+) -> str:
+    """Check and register arrays as a dataset of this process; return its ``data.name``.
+
+    >>> register_arrays(np.zeros((10, 8, 8), np.uint8), np.arange(10) % 2, ["even", "odd"])
+    'memory:...'
+
+    Rules of conversion: the module docstring. ``name`` (letters, digits, ``_.-``) names the data
+    (``memory:<name>``); without it the name is a hash of the content.
+    """
+    xs = as_inputs(x)
+    ys = as_labels(y, len(xs))
+    names = _class_names(class_names, ys)
+    if name is None:
+        name = _content_name(xs, ys, names)
+    elif not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise DataError(
+            f"name={name!r}: give 1 to 64 letters, digits, '_', '.' or '-' (starting with a letter "
+            f"or digit)."
+        )
+    _REGISTERED[name] = SourceData({"train": ArraySet(xs, ys)}, names, files=[])
+    return f"{PREFIX}:{name}"
+
+
+def _sample_array(value: Any, index: int) -> np.ndarray:
+    """One image of a dataset as a numpy array (PIL images converted: palette → RGB)."""
+    if isinstance(value, Image.Image):
+        if value.mode not in ("L", "RGB", "RGBA", "1"):
+            value = value.convert("RGB")
+        return np.asarray(value)
+    try:
+        return _array(value, f"the image of dataset[{index}]")
+    except DataError as e:
+        raise DataError(f"{e} Give the dataset PIL images, arrays or tensors.") from None
+
+
+def _sample_label(value: Any, index: int) -> int:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DataError(
+            f"dataset[{index}] has the label {value!r} ({type(value).__name__}): a dataset must "
+            f"give (image, integer label) pairs (use a target_transform to map labels to 0..K-1)."
+        )
+    return value
+
+
+def _dataset_classes(dataset: Any) -> list[str] | None:
+    for d in (dataset, getattr(dataset, "dataset", None)):  # a Subset wraps the dataset
+        classes = getattr(d, "classes", None)
+        if isinstance(classes, (list, tuple)) and classes:
+            return [str(c) for c in classes]
+    return None
+
+
+def _samples(dataset: Any) -> Iterable[Any]:
+    if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__"):
+        return (dataset[i] for i in range(len(dataset)))
+    if isinstance(dataset, Iterable):
+        return iter(dataset)
+    raise DataError(
+        f"data is a {type(dataset).__name__}, not a torch Dataset: give a Dataset of (image, label) "
+        f"pairs, or numpy arrays (x, y)."
+    )
+
+
+def arrays_from_dataset(dataset: Any) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """Read a torch Dataset of (image, label) pairs once into (x, y, class names or None).
+
+    Images may be PIL images, H×W(×C) or C×H×W arrays or tensors, uint8 or floats in [0, 1]; all must
+    have one shape. ``x`` comes back converted as :func:`register_arrays` does; class names come from
+    ``dataset.classes`` when present.
+    """
+    images, labels, first = [], [], None
+    for i, item in enumerate(_samples(dataset)):
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise DataError(
+                f"dataset[{i}] is a {type(item).__name__}, not an (image, label) pair: a dataset "
+                f"must return (image, label)."
+            )
+        img = _sample_array(item[0], i)
+        if first is None:
+            first = img.shape
+        elif img.shape != first:
+            raise DataError(
+                f"dataset[{i}] has an image of shape {img.shape} but dataset[0] has {first}: all "
+                f"images must have one size (give the dataset a transform such as "
+                f"torchvision.transforms.Resize)."
+            )
+        images.append(img)
+        labels.append(_sample_label(item[1], i))
+    if not images:
+        raise DataError("the dataset is empty: it has no (image, label) pairs.")
+    return (
+        as_inputs(np.stack(images)),
+        np.asarray(labels, dtype=np.int64),
+        _dataset_classes(dataset),
+    )
+
+
+@register_source_prefix(PREFIX)
+def load_memory(name: str, cfg: DataConfig) -> SourceData:
+    """The arrays registered as ``memory:<name>`` in this process (DataError if not registered here)."""
+    if name not in _REGISTERED:
+        raise DataError(
+            f"data.name='{PREFIX}:{name}' names arrays given to vislab in another Python process "
+            f"(vislab.train(data=(x, y)) or register_arrays); they are not on disk, so they cannot be "
+            f"loaded here. In Python, register the same arrays again first (register_arrays(x, y, "
+            f"name='{name}')), or evaluate on a dataset on disk (--set data.name=...)."
+        )
+    if "train" not in cfg.use:
+        raise DataError(
+            f"in-memory data has a single set, 'train', but data.use={list(cfg.use)}. Add train to "
+            f"data.use (the val/test splits are carved from it)."
+        )
+    src = _REGISTERED[name]
+    return SourceData(dict(src.sets), list(src.class_names), files=[])

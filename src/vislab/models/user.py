@@ -1,0 +1,453 @@
+"""Users' own models, named by a reference instead of a registered name.
+
+``model.name=path/to/file.py:Net`` (a file: the part before ':' ends in ``.py`` or holds a '/', relative
+to the current directory) or ``model.name=package.module:build`` (an importable module). A registered
+prefix (``timm:``) wins over both. The target is either
+
+- an ``nn.Module`` subclass, called as ``Net(num_classes=K, **options)``, plus ``input_shape=(C, H, W)``
+  when its ``__init__`` names an ``input_shape`` parameter (it must take ``num_classes``); or
+- a builder function ``build(input_shape, num_classes, **options)`` returning an ``nn.Module``.
+
+The options come from ``model.*`` and are checked against the target's signature like a built-in's
+(:func:`vislab.models.registry.check_model_options`). A file is read once, hashed (sha256) and executed
+from those very bytes under a unique module name; the model built from it carries ``vislab_code``
+(reference, path, sha256), which the trainer records in checkpoints and summary.json.
+
+Opening a finished run never executes code silently: :func:`recorded_code` lets a run's user code be
+imported only with ``trust_code`` or when the file at the recorded path has the recorded hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+import traceback
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch.nn as nn
+from pydantic import TypeAdapter
+
+from vislab.errors import ConfigError, UntrustedCode, UserCodeError
+
+RESERVED = ("input_shape", "num_classes")
+MARKER = "your code raised:"  # the line between vislab's message and the user's own traceback
+_VISLAB_DIR = Path(__file__).resolve().parents[1]
+
+_MODULES: dict[
+    tuple[str, str], ModuleType
+] = {}  # (absolute path, sha256) → module run from those bytes
+_ADAPTERS: dict[tuple, Callable[..., nn.Module]] = {}
+_PINS: dict[
+    str, str
+] = {}  # absolute path → the sha256 its bytes must have (while a run's code loads)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``target:attr`` as written in ``model.name``."""
+
+    text: str
+    target: str
+    attr: str
+
+    @property
+    def is_file(self) -> bool:
+        return self.target.endswith(".py") or "/" in self.target or "\\" in self.target
+
+
+def parse_reference(name: str) -> Reference | None:
+    """The user reference in ``name``, or None when ``name`` is not one (a registered name, a typo)."""
+    target, sep, attr = name.rpartition(":")
+    if not sep or not target:
+        return None
+    ref = Reference(name, target, attr)
+    if not ref.is_file and not all(p.isidentifier() for p in target.split(".")):
+        return None
+    if not attr.isidentifier():
+        raise ConfigError(
+            f"model '{name}': after ':' comes the name of a class or function defined in "
+            f"{target}, e.g. model.name={target}:Net."
+        )
+    return ref
+
+
+def is_user_reference(name: str) -> bool:
+    """True for ``file.py:attr`` / ``package.module:attr`` (checked without importing anything)."""
+    try:
+        return parse_reference(name) is not None
+    except ConfigError:
+        return False
+
+
+def resolve(name: str) -> Callable[..., nn.Module] | None:
+    """A registry-style builder ``(input_shape, num_classes, **options)`` for a user reference (None for
+    any other name); imports the user's code. UserCodeError naming the file and the fix when it is unusable."""
+    ref = parse_reference(name)
+    if ref is None:
+        return None
+    module, path, sha = _load_file(ref) if ref.is_file else _load_module(ref)
+    where = str(path) if ref.is_file else f"module {ref.target}"
+    if not hasattr(module, ref.attr):
+        defined = _defined_in(module)
+        example = f" (e.g. model.name={ref.target}:{defined[0]})" if defined else ""
+        raise UserCodeError(
+            f"model '{name}': {where} defines no '{ref.attr}'. It defines: "
+            f"{', '.join(defined) or '(no classes or functions)'}. Name one of them after ':'{example}, "
+            f"or define {ref.attr} there."
+        )
+    target = getattr(module, ref.attr)
+    record = {"reference": name, "path": str(path) if path else None, "sha256": sha}
+    key = (name, record["path"], sha, id(target))
+    if key not in _ADAPTERS:
+        files = [path] if path else _module_files(ref.target)
+        _ADAPTERS[key] = adapt(target, name, where, files, record, attr=ref.attr)
+    return _ADAPTERS[key]
+
+
+# ---------------------------------------------------------------------------------- loading
+def _load_file(ref: Reference) -> tuple[ModuleType, Path, str]:
+    """The module executed from the bytes of the reference's file (cached per path and content)."""
+    given = Path(ref.target).expanduser()
+    if not given.is_file():
+        raise UserCodeError(
+            f"model '{ref.text}': file '{ref.target}' not found (paths are relative to the current "
+            f"directory, {Path.cwd()}). Give the path of your Python file, e.g. "
+            f"model.name=models/net.py:{ref.attr}."
+        )
+    path = given.resolve()
+    source = path.read_bytes()
+    sha = hashlib.sha256(source).hexdigest()
+    pinned = _PINS.get(str(path))
+    if pinned is not None and pinned != sha:
+        raise UntrustedCode(
+            f"'{path}' changed while vislab was checking it (sha256 {sha[:12]}…, expected "
+            f"{pinned[:12]}…); not imported. Try again, or pass --trust-code."
+        )
+    if (str(path), sha) not in _MODULES:
+        _MODULES[str(path), sha] = _exec_file(ref, path, source, sha)
+    return _MODULES[str(path), sha], path, sha
+
+
+def _exec_file(ref: Reference, path: Path, source: bytes, sha: str) -> ModuleType:
+    name = f"vislab_user_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{sha[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module  # dataclasses, pickling and typing look the module up by name
+    try:
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's own model file
+    except Exception as e:
+        del sys.modules[name]
+        raise code_failed(ref.text, e, "while importing it", [path]) from None
+    return module
+
+
+def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
+    """The imported module, its file and the file's sha256 (None, None for a module without a file)."""
+    if _module_origin(ref.target) is False:
+        raise UserCodeError(
+            f"model '{ref.text}': no module named '{ref.target}' can be imported. Install the package "
+            f"that provides it (or check the spelling); for a single file use "
+            f"model.name=path/to/file.py:{ref.attr}."
+        )
+    try:
+        module = importlib.import_module(ref.target)
+    except Exception as e:
+        raise code_failed(ref.text, e, "while importing it", _module_files(ref.target)) from None
+    file = getattr(module, "__file__", None)
+    if not file or not Path(file).is_file():
+        return module, None, None
+    path = Path(file).resolve()
+    return module, path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _module_origin(dotted: str) -> Path | None | bool:
+    """The file ``import dotted`` would run, found without executing anything: a Path, None when the
+    module has no file (built-in, namespace package), False when it cannot be found."""
+    spec, search = None, None
+    parts = dotted.split(".")
+    for i in range(len(parts)):
+        name = ".".join(parts[: i + 1])
+        loaded = sys.modules.get(name)
+        if loaded is not None:
+            spec, search = loaded.__spec__, getattr(loaded, "__path__", None)
+            if spec is None:  # e.g. __main__ run as a script
+                return Path(loaded.__file__) if getattr(loaded, "__file__", None) else None
+            continue
+        spec = next((s for f in sys.meta_path if (s := _find(f, name, search)) is not None), None)
+        if spec is None:
+            return False
+        search = spec.submodule_search_locations
+    origin = spec.origin if spec is not None and spec.has_location else None
+    return Path(origin).resolve() if origin and Path(origin).is_file() else None
+
+
+def _find(finder: Any, name: str, path: Any) -> Any:
+    find_spec = getattr(finder, "find_spec", None)
+    return find_spec(name, path) if find_spec else None
+
+
+def _module_files(dotted: str) -> list[Path]:
+    """Where a module reference's code lives: its file, or its top package's folder."""
+    origin = _module_origin(dotted.split(".")[0])
+    if isinstance(origin, Path):
+        return [origin.parent if origin.name == "__init__.py" else origin]
+    return []
+
+
+def _defined_in(module: ModuleType) -> list[str]:
+    """The public classes and functions a module defines itself (not those it imports)."""
+    return sorted(
+        k
+        for k, v in vars(module).items()
+        if not k.startswith("_")
+        and (inspect.isclass(v) or inspect.isfunction(v))
+        and getattr(v, "__module__", None) == module.__name__
+    )
+
+
+# --------------------------------------------------------------------------------- building
+def adapt(
+    target: Any,
+    label: str,
+    where: str,
+    files: list[Path],
+    record: dict | None = None,
+    attr: str | None = None,
+) -> Callable[..., nn.Module]:
+    """``target`` (an ``nn.Module`` class or a builder function) as a registry builder
+    ``(input_shape, num_classes, **options)`` whose signature lists the options (with the target's type
+    hints), so the registry checks ``model.*`` like a built-in's. The one calling convention of users'
+    models, for ``file.py:Net`` references and for objects given to ``vislab.train(model=...)``:
+
+    - a class is called as ``Net(num_classes=K, **options)``, plus ``input_shape=(C, H, W)`` when its
+      ``__init__`` names it; a builder as ``build(input_shape, num_classes, **options)``.
+
+    ``label`` names the model in messages, ``attr`` the target (default its ``__name__``), ``where`` the
+    place it is defined, ``files`` the files whose
+    frames a traceback of the user's code shows; ``record`` (reference, path, sha256) travels with the
+    builder as ``vislab_code`` into checkpoints and summary.json.
+    """
+    attr = attr or getattr(target, "__name__", type(target).__name__)
+    params = _target_params(label, attr, where, target)
+    names = {p.name for p in params}
+    is_class = inspect.isclass(target)
+    hints = _hints(target.__init__ if is_class else target)
+    P = inspect.Parameter
+    options = [
+        p.replace(kind=P.KEYWORD_ONLY, annotation=hints.get(p.name, P.empty))
+        if p.kind is not P.VAR_KEYWORD
+        else p
+        for p in params
+        if p.name not in RESERVED
+        and p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY, P.VAR_KEYWORD)
+    ]
+    options.sort(key=lambda p: p.kind is P.VAR_KEYWORD)
+
+    def build(input_shape: Any, num_classes: Any, **kwargs: Any) -> nn.Module:
+        try:
+            if is_class:
+                if "input_shape" in names:
+                    kwargs["input_shape"] = tuple(input_shape)
+                model = target(num_classes=num_classes, **kwargs)
+            else:
+                model = target(tuple(input_shape), num_classes, **kwargs)
+        except Exception as e:
+            raise code_failed(label, e, "while building the model", files) from None
+        if not isinstance(model, nn.Module):
+            raise UserCodeError(
+                f"model '{label}': {attr}(...) in {where} returned a {type(model).__name__}, "
+                f"not a torch.nn.Module. Return the model itself (an nn.Module instance) from {attr}."
+            )
+        return model
+
+    reserved = [P(n, P.POSITIONAL_OR_KEYWORD) for n in RESERVED]
+    build.__signature__ = inspect.Signature([*reserved, *options])  # type: ignore[attr-defined]
+    build.__annotations__ = {p.name: p.annotation for p in options if p.annotation is not P.empty}
+    build.__name__ = build.__qualname__ = attr
+    build.__module__ = getattr(target, "__module__", None) or __name__
+    build.__doc__ = getattr(target, "__doc__", None)
+    if record is not None:
+        build.vislab_code = record  # type: ignore[attr-defined]
+    return build
+
+
+def _target_params(label: str, attr: str, where: str, target: Any) -> list[inspect.Parameter]:
+    """The target's parameters; UserCodeError when it is no model class or builder, or when its
+    signature lacks the arguments vislab passes."""
+    what = f"model '{label}': {attr} in {where}"
+    if inspect.isclass(target) and not issubclass(target, nn.Module):
+        raise UserCodeError(
+            f"{what} is a class but not a torch.nn.Module. Make it subclass nn.Module, or name a "
+            f"builder function build(input_shape, num_classes, **options) that returns one."
+        )
+    if not callable(target):
+        raise UserCodeError(
+            f"{what} is a {type(target).__name__}, not callable. Name an nn.Module class or a builder "
+            f"function build(input_shape, num_classes, **options)."
+        )
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):  # a C callable without a signature: options unchecked
+        return [inspect.Parameter("options", inspect.Parameter.VAR_KEYWORD)]
+    names = [p.name for p in params]
+    if inspect.isclass(target) and "num_classes" not in names:
+        raise UserCodeError(
+            f"{what} does not take num_classes (its parameters: {', '.join(names) or 'none'}). A model "
+            f"class must accept num_classes, and may accept input_shape: "
+            f"def __init__(self, num_classes, input_shape=None, ...)."
+        )
+    if not inspect.isclass(target) and names[:2] != list(RESERVED):
+        raise UserCodeError(
+            f"{what} takes ({', '.join(names)}), but a builder's first two parameters must be "
+            f"input_shape and num_classes: def {attr}(input_shape, num_classes, **options)."
+        )
+    return params
+
+
+def _hints(fn: Any) -> dict[str, Any]:
+    """``fn``'s type hints that pydantic can check (Any in place of any other, e.g. an undefined name)."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # noqa: BLE001 - a hint the user's module cannot resolve: left unchecked
+        return {}
+    return {k: v if _checkable(v) else Any for k, v in hints.items() if k != "return"}
+
+
+def _checkable(hint: Any) -> bool:
+    try:
+        TypeAdapter(hint)
+    except Exception:  # noqa: BLE001 - pydantic has no schema for it (an arbitrary class)
+        return False
+    return True
+
+
+def code_failed(
+    reference: str, error: BaseException, when: str, files: list[Path]
+) -> UserCodeError:
+    """A UserCodeError for an exception the user's code raised: vislab's one-paragraph message, the
+    line ``your code raised:``, then the traceback of the frames in ``files`` only."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _in(f.filename, files)]
+    at = ""
+    if frames:
+        at = f" at {frames[-1].filename}, line {frames[-1].lineno}"
+    elif isinstance(error, SyntaxError) and error.filename:
+        at = f" at {error.filename}, line {error.lineno}"
+    lines = (
+        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    )
+    lines += traceback.format_exception_only(type(error), error)
+    return UserCodeError(
+        f"model '{reference}': your code raised {type(error).__name__} {when}{at}. Fix it there (the "
+        f"traceback of your code is below), or the model.* options given to it.\n"
+        f"{MARKER}\n{''.join(lines).rstrip()}"
+    )
+
+
+def _in(filename: str, files: list[Path]) -> bool:
+    try:
+        path = Path(filename).resolve()
+    except (OSError, ValueError):
+        return False
+    if _VISLAB_DIR in path.parents:
+        return False
+    return any(path == f or f in path.parents for f in files)
+
+
+# --------------------------------------------------------------------------------- trusting
+@contextlib.contextmanager
+def recorded_code(name: str, record: Any, trust_code: bool, run: str) -> Iterator[str]:
+    """Allow importing the user code of a recorded run (a checkpoint's ``model_name`` and ``model_code``).
+
+    Yields the model name to build with. A registered name passes through. For user code: with
+    ``trust_code`` the file found is imported as it is; otherwise only a file whose sha256 is the one
+    the run recorded (checked again on the bytes executed). Anything else is UntrustedCode (exit 2)
+    saying what would be imported, why it was refused, and how to allow it.
+    """
+    ref = parse_reference(name)
+    if ref is None:
+        yield name
+        return
+    record = record if isinstance(record, dict) else {}
+    sha = record.get("sha256") if isinstance(record.get("sha256"), str) else None
+    recorded = record.get("path") if isinstance(record.get("path"), str) else None
+    found = _candidates(ref, recorded)
+    matching = next((p for p in found if sha and _sha256(p) == sha), None)
+    if matching is not None or trust_code:
+        chosen = matching or (found[0] if found else None)
+        use = name if chosen is None or not ref.is_file else _with_path(ref, chosen)
+        if matching is not None and ref.is_file:
+            _PINS[str(matching)] = sha  # type: ignore[assignment]
+        try:
+            yield use
+        finally:
+            if matching is not None and ref.is_file:
+                _PINS.pop(str(matching), None)
+        return
+    raise UntrustedCode(_refusal(ref, run, found, recorded, sha))
+
+
+def _candidates(ref: Reference, recorded: str | None) -> list[Path]:
+    """The existing files a recorded reference may be imported from: relative to the current directory
+    first, then the absolute path the run recorded (file references); the module's file (modules)."""
+    if not ref.is_file:
+        origin = _module_origin(ref.target)
+        return [origin] if isinstance(origin, Path) else []
+    paths = [Path(ref.target).expanduser(), *([Path(recorded)] if recorded else [])]
+    found: list[Path] = []
+    for p in paths:
+        if p.is_file() and p.resolve() not in found:
+            found.append(p.resolve())
+    return found
+
+
+def _with_path(ref: Reference, path: Path) -> str:
+    here = Path(ref.target).expanduser()
+    return ref.text if here.is_file() and here.resolve() == path else f"{path}:{ref.attr}"
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _refusal(
+    ref: Reference, run: str, found: list[Path], recorded: str | None, sha: str | None
+) -> str:
+    what = f"'{found[0]}'" if found else f"'{ref.target}'"
+    if not found:
+        places = ", ".join(
+            dict.fromkeys(
+                [str(Path(ref.target).expanduser().resolve()), *([recorded] if recorded else [])]
+            )
+        )
+        why = (
+            f"no such file exists (looked for {places})"
+            if ref.is_file
+            else "the module cannot be found"
+        )
+    elif sha is None:
+        why = "the run records no sha256 of its model's code (a module without a file, or an old or edited checkpoint)"
+    else:
+        now = _sha256(found[0]) or "unreadable"
+        why = (
+            f"its sha256 ({now[:12]}…) differs from the one the run recorded ({sha[:12]}…): the code "
+            f"changed since training"
+        )
+    put_back = f" or put the file the run was trained with back at {recorded}" if recorded else ""
+    return (
+        f"not importing user code: the model of '{run}' is '{ref.text}', and loading it would execute "
+        f"{what} (attribute {ref.attr}), but {why}. vislab never runs code from a run directory "
+        f"without your consent. If you trust this code, pass --trust-code (Python: trust_code=True)"
+        f"{put_back}."
+    )

@@ -1,0 +1,205 @@
+"""A run directory as a Python object: :class:`Run` (what ``vislab.train`` and ``vislab.load_run`` return)
+and :class:`SuiteResult` (what ``vislab.run_suite`` returns).
+
+A ``Run`` reads the files the trainer wrote (config.yaml, metrics.jsonl, summary.json, checkpoints/,
+predictions_test.npz) when asked; it holds no model or data itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from matplotlib.figure import Figure
+
+from vislab.config import Config, build_config
+from vislab.errors import UserError
+from vislab.experiments.table import COLUMNS
+from vislab.plotting.runs import confusion_figure, curves_figure, per_class_figure, roc_figure
+from vislab.predict import (
+    ImageLike,
+    classify,
+    image_array,
+    image_shape,
+    load_model,
+    score_checkpoint,
+)
+from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.rundir import RunDir
+
+PLOT_KINDS = ("curves", "confusion", "per-class", "roc")
+_HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
+    ("model", "model"),
+    ("data", "data"),
+    ("status", "status"),
+    *((key, head) for key, head in COLUMNS if key != "run"),
+)
+
+
+class Run:
+    """One run directory written by vislab's trainer.
+
+    >>> run = vislab.load_run("runs/cnn")
+    >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
+    >>> run.predict(["cat.png"], top_k=1)   # [[('cat', 0.93)]]
+    >>> run.plot("confusion")               # a matplotlib Figure
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "config.yaml").is_file():
+            raise UserError(
+                f"'{self.path}' is not a vislab run directory (it holds no config.yaml): give the "
+                f"folder a run was trained into (`vislab train --out DIR`, `vislab.train(out=DIR)`)."
+            )
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}')"
+
+    @property
+    def summary(self) -> dict:
+        """summary.json: the final metrics ({} while the run has not finished)."""
+        return RunDir(self.path).read_summary() or {}
+
+    @property
+    def config(self) -> Config:
+        """The run's validated config (config.yaml)."""
+        text = (self.path / "config.yaml").read_text()
+        return build_config(yaml.safe_load(text) or {}, source=str(self.path / "config.yaml"))
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """metrics.jsonl as a DataFrame: one row per epoch (epoch, train_loss, train_acc, val_acc, ...)."""
+        return pd.DataFrame(RunDir(self.path).read_metrics())
+
+    def model(self, *, trust_code: bool = False) -> torch.nn.Module:
+        """The best checkpoint's model, in eval mode. A model from a user's file (``model.name=file.py:Net``)
+        is imported only if the file is the one the run recorded, or with ``trust_code=True``.
+
+        >>> net = run.model(); net(torch.zeros(1, 1, 8, 8)).shape   # torch.Size([1, 10])
+        """
+        return load_model(self.path, trust_code)[0]
+
+    def predict(
+        self, images: ImageLike | Sequence[ImageLike], top_k: int = 3, *, trust_code: bool = False
+    ) -> list[list[tuple[str, float]]]:
+        """Top-k (class, probability) pairs, best first, per image: file paths, PIL images or numpy arrays
+        (H×W, H×W×C or C×H×W; uint8 0-255 or float 0-1; an N×H×W×C array is N images). Images are
+        resized to the model's input and normalised as in training.
+
+        >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)
+        """
+        if top_k < 1:
+            raise UserError(f"top_k must be at least 1, not {top_k}.")
+        model, ckpt = load_model(self.path, trust_code)
+        shape = image_shape(ckpt)
+        arrays = [image_array(img, shape) for img in _as_list(images)]
+        return classify(model, ckpt, arrays, top_k)
+
+    def evaluate(self, split: str = "test", *, trust_code: bool = False) -> dict:
+        """Score the best checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
+
+        >>> run.evaluate("val")["acc"]
+        """
+        m, names = score_checkpoint(self.path, split, (), trust_code)
+        return {
+            "acc": m.acc,
+            "pacc": m.pacc,
+            "auc": m.auc,
+            "n": m.n,
+            "per_class": dict(zip(names, m.per_class)),
+        }
+
+    def plot(
+        self, kind: str = "curves", split: str = "test", *, trust_code: bool = False
+    ) -> Figure:
+        """A matplotlib Figure: ``curves`` (loss and accuracy per epoch), or ``confusion``, ``per-class``,
+        ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew).
+
+        >>> run.plot("roc").savefig("roc.png")
+        """
+        if kind not in PLOT_KINDS:
+            raise UserError(f"plot kind '{kind}' is unknown: use one of {', '.join(PLOT_KINDS)}.")
+        if kind == "curves":
+            rows = RunDir(self.path).read_metrics()
+            if not rows:
+                raise UserError(
+                    f"run '{self.path}' has no metrics.jsonl rows yet: nothing to plot."
+                )
+            return curves_figure({self.path.name: rows})
+        m, names = self._scores(split, trust_code)
+        title = f"{self.path.name}: {split}"
+        if kind == "confusion":
+            return confusion_figure(m.confusion, names, title=title)
+        if kind == "per-class":
+            return per_class_figure(m.per_class, names, title=title)
+        return roc_figure(m.roc, names, title=title)
+
+    def _scores(self, split: str, trust_code: bool) -> tuple[Metrics, list[str]]:
+        npz = self.path / "predictions_test.npz"
+        if split != "test" or not npz.is_file():
+            return score_checkpoint(self.path, split, (), trust_code)
+        with np.load(npz) as f:
+            probs, labels = f["probs"], f["labels"]
+        names = list(self.summary.get("test_per_class") or {}) or [
+            str(i) for i in range(probs.shape[1])
+        ]
+        logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))
+        return compute_metrics(
+            logits, torch.from_numpy(labels), probs.shape[1], with_roc=True
+        ), names
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the headline metrics as a table and the learning curves inline."""
+        s = self.summary
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{label}</th><td>{html.escape(_cell(s[key]))}</td></tr>"
+            for key, label in _HEADLINE
+            if s.get(key) is not None
+        )
+        page = f"<div><b>vislab run</b> <code>{html.escape(str(self.path))}</code>"
+        page += f"<table>{cells}</table>" if cells else "<p>(not finished: no summary.json)</p>"
+        if RunDir(self.path).read_metrics():
+            png = base64.b64encode(self.plot("curves")._repr_png_()).decode()
+            page += f"<img src='data:image/png;base64,{png}' alt='learning curves'/>"
+        return page + "</div>"
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
+    """One image or many as a list; an N×H×W×C array is N images."""
+    if isinstance(images, np.ndarray):
+        return list(images) if images.ndim == 4 else [images]
+    if isinstance(images, (str, Path)) or not isinstance(images, Sequence):
+        return [images]  # type: ignore[list-item]
+    out: list[ImageLike] = []
+    for img in images:
+        out.extend(list(img) if isinstance(img, np.ndarray) and img.ndim == 4 else [img])
+    return out
+
+
+@dataclass
+class SuiteResult:
+    """What ``vislab.run_suite`` returns: the comparison ``table`` (one row per finished run, columns as
+    results.csv) and each finished run by name."""
+
+    path: Path
+    table: pd.DataFrame
+    runs: dict[str, Run] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return f"<div><b>suite</b> <code>{html.escape(str(self.path))}</code>{self.table.to_html()}</div>"

@@ -1,0 +1,232 @@
+"""The public Python API: only names in ``vislab.__all__`` (and the CLI's ``main`` to compare with it)."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from rich.console import Console
+
+import vislab
+from vislab.cli import main
+from vislab.training.progress import (
+    Progress,
+)  # the one internal name: its notebook mode is checked last
+
+TINY = {
+    "data": {"name": "digits", "limit": 300},
+    "model": {"name": "mlp", "hidden": [32]},
+    "train": {"epochs": 2, "batch_size": 32, "seed": 0, "device": "cpu"},
+}
+METRICS = ("train_acc", "train_loss", "val_acc", "val_pacc", "val_loss", "test_acc", "test_pacc")
+METRICS += ("test_loss", "test_auc", "best_epoch", "params", "val_per_class", "test_per_class")
+
+
+class Net(torch.nn.Module):
+    """A user's own model: takes num_classes and input_shape, and one option with a bound."""
+
+    def __init__(self, input_shape: tuple, num_classes: int, width: int = 16):
+        super().__init__()
+        if width < 1:
+            raise ValueError("width must be positive")
+        c, h, w = input_shape
+        self.net = torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(c * h * w, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, num_classes),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@pytest.fixture(scope="module")
+def own_run(tmp_path_factory):
+    """A run of the user's Net, trained through the API."""
+    out = tmp_path_factory.mktemp("api") / "net"
+    return vislab.train(TINY, model=Net, out=out, model__width=24)
+
+
+def test_public_names_resolve_and_import_vislab_stays_light():
+    for name in vislab.__all__:
+        assert getattr(vislab, name) is not None, name
+    code = "import sys, vislab; print('torch' in sys.modules, vislab.__version__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "False"  # the API loads on first use, not with the package
+
+
+@pytest.mark.slow
+def test_train_in_python_and_on_the_command_line_give_identical_metrics(tmp_path, capsys):
+    run = vislab.train(TINY, out=tmp_path / "api")
+    sets = [f"{s}.{k}={v}" for s, sec in TINY.items() for k, v in sec.items()]
+    sets = [a.replace(" ", "") for a in sets]
+    argv = ["train", "-q", "--out", str(tmp_path / "cli")]
+    assert main([*argv, *(x for a in sets for x in ("--set", a))]) == 0
+    cli_run = vislab.load_run(tmp_path / "cli")
+    assert {k: run.summary[k] for k in METRICS} == {k: cli_run.summary[k] for k in METRICS}
+    assert run.summary["model"] == "mlp" and run.config.model.name == "mlp"
+
+
+def test_overrides_as_double_underscore_or_dotted_keys(tmp_path):
+    run = vislab.train(
+        model="mlp",
+        data="digits",
+        out=tmp_path / "r",
+        model__hidden=[16],
+        train__epochs=1,
+        **{"data.limit": 200, "train.device": "cpu"},
+    )
+    cfg = run.config
+    assert (cfg.model.kwargs(), cfg.train.epochs, cfg.data.limit) == ({"hidden": [16]}, 1, 200)
+    assert len(run.history) == 1
+
+
+def test_own_module_class_trains_and_the_run_answers(own_run):
+    run = vislab.load_run(own_run.path)
+    assert run.summary["model"] == "user-Net" and run.config.model.kwargs() == {"width": 24}
+    assert isinstance(run.model(), Net)
+    hist = run.history
+    assert isinstance(hist, pd.DataFrame) and list(hist["epoch"]) == [1, 2]
+    assert {"train_loss", "train_acc", "val_acc"} <= set(hist.columns)
+    ev = run.evaluate("test")
+    assert ev["acc"] == pytest.approx(run.summary["test_acc"])
+    assert set(ev["per_class"]) == {str(i) for i in range(10)}
+    for kind in ("curves", "confusion", "per-class", "roc"):
+        fig = run.plot(kind)
+        assert isinstance(fig, Figure), kind
+        assert fig._repr_png_().startswith(b"\x89PNG"), kind  # a notebook shows it inline
+    assert isinstance(run.plot("confusion", split="val"), Figure)
+    page = run._repr_html_()
+    assert "<img src='data:image/png;base64," in page and "test ACC" in page
+
+
+def test_predict_gives_the_same_classes_for_paths_pil_images_and_arrays(own_run, tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (8, 8), dtype=np.uint8) for _ in range(3)]
+    paths = []
+    for i, a in enumerate(arrays):
+        Image.fromarray(a).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    by_path = own_run.predict(paths, top_k=2)
+    assert len(by_path) == 3 and all(len(r) == 2 for r in by_path)
+    assert own_run.predict([Image.open(p) for p in paths], top_k=2) == by_path
+    assert own_run.predict(arrays, top_k=2) == by_path
+    assert own_run.predict(np.stack(arrays)[..., None], top_k=2) == by_path  # N×H×W×C: N images
+    floats = [a.astype(np.float32) / 255 for a in arrays]
+    assert [r[0][0] for r in own_run.predict(floats)] == [r[0][0] for r in by_path]
+    assert own_run.predict(str(paths[0]), top_k=1)[0][0][0] == by_path[0][0][0]
+
+
+def test_numpy_arrays_and_a_torch_dataset_as_data(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (120, 8, 8), dtype=np.uint8)
+    y = np.arange(120) % 2
+    cfg = {"train": {"epochs": 1, "device": "cpu"}, "model": {"name": "mlp", "hidden": [8]}}
+    run = vislab.train(cfg, data=(x, y, ["even", "odd"]), out=tmp_path / "arrays")
+    assert run.summary["data"].startswith("memory:")
+    assert set(run.summary["test_per_class"]) == {"even", "odd"}
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    run2 = vislab.train(cfg, data=ds, out=tmp_path / "dataset")
+    assert run2.summary["test_acc"] is not None
+
+
+def test_a_builder_function_with_an_option_pydantic_cannot_check(tmp_path):
+    def build(input_shape, num_classes, act: torch.nn.Module | None = None, width: int = 8):
+        size = int(np.prod(input_shape))
+        layers = [torch.nn.Flatten(), torch.nn.Linear(size, width), act or torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers, torch.nn.Linear(width, num_classes))
+
+    run = vislab.train(TINY, model=build, out=tmp_path / "b", model__width=4, train__epochs=1)
+    assert run.summary["model"].startswith("user-") and run.summary["model"].endswith(".build")
+    assert run.model()[1].out_features == 4
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda tmp: vislab.train(TINY, out=tmp / "a", epochs=3), "section__key"),
+        (lambda tmp: vislab.train(TINY, out=tmp / "b", model=42), "model must be"),
+        (lambda tmp: vislab.train(TINY, out=tmp / "c", data=3.5), "data must be"),
+        (lambda tmp: vislab.train(123, out=tmp / "d"), "config must be"),
+        (lambda tmp: vislab.train(TINY, out=tmp / "e", model=Net, model__depth=3), "model.depth"),
+        (
+            lambda tmp: vislab.train(TINY, out=tmp / "w", model=Net, model__width="wide"),
+            "model.width",
+        ),
+        (
+            lambda tmp: vislab.train(TINY, out=tmp / "f", model=lambda input_shape, num_classes: 3),
+            "not a torch.nn.Module",
+        ),
+        (lambda tmp: vislab.train(resume=True), "give out="),
+        (lambda tmp: vislab.train(TINY, out=tmp, resume=True), "and no config"),
+        (lambda tmp: vislab.load_run(tmp), "not a vislab run directory"),
+        (lambda tmp: vislab.compare([tmp / "missing"]), "not a vislab run directory"),
+    ],
+)
+def test_bad_arguments_are_user_errors_naming_the_fix(tmp_path, call, fragment):
+    with pytest.raises(vislab.UserError, match=fragment.replace(".", r"\.")):
+        call(tmp_path)
+
+
+def test_bad_plot_kind_and_bad_images(own_run, tmp_path):
+    with pytest.raises(vislab.UserError, match="curves, confusion, per-class, roc"):
+        own_run.plot("bars")
+    with pytest.raises(vislab.UserError, match="1 or 3 channels"):
+        own_run.predict(np.zeros((8, 8, 5)))
+    with pytest.raises(vislab.UserError, match="does not exist"):
+        own_run.predict([tmp_path / "nope.png"])
+    with pytest.raises(vislab.UserError, match="cannot classify a dict"):
+        own_run.predict([{}])
+
+
+@pytest.mark.slow
+def test_run_suite_and_compare(tmp_path):
+    lines = []
+    res = vislab.run_suite(
+        "quickstart",
+        out=tmp_path / "qs",
+        epochs=1,
+        overrides={"data.limit": 300, "train.device": "cpu"},
+        log=lines.append,
+    )
+    assert list(res.table["run"]) == ["majority", "mlp", "cnn"]
+    assert set(res.runs) == {"majority", "mlp", "cnn"}
+    assert (tmp_path / "qs" / "results.csv").is_file() and not (
+        tmp_path / "qs" / "report.html"
+    ).exists()
+    assert any(line.startswith("suite quickstart: 3 runs") for line in lines)
+    table = vislab.compare({"a": res.runs["mlp"], "b": tmp_path / "qs" / "cnn"})
+    assert list(table["run"]) == ["a", "b"] and "test_acc" in table.columns
+    assert table["test_acc"].tolist() == res.table["test_acc"].tolist()[1:]
+    assert "<table" in res._repr_html_()
+
+
+def test_sweep_over_a_kwarg_of_the_users_model(own_run, tmp_path):
+    spec = {
+        "name": "net-width",
+        "base": {**TINY, "model": {"name": own_run.summary["model"]}},
+        "space": {"model.width": {"type": "int", "low": 4, "high": 32}},
+        "sampler": "random",
+        "seed": 0,
+    }
+    study = vislab.sweep(spec, out=tmp_path / "sw", trials=2, epochs=1, log=lambda _: None)
+    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 2
+    assert {t.params["model.width"] for t in study.trials} <= set(range(4, 33))
+    assert (tmp_path / "sw" / "trials" / "0" / "summary.json").is_file()
+
+
+def test_progress_in_a_notebook_prints_plain_lines(capsys):
+    p = Progress(console=Console(file=io.StringIO(), force_jupyter=True))
+    assert p.jupyter and not p.interactive
+    p.line("hello")
+    p.start(1, 10)
+    p.epoch_done(dict(epoch=1, train_loss=0.5, train_acc=0.9, seconds=1.0))
+    p.stop()
+    out = capsys.readouterr().out
+    assert "hello" in out and "epoch 1/1" in out and "\x1b" not in out
