@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from vislab.config import Config, build_config
 from vislab.errors import UserError
 from vislab.experiments.table import COLUMNS
+from vislab.export import export_run
 from vislab.plotting.runs import confusion_figure, curves_figure, per_class_figure, roc_figure
 from vislab.predict import (
     ImageLike,
@@ -116,6 +117,17 @@ class Run:
             "n": m.n,
             "per_class": dict(zip(names, m.per_class)),
         }
+
+    def export(
+        self, fmt: str = "onnx", out: str | Path | None = None, *, trust_code: bool = False
+    ) -> tuple[Path, Path]:
+        """Export the best checkpoint as ``onnx`` or ``torchscript`` (checked against PyTorch's outputs)
+        and, beside it, the JSON of what inference needs (input shape, normalisation or ZCA, class names).
+        Returns (model file, JSON); the default place is ``<run>/export/``.
+
+        >>> model_file, spec = run.export("torchscript")
+        """
+        return export_run(self.path, fmt, out, trust_code=trust_code)
 
     def plot(
         self, kind: str = "curves", split: str = "test", *, trust_code: bool = False
