@@ -230,3 +230,40 @@ def test_progress_in_a_notebook_prints_plain_lines(capsys):
     p.stop()
     out = capsys.readouterr().out
     assert "hello" in out and "epoch 1/1" in out and "\x1b" not in out
+
+
+REOPEN = """
+import sys, torch, vislab
+
+class Net(torch.nn.Module):
+    def __init__(self, input_shape: tuple, num_classes: int, width: int = 16):
+        super().__init__()
+        c, h, w = input_shape
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(c * h * w, width),
+                                       torch.nn.ReLU(), torch.nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+vislab.register_model("user-Net")(Net)  # a class registers as it would train: Net(num_classes=..., ...)
+print(vislab.load_run(sys.argv[1]).evaluate("test")["acc"])
+"""
+
+
+def test_a_model_object_run_reopens_elsewhere_once_its_class_is_registered_again(own_run, capsys):
+    code = main(["eval", str(own_run.path)])  # this process registered user-Net: it works here
+    assert code == 0
+    capsys.readouterr()
+    # another process has no user-Net: the message says where the name came from and what to do
+    cmd = [sys.executable, "-c", "import sys; from vislab.cli import main; sys.exit(main())"]
+    out = subprocess.run([*cmd, "eval", str(own_run.path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr + out.stdout
+    text = " ".join((out.stdout + out.stderr).split())
+    assert "vislab.train(model=...) in another Python process" in text
+    assert "vislab.register_model('user-Net')" in text and "file.py:Net" in text
+    # registering the class again (the public decorator takes an nn.Module class) reopens the run
+    out = subprocess.run(
+        [sys.executable, "-c", REOPEN, str(own_run.path)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.split()[-1]) == pytest.approx(own_run.summary["test_acc"])

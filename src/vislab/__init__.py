@@ -15,6 +15,7 @@ wait for torch, scikit-learn, matplotlib and optuna.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from vislab.version import __version__
@@ -51,7 +52,10 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'vislab' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    with warnings.catch_warnings():
+        # optuna imports tqdm.auto, which warns in a notebook without ipywidgets; vislab uses no tqdm bar
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

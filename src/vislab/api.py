@@ -12,7 +12,6 @@ The ``vislab`` command is a thin layer over these functions (one implementation)
 from __future__ import annotations
 
 import copy
-import inspect
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -203,11 +202,7 @@ def user_model(obj: Callable[..., torch.nn.Module]) -> str:
 def _builder_of(obj: Callable[..., torch.nn.Module], name: str) -> Callable[..., torch.nn.Module]:
     """``obj`` as a registry builder, called as a ``file.py:Net`` reference would be (one convention)."""
     where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    try:  # the file whose frames a traceback of the user's code shows (a notebook cell's too)
-        files = [Path(inspect.getsourcefile(obj) or "")]
-    except TypeError:  # a built-in or C callable
-        files = []
-    return user_code.adapt(obj, name, where, files)
+    return user_code.adapt(obj, name, where, user_code.source_files(obj))
 
 
 # ------------------------------------------------------------------------------------ user data

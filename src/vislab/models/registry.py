@@ -35,11 +35,29 @@ RESERVED = ("input_shape", "num_classes")  # a builder's arguments that are not 
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: register ``build(input_shape, num_classes, **options)`` as model ``name``.
+    """Decorator: register ``build(input_shape, num_classes, **options)``, or an ``nn.Module`` class taking
+    ``num_classes`` (and ``input_shape`` if it names it), as model ``name``; returns it unchanged.
 
     A second builder under a taken name is a ValueError (re-importing the same module is not).
+
+    >>> @vislab.register_model("tiny")
+    ... class Tiny(nn.Module):
+    ...     def __init__(self, num_classes: int, width: int = 32): ...
     """
-    return registrar(MODELS, name, "model")
+    put = registrar(MODELS, name, "model")
+
+    def deco(obj: Builder) -> Builder:
+        if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
+            put(
+                user.adapt(
+                    obj, name, f"{obj.__module__}.{obj.__qualname__}", user.source_files(obj)
+                )
+            )
+        else:
+            put(obj)
+        return obj
+
+    return deco
 
 
 def register_model_prefix(prefix: str) -> Callable[[Builder], Builder]:
@@ -120,6 +138,14 @@ def _lookup(name: str) -> Builder:
     hint = f" Did you mean '{near[0]}'?" if near else ""
     if name.endswith(".py"):
         hint = f" A model in a file is named with its class or builder: '{name}:Net'."
+    if (
+        name.startswith("user-") and not near
+    ):  # vislab.train(model=Net) registered it in another process
+        hint = (
+            f" '{name}' was a model object given to vislab.train(model=...) in another Python process: "
+            f"register it again first (vislab.register_model('{name}') on your class), or put it in a "
+            f"file and train with model.name=path/to/file.py:{name[5:]} to reopen it anywhere."
+        )
     available = [*sorted(MODELS), *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
     raise ConfigError(
         f"unknown model '{name}'.{hint} Available: {', '.join(available)}; or your own model as "

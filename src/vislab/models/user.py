@@ -272,12 +272,22 @@ def adapt(
     reserved = [P(n, P.POSITIONAL_OR_KEYWORD) for n in RESERVED]
     build.__signature__ = inspect.Signature([*reserved, *options])  # type: ignore[attr-defined]
     build.__annotations__ = {p.name: p.annotation for p in options if p.annotation is not P.empty}
-    build.__name__ = build.__qualname__ = attr
+    build.__name__ = attr
+    build.__qualname__ = getattr(target, "__qualname__", attr)
     build.__module__ = getattr(target, "__module__", None) or __name__
     build.__doc__ = getattr(target, "__doc__", None)
     if record is not None:
         build.vislab_code = record  # type: ignore[attr-defined]
     return build
+
+
+def source_files(obj: Any) -> list[Path]:
+    """The files defining a class's or function's code (a notebook cell is a file too): the frames of a
+    traceback of the user's code that are shown."""
+    funcs = [obj] if inspect.isfunction(obj) else []
+    if inspect.isclass(obj):
+        funcs = [f for c in obj.__mro__ if c.__module__ == obj.__module__ for f in vars(c).values()]
+    return sorted({Path(f.__code__.co_filename) for f in funcs if inspect.isfunction(f)})
 
 
 def _target_params(label: str, attr: str, where: str, target: Any) -> list[inspect.Parameter]:
