@@ -45,6 +45,21 @@ def cli(capsys, *args) -> tuple[int, str]:
     return code, text
 
 
+@pytest.fixture
+def train_spy(monkeypatch):
+    """(run folder name, resume) of every in-process training of a suite."""
+    import vislab.experiments.runner as runner
+
+    calls, real = [], runner.train
+
+    def spy(cfg, out, resume=False, **kw):
+        calls.append((Path(out).name, resume))
+        return real(cfg, out, resume=resume, **kw)
+
+    monkeypatch.setattr(runner, "train", spy)
+    return calls
+
+
 def one_line(text: str) -> str:
     """``text`` with every run of white space (line breaks of wrapped messages included) as one space."""
     return " ".join(text.split())

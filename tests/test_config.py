@@ -2,7 +2,7 @@
 
 import pytest
 
-from vislab.config import Config, load_config, parse_value
+from vislab.config import Config, build_config, config_differences, load_config, parse_value
 from vislab.errors import ConfigError
 
 
@@ -94,3 +94,14 @@ def test_round_trip_yaml(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text(cfg.to_yaml())
     assert load_config(f) == cfg
+
+
+def test_a_stored_config_from_an_older_vislab_differs_only_where_values_differ():
+    """A run folder written before a key existed (train.track_test, ...) is not "a different config" when
+    a suite is re-run: the stored config is read through the current schema, its defaults filled in."""
+    wanted = build_config({"data": {"name": "digits"}}).to_dict()
+    stored = {k: dict(v) if isinstance(v, dict) else v for k, v in wanted.items()}
+    del stored["train"]["track_test"]
+    assert config_differences(stored, wanted) == []
+    stored["train"]["epochs"] = 7
+    assert config_differences(stored, wanted) == [f"train.epochs: 7 → {wanted['train']['epochs']}"]

@@ -2,17 +2,24 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 
-from conftest import REPO, tiny_config
+import vislab.training.launch as launch
+from conftest import REPO, cli, one_line, tiny_config
+from vislab.cli import _outcome
 from vislab.data import prepare_data
 from vislab.data.loader import DeviceLoader
+from vislab.errors import DataError
 from vislab.models import build_model
 from vislab.training.evaluate import evaluate
 from vislab.training.launch import launch_torchrun, strip_nproc, torchrun_args
@@ -182,6 +189,7 @@ def test_cli_nproc_runs_torchrun_and_returns_exit_codes(tmp_path):
     )
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert json.loads((tmp_path / "cli" / "summary.json").read_text())["world_size"] == 2
+    assert "OMP_NUM_THREADS" not in ok.stderr and "torch/distributed" not in ok.stderr  # no banner
 
 
 def test_launcher_returns_the_workers_exit_code(tmp_path, capfd):
@@ -201,3 +209,98 @@ def test_launcher_returns_the_workers_exit_code(tmp_path, capfd):
     # a user error in the workers: exit code 2, not torchrun's 1
     assert launch_torchrun(2, argv) == 2
     assert "model.hidden" in capfd.readouterr().err
+
+
+def test_nproc_checks_the_config_once_before_starting_any_worker(tmp_path, capsys, monkeypatch):
+    """A config mistake is found before torchrun starts: one message, exit 2 (not one per rank)."""
+    monkeypatch.setattr(launch, "run", lambda args: pytest.fail("torchrun was started"))
+    sets = ["--set", "data.name=digits", "--set", "model.name=mlp"]
+    for extra, fragment in (
+        (["--set", "model.hiden=[3]"], "Did you mean 'model.hidden'?"),
+        (["--set", "data.name=nope"], "unknown dataset data.name='nope'"),
+        (["--set", "optim.lr=fast"], "optim.lr"),
+    ):
+        code, text = cli(capsys, "train", "--nproc", "2", *sets, *extra, "--out", tmp_path / "r")
+        assert code == 2 and one_line(text).count(fragment) == 1, text
+    code, text = cli(capsys, "train", "--nproc", "2", "--resume", tmp_path / "none")
+    assert code == 2 and text.count("nothing to resume") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_launcher_prints_the_log_of_the_rank_that_failed_first_once(tmp_path, capfd, monkeypatch):
+    """Ranks 1.. write to torchrun's log folder; when rank 1 failed and rank 0 was only stopped, the
+    launcher prints rank 1's error (once), and returns its exit code."""
+
+    def fake_run(args):
+        log_dir = args.log_dir
+        err = tmp_path / "no-error-file.json"
+        (Path(log_dir) / "job_x" / "attempt_0" / "1").mkdir(parents=True)
+        (Path(log_dir) / "job_x" / "attempt_0" / "1" / "stderr.log").write_text(
+            "error: rank 1 says so\n"
+        )
+        raise ChildFailedError(
+            "vislab",
+            {1: ProcessFailure(1, 11, 2, str(err)), 0: ProcessFailure(0, 10, -15, str(err))},
+        )
+
+    monkeypatch.setattr(launch, "run", fake_run)
+    argv = ["train", "--set", "data.name=digits", "--nproc", "2"]
+    assert launch_torchrun(2, argv) == 2
+    assert capfd.readouterr().err.count("error: rank 1 says so") == 1
+
+    def rank_0_said_it_then_was_stopped(args):  # the race: rank 0 printed, then torchrun stopped it
+        monkeypatch.setenv("RANK", "0")
+        assert _outcome(DataError("the same error on every rank")) == 2
+        fake_run(args)
+
+    monkeypatch.setattr(launch, "run", rank_0_said_it_then_was_stopped)
+    assert launch_torchrun(2, argv) == 2
+    err = capfd.readouterr().err
+    assert "the same error on every rank" in err and "rank 1 says so" not in err
+    args = torchrun_args(3, argv, "/tmp/logs")
+    assert (
+        args[args.index("--redirects") + 1] == "1:3,2:3"
+    )  # ranks 1 and 2 into files, rank 0 speaks
+
+
+@pytest.mark.slow
+def test_nproc_data_error_is_printed_once_without_torchruns_banner(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env.pop("OMP_NUM_THREADS", None)  # torchrun announces its default in a banner when it is unset
+    sets = ["data.name=mnist", f"data.root={tmp_path / 'empty'}", "data.download=false"]
+    cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", "-q"]
+    cmd += [a for s in (*sets, "train.device=cpu") for a in ("--set", s)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    text = r.stdout + r.stderr
+    assert r.returncode == 2, text
+    assert text.count("MNIST data not found") == 1, text
+    assert "OMP_NUM_THREADS" not in text and "torch/distributed" not in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_nproc_says_interrupted_once_and_exits_130(tmp_path):
+    """Ctrl-C reaches the launcher and every worker: rank 0 saves a resumable checkpoint and says so,
+    the launcher exits 130 without a traceback of its own."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    out = tmp_path / "r"
+    sets = ["data.name=digits", "model.name=mlp", "train.epochs=500", "train.device=cpu"]
+    cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", "-q", "--out", str(out)]
+    cmd += [a for s in sets for a in ("--set", s)]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own process group: the "terminal" Ctrl-C reaches
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not (out / "checkpoints" / "last.pt").is_file():
+            assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)
+        text = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, text
+    assert text.count("interrupted: training stopped by SIGINT") == 1 and "Traceback" not in text
+    assert "death signal" not in text

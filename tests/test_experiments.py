@@ -36,21 +36,6 @@ def write_suite(path: Path, runs: dict, base: dict = BASE, **extra) -> Path:
     return path
 
 
-@pytest.fixture
-def train_spy(monkeypatch):
-    """Record (run dir name, resume) of every in-process training of a suite."""
-    import vislab.experiments.runner as runner
-
-    calls, real = [], runner.train
-
-    def spy(cfg, out, resume=False, **kw):
-        calls.append((Path(out).name, resume))
-        return real(cfg, out, resume=resume, **kw)
-
-    monkeypatch.setattr(runner, "train", spy)
-    return calls
-
-
 def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
     tmp_path, capsys, train_spy
 ):
@@ -281,7 +266,7 @@ def test_builtin_suites_are_valid_and_faithful():
         128,
         "none",
     )
-    assert not base.data.official_val  # reports 002/004 train on all five CIFAR-10 batches
+    assert not base.data.official_val  # RDFIA 1-cd trains on all five CIFAR-10 batches
     assert (
         top.model.kwargs()["batchnorm"]
         and top.optim.momentum == 0.9

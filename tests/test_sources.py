@@ -71,7 +71,7 @@ def test_cifar_batches_in_every_layout(tmp_path, sub):
 
 
 def test_cifar_all_five_batches_train_when_official_val_is_off(tmp_path):
-    """Reports 002/004 train on all 50,000 images: data_batch_5 joins train, val is carved from the pool."""
+    """RDFIA 1-cd trains on all 50,000 images: data_batch_5 joins train, val is carved from the pool."""
     from vislab.data.split import make_splits
 
     written = write_cifar(tmp_path, n=20)

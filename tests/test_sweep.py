@@ -158,7 +158,7 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     import vislab.report.build
 
     monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
-    spec = write_spec(tmp_path / "s.yaml", seed=0)
+    spec = write_spec(tmp_path / "s.yaml", seed=0, curves=3)
     out = tmp_path / "sweep"
     assert (
         main(
@@ -191,16 +191,26 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     # prints the best trials, writes the reports
     assert main(["sweep", "show", str(out), "--top", "3"]) == 0
-    shown = capsys.readouterr().out
-    assert f"{study.best_value:.4f}" in shown and "optim.lr" in shown
+    shown = capsys.readouterr()
+    assert f"{study.best_value:.4f}" in shown.out and "optim.lr" in shown.out
+    # each stage's report path, once
+    assert [line for line in shown.err.splitlines() if line.startswith("report:")] == [
+        f"report: {out / 'report.html'}",
+        f"report: {out / 'narrow' / 'report.html'}",
+    ], shown.err
     plan = vislab.report.build.plan_report(out)
     assert len(plan.detailed) == 1
-    # curves of the best trials (up to MAX_CURVES), not only the detailed one
-    assert len(plan.shown) == 4
+    # curves of the best K trials (the file's curves: 3; default 30), not only the detailed one
+    assert len(plan.shown) == 3
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
     html = (out / "report.html").read_text()
-    assert "loss and accuracy of 4 runs" in html  # the curves figure the report drew
+    assert "training curves of the best 3 trials by val_pacc" in html  # the curves figure it drew
+    # K is an option of `sweep show` (and of `sweep FILE`): the best 2 of 4
+    assert main(["sweep", "show", str(out), "--curves", "2"]) == 0
+    plan = vislab.report.build.plan_report(out)
+    assert [plan.complete[n]["val_pacc"] for n in plan.shown] == [t.value for t in best]
+    assert "training curves of the best 2 trials" in (out / "report.html").read_text()
     assert "parallel coordinates" in html and 'id="trials"' in html and "narrow/report.html" in html
     assert (out / "narrow" / "report.html").is_file()
 
@@ -257,7 +267,7 @@ def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
     from vislab.experiments.sweep import base_tree
     from vislab.models import build_model
 
-    assert {"dlvc-cnn", "dlvc-vit"} <= set(sp.builtin_sweeps())
+    assert {"dlvc-cnn", "dlvc-vit", "dlvc-augment"} <= set(sp.builtin_sweeps())
     for name in sp.builtin_sweeps():
         spec = sp.load_sweep(name)
         base = base_tree(spec, [])
@@ -290,7 +300,7 @@ def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
         "model.num_heads",
         "model.head_hidden",
         "optim.weight_decay",
-    } == set(vit)  # report 003 §6.1.3's list
+    } == set(vit)  # DLVC group report C §6.1.3's list
     assert main(["sweep", "list"]) == 0
     assert "dlvc-vit" in capsys.readouterr().out
 
@@ -364,7 +374,7 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
 
 
 def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path, monkeypatch):
-    import vislab.experiments.sweep as sweep_mod
+    import vislab.experiments.objective as sweep_mod
     from vislab.errors import TrainingInterrupted
 
     real, calls = sweep_mod.train, []
@@ -447,3 +457,67 @@ def test_sweep_file_top_level_mistakes(tmp_path):
         sp.load_sweep(spec)
     msg = str(e.value)
     assert "never on test" in msg and "Did you mean 'trials'" in msg and str(spec) in msg
+
+
+def test_sweeps_silence_their_own_optuna_warnings_and_keep_real_ones(tmp_path):
+    """vislab's heartbeats, re-queued trials and constant-liar TPE are Optuna features it uses on purpose: their
+    ExperimentalWarnings stay out of the output. A user's own mistake (a deprecated sampler option) shows."""
+    import warnings
+
+    from vislab.experiments.storage import requeue
+
+    spec = write_spec(tmp_path / "s.yaml", sampler={"name": "tpe", "consider_prior": True})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=1, log=lambda s: None)
+        requeue(study, study.trials[0])  # the path of a dead worker's trial
+    shown = [f"{w.category.__name__}: {w.message}" for w in caught]
+    assert not [m for m in shown if m.startswith("ExperimentalWarning")], shown
+    if tuple(int(v) for v in optuna.__version__.split(".")[:2]) >= (4, 3):  # deprecated in 4.3
+        assert any(m.startswith("FutureWarning") and "consider_prior" in m for m in shown), shown
+
+
+@pytest.mark.slow
+def test_the_dlvc_augmentation_dropout_study_is_built_in(tmp_path):
+    """DLVC assignment 1 §6.2: augmentation probability 0–100 % × dropout 0–0.7 on the tuned CNN, val ACC."""
+    spec = sp.load_sweep("dlvc-augment")
+    d = spec["distributions"]
+    assert d == {
+        "augment.p": FloatDistribution(0.0, 1.0),
+        "model.dropout": CategoricalDistribution([0.0, 0.3, 0.5, 0.7]),
+    }
+    assert (spec["metric"], spec["direction"], spec["curves"]) == ("val_acc", "maximize", 30)
+    base = spec["base"]
+    assert base["model"]["name"] == "cnn" and base["data"]["name"] == "cifar10"
+    # the augmentation it gates: flip, rotation, resized crop
+    assert {k for k, v in base["augment"].items() if v.get("p", 0) > 0} == {
+        "hflip",
+        "rotation",
+        "resized_crop",
+    }
+    out = tmp_path / "aug"
+    args = ["sweep", "dlvc-augment", "--data", "digits", "--epochs", "1", "--trials", "2"]
+    assert main([*args, "--set", "data.limit=300", "--out", str(out), "--no-report"]) == 0
+    study = load_existing_study(f"sqlite:///{out / 'study.db'}", "dlvc-augment")
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 2 and all(0 <= t.params["augment.p"] <= 1 for t in done)
+
+
+def test_a_narrowed_grid_walks_its_own_smaller_grid(tmp_path):
+    """--narrow on a grid sweep: the second stage's grid is the best trials' values, each point once."""
+    spec = tmp_path / "g.yaml"
+    space = {
+        "optim.name": {"type": "categorical", "choices": ["sgd", "adam"]},
+        "train.batch_size": {"type": "int", "low": 16, "high": 32, "step": 16},
+    }
+    spec.write_text(yaml.safe_dump({"name": "g", "base": BASE, "sampler": "grid", "space": space}))
+    out = tmp_path / "sw"
+    study = run_sweep(
+        sp.load_sweep(spec), out, overrides=["data.limit=100"], narrow=2, log=lambda s: None
+    )
+    best = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: -t.value)[:2]
+    narrow = load_existing_study(f"sqlite:///{out / 'study.db'}", "g-narrow").trials
+    grid = sp.narrowed(sp.load_sweep(spec)["distributions"], best)
+    points = [(t.params["optim.name"], t.params["train.batch_size"]) for t in narrow]
+    assert len(points) == len(set(points)) == sp.grid_size(grid)  # every narrowed point, once
+    assert {p[0] for p in points} == {t.params["optim.name"] for t in best}

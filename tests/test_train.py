@@ -177,7 +177,8 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
     first, *rest = rows(tmp_path / "start")
     assert first["epoch"] == 0 and rest == rows(tmp_path / "plain")  # training itself is untouched
     assert all(start[k] == plain[k] for k in ("val_acc", "test_acc", "best_epoch"))
-    # row 0 = the freshly initialised model, scored on the unaugmented train split and on val
+    # row 0 = the freshly initialised model, scored on val and on the (unaugmented) train images epoch 1
+    # trains on: drop_last leaves the last partial batch out of both
     cfg = tiny_config(*over)
     splits, stats = prepare_data(cfg.data, cfg.train.seed)
     torch.manual_seed(cfg.train.seed)
@@ -185,7 +186,13 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
         cfg.model.name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs()
     )
     val = evaluate(model, DeviceLoader(splits.val, stats, 1000), splits.num_classes)
-    tr = evaluate(model, DeviceLoader(splits.train, stats, 1000), splits.num_classes)
+    bs = cfg.train.batch_size
+    epoch1 = DeviceLoader(
+        splits.train, stats, bs, shuffle=True, drop_last=True, seed=cfg.train.seed
+    )
+    seen = epoch1.order(0)[: len(epoch1) * bs]
+    assert 0 < len(splits.train) - len(seen) < bs
+    tr = evaluate(model, epoch1.unaugmented(1000, seen), splits.num_classes)
     assert (first["val_acc"], first["train_acc"]) == (val.acc, tr.acc)
     assert first["val_loss"] == pytest.approx(val.loss) and first["train_loss"] == pytest.approx(
         tr.loss

@@ -27,10 +27,12 @@ from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.data.sources import memory
 from vislab.errors import UserError
 from vislab.experiments.runner import run_suite as _run_suite
+from vislab.experiments.shared_suite import run_shared_suite
 from vislab.experiments.space import load_sweep
+from vislab.experiments.storage import SharedStorage
 from vislab.experiments.suite import load_suite, suite_overrides
 from vislab.experiments.sweep import run_sweep
-from vislab.experiments.table import COLUMNS, table_rows
+from vislab.experiments.table import columns, table_rows
 from vislab.models import register_model
 from vislab.models import user as user_code
 from vislab.report.build import build_report
@@ -229,9 +231,12 @@ def load_run(path: str | Path) -> Run:
     return Run(path)
 
 
-def compare(runs: Sequence[Run | str | Path] | Mapping[str, Run | str | Path]) -> pd.DataFrame:
+def compare(
+    runs: Sequence[Run | str | Path] | Mapping[str, Run | str | Path], reported: dict | None = None
+) -> pd.DataFrame:
     """The comparison table of finished runs (columns as results.csv: run, train_acc, val_acc, ...,
-    params, best_epoch); a list is named by folder, a mapping by its keys.
+    params, best_epoch); a list is named by folder, a mapping by its keys. ``reported``: a suite's
+    ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
 
     >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")
     """
@@ -246,7 +251,7 @@ def compare(runs: Sequence[Run | str | Path] | Mapping[str, Run | str | Path]) -
                 f"(vislab.train(out=..., resume=True)) or leave it out."
             )
         summaries[name or run.path.name] = s
-    return pd.DataFrame(table_rows(summaries), columns=[k for k, _ in COLUMNS])
+    return pd.DataFrame(table_rows(summaries, reported), columns=[k for k, _ in columns(reported)])
 
 
 # ----------------------------------------------------------------------------- suites, sweeps
@@ -288,31 +293,51 @@ def run_suite(
     quiet: bool = True,
     report: bool = False,
     log: Log = print,
+    storage: str | None = None,
+    heartbeat: float | None = None,
+    heartbeat_lapse: float | None = None,
 ) -> SuiteResult:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
     report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed.
 
+    ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
+    run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
+    default 20) for ``heartbeat_lapse`` s (default 90, at least 4 beats) is taken over; the first
+    worker to find every run settled writes the tables.
+
     >>> res = vislab.run_suite("quickstart", epochs=1, overrides={"data.limit": 300})
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
     """
+    shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     suite, folder = resolve_suite(name_or_file, out)
     log(f"suite {suite['name']}: {len(suite['runs'])} runs → {folder}")
-    _run_suite(
-        suite,
-        folder,
-        suite_overrides(data, epochs, _assignments(overrides)),
-        jobs=jobs,
-        quiet=quiet,
-        log=log,
-        on_results=report_hook(log) if report else None,
-    )
+    sets = suite_overrides(data, epochs, _assignments(overrides))
+    kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
+    if shared is None:
+        _run_suite(suite, folder, sets, **kw)
+    else:
+        run_shared_suite(suite, folder, shared, sets, **kw)
     finished = {
         name: Run(folder / name)
         for name in suite["runs"]
         if is_complete(RunDir(folder / name).read_summary())
     }
-    return SuiteResult(path=folder, table=compare(finished), runs=finished)
+    return SuiteResult(path=folder, table=compare(finished, suite.get("reported")), runs=finished)
+
+
+def _shared_storage(
+    url: str | None, heartbeat: float | None, lapse: float | None
+) -> SharedStorage | None:
+    """run_suite's storage options as a SharedStorage (None: this machine alone)."""
+    if url is None:
+        if heartbeat is not None or lapse is not None:
+            raise UserError(
+                "--heartbeat and --heartbeat-lapse time the claims of a shared suite: give --storage "
+                "postgresql://... too, or leave them out."
+            )
+        return None
+    return SharedStorage.timed(url, heartbeat, lapse)
 
 
 def resolve_sweep(
@@ -350,9 +375,12 @@ def sweep(
     quiet: bool = True,
     report: bool = False,
     log: Log = print,
+    curves: int | None = None,
 ) -> optuna.Study:
-    """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML, or the same
-    mapping (base:, space:, metric:, ...); each trial trains ``out/trials/<n>``. Returns the study.
+    """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
+    Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
+    ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
+    file's ``curves:``, 30). Returns the study.
 
     >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
@@ -372,6 +400,7 @@ def sweep(
         quiet=quiet,
         log=log,
         on_results=report_hook(log) if report else None,
+        curves=curves,
     )
     if narrow and report:  # the first stage's report links to the second's
         build_report(folder, study=study)

@@ -68,8 +68,14 @@ class DataConfig(Section):
 
 # -------------------------------------------------------------------------------- augmentation
 class Crop(Section):
+    """Random crop (translation). ``size``: crop size×size windows of the (padded) images, as RandomCrop(size)
+    — the model then takes size×size inputs, and every evaluation (val/test, eval, predict, export) takes
+    the centre crop. ``padding``: zero border added before cropping; None = automatic: 0 with ``size``,
+    else an eighth of the image side (4 px on 32×32 and 28×28, 1 px on the 8×8 digits)."""
+
     p: float = Field(0.0, ge=0, le=1)
-    padding: int = Field(4, ge=0)
+    padding: int | None = Field(None, ge=0)
+    size: int | None = Field(None, gt=0)
 
 
 class ResizedCrop(Section):
@@ -118,7 +124,9 @@ class Erasing(Section):
 class AugmentConfig(Section):
     """Train-split augmentation. Each op has its own probability; `p` gates a sample as a whole."""
 
-    p: float = Field(1.0, ge=0, le=1)  # probability that a sample is augmented at all (report 003)
+    p: float = Field(
+        1.0, ge=0, le=1
+    )  # probability that a sample is augmented at all (DLVC assignment 1, group report C)
     crop: Crop = Crop()
     resized_crop: ResizedCrop = ResizedCrop()
     hflip: Flip = Flip()
@@ -165,8 +173,11 @@ class TrainConfig(Section):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval_every: int = Field(1, ge=1)
-    # an epoch-0 row: the untrained model scored on train (unaugmented) and val
+    # an epoch-0 row: the untrained model scored on the train images of epoch 1 (unaugmented) and val
     eval_at_start: bool = False
+    # score the test split at every evaluation, for the curves only (RDFIA's train-vs-test figures): written
+    # to each metrics row as test_loss/test_acc/test_pacc, never used to select, stop early or prune
+    track_test: bool = False
     select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     min_delta: float = Field(0.0, ge=0)
@@ -471,7 +482,10 @@ RESULT_NEUTRAL_KEYS = (
 
 def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
     """``key: old → new`` for each dotted key whose value differs between two config dicts, ignoring
-    RESULT_NEUTRAL_KEYS."""
+    RESULT_NEUTRAL_KEYS. A stored config is read through the current schema first, so that a key added
+    to vislab since it was written counts with its default, not as a difference."""
+    if not prefix:
+        stored = _as_current(stored)
     out = []
     for key in sorted(set(stored) | set(wanted)):
         dotted = f"{prefix}{key}"
@@ -481,6 +495,14 @@ def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str
         elif a != b and not dotted.startswith(RESULT_NEUTRAL_KEYS):
             out.append(f"{dotted}: {a!r} → {b!r}")
     return out
+
+
+def _as_current(tree: dict) -> dict:
+    """``tree`` with the current schema's defaults filled in; ``tree`` itself if it no longer validates."""
+    try:
+        return build_config(tree, source="stored config").to_dict()
+    except ConfigError:
+        return tree
 
 
 def load_config(

@@ -223,6 +223,7 @@ def _check(
 def inference_spec(ckpt: dict, fmt: str, file: str, diff: float, sizes: list[int]) -> dict:
     """What inference needs besides the model file: shapes, normalisation, class names, the recipe."""
     shape, names = list(ckpt["input_shape"]), list(ckpt["class_names"])
+    crop = centre_crop_spec(ckpt)
     return {
         "format": fmt,
         "model_file": file,
@@ -243,10 +244,21 @@ def inference_spec(ckpt: dict, fmt: str, file: str, diff: float, sizes: list[int
             "meaning": "class logits: softmax over axis 1 gives probabilities, argmax the class index",
         },
         "class_names": names,
+        "centre_crop": crop,
         "normalization": normalization_spec(ckpt["preprocess"]),
-        "recipe": recipe(tuple(shape), ckpt["preprocess"]["mode"]),
+        "recipe": recipe(tuple(shape), ckpt["preprocess"]["mode"], crop),
         "check": {"max_abs_diff_vs_pytorch": diff, "batch_sizes": sizes},
     }
+
+
+def centre_crop_spec(ckpt: dict) -> dict | None:
+    """The evaluation crop of a run trained on ``augment.crop.size`` crops: the image size it is taken from
+    and its window (vislab.data.augment.centre_crop); None when the model takes whole images."""
+    sample, shape = ckpt.get("sample_shape") or ckpt["input_shape"], ckpt["input_shape"]
+    if len(shape) != 3 or list(sample) == list(shape):
+        return None
+    (_, h, w), (_, size, _) = sample, shape
+    return {"image_size": [h, w], "size": size, "top": (h - size) // 2, "left": (w - size) // 2}
 
 
 def normalization_spec(stats: dict) -> dict:
@@ -276,8 +288,9 @@ def normalization_spec(stats: dict) -> dict:
     }
 
 
-def recipe(shape: tuple[int, ...], mode: str) -> list[str]:
-    """The steps from a raw input (uint8 H×W×C image, or feature vector) to the model's input."""
+def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[str]:
+    """The steps from a raw input (uint8 H×W×C image, or feature vector) to the model's input; ``crop``:
+    :func:`centre_crop_spec` (resize to its image size, then take the centre)."""
     norm = {
         "none": "No normalisation.",
         "standard": "Normalise: x = (x - mean) / std, with normalization.mean and .std per channel "
@@ -295,10 +308,20 @@ def recipe(shape: tuple[int, ...], mode: str) -> list[str]:
             f"Stack the samples into a float32 batch N×{shape[0]}: the model's input '{INPUT_NAME}'.",
         ]
     c, h, w = shape
-    return [
-        f"Convert the image to {'greyscale (PIL mode L)' if c == 1 else 'RGB'} and resize it to {w}×{h} "
-        f"(width × height) with bilinear resampling: a uint8 array H×W×C = {h}×{w}×{c}. "
+    ih, iw = crop["image_size"] if crop else (h, w)
+    steps = [
+        f"Convert the image to {'greyscale (PIL mode L)' if c == 1 else 'RGB'} and resize it to {iw}×{ih} "
+        f"(width × height) with bilinear resampling: a uint8 array H×W×C = {ih}×{iw}×{c}. "
         "(vislab predict does this with PIL.)",
+    ]
+    if crop:
+        top, left = crop["top"], crop["left"]
+        steps.append(
+            f"Centre-crop (the model was trained on random {h}×{w} crops): keep rows {top} to "
+            f"{top + h - 1} and columns {left} to {left + w - 1}, a uint8 array {h}×{w}×{c}."
+        )
+    return [
+        *steps,
         "Scale: x = float32(image) / 255, values in [0, 1].",
         f"Transpose H×W×C to C×H×W = {c}×{h}×{w}.",
         norm,

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from vislab.config import build_config
 from vislab.data import prepare_data
+from vislab.data.augment import centre_crop, model_input_shape
 from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
 from vislab.errors import DataError, UserError
@@ -51,6 +52,8 @@ def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.M
     path = resolve_checkpoint(target)
     ckpt = load_checkpoint(path)
     bad = [k for k, t in _MODEL_KEYS.items() if not isinstance(ckpt.get(k), t)]
+    if not _fits_crop(ckpt.get("sample_shape"), ckpt.get("input_shape")):
+        bad.append("sample_shape")
     if bad:
         raise DataError(
             f"checkpoint '{path}' lacks or has malformed {', '.join(bad)}: it is damaged or was not "
@@ -81,6 +84,20 @@ def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.M
     return model.eval(), ckpt
 
 
+def _fits_crop(sample: object, model_input: object) -> bool:
+    """A checkpoint's ``sample_shape`` (absent before ``augment.crop.size``): the images, of which the model's
+    ``input_shape`` is the centre crop — same length and channels, sides at least as large."""
+    if sample is None:
+        return True
+    if not (_is_shape(sample) and _is_shape(model_input) and len(sample) == len(model_input)):
+        return False
+    return sample[0] == model_input[0] and all(a >= b for a, b in zip(sample, model_input))
+
+
+def _is_shape(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(type(v) is int and v > 0 for v in value)
+
+
 def score_checkpoint(
     target: str | Path, split: str = "test", overrides: Sequence[str] = (), trust_code: bool = False
 ) -> tuple[Metrics, list[str]]:
@@ -103,7 +120,7 @@ def score_checkpoint(
     cfg = build_config(ckpt["config"], list(overrides), source="checkpoint config")
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats=ckpt["preprocess"])
     want = (tuple(ckpt["input_shape"]), int(ckpt["num_classes"]))
-    got = (tuple(splits.sample_shape), splits.num_classes)
+    got = (model_input_shape(cfg.augment, splits.sample_shape), splits.num_classes)
     if got != want:
         shape = lambda s: "×".join(map(str, s))  # noqa: E731
         raise UserError(
@@ -112,7 +129,8 @@ def score_checkpoint(
             f"on data of the same shape (the run's own: no data.* overrides), or resize with data.resize."
         )
     data = dict(splits.items())[split]
-    loader = DeviceLoader(data, stats, cfg.train.eval_batch_size)
+    # the centre crop of training's evaluation (augment.crop.size), on every split
+    loader = DeviceLoader(data, stats, cfg.train.eval_batch_size, size=cfg.augment.crop.size)
     with torch.inference_mode():
         logits = torch.cat([model(x) for x, _ in loader.epoch(0)])
     m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
@@ -200,12 +218,17 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
 def classify(
     model: torch.nn.Module, ckpt: dict, arrays: list[np.ndarray], top_k: int = 3
 ) -> list[list[tuple[str, float]]]:
-    """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array."""
+    """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array of
+    :func:`image_shape`; centre-cropped to the model's input when the run trained on crops."""
     names = ckpt["class_names"]
     k = min(top_k, len(names))
+    size = (
+        ckpt["input_shape"][-1] if tuple(image_shape(ckpt)) != tuple(ckpt["input_shape"]) else None
+    )
     out = []
     for arr in arrays:
         x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255)
+        x = centre_crop(x, size)
         with torch.inference_mode():
             probs = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1)[0]
         p, idx = probs.topk(k)
@@ -214,8 +237,10 @@ def classify(
 
 
 def image_shape(ckpt: dict) -> tuple[int, int, int]:
-    """The checkpoint's input shape (C, H, W); UserError for a model of feature vectors."""
-    shape = tuple(ckpt["input_shape"])
+    """The (C, H, W) an image is resized to: the run's images (``sample_shape``), which :func:`classify`
+    centre-crops to the model's ``input_shape`` after ``augment.crop.size`` (checkpoints before it: the
+    input shape). UserError for a model of feature vectors."""
+    shape = tuple(ckpt.get("sample_shape") or ckpt["input_shape"])
     if len(shape) != 3:
         raise UserError(f"this checkpoint's model takes {shape[0]}-D feature vectors, not images.")
     return shape  # type: ignore[return-value]

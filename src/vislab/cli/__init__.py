@@ -8,7 +8,9 @@ errors should not wait for.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from rich.markup import escape
 from vislab.cli import data as data_cli
 from vislab.cli import experiments as experiments_cli
 from vislab.cli import export as export_cli
+from vislab.cli import figure as figure_cli
+from vislab.cli import lr_find as lr_find_cli
 from vislab.cli import model as model_cli
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
@@ -65,11 +69,12 @@ def train(
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import train_config
-    from vislab.training.launch import launch_torchrun
+    from vislab.training.launch import check_launchable, launch_torchrun
 
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
-    if nproc > 1:
+    if nproc > 1:  # one error message, not one per rank
+        check_launchable(load_config(config, set_ or []) if resume is None else None, resume)
         raise typer.Exit(launch_torchrun(nproc, sys.argv[1:]))
     cfg = load_config(config, set_ or [])
     train_config(
@@ -122,7 +127,9 @@ def eval_(
 def predict(
     checkpoint: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     images: list[Path] = typer.Argument(
-        ..., help="Image files (any size; resized to the model's input)."
+        ...,
+        help="Image files (any size; resized to the run's image size, then centre-cropped when it "
+        "trained on crops: augment.crop.size).",
     ),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1),
     trust_code: bool = TrustOpt,
@@ -141,11 +148,16 @@ def quickstart(
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them."""
+    """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them:
+    the table on the terminal, OUT/results.csv, results.md and report.html."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.api import report_hook
     from vislab.experiments.quickstart import run_quickstart
 
-    run_quickstart(out, epochs=epochs, quiet=quiet)
+    def log(line: str) -> None:
+        err.print(line, soft_wrap=True, markup=False, highlight=False)
+
+    run_quickstart(out, epochs=epochs, quiet=quiet, log=log, report=report_hook(log))
 
 
 @config_app.command("show")
@@ -157,8 +169,10 @@ def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt)
 # The command groups that live in their own modules: vislab data ..., vislab model ..., suite/sweep/report.
 app.add_typer(data_cli.app, name="data")
 app.add_typer(model_cli.app, name="model")
+app.add_typer(figure_cli.app, name="figure")
 experiments_cli.register(app)
 export_cli.register(app)
+lr_find_cli.register(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -196,6 +210,7 @@ def _outcome(e: BaseException) -> int:
         err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     if isinstance(e, VislabError):  # the exit code follows the type (errors.py)
+        _said_by_rank_0()
         # text may hold [/x]
         err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
@@ -209,6 +224,14 @@ def _outcome(e: BaseException) -> int:
         return 130
     e.show()  # a usage error: unknown option, missing or extra argument
     return 2
+
+
+def _said_by_rank_0() -> None:
+    """Under ``--nproc``: tell the launcher (training/launch.py) that rank 0 printed its error."""
+    mark = os.environ.get("VISLAB_RANK0_SAID")
+    if mark and os.environ.get("RANK", "0") == "0":
+        with contextlib.suppress(OSError):
+            Path(mark).touch()
 
 
 def _environment_error(e: OSError) -> bool:

@@ -7,6 +7,7 @@ errors should not wait for.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,21 @@ def info(
     console.print(table)
 
 
+def check_figure_path(out: Path) -> None:
+    """UserError unless ``out`` names a file type matplotlib writes (before any work is done)."""
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
+        raise UserError(
+            f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
+        )
+
+
+class Show(str, Enum):
+    """What `data preview` draws under the originals."""
+
+    augmented = "augmented"
+    normalized = "normalized"
+
+
 @app.command()
 def preview(
     name: str,
@@ -61,21 +77,35 @@ def preview(
     set_: list[str] | None = typer.Option(None, "--set", "-s"),
     out: Path = typer.Option(Path("preview.png"), "--out", "-o"),
     n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
-    copies: int = typer.Option(3, "--copies", min=1, max=8, help="Augmented rows."),
+    show: Show = typer.Option(
+        Show.augmented,
+        "--show",
+        help="augmented: rows of augmented copies (augment.*); normalized: the same images after "
+        "data.normalize (standard or zca, fitted on train), as the model sees them.",
+    ),
+    copies: int | None = typer.Option(
+        None, "--copies", min=1, max=8, help="Augmented rows (default 3; with --show augmented)."
+    ),
 ) -> None:
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
-    (augment.* from --set)."""
+    (augment.* from --set), or with --show normalized the originals after standardisation or ZCA whitening."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.data import load_splits
+    from vislab.data import load_splits, prepare_data
     from vislab.plotting.images import plot_image_grid
-    from vislab.report.previews import augmentation_rows, preview_indices
+    from vislab.report.previews import augmentation_rows, normalization_rows, preview_indices
 
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
+    check_figure_path(out)
+    if copies is not None and show is Show.normalized:
         raise UserError(
-            f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
+            "--copies sets the number of augmented rows, but --show normalized draws no augmented rows. "
+            "Drop --copies, or use --show augmented."
         )
     cfg = _config(name, config, set_)
-    splits = load_splits(cfg.data, cfg.train.seed)
-    rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies, cfg.train.seed)
+    if show is Show.normalized:
+        splits, stats = prepare_data(cfg.data, cfg.train.seed)  # fitted on train, as for training
+        rows, titles = normalization_rows(splits.train, stats, n)
+    else:
+        splits = load_splits(cfg.data, cfg.train.seed)
+        rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies or 3, cfg.train.seed)
     labels = [splits.class_names[k] for k in splits.train.y[preview_indices(splits.train.y, n)]]
     console.print(f"wrote {plot_image_grid(rows, out, titles, labels)}")

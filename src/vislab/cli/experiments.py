@@ -62,9 +62,27 @@ def suite(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     no_report: bool = NoReportOpt,
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="PostgreSQL URL (postgresql://user:pass@host/db) shared by the machines working through "
+        "this suite together: each run is claimed by one; the last to finish writes the tables. "
+        "Give them one --out on a shared file system, or each gets the others' results from the "
+        "database. Default: this machine alone.",
+    ),
+    heartbeat: float | None = typer.Option(
+        None, "--heartbeat", help="With --storage: seconds between a worker's heartbeats (20)."
+    ),
+    heartbeat_lapse: float | None = typer.Option(
+        None,
+        "--heartbeat-lapse",
+        help="With --storage: a run whose worker sent no heartbeat for this many seconds is taken "
+        "over by another (90, or 4 heartbeats if longer).",
+    ),
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
-    then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1)."""
+    then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1).
+    With --storage, run the same command on several machines to share the runs."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
     from vislab.experiments.suite import builtin_suites
@@ -85,6 +103,9 @@ def suite(
             quiet=quiet,
             report=not no_report,
             log=_log,
+            storage=storage,
+            heartbeat=heartbeat,
+            heartbeat_lapse=heartbeat_lapse,
         )
     except SuiteFailed:
         _print_results(folder)
@@ -112,14 +133,20 @@ StorageOpt = typer.Option(
 NarrowOpt = typer.Option(
     None, "--narrow", min=1, help="Then a second stage over the ranges of the best TOPK trials."
 )
+CurvesOpt = typer.Option(
+    None,
+    "--curves",
+    min=1,
+    help="The report draws the training curves of the best K trials (default: the file's curves:, 30).",
+)
 
 
 @sweep_app.command("run")
 def sweep_run(
     file: str = typer.Argument(
         ...,
-        help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...) "
-        "or a built-in sweep name (`vislab sweep list`).",
+        help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...), a Weights & Biases "
+        "sweep YAML as it is (method:, metric:, parameters: ...) or a built-in sweep name (`vislab sweep list`).",
     ),
     trials: int | None = TrialsOpt,
     timeout: float | None = typer.Option(
@@ -140,6 +167,7 @@ def sweep_run(
         False, "--verbose", "-v", help="Show each trial's training progress."
     ),
     no_report: bool = NoReportOpt,
+    curves: int | None = CurvesOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
     # on use: torch & co. take seconds to load (module docstring)
@@ -159,6 +187,7 @@ def sweep_run(
         overrides=set_ or [],
         narrow=narrow,
         narrow_trials=narrow_trials,
+        curves=curves,
         quiet=not verbose,
         report=not no_report,
         log=_log,
@@ -189,14 +218,15 @@ def sweep_show(
     ),
     study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
+    curves: int | None = CurvesOpt,
 ) -> None:
     """Print a sweep's best trials and write its report (DIR/report.html)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
     from vislab.experiments.sweep import show_sweep
 
-    _, out = show_sweep(folder, storage, study, top, log=_log, on_results=report_hook(_log))
-    _log(f"report: {out / 'report.html'}")
+    # the report hook prints each stage's report path
+    show_sweep(folder, storage, study, top, log=_log, on_results=report_hook(_log), curves=curves)
 
 
 def report(

@@ -15,7 +15,9 @@ from rich.table import Table
 from vislab.config import parse_value
 from vislab.errors import UserError
 
-app = typer.Typer(no_args_is_help=True, help="Inspect models: list, layer table, gradient check.")
+app = typer.Typer(
+    no_args_is_help=True, help="Inspect models: list, layer table and costs, gradient check."
+)
 console = Console()
 
 SetOpt = typer.Option(
@@ -89,7 +91,8 @@ def info(
     ),
     classes: int = typer.Option(10, "--classes", "-k", min=1, help="Number of classes."),
 ) -> None:
-    """Layer table: each layer's output shape and parameter count, and the totals."""
+    """Layer table: each layer's output shape, parameters, MACs and receptive field; totals; for a ViT
+    its token count and the attention's share of the cost."""
     # on use: torch & co. take seconds to load (module docstring)
     import torch
 
@@ -109,22 +112,97 @@ def info(
         ("type", "left"),
         ("output shape", "left"),
         ("params", "right"),
+        ("MACs", "right"),
+        ("receptive field", "left"),
     ):
         table.add_column(col, justify=justify)
     for r in t.rows:
         frozen = " (frozen)" if r.trainable < r.params else ""
         table.add_row(
-            escape(r.name), escape(r.type), escape(r.output_shape), f"{r.params:,}{frozen}"
+            escape(r.name),
+            escape(r.type),
+            escape(r.output_shape),
+            f"{r.params:,}{frozen}",
+            f"{r.macs:,}" if r.macs else "",
+            _field_text(r.field),
         )
     table.add_section()
-    table.add_row("total", "", "", f"{t.totals['params']:,}")
+    table.add_row("total", "", "", f"{t.totals['params']:,}", f"{t.totals['macs']:,}", "")
     console.print(table)
-    console.print(
-        f"parameters: {t.totals['params']:,} (trainable {t.totals['trainable']:,}), "
-        f"buffers: {t.totals['buffers']:,} values"
-    )
+    for line in _cost_lines(t, shape):
+        console.print(escape(line), highlight=False, soft_wrap=True)
+
+
+def _field_text(field) -> str:
+    """'14, jump 2' (square) or '7×5, jump 2×1' for a conv or pool layer's receptive field; '' for others."""
+    if field is None:
+        return ""
+    (h, w), (jh, jw) = field.size, field.jump
+    if (h, jh) == (w, jw):
+        return f"{h}, jump {jh}"
+    return f"{h}×{w}, jump {jh}×{jw}"
+
+
+def _si(n: float, unit: str) -> str:
+    """23152400, 'MAC' → '23.2 MMAC'."""
+    for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {prefix}{unit}"
+    return f"{n:g} {unit}"
+
+
+def _cost_lines(t, shape: tuple[int, ...]) -> list[str]:
+    """The lines under the table: parameters, MACs, receptive fields, a ViT's tokens and attention."""
+    macs = t.totals["macs"]
+    weights = t.totals["weights"]
+    lines = [
+        f"parameters: {t.totals['params']:,} (trainable {t.totals['trainable']:,}; weights {weights:,} "
+        f"+ 1-D biases and scales {t.totals['params'] - weights:,}), buffers: {t.totals['buffers']:,} values"
+    ]
+    if not t.note:  # else no forward pass ran: nothing was counted
+        lines.append(
+            f"MACs per image: {macs:,} ({_si(macs, 'MAC')} = {_si(2 * macs, 'FLOP')}): the "
+            f"multiply-accumulates of convolutions, matrix products and attention, by torch's flop "
+            f"counter; element-wise layers (activations, norms, pooling) cost none"
+        )
+    if any(r.field for r in t.rows):
+        lines.append(
+            "receptive field: the input pixels one output unit sees; jump: input pixels between "
+            "neighbouring units (the product of the strides so far)"
+            + (
+                f"; a field wider than the {shape[-2]}×{shape[-1]} input reaches into the padding"
+                if any(max(r.field.size) > max(shape[-2:]) for r in t.rows if r.field)
+                else ""
+            )
+        )
+    if t.attention:
+        lines += _attention_lines(t.attention, macs)
     if t.note:
-        console.print(escape(f"note: {t.note}"))
+        lines.append(f"note: {t.note}")
+    return lines
+
+
+def _attention_lines(a, total_macs: int) -> list[str]:
+    tokens = f"tokens: {a.tokens}"
+    if a.grid:
+        gh, gw = a.grid
+        extra = a.extra_tokens
+        tokens += f" = {gh}×{gw} patches of {a.patch[0]}×{a.patch[1]}"
+        tokens += (
+            " + 1 class token"
+            if extra == 1
+            else f" + {extra} prefix tokens (class, distillation or register)"
+            if extra
+            else " (no class token)"
+        )
+    share = 100 * a.macs / max(total_macs, 1)
+    mixing = 100 * a.mixing_macs / max(total_macs, 1)
+    return [
+        tokens,
+        f"attention: {a.macs:,} MACs ({share:.1f} % of the total), of which Q·Kᵀ and A·V "
+        f"{a.mixing_macs:,} ({mixing:.1f} %), the part that grows with tokens² "
+        f"(the rest: the Q, K, V and output projections, linear in tokens)",
+    ]
 
 
 @app.command("gradcheck")

@@ -33,9 +33,19 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
     return splits
 
 
-def prepare_data(cfg: DataConfig, seed: int, stats: dict | None = None) -> tuple[Splits, dict]:
-    """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict)."""
+def prepare_data(
+    cfg: DataConfig, seed: int, stats: dict | None = None, crop_size: int | None = None
+) -> tuple[Splits, dict]:
+    """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict).
+
+    ``crop_size`` (``augment.crop.size``): the model sees size×size crops, so a ZCA matrix, which acts on
+    whole samples, is fitted on the train images' centre crops (per-channel standardisation is the same
+    for any window and is fitted on the whole images)."""
     splits = load_splits(cfg, seed)
     if stats is None:
-        stats = fit_stats(splits.train.x, cfg.normalize, cfg.zca_epsilon)
+        x = splits.train.x
+        if cfg.normalize == "zca" and crop_size and x.ndim == 4:
+            top, left = (x.shape[1] - crop_size) // 2, (x.shape[2] - crop_size) // 2
+            x = x[:, top : top + crop_size, left : left + crop_size]  # N×H×W×C
+        stats = fit_stats(x, cfg.normalize, cfg.zca_epsilon)
     return splits, stats

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from vislab.data.augment import BatchAugment, RandomCropPad, RandomFlip, flip_where
+from vislab.data.augment import BatchAugment, RandomCropPad, RandomFlip, centre_crop, flip_where
 from vislab.data.preprocess import apply_stats, stats_to_device
 from vislab.data.types import ArraySet
 
@@ -52,6 +52,8 @@ class DeviceLoader:
     a CPU storage for a CUDA device streams batches through pinned memory.
     ``alternate_flip``: mirror each training image in every other epoch (a fixed random half of the
     images in even epochs, the other half in odd ones) instead of flipping by coin toss.
+    ``size``: the model's input size (``augment.crop.size``): batches not cropped by ``augment`` are
+    centre-cropped to size×size — evaluation sees the centre of what training crops at random.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class DeviceLoader:
         rank: int = 0,
         world: int = 1,
         storage: torch.device | str | None = None,
+        size: int | None = None,
     ):
         self.device = torch.device(device)
         self.storage = torch.device(storage) if storage is not None else self.device
@@ -77,6 +80,8 @@ class DeviceLoader:
         self.stats, self.batch_size = stats, batch_size
         self.shuffle, self.drop_last, self.augment = shuffle, drop_last, augment
         self.seed, self.rank, self.world = seed, rank, world
+        self.size = size
+        self.index: torch.Tensor | None = None  # the samples iterated (None: all), `unaugmented`
         self.channels_last = False
         self.alternate_flip = False
         self._stats = stats_to_device(stats, self.device)
@@ -90,24 +95,34 @@ class DeviceLoader:
     @property
     def n_samples(self) -> int:
         """Samples this rank sees per epoch."""
-        return len(self.y) // self.world if self.world > 1 else len(self.y)
+        n = len(self.y) if self.index is None else len(self.index)
+        return n // self.world if self.world > 1 else n
 
     def __len__(self) -> int:
         n = self.n_samples
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def order(self, epoch: int) -> torch.Tensor:
-        """This rank's sample order for ``epoch`` (the same on every rank before sharding)."""
-        n = len(self.y)
+    def order(self, epoch: int, rank: int | None = None) -> torch.Tensor:
+        """This rank's (or ``rank``'s) sample order for ``epoch`` (the same on every rank before sharding)."""
+        rank = self.rank if rank is None else rank
+        n = len(self.y) if self.index is None else len(self.index)
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             idx = torch.randperm(n, generator=g)
         else:
             idx = torch.arange(n)
+        if self.index is not None:
+            idx = self.index[idx.to(self.index.device)]
         # equal shards: drop the tail so every rank runs the same number of steps
         if self.world > 1:
-            idx = idx[: self.n_samples * self.world][self.rank :: self.world]
+            idx = idx[: self.n_samples * self.world][rank :: self.world]
         return idx.to(self.storage)
+
+    def trained_indices(self, epoch: int) -> torch.Tensor:
+        """The samples ``epoch`` trains on, over all ranks, in order: each rank's share without the last
+        partial batch that ``drop_last`` leaves out."""
+        per_rank = len(self) * self.batch_size if self.drop_last else self.n_samples
+        return torch.cat([self.order(epoch, r)[:per_rank] for r in range(self.world)]).sort()[0]
 
     def _flip_bits(self) -> torch.Tensor:
         """One fixed random bit per sample (seeded): which half of the split is mirrored in even epochs."""
@@ -146,7 +161,9 @@ class DeviceLoader:
         if not self.is_image:
             return apply_stats(x, self._stats), y
         aug = self.augment if augment else None
-        if aug is not None and self._byte_ops is not None:  # crop/flip on bytes
+        if aug is None:
+            x = centre_crop(x, self.size)  # a view; a no-op without a crop size
+        elif self._byte_ops is not None:  # crop/flip on bytes
             for op in self._byte_ops:  # RandomCropPad / RandomFlip work on any dtype
                 x = op(x)
             aug = None
@@ -161,9 +178,11 @@ class DeviceLoader:
             x = apply_stats(x, self._stats).contiguous(memory_format=fmt)
         return x, y
 
-    def unaugmented(self, batch_size: int) -> DeviceLoader:
-        """The same split (the same tensors, no copy), whole and in order, without augmentation: for scoring it."""
+    def unaugmented(self, batch_size: int, index: torch.Tensor | None = None) -> DeviceLoader:
+        """The same split (the same tensors, no copy), whole (or only the samples ``index``) and in order,
+        without augmentation: for scoring it."""
         view = copy.copy(self)
+        view.index = None if index is None else index.to(self.storage)
         view.batch_size, view.shuffle, view.drop_last, view.rank, view.world = (
             batch_size,
             False,

@@ -15,10 +15,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
+import yaml
 
 from vislab.config import build_config
 from vislab.errors import SuiteFailed, TrainingInterrupted, UserError, VislabError
-from vislab.experiments.suite import PlannedRun, plan_suite
+from vislab.experiments.suite import PlannedRun, plan_run, plan_suite
 from vislab.experiments.table import write_tables
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
@@ -63,6 +64,7 @@ class SuiteState:
             description=suite["description"],
             overrides=list(overrides),
             groups=suite.get("groups") or {},
+            reported=suite.get("reported") or {},  # the reports' figures, beside the table's
             order=list(suite["runs"]),
             runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite["runs"]},
         )
@@ -98,20 +100,14 @@ def run_suite(
     results.csv/.md are written however it ends; then ``on_results(out)`` unless it was interrupted (the
     CLI passes one that builds report.html)."""
     out = Path(out)
-    plan = plan_suite(suite, out, overrides)
-    # a mistake shared by every run
-    if plan and all(p.action == "failed" and p.config is None for p in plan):
-        raise UserError(
-            f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
-            f"{plan[0].name}: {plan[0].message}"
-        )
+    plan = check_plan(suite, out, overrides)
     out.mkdir(parents=True, exist_ok=True)
     state = SuiteState(out, suite, list(overrides))
     state.save()
     outcomes, todo = _settled(plan, state, log)
     interrupted = None
     try:
-        for name, outcome in _run_all(todo, jobs, quiet, log):
+        for name, outcome in run_all(ListSource(todo), jobs, quiet, log):
             outcomes[name] = outcome
             state.record(name, outcome)
             if outcome["status"] == "interrupted":
@@ -137,6 +133,18 @@ def run_suite(
     return outcomes
 
 
+def check_plan(suite: dict, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
+    """The suite's plan (suite.plan_suite); UserError when no run has a valid config (a mistake shared by
+    every run, e.g. a misspelt --set key: nothing would train)."""
+    plan = plan_suite(suite, out, overrides)
+    if plan and all(p.action == "failed" and p.config is None for p in plan):
+        raise UserError(
+            f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
+            f"{plan[0].name}: {plan[0].message}"
+        )
+    return plan
+
+
 def _settled(
     plan: list[PlannedRun], state: SuiteState, log: Callable[[str], None]
 ) -> tuple[dict[str, dict], list[PlannedRun]]:
@@ -145,70 +153,132 @@ def _settled(
     outcomes: dict[str, dict] = {}
     todo: list[PlannedRun] = []
     for p in plan:
-        if p.action == "done":
-            outcomes[p.name] = dict(status="complete", skipped=True)
-            log(f"{p.name}: already complete, skipped")
-        elif p.action == "failed":
-            outcomes[p.name] = dict(status="failed", message=p.message)
-            log(f"{p.name}: FAILED — {p.message}")
+        p = make_room(p, log) if p.action == "retrain" else p
+        if p.action in ("done", "failed"):
+            outcomes[p.name] = settled_outcome(p, log)
+            state.record(p.name, outcomes[p.name])
         else:
             todo.append(p)
-        if p.action in ("done", "failed"):
-            state.record(p.name, outcomes[p.name])
     return outcomes, todo
 
 
-def _run_all(todo: list[PlannedRun], jobs: int, quiet: bool, log):
-    """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes."""
+def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> dict:
+    """The outcome of a run settled without training: ``done`` (complete already) or ``failed``."""
+    if p.action == "done":
+        log(f"{p.name}: already complete, skipped")
+        return dict(status="complete", skipped=True)
+    log(f"{p.name}: FAILED — {p.message}")
+    return dict(status="failed", message=p.message)
 
-    def started(p: PlannedRun) -> None:
-        log(f"{p.name}: {'resuming' if p.action == 'resume' else 'starting'} → {p.run_dir}")
 
-    def finished(p: PlannedRun, o: dict) -> tuple[str, dict]:
-        msg = (
-            f"done in {o['seconds']:.1f}s"
-            if o["status"] == "complete"
-            else f"{o['status'].upper()} — {o['message']}"
-        )
-        log(f"{p.name}: {msg}")
-        if o.get("traceback"):
-            log(o["traceback"].rstrip())
-        return p.name, o
+def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
+    """``p.run_dir`` holds this run trained (or started) for another number of epochs: keep that run beside
+    it as ``<run>.epochs-<E>`` and plan the one asked for — back from the folder an earlier switch kept,
+    when one holds it, else trained anew. A finished run is never overwritten, nor called failed."""
+    try:
+        RunDir(p.run_dir).check_free()  # not while a live process writes it
+        old = (yaml.safe_load((p.run_dir / "config.yaml").read_text()) or {})["train"]["epochs"]
+        new = p.config.train.epochs
+        aside = _free_name(p.run_dir.with_name(f"{p.run_dir.name}.epochs-{old}"))
+        p.run_dir.rename(aside)
+    except (UserError, OSError, KeyError, TypeError, yaml.YAMLError) as e:
+        return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}; it stays: {e}")
+    what = "finished" if is_complete(RunDir(aside).read_summary()) else "unfinished"
+    said = f"{p.name}: {p.message}: that {what} run is kept as {aside}"
+    kept = p.run_dir.with_name(f"{p.run_dir.name}.epochs-{new}")
+    if kept.is_dir() and plan_run(p.name, kept, lambda: p.config).action in ("done", "resume"):
+        kept.rename(p.run_dir)
+        log(f"{said}, and the {new}-epoch run kept as {kept} is back")
+        return plan_run(p.name, p.run_dir, lambda: p.config)
+    log(f"{said}; training it for {new} epochs")
+    return PlannedRun(p.name, p.run_dir, "start", p.config)
 
-    if jobs <= 1 or len(todo) <= 1:
-        for p in todo:
-            started(p)
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path-1``, ``path-2``, ... : the first that does not exist."""
+    n = 0
+    while (candidate := path.with_name(f"{path.name}-{n}" if n else path.name)).exists():
+        n += 1
+    return candidate
+
+
+class ListSource:
+    """The runs to train, from a list: all known up front (one machine)."""
+
+    poll_s = 0.0
+
+    def __init__(self, todo: list[PlannedRun]):
+        self.todo = list(todo)
+
+    def next(self) -> PlannedRun | None:
+        return self.todo.pop(0) if self.todo else None
+
+    def finished(self) -> bool:
+        return not self.todo
+
+
+def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
+    """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes.
+
+    ``source`` hands out the runs: ``next()`` a PlannedRun to train now (None: none now), ``finished()``
+    whether none will come any more (else ask again after ``poll_s`` seconds) — a ListSource, or a suite's
+    claims in a shared database (experiments/shared_suite.py)."""
+    if jobs <= 1 or (isinstance(source, ListSource) and len(source.todo) <= 1):
+        while (p := source.next()) is not None or not source.finished():
+            if p is None:
+                time.sleep(source.poll_s)
+                continue
+            _started(p, log)
             outcome = _execute(
                 p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None
             )
-            yield finished(p, outcome)
+            yield _finished(p, outcome, log)
             if outcome["status"] == "interrupted":
                 return
         return
+    yield from _run_pool(source, jobs, log)
+
+
+def _run_pool(source, jobs: int, log: Callable[[str], None]):
+    """run_all with ``jobs`` spawned processes, each given a run as soon as it is free."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = {}
-        for p in todo:
-            started(p)
-            futures[
-                pool.submit(
-                    _worker,
-                    p.config.to_dict(),
-                    str(p.run_dir),
-                    p.action == "resume",
-                    None if p.config.train.threads else threads,
-                )
-            ] = p
+        futures: dict = {}
         try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while True:
+                while len(futures) < jobs and (p := source.next()) is not None:
+                    _started(p, log)
+                    args = (p.config.to_dict(), str(p.run_dir), p.action == "resume")
+                    own = None if p.config.train.threads else threads
+                    futures[pool.submit(_worker, *args, own)] = p
+                if not futures:
+                    if source.finished():
+                        return
+                    time.sleep(source.poll_s)
+                    continue
+                done, _ = wait(futures, timeout=source.poll_s or None, return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield finished(futures[f], f.result())
+                    yield _finished(futures.pop(f), f.result(), log)
         except BaseException:
             for f in futures:
                 f.cancel()
             raise
+
+
+def _started(p: PlannedRun, log: Callable[[str], None]) -> None:
+    log(f"{p.name}: {'resuming' if p.action == 'resume' else 'starting'} → {p.run_dir}")
+
+
+def _finished(p: PlannedRun, o: dict, log: Callable[[str], None]) -> tuple[str, dict]:
+    msg = (
+        f"done in {o['seconds']:.1f}s"
+        if o["status"] == "complete"
+        else f"{o['status'].upper()} — {o['message']}"
+    )
+    log(f"{p.name}: {msg}")
+    if o.get("traceback"):
+        log(o["traceback"].rstrip())
+    return p.name, o
 
 
 def write_results(
@@ -228,7 +298,9 @@ def write_results(
         for k, v in state["runs"].items()
         if v.get("status") not in ("complete",)
     }
-    write_tables(out, summaries, failures, title=f"suite {state['name']}")
+    write_tables(
+        out, summaries, failures, title=f"suite {state['name']}", reported=state.get("reported")
+    )
     log(f"results: {out / 'results.md'}")
     if on_results is not None:
         on_results(out)

@@ -9,14 +9,21 @@ space:
 metric: val_pacc                  # val_pacc | val_acc | val_loss (never a test metric)
 direction: maximize
 sampler: tpe                      # random | grid | tpe  (or {name: tpe, n_startup_trials: 5})
-pruner: none                      # none | median | halving  (or {name: median, n_warmup_steps: 2})
+pruner: none                      # none | median | halving | hyperband  (or {name: median, n_warmup_steps: 2})
 trials: 20                        # finished trials the study should hold
 seed: 0                           # sampler seed (single worker reproducibility)
+curves: 30                        # the report draws the training curves of the best 30 trials
+
+A space key ending in a number sets one item of a list (``model.widths.1``). A Weights & Biases sweep file
+(``method:``, ``parameters:``, ...) is read as it is: see :mod:`vislab.experiments.wandb_sweep`.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,13 +37,25 @@ from optuna.distributions import (
 )
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from vislab.config import ConfigBase, SpecFile, load_spec, read_base, validate
+from vislab.config import (
+    ConfigBase,
+    SpecFile,
+    find_yaml,
+    read_base,
+    read_yaml,
+    set_dotted,
+    validate,
+)
 from vislab.errors import ConfigError
+from vislab.experiments.wandb_sweep import from_wandb, is_wandb_sweep
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
 SAMPLERS = ("random", "grid", "tpe")
-PRUNERS = ("none", "median", "halving")
+PRUNERS = ("none", "median", "halving", "hyperband")
 SWEEP_DIR = Path(__file__).parent / "sweeps"
+DEFAULT_CURVES = (
+    30  # a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
+)
 
 
 class SpaceParam(SpecFile):
@@ -107,6 +126,9 @@ class SweepSpec(SpecFile):
     trials: int | None = Field(None, ge=0)
     timeout: float | None = Field(None, ge=0)
     seed: int | None = None
+    curves: int = Field(
+        DEFAULT_CURVES, ge=1, description="training curves of the best K trials in the report"
+    )
 
     @field_validator("metric")
     @classmethod
@@ -124,12 +146,17 @@ def builtin_sweeps() -> list[str]:
 
 
 def load_sweep(path: str | Path) -> dict:
-    """Read and check a sweep file (or a built-in sweep name): the file's keys plus ``name``, ``path``,
-    ``metric``, ``direction`` and ``distributions`` (Optuna objects); ConfigError naming the file and the
+    """Read and check a sweep file (or a built-in sweep name; a W&B sweep file is translated first): the
+    file's keys plus ``name``, ``path``, ``metric``, ``direction``, ``distributions`` (Optuna objects),
+    ``curves`` and ``notes`` (what a W&B file holds that vislab ignores); ConfigError naming the file and the
     key path of each mistake."""
-    p, _, spec = load_spec(
-        path, SweepSpec, "sweep", SWEEP_DIR, "a mapping with base:, space:, metric: ..."
-    )
+    p = find_yaml(path, SWEEP_DIR)
+    expect = "a mapping with base:, space:, metric: ... (or a W&B sweep: method:, parameters:, ...)"
+    tree = read_yaml(p, kind="sweep", builtin_dir=SWEEP_DIR, builtin_word="sweep", expect=expect)
+    notes: list[str] = []
+    if is_wandb_sweep(tree):
+        tree, notes = from_wandb(tree, str(p))
+    spec = validate(SweepSpec, tree, str(p), kind="sweep")
     return dict(
         spec.model_dump(exclude_unset=True),
         name=spec.name or p.stem,
@@ -138,7 +165,39 @@ def load_sweep(path: str | Path) -> dict:
         metric=spec.metric,
         direction=spec.direction or ("minimize" if spec.metric.endswith("loss") else "maximize"),
         distributions={key: param.distribution() for key, param in spec.space.items()},
+        curves=spec.curves,
+        notes=notes,
     )
+
+
+def apply_values(tree: dict, values: dict[str, Any]) -> None:
+    """Set each dotted key of ``values`` in a config tree. A key ending in a number sets that item of a list
+    (``model.widths.1``): of the list the tree holds, or of one built from item 0 up."""
+    items: dict[str, dict[int, Any]] = {}
+    for key, value in values.items():
+        head, _, last = key.rpartition(".")
+        if head and last.isdigit():
+            items.setdefault(head, {})[int(last)] = value
+        else:
+            set_dotted(tree, key, value)
+    for key, by_index in items.items():
+        current = _get_dotted(tree, key)
+        new = list(current) if isinstance(current, (list, tuple)) else []
+        for i in sorted(by_index):
+            if i > len(new):
+                raise ConfigError(
+                    f"'{key}.{i}' is swept but '{key}' has no item {len(new)}: give the whole list in the "
+                    f"base (--set {key}=[...]) or sweep its items from '{key}.0' up."
+                )
+            new[i : i + 1] = [by_index[i]]
+        set_dotted(tree, key, new)
+
+
+def _get_dotted(tree: dict, key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def to_distribution(key: str, s: Any) -> BaseDistribution:
@@ -197,6 +256,26 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
     return int(np.prod([len(v) for v in grid_of(distributions).values()]))
 
 
+# Optuna's ExperimentalWarnings for what vislab uses on purpose: heartbeats and re-queuing stale trials
+# (RDBStorage's heartbeat_interval, Retry*TrialCallback) and TPE's constant_liar (experimental before 4.0).
+KNOWN_OPTUNA_WARNINGS = (
+    r"Argument ``(heartbeat_interval|constant_liar)`` is an experimental feature",
+    r".*Retry\w*TrialCallback is experimental",
+)
+
+
+@contextmanager
+def known_optuna_warnings() -> Iterator[None]:
+    """Silence the Optuna warnings vislab causes knowingly (:data:`KNOWN_OPTUNA_WARNINGS`); any other
+    warning (a user's deprecated sampler option, a range that does not fit its step) still shows."""
+    with warnings.catch_warnings():
+        for message in KNOWN_OPTUNA_WARNINGS:
+            warnings.filterwarnings(
+                "ignore", message=message, category=optuna.exceptions.ExperimentalWarning
+            )
+        yield
+
+
 def build_sampler(spec: dict, seed: int | None) -> optuna.samplers.BaseSampler:
     opts = spec.get("sampler") or "tpe"
     opts = {"name": opts} if isinstance(opts, str) else dict(opts)
@@ -207,7 +286,8 @@ def build_sampler(spec: dict, seed: int | None) -> optuna.samplers.BaseSampler:
         if name == "grid":
             return optuna.samplers.GridSampler(grid_of(spec["distributions"]), seed=seed, **opts)
         if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, **{"constant_liar": True, **opts})
+            with known_optuna_warnings():
+                return optuna.samplers.TPESampler(seed=seed, **{"constant_liar": True, **opts})
     except TypeError as e:
         raise ConfigError(f"sampler '{name}': {e}") from None
     raise ConfigError(f"sampler '{name}' is not one of {', '.join(SAMPLERS)}.")
@@ -221,6 +301,7 @@ def build_pruner(spec: dict) -> optuna.pruners.BasePruner:
         "none": optuna.pruners.NopPruner,
         "median": optuna.pruners.MedianPruner,
         "halving": optuna.pruners.SuccessiveHalvingPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
     }
     if name not in classes:
         raise ConfigError(f"pruner '{name}' is not one of {', '.join(PRUNERS)}.")
@@ -234,7 +315,7 @@ def narrowed(
     distributions: dict[str, BaseDistribution], best: list[optuna.trial.FrozenTrial]
 ) -> dict[str, BaseDistribution]:
     """Ranges restricted to the values of the ``best`` trials: [min, max] for numbers, the values seen for
-    categoricals (report 003's second stage)."""
+    categoricals (the second stage of the DLVC assignment 1 ViT sweep)."""
     out: dict[str, BaseDistribution] = {}
     for key, d in distributions.items():
         seen = [t.params[key] for t in best if key in t.params]

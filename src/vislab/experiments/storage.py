@@ -1,5 +1,6 @@
-"""Optuna storage for sweeps: shared RDB studies (SQLite on one machine, PostgreSQL across several),
-heartbeats, and re-queuing the trials of workers that died."""
+"""Shared storage. Sweeps: Optuna RDB studies (SQLite on one machine, PostgreSQL across several),
+heartbeats, and re-queuing the trials of workers that died. Suites on several machines: the PostgreSQL
+database and claim timing (SharedStorage) that experiments/claims.py works with."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import os
 import socket
 import sqlite3
 import time
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -24,6 +25,7 @@ from vislab.experiments import space as sp
 from vislab.training.rundir import pid_alive
 
 HEARTBEAT_S, GRACE_S = 20, 90
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
 
 
 def default_storage(out: Path) -> str:
@@ -44,16 +46,13 @@ def _retry_callback():
         getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
         or optuna.storages.RetryFailedTrialCallback
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with sp.known_optuna_warnings():
         return cls(max_retry=3)
 
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue a failed trial's parameters again (what the heartbeat does for stale trials)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _retry_callback()(study, trial)
+    _retry_callback()(study, trial)
 
 
 def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
@@ -73,8 +72,7 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
         try:
             if sqlite:
                 _sqlite_wal(url)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with sp.known_optuna_warnings():
                 storage = optuna.storages.RDBStorage(
                     url,
                     engine_kwargs=engine,
@@ -163,8 +161,7 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or join it (load_if_exists) — how several workers share one."""
     name = name or spec["name"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with sp.known_optuna_warnings():
         study = optuna.create_study(
             storage=storage,
             study_name=name,
@@ -195,3 +192,73 @@ def load_existing_study(storage_url: str, name: str) -> optuna.Study:
             f"no study '{name}' in {public_url(storage_url)}; "
             f"it holds: {', '.join(names) or 'none'}."
         ) from None
+
+
+# ------------------------------------------------------------------------ suites: PostgreSQL
+@dataclass(frozen=True)
+class SharedStorage:
+    """The database several machines share a suite through, and the claims' timing (seconds): each worker
+    beats every ``heartbeat_s``; a claim silent for ``lapse_s`` is taken over."""
+
+    url: str
+    heartbeat_s: float = HEARTBEAT_S
+    lapse_s: float = GRACE_S
+
+    def __post_init__(self) -> None:
+        scheme = self.url.partition("://")[0].lower() if "://" in self.url else ""
+        if scheme not in _POSTGRES_SCHEMES:
+            raise UserError(
+                f"--storage {public_url(self.url)}: a suite shares its runs through PostgreSQL, "
+                f"postgresql://user:password@host:port/database (pip install 'vislab[postgres]'), "
+                f"not '{scheme or self.url}'. On one machine leave --storage out (--jobs N trains "
+                f"several runs at once)."
+            )
+        if not 0 < self.heartbeat_s < self.lapse_s:
+            raise UserError(
+                f"--heartbeat-lapse {self.lapse_s:g} must be longer than --heartbeat "
+                f"{self.heartbeat_s:g} (both in seconds, > 0): a live worker's claim would lapse "
+                f"between two beats. A lapse of 3-5 heartbeats is usual."
+            )
+
+    @classmethod
+    def timed(
+        cls, url: str, heartbeat_s: float | None = None, lapse_s: float | None = None
+    ) -> SharedStorage:
+        """Defaults: a beat every HEARTBEAT_S; a lapse of GRACE_S, or of 4 beats when that is longer."""
+        beat = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
+        return cls(url, beat, max(GRACE_S, 4 * beat) if lapse_s is None else lapse_s)
+
+    @property
+    def dsn(self) -> str:
+        """The URL as libpq takes it (``postgresql://``, no SQLAlchemy driver suffix)."""
+        return "postgresql://" + self.url.partition("://")[2]
+
+
+def postgres_driver(storage: SharedStorage):
+    """The psycopg2 module (UserError saying how to install it)."""
+    try:  # on use: the optional `postgres` extra
+        import psycopg2
+    except ImportError:
+        raise UserError(
+            f"--storage {public_url(storage.url)} needs the PostgreSQL driver: "
+            f"pip install 'vislab[postgres]'."
+        ) from None
+    return psycopg2
+
+
+def connect_postgres(storage: SharedStorage):
+    """A psycopg2 connection (UserError naming the database when it cannot be reached)."""
+    psycopg2 = postgres_driver(storage)
+    try:
+        return psycopg2.connect(storage.dsn, connect_timeout=10, application_name="vislab suite")
+    except psycopg2.Error as e:
+        raise UserError(
+            f"cannot open the suite database {public_url(storage.url)}: {first_line(e)}. Check the "
+            f"URL (postgresql://user:password@host:port/database) and that the server runs."
+        ) from None
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an error's message (drivers add lines of context)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -9,6 +9,9 @@
       no-crop: {augment.crop: null}            # null removes a key (back to the schema default)
     groups:                                    # optional: runs compared together in the report
       ladder: [baseline, standardise]
+    reported:                                  # optional: the figures the courses' reports published
+      sources: {rdfia-A: {title: ..., data: ...}}   #   (schema and examples: experiments/reported.py)
+      runs: {baseline: {rdfia-A: {where: "Q18, Figure 6", test_acc: "0.70–0.75"}}}
 
 This module loads suites and plans their runs (which are done, which resume, which start);
 ``experiments/runner.py`` executes the plan.
@@ -38,6 +41,7 @@ from vislab.config import (
 )
 from vislab.data.sources import require_source
 from vislab.errors import UserError
+from vislab.experiments.reported import Reported
 from vislab.training.rundir import RunDir, is_complete
 
 SUITE_DIR = Path(__file__).parent / "suites"
@@ -77,6 +81,9 @@ class SuiteSpec(SpecFile):
     groups: dict[str, list[str] | None] | None = Field(
         None, description="group name → runs compared together in the report"
     )
+    reported: Reported | None = Field(
+        None, description="the figures the courses' reports published: sources: and runs:"
+    )
 
     @field_validator("groups", mode="after")
     @classmethod
@@ -87,6 +94,19 @@ class SuiteSpec(SpecFile):
             if runs and missing:
                 raise ValueError(f"group '{group}' names unknown runs {missing}")
         return groups
+
+    @field_validator("reported", mode="after")
+    @classmethod
+    def _reported_names_runs(
+        cls, reported: Reported | None, info: ValidationInfo
+    ) -> Reported | None:
+        runs = info.data.get("runs") or {}
+        missing = [r for r in (reported.runs if reported else {}) if runs and r not in runs]
+        if missing:
+            raise ValueError(
+                f"figures reported for unknown runs {missing} (runs: {', '.join(runs)})"
+            )
+        return reported
 
 
 def builtin_suites() -> dict[str, str]:
@@ -99,14 +119,16 @@ def builtin_suites() -> dict[str, str]:
 
 
 def load_suite(name_or_file: str | Path) -> dict:
-    """A built-in suite name or a YAML file → {'name', 'path', 'description', 'base', 'runs', 'groups'}
+    """A built-in suite name or a YAML file → {'name', 'path', 'description', 'base', 'runs', 'groups',
+    'reported'}
     (raises ConfigError naming the file and the key path of each mistake)."""
     p, _, suite = load_spec(
         name_or_file,
         SuiteSpec,
         "suite",
         SUITE_DIR,
-        "a mapping with runs: (run name → overrides) and optionally base:, groups:, description:",
+        "a mapping with runs: (run name → overrides) and optionally base:, groups:, description:, "
+        "reported:",
     )
     return {
         "name": suite.name or p.stem,
@@ -115,6 +137,7 @@ def load_suite(name_or_file: str | Path) -> dict:
         "base": read_base(suite.base, p),
         "runs": suite.runs,
         "groups": suite.groups or {},
+        "reported": suite.reported.model_dump(exclude_none=True) if suite.reported else {},
     }
 
 
@@ -169,14 +192,15 @@ def run_configs(suite: dict, overrides: list[str] | tuple = ()) -> dict[str, Con
 class PlannedRun:
     name: str
     run_dir: Path
-    action: str  # "done" | "resume" | "start" | "failed"
+    action: str  # "done" | "resume" | "start" | "failed" | "retrain" (run_dir: another epoch count)
     config: Config | None = None
     message: str = ""
 
 
 def plan_run(name: str, run_dir: Path, make_config) -> PlannedRun:
     """What to do with one run: ``done`` (complete, same config), ``resume`` (checkpoints/last.pt left by an
-    interrupted run), ``start``, or ``failed`` (invalid config, or the folder holds a different run)."""
+    interrupted run), ``start``, ``retrain`` (the folder holds this run for another train.epochs: the
+    runner keeps it aside), or ``failed`` (invalid config, or the folder holds a different run)."""
     try:
         cfg = make_config()
     except UserError as e:
@@ -187,7 +211,12 @@ def plan_run(name: str, run_dir: Path, make_config) -> PlannedRun:
     has_last = (rd.ckpt_dir / "last.pt").is_file()
     problem = ""
     if (has_last or is_complete(summary)) and stored_cfg.is_file():
-        diff = config_differences(yaml.safe_load(stored_cfg.read_text()) or {}, cfg.to_dict())
+        stored = yaml.safe_load(stored_cfg.read_text()) or {}
+        diff = config_differences(stored, cfg.to_dict())
+        if diff and all(d.startswith("train.epochs:") for d in diff):
+            old = (stored.get("train") or {}).get("epochs")
+            message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
+            return PlannedRun(name, run_dir, "retrain", cfg, message)
         if diff:
             problem = (
                 f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"

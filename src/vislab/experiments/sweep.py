@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
-import socket
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +20,11 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.config import apply_override, build_config, config_differences, set_dotted
+from vislab.config import apply_override, build_config, config_differences
 from vislab.data.sources import require_source
-from vislab.errors import TrainingInterrupted, UserError, VislabError
+from vislab.errors import TrainingInterrupted, UserError
 from vislab.experiments import space as sp
+from vislab.experiments.objective import Objective, Surplus, TrialFailed
 from vislab.experiments.storage import (
     default_storage,
     fail_dead_trials,
@@ -41,121 +39,12 @@ from vislab.experiments.trials import best, print_best, trials_csv
 from vislab.models import check_model_options
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
-from vislab.training.state import Callback
-from vislab.training.trainer import train
 
-ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 MAX_FAILURES_IN_A_ROW = 3
 
 ResultsHook = Callable[[Path, optuna.Study], None]
 """Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
 CLI passes one that builds the stage's report.html)."""
-
-
-class _TrialFailed(Exception):
-    """A trial's run failed (its message is in the trial's user attribute 'error'); the sweep goes on."""
-
-
-class _Surplus(Exception):
-    """Workers racing for the last trials asked one too many: this one is not run."""
-
-
-# -------------------------------------------------------------------------------------- objective
-class _PruneReport(Callback):
-    """Trainer callback: report the validation metric each epoch; raise TrialPruned when the pruner says so."""
-
-    def __init__(self, trial: optuna.Trial, metric: str):
-        self.trial, self.metric = trial, metric
-
-    def on_epoch_end(self, row: dict) -> None:
-        value = row.get(self.metric)
-        # epoch 0 (untrained) says nothing
-        if row["epoch"] < 1 or value is None or not math.isfinite(value):
-            return
-        self.trial.report(float(value), step=int(row["epoch"]))
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(
-                f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
-            )
-
-
-class Objective:
-    """Trains trial N's config (base ← suggested values) into ``trials/<N>`` and returns its validation metric."""
-
-    def __init__(
-        self,
-        spec: dict,
-        distributions: dict,
-        base_tree: dict,
-        trial_root: Path,
-        n_target: int,
-        quiet: bool,
-        log: Callable[[str], None],
-    ):
-        self.spec, self.distributions, self.base_tree = spec, distributions, base_tree
-        self.trial_root, self.n_target, self.quiet, self.log = trial_root, n_target, quiet, log
-        self.last_error: str | None = None
-        self.current: optuna.Trial | None = None
-        self.surplus = False
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        self.last_error, self.current = None, trial
-        active = sorted(t.number for t in trial.study.get_trials(deepcopy=False, states=ACTIVE))
-        if trial.number not in active[: self.n_target]:
-            trial.set_user_attr("surplus", True)
-            self.surplus = True
-            raise _Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
-        run_dir = self.trial_root / str(trial.number)
-        # a retry inherits the failed trial's attributes: this one has not failed
-        if trial.user_attrs.get("error"):
-            trial.set_user_attr("error", None)
-        for key, value in (
-            ("run_dir", str(run_dir.resolve())),
-            ("host", socket.gethostname()),
-            ("pid", os.getpid()),
-        ):
-            trial.set_user_attr(key, value)
-        values = sp.suggest(trial, self.distributions)
-        tree = copy.deepcopy(self.base_tree)
-        for key, value in values.items():
-            set_dotted(tree, key, value)
-        self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
-        try:
-            cfg = build_config(tree, source=f"trial {trial.number}")
-            # left by an earlier study of the same name: keep it aside, never mix
-            if run_dir.exists():
-                run_dir.rename(run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}"))
-            summary = train(
-                cfg, run_dir, quiet=self.quiet, callbacks=[_PruneReport(trial, self.spec["metric"])]
-            )
-        except optuna.TrialPruned as e:
-            RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
-            self.log(f"trial {trial.number}: {e}")
-            raise
-        # the worker stops; the driver queues these parameters again
-        except TrainingInterrupted as e:
-            trial.set_user_attr("error", "interrupted; its parameters were queued again")
-            raise TrainingInterrupted(
-                f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
-                f"parameters are queued again. Run the same `vislab sweep` command to go "
-                f"on."
-            ) from None
-        except VislabError as e:
-            self._failed(trial, str(e))
-        # a bug in this configuration's path: keep it visible, keep the sweep going
-        except Exception as e:
-            self._failed(trial, f"{type(e).__name__}: {e}", traceback.format_exc())
-        value = summary.get(self.spec["metric"])
-        if value is None or not math.isfinite(value):
-            self._failed(trial, f"the run finished without a finite {self.spec['metric']}")
-        self.log(f"trial {trial.number}: {self.spec['metric']} {value:.4f}")
-        return float(value)
-
-    def _failed(self, trial: optuna.Trial, message: str, tb: str = "") -> None:
-        trial.set_user_attr("error", message[:2000])
-        self.last_error = message
-        self.log(f"trial {trial.number}: FAILED — {message}" + (f"\n{tb.rstrip()}" if tb else ""))
-        raise _TrialFailed(message)
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -194,6 +83,7 @@ def run_stage(
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
     distributions = distributions or spec["distributions"]
+    spec = dict(spec, distributions=distributions)  # a grid sampler walks this stage's grid
     study = _join_study(spec, open_storage(storage_url), study_name, distributions, log)
     base = base_tree(spec, overrides)
     _check_space(base, distributions)
@@ -240,7 +130,7 @@ def _work(
             log(f"--timeout reached; {count_busy(study)} of {n_target} trials finished or running")
             return
         try:
-            study.optimize(objective, n_trials=1, catch=(_TrialFailed, _Surplus))
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus))
         except (TrainingInterrupted, KeyboardInterrupt):
             if objective.current is not None:  # run the interrupted trial's parameters again
                 requeue(study, study._storage.get_trial(objective.current._trial_id))
@@ -258,11 +148,13 @@ def _work(
 def _check_space(base: dict, distributions: dict) -> None:
     """Every space key is a config key (or an option of the base's model) — else every trial would fail."""
     probe = copy.deepcopy(base)
-    for key, d in distributions.items():
-        first = (
+    first = {
+        key: sp.decode(
             d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
         )
-        set_dotted(probe, key, sp.decode(first))
+        for key, d in distributions.items()
+    }
+    sp.apply_values(probe, first)
     # unknown keys / bad values: ConfigError naming them
     cfg = build_config(probe, source="sweep space")
     require_source(cfg.data.name)
@@ -300,9 +192,10 @@ def write_sweep_info(
         metric=spec["metric"],
         direction=spec["direction"],
         spec=spec["path"],
+        curves=spec.get("curves", sp.DEFAULT_CURVES),
     )
     atomic_write_text(Path(out) / "sweep.json", json.dumps(info, indent=2))
-    keep = {k: v for k, v in spec.items() if k not in ("distributions", "path")}
+    keep = {k: v for k, v in spec.items() if k not in ("distributions", "path", "notes")}
     atomic_write_text(
         Path(out) / "sweep.yaml",
         yaml.safe_dump(dict(keep, space=sp.space_yaml(distributions)), sort_keys=False),
@@ -321,21 +214,17 @@ def run_sweep(
     quiet: bool = True,
     log: Callable[[str], None] = print,
     on_results: ResultsHook | None = None,
+    curves: int | None = None,
 ) -> optuna.Study:
     """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; the results
-    of each stage (``on_results`` after each). Returns the first stage's study."""
+    of each stage (``on_results`` after each; their reports draw the curves of the best ``curves`` trials).
+    Returns the first stage's study."""
     out = Path(out)
+    for note in spec.get("notes", ()):
+        log(f"note: {note}")
+    spec = dict(spec, curves=curves or spec.get("curves", sp.DEFAULT_CURVES))
     storage_url = storage or default_storage(out)
-    n = (
-        trials
-        or spec.get("trials")
-        or (sp.grid_size(spec["distributions"]) if _is_grid(spec) else 20)
-    )
-    if _is_grid(spec) and n > sp.grid_size(spec["distributions"]):
-        log(
-            f"the grid has {sp.grid_size(spec['distributions'])} points; running that many trials, not {n}"
-        )
-        n = sp.grid_size(spec["distributions"])
+    n = _n_trials(spec, spec["distributions"], trials or spec.get("trials"), log)
     timeout = timeout if timeout is not None else spec.get("timeout")
     deadline = time.time() + timeout if timeout else None
     out.mkdir(parents=True, exist_ok=True)
@@ -352,20 +241,33 @@ def run_sweep(
             f"narrowing to the ranges of the best {narrow} trials ({', '.join(str(t.number) for t in best)}) "
             f"→ study '{name2}'"
         )
+        space2 = _shared_space(spec, storage_url, name2, best)
         study2 = run_stage(
             spec,
             out / "narrow",
             storage_url,
-            narrow_trials or n,
+            _n_trials(spec, space2, narrow_trials or n, log),
             overrides,
             deadline,
             quiet,
             log,
             study_name=name2,
-            distributions=_shared_space(spec, storage_url, name2, best),
+            distributions=space2,
         )
         finish(out / "narrow", study2, log, on_results)
     return study
+
+
+def _n_trials(
+    spec: dict, distributions: dict, asked: int | None, log: Callable[[str], None]
+) -> int:
+    """The trials a stage runs: as asked (default 20), at most a grid's size (default: all of it)."""
+    if not _is_grid(spec):
+        return asked or 20
+    size = sp.grid_size(distributions)
+    if asked and asked > size:
+        log(f"the grid has {size} points; running that many trials, not {asked}")
+    return min(asked or size, size)
 
 
 def _is_grid(spec: dict) -> bool:
@@ -428,9 +330,11 @@ def show_sweep(
     top: int = 10,
     log: Callable[[str], None] = print,
     on_results: ResultsHook | None = None,
+    curves: int | None = None,
 ) -> tuple[optuna.Study, Path]:
     """Load a sweep's study (from DIR/sweep.json or --storage/--study); print the best trials; rewrite the
-    results of each stage (``on_results`` after each). Returns (study, sweep folder)."""
+    results of each stage (``on_results`` after each; ``curves``: from now on its reports draw the curves of
+    the best ``curves`` trials). Returns (study, sweep folder)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     info = {}
     if folder is not None and (Path(folder) / "sweep.json").is_file():
@@ -468,9 +372,17 @@ def show_sweep(
     for stage in (out, out / "narrow"):
         if (stage / "sweep.json").is_file() or stage == out:
             st = study if stage == out else load_study_of(stage)
+            if curves is not None:
+                _set_curves(stage, curves)
             if st is not None:
                 finish(stage, st, log, on_results)
     return study, out
+
+
+def _set_curves(stage: Path, curves: int) -> None:
+    """Record in ``stage/sweep.json`` how many trials' curves its report draws."""
+    info = json.loads((stage / "sweep.json").read_text())
+    atomic_write_text(stage / "sweep.json", json.dumps(dict(info, curves=curves), indent=2))
 
 
 def load_study_of(folder: Path) -> optuna.Study | None:

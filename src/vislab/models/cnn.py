@@ -1,7 +1,8 @@
 """The CNN family: the RDFIA 1-cd network by default, and the DLVC simple / deep / deep-normalised CNNs.
 
-Layout: ``len(widths)`` stages, each ``convs_per_stage`` × (conv k×k → [BN] → ReLU) then 2×2 max-pool;
-then flatten → fc layers (ReLU, dropout between them) → n_classes.
+Layout: ``len(widths)`` stages, each ``convs_per_stage`` × (conv k×k → [BN] → ReLU) then 2×2 max-pool
+(stride 2; ``ceil_mode`` rounds odd sizes up); then flatten → fc layers (ReLU, dropout between them) →
+n_classes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from vislab.models.options import Probability, Size, merge_options, require_imag
 from vislab.models.registry import register_model
 
 # Presets fill the options the user did not set. `rdfia` is RDFIA 1-cd: conv 5×5 ×32, ×64, ×64
-# (padding 2), each ReLU + 2×2 max-pool, fc 1000, fc n_classes. The DLVC reports (001) use
-# Adam + dropout 0.5 on a shallow CNN, a deeper one, and the deeper one with batch norm.
+# (padding 2), each ReLU + 2×2 max-pool (stride 2), fc 1000, fc n_classes — 1,190,000 weights on 32×32
+# (the reports' hand count) + 1,170 biases. With RandomCrop(28) the reports set ceil_mode=True on the pools
+# "to keep the output size fixed": 28 → 14 → 7 → 4, so fc4 sees 4×4×64 and the count is unchanged; ceil
+# mode is a no-op on the even sizes of 32×32. The DLVC reports use Adam + dropout 0.5 on a shallow CNN, a
+# deeper one, and the deeper one with batch norm.
 PRESETS: dict[str, dict] = {
     "rdfia": dict(
         widths=[32, 64, 64],
@@ -25,9 +29,16 @@ PRESETS: dict[str, dict] = {
         fc=[1000],
         batchnorm=False,
         dropout=0.0,
+        ceil_mode=True,
     ),
     "simple": dict(
-        widths=[32, 64], kernel_size=3, convs_per_stage=1, fc=[256], batchnorm=False, dropout=0.5
+        widths=[32, 64],
+        kernel_size=3,
+        convs_per_stage=1,
+        fc=[256],
+        batchnorm=False,
+        dropout=0.5,
+        ceil_mode=False,
     ),
     "deep": dict(
         widths=[32, 64, 128],
@@ -36,6 +47,7 @@ PRESETS: dict[str, dict] = {
         fc=[256],
         batchnorm=False,
         dropout=0.5,
+        ceil_mode=False,
     ),
     "deep-bn": dict(
         widths=[32, 64, 128],
@@ -44,6 +56,7 @@ PRESETS: dict[str, dict] = {
         fc=[256],
         batchnorm=True,
         dropout=0.5,
+        ceil_mode=False,
     ),
 }
 
@@ -59,7 +72,9 @@ def cnn(
     fc: list[Size] | None = None,
     batchnorm: bool | None = None,
     dropout: Probability | None = None,
+    ceil_mode: bool | None = None,
 ) -> nn.Module:
+    """``ceil_mode``: the max-pools round odd sizes up (7 → 4) instead of down (7 → 3)."""
     given = dict(
         widths=widths,
         kernel_size=kernel_size,
@@ -67,14 +82,18 @@ def cnn(
         fc=fc,
         batchnorm=batchnorm,
         dropout=dropout,
+        ceil_mode=ceil_mode,
     )
     o = merge_options(PRESETS[preset], given)
     c, h, w = require_image_input("cnn", input_shape)
-    if min(h, w) >> len(o["widths"]) < 1:
+    stages = len(o["widths"])
+    # every pool must have at least 2 pixels a side to pool: 2^n a side rounding down, 2^(n-1) + 1 rounding up
+    need = 2 ** (stages - 1) + 1 if o["ceil_mode"] else 2**stages
+    if min(h, w) < need:
         raise UserError(
-            f"image too small for the cnn: {h}×{w} cannot go through {len(o['widths'])} 2×2 max-pools "
-            f"(it needs at least {2 ** len(o['widths'])}×{2 ** len(o['widths'])}). Use fewer stages "
-            f"(e.g. model.widths=[32,64]) or up-sample with data.resize={2 ** len(o['widths'])}."
+            f"image too small for the cnn: {h}×{w} cannot go through {stages} 2×2 max-pools "
+            f"(it needs at least {need}×{need}). Use fewer stages "
+            f"(e.g. model.widths=[32,64]) or up-sample with data.resize={need}."
         )
     k = o["kernel_size"]
     layers: list[nn.Module] = []
@@ -85,8 +104,8 @@ def cnn(
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
             c = width
-        layers.append(nn.MaxPool2d(2))
-        h, w = h // 2, w // 2
+        layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=o["ceil_mode"]))
+        h, w = (-(-h // 2), -(-w // 2)) if o["ceil_mode"] else (h // 2, w // 2)
     layers.append(nn.Flatten())
     features = c * h * w
     for f in o["fc"]:

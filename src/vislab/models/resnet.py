@@ -1,4 +1,4 @@
-"""`resnet18`: torchvision's ResNet-18 (report 001's strongest baseline), adapted to small images.
+"""`resnet18`: torchvision's ResNet-18 (the strongest baseline of DLVC assignment 1), adapted to small images.
 
 - ``cifar_stem`` (default): the first conv becomes 3×3 stride 1 and the max-pool goes, so a 32×32
   image keeps a 4×4 map before the global pool (the ImageNet stem would leave 1×1);

@@ -3,7 +3,7 @@
     x ──linear──▶ h̃₁ ──tanh──▶ h₁ ── … ──linear──▶ ỹ ──softmax──▶ ŷ,   loss ℓ = cross-entropy(ŷ, y)
 
 Images are flattened, so x is a row vector of n_x numbers and a batch X is N × n_x. With one hidden
-layer (the homework's network) the forward pass is (reports 002/004, Q7):
+layer (the homework's network) the forward pass is (RDFIA 1-ab, Q7):
 
     H̃ = X Wₕᵀ + bₕ        H = tanh(H̃)        Ỹ = H Wᵧᵀ + bᵧ        Ŷ = SoftMax(Ỹ)   (row-wise)
 

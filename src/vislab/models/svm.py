@@ -1,4 +1,4 @@
-"""`svm`: scikit-learn's SVC as a fitted baseline (report 002 compares it with the MLP on `circles`).
+"""`svm`: scikit-learn's SVC as a fitted baseline (RDFIA 1-ab compares it with the MLP on `circles`).
 
 ``fit_arrays`` fits ``sklearn.svm.SVC`` once on the whole (normalised, flattened) train split; the
 fitted model is then copied into tensors — support vectors, dual coefficients, intercepts, kernel

@@ -7,7 +7,7 @@ every other ``model.*`` key is passed through to timm (e.g. ``model.patch_size=4
 ``pretrained: true`` loads weights from the local caches only — the Hugging Face hub cache
 (``~/.cache/huggingface/hub``) or torch hub's ``checkpoints/`` folder — and ``weights: FILE`` from a
 file; nothing is downloaded (the hub is put offline while timm loads). timm itself adapts the weights
-to the new classifier, channel count and image size (report 002 fine-tunes ImageNet ViTs on MNIST).
+to the new classifier, channel count and image size (RDFIA 1-e fine-tunes ImageNet ViTs on MNIST).
 """
 
 from __future__ import annotations

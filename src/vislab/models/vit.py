@@ -1,19 +1,30 @@
-"""`vit`: a Vision Transformer written from scratch (reports 001, 002 §1-e).
+"""`vit`: a Vision Transformer written from scratch (DLVC assignment 1, RDFIA 1-e).
 
     image ─patchify─▶ N tokens ─(+ class token)─(+ positional embedding)─▶ depth × Block ─▶ LayerNorm
           ─▶ class token (pool: cls) or mean of the tokens (pool: mean) ─▶ head MLP ─▶ logits
 
-A pre-norm Block (report 002 Q4):   X ← X + MHSA(LN(X));   X ← X + MLP(LN(X)),   MLP = Linear→GELU→Linear.
-``residual: false`` drops both "X +" (report 001's deep ViT without skip connections).
+A pre-norm Block (RDFIA 1-e Q4):   X ← X + MHSA(LN(X));   X ← X + MLP(LN(X)),   MLP = Linear→GELU→Linear.
+``residual: false`` drops both "X +" (DLVC assignment 1's deep ViT without skip connections).
 
 Multi-head self-attention, per head with d = head_dim:   Attention(Q, K, V) = softmax(Q Kᵀ / √d) V,
 Q = X W_q, K = X W_k, V = X W_v; the heads are concatenated and projected back to embed_dim.
 
-Small-data options from "Vision Transformer for Small-Size Datasets" (Lee et al. 2021; report 002 Q10):
+Small-data options from "Vision Transformer for Small-Size Datasets" (Lee et al. 2021; RDFIA 1-e Q10):
 - ``spt`` Shifted Patch Tokenization: the image and its four diagonal shifts by half a patch are
   concatenated along channels, cut into patches, flattened, layer-normed and linearly projected;
 - ``lsa`` Locality Self-Attention: the diagonal of Q Kᵀ is masked (no token attends to itself) and the
   softmax temperature (√d at the start) is learned.
+
+Initialisation (``init``; the patch-embedding conv keeps PyTorch's default, LayerNorms start at 1 and 0,
+the class token at 0, a learned positional embedding ~ N(0, 0.02²) truncated at ±2):
+- ``xavier`` (default): every Linear W ~ U(−a, a), a = √(6 / (fan_in + fan_out)) (Glorot), biases 0 — as the
+  original ViT's dense layers and ``nn.MultiheadAttention``'s Q/K/V projection. For embed 64 the fused
+  Q/K/V projection (64 → 192) gets std √(2 / 256) ≈ 0.088, the MLP's 64 → 256 and 256 → 64 std ≈ 0.079.
+- ``timm``: every Linear W ~ N(0, 0.02²) truncated at ±2, biases 0 — timm's default, whose 0.02 matches
+  Glorot only near ViT-Base's width 768 (√(2 / (768 + 2304)) ≈ 0.026). At width 64 it is ~4× too small:
+  q·k / √d starts at std ≈ 0.03, every token attends uniformly, and the gradients of W_q and W_k, each
+  proportional to the other, are tiny, so attention learns to select only after a few hundred steps
+  (``benchmarks/vit_init.py``).
 
 Helpers for figures: ``model.attention_maps(x)``, :func:`attention_rollout`, :func:`rollout_maps`,
 :func:`sinusoidal_table`; the figures are drawn by ``vislab.plotting.vit``.
@@ -38,7 +49,7 @@ from vislab.models.options import (
 )
 from vislab.models.registry import register_model
 
-# Report 001's ViTs (DLVC; their code was provided by the course, so these follow the dlvc-compare suite):
+# DLVC assignment 1's ViTs (their code was provided by the course, so these follow the dlvc-compare suite):
 # one block, two blocks, two blocks with residual connections; fixed sinusoidal positions, dropout 0.5.
 PRESETS: dict[str, dict] = {
     "shallow": dict(embed_dim=128, depth=1, residual=False, pos_embed="sinusoidal", dropout=0.5),
@@ -204,6 +215,7 @@ class ViT(nn.Module):
         spt: bool,
         lsa: bool,
         head_hidden: list[int],
+        init: str = "xavier",
     ):
         super().__init__()
         c, h, w = shape
@@ -234,10 +246,7 @@ class ViT(nn.Module):
             head += [nn.Linear(width, units), nn.GELU(), nn.Dropout(dropout)]
             width = units
         self.head = nn.Sequential(*head, nn.Linear(width, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linear_layers(self, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)  # B × N × D
@@ -265,6 +274,17 @@ class ViT(nn.Module):
             for a in attns:
                 a.keep_attn, a.attn = False, None
             self.train(was_training)
+
+
+def init_linear_layers(model: nn.Module, scheme: str) -> None:
+    """Re-initialise every Linear of ``model`` by ``scheme`` (xavier or timm; see the module docstring)."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(m.weight)
+            else:
+                nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
 
 
 def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
@@ -310,8 +330,9 @@ def vit(
     spt: bool = False,
     lsa: bool = False,
     head_hidden: list[Size] = [],  # noqa: B006 (validated and copied by the registry)
+    init: Literal["xavier", "timm"] = "xavier",
 ) -> nn.Module:
-    """A from-scratch ViT; options left unset come from ``preset`` (report 001's ViTs) or the defaults."""
+    """A from-scratch ViT; options left unset come from ``preset`` (DLVC assignment 1's ViTs) or the defaults."""
     given = dict(
         embed_dim=embed_dim, depth=depth, residual=residual, pos_embed=pos_embed, dropout=dropout
     )
@@ -337,6 +358,7 @@ def vit(
         spt=spt,
         lsa=lsa,
         head_hidden=list(head_hidden),
+        init=init,
     )
 
 

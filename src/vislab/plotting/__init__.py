@@ -9,5 +9,6 @@ Below ``train`` in the layers: it imports nothing of vislab but ``errors``. Its 
 - ``images``: image grids and mosaics, 2-D feature scatter plots;
 - ``sweeps``: bars (parameter importances), objective history, parallel coordinates;
 - ``boundary``: the decision boundary of a classifier on 2-D features;
-- ``vit``: a ViT's positional-embedding table and attention-rollout maps.
+- ``vit``: a ViT's positional-embedding table and attention-rollout maps;
+- ``lr_find``: the LR range test's loss against the learning rate.
 """

@@ -1,4 +1,4 @@
-"""Decision boundary of any model on 2-D feature data (e.g. `circles`), as a PNG (reports 002/004, 1-ab)."""
+"""Decision boundary of any model on 2-D feature data (e.g. `circles`), as a PNG (RDFIA 1-ab)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Data figures: image grids (one subplot per image), image mosaics (one picture), 2-D feature scatter."""
+"""Data figures: image grids (one subplot per image), image mosaics (one picture), 2-D feature scatter; signed
+images (normalised, whitened) mapped to grey levels for display."""
 
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ def plot_image_grid(
     return save_figure(fig, path)
 
 
+# How signed_to_display maps values to grey levels, for figure titles.
+SIGNED_DISPLAY = "shown per image as 128 + 127·v / max|v|: grey = 0"
+
+
+def signed_to_display(x: np.ndarray) -> np.ndarray:
+    """Float N×H×W×C images of any range (e.g. standardised or whitened) → uint8 for display: each image
+    scaled by its largest |value| (:data:`SIGNED_DISPLAY`), so 0 is mid-grey and the sign stays visible."""
+    peak = np.abs(x).reshape(len(x), -1).max(axis=1).clip(min=1e-12)
+    return np.rint(128 + 127 * x / peak[:, None, None, None]).clip(0, 255).astype(np.uint8)
+
+
 def plot_feature_scatter(
     x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = ""
 ) -> Path:
@@ -72,15 +84,18 @@ def plot_feature_scatter(
 def plot_image_mosaic(
     rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None, scale: float = 0.45
 ) -> Path:
-    """Like plot_image_grid, drawn as one picture (one axes): fast for the report's sample grids."""
+    """Like plot_image_grid, drawn as one picture (one axes): fast for the report's sample grids. Rows of
+    smaller images (e.g. augment.crop.size crops beside the originals) sit centred in their cells."""
     n = max(len(r) for r in rows)
-    h, w, c = rows[0].shape[1:]
+    h, w = max(r.shape[1] for r in rows), max(r.shape[2] for r in rows)
+    c = rows[0].shape[3]
     pad = max(1, h // 16)
     canvas = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, c), 255, dtype=np.uint8)
     for i, imgs in enumerate(rows):
         for j, img in enumerate(imgs):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            canvas[y : y + h, x : x + w] = img
+            y = pad + i * (h + pad) + (h - img.shape[0]) // 2
+            x = pad + j * (w + pad) + (w - img.shape[1]) // 2
+            canvas[y : y + img.shape[0], x : x + img.shape[1]] = img
     inches = (
         max(4.0, min(12.0, canvas.shape[1] * scale / 10)),
         max(1.0, canvas.shape[0] * scale / 10 + 0.2),

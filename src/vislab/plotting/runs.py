@@ -16,31 +16,31 @@ from sklearn.metrics import auc
 
 from vislab.plotting.canvas import NotebookFigure, save_figure
 
+# (metrics-row key, panel, line style, legend word): test rows exist with train.track_test only
+CURVES = (
+    ("train_loss", 0, "-", "train"),
+    ("val_loss", 0, "--", "val"),
+    ("test_loss", 0, ":", "test (tracked)"),
+    ("train_acc", 1, "-", "train"),
+    ("val_acc", 1, "--", "val"),
+    ("test_acc", 1, ":", "test (tracked)"),
+)
+
 
 def curves_figure(histories: dict[str, list[dict]]) -> Figure:
-    """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val."""
+    """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
+    dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection)."""
     fig = NotebookFigure(figsize=(11, 4))
-    ax_loss, ax_acc = fig.subplots(1, 2)
+    axes = fig.subplots(1, 2)
     for i, (name, rows) in enumerate(histories.items()):
         color = f"C{i % 10}"
         ep = [r["epoch"] for r in rows]
-        for key, ax, style in (
-            ("train_loss", ax_loss, "-"),
-            ("val_loss", ax_loss, "--"),
-            ("train_acc", ax_acc, "-"),
-            ("val_acc", ax_acc, "--"),
-        ):
+        for key, panel, style, word in CURVES:
             pts = [(e, r[key]) for e, r in zip(ep, rows) if r.get(key) is not None]
             if pts:
-                ax.plot(
-                    *zip(*pts),
-                    style,
-                    color=color,
-                    marker=".",
-                    label=f"{name} {key.split('_')[0]}"
-                    if len(histories) > 1
-                    else key.split("_")[0],
-                )
+                label = f"{name} {word}" if len(histories) > 1 else word
+                axes[panel].plot(*zip(*pts), style, color=color, marker=".", label=label)
+    ax_loss, ax_acc = axes
     for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
@@ -52,12 +52,12 @@ def curves_figure(histories: dict[str, list[dict]]) -> Figure:
 
 
 def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
-    """Train vs val loss and accuracy per epoch (one run)."""
+    """Train vs val (and tracked test) loss and accuracy per epoch (one run)."""
     return plot_curves_overlay({title or "run": history}, path)
 
 
 def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
-    """Loss and accuracy curves of several runs; solid = train, dashed = val."""
+    """Loss and accuracy curves of several runs; solid = train, dashed = val, dotted = tracked test."""
     return save_figure(curves_figure(histories), path)
 
 

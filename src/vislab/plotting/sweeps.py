@@ -1,4 +1,5 @@
-"""A sweep's figures: horizontal bars (parameter importances), objective per trial, parallel coordinates."""
+"""A sweep's figures: horizontal bars (parameter importances), objective per trial, parallel coordinates,
+the training curves of the best trials."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.runs import CURVES
 
 
 def plot_bars(values: dict[str, float], path: Path, title: str = "", xlabel: str = "") -> Path:
@@ -116,4 +120,44 @@ def plot_history(
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_trial_curves(
+    histories: dict[str, list[dict]],
+    values: dict[str, float],
+    path: Path,
+    metric: str = "value",
+    higher_better: bool = True,
+) -> Path:
+    """Loss and accuracy per epoch of many trials (name → metrics rows), each trial one colour on a scale of
+    its objective ``values[name]`` (best drawn last, on top); solid = train, dashed = val, dotted = tracked
+    test. A colour bar instead of a legend of one entry per trial."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    vals = np.array([values[n] for n in histories], dtype=float)
+    lo, hi = np.nanmin(vals), np.nanmax(vals)
+    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
+    cmap = plt.get_cmap("viridis" if higher_better else "viridis_r")
+    for i in np.argsort(vals if higher_better else -vals):  # best drawn last, on top
+        name = list(histories)[i]
+        ep = [r["epoch"] for r in histories[name]]
+        for key, panel, style, _ in CURVES:
+            pts = [(e, r[key]) for e, r in zip(ep, histories[name]) if r.get(key) is not None]
+            if pts:
+                axes[panel].plot(*zip(*pts), style, color=cmap(norm(vals[i])), lw=1.1, alpha=0.85)
+    for ax, label in zip(axes, ("loss", "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    styles = {
+        word: style
+        for key, _, style, word in CURVES
+        if any(key in r for h in histories.values() for r in h)
+    }
+    axes[1].legend(
+        [Line2D([], [], color="grey", ls=s) for s in styles.values()], list(styles), fontsize=8
+    )
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=metric)
+    fig.suptitle(f"best {len(histories)} trials by {metric}")
     return save_figure(fig, path)

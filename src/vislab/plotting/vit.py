@@ -15,36 +15,61 @@ import torch.nn.functional as F
 from vislab.plotting.canvas import plt, save_figure
 
 
+def position_similarity(table: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of every pair of rows of a T × D table: T × T, symmetric, ones on the diagonal
+    (an all-zero row has similarity 0 with everything)."""
+    unit = F.normalize(table.detach().double().cpu(), dim=1)
+    return unit @ unit.T
+
+
 def plot_pos_embedding(
-    table: torch.Tensor, grid: tuple[int, int], path: str | Path, class_token: bool = False
+    table: torch.Tensor,
+    grid: tuple[int, int] | None,
+    path: str | Path,
+    class_token: bool = False,
+    title: str = "positional embedding",
 ) -> Path:
-    """PNG: the positional-embedding table (tokens × dims) and, per patch, its cosine similarity with all
-    patches. ``table``: T × D (``model.pos_embed[0]``), row 0 the class token's when ``class_token``;
-    ``grid``: the patch grid (rows, columns)."""
+    """PNG: the positional-embedding table (position × dimension) and the cosine similarity of its rows.
+
+    ``table``: T × D (e.g. ``model.pos_embed[0]``, or :func:`vislab.models.vit.sinusoidal_table`), row 0
+    the class token's when ``class_token`` (left out of the similarity map). ``grid`` (rows, columns): the
+    patches form an image grid, and the map shows, per patch, a tile of its similarity with every patch;
+    ``None``: a 1-D sequence, and the map is position × position."""
     table = table.detach().float().cpu()
     patches = table[1:] if class_token else table
-    gh, gw = grid
-    unit = F.normalize(patches, dim=1)
-    # tiles
-    sim = (unit @ unit.T).reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
+    sim = position_similarity(patches).float()
+    if grid is not None:  # tile (i, j) = patch (i, j)'s similarity with the gh × gw patches
+        gh, gw = grid
+        sim = sim.reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
-    im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r")
+    scale = float(table.abs().max()) or 1.0  # symmetric colours: white = 0
+    im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale)
+    token = "token" if grid is not None else "position"
     a1.set(
-        xlabel="token (0 = class token)" if class_token else "token",
+        xlabel=f"{token} (0 = class token)" if class_token else token,
         ylabel="embedding dimension",
-        title="positional embedding",
+        title=title,
     )
     fig.colorbar(im, ax=a1)
     im = a2.imshow(sim.numpy(), cmap="viridis", vmin=-1, vmax=1)
-    for k in range(1, max(gh, gw)):
-        if k < gh:
-            a2.axhline(k * gh - 0.5, color="w", lw=0.5)
-        if k < gw:
-            a2.axvline(k * gw - 0.5, color="w", lw=0.5)
-    a2.set(title=f"cosine similarity (tile = one of {gh}×{gw} patches)", xticks=[], yticks=[])
+    if grid is not None:
+        _draw_tiles(a2, grid)
+    else:
+        a2.set(xlabel="position", ylabel="position", title="cosine similarity of positions")
     fig.colorbar(im, ax=a2)
     fig.tight_layout()
     return save_figure(fig, path, dpi=100, tight=False)
+
+
+def _draw_tiles(ax, grid: tuple[int, int]) -> None:
+    """White lines between the tiles of a patch-grid similarity map, and its title."""
+    gh, gw = grid
+    for k in range(1, max(gh, gw)):
+        if k < gh:
+            ax.axhline(k * gh - 0.5, color="w", lw=0.5)
+        if k < gw:
+            ax.axvline(k * gw - 0.5, color="w", lw=0.5)
+    ax.set(title=f"cosine similarity (tile = one of {gh}×{gw} patches)", xticks=[], yticks=[])
 
 
 def plot_attention(

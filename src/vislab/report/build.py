@@ -19,21 +19,21 @@ import yaml
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
+from vislab.experiments.reported import legend, mismatches, reported_columns
 from vislab.experiments.runner import SuiteState
+from vislab.experiments.space import DEFAULT_CURVES
 from vislab.experiments.sweep import load_study_of, trial_dirs
-from vislab.experiments.table import COLUMNS, table_rows
+from vislab.experiments.table import columns, data_line, table_rows, titled
 from vislab.report.figure_set import FigureSet
 from vislab.report.html import data_uri, render
 from vislab.report.model_figures import model_figures
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
+from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
-MAX_CURVES = (
-    12  # sweeps: training curves of the best trials (report 003 fig. 3 compares the best ones)
-)
 
 
 def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
@@ -88,7 +88,7 @@ class ReportPlan:
     complete: dict[str, dict]  # summaries of the complete runs
     failures: dict[str, str]  # run → why it did not complete
     detailed: dict[str, dict]  # the runs that get their own figures (a sweep's best few)
-    shown: list[str]  # the runs whose training curves are drawn (a sweep's best MAX_CURVES)
+    shown: list[str]  # the runs whose training curves are drawn (a sweep's best K, K in sweep.json)
     notes: list[str] = field(default_factory=list)  # what could not be shown, and why
 
 
@@ -103,14 +103,14 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
     summaries = {n: RunDir(p).read_summary() or {} for n, p in runs.items()}
     complete = {n: s for n, s in summaries.items() if is_complete(s)}
     detailed, shown = dict(complete), list(complete)
-    if kind == "sweep":  # curves of the best MAX_CURVES trials, per-run figures of the best few
+    if kind == "sweep":  # curves of the best K trials, per-run figures of the best few
         ranked = sorted(
             complete,
             key=lambda n: complete[n].get(info.get("metric", "val_pacc")) or 0,
             reverse=info.get("direction") != "minimize",
         )
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
-        shown = ranked[:MAX_CURVES]
+        shown = ranked[: int(info.get("curves") or DEFAULT_CURVES)]
     return ReportPlan(
         folder=folder,
         kind=kind,
@@ -194,7 +194,11 @@ def _draw(plan: ReportPlan, figs: FigureSet) -> dict:
         )
     histories = {n: RunDir(runs[n]).read_metrics() for n in plan.shown}
     groups = plan.info.get("groups", {}) if plan.kind == "suite" else {}
-    curves = curve_figures(figs, histories, groups)
+    curves = (  # a sweep's many trials: coloured by their objective, without a legend entry each
+        trial_curves(figs, histories, plan.complete, plan.info)
+        if plan.kind == "sweep"
+        else curve_figures(figs, histories, groups)
+    )
     configs = _configs(plan)
     data_figs = _guard(notes, "data previews", data_figures, figs, configs, default=[])
     run_ctx = [
@@ -280,15 +284,21 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         "run": f"Run {folder.name}",
         "folder": f"Runs in {folder.name}",
     }[plan.kind]
+    reported = info.get("reported") if plan.kind == "suite" else None
+    # the title names the data the runs used (their summaries), not the suite's default data
     return dict(
-        title=title or heading,
+        title=title or titled(heading, plan.complete),
         subtitle=info.get("description")
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
+        data_line=data_line(plan.complete) if plan.complete else "",
+        reported=legend(reported, list(plan.complete)),
+        reported_figures=bool(reported_columns(reported)),
+        reported_warnings=mismatches(reported, plan.complete),
         generated=time.strftime("%Y-%m-%d %H:%M"),
         version=__version__,
         folder=str(folder),
-        columns=COLUMNS,
-        rows=table_rows(plan.complete),
+        columns=columns(reported),
+        rows=table_rows(plan.complete, reported),
         run_anchors=[r["name"] for r in run_ctx],
         failures=plan.failures,
         sweep=sweep,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from vislab.experiments.reported import figure_value
 from vislab.experiments.table import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -18,9 +19,12 @@ def data_uri(png: str | Path) -> str:
 
 
 def _sort_key(value) -> str:
-    """What the page's table sorter compares: numbers as numbers, missing values last."""
+    """What the page's table sorter compares: numbers as numbers (a reported '≈0.80' as 0.8, a range as
+    its middle), missing values last."""
     if value is None:
         return ""
+    if figure_value(value) is not None:
+        return repr(figure_value(value))
     return (
         repr(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool)

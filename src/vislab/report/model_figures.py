@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vislab.config import Config
 from vislab.data import load_splits
+from vislab.data.augment import centre_crop
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 from vislab.models.vit import rollout_maps
@@ -80,5 +82,10 @@ def _test_batch(cfg: Config, ckpt: dict, n: int | None) -> tuple[ArraySet, torch
     splits = load_splits(cfg.data, cfg.train.seed)
     n = min(n or 6, len(splits.test))
     test = splits.test.take(torch.arange(n).numpy())
-    x, _ = next(iter(DeviceLoader(test, ckpt["preprocess"], n, torch.device("cpu")).epoch(0)))
+    size = cfg.augment.crop.size  # a model trained on crops sees the centre crop, as in evaluation
+    loader = DeviceLoader(test, ckpt["preprocess"], n, torch.device("cpu"), size=size)
+    x, _ = next(iter(loader.epoch(0)))
+    if size and test.is_image:  # the images shown are the ones the model saw
+        shown = centre_crop(torch.from_numpy(test.x).permute(0, 3, 1, 2), size)
+        test = ArraySet(np.ascontiguousarray(shown.permute(0, 2, 3, 1).numpy()), test.y)
     return test, x

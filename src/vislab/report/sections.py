@@ -159,11 +159,14 @@ def curve_figures(
     """Loss and accuracy of every trained run in one figure, and one figure per group of runs."""
     out = []
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
+    # train.track_test: the dotted lines are the test set, scored for the curves only
+    tracked = any("test_acc" in r for h in trained.values() for r in h)
+    tracking = "; dotted: test-set tracking (not used to select the model)" if tracked else ""
     if trained:
         out.append(
             figs.make(
                 "curves.png",
-                f"loss and accuracy of {len(trained)} runs",
+                f"loss and accuracy of {len(trained)} runs{tracking}",
                 plot_curves_overlay,
                 trained,
             )

@@ -1,5 +1,5 @@
-"""A sweep's figures: objective history, parameter importances, parallel coordinates (the tables of a
-study are in ``vislab.experiments.trials``)."""
+"""A sweep's figures: objective history, parameter importances, parallel coordinates, the training curves of
+the best trials (the tables of a study are in ``vislab.experiments.trials``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import optuna
 from optuna.trial import TrialState
 
 from vislab.experiments.trials import higher_better, importances
-from vislab.plotting.sweeps import plot_bars, plot_history, plot_parallel_coordinates
+from vislab.plotting.sweeps import (
+    plot_bars,
+    plot_history,
+    plot_parallel_coordinates,
+    plot_trial_curves,
+)
+from vislab.report.figure_set import FigureSet
 
 
 def axes_of(study: optuna.Study) -> dict[str, dict]:
@@ -62,3 +68,32 @@ def sweep_figures(study: optuna.Study, fig_dir: Path) -> dict[str, Path]:
             higher_better(study),
         )
     return out
+
+
+def trial_curves(
+    figs: FigureSet, histories: dict[str, list[dict]], summaries: dict[str, dict], info: dict
+) -> list[dict]:
+    """The training curves of the best trials (``histories``: their metrics rows; ``info``: sweep.json),
+    coloured by the objective — the DLVC assignment 1 report draws its best 30 runs so."""
+    metric = info.get("metric", "val_pacc")
+    values = {n: summaries.get(n, {}).get(metric) for n in histories}
+    shown = {
+        n: h
+        for n, h in histories.items()
+        if isinstance(values[n], (int, float))
+        and math.isfinite(values[n])
+        and any("train_loss" in r for r in h)
+    }
+    if not shown:
+        return []
+    fig = figs.make(
+        "curves.png",
+        f"training curves of the best {len(shown)} trials by {metric} (colour: {metric}; solid: train, "
+        f"dashed: val)",
+        plot_trial_curves,
+        shown,
+        {n: values[n] for n in shown},
+        metric=metric,
+        higher_better=info.get("direction") != "minimize",
+    )
+    return [fig] if fig else []

@@ -71,6 +71,11 @@ class Progress:
                 if "val_acc" in row
                 else ""
             )
+            + (
+                f"  test (tracked) loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
+                if "test_acc" in row
+                else ""
+            )
             + f"  {row['seconds']:.1f}s"
         )
         if self._bar is not None:

@@ -164,6 +164,19 @@ class RunDir:
         with contextlib.suppress(OSError):
             self._refuse_if_held((self.path / ".lock").read_text())
 
+    def break_lock(self, host: str) -> bool:
+        """Remove the lock of a process on another ``host`` known to be gone (e.g. a suite worker whose
+        claim lapsed); True if one was removed. Locks of this host are left to ``open`` (it checks pids)."""
+        lock = self.path / ".lock"
+        try:
+            held_by = lock.read_text().partition(" ")[2].strip()
+        except OSError:
+            return False
+        if host == socket.gethostname() or held_by != host:
+            return False
+        lock.unlink(missing_ok=True)
+        return True
+
     def close(self) -> None:
         if self._locked:
             (self.path / ".lock").unlink(missing_ok=True)

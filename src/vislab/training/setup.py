@@ -11,7 +11,7 @@ import torch
 
 from vislab.config import Config
 from vislab.data import prepare_data
-from vislab.data.augment import build_augment
+from vislab.data.augment import build_augment, model_input_shape
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
 from vislab.errors import UserCodeError, UserError
@@ -70,16 +70,20 @@ def set_up(
     device = dist.device or resolve_device(tc.device)
     if tc.threads:
         torch.set_num_threads(tc.threads)
-    splits, stats = prepare_data(cfg.data, tc.seed, stats=ckpt["preprocess"] if ckpt else None)
-    model, n_params = _build_model(cfg, splits, ckpt, device, build_as)
+    splits, stats = prepare_data(
+        cfg.data, tc.seed, ckpt["preprocess"] if ckpt else None, cfg.augment.crop.size
+    )
+    shape = model_input_shape(cfg.augment, splits.sample_shape)  # smaller with augment.crop.size
+    model, n_params = _build_model(cfg, shape, splits.num_classes, ckpt, device, build_as)
     hooks = hooks_of(model)
     if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
-        check_output(model, cfg.model.name, splits.sample_shape, splits.num_classes, device)
+        check_output(model, cfg.model.name, shape, splits.num_classes, device)
     meta = dict(
         model_name=cfg.model.name,
         model_code=getattr(model, "vislab_code", None),  # a user's model: reference, file, sha256
         model_kwargs=cfg.model.kwargs(),
-        input_shape=list(splits.sample_shape),
+        input_shape=list(shape),
+        sample_shape=list(splits.sample_shape),  # the images before the centre crop to input_shape
         num_classes=splits.num_classes,
         class_names=splits.class_names,
         preprocess=stats,
@@ -89,7 +93,7 @@ def set_up(
     if dist.is_main:
         run.write_config(cfg.to_yaml())
     loaders = _build_loaders(
-        cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, splits.sample_shape)
+        cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, shape)
     )
     log = Progress(quiet=quiet or not dist.is_main)
     n = "/".join(str(len(s)) for _, s in splits.items())
@@ -105,21 +109,43 @@ def set_up(
     )  # fmt: skip
 
 
+def model_and_train_loader(
+    cfg: Config, device: torch.device
+) -> tuple[torch.nn.Module, DeviceLoader]:
+    """``cfg``'s seeded model and its shuffled, augmented train loader, built as ``set_up`` builds them but
+    without a run directory (the LR range test, ``vislab.training.lr_find``, steps on them)."""
+    splits, stats = prepare_data(cfg.data, cfg.train.seed, crop_size=cfg.augment.crop.size)
+    shape = model_input_shape(cfg.augment, splits.sample_shape)
+    model, _ = _build_model(cfg, shape, splits.num_classes, None, device, None)
+    hooks = hooks_of(model)
+    if hooks.trained_by != "fit_arrays":
+        check_output(model, cfg.model.name, shape, splits.num_classes, device)
+    channels_last = _channels_last(cfg, model, shape)
+    train, _, _ = _build_loaders(cfg, splits, stats, device, Distributed(), hooks, channels_last)
+    return model, train
+
+
 def _build_model(
-    cfg: Config, splits: Splits, ckpt: dict | None, device: torch.device, build_as: str | None
+    cfg: Config,
+    shape: tuple[int, ...],
+    num_classes: int,
+    ckpt: dict | None,
+    device: torch.device,
+    build_as: str | None,
 ):
-    """The seeded model on ``device`` (with the checkpoint's weights when resuming) and its size."""
+    """The seeded model for inputs of ``shape`` on ``device`` (with the checkpoint's weights when
+    resuming) and its size."""
     torch.manual_seed(cfg.train.seed)  # model init
     name = build_as or cfg.model.name
     with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
-        model = build_model(name, splits.sample_shape, splits.num_classes, **cfg.model.kwargs())
+        model = build_model(name, shape, num_classes, **cfg.model.kwargs())
         model = model.to(device)
     if ckpt:
         model.load_state_dict(ckpt["state_dict"])
     n_params = sum(p.numel() for p in model.parameters())
     if n_params == 0:  # fitted baselines: their size is what they store
         n_params = sum(b.numel() for b in model.buffers())
-    if _channels_last(cfg, model, splits.sample_shape):
+    if _channels_last(cfg, model, shape):
         model = model.to(memory_format=torch.channels_last)
     return model, n_params
 
@@ -172,12 +198,15 @@ def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
     nbytes = sum(s.x.nbytes for _, s in splits.items())
     storage = resolve_data_device(cfg.data.device, device, nbytes)
     augment = build_augment(cfg.augment, splits.sample_shape)
+    size = (
+        cfg.augment.crop.size
+    )  # the model's input: what is not cropped at random is centre-cropped
     train = DeviceLoader(
         splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
-        augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage,
+        augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage, size=size,
     )  # fmt: skip
-    val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage)
-    test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage)
+    val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage, size=size)
+    test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage, size=size)
     for loader in (train, val, test):
         loader.channels_last = channels_last
     train.alternate_flip = hooks.flip_policy == "alternate"

@@ -160,7 +160,7 @@ def fit_once(s: Setup) -> dict:
     val = evaluate(s.model, s.val_loader, k, s.device)
     s.history.append(
         dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
-             val_per_class=val.per_class, lr=0.0, seconds=s.state.train_time_s)
+             val_per_class=val.per_class, lr=0.0, seconds=s.state.train_time_s, **track_test(s))
     )  # fmt: skip
     if s.dist.is_main:
         s.run.write_metrics(s.history)  # its one row, as every run has (the run directory contract)
@@ -283,13 +283,26 @@ def train_step(
 
 # ------------------------------------------------------------------- evaluate + checkpoint
 def evaluate_at_start(s: Setup) -> dict:
-    """Row 0 (``train.eval_at_start``): the untrained model on train (un-augmented) and val."""
+    """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
+    on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row)."""
     k, bs = s.splits.num_classes, s.cfg.train.eval_batch_size
     kw = dict(amp_on=s.amp_on, dist=s.dist)
-    start = evaluate(s.net, s.train_loader.unaugmented(bs), k, s.device, **kw)
+    first = s.train_loader.trained_indices(s.state.epoch)
+    start = evaluate(s.net, s.train_loader.unaugmented(bs, first), k, s.device, **kw)
     val = evaluate(s.net, s.val_loader, k, s.device, **kw)
     return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
-                **val.as_dict("val"), val_per_class=val.per_class)  # fmt: skip
+                **val.as_dict("val"), val_per_class=val.per_class, **track_test(s))  # fmt: skip
+
+
+def track_test(s: Setup) -> dict:
+    """``train.track_test``: the test split's loss, accuracy and per-class accuracy now, for the curves
+    only — nothing reads them to select, stop or prune (those read val). {} when off."""
+    if not s.cfg.train.track_test:
+        return {}
+    k = s.splits.num_classes
+    net = s.net if s.net is not None else s.model  # fitted models (fit_once) have no wrapped net
+    test = evaluate(net, s.test_loader, k, s.device, amp_on=s.amp_on, dist=s.dist)
+    return test.as_dict("test")
 
 
 def evaluate_and_checkpoint(s: Setup, row: dict) -> bool:
@@ -301,7 +314,7 @@ def evaluate_and_checkpoint(s: Setup, row: dict) -> bool:
     val = evaluate(
         s.net, s.val_loader, s.splits.num_classes, s.device, amp_on=s.amp_on, dist=s.dist
     )
-    row.update(val.as_dict("val"), val_per_class=val.per_class)
+    row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(s))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
     if st.best is None or _better(value, st.best, tc.select_metric, tc.min_delta):
         st.best, st.best_epoch, st.bad_evals = value, epoch, 0

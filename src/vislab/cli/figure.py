@@ -1,0 +1,97 @@
+"""``vislab figure ...``: figures the course reports drew by hand, for any size.
+
+``pos-embed``: the sinusoidal positional-encoding table of the RDFIA 1-e ViT (position × dimension) and
+the cosine similarity of its positions, from the very function vislab's ``vit`` uses for
+``model.pos_embed=sinusoidal``; or, with ``--run``, a trained ``vit``'s own position embedding.
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from vislab.cli.data import check_figure_path
+from vislab.errors import UserError
+
+app = typer.Typer(no_args_is_help=True, help="Figures the course reports drew by hand.")
+console = Console()
+
+# The similarity map is length × length and the table length × dim: 2048 × 2048 adds ~0.1 GB to the
+# command's peak memory (4096: ~0.9 GB, matplotlib resamples both images), and is more than a figure shows.
+MAX_SIZE = 2048
+DEFAULT_LENGTH, DEFAULT_DIM = 100, 16  # the RDFIA 1-e figure
+
+
+@app.command("pos-embed")
+def pos_embed(
+    length: int | None = typer.Option(
+        None, "--length", help=f"Positions (tokens) in the table (default {DEFAULT_LENGTH})."
+    ),
+    dim: int | None = typer.Option(
+        None, "--dim", help=f"Embedding dimension (default {DEFAULT_DIM}; odd is fine)."
+    ),
+    run: Path | None = typer.Option(
+        None,
+        "--run",
+        help="Draw this trained `vit` run's position embedding (learned or sinusoidal) instead.",
+    ),
+    out: Path = typer.Option(Path("pos_embed.png"), "--out", "-o"),
+    trust_code: bool = typer.Option(
+        False, "--trust-code", help="Import the run's own model code even if its file changed."
+    ),
+) -> None:
+    """PNG: a positional-embedding table (position × dimension) and its cosine-similarity map."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.plotting.vit import plot_pos_embedding
+
+    check_figure_path(out)
+    if run is not None:
+        if length is not None or dim is not None:
+            raise UserError(
+                f"--run {run} draws that model's own table, whose size its config fixes; "
+                f"drop --length/--dim, or drop --run to draw a sinusoidal table of any size."
+            )
+        table, grid, class_token, title = _run_table(run, trust_code)
+    else:
+        from vislab.models.vit import sinusoidal_table
+
+        length = _checked_size("--length", DEFAULT_LENGTH if length is None else length)
+        dim = _checked_size("--dim", DEFAULT_DIM if dim is None else dim)
+        table, grid, class_token = sinusoidal_table(length, dim), None, False
+        title = f"sinusoidal positional encoding ({length} positions, d={dim})"
+    path = plot_pos_embedding(table, grid, out, class_token=class_token, title=title)
+    console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
+
+
+def _checked_size(option: str, value: int) -> int:
+    """``value`` if 1 ≤ value ≤ MAX_SIZE, else UserError naming ``option``."""
+    if not 1 <= value <= MAX_SIZE:
+        raise UserError(
+            f"{option} {value}: give a whole number from 1 to {MAX_SIZE} "
+            f"(the RDFIA 1-e figure uses --length {DEFAULT_LENGTH} --dim {DEFAULT_DIM})."
+        )
+    return value
+
+
+def _run_table(run: Path, trust_code: bool):
+    """(T × D table, patch grid, class token first?, title) of the run's trained ``vit``."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.models.vit import ViT
+    from vislab.predict import load_model
+
+    model, ckpt = load_model(run, trust_code=trust_code)
+    if not isinstance(model, ViT):
+        raise UserError(
+            f"--run {run}: its model is {ckpt['model_name']}, which has no position embedding to draw. "
+            f"Give a run of vislab's `vit` (model.name=vit), or drop --run to draw the sinusoidal table."
+        )
+    kind = "learned" if "pos_embed" in dict(model.named_parameters()) else "sinusoidal (fixed)"
+    title = f"{kind} position embedding of {run.name or run}"
+    return model.pos_embed[0], model.grid, model.pool == "cls", title

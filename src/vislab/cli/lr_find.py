@@ -1,0 +1,83 @@
+"""``vislab lr-find``: the learning-rate range test on the configured model and data — a loss-vs-lr plot
+and a suggested ``optim.lr`` (the rule: ``vislab.training.lr_find``).
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from vislab.cli.data import check_figure_path
+from vislab.config import load_config
+
+console = Console()
+WEAK_DESCENT = 0.05  # a smoothed loss that never fell 5 % below its start tells little
+
+
+def lr_find(
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="YAML config file or preset name (as for `vislab train`)."
+    ),
+    set_: list[str] | None = typer.Option(
+        None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
+    ),
+    start_lr: float = typer.Option(1e-7, "--start-lr", help="Learning rate of the first step."),
+    end_lr: float = typer.Option(10.0, "--end-lr", help="Learning rate of the last step."),
+    steps: int = typer.Option(
+        200, "--steps", min=10, help="Steps from --start-lr to --end-lr (exponential)."
+    ),
+    out: Path = typer.Option(Path("lr_find.png"), "--out", "-o", help="The plot (PNG, SVG, PDF)."),
+) -> None:
+    """LR range test: train a few hundred steps at exponentially growing learning rates (stopping when
+    the loss diverges), plot the loss against the lr and suggest an optim.lr. Writes only the plot."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.plotting.lr_find import plot_lr_find
+    from vislab.training.lr_find import RangeTest
+    from vislab.training.lr_find import lr_find as range_test
+
+    check_figure_path(out)
+    test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
+    cfg = load_config(config, set_ or [])
+    console.print(
+        escape(
+            f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {start_lr:.3g} → "
+            f"{end_lr:.3g} over {steps} steps of batch {cfg.train.batch_size}"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    f = range_test(cfg, test)
+    title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name})"
+    path = plot_lr_find(f.lrs, f.losses, f.smoothed, f.suggestion, out, f.min_loss_lr, title)
+    for line in _report(f, path):
+        console.print(escape(line), highlight=False, soft_wrap=True)
+
+
+def _report(f, path: Path) -> list[str]:
+    ran = f"{len(f.lrs)} steps, lr {f.lrs[0]:.3g} → {f.lrs[-1]:.3g}"
+    lines = [
+        f"ran {ran}" + (f"; stopped: {f.stopped}" if f.stopped else ""),
+        f"lowest smoothed loss {min(f.smoothed):.4g} at lr {f.min_loss_lr:.3g}",
+        f"suggested optim.lr: {f.suggestion:.2g} ({f.rule}); train with --set optim.lr={f.suggestion:.2g}",
+        f"plot: {path}",
+    ]
+    start = f.smoothed[0]
+    if start > 0 and 1 - min(f.smoothed) / start < WEAK_DESCENT:
+        lines.append(
+            f"warning: the smoothed loss never fell {WEAK_DESCENT:.0%} below its start "
+            f"({start:.4g} → {min(f.smoothed):.4g}): the model barely learned at any lr, so the "
+            f"suggestion is weak. Try more --steps, a larger train.batch_size, or another optimizer."
+        )
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``vislab lr-find`` on the main app."""
+    app.command("lr-find")(lr_find)

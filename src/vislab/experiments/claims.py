@@ -1,0 +1,349 @@
+"""Several machines working through one suite: each run claimed once through a shared PostgreSQL database.
+
+Two tables, created on first use:
+
+    vislab_suite      one row per suite name: its runs with their resolved configs (as the first worker
+                      registered them), and who wrote the results table (reported_by / reported_at)
+    vislab_suite_run  one row per run: status (pending | running | complete | failed), the claim (worker,
+                      host, pid, heartbeat_at, lapse_s, attempts), and the finished run's summary.json,
+                      metrics.jsonl and config.yaml — so a machine without the others' folders can still
+                      write the table
+
+A worker claims the next pending run with ``SELECT ... FOR UPDATE SKIP LOCKED`` (two workers never get the
+same row) and a thread beats its claims every ``heartbeat_s``. A claim is taken over by the next worker that
+asks when its heartbeat is older than the lapse its worker set, or at once when its process is gone on the
+asking worker's own host. Times are the server's (``now()``): the machines' clocks need not agree. The first
+worker to find every run settled takes the report with one conditional UPDATE, so the table and report are
+written once. The connection and its settings: ``storage.SharedStorage``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vislab.config import config_differences
+from vislab.errors import RunFailed, UserError
+from vislab.experiments.storage import (
+    SharedStorage,
+    connect_postgres,
+    first_line,
+    postgres_driver,
+    public_url,
+)
+from vislab.training.rundir import pid_alive
+
+_LOCK_KEY = 0x76_69_73_6C_61_62  # "vislab": serialises table creation and registration
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vislab_suite (
+    name TEXT PRIMARY KEY,
+    runs JSONB NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    reported_by TEXT,
+    reported_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS vislab_suite_run (
+    suite TEXT NOT NULL REFERENCES vislab_suite (name) ON DELETE CASCADE,
+    run TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    worker TEXT, host TEXT, pid INTEGER, run_dir TEXT,
+    claimed_at TIMESTAMPTZ, heartbeat_at TIMESTAMPTZ, lapse_s DOUBLE PRECISION,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    message TEXT, summary JSONB, metrics TEXT, config TEXT,
+    PRIMARY KEY (suite, run)
+);
+"""
+_CLAIM = """
+WITH next AS (
+    SELECT run, host AS old_host, pid AS old_pid,
+           EXTRACT(EPOCH FROM now() - heartbeat_at) AS silent_s
+    FROM vislab_suite_run
+    WHERE suite = %(suite)s AND (status = 'pending' OR (status = 'running' AND worker <> %(worker)s
+        AND (heartbeat_at < now() - lapse_s * interval '1 second'
+             OR (host = %(host)s AND pid = ANY(%(dead)s::integer[])))))
+    ORDER BY position LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE vislab_suite_run AS r
+SET status = 'running', worker = %(worker)s, host = %(host)s, pid = %(pid)s,
+    run_dir = %(out)s || '/' || r.run,
+    claimed_at = now(), heartbeat_at = now(), lapse_s = %(lapse)s, attempts = r.attempts + 1
+FROM next WHERE r.suite = %(suite)s AND r.run = next.run
+RETURNING r.run, r.attempts, next.old_host, next.old_pid, next.silent_s
+"""
+
+
+@dataclass
+class Claim:
+    """A run this worker now holds; ``previous_host``/``previous_pid``: the worker it was taken from."""
+
+    run: str
+    attempts: int
+    previous_host: str | None = None
+    previous_pid: int | None = None
+    silent_s: float | None = None
+
+
+class SuiteClaims:
+    """This worker's view of one suite in the shared database (one connection; the heartbeat thread has
+    its own). Every method is one short transaction; a database failure is RunFailed (exit 1)."""
+
+    def __init__(self, storage: SharedStorage, suite: str, log: Callable[[str], None] = print):
+        self.storage, self.suite, self.log = storage, suite, log
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.worker = f"{self.host}/{self.pid}/{secrets.token_hex(3)}"
+        self._conn = connect_postgres(storage)
+        self._stop = threading.Event()
+        self._beater: threading.Thread | None = None
+
+    # ------------------------------------------------------------------------- transactions
+    @contextlib.contextmanager
+    def _tx(self, conn=None) -> Iterator[Any]:
+        conn = conn or self._conn
+        try:
+            with conn, conn.cursor() as cur:  # commits, or rolls back on an exception
+                yield cur
+        except postgres_driver(self.storage).Error as e:
+            raise RunFailed(
+                f"the suite database {public_url(self.storage.url)} failed: {first_line(e)}. Run "
+                f"the same command again to go on (what finished is kept there)."
+            ) from None
+
+    # ------------------------------------------------------------------------- registration
+    def join(self, runs: dict[str, dict | None]) -> bool:
+        """Register the suite (run → resolved config; None for an invalid one), or check that it is the one
+        registered under this name; failed runs go back to pending (a re-run tries them again).
+        Returns whether every run was already settled (nothing left for anyone)."""
+        registered = [{"run": n, "config": _jsonable(c)} for n, c in runs.items()]
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            cur.execute(_SCHEMA)
+            cur.execute("SELECT runs FROM vislab_suite WHERE name = %s", (self.suite,))
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(
+                    "INSERT INTO vislab_suite (name, runs) VALUES (%s, %s)",
+                    (self.suite, json.dumps(registered)),
+                )
+                cur.executemany(
+                    "INSERT INTO vislab_suite_run (suite, run, position) VALUES (%s, %s, %s)",
+                    [(self.suite, r["run"], i) for i, r in enumerate(registered)],
+                )
+                settled = False
+            else:
+                self._check_same(row[0], registered)
+                settled = self._retry_failed(cur)
+        self._start_heartbeat()
+        return settled
+
+    def _check_same(self, stored: list[dict], mine: list[dict]) -> None:
+        diff = _run_differences(stored, mine)
+        if diff:
+            raise UserError(
+                f"suite '{self.suite}' is in {public_url(self.storage.url)} with other runs "
+                f"({'; '.join(diff[:5])}{'; …' if len(diff) > 5 else ''}), so its runs and these "
+                f"would not be comparable. Join it with the same suite file and --data/--epochs/--set "
+                f"options as the workers already on it, or give this suite its own name (a copy of "
+                f"the suite file with name: NEW)."
+            )
+
+    def _retry_failed(self, cur) -> bool:
+        cur.execute(
+            "UPDATE vislab_suite_run SET status = 'pending' WHERE suite = %s AND status = 'failed' "
+            "RETURNING run",
+            (self.suite,),
+        )
+        if cur.fetchall():
+            cur.execute(
+                "UPDATE vislab_suite SET reported_by = NULL, reported_at = NULL WHERE name = %s",
+                (self.suite,),
+            )
+            return False
+        return self._open_runs(cur) == 0
+
+    def _open_runs(self, cur) -> int:
+        cur.execute(
+            "SELECT count(*) FROM vislab_suite_run WHERE suite = %s "
+            "AND status IN ('pending', 'running')",
+            (self.suite,),
+        )
+        return int(cur.fetchone()[0])
+
+    # ------------------------------------------------------------------------- claims
+    def claim(self, out: Path) -> Claim | None:
+        """The next run for this worker (pending, or held by a worker gone silent or dead), or None."""
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT DISTINCT pid FROM vislab_suite_run WHERE suite = %s AND status = 'running' "
+                "AND host = %s AND pid <> %s",
+                (self.suite, self.host, self.pid),
+            )
+            dead = [pid for (pid,) in cur.fetchall() if pid is not None and not pid_alive(pid)]
+            params = dict(
+                suite=self.suite, worker=self.worker, host=self.host, pid=self.pid, dead=dead,
+                lapse=self.storage.lapse_s, out=str(Path(out).resolve()),
+            )  # fmt: skip
+            cur.execute(_CLAIM, params)
+            row = cur.fetchone()
+        if row is None:
+            return None
+        run, attempts, old_host, old_pid, silent = row
+        taken = attempts > 1 and old_host is not None
+        return Claim(
+            run, attempts, old_host if taken else None, old_pid if taken else None,
+            float(silent) if taken and silent is not None else None,
+        )  # fmt: skip
+
+    def release(self, run: str, status: str, message: str = "", files: dict | None = None) -> bool:
+        """Settle a held run: ``complete`` (``files``: its summary, metrics and config), ``failed``, or
+        ``pending`` (handed back, e.g. interrupted). False if another worker had taken the claim over."""
+        files = files or {}
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE vislab_suite_run SET status = %s, message = %s, summary = %s, metrics = %s, "
+                "config = %s, heartbeat_at = now() "
+                "WHERE suite = %s AND run = %s AND worker = %s AND status = 'running' RETURNING run",
+                (
+                    status, message or None,
+                    json.dumps(files["summary"]) if files.get("summary") else None,
+                    files.get("metrics"), files.get("config"), self.suite, run, self.worker,
+                ),
+            )  # fmt: skip
+            kept = cur.fetchone() is not None
+        if not kept:
+            self.log(
+                f"{run}: another worker took this run over (this worker's heartbeat lapsed); its "
+                f"outcome here ({status}) is not recorded"
+            )
+        return kept
+
+    def waiting_on(self) -> list[tuple[str, str, int]]:
+        """Runs other workers hold: (run, host, pid)."""
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT run, host, pid FROM vislab_suite_run WHERE suite = %s "
+                "AND status = 'running' AND worker <> %s ORDER BY position",
+                (self.suite, self.worker),
+            )
+            return list(cur.fetchall())
+
+    def settled(self) -> bool:
+        """Whether no run is pending or running (every run complete or failed)."""
+        with self._tx() as cur:
+            return self._open_runs(cur) == 0
+
+    def take_report(self) -> bool:
+        """True for the one worker that writes the table and report (every run settled, not yet written)."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE vislab_suite SET reported_by = %s, reported_at = now() "
+                "WHERE name = %s AND reported_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
+                "vislab_suite_run WHERE suite = %s AND status IN ('pending', 'running')) "
+                "RETURNING name",
+                (self.worker, self.suite, self.suite),
+            )
+            return cur.fetchone() is not None
+
+    def reported_by(self) -> str | None:
+        with self._tx() as cur:
+            cur.execute("SELECT reported_by FROM vislab_suite WHERE name = %s", (self.suite,))
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def records(self) -> dict[str, dict]:
+        """Run → its row: status, message, host, pid, attempts, run_dir, and summary/metrics/config if
+        complete."""
+        keys = (
+            "status",
+            "message",
+            "host",
+            "pid",
+            "attempts",
+            "run_dir",
+            "summary",
+            "metrics",
+            "config",
+        )
+        with self._tx() as cur:
+            cur.execute(
+                f"SELECT run, {', '.join(keys)} FROM vislab_suite_run WHERE suite = %s "
+                "ORDER BY position",
+                (self.suite,),
+            )
+            return {row[0]: dict(zip(keys, row[1:])) for row in cur.fetchall()}
+
+    # ------------------------------------------------------------------------- heartbeat
+    def _start_heartbeat(self) -> None:
+        if self._beater is None:
+            self._beater = threading.Thread(target=self._beat_loop, name="vislab-heartbeat")
+            self._beater.daemon = True
+            self._beater.start()
+
+    def _beat_loop(self) -> None:
+        """Beat this worker's claims every heartbeat_s, on a connection of its own, until close()."""
+        conn = None
+        while not self._stop.wait(self.storage.heartbeat_s):
+            try:
+                conn = conn or connect_postgres(self.storage)
+                with self._tx(conn) as cur:
+                    cur.execute(
+                        "UPDATE vislab_suite_run SET heartbeat_at = now() WHERE suite = %s "
+                        "AND worker = %s AND status = 'running'",
+                        (self.suite, self.worker),
+                    )
+            except (UserError, RunFailed) as e:  # a missed beat; the next one may get through
+                self.log(f"heartbeat: {e}")
+                conn = _close(conn)
+        _close(conn)
+
+    def close(self) -> None:
+        """Stop the heartbeat; hand back (pending) any run still held, e.g. after Ctrl-C."""
+        self._stop.set()
+        if self._beater is not None:
+            self._beater.join(timeout=10)
+        with contextlib.suppress(RunFailed), self._tx() as cur:
+            cur.execute(
+                "UPDATE vislab_suite_run SET status = 'pending' WHERE suite = %s "
+                "AND worker = %s AND status = 'running'",
+                (self.suite, self.worker),
+            )
+        _close(self._conn)
+
+
+def _close(conn) -> None:
+    """Close a connection (if any) that may already be broken; returns None, to forget it."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def _jsonable(cfg: dict | None) -> dict | None:
+    return None if cfg is None else json.loads(json.dumps(cfg, default=str))
+
+
+def _run_differences(stored: list[dict], mine: list[dict]) -> list[str]:
+    """What differs between the registered runs and these (run names; each run's config, ignoring where
+    and how it runs: config.RESULT_NEUTRAL_KEYS)."""
+    there = {r["run"]: r.get("config") for r in stored}
+    here = {r["run"]: r.get("config") for r in mine}
+    out = []
+    if only := [n for n in there if n not in here]:
+        out.append(f"runs only in the database: {', '.join(only)}")
+    if only := [n for n in here if n not in there]:
+        out.append(f"runs only here: {', '.join(only)}")
+    for name in [n for n in here if n in there]:
+        a, b = there[name], here[name]
+        if (a is None) != (b is None):
+            out.append(f"run '{name}': {'invalid' if b is None else 'valid'} config here only")
+        elif a is not None and (diff := config_differences(a, b)):
+            out.append(f"run '{name}': {', '.join(diff[:3])}")
+    return out

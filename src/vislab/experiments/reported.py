@@ -1,0 +1,207 @@
+"""The figures the courses' reports published, carried by a suite beside its runs (``reported:``).
+
+    reported:
+      sources:                        # who published them; each key labels its columns in the tables
+        dlvc-B:
+          title: DLVC assignment 1, group report B (Čuš & Akay, 2024)
+          data: CIFAR-10, 40k / 10k / 10k split, 10 epochs; val figures on val, test figures on test
+          dataset: cifar10            # optional: vislab's data.name of those figures (a note when runs differ)
+      runs:                           # run → source → where the figures are, and the figures
+        resnet18:
+          dlvc-B: {where: Table 1, val_acc: "0.5051", test_acc: "0.6305", train_time_s: "1643.49"}
+
+A figure is written as the report prints it, accuracies as fractions: a number (``"0.6305"``; quoted keeps
+the printed digits), or what a report reads off a curve: ``"≈0.80"``, ``"0.75–0.78"``, ``">0.90"``. A
+run's entry may add to the source's ``data`` (e.g. its epochs) and carry a ``note`` (what the report leaves
+open).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+
+from vislab.config import SpecFile
+
+# The figures a report can give for a run: keys of the results table (experiments/table.py COLUMNS).
+FIGURES = (
+    "train_acc",
+    "val_acc",
+    "val_pacc",
+    "test_acc",
+    "test_pacc",
+    "test_loss",
+    "train_time_s",
+    "test_time_s",
+)
+_FIGURE = re.compile(
+    r"^(?P<qual>[≈~<>≤≥])?\s*(?P<low>\d+(?:\.\d+)?)(?:\s*[–-]\s*(?P<high>\d+(?:\.\d+)?))?$"
+)
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _figure(text: str) -> str:
+    """A figure as printed, checked and written one way: '~' → '≈', a range's '-' → '–'."""
+    m = _FIGURE.match(text.strip())
+    if not m:
+        raise ValueError(
+            "a reported figure is a number as printed ('0.6305'), or '≈0.80', '0.75–0.78', '>0.90' "
+            "(accuracies as fractions: 80 % is 0.80)"
+        )
+    qual = {"~": "≈"}.get(m["qual"] or "", m["qual"] or "")
+    return qual + m["low"] + (f"–{m['high']}" if m["high"] else "")
+
+
+def figure_value(text: str | None) -> float | None:
+    """The number a figure stands for (a range's middle), for sorting; None for anything else."""
+    m = _FIGURE.match(text.strip()) if isinstance(text, str) else None
+    if not m:
+        return None
+    low = float(m["low"])
+    return (low + float(m["high"])) / 2 if m["high"] else low
+
+
+def _key(key: str) -> str:
+    if not _KEY.match(key):
+        raise ValueError(
+            "a source key is letters, digits, '.', '_' or '-' (it names table columns)"
+        )
+    return key
+
+
+Figure = Annotated[str, AfterValidator(_figure)]
+
+
+class ReportSource(SpecFile):
+    """One report that published figures for runs of the suite."""
+
+    title: str = Field(
+        description="course, practical and report, e.g. 'DLVC assignment 1, group report B (2024)'"
+    )
+    data: str = Field(
+        description="on which data its figures were measured, e.g. 'CIFAR-10 test set, 10 epochs'"
+    )
+    dataset: str | None = Field(
+        None, description="vislab's data.name of that data, e.g. cifar10 (a note when runs differ)"
+    )
+
+
+class ReportedFigures(SpecFile):
+    """What one report gives for one run: where, and the figures as printed (absent: not given)."""
+
+    where: str = Field(description="table, figure or question, e.g. 'Table 1' or 'Q22, Figure 9'")
+    data: str | None = Field(
+        None, description="what else holds for this run's figures, e.g. 'After 60 epochs'"
+    )
+    note: str | None = Field(None, description="what the report leaves open about these figures")
+    dataset: str | None = Field(None, description="overrides the source's dataset for this run")
+    train_acc: Figure | None = None
+    val_acc: Figure | None = None
+    val_pacc: Figure | None = None
+    test_acc: Figure | None = None
+    test_pacc: Figure | None = None
+    test_loss: Figure | None = None
+    train_time_s: Figure | None = None
+    test_time_s: Figure | None = None
+
+    @model_validator(mode="after")
+    def _accuracies_are_fractions(self) -> ReportedFigures:
+        for key in FIGURES:
+            value = figure_value(getattr(self, key))
+            if key.endswith("acc") and value is not None and value > 1:
+                raise ValueError(
+                    f"{key} {getattr(self, key)} is above 1: write accuracies as fractions"
+                )
+        return self
+
+
+class Reported(SpecFile):
+    """A suite's ``reported:`` block."""
+
+    sources: dict[Annotated[str, AfterValidator(_key)], ReportSource] = Field(
+        min_length=1, description="source key → the report (title, data)"
+    )
+    runs: dict[str, dict[str, ReportedFigures]] = Field(
+        {}, description="run name → source key → {where, figures}"
+    )
+
+    @model_validator(mode="after")
+    def _sources_are_declared(self) -> Reported:
+        for run, by_source in self.runs.items():
+            unknown = sorted(set(by_source) - set(self.sources))
+            if unknown:
+                raise ValueError(
+                    f"run '{run}' cites {unknown}, not under reported.sources "
+                    f"(declared: {', '.join(self.sources)})"
+                )
+        return self
+
+
+# ------------------------------------------------------------------ reading the plain block (suite.json)
+def reported_columns(reported: dict | None) -> dict[str, list[str]]:
+    """Figure key → the sources that give it for some run, in the order the sources are declared."""
+    if not reported:
+        return {}
+    given = {
+        (src, key)
+        for by_source in reported.get("runs", {}).values()
+        for src, figs in by_source.items()
+        for key in FIGURES
+        if figs.get(key) is not None
+    }
+    return {
+        key: [src for src in reported["sources"] if (src, key) in given]
+        for key in FIGURES
+        if any(k == key for _, k in given)
+    }
+
+
+def reported_figure(reported: dict | None, run: str, source: str, key: str) -> str | None:
+    """The figure ``source`` printed for ``run`` (None: not given)."""
+    return ((reported or {}).get("runs", {}).get(run, {}).get(source) or {}).get(key)
+
+
+def legend(reported: dict | None, runs: list[str]) -> list[dict]:
+    """Per source: its key, title, data, and the cited runs among ``runs`` with where (and note/data)."""
+    if not reported:
+        return []
+
+    def text(entry: dict) -> dict:  # sentences: ended by the tables, not by the suite file
+        out = {k: v.rstrip(" .") if isinstance(v, str) else v for k, v in entry.items()}
+        for k in ("data", "note"):
+            if out.get(k):
+                out[k] = out[k][0].upper() + out[k][1:]
+        return out
+
+    out = []
+    for src, info in reported["sources"].items():
+        cited = [
+            text(dict(run=run, **by_source[src]))
+            for run, by_source in reported.get("runs", {}).items()
+            if src in by_source and run in runs
+        ]
+        if cited:
+            out.append(dict(key=src, **text(info), runs=cited))
+    return out
+
+
+def mismatches(reported: dict | None, summaries: dict[str, dict]) -> list[str]:
+    """A sentence per source whose figures were measured on another dataset than its runs here used."""
+    out = []
+    for src, info in (reported or {}).get("sources", {}).items():
+        theirs, ours = set(), set()
+        for run, by_source in (reported.get("runs") or {}).items():
+            if src not in by_source or run not in summaries:
+                continue
+            dataset = by_source[src].get("dataset") or info.get("dataset")
+            if dataset and str(summaries[run].get("data")) != dataset:
+                theirs.add(dataset)
+                ours.add(str(summaries[run].get("data")))
+        if ours:
+            out.append(
+                f"{src}'s figures were measured on {', '.join(sorted(theirs))}; the runs here used "
+                f"{', '.join(sorted(ours))}: the reported columns are not a like-for-like comparison."
+            )
+    return out

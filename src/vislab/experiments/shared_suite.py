@@ -1,0 +1,191 @@
+"""One suite, several machines: ``vislab suite NAME --storage postgresql://...`` on each.
+
+Each worker registers the suite in the shared database (or checks that its runs are the ones registered
+there), then claims runs one at a time (experiments/claims.py) and trains them as a suite on one machine
+does (experiments/runner.py): a run whose folder is complete is recorded without training, one with a
+``last.pt`` resumes — so with ``--out`` on a shared file system, a run taken over from a dead worker goes
+on from that worker's last checkpoint. A worker stays until every run is settled, taking over the runs of
+workers whose heartbeat lapsed; the first to find all settled writes results.csv/.md and the report. A
+machine without the others' run folders gets each finished run's config, metrics and summary from the
+database (its checkpoints stay where it was trained).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from vislab.errors import SuiteFailed, TrainingInterrupted, UserError
+from vislab.experiments.claims import Claim, SuiteClaims
+from vislab.experiments.runner import (
+    SuiteState,
+    check_plan,
+    make_room,
+    run_all,
+    settled_outcome,
+    write_results,
+)
+from vislab.experiments.storage import SharedStorage, public_url
+from vislab.experiments.suite import PlannedRun, plan_run, run_config
+from vislab.training.rundir import RunDir, is_complete
+
+Log = Callable[[str], None]
+
+
+class ClaimSource:
+    """run_all's source of runs: claimed one at a time from the shared database."""
+
+    def __init__(self, claims: SuiteClaims, suite: dict, out: Path, overrides: list[str], log: Log):
+        self.claims, self.suite, self.out, self.overrides, self.log = (
+            claims, suite, Path(out), list(overrides), log
+        )  # fmt: skip
+        self.poll_s = claims.storage.heartbeat_s
+        self._waiting: list[str] = []
+
+    def next(self) -> PlannedRun | None:
+        """A claimed run to train, or None; claimed runs that need no training are settled on the way."""
+        while (claim := self.claims.claim(self.out)) is not None:
+            p = self._plan(claim)
+            if p.action in ("start", "resume"):
+                return p
+            self.settle(p.name, settled_outcome(p, self.log))
+        return None
+
+    def _plan(self, claim: Claim) -> PlannedRun:
+        run_dir = self.out / claim.run
+        if claim.previous_host is not None:
+            silent = f", silent for {claim.silent_s:.0f} s" if claim.silent_s is not None else ""
+            self.log(
+                f"{claim.run}: taking it over from the worker on {claim.previous_host} (pid "
+                f"{claim.previous_pid}{silent})"
+            )
+            # that worker is gone: its lock in a shared run folder is stale (on this host RunDir knows)
+            RunDir(run_dir).break_lock(claim.previous_host)
+        p = plan_run(claim.run, run_dir, lambda: run_config(self.suite, claim.run, self.overrides))
+        return make_room(p, self.log) if p.action == "retrain" else p
+
+    def finished(self) -> bool:
+        """Whether every run is settled; else say (once per change) which runs other workers hold."""
+        if self.claims.settled():
+            return True
+        held = self.claims.waiting_on()
+        names = [f"{run} ({host}, pid {pid})" for run, host, pid in held]
+        if names and names != self._waiting:
+            self.log(f"waiting for the runs other workers hold: {', '.join(names)}")
+        self._waiting = names
+        return False
+
+    def settle(self, name: str, outcome: dict) -> None:
+        """Record a run's outcome in the database: complete (with its files), failed, or handed back."""
+        status = {"complete": "complete", "interrupted": "pending"}.get(outcome["status"], "failed")
+        files = _run_files(self.out / name) if status == "complete" else None
+        self.claims.release(name, status, outcome.get("message", ""), files)
+
+
+def run_shared_suite(
+    suite: dict,
+    out: Path,
+    storage: SharedStorage,
+    overrides: list[str] | tuple = (),
+    jobs: int = 1,
+    quiet: bool = False,
+    log: Log = print,
+    on_results: Callable[[Path], None] | None = None,
+) -> dict[str, dict]:
+    """Work on ``suite`` with the other workers of ``storage`` until every run is settled; return
+    {run: outcome} of all runs. Raises SuiteFailed if a run failed, TrainingInterrupted if stopped."""
+    out = Path(out)
+    plan = check_plan(suite, out, overrides)
+    claims = SuiteClaims(storage, suite["name"], log)
+    try:
+        joined_settled = claims.join(
+            {p.name: p.config.to_dict() if p.config is not None else None for p in plan}
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        log(
+            f"suite {suite['name']}: sharing its runs through {public_url(storage.url)} as worker "
+            f"{claims.worker}"
+        )
+        _work(ClaimSource(claims, suite, out, overrides, log), jobs, quiet, log)
+        records = claims.records()
+        _gather(out, records, log)
+        state = SuiteState(out, suite, list(overrides))
+        state.data["storage"] = public_url(storage.url)
+        state.data["runs"] = {n: _state_entry(r) for n, r in records.items()}
+        state.save()
+        if claims.take_report() or joined_settled:
+            write_results(out, state.data, log=log, on_results=on_results)
+        else:
+            log(
+                f"results: written by worker {claims.reported_by()} into its --out (it settled the last run)"
+            )
+    finally:
+        claims.close()
+    failed = {n: r for n, r in records.items() if r["status"] != "complete"}
+    if failed:
+        lines = "\n".join(f"  - {n}: {r.get('message') or r['status']}" for n, r in failed.items())
+        raise SuiteFailed(
+            f"{len(failed)} of {len(records)} runs of suite '{suite['name']}' failed:\n{lines}"
+        )
+    return {n: _state_entry(r) for n, r in records.items()}
+
+
+def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
+    """Train what the claims hand out until every run is settled (TrainingInterrupted if stopped)."""
+    interrupted = None
+    try:
+        for name, outcome in run_all(source, jobs, quiet, log):
+            source.settle(name, outcome)
+            if outcome["status"] == "interrupted":
+                interrupted = outcome["message"]
+    except KeyboardInterrupt:
+        interrupted = "the suite was interrupted"
+    if interrupted:
+        raise TrainingInterrupted(
+            f"{interrupted}\nThis worker's run went back to the shared database: another worker "
+            f"may go on with it, or re-run the same `vislab suite` command."
+        )
+
+
+def _run_files(run_dir: Path) -> dict:
+    """A finished run's summary (parsed), metrics.jsonl and config.yaml, as stored in the database."""
+    rd = RunDir(run_dir)
+    read = lambda name: (run_dir / name).read_text() if (run_dir / name).is_file() else None  # noqa: E731
+    return dict(
+        summary=rd.read_summary(), metrics=read("metrics.jsonl"), config=read("config.yaml")
+    )
+
+
+def _gather(out: Path, records: dict[str, dict], log: Log) -> None:
+    """Runs finished on machines whose folders this one cannot see: write their config, metrics and
+    summary from the database into ``out/<run>`` (no checkpoints), for the table and the report."""
+    gathered = []
+    for name, r in records.items():
+        run_dir = Path(out) / name
+        if r["status"] != "complete" or not r.get("summary") or run_dir.exists():
+            continue
+        try:
+            with RunDir(run_dir) as rd:
+                rd.write_config(r.get("config") or "")
+                rows = [json.loads(line) for line in (r.get("metrics") or "").splitlines() if line]
+                rd.write_metrics(rows)
+                rd.write_summary(r["summary"])
+        except UserError as e:  # e.g. another worker writes the same shared folder right now
+            log(f"{name}: not gathered from the database ({e})")
+            continue
+        gathered.append(f"{name} (trained on {r.get('host')})")
+    if gathered:
+        log(
+            f"gathered from the database (config, metrics and summary; the checkpoints stay on the "
+            f"machine that trained each): {', '.join(gathered)}"
+        )
+
+
+def _state_entry(record: dict) -> dict:
+    """A run's line in suite.json, from its database row."""
+    keep = ("status", "message", "host", "attempts", "run_dir")
+    entry = {k: record[k] for k in keep if record.get(k) not in (None, "")}
+    if is_complete(record.get("summary")) and record["summary"].get("train_time_s") is not None:
+        entry["seconds"] = record["summary"]["train_time_s"]
+    return entry

@@ -1,0 +1,272 @@
+"""The learning-rate range test (L. Smith, "Cyclical Learning Rates for Training Neural Networks", 2017):
+train for a few hundred steps while the learning rate grows exponentially, and watch the loss.
+
+    lr_i = start · (end / start)^(i / (steps − 1)),   i = 0 … steps − 1
+
+Two smoothings of the loss, for two jobs:
+
+- the stop rule must decide at each step, so it reads a causal average: the exponential moving average
+  with bias correction (as Adam corrects its moments), s_i = a_i / (1 − β^(i+1)),
+  a_i = β·a_(i−1) + (1 − β)·loss_i, β = 0.9 (about 10 steps). The test stops once s_i exceeds 4× its lowest
+  value so far (the loss diverges) or a loss is not finite;
+- the curve that is drawn and searched is the centred mean of each step's loss and its 5 neighbours on
+  either side. A causal average lags (it shows each loss ~β/(1 − β) steps late, at a larger lr: 0.4
+  decade at the default 25 steps per decade; fastai's β = 0.98 over 100 steps: 4 decades), and an
+  average run forwards then backwards would smear the last, exploding losses over the whole curve; a
+  centred window has neither fault.
+
+**The suggestion** is the learning rate at which the centred curve falls fastest per decade of learning
+rate (the most negative slope against log10 lr), looked for only up to the curve's minimum: past the
+minimum the loss is climbing towards divergence. It lies well inside the stable range, where learning is
+quickest; the lowest-loss learning rate itself is already at the edge of divergence.
+
+The model, its optimizer and the caller's random number generators are left as they were: weights,
+buffers (e.g. batch-norm statistics), gradients, train/eval modes and the optimizer's state are copied
+before the test and put back after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vislab.config import Config
+from vislab.data.loader import DeviceLoader
+from vislab.errors import UserError
+from vislab.models.hooks import hooks_of
+from vislab.training.optim import build_optimizer
+from vislab.training.runtime import resolve_device
+from vislab.training.setup import model_and_train_loader
+
+RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
+OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """The test's settings: lr from ``start_lr`` to ``end_lr`` over ``steps`` steps."""
+
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
+    steps: int = 200
+    smoothing: float = 0.9  # β of the stop rule's moving average (module docstring)
+    half_window: int = 5  # the drawn curve: the mean over this many steps on either side
+    diverge: float = 4.0  # stop once the smoothed loss exceeds this many times its minimum
+
+    def __post_init__(self) -> None:
+        if not 0 < self.start_lr < self.end_lr:
+            raise UserError(
+                f"the LR range test needs 0 < start lr < end lr, got start {self.start_lr:g} and end "
+                f"{self.end_lr:g}. E.g. --start-lr 1e-7 --end-lr 10."
+            )
+        if self.steps < 10:
+            raise UserError(f"the LR range test needs at least 10 steps (got {self.steps}).")
+        if not 0 <= self.smoothing < 1 or self.diverge <= 1 or self.half_window < 0:
+            raise UserError(
+                f"the LR range test needs smoothing in [0, 1), diverge > 1 and half_window ≥ 0 (got "
+                f"{self.smoothing:g}, {self.diverge:g}, {self.half_window})."
+            )
+
+    def lr(self, i: int) -> float:
+        return self.start_lr * (self.end_lr / self.start_lr) ** (i / (self.steps - 1))
+
+
+@dataclass
+class LRFinding:
+    """What the test measured: one entry per step taken, and the suggested learning rate."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]  # the centred mean (module docstring)
+    suggestion: float  # by ``rule``
+    min_loss_lr: float  # the lr of the lowest smoothed loss
+    stopped: str  # why it ended before ``test.steps`` ("" when it ran them all)
+    test: RangeTest
+    rule: str = RULE
+
+
+# ------------------------------------------------------------------------------ from a config
+def lr_find(cfg: Config, test: RangeTest | None = None) -> LRFinding:
+    """The range test on ``cfg``'s model, data and optimizer (as ``vislab train`` builds them: seeded,
+    augmented batches, ``optim.*``, label smoothing, grad clip, AMP); nothing is written."""
+    test = test or RangeTest()
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model, loader = model_and_train_loader(cfg, device)
+        check_trainable(model, cfg.model.name)
+        first = torch.arange(min(len(loader.y), 10_000))  # as a new run: e.g. `fast`'s whitening
+        hooks_of(model).init_from_data(loader.batch(first, augment=False)[0])
+        opt = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optim)
+        amp = device.type == "cuda" and cfg.train.amp
+        return lr_range_test(
+            model,
+            opt,
+            _endless(loader),
+            test,
+            loss_fn=lambda logits, y: F.cross_entropy(
+                logits, y, label_smoothing=cfg.train.label_smoothing
+            ),
+            grad_clip=cfg.train.grad_clip,
+            autocast=torch.autocast("cuda", dtype=torch.bfloat16) if amp else None,
+        )
+
+
+def _endless(loader: DeviceLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The loader's batches, epoch after epoch (each epoch reshuffled and re-augmented)."""
+    epoch = 0
+    while True:
+        yield from loader.epoch(epoch)
+        epoch += 1
+
+
+def check_trainable(model: torch.nn.Module, name: str) -> None:
+    """UserError unless ``model`` is trained by a torch optimizer (the test sweeps its learning rate)."""
+    how = hooks_of(model).trained_by
+    if how == "fit_arrays":
+        raise UserError(
+            f"model '{name}' is fitted in one go on the whole train split (no steps, no learning rate): "
+            f"there is no learning rate to find. The LR range test works on models trained by an "
+            f"optimizer: {OPTIMIZER_MODELS}, or mlp-scratch with model.impl=optim."
+        )
+    if how == "manual_step":
+        raise UserError(
+            f"model '{name}' updates its own weights with hand-written SGD (manual_step), not a torch "
+            f"optimizer, so the LR range test cannot drive it. Use the same network trained by "
+            f"torch.optim (mlp-scratch: --set model.impl=optim) or another model trained by an "
+            f"optimizer: {OPTIMIZER_MODELS}."
+        )
+
+
+# ----------------------------------------------------------------------------- the test itself
+def lr_range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    test: RangeTest | None = None,
+    *,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    grad_clip: float | None = None,
+    autocast: contextlib.AbstractContextManager | None = None,
+) -> LRFinding:
+    """Take up to ``test.steps`` optimizer steps on ``batches`` (x, y) at exponentially growing learning
+    rates and return the losses and the suggestion; ``model`` and ``optimizer`` are restored after."""
+    test = test or RangeTest()
+    check_trainable(model, type(model).__name__)
+    saved = _snapshot(model, optimizer)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            lrs, losses, stopped = _sweep(
+                model, optimizer, batches, test, loss_fn, grad_clip, autocast
+            )
+    finally:
+        _restore(model, optimizer, saved)
+    if not losses:
+        raise UserError(f"the LR range test took no step: {stopped or 'no batches'}.")
+    smoothed = _centred_mean(losses, test.half_window)
+    lowest = int(np.argmin(smoothed))
+    return LRFinding(lrs, losses, smoothed, suggest(lrs, smoothed), lrs[lowest], stopped, test)
+
+
+def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast):
+    """The steps: (lrs, losses, why it stopped early)."""
+    hooks = hooks_of(model)
+    model.train()
+    lrs: list[float] = []
+    losses: list[float] = []
+    best = math.inf
+    steps = iter(batches)
+    for i in range(test.steps):
+        batch = next(steps, None)
+        if batch is None:
+            return lrs, losses, f"the batches ran out after {i} steps"
+        lr = test.lr(i)
+        loss = _step(model, optimizer, batch, lr, loss_fn, grad_clip, autocast)
+        hooks.after_step()
+        value = loss.item()  # one host sync per step: the stop rule needs the value now
+        if not math.isfinite(value):
+            return lrs, losses, f"the loss became {value} at lr {lr:.3g}"
+        lrs.append(lr)
+        losses.append(value)
+        smooth = _smooth(losses, test.smoothing)[-1]  # the causal average: the rule decides now
+        if smooth > test.diverge * best:
+            why = f"the smoothed loss passed {test.diverge:g}× its minimum at lr {lr:.3g} (step {i + 1})"
+            return lrs, losses, why
+        best = min(best, smooth)
+    return lrs, losses, ""
+
+
+def _step(model, optimizer, batch, lr, loss_fn, grad_clip, autocast) -> torch.Tensor:
+    x, y = batch
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast or contextlib.nullcontext():
+        loss = loss_fn(model(x).float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach()
+
+
+def _smooth(losses: list[float], beta: float) -> list[float]:
+    """The bias-corrected exponential moving average of the module docstring (β = ``beta``)."""
+    out, avg = [], 0.0
+    for i, value in enumerate(losses):
+        avg = beta * avg + (1 - beta) * value
+        out.append(avg / (1 - beta ** (i + 1)))
+    return out
+
+
+def _centred_mean(losses: list[float], half: int) -> list[float]:
+    """The mean of each loss and its ``half`` neighbours on either side (fewer at the ends)."""
+    return [float(np.mean(losses[max(0, i - half) : i + half + 1])) for i in range(len(losses))]
+
+
+def suggest(lrs: list[float], smoothed: list[float]) -> float:
+    """The lr where the ``smoothed`` curve falls fastest per decade, up to its minimum (``RULE``); the lr
+    of the minimum when fewer than 3 steps precede it."""
+    lowest = int(np.argmin(smoothed))
+    if lowest < 2:
+        return lrs[lowest]
+    slope = np.gradient(np.asarray(smoothed[: lowest + 1]), np.log10(lrs[: lowest + 1]))
+    return lrs[int(np.argmin(slope))]
+
+
+# ------------------------------------------------------------------------------- leave no trace
+def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    return dict(
+        tensors={
+            name: t.detach().clone()
+            for name, t in [*model.named_parameters(), *model.named_buffers()]
+        },
+        grads={
+            name: None if p.grad is None else p.grad.detach().clone()
+            for name, p in model.named_parameters()
+        },
+        modes={m: m.training for m in model.modules()},
+        optimizer=copy.deepcopy(optimizer.state_dict()),
+    )
+
+
+@torch.no_grad()
+def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, saved: dict) -> None:
+    params = dict(model.named_parameters())
+    for name, value in saved["tensors"].items():
+        current = params[name] if name in params else model.get_buffer(name)
+        current.copy_(value)
+    for name, grad in saved["grads"].items():
+        params[name].grad = grad
+    for m, training in saved["modes"].items():
+        m.training = training
+    optimizer.load_state_dict(saved["optimizer"])

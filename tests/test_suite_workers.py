@@ -1,0 +1,273 @@
+"""Suites on several machines (`vislab suite --storage postgresql://...`): each run claimed once, a dead
+worker's run finished by another, the table written once; bad storage options; and a suite re-run with
+another --epochs, which keeps the finished runs instead of calling them failed.
+
+The shared-database tests need PostgreSQL: CI sets VISLAB_TEST_POSTGRES_URL (.ci/run starts a server);
+without it they skip. Worker processes are forked from a zygote (tests/fixtures.py) that imported vislab
+once, so that each starts in milliseconds."""
+
+import csv
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import cli, one_line
+from vislab.errors import UserError
+from vislab.experiments.claims import SuiteClaims
+from vislab.experiments.storage import SharedStorage
+from vislab.experiments.suite import load_suite, run_config
+from vislab.training.state import Callback
+from vislab.training.trainer import train
+
+PG_URL = os.environ.get("VISLAB_TEST_POSTGRES_URL")
+BASE = {
+    "data": {"name": "digits", "limit": 200},
+    "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+    "model": {"name": "mlp", "hidden": [16]},
+}
+SIX = {  # six quick runs (~1 s each)
+    "majority": {"model.name": "majority"},
+    "mlp": {},
+    "mlp-seed1": {"train.seed": 1},
+    "mlp-wide": {"model.hidden": [32]},
+    "mlp-lr": {"optim.lr": 0.05},
+    "mlp-2ep": {"train.epochs": 2},
+}
+
+
+def write_suite(path: Path, runs: dict, name: str | None = None, base: dict = BASE) -> Path:
+    spec = {"description": "test suite", "base": base, "runs": runs}
+    path.write_text(yaml.safe_dump({**({"name": name} if name else {}), **spec}, sort_keys=False))
+    return path
+
+
+# ----------------------------------------------------------------------- a re-run with another --epochs
+def test_rerun_with_other_epochs_keeps_the_finished_runs_and_calls_none_failed(
+    tmp_path, capsys, train_spy
+):
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}, "majority": {"model.name": "majority"}})
+    out = tmp_path / "out"
+    args = ["suite", spec, "--out", out, "-q", "--no-report"]
+    assert cli(capsys, *args)[0] == 0
+    first = (out / "mlp" / "summary.json").read_text()
+
+    train_spy.clear()
+    code, text = cli(capsys, *args, "--epochs", "2")
+    assert code == 0, text
+    assert "FAILED" not in text and "failed" not in text
+    assert "train.epochs=1, not 2" in one_line(text) and "training it for 2 epochs" in text
+    assert sorted(train_spy) == [("majority", False), ("mlp", False)]  # trained anew, not resumed
+    assert (out / "mlp.epochs-1" / "summary.json").read_text() == first  # kept as it was
+    assert json.loads((out / "mlp" / "summary.json").read_text())["epochs_run"] == 2
+    state = json.loads((out / "suite.json").read_text())
+    assert {r["status"] for r in state["runs"].values()} == {"complete"}
+    with open(out / "results.csv") as f:
+        assert {r["run"]: r["epochs_run"] for r in csv.DictReader(f)}["mlp"] == "2"
+
+    # back to 1 epoch: the kept run comes back, nothing trains, the 2-epoch run is kept in turn
+    train_spy.clear()
+    code, text = cli(capsys, *args, "--epochs", "1")
+    assert code == 0 and train_spy == [] and "FAILED" not in text
+    assert (out / "mlp" / "summary.json").read_text() == first
+    assert json.loads((out / "mlp.epochs-2" / "summary.json").read_text())["epochs_run"] == 2
+    assert "is back" in text and "mlp: already complete, skipped" in text
+
+
+# ----------------------------------------------------------------------- bad storage options
+def test_storage_options_mistakes_exit_2_before_anything_runs(tmp_path, capsys, train_spy):
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}})
+    out = tmp_path / "out"
+    cases = [
+        (["--storage", "mysql://u@h/db"], ["PostgreSQL", "not 'mysql'", "leave --storage out"]),
+        (["--storage", f"sqlite:///{tmp_path}/x.db"], ["postgresql://", "not 'sqlite'"]),
+        (["--heartbeat", "5"], ["--storage", "--heartbeat"]),
+        (
+            ["--storage", "postgresql://u@h/db", "--heartbeat", "30", "--heartbeat-lapse", "10"],
+            ["--heartbeat-lapse 10 must be longer than --heartbeat 30"],
+        ),
+    ]
+    for extra, fragments in cases:
+        code, text = cli(capsys, "suite", spec, "--out", out, "-q", *extra)
+        assert code == 2, (extra, text)
+        assert all(f in one_line(text) for f in fragments), (extra, text)
+    assert train_spy == [] and not out.exists()
+
+
+def test_unreachable_database_is_a_user_error_naming_it(tmp_path, capsys, train_spy):
+    pytest.importorskip("psycopg2")
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}})
+    url = "postgresql://someone:secret@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    code, text = cli(capsys, "suite", spec, "--out", tmp_path / "out", "--storage", url)
+    assert code == 2
+    msg = one_line(text)
+    assert "cannot open the suite database postgresql://someone:***@127.0.0.1:1/nowhere" in msg
+    assert "secret" not in msg and "that the server runs" in msg
+    assert train_spy == [] and not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------- PostgreSQL
+@pytest.fixture
+def pg():
+    """(url, a fresh suite name); the suite's rows are deleted afterwards."""
+    if not PG_URL:
+        pytest.skip("VISLAB_TEST_POSTGRES_URL not set")
+    psycopg2 = pytest.importorskip("psycopg2")
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    yield PG_URL, name
+    with psycopg2.connect(SharedStorage(PG_URL).dsn) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM vislab_suite WHERE name = %s", (name,))
+    conn.close()
+
+
+@pytest.fixture
+def forks(pg, request):
+    """The module's zygote (tests/fixtures.py), started only when PostgreSQL is there to use."""
+    return request.getfixturevalue("zygote")
+
+
+def rows(url: str, name: str) -> dict[str, dict]:
+    claims = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
+    try:
+        return claims.records()
+    finally:
+        claims.close()
+
+
+def start_workers(zygote, spec: Path, out: Path, url: str, n: int = 2) -> list[tuple[int, Path]]:
+    """``n`` workers of `vislab suite SPEC --storage URL`: (pid, log file) each."""
+    args = ["suite", spec, "--out", out, "-q", "--no-report", "--storage", url]
+    logs = [out.parent / f"w{i}.log" for i in range(n)]
+    return [(zygote.start([*args, "--heartbeat", "0.5"], log), log) for log in logs]
+
+
+def finish(zygote, workers, timeout=180) -> list[str]:
+    codes = [zygote.wait(pid, timeout) for pid, _ in workers]
+    logs = [log.read_text() for _, log in workers]
+    assert codes == [0] * len(workers), logs
+    return logs
+
+
+@pytest.mark.slow
+def test_two_workers_train_every_run_once_and_write_the_table_once(tmp_path, forks, pg):
+    zygote, (url, name) = forks, pg
+    spec = write_suite(tmp_path / "s.yaml", SIX, name=name)
+    out = tmp_path / "out"
+    logs = finish(zygote, start_workers(zygote, spec, out, url))
+    both = "\n".join(logs)
+    for run in SIX:  # trained exactly once, by one of the two
+        assert both.count(f"{run}: starting") == 1, both
+        assert json.loads((out / run / "summary.json").read_text())["status"] == "complete"
+    assert all(log.count(": starting") >= 1 for log in logs), logs  # both worked
+    records = rows(url, name)
+    assert {r["status"] for r in records.values()} == {"complete"}
+    assert {r["attempts"] for r in records.values()} == {1}
+    assert [log.count(f"results: {out / 'results.md'}") for log in logs].count(1) == 1, logs
+    assert sum("results: written by worker" in log for log in logs) == 1
+    with open(out / "results.csv") as f:
+        table = {r["run"]: r for r in csv.DictReader(f)}
+    assert list(table) == list(SIX)
+    for run, row in table.items():
+        summary = json.loads((out / run / "summary.json").read_text())
+        assert float(row["test_acc"]) == summary["test_acc"]
+        # kept in the database too, for machines that cannot see this folder
+        assert records[run]["summary"]["test_acc"] == summary["test_acc"]
+
+
+@pytest.mark.slow
+def test_a_killed_workers_run_is_finished_by_the_other_from_its_checkpoint(tmp_path, forks, pg):
+    zygote, (url, name) = forks, pg
+    runs = {
+        "long": {"train.epochs": 25, "data.limit": 300},
+        **{k: SIX[k] for k in ("mlp", "majority")},
+    }
+    spec = write_suite(tmp_path / "s.yaml", runs, name=name)
+    out = tmp_path / "out"
+    workers = start_workers(zygote, spec, out, url)
+    deadline = time.time() + 120
+    while not (out / "long" / "checkpoints" / "last.pt").is_file():
+        assert time.time() < deadline, [log.read_text() for _, log in workers]
+        time.sleep(0.05)
+    holder = rows(url, name)["long"]["pid"]
+    victim = next(w for w in workers if w[0] == holder)
+    zygote.kill(victim[0])
+    survivor = [w for w in workers if w is not victim]
+    (log,) = finish(zygote, survivor)
+    assert "long: taking it over from the worker on" in log and "long: resuming" in log, log
+    summary = json.loads((out / "long" / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["epochs_run"] == 25
+    assert len((out / "long" / "metrics.jsonl").read_text().splitlines()) == 25
+    records = rows(url, name)
+    assert records["long"]["attempts"] == 2 and {r["status"] for r in records.values()} == {
+        "complete"
+    }
+    assert f"results: {out / 'results.md'}" in log  # the survivor settled the last run
+    with open(out / "results.csv") as f:
+        assert [r["run"] for r in csv.DictReader(f)] == list(runs)
+
+
+class _StopAfterFirstEpoch(Callback):
+    def on_epoch_end(self, row):
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt  # as if the process died here: last.pt is saved, no summary
+
+
+def test_a_lapsed_claim_of_another_host_is_taken_over_in_its_shared_folder(
+    tmp_path, capsys, train_spy, pg
+):
+    """A worker on 'elsewhere' claimed run 'mlp', wrote a checkpoint into the shared folder and went
+    silent: this worker breaks its stale lock and resumes the run from that checkpoint."""
+    import vislab
+
+    url, name = pg
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {"train.epochs": 3}}, name=name)
+    out = tmp_path / "out"
+    suite = load_suite(spec)
+    cfg = run_config(suite, "mlp")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out / "mlp", quiet=True, callbacks=[_StopAfterFirstEpoch()])
+    (out / "mlp" / ".lock").write_text("4242 elsewhere")
+    gone = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
+    gone.join({"mlp": cfg.to_dict()})
+    gone.host, gone.pid = "elsewhere", 4242
+    assert gone.claim(out).run == "mlp"
+    gone._stop.set()  # no more heartbeats: a silent worker
+    with gone._tx() as cur:
+        cur.execute(
+            "UPDATE vislab_suite_run SET heartbeat_at = now() - interval '1 hour' WHERE suite = %s",
+            (name,),
+        )
+    gone._conn.close()
+
+    lines = []
+    vislab.run_suite(spec, out=out, storage=url, heartbeat=0.2, log=lines.append)
+    text = "\n".join(lines)
+    assert "mlp: taking it over from the worker on elsewhere (pid 4242" in text, text
+    assert train_spy == [("mlp", True)]
+    assert len((out / "mlp" / "metrics.jsonl").read_text().splitlines()) == 3
+    assert not (out / "mlp" / ".lock").exists()
+    assert rows(url, name)["mlp"]["attempts"] == 2
+
+
+def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys, train_spy, pg):
+    url, name = pg
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}, "wide": {"model.hidden": [32]}}, name=name)
+    suite = load_suite(spec)
+    first = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
+    first.join({run: run_config(suite, run).to_dict() for run in suite["runs"]})
+    first.close()
+    out = tmp_path / "out"
+    code, text = cli(capsys, "suite", spec, "--out", out, "--storage", url, "--epochs", "3")
+    assert code == 2
+    msg = one_line(text)
+    assert f"suite '{name}' is in" in msg and "with other runs" in msg
+    assert "run 'mlp': train.epochs: 1 → 3" in msg and "give this suite its own name" in msg
+    assert train_spy == [] and not out.exists()
+    with pytest.raises(UserError, match="runs only here: extra"):
+        SuiteClaims(SharedStorage(url), name).join(
+            {**{r: run_config(suite, r).to_dict() for r in suite["runs"]}, "extra": None}
+        )
