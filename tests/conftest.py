@@ -1,6 +1,7 @@
 """Shared test helpers: tiny configs and runs on the bundled `digits` data (no network, seconds per run), and the
 in-process CLI runner (``from conftest import cli, one_line, tiny_sets``)."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,11 @@ from vislab.config import build_config
 from vislab.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
+# a headless browser for the report tests (Debian's chromium in CI); those tests skip without one
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

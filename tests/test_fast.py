@@ -251,8 +251,17 @@ class _CountSyncs(torch.utils._python_dispatch.TorchDispatchMode):
             "augment.hflip.p=1",
         ),
         ("model.name=mlp-scratch", "model.hidden=[16]"),
+        (  # train.log_every / train.track_grad_norm: sums kept on the device, read once per epoch
+            "model.name=vit",
+            "model.patch_size=4",
+            "model.embed_dim=16",
+            "model.depth=1",
+            "train.log_every=2",
+            "train.track_grad_norm=true",
+        ),
+        ("model.name=cnn", "model.widths=[8,8]", "train.log_every=1", "train.track_grad_norm=true"),
     ],
-    ids=["cnn-crop-flip", "cnn-augment-p", "vit", "fast", "mlp-scratch"],
+    ids=["cnn-crop-flip", "cnn-augment-p", "vit", "fast", "mlp-scratch", "vit-track", "cnn-track"],
 )
 def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     """The step loop reads nothing back except where a metric is logged: with progress logging off, the

@@ -6,20 +6,15 @@ import html
 import io
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 import yaml
 from PIL import Image
 
+from conftest import CHROMIUM
 from vislab.cli import main
 from vislab.experiments.suite import load_suite
-
-CHROMIUM = next(
-    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-    None,
-)
 
 PROBE = """
 <script>
@@ -80,11 +75,15 @@ def test_report_is_self_contained_and_figures_decode(suite_report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "<link" not in page and "<script src" not in page
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    names = ["curves.png", "curves_mlps.png", "samples_1.png", "augment_1.png"] + [
-        f"{kind}_{run}.png"
-        for run in ("mlp", "cnn", "wide")
-        for kind in ("confusion", "per_class", "roc")
-    ]
+    names = (
+        ["curves.png", "curves_mlps.png", "samples_1.png", "augment_1.png"]
+        + [
+            f"{kind}_{run}.png"
+            for run in ("mlp", "cnn", "wide")
+            for kind in ("confusion", "per_class", "roc", "mistakes")
+        ]
+        + ["gradcam_cnn.png"]
+    )  # Grad-CAM on a few test images for the CNN (captum, the test extra)
     for name in names:
         assert (suite_report / "figures" / name).is_file(), name
     assert len(uris) == len(names)
@@ -148,7 +147,8 @@ def test_report_in_headless_chromium(tmp_path):
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     result = json.loads(html.unescape(found.group(1)))
-    assert result["total"] == page.count("<img ") == 12 and result["ok"] == result["total"]
+    # 15: curves, samples, augmentation; confusion, per-class, ROC and mistakes of 3 runs
+    assert result["total"] == page.count("<img ") == 15 and result["ok"] == result["total"]
     assert result["marker"] == str(result["total"])  # the page's own load-time count agrees
     runs = [r for r, _ in result["order"]]
     assert sorted(runs) == ["majority", "mlp", "wide"]

@@ -187,6 +187,10 @@ class TrainConfig(Section):
     channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
     compile: bool = False  # torch.compile, with a fallback message
     threads: int | None = Field(None, ge=1)  # torch CPU threads
+    # the training loss every N steps into steps.jsonl (mean of the N steps, read back once per epoch); 0 = off
+    log_every: int = Field(0, ge=0)
+    # per-layer gradient L2 norms, summed on the device every step, epoch means into grad_norms.jsonl
+    track_grad_norm: bool = False
 
 
 class TrackConfig(Section):

@@ -6,6 +6,7 @@ the Python API (``vislab.Run.evaluate`` / ``Run.predict``: plain values)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,17 @@ from vislab.data import prepare_data
 from vislab.data.augment import centre_crop, model_input_shape
 from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
+from vislab.data.types import ArraySet
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.user import recorded_code
+from vislab.plotting.mistakes import (
+    GALLERY_SIZE,
+    confident_mistakes,
+    confused_pairs,
+    pair_lines,
+    plot_mistakes,
+)
 from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
@@ -103,6 +112,21 @@ def score_checkpoint(
 ) -> tuple[Metrics, list[str]]:
     """A checkpoint's metrics on a split of its dataset (with the checkpoint's own normalisation) and the
     class names; ``overrides`` are ``--set`` assignments (data.* and train.eval_batch_size only)."""
+    scored = _score(target, split, overrides, trust_code)
+    return scored.metrics, scored.class_names
+
+
+@dataclass
+class _Scored:
+    """A split scored by a checkpoint: its metrics, class names, probabilities and the split itself."""
+
+    metrics: Metrics
+    class_names: list[str]
+    probs: np.ndarray
+    data: ArraySet
+
+
+def _score(target: str | Path, split: str, overrides: Sequence[str], trust_code: bool) -> _Scored:
     if split not in ("train", "val", "test"):
         raise UserError(f"--split must be train, val or test, not '{split}'.")
     model, ckpt = load_model(target, trust_code)
@@ -134,16 +158,26 @@ def score_checkpoint(
     with torch.inference_mode():
         logits = torch.cat([model(x) for x, _ in loader.epoch(0)])
     m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
-    return m, list(splits.class_names)
+    probs = torch.softmax(logits.float(), 1).numpy()
+    return _Scored(m, list(splits.class_names), probs, data)
 
 
 def evaluate_checkpoint(
-    target: Path, split: str, overrides: list[str], out: Path | None, trust_code: bool = False
+    target: Path,
+    split: str,
+    overrides: list[str],
+    out: Path | None,
+    trust_code: bool = False,
+    mistakes: int = GALLERY_SIZE,
 ) -> dict:
-    """``vislab eval``: score a checkpoint on a split, print the per-class table, write the confusion PNG."""
+    """``vislab eval``: score a checkpoint on a split, print the per-class table and the most confused
+    pairs, write the confusion PNG and the gallery of the ``mistakes`` most confidently wrong images."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
-    m, class_names = score_checkpoint(target, split, overrides, trust_code)
+    if mistakes < 0:
+        raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
+    scored = _score(target, split, overrides, trust_code)
+    m, class_names = scored.metrics, scored.class_names
     table = Table(title=f"{split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}")
     table.add_column("class")
     table.add_column("accuracy", justify="right")
@@ -157,7 +191,25 @@ def evaluate_checkpoint(
         m.confusion, class_names, Path(folder) / f"confusion_{split}.png", title=split
     )
     console.print(escape(f"confusion matrix: {png}"))
+    _report_mistakes(scored, split, Path(folder), mistakes)
     return {"acc": m.acc, "pacc": m.pacc, "auc": m.auc}
+
+
+def _report_mistakes(scored: _Scored, split: str, folder: Path, n: int) -> None:
+    """Print the most confused pairs; write the gallery of the ``n`` most confidently wrong images."""
+    pairs = confused_pairs(scored.metrics.confusion)
+    console.print(f"most confused pairs ({split}, true → predicted):", highlight=False)
+    for line in pair_lines(pairs, scored.class_names) or ["none: every prediction is right"]:
+        console.print(escape(f"  {line}"), highlight=False)
+    if n == 0:
+        return
+    wrong = confident_mistakes(scored.probs, scored.data.y, n)
+    images = scored.data.x if scored.data.is_image else None
+    png = plot_mistakes(
+        images, wrong, pairs, scored.class_names, folder / f"mistakes_{split}.png", title=split
+    )
+    what = f"most confidently wrong ({len(wrong)})" if images is not None else "pairs (no images)"
+    console.print(escape(f"{what}: {png}"), highlight=False)
 
 
 def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:

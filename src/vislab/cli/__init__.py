@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from vislab.cli import data as data_cli
 from vislab.cli import experiments as experiments_cli
+from vislab.cli import explain as explain_cli
 from vislab.cli import export as export_cli
 from vislab.cli import figure as figure_cli
 from vislab.cli import lr_find as lr_find_cli
@@ -113,14 +114,20 @@ def eval_(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     split: str = typer.Option("test", "--split", help="train | val | test"),
     set_: list[str] | None = SetOpt,
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the confusion PNG."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the PNGs (default: the run's figures/)."
+    ),
     trust_code: bool = TrustOpt,
+    mistakes: int = typer.Option(
+        16, "--mistakes", help="Most confidently wrong images in mistakes_<split>.png (0: none)."
+    ),
 ) -> None:
-    """Evaluate a checkpoint on a split: accuracy, per-class table, confusion matrix PNG."""
+    """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
+    matrix and wrong-image gallery PNGs."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.predict import evaluate_checkpoint
 
-    evaluate_checkpoint(target, split, set_ or [], out, trust_code=trust_code)
+    evaluate_checkpoint(target, split, set_ or [], out, trust_code=trust_code, mistakes=mistakes)
 
 
 @app.command()
@@ -172,6 +179,7 @@ app.add_typer(model_cli.app, name="model")
 app.add_typer(figure_cli.app, name="figure")
 experiments_cli.register(app)
 export_cli.register(app)
+explain_cli.register(app)
 lr_find_cli.register(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`

@@ -10,5 +10,6 @@ Below ``train`` in the layers: it imports nothing of vislab but ``errors``. Its 
 - ``sweeps``: bars (parameter importances), objective history, parallel coordinates;
 - ``boundary``: the decision boundary of a classifier on 2-D features;
 - ``vit``: a ViT's positional-embedding table and attention-rollout maps;
-- ``lr_find``: the LR range test's loss against the learning rate.
+- ``lr_find``: the LR range test's loss against the learning rate;
+- ``explain``: explanation maps (attention heads, rollout, Grad-CAM, saliency) over their image.
 """

@@ -15,6 +15,8 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import auc
 
 from vislab.plotting.canvas import NotebookFigure, save_figure
+from vislab.plotting.legend import legend_outside, run_style
+from vislab.plotting.steps import draw_step_losses
 
 # (metrics-row key, panel, line style, legend word): test rows exist with train.track_test only
 CURVES = (
@@ -27,33 +29,47 @@ CURVES = (
 )
 
 
-def curves_figure(histories: dict[str, list[dict]]) -> Figure:
+def curves_figure(
+    histories: dict[str, list[dict]], steps: dict[str, list[dict]] | None = None
+) -> Figure:
     """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
-    dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection)."""
+    dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
+    ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves."""
     fig = NotebookFigure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
     for i, (name, rows) in enumerate(histories.items()):
-        color = f"C{i % 10}"
+        color, marker = run_style(i)
         ep = [r["epoch"] for r in rows]
         for key, panel, style, word in CURVES:
             pts = [(e, r[key]) for e, r in zip(ep, rows) if r.get(key) is not None]
             if pts:
                 label = f"{name} {word}" if len(histories) > 1 else word
-                axes[panel].plot(*zip(*pts), style, color=color, marker=".", label=label)
+                axes[panel].plot(*zip(*pts), style, color=color, marker=marker, label=label)
+        if steps and steps.get(name):
+            label = "" if len(histories) == 1 else f"{name} steps"
+            draw_step_losses(axes[0], steps[name], color, label)
     ax_loss, ax_acc = axes
     for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+    drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
+    styles = [dict(linestyle=s, label=w) for _, p, s, w in CURVES if p == 0 and s in drawn]
+    if steps and any(steps.values()):
+        styles.append(dict(linestyle="-", lw=0.7, alpha=0.35, label="train (steps)"))
+    # one legend entry per run and per kind of line, beside the panels rather than over the curves
+    if styles:
+        legend_outside(ax_acc, list(histories) if len(histories) > 1 else [], styles)
     return fig
 
 
-def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
-    """Train vs val (and tracked test) loss and accuracy per epoch (one run)."""
-    return plot_curves_overlay({title or "run": history}, path)
+def plot_curves(
+    history: list[dict], path: Path, title: str = "", steps: list[dict] | None = None
+) -> Path:
+    """Train vs val (and tracked test) loss and accuracy per epoch (one run), the step losses under them."""
+    name = title or "run"
+    return save_figure(curves_figure({name: history}, {name: steps or []}), path)
 
 
 def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:

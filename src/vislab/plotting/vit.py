@@ -79,8 +79,9 @@ def plot_attention(
     *,
     path: str | Path,
     max_images: int = 8,
+    label: str = "attention rollout",
 ) -> Path:
-    """PNG: images (top) and their attention maps overlaid (bottom).
+    """PNG: images (top) and their attention maps (or any ``label`` map: Grad-CAM) overlaid (bottom).
 
     ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g.
     :func:`vislab.models.vit.rollout_maps`); ``images``: the normalised B×C×H×W batch the model took;
@@ -105,6 +106,6 @@ def plot_attention(
             ax.axis("off")
         axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
     axes[0, 0].set_title("input", fontsize=8, loc="left")
-    axes[1, 0].set_title("attention rollout", fontsize=8, loc="left")
+    axes[1, 0].set_title(label, fontsize=8, loc="left")
     fig.tight_layout()
     return save_figure(fig, path, dpi=100, tight=False)

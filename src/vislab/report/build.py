@@ -26,6 +26,8 @@ from vislab.experiments.sweep import load_study_of, trial_dirs
 from vislab.experiments.table import columns, data_line, table_rows, titled
 from vislab.report.figure_set import FigureSet
 from vislab.report.html import data_uri, render
+from vislab.report.interactive import interactive_context
+from vislab.report.mistakes import mistake_section
 from vislab.report.model_figures import model_figures
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
 from vislab.report.sweep import trial_curves
@@ -208,6 +210,9 @@ def _draw(plan: ReportPlan, figs: FigureSet) -> dict:
             figures=_guard(
                 notes, f"{n}: test figures", run_figures, figs, n, runs[n], s, default=[]
             ),
+            mistakes=_guard(
+                notes, f"{n}: mistakes", mistake_section, figs, n, runs[n], s, configs.get(n)
+            ),
         )
         for n, s in plan.detailed.items()
     ]
@@ -227,8 +232,18 @@ def _draw(plan: ReportPlan, figs: FigureSet) -> dict:
             )
         )
     ]
+    interactive = (  # a sweep's trials are many: their curves stay a figure
+        None
+        if plan.kind == "sweep"
+        else _guard(notes, "interactive curves", interactive_context, histories)
+    )
     return dict(
-        sweep=sweep, curves=curves, data_figs=data_figs, runs=run_ctx, model_figs=model_figs
+        sweep=sweep,
+        curves=curves,
+        interactive=interactive,
+        data_figs=data_figs,
+        runs=run_ctx,
+        model_figs=model_figs,
     )
 
 
@@ -275,6 +290,8 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         sweep["figures"] = embed(sweep["figures"])
     for r in run_ctx:
         r["figures"] = embed(r["figures"])
+        if r["mistakes"]:
+            r["mistakes"]["figures"] = embed(r["mistakes"]["figures"])
     for v in model_figs:
         v["figures"] = embed(v["figures"])
     info, folder = plan.info, plan.folder
@@ -303,6 +320,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         failures=plan.failures,
         sweep=sweep,
         curves=embed(sections["curves"]),
+        interactive=sections["interactive"],
         data_figs=embed(sections["data_figs"]),
         runs=run_ctx,
         model_figs=model_figs,

@@ -1,5 +1,6 @@
 """Report figures that need the trained model itself: a ViT's positional embeddings and attention maps,
-and the decision boundary of any model on 2-D feature data (``circles``)."""
+a convolutional model's Grad-CAM (``vislab explain``'s, when captum is installed), and the decision
+boundary of any model on 2-D feature data (``circles``)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,27 @@ from vislab.data import load_splits
 from vislab.data.augment import centre_crop
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
+from vislab.explain import explain_maps
 from vislab.models.vit import rollout_maps
 from vislab.plotting.boundary import plot_decision_boundary
+from vislab.plotting.explain import plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
 from vislab.predict import load_model
 from vislab.report.figure_set import FigureSet, safe_name
+
+CONV_MODELS = ("cnn", "resnet18")  # the models whose report shows Grad-CAM
 
 
 def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None) -> list[dict]:
     """The model-specific figures of one run ([] when its model and data have none)."""
     if cfg is None:
         return []
-    is_vit = cfg.model.name == "vit"
-    if not is_vit and cfg.data.name != "circles":
+    is_vit, is_conv = cfg.model.name == "vit", cfg.model.name in CONV_MODELS
+    if not (is_vit or is_conv) and cfg.data.name != "circles":
         return []
     try:
         model, ckpt = load_model(run_dir)
-        test, x = _test_batch(cfg, ckpt, None if is_vit else 100_000)
+        test, x = _test_batch(cfg, ckpt, None if is_vit or is_conv else 100_000)
     except Exception as e:
         figs.notes.append(f"{name}: model figures skipped, model or data not loaded ({e})")
         return []
@@ -47,6 +52,25 @@ def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None)
                 x,
                 test.x,
             ),
+            figs.make(
+                f"vit_heads_{safe}.png",
+                f"{name}: each head's class-token attention (last block) on a test image",
+                _vit_heads,
+                model,
+                x,
+                test.x,
+            ),
+        ]
+    elif is_conv and test.is_image:
+        out = [
+            figs.make(
+                f"gradcam_{safe}.png",
+                f"{name}: Grad-CAM of the predicted class on test images",
+                _gradcam,
+                model,
+                x,
+                test.x,
+            )
         ]
     elif x.ndim == 2 and x.shape[1] == 2:
         out = [
@@ -75,6 +99,18 @@ def _vit_attention(model: torch.nn.Module, x: torch.Tensor, display, path: Path)
     """The ViT's attention rollout on the normalised batch ``x`` over the images ``display``."""
     maps = rollout_maps(model, x.to(next(model.parameters()).device))
     return plot_attention(maps, x, display, path=path)
+
+
+def _vit_heads(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Path:
+    """``vislab explain --method attention`` on the first image of ``x``: one panel per head."""
+    maps = explain_maps(model, x[:1].to(next(model.parameters()).device), "attention")[0]
+    return plot_explanation(display[0], maps, [f"head {h}" for h in range(len(maps))], path)
+
+
+def _gradcam(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Path:
+    """Grad-CAM (``vislab explain --method gradcam``) on the normalised batch ``x`` over ``display``."""
+    maps = explain_maps(model, x.to(next(model.parameters()).device), "gradcam")[:, 0]
+    return plot_attention(maps, x, display, path=path, label="Grad-CAM")
 
 
 def _test_batch(cfg: Config, ckpt: dict, n: int | None) -> tuple[ArraySet, torch.Tensor]:

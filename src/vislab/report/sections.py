@@ -18,16 +18,19 @@ from vislab.plotting.runs import plot_confusion, plot_curves_overlay, plot_per_c
 from vislab.report.figure_set import FigureSet, safe_name
 from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
+from vislab.report.tracking import tracking_figures
 from vislab.training.metrics import compute_metrics
 
 MAX_PREVIEWS = 6  # augmentation previews per report
 
 
 def run_figures(figs: FigureSet, name: str, run_dir: Path, summary: dict) -> list[dict]:
-    """Test confusion matrix, per-class accuracy bars and ROC curves from predictions_test.npz."""
+    """The step losses and gradient norms when tracked (``report/tracking.py``); the test confusion matrix,
+    per-class accuracy bars and ROC curves from predictions_test.npz."""
+    tracked = tracking_figures(figs, name, run_dir)
     npz = run_dir / "predictions_test.npz"
     if not npz.is_file():
-        return []
+        return tracked
     with np.load(npz) as f:
         probs, labels = f["probs"], f["labels"]
     names = list(summary.get("test_per_class") or {}) or [str(i) for i in range(probs.shape[1])]
@@ -64,7 +67,7 @@ def run_figures(figs: FigureSet, name: str, run_dir: Path, summary: dict) -> lis
             title=f"{name}: ROC (test)",
         ),
     ]
-    return [f for f in out if f]
+    return tracked + [f for f in out if f]
 
 
 def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:

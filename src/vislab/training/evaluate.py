@@ -14,9 +14,11 @@ from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.runs import plot_confusion, plot_curves
+from vislab.plotting.steps import plot_grad_norms
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
+from vislab.training.step_log import GRAD_FILE, STEPS_FILE
 from vislab.version import __version__
 
 
@@ -186,10 +188,15 @@ def _write_figures(
     test_loader: DeviceLoader,
     labels: torch.Tensor,
 ) -> None:
-    """The run's figures/: learning curves, the test confusion matrix, and (2-D features) the boundary."""
+    """The run's figures/: learning curves (with the step losses), the gradient norms per layer, the test
+    confusion matrix, and (2-D features) the decision boundary."""
     names = splits.class_names
     if history and "train_loss" in history[0]:
-        plot_curves(history, run.fig_dir / "curves.png", title=run.path.name)
+        steps = run.read_rows(STEPS_FILE)
+        plot_curves(history, run.fig_dir / "curves.png", title=run.path.name, steps=steps)
+    if grad_rows := run.read_rows(GRAD_FILE):
+        title = f"{run.path.name}: gradient norms"
+        plot_grad_norms(grad_rows, run.fig_dir / "grad_norms.png", title=title)
     plot_confusion(
         test.confusion,
         names,

@@ -2,6 +2,8 @@
 
 RUN_DIR/config.yaml      resolved config
 RUN_DIR/metrics.jsonl    one JSON line per evaluated epoch
+RUN_DIR/steps.jsonl      the training loss every train.log_every steps (step, epoch, loss, lr)
+RUN_DIR/grad_norms.jsonl per-layer mean gradient L2 norm of each epoch (train.track_grad_norm)
 RUN_DIR/summary.json     final (or interim: status running/interrupted/diverged) results
 RUN_DIR/checkpoints/     best.pt, last.pt
 RUN_DIR/figures/         PNGs
@@ -227,6 +229,20 @@ class RunDir:
         if not p.is_file():
             return []
         return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+    def read_rows(self, name: str) -> list[dict]:
+        """The rows of a JSON-lines file of the run (``steps.jsonl``, ``grad_norms.jsonl``); [] if absent."""
+        p = self.path / name
+        if not p.is_file():
+            return []
+        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+    def append_rows(self, name: str, rows: list[dict], after_epoch: int) -> None:
+        """Rewrite ``name`` as its rows of epochs ≤ ``after_epoch`` (a resumed run drops what its
+        checkpoint does not know), then ``rows``."""
+        kept = [r for r in self.read_rows(name) if r["epoch"] <= after_epoch]
+        text = "".join(json.dumps(r) + "\n" for r in kept + rows)
+        atomic_write_text(self.path / name, text)
 
 
 def _jsonable(o):

@@ -22,6 +22,7 @@ from vislab.training.progress import Progress
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, resolve_data_device, resolve_device
 from vislab.training.state import LoopState
+from vislab.training.step_log import StepTracker
 from vislab.version import __version__
 
 
@@ -48,6 +49,7 @@ class Setup:
     net: torch.nn.Module | None = None  # what runs forward: the model, DDP-wrapped and/or compiled
     opt: torch.optim.Optimizer | None = None
     amp: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
+    steps: StepTracker | None = None  # train.log_every, train.track_grad_norm: set by ready_steps
 
     @property
     def amp_on(self) -> bool:
@@ -217,3 +219,15 @@ def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
             f"Use a smaller batch size."
         )
     return train, val, test
+
+
+def start_tracking(s: Setup, ckpt: dict | None) -> StepTracker:
+    """The step-loss and gradient-norm sums (rank 0 only: the other ranks track nothing)."""
+    tc, main = s.cfg.train, s.dist.is_main
+    grads = tc.track_grad_norm and main
+    if grads and s.hooks.trained_by != "optimizer":
+        s.log.line("train.track_grad_norm: this model makes its own updates: no gradients to see")
+        grads = False
+    tracker = StepTracker(s.model, s.device, tc.log_every if main else 0, grads)
+    tracker.load_state_dict(ckpt.get("step_tracking") if ckpt else None)
+    return tracker

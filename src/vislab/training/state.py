@@ -51,6 +51,11 @@ class StopFlag:
     def _handle(self, signum, frame) -> None:
         self.signal = signal.Signals(signum).name
 
+    def received(self) -> str | None:
+        """The signal's name, or None. A call (unlike reading ``signal``) first runs a Python handler
+        still pending, e.g. for a signal that arrived while a C call blocked (a collective)."""
+        return self.signal
+
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)

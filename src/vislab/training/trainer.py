@@ -31,7 +31,7 @@ from vislab.training.optim import build_optimizer, lr_factor
 from vislab.training.progress import Progress
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
-from vislab.training.setup import Setup, set_up
+from vislab.training.setup import Setup, set_up, start_tracking
 from vislab.training.state import Callback, StopFlag, epoch_seed
 from vislab.training.tracking import build_trackers
 
@@ -91,7 +91,18 @@ def _run(
             s = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if s.hooks.trained_by == "fit_arrays":
                 return fit_once(s)
-            return fit_epochs(s, ckpt, stop, callbacks)
+            try:
+                return fit_epochs(s, ckpt, stop, callbacks)
+            except RuntimeError:
+                # Ctrl-C reaches every rank; one that stopped first breaks the others' collective
+                # (torch.distributed raises): that is the same interruption, not a crash
+                if not (dist.world > 1 and stop.received()):
+                    raise
+                _mark(s, "interrupted")
+                raise TrainingInterrupted(
+                    f"training stopped by {stop.received()} while the workers were exchanging results; "
+                    f"resume from the last saved checkpoint with: vislab train --resume {run.path}"
+                ) from None
     finally:
         for cb in callbacks:
             cb.close()
@@ -145,6 +156,7 @@ def resumable(s: Setup) -> dict:
         state=s.state.to_dict(),
         rng=torch.get_rng_state(),
         cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
+        step_tracking=s.steps.state_dict() if s.steps else None,
     )
 
 
@@ -213,6 +225,7 @@ def ready_steps(s: Setup, ckpt: dict | None) -> None:
             s.opt.load_state_dict(ckpt["optimizer"])
     if s.amp_on:
         s.amp = torch.autocast("cuda", dtype=torch.bfloat16)
+    s.steps = start_tracking(s, ckpt)
 
 
 def train_one_epoch(s: Setup, stop: StopFlag) -> dict:
@@ -231,6 +244,7 @@ def train_one_epoch(s: Setup, stop: StopFlag) -> dict:
         sums += torch.stack([loss.detach().double() * len(y), correct, n])
         st.step += 1
         st.global_step += 1
+        s.steps.after_step(loss, st.global_step, epoch + 1, lr)  # device sums: no host sync
         if s.log.wants_update(st.step) or st.step == steps:
             mean_loss = (sums[0] / sums[2]).item()  # host sync only where a metric is logged
             _check_finite(s, mean_loss, lr)
@@ -240,6 +254,8 @@ def train_one_epoch(s: Setup, stop: StopFlag) -> dict:
     sums = s.dist.all_reduce(sums) if s.dist.world > 1 else sums
     train_loss, train_acc = (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
     _check_finite(s, train_loss, lr)
+    if s.steps.active:
+        s.steps.write_epoch(s.run, st.global_step, epoch + 1, lr)
     st.train_time_s += time.perf_counter() - t0
     st.epoch, st.step, st.partial = epoch + 1, 0, None
     seconds = round(time.perf_counter() - t0, 4)

@@ -1,0 +1,64 @@
+"""``vislab explain``: what a finished run looks at — attention maps and rollout (ViTs), Grad-CAM and
+saliency (any convolutional model / any model), one PNG per image (the logic: ``vislab.explain``).
+
+Commands import the layers they drive when they run ("on use" below): those load torch,
+scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
+errors should not wait for.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+
+
+class Method(str, Enum):
+    attention = "attention"
+    rollout = "rollout"
+    gradcam = "gradcam"
+    saliency = "saliency"
+
+
+def explain(
+    run: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    images: list[Path] = typer.Argument(
+        ...,
+        help="Image files, preprocessed as `vislab predict` does (resize, centre crop, normalise).",
+    ),
+    method: Method = typer.Option(
+        Method.rollout,
+        "--method",
+        "-m",
+        help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
+        "through all blocks (ViTs); gradcam: Grad-CAM at the last conv layer; saliency: |gradient| "
+        "of the predicted class (any model). gradcam/saliency need captum: pip install "
+        "'vislab\\[explain]'.",
+    ),
+    block: int = typer.Option(-1, "--block", help="The block --method attention shows (-1: last)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the PNGs (default RUN/explain)."
+    ),
+    trust_code: bool = typer.Option(
+        False,
+        "--trust-code",
+        help="Import the run's own model code even if the file is not the one the run recorded.",
+    ),
+) -> None:
+    """One PNG per image: the image, then the map(s) of --method over it, titled with the prediction."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.explain import explain_images
+
+    paths = explain_images(run, images, method.value, out, block, trust_code)
+    for p in paths:
+        console.print(escape(str(p)), highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``vislab explain`` on the main app."""
+    app.command("explain")(explain)

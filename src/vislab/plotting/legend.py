@@ -1,0 +1,39 @@
+"""Telling many runs apart in one plot: a colour per run, a legend kept off the data.
+
+Line style already says which split a curve is (solid train, dashed val, dotted tracked test), so runs
+differ by colour — matplotlib's qualitative ``tab10``, ten hues chosen to be told apart — and, past ten
+runs, by marker too: run ``i`` has colour ``i % 10`` and marker ``i // 10``."""
+
+from __future__ import annotations
+
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+from matplotlib.lines import Line2D
+
+PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
+MARKERS = (".", "s", "^", "D", "v", "P", "X", "*")
+
+
+def run_style(i: int) -> tuple[str, str]:
+    """The colour (hex) and marker of the ``i``-th run of a plot."""
+    return PALETTE[i % len(PALETTE)], MARKERS[(i // len(PALETTE)) % len(MARKERS)]
+
+
+def legend_outside(ax: Axes, runs: list[str], styles: list[dict]) -> None:
+    """A legend right of ``ax`` (the figure's right-most panel), outside every axes: one entry per run
+    (its colour and marker) and one per kind of line (``Line2D`` options with a ``label``, e.g.
+    ``{"linestyle": "--", "label": "val"}``), drawn in grey."""
+    handles = [
+        Line2D([], [], color=c, marker=m, label=name)
+        for name, (c, m) in zip(runs, map(run_style, range(len(runs))))
+    ]
+    handles += [Line2D([], [], color="0.3", **style) for style in styles]
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),  # axes coordinates: just right of the panel
+        borderaxespad=0.0,
+        fontsize=7,
+        ncols=1 + len(handles) // 25,  # a long list wraps into columns rather than off the page
+    )

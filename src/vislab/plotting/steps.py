@@ -1,0 +1,68 @@
+"""Figures of the finer tracking: the step losses under the epoch curves, the layer × epoch gradient norms.
+
+Rows are the run's ``steps.jsonl`` (``{step, epoch, loss, lr}``, ``train.log_every``) and
+``grad_norms.jsonl`` (``{epoch, grad_norm: {layer: norm}}``, ``train.track_grad_norm``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from vislab.plotting.canvas import NotebookFigure, save_figure
+
+
+def step_positions(rows: list[dict]) -> list[float]:
+    """Each step row's place on the epoch axis: epoch e runs from e - 1 to e (its last row, which closes
+    the epoch's last window, ends at e), so the step losses line up with the per-epoch curves."""
+    ends: dict[int, int] = {}
+    for r in rows:
+        ends[r["epoch"]] = max(ends.get(r["epoch"], 0), r["step"])
+    xs = []
+    for r in rows:
+        e = r["epoch"]
+        start = ends.get(e - 1, 0)  # every epoch has rows (its last window closes at its end)
+        xs.append(e - 1 + (r["step"] - start) / max(ends[e] - start, 1))
+    return xs
+
+
+def draw_step_losses(ax: Axes, rows: list[dict], color: str, label: str = "") -> None:
+    """The step losses as a thin, light line beneath the epoch curves of ``ax`` (the noisy updates)."""
+    if not rows:
+        return
+    ax.plot(step_positions(rows), [r["loss"] for r in rows], "-", color=color, lw=0.7, alpha=0.35,
+            zorder=1, label=label or "train (steps)")  # fmt: skip
+
+
+def grad_norms_figure(rows: list[dict], title: str = "") -> Figure:
+    """Mean gradient L2 norm of each layer (rows, in the model's order) in each epoch (columns), on a
+    log colour scale: vanishing gradients show as the early layers fading out."""
+    epochs = [r["epoch"] for r in rows]
+    layers = list(rows[0]["grad_norm"]) if rows else []
+    grid = np.array(
+        [[r["grad_norm"].get(name, np.nan) for r in rows] for name in layers], dtype=float
+    )
+    fig = NotebookFigure(
+        figsize=(max(5.0, 0.35 * len(epochs) + 3), max(3.0, 0.25 * len(layers) + 1.5))
+    )
+    ax = fig.subplots()
+    positive = grid[np.isfinite(grid) & (grid > 0)]
+    norm = LogNorm(positive.min(), positive.max()) if positive.size else None
+    image = ax.imshow(np.where(grid > 0, grid, np.nan), aspect="auto", cmap="viridis", norm=norm,
+                      interpolation="nearest")  # fmt: skip
+    ax.set_yticks(range(len(layers)), layers, fontsize=7)
+    step = max(1, len(epochs) // 15)
+    ax.set_xticks(range(0, len(epochs), step), epochs[::step])
+    ax.set_xlabel("epoch")
+    ax.set_title(title or "gradient L2 norm per layer (epoch mean)")
+    fig.colorbar(image, ax=ax, label="‖gradient‖₂")
+    return fig
+
+
+def plot_grad_norms(rows: list[dict], path: Path, title: str = "") -> Path:
+    """The layer × epoch gradient-norm heat map as a PNG."""
+    return save_figure(grad_norms_figure(rows, title), path)

@@ -1,0 +1,148 @@
+"""Finer tracking than one row per epoch, without making the host wait for the device at every step.
+
+``train.log_every = N``: the mean training loss of every N steps (and of the epoch's last, shorter
+window) → ``steps.jsonl`` rows ``{step, epoch, loss, lr}``; ``step`` is the global step that ends the
+window. ``train.track_grad_norm``: the L2 norm of each parameterised module's gradient (its own
+parameters, not its children's), averaged over the epoch's steps → ``grad_norms.jsonl`` rows
+``{epoch, grad_norm: {layer: norm}}``. The gradients are the ones the optimizer applied (after
+``train.grad_clip``); models that compute their own updates (``manual_step``) have none to track.
+
+Both sums stay on the device; the host reads them once per epoch (``end_epoch``). Resume: the
+accumulators travel in ``last.pt`` (``state_dict``), so a run interrupted mid-epoch continues its
+windows and its gradient sums exactly; rows of epochs the checkpoint had not finished are dropped.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vislab.training.rundir import RunDir
+
+STEPS_FILE, GRAD_FILE = "steps.jsonl", "grad_norms.jsonl"
+
+
+def parameterised_modules(model: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
+    """(name, own trainable parameters) of every module that has some, named ``path (Class)`` (e.g.
+    ``0 (Conv2d)`` in a Sequential); a bare parameter of the root module (e.g. a ViT's ``cls_token``) is
+    its own entry, named after it."""
+    layers = []
+    for name, module in model.named_modules():
+        own = [(n, p) for n, p in module.named_parameters(recurse=False) if p.requires_grad]
+        if not name:  # the root: its parameters are separate tensors (tokens, embeddings)
+            layers += [(n, [p]) for n, p in own]
+        elif own:
+            layers.append((f"{name} ({type(module).__name__})", [p for _, p in own]))
+    return layers
+
+
+class StepTracker:
+    """Device-side sums of the step losses and of the per-layer gradient norms of one training run."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, log_every: int, grads: bool):
+        self.log_every, self.device = log_every, device
+        layers = parameterised_modules(model) if grads else []
+        self.names = [name for name, _ in layers]
+        self.params = [p for _, ps in layers for p in ps]
+        self.layer_of = [i for i, (_, ps) in enumerate(layers) for _ in ps]
+        self._index: dict[
+            tuple[int, ...], torch.Tensor
+        ] = {}  # present grads → layer index (cached)
+        self.reset_epoch()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.log_every or self.names)
+
+    def reset_epoch(self) -> None:
+        zeros = torch.zeros  # float64: thousands of small float32 terms summed without drift
+        self.loss_sum, self.window = zeros((), device=self.device, dtype=torch.float64), 0
+        self.points: list[
+            tuple[int, int, float, torch.Tensor]
+        ] = []  # (step, epoch, lr, mean on device)
+        self.grad_sum = zeros(len(self.names), device=self.device, dtype=torch.float64)
+        self.grad_steps = 0
+
+    # ---------------------------------------------------------------------------- every step
+    def after_step(self, loss: torch.Tensor, step: int, epoch: int, lr: float) -> None:
+        """Add a finished step: its loss (a device scalar) and, when tracked, its gradient norms."""
+        if self.log_every:
+            self.loss_sum += loss.detach().double()
+            self.window += 1
+            if self.window == self.log_every:
+                self._close_window(step, epoch, lr)
+        if self.names:
+            self._add_grad_norms()
+
+    def _close_window(self, step: int, epoch: int, lr: float) -> None:
+        self.points.append(
+            (step, epoch, lr, self.loss_sum / self.window)
+        )  # a device tensor: no sync
+        self.loss_sum = torch.zeros_like(self.loss_sum)
+        self.window = 0
+
+    def _add_grad_norms(self) -> None:
+        present = tuple(i for i, p in enumerate(self.params) if p.grad is not None)
+        if not present:
+            return
+        norms = torch.stack(
+            [
+                torch.linalg.vector_norm(self.params[i].grad.detach(), dtype=torch.float64)
+                for i in present
+            ]
+        )
+        layer_sq = torch.zeros_like(self.grad_sum).index_add_(
+            0, self._layer_index(present), norms**2
+        )
+        self.grad_sum += layer_sq.sqrt()  # a layer's norm over all its parameters: √(Σ‖g_p‖²)
+        self.grad_steps += 1
+
+    def _layer_index(self, present: tuple[int, ...]) -> torch.Tensor:
+        if present not in self._index:  # built once per set of present grads: no copy per step
+            layers = [self.layer_of[i] for i in present]
+            self._index[present] = torch.tensor(layers, device=self.device)
+        return self._index[present]
+
+    # ------------------------------------------------------------------------------ per epoch
+    def end_epoch(self, step: int, epoch: int, lr: float) -> tuple[list[dict], list[dict]]:
+        """The epoch's rows (steps.jsonl, grad_norms.jsonl), read from the device at once; then reset."""
+        if self.window:  # the epoch's last, shorter window
+            self._close_window(step, epoch, lr)
+        steps = []
+        if self.points:
+            losses = torch.stack([p[3] for p in self.points]).tolist()  # the epoch's one transfer
+            steps = [
+                dict(step=s, epoch=e, loss=v, lr=r) for (s, e, r, _), v in zip(self.points, losses)
+            ]
+        grads = []
+        if self.grad_steps:
+            means = (self.grad_sum / self.grad_steps).tolist()
+            grads = [dict(epoch=epoch, grad_norm=dict(zip(self.names, means)))]
+        self.reset_epoch()
+        return steps, grads
+
+    def write_epoch(self, run: RunDir, step: int, epoch: int, lr: float) -> None:
+        """``end_epoch``'s rows appended to the run's files (rows after ``epoch - 1`` replaced)."""
+        steps, grads = self.end_epoch(step, epoch, lr)
+        if steps:
+            run.append_rows(STEPS_FILE, steps, after_epoch=epoch - 1)
+        if grads:
+            run.append_rows(GRAD_FILE, grads, after_epoch=epoch - 1)
+
+    # --------------------------------------------------------------------------------- resume
+    def state_dict(self) -> dict:
+        """The accumulators of an epoch interrupted mid-way, on the CPU (saved in ``last.pt``)."""
+        return dict(
+            loss_sum=self.loss_sum.cpu(), window=self.window,
+            points=[(s, e, r, v.cpu()) for s, e, r, v in self.points],
+            grad_sum=self.grad_sum.cpu(), grad_steps=self.grad_steps, names=self.names,
+        )  # fmt: skip
+
+    def load_state_dict(self, saved: dict | None) -> None:
+        """Continue from ``state_dict``'s accumulators; nothing (or other layers) → a fresh epoch."""
+        self.reset_epoch()
+        if not saved:
+            return
+        self.loss_sum, self.window = saved["loss_sum"].to(self.device), saved["window"]
+        self.points = [(s, e, r, v.to(self.device)) for s, e, r, v in saved["points"]]
+        if saved["names"] == self.names:
+            self.grad_sum, self.grad_steps = saved["grad_sum"].to(self.device), saved["grad_steps"]

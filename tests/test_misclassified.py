@@ -1,0 +1,98 @@
+"""Misclassified images: the gallery of the most confidently wrong predictions and the most confused pairs,
+in `vislab eval` and in report.html."""
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vislab.cli import main
+from vislab.plotting.mistakes import confident_mistakes, confused_pairs, plot_mistakes
+from vislab.report.build import build_report
+
+
+def test_gallery_picks_the_most_confident_wrong_predictions():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    probs = np.array(
+        [
+            [0.9, 0.05, 0.05],  # right
+            [0.7, 0.2, 0.1],  # wrong, 0.7
+            [0.05, 0.9, 0.05],  # wrong, 0.9
+            [0.2, 0.75, 0.05],  # wrong, 0.75
+            [0.1, 0.99, 0.0],  # right, more confident than any mistake
+            [0.5, 0.1, 0.4],  # wrong, 0.5
+        ]
+    )
+    picked = confident_mistakes(probs, labels, n=3)
+    assert [m.index for m in picked] == [2, 3, 1]
+    assert [(m.true, m.pred) for m in picked] == [(2, 1), (0, 1), (1, 0)]
+    assert picked[0].prob == pytest.approx(0.9)
+    assert len(confident_mistakes(probs, labels, n=16)) == 4  # only the wrong ones
+    assert confident_mistakes(probs[[0, 4]], labels[[0, 4]]) == []
+
+
+def test_pairs_are_the_largest_off_diagonal_counts_each_direction_apart():
+    cm = np.array(
+        [
+            [50, 7, 0, 1],
+            [3, 60, 9, 0],
+            [0, 2, 40, 0],
+            [5, 0, 0, 99],
+        ]
+    )
+    assert confused_pairs(cm, k=5) == [(1, 2, 9), (0, 1, 7), (3, 0, 5), (1, 0, 3), (2, 1, 2)]
+    assert confused_pairs(np.diag([5, 5]), k=5) == []  # no mistakes, no pairs
+
+
+def test_gallery_png_is_written(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 8, 8, 1), dtype=np.uint8)
+    probs = rng.dirichlet(np.ones(3), 6)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    path = plot_mistakes(
+        images,
+        confident_mistakes(probs, labels),
+        [(0, 1, 2)],
+        ["a", "b", "c"],
+        tmp_path / "m.png",
+    )
+    with Image.open(path) as img:
+        assert img.size[0] > 200 and img.size[1] > 100
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "mlp"
+    sets = ["data.name=digits", "model.name=mlp", "model.hidden=[16]", "train.epochs=1"]
+    code = main(["train", *[a for s in sets for a in ("--set", s)], "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_eval_prints_pairs_and_writes_the_gallery(capsys, trained, tmp_path):
+    code = main(["eval", str(trained), "--mistakes", "4", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    with np.load(trained / "predictions_test.npz") as f:
+        probs, labels = f["probs"], f["labels"]
+    cm = np.zeros((10, 10), int)
+    np.add.at(cm, (labels, probs.argmax(1)), 1)
+    # the pairs eval prints are the saved predictions' largest off-diagonal cells
+    printed = re.findall(r"^\s+(\d) → (\d): (\d+)$", out, re.M)
+    assert [tuple(map(int, p)) for p in printed] == confused_pairs(cm)
+    assert printed, "a 1-epoch MLP makes mistakes on digits"
+    assert (tmp_path / "mistakes_test.png").is_file()
+    assert (tmp_path / "confusion_test.png").is_file()
+
+
+def test_eval_refuses_a_negative_gallery_size(capsys, trained):
+    assert main(["eval", str(trained), "--mistakes", "-1"]) == 2
+    assert "--mistakes" in capsys.readouterr().err
+
+
+def test_report_has_a_mistakes_section_per_run(trained):
+    html = build_report(trained).read_text()
+    assert 'id="mistakes-mlp"' in html or "Mistakes: most confidently wrong" in html
+    assert "Most confused pairs (true → predicted" in html
+    assert (trained / "figures" / "mistakes_mlp.png").is_file()
