@@ -69,16 +69,28 @@ def test_curve_data_aligns_epochs_and_keeps_run_colours():
     assert curve_data({"a": []}) is None
 
 
+MODELS = {  # a CNN and a ViT, as in a comparison of the DLVC assignment
+    "a": ["model.name=cnn", "model.preset=simple"],
+    "b": ["model.name=vit", "model.patch_size=4", "model.embed_dim=16", "model.depth=1"],
+}
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    for name, hidden in (("a", "[8]"), ("b", "[16]")):
-        sets = ["data.name=digits", "data.limit=150", "model.name=mlp", f"model.hidden={hidden}"]
-        sets.append("train.epochs=2")
+    for name, model in MODELS.items():
+        sets = ["data.name=digits", "data.limit=150", "train.epochs=2", *model]
         args = [a for s in sets for a in ("--set", s)]
         assert main(["train", *args, "--out", str(root / name), "--quiet"]) == 0
     build_report(root)
     return root
+
+
+def test_report_of_a_cnn_and_a_vit_has_the_new_panels(two_runs):
+    """The look-inside panels of #15 beside the interactive curves: Grad-CAM for the CNN, attention per
+    head for the ViT, the most confidently wrong images for both."""
+    names = {p.name for p in (two_runs / "figures").glob("*.png")}
+    assert {"gradcam_a.png", "vit_heads_b.png", "mistakes_a.png", "mistakes_b.png"} <= names, names
 
 
 def test_report_embeds_the_chart_library_and_its_data(two_runs):
