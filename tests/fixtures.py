@@ -433,7 +433,9 @@ ZYGOTE = textwrap.dedent(r"""
     import numpy as np, tempfile
     plot_confusion(np.eye(2, dtype=int), ["a", "b"], tempfile.mkdtemp() + "/warm.png")
 
-    def child(job):
+    STOPS = {signal.SIGINT, signal.SIGTERM}
+
+    def child(job):  # SIGINT/SIGTERM arrive blocked (see the loop) and are let in once the log is set up
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a fresh python's dispositions
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -441,6 +443,7 @@ ZYGOTE = textwrap.dedent(r"""
         os.dup2(fd, 2)
         code = 1
         try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)  # a signal sent already is delivered here
             exec(job["pre"], {})
             code = vislab.cli.main(job["argv"])
         except KeyboardInterrupt:  # outside main's handlers: die by SIGINT, as python does
@@ -458,9 +461,12 @@ ZYGOTE = textwrap.dedent(r"""
     for line in sys.stdin:
         job = json.loads(line)
         if job["op"] == "run":
+            # a signal sent right after the fork must not land before the child's log and handlers exist
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
             pid = os.fork()
             if pid == 0:
                 child(job)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
             reply = pid
         else:  # wait: the exit code (-N: killed by signal N), or None while still running after `timeout` s
             deadline = time.monotonic() + job["timeout"]
