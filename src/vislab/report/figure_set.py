@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from vislab.config import Config
+from vislab.data import load_splits
+from vislab.data.types import Splits
 
 
 def safe_name(name: str) -> str:
@@ -23,6 +28,18 @@ class FigureSet:
         self.tmp = fig_dir / f".tmp-{os.getpid()}-{time.time_ns()}"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.made: list[str] = []
+        self._splits: dict[str, Splits] = {}
+
+    def splits(self, cfg: Config) -> Splits:
+        """``cfg``'s data splits, loaded once per report for every run and figure that uses the same data
+        (sample grids, model figures and mistakes galleries of a suite read one copy)."""
+        key = json.dumps(
+            [cfg.data.model_dump(mode="json", exclude={"device", "download"}), cfg.train.seed],
+            sort_keys=True,
+        )
+        if key not in self._splits:
+            self._splits[key] = load_splits(cfg.data, cfg.train.seed)
+        return self._splits[key]
 
     def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:
         """``fn(*args, path=<tmp>/name, **kw)``; the figure's {name, caption}, or None (and a note)."""

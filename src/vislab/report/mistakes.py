@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from vislab.config import Config
-from vislab.data import load_splits
 from vislab.plotting.mistakes import confident_mistakes, confused_pairs, pair_lines, plot_mistakes
 from vislab.report.figure_set import FigureSet, safe_name
 
@@ -51,7 +50,7 @@ def _test_images(
     if cfg is None:
         return None
     try:
-        test = load_splits(cfg.data, cfg.train.seed).test
+        test = figs.splits(cfg).test
     except Exception as e:  # the data may live on another machine: the pairs still show
         figs.notes.append(f"{name}: test images not loaded for the mistakes gallery ({e})")
         return None

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from vislab.config import Config
-from vislab.data import load_splits
 from vislab.data.augment import centre_crop
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
@@ -34,7 +33,7 @@ def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None)
         return []
     try:
         model, ckpt = load_model(run_dir)
-        test, x = _test_batch(cfg, ckpt, None if is_vit or is_conv else 100_000)
+        test, x = _test_batch(figs, cfg, ckpt, None if is_vit or is_conv else 100_000)
     except Exception as e:
         figs.notes.append(f"{name}: model figures skipped, model or data not loaded ({e})")
         return []
@@ -113,9 +112,11 @@ def _gradcam(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Pa
     return plot_attention(maps, x, display, path=path, label="Grad-CAM")
 
 
-def _test_batch(cfg: Config, ckpt: dict, n: int | None) -> tuple[ArraySet, torch.Tensor]:
+def _test_batch(
+    figs: FigureSet, cfg: Config, ckpt: dict, n: int | None
+) -> tuple[ArraySet, torch.Tensor]:
     """(first ``n`` test samples as an ArraySet, the same as the model's normalised input); n=None: 6."""
-    splits = load_splits(cfg.data, cfg.train.seed)
+    splits = figs.splits(cfg)
     n = min(n or 6, len(splits.test))
     test = splits.test.take(torch.arange(n).numpy())
     size = cfg.augment.crop.size  # a model trained on crops sees the centre crop, as in evaluation

@@ -10,7 +10,6 @@ import optuna
 import torch
 
 from vislab.config import AugmentConfig, Config
-from vislab.data import load_splits
 from vislab.data.types import Splits
 from vislab.experiments.trials import best, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
@@ -122,7 +121,7 @@ def _data_key(cfg: Config) -> str:
 def _load_for_preview(figs: FigureSet, name: str, cfg: Config) -> Splits | None:
     """The run's splits, or None (and a note) when its data cannot be loaded here."""
     try:
-        return load_splits(cfg.data, cfg.train.seed)
+        return figs.splits(cfg)
     except Exception as e:
         figs.notes.append(f"data of run {name} ({cfg.data.name}): not loaded for the preview ({e})")
         return None
