@@ -220,7 +220,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) 
     root = rows[0]
     if (
         root.params == 0 and root.macs == 0
-    ):  # the root row only matters when it holds or does something
+    ):  # the root row matters only if it holds or does something
         rows = rows[1:]
     totals = dict(
         params=sum(t.numel() for t in model.parameters()),

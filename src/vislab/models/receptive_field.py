@@ -75,9 +75,7 @@ def _window(name: str, args: tuple, kwargs: dict, out: torch.Tensor) -> tuple[Pa
     if name == "conv2d":
         kernel = tuple(a["weight"].shape[-2:])
         return kernel, _pair(a.get("stride"), (1, 1)), _pair(a.get("dilation"), (1, 1))
-    if name.startswith(
-        "adaptive"
-    ):  # torch's windows: [⌊i·n/m⌋, ⌈(i+1)·n/m⌉); exact when m divides n
+    if name.startswith("adaptive"):  # torch's windows: [⌊i·n/m⌋, ⌈(i+1)·n/m⌉); exact when m | n
         n, m = x.shape[-2:], out.shape[-2:]
         return (
             tuple(math.ceil(a / b) for a, b in zip(n, m)),

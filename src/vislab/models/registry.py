@@ -31,7 +31,7 @@ Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
 #: prefix → ``build(rest_of_name, input_shape, num_classes, **options)`` for names ``prefix:rest``.
 MODEL_PREFIXES: dict[str, Builder] = {}
-RESERVED = ("input_shape", "num_classes")  # a builder's arguments that are not ``model.*`` options
+RESERVED = user.RESERVED  # a builder's arguments that are not ``model.*`` options
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
@@ -138,9 +138,8 @@ def _lookup(name: str) -> Builder:
     hint = f" Did you mean '{near[0]}'?" if near else ""
     if name.endswith(".py"):
         hint = f" A model in a file is named with its class or builder: '{name}:Net'."
-    if (
-        name.startswith("user-") and not near
-    ):  # vislab.train(model=Net) registered it in another process
+    # a model object given to vislab.train(model=Net) is registered in that process only
+    if name.startswith("user-") and not near:
         hint = (
             f" '{name}' was a model object given to vislab.train(model=...) in another Python process: "
             f"register it again first (vislab.register_model('{name}') on your class), or put it in a "

@@ -38,17 +38,15 @@ from pydantic import TypeAdapter
 
 from vislab.errors import ConfigError, UntrustedCode, UserCodeError
 
-RESERVED = ("input_shape", "num_classes")
+RESERVED = ("input_shape", "num_classes")  # what vislab passes; the other parameters are model.*
 MARKER = "your code raised:"  # the line between vislab's message and the user's own traceback
 _VISLAB_DIR = Path(__file__).resolve().parents[1]
 
-_MODULES: dict[
-    tuple[str, str], ModuleType
-] = {}  # (absolute path, sha256) → module run from those bytes
+# (absolute path, sha256) → the module run from those bytes
+_MODULES: dict[tuple[str, str], ModuleType] = {}
 _ADAPTERS: dict[tuple, Callable[..., nn.Module]] = {}
-_PINS: dict[
-    str, str
-] = {}  # absolute path → the sha256 its bytes must have (while a run's code loads)
+# absolute path → the sha256 its bytes must have (while a run's code loads)
+_PINS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
