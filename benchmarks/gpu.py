@@ -11,8 +11,25 @@ summary.json's ``peak_cuda_mb`` (CUDA max allocated, reset before each model).
 Time-to-accuracy: the ``fast`` preset (``--config fast``) on Fashion-MNIST; the training seconds
 (evaluation excluded) when validation accuracy first reaches ``--target``, and the final test accuracy.
 
-Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a smoke run of the code path).
-Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``
+Three other modes, each printing its own JSON object:
+
+- ``--vs-airbench [--seeds N]``: vislab's ``fast`` recipe against airbench's ``train94`` on the same image
+  tensors (Fashion-MNIST made CIFAR-shaped, and CIFAR-10 when present): both training times, both test
+  accuracies and the ratio vislab / airbench (benchmarks/airbench_side.py says exactly what is timed).
+- ``--vs-plain``: vislab's trainer against a plain PyTorch loop (benchmarks/plain_loop.py) on the same
+  model built by vislab's registry, the same synthetic images resident on the device, batch size,
+  number of steps, bf16 autocast on CUDA, channels_last and fused SGD, no augmentation on either side:
+  training images/s of each (last epoch) and the ratio vislab / plain — vislab's overhead.
+- ``--profile``: the GPU-busy share of training (CUDA kernel time / wall time, per epoch) of ``fast``,
+  ``cnn`` and ``vit`` through vislab, and of the plain loop for ``cnn`` and ``vit``
+  (benchmarks/busy_share.py).
+
+Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a smoke run of the code path;
+``--tiny`` shrinks the new modes to a few hundred images and one epoch). benchmarks/gpu_check.sh runs
+them all on a GPU machine.
+Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``,
+``python benchmarks/gpu.py --vs-airbench --seeds 3``, ``--vs-plain``, ``--profile``
+[``--device cpu --tiny``]
 """
 
 from __future__ import annotations
@@ -23,14 +40,25 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, fashion_available, fashion_overrides, machine, random_images  # noqa: E402
-from vislab.config import build_config, load_config  # noqa: E402
+from airbench_side import vs_airbench  # noqa: E402
+from busy_share import EpochProfiles, profiled_vislab_epochs  # noqa: E402
+from common import (  # noqa: E402
+    FASHION_ROOT,
+    emit,
+    fashion_available,
+    fashion_overrides,
+    machine,
+    random_images,
+)
+from plain_loop import PlainLoop  # noqa: E402
+from vislab.config import Config, build_config, load_config  # noqa: E402
 from vislab.data.sources import SOURCES  # noqa: E402
 from vislab.data.types import ArraySet, SourceData  # noqa: E402
-from vislab.models import MODELS  # noqa: E402
+from vislab.models import MODELS, build_model  # noqa: E402
 from vislab.training.state import Callback  # noqa: E402
 from vislab.training.trainer import train  # noqa: E402
 
@@ -40,10 +68,14 @@ MODEL_SETTINGS = {
     "resnet18": ["model.name=resnet18"],
     "fast": ["model.name=fast"],
 }
+AUGMENT = ["augment.crop.p=1", "augment.crop.padding=4", "augment.hflip.p=0.5"]
+SYNTHETIC = "bench-synthetic"
+TINY = dict(n=256, n_test=64, batch=32, epochs=1)  # --tiny: the CPU smoke path of the new modes
 
 
-def register_synthetic(n_train: int, n_test: int) -> None:
-    """Source `bench-synthetic`: random 32×32×3 images (throughput does not depend on the pixels)."""
+def register_synthetic(n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source `bench-synthetic`: random 32×32×3 images (throughput does not depend on the pixels).
+    Returns the training images and labels (the plain loop trains on the same ones)."""
     x, y = random_images(n_train + n_test)
 
     def load(cfg) -> SourceData:
@@ -55,11 +87,12 @@ def register_synthetic(n_train: int, n_test: int) -> None:
             [str(i) for i in range(10)],
         )
 
-    SOURCES["bench-synthetic"] = load
+    SOURCES[SYNTHETIC] = load
+    return x[:n_train], y[:n_train]
 
 
 class EpochClock(Callback):
-    """Callback: cumulative training seconds and validation accuracy after each epoch."""
+    """Callback: each epoch's and the cumulative training seconds, and validation accuracy."""
 
     def __init__(self) -> None:
         self.rows: list[dict] = []
@@ -68,44 +101,56 @@ class EpochClock(Callback):
     def on_epoch_end(self, row: dict) -> None:
         self.train_s += row["seconds"]
         self.rows.append(
-            dict(epoch=row["epoch"], train_s=round(self.train_s, 2), val_acc=row.get("val_acc"))
+            dict(
+                epoch=row["epoch"],
+                seconds=row["seconds"],
+                train_s=round(self.train_s, 2),
+                val_acc=row.get("val_acc"),
+            )
         )
+
+
+def synthetic_overrides(
+    name: str, device: str, batch: int, epochs: int, compile_: bool, augment: bool
+) -> list[str]:
+    """vislab's settings for model ``name`` on the synthetic images (SGD lr 0.05, momentum 0.9)."""
+    return [
+        f"data.name={SYNTHETIC}",
+        "data.val_fraction=0.02",
+        *MODEL_SETTINGS[name],
+        "optim.name=sgd",
+        "optim.lr=0.05",
+        "optim.momentum=0.9",
+        f"train.batch_size={batch}",
+        "train.eval_batch_size=2048",
+        f"train.epochs={epochs}",
+        f"train.device={device}",
+        f"train.compile={str(compile_).lower()}",
+        *(AUGMENT if augment else []),
+    ]
+
+
+def train_clocked(cfg: Config) -> tuple[dict, EpochClock]:
+    """One vislab run in a temporary folder: its summary and its epoch times."""
+    clock = EpochClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        s = train(cfg, Path(tmp) / "run", quiet=True, callbacks=[clock])
+    return s, clock
 
 
 def throughput(
     name: str, device: str, epochs: int, batch: int, compile_: bool, n_train: int
 ) -> dict:
-    cfg = build_config(
-        {},
-        [
-            "data.name=bench-synthetic",
-            "data.val_fraction=0.02",
-            *MODEL_SETTINGS[name],
-            "optim.name=sgd",
-            "optim.lr=0.05",
-            "optim.momentum=0.9",
-            f"train.batch_size={batch}",
-            "train.eval_batch_size=2048",
-            f"train.epochs={epochs}",
-            f"train.device={device}",
-            f"train.compile={str(compile_).lower()}",
-            "augment.crop.p=1",
-            "augment.crop.padding=4",
-            "augment.hflip.p=0.5",
-        ],
-    )
-    clock = EpochClock()
+    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, compile_, True))
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    with tempfile.TemporaryDirectory() as tmp:
-        s = train(cfg, Path(tmp) / "run", quiet=True, callbacks=[clock])
+    s, clock = train_clocked(cfg)
     seen = (s["n_train"] // batch) * batch
-    last = clock.rows[-1]["train_s"] - (clock.rows[-2]["train_s"] if len(clock.rows) > 1 else 0)
     return dict(
         model=name,
         params=s["params"],
         batch_size=batch,
-        train_images_per_s=round(seen / last),
+        train_images_per_s=round(seen / clock.rows[-1]["seconds"]),
         eval_images_per_s=round(s["n_test"] / s["test_time_s"]),
         peak_cuda_mb=s.get("peak_cuda_mb"),
         peak_rss_mb=s["peak_rss_mb"],
@@ -114,15 +159,14 @@ def throughput(
     )
 
 
-def time_to_accuracy(device: str, target: float, epochs: int | None, extra: list[str]) -> dict:
-    over = [*fashion_overrides(), f"train.device={device}", *extra] + (
+def time_to_accuracy(
+    device: str, target: float, epochs: int | None, extra: list[str], root: Path
+) -> dict:
+    over = [*fashion_overrides(root), f"train.device={device}", *extra] + (
         [f"train.epochs={epochs}"] if epochs else []
     )
-    cfg = load_config("fast", over)
-    clock = EpochClock()
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        s = train(cfg, Path(tmp) / "run", quiet=True, callbacks=[clock])
+    s, clock = train_clocked(load_config("fast", over))
     hit = next((r for r in clock.rows if r["val_acc"] is not None and r["val_acc"] >= target), None)
     return dict(
         recipe="--config fast",
@@ -138,15 +182,85 @@ def time_to_accuracy(device: str, target: float, epochs: int | None, extra: list
     )
 
 
-def main() -> None:
+# ------------------------------------------------------------------ vislab against a plain loop
+def plain_loop_for(cfg: Config, x: np.ndarray, y: np.ndarray, steps: int) -> PlainLoop:
+    """The plain loop on ``cfg``'s model, built by vislab's registry with the same seed, and the images."""
+    device = torch.device(cfg.train.device)
+    images = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous().to(device)
+    labels = torch.from_numpy(y).to(device)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg.model.name, tuple(images.shape[1:]), 10, **cfg.model.kwargs())
+    o = cfg.optim
+    return PlainLoop(model, images, labels, cfg.train.batch_size, steps, o.lr, o.momentum)
+
+
+def vs_plain(name: str, device: str, batch: int, epochs: int, data: tuple) -> dict:
+    """Training images/s of vislab and of the plain loop (each side's last epoch) for model ``name``."""
+    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, False, False))
+    s, clock = train_clocked(cfg)
+    steps = s["n_train"] // batch  # vislab's epoch: its train split (val carved off), drop_last
+    loop = plain_loop_for(cfg, *data, steps=steps)
+    plain_s = [loop.epoch() for _ in range(epochs)][-1]
+    vislab_ips, plain_ips = steps * batch / clock.rows[-1]["seconds"], steps * batch / plain_s
+    return dict(
+        model=name,
+        params=s["params"],
+        steps_per_epoch=steps,
+        vislab_images_per_s=round(vislab_ips, 1),
+        plain_images_per_s=round(plain_ips, 1),
+        ratio_vislab_over_plain=round(vislab_ips / plain_ips, 3),
+        vislab_epoch_s=round(clock.rows[-1]["seconds"], 3),
+        plain_epoch_s=round(plain_s, 3),
+    )
+
+
+# ------------------------------------------------------------------------- GPU-busy share
+def profile_config(name: str, device: str, batch: int, epochs: int) -> Config:
+    """``fast`` with its preset (whose batch size, 512, is ``--batch``'s default), the others as
+    ``--vs-plain`` trains them."""
+    if name != "fast":
+        return build_config({}, synthetic_overrides(name, device, batch, epochs, False, False))
+    over = [f"data.name={SYNTHETIC}", "data.val_fraction=0.02", f"train.device={device}"]
+    return load_config("fast", [*over, f"train.epochs={epochs}", f"train.batch_size={batch}"])
+
+
+def busy_shares(name: str, device: str, batch: int, epochs: int, data: tuple) -> dict:
+    """The busy share of ``epochs`` epochs of model ``name`` through vislab, and through the plain loop
+    (not for ``fast``: its whitening init, weight averaging and alternating flips are vislab's)."""
+    cfg = profile_config(name, device, batch, epochs)
+    vislab_epochs = EpochProfiles(torch.device(device))
+    with profiled_vislab_epochs(vislab_epochs):
+        s, _ = train_clocked(cfg)
+    row = dict(model=name, batch_size=cfg.train.batch_size, vislab=vislab_epochs.summary())
+    if name != "fast":
+        loop = plain_loop_for(cfg, *data, steps=s["n_train"] // cfg.train.batch_size)
+        plain_epochs = EpochProfiles(torch.device(device))
+        for _ in range(epochs):
+            plain_epochs.measure(loop.epoch)
+        row["plain"] = plain_epochs.summary()
+    return row
+
+
+# ---------------------------------------------------------------------------------- main
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="cnn,vit,resnet18,fast")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--vs-airbench", action="store_true", help="fast against airbench's train94")
+    mode.add_argument("--vs-plain", action="store_true", help="vislab against a plain PyTorch loop")
+    mode.add_argument("--profile", action="store_true", help="GPU-busy share of training")
+    ap.add_argument("--models", default=None, help="default: cnn,vit,resnet18,fast (--vs-plain: "
+                    "cnn,vit,resnet18; --profile: fast,cnn,vit)")  # fmt: skip
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--tiny", action="store_true", help="a few hundred images, one epoch (smoke)")
+    ap.add_argument("--seeds", type=int, default=3, help="--vs-airbench: runs of each side")
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--n", type=int, default=50_000, help="synthetic training images")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=None, help="default 2 (--profile: 3)")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--target", type=float, default=0.93)
+    ap.add_argument("--fashion-root", type=Path, default=FASHION_ROOT)
+    ap.add_argument("--cifar-root", type=Path, default=Path("data"))
+    ap.add_argument("--keep-tensors", type=Path, default=None, help="write airbench's files here")
     ap.add_argument(
         "--tta-epochs", type=int, default=None, help="override the preset's train.epochs"
     )
@@ -154,37 +268,66 @@ def main() -> None:
         "--tta-set", action="append", default=[], help="extra --set for the time-to-accuracy run"
     )
     args = ap.parse_args()
+    if args.tiny:
+        args.n, args.batch, args.epochs = TINY["n"], TINY["batch"], TINY["epochs"]
+    return args
+
+
+def models_for(args: argparse.Namespace, default: str) -> tuple[list[str], list[str]]:
+    """The models asked for that this checkout registers, and a note for each one it does not."""
+    names = (args.models or default).split(",")
+    notes = [f"{n}: not registered in this checkout, skipped" for n in names if n not in MODELS]
+    return [n for n in names if n in MODELS], notes
+
+
+def run_mode(args: argparse.Namespace) -> dict:
+    """The JSON fields of the mode asked for."""
+    if args.vs_airbench:
+        return dict(
+            benchmark=mode_name(args),
+            seeds=args.seeds,
+            **vs_airbench(args.seeds, args.device, args.tiny, args.fashion_root,
+                          args.cifar_root, args.keep_tensors),
+        )  # fmt: skip
+    n_test = TINY["n_test"] if args.tiny else 10_000
+    data = register_synthetic(args.n, n_test)
+    if args.vs_plain or args.profile:
+        epochs = args.epochs or (3 if args.profile else 2)
+        names, notes = models_for(args, "fast,cnn,vit" if args.profile else "cnn,vit,resnet18")
+        measure = busy_shares if args.profile else vs_plain
+        rows = [measure(n, args.device, args.batch, epochs, data) for n in names]
+        return dict(
+            benchmark=mode_name(args), epochs=epochs, n_train=args.n, models=rows, notes=notes
+        )
+    names, notes = models_for(args, "cnn,vit,resnet18,fast")
+    epochs = args.epochs or 2
+    results = [throughput(n, args.device, epochs, args.batch, args.compile, args.n) for n in names]
+    tta = (
+        time_to_accuracy(args.device, args.target, args.tta_epochs, args.tta_set, args.fashion_root)
+        if fashion_available(args.fashion_root)
+        else {"skipped": f"Fashion-MNIST not found in {args.fashion_root}"}
+    )
+    return dict(benchmark=mode_name(args), throughput=results, time_to_accuracy=tta, notes=notes)
+
+
+def mode_name(args: argparse.Namespace) -> str:
+    modes = dict(vs_airbench="gpu-vs-airbench", vs_plain="gpu-vs-plain", profile="gpu-profile")
+    return next((name for flag, name in modes.items() if getattr(args, flag)), "gpu")
+
+
+def main() -> None:
+    args = parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         emit(
             dict(
-                benchmark="gpu",
+                benchmark=mode_name(args),
                 skipped="no CUDA device visible to PyTorch (run on a GPU machine)",
                 machine=machine(),
             )
         )
         return
-    register_synthetic(args.n, 10_000)
-    results, notes = [], []
-    for name in args.models.split(","):
-        if name not in MODELS:
-            notes.append(f"{name}: not registered in this checkout, skipped")
-            continue
-        results.append(throughput(name, args.device, args.epochs, args.batch, args.compile, args.n))
-    tta = (
-        time_to_accuracy(args.device, args.target, args.tta_epochs, args.tta_set)
-        if fashion_available()
-        else {"skipped": "Fashion-MNIST not found"}
-    )
-    emit(
-        dict(
-            benchmark="gpu",
-            device=args.device,
-            throughput=results,
-            time_to_accuracy=tta,
-            notes=notes,
-            machine=machine(),
-        )
-    )
+    result = run_mode(args)
+    emit(dict(result, device=args.device, tiny=args.tiny, machine=machine()))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def cli(capsys, *args) -> tuple[int, str]:
 @pytest.fixture
 def train_spy(monkeypatch):
     """(run folder name, resume) of every in-process training of a suite."""
-    import vislab.experiments.runner as runner
+    import vislab.experiments.suites.runner as runner
 
     calls, real = [], runner.train
 

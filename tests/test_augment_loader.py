@@ -112,6 +112,37 @@ def test_loader_resumes_mid_epoch_with_the_same_batches():
     assert all(torch.equal(a, b) for a, b in zip(full[3:], tail))
 
 
+def image_set(n=60):
+    rng = np.random.default_rng(1)
+    return ArraySet(rng.integers(0, 256, (n, 6, 6, 3), dtype=np.uint8), np.arange(n) % 5)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["resident", "streamed"])
+def test_flipped_shard_resumes_mid_epoch_with_the_same_batches(stream):
+    """A rank's epoch resumed at step k yields the batches k… of the whole epoch, images and their
+    alternate-epoch flips included; the same seed gives the same batches in a fresh loader."""
+
+    def loader():
+        ld = DeviceLoader(image_set(), {"mode": "none"}, 4, shuffle=True, seed=7, rank=1, world=2)
+        ld.alternate_flip, ld.stream = True, stream
+        return ld
+
+    ld = loader()
+    for epoch in (0, 1):
+        full = list(ld.epoch(epoch))
+        tail = list(loader().epoch(epoch, start_step=2))
+        assert len(full) == len(ld) == 8 and len(tail) == 6
+        for (xa, ya), (xb, yb) in zip(full[2:], tail):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    # epoch 0 mirrors the images `flips` names, epoch 1 exactly the others
+    idx = ld.order(0)
+    x = ld.x.index_select(0, idx).float() / 255
+    seen = torch.cat([b for b, _ in ld.epoch(0)])
+    mirrored = torch.tensor([torch.equal(seen[i], x[i].flip(-1)) for i in range(len(x))])
+    assert 8 < int(mirrored.sum()) < 24  # about half of this rank's 30
+    assert torch.equal(ld.flips(idx, 0), mirrored) and torch.equal(ld.flips(idx, 1), ~mirrored)
+
+
 def test_loader_shards_disjointly_across_ranks():
     data = make_set(40)
     shards = [

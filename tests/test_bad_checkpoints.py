@@ -19,6 +19,11 @@ from vislab.predict import load_model
 from vislab.training.checkpoint import load_checkpoint
 
 
+def raw_checkpoint(path):
+    """A checkpoint file's contents as saved (the on-disk dict)."""
+    return load_checkpoint(path).to_dict()
+
+
 class RunsCode:
     """Unpickling it runs a shell command (what a malicious checkpoint does)."""
 
@@ -72,12 +77,12 @@ def test_hostile_checkpoints_are_refused_and_run_no_code(
     capsys, tmp_path, trained, digit_png, legacy
 ):
     marker = tmp_path / "MARKER"
-    good = load_checkpoint(trained / "checkpoints" / "best.pt")
+    good = raw_checkpoint(trained / "checkpoints" / "best.pt")
     for name, payload in hostile_payloads(marker, good).items():
         path = tmp_path / f"{name.replace(' ', '_')}.pt"
         torch.save(payload, path, _use_new_zipfile_serialization=not legacy)
         with pytest.raises(DataError, match="refused") as e:
-            load_checkpoint(path)
+            raw_checkpoint(path)
         assert str(path) in str(e.value)
         code, out = cli(capsys, "eval", path)
         assert code == 2 and "refused" in out and str(path) in one_line(out), out
@@ -98,7 +103,7 @@ def test_hostile_last_pt_is_refused_on_resume(capsys, tmp_path, trained):
     (run / "checkpoints").mkdir(parents=True)
     torch.save(
         {
-            **hostile_payloads(marker, load_checkpoint(trained / "checkpoints" / "last.pt"))[
+            **hostile_payloads(marker, raw_checkpoint(trained / "checkpoints" / "last.pt"))[
                 "os.system"
             ],
             "history": [],
@@ -112,7 +117,7 @@ def test_hostile_last_pt_is_refused_on_resume(capsys, tmp_path, trained):
 
 def test_broken_checkpoints_give_data_errors(capsys, tmp_path, trained, digit_png):
     raw = (trained / "checkpoints" / "best.pt").read_bytes()
-    good = load_checkpoint(trained / "checkpoints" / "best.pt")
+    good = raw_checkpoint(trained / "checkpoints" / "best.pt")
     cases = {
         "empty": (b"", "corrupt or not a PyTorch file"),
         "truncated-10": (raw[:10], "corrupt or not a PyTorch file"),

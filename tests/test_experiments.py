@@ -16,8 +16,8 @@ import yaml
 from vislab.cli import main
 from vislab.config import build_config
 from vislab.errors import ConfigError
-from vislab.experiments.suite import builtin_suites, load_suite, run_config
-from vislab.experiments.table import COLUMNS
+from vislab.experiments.results.table import COLUMNS
+from vislab.experiments.suites.spec import builtin_suites, load_suite, run_config
 from vislab.models import build_model, skip_pretrained
 
 BASE = {
@@ -92,7 +92,7 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
 
 def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch):
     """report.html is written when every run finished and when some failed, not when interrupted."""
-    import vislab.experiments.runner as runner
+    import vislab.experiments.suites.runner as runner
     from vislab.errors import TrainingInterrupted
 
     spec = write_suite(
@@ -245,7 +245,7 @@ def test_builtin_suites_are_valid_and_faithful():
     assert all(names.values())  # every suite says what it is in `vislab suite`
     for name in names:
         suite = load_suite(name)
-        for run in suite["runs"]:
+        for run in suite.runs:
             assert isinstance(run_config(suite, run), type(build_config({})))
     dlvc = load_suite("dlvc-compare")
     cfg = run_config(dlvc, "cnn-deep-bn")
@@ -305,9 +305,8 @@ def test_builtin_suites_are_valid_and_faithful():
     assert vit_aug.augment.rotation.p > 0 and run_config(final, "vit-noaug").augment.rotation.p == 0
     assert [run_config(final, r).train.epochs for r in ("resnet18", "cnn")] == [60, 120]
     timm_suite = load_suite("timm-mnist")
-    for run in timm_suite[
-        "runs"
-    ]:  # each builds for MNIST's 1×28×28 (pretrained weights are not needed to check)
+    # each builds for MNIST's 1×28×28 (pretrained weights are not needed to check)
+    for run in timm_suite.runs:
         cfg = run_config(timm_suite, run)
         with skip_pretrained():
             model = build_model(cfg.model.name, (1, 28, 28), 10, **cfg.model.kwargs())
@@ -327,18 +326,16 @@ def test_builtin_suites_are_valid_and_faithful():
         ("embed_dim", [16, 32, 64, 128]),
         ("depth", [2, 4, 6, 8]),
     ):
-        assert (
-            sorted(run_config(vit, r).model.kwargs()[axis] for r in vit["groups"][axis]) == values
-        )
+        assert sorted(run_config(vit, r).model.kwargs()[axis] for r in vit.groups[axis]) == values
     mlp = load_suite("mlp-basics")
-    assert sorted(run_config(mlp, r).optim.lr for r in mlp["groups"]["learning-rate"]) == [
+    assert sorted(run_config(mlp, r).optim.lr for r in mlp.groups["learning-rate"]) == [
         0.001,
         0.03,
         0.3,
     ]
     assert {
         run_config(mlp, r).model.kwargs().get("impl", "manual")
-        for r in mlp["groups"]["implementation"]
+        for r in mlp.groups["implementation"]
     } == {"manual", "autograd", "module", "optim"}
 
 

@@ -91,8 +91,8 @@ def _gradcam_has_the_input_size(run, folder, capsys):
     assert code == 0, out
     written = folder / "x" / "ramp_gradcam.png"
     assert written.is_file() and str(written) in one_line(out)
-    model, ckpt = load_model(run)
-    x = model_input(ckpt, [np.zeros((8, 8, 1), np.uint8), np.full((8, 8, 1), 200, np.uint8)])
+    model, record = load_model(run)
+    x = model_input(record, [np.zeros((8, 8, 1), np.uint8), np.full((8, 8, 1), 200, np.uint8)])
     for method in ("gradcam", "saliency"):
         maps = explain_maps(model, x, method)
         assert maps.shape == (2, 1, 8, 8) and torch.isfinite(maps).all() and (maps >= 0).all()

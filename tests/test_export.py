@@ -149,10 +149,10 @@ def test_export_matches_pytorch_through_the_json_recipe(
     x = apply_recipe(spec, images)
     got = run_exported(fmt, out, x)
     # ... equal the run's PyTorch model on its own normalisation (as vislab predict computes it) ...
-    model, ckpt = load_model(run)
+    model, record = load_model(run)
     with torch.no_grad():
         raw = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
-        want = model(apply_stats(raw, ckpt["preprocess"])).numpy()
+        want = model(apply_stats(raw, record.inputs.stats)).numpy()
     assert got.shape == want.shape == (len(images), 10)
     assert np.abs(got - want).max() <= TOL
     # ... and the test probabilities the run wrote when it finished
@@ -167,7 +167,7 @@ def test_export_matches_pytorch_through_the_json_recipe(
     with torch.no_grad():
         one = model(
             apply_stats(
-                torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255, ckpt["preprocess"]
+                torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255, record.inputs.stats
             )
         )
     assert np.abs(run_exported(fmt, out, apply_recipe(spec, pixels)) - one.numpy()).max() <= TOL
@@ -179,7 +179,7 @@ def test_json_holds_what_inference_needs(runs, capsys):
     folder = runs["zca"] / "export"
     assert (folder / "model.torchscript.pt").is_file()
     spec = json.loads((folder / "model.torchscript.json").read_text())
-    _, ckpt = load_model(runs["zca"])
+    _, record = load_model(runs["zca"])
     assert spec["input"] == {
         "name": "input",
         "shape": [1, 8, 8],
@@ -188,10 +188,10 @@ def test_json_holds_what_inference_needs(runs, capsys):
         "batch_axis": "0 (any size)",
     }
     assert spec["output"]["name"] == "logits" and spec["output"]["shape"] == ["batch", 10]
-    assert spec["class_names"] == [str(i) for i in range(10)] == list(ckpt["class_names"])
+    assert spec["class_names"] == [str(i) for i in range(10)] == list(record.model.class_names)
     assert spec["model"] == {"name": "mlp", "kwargs": {"hidden": [32]}}
-    assert spec["vislab_version"] and spec["trained_with_vislab"] == ckpt["vislab_version"]
-    norm, stats = spec["normalization"], ckpt["preprocess"]
+    assert spec["vislab_version"] and spec["trained_with_vislab"] == record.vislab_version
+    norm, stats = spec["normalization"], record.inputs.stats
     assert norm["mode"] == "zca" and norm["epsilon"] == stats["epsilon"]
     assert np.array_equal(np.float32(norm["mean"]), stats["mean"].numpy())
     matrix = np.frombuffer(base64.b64decode(norm["matrix"]["data"]), "<f4").reshape(
@@ -211,9 +211,9 @@ def test_json_holds_what_inference_needs(runs, capsys):
     std = json.loads((runs["mlp"] / "export" / "model.torchscript.json").read_text())[
         "normalization"
     ]
-    _, ckpt = load_model(runs["mlp"])
+    _, record = load_model(runs["mlp"])
     assert code == 0 and std["mode"] == "standard"
-    assert np.array_equal(np.float32(std["std"]), ckpt["preprocess"]["std"].numpy())
+    assert np.array_equal(np.float32(std["std"]), record.inputs.stats["std"].numpy())
     assert "(x - mean) / std" in " ".join(
         json.loads((runs["mlp"] / "export" / "model.torchscript.json").read_text())["recipe"]
     )

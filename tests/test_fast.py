@@ -19,6 +19,12 @@ from vislab.training.checkpoint import load_checkpoint
 from vislab.training.evaluate import predict_logits
 from vislab.training.trainer import train
 
+
+def raw_checkpoint(path):
+    """A checkpoint file's contents as saved (the on-disk dict)."""
+    return load_checkpoint(path).to_dict()
+
+
 FAST = (
     "model.name=fast",
     "model.widths=[16,32]",
@@ -54,7 +60,7 @@ def test_fast_trains_end_to_end_above_chance(fast_run):
 
 def test_whitening_fitted_from_train_data(fast_run):
     out, _ = fast_run
-    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    ckpt = raw_checkpoint(out / "checkpoints" / "last.pt")
     model = build_model("fast", tuple(ckpt["input_shape"]), 10, **ckpt["model_kwargs"])
     model.load_state_dict(ckpt["state_dict"])
     assert not model.whiten.weight.requires_grad
@@ -73,7 +79,7 @@ def test_whitening_fitted_from_train_data(fast_run):
 
 def test_checkpoint_round_trip_keeps_ema_and_scores(fast_run):
     out, summary = fast_run
-    ckpt = load_checkpoint(out / "checkpoints" / "best.pt")
+    ckpt = raw_checkpoint(out / "checkpoints" / "best.pt")
     sd = ckpt["state_dict"]
     assert any(k.startswith("ema.") for k in sd) and int(sd["ema_steps"]) > 0
     live = {k: v for k, v in sd.items() if k.startswith("net.") and v.is_floating_point()}
@@ -287,3 +293,58 @@ def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
         train(cfg, tmp_path / f"r{limit}", quiet=True)
         counts.append(mode.count)
     assert counts[0] == counts[1] <= 2, counts
+
+
+class _PerBatch(torch.utils._python_dispatch.TorchDispatchMode):
+    """The host reads (``SYNC_OPS``) and the copies between devices that one ``next()`` dispatches."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads, self.moves = 0, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        tensors = [t for t in (*args, out) if isinstance(t, torch.Tensor)]
+        self.reads += func._schema.name in SYNC_OPS
+        self.moves += (
+            func._schema.name in ("aten::_to_copy", "aten::copy_")
+            and len({t.device for t in tensors}) > 1
+        )
+        return out
+
+
+def _per_batch(batches) -> list[tuple[int, int]]:
+    """(host reads, device copies) of each batch of ``batches``; the first also builds the epoch."""
+    counts = []
+    while True:
+        mode = _PerBatch()
+        with mode:
+            batch = next(batches, None)
+        if batch is None:
+            return counts
+        counts.append((mode.reads, mode.moves))
+
+
+@pytest.mark.parametrize("storage", ["meta", "cpu"], ids=["resident", "streamed"])
+@pytest.mark.parametrize(
+    "augment",
+    [{"crop": {"p": 1.0, "padding": 2}, "hflip": {"p": 0.5}}, {"p": 0.5, "crop": {"p": 0.7}}],
+    ids=["byte-crop-flip", "gated"],
+)
+def test_loader_batches_never_wait_on_the_host(storage, augment):
+    """An epoch of augmented, alternately flipped, sharded batches (from its start or resumed) reads
+    nothing back, and copies nothing from the host per batch but a streamed batch itself. The delivery
+    device is 'meta' (shapes, no data): every copy to it is an op, where a CPU→CPU one would be none."""
+    data = image_set(n=100)
+    aug = build_augment(AugmentConfig.model_validate(augment), (3, 12, 12))
+    ld = DeviceLoader(
+        data, fit_stats(data.x, "standard"), 16, "meta", shuffle=True, drop_last=True,
+        augment=aug, seed=1, rank=1, world=2, storage=storage,
+    )  # fmt: skip
+    ld.alternate_flip = True
+    # once per epoch, to the device: a resident split's order (and its flip bits, drawn once); a streamed
+    # one's flips (its order and bits stay on the host); then per batch nothing, or a streamed x and y
+    built, per_batch = ([2, 1, 1], 0) if not ld.stream else ([1, 1, 1], 2)
+    for epoch, start in ((0, 0), (1, 0), (2, 1)):
+        counts = _per_batch(ld.epoch(epoch, start))
+        assert counts == [(0, built[epoch] + per_batch)] + [(0, per_batch)] * (len(ld) - start - 1)

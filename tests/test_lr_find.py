@@ -16,12 +16,14 @@ from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import UserError
 from vislab.training.lr_find import RangeTest, lr_find, lr_range_test, suggest
 from vislab.training.optim import build_optimizer
-from vislab.training.setup import model_and_train_loader
+from vislab.training.runtime import Distributed
+from vislab.training.setup import build_parts
 
 
 def test_model_optimizer_and_rng_are_left_as_they_were():
     cfg = tiny_config("model.name=cnn", "model.widths=[4]", "model.fc=[8]", "model.batchnorm=true")
-    model, loader = model_and_train_loader(cfg, torch.device("cpu"))
+    data, network = build_parts(cfg, torch.device("cpu"), Distributed())
+    model, loader = network.model, data.train
     opt = build_optimizer(model.parameters(), cfg.optim)
     batches = list(loader.epoch(0))
     for x, y in batches[

@@ -21,13 +21,19 @@ from vislab.data.augment import build_augment, crop_pad, crop_padding
 from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet
-from vislab.experiments.suite import load_suite, run_config
+from vislab.experiments.suites.spec import load_suite, run_config
 from vislab.predict import load_model
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.setup import set_up
 from vislab.training.trainer import evaluate_at_start, ready_steps, train
+
+
+def raw_checkpoint(path):
+    """A checkpoint file's contents as saved (the on-disk dict)."""
+    return load_checkpoint(path).to_dict()
+
 
 # dropout, batch norm, random crops and flips, early stopping: every source of randomness and state that a
 # stray evaluation could disturb
@@ -60,7 +66,7 @@ def test_tracking_the_test_set_never_changes_the_training(tmp_path):
     plain, tracked = tmp_path / "plain", tmp_path / "tracked"
     train(tiny_config(*STEERED), plain, quiet=True)
     train(tiny_config(*STEERED, "train.track_test=true"), tracked, quiet=True)
-    a, b = (load_checkpoint(r / "checkpoints" / "best.pt") for r in (plain, tracked))
+    a, b = (raw_checkpoint(r / "checkpoints" / "best.pt") for r in (plain, tracked))
     assert a["epoch"] == b["epoch"]
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for k, v in a["state_dict"].items():  # the same bytes, BN running statistics included
@@ -82,7 +88,7 @@ def test_tracked_test_rows_are_the_test_split_and_are_drawn(tmp_path):
     train(tiny_config("train.track_test=true", "train.epochs=2"), run, quiet=True)
     last = rows(run)[-1]
     # the last row is the last epoch's weights (last.pt) on the test split, scored by hand
-    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    ckpt = raw_checkpoint(run / "checkpoints" / "last.pt")
     model, _ = load_model(run / "checkpoints" / "last.pt")
     cfg = tiny_config("train.track_test=true", "train.epochs=2")
     test = load_splits(cfg.data, cfg.train.seed).test
@@ -158,15 +164,16 @@ def centre_28(images: np.ndarray) -> np.ndarray:
 
 def test_crop_28_builds_the_model_for_28_and_evaluates_on_centre_crops(cifar28, tmp_path, capsys):
     run, cfg = cifar28
-    model, ckpt = load_model(run)
-    assert ckpt["input_shape"] == [3, 28, 28] and ckpt["sample_shape"] == [3, 32, 32]
+    model, record = load_model(run)
+    spec = record.inputs
+    assert spec.input_shape == (3, 28, 28) and spec.sample_shape == (3, 32, 32)
     fc4 = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][0]
     assert fc4.in_features == 4 * 4 * 64  # pool3 in ceil mode: 7 → 4, as on 32×32
     # the test predictions the run wrote are the model on the centre 28×28 of each test image
     test = load_splits(cfg.data, cfg.train.seed).test
     x = torch.from_numpy(centre_28(test.x)).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
-        want = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1).numpy()
+        want = torch.softmax(model(apply_stats(x, spec.stats)), 1).numpy()
     stored = np.load(run / "predictions_test.npz")["probs"]
     assert np.abs(stored - want).max() < 1e-5
     # vislab eval scores the same crops
@@ -180,7 +187,7 @@ def test_crop_28_builds_the_model_for_28_and_evaluates_on_centre_crops(cifar28, 
     code, out = cli(capsys, "predict", run, tmp_path / "img.png", "--top-k", "1")
     assert code == 0, out
     best = int(want[3].argmax())
-    assert ckpt["class_names"][best] in out and f"{want[3, best]:.3f}" in out
+    assert record.model.class_names[best] in out and f"{want[3, best]:.3f}" in out
 
 
 def test_export_recipe_says_to_centre_crop(cifar28, capsys):
@@ -232,7 +239,7 @@ def test_zca_with_a_crop_is_fitted_on_the_centre_crops(tmp_path, capsys):
         ] for a in ("--set", kv)), "--out", run,
     )  # fmt: skip
     assert code == 0, out
-    stats = load_checkpoint(run / "checkpoints" / "best.pt")["preprocess"]
+    stats = raw_checkpoint(run / "checkpoints" / "best.pt")["preprocess"]
     assert stats["mode"] == "zca" and tuple(stats["W"].shape) == (36, 36)
     assert cli(capsys, "eval", run)[0] == 0
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "img.png")
@@ -260,13 +267,13 @@ def test_cnn_ladder_crops_28_and_tracks_the_test_set():
         assert (
             build_augment(cfg.augment, (3, 32, 32)).ops[0].padding == 0
         )  # RandomCrop(28): no padding
-    assert all(run_config(suite, n).train.track_test for n in suite["runs"])
+    assert all(run_config(suite, n).train.track_test for n in suite.runs)
 
 
 def test_mlp_basics_has_the_mnist_mlp_and_varies_n():
     suite = load_suite("mlp-basics")
     sizes = []
-    for name in suite["groups"]["mnist-training-size"]:
+    for name in suite.groups["mnist-training-size"]:
         cfg = run_config(suite, name)
         assert cfg.data.name == "mnist" and cfg.data.split is None and cfg.train.track_test
         assert (cfg.model.name, cfg.model.kwargs()["impl"], cfg.optim.lr, cfg.train.batch_size) == (

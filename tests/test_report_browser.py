@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import CHROMIUM
 from vislab.cli import main
-from vislab.experiments.suite import load_suite
+from vislab.experiments.suites.spec import load_suite
 
 PROBE = """
 <script>
@@ -91,7 +91,7 @@ def test_report_is_self_contained_and_figures_decode(suite_report):
         with Image.open(io.BytesIO(base64.b64decode(uri))) as img:
             img.load()
             assert img.format == "PNG" and img.width > 50 and img.height > 50
-    for run in load_suite(suite_report.parent / "s.yaml")["runs"]:
+    for run in load_suite(suite_report.parent / "s.yaml").runs:
         assert f'data-run="{run}"' in page
 
 

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 import vislab
-import vislab.experiments.quickstart as quickstart
+import vislab.experiments.suites.quickstart as quickstart
 from conftest import cli, one_line
 from vislab.errors import ConfigError
-from vislab.experiments.reported import FIGURES, mismatches
-from vislab.experiments.suite import builtin_suites, load_suite
-from vislab.experiments.table import COLUMNS, write_tables
+from vislab.experiments.results.reported import FIGURES, mismatches
+from vislab.experiments.results.table import COLUMNS, write_tables
+from vislab.experiments.suites.spec import builtin_suites, load_suite
 
 REPORTED = {
     "sources": {
@@ -57,14 +57,14 @@ def test_every_builtin_suite_names_its_sources_and_figures_only_of_its_runs():
     cited = 0
     for name in builtin_suites():
         suite = load_suite(name)  # validates the block: its runs exist, its sources are declared
-        for by_source in suite["reported"].get("runs", {}).values():
+        for by_source in (suite.reported.runs if suite.reported else {}).values():
             for src, figs in by_source.items():
-                info = suite["reported"]["sources"][src]
-                assert re.match(r"^(DLVC assignment 1|RDFIA 1-[a-e]+)", info["title"]), info
-                assert info["data"] and figs["where"]
+                info = suite.reported.sources[src]
+                assert re.match(r"^(DLVC assignment 1|RDFIA 1-[a-e]+)", info.title), info
+                assert info.data and figs.where
                 cited += 1
         # names users know: courses and practicals, never the reference files' numbers
-        text = Path(suite["path"]).read_text()
+        text = Path(suite.path).read_text()
         assert not re.search(r"\breports?\s+00\d|\b00[0-4]\s+(Q|§)", text, re.I), name
     assert cited > 20
 
@@ -78,15 +78,15 @@ def test_dlvc_compare_table_holds_the_suite_files_figures_on_the_data_used(tmp_p
         "resnet18": {**summary, "test_acc": 0.5, "val_acc": 0.4},
         "resnet18-noaug": {**summary, "test_acc": 0.45},
     }
-    write_tables(tmp_path, summaries, title="suite dlvc-compare", reported=suite["reported"])
+    write_tables(tmp_path, summaries, title="suite dlvc-compare", reported=suite.reported)
     rows = {
         r["run"]: r for r in csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text()))
     }
-    given = suite["reported"]["runs"]["resnet18"]["dlvc-B"]
+    given = suite.reported.runs["resnet18"]["dlvc-B"]
     for key in ("val_acc", "val_pacc", "test_acc", "test_pacc", "train_time_s", "test_time_s"):
-        assert rows["resnet18"][f"{key}_reported_dlvc-B"] == given[key]
+        assert rows["resnet18"][f"{key}_reported_dlvc-B"] == getattr(given, key)
         assert rows["resnet18-noaug"][f"{key}_reported_dlvc-B"] == ""  # the report gives none
-    assert given["test_acc"] == "0.6305" and rows["resnet18"]["test_acc"] == "0.5"
+    assert given.test_acc == "0.6305" and rows["resnet18"]["test_acc"] == "0.5"
     md = (tmp_path / "results.md").read_text()
     assert md.startswith("# suite dlvc-compare on fashion-mnist\n")
     assert "Data: fashion-mnist (54,000 train / 6,000 val / 10,000 test images)" in md
@@ -211,7 +211,7 @@ def test_quickstart_writes_report_and_says_where(tmp_path, capsys, monkeypatch):
 
 def test_a_run_may_cite_another_dataset_than_its_source():
     """mlp-basics: report A's figures are on circles, its MNIST run's on MNIST; a note only on a real mismatch."""
-    reported = load_suite("mlp-basics")["reported"]
+    reported = load_suite("mlp-basics").reported
     on = {"default": {"data": "circles"}, "mnist": {"data": "mnist"}}
     assert mismatches(reported, on) == []
     [note] = mismatches(reported, {**on, "mnist": {"data": "fashion-mnist"}})

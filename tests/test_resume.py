@@ -33,6 +33,12 @@ from vislab.errors import TrainingInterrupted
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.trainer import train
 
+
+def raw_checkpoint(path):
+    """A checkpoint file's contents as saved (the on-disk dict)."""
+    return load_checkpoint(path).to_dict()
+
+
 PY = sys.executable
 RESULT_KEYS = [
     "val_acc",
@@ -52,7 +58,7 @@ RESULT_KEYS = [
 
 
 def weights_hash(path: Path) -> str:
-    sd = load_checkpoint(path)["state_dict"]
+    sd = raw_checkpoint(path)["state_dict"]
     h = hashlib.sha256()
     for k in sorted(sd):
         h.update(k.encode())
@@ -79,9 +85,10 @@ HALF_WRITE = textwrap.dedent("""
     from vislab.training.checkpoint import atomic_write
     _save_checkpoint = trainer.save_checkpoint
     def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang
-        if path.name == "last.pt" and payload["state"]["epoch"] == 2 and payload["state"]["step"] == 0:
+        loop = payload.resume.loop if payload.resume else None
+        if path.name == "last.pt" and loop and loop.epoch == 2 and loop.step == 0:
             buf = io.BytesIO()
-            torch.save(payload, buf)
+            torch.save(payload.to_dict(), buf)
             def half(f):
                 f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
                 f.flush()
@@ -115,7 +122,7 @@ def _one_attempt(
     if code == 130 and "Resume with" in text:  # the signal handler finished the step and saved
         assert f"vislab train --resume {run}" in one_line(text), text
         assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
-        assert load_checkpoint(run / "checkpoints" / "last.pt")["state"]["step"] > 0
+        assert raw_checkpoint(run / "checkpoints" / "last.pt")["state"]["step"] > 0
     else:
         # 0: done (the signal came too late); -N: killed before the handler was installed, or SIGKILL;
         # 130 + "interrupted.": SIGINT before training (nothing to save)
@@ -154,7 +161,7 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
         "no half-written temp file"
     )
     # the previous checkpoint
-    assert load_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1
+    assert raw_checkpoint(run / "checkpoints" / "last.pt")["state"]["epoch"] == 1
     assert (run / ".lock").read_text().split()[0] == str(pid)  # a stale lock: its process is dead
     assert _one_attempt(zygote, run, log, None, 0) == 0
     assert not list((run / "checkpoints").glob(".*.tmp")) and not (run / ".lock").exists()
@@ -230,7 +237,7 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
     monkeypatch.setattr(trainer_mod, "lr_factor", real)
-    state = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
+    state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
     assert state["epoch"] == 0 and state["step"] == state["global_step"] > 0
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}

@@ -20,6 +20,8 @@ from fixtures import (
     evil_py2_pickle_bytes,
     idx_bytes,
     write_cifar,
+    write_cifar100,
+    write_cifar_batch,
     write_cifar_tarball,
     write_evil_tarball,
     write_idx,
@@ -27,6 +29,7 @@ from fixtures import (
     write_mnist,
 )
 from vislab.config import DataConfig
+from vislab.data import cache as data_cache
 from vislab.data import download as dl
 from vislab.data import safe_tar
 from vislab.data.safe_pickle import load_pickle
@@ -47,6 +50,14 @@ def no_network(monkeypatch):
         raise AssertionError(f"network download attempted: {url}")
 
     monkeypatch.setattr(dl, "download", boom)
+
+
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path_factory, monkeypatch) -> Path:
+    """The fallback cache folder (~/.cache/vislab) of these tests: a fresh temporary one."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home / "vislab"
 
 
 def cfg(name: str, root, **kw) -> DataConfig:
@@ -351,6 +362,144 @@ def test_real_fashion_mnist():
     data = load_source(cfg("fashion-mnist", DEBIAN_FASHION))
     assert data.sets["train"].x.shape == (60000, 28, 28, 1) and len(data.sets["test"]) == 10000
     assert np.bincount(data.sets["test"].y).tolist() == [1000] * 10
+
+
+# --------------------------------------------------------------------------- decoded-array cache
+def _entries(folder: Path) -> list[str]:
+    """The cache entries (their index files) in ``folder``."""
+    return sorted(p.name for p in folder.glob("*.index.json")) if folder.is_dir() else []
+
+
+def _refuse(*args, **kw):
+    raise AssertionError("decoded again instead of read from the cache")
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_second_load_reads_the_cache(tmp_path, monkeypatch, gz):
+    written = write_mnist(tmp_path, gz=gz)
+    first = load_source(cfg("fashion-mnist", tmp_path))
+    assert len(_entries(tmp_path / data_cache.CACHE_DIR)) == 2  # train, test
+    monkeypatch.setattr(idx, "read_idx", _refuse)
+    monkeypatch.setattr(dl, "check_official", _refuse)  # the .gz MD5 was checked when decoded
+    again = load_source(cfg("fashion-mnist", tmp_path))
+    for key in ("train", "test"):
+        np.testing.assert_array_equal(again.sets[key].x, first.sets[key].x)
+        np.testing.assert_array_equal(again.sets[key].y, first.sets[key].y)
+        assert again.sets[key].x.shape[1:] == (28, 28, 1) and again.sets[key].y.dtype == np.int64
+    np.testing.assert_array_equal(again.sets["train"].x[..., 0], written["train"][0])
+    assert again.class_names == first.class_names and again.files == first.files
+
+
+def test_idx_changed_file_invalidates_the_cache(tmp_path):
+    write_mnist(tmp_path, sets=("test",))
+    load_source(cfg("mnist", tmp_path, use=["test"]))
+    before = _entries(tmp_path / data_cache.CACHE_DIR)
+    labels = np.full(20, 7, np.uint8)  # other labels
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    data = load_source(cfg("mnist", tmp_path, use=["test"]))
+    np.testing.assert_array_equal(data.sets["test"].y, labels)
+    after = _entries(tmp_path / data_cache.CACHE_DIR)
+    assert len(after) == 1 and after != before  # the stale entry is gone
+    assert len(list((tmp_path / data_cache.CACHE_DIR).iterdir())) == 3  # its x, y and index
+
+
+def _damage_truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _damage_labels(path: Path) -> None:  # a valid .npy whose labels no decode returns
+    if path.name.endswith(".y.npy"):
+        np.save(path, np.full(np.load(path).shape, 200, np.uint8))
+
+
+def _damage_garbage(path: Path) -> None:
+    path.write_bytes(b"not an npy file")
+
+
+@pytest.mark.parametrize("damage", [_damage_truncate, _damage_labels, _damage_garbage])
+def test_idx_corrupt_cache_is_rebuilt(tmp_path, monkeypatch, damage):
+    written = write_mnist(tmp_path, sets=("test",))
+    load_source(cfg("mnist", tmp_path, use=["test"]))
+    for p in (tmp_path / data_cache.CACHE_DIR).glob("*.npy"):
+        damage(p)
+    calls = []
+    real = idx.read_idx
+    monkeypatch.setattr(idx, "read_idx", lambda p: calls.append(p) or real(p))
+    data = load_source(cfg("mnist", tmp_path, use=["test"]))
+    assert len(calls) == 2  # decoded again
+    np.testing.assert_array_equal(data.sets["test"].x[..., 0], written["test"][0])
+    np.testing.assert_array_equal(data.sets["test"].y, written["test"][1])
+    monkeypatch.setattr(idx, "read_idx", _refuse)  # and cached again
+    load_source(cfg("mnist", tmp_path, use=["test"]))
+
+
+def test_cache_falls_back_to_user_folder_then_skips(tmp_path, user_cache, monkeypatch):
+    write_mnist(tmp_path, sets=("test",))
+    (tmp_path / data_cache.CACHE_DIR).write_text("a file where the cache folder would go")
+    first = load_source(cfg("mnist", tmp_path, use=["test"]))
+    assert len(_entries(user_cache)) == 1  # the data's folder cannot hold it: ~/.cache/vislab does
+    real = idx.read_idx
+    monkeypatch.setattr(idx, "read_idx", _refuse)
+    again = load_source(cfg("mnist", tmp_path, use=["test"]))
+    np.testing.assert_array_equal(again.sets["test"].x, first.sets["test"].x)
+    monkeypatch.setattr(idx, "read_idx", real)
+    blocked = tmp_path / "no-cache-here"
+    blocked.write_text("a file, not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    write_mnist(tmp_path / "other", sets=("test",), seed=1)
+    (tmp_path / "other" / data_cache.CACHE_DIR).write_text("")
+    data = load_source(
+        cfg("mnist", tmp_path / "other", use=["test"])
+    )  # nowhere to cache: just loads
+    assert len(data.sets["test"]) == 20 and not list(tmp_path.glob("**/*.npy.*.tmp"))
+
+
+@pytest.mark.parametrize("label_mode", ["fine", "coarse"])
+def test_cifar100_cache_per_label_kind(tmp_path, monkeypatch, label_mode):
+    written = write_cifar100(tmp_path, n=30)
+    load_source(cfg("cifar100", tmp_path, label_mode="fine"))
+    real = cifar.read_cifar_batch
+    monkeypatch.setattr(cifar, "read_cifar_batch", _refuse)
+    if label_mode == "coarse":  # another entry: its first load decodes
+        with pytest.raises(AssertionError, match="decoded again"):
+            load_source(cfg("cifar100", tmp_path, label_mode=label_mode))
+        monkeypatch.setattr(cifar, "read_cifar_batch", real)
+        load_source(cfg("cifar100", tmp_path, label_mode=label_mode))
+        monkeypatch.setattr(cifar, "read_cifar_batch", _refuse)
+    data = load_source(cfg("cifar100", tmp_path, label_mode=label_mode))
+    labels = written["train"][1 if label_mode == "fine" else 2]
+    np.testing.assert_array_equal(data.sets["train"].y, labels)
+    np.testing.assert_array_equal(data.sets["train"].x, written["train"][0])
+
+
+def test_cifar_cache_reused_invalidated_and_rebuilt(tmp_path, monkeypatch):
+    write_cifar(tmp_path, n=20)
+    first = load_source(cfg("cifar10", tmp_path))
+    assert len(_entries(tmp_path / data_cache.CACHE_DIR)) == 3  # train, val, test
+    real = cifar.read_cifar_batch
+    monkeypatch.setattr(cifar, "read_cifar_batch", _refuse)
+    again = load_source(cfg("cifar10", tmp_path))
+    for key in ("train", "val", "test"):
+        np.testing.assert_array_equal(again.sets[key].x, first.sets[key].x)
+        np.testing.assert_array_equal(again.sets[key].y, first.sets[key].y)
+    x, y = write_cifar_batch(
+        tmp_path / "data_batch_3", n=20, seed=99
+    )  # changed: train decoded again
+    calls = []
+    monkeypatch.setattr(
+        cifar, "read_cifar_batch", lambda p, f=None: calls.append(p.name) or real(p, f)
+    )
+    changed = load_source(cfg("cifar10", tmp_path))
+    assert calls == ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4"]
+    np.testing.assert_array_equal(changed.sets["train"].x[40:60], x)
+    np.testing.assert_array_equal(changed.sets["train"].y[40:60], y)
+    assert len(_entries(tmp_path / data_cache.CACHE_DIR)) == 3
+    for p in (tmp_path / data_cache.CACHE_DIR).glob("CIFAR-10-test-*.x.npy"):
+        _damage_truncate(p)
+    calls.clear()
+    rebuilt = load_source(cfg("cifar10", tmp_path))
+    assert calls == ["test_batch"]
+    np.testing.assert_array_equal(rebuilt.sets["test"].x, first.sets["test"].x)
 
 
 # ------------------------------------------------------------------------------ digits, circles

@@ -18,9 +18,9 @@ import yaml
 
 from conftest import cli, one_line
 from vislab.errors import UserError
-from vislab.experiments.claims import SuiteClaims
-from vislab.experiments.storage import SharedStorage
-from vislab.experiments.suite import load_suite, run_config
+from vislab.experiments.shared.claims import SuiteClaims
+from vislab.experiments.shared.postgres import SharedStorage
+from vislab.experiments.suites.spec import load_suite, run_config
 from vislab.training.state import Callback
 from vislab.training.trainer import train
 
@@ -258,7 +258,7 @@ def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys,
     spec = write_suite(tmp_path / "s.yaml", {"mlp": {}, "wide": {"model.hidden": [32]}}, name=name)
     suite = load_suite(spec)
     first = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
-    first.join({run: run_config(suite, run).to_dict() for run in suite["runs"]})
+    first.join({run: run_config(suite, run).to_dict() for run in suite.runs})
     first.close()
     out = tmp_path / "out"
     code, text = cli(capsys, "suite", spec, "--out", out, "--storage", url, "--epochs", "3")
@@ -269,5 +269,5 @@ def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys,
     assert train_spy == [] and not out.exists()
     with pytest.raises(UserError, match="runs only here: extra"):
         SuiteClaims(SharedStorage(url), name).join(
-            {**{r: run_config(suite, r).to_dict() for r in suite["runs"]}, "extra": None}
+            {**{r: run_config(suite, r).to_dict() for r in suite.runs}, "extra": None}
         )

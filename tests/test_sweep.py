@@ -17,8 +17,11 @@ from optuna.trial import TrialState, create_trial
 
 from vislab.cli import main
 from vislab.errors import ConfigError
-from vislab.experiments import space as sp
-from vislab.experiments.sweep import load_existing_study, run_sweep
+from vislab.experiments.sweeps import samplers
+from vislab.experiments.sweeps import space as sp
+from vislab.experiments.sweeps.runner import run_sweep
+from vislab.experiments.sweeps.spec import METRICS, builtin_sweeps, load_sweep
+from vislab.experiments.sweeps.study import load_existing_study
 
 BASE = {
     "data": {"name": "digits", "limit": 200},
@@ -139,14 +142,14 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
         if proc.poll() is None:
             proc.kill()
     # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
-    study = run_sweep(sp.load_sweep(spec), out, trials=2, log=lambda s: None)
+    study = run_sweep(load_sweep(spec), out, trials=2, log=lambda s: None)
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 2
     assert any(t.params == trials[0].params for t in complete)  # the retry
     before = {t.number: t.datetime_complete for t in complete}
-    run_sweep(sp.load_sweep(spec), out, trials=2, log=lambda s: None)
+    run_sweep(load_sweep(spec), out, trials=2, log=lambda s: None)
     again = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
     assert {
         t.number: t.datetime_complete for t in again.get_trials(states=(TrialState.COMPLETE,))
@@ -217,12 +220,14 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("eval_at_start", [False, True])
 def test_pruned_trials_stop_early(tmp_path, monkeypatch, eval_at_start):
-    monkeypatch.setattr(sp, "build_pruner", lambda spec: optuna.pruners.ThresholdPruner(lower=1.01))
+    monkeypatch.setattr(
+        samplers, "build_pruner", lambda spec: optuna.pruners.ThresholdPruner(lower=1.01)
+    )
     spec = write_spec(
         tmp_path / "s.yaml",
         base={**BASE, "train": {**BASE["train"], "epochs": 3, "eval_at_start": eval_at_start}},
     )
-    study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=2, log=lambda s: None)
+    study = run_sweep(load_sweep(spec), tmp_path / "sw", trials=2, log=lambda s: None)
     assert [t.state for t in study.trials] == [TrialState.PRUNED, TrialState.PRUNED]
     for t in study.trials:
         assert list(t.intermediate_values) == [
@@ -248,7 +253,7 @@ def test_grid_sampler_covers_the_grid(tmp_path):
         )
     )
     study = run_sweep(
-        sp.load_sweep(spec),
+        load_sweep(spec),
         tmp_path / "sw",
         overrides=["data.limit=100"],
         log=lambda s: None,
@@ -264,28 +269,25 @@ def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
     import torch
 
     from vislab.config import build_config
-    from vislab.experiments.sweep import base_tree
+    from vislab.experiments.sweeps.runner import base_tree
     from vislab.models import build_model
 
-    assert {"dlvc-cnn", "dlvc-vit", "dlvc-augment"} <= set(sp.builtin_sweeps())
-    for name in sp.builtin_sweeps():
-        spec = sp.load_sweep(name)
+    assert {"dlvc-cnn", "dlvc-vit", "dlvc-augment"} <= set(builtin_sweeps())
+    for name in builtin_sweeps():
+        spec = load_sweep(name)
         base = base_tree(spec, [])
-        assert spec["metric"] in sp.METRICS and spec["distributions"]
+        assert spec.metric in METRICS and spec.distributions
         assert base["data"]["name"] == "cifar10"
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         for _ in range(6):
             trial = study.ask()
             cfg = build_config(
                 base,
-                [
-                    f"{k}={json.dumps(v)}"
-                    for k, v in sp.suggest(trial, spec["distributions"]).items()
-                ],
+                [f"{k}={json.dumps(v)}" for k, v in sp.suggest(trial, spec.distributions).items()],
             )
             model = build_model(cfg.model.name, (3, 32, 32), 10, **cfg.model.kwargs())
             assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
-    vit = sp.load_sweep("dlvc-vit")["distributions"]
+    vit = load_sweep("dlvc-vit").distributions
     assert {
         "train.batch_size",
         "model.patch_size",
@@ -374,7 +376,7 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
 
 
 def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path, monkeypatch):
-    import vislab.experiments.objective as sweep_mod
+    import vislab.experiments.sweeps.objective as sweep_mod
     from vislab.errors import TrainingInterrupted
 
     real, calls = sweep_mod.train, []
@@ -388,7 +390,7 @@ def test_interrupted_sweep_queues_the_trial_again_and_says_how_to_go_on(tmp_path
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sweep_mod, "train", train_once_interrupted)
-    spec = sp.load_sweep(write_spec(tmp_path / "s.yaml"))
+    spec = load_sweep(write_spec(tmp_path / "s.yaml"))
     with pytest.raises(
         TrainingInterrupted, match="queued again. Run the same `vislab sweep` command"
     ):
@@ -446,7 +448,7 @@ def test_a_space_key_no_trial_could_use_stops_the_sweep_before_any_trial(
 def test_sweep_parameter_mistakes_name_the_key_path_and_the_file(tmp_path, entry, fragments):
     spec = write_spec(tmp_path / "s.yaml", space={"optim.lr": entry})
     with pytest.raises(ConfigError) as e:
-        sp.load_sweep(spec)
+        load_sweep(spec)
     msg = str(e.value)
     assert str(spec) in msg and all(f in msg for f in fragments), msg
 
@@ -454,7 +456,7 @@ def test_sweep_parameter_mistakes_name_the_key_path_and_the_file(tmp_path, entry
 def test_sweep_file_top_level_mistakes(tmp_path):
     spec = write_spec(tmp_path / "s.yaml", metric="test_acc", trial=3)
     with pytest.raises(ConfigError) as e:
-        sp.load_sweep(spec)
+        load_sweep(spec)
     msg = str(e.value)
     assert "never on test" in msg and "Did you mean 'trials'" in msg and str(spec) in msg
 
@@ -464,12 +466,12 @@ def test_sweeps_silence_their_own_optuna_warnings_and_keep_real_ones(tmp_path):
     ExperimentalWarnings stay out of the output. A user's own mistake (a deprecated sampler option) shows."""
     import warnings
 
-    from vislab.experiments.storage import requeue
+    from vislab.experiments.sweeps.study import requeue
 
     spec = write_spec(tmp_path / "s.yaml", sampler={"name": "tpe", "consider_prior": True})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        study = run_sweep(sp.load_sweep(spec), tmp_path / "sw", trials=1, log=lambda s: None)
+        study = run_sweep(load_sweep(spec), tmp_path / "sw", trials=1, log=lambda s: None)
         requeue(study, study.trials[0])  # the path of a dead worker's trial
     shown = [f"{w.category.__name__}: {w.message}" for w in caught]
     assert not [m for m in shown if m.startswith("ExperimentalWarning")], shown
@@ -480,14 +482,14 @@ def test_sweeps_silence_their_own_optuna_warnings_and_keep_real_ones(tmp_path):
 @pytest.mark.slow
 def test_the_dlvc_augmentation_dropout_study_is_built_in(tmp_path):
     """DLVC assignment 1 §6.2: augmentation probability 0–100 % × dropout 0–0.7 on the tuned CNN, val ACC."""
-    spec = sp.load_sweep("dlvc-augment")
-    d = spec["distributions"]
+    spec = load_sweep("dlvc-augment")
+    d = spec.distributions
     assert d == {
         "augment.p": FloatDistribution(0.0, 1.0),
         "model.dropout": CategoricalDistribution([0.0, 0.3, 0.5, 0.7]),
     }
-    assert (spec["metric"], spec["direction"], spec["curves"]) == ("val_acc", "maximize", 30)
-    base = spec["base"]
+    assert (spec.metric, spec.direction, spec.curves) == ("val_acc", "maximize", 30)
+    base = spec.base
     assert base["model"]["name"] == "cnn" and base["data"]["name"] == "cifar10"
     # the augmentation it gates: flip, rotation, resized crop
     assert {k for k, v in base["augment"].items() if v.get("p", 0) > 0} == {
@@ -513,11 +515,11 @@ def test_a_narrowed_grid_walks_its_own_smaller_grid(tmp_path):
     spec.write_text(yaml.safe_dump({"name": "g", "base": BASE, "sampler": "grid", "space": space}))
     out = tmp_path / "sw"
     study = run_sweep(
-        sp.load_sweep(spec), out, overrides=["data.limit=100"], narrow=2, log=lambda s: None
+        load_sweep(spec), out, overrides=["data.limit=100"], narrow=2, log=lambda s: None
     )
     best = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: -t.value)[:2]
     narrow = load_existing_study(f"sqlite:///{out / 'study.db'}", "g-narrow").trials
-    grid = sp.narrowed(sp.load_sweep(spec)["distributions"], best)
+    grid = sp.narrowed(load_sweep(spec).distributions, best)
     points = [(t.params["optim.name"], t.params["train.batch_size"]) for t in narrow]
     assert len(points) == len(set(points)) == sp.grid_size(grid)  # every narrowed point, once
     assert {p[0] for p in points} == {t.params["optim.name"] for t in best}

@@ -16,6 +16,12 @@ from vislab.training.optim import lr_factor
 from vislab.training.state import Callback
 from vislab.training.trainer import train
 
+
+def raw_checkpoint(path):
+    """A checkpoint file's contents as saved (the on-disk dict)."""
+    return load_checkpoint(path).to_dict()
+
+
 CONTRACT = [
     "val_acc",
     "val_pacc",
@@ -29,7 +35,7 @@ CONTRACT = [
 
 
 def weights(run_dir, name="last.pt"):
-    return load_checkpoint(run_dir / "checkpoints" / name)["state_dict"]
+    return raw_checkpoint(run_dir / "checkpoints" / name)["state_dict"]
 
 
 def same_weights(a, b):
@@ -52,6 +58,8 @@ def test_run_directory_contract(tmp_path):
         assert (run / f).is_file(), f
     summary = json.loads((run / "summary.json").read_text())
     assert all(k in summary for k in CONTRACT) and summary == s
+    # where the process's time went, beside training: set-up, final evaluation, figures
+    assert all(summary[k] > 0 for k in ("setup_s", "train_time_s", "eval_s", "figures_s"))
     assert summary["status"] == "complete" and summary["params"] == 64 * 32 + 32 + 32 * 10 + 10
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
@@ -72,7 +80,7 @@ def test_run_directory_contract(tmp_path):
     assert (
         "torch" in summary["versions"] and summary["device"] == "cpu" and summary["peak_rss_mb"] > 0
     )
-    ckpt = load_checkpoint(run / "checkpoints" / "best.pt")
+    ckpt = raw_checkpoint(run / "checkpoints" / "best.pt")
     for key in (
         "model_name",
         "model_kwargs",
@@ -92,7 +100,7 @@ def test_best_checkpoint_is_the_best_val_pacc_epoch(tmp_path):
     ]
     best = max(rows, key=lambda r: r["val_pacc"])
     assert s["best_epoch"] == best["epoch"]
-    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt")["epoch"] == best["epoch"]
+    assert raw_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt")["epoch"] == best["epoch"]
     assert s["val_pacc"] == pytest.approx(best["val_pacc"])
 
 
@@ -137,7 +145,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval
         train(tiny_config(*over), tmp_path / "cut", quiet=True, callbacks=[SignalAt(stop_after)])
     status = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert status["status"] == "interrupted"
-    ck = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
+    ck = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
     # stopped one step into the next epoch
     assert ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1
     # config comes from the checkpoint
@@ -237,7 +245,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
         )
     assert "epoch 2" in str(e.value) and "last.pt" in str(e.value)
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "diverged"
-    kept = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
+    kept = raw_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
     assert kept["state"]["epoch"] == 1  # the last good checkpoint, all finite
     assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
 

@@ -159,8 +159,8 @@ def test_resume_eval_and_predict_of_an_unchanged_user_run(capsys, user_run, digi
     assert code == 0 and "acc" in text, text
     code, text = cli(capsys, "predict", user_run, digit_png)
     assert code == 0 and str(digit_png) in text, text
-    model, ckpt = load_model(user_run)
-    assert type(model).__name__ == "Net" and ckpt["model_name"] == "net.py:Net"
+    model, record = load_model(user_run)
+    assert type(model).__name__ == "Net" and record.model.name == "net.py:Net"
 
 
 def test_a_builder_function_with_its_options(capsys, tmp_path, monkeypatch):

@@ -14,9 +14,11 @@ from optuna.trial import TrialState
 from vislab.cli import main
 from vislab.config import build_config
 from vislab.errors import ConfigError
-from vislab.experiments import space as sp
-from vislab.experiments.storage import load_existing_study
-from vislab.experiments.sweep import base_tree
+from vislab.experiments.sweeps import samplers
+from vislab.experiments.sweeps import space as sp
+from vislab.experiments.sweeps.runner import base_tree
+from vislab.experiments.sweeps.spec import load_sweep
+from vislab.experiments.sweeps.study import load_existing_study
 from vislab.models import build_model
 
 # A W&B sweep file as W&B's documentation writes them: constants (value:), a nested parameters: block, names
@@ -87,15 +89,15 @@ def write(tmp_path, text: str, name: str = "wandb.yaml"):
 def test_a_wandb_sweep_runs_through_optuna_with_the_same_space(tmp_path, capsys, method, sampler):
     grid = method == "grid"  # W&B's grid needs a finite space too
     text = WANDB_SWEEP.format(method=method, continuous=FINITE if grid else CONTINUOUS)
-    spec = sp.load_sweep(write(tmp_path, text))
+    spec = load_sweep(write(tmp_path, text))
     expected = SPACE_FINITE if grid else SPACE_CONTINUOUS
-    assert spec["distributions"] == expected
-    assert isinstance(sp.build_sampler(spec, 0), sampler)
+    assert spec.distributions == expected
+    assert isinstance(samplers.build_sampler(spec, 0), sampler)
     # early_terminate hyperband, max_iter 2, s 1, eta 2 → brackets from 2 / 2^1 = 1 epoch to 2, halving
-    pruner = sp.build_pruner(spec)
+    pruner = samplers.build_pruner(spec)
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
     assert (pruner._min_resource, pruner._max_resource, pruner._reduction_factor) == (1, 2, 2)
-    assert spec["base"] == {
+    assert spec.base == {
         "data": {"name": "digits", "limit": 300},
         "train": {"epochs": 2, "device": "cpu"},
         "model": {"name": "mlp"},
@@ -112,7 +114,7 @@ def test_a_wandb_sweep_runs_through_optuna_with_the_same_space(tmp_path, capsys,
         assert summary["status"] in ("complete", "pruned")
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     # what vislab ran, as a vislab sweep file: the same space again
-    assert sp.load_sweep(out / "sweep.yaml")["distributions"] == expected
+    assert load_sweep(out / "sweep.yaml").distributions == expected
 
 
 # The DLVC assignment 1 students swept with W&B: the CNN's batch size, dropout, per-layer widths and the
@@ -172,14 +174,14 @@ parameters:
 def test_the_dlvc_students_sweep_files_run_unchanged(tmp_path, text, sets, keys):
     """Their names map to vislab keys (AdamW → adamw, ExponentialLR → exponential, a head depth → [width],
     per-layer widths → list items); every sampled trial makes a valid config and a model for CIFAR-10."""
-    spec = sp.load_sweep(write(tmp_path, text))
-    assert set(spec["distributions"]) == keys
-    assert (spec["metric"], spec["direction"]) == ("val_acc", "maximize")
+    spec = load_sweep(write(tmp_path, text))
+    assert set(spec.distributions) == keys
+    assert (spec.metric, spec.direction) == ("val_acc", "maximize")
     base = base_tree(spec, ["data.name=cifar10", *sets])
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
         tree = json.loads(json.dumps(base))
-        sp.apply_values(tree, sp.suggest(study.ask(), spec["distributions"]))
+        sp.apply_values(tree, sp.suggest(study.ask(), spec.distributions))
         cfg = build_config(tree)
         model = build_model(cfg.model.name, (3, 32, 32), 10, **cfg.model.kwargs())
         assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
@@ -256,9 +258,9 @@ def test_names_vislab_cannot_map_are_all_listed_with_the_closest_key(tmp_path, c
 )
 def test_each_wandb_distribution_becomes_its_optuna_distribution(tmp_path, entry, expected):
     text = yaml.safe_dump({"method": "random", "parameters": {"optim.lr": entry}})
-    spec = sp.load_sweep(write(tmp_path, text))
-    assert spec["distributions"] == {"optim.lr": expected}
-    assert ("probabilities" in entry) == any("probabilities" in n for n in spec["notes"])
+    spec = load_sweep(write(tmp_path, text))
+    assert spec.distributions == {"optim.lr": expected}
+    assert ("probabilities" in entry) == any("probabilities" in n for n in spec.notes)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +278,7 @@ def test_each_wandb_distribution_becomes_its_optuna_distribution(tmp_path, entry
 def test_what_optuna_cannot_sample_is_a_clear_error(tmp_path, entry, fragment):
     text = yaml.safe_dump({"method": "random", "parameters": {"dropout": entry}})
     with pytest.raises(ConfigError) as e:
-        sp.load_sweep(write(tmp_path, text))
+        load_sweep(write(tmp_path, text))
     assert "'dropout'" in str(e.value) and fragment in str(e.value), str(e.value)
 
 
@@ -284,7 +286,7 @@ def test_the_sweep_level_keys(tmp_path):
     """metric name and goal (W&B's default goal: minimize), run_cap, the keys vislab ignores, W&B's own
     mistakes and what has no vislab equivalent."""
     one = {"lr": {"values": [0.1, 0.01]}}
-    spec = sp.load_sweep(
+    spec = load_sweep(
         write(
             tmp_path,
             yaml.safe_dump(
@@ -299,9 +301,9 @@ def test_the_sweep_level_keys(tmp_path):
             ),
         )
     )
-    assert (spec["metric"], spec["direction"], spec["trials"]) == ("val_loss", "minimize", 7)
-    assert spec["sampler"] == "tpe" and spec["pruner"] == "none"
-    notes = " | ".join(spec["notes"])
+    assert (spec.metric, spec.direction, spec.trials) == ("val_loss", "minimize", 7)
+    assert spec.sampler == "tpe" and spec.pruner == "none"
+    notes = " | ".join(spec.notes)
     assert "'command:' is W&B's" in notes and "'entity:'" in notes and "target" in notes
     assert "no 'goal:'" in notes and "minimize" in notes
     mistakes = [
@@ -313,7 +315,7 @@ def test_the_sweep_level_keys(tmp_path):
     ]
     for tree, fragment in mistakes:
         with pytest.raises(ConfigError) as e:
-            sp.load_sweep(write(tmp_path, yaml.safe_dump(tree)))
+            load_sweep(write(tmp_path, yaml.safe_dump(tree)))
         assert fragment in str(e.value) and "wandb.yaml" in str(e.value), str(e.value)
 
 
@@ -334,7 +336,7 @@ def test_hyperband_becomes_optunas_hyperband_pruner(tmp_path, early_terminate, p
         "early_terminate": early_terminate,
         "parameters": {"lr": {"values": [1]}},
     }
-    got = sp.build_pruner(sp.load_sweep(write(tmp_path, yaml.safe_dump(tree))))
+    got = samplers.build_pruner(load_sweep(write(tmp_path, yaml.safe_dump(tree))))
     assert isinstance(got, optuna.pruners.HyperbandPruner)
     assert (got._min_resource, got._max_resource, got._reduction_factor) == pruner
 
@@ -346,7 +348,7 @@ def test_hyperband_settings_optuna_cannot_follow_are_refused(tmp_path):
     ):
         tree = {"method": "random", "early_terminate": et, "parameters": {"lr": {"values": [1]}}}
         with pytest.raises(ConfigError, match=fragment):
-            sp.load_sweep(write(tmp_path, yaml.safe_dump(tree)))
+            load_sweep(write(tmp_path, yaml.safe_dump(tree)))
 
 
 def test_a_list_item_needs_the_items_before_it():
@@ -370,10 +372,8 @@ def test_the_same_space_as_wandbs_own_optuna_mapping(tmp_path):
         "model.hidden"
     ]  # list choices: W&B's mapping keeps them as lists, vislab as JSON text
     theirs = wandb_optuna.search_space_from_sweep_config(searched)
-    ours = sp.load_sweep(
-        write(tmp_path, WANDB_SWEEP.format(method="random", continuous=CONTINUOUS))
-    )
+    ours = load_sweep(write(tmp_path, WANDB_SWEEP.format(method="random", continuous=CONTINUOUS)))
     names = {"lr": "optim.lr", "batch_size": "train.batch_size", "momentum": "optim.momentum"}
     assert len(theirs) == 5
     for name, dist in theirs.items():
-        assert ours["distributions"][names.get(name, name)] == dist, name
+        assert ours.distributions[names.get(name, name)] == dist, name

@@ -16,30 +16,30 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
-import pandas as pd
 import torch
 import yaml
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.data.sources import memory
 from vislab.errors import UserError
-from vislab.experiments.runner import run_suite as _run_suite
-from vislab.experiments.shared_suite import run_shared_suite
-from vislab.experiments.space import load_sweep
-from vislab.experiments.storage import SharedStorage
-from vislab.experiments.suite import load_suite, suite_overrides
-from vislab.experiments.sweep import run_sweep
-from vislab.experiments.table import columns, table_rows
 from vislab.models import register_model
 from vislab.models import user as user_code
-from vislab.report.build import build_report
 from vislab.run import Run, SuiteResult
 from vislab.training.rundir import RunDir, is_complete
 from vislab.training.runtime import Distributed
-from vislab.training.trainer import train as _train
+
+# The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
+# below): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook that
+# opens runs, a sweep trial or `vislab train` should not wait for (tests/test_startup.py checks it).
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+    from vislab.experiments.shared.postgres import SharedStorage
+    from vislab.experiments.suites.spec import Suite
+    from vislab.experiments.sweeps.spec import Sweep
 
 # The public names are listed in vislab/__init__.py (vislab.__all__).
 ConfigLike = Config | Mapping[str, Any] | str | Path | None
@@ -102,6 +102,9 @@ def train_config(
         if cfg is None:
             raise UserError("give the run directory to resume.")
         out = default_run_dir(cfg)
+    # on use (see the imports): the trainer draws its figures with matplotlib
+    from vislab.training.trainer import train as _train
+
     device = cfg.train.device if cfg is not None else _saved_device(Path(out))
     dist = Distributed(device)
     try:
@@ -240,6 +243,10 @@ def compare(
 
     >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")
     """
+    import pandas as pd  # on use (see the imports)
+
+    from vislab.experiments.results.table import columns, table_rows
+
     named = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
     summaries: dict[str, dict] = {}
     for name, r in named:
@@ -271,15 +278,19 @@ def report_hook(log: Log) -> Callable[..., None]:
     """What each suite or sweep stage does with its results when asked for a report: report.html."""
 
     def write(out: Path, study: optuna.Study | None = None) -> None:
+        from vislab.report.build import build_report  # on use (see the imports)
+
         log(f"report: {build_report(out, study=study)}")
 
     return write
 
 
-def resolve_suite(name_or_file: str | Path, out: str | Path | None = None) -> tuple[dict, Path]:
+def resolve_suite(name_or_file: str | Path, out: str | Path | None = None) -> tuple[Suite, Path]:
     """The loaded suite and its folder (``out``, default ``runs/suite-<name>``)."""
+    from vislab.experiments.suites.spec import load_suite  # on use (see the imports)
+
     suite = load_suite(name_or_file)
-    return suite, Path(out) if out is not None else Path("runs") / f"suite-{suite['name']}"
+    return suite, Path(out) if out is not None else Path("runs") / f"suite-{suite.name}"
 
 
 def run_suite(
@@ -309,9 +320,13 @@ def run_suite(
     >>> res = vislab.run_suite("quickstart", epochs=1, overrides={"data.limit": 300})
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
     """
+    from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
+    from vislab.experiments.suites.runner import run_suite as _run_suite
+    from vislab.experiments.suites.spec import suite_overrides
+
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     suite, folder = resolve_suite(name_or_file, out)
-    log(f"suite {suite['name']}: {len(suite['runs'])} runs → {folder}")
+    log(f"suite {suite.name}: {len(suite.runs)} runs → {folder}")
     sets = suite_overrides(data, epochs, _assignments(overrides))
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     if shared is None:
@@ -320,10 +335,10 @@ def run_suite(
         run_shared_suite(suite, folder, shared, sets, **kw)
     finished = {
         name: Run(folder / name)
-        for name in suite["runs"]
+        for name in suite.runs
         if is_complete(RunDir(folder / name).read_summary())
     }
-    return SuiteResult(path=folder, table=compare(finished, suite.get("reported")), runs=finished)
+    return SuiteResult(path=folder, table=compare(finished, suite.reported), runs=finished)
 
 
 def _shared_storage(
@@ -337,17 +352,21 @@ def _shared_storage(
                 "postgresql://... too, or leave them out."
             )
         return None
+    from vislab.experiments.shared.postgres import SharedStorage  # on use (see the imports)
+
     return SharedStorage.timed(url, heartbeat, lapse)
 
 
 def resolve_sweep(
     spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None = None
-) -> tuple[dict, Path]:
+) -> tuple[Sweep, Path]:
     """The loaded sweep and its folder (``out``, default ``runs/sweep-<name>``). A mapping is a sweep spec
     as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there."""
+    from vislab.experiments.sweeps.spec import load_sweep  # on use (see the imports)
+
     if not isinstance(spec_or_file, Mapping):
         spec = load_sweep(spec_or_file)
-        return spec, Path(out) if out is not None else Path("runs") / f"sweep-{spec['name']}"
+        return spec, Path(out) if out is not None else Path("runs") / f"sweep-{spec.name}"
     tree = dict(spec_or_file)
     name = str(tree.setdefault("name", "sweep"))
     folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
@@ -387,6 +406,10 @@ def sweep(
     ...                      trials=4, epochs=2)
     >>> study.best_params
     """
+    from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
+    from vislab.experiments.sweeps.runner import run_sweep
+    from vislab.report.build import build_report
+
     spec, folder = resolve_sweep(spec_or_file, out)
     study = run_sweep(
         spec,

@@ -1,5 +1,8 @@
-"""Why a finished run predicts what it does: attention maps and attention rollout for ViTs (vislab's
-``vit`` and timm ViTs), Grad-CAM and saliency (captum, ``pip install 'vislab[explain]'``) for any model.
+"""Why a finished run predicts what it does: attention maps and attention rollout for transformers
+(vislab's ``vit``, timm ViTs: any model whose hooks give attention maps), Grad-CAM for models with a
+Grad-CAM layer (any convolutional network) and saliency for any model (captum,
+``pip install 'vislab[explain]'``). What a model offers is asked of its hooks
+(:func:`vislab.models.hooks.hooks_of`), never guessed from its class.
 
 Images go through the run's own preprocessing exactly as ``vislab predict`` (resize, centre crop,
 normalisation: :mod:`vislab.predict`). Every map is a ``B × K × h × w`` tensor: ``K`` heads for
@@ -10,7 +13,6 @@ normalisation: :mod:`vislab.predict`). Every map is a ``B × K × h × w`` tenso
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +21,12 @@ import torch
 from torch import nn
 
 from vislab.data.augment import centre_crop
-from vislab.data.preprocess import apply_stats
 from vislab.errors import UserError
-from vislab.models.hooks import hooks_of
-from vislab.models.vit import ViT, attention_rollout
+from vislab.models.hooks import TokenGrid, hooks_of
+from vislab.models.vit import attention_rollout
 from vislab.plotting.explain import plot_explanation
 from vislab.predict import classify, image_shape, load_image, load_model
+from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
 
@@ -38,17 +40,9 @@ class Explanation:
     top: tuple[str, float]
 
 
-def model_input(ckpt: dict, arrays: Sequence[np.ndarray]) -> torch.Tensor:
+def model_input(record: RunRecord, arrays: Sequence[np.ndarray]) -> torch.Tensor:
     """uint8 H×W×C images (of :func:`vislab.predict.image_shape`) as the normalised batch the model takes."""
-    x = torch.stack([torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in arrays])
-    return apply_stats(centre_crop(x.float().div_(255), _crop(ckpt)), ckpt["preprocess"])
-
-
-def _crop(ckpt: dict) -> int | None:
-    """The centre-crop side of a run trained on crops (``augment.crop.size``), as ``classify`` takes it."""
-    return (
-        ckpt["input_shape"][-1] if tuple(image_shape(ckpt)) != tuple(ckpt["input_shape"]) else None
-    )
+    return record.inputs.images(arrays)
 
 
 def explain_maps(
@@ -71,15 +65,16 @@ def explain_maps(
             f"or gradients to explain. Explain a network trained by gradient steps (mlp, cnn, vit, ...)."
         )
     if method in ("attention", "rollout"):
-        attns, grid, has_cls, residual = _attentions(model, x)
+        attns, tokens = _attentions(model, x)
         if method == "rollout":
-            r = attention_rollout(attns, residual)  # B × T × T
-            row = r[:, :1] if has_cls else r.mean(1, keepdim=True)
+            r = attention_rollout(attns, tokens.residual)  # B × T × T
+            row = r[:, :1] if tokens.class_token else r.mean(1, keepdim=True)
         else:
             a = attns[_block_index(block, len(attns))]  # B × heads × T × T
-            row = a[:, :, 0] if has_cls else a.mean(2)  # class token → every token
-        n = grid[0] * grid[1]
-        return row[..., -n:].reshape(len(x), -1, *grid)  # drop the class (and register) tokens
+            row = a[:, :, 0] if tokens.class_token else a.mean(2)  # class token → every token
+        n = tokens.grid[0] * tokens.grid[1]
+        # drop the class (and register) tokens
+        return row[..., -n:].reshape(len(x), -1, *tokens.grid)
     if target is None:
         with torch.no_grad():
             target = model(x).argmax(1)
@@ -94,49 +89,23 @@ def _block_index(block: int, depth: int) -> int:
     return block % depth
 
 
-def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], tuple, bool, bool]:
-    """(per-block attention B × heads × T × T, patch grid, has a class token, blocks are residual)."""
-    if isinstance(model, ViT):
-        return model.attention_maps(x), tuple(model.grid), model.pool == "cls", model.residual
-    timm_blocks = [m for m in model.modules() if _is_timm_attention(m)]
-    if not timm_blocks:
+def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], TokenGrid]:
+    """(per-block attention B × heads × T × T, how the T tokens cover the image), from the model's hooks."""
+    hooks = hooks_of(model)
+    tokens = hooks.token_grid()
+    attns = None if tokens is None else hooks.attention_maps(x)
+    if tokens is None or not attns:
         raise UserError(
             f"this model ({type(model).__name__}) has no attention layers, so it has no attention maps "
             f"or rollout: use --method gradcam (convolutional models) or --method saliency (any model)."
         )
-    with _recording(timm_blocks) as kept, torch.no_grad():
-        model(x)
-    grid = tuple(model.patch_embed.grid_size)
-    return kept, grid, getattr(model, "cls_token", None) is not None, True
-
-
-def _is_timm_attention(m: nn.Module) -> bool:
-    """A timm ViT attention module: its softmax weights pass through ``attn_drop`` when not fused."""
-    return hasattr(m, "fused_attn") and isinstance(getattr(m, "attn_drop", None), nn.Module)
-
-
-@contextmanager
-def _recording(modules: list[nn.Module]):
-    """Record the attention weights of timm attention modules (unfused for the time) in a list."""
-    kept: list[torch.Tensor] = []
-    hooks = [
-        m.attn_drop.register_forward_hook(lambda _m, i, _o: kept.append(i[0])) for m in modules
-    ]
-    fused = [m.fused_attn for m in modules]
-    try:
-        for m in modules:
-            m.fused_attn = False  # the explicit softmax path, whose weights reach attn_drop
-        yield kept
-    finally:
-        for m, f, h in zip(modules, fused, hooks):
-            m.fused_attn = f
-            h.remove()
+    return attns, tokens
 
 
 def _gradient_map(
     model: nn.Module, x: torch.Tensor, method: str, target: torch.Tensor
 ) -> torch.Tensor:
-    """Grad-CAM at the last conv layer, upsampled to the input; or saliency |∂logit/∂x| max over channels."""
+    """Grad-CAM at the model's Grad-CAM layer, upsampled to the input; or saliency |∂logit/∂x| max over channels."""
     try:  # optional dependency: vislab[explain]
         from captum.attr import LayerAttribution, LayerGradCam, Saliency
     except ImportError:
@@ -145,23 +114,26 @@ def _gradient_map(
     if method == "saliency":
         grad = Saliency(model).attribute(x, target=target, abs=True)
         return grad.amax(1, keepdim=True).detach()
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if _has_attention(model):  # its one conv is the patch embedding: no feature map worth a CAM
+    layer = _gradcam_layer(model)
+    cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear").detach()
+
+
+def _gradcam_layer(model: nn.Module) -> nn.Module:
+    """The layer the model's hooks name for Grad-CAM, or a UserError naming the methods that work."""
+    hooks = hooks_of(model)
+    layer = hooks.gradcam_layer()
+    if layer is not None:
+        return layer
+    if hooks.token_grid() is not None:  # e.g. a ViT: its one conv is the patch embedding
         raise UserError(
             f"--method gradcam explains a convolutional network's last feature map; this model "
             f"({type(model).__name__}) is a ViT: use --method attention or rollout, or saliency."
         )
-    if not convs:
-        raise UserError(
-            f"--method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
-            f"none: use --method saliency (any model)."
-        )
-    cam = LayerGradCam(model, convs[-1]).attribute(x, target=target, relu_attributions=True)
-    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear").detach()
-
-
-def _has_attention(model: nn.Module) -> bool:
-    return isinstance(model, ViT) or any(_is_timm_attention(m) for m in model.modules())
+    raise UserError(
+        f"--method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
+        f"none: use --method saliency (any model)."
+    )
 
 
 def explain_images(
@@ -176,16 +148,16 @@ def explain_images(
     ``RUN/explain``). Every image is read before any work, so a bad file stops the command early."""
     if method not in METHODS:
         raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
-    model, ckpt = load_model(target, trust_code)
-    shape = image_shape(ckpt)
+    model, record = load_model(target, trust_code)
+    shape = image_shape(record)
     arrays = [load_image(Path(p), shape) for p in images]
     folder = Path(out) if out is not None else _default_folder(Path(target))
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
     paths = []
     for path, arr in zip(images, arrays):
-        e = explain_one(model, ckpt, arr, method, block)
-        shown = centre_crop(torch.from_numpy(arr).permute(2, 0, 1), _crop(ckpt))
+        e = explain_one(model, record, arr, method, block)
+        shown = centre_crop(torch.from_numpy(arr).permute(2, 0, 1), record.inputs.crop_size)
         png = folder / f"{Path(path).stem}_{method}.png"
         title = f"{Path(path).name}: {e.top[0]} ({e.top[1]:.2f})"
         paths.append(plot_explanation(shown.permute(1, 2, 0).numpy(), e.maps, e.labels, png, title))
@@ -193,11 +165,11 @@ def explain_images(
 
 
 def explain_one(
-    model: nn.Module, ckpt: dict, arr: np.ndarray, method: str, block: int = -1
+    model: nn.Module, record: RunRecord, arr: np.ndarray, method: str, block: int = -1
 ) -> Explanation:
     """One uint8 H×W×C image's maps by ``method``, with captions and the top class."""
-    maps = explain_maps(model, model_input(ckpt, [arr]), method, block)[0]
-    [ranked] = classify(model, ckpt, [arr], top_k=1)
+    maps = explain_maps(model, model_input(record, [arr]), method, block)[0]
+    [ranked] = classify(model, record, [arr], top_k=1)
     if method == "attention":
         labels = [f"head {h}" for h in range(len(maps))]
     else:

@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.data.preprocess import apply_stats
+from vislab.data.input_spec import InputSpec
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
 from vislab.predict import load_model
 from vislab.training.checkpoint import atomic_write, atomic_write_text, resolve_checkpoint
+from vislab.training.record import RunRecord
 from vislab.version import __version__
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
@@ -67,18 +68,18 @@ def export_run(
             f"run '{target}' does not exist: give a run directory (or its checkpoints/best.pt)."
         )
     ckpt_path = resolve_checkpoint(target)
-    model, ckpt = load_model(ckpt_path, trust_code=trust_code)
-    name = ckpt["model_name"]
+    model, record = load_model(ckpt_path, trust_code=trust_code)
+    name = record.model.name
     _refuse_fitted(model, name)
     path = _output_path(ckpt_path, fmt, out)
-    example, checks = _batches(tuple(ckpt["input_shape"]), ckpt["preprocess"])
+    example, checks = _batches(record.inputs)
     with torch.inference_mode(False), torch.no_grad():
         data, run = (_onnx if fmt == "onnx" else _torchscript)(model, example, name)
         diff = _check(model, run, checks, name, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
     spec_path = path.with_suffix(".json")
-    spec = inference_spec(ckpt, fmt, path.name, diff, [len(c) for c in checks])
+    spec = inference_spec(record, fmt, path.name, diff, [len(c) for c in checks])
     atomic_write_text(spec_path, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     return path, spec_path
 
@@ -112,10 +113,10 @@ def _output_path(ckpt_path: Path, fmt: str, out: str | Path | None) -> Path:
     return out
 
 
-def _batches(shape: tuple[int, ...], stats: dict) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _batches(spec: InputSpec) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The model inputs to export with (2 samples) and to check the export on: other batch sizes and
     values (random, all black and all white images; random, −1 and +1 feature vectors)."""
-    g = torch.Generator().manual_seed(0)
+    g, shape = torch.Generator().manual_seed(0), spec.input_shape
     if len(shape) == 3:
         raw = [
             torch.randint(0, 256, (2, *shape), generator=g),
@@ -123,7 +124,7 @@ def _batches(shape: tuple[int, ...], stats: dict) -> tuple[torch.Tensor, list[to
             torch.zeros(1, *shape),
             torch.full((4, *shape), 255),
         ]
-        inputs = [apply_stats(r.float().div(255), stats) for r in raw]
+        inputs = [spec.prepare(r.float().div(255)) for r in raw]
     else:
         inputs = [
             torch.randn(2, *shape, generator=g),
@@ -220,16 +221,18 @@ def _check(
     return worst
 
 
-def inference_spec(ckpt: dict, fmt: str, file: str, diff: float, sizes: list[int]) -> dict:
-    """What inference needs besides the model file: shapes, normalisation, class names, the recipe."""
-    shape, names = list(ckpt["input_shape"]), list(ckpt["class_names"])
-    crop = centre_crop_spec(ckpt)
+def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: list[int]) -> dict:
+    """What inference needs besides the model file: shapes, normalisation, class names, the recipe —
+    all from the run's input spec, the one definition of the evaluation transform."""
+    spec = record.inputs
+    shape, names = list(spec.input_shape), list(record.model.class_names)
+    crop = spec.crop_window
     return {
         "format": fmt,
         "model_file": file,
         "vislab_version": __version__,
-        "trained_with_vislab": ckpt.get("vislab_version", "unknown"),
-        "model": {"name": ckpt["model_name"], "kwargs": ckpt["model_kwargs"]},
+        "trained_with_vislab": record.vislab_version,
+        "model": {"name": record.model.name, "kwargs": record.model.kwargs},
         "input": {
             "name": INPUT_NAME,
             "shape": shape,
@@ -245,20 +248,10 @@ def inference_spec(ckpt: dict, fmt: str, file: str, diff: float, sizes: list[int
         },
         "class_names": names,
         "centre_crop": crop,
-        "normalization": normalization_spec(ckpt["preprocess"]),
-        "recipe": recipe(tuple(shape), ckpt["preprocess"]["mode"], crop),
+        "normalization": normalization_spec(spec.stats),
+        "recipe": recipe(spec.input_shape, spec.stats["mode"], crop),
         "check": {"max_abs_diff_vs_pytorch": diff, "batch_sizes": sizes},
     }
-
-
-def centre_crop_spec(ckpt: dict) -> dict | None:
-    """The evaluation crop of a run trained on ``augment.crop.size`` crops: the image size it is taken from
-    and its window (vislab.data.augment.centre_crop); None when the model takes whole images."""
-    sample, shape = ckpt.get("sample_shape") or ckpt["input_shape"], ckpt["input_shape"]
-    if len(shape) != 3 or list(sample) == list(shape):
-        return None
-    (_, h, w), (_, size, _) = sample, shape
-    return {"image_size": [h, w], "size": size, "top": (h - size) // 2, "left": (w - size) // 2}
 
 
 def normalization_spec(stats: dict) -> dict:
@@ -290,7 +283,7 @@ def normalization_spec(stats: dict) -> dict:
 
 def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[str]:
     """The steps from a raw input (uint8 H×W×C image, or feature vector) to the model's input; ``crop``:
-    :func:`centre_crop_spec` (resize to its image size, then take the centre)."""
+    ``InputSpec.crop_window`` (resize to its image size, then take the centre)."""
     norm = {
         "none": "No normalisation.",
         "standard": "Normalise: x = (x - mean) / std, with normalization.mean and .std per channel "

@@ -1,7 +1,7 @@
 """Using a finished checkpoint: evaluate it on a split, or classify images (files, PIL images, arrays).
 
-One implementation for the CLI (``vislab eval`` / ``vislab predict``: tables and lines on the console) and
-the Python API (``vislab.Run.evaluate`` / ``Run.predict``: plain values)."""
+One implementation for the CLI (``vislab eval`` / ``vislab predict``, which format these values for the
+terminal) and the Python API (``vislab.Run.evaluate`` / ``Run.predict``). Nothing here prints."""
 
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from vislab.config import build_config
 from vislab.data import prepare_data
-from vislab.data.augment import centre_crop, model_input_shape
+from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
-from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
@@ -29,82 +25,42 @@ from vislab.plotting.mistakes import (
     GALLERY_SIZE,
     confident_mistakes,
     confused_pairs,
-    pair_lines,
     plot_mistakes,
 )
 from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
-
-console = Console()
+from vislab.training.record import RunRecord
 
 #: An image the API can classify: a file path, a PIL image, or a uint8 (0-255) or float (0-1) array of
 #: H×W, H×W×C or C×H×W.
 ImageLike = str | Path | Image.Image | np.ndarray
 
-_MODEL_KEYS = {
-    "model_name": str,
-    "model_kwargs": dict,
-    "input_shape": (list, tuple),
-    "num_classes": int,
-    "class_names": (list, tuple),
-    "preprocess": dict,
-    "state_dict": dict,
-}
+#: (class name, probability) pairs, best first
+Ranked = list[tuple[str, float]]
 
 
-def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model of a checkpoint (needs nothing but the checkpoint).
+def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.Module, RunRecord]:
+    """Rebuild the model of a checkpoint (needs nothing but the checkpoint) and the run's record.
 
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2)."""
     path = resolve_checkpoint(target)
     ckpt = load_checkpoint(path)
-    bad = [k for k, t in _MODEL_KEYS.items() if not isinstance(ckpt.get(k), t)]
-    if not _fits_crop(ckpt.get("sample_shape"), ckpt.get("input_shape")):
-        bad.append("sample_shape")
-    if bad:
-        raise DataError(
-            f"checkpoint '{path}' lacks or has malformed {', '.join(bad)}: it is damaged or was not "
-            f"written by vislab's trainer. Use best.pt/last.pt from a vislab run directory."
-        )
-    code = recorded_code(ckpt["model_name"], ckpt.get("model_code"), trust_code, str(target))
+    m, spec = ckpt.record.model, ckpt.record.inputs
+    code = recorded_code(m.name, m.code, trust_code, str(target))
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
-        model = build_model(
-            name,
-            tuple(ckpt["input_shape"]),
-            ckpt["num_classes"],
-            **ckpt["model_kwargs"],
-        )
+        model = build_model(name, spec.input_shape, m.num_classes, **m.kwargs)
     try:
-        model.load_state_dict(ckpt["state_dict"])
-    except (
-        RuntimeError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as e:  # missing/unexpected keys, shape mismatch
+        model.load_state_dict(ckpt.state_dict)
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing keys, shape mismatch
         raise DataError(
             f"checkpoint '{path}': its weights do not fit the model it describes "
-            f"({ckpt['model_name']}, {ckpt['model_kwargs']}): {' '.join(str(e).split())[:300].rstrip('.')}. "
-            f"The file is damaged or "
-            f"from an incompatible vislab version ({ckpt.get('vislab_version', 'unknown')})."
+            f"({m.name}, {m.kwargs}): {' '.join(str(e).split())[:300].rstrip('.')}. "
+            f"The file is damaged or from an incompatible vislab version "
+            f"({ckpt.record.vislab_version})."
         ) from None
-    return model.eval(), ckpt
-
-
-def _fits_crop(sample: object, model_input: object) -> bool:
-    """A checkpoint's ``sample_shape`` (absent before ``augment.crop.size``): the images, of which the model's
-    ``input_shape`` is the centre crop — same length and channels, sides at least as large."""
-    if sample is None:
-        return True
-    if not (_is_shape(sample) and _is_shape(model_input) and len(sample) == len(model_input)):
-        return False
-    return sample[0] == model_input[0] and all(a >= b for a, b in zip(sample, model_input))
-
-
-def _is_shape(value: object) -> bool:
-    return isinstance(value, (list, tuple)) and all(type(v) is int and v > 0 for v in value)
+    return model.eval(), ckpt.record
 
 
 def score_checkpoint(
@@ -112,12 +68,12 @@ def score_checkpoint(
 ) -> tuple[Metrics, list[str]]:
     """A checkpoint's metrics on a split of its dataset (with the checkpoint's own normalisation) and the
     class names; ``overrides`` are ``--set`` assignments (data.* and train.eval_batch_size only)."""
-    scored = _score(target, split, overrides, trust_code)
+    scored = score_split(target, split, overrides, trust_code)
     return scored.metrics, scored.class_names
 
 
 @dataclass
-class _Scored:
+class Scored:
     """A split scored by a checkpoint: its metrics, class names, probabilities and the split itself."""
 
     metrics: Metrics
@@ -126,11 +82,14 @@ class _Scored:
     data: ArraySet
 
 
-def _score(target: str | Path, split: str, overrides: Sequence[str], trust_code: bool) -> _Scored:
+def score_split(
+    target: str | Path, split: str, overrides: Sequence[str] = (), trust_code: bool = False
+) -> Scored:
+    """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings) with its model."""
     if split not in ("train", "val", "test"):
         raise UserError(f"--split must be train, val or test, not '{split}'.")
-    model, ckpt = load_model(target, trust_code)
-    if not isinstance(ckpt.get("config"), dict):
+    model, record = load_model(target, trust_code)
+    if record.config is None:
         raise DataError(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
@@ -141,25 +100,48 @@ def _score(target: str | Path, split: str, overrides: Sequence[str], trust_code:
             f"--set {fixed[0]}: eval scores the checkpoint's own model, whose options cannot change. "
             f"Only data.* (and train.eval_batch_size) settings apply here."
         )
-    cfg = build_config(ckpt["config"], list(overrides), source="checkpoint config")
-    splits, stats = prepare_data(cfg.data, cfg.train.seed, stats=ckpt["preprocess"])
-    want = (tuple(ckpt["input_shape"]), int(ckpt["num_classes"]))
-    got = (model_input_shape(cfg.augment, splits.sample_shape), splits.num_classes)
-    if got != want:
-        shape = lambda s: "×".join(map(str, s))  # noqa: E731
-        raise UserError(
-            f"checkpoint '{target}' was trained on {shape(want[0])} inputs with {want[1]} classes, but "
-            f"this data ({cfg.data.name}) gives {shape(got[0])} inputs with {got[1]} classes. Evaluate "
-            f"on data of the same shape (the run's own: no data.* overrides), or resize with data.resize."
-        )
+    cfg = build_config(record.config, list(overrides), source="checkpoint config")
+    spec = record.inputs
+    splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats)
+    _check_fits(target, record, InputSpec.build(cfg.augment, splits.sample_shape, spec.stats),
+                splits.num_classes, cfg.data.name)  # fmt: skip
     data = dict(splits.items())[split]
-    # the centre crop of training's evaluation (augment.crop.size), on every split
-    loader = DeviceLoader(data, stats, cfg.train.eval_batch_size, size=cfg.augment.crop.size)
+    # the evaluation transform of training: the spec's centre crop and normalisation, on every split
+    loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
     with torch.inference_mode():
         logits = torch.cat([model(x) for x, _ in loader.epoch(0)])
     m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
     probs = torch.softmax(logits.float(), 1).numpy()
-    return _Scored(m, list(splits.class_names), probs, data)
+    return Scored(m, list(splits.class_names), probs, data)
+
+
+def _check_fits(
+    target: str | Path, record: RunRecord, got: InputSpec, num_classes: int, data_name: str
+) -> None:
+    """UserError unless this data gives the inputs and classes the checkpoint's model was built for."""
+    want = (record.inputs.input_shape, record.model.num_classes)
+    if (got.input_shape, num_classes) == want:
+        return
+    shape = lambda s: "×".join(map(str, s))  # noqa: E731
+    raise UserError(
+        f"checkpoint '{target}' was trained on {shape(want[0])} inputs with {want[1]} classes, but "
+        f"this data ({data_name}) gives {shape(got.input_shape)} inputs with {num_classes} classes. "
+        f"Evaluate on data of the same shape (the run's own: no data.* overrides), or resize with "
+        f"data.resize."
+    )
+
+
+@dataclass
+class Evaluation:
+    """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count),
+    the confusion-matrix PNG and the mistakes gallery (None when not drawn)."""
+
+    split: str
+    scored: Scored
+    pairs: list[tuple[int, int, int]]
+    confusion_png: Path
+    mistakes_png: Path | None
+    n_mistakes: int
 
 
 def evaluate_checkpoint(
@@ -169,47 +151,28 @@ def evaluate_checkpoint(
     out: Path | None,
     trust_code: bool = False,
     mistakes: int = GALLERY_SIZE,
-) -> dict:
-    """``vislab eval``: score a checkpoint on a split, print the per-class table and the most confused
-    pairs, write the confusion PNG and the gallery of the ``mistakes`` most confidently wrong images."""
+) -> Evaluation:
+    """Score a checkpoint on a split; write the confusion PNG and the gallery of the ``mistakes`` most
+    confidently wrong images (into ``out``, or the run's figures/ folder)."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
-    scored = _score(target, split, overrides, trust_code)
-    m, class_names = scored.metrics, scored.class_names
-    table = Table(title=f"{split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}")
-    table.add_column("class")
-    table.add_column("accuracy", justify="right")
-    table.add_column("support", justify="right")
-    for name, acc, row in zip(class_names, m.per_class, m.confusion):
-        table.add_row(escape(str(name)), f"{acc:.4f}", str(int(row.sum())))
-    console.print(table)
+    scored = score_split(target, split, overrides, trust_code)
     target = Path(target)
-    folder = out or (target / "figures" if target.is_dir() else target.parent)
-    png = plot_confusion(
-        m.confusion, class_names, Path(folder) / f"confusion_{split}.png", title=split
-    )
-    console.print(escape(f"confusion matrix: {png}"))
-    _report_mistakes(scored, split, Path(folder), mistakes)
-    return {"acc": m.acc, "pacc": m.pacc, "auc": m.auc}
-
-
-def _report_mistakes(scored: _Scored, split: str, folder: Path, n: int) -> None:
-    """Print the most confused pairs; write the gallery of the ``n`` most confidently wrong images."""
-    pairs = confused_pairs(scored.metrics.confusion)
-    console.print(f"most confused pairs ({split}, true → predicted):", highlight=False)
-    for line in pair_lines(pairs, scored.class_names) or ["none: every prediction is right"]:
-        console.print(escape(f"  {line}"), highlight=False)
-    if n == 0:
-        return
-    wrong = confident_mistakes(scored.probs, scored.data.y, n)
-    images = scored.data.x if scored.data.is_image else None
-    png = plot_mistakes(
-        images, wrong, pairs, scored.class_names, folder / f"mistakes_{split}.png", title=split
-    )
-    what = f"most confidently wrong ({len(wrong)})" if images is not None else "pairs (no images)"
-    console.print(escape(f"{what}: {png}"), highlight=False)
+    folder = Path(out or (target / "figures" if target.is_dir() else target.parent))
+    m, names = scored.metrics, scored.class_names
+    png = plot_confusion(m.confusion, names, folder / f"confusion_{split}.png", title=split)
+    pairs = confused_pairs(m.confusion)
+    gallery, n = None, 0
+    if mistakes:
+        wrong = confident_mistakes(scored.probs, scored.data.y, mistakes)
+        images = scored.data.x if scored.data.is_image else None
+        gallery = plot_mistakes(
+            images, wrong, pairs, names, folder / f"mistakes_{split}.png", title=split
+        )
+        n = len(wrong)
+    return Evaluation(split, scored, pairs, png, gallery, n)
 
 
 def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
@@ -268,31 +231,26 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
 
 
 def classify(
-    model: torch.nn.Module, ckpt: dict, arrays: list[np.ndarray], top_k: int = 3
-) -> list[list[tuple[str, float]]]:
+    model: torch.nn.Module, record: RunRecord, arrays: list[np.ndarray], top_k: int = 3
+) -> list[Ranked]:
     """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array of
-    :func:`image_shape`; centre-cropped to the model's input when the run trained on crops."""
-    names = ckpt["class_names"]
+    :func:`image_shape`, through the run's input spec (centre crop, normalisation)."""
+    names = record.model.class_names
     k = min(top_k, len(names))
-    size = (
-        ckpt["input_shape"][-1] if tuple(image_shape(ckpt)) != tuple(ckpt["input_shape"]) else None
-    )
     out = []
     for arr in arrays:
-        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255)
-        x = centre_crop(x, size)
         with torch.inference_mode():
-            probs = torch.softmax(model(apply_stats(x, ckpt["preprocess"])), 1)[0]
+            probs = torch.softmax(model(record.inputs.images([arr])), 1)[0]
         p, idx = probs.topk(k)
         out.append([(str(names[i]), float(q)) for q, i in zip(p.tolist(), idx.tolist())])
     return out
 
 
-def image_shape(ckpt: dict) -> tuple[int, int, int]:
+def image_shape(record: RunRecord) -> tuple[int, int, int]:
     """The (C, H, W) an image is resized to: the run's images (``sample_shape``), which :func:`classify`
-    centre-crops to the model's ``input_shape`` after ``augment.crop.size`` (checkpoints before it: the
-    input shape). UserError for a model of feature vectors."""
-    shape = tuple(ckpt.get("sample_shape") or ckpt["input_shape"])
+    centre-crops to the model's input after ``augment.crop.size``. UserError for a model of feature
+    vectors."""
+    shape = record.inputs.sample_shape
     if len(shape) != 3:
         raise UserError(f"this checkpoint's model takes {shape[0]}-D feature vectors, not images.")
     return shape  # type: ignore[return-value]
@@ -300,22 +258,16 @@ def image_shape(ckpt: dict) -> tuple[int, int, int]:
 
 def predict_images(
     target: Path, images: list[Path], top_k: int = 3, trust_code: bool = False
-) -> int:
-    """Print the top-k classes per image; a bad file gets its own error line. Returns the number of failures."""
-    model, ckpt = load_model(target, trust_code)
-    shape, failures = image_shape(ckpt), 0
+) -> list[tuple[Path, Ranked | UserError]]:
+    """The top-k classes of each image file, or the UserError that file gave (unreadable, missing)."""
+    model, record = load_model(target, trust_code)
+    shape = image_shape(record)
+    out: list[tuple[Path, Ranked | UserError]] = []
     for path in images:
         try:
             arr = load_image(path, shape)
         except UserError as e:
-            console.print(
-                f"[red]{escape(str(path))}: error:[/] {escape(str(e))}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            failures += 1
+            out.append((path, e))
             continue
-        [ranked] = classify(model, ckpt, [arr], top_k)
-        text = ", ".join(f"{name} {q:.3f}" for name, q in ranked)
-        console.print(escape(f"{path}: {text}"), highlight=False, soft_wrap=True)
-    return failures
+        out.append((path, classify(model, record, [arr], top_k)[0]))
+    return out

@@ -12,28 +12,25 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 import yaml
-from matplotlib.figure import Figure
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
-from vislab.experiments.table import COLUMNS
-from vislab.export import export_run
-from vislab.plotting.runs import confusion_figure, curves_figure, per_class_figure, roc_figure
-from vislab.predict import (
-    ImageLike,
-    classify,
-    image_array,
-    image_shape,
-    load_model,
-    score_checkpoint,
-)
+from vislab.experiments.results.table import COLUMNS
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
+
+# pandas, matplotlib (~1 s on 2 cores) and vislab.predict / vislab.export (they draw figures) are imported
+# by the methods that use them ("on use"): opening a run, reading its summary or training one does not wait.
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from vislab.predict import ImageLike
 
 PLOT_KINDS = ("curves", "confusion", "per-class", "roc")
 _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
@@ -78,6 +75,8 @@ class Run:
     @property
     def history(self) -> pd.DataFrame:
         """metrics.jsonl as a DataFrame: one row per epoch (epoch, train_loss, train_acc, val_acc, ...)."""
+        import pandas as pd  # on use (see the imports)
+
         return pd.DataFrame(RunDir(self.path).read_metrics())
 
     def model(self, *, trust_code: bool = False) -> torch.nn.Module:
@@ -86,6 +85,8 @@ class Run:
 
         >>> net = run.model(); net(torch.zeros(1, 1, 8, 8)).shape   # torch.Size([1, 10])
         """
+        from vislab.predict import load_model  # on use (see the imports)
+
         return load_model(self.path, trust_code)[0]
 
     def predict(
@@ -97,18 +98,23 @@ class Run:
 
         >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)
         """
+        # on use (see the imports)
+        from vislab.predict import classify, image_array, image_shape, load_model
+
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
-        model, ckpt = load_model(self.path, trust_code)
-        shape = image_shape(ckpt)
+        model, record = load_model(self.path, trust_code)
+        shape = image_shape(record)
         arrays = [image_array(img, shape) for img in _as_list(images)]
-        return classify(model, ckpt, arrays, top_k)
+        return classify(model, record, arrays, top_k)
 
     def evaluate(self, split: str = "test", *, trust_code: bool = False) -> dict:
         """Score the best checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
 
         >>> run.evaluate("val")["acc"]
         """
+        from vislab.predict import score_checkpoint  # on use (see the imports)
+
         m, names = score_checkpoint(self.path, split, (), trust_code)
         return {
             "acc": m.acc,
@@ -127,6 +133,8 @@ class Run:
 
         >>> model_file, spec = run.export("torchscript")
         """
+        from vislab.export import export_run  # on use (see the imports)
+
         return export_run(self.path, fmt, out, trust_code=trust_code)
 
     def plot(
@@ -137,6 +145,14 @@ class Run:
 
         >>> run.plot("roc").savefig("roc.png")
         """
+        # on use (see the imports)
+        from vislab.plotting.runs import (
+            confusion_figure,
+            curves_figure,
+            per_class_figure,
+            roc_figure,
+        )
+
         if kind not in PLOT_KINDS:
             raise UserError(f"plot kind '{kind}' is unknown: use one of {', '.join(PLOT_KINDS)}.")
         if kind == "curves":
@@ -155,6 +171,8 @@ class Run:
         return roc_figure(m.roc, names, title=title)
 
     def _scores(self, split: str, trust_code: bool) -> tuple[Metrics, list[str]]:
+        from vislab.predict import score_checkpoint  # on use (see the imports)
+
         npz = self.path / "predictions_test.npz"
         if split != "test" or not npz.is_file():
             return score_checkpoint(self.path, split, (), trust_code)

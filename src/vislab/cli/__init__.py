@@ -125,9 +125,10 @@ def eval_(
     """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
     matrix and wrong-image gallery PNGs."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli.scores import print_evaluation
     from vislab.predict import evaluate_checkpoint
 
-    evaluate_checkpoint(target, split, set_ or [], out, trust_code=trust_code, mistakes=mistakes)
+    print_evaluation(evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes))
 
 
 @app.command()
@@ -143,9 +144,10 @@ def predict(
 ) -> None:
     """Top-k classes for each image."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli.scores import print_predictions
     from vislab.predict import predict_images
 
-    if predict_images(checkpoint, images, top_k, trust_code=trust_code) > 0:
+    if print_predictions(predict_images(checkpoint, images, top_k, trust_code=trust_code)):
         raise typer.Exit(2)
 
 
@@ -159,7 +161,7 @@ def quickstart(
     the table on the terminal, OUT/results.csv, results.md and report.html."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
-    from vislab.experiments.quickstart import run_quickstart
+    from vislab.experiments.suites.quickstart import run_quickstart
 
     def log(line: str) -> None:
         err.print(line, soft_wrap=True, markup=False, highlight=False)

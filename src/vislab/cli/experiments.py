@@ -47,49 +47,54 @@ sweep_app = typer.Typer(
 )
 
 
+SuiteNameArg = typer.Argument(
+    None, help="Built-in suite name or suite YAML file (none: list them)."
+)
+JobsOpt = typer.Option(
+    1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."
+)
+SuiteOutOpt = typer.Option(None, "--out", "-o", help="Suite folder (default runs/suite-<name>).")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+SuiteStorageOpt = typer.Option(
+    None,
+    "--storage",
+    help="PostgreSQL URL (postgresql://user:pass@host/db) shared by the machines working through "
+    "this suite together: each run is claimed by one; the last to finish writes the tables. "
+    "Give them one --out on a shared file system, or each gets the others' results from the "
+    "database. Default: this machine alone.",
+)
+HeartbeatOpt = typer.Option(
+    None, "--heartbeat", help="With --storage: seconds between a worker's heartbeats (20)."
+)
+HeartbeatLapseOpt = typer.Option(
+    None,
+    "--heartbeat-lapse",
+    help="With --storage: a run whose worker sent no heartbeat for this many seconds is taken "
+    "over by another (90, or 4 heartbeats if longer).",
+)
+
+
 def suite(
-    name: str | None = typer.Argument(
-        None, help="Built-in suite name or suite YAML file (none: list them)."
-    ),
+    name: str | None = SuiteNameArg,
     data: str | None = DataOpt,
     set_: list[str] | None = SetOpt,
     epochs: int | None = EpochsOpt,
-    jobs: int = typer.Option(
-        1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Suite folder (default runs/suite-<name>)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    jobs: int = JobsOpt,
+    out: Path | None = SuiteOutOpt,
+    quiet: bool = QuietOpt,
     no_report: bool = NoReportOpt,
-    storage: str | None = typer.Option(
-        None,
-        "--storage",
-        help="PostgreSQL URL (postgresql://user:pass@host/db) shared by the machines working through "
-        "this suite together: each run is claimed by one; the last to finish writes the tables. "
-        "Give them one --out on a shared file system, or each gets the others' results from the "
-        "database. Default: this machine alone.",
-    ),
-    heartbeat: float | None = typer.Option(
-        None, "--heartbeat", help="With --storage: seconds between a worker's heartbeats (20)."
-    ),
-    heartbeat_lapse: float | None = typer.Option(
-        None,
-        "--heartbeat-lapse",
-        help="With --storage: a run whose worker sent no heartbeat for this many seconds is taken "
-        "over by another (90, or 4 heartbeats if longer).",
-    ),
+    storage: str | None = SuiteStorageOpt,
+    heartbeat: float | None = HeartbeatOpt,
+    heartbeat_lapse: float | None = HeartbeatLapseOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1).
     With --storage, run the same command on several machines to share the runs."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
-    from vislab.experiments.suite import builtin_suites
 
     if name is None:
-        for key, desc in builtin_suites().items():
-            print(f"{key:14s} {desc}")
+        _list_suites()
         return
     _, folder = resolve_suite(name, out)
     try:
@@ -111,6 +116,15 @@ def suite(
         _print_results(folder)
         raise
     _print_results(folder)
+
+
+def _list_suites() -> None:
+    """The built-in suites, one line each: name and description."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.experiments.suites.spec import builtin_suites
+
+    for key, desc in builtin_suites().items():
+        print(f"{key:14s} {desc}")
 
 
 def _print_results(folder: Path) -> None:
@@ -141,39 +155,40 @@ CurvesOpt = typer.Option(
 )
 
 
+SweepFileArg = typer.Argument(
+    ...,
+    help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...), a Weights & Biases "
+    "sweep YAML as it is (method:, metric:, parameters: ...) or a built-in sweep name (`vislab sweep list`).",
+)
+TimeoutOpt = typer.Option(None, "--timeout", min=1, help="Start no new trial after S seconds.")
+SweepOutOpt = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/sweep-<name>).")
+NarrowTrialsOpt = typer.Option(
+    None, "--narrow-trials", min=1, help="Trials of the second stage (default: --trials)."
+)
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show each trial's training progress.")
+
+
 @sweep_app.command("run")
 def sweep_run(
-    file: str = typer.Argument(
-        ...,
-        help="Sweep YAML (base:, space:, metric:, direction:, sampler:, pruner: ...), a Weights & Biases "
-        "sweep YAML as it is (method:, metric:, parameters: ...) or a built-in sweep name (`vislab sweep list`).",
-    ),
+    file: str = SweepFileArg,
     trials: int | None = TrialsOpt,
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=1, help="Start no new trial after S seconds."
-    ),
+    timeout: float | None = TimeoutOpt,
     storage: str | None = StorageOpt,
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Sweep folder (default runs/sweep-<name>)."
-    ),
+    out: Path | None = SweepOutOpt,
     narrow: int | None = NarrowOpt,
-    narrow_trials: int | None = typer.Option(
-        None, "--narrow-trials", min=1, help="Trials of the second stage (default: --trials)."
-    ),
+    narrow_trials: int | None = NarrowTrialsOpt,
     data: str | None = DataOpt,
     set_: list[str] | None = SetOpt,
     epochs: int | None = EpochsOpt,
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Show each trial's training progress."
-    ),
+    verbose: bool = VerboseOpt,
     no_report: bool = NoReportOpt,
     curves: int | None = CurvesOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
-    from vislab.experiments.storage import default_storage, load_existing_study
-    from vislab.experiments.trials import print_best
+    from vislab.experiments.sweeps.study import default_storage, load_existing_study
+    from vislab.experiments.sweeps.trials import print_best
 
     _, folder = resolve_sweep(file, out)
     study = sweep(
@@ -203,10 +218,10 @@ def sweep_run(
 def sweep_list() -> None:
     """The built-in sweeps: run one with `vislab sweep NAME` (copy its YAML to change it)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.experiments.space import SWEEP_DIR, builtin_sweeps, load_sweep
+    from vislab.experiments.sweeps.spec import SWEEP_DIR, builtin_sweeps, load_sweep
 
     for name in builtin_sweeps():
-        print(f"{name:12s} {' '.join(str(load_sweep(name).get('description', '')).split())}")
+        print(f"{name:12s} {' '.join((load_sweep(name).description or '').split())}")
     print(f"(files in {SWEEP_DIR})")
 
 
@@ -223,7 +238,7 @@ def sweep_show(
     """Print a sweep's best trials and write its report (DIR/report.html)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
-    from vislab.experiments.sweep import show_sweep
+    from vislab.experiments.sweeps.results import show_sweep
 
     # the report hook prints each stage's report path
     show_sweep(folder, storage, study, top, log=_log, on_results=report_hook(_log), curves=curves)

@@ -1,5 +1,6 @@
 """``vislab explain``: what a finished run looks at — attention maps and rollout (ViTs), Grad-CAM and
-saliency (any convolutional model / any model), one PNG per image (the logic: ``vislab.explain``).
+saliency (any convolutional model / any model), one PNG per image (the logic: ``vislab.explain``, which
+asks the model's hooks what it offers).
 
 Commands import the layers they drive when they run ("on use" below): those load torch,
 scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
@@ -36,7 +37,8 @@ def explain(
         "--method",
         "-m",
         help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
-        "through all blocks (ViTs); gradcam: Grad-CAM at the last conv layer; saliency: |gradient| "
+        "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
+        "last conv layer); saliency: |gradient| "
         "of the predicted class (any model). gradcam/saliency need captum: pip install "
         "'vislab\\[explain]'.",
     ),

@@ -2,7 +2,8 @@
 
 ``pos-embed``: the sinusoidal positional-encoding table of the RDFIA 1-e ViT (position × dimension) and
 the cosine similarity of its positions, from the very function vislab's ``vit`` uses for
-``model.pos_embed=sinusoidal``; or, with ``--run``, a trained ``vit``'s own position embedding.
+``model.pos_embed=sinusoidal``; or, with ``--run``, a trained transformer's own position embedding
+(any model whose hooks offer one: vislab's ``vit``, timm ViTs).
 
 Commands import the layers they drive when they run ("on use" below): those load torch,
 scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
@@ -40,7 +41,7 @@ def pos_embed(
     run: Path | None = typer.Option(
         None,
         "--run",
-        help="Draw this trained `vit` run's position embedding (learned or sinusoidal) instead.",
+        help="Draw this trained ViT run's position embedding (learned or fixed) instead.",
     ),
     out: Path = typer.Option(Path("pos_embed.png"), "--out", "-o"),
     trust_code: bool = typer.Option(
@@ -81,17 +82,21 @@ def _checked_size(option: str, value: int) -> int:
 
 
 def _run_table(run: Path, trust_code: bool):
-    """(T × D table, patch grid, class token first?, title) of the run's trained ``vit``."""
+    """(T × D table, patch grid, class token first?, title) of the run's model, as its hooks offer it."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.models.vit import ViT
+    from vislab.models.hooks import hooks_of
     from vislab.predict import load_model
 
-    model, ckpt = load_model(run, trust_code=trust_code)
-    if not isinstance(model, ViT):
+    model, record = load_model(run, trust_code=trust_code)
+    hooks = hooks_of(model)
+    table, tokens = hooks.position_embedding(), hooks.token_grid()
+    if table is None or tokens is None:
         raise UserError(
-            f"--run {run}: its model is {ckpt['model_name']}, which has no position embedding to draw. "
-            f"Give a run of vislab's `vit` (model.name=vit), or drop --run to draw the sinusoidal table."
+            f"--run {run}: its model is {record.model.name}, which has no position embedding to draw. "
+            f"Give a run of a ViT (model.name=vit, or a timm ViT), or drop --run to draw the sinusoidal "
+            f"table."
         )
-    kind = "learned" if "pos_embed" in dict(model.named_parameters()) else "sinusoidal (fixed)"
+    kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
     title = f"{kind} position embedding of {run.name or run}"
-    return model.pos_embed[0], model.grid, model.pool == "cls", title
+    class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
+    return table, tokens.grid, class_token, title

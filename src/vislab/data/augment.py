@@ -3,7 +3,8 @@
 Random crop with padding and horizontal flip — the reports' everyday pair and the hot path — are
 written here as one strided-view gather and one ``index_select``, exact on any dtype, so the loader
 runs the same ops on uint8 bytes (``benchmarks/pipeline.py`` measures it); the rest come from
-kornia. Every op draws its parameters per sample from torch's global RNG, so a seed fixes them.
+kornia. Every op draws its parameters per sample from torch's global RNG, so a seed fixes them;
+crop and flip draw on the batch's device and never read a value back (no host sync on a GPU).
 ``augment.p`` gates whole samples: a sample not selected passes through untouched (centre-cropped
 when ``augment.crop.size`` makes the model's input smaller than the images).
 

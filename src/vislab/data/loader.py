@@ -5,6 +5,11 @@ When a split does not fit the GPU (``data.device``: see ``vislab.training.runtim
 it stays in host memory and each batch is gathered into pinned memory and copied with
 ``non_blocking=True``, so the copy overlaps the previous step's GPU work.
 
+The host never waits on the device inside an epoch: its order (the seeded permutation, this rank's
+shard) and, with ``alternate_flip``, its mirror mask are built once when the epoch starts — drawn by a
+seeded CPU generator, so every device sees the same batches, and moved in one asynchronous copy from
+pinned memory — and each batch is a slice of them. Random crops and flips draw on the batch's device.
+
 Hot path: random crop (translate) and flip are exact on integers, so when the augmentation is made of
 them only the same ``RandomCropPad``/``RandomFlip`` modules run on the uint8 bytes (4× less memory
 traffic than floats); then one float conversion and one fused scale-and-shift normalise the batch
@@ -30,6 +35,16 @@ def to_tensor(data: ArraySet, device: torch.device | str) -> torch.Tensor:
     if data.is_image:
         x = x.permute(0, 3, 1, 2).contiguous()
     return x.to(device)
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device`` without making the host wait: a host tensor bound for a GPU is copied from
+    pinned memory with ``non_blocking=True`` (a pageable copy would synchronise)."""
+    if t.device == device:
+        return t
+    if t.device.type == "cpu" and device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def byte_ops(augment: torch.nn.Module | None) -> list[torch.nn.Module] | None:
@@ -103,7 +118,9 @@ class DeviceLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def order(self, epoch: int, rank: int | None = None) -> torch.Tensor:
-        """This rank's (or ``rank``'s) sample order for ``epoch`` (the same on every rank before sharding)."""
+        """This rank's (or ``rank``'s) sample order for ``epoch`` (the same on every rank before sharding),
+        on the storage device. Drawn on the host by a generator seeded with (seed, epoch) — the same
+        order on every device, after any resume — and moved there in one asynchronous copy."""
         rank = self.rank if rank is None else rank
         n = len(self.y) if self.index is None else len(self.index)
         if self.shuffle:
@@ -111,12 +128,11 @@ class DeviceLoader:
             idx = torch.randperm(n, generator=g)
         else:
             idx = torch.arange(n)
-        if self.index is not None:
-            idx = self.index[idx.to(self.index.device)]
         # equal shards: drop the tail so every rank runs the same number of steps
         if self.world > 1:
-            idx = idx[: self.n_samples * self.world][rank :: self.world]
-        return idx.to(self.storage)
+            idx = idx[: self.n_samples * self.world][rank :: self.world].contiguous()
+        idx = to_device(idx, self.storage)
+        return idx if self.index is None else self.index.index_select(0, idx)
 
     def trained_indices(self, epoch: int) -> torch.Tensor:
         """The samples ``epoch`` trains on, over all ranks, in order: each rank's share without the last
@@ -128,17 +144,23 @@ class DeviceLoader:
         """One fixed random bit per sample (seeded): which half of the split is mirrored in even epochs."""
         if getattr(self, "_bits", None) is None:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + 12345)
-            self._bits = torch.randint(0, 2, (len(self.y),), generator=g, dtype=torch.uint8).to(
-                self.storage
-            )
+            bits = torch.randint(0, 2, (len(self.y),), generator=g, dtype=torch.uint8)
+            self._bits = to_device(bits, self.storage)
         return self._bits
 
-    def _gather(self, idx: torch.Tensor, epoch: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rows ``idx`` of the split on the delivery device (index_select: far cheaper than ``x[idx]``)."""
-        idx = idx.to(self.storage)
-        flip = None
-        if self.alternate_flip and epoch is not None and self.is_image:
-            flip = (self._flip_bits().index_select(0, idx) + epoch % 2) % 2 == 1
+    def flips(self, order: torch.Tensor, epoch: int) -> torch.Tensor | None:
+        """Which samples of ``order`` ``alternate_flip`` mirrors in ``epoch`` (a bool mask on the delivery
+        device), or None when it mirrors none: those whose bit differs from the epoch's parity."""
+        if not (self.alternate_flip and self.is_image):
+            return None
+        return to_device(self._flip_bits().index_select(0, order) != epoch % 2, self.device)
+
+    def _gather(
+        self, idx: torch.Tensor, flip: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``idx`` of the split on the delivery device (index_select: far cheaper than ``x[idx]``),
+        mirrored where ``flip`` is true."""
+        idx = idx.to(self.storage)  # a no-op for the batches of `epoch`: their order lives there
         if not self.stream:
             x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
         else:  # host split, GPU training: gather into pinned memory, copy asynchronously
@@ -148,16 +170,16 @@ class DeviceLoader:
             torch.index_select(self.x, 0, idx, out=x)
             torch.index_select(self.y, 0, idx, out=y)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            flip = flip.to(self.device, non_blocking=True) if flip is not None else None
         if flip is not None:
             x = flip_where(x, flip)
         return x, y
 
     def batch(
-        self, idx: torch.Tensor, augment: bool = True, epoch: int | None = None
+        self, idx: torch.Tensor, augment: bool = True, flip: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples ``idx``: gathered, augmented (unless ``augment=False``) and normalised, on ``device``."""
-        x, y = self._gather(idx, epoch if augment else None)
+        """Samples ``idx``: gathered, augmented (unless ``augment=False``; ``flip``: the samples
+        ``alternate_flip`` mirrors, see :meth:`flips`) and normalised, on ``device``."""
+        x, y = self._gather(idx, flip if augment else None)
         if not self.is_image:
             return apply_stats(x, self._stats), y
         aug = self.augment if augment else None
@@ -196,11 +218,15 @@ class DeviceLoader:
     def epoch(
         self, epoch: int = 0, start_step: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's batches of ``epoch``, from step ``start_step`` on (a resumed epoch gets the same
+        remaining batches). The order and flips are built once; each batch is a slice of them, so nothing
+        per batch copies from the host or reads the device."""
         idx = self.order(epoch)
+        flips = self.flips(idx, epoch)
+        bs = self.batch_size
         for step in range(start_step, len(self)):
-            yield self.batch(
-                idx[step * self.batch_size : (step + 1) * self.batch_size], epoch=epoch
-            )
+            rows = slice(step * bs, (step + 1) * bs)
+            yield self.batch(idx[rows], flip=None if flips is None else flips[rows])
 
     def __iter__(self):
         return self.epoch(0)

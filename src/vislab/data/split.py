@@ -1,9 +1,13 @@
-"""Deterministic train / val / test splits from a source's official sets (seeded, stratified)."""
+"""Deterministic train / val / test splits from a source's official sets (seeded, stratified).
+
+The carving draws exactly what scikit-learn's ``train_test_split(..., random_state=seed, stratify=y)``
+(1.x) draws — same ``RandomState`` calls in the same order — so runs and checkpoints made when vislab
+called scikit-learn keep their splits; numpy alone spares every run its 1.5 s import
+(tests/test_startup.py compares the two)."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from vislab.config import DataConfig
 from vislab.data.types import ArraySet, SourceData, Splits
@@ -20,14 +24,50 @@ def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
         raise UserError(
             f"cannot carve {n} samples out of a set of {len(data)}: choose smaller split sizes."
         )
-    idx = np.arange(len(data))
     counts = np.bincount(data.y)
     classes = np.count_nonzero(counts)  # stratifying needs every class on both sides
-    stratify = (
-        data.y if counts[counts > 0].min() >= 2 and min(n, len(data) - n) >= classes else None
-    )
-    rest, carved = train_test_split(idx, test_size=n, random_state=seed, stratify=stratify)
+    stratify = counts[counts > 0].min() >= 2 and min(n, len(data) - n) >= classes
+    rest, carved = (stratified_split if stratify else shuffled_split)(data.y, n, seed)
     return data.take(np.sort(rest)), data.take(np.sort(carved))
+
+
+def shuffled_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, test) indices, unordered: scikit-learn's ``ShuffleSplit`` draw."""
+    permutation = np.random.RandomState(seed).permutation(len(y))
+    return permutation[n_test:], permutation[:n_test]
+
+
+def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """Samples per class of ``n_draws`` drawn in proportion to ``counts``: the floor of each share, then
+    one more for the largest remainders, ties broken at random (scikit-learn's ``_approximate_mode``)."""
+    continuous = counts / counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if need <= 0:
+            break
+        (tied,) = np.where(remainder == value)
+        add = min(len(tied), need)
+        floored[rng.choice(tied, size=add, replace=False)] += 1
+        need -= add
+    return floored.astype(int)
+
+
+def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, test) indices, unordered, each class in proportion: scikit-learn's ``StratifiedShuffleSplit``
+    draw (every class needs ≥ 2 samples and both sides ≥ one per class; ``carve`` checks)."""
+    classes, y_indices, counts = np.unique(y, return_inverse=True, return_counts=True)
+    by_class = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_rest = _approximate_mode(counts, len(y) - n_test, rng)
+    n_out = _approximate_mode(counts - n_rest, n_test, rng)
+    rest, test = [], []
+    for i in range(len(classes)):
+        members = by_class[i][rng.permutation(counts[i])]
+        rest.append(members[: n_rest[i]])
+        test.append(members[n_rest[i] : n_rest[i] + n_out[i]])
+    return np.concatenate(rest), np.concatenate(test)
 
 
 def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:

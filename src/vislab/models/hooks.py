@@ -1,4 +1,4 @@
-"""What a model may ask of the trainer: every hook it honours, declared once.
+"""What a model may ask of the trainer, and what it offers figures: every hook, declared once.
 
 A vislab model is any ``nn.Module`` whose ``forward(x)`` maps a batch N×C×H×W (or N×D) to logits N×K.
 That is all a plain model needs: the trainer builds an optimizer and takes gradient steps on it.
@@ -11,10 +11,18 @@ A model that needs more subclasses ``ModelHooks`` beside ``nn.Module`` and overr
 
 The trainer reads the hooks through ``hooks_of(model)`` and calls each at the moment its docstring
 names; it never looks for other attributes. Every hook's default does nothing special.
+
+The same object says what a model offers the figures (``vislab explain``, the report): the layer
+Grad-CAM weighs (``gradcam_layer``), a transformer's token grid, attention maps and position embedding.
+Their defaults fit a plain network: its last ``nn.Conv2d`` for Grad-CAM, no attention. A library's
+models, which cannot subclass ``ModelHooks``, get hooks bound to them by ``register_library_hooks``
+(timm's, in :mod:`vislab.models.timm_zoo`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -24,8 +32,24 @@ TrainedBy = Literal["optimizer", "fit_arrays", "manual_step"]
 FlipPolicy = Literal["random", "alternate"]
 
 
+@dataclass(frozen=True)
+class TokenGrid:
+    """How a transformer's tokens cover the image, as its attention maps and position embedding list them.
+
+    The tokens are any extra ones (a class token first, then e.g. register tokens), then one per patch
+    of the ``grid`` (rows, columns), row by row. ``class_token``: token 0 is a class token, whose
+    attention row says what the prediction looks at (else the rows are averaged). ``residual``: each
+    block adds its input back, so attention rollout adds the identity to each block's map.
+    """
+
+    grid: tuple[int, int]
+    class_token: bool
+    residual: bool = True
+
+
 class ModelHooks:
-    """The trainer's side of a model: how it is trained, and the moments it may act."""
+    """The trainer's side of a model (how it is trained, the moments it may act) and what it offers
+    figures (Grad-CAM layer, token grid, attention maps, position embedding)."""
 
     #: How the model learns. ``"optimizer"``: epochs of gradient steps by a ``torch.optim`` optimizer
     #: (``optim.*``, ``schedule.*``, AMP and ``train.grad_clip`` apply). ``"fit_arrays"``: fitted once
@@ -69,10 +93,63 @@ class ModelHooks:
         The place for a running average of the weights (EMA). Keep it on the device: no ``.item()``.
         """
 
+    def gradcam_layer(self) -> nn.Module | None:
+        """The layer whose output feature map Grad-CAM weighs by its gradients, or None (no such map).
 
-_PLAIN = ModelHooks()
+        Default: the model's last ``nn.Conv2d`` (in registration order), so any convolutional network
+        gets Grad-CAM; None for a network without one.
+        """
+        return _last_conv2d(self) if isinstance(self, nn.Module) else None
+
+    def token_grid(self) -> TokenGrid | None:
+        """How a transformer's tokens map to image patches (see ``TokenGrid``); None (default): the
+        model has no tokens, hence no attention maps or position embedding to draw."""
+        return None
+
+    def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor] | None:
+        """Each block's attention weights for the normalised batch ``x``: B × heads × T × T, each row
+        summing to 1 over the T tokens that ``token_grid`` lays out; None (default): no attention.
+
+        Runs the model in eval mode without gradients and leaves it as it was.
+        """
+        return None
+
+    def position_embedding(self) -> torch.Tensor | None:
+        """The table added to the tokens: (n [+1]) × D, the class token's row first when it has one, then
+        the n = rows × columns patches of ``token_grid`` row by row; None (default): none."""
+        return None
+
+
+def _last_conv2d(model: nn.Module) -> nn.Module | None:
+    """The last ``nn.Conv2d`` among ``model``'s modules (registration order), or None."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1] if convs else None
+
+
+class BoundHooks(ModelHooks):
+    """The default hooks of a module that does not subclass ``ModelHooks``, bound to that ``model``."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def gradcam_layer(self) -> nn.Module | None:
+        """The model's last ``nn.Conv2d``, or None (see ``ModelHooks.gradcam_layer``)."""
+        return _last_conv2d(self.model)
+
+
+_LIBRARY_HOOKS: dict[str, Callable[[nn.Module], ModelHooks]] = {}
+
+
+def register_library_hooks(package: str, bind: Callable[[nn.Module], ModelHooks]) -> None:
+    """Hooks for the models of a library, whose classes cannot subclass ``ModelHooks``: ``bind(model)``
+    for every model whose class is defined in top-level ``package`` (e.g. ``"timm"``)."""
+    _LIBRARY_HOOKS[package] = bind
 
 
 def hooks_of(model: nn.Module) -> ModelHooks:
-    """The hooks the trainer calls for ``model``: its own if it subclasses ``ModelHooks``, else defaults."""
-    return model if isinstance(model, ModelHooks) else _PLAIN
+    """``model``'s hooks: its own if it subclasses ``ModelHooks``, else its library's (see
+    ``register_library_hooks``), else the defaults, bound to it."""
+    if isinstance(model, ModelHooks):
+        return model
+    package = type(model).__module__.partition(".")[0]
+    return _LIBRARY_HOOKS.get(package, BoundHooks)(model)

@@ -8,6 +8,10 @@ every other ``model.*`` key is passed through to timm (e.g. ``model.patch_size=4
 (``~/.cache/huggingface/hub``) or torch hub's ``checkpoints/`` folder — and ``weights: FILE`` from a
 file; nothing is downloaded (the hub is put offline while timm loads). timm itself adapts the weights
 to the new classifier, channel count and image size (RDFIA 1-e fine-tunes ImageNet ViTs on MNIST).
+
+Every model whose class timm defines gets ``TimmHooks`` from ``hooks_of``: a timm ViT (attention
+modules in its blocks, a fixed patch grid) offers its attention maps, token grid and position embedding
+to ``vislab explain`` and the report; any other timm model the default Grad-CAM layer (its last conv).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from vislab.errors import ConfigError, UserError
+from vislab.models.hooks import BoundHooks, TokenGrid, register_library_hooks
 from vislab.models.options import patch_sizes, pretrained_skipped, require_image_input
 from vislab.models.registry import register_model_prefix
 from vislab.models.weights import read_state_dict
@@ -218,3 +223,74 @@ def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:
             f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
             f"model.patch_size to one of {', '.join(map(str, patch_sizes(h, w)))}, or resize with data.resize."
         )
+
+
+class TimmHooks(BoundHooks):
+    """What a timm model offers figures: a ViT's attention, read from the weights its attention modules
+    pass to ``attn_drop`` (recorded by forward hooks on the explicit, unfused softmax path)."""
+
+    def _attention_modules(self) -> list[nn.Module]:
+        return [m for m in self.model.modules() if _is_timm_attention(m)]
+
+    def token_grid(self) -> TokenGrid | None:
+        """The patch grid and class token of a timm ViT (its blocks are residual); None for others."""
+        grid = getattr(getattr(self.model, "patch_embed", None), "grid_size", None)
+        if grid is None or not self._attention_modules():
+            return None
+        return TokenGrid(tuple(grid), getattr(self.model, "cls_token", None) is not None)
+
+    def gradcam_layer(self) -> nn.Module | None:
+        """None for a ViT (its one conv is the patch embedding), else the last conv (timm's CNNs)."""
+        return None if self._attention_modules() else super().gradcam_layer()
+
+    def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor] | None:
+        """Every attention module's weights for ``x`` (eval mode, no gradients), in the order they ran."""
+        modules = self._attention_modules()
+        if not modules:
+            return None
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with _recording(modules) as kept, torch.no_grad():
+                self.model(x)
+        finally:
+            self.model.train(was_training)
+        return kept
+
+    def position_embedding(self) -> torch.Tensor | None:
+        """``pos_embed``'s rows of the class token (when it has a position) and of the patches."""
+        tokens, table = self.token_grid(), getattr(self.model, "pos_embed", None)
+        if tokens is None or not isinstance(table, torch.Tensor):
+            return None
+        table, n = table[0], tokens.grid[0] * tokens.grid[1]
+        if (
+            tokens.class_token and len(table) > n
+        ):  # [class, registers..., patches] → [class, patches]
+            return torch.cat([table[:1], table[-n:]])
+        return table[-n:]
+
+
+def _is_timm_attention(m: nn.Module) -> bool:
+    """A timm ViT attention module: its softmax weights pass through ``attn_drop`` when not fused."""
+    return hasattr(m, "fused_attn") and isinstance(getattr(m, "attn_drop", None), nn.Module)
+
+
+@contextlib.contextmanager
+def _recording(modules: Sequence[nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """Record the attention weights of timm attention modules (unfused for the time) in a list."""
+    kept: list[torch.Tensor] = []
+    hooks = [
+        m.attn_drop.register_forward_hook(lambda _m, i, _o: kept.append(i[0])) for m in modules
+    ]
+    fused = [m.fused_attn for m in modules]
+    try:
+        for m in modules:
+            m.fused_attn = False  # the explicit softmax path, whose weights reach attn_drop
+        yield kept
+    finally:
+        for m, f, h in zip(modules, fused, hooks):
+            m.fused_attn = f
+            h.remove()
+
+
+register_library_hooks("timm", TimmHooks)

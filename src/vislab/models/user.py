@@ -381,7 +381,7 @@ def recorded_code(name: str, record: Any, trust_code: bool, run: str) -> Iterato
     saying what would be imported, why it was refused, and how to allow it.
     """
     ref = parse_reference(name)
-    if ref is None:
+    if ref is None or _registered(name):
         yield name
         return
     record = record if isinstance(record, dict) else {}
@@ -401,6 +401,16 @@ def recorded_code(name: str, record: Any, trust_code: bool, run: str) -> Iterato
                 _PINS.pop(str(matching), None)
         return
     raise UntrustedCode(_refusal(ref, run, found, recorded, sha))
+
+
+def _registered(name: str) -> bool:
+    """A registered name, or ``prefix:rest`` of a registered prefix (``timm:vit_tiny_patch16_224``): the
+    registry builds it before any user reference (``registry._lookup``), so no user code is imported."""
+    # registry imports this module at its top: imported here, when a run is reopened, to break the cycle
+    from vislab.models.registry import MODEL_PREFIXES, MODELS
+
+    prefix, _, rest = name.partition(":")
+    return name in MODELS or (bool(rest) and prefix in MODEL_PREFIXES)
 
 
 def _candidates(ref: Reference, recorded: str | None) -> list[Path]:

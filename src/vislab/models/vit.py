@@ -26,8 +26,10 @@ the class token at 0, a learned positional embedding ~ N(0, 0.02²) truncated at
   proportional to the other, are tiny, so attention learns to select only after a few hundred steps
   (``benchmarks/vit_init.py``).
 
-Helpers for figures: ``model.attention_maps(x)``, :func:`attention_rollout`, :func:`rollout_maps`,
-:func:`sinusoidal_table`; the figures are drawn by ``vislab.plotting.vit``.
+What it offers figures (its ``ModelHooks``): ``token_grid()``, ``attention_maps(x)``,
+``position_embedding()``, and no Grad-CAM layer (its one convolution is the patch embedding); with
+:func:`attention_rollout`, :func:`rollout_maps` and :func:`sinusoidal_table`. The figures are drawn by
+``vislab.plotting.vit``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from vislab.errors import ConfigError, UserError
+from vislab.models.hooks import ModelHooks, TokenGrid
 from vislab.models.options import (
     Probability,
     Size,
@@ -195,7 +198,7 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class ViT(nn.Module):
+class ViT(ModelHooks, nn.Module):
     def __init__(
         self,
         shape: tuple[int, int, int],
@@ -258,6 +261,18 @@ class ViT(nn.Module):
             x = block(x)
         x = self.norm(x)
         return self.head(x[:, 0] if self.cls_token is not None else x.mean(1))
+
+    def gradcam_layer(self) -> None:
+        """None: the one convolution is the patch embedding, no feature map worth a CAM (a ModelHooks hook)."""
+        return None
+
+    def token_grid(self) -> TokenGrid:
+        """The patch grid, the class token (pool: cls) and the residual blocks (a ModelHooks hook)."""
+        return TokenGrid(self.grid, self.cls_token is not None, self.residual)
+
+    def position_embedding(self) -> torch.Tensor:
+        """``pos_embed``: T × D, learned (a parameter) or sinusoidal (a buffer) (a ModelHooks hook)."""
+        return self.pos_embed[0]
 
     @torch.no_grad()
     def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -1,7 +1,7 @@
 """A Vision Transformer's figures, from its tensors: the positional-embedding table, attention-rollout maps.
 
-The model side (``pos_embed``, ``grid``, :func:`vislab.models.vit.rollout_maps`) stays with the model; these
-functions only draw what they are given.
+The model side (its hooks' ``position_embedding``, ``token_grid`` and ``attention_maps``, read by
+:mod:`vislab.explain`) stays with the model; these functions only draw what they are given.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ def plot_pos_embedding(
 ) -> Path:
     """PNG: the positional-embedding table (position × dimension) and the cosine similarity of its rows.
 
-    ``table``: T × D (e.g. ``model.pos_embed[0]``, or :func:`vislab.models.vit.sinusoidal_table`), row 0
-    the class token's when ``class_token`` (left out of the similarity map). ``grid`` (rows, columns): the
-    patches form an image grid, and the map shows, per patch, a tile of its similarity with every patch;
-    ``None``: a 1-D sequence, and the map is position × position."""
+    ``table``: T × D (e.g. a model's hooks' ``position_embedding()``, or
+    :func:`vislab.models.vit.sinusoidal_table`), row 0 the class token's when ``class_token`` (left out
+    of the similarity map). ``grid`` (rows, columns): the patches form an image grid, and the map shows,
+    per patch, a tile of its similarity with every patch; ``None``: a 1-D sequence, and the map is
+    position × position."""
     table = table.detach().float().cpu()
     patches = table[1:] if class_token else table
     sim = position_similarity(patches).float()
@@ -83,9 +84,10 @@ def plot_attention(
 ) -> Path:
     """PNG: images (top) and their attention maps (or any ``label`` map: Grad-CAM) overlaid (bottom).
 
-    ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g.
-    :func:`vislab.models.vit.rollout_maps`); ``images``: the normalised B×C×H×W batch the model took;
-    ``display``: the same images as uint8 N×H×W×C (else ``images`` min-max scaled)."""
+    ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g. attention rollout:
+    ``vislab.explain.explain_maps(model, x, "rollout")[:, 0]``); ``images``: the normalised B×C×H×W
+    batch the model took; ``display``: the same images as uint8 N×H×W×C (else ``images`` min-max
+    scaled)."""
     x = images[:max_images]
     maps = maps[: len(x)].detach().float().cpu()
     if display is None:

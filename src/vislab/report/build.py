@@ -19,11 +19,11 @@ import yaml
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
-from vislab.experiments.reported import legend, mismatches, reported_columns
-from vislab.experiments.runner import SuiteState
-from vislab.experiments.space import DEFAULT_CURVES
-from vislab.experiments.sweep import load_study_of, trial_dirs
-from vislab.experiments.table import columns, data_line, table_rows, titled
+from vislab.experiments.results.reported import legend, mismatches, reported_columns
+from vislab.experiments.results.table import columns, data_line, table_rows, titled
+from vislab.experiments.suites.runner import SuiteState
+from vislab.experiments.sweeps.results import load_study_of, trial_dirs
+from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.report.figure_set import FigureSet
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context

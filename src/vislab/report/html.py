@@ -7,8 +7,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from vislab.experiments.reported import figure_value
-from vislab.experiments.table import fmt
+from vislab.experiments.results.reported import figure_value
+from vislab.experiments.results.table import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
 

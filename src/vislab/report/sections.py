@@ -11,7 +11,7 @@ import torch
 
 from vislab.config import AugmentConfig, Config
 from vislab.data.types import Splits
-from vislab.experiments.trials import best, importances, trial_rows
+from vislab.experiments.sweeps.trials import best, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.runs import plot_confusion, plot_curves_overlay, plot_per_class, plot_roc
 from vislab.report.figure_set import FigureSet, safe_name

@@ -1,5 +1,5 @@
 """A sweep's figures: objective history, parameter importances, parallel coordinates, the training curves of
-the best trials (the tables of a study are in ``vislab.experiments.trials``)."""
+the best trials (the tables of a study are in ``vislab.experiments.sweeps.trials``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from vislab.experiments.trials import higher_better, importances
+from vislab.experiments.sweeps.trials import higher_better, importances
 from vislab.plotting.sweeps import (
     plot_bars,
     plot_history,

@@ -1,8 +1,8 @@
-"""Checkpoints: atomic writes, and loading that never executes code (``weights_only=True``).
+"""Checkpoint files: atomic writes, and loading that never executes code (``weights_only=True``).
 
-A checkpoint is a dict of plain types and tensors: model name + kwargs, input shape, class names,
-state dict, preprocessing statistics, config, vislab version, and (for resuming) optimizer,
-scheduler, RNG state, history and position.
+What a checkpoint holds is a typed :class:`~vislab.training.record.Checkpoint` (the run's record, the
+weights, the resume state); on disk it is a dict of plain types and tensors, whose keys only
+``vislab.training.record`` knows.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from vislab.errors import DataError, WriteFailed
+from vislab.training.record import Checkpoint
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -62,17 +63,22 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
+    """Write ``ckpt`` to ``path`` atomically (the previous file stays whole until the new one is)."""
     # Serialise in memory first: torch's zip writer turns a failed write (a full disk) into an opaque
     # RuntimeError ("unexpected pos"), while a plain write lets atomic_write name the cause.
     buf = io.BytesIO()
-    torch.save(payload, buf)
+    torch.save(ckpt.to_dict(), buf)
     atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load a vislab checkpoint safely; anything that is not one is a clear DataError."""
-    path = Path(path)
+    return Checkpoint.from_dict(_load_dict(Path(path)), str(path))
+
+
+def _load_dict(path: Path) -> dict[str, Any]:
+    """The checkpoint file as the dict it was saved as, loaded without running code."""
     if not path.is_file():
         raise DataError(
             f"checkpoint '{path}' does not exist. Give a run directory or a .pt file written by vislab."

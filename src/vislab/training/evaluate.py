@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import resource
 import time
+from dataclasses import dataclass
 
 import kornia
 import torch
@@ -17,7 +18,12 @@ from vislab.plotting.runs import plot_confusion, plot_curves
 from vislab.plotting.steps import plot_grad_norms
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.progress import Progress
+from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
+from vislab.training.runtime import Distributed
+from vislab.training.setup import Network, Optimisation, RunData
+from vislab.training.state import LoopState
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
 from vislab.version import __version__
 
@@ -84,74 +90,78 @@ def peak_memory(device: torch.device) -> dict:
 
 def finish_run(
     run: RunDir,
-    model,
-    meta: dict,
+    record: RunRecord,
+    network: Network,
+    data: RunData,
+    optim: Optimisation,
+    loop: LoopState,
     history: list[dict],
-    state: dict,
-    val_loader: DeviceLoader,
-    test_loader: DeviceLoader,
-    splits: Splits,
-    device,
-    n_params: int,
-    dist,
-    log,
+    dist: Distributed,
+    log: Progress,
 ) -> dict:
     """Reload the best weights, score val and test, write summary.json, predictions and figures."""
-    if not dist.is_main:
-        return {}
+    model, amp_on, device = network.model, optim.amp, data.test.device
     best = run.ckpt_dir / "best.pt"
     if best.is_file():
-        model.load_state_dict(load_checkpoint(best)["state_dict"])
-    amp_on = device.type == "cuda" and meta["config"]["train"]["amp"]
-    val = evaluate(model, val_loader, splits.num_classes, amp_on=amp_on)
+        model.load_state_dict(load_checkpoint(best).state_dict)
+    k = data.splits.num_classes
+    started = time.perf_counter()
+    val = evaluate(model, data.val, k, amp_on=amp_on)
     t0 = time.perf_counter()
-    logits, labels = predict_logits(model, test_loader, amp_on)
+    logits, labels = predict_logits(model, data.test, amp_on)
     test_time = time.perf_counter() - t0
-    test = compute_metrics(
-        logits,
-        labels,
-        splits.num_classes,
-        loss=F.cross_entropy(logits, labels).item(),
-        with_roc=True,
-    )
-    summary = _summary(
-        run, meta, history, state, (val, test, test_time), splits, device, n_params, dist
-    )
+    loss = F.cross_entropy(logits, labels).item()
+    test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)
+    scores = Scores(val, test, test_time)
+    summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
+    summary.update(world_size=dist.world, versions=library_versions(), **peak_memory(device))
+    summary.update(setup_s=round(loop.setup_s, 3), eval_s=round(time.perf_counter() - started, 3))
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
-    run.write_summary(summary)
+    run.write_summary(summary)  # before the figures: a figure that fails loses no result
+    started = time.perf_counter()
     try:
-        _write_figures(run, history, test, splits, model, test_loader, labels)
+        _write_figures(run, history, test, data, model, labels)
     except OSError as e:
         log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
+    summary["figures_s"] = round(time.perf_counter() - started, 3)
+    run.write_summary(summary)
     log.line(
         f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
-        f"| train {state['train_time_s']:.1f}s test {test_time:.2f}s | {run.path}"
+        f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
     return summary
 
 
+@dataclass
+class Scores:
+    """The best weights' val and test metrics, and the test split's scoring time in seconds."""
+
+    val: Metrics
+    test: Metrics
+    test_time_s: float
+
+
 def _summary(
     run: RunDir,
-    meta: dict,
+    record: RunRecord,
     history: list[dict],
-    state: dict,
-    scores: tuple[Metrics, Metrics, float],
+    loop: LoopState,
+    scores: Scores,
     splits: Splits,
-    device,
+    device: torch.device,
     n_params: int,
-    dist,
 ) -> dict:
-    """summary.json of a complete run; ``scores``: (val metrics, test metrics, test time in s)."""
-    val, test, test_time = scores
-    names = splits.class_names
-    best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})
+    """summary.json of a complete run (``finish_run`` adds the world size, versions and memory)."""
+    val, test, names = scores.val, scores.test, splits.class_names
+    best_row = next((r for r in history if r["epoch"] == loop.best_epoch), {})
+    cfg = record.config or {}
     return dict(
         status="complete",
         run=run.path.name,
-        model=meta["model_name"],
+        model=record.model.name,
         # a user's own model (file.py:Net): its reference, file and sha256
-        **({"model_code": meta["model_code"]} if meta.get("model_code") else {}),
-        data=meta["config"]["data"]["name"],
+        **({"model_code": record.model.code} if record.model.code else {}),
+        data=cfg.get("data", {}).get("name"),
         train_acc=best_row.get("train_acc"),
         train_loss=best_row.get("train_loss"),
         val_acc=val.acc,
@@ -161,21 +171,18 @@ def _summary(
         test_pacc=test.pacc,
         test_loss=test.loss,
         test_auc=test.auc,
-        train_time_s=round(state["train_time_s"], 3),
-        test_time_s=round(test_time, 4),
-        best_epoch=state["best_epoch"],
-        epochs_run=state["epoch"],
+        train_time_s=round(loop.train_time_s, 3),
+        test_time_s=round(scores.test_time_s, 4),
+        best_epoch=loop.best_epoch,
+        epochs_run=loop.epoch,
         params=n_params,
         val_per_class=dict(zip(names, val.per_class)),
         test_per_class=dict(zip(names, test.per_class)),
         n_train=len(splits.train),
         n_val=len(splits.val),
         n_test=len(splits.test),
-        seed=meta["config"]["train"]["seed"],
+        seed=cfg.get("train", {}).get("seed"),
         device=str(device),
-        world_size=dist.world,
-        versions=library_versions(),
-        **peak_memory(device),
     )
 
 
@@ -183,14 +190,13 @@ def _write_figures(
     run: RunDir,
     history: list[dict],
     test: Metrics,
-    splits: Splits,
-    model,
-    test_loader: DeviceLoader,
+    data: RunData,
+    model: torch.nn.Module,
     labels: torch.Tensor,
 ) -> None:
     """The run's figures/: learning curves (with the step losses), the gradient norms per layer, the test
     confusion matrix, and (2-D features) the decision boundary."""
-    names = splits.class_names
+    names, splits = data.splits.class_names, data.splits
     if history and "train_loss" in history[0]:
         steps = run.read_rows(STEPS_FILE)
         plot_curves(history, run.fig_dir / "curves.png", title=run.path.name, steps=steps)
@@ -204,7 +210,7 @@ def _write_figures(
         title=f"{run.path.name}: test",
     )
     if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
-        x_test = torch.cat([x for x, _ in test_loader.epoch(0)]).cpu()
+        x_test = torch.cat([x for x, _ in data.test.epoch(0)]).cpu()
         plot_decision_boundary(
             model, x_test, labels, run.fig_dir / "boundary_test.png", names, title=run.path.name
         )

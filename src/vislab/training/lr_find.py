@@ -41,9 +41,8 @@ from vislab.config import Config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
-from vislab.training.optim import build_optimizer
-from vislab.training.runtime import resolve_device
-from vislab.training.setup import model_and_train_loader
+from vislab.training.runtime import Distributed, resolve_device
+from vislab.training.setup import build_optimisation, build_parts, init_from_data
 
 RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
 OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
@@ -101,22 +100,21 @@ def lr_find(cfg: Config, test: RangeTest | None = None) -> LRFinding:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        model, loader = model_and_train_loader(cfg, device)
-        check_trainable(model, cfg.model.name)
-        first = torch.arange(min(len(loader.y), 10_000))  # as a new run: e.g. `fast`'s whitening
-        hooks_of(model).init_from_data(loader.batch(first, augment=False)[0])
-        opt = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optim)
-        amp = device.type == "cuda" and cfg.train.amp
+        # the same set-up as `vislab train`: data, seeded model, augmented loader, optimizer, AMP
+        data, network = build_parts(cfg, device, Distributed())
+        check_trainable(network.model, cfg.model.name)
+        init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
+        optim = build_optimisation(cfg, network, device, len(data.train))
         return lr_range_test(
-            model,
-            opt,
-            _endless(loader),
+            network.model,
+            optim.opt,
+            _endless(data.train),
             test,
             loss_fn=lambda logits, y: F.cross_entropy(
-                logits, y, label_smoothing=cfg.train.label_smoothing
+                logits, y, label_smoothing=optim.label_smoothing
             ),
-            grad_clip=cfg.train.grad_clip,
-            autocast=torch.autocast("cuda", dtype=torch.bfloat16) if amp else None,
+            grad_clip=optim.grad_clip,
+            autocast=optim.autocast() if optim.amp else None,
         )
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from vislab.errors import MetricsInputError
+from vislab.training.roc import roc_auc_score, roc_curve
 
 
 @dataclass

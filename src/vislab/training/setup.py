@@ -1,24 +1,29 @@
-"""A run's set-up: data (statistics fitted on train, or a checkpoint's), the model, the loaders —
-gathered in ``Setup``, the dataclass every stage of the trainer reads."""
+"""A run's set-up, built once and fully: the data (``RunData``), the model (``Network``), how steps update
+it (``Optimisation``) and the run's record — one recipe for training and the LR range test."""
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from vislab.config import Config
+from vislab.config import Config, TrainConfig
 from vislab.data import prepare_data
-from vislab.data.augment import build_augment, model_input_shape
+from vislab.data.augment import build_augment
+from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
 from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.user import code_failed, is_user_reference
+from vislab.training.optim import build_optimizer, lr_factor
 from vislab.training.progress import Progress
+from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, resolve_data_device, resolve_device
 from vislab.training.state import LoopState
@@ -27,129 +32,126 @@ from vislab.version import __version__
 
 
 @dataclass
-class Setup:
-    """What every stage of a run reads: built once by ``set_up`` (the optimizer by ``ready_steps``)."""
+class RunData:
+    """A run's data: the splits, the input spec (evaluation's crop and normalisation) and the loaders."""
 
-    cfg: Config
-    run: RunDir
-    dist: Distributed
-    device: torch.device
-    model: torch.nn.Module  # the bare model: weights, checkpoints, hooks
-    hooks: ModelHooks
     splits: Splits
-    train_loader: DeviceLoader
-    val_loader: DeviceLoader
-    test_loader: DeviceLoader
-    meta: dict  # what every checkpoint carries beside the weights
+    spec: InputSpec
+    train: DeviceLoader  # shuffled, augmented, this rank's share
+    val: DeviceLoader
+    test: DeviceLoader
+
+
+@dataclass
+class Network:
+    """The model (weights, checkpoints, hooks), what runs forward (``net``: DDP-wrapped and/or compiled,
+    set by ``Optimisation``'s builder), its hooks and size."""
+
+    model: torch.nn.Module
+    hooks: ModelHooks
     n_params: int
-    log: Progress
-    history: list[dict]
-    state: LoopState
-    resume_rng: tuple = (None, None)  # (cpu, cuda) RNG states of an epoch interrupted mid-way
-    net: torch.nn.Module | None = None  # what runs forward: the model, DDP-wrapped and/or compiled
-    opt: torch.optim.Optimizer | None = None
-    amp: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
-    steps: StepTracker | None = None  # train.log_every, train.track_grad_norm: set by ready_steps
+    net: torch.nn.Module | None = None
 
     @property
-    def amp_on(self) -> bool:
-        return self.device.type == "cuda" and self.cfg.train.amp
+    def forward(self) -> torch.nn.Module:
+        return self.net if self.net is not None else self.model
 
 
-def set_up(
+@dataclass
+class Optimisation:
+    """How a step updates the weights: the optimizer (None for models that update themselves), the
+    learning rate at each global step, precision and the loss's options."""
+
+    opt: torch.optim.Optimizer | None
+    lr_at: Callable[[int], float]
+    amp: bool  # bf16 autocast (CUDA)
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return (
+            torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+        )
+
+
+def build_parts(
     cfg: Config,
-    run: RunDir,
-    ckpt: dict | None,
-    quiet: bool,
+    device: torch.device,
     dist: Distributed,
+    ckpt: Checkpoint | None = None,
     build_as: str | None = None,
-) -> Setup:
-    """Data (statistics fitted on train, or the checkpoint's), model and loaders; the config saved.
+) -> tuple[RunData, Network]:
+    """Data (statistics fitted on train, or the checkpoint's), the seeded model checked on a dummy batch
+    (with the checkpoint's weights when resuming), and the loaders.
 
     ``build_as``: the model name to build with instead of ``cfg.model.name`` (a resumed run's user code
     found at the path its checkpoint recorded, see ``vislab.models.user.recorded_code``)."""
+    stats = ckpt.record.inputs.stats if ckpt else None
+    splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
+    spec = InputSpec.build(cfg.augment, splits.sample_shape, stats)
+    network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
+    if network.hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
+        check_output(network.model, cfg.model.name, spec.input_shape, splits.num_classes, device)
+    loaders = _build_loaders(cfg, splits, spec, device, dist, network)
+    return RunData(splits, spec, *loaders), network
+
+
+def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
+    """What every checkpoint of this run carries beside the weights."""
+    code = getattr(model, "vislab_code", None)  # a user's model: reference, file, sha256
+    names = list(data.splits.class_names)
+    model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, code)
+    return RunRecord(model_record, data.spec, cfg.to_dict(), __version__)
+
+
+def build_optimisation(
+    cfg: Config, network: Network, device: torch.device, steps_per_epoch: int
+) -> Optimisation:
+    """The optimizer over the trainable weights (models trained by an optimizer), the schedule, AMP."""
+    opt = None
+    if network.hooks.trained_by == "optimizer":
+        params = [p for p in network.model.parameters() if p.requires_grad]
+        opt = build_optimizer(params, cfg.optim)
+    total = cfg.train.epochs * steps_per_epoch
+
+    def lr_at(global_step: int) -> float:
+        factor = lr_factor(cfg.schedule, global_step, steps_per_epoch, total, cfg.optim.lr)
+        return cfg.optim.lr * factor
+
+    amp = device.type == "cuda" and cfg.train.amp
     tc = cfg.train
-    device = dist.device or resolve_device(tc.device)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
-    splits, stats = prepare_data(
-        cfg.data, tc.seed, ckpt["preprocess"] if ckpt else None, cfg.augment.crop.size
-    )
-    shape = model_input_shape(cfg.augment, splits.sample_shape)  # smaller with augment.crop.size
-    model, n_params = _build_model(cfg, shape, splits.num_classes, ckpt, device, build_as)
-    hooks = hooks_of(model)
-    if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
-        check_output(model, cfg.model.name, shape, splits.num_classes, device)
-    meta = dict(
-        model_name=cfg.model.name,
-        model_code=getattr(model, "vislab_code", None),  # a user's model: reference, file, sha256
-        model_kwargs=cfg.model.kwargs(),
-        input_shape=list(shape),
-        sample_shape=list(splits.sample_shape),  # the images before the centre crop to input_shape
-        num_classes=splits.num_classes,
-        class_names=splits.class_names,
-        preprocess=stats,
-        config=cfg.to_dict(),
-        vislab_version=__version__,
-    )
-    if dist.is_main:
-        run.write_config(cfg.to_yaml())
-    loaders = _build_loaders(
-        cfg, splits, stats, device, dist, hooks, _channels_last(cfg, model, shape)
-    )
-    log = Progress(quiet=quiet or not dist.is_main)
-    n = "/".join(str(len(s)) for _, s in splits.items())
-    log.line(
-        f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {n_params:,} parameters, "
-        f"device {device}"
-    )
-    return Setup(
-        cfg, run, dist, device, model, hooks, splits, *loaders, meta, n_params, log,
-        history=list(ckpt["history"]) if ckpt else [],
-        state=LoopState.from_dict(ckpt["state"]) if ckpt else LoopState(),
-        resume_rng=(ckpt.get("rng"), ckpt.get("cuda_rng")) if ckpt else (None, None),
-    )  # fmt: skip
+    return Optimisation(opt, lr_at, amp, tc.label_smoothing, tc.grad_clip)
 
 
-def model_and_train_loader(
-    cfg: Config, device: torch.device
-) -> tuple[torch.nn.Module, DeviceLoader]:
-    """``cfg``'s seeded model and its shuffled, augmented train loader, built as ``set_up`` builds them but
-    without a run directory (the LR range test, ``vislab.training.lr_find``, steps on them)."""
-    splits, stats = prepare_data(cfg.data, cfg.train.seed, crop_size=cfg.augment.crop.size)
-    shape = model_input_shape(cfg.augment, splits.sample_shape)
-    model, _ = _build_model(cfg, shape, splits.num_classes, None, device, None)
-    hooks = hooks_of(model)
-    if hooks.trained_by != "fit_arrays":
-        check_output(model, cfg.model.name, shape, splits.num_classes, device)
-    channels_last = _channels_last(cfg, model, shape)
-    train, _, _ = _build_loaders(cfg, splits, stats, device, Distributed(), hooks, channels_last)
-    return model, train
+def init_from_data(network: Network, train: DeviceLoader) -> None:
+    """A new run's data-dependent init (e.g. `fast`'s whitening) from up to 10,000 train images."""
+    first = torch.arange(min(len(train.y), 10_000))
+    network.hooks.init_from_data(train.batch(first, augment=False)[0])
 
 
-def _build_model(
+def _build_network(
     cfg: Config,
-    shape: tuple[int, ...],
+    spec: InputSpec,
     num_classes: int,
-    ckpt: dict | None,
+    ckpt: Checkpoint | None,
     device: torch.device,
     build_as: str | None,
-):
-    """The seeded model for inputs of ``shape`` on ``device`` (with the checkpoint's weights when
-    resuming) and its size."""
+) -> Network:
+    """The seeded model for inputs of ``spec.input_shape`` on ``device`` (the checkpoint's weights when
+    resuming), its hooks and size."""
     torch.manual_seed(cfg.train.seed)  # model init
     name = build_as or cfg.model.name
     with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
-        model = build_model(name, shape, num_classes, **cfg.model.kwargs())
+        model = build_model(name, spec.input_shape, num_classes, **cfg.model.kwargs())
         model = model.to(device)
     if ckpt:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(ckpt.state_dict)
     n_params = sum(p.numel() for p in model.parameters())
     if n_params == 0:  # fitted baselines: their size is what they store
         n_params = sum(b.numel() for b in model.buffers())
-    if _channels_last(cfg, model, shape):
+    if _channels_last(cfg, model, spec.input_shape):
         model = model.to(memory_format=torch.channels_last)
-    return model, n_params
+    return Network(model, hooks_of(model), n_params)
 
 
 def check_output(
@@ -188,30 +190,37 @@ def _user_files(model: torch.nn.Module) -> list[Path]:
     return [Path(code["path"])] if code.get("path") else []
 
 
-def _channels_last(cfg: Config, model: torch.nn.Module, sample_shape: tuple) -> bool:
+def _channels_last(cfg: Config, model: torch.nn.Module, input_shape: tuple) -> bool:
     # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores
     is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    return cfg.train.channels_last and len(sample_shape) == 3 and is_conv
+    return cfg.train.channels_last and len(input_shape) == 3 and is_conv
 
 
-def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
-    """Train (shuffled, augmented, this rank's share), val and test loaders on ``device``."""
+def _build_loaders(
+    cfg: Config,
+    splits: Splits,
+    spec: InputSpec,
+    device: torch.device,
+    dist: Distributed,
+    network: Network,
+) -> tuple[DeviceLoader, DeviceLoader, DeviceLoader]:
+    """Train (shuffled, augmented, this rank's share), val and test loaders on ``device``; what is not
+    cropped at random is centre-cropped to the spec's input (evaluation's transform)."""
     tc = cfg.train
     nbytes = sum(s.x.nbytes for _, s in splits.items())
     storage = resolve_data_device(cfg.data.device, device, nbytes)
     augment = build_augment(cfg.augment, splits.sample_shape)
-    size = (
-        cfg.augment.crop.size
-    )  # the model's input: what is not cropped at random is centre-cropped
+    stats, size = spec.stats, spec.crop_size
     train = DeviceLoader(
         splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
         augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage, size=size,
     )  # fmt: skip
     val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage, size=size)
     test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage, size=size)
+    channels_last = _channels_last(cfg, network.model, spec.input_shape)
     for loader in (train, val, test):
         loader.channels_last = channels_last
-    train.alternate_flip = hooks.flip_policy == "alternate"
+    train.alternate_flip = network.hooks.flip_policy == "alternate"
     if len(train) == 0:
         raise UserError(
             f"train.batch_size={tc.batch_size} is larger than the train split "
@@ -221,13 +230,109 @@ def _build_loaders(cfg, splits, stats, device, dist, hooks, channels_last):
     return train, val, test
 
 
-def start_tracking(s: Setup, ckpt: dict | None) -> StepTracker:
+@dataclass
+class Training:
+    """Everything one run's loop touches, built once by ``set_up``: where it writes, the record, the
+    data, the network, the optimisation, the loop's position and history, tracking and progress."""
+
+    cfg: TrainConfig
+    run: RunDir
+    dist: Distributed
+    device: torch.device
+    record: RunRecord
+    data: RunData
+    network: Network
+    optim: Optimisation
+    loop: LoopState
+    history: list[dict]
+    log: Progress
+    steps: StepTracker
+    resume_rng: tuple = (None, None)  # (cpu, cuda) RNG states of an epoch interrupted mid-way
+
+
+def set_up(
+    cfg: Config,
+    run: RunDir,
+    ckpt: Checkpoint | None,
+    quiet: bool,
+    dist: Distributed,
+    build_as: str | None = None,
+) -> Training:
+    """The run, fully built: data, model (data-dependent init for a new run), the DDP/compiled net, the
+    optimizer (its state when resuming), the loop state; the config saved."""
+    started = time.perf_counter()
+    tc = cfg.train
+    device = dist.device or resolve_device(tc.device)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    data, network = build_parts(cfg, device, dist, ckpt, build_as)
+    if dist.is_main:
+        run.write_config(cfg.to_yaml())
+    log = Progress(quiet=quiet or not dist.is_main)
+    n = "/".join(str(len(s)) for _, s in data.splits.items())
+    log.line(
+        f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {network.n_params:,} parameters, "
+        f"device {device}"
+    )
+    resume = ckpt.resume if ckpt else None
+    if network.hooks.trained_by != "fit_arrays":
+        _ready_network(network, data.train, tc.compile, dist, log, new=resume is None)
+    optim = build_optimisation(cfg, network, device, len(data.train))
+    if optim.opt is not None and resume and resume.optimizer:
+        optim.opt.load_state_dict(resume.optimizer)
+    steps = start_tracking(tc, network, device, dist, log, resume)
+    loop = resume.loop if resume else LoopState()
+    loop.setup_s += time.perf_counter() - started
+    return Training(
+        tc, run, dist, device, run_record(cfg, data, network.model), data, network, optim, loop,
+        list(resume.history) if resume else [], log, steps,
+        (resume.rng, resume.cuda_rng) if resume else (None, None),
+    )  # fmt: skip
+
+
+def _ready_network(
+    network: Network,
+    train: DeviceLoader,
+    compile: bool,
+    dist: Distributed,
+    log: Progress,
+    new: bool,
+) -> None:
+    """Data-dependent init (new runs only: the checkpoint holds the weights), then the net that runs
+    forward: DDP-wrapped, and compiled with ``train.compile``."""
+    if new:
+        init_from_data(network, train)
+    network.net = dist.wrap(network.model)
+    if compile:
+        network.net = _try_compile(network.net, log)
+
+
+def start_tracking(
+    tc: TrainConfig,
+    network: Network,
+    device: torch.device,
+    dist: Distributed,
+    log: Progress,
+    resume: Resume | None,
+) -> StepTracker:
     """The step-loss and gradient-norm sums (rank 0 only: the other ranks track nothing)."""
-    tc, main = s.cfg.train, s.dist.is_main
+    main = dist.is_main
     grads = tc.track_grad_norm and main
-    if grads and s.hooks.trained_by != "optimizer":
-        s.log.line("train.track_grad_norm: this model makes its own updates: no gradients to see")
+    if grads and network.hooks.trained_by != "optimizer":
+        log.line("train.track_grad_norm: this model makes its own updates: no gradients to see")
         grads = False
-    tracker = StepTracker(s.model, s.device, tc.log_every if main else 0, grads)
-    tracker.load_state_dict(ckpt.get("step_tracking") if ckpt else None)
+    tracker = StepTracker(network.model, device, tc.log_every if main else 0, grads)
+    tracker.load_state_dict(resume.step_tracking if resume else None)
     return tracker
+
+
+def _try_compile(net: torch.nn.Module, log: Progress) -> torch.nn.Module:
+    try:
+        # compiling happens at the first call: where it fails there, run eagerly
+        torch._dynamo.config.suppress_errors = True
+        return torch.compile(net)
+    except Exception as e:  # no compiler toolchain, unsupported platform, ...
+        log.line(
+            f"train.compile: torch.compile is unavailable here ({type(e).__name__}: {e}); running eagerly."
+        )
+        return net

@@ -20,6 +20,7 @@ class LoopState:
     best_epoch: int | None = None
     bad_evals: int = 0  # evaluations since the best one (train.early_stop)
     train_time_s: float = 0.0
+    setup_s: float = 0.0  # building data, model and optimizer, summed over the run's processes
     partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way
 
     def to_dict(self) -> dict:

@@ -9,6 +9,7 @@ runs), checked for shape and labels, and against their official MD5 (hashed once
 ``vislab.data.download``): CIFAR-10's batches when they have their official size, CIFAR-100's
 ``train``/``test`` when they are large enough to hold the official set, both tarballs at their
 official size. CIFAR-100's small ``meta`` is checked for its structure (100 fine, 20 coarse names).
+Each set is decoded once, then read from ``.npy`` files (``vislab.data.cache``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data import download as dl
+from vislab.data.cache import cached_arrays
 from vislab.data.safe_pickle import load_pickle
 from vislab.data.safe_tar import safe_extract
 from vislab.data.sources.registry import register_source
@@ -262,8 +264,28 @@ def _check_file(fmt: CifarFormat, path: Path) -> None:
         dl.check_md5(path, fmt.md5_from[path.name][1], fix=fmt.fix)
 
 
+def _decode_set(fmt: CifarFormat, paths: list[Path]) -> dict[str, np.ndarray]:
+    """A set's batches, checked (official MD5s too) and joined: uint8 images N×32×32×3 and uint8 labels."""
+    parts = []
+    for path in paths:
+        _check_file(fmt, path)
+        parts.append(read_cifar_batch(path, fmt))
+    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return {"x": x, "y": y.astype(np.uint8)}  # at most 100 classes
+
+
+def _check_cached(fmt: CifarFormat, cached: dict[str, np.ndarray]) -> None:
+    """DataError unless ``cached`` is what _decode_set returns (a damaged cache entry is decoded again)."""
+    x, y = cached["x"], cached["y"]
+    if x.dtype != np.uint8 or x.shape[1:] != (32, 32, 3) or y.dtype != np.uint8 or y.ndim != 1:
+        raise DataError(f"cached {fmt.title} arrays of {x.dtype}{x.shape}, {y.dtype}{y.shape}")
+    if not 0 < len(x) == len(y) or y.max() >= fmt.n_classes:
+        raise DataError(f"cached {fmt.title} set of {len(x)} images, {len(y)} labels")
+
+
 def load_cifar(cfg: DataConfig, fmt: CifarFormat) -> SourceData:
-    """The sets of ``fmt`` that ``cfg.use`` asks for ('train' also brings an official 'val' set)."""
+    """The sets of ``fmt`` that ``cfg.use`` asks for ('train' also brings an official 'val' set); each set
+    is decoded once, then read from the cache (vislab.data.cache)."""
     root = Path(cfg.root).expanduser()
     wanted = {"train": "train" in cfg.use, "val": "train" in cfg.use, "test": "test" in cfg.use}
     groups = {k: names for k, names in fmt.sets.items() if wanted[k]}
@@ -271,15 +293,15 @@ def load_cifar(cfg: DataConfig, fmt: CifarFormat) -> SourceData:
     folder = _locate(fmt, root, needed + ([] if fmt.default_names else [fmt.meta]), cfg.download)
     sets, files = {}, []
     for key, names in groups.items():
-        parts = []
-        for n in names:
-            path = folder / n
-            _check_file(fmt, path)
-            parts.append(read_cifar_batch(path, fmt))
-            files.append(str(path))
-        sets[key] = ArraySet(
-            np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        paths = [folder / n for n in names]
+        arrays = cached_arrays(
+            f"{fmt.title}-{key}-{fmt.label_key}",
+            paths,
+            lambda paths=paths: _decode_set(fmt, paths),
+            lambda cached: _check_cached(fmt, cached),
         )
+        sets[key] = ArraySet(arrays["x"], arrays["y"].astype(np.int64))
+        files += [str(p) for p in paths]
     meta = folder / fmt.meta
     names = read_cifar_meta(meta, fmt) if meta.is_file() else list(fmt.default_names)
     return SourceData(sets, names, files=files)

@@ -14,7 +14,7 @@ same row) and a thread beats its claims every ``heartbeat_s``. A claim is taken 
 asks when its heartbeat is older than the lapse its worker set, or at once when its process is gone on the
 asking worker's own host. Times are the server's (``now()``): the machines' clocks need not agree. The first
 worker to find every run settled takes the report with one conditional UPDATE, so the table and report are
-written once. The connection and its settings: ``storage.SharedStorage``.
+written once. The connection and its settings: ``postgres.SharedStorage``.
 """
 
 from __future__ import annotations
@@ -32,13 +32,8 @@ from typing import Any
 
 from vislab.config import config_differences
 from vislab.errors import RunFailed, UserError
-from vislab.experiments.storage import (
-    SharedStorage,
-    connect_postgres,
-    first_line,
-    postgres_driver,
-    public_url,
-)
+from vislab.experiments.databases import first_line, public_url
+from vislab.experiments.shared.postgres import SharedStorage, connect_postgres, postgres_driver
 from vislab.training.rundir import pid_alive
 
 _LOCK_KEY = 0x76_69_73_6C_61_62  # "vislab": serialises table creation and registration

@@ -10,22 +10,21 @@
     groups:                                    # optional: runs compared together in the report
       ladder: [baseline, standardise]
     reported:                                  # optional: the figures the courses' reports published
-      sources: {rdfia-A: {title: ..., data: ...}}   #   (schema and examples: experiments/reported.py)
+      sources: {rdfia-A: {title: ..., data: ...}}   #   (schema and examples: results/reported.py)
       runs: {baseline: {rdfia-A: {where: "Q18, Figure 6", test_acc: "0.70–0.75"}}}
 
-This module loads suites and plans their runs (which are done, which resume, which start);
-``experiments/runner.py`` executes the plan.
+This module loads a suite into a :class:`Suite` and builds its runs' configs; ``suites/plan.py`` plans
+them (which are done, which resume, which start) and ``suites/runner.py`` executes the plan.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from vislab.config import (
@@ -33,18 +32,14 @@ from vislab.config import (
     ConfigBase,
     SpecFile,
     build_config,
-    config_differences,
     load_spec,
     read_base,
-    read_yaml,
     set_dotted,
 )
 from vislab.data.sources import require_source
-from vislab.errors import UserError
-from vislab.experiments.reported import Reported
-from vislab.training.rundir import RunDir, is_complete
+from vislab.experiments.results.reported import Reported
 
-SUITE_DIR = Path(__file__).parent / "suites"
+SUITE_DIR = Path(__file__).parent / "builtin"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RESERVED = ("figures", "trials", "narrow")  # folders of a suite's output that are not runs
 
@@ -109,20 +104,28 @@ class SuiteSpec(SpecFile):
         return reported
 
 
+@dataclass(frozen=True)
+class Suite:
+    """A loaded suite: its file's runs over the base config, resolved (a ``base:`` path read)."""
+
+    name: str
+    path: Path  # the suite file
+    description: str  # on one line
+    base: dict  # the base config mapping
+    runs: dict[str, dict | None]  # run name → dotted overrides of the base
+    groups: dict[str, list[str] | None] = field(default_factory=dict)
+    reported: Reported | None = None  # the figures the courses' reports published
+
+
 def builtin_suites() -> dict[str, str]:
     """Built-in suite name → its description on one line."""
-    out = {}
-    for f in sorted(SUITE_DIR.glob("*.yaml")):
-        desc = read_yaml(f, kind="suite").get("description", "")
-        out[f.stem] = " ".join(str(desc).split())
-    return out
+    return {f.stem: load_suite(f).description for f in sorted(SUITE_DIR.glob("*.yaml"))}
 
 
-def load_suite(name_or_file: str | Path) -> dict:
-    """A built-in suite name or a YAML file → {'name', 'path', 'description', 'base', 'runs', 'groups',
-    'reported'}
-    (raises ConfigError naming the file and the key path of each mistake)."""
-    p, _, suite = load_spec(
+def load_suite(name_or_file: str | Path) -> Suite:
+    """A built-in suite name or a YAML file → its :class:`Suite` (raises ConfigError naming the file and
+    the key path of each mistake)."""
+    p, _, spec = load_spec(
         name_or_file,
         SuiteSpec,
         "suite",
@@ -130,15 +133,15 @@ def load_suite(name_or_file: str | Path) -> dict:
         "a mapping with runs: (run name → overrides) and optionally base:, groups:, description:, "
         "reported:",
     )
-    return {
-        "name": suite.name or p.stem,
-        "path": str(p),
-        "description": " ".join((suite.description or "").split()),
-        "base": read_base(suite.base, p),
-        "runs": suite.runs,
-        "groups": suite.groups or {},
-        "reported": suite.reported.model_dump(exclude_none=True) if suite.reported else {},
-    }
+    return Suite(
+        name=spec.name or p.stem,
+        path=p,
+        description=" ".join((spec.description or "").split()),
+        base=read_base(spec.base, p),
+        runs=spec.runs,
+        groups=spec.groups or {},
+        reported=spec.reported,
+    )
 
 
 def suite_overrides(
@@ -175,67 +178,14 @@ def apply_run_overrides(base: dict, changes: dict) -> dict:
     return tree
 
 
-def run_config(suite: dict, name: str, overrides: list[str] | tuple = ()) -> Config:
+def run_config(suite: Suite, name: str, overrides: list[str] | tuple = ()) -> Config:
     """Validated config of one run: base ← the run's overrides ← ``overrides`` (raises ConfigError)."""
-    tree = apply_run_overrides(suite["base"], suite["runs"][name])
+    tree = apply_run_overrides(suite.base, suite.runs[name])
     cfg = build_config(tree, overrides, source=f"suite run '{name}'")
     require_source(cfg.data.name)  # now, not after the runs before it have trained
     return cfg
 
 
-def run_configs(suite: dict, overrides: list[str] | tuple = ()) -> dict[str, Config]:
+def run_configs(suite: Suite, overrides: list[str] | tuple = ()) -> dict[str, Config]:
     """Validated config per run (the first invalid one raises ConfigError)."""
-    return {name: run_config(suite, name, overrides) for name in suite["runs"]}
-
-
-@dataclass
-class PlannedRun:
-    name: str
-    run_dir: Path
-    action: str  # "done" | "resume" | "start" | "failed" | "retrain" (run_dir: another epoch count)
-    config: Config | None = None
-    message: str = ""
-
-
-def plan_run(name: str, run_dir: Path, make_config) -> PlannedRun:
-    """What to do with one run: ``done`` (complete, same config), ``resume`` (checkpoints/last.pt left by an
-    interrupted run), ``start``, ``retrain`` (the folder holds this run for another train.epochs: the
-    runner keeps it aside), or ``failed`` (invalid config, or the folder holds a different run)."""
-    try:
-        cfg = make_config()
-    except UserError as e:
-        return PlannedRun(name, run_dir, "failed", message=str(e))
-    rd = RunDir(run_dir)
-    summary = rd.read_summary() or {}
-    stored_cfg = run_dir / "config.yaml"
-    has_last = (rd.ckpt_dir / "last.pt").is_file()
-    problem = ""
-    if (has_last or is_complete(summary)) and stored_cfg.is_file():
-        stored = yaml.safe_load(stored_cfg.read_text()) or {}
-        diff = config_differences(stored, cfg.to_dict())
-        if diff and all(d.startswith("train.epochs:") for d in diff):
-            old = (stored.get("train") or {}).get("epochs")
-            message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
-            return PlannedRun(name, run_dir, "retrain", cfg, message)
-        if diff:
-            problem = (
-                f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"
-                f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."
-            )
-    if not problem and summary.get("status") == "diverged":
-        problem = (
-            f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
-            f"train.grad_clip, and delete '{run_dir}' to redo it."
-        )
-    if problem:
-        return PlannedRun(name, run_dir, "failed", cfg, problem)
-    action = "done" if is_complete(summary) else "resume" if has_last else "start"
-    return PlannedRun(name, run_dir, action, cfg)
-
-
-def plan_suite(suite: dict, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
-    """One PlannedRun per suite run, in the suite's order; run folders are ``out/<run name>``."""
-    return [
-        plan_run(name, Path(out) / name, lambda n=name: run_config(suite, n, overrides))
-        for name in suite["runs"]
-    ]
+    return {name: run_config(suite, name, overrides) for name in suite.runs}

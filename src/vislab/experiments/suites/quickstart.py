@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vislab.experiments.runner import run_suite
-from vislab.experiments.suite import load_suite, suite_overrides
-from vislab.experiments.table import data_line, table_rows, titled, to_rich
+from vislab.experiments.results.table import data_line, table_rows, titled, to_rich
+from vislab.experiments.suites.runner import run_suite
+from vislab.experiments.suites.spec import load_suite, suite_overrides
 from vislab.training.rundir import RunDir
 
 
@@ -26,7 +26,7 @@ def run_quickstart(
     return the runs' summaries. Raises SuiteFailed (tables written) if a run failed."""
     suite = load_suite("quickstart")
     run_suite(suite, Path(out), suite_overrides(epochs=epochs), quiet=quiet, log=log)
-    summaries = {name: RunDir(Path(out) / name).read_summary() for name in suite["runs"]}
+    summaries = {name: RunDir(Path(out) / name).read_summary() for name in suite.runs}
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)

@@ -19,8 +19,10 @@ import yaml
 
 from vislab.config import build_config
 from vislab.errors import SuiteFailed, TrainingInterrupted, UserError, VislabError
-from vislab.experiments.suite import PlannedRun, plan_run, plan_suite
-from vislab.experiments.table import write_tables
+from vislab.experiments.results.reported import as_block
+from vislab.experiments.results.table import write_tables
+from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
+from vislab.experiments.suites.spec import Suite
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 from vislab.training.trainer import train
@@ -55,18 +57,18 @@ def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> 
 class SuiteState:
     """DIR/suite.json: what the suite is, and each run's last outcome."""
 
-    def __init__(self, out: Path, suite: dict, overrides: list[str]):
+    def __init__(self, out: Path, suite: Suite, overrides: list[str]):
         self.path = Path(out) / "suite.json"
         old = self.read(out)
         self.data = dict(
-            name=suite["name"],
-            source=suite["path"],
-            description=suite["description"],
+            name=suite.name,
+            source=str(suite.path),
+            description=suite.description,
             overrides=list(overrides),
-            groups=suite.get("groups") or {},
-            reported=suite.get("reported") or {},  # the reports' figures, beside the table's
-            order=list(suite["runs"]),
-            runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite["runs"]},
+            groups=suite.groups,
+            reported=as_block(suite.reported),  # the reports' figures, beside the table's
+            order=list(suite.runs),
+            runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite.runs},
         )
 
     @staticmethod
@@ -86,7 +88,7 @@ class SuiteState:
 
 
 def run_suite(
-    suite: dict,
+    suite: Suite,
     out: Path,
     overrides: list[str] | tuple = (),
     jobs: int = 1,
@@ -118,6 +120,14 @@ def run_suite(
         write_results(
             out, state.data, log=log, on_results=on_results if interrupted is None else None
         )
+    _raise_unfinished(suite, out, outcomes, interrupted)
+    return outcomes
+
+
+def _raise_unfinished(
+    suite: Suite, out: Path, outcomes: dict[str, dict], interrupted: str | None
+) -> None:
+    """TrainingInterrupted if the suite was stopped, SuiteFailed if a run failed; else nothing."""
     if interrupted:
         raise TrainingInterrupted(
             f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
@@ -127,22 +137,9 @@ def run_suite(
     if failed:
         lines = "\n".join(f"  - {k}: {v.get('message', v['status'])}" for k, v in failed.items())
         raise SuiteFailed(
-            f"{len(failed)} of {len(plan)} runs of suite '{suite['name']}' failed (the others are in "
+            f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed (the others are in "
             f"{out / 'results.md'}):\n{lines}"
         )
-    return outcomes
-
-
-def check_plan(suite: dict, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
-    """The suite's plan (suite.plan_suite); UserError when no run has a valid config (a mistake shared by
-    every run, e.g. a misspelt --set key: nothing would train)."""
-    plan = plan_suite(suite, out, overrides)
-    if plan and all(p.action == "failed" and p.config is None for p in plan):
-        raise UserError(
-            f"no run of suite '{suite['name']}' has a valid config, so nothing was trained. "
-            f"{plan[0].name}: {plan[0].message}"
-        )
-    return plan
 
 
 def _settled(
@@ -222,7 +219,7 @@ def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
 
     ``source`` hands out the runs: ``next()`` a PlannedRun to train now (None: none now), ``finished()``
     whether none will come any more (else ask again after ``poll_s`` seconds) — a ListSource, or a suite's
-    claims in a shared database (experiments/shared_suite.py)."""
+    claims in a shared database (shared/runner.py)."""
     if jobs <= 1 or (isinstance(source, ListSource) and len(source.todo) <= 1):
         while (p := source.next()) is not None or not source.finished():
             if p is None:

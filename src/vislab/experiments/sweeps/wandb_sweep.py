@@ -17,7 +17,7 @@ translates it, and the result is checked and run like any sweep file:
 
 A parameter NAME is a vislab config key as it is (``optim.lr``, ``model.dropout``; a nested ``parameters:``
 block joins names with dots; ``model.widths.1`` is one item of a list), or one of the names in
-:data:`~vislab.experiments.wandb_names.ALIASES` (the usual W&B names and those of the DLVC assignment 1
+:data:`~vislab.experiments.sweeps.wandb_names.ALIASES` (the usual W&B names and those of the DLVC assignment 1
 sweeps). The base config is vislab's defaults plus the file's ``value:`` parameters; ``vislab sweep FILE
 --data ... --set ...`` adds the rest (the model, its fixed options).
 """
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vislab.config import SpecFile, validate
 from vislab.errors import ConfigError
-from vislab.experiments.wandb_names import METRIC_NAMES, normalise, unmapped_line, vislab_key
+from vislab.experiments.sweeps.wandb_names import METRIC_NAMES, normalise, unmapped_line, vislab_key
 
 SAMPLER_OF = {"grid": "grid", "random": "random", "bayes": "tpe"}
 IGNORED = ("program", "command", "entity", "project", "controller", "apiVersion", "kind", "job")

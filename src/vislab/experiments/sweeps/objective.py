@@ -11,13 +11,15 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import optuna
 from optuna.trial import TrialState
 
 from vislab.config import build_config
 from vislab.errors import TrainingInterrupted, VislabError
-from vislab.experiments import space as sp
+from vislab.experiments.sweeps.space import apply_values, suggest
+from vislab.experiments.sweeps.spec import Sweep
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 from vislab.training.trainer import train
@@ -56,15 +58,14 @@ class Objective:
 
     def __init__(
         self,
-        spec: dict,
-        distributions: dict,
+        sweep: Sweep,
         base_tree: dict,
         trial_root: Path,
         n_target: int,
         quiet: bool,
         log: Callable[[str], None],
     ):
-        self.spec, self.distributions, self.base_tree = spec, distributions, base_tree
+        self.sweep, self.base_tree = sweep, base_tree
         self.trial_root, self.n_target, self.quiet, self.log = trial_root, n_target, quiet, log
         self.last_error: str | None = None
         self.current: optuna.Trial | None = None
@@ -72,6 +73,21 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.last_error, self.current = None, trial
+        run_dir = self._take(trial)
+        values = suggest(trial, self.sweep.distributions)
+        tree = copy.deepcopy(self.base_tree)
+        apply_values(tree, values)
+        self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
+        summary = self._train(trial, tree, run_dir)
+        metric = self.sweep.metric
+        value = summary.get(metric)
+        if value is None or not math.isfinite(value):
+            self._failed(trial, f"the run finished without a finite {metric}")
+        self.log(f"trial {trial.number}: {metric} {value:.4f}")
+        return float(value)
+
+    def _take(self, trial: optuna.Trial) -> Path:
+        """Record this worker and the run folder in the trial (Surplus if the study has its trials)."""
         active = sorted(t.number for t in trial.study.get_trials(deepcopy=False, states=ACTIVE))
         if trial.number not in active[: self.n_target]:
             trial.set_user_attr("surplus", True)
@@ -87,18 +103,17 @@ class Objective:
             ("pid", os.getpid()),
         ):
             trial.set_user_attr(key, value)
-        values = sp.suggest(trial, self.distributions)
-        tree = copy.deepcopy(self.base_tree)
-        sp.apply_values(tree, values)
-        self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
+        return run_dir
+
+    def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path) -> dict:
+        """The trial's run: its summary; TrialPruned, TrialFailed or TrainingInterrupted otherwise."""
         try:
             cfg = build_config(tree, source=f"trial {trial.number}")
             # left by an earlier study of the same name: keep it aside, never mix
             if run_dir.exists():
                 run_dir.rename(run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}"))
-            summary = train(
-                cfg, run_dir, quiet=self.quiet, callbacks=[_PruneReport(trial, self.spec["metric"])]
-            )
+            prune = _PruneReport(trial, self.sweep.metric)
+            return train(cfg, run_dir, quiet=self.quiet, callbacks=[prune])
         except optuna.TrialPruned as e:
             RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
             self.log(f"trial {trial.number}: {e}")
@@ -116,13 +131,8 @@ class Objective:
         # a bug in this configuration's path: keep it visible, keep the sweep going
         except Exception as e:
             self._failed(trial, f"{type(e).__name__}: {e}", traceback.format_exc())
-        value = summary.get(self.spec["metric"])
-        if value is None or not math.isfinite(value):
-            self._failed(trial, f"the run finished without a finite {self.spec['metric']}")
-        self.log(f"trial {trial.number}: {self.spec['metric']} {value:.4f}")
-        return float(value)
 
-    def _failed(self, trial: optuna.Trial, message: str, tb: str = "") -> None:
+    def _failed(self, trial: optuna.Trial, message: str, tb: str = "") -> NoReturn:
         trial.set_user_attr("error", message[:2000])
         self.last_error = message
         self.log(f"trial {trial.number}: FAILED — {message}" + (f"\n{tb.rstrip()}" if tb else ""))

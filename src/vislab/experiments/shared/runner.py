@@ -1,8 +1,8 @@
 """One suite, several machines: ``vislab suite NAME --storage postgresql://...`` on each.
 
 Each worker registers the suite in the shared database (or checks that its runs are the ones registered
-there), then claims runs one at a time (experiments/claims.py) and trains them as a suite on one machine
-does (experiments/runner.py): a run whose folder is complete is recorded without training, one with a
+there), then claims runs one at a time (shared/claims.py) and trains them as a suite on one machine
+does (suites/runner.py): a run whose folder is complete is recorded without training, one with a
 ``last.pt`` resumes — so with ``--out`` on a shared file system, a run taken over from a dead worker goes
 on from that worker's last checkpoint. A worker stays until every run is settled, taking over the runs of
 workers whose heartbeat lapsed; the first to find all settled writes results.csv/.md and the report. A
@@ -17,17 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vislab.errors import SuiteFailed, TrainingInterrupted, UserError
-from vislab.experiments.claims import Claim, SuiteClaims
-from vislab.experiments.runner import (
+from vislab.experiments.databases import public_url
+from vislab.experiments.shared.claims import Claim, SuiteClaims
+from vislab.experiments.shared.postgres import SharedStorage
+from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
+from vislab.experiments.suites.runner import (
     SuiteState,
-    check_plan,
     make_room,
     run_all,
     settled_outcome,
     write_results,
 )
-from vislab.experiments.storage import SharedStorage, public_url
-from vislab.experiments.suite import PlannedRun, plan_run, run_config
+from vislab.experiments.suites.spec import Suite, run_config
 from vislab.training.rundir import RunDir, is_complete
 
 Log = Callable[[str], None]
@@ -36,7 +37,9 @@ Log = Callable[[str], None]
 class ClaimSource:
     """run_all's source of runs: claimed one at a time from the shared database."""
 
-    def __init__(self, claims: SuiteClaims, suite: dict, out: Path, overrides: list[str], log: Log):
+    def __init__(
+        self, claims: SuiteClaims, suite: Suite, out: Path, overrides: list[str], log: Log
+    ):
         self.claims, self.suite, self.out, self.overrides, self.log = (
             claims, suite, Path(out), list(overrides), log
         )  # fmt: skip
@@ -84,7 +87,7 @@ class ClaimSource:
 
 
 def run_shared_suite(
-    suite: dict,
+    suite: Suite,
     out: Path,
     storage: SharedStorage,
     overrides: list[str] | tuple = (),
@@ -97,14 +100,14 @@ def run_shared_suite(
     {run: outcome} of all runs. Raises SuiteFailed if a run failed, TrainingInterrupted if stopped."""
     out = Path(out)
     plan = check_plan(suite, out, overrides)
-    claims = SuiteClaims(storage, suite["name"], log)
+    claims = SuiteClaims(storage, suite.name, log)
     try:
         joined_settled = claims.join(
             {p.name: p.config.to_dict() if p.config is not None else None for p in plan}
         )
         out.mkdir(parents=True, exist_ok=True)
         log(
-            f"suite {suite['name']}: sharing its runs through {public_url(storage.url)} as worker "
+            f"suite {suite.name}: sharing its runs through {public_url(storage.url)} as worker "
             f"{claims.worker}"
         )
         _work(ClaimSource(claims, suite, out, overrides, log), jobs, quiet, log)
@@ -126,7 +129,7 @@ def run_shared_suite(
     if failed:
         lines = "\n".join(f"  - {n}: {r.get('message') or r['status']}" for n, r in failed.items())
         raise SuiteFailed(
-            f"{len(failed)} of {len(records)} runs of suite '{suite['name']}' failed:\n{lines}"
+            f"{len(failed)} of {len(records)} runs of suite '{suite.name}' failed:\n{lines}"
         )
     return {n: _state_entry(r) for n, r in records.items()}
 

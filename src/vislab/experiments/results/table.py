@@ -13,7 +13,14 @@ from pathlib import Path
 
 from rich.table import Table
 
-from vislab.experiments.reported import legend, mismatches, reported_columns, reported_figure
+from vislab.experiments.results.reported import (
+    ReportedLike,
+    as_reported,
+    legend,
+    mismatches,
+    reported_columns,
+    reported_figure,
+)
 from vislab.training.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
@@ -37,7 +44,7 @@ def reported_key(key: str, source: str) -> str:
     return f"{key}_reported_{source}"
 
 
-def columns(reported: dict | None = None) -> list[tuple[str, str]]:
+def columns(reported: ReportedLike = None) -> list[tuple[str, str]]:
     """COLUMNS, each figure followed by the reported columns of the sources that give it."""
     by_key = reported_columns(reported)
     out = []
@@ -47,8 +54,9 @@ def columns(reported: dict | None = None) -> list[tuple[str, str]]:
     return out
 
 
-def table_rows(summaries: dict[str, dict], reported: dict | None = None) -> list[dict]:
+def table_rows(summaries: dict[str, dict], reported: ReportedLike = None) -> list[dict]:
     """One row per run (named by its key): vislab's figures, then the reported ones (None: not given)."""
+    reported = as_reported(reported)
     by_key = reported_columns(reported)
     rows = []
     for name, s in summaries.items():
@@ -104,8 +112,9 @@ def titled(title: str, summaries: dict[str, dict]) -> str:
     return f"{title} on {', '.join(names)}" if title and names else title
 
 
-def reported_notes(reported: dict | None, summaries: dict[str, dict]) -> str:
+def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
     """Markdown: for each source, what it is, on which data it measured, and where each figure is."""
+    reported = as_reported(reported)
     blocks = []
     for src in legend(reported, list(summaries)):
         lines = [f"- **{src['key']}**: {src['title']}. Measured on: {src['data']}."]
@@ -168,10 +177,11 @@ def write_tables(
     summaries: dict[str, dict],
     failures: dict[str, str] | None = None,
     title: str = "",
-    reported: dict | None = None,
+    reported: ReportedLike = None,
 ) -> list[dict]:
     """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
     ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures."""
+    reported = as_reported(reported)
     rows, cols = table_rows(summaries, reported), columns(reported)
     atomic_write_text(Path(out) / "results.csv", to_csv(rows, cols))
     head = f"# {titled(title, summaries)}\n\n" if title else ""

@@ -19,13 +19,14 @@ open).
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from vislab.config import SpecFile
+from vislab.config import SpecFile, validate
 
-# The figures a report can give for a run: keys of the results table (experiments/table.py COLUMNS).
+# The figures a report can give for a run: keys of the results table (results/table.py COLUMNS).
 FIGURES = (
     "train_acc",
     "val_acc",
@@ -106,14 +107,16 @@ class ReportedFigures(SpecFile):
     train_time_s: Figure | None = None
     test_time_s: Figure | None = None
 
+    def figures(self) -> dict[str, str]:
+        """Figure key → the figure as printed, for the figures this report gives (in FIGURES' order)."""
+        return {key: getattr(self, key) for key in FIGURES if getattr(self, key) is not None}
+
     @model_validator(mode="after")
     def _accuracies_are_fractions(self) -> ReportedFigures:
-        for key in FIGURES:
-            value = figure_value(getattr(self, key))
+        for key, figure in self.figures().items():
+            value = figure_value(figure)
             if key.endswith("acc") and value is not None and value > 1:
-                raise ValueError(
-                    f"{key} {getattr(self, key)} is above 1: write accuracies as fractions"
-                )
+                raise ValueError(f"{key} {figure} is above 1: write accuracies as fractions")
         return self
 
 
@@ -139,63 +142,86 @@ class Reported(SpecFile):
         return self
 
 
-# ------------------------------------------------------------------ reading the plain block (suite.json)
-def reported_columns(reported: dict | None) -> dict[str, list[str]]:
+# ------------------------------------------------------------------ reading a block
+ReportedLike = Reported | Mapping[str, Any] | None
+"""A ``reported:`` block: the suite's model, or the mapping suite.json records (or a caller passes)."""
+
+
+def as_reported(reported: ReportedLike) -> Reported | None:
+    """The block as its model: as loaded with its suite, or a mapping (suite.json's) checked again
+    (ConfigError naming each mistake). None for no block."""
+    if reported is None or isinstance(reported, Reported):
+        return reported
+    return validate(Reported, dict(reported), "reported:", kind="suite") if reported else None
+
+
+def as_block(reported: Reported | None) -> dict:
+    """The block as suite.json records it: the figures as printed, what is not given left out."""
+    return reported.model_dump(exclude_none=True) if reported is not None else {}
+
+
+def reported_columns(reported: ReportedLike) -> dict[str, list[str]]:
     """Figure key → the sources that give it for some run, in the order the sources are declared."""
-    if not reported:
+    reported = as_reported(reported)
+    if reported is None:
         return {}
     given = {
         (src, key)
-        for by_source in reported.get("runs", {}).values()
-        for src, figs in by_source.items()
-        for key in FIGURES
-        if figs.get(key) is not None
+        for by_source in reported.runs.values()
+        for src, figures in by_source.items()
+        for key in figures.figures()
     }
     return {
-        key: [src for src in reported["sources"] if (src, key) in given]
+        key: [src for src in reported.sources if (src, key) in given]
         for key in FIGURES
         if any(k == key for _, k in given)
     }
 
 
-def reported_figure(reported: dict | None, run: str, source: str, key: str) -> str | None:
+def reported_figure(reported: ReportedLike, run: str, source: str, key: str) -> str | None:
     """The figure ``source`` printed for ``run`` (None: not given)."""
-    return ((reported or {}).get("runs", {}).get(run, {}).get(source) or {}).get(key)
+    reported = as_reported(reported)
+    figures = reported.runs.get(run, {}).get(source) if reported is not None else None
+    return figures.figures().get(key) if figures is not None else None
 
 
-def legend(reported: dict | None, runs: list[str]) -> list[dict]:
-    """Per source: its key, title, data, and the cited runs among ``runs`` with where (and note/data)."""
-    if not reported:
-        return []
-
-    def text(entry: dict) -> dict:  # sentences: ended by the tables, not by the suite file
-        out = {k: v.rstrip(" .") if isinstance(v, str) else v for k, v in entry.items()}
-        for k in ("data", "note"):
-            if out.get(k):
-                out[k] = out[k][0].upper() + out[k][1:]
-        return out
-
-    out = []
-    for src, info in reported["sources"].items():
-        cited = [
-            text(dict(run=run, **by_source[src]))
-            for run, by_source in reported.get("runs", {}).items()
-            if src in by_source and run in runs
-        ]
-        if cited:
-            out.append(dict(key=src, **text(info), runs=cited))
+def _sentences(entry: dict) -> dict:
+    """An entry's texts as the tables end them (the suite file's own full stops dropped; data and note
+    capitalised)."""
+    out = {k: v.rstrip(" .") if isinstance(v, str) else v for k, v in entry.items()}
+    for k in ("data", "note"):
+        if out.get(k):
+            out[k] = out[k][0].upper() + out[k][1:]
     return out
 
 
-def mismatches(reported: dict | None, summaries: dict[str, dict]) -> list[str]:
-    """A sentence per source whose figures were measured on another dataset than its runs here used."""
+def legend(reported: ReportedLike, runs: list[str]) -> list[dict]:
+    """Per source: its key, title, data, and the cited runs among ``runs`` with where (and note/data)."""
+    reported = as_reported(reported)
+    if reported is None:
+        return []
     out = []
-    for src, info in (reported or {}).get("sources", {}).items():
+    for src, info in reported.sources.items():
+        cited = [
+            _sentences(dict(run=run, **by_source[src].model_dump(exclude_none=True)))
+            for run, by_source in reported.runs.items()
+            if src in by_source and run in runs
+        ]
+        if cited:
+            out.append(dict(key=src, **_sentences(info.model_dump(exclude_none=True)), runs=cited))
+    return out
+
+
+def mismatches(reported: ReportedLike, summaries: dict[str, dict]) -> list[str]:
+    """A sentence per source whose figures were measured on another dataset than its runs here used."""
+    reported = as_reported(reported)
+    out = []
+    for src, info in reported.sources.items() if reported is not None else ():
         theirs, ours = set(), set()
-        for run, by_source in (reported.get("runs") or {}).items():
+        for run, by_source in reported.runs.items():
             if src not in by_source or run not in summaries:
                 continue
-            dataset = by_source[src].get("dataset") or info.get("dataset")
+            dataset = by_source[src].dataset or info.dataset
             if dataset and str(summaries[run].get("data")) != dataset:
                 theirs.add(dataset)
                 ours.add(str(summaries[run].get("data")))

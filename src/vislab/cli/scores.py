@@ -1,0 +1,53 @@
+"""The terminal's view of ``vislab eval`` and ``vislab predict``: the values ``vislab.predict`` returns,
+formatted as a per-class table, confused pairs and one line per image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vislab.errors import UserError
+from vislab.plotting.mistakes import pair_lines
+from vislab.predict import Evaluation, Ranked
+
+out = Console()
+
+
+def print_evaluation(ev: Evaluation) -> None:
+    """The split's accuracy and per-class table, the PNGs written, the most confused pairs."""
+    m, names = ev.scored.metrics, ev.scored.class_names
+    table = Table(title=f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}")
+    table.add_column("class")
+    table.add_column("accuracy", justify="right")
+    table.add_column("support", justify="right")
+    for name, acc, row in zip(names, m.per_class, m.confusion):
+        table.add_row(escape(str(name)), f"{acc:.4f}", str(int(row.sum())))
+    out.print(table)
+    out.print(escape(f"confusion matrix: {ev.confusion_png}"))
+    out.print(f"most confused pairs ({ev.split}, true → predicted):", highlight=False)
+    for line in pair_lines(ev.pairs, names) or ["none: every prediction is right"]:
+        out.print(escape(f"  {line}"), highlight=False)
+    if ev.mistakes_png is not None:
+        images = ev.scored.data.is_image
+        what = f"most confidently wrong ({ev.n_mistakes})" if images else "pairs (no images)"
+        out.print(escape(f"{what}: {ev.mistakes_png}"), highlight=False)
+
+
+def print_predictions(results: list[tuple[Path, Ranked | UserError]]) -> int:
+    """One line per image: its top-k classes, or its error. Returns the number of errors."""
+    failures = 0
+    for path, ranked in results:
+        if isinstance(ranked, UserError):
+            failures += 1
+            out.print(
+                f"[red]{escape(str(path))}: error:[/] {escape(str(ranked))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
+        text = ", ".join(f"{name} {q:.3f}" for name, q in ranked)
+        out.print(escape(f"{path}: {text}"), highlight=False, soft_wrap=True)
+    return failures

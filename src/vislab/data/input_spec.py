@@ -1,0 +1,64 @@
+"""What a model is fed at evaluation time, defined once: the images' shape, the centre crop to the model's
+input, and the normalisation fitted on the train split.
+
+Training-time evaluation (the val/test loaders), ``predict``, ``explain``, ``export`` (its JSON recipe)
+and the report all take an :class:`InputSpec`; none derives the crop or reads the statistics itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vislab.config import AugmentConfig
+from vislab.data.augment import centre_crop, model_input_shape
+from vislab.data.preprocess import apply_stats
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A raw sample → the model's input. ``sample_shape``: the images (C, H, W) after ``data.resize``, or
+    (D,) features; ``input_shape``: what the model takes — the samples, or their centre
+    ``size``×``size`` crop after ``augment.crop.size``; ``stats``: the normalisation statistics
+    (:func:`vislab.data.preprocess.fit_stats`: standard, ZCA or none)."""
+
+    sample_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]
+    stats: dict
+
+    @classmethod
+    def build(cls, augment: AugmentConfig, sample_shape: Sequence[int], stats: dict) -> InputSpec:
+        """The spec of a run: its samples' shape, the crop its config asks for, its statistics."""
+        shape = tuple(sample_shape)
+        return cls(shape, model_input_shape(augment, shape), stats)
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
+    @property
+    def crop_size(self) -> int | None:
+        """The side of the centre crop (the model was trained on random crops of it); None: whole images."""
+        return self.input_shape[-1] if self.sample_shape != self.input_shape else None
+
+    @property
+    def crop_window(self) -> dict | None:
+        """The centre crop as the export JSON states it: image size, crop side, top and left offsets."""
+        if self.crop_size is None:
+            return None
+        (_, h, w), size = self.sample_shape, self.crop_size
+        return {"image_size": [h, w], "size": size, "top": (h - size) // 2, "left": (w - size) // 2}
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """A float batch (N×C×H×W in [0, 1] of ``sample_shape``, or N×D) → the model's normalised input."""
+        return apply_stats(centre_crop(x, self.crop_size) if x.ndim == 4 else x, self.stats)
+
+    def images(self, arrays: Sequence[np.ndarray]) -> torch.Tensor:
+        """uint8 H×W×C images of ``sample_shape`` → the model's normalised input batch."""
+        x = torch.stack(
+            [torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in arrays]
+        )
+        return self.prepare(x.float().div_(255))

@@ -1,0 +1,23 @@
+"""What a sweep's study storage (Optuna RDB: SQLite or PostgreSQL) and a shared suite's PostgreSQL
+database have in common: the heartbeat timing of their workers, and how their URLs and errors are shown."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+# A worker beats every HEARTBEAT_S seconds; a trial or claim silent for GRACE_S is taken as abandoned.
+HEARTBEAT_S, GRACE_S = 20, 90
+
+
+def public_url(url: str) -> str:
+    """The storage URL without its password (for files and messages)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an error's message (drivers add lines of context)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,0 +1,2 @@
+"""Results of many runs: the comparison table (table.py: results.csv/.md, rich, rows for the report) and the
+figures the courses' reports published, shown beside vislab's (reported.py: a suite's ``reported:`` block)."""

@@ -1,0 +1,74 @@
+"""The PostgreSQL database several machines share a suite through (``--storage postgresql://...``), and the
+claims' timing: :class:`SharedStorage`; the psycopg2 connection (the optional ``vislab[postgres]`` extra)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vislab.errors import UserError
+from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, public_url
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+
+
+@dataclass(frozen=True)
+class SharedStorage:
+    """The database several machines share a suite through, and the claims' timing (seconds): each worker
+    beats every ``heartbeat_s``; a claim silent for ``lapse_s`` is taken over."""
+
+    url: str
+    heartbeat_s: float = HEARTBEAT_S
+    lapse_s: float = GRACE_S
+
+    def __post_init__(self) -> None:
+        scheme = self.url.partition("://")[0].lower() if "://" in self.url else ""
+        if scheme not in _POSTGRES_SCHEMES:
+            raise UserError(
+                f"--storage {public_url(self.url)}: a suite shares its runs through PostgreSQL, "
+                f"postgresql://user:password@host:port/database (pip install 'vislab[postgres]'), "
+                f"not '{scheme or self.url}'. On one machine leave --storage out (--jobs N trains "
+                f"several runs at once)."
+            )
+        if not 0 < self.heartbeat_s < self.lapse_s:
+            raise UserError(
+                f"--heartbeat-lapse {self.lapse_s:g} must be longer than --heartbeat "
+                f"{self.heartbeat_s:g} (both in seconds, > 0): a live worker's claim would lapse "
+                f"between two beats. A lapse of 3-5 heartbeats is usual."
+            )
+
+    @classmethod
+    def timed(
+        cls, url: str, heartbeat_s: float | None = None, lapse_s: float | None = None
+    ) -> SharedStorage:
+        """Defaults: a beat every HEARTBEAT_S; a lapse of GRACE_S, or of 4 beats when that is longer."""
+        beat = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
+        return cls(url, beat, max(GRACE_S, 4 * beat) if lapse_s is None else lapse_s)
+
+    @property
+    def dsn(self) -> str:
+        """The URL as libpq takes it (``postgresql://``, no SQLAlchemy driver suffix)."""
+        return "postgresql://" + self.url.partition("://")[2]
+
+
+def postgres_driver(storage: SharedStorage):
+    """The psycopg2 module (UserError saying how to install it)."""
+    try:  # on use: the optional `postgres` extra
+        import psycopg2
+    except ImportError:
+        raise UserError(
+            f"--storage {public_url(storage.url)} needs the PostgreSQL driver: "
+            f"pip install 'vislab[postgres]'."
+        ) from None
+    return psycopg2
+
+
+def connect_postgres(storage: SharedStorage):
+    """A psycopg2 connection (UserError naming the database when it cannot be reached)."""
+    psycopg2 = postgres_driver(storage)
+    try:
+        return psycopg2.connect(storage.dsn, connect_timeout=10, application_name="vislab suite")
+    except psycopg2.Error as e:
+        raise UserError(
+            f"cannot open the suite database {public_url(storage.url)}: {first_line(e)}. Check the "
+            f"URL (postgresql://user:password@host:port/database) and that the server runs."
+        ) from None

@@ -1,0 +1,157 @@
+"""A sweep folder: what it records (sweep.json: the study and where it is stored; sweep.yaml: the sweep as
+run), its results (results.csv/.md of the complete trials, trials.csv) and ``vislab sweep show``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import yaml
+
+from vislab.errors import UserError
+from vislab.experiments.databases import public_url
+from vislab.experiments.results.table import write_tables
+from vislab.experiments.sweeps.spec import Sweep, to_distribution
+from vislab.experiments.sweeps.study import default_storage, load_existing_study
+from vislab.experiments.sweeps.trials import print_best, trials_csv
+from vislab.training.checkpoint import atomic_write_text
+from vislab.training.rundir import RunDir, is_complete
+
+ResultsHook = Callable[[Path, optuna.Study], None]
+"""Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
+CLI passes one that builds the stage's report.html)."""
+
+
+def write_sweep_info(out: Path, sweep: Sweep, study: optuna.Study, storage_url: str) -> None:
+    """``out/sweep.json`` (the study, its storage without password, metric, curves) and ``out/sweep.yaml``
+    (the sweep as this stage runs it: :meth:`Sweep.as_file`)."""
+    info = dict(
+        kind="sweep",
+        study=study.study_name,
+        storage=public_url(storage_url),
+        default_storage=storage_url == default_storage(out),
+        metric=sweep.metric,
+        direction=sweep.direction,
+        spec=str(sweep.path) if sweep.path is not None else "",
+        curves=sweep.curves,
+    )
+    atomic_write_text(Path(out) / "sweep.json", json.dumps(info, indent=2))
+    atomic_write_text(Path(out) / "sweep.yaml", yaml.safe_dump(sweep.as_file(), sort_keys=False))
+
+
+def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
+    """Run folder per trial: the one the trial recorded when this machine can see it, else ``out/trials/<n>``."""
+    dirs = {}
+    for t in study.get_trials(deepcopy=False):
+        recorded = Path(t.user_attrs.get("run_dir", ""))
+        local = Path(out) / "trials" / str(t.number)
+        path = recorded if t.user_attrs.get("run_dir") and recorded.is_dir() else local
+        if path.is_dir():
+            dirs[f"trial-{t.number}"] = path
+    return dirs
+
+
+def finish(
+    out: Path,
+    study: optuna.Study,
+    log: Callable[[str], None],
+    on_results: ResultsHook | None = None,
+) -> None:
+    """results.csv / results.md (complete trials) and trials.csv; then ``on_results(out, study)``."""
+    summaries = {}
+    for name, path in trial_dirs(study, out).items():
+        s = RunDir(path).read_summary()
+        if is_complete(s):
+            summaries[name] = s
+    write_tables(out, summaries, title=f"sweep {study.study_name}")
+    atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
+    log(f"results: {Path(out) / 'results.md'}")
+    if on_results is not None:
+        on_results(out, study)
+
+
+def load_study_of(folder: Path) -> optuna.Study | None:
+    """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded."""
+    info = json.loads((folder / "sweep.json").read_text())
+    url = default_storage(folder) if info.get("default_storage") else info.get("storage")
+    if not url or "***" in url:
+        return None
+    return load_existing_study(url, info["study"])
+
+
+# ------------------------------------------------------------------------------ vislab sweep show
+def show_sweep(
+    folder: Path | None,
+    storage: str | None,
+    study_name: str | None,
+    top: int = 10,
+    log: Callable[[str], None] = print,
+    on_results: ResultsHook | None = None,
+    curves: int | None = None,
+) -> tuple[optuna.Study, Path]:
+    """Load a sweep's study (from DIR/sweep.json or --storage/--study); print the best trials; rewrite the
+    results of each stage (``on_results`` after each; ``curves``: from now on its reports draw the curves of
+    the best ``curves`` trials). Returns (study, sweep folder)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    url, name = _study_location(folder, storage, study_name)
+    study = load_existing_study(url, name)
+    out = Path(folder) if folder is not None else Path("runs") / f"sweep-{name}"
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "sweep.json").is_file():
+        write_sweep_info(out, _sweep_of(study), study, url)
+    print_best(study, top)
+    for stage in (out, out / "narrow"):
+        if (stage / "sweep.json").is_file() or stage == out:
+            st = study if stage == out else load_study_of(stage)
+            if curves is not None:
+                _set_curves(stage, curves)
+            if st is not None:
+                finish(stage, st, log, on_results)
+    return study, out
+
+
+def _study_location(
+    folder: Path | None, storage: str | None, study_name: str | None
+) -> tuple[str, str]:
+    """(storage URL, study name): --storage and --study, else what ``folder/sweep.json`` records."""
+    info = {}
+    if folder is not None and (Path(folder) / "sweep.json").is_file():
+        info = json.loads((Path(folder) / "sweep.json").read_text())
+    elif folder is not None and storage is None:
+        raise UserError(
+            f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME."
+        )
+    url = storage or (
+        default_storage(folder) if info.get("default_storage") else info.get("storage")
+    )
+    name = study_name or info.get("study")
+    if not url or not name:
+        raise UserError("give a sweep folder, or both --storage URL and --study NAME.")
+    if "***" in url:
+        raise UserError(
+            f"the sweep folder records the storage without its password ({url}); pass --storage URL."
+        )
+    return url, name
+
+
+def _sweep_of(study: optuna.Study) -> Sweep:
+    """A study opened without its sweep file, as the Sweep its folder records (no base, no file)."""
+    return Sweep(
+        name=study.study_name,
+        path=None,
+        base={},
+        distributions={
+            k: to_distribution(k, v) for k, v in study.user_attrs.get("space", {}).items()
+        },
+        metric=study.user_attrs.get("metric", "value"),
+        direction=study.direction.name.lower(),
+        recorded=("name", "metric", "direction", "base", "space"),
+    )
+
+
+def _set_curves(stage: Path, curves: int) -> None:
+    """Record in ``stage/sweep.json`` how many trials' curves its report draws."""
+    info = json.loads((stage / "sweep.json").read_text())
+    atomic_write_text(stage / "sweep.json", json.dumps(dict(info, curves=curves), indent=2))

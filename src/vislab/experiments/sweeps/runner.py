@@ -1,0 +1,259 @@
+"""Sweeps: an Optuna study whose trials are vislab runs in ``DIR/trials/<number>``.
+
+Any number of workers (processes, machines) run ``vislab sweep FILE --storage URL`` against one study
+(Optuna's shared RDB storage: SQLite for one machine, PostgreSQL for several). ``trials`` is the number of
+finished (complete or pruned) trials the study should hold, so a re-run after an interruption only runs
+what is missing. A trial left RUNNING by a killed worker is failed and re-queued with the same
+parameters: at once when its process is known dead on this host, else when its heartbeat stops.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from vislab.config import apply_override, build_config, config_differences
+from vislab.data.sources import require_source
+from vislab.errors import TrainingInterrupted, UserError
+from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed
+from vislab.experiments.sweeps.results import ResultsHook, finish, write_sweep_info
+from vislab.experiments.sweeps.space import apply_values, decode, grid_size, narrowed, space_yaml
+from vislab.experiments.sweeps.spec import Sweep, to_distribution
+from vislab.experiments.sweeps.study import (
+    default_storage,
+    fail_dead_trials,
+    open_storage,
+    open_study,
+    requeue,
+)
+from vislab.experiments.sweeps.trials import best
+from vislab.models import check_model_options
+
+MAX_FAILURES_IN_A_ROW = 3
+
+
+# ------------------------------------------------------------------------------------------ driver
+def count_busy(study: optuna.Study) -> int:
+    """Trials finished (complete or pruned) or running; queued (WAITING) retries still need a worker."""
+    return len(
+        study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        )
+    )
+
+
+def base_tree(sweep: Sweep, overrides: list[str] | tuple) -> dict:
+    """The sweep's base config with command-line overrides applied (suggested values come on top)."""
+    tree = copy.deepcopy(sweep.base)
+    for assignment in overrides:
+        apply_override(tree, assignment)
+    build_config(tree, source=f"sweep '{sweep.name}' base")  # fail early on a bad base
+    return tree
+
+
+def run_stage(
+    sweep: Sweep,
+    out: Path,
+    storage_url: str,
+    n_target: int,
+    overrides: list[str] | tuple = (),
+    deadline: float | None = None,
+    quiet: bool = True,
+    log: Callable[[str], None] = print,
+    study_name: str | None = None,
+) -> optuna.Study:
+    """Work on one study (over ``sweep.distributions``: the narrowed stage has its own) until it holds
+    ``n_target`` finished-or-running trials (or the deadline passes)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    out = Path(out)
+    (out / "trials").mkdir(parents=True, exist_ok=True)
+    study = _join_study(sweep, open_storage(storage_url), study_name, log)
+    base = base_tree(sweep, overrides)
+    _check_space(base, sweep.distributions)
+    _check_same_base(study, base)
+    write_sweep_info(out, sweep, study, storage_url)
+    objective = Objective(sweep, base, out / "trials", n_target, quiet, log)
+    _work(study, objective, n_target, deadline, log)
+    return study
+
+
+def _join_study(
+    sweep: Sweep, storage, study_name: str | None, log: Callable[[str], None]
+) -> optuna.Study:
+    """Open (or create) the study; a seeded sampler never replays the samples of earlier workers."""
+    seed = sweep.seed
+    if seed is not None:
+        existing = open_study(sweep, storage, study_name).get_trials(deepcopy=False)
+        joining = any(t.state == TrialState.RUNNING for t in existing)
+        seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
+    study = open_study(sweep, storage, study_name, seed)
+    stored = study.user_attrs.get("space")
+    if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
+        log(
+            f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
+            f"in it (give the sweep a new name: to start afresh)"
+        )
+    return study
+
+
+def _work(
+    study: optuna.Study,
+    objective: Objective,
+    n_target: int,
+    deadline: float | None,
+    log: Callable[[str], None],
+) -> None:
+    """Run trials one at a time until the study is full, the deadline passes or too many fail."""
+    failures = 0
+    while True:
+        fail_dead_trials(study, log)
+        if count_busy(study) >= n_target:
+            return
+        if deadline is not None and time.time() >= deadline:
+            log(f"--timeout reached; {count_busy(study)} of {n_target} trials finished or running")
+            return
+        try:
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus))
+        except (TrainingInterrupted, KeyboardInterrupt):
+            if objective.current is not None:  # run the interrupted trial's parameters again
+                requeue(study, study._storage.get_trial(objective.current._trial_id))
+            raise
+        if objective.surplus:
+            return
+        failures = 0 if objective.last_error is None else failures + 1
+        if failures >= MAX_FAILURES_IN_A_ROW:
+            raise UserError(
+                f"{failures} trials in a row failed; stopping this worker. "
+                f"Last error: {objective.last_error}"
+            )
+
+
+def _check_space(base: dict, distributions: dict) -> None:
+    """Every space key is a config key (or an option of the base's model) — else every trial would fail."""
+    probe = copy.deepcopy(base)
+    first = {
+        key: decode(
+            d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
+        )
+        for key, d in distributions.items()
+    }
+    apply_values(probe, first)
+    # unknown keys / bad values: ConfigError naming them
+    cfg = build_config(probe, source="sweep space")
+    require_source(cfg.data.name)
+    if "model.name" not in distributions:  # (a space over models mixes their options)
+        check_model_options(cfg.model.name, cfg.model.kwargs())
+
+
+def _check_same_base(study: optuna.Study, base: dict) -> None:
+    """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
+    with another base would rank trials trained on different data or budgets together: refuse. Where and how a
+    worker runs (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines."""
+    resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
+    stored = study.user_attrs.get("base")
+    if stored is None:
+        study.set_user_attr("base", resolved)
+        return
+    diff = config_differences(stored, resolved)
+    if diff:
+        raise UserError(
+            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
+            f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
+            f"it with the same sweep file and --data/--epochs/--set options, or give the sweep a new "
+            f"name: (or another --out / --storage)."
+        )
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: Path,
+    trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    overrides: list[str] | tuple = (),
+    narrow: int | None = None,
+    narrow_trials: int | None = None,
+    quiet: bool = True,
+    log: Callable[[str], None] = print,
+    on_results: ResultsHook | None = None,
+    curves: int | None = None,
+) -> optuna.Study:
+    """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; the results
+    of each stage (``on_results`` after each; their reports draw the curves of the best ``curves`` trials).
+    Returns the first stage's study."""
+    out = Path(out)
+    for note in sweep.notes:
+        log(f"note: {note}")
+    sweep = replace(sweep, curves=curves or sweep.curves)
+    storage_url = storage or default_storage(out)
+    n = _n_trials(sweep, trials or sweep.trials, log)
+    timeout = timeout if timeout is not None else sweep.timeout
+    deadline = time.time() + timeout if timeout else None
+    out.mkdir(parents=True, exist_ok=True)
+    study = run_stage(sweep, out, storage_url, n, overrides, deadline, quiet, log)
+    finish(out, study, log, on_results)
+    if narrow:
+        second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
+        n2 = _n_trials(second, narrow_trials or n, log)
+        name2 = f"{study.study_name}-narrow"
+        study2 = run_stage(
+            second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log, name2
+        )
+        finish(out / "narrow", study2, log, on_results)
+    return study
+
+
+def _n_trials(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> int:
+    """The trials a stage runs: as asked (default 20), at most a grid's size (default: all of it)."""
+    if not _is_grid(sweep):
+        return asked or 20
+    size = grid_size(sweep.distributions)
+    if asked and asked > size:
+        log(f"the grid has {size} points; running that many trials, not {asked}")
+    return min(asked or size, size)
+
+
+def _is_grid(sweep: Sweep) -> bool:
+    s = sweep.sampler or "tpe"
+    return (s if isinstance(s, str) else s.get("name")) == "grid"
+
+
+def _narrowed_sweep(
+    sweep: Sweep, study: optuna.Study, storage_url: str, k: int, log: Callable[[str], None]
+) -> Sweep:
+    """The second stage's sweep: the ranges of the ``k`` best trials of ``study`` (UserError if it has
+    fewer complete trials)."""
+    top = best_trials(study, k)
+    if len(top) < k:
+        raise UserError(f"--narrow {k} needs {k} complete trials; the study has {len(top)}.")
+    name = f"{study.study_name}-narrow"
+    log(
+        f"narrowing to the ranges of the best {k} trials ({', '.join(str(t.number) for t in top)}) "
+        f"→ study '{name}'"
+    )
+    return replace(sweep, distributions=_shared_space(sweep, storage_url, name, top))
+
+
+def _shared_space(sweep: Sweep, storage_url: str, name: str, top: list[FrozenTrial]) -> dict:
+    """The narrowed space, stored with the second study so that every worker uses the same ranges."""
+    study = open_study(sweep, open_storage(storage_url), name)
+    stored = study.user_attrs.get("narrowed_space")
+    if stored is None:
+        stored = space_yaml(narrowed(sweep.distributions, top))
+        study.set_user_attr("narrowed_space", stored)
+        study.set_user_attr("narrowed_from", [t.number for t in top])
+        study.set_user_attr("space", stored)
+    return {k: to_distribution(k, v) for k, v in stored.items()}
+
+
+def best_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
+    """The ``k`` best complete trials, best first."""
+    return best(study, k)

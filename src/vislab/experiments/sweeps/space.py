@@ -1,0 +1,145 @@
+"""A sweep's search space: Optuna distributions over dotted config keys — the values a trial asks for and
+how they go into a config, a grid's points, a narrowed space, and back to the ``space:`` notation.
+
+Optuna's choices are scalars: a list or mapping choice (e.g. ``model.widths``) travels as JSON text
+(:func:`encode`, :func:`decode`). A key ending in a number sets one item of a list (``model.widths.1``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from vislab.config import set_dotted
+from vislab.errors import ConfigError
+
+
+def encode(choice: Any) -> Any:
+    """Optuna choices must be scalars: lists/dicts (e.g. model.widths) travel as JSON text."""
+    return json.dumps(choice) if isinstance(choice, (list, dict)) else choice
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def suggest(trial: optuna.Trial, distributions: dict[str, BaseDistribution]) -> dict[str, Any]:
+    """Ask the trial for every parameter; returns {dotted key: config value}."""
+    values = {}
+    for key, d in distributions.items():
+        if isinstance(d, CategoricalDistribution):
+            v = trial.suggest_categorical(key, d.choices)
+        elif isinstance(d, IntDistribution):
+            v = trial.suggest_int(key, d.low, d.high, step=d.step, log=d.log)
+        else:
+            v = trial.suggest_float(key, d.low, d.high, step=d.step, log=d.log)
+        values[key] = decode(v)
+    return values
+
+
+def grid_of(distributions: dict[str, BaseDistribution]) -> dict[str, list]:
+    """The grid sampler's values per parameter: categorical choices, or int/float ranges with a step."""
+    grid = {}
+    for key, d in distributions.items():
+        if isinstance(d, CategoricalDistribution):
+            grid[key] = list(d.choices)
+        elif isinstance(d, IntDistribution) and not d.log:
+            grid[key] = list(range(d.low, d.high + 1, d.step))
+        elif isinstance(d, FloatDistribution) and d.step is not None:
+            n = int(round((d.high - d.low) / d.step))
+            grid[key] = [float(d.low + i * d.step) for i in range(n + 1)]
+        else:
+            raise ConfigError(
+                f"sampler: grid needs a finite set of values for '{key}': use type: categorical "
+                f"with choices, or a step: on the range."
+            )
+    return grid
+
+
+def grid_size(distributions: dict[str, BaseDistribution]) -> int:
+    return int(np.prod([len(v) for v in grid_of(distributions).values()]))
+
+
+def apply_values(tree: dict, values: dict[str, Any]) -> None:
+    """Set each dotted key of ``values`` in a config tree. A key ending in a number sets that item of a list
+    (``model.widths.1``): of the list the tree holds, or of one built from item 0 up."""
+    items: dict[str, dict[int, Any]] = {}
+    for key, value in values.items():
+        head, _, last = key.rpartition(".")
+        if head and last.isdigit():
+            items.setdefault(head, {})[int(last)] = value
+        else:
+            set_dotted(tree, key, value)
+    for key, by_index in items.items():
+        current = _get_dotted(tree, key)
+        new = list(current) if isinstance(current, (list, tuple)) else []
+        for i in sorted(by_index):
+            if i > len(new):
+                raise ConfigError(
+                    f"'{key}.{i}' is swept but '{key}' has no item {len(new)}: give the whole list in the "
+                    f"base (--set {key}=[...]) or sweep its items from '{key}.0' up."
+                )
+            new[i : i + 1] = [by_index[i]]
+        set_dotted(tree, key, new)
+
+
+def _get_dotted(tree: dict, key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def narrowed(
+    distributions: dict[str, BaseDistribution], best: list[optuna.trial.FrozenTrial]
+) -> dict[str, BaseDistribution]:
+    """Ranges restricted to the values of the ``best`` trials: [min, max] for numbers, the values seen for
+    categoricals (the second stage of the DLVC assignment 1 ViT sweep)."""
+    out: dict[str, BaseDistribution] = {}
+    for key, d in distributions.items():
+        seen = [t.params[key] for t in best if key in t.params]
+        if not seen:
+            out[key] = d
+        elif isinstance(d, CategoricalDistribution):
+            out[key] = CategoricalDistribution([c for c in d.choices if c in seen])
+        elif isinstance(d, IntDistribution):
+            out[key] = IntDistribution(int(min(seen)), int(max(seen)), log=d.log, step=d.step)
+        else:
+            out[key] = FloatDistribution(float(min(seen)), float(max(seen)), log=d.log, step=d.step)
+    return out
+
+
+def space_yaml(distributions: dict[str, BaseDistribution]) -> dict:
+    """Distributions back to the ``space:`` notation (for the narrowed stage's sweep.yaml)."""
+    out = {}
+    for key, d in distributions.items():
+        if isinstance(d, CategoricalDistribution):
+            out[key] = {"type": "categorical", "choices": [decode(c) for c in d.choices]}
+        else:
+            kind = "int" if isinstance(d, IntDistribution) else "float"
+            out[key] = {
+                "type": kind,
+                "low": d.low,
+                "high": d.high,
+                "log": d.log,
+                **(
+                    {"step": d.step}
+                    if d.step is not None and not (kind == "int" and d.step == 1)
+                    else {}
+                ),
+            }
+    return out

@@ -1,0 +1,202 @@
+"""Sweep files: a base config, a search space over any dotted config key, the metric and the search method.
+
+name: cnn-lr                      # Optuna study name (default: the file's stem)
+base: {model: {name: cnn}, ...}   # or the path / preset name of a config YAML
+space:
+  optim.lr: {type: float, low: 1.0e-4, high: 1.0e-1, log: true}
+  model.depth: {type: int, low: 2, high: 8}
+  optim.name: {type: categorical, choices: [sgd, adam]}
+metric: val_pacc                  # val_pacc | val_acc | val_loss (never a test metric)
+direction: maximize
+sampler: tpe                      # random | grid | tpe  (or {name: tpe, n_startup_trials: 5})
+pruner: none                      # none | median | halving | hyperband  (or {name: median, n_warmup_steps: 2})
+trials: 20                        # finished trials the study should hold
+seed: 0                           # sampler seed (single worker reproducibility)
+curves: 30                        # the report draws the training curves of the best 30 trials
+
+A space key ending in a number sets one item of a list (``model.widths.1``). A Weights & Biases sweep file
+(``method:``, ``parameters:``, ...) is read as it is: see :mod:`vislab.experiments.sweeps.wandb_sweep`.
+A loaded sweep is a :class:`Sweep`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from vislab.config import ConfigBase, SpecFile, find_yaml, read_base, read_yaml, validate
+from vislab.experiments.sweeps.space import encode, space_yaml
+from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
+
+METRICS = ("val_pacc", "val_acc", "val_loss")
+SAMPLERS = ("random", "grid", "tpe")
+PRUNERS = ("none", "median", "halving", "hyperband")
+SWEEP_DIR = Path(__file__).parent / "builtin"
+DEFAULT_CURVES = (
+    30  # a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
+)
+
+
+class SpaceParam(SpecFile):
+    """One ``space:`` entry: a float or int range, or categorical choices."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _is_a_distribution(self) -> SpaceParam:
+        self.distribution()  # Optuna's own checks (low <= high, log needs low > 0, ...) as ValueErrors
+        return self
+
+    def distribution(self) -> BaseDistribution:
+        """The Optuna distribution (list/dict choices are encoded as JSON strings)."""
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical needs a non-empty 'choices:' list")
+            return CategoricalDistribution([encode(c) for c in self.choices])
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} needs 'low:' and 'high:'")
+        try:
+            if self.type == "int":
+                step = 1 if self.step is None else int(self.step)
+                return IntDistribution(int(self.low), int(self.high), log=self.log, step=step)
+            return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+        except (TypeError, OverflowError) as e:  # int(inf)
+            raise ValueError(str(e)) from None
+
+
+def _name_or_options(choices: tuple[str, ...], default: str) -> Any:
+    """The type of a ``sampler:``/``pruner:`` key: a name, or ``{name: ..., option: value}`` whose options
+    go to the Optuna class (``null``: the default)."""
+
+    def check(value: Any) -> Any:
+        name = value.get("name", default) if isinstance(value, dict) else value
+        if value is not None and (not isinstance(value, (str, dict)) or name not in choices):
+            raise ValueError(
+                f"must be one of {', '.join(choices)}, or a mapping {{name: ..., option: value}}"
+            )
+        return value
+
+    return Annotated[Any, AfterValidator(check)]
+
+
+SamplerChoice = _name_or_options(SAMPLERS, "tpe")
+PrunerChoice = _name_or_options(PRUNERS, "none")
+
+
+class SweepSpec(SpecFile):
+    """A sweep file."""
+
+    name: str | None = Field(None, description="the Optuna study name (default: the file's stem)")
+    description: str | None = None
+    base: ConfigBase = {}
+    space: dict[str, SpaceParam] = Field(
+        min_length=1,
+        description="config key → {type: float|int|categorical, low:, high:, log:, step:, choices:}",
+    )
+    metric: str = "val_pacc"
+    direction: Literal["maximize", "minimize"] | None = None
+    sampler: SamplerChoice = None
+    pruner: PrunerChoice = None
+    trials: int | None = Field(None, ge=0)
+    timeout: float | None = Field(None, ge=0)
+    seed: int | None = None
+    curves: int = Field(
+        DEFAULT_CURVES, ge=1, description="training curves of the best K trials in the report"
+    )
+
+    @field_validator("metric")
+    @classmethod
+    def _validation_metric(cls, metric: str) -> str:
+        if metric not in METRICS:
+            raise ValueError(
+                f"must be one of {', '.join(METRICS)} (hyper-parameters are chosen on validation "
+                f"data, never on test)"
+            )
+        return metric
+
+
+# What sweep.yaml records after the keys the file sets: the values vislab resolved (SweepSpec's field order).
+_RESOLVED = ("name", "base", "metric", "direction", "curves")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A loaded sweep: the file's settings with vislab's defaults filled in, its base config resolved (a
+    ``base:`` path read) and its space as Optuna distributions."""
+
+    name: str  # the Optuna study name
+    path: Path | None  # the sweep file (None: a study opened without it)
+    base: dict  # the base config mapping
+    distributions: dict[str, BaseDistribution]  # config key → its range or choices
+    metric: str = "val_pacc"
+    direction: str = "maximize"
+    description: str | None = None
+    sampler: Any = None  # a name, or {name: ..., option: value}; None: tpe
+    pruner: Any = None  # likewise; None: none
+    trials: int | None = None
+    timeout: float | None = None
+    seed: int | None = None
+    curves: int = DEFAULT_CURVES
+    notes: tuple[str, ...] = ()  # what a W&B sweep file holds that vislab ignores
+    recorded: tuple[str, ...] = ("name", "base", "space", "metric", "direction", "curves")
+    """The keys sweep.yaml records, in order: those the file set, then those vislab resolved."""
+
+    def as_file(self) -> dict:
+        """The sweep as a sweep file (sweep.yaml): its ``recorded`` keys, the space as it is searched."""
+        return {
+            key: space_yaml(self.distributions) if key == "space" else getattr(self, key)
+            for key in self.recorded
+        }
+
+
+def builtin_sweeps() -> list[str]:
+    return sorted(f.stem for f in SWEEP_DIR.glob("*.yaml"))
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check a sweep file (or a built-in sweep name; a W&B sweep file is translated first) into a
+    :class:`Sweep`; ConfigError naming the file and the key path of each mistake."""
+    p = find_yaml(path, SWEEP_DIR)
+    expect = "a mapping with base:, space:, metric: ... (or a W&B sweep: method:, parameters:, ...)"
+    tree = read_yaml(p, kind="sweep", builtin_dir=SWEEP_DIR, builtin_word="sweep", expect=expect)
+    notes: list[str] = []
+    if is_wandb_sweep(tree):
+        tree, notes = from_wandb(tree, str(p))
+    spec = validate(SweepSpec, tree, str(p), kind="sweep")
+    given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
+    return Sweep(
+        name=spec.name or p.stem,
+        path=p,
+        base=read_base(spec.base, p),
+        distributions={key: param.distribution() for key, param in spec.space.items()},
+        metric=spec.metric,
+        direction=spec.direction or ("minimize" if spec.metric.endswith("loss") else "maximize"),
+        description=spec.description,
+        sampler=spec.sampler,
+        pruner=spec.pruner,
+        trials=spec.trials,
+        timeout=spec.timeout,
+        seed=spec.seed,
+        curves=spec.curves,
+        notes=tuple(notes),
+        recorded=given + tuple(k for k in _RESOLVED if k not in given),
+    )
+
+
+def to_distribution(key: str, s: Any) -> BaseDistribution:
+    """One ``space:`` entry (e.g. a study's stored narrowed space) → an Optuna distribution."""
+    return validate(SpaceParam, s, f"space '{key}'", kind="sweep").distribution()
