@@ -185,7 +185,9 @@ class TrainConfig(Section):
     grad_clip: float | None = Field(None, gt=0)
     amp: bool = True  # bf16 autocast on CUDA
     channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
-    compile: bool = False  # torch.compile, with a fallback message
+    # torch.compile (true), or compiled with CUDA graphs replaying each step's kernels ("graphs": mode
+    # "reduce-overhead"; on a CPU the same as true); falls back to eager with a message
+    compile: bool | Literal["graphs"] = False
     threads: int | None = Field(None, ge=1)  # torch CPU threads
     # the training loss every N steps into steps.jsonl (mean of the N steps, read back once per epoch); 0 = off
     log_every: int = Field(0, ge=0)

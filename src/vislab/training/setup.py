@@ -51,6 +51,7 @@ class Network:
     hooks: ModelHooks
     n_params: int
     net: torch.nn.Module | None = None
+    graphs: bool = False  # compiled with CUDA graphs: each step must be marked (torch.compiler)
 
     @property
     def forward(self) -> torch.nn.Module:
@@ -293,7 +294,7 @@ def set_up(
 def _ready_network(
     network: Network,
     train: DeviceLoader,
-    compile: bool,
+    compile: bool | str,
     dist: Distributed,
     log: Progress,
     new: bool,
@@ -304,7 +305,9 @@ def _ready_network(
         init_from_data(network, train)
     network.net = dist.wrap(network.model)
     if compile:
-        network.net = _try_compile(network.net, log)
+        mode = "reduce-overhead" if compile == "graphs" else None
+        network.net = _try_compile(network.net, log, mode)
+        network.graphs = mode is not None and network.net is not network.model
 
 
 def start_tracking(
@@ -326,11 +329,11 @@ def start_tracking(
     return tracker
 
 
-def _try_compile(net: torch.nn.Module, log: Progress) -> torch.nn.Module:
+def _try_compile(net: torch.nn.Module, log: Progress, mode: str | None) -> torch.nn.Module:
     try:
         # compiling happens at the first call: where it fails there, run eagerly
         torch._dynamo.config.suppress_errors = True
-        return torch.compile(net)
+        return torch.compile(net, mode=mode)
     except Exception as e:  # no compiler toolchain, unsupported platform, ...
         log.line(
             f"train.compile: torch.compile is unavailable here ({type(e).__name__}: {e}); running eagerly."

@@ -267,6 +267,8 @@ def train_step(
         opt = optim.opt
         for group in opt.param_groups:
             group["lr"] = lr
+        if network.graphs:  # a new training step: the graphs' previous outputs may be overwritten
+            torch.compiler.cudagraph_mark_step_begin()
         with optim.autocast():
             logits = network.forward(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=optim.label_smoothing)

@@ -1,0 +1,45 @@
+"""``train.compile``: true (torch.compile) and "graphs" (compiled with CUDA graphs, mode
+"reduce-overhead") train to the eager result within floating-point tolerance; a wrong value is a
+config error. The CUDA test skips cleanly without a GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from vislab.errors import ConfigError
+from vislab.training.trainer import train
+
+RESULTS = ("train_loss", "val_loss", "test_loss")
+
+
+def _run(tmp_path, name: str, *over: str) -> dict:
+    return train(tiny_config("train.epochs=1", *over), tmp_path / name, quiet=True)
+
+
+def test_compile_accepts_true_and_graphs_and_names_the_choices():
+    assert tiny_config("train.compile=graphs").train.compile == "graphs"
+    assert tiny_config("train.compile=true").train.compile is True
+    with pytest.raises(ConfigError, match="train.compile"):
+        tiny_config("train.compile=fastest")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["true", "graphs"])
+def test_compiled_training_matches_eager_on_the_cpu(tmp_path, mode):
+    eager = _run(tmp_path, "eager")
+    compiled = _run(tmp_path, mode, f"train.compile={mode}")
+    for key in RESULTS:  # inductor reorders float sums: equal up to rounding, not bit for bit
+        assert compiled[key] == pytest.approx(eager[key], rel=1e-3, abs=1e-4), key
+    assert compiled["epochs_run"] == eager["epochs_run"] == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("model", ["cnn", "fast"])
+def test_cuda_graphs_match_eager_within_bf16_tolerance(tmp_path, model):
+    over = ["train.device=cuda", f"model.name={model}", "data.resize=32", "train.batch_size=64"]
+    eager = _run(tmp_path, "eager", *over)
+    graphs = _run(tmp_path, "graphs", *over, "train.compile=graphs")
+    for key in RESULTS:  # bf16 autocast: a few parts in a thousand
+        assert graphs[key] == pytest.approx(eager[key], rel=2e-2, abs=2e-2), key
