@@ -391,3 +391,31 @@ def test_a_sweep_over_a_user_models_option(capsys, tmp_path, monkeypatch):
     Path("own.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     code, text = cli(capsys, "sweep", "own.yaml", "--out", "sw2", "--trials", "2", "--no-report")
     assert code == 2 and "model 'net.py:Net' has no option 'model.widht'" in one_line(text), text
+
+
+LAZY = """
+import torch.nn as nn
+
+
+class LazyNet(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.LazyLinear(16), nn.ReLU(), nn.LazyLinear(num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+def test_a_model_with_lazy_layers_trains_resumes_and_predicts(
+    capsys, tmp_path, monkeypatch, digit_png
+):
+    """Lazy layers get their shapes from the dummy batch before anything counts or optimizes them."""
+    monkeypatch.chdir(tmp_path)
+    Path("lazy.py").write_text(LAZY)
+    code, text = cli(capsys, "train", "-q", "--out", "r", *sets("model.name=lazy.py:LazyNet"))
+    assert code == 0, text
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["params"] == 64 * 16 + 16 + 16 * 10 + 10 and summary["status"] == "complete"
+    code, text = cli(capsys, "predict", "r", digit_png)
+    assert code == 0 and str(digit_png) in text, text

@@ -61,6 +61,18 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def _check_poolable(h: int, w: int, stages: int, ceil_mode: bool) -> None:
+    """UserError unless h×w images survive ``stages`` 2×2 max-pools."""
+    # every pool must have at least 2 pixels a side to pool: 2^n a side rounding down, 2^(n-1) + 1 rounding up
+    need = 2 ** (stages - 1) + 1 if ceil_mode else 2**stages
+    if min(h, w) < need:
+        raise UserError(
+            f"image too small for the cnn: {h}×{w} cannot go through {stages} 2×2 max-pools "
+            f"(it needs at least {need}×{need}). Use fewer stages "
+            f"(e.g. model.widths=[32,64]) or up-sample with data.resize={need}."
+        )
+
+
 @register_model("cnn")
 def cnn(
     input_shape: tuple[int, ...],
@@ -86,15 +98,7 @@ def cnn(
     )
     o = merge_options(PRESETS[preset], given)
     c, h, w = require_image_input("cnn", input_shape)
-    stages = len(o["widths"])
-    # every pool must have at least 2 pixels a side to pool: 2^n a side rounding down, 2^(n-1) + 1 rounding up
-    need = 2 ** (stages - 1) + 1 if o["ceil_mode"] else 2**stages
-    if min(h, w) < need:
-        raise UserError(
-            f"image too small for the cnn: {h}×{w} cannot go through {stages} 2×2 max-pools "
-            f"(it needs at least {need}×{need}). Use fewer stages "
-            f"(e.g. model.widths=[32,64]) or up-sample with data.resize={need}."
-        )
+    _check_poolable(h, w, len(o["widths"]), o["ceil_mode"])
     k = o["kernel_size"]
     layers: list[nn.Module] = []
     for width in o["widths"]:

@@ -236,9 +236,27 @@ def adapt(
     """
     attr = attr or getattr(target, "__name__", type(target).__name__)
     params = _target_params(label, attr, where, target)
-    names = {p.name for p in params}
-    is_class = inspect.isclass(target)
-    hints = _hints(target.__init__ if is_class else target)
+    options = _options(target, params)
+    build = _caller(
+        target, label, attr, where, files, takes_shape="input_shape" in {p.name for p in params}
+    )
+    P = inspect.Parameter
+    reserved = [P(n, P.POSITIONAL_OR_KEYWORD) for n in RESERVED]
+    build.__signature__ = inspect.Signature([*reserved, *options])  # type: ignore[attr-defined]
+    build.__annotations__ = {p.name: p.annotation for p in options if p.annotation is not P.empty}
+    build.__name__ = attr
+    build.__qualname__ = getattr(target, "__qualname__", attr)
+    build.__module__ = getattr(target, "__module__", None) or __name__
+    build.__doc__ = getattr(target, "__doc__", None)
+    if record is not None:
+        build.vislab_code = record  # type: ignore[attr-defined]
+    return build
+
+
+def _options(target: Any, params: list[inspect.Parameter]) -> list[inspect.Parameter]:
+    """The target's ``model.*`` options: its parameters but the reserved ones, keyword-only, with its
+    type hints (a ``**kwargs`` last)."""
+    hints = _hints(target.__init__ if inspect.isclass(target) else target)
     P = inspect.Parameter
     options = [
         p.replace(kind=P.KEYWORD_ONLY, annotation=hints.get(p.name, P.empty))
@@ -249,11 +267,20 @@ def adapt(
         and p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY, P.VAR_KEYWORD)
     ]
     options.sort(key=lambda p: p.kind is P.VAR_KEYWORD)
+    return options
+
+
+def _caller(
+    target: Any, label: str, attr: str, where: str, files: list[Path], takes_shape: bool
+) -> Callable[..., nn.Module]:
+    """``build(input_shape, num_classes, **options)`` calling ``target`` by the one convention; the
+    user's exception or a non-module result is a UserCodeError naming the file."""
+    is_class = inspect.isclass(target)
 
     def build(input_shape: Any, num_classes: Any, **kwargs: Any) -> nn.Module:
         try:
             if is_class:
-                if "input_shape" in names:
+                if takes_shape:
                     kwargs["input_shape"] = tuple(input_shape)
                 model = target(num_classes=num_classes, **kwargs)
             else:
@@ -267,15 +294,6 @@ def adapt(
             )
         return model
 
-    reserved = [P(n, P.POSITIONAL_OR_KEYWORD) for n in RESERVED]
-    build.__signature__ = inspect.Signature([*reserved, *options])  # type: ignore[attr-defined]
-    build.__annotations__ = {p.name: p.annotation for p in options if p.annotation is not P.empty}
-    build.__name__ = attr
-    build.__qualname__ = getattr(target, "__qualname__", attr)
-    build.__module__ = getattr(target, "__module__", None) or __name__
-    build.__doc__ = getattr(target, "__doc__", None)
-    if record is not None:
-        build.vislab_code = record  # type: ignore[attr-defined]
     return build
 
 

@@ -198,6 +198,17 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+def classifier_head(
+    width: int, hidden: list[int], num_classes: int, dropout: float
+) -> nn.Sequential:
+    """The MLP on the pooled token: Linear-GELU-Dropout per hidden width, then a Linear to the logits."""
+    layers: list[nn.Module] = []
+    for units in hidden:
+        layers += [nn.Linear(width, units), nn.GELU(), nn.Dropout(dropout)]
+        width = units
+    return nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+
 class ViT(ModelHooks, nn.Module):
     def __init__(
         self,
@@ -243,12 +254,7 @@ class ViT(ModelHooks, nn.Module):
             for r in rates
         )
         self.norm = nn.LayerNorm(embed_dim)
-        head: list[nn.Module] = []
-        width = embed_dim
-        for units in head_hidden:
-            head += [nn.Linear(width, units), nn.GELU(), nn.Dropout(dropout)]
-            width = units
-        self.head = nn.Sequential(*head, nn.Linear(width, num_classes))
+        self.head = classifier_head(embed_dim, head_hidden, num_classes, dropout)
         init_linear_layers(self, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -91,8 +91,6 @@ def build_parts(
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
-    if network.hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
-        check_output(network.model, cfg.model.name, spec.input_shape, splits.num_classes, device)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
 
@@ -139,7 +137,7 @@ def _build_network(
     build_as: str | None,
 ) -> Network:
     """The seeded model for inputs of ``spec.input_shape`` on ``device`` (the checkpoint's weights when
-    resuming), its hooks and size."""
+    resuming), checked on a dummy batch, its hooks and size."""
     torch.manual_seed(cfg.train.seed)  # model init
     name = build_as or cfg.model.name
     with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
@@ -147,12 +145,16 @@ def _build_network(
         model = model.to(device)
     if ckpt:
         model.load_state_dict(ckpt.state_dict)
+    hooks = hooks_of(model)
+    if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
+        # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
+        check_output(model, cfg.model.name, spec.input_shape, num_classes, device)
     n_params = sum(p.numel() for p in model.parameters())
     if n_params == 0:  # fitted baselines: their size is what they store
         n_params = sum(b.numel() for b in model.buffers())
     if _channels_last(cfg, model, spec.input_shape):
         model = model.to(memory_format=torch.channels_last)
-    return Network(model, hooks_of(model), n_params)
+    return Network(model, hooks, n_params)
 
 
 def check_output(
