@@ -1,6 +1,9 @@
 """The public Python API: only names in ``vislab.__all__`` (and the CLI's ``main`` to compare with it)."""
 
 import io
+import os
+import shutil
+import socket
 import subprocess
 import sys
 
@@ -14,9 +17,10 @@ from rich.console import Console
 
 import vislab
 from vislab.cli import main
-from vislab.training.progress import (
+from vislab.training.progress import (  # the one internal module: its notebook mode is checked
     Progress,
-)  # the one internal name: its notebook mode is checked last
+    progress_line,
+)
 
 TINY = {
     "data": {"name": "digits", "limit": 300},
@@ -186,7 +190,11 @@ def test_bad_plot_kind_and_bad_images(own_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_suite_and_compare(tmp_path):
+def test_run_suite_and_compare(own_run, tmp_path):
+    # an earlier suite in the folder, whose "mlp" is another model's run: overwrite=True starts it over
+    (tmp_path / "qs").mkdir()
+    (tmp_path / "qs" / "suite.json").write_text('{"name": "quickstart"}')
+    shutil.copytree(own_run.path, tmp_path / "qs" / "mlp")
     lines = []
     res = vislab.run_suite(
         "quickstart",
@@ -194,7 +202,10 @@ def test_run_suite_and_compare(tmp_path):
         epochs=1,
         overrides={"data.limit": 300, "train.device": "cpu"},
         log=lines.append,
+        overwrite=True,
     )
+    assert "mlp: starting → " + str(tmp_path / "qs" / "mlp") in lines
+    assert res.runs["mlp"].summary["model"] == "mlp"
     assert list(res.table["run"]) == ["majority", "mlp", "cnn"]
     assert set(res.runs) == {"majority", "mlp", "cnn"}
     assert (tmp_path / "qs" / "results.csv").is_file() and not (
@@ -219,6 +230,79 @@ def test_sweep_over_a_kwarg_of_the_users_model(own_run, tmp_path):
     assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 2
     assert {t.params["model.width"] for t in study.trials} <= set(range(4, 33))
     assert (tmp_path / "sw" / "trials" / "0" / "summary.json").is_file()
+    # again with overwrite=True: a new study of 1 trial (without it, the 2 trials would count as done)
+    again = vislab.sweep(
+        spec, out=tmp_path / "sw", trials=1, epochs=1, log=lambda _: None, overwrite=True
+    )
+    assert len(again.trials) == 1 and not (tmp_path / "sw" / "trials" / "1").exists()
+    assert (tmp_path / "sw" / "spec.yaml").is_file()  # the sweep's own file stays
+
+
+# ------------------------------------------------------------------------------ starting over
+def test_a_run_in_out_is_continued_or_started_over_in_the_callers_words(own_run, capsys):
+    with pytest.raises(vislab.UserError) as api_error:  # the folder holds a run: nothing is touched
+        vislab.train(TINY, model=Net, out=own_run.path, model__width=24)
+    text = str(api_error.value)
+    assert f"vislab.train(out='{own_run.path}', resume=True)" in text
+    assert "overwrite=True" in text and "out=" in text and "--" not in text
+    assert main(["train", "-q", "--set", "data.name=digits", "--out", str(own_run.path)]) == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert f"--resume {own_run.path}" in text and "--overwrite" in text and "--out" in text
+    assert "=True" not in text
+    assert vislab.load_run(own_run.path).summary["status"] == "complete"
+
+
+def test_overwrite_starts_the_run_over_quietly_outside_a_notebook(own_run, tmp_path, capsys):
+    out = tmp_path / "run"  # a finished 2-epoch run, and a figure of an earlier version
+    shutil.copytree(own_run.path, out)
+    (out / "figures" / "old.png").write_bytes(b"")
+    run = vislab.train(TINY, out=out, overwrite=True, train__epochs=1)
+    assert run.summary["model"] == "mlp" and list(run.history["epoch"]) == [1]
+    assert not (out / "figures" / "old.png").exists()
+    assert capsys.readouterr() == ("", "")  # quiet=None: progress in a notebook only
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_overwrite_deletes_only_a_free_vislab_folder_of_its_kind(own_run, tmp_path, capsys):
+    mine = tmp_path / "mine"  # a folder of the user's own files: never deleted
+    mine.mkdir()
+    (mine / "config.yaml").write_text("my: settings\n")
+    (mine / "notes.md").write_text("keep me\n")
+    with pytest.raises(vislab.UserError, match="not a folder vislab wrote"):
+        vislab.train(TINY, out=mine, overwrite=True)
+    assert main(["train", "--overwrite", "--set", "data.name=digits", "--out", str(mine)]) == 2
+    assert "not a folder vislab wrote" in capsys.readouterr().err
+    assert _files(mine) == ["config.yaml", "notes.md"]
+    suite = tmp_path / "suite"  # another kind of vislab folder
+    shutil.copytree(own_run.path, suite / "net")
+    (suite / "suite.json").write_text("{}")
+    kept = _files(suite)
+    with pytest.raises(vislab.UserError, match="is a vislab suite folder"):
+        vislab.train(TINY, out=suite, overwrite=True)
+    busy = tmp_path / "busy"  # a run another live process is writing
+    shutil.copytree(own_run.path, busy)
+    (busy / ".lock").write_text(f"{os.getppid()} {socket.gethostname()}")
+    before = _files(busy)
+    with pytest.raises(
+        vislab.UserError, match=f"in use by another vislab process \\(pid {os.getppid()}\\)"
+    ):
+        vislab.train(TINY, out=busy, overwrite=True)
+    assert _files(busy) == before
+    with pytest.raises(vislab.UserError, match="give one of them"):
+        vislab.train(out=own_run.path, resume=True, overwrite=True)
+    assert main(["train", "--resume", str(own_run.path), "--overwrite"]) == 2
+    with pytest.raises(vislab.UserError, match="shared through a storage URL"):
+        vislab.run_suite("quickstart", out=suite, storage="postgresql://u@h/db", overwrite=True)
+    assert _files(suite) == kept
+
+
+def test_progress_line_is_plain_text():
+    line = progress_line(3, 8, 15, 45, "loss 0.1234 acc 0.9000 lr 1.00e-03", eta_s=75.4, width=12)
+    assert line == "epoch 3/8 ████░░░░░░░░ 15/45  loss 0.1234 acc 0.9000 lr 1.00e-03  ~1:15 left"
+    assert progress_line(1, 2, 0, 10, "", None, width=4) == "epoch 1/2 ░░░░ 0/10  "
 
 
 def test_progress_in_a_notebook_prints_plain_lines(capsys):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-import vislab.training.trainer as trainer_mod
+import vislab.training.setup as setup_mod
 from conftest import one_line, tiny_config
 from fixtures import EPOCHS, KILL_ARGS, Zygote
 from vislab.errors import TrainingInterrupted
@@ -225,7 +225,7 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
         "model.dropout=0.2",
     )
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
-    real = trainer_mod.lr_factor
+    real = setup_mod.lr_factor
 
     def lr_factor(cfg, step, steps_per_epoch, *a):
         if step == steps_per_epoch - 1 and not getattr(lr_factor, "sent", False):
@@ -233,10 +233,10 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
             os.kill(os.getpid(), signal.SIGTERM)
         return real(cfg, step, steps_per_epoch, *a)
 
-    monkeypatch.setattr(trainer_mod, "lr_factor", lr_factor)
+    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(trainer_mod, "lr_factor", real)
+    monkeypatch.setattr(setup_mod, "lr_factor", real)
     state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
     assert state["epoch"] == 0 and state["step"] == state["global_step"] > 0
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import vislab.training.setup as setup_mod
 import vislab.training.trainer as trainer_mod
 from conftest import cli, tiny_config
 from vislab.errors import TrainingInterrupted
@@ -28,8 +29,8 @@ def test_logged_losses_are_the_losses_the_loop_computed(tmp_path, monkeypatch, e
     shorter), at the global step ending it, with that step's lr; every=1 logs the first-batch loss."""
     seen, real = [], trainer_mod.train_step
 
-    def spy(s, x, y, lr):
-        loss, logits = real(s, x, y, lr)
+    def spy(network, optim, x, y, lr, *window):
+        loss, logits = real(network, optim, x, y, lr, *window)
         seen.append((loss.item(), lr))
         return loss, logits
 
@@ -125,7 +126,7 @@ def test_resume_mid_epoch_continues_the_step_windows_and_grad_sums(tmp_path, mon
     over = ("train.epochs=2", "train.log_every=3", "train.track_grad_norm=true", "optim.name=sgd",
             "optim.lr=0.05")  # fmt: skip
     train(tiny_config(*over), tmp_path / "ref", quiet=True)
-    real = trainer_mod.lr_factor
+    real = setup_mod.lr_factor
 
     def lr_factor(cfg, step, steps_per_epoch, *a):
         if step == steps_per_epoch + 4 and not getattr(
@@ -135,10 +136,10 @@ def test_resume_mid_epoch_continues_the_step_windows_and_grad_sums(tmp_path, mon
             os.kill(os.getpid(), signal.SIGTERM)
         return real(cfg, step, steps_per_epoch, *a)
 
-    monkeypatch.setattr(trainer_mod, "lr_factor", lr_factor)
+    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
     with pytest.raises(TrainingInterrupted):
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(trainer_mod, "lr_factor", real)
+    monkeypatch.setattr(setup_mod, "lr_factor", real)
     train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     for name in ("steps.jsonl", "grad_norms.jsonl"):
         assert rows(tmp_path / "cut" / name) == rows(tmp_path / "ref" / name), name

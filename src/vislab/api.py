@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,10 +24,11 @@ import yaml
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.data.sources import memory
-from vislab.errors import UserError
+from vislab.errors import RunExists, UserError
 from vislab.models import register_model
 from vislab.models import user as user_code
 from vislab.run import Run, SuiteResult
+from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir, is_complete
 from vislab.training.runtime import Distributed
 
@@ -53,8 +55,9 @@ def train(
     out: str | Path | None = None,
     model: str | Callable[..., torch.nn.Module] | None = None,
     data: Any = None,
-    quiet: bool = True,
+    quiet: bool | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     trust_code: bool = False,
     **overrides: Any,
 ) -> Run:
@@ -67,25 +70,49 @@ def train(
     ``data``: a dataset name, numpy arrays ``(x, y)`` or ``(x, y, class_names)``, or a torch Dataset.
     ``overrides``: config keys with ``__`` for the dot (``optim__lr=1e-3``), or dotted via
     ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
-    config (``trust_code=True`` lets it import its model file even if the file changed since).
+    config (``trust_code=True`` lets it import its model file even if the file changed since);
+    ``overwrite=True`` deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
+    ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
     >>> class Net(torch.nn.Module):
     ...     def __init__(self, input_shape, num_classes, width: int = 32): ...
     >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)
     >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
+    >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
     if resume:
-        given = [k for k, v in dict(config=config, model=model, data=data).items() if v is not None]
-        if out is None or given or overrides:
-            raise UserError(
-                "resume=True continues the run in `out` with its saved config: give out=<its folder> "
-                f"and no {', '.join(given + list(overrides)) or 'config, model, data or overrides'}."
-            )
+        given = dict(config=config, model=model, data=data)
+        given_names = [k for k, v in given.items() if v is not None] + list(overrides)
+        _check_resume_arguments(out, given_names, overwrite)
         cfg = None
     else:
         cfg = make_config(config, model=model, data=data, overrides=overrides)
-    return train_config(cfg, out, resume=resume, quiet=quiet, trust_code=trust_code)
+    quiet = not in_notebook() if quiet is None else quiet
+    try:
+        return train_config(
+            cfg, out, resume=resume, overwrite=overwrite, quiet=quiet, trust_code=trust_code
+        )
+    except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
+        raise RunExists(
+            e.path,
+            f"'{e.path}' already holds a run. Continue it with vislab.train(out={str(e.path)!r}, "
+            f"resume=True), start over with overwrite=True (deletes its files), or choose another out=.",
+        ) from None
+
+
+def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
+    """resume=True takes ``out`` and nothing that would change (or delete) the run: UserError otherwise."""
+    if overwrite:
+        raise UserError(
+            "resume=True continues the run in `out`; overwrite=True deletes it to start afresh: "
+            "give one of them."
+        )
+    if out is None or given:
+        raise UserError(
+            "resume=True continues the run in `out` with its saved config: give out=<its folder> "
+            f"and no {', '.join(given) or 'config, model, data or overrides'}."
+        )
 
 
 def train_config(
@@ -93,11 +120,13 @@ def train_config(
     out: str | Path | None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     quiet: bool = True,
     trust_code: bool = False,
 ) -> Run:
     """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
-    there (``resume``: its saved config is used); what :func:`train` and ``vislab train`` both call."""
+    there (``resume``: its saved config is used), or start it over (``overwrite``: :func:`start_over`);
+    what :func:`train` and ``vislab train`` both call."""
     if out is None:
         if cfg is None:
             raise UserError("give the run directory to resume.")
@@ -108,6 +137,10 @@ def train_config(
     device = cfg.train.device if cfg is not None else _saved_device(Path(out))
     dist = Distributed(device)
     try:
+        if overwrite:  # rank 0 deletes; the others wait for it
+            if dist.is_main:
+                start_over(out, "run")
+            dist.barrier()
         _train(cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code)
     finally:
         dist.close()
@@ -127,6 +160,66 @@ def default_run_dir(cfg: Config) -> Path:
     safe = lambda name: re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"  # noqa: E731
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{safe(cfg.model.name)}-{safe(cfg.data.name)}-{stamp}"
+
+
+# ------------------------------------------------------------------------------------ start over
+FOLDER_KINDS = {
+    "run": "config.yaml, alone or beside summary.json, metrics.jsonl, checkpoints/ or figures/",
+    "suite": "suite.json",
+    "sweep": "sweep.json or study.db",
+}
+RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
+
+
+def folder_kind(folder: Path) -> str | None:
+    """What vislab wrote ``folder`` as: "run", "suite" or "sweep" (by the files in :data:`FOLDER_KINDS`;
+    a lone config.yaml is a run that stopped before its first epoch); None for any other folder."""
+    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    if "suite.json" in names:
+        return "suite"
+    if names & {"sweep.json", "study.db"}:
+        return "sweep"
+    if "config.yaml" in names and (names & RUN_MARKS or names == {"config.yaml"}):
+        return "run"
+    return None
+
+
+def start_over(
+    folder: str | Path, kind: str, keep: Path | None = None, storage: str | None = None
+) -> None:
+    """Empty ``folder``, which vislab wrote as a ``kind`` ("run", "suite" or "sweep"), so that one starts
+    afresh there: everything in it goes but ``keep`` (a sweep's spec file). A missing or empty folder is
+    left alone; any other folder, one a live process is writing a run of, or a suite or sweep shared
+    through a ``storage`` URL (its record there would outlive the folder) is refused (UserError) and
+    left untouched."""
+    if storage is not None:
+        raise UserError(
+            f"starting a {kind} over empties its folder, but a {kind} shared through a storage URL keeps "
+            f"its record in that database, where other machines may be working on it: run it under a new "
+            f"name (name: in its file) instead, or without the storage URL."
+        )
+    folder = Path(folder)
+    kept = [keep.resolve(), *keep.resolve().parents] if keep is not None else []
+    entries = [p for p in folder.iterdir() if p.resolve() not in kept] if folder.is_dir() else []
+    if not entries:
+        return
+    found = folder_kind(folder)
+    if found != kind:
+        what = f"a vislab {found} folder" if found else "not a folder vislab wrote"
+        raise UserError(
+            f"'{folder}' is {what}, so starting a {kind} over will not delete it (vislab deletes only "
+            f"a {kind} folder: {FOLDER_KINDS[kind]}). Choose another folder, or empty it yourself."
+        )
+    for lock in sorted(folder.rglob(".lock")):  # every run in it (a suite's, a sweep's trials)
+        RunDir(lock.parent).check_free()
+    for entry in entries:
+        try:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        except OSError as e:
+            raise UserError(
+                f"could not delete '{e.filename or entry}' to start '{folder}' over: {e.strerror}. "
+                f"Check its permissions, or choose another folder."
+            ) from None
 
 
 def make_config(
@@ -301,16 +394,18 @@ def run_suite(
     epochs: int | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
     jobs: int = 1,
-    quiet: bool = True,
+    quiet: bool | None = None,
     report: bool = False,
     log: Log = print,
     storage: str | None = None,
     heartbeat: float | None = None,
     heartbeat_lapse: float | None = None,
+    overwrite: bool = False,
 ) -> SuiteResult:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
-    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed.
+    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed. ``overwrite=True``
+    deletes an earlier suite in ``out`` first (:func:`start_over`); ``quiet=None``: progress in a notebook only.
 
     ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
     run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
@@ -324,20 +419,20 @@ def run_suite(
     from vislab.experiments.suites.runner import run_suite as _run_suite
     from vislab.experiments.suites.spec import suite_overrides
 
-    shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     suite, folder = resolve_suite(name_or_file, out)
+    if overwrite:
+        start_over(folder, "suite", storage=storage)
+    shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     log(f"suite {suite.name}: {len(suite.runs)} runs → {folder}")
     sets = suite_overrides(data, epochs, _assignments(overrides))
+    quiet = not in_notebook() if quiet is None else quiet
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     if shared is None:
         _run_suite(suite, folder, sets, **kw)
     else:
         run_shared_suite(suite, folder, shared, sets, **kw)
-    finished = {
-        name: Run(folder / name)
-        for name in suite.runs
-        if is_complete(RunDir(folder / name).read_summary())
-    }
+    done = [name for name in suite.runs if is_complete(RunDir(folder / name).read_summary())]
+    finished = {name: Run(folder / name) for name in done}
     return SuiteResult(path=folder, table=compare(finished, suite.reported), runs=finished)
 
 
@@ -358,10 +453,24 @@ def _shared_storage(
 
 
 def resolve_sweep(
-    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None = None
+    spec_or_file: str | Path | Mapping[str, Any],
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    storage: str | None = None,
 ) -> tuple[Sweep, Path]:
     """The loaded sweep and its folder (``out``, default ``runs/sweep-<name>``). A mapping is a sweep spec
-    as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there."""
+    as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there. ``overwrite``: an
+    earlier sweep in the folder is deleted (:func:`start_over`, refused with a shared ``storage``); the
+    sweep file stays, should it lie there."""
+    spec, folder = _load_sweep(spec_or_file, out)
+    if overwrite:
+        start_over(folder, "sweep", keep=spec.path, storage=storage)
+    return spec, folder
+
+
+def _load_sweep(
+    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None
+) -> tuple[Sweep, Path]:
     from vislab.experiments.sweeps.spec import load_sweep  # on use (see the imports)
 
     if not isinstance(spec_or_file, Mapping):
@@ -395,11 +504,12 @@ def sweep(
     report: bool = False,
     log: Log = print,
     curves: int | None = None,
+    overwrite: bool = False,
 ) -> optuna.Study:
     """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
     Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
     ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
-    file's ``curves:``, 30). Returns the study.
+    file's ``curves:``, 30). Returns the study. ``overwrite=True``: an earlier sweep in ``out`` is deleted.
 
     >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
@@ -410,7 +520,7 @@ def sweep(
     from vislab.experiments.sweeps.runner import run_sweep
     from vislab.report.build import build_report
 
-    spec, folder = resolve_sweep(spec_or_file, out)
+    spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage)
     study = run_sweep(
         spec,
         folder,

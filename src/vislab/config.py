@@ -166,6 +166,15 @@ class ScheduleConfig(Section):
     warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up (fractions allowed)
 
 
+class Ema(Section):
+    """An exponential moving average of the weights, which evaluation, best.pt and export use."""
+
+    decay: float = Field(0.0, ge=0, lt=1)  # 0 = off; e.g. 0.999
+    warmup: bool = (
+        True  # decay min(decay, (1 + t) / (10 + t)) at optimizer step t: early steps count more
+    )
+
+
 class TrainConfig(Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -193,6 +202,13 @@ class TrainConfig(Section):
     log_every: int = Field(0, ge=0)
     # per-layer gradient L2 norms, summed on the device every step, epoch means into grad_norms.jsonl
     track_grad_norm: bool = False
+    ema: Ema = Ema()
+    # test-time augmentation in evaluation, eval, predict and export: logits averaged over the image and its
+    # mirror ("flip"), and each also shifted by one pixel up-left and down-right ("flip-translate")
+    tta: Literal["none", "flip", "flip-translate"] = "none"
+    # gradient accumulation: one optimizer step every k batches (the schedule counts optimizer steps); with
+    # batch norm not exactly a k-times larger batch (its statistics are per batch)
+    accumulate: int = Field(1, ge=1)
 
 
 class TrackConfig(Section):

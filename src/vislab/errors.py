@@ -7,6 +7,7 @@ type                       exit  meaning
 ``ConfigError``            2     an invalid configuration key or value (a ``UserError``)
 ``DataError``              2     missing, corrupt or unreadable data (a ``UserError``)
 ``TrainingDiverged``       2     the loss became NaN/inf: a setting to change (a ``UserError``)
+``RunExists``              2     a new run was asked into a folder that holds one (a ``UserError``)
 ``UserCodeError``          2     the user's own model code (``model.name=file.py:Net``) is missing or
                                  broken; its own traceback, if any, follows the message (a ``UserError``)
 ``UntrustedCode``          2     a run's user code was not imported: no ``--trust-code`` and the file
@@ -44,6 +45,19 @@ class DataError(UserError):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
+
+
+class RunExists(UserError):
+    """A new run was asked into ``path``, which holds one (``checkpoints/last.pt``). The message names the
+    ``vislab train`` options; :func:`vislab.train` raises it with its own arguments' names (``message``)."""
+
+    def __init__(self, path: object, message: str | None = None):
+        self.path = path
+        super().__init__(
+            message
+            or f"'{path}' already holds a run. Continue it with --resume {path}, start over with "
+            f"--overwrite (deletes its files), or choose a new --out."
+        )
 
 
 class UserCodeError(UserError):

@@ -25,6 +25,7 @@ from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
 from vislab.plotting.explain import plot_explanation
+from vislab.plotting.files import check_new_files
 from vislab.predict import classify, image_shape, load_image, load_model
 from vislab.training.record import RunRecord
 
@@ -33,11 +34,25 @@ METHODS = ("attention", "rollout", "gradcam", "saliency")
 
 @dataclass
 class Explanation:
-    """One image's maps: ``maps`` K × h × w, ``labels`` one caption per map, ``top`` (class, prob)."""
+    """One image's maps: ``maps`` K × h × w, ``labels`` one caption per map, ``top`` (class, prob); for
+    ``method`` attention, ``block`` is the block shown (0-based) of the model's ``depth``."""
 
     maps: torch.Tensor
     labels: list[str]
     top: tuple[str, float]
+    method: str
+    block: int | None = None
+    depth: int = 0
+
+    def file_name(self, stem: str) -> str:
+        """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block)."""
+        return f"{stem}_{self.method}" + (f"_block{self.block}" if self.block is not None else "") + ".png"
+
+    def shows(self) -> str:
+        """What the maps are, for a title: ``attention, block 0 of 2`` / ``rollout``."""
+        if self.block is None:
+            return self.method
+        return f"{self.method}, block {self.block} of {self.depth}"
 
 
 def model_input(record: RunRecord, arrays: Sequence[np.ndarray]) -> torch.Tensor:
@@ -56,6 +71,14 @@ def explain_maps(
 
     ``block``: the block whose heads ``attention`` shows (default the last); ``target``: the class each
     gradient method explains (default the predicted one)."""
+    return _maps_and_depth(model, x, method, block, target)[0]
+
+
+def _maps_and_depth(
+    model: nn.Module, x: torch.Tensor, method: str, block: int, target: torch.Tensor | None
+) -> tuple[torch.Tensor, int]:
+    """:func:`explain_maps`'s maps, and the model's number of attention blocks (0 for the gradient
+    methods, which do not look at them)."""
     if method not in METHODS:
         raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
     model.eval()
@@ -74,11 +97,11 @@ def explain_maps(
             row = a[:, :, 0] if tokens.class_token else a.mean(2)  # class token → every token
         n = tokens.grid[0] * tokens.grid[1]
         # drop the class (and register) tokens
-        return row[..., -n:].reshape(len(x), -1, *tokens.grid)
+        return row[..., -n:].reshape(len(x), -1, *tokens.grid), len(attns)
     if target is None:
         with torch.no_grad():
             target = model(x).argmax(1)
-    return _gradient_map(model, x, method, target)
+    return _gradient_map(model, x, method, target), 0
 
 
 def _block_index(block: int, depth: int) -> int:
@@ -143,9 +166,12 @@ def explain_images(
     out: Path | None = None,
     block: int = -1,
     trust_code: bool = False,
+    force: bool = False,
 ) -> list[Path]:
     """``vislab explain``: one PNG per image (the image, then each map over it) in ``out`` (default
-    ``RUN/explain``). Every image is read before any work, so a bad file stops the command early."""
+    ``RUN/explain``), named ``<image>_<method>[_block<b>].png``. Every image is read and explained before
+    any file is written, so a bad file stops the command early; an existing PNG is replaced only with
+    ``force``."""
     if method not in METHODS:
         raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
     model, record = load_model(target, trust_code)
@@ -154,27 +180,40 @@ def explain_images(
     folder = Path(out) if out is not None else _default_folder(Path(target))
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
-    paths = []
-    for path, arr in zip(images, arrays):
-        e = explain_one(model, record, arr, method, block)
+    explained = [explain_one(model, record, arr, method, block) for arr in arrays]
+    pngs = [folder / e.file_name(Path(p).stem) for p, e in zip(images, explained)]
+    _check_distinct(images, pngs)
+    check_new_files(pngs, force)
+    for path, arr, e, png in zip(images, arrays, explained, pngs):
         shown = centre_crop(torch.from_numpy(arr).permute(2, 0, 1), record.inputs.crop_size)
-        png = folder / f"{Path(path).stem}_{method}.png"
-        title = f"{Path(path).name}: {e.top[0]} ({e.top[1]:.2f})"
-        paths.append(plot_explanation(shown.permute(1, 2, 0).numpy(), e.maps, e.labels, png, title))
-    return paths
+        title = f"{Path(path).name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}"
+        plot_explanation(shown.permute(1, 2, 0).numpy(), e.maps, e.labels, png, title)
+    return pngs
+
+
+def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
+    """UserError when two images would be written to one PNG (same name, other folder or suffix)."""
+    first: dict[Path, Path] = {}
+    for image, png in zip(images, pngs):
+        if png in first:
+            raise UserError(
+                f"'{first[png]}' and '{image}' would both be drawn into '{png}': explain images with "
+                f"different names, or each in its own command with its own --out."
+            )
+        first[png] = image
 
 
 def explain_one(
     model: nn.Module, record: RunRecord, arr: np.ndarray, method: str, block: int = -1
 ) -> Explanation:
     """One uint8 H×W×C image's maps by ``method``, with captions and the top class."""
-    maps = explain_maps(model, model_input(record, [arr]), method, block)[0]
+    maps, depth = _maps_and_depth(model, model_input(record, [arr]), method, block, None)
     [ranked] = classify(model, record, [arr], top_k=1)
     if method == "attention":
-        labels = [f"head {h}" for h in range(len(maps))]
-    else:
-        labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
-    return Explanation(maps, labels, ranked[0])
+        labels = [f"head {h}" for h in range(len(maps[0]))]
+        return Explanation(maps[0], labels, ranked[0], method, block % depth, depth)
+    labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
+    return Explanation(maps[0], labels, ranked[0], method)
 
 
 def _default_folder(target: Path) -> Path:

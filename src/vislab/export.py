@@ -71,6 +71,9 @@ def export_run(
     model, record = load_model(ckpt_path, trust_code=trust_code)
     name = record.model.name
     _refuse_fitted(model, name)
+    model = record.inputs.wrap(
+        model
+    )  # the run's test-time augmentation is part of the exported model
     path = _output_path(ckpt_path, fmt, out)
     example, checks = _batches(record.inputs)
     with torch.inference_mode(False), torch.no_grad():
@@ -248,10 +251,22 @@ def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: l
         },
         "class_names": names,
         "centre_crop": crop,
+        "test_time_augmentation": _tta_text(spec.tta),
         "normalization": normalization_spec(spec.stats),
         "recipe": recipe(spec.input_shape, spec.stats["mode"], crop),
         "check": {"max_abs_diff_vs_pytorch": diff, "batch_sizes": sizes},
     }
+
+
+def _tta_text(mode: str) -> str:
+    """What the exported model does about test-time augmentation (``train.tta``)."""
+    return {
+        "none": "none",
+        "flip": "inside the model: its logits are the mean over each image and its mirror; feed "
+        "plain images",
+        "flip-translate": "inside the model: its logits are the mean over each image, its mirror, and "
+        "both shifted by one pixel up-left and down-right (borders reflected); feed plain images",
+    }[mode]
 
 
 def normalization_spec(stats: dict) -> dict:

@@ -27,6 +27,7 @@ from vislab.plotting.mistakes import (
     confused_pairs,
     plot_mistakes,
 )
+from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
@@ -108,8 +109,9 @@ def score_split(
     data = dict(splits.items())[split]
     # the evaluation transform of training: the spec's centre crop and normalisation, on every split
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
+    scored = spec.wrap(model)  # with the run's test-time augmentation, as training evaluated
     with torch.inference_mode():
-        logits = torch.cat([model(x) for x, _ in loader.epoch(0)])
+        logits = torch.cat([scored(x) for x, _ in loader.epoch(0)])
     m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
     probs = torch.softmax(logits.float(), 1).numpy()
     return Scored(m, list(splits.class_names), probs, data)
@@ -151,28 +153,39 @@ def evaluate_checkpoint(
     out: Path | None,
     trust_code: bool = False,
     mistakes: int = GALLERY_SIZE,
+    force: bool = False,
 ) -> Evaluation:
     """Score a checkpoint on a split; write the confusion PNG and the gallery of the ``mistakes`` most
-    confidently wrong images (into ``out``, or the run's figures/ folder)."""
+    confidently wrong images (into ``out``, or the run's figures/ folder), named by the split, a
+    checkpoint file's stem and the ``overrides``. In ``out`` an existing PNG is replaced only with
+    ``force``; in the run's own folder, eval replaces its own earlier output (the same names: the same
+    checkpoint, split and data)."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
-    scored = score_split(target, split, overrides, trust_code)
     target = Path(target)
     folder = Path(out or (target / "figures" if target.is_dir() else target.parent))
+    tag = "".join(f"_{name_part(s)}" for s in (_checkpoint_stem(target), *overrides) if s)
+    confusion_png, mistakes_png = (folder / f"{k}_{split}{tag}.png" for k in ("confusion", "mistakes"))
+    if out is not None:
+        check_new_files([confusion_png, mistakes_png] if mistakes else [confusion_png], force)
+    scored = score_split(target, split, overrides, trust_code)
     m, names = scored.metrics, scored.class_names
-    png = plot_confusion(m.confusion, names, folder / f"confusion_{split}.png", title=split)
+    png = plot_confusion(m.confusion, names, confusion_png, title=split)
     pairs = confused_pairs(m.confusion)
     gallery, n = None, 0
     if mistakes:
         wrong = confident_mistakes(scored.probs, scored.data.y, mistakes)
         images = scored.data.x if scored.data.is_image else None
-        gallery = plot_mistakes(
-            images, wrong, pairs, names, folder / f"mistakes_{split}.png", title=split
-        )
+        gallery = plot_mistakes(images, wrong, pairs, names, mistakes_png, title=split)
         n = len(wrong)
     return Evaluation(split, scored, pairs, png, gallery, n)
+
+
+def _checkpoint_stem(target: Path) -> str:
+    """``last`` for ``RUN/checkpoints/last.pt``: which checkpoint a file target names ('' for a run)."""
+    return target.stem if target.is_file() else ""
 
 
 def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
@@ -234,13 +247,14 @@ def classify(
     model: torch.nn.Module, record: RunRecord, arrays: list[np.ndarray], top_k: int = 3
 ) -> list[Ranked]:
     """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array of
-    :func:`image_shape`, through the run's input spec (centre crop, normalisation)."""
-    names = record.model.class_names
+    :func:`image_shape`, through the run's input spec (centre crop, normalisation, test-time
+    augmentation)."""
+    names, scored = record.model.class_names, record.inputs.wrap(model)
     k = min(top_k, len(names))
     out = []
     for arr in arrays:
         with torch.inference_mode():
-            probs = torch.softmax(model(record.inputs.images([arr])), 1)[0]
+            probs = torch.softmax(scored(record.inputs.images([arr])), 1)[0]
         p, idx = probs.topk(k)
         out.append([(str(names[i]), float(q)) for q, i in zip(p.tolist(), idx.tolist())])
     return out

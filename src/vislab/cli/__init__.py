@@ -61,6 +61,11 @@ def train(
     resume: Path | None = typer.Option(
         None, "--resume", help="Continue the run in this directory."
     ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Delete the run --out holds (a vislab run folder only) and start afresh.",
+    ),
     nproc: int = typer.Option(
         1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."
     ),
@@ -72,6 +77,10 @@ def train(
     from vislab.api import train_config
     from vislab.training.launch import check_launchable, launch_torchrun
 
+    if resume is not None and overwrite:
+        raise UserError(
+            f"--resume {resume} continues that run; --overwrite deletes it to start afresh: give one."
+        )
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
     if nproc > 1:  # one error message, not one per rank
@@ -82,6 +91,7 @@ def train(
         cfg,
         resume if resume is not None else out,
         resume=resume is not None,
+        overwrite=overwrite,
         quiet=quiet,
         trust_code=trust_code,
     )
@@ -121,6 +131,9 @@ def eval_(
     mistakes: int = typer.Option(
         16, "--mistakes", help="Most confidently wrong images in mistakes_<split>.png (0: none)."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace PNGs already in --out (the run's own figures/ always are)."
+    ),
 ) -> None:
     """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
     matrix and wrong-image gallery PNGs."""
@@ -128,7 +141,9 @@ def eval_(
     from vislab.cli.scores import print_evaluation
     from vislab.predict import evaluate_checkpoint
 
-    print_evaluation(evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes))
+    print_evaluation(
+        evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force)
+    )
 
 
 @app.command()

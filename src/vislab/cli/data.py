@@ -17,6 +17,7 @@ from rich.table import Table
 
 from vislab.config import Config, load_config
 from vislab.errors import UserError
+from vislab.plotting.files import check_new_files, name_part
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
@@ -75,7 +76,10 @@ def preview(
     name: str,
     config: str | None = typer.Option(None, "--config", "-c"),
     set_: list[str] | None = typer.Option(None, "--set", "-s"),
-    out: Path = typer.Option(Path("preview.png"), "--out", "-o"),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="The figure (default preview_NAME.png, preview_NAME_normalized.png)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
     n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
     show: Show = typer.Option(
         Show.augmented,
@@ -94,7 +98,10 @@ def preview(
     from vislab.plotting.images import plot_image_grid
     from vislab.report.previews import augmentation_rows, normalization_rows, preview_indices
 
+    suffix = "_normalized" if show is Show.normalized else ""
+    out = out or Path(f"preview_{name_part(name)}{suffix}.png")
     check_figure_path(out)
+    check_new_files([out], force)
     if copies is not None and show is Show.normalized:
         raise UserError(
             "--copies sets the number of augmented rows, but --show normalized draws no augmented rows. "

@@ -55,6 +55,11 @@ JobsOpt = typer.Option(
 )
 SuiteOutOpt = typer.Option(None, "--out", "-o", help="Suite folder (default runs/suite-<name>).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+SuiteOverwriteOpt = typer.Option(
+    False,
+    "--overwrite",
+    help="Delete an earlier suite in its folder first: every run trains afresh.",
+)
 SuiteStorageOpt = typer.Option(
     None,
     "--storage",
@@ -86,6 +91,7 @@ def suite(
     storage: str | None = SuiteStorageOpt,
     heartbeat: float | None = HeartbeatOpt,
     heartbeat_lapse: float | None = HeartbeatLapseOpt,
+    overwrite: bool = SuiteOverwriteOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1).
@@ -111,6 +117,7 @@ def suite(
             storage=storage,
             heartbeat=heartbeat,
             heartbeat_lapse=heartbeat_lapse,
+            overwrite=overwrite,
         )
     except SuiteFailed:
         _print_results(folder)

@@ -42,10 +42,18 @@ def explain(
         "of the predicted class (any model). gradcam/saliency need captum: pip install "
         "'vislab\\[explain]'.",
     ),
-    block: int = typer.Option(-1, "--block", help="The block --method attention shows (-1: last)."),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for the PNGs (default RUN/explain)."
+    block: int = typer.Option(
+        -1,
+        "--block",
+        help="The block --method attention shows (-1: last); its number is in the PNG's name and title.",
     ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote."),
     trust_code: bool = typer.Option(
         False,
         "--trust-code",
@@ -56,7 +64,7 @@ def explain(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.explain import explain_images
 
-    paths = explain_images(run, images, method.value, out, block, trust_code)
+    paths = explain_images(run, images, method.value, out, block, trust_code, force)
     for p in paths:
         console.print(escape(str(p)), highlight=False, soft_wrap=True)
 

@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
 from vislab.errors import UserError
+from vislab.plotting.files import check_new_files, name_part
 
 app = typer.Typer(no_args_is_help=True, help="Figures the course reports drew by hand.")
 console = Console()
@@ -43,7 +44,13 @@ def pos_embed(
         "--run",
         help="Draw this trained ViT run's position embedding (learned or fixed) instead.",
     ),
-    out: Path = typer.Option(Path("pos_embed.png"), "--out", "-o"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="The figure (default pos_embed_sinusoidal_LENGTHxDIM.png, or pos_embed_RUN.png with --run).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
     trust_code: bool = typer.Option(
         False, "--trust-code", help="Import the run's own model code even if its file changed."
     ),
@@ -52,23 +59,39 @@ def pos_embed(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.plotting.vit import plot_pos_embedding
 
-    check_figure_path(out)
+    if out is not None:
+        check_figure_path(out)
     if run is not None:
         if length is not None or dim is not None:
             raise UserError(
                 f"--run {run} draws that model's own table, whose size its config fixes; "
                 f"drop --length/--dim, or drop --run to draw a sinusoidal table of any size."
             )
+        out = out or Path(f"pos_embed_{name_part(run_label(run))}.png")
+        check_new_files([out], force)
         table, grid, class_token, title = _run_table(run, trust_code)
     else:
         from vislab.models.vit import sinusoidal_table
 
         length = _checked_size("--length", DEFAULT_LENGTH if length is None else length)
         dim = _checked_size("--dim", DEFAULT_DIM if dim is None else dim)
+        out = out or Path(f"pos_embed_sinusoidal_{length}x{dim}.png")
+        check_new_files([out], force)
         table, grid, class_token = sinusoidal_table(length, dim), None, False
         title = f"sinusoidal positional encoding ({length} positions, d={dim})"
     path = plot_pos_embedding(table, grid, out, class_token=class_token, title=title)
     console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
+
+
+def run_label(run: Path) -> str:
+    """A run's name for titles and file names: its folder's name; a checkpoint file inside a run
+    (``RUN/checkpoints/last.pt``) adds the file's stem (``RUN_last``), a checkpoint elsewhere is its stem."""
+    run = run.resolve()
+    if not run.is_file():
+        return run.name
+    if run.parent.name == "checkpoints":
+        return f"{run.parent.parent.name}_{run.stem}"
+    return run.stem
 
 
 def _checked_size(option: str, value: int) -> int:
@@ -97,6 +120,6 @@ def _run_table(run: Path, trust_code: bool):
             f"table."
         )
     kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
-    title = f"{kind} position embedding of {run.name or run}"
+    title = f"{kind} position embedding of {run_label(run)}"
     class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
     return table, tokens.grid, class_token, title

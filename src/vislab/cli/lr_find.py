@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
 from vislab.config import load_config
+from vislab.plotting.files import check_new_files, name_part
 
 console = Console()
 WEAK_DESCENT = 0.05  # a smoothed loss that never fell 5 % below its start tells little
@@ -33,7 +34,10 @@ def lr_find(
     steps: int = typer.Option(
         200, "--steps", min=10, help="Steps from --start-lr to --end-lr (exponential)."
     ),
-    out: Path = typer.Option(Path("lr_find.png"), "--out", "-o", help="The plot (PNG, SVG, PDF)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="The plot (PNG, SVG, PDF; default lr_find_MODEL_DATA.png)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace the plot if it exists."),
 ) -> None:
     """LR range test: train a few hundred steps at exponentially growing learning rates (stopping when
     the loss diverges), plot the loss against the lr and suggest an optim.lr. Writes only the plot."""
@@ -42,9 +46,11 @@ def lr_find(
     from vislab.training.lr_find import RangeTest
     from vislab.training.lr_find import lr_find as range_test
 
-    check_figure_path(out)
-    test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
     cfg = load_config(config, set_ or [])
+    out = out or Path(f"lr_find_{name_part(cfg.model.name)}_{name_part(cfg.data.name)}.png")
+    check_figure_path(out)
+    check_new_files([out], force)
+    test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
     console.print(
         escape(
             f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {start_lr:.3g} → "

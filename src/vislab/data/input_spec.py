@@ -1,5 +1,5 @@
 """What a model is fed at evaluation time, defined once: the images' shape, the centre crop to the model's
-input, and the normalisation fitted on the train split.
+input, the normalisation fitted on the train split, and the test-time augmentation around the model.
 
 Training-time evaluation (the val/test loaders), ``predict``, ``explain``, ``export`` (its JSON recipe)
 and the report all take an :class:`InputSpec`; none derives the crop or reads the statistics itself.
@@ -16,6 +16,8 @@ import torch
 from vislab.config import AugmentConfig
 from vislab.data.augment import centre_crop, model_input_shape
 from vislab.data.preprocess import apply_stats
+from vislab.data.tta import with_tta
+from vislab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,17 +25,26 @@ class InputSpec:
     """A raw sample → the model's input. ``sample_shape``: the images (C, H, W) after ``data.resize``, or
     (D,) features; ``input_shape``: what the model takes — the samples, or their centre
     ``size``×``size`` crop after ``augment.crop.size``; ``stats``: the normalisation statistics
-    (:func:`vislab.data.preprocess.fit_stats`: standard, ZCA or none)."""
+    (:func:`vislab.data.preprocess.fit_stats`: standard, ZCA or none); ``tta``: the test-time
+    augmentation evaluation puts around the model (``train.tta``, :mod:`vislab.data.tta`)."""
 
     sample_shape: tuple[int, ...]
     input_shape: tuple[int, ...]
     stats: dict
+    tta: str = "none"
 
     @classmethod
-    def build(cls, augment: AugmentConfig, sample_shape: Sequence[int], stats: dict) -> InputSpec:
-        """The spec of a run: its samples' shape, the crop its config asks for, its statistics."""
+    def build(
+        cls, augment: AugmentConfig, sample_shape: Sequence[int], stats: dict, tta: str = "none"
+    ) -> InputSpec:
+        """The spec of a run: its samples' shape, the crop its config asks for, its statistics, its TTA."""
         shape = tuple(sample_shape)
-        return cls(shape, model_input_shape(augment, shape), stats)
+        if tta != "none" and len(shape) != 3:
+            raise ConfigError(
+                f"train.tta={tta} mirrors and shifts images, but this data holds {shape[0]}-D feature "
+                f"vectors. Use train.tta=none."
+            )
+        return cls(shape, model_input_shape(augment, shape), stats, tta)
 
     @property
     def is_image(self) -> bool:
@@ -55,6 +66,10 @@ class InputSpec:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """A float batch (N×C×H×W in [0, 1] of ``sample_shape``, or N×D) → the model's normalised input."""
         return apply_stats(centre_crop(x, self.crop_size) if x.ndim == 4 else x, self.stats)
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model as evaluation runs it: inside the test-time augmentation, if any."""
+        return with_tta(model, self.tta)
 
     def images(self, arrays: Sequence[np.ndarray]) -> torch.Tensor:
         """uint8 H×W×C images of ``sample_shape`` → the model's normalised input batch."""

@@ -104,11 +104,11 @@ def finish_run(
     best = run.ckpt_dir / "best.pt"
     if best.is_file():
         model.load_state_dict(load_checkpoint(best).state_dict)
-    k = data.splits.num_classes
+    k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
     started = time.perf_counter()
-    val = evaluate(model, data.val, k, amp_on=amp_on)
+    val = evaluate(scored, data.val, k, amp_on=amp_on)
     t0 = time.perf_counter()
-    logits, labels = predict_logits(model, data.test, amp_on)
+    logits, labels = predict_logits(scored, data.test, amp_on)
     test_time = time.perf_counter() - t0
     loss = F.cross_entropy(logits, labels).item()
     test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)

@@ -1,11 +1,14 @@
 """Console progress: a rich bar with ETA, loss and accuracy on a terminal; plain lines otherwise.
 
-In a Jupyter/Colab notebook (rich's ``Console.is_jupyter``) there is no bar and no escape code: plain lines
-on the cell's standard output."""
+In a Jupyter/Colab notebook (rich's ``Console.is_jupyter``) there is no escape code: the finished epochs'
+lines and one line for the epoch in progress are one output of the cell, replaced in place as training
+goes (an IPython display handle, so the saved notebook keeps only the last state). Without a running
+IPython kernel (a console forced to Jupyter mode in a test) the epochs' lines are printed."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 from rich.console import Console
 from rich.progress import (
@@ -18,6 +21,15 @@ from rich.progress import (
     Progress as RichProgress,
 )
 
+NOTEBOOK_REFRESH_S = (
+    0.25  # a notebook's line is redrawn at most this often: each redraw is a message
+)
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter (or Colab, VS Code) notebook's kernel."""
+    return Console().is_jupyter
+
 
 class Progress:
     def __init__(self, quiet: bool = False, console: Console | None = None):
@@ -26,6 +38,7 @@ class Progress:
         self.jupyter = self.console.is_jupyter
         self.interactive = not quiet and self.console.is_terminal and not self.jupyter
         self._bar: RichProgress | None = None
+        self._cell: NotebookLines | None = None
         self._task = None
         self._every = 1
 
@@ -53,15 +66,20 @@ class Progress:
             self._task = self._bar.add_task(
                 f"epoch {first_epoch + 1}/{epochs}", total=steps_per_epoch, info=""
             )
+        elif self.jupyter and not self.quiet:
+            self._cell = NotebookLines.open(epochs, steps_per_epoch, first_epoch)
 
     def wants_update(self, step: int) -> bool:
+        if self._cell is not None:
+            return step % self._every == 0 and self._cell.due()
         return self.interactive and step % self._every == 0
 
     def update(self, step: int, loss: float, acc: float, lr: float) -> None:
+        info = f"loss {loss:.4f} acc {acc:.4f} lr {lr:.2e}"
         if self._bar is not None:
-            self._bar.update(
-                self._task, completed=step, info=f"loss {loss:.4f} acc {acc:.4f} lr {lr:.2e}"
-            )
+            self._bar.update(self._task, completed=step, info=info)
+        elif self._cell is not None:
+            self._cell.step(step, info)
 
     def epoch_done(self, row: dict) -> None:
         text = (
@@ -84,6 +102,8 @@ class Progress:
                 self._bar.reset(
                     self._task, description=f"epoch {row['epoch'] + 1}/{self.epochs}", info=""
                 )
+        elif self._cell is not None:
+            self._cell.epoch_done(text, next_epoch=row["epoch"])
         elif not self.quiet:
             print(text, file=sys.stdout if self.jupyter else sys.stderr, flush=True)
 
@@ -91,3 +111,67 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        if self._cell is not None:
+            self._cell.close()
+            self._cell = None
+
+
+class NotebookLines:
+    """A notebook cell's progress: the finished epochs' lines, then the line of the epoch in progress
+    (:func:`progress_line`), shown as one text output that each call replaces."""
+
+    def __init__(self, handle, pretty: type, epochs: int, steps: int, first_epoch: int):
+        self._handle, self._pretty = handle, pretty
+        self.epochs, self.steps, self.first_epoch = epochs, steps, first_epoch
+        self.epoch = first_epoch  # 0-based: the epoch in progress
+        self.lines: list[str] = []
+        self.live = ""
+        self._started = self._shown = time.monotonic()
+
+    @classmethod
+    def open(cls, epochs: int, steps: int, first_epoch: int) -> NotebookLines | None:
+        """The display of the running cell; None without a running IPython kernel (nothing to update)."""
+        try:  # IPython runs every notebook's kernel; vislab does not need it anywhere else
+            from IPython import get_ipython
+            from IPython.display import Pretty, display
+        except ImportError:
+            return None
+        if get_ipython() is None:
+            return None
+        text = f"epoch {first_epoch + 1}/{epochs} starting"
+        return cls(display(Pretty(text), display_id=True), Pretty, epochs, steps, first_epoch)
+
+    def due(self) -> bool:
+        """Whether the line was last drawn long enough ago to draw it again."""
+        return time.monotonic() - self._shown >= NOTEBOOK_REFRESH_S
+
+    def step(self, step: int, info: str) -> None:
+        done = (self.epoch - self.first_epoch) * self.steps + step  # steps trained since start
+        left = (self.epochs - self.epoch) * self.steps - step
+        elapsed = time.monotonic() - self._started
+        eta = elapsed * left / done if done else None
+        self.live = progress_line(self.epoch + 1, self.epochs, step, self.steps, info, eta)
+        self._show()
+
+    def epoch_done(self, text: str, next_epoch: int) -> None:
+        self.lines.append(text)
+        self.epoch, self.live = next_epoch, ""
+        self._show()
+
+    def close(self) -> None:
+        """The final state: the epochs' lines (and the unfinished epoch's line, if one was stopped)."""
+        self._show()
+
+    def _show(self) -> None:
+        self._handle.update(self._pretty("\n".join([*self.lines, self.live]).rstrip("\n")))
+        self._shown = time.monotonic()
+
+
+def progress_line(
+    epoch: int, epochs: int, step: int, steps: int, info: str, eta_s: float | None, width: int = 24
+) -> str:
+    """``epoch 3/8 ██████░░░░ 30/45  loss … acc … lr …  ~0:12 left``: plain text, no escape code."""
+    filled = round(width * step / max(steps, 1))
+    bar = "█" * filled + "░" * (width - filled)
+    left = "" if eta_s is None else f"  ~{int(eta_s) // 60}:{int(eta_s) % 60:02d} left"
+    return f"epoch {epoch}/{epochs} {bar} {step}/{steps}  {info}{left}"

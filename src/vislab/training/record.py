@@ -4,8 +4,8 @@ weights, and — in ``last.pt`` — what resuming needs. The one module that kno
 On disk a checkpoint stays a flat dict of plain types and tensors (loaded with ``weights_only=True``);
 the keys are the ones vislab has written since checkpoints began, so older files load unchanged:
 ``model_name, model_code, model_kwargs, input_shape, sample_shape, num_classes, class_names,
-preprocess, config, vislab_version, state_dict`` and ``epoch`` (best.pt) or ``optimizer, history,
-state, rng, cuda_rng, step_tracking`` (last.pt).
+preprocess, tta, config, vislab_version, state_dict`` and ``epoch`` (best.pt) or ``optimizer, history,
+state, rng, cuda_rng, step_tracking, ema`` (last.pt); keys added later have defaults.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from vislab.data.input_spec import InputSpec
+from vislab.data.tta import TTA_MODES
 from vislab.errors import DataError
 from vislab.training.state import LoopState
 
@@ -65,6 +66,7 @@ class Resume:
     rng: torch.Tensor | None = None  # CPU RNG of an epoch interrupted mid-way
     cuda_rng: torch.Tensor | None = None
     step_tracking: dict | None = None  # train.log_every / track_grad_norm sums
+    ema: dict | None = None  # train.ema: the averaged weights (state_dict holds the live ones)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Checkpoint:
             num_classes=m.num_classes,
             class_names=list(m.class_names),
             preprocess=spec.stats,
+            tta=spec.tta,
             config=r.config,
             vislab_version=r.vislab_version,
             state_dict=self.state_dict,
@@ -107,7 +110,8 @@ class Checkpoint:
             d.get("model_code"),
         )  # fmt: skip
         shape = tuple(d["input_shape"])
-        spec = InputSpec(tuple(d.get("sample_shape") or shape), shape, d["preprocess"])
+        sample = tuple(d.get("sample_shape") or shape)
+        spec = InputSpec(sample, shape, d["preprocess"], str(d.get("tta", "none")))
         config = d.get("config") if isinstance(d.get("config"), dict) else None
         record = RunRecord(model, spec, config, str(d.get("vislab_version", "unknown")))
         return cls(record, d["state_dict"], d.get("epoch"), _resume_of(d))
@@ -121,6 +125,7 @@ def _resume_dict(r: Resume) -> dict[str, Any]:
         rng=r.rng,
         cuda_rng=r.cuda_rng,
         step_tracking=r.step_tracking,
+        ema=r.ema,
     )
 
 
@@ -132,7 +137,7 @@ def _resume_of(d: dict[str, Any]) -> Resume | None:
         return None
     return Resume(
         LoopState.from_dict(d["state"]), list(d["history"]), d.get("optimizer"), d.get("rng"),
-        d.get("cuda_rng"), d.get("step_tracking"),
+        d.get("cuda_rng"), d.get("step_tracking"), d.get("ema"),
     )  # fmt: skip
 
 
@@ -142,6 +147,8 @@ def _check(d: dict[str, Any], source: str) -> None:
         bad.append("class_names")
     if not _fits_crop(d.get("sample_shape"), d.get("input_shape")):
         bad.append("sample_shape")
+    if d.get("tta", "none") not in TTA_MODES:
+        bad.append("tta")
     if bad:
         raise DataError(
             f"checkpoint '{source}' lacks or has malformed {', '.join(bad)}: it is damaged or was not "

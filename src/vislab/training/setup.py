@@ -21,6 +21,7 @@ from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.user import code_failed, is_user_reference
+from vislab.training.ema import WeightEMA
 from vislab.training.optim import build_optimizer, lr_factor
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
@@ -61,13 +62,17 @@ class Network:
 @dataclass
 class Optimisation:
     """How a step updates the weights: the optimizer (None for models that update themselves), the
-    learning rate at each global step, precision and the loss's options."""
+    learning rate at each optimizer step, precision, the loss's options, gradient accumulation (one
+    optimizer step every ``accumulate`` batches: ``steps_per_epoch`` of them) and the weight average."""
 
     opt: torch.optim.Optimizer | None
     lr_at: Callable[[int], float]
     amp: bool  # bf16 autocast (CUDA)
     label_smoothing: float = 0.0
     grad_clip: float | None = None
+    accumulate: int = 1
+    steps_per_epoch: int = 1
+    ema: WeightEMA | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return (
@@ -89,7 +94,7 @@ def build_parts(
     found at the path its checkpoint recorded, see ``vislab.models.user.recorded_code``)."""
     stats = ckpt.record.inputs.stats if ckpt else None
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
-    spec = InputSpec.build(cfg.augment, splits.sample_shape, stats)
+    spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
@@ -104,22 +109,29 @@ def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
 
 
 def build_optimisation(
-    cfg: Config, network: Network, device: torch.device, steps_per_epoch: int
+    cfg: Config, network: Network, device: torch.device, batches_per_epoch: int
 ) -> Optimisation:
-    """The optimizer over the trainable weights (models trained by an optimizer), the schedule, AMP."""
+    """The optimizer over the trainable weights (models trained by an optimizer), the schedule (in
+    optimizer steps), AMP, and the weight average (``train.ema``) of the model as it is now."""
+    tc = cfg.train
     opt = None
     if network.hooks.trained_by == "optimizer":
         params = [p for p in network.model.parameters() if p.requires_grad]
         opt = build_optimizer(params, cfg.optim)
-    total = cfg.train.epochs * steps_per_epoch
+    per_epoch = -(-batches_per_epoch // tc.accumulate)  # the last window of an epoch may be short
+    total = tc.epochs * per_epoch
 
-    def lr_at(global_step: int) -> float:
-        factor = lr_factor(cfg.schedule, global_step, steps_per_epoch, total, cfg.optim.lr)
-        return cfg.optim.lr * factor
+    def lr_at(step: int) -> float:
+        return cfg.optim.lr * lr_factor(cfg.schedule, step, per_epoch, total, cfg.optim.lr)
 
-    amp = device.type == "cuda" and cfg.train.amp
-    tc = cfg.train
-    return Optimisation(opt, lr_at, amp, tc.label_smoothing, tc.grad_clip)
+    amp = device.type == "cuda" and tc.amp
+    trained = network.hooks.trained_by != "fit_arrays"
+    ema = (
+        WeightEMA(network.model, tc.ema.decay, tc.ema.warmup) if tc.ema.decay and trained else None
+    )
+    return Optimisation(
+        opt, lr_at, amp, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema
+    )
 
 
 def init_from_data(network: Network, train: DeviceLoader) -> None:
@@ -283,6 +295,8 @@ def set_up(
     optim = build_optimisation(cfg, network, device, len(data.train))
     if optim.opt is not None and resume and resume.optimizer:
         optim.opt.load_state_dict(resume.optimizer)
+    if optim.ema is not None and resume and resume.ema:
+        optim.ema.load_state_dict(resume.ema)
     steps = start_tracking(tc, network, device, dist, log, resume)
     loop = resume.loop if resume else LoopState()
     loop.setup_s += time.perf_counter() - started

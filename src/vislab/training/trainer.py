@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from vislab.config import Config, build_config
 from vislab.data.loader import DeviceLoader
-from vislab.errors import DataError, TrainingDiverged, TrainingInterrupted, UserError
+from vislab.errors import DataError, RunExists, TrainingDiverged, TrainingInterrupted, UserError
 from vislab.models.user import recorded_code
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.evaluate import evaluate, finish_run
@@ -45,6 +45,7 @@ def train(
     dist: Distributed | None = None,
     callbacks: list[Callback] | tuple[Callback, ...] = (),
     trust_code: bool = False,
+    epochs: int | None = None,
 ) -> dict:
     """Train ``cfg`` into run directory ``out`` and return its summary.
 
@@ -52,6 +53,7 @@ def train(
     ``on_epoch_end(row)`` after each metrics row, ``close()`` when the run ends.
     ``trust_code``: on resume, import the run's own model code (``model.name=file.py:Net``) even when
     the file is not the one the run recorded (without it, such a file is refused: UntrustedCode).
+    ``epochs``: on resume, train a finished or interrupted run on to this many epochs (``extend``).
     """
     dist = dist or Distributed()
     run = RunDir(out)
@@ -60,16 +62,36 @@ def train(
         build_as = None
         if ckpt is not None:
             cfg = build_config(ckpt.record.config, source=str(run.ckpt_dir / "last.pt"))
+            if epochs is not None:
+                cfg = extend(cfg, epochs, ckpt.resume.loop.epoch, run.path)
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
         elif (run.ckpt_dir / "last.pt").exists():
             run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
-            raise UserError(
-                f"'{run.path}' already holds a run. Continue it with --resume {run.path}, "
-                f"or choose a new --out."
-            )
+            raise RunExists(run.path)
         return _run(cfg, run, ckpt, quiet, dist, callbacks, build_as)
+
+
+def extend(cfg: Config, epochs: int, done: int, path: Path) -> Config:
+    """``cfg`` with ``train.epochs = epochs``, for a run that has trained ``done`` epochs; UserError where
+    the schedule's learning rates depend on the total (the epochs already trained would have had other
+    rates) or nothing is left to train."""
+    if epochs == cfg.train.epochs:
+        return cfg
+    if cfg.schedule.name in ("cosine", "onecycle"):
+        raise UserError(
+            f"cannot extend '{path}' to {epochs} epochs: its schedule.name={cfg.schedule.name} spreads "
+            f"the learning rate over all {cfg.train.epochs} epochs, so the epochs already trained would "
+            f"have had other rates with {epochs}. Start a new run with train.epochs={epochs} (or "
+            f"--init-from {path} to start from its weights)."
+        )
+    if epochs <= done:
+        raise UserError(
+            f"cannot extend '{path}' to {epochs} epochs: it has trained {done} already. Give more "
+            f"epochs than that."
+        )
+    return build_config(cfg.to_dict(), [f"train.epochs={epochs}"], source=f"--epochs {epochs}")
 
 
 def _run(
@@ -133,11 +155,13 @@ def open_resume(run: RunDir) -> Checkpoint:
 # ---------------------------------------------------------------------------------- checkpoints
 def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = False) -> None:
     """Write ``checkpoints/<name>`` (main rank only): the record and weights, with the epoch it was taken
-    at (best.pt) or what resuming needs (last.pt)."""
+    at (best.pt: the weights evaluation scored — the average with ``train.ema``) or what resuming needs
+    (last.pt: the live weights, the average beside them)."""
     if t.dist.is_main:
+        ema = t.optim.ema
+        weights = ema.state_dict() if ema and not resume else t.network.model.state_dict()
         state = resume_state(t) if resume else None
-        ckpt = Checkpoint(t.record, t.network.model.state_dict(), epoch, state)
-        save_checkpoint(t.run.ckpt_dir / name, ckpt)
+        save_checkpoint(t.run.ckpt_dir / name, Checkpoint(t.record, weights, epoch, state))
 
 
 def resume_state(t: Training) -> Resume:
@@ -150,6 +174,7 @@ def resume_state(t: Training) -> Resume:
         rng=torch.get_rng_state(),
         cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
         step_tracking=t.steps.state_dict(),
+        ema=t.optim.ema.state_dict() if t.optim.ema else None,
     )
 
 
@@ -204,15 +229,22 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
 
 def train_one_epoch(t: Training, stop: StopFlag) -> dict:
     """One pass over this rank's share of the train split; returns the epoch's metrics row."""
-    loop, steps, lr_at = t.loop, len(t.data.train), t.optim.lr_at
-    epoch = loop.epoch
+    loop, steps, optim = t.loop, len(t.data.train), t.optim
+    epoch, k = loop.epoch, optim.accumulate
     sums = _begin_epoch(t)  # loss·n, correct, n: summed on the device, read once per log line
     t.network.model.train()
     started = time.perf_counter()
-    lr = lr_at(max(loop.global_step - 1, 0))  # the row's lr if a resumed epoch has no step left
+    # the schedule counts optimizer steps: one per window of k batches (the epoch's last may be shorter)
+    opt_step = lambda step: epoch * optim.steps_per_epoch + step // k  # noqa: E731
+    lr = optim.lr_at(
+        max(opt_step(loop.step - 1), 0)
+    )  # the row's lr if a resumed epoch has no step left
     for x, y in t.data.train.epoch(epoch, loop.step):
-        lr = lr_at(loop.global_step)
-        loss, logits = train_step(t.network, t.optim, x, y, lr)
+        lr = optim.lr_at(opt_step(loop.step))
+        update = (loop.step + 1) % k == 0 or loop.step + 1 == steps  # a window's last batch
+        loss, logits = train_step(t.network, optim, x, y, lr, loop.step % k == 0, update)
+        if update and optim.ema is not None:
+            optim.ema.update(opt_step(loop.step))
         n = torch.full((), len(y), device=t.device, dtype=torch.float64)
         correct = (logits.detach().argmax(1) == y).sum().double()
         sums += torch.stack([loss.detach().double() * len(y), correct, n])
@@ -223,7 +255,7 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
             mean_loss = (sums[0] / sums[2]).item()  # host sync only where a metric is logged
             _check_finite(t, mean_loss, lr)
             t.log.update(loop.step, loss=mean_loss, acc=(sums[1] / sums[2]).item(), lr=lr)
-        if stop.signal:
+        if stop.signal and update:  # mid-window the accumulated gradients would be lost
             _stop_resumably(t, stop.signal, sums, lr, time.perf_counter() - started)
     return _end_epoch(t, sums, lr, time.perf_counter() - started)
 
@@ -257,35 +289,57 @@ def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> dict:
 
 
 def train_step(
-    network: Network, optim: Optimisation, x: torch.Tensor, y: torch.Tensor, lr: float
+    network: Network,
+    optim: Optimisation,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    first: bool = True,
+    update: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One update on a batch (the model's own ``manual_step`` or the optimizer's); (loss, logits)."""
+    """One batch (the model's own ``manual_step``, or forward and backward); (loss, logits). With
+    gradient accumulation the gradients are cleared on a window's ``first`` batch and the optimizer
+    steps on its last (``update``), each batch's loss scaled by 1/k so that they sum to the mean."""
     hooks = network.hooks
     if hooks.trained_by == "manual_step":
         loss, logits = hooks.manual_step(x, y, lr)
     else:
-        opt = optim.opt
-        for group in opt.param_groups:
-            group["lr"] = lr
         if network.graphs:  # a new training step: the graphs' previous outputs may be overwritten
             torch.compiler.cudagraph_mark_step_begin()
         with optim.autocast():
             logits = network.forward(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=optim.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if optim.grad_clip:
-            torch.nn.utils.clip_grad_norm_(network.model.parameters(), optim.grad_clip)
-        opt.step()
+        if first:
+            optim.opt.zero_grad(set_to_none=True)
+        (loss / optim.accumulate if optim.accumulate > 1 else loss).backward()
+        if update:
+            _optimizer_step(network, optim, lr)
     hooks.after_step()  # e.g. `fast`'s weight average
     return loss, logits
 
 
+def _optimizer_step(network: Network, optim: Optimisation, lr: float) -> None:
+    """Clip (``train.grad_clip``) and apply the gradients at learning rate ``lr`` (times a parameter
+    group's ``lr_scale``, e.g. a fine-tuned model's new head)."""
+    for group in optim.opt.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+    if optim.grad_clip:
+        torch.nn.utils.clip_grad_norm_(network.model.parameters(), optim.grad_clip)
+    optim.opt.step()
+
+
 # ------------------------------------------------------------------- evaluate + checkpoint
+def evaluated(t: Training) -> torch.nn.Module:
+    """What evaluation scores: the weight average (``train.ema``) or the network, DDP unwrapped, inside
+    the run's test-time augmentation (``train.tta``)."""
+    net = t.optim.ema.average if t.optim.ema else t.network.forward
+    return t.data.spec.wrap(getattr(net, "module", net))
+
+
 def evaluate_at_start(t: Training) -> dict:
     """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
     on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row)."""
-    k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, t.network.forward
+    k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
     kw = dict(amp_on=t.optim.amp, dist=t.dist)
     first = t.data.train.trained_indices(t.loop.epoch)
     start = evaluate(net, t.data.train.unaugmented(bs, first), k, t.device, **kw)
@@ -300,7 +354,7 @@ def track_test(t: Training) -> dict:
     if not t.cfg.track_test:
         return {}
     k = t.data.splits.num_classes
-    test = evaluate(t.network.forward, t.data.test, k, t.device, amp_on=t.optim.amp, dist=t.dist)
+    test = evaluate(evaluated(t), t.data.test, k, t.device, amp_on=t.optim.amp, dist=t.dist)
     return test.as_dict("test")
 
 
@@ -311,7 +365,7 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
     if epoch % tc.eval_every and epoch != tc.epochs:
         return False
     k = t.data.splits.num_classes
-    val = evaluate(t.network.forward, t.data.val, k, t.device, amp_on=t.optim.amp, dist=t.dist)
+    val = evaluate(evaluated(t), t.data.val, k, t.device, amp_on=t.optim.amp, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
     if loop.best is None or _better(value, loop.best, tc.select_metric, tc.min_delta):
