@@ -86,9 +86,9 @@ def _worker(rank, world, port, overrides, out, dump, resume, stop_after):
 
     finish = trainer.finish_run
 
-    def dumping_finish(run, model, *args, **kwargs):
-        torch.save(model.state_dict(), f"{dump}/rank{rank}.pt")
-        return finish(run, model, *args, **kwargs)
+    def dumping_finish(run, record, network, *args, **kwargs):
+        torch.save(network.model.state_dict(), f"{dump}/rank{rank}.pt")
+        return finish(run, record, network, *args, **kwargs)
 
     trainer.finish_run = dumping_finish
     if rank > 0:

@@ -1,5 +1,6 @@
-"""The example notebooks run top to bottom on CPU (nbclient, a fresh kernel in a temporary folder) and their
-outputs hold what a reader expects: inline figures, the comparison table, no error. Outputs are stripped in
+"""The example notebooks run top to bottom on CPU (nbclient, a fresh kernel in a temporary folder), twice in
+the same kernel as a reader pressing "Run All" again would, and their outputs hold what a reader expects:
+inline figures, the comparison table, training progress updated in place, no error. Outputs are stripped in
 git, so this is the only place they are checked."""
 
 import base64
@@ -30,16 +31,34 @@ def _outputs(nb) -> list[dict]:
     return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
 
 
-@pytest.mark.slow  # ~30-50 s each: a kernel, torch, a few tiny trainings
+class _Client(nbclient.NotebookClient):
+    """nbclient's client, counting the outputs the kernel replaced in place (update_display_data)."""
+
+    updates = 0
+
+    def process_message(self, msg, cell, cell_index):
+        self.updates += msg["msg_type"] == "update_display_data"
+        return super().process_message(msg, cell, cell_index)
+
+
+def _run_all(client: _Client) -> None:
+    """Every cell in order, as "Run All" (CellExecutionError, with the cell and its traceback, if one fails)."""
+    for index, cell in enumerate(client.nb.cells):
+        client.execute_cell(cell, index)
+
+
+@pytest.mark.slow  # ~60-100 s each: a kernel, torch, a few tiny trainings, twice
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_and_shows_its_figures(path, tmp_path):
+def test_notebook_runs_twice_and_shows_its_figures_and_progress(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
+    client = _Client(
         nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
-    client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
+    with client.setup_kernel():
+        _run_all(client)
+        _run_all(client)  # again: the runs in the same out= folders start over (overwrite=True)
 
-    outputs = _outputs(nb)
+    outputs = _outputs(nb)  # the second run's
     assert not [o for o in outputs if o.output_type == "error"]
     html = "".join(o["data"].get("text/html", "") for o in outputs if "data" in o)
     # figures: matplotlib outputs, and the curves inside a Run's HTML view
@@ -50,6 +69,17 @@ def test_notebook_runs_and_shows_its_figures(path, tmp_path):
         assert base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<table" in html and "test_acc" in html  # the comparison table
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "\x1b[" not in text  # progress prints plain lines in a notebook, no escape codes
     assert "Warning" not in text, text  # no library warning leaks into a reader's notebook
     assert (tmp_path / "runs").is_dir()
+    # each training shows its progress as one text output, replaced as it goes: at the end the epochs' lines
+    shown = [o["data"]["text/plain"] for o in outputs if o.output_type == "display_data"]
+    progress = [t.splitlines() for t in shown if t.startswith("epoch 1/")]
+    assert progress, shown
+    for lines in progress:
+        epochs = int(lines[0].split()[1].split("/")[1])
+        assert [line.split()[1] for line in lines] == [
+            f"{e}/{epochs}" for e in range(1, epochs + 1)
+        ]
+        assert all("train loss" in line and "val loss" in line for line in lines)
+    assert client.updates >= 2 * sum(len(lines) for lines in progress)  # both runs of the notebook
+    assert "\x1b[" not in text + "".join(shown)  # plain text in a notebook, no escape codes

@@ -27,7 +27,7 @@ from vislab.training.checkpoint import load_checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.setup import set_up
-from vislab.training.trainer import evaluate_at_start, ready_steps, train
+from vislab.training.trainer import evaluate_at_start, train
 
 
 def raw_checkpoint(path):
@@ -305,15 +305,14 @@ def test_epoch_zero_scores_the_images_epoch_one_trains_on(tmp_path):
     cfg = tiny_config("data.limit=100", "train.eval_at_start=true", "train.batch_size=32")
     run = RunDir(tmp_path / "run")
     run.open()
-    s = set_up(cfg, run, None, True, Distributed())
-    ready_steps(s, None)
-    row = evaluate_at_start(s)
+    t = set_up(cfg, run, None, True, Distributed())
+    row = evaluate_at_start(t)
     run.close()
-    batches = list(s.train_loader.epoch(0))  # no augmentation: the images as epoch 1 sees them
+    batches = list(t.data.train.epoch(0))  # no augmentation: the images as epoch 1 sees them
     x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     assert len(y) == 96  # drop_last leaves 4 of the 100 out
     with torch.no_grad():
-        logits = s.model.eval()(x)
+        logits = t.network.model.eval()(x)
     assert row["train_loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
     assert row["train_acc"] == pytest.approx((logits.argmax(1) == y).double().mean().item())
 

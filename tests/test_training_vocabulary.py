@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from sklearn.datasets import load_digits
 
 import vislab
 from conftest import tiny_config
+from vislab.data.sources.memory import register_arrays
 from vislab.data.tta import TTA
 from vislab.errors import ConfigError, UserError
 from vislab.export import export_run
@@ -158,3 +160,35 @@ def test_extending_is_refused_with_the_reason(tmp_path, schedule, epochs, why):
     train(tiny_config(f"schedule.name={schedule}", "train.epochs=2"), tmp_path / "r", quiet=True)
     with pytest.raises(UserError, match=why):
         train(tiny_config(), tmp_path / "r", resume=True, quiet=True, epochs=epochs)
+
+
+# ----------------------------------------------------------------------------- building on a run
+CNN = ("model.name=cnn", "model.widths=[4]", "model.fc=[8]", *SGD)
+
+
+def test_init_from_another_run_keeps_its_body_and_reinitialises_a_new_head(tmp_path, capsys):
+    train(tiny_config(*CNN, "train.epochs=1"), tmp_path / "src", quiet=True)
+    source = _weights(tmp_path / "src", "best.pt")
+    # digits 0-3 only, 4 classes instead of 10: the last Linear's weight and bias cannot come over
+    x, y = load_digits(return_X_y=True)
+    keep = y < 4
+    images = (x[keep].reshape(-1, 8, 8) * 255 / 16).astype(np.uint8)
+    name = register_arrays(images, y[keep], ["0", "1", "2", "3"], name="digits0-3")
+    over = (*CNN, "train.epochs=1", f"train.init_from={tmp_path / 'src'}", f"data.name={name}")
+    over += ("train.freeze=[0.*]", "optim.head_lr=0.01")
+    train(tiny_config(*over), tmp_path / "ft", quiet=False)
+    said = capsys.readouterr()
+    assert "re-initialised (shapes differ): 6.bias, 6.weight" in said.out + said.err
+    tuned = _weights(tmp_path / "ft", "last.pt")
+    assert torch.equal(tuned["0.weight"], source["0.weight"])  # frozen: still the source's
+    assert not torch.equal(tuned["4.weight"], source["4.weight"])  # trained on from the source
+    assert tuned["6.weight"].shape == (4, 8)
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [("train.freeze=[nothing.*]", "matches no parameter"), ("train.init_from=MISSING", "MISSING")],
+)
+def test_bad_fine_tuning_settings_name_the_culprit(tmp_path, setting, message):
+    with pytest.raises(UserError, match=message):
+        train(tiny_config(*CNN, setting), tmp_path / "r", quiet=True)

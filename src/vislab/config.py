@@ -156,6 +156,9 @@ class OptimConfig(Section):
     nesterov: bool = False
     weight_decay: float = Field(0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
+    # the classifier's own learning rate (a re-initialised head after train.init_from, else the last
+    # Linear to the classes); the schedule scales it as it scales optim.lr. None: optim.lr
+    head_lr: float | None = Field(None, gt=0)
 
 
 class ScheduleConfig(Section):
@@ -209,6 +212,11 @@ class TrainConfig(Section):
     # gradient accumulation: one optimizer step every k batches (the schedule counts optimizer steps); with
     # batch norm not exactly a k-times larger batch (its statistics are per batch)
     accumulate: int = Field(1, ge=1)
+    # start a new run from another run's weights (its folder or a checkpoint): tensors of the same name
+    # and shape are loaded, the others (a head for other classes) stay freshly initialised and are named
+    init_from: str | None = None
+    # parameter-name patterns (fnmatch, e.g. "features.*") whose weights do not train
+    freeze: list[str] = []
 
 
 class TrackConfig(Section):

@@ -74,7 +74,7 @@ def train(
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.api import train_config
+    from vislab.api import default_run_dir, train_config
     from vislab.training.launch import check_launchable, launch_torchrun
 
     if resume is not None and overwrite:
@@ -84,8 +84,10 @@ def train(
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
     if nproc > 1:  # one error message, not one per rank
-        check_launchable(load_config(config, set_ or []) if resume is None else None, resume)
-        raise typer.Exit(launch_torchrun(nproc, sys.argv[1:]))
+        cfg = load_config(config, set_ or []) if resume is None else None
+        check_launchable(cfg, resume)
+        first = default_run_dir(cfg) if cfg is not None and out is None else None  # one for all ranks
+        raise typer.Exit(launch_torchrun(nproc, sys.argv[1:], first))
     cfg = load_config(config, set_ or [])
     train_config(
         cfg,

@@ -99,7 +99,10 @@ def finish_run(
     dist: Distributed,
     log: Progress,
 ) -> dict:
-    """Reload the best weights, score val and test, write summary.json, predictions and figures."""
+    """Reload the best weights, score val and test, write summary.json, predictions and figures (on the
+    main rank; the others return {})."""
+    if not dist.is_main:
+        return {}
     model, amp_on, device = network.model, optim.amp, data.test.device
     best = run.ckpt_dir / "best.pt"
     if best.is_file():

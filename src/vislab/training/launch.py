@@ -78,8 +78,12 @@ def check_launchable(cfg: Config | None, resume: Path | None = None) -> None:
         require_source(cfg.data.name)
 
 
-def launch_torchrun(nproc: int, argv: list[str]) -> int:
+def launch_torchrun(nproc: int, argv: list[str], run_dir: Path | None = None) -> int:
     """Run ``vislab <argv>`` (minus ``--nproc``) under torch.distributed.run; return the exit code.
+
+    ``run_dir``: a new run's folder when ``argv`` names none, passed to every worker as ``--out`` (each
+    would otherwise name its default ``runs/<model>-<data>-<time>`` by its own clock, and two workers
+    starting either side of a second would train into two folders).
 
     When a worker fails, torchrun stops the others; the code returned is the first failing worker's
     (2 for a user error, 130 for an interruption, ...); 128 + N when the launcher itself got signal N
@@ -91,7 +95,8 @@ def launch_torchrun(nproc: int, argv: list[str]) -> int:
         try:
             said = Path(logs) / "rank0-said"
             with _quiet_torchrun(nproc, said):
-                run(parse_args(torchrun_args(nproc, argv, logs)))
+                extra = ["--out", str(run_dir)] if run_dir is not None else []
+                run(parse_args(torchrun_args(nproc, [*argv, *extra], logs)))
         except SignalException as e:  # Ctrl-C / SIGTERM: the workers saved last.pt and said so
             return 128 + int(e.sigval)
         except ChildFailedError as e:
@@ -100,12 +105,24 @@ def launch_torchrun(nproc: int, argv: list[str]) -> int:
                 _echo_rank_log(Path(logs), failure.local_rank)
             if failure.exitcode > 0:
                 return failure.exitcode
-            raise RunFailed(
-                f"worker rank {rank} of {nproc} was killed by {_signal_name(-failure.exitcode)} "
-                f"(out of memory? the system log says); the other workers were stopped."
-            ) from None
+            raise RunFailed(killed_message(rank, nproc, -failure.exitcode)) from None
     sys.stdout.flush()
     return 0
+
+
+def killed_message(rank: int, nproc: int, signum: int) -> str:
+    """What to say of a worker that a signal ended: SIGKILL is what the kernel's out-of-memory killer sends,
+    so only it gets the memory hint; any other signal (SIGABRT, SIGSEGV, ...) is a crash of the process."""
+    name, stopped = _signal_name(signum), "the other workers were stopped."
+    if signum == signal.SIGKILL:
+        return (
+            f"worker rank {rank} of {nproc} was killed by SIGKILL: most often the system's out-of-memory "
+            f"killer (`dmesg` or the system log says). Use a smaller train.batch_size or data.limit, or "
+            f"fewer --nproc; {stopped}"
+        )
+    return (
+        f"worker rank {rank} of {nproc} crashed ({name}; its output above says more); {stopped}"
+    )
 
 
 def _echo_rank_log(logs: Path, local_rank: int) -> None:

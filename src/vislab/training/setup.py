@@ -22,6 +22,7 @@ from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.user import code_failed, is_user_reference
 from vislab.training.ema import WeightEMA
+from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
 from vislab.training.optim import build_optimizer, lr_factor
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
@@ -51,8 +52,10 @@ class Network:
     model: torch.nn.Module
     hooks: ModelHooks
     n_params: int
+    num_classes: int
     net: torch.nn.Module | None = None
     graphs: bool = False  # compiled with CUDA graphs: each step must be marked (torch.compiler)
+    start: Start | None = None  # train.init_from: what came from the other run
 
     @property
     def forward(self) -> torch.nn.Module:
@@ -96,6 +99,10 @@ def build_parts(
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
+    if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
+        network.start = init_from_run(network.model, cfg.train.init_from)
+    if cfg.train.freeze:
+        freeze(network.model, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
 
@@ -113,11 +120,12 @@ def build_optimisation(
 ) -> Optimisation:
     """The optimizer over the trainable weights (models trained by an optimizer), the schedule (in
     optimizer steps), AMP, and the weight average (``train.ema``) of the model as it is now."""
-    tc = cfg.train
+    tc, model = cfg.train, network.model
     opt = None
     if network.hooks.trained_by == "optimizer":
-        params = [p for p in network.model.parameters() if p.requires_grad]
-        opt = build_optimizer(params, cfg.optim)
+        reinit = network.start.reinitialised if network.start else []
+        head = head_names(model, network.num_classes, reinit) if cfg.optim.head_lr else []
+        opt = build_optimizer(param_groups(model, head, cfg.optim.head_lr, cfg.optim.lr), cfg.optim)
     per_epoch = -(-batches_per_epoch // tc.accumulate)  # the last window of an epoch may be short
     total = tc.epochs * per_epoch
 
@@ -166,7 +174,7 @@ def _build_network(
         n_params = sum(b.numel() for b in model.buffers())
     if _channels_last(cfg, model, spec.input_shape):
         model = model.to(memory_format=torch.channels_last)
-    return Network(model, hooks, n_params)
+    return Network(model, hooks, n_params, num_classes)
 
 
 def check_output(
@@ -289,9 +297,14 @@ def set_up(
         f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {network.n_params:,} parameters, "
         f"device {device}"
     )
+    if network.start:
+        log.line(network.start.line())
     resume = ckpt.resume if ckpt else None
-    if network.hooks.trained_by != "fit_arrays":
-        _ready_network(network, data.train, tc.compile, dist, log, new=resume is None)
+    if (
+        network.hooks.trained_by != "fit_arrays"
+    ):  # data-dependent init only for a model's first start
+        new = resume is None and network.start is None
+        _ready_network(network, data.train, tc.compile, dist, log, new=new)
     optim = build_optimisation(cfg, network, device, len(data.train))
     if optim.opt is not None and resume and resume.optimizer:
         optim.opt.load_state_dict(resume.optimizer)

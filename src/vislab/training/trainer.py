@@ -395,8 +395,6 @@ def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = 
 
 
 def _finish(t: Training) -> dict:
-    if not t.dist.is_main:
-        return {}
     return finish_run(t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log)
 
 

@@ -1,0 +1,98 @@
+"""Building on an earlier run (``train.init_from``): its weights as the new model's start, the layers whose
+shapes differ (a head for other classes) left freshly initialised and named, ``train.freeze`` patterns,
+and the head's own learning rate (``optim.head_lr``)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+from vislab.errors import UserError
+from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
+
+
+@dataclass
+class Start:
+    """What ``init_from_run`` did: where from, how many tensors came over, which were re-initialised."""
+
+    source: str
+    loaded: int
+    reinitialised: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = f"initialised from {self.source}: {self.loaded} tensors"
+        if self.reinitialised:
+            text += f"; re-initialised (shapes differ): {', '.join(self.reinitialised)}"
+        return text
+
+
+def init_from_run(model: nn.Module, source: str) -> Start:
+    """Load ``source``'s (a run folder or checkpoint) best weights into ``model`` wherever name and shape
+    match; UserError when fewer than half of the model's tensors find a match (another architecture)."""
+    path = resolve_checkpoint(source)
+    theirs = load_checkpoint(path).state_dict
+    ours = model.state_dict()
+    fits = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+    if len(fits) * 2 < len(ours):
+        raise UserError(
+            f"train.init_from={source}: only {len(fits)} of this model's {len(ours)} weight tensors have "
+            f"a namesake of the same shape in {path}, so it is not the same architecture. Initialise "
+            f"from a run of the same model (model.* as there, other classes are fine)."
+        )
+    model.load_state_dict(fits, strict=False)
+    reinit = sorted(k for k in ours if k not in fits and k in theirs)
+    return Start(str(source), len(fits), reinit)
+
+
+def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
+    """Stop the gradients of parameters whose names match any pattern (fnmatch: ``features.*``); the
+    names frozen. UserError for a pattern that matches nothing, with the model's first names."""
+    names = [n for n, _ in model.named_parameters()]
+    for pattern in patterns:
+        if not fnmatch.filter(names, pattern):
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            raise UserError(
+                f"train.freeze pattern '{pattern}' matches no parameter of this model. Its parameters "
+                f"are named like: {shown} (`vislab model info` lists them)."
+            )
+    frozen = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
+    for n, p in model.named_parameters():
+        if n in frozen:
+            p.requires_grad_(False)
+    return frozen
+
+
+def head_names(model: nn.Module, num_classes: int, reinitialised: list[str]) -> list[str]:
+    """The classifier's parameters: those re-initialised from another run, else the last layer that
+    outputs ``num_classes`` values (a Linear's weight and bias)."""
+    params = dict(model.named_parameters())
+    if reinit := [n for n in reinitialised if n in params]:
+        return reinit
+    last = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and m.out_features == num_classes
+    ]
+    if not last:
+        raise UserError(
+            f"optim.head_lr: this model has no final nn.Linear to {num_classes} classes to call its "
+            f"head. Remove optim.head_lr."
+        )
+    return [n for n in params if n.rsplit(".", 1)[0] == last[-1]]
+
+
+def param_groups(
+    model: nn.Module, head: list[str], head_lr: float | None, lr: float
+) -> list[dict] | list[torch.nn.Parameter]:
+    """The trainable parameters, the head in a group of its own at ``head_lr`` when given (its
+    ``lr_scale`` follows the schedule as the rest does)."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if head_lr is None:
+        return [p for _, p in trainable]
+    body = [p for n, p in trainable if n not in head]
+    top = [p for n, p in trainable if n in head]
+    groups = [{"params": body}, {"params": top, "lr": head_lr, "lr_scale": head_lr / lr}]
+    return [g for g in groups if g["params"]]  # everything but the head may be frozen
