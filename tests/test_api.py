@@ -1,6 +1,5 @@
 """The public Python API: only names in ``vislab.__all__`` (and the CLI's ``main`` to compare with it)."""
 
-import io
 import os
 import shutil
 import socket
@@ -13,7 +12,6 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from PIL import Image
-from rich.console import Console
 
 import vislab
 from vislab.cli import main
@@ -306,7 +304,7 @@ def test_progress_line_is_plain_text():
 
 
 def test_progress_in_a_notebook_prints_plain_lines(capsys):
-    p = Progress(console=Console(file=io.StringIO(), force_jupyter=True))
+    p = Progress(notebook=True)
     assert p.jupyter and not p.interactive
     p.line("hello")
     p.start(1, 10)

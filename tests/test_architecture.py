@@ -20,11 +20,16 @@ pytestmark = pytest.mark.skipif(
 LAYERS = "vislab's layers point one way (top imports bottom, never the reverse)"
 PLOTTING = "plotting draws plain values: it imports no data, model or config module"
 FACADE = "no module imports the vislab package itself (its __init__ is the public facade)"
+TERMINAL = "only cli/ formats for a terminal: no other module imports rich"
+EXPERIMENTS = (
+    "experiments: a shared suite builds on suites; suites and sweeps do not import each other"
+)
 
 
 def lint_imports(project: Path) -> subprocess.CompletedProcess:
     """``lint-imports`` on ``project`` (pyproject.toml + src/vislab): that copy is what gets analysed."""
-    env = dict(os.environ, PYTHONPATH=str(project / "src"))
+    # wide enough that no contract's name is wrapped over two lines
+    env = dict(os.environ, PYTHONPATH=str(project / "src"), COLUMNS="200")
     return subprocess.run(
         [LINT_IMPORTS, "--no-cache", "--no-logo"],
         cwd=project,
@@ -38,7 +43,7 @@ def lint_imports(project: Path) -> subprocess.CompletedProcess:
 def test_the_tree_keeps_every_contract():
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    for contract in (LAYERS, PLOTTING, FACADE):
+    for contract in (LAYERS, PLOTTING, FACADE, TERMINAL, EXPERIMENTS):
         assert f"{contract} KEPT" in result.stdout
 
 
@@ -57,6 +62,13 @@ def test_the_tree_keeps_every_contract():
             "import vislab.models",
             PLOTTING,
             "vislab.plotting.runs -> vislab.models",
+        ),
+        ("predict.py", "import rich.console", TERMINAL, "vislab.predict -> rich"),
+        (
+            "experiments/suites/runner.py",
+            "import vislab.experiments.sweeps.study",
+            EXPERIMENTS,
+            "vislab.experiments.suites.runner -> vislab.experiments.sweeps.study",
         ),
     ],
 )

@@ -114,10 +114,14 @@ def test_gradcam_on_a_resnet18_run_has_the_input_size(tmp_path, capsys):
 def test_vit_run_end_to_end_writes_heads_and_rollout(tmp_path, capsys, vit_run):
     png = tmp_path / "img.png"
     Image.fromarray(np.eye(16, dtype=np.uint8) * 255).save(png)
-    for method in ("attention", "rollout", "saliency"):
+    for method, name in (
+        ("attention", "img_attention_block1.png"),  # the last of 2 blocks
+        ("rollout", "img_rollout.png"),
+        ("saliency", "img_saliency.png"),
+    ):
         code, out = cli(capsys, "explain", vit_run, png, "--method", method)
         assert code == 0, out
-        assert (vit_run / "explain" / f"img_{method}.png").is_file()
+        assert (vit_run / "explain" / name).is_file()
 
 
 @pytest.fixture(scope="module")

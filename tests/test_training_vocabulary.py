@@ -13,7 +13,7 @@ import torch.nn as nn
 from sklearn.datasets import load_digits
 
 import vislab
-from conftest import tiny_config
+from conftest import cli, one_line, tiny_config
 from vislab.data.sources.memory import register_arrays
 from vislab.data.tta import TTA
 from vislab.errors import ConfigError, UserError
@@ -192,3 +192,19 @@ def test_init_from_another_run_keeps_its_body_and_reinitialises_a_new_head(tmp_p
 def test_bad_fine_tuning_settings_name_the_culprit(tmp_path, setting, message):
     with pytest.raises(UserError, match=message):
         train(tiny_config(*CNN, setting), tmp_path / "r", quiet=True)
+
+
+def test_the_command_line_extends_and_builds_on_runs(tmp_path, capsys):
+    sets = [a for s in ("data.name=digits", "data.limit=300", "train.device=cpu", "model.name=mlp",
+                        "model.hidden=[16]") for a in ("--set", s)]  # fmt: skip
+    base, more = str(tmp_path / "base"), str(tmp_path / "more")
+    assert cli(capsys, "train", "-q", "--out", base, "--epochs", "1", *sets)[0] == 0
+    code, text = cli(capsys, "train", "-q", "--resume", base, "--epochs", "2")
+    assert code == 0, text
+    assert json.loads((tmp_path / "base" / "summary.json").read_text())["epochs_run"] == 2
+    code, text = cli(
+        capsys, "train", "-q", "--out", more, "--init-from", base, "--epochs", "1", *sets
+    )
+    assert code == 0 and "initialised from" in text, text
+    code, text = cli(capsys, "train", "-q", "--resume", base, "--init-from", base)
+    assert code == 2 and "Give one" in one_line(text)

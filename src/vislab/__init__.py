@@ -15,13 +15,12 @@ wait for torch, scikit-learn, matplotlib and optuna.
 from __future__ import annotations
 
 import importlib
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from vislab.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
-    from vislab.api import compare, load_run, run_suite, sweep, train
+    from vislab.api import compare, load_run, paper, run_suite, sweep, train
     from vislab.config import Config, load_config
     from vislab.errors import UserError, VislabError
     from vislab.models import register_model
@@ -37,6 +36,7 @@ __all__ = [
     "compare",
     "load_config",
     "load_run",
+    "paper",
     "register_model",
     "run_suite",
     "sweep",
@@ -52,10 +52,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'vislab' has no attribute '{name}'")
-    with warnings.catch_warnings():
-        # optuna imports tqdm.auto, which warns in a notebook without ipywidgets; vislab uses no tqdm bar
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

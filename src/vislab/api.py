@@ -11,11 +11,13 @@ The ``vislab`` command is a thin layer over these functions (one implementation)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,16 @@ if TYPE_CHECKING:
     from vislab.experiments.suites.spec import Suite
     from vislab.experiments.sweeps.spec import Sweep
 
+
+@contextlib.contextmanager
+def _optuna_quietly() -> Iterator[None]:
+    """Around an import that loads optuna: it imports tqdm.auto, which warns in a notebook without
+    ipywidgets; vislab shows no tqdm bar."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        yield
+
+
 # The public names are listed in vislab/__init__.py (vislab.__all__).
 ConfigLike = Config | Mapping[str, Any] | str | Path | None
 Log = Callable[[str], None]
@@ -59,6 +71,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     trust_code: bool = False,
+    epochs: int | None = None,
     **overrides: Any,
 ) -> Run:
     """Train one run into ``out`` (default ``runs/<model>-<data>-<time>``) and return it.
@@ -72,6 +85,8 @@ def train(
     ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
     config (``trust_code=True`` lets it import its model file even if the file changed since);
     ``overwrite=True`` deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
+    ``epochs``: the run's ``train.epochs``; with ``resume=True``, a finished or interrupted run is trained
+    on to that many epochs where its schedule allows (not cosine or one-cycle: they spread over the total).
     ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
@@ -79,6 +94,7 @@ def train(
     ...     def __init__(self, input_shape, num_classes, width: int = 32): ...
     >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)
     >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
+    >>> run = vislab.train(out=run.path, resume=True, epochs=20)  # 10 more epochs of a finished run
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
     if resume:
@@ -87,12 +103,15 @@ def train(
         _check_resume_arguments(out, given_names, overwrite)
         cfg = None
     else:
+        if epochs is not None:
+            overrides = {**overrides, "train.epochs": epochs}
         cfg = make_config(config, model=model, data=data, overrides=overrides)
     quiet = not in_notebook() if quiet is None else quiet
     try:
         return train_config(
-            cfg, out, resume=resume, overwrite=overwrite, quiet=quiet, trust_code=trust_code
-        )
+            cfg, out, resume=resume, overwrite=overwrite, quiet=quiet, trust_code=trust_code,
+            epochs=epochs if resume else None,
+        )  # fmt: skip
     except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
         raise RunExists(
             e.path,
@@ -123,10 +142,11 @@ def train_config(
     overwrite: bool = False,
     quiet: bool = True,
     trust_code: bool = False,
+    epochs: int | None = None,
 ) -> Run:
     """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
-    there (``resume``: its saved config is used), or start it over (``overwrite``: :func:`start_over`);
-    what :func:`train` and ``vislab train`` both call."""
+    there (``resume``: its saved config is used; ``epochs``: trained on to that many), or start it over
+    (``overwrite``: :func:`start_over`); what :func:`train` and ``vislab train`` both call."""
     if out is None:
         if cfg is None:
             raise UserError("give the run directory to resume.")
@@ -141,7 +161,10 @@ def train_config(
             if dist.is_main:
                 start_over(out, "run")
             dist.barrier()
-        _train(cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code)
+        _train(
+            cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code,
+            epochs=epochs,
+        )  # fmt: skip
     finally:
         dist.close()
     return Run(out)
@@ -371,7 +394,8 @@ def report_hook(log: Log) -> Callable[..., None]:
     """What each suite or sweep stage does with its results when asked for a report: report.html."""
 
     def write(out: Path, study: optuna.Study | None = None) -> None:
-        from vislab.report.build import build_report  # on use (see the imports)
+        with _optuna_quietly():  # on use (see the imports)
+            from vislab.report.build import build_report
 
         log(f"report: {build_report(out, study=study)}")
 
@@ -401,11 +425,16 @@ def run_suite(
     heartbeat: float | None = None,
     heartbeat_lapse: float | None = None,
     overwrite: bool = False,
+    seeds: int | None = None,
 ) -> SuiteResult:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
     report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed. ``overwrite=True``
     deletes an earlier suite in ``out`` first (:func:`start_over`); ``quiet=None``: progress in a notebook only.
+
+    ``seeds``: train each run of the suite that many times, as ``<run>-s0`` … with train.seed + 0 … (the
+    tables then give each run's mean ± std over its seeds); None: as the suite in ``out`` was run (its
+    suite.json), else once.
 
     ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
     run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
@@ -416,14 +445,19 @@ def run_suite(
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
     """
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
+    from vislab.experiments.suites.runner import SuiteState
     from vislab.experiments.suites.runner import run_suite as _run_suite
-    from vislab.experiments.suites.spec import suite_overrides
+    from vislab.experiments.suites.spec import suite_overrides, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
     if overwrite:
         start_over(folder, "suite", storage=storage)
+    suite = with_seeds(
+        suite, seeds if seeds is not None else SuiteState.read(folder).get("seeds", 1)
+    )
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
-    log(f"suite {suite.name}: {len(suite.runs)} runs → {folder}")
+    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
+    log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
     sets = suite_overrides(data, epochs, _assignments(overrides))
     quiet = not in_notebook() if quiet is None else quiet
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
@@ -431,9 +465,54 @@ def run_suite(
         _run_suite(suite, folder, sets, **kw)
     else:
         run_shared_suite(suite, folder, shared, sets, **kw)
-    done = [name for name in suite.runs if is_complete(RunDir(folder / name).read_summary())]
+    return _suite_result(suite, folder)
+
+
+def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
+    """The finished runs of ``suite`` in ``folder`` and their table (a seeded suite's: :func:`_seed_table`)."""
+    names = suite.run_names()
+    done = [name for name in names if is_complete(RunDir(folder / name).read_summary())]
     finished = {name: Run(folder / name) for name in done}
-    return SuiteResult(path=folder, table=compare(finished, suite.reported), runs=finished)
+    table = compare(finished, suite.reported) if suite.seeds == 1 else _seed_table(suite, finished)
+    return SuiteResult(path=folder, table=table, runs=finished)
+
+
+def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
+    """A seeded suite's table as results.csv holds it: a row per suite run, mean, std and N."""
+    import pandas as pd  # on use (see the imports)
+
+    from vislab.experiments.results.table import columns, seed_rows, with_std_columns
+
+    summaries = {name: run.summary for name, run in finished.items()}
+    rows, cols = with_std_columns(
+        seed_rows(summaries, suite.rows(), suite.reported), columns(suite.reported, seeded=True)
+    )
+    return pd.DataFrame(rows, columns=[k for k, _ in cols]).astype({"seeds": int})
+
+
+def paper(
+    targets: str | Path | Sequence[str | Path],
+    *,
+    out: str | Path | None = None,
+    title: str | None = None,
+    pdf: bool = False,
+) -> Path:
+    """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
+    ``out`` (default ``<folder>/paper`` for one folder; required for several): every figure of the report
+    as vector PDF and 300-dpi PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
+    and tables.md, figures.tex and main.tex; with ``pdf``, main.pdf compiled by latexmk or pdflatex.
+    Returns the folder.
+
+    >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
+    """
+    from vislab.paper_folder.build import write_paper  # on use (see the imports)
+    from vislab.paper_folder.latex import compile_pdf
+
+    many = [targets] if isinstance(targets, (str, Path)) else list(targets)
+    folder = write_paper(many, out, title).parent
+    if pdf:
+        compile_pdf(folder)
+    return folder
 
 
 def _shared_storage(
@@ -471,7 +550,8 @@ def resolve_sweep(
 def _load_sweep(
     spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None
 ) -> tuple[Sweep, Path]:
-    from vislab.experiments.sweeps.spec import load_sweep  # on use (see the imports)
+    with _optuna_quietly():  # on use (see the imports)
+        from vislab.experiments.sweeps.spec import load_sweep
 
     if not isinstance(spec_or_file, Mapping):
         spec = load_sweep(spec_or_file)
@@ -517,8 +597,10 @@ def sweep(
     >>> study.best_params
     """
     from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
-    from vislab.experiments.sweeps.runner import run_sweep
-    from vislab.report.build import build_report
+
+    with _optuna_quietly():
+        from vislab.experiments.sweeps.runner import run_sweep
+        from vislab.report.build import build_report
 
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage)
     study = run_sweep(

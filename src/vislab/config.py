@@ -121,8 +121,49 @@ class Erasing(Section):
     ratio: tuple[float, float] = (0.3, 3.3)
 
 
+class RandAug(Section):
+    """RandAugment, per sample: ``num_ops`` rounds, each giving every sample one operation drawn from kornia's
+    RandAugment list, at ``magnitude`` on kornia's scale (0 < m < 30, mapped linearly into each operation's
+    range). ``num_ops`` 0 = off; the paper uses 1–3 at 5–15."""
+
+    num_ops: int = Field(0, ge=0)
+    magnitude: float = Field(9.0, gt=0, lt=30)
+
+
+class TrivialAug(Section):
+    """TrivialAugment: with probability ``p`` a sample gets one operation of kornia's TrivialAugment list at a
+    magnitude drawn uniformly from its range — both drawn per sample."""
+
+    p: float = Field(0.0, ge=0, le=1)
+
+
+class AutoAug(Section):
+    """AutoAugment: with probability ``p`` a sample gets one sub-policy of ``policy`` (kornia's tables of the
+    paper's searched policies), drawn per sample; each of its operations has its own probability."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    policy: Literal["cifar10", "imagenet", "svhn"] = "cifar10"
+
+
+class Mixup(Section):
+    """Mixup: with probability ``p`` a sample becomes λ·itself + (1 − λ)·its batch neighbour, λ ~ Beta(α, α),
+    and its label the same mix of the two labels."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    alpha: float = Field(0.2, gt=0)
+
+
+class CutMix(Section):
+    """CutMix: with probability ``p`` a box of a sample's batch neighbour is pasted into it (area 1 − λ,
+    λ ~ Beta(α, α)) and its label mixed by the box's exact area."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    alpha: float = Field(1.0, gt=0)
+
+
 class AugmentConfig(Section):
-    """Train-split augmentation. Each op has its own probability; `p` gates a sample as a whole."""
+    """Train-split augmentation. Each op has its own probability; `p` gates a sample as a whole (the image
+    ops; mixup and cutmix, which mix pairs of a batch and their labels, have only their own `p`)."""
 
     p: float = Field(
         1.0, ge=0, le=1
@@ -134,7 +175,12 @@ class AugmentConfig(Section):
     affine: Affine = Affine()
     color_jitter: ColorJitter = ColorJitter()
     blur: Blur = Blur()
+    randaugment: RandAug = RandAug()
+    trivialaugment: TrivialAug = TrivialAug()
+    autoaugment: AutoAug = AutoAug()
     erasing: Erasing = Erasing()
+    mixup: Mixup = Mixup()
+    cutmix: CutMix = CutMix()
 
 
 # ------------------------------------------------------------------------------------- model

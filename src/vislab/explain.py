@@ -46,7 +46,11 @@ class Explanation:
 
     def file_name(self, stem: str) -> str:
         """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block)."""
-        return f"{stem}_{self.method}" + (f"_block{self.block}" if self.block is not None else "") + ".png"
+        return (
+            f"{stem}_{self.method}"
+            + (f"_block{self.block}" if self.block is not None else "")
+            + ".png"
+        )
 
     def shows(self) -> str:
         """What the maps are, for a title: ``attention, block 0 of 2`` / ``rollout``."""

@@ -21,13 +21,13 @@ from vislab.data.types import ArraySet
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.user import recorded_code
+from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.mistakes import (
     GALLERY_SIZE,
     confident_mistakes,
     confused_pairs,
     plot_mistakes,
 )
-from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
@@ -167,7 +167,8 @@ def evaluate_checkpoint(
     target = Path(target)
     folder = Path(out or (target / "figures" if target.is_dir() else target.parent))
     tag = "".join(f"_{name_part(s)}" for s in (_checkpoint_stem(target), *overrides) if s)
-    confusion_png, mistakes_png = (folder / f"{k}_{split}{tag}.png" for k in ("confusion", "mistakes"))
+    confusion_png = folder / f"confusion_{split}{tag}.png"
+    mistakes_png = folder / f"mistakes_{split}{tag}.png"
     if out is not None:
         check_new_files([confusion_png, mistakes_png] if mistakes else [confusion_png], force)
     scored = score_split(target, split, overrides, trust_code)

@@ -26,8 +26,11 @@ from vislab.cli import export as export_cli
 from vislab.cli import figure as figure_cli
 from vislab.cli import lr_find as lr_find_cli
 from vislab.cli import model as model_cli
+from vislab.cli import paper as paper_cli
+from vislab.cli.terminal import RichDisplay, print_table
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
+from vislab.reporting import use_display
 
 app = typer.Typer(
     add_completion=False,
@@ -69,6 +72,19 @@ def train(
     nproc: int = typer.Option(
         1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."
     ),
+    epochs: int | None = typer.Option(
+        None,
+        "--epochs",
+        min=1,
+        help="train.epochs; with --resume, train a finished or interrupted run on to this many epochs "
+        "(refused for cosine and one-cycle schedules, which spread over the total).",
+    ),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="Start from another run's weights (its folder or a checkpoint): train.init_from. Layers "
+        "whose shapes differ (a head for other classes) are re-initialised and named.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
     trust_code: bool = TrustOpt,
 ) -> None:
@@ -83,10 +99,19 @@ def train(
         )
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out)
+        if init_from is not None:
+            raise UserError(
+                f"--init-from starts a new run from another run's weights; --resume {resume} continues "
+                f"that run with its own. Give one."
+            )
+    set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
+    if epochs is not None and resume is None:
+        set_.append(f"train.epochs={epochs}")
     if nproc > 1:  # one error message, not one per rank
         cfg = load_config(config, set_ or []) if resume is None else None
         check_launchable(cfg, resume)
-        first = default_run_dir(cfg) if cfg is not None and out is None else None  # one for all ranks
+        # one folder for every rank (each would name the default by its own clock)
+        first = default_run_dir(cfg) if cfg is not None and out is None else None
         raise typer.Exit(launch_torchrun(nproc, sys.argv[1:], first))
     cfg = load_config(config, set_ or [])
     train_config(
@@ -96,6 +121,7 @@ def train(
         overwrite=overwrite,
         quiet=quiet,
         trust_code=trust_code,
+        epochs=epochs if resume is not None else None,
     )
 
 
@@ -178,12 +204,14 @@ def quickstart(
     the table on the terminal, OUT/results.csv, results.md and report.html."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
-    from vislab.experiments.suites.quickstart import run_quickstart
+    from vislab.experiments.suites.quickstart import quickstart_table, run_quickstart
 
     def log(line: str) -> None:
         err.print(line, soft_wrap=True, markup=False, highlight=False)
 
-    run_quickstart(out, epochs=epochs, quiet=quiet, log=log, report=report_hook(log))
+    summaries = run_quickstart(out, epochs=epochs, quiet=quiet, log=log)
+    print_table(quickstart_table(out, summaries), width=160)
+    report_hook(log)(Path(out))
 
 
 @config_app.command("show")
@@ -200,6 +228,7 @@ experiments_cli.register(app)
 export_cli.register(app)
 explain_cli.register(app)
 lr_find_cli.register(app)
+paper_cli.register(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -212,7 +241,8 @@ _HOST_MEMORY = (
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes."""
     try:
-        rv = app(args=argv, prog_name="vislab", standalone_mode=False)
+        with use_display(RichDisplay()):  # the layers below show progress with rich's bars
+            rv = app(args=argv, prog_name="vislab", standalone_mode=False)
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             return rv
     except (VislabError, typer.Exit, typer.Abort, _CLICK_ERROR, KeyboardInterrupt) as e:

@@ -77,7 +77,10 @@ def preview(
     config: str | None = typer.Option(None, "--config", "-c"),
     set_: list[str] | None = typer.Option(None, "--set", "-s"),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="The figure (default preview_NAME.png, preview_NAME_normalized.png)."
+        None,
+        "--out",
+        "-o",
+        help="The figure (default preview_NAME.png, preview_NAME_normalized.png).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
     n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),

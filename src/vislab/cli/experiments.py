@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from vislab.cli.terminal import print_table
 from vislab.errors import SuiteFailed
 
 console = Console(stderr=True, highlight=False)
@@ -68,6 +69,12 @@ SuiteStorageOpt = typer.Option(
     "Give them one --out on a shared file system, or each gets the others' results from the "
     "database. Default: this machine alone.",
 )
+SeedsOpt = typer.Option(
+    None,
+    "--seeds",
+    help="Train each run N times (DIR/<run>-s0 … with train.seed + 0 … N-1); the tables and the report "
+    "give each run's mean ± std over its seeds. Default: as the suite in DIR was run, else once.",
+)
 HeartbeatOpt = typer.Option(
     None, "--heartbeat", help="With --storage: seconds between a worker's heartbeats (20)."
 )
@@ -92,6 +99,7 @@ def suite(
     heartbeat: float | None = HeartbeatOpt,
     heartbeat_lapse: float | None = HeartbeatLapseOpt,
     overwrite: bool = SuiteOverwriteOpt,
+    seeds: int | None = SeedsOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1).
@@ -118,6 +126,7 @@ def suite(
             heartbeat=heartbeat,
             heartbeat_lapse=heartbeat_lapse,
             overwrite=overwrite,
+            seeds=seeds,
         )
     except SuiteFailed:
         _print_results(folder)
@@ -195,7 +204,7 @@ def sweep_run(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
     from vislab.experiments.sweeps.study import default_storage, load_existing_study
-    from vislab.experiments.sweeps.trials import print_best
+    from vislab.experiments.sweeps.trials import best_table
 
     _, folder = resolve_sweep(file, out)
     study = sweep(
@@ -214,11 +223,12 @@ def sweep_run(
         report=not no_report,
         log=_log,
     )
-    print_best(study, 5)
+    print_table(best_table(study, 5), width=200)
     if narrow:
-        print_best(
-            load_existing_study(storage or default_storage(folder), f"{study.study_name}-narrow"), 5
+        second = load_existing_study(
+            storage or default_storage(folder), f"{study.study_name}-narrow"
         )
+        print_table(best_table(second, 5), width=200)
 
 
 @sweep_app.command("list")
@@ -246,9 +256,17 @@ def sweep_show(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
     from vislab.experiments.sweeps.results import show_sweep
+    from vislab.experiments.sweeps.trials import best_table
 
-    # the report hook prints each stage's report path
-    show_sweep(folder, storage, study, top, log=_log, on_results=report_hook(_log), curves=curves)
+    show_sweep(
+        folder,
+        storage,
+        study,
+        log=_log,
+        on_results=report_hook(_log),  # prints each stage's report path
+        curves=curves,
+        on_study=lambda loaded: print_table(best_table(loaded, top), width=200),
+    )
 
 
 def report(

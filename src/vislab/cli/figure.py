@@ -67,9 +67,9 @@ def pos_embed(
                 f"--run {run} draws that model's own table, whose size its config fixes; "
                 f"drop --length/--dim, or drop --run to draw a sinusoidal table of any size."
             )
+        table, grid, class_token, title = _run_table(run, trust_code)  # its model's, or why not
         out = out or Path(f"pos_embed_{name_part(run_label(run))}.png")
         check_new_files([out], force)
-        table, grid, class_token, title = _run_table(run, trust_code)
     else:
         from vislab.models.vit import sinusoidal_table
 

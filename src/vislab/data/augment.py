@@ -8,6 +8,11 @@ crop and flip draw on the batch's device and never read a value back (no host sy
 ``augment.p`` gates whole samples: a sample not selected passes through untouched (centre-cropped
 when ``augment.crop.size`` makes the model's input smaller than the images).
 
+RandAugment, TrivialAugment and AutoAugment are kornia's policies, which draw one operation per batch:
+:class:`PerSampleChoice` makes the draw per sample. Mixup and cutmix (:class:`BatchMix`) mix pairs of
+a batch and their labels; the loader applies them to the normalised batch, with draws it makes once
+per epoch.
+
 ``augment.crop.size`` (RandomCrop(28) of 32×32 images, as RDFIA 1-cd) sets the model's input size;
 :func:`model_input_shape` says what the model is built for and :func:`centre_crop` is the matching
 evaluation crop, the same window a sample skipped by the random crop keeps.
@@ -15,12 +20,19 @@ evaluation crop, the same window a sample skipped by the random crop keeps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import kornia.augmentation as K
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from kornia.augmentation.auto import AutoAugment, RandAugment, TrivialAugment
+from kornia.augmentation.auto.autoaugment import autoaugment as autoaugment_policies
+from kornia.augmentation.auto.rand_augment import rand_augment
+from kornia.augmentation.auto.trivial_augment import trivial_augment
 
-from vislab.config import AugmentConfig, Crop
+from vislab.config import AugmentConfig, AutoAug, Crop, CutMix, Mixup, RandAug
 from vislab.errors import ConfigError
 
 
@@ -141,22 +153,124 @@ class BatchAugment(nn.Module):
         return x.clamp(0, 1)
 
 
+class PerSampleChoice(nn.Module):
+    """Each sample through one of ``candidates``, drawn at random per sample. The batch is shuffled on its
+    device and cut into ``len(candidates)`` runs of near-equal size, each run going through one candidate
+    (which one: shuffled on the host), so every candidate runs once per batch on its share and a sample
+    gets each with probability exactly 1/k — without the k passes over the whole batch a per-sample
+    ``where`` would take, and without reading a share's size back from the device. kornia's policies
+    (``RandAugment``, ``TrivialAugment``, ``AutoAugment``) draw their operation once per batch: here they
+    are the candidates, each built with one operation or sub-policy."""
+
+    def __init__(self, candidates: Sequence[nn.Module]):
+        super().__init__()
+        self.candidates = nn.ModuleList(candidates)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, k = len(x), len(self.candidates)
+        rows = torch.randperm(n, device=x.device)
+        out = torch.empty_like(x)
+        for j, c in enumerate(torch.randperm(k).tolist()):  # a host tensor: no device read
+            share = rows[n * j // k : n * (j + 1) // k]
+            if len(share):
+                out.index_copy_(0, share, self.candidates[c](x.index_select(0, share)))
+        return out
+
+
+class Rounds(nn.Module):
+    """``op`` applied ``n`` times in a row (RandAugment's N operations per sample)."""
+
+    def __init__(self, op: nn.Module, n: int):
+        super().__init__()
+        self.op, self.n = op, n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(self.n):
+            x = self.op(x)
+        return x
+
+
+class Sometimes(nn.Module):
+    """``op`` on each sample with probability ``p``; the others pass through untouched."""
+
+    def __init__(self, op: nn.Module, p: float):
+        super().__init__()
+        self.op, self.p = op, p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p >= 1:
+            return self.op(x)
+        chosen = torch.rand(len(x), device=x.device) < self.p
+        return torch.where(chosen[:, None, None, None], self.op(x), x)
+
+
+AUTOAUGMENT_POLICIES = {
+    "cifar10": autoaugment_policies.cifar10_policy,
+    "imagenet": autoaugment_policies.imagenet_policy,
+    "svhn": autoaugment_policies.svhn_policy,
+}
+_COLOUR_OPS = {"color"}  # saturation: RGB only (on grey images it is the identity)
+
+
+def _for_channels(sub_policy: list, channels: int) -> list:
+    """``sub_policy`` without the operations these images cannot take (saturation needs 3 channels)."""
+    return [op for op in sub_policy if channels == 3 or op[0] not in _COLOUR_OPS]
+
+
+def randaugment(cfg: RandAug, channels: int) -> nn.Module:
+    """RandAugment per sample: ``num_ops`` rounds, each giving every sample one of kornia's RandAugment
+    operations (an RGB-only one is the identity on other images) at ``magnitude``."""
+    ops = [_for_channels(op, channels) for op in rand_augment.default_policy]
+    candidates = [
+        RandAugment(1, cfg.magnitude, policy=[op], transformation_matrix_mode="skip")
+        if op
+        else nn.Identity()
+        for op in ops
+    ]
+    return Rounds(PerSampleChoice(candidates), cfg.num_ops)
+
+
+def trivialaugment(p: float, channels: int) -> nn.Module:
+    """TrivialAugment per sample: one of kornia's TrivialAugment operations at a random magnitude."""
+    ops = [_for_channels(op, channels) for op in trivial_augment.default_policy]
+    candidates = [
+        TrivialAugment(policy=[op], transformation_matrix_mode="skip") if op else nn.Identity()
+        for op in ops
+    ]
+    return Sometimes(PerSampleChoice(candidates), p)
+
+
+def autoaugment(cfg: AutoAug, channels: int) -> nn.Module:
+    """AutoAugment per sample: one sub-policy of ``cfg.policy`` each (its operations with their own
+    probabilities and magnitude bins)."""
+    subs = [_for_channels(sub, channels) for sub in AUTOAUGMENT_POLICIES[cfg.policy]]
+    candidates = [
+        AutoAugment(policy=[sub], transformation_matrix_mode="skip") if sub else nn.Identity()
+        for sub in subs
+    ]
+    return Sometimes(PerSampleChoice(candidates), cfg.p)
+
+
 def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAugment | None:
     """The augmentation pipeline for images of ``sample_shape`` (C, H, W), or None when nothing is on."""
     if len(sample_shape) != 3:
         return None  # feature vectors are never augmented
     model_input_shape(cfg, sample_shape)  # a crop size these images allow
     c, h, w = sample_shape
+    ops = [*_geometric_ops(cfg, h, w), *_photometric_ops(cfg, c)]
+    if cfg.erasing.p > 0:
+        ops.append(
+            K.RandomErasing(scale=cfg.erasing.scale, ratio=cfg.erasing.ratio, p=cfg.erasing.p)
+        )
+    return BatchAugment(ops, cfg.p, cfg.crop.size) if ops else None
+
+
+def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> list[nn.Module]:
+    """Resized crop, crop, flip, rotation and affine, as configured, in that order."""
     ops: list[nn.Module] = []
     if cfg.resized_crop.p > 0:
-        ops.append(
-            K.RandomResizedCrop(
-                (h, w),
-                scale=cfg.resized_crop.scale,
-                ratio=cfg.resized_crop.ratio,
-                p=cfg.resized_crop.p,
-            )
-        )
+        r = cfg.resized_crop
+        ops.append(K.RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio, p=r.p))
     if cfg.crop.p > 0 or cfg.crop.size:  # with a size the crop always runs: p = 0 centre-crops
         ops.append(RandomCropPad(crop_padding(cfg.crop, min(h, w)), cfg.crop.p, cfg.crop.size))
     if cfg.hflip.p > 0:
@@ -168,23 +282,131 @@ def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAug
         ops.append(
             K.RandomAffine(a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p)
         )
+    return ops
+
+
+def _photometric_ops(cfg: AugmentConfig, channels: int) -> list[nn.Module]:
+    """Colour jitter, blur, RandAugment, TrivialAugment and AutoAugment, as configured, in that order."""
+    ops: list[nn.Module] = []
     if cfg.color_jitter.p > 0:
-        j = cfg.color_jitter
-        colour = c == 3  # saturation and hue only exist for RGB
-        ops.append(
-            K.ColorJitter(
-                j.brightness,
-                j.contrast,
-                j.saturation if colour else 0.0,
-                j.hue if colour else 0.0,
-                p=j.p,
-            )
-        )
+        j, colour = cfg.color_jitter, channels == 3  # saturation and hue only exist for RGB
+        sat, hue = (j.saturation, j.hue) if colour else (0.0, 0.0)
+        ops.append(K.ColorJitter(j.brightness, j.contrast, sat, hue, p=j.p))
     if cfg.blur.p > 0:
         k = cfg.blur.kernel_size | 1  # odd kernel
         ops.append(K.RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p))
-    if cfg.erasing.p > 0:
-        ops.append(
-            K.RandomErasing(scale=cfg.erasing.scale, ratio=cfg.erasing.ratio, p=cfg.erasing.p)
+    if cfg.randaugment.num_ops > 0:
+        ops.append(randaugment(cfg.randaugment, channels))
+    if cfg.trivialaugment.p > 0:
+        ops.append(trivialaugment(cfg.trivialaugment.p, channels))
+    if cfg.autoaugment.p > 0:
+        ops.append(autoaugment(cfg.autoaugment, channels))
+    return ops
+
+
+# ------------------------------------------------------------------ mixing pairs: mixup and cutmix
+MIXUP, CUTMIX = 1.0, 2.0  # a draw's kind (first column); 0: the sample is left as it is
+
+
+class BatchMix:
+    """Mixup and cutmix (``augment.mixup`` / ``augment.cutmix``) of each sample of a batch with its
+    neighbour (the previous sample of the shuffled batch), labels included: (x, class indices N) →
+    (x, targets N×K whose rows sum to 1), which ``F.cross_entropy`` takes as they are — with
+    ``train.label_smoothing`` it smooths the mixed targets. With both on, a sample is offered one or the
+    other with equal odds, then mixed with that one's ``p``. The draws are made on the host for a whole
+    epoch by a seeded generator (:meth:`draws`) and sliced per batch: a batch reads nothing back."""
+
+    def __init__(self, mixup: Mixup, cutmix: CutMix, num_classes: int):
+        self.mixup, self.cutmix, self.num_classes = mixup, cutmix, num_classes
+
+    def draws(self, n: int, seed: Sequence[int]) -> torch.Tensor:
+        """``n`` samples' draws, host float32 n×4: kind (0, ``MIXUP`` or ``CUTMIX``), λ ~ Beta(α, α) of
+        that kind, and the centre (row, column) of the cutmix box as fractions of the image."""
+        rng = np.random.default_rng([s % 2**63 for s in seed])
+        mixup, cutmix = self.mixup, self.cutmix
+        cut = rng.random(n) < (0.5 if mixup.p > 0 and cutmix.p > 0 else float(cutmix.p > 0))
+        mixed = rng.random(n) < np.where(cut, cutmix.p, mixup.p)
+        lam = np.where(
+            cut, rng.beta(cutmix.alpha, cutmix.alpha, n), rng.beta(mixup.alpha, mixup.alpha, n)
         )
-    return BatchAugment(ops, cfg.p, cfg.crop.size) if ops else None
+        kind = np.where(mixed, np.where(cut, CUTMIX, MIXUP), 0.0)
+        return torch.from_numpy(np.column_stack([kind, lam, rng.random((n, 2))]).astype(np.float32))
+
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor, draws: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mixed batch and its targets (see :meth:`mix`)."""
+        x, targets, _ = self.mix(x, y, draws)
+        return x, targets
+
+    def mix(
+        self, x: torch.Tensor, y: torch.Tensor, draws: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mix images N×C×H×W and labels ``y`` by ``draws`` (n×4, on x's device); (images, targets N×K,
+        λ N: the weight of each sample's own label — 1 untouched, 1 − the pasted area's share after
+        cutmix, whose box is clipped to the image)."""
+        kind, lam, cy, cx = draws.unbind(1)
+        box, kept = cutmix_boxes(lam, cy, cx, x.shape[-2], x.shape[-1])
+        is_cut = kind == CUTMIX
+        lam = torch.where(is_cut, kept, torch.where(kind == MIXUP, lam, 1.0))
+        other = x.roll(1, 0)
+        mixed = torch.lerp(other, x, lam.to(x.dtype).view(-1, 1, 1, 1))  # exactly x where λ = 1
+        x = torch.where(is_cut.view(-1, 1, 1, 1), torch.where(box[:, None], other, x), mixed)
+        own = torch.zeros(len(y), self.num_classes, device=y.device).scatter_(1, y[:, None], 1.0)
+        return x, torch.lerp(own.roll(1, 0), own, lam[:, None]), lam
+
+
+def cutmix_boxes(
+    lam: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, h: int, w: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix's boxes (Yun et al. 2019): sides ⌊H·√(1−λ)⌋ × ⌊W·√(1−λ)⌋ centred at (cy·H, cx·W), clipped
+    to the image; (masks N×H×W, the share of each image outside its box)."""
+    r = (1 - lam).sqrt()
+    rows = _span(torch.arange(h, device=lam.device), (cy * h).floor(), (r * h).floor())
+    cols = _span(torch.arange(w, device=lam.device), (cx * w).floor(), (r * w).floor())
+    kept = 1 - rows.sum(1) * cols.sum(1) / (h * w)
+    return rows[:, :, None] & cols[:, None, :], kept
+
+
+def _span(index: torch.Tensor, centre: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """N × len(index) masks: the ``size`` positions from ``centre − ⌊size/2⌋`` (clipped to ``index``)."""
+    start = centre - (size / 2).floor()
+    return (index >= start[:, None]) & (index < (start + size)[:, None])
+
+
+def build_mix(
+    cfg: AugmentConfig, sample_shape: tuple[int, ...], num_classes: int
+) -> BatchMix | None:
+    """Mixup/cutmix of images of ``sample_shape``, or None when neither is on (or the samples are
+    feature vectors, which are never augmented)."""
+    if len(sample_shape) != 3 or (cfg.mixup.p == 0 and cfg.cutmix.p == 0):
+        return None
+    return BatchMix(cfg.mixup, cfg.cutmix, num_classes)
+
+
+# ------------------------------------------------------------------------------ in words
+def describe_augment(cfg: AugmentConfig) -> str:
+    """The training augmentation in a line, e.g. 'crop p=1 padding=4; randaugment num_ops=2 magnitude=9;
+    mixup p=0.5 alpha=0.2' (each op that is on, with its settings); '' when none is."""
+    image_ops = [
+        f"{name} {_settings(getattr(cfg, name))}"
+        for name in AugmentConfig.model_fields
+        if name not in ("p", "mixup", "cutmix") and _is_on(cfg, name)
+    ]
+    if image_ops and cfg.p < 1:
+        image_ops.append(f"each sample augmented with p={cfg.p:g}")
+    mixing = [f"{n} {_settings(getattr(cfg, n))}" for n in ("mixup", "cutmix") if _is_on(cfg, n)]
+    return "; ".join((image_ops if cfg.p > 0 else []) + mixing)
+
+
+def _is_on(cfg: AugmentConfig, name: str) -> bool:
+    op = getattr(cfg, name)
+    if name == "randaugment":
+        return op.num_ops > 0
+    return op.p > 0 or (name == "crop" and op.size is not None)
+
+
+def _settings(op) -> str:
+    """``key=value`` for each setting of a config section, tuples as (a, b) and floats shortest."""
+    shown = {k: (f"{v:g}" if isinstance(v, float) else str(v)) for k, v in op if v is not None}
+    return " ".join(f"{k}={v}" for k, v in shown.items())

@@ -1,13 +1,13 @@
 """Decoded arrays of a data source kept as ``.npy`` files, so that a source's files are decoded once.
 
-Decoding Fashion-MNIST's four IDX ``.gz`` files takes ~0.5 s and CIFAR's six pickles more, in every run,
-sweep trial and test; reading the same uint8 arrays back from ``.npy`` takes a fraction of that
-(benchmarks/startup.py measures both). An entry lives in ``.vislab-cache/`` beside the source files when
-that folder is writable, else in ``~/.cache/vislab/`` (``$XDG_CACHE_HOME/vislab``); where neither is,
-nothing is cached. Its key is a hash of each source file's name, size, mtime and the sha256 of its first
-and last MiB: 2 ms a file, where a full sha256 of the six CIFAR-10 batches takes ~0.3 s, as long as the
-cached read itself. A changed source file gets a new key (its stale entry is deleted when the new one is
-written); an entry that cannot be read or fails the source's own checks is decoded again.
+Decoding Fashion-MNIST's four IDX ``.gz`` files takes ~0.7 s and CIFAR-10's six pickles ~1.1 s, in every
+run, sweep trial and test; reading the same uint8 arrays back takes 0.03 s and 0.07 s (2 shared cores;
+benchmarks/startup.py). An entry lives in ``.vislab-cache/`` beside the source files when that folder is
+writable, else in ``~/.cache/vislab/`` (``$XDG_CACHE_HOME/vislab``); where neither is, nothing is cached.
+Its key is a hash of each source file's name, size, mtime and the sha256 of its first and last MiB (2 ms
+a file; a full sha256 of CIFAR-10's batches, 0.13 s, would take twice the cached read). A changed source
+file gets a new key (the stale entry is deleted when the new one is written); an entry that cannot be
+read or fails the source's own checks is decoded again.
 """
 
 from __future__ import annotations

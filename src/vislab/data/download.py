@@ -16,13 +16,11 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
 from vislab.errors import DataError
+from vislab.reporting import Advance, display
 
 CHECKSUM_FILE = ".vislab-md5.json"
 CHUNK = 1 << 20
@@ -102,15 +100,18 @@ def check_md5(path: str | Path, md5: str, fix: str = "") -> None:
 
 # -------------------------------------------------------------------------------------- download
 @contextlib.contextmanager
-def _progress(name: str, total: int | None, done: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a terminal; a no-op elsewhere (logs, CI, tests)."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
+def _progress(name: str, total: int | None, done: int) -> Iterator[Advance]:
+    """The entry point's download bar (the ``vislab`` command's, on a terminal); without one, a line on a
+    terminal and nothing elsewhere (logs, CI, tests)."""
+    shown = display()
+    if shown is not None:
+        with shown.download_bar(name, total, done) as advance:
+            yield advance
         return
-    cols = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"downloading {name}", total=total, completed=done)
-        yield lambda n: bar.advance(task, n)
+    if sys.stderr.isatty():
+        size = f" ({total / 1e6:.0f} MB)" if total else ""
+        print(f"downloading {name}{size}", file=sys.stderr, flush=True)
+    yield lambda n: None
 
 
 def _fetch_error(url: str, dest: Path, why: object) -> DataError:

@@ -6,9 +6,10 @@ it stays in host memory and each batch is gathered into pinned memory and copied
 ``non_blocking=True``, so the copy overlaps the previous step's GPU work.
 
 The host never waits on the device inside an epoch: its order (the seeded permutation, this rank's
-shard) and, with ``alternate_flip``, its mirror mask are built once when the epoch starts — drawn by a
-seeded CPU generator, so every device sees the same batches, and moved in one asynchronous copy from
-pinned memory — and each batch is a slice of them. Random crops and flips draw on the batch's device.
+shard), with ``alternate_flip`` its mirror mask, and with mixup/cutmix their draws are built once when
+the epoch starts — drawn by a seeded CPU generator, so every device sees the same batches, and moved in
+one asynchronous copy from pinned memory — and each batch is a slice of them. Random crops and flips
+draw on the batch's device.
 
 Hot path: random crop (translate) and flip are exact on integers, so when the augmentation is made of
 them only the same ``RandomCropPad``/``RandomFlip`` modules run on the uint8 bytes (4× less memory
@@ -24,7 +25,14 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from vislab.data.augment import BatchAugment, RandomCropPad, RandomFlip, centre_crop, flip_where
+from vislab.data.augment import (
+    BatchAugment,
+    BatchMix,
+    RandomCropPad,
+    RandomFlip,
+    centre_crop,
+    flip_where,
+)
 from vislab.data.preprocess import apply_stats, stats_to_device
 from vislab.data.types import ArraySet
 
@@ -69,6 +77,8 @@ class DeviceLoader:
     images in even epochs, the other half in odd ones) instead of flipping by coin toss.
     ``size``: the model's input size (``augment.crop.size``): batches not cropped by ``augment`` are
     centre-cropped to size×size — evaluation sees the centre of what training crops at random.
+    ``mix``: mixup/cutmix of each epoch's normalised batches (``augment.mixup`` / ``augment.cutmix``);
+    their labels then come as targets N×K (float) instead of class indices N.
     """
 
     def __init__(
@@ -85,6 +95,7 @@ class DeviceLoader:
         world: int = 1,
         storage: torch.device | str | None = None,
         size: int | None = None,
+        mix: BatchMix | None = None,
     ):
         self.device = torch.device(device)
         self.storage = torch.device(storage) if storage is not None else self.device
@@ -95,7 +106,7 @@ class DeviceLoader:
         self.stats, self.batch_size = stats, batch_size
         self.shuffle, self.drop_last, self.augment = shuffle, drop_last, augment
         self.seed, self.rank, self.world = seed, rank, world
-        self.size = size
+        self.size, self.mix = size, mix
         self.index: torch.Tensor | None = None  # the samples iterated (None: all), `unaugmented`
         self.channels_last = False
         self.alternate_flip = False
@@ -189,7 +200,7 @@ class DeviceLoader:
             for op in self._byte_ops:  # RandomCropPad / RandomFlip work on any dtype
                 x = op(x)
             aug = None
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        fmt = self._memory_format()
         if self._scale is not None and aug is None:
             x = torch.empty(x.shape, device=x.device, memory_format=fmt).copy_(x)
             x = x.mul_(self._scale).add_(self._shift)
@@ -199,6 +210,9 @@ class DeviceLoader:
                 x = aug(x)
             x = apply_stats(x, self._stats).contiguous(memory_format=fmt)
         return x, y
+
+    def _memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def unaugmented(self, batch_size: int, index: torch.Tensor | None = None) -> DeviceLoader:
         """The same split (the same tensors, no copy), whole (or only the samples ``index``) and in order,
@@ -212,21 +226,34 @@ class DeviceLoader:
             0,
             1,
         )
-        view.augment, view._byte_ops, view.alternate_flip = None, [], False
+        view.augment, view._byte_ops, view.alternate_flip, view.mix = None, [], False, None
         return view
+
+    def mixes(self, n: int, epoch: int) -> torch.Tensor | None:
+        """The mixup/cutmix draws of ``n`` samples of ``epoch`` on the delivery device (None without
+        ``mix``): drawn from (seed, epoch, rank) — the same after any resume — and moved in one copy."""
+        if self.mix is None:
+            return None
+        return to_device(self.mix.draws(n, (self.seed, epoch, self.rank)), self.device)
 
     def epoch(
         self, epoch: int = 0, start_step: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's batches of ``epoch``, from step ``start_step`` on (a resumed epoch gets the same
-        remaining batches). The order and flips are built once; each batch is a slice of them, so nothing
-        per batch copies from the host or reads the device."""
+        remaining batches). The order, flips and mixes are built once; each batch is a slice of them, so
+        the loader copies nothing from the host per batch and reads nothing back (kornia's ops copy the
+        parameters they draw on the host without waiting)."""
         idx = self.order(epoch)
         flips = self.flips(idx, epoch)
+        mixes = self.mixes(len(idx), epoch)
         bs = self.batch_size
         for step in range(start_step, len(self)):
             rows = slice(step * bs, (step + 1) * bs)
-            yield self.batch(idx[rows], flip=None if flips is None else flips[rows])
+            x, y = self.batch(idx[rows], flip=None if flips is None else flips[rows])
+            if mixes is not None:
+                x, y = self.mix(x, y, mixes[rows])
+                x = x.contiguous(memory_format=self._memory_format())
+            yield x, y
 
     def __iter__(self):
         return self.epoch(0)

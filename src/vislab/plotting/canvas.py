@@ -1,9 +1,14 @@
-"""matplotlib without a display (Agg), and the one helper that writes a figure to a PNG."""
+"""matplotlib without a display (Agg), and the one helper that writes a figure to a PNG (or, inside
+:func:`captured_figures`, hands it to the caller instead: the paper redraws the report's figures for a
+page)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +18,8 @@ if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend; elsew
     matplotlib.use("Agg")  # no display is needed (or wanted) on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["NotebookFigure", "plt", "save_figure"]
+__all__ = ["NotebookFigure", "captured_figures", "plt", "save_figure"]
+_CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
 
 
 class NotebookFigure(Figure):
@@ -29,9 +35,25 @@ class NotebookFigure(Figure):
 def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:
     """Write ``fig`` to ``path`` (parent folders created), close it, and return the path.
 
-    ``tight`` crops the saved image to what is drawn (``bbox_inches="tight"``)."""
+    ``tight`` crops the saved image to what is drawn (``bbox_inches="tight"``). Inside
+    :func:`captured_figures` nothing is written: the figure is kept, open, for the caller."""
     path = Path(path)
+    if (captured := _CAPTURED.get()) is not None:
+        captured.append(fig)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
+
+
+@contextlib.contextmanager
+def captured_figures() -> Iterator[list[Figure]]:
+    """While the block runs, :func:`save_figure` writes no file: it appends each figure to the list
+    yielded (the caller saves them as it needs, then closes them with ``plt.close``)."""
+    figures: list[Figure] = []
+    token = _CAPTURED.set(figures)
+    try:
+        yield figures
+    finally:
+        _CAPTURED.reset(token)

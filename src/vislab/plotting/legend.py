@@ -1,23 +1,24 @@
 """Telling many runs apart in one plot: a colour per run, a legend kept off the data.
 
 Line style already says which split a curve is (solid train, dashed val, dotted tracked test), so runs
-differ by colour — matplotlib's qualitative ``tab10``, ten hues chosen to be told apart — and, past ten
-runs, by marker too: run ``i`` has colour ``i % 10`` and marker ``i // 10``."""
+differ by colour — the colours of matplotlib's property cycle: by default ``tab10``, ten hues chosen to be
+told apart; for a printed page (``plotting/style.py``) Okabe & Ito's eight colour-blind-safe ones — and,
+past those, by marker too: run ``i`` has colour ``i % n`` and marker ``i // n`` (n colours)."""
 
 from __future__ import annotations
 
-from matplotlib import colormaps
+import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 
-PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
 MARKERS = (".", "s", "^", "D", "v", "P", "X", "*")
 
 
 def run_style(i: int) -> tuple[str, str]:
-    """The colour (hex) and marker of the ``i``-th run of a plot."""
-    return PALETTE[i % len(PALETTE)], MARKERS[(i // len(PALETTE)) % len(MARKERS)]
+    """The colour (hex) and marker of the ``i``-th run of a plot, from the current palette."""
+    palette = [to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]]
+    return palette[i % len(palette)], MARKERS[(i // len(palette)) % len(MARKERS)]
 
 
 def legend_outside(ax: Axes, runs: list[str], styles: list[dict]) -> None:

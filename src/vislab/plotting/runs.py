@@ -28,28 +28,50 @@ CURVES = (
 )
 
 
+def mean_history(seeds: list[list[dict]]) -> list[dict]:
+    """The metrics rows of several runs of one configuration (one list per seed) as one history: per epoch
+    each curve's mean over the runs that have it, and ``<key>_std`` (ddof=1) where two or more do."""
+    by_epoch: dict[int, dict[str, list[float]]] = {}
+    for rows in seeds:
+        for r in rows:
+            into = by_epoch.setdefault(r["epoch"], {})
+            for key, *_ in CURVES:
+                if r.get(key) is not None:
+                    into.setdefault(key, []).append(float(r[key]))
+    out = []
+    for epoch, values in sorted(by_epoch.items()):
+        row: dict = {"epoch": epoch}
+        for key, v in values.items():
+            row[key] = float(np.mean(v))
+            if len(v) > 1:
+                row[f"{key}_std"] = float(np.std(v, ddof=1))
+        out.append(row)
+    return out
+
+
 def curves_figure(
     histories: dict[str, list[dict]], steps: dict[str, list[dict]] | None = None
 ) -> Figure:
     """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
     dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
+    Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean.
     ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves."""
     fig = NotebookFigure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
     for i, (name, rows) in enumerate(histories.items()):
         color, marker = run_style(i)
-        ep = [r["epoch"] for r in rows]
         for key, panel, style, word in CURVES:
-            pts = [(e, r[key]) for e, r in zip(ep, rows) if r.get(key) is not None]
-            if pts:
-                label = f"{name} {word}" if len(histories) > 1 else word
-                axes[panel].plot(*zip(*pts), style, color=color, marker=marker, label=label)
+            label = f"{name} {word}" if len(histories) > 1 else word
+            _draw_curve(axes[panel], rows, key, dict(ls=style, color=color, marker=marker, label=label))
         if steps and steps.get(name):
             label = "" if len(histories) == 1 else f"{name} steps"
             draw_step_losses(axes[0], steps[name], color, label)
     ax_loss, ax_acc = axes
+    epochs = {r["epoch"] for rows in histories.values() for r in rows}
     for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if len(epochs) == 1:  # one epoch: its tick alone (the locator would invent fractions)
+            ax.set_xticks(sorted(epochs))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -57,10 +79,24 @@ def curves_figure(
     styles = [dict(linestyle=s, label=w) for _, p, s, w in CURVES if p == 0 and s in drawn]
     if steps and any(steps.values()):
         styles.append(dict(linestyle="-", lw=0.7, alpha=0.35, label="train (steps)"))
+    if any(k.endswith("_std") for rows in histories.values() for r in rows for k in r):
+        styles.append(dict(linestyle="-", lw=5, alpha=0.25, label="± 1 std (seeds)"))
     # one legend entry per run and per kind of line, beside the panels rather than over the curves
     if styles:
         legend_outside(ax_acc, list(histories) if len(histories) > 1 else [], styles)
     return fig
+
+
+def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> None:
+    """One curve of ``rows`` on ``ax`` (``line``: its plot options), and its ± std band when rows have one."""
+    pts = [(r["epoch"], r[key], r.get(f"{key}_std")) for r in rows if r.get(key) is not None]
+    if not pts:
+        return
+    epochs, mean, std = zip(*pts)
+    ax.plot(epochs, mean, line.pop("ls"), **line)
+    band = [(e, m - s, m + s) for e, m, s in pts if s is not None]
+    if band:
+        ax.fill_between(*zip(*band), color=line["color"], alpha=0.2, lw=0)
 
 
 def plot_curves(

@@ -19,8 +19,8 @@ import yaml
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
-from vislab.experiments.results.reported import legend, mismatches, reported_columns
-from vislab.experiments.results.table import columns, data_line, table_rows, titled
+from vislab.experiments.results.reported import mismatches, reported_columns
+from vislab.experiments.results.table import data_line, titled
 from vislab.experiments.suites.runner import SuiteState
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
@@ -29,6 +29,7 @@ from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.mistakes import mistake_section
 from vislab.report.model_figures import model_figures
+from vislab.report.seeds import plan_rows, table_context
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
@@ -127,6 +128,14 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
     )
 
 
+def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
+    """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
+    summaries = {n: RunDir(p).read_summary() or {} for n, p in runs.items()}
+    complete = {n: s for n, s in summaries.items() if is_complete(s)}
+    failures = _failures("folder", {}, summaries)
+    return ReportPlan(Path(folder), "folder", runs, {}, None, complete, failures, dict(complete), list(complete))
+
+
 def _failures(kind: str, info: dict, summaries: dict[str, dict]) -> dict[str, str]:
     """Run → message for every run that did not complete (a suite's from suite.json; none for sweeps,
     whose failed trials are in the trial table)."""
@@ -166,7 +175,7 @@ def build_report(
     plan = plan_report(folder, study)
     figs = FigureSet(plan.folder / "figures", plan.notes)
     try:
-        sections = _draw(plan, figs)
+        sections = draw_sections(plan, figs)
     finally:
         # a run's own folder also holds the trainer's figures
         figs.publish(clean=plan.kind != "run")
@@ -186,24 +195,48 @@ def _guard(notes: list[str], label: str, fn: Callable, *args, default=None):
         return default
 
 
-def _draw(plan: ReportPlan, figs: FigureSet) -> dict:
-    """Draw every figure of the page; return its sections (figures not yet embedded)."""
-    notes, runs = plan.notes, plan.runs
+def draw_sections(plan: ReportPlan, figs: FigureSet) -> dict:
+    """Draw every figure of the page (into ``figs``: the report's, or the paper's); return its sections
+    (figures not yet embedded)."""
     sweep = None
     if plan.kind == "sweep":
         sweep = _guard(
-            notes, "sweep section", sweep_section, figs, plan.folder, plan.info, plan.study
+            plan.notes, "sweep section", sweep_section, figs, plan.folder, plan.info, plan.study
         )
-    histories = {n: RunDir(runs[n]).read_metrics() for n in plan.shown}
-    groups = plan.info.get("groups", {}) if plan.kind == "suite" else {}
-    curves = (  # a sweep's many trials: coloured by their objective, without a legend entry each
-        trial_curves(figs, histories, plan.complete, plan.info)
-        if plan.kind == "sweep"
-        else curve_figures(figs, histories, groups)
-    )
+    histories = {n: RunDir(plan.runs[n]).read_metrics() for n in plan.shown}
+    curves = _curves(plan, figs, histories)
     configs = _configs(plan)
-    data_figs = _guard(notes, "data previews", data_figures, figs, configs, default=[])
-    run_ctx = [
+    data_figs = _guard(plan.notes, "data previews", data_figures, figs, configs, default=[])
+    run_ctx = _run_sections(plan, figs, configs)
+    model_figs = _model_sections(plan, figs, configs)
+    interactive = (  # a sweep's trials are many: their curves stay a figure
+        None
+        if plan.kind == "sweep"
+        else _guard(plan.notes, "interactive curves", interactive_context, histories)
+    )
+    return dict(
+        sweep=sweep,
+        curves=curves,
+        interactive=interactive,
+        data_figs=data_figs,
+        runs=run_ctx,
+        model_figs=model_figs,
+    )
+
+
+def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]]) -> list[dict]:
+    """The training curves of the shown runs: a sweep's many trials coloured by their objective, without
+    a legend entry each; a suite's runs in its groups."""
+    if plan.kind == "sweep":
+        return trial_curves(figs, histories, plan.complete, plan.info)
+    groups = plan.info.get("groups", {}) if plan.kind == "suite" else {}
+    return curve_figures(figs, histories, groups, plan_rows(plan))
+
+
+def _run_sections(plan: ReportPlan, figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
+    """Each detailed run's part: its headline, its test figures and its most confident mistakes."""
+    notes, runs = plan.notes, plan.runs
+    return [
         dict(
             name=n,
             headline=_headline(s),
@@ -216,35 +249,24 @@ def _draw(plan: ReportPlan, figs: FigureSet) -> dict:
         )
         for n, s in plan.detailed.items()
     ]
-    model_figs = [
-        dict(name=n, figures=f)
-        for n in plan.detailed
-        if (
-            f := _guard(
-                notes,
-                f"{n}: model figures",
-                model_figures,
-                figs,
-                n,
-                runs[n],
-                configs.get(n),
-                default=[],
-            )
+
+
+def _model_sections(plan: ReportPlan, figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
+    """The model figures (what each detailed run's model offers) of the runs that have any."""
+    drawn = {
+        n: _guard(
+            plan.notes,
+            f"{n}: model figures",
+            model_figures,
+            figs,
+            n,
+            plan.runs[n],
+            configs.get(n),
+            default=[],
         )
-    ]
-    interactive = (  # a sweep's trials are many: their curves stay a figure
-        None
-        if plan.kind == "sweep"
-        else _guard(notes, "interactive curves", interactive_context, histories)
-    )
-    return dict(
-        sweep=sweep,
-        curves=curves,
-        interactive=interactive,
-        data_figs=data_figs,
-        runs=run_ctx,
-        model_figs=model_figs,
-    )
+        for n in plan.detailed
+    }
+    return [dict(name=n, figures=f) for n, f in drawn.items() if f]
 
 
 def _configs(plan: ReportPlan) -> dict[str, Config]:
@@ -276,15 +298,7 @@ def _headline(s: dict) -> str:
 
 def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
     """The template's context: the sections' figures embedded as data URIs, the table, the notes."""
-    fig_dir = plan.folder / "figures"
-
-    def embed(items: list[dict]) -> list[dict]:
-        return [
-            dict(f, src=data_uri(fig_dir / f["name"]))
-            for f in items
-            if (fig_dir / f["name"]).is_file()
-        ]
-
+    embed = _embedder(plan.folder / "figures")
     sweep, run_ctx, model_figs = sections["sweep"], sections["runs"], sections["model_figs"]
     if sweep:
         sweep["figures"] = embed(sweep["figures"])
@@ -295,27 +309,19 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
     for v in model_figs:
         v["figures"] = embed(v["figures"])
     info, folder = plan.info, plan.folder
-    heading = {
-        "suite": f"Suite {info.get('name', folder.name)}",
-        "sweep": f"Sweep {info.get('study', folder.name)}",
-        "run": f"Run {folder.name}",
-        "folder": f"Runs in {folder.name}",
-    }[plan.kind]
     reported = info.get("reported") if plan.kind == "suite" else None
     # the title names the data the runs used (their summaries), not the suite's default data
     return dict(
-        title=title or titled(heading, plan.complete),
+        title=title or titled(_heading(plan), plan.complete),
         subtitle=info.get("description")
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
         data_line=data_line(plan.complete) if plan.complete else "",
-        reported=legend(reported, list(plan.complete)),
         reported_figures=bool(reported_columns(reported)),
         reported_warnings=mismatches(reported, plan.complete),
         generated=time.strftime("%Y-%m-%d %H:%M"),
         version=__version__,
         folder=str(folder),
-        columns=columns(reported),
-        rows=table_rows(plan.complete, reported),
+        **table_context(plan),  # the table (mean ± std with seeds), verdicts, the reports cited
         run_anchors=[r["name"] for r in run_ctx],
         failures=plan.failures,
         sweep=sweep,
@@ -326,3 +332,27 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         model_figs=model_figs,
         notes=plan.notes,
     )
+
+
+def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:
+    """A function giving each figure written in ``fig_dir`` its data URI (figures not written are left out)."""
+
+    def embed(items: list[dict]) -> list[dict]:
+        return [
+            dict(f, src=data_uri(fig_dir / f["name"]))
+            for f in items
+            if (fig_dir / f["name"]).is_file()
+        ]
+
+    return embed
+
+
+def _heading(plan: ReportPlan) -> str:
+    """The page's heading before the data is named: what kind of folder, and its name."""
+    info, folder = plan.info, plan.folder
+    return {
+        "suite": f"Suite {info.get('name', folder.name)}",
+        "sweep": f"Sweep {info.get('study', folder.name)}",
+        "run": f"Run {folder.name}",
+        "folder": f"Runs in {folder.name}",
+    }[plan.kind]

@@ -10,10 +10,17 @@ import optuna
 import torch
 
 from vislab.config import AugmentConfig, Config
+from vislab.data.augment import describe_augment
 from vislab.data.types import Splits
 from vislab.experiments.sweeps.trials import best, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
-from vislab.plotting.runs import plot_confusion, plot_curves_overlay, plot_per_class, plot_roc
+from vislab.plotting.runs import (
+    mean_history,
+    plot_confusion,
+    plot_curves_overlay,
+    plot_per_class,
+    plot_roc,
+)
 from vislab.report.figure_set import FigureSet, safe_name
 from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
@@ -94,26 +101,26 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
             f"augment_{len(previews)}.png", "", plot_image_mosaic, rows, row_titles=titles
         )
         if fig:
-            fig["runs"] = previews[akey]
+            fig["runs"], fig["augment"] = previews[akey], describe_augment(cfg.augment)
             out.append(fig)
     for fig in out:
         if "runs" in fig:
+            what = fig.pop("augment")
+            unseen = "; mixup/cutmix mix pairs of a batch, not drawn" if "mix" in what else ""
             fig["caption"] = (
-                f"augmentation of run(s) {', '.join(fig.pop('runs'))}: originals, then augmented copies"
+                f"augmentation of run(s) {', '.join(fig.pop('runs'))} ({what}): originals, then "
+                f"augmented copies{unseen}"
             )
     return out
 
 
 def _data_key(cfg: Config) -> str:
-    """What decides a run's data (not where it lives or how it is normalised): runs that share it share
-    one sample grid."""
+    """What decides a run's data (not where it lives, how it is normalised, or the seed that splits it):
+    runs that share it share one sample grid (the seeds of a suite's run show one)."""
     return json.dumps(
-        [
-            cfg.data.model_dump(
-                mode="json", exclude={"device", "download", "root", "normalize", "zca_epsilon"}
-            ),
-            cfg.train.seed,
-        ],
+        cfg.data.model_dump(
+            mode="json", exclude={"device", "download", "root", "normalize", "zca_epsilon"}
+        ),
         sort_keys=True,
     )
 
@@ -151,15 +158,21 @@ def _sample_figure(figs: FigureSet, cfg: Config, splits: Splits, i: int) -> dict
 
 
 def _augments(aug: AugmentConfig) -> bool:
-    ops = [v for k, v in aug.model_dump().items() if isinstance(v, dict)]
-    return aug.p > 0 and any(op.get("p", 0) > 0 for op in ops)
+    return describe_augment(aug) != ""
 
 
 def curve_figures(
-    figs: FigureSet, histories: dict[str, list[dict]], groups: dict[str, list[str]]
+    figs: FigureSet,
+    histories: dict[str, list[dict]],
+    groups: dict[str, list[str]],
+    rows: dict[str, list[str]] | None = None,
 ) -> list[dict]:
-    """Loss and accuracy of every trained run in one figure, and one figure per group of runs."""
+    """Loss and accuracy of every trained run in one figure, and one figure per group of runs. ``rows``
+    (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std."""
     out = []
+    band = f"; each curve the mean over {_seed_counts(rows, histories)}, band ± 1 std" if rows else ""
+    if rows:
+        histories = seed_histories(histories, rows)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
     # train.track_test: the dotted lines are the test set, scored for the curves only
     tracked = any("test_acc" in r for h in trained.values() for r in h)
@@ -168,7 +181,7 @@ def curve_figures(
         out.append(
             figs.make(
                 "curves.png",
-                f"loss and accuracy of {len(trained)} runs{tracking}",
+                f"loss and accuracy of {len(trained)} runs{tracking}{band}",
                 plot_curves_overlay,
                 trained,
             )
@@ -179,12 +192,31 @@ def curve_figures(
             out.append(
                 figs.make(
                     f"curves_{safe_name(group)}.png",
-                    f"group '{group}': {', '.join(sub)}",
+                    f"group '{group}': {', '.join(sub)}{band}",
                     plot_curves_overlay,
                     sub,
                 )
             )
     return [f for f in out if f]
+
+
+def seed_histories(
+    histories: dict[str, list[dict]], rows: dict[str, list[str]]
+) -> dict[str, list[dict]]:
+    """Row → the mean history of its runs' histories (:func:`~vislab.plotting.runs.mean_history`)."""
+    out = {}
+    for row, names in rows.items():
+        found = [histories[n] for n in names if histories.get(n)]
+        if found:
+            out[row] = mean_history(found)
+    return out
+
+
+def _seed_counts(rows: dict[str, list[str]], histories: dict[str, list[dict]]) -> str:
+    """'3 seeds' (the runs with curves of every row), or '2–3 seeds' when rows have different numbers."""
+    found = {sum(1 for n in names if histories.get(n)) for names in rows.values()} - {0}
+    low, high = min(found, default=0), max(found, default=0)
+    return f"{low} seed{'s' if high > 1 else ''}" if low == high else f"{low}–{high} seeds"
 
 
 def sweep_section(

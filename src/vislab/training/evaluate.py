@@ -174,6 +174,8 @@ def _summary(
         test_pacc=test.pacc,
         test_loss=test.loss,
         test_auc=test.auc,
+        **({"val_top5_acc": val.top5_acc} if val.top5_acc is not None else {}),
+        **({"test_top5_acc": test.top5_acc} if test.top5_acc is not None else {}),
         train_time_s=round(loop.train_time_s, 3),
         test_time_s=round(scores.test_time_s, 4),
         best_epoch=loop.best_epoch,

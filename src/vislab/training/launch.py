@@ -120,9 +120,7 @@ def killed_message(rank: int, nproc: int, signum: int) -> str:
             f"killer (`dmesg` or the system log says). Use a smaller train.batch_size or data.limit, or "
             f"fewer --nproc; {stopped}"
         )
-    return (
-        f"worker rank {rank} of {nproc} crashed ({name}; its output above says more); {stopped}"
-    )
+    return f"worker rank {rank} of {nproc} crashed ({name}; its output above says more); {stopped}"
 
 
 def _echo_rank_log(logs: Path, local_rank: int) -> None:

@@ -1,4 +1,5 @@
-"""Classification metrics: accuracy, per-class accuracy (mean of class recalls), confusion, ROC/AUC."""
+"""Classification metrics: accuracy, top-5 accuracy (10 classes or more), per-class accuracy (mean of class
+recalls), confusion, ROC/AUC."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ class Metrics:
     loss: float | None = None
     auc: float | None = None  # macro one-vs-rest ROC AUC over classes present
     roc: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    # the share of samples whose class is among the 5 highest scores; None under 10 classes
+    top5_acc: float | None = None
 
     def as_dict(self, prefix: str) -> dict:
         out = {f"{prefix}_acc": self.acc, f"{prefix}_pacc": self.pacc}
+        if self.top5_acc is not None:
+            out[f"{prefix}_top5_acc"] = self.top5_acc
         if self.loss is not None:
             out[f"{prefix}_loss"] = self.loss
         return out
@@ -47,6 +52,15 @@ def _check(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= num_classes:
         raise MetricsInputError(f"labels must lie in [0, {num_classes - 1}], found {lo}..{hi}.")
+
+
+TOP5_MIN_CLASSES = 10  # top-5 of fewer classes says little (of 5 or fewer, it is always 1)
+
+
+def top_k_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+    """The share of samples whose label is among the ``k`` highest of their ``logits`` (N×K)."""
+    top = logits.detach().float().topk(k, dim=1).indices.cpu()
+    return float((top == labels.detach().cpu().long()[:, None]).any(1).double().mean())
 
 
 def compute_metrics(
@@ -73,6 +87,7 @@ def compute_metrics(
         per_class=[float(r) for r in recall],
         confusion=confusion,
         loss=loss,
+        top5_acc=top_k_accuracy(logits, labels, 5) if num_classes >= TOP5_MIN_CLASSES else None,
     )
     if with_roc:
         probs = torch.softmax(logits.detach().float(), 1).cpu().numpy()

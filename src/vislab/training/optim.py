@@ -13,11 +13,6 @@ import torch
 
 from vislab.config import OptimConfig, ScheduleConfig
 
-_RAW = {  # torch's own methods, without their "no torch.compile here" wrappers (see _Eager)
-    name: inspect.unwrap(getattr(torch.optim.Optimizer, name))
-    for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
-}
-
 
 class _Eager(torch.optim.Optimizer):
     """torch's optimizer methods minus their wrappers that keep torch.compile out of optimizer code: each
@@ -25,19 +20,11 @@ class _Eager(torch.optim.Optimizer):
     which cost every run 1.9 s on 2 idle cores. vislab never compiles optimizer code (``train.compile``
     compiles the model's forward), so they have nothing to do: same maths, state_dict and step hooks."""
 
+    add_param_group = inspect.unwrap(torch.optim.Optimizer.add_param_group)
+    zero_grad = inspect.unwrap(torch.optim.Optimizer.zero_grad)
+    state_dict = inspect.unwrap(torch.optim.Optimizer.state_dict)
+    load_state_dict = inspect.unwrap(torch.optim.Optimizer.load_state_dict)
     _raw_step: Callable[..., Any]  # the subclass's torch step, unwrapped
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        _RAW["add_param_group"](self, param_group)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        _RAW["zero_grad"](self, set_to_none)
-
-    def state_dict(self) -> dict[str, Any]:
-        return _RAW["state_dict"](self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _RAW["load_state_dict"](self, state_dict)
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         # what torch's wrapper does outside torch.compile: no autograd unless ``differentiable``

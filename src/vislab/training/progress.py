@@ -1,25 +1,19 @@
-"""Console progress: a rich bar with ETA, loss and accuracy on a terminal; plain lines otherwise.
+"""The trainer's progress: the entry point's live bar on a terminal (``vislab`` installs rich's: see
+:mod:`vislab.reporting`); plain lines otherwise, with no escape code.
 
-In a Jupyter/Colab notebook (rich's ``Console.is_jupyter``) there is no escape code: the finished epochs'
-lines and one line for the epoch in progress are one output of the cell, replaced in place as training
-goes (an IPython display handle, so the saved notebook keeps only the last state). Without a running
-IPython kernel (a console forced to Jupyter mode in a test) the epochs' lines are printed."""
+In a Jupyter/Colab notebook there is no escape code either: the finished epochs' lines and one line for
+the epoch in progress are one output of the cell, replaced in place as training goes (an IPython display
+handle, so the saved notebook keeps only the last state). Without a running IPython kernel (notebook mode
+forced in a test) the epochs' lines are printed."""
 
 from __future__ import annotations
 
+import builtins
+import os
 import sys
 import time
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import (
-    Progress as RichProgress,
-)
+from vislab.reporting import LiveBar, display
 
 NOTEBOOK_REFRESH_S = (
     0.25  # a notebook's line is redrawn at most this often: each redraw is a message
@@ -27,45 +21,48 @@ NOTEBOOK_REFRESH_S = (
 
 
 def in_notebook() -> bool:
-    """Whether this process is a Jupyter (or Colab, VS Code) notebook's kernel."""
-    return Console().is_jupyter
+    """Whether this process is a Jupyter (or Colab, VS Code) notebook's kernel: IPython's ZMQ shell is
+    running (the test rich makes; IPython is not imported when it is not running)."""
+    get_ipython = getattr(builtins, "get_ipython", None)
+    if get_ipython is None:
+        return False
+    shell = type(get_ipython())
+    return (
+        shell.__name__ == "ZMQInteractiveShell"
+        or "google.colab" in str(shell)
+        or bool(os.getenv("DATABRICKS_RUNTIME_VERSION"))
+    )
 
 
 class Progress:
-    def __init__(self, quiet: bool = False, console: Console | None = None):
+    """Lines and a per-epoch bar for one training: nothing when ``quiet``; ``notebook`` (default: whether
+    this process is a notebook's kernel) replaces the cell's output in place."""
+
+    def __init__(self, quiet: bool = False, notebook: bool | None = None):
         self.quiet = quiet
-        self.console = console or Console(stderr=True)
-        self.jupyter = self.console.is_jupyter
-        self.interactive = not quiet and self.console.is_terminal and not self.jupyter
-        self._bar: RichProgress | None = None
+        self.jupyter = in_notebook() if notebook is None else notebook
+        shown = display()
+        live = None if quiet or self.jupyter or shown is None else shown.live_bar()
+        self._live: LiveBar | None = live  # the bar this run may show
+        self.interactive = live is not None
+        self._bar: LiveBar | None = None  # the bar shown now
         self._cell: NotebookLines | None = None
-        self._task = None
         self._every = 1
 
     def line(self, text: str) -> None:
         if self.quiet:
             return
-        if self.jupyter:
-            print(text, flush=True)
+        if self._live is not None:
+            self._live.print(text)
         else:
-            self.console.print(text, highlight=False, soft_wrap=True)
+            print(text, file=sys.stdout if self.jupyter else sys.stderr, flush=True)
 
     def start(self, epochs: int, steps_per_epoch: int, first_epoch: int = 0) -> None:
         self.epochs, self.steps = epochs, steps_per_epoch
         self._every = max(1, steps_per_epoch // 20)
-        if self.interactive:
-            self._bar = RichProgress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-                console=self.console,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(
-                f"epoch {first_epoch + 1}/{epochs}", total=steps_per_epoch, info=""
-            )
+        if self._live is not None:
+            self._bar = self._live
+            self._bar.start(f"epoch {first_epoch + 1}/{epochs}", steps_per_epoch)
         elif self.jupyter and not self.quiet:
             self._cell = NotebookLines.open(epochs, steps_per_epoch, first_epoch)
 
@@ -77,31 +74,16 @@ class Progress:
     def update(self, step: int, loss: float, acc: float, lr: float) -> None:
         info = f"loss {loss:.4f} acc {acc:.4f} lr {lr:.2e}"
         if self._bar is not None:
-            self._bar.update(self._task, completed=step, info=info)
+            self._bar.update(step, info)
         elif self._cell is not None:
             self._cell.step(step, info)
 
     def epoch_done(self, row: dict) -> None:
-        text = (
-            f"epoch {row['epoch']}/{self.epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"
-            + (
-                f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} pacc {row['val_pacc']:.4f}"
-                if "val_acc" in row
-                else ""
-            )
-            + (
-                f"  test (tracked) loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
-                if "test_acc" in row
-                else ""
-            )
-            + f"  {row['seconds']:.1f}s"
-        )
+        text = epoch_line(row, self.epochs)
         if self._bar is not None:
-            self._bar.console.print(text, highlight=False)
+            self._bar.print(text)
             if row["epoch"] < self.epochs:
-                self._bar.reset(
-                    self._task, description=f"epoch {row['epoch'] + 1}/{self.epochs}", info=""
-                )
+                self._bar.restart(f"epoch {row['epoch'] + 1}/{self.epochs}")
         elif self._cell is not None:
             self._cell.epoch_done(text, next_epoch=row["epoch"])
         elif not self.quiet:
@@ -114,6 +96,24 @@ class Progress:
         if self._cell is not None:
             self._cell.close()
             self._cell = None
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    """An epoch's metrics row as one line: train, val (when scored), tracked test, seconds."""
+    return (
+        f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"
+        + (
+            f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} pacc {row['val_pacc']:.4f}"
+            if "val_acc" in row
+            else ""
+        )
+        + (
+            f"  test (tracked) loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
+            if "test_acc" in row
+            else ""
+        )
+        + f"  {row['seconds']:.1f}s"
+    )
 
 
 class NotebookLines:

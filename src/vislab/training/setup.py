@@ -13,7 +13,7 @@ import torch
 
 from vislab.config import Config, TrainConfig
 from vislab.data import prepare_data
-from vislab.data.augment import build_augment
+from vislab.data.augment import build_augment, build_mix
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
@@ -233,10 +233,16 @@ def _build_loaders(
     nbytes = sum(s.x.nbytes for _, s in splits.items())
     storage = resolve_data_device(cfg.data.device, device, nbytes)
     augment = build_augment(cfg.augment, splits.sample_shape)
+    mix = build_mix(cfg.augment, splits.sample_shape, splits.num_classes)
+    if mix is not None and network.hooks.trained_by == "manual_step":
+        raise UserError(
+            f"augment.mixup / augment.cutmix train on mixed labels, which {cfg.model.name}'s own "
+            f"training step does not take. Set augment.mixup.p=0 and augment.cutmix.p=0."
+        )
     stats, size = spec.stats, spec.crop_size
     train = DeviceLoader(
-        splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True,
-        augment=augment, seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage, size=size,
+        splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True, augment=augment,
+        seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage, size=size, mix=mix,
     )  # fmt: skip
     val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage, size=size)
     test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage, size=size)

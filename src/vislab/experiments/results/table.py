@@ -1,4 +1,5 @@
-"""The reports' comparison table, built from run summaries: CSV, Markdown, rich, and rows for HTML.
+"""The reports' comparison table, built from run summaries: CSV, Markdown, text cells for a terminal (cli/
+draws them), and rows for HTML.
 
 Beside vislab's figures, a suite's ``reported:`` block adds one column per figure and source (what the
 course's report published for that run; blank where it gives none), and the data each run used is
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
-
-from rich.table import Table
 
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -21,6 +21,7 @@ from vislab.experiments.results.reported import (
     reported_columns,
     reported_figure,
 )
+from vislab.experiments.results.spread import Spread, spread_of
 from vislab.training.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
@@ -30,6 +31,7 @@ COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the
     ("val_pacc", "val PACC"),
     ("test_acc", "test ACC"),
     ("test_pacc", "test PACC"),
+    ("test_top5_acc", "test top-5 ACC"),  # 10 classes or more (summary.json has none below)
     ("test_loss", "test loss"),
     ("train_time_s", "train time (s)"),
     ("test_time_s", "test time (s)"),
@@ -44,12 +46,17 @@ def reported_key(key: str, source: str) -> str:
     return f"{key}_reported_{source}"
 
 
-def columns(reported: ReportedLike = None) -> list[tuple[str, str]]:
-    """COLUMNS, each figure followed by the reported columns of the sources that give it."""
+SEEDS = ("seeds", "N")  # a seeded table's column after the run: how many of the row's seeds finished
+
+
+def columns(reported: ReportedLike = None, seeded: bool = False) -> list[tuple[str, str]]:
+    """COLUMNS, each figure followed by the reported columns of the sources that give it; ``seeded``:
+    the N column after the run."""
     by_key = reported_columns(reported)
     out = []
     for key, head in COLUMNS:
         out.append((key, head))
+        out += [SEEDS] if seeded and key == "run" else []
         out += [(reported_key(key, s), f"{head} (reported, {s})") for s in by_key.get(key, [])]
     return out
 
@@ -68,6 +75,38 @@ def table_rows(summaries: dict[str, dict], reported: ReportedLike = None) -> lis
     return rows
 
 
+def seed_rows(
+    summaries: dict[str, dict], rows: dict[str, list[str]], reported: ReportedLike = None
+) -> list[dict]:
+    """One row per table row of a seeded suite (``rows``: row → its runs): each figure the
+    :class:`Spread` (mean ± std) of its finished runs, ``seeds`` how many finished, then the reported
+    figures of the row. Rows with no finished run are left out."""
+    out = []
+    for row, names in rows.items():
+        done = {n: summaries[n] for n in names if n in summaries}
+        if not done:
+            continue
+        spreads = table_rows({row: {}}, reported)[0]  # the row's name and its reported figures
+        for key, _ in COLUMNS[1:]:
+            spreads[key] = spread_of([s.get(key) for s in done.values()])
+        out.append(dict(spreads, seeds=len(done)))
+    return out
+
+
+def with_std_columns(rows: list[dict], cols: list) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Rows and columns for a CSV: after each column of spreads, ``<key>_std`` (blank for one run)."""
+    spread_keys = {k for r in rows for k, v in r.items() if isinstance(v, Spread)}
+    out_cols = []
+    for key, head in cols:
+        out_cols.append((key, head))
+        out_cols += [(f"{key}_std", f"{head} std")] if key in spread_keys else []
+    flat = [
+        dict(r, **{f"{k}_std": r[k].std for k in spread_keys if isinstance(r.get(k), Spread)})
+        for r in rows
+    ]
+    return flat, out_cols
+
+
 def fmt(key: str, v) -> str:
     """A cell as the reports print it: accuracies and losses to 4 decimals, times to 2, counts as integers;
     a reported figure (text) as the report printed it."""
@@ -75,6 +114,8 @@ def fmt(key: str, v) -> str:
         return "-"
     if isinstance(v, str):
         return v
+    if isinstance(v, Spread):
+        return _spread_cell(key, v)
     if key.endswith(("acc", "loss")):
         return f"{v:.4f}"
     if key.endswith("_s"):
@@ -82,6 +123,27 @@ def fmt(key: str, v) -> str:
     if key == "params" and isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+SPREAD_NOTE = (
+    "Each row: mean ± std over its seeds (N: runs finished; std: sample standard deviation, ddof=1); "
+    "run <row>-s<i> trained with train.seed + i."
+)
+
+
+def _spread_cell(key: str, v: Spread) -> str:
+    """``mean ± std`` at the figure's precision (counts to one decimal unless whole); the mean alone
+    for a single run, or a count every seed shares (parameters)."""
+
+    measured = key.endswith(("acc", "loss", "_s"))
+
+    def one(x: float) -> str:
+        if measured:
+            return fmt(key, x)
+        return fmt(key, int(x)) if float(x).is_integer() else f"{x:.1f}"
+
+    same = v.std is None or (v.std == 0 and not measured)  # a count all seeds share: said once
+    return one(float(v)) if same else f"{one(float(v))} ± {one(v.std)}"
 
 
 # ------------------------------------------------------------------------------ the data each run used
@@ -162,14 +224,29 @@ def to_csv(rows: list[dict], cols: list | None = None) -> str:
     return buf.getvalue()
 
 
-def to_rich(rows: list[dict], title: str = "", cols: list | None = None) -> Table:
-    """The table for the terminal (rich)."""
-    t = Table(title=title or None)
-    for key, head in cols or COLUMNS:
-        t.add_column(head, justify="left" if key == "run" else "right")
-    for r in rows:
-        t.add_row(*(fmt(k, r[k]) for k, _ in cols or COLUMNS))
-    return t
+@dataclass(frozen=True)
+class TextTable:
+    """A table as text cells, for a terminal to lay out (the ``vislab`` command draws it with rich)."""
+
+    headers: list[str]
+    justify: list[str]  # per column: "left" (names) or "right" (figures)
+    rows: list[list[str]]
+    title: str = ""
+    caption: str = ""
+
+
+def text_table(
+    rows: list[dict], title: str = "", cols: list | None = None, caption: str = ""
+) -> TextTable:
+    """The table for the terminal: the run names left-aligned, every figure formatted by :func:`fmt`."""
+    cols = cols or COLUMNS
+    return TextTable(
+        headers=[head for _, head in cols],
+        justify=["left" if key == "run" else "right" for key, _ in cols],
+        rows=[[fmt(k, r[k]) for k, _ in cols] for r in rows],
+        title=title,
+        caption=caption,
+    )
 
 
 def write_tables(
@@ -178,16 +255,29 @@ def write_tables(
     failures: dict[str, str] | None = None,
     title: str = "",
     reported: ReportedLike = None,
+    rows: dict[str, list[str]] | None = None,
 ) -> list[dict]:
     """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
-    ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures."""
+    ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
+    ``rows`` (a seeded suite: row → its runs): a line per row, mean ± std and N; the CSV gives each
+    mean and, in ``<key>_std``, each standard deviation."""
     reported = as_reported(reported)
-    rows, cols = table_rows(summaries, reported), columns(reported)
-    atomic_write_text(Path(out) / "results.csv", to_csv(rows, cols))
+    seeded = rows is not None
+    table = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
+    cols = columns(reported, seeded)
+    atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
     head = f"# {titled(title, summaries)}\n\n" if title else ""
     head += f"{data_line(summaries)}\n\n" if summaries else ""
+    head += f"{SPREAD_NOTE}\n\n" if seeded else ""
+    cited = first_of_rows(summaries, rows) if seeded else summaries  # the reports cite rows
     atomic_write_text(
         Path(out) / "results.md",
-        head + to_markdown(rows, failures, cols) + reported_notes(reported, summaries),
+        head + to_markdown(table, failures, cols) + reported_notes(reported, cited),
     )
-    return rows
+    return table
+
+
+def first_of_rows(summaries: dict[str, dict], rows: dict[str, list[str]]) -> dict[str, dict]:
+    """Row → the summary of its first finished run (what the reports' notes need of a row: its data)."""
+    firsts = {row: next((n for n in names if n in summaries), None) for row, names in rows.items()}
+    return {row: summaries[n] for row, n in firsts.items() if n is not None}

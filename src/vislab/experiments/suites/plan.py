@@ -68,10 +68,11 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
 
 
 def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
-    """One PlannedRun per suite run, in the suite's order; run folders are ``out/<run name>``."""
+    """One PlannedRun per suite run (per seed of each row, with seeds), in the suite's order; run folders
+    are ``out/<run name>``."""
     return [
         plan_run(name, Path(out) / name, lambda n=name: run_config(suite, n, overrides))
-        for name in suite.runs
+        for name in suite.run_names()
     ]
 
 

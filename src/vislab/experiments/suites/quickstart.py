@@ -1,15 +1,13 @@
 """``vislab quickstart``: the built-in `quickstart` suite run like any suite (finished runs skipped,
-interrupted ones resumed, results.csv/.md and suite.json written), its table on the terminal, then the
-report (``report``: the caller's report writer, since reports sit above this layer)."""
+interrupted ones resumed, results.csv/.md and suite.json written); the command then shows its table
+(:func:`quickstart_table`) and writes the report, which sit above this layer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-
-from vislab.experiments.results.table import data_line, table_rows, titled, to_rich
+from vislab.experiments.results.table import TextTable, data_line, table_rows, text_table, titled
 from vislab.experiments.suites.runner import run_suite
 from vislab.experiments.suites.spec import load_suite, suite_overrides
 from vislab.training.rundir import RunDir
@@ -20,19 +18,15 @@ def run_quickstart(
     epochs: int | None = None,
     quiet: bool = False,
     log: Callable[[str], None] = print,
-    report: Callable[[Path], None] | None = None,
 ) -> dict[str, dict]:
-    """Train the quickstart runs into ``out/<run>``, print the comparison table, then ``report(out)``;
-    return the runs' summaries. Raises SuiteFailed (tables written) if a run failed."""
+    """Train the quickstart runs into ``out/<run>``; return the runs' summaries. Raises SuiteFailed
+    (tables written) if a run failed."""
     suite = load_suite("quickstart")
     run_suite(suite, Path(out), suite_overrides(epochs=epochs), quiet=quiet, log=log)
-    summaries = {name: RunDir(Path(out) / name).read_summary() for name in suite.runs}
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    table = to_rich(table_rows(summaries), title=f"{titled('quickstart', summaries)} ({out})")
-    table.caption = data_line(summaries)
-    console.print(table)
-    if report is not None:
-        report(Path(out))
-    return summaries
+    return {name: RunDir(Path(out) / name).read_summary() for name in suite.runs}
+
+
+def quickstart_table(out: Path, summaries: dict[str, dict]) -> TextTable:
+    """The comparison table of the runs in ``out``, titled with the data they used."""
+    title = f"{titled('quickstart', summaries)} ({out})"
+    return text_table(table_rows(summaries), title=title, caption=data_line(summaries))

@@ -60,6 +60,7 @@ class SuiteState:
     def __init__(self, out: Path, suite: Suite, overrides: list[str]):
         self.path = Path(out) / "suite.json"
         old = self.read(out)
+        names = suite.run_names()
         self.data = dict(
             name=suite.name,
             source=str(suite.path),
@@ -67,9 +68,11 @@ class SuiteState:
             overrides=list(overrides),
             groups=suite.groups,
             reported=as_block(suite.reported),  # the reports' figures, beside the table's
-            order=list(suite.runs),
-            runs={k: v for k, v in (old.get("runs") or {}).items() if k in suite.runs},
+            order=list(names),
+            runs={k: v for k, v in (old.get("runs") or {}).items() if k in names},
         )
+        if suite.seeds > 1:  # the table's rows: each the mean ± std of its seeds' runs
+            self.data.update(seeds=suite.seeds, rows=suite.rows())
 
     @staticmethod
     def read(out: Path) -> dict:
@@ -296,7 +299,12 @@ def write_results(
         if v.get("status") not in ("complete",)
     }
     write_tables(
-        out, summaries, failures, title=f"suite {state['name']}", reported=state.get("reported")
+        out,
+        summaries,
+        failures,
+        title=f"suite {state['name']}",
+        reported=state.get("reported"),
+        rows=state.get("rows"),
     )
     log(f"results: {out / 'results.md'}")
     if on_results is not None:

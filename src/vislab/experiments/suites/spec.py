@@ -15,11 +15,16 @@
 
 This module loads a suite into a :class:`Suite` and builds its runs' configs; ``suites/plan.py`` plans
 them (which are done, which resume, which start) and ``suites/runner.py`` executes the plan.
+
+A run of the file is a *row* of the results. With seeds (``vislab suite NAME --seeds N``,
+:func:`with_seeds`) each row trains N times, as the runs ``<row>-s0`` … ``<row>-s<N-1>`` with
+``train.seed`` + 0 … N-1 (the seed after every override); the tables give each row's mean ± std.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +42,7 @@ from vislab.config import (
     set_dotted,
 )
 from vislab.data.sources import require_source
+from vislab.errors import UserError
 from vislab.experiments.results.reported import Reported
 
 SUITE_DIR = Path(__file__).parent / "builtin"
@@ -115,6 +121,31 @@ class Suite:
     runs: dict[str, dict | None]  # run name → dotted overrides of the base
     groups: dict[str, list[str] | None] = field(default_factory=dict)
     reported: Reported | None = None  # the figures the courses' reports published
+    seeds: int = 1  # runs per row, train.seed + 0 … seeds-1 (with_seeds)
+
+    def run_names(self) -> dict[str, str]:
+        """Run (folder) name → the row it trains, in the suite's order: the row itself, or with seeds
+        ``<row>-s0`` … ``<row>-s<seeds-1>``."""
+        if self.seeds == 1:
+            return {row: row for row in self.runs}
+        return {f"{row}-s{i}": row for row in self.runs for i in range(self.seeds)}
+
+    def rows(self) -> dict[str, list[str]]:
+        """Row → its runs' names (one each without seeds)."""
+        out: dict[str, list[str]] = {}
+        for name, row in self.run_names().items():
+            out.setdefault(row, []).append(name)
+        return out
+
+
+def with_seeds(suite: Suite, seeds: int) -> Suite:
+    """``suite`` with each row trained ``seeds`` times (UserError for fewer than 1)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise UserError(
+            f"seeds {seeds!r}: give how many times to train each run of the suite, 1 or more (--seeds 3 "
+            f"or seeds=3 trains each with train.seed, train.seed+1 and train.seed+2)."
+        )
+    return dataclasses.replace(suite, seeds=seeds)
 
 
 def builtin_suites() -> dict[str, str]:
@@ -179,13 +210,19 @@ def apply_run_overrides(base: dict, changes: dict) -> dict:
 
 
 def run_config(suite: Suite, name: str, overrides: list[str] | tuple = ()) -> Config:
-    """Validated config of one run: base ← the run's overrides ← ``overrides`` (raises ConfigError)."""
-    tree = apply_run_overrides(suite.base, suite.runs[name])
-    cfg = build_config(tree, overrides, source=f"suite run '{name}'")
+    """Validated config of one run: base ← its row's overrides ← ``overrides`` (raises ConfigError);
+    a seeded run ``<row>-s<i>`` then adds i to train.seed."""
+    row = suite.run_names()[name]
+    tree = apply_run_overrides(suite.base, suite.runs[row])
+    cfg = build_config(tree, overrides, source=f"suite run '{row}'")
+    if suite.seeds > 1:
+        index = int(name.rsplit("-s", 1)[1])
+        seed = f"train.seed={cfg.train.seed + index}"
+        cfg = build_config(cfg.to_dict(), [seed], source=f"suite run '{name}'")
     require_source(cfg.data.name)  # now, not after the runs before it have trained
     return cfg
 
 
 def run_configs(suite: Suite, overrides: list[str] | tuple = ()) -> dict[str, Config]:
     """Validated config per run (the first invalid one raises ConfigError)."""
-    return {name: run_config(suite, name, overrides) for name in suite.runs}
+    return {name: run_config(suite, name, overrides) for name in suite.run_names()}

@@ -15,7 +15,7 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.sweeps.spec import Sweep, to_distribution
 from vislab.experiments.sweeps.study import default_storage, load_existing_study
-from vislab.experiments.sweeps.trials import print_best, trials_csv
+from vislab.experiments.sweeps.trials import trials_csv
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 
@@ -86,14 +86,14 @@ def show_sweep(
     folder: Path | None,
     storage: str | None,
     study_name: str | None,
-    top: int = 10,
     log: Callable[[str], None] = print,
     on_results: ResultsHook | None = None,
     curves: int | None = None,
+    on_study: Callable[[optuna.Study], None] | None = None,
 ) -> tuple[optuna.Study, Path]:
-    """Load a sweep's study (from DIR/sweep.json or --storage/--study); print the best trials; rewrite the
-    results of each stage (``on_results`` after each; ``curves``: from now on its reports draw the curves of
-    the best ``curves`` trials). Returns (study, sweep folder)."""
+    """Load a sweep's study (from DIR/sweep.json or --storage/--study); ``on_study(study)`` (the CLI shows
+    the best trials); rewrite the results of each stage (``on_results`` after each; ``curves``: from now on
+    its reports draw the curves of the best ``curves`` trials). Returns (study, sweep folder)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     url, name = _study_location(folder, storage, study_name)
     study = load_existing_study(url, name)
@@ -101,7 +101,8 @@ def show_sweep(
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "sweep.json").is_file():
         write_sweep_info(out, _sweep_of(study), study, url)
-    print_best(study, top)
+    if on_study is not None:
+        on_study(study)
     for stage in (out, out / "narrow"):
         if (stage / "sweep.json").is_file() or stage == out:
             st = study if stage == out else load_study_of(stage)

@@ -1,4 +1,5 @@
-"""A sweep's study as tables: one row per trial, trials.csv, the best trials, a rich table, importances."""
+"""A sweep's study as tables: one row per trial, trials.csv, the best trials (text cells for the terminal),
+importances."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import io
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from rich.console import Console
-from rich.table import Table
+
+from vislab.experiments.results.table import TextTable
 
 
 def higher_better(study: optuna.Study) -> bool:
@@ -71,26 +72,25 @@ def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
     return sorted(done, key=lambda t: t.value, reverse=higher_better(study))[:top]
 
 
-def print_best(study: optuna.Study, top: int = 10) -> None:
-    """A rich table of the best ``top`` trials and a count of trials per state."""
+def best_table(study: optuna.Study, top: int = 10) -> TextTable:
+    """The best ``top`` trials (number, objective, parameters), titled with a count of trials per state."""
     metric = study.user_attrs.get("metric", "value")
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         if not t.user_attrs.get("surplus"):
             counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     names, _ = trial_rows(study)
-    table = Table(
+    headers = ["trial", metric, *names]
+    return TextTable(
+        headers=headers,
+        justify=["right"] * len(headers),
+        rows=[
+            [str(t.number), f"{t.value:.4f}", *(_short(t.params.get(n)) for n in names)]
+            for t in best(study, top)
+        ],
         title=f"study {study.study_name}: best {top} by {metric} ({study.direction.name.lower()}); "
-        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
     )
-    for col in ["trial", metric, *names]:
-        table.add_column(col, justify="right")
-    for t in best(study, top):
-        table.add_row(str(t.number), f"{t.value:.4f}", *(_short(t.params.get(n)) for n in names))
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)
-    console.print(table)
 
 
 def _short(v) -> str:

@@ -1,0 +1,50 @@
+"""``vislab paper``: a folder of figures and tables to put straight into a written report.
+
+The command imports the layers it drives when it runs (as every command: `vislab --help` stays fast).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False)
+
+
+def paper(
+    targets: list[Path] = typer.Argument(
+        ..., help="A suite folder, a run folder, or several run folders."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Paper folder (default DIR/paper for one folder; required for several run folders).",
+    ),
+    title: str | None = typer.Option(None, "--title", help="The document's title."),
+    pdf: bool = typer.Option(
+        False, "--pdf", help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation)."
+    ),
+) -> None:
+    """Write a paper folder: every figure of the report as PDF and 300-dpi PNG sized for a page (3.3 or
+    6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
+    report) and main.tex, which compiles with pdflatex."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.api import paper as make_paper
+
+    folder = make_paper(targets, out=out, title=title, pdf=pdf)
+    figures = len(list((folder / "figures").glob("*.pdf")))
+    console.print(
+        f"paper: {folder} (main.tex, tables.tex, tables.md, figures.tex; {figures} figures as PDF and PNG)",
+        markup=False,
+        soft_wrap=True,
+    )
+    if pdf:
+        console.print(f"pdf: {folder / 'main.pdf'}", markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``vislab paper`` on the main app."""
+    app.command("paper")(paper)

@@ -1,0 +1,101 @@
+"""The terminal's look of what the layers below return or report: rich tables of text cells, and the live
+bars of training and downloads (:class:`RichDisplay`, installed by ``vislab.cli.main`` through
+:func:`vislab.reporting.use_display`)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from vislab.reporting import Advance
+
+if TYPE_CHECKING:
+    from vislab.experiments.results.table import TextTable
+
+
+def print_table(table: TextTable, width: int) -> None:
+    """``table`` on stdout; ``width`` columns wide when stdout is no terminal (a file, a pipe, a test)."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=width)
+    shown = Table(title=table.title or None, caption=table.caption or None)
+    for head, justify in zip(table.headers, table.justify):
+        shown.add_column(head, justify=justify)
+    for row in table.rows:
+        shown.add_row(*row)
+    console.print(shown)
+
+
+class RichBar:
+    """The trainer's live bar on stderr: description, bar, steps done, time left, loss and accuracy."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, description: str, total: int) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total, info="")
+
+    def update(self, completed: int, info: str) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=completed, info=info)
+
+    def restart(self, description: str) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.reset(self._task, description=description, info="")
+
+    def print(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+class RichDisplay:
+    """rich's bars on an interactive stderr; plain text (the layers' own) anywhere else."""
+
+    def live_bar(self) -> RichBar | None:
+        console = Console(stderr=True)
+        return RichBar(console) if console.is_terminal else None  # False in a notebook too
+
+    @contextlib.contextmanager
+    def download_bar(self, name: str, total: int | None, done: int) -> Iterator[Advance]:
+        if not sys.stderr.isatty():  # a log, CI, a test: nothing
+            yield lambda n: None
+            return
+        cols = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+        )
+        with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"downloading {name}", total=total, completed=done)
+            yield lambda n: bar.advance(task, n)

@@ -1,0 +1,131 @@
+"""The spread over seeds: a row's figure as mean ± std of its runs, and whether two rows differ by more
+than that spread (Welch's t-test) — the sentence the HTML report and the paper print for a group.
+
+    vit-deep vs vit-shallow: −0.8 ± 0.5 pt test ACC over 5 seeds (p = 0.16): within the spread.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+ALPHA = 0.05  # a difference exceeds the spread when Welch's p-value is below this
+RULE = (
+    "Difference = mean of the first row minus mean of the second, ± its standard error "
+    "√(s₁²/n₁ + s₂²/n₂) (s: standard deviation over a row's seeds, n: its seeds). It exceeds the "
+    f"spread when Welch's t-test (scipy.stats.ttest_ind, equal_var=False) gives p < {ALPHA}, "
+    "else it is within the spread."
+)
+SPREAD_WORDS = "each cell the mean ± std over the run's seeds (N: how many; std: sample standard deviation)"
+_SEED_SUFFIX = re.compile(r"^(?P<row>.+)-s(?P<index>\d+)$")
+
+
+class Spread(float):
+    """A row's figure: the mean of its runs' values (the float itself, so it sorts and compares as one),
+    with ``std`` (sample standard deviation, ddof=1; None for a single run) and ``n``."""
+
+    std: float | None
+    n: int
+
+    def __new__(cls, values: Sequence[float]) -> Spread:
+        vals = np.asarray([float(v) for v in values], dtype=float)
+        self = super().__new__(cls, float(vals.mean()))
+        self.std = float(vals.std(ddof=1)) if len(vals) > 1 else None
+        self.n = len(vals)
+        return self
+
+
+def spread_of(values: Sequence[float | None]) -> Spread | None:
+    """Mean ± std of the values given (None and non-numbers left out); None when none is given."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return Spread(numbers) if numbers else None
+
+
+def rows_by_seed_suffix(names: Sequence[str]) -> dict[str, list[str]] | None:
+    """Runs named ``<row>-s<i>`` (as ``vislab suite --seeds`` names them) grouped by row, other runs a
+    row each; None when no row has two seeds (then the runs are the rows)."""
+    rows: dict[str, list[str]] = {}
+    for name in names:
+        m = _SEED_SUFFIX.match(name)
+        rows.setdefault(m["row"] if m else name, []).append(name)
+    return rows if any(len(v) > 1 for v in rows.values()) else None
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+@dataclass(frozen=True)
+class Verdict:
+    """``first`` vs ``second`` on one figure: the difference of the means and whether it exceeds the
+    spread (``p`` None: a row has fewer than two runs, nothing to test)."""
+
+    first: str
+    second: str
+    label: str  # the figure, as the tables head it, e.g. "test ACC"
+    diff_pt: float  # mean(first) − mean(second), in percentage points
+    err_pt: float | None  # its standard error, in points
+    n: tuple[int, int]
+    p: float | None
+
+    @property
+    def exceeds(self) -> bool | None:
+        """Whether the difference exceeds the spread (None: not testable)."""
+        return None if self.p is None else self.p < ALPHA
+
+    def sentence(self) -> str:
+        """e.g. 'deep vs shallow: −0.8 ± 0.5 pt test ACC over 5 seeds (p = 0.16): within the spread.'"""
+        a, b = self.n
+        seeds = f"{a} and {b} seeds" if a != b else f"{a} seed{'s' if a > 1 else ''}"
+        head = f"{self.first} vs {self.second}: {_signed(self.diff_pt)}"
+        if self.p is None:
+            return (
+                f"{head} pt {self.label} over {seeds}: no spread to compare with (train with "
+                f"--seeds 2 or more)."
+            )
+        verdict = "exceeds the spread" if self.exceeds else "within the spread"
+        return f"{head} ± {self.err_pt:.1f} pt {self.label} over {seeds} (p = {self.p:.2g}): {verdict}."
+
+
+def _signed(x: float) -> str:
+    """``x`` to one decimal with a true minus sign (−0.8) or a plus (+0.8)."""
+    text = f"{abs(x):.1f}"
+    return text if text == "0.0" else ("−" if x < 0 else "+") + text
+
+
+def verdict(
+    first: str, a: Sequence[float], second: str, b: Sequence[float], label: str = "test ACC"
+) -> Verdict:
+    """Compare the values ``a`` of row ``first`` with ``b`` of row ``second`` (fractions: accuracies)."""
+    # scipy (through scikit-learn) is loaded here only: the tables without verdicts do not need it (~0.3 s)
+    from scipy.stats import ttest_ind
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = 100 * (a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(first, second, label, diff, None, (len(a), len(b)), None)
+    err = 100 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    with warnings.catch_warnings():  # rows of (nearly) constant values: scipy warns, the p-value stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(ttest_ind(a, b, equal_var=False).pvalue)
+    p = 1.0 if math.isnan(p) else p  # both rows constant and equal: no difference at all
+    return Verdict(first, second, label, diff, err, (len(a), len(b)), p)
+
+
+def group_verdicts(
+    groups: dict[str, list[str] | None],
+    values: dict[str, list[float]],
+    label: str = "test ACC",
+) -> dict[str, list[Verdict]]:
+    """Group → a verdict for each member against the one before it (a group lists a ladder or a
+    sweep in order), for members with values; groups with fewer than two such members are left out."""
+    out = {}
+    for group, members in groups.items():
+        present = [m for m in members or [] if values.get(m)]
+        pairs = zip(present[1:], present[:-1])
+        found = [verdict(x, values[x], y, values[y], label) for x, y in pairs]
+        if found:
+            out[group] = found
+    return out

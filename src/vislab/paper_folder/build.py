@@ -1,0 +1,157 @@
+"""``vislab paper``: a suite folder (or run folders) → a paper folder.
+
+    DIR/figures/<name>.pdf, .png    every figure of the report, drawn for a page (3.3 or 6.9 in wide)
+    DIR/tables.tex, tables.md       the results (booktabs; Markdown for Word and Google Docs)
+    DIR/figures.tex                 one figure environment per figure, with the report's caption
+    DIR/main.tex                    all of it, with the groups' verdicts: compiles with pdflatex
+
+The plan and the figures are the report's (``report.build``); this module draws them for a page and
+writes the LaTeX and Markdown around them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from vislab.errors import UserError
+from vislab.experiments.results.reported import legend
+from vislab.experiments.results.spread import RULE, Verdict
+from vislab.experiments.results.table import SPREAD_NOTE, data_line, first_of_rows, titled
+from vislab.paper_folder.figures import PageFigure, PageFigures
+from vislab.paper_folder.latex import (
+    MARK,
+    escape,
+    figure_environments,
+    main_document,
+)
+from vislab.paper_folder.tables import latex_tables, markdown_tables, parts, sources
+from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs
+from vislab.report.seeds import plan_rows, plan_verdicts, reported_of, results_table
+from vislab.training.checkpoint import atomic_write_text
+from vislab.version import __version__
+
+OUR_FILES = {"main.tex", "tables.tex", "figures.tex", "tables.md", "figures"}
+
+
+def write_paper(
+    targets: Sequence[str | Path], out: str | Path | None = None, title: str | None = None
+) -> Path:
+    """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
+    ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex."""
+    plan = paper_plan(targets, out)
+    folder = Path(out) if out is not None else plan.folder / "paper"
+    _check_out(folder)
+    figs = PageFigures(folder / "figures", plan.notes)
+    try:
+        draw_sections(plan, figs)
+    finally:
+        figs.close()
+    figures = list(figs.saved.values())
+    _write_texts(plan, folder, figures, title)
+    return folder / "main.tex"
+
+
+def paper_plan(targets: Sequence[str | Path], out: str | Path | None) -> ReportPlan:
+    """The report's plan of ``targets``, its per-run figures kept to the first seed of each row (the
+    curves and tables hold every seed)."""
+    paths = [Path(t) for t in targets]
+    if not paths:
+        raise UserError("give a suite folder, or one or more run folders, to make a paper of.")
+    if len(paths) == 1:
+        plan = plan_report(paths[0])
+    else:
+        if out is None:
+            raise UserError("with several run folders, give --out: the folder the paper goes to.")
+        plan = plan_runs(_named(paths), Path(out))
+    if not plan.complete:
+        raise UserError(
+            f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
+            f"finish a run first (vislab train / vislab suite), then make its paper."
+        )
+    rows = plan_rows(plan)
+    if rows:
+        firsts = first_of_rows(plan.complete, rows)
+        keep = {next(n for n in rows[r] if n in plan.complete) for r in firsts}
+        plan.detailed = {n: s for n, s in plan.detailed.items() if n in keep}
+    return plan
+
+
+def _named(paths: list[Path]) -> dict[str, Path]:
+    """Run folders by name: the folder's own, or parent/name where two share one."""
+    names = [p.resolve().name for p in paths]
+    out = {}
+    for p, name in zip(paths, names):
+        if not (p / "summary.json").is_file():
+            raise UserError(f"'{p}' is not a run folder (no summary.json): give run folders, or one suite folder.")
+        key = name if names.count(name) == 1 else f"{p.resolve().parent.name}/{name}"
+        out[key] = p
+    return out
+
+
+def _check_out(folder: Path) -> None:
+    """``folder`` may be written: missing, empty, or a paper folder written before (its files are
+    replaced); else UserError, and nothing of a user's own files is touched."""
+    main = folder / "main.tex"
+    if folder.is_file():
+        raise UserError(f"--out '{folder}' is a file: give a folder for the paper.")
+    if folder.is_dir() and any(folder.iterdir()):
+        ours = main.is_file() and main.read_text(errors="replace").startswith(MARK)
+        if not ours:
+            raise UserError(
+                f"--out '{folder}' holds files that vislab paper did not write: give an empty or new "
+                f"folder (a paper folder written before is rewritten)."
+            )
+    try:
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+        for old in (folder / "figures").glob("*.p[dn][fg]"):  # an earlier build's figures
+            old.unlink()
+    except OSError as e:
+        raise UserError(
+            f"cannot write --out '{folder}': {e.strerror}. Choose a folder you can write to."
+        ) from None
+
+
+def _write_texts(plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None) -> None:
+    """tables.tex, tables.md, figures.tex and main.tex of the drawn ``figures``."""
+    rows, cols = results_table(plan)
+    seeded = plan_rows(plan) is not None
+    cited = first_of_rows(plan.complete, plan_rows(plan)) if seeded else plan.complete
+    srcs = sources(legend(reported_of(plan), list(cited)))
+    tables = parts(rows, cols, seeded)
+    line = data_line(plan.complete)
+    verdicts = plan_verdicts(plan)
+    sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
+    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, line))
+    atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, line, sentences))
+    atomic_write_text(folder / "figures.tex", figure_environments(figures))
+    heading = title or titled(_heading(plan), plan.complete)
+    intro = [line, SPREAD_NOTE if seeded else "", _generated(plan)]
+    main = main_document(heading, intro, latex_verdicts(verdicts), plan.notes)
+    atomic_write_text(folder / "main.tex", main)
+
+
+def _heading(plan: ReportPlan) -> str:
+    name = plan.info.get("name", plan.folder.name)
+    return {"suite": f"Suite {name}", "run": f"Run {plan.folder.name}"}.get(plan.kind, "Runs")
+
+
+def _generated(plan: ReportPlan) -> str:
+    return f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {plan.folder}."
+
+
+def latex_verdicts(verdicts: dict[str, list[Verdict]]) -> str:
+    """The groups' verdicts as a LaTeX section, the rule in a footnote ('' without verdicts)."""
+    if not verdicts:
+        return ""
+    items = "".join(
+        f"  \\item \\textbf{{{escape(group)}}}: {escape(v.sentence())}\n"
+        for group, vs in verdicts.items()
+        for v in vs
+    )
+    return (
+        "\\section*{Differences within groups}\n"
+        f"Each run against the one before it in its group, on the test set\\footnote{{{escape(RULE)}}}.\n"
+        f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n"
+    )

@@ -1,0 +1,73 @@
+"""The report's figures drawn for a page: each figure function of a report section runs inside the page
+style with its figure captured (``plotting.canvas.captured_figures``), then is sized for one column or
+the text width, its texts kept at 8 pt or more, and saved as vector PDF and 300-dpi PNG."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from vislab.plotting.canvas import captured_figures, plt
+from vislab.plotting.style import DPI, fit_to_page, page_style, page_width
+from vislab.report.figure_set import FigureSet
+
+
+@dataclass(frozen=True)
+class PageFigure:
+    """One saved figure: its files (relative to the paper folder), caption and size in inches."""
+
+    stem: str  # figures/<stem>.pdf and figures/<stem>.png
+    caption: str
+    width_in: float
+    height_in: float
+
+    @property
+    def pdf(self) -> str:
+        return f"figures/{self.stem}.pdf"
+
+    @property
+    def png(self) -> str:
+        return f"figures/{self.stem}.png"
+
+
+class PageFigures(FigureSet):
+    """A report's FigureSet whose figures go to ``<paper>/figures/`` as PDF and PNG for a page."""
+
+    def __init__(self, fig_dir: Path, notes: list[str]):
+        super().__init__(fig_dir, notes)
+        self.saved: dict[str, PageFigure] = {}  # stem → figure, in the order drawn
+
+    def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:
+        """Draw ``fn(*args, path=..., **kw)`` in the page style and save what it drew for a page; the
+        figure's {name, caption}, or None and a note when it could not be drawn."""
+        stem = Path(name).stem
+        try:
+            with page_style(), captured_figures() as drawn:
+                fn(*args, path=self.tmp / name, **kw)
+                saved = [self._save(f"{stem}-{i}" if i else stem, fig) for i, fig in enumerate(drawn)]
+        except Exception as e:  # one broken figure must not cost the whole paper
+            self.notes.append(f"{caption}: not drawn ({type(e).__name__}: {e})")
+            return None
+        finally:
+            for fig in drawn:
+                plt.close(fig)
+        for page in saved:
+            self.saved[page.stem] = PageFigure(page.stem, caption, page.width_in, page.height_in)
+        self.made.append(name)
+        return {"name": name, "caption": caption}
+
+    def _save(self, stem: str, fig: Figure) -> PageFigure:
+        """``fig`` sized for the page (:func:`~vislab.plotting.style.fit_to_page`) as PDF and PNG."""
+        fit_to_page(fig, page_width(fig))
+        for suffix in ("pdf", "png"):
+            fig.savefig(self.fig_dir / f"{stem}.{suffix}", dpi=DPI)
+        width, height = fig.get_size_inches()
+        return PageFigure(stem, "", round(float(width), 3), round(float(height), 3))
+
+    def close(self) -> None:
+        """Remove the scratch folder (the figures are saved straight into ``fig_dir``)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)

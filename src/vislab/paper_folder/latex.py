@@ -1,0 +1,147 @@
+"""LaTeX text: escaping vislab's captions and names for pdflatex, the figure environments, the main file,
+and compiling it (latexmk, else pdflatex twice) where a TeX installation is present."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from vislab.errors import RunFailed, UserError
+from vislab.paper_folder.figures import PageFigure
+
+MARK = "% written by vislab paper"  # the first line of main.tex: the folder may be written again
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+_UNICODE = {  # what vislab's texts hold beyond the letters pdflatex's utf8 and T1 encodings know
+    "±": r"$\pm$",
+    "≈": r"$\approx$",
+    "–": "--",
+    "—": "---",
+    "−": "$-$",
+    "→": r"$\rightarrow$",
+    "×": r"$\times$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "√": r"$\surd$",
+    "₁": "$_1$",
+    "₂": "$_2$",
+    "²": r"\textsuperscript{2}",
+    "…": r"\dots{}",
+    "·": r"\textperiodcentered{}",
+    "“": "``",
+    "”": "''",
+    "‘": "`",
+    "’": "'",
+    "°": r"\textdegree{}",
+}
+
+
+def escape(text: str) -> str:
+    """``text`` as LaTeX source that prints it: special characters escaped, symbols as math, accented
+    Latin letters kept (utf8 + T1), any other character by its closest ASCII form."""
+    return "".join(_char(c) for c in str(text))
+
+
+def _char(c: str) -> str:
+    if c in _SPECIAL:
+        return _SPECIAL[c]
+    if c in _UNICODE:
+        return _UNICODE[c]
+    if c.isascii() or 0xC0 <= ord(c) <= 0x17F:  # Latin-1 and Latin Extended-A letters: T1 has them
+        return c
+    return unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"
+
+
+def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str:
+    """figures.tex: one ``figure`` per figure, at the size it was drawn (its texts then print at the sizes
+    they were drawn at), with the report's caption and a label ``fig:<stem>``; a ``\\clearpage`` after
+    every ``per_page`` figures keeps LaTeX's queue of floats short."""
+    blocks = []
+    for i, fig in enumerate(figures, 1):
+        blocks.append(
+            "\\begin{figure}[htbp]\n  \\centering\n"
+            f"  \\includegraphics{{{fig.pdf}}}\n"
+            f"  \\caption{{{escape(_sentence(fig.caption))}}}\n"
+            f"  \\label{{fig:{fig.stem}}}\n\\end{{figure}}\n"
+            + ("\\clearpage\n" if i % per_page == 0 and i < len(figures) else "")
+        )
+    head = "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide.\n"
+    return head + "\n".join(blocks)
+
+
+def _sentence(text: str) -> str:
+    """A caption as a sentence: first letter up, a full stop at the end."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text
+
+
+def main_document(title: str, intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
+    """main.tex: the title, ``intro`` paragraphs, the group verdicts, tables.tex, figures.tex, notes."""
+    paragraphs = "\n\n".join(escape(p) for p in intro if p)
+    noted = "".join(f"  \\item {escape(n)}\n" for n in notes)
+    notes_part = f"\\section*{{Notes}}\n\\begin{{itemize}}\n{noted}\\end{{itemize}}\n" if notes else ""
+    return f"""{MARK}: `vislab paper` rewrites this folder (figures/, *.tex, tables.md).
+\\documentclass[10pt]{{article}}
+\\usepackage[T1]{{fontenc}}
+\\usepackage[utf8]{{inputenc}}
+\\IfFileExists{{lmodern.sty}}{{\\usepackage{{lmodern}}}}{{}}
+\\usepackage[letterpaper,margin=0.8in]{{geometry}} % text width 6.9 in: the width of page-wide figures
+\\usepackage{{booktabs}}
+\\usepackage{{graphicx}}
+\\setcounter{{topnumber}}{{4}}
+\\setcounter{{totalnumber}}{{6}}
+\\renewcommand{{\\topfraction}}{{0.9}}
+\\renewcommand{{\\textfraction}}{{0.05}}
+\\renewcommand{{\\floatpagefraction}}{{0.8}}
+\\title{{{escape(title)}}}
+\\author{{}}
+\\begin{{document}}
+\\maketitle
+
+{paragraphs}
+
+{verdicts}
+\\input{{tables}}
+\\clearpage
+\\input{{figures}}
+\\clearpage
+{notes_part}\\end{{document}}
+"""
+
+
+def compile_pdf(folder: Path) -> Path:
+    """Compile ``folder/main.tex`` into main.pdf with latexmk (else pdflatex, twice for references).
+    UserError when neither is installed; RunFailed, with the end of the log, when it does not compile."""
+    folder = Path(folder)
+    if shutil.which("latexmk"):
+        cmds = [["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]]
+    elif shutil.which("pdflatex"):
+        cmds = [["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]] * 2
+    else:
+        raise UserError(
+            "compiling main.tex needs latexmk or pdflatex, and neither is on PATH: install a TeX "
+            "distribution (Debian: apt-get install texlive-latex-base texlive-latex-recommended "
+            "latexmk), or compile the folder elsewhere (e.g. upload it to Overleaf)."
+        )
+    for cmd in cmds:
+        done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
+            raise RunFailed(f"{' '.join(cmd)} failed in '{folder}':\n{tail}")
+    return folder / "main.pdf"

@@ -1,0 +1,159 @@
+"""The paper's tables: vislab's figures (mean ± std with seeds) and the reports' published ones in their
+own columns, the best value of each of vislab's columns in bold, each source in a footnote; as booktabs
+LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables' cells (``table.fmt``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vislab.experiments.results.spread import RULE, SPREAD_WORDS
+from vislab.experiments.results.table import fmt
+from vislab.paper_folder.latex import escape
+
+PARTS = (  # (label, caption, the figures it holds)
+    (
+        "accuracy",
+        "Accuracy (fractions) and loss",
+        ("train_acc", "val_acc", "val_pacc", "test_acc", "test_pacc", "test_loss"),
+    ),
+    (
+        "cost",
+        "Size and time",
+        ("params", "epochs_run", "best_epoch", "train_time_s", "test_time_s"),
+    ),
+)
+_REPORTED = "_reported_"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A report whose figures are columns: its key, the footnote's text, and its mark (a, b, …)."""
+
+    key: str
+    text: str
+    mark: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One table: its label, caption, columns (key, header), rows and bold cells ((row, key) pairs)."""
+
+    label: str
+    caption: str
+    cols: list[tuple[str, str]]
+    rows: list[dict]
+    bold: set[tuple[int, str]]
+
+
+def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[Part]:
+    """The results table split in two (accuracy, cost), each with its reported columns and bold bests."""
+    out = []
+    for label, caption, keys in PARTS:
+        mine = [
+            (k, h)
+            for k, h in cols
+            if k in ("run", "seeds") or k.split(_REPORTED)[0] in keys
+        ]
+        if seeded:
+            caption += f"; {SPREAD_WORDS}"
+        bold = {(i, k) for k, _ in mine for i in best_rows(rows, k)}
+        out.append(Part(label, caption + "; best of vislab's runs in bold.", mine, rows, bold))
+    return out
+
+
+def best_rows(rows: list[dict], key: str) -> list[int]:
+    """Indices of the rows holding the best value of vislab's column ``key`` (highest accuracy, lowest
+    loss or time); none for counts, reported figures, or fewer than two values."""
+    if _REPORTED in key or not key.endswith(("acc", "loss", "_s")):
+        return []
+    values = {i: float(r[key]) for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
+    if len(values) < 2:
+        return []
+    best = (max if key.endswith("acc") else min)(values.values())
+    return [i for i, v in values.items() if round(v, 4) == round(best, 4)]
+
+
+def sources(legend: list[dict]) -> dict[str, Source]:
+    """Source key → its footnote (title, data, where each run's figures are) and mark."""
+    out = {}
+    for i, src in enumerate(legend):
+        where = "; ".join(f"{r['run']}: {r['where']}" for r in src["runs"])
+        text = f"{src['key']}: {src['title']}. Measured on: {src['data']}. Where: {where}."
+        out[src["key"]] = Source(src["key"], text, "abcdefghijklmnopqrstuvwxyz"[i % 26])
+    return out
+
+
+def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
+    """A column's header; a reported column's ends with its source's footnote mark."""
+    if _REPORTED not in key:
+        return escape(head) if latex else head
+    src = srcs.get(key.split(_REPORTED)[1])
+    base = head.split(" (reported")[0]
+    if src is None:
+        return escape(head) if latex else head
+    if latex:
+        return f"{escape(base)} (rep.)\\textsuperscript{{{src.mark}}}"
+    return f"{base} (reported, {src.key})[^{src.key}]"
+
+
+# ------------------------------------------------------------------------------------------ LaTeX
+def latex_tables(tables: Sequence[Part], srcs: dict[str, Source], data_line: str) -> str:
+    """tables.tex: one booktabs ``table`` per part (needs booktabs and graphicx); a table wider than the
+    text is scaled to its width."""
+    head = "% vislab's results (booktabs, graphicx). " + escape(data_line) + "\n"
+    return head + "\n".join(_latex_table(t, srcs) for t in tables)
+
+
+def _latex_table(t: Part, srcs: dict[str, Source]) -> str:
+    align = "".join("l" if k == "run" else "r" for k, _ in t.cols)
+    header = " & ".join(_header(k, h, srcs, latex=True) for k, h in t.cols) + " \\\\"
+    body = "\n".join(
+        " & ".join(_latex_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols) + " \\\\"
+        for i, r in enumerate(t.rows)
+    )
+    used = [s for s in srcs.values() if any(k.endswith(_REPORTED + s.key) for k, _ in t.cols)]
+    notes = "".join(
+        f"\\par\\smallskip{{\\footnotesize\\textsuperscript{{{s.mark}}} {escape(s.text)}}}\n"
+        for s in used
+    )
+    return (
+        f"\\begin{{table}}[htbp]\n\\centering\n\\caption{{{escape(t.caption)}}}\n"
+        f"\\label{{tab:{t.label}}}\n"
+        "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
+        f"\\begin{{tabular}}{{{align}}}\n\\toprule\n{header}\n\\midrule\n{body}\n\\bottomrule\n"
+        f"\\end{{tabular}}}}\n{notes}\\end{{table}}\n"
+    )
+
+
+def _latex_cell(key: str, value: object, bold: bool) -> str:
+    text = escape(fmt(key, value))
+    return f"\\textbf{{{text}}}" if bold else text
+
+
+# ------------------------------------------------------------------------------------------ Markdown
+def markdown_tables(
+    tables: Sequence[Part], srcs: dict[str, Source], data_line: str, verdicts: dict[str, list[str]]
+) -> str:
+    """tables.md: the same tables as pipe tables (Word, Google Docs, pandoc), the sources as footnotes,
+    then the groups' verdicts and the rule they use."""
+    out = [f"{data_line}\n"] if data_line else []
+    for t in tables:
+        out.append(f"**Table: {t.caption}**\n")
+        out.append("| " + " | ".join(_header(k, h, srcs, latex=False) for k, h in t.cols) + " |")
+        out.append("|" + "|".join("---" if k == "run" else "---:" for k, _ in t.cols) + "|")
+        for i, r in enumerate(t.rows):
+            cells = [_md_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    if verdicts:
+        out.append("**Differences within groups** (rule: see the footnote[^rule])\n")
+        out += [f"- {group}: {s}" for group, sentences in verdicts.items() for s in sentences]
+        out.append(f"\n[^rule]: {RULE}")
+    out += [f"[^{s.key}]: {s.text}" for s in srcs.values()]
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(key: str, value: object, bold: bool) -> str:
+    text = fmt(key, value).replace("|", "\\|")
+    return f"**{text}**" if bold else text

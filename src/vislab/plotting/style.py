@@ -1,0 +1,88 @@
+"""The page style: figures drawn for a printed page, one column (3.3 in) or two (6.9 in) wide, every text
+at least 8 pt at that size, in a colour-blind-safe palette (Okabe & Ito's).
+
+:func:`page_style` is a matplotlib rcParams context: figures built inside it take its sizes and colours
+(runs are told apart by :func:`vislab.plotting.legend.run_style`, which reads the palette from it), and
+:func:`fit_to_page` sizes a built figure for the page and raises any smaller text to the minimum.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+import matplotlib as mpl
+from cycler import cycler
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+COLUMN_IN = 3.3  # one column of a two-column paper, in inches
+PAGE_IN = 6.9  # the full text width
+MIN_PT = 8.0  # the smallest text a page figure holds
+DPI = 300  # the PNG's resolution
+# Okabe & Ito (2008), "Color Universal Design": told apart with every common colour-vision deficiency
+# (black last: it is the legend's colour for kinds of line; yellow late: faint on white)
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+PAGE_RC = {
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "figure.titlesize": 9,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO)),
+    "savefig.dpi": DPI,
+    "pdf.fonttype": 42,  # TrueType in the PDF: its text stays text (searchable, editable)
+    "ps.fonttype": 42,
+}
+
+
+@contextlib.contextmanager
+def page_style() -> Iterator[None]:
+    """rcParams for a printed page while the block runs (sizes in points at the page's size)."""
+    with mpl.rc_context(PAGE_RC):
+        yield
+
+
+def page_width(fig: Figure) -> float:
+    """The page width a figure drawn at its own size gets: two columns when it was drawn wider than
+    7.5 in (panels side by side, rows of images), else one."""
+    return PAGE_IN if fig.get_figwidth() > 7.5 else COLUMN_IN
+
+
+def visible_texts(fig: Figure) -> list[Text]:
+    """Every Text artist of ``fig`` that is shown and holds characters (titles, labels, tick labels,
+    legend entries, annotations)."""
+    return [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and _shown(t)
+    ]
+
+
+def _shown(t: Text) -> bool:
+    """Whether every parent up to the figure is visible (a hidden axis hides its tick labels)."""
+    parent = getattr(t, "axes", None)
+    return parent is None or parent.get_visible()
+
+
+def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
+    """Size ``fig`` for a page: ``width`` inches wide, its height scaled with it (at most 1.25 times the
+    width: a figure fits the page); every text below ``min_pt`` raised to it; the layout then fitted
+    again."""
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(width, min(h / w, 1.25) * width)
+    for t in visible_texts(fig):
+        if t.get_fontsize() < min_pt:
+            t.set_fontsize(min_pt)
+    if fig.get_layout_engine() is None:
+        with warnings.catch_warnings():  # "not compatible with tight_layout": some axes keep their place
+            warnings.simplefilter("ignore", UserWarning)
+            fig.tight_layout(pad=0.3)
+    return fig

@@ -1,0 +1,85 @@
+"""What a report (and the paper) shows of runs trained with several seeds: the table's rows (a suite's run
+with its seeds: mean ± std, N), and each group's verdicts (is a difference beyond the spread?)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vislab.experiments.results.reported import ReportedLike, legend
+from vislab.experiments.results.spread import RULE, Verdict, group_verdicts, rows_by_seed_suffix
+from vislab.experiments.results.table import (
+    SPREAD_NOTE,
+    columns,
+    first_of_rows,
+    seed_rows,
+    table_rows,
+)
+
+
+class Planned(Protocol):
+    """What these functions read of a report's plan (``report.build.ReportPlan``)."""
+
+    kind: str
+    info: dict
+    complete: dict[str, dict]
+
+
+def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
+    """Row → its runs when runs have seeds: a seeded suite's rows (suite.json), or runs named
+    ``<row>-s<i>`` in a folder; None when every run is its own row."""
+    if plan.kind == "suite":
+        return plan.info.get("rows")
+    return rows_by_seed_suffix(list(plan.complete)) if plan.kind == "folder" else None
+
+
+def reported_of(plan: Planned) -> ReportedLike:
+    """The suite's ``reported:`` block (None for anything but a suite)."""
+    return plan.info.get("reported") if plan.kind == "suite" else None
+
+
+def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The comparison table's rows and columns: a row per run, or per row of seeds (mean ± std, N)."""
+    rows, reported = plan_rows(plan), reported_of(plan)
+    if rows is None:
+        return table_rows(plan.complete, reported), columns(reported)
+    return seed_rows(plan.complete, rows, reported), columns(reported, seeded=True)
+
+
+def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Verdict]]:
+    """Each group of a seeded suite (or ``all`` runs of a seeded folder): every member against the one
+    before it on ``metric``; {} without seeds (nothing to weigh a difference against)."""
+    rows = plan_rows(plan)
+    if not rows:
+        return {}
+    values = {
+        row: [s[metric] for n in names if (s := plan.complete.get(n)) and s.get(metric) is not None]
+        for row, names in rows.items()
+    }
+    groups = plan.info.get("groups") if plan.kind == "suite" else None
+    return group_verdicts(groups or {"all runs": list(rows)}, values, label=_label(metric))
+
+
+def _label(metric: str) -> str:
+    """A figure's name as the tables head it: test_acc → 'test ACC'."""
+    return dict(columns()).get(metric, metric)
+
+
+def table_context(plan: Planned) -> dict:
+    """The report template's table: ``rows`` and ``columns`` (:func:`results_table`), the reports
+    ``reported`` for those rows, and with seeds the ``spread_note``, the groups' ``verdicts`` (group →
+    sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
+    rows, cols = results_table(plan)
+    seeded = plan_rows(plan)
+    cited = first_of_rows(plan.complete, seeded) if seeded else plan.complete
+    verdicts = {
+        group: [dict(text=v.sentence(), exceeds=v.exceeds) for v in found]
+        for group, found in plan_verdicts(plan).items()
+    }
+    return dict(
+        rows=rows,
+        columns=cols,
+        reported=legend(reported_of(plan), list(cited)),
+        spread_note=SPREAD_NOTE if seeded else "",
+        verdicts=verdicts,
+        verdict_rule=RULE,
+    )

@@ -1,0 +1,160 @@
+"""`vislab paper`: a seeded digits suite → figures sized for a page (PDF and 300-dpi PNG, text ≥ 8 pt),
+tables.tex whose numbers are results.csv's (recomputed from the runs), and a main.tex that compiles."""
+
+import csv
+import json
+import re
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from PIL import Image
+
+from conftest import cli
+from vislab.cli import main
+from vislab.experiments.results.table import COLUMNS
+
+SUITE = {
+    "description": "paper test",
+    "base": {
+        "data": {"name": "digits", "limit": 240},
+        "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "seed": 0},
+        "model": {"name": "mlp", "hidden": [32]},
+    },
+    "runs": {
+        "majority": {"model.name": "majority"},
+        "mlp": {},
+        "cnn": {"model.name": "cnn", "model.widths": [8], "model.fc": [16]},
+    },
+    "groups": {"nets": ["majority", "mlp", "cnn"]},
+}
+WIDTHS_IN = (3.3, 6.9)
+TEX = shutil.which("latexmk") or shutil.which("pdflatex")
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    """(suite folder, paper folder, {saved file: (size in inches, dpi, smallest text in pt)})."""
+    root = tmp_path_factory.mktemp("paper")
+    spec = root / "suite.yaml"
+    spec.write_text(yaml.safe_dump(SUITE, sort_keys=False))
+    suite, out = root / "suite", root / "paper"
+    saved: dict[str, tuple] = {}
+    real = Figure.savefig
+
+    def spy(fig, fname, *args, **kw):  # what each figure holds as it is saved into the paper
+        if str(out) in str(fname):
+            texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+            smallest = min(t.get_fontsize() for t in texts)
+            saved[Path(fname).name] = (tuple(fig.get_size_inches()), kw.get("dpi"), smallest)
+        return real(fig, fname, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Figure, "savefig", spy)
+        assert main(["suite", str(spec), "--seeds", "2", "--out", str(suite), "-q", "--no-report"]) == 0
+        assert main(["paper", str(suite), "--out", str(out)]) == 0
+    return suite, out, saved
+
+
+@pytest.mark.slow
+def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
+    _, out, saved = paper
+    pdfs = sorted(p.stem for p in (out / "figures").glob("*.pdf"))
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    assert pdfs == pngs and "curves" in pdfs and "curves_nets" in pdfs
+    assert {"confusion_mlp-s0", "per_class_cnn-s0"} <= set(pdfs)
+    for stem in pdfs:
+        (w_in, h_in), dpi, smallest = saved[f"{stem}.png"]
+        assert dpi == 300 and smallest >= 8, (stem, dpi, smallest)
+        assert saved[f"{stem}.pdf"][2] >= 8
+        assert min(abs(w_in - w) for w in WIDTHS_IN) < 1e-6, (stem, w_in)
+        with Image.open(out / "figures" / f"{stem}.png") as img:
+            assert round(img.info["dpi"][0]) == 300
+            assert any(abs(img.size[0] - w * 300) <= 2 for w in WIDTHS_IN), (stem, img.size)
+            assert abs(img.size[1] - h_in * 300) <= 2
+        box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", (out / "figures" / f"{stem}.pdf").read_bytes())
+        assert box and abs(float(box[1]) - w_in * 72) < 0.5 and abs(float(box[2]) - h_in * 72) < 0.5
+    figures_tex = (out / "figures.tex").read_text()
+    assert figures_tex.count("\\begin{figure}") == len(pdfs)
+    assert "each curve the mean over 2 seeds, band $\\pm$ 1 std" in figures_tex
+
+
+def _latex_rows(tex: str) -> list[dict[str, str]]:
+    """Each tabular of tables.tex as {header: cell} per row (LaTeX markup stripped)."""
+    rows = []
+    for table in re.findall(r"\\toprule\n(.*?)\\bottomrule", tex, re.S):
+        header, _, body = table.partition("\\midrule\n")
+        heads = [h.strip() for h in header.strip().removesuffix("\\\\").split("&")]
+        for line in body.strip().splitlines():
+            cells = [c.strip() for c in line.strip().removesuffix("\\\\").split("&")]
+            rows.append(dict(zip(heads, cells)))
+    return rows
+
+
+@pytest.mark.slow
+def test_tables_tex_numbers_are_results_csv_recomputed_from_the_runs(paper):
+    suite, out, _ = paper
+    with open(suite / "results.csv") as f:
+        csv_rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert list(csv_rows) == ["majority", "mlp", "cnn"]
+    heads = {head: key for key, head in COLUMNS}
+    checked = 0
+    best_test = max(csv_rows, key=lambda r: float(csv_rows[r]["test_acc"]))
+    for row in _latex_rows((out / "tables.tex").read_text()):
+        name = row.pop("run").replace("\\_", "_")
+        assert row.pop("N") == "2"
+        runs = [json.loads((suite / f"{name}-s{i}" / "summary.json").read_text()) for i in (0, 1)]
+        for head, cell in row.items():
+            key = heads[head]
+            numbers = [float(x.replace(",", "")) for x in re.findall(r"\d[\d,]*(?:\.\d+)?", cell)]
+            values = [float(s[key]) for s in runs]
+            mean, std = statistics.mean(values), statistics.stdev(values)
+            assert float(csv_rows[name][key]) == pytest.approx(mean, abs=1e-12)
+            assert float(csv_rows[name][f"{key}_std"]) == pytest.approx(std, abs=1e-12)
+            first = re.search(r"\d[\d,]*(?:\.(\d+))?", cell)
+            places = len(first[1] or "")  # the decimals the table prints
+            assert numbers[0] == pytest.approx(mean, abs=0.51 * 10**-places), (name, head, cell)
+            if len(numbers) > 1:
+                assert numbers[1] == pytest.approx(std, abs=0.51 * 10**-places), (name, head, cell)
+            checked += 1
+        if "test ACC" in row:  # the accuracy table: the best mean test ACC in bold
+            assert ("\\textbf" in row["test ACC"]) == (name == best_test)
+    assert checked == 3 * (len(COLUMNS) - 1)
+    md = (out / "tables.md").read_text()
+    assert "| run | N | train ACC |" in md and md.count("**") >= 2  # the best cells in bold
+    assert "nets: mlp vs majority:" in md and "Welch" in md
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(TEX is None, reason="no latexmk or pdflatex installed")
+def test_main_tex_compiles_into_a_pdf_holding_tables_and_figures(paper, capsys):
+    _, out, _ = paper
+    code, text = cli(capsys, "paper", paper[0], "--out", out, "--pdf")
+    assert code == 0, text
+    pdf = out / "main.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    log = (out / "main.log").read_text(errors="replace")
+    assert "LaTeX Warning" not in log, log[-3000:]
+    figures = len(list((out / "figures").glob("*.pdf")))
+    assert log.count("figures/") >= figures  # every figure's file was read into the PDF
+
+
+def test_paper_refuses_what_it_cannot_use(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, text = cli(capsys, "paper", empty, "--out", tmp_path / "p")
+    assert code == 2 and "holds no runs" in text
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "main.tex").write_text("\\documentclass{article}")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"status": "complete", "test_acc": 0.5}))
+    (run / "config.yaml").write_text("{}")
+    code, text = cli(capsys, "paper", run, "--out", mine)
+    assert code == 2 and "did not write" in text
+    assert (mine / "main.tex").read_text() == "\\documentclass{article}"
