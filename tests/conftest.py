@@ -1,6 +1,7 @@
 """Shared test helpers: tiny configs and runs on the bundled `digits` data (no network, seconds per run), and the
 in-process CLI runner (``from conftest import cli, one_line, tiny_sets``)."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,19 @@ CHROMIUM = next(
     None,
 )
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def user_cache_dir(tmp_path_factory):
+    """Decoded-array caches that cannot go beside read-only test data go to a temporary folder, not to
+    ~/.cache/vislab (vislab.data.cache; subprocesses inherit the variable)."""
+    before = os.environ.get("VISLAB_CACHE_DIR")
+    os.environ["VISLAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if before is None:
+        os.environ.pop("VISLAB_CACHE_DIR", None)
+    else:
+        os.environ["VISLAB_CACHE_DIR"] = before
 
 
 def tiny_config(*overrides: str, **sections):

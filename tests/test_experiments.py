@@ -1,9 +1,13 @@
-"""Suites end to end: the comparison table, skipping finished runs, resuming after a kill, failures."""
+"""Suites end to end: the comparison table, skipping finished runs, resuming after a kill, failures; seeds
+and the spread over them."""
 
 import csv
+import html
 import json
 import os
+import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -13,12 +17,16 @@ import pytest
 import torch
 import yaml
 
+from vislab.api import run_suite
 from vislab.cli import main
 from vislab.config import build_config
 from vislab.errors import ConfigError
+from vislab.experiments.results.spread import RULE
 from vislab.experiments.results.table import COLUMNS
-from vislab.experiments.suites.spec import builtin_suites, load_suite, run_config
+from vislab.experiments.suites.spec import builtin_suites, load_suite, run_config, with_seeds
 from vislab.models import build_model, skip_pretrained
+from vislab.report.build import build_report, plan_report
+from vislab.report.seeds import plan_verdicts
 
 BASE = {
     "data": {"name": "digits", "limit": 300},
@@ -381,3 +389,98 @@ def test_suite_file_mistakes_name_the_key_path_and_the_file(tmp_path):
     write_suite(spec, {"mlp": {}}, groups={"ladder": ["mlp", "cnn"]})
     with pytest.raises(ConfigError, match=r"'groups'.*names unknown runs \['cnn'\]"):
         load_suite(spec)
+
+
+# ------------------------------------------------------------------------------------------ seeds
+def test_seeded_runs_are_named_per_seed_and_add_to_the_seed_after_overrides(tmp_path, capsys):
+    spec = write_suite(tmp_path / "s.yaml", {"maj": {"model.name": "majority"}, "mlp": {}})
+    suite = with_seeds(load_suite(spec), 3)
+    assert list(suite.run_names()) == [f"{r}-s{i}" for r in ("maj", "mlp") for i in range(3)]
+    assert suite.rows() == {r: [f"{r}-s{i}" for i in range(3)] for r in ("maj", "mlp")}
+    assert [run_config(suite, f"mlp-s{i}").train.seed for i in range(3)] == [0, 1, 2]
+    moved = [run_config(suite, f"mlp-s{i}", ["train.seed=5"]).train.seed for i in range(3)]
+    assert moved == [5, 6, 7]  # --set train.seed=5 moves every seed, it does not collapse them
+    assert list(load_suite(spec).run_names()) == ["maj", "mlp"]  # no seeds: the runs' own names
+
+    code = main(["suite", str(spec), "--out", str(tmp_path / "o"), "--seeds", "0", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "seeds 0" in err and "1 or more" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_seeds_train_each_run_n_times_give_mean_std_and_resume_only_new_seeds(tmp_path, train_spy):
+    spec = write_suite(
+        tmp_path / "s.yaml",
+        {"maj": {"model.name": "majority"}, "mlp": {"train.epochs": 1}},
+        base={**BASE, "train": {**BASE["train"], "seed": 3}},
+    )
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--seeds", "2", "--jobs", "2", "-q", "--no-report"]
+    assert main(["suite", str(spec), *args]) == 0
+    names = [f"{r}-s{i}" for r in ("maj", "mlp") for i in range(2)]
+    seeds = {n: json.loads((out / n / "summary.json").read_text())["seed"] for n in names}
+    assert seeds == {"maj-s0": 3, "maj-s1": 4, "mlp-s0": 3, "mlp-s1": 4}
+    mtimes = {n: (out / n / "summary.json").stat().st_mtime_ns for n in names}
+
+    # a third seed: only the new runs train; the table is then over 3 seeds
+    result = run_suite(str(spec), out=out, seeds=3, log=lambda line: None)
+    assert train_spy == [("maj-s2", False), ("mlp-s2", False)]
+    assert mtimes == {n: (out / n / "summary.json").stat().st_mtime_ns for n in names}
+    with open(out / "results.csv") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert list(rows) == ["maj", "mlp"] and list(result.table["run"]) == ["maj", "mlp"]
+    for row in ("maj", "mlp"):
+        runs = [json.loads((out / f"{row}-s{i}" / "summary.json").read_text()) for i in range(3)]
+        assert rows[row]["seeds"] == "3" and result.table.set_index("run").loc[row, "seeds"] == 3
+        for key in ("val_acc", "test_acc", "test_loss", "train_time_s"):
+            values = [s[key] for s in runs]
+            assert float(rows[row][key]) == pytest.approx(statistics.mean(values), abs=1e-12)
+            assert float(rows[row][f"{key}_std"]) == pytest.approx(
+                statistics.stdev(values), abs=1e-12
+            )
+    md = (out / "results.md").read_text()
+    mean, std = float(rows["mlp"]["test_acc"]), float(rows["mlp"]["test_acc_std"])
+    assert "| mlp | 3 |" in md and f"{mean:.4f} ± {std:.4f}" in md
+
+    train_spy.clear()  # the same command again (seeds as suite.json records them) trains nothing
+    run_suite(str(spec), out=out, log=lambda line: None)
+    assert train_spy == []
+
+
+def _fake_runs(folder: Path, accuracies: dict[str, list[float]]) -> None:
+    """Finished runs ``<row>-s<i>`` with only a summary.json: the given test accuracies."""
+    for row, values in accuracies.items():
+        for i, acc in enumerate(values):
+            run = folder / f"{row}-s{i}"
+            run.mkdir(parents=True)
+            (run / "summary.json").write_text(json.dumps({"status": "complete", "test_acc": acc}))
+
+
+def test_a_difference_beyond_the_seeds_spread_is_told_from_one_within_it(tmp_path):
+    accuracies = {  # a folder of runs: rows in name order, each compared with the one before
+        "depth-2": [0.80, 0.81, 0.79, 0.80, 0.82],
+        "depth-6": [0.90, 0.91, 0.89, 0.92, 0.90],  # clearly above depth-2
+        "depth-8": [0.91, 0.88, 0.93, 0.87, 0.90],  # overlaps depth-6
+    }
+    _fake_runs(tmp_path, accuracies)
+    [(_, [beyond, within])] = plan_verdicts(plan_report(tmp_path)).items()
+    mean = {row: statistics.mean(v) for row, v in accuracies.items()}
+    assert (beyond.first, beyond.second) == ("depth-6", "depth-2")
+    assert (within.first, within.second) == ("depth-8", "depth-6")
+    assert beyond.exceeds is True and within.exceeds is False
+    up, down = 100 * (mean["depth-6"] - mean["depth-2"]), 100 * (mean["depth-6"] - mean["depth-8"])
+    assert beyond.sentence().startswith(f"depth-6 vs depth-2: +{up:.1f} ± ")
+    assert within.sentence().startswith(f"depth-8 vs depth-6: −{down:.1f} ± ")
+    assert "pt test ACC over 5 seeds" in beyond.sentence()
+    assert beyond.sentence().endswith("exceeds the spread.")
+    assert within.sentence().endswith("within the spread.")
+    page = build_report(tmp_path).read_text()  # the report says both, with the rule beside them
+    assert html.escape(beyond.sentence(), quote=True) in page
+    assert html.escape(within.sentence(), quote=True) in page
+    items = re.findall(r'<li class="(exceeds|within)" title="([^"]*)"', page)
+    assert [(kind, html.unescape(rule)) for kind, rule in items] == [
+        ("exceeds", RULE),
+        ("within", RULE),
+    ]
+    assert "0.8040 ± 0.0114" in page  # depth-2's test ACC in the table: mean ± std over its seeds

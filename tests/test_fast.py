@@ -7,7 +7,7 @@ import torch
 
 from conftest import tiny_config
 from vislab.config import AugmentConfig, load_config
-from vislab.data.augment import build_augment
+from vislab.data.augment import build_augment, build_mix
 from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats, fit_stats
 from vislab.data.types import ArraySet
@@ -266,8 +266,25 @@ class _CountSyncs(torch.utils._python_dispatch.TorchDispatchMode):
             "train.track_grad_norm=true",
         ),
         ("model.name=cnn", "model.widths=[8,8]", "train.log_every=1", "train.track_grad_norm=true"),
+        (  # soft targets N×K through the loss and the train accuracy (argmax of the target)
+            "model.name=cnn",
+            "model.widths=[8,8]",
+            "augment.mixup.p=0.5",
+            "augment.cutmix.p=0.5",
+            "augment.erasing.p=0.5",
+            "train.label_smoothing=0.1",
+        ),
     ],
-    ids=["cnn-crop-flip", "cnn-augment-p", "vit", "fast", "mlp-scratch", "vit-track", "cnn-track"],
+    ids=[
+        "cnn-crop-flip",
+        "cnn-augment-p",
+        "vit",
+        "fast",
+        "mlp-scratch",
+        "vit-track",
+        "cnn-track",
+        "cnn-mix-erase",
+    ],
 )
 def test_training_steps_never_wait_for_the_device(tmp_path, monkeypatch, over):
     """The step loop reads nothing back except where a metric is logged: with progress logging off, the
@@ -348,3 +365,54 @@ def test_loader_batches_never_wait_on_the_host(storage, augment):
     for epoch, start in ((0, 0), (1, 0), (2, 1)):
         counts = _per_batch(ld.epoch(epoch, start))
         assert counts == [(0, built[epoch] + per_batch)] + [(0, per_batch)] * (len(ld) - start - 1)
+
+
+class _DeviceReads(torch.utils._python_dispatch.TorchDispatchMode):
+    """The reads (``SYNC_OPS``) of a tensor off the host: what would make the host wait for a GPU. Reads of
+    host tensors (kornia draws its parameters on the host) wait for nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        on_device = any(isinstance(t, torch.Tensor) and t.device.type != "cpu" for t in args)
+        self.count += func._schema.name in SYNC_OPS and on_device
+        return func(*args, **(kwargs or {}))
+
+
+BATCH_OPS = {
+    "randaugment": {"randaugment": {"num_ops": 2}},
+    "trivialaugment": {"trivialaugment": {"p": 0.5}},
+    "autoaugment": {"autoaugment": {"p": 0.5}},
+    "erasing": {"erasing": {"p": 0.5}},
+    "mixup-cutmix": {"mixup": {"p": 0.5}, "cutmix": {"p": 0.5}},
+    "all": {"crop": {"p": 1.0}, "randaugment": {"num_ops": 1}, "trivialaugment": {"p": 0.5},
+            "autoaugment": {"p": 0.5}, "erasing": {"p": 0.5}, "mixup": {"p": 1.0}, "cutmix": {"p": 1.0}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("storage", ["meta", "cpu"], ids=["resident", "streamed"])
+@pytest.mark.parametrize("name", list(BATCH_OPS))
+def test_batch_ops_never_read_the_device(storage, name):
+    """Each batch-level op (RandAugment, TrivialAugment, AutoAugment, erasing, mixup, cutmix) on batches
+    delivered to the 'meta' device reads nothing from it — a read there would also fail outright. Mixup and
+    cutmix alone add no host copy per batch either: their draws go to the device once per epoch."""
+    data = image_set(n=100)
+    cfg = AugmentConfig.model_validate(BATCH_OPS[name])
+    ld = DeviceLoader(
+        data, fit_stats(data.x, "standard"), 16, "meta", shuffle=True, drop_last=True,
+        augment=build_augment(cfg, (3, 12, 12)), seed=1, storage=storage, mix=build_mix(cfg, (3, 12, 12), 4),
+    )  # fmt: skip
+    for epoch, start in ((0, 0), (1, 2)):
+        batches = ld.epoch(epoch, start)
+        for _ in range(len(ld) - start):
+            mode = _DeviceReads()
+            with mode:
+                x, y = next(batches)
+            assert mode.count == 0 and x.shape == (16, 3, 12, 12), name
+            mixed = ld.mix is not None  # labels as targets N×K
+            assert y.shape == ((16, 4) if mixed else (16,)) and y.is_floating_point() == mixed
+    if name == "mixup-cutmix":
+        per_batch = 0 if not ld.stream else 2  # a streamed batch's x and y
+        assert _per_batch(ld.epoch(2))[1:] == [(0, per_batch)] * (len(ld) - 1)

@@ -45,7 +45,15 @@ train: {epochs: 4, batch_size: 64, seed: 3, device: cpu}
 """
 
 # what differs between two runs of the same config by construction: times, memory, the folder name
-NOT_COMPARED = {"run", "train_time_s", "test_time_s", "setup_s", "eval_s", "figures_s", "peak_rss_mb"}
+NOT_COMPARED = {
+    "run",
+    "train_time_s",
+    "test_time_s",
+    "setup_s",
+    "eval_s",
+    "figures_s",
+    "peak_rss_mb",
+}
 
 
 def _vislab(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:

@@ -55,7 +55,10 @@ def paper(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Figure, "savefig", spy)
-        assert main(["suite", str(spec), "--seeds", "2", "--out", str(suite), "-q", "--no-report"]) == 0
+        assert (
+            main(["suite", str(spec), "--seeds", "2", "--out", str(suite), "-q", "--no-report"])
+            == 0
+        )
         assert main(["paper", str(suite), "--out", str(out)]) == 0
     return suite, out, saved
 
@@ -76,7 +79,10 @@ def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
             assert round(img.info["dpi"][0]) == 300
             assert any(abs(img.size[0] - w * 300) <= 2 for w in WIDTHS_IN), (stem, img.size)
             assert abs(img.size[1] - h_in * 300) <= 2
-        box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", (out / "figures" / f"{stem}.pdf").read_bytes())
+        box = re.search(
+            rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)",
+            (out / "figures" / f"{stem}.pdf").read_bytes(),
+        )
         assert box and abs(float(box[1]) - w_in * 72) < 0.5 and abs(float(box[2]) - h_in * 72) < 0.5
     figures_tex = (out / "figures.tex").read_text()
     assert figures_tex.count("\\begin{figure}") == len(pdfs)
@@ -148,13 +154,21 @@ def test_paper_refuses_what_it_cannot_use(tmp_path, capsys):
     empty.mkdir()
     code, text = cli(capsys, "paper", empty, "--out", tmp_path / "p")
     assert code == 2 and "holds no runs" in text
-    mine = tmp_path / "thesis"
+    runs = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "summary.json").write_text(json.dumps({"status": "complete", "test_acc": 0.5}))
+        (run / "config.yaml").write_text("{}")
+        runs.append(run)
+    code, text = cli(capsys, "paper", *runs)
+    assert code == 2 and "give --out" in text
+    mine = tmp_path / "thesis"  # a folder of the user's own: never written into
     mine.mkdir()
     (mine / "main.tex").write_text("\\documentclass{article}")
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "summary.json").write_text(json.dumps({"status": "complete", "test_acc": 0.5}))
-    (run / "config.yaml").write_text("{}")
-    code, text = cli(capsys, "paper", run, "--out", mine)
+    code, text = cli(capsys, "paper", runs[0], "--out", mine)
     assert code == 2 and "did not write" in text
     assert (mine / "main.tex").read_text() == "\\documentclass{article}"
+    (tmp_path / "file").write_text("")
+    code, text = cli(capsys, "paper", runs[0], "--out", tmp_path / "file" / "paper")
+    assert code == 2 and "cannot write --out" in text and "writable" in text

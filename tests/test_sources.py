@@ -29,7 +29,6 @@ from fixtures import (
     write_mnist,
 )
 from vislab.config import DataConfig
-from vislab.data import cache as data_cache
 from vislab.data import download as dl
 from vislab.data import safe_tar
 from vislab.data.safe_pickle import load_pickle
@@ -54,10 +53,10 @@ def no_network(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def user_cache(tmp_path_factory, monkeypatch) -> Path:
-    """The fallback cache folder (~/.cache/vislab) of these tests: a fresh temporary one."""
-    home = tmp_path_factory.mktemp("xdg-cache")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    return home / "vislab"
+    """The cache folder (~/.cache/vislab) of these tests: a fresh temporary one."""
+    folder = tmp_path_factory.mktemp("user-cache") / "vislab"
+    monkeypatch.setenv("VISLAB_CACHE_DIR", str(folder))
+    return folder
 
 
 def cfg(name: str, root, **kw) -> DataConfig:
@@ -209,7 +208,7 @@ def test_md5_is_cached_by_size_and_mtime(tmp_path, monkeypatch):
     f.write_bytes(b"hello")
     md5 = dl.md5_file(f)
     dl.check_official(f, 5, md5)
-    assert (tmp_path / dl.CHECKSUM_FILE).is_file()
+    assert dl._cache_path(f).is_file() and not list(tmp_path.glob(".*"))  # not beside the data
     monkeypatch.setattr(dl, "md5_file", lambda p: pytest.fail("MD5 recomputed"))
     dl.check_official(f, 5, md5)  # from the marker file
     os.utime(f, ns=(0, 10**9))
@@ -375,10 +374,10 @@ def _refuse(*args, **kw):
 
 
 @pytest.mark.parametrize("gz", [True, False])
-def test_idx_second_load_reads_the_cache(tmp_path, monkeypatch, gz):
+def test_idx_second_load_reads_the_cache(user_cache, tmp_path, monkeypatch, gz):
     written = write_mnist(tmp_path, gz=gz)
     first = load_source(cfg("fashion-mnist", tmp_path))
-    assert len(_entries(tmp_path / data_cache.CACHE_DIR)) == 2  # train, test
+    assert len(_entries(user_cache)) == 2  # train, test
     monkeypatch.setattr(idx, "read_idx", _refuse)
     monkeypatch.setattr(dl, "check_official", _refuse)  # the .gz MD5 was checked when decoded
     again = load_source(cfg("fashion-mnist", tmp_path))
@@ -390,17 +389,17 @@ def test_idx_second_load_reads_the_cache(tmp_path, monkeypatch, gz):
     assert again.class_names == first.class_names and again.files == first.files
 
 
-def test_idx_changed_file_invalidates_the_cache(tmp_path):
+def test_idx_changed_file_invalidates_the_cache(user_cache, tmp_path):
     write_mnist(tmp_path, sets=("test",))
     load_source(cfg("mnist", tmp_path, use=["test"]))
-    before = _entries(tmp_path / data_cache.CACHE_DIR)
+    before = _entries(user_cache)
     labels = np.full(20, 7, np.uint8)  # other labels
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
     data = load_source(cfg("mnist", tmp_path, use=["test"]))
     np.testing.assert_array_equal(data.sets["test"].y, labels)
-    after = _entries(tmp_path / data_cache.CACHE_DIR)
+    after = _entries(user_cache)
     assert len(after) == 1 and after != before  # the stale entry is gone
-    assert len(list((tmp_path / data_cache.CACHE_DIR).iterdir())) == 3  # its x, y and index
+    assert len(list((user_cache).iterdir())) == 3  # its x, y and index
 
 
 def _damage_truncate(path: Path) -> None:
@@ -417,10 +416,10 @@ def _damage_garbage(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [_damage_truncate, _damage_labels, _damage_garbage])
-def test_idx_corrupt_cache_is_rebuilt(tmp_path, monkeypatch, damage):
+def test_idx_corrupt_cache_is_rebuilt(user_cache, tmp_path, monkeypatch, damage):
     written = write_mnist(tmp_path, sets=("test",))
     load_source(cfg("mnist", tmp_path, use=["test"]))
-    for p in (tmp_path / data_cache.CACHE_DIR).glob("*.npy"):
+    for p in (user_cache).glob("*.npy"):
         damage(p)
     calls = []
     real = idx.read_idx
@@ -433,11 +432,14 @@ def test_idx_corrupt_cache_is_rebuilt(tmp_path, monkeypatch, damage):
     load_source(cfg("mnist", tmp_path, use=["test"]))
 
 
-def test_cache_falls_back_to_user_folder_then_skips(tmp_path, user_cache, monkeypatch):
+def test_cache_never_writes_beside_the_data_and_skips_when_unwritable(
+    tmp_path, user_cache, monkeypatch
+):
     write_mnist(tmp_path, sets=("test",))
-    (tmp_path / data_cache.CACHE_DIR).write_text("a file where the cache folder would go")
     first = load_source(cfg("mnist", tmp_path, use=["test"]))
-    assert len(_entries(user_cache)) == 1  # the data's folder cannot hold it: ~/.cache/vislab does
+    assert len(_entries(user_cache)) == 1 and not list(
+        tmp_path.glob(".*")
+    )  # the data's folder untouched
     real = idx.read_idx
     monkeypatch.setattr(idx, "read_idx", _refuse)
     again = load_source(cfg("mnist", tmp_path, use=["test"]))
@@ -445,9 +447,8 @@ def test_cache_falls_back_to_user_folder_then_skips(tmp_path, user_cache, monkey
     monkeypatch.setattr(idx, "read_idx", real)
     blocked = tmp_path / "no-cache-here"
     blocked.write_text("a file, not a folder")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setenv("VISLAB_CACHE_DIR", str(blocked / "vislab"))
     write_mnist(tmp_path / "other", sets=("test",), seed=1)
-    (tmp_path / "other" / data_cache.CACHE_DIR).write_text("")
     data = load_source(
         cfg("mnist", tmp_path / "other", use=["test"])
     )  # nowhere to cache: just loads
@@ -472,10 +473,10 @@ def test_cifar100_cache_per_label_kind(tmp_path, monkeypatch, label_mode):
     np.testing.assert_array_equal(data.sets["train"].x, written["train"][0])
 
 
-def test_cifar_cache_reused_invalidated_and_rebuilt(tmp_path, monkeypatch):
+def test_cifar_cache_reused_invalidated_and_rebuilt(user_cache, tmp_path, monkeypatch):
     write_cifar(tmp_path, n=20)
     first = load_source(cfg("cifar10", tmp_path))
-    assert len(_entries(tmp_path / data_cache.CACHE_DIR)) == 3  # train, val, test
+    assert len(_entries(user_cache)) == 3  # train, val, test
     real = cifar.read_cifar_batch
     monkeypatch.setattr(cifar, "read_cifar_batch", _refuse)
     again = load_source(cfg("cifar10", tmp_path))
@@ -493,8 +494,8 @@ def test_cifar_cache_reused_invalidated_and_rebuilt(tmp_path, monkeypatch):
     assert calls == ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4"]
     np.testing.assert_array_equal(changed.sets["train"].x[40:60], x)
     np.testing.assert_array_equal(changed.sets["train"].y[40:60], y)
-    assert len(_entries(tmp_path / data_cache.CACHE_DIR)) == 3
-    for p in (tmp_path / data_cache.CACHE_DIR).glob("CIFAR-10-test-*.x.npy"):
+    assert len(_entries(user_cache)) == 3
+    for p in (user_cache).glob("CIFAR-10-test-*.x.npy"):
         _damage_truncate(p)
     calls.clear()
     rebuilt = load_source(cfg("cifar10", tmp_path))

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import re
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -90,9 +91,7 @@ def train(
     ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
-    >>> class Net(torch.nn.Module):
-    ...     def __init__(self, input_shape, num_classes, width: int = 32): ...
-    >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)
+    >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)  # your nn.Module
     >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
     >>> run = vislab.train(out=run.path, resume=True, epochs=20)  # 10 more epochs of a finished run
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
@@ -103,9 +102,8 @@ def train(
         _check_resume_arguments(out, given_names, overwrite)
         cfg = None
     else:
-        if epochs is not None:
-            overrides = {**overrides, "train.epochs": epochs}
-        cfg = make_config(config, model=model, data=data, overrides=overrides)
+        with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
+        cfg = make_config(config, model=model, data=data, overrides=with_epochs)
     quiet = not in_notebook() if quiet is None else quiet
     try:
         return train_config(
@@ -113,11 +111,15 @@ def train(
             epochs=epochs if resume else None,
         )  # fmt: skip
     except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
-        raise RunExists(
-            e.path,
-            f"'{e.path}' already holds a run. Continue it with vislab.train(out={str(e.path)!r}, "
-            f"resume=True), start over with overwrite=True (deletes its files), or choose another out=.",
-        ) from None
+        raise _in_api_words(e) from None
+
+
+def _in_api_words(e: RunExists) -> RunExists:
+    return RunExists(
+        e.path,
+        f"'{e.path}' already holds a run. Continue it with vislab.train(out={str(e.path)!r}, "
+        f"resume=True), start over with overwrite=True (deletes its files), or choose another out=.",
+    )
 
 
 def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
@@ -166,7 +168,7 @@ def train_config(
             epochs=epochs,
         )  # fmt: skip
     finally:
-        dist.close()
+        dist.close(finished=sys.exc_info()[0] is None)  # no wait for the other ranks after an error
     return Run(out)
 
 
@@ -432,9 +434,8 @@ def run_suite(
     report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed. ``overwrite=True``
     deletes an earlier suite in ``out`` first (:func:`start_over`); ``quiet=None``: progress in a notebook only.
 
-    ``seeds``: train each run of the suite that many times, as ``<run>-s0`` … with train.seed + 0 … (the
-    tables then give each run's mean ± std over its seeds); None: as the suite in ``out`` was run (its
-    suite.json), else once.
+    ``seeds``: train each run that many times, ``<run>-s0`` … with train.seed + 0 …, for the tables' mean ± std
+    (None: as the suite in ``out`` was run, else once).
 
     ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
     run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
@@ -604,19 +605,11 @@ def sweep(
 
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage)
     study = run_sweep(
-        spec,
-        folder,
-        trials=trials,
-        timeout=timeout,
-        storage=storage,
-        overrides=suite_overrides(data, epochs, _assignments(overrides)),
-        narrow=narrow,
-        narrow_trials=narrow_trials,
-        quiet=quiet,
-        log=log,
-        on_results=report_hook(log) if report else None,
-        curves=curves,
-    )
+        spec, folder, trials=trials, timeout=timeout, storage=storage,
+        overrides=suite_overrides(data, epochs, _assignments(overrides)), narrow=narrow,
+        narrow_trials=narrow_trials, quiet=quiet, log=log,
+        on_results=report_hook(log) if report else None, curves=curves,
+    )  # fmt: skip
     if narrow and report:  # the first stage's report links to the second's
         build_report(folder, study=study)
     return study

@@ -1,9 +1,9 @@
 """The ``vislab`` command. Exit codes: 0 success, 2 user error (message, no traceback), 1 runtime
 failure, 130 interrupted (resumable); they follow the error's type (``vislab.errors``).
 
-Commands import the layers they drive when they run ("on use" below): those load torch,
-scikit-learn, matplotlib and optuna (~3 s here), which `vislab --help`, tab completion and usage
-errors should not wait for.
+Commands import the layers they drive when they run ("on use" below): those load torch and, as a
+command needs them, matplotlib, pandas and optuna (seconds), which `vislab --help`, tab completion and
+usage errors should not wait for.
 """
 
 from __future__ import annotations
@@ -54,6 +54,30 @@ TrustOpt = typer.Option(
 )
 
 
+ResumeOpt = typer.Option(None, "--resume", help="Continue the run in this directory.")
+OverwriteOpt = typer.Option(
+    False,
+    "--overwrite",
+    help="Delete the run --out holds (a vislab run folder only) and start afresh.",
+)
+NprocOpt = typer.Option(
+    1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."
+)
+EpochsOpt = typer.Option(
+    None,
+    "--epochs",
+    min=1,
+    help="train.epochs; with --resume, train a finished or interrupted run on to this many epochs "
+    "(refused for cosine and one-cycle schedules, which spread over the total).",
+)
+InitFromOpt = typer.Option(
+    None,
+    "--init-from",
+    help="Start from another run's weights (its folder or a checkpoint): train.init_from. Layers "
+    "whose shapes differ (a head for other classes) are re-initialised and named.",
+)
+
+
 @app.command()
 def train(
     config: str | None = ConfigOpt,
@@ -61,30 +85,11 @@ def train(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Run directory (default runs/<model>-<data>-<time>)."
     ),
-    resume: Path | None = typer.Option(
-        None, "--resume", help="Continue the run in this directory."
-    ),
-    overwrite: bool = typer.Option(
-        False,
-        "--overwrite",
-        help="Delete the run --out holds (a vislab run folder only) and start afresh.",
-    ),
-    nproc: int = typer.Option(
-        1, "--nproc", min=1, help="Data-parallel processes on this machine (runs torchrun)."
-    ),
-    epochs: int | None = typer.Option(
-        None,
-        "--epochs",
-        min=1,
-        help="train.epochs; with --resume, train a finished or interrupted run on to this many epochs "
-        "(refused for cosine and one-cycle schedules, which spread over the total).",
-    ),
-    init_from: Path | None = typer.Option(
-        None,
-        "--init-from",
-        help="Start from another run's weights (its folder or a checkpoint): train.init_from. Layers "
-        "whose shapes differ (a head for other classes) are re-initialised and named.",
-    ),
+    resume: Path | None = ResumeOpt,
+    overwrite: bool = OverwriteOpt,
+    nproc: int = NprocOpt,
+    epochs: int | None = EpochsOpt,
+    init_from: Path | None = InitFromOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines, no progress bar."),
     trust_code: bool = TrustOpt,
 ) -> None:
@@ -93,17 +98,8 @@ def train(
     from vislab.api import default_run_dir, train_config
     from vislab.training.launch import check_launchable, launch_torchrun
 
-    if resume is not None and overwrite:
-        raise UserError(
-            f"--resume {resume} continues that run; --overwrite deletes it to start afresh: give one."
-        )
     if resume is not None:
-        _check_resume_args(resume, config, set_ or [], out)
-        if init_from is not None:
-            raise UserError(
-                f"--init-from starts a new run from another run's weights; --resume {resume} continues "
-                f"that run with its own. Give one."
-            )
+        _check_resume_args(resume, config, set_ or [], out, overwrite, init_from)
     set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
     if epochs is not None and resume is None:
         set_.append(f"train.epochs={epochs}")
@@ -125,9 +121,25 @@ def train(
     )
 
 
-def _check_resume_args(resume: Path, config: str | None, set_: list[str], out: Path | None) -> None:
+def _check_resume_args(
+    resume: Path,
+    config: str | None,
+    set_: list[str],
+    out: Path | None,
+    overwrite: bool = False,
+    init_from: Path | None = None,
+) -> None:
     """--resume continues a run with its saved config: the original command's --config/--set/--out may be
     repeated, but settings that would change the run are refused rather than silently ignored."""
+    if overwrite:
+        raise UserError(
+            f"--resume {resume} continues that run; --overwrite deletes it to start afresh: give one."
+        )
+    if init_from is not None:
+        raise UserError(
+            f"--init-from starts a new run from another run's weights; --resume {resume} continues "
+            f"that run with its own. Give one."
+        )
     if out is not None and Path(out).resolve() != Path(resume).resolve():
         raise UserError(
             f"--resume {resume} continues that run in its own folder; --out {out} names another. "

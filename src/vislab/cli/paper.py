@@ -25,7 +25,9 @@ def paper(
     ),
     title: str | None = typer.Option(None, "--title", help="The document's title."),
     pdf: bool = typer.Option(
-        False, "--pdf", help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation)."
+        False,
+        "--pdf",
+        help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation).",
     ),
 ) -> None:
     """Write a paper folder: every figure of the report as PDF and 300-dpi PNG sized for a page (3.3 or

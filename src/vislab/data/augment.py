@@ -31,6 +31,7 @@ from kornia.augmentation.auto import AutoAugment, RandAugment, TrivialAugment
 from kornia.augmentation.auto.autoaugment import autoaugment as autoaugment_policies
 from kornia.augmentation.auto.rand_augment import rand_augment
 from kornia.augmentation.auto.trivial_augment import trivial_augment
+from pydantic import BaseModel
 
 from vislab.config import AugmentConfig, AutoAug, Crop, CutMix, Mixup, RandAug
 from vislab.errors import ConfigError
@@ -400,13 +401,14 @@ def describe_augment(cfg: AugmentConfig) -> str:
 
 
 def _is_on(cfg: AugmentConfig, name: str) -> bool:
+    """Whether op ``name`` of ``cfg`` does anything (a crop with a size always crops)."""
     op = getattr(cfg, name)
     if name == "randaugment":
         return op.num_ops > 0
     return op.p > 0 or (name == "crop" and op.size is not None)
 
 
-def _settings(op) -> str:
+def _settings(op: BaseModel) -> str:
     """``key=value`` for each setting of a config section, tuples as (a, b) and floats shortest."""
     shown = {k: (f"{v:g}" if isinstance(v, float) else str(v)) for k, v in op if v is not None}
     return " ".join(f"{k}={v}" for k, v in shown.items())

@@ -2,12 +2,13 @@
 
 Decoding Fashion-MNIST's four IDX ``.gz`` files takes ~0.7 s and CIFAR-10's six pickles ~1.1 s, in every
 run, sweep trial and test; reading the same uint8 arrays back takes 0.03 s and 0.07 s (2 shared cores;
-benchmarks/startup.py). An entry lives in ``.vislab-cache/`` beside the source files when that folder is
-writable, else in ``~/.cache/vislab/`` (``$XDG_CACHE_HOME/vislab``); where neither is, nothing is cached.
-Its key is a hash of each source file's name, size, mtime and the sha256 of its first and last MiB (2 ms
-a file; a full sha256 of CIFAR-10's batches, 0.13 s, would take twice the cached read). A changed source
-file gets a new key (the stale entry is deleted when the new one is written); an entry that cannot be
-read or fails the source's own checks is decoded again.
+benchmarks/startup.py). Entries live in the user's cache folder, ``$VISLAB_CACHE_DIR`` or
+``~/.cache/vislab/`` (``$XDG_CACHE_HOME/vislab``) — never beside the data, which may be a shared or
+system folder (a course's dataset folder, a Debian package's); where it is not writable, nothing is
+cached. Its key is a hash of each source file's name, size, mtime and the sha256
+of its first and last MiB (2 ms a file; a full sha256 of CIFAR-10's batches, 0.13 s, would take twice the
+cached read). A changed source file gets a new key (the stale entry is deleted when the new one is
+written); an entry that cannot be read or fails the source's own checks is decoded again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import numpy as np
 
 from vislab.errors import DataError
 
-CACHE_DIR = ".vislab-cache"
 VERSION = 1  # bump when what a source caches changes
 _MIB = 1 << 20
 
@@ -32,9 +32,11 @@ Arrays = dict[str, np.ndarray]
 
 
 def user_cache_dir() -> Path:
-    """Where entries go when the data's own folder is read-only: ``$XDG_CACHE_HOME/vislab``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vislab"
+    """Where entries go when the data's own folder is read-only: ``$VISLAB_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/vislab`` (``~/.cache/vislab``)."""
+    if os.environ.get("VISLAB_CACHE_DIR"):
+        return Path(os.environ["VISLAB_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vislab"
 
 
 def _fingerprint(path: Path) -> list:
@@ -118,7 +120,7 @@ def cached_arrays(
     again."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
     key = cache_key(name, files)
-    folders = [Path(files[0]).parent / CACHE_DIR, user_cache_dir()]
+    folders = [user_cache_dir()]
     for folder in folders:
         found = _read(folder, name, key)
         if found is not None:

@@ -19,10 +19,11 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from vislab.data.cache import user_cache_dir
 from vislab.errors import DataError
 from vislab.reporting import Advance, display
 
-CHECKSUM_FILE = ".vislab-md5.json"
+CHECKSUM_FILE = "md5-{folder}.json"  # in the user's cache folder, one per data folder
 CHUNK = 1 << 20
 
 
@@ -37,7 +38,10 @@ def md5_file(path: str | Path) -> str:
 
 
 def _cache_path(path: Path) -> Path:
-    return path.parent / CHECKSUM_FILE
+    """The checksum memo of ``path``'s folder, in the user's cache (never beside the data: a shared or
+    system folder)."""
+    folder = hashlib.sha256(str(path.resolve().parent).encode()).hexdigest()[:16]
+    return user_cache_dir() / CHECKSUM_FILE.format(folder=folder)
 
 
 def _read_cache(path: Path) -> dict:
@@ -53,8 +57,9 @@ def _remember(path: Path, digest: str) -> None:
     st = path.stat()
     cache = _read_cache(path)
     cache[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": digest}
-    tmp = _cache_path(path).with_name(f"{CHECKSUM_FILE}.{os.getpid()}.tmp")
+    tmp = _cache_path(path).with_name(f"{_cache_path(path).name}.{os.getpid()}.tmp")
     try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(cache, indent=1))
         os.replace(tmp, _cache_path(path))
     except OSError:

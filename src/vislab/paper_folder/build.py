@@ -84,7 +84,9 @@ def _named(paths: list[Path]) -> dict[str, Path]:
     out = {}
     for p, name in zip(paths, names):
         if not (p / "summary.json").is_file():
-            raise UserError(f"'{p}' is not a run folder (no summary.json): give run folders, or one suite folder.")
+            raise UserError(
+                f"'{p}' is not a run folder (no summary.json): give run folders, or one suite folder."
+            )
         key = name if names.count(name) == 1 else f"{p.resolve().parent.name}/{name}"
         out[key] = p
     return out
@@ -113,7 +115,9 @@ def _check_out(folder: Path) -> None:
         ) from None
 
 
-def _write_texts(plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None) -> None:
+def _write_texts(
+    plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None
+) -> None:
     """tables.tex, tables.md, figures.tex and main.tex of the drawn ``figures``."""
     rows, cols = results_table(plan)
     seeded = plan_rows(plan) is not None
@@ -138,7 +142,9 @@ def _heading(plan: ReportPlan) -> str:
 
 
 def _generated(plan: ReportPlan) -> str:
-    return f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {plan.folder}."
+    return (
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {plan.folder}."
+    )
 
 
 def latex_verdicts(verdicts: dict[str, list[Verdict]]) -> str:

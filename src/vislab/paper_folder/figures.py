@@ -48,7 +48,9 @@ class PageFigures(FigureSet):
         try:
             with page_style(), captured_figures() as drawn:
                 fn(*args, path=self.tmp / name, **kw)
-                saved = [self._save(f"{stem}-{i}" if i else stem, fig) for i, fig in enumerate(drawn)]
+                saved = [
+                    self._save(f"{stem}-{i}" if i else stem, fig) for i, fig in enumerate(drawn)
+                ]
         except Exception as e:  # one broken figure must not cost the whole paper
             self.notes.append(f"{caption}: not drawn ({type(e).__name__}: {e})")
             return None

@@ -81,21 +81,25 @@ def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str
             f"  \\label{{fig:{fig.stem}}}\n\\end{{figure}}\n"
             + ("\\clearpage\n" if i % per_page == 0 and i < len(figures) else "")
         )
-    head = "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide.\n"
+    head = (
+        "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide.\n"
+    )
     return head + "\n".join(blocks)
 
 
 def _sentence(text: str) -> str:
-    """A caption as a sentence: first letter up, a full stop at the end."""
+    """The report's caption, ended by a full stop (its first word may be a run's name: kept as it is)."""
     text = text.strip()
-    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text
+    return text.rstrip(".") + "." if text else text
 
 
 def main_document(title: str, intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
     """main.tex: the title, ``intro`` paragraphs, the group verdicts, tables.tex, figures.tex, notes."""
     paragraphs = "\n\n".join(escape(p) for p in intro if p)
     noted = "".join(f"  \\item {escape(n)}\n" for n in notes)
-    notes_part = f"\\section*{{Notes}}\n\\begin{{itemize}}\n{noted}\\end{{itemize}}\n" if notes else ""
+    notes_part = (
+        f"\\section*{{Notes}}\n\\begin{{itemize}}\n{noted}\\end{{itemize}}\n" if notes else ""
+    )
     return f"""{MARK}: `vislab paper` rewrites this folder (figures/, *.tex, tables.md).
 \\documentclass[10pt]{{article}}
 \\usepackage[T1]{{fontenc}}

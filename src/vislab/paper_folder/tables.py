@@ -8,20 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
-from vislab.experiments.results.table import fmt
+from vislab.experiments.results.table import COLUMNS, fmt
 from vislab.paper_folder.latex import escape
 
-PARTS = (  # (label, caption, the figures it holds)
+ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
+COST = ("train_time_s", "test_time_s", "params", "epochs_run", "best_epoch")
+PARTS = (  # (label, caption, the figures it holds): the results table's columns in three tables
+    ("accuracy", "Validation and test accuracy (fractions)", ACCURACY),
     (
-        "accuracy",
-        "Accuracy (fractions) and loss",
-        ("train_acc", "val_acc", "val_pacc", "test_acc", "test_pacc", "test_loss"),
+        "training",
+        "Training accuracy and further test figures",
+        tuple(k for k, _ in COLUMNS[1:] if k not in ACCURACY + COST),
     ),
-    (
-        "cost",
-        "Size and time",
-        ("params", "epochs_run", "best_epoch", "train_time_s", "test_time_s"),
-    ),
+    ("cost", "Size and time", COST),
 )
 _REPORTED = "_reported_"
 
@@ -47,18 +46,23 @@ class Part:
 
 
 def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[Part]:
-    """The results table split in two (accuracy, cost), each with its reported columns and bold bests."""
+    """The results table split in three (accuracy, training, cost), each with its reported columns and
+    the best of vislab's values in bold; a column no run has a value for (e.g. top-5 accuracy below ten
+    classes) is left out, and a table left with none."""
     out = []
+    spread = f"; {SPREAD_WORDS}" if seeded else ""
     for label, caption, keys in PARTS:
         mine = [
             (k, h)
             for k, h in cols
-            if k in ("run", "seeds") or k.split(_REPORTED)[0] in keys
+            if k in ("run", "seeds")
+            or (k.split(_REPORTED)[0] in keys and any(r.get(k) is not None for r in rows))
         ]
-        if seeded:
-            caption += f"; {SPREAD_WORDS}"
+        if all(k in ("run", "seeds") for k, _ in mine):
+            continue
         bold = {(i, k) for k, _ in mine for i in best_rows(rows, k)}
-        out.append(Part(label, caption + "; best of vislab's runs in bold.", mine, rows, bold))
+        text = f"{caption}{spread}; the best of vislab's runs in bold."
+        out.append(Part(label, text, mine, rows, bold))
     return out
 
 
@@ -107,18 +111,20 @@ def latex_tables(tables: Sequence[Part], srcs: dict[str, Source], data_line: str
 
 def _latex_table(t: Part, srcs: dict[str, Source]) -> str:
     align = "".join("l" if k == "run" else "r" for k, _ in t.cols)
-    header = " & ".join(_header(k, h, srcs, latex=True) for k, h in t.cols) + " \\\\"
+    header = _latex_header(t.cols, srcs)
     body = "\n".join(
         " & ".join(_latex_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols) + " \\\\"
         for i, r in enumerate(t.rows)
     )
     used = [s for s in srcs.values() if any(k.endswith(_REPORTED + s.key) for k, _ in t.cols)]
     notes = "".join(
-        f"\\par\\smallskip{{\\footnotesize\\textsuperscript{{{s.mark}}} {escape(s.text)}}}\n"
+        f"\\par\\smallskip\\parbox{{\\linewidth}}{{\\raggedright\\footnotesize"
+        f"\\textsuperscript{{{s.mark}}} {escape(s.text)}}}\n"
         for s in used
     )
     return (
-        f"\\begin{{table}}[htbp]\n\\centering\n\\caption{{{escape(t.caption)}}}\n"
+        f"\\begin{{table}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
+        f"\\caption{{{escape(t.caption)}}}\n"
         f"\\label{{tab:{t.label}}}\n"
         "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
         f"\\begin{{tabular}}{{{align}}}\n\\toprule\n{header}\n\\midrule\n{body}\n\\bottomrule\n"
@@ -126,9 +132,46 @@ def _latex_table(t: Part, srcs: dict[str, Source]) -> str:
     )
 
 
+def _latex_header(cols: list[tuple[str, str]], srcs: dict[str, Source]) -> str:
+    """The header: one row, or with reported columns two — each figure's name over its columns
+    (``\\cmidrule``), then "vislab" and each source's key with its footnote mark."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for key, head in cols:
+        groups.setdefault(key.split(_REPORTED)[0], []).append((key, head))
+    if all(len(members) == 1 for members in groups.values()):
+        return " & ".join(_header(k, h, srcs, latex=True) for k, h in cols) + " \\\\"
+    top, rules, bottom, first = [], [], [], 1
+    for members in groups.values():
+        n = len(members)
+        if n == 1:
+            top.append("")
+            bottom.append(_header(*members[0], srcs, latex=True))
+        else:
+            name = escape(members[0][1].split(" (reported")[0])
+            top.append(f"\\multicolumn{{{n}}}{{c}}{{{name}}}")
+            rules.append(f"\\cmidrule(lr){{{first}-{first + n - 1}}}")
+            bottom += [_source_head(k, srcs) for k, _ in members]
+        first += n
+    return " & ".join(top) + " \\\\\n" + "".join(rules) + "\n" + " & ".join(bottom) + " \\\\"
+
+
+def _source_head(key: str, srcs: dict[str, Source]) -> str:
+    """Under a figure's name: "vislab", or the source's key with its footnote mark."""
+    if _REPORTED not in key:
+        return "vislab"
+    src = srcs.get(key.split(_REPORTED)[1])
+    name = key.split(_REPORTED)[1]
+    return f"{escape(name)}\\textsuperscript{{{src.mark}}}" if src else escape(name)
+
+
 def _latex_cell(key: str, value: object, bold: bool) -> str:
-    text = escape(fmt(key, value))
-    return f"\\textbf{{{text}}}" if bold else text
+    """A cell as the results tables print it; a spread's ± std in a smaller size (a narrower column)."""
+    mean, _, std = fmt(key, value).partition(" ± ")
+    mean = f"\\textbf{{{escape(mean)}}}" if bold else escape(mean)
+    if not std:
+        return mean
+    std = f"\\textbf{{{escape(std)}}}" if bold else escape(std)
+    return f"{mean}\\,{{\\footnotesize$\\pm$\\,{std}}}"
 
 
 # ------------------------------------------------------------------------------------------ Markdown

@@ -62,7 +62,9 @@ def curves_figure(
         color, marker = run_style(i)
         for key, panel, style, word in CURVES:
             label = f"{name} {word}" if len(histories) > 1 else word
-            _draw_curve(axes[panel], rows, key, dict(ls=style, color=color, marker=marker, label=label))
+            _draw_curve(
+                axes[panel], rows, key, dict(ls=style, color=color, marker=marker, label=label)
+            )
         if steps and steps.get(name):
             label = "" if len(histories) == 1 else f"{name} steps"
             draw_step_losses(axes[0], steps[name], color, label)

@@ -59,11 +59,7 @@ def page_width(fig: Figure) -> float:
 def visible_texts(fig: Figure) -> list[Text]:
     """Every Text artist of ``fig`` that is shown and holds characters (titles, labels, tick labels,
     legend entries, annotations)."""
-    return [
-        t
-        for t in fig.findobj(Text)
-        if t.get_visible() and t.get_text().strip() and _shown(t)
-    ]
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and _shown(t)]
 
 
 def _shown(t: Text) -> bool:
@@ -82,7 +78,9 @@ def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
         if t.get_fontsize() < min_pt:
             t.set_fontsize(min_pt)
     if fig.get_layout_engine() is None:
-        with warnings.catch_warnings():  # "not compatible with tight_layout": some axes keep their place
+        with (
+            warnings.catch_warnings()
+        ):  # "not compatible with tight_layout": some axes keep their place
             warnings.simplefilter("ignore", UserWarning)
-            fig.tight_layout(pad=0.3)
+            fig.tight_layout()
     return fig

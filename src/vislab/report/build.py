@@ -29,8 +29,8 @@ from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.mistakes import mistake_section
 from vislab.report.model_figures import model_figures
-from vislab.report.seeds import plan_rows, table_context
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
+from vislab.report.seeds import plan_rows, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
@@ -133,7 +133,9 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     summaries = {n: RunDir(p).read_summary() or {} for n, p in runs.items()}
     complete = {n: s for n, s in summaries.items() if is_complete(s)}
     failures = _failures("folder", {}, summaries)
-    return ReportPlan(Path(folder), "folder", runs, {}, None, complete, failures, dict(complete), list(complete))
+    return ReportPlan(
+        Path(folder), "folder", runs, {}, None, complete, failures, dict(complete), list(complete)
+    )
 
 
 def _failures(kind: str, info: dict, summaries: dict[str, dict]) -> dict[str, str]:

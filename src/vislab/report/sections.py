@@ -170,7 +170,9 @@ def curve_figures(
     """Loss and accuracy of every trained run in one figure, and one figure per group of runs. ``rows``
     (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std."""
     out = []
-    band = f"; each curve the mean over {_seed_counts(rows, histories)}, band ± 1 std" if rows else ""
+    band = (
+        f"; each curve the mean over {_seed_counts(rows, histories)}, band ± 1 std" if rows else ""
+    )
     if rows:
         histories = seed_histories(histories, rows)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}

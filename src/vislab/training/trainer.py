@@ -246,7 +246,8 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
         if update and optim.ema is not None:
             optim.ema.update(opt_step(loop.step))
         n = torch.full((), len(y), device=t.device, dtype=torch.float64)
-        label = y if y.ndim == 1 else y.argmax(1)  # mixup/cutmix: targets N×K, counted by their argmax
+        # mixup/cutmix: targets N×K, counted by their argmax
+        label = y if y.ndim == 1 else y.argmax(1)
         correct = (logits.detach().argmax(1) == label).sum().double()
         sums += torch.stack([loss.detach().double() * len(y), correct, n])
         loop.step += 1

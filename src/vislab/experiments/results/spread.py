@@ -21,7 +21,9 @@ RULE = (
     f"spread when Welch's t-test (scipy.stats.ttest_ind, equal_var=False) gives p < {ALPHA}, "
     "else it is within the spread."
 )
-SPREAD_WORDS = "each cell the mean ± std over the run's seeds (N: how many; std: sample standard deviation)"
+SPREAD_WORDS = (
+    "each cell the mean ± std over the run's seeds (N: how many; std: sample standard deviation)"
+)
 _SEED_SUFFIX = re.compile(r"^(?P<row>.+)-s(?P<index>\d+)$")
 
 
@@ -107,7 +109,9 @@ def verdict(
     if len(a) < 2 or len(b) < 2:
         return Verdict(first, second, label, diff, None, (len(a), len(b)), None)
     err = 100 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    with warnings.catch_warnings():  # rows of (nearly) constant values: scipy warns, the p-value stands
+    with (
+        warnings.catch_warnings()
+    ):  # rows of (nearly) constant values: scipy warns, the p-value stands
         warnings.simplefilter("ignore", RuntimeWarning)
         p = float(ttest_ind(a, b, equal_var=False).pvalue)
     p = 1.0 if math.isnan(p) else p  # both rows constant and equal: no difference at all

@@ -46,7 +46,10 @@ def reported_key(key: str, source: str) -> str:
     return f"{key}_reported_{source}"
 
 
-SEEDS = ("seeds", "N")  # a seeded table's column after the run: how many of the row's seeds finished
+SEEDS = (
+    "seeds",
+    "N",
+)  # a seeded table's column after the run: how many of the row's seeds finished
 
 
 def columns(reported: ReportedLike = None, seeded: bool = False) -> list[tuple[str, str]]:
