@@ -152,7 +152,7 @@ def test_a_builder_function_with_an_option_pydantic_cannot_check(tmp_path):
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda tmp: vislab.train(TINY, out=tmp / "a", epochs=3), "section__key"),
+        (lambda tmp: vislab.train(TINY, out=tmp / "a", lr=3), "section__key"),
         (lambda tmp: vislab.train(TINY, out=tmp / "b", model=42), "model must be"),
         (lambda tmp: vislab.train(TINY, out=tmp / "c", data=3.5), "data must be"),
         (lambda tmp: vislab.train(123, out=tmp / "d"), "config must be"),

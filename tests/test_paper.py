@@ -171,4 +171,4 @@ def test_paper_refuses_what_it_cannot_use(tmp_path, capsys):
     assert (mine / "main.tex").read_text() == "\\documentclass{article}"
     (tmp_path / "file").write_text("")
     code, text = cli(capsys, "paper", runs[0], "--out", tmp_path / "file" / "paper")
-    assert code == 2 and "cannot write --out" in text and "writable" in text
+    assert code == 2 and "cannot write --out" in text and "Choose a folder you can write to" in text

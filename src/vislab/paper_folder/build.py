@@ -32,8 +32,6 @@ from vislab.report.seeds import plan_rows, plan_verdicts, reported_of, results_t
 from vislab.training.checkpoint import atomic_write_text
 from vislab.version import __version__
 
-OUR_FILES = {"main.tex", "tables.tex", "figures.tex", "tables.md", "figures"}
-
 
 def write_paper(
     targets: Sequence[str | Path], out: str | Path | None = None, title: str | None = None
@@ -132,7 +130,10 @@ def _write_texts(
     atomic_write_text(folder / "figures.tex", figure_environments(figures))
     heading = title or titled(_heading(plan), plan.complete)
     intro = [line, SPREAD_NOTE if seeded else "", _generated(plan)]
-    main = main_document(heading, intro, latex_verdicts(verdicts), plan.notes)
+    failed = [
+        f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
+    ]
+    main = main_document(heading, intro, latex_verdicts(verdicts), failed + plan.notes)
     atomic_write_text(folder / "main.tex", main)
 
 

@@ -44,12 +44,13 @@ class PageFigures(FigureSet):
     def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:
         """Draw ``fn(*args, path=..., **kw)`` in the page style and save what it drew for a page; the
         figure's {name, caption}, or None and a note when it could not be drawn."""
-        stem = Path(name).stem
+        stem, drawn = Path(name).stem, []
         try:
             with page_style(), captured_figures() as drawn:
                 fn(*args, path=self.tmp / name, **kw)
                 saved = [
-                    self._save(f"{stem}-{i}" if i else stem, fig) for i, fig in enumerate(drawn)
+                    self._save(f"{stem}-{i}" if i else stem, fig, caption)
+                    for i, fig in enumerate(drawn)
                 ]
         except Exception as e:  # one broken figure must not cost the whole paper
             self.notes.append(f"{caption}: not drawn ({type(e).__name__}: {e})")
@@ -57,18 +58,17 @@ class PageFigures(FigureSet):
         finally:
             for fig in drawn:
                 plt.close(fig)
-        for page in saved:
-            self.saved[page.stem] = PageFigure(page.stem, caption, page.width_in, page.height_in)
+        self.saved.update((page.stem, page) for page in saved)
         self.made.append(name)
         return {"name": name, "caption": caption}
 
-    def _save(self, stem: str, fig: Figure) -> PageFigure:
+    def _save(self, stem: str, fig: Figure, caption: str) -> PageFigure:
         """``fig`` sized for the page (:func:`~vislab.plotting.style.fit_to_page`) as PDF and PNG."""
         fit_to_page(fig, page_width(fig))
         for suffix in ("pdf", "png"):
             fig.savefig(self.fig_dir / f"{stem}.{suffix}", dpi=DPI)
         width, height = fig.get_size_inches()
-        return PageFigure(stem, "", round(float(width), 3), round(float(height), 3))
+        return PageFigure(stem, caption, round(float(width), 3), round(float(height), 3))
 
     def close(self) -> None:
         """Remove the scratch folder (the figures are saved straight into ``fig_dir``)."""

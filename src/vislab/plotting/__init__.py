@@ -3,7 +3,9 @@ a run's figures also as ``Figure`` objects (``runs.*_figure``) for notebooks and
 
 Below ``train`` in the layers: it imports nothing of vislab but ``errors``. Its modules:
 
-- ``canvas``: the Agg backend and :func:`~vislab.plotting.canvas.save_figure`, the one way a figure is written;
+- ``canvas``: the Agg backend and :func:`~vislab.plotting.canvas.save_figure`, the one way a figure is written
+  (or, inside ``captured_figures``, handed back unwritten);
+- ``style``: the page style (rcParams for figures printed 3.3 or 6.9 in wide, text ≥ 8 pt, Okabe–Ito colours);
 - ``runs``: learning curves, confusion matrix, per-class accuracy, ROC curves (``*_figure`` → Figure,
   ``plot_*`` → PNG);
 - ``images``: image grids and mosaics, 2-D feature scatter plots;
