@@ -412,6 +412,26 @@ def resolve_suite(name_or_file: str | Path, out: str | Path | None = None) -> tu
     return suite, Path(out) if out is not None else Path("runs") / f"suite-{suite.name}"
 
 
+def _seeded_suite(
+    name_or_file: str | Path,
+    out: str | Path | None,
+    overwrite: bool,
+    storage: str | None,
+    seeds: int | None,
+) -> tuple[Suite, Path]:
+    """The suite and its folder (started over with ``overwrite``), each run ``seeds`` times (None: as
+    the suite in the folder was run, else once)."""
+    from vislab.experiments.suites.runner import SuiteState  # on use (see the imports)
+    from vislab.experiments.suites.spec import with_seeds
+
+    suite, folder = resolve_suite(name_or_file, out)
+    if overwrite:
+        start_over(folder, "suite", storage=storage)
+    return with_seeds(
+        suite, seeds if seeds is not None else SuiteState.read(folder).get("seeds", 1)
+    ), folder
+
+
 def run_suite(
     name_or_file: str | Path,
     *,
@@ -446,16 +466,10 @@ def run_suite(
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
     """
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
-    from vislab.experiments.suites.runner import SuiteState
     from vislab.experiments.suites.runner import run_suite as _run_suite
-    from vislab.experiments.suites.spec import suite_overrides, with_seeds
+    from vislab.experiments.suites.spec import suite_overrides
 
-    suite, folder = resolve_suite(name_or_file, out)
-    if overwrite:
-        start_over(folder, "suite", storage=storage)
-    suite = with_seeds(
-        suite, seeds if seeds is not None else SuiteState.read(folder).get("seeds", 1)
-    )
+    suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
