@@ -7,6 +7,8 @@ from PIL import Image
 from vislab.plotting.canvas import save_figure
 from vislab.plotting.legend import run_style
 from vislab.plotting.runs import curves_figure, plot_curves_overlay
+from vislab.report.figure_set import FigureSet
+from vislab.report.sections import curve_figures
 
 
 def _histories(n_runs: int, epochs: int = 4) -> dict[str, list[dict]]:
@@ -67,3 +69,29 @@ def test_saved_png_keeps_the_outside_legend(tmp_path):
         assert (
             img.size[0] > without.size[0] + 50
         )  # the tight crop kept the legend right of the panels
+
+
+def _report_curves(tmp_path, histories, groups):
+    figs = FigureSet(tmp_path / "figures", [])
+    return curve_figures(figs, histories, groups)
+
+
+def test_the_curves_caption_names_the_test_set_only_when_a_run_tracked_it(tmp_path):
+    untracked = _histories(2)
+    [fig] = _report_curves(tmp_path, untracked, {})
+    assert "test" not in fig["caption"] and "dotted" not in fig["caption"]
+    tracked = _histories(2)
+    for r in tracked["run-1"]:
+        r.update(test_loss=r["val_loss"], test_acc=r["val_acc"])
+    [fig] = _report_curves(tmp_path, tracked, {})
+    assert "dotted: the test set" in fig["caption"]
+
+
+def test_a_group_of_every_run_repeats_no_figure(tmp_path):
+    histories = _histories(3)
+    everyone = {"all": ["run-0", "run-1", "run-2"]}
+    assert [f["name"] for f in _report_curves(tmp_path, histories, everyone)] == ["curves.png"]
+    two = {"pair": ["run-0", "run-1"]}
+    made = _report_curves(tmp_path, histories, two)
+    assert [f["name"] for f in made] == ["curves.png", "curves_pair.png"]
+    assert "dotted" not in made[1]["caption"]

@@ -2,14 +2,18 @@
 in `vislab eval` and in report.html."""
 
 import re
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from vislab.cli import main
+from vislab.errors import UserError
+from vislab.plotting.canvas import captured_figures
 from vislab.plotting.mistakes import confident_mistakes, confused_pairs, plot_mistakes
 from vislab.report.build import build_report
+from vislab.report.figure_set import failure_note
 
 
 def test_gallery_picks_the_most_confident_wrong_predictions():
@@ -96,3 +100,51 @@ def test_report_has_a_mistakes_section_per_run(trained):
     assert 'id="mistakes-mlp"' in html or "Mistakes: most confidently wrong" in html
     assert "Most confused pairs (true → predicted" in html
     assert (trained / "figures" / "mistakes_mlp.png").is_file()
+
+
+def test_eval_normalize_draws_each_true_class_s_shares(capsys, trained, tmp_path):
+    with captured_figures() as drawn:  # the figures themselves, not their PNGs
+        code = main(
+            ["eval", str(trained), "--normalize", "--mistakes", "0", "--out", str(tmp_path)]
+        )
+        assert code == 0, capsys.readouterr().err
+        [confusion] = drawn
+    cells = np.array([float(t.get_text()) for t in confusion.axes[0].texts]).reshape(10, 10)
+    np.testing.assert_allclose(cells.sum(1), 1, atol=0.06)  # rows sum to 1 (two decimals a cell)
+    assert "share of each true class" in confusion.axes[0].get_title()
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "cnn"
+    sets = ["data.name=digits", "data.limit=300", "model.name=cnn", "train.epochs=1"]
+    code = main(["train", *[a for s in sets for a in ("--set", s)], "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_a_missing_optional_part_is_a_one_line_hint(cnn_run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "captum", None)  # as on an install without captum
+    html = build_report(cnn_run).read_text()
+    notes = re.findall(r"<li>(.*?)</li>", html.split("<h2>Notes</h2>")[-1], re.S)
+    [hint] = [n for n in notes if "Grad-CAM" in n]
+    assert hint == "cnn: Grad-CAM needs captum: pip install &#39;vislab[explain]&#39;"
+    assert "Error" not in html.split("<h2>Notes</h2>")[-1]
+    assert "dotted" not in html  # no run tracked the test set: no caption or note speaks of it
+
+
+def test_a_report_with_captum_draws_grad_cam(cnn_run):
+    html = build_report(cnn_run).read_text()
+    assert "Grad-CAM of the predicted class" in html
+    assert (cnn_run / "figures" / "gradcam_cnn.png").is_file()
+
+
+def test_failure_notes_are_one_line_without_the_exception_s_type():
+    missing = ModuleNotFoundError("No module named 'timm'", name="timm")
+    assert failure_note("vit: model figures", missing) == (
+        "vit: model figures needs timm: pip install 'vislab[timm]'"
+    )
+    told = UserError("this checkpoint is from a newer vislab.\nUpgrade: pip install -U vislab")
+    assert failure_note("cnn: test figures", told) == (
+        "cnn: test figures: this checkpoint is from a newer vislab."
+    )

@@ -24,6 +24,7 @@ from pydantic import (
 from vislab.errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent / "presets"
+DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloads into unasked
 
 
 class Section(BaseModel):
@@ -33,9 +34,11 @@ class Section(BaseModel):
 # ----------------------------------------------------------------------------------------- data
 class DataConfig(Section):
     name: str = "digits"
-    # folder holding the dataset files (per-dataset sub-folders are also searched)
-    root: str = "data"
-    download: bool = True  # fetch official files when missing (never in tests)
+    # folder holding the dataset files (per-dataset sub-folders are also searched); a root that does not
+    # exist is an error, never created (except the default folder, which a download creates)
+    root: str = DEFAULT_DATA_ROOT
+    # fetch official files when missing: "auto" only into the default root, true into any existing root
+    download: bool | Literal["auto"] = "auto"
     # imagenet: fixed statistics, for pretrained models
     normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"
     zca_epsilon: float = Field(0.1, gt=0)
@@ -47,7 +50,11 @@ class DataConfig(Section):
     # train/val/test split of these sizes (e.g. [8000, 1000, 1000] from the MNIST test set).
     split: list[int] | None = None
     use: list[Literal["train", "test"]] = ["train", "test"]  # official sets to load
-    limit: int | None = Field(None, gt=0)  # keep only the first N training samples (quick runs)
+    # keep N training samples, drawn with the seed (quick runs)
+    limit: int | None = Field(None, gt=0)
+    # keep N val and N test samples, stratified, drawn with the seed: a quick check scores fewer images per
+    # epoch (its test figures are then of a sample, not of the whole test set); None: every one
+    limit_eval: int | None = Field(None, gt=0)
     # up-sample images to resize x resize (e.g. for timm ViTs)
     resize: int | None = Field(None, gt=0)
     image_size: int = Field(32, gt=0)  # `folder` source: decode every image to this square size

@@ -154,12 +154,14 @@ def evaluate_checkpoint(
     trust_code: bool = False,
     mistakes: int = GALLERY_SIZE,
     force: bool = False,
+    normalize: bool = False,
 ) -> Evaluation:
     """Score a checkpoint on a split; write the confusion PNG and the gallery of the ``mistakes`` most
     confidently wrong images (into ``out``, or the run's figures/ folder), named by the split, a
     checkpoint file's stem and the ``overrides``. In ``out`` an existing PNG is replaced only with
     ``force``; in the run's own folder, eval replaces its own earlier output (the same names: the same
-    checkpoint, split and data)."""
+    checkpoint, split and data). ``normalize``: the confusion matrix shows each true class's shares
+    (rows sum to 1) instead of counts."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
@@ -173,7 +175,7 @@ def evaluate_checkpoint(
         check_new_files([confusion_png, mistakes_png] if mistakes else [confusion_png], force)
     scored = score_split(target, split, overrides, trust_code)
     m, names = scored.metrics, scored.class_names
-    png = plot_confusion(m.confusion, names, confusion_png, title=split)
+    png = plot_confusion(m.confusion, names, confusion_png, title=split, normalize=normalize)
     pairs = confused_pairs(m.confusion)
     gallery, n = None, 0
     if mistakes:

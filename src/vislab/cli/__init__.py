@@ -169,10 +169,19 @@ def eval_(
     ),
     trust_code: bool = TrustOpt,
     mistakes: int = typer.Option(
-        16, "--mistakes", help="Most confidently wrong images in mistakes_<split>.png (0: none)."
+        16,
+        "--mistakes",
+        metavar="N",
+        help="The N most confidently wrong images in mistakes_<split>.png; 16 without the option. "
+        "Give the number: --mistakes 32 (--mistakes 0: no gallery).",
     ),
     force: bool = typer.Option(
         False, "--force", help="Replace PNGs already in --out (the run's own figures/ always are)."
+    ),
+    normalize: bool = typer.Option(
+        False,
+        "--normalize",
+        help="Confusion matrix as each true class's shares (rows sum to 1) instead of counts.",
     ),
 ) -> None:
     """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
@@ -182,7 +191,7 @@ def eval_(
     from vislab.predict import evaluate_checkpoint
 
     print_evaluation(
-        evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force)
+        evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
     )
 
 

@@ -33,11 +33,14 @@ def info(
     config: str | None = typer.Option(None, "--config", "-c"),
     set_: list[str] | None = typer.Option(None, "--set", "-s"),
 ) -> None:
-    """Sizes, shapes, class counts and split sizes of a dataset."""
+    """Sizes, shapes, class counts and split sizes of a dataset on disk (downloads nothing unless given
+    --set data.download=true)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.data import load_splits
 
     cfg = _config(name, config, set_)
+    if cfg.data.download == "auto":  # an inspection fetches nothing unasked
+        cfg.data.download = False
     splits = load_splits(cfg.data, cfg.train.seed)
     x = splits.train.x
     kind = (

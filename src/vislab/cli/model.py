@@ -7,6 +7,9 @@ errors should not wait for.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -83,30 +86,80 @@ def list_models() -> None:
 @app.command("info")
 def info(
     name: str = typer.Argument(
-        ..., help="Model name, e.g. vit, cnn, resnet18, mlp-scratch, timm:vit_tiny_patch16_224."
+        ...,
+        help="Model name, e.g. vit, cnn, resnet18, mlp-scratch, timm:vit_tiny_patch16_224; or a run folder "
+        "(or checkpoint file): that run's model, at its input shape.",
     ),
     set_: list[str] | None = SetOpt,
-    input_: str = typer.Option(
-        "3x32x32", "--input", "-i", help="Input shape: C×H×W (3x32x32) or D (2)."
+    input_: str | None = typer.Option(
+        None, "--input", "-i", help="Input shape: C×H×W or D (default 3x32x32; a run: its own)."
     ),
-    classes: int = typer.Option(10, "--classes", "-k", min=1, help="Number of classes."),
+    classes: int | None = typer.Option(
+        None, "--classes", "-k", min=1, help="Number of classes (default 10; a run: its own)."
+    ),
+    trust_code: bool = typer.Option(
+        False, "--trust-code", help="A run of your own model: import its file even if it changed."
+    ),
 ) -> None:
     """Layer table: each layer's output shape, parameters, MACs and receptive field; totals; for a ViT
     its token count and the attention's share of the cost."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.models.info import layer_table
+
+    if _is_run(name):
+        model, shape, title = _run_model(name, set_, input_, classes, trust_code)
+    else:
+        model, shape, title = _named_model(name, set_, input_, classes)
+    t = layer_table(model, shape)
+    console.print(
+        _layer_rows(t, f"{title}: input {'×'.join(map(str, shape))} → output {t.output_shape}")
+    )
+    for line in _cost_lines(t, shape):
+        console.print(escape(line), highlight=False, soft_wrap=True)
+
+
+def _is_run(name: str) -> bool:
+    """Whether ``name`` is a run folder or a checkpoint file rather than a model name."""
+    path = Path(name).expanduser()
+    return path.is_dir() or (path.is_file() and path.suffix == ".pt")
+
+
+def _named_model(
+    name: str, sets: list[str] | None, input_: str | None, classes: int | None
+) -> tuple[Any, tuple[int, ...], str]:
+    """A registry model built with seed 0 from its name and options: (model, input shape, title)."""
+    # on use: torch & co. take seconds to load (module docstring)
     import torch
 
     from vislab.models import build_model
-    from vislab.models.info import layer_table
 
-    shape = parse_shape(input_)
+    shape = parse_shape(input_ or "3x32x32")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = build_model(name, shape, classes, **parse_sets(set_))
-    t = layer_table(model, shape)
-    table = Table(
-        title=escape(f"{name}: input {'×'.join(map(str, shape))} → output {t.output_shape}")
-    )
+        model = build_model(name, shape, classes or 10, **parse_sets(sets))
+    return model, shape, name
+
+
+def _run_model(
+    target: str, sets: list[str] | None, input_: str | None, classes: int | None, trust_code: bool
+) -> tuple[Any, tuple[int, ...], str]:
+    """A run's trained model, rebuilt from its checkpoint record: (model, its input shape, title)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.predict import load_model
+
+    given = [f for f, v in (("--set", sets), ("--input", input_), ("--classes", classes)) if v]
+    if given:
+        raise UserError(
+            f"{', '.join(given)}: '{target}' is a run, whose model, options, input shape and classes are "
+            f"its own. Drop {' and '.join(given)}, or give a model name (e.g. `vislab model info cnn`)."
+        )
+    model, record = load_model(target, trust_code)
+    return model, tuple(record.inputs.input_shape), f"{target} ({record.model.name})"
+
+
+def _layer_rows(t: Any, title: str) -> Table:
+    """The layer table: each layer's type, output shape, parameters, MACs and receptive field, then totals."""
+    table = Table(title=escape(title))
     for col, justify in (
         ("layer", "left"),
         ("type", "left"),
@@ -128,9 +181,7 @@ def info(
         )
     table.add_section()
     table.add_row("total", "", "", f"{t.totals['params']:,}", f"{t.totals['macs']:,}", "")
-    console.print(table)
-    for line in _cost_lines(t, shape):
-        console.print(escape(line), highlight=False, soft_wrap=True)
+    return table
 
 
 def _field_text(field) -> str:

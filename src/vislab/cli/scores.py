@@ -19,7 +19,8 @@ out = Console()
 def print_evaluation(ev: Evaluation) -> None:
     """The split's accuracy and per-class table, the PNGs written, the most confused pairs."""
     m, names = ev.scored.metrics, ev.scored.class_names
-    table = Table(title=f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}")
+    out.print(f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}", highlight=False)
+    table = Table()
     table.add_column("class")
     table.add_column("accuracy", justify="right")
     table.add_column("support", justify="right")

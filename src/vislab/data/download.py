@@ -9,6 +9,7 @@ in a small marker file keyed by size and mtime, so a 30 MB file is hashed once, 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import http.client
 import json
@@ -19,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from vislab.config import DEFAULT_DATA_ROOT, DataConfig
 from vislab.data.cache import user_cache_dir
 from vislab.errors import DataError
 from vislab.reporting import Advance, display
@@ -195,6 +197,45 @@ def download(url: str, dest: str | Path, md5: str | None = None, timeout: float 
     return dest
 
 
+# ------------------------------------------------------------------------------- where to look
+def is_default_root(root: str | Path) -> bool:
+    """Whether ``root`` is data.root's default folder (``./data``), the one vislab downloads into unasked."""
+    return Path(root).expanduser().resolve() == Path(DEFAULT_DATA_ROOT).resolve()
+
+
+def may_download(cfg: DataConfig) -> bool:
+    """Whether missing files may be fetched: data.download=true, or "auto" and data.root is the default."""
+    if cfg.download == "auto":
+        return is_default_root(cfg.root)
+    return bool(cfg.download)
+
+
+def near_misses(root: Path) -> list[Path]:
+    """Folders beside ``root`` whose names are close to its name (a typo: fashion_mnist → fashion-mnist)."""
+    try:
+        siblings = {p.name.lower(): p for p in root.parent.iterdir() if p.is_dir()}  # MNIST ~ mnist
+    except OSError:
+        return []
+    return [siblings[n] for n in difflib.get_close_matches(root.name.lower(), list(siblings), n=3)]
+
+
+def require_root(root: Path, dataset: str, files: Sequence[str] = (), url: str = "") -> None:
+    """DataError unless ``root`` is a folder or the default data folder: vislab never creates a data.root
+    that is not there (a typo), nor a folder under it. The message names the closest existing folders."""
+    if root.is_dir() or is_default_root(root):
+        return
+    near = near_misses(root)
+    guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
+    what = f" that holds {', '.join(files)}" if files else f" that holds the {dataset} files"
+    source = f" (published at {url})" if url else ""
+    raise DataError(
+        f"{dataset} data not found: data.root '{root}' does not exist.{guess} Point data.root at the "
+        f"folder{what}{source}; vislab creates no folder there. Leave data.root unset to use the default "
+        f"folder '{DEFAULT_DATA_ROOT}', which data.download=auto fills; data.download=true fetches into a "
+        f"data.root that exists."
+    )
+
+
 def missing_files(
     dataset: str, files: list[str], folder: Path, url: str, searched: Sequence[Path] = ()
 ) -> DataError:
@@ -203,5 +244,6 @@ def missing_files(
     where = f"'{folder}'" + (f" (also searched: {', '.join(also)})" if also else "")
     return DataError(
         f"{dataset} data not found: missing {', '.join(files)}. Put these files in {where}, downloaded from "
-        f"{url} — or set data.download=true to fetch them, or point data.root at the folder that holds them."
+        f"{url} — or set data.download=true to fetch them (data.download=auto fetches only into the "
+        f"default folder '{DEFAULT_DATA_ROOT}'), or point data.root at the folder that holds them."
     )

@@ -106,4 +106,15 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
         train = train.take(
             np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit])
         )
+    if cfg.limit_eval is not None:
+        val, test = (
+            _sampled(val, cfg.limit_eval, seed + 1),
+            _sampled(test, cfg.limit_eval, seed + 2),
+        )
     return Splits(train, val, test, list(src.class_names), name=src.name)
+
+
+def _sampled(data: ArraySet, n: int, seed: int) -> ArraySet:
+    """``n`` samples of ``data`` (stratified, as ``carve`` draws them; all when ``n`` is not smaller):
+    data.limit_eval's val and test."""
+    return carve(data, n, seed)[1] if n < len(data) else data

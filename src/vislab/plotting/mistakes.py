@@ -5,16 +5,26 @@ The selections work on plain arrays (probabilities, labels, a confusion matrix) 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, save_figure
 
 GALLERY_SIZE = 16  # wrong images shown by default
 TOP_PAIRS = 5  # confused (true, predicted) pairs shown
+GALLERY_COLS = 8  # images a row
+TEXT_PT = 8.0  # titles, tick labels: the smallest text a printed page holds
+HEAD_PT = 10.0  # the overall title
+TITLE_CHARS = 13  # characters a line of an image's title ("T-shirt/top →")
+TITLE_LINES = 4  # lines of an image's title at most (true, predicted, probability)
+CELL_IN = 1.3  # an image's cell (inches): the image and the gap to its neighbour
+GAP_IN = 0.25  # between neighbouring images
+TITLE_IN = TITLE_LINES * TEXT_PT * 1.25 / 72 + 0.05  # the band above an image for its title
 
 
 @dataclass(frozen=True)
@@ -65,31 +75,91 @@ def mistakes_figure(
 ) -> Figure:
     """A gallery of wrong images (uint8 N×H×W×C of the split, indexed by ``Mistake.index``; None for
     feature data: no gallery), each titled true → predicted and the probability, above a bar chart of the
-    most confused pairs."""
+    most confused pairs.
+
+    Laid out in inches, not left to the layout engine: each image has a cell wide enough for its wrapped
+    title (:data:`TITLE_CHARS` a line, :data:`TEXT_PT` points), the grid is sized from the count (at most
+    :data:`GALLERY_COLS` a row), and the overall title has its own band above the grid."""
     shown = mistakes if images is not None else []
-    cols = min(8, max(len(shown), 1))
+    cols = min(GALLERY_COLS, max(len(shown), 1))
     rows = -(-len(shown) // cols)
-    fig = NotebookFigure(figsize=(max(1.3 * cols, 6), 1.5 * rows + 0.4 * max(len(pairs), 1) + 1.2))
-    grid = fig.add_gridspec(
-        rows + 1, cols, height_ratios=[1.5] * rows + [0.3 * max(len(pairs), 1) + 0.6]
-    )
-    for n, m in enumerate(shown):
-        ax = fig.add_subplot(grid[n // cols, n % cols])
-        img = images[m.index]
-        grey = img.shape[-1] == 1
-        ax.imshow(img[..., 0] if grey else img, cmap="gray" if grey else None, vmin=0, vmax=255)
-        ax.set_title(f"{class_names[m.true]} → {class_names[m.pred]}\np={m.prob:.2f}", fontsize=7)
-        ax.axis("off")
-    ax = fig.add_subplot(grid[rows, :])
-    labels = pair_lines(pairs, class_names)
-    ax.barh(range(len(pairs)), [c for *_, c in pairs], color="C3")
-    ax.set_yticks(range(len(pairs)), [s.rsplit(":", 1)[0] for s in labels], fontsize=8)
-    ax.invert_yaxis()  # the largest pair on top
-    ax.set_xlabel("images (true → predicted)")
-    ax.set_title("most confused pairs" if pairs else "no wrong predictions", fontsize=9)
+    labels = [s.rsplit(":", 1)[0] for s in pair_lines(pairs, class_names)]
+    left = _label_width(labels)
+    width = max(cols * CELL_IN, left + 3.0)
     head = "most confidently wrong (true → predicted, probability of the prediction)"
-    fig.suptitle(f"{title}: {head}" if title else head, fontsize=10)
+    head_lines = textwrap.wrap(f"{title}: {head}" if title else head, _chars(width - 0.2, HEAD_PT))
+    head_in = len(head_lines) * HEAD_PT * 1.35 / 72 + 0.15
+    chart_in = 0.3 * max(len(pairs), 1) + 0.9  # bars, the chart's title and its axis label
+    height = head_in + rows * (TITLE_IN + CELL_IN) + chart_in
+    fig = NotebookFigure(figsize=(width, height))
+    fig.text(0.5, 1 - 0.08 / height, "\n".join(head_lines), ha="center", va="top", fontsize=HEAD_PT)
+    x0 = (width - cols * CELL_IN) / 2  # the grid centred
+    for n, m in enumerate(shown):
+        r, c = divmod(n, cols)
+        top = head_in + r * (TITLE_IN + CELL_IN) + TITLE_IN
+        box = [
+            x0 + c * CELL_IN + GAP_IN / 2,
+            top + CELL_IN - GAP_IN,
+            CELL_IN - GAP_IN,
+            CELL_IN - GAP_IN,
+        ]
+        ax = fig.add_axes(_fraction(box, width, height))
+        _draw_mistake(ax, images[m.index], m, class_names)
+    box = [left, height - 0.5, width - left - 0.25, chart_in - 0.85]
+    _draw_pairs(fig.add_axes(_fraction(box, width, height)), pairs, labels)
     return fig
+
+
+def _draw_mistake(ax, img: np.ndarray, m: Mistake, class_names: list[str]) -> None:
+    """One wrong image, titled with its wrapped true → predicted names and the probability."""
+    grey = img.shape[-1] == 1
+    ax.imshow(img[..., 0] if grey else img, cmap="gray" if grey else None, vmin=0, vmax=255)
+    true = textwrap.wrap(f"{class_names[m.true]} →", TITLE_CHARS)
+    pred = textwrap.wrap(class_names[m.pred], TITLE_CHARS)
+    lines = [*true, *pred, f"p={m.prob:.2f}"]
+    if (
+        len(lines) > TITLE_LINES
+    ):  # very long names: each cut to a line, the arrow and probability kept
+        lines = [
+            _cut(class_names[m.true], TITLE_CHARS - 2) + " →",
+            _cut(class_names[m.pred]),
+            lines[-1],
+        ]
+    ax.set_title("\n".join(lines), fontsize=TEXT_PT, pad=2, linespacing=1.1)
+    ax.axis("off")
+
+
+def _draw_pairs(ax, pairs: list[tuple[int, int, int]], labels: list[str]) -> None:
+    """The most confused pairs as horizontal bars, the largest on top."""
+    ax.barh(range(len(pairs)), [c for *_, c in pairs], color="C3")
+    ax.set_yticks(range(len(pairs)), labels, fontsize=TEXT_PT)
+    ax.tick_params(axis="x", labelsize=TEXT_PT)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images
+    ax.invert_yaxis()  # the largest pair on top
+    ax.set_xlabel("images (true → predicted)", fontsize=TEXT_PT)
+    ax.set_title("most confused pairs" if pairs else "no wrong predictions", fontsize=9)
+
+
+def _cut(name: str, room: int = TITLE_CHARS) -> str:
+    """``name`` cut to ``room`` characters, an ellipsis marking the cut."""
+    return name if len(name) <= room else name[: room - 1] + "…"
+
+
+def _chars(width_in: float, points: float) -> int:
+    """How many characters of ``points``-sized text fit in ``width_in`` inches (0.6 em a character:
+    wider than DejaVu Sans's average, so a wrapped line fits)."""
+    return max(int(width_in * 72 / (0.6 * points)), 10)
+
+
+def _label_width(labels: list[str]) -> float:
+    """Inches left of the pairs chart for its tick labels (the longest one, and a margin)."""
+    return 0.4 + max((len(s) for s in labels), default=0) * 0.6 * TEXT_PT / 72
+
+
+def _fraction(box: list[float], width: float, height: float) -> list[float]:
+    """[left, top-down bottom, w, h] in inches as matplotlib's [left, bottom, w, h] figure fractions."""
+    left, bottom, w, h = box
+    return [left / width, 1 - bottom / height, w / width, h / height]
 
 
 def plot_mistakes(

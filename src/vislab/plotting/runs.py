@@ -17,6 +17,9 @@ from vislab.plotting.canvas import NotebookFigure, save_figure
 from vislab.plotting.legend import legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 
+CELL_IN = 0.5  # a confusion-matrix cell, inches: room for "1000" or "0.93" at CELL_PT
+CELL_PT = 8.0  # its numbers and class names: the smallest text a printed page holds
+
 # (metrics-row key, panel, line style, legend word): test rows exist with train.track_test only
 CURVES = (
     ("train_loss", 0, "-", "train"),
@@ -114,40 +117,50 @@ def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
     return save_figure(curves_figure(histories), path)
 
 
-def confusion_figure(confusion: np.ndarray, class_names: list[str], title: str = "") -> Figure:
-    """Row-normalised confusion matrix with counts."""
+def confusion_figure(
+    confusion: np.ndarray, class_names: list[str], title: str = "", normalize: bool = False
+) -> Figure:
+    """Confusion matrix (rows = true, columns = predicted) with each cell's count, or with ``normalize``
+    each row's share (rows sum to 1). The shade is the row's share either way, so classes of different
+    sizes compare; each cell gets :data:`CELL_IN` inches, room for its number at :data:`CELL_PT` points
+    (up to 20 classes; more draw no numbers) and for rotated class names that do not overlap."""
     k = len(class_names)
     cm = np.asarray(confusion, dtype=float)
-    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    size = max(4.0, 0.5 * k + 2)
-    fig = NotebookFigure(figsize=(size, size))
+    share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    shown = share if normalize else cm
+    label = (
+        max((len(n) for n in class_names), default=1) * 0.6 * CELL_PT / 72
+    )  # the longest name, inches
+    side = max(3.0, CELL_IN * k)
+    fig = NotebookFigure(figsize=(side + 0.7 * label + 1.0, side + 0.7 * label + 1.0))
     ax = fig.subplots()
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), class_names, fontsize=8)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(k), class_names)
+    ax.tick_params(labelsize=CELL_PT)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(
-                    j,
-                    i,
-                    int(cm[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black",
-                )
-    ax.set_title(title or "confusion matrix")
+                text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+                colour = "white" if share[i, j] > 0.5 else "black"
+                ax.text(j, i, text, ha="center", va="center", fontsize=CELL_PT, color=colour)
+    what = "share of each true class" if normalize else "counts"
+    ax.set_title(f"{title or 'confusion matrix'} ({what})")
+    fig.tight_layout()
     return fig
 
 
 def plot_confusion(
-    confusion: np.ndarray, class_names: list[str], path: Path, title: str = ""
+    confusion: np.ndarray,
+    class_names: list[str],
+    path: Path,
+    title: str = "",
+    normalize: bool = False,
 ) -> Path:
-    """Row-normalised confusion matrix with counts, as a PNG."""
-    return save_figure(confusion_figure(confusion, class_names, title), path)
+    """:func:`confusion_figure` as a PNG: counts, or with ``normalize`` each true class's shares."""
+    return save_figure(confusion_figure(confusion, class_names, title, normalize), path)
 
 
 def per_class_figure(per_class: list[float], class_names: list[str], title: str = "") -> Figure:

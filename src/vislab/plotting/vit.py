@@ -14,6 +14,9 @@ import torch.nn.functional as F
 
 from vislab.plotting.canvas import plt, save_figure
 
+PANELS_IN = (12.0, 5.6)  # the positional-embedding figure: table and similarity map side by side
+IMAGE_IN = 2.2  # an attention panel (image, and its map under it)
+
 
 def position_similarity(table: torch.Tensor) -> torch.Tensor:
     """Cosine similarity of every pair of rows of a T × D table: T × T, symmetric, ones on the diagonal
@@ -42,7 +45,9 @@ def plot_pos_embedding(
     if grid is not None:  # tile (i, j) = patch (i, j)'s similarity with the gh × gw patches
         gh, gw = grid
         sim = sim.reshape(gh, gw, gh, gw).permute(0, 2, 1, 3).reshape(gh * gh, gw * gw)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    # panels drawn to be read at their own size (the report shows them on a row of their own): the
+    # similarity map, the one a reader studies, square and ~5 in
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=PANELS_IN, width_ratios=[1, 1.15])
     scale = float(table.abs().max()) or 1.0  # symmetric colours: white = 0
     im = a1.imshow(table.T.numpy(), aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale)
     token = "token" if grid is not None else "position"
@@ -59,7 +64,7 @@ def plot_pos_embedding(
         a2.set(xlabel="position", ylabel="position", title="cosine similarity of positions")
     fig.colorbar(im, ax=a2)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=100, tight=False)
+    return save_figure(fig, path, tight=False)
 
 
 def _draw_tiles(ax, grid: tuple[int, int]) -> None:
@@ -99,7 +104,7 @@ def plot_attention(
         maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)
     ).clamp_min(1e-8)
     n = len(x)
-    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 3.8), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(IMAGE_IN * n, 2 * IMAGE_IN + 0.4), squeeze=False)
     for i in range(n):
         img = display[i]
         gray = img.shape[-1] == 1
@@ -107,7 +112,7 @@ def plot_attention(
             ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
             ax.axis("off")
         axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
-    axes[0, 0].set_title("input", fontsize=8, loc="left")
-    axes[1, 0].set_title(label, fontsize=8, loc="left")
+    axes[0, 0].set_title("input", fontsize=10, loc="left")
+    axes[1, 0].set_title(label, fontsize=10, loc="left")
     fig.tight_layout()
-    return save_figure(fig, path, dpi=100, tight=False)
+    return save_figure(fig, path, tight=False)

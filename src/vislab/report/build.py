@@ -24,7 +24,7 @@ from vislab.experiments.results.table import data_line, titled
 from vislab.experiments.suites.runner import SuiteState
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
-from vislab.report.figure_set import FigureSet
+from vislab.report.figure_set import FigureSet, failure_note
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.mistakes import mistake_section
@@ -193,7 +193,7 @@ def _guard(notes: list[str], label: str, fn: Callable, *args, default=None):
     try:
         return fn(*args)
     except Exception as e:
-        notes.append(f"{label}: skipped ({type(e).__name__}: {e})")
+        notes.append(failure_note(f"{label} skipped", e))
         return default
 
 

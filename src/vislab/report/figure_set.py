@@ -12,6 +12,45 @@ from pathlib import Path
 from vislab.config import Config
 from vislab.data import load_splits
 from vislab.data.types import Splits
+from vislab.errors import UserError
+
+# optional packages → the vislab extra that installs them (pyproject.toml's optional-dependencies)
+EXTRAS = {
+    "captum": "explain",
+    "timm": "timm",
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
+    "psycopg2": "postgres",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "onnxscript": "onnx",
+}
+
+
+def install_hint(what: str, package: str) -> str:
+    """One line for a part of a report that needs a package not installed here: what and how to get it."""
+    extra = EXTRAS.get(package)
+    how = f"pip install 'vislab[{extra}]'" if extra else f"pip install {package}"
+    return f"{what} needs {package}: {how}"
+
+
+def failure_note(what: str, e: Exception) -> str:
+    """One line for a part of a report that could not be made: a missing package's install hint, a
+    UserError's own first line (it names the fix), else the exception's type and first line (a bug)."""
+    if isinstance(e, ModuleNotFoundError) and e.name:
+        return install_hint(what, e.name.split(".")[0])
+    first = next(iter(str(e).strip().splitlines()), "")
+    if isinstance(e, UserError):
+        return f"{what}: {first}"
+    return f"{what}: not drawn ({type(e).__name__}: {first})" if first else f"{what}: not drawn"
+
+
+def wide(fig: dict | None) -> dict | None:
+    """``fig`` (a :meth:`FigureSet.make` result) marked to be shown on a row of its own at its own size:
+    its text is drawn to be read at 100 %."""
+    if fig is not None:
+        fig["wide"] = True
+    return fig
 
 
 def safe_name(name: str) -> str:
@@ -46,7 +85,7 @@ class FigureSet:
         try:
             fn(*args, path=self.tmp / name, **kw)
         except Exception as e:  # one broken figure must not cost the whole report
-            self.notes.append(f"{caption}: not drawn ({type(e).__name__}: {e})")
+            self.notes.append(failure_note(caption, e))
             return None
         self.made.append(name)
         return {"name": name, "caption": caption}

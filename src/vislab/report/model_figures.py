@@ -1,10 +1,11 @@
 """Report figures that need the trained model itself, chosen by what the model offers (its hooks:
 :func:`vislab.models.hooks.hooks_of`), never by its name: a transformer's position embedding and
 attention maps, Grad-CAM at a network's Grad-CAM layer (any convolutional network; ``vislab explain``'s,
-when captum is installed), and the decision boundary of any model on 2-D feature data (``circles``)."""
+through captum), and the decision boundary of any model on 2-D feature data (``circles``)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
 from vislab.predict import load_model
-from vislab.report.figure_set import FigureSet, safe_name
+from vislab.report.figure_set import FigureSet, failure_note, install_hint, safe_name, wide
 
 
 def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None) -> list[dict]:
@@ -36,7 +37,7 @@ def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None)
             return []
         test, x = _test_batch(figs, cfg, record.inputs, None if looks_inside else 100_000)
     except Exception as e:
-        figs.notes.append(f"{name}: model figures skipped, model or data not loaded ({e})")
+        figs.notes.append(failure_note(f"{name}: model figures (model or data not loaded)", e))
         return []
     if looks_inside and test.is_image:
         out = _inside_figures(figs, name, model, hooks, x, test.x)
@@ -86,10 +87,13 @@ def _inside_figures(
         out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, model, x, display))
         caption = f"{name}: each head's class-token attention (last block) on a test image"
         out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, model, x, display))
-    if hooks.gradcam_layer() is not None:
+    if hooks.gradcam_layer() is not None and importlib.util.find_spec("captum") is None:
+        # captum is a core dependency: only an environment that lacks it anyway gets the hint
+        figs.notes.append(install_hint(f"{name}: Grad-CAM", "captum"))
+    elif hooks.gradcam_layer() is not None:
         caption = f"{name}: Grad-CAM of the predicted class on test images"
         out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, model, x, display))
-    return out
+    return [wide(f) for f in out]
 
 
 def _positions(table: torch.Tensor, grid: tuple[int, int], path: Path) -> Path:

@@ -21,7 +21,7 @@ from vislab.plotting.runs import (
     plot_per_class,
     plot_roc,
 )
-from vislab.report.figure_set import FigureSet, safe_name
+from vislab.report.figure_set import FigureSet, safe_name, wide
 from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
@@ -48,13 +48,15 @@ def run_figures(figs: FigureSet, name: str, run_dir: Path, summary: dict) -> lis
     )
     s = safe_name(name)
     out = [
-        figs.make(
-            f"confusion_{s}.png",
-            f"{name}: test confusion matrix",
-            plot_confusion,
-            m.confusion,
-            names,
-            title=f"{name}: test",
+        wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
+            figs.make(
+                f"confusion_{s}.png",
+                f"{name}: test confusion matrix (counts; shade: the share of each true class)",
+                plot_confusion,
+                m.confusion,
+                names,
+                title=f"{name}: test",
+            )
         ),
         figs.make(
             f"per_class_{s}.png",
@@ -176,9 +178,7 @@ def curve_figures(
     if rows:
         histories = seed_histories(histories, rows)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
-    # train.track_test: the dotted lines are the test set, scored for the curves only
-    tracked = any("test_acc" in r for h in trained.values() for r in h)
-    tracking = "; dotted: test-set tracking (not used to select the model)" if tracked else ""
+    tracking = _test_tracking(trained)
     if trained:
         out.append(
             figs.make(
@@ -190,16 +190,26 @@ def curve_figures(
         )
     for group, members in (groups or {}).items():
         sub = {m: trained[m] for m in members if m in trained}
-        if len(sub) > 1:
+        if (
+            len(sub) > 1 and sub.keys() != trained.keys()
+        ):  # a group of every run: curves.png already
             out.append(
                 figs.make(
                     f"curves_{safe_name(group)}.png",
-                    f"group '{group}': {', '.join(sub)}{band}",
+                    f"group '{group}': {', '.join(sub)}{_test_tracking(sub)}{band}",
                     plot_curves_overlay,
                     sub,
                 )
             )
     return [f for f in out if f]
+
+
+def _test_tracking(histories: dict[str, list[dict]]) -> str:
+    """The caption's words for dotted test curves: only when a run tracked the test set
+    (``train.track_test``: scored every epoch for the curves, never to choose the model)."""
+    if not any(r.get("test_acc") is not None for h in histories.values() for r in h):
+        return ""
+    return "; dotted: the test set (train.track_test: drawn only, never used to choose the model)"
 
 
 def seed_histories(

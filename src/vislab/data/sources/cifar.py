@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.config import DataConfig
+from vislab.config import DEFAULT_DATA_ROOT, DataConfig
 from vislab.data import download as dl
 from vislab.data.cache import cached_arrays
 from vislab.data.safe_pickle import load_pickle
@@ -232,8 +232,10 @@ def _locate(fmt: CifarFormat, root: Path, needed: list[str], download: bool) -> 
         for p in (root / fmt.tarball, *(root / a / fmt.tarball for a in fmt.aliases))
         if p.is_file()
     ]
-    if not tarballs and download:
-        tarballs = [dl.download(fmt.url, root / fmt.tarball, fmt.tarball_md5)]
+    if not tarballs:
+        dl.require_root(root, fmt.title, [*needed, f"or {fmt.tarball}"], fmt.url)
+        if download:
+            tarballs = [dl.download(fmt.url, root / fmt.tarball, fmt.tarball_md5)]
     if tarballs:
         folder = _extract(fmt, tarballs[0])
         lacking = [n for n in needed if not (folder / n).is_file()]
@@ -248,10 +250,12 @@ def _locate(fmt: CifarFormat, root: Path, needed: list[str], download: bool) -> 
         best = root / fmt.folder
     missing = [n for n in needed if not (best / n).is_file()]
     extra = "" if fmt.meta in needed else f", plus {fmt.meta}"
+    looked = ", ".join(f"'{d}'" for d in _candidates(fmt, root))
     raise DataError(
-        f"{fmt.title} data not found under '{root}': missing {', '.join(missing)} in '{best}'. Put the "
-        f"official python batches ({', '.join(needed)}{extra}) in '{best}', or the official tarball "
-        f"{fmt.tarball} in '{root}', from {fmt.url} — or set data.download=true to fetch it, or point "
+        f"{fmt.title} data not found under '{root}' (looked in {looked}): missing {', '.join(missing)} "
+        f"in '{best}'. Put the official python batches ({', '.join(needed)}{extra}) in '{best}', or the "
+        f"official tarball {fmt.tarball} in '{root}', from {fmt.url} — or set data.download=true to fetch "
+        f"it (data.download=auto fetches only into the default folder '{DEFAULT_DATA_ROOT}'), or point "
         f"data.root at the folder."
     )
 
@@ -290,7 +294,8 @@ def load_cifar(cfg: DataConfig, fmt: CifarFormat) -> SourceData:
     wanted = {"train": "train" in cfg.use, "val": "train" in cfg.use, "test": "test" in cfg.use}
     groups = {k: names for k, names in fmt.sets.items() if wanted[k]}
     needed = [n for names in groups.values() for n in names]
-    folder = _locate(fmt, root, needed + ([] if fmt.default_names else [fmt.meta]), cfg.download)
+    needed += [] if fmt.default_names else [fmt.meta]
+    folder = _locate(fmt, root, needed, dl.may_download(cfg))
     sets, files = {}, []
     for key, names in groups.items():
         paths = [folder / n for n in names]

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from vislab.config import DataConfig
+from vislab.data import download as dl
 from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
@@ -49,8 +50,10 @@ def _images(d: Path) -> list[Path]:
 def scan(root: Path) -> Layout:
     """Find the class folders and their images (flat layout → a single 'train' set)."""
     if not root.is_dir():
+        near = dl.near_misses(root)
+        guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
         raise DataError(
-            f"data.root '{root}' is not a folder. For data.name=folder, point data.root at a folder "
+            f"data.root '{root}' is not a folder.{guess} For data.name=folder, point data.root at a folder "
             f"with one sub-folder of images per class (e.g. {root}/cat/*.png, {root}/dog/*.jpg)."
         )
     subs = _subdirs(root)

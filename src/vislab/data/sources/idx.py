@@ -184,16 +184,17 @@ def _load_pair(ds: IdxDataset, key: str, images: Path, labels: Path) -> ArraySet
 
 
 def load_idx_dataset(cfg: DataConfig, ds: IdxDataset) -> SourceData:
-    """Load the sets in ``cfg.use`` of an IDX dataset; fetch missing files when ``cfg.download``."""
+    """Load the sets in ``cfg.use`` of an IDX dataset; fetch missing files when allowed (dl.may_download)."""
     root = Path(cfg.root).expanduser()
     folders = [root, *(root / f for f in ds.folders)]
     stems = [s for key in ("train", "test") if key in cfg.use for s in _FILES[key]]
     found = {s: _find(folders, s) for s in stems}
     missing = [s for s, p in found.items() if p is None]
     if missing:
+        dl.require_root(root, ds.title, [f"{s}.gz" for s in missing], ds.url)
         present = [p.parent for p in found.values() if p is not None]
         target = present[0] if present else root / ds.folders[0]
-        if not cfg.download:
+        if not dl.may_download(cfg):
             raise dl.missing_files(ds.title, [f"{s}.gz" for s in missing], target, ds.url, folders)
         for s in missing:
             found[s] = dl.download(ds.url + f"{s}.gz", target / f"{s}.gz", ds.gz[s][1])

@@ -170,7 +170,8 @@ def _construct(name: str, cls: type, cfg: DataConfig, kwargs: dict[str, Any]) ->
             return _call(name, cls, r, kwargs, download=False if takes_download else None)
         except _Missing as e:
             why = str(e)
-    if cfg.download and takes_download:
+    dl.require_root(root, f"torchvision:{name}")
+    if takes_download and dl.may_download(cfg):
         return _call(name, cls, root, kwargs, download=True)
     searched = ", ".join(f"'{r}'" for r in _roots(name, root))
     which = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "its default set"
