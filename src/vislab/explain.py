@@ -1,7 +1,7 @@
 """Why a finished run predicts what it does: attention maps and attention rollout for transformers
 (vislab's ``vit``, timm ViTs: any model whose hooks give attention maps), Grad-CAM for models with a
-Grad-CAM layer (any convolutional network) and saliency for any model (captum,
-``pip install 'vislab[explain]'``). What a model offers is asked of its hooks
+Grad-CAM layer (any convolutional network) and saliency for any model (captum, a dependency of
+vislab). What a model offers is asked of its hooks
 (:func:`vislab.models.hooks.hooks_of`), never guessed from its class.
 
 Images go through the run's own preprocessing exactly as ``vislab predict`` (resize, centre crop,
@@ -136,7 +136,10 @@ def _gradient_map(
     try:  # optional dependency: vislab[explain]
         from captum.attr import LayerAttribution, LayerGradCam, Saliency
     except ImportError:
-        raise UserError(f"--method {method} needs captum: pip install 'vislab[explain]'.") from None
+        raise UserError(
+            f"--method {method} needs captum, which vislab installs: this environment lacks it. "
+            f"Reinstall vislab, or pip install captum."
+        ) from None
     x = x.clone().requires_grad_(True)
     if method == "saliency":
         grad = Saliency(model).attribute(x, target=target, abs=True)

@@ -39,8 +39,7 @@ def explain(
         help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
         "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
         "last conv layer); saliency: |gradient| "
-        "of the predicted class (any model). gradcam/saliency need captum: pip install "
-        "'vislab\\[explain]'.",
+        "of the predicted class (any model); both through captum.",
     ),
     block: int = typer.Option(
         -1,

@@ -89,7 +89,7 @@ def mistakes_figure(
     head = "most confidently wrong (true → predicted, probability of the prediction)"
     head_lines = textwrap.wrap(f"{title}: {head}" if title else head, _chars(width - 0.2, HEAD_PT))
     head_in = len(head_lines) * HEAD_PT * 1.35 / 72 + 0.15
-    chart_in = 0.3 * max(len(pairs), 1) + 0.9  # bars, the chart's title and its axis label
+    chart_in = 0.3 * max(len(pairs), 1) + 1.05  # bars, its title, tick labels and axis label
     height = head_in + rows * (TITLE_IN + CELL_IN) + chart_in
     fig = NotebookFigure(figsize=(width, height))
     fig.text(0.5, 1 - 0.08 / height, "\n".join(head_lines), ha="center", va="top", fontsize=HEAD_PT)
@@ -105,7 +105,7 @@ def mistakes_figure(
         ]
         ax = fig.add_axes(_fraction(box, width, height))
         _draw_mistake(ax, images[m.index], m, class_names)
-    box = [left, height - 0.5, width - left - 0.25, chart_in - 0.85]
+    box = [left, height - 0.65, width - left - 0.25, chart_in - 1.0]
     _draw_pairs(fig.add_axes(_fraction(box, width, height)), pairs, labels)
     return fig
 
