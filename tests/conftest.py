@@ -101,11 +101,20 @@ def tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
     return [x for s in sets if s != drop for x in ("--set", s)]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A finished tiny run (one per test module): its checkpoints are the raw material for hostile/broken ones."""
-    run = tmp_path_factory.mktemp("trained") / "run"
+@pytest.fixture(scope="session")
+def _trained_once(tmp_path_factory):
+    """The tiny run behind ``trained``, trained once per session (per worker under xdist); no test sees it."""
+    run = tmp_path_factory.mktemp("trained-once") / "run"
     train(tiny_config("train.epochs=1"), run, quiet=True)
+    return run
+
+
+@pytest.fixture(scope="module")
+def trained(_trained_once, tmp_path_factory):
+    """A finished tiny run (a copy per test module, which its tests may write into: eval's figures, a report):
+    its checkpoints are the raw material for hostile/broken ones."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    shutil.copytree(_trained_once, run)
     return run
 
 

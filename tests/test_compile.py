@@ -25,10 +25,15 @@ def test_compile_accepts_true_and_graphs_and_names_the_choices():
         tiny_config("train.compile=fastest")
 
 
+@pytest.fixture(scope="module")
+def eager(tmp_path_factory) -> dict:
+    """The eager run both CPU modes are compared with (its results, read only)."""
+    return _run(tmp_path_factory.mktemp("compile"), "eager")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["true", "graphs"])
-def test_compiled_training_matches_eager_on_the_cpu(tmp_path, mode):
-    eager = _run(tmp_path, "eager")
+def test_compiled_training_matches_eager_on_the_cpu(tmp_path, mode, eager):
     compiled = _run(tmp_path, mode, f"train.compile={mode}")
     for key in RESULTS:  # inductor reorders float sums: equal up to rounding, not bit for bit
         assert compiled[key] == pytest.approx(eager[key], rel=1e-3, abs=1e-4), key
