@@ -202,9 +202,7 @@ def test_the_command_line_extends_and_builds_on_runs(tmp_path, capsys):
     code, text = cli(capsys, "train", "-q", "--resume", base, "--epochs", "2")
     assert code == 0, text
     assert json.loads((tmp_path / "base" / "summary.json").read_text())["epochs_run"] == 2
-    code, text = cli(
-        capsys, "train", "--out", more, "--init-from", base, "--epochs", "1", *sets
-    )
+    code, text = cli(capsys, "train", "--out", more, "--init-from", base, "--epochs", "1", *sets)
     assert code == 0 and "initialised from" in text, text
     code, text = cli(capsys, "train", "-q", "--resume", base, "--init-from", base)
     assert code == 2 and "Give one" in one_line(text)
