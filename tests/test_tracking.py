@@ -57,8 +57,8 @@ def test_wandb_offline_run_files(tmp_path, tiny, monkeypatch):
     records = list(runs[0].glob("run-*.wandb"))  # the offline run's log, what `wandb sync` uploads
     assert len(records) == 1
     # wandb-core (a separate process) may still be flushing when finish() returns
-    deadline = time.time() + 30
-    while b"val_pacc" not in records[0].read_bytes() and time.time() < deadline:
+    deadline, want = time.time() + 120, (b"train_loss", b"val_pacc", b"vislab-test")
+    while not all(w in records[0].read_bytes() for w in want) and time.time() < deadline:
         time.sleep(0.2)
     data = records[0].read_bytes()
     assert b"train_loss" in data and b"val_pacc" in data and b"vislab-test" in data

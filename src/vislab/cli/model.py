@@ -133,7 +133,9 @@ def _named_model(
 
     from vislab.models import build_model
 
-    shape = parse_shape(input_ or "3x32x32")
+    shape = parse_shape(
+        "3x32x32" if input_ is None else input_
+    )  # "" is a bad shape, not the default
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = build_model(name, shape, classes or 10, **parse_sets(sets))
@@ -147,7 +149,8 @@ def _run_model(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.predict import load_model
 
-    given = [f for f, v in (("--set", sets), ("--input", input_), ("--classes", classes)) if v]
+    options = (("--set", sets or None), ("--input", input_), ("--classes", classes))
+    given = [f for f, v in options if v is not None]
     if given:
         raise UserError(
             f"{', '.join(given)}: '{target}' is a run, whose model, options, input shape and classes are "
