@@ -121,6 +121,9 @@ def test_eval_in_the_run_keeps_the_training_figure_of_other_data(capsys, vit_run
     assert code == 0, out
     assert (figures / "confusion_test_data.limit_100.png").is_file()
     assert (figures / "confusion_test.png").read_bytes() == trained  # the training's own figure
+    assert cli(capsys, "eval", vit_run, "--normalize")[0] == 0  # shares, not counts: its own name
+    assert (figures / "confusion_test_normalized.png").is_file()
+    assert (figures / "confusion_test.png").read_bytes() == trained
     # re-scoring the run into its own folder replaces its own earlier eval output: no --force needed
     assert cli(capsys, "eval", vit_run, "--set", "data.limit=100")[0] == 0
     assert cli(capsys, "eval", vit_run)[0] == 0

@@ -15,7 +15,6 @@ import contextlib
 import copy
 import re
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -168,7 +167,7 @@ def train_config(
             epochs=epochs,
         )  # fmt: skip
     finally:
-        dist.close(finished=sys.exc_info()[0] is None)  # no wait for the other ranks after an error
+        dist.close()
     return Run(out)
 
 

@@ -158,10 +158,10 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Score a checkpoint on a split; write the confusion PNG and the gallery of the ``mistakes`` most
     confidently wrong images (into ``out``, or the run's figures/ folder), named by the split, a
-    checkpoint file's stem and the ``overrides``. In ``out`` an existing PNG is replaced only with
-    ``force``; in the run's own folder, eval replaces its own earlier output (the same names: the same
-    checkpoint, split and data). ``normalize``: the confusion matrix shows each true class's shares
-    (rows sum to 1) instead of counts."""
+    checkpoint file's stem, the ``overrides`` and ``normalize``. In ``out`` an existing PNG is replaced
+    only with ``force``; in the run's own folder, eval replaces its own earlier output (the same names:
+    the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true class's
+    shares (rows sum to 1) instead of counts."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
@@ -169,7 +169,8 @@ def evaluate_checkpoint(
     target = Path(target)
     folder = Path(out or (target / "figures" if target.is_dir() else target.parent))
     tag = "".join(f"_{name_part(s)}" for s in (_checkpoint_stem(target), *overrides) if s)
-    confusion_png = folder / f"confusion_{split}{tag}.png"
+    shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
+    confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png"
     if out is not None:
         check_new_files([confusion_png, mistakes_png] if mistakes else [confusion_png], force)

@@ -68,7 +68,7 @@ def pos_embed(
                 f"drop --length/--dim, or drop --run to draw a sinusoidal table of any size."
             )
         table, grid, class_token, title = _run_table(run, trust_code)  # its model's, or why not
-        out = out or Path(f"pos_embed_{name_part(run_label(run))}.png")
+        out = out or Path(f"pos_embed_{name_part(_run_label(run))}.png")
         check_new_files([out], force)
     else:
         from vislab.models.vit import sinusoidal_table
@@ -83,7 +83,7 @@ def pos_embed(
     console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
 
 
-def run_label(run: Path) -> str:
+def _run_label(run: Path) -> str:
     """A run's name for titles and file names: its folder's name; a checkpoint file inside a run
     (``RUN/checkpoints/last.pt``) adds the file's stem (``RUN_last``), a checkpoint elsewhere is its stem."""
     run = run.resolve()
@@ -120,6 +120,6 @@ def _run_table(run: Path, trust_code: bool):
             f"table."
         )
     kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
-    title = f"{kind} position embedding of {run_label(run)}"
+    title = f"{kind} position embedding of {_run_label(run)}"
     class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
     return table, tokens.grid, class_token, title

@@ -2,7 +2,8 @@
 
 Equivalent to ``torchrun --standalone --nproc-per-node N -m vislab train ...`` (single machine; for
 several machines call torchrun yourself with its rendezvous options — vislab reads the usual
-RANK / WORLD_SIZE / LOCAL_RANK variables either way).
+RANK / WORLD_SIZE / LOCAL_RANK variables either way). Each worker ends without the interpreter's shutdown,
+which gloo's threads could abort (``vislab.cli.worker`` says why).
 
 The config is checked once here, before any worker starts (else each rank would print the same error),
 and torchrun's own log lines (its OMP_NUM_THREADS banner, "Sending process ... SIGTERM", its failure

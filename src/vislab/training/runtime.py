@@ -102,16 +102,7 @@ class Distributed:
         if self.world > 1:
             tdist.barrier()
 
-    def close(self, finished: bool = False) -> None:
-        """Leave the process group; a rank that ``finished`` normally first waits for all of them (rank 0
-        writes the run's results alone, after the last collective).
-
-        The wait lets gloo's worker thread drop the last collective's tensors while the interpreter is
-        alive: those threads outlive ``destroy_process_group`` once DDP wrapped a model, and one that needs
-        the GIL while the interpreter exits is ended inside a C++ destructor ("terminate called without
-        an active exception", SIGABRT). No wait after an error: the other ranks may be in another
-        collective."""
+    def close(self) -> None:
+        """Leave the process group (a worker process then ends as ``vislab.cli.worker`` says)."""
         if self.world > 1 and tdist.is_initialized():
-            if finished:
-                tdist.barrier()
             tdist.destroy_process_group()
