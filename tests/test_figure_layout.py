@@ -9,21 +9,11 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
+from vislab.data.sources.idx import FASHION_MNIST
 from vislab.plotting.mistakes import Mistake, mistakes_figure
 from vislab.plotting.runs import confusion_figure
 
-FASHION = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+FASHION = list(FASHION_MNIST.class_names)  # the long names the real dataset gives
 
 
 def text_boxes(fig) -> list[tuple[str, object]]:

@@ -59,11 +59,12 @@ def _remember(path: Path, digest: str) -> None:
     st = path.stat()
     cache = _read_cache(path)
     cache[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": digest}
-    tmp = _cache_path(path).with_name(f"{_cache_path(path).name}.{os.getpid()}.tmp")
+    memo = _cache_path(path)
+    tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
     try:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(cache, indent=1))
-        os.replace(tmp, _cache_path(path))
+        os.replace(tmp, memo)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()

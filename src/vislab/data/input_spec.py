@@ -65,7 +65,7 @@ class InputSpec:
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """A float batch (N×C×H×W in [0, 1] of ``sample_shape``, or N×D) → the model's normalised input."""
-        return apply_stats(centre_crop(x, self.crop_size) if x.ndim == 4 else x, self.stats)
+        return apply_stats(centre_crop(x, self.crop_size), self.stats)  # crop_size is None for N×D
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """The model as evaluation runs it: inside the test-time augmentation, if any."""

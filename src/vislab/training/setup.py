@@ -55,6 +55,7 @@ class Network:
     num_classes: int
     net: torch.nn.Module | None = None
     graphs: bool = False  # compiled with CUDA graphs: each step must be marked (torch.compiler)
+    channels_last: bool = False  # NHWC weights, so the loaders deliver NHWC batches
     start: Start | None = None  # train.init_from: what came from the other run
 
     @property
@@ -172,9 +173,10 @@ def _build_network(
     n_params = sum(p.numel() for p in model.parameters())
     if n_params == 0:  # fitted baselines: their size is what they store
         n_params = sum(b.numel() for b in model.buffers())
-    if _channels_last(cfg, model, spec.input_shape):
+    nhwc = _channels_last(cfg, model, spec.input_shape)
+    if nhwc:
         model = model.to(memory_format=torch.channels_last)
-    return Network(model, hooks, n_params, num_classes)
+    return Network(model, hooks, n_params, num_classes, channels_last=nhwc)
 
 
 def check_output(
@@ -246,7 +248,7 @@ def _build_loaders(
     )  # fmt: skip
     val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage, size=size)
     test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage, size=size)
-    channels_last = _channels_last(cfg, network.model, spec.input_shape)
+    channels_last = network.channels_last
     for loader in (train, val, test):
         loader.channels_last = channels_last
     train.alternate_flip = network.hooks.flip_policy == "alternate"
