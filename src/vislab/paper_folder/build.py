@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vislab.errors import UserError
 from vislab.experiments.results.reported import legend
-from vislab.experiments.results.spread import RULE, Verdict
+from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, data_line, first_of_rows, titled
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.latex import (
@@ -28,7 +28,7 @@ from vislab.paper_folder.latex import (
 )
 from vislab.paper_folder.tables import latex_tables, markdown_tables, parts, sources
 from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs
-from vislab.report.seeds import plan_rows, plan_verdicts, reported_of, results_table
+from vislab.report.seeds import pairing, plan_rows, plan_verdicts, reported_of, results_table
 from vislab.training.checkpoint import atomic_write_text
 from vislab.version import __version__
 
@@ -133,7 +133,8 @@ def _write_texts(
     failed = [
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
-    main = main_document(heading, intro, latex_verdicts(verdicts), failed + plan.notes)
+    verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
+    main = main_document(heading, intro, verdict_text, failed + plan.notes)
     atomic_write_text(folder / "main.tex", main)
 
 
@@ -148,8 +149,9 @@ def _generated(plan: ReportPlan) -> str:
     )
 
 
-def latex_verdicts(verdicts: dict[str, list[Verdict]]) -> str:
-    """The groups' verdicts as a LaTeX section, the rule in a footnote ('' without verdicts)."""
+def latex_verdicts(verdicts: dict[str, list[Verdict]], paired: str = COMPARE["previous"]) -> str:
+    """The groups' verdicts as a LaTeX section: how they pair the runs (``paired``), the rule in a
+    footnote ('' without verdicts)."""
     if not verdicts:
         return ""
     items = "".join(
@@ -159,6 +161,6 @@ def latex_verdicts(verdicts: dict[str, list[Verdict]]) -> str:
     )
     return (
         "\\section*{Differences within groups}\n"
-        f"Each run against the one before it in its group, on the test set\\footnote{{{escape(RULE)}}}.\n"
+        f"{escape(paired)}, on the test set\\footnote{{{escape(RULE)}}}.\n"
         f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n"
     )

@@ -6,7 +6,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from vislab.experiments.results.reported import ReportedLike, legend
-from vislab.experiments.results.spread import RULE, Verdict, group_verdicts, rows_by_seed_suffix
+from vislab.experiments.results.spread import (
+    COMPARE,
+    RULE,
+    Verdict,
+    group_verdicts,
+    rows_by_seed_suffix,
+)
 from vislab.experiments.results.table import (
     SPREAD_NOTE,
     columns,
@@ -47,7 +53,8 @@ def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
 
 def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Verdict]]:
     """Each group of a seeded suite (or ``all`` runs of a seeded folder): every member against the one
-    before it on ``metric``; {} without seeds (nothing to weigh a difference against)."""
+    before it, or the group's first (the suite's ``compare:``), on ``metric``; {} without seeds (nothing
+    to weigh a difference against)."""
     rows = plan_rows(plan)
     if not rows:
         return {}
@@ -56,7 +63,13 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
         for row, names in rows.items()
     }
     groups = plan.info.get("groups") if plan.kind == "suite" else None
-    return group_verdicts(groups or {"all runs": list(rows)}, values, label=_label(metric))
+    groups = groups or {"all runs": list(rows)}
+    return group_verdicts(groups, values, label=_label(metric), compare=pairing(plan))
+
+
+def pairing(plan: Planned) -> str:
+    """How the verdicts pair a group's runs: a suite's ``compare:`` ("previous" or "baseline")."""
+    return plan.info.get("compare", "previous") if plan.kind == "suite" else "previous"
 
 
 def _label(metric: str) -> str:
@@ -81,5 +94,6 @@ def table_context(plan: Planned) -> dict:
         reported=legend(reported_of(plan), list(cited)),
         spread_note=SPREAD_NOTE if seeded else "",
         verdicts=verdicts,
+        verdict_pairing=COMPARE[pairing(plan)],
         verdict_rule=RULE,
     )

@@ -118,17 +118,25 @@ def verdict(
     return Verdict(first, second, label, diff, err, (len(a), len(b)), p)
 
 
+COMPARE = {  # how a group's members are paired, as a suite's ``compare:`` names it
+    "previous": "Each run against the one before it in its group",  # a ladder, a sweep in order
+    "baseline": "Each run against the first of its group (the baseline)",  # a baseline and variants
+}
+
+
 def group_verdicts(
     groups: dict[str, list[str] | None],
     values: dict[str, list[float]],
     label: str = "test ACC",
+    compare: str = "previous",
 ) -> dict[str, list[Verdict]]:
-    """Group → a verdict for each member against the one before it (a group lists a ladder or a
-    sweep in order), for members with values; groups with fewer than two such members are left out."""
+    """Group → a verdict for each member (with values) against the one before it (``previous``) or
+    against the group's first (``baseline``); groups with fewer than two such members are left out."""
     out = {}
     for group, members in groups.items():
         present = [m for m in members or [] if values.get(m)]
-        pairs = zip(present[1:], present[:-1])
+        others = present[:-1] if compare == "previous" else present[:1] * (len(present) - 1)
+        pairs = zip(present[1:], others)
         found = [verdict(x, values[x], y, values[y], label) for x, y in pairs]
         if found:
             out[group] = found

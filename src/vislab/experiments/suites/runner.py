@@ -67,6 +67,7 @@ class SuiteState:
             description=suite.description,
             overrides=list(overrides),
             groups=suite.groups,
+            compare=suite.compare,
             reported=as_block(suite.reported),  # the reports' figures, beside the table's
             order=list(names),
             runs={k: v for k, v in (old.get("runs") or {}).items() if k in names},

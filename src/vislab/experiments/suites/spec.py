@@ -9,6 +9,8 @@
       no-crop: {augment.crop: null}            # null removes a key (back to the schema default)
     groups:                                    # optional: runs compared together in the report
       ladder: [baseline, standardise]
+    compare: previous                          # verdicts: each run vs the one before it in its
+                                               #   group (previous, default) or vs the first (baseline)
     reported:                                  # optional: the figures the courses' reports published
       sources: {rdfia-A: {title: ..., data: ...}}   #   (schema and examples: results/reported.py)
       runs: {baseline: {rdfia-A: {where: "Q18, Figure 6", test_acc: "0.70–0.75"}}}
@@ -28,7 +30,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
@@ -82,6 +84,11 @@ class SuiteSpec(SpecFile):
     groups: dict[str, list[str] | None] | None = Field(
         None, description="group name → runs compared together in the report"
     )
+    compare: Literal["previous", "baseline"] = Field(
+        "previous",
+        description="the verdicts over seeds: each run of a group against the one before it "
+        "(previous: a ladder) or against the group's first run (baseline: a baseline and its variants)",
+    )
     reported: Reported | None = Field(
         None, description="the figures the courses' reports published: sources: and runs:"
     )
@@ -120,6 +127,7 @@ class Suite:
     base: dict  # the base config mapping
     runs: dict[str, dict | None]  # run name → dotted overrides of the base
     groups: dict[str, list[str] | None] = field(default_factory=dict)
+    compare: str = "previous"  # the verdicts' pairing in a group: "previous" or "baseline"
     reported: Reported | None = None  # the figures the courses' reports published
     seeds: int = 1  # runs per row, train.seed + 0 … seeds-1 (with_seeds)
 
@@ -161,8 +169,8 @@ def load_suite(name_or_file: str | Path) -> Suite:
         SuiteSpec,
         "suite",
         SUITE_DIR,
-        "a mapping with runs: (run name → overrides) and optionally base:, groups:, description:, "
-        "reported:",
+        "a mapping with runs: (run name → overrides) and optionally base:, groups:, compare:, "
+        "description:, reported:",
     )
     return Suite(
         name=spec.name or p.stem,
@@ -171,6 +179,7 @@ def load_suite(name_or_file: str | Path) -> Suite:
         base=read_base(spec.base, p),
         runs=spec.runs,
         groups=spec.groups or {},
+        compare=spec.compare,
         reported=spec.reported,
     )
 
