@@ -12,7 +12,7 @@ from vislab.errors import ConfigError
 from vislab.experiments.results.spread import COMPARE, group_verdicts
 from vislab.experiments.suites.runner import SuiteState
 from vislab.experiments.suites.spec import load_suite, with_seeds
-from vislab.paper_folder.build import latex_verdicts
+from vislab.paper_folder.build import latex_verdicts, write_paper
 from vislab.report.build import build_report, plan_report
 from vislab.report.seeds import plan_verdicts
 
@@ -37,12 +37,20 @@ def test_group_verdicts_pair_as_asked(compare, pairs):
     assert found[1].exceeds is (compare == "previous")
 
 
-def _suite_folder(tmp_path, compare: str | None):
+REPORTED = {  # a paper's figure for the baseline, measured on CIFAR-10
+    "sources": {"paper": {"title": "A paper", "data": "CIFAR-10 test set", "dataset": "cifar10"}},
+    "runs": {"base": {"paper": {"where": "Table 2", "test_acc": "0.944"}}},
+}
+
+
+def _suite_folder(tmp_path, compare: str | None, reported: dict | None = None):
     """A seeded suite's folder as ``vislab suite`` leaves it: suite.json (written by the runner's own
-    state) and each run's summary.json with the test accuracies of VALUES."""
+    state) and each run's summary.json with the test accuracies of VALUES, on Fashion-MNIST."""
     spec = {"runs": {row: {} for row in VALUES}, "groups": {"tricks": list(VALUES)}}
     if compare:
         spec["compare"] = compare
+    if reported:
+        spec["reported"] = reported
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "out"
@@ -53,7 +61,7 @@ def _suite_folder(tmp_path, compare: str | None):
         acc = VALUES[row][int(name.rsplit("-s", 1)[1])]
         (out / name).mkdir()
         (out / name / "summary.json").write_text(
-            json.dumps({"status": "complete", "test_acc": acc})
+            json.dumps({"status": "complete", "test_acc": acc, "data": "fashion-mnist"})
         )
     return out
 
@@ -84,3 +92,11 @@ def test_tricks_compares_with_its_baselines_and_a_wrong_value_is_named(tmp_path)
     bad.write_text(yaml.safe_dump({"runs": {"a": {}}, "compare": "first"}))
     with pytest.raises(ConfigError, match="compare"):
         load_suite(bad)
+
+
+def test_figures_reported_on_other_data_are_flagged_for_a_seeded_suite(tmp_path):
+    out = _suite_folder(tmp_path, "baseline", REPORTED)
+    note = "measured on cifar10; the runs here used fashion-mnist"
+    assert note in build_report(out).read_text()
+    main_tex = write_paper([out], out=tmp_path / "paper")
+    assert note in main_tex.read_text()

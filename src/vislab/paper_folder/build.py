@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
-from vislab.experiments.results.reported import legend
+from vislab.experiments.results.reported import legend, mismatches
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, data_line, first_of_rows, titled
 from vislab.paper_folder.figures import PageFigure, PageFigures
@@ -28,7 +28,14 @@ from vislab.paper_folder.latex import (
 )
 from vislab.paper_folder.tables import latex_tables, markdown_tables, parts, sources
 from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs
-from vislab.report.seeds import pairing, plan_rows, plan_verdicts, reported_of, results_table
+from vislab.report.seeds import (
+    cited,
+    pairing,
+    plan_rows,
+    plan_verdicts,
+    reported_of,
+    results_table,
+)
 from vislab.training.checkpoint import atomic_write_text
 from vislab.version import __version__
 
@@ -119,8 +126,8 @@ def _write_texts(
     """tables.tex, tables.md, figures.tex and main.tex of the drawn ``figures``."""
     rows, cols = results_table(plan)
     seeded = plan_rows(plan) is not None
-    cited = first_of_rows(plan.complete, plan_rows(plan)) if seeded else plan.complete
-    srcs = sources(legend(reported_of(plan), list(cited)))
+    rows_cited = cited(plan)
+    srcs = sources(legend(reported_of(plan), list(rows_cited)))
     tables = parts(rows, cols, seeded)
     line = data_line(plan.complete)
     verdicts = plan_verdicts(plan)
@@ -134,7 +141,8 @@ def _write_texts(
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
     verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
-    main = main_document(heading, intro, verdict_text, failed + plan.notes)
+    unlike = mismatches(reported_of(plan), rows_cited)  # reported on other data than these runs
+    main = main_document(heading, intro, verdict_text, failed + unlike + plan.notes)
     atomic_write_text(folder / "main.tex", main)
 
 

@@ -30,7 +30,7 @@ from vislab.report.interactive import interactive_context
 from vislab.report.mistakes import mistake_section
 from vislab.report.model_figures import model_figures
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
-from vislab.report.seeds import plan_rows, table_context
+from vislab.report.seeds import cited, plan_rows, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
@@ -319,7 +319,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
         data_line=data_line(plan.complete) if plan.complete else "",
         reported_figures=bool(reported_columns(reported)),
-        reported_warnings=mismatches(reported, plan.complete),
+        reported_warnings=mismatches(reported, cited(plan)),  # rows, with seeds
         generated=time.strftime("%Y-%m-%d %H:%M"),
         version=__version__,
         folder=str(folder),

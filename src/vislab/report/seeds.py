@@ -43,6 +43,13 @@ def reported_of(plan: Planned) -> ReportedLike:
     return plan.info.get("reported") if plan.kind == "suite" else None
 
 
+def cited(plan: Planned) -> dict[str, dict]:
+    """What the reports' figures are set beside: each row's summary (its first finished run with seeds,
+    as ``reported:`` names rows, not ``<row>-s<i>`` runs), else each finished run's."""
+    rows = plan_rows(plan)
+    return first_of_rows(plan.complete, rows) if rows else plan.complete
+
+
 def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
     """The comparison table's rows and columns: a row per run, or per row of seeds (mean ± std, N)."""
     rows, reported = plan_rows(plan), reported_of(plan)
@@ -83,7 +90,6 @@ def table_context(plan: Planned) -> dict:
     sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
     rows, cols = results_table(plan)
     seeded = plan_rows(plan)
-    cited = first_of_rows(plan.complete, seeded) if seeded else plan.complete
     verdicts = {
         group: [dict(text=v.sentence(), exceeds=v.exceeds) for v in found]
         for group, found in plan_verdicts(plan).items()
@@ -91,7 +97,7 @@ def table_context(plan: Planned) -> dict:
     return dict(
         rows=rows,
         columns=cols,
-        reported=legend(reported_of(plan), list(cited)),
+        reported=legend(reported_of(plan), list(cited(plan))),
         spread_note=SPREAD_NOTE if seeded else "",
         verdicts=verdicts,
         verdict_pairing=COMPARE[pairing(plan)],
