@@ -12,7 +12,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from vislab.plotting.canvas import captured_figures, plt
-from vislab.plotting.style import DPI, fit_to_page, page_style, page_width
+from vislab.plotting.style import DPI, PAGE_IN, cut_texts, fit_to_page, page_style, page_width
 from vislab.report.figure_set import FigureSet
 
 
@@ -63,8 +63,12 @@ class PageFigures(FigureSet):
         return {"name": name, "caption": caption}
 
     def _save(self, stem: str, fig: Figure, caption: str) -> PageFigure:
-        """``fig`` sized for the page (:func:`~vislab.plotting.style.fit_to_page`) as PDF and PNG."""
-        fit_to_page(fig, page_width(fig))
+        """``fig`` sized for the page (:func:`~vislab.plotting.style.fit_to_page`) as PDF and PNG: a
+        column wide, or the text width when it was drawn wide or its texts do not fit a column."""
+        width = page_width(fig)
+        fit_to_page(fig, width)
+        if width < PAGE_IN and cut_texts(fig):
+            fit_to_page(fig, PAGE_IN)
         for suffix in ("pdf", "png"):
             fig.savefig(self.fig_dir / f"{stem}.{suffix}", dpi=DPI)
         width, height = fig.get_size_inches()

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 import matplotlib as mpl
 from cycler import cycler
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 from matplotlib.text import Text
 
 COLUMN_IN = 3.3  # one column of a two-column paper, in inches
 PAGE_IN = 6.9  # the full text width
 MIN_PT = 8.0  # the smallest text a page figure holds
+MIN_HEIGHT_IN = 2.2  # the lowest page figure: room for an axis label at MIN_PT and its ticks
 DPI = 300  # the PNG's resolution
 # Okabe & Ito (2008), "Color Universal Design": told apart with every common colour-vision deficiency
 # (black last: it is the legend's colour for kinds of line; yellow late: faint on white)
@@ -70,17 +72,51 @@ def _shown(t: Text) -> bool:
 
 def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
     """Size ``fig`` for a page: ``width`` inches wide, its height scaled with it (at most 1.25 times the
-    width: a figure fits the page); every text below ``min_pt`` raised to it; the layout then fitted
-    again."""
+    width: a figure fits the page; at least MIN_HEIGHT_IN: its axis labels fit); every text below
+    ``min_pt`` raised to it; the layout then fitted again."""
     w, h = fig.get_size_inches()
-    fig.set_size_inches(width, min(h / w, 1.25) * width)
+    fig.set_size_inches(width, max(min(h / w, 1.25) * width, MIN_HEIGHT_IN))
     for t in visible_texts(fig):
         if t.get_fontsize() < min_pt:
             t.set_fontsize(min_pt)
-    if fig.get_layout_engine() is None:
+    # a one-off fig.tight_layout() leaves a placeholder engine that lays out nothing at the new size
+    if not isinstance(fig.get_layout_engine(), (ConstrainedLayoutEngine, TightLayoutEngine)):
         with (
             warnings.catch_warnings()
         ):  # "not compatible with tight_layout": some axes keep their place
             warnings.simplefilter("ignore", UserWarning)
             fig.tight_layout()
     return fig
+
+
+def cut_texts(fig: Figure) -> list[str]:
+    """The texts drawn partly off ``fig`` as savefig draws it (by more than a pixel)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    own = fig.canvas
+    renderer = FigureCanvasAgg(
+        fig
+    ).get_renderer()  # an Agg canvas for the drawing: fig's may not draw
+    try:
+        fig.draw(renderer)
+        box = fig.bbox.padded(1)
+        extents = [(t, t.get_window_extent(renderer)) for t in _drawn_texts(fig)]
+    finally:
+        fig.set_canvas(own)
+    return [t.get_text() for t, e in extents if not (box.contains(*e.p0) and box.contains(*e.p1))]
+
+
+def _drawn_texts(fig: Figure) -> list[Text]:
+    """:func:`visible_texts` less the tick labels matplotlib does not draw: those of an axes drawn
+    without its axis (an image panel) or of a tick outside the view (a locator's extra ticks)."""
+    tick_labels, drawn = set(), set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                labels = {tick.label1, tick.label2}
+                tick_labels |= labels
+                loc = tick.get_loc()
+                if ax.axison and axis.get_visible() and loc is not None and lo <= loc <= hi:
+                    drawn |= labels
+    return [t for t in visible_texts(fig) if t not in tick_labels or t in drawn]
