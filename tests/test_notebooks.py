@@ -4,6 +4,7 @@ inline figures, the comparison table, training progress updated in place, no err
 git, so this is the only place they are checked."""
 
 import base64
+import os
 import re
 from pathlib import Path
 
@@ -79,14 +80,21 @@ def _check_run(nb, updates: int) -> None:
     assert "Warning" not in text, text  # no library warning leaks into a reader's notebook
 
 
-@pytest.mark.slow  # ~30-60 s each: a kernel, torch, a few tiny trainings, then again at 1 epoch a run
+# one torch thread in the kernel: the suite runs `-n 2` on 2 cores, where a kernel's two OpenMP threads
+# spin-wait for each other at every operation while other processes hold the cores (own_model's cnn, 6
+# epochs on digits: 81 s with two threads, 1.8 s with one, on the same busy machine); what the notebooks
+# show does not depend on it
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@pytest.mark.slow  # ~10-30 s each: a kernel, torch, a few tiny trainings, then again at 1 epoch a run
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_twice_and_shows_its_figures_and_progress(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = _Client(
         nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
-    with client.setup_kernel():
+    with client.setup_kernel(env={**os.environ, **ONE_THREAD}):
         _run_all(client)
         _check_run(nb, client.updates)
         assert _fewer_epochs(nb), f"{path.name}: no train__epochs= to shorten the second run"
