@@ -25,11 +25,14 @@ Three other modes, each printing its own JSON object:
   (benchmarks/busy_share.py).
 
 Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a smoke run of the code path;
-``--tiny`` shrinks the new modes to a few hundred images and one epoch). benchmarks/gpu_check.sh runs
+``--tiny`` shrinks the new modes to a few hundred images and one epoch). ``--set KEY=VALUE`` (repeatable)
+adds a vislab config override to each vislab run of the mode, after the mode's own settings (the plain
+loop builds its model from the same config; ``--vs-airbench`` takes none): ``--set model.widths=[16,32,32]``
+gives a smoke run small models. The JSON lists them under ``vislab_set``. benchmarks/gpu_check.sh runs
 them all on a GPU machine.
 Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``,
 ``python benchmarks/gpu.py --vs-airbench --seeds 3``, ``--vs-plain``, ``--profile``
-[``--device cpu --tiny``]
+[``--device cpu --tiny``] [``--set KEY=VALUE``]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +115,16 @@ class EpochClock(Callback):
 
 
 def synthetic_overrides(
-    name: str, device: str, batch: int, epochs: int, compile_: bool, augment: bool
+    name: str,
+    device: str,
+    batch: int,
+    epochs: int,
+    compile_: bool,
+    augment: bool,
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """vislab's settings for model ``name`` on the synthetic images (SGD lr 0.05, momentum 0.9)."""
+    """vislab's settings for model ``name`` on the synthetic images (SGD lr 0.05, momentum 0.9), then
+    ``extra`` (``--set``)."""
     return [
         f"data.name={SYNTHETIC}",
         "data.val_fraction=0.02",
@@ -127,6 +138,7 @@ def synthetic_overrides(
         f"train.device={device}",
         f"train.compile={str(compile_).lower()}",
         *(AUGMENT if augment else []),
+        *extra,
     ]
 
 
@@ -139,9 +151,15 @@ def train_clocked(cfg: Config) -> tuple[dict, EpochClock]:
 
 
 def throughput(
-    name: str, device: str, epochs: int, batch: int, compile_: bool, n_train: int
+    name: str,
+    device: str,
+    epochs: int,
+    batch: int,
+    compile_: bool,
+    n_train: int,
+    extra: Sequence[str] = (),
 ) -> dict:
-    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, compile_, True))
+    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, compile_, True, extra))
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     s, clock = train_clocked(cfg)
@@ -194,9 +212,11 @@ def plain_loop_for(cfg: Config, x: np.ndarray, y: np.ndarray, steps: int) -> Pla
     return PlainLoop(model, images, labels, cfg.train.batch_size, steps, o.lr, o.momentum)
 
 
-def vs_plain(name: str, device: str, batch: int, epochs: int, data: tuple) -> dict:
+def vs_plain(
+    name: str, device: str, batch: int, epochs: int, data: tuple, extra: Sequence[str] = ()
+) -> dict:
     """Training images/s of vislab and of the plain loop (each side's last epoch) for model ``name``."""
-    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, False, False))
+    cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, False, False, extra))
     s, clock = train_clocked(cfg)
     steps = s["n_train"] // batch  # vislab's epoch: its train split (val carved off), drop_last
     loop = plain_loop_for(cfg, *data, steps=steps)
@@ -215,19 +235,26 @@ def vs_plain(name: str, device: str, batch: int, epochs: int, data: tuple) -> di
 
 
 # ------------------------------------------------------------------------- GPU-busy share
-def profile_config(name: str, device: str, batch: int, epochs: int) -> Config:
+def profile_config(
+    name: str, device: str, batch: int, epochs: int, extra: Sequence[str] = ()
+) -> Config:
     """``fast`` with its preset (whose batch size, 512, is ``--batch``'s default), the others as
-    ``--vs-plain`` trains them."""
+    ``--vs-plain`` trains them; then ``extra`` (``--set``)."""
     if name != "fast":
-        return build_config({}, synthetic_overrides(name, device, batch, epochs, False, False))
+        return build_config(
+            {}, synthetic_overrides(name, device, batch, epochs, False, False, extra)
+        )
     over = [f"data.name={SYNTHETIC}", "data.val_fraction=0.02", f"train.device={device}"]
-    return load_config("fast", [*over, f"train.epochs={epochs}", f"train.batch_size={batch}"])
+    over += [f"train.epochs={epochs}", f"train.batch_size={batch}", *extra]
+    return load_config("fast", over)
 
 
-def busy_shares(name: str, device: str, batch: int, epochs: int, data: tuple) -> dict:
+def busy_shares(
+    name: str, device: str, batch: int, epochs: int, data: tuple, extra: Sequence[str] = ()
+) -> dict:
     """The busy share of ``epochs`` epochs of model ``name`` through vislab, and through the plain loop
     (not for ``fast``: its whitening init, weight averaging and alternating flips are vislab's)."""
-    cfg = profile_config(name, device, batch, epochs)
+    cfg = profile_config(name, device, batch, epochs, extra)
     vislab_epochs = EpochProfiles(torch.device(device))
     with profiled_vislab_epochs(vislab_epochs):
         s, _ = train_clocked(cfg)
@@ -267,7 +294,19 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--tta-set", action="append", default=[], help="extra --set for the time-to-accuracy run"
     )
+    ap.add_argument(
+        "--set",
+        dest="vislab_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a vislab config override for every run (not --vs-airbench), e.g. model.widths=[16,32,32]",
+    )
     args = ap.parse_args()
+    if args.vislab_set and args.vs_airbench:
+        ap.error(
+            "--set is not passed on to --vs-airbench's runs (airbench_side.py trains the preset)"
+        )
     if args.tiny:
         args.n, args.batch, args.epochs = TINY["n"], TINY["batch"], TINY["epochs"]
     return args
@@ -295,15 +334,19 @@ def run_mode(args: argparse.Namespace) -> dict:
         epochs = args.epochs or (3 if args.profile else 2)
         names, notes = models_for(args, "fast,cnn,vit" if args.profile else "cnn,vit,resnet18")
         measure = busy_shares if args.profile else vs_plain
-        rows = [measure(n, args.device, args.batch, epochs, data) for n in names]
+        rows = [measure(n, args.device, args.batch, epochs, data, args.vislab_set) for n in names]
         return dict(
             benchmark=mode_name(args), epochs=epochs, n_train=args.n, models=rows, notes=notes
         )
     names, notes = models_for(args, "cnn,vit,resnet18,fast")
     epochs = args.epochs or 2
-    results = [throughput(n, args.device, epochs, args.batch, args.compile, args.n) for n in names]
+    results = [
+        throughput(n, args.device, epochs, args.batch, args.compile, args.n, args.vislab_set)
+        for n in names
+    ]
+    tta_set = [*args.vislab_set, *args.tta_set]
     tta = (
-        time_to_accuracy(args.device, args.target, args.tta_epochs, args.tta_set, args.fashion_root)
+        time_to_accuracy(args.device, args.target, args.tta_epochs, tta_set, args.fashion_root)
         if fashion_available(args.fashion_root)
         else {"skipped": f"Fashion-MNIST not found in {args.fashion_root}"}
     )
@@ -327,7 +370,8 @@ def main() -> None:
         )
         return
     result = run_mode(args)
-    emit(dict(result, device=args.device, tiny=args.tiny, machine=machine()))
+    overrides = {"vislab_set": args.vislab_set} if args.vislab_set else {}
+    emit(dict(result, device=args.device, tiny=args.tiny, **overrides, machine=machine()))
 
 
 if __name__ == "__main__":

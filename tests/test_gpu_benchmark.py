@@ -1,6 +1,8 @@
 """benchmarks/gpu.py's side-by-side modes, run as a user runs them (``--device cpu --tiny``) on small
 Fashion-MNIST and CIFAR-10 files written in their official formats: the JSON each mode prints has its
 fields with sane values, and the tensors written for airbench hold exactly the dataset's images.
+``--vs-plain`` and ``--profile`` run small models (``--set model.widths=[16,32,32]``): the code path
+is the same, and the override is checked to reach the model.
 
 The figures themselves (times, ratios) are never asserted: benchmarks print them. On a machine with
 CUDA, ``test_tiny_modes_on_cuda`` (selected by ``pytest -k cuda``) runs the same modes on the GPU,
@@ -23,10 +25,14 @@ import torch
 import vislab
 from conftest import REPO
 from fixtures import write_cifar, write_mnist
+from vislab.models import build_model
 
 GPU_BENCH = REPO / "benchmarks" / "gpu.py"
 TINY_TRAIN, TINY_TEST = 384, 128  # airbench_side.TINY: the images --tiny keeps of each dataset
-pytestmark = pytest.mark.slow  # each case starts Python and trains: 20-60 s on 2 cores
+# --set for a smoke run's small models: fast's stages (default [64,256,256]) and cnn's ([32,64,64])
+SMALL = "model.widths=[16,32,32]"
+# each case starts Python (seconds of imports), and all but one train a few steps
+pytestmark = pytest.mark.slow
 
 
 def run_bench(*args: str | Path, cwd: Path) -> dict:
@@ -125,10 +131,13 @@ def test_missing_datasets_are_named(tmp_path):
 
 
 def test_vs_plain_on_cpu(tmp_path):
-    result = run_bench("--vs-plain", "--models", "cnn", "--device", "cpu", "--tiny", cwd=tmp_path)
+    args = ["--vs-plain", "--models", "cnn", "--device", "cpu", "--tiny", "--set", SMALL]
+    result = run_bench(*args, cwd=tmp_path)
     assert result["benchmark"] == "gpu-vs-plain" and result["epochs"] == 1
+    assert result["vislab_set"] == [SMALL]
     (row,) = result["models"]
-    assert row["model"] == "cnn" and row["params"] > 0
+    small = build_model("cnn", (3, 32, 32), 10, widths=[16, 32, 32], batchnorm=True, dropout=0.5)
+    assert row["model"] == "cnn" and row["params"] == sum(p.numel() for p in small.parameters())
     assert row["steps_per_epoch"] == (256 - 5) // 32  # vislab's train split (2 % carved), drop_last
     assert row["vislab_images_per_s"] > 0 and row["plain_images_per_s"] > 0
     ratio = row["vislab_images_per_s"] / row["plain_images_per_s"]
@@ -136,8 +145,9 @@ def test_vs_plain_on_cpu(tmp_path):
 
 
 def test_profile_on_cpu(tmp_path):
-    args = ["--profile", "--models", "fast,cnn", "--device", "cpu", "--tiny"]
+    args = ["--profile", "--models", "fast,cnn", "--device", "cpu", "--tiny", "--set", SMALL]
     result = run_bench(*args, cwd=tmp_path)
+    assert result["vislab_set"] == [SMALL]
     fast, cnn = result["models"]
     assert (fast["model"], cnn["model"]) == ("fast", "cnn")
     assert "plain" not in fast  # fast's whitening, EMA and flips are vislab's own
