@@ -93,6 +93,15 @@ def test_run_directory_contract(tmp_path):
         assert key in ckpt
 
 
+def test_a_run_without_figures_writes_everything_else(tmp_path):
+    s = train(tiny_config("train.figures=false"), tmp_path / "run", quiet=True)
+    run = tmp_path / "run"
+    assert not list(run.glob("figures/*.png"))
+    assert "figures_s" not in s and s["status"] == "complete"
+    for f in ("summary.json", "metrics.jsonl", "checkpoints/best.pt", "predictions_test.npz"):
+        assert (run / f).is_file(), f
+
+
 def test_best_checkpoint_is_the_best_val_pacc_epoch(tmp_path):
     s = train(tiny_config("train.epochs=4", "optim.lr=0.03"), tmp_path / "r", quiet=True)
     rows = [

@@ -270,6 +270,9 @@ class TrainConfig(Section):
     init_from: str | None = None
     # parameter-name patterns (fnmatch, e.g. "features.*") whose weights do not train
     freeze: list[str] = []
+    # the run's figures/ at its end (curves, confusion matrix, ...); false: summary, metrics and
+    # predictions only (quick checks, many small runs: a suite's or a sweep's report draws its own)
+    figures: bool = True
 
 
 class TrackConfig(Section):

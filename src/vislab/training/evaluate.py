@@ -116,9 +116,10 @@ def finish_run(
     history: list[dict],
     dist: Distributed,
     log: Progress,
+    figures: bool = True,
 ) -> dict:
-    """Reload the best weights, score val and test, write summary.json, predictions and figures (on the
-    main rank; the others return {})."""
+    """Reload the best weights, score val and test, write summary.json, predictions and (``figures``) the
+    run's figures (on the main rank; the others return {})."""
     if not dist.is_main:
         return {}
     model, amp_on, device = network.model, optim.amp, data.test.device
@@ -139,13 +140,14 @@ def finish_run(
     summary.update(setup_s=round(loop.setup_s, 3), eval_s=round(time.perf_counter() - started, 3))
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)  # before the figures: a figure that fails loses no result
-    started = time.perf_counter()
-    try:
-        _write_figures(run, history, test, data, model, labels)
-    except OSError as e:
-        log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
-    summary["figures_s"] = round(time.perf_counter() - started, 3)
-    run.write_summary(summary)
+    if figures:
+        started = time.perf_counter()
+        try:
+            _write_figures(run, history, test, data, model, labels)
+        except OSError as e:
+            log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
+        summary["figures_s"] = round(time.perf_counter() - started, 3)
+        run.write_summary(summary)
     log.line(
         f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"

@@ -397,7 +397,10 @@ def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = 
 
 
 def _finish(t: Training) -> dict:
-    return finish_run(t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log)
+    figures = t.cfg.figures
+    return finish_run(
+        t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, figures
+    )
 
 
 # -------------------------------------------------------------- stopping: signals, divergence
