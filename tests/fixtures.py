@@ -20,12 +20,14 @@ import gzip
 import io
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tarfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -573,3 +575,23 @@ KILL_ARGS = [
     "--set",
     "train.threads=1",
 ]
+
+
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """``make(folder)`` run once for the whole test session: under pytest-xdist the first worker to need it
+    makes it while the others wait (a second copy at the same time would only be slower on 2 cores), and
+    every worker gets (folder, what ``make`` returned, through JSON). A worker that failed leaves no mark:
+    the next one makes it again."""
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        return folder, make(folder)
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    folder, done = shared / name, shared / f"{name}.json"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            done.write_text(json.dumps(make(folder)))
+    return folder, json.loads(done.read_text())

@@ -16,11 +16,11 @@ from typing import NamedTuple
 import pytest
 import torch
 import torch.multiprocessing as mp
-from filelock import FileLock
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 
 import vislab.training.launch as launch
 from conftest import REPO, cli, one_line, tiny_config
+from fixtures import made_once
 from vislab.cli import _outcome
 from vislab.cli.worker import leave
 from vislab.data import prepare_data
@@ -147,9 +147,9 @@ def final_weights(out: Path, world: int = 2) -> list[dict]:
     return [torch.load(dumps(out) / f"rank{r}.pt") for r in range(world)]
 
 
-def _train_full_and_stopped(tmp: Path) -> Path:
+def _train_full_and_stopped(tmp: Path) -> dict:
     run_ddp(Run(tmp / "run"), Run(tmp / "stopped", stop_after=1))
-    return tmp
+    return {}
 
 
 @pytest.fixture(scope="module")
@@ -158,17 +158,7 @@ def ddp_runs(tmp_path_factory) -> Path:
     ranks' final weights in ``run-dump``), then trained again from scratch and stopped after epoch 1
     (``stopped``). Under pytest-xdist, made once for all workers: the first to need it makes it while the
     others wait (both ranks keep 2 cores busy; a second copy at the same time would only be slower)."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return _train_full_and_stopped(tmp_path_factory.mktemp("ddp"))
-    shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
-    tmp, done = shared / "ddp", shared / "ddp.done"
-    with FileLock(shared / "ddp.lock"):
-        if not done.exists():  # a worker that failed to make it left no mark: make it again
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir()
-            _train_full_and_stopped(tmp)
-            done.touch()
-    return tmp
+    return made_once(tmp_path_factory, "ddp", _train_full_and_stopped)[0]
 
 
 def test_ranks_end_with_identical_weights(ddp_runs):

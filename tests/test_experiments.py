@@ -28,6 +28,17 @@ from vislab.models import build_model, skip_pretrained
 from vislab.report.build import build_report, plan_report
 from vislab.report.seeds import plan_verdicts
 
+
+@pytest.fixture(autouse=True)
+def no_run_figures(monkeypatch):
+    """Runs trained in this process skip their own figures/ (a learning curve and a confusion matrix per run,
+    most of a tiny run's time): nothing here looks at them (a suite's report draws its own), and test_train
+    checks them. Processes a test starts still draw theirs."""
+    import vislab.training.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "_write_figures", lambda *args, **kwargs: None)
+
+
 BASE = {
     "data": {"name": "digits", "limit": 300},
     "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
@@ -179,7 +190,8 @@ def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
 
 @pytest.mark.slow
 def test_parallel_jobs_and_data_override(tmp_path, capsys):
-    """--jobs 2 trains in two spawned processes; --data circles makes the image-only run fail cleanly."""
+    """--jobs 2 trains in two spawned processes, each seed of a run with its own train.seed; --data circles
+    makes the image-only run fail cleanly."""
     spec = write_suite(
         tmp_path / "s.yaml",
         {
@@ -197,22 +209,27 @@ def test_parallel_jobs_and_data_override(tmp_path, capsys):
             str(out),
             "--jobs",
             "2",
+            "--seeds",
+            "2",
             "--data",
             "circles",
             "-q",
             "--no-report",
             "--set",
             "data.n_samples=300",
+            "--set",
+            "train.seed=3",
         ]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "cnn" in err and "needs images" in err
+    assert code == 1 and "cnn-s0" in err and "cnn-s1" in err and "needs images" in err
     for name in ("majority", "majority-small"):
-        summary = json.loads((out / name / "summary.json").read_text())
-        assert summary["status"] == "complete" and summary["data"] == "circles"
-    assert (
-        yaml.safe_load((out / "majority" / "config.yaml").read_text())["data"]["n_samples"] == 300
-    )
+        for i in (0, 1):
+            summary = json.loads((out / f"{name}-s{i}" / "summary.json").read_text())
+            assert summary["status"] == "complete" and summary["data"] == "circles"
+            assert summary["seed"] == 3 + i
+    config = yaml.safe_load((out / "majority-s0" / "config.yaml").read_text())
+    assert config["data"]["n_samples"] == 300
 
 
 def test_changed_config_is_not_silently_reused(tmp_path, capsys):
@@ -313,12 +330,13 @@ def test_builtin_suites_are_valid_and_faithful():
     assert vit_aug.augment.rotation.p > 0 and run_config(final, "vit-noaug").augment.rotation.p == 0
     assert [run_config(final, r).train.epochs for r in ("resnet18", "cnn")] == [60, 120]
     timm_suite = load_suite("timm-mnist")
-    # each builds for MNIST's 1×28×28 (pretrained weights are not needed to check)
+    # each builds for MNIST's 1×28×28 (pretrained weights are not needed to check); on the meta device, which
+    # builds every layer and follows an image's shapes through them without drawing ViT-Base's 86 M weights
     for run in timm_suite.runs:
         cfg = run_config(timm_suite, run)
-        with skip_pretrained():
+        with skip_pretrained(), torch.device("meta"):
             model = build_model(cfg.model.name, (1, 28, 28), 10, **cfg.model.kwargs())
-        assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+            assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     small = load_suite("vit-small-data")
     assert (
         run_config(small, "spt-lsa").model.kwargs()["spt"]
@@ -416,12 +434,14 @@ def test_seeds_train_each_run_n_times_give_mean_std_and_resume_only_new_seeds(tm
         base={**BASE, "train": {**BASE["train"], "seed": 3}},
     )
     out = tmp_path / "out"
-    args = ["--out", str(out), "--seeds", "2", "--jobs", "2", "-q", "--no-report"]
+    args = ["--out", str(out), "--seeds", "2", "-q", "--no-report"]
     assert main(["suite", str(spec), *args]) == 0
     names = [f"{r}-s{i}" for r in ("maj", "mlp") for i in range(2)]
+    assert [name for name, _ in train_spy] == names
     seeds = {n: json.loads((out / n / "summary.json").read_text())["seed"] for n in names}
     assert seeds == {"maj-s0": 3, "maj-s1": 4, "mlp-s0": 3, "mlp-s1": 4}
     mtimes = {n: (out / n / "summary.json").stat().st_mtime_ns for n in names}
+    train_spy.clear()
 
     # a third seed: only the new runs train; the table is then over 3 seeds
     result = run_suite(str(spec), out=out, seeds=3, log=lambda line: None)

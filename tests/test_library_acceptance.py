@@ -1,12 +1,13 @@
 """A user's own nn.Module, in a file of theirs, through the command line and through Python — using only the
 names in ``vislab.__all__`` and the ``vislab`` command: the same seed and config give the same summary.json;
-a run killed with SIGKILL resumes to the same result; it evaluates, predicts, and one of its kwargs sweeps."""
+a run killed with SIGKILL resumes to the same result; it evaluates, predicts, and one of its kwargs sweeps.
+
+Each ``vislab`` command runs in a process of its own, forked from the tests' zygote (tests/fixtures.py): a
+fresh ``vislab.cli.main`` that never imported the user's file, started in milliseconds instead of seconds."""
 
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import vislab
+from fixtures import Zygote
 
 NET = """
 import os
@@ -56,16 +58,26 @@ NOT_COMPARED = {
 }
 
 
-def _vislab(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "import sys; from vislab.cli import main; sys.exit(main())", *args]
-    return subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **kw
+def _vislab(zygote: Zygote, name: str, *args: str, env: dict | None = None) -> tuple[int, Path]:
+    """Start ``vislab ARGS`` in the current folder, with ``env`` added to its environment; (pid, its log
+    NAME.log). It computes with this process's torch threads: the tiny net's last digits depend on their
+    number, and the zygote's children start with one."""
+    import torch  # loaded by vislab already
+
+    log = Path(f"{name}.log").resolve()
+    pre = (
+        f"import os, torch; os.chdir({os.getcwd()!r}); os.environ.update({env or {}!r}); "
+        f"torch.set_num_threads({torch.get_num_threads()})"
     )
+    return zygote.start(list(args), log, pre=pre), log
 
 
-def _check(proc: subprocess.Popen) -> str:
-    out, _ = proc.communicate(timeout=240)
-    assert proc.returncode == 0, out
+def _check(zygote: Zygote, started: tuple[int, Path]) -> str:
+    """The command's output, once it ended with exit code 0."""
+    pid, log = started
+    code = zygote.wait(pid, 240)
+    out = log.read_text()
+    assert code == 0, out
     assert "Traceback" not in out, out
     return out
 
@@ -79,14 +91,14 @@ def _metrics(run: vislab.Run) -> dict:
     return {k: v for k, v in run.summary.items() if k not in NOT_COMPARED}
 
 
-@pytest.mark.slow  # ~25 s: four trainings (three CLI processes), a kill, a resume and a 2-trial sweep
-def test_own_model_through_cli_and_python(tmp_path, monkeypatch):
+@pytest.mark.slow  # ~15 s: four trainings (two in CLI processes), a kill, a resume and a 2-trial sweep
+def test_own_model_through_cli_and_python(tmp_path, monkeypatch, zygote):
     monkeypatch.chdir(tmp_path)
     Path("net.py").write_text(NET)
     Path("config.yaml").write_text(CONFIG)
 
     # the same config through the command line and through Python: the same summary.json
-    _check(_vislab("train", "-q", "-c", "config.yaml", "--out", "cli"))
+    _check(zygote, _vislab(zygote, "cli", "train", "-q", "-c", "config.yaml", "--out", "cli"))
     py = vislab.train("config.yaml", out="py")
     cli = vislab.load_run("cli")
     assert py.summary["status"] == "complete" and py.summary["epochs_run"] == 4
@@ -95,17 +107,24 @@ def test_own_model_through_cli_and_python(tmp_path, monkeypatch):
     assert _rows(py).equals(_rows(cli))
 
     # killed (SIGKILL) mid-run from the command line, resumed from Python: the same result again
-    env = {**os.environ, "NET_DELAY": "0.03"}
-    proc = _vislab("train", "-q", "-c", "config.yaml", "--out", "killed", env=env)
+    pid, log = _vislab(
+        zygote,
+        "killed",
+        "train",
+        "-q",
+        "-c",
+        "config.yaml",
+        "--out",
+        "killed",
+        env={"NET_DELAY": "0.03"},
+    )
     metrics = Path("killed/metrics.jsonl")
     deadline = time.monotonic() + 120
     while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
-        assert proc.poll() is None, proc.communicate()[0]
+        assert zygote.wait(pid, 0.02) is None, log.read_text()  # still running
         assert time.monotonic() < deadline, "the run wrote no second epoch row in 120 s"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    os.kill(pid, signal.SIGKILL)
+    assert zygote.wait(pid, 30) == -signal.SIGKILL
     assert not Path("killed/summary.json").is_file() or (
         vislab.load_run("killed").summary.get("status") != "complete"
     )
@@ -115,7 +134,7 @@ def test_own_model_through_cli_and_python(tmp_path, monkeypatch):
     # evaluate: the best checkpoint scores what summary.json says, from Python and from the CLI
     scores = py.evaluate("test")
     assert scores["acc"] == pytest.approx(py.summary["test_acc"])
-    out = _check(_vislab("eval", "py", "--split", "test"))
+    out = _check(zygote, _vislab(zygote, "eval", "eval", "py", "--split", "test"))
     assert f"{py.summary['test_acc']:.4f}" in out
 
     # predict: images as arrays (Python) and as files (CLI), the same classes
@@ -129,7 +148,7 @@ def test_own_model_through_cli_and_python(tmp_path, monkeypatch):
     for i, img in enumerate(images):
         Image.fromarray(img).save(f"img{i}.png")
         files.append(f"img{i}.png")
-    out = _check(_vislab("predict", "py", *files, "-k", "1"))
+    out = _check(zygote, _vislab(zygote, "predict", "predict", "py", *files, "-k", "1"))
     for (cls, _), f in zip((t[0] for t in top), files):
         line = next(row for row in out.splitlines() if f in row)
         assert cls in line.split(f, 1)[1], (cls, line)

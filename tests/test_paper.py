@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
 
+import vislab.training.evaluate as evaluate
 from conftest import cli
+from fixtures import made_once
 from vislab.cli import main
 from vislab.experiments.results.table import COLUMNS
 
@@ -36,36 +38,50 @@ WIDTHS_IN = (3.3, 6.9)
 TEX = shutil.which("latexmk") or shutil.which("pdflatex")
 
 
-@pytest.fixture(scope="module")
-def paper(tmp_path_factory):
-    """(suite folder, paper folder, {saved file: (size in inches, dpi, smallest text in pt)})."""
-    root = tmp_path_factory.mktemp("paper")
+def _make_paper(root: Path) -> dict:
+    """The seeded suite in ROOT/suite, then `vislab paper` of it in ROOT/paper, with --pdf when TeX is
+    installed (the figures are drawn once for all the tests). {"saved": {saved file: [[width, height] in
+    inches, dpi, smallest text in pt]}, "code": the command's exit code}."""
     spec = root / "suite.yaml"
     spec.write_text(yaml.safe_dump(SUITE, sort_keys=False))
     suite, out = root / "suite", root / "paper"
-    saved: dict[str, tuple] = {}
+    saved: dict[str, list] = {}
     real = Figure.savefig
 
     def spy(fig, fname, *args, **kw):  # what each figure holds as it is saved into the paper
         if str(out) in str(fname):
             texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-            smallest = min(t.get_fontsize() for t in texts)
-            saved[Path(fname).name] = (tuple(fig.get_size_inches()), kw.get("dpi"), smallest)
+            smallest = float(min(t.get_fontsize() for t in texts))
+            size = [float(x) for x in fig.get_size_inches()]
+            saved[Path(fname).name] = [size, kw.get("dpi"), smallest]
         return real(fig, fname, *args, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Figure, "savefig", spy)
+        # the runs skip their own figures/ (the paper draws its own; test_train checks theirs)
+        mp.setattr(evaluate, "_write_figures", lambda *args, **kwargs: None)
         assert (
             main(["suite", str(spec), "--seeds", "2", "--out", str(suite), "-q", "--no-report"])
             == 0
         )
-        assert main(["paper", str(suite), "--out", str(out)]) == 0
-    return suite, out, saved
+        code = main(["paper", str(suite), "--out", str(out), *(["--pdf"] if TEX else [])])
+    return {"saved": saved, "code": code}
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    """(suite folder, paper folder, {saved file: [size in inches, dpi, smallest text in pt]}, exit code of
+    `vislab paper`). The folder is written before main.tex is compiled: a failed compilation fails only
+    test_main_tex_compiles_into_a_pdf_holding_tables_and_figures. Under pytest-xdist, made once for all
+    workers: the first to need it makes it while the others wait, and the tests only read it."""
+    root, made = made_once(tmp_path_factory, "test_paper", _make_paper)
+    assert made["code"] == 0 or TEX
+    return root / "suite", root / "paper", made["saved"], made["code"]
 
 
 @pytest.mark.slow
 def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
-    _, out, saved = paper
+    _, out, saved, _ = paper
     pdfs = sorted(p.stem for p in (out / "figures").glob("*.pdf"))
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
     assert pdfs == pngs and "curves" in pdfs and "curves_nets" in pdfs
@@ -103,7 +119,7 @@ def _latex_rows(tex: str) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_tables_tex_numbers_are_results_csv_recomputed_from_the_runs(paper):
-    suite, out, _ = paper
+    suite, out, _, _ = paper
     with open(suite / "results.csv") as f:
         csv_rows = {r["run"]: r for r in csv.DictReader(f)}
     assert list(csv_rows) == ["majority", "mlp", "cnn"]
@@ -137,13 +153,12 @@ def test_tables_tex_numbers_are_results_csv_recomputed_from_the_runs(paper):
 
 @pytest.mark.slow
 @pytest.mark.skipif(TEX is None, reason="no latexmk or pdflatex installed")
-def test_main_tex_compiles_into_a_pdf_holding_tables_and_figures(paper, capsys):
-    _, out, _ = paper
-    code, text = cli(capsys, "paper", paper[0], "--out", out, "--pdf")
-    assert code == 0, text
+def test_main_tex_compiles_into_a_pdf_holding_tables_and_figures(paper):
+    _, out, _, code = paper  # made by `vislab paper --pdf`
+    log = (out / "main.log").read_text(errors="replace") if (out / "main.log").is_file() else ""
+    assert code == 0, log[-3000:]
     pdf = out / "main.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
-    log = (out / "main.log").read_text(errors="replace")
     assert "LaTeX Warning" not in log, log[-3000:]
     figures = len(list((out / "figures").glob("*.pdf")))
     assert log.count("figures/") >= figures  # every figure's file was read into the PDF

@@ -101,9 +101,10 @@ HALF_WRITE = textwrap.dedent("""
 
 
 def _one_attempt(
-    zygote: Zygote, run: Path, log: Path, sig: int | None, delay: float, pre: str = ""
+    zygote: Zygote, run: Path, log: Path, sig: int | None, delay: float | None, pre: str = ""
 ) -> int:
-    """Start (or resume) the run; unless it ends first, send ``sig`` after ``delay`` s. Returns the exit code."""
+    """Start (or resume) the run; unless it ends first, send ``sig`` after ``delay`` s (None: once the run's
+    first last.pt is written, at the end of epoch 1). Returns the exit code."""
     resume = (run / "checkpoints" / "last.pt").is_file()
     # killed before its first checkpoint: --resume says so, then start again
     if not resume and run.exists():
@@ -111,7 +112,12 @@ def _one_attempt(
         assert zygote.wait(pid, 60) == 2 and "nothing to resume" in log.read_text()
     argv = [*KILL_ARGS, "--resume", run] if resume else [*KILL_ARGS, "--out", run]
     pid = zygote.start(argv, log, pre)
-    code = zygote.wait(pid, delay) if sig is not None else None
+    code = None
+    if sig is not None and delay is None:
+        while code is None and not (run / "checkpoints" / "last.pt").is_file():
+            code = zygote.wait(pid, 0.01)
+    elif sig is not None:
+        code = zygote.wait(pid, delay)
     if sig is not None and code is None:
         os.kill(pid, sig)
     if code is None:
@@ -132,10 +138,11 @@ def _one_attempt(
     return code
 
 
-@pytest.mark.slow  # ~30-45 s: seven runs killed and resumed, and a reference run
+@pytest.mark.slow  # ~15-30 s: five runs killed and resumed, and a reference run
 def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
-    """SIGTERM / SIGINT / SIGKILL at random moments, then --resume (again until it completes): the same summary
-    metrics, metrics.jsonl rows and final weights as a run that was never interrupted (a real `python -m vislab`)."""
+    """SIGTERM / SIGINT / SIGKILL at random moments (and SIGTERM once in epoch 2), then --resume (again until it
+    completes): the same summary metrics, metrics.jsonl rows and final weights as a run that was never
+    interrupted (a real `python -m vislab`)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     ref_proc = subprocess.Popen(
         [PY, "-m", "vislab", *KILL_ARGS, "--out", tmp_path / "ref"],
@@ -168,27 +175,22 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     results = {"half-write": run_result(run)}
 
     # random moments over the whole run (start-up, epochs, checkpoint writes, the final evaluation):
-    # 3 trials with SIGTERM/SIGINT (the handler saves), 3 with SIGKILL; up to 2 kills each, then to completion
+    # 2 trials with SIGTERM/SIGINT (the handler saves), 2 with SIGKILL; up to 2 kills each, then to completion.
+    # SIGTERM's second comes in epoch 2 (after epoch 1's checkpoint), whatever the machine's speed: the
+    # handler's path is taken in every run of the test, not in most.
     span = two_epochs / 2 * (EPOCHS + 0.5)
     rng = random.Random(20240611)
-    trials = [
-        signal.SIGTERM,
-        signal.SIGINT,
-        signal.SIGTERM,
-        signal.SIGKILL,
-        signal.SIGKILL,
-        signal.SIGKILL,
-    ]
+    trials = [signal.SIGTERM, signal.SIGINT, signal.SIGKILL, signal.SIGKILL]
     codes: dict[str, list[int]] = {}
     for i, sig in enumerate(trials):
         name = f"{i}-{sig.name}"
         run, log = tmp_path / name, tmp_path / f"{name}.log"
         codes[name] = []
         for k in range(2):
-            if i in (
-                0,
-                3,
-            ):  # at once (before the signal handler and any checkpoint exist), then mid-training
+            # at once (before the signal handler and any checkpoint exist), then in epoch 2 / mid-training
+            if i == 0:
+                delay = 0.0 if k == 0 else None
+            elif i == 2:
                 delay = 0.0 if k == 0 else rng.uniform(0.1, 0.6) * span
             else:  # mid-training, then anywhere
                 delay = rng.uniform(0.1, 0.6) * span if k == 0 else rng.uniform(0.0, span)
@@ -205,10 +207,10 @@ def test_killed_runs_resume_to_the_same_result(tmp_path, zygote):
     assert ref["status"] == "complete" and ref["epochs_run"] == EPOCHS
     for name, got in results.items():
         assert got == ref, (name, codes.get(name))
-    handled = [c for i in (0, 1, 2) for c in codes[f"{i}-{trials[i].name}"]]
+    handled = [c for i in (0, 1) for c in codes[f"{i}-{trials[i].name}"]]
     # the signal handler's path (finish the step, save, exit 130) was taken
     assert 130 in handled, codes
-    assert any(-signal.SIGKILL in codes[f"{i}-SIGKILL"] for i in (3, 4, 5)), codes
+    assert any(-signal.SIGKILL in codes[f"{i}-SIGKILL"] for i in (2, 3)), codes
     print(
         f"kill/resume exit codes per trial: {codes}; kill moments in [0, {span:.1f}] s; "
         f"{time.monotonic() - t0:.1f} s"

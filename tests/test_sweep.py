@@ -1,10 +1,11 @@
-"""Sweeps: shared storage across worker processes, resuming after a killed worker, pruning, narrowing."""
+"""Sweeps: shared storage across worker processes, resuming after a killed worker, pruning, narrowing.
+
+Worker processes are forked from a zygote (tests/fixtures.py) that imported vislab once, so that each starts
+in milliseconds."""
 
 import json
 import os
-import signal
-import subprocess
-import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +23,17 @@ from vislab.experiments.sweeps import space as sp
 from vislab.experiments.sweeps.runner import run_sweep
 from vislab.experiments.sweeps.spec import METRICS, builtin_sweeps, load_sweep
 from vislab.experiments.sweeps.study import load_existing_study
+
+
+@pytest.fixture(autouse=True)
+def no_trial_figures(monkeypatch):
+    """Trials trained in this process skip their own figures/ (a learning curve and a confusion matrix per
+    trial, most of a tiny trial's time): nothing here looks at them (a sweep's report draws its own), and
+    test_train checks them. Worker processes still draw theirs."""
+    import vislab.training.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "_write_figures", lambda *args, **kwargs: None)
+
 
 BASE = {
     "data": {"name": "digits", "limit": 200},
@@ -48,23 +60,10 @@ def write_spec(path: Path, name: str = "t", **extra) -> Path:
     return path
 
 
-def worker(spec: Path, out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vislab",
-            "sweep",
-            str(spec),
-            "--out",
-            str(out),
-            "--no-report",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def worker(zygote, spec: Path, out: Path, *args: str, pre: str = "") -> tuple[int, Path]:
+    """A ``vislab sweep SPEC --out OUT --no-report ARGS`` process; (its pid, its log OUT.log)."""
+    log = out.parent / f"{out.name}.log"
+    return zygote.start(["sweep", spec, "--out", out, "--no-report", *args], log, pre), log
 
 
 # Workers of the shared-storage tests train the majority baseline (no optimizer: quick to start) on varied data.
@@ -78,12 +77,15 @@ SHARED = {
 
 
 def check_workers_shared_study(
-    spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2
+    zygote, spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2
 ):
     """Two worker processes asked for 2k trials together: exactly 2k complete, distinct numbers and folders."""
-    procs = [worker(spec, out / f"w{i}", "--trials", str(2 * k), *storage_args) for i in range(2)]
-    logs = [p.communicate(timeout=120)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], logs
+    workers = [
+        worker(zygote, spec, out / f"w{i}", "--trials", str(2 * k), *storage_args) for i in range(2)
+    ]
+    codes = [zygote.wait(pid, 120) for pid, _ in workers]
+    logs = [log.read_text() for _, log in workers]
+    assert codes == [0, 0], logs
     study = load_existing_study(storage, name)
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(complete) == 2 * k, logs
@@ -107,40 +109,52 @@ def check_workers_shared_study(
 
 
 @pytest.mark.slow
-def test_two_workers_share_one_sqlite_study(tmp_path):
+def test_two_workers_share_one_sqlite_study(tmp_path, zygote):
     spec = write_spec(tmp_path / "s.yaml", **SHARED)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    check_workers_shared_study(spec, tmp_path, ["--storage", storage], storage, "t")
+    check_workers_shared_study(zygote, spec, tmp_path, ["--storage", storage], storage, "t")
 
 
 @pytest.mark.skipif(
     not os.environ.get("VISLAB_TEST_POSTGRES_URL"), reason="VISLAB_TEST_POSTGRES_URL not set"
 )
-def test_two_workers_share_one_postgres_study(tmp_path):
+def test_two_workers_share_one_postgres_study(tmp_path, zygote):
     pytest.importorskip("psycopg2")
     url = os.environ["VISLAB_TEST_POSTGRES_URL"]
     name = f"t-{uuid.uuid4().hex[:8]}"
     spec = write_spec(tmp_path / "s.yaml", name=name, **SHARED)
-    study = check_workers_shared_study(spec, tmp_path, ["--storage", url], url, name)
+    study = check_workers_shared_study(zygote, spec, tmp_path, ["--storage", url], url, name)
     optuna.delete_study(study_name=study.study_name, storage=study._storage)
 
 
-def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path):
-    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 20}})
-    out = tmp_path / "sweep"
-    proc = worker(spec, out, "--trials", "2")
-    try:
-        deadline = time.time() + 60
-        while not (out / "trials" / "0" / "checkpoints" / "last.pt").is_file():
-            assert proc.poll() is None and time.time() < deadline, (
-                "the worker ended before it could be killed"
-            )
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+# inside the worker: once trial 0 has written its first last.pt, the process waits there to be killed
+STOP_AT_THE_FIRST_CHECKPOINT = textwrap.dedent("""
+    import time
+    import vislab.training.trainer as trainer
+    _save_checkpoint = trainer.save_checkpoint
+    def save_checkpoint(path, payload):
+        _save_checkpoint(path, payload)
+        if path.name == "last.pt":
+            open(MARK, "w").close()
+            time.sleep(300)
+    trainer.save_checkpoint = save_checkpoint
+""")
+
+
+def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path, zygote):
+    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 2}})
+    out, mark = tmp_path / "sweep", tmp_path / "checkpointed"
+    pre = f"MARK = {str(mark)!r}\n" + STOP_AT_THE_FIRST_CHECKPOINT
+    pid, log = worker(zygote, spec, out, "--trials", "2", pre=pre)
+    deadline = time.monotonic() + 60
+    while not mark.exists():  # trial 0 is after its first epoch
+        ended = zygote.wait(pid, 0.02)
+        assert ended is None, (
+            f"the worker ended ({ended}) before it could be killed: {log.read_text()}"
+        )
+        assert time.monotonic() < deadline
+    zygote.kill(pid)  # SIGKILL
+    assert (out / "trials" / "0" / "checkpoints" / "last.pt").is_file()
     # The next worker finds trial 0 RUNNING with a dead pid: failed and re-queued with the same parameters.
     study = run_sweep(load_sweep(spec), out, trials=2, log=lambda s: None)
     trials = study.get_trials()
@@ -191,9 +205,13 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
         assert min(lrs) <= t.params["optim.lr"] <= max(lrs)
         assert t.params["model.hidden"] in {b.params["model.hidden"] for b in best}
     assert (out / "trials.csv").read_text().count("\n") == 5 and not (out / "report.html").exists()
+    plan = vislab.report.build.plan_report(out)  # what the report will hold
+    assert len(plan.detailed) == 1
+    # curves of the best K trials (the file's curves: 3; default 30), not only the detailed one
+    assert len(plan.shown) == 3
     capsys.readouterr()
-    # prints the best trials, writes the reports
-    assert main(["sweep", "show", str(out), "--top", "3"]) == 0
+    # prints the best trials, writes the reports; K is an option of `sweep show` (and of `sweep FILE`)
+    assert main(["sweep", "show", str(out), "--top", "3", "--curves", "2"]) == 0
     shown = capsys.readouterr()
     assert f"{study.best_value:.4f}" in shown.out and "optim.lr" in shown.out
     # each stage's report path, once
@@ -201,19 +219,13 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
         f"report: {out / 'report.html'}",
         f"report: {out / 'narrow' / 'report.html'}",
     ], shown.err
-    plan = vislab.report.build.plan_report(out)
-    assert len(plan.detailed) == 1
-    # curves of the best K trials (the file's curves: 3; default 30), not only the detailed one
-    assert len(plan.shown) == 3
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
-    html = (out / "report.html").read_text()
-    assert "training curves of the best 3 trials by val_pacc" in html  # the curves figure it drew
-    # K is an option of `sweep show` (and of `sweep FILE`): the best 2 of 4
-    assert main(["sweep", "show", str(out), "--curves", "2"]) == 0
+    # the best 2 of 4 from now on, and the curves figure the report drew says so
     plan = vislab.report.build.plan_report(out)
     assert [plan.complete[n]["val_pacc"] for n in plan.shown] == [t.value for t in best]
-    assert "training curves of the best 2 trials" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "training curves of the best 2 trials by val_pacc" in html
     assert "parallel coordinates" in html and 'id="trials"' in html and "narrow/report.html" in html
     assert (out / "narrow" / "report.html").is_file()
 
