@@ -278,3 +278,16 @@ def test_resume_accepts_the_original_options_repeated(capsys, tmp_path):
     assert run(capsys, "train", *args, "--out", str(out), "-q")[0] == 0
     code, text = run(capsys, "train", "--resume", str(out), *args, "--out", str(out), "-q")
     assert code == 0, text
+
+
+def test_ctrl_c_outside_training_says_interrupted_and_exits_130(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C that reaches the command line before any handler of vislab's (typer would end it with
+    130 and nothing printed)."""
+    import vislab.report.build as build
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build_report", interrupted)
+    code = main(["report", str(tmp_path)])
+    assert code == 130 and "interrupted." in capsys.readouterr().err
