@@ -19,6 +19,7 @@ from conftest import cli
 from fixtures import made_once
 from vislab.cli import main
 from vislab.experiments.results.table import COLUMNS
+from vislab.plotting.style import cut_texts
 
 SUITE = {
     "description": "paper test",
@@ -41,7 +42,7 @@ TEX = shutil.which("latexmk") or shutil.which("pdflatex")
 def _make_paper(root: Path) -> dict:
     """The seeded suite in ROOT/suite, then `vislab paper` of it in ROOT/paper, with --pdf when TeX is
     installed (the figures are drawn once for all the tests). {"saved": {saved file: [[width, height] in
-    inches, dpi, smallest text in pt]}, "code": the command's exit code}."""
+    inches, dpi, smallest text in pt, the texts that run off it]}, "code": the command's exit code}."""
     spec = root / "suite.yaml"
     spec.write_text(yaml.safe_dump(SUITE, sort_keys=False))
     suite, out = root / "suite", root / "paper"
@@ -53,7 +54,8 @@ def _make_paper(root: Path) -> dict:
             texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
             smallest = float(min(t.get_fontsize() for t in texts))
             size = [float(x) for x in fig.get_size_inches()]
-            saved[Path(fname).name] = [size, kw.get("dpi"), smallest]
+            cut = cut_texts(fig) if str(fname).endswith(".png") else []  # once a figure
+            saved[Path(fname).name] = [size, kw.get("dpi"), smallest, cut]
         return real(fig, fname, *args, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -87,8 +89,9 @@ def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
     assert pdfs == pngs and "curves" in pdfs and "curves_nets" in pdfs
     assert {"confusion_mlp-s0", "per_class_cnn-s0"} <= set(pdfs)
     for stem in pdfs:
-        (w_in, h_in), dpi, smallest = saved[f"{stem}.png"]
+        (w_in, h_in), dpi, smallest, cut = saved[f"{stem}.png"]
         assert dpi == 300 and smallest >= 8, (stem, dpi, smallest)
+        assert cut == [], (stem, cut)  # no text runs off the figure
         assert saved[f"{stem}.pdf"][2] >= 8
         assert min(abs(w_in - w) for w in WIDTHS_IN) < 1e-6, (stem, w_in)
         with Image.open(out / "figures" / f"{stem}.png") as img:
