@@ -28,20 +28,11 @@ from vislab.models import build_model, skip_pretrained
 from vislab.report.build import build_report, plan_report
 from vislab.report.seeds import plan_verdicts
 
-
-@pytest.fixture(autouse=True)
-def no_run_figures(monkeypatch):
-    """Runs trained in this process skip their own figures/ (a learning curve and a confusion matrix per run,
-    most of a tiny run's time): nothing here looks at them (a suite's report draws its own), and test_train
-    checks them. Processes a test starts still draw theirs."""
-    import vislab.training.evaluate as evaluate
-
-    monkeypatch.setattr(evaluate, "_write_figures", lambda *args, **kwargs: None)
-
-
+# runs skip their own figures/ (most of a tiny run's time): nothing here looks at them (a suite's report
+# draws its own), and test_train checks them
 BASE = {
     "data": {"name": "digits", "limit": 300},
-    "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
+    "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "figures": False},
     "model": {"name": "mlp", "hidden": [32]},
 }
 

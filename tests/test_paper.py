@@ -14,7 +14,6 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
 
-import vislab.training.evaluate as evaluate
 from conftest import cli
 from fixtures import made_once
 from vislab.cli import main
@@ -25,7 +24,8 @@ SUITE = {
     "description": "paper test",
     "base": {
         "data": {"name": "digits", "limit": 240},
-        "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "seed": 0},
+        # the runs skip their own figures/ (the paper draws its own; test_train checks theirs)
+        "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "seed": 0, "figures": False},
         "model": {"name": "mlp", "hidden": [32]},
     },
     "runs": {
@@ -60,8 +60,6 @@ def _make_paper(root: Path) -> dict:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Figure, "savefig", spy)
-        # the runs skip their own figures/ (the paper draws its own; test_train checks theirs)
-        mp.setattr(evaluate, "_write_figures", lambda *args, **kwargs: None)
         assert (
             main(["suite", str(spec), "--seeds", "2", "--out", str(suite), "-q", "--no-report"])
             == 0

@@ -24,20 +24,11 @@ from vislab.experiments.sweeps.runner import run_sweep
 from vislab.experiments.sweeps.spec import METRICS, builtin_sweeps, load_sweep
 from vislab.experiments.sweeps.study import load_existing_study
 
-
-@pytest.fixture(autouse=True)
-def no_trial_figures(monkeypatch):
-    """Trials trained in this process skip their own figures/ (a learning curve and a confusion matrix per
-    trial, most of a tiny trial's time): nothing here looks at them (a sweep's report draws its own), and
-    test_train checks them. Worker processes still draw theirs."""
-    import vislab.training.evaluate as evaluate
-
-    monkeypatch.setattr(evaluate, "_write_figures", lambda *args, **kwargs: None)
-
-
+# trials skip their own figures/ (most of a tiny trial's time): nothing here looks at them (a sweep's
+# report draws its own), and test_train checks them
 BASE = {
     "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
     "model": {"name": "mlp", "hidden": [16]},
 }
 SPACE = {
