@@ -65,13 +65,18 @@ def test_gallery_png_is_written(tmp_path):
         assert img.size[0] > 200 and img.size[1] > 100
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "mlp"
-    sets = ["data.name=digits", "model.name=mlp", "model.hidden=[16]", "train.epochs=1"]
+def _train(tmp_path_factory, name: str, *sets: str):
+    """A 1-epoch digits run trained through the CLI into a folder ``name``."""
+    out = tmp_path_factory.mktemp("run") / name
+    sets = ("data.name=digits", "train.epochs=1", *sets)
     code = main(["train", *[a for s in sets for a in ("--set", s)], "--out", str(out), "--quiet"])
     assert code == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _train(tmp_path_factory, "mlp", "model.name=mlp", "model.hidden=[16]")
 
 
 def test_eval_prints_pairs_and_writes_the_gallery(capsys, trained, tmp_path):
@@ -116,11 +121,7 @@ def test_eval_normalize_draws_each_true_class_s_shares(capsys, trained, tmp_path
 
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "cnn"
-    sets = ["data.name=digits", "data.limit=300", "model.name=cnn", "train.epochs=1"]
-    code = main(["train", *[a for s in sets for a in ("--set", s)], "--out", str(out), "--quiet"])
-    assert code == 0
-    return out
+    return _train(tmp_path_factory, "cnn", "data.limit=300", "model.name=cnn")
 
 
 def test_a_missing_optional_part_is_a_one_line_hint(cnn_run, monkeypatch):

@@ -265,9 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         with use_display(RichDisplay()):  # the layers below show progress with rich's bars
             rv = app(args=argv, prog_name="vislab", standalone_mode=False)
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
-            if (
-                rv == 130
-            ):  # a Ctrl-C no handler of vislab's caught: typer returns 130 and says nothing
+            # typer ends a Ctrl-C that no handler of vislab's caught with 130, and says nothing
+            if rv == 130:
                 return _outcome(KeyboardInterrupt())
             return rv
     except (VislabError, typer.Exit, typer.Abort, _CLICK_ERROR, KeyboardInterrupt) as e:

@@ -30,7 +30,7 @@ from vislab.report.interactive import interactive_context
 from vislab.report.mistakes import mistake_section
 from vislab.report.model_figures import model_figures
 from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
-from vislab.report.seeds import cited, plan_rows, table_context
+from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
@@ -311,7 +311,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
     for v in model_figs:
         v["figures"] = embed(v["figures"])
     info, folder = plan.info, plan.folder
-    reported = info.get("reported") if plan.kind == "suite" else None
+    reported = reported_of(plan)
     # the title names the data the runs used (their summaries), not the suite's default data
     return dict(
         title=title or titled(_heading(plan), plan.complete),

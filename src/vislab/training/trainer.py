@@ -397,9 +397,8 @@ def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = 
 
 
 def _finish(t: Training) -> dict:
-    figures = t.cfg.figures
     return finish_run(
-        t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, figures
+        t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, t.cfg.figures
     )
 
 
