@@ -244,3 +244,28 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
+
+
+class _RaisesSigintWhenDropped:
+    # a finaliser: Python prints "Exception ignored" for what it raises, and goes on
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_swallowed_before_training_still_stops_the_run_resumably(tmp_path):
+    """An early Ctrl-C that lands in a finaliser (seen as "Exception ignored ... KeyboardInterrupt") while
+    the command starts: the run stops at its first step, saved, and resumes to the uninterrupted result."""
+    from vislab.interrupts import watch_ctrl_c
+
+    ref = train(tiny_config(), tmp_path / "ref", quiet=True)
+    with watch_ctrl_c():  # what `vislab ...` installs first
+        _RaisesSigintWhenDropped()  # dropped at once: the KeyboardInterrupt goes nowhere
+        with pytest.raises(TrainingInterrupted, match="--resume"):
+            train(tiny_config(), tmp_path / "cut", quiet=True)
+        assert train(tiny_config(), tmp_path / "other", quiet=True)["status"] == "complete"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back on the way out
+    state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
+    assert state["global_step"] == 1
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
+    assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}

@@ -30,6 +30,7 @@ from vislab.cli import paper as paper_cli
 from vislab.cli.terminal import RichDisplay, print_table
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
+from vislab.interrupts import watch_ctrl_c
 from vislab.reporting import use_display
 
 app = typer.Typer(
@@ -262,7 +263,8 @@ _HOST_MEMORY = (
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes."""
     try:
-        with use_display(RichDisplay()):  # the layers below show progress with rich's bars
+        # a Ctrl-C is remembered from here on; the layers below show progress with rich's bars
+        with watch_ctrl_c(), use_display(RichDisplay()):
             rv = app(args=argv, prog_name="vislab", standalone_mode=False)
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             # typer ends a Ctrl-C that no handler of vislab's caught with 130, and says nothing

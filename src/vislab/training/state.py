@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from vislab.interrupts import take_ctrl_c
+
 
 @dataclass
 class LoopState:
@@ -47,6 +49,8 @@ class StopFlag:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
+        if take_ctrl_c():  # pressed before, and swallowed by a finaliser (vislab.interrupts)
+            self.signal = "SIGINT"
         return self
 
     def _handle(self, signum, frame) -> None:

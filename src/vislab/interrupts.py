@@ -1,0 +1,47 @@
+"""A Ctrl-C that Python swallowed is still a Ctrl-C.
+
+Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the main thread happens to be. If that is
+a finaliser (``__del__``, a weakref callback, a garbage collection), Python prints "Exception ignored"
+and carries on, so an early Ctrl-C, pressed while a command imports and builds its run, could let the
+whole run train. The command line installs :func:`watch_ctrl_c` first; the training loop asks
+:func:`take_ctrl_c` when it starts watching for signals itself (``training.state.StopFlag``), and stops
+at once, resumably, if a Ctrl-C came and was lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_seen = False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    global _seen
+    _seen = True
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def watch_ctrl_c() -> Iterator[None]:
+    """While inside: Ctrl-C raises KeyboardInterrupt as usual and is also remembered. Main thread only."""
+    global _seen
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _seen = False
+    old = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        _seen = False
+
+
+def take_ctrl_c() -> bool:
+    """True once if a Ctrl-C came since :func:`watch_ctrl_c` began (raised, and maybe swallowed)."""
+    global _seen
+    seen, _seen = _seen, False
+    return seen
