@@ -1,0 +1,91 @@
+"""The one config schema: pydantic models, YAML I/O and ``--set key.sub=value`` overrides.
+
+Keys use the reports' words: ``data.name``, ``data.normalize``, ``augment.*``, ``model.name`` (+ model
+kwargs under ``model.*``), ``optim.lr``, ``schedule.name``, ``train.epochs`` ...
+"""
+
+from __future__ import annotations
+
+from vislab.config.build import build_config, load_config
+from vislab.config.differences import RESULT_NEUTRAL_KEYS, config_differences
+from vislab.config.files import (
+    PRESET_DIR,
+    ConfigBase,
+    SpecFile,
+    find_yaml,
+    load_spec,
+    read_base,
+    read_yaml,
+)
+from vislab.config.overrides import apply_override, parse_value, set_dotted
+from vislab.config.schema import (
+    DEFAULT_DATA_ROOT,
+    Affine,
+    AugmentConfig,
+    AutoAug,
+    Blur,
+    ColorJitter,
+    Config,
+    Crop,
+    CutMix,
+    DataConfig,
+    Ema,
+    Erasing,
+    Flip,
+    Mixup,
+    ModelConfig,
+    OptimConfig,
+    RandAug,
+    ResizedCrop,
+    Rotation,
+    ScheduleConfig,
+    Section,
+    TrackConfig,
+    TrainConfig,
+    TrivialAug,
+)
+from vislab.config.validation import Schema, friendly_error, validate
+
+__all__ = [
+    "DEFAULT_DATA_ROOT",
+    "PRESET_DIR",
+    "RESULT_NEUTRAL_KEYS",
+    "Affine",
+    "AugmentConfig",
+    "AutoAug",
+    "Blur",
+    "ColorJitter",
+    "Config",
+    "ConfigBase",
+    "Crop",
+    "CutMix",
+    "DataConfig",
+    "Ema",
+    "Erasing",
+    "Flip",
+    "Mixup",
+    "ModelConfig",
+    "OptimConfig",
+    "RandAug",
+    "ResizedCrop",
+    "Rotation",
+    "Schema",
+    "ScheduleConfig",
+    "Section",
+    "SpecFile",
+    "TrackConfig",
+    "TrainConfig",
+    "TrivialAug",
+    "apply_override",
+    "build_config",
+    "config_differences",
+    "find_yaml",
+    "friendly_error",
+    "load_config",
+    "load_spec",
+    "parse_value",
+    "read_base",
+    "read_yaml",
+    "set_dotted",
+    "validate",
+]

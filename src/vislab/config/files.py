@@ -1,0 +1,92 @@
+"""YAML files by path or built-in name (PRESET_DIR); spec files (suites, sweeps) and their ``base:``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from vislab.config.validation import Schema, validate
+from vislab.errors import ConfigError
+
+PRESET_DIR = Path(__file__).parents[1] / "presets"
+
+
+def find_yaml(path: str | Path, builtin_dir: Path = PRESET_DIR) -> Path:
+    """``path``, or the built-in ``builtin_dir/<path>.yaml`` when ``path`` is no file and that one is."""
+    p = Path(path)
+    if not p.is_file() and (builtin_dir / f"{path}.yaml").is_file():
+        return builtin_dir / f"{path}.yaml"
+    return p
+
+
+def read_yaml(
+    path: str | Path,
+    kind: str = "config",
+    builtin_dir: Path = PRESET_DIR,
+    builtin_word: str = "preset",
+    expect: str = "a mapping of sections (data:, model:, ...)",
+) -> dict:
+    """Read a YAML mapping from a file, or a built-in one by name (a ``builtin_dir/<name>.yaml``: the preset
+    ``fast``, a suite, a sweep). Every way it can fail is a ConfigError naming the file."""
+    p, what = find_yaml(path, builtin_dir), f"{kind.capitalize()} file"
+    if not p.exists():
+        names = sorted(f.stem for f in builtin_dir.glob("*.yaml"))
+        raise ConfigError(
+            f"{what} '{path}' does not exist. Give a YAML path or a built-in {builtin_word}: "
+            f"{', '.join(names) or 'none'}."
+        )
+    try:
+        tree = yaml.safe_load(p.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{what} '{p}' is not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} '{p}' is nested too deeply to be a {kind}.") from None
+    # a typed scalar YAML cannot build (2001-13-01, !!int x)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ConfigError(f"{what} '{p}' holds a value YAML cannot read: {e}.") from None
+    except OSError as e:
+        raise ConfigError(f"{what} '{p}' cannot be read: {e.strerror}.") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{what} '{p}' must hold {expect}.")
+    return tree
+
+
+class SpecFile(BaseModel):
+    """Schema of a YAML file that is not a run config (a suite, a sweep): unknown keys are errors; a number
+    where text is expected (a run named 1, a description 2024) is taken as text."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def load_spec(
+    path: str | Path, schema: type[Schema], kind: str, builtin_dir: Path, expect: str
+) -> tuple[Path, dict, Schema]:
+    """A spec file (a suite, a sweep; or a built-in one by name) read and validated against ``schema``:
+    its path, its mapping as read, the validated model. ConfigError naming the file and each bad key path."""
+    p = find_yaml(path, builtin_dir)
+    tree = read_yaml(p, kind=kind, builtin_dir=builtin_dir, builtin_word=kind, expect=expect)
+    return p, tree, validate(schema, tree, str(p), kind=kind)
+
+
+def _dict_or_path(base: Any) -> Any:
+    if base is not None and not isinstance(base, (dict, str)):
+        raise ValueError(
+            "must be a config mapping (data:, model:, ...) or the path / preset name of a config YAML"
+        )
+    return base
+
+
+# A suite's or sweep's ``base:``: a config mapping, or the path (beside the file first) / preset of a config YAML.
+ConfigBase = Annotated[Any, AfterValidator(_dict_or_path)]
+
+
+def read_base(base: dict | str | None, spec_file: Path) -> dict:
+    """A :data:`ConfigBase` as a config mapping: a path is read relative to ``spec_file``'s folder when a file
+    is there, else as given (or as a preset name)."""
+    if not base or not isinstance(base, str):
+        return base or {}
+    beside = Path(spec_file).parent / base
+    return read_yaml(base if Path(base).is_absolute() or not beside.is_file() else beside)

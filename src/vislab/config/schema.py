@@ -1,0 +1,281 @@
+"""The schema: Config and its pydantic sections (data, augment, model, optim, schedule, train, ...)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloads into unasked
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ----------------------------------------------------------------------------------------- data
+class DataConfig(Section):
+    name: str = "digits"
+    # folder holding the dataset files (per-dataset sub-folders are also searched); a root that does not
+    # exist is an error, never created (except the default folder, which a download creates)
+    root: str = DEFAULT_DATA_ROOT
+    # fetch official files when missing: "auto" only into the default root, true into any existing root
+    download: bool | Literal["auto"] = "auto"
+    # imagenet: fixed statistics, for pretrained models
+    normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"
+    zca_epsilon: float = Field(0.1, gt=0)
+    val_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train where a source has no val set
+    # A source's own validation set (CIFAR-10: data_batch_5; a folder's val/) is the val split; false: it joins
+    # train and val is carved with val_fraction (the RDFIA reports train on all 50,000 CIFAR-10 images).
+    official_val: bool = True
+    # Explicit sizes: pool the official sets named in `use` and carve a seeded, stratified
+    # train/val/test split of these sizes (e.g. [8000, 1000, 1000] from the MNIST test set).
+    split: list[int] | None = None
+    use: list[Literal["train", "test"]] = ["train", "test"]  # official sets to load
+    # keep N training samples, drawn with the seed (quick runs)
+    limit: int | None = Field(None, gt=0)
+    # keep N val and N test samples, stratified, drawn with the seed: a quick check scores fewer images per
+    # epoch (its test figures are then of a sample, not of the whole test set); None: every one
+    limit_eval: int | None = Field(None, gt=0)
+    # up-sample images to resize x resize (e.g. for timm ViTs)
+    resize: int | None = Field(None, gt=0)
+    image_size: int = Field(32, gt=0)  # `folder` source: decode every image to this square size
+    n_samples: int = Field(1000, gt=0)  # `circles` source: number of points
+    noise: float = Field(0.1, ge=0)  # `circles` source: gaussian noise on the points
+    # `cifar100` source: the 100 fine classes or the 20 coarse superclasses
+    label_mode: Literal["fine", "coarse"] = "fine"
+    # `torchvision:<Class>` sources: extra constructor arguments (e.g. {split: balanced} for EMNIST)
+    options: dict[str, Any] = {}
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # where the split tensors live
+
+    @model_validator(mode="after")
+    def _check_split(self) -> DataConfig:
+        if self.split is not None and (len(self.split) != 3 or min(self.split) <= 0):
+            raise ValueError("data.split must be three positive sizes [train, val, test]")
+        return self
+
+
+# -------------------------------------------------------------------------------- augmentation
+class Crop(Section):
+    """Random crop (translation). ``size``: crop size×size windows of the (padded) images, as RandomCrop(size)
+    — the model then takes size×size inputs, and every evaluation (val/test, eval, predict, export) takes
+    the centre crop. ``padding``: zero border added before cropping; None = automatic: 0 with ``size``,
+    else an eighth of the image side (4 px on 32×32 and 28×28, 1 px on the 8×8 digits)."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    padding: int | None = Field(None, ge=0)
+    size: int | None = Field(None, gt=0)
+
+
+class ResizedCrop(Section):
+    p: float = Field(0.0, ge=0, le=1)
+    scale: tuple[float, float] = (0.6, 1.0)
+    ratio: tuple[float, float] = (0.75, 1.333)
+
+
+class Flip(Section):
+    p: float = Field(0.0, ge=0, le=1)
+
+
+class Rotation(Section):
+    p: float = Field(0.0, ge=0, le=1)
+    degrees: float = Field(15.0, ge=0)
+
+
+class Affine(Section):
+    p: float = Field(0.0, ge=0, le=1)
+    degrees: float = Field(10.0, ge=0)
+    translate: tuple[float, float] = (0.1, 0.1)
+    scale: tuple[float, float] = (0.9, 1.1)
+    shear: float = Field(5.0, ge=0)
+
+
+class ColorJitter(Section):
+    p: float = Field(0.0, ge=0, le=1)
+    brightness: float = Field(0.2, ge=0)
+    contrast: float = Field(0.2, ge=0)
+    saturation: float = Field(0.2, ge=0)
+    hue: float = Field(0.05, ge=0, le=0.5)
+
+
+class Blur(Section):
+    p: float = Field(0.0, ge=0, le=1)
+    kernel_size: int = Field(3, ge=3)
+    sigma: tuple[float, float] = (0.1, 1.5)
+
+
+class Erasing(Section):
+    p: float = Field(0.0, ge=0, le=1)
+    scale: tuple[float, float] = (0.02, 0.2)
+    ratio: tuple[float, float] = (0.3, 3.3)
+
+
+class RandAug(Section):
+    """RandAugment, per sample: ``num_ops`` rounds, each giving every sample one operation drawn from kornia's
+    RandAugment list, at ``magnitude`` on kornia's scale (0 < m < 30, mapped linearly into each operation's
+    range). ``num_ops`` 0 = off; the paper uses 1–3 at 5–15."""
+
+    num_ops: int = Field(0, ge=0)
+    magnitude: float = Field(9.0, gt=0, lt=30)
+
+
+class TrivialAug(Section):
+    """TrivialAugment: with probability ``p`` a sample gets one operation of kornia's TrivialAugment list at a
+    magnitude drawn uniformly from its range — both drawn per sample."""
+
+    p: float = Field(0.0, ge=0, le=1)
+
+
+class AutoAug(Section):
+    """AutoAugment: with probability ``p`` a sample gets one sub-policy of ``policy`` (kornia's tables of the
+    paper's searched policies), drawn per sample; each of its operations has its own probability."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    policy: Literal["cifar10", "imagenet", "svhn"] = "cifar10"
+
+
+class Mixup(Section):
+    """Mixup: with probability ``p`` a sample becomes λ·itself + (1 − λ)·its batch neighbour, λ ~ Beta(α, α),
+    and its label the same mix of the two labels."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    alpha: float = Field(0.2, gt=0)
+
+
+class CutMix(Section):
+    """CutMix: with probability ``p`` a box of a sample's batch neighbour is pasted into it (area 1 − λ,
+    λ ~ Beta(α, α)) and its label mixed by the box's exact area."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    alpha: float = Field(1.0, gt=0)
+
+
+class AugmentConfig(Section):
+    """Train-split augmentation. Each op has its own probability; `p` gates a sample as a whole (the image
+    ops; mixup and cutmix, which mix pairs of a batch and their labels, have only their own `p`)."""
+
+    p: float = Field(
+        1.0, ge=0, le=1
+    )  # probability that a sample is augmented at all (DLVC assignment 1, group report C)
+    crop: Crop = Crop()
+    resized_crop: ResizedCrop = ResizedCrop()
+    hflip: Flip = Flip()
+    rotation: Rotation = Rotation()
+    affine: Affine = Affine()
+    color_jitter: ColorJitter = ColorJitter()
+    blur: Blur = Blur()
+    randaugment: RandAug = RandAug()
+    trivialaugment: TrivialAug = TrivialAug()
+    autoaugment: AutoAug = AutoAug()
+    erasing: Erasing = Erasing()
+    mixup: Mixup = Mixup()
+    cutmix: CutMix = CutMix()
+
+
+# ------------------------------------------------------------------------------------- model
+class ModelConfig(BaseModel):
+    """`name` picks a registry entry; every other key is a constructor kwarg, checked by the registry."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "cnn"
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+# ------------------------------------------------------------------------------- optimisation
+class OptimConfig(Section):
+    name: Literal["sgd", "adam", "adamw"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    # the classifier's own learning rate (a re-initialised head after train.init_from, else the last
+    # Linear to the classes); the schedule scales it as it scales optim.lr. None: optim.lr
+    head_lr: float | None = Field(None, gt=0)
+
+
+class ScheduleConfig(Section):
+    name: Literal["none", "exponential", "step", "cosine", "onecycle"] = "none"
+    gamma: float = Field(0.95, gt=0, le=1)  # exponential: per epoch; step: per step_size epochs
+    step_size: int = Field(10, gt=0)
+    min_lr: float = Field(0.0, ge=0)  # cosine floor
+    warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up (fractions allowed)
+
+
+class Ema(Section):
+    """An exponential moving average of the weights, which evaluation, best.pt and export use."""
+
+    decay: float = Field(0.0, ge=0, lt=1)  # 0 = off; e.g. 0.999
+    warmup: bool = (
+        True  # decay min(decay, (1 + t) / (10 + t)) at optimizer step t: early steps count more
+    )
+
+
+class TrainConfig(Section):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(1024, ge=1)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    eval_every: int = Field(1, ge=1)
+    # an epoch-0 row: the untrained model scored on the train images of epoch 1 (unaugmented) and val
+    eval_at_start: bool = False
+    # score the test split at every evaluation, for the curves only (RDFIA's train-vs-test figures): written
+    # to each metrics row as test_loss/test_acc/test_pacc, never used to select, stop early or prune
+    track_test: bool = False
+    select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
+    early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
+    min_delta: float = Field(0.0, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    grad_clip: float | None = Field(None, gt=0)
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
+    # torch.compile (true), or compiled with CUDA graphs replaying each step's kernels ("graphs": mode
+    # "reduce-overhead"; on a CPU the same as true); falls back to eager with a message
+    compile: bool | Literal["graphs"] = False
+    threads: int | None = Field(None, ge=1)  # torch CPU threads
+    # the training loss every N steps into steps.jsonl (mean of the N steps, read back once per epoch); 0 = off
+    log_every: int = Field(0, ge=0)
+    # per-layer gradient L2 norms, summed on the device every step, epoch means into grad_norms.jsonl
+    track_grad_norm: bool = False
+    ema: Ema = Ema()
+    # test-time augmentation in evaluation, eval, predict and export: logits averaged over the image and its
+    # mirror ("flip"), and each also shifted by one pixel up-left and down-right ("flip-translate")
+    tta: Literal["none", "flip", "flip-translate"] = "none"
+    # gradient accumulation: one optimizer step every k batches (the schedule counts optimizer steps); with
+    # batch norm not exactly a k-times larger batch (its statistics are per batch)
+    accumulate: int = Field(1, ge=1)
+    # start a new run from another run's weights (its folder or a checkpoint): tensors of the same name
+    # and shape are loaded, the others (a head for other classes) stay freshly initialised and are named
+    init_from: str | None = None
+    # parameter-name patterns (fnmatch, e.g. "features.*") whose weights do not train
+    freeze: list[str] = []
+    # the run's figures/ at its end (curves, confusion matrix, ...); false: summary, metrics and
+    # predictions only (quick checks, many small runs: a suite's or a sweep's report draws its own)
+    figures: bool = True
+
+
+class TrackConfig(Section):
+    tensorboard: bool = False
+    wandb: bool = False
+    project: str = "vislab"
+    run_name: str | None = None
+
+
+class Config(Section):
+    data: DataConfig = DataConfig()
+    augment: AugmentConfig = AugmentConfig()
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    train: TrainConfig = TrainConfig()
+    track: TrackConfig = TrackConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)

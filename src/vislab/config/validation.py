@@ -1,0 +1,93 @@
+"""Validation against a schema: pydantic's errors as one ConfigError, with 'did you mean'."""
+
+from __future__ import annotations
+
+import difflib
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from vislab.config.schema import Config
+from vislab.errors import ConfigError
+
+
+def _model_in(annotation: Any) -> Any:
+    """``X`` for ``X | None`` (or any union holding one pydantic model), else ``annotation``."""
+    if get_origin(annotation) in (Union, UnionType):
+        models = [
+            a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        return models[0] if len(models) == 1 else annotation
+    return annotation
+
+
+def _node_at(schema: type[BaseModel], loc: tuple) -> Any:
+    """The type at a location of ``schema``, stepping through model fields, mapping values (``space.<any
+    key>``) and list items; None where the location is not in the schema."""
+    node: Any = schema
+    for part in loc:
+        node = _model_in(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(str(part))
+            if field is None:
+                return None
+            node = field.annotation
+        elif get_origin(node) in (dict, list):
+            node = get_args(node)[-1]
+        else:
+            return None
+    return _model_in(node)
+
+
+def _fields_at(schema: type[BaseModel], loc: tuple) -> dict[str, Any]:
+    """Field name → FieldInfo of the section at ``loc`` (for 'did you mean' and 'missing' messages)."""
+    node = _node_at(schema, loc)
+    return dict(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else {}
+
+
+def _shown(value: Any, limit: int = 100) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def friendly_error(
+    err: ValidationError, source: str, schema: type[BaseModel] = Config, kind: str = "config"
+) -> ConfigError:
+    """One ConfigError for a pydantic ValidationError of ``schema``: each problem on a line naming its dotted
+    key path (``optim.lr``, ``space.optim.lr.low``), with 'did you mean' for unknown keys; ``source`` (the
+    file) in the first line."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if p != "[key]")
+        key = ".".join(str(p) for p in loc)
+        msg = str(e["msg"]).removeprefix("Value error, ").rstrip(".")
+        if e["type"] == "model_type":  # not "... or instance of DataConfig": a class name
+            msg = "Input should be a mapping (key: value)"
+        if "[key]" in e["loc"]:  # a mapping key's own error (a run name)
+            lines.append(f"{kind} key '{key}' is invalid: {msg}.")
+        elif e["type"] == "extra_forbidden":
+            valid = list(_fields_at(schema, loc[:-1]))
+            near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f" Did you mean '{'.'.join([*map(str, loc[:-1]), near[0]])}'?" if near else ""
+            lines.append(f"unknown {kind} key '{key}'.{hint} Valid keys here: {', '.join(valid)}.")
+        elif e["type"] == "missing":
+            field = _fields_at(schema, loc[:-1]).get(str(loc[-1]))
+            what = f": {field.description}" if field is not None and field.description else ""
+            lines.append(f"{kind} key '{key}' is missing{what}.")
+        elif not loc:
+            lines.append(f"{msg} (got {_shown(e.get('input'))}).")
+        else:
+            lines.append(f"{kind} value '{key}' = {_shown(e.get('input'))} is invalid: {msg}.")
+    return ConfigError(f"Invalid {kind} ({source}):\n  " + "\n  ".join(lines))
+
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def validate(schema: type[Schema], tree: Any, source: str, kind: str = "config") -> Schema:
+    """``schema.model_validate(tree)``, its ValidationError turned into :func:`friendly_error`'s ConfigError."""
+    try:
+        return schema.model_validate(tree)
+    except ValidationError as e:
+        raise friendly_error(e, source, schema, kind) from None
