@@ -20,7 +20,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
-from vislab.models.user import recorded_code
+from vislab.models.trust import recorded_code
 from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.mistakes import (
     GALLERY_SIZE,

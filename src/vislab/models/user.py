@@ -13,8 +13,9 @@ The options come from ``model.*`` and are checked against the target's signature
 from those very bytes under a unique module name; the model built from it carries ``vislab_code``
 (reference, path, sha256), which the trainer records in checkpoints and summary.json.
 
-Opening a finished run never executes code silently: :func:`recorded_code` lets a run's user code be
-imported only with ``trust_code`` or when the file at the recorded path has the recorded hash.
+Opening a finished run never executes code silently: ``models/trust.py`` lets a run's user code be
+imported only with ``trust_code`` or when the file at the recorded path has the recorded hash, which
+:func:`pinned` then holds the file to.
 """
 
 from __future__ import annotations
@@ -112,6 +113,16 @@ def resolve(name: str) -> Callable[..., nn.Module] | None:
 
 
 # ---------------------------------------------------------------------------------- loading
+@contextlib.contextmanager
+def pinned(path: Path, sha: str) -> Iterator[None]:
+    """While inside, the file at ``path`` is executed only if its bytes still have this sha256."""
+    _PINS[str(path)] = sha
+    try:
+        yield
+    finally:
+        _PINS.pop(str(path), None)
+
+
 def _load_file(ref: Reference) -> tuple[ModuleType, Path, str]:
     """The module executed from the bytes of the reference's file (cached per path and content)."""
     given = Path(ref.target).expanduser()
@@ -150,7 +161,7 @@ def _exec_file(ref: Reference, path: Path, source: bytes, sha: str) -> ModuleTyp
 
 def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
     """The imported module, its file and the file's sha256 (None, None for a module without a file)."""
-    if _module_origin(ref.target) is False:
+    if module_origin(ref.target) is False:
         raise UserCodeError(
             f"model '{ref.text}': no module named '{ref.target}' can be imported. Install the package "
             f"that provides it (or check the spelling); for a single file use "
@@ -167,7 +178,7 @@ def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
     return module, path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _module_origin(dotted: str) -> Path | None | bool:
+def module_origin(dotted: str) -> Path | None | bool:
     """The file ``import dotted`` would run, found without executing anything: a Path, None when the
     module has no file (built-in, namespace package), False when it cannot be found."""
     spec, search = None, None
@@ -195,7 +206,7 @@ def _find(finder: Any, name: str, path: Any) -> Any:
 
 def _module_files(dotted: str) -> list[Path]:
     """Where a module reference's code lives: its file, or its top package's folder."""
-    origin = _module_origin(dotted.split(".")[0])
+    origin = module_origin(dotted.split(".")[0])
     if isinstance(origin, Path):
         return [origin.parent if origin.name == "__init__.py" else origin]
     return []
@@ -386,104 +397,3 @@ def _in(filename: str, files: list[Path]) -> bool:
     if _VISLAB_DIR in path.parents:
         return False
     return any(path == f or f in path.parents for f in files)
-
-
-# --------------------------------------------------------------------------------- trusting
-@contextlib.contextmanager
-def recorded_code(name: str, record: Any, trust_code: bool, run: str) -> Iterator[str]:
-    """Allow importing the user code of a recorded run (a checkpoint's ``model_name`` and ``model_code``).
-
-    Yields the model name to build with. A registered name passes through. For user code: with
-    ``trust_code`` the file found is imported as it is; otherwise only a file whose sha256 is the one
-    the run recorded (checked again on the bytes executed). Anything else is UntrustedCode (exit 2)
-    saying what would be imported, why it was refused, and how to allow it.
-    """
-    ref = parse_reference(name)
-    if ref is None or _registered(name):
-        yield name
-        return
-    record = record if isinstance(record, dict) else {}
-    sha = record.get("sha256") if isinstance(record.get("sha256"), str) else None
-    recorded = record.get("path") if isinstance(record.get("path"), str) else None
-    found = _candidates(ref, recorded)
-    matching = next((p for p in found if sha and _sha256(p) == sha), None)
-    if matching is not None or trust_code:
-        chosen = matching or (found[0] if found else None)
-        use = name if chosen is None or not ref.is_file else _with_path(ref, chosen)
-        if matching is not None and ref.is_file:
-            _PINS[str(matching)] = sha  # type: ignore[assignment]
-        try:
-            yield use
-        finally:
-            if matching is not None and ref.is_file:
-                _PINS.pop(str(matching), None)
-        return
-    raise UntrustedCode(_refusal(ref, run, found, recorded, sha))
-
-
-def _registered(name: str) -> bool:
-    """A registered name, or ``prefix:rest`` of a registered prefix (``timm:vit_tiny_patch16_224``): the
-    registry builds it before any user reference (``registry._lookup``), so no user code is imported."""
-    # registry imports this module at its top: imported here, when a run is reopened, to break the cycle
-    from vislab.models.registry import MODEL_PREFIXES, MODELS
-
-    prefix, _, rest = name.partition(":")
-    return name in MODELS or (bool(rest) and prefix in MODEL_PREFIXES)
-
-
-def _candidates(ref: Reference, recorded: str | None) -> list[Path]:
-    """The existing files a recorded reference may be imported from: relative to the current directory
-    first, then the absolute path the run recorded (file references); the module's file (modules)."""
-    if not ref.is_file:
-        origin = _module_origin(ref.target)
-        return [origin] if isinstance(origin, Path) else []
-    paths = [Path(ref.target).expanduser(), *([Path(recorded)] if recorded else [])]
-    found: list[Path] = []
-    for p in paths:
-        if p.is_file() and p.resolve() not in found:
-            found.append(p.resolve())
-    return found
-
-
-def _with_path(ref: Reference, path: Path) -> str:
-    here = Path(ref.target).expanduser()
-    return ref.text if here.is_file() and here.resolve() == path else f"{path}:{ref.attr}"
-
-
-def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _refusal(
-    ref: Reference, run: str, found: list[Path], recorded: str | None, sha: str | None
-) -> str:
-    what = f"'{found[0]}'" if found else f"'{ref.target}'"
-    if not found:
-        places = ", ".join(
-            dict.fromkeys(
-                [str(Path(ref.target).expanduser().resolve()), *([recorded] if recorded else [])]
-            )
-        )
-        why = (
-            f"no such file exists (looked for {places})"
-            if ref.is_file
-            else "the module cannot be found"
-        )
-    elif sha is None:
-        why = "the run records no sha256 of its model's code (a module without a file, or an old or edited checkpoint)"
-    else:
-        now = _sha256(found[0]) or "unreadable"
-        why = (
-            f"its sha256 ({now[:12]}…) differs from the one the run recorded ({sha[:12]}…): the code "
-            f"changed since training"
-        )
-    put_back = f" or put the file the run was trained with back at {recorded}" if recorded else ""
-    return (
-        f"not importing user code: the model of '{run}' is '{ref.text}', and loading it would execute "
-        f"{what} (attribute {ref.attr}), but {why}. vislab never runs code from a run directory "
-        f"without your consent. If you trust this code, pass --trust-code (Python: trust_code=True)"
-        f"{put_back}."
-    )

@@ -95,7 +95,7 @@ def build_parts(
     (with the checkpoint's weights when resuming), and the loaders.
 
     ``build_as``: the model name to build with instead of ``cfg.model.name`` (a resumed run's user code
-    found at the path its checkpoint recorded, see ``vislab.models.user.recorded_code``)."""
+    found at the path its checkpoint recorded, see ``vislab.models.trust.recorded_code``)."""
     stats = ckpt.record.inputs.stats if ckpt else None
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from vislab.config import Config, build_config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import DataError, RunExists, TrainingDiverged, TrainingInterrupted, UserError
-from vislab.models.user import recorded_code
+from vislab.models.trust import recorded_code
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.record import Checkpoint, Resume
