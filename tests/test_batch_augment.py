@@ -21,18 +21,16 @@ from test_cuda_sync import sync_debug
 from test_resume import RESULT_KEYS, run_result
 from vislab.config import AugmentConfig, AutoAug, RandAug
 from vislab.data.augment import (
-    CUTMIX,
-    MIXUP,
     PerSampleChoice,
     Rounds,
     autoaugment,
     build_augment,
-    build_mix,
     describe_augment,
     randaugment,
     trivialaugment,
 )
 from vislab.data.loader import DeviceLoader
+from vislab.data.mix import CUTMIX, MIXUP, build_mix
 from vislab.data.preprocess import fit_stats
 from vislab.data.types import ArraySet
 from vislab.errors import TrainingInterrupted

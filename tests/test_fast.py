@@ -7,8 +7,9 @@ import torch
 
 from conftest import tiny_config
 from vislab.config import AugmentConfig, load_config
-from vislab.data.augment import PerSampleChoice, build_augment, build_mix
+from vislab.data.augment import PerSampleChoice, build_augment
 from vislab.data.loader import DeviceLoader
+from vislab.data.mix import build_mix
 from vislab.data.preprocess import apply_stats, fit_stats
 from vislab.data.types import ArraySet
 from vislab.errors import UserError

@@ -27,12 +27,12 @@ import torch
 
 from vislab.data.augment import (
     BatchAugment,
-    BatchMix,
     RandomCropPad,
     RandomFlip,
     centre_crop,
     flip_where,
 )
+from vislab.data.mix import BatchMix
 from vislab.data.preprocess import apply_stats, stats_to_device
 from vislab.data.types import ArraySet
 

@@ -13,9 +13,10 @@ import torch
 
 from vislab.config import Config, TrainConfig
 from vislab.data import prepare_data
-from vislab.data.augment import build_augment, build_mix
+from vislab.data.augment import build_augment
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
+from vislab.data.mix import build_mix
 from vislab.data.types import Splits
 from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
