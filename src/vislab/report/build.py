@@ -214,7 +214,9 @@ def draw_sections(plan: ReportPlan, figs: FigureSet) -> dict:
     interactive = (  # a sweep's trials are many: their curves stay a figure
         None
         if plan.kind == "sweep"
-        else _guard(plan.notes, "interactive curves", interactive_context, histories)
+        else _guard(
+            plan.notes, "interactive curves", interactive_context, histories, plan_rows(plan)
+        )
     )
     return dict(
         sweep=sweep,
