@@ -104,9 +104,8 @@ def test_report_embeds_the_chart_library_and_its_data(two_runs):
     assert [r["name"] for r in json.loads(blob)["runs"]] == ["a", "b"]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_charts_render_hover_and_hide_a_run_in_headless_chromium(two_runs, tmp_path):
-    page = (two_runs / "report.html").read_text().replace("</body>", PROBE + "</body>")
+def probe_in_chromium(page: str, tmp_path) -> dict:
+    """What the page's probe script wrote into ``<pre id="probe">``, the page opened in headless chromium."""
     probe = tmp_path / "probe.html"
     probe.write_text(page)
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -116,7 +115,13 @@ def test_charts_render_hover_and_hide_a_run_in_headless_chromium(two_runs, tmp_p
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
-    result = json.loads(html.unescape(found.group(1)))
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_charts_render_hover_and_hide_a_run_in_headless_chromium(two_runs, tmp_path):
+    page = (two_runs / "report.html").read_text().replace("</body>", PROBE + "</body>")
+    result = probe_in_chromium(page, tmp_path)
     assert result["charts"] == 2 and result["canvases"] == 2 and result["width"] > 100
     assert result["shownBefore"] == 5  # the epoch axis and 2 runs × (train, val)
     assert any(re.fullmatch(r"\d+\.\d{4}", v) for v in result["values"]), result["values"]
@@ -279,16 +284,7 @@ window.addEventListener("load", function () {
 def test_seeded_charts_draw_bands_in_headless_chromium(seeded_folder, tmp_path):
     page = (seeded_folder / "report.html").read_text()
     page = page.replace("<head>", "<head>" + ERRORS, 1).replace("</body>", SEEDED_PROBE + "</body>")
-    probe = tmp_path / "probe.html"
-    probe.write_text(page)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--disable-background-networking", "--disable-component-update", "--no-first-run",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-           "--run-all-compositor-stages-before-draw", "--dump-dom", probe.as_uri()]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    result = json.loads(html.unescape(found.group(1)))
+    result = probe_in_chromium(page, tmp_path)
     assert result["errors"] == []
     assert result["bands"] == [4, 4]  # cnn and mlp: train and val each; base (one run) none
     # the legend: a row per curve of a row (the band edges hidden), the epoch first
