@@ -1,0 +1,49 @@
+"""vislab's Python API: train, load, compare and sweep runs from Python or a notebook.
+
+The ``vislab`` command is a thin layer over these functions (one implementation): ``vislab train`` calls
+:func:`train`, ``vislab suite`` :func:`run_suite`, ``vislab sweep`` :func:`sweep`; ``eval`` and
+``predict`` share :mod:`vislab.predict` with :meth:`Run.evaluate` and :meth:`Run.predict`.
+
+>>> import vislab
+>>> run = vislab.train(model="cnn", data="digits", train__epochs=3, out="runs/cnn")
+>>> run.summary["test_acc"], run.plot("confusion")
+"""
+
+# Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
+# suites and sweeps share) → suites, sweeps; papers alone.
+#
+# The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
+# in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook
+# that opens runs, a sweep trial or `vislab train` should not wait for (tests/test_startup.py checks it).
+
+from vislab.api.configs import ConfigLike, make_config, user_model
+from vislab.api.experiments import Log, report_hook
+from vislab.api.folders import FOLDER_KINDS, RUN_MARKS, folder_kind, start_over
+from vislab.api.papers import paper
+from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
+from vislab.api.suites import resolve_suite, run_suite
+from vislab.api.sweeps import resolve_sweep, sweep
+
+# The public names of vislab are listed in vislab/__init__.py (vislab.__all__); these are what it and
+# the command import from here.
+__all__ = [
+    "FOLDER_KINDS",
+    "RUN_MARKS",
+    "ConfigLike",
+    "Log",
+    "compare",
+    "default_run_dir",
+    "folder_kind",
+    "load_run",
+    "make_config",
+    "paper",
+    "report_hook",
+    "resolve_suite",
+    "resolve_sweep",
+    "run_suite",
+    "start_over",
+    "sweep",
+    "train",
+    "train_config",
+    "user_model",
+]

@@ -1,0 +1,115 @@
+"""The config of vislab.train's arguments: a config, your model and your data as vislab names."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vislab.config import Config, build_config, read_yaml, set_dotted
+from vislab.data.sources import memory
+from vislab.errors import UserError
+from vislab.models import register_model
+from vislab.models import user as user_code
+
+ConfigLike = Config | Mapping[str, Any] | str | Path | None
+
+
+def make_config(
+    config: ConfigLike = None,
+    *,
+    model: str | Callable[..., torch.nn.Module] | None = None,
+    data: Any = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """The validated Config of :func:`train`'s arguments: ``config`` ← ``model`` ← ``data`` ← overrides."""
+    tree = _config_tree(config)
+    if model is not None:
+        _set_model_name(tree, model if isinstance(model, str) else user_model(model))
+    if data is not None:
+        set_dotted(tree, "data.name", data if isinstance(data, str) else _data_name(data))
+    for key, value in (overrides or {}).items():
+        dotted = key.replace("__", ".")
+        if "." not in dotted:
+            raise UserError(
+                f"train() got '{key}={value!r}': a config key is section__key (e.g. optim__lr=1e-3, "
+                f"train__epochs=5, model__hidden=[64]) or dotted via **{{'optim.lr': 1e-3}}."
+            )
+        if dotted == "model.name":
+            _set_model_name(tree, value if isinstance(value, str) else user_model(value))
+        else:
+            set_dotted(tree, dotted, value)
+    return build_config(tree, source="vislab.train arguments")
+
+
+def _config_tree(config: ConfigLike) -> dict:
+    if config is None:
+        return {}
+    if isinstance(config, Config):
+        return config.to_dict()
+    if isinstance(config, Mapping):
+        return copy.deepcopy(dict(config))
+    if isinstance(config, (str, Path)):
+        return read_yaml(config)
+    raise UserError(
+        f"config must be a dict, a YAML path, a preset name or a vislab.Config, not {type(config).__name__}."
+    )
+
+
+def _set_model_name(tree: dict, name: str) -> None:
+    """model.name = ``name``; the config's other model.* options go when the model changes (they belong to
+    the old one), as in a suite's runs."""
+    section = tree.get("model") if isinstance(tree.get("model"), dict) else {}
+    tree["model"] = dict(section) if section.get("name") == name else {"name": name}
+
+
+# ------------------------------------------------------------------------------ user models
+def user_model(obj: Callable[..., torch.nn.Module]) -> str:
+    """Register your ``build(input_shape, num_classes, **options)`` function or ``nn.Module`` class in this
+    process as model ``user-<qualified name>`` and return that name (the same object or a redefinition in
+    a notebook cell replaces itself). A class is called as ``Net(num_classes=K, **options)``, plus
+    ``input_shape=(C, H, W)`` when its ``__init__`` names it, as for ``model.name=file.py:Net``. The other
+    parameters are ``model.*`` options, validated against their type hints like the built-in models'.
+
+    >>> name = user_model(MyNet); vislab.train(model=name, model__width=64)
+    """
+    if not callable(obj):
+        raise UserError(
+            f"model must be a registered name, a build(input_shape, num_classes, **options) callable or an "
+            f"nn.Module class, not {type(obj).__name__}."
+        )
+    qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
+    name = "user-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
+    try:  # the same module.qualname (a notebook cell run again) replaces itself
+        register_model(name)(_builder_of(obj, name))
+    except ValueError as e:
+        raise UserError(
+            f"{e} Rename your model, or register it yourself under a name of your choice with "
+            f"@vislab.register_model('my-name') and pass model='my-name'."
+        ) from None
+    return name
+
+
+def _builder_of(obj: Callable[..., torch.nn.Module], name: str) -> Callable[..., torch.nn.Module]:
+    """``obj`` as a registry builder, called as a ``file.py:Net`` reference would be (one convention)."""
+    where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+    return user_code.adapt(obj, name, where, user_code.source_files(obj))
+
+
+# ------------------------------------------------------------------------------------ user data
+def _data_name(data: Any) -> str:
+    """Register numpy arrays ``(x, y[, class_names])`` or a torch Dataset as in-memory data; its data.name."""
+    if isinstance(data, torch.utils.data.Dataset):
+        x, y, names = memory.arrays_from_dataset(data)
+        return memory.register_arrays(x, y, class_names=names)
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        x, y, *rest = data
+        return memory.register_arrays(x, y, class_names=rest[0] if rest else None)
+    raise UserError(
+        f"data must be a dataset name, numpy arrays (x, y) or (x, y, class_names), or a torch Dataset, "
+        f"not {type(data).__name__}."
+    )

@@ -1,0 +1,52 @@
+"""What suites and sweeps share: the log, their overrides as key=value strings, the report hook."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+# Reports are imported by the functions that use them ("on use" below): they load matplotlib, optuna
+# and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
+if TYPE_CHECKING:
+    import optuna
+
+
+@contextlib.contextmanager
+def optuna_quietly() -> Iterator[None]:
+    """Around an import that loads optuna: it imports tqdm.auto, which warns in a notebook without
+    ipywidgets; vislab shows no tqdm bar."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        yield
+
+
+Log = Callable[[str], None]
+
+
+def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """Overrides as ``key=value`` strings: a mapping's values written as YAML (parsed back as given)."""
+    if isinstance(overrides, Mapping):
+        return [
+            f"{k.replace('__', '.')}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+            for k, v in overrides.items()
+        ]
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
+
+
+def report_hook(log: Log) -> Callable[..., None]:
+    """What each suite or sweep stage does with its results when asked for a report: report.html."""
+
+    def write(out: Path, study: optuna.Study | None = None) -> None:
+        with optuna_quietly():  # on use (see the imports)
+            from vislab.report.build import build_report
+
+        log(f"report: {build_report(out, study=study)}")
+
+    return write

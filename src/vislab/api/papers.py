@@ -1,0 +1,34 @@
+"""Writing a paper folder: the report's figures and tables sized for a page, and main.tex."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+# The paper folder's modules are imported by the function that uses them ("on use" below): they load
+# matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
+
+
+def paper(
+    targets: str | Path | Sequence[str | Path],
+    *,
+    out: str | Path | None = None,
+    title: str | None = None,
+    pdf: bool = False,
+) -> Path:
+    """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
+    ``out`` (default ``<folder>/paper`` for one folder; required for several): every figure of the report
+    as vector PDF and 300-dpi PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
+    and tables.md, figures.tex and main.tex; with ``pdf``, main.pdf compiled by latexmk or pdflatex.
+    Returns the folder.
+
+    >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
+    """
+    from vislab.paper_folder.build import write_paper  # on use (see the imports)
+    from vislab.paper_folder.latex import compile_pdf
+
+    many = [targets] if isinstance(targets, (str, Path)) else list(targets)
+    folder = write_paper(many, out, title).parent
+    if pdf:
+        compile_pdf(folder)
+    return folder

@@ -1,0 +1,188 @@
+"""Training a run, opening one and comparing finished ones."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import yaml
+
+from vislab.api.configs import ConfigLike, make_config
+from vislab.api.folders import start_over
+from vislab.config import Config
+from vislab.errors import RunExists, UserError
+from vislab.run import Run
+from vislab.training.progress import in_notebook
+from vislab.training.rundir import is_complete
+from vislab.training.runtime import Distributed
+
+# The trainer and the results table are imported by the functions that use them ("on use" below):
+# they load matplotlib and pandas, which `import vislab.api` should not wait for (see its __init__).
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+# ------------------------------------------------------------------------------------------ train
+def train(
+    config: ConfigLike = None,
+    *,
+    out: str | Path | None = None,
+    model: str | Callable[..., torch.nn.Module] | None = None,
+    data: Any = None,
+    quiet: bool | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    trust_code: bool = False,
+    epochs: int | None = None,
+    **overrides: Any,
+) -> Run:
+    """Train one run into ``out`` (default ``runs/<model>-<data>-<time>``) and return it.
+
+    ``config``: a dict, a YAML path or preset name, or a :class:`Config` (defaults when None).
+    ``model``: a registered model name, ``file.py:Net``, or your own ``build(input_shape, num_classes,
+    **options)`` function or ``nn.Module`` class taking ``num_classes`` (and ``input_shape`` if it names
+    it); registered in this process as ``user-<name>``; its other parameters are ``model.*`` options.
+    ``data``: a dataset name, numpy arrays ``(x, y)`` or ``(x, y, class_names)``, or a torch Dataset.
+    ``overrides``: config keys with ``__`` for the dot (``optim__lr=1e-3``), or dotted via
+    ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
+    config (``trust_code=True`` lets it import its model file even if the file changed since);
+    ``overwrite=True`` deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
+    ``epochs``: the run's ``train.epochs``; with ``resume=True``, a finished or interrupted run is trained
+    on to that many epochs where its schedule allows (not cosine or one-cycle: they spread over the total).
+    ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
+
+    >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
+    >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)  # your nn.Module
+    >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
+    >>> run = vislab.train(out=run.path, resume=True, epochs=20)  # 10 more epochs of a finished run
+    >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
+    """
+    if resume:
+        given = dict(config=config, model=model, data=data)
+        given_names = [k for k, v in given.items() if v is not None] + list(overrides)
+        _check_resume_arguments(out, given_names, overwrite)
+        cfg = None
+    else:
+        with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
+        cfg = make_config(config, model=model, data=data, overrides=with_epochs)
+    quiet = not in_notebook() if quiet is None else quiet
+    try:
+        return train_config(
+            cfg, out, resume=resume, overwrite=overwrite, quiet=quiet, trust_code=trust_code,
+            epochs=epochs if resume else None,
+        )  # fmt: skip
+    except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
+        raise _in_api_words(e) from None
+
+
+def _in_api_words(e: RunExists) -> RunExists:
+    return RunExists(
+        e.path,
+        f"'{e.path}' already holds a run. Continue it with vislab.train(out={str(e.path)!r}, "
+        f"resume=True), start over with overwrite=True (deletes its files), or choose another out=.",
+    )
+
+
+def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
+    """resume=True takes ``out`` and nothing that would change (or delete) the run: UserError otherwise."""
+    if overwrite:
+        raise UserError(
+            "resume=True continues the run in `out`; overwrite=True deletes it to start afresh: "
+            "give one of them."
+        )
+    if out is None or given:
+        raise UserError(
+            "resume=True continues the run in `out` with its saved config: give out=<its folder> "
+            f"and no {', '.join(given) or 'config, model, data or overrides'}."
+        )
+
+
+def train_config(
+    cfg: Config | None,
+    out: str | Path | None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = True,
+    trust_code: bool = False,
+    epochs: int | None = None,
+) -> Run:
+    """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
+    there (``resume``: its saved config is used; ``epochs``: trained on to that many), or start it over
+    (``overwrite``: :func:`start_over`); what :func:`train` and ``vislab train`` both call."""
+    if out is None:
+        if cfg is None:
+            raise UserError("give the run directory to resume.")
+        out = default_run_dir(cfg)
+    # on use (see the imports): the trainer draws its figures with matplotlib
+    from vislab.training.trainer import train as _train
+
+    device = cfg.train.device if cfg is not None else _saved_device(Path(out))
+    dist = Distributed(device)
+    try:
+        if overwrite:  # rank 0 deletes; the others wait for it
+            if dist.is_main:
+                start_over(out, "run")
+            dist.barrier()
+        _train(
+            cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code,
+            epochs=epochs,
+        )  # fmt: skip
+    finally:
+        dist.close()
+    return Run(out)
+
+
+def _saved_device(out: Path) -> str:
+    try:
+        saved = yaml.safe_load((out / "config.yaml").read_text()) or {}
+        return str(saved["train"]["device"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return "auto"
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """``runs/<model>-<data>-<time>``, names made safe for a folder (``timm:x`` → ``timm_x``)."""
+    safe = lambda name: re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"  # noqa: E731
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{safe(cfg.model.name)}-{safe(cfg.data.name)}-{stamp}"
+
+
+# ------------------------------------------------------------------------------------------ runs
+def load_run(path: str | Path) -> Run:
+    """Open a run directory written by ``vislab train`` or :func:`train`.
+
+    >>> run = vislab.load_run("runs/cnn"); run.history.tail(3); run.evaluate("test")["acc"]
+    """
+    return Run(path)
+
+
+def compare(
+    runs: Sequence[Run | str | Path] | Mapping[str, Run | str | Path], reported: dict | None = None
+) -> pd.DataFrame:
+    """The comparison table of finished runs (columns as results.csv: run, train_acc, val_acc, ...,
+    params, best_epoch); a list is named by folder, a mapping by its keys. ``reported``: a suite's
+    ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
+
+    >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")
+    """
+    import pandas as pd  # on use (see the imports)
+
+    from vislab.experiments.results.table import columns, table_rows
+
+    named = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
+    summaries: dict[str, dict] = {}
+    for name, r in named:
+        run = r if isinstance(r, Run) else Run(r)
+        s = run.summary
+        if not is_complete(s):
+            raise UserError(
+                f"run '{run.path}' has not finished (no complete summary.json): finish it "
+                f"(vislab.train(out=..., resume=True)) or leave it out."
+            )
+        summaries[name or run.path.name] = s
+    return pd.DataFrame(table_rows(summaries, reported), columns=[k for k, _ in columns(reported)])

@@ -1,0 +1,141 @@
+"""Running a suite: its folder, its seeds, its shared storage and its results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vislab.api.experiments import Log, assignments, report_hook
+from vislab.api.folders import start_over
+from vislab.api.runs import compare
+from vislab.errors import UserError
+from vislab.run import Run, SuiteResult
+from vislab.training.progress import in_notebook
+from vislab.training.rundir import RunDir, is_complete
+
+# The suite runners, their shared storage and the tables are imported by the functions that use them
+# ("on use" below): they load matplotlib, pandas and SQLAlchemy, which `import vislab.api` should not
+# wait for (see its __init__).
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vislab.experiments.shared.postgres import SharedStorage
+    from vislab.experiments.suites.spec import Suite
+
+
+def resolve_suite(name_or_file: str | Path, out: str | Path | None = None) -> tuple[Suite, Path]:
+    """The loaded suite and its folder (``out``, default ``runs/suite-<name>``)."""
+    from vislab.experiments.suites.spec import load_suite  # on use (see the imports)
+
+    suite = load_suite(name_or_file)
+    return suite, Path(out) if out is not None else Path("runs") / f"suite-{suite.name}"
+
+
+def _seeded_suite(
+    name_or_file: str | Path,
+    out: str | Path | None,
+    overwrite: bool,
+    storage: str | None,
+    seeds: int | None,
+) -> tuple[Suite, Path]:
+    """The suite and its folder (started over with ``overwrite``), each run ``seeds`` times (None: as
+    the suite in the folder was run, else once)."""
+    from vislab.experiments.suites.runner import SuiteState  # on use (see the imports)
+    from vislab.experiments.suites.spec import with_seeds
+
+    suite, folder = resolve_suite(name_or_file, out)
+    if overwrite:
+        start_over(folder, "suite", storage=storage)
+    return with_seeds(
+        suite, seeds if seeds is not None else SuiteState.read(folder).get("seeds", 1)
+    ), folder
+
+
+def run_suite(
+    name_or_file: str | Path,
+    *,
+    out: str | Path | None = None,
+    data: str | None = None,
+    epochs: int | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    jobs: int = 1,
+    quiet: bool | None = None,
+    report: bool = False,
+    log: Log = print,
+    storage: str | None = None,
+    heartbeat: float | None = None,
+    heartbeat_lapse: float | None = None,
+    overwrite: bool = False,
+    seeds: int | None = None,
+) -> SuiteResult:
+    """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
+    ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
+    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed. ``overwrite=True``
+    deletes an earlier suite in ``out`` first (:func:`start_over`); ``quiet=None``: progress in a notebook only.
+
+    ``seeds``: train each run that many times, ``<run>-s0`` … with train.seed + 0 …, for the tables' mean ± std
+    (None: as the suite in ``out`` was run, else once).
+
+    ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
+    run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
+    default 20) for ``heartbeat_lapse`` s (default 90, at least 4 beats) is taken over; the first
+    worker to find every run settled writes the tables.
+
+    >>> res = vislab.run_suite("quickstart", epochs=1, overrides={"data.limit": 300})
+    >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
+    """
+    from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
+    from vislab.experiments.suites.runner import run_suite as _run_suite
+    from vislab.experiments.suites.spec import suite_overrides
+
+    suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
+    shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
+    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
+    log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
+    sets = suite_overrides(data, epochs, assignments(overrides))
+    quiet = not in_notebook() if quiet is None else quiet
+    kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
+    if shared is None:
+        _run_suite(suite, folder, sets, **kw)
+    else:
+        run_shared_suite(suite, folder, shared, sets, **kw)
+    return _suite_result(suite, folder)
+
+
+def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
+    """The finished runs of ``suite`` in ``folder`` and their table (a seeded suite's: :func:`_seed_table`)."""
+    names = suite.run_names()
+    done = [name for name in names if is_complete(RunDir(folder / name).read_summary())]
+    finished = {name: Run(folder / name) for name in done}
+    table = compare(finished, suite.reported) if suite.seeds == 1 else _seed_table(suite, finished)
+    return SuiteResult(path=folder, table=table, runs=finished)
+
+
+def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
+    """A seeded suite's table as results.csv holds it: a row per suite run, mean, std and N."""
+    import pandas as pd  # on use (see the imports)
+
+    from vislab.experiments.results.table import columns, seed_rows, with_std_columns
+
+    summaries = {name: run.summary for name, run in finished.items()}
+    rows, cols = with_std_columns(
+        seed_rows(summaries, suite.rows(), suite.reported), columns(suite.reported, seeded=True)
+    )
+    return pd.DataFrame(rows, columns=[k for k, _ in cols]).astype({"seeds": int})
+
+
+def _shared_storage(
+    url: str | None, heartbeat: float | None, lapse: float | None
+) -> SharedStorage | None:
+    """run_suite's storage options as a SharedStorage (None: this machine alone)."""
+    if url is None:
+        if heartbeat is not None or lapse is not None:
+            raise UserError(
+                "--heartbeat and --heartbeat-lapse time the claims of a shared suite: give --storage "
+                "postgresql://... too, or leave them out."
+            )
+        return None
+    from vislab.experiments.shared.postgres import SharedStorage  # on use (see the imports)
+
+    return SharedStorage.timed(url, heartbeat, lapse)

@@ -1,0 +1,103 @@
+"""Running an Optuna sweep: its spec, its folder and its study."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from vislab.api.experiments import Log, assignments, optuna_quietly, report_hook
+from vislab.api.folders import start_over
+from vislab.errors import UserError
+
+# The sweep runner and reports are imported by the functions that use them ("on use" below): they load
+# matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
+if TYPE_CHECKING:
+    import optuna
+
+    from vislab.experiments.sweeps.spec import Sweep
+
+
+def resolve_sweep(
+    spec_or_file: str | Path | Mapping[str, Any],
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    storage: str | None = None,
+) -> tuple[Sweep, Path]:
+    """The loaded sweep and its folder (``out``, default ``runs/sweep-<name>``). A mapping is a sweep spec
+    as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there. ``overwrite``: an
+    earlier sweep in the folder is deleted (:func:`start_over`, refused with a shared ``storage``); the
+    sweep file stays, should it lie there."""
+    spec, folder = _load_sweep(spec_or_file, out)
+    if overwrite:
+        start_over(folder, "sweep", keep=spec.path, storage=storage)
+    return spec, folder
+
+
+def _load_sweep(
+    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None
+) -> tuple[Sweep, Path]:
+    with optuna_quietly():  # on use (see the imports)
+        from vislab.experiments.sweeps.spec import load_sweep
+
+    if not isinstance(spec_or_file, Mapping):
+        spec = load_sweep(spec_or_file)
+        return spec, Path(out) if out is not None else Path("runs") / f"sweep-{spec.name}"
+    tree = dict(spec_or_file)
+    name = str(tree.setdefault("name", "sweep"))
+    folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spec.yaml"
+    try:
+        path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    except yaml.YAMLError as e:
+        raise UserError(f"the sweep spec holds a value YAML cannot write: {e}") from None
+    return load_sweep(path), folder
+
+
+def sweep(
+    spec_or_file: str | Path | Mapping[str, Any],
+    *,
+    out: str | Path | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    data: str | None = None,
+    epochs: int | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    narrow: int | None = None,
+    narrow_trials: int | None = None,
+    quiet: bool = True,
+    report: bool = False,
+    log: Log = print,
+    curves: int | None = None,
+    overwrite: bool = False,
+) -> optuna.Study:
+    """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
+    Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
+    ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
+    file's ``curves:``, 30). Returns the study. ``overwrite=True``: an earlier sweep in ``out`` is deleted.
+
+    >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
+    ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
+    ...                      trials=4, epochs=2)
+    >>> study.best_params
+    """
+    from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
+
+    with optuna_quietly():
+        from vislab.experiments.sweeps.runner import run_sweep
+        from vislab.report.build import build_report
+
+    spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage)
+    study = run_sweep(
+        spec, folder, trials=trials, timeout=timeout, storage=storage,
+        overrides=suite_overrides(data, epochs, assignments(overrides)), narrow=narrow,
+        narrow_trials=narrow_trials, quiet=quiet, log=log,
+        on_results=report_hook(log) if report else None, curves=curves,
+    )  # fmt: skip
+    if narrow and report:  # the first stage's report links to the second's
+        build_report(folder, study=study)
+    return study
