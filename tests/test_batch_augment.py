@@ -5,8 +5,6 @@ config errors of their bad values."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -15,10 +13,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from kornia.augmentation.auto import AutoAugment, RandAugment, TrivialAugment
 
-import vislab.training.setup as setup_mod
 from conftest import cli, one_line, tiny_config, tiny_sets
 from test_cuda_sync import sync_debug
-from test_resume import RESULT_KEYS, run_result
+from test_resume import RESULT_KEYS, run_result, sigterm_at_step
 from vislab.config import AugmentConfig, AutoAug, RandAug
 from vislab.data.augment import (
     PerSampleChoice,
@@ -238,18 +235,11 @@ def test_mixed_training_resumes_exactly_mid_epoch(tmp_path, monkeypatch):
     ref = train(tiny_config(*MIXED), tmp_path / "ref", quiet=True)
     rows = [json.loads(r) for r in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
     assert 0 < rows[-1]["train_acc"] < 1 and ref["test_top5_acc"] >= ref["test_acc"]
-    real = setup_mod.lr_factor
-
-    def lr_factor(cfg, step, steps_per_epoch, *a):
-        if step == steps_per_epoch + 3 and not getattr(lr_factor, "sent", False):
-            lr_factor.sent = True
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(cfg, step, steps_per_epoch, *a)
-
-    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
-    with pytest.raises(TrainingInterrupted, match="epoch 2, step 4"):
+    with (
+        sigterm_at_step(monkeypatch, lambda n: n + 3),
+        pytest.raises(TrainingInterrupted, match="epoch 2, step 4"),
+    ):
         train(tiny_config(*MIXED), tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(setup_mod, "lr_factor", real)
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")

@@ -6,6 +6,7 @@ same loop are in tests/test_fast.py)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import textwrap
 import warnings
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import vislab.training.setup as setup_mod
 from conftest import tiny_config
 from vislab.data import prepare_data
 from vislab.data.augment import build_augment
@@ -21,6 +23,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.models import build_model
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.training.optim import build_optimizer
+from vislab.training.precision import Precision
 from vislab.training.progress import Progress
 from vislab.training.trainer import train
 
@@ -109,10 +112,17 @@ def test_steps_by_hand_never_sync(name, tmp_path, monkeypatch):
     assert steps == 2 * len(loader) > 4 and torch.isfinite(torch.tensor(loss_sum))
 
 
-def test_trainer_syncs_only_at_its_log_points(tmp_path, monkeypatch):
+@pytest.mark.parametrize("precision", ["this GPU's", "fp16"])
+def test_trainer_syncs_only_at_its_log_points(tmp_path, monkeypatch, precision):
     """A real run (``vislab.training.trainer.train``) with sync debug mode "warn" on while its train split
     is iterated and progress lines off: the only syncs left are the epoch-end means, ≤ 2 per epoch of
-    16 steps."""
+    16 steps. Also in fp16 with loss scaling and gradient clipping (a T4's path, forced here): the
+    scaler's overflow check and skipped steps stay on the device with the fused optimizer."""
+    extra = ()
+    if precision == "fp16":
+        fp16 = Precision("cuda", torch.float16)
+        monkeypatch.setattr(setup_mod, "choose_precision", lambda device, amp: fp16)
+        extra = ("train.grad_clip=1.0",)
     monkeypatch.setattr(Progress, "wants_update", lambda self, step: False)
     real_epoch = DeviceLoader.epoch
 
@@ -124,9 +134,13 @@ def test_trainer_syncs_only_at_its_log_points(tmp_path, monkeypatch):
             yield from real_epoch(self, epoch, start_step)
 
     monkeypatch.setattr(DeviceLoader, "epoch", watched_epoch)
-    cfg = tiny_config(*MODELS["fast"], *CROP_FLIP, "data.limit=512", "train.device=cuda")
+    cfg = tiny_config(*MODELS["fast"], *CROP_FLIP, "data.limit=512", "train.device=cuda", *extra)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train(cfg, tmp_path / "run", quiet=True)
     syncs = [f"{w.filename}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)]
     assert len(syncs) <= 2 * cfg.train.epochs, syncs
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    native_bf16 = torch.cuda.get_device_capability() >= (8, 0)
+    assert summary["precision"] == ("bf16" if precision != "fp16" and native_bf16 else "fp16")
+    assert summary["status"] == "complete"

@@ -13,6 +13,7 @@ Decisions documented here:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,25 @@ def weights_hash(path: Path) -> str:
         h.update(k.encode())
         h.update(sd[k].detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+@contextlib.contextmanager
+def sigterm_at_step(monkeypatch, step_of: Callable[[int], int]) -> Iterator[None]:
+    """Within: a SIGTERM, once, as the trainer asks the learning rate of optimizer step
+    ``step_of(steps_per_epoch)`` (the step then runs, and the loop stops after it)."""
+    real, sent = setup_mod.lr_factor, []
+
+    def lr_factor(cfg, step, steps_per_epoch, *a):
+        if step == step_of(steps_per_epoch) and not sent:
+            sent.append(step)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(cfg, step, steps_per_epoch, *a)
+
+    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(setup_mod, "lr_factor", real)
 
 
 def run_result(run: Path) -> dict:
@@ -227,18 +248,11 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
         "model.dropout=0.2",
     )
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
-    real = setup_mod.lr_factor
-
-    def lr_factor(cfg, step, steps_per_epoch, *a):
-        if step == steps_per_epoch - 1 and not getattr(lr_factor, "sent", False):
-            lr_factor.sent = True
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(cfg, step, steps_per_epoch, *a)
-
-    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+    with (
+        sigterm_at_step(monkeypatch, lambda n: n - 1),
+        pytest.raises(TrainingInterrupted, match="--resume"),
+    ):
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(setup_mod, "lr_factor", real)
     state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
     assert state["epoch"] == 0 and state["step"] == state["global_step"] > 0
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)

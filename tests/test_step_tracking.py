@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import vislab.training.setup as setup_mod
 import vislab.training.trainer as trainer_mod
 from conftest import cli, tiny_config
+from test_resume import sigterm_at_step
 from vislab.errors import TrainingInterrupted
 from vislab.training.step_log import StepTracker
 from vislab.training.trainer import train
@@ -126,20 +124,9 @@ def test_resume_mid_epoch_continues_the_step_windows_and_grad_sums(tmp_path, mon
     over = ("train.epochs=2", "train.log_every=3", "train.track_grad_norm=true", "optim.name=sgd",
             "optim.lr=0.05")  # fmt: skip
     train(tiny_config(*over), tmp_path / "ref", quiet=True)
-    real = setup_mod.lr_factor
-
-    def lr_factor(cfg, step, steps_per_epoch, *a):
-        if step == steps_per_epoch + 4 and not getattr(
-            lr_factor, "sent", False
-        ):  # epoch 2, mid-window
-            lr_factor.sent = True
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(cfg, step, steps_per_epoch, *a)
-
-    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
-    with pytest.raises(TrainingInterrupted):
+    # epoch 2, mid-window
+    with sigterm_at_step(monkeypatch, lambda n: n + 4), pytest.raises(TrainingInterrupted):
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(setup_mod, "lr_factor", real)
     train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     for name in ("steps.jsonl", "grad_norms.jsonl"):
         assert rows(tmp_path / "cut" / name) == rows(tmp_path / "ref" / name), name

@@ -231,7 +231,7 @@ class TrainConfig(Section):
     min_delta: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     grad_clip: float | None = Field(None, gt=0)
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # CUDA autocast: bf16, or fp16 with loss scaling where bf16 is emulated (training/precision.py)
     channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
     # torch.compile (true), or compiled with CUDA graphs replaying each step's kernels ("graphs": mode
     # "reduce-overhead"; on a CPU the same as true); falls back to eager with a message

@@ -23,6 +23,7 @@ from vislab.plotting.runs import plot_confusion, plot_curves
 from vislab.plotting.steps import plot_grad_norms
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.precision import Precision
 from vislab.training.progress import Progress
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
@@ -35,18 +36,15 @@ from vislab.version import __version__
 
 @torch.inference_mode()
 def predict_logits(
-    model: torch.nn.Module, loader: DeviceLoader, amp_on: bool = False
+    model: torch.nn.Module, loader: DeviceLoader, precision: Precision | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits (float32, CPU) and labels of a whole split, in order."""
+    """Logits (float32, CPU) and labels of a whole split, in order; forward passes in ``precision``
+    (the run's autocast), float32 without one."""
     was_training = model.training
     model.eval()
     logits, labels = [], []
-    ctx = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if amp_on
-        else torch.autocast("cpu", enabled=False)
-    )
-    with ctx:
+    fp32 = precision is None or precision.dtype is None
+    with torch.autocast("cpu", enabled=False) if fp32 else precision.autocast():  # type: ignore[union-attr]
         for x, y in loader.epoch(0):
             logits.append(model(x).float())
             labels.append(y)
@@ -59,7 +57,7 @@ def evaluate(
     loader: DeviceLoader,
     num_classes: int,
     device=None,
-    amp_on: bool = False,
+    precision: Precision | None = None,
     with_roc: bool = False,
     dist=None,
 ) -> Metrics:
@@ -67,7 +65,7 @@ def evaluate(
     # DDP: every rank evaluates the same model, and all act on rank 0's figures
     if dist is not None:
         dist.sync_buffers(model)
-    logits, labels = predict_logits(model, loader, amp_on)
+    logits, labels = predict_logits(model, loader, precision)
     loss = F.cross_entropy(logits, labels).item()
     metrics = compute_metrics(logits, labels, num_classes, loss=loss, with_roc=with_roc)
     return dist.from_main(metrics) if dist is not None else metrics
@@ -122,21 +120,22 @@ def finish_run(
     run's figures (on the main rank; the others return {})."""
     if not dist.is_main:
         return {}
-    model, amp_on, device = network.model, optim.amp, data.test.device
+    model, precision, device = network.model, optim.precision, data.test.device
     best = run.ckpt_dir / "best.pt"
     if best.is_file():
         model.load_state_dict(load_checkpoint(best).state_dict)
     k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
     started = time.perf_counter()
-    val = evaluate(scored, data.val, k, amp_on=amp_on)
+    val = evaluate(scored, data.val, k, precision=precision)
     t0 = time.perf_counter()
-    logits, labels = predict_logits(scored, data.test, amp_on)
+    logits, labels = predict_logits(scored, data.test, precision)
     test_time = time.perf_counter() - t0
     loss = F.cross_entropy(logits, labels).item()
     test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)
     scores = Scores(val, test, test_time)
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
-    summary.update(world_size=dist.world, versions=library_versions(), **peak_memory(device))
+    summary.update(world_size=dist.world, precision=precision.name, versions=library_versions())
+    summary.update(**peak_memory(device))
     summary.update(setup_s=round(loop.setup_s, 3), eval_s=round(time.perf_counter() - started, 3))
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)  # before the figures: a figure that fails loses no result

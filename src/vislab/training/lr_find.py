@@ -114,7 +114,8 @@ def lr_find(cfg: Config, test: RangeTest | None = None) -> LRFinding:
                 logits, y, label_smoothing=optim.label_smoothing
             ),
             grad_clip=optim.grad_clip,
-            autocast=optim.autocast() if optim.amp else None,
+            # bf16 as in training; fp16 would need the loss scaling the range test does not do
+            autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
         )
 
 

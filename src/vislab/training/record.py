@@ -5,7 +5,7 @@ On disk a checkpoint stays a flat dict of plain types and tensors (loaded with `
 the keys are the ones vislab has written since checkpoints began, so older files load unchanged:
 ``model_name, model_code, model_kwargs, input_shape, sample_shape, num_classes, class_names,
 preprocess, tta, config, vislab_version, state_dict`` and ``epoch`` (best.pt) or ``optimizer, history,
-state, rng, cuda_rng, step_tracking, ema`` (last.pt); keys added later have defaults.
+state, rng, cuda_rng, step_tracking, ema, scaler`` (last.pt); keys added later have defaults.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class Resume:
     cuda_rng: torch.Tensor | None = None
     step_tracking: dict | None = None  # train.log_every / track_grad_norm sums
     ema: dict | None = None  # train.ema: the averaged weights (state_dict holds the live ones)
+    scaler: dict | None = None  # fp16 training: the loss scaler's scale and growth tracker
 
 
 @dataclass
@@ -126,6 +127,7 @@ def _resume_dict(r: Resume) -> dict[str, Any]:
         cuda_rng=r.cuda_rng,
         step_tracking=r.step_tracking,
         ema=r.ema,
+        scaler=r.scaler,
     )
 
 
@@ -137,7 +139,7 @@ def _resume_of(d: dict[str, Any]) -> Resume | None:
         return None
     return Resume(
         LoopState.from_dict(d["state"]), list(d["history"]), d.get("optimizer"), d.get("rng"),
-        d.get("cuda_rng"), d.get("step_tracking"), d.get("ema"),
+        d.get("cuda_rng"), d.get("step_tracking"), d.get("ema"), d.get("scaler"),
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from vislab.models.user import code_failed, is_user_reference
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
 from vislab.training.optim import build_optimizer, lr_factor
+from vislab.training.precision import Precision, choose_precision
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
 from vislab.training.rundir import RunDir
@@ -72,17 +73,16 @@ class Optimisation:
 
     opt: torch.optim.Optimizer | None
     lr_at: Callable[[int], float]
-    amp: bool  # bf16 autocast (CUDA)
+    precision: Precision  # train.amp: bf16, fp16 with loss scaling (``scaler``), or float32
     label_smoothing: float = 0.0
     grad_clip: float | None = None
     accumulate: int = 1
     steps_per_epoch: int = 1
     ema: WeightEMA | None = None
+    scaler: torch.amp.GradScaler | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        return (
-            torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-        )
+        return self.precision.autocast()
 
 
 def build_parts(
@@ -134,14 +134,16 @@ def build_optimisation(
     def lr_at(step: int) -> float:
         return cfg.optim.lr * lr_factor(cfg.schedule, step, per_epoch, total, cfg.optim.lr)
 
-    amp = device.type == "cuda" and tc.amp
+    precision = choose_precision(device, tc.amp)
     trained = network.hooks.trained_by != "fit_arrays"
     ema = (
         WeightEMA(network.model, tc.ema.decay, tc.ema.warmup) if tc.ema.decay and trained else None
     )
+    scaler = precision.scaler() if opt is not None else None
     return Optimisation(
-        opt, lr_at, amp, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema
-    )
+        opt, lr_at, precision, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema,
+        scaler,
+    )  # fmt: skip
 
 
 def init_from_data(network: Network, train: DeviceLoader) -> None:
@@ -315,10 +317,16 @@ def set_up(
         new = resume is None and network.start is None
         _ready_network(network, data.train, tc.compile, dist, log, new=new)
     optim = build_optimisation(cfg, network, device, len(data.train))
+    if optim.scaler is not None:
+        log.line(
+            "train.amp: fp16 with loss scaling (this GPU computes bf16 only by slow emulation)"
+        )
     if optim.opt is not None and resume and resume.optimizer:
         optim.opt.load_state_dict(resume.optimizer)
     if optim.ema is not None and resume and resume.ema:
         optim.ema.load_state_dict(resume.ema)
+    if optim.scaler is not None and resume and resume.scaler:
+        optim.scaler.load_state_dict(resume.scaler)
     steps = start_tracking(tc, network, device, dist, log, resume)
     loop = resume.loop if resume else LoopState()
     loop.setup_s += time.perf_counter() - started

@@ -175,6 +175,7 @@ def resume_state(t: Training) -> Resume:
         cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
         step_tracking=t.steps.state_dict(),
         ema=t.optim.ema.state_dict() if t.optim.ema else None,
+        scaler=t.optim.scaler.state_dict() if t.optim.scaler else None,
     )
 
 
@@ -313,7 +314,8 @@ def train_step(
             loss = F.cross_entropy(logits.float(), y, label_smoothing=optim.label_smoothing)
         if first:
             optim.opt.zero_grad(set_to_none=True)
-        (loss / optim.accumulate if optim.accumulate > 1 else loss).backward()
+        scaled = loss / optim.accumulate if optim.accumulate > 1 else loss
+        (optim.scaler.scale(scaled) if optim.scaler else scaled).backward()  # fp16: scaled up
         if update:
             _optimizer_step(network, optim, lr)
     hooks.after_step()  # e.g. `fast`'s weight average
@@ -325,9 +327,18 @@ def _optimizer_step(network: Network, optim: Optimisation, lr: float) -> None:
     group's ``lr_scale``, e.g. a fine-tuned model's new head)."""
     for group in optim.opt.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)
+    scaler = (
+        optim.scaler
+    )  # fp16: gradients scaled down before clipping; a step that overflowed skipped
     if optim.grad_clip:
+        if scaler:
+            scaler.unscale_(optim.opt)
         torch.nn.utils.clip_grad_norm_(network.model.parameters(), optim.grad_clip)
-    optim.opt.step()
+    if scaler:
+        scaler.step(optim.opt)
+        scaler.update()
+    else:
+        optim.opt.step()
 
 
 # ------------------------------------------------------------------- evaluate + checkpoint
@@ -342,7 +353,7 @@ def evaluate_at_start(t: Training) -> dict:
     """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
     on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row)."""
     k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
-    kw = dict(amp_on=t.optim.amp, dist=t.dist)
+    kw = dict(precision=t.optim.precision, dist=t.dist)
     first = t.data.train.trained_indices(t.loop.epoch)
     start = evaluate(net, t.data.train.unaugmented(bs, first), k, t.device, **kw)
     val = evaluate(net, t.data.val, k, t.device, **kw)
@@ -356,7 +367,9 @@ def track_test(t: Training) -> dict:
     if not t.cfg.track_test:
         return {}
     k = t.data.splits.num_classes
-    test = evaluate(evaluated(t), t.data.test, k, t.device, amp_on=t.optim.amp, dist=t.dist)
+    test = evaluate(
+        evaluated(t), t.data.test, k, t.device, precision=t.optim.precision, dist=t.dist
+    )
     return test.as_dict("test")
 
 
@@ -367,7 +380,7 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
     if epoch % tc.eval_every and epoch != tc.epochs:
         return False
     k = t.data.splits.num_classes
-    val = evaluate(evaluated(t), t.data.val, k, t.device, amp_on=t.optim.amp, dist=t.dist)
+    val = evaluate(evaluated(t), t.data.val, k, t.device, precision=t.optim.precision, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
     if loop.best is None or _better(value, loop.best, tc.select_metric, tc.min_delta):
