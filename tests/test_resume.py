@@ -102,9 +102,9 @@ def run_result(run: Path) -> dict:
 # inside a child: the 2nd end-of-epoch last.pt is half written when the process stops (to be SIGKILLed there)
 HALF_WRITE = textwrap.dedent("""
     import io, time, torch
-    import vislab.training.trainer as trainer
+    import vislab.training.resume as resume
     from vislab.training.checkpoint import atomic_write
-    _save_checkpoint = trainer.save_checkpoint
+    _save_checkpoint = resume.save_checkpoint
     def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang
         loop = payload.resume.loop if payload.resume else None
         if path.name == "last.pt" and loop and loop.epoch == 2 and loop.step == 0:
@@ -117,7 +117,7 @@ HALF_WRITE = textwrap.dedent("""
                 time.sleep(300)
             return atomic_write(path, half)
         return _save_checkpoint(path, payload)
-    trainer.save_checkpoint = save_checkpoint
+    resume.save_checkpoint = save_checkpoint
 """)
 
 

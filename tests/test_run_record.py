@@ -21,8 +21,8 @@ from vislab.data.preprocess import apply_stats
 from vislab.errors import DataError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.record import Checkpoint
+from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
-from vislab.training.trainer import open_resume
 
 OLD_RUN = Path(__file__).parent / "data" / "run_v0_1"  # written by vislab main of 2026-12-03
 EXPECTED = json.loads((OLD_RUN / "EXPECTED.json").read_text())

@@ -121,14 +121,14 @@ def test_two_workers_share_one_postgres_study(tmp_path, zygote):
 # inside the worker: once trial 0 has written its first last.pt, the process waits there to be killed
 STOP_AT_THE_FIRST_CHECKPOINT = textwrap.dedent("""
     import time
-    import vislab.training.trainer as trainer
-    _save_checkpoint = trainer.save_checkpoint
+    import vislab.training.resume as resume
+    _save_checkpoint = resume.save_checkpoint
     def save_checkpoint(path, payload):
         _save_checkpoint(path, payload)
         if path.name == "last.pt":
             open(MARK, "w").close()
             time.sleep(300)
-    trainer.save_checkpoint = save_checkpoint
+    resume.save_checkpoint = save_checkpoint
 """)
 
 

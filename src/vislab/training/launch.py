@@ -29,8 +29,8 @@ from vislab.config import Config
 from vislab.data.sources import require_source
 from vislab.errors import RunFailed
 from vislab.models import check_model_options
+from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
-from vislab.training.trainer import open_resume
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 # A file rank 0 creates once it has printed its error (vislab.cli's _said_by_rank_0): the launcher then

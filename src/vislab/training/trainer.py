@@ -24,11 +24,11 @@ import torch.nn.functional as F
 
 from vislab.config import Config, build_config
 from vislab.data.loader import DeviceLoader
-from vislab.errors import DataError, RunExists, TrainingDiverged, TrainingInterrupted, UserError
+from vislab.errors import RunExists, TrainingDiverged, TrainingInterrupted
 from vislab.models.trust import recorded_code
-from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.evaluate import evaluate, finish_run
-from vislab.training.record import Checkpoint, Resume
+from vislab.training.record import Checkpoint
+from vislab.training.resume import checkpoint, extend, open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.setup import Network, Optimisation, Training, set_up
@@ -73,27 +73,6 @@ def train(
         return _run(cfg, run, ckpt, quiet, dist, callbacks, build_as)
 
 
-def extend(cfg: Config, epochs: int, done: int, path: Path) -> Config:
-    """``cfg`` with ``train.epochs = epochs``, for a run that has trained ``done`` epochs; UserError where
-    the schedule's learning rates depend on the total (the epochs already trained would have had other
-    rates) or nothing is left to train."""
-    if epochs == cfg.train.epochs:
-        return cfg
-    if cfg.schedule.name in ("cosine", "onecycle"):
-        raise UserError(
-            f"cannot extend '{path}' to {epochs} epochs: its schedule.name={cfg.schedule.name} spreads "
-            f"the learning rate over all {cfg.train.epochs} epochs, so the epochs already trained would "
-            f"have had other rates with {epochs}. Start a new run with train.epochs={epochs} (or "
-            f"--init-from {path} to start from its weights)."
-        )
-    if epochs <= done:
-        raise UserError(
-            f"cannot extend '{path}' to {epochs} epochs: it has trained {done} already. Give more "
-            f"epochs than that."
-        )
-    return build_config(cfg.to_dict(), [f"train.epochs={epochs}"], source=f"--epochs {epochs}")
-
-
 def _run(
     cfg: Config,
     run: RunDir,
@@ -128,55 +107,6 @@ def _run(
         for cb in callbacks:
             cb.close()
         run.close()
-
-
-def open_resume(run: RunDir) -> Checkpoint:
-    """The run's ``last.pt``, checked to be a resumable vislab checkpoint."""
-    last = run.ckpt_dir / "last.pt"
-    if not run.path.is_dir():
-        raise UserError(
-            f"nothing to resume: '{run.path}' does not exist (a typo, or the run never started?). "
-            f"Start the run with its command and --out {run.path}, without --resume."
-        )
-    if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue
-        raise UserError(
-            f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
-            f"checkpoint). Start it again with its command and --out {run.path}, without --resume."
-        )
-    ckpt = load_checkpoint(last)
-    if ckpt.resume is None:
-        raise DataError(
-            f"'{last}' is not a resumable vislab checkpoint (no config/state/history). "
-            f"Start a new run."
-        )
-    return ckpt
-
-
-# ---------------------------------------------------------------------------------- checkpoints
-def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = False) -> None:
-    """Write ``checkpoints/<name>`` (main rank only): the record and weights, with the epoch it was taken
-    at (best.pt: the weights evaluation scored — the average with ``train.ema``) or what resuming needs
-    (last.pt: the live weights, the average beside them)."""
-    if t.dist.is_main:
-        ema = t.optim.ema
-        weights = ema.state_dict() if ema and not resume else t.network.model.state_dict()
-        state = resume_state(t) if resume else None
-        save_checkpoint(t.run.ckpt_dir / name, Checkpoint(t.record, weights, epoch, state))
-
-
-def resume_state(t: Training) -> Resume:
-    """What ``last.pt`` needs beyond the weights to continue exactly where the loop is."""
-    on_cuda = t.device.type == "cuda"
-    return Resume(
-        loop=t.loop,
-        history=t.history,
-        optimizer=t.optim.opt.state_dict() if t.optim.opt else None,
-        rng=torch.get_rng_state(),
-        cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
-        step_tracking=t.steps.state_dict(),
-        ema=t.optim.ema.state_dict() if t.optim.ema else None,
-        scaler=t.optim.scaler.state_dict() if t.optim.scaler else None,
-    )
 
 
 # ----------------------------------------------------------------------------- fitted models
