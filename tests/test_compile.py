@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from conftest import tiny_config
+from vislab.config import config_differences
 from vislab.errors import ConfigError
+from vislab.training.runtime import set_cudnn_benchmark
 from vislab.training.trainer import train
 
 RESULTS = ("train_loss", "val_loss", "test_loss")
@@ -48,3 +50,22 @@ def test_cuda_graphs_match_eager_within_bf16_tolerance(tmp_path, model):
     graphs = _run(tmp_path, "graphs", *over, "train.compile=graphs")
     for key in RESULTS:  # bf16 autocast: a few parts in a thousand
         assert graphs[key] == pytest.approx(eager[key], rel=2e-2, abs=2e-2), key
+
+
+def test_cudnn_benchmark_switches_cudnn_for_cuda_runs_and_is_not_a_new_experiment():
+    """``train.cudnn_benchmark`` sets cuDNN's process-wide switch for a CUDA run (each CUDA run sets it
+    to its own value, so one run's choice never leaks into the next) and leaves CPU runs alone; a run
+    resumed or joined with another value is the same experiment."""
+    before = torch.backends.cudnn.benchmark
+    try:
+        set_cudnn_benchmark(torch.device("cuda"), True)
+        assert torch.backends.cudnn.benchmark is True
+        set_cudnn_benchmark(torch.device("cpu"), False)
+        assert torch.backends.cudnn.benchmark is True  # a CPU run does not touch it
+        set_cudnn_benchmark(torch.device("cuda"), False)
+        assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = before
+    on = tiny_config("train.cudnn_benchmark=true")
+    assert on.train.cudnn_benchmark is True and tiny_config().train.cudnn_benchmark is False
+    assert config_differences(tiny_config().to_dict(), on.to_dict()) == []

@@ -16,6 +16,7 @@ RESULT_NEUTRAL_KEYS = (
     "train.eval_batch_size",
     "data.root",
     "train.compile",
+    "train.cudnn_benchmark",
 )
 
 

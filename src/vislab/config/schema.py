@@ -233,6 +233,10 @@ class TrainConfig(Section):
     grad_clip: float | None = Field(None, gt=0)
     amp: bool = True  # CUDA autocast: bf16, or fp16 with loss scaling where bf16 is emulated (training/precision.py)
     channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
+    # CUDA: cuDNN times its convolution algorithms for each new input shape and keeps the fastest (as the
+    # speed records do); a resumed run may then pick others, so it matches the uninterrupted one only to
+    # float rounding
+    cudnn_benchmark: bool = False
     # torch.compile (true), or compiled with CUDA graphs replaying each step's kernels ("graphs": mode
     # "reduce-overhead"; on a CPU the same as true); falls back to eager with a message
     compile: bool | Literal["graphs"] = False

@@ -23,6 +23,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def set_cudnn_benchmark(device: torch.device, on: bool) -> None:
+    """``train.cudnn_benchmark`` for a run on ``device`` (a process-wide switch, so set by every CUDA run)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = on
+
+
 def resolve_data_device(
     policy: str, device: torch.device, nbytes: int, fraction: float = 0.5
 ) -> torch.device:

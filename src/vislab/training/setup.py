@@ -29,7 +29,12 @@ from vislab.training.precision import Precision, choose_precision
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
 from vislab.training.rundir import RunDir
-from vislab.training.runtime import Distributed, resolve_data_device, resolve_device
+from vislab.training.runtime import (
+    Distributed,
+    resolve_data_device,
+    resolve_device,
+    set_cudnn_benchmark,
+)
 from vislab.training.state import LoopState
 from vislab.training.step_log import StepTracker
 from vislab.version import __version__
@@ -299,6 +304,7 @@ def set_up(
     device = dist.device or resolve_device(tc.device)
     if tc.threads:
         torch.set_num_threads(tc.threads)
+    set_cudnn_benchmark(device, tc.cudnn_benchmark)
     data, network = build_parts(cfg, device, dist, ckpt, build_as)
     if dist.is_main:
         run.write_config(cfg.to_yaml())
