@@ -297,6 +297,52 @@ def test_overwrite_deletes_only_a_free_vislab_folder_of_its_kind(own_run, tmp_pa
     assert _files(suite) == kept
 
 
+def test_a_run_or_suite_never_mixes_with_or_deletes_the_users_own_files(own_run, tmp_path, capsys):
+    """A project folder given as the output is refused for a new run or suite, and a vislab folder the
+    user put a file into is not started over (a student's `--out .` then `--overwrite` once deleted
+    thesis.tex and code/ beside the run)."""
+    project = tmp_path / "project"
+    (project / "code").mkdir(parents=True)
+    (project / "thesis.tex").write_text("\\documentclass{article}\n")
+    (project / "code" / "net.py").write_text("# mine\n")
+    before = _files(project)
+    with pytest.raises(vislab.UserError, match=r"not a vislab run's \(code/, thesis.tex\)"):
+        vislab.train(TINY, out=project)
+    assert main(["train", "--set", "data.name=digits", "--out", str(project)]) == 2
+    assert "Give a new or empty folder" in capsys.readouterr().err
+    with pytest.raises(vislab.UserError, match="not a vislab suite's"):
+        vislab.run_suite("quickstart", out=project, epochs=1)
+    assert _files(project) == before
+
+    run = tmp_path / "run"  # a run, what vislab's tools write into it, and the user's notes
+    shutil.copytree(own_run.path, run)
+    for name in ("report.html", "explain/a_gradcam.png", "export/model.onnx", "paper/main.tex",
+                 "tensorboard/events.out", ".summary.json.abc.tmp", "notes.md"):  # fmt: skip
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text("x")
+    with pytest.raises(vislab.UserError, match=r"vislab did not write \(notes.md\)"):
+        vislab.train(TINY, out=run, overwrite=True)
+    assert (run / "notes.md").is_file() and (run / "checkpoints" / "best.pt").is_file()
+    (run / "notes.md").unlink()
+    vislab.train(TINY, out=run, overwrite=True, train__epochs=1)  # all vislab's: started over
+    assert not (run / "report.html").exists() and not (run / "explain").exists()
+
+    suite = (
+        tmp_path / "suite"
+    )  # its runs (one trained on for other epochs, one cut before its config)
+    for name in ("cnn", "cnn.epochs-2"):
+        shutil.copytree(own_run.path, suite / name)
+    (suite / "mlp" / "checkpoints").mkdir(parents=True)
+    (suite / "mlp" / "figures").mkdir()
+    for name in ("suite.json", "results.csv", "results.md", "report.html", "notes.txt"):
+        (suite / name).write_text("{}")
+    with pytest.raises(vislab.UserError, match=r"vislab did not write \(notes.txt\)"):
+        vislab.api.start_over(suite, "suite")
+    (suite / "notes.txt").unlink()
+    vislab.api.start_over(suite, "suite")
+    assert _files(suite) == []
+
+
 def test_progress_line_is_plain_text():
     line = progress_line(3, 8, 15, 45, "loss 0.1234 acc 0.9000 lr 1.00e-03", eta_s=75.4, width=12)
     assert line == "epoch 3/8 ████░░░░░░░░ 15/45  loss 0.1234 acc 0.9000 lr 1.00e-03  ~1:15 left"

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from vislab.api.configs import ConfigLike, make_config
-from vislab.api.folders import start_over
+from vislab.api.folders import check_new, start_over
 from vislab.config import Config
 from vislab.errors import RunExists, UserError
 from vislab.run import Run
@@ -128,6 +128,8 @@ def train_config(
             if dist.is_main:
                 start_over(out, "run")
             dist.barrier()
+        if not resume:
+            check_new(out, "run")
         _train(
             cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code,
             epochs=epochs,

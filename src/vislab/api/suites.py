@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vislab.api.experiments import Log, assignments, report_hook
-from vislab.api.folders import start_over
+from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
 from vislab.errors import UserError
 from vislab.run import Run, SuiteResult
@@ -47,6 +47,7 @@ def _seeded_suite(
     suite, folder = resolve_suite(name_or_file, out)
     if overwrite:
         start_over(folder, "suite", storage=storage)
+    check_new(folder, "suite")
     return with_seeds(
         suite, seeds if seeds is not None else SuiteState.read(folder).get("seeds", 1)
     ), folder

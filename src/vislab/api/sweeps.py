@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from vislab.api.experiments import Log, assignments, optuna_quietly, report_hook
-from vislab.api.folders import start_over
+from vislab.api.folders import check_new, start_over
 from vislab.errors import UserError
 
 # The sweep runner and reports are imported by the functions that use them ("on use" below): they load
@@ -33,6 +33,7 @@ def resolve_sweep(
     spec, folder = _load_sweep(spec_or_file, out)
     if overwrite:
         start_over(folder, "sweep", keep=spec.path, storage=storage)
+    check_new(folder, "sweep", keep=spec.path)
     return spec, folder
 
 
