@@ -80,6 +80,26 @@ def test_suggest_picks_the_steepest_fall_before_the_minimum():
     assert suggest(lrs, smoothed) == pytest.approx(1e-3)
 
 
+def test_a_short_test_does_not_draw_the_explosion_a_decade_early():
+    """With 30 steps over 8 decades the drawn curve rises where the raw loss does (within 0.3 decade):
+    its window is 0.2 decade of lr, not a fixed 5 steps (which spanned 3 decades and drew the loss
+    climbing more than a decade before it did)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    opt = build_optimizer(model.parameters(), tiny_config().optim)
+    batches = iter(lambda: (torch.randn(8, 4), torch.randint(0, 3, (8,))), None)
+
+    def loss_fn(logits, y):  # flat up to lr 1e-2, then exploding
+        lr = opt.param_groups[0]["lr"]
+        return logits.sum() * 0 + (2.3 if lr < 1e-2 else 23 * (lr / 1e-2) ** 2)
+
+    found = lr_range_test(model, opt, batches, RangeTest(steps=30), loss_fn=loss_fn)
+    first_raw = next(lr for lr, loss in zip(found.lrs, found.losses) if loss > 3)
+    first_drawn = next(lr for lr, s in zip(found.lrs, found.smoothed) if s > 3)
+    assert math.log10(first_raw / first_drawn) <= 0.3
+    assert RangeTest().half_window == 5  # the default test (200 steps, 8 decades): as before
+
+
 @pytest.mark.parametrize(
     "kwargs", [dict(start_lr=1.0, end_lr=0.1), dict(start_lr=0.0), dict(steps=3)]
 )

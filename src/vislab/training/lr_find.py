@@ -9,11 +9,13 @@ Two smoothings of the loss, for two jobs:
   with bias correction (as Adam corrects its moments), s_i = a_i / (1 − β^(i+1)),
   a_i = β·a_(i−1) + (1 − β)·loss_i, β = 0.9 (about 10 steps). The test stops once s_i exceeds 4× its lowest
   value so far (the loss diverges) or a loss is not finite;
-- the curve that is drawn and searched is the centred mean of each step's loss and its 5 neighbours on
-  either side. A causal average lags (it shows each loss ~β/(1 − β) steps late, at a larger lr: 0.4
-  decade at the default 25 steps per decade; fastai's β = 0.98 over 100 steps: 4 decades), and an
+- the curve that is drawn and searched is the centred mean of each step's loss and its neighbours within
+  0.2 decade of learning rate on either side (5 steps at the default 25 steps per decade; none at fewer
+  than 2.5 steps per decade). A causal average lags (it shows each loss ~β/(1 − β) steps late, at a
+  larger lr: 0.4 decade at 25 steps per decade; fastai's β = 0.98 over 100 steps: 4 decades), and an
   average run forwards then backwards would smear the last, exploding losses over the whole curve; a
-  centred window has neither fault.
+  centred window has neither fault. Its width is set in decades, not steps, so that a short test (30
+  steps over 8 decades) does not smear the explosion a decade back down the curve.
 
 **The suggestion** is the learning rate at which the centred curve falls fastest per decade of learning
 rate (the most negative slope against log10 lr), looked for only up to the curve's minimum: past the
@@ -56,7 +58,7 @@ class RangeTest:
     end_lr: float = 10.0
     steps: int = 200
     smoothing: float = 0.9  # β of the stop rule's moving average (module docstring)
-    half_window: int = 5  # the drawn curve: the mean over this many steps on either side
+    window: float = 0.2  # the drawn curve: the mean over this many decades of lr on either side
     diverge: float = 4.0  # stop once the smoothed loss exceeds this many times its minimum
 
     def __post_init__(self) -> None:
@@ -67,14 +69,20 @@ class RangeTest:
             )
         if self.steps < 10:
             raise UserError(f"the LR range test needs at least 10 steps (got {self.steps}).")
-        if not 0 <= self.smoothing < 1 or self.diverge <= 1 or self.half_window < 0:
+        if not 0 <= self.smoothing < 1 or self.diverge <= 1 or self.window < 0:
             raise UserError(
-                f"the LR range test needs smoothing in [0, 1), diverge > 1 and half_window ≥ 0 (got "
-                f"{self.smoothing:g}, {self.diverge:g}, {self.half_window})."
+                f"the LR range test needs smoothing in [0, 1), diverge > 1 and window ≥ 0 (got "
+                f"{self.smoothing:g}, {self.diverge:g}, {self.window:g})."
             )
 
     def lr(self, i: int) -> float:
         return self.start_lr * (self.end_lr / self.start_lr) ** (i / (self.steps - 1))
+
+    @property
+    def half_window(self) -> int:
+        """The drawn curve's neighbours on either side: ``window`` decades in steps."""
+        steps_per_decade = (self.steps - 1) / math.log10(self.end_lr / self.start_lr)
+        return round(self.window * steps_per_decade)
 
 
 @dataclass
