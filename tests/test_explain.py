@@ -144,12 +144,30 @@ def test_a_method_the_model_lacks_exit_2_naming_what_works(
     assert not (mlp_run / "explain").exists()
 
 
-def test_a_non_image_file_exit_2_before_any_png(tmp_path, capsys, mlp_run, digit_png):
-    bad = tmp_path / "notes.txt"
+@needs_captum
+def test_a_bad_image_is_reported_and_the_others_drawn(tmp_path, capsys, cnn_run):
+    red, bad, rgba = tmp_path / "red.png", tmp_path / "bad.png", tmp_path / "rgba.png"
+    Image.new("RGB", (20, 20), (255, 0, 0)).save(red)
     bad.write_text("not an image")
-    code, out = cli(capsys, "explain", mlp_run, digit_png, bad, "--method", "saliency")
-    assert code == 2 and "notes.txt" in out and "PNG" in one_line(out)
-    assert not (mlp_run / "explain").exists()
+    Image.new("RGBA", (20, 20), (0, 255, 0, 128)).save(rgba)
+    maps = tmp_path / "maps"
+    code, out = cli(
+        capsys, "explain", cnn_run, red, bad, rgba, "--method", "gradcam", "--out", maps
+    )
+    assert code == 2, out  # as predict: every image tried, then the exit code says one failed
+    assert sorted(p.name for p in maps.iterdir()) == ["red_gradcam.png", "rgba_gradcam.png"]
+    assert f"{bad}: error:" in out and "not a readable image" in one_line(out)
+    assert str(maps / "red_gradcam.png") in out and str(maps / "rgba_gradcam.png") in out
+
+
+@needs_captum
+def test_without_a_method_each_model_gets_the_map_it_offers(
+    tmp_path, capsys, cnn_run, vit_run, mlp_run, digit_png
+):
+    for run, method in ((cnn_run, "gradcam"), (vit_run, "rollout"), (mlp_run, "saliency")):
+        code, out = cli(capsys, "explain", run, digit_png, "--out", tmp_path / method)
+        assert code == 0, out
+        assert [p.name for p in (tmp_path / method).iterdir()] == [f"seven_{method}.png"]
 
 
 def test_a_block_out_of_range_is_a_user_error():
@@ -166,8 +184,9 @@ def test_report_of_a_cnn_run_shows_gradcam(cnn_run):
 
 
 def test_gradcam_of_a_vit_points_to_attention():
-    with pytest.raises(UserError, match="rollout"):
+    with pytest.raises(UserError, match="rollout") as told:
         explain_maps(_vit(), torch.randn(1, 1, 8, 8), "gradcam")
+    assert "this model (ViT) is a vision transformer" in str(told.value)
 
 
 def test_a_fitted_baseline_exit_2(tmp_path, capsys, digit_png):

@@ -37,6 +37,8 @@ VALID = {
     "png": _encode(_RGB, "PNG"),
     "png-gray": _encode(_RGB[..., 0], "PNG"),
     "png-palette": _encode(Image.fromarray(_RGB).convert("P"), "PNG"),
+    "png-16bit": _encode(_RGB[..., 0].astype(np.uint16) * 257, "PNG"),
+    "tiff-float": _encode(_RGB[..., 0].astype(np.float32) / 255, "TIFF"),
     "jpeg": _encode(_RGB, "JPEG", quality=80),
     "jpeg-progressive-gray": _encode(_RGB[..., 1], "JPEG", progressive=True),
     "gif": _encode(_RGB, "GIF"),
@@ -128,8 +130,8 @@ def test_valid_images_decode(image_file, name):
 def test_not_a_file_and_huge_declared_size(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="does not exist"):
         load_image(tmp_path / "missing.png", (3, 8, 8))
-    with pytest.raises(UserError, match="does not exist"):
-        load_image(tmp_path, (3, 8, 8))  # a folder
+    with pytest.raises(UserError, match="is a folder: give the image files in it"):
+        load_image(tmp_path, (3, 8, 8))
     # a PNG whose header claims 20000 x 20000 pixels (a decompression bomb)
     png = bytearray(VALID["png"])
     png[16:24] = (20000).to_bytes(4, "big") * 2

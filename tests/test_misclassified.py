@@ -1,19 +1,30 @@
 """Misclassified images: the gallery of the most confidently wrong predictions and the most confused pairs,
 in `vislab eval` and in report.html."""
 
+import os
 import re
+import shutil
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import cli, tiny_config
 from vislab.cli import main
 from vislab.errors import UserError
 from vislab.plotting.canvas import captured_figures
-from vislab.plotting.mistakes import confident_mistakes, confused_pairs, plot_mistakes
+from vislab.plotting.mistakes import (
+    Mistake,
+    confident_mistakes,
+    confused_pairs,
+    mistake_title,
+    mistakes_figure,
+    plot_mistakes,
+)
 from vislab.report.build import build_report
 from vislab.report.figure_set import failure_note
+from vislab.training.trainer import train
 
 
 def test_gallery_picks_the_most_confident_wrong_predictions():
@@ -65,6 +76,31 @@ def test_gallery_png_is_written(tmp_path):
         assert img.size[0] > 200 and img.size[1] > 100
 
 
+def test_gallery_titles_are_true_to_predicted_on_one_line_then_the_probability():
+    images = np.zeros((3, 8, 8, 1), np.uint8)
+    wrong = [Mistake(0, 8, 1, 0.27), Mistake(1, 3, 5, 0.2), Mistake(2, 0, 6, 0.125)]
+    fig = mistakes_figure(images, wrong, [(8, 1, 1)], [str(d) for d in range(10)])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()][:3]
+    assert titles == ["8 → 1\np=0.27", "3 → 5\np=0.20", "0 → 6\np=0.12"]
+    fashion = ["T-shirt/top", "Coat", "Shirt", "Ankle boot"]
+    assert mistake_title(Mistake(0, 1, 2, 0.5), fashion) == "Coat → Shirt\np=0.50"
+    # names too long to share a line: one each, whole, the arrow after the true one
+    assert mistake_title(Mistake(0, 0, 3, 0.5), fashion) == "T-shirt/top →\nAnkle boot\np=0.50"
+
+
+def test_feature_vectors_get_a_chart_of_confused_pairs_titled_as_such(capsys, tmp_path):
+    run = tmp_path / "circles"
+    train(tiny_config("data.name=circles", "data.limit=200", "train.epochs=1"), run, quiet=True)
+    with captured_figures() as drawn:
+        code, out = cli(capsys, "eval", run, "--out", tmp_path / "eval")
+        assert code == 0, out
+    gallery = drawn[-1]
+    heads = " ".join(t.get_text() for t in gallery.texts)
+    assert "test: most confused pairs" in heads and "confidently wrong" not in heads
+    mistakes_png = tmp_path / "eval" / "mistakes_test.png"
+    assert f"most confused pairs (feature vectors, no images): {mistakes_png}" in out
+
+
 def _train(tmp_path_factory, name: str, *sets: str):
     """A 1-epoch digits run trained through the CLI into a folder ``name``."""
     out = tmp_path_factory.mktemp("run") / name
@@ -93,6 +129,34 @@ def test_eval_prints_pairs_and_writes_the_gallery(capsys, trained, tmp_path):
     assert printed, "a 1-epoch MLP makes mistakes on digits"
     assert (tmp_path / "mistakes_test.png").is_file()
     assert (tmp_path / "confusion_test.png").is_file()
+
+
+def _unwritable(folder):
+    """``folder`` made read-only; where that does not stop writes (root), a file in its place."""
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root writes anyway
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+        folder.write_text("")
+
+
+def test_eval_prints_the_scores_when_its_figures_cannot_be_written(capsys, trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    _unwritable(run / "figures")
+    try:
+        code = main(["eval", str(run)])
+    finally:
+        if (run / "figures").is_dir():
+            (run / "figures").chmod(0o755)
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert re.search(r"^test: acc \d\.\d{4}, per-class acc", out, re.M), out
+    assert "most confused pairs (test, true → predicted)" in out  # the pairs too
+    assert "confusion matrix:" not in out  # no PNG claimed
+    said = " ".join(err.split())
+    assert "cannot write" in said and "figures" in said and "--out" in said, err
+    assert "Traceback" not in err
 
 
 def test_eval_refuses_a_negative_gallery_size(capsys, trained):

@@ -158,7 +158,8 @@ def _gradcam_layer(model: nn.Module) -> nn.Module:
     if hooks.token_grid() is not None:  # e.g. a ViT: its one conv is the patch embedding
         raise UserError(
             f"--method gradcam explains a convolutional network's last feature map; this model "
-            f"({type(model).__name__}) is a ViT: use --method attention or rollout, or saliency."
+            f"({type(model).__name__}) is a vision transformer, whose one convolution only cuts the "
+            f"image into patches: use --method attention or rollout, or saliency."
         )
     raise UserError(
         f"--method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
@@ -166,36 +167,61 @@ def _gradcam_layer(model: nn.Module) -> nn.Module:
     )
 
 
+def default_method(model: nn.Module) -> str:
+    """What ``vislab explain`` shows without ``--method``: ``rollout`` for a model with attention maps
+    (a ViT), ``gradcam`` for one with a Grad-CAM layer (a convolutional network), else ``saliency``."""
+    hooks = hooks_of(model)
+    if hooks.token_grid() is not None:
+        return "rollout"
+    return "gradcam" if hooks.gradcam_layer() is not None else "saliency"
+
+
 def explain_images(
     target: str | Path,
     images: Sequence[Path],
-    method: str = "rollout",
+    method: str | None = None,
     out: Path | None = None,
     block: int = -1,
     trust_code: bool = False,
     force: bool = False,
-) -> list[Path]:
-    """``vislab explain``: one PNG per image (the image, then each map over it) in ``out`` (default
-    ``RUN/explain``), named ``<image>_<method>[_block<b>].png``. Every image is read and explained before
-    any file is written, so a bad file stops the command early; an existing PNG is replaced only with
-    ``force``."""
-    if method not in METHODS:
+) -> list[tuple[Path, Path | UserError]]:
+    """``vislab explain``: for each image in turn, (image, its PNG: the image, then each map over it) or
+    (image, the UserError it gave: missing or unreadable), so a bad image stops none of the others.
+
+    PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>].png``;
+    ``method`` None: :func:`default_method`. The readable images are explained before any PNG is
+    written, so an error of the run, the method or the names (a PNG there without ``force``, two images
+    of one name) stops the command with nothing written."""
+    if method is not None and method not in METHODS:
         raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
     model, record = load_model(target, trust_code)
-    shape = image_shape(record)
-    arrays = [load_image(Path(p), shape) for p in images]
+    method = method or default_method(model)
+    shape = image_shape(record, target)
     folder = Path(out) if out is not None else _default_folder(Path(target))
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
-    explained = [explain_one(model, record, arr, method, block) for arr in arrays]
-    pngs = [folder / e.file_name(Path(p).stem) for p, e in zip(images, explained)]
-    _check_distinct(images, pngs)
-    check_new_files(pngs, force)
-    for path, arr, e, png in zip(images, arrays, explained, pngs):
-        shown = centre_crop(torch.from_numpy(arr).permute(2, 0, 1), record.inputs.crop_size)
-        title = f"{Path(path).name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}"
-        plot_explanation(shown.permute(1, 2, 0).numpy(), e.maps, e.labels, png, title)
-    return pngs
+    paths = [Path(p) for p in images]
+    arrays = [_read(p, shape) for p in paths]
+    readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
+    explained = {i: explain_one(model, record, arrays[i], method, block) for i in readable}
+    pngs = {i: folder / e.file_name(paths[i].stem) for i, e in explained.items()}
+    _check_distinct([paths[i] for i in readable], list(pngs.values()))
+    check_new_files(pngs.values(), force)
+    results: list[tuple[Path, Path | UserError]] = []
+    for i, (path, arr) in enumerate(zip(paths, arrays)):
+        if isinstance(arr, UserError):
+            results.append((path, arr))
+        else:
+            results.append((path, _draw(path, arr, explained[i], record, pngs[i])))
+    return results
+
+
+def _read(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
+    """The image as :func:`vislab.predict.load_image` reads it, or the UserError it gave."""
+    try:
+        return load_image(path, shape)
+    except UserError as e:
+        return e
 
 
 def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
@@ -208,6 +234,14 @@ def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
                 f"different names, or each in its own command with its own --out."
             )
         first[png] = image
+
+
+def _draw(path: Path, arr: np.ndarray, e: Explanation, record: RunRecord, png: Path) -> Path:
+    """The image as the model saw it (centre-cropped), then each map over it, titled with the
+    prediction; returns ``png``."""
+    shown = centre_crop(torch.from_numpy(arr).permute(2, 0, 1), record.inputs.crop_size)
+    title = f"{path.name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}"
+    return plot_explanation(shown.permute(1, 2, 0).numpy(), e.maps, e.labels, png, title)
 
 
 def explain_one(

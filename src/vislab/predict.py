@@ -5,6 +5,8 @@ terminal) and the Python API (``vislab.Run.evaluate`` / ``Run.predict``). Nothin
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from vislab.models.trust import recorded_code
 from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.mistakes import (
     GALLERY_SIZE,
+    Mistake,
     confident_mistakes,
     confused_pairs,
     plot_mistakes,
@@ -33,9 +36,12 @@ from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 
-#: An image the API can classify: a file path, a PIL image, or a uint8 (0-255) or float (0-1) array of
-#: H×W, H×W×C or C×H×W.
+#: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
+#: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says).
 ImageLike = str | Path | Image.Image | np.ndarray
+
+#: PIL modes of one channel deeper than 8 bits: 16-bit and 32-bit integers, 32-bit floats
+_DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 
 #: (class name, probability) pairs, best first
 Ranked = list[tuple[str, float]]
@@ -135,15 +141,17 @@ def _check_fits(
 
 @dataclass
 class Evaluation:
-    """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count),
-    the confusion-matrix PNG and the mistakes gallery (None when not drawn)."""
+    """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count) and
+    most confidently wrong predictions, and where :func:`write_evaluation_figures` draws the confusion
+    matrix (``normalize``: each true class's shares) and the gallery (None: no gallery)."""
 
     split: str
     scored: Scored
     pairs: list[tuple[int, int, int]]
+    mistakes: list[Mistake]
     confusion_png: Path
     mistakes_png: Path | None
-    n_mistakes: int
+    normalize: bool = False
 
 
 def evaluate_checkpoint(
@@ -156,12 +164,14 @@ def evaluate_checkpoint(
     force: bool = False,
     normalize: bool = False,
 ) -> Evaluation:
-    """Score a checkpoint on a split; write the confusion PNG and the gallery of the ``mistakes`` most
-    confidently wrong images (into ``out``, or the run's figures/ folder), named by the split, a
-    checkpoint file's stem, the ``overrides`` and ``normalize``. In ``out`` an existing PNG is replaced
-    only with ``force``; in the run's own folder, eval replaces its own earlier output (the same names:
-    the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true class's
-    shares (rows sum to 1) instead of counts."""
+    """Score a checkpoint on a split and pick its ``mistakes`` most confidently wrong samples; writes
+    nothing (:func:`write_evaluation_figures` does), so the scores survive an unwritable folder.
+
+    The PNGs go into ``out``, or the run's figures/ folder, named by the split, a checkpoint file's stem,
+    the ``overrides`` and ``normalize``. In ``out`` an existing PNG is replaced only with ``force``
+    (checked before scoring); in the run's own folder, eval replaces its own earlier output (the same
+    names: the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true
+    class's shares (rows sum to 1) instead of counts."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
@@ -171,20 +181,26 @@ def evaluate_checkpoint(
     tag = "".join(f"_{name_part(s)}" for s in (_checkpoint_stem(target), *overrides) if s)
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
-    mistakes_png = folder / f"mistakes_{split}{tag}.png"
+    mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
     if out is not None:
-        check_new_files([confusion_png, mistakes_png] if mistakes else [confusion_png], force)
+        check_new_files([p for p in (confusion_png, mistakes_png) if p is not None], force)
     scored = score_split(target, split, overrides, trust_code)
-    m, names = scored.metrics, scored.class_names
-    png = plot_confusion(m.confusion, names, confusion_png, title=split, normalize=normalize)
-    pairs = confused_pairs(m.confusion)
-    gallery, n = None, 0
-    if mistakes:
-        wrong = confident_mistakes(scored.probs, scored.data.y, mistakes)
-        images = scored.data.x if scored.data.is_image else None
-        gallery = plot_mistakes(images, wrong, pairs, names, mistakes_png, title=split)
-        n = len(wrong)
-    return Evaluation(split, scored, pairs, png, gallery, n)
+    wrong = confident_mistakes(scored.probs, scored.data.y, mistakes)
+    pairs = confused_pairs(scored.metrics.confusion)
+    return Evaluation(split, scored, pairs, wrong, confusion_png, mistakes_png, normalize)
+
+
+def write_evaluation_figures(ev: Evaluation) -> None:
+    """Draw the confusion matrix and the gallery (its images; for feature vectors, the confused pairs
+    only) into ``ev``'s paths. OSError when their folder cannot be written."""
+    folder = ev.confusion_png.parent
+    if folder.exists() and not folder.is_dir():  # mkdir would say only "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(folder))
+    m, names = ev.scored.metrics, ev.scored.class_names
+    plot_confusion(m.confusion, names, ev.confusion_png, title=ev.split, normalize=ev.normalize)
+    if ev.mistakes_png is not None:
+        images = ev.scored.data.x if ev.scored.data.is_image else None
+        plot_mistakes(images, ev.mistakes, ev.pairs, names, ev.mistakes_png, title=ev.split)
 
 
 def _checkpoint_stem(target: Path) -> str:
@@ -194,11 +210,18 @@ def _checkpoint_stem(target: Path) -> str:
 
 def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable."""
+    if Path(path).is_dir():
+        raise UserError(
+            f"'{path}' is a folder: give the image files in it, e.g. "
+            f"'{os.path.join(path, '*.png')}'."
+        )
     if not Path(path).is_file():
         raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
     try:
         with Image.open(path) as img:
             return _fit(img, shape)
+    except UserError as e:  # pixel values no rule of to_uint8 fits
+        raise UserError(f"'{path}': {e}") from None
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise UserError(
             f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files."
@@ -211,10 +234,44 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
 
 
 def _fit(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
-    """A PIL image as uint8 H×W×C of the model's input shape (C, H, W): grey or RGB, resized bilinearly."""
+    """A PIL image as uint8 H×W×C of the model's input shape (C, H, W): grey or RGB, resized bilinearly.
+    A 16-bit, 32-bit or float image is first rescaled to 0-255 (:func:`to_uint8`), not clipped."""
     c, h, w = shape
+    if img.mode in _DEEP_MODES:
+        img = Image.fromarray(to_uint8(np.array(img), sixteen_bit=img.mode != "F"))
     arr = np.array(img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
+    """Pixel values of any numeric type as uint8 0-255, by the first rule that fits:
+
+    - uint8 values: as they are;
+    - a 16-bit image (``sixteen_bit``: PIL's integer modes, which hold 16-bit PNG/TIFF greys, or a
+      uint16 array) with values in 0-65535: divided by 257, so 65535 is white (the bit-depth
+      convention of image viewers and scikit-image);
+    - values in [0, 1]: times 255 (floats in [0, 1], 0/1 masks);
+    - values in [0, 255]: as they are (rounded);
+    - anything else (negative values, counts past the range): stretched from its minimum (black) to its
+      maximum (white); a constant image is black.
+
+    UserError for NaN or infinite values, or values that are not numbers."""
+    if values.dtype == np.uint8:
+        return values
+    if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+        raise UserError(
+            f"an image must hold finite numbers, not {values.dtype} with NaN/inf: replace those "
+            f"pixels, or save the image as 8-bit PNG."
+        )
+    v = values.astype(np.float64)
+    lo, hi = (v.min(), v.max()) if v.size else (0.0, 0.0)
+    if (sixteen_bit or values.dtype == np.uint16) and lo >= 0 and hi <= 65535:
+        v = v / 257
+    elif lo >= 0 and hi <= 1:
+        v = v * 255
+    elif lo < 0 or hi > 255:
+        v = (v - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(v)
+    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
 
 
 def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
@@ -237,14 +294,7 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
         raise UserError(
             f"an image array must be H×W, H×W×C or C×H×W with 1 or 3 channels, not shape {image.shape}."
         )
-    if arr.dtype != np.uint8:
-        if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
-            raise UserError(
-                f"an image array must hold finite numbers, not {arr.dtype} with NaN/inf."
-            )
-        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0  # floats in [0, 1] or values in 0-255
-        arr = np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
-    return _fit(Image.fromarray(arr), shape)
+    return _fit(Image.fromarray(to_uint8(arr)), shape)
 
 
 def classify(
@@ -264,13 +314,17 @@ def classify(
     return out
 
 
-def image_shape(record: RunRecord) -> tuple[int, int, int]:
+def image_shape(record: RunRecord, target: str | Path = "RUN") -> tuple[int, int, int]:
     """The (C, H, W) an image is resized to: the run's images (``sample_shape``), which :func:`classify`
     centre-crops to the model's input after ``augment.crop.size``. UserError for a model of feature
-    vectors."""
+    vectors, naming what serves it (``target``: the run or checkpoint, for the commands it names)."""
     shape = record.inputs.sample_shape
     if len(shape) != 3:
-        raise UserError(f"this checkpoint's model takes {shape[0]}-D feature vectors, not images.")
+        raise UserError(
+            f"this checkpoint's model takes {shape[0]}-D feature vectors, not images. Score it on its "
+            f"own data with `vislab eval {target}`; for vectors of your own, `vislab export {target}` "
+            f"writes the model and the steps from raw features to its input."
+        )
     return shape  # type: ignore[return-value]
 
 
@@ -279,7 +333,7 @@ def predict_images(
 ) -> list[tuple[Path, Ranked | UserError]]:
     """The top-k classes of each image file, or the UserError that file gave (unreadable, missing)."""
     model, record = load_model(target, trust_code)
-    shape = image_shape(record)
+    shape = image_shape(record, target)
     out: list[tuple[Path, Ranked | UserError]] = []
     for path in images:
         try:

@@ -188,12 +188,14 @@ def eval_(
     """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
     matrix and wrong-image gallery PNGs."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import print_evaluation
-    from vislab.predict import evaluate_checkpoint
+    from vislab.cli.scores import print_figures, print_scores
+    from vislab.predict import evaluate_checkpoint, write_evaluation_figures
 
-    print_evaluation(
-        evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
-    )
+    ev = evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
+    # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
+    print_scores(ev)
+    write_evaluation_figures(ev)
+    print_figures(ev)
 
 
 @app.command()

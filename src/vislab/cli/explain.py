@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from vislab.errors import UserError
+
 console = Console()
 
 
@@ -32,14 +34,15 @@ def explain(
         ...,
         help="Image files, preprocessed as `vislab predict` does (resize, centre crop, normalise).",
     ),
-    method: Method = typer.Option(
-        Method.rollout,
+    method: Method | None = typer.Option(
+        None,
         "--method",
         "-m",
         help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
         "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
-        "last conv layer); saliency: |gradient| "
-        "of the predicted class (any model); both through captum.",
+        "last conv layer); saliency: |gradient| of the predicted class (any model); both through "
+        "captum. Default: rollout for a ViT, gradcam for a convolutional network, else saliency.",
+        show_default=False,
     ),
     block: int = typer.Option(
         -1,
@@ -59,13 +62,26 @@ def explain(
         help="Import the run's own model code even if the file is not the one the run recorded.",
     ),
 ) -> None:
-    """One PNG per image: the image, then the map(s) of --method over it, titled with the prediction."""
+    """One PNG per image: the image, then the map(s) of --method over it, titled with the prediction.
+    An image that fails is reported and the others still drawn; then the exit code is 2."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.explain import explain_images
 
-    paths = explain_images(run, images, method.value, out, block, trust_code, force)
-    for p in paths:
-        console.print(escape(str(p)), highlight=False, soft_wrap=True)
+    failures = 0
+    for image, png in explain_images(
+        run, images, method and method.value, out, block, trust_code, force
+    ):
+        if isinstance(png, UserError):
+            failures += 1
+            console.print(
+                f"[red]{escape(str(image))}: error:[/] {escape(str(png))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(escape(str(png)), highlight=False, soft_wrap=True)
+    if failures:
+        raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,8 +16,8 @@ from vislab.predict import Evaluation, Ranked
 out = Console()
 
 
-def print_evaluation(ev: Evaluation) -> None:
-    """The split's accuracy and per-class table, the PNGs written, the most confused pairs."""
+def print_scores(ev: Evaluation) -> None:
+    """The split's accuracy, per-class table and most confused pairs (before any PNG is written)."""
     m, names = ev.scored.metrics, ev.scored.class_names
     out.print(f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}", highlight=False)
     table = Table()
@@ -27,14 +27,20 @@ def print_evaluation(ev: Evaluation) -> None:
     for name, acc, row in zip(names, m.per_class, m.confusion):
         table.add_row(escape(str(name)), f"{acc:.4f}", str(int(row.sum())))
     out.print(table)
-    out.print(escape(f"confusion matrix: {ev.confusion_png}"))
     out.print(f"most confused pairs ({ev.split}, true → predicted):", highlight=False)
     for line in pair_lines(ev.pairs, names) or ["none: every prediction is right"]:
         out.print(escape(f"  {line}"), highlight=False)
-    if ev.mistakes_png is not None:
-        images = ev.scored.data.is_image
-        what = f"most confidently wrong ({ev.n_mistakes})" if images else "pairs (no images)"
-        out.print(escape(f"{what}: {ev.mistakes_png}"), highlight=False)
+
+
+def print_figures(ev: Evaluation) -> None:
+    """Where the confusion matrix and the gallery were written."""
+    lines = [f"confusion matrix: {ev.confusion_png}"]
+    if ev.mistakes_png is not None and ev.scored.data.is_image:
+        lines.append(f"most confidently wrong images ({len(ev.mistakes)}): {ev.mistakes_png}")
+    elif ev.mistakes_png is not None:
+        lines.append(f"most confused pairs (feature vectors, no images): {ev.mistakes_png}")
+    for line in lines:
+        out.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def print_predictions(results: list[tuple[Path, Ranked | UserError]]) -> int:

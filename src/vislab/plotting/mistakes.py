@@ -21,10 +21,8 @@ GALLERY_COLS = 8  # images a row
 TEXT_PT = 8.0  # titles, tick labels: the smallest text a printed page holds
 HEAD_PT = 10.0  # the overall title
 TITLE_CHARS = 13  # characters a line of an image's title ("T-shirt/top →")
-TITLE_LINES = 4  # lines of an image's title at most (true, predicted, probability)
 CELL_IN = 1.3  # an image's cell (inches): the image and the gap to its neighbour
 GAP_IN = 0.25  # between neighbouring images
-TITLE_IN = TITLE_LINES * TEXT_PT * 1.25 / 72 + 0.05  # the band above an image for its title
 
 
 @dataclass(frozen=True)
@@ -73,30 +71,36 @@ def mistakes_figure(
     class_names: list[str],
     title: str = "",
 ) -> Figure:
-    """A gallery of wrong images (uint8 N×H×W×C of the split, indexed by ``Mistake.index``; None for
-    feature data: no gallery), each titled true → predicted and the probability, above a bar chart of the
-    most confused pairs.
+    """A gallery of wrong images (uint8 N×H×W×C of the split, indexed by ``Mistake.index``), each titled
+    true → predicted and the probability (:func:`mistake_title`), above a bar chart of the most confused
+    pairs. ``images`` None (feature vectors: nothing to show): the chart alone, titled for what it shows.
 
-    Laid out in inches, not left to the layout engine: each image has a cell wide enough for its wrapped
-    title (:data:`TITLE_CHARS` a line, :data:`TEXT_PT` points), the grid is sized from the count (at most
-    :data:`GALLERY_COLS` a row), and the overall title has its own band above the grid."""
+    Laid out in inches, not left to the layout engine: each image has a cell wide enough for its title
+    (:data:`TITLE_CHARS` a line, :data:`TEXT_PT` points) and a band above it as tall as the longest
+    title, the grid is sized from the count (at most :data:`GALLERY_COLS` a row), and the overall title
+    has its own band above the grid."""
     shown = mistakes if images is not None else []
+    titles = [mistake_title(m, class_names) for m in shown]
     cols = min(GALLERY_COLS, max(len(shown), 1))
     rows = -(-len(shown) // cols)
+    title_in = max((t.count("\n") + 1 for t in titles), default=0) * TEXT_PT * 1.25 / 72 + 0.05
     labels = [s.rsplit(":", 1)[0] for s in pair_lines(pairs, class_names)]
     left = _label_width(labels)
     width = max(cols * CELL_IN, left + 3.0)
-    head = "most confidently wrong (true → predicted, probability of the prediction)"
+    if images is not None:
+        head = "most confidently wrong (true → predicted, probability of the prediction)"
+    else:
+        head = "most confused pairs (true → predicted)"
     head_lines = textwrap.wrap(f"{title}: {head}" if title else head, _chars(width - 0.2, HEAD_PT))
     head_in = len(head_lines) * HEAD_PT * 1.35 / 72 + 0.15
     chart_in = 0.3 * max(len(pairs), 1) + 1.05  # bars, its title, tick labels and axis label
-    height = head_in + rows * (TITLE_IN + CELL_IN) + chart_in
+    height = head_in + rows * (title_in + CELL_IN) + chart_in
     fig = NotebookFigure(figsize=(width, height))
     fig.text(0.5, 1 - 0.08 / height, "\n".join(head_lines), ha="center", va="top", fontsize=HEAD_PT)
     x0 = (width - cols * CELL_IN) / 2  # the grid centred
-    for n, m in enumerate(shown):
+    for n, (m, image_title) in enumerate(zip(shown, titles)):
         r, c = divmod(n, cols)
-        top = head_in + r * (TITLE_IN + CELL_IN) + TITLE_IN
+        top = head_in + r * (title_in + CELL_IN) + title_in
         box = [
             x0 + c * CELL_IN + GAP_IN / 2,
             top + CELL_IN - GAP_IN,
@@ -104,40 +108,46 @@ def mistakes_figure(
             CELL_IN - GAP_IN,
         ]
         ax = fig.add_axes(_fraction(box, width, height))
-        _draw_mistake(ax, images[m.index], m, class_names)
+        _draw_mistake(ax, images[m.index], image_title)
     box = [left, height - 0.65, width - left - 0.25, chart_in - 1.0]
-    _draw_pairs(fig.add_axes(_fraction(box, width, height)), pairs, labels)
+    chart = fig.add_axes(_fraction(box, width, height))
+    _draw_pairs(chart, pairs, labels, under_gallery=images is not None)
     return fig
 
 
-def _draw_mistake(ax, img: np.ndarray, m: Mistake, class_names: list[str]) -> None:
-    """One wrong image, titled with its wrapped true → predicted names and the probability."""
+def mistake_title(m: Mistake, class_names: list[str]) -> str:
+    """An image's title: ``true → predicted`` on one line when it fits :data:`TITLE_CHARS` (else each
+    name on its own line, cut to it), then ``p=<probability of the prediction>``."""
+    true, pred = class_names[m.true], class_names[m.pred]
+    pair = f"{true} → {pred}"
+    names = [pair] if len(pair) <= TITLE_CHARS else [_cut(true, TITLE_CHARS - 2) + " →", _cut(pred)]
+    return "\n".join([*names, f"p={m.prob:.2f}"])
+
+
+def _draw_mistake(ax, img: np.ndarray, title: str) -> None:
+    """One wrong image under its title."""
     grey = img.shape[-1] == 1
     ax.imshow(img[..., 0] if grey else img, cmap="gray" if grey else None, vmin=0, vmax=255)
-    true = textwrap.wrap(f"{class_names[m.true]} →", TITLE_CHARS)
-    pred = textwrap.wrap(class_names[m.pred], TITLE_CHARS)
-    lines = [*true, *pred, f"p={m.prob:.2f}"]
-    if (
-        len(lines) > TITLE_LINES
-    ):  # very long names: each cut to a line, the arrow and probability kept
-        lines = [
-            _cut(class_names[m.true], TITLE_CHARS - 2) + " →",
-            _cut(class_names[m.pred]),
-            lines[-1],
-        ]
-    ax.set_title("\n".join(lines), fontsize=TEXT_PT, pad=2, linespacing=1.1)
+    ax.set_title(title, fontsize=TEXT_PT, pad=2, linespacing=1.1)
     ax.axis("off")
 
 
-def _draw_pairs(ax, pairs: list[tuple[int, int, int]], labels: list[str]) -> None:
-    """The most confused pairs as horizontal bars, the largest on top."""
+def _draw_pairs(
+    ax, pairs: list[tuple[int, int, int]], labels: list[str], under_gallery: bool
+) -> None:
+    """The most confused pairs as horizontal bars, the largest on top. ``under_gallery``: counted in
+    images and titled; else (feature vectors) in samples, the figure's own title saying what it is."""
     ax.barh(range(len(pairs)), [c for *_, c in pairs], color="C3")
     ax.set_yticks(range(len(pairs)), labels, fontsize=TEXT_PT)
     ax.tick_params(axis="x", labelsize=TEXT_PT)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of samples
     ax.invert_yaxis()  # the largest pair on top
-    ax.set_xlabel("images (true → predicted)", fontsize=TEXT_PT)
-    ax.set_title("most confused pairs" if pairs else "no wrong predictions", fontsize=9)
+    what = "images" if under_gallery else "samples"
+    ax.set_xlabel(f"{what} (true → predicted)", fontsize=TEXT_PT)
+    if not pairs:
+        ax.set_title("no wrong predictions", fontsize=9)
+    elif under_gallery:
+        ax.set_title("most confused pairs", fontsize=9)
 
 
 def _cut(name: str, room: int = TITLE_CHARS) -> str:

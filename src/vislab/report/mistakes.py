@@ -29,10 +29,16 @@ def mistake_section(
     np.add.at(confusion, (labels, probs.argmax(1)), 1)
     pairs = confused_pairs(confusion)
     images = _test_images(figs, name, cfg, labels)
+    if images is not None:
+        shows = (
+            "the most confidently wrong test images (true → predicted, probability of the "
+            "prediction) and the most confused class pairs"
+        )
+    else:
+        shows = "the most confused class pairs of the test set (true → predicted)"
     fig = figs.make(
         f"mistakes_{safe_name(name)}.png",
-        f"{name}: the most confidently wrong test images (true → predicted, probability of the "
-        f"prediction) and the most confused class pairs",
+        f"{name}: {shows}",
         plot_mistakes,
         images,
         confident_mistakes(probs, labels),

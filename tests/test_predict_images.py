@@ -1,0 +1,89 @@
+"""`vislab predict` on images deeper than 8 bits (16-bit PNG, float TIFF), on a folder, and on a model of
+feature vectors: the same digit predicts the same in any bit depth, and every refusal names the way on."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import cli, one_line, tiny_config
+from vislab.errors import UserError
+from vislab.predict import load_image, to_uint8
+from vislab.training.trainer import train
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    """A digit of the bundled data as an 8-bit PNG, a 16-bit PNG and a float TIFF in [0, 1]."""
+    from sklearn.datasets import load_digits  # heavy: imported by the tests that use it
+
+    folder = tmp_path_factory.mktemp("depths")
+    grey = Image.fromarray((load_digits().images[7] * 255 / 16).astype(np.uint8)).resize((24, 24))
+    pixels = np.array(grey)
+    Image.fromarray(pixels).save(folder / "eight_bit.png")
+    Image.fromarray(pixels.astype(np.uint16) * 257).save(folder / "sixteen_bit.png")
+    Image.fromarray(pixels.astype(np.float32) / 255).save(folder / "float.tiff")
+    return folder
+
+
+def _scores(text: str, name: str) -> str:
+    """The classes and probabilities predict printed for the image ``name``."""
+    [line] = [line for line in text.splitlines() if name in line]
+    return line.split(": ", 1)[1]
+
+
+def test_a_16_bit_png_and_a_float_tiff_predict_as_their_8_bit_digit(capsys, trained, digit_files):
+    with (
+        Image.open(digit_files / "sixteen_bit.png") as i16,
+        Image.open(digit_files / "float.tiff") as f,
+    ):
+        assert (i16.mode, f.mode) == ("I;16", "F")  # as PIL reads them: deeper than 8 bits
+    files = [digit_files / n for n in ("eight_bit.png", "sixteen_bit.png", "float.tiff")]
+    code, out = cli(capsys, "predict", trained, *files, "--top-k", "10")
+    assert code == 0, out
+    eight = _scores(out, "eight_bit.png")
+    assert _scores(out, "sixteen_bit.png") == eight  # every class's probability, not just the top
+    assert _scores(out, "float.tiff") == eight
+    for f in files[1:]:  # the pixels the model sees are the 8-bit ones
+        assert np.array_equal(load_image(f, (1, 8, 8)), load_image(files[0], (1, 8, 8)))
+
+
+def test_pixel_values_are_rescaled_by_their_range_not_clipped():
+    assert to_uint8(np.array([0, 257, 65535], np.uint16)).tolist() == [0, 1, 255]
+    # PIL's 32-bit mode "I" holds 16-bit greys: the same rule
+    assert to_uint8(np.array([0, 32896, 65535], np.int32), sixteen_bit=True).tolist() == [
+        0,
+        128,
+        255,
+    ]
+    assert to_uint8(np.array([0.0, 0.5, 1.0], np.float32)).tolist() == [0, 128, 255]
+    assert to_uint8(np.array([0.0, 17.0, 255.0])).tolist() == [
+        0,
+        17,
+        255,
+    ]  # 0-255 values as they are
+    # anything else stretched from its minimum to its maximum (negative values, raw counts)
+    assert to_uint8(np.array([-3.0, 0.0, 3.0])).tolist() == [0, 128, 255]
+    assert to_uint8(np.array([1000, 1500, 2000], np.int64)).tolist() == [0, 128, 255]
+
+
+def test_a_float_tiff_of_nan_is_refused_by_name(tmp_path):
+    path = tmp_path / "nan.tiff"
+    Image.fromarray(np.full((4, 4), np.nan, np.float32)).save(path)
+    with pytest.raises(UserError, match="nan.tiff.*finite"):
+        load_image(path, (1, 8, 8))
+
+
+def test_a_folder_is_named_as_one_with_its_image_files_suggested(capsys, trained, tmp_path):
+    code, out = cli(capsys, "predict", trained, tmp_path)
+    assert code == 2
+    assert f"'{tmp_path}' is a folder" in one_line(out) and f"{tmp_path}/*.png" in out
+
+
+def test_a_model_of_feature_vectors_points_to_eval_and_export(capsys, tmp_path, digit_files):
+    run = tmp_path / "circles"
+    train(tiny_config("data.name=circles", "data.limit=200", "train.epochs=1"), run, quiet=True)
+    code, out = cli(capsys, "predict", run, digit_files / "eight_bit.png")
+    assert code == 2
+    text = one_line(out)
+    assert "2-D feature vectors, not images" in text
+    assert f"vislab eval {run}" in text and f"vislab export {run}" in text
