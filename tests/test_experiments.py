@@ -453,6 +453,7 @@ def test_seeds_train_each_run_n_times_give_mean_std_and_resume_only_new_seeds(tm
     md = (out / "results.md").read_text()
     mean, std = float(rows["mlp"]["test_acc"]), float(rows["mlp"]["test_acc_std"])
     assert "| mlp | 3 |" in md and f"{mean:.4f} ± {std:.4f}" in md
+    assert "- **all runs**: mlp vs maj: " in md  # the verdict, as report.html gives it
 
     train_spy.clear()  # the same command again (seeds as suite.json records them) trains nothing
     run_suite(str(spec), out=out, log=lambda line: None)

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from vislab.errors import ConfigError
-from vislab.experiments.results.spread import COMPARE, group_verdicts
-from vislab.experiments.suites.runner import SuiteState
+from vislab.experiments.results.spread import COMPARE, RULE, group_verdicts, verdict
+from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite, with_seeds
 from vislab.paper_folder.build import latex_verdicts, write_paper
 from vislab.report.build import build_report, plan_report
@@ -100,3 +100,32 @@ def test_figures_reported_on_other_data_are_flagged_for_a_seeded_suite(tmp_path)
     assert note in build_report(out).read_text()
     main_tex = write_paper([out], out=tmp_path / "paper")
     assert note in main_tex.read_text()
+
+
+def test_results_md_gives_each_groups_verdicts_under_its_table(tmp_path):
+    """results.md (which the terminal prints after a suite) says what report.html says of the groups."""
+    out = _suite_folder(tmp_path, "baseline")
+    write_results(out, SuiteState.read(out), log=lambda _: None)
+    md = (out / "results.md").read_text()
+    [(_, found)] = plan_verdicts(plan_report(out)).items()
+    below = md.index("| plus-b |")
+    for v in found:
+        assert f"- **tricks**: {v.sentence()}" in md and md.index(v.sentence()) > below
+    assert COMPARE["baseline"].lower() in md and RULE in md
+
+
+def test_rows_constant_over_their_seeds_have_no_spread_to_test():
+    """Both rows gave one value on every seed (e.g. two degenerate models): no t-test is possible, and
+    the verdict says so instead of 'exceeds the spread' (Welch's t = ±inf, p = 0)."""
+    flat = verdict("vit-deep", [0.094, 0.094], "vit-shallow", [0.1, 0.1])
+    assert flat.p is None and flat.exceeds is None
+    assert flat.sentence() == (
+        "vit-deep vs vit-shallow: −0.6 pt test ACC over 2 seeds: no spread to test (every seed gave "
+        "the same value)."
+    )
+    same = verdict("a", [0.1, 0.1, 0.1], "b", [0.1, 0.1, 0.1])
+    assert same.exceeds is None and "no spread to test" in same.sentence()
+    one_varies = verdict("a", [0.1, 0.1, 0.1], "b", [0.5, 0.52, 0.48])
+    assert one_varies.exceeds is True and one_varies.sentence().endswith("exceeds the spread.")
+    one_seed = verdict("a", [0.1], "b", [0.2])
+    assert one_seed.p is None and "--seeds 2 or more" in one_seed.sentence()

@@ -267,6 +267,42 @@ def test_grid_sampler_covers_the_grid(tmp_path):
     )
 
 
+def test_a_rerun_asking_for_no_more_trials_says_so_and_overwrite_starts_over(tmp_path, capsys):
+    """--trials is the total a study should hold: a re-run asking for no more trains nothing, and says so
+    with the ways to add trials; --overwrite starts a new study."""
+    spec = write_spec(tmp_path / "s.yaml", **SHARED)
+    out = tmp_path / "sw"
+    args = ["sweep", str(spec), "--out", str(out), "--no-report"]
+    assert main([*args, "--trials", "2"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--trials", "1"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "study 't' already holds 2 finished trials (--trials 1 counts all of the study's trials): "
+        "nothing to train; give --trials 3 or more to add trials, or --overwrite to start the sweep "
+        "over." in err
+    ), err
+    storage = f"sqlite:///{out / 'study.db'}"
+    assert len(load_existing_study(storage, "t").trials) == 2
+    assert main([*args, "--trials", "1", "--overwrite"]) == 0
+    assert len(load_existing_study(storage, "t").trials) == 1
+    assert not (out / "trials" / "1").exists()
+    assert "already holds" not in capsys.readouterr().err
+
+
+def test_a_full_grid_says_no_trial_can_be_added(tmp_path):
+    spec = write_spec(
+        tmp_path / "g.yaml",
+        sampler="grid",
+        base=SHARED["base"],
+        space={"data.limit": {"type": "categorical", "choices": [50, 100]}},
+    )
+    lines = []
+    run_sweep(load_sweep(spec), tmp_path / "sw", log=lines.append)
+    run_sweep(load_sweep(spec), tmp_path / "sw", log=lines.append)
+    assert any("nothing to train; every point of its grid is taken" in line for line in lines)
+
+
 def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
     """Random points of each built-in space make valid configs and models that run on the data's images."""
     import torch
@@ -351,6 +387,8 @@ def test_joining_a_study_with_another_base_is_refused(tmp_path, capsys):
         )
         err = " ".join(capsys.readouterr().err.split())
         assert "was started with another base config" in err and "Traceback" not in err, err
+        assert "another name (the name: key of its file), another --out or --storage" in err
+        assert "new name:" not in err
     changed = write_spec(
         tmp_path / "s2.yaml", base={**BASE, "train": {**BASE["train"], "epochs": 3}}
     )

@@ -1,4 +1,5 @@
-"""What suites and sweeps share: the log, their overrides as key=value strings, the report hook."""
+"""What suites and sweeps share: where their lines go, their overrides as key=value strings, the report
+hook."""
 
 from __future__ import annotations
 
@@ -26,6 +27,19 @@ def optuna_quietly() -> Iterator[None]:
 
 
 Log = Callable[[str], None]
+
+
+def _nowhere(line: str) -> None:
+    """A log that drops its lines."""
+
+
+def lines_to(log: Log | None, quiet: bool) -> Log:
+    """Where a suite's or sweep's lines go (``suite …: 3 runs``, each run or trial, ``results: …``): to the
+    caller's ``log`` when one is given, else printed unless ``quiet`` (resolved: a notebook shows them,
+    a script does not)."""
+    if log is not None:
+        return log
+    return _nowhere if quiet else print
 
 
 def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.api.experiments import Log, assignments, report_hook
+from vislab.api.experiments import Log, assignments, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
 from vislab.errors import UserError
@@ -63,7 +63,7 @@ def run_suite(
     jobs: int = 1,
     quiet: bool | None = None,
     report: bool = False,
-    log: Log = print,
+    log: Log | None = None,
     storage: str | None = None,
     heartbeat: float | None = None,
     heartbeat_lapse: float | None = None,
@@ -72,8 +72,13 @@ def run_suite(
 ) -> SuiteResult:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
-    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed. ``overwrite=True``
-    deletes an earlier suite in ``out`` first (:func:`start_over`); ``quiet=None``: progress in a notebook only.
+    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed, DataError if
+    a run's data cannot be read (no further run starts). ``overwrite=True`` deletes an earlier suite in ``out``
+    first (:func:`start_over`).
+
+    ``quiet``: None (default) prints the progress — each run's training and the suite's lines (``suite …: 3
+    runs``, a line per run, ``results: …``) — in a notebook only, nothing in a script; False everywhere;
+    True nowhere. ``log``: a function that receives the suite's lines instead (whatever ``quiet``).
 
     ``seeds``: train each run that many times, ``<run>-s0`` … with train.seed + 0 …, for the tables' mean ± std
     (None: as the suite in ``out`` was run, else once).
@@ -92,10 +97,11 @@ def run_suite(
 
     suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
+    quiet = not in_notebook() if quiet is None else quiet
+    log = lines_to(log, quiet)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
     sets = suite_overrides(data, epochs, assignments(overrides))
-    quiet = not in_notebook() if quiet is None else quiet
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     if shared is None:
         _run_suite(suite, folder, sets, **kw)

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from vislab.api.experiments import Log, assignments, optuna_quietly, report_hook
+from vislab.api.experiments import Log, assignments, lines_to, optuna_quietly, report_hook
 from vislab.api.folders import check_new, start_over
 from vislab.errors import UserError
+from vislab.training.progress import in_notebook
 
 # The sweep runner and reports are imported by the functions that use them ("on use" below): they load
 # matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
@@ -70,9 +71,9 @@ def sweep(
     overrides: Sequence[str] | Mapping[str, Any] = (),
     narrow: int | None = None,
     narrow_trials: int | None = None,
-    quiet: bool = True,
+    quiet: bool | None = None,
     report: bool = False,
-    log: Log = print,
+    log: Log | None = None,
     curves: int | None = None,
     overwrite: bool = False,
 ) -> optuna.Study:
@@ -80,6 +81,10 @@ def sweep(
     Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
     ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
     file's ``curves:``, 30). Returns the study. ``overwrite=True``: an earlier sweep in ``out`` is deleted.
+
+    ``quiet``: None (default) prints the sweep's lines (one per trial, where its results went) in a notebook
+    only, nothing in a script; False prints them and each trial's training progress, anywhere; True nothing.
+    ``log``: a function that receives the sweep's lines instead (whatever ``quiet``).
 
     >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
@@ -93,10 +98,11 @@ def sweep(
         from vislab.report.build import build_report
 
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage)
+    log = lines_to(log, not in_notebook() if quiet is None else quiet)
     study = run_sweep(
         spec, folder, trials=trials, timeout=timeout, storage=storage,
         overrides=suite_overrides(data, epochs, assignments(overrides)), narrow=narrow,
-        narrow_trials=narrow_trials, quiet=quiet, log=log,
+        narrow_trials=narrow_trials, quiet=quiet is not False, log=log,
         on_results=report_hook(log) if report else None, curves=curves,
     )  # fmt: skip
     if narrow and report:  # the first stage's report links to the second's

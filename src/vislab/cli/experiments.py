@@ -102,8 +102,9 @@ def suite(
     seeds: int | None = SeedsOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
-    then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1).
-    With --storage, run the same command on several machines to share the runs."""
+    then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1); a
+    run whose data cannot be read stops the suite with that error (exit 2). With --storage, run the same
+    command on several machines to share the runs."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
 
@@ -182,6 +183,11 @@ NarrowTrialsOpt = typer.Option(
     None, "--narrow-trials", min=1, help="Trials of the second stage (default: --trials)."
 )
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show each trial's training progress.")
+SweepOverwriteOpt = typer.Option(
+    False,
+    "--overwrite",
+    help="Delete an earlier sweep in its folder first (its trials and DIR/study.db): a new study.",
+)
 
 
 @sweep_app.command("run")
@@ -199,8 +205,10 @@ def sweep_run(
     verbose: bool = VerboseOpt,
     no_report: bool = NoReportOpt,
     curves: int | None = CurvesOpt,
+    overwrite: bool = SweepOverwriteOpt,
 ) -> None:
-    """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric."""
+    """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric.
+    --trials is the total the study should hold: a re-run trains only what is missing."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
     from vislab.experiments.sweeps.study import default_storage, load_existing_study
@@ -222,6 +230,7 @@ def sweep_run(
         quiet=not verbose,
         report=not no_report,
         log=_log,
+        overwrite=overwrite,
     )
     print_table(best_table(study, 5), width=200)
     if narrow:
@@ -272,12 +281,18 @@ def sweep_show(
 def report(
     folder: Path = typer.Argument(..., help="A run, suite or sweep folder, or any folder of runs."),
     title: str | None = typer.Option(None, "--title", help="Page title."),
+    trust_code: bool = typer.Option(
+        False,
+        "--trust-code",
+        help="Import the runs' own model code (model.name=file.py:Net) for the model figures even if "
+        "the file is not the one the run recorded. Only for code you trust: importing runs it.",
+    ),
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.report.build import build_report
 
-    _log(f"report: {build_report(folder, title=title)}")
+    _log(f"report: {build_report(folder, title=title, trust_code=trust_code)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,8 @@ RULE = (
     "Difference = mean of the first row minus mean of the second, ± its standard error "
     "√(s₁²/n₁ + s₂²/n₂) (s: standard deviation over a row's seeds, n: its seeds). It exceeds the "
     f"spread when Welch's t-test (scipy.stats.ttest_ind, equal_var=False) gives p < {ALPHA}, "
-    "else it is within the spread."
+    "else it is within the spread; when every seed of both rows gave the same value there is no "
+    "spread to test against."
 )
 SPREAD_WORDS = (
     "each cell the mean ± std over the run's seeds (N: how many; std: sample standard deviation)"
@@ -62,7 +63,7 @@ def rows_by_seed_suffix(names: Sequence[str]) -> dict[str, list[str]] | None:
 @dataclass(frozen=True)
 class Verdict:
     """``first`` vs ``second`` on one figure: the difference of the means and whether it exceeds the
-    spread (``p`` None: a row has fewer than two runs, nothing to test)."""
+    spread (``p`` None: nothing to test — a row has fewer than two runs, or neither row varies)."""
 
     first: str
     second: str
@@ -82,10 +83,15 @@ class Verdict:
         a, b = self.n
         seeds = f"{a} and {b} seeds" if a != b else f"{a} seed{'s' if a > 1 else ''}"
         head = f"{self.first} vs {self.second}: {_signed(self.diff_pt)}"
-        if self.p is None:
+        if self.p is None and min(a, b) < 2:
             return (
                 f"{head} pt {self.label} over {seeds}: no spread to compare with (train with "
                 f"--seeds 2 or more)."
+            )
+        if self.p is None:
+            return (
+                f"{head} pt {self.label} over {seeds}: no spread to test (every seed gave the same "
+                f"value)."
             )
         verdict = "exceeds the spread" if self.exceeds else "within the spread"
         return f"{head} ± {self.err_pt:.1f} pt {self.label} over {seeds} (p = {self.p:.2g}): {verdict}."
@@ -108,13 +114,14 @@ def verdict(
     diff = 100 * (a.mean() - b.mean())
     if len(a) < 2 or len(b) < 2:
         return Verdict(first, second, label, diff, None, (len(a), len(b)), None)
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf or 0/0, nothing to weigh
+        return Verdict(first, second, label, diff, 0.0, (len(a), len(b)), None)
     err = 100 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     with (
         warnings.catch_warnings()
-    ):  # rows of (nearly) constant values: scipy warns, the p-value stands
+    ):  # rows of nearly constant values: scipy warns, the p-value stands
         warnings.simplefilter("ignore", RuntimeWarning)
         p = float(ttest_ind(a, b, equal_var=False).pvalue)
-    p = 1.0 if math.isnan(p) else p  # both rows constant and equal: no difference at all
     return Verdict(first, second, label, diff, err, (len(a), len(b)), p)
 
 

@@ -21,7 +21,7 @@ from vislab.experiments.results.reported import (
     reported_columns,
     reported_figure,
 )
-from vislab.experiments.results.spread import Spread, spread_of
+from vislab.experiments.results.spread import COMPARE, RULE, Spread, group_verdicts, spread_of
 from vislab.training.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
@@ -212,11 +212,38 @@ def to_markdown(
         + "|\n"
     )
     text = head + "".join("| " + " | ".join(fmt(k, r[k]) for k, _ in cols) + " |\n" for r in rows)
-    if failures:
-        text += "\nFailed or unfinished runs:\n\n" + "".join(
-            f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items()
-        )
-    return text
+    return text + failures_markdown(failures)
+
+
+def failures_markdown(failures: dict[str, str] | None) -> str:
+    """The list of failed or unfinished runs under a table ("" when none)."""
+    if not failures:
+        return ""
+    return "\nFailed or unfinished runs:\n\n" + "".join(
+        f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items()
+    )
+
+
+def verdicts_markdown(
+    summaries: dict[str, dict],
+    rows: dict[str, list[str]],
+    groups: dict[str, list[str] | None] | None = None,
+    compare: str = "previous",
+    metric: str = "test_acc",
+) -> str:
+    """Under a seeded table: each group's verdicts on ``metric`` (every row of ``groups``' members against
+    the one before it, or the group's first: ``compare``; without groups, all rows in order), and the rule;
+    "" when no group has two rows with finished runs."""
+    values = {
+        row: [s[metric] for n in names if (s := summaries.get(n)) and s.get(metric) is not None]
+        for row, names in rows.items()
+    }
+    label = dict(COLUMNS).get(metric, metric)
+    found = group_verdicts(groups or {"all runs": list(rows)}, values, label, compare)
+    if not found:
+        return ""
+    lines = [f"- **{g}**: {v.sentence()}\n" for g, verdicts in found.items() for v in verdicts]
+    return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
 
 
 def to_csv(rows: list[dict], cols: list | None = None) -> str:
@@ -259,11 +286,14 @@ def write_tables(
     title: str = "",
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
+    groups: dict[str, list[str] | None] | None = None,
+    compare: str = "previous",
 ) -> list[dict]:
     """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
     ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
-    ``rows`` (a seeded suite: row → its runs): a line per row, mean ± std and N; the CSV gives each
-    mean and, in ``<key>_std``, each standard deviation."""
+    ``rows`` (a seeded suite: row → its runs): a line per row, mean ± std and N, and under the table each
+    group's verdicts (:func:`verdicts_markdown`: ``groups``, ``compare``); the CSV gives each mean and, in
+    ``<key>_std``, each standard deviation."""
     reported = as_reported(reported)
     seeded = rows is not None
     table = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
@@ -273,9 +303,14 @@ def write_tables(
     head += f"{data_line(summaries)}\n\n" if summaries else ""
     head += f"{SPREAD_NOTE}\n\n" if seeded else ""
     cited = first_of_rows(summaries, rows) if seeded else summaries  # the reports cite rows
+    verdicts = verdicts_markdown(summaries, rows, groups, compare) if seeded else ""
     atomic_write_text(
         Path(out) / "results.md",
-        head + to_markdown(table, failures, cols) + reported_notes(reported, cited),
+        head
+        + to_markdown(table, None, cols)
+        + verdicts
+        + failures_markdown(failures)
+        + reported_notes(reported, cited),
     )
     return table
 

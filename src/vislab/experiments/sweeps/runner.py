@@ -69,9 +69,11 @@ def run_stage(
     quiet: bool = True,
     log: Callable[[str], None] = print,
     study_name: str | None = None,
+    option: str = "--trials",
 ) -> optuna.Study:
     """Work on one study (over ``sweep.distributions``: the narrowed stage has its own) until it holds
-    ``n_target`` finished-or-running trials (or the deadline passes)."""
+    ``n_target`` finished-or-running trials (or the deadline passes); ``option``: the one that asked for
+    ``n_target``, named when the study holds that many already."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
@@ -80,9 +82,32 @@ def run_stage(
     _check_space(base, sweep.distributions)
     _check_same_base(study, base)
     write_sweep_info(out, sweep, study, storage_url)
+    fail_dead_trials(study, log)
+    if count_busy(study) >= n_target:
+        full = _is_grid(sweep) and count_busy(study) >= grid_size(sweep.distributions)
+        log(_nothing_to_train(study, n_target, option, full))
+        return study
     objective = Objective(sweep, base, out / "trials", n_target, quiet, log)
     _work(study, objective, n_target, deadline, log)
     return study
+
+
+def _nothing_to_train(study: optuna.Study, n_target: int, option: str, full: bool) -> str:
+    """The note when a study already holds the ``n_target`` trials asked for: how to add some (``full``:
+    none can be added, every point of its grid is taken)."""
+    held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    running = count_busy(study) - len(held)
+    what = f"{len(held)} finished trial{'s' if len(held) != 1 else ''}" + (
+        f" and {running} running on other workers" if running else ""
+    )
+    if full:
+        more = "every point of its grid is taken"
+    else:
+        more = f"give {option} {count_busy(study) + 1} or more to add trials"
+    return (
+        f"study '{study.study_name}' already holds {what} ({option} {n_target} counts all of the study's "
+        f"trials): nothing to train; {more}, or --overwrite to start the sweep over."
+    )
 
 
 def _join_study(
@@ -99,7 +124,8 @@ def _join_study(
     if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
         log(
             f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
-            f"in it (give the sweep a new name: to start afresh)"
+            f"in it (to start afresh, give the sweep another name — the name: key of its file — or use "
+            f"--overwrite)"
         )
     return study
 
@@ -167,8 +193,9 @@ def _check_same_base(study: optuna.Study, base: dict) -> None:
         raise UserError(
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
             f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
-            f"it with the same sweep file and --data/--epochs/--set options, or give the sweep a new "
-            f"name: (or another --out / --storage)."
+            f"it with the same sweep file and --data/--epochs/--set options, or start another study: give "
+            f"the sweep another name (the name: key of its file), another --out or --storage, or use "
+            f"--overwrite to delete this one."
         )
 
 
@@ -205,8 +232,9 @@ def run_sweep(
         n2 = _n_trials(second, narrow_trials or n, log)
         name2 = f"{study.study_name}-narrow"
         study2 = run_stage(
-            second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log, name2
-        )
+            second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log, name2,
+            option="--narrow-trials",
+        )  # fmt: skip
         finish(out / "narrow", study2, log, on_results)
     return study
 
