@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from conftest import cli, tiny_sets
 from vislab.cli import main
 from vislab.models import build_model
 from vislab.models.hooks import hooks_of
@@ -557,6 +558,24 @@ def test_timm_patches_must_tile_the_image(capsys):
     assert code == 2 and "model.patch_size" in out and "1, 2, 4, 7, 14, 28" in out
 
 
+def test_timm_img_size_option_is_the_users(capsys):
+    """README lists img_size as a timm option: the user's value replaces the images' size (it was passed
+    twice to timm.create_model), and one that differs from the images is a clear exit 2 naming the fixes."""
+    pytest.importorskip("timm")
+    tiny = dict(patch_size=4, depth=1, embed_dim=32, num_heads=2)
+    model = seeded("timm:vit_tiny_patch16_224", (1, 8, 8), 10, img_size=8, **tiny).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    resized = seeded("timm:vit_tiny_patch16_224", (1, 16, 16), 10, img_size=16, **tiny)
+    assert tuple(resized.patch_embed.img_size) == (16, 16)
+    sets = [x for k, v in {"img_size": 16, **tiny}.items() for x in ("--set", f"{k}={v}")]
+    code, out = run(capsys, "model", "info", "timm:vit_tiny_patch16_224", "--input", "1x8x8", *sets)
+    flat = " ".join(out.split())
+    assert code == 2 and "Traceback" not in out, out
+    assert "model.img_size" in flat and "16×16" in flat and "8×8" in flat
+    assert "data.resize=16" in flat and "model.dynamic_img_size=true" in flat
+
+
 # ============================================================================ 8. local weights
 def test_resnet18_pretrained_missing_says_which_file_where(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -802,6 +821,15 @@ def test_svm_state_dict_round_trip_and_unfitted_error(tmp_path):
     assert (model(xt)[:, 3] < -1e3).all()
 
 
+def test_svm_start_line_counts_one_parameter_in_the_singular(capsys, tmp_path):
+    from conftest import tiny_sets
+
+    sets = tiny_sets("model.name=svm", "train.figures=false", drop="model.hidden=[32]")
+    code, out = run(capsys, "train", "--out", str(tmp_path / "run"), *sets)
+    assert code == 0, out
+    assert "train/val/test, 1 parameter, device" in " ".join(out.split()), out
+
+
 # ============================================================================ 10. model info
 @pytest.mark.parametrize(
     "name,shape,sets",
@@ -939,3 +967,11 @@ def test_vit_figures_write_pngs(tmp_path, shape, opts):
     # no display images: min-max scaled
     p = plot_attention(rollout_maps(model, x), x, path=tmp_path / "attn_scaled.png")
     assert_png(p)
+
+
+@pytest.mark.parametrize("model", ["mlp", "timm:resnet10t"])
+def test_num_classes_or_input_shape_as_a_model_option_is_a_config_error(capsys, model):
+    """vislab passes both to every builder: given as model.* they were a TypeError traceback."""
+    for key in ("num_classes=3", "input_shape=[1,8,8]"):
+        code, text = cli(capsys, "train", *tiny_sets(f"model.name={model}", f"model.{key}"))
+        assert code == 2 and "is not an option" in text and f"model.{key.split('=')[0]}" in text

@@ -31,7 +31,8 @@ SUITE = {
     "runs": {
         "majority": {"model.name": "majority"},
         "mlp": {},
-        "cnn": {"model.name": "cnn", "model.widths": [8], "model.fc": [16]},
+        # augmented: the paper gets its augmentation preview (augment_1)
+        "cnn": {"model.name": "cnn", "model.widths": [8], "model.fc": [16], "augment.hflip.p": 0.5},
     },
     "groups": {"nets": ["majority", "mlp"]},  # a group of part of the suite: its own curves figure
 }
@@ -103,6 +104,9 @@ def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
         assert box and abs(float(box[1]) - w_in * 72) < 0.5 and abs(float(box[2]) - h_in * 72) < 0.5
     figures_tex = (out / "figures.tex").read_text()
     assert figures_tex.count("\\begin{figure}") == len(pdfs)
+    captions = re.findall(r"\\caption\{(.*)\}", figures_tex)
+    assert len(captions) == len(pdfs) and all(c.strip() for c in captions), captions
+    assert "augment_1" in pdfs and "\\caption{augmentation of run(s) cnn-s0 (" in figures_tex
     assert "each curve the mean over 2 seeds, band $\\pm$ 1 std" in figures_tex
 
 

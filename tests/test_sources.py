@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import cli, one_line
 from fixtures import (
     CIFAR_CLASSES,
     MNIST_FILES,
@@ -262,6 +264,33 @@ def test_idx_missing_everything(tmp_path):
         load_source(cfg("fashion-mnist", tmp_path))
     assert all(f"{s}.gz" in str(e.value) for pair in MNIST_FILES.values() for s in pair)
     assert str(tmp_path / "fashion-mnist") in str(e.value)
+    assert "data.use=[test]" not in str(e.value)  # no test set here to train on instead
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="no ../shared/data/mnist")
+def test_mnist_with_its_test_files_only_suggests_training_on_them(capsys):
+    """The missing train files cannot be fetched offline: the message gives the settings that train on
+    the test set alone, and they work."""
+    code, text = cli(capsys, "data", "info", "mnist", "--set", f"data.root={SHARED_MNIST}")
+    flat = one_line(text)
+    assert code == 2 and "missing train-images-idx3-ubyte.gz" in flat, text
+    suggested = re.findall(r"--set '([^']+)'", flat)
+    assert suggested == ["data.use=[test]", "data.split=[8000,1000,1000]"], flat
+    sets = [x for s in suggested for x in ("--set", s)]
+    code, text = cli(capsys, "data", "info", "mnist", "--set", f"data.root={SHARED_MNIST}", *sets)
+    assert code == 0 and "8000" in text, text
+
+
+def test_torchvision_mnist_family_not_found_names_the_raw_folder(tmp_path):
+    pytest.importorskip("torchvision")
+    with pytest.raises(DataError) as e:
+        load_source(cfg("torchvision:FashionMNIST", tmp_path))
+    msg = one_line(str(e.value))
+    raw = tmp_path / "FashionMNIST" / "raw"
+    assert f"in '{raw}': train-images-idx3-ubyte, train-labels-idx1-ubyte" in msg, msg
+    assert "data.name=fashion-mnist" in msg
+    write_mnist(raw, gz=False)  # what the message asks for, decompressed
+    assert len(load_source(cfg("torchvision:FashionMNIST", tmp_path)).sets["test"]) == 20
 
 
 def test_idx_download_fetches_only_missing(tmp_path, monkeypatch):

@@ -15,11 +15,13 @@ def paper(
     out: str | Path | None = None,
     title: str | None = None,
     pdf: bool = False,
+    trust_code: bool = False,
 ) -> Path:
     """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
     ``out`` (default ``<folder>/paper`` for one folder; required for several): every figure of the report
     as vector PDF and 300-dpi PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
     and tables.md, figures.tex and main.tex; with ``pdf``, main.pdf compiled by latexmk or pdflatex.
+    ``trust_code``: import a run's own model file for its figures even if it changed since training.
     Returns the folder.
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
@@ -28,7 +30,7 @@ def paper(
     from vislab.paper_folder.latex import compile_pdf
 
     many = [targets] if isinstance(targets, (str, Path)) else list(targets)
-    folder = write_paper(many, out, title).parent
+    folder = write_paper(many, out, title, trust_code).parent
     if pdf:
         compile_pdf(folder)
     return folder

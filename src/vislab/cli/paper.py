@@ -29,6 +29,12 @@ def paper(
         "--pdf",
         help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation).",
     ),
+    trust_code: bool = typer.Option(
+        False,
+        "--trust-code",
+        help="Import the runs' own model code (model.name=file.py:Net) for the model figures even if "
+        "the file is not the one the run recorded. Only for code you trust: importing runs it.",
+    ),
 ) -> None:
     """Write a paper folder: every figure of the report as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
@@ -36,7 +42,7 @@ def paper(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import paper as make_paper
 
-    folder = make_paper(targets, out=out, title=title, pdf=pdf)
+    folder = make_paper(targets, out=out, title=title, pdf=pdf, trust_code=trust_code)
     figures = len(list((folder / "figures").glob("*.pdf")))
     console.print(
         f"paper: {folder} (main.tex, tables.tex, tables.md, figures.tex; {figures} figures as PDF and PNG)",

@@ -180,6 +180,16 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str = "cnn"
 
+    @model_validator(mode="after")
+    def _not_what_vislab_passes(self) -> ModelConfig:
+        for key in ("input_shape", "num_classes"):  # every builder gets them from the data
+            if key in (self.model_extra or {}):
+                raise ValueError(
+                    f"model.{key} is not an option: vislab builds every model for the data it trains "
+                    f"on (its input_shape and num_classes). Remove model.{key}"
+                )
+        return self
+
     def kwargs(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 

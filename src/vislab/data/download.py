@@ -227,24 +227,38 @@ def require_root(root: Path, dataset: str, files: Sequence[str] = (), url: str =
         return
     near = near_misses(root)
     guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
+    looked = (
+        ""
+        if root.is_absolute()
+        else f" (looked for '{os.path.abspath(root)}': a relative data.root starts at the current folder)"
+    )
     what = f" that holds {', '.join(files)}" if files else f" that holds the {dataset} files"
     source = f" (published at {url})" if url else ""
     raise DataError(
-        f"{dataset} data not found: data.root '{root}' does not exist.{guess} Point data.root at the "
-        f"folder{what}{source}; vislab creates no folder there. Leave data.root unset to use the default "
-        f"folder '{DEFAULT_DATA_ROOT}', which data.download=auto fills; data.download=true fetches into a "
+        f"{dataset} data not found: data.root '{root}' does not exist{looked}.{guess} Point data.root at "
+        f"the folder{what}{source}: --set data.root=DIR (a trained run too: `vislab eval RUN --set "
+        f"data.root=DIR`; for `vislab report`, set data.root in RUN/config.yaml). vislab creates no folder "
+        f"there. Leave data.root unset to use the default folder '{DEFAULT_DATA_ROOT}', which "
+        f"data.download=auto fills; data.download=true fetches into a "
         f"data.root that exists."
     )
 
 
 def missing_files(
-    dataset: str, files: list[str], folder: Path, url: str, searched: Sequence[Path] = ()
+    dataset: str,
+    files: list[str],
+    folder: Path,
+    url: str,
+    searched: Sequence[Path] = (),
+    hint: str = "",
 ) -> DataError:
-    """The DataError for absent files: exactly which files, which folder, where they are published."""
+    """The DataError for absent files: exactly which files, which folder, where they are published
+    (``hint``: a sentence on what works without them)."""
     also = [str(p) for p in searched if p != folder]
     where = f"'{folder}'" + (f" (also searched: {', '.join(also)})" if also else "")
     return DataError(
         f"{dataset} data not found: missing {', '.join(files)}. Put these files in {where}, downloaded from "
         f"{url} — or set data.download=true to fetch them (data.download=auto fetches only into the "
         f"default folder '{DEFAULT_DATA_ROOT}'), or point data.root at the folder that holds them."
+        + (f" {hint}" if hint else "")
     )

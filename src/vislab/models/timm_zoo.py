@@ -2,7 +2,8 @@
 
 ``timm.create_model(name, num_classes=K, in_chans=C, img_size=(H, W) for models that take one, **kwargs)``;
 every other ``model.*`` key is passed through to timm (e.g. ``model.patch_size=4``, ``model.depth=6``,
-``model.drop_path_rate=0.1``), and one timm rejects is a ConfigError.
+``model.drop_path_rate=0.1``), and one timm rejects is a ConfigError. ``model.img_size`` replaces the
+images' size (it must then match them, see ``data.resize``); the data sets the classes and channels.
 
 ``pretrained: true`` loads weights from the local caches only — the Hugging Face hub cache
 (``~/.cache/huggingface/hub``) or torch hub's ``checkpoints/`` folder — and ``weights: FILE`` from a
@@ -116,6 +117,10 @@ def build_timm(
             f"print(timm.list_models('*vit*'))\"."
         )
     c, h, w = require_image_input(f"timm:{name}", input_shape)
+    if "in_chans" in kwargs:
+        raise ConfigError(
+            f"model.in_chans: vislab gives timm:{name} the data's channel count ({c}). Remove it."
+        )
     wanted = not pretrained_skipped() and (pretrained or weights is not None)
     file = _weights_file(name, weights) if wanted else None
     extra = (
@@ -129,6 +134,7 @@ def build_timm(
     base = dict(num_classes=num_classes, in_chans=c, img_size=(h, w))
     with hub_offline():
         model = _create(timm, name, {**base, **extra}, kwargs, file)
+    _check_input_size(model, name, h, w)
     _check_patches(model, name, h, w)
     if file is not None and file.suffix != ".npz":
         _load_matching(model, file, name)
@@ -170,9 +176,10 @@ def _weights_file(name: str, weights: str | None) -> Path:
 def _create(
     timm: ModuleType, name: str, base: dict[str, Any], kwargs: dict[str, Any], file: Path | None
 ) -> nn.Module:
-    """``timm.create_model`` with timm's errors turned into ConfigError/UserError naming the fix."""
+    """``timm.create_model`` (the user's ``model.*`` options over vislab's ``base`` ones: a
+    ``model.img_size`` wins) with timm's errors turned into ConfigError/UserError naming the fix."""
     try:
-        return timm.create_model(name, **base, **kwargs)
+        return timm.create_model(name, **{**base, **kwargs})
     except TypeError as e:
         if "img_size" in str(e) and "img_size" in base and "img_size" not in kwargs:
             # a model without a fixed input size (CNNs): try again without it
@@ -210,6 +217,22 @@ def _load_matching(model: nn.Module, file: Path, name: str) -> None:
             f"architecture). Give a weights file of {name}."
         )
     model.load_state_dict(fits, strict=False)
+
+
+def _check_input_size(model: nn.Module, name: str, h: int, w: int) -> None:
+    """A ViT built for a fixed input size other than the images' (a ``model.img_size`` of the user's)
+    would fail on the first batch: refuse it, naming the ways to make the two agree."""
+    embed = getattr(model, "patch_embed", None)
+    size = getattr(embed, "img_size", None)
+    if size is None or not getattr(embed, "strict_img_size", False) or tuple(size) == (h, w):
+        return
+    sh, sw = size
+    resize = f"data.resize={sh}" if sh == sw else "data.resize (square images)"
+    raise ConfigError(
+        f"model.img_size builds timm:{name} for {sh}×{sw} inputs, but this data gives it {h}×{w} "
+        f"images. Leave model.img_size unset (vislab gives timm the images' size), resize the images "
+        f"with {resize}, or let the model take any size with model.dynamic_img_size=true."
+    )
 
 
 def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:

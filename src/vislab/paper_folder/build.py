@@ -41,16 +41,20 @@ from vislab.version import __version__
 
 
 def write_paper(
-    targets: Sequence[str | Path], out: str | Path | None = None, title: str | None = None
+    targets: Sequence[str | Path],
+    out: str | Path | None = None,
+    title: str | None = None,
+    trust_code: bool = False,
 ) -> Path:
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
-    ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex."""
+    ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
+    ``trust_code``: import a run's own model file for its figures even if it changed since training."""
     plan = paper_plan(targets, out)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
     figs = PageFigures(folder / "figures", plan.notes)
     try:
-        draw_sections(plan, figs)
+        draw_sections(plan, figs, trust_code)
     finally:
         figs.close()
     figures = list(figs.saved.values())

@@ -171,13 +171,17 @@ def _load_study(folder: Path, notes: list[str]) -> optuna.Study | None:
 
 
 def build_report(
-    folder: str | Path, study: optuna.Study | None = None, title: str | None = None
+    folder: str | Path,
+    study: optuna.Study | None = None,
+    title: str | None = None,
+    trust_code: bool = False,
 ) -> Path:
-    """Write ``folder/report.html`` and ``folder/figures/*.png``; return the HTML path."""
+    """Write ``folder/report.html`` and ``folder/figures/*.png``; return the HTML path. ``trust_code``:
+    import a run's own model file for its model figures even if it changed since training."""
     plan = plan_report(folder, study)
     figs = FigureSet(plan.folder / "figures", plan.notes)
     try:
-        sections = draw_sections(plan, figs)
+        sections = draw_sections(plan, figs, trust_code)
     finally:
         # a run's own folder also holds the trainer's figures
         figs.publish(clean=plan.kind != "run")
@@ -197,9 +201,9 @@ def _guard(notes: list[str], label: str, fn: Callable, *args, default=None):
         return default
 
 
-def draw_sections(plan: ReportPlan, figs: FigureSet) -> dict:
+def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -> dict:
     """Draw every figure of the page (into ``figs``: the report's, or the paper's); return its sections
-    (figures not yet embedded)."""
+    (figures not yet embedded). ``trust_code``: see :func:`build_report`."""
     sweep = None
     if plan.kind == "sweep":
         sweep = _guard(
@@ -210,7 +214,7 @@ def draw_sections(plan: ReportPlan, figs: FigureSet) -> dict:
     configs = _configs(plan)
     data_figs = _guard(plan.notes, "data previews", data_figures, figs, configs, default=[])
     run_ctx = _run_sections(plan, figs, configs)
-    model_figs = _model_sections(plan, figs, configs)
+    model_figs = _model_sections(plan, figs, configs, trust_code)
     interactive = (  # a sweep's trials are many: their curves stay a figure
         None
         if plan.kind == "sweep"
@@ -255,7 +259,9 @@ def _run_sections(plan: ReportPlan, figs: FigureSet, configs: dict[str, Config])
     ]
 
 
-def _model_sections(plan: ReportPlan, figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
+def _model_sections(
+    plan: ReportPlan, figs: FigureSet, configs: dict[str, Config], trust_code: bool
+) -> list[dict]:
     """The model figures (what each detailed run's model offers) of the runs that have any."""
     drawn = {
         n: _guard(
@@ -266,6 +272,7 @@ def _model_sections(plan: ReportPlan, figs: FigureSet, configs: dict[str, Config
             n,
             plan.runs[n],
             configs.get(n),
+            trust_code,
             default=[],
         )
         for n in plan.detailed

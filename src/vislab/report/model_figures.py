@@ -25,12 +25,15 @@ from vislab.predict import load_model
 from vislab.report.figure_set import FigureSet, failure_note, install_hint, safe_name, wide
 
 
-def model_figures(figs: FigureSet, name: str, run_dir: Path, cfg: Config | None) -> list[dict]:
-    """The model-specific figures of one run ([] when its model and data have none)."""
+def model_figures(
+    figs: FigureSet, name: str, run_dir: Path, cfg: Config | None, trust_code: bool = False
+) -> list[dict]:
+    """The model-specific figures of one run ([] when its model and data have none); ``trust_code``:
+    import the run's own model file even if it changed since training."""
     if cfg is None:
         return []
     try:
-        model, record = load_model(run_dir)
+        model, record = load_model(run_dir, trust_code)
         hooks = hooks_of(model)
         looks_inside = _looks_inside(hooks)
         if not looks_inside and cfg.data.name != "circles":

@@ -11,7 +11,7 @@ import torch
 
 from vislab.config import AugmentConfig, Config
 from vislab.data.augment import describe_augment
-from vislab.data.types import Splits
+from vislab.data.types import ArraySet, Splits
 from vislab.experiments.sweeps.trials import best, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.runs import (
@@ -82,7 +82,8 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
     """A sample grid per dataset and an augmentation preview per distinct augmentation (first runs first)."""
     out: list[dict] = []
     splits_cache: dict[str, Splits | None] = {}
-    previews: dict[str, list[str]] = {}
+    sharing = _runs_by_augmentation(configs)
+    previewed: list[str] = []
     for name, cfg in configs.items():
         dkey = _data_key(cfg)
         if dkey not in splits_cache:
@@ -91,29 +92,48 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
                 continue
             fig = _sample_figure(figs, cfg, splits_cache[dkey], len(splits_cache))
             out += [fig] if fig else []
-        splits = splits_cache[dkey]
-        if splits is None or not splits.train.is_image or not _augments(cfg.augment):
+        splits, akey = splits_cache[dkey], _augment_key(cfg)
+        if splits is None or not splits.train.is_image or akey not in sharing or akey in previewed:
             continue
-        akey = dkey + cfg.augment.model_dump_json()
-        previews.setdefault(akey, []).append(name)
-        if len(previews[akey]) > 1 or len(previews) > MAX_PREVIEWS:
-            continue
-        rows, titles = augmentation_rows(splits.train, cfg.augment, n=10, copies=3, seed=0)
-        fig = figs.make(
-            f"augment_{len(previews)}.png", "", plot_image_mosaic, rows, row_titles=titles
-        )
-        if fig:
-            fig["runs"], fig["augment"] = previews[akey], describe_augment(cfg.augment)
-            out.append(fig)
-    for fig in out:
-        if "runs" in fig:
-            what = fig.pop("augment")
-            unseen = "; mixup/cutmix mix pairs of a batch, not drawn" if "mix" in what else ""
-            fig["caption"] = (
-                f"augmentation of run(s) {', '.join(fig.pop('runs'))} ({what}): originals, then "
-                f"augmented copies{unseen}"
-            )
+        previewed.append(akey)
+        if len(previewed) <= MAX_PREVIEWS:
+            fig = _augment_figure(figs, len(previewed), sharing[akey], cfg.augment, splits)
+            out += [fig] if fig else []
     return out
+
+
+def _augment_key(cfg: Config) -> str | None:
+    """What decides a run's augmentation preview (its data and augmentation); None without augmentation."""
+    return _data_key(cfg) + cfg.augment.model_dump_json() if _augments(cfg.augment) else None
+
+
+def _runs_by_augmentation(configs: dict[str, Config]) -> dict[str, list[str]]:
+    """Augmentation key → the runs that share it (the runs one preview's caption names)."""
+    sharing: dict[str, list[str]] = {}
+    for name, cfg in configs.items():
+        akey = _augment_key(cfg)
+        if akey is not None:
+            sharing.setdefault(akey, []).append(name)
+    return sharing
+
+
+def _augment_figure(
+    figs: FigureSet, i: int, runs: list[str], aug: AugmentConfig, splits: Splits
+) -> dict | None:
+    """The ``i``-th augmentation preview: training images, then three augmented copies of them."""
+    what = describe_augment(aug)
+    unseen = "; mixup/cutmix mix pairs of a batch, not drawn" if "mix" in what else ""
+    caption = (
+        f"augmentation of run(s) {', '.join(runs)} ({what}): originals, then augmented "
+        f"copies{unseen}"
+    )
+    return figs.make(f"augment_{i}.png", caption, _augment_mosaic, splits.train, aug)
+
+
+def _augment_mosaic(train: ArraySet, aug: AugmentConfig, path: Path) -> Path:
+    """Ten training images (one per class first) and three augmented copies of them, as one picture."""
+    rows, titles = augmentation_rows(train, aug, n=10, copies=3, seed=0)
+    return plot_image_mosaic(rows, row_titles=titles, path=path)
 
 
 def _data_key(cfg: Config) -> str:

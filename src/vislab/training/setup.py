@@ -4,6 +4,7 @@ it (``Optimisation``) and the run's record — one recipe for training and the L
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import torch
 from vislab.config import Config, TrainConfig
 from vislab.data import prepare_data
 from vislab.data.augment import build_augment
+from vislab.data.download import is_default_root
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
@@ -306,14 +308,13 @@ def set_up(
         torch.set_num_threads(tc.threads)
     set_cudnn_benchmark(device, tc.cudnn_benchmark)
     data, network = build_parts(cfg, device, dist, ckpt, build_as)
+    cfg = recorded_config(cfg)  # config.yaml and the checkpoints' record
     if dist.is_main:
         run.write_config(cfg.to_yaml())
     log = Progress(quiet=quiet or not dist.is_main)
     n = "/".join(str(len(s)) for _, s in data.splits.items())
-    log.line(
-        f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {network.n_params:,} parameters, "
-        f"device {device}"
-    )
+    size = f"{network.n_params:,} parameter{'' if network.n_params == 1 else 's'}"
+    log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {size}, device {device}")
     if network.start:
         log.line(network.start.line())
     resume = ckpt.resume if ckpt else None
@@ -341,6 +342,17 @@ def set_up(
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
     )  # fmt: skip
+
+
+def recorded_config(cfg: Config) -> Config:
+    """``cfg`` as the run records it: a relative data.root given by the user that exists here made
+    absolute, so that eval, predict and report find the data from any folder (data.root is
+    result-neutral: the run's identity is unchanged). The default folder stays as it is."""
+    root = Path(cfg.data.root).expanduser()
+    if root.is_absolute() or is_default_root(root) or not root.is_dir():
+        return cfg
+    data = cfg.data.model_copy(update={"root": os.path.abspath(root)})
+    return cfg.model_copy(update={"data": data})
 
 
 def _ready_network(

@@ -195,7 +195,9 @@ def load_idx_dataset(cfg: DataConfig, ds: IdxDataset) -> SourceData:
         present = [p.parent for p in found.values() if p is not None]
         target = present[0] if present else root / ds.folders[0]
         if not dl.may_download(cfg):
-            raise dl.missing_files(ds.title, [f"{s}.gz" for s in missing], target, ds.url, folders)
+            files = [f"{s}.gz" for s in missing]
+            hint = _test_set_only_hint(folders, missing)
+            raise dl.missing_files(ds.title, files, target, ds.url, folders, hint)
         for s in missing:
             found[s] = dl.download(ds.url + f"{s}.gz", target / f"{s}.gz", ds.gz[s][1])
     sets = {
@@ -204,6 +206,17 @@ def load_idx_dataset(cfg: DataConfig, ds: IdxDataset) -> SourceData:
         if key in cfg.use
     }
     return SourceData(sets, list(ds.class_names), files=[str(p) for p in found.values()])
+
+
+def _test_set_only_hint(folders: list[Path], missing: list[str]) -> str:
+    """How to train on the test set alone, when only the train files are missing (the test set is here)."""
+    test_here = all(_find(folders, s) is not None for s in _FILES["test"])
+    if not test_here or not set(missing) <= set(_FILES["train"]):
+        return ""
+    return (
+        "Only the test set is here: train on its 10,000 images alone with --set 'data.use=[test]' "
+        "--set 'data.split=[8000,1000,1000]' (a seeded, stratified train/val/test split of them)."
+    )
 
 
 @register_source("mnist")

@@ -179,8 +179,36 @@ def _construct(name: str, cls: type, cfg: DataConfig, kwargs: dict[str, Any]) ->
     raise DataError(
         f"torchvision:{name} data not found ({which}): looked under {searched}, where "
         f"torchvision.datasets.{name} expects its files (torchvision says: {why}). Put the files "
-        f"there as torchvision lays them out, or point data.root at the folder that holds them{fetch}."
+        f"{_layout(cls, root)}, or point data.root at the folder that holds them{fetch}."
+        + _own_source_hint(name)
     )
+
+
+# torchvision classes whose official files a source of vislab's reads as published (the .gz files)
+OWN_SOURCES = {"MNIST": "mnist", "FashionMNIST": "fashion-mnist"}
+
+
+def _layout(cls: type, root: Path) -> str:
+    """Where ``cls`` reads its files under ``root``, in the words of the error message: the MNIST family's
+    ``<root>/<Class>/raw/`` (its files, when the class lists them), a class's ``base_folder``, or
+    torchvision's layout in general."""
+    if isinstance(getattr(cls, "raw_folder", None), property):
+        folder = f"'{root / cls.__name__ / 'raw'}'"
+        if getattr(cls, "_check_exists", None) is not _datasets().MNIST._check_exists:
+            return f"in {folder}, as torchvision lays them out"
+        files = ", ".join(Path(file).stem for file, _ in cls.resources)  # x.gz → x
+        return f"in {folder}: {files} (decompressed)"
+    base = getattr(cls, "base_folder", None)
+    if isinstance(base, str):
+        return f"in '{root / base}', as torchvision lays them out"
+    return "there as torchvision lays them out"
+
+
+def _own_source_hint(name: str) -> str:
+    own = OWN_SOURCES.get(name)
+    if own is None:
+        return ""
+    return f" Or use data.name={own}, which reads the official .gz files as published."
 
 
 class _Missing(Exception):
