@@ -93,7 +93,8 @@ class Run:
         self, images: ImageLike | Sequence[ImageLike], top_k: int = 3, *, trust_code: bool = False
     ) -> list[list[tuple[str, float]]]:
         """Top-k (class, probability) pairs, best first, per image: file paths, PIL images or numpy arrays
-        (H×W, H×W×C or C×H×W; uint8 0-255 or float 0-1; an N×H×W×C array is N images). Images are
+        (H×W, H×W×C or C×H×W; uint8 0-255, float 0-1, 16-bit or other ranges rescaled as
+        ``vislab.predict.to_uint8`` says; an N×H×W×C array is N images). Images are
         resized to the model's input and normalised as in training.
 
         >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)

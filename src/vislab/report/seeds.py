@@ -10,7 +10,6 @@ from vislab.experiments.results.spread import (
     COMPARE,
     RULE,
     Verdict,
-    group_verdicts,
     rows_by_seed_suffix,
 )
 from vislab.experiments.results.table import (
@@ -18,6 +17,7 @@ from vislab.experiments.results.table import (
     columns,
     first_of_rows,
     seed_rows,
+    seed_verdicts,
     table_rows,
 )
 
@@ -65,23 +65,13 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
     rows = plan_rows(plan)
     if not rows:
         return {}
-    values = {
-        row: [s[metric] for n in names if (s := plan.complete.get(n)) and s.get(metric) is not None]
-        for row, names in rows.items()
-    }
     groups = plan.info.get("groups") if plan.kind == "suite" else None
-    groups = groups or {"all runs": list(rows)}
-    return group_verdicts(groups, values, label=_label(metric), compare=pairing(plan))
+    return seed_verdicts(plan.complete, rows, groups, pairing(plan), metric)
 
 
 def pairing(plan: Planned) -> str:
     """How the verdicts pair a group's runs: a suite's ``compare:`` ("previous" or "baseline")."""
     return plan.info.get("compare", "previous") if plan.kind == "suite" else "previous"
-
-
-def _label(metric: str) -> str:
-    """A figure's name as the tables head it: test_acc → 'test ACC'."""
-    return dict(columns()).get(metric, metric)
 
 
 def table_context(plan: Planned) -> dict:

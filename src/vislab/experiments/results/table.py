@@ -21,7 +21,14 @@ from vislab.experiments.results.reported import (
     reported_columns,
     reported_figure,
 )
-from vislab.experiments.results.spread import COMPARE, RULE, Spread, group_verdicts, spread_of
+from vislab.experiments.results.spread import (
+    COMPARE,
+    RULE,
+    Spread,
+    Verdict,
+    group_verdicts,
+    spread_of,
+)
 from vislab.training.checkpoint import atomic_write_text
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
@@ -224,6 +231,24 @@ def failures_markdown(failures: dict[str, str] | None) -> str:
     )
 
 
+def seed_verdicts(
+    summaries: dict[str, dict],
+    rows: dict[str, list[str]],
+    groups: dict[str, list[str] | None] | None = None,
+    compare: str = "previous",
+    metric: str = "test_acc",
+) -> dict[str, list[Verdict]]:
+    """Each group's verdicts on ``metric`` over the rows' seeds (``rows``: row → its runs): every row of
+    ``groups``' members against the one before it, or the group's first (``compare``); without groups,
+    all rows in order."""
+    values = {
+        row: [s[metric] for n in names if (s := summaries.get(n)) and s.get(metric) is not None]
+        for row, names in rows.items()
+    }
+    label = dict(COLUMNS).get(metric, metric)
+    return group_verdicts(groups or {"all runs": list(rows)}, values, label, compare)
+
+
 def verdicts_markdown(
     summaries: dict[str, dict],
     rows: dict[str, list[str]],
@@ -231,15 +256,10 @@ def verdicts_markdown(
     compare: str = "previous",
     metric: str = "test_acc",
 ) -> str:
-    """Under a seeded table: each group's verdicts on ``metric`` (every row of ``groups``' members against
-    the one before it, or the group's first: ``compare``; without groups, all rows in order), and the rule;
-    "" when no group has two rows with finished runs."""
-    values = {
-        row: [s[metric] for n in names if (s := summaries.get(n)) and s.get(metric) is not None]
-        for row, names in rows.items()
-    }
+    """Under a seeded table: :func:`seed_verdicts` as a list, and the rule; "" when no group has two rows
+    with finished runs."""
+    found = seed_verdicts(summaries, rows, groups, compare, metric)
     label = dict(COLUMNS).get(metric, metric)
-    found = group_verdicts(groups or {"all runs": list(rows)}, values, label, compare)
     if not found:
         return ""
     lines = [f"- **{g}**: {v.sentence()}\n" for g, verdicts in found.items() for v in verdicts]

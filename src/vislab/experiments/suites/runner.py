@@ -19,9 +19,10 @@ import torch
 import yaml
 
 from vislab.config import build_config
-from vislab.errors import DataError, SuiteFailed, TrainingInterrupted, UserError, VislabError
+from vislab.errors import DataError, TrainingInterrupted, UserError, VislabError
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
+from vislab.experiments.suites.ending import data_errors, raise_unfinished, raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.spec import Suite
 from vislab.training.checkpoint import atomic_write_text
@@ -31,7 +32,7 @@ from vislab.training.trainer import train
 
 def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None) -> dict:
     """Train one run; never raises for a run's own failure (returns status + message instead;
-    ``data_error``: its data files are missing or unreadable, see :func:`_raised_by_the_data`)."""
+    ``data_error``: its data files are missing or unreadable, see ``ending.raised_by_the_data``)."""
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
@@ -43,7 +44,7 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
         status, message, tb = "interrupted", str(e), ""
     except VislabError as e:
         status, message, tb = "failed", str(e), ""
-        data_error = isinstance(e, DataError) and _raised_by_the_data(e)
+        data_error = isinstance(e, DataError) and raised_by_the_data(e)
     except Exception as e:  # a bug or runtime failure in this run: keep the others going
         status, message, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
     return dict(
@@ -53,16 +54,6 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
         seconds=round(time.perf_counter() - t0, 2),
         data_error=data_error or None,  # None: left out of suite.json
     )
-
-
-def _raised_by_the_data(e: DataError) -> bool:
-    """Whether the data layer (vislab.data: sources, download, split) raised ``e`` — missing, corrupt or
-    unreadable data files, which every run on that data meets alike — rather than e.g. the loading of this
-    run's own checkpoint (vislab.training), a failure of this run alone."""
-    raised_in = None
-    for frame, _ in traceback.walk_tb(e.__traceback__):
-        raised_in = frame.f_globals.get("__name__", "")
-    return raised_in is not None and raised_in.startswith("vislab.data")
 
 
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
@@ -148,98 +139,12 @@ def run_suite(
     except KeyboardInterrupt:
         interrupted = "the suite was interrupted"
     finally:
-        if any(o["status"] == "complete" for o in outcomes.values()) or not _data_errors(outcomes):
+        if any(o["status"] == "complete" for o in outcomes.values()) or not data_errors(outcomes):
             write_results(
                 out, state.data, log=log, on_results=on_results if interrupted is None else None
             )
-    _raise_unfinished(suite, out, outcomes, interrupted, untrained)
+    raise_unfinished(suite, out, outcomes, interrupted, untrained)
     return outcomes
-
-
-def _data_errors(outcomes: dict[str, dict]) -> dict[str, list[str]]:
-    """Each message of a run whose data could not be read → the runs that met it."""
-    found: dict[str, list[str]] = {}
-    for name, o in outcomes.items():
-        if o.get("data_error"):
-            found.setdefault(o["message"], []).append(name)
-    return found
-
-
-def _raise_unfinished(
-    suite: Suite,
-    out: Path,
-    outcomes: dict[str, dict],
-    interrupted: str | None,
-    untrained: list[str] = (),
-) -> None:
-    """TrainingInterrupted if the suite was stopped, DataError if a run's data could not be read,
-    SuiteFailed if a run failed; else nothing."""
-    if interrupted:
-        raise TrainingInterrupted(
-            f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
-            f"are skipped and interrupted ones resume."
-        )
-    failed = {k: v for k, v in outcomes.items() if v["status"] != "complete"}
-    data = _data_errors(outcomes)
-    if data:
-        raise DataError(_data_message(suite, out, outcomes, data, failed, list(untrained)))
-    if failed:
-        lines = "\n".join(f"  - {k}: {msg}" for k, msg in _said_once(failed).items())
-        raise SuiteFailed(
-            f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed (the others are in "
-            f"{out / 'results.md'}):\n{lines}"
-        )
-
-
-def _data_message(
-    suite: Suite,
-    out: Path,
-    outcomes: dict[str, dict],
-    data: dict[str, list[str]],
-    failed: dict[str, dict],
-    untrained: list[str],
-) -> str:
-    """The DataError a suite stops with: each data problem once, then what became of the other runs."""
-    problems = "\n\n".join(
-        (f"{_names(runs)}: " if len(data) > 1 else "") + message for message, runs in data.items()
-    )
-    met = sum(data.values(), [])
-    lines = [
-        f"Suite '{suite.name}' stopped at {'run' if len(met) == 1 else 'runs'} {_names(met)}, whose "
-        f"data cannot be read"
-        + (
-            f"; not started (each would meet the same error): {_names(untrained)}."
-            if untrained
-            else "."
-        )
-    ]
-    others = {k: v for k, v in failed.items() if not v.get("data_error")}
-    if others:
-        lines += ["Also failed:"] + [f"  - {k}: {msg}" for k, msg in _said_once(others).items()]
-    done = [k for k, v in outcomes.items() if v["status"] == "complete"]
-    if done:
-        lines.append(f"Finished: {_names(done)} (in {out / 'results.md'}).")
-    lines.append(
-        "Fix the data, then re-run the same `vislab suite` command: finished runs are skipped."
-    )
-    return problems + "\n\n" + "\n".join(lines)
-
-
-def _names(names: list[str], most: int = 8) -> str:
-    """'a, b, c' — the first ``most`` names and how many more."""
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
-
-
-def _said_once(failed: dict[str, dict]) -> dict[str, str]:
-    """Run → its failure message, a message several runs share given in full for the first only."""
-    first: dict[str, str] = {}
-    out = {}
-    for name, o in failed.items():
-        message = o.get("message") or o["status"]
-        out[name] = f"the same as {first[message]}" if message in first else message
-        first.setdefault(message, name)
-    return out
 
 
 def _settled(
