@@ -65,6 +65,7 @@ def explain(
     """One PNG per image: the image, then the map(s) of --method over it, titled with the prediction.
     An image that fails is reported and the others still drawn; then the exit code is 2."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli.scores import print_image_error
     from vislab.explain import explain_images
 
     failures = 0
@@ -73,11 +74,7 @@ def explain(
     ):
         if isinstance(png, UserError):
             failures += 1
-            console.print(
-                f"[red]{escape(str(image))}: error:[/] {escape(str(png))}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            print_image_error(image, png)
         else:
             console.print(escape(str(png)), highlight=False, soft_wrap=True)
     if failures:

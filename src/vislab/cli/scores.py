@@ -49,12 +49,17 @@ def print_predictions(results: list[tuple[Path, Ranked | UserError]]) -> int:
     for path, ranked in results:
         if isinstance(ranked, UserError):
             failures += 1
-            out.print(
-                f"[red]{escape(str(path))}: error:[/] {escape(str(ranked))}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            print_image_error(path, ranked)
             continue
         text = ", ".join(f"{name} {q:.3f}" for name, q in ranked)
         out.print(escape(f"{path}: {text}"), highlight=False, soft_wrap=True)
     return failures
+
+
+def print_image_error(image: object, error: UserError) -> None:
+    """``IMAGE: error: ...`` for one image of several that could not be used (the others go on)."""
+    out.print(
+        f"[red]{escape(str(image))}: error:[/] {escape(str(error))}",
+        highlight=False,
+        soft_wrap=True,
+    )
