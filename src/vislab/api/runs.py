@@ -114,16 +114,16 @@ def train_config(
     """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
     there (``resume``: its saved config is used; ``epochs``: trained on to that many), or start it over
     (``overwrite``: :func:`start_over`); what :func:`train` and ``vislab train`` both call."""
-    if out is None:
-        if cfg is None:
-            raise UserError("give the run directory to resume.")
-        out = default_run_dir(cfg)
+    if out is None and cfg is None:
+        raise UserError("give the run directory to resume.")
     # on use (see the imports): the trainer draws its figures with matplotlib
     from vislab.training.trainer import train as _train
 
     device = cfg.train.device if cfg is not None else _saved_device(Path(out))
     dist = Distributed(device)
     try:
+        if out is None:  # under torchrun, rank 0's name: each rank's clock would give its own
+            out = dist.from_main(default_run_dir(cfg))
         if overwrite:  # rank 0 deletes; the others wait for it
             if dist.is_main:
                 start_over(out, "run")
