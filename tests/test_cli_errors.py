@@ -191,3 +191,21 @@ def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
     assert any(f"{fake}: error:" in line and "not a readable image" in line for line in lines), out
     code, out = cli(capsys, "eval", trained, "--split", "validation")
     assert code == 2 and "--split must be train, val or test, not 'validation'" in out
+
+
+def test_a_batch_larger_than_the_train_split_names_each_process_share(capsys):
+    """One process: the split's size; under --nproc N (here a stand-in for rank 0 of 2): each process's
+    share, and that train.batch_size is per process (it said the whole split 'per process')."""
+    from types import SimpleNamespace
+
+    from conftest import tiny_config
+    from vislab.errors import UserError
+    from vislab.training import setup
+
+    code, text = cli(capsys, "train", *tiny_sets("train.batch_size=1000"))
+    assert code == 2 and "train.batch_size=1000 is larger than the train split" in one_line(text)
+    cfg = tiny_config("train.batch_size=200")  # 300 training samples: 150 in each share of 2
+    data, network = setup.build_parts(cfg, setup.resolve_device("cpu"), setup.Distributed())
+    two = SimpleNamespace(rank=0, world=2)
+    with pytest.raises(UserError, match=r"\(150 samples in each of its 2 processes' shares; "):
+        setup._build_loaders(cfg, data.splits, data.spec, data.train.device, two, network)

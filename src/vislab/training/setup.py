@@ -263,10 +263,15 @@ def _build_loaders(
         loader.channels_last = channels_last
     train.alternate_flip = network.hooks.flip_policy == "alternate"
     if len(train) == 0:
+        share = (
+            f"{len(splits.train) // dist.world} samples in each of its {dist.world} processes' shares; "
+            f"train.batch_size is per process"
+            if dist.world > 1
+            else f"{len(splits.train)} samples"
+        )
         raise UserError(
-            f"train.batch_size={tc.batch_size} is larger than the train split "
-            f"({len(splits.train)} samples per process) and drop_last leaves no batch. "
-            f"Use a smaller batch size."
+            f"train.batch_size={tc.batch_size} is larger than the train split ({share}) and drop_last "
+            f"leaves no batch. Use a smaller batch size."
         )
     return train, val, test
 
