@@ -109,7 +109,7 @@ def train(
         check_launchable(cfg, resume)
         # one folder for every rank (each would name the default by its own clock)
         first = default_run_dir(cfg) if cfg is not None and out is None else None
-        raise typer.Exit(launch_torchrun(nproc, sys.argv[1:], first))
+        raise WorkersEnded(launch_torchrun(nproc, sys.argv[1:], first))
     cfg = load_config(config, set_ or [])
     train_config(
         cfg,
@@ -262,6 +262,15 @@ _HOST_MEMORY = (
 )
 
 
+class WorkersEnded(Exception):
+    """``--nproc``: the workers' exit code, passed on as it is. They said what happened (a Ctrl-C too),
+    whereas typer would turn a 130 into a silent Ctrl-C of the launcher's own, which main() would report."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes."""
     try:
@@ -273,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             if rv == 130:
                 return _outcome(KeyboardInterrupt())
             return rv
+    except WorkersEnded as e:
+        return e.code
     except (VislabError, typer.Exit, typer.Abort, _CLICK_ERROR, KeyboardInterrupt) as e:
         return _outcome(e)
     except MemoryError:
