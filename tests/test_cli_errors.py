@@ -209,3 +209,32 @@ def test_a_batch_larger_than_the_train_split_names_each_process_share(capsys):
     two = SimpleNamespace(rank=0, world=2)
     with pytest.raises(UserError, match=r"\(150 samples in each of its 2 processes' shares; "):
         setup._build_loaders(cfg, data.splits, data.spec, data.train.device, two, network)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fix"),
+    [
+        (["report", "RUN"], "copy the folder somewhere writable and run the command on the copy"),
+        (["eval", "RUN"], "choose another --out"),
+    ],
+)
+def test_an_unwritable_folder_is_named_with_a_fix_the_command_has(
+    capsys, monkeypatch, tmp_path, argv, fix
+):
+    """`vislab report` has no --out: its message must not offer one; an atomic write's temporary file
+    is named as the folder it was written into."""
+    import errno
+
+    import vislab.predict as predict
+    import vislab.report.build as build
+
+    def refused(*args, **kwargs):
+        raise PermissionError(
+            errno.EACCES, "Permission denied", str(tmp_path / "figures" / ".tmp-1-ab.png")
+        )
+
+    monkeypatch.setattr(build, "build_report", refused)
+    monkeypatch.setattr(predict, "evaluate_checkpoint", refused)
+    code, text = cli(capsys, *[a.replace("RUN", str(tmp_path)) for a in argv])
+    assert code == 1 and fix in one_line(text)
+    assert f"cannot write '{tmp_path / 'figures'}/'" in one_line(text) and ".tmp-" not in text

@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(_HOST_MEMORY.format(eval=""), soft_wrap=True)
         return 1
     except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
-        if not _environment_error(e):
+        if not _environment_error(e, argv):
             raise
         return 1
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
@@ -330,10 +330,15 @@ def _said_by_rank_0() -> None:
             Path(mark).touch()
 
 
-def _environment_error(e: OSError) -> bool:
+def _environment_error(e: OSError, argv: list[str] | None = None) -> bool:
     """Print what to do about a full disk or an unwritable path; False for any other OSError (a bug)."""
+    elsewhere = (
+        "choose another --out"
+        if _takes_out(argv)
+        else "copy the folder somewhere writable and run the command on the copy"
+    )
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = "Free space or choose another --out."
+        fix = f"Free space, or {elsewhere}."
     elif e.errno in (
         errno.EROFS,
         errno.EACCES,
@@ -343,16 +348,36 @@ def _environment_error(e: OSError) -> bool:
         errno.ENAMETOOLONG,
         errno.EIO,
     ):
-        fix = "Check the path and its permissions, or choose a writable --out."
+        fix = f"Check the path and its permissions, or {elsewhere}."
     else:
         return False
-    where = f" '{escape(str(e.filename))}'" if e.filename else ""
+    where = f" '{escape(str(_shown_path(e.filename)))}'" if e.filename else ""
     err.print(
         f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}",
         highlight=False,
         soft_wrap=True,
     )
     return True
+
+
+def _shown_path(filename: str | bytes | int) -> str | Path:
+    """The path to name: an atomic write's temporary file (``.tmp-…``, ``.x.tmp``) as its folder."""
+    path = Path(os.fsdecode(filename)) if not isinstance(filename, int) else Path(str(filename))
+    temporary = path.name.startswith(".tmp-") or (
+        path.name.startswith(".") and path.suffix == ".tmp"
+    )
+    return f"{path.parent}{os.sep}" if temporary else path
+
+
+def _takes_out(argv: list[str] | None) -> bool:
+    """Whether the command on the command line has an --out option."""
+    command = typer.main.get_command(app)
+    for word in sys.argv[1:] if argv is None else argv:
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            break
+        command = sub
+    return any("--out" in getattr(p, "opts", ()) for p in getattr(command, "params", ()))
 
 
 def _out_of_memory(e: RuntimeError) -> bool:
