@@ -49,12 +49,30 @@ _UNICODE = {  # what vislab's texts hold beyond the letters pdflatex's utf8 and 
     "‘": "`",
     "’": "'",
     "°": r"\textdegree{}",
+    "µ": r"$\mu$",  # the micro sign (μ, the Greek letter, is in _GREEK)
+}
+
+
+def _math_letters(letters: str, names: str) -> dict[str, str]:
+    """Each of ``letters`` → its LaTeX math command, ``names`` giving them in order: α → $\\alpha$."""
+    return {c: f"$\\{name}$" for c, name in zip(letters, names.split(), strict=True)}
+
+
+_GREEK = {  # math mode needs no package; the capitals drawn as Latin letters (Α, Β, …) are those
+    **_math_letters(
+        "αβγδεζηθικλμνξπρστυφχψως",
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
+        "upsilon phi chi psi omega varsigma",
+    ),
+    **_math_letters("ΓΔΘΛΞΠΣΥΦΨΩ", "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"),
+    **dict(zip("οΑΒΕΖΗΙΚΜΝΟΡΤΧ", "oABEZHIKMNOPTX", strict=True)),
 }
 
 
 def escape(text: str) -> str:
-    """``text`` as LaTeX source that prints it: special characters escaped, symbols as math, accented
-    Latin letters kept (utf8 + T1), any other character by its closest ASCII form."""
+    """``text`` as LaTeX source that prints it: special characters escaped, symbols and Greek letters
+    as math, accented Latin letters kept (utf8 + T1), any other character by its closest ASCII form
+    ("?" when it has none)."""
     return "".join(_char(c) for c in str(text))
 
 
@@ -63,6 +81,8 @@ def _char(c: str) -> str:
         return _SPECIAL[c]
     if c in _UNICODE:
         return _UNICODE[c]
+    if c in _GREEK:
+        return _GREEK[c]
     if c.isascii() or 0xC0 <= ord(c) <= 0x17F:  # Latin-1 and Latin Extended-A letters: T1 has them
         return c
     return unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"

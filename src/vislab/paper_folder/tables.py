@@ -1,13 +1,14 @@
 """The paper's tables: vislab's figures (mean ± std with seeds) and the reports' published ones in their
-own columns, the best value of each of vislab's columns in bold, each source in a footnote; as booktabs
-LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables' cells (``table.fmt``)."""
+own columns, the best value of each of vislab's columns in bold (:func:`best_row`), each source in a
+footnote; as booktabs LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables'
+cells (``table.fmt``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vislab.experiments.results.spread import RULE, SPREAD_WORDS
+from vislab.experiments.results.spread import ALPHA, RULE, SPREAD_WORDS, Spread, verdict
 from vislab.experiments.results.table import COLUMNS, fmt
 from vislab.paper_folder.latex import escape
 
@@ -47,8 +48,8 @@ class Part:
 
 def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[Part]:
     """The results table split in three (accuracy, training, cost), each with its reported columns and
-    the best of vislab's values in bold; a column no run has a value for (e.g. top-5 accuracy below ten
-    classes) is left out, and a table left with none."""
+    the cells :func:`best_row` picks in bold; a column no run has a value for (e.g. top-5 accuracy below
+    ten classes) is left out, and a table left with none."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
     for label, caption, keys in PARTS:
@@ -60,22 +61,36 @@ def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[P
         ]
         if all(k in ("run", "seeds") for k, _ in mine):
             continue
-        bold = {(i, k) for k, _ in mine for i in best_rows(rows, k)}
-        text = f"{caption}{spread}; the best of vislab's runs in bold."
+        bold = {(i, k) for k, _ in mine if (i := best_row(rows, k)) is not None}
+        text = f"{caption}{spread}; {BOLD_SEEDED if seeded else BOLD}."
         out.append(Part(label, text, mine, rows, bold))
     return out
 
 
-def best_rows(rows: list[dict], key: str) -> list[int]:
-    """Indices of the rows holding the best value of vislab's column ``key`` (highest accuracy, lowest
-    loss or time); none for counts, reported figures, or fewer than two values."""
+BOLD = "in bold, the best of vislab's runs (none where two runs tie)"
+BOLD_SEEDED = (
+    "in bold, the best of vislab's runs beyond the spread of the seeds (Welch's t-test against the "
+    f"second best, p < {ALPHA}; none where no run is)"
+)
+
+
+def best_row(rows: list[dict], key: str) -> int | None:
+    """The row whose value of vislab's column ``key`` is printed in bold (the tables' one rule): the best
+    (highest accuracy, lowest loss or time) when it beats the second best — by more than the spread of
+    the seeds where the values are :class:`Spread` (:func:`verdict`), else by a value that prints
+    differently. None for counts, reported figures, fewer than two values, or no such best."""
     if _REPORTED in key or not key.endswith(("acc", "loss", "_s")):
-        return []
-    values = {i: float(r[key]) for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
+        return None
+    values = {i: r[key] for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
     if len(values) < 2:
-        return []
-    best = (max if key.endswith("acc") else min)(values.values())
-    return [i for i, v in values.items() if round(v, 4) == round(best, 4)]
+        return None
+    ranked = sorted(values, key=lambda i: -values[i] if key.endswith("acc") else values[i])
+    best, second = values[ranked[0]], values[ranked[1]]
+    if fmt(key, float(best)) == fmt(key, float(second)):  # a tie as printed (e.g. times of 0.00)
+        return None
+    if isinstance(best, Spread) and isinstance(second, Spread):
+        return ranked[0] if verdict("", best.values, "", second.values).exceeds else None
+    return ranked[0]
 
 
 def sources(legend: list[dict]) -> dict[str, Source]:

@@ -30,16 +30,18 @@ _SEED_SUFFIX = re.compile(r"^(?P<row>.+)-s(?P<index>\d+)$")
 
 class Spread(float):
     """A row's figure: the mean of its runs' values (the float itself, so it sorts and compares as one),
-    with ``std`` (sample standard deviation, ddof=1; None for a single run) and ``n``."""
+    with ``std`` (sample standard deviation, ddof=1; None for a single run), ``n`` and the ``values``."""
 
     std: float | None
     n: int
+    values: tuple[float, ...]
 
     def __new__(cls, values: Sequence[float]) -> Spread:
         vals = np.asarray([float(v) for v in values], dtype=float)
         self = super().__new__(cls, float(vals.mean()))
         self.std = float(vals.std(ddof=1)) if len(vals) > 1 else None
         self.n = len(vals)
+        self.values = tuple(float(v) for v in vals)
         return self
 
 
