@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,7 +26,7 @@ from vislab.cli import _outcome
 from vislab.cli.worker import leave
 from vislab.data import prepare_data
 from vislab.data.loader import DeviceLoader
-from vislab.errors import DataError, RunFailed
+from vislab.errors import DataError, RunFailed, TrainingInterrupted
 from vislab.models import build_model
 from vislab.training.evaluate import evaluate
 from vislab.training.launch import launch_torchrun, strip_nproc, torchrun_args
@@ -78,12 +79,32 @@ def _forbid_writes() -> None:
 
 
 class Run(NamedTuple):
-    """One training of OVERRIDES by every rank: into ``out``, resumed from it or stopped after an epoch; each
-    rank saves the final weights of a run that finishes (before best.pt is reloaded) in ``dumps(out)``."""
+    """One training of OVERRIDES by every rank: into ``out``, resumed from it, stopped after an epoch or
+    by a SIGTERM that every rank sends itself as it reaches optimizer step ``sigterm_at_step`` (the step
+    runs, then the loop stops); each rank saves the final weights of a run that finishes (before best.pt
+    is reloaded) in ``dumps(out)``."""
 
     out: Path
     resume: bool = False
     stop_after: int | None = None
+    sigterm_at_step: int | None = None
+
+
+def _sigterm_at_step(step: int) -> Callable[[], None]:
+    """Make this process send itself a SIGTERM, once, as the trainer asks the learning rate of ``step``;
+    returns the undo."""
+    import vislab.training.setup as setup
+
+    real, sent = setup.lr_factor, []
+
+    def lr_factor(schedule, at, *args):
+        if at == step and not sent:
+            sent.append(at)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(schedule, at, *args)
+
+    setup.lr_factor = lr_factor
+    return lambda: setattr(setup, "lr_factor", real)
 
 
 def dumps(out: Path) -> Path:
@@ -115,17 +136,21 @@ def _worker(rank, world, port, runs):
         _forbid_writes()
     dist = Distributed("cpu")
     try:
-        for out, resume, stop_after in runs:
-            callbacks = [_StopAfterEpoch(stop_after)] if stop_after else []
-            with contextlib.suppress(_StopAfter):
-                trainer.train(
-                    tiny_config(*OVERRIDES),
-                    out,
-                    resume=resume,
-                    quiet=True,
-                    dist=dist,
-                    callbacks=callbacks,
-                )
+        for run in runs:
+            callbacks = [_StopAfterEpoch(run.stop_after)] if run.stop_after else []
+            undo = _sigterm_at_step(run.sigterm_at_step) if run.sigterm_at_step else lambda: None
+            try:
+                with contextlib.suppress(_StopAfter, TrainingInterrupted):
+                    trainer.train(
+                        tiny_config(*OVERRIDES),
+                        run.out,
+                        resume=run.resume,
+                        quiet=True,
+                        dist=dist,
+                        callbacks=callbacks,
+                    )
+            finally:
+                undo()
     finally:
         dist.close()
     # as a `vislab train --nproc` worker leaves (vislab.cli.worker): no interpreter shutdown
@@ -135,7 +160,7 @@ def _worker(rank, world, port, runs):
 def run_ddp(*runs: Run, world: int = 2) -> None:
     """``world`` spawned processes (gloo on CPU) train ``runs``, one after the other."""
     for run in runs:
-        if not run.stop_after:
+        if not (run.stop_after or run.sigterm_at_step):
             dumps(run.out).mkdir(exist_ok=True)
     mp.start_processes(
         _worker, args=(world, _free_port(), runs), nprocs=world, start_method="spawn"
@@ -199,6 +224,31 @@ def test_resume_after_an_epoch_matches_the_uninterrupted_run(ddp_runs, tmp_path)
     assert not (stopped / "summary.json").exists()
     shutil.copytree(stopped, out)  # resumed in a copy: the shared one stays as the others read it
     run_ddp(Run(out, resume=True))  # new processes: all from last.pt
+    w_full, _ = final_weights(ddp_runs / "run")
+    w0, w1 = final_weights(out)
+    for k in w_full:
+        assert torch.equal(w0[k], w_full[k]) and torch.equal(w1[k], w_full[k]), k
+
+
+def _rows(out: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_a_signal_mid_epoch_resumes_from_the_epoch_end_to_the_uninterrupted_result(
+    ddp_runs, tmp_path
+):
+    """A signal in the middle of epoch 2 of a 2-rank run: the ranks keep epoch 1's last.pt (a mid-epoch one
+    would need every rank's RNG and sums, which only rank 0 wrote: the resumed curves differed), and the
+    resumed run ends with the same curves and weights as one never stopped."""
+    out = tmp_path / "cut"
+    steps = 200 // 32  # each rank's share of data.limit=400, in batches of 32 (drop_last)
+    run_ddp(Run(out, sigterm_at_step=steps + 2))
+    last = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert last["state"]["epoch"] == 1 and last["state"]["step"] == 0
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+    run_ddp(Run(out, resume=True))  # new processes: all from last.pt
+    assert _rows(out) == _rows(ddp_runs / "run")
     w_full, _ = final_weights(ddp_runs / "run")
     w0, w1 = final_weights(out)
     for k in w_full:
@@ -330,6 +380,7 @@ def test_ctrl_c_under_nproc_says_interrupted_once_and_exits_130(tmp_path):
     assert proc.returncode == 130, text
     assert text.count("interrupted: training stopped by SIGINT") == 1 and "Traceback" not in text
     assert "death signal" not in text
+    assert "interrupted." not in text.splitlines()  # the launcher adds no line of its own
 
 
 @pytest.mark.parametrize(

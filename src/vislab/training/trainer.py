@@ -349,7 +349,25 @@ def _finish(t: Training) -> dict:
 def _stop_resumably(
     t: Training, signal_name: str, sums: torch.Tensor, lr: float, took: float
 ) -> None:
-    """A signal arrived: save a mid-epoch ``last.pt`` and raise TrainingInterrupted (exit 130)."""
+    """A signal arrived: save a mid-epoch ``last.pt`` and raise TrainingInterrupted (exit 130).
+
+    Data-parallel ranks keep the last epoch end's ``last.pt`` instead: a mid-epoch one would need every
+    rank's RNG state and running sums, gathered by a collective that ranks stopping one step apart (a
+    Ctrl-C lands between their checks) would not all reach — a hang; the epoch is trained again."""
+    if t.dist.world > 1:
+        _mark(t, "interrupted")
+        t.log.stop()
+        last = t.run.ckpt_dir / "last.pt"
+        resume = (
+            f"resume from the end of epoch {t.loop.epoch} ({last}) with: vislab train --resume "
+            f"{t.run.path} --nproc {t.dist.world}"
+            if t.loop.epoch > 0 or last.is_file()
+            else "no epoch had finished, so nothing was saved: start the run again"
+        )
+        raise TrainingInterrupted(
+            f"training stopped by {signal_name} in epoch {t.loop.epoch + 1}; a data-parallel run "
+            f"saves at epoch ends: {resume}."
+        )
     _check_finite(t, (sums[0] / sums[2]).item(), lr)  # never save NaN weights over good ones
     loop = t.loop
     loop.train_time_s += took
