@@ -257,9 +257,10 @@ def test_names_vislab_cannot_map_are_all_listed_with_the_closest_key(tmp_path, c
     ],
 )
 def test_each_wandb_distribution_becomes_its_optuna_distribution(tmp_path, entry, expected):
-    text = yaml.safe_dump({"method": "random", "parameters": {"optim.lr": entry}})
+    # a model option: any value makes a config (load_sweep checks each against the config's schema)
+    text = yaml.safe_dump({"method": "random", "parameters": {"model.option": entry}})
     spec = load_sweep(write(tmp_path, text))
-    assert spec.distributions == {"optim.lr": expected}
+    assert spec.distributions == {"model.option": expected}
     assert ("probabilities" in entry) == any("probabilities" in n for n in spec.notes)
 
 

@@ -53,10 +53,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not (self.path / "config.yaml").is_file():
-            raise UserError(
-                f"'{self.path}' is not a vislab run directory (it holds no config.yaml): give the "
-                f"folder a run was trained into (`vislab train --out DIR`, `vislab.train(out=DIR)`)."
-            )
+            raise UserError(f"'{self.path}' is not a vislab run directory {_what_it_is(self.path)}")
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
@@ -234,3 +231,23 @@ class SuiteResult:
 
     def _repr_html_(self) -> str:
         return f"<div><b>suite</b> <code>{html.escape(str(self.path))}</code>{self.table.to_html()}</div>"
+
+
+def _what_it_is(path: Path) -> str:
+    """Why ``path`` is not a run, and what to give instead: a suite's or sweep's runs lie in it."""
+    for info, kind, runs, table in (
+        ("suite.json", "suite", path, "results.csv"),
+        ("sweep.json", "sweep", path / "trials", "trials.csv"),
+    ):
+        if (path / info).is_file():
+            found = sorted(p.parent.name for p in runs.glob("*/config.yaml"))
+            example = (runs / found[0]).as_posix() if found else f"{runs.as_posix()}/RUN"
+            return (
+                f"but a {kind} folder (it holds {info}): its runs are '{runs.as_posix()}/<run>' and its "
+                f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
+                f"the table with pandas.read_csv."
+            )
+    return (
+        "(it holds no config.yaml): give the folder a run was trained into (`vislab train --out DIR`, "
+        "`vislab.train(out=DIR)`)."
+    )

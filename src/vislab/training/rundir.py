@@ -136,10 +136,16 @@ class RunDir:
             raise self._unwritable(e) from None
 
     def _unwritable(self, e: OSError, verb: str = "write to") -> UserError:
-        return UserError(
-            f"cannot {verb} run directory '{self.path}': {e.strerror}. "
-            f"Choose a writable location with --out."
-        )
+        if (
+            self.ckpt_dir / "last.pt"
+        ).is_file():  # a run being continued (--resume): it stays where it is
+            fix = (
+                f"A resumed run goes on in its own folder, so it must be writable: copy it somewhere "
+                f"writable (cp -r {self.path} NEW) and resume that copy (--resume NEW)."
+            )
+        else:
+            fix = "Choose a writable location with --out."
+        return UserError(f"cannot {verb} run directory '{self.path}': {e.strerror}. {fix}")
 
     def _refuse_if_held(self, text: str) -> None:
         """UserError naming the process of lock content ``text`` ("pid host") if it may still be running."""

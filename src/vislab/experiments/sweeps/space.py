@@ -7,7 +7,9 @@ Optuna's choices are scalars: a list or mapping choice (e.g. ``model.widths``) t
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from vislab.config import set_dotted
+from vislab.config import build_config, set_dotted
 from vislab.errors import ConfigError
 
 
@@ -79,8 +81,8 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
     (``model.widths.1``): of the list the tree holds, or of one built from item 0 up."""
     items: dict[str, dict[int, Any]] = {}
     for key, value in values.items():
-        head, _, last = key.rpartition(".")
-        if head and last.isdigit():
+        if _is_item(key):
+            head, _, last = key.rpartition(".")
             items.setdefault(head, {})[int(last)] = value
         else:
             set_dotted(tree, key, value)
@@ -95,6 +97,52 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
                 )
             new[i : i + 1] = [by_index[i]]
         set_dotted(tree, key, new)
+
+
+def check_values(base: dict, distributions: dict[str, BaseDistribution], source: str) -> None:
+    """Build a config from the base and each value a trial can draw at the edges of the space: every
+    categorical choice, the low and high of each range and, of a float range, a fractional value (an int
+    config key needs ``type: int``). ConfigError naming the space key, the value and the schema's message:
+    a bad value is refused before any trial, not in the trial that draws it."""
+    build_config(base, source=f"{source}, its base")
+    # list items (model.widths.1) are set together: the other items at their first value
+    items = {key: _probes(d)[0] for key, d in distributions.items() if _is_item(key)}
+    for key, d in distributions.items():
+        for value in _probes(d):
+            tree = copy.deepcopy(base)
+            apply_values(tree, {**items, key: value} if _is_item(key) else {key: value})
+            try:
+                build_config(tree, source=f"sweep space '{key}'")
+            except ConfigError as e:
+                why = str(e).partition("\n")[2].strip() or str(e)
+                if isinstance(d, FloatDistribution) and value not in (d.low, d.high):
+                    what = f"type: float draws fractional values such as {value:.4g}, which make"
+                    fix = "it takes whole numbers: use type: int"
+                else:
+                    what, fix = f"the value {value!r} makes", "change that value"
+                raise ConfigError(
+                    f"Invalid sweep ({source}): space '{key}': {what} an invalid config:\n  {why}\n"
+                    f"Fix the space entry '{key}': {fix}."
+                ) from None
+
+
+def _probes(d: BaseDistribution) -> list[Any]:
+    """The values :func:`check_values` tries: the choices, or low, high and (float) a fractional between."""
+    if isinstance(d, CategoricalDistribution):
+        return [decode(c) for c in d.choices]
+    values = [d.low, d.high]
+    if isinstance(d, FloatDistribution) and d.high > d.low:
+        between = d.low + (d.high - d.low) * 0.6180339887
+        if between.is_integer():
+            between = math.nextafter(between, d.high)
+        values.append(between)
+    return values
+
+
+def _is_item(key: str) -> bool:
+    """A key that sets one item of a list (``model.widths.1``)."""
+    head, _, last = key.rpartition(".")
+    return bool(head) and last.isdigit()
 
 
 def _get_dotted(tree: dict, key: str) -> Any:

@@ -34,7 +34,7 @@ from optuna.distributions import (
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vislab.config import ConfigBase, SpecFile, find_yaml, read_base, read_yaml, validate
-from vislab.experiments.sweeps.space import encode, space_yaml
+from vislab.experiments.sweeps.space import check_values, encode, space_yaml
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
@@ -178,11 +178,14 @@ def load_sweep(path: str | Path) -> Sweep:
         tree, notes = from_wandb(tree, str(p))
     spec = validate(SweepSpec, tree, str(p), kind="sweep")
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
+    base = read_base(spec.base, p)
+    distributions = {key: param.distribution() for key, param in spec.space.items()}
+    check_values(base, distributions, str(p))
     return Sweep(
         name=spec.name or p.stem,
         path=p,
-        base=read_base(spec.base, p),
-        distributions={key: param.distribution() for key, param in spec.space.items()},
+        base=base,
+        distributions=distributions,
         metric=spec.metric,
         direction=spec.direction or ("minimize" if spec.metric.endswith("loss") else "maximize"),
         description=spec.description,

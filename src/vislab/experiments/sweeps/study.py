@@ -25,6 +25,11 @@ from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.training.rundir import pid_alive
 
+STORAGE_FORMS = (
+    "vislab sweeps use sqlite:///PATH/study.db (one machine; the default is DIR/study.db) or "
+    "postgresql://user:pass@host/db (several machines; its driver: pip install 'vislab[postgres]')."
+)
+
 
 def default_storage(out: Path) -> str:
     return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
@@ -56,9 +61,14 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
             storage = _rdb_storage(url, sqlite)
             break
         except ImportError as e:
-            hint = " pip install 'vislab[postgres]'." if "postgres" in url else ""
             raise UserError(
-                f"no database driver for storage '{public_url(url)}' ({e}).{hint}"
+                f"no database driver for storage '{public_url(url)}' ({first_line(e)}). {STORAGE_FORMS}"
+                + (
+                    ""
+                    if "postgres" in url
+                    else " Another database needs its SQLAlchemy driver installed "
+                    "and named in the URL (e.g. pip install pymysql; mysql+pymysql://user@host/db)."
+                )
             ) from None
         except (ArgumentError, DBAPIError, ValueError) as e:
             racing = isinstance(e, DBAPIError) and any(
@@ -68,9 +78,8 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
                 time.sleep(0.5 * (attempt + 1))
                 continue
             raise UserError(
-                f"cannot open the study storage '{public_url(url)}': {first_line(e)}. Check the URL "
-                f"(e.g. sqlite:///DIR/study.db or postgresql://user:pass@host/db) and that the server "
-                f"runs."
+                f"cannot open the study storage '{public_url(url)}': {first_line(e)}. {STORAGE_FORMS} "
+                f"Check the URL and that the server runs."
             ) from None
     if sqlite:  # fewer fsyncs per commit: WAL makes NORMAL safe against process crashes
         event.listen(

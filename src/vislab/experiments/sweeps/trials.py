@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -81,14 +82,15 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
             counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     names, _ = trial_rows(study)
     headers = ["trial", metric, *names]
+    rows = [
+        [str(t.number), f"{t.value:.4f}", *(_short(t.params.get(n)) for n in names)]
+        for t in best(study, top)
+    ]
     return TextTable(
         headers=headers,
         justify=["right"] * len(headers),
-        rows=[
-            [str(t.number), f"{t.value:.4f}", *(_short(t.params.get(n)) for n in names)]
-            for t in best(study, top)
-        ],
-        title=f"study {study.study_name}: best {top} by {metric} ({study.direction.name.lower()}); "
+        rows=rows,
+        title=f"study {study.study_name}: best {len(rows)} by {metric} ({study.direction.name.lower()}); "
         + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
     )
 
@@ -105,6 +107,14 @@ def importances(study: optuna.Study) -> dict[str, float]:
     if len(done) < 2:
         return {}
     try:
-        return dict(optuna.importance.get_param_importances(study))
+        with (
+            warnings.catch_warnings()
+        ):  # a few trials of equal value: said by the importances themselves
+            warnings.filterwarnings(
+                "ignore",
+                message="Target and region quantiles select the same set",
+                category=UserWarning,
+            )
+            return dict(optuna.importance.get_param_importances(study))
     except (RuntimeError, ValueError, ZeroDivisionError):
         return {}
