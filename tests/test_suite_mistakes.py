@@ -141,3 +141,23 @@ def test_sweep_in_a_script_prints_only_when_asked(tmp_path, capsys):
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # nothing lands in the checkout, whatever a default folder
+
+
+def test_config_mistakes_in_a_suite_file_stop_it_before_any_run_trains(tmp_path, capsys, train_spy):
+    spec = write_suite(
+        tmp_path / "s.yaml",
+        {"mlp": {}, "typo-model": {"model.hiden": [8]}, "typo-optim": {"optim.lrr": 0.1}},
+    )
+    out = tmp_path / "out"
+    code, text = cli(capsys, "suite", spec, "--out", out, "-q")
+    msg = one_line(text)
+    assert code == 2 and train_spy == [] and not out.exists(), text
+    assert "2 of 3 runs of suite 's' have an invalid config, so nothing was trained" in msg
+    assert "typo-model: model 'mlp' has no option 'model.hiden'" in msg
+    assert "Did you mean 'model.hidden'?" in msg
+    assert "typo-optim: Invalid config" in msg and "unknown config key 'optim.lrr'" in msg
+
+
+def test_a_misspelt_suite_name_gets_the_closest_built_in_one(capsys):
+    code, text = cli(capsys, "suite", "quikstart")
+    assert code == 2 and "Did you mean 'quickstart'?" in one_line(text)

@@ -9,17 +9,22 @@ once, so that each starts in milliseconds."""
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from conftest import cli, one_line
 from vislab.errors import UserError
-from vislab.experiments.shared.claims import SuiteClaims
+from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
+from vislab.experiments.shared.runner import ClaimSource, taken_from
 from vislab.experiments.suites.spec import load_suite, run_config
 from vislab.training.state import Callback
 from vislab.training.trainer import train
@@ -61,7 +66,11 @@ def test_rerun_with_other_epochs_keeps_the_finished_runs_and_calls_none_failed(
     assert code == 0, text
     assert "FAILED" not in text and "failed" not in text
     assert "train.epochs=1, not 2" in one_line(text) and "training it for 2 epochs" in text
-    assert sorted(train_spy) == [("majority", False), ("mlp", False)]  # trained anew, not resumed
+    assert train_spy == [("mlp", False)]  # trained anew, not resumed
+    # majority is fitted, not trained by epochs: the same run whatever --epochs says
+    assert (
+        "majority: already complete, skipped" in text and not (out / "majority.epochs-1").exists()
+    )
     assert (out / "mlp.epochs-1" / "summary.json").read_text() == first  # kept as it was
     assert json.loads((out / "mlp" / "summary.json").read_text())["epochs_run"] == 2
     state = json.loads((out / "suite.json").read_text())
@@ -76,6 +85,55 @@ def test_rerun_with_other_epochs_keeps_the_finished_runs_and_calls_none_failed(
     assert (out / "mlp" / "summary.json").read_text() == first
     assert json.loads((out / "mlp.epochs-2" / "summary.json").read_text())["epochs_run"] == 2
     assert "is back" in text and "mlp: already complete, skipped" in text
+
+
+# ----------------------------------------------------------------------- Ctrl-C with --jobs 2
+def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
+    long = {"train.epochs": 100_000}  # never done: Ctrl-C stops both
+    spec = write_suite(tmp_path / "s.yaml", {"a": long, "b": {**long, "train.seed": 1}})
+    out = tmp_path / "out"
+    args = ["suite", spec, "--out", out, "-q", "--no-report", "--jobs", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vislab", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not all((out / r / "metrics.jsonl").is_file() for r in "ab"):  # both training
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+        text, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "Traceback" not in text, text
+    said = one_line(text)
+    assert "interrupted, and with it 2 runs" in said and "- a: training stopped by SIGINT" in said
+    assert "- b: training stopped by SIGINT" in said, text
+    runs = json.loads((out / "suite.json").read_text())["runs"]
+    assert {r: runs[r]["status"] for r in "ab"} == {"a": "interrupted", "b": "interrupted"}
+    unfinished = (out / "results.md").read_text().partition("Failed or unfinished runs")[2]
+    assert "a" in unfinished and "b" in unfinished and "SIGINT" in unfinished
+    assert all((out / r / "checkpoints" / "last.pt").is_file() for r in "ab")  # resumable
+
+
+# ----------------------------------------------------------------------- shared suites, without a database
+def test_a_waiting_worker_asks_again_within_seconds_whatever_its_heartbeat():
+    claims = SimpleNamespace(storage=SimpleNamespace(heartbeat_s=20.0))
+    assert ClaimSource(claims, None, Path("out"), [], print).poll_s == 2.0
+    claims.storage.heartbeat_s = 0.5
+    assert ClaimSource(claims, None, Path("out"), [], print).poll_s == 0.5
+
+
+def test_a_run_handed_back_is_not_said_to_be_taken_over():
+    back = taken_from(Claim("cnn", 2, "vm", 13731, silent_s=3.0, handed_back=True))
+    assert (
+        back
+        == "interrupted by its worker on vm (pid 13731), which handed it back; going on with it"
+    )
+    lost = taken_from(Claim("cnn", 2, "vm", 13731, silent_s=41.0))
+    assert lost == "taking it over from the worker on vm (pid 13731, silent for 41 s)"
 
 
 # ----------------------------------------------------------------------- bad storage options

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,8 +35,10 @@ def read_yaml(
     p, what = find_yaml(path, builtin_dir), f"{kind.capitalize()} file"
     if not p.exists():
         names = sorted(f.stem for f in builtin_dir.glob("*.yaml"))
+        near = difflib.get_close_matches(str(path), names, n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
         raise ConfigError(
-            f"{what} '{path}' does not exist. Give a YAML path or a built-in {builtin_word}: "
+            f"{what} '{path}' does not exist.{hint} Give a YAML path or a built-in {builtin_word}: "
             f"{', '.join(names) or 'none'}."
         )
     try:

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS vislab_suite_run (
 """
 _CLAIM = """
 WITH next AS (
-    SELECT run, host AS old_host, pid AS old_pid,
+    SELECT run, host AS old_host, pid AS old_pid, status = 'pending' AS handed_back,
            EXTRACT(EPOCH FROM now() - heartbeat_at) AS silent_s
     FROM vislab_suite_run
     WHERE suite = %(suite)s AND (status = 'pending' OR (status = 'running' AND worker <> %(worker)s
@@ -73,19 +73,21 @@ SET status = 'running', worker = %(worker)s, host = %(host)s, pid = %(pid)s,
     run_dir = %(out)s || '/' || r.run,
     claimed_at = now(), heartbeat_at = now(), lapse_s = %(lapse)s, attempts = r.attempts + 1
 FROM next WHERE r.suite = %(suite)s AND r.run = next.run
-RETURNING r.run, r.attempts, next.old_host, next.old_pid, next.silent_s
+RETURNING r.run, r.attempts, next.old_host, next.old_pid, next.silent_s, next.handed_back
 """
 
 
 @dataclass
 class Claim:
-    """A run this worker now holds; ``previous_host``/``previous_pid``: the worker it was taken from."""
+    """A run this worker now holds; ``previous_host``/``previous_pid``: the worker that held it before —
+    which handed it back (``handed_back``: interrupted, e.g. by Ctrl-C) or went silent or died."""
 
     run: str
     attempts: int
     previous_host: str | None = None
     previous_pid: int | None = None
     silent_s: float | None = None
+    handed_back: bool = False
 
 
 class SuiteClaims:
@@ -153,8 +155,8 @@ class SuiteClaims:
 
     def _retry_failed(self, cur) -> bool:
         cur.execute(
-            "UPDATE vislab_suite_run SET status = 'pending' WHERE suite = %s AND status = 'failed' "
-            "RETURNING run",
+            "UPDATE vislab_suite_run SET status = 'pending', host = NULL, pid = NULL "
+            "WHERE suite = %s AND status = 'failed' RETURNING run",  # tried anew: not handed back
             (self.suite,),
         )
         if cur.fetchall():
@@ -191,11 +193,12 @@ class SuiteClaims:
             row = cur.fetchone()
         if row is None:
             return None
-        run, attempts, old_host, old_pid, silent = row
-        taken = attempts > 1 and old_host is not None
+        run, attempts, old_host, old_pid, silent, handed_back = row
+        if attempts <= 1 or old_host is None:
+            return Claim(run, attempts)
         return Claim(
-            run, attempts, old_host if taken else None, old_pid if taken else None,
-            float(silent) if taken and silent is not None else None,
+            run, attempts, old_host, old_pid, float(silent) if silent is not None else None,
+            bool(handed_back),
         )  # fmt: skip
 
     def release(self, run: str, status: str, message: str = "", files: dict | None = None) -> bool:

@@ -23,8 +23,9 @@ from vislab.experiments.shared.postgres import SharedStorage
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.runner import (
     SuiteState,
+    interruption,
     make_room,
-    run_all,
+    run_to_end,
     settled_outcome,
     write_results,
 )
@@ -32,6 +33,7 @@ from vislab.experiments.suites.spec import Suite, run_config
 from vislab.training.rundir import RunDir, is_complete
 
 Log = Callable[[str], None]
+POLL_S = 2.0  # the longest a waiting worker sleeps before asking for runs again
 
 
 class ClaimSource:
@@ -43,7 +45,8 @@ class ClaimSource:
         self.claims, self.suite, self.out, self.overrides, self.log = (
             claims, suite, Path(out), list(overrides), log
         )  # fmt: skip
-        self.poll_s = claims.storage.heartbeat_s
+        # how often to ask again while other workers hold the runs left: soon after they settle them
+        self.poll_s = min(claims.storage.heartbeat_s, POLL_S)
         self._waiting: list[str] = []
 
     def next(self) -> PlannedRun | None:
@@ -58,11 +61,8 @@ class ClaimSource:
     def _plan(self, claim: Claim) -> PlannedRun:
         run_dir = self.out / claim.run
         if claim.previous_host is not None:
-            silent = f", silent for {claim.silent_s:.0f} s" if claim.silent_s is not None else ""
-            self.log(
-                f"{claim.run}: taking it over from the worker on {claim.previous_host} (pid "
-                f"{claim.previous_pid}{silent})"
-            )
+            self.log(f"{claim.run}: {taken_from(claim)}")
+        if claim.previous_host is not None and not claim.handed_back:
             # that worker is gone: its lock in a shared run folder is stale (on this host RunDir knows)
             RunDir(run_dir).break_lock(claim.previous_host)
         p = plan_run(claim.run, run_dir, lambda: run_config(self.suite, claim.run, self.overrides))
@@ -84,6 +84,16 @@ class ClaimSource:
         status = {"complete": "complete", "interrupted": "pending"}.get(outcome["status"], "failed")
         files = _run_files(self.out / name) if status == "complete" else None
         self.claims.release(name, status, outcome.get("message", ""), files)
+
+
+def taken_from(claim: Claim) -> str:
+    """Whose run ``claim`` was (it has a ``previous_host``): a worker's that was interrupted and handed it
+    back, or one's that went silent or died."""
+    who = f"its worker on {claim.previous_host} (pid {claim.previous_pid})"
+    if claim.handed_back:
+        return f"interrupted by {who}, which handed it back; going on with it"
+    silent = f", silent for {claim.silent_s:.0f} s" if claim.silent_s is not None else ""
+    return f"taking it over from the worker on {claim.previous_host} (pid {claim.previous_pid}{silent})"
 
 
 def run_shared_suite(
@@ -135,19 +145,20 @@ def run_shared_suite(
 
 
 def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
-    """Train what the claims hand out until every run is settled (TrainingInterrupted if stopped)."""
-    interrupted = None
-    try:
-        for name, outcome in run_all(source, jobs, quiet, log):
-            source.settle(name, outcome)
-            if outcome["status"] == "interrupted":
-                interrupted = outcome["message"]
-    except KeyboardInterrupt:
-        interrupted = "the suite was interrupted"
-    if interrupted:
+    """Train what the claims hand out until every run is settled (TrainingInterrupted if stopped: the runs
+    in flight go back to the database, each resumable from its checkpoint)."""
+    interrupted: dict[str, str] = {}
+
+    def take(name: str, outcome: dict) -> None:
+        source.settle(name, outcome)
+        if outcome["status"] == "interrupted":
+            interrupted[name] = outcome["message"]
+
+    stopped = run_to_end(source, jobs, quiet, log, take)
+    if stopped or interrupted:
         raise TrainingInterrupted(
-            f"{interrupted}\nThis worker's run went back to the shared database: another worker "
-            f"may go on with it, or re-run the same `vislab suite` command."
+            f"{interruption(interrupted, stopped)}\nThis worker's runs went back to the shared database: "
+            f"another worker may go on with them, or re-run the same `vislab suite` command."
         )
 
 

@@ -10,8 +10,11 @@ from pathlib import Path
 import yaml
 
 from vislab.config import Config, config_differences
-from vislab.errors import UserError
+from vislab.errors import ConfigError, UserError
 from vislab.experiments.suites.spec import Suite, run_config
+from vislab.models import check_model_options
+from vislab.models.hooks import hooks_of
+from vislab.predict import load_model
 from vislab.training.rundir import RunDir, is_complete
 
 
@@ -57,6 +60,8 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
     if not diff:
         return None
     if all(d.startswith("train.epochs:") for d in diff):
+        if _fitted(run_dir):  # no epochs: train.epochs does not change it
+            return None
         old = (stored.get("train") or {}).get("epochs")
         message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
         return PlannedRun(name, run_dir, "retrain", cfg, message)
@@ -65,6 +70,18 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
         f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."
     )
     return PlannedRun(name, run_dir, "failed", cfg, problem)
+
+
+def _fitted(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a finished run of a model fitted once (``trained_by="fit_arrays"``: the
+    majority baseline, an SVM) rather than trained by epochs."""
+    if not is_complete(RunDir(run_dir).read_summary()):
+        return False
+    try:
+        model, _ = load_model(run_dir)
+    except UserError:  # e.g. the user's model code changed since: treat it as trained by epochs
+        return False
+    return hooks_of(model).trained_by == "fit_arrays"
 
 
 def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
@@ -77,12 +94,34 @@ def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
 
 
 def check_plan(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
-    """The suite's plan (plan_suite); UserError when no run has a valid config (a mistake shared by
-    every run, e.g. a misspelt --set key: nothing would train)."""
+    """The suite's plan (plan_suite), every run's config checked first — its keys, values and model options
+    (as ``vislab train`` checks them before training): ConfigError naming each bad run, so that nothing
+    trains until the suite file (or --set) is fixed."""
     plan = plan_suite(suite, out, overrides)
-    if plan and all(p.action == "failed" and p.config is None for p in plan):
-        raise UserError(
-            f"no run of suite '{suite.name}' has a valid config, so nothing was trained. "
-            f"{plan[0].name}: {plan[0].message}"
+    mistakes = [(p.name, _config_mistake(p)) for p in plan]
+    mistakes = [(name, message) for name, message in mistakes if message]
+    if not mistakes:
+        return plan
+    said: dict[str, str] = {}  # message → the first run with it
+    lines = []
+    for name, message in mistakes:
+        lines.append(
+            f"  - {name}: {f'the same as {said[message]}' if message in said else message}"
         )
-    return plan
+        said.setdefault(message, name)
+    some = f"{len(mistakes)} of {len(plan)} runs of suite '{suite.name}' have an invalid config"
+    which = (
+        f"no run of suite '{suite.name}' has a valid config" if len(mistakes) == len(plan) else some
+    )
+    raise ConfigError(f"{which}, so nothing was trained:\n" + "\n".join(lines))
+
+
+def _config_mistake(p: PlannedRun) -> str:
+    """What is wrong with the config of planned run ``p`` ("" when nothing is)."""
+    if p.config is None:
+        return p.message
+    try:
+        check_model_options(p.config.model.name, p.config.model.kwargs())
+    except UserError as e:
+        return str(e)
+    return ""

@@ -11,8 +11,8 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
@@ -126,25 +126,38 @@ def run_suite(
     state.save()
     outcomes, todo = _settled(plan, state, log)
     source = ListSource(todo)
-    interrupted, untrained = None, []
+    interrupted: dict[str, str] = {}  # run → how it was stopped
+    untrained: list[str] = []
+
+    def take(name: str, outcome: dict) -> None:
+        outcomes[name] = outcome
+        state.record(name, outcome)
+        if outcome["status"] == "interrupted":
+            interrupted[name] = outcome["message"]
+        if outcome.get("data_error"):  # each run on that data would fail alike: start no more
+            untrained.extend(p.name for p in source.todo)
+            source.todo.clear()
+
+    stopped = False
     try:
-        for name, outcome in run_all(source, jobs, quiet, log):
-            outcomes[name] = outcome
-            state.record(name, outcome)
-            if outcome["status"] == "interrupted":
-                interrupted = outcome["message"]
-            if outcome.get("data_error"):  # each run on that data would fail alike: start no more
-                untrained += [p.name for p in source.todo]
-                source.todo.clear()
-    except KeyboardInterrupt:
-        interrupted = "the suite was interrupted"
+        stopped = run_to_end(source, jobs, quiet, log, take)
     finally:
         if any(o["status"] == "complete" for o in outcomes.values()) or not data_errors(outcomes):
-            write_results(
-                out, state.data, log=log, on_results=on_results if interrupted is None else None
-            )
-    raise_unfinished(suite, out, outcomes, interrupted, untrained)
+            ended = not (stopped or interrupted)
+            write_results(out, state.data, log=log, on_results=on_results if ended else None)
+    raise_unfinished(suite, out, outcomes, interruption(interrupted, stopped), untrained)
     return outcomes
+
+
+def interruption(interrupted: dict[str, str], stopped: bool) -> str | None:
+    """What stopped the suite (None: nothing did): the runs it interrupted (run → message), and
+    ``stopped``, whether Ctrl-C stopped it (also between runs)."""
+    if len(interrupted) == 1:
+        return "".join(f"{name}: {message}" for name, message in interrupted.items())
+    if interrupted:
+        lines = "".join(f"\n  - {name}: {message}" for name, message in interrupted.items())
+        return f"the suite was interrupted, and with it {len(interrupted)} runs:{lines}"
+    return "the suite was interrupted" if stopped else None
 
 
 def _settled(
@@ -219,6 +232,34 @@ class ListSource:
         return not self.todo
 
 
+def run_to_end(
+    source, jobs: int, quiet: bool, log: Callable[[str], None], take: Callable[[str, dict], None]
+) -> bool:
+    """Train what ``source`` hands out (run_all), passing each (run, outcome) to ``take`` as it ends;
+    True if Ctrl-C stopped it — then the runs in flight are passed on too, each ended "interrupted"."""
+    runs = run_all(source, jobs, quiet, log)
+    try:
+        for name, outcome in runs:
+            take(name, outcome)
+    except KeyboardInterrupt:
+        for name, outcome in _still_in_flight(runs):
+            take(name, outcome)
+        return True
+    return False
+
+
+def _still_in_flight(runs: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
+    """After a Ctrl-C that landed outside ``runs`` (a run_all generator, paused where it yielded): the
+    outcomes of its runs in flight. One that landed inside has ended it (its runs in flight yielded)."""
+    try:
+        got = runs.throw(KeyboardInterrupt())
+        while True:
+            yield got
+            got = next(runs)
+    except (KeyboardInterrupt, StopIteration):
+        return
+
+
 def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
     """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes.
 
@@ -261,10 +302,28 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
                 done, _ = wait(futures, timeout=source.poll_s or None, return_when=FIRST_COMPLETED)
                 for f in done:
                     yield _finished(futures.pop(f), f.result(), log)
+        except KeyboardInterrupt:
+            # Ctrl-C reached the workers too: each saves its run and ends it "interrupted"
+            for f in futures:
+                f.cancel()
+            for f, p in futures.items():
+                yield _finished(p, _outcome_when_stopped(f), log)
+            raise
         except BaseException:
             for f in futures:
                 f.cancel()
             raise
+
+
+def _outcome_when_stopped(f: Future) -> dict:
+    """The outcome of a run in flight when Ctrl-C stopped the suite: its worker's (it ends the run
+    "interrupted", resumable), or "interrupted" when it never started or its worker process was lost."""
+    if f.cancel():
+        return dict(status="interrupted", message="stopped before it started", seconds=0.0)
+    try:
+        return f.result()
+    except Exception as e:  # its worker process died (BrokenProcessPool)
+        return dict(status="interrupted", message=f"its worker process ended ({e})", seconds=0.0)
 
 
 def _started(p: PlannedRun, log: Callable[[str], None]) -> None:
