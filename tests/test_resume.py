@@ -283,3 +283,19 @@ def test_a_ctrl_c_swallowed_before_training_still_stops_the_run_resumably(tmp_pa
     assert state["global_step"] == 1
     got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
+
+
+def test_a_suite_worker_remembers_a_ctrl_c_that_came_while_its_run_set_up(tmp_path):
+    """A suite's worker process (--jobs N) raises nothing on Ctrl-C (the parent stops the pool), but a run
+    still setting up when it came stops at its first step, resumably, instead of training to its end."""
+    from vislab.interrupts import remember_ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        remember_ctrl_c()  # as suites/runner.py's _worker does
+        signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt: the worker goes on
+        with pytest.raises(TrainingInterrupted, match="--resume"):
+            train(tiny_config(), tmp_path / "cut", quiet=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]["global_step"] == 1

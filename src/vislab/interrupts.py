@@ -3,9 +3,9 @@
 Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the main thread happens to be. If that is
 a finaliser (``__del__``, a weakref callback, a garbage collection), Python prints "Exception ignored"
 and carries on, so an early Ctrl-C, pressed while a command imports and builds its run, could let the
-whole run train. The command line installs :func:`watch_ctrl_c` first; the training loop asks
-:func:`take_ctrl_c` when it starts watching for signals itself (``training.state.StopFlag``), and stops
-at once, resumably, if a Ctrl-C came and was lost.
+whole run train. The command line installs :func:`watch_ctrl_c` first (a suite's worker processes
+:func:`remember_ctrl_c`); the training loop asks :func:`take_ctrl_c` when it starts watching for
+signals itself (``training.state.StopFlag``), and stops at once, resumably, if a Ctrl-C came before.
 """
 
 from __future__ import annotations
@@ -38,6 +38,19 @@ def watch_ctrl_c() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, old)
         _seen = False
+
+
+def remember_ctrl_c() -> None:
+    """In a worker process (a suite's ``--jobs N``): a Ctrl-C raises nothing — the parent stops handing
+    out runs — and is remembered, so that a run whose trainer was not yet watching for signals (still
+    setting up) stops at its first step instead of training to its end. Main thread only."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _remember)
+
+
+def _remember(signum: int, frame: object) -> None:
+    global _seen
+    _seen = True
 
 
 def take_ctrl_c() -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import signal
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished, raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.spec import Suite
+from vislab.interrupts import remember_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 from vislab.training.trainer import train
@@ -57,9 +57,10 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
 
 
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
-    # Ctrl-C reaches every process: between runs a worker ignores it (the parent stops the pool); during
-    # training the trainer's own handler saves a resumable checkpoint and the run ends "interrupted".
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches every process: a worker raises nothing (the parent stops the pool) and remembers it,
+    # so that a run still setting up stops at its first step; during training the trainer's own handler
+    # saves a resumable checkpoint and the run ends "interrupted".
+    remember_ctrl_c()
     return _execute(cfg_dict, run_dir, resume, True, threads)
 
 
