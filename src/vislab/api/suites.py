@@ -91,9 +91,7 @@ def run_suite(
     >>> res = vislab.run_suite("quickstart", epochs=1, overrides={"data.limit": 300})
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
     """
-    from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
-    from vislab.experiments.suites.runner import run_suite as _run_suite
-    from vislab.experiments.suites.spec import suite_overrides
+    from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
 
     suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
@@ -103,11 +101,21 @@ def run_suite(
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
     sets = suite_overrides(data, epochs, assignments(overrides))
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
+    _train_runs(suite, folder, shared, sets, **kw)
+    return _suite_result(suite, folder)
+
+
+def _train_runs(
+    suite: Suite, folder: Path, shared: SharedStorage | None, sets: list[str], **kw: Any
+) -> None:
+    """The suite's runs, on this machine alone or shared with others through ``shared`` storage."""
+    from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
+    from vislab.experiments.suites.runner import run_suite
+
     if shared is None:
-        _run_suite(suite, folder, sets, **kw)
+        run_suite(suite, folder, sets, **kw)
     else:
         run_shared_suite(suite, folder, shared, sets, **kw)
-    return _suite_result(suite, folder)
 
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:

@@ -28,39 +28,46 @@ class Method(str, Enum):
     saliency = "saliency"
 
 
+MethodOpt = typer.Option(
+    None,
+    "--method",
+    "-m",
+    help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
+    "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
+    "last conv layer); saliency: |gradient| of the predicted class (any model); both through "
+    "captum. Default: rollout for a ViT, gradcam for a convolutional network, else saliency.",
+    show_default=False,
+)
+BlockOpt = typer.Option(
+    -1,
+    "--block",
+    help="The block --method attention shows (-1: last); its number is in the PNG's name and title.",
+)
+OutOpt = typer.Option(
+    None,
+    "--out",
+    "-o",
+    help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png.",
+)
+ForceOpt = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote.")
+TrustOpt = typer.Option(
+    False,
+    "--trust-code",
+    help="Import the run's own model code even if the file is not the one the run recorded.",
+)
+
+
 def explain(
     run: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     images: list[Path] = typer.Argument(
         ...,
         help="Image files, preprocessed as `vislab predict` does (resize, centre crop, normalise).",
     ),
-    method: Method | None = typer.Option(
-        None,
-        "--method",
-        "-m",
-        help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
-        "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
-        "last conv layer); saliency: |gradient| of the predicted class (any model); both through "
-        "captum. Default: rollout for a ViT, gradcam for a convolutional network, else saliency.",
-        show_default=False,
-    ),
-    block: int = typer.Option(
-        -1,
-        "--block",
-        help="The block --method attention shows (-1: last); its number is in the PNG's name and title.",
-    ),
-    out: Path | None = typer.Option(
-        None,
-        "--out",
-        "-o",
-        help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png.",
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote."),
-    trust_code: bool = typer.Option(
-        False,
-        "--trust-code",
-        help="Import the run's own model code even if the file is not the one the run recorded.",
-    ),
+    method: Method | None = MethodOpt,
+    block: int = BlockOpt,
+    out: Path | None = OutOpt,
+    force: bool = ForceOpt,
+    trust_code: bool = TrustOpt,
 ) -> None:
     """One PNG per image: the image, then the map(s) of --method over it, titled with the prediction.
     An image that fails is reported and the others still drawn; then the exit code is 2."""

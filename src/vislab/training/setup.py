@@ -317,11 +317,7 @@ def set_up(
     if dist.is_main:
         run.write_config(cfg.to_yaml())
     log = Progress(quiet=quiet or not dist.is_main)
-    n = "/".join(str(len(s)) for _, s in data.splits.items())
-    size = f"{network.n_params:,} parameter{'' if network.n_params == 1 else 's'}"
-    log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {size}, device {device}")
-    if network.start:
-        log.line(network.start.line())
+    _announce(cfg, data, network, device, log)
     resume = ckpt.resume if ckpt else None
     if (
         network.hooks.trained_by != "fit_arrays"
@@ -333,12 +329,8 @@ def set_up(
         log.line(
             "train.amp: fp16 with loss scaling (this GPU computes bf16 only by slow emulation)"
         )
-    if optim.opt is not None and resume and resume.optimizer:
-        optim.opt.load_state_dict(resume.optimizer)
-    if optim.ema is not None and resume and resume.ema:
-        optim.ema.load_state_dict(resume.ema)
-    if optim.scaler is not None and resume and resume.scaler:
-        optim.scaler.load_state_dict(resume.scaler)
+    if resume:
+        _restore_optimisation(optim, resume)
     steps = start_tracking(tc, network, device, dist, log, resume)
     loop = resume.loop if resume else LoopState()
     loop.setup_s += time.perf_counter() - started
@@ -347,6 +339,27 @@ def set_up(
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
     )  # fmt: skip
+
+
+def _announce(
+    cfg: Config, data: RunData, network: Network, device: torch.device, log: Progress
+) -> None:
+    """The run's first lines: model, data sizes, parameters, device (and where its weights came from)."""
+    n = "/".join(str(len(s)) for _, s in data.splits.items())
+    size = f"{network.n_params:,} parameter{'' if network.n_params == 1 else 's'}"
+    log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {size}, device {device}")
+    if network.start:
+        log.line(network.start.line())
+
+
+def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:
+    """The optimizer's, the weight average's and the loss scaler's state where last.pt saved them."""
+    if optim.opt is not None and resume.optimizer:
+        optim.opt.load_state_dict(resume.optimizer)
+    if optim.ema is not None and resume.ema:
+        optim.ema.load_state_dict(resume.ema)
+    if optim.scaler is not None and resume.scaler:
+        optim.scaler.load_state_dict(resume.scaler)
 
 
 def recorded_config(cfg: Config) -> Config:
