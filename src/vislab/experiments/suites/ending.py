@@ -49,10 +49,9 @@ def raise_unfinished(
     if data:
         raise DataError(_data_message(suite, out, outcomes, data, failed, list(untrained)))
     if failed:
-        lines = "\n".join(f"  - {k}: {msg}" for k, msg in _said_once(failed).items())
         raise SuiteFailed(
             f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed (the others are in "
-            f"{out / 'results.md'}):\n{lines}"
+            f"{out / 'results.md'}):\n{_failures(failed)}"
         )
 
 
@@ -80,7 +79,7 @@ def _data_message(
     ]
     others = {k: v for k, v in failed.items() if not v.get("data_error")}
     if others:
-        lines += ["Also failed:"] + [f"  - {k}: {msg}" for k, msg in _said_once(others).items()]
+        lines += ["Also failed:", _failures(others)]
     done = [k for k, v in outcomes.items() if v["status"] == "complete"]
     if done:
         lines.append(f"Finished: {_names(done)} (in {out / 'results.md'}).")
@@ -96,12 +95,17 @@ def _names(names: list[str], most: int = 8) -> str:
     return ", ".join(names[:most]) + more
 
 
-def _said_once(failed: dict[str, dict]) -> dict[str, str]:
-    """Run → its failure message, a message several runs share given in full for the first only."""
+def said_once(messages: dict[str, str]) -> dict[str, str]:
+    """Run → its message, a message several runs share given in full for the first only ("the same as a")."""
     first: dict[str, str] = {}
     out = {}
-    for name, o in failed.items():
-        message = o.get("message") or o["status"]
+    for name, message in messages.items():
         out[name] = f"the same as {first[message]}" if message in first else message
         first.setdefault(message, name)
     return out
+
+
+def _failures(failed: dict[str, dict]) -> str:
+    """A line per failed run (its message, or its status), each message once."""
+    messages = {k: o.get("message") or o["status"] for k, o in failed.items()}
+    return "\n".join(f"  - {k}: {msg}" for k, msg in said_once(messages).items())

@@ -11,6 +11,7 @@ import yaml
 
 from vislab.config import Config, config_differences
 from vislab.errors import ConfigError, UserError
+from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
 from vislab.models.hooks import hooks_of
@@ -98,17 +99,10 @@ def check_plan(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
     (as ``vislab train`` checks them before training): ConfigError naming each bad run, so that nothing
     trains until the suite file (or --set) is fixed."""
     plan = plan_suite(suite, out, overrides)
-    mistakes = [(p.name, _config_mistake(p)) for p in plan]
-    mistakes = [(name, message) for name, message in mistakes if message]
+    mistakes = {p.name: message for p in plan if (message := _config_mistake(p))}
     if not mistakes:
         return plan
-    said: dict[str, str] = {}  # message → the first run with it
-    lines = []
-    for name, message in mistakes:
-        lines.append(
-            f"  - {name}: {f'the same as {said[message]}' if message in said else message}"
-        )
-        said.setdefault(message, name)
+    lines = [f"  - {name}: {message}" for name, message in said_once(mistakes).items()]
     some = f"{len(mistakes)} of {len(plan)} runs of suite '{suite.name}' have an invalid config"
     which = (
         f"no run of suite '{suite.name}' has a valid config" if len(mistakes) == len(plan) else some

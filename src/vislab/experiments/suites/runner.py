@@ -154,7 +154,8 @@ def interruption(interrupted: dict[str, str], stopped: bool) -> str | None:
     """What stopped the suite (None: nothing did): the runs it interrupted (run → message), and
     ``stopped``, whether Ctrl-C stopped it (also between runs)."""
     if len(interrupted) == 1:
-        return "".join(f"{name}: {message}" for name, message in interrupted.items())
+        [(name, message)] = interrupted.items()
+        return f"{name}: {message}"
     if interrupted:
         lines = "".join(f"\n  - {name}: {message}" for name, message in interrupted.items())
         return f"the suite was interrupted, and with it {len(interrupted)} runs:{lines}"
