@@ -18,7 +18,7 @@ from vislab.data import download as dl
 from vislab.data.sources import idx, load_source
 from vislab.data.split import make_splits
 from vislab.errors import DataError
-from vislab.experiments.sweeps.runner import base_tree
+from vislab.experiments.sweeps.spec import base_tree
 from vislab.experiments.sweeps.spec import load_sweep
 from vislab.models import build_model
 from vislab.predict import load_model
@@ -170,7 +170,7 @@ def test_the_sample_wandb_sweep_validates_on_digits():
         "optim.name",
         "model.dropout",
     }
-    cfg = build_config(base_tree(sweep, []))
+    cfg = build_config(base_tree(sweep.base, [], "test"))
     assert (cfg.data.name, cfg.model.name, sweep.metric) == ("digits", "cnn", "val_acc")
     assert sweep.pruner is not None and any("program" in n for n in sweep.notes)
 

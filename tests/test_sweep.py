@@ -308,13 +308,13 @@ def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
     import torch
 
     from vislab.config import build_config
-    from vislab.experiments.sweeps.runner import base_tree
+    from vislab.experiments.sweeps.spec import base_tree
     from vislab.models import build_model
 
     assert {"dlvc-cnn", "dlvc-vit", "dlvc-augment"} <= set(builtin_sweeps())
     for name in builtin_sweeps():
         spec = load_sweep(name)
-        base = base_tree(spec, [])
+        base = base_tree(spec.base, [], "test")
         assert spec.metric in METRICS and spec.distributions
         assert base["data"]["name"] == "cifar10"
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))

@@ -18,9 +18,9 @@ from vislab.experiments.sweeps.trials import best_table, importances
 from vislab.training.rundir import RunDir
 
 
-def sweep_file(tmp_path: Path, space: dict) -> Path:
+def sweep_file(tmp_path: Path, space: dict, model: str = "mlp") -> Path:
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"base": {"model": {"name": "mlp"}}, "space": space}))
+    path.write_text(yaml.safe_dump({"base": {"model": {"name": model}}, "space": space}))
     return path
 
 
@@ -58,10 +58,36 @@ def test_a_good_space_loads(tmp_path):
         "optim.name": {"type": "categorical", "choices": ["adam", "sgd"]},
         "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
         "train.batch_size": {"type": "int", "low": 16, "high": 64},
-        "model.widths.0": {"type": "categorical", "choices": [[32], 64]},
+        "model.widths.0": {"type": "categorical", "choices": [32, 64]},
         "model.widths.1": {"type": "int", "low": 8, "high": 16},
     }
-    assert set(load_sweep(sweep_file(tmp_path, space)).distributions) == set(space)
+    assert set(load_sweep(sweep_file(tmp_path, space, "cnn")).distributions) == set(space)
+
+
+def test_a_base_valid_only_with_the_command_lines_options_is_checked_with_them(tmp_path):
+    path = tmp_path / "s.yaml"  # train.epochs: 0 is no config; --epochs 1 makes one
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "base": {"data": {"name": "digits"}, "model": {"name": "mlp"}, "train": {"epochs": 0}},
+                "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+            }
+        )
+    )
+    with pytest.raises(ConfigError, match="its base"):
+        load_sweep(path)
+    study = vislab.sweep(path, out=tmp_path / "sw", trials=1, epochs=1, quiet=True)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+
+
+def test_options_that_no_trial_could_use_are_refused_before_overwrite_deletes(tmp_path):
+    path = sweep_file(tmp_path, {"model.dropout": {"type": "float", "low": 0.0, "high": 0.5}})
+    out = tmp_path / "sw"
+    vislab.sweep(path, out=out, trials=1, epochs=1, quiet=True)
+    with pytest.raises(ConfigError) as e:
+        vislab.sweep(path, out=out, trials=1, overrides=["model.name=majority"], overwrite=True)
+    assert "has no option 'model.dropout'" in str(e.value)
+    assert (out / "trials" / "0" / "summary.json").is_file()  # the earlier sweep is kept
 
 
 def _study(values: list[float]) -> optuna.Study:

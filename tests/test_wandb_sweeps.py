@@ -16,7 +16,7 @@ from vislab.config import build_config
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps import space as sp
-from vislab.experiments.sweeps.runner import base_tree
+from vislab.experiments.sweeps.spec import base_tree
 from vislab.experiments.sweeps.spec import load_sweep
 from vislab.experiments.sweeps.study import load_existing_study
 from vislab.models import build_model
@@ -174,10 +174,10 @@ parameters:
 def test_the_dlvc_students_sweep_files_run_unchanged(tmp_path, text, sets, keys):
     """Their names map to vislab keys (AdamW → adamw, ExponentialLR → exponential, a head depth → [width],
     per-layer widths → list items); every sampled trial makes a valid config and a model for CIFAR-10."""
-    spec = load_sweep(write(tmp_path, text))
+    spec = load_sweep(write(tmp_path, text), ["data.name=cifar10", *sets])
     assert set(spec.distributions) == keys
     assert (spec.metric, spec.direction) == ("val_acc", "maximize")
-    base = base_tree(spec, ["data.name=cifar10", *sets])
+    base = base_tree(spec.base, ["data.name=cifar10", *sets], "test")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
         tree = json.loads(json.dumps(base))
@@ -257,8 +257,9 @@ def test_names_vislab_cannot_map_are_all_listed_with_the_closest_key(tmp_path, c
     ],
 )
 def test_each_wandb_distribution_becomes_its_optuna_distribution(tmp_path, entry, expected):
-    # a model option: any value makes a config (load_sweep checks each against the config's schema)
-    text = yaml.safe_dump({"method": "random", "parameters": {"model.option": entry}})
+    # an option of a timm model: any value makes a config (timm checks its options when it builds)
+    parameters = {"model.name": {"value": "timm:resnet18"}, "model.option": entry}
+    text = yaml.safe_dump({"method": "random", "parameters": parameters})
     spec = load_sweep(write(tmp_path, text))
     assert spec.distributions == {"model.option": expected}
     assert ("probabilities" in entry) == any("probabilities" in n for n in spec.notes)

@@ -26,12 +26,14 @@ def resolve_sweep(
     out: str | Path | None = None,
     overwrite: bool = False,
     storage: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> tuple[Sweep, Path]:
     """The loaded sweep and its folder (``out``, default ``runs/sweep-<name>``). A mapping is a sweep spec
-    as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there. ``overwrite``: an
-    earlier sweep in the folder is deleted (:func:`start_over`, refused with a shared ``storage``); the
-    sweep file stays, should it lie there."""
-    spec, folder = _load_sweep(spec_or_file, out)
+    as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there. Its space is checked
+    against its base with ``overrides`` (``--set`` assignments) before ``overwrite`` deletes an earlier
+    sweep in the folder (:func:`start_over`, refused with a shared ``storage``); the sweep file stays,
+    should it lie there."""
+    spec, folder = _load_sweep(spec_or_file, out, tuple(overrides))
     if overwrite:
         start_over(folder, "sweep", keep=spec.path, storage=storage)
     check_new(folder, "sweep", keep=spec.path)
@@ -39,13 +41,13 @@ def resolve_sweep(
 
 
 def _load_sweep(
-    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None
+    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None, overrides: tuple[str, ...]
 ) -> tuple[Sweep, Path]:
     with optuna_quietly():  # on use (see the imports)
         from vislab.experiments.sweeps.spec import load_sweep
 
     if not isinstance(spec_or_file, Mapping):
-        spec = load_sweep(spec_or_file)
+        spec = load_sweep(spec_or_file, overrides)
         return spec, Path(out) if out is not None else Path("runs") / f"sweep-{spec.name}"
     tree = dict(spec_or_file)
     name = str(tree.setdefault("name", "sweep"))
@@ -56,7 +58,7 @@ def _load_sweep(
         path.write_text(yaml.safe_dump(tree, sort_keys=False))
     except yaml.YAMLError as e:
         raise UserError(f"the sweep spec holds a value YAML cannot write: {e}") from None
-    return load_sweep(path), folder
+    return load_sweep(path, overrides), folder
 
 
 def sweep(
@@ -97,11 +99,11 @@ def sweep(
         from vislab.experiments.sweeps.runner import run_sweep
         from vislab.report.build import build_report
 
-    spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage)
+    sets = suite_overrides(data, epochs, assignments(overrides))
+    spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)
     study = run_sweep(
-        spec, folder, trials=trials, timeout=timeout, storage=storage,
-        overrides=suite_overrides(data, epochs, assignments(overrides)), narrow=narrow,
+        spec, folder, trials=trials, timeout=timeout, storage=storage, overrides=sets, narrow=narrow,
         narrow_trials=narrow_trials, quiet=quiet is not False, log=log,
         on_results=report_hook(log) if report else None, curves=curves,
     )  # fmt: skip

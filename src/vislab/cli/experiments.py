@@ -211,10 +211,11 @@ def sweep_run(
     --trials is the total the study should hold: a re-run trains only what is missing."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
+    from vislab.experiments.suites.spec import suite_overrides
     from vislab.experiments.sweeps.study import default_storage, load_existing_study
     from vislab.experiments.sweeps.trials import best_table
 
-    _, folder = resolve_sweep(file, out)
+    _, folder = resolve_sweep(file, out, overrides=suite_overrides(data, epochs, set_ or []))
     study = sweep(
         file,
         out=folder,

@@ -9,7 +9,6 @@ parameters: at once when its process is known dead on this host, else when its h
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
@@ -20,13 +19,12 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.config import apply_override, build_config, config_differences
-from vislab.data.sources import require_source
+from vislab.config import build_config, config_differences
 from vislab.errors import TrainingInterrupted, UserError
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed
 from vislab.experiments.sweeps.results import ResultsHook, finish, write_sweep_info
-from vislab.experiments.sweeps.space import apply_values, decode, grid_size, narrowed, space_yaml
-from vislab.experiments.sweeps.spec import Sweep, to_distribution
+from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
+from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution
 from vislab.experiments.sweeps.study import (
     default_storage,
     fail_dead_trials,
@@ -35,7 +33,6 @@ from vislab.experiments.sweeps.study import (
     requeue,
 )
 from vislab.experiments.sweeps.trials import best
-from vislab.models import check_model_options
 
 MAX_FAILURES_IN_A_ROW = 3
 
@@ -48,15 +45,6 @@ def count_busy(study: optuna.Study) -> int:
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         )
     )
-
-
-def base_tree(sweep: Sweep, overrides: list[str] | tuple) -> dict:
-    """The sweep's base config with command-line overrides applied (suggested values come on top)."""
-    tree = copy.deepcopy(sweep.base)
-    for assignment in overrides:
-        apply_override(tree, assignment)
-    build_config(tree, source=f"sweep '{sweep.name}' base")  # fail early on a bad base
-    return tree
 
 
 def run_stage(
@@ -78,8 +66,7 @@ def run_stage(
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
     study = _join_study(sweep, open_storage(storage_url), study_name, log)
-    base = base_tree(sweep, overrides)
-    _check_space(base, sweep.distributions)
+    base = base_tree(sweep.base, overrides, f"sweep '{sweep.name}' base")
     _check_same_base(study, base)
     write_sweep_info(out, sweep, study, storage_url)
     fail_dead_trials(study, log)
@@ -160,23 +147,6 @@ def _work(
                 f"{failures} trials in a row failed; stopping this worker. "
                 f"Last error: {objective.last_error}"
             )
-
-
-def _check_space(base: dict, distributions: dict) -> None:
-    """Every space key is a config key (or an option of the base's model) — else every trial would fail."""
-    probe = copy.deepcopy(base)
-    first = {
-        key: decode(
-            d.choices[0] if isinstance(d, optuna.distributions.CategoricalDistribution) else d.low
-        )
-        for key, d in distributions.items()
-    }
-    apply_values(probe, first)
-    # unknown keys / bad values: ConfigError naming them
-    cfg = build_config(probe, source="sweep space")
-    require_source(cfg.data.name)
-    if "model.name" not in distributions:  # (a space over models mixes their options)
-        check_model_options(cfg.model.name, cfg.model.kwargs())
 
 
 def _check_same_base(study: optuna.Study, base: dict) -> None:

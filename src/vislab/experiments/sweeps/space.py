@@ -22,7 +22,9 @@ from optuna.distributions import (
 )
 
 from vislab.config import build_config, set_dotted
+from vislab.data.sources import require_source
 from vislab.errors import ConfigError
+from vislab.models import check_model_options
 
 
 def encode(choice: Any) -> Any:
@@ -100,11 +102,11 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
 
 
 def check_values(base: dict, distributions: dict[str, BaseDistribution], source: str) -> None:
-    """Build a config from the base and each value a trial can draw at the edges of the space: every
-    categorical choice, the low and high of each range and, of a float range, a fractional value (an int
-    config key needs ``type: int``). ConfigError naming the space key, the value and the schema's message:
-    a bad value is refused before any trial, not in the trial that draws it."""
-    build_config(base, source=f"{source}, its base")
+    """Build a config from a valid base (with the command line's overrides) and each value a trial can draw
+    at the edges of the space: every categorical choice, the low and high of each range and, of a float
+    range, a fractional value (an int config key needs ``type: int``). ConfigError naming the space key, the
+    value and the schema's message: a bad value is refused before any trial, not in the trial that draws it.
+    The first values also name a data source and (the model not swept) model options that exist."""
     # list items (model.widths.1) are set together: the other items at their first value
     items = {key: _probes(d)[0] for key, d in distributions.items() if _is_item(key)}
     for key, d in distributions.items():
@@ -124,6 +126,17 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
                     f"Invalid sweep ({source}): space '{key}': {what} an invalid config:\n  {why}\n"
                     f"Fix the space entry '{key}': {fix}."
                 ) from None
+    _check_first_values(base, distributions)
+
+
+def _check_first_values(base: dict, distributions: dict[str, BaseDistribution]) -> None:
+    """The config of the space's first values names a data source and options its model takes."""
+    tree = copy.deepcopy(base)
+    apply_values(tree, {key: _probes(d)[0] for key, d in distributions.items()})
+    cfg = build_config(tree, source="sweep space")
+    require_source(cfg.data.name)
+    if "model.name" not in distributions:  # (a space over models mixes their options)
+        check_model_options(cfg.model.name, cfg.model.kwargs())
 
 
 def _probes(d: BaseDistribution) -> list[Any]:

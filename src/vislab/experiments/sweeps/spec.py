@@ -21,6 +21,7 @@ A loaded sweep is a :class:`Sweep`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,7 +34,16 @@ from optuna.distributions import (
 )
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from vislab.config import ConfigBase, SpecFile, find_yaml, read_base, read_yaml, validate
+from vislab.config import (
+    ConfigBase,
+    SpecFile,
+    apply_override,
+    build_config,
+    find_yaml,
+    read_base,
+    read_yaml,
+    validate,
+)
 from vislab.experiments.sweeps.space import check_values, encode, space_yaml
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
@@ -167,9 +177,20 @@ def builtin_sweeps() -> list[str]:
     return sorted(f.stem for f in SWEEP_DIR.glob("*.yaml"))
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def base_tree(base: dict, overrides: list[str] | tuple, source: str) -> dict:
+    """A sweep's base config with the command line's overrides (``--data``/``--epochs``/``--set``) applied:
+    what each trial's suggested values go on top of. ConfigError naming ``source`` if that is no config."""
+    tree = copy.deepcopy(base)
+    for assignment in overrides:
+        apply_override(tree, assignment)
+    build_config(tree, source=source + (" with the command line's options" if overrides else ""))
+    return tree
+
+
+def load_sweep(path: str | Path, overrides: list[str] | tuple = ()) -> Sweep:
     """Read and check a sweep file (or a built-in sweep name; a W&B sweep file is translated first) into a
-    :class:`Sweep`; ConfigError naming the file and the key path of each mistake."""
+    :class:`Sweep`; ConfigError naming the file and the key path of each mistake. Its space is checked
+    against its base with ``overrides``, as its trials will be built."""
     p = find_yaml(path, SWEEP_DIR)
     expect = "a mapping with base:, space:, metric: ... (or a W&B sweep: method:, parameters:, ...)"
     tree = read_yaml(p, kind="sweep", builtin_dir=SWEEP_DIR, builtin_word="sweep", expect=expect)
@@ -180,7 +201,7 @@ def load_sweep(path: str | Path) -> Sweep:
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
     base = read_base(spec.base, p)
     distributions = {key: param.distribution() for key, param in spec.space.items()}
-    check_values(base, distributions, str(p))
+    check_values(base_tree(base, overrides, f"{p}, its base"), distributions, str(p))
     return Sweep(
         name=spec.name or p.stem,
         path=p,
