@@ -18,8 +18,7 @@ from vislab.data import download as dl
 from vislab.data.sources import idx, load_source
 from vislab.data.split import make_splits
 from vislab.errors import DataError
-from vislab.experiments.sweeps.spec import base_tree
-from vislab.experiments.sweeps.spec import load_sweep
+from vislab.experiments.sweeps.spec import base_tree, load_sweep
 from vislab.models import build_model
 from vislab.predict import load_model
 

@@ -60,6 +60,11 @@ def test_rerun_with_other_epochs_keeps_the_finished_runs_and_calls_none_failed(
     args = ["suite", spec, "--out", out, "-q", "--no-report"]
     assert cli(capsys, *args)[0] == 0
     first = (out / "mlp" / "summary.json").read_text()
+    trained_by = {
+        r: json.loads((out / r / "summary.json").read_text())["trained_by"]
+        for r in ("mlp", "majority")
+    }
+    assert trained_by == {"mlp": "optimizer", "majority": "fit_arrays"}  # what a re-run reads
 
     train_spy.clear()
     code, text = cli(capsys, *args, "--epochs", "2")

@@ -69,7 +69,11 @@ def test_a_base_valid_only_with_the_command_lines_options_is_checked_with_them(t
     path.write_text(
         yaml.safe_dump(
             {
-                "base": {"data": {"name": "digits"}, "model": {"name": "mlp"}, "train": {"epochs": 0}},
+                "base": {
+                    "data": {"name": "digits"},
+                    "model": {"name": "mlp"},
+                    "train": {"epochs": 0},
+                },
                 "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
             }
         )

@@ -16,8 +16,7 @@ from vislab.config import build_config
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps import space as sp
-from vislab.experiments.sweeps.spec import base_tree
-from vislab.experiments.sweeps.spec import load_sweep
+from vislab.experiments.sweeps.spec import base_tree, load_sweep
 from vislab.experiments.sweeps.study import load_existing_study
 from vislab.models import build_model
 

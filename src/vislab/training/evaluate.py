@@ -134,8 +134,10 @@ def finish_run(
     test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)
     scores = Scores(val, test, test_time)
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
-    summary.update(world_size=dist.world, precision=precision.name, versions=library_versions())
-    summary.update(**peak_memory(device))
+    summary.update(
+        trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name
+    )
+    summary.update(versions=library_versions(), **peak_memory(device))
     summary.update(setup_s=round(loop.setup_s, 3), eval_s=round(time.perf_counter() - started, 3))
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)  # before the figures: a figure that fails loses no result

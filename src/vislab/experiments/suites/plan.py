@@ -76,9 +76,12 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
 def _fitted(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a finished run of a model fitted once (``trained_by="fit_arrays"``: the
     majority baseline, an SVM) rather than trained by epochs."""
-    if not is_complete(RunDir(run_dir).read_summary()):
+    summary = RunDir(run_dir).read_summary()
+    if not is_complete(summary):
         return False
-    try:
+    if "trained_by" in summary:
+        return summary["trained_by"] == "fit_arrays"
+    try:  # a run from before summary.json recorded it
         model, _ = load_model(run_dir)
     except UserError:  # e.g. the user's model code changed since: treat it as trained by epochs
         return False
