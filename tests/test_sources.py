@@ -114,6 +114,18 @@ def test_cifar_use_test_only_needs_test_batch(tmp_path):
     assert data.class_names == CIFAR_CLASSES  # built-in names without batches.meta
 
 
+def test_cifar_with_its_test_batch_only_suggests_training_on_it(tmp_path):
+    write_cifar(tmp_path, files=["test_batch"], meta=False)
+    with pytest.raises(DataError) as e:
+        load_source(cfg("cifar10", tmp_path))
+    assert "missing data_batch_1" in str(e.value)
+    assert "--set 'data.use=[test]' --set 'data.split=[8000,1000,1000]'" in str(e.value)
+    (tmp_path / "test_batch").unlink()
+    with pytest.raises(DataError) as e:
+        load_source(cfg("cifar10", tmp_path))
+    assert "data.use=[test]" not in str(e.value)  # no test set here to train on instead
+
+
 def test_cifar_tarball_is_extracted(tmp_path):
     written = write_cifar_tarball(tmp_path / "cifar-10-python.tar.gz")
     data = load_source(cfg("cifar10", tmp_path))

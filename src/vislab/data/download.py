@@ -262,3 +262,12 @@ def missing_files(
         f"default folder '{DEFAULT_DATA_ROOT}'), or point data.root at the folder that holds them."
         + (f" {hint}" if hint else "")
     )
+
+
+def test_set_only_hint(n_test: int) -> str:
+    """How to train on a dataset's test set alone, when only its train files are missing."""
+    return (
+        f"Only the test set is here: train on its {n_test:,} images alone with --set 'data.use=[test]' "
+        f"--set 'data.split=[{n_test * 8 // 10},{n_test // 10},{n_test // 10}]' (a seeded, stratified "
+        f"train/val/test split of them)."
+    )

@@ -251,12 +251,15 @@ def _locate(fmt: CifarFormat, root: Path, needed: list[str], download: bool) -> 
     missing = [n for n in needed if not (best / n).is_file()]
     extra = "" if fmt.meta in needed else f", plus {fmt.meta}"
     looked = ", ".join(f"'{d}'" for d in _candidates(fmt, root))
+    test_only = set(missing) <= {n for k, names in fmt.sets.items() if k != "test" for n in names}
+    test_here = all((best / n).is_file() for n in fmt.sets["test"])
+    hint = f" {dl.test_set_only_hint(10_000)}" if test_only and test_here else ""
     raise DataError(
         f"{fmt.title} data not found under '{root}' (looked in {looked}): missing {', '.join(missing)} "
         f"in '{best}'. Put the official python batches ({', '.join(needed)}{extra}) in '{best}', or the "
         f"official tarball {fmt.tarball} in '{root}', from {fmt.url} — or set data.download=true to fetch "
         f"it (data.download=auto fetches only into the default folder '{DEFAULT_DATA_ROOT}'), or point "
-        f"data.root at the folder."
+        f"data.root at the folder.{hint}"
     )
 
 

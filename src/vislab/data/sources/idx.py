@@ -213,10 +213,7 @@ def _test_set_only_hint(folders: list[Path], missing: list[str]) -> str:
     test_here = all(_find(folders, s) is not None for s in _FILES["test"])
     if not test_here or not set(missing) <= set(_FILES["train"]):
         return ""
-    return (
-        "Only the test set is here: train on its 10,000 images alone with --set 'data.use=[test]' "
-        "--set 'data.split=[8000,1000,1000]' (a seeded, stratified train/val/test split of them)."
-    )
+    return dl.test_set_only_hint(10_000)
 
 
 @register_source("mnist")
