@@ -236,5 +236,5 @@ def test_an_unwritable_folder_is_named_with_a_fix_the_command_has(
     monkeypatch.setattr(build, "build_report", refused)
     monkeypatch.setattr(predict, "evaluate_checkpoint", refused)
     code, text = cli(capsys, *[a.replace("RUN", str(tmp_path)) for a in argv])
-    assert code == 1 and fix in one_line(text)
+    assert code == 2 and fix in one_line(text)  # a path the user chose, as paper's --out
     assert f"cannot write '{tmp_path / 'figures'}/'" in one_line(text) and ".tmp-" not in text

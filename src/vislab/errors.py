@@ -18,7 +18,9 @@ type                       exit  meaning
 ``TrainingInterrupted``    130   stopped by a signal after saving a resumable checkpoint
 =========================  ====  ===========================================================
 
-The CLI prints ``str(error)`` (no traceback) and exits with ``error.exit_code``; any other exception
+The CLI prints ``str(error)`` (no traceback) and exits with ``error.exit_code``. An ``OSError`` from
+writing a file is named with its path and the fix: exit 2 for a path that cannot be written (read-only,
+forbidden, a file where a folder should be), 1 for a full disk or an I/O error. Any other exception
 is a bug. ``MetricsInputError`` is for callers of the Python API (wrong tensors), not a CLI outcome.
 """
 

@@ -290,9 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         err.print(_HOST_MEMORY.format(eval=""), soft_wrap=True)
         return 1
     except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
-        if not _environment_error(e, argv):
+        code = _environment_error(e, argv)
+        if code is None:
             raise
-        return 1
+        return code
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
         if not _out_of_memory(e):
             raise
@@ -330,15 +331,19 @@ def _said_by_rank_0() -> None:
             Path(mark).touch()
 
 
-def _environment_error(e: OSError, argv: list[str] | None = None) -> bool:
-    """Print what to do about a full disk or an unwritable path; False for any other OSError (a bug)."""
+def _environment_error(e: OSError, argv: list[str] | None = None) -> int | None:
+    """Print what to do about a full disk or an unwritable path, and return the exit code (errors.py: a
+    path the user chose that cannot be written 2, as ``UserError``; a full disk or an I/O error 1, as
+    ``RunFailed``); None for any other OSError (a bug)."""
     elsewhere = (
         "choose another --out"
         if _takes_out(argv)
         else "copy the folder somewhere writable and run the command on the copy"
     )
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = f"Free space, or {elsewhere}."
+        fix, code = f"Free space, or {elsewhere}.", 1
+    elif e.errno == errno.EIO:
+        fix, code = f"Check the disk, or {elsewhere}.", 1
     elif e.errno in (
         errno.EROFS,
         errno.EACCES,
@@ -346,18 +351,17 @@ def _environment_error(e: OSError, argv: list[str] | None = None) -> bool:
         errno.ENOTDIR,
         errno.EISDIR,
         errno.ENAMETOOLONG,
-        errno.EIO,
     ):
-        fix = f"Check the path and its permissions, or {elsewhere}."
+        fix, code = f"Check the path and its permissions, or {elsewhere}.", 2
     else:
-        return False
+        return None
     where = f" '{escape(str(_shown_path(e.filename)))}'" if e.filename else ""
     err.print(
         f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}",
         highlight=False,
         soft_wrap=True,
     )
-    return True
+    return code
 
 
 def _shown_path(filename: str | bytes | int) -> str | Path:
