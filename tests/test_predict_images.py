@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import vislab
 from conftest import cli, one_line, tiny_config
+from vislab.config import build_config
+from vislab.data.sources import load_source
 from vislab.errors import UserError
 from vislab.predict import load_image, to_uint8
 from vislab.training.trainer import train
@@ -87,3 +90,22 @@ def test_a_model_of_feature_vectors_points_to_eval_and_export(capsys, tmp_path, 
     text = one_line(out)
     assert "2-D feature vectors, not images" in text
     assert f"vislab eval {run}" in text and f"vislab export {run}" in text
+
+
+def test_a_model_of_feature_vectors_predicts_raw_features_in_python(tmp_path):
+    """RDFIA 1-ab's circles: Run.predict takes the raw 2-D points, normalised as in training, and its
+    top-1 answers on the test points score what Run.evaluate scores."""
+    run = tmp_path / "circles"
+    train(tiny_config("data.name=circles", "train.epochs=3"), run, quiet=True)
+    loaded = vislab.load_run(run)
+    data = load_source(build_config({"data": {"name": "circles"}}).data)
+    x, y = data.sets["test"].x, data.sets["test"].y
+    ranked = loaded.predict(x, top_k=2)
+    assert len(ranked) == len(x) and {c for c, _ in ranked[0]} == {"outer", "inner"}
+    top1 = np.array([["outer", "inner"].index(r[0][0]) for r in ranked])
+    assert (top1 == y).mean() == pytest.approx(loaded.evaluate("test")["acc"])
+    assert loaded.predict([0.1, -0.2], top_k=1)[0][0][0] in ("outer", "inner")  # one vector
+    for wrong, said in (([[1.0, 2.0, 3.0]], "shape (1, 3)"), ("a.png", "str of images")):
+        with pytest.raises(UserError) as e:
+            loaded.predict(wrong)
+        assert "2-D feature vectors" in str(e.value) and said in str(e.value)

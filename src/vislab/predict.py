@@ -303,15 +303,37 @@ def classify(
     """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array of
     :func:`image_shape`, through the run's input spec (centre crop, normalisation, test-time
     augmentation)."""
-    names, scored = record.model.class_names, record.inputs.wrap(model)
-    k = min(top_k, len(names))
-    out = []
-    for arr in arrays:
-        with torch.inference_mode():
-            probs = torch.softmax(scored(record.inputs.images([arr])), 1)[0]
-        p, idx = probs.topk(k)
-        out.append([(str(names[i]), float(q)) for q, i in zip(p.tolist(), idx.tolist())])
-    return out
+    scored = record.inputs.wrap(model)
+    with torch.inference_mode():
+        probs = [torch.softmax(scored(record.inputs.images([arr])), 1)[0] for arr in arrays]
+    return [_ranked(p, record.model.class_names, top_k) for p in probs]
+
+
+def classify_features(
+    model: torch.nn.Module, record: RunRecord, vectors: np.ndarray, top_k: int = 3
+) -> list[Ranked]:
+    """Top-k (class name, probability) pairs, best first, for each raw feature vector (a row of an N×D
+    array, or one D-vector) of a model of feature vectors, normalised as in training."""
+    (dim,) = record.inputs.sample_shape
+    try:
+        x = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError):  # image files, PIL images, ragged lists
+        x = None
+    x = x[None] if x is not None and x.ndim == 1 else x
+    if x is None or x.ndim != 2 or x.shape[1] != dim:
+        given = f"an array of shape {x.shape}" if x is not None else f"a {type(vectors).__name__} of images"
+        raise UserError(
+            f"this model takes {dim}-D feature vectors, not {given}: give an N×{dim} array of raw "
+            f"features (or one vector of {dim} numbers)."
+        )
+    with torch.inference_mode():
+        probs = torch.softmax(model(record.inputs.prepare(torch.from_numpy(x))), 1)
+    return [_ranked(p, record.model.class_names, top_k) for p in probs]
+
+
+def _ranked(probs: torch.Tensor, names: list[str], top_k: int) -> Ranked:
+    p, idx = probs.topk(min(top_k, len(names)))
+    return [(str(names[i]), float(q)) for q, i in zip(p.tolist(), idx.tolist())]
 
 
 def image_shape(record: RunRecord, target: str | Path = "RUN") -> tuple[int, int, int]:

@@ -92,16 +92,26 @@ class Run:
         """Top-k (class, probability) pairs, best first, per image: file paths, PIL images or numpy arrays
         (H×W, H×W×C or C×H×W; uint8 0-255, float 0-1, 16-bit or other ranges rescaled as
         ``vislab.predict.to_uint8`` says; an N×H×W×C array is N images). Images are
-        resized to the model's input and normalised as in training.
+        resized to the model's input and normalised as in training. A model of feature vectors (circles)
+        takes an N×D array of raw features (or one D-vector).
 
         >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)
+        >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
-        from vislab.predict import classify, image_array, image_shape, load_model
+        from vislab.predict import (
+            classify,
+            classify_features,
+            image_array,
+            image_shape,
+            load_model,
+        )
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
         model, record = load_model(self.path, trust_code)
+        if not record.inputs.is_image:
+            return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
         arrays = [image_array(img, shape) for img in _as_list(images)]
         return classify(model, record, arrays, top_k)
