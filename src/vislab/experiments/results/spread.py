@@ -33,16 +33,19 @@ class Spread(float):
     with ``std`` (sample standard deviation, ddof=1; None for a single run), ``n`` and the ``values``."""
 
     std: float | None
-    n: int
     values: tuple[float, ...]
 
     def __new__(cls, values: Sequence[float]) -> Spread:
         vals = np.asarray([float(v) for v in values], dtype=float)
         self = super().__new__(cls, float(vals.mean()))
         self.std = float(vals.std(ddof=1)) if len(vals) > 1 else None
-        self.n = len(vals)
         self.values = tuple(float(v) for v in vals)
         return self
+
+    @property
+    def n(self) -> int:
+        """The number of runs."""
+        return len(self.values)
 
 
 def spread_of(values: Sequence[float | None]) -> Spread | None:
