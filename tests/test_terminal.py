@@ -173,3 +173,17 @@ def test_the_best_trials_table_ranks_complete_trials():
     assert table.headers == ["trial", "val_pacc", "lr"]
     assert table.rows == [["1", "0.9000", "0.01"], ["2", "0.7000", "0.001"]]
     assert table.title == "study s: best 2 by val_pacc (maximize); 3 complete, 1 fail"
+
+
+def test_train_quiet_prints_plain_lines_without_the_bar(capsys, monkeypatch, tmp_path):
+    """`vislab train --quiet`: its help says "Plain lines, no progress bar" — the epoch and result lines,
+    and the display it installs offers no bar (it printed nothing at all)."""
+    from conftest import cli
+
+    bars: list[RichDisplay] = []
+    monkeypatch.setattr(RichDisplay, "live_bar", lambda self: bars.append(self))  # None: no bar
+    sets = ["data.name=digits", "data.limit=200", "model.name=mlp", "train.epochs=1"]
+    args = [a for s in sets for a in ("--set", s)]
+    code, text = cli(capsys, "train", *args, "--out", tmp_path / "run", "--quiet")
+    assert code == 0 and "epoch 1/1" in text and "done: val acc" in text, text
+    assert [shown.bars for shown in bars] == [False]

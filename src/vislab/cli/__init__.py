@@ -111,15 +111,16 @@ def train(
         first = default_run_dir(cfg) if cfg is not None and out is None else None
         raise WorkersEnded(launch_torchrun(nproc, sys.argv[1:], first))
     cfg = load_config(config, set_ or [])
-    train_config(
-        cfg,
-        resume if resume is not None else out,
-        resume=resume is not None,
-        overwrite=overwrite,
-        quiet=quiet,
-        trust_code=trust_code,
-        epochs=epochs if resume is not None else None,
-    )
+    with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
+        train_config(
+            cfg,
+            resume if resume is not None else out,
+            resume=resume is not None,
+            overwrite=overwrite,
+            quiet=False,  # --quiet: the lines without the bar
+            trust_code=trust_code,
+            epochs=epochs if resume is not None else None,
+        )
 
 
 def _check_resume_args(

@@ -79,11 +79,15 @@ class RichBar:
 
 
 class RichDisplay:
-    """rich's bars on an interactive stderr; plain text (the layers' own) anywhere else."""
+    """rich's bars on an interactive stderr; plain text (the layers' own) anywhere else, or everywhere
+    without ``bars`` (``--quiet``)."""
+
+    def __init__(self, bars: bool = True):
+        self.bars = bars
 
     def live_bar(self) -> RichBar | None:
         console = Console(stderr=True)
-        return RichBar(console) if console.is_terminal else None  # False in a notebook too
+        return RichBar(console) if self.bars and console.is_terminal else None  # not in a notebook
 
     @contextlib.contextmanager
     def download_bar(self, name: str, total: int | None, done: int) -> Iterator[Advance]:
