@@ -213,6 +213,7 @@ def test_run_suite_and_compare(own_run, tmp_path):
     table = vislab.compare({"a": res.runs["mlp"], "b": tmp_path / "qs" / "cnn"})
     assert list(table["run"]) == ["a", "b"] and "test_acc" in table.columns
     assert table["test_acc"].tolist() == res.table["test_acc"].tolist()[1:]
+    assert list(vislab.compare(str(tmp_path / "qs" / "cnn"))["run"]) == ["cnn"]  # one run
     assert "<table" in res._repr_html_()
 
 

@@ -164,11 +164,13 @@ def load_run(path: str | Path) -> Run:
 
 
 def compare(
-    runs: Sequence[Run | str | Path] | Mapping[str, Run | str | Path], reported: dict | None = None
+    runs: Run | str | Path | Sequence[Run | str | Path] | Mapping[str, Run | str | Path],
+    reported: dict | None = None,
 ) -> pd.DataFrame:
     """The comparison table of finished runs (columns as results.csv: run, train_acc, val_acc, ...,
-    params, best_epoch); a list is named by folder, a mapping by its keys. ``reported``: a suite's
-    ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
+    params, best_epoch); a list is named by folder, a mapping by its keys, a single run is a list of one.
+    ``reported``: a suite's ``reported:`` block, whose figures join as ``<key>_reported_<source>``
+    columns (as in results.csv).
 
     >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")
     """
@@ -176,6 +178,8 @@ def compare(
 
     from vislab.experiments.results.table import columns, table_rows
 
+    if isinstance(runs, (Run, str, Path)):  # one run (a string is no list of runs)
+        runs = [runs]
     named = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
     summaries: dict[str, dict] = {}
     for name, r in named:
