@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ from vislab.errors import ConfigError, UserError
 from vislab.models.hooks import BoundHooks, TokenGrid, register_library_hooks
 from vislab.models.options import patch_sizes, pretrained_skipped, require_image_input
 from vislab.models.registry import register_model_prefix
-from vislab.models.weights import read_state_dict
+from vislab.models.weights import note, read_state_dict
 
 INSTALL = "pip install 'vislab[timm]'"
 
@@ -132,7 +133,7 @@ def build_timm(
         else {}
     )
     base = dict(num_classes=num_classes, in_chans=c, img_size=(h, w))
-    with hub_offline():
+    with hub_offline(), _quiet_loading():
         model = _create(timm, name, {**base, **extra}, kwargs, file)
     _check_input_size(model, name, h, w)
     _check_patches(model, name, h, w)
@@ -204,6 +205,19 @@ def _create(
         ) from None
 
 
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """timm logs every key of a weights file that its model lacks (several KB for another architecture's
+    file): vislab checks the file itself (:func:`_load_matching`) and says what it did not take."""
+    builder = logging.getLogger("timm.models._builder")
+    level = builder.level
+    builder.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        builder.setLevel(level)
+
+
 def _load_matching(model: nn.Module, file: Path, name: str) -> None:
     """timm loads a weights file non-strictly (and drops its classifier whenever num_classes != 1000): reload
     every tensor whose name and shape fit, so a file of this very model round-trips, and refuse a file of
@@ -217,6 +231,11 @@ def _load_matching(model: nn.Module, file: Path, name: str) -> None:
             f"architecture). Give a weights file of {name}."
         )
     model.load_state_dict(fits, strict=False)
+    head = getattr(model, "pretrained_cfg", {}).get("classifier")
+    if isinstance(head, str) and any(k.startswith(f"{head}.") and k not in fits for k in own):
+        note(
+            f"timm:{name}: re-initialised {head} (no fitting tensor in '{file.name}'); the rest is from it."
+        )
 
 
 def _check_input_size(model: nn.Module, name: str, h: int, w: int) -> None:
