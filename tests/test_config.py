@@ -105,3 +105,22 @@ def test_a_stored_config_from_an_older_vislab_differs_only_where_values_differ()
     assert config_differences(stored, wanted) == []
     stored["train"]["epochs"] = 7
     assert config_differences(stored, wanted) == [f"train.epochs: 7 → {wanted['train']['epochs']}"]
+
+
+def test_every_config_key_is_in_the_readmes_config_table():
+    """A user reads the keys in the README's table: each key of each section is named in its row."""
+    import re
+
+    from conftest import REPO
+    from vislab.config.schema import Config
+
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*)\|$", readme, re.M))
+    missing = [
+        f"{section}.{key}"
+        for section, field in Config.model_fields.items()
+        if section != "model"  # a model's own kwargs: the models table
+        for key in field.annotation.model_fields
+        if f"`{key}`" not in rows.get(section, "")
+    ]
+    assert not missing, f"not in README.md's config table: {missing}"
