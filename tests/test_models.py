@@ -978,3 +978,15 @@ def test_num_classes_or_input_shape_as_a_model_option_is_a_config_error(capsys, 
     for key in ("num_classes=3", "input_shape=[1,8,8]"):
         code, text = cli(capsys, "train", *tiny_sets(f"model.name={model}", f"model.{key}"))
         assert code == 2 and "is not an option" in text and f"model.{key.split('=')[0]}" in text
+
+
+@pytest.mark.parametrize("name", ["vit", "timm:vit_tiny_patch16_224"])
+def test_patches_that_do_not_tile_the_images_name_the_sizes_that_do(capsys, name):
+    """RDFIA 1-e: data.resize=30 with 7×7 patches — the message names the resizes that tile (28, 35),
+    not data.resize alone, which the user gave."""
+    if name.startswith("timm:"):
+        pytest.importorskip("timm")
+    extra = ["depth=1", "embed_dim=16", "num_heads=2"]
+    sets = [a for s in ["patch_size=7", *extra] for a in ("--set", s)]
+    code, out = run(capsys, "model", "info", name, "--input", "1x30x30", *sets)
+    assert code == 2 and "data.resize=28 or 35 (a multiple of 7)" in " ".join(out.split()), out

@@ -47,6 +47,14 @@ def patch_sizes(h: int, w: int) -> list[int]:
     return [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
 
 
+def resize_hint(patch: int, side: int) -> str:
+    """How data.resize makes ``patch``×``patch`` patches tile square images: the multiples of ``patch``
+    around ``side`` (a data.resize the user gave may be the culprit)."""
+    below = side // patch * patch
+    sizes = [s for s in (below, below + patch) if s > 0]
+    return f"data.resize={' or '.join(map(str, sizes))} (a multiple of {patch})"
+
+
 _skip_pretrained = [0]
 
 

@@ -31,7 +31,12 @@ import torch.nn as nn
 
 from vislab.errors import ConfigError, UserError
 from vislab.models.hooks import BoundHooks, TokenGrid, register_library_hooks
-from vislab.models.options import patch_sizes, pretrained_skipped, require_image_input
+from vislab.models.options import (
+    patch_sizes,
+    pretrained_skipped,
+    require_image_input,
+    resize_hint,
+)
 from vislab.models.registry import register_model_prefix
 from vislab.models.weights import note, read_state_dict
 
@@ -263,7 +268,8 @@ def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:
     if h % ph or w % pw:
         raise UserError(
             f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
-            f"model.patch_size to one of {', '.join(map(str, patch_sizes(h, w)))}, or resize with data.resize."
+            f"model.patch_size to one of {', '.join(map(str, patch_sizes(h, w)))}, or resize the images "
+            f"with {resize_hint(ph, min(h, w))}."
         )
 
 

@@ -49,6 +49,7 @@ from vislab.models.options import (
     merge_options,
     patch_sizes,
     require_image_input,
+    resize_hint,
 )
 from vislab.models.registry import register_model
 
@@ -388,7 +389,8 @@ def _check_patch_size(patch_size: int, h: int, w: int) -> None:
     if h % patch_size or w % patch_size:
         raise UserError(
             f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
-            f"Valid patch sizes for {h}×{w}: {', '.join(map(str, patch_sizes(h, w)))} (or resize with data.resize)."
+            f"Valid patch sizes for {h}×{w}: {', '.join(map(str, patch_sizes(h, w)))}; or resize the images "
+            f"with {resize_hint(patch_size, min(h, w))}."
         )
 
 
