@@ -126,6 +126,13 @@ def test_cifar_with_its_test_batch_only_suggests_training_on_it(tmp_path):
     assert "data.use=[test]" not in str(e.value)  # no test set here to train on instead
 
 
+def test_cifar_one_folder_below_the_root_is_named(tmp_path):
+    write_cifar(tmp_path / "cifar" / "cifar-10-batches-py")
+    with pytest.raises(DataError) as e:
+        load_source(cfg("cifar10", tmp_path))
+    assert f"set data.root={tmp_path / 'cifar'}" in str(e.value)
+
+
 def test_cifar_tarball_is_extracted(tmp_path):
     written = write_cifar_tarball(tmp_path / "cifar-10-python.tar.gz")
     data = load_source(cfg("cifar10", tmp_path))

@@ -253,7 +253,7 @@ def _locate(fmt: CifarFormat, root: Path, needed: list[str], download: bool) -> 
     looked = ", ".join(f"'{d}'" for d in _candidates(fmt, root))
     test_only = set(missing) <= {n for k, names in fmt.sets.items() if k != "test" for n in names}
     test_here = all((best / n).is_file() for n in fmt.sets["test"])
-    hint = f" {dl.test_set_only_hint(10_000)}" if test_only and test_here else ""
+    hint = f" {dl.test_set_only_hint(10_000)}" if test_only and test_here else _deeper(fmt, root)
     raise DataError(
         f"{fmt.title} data not found under '{root}' (looked in {looked}): missing {', '.join(missing)} "
         f"in '{best}'. Put the official python batches ({', '.join(needed)}{extra}) in '{best}', or the "
@@ -261,6 +261,15 @@ def _locate(fmt: CifarFormat, root: Path, needed: list[str], download: bool) -> 
         f"it (data.download=auto fetches only into the default folder '{DEFAULT_DATA_ROOT}'), or point "
         f"data.root at the folder.{hint}"
     )
+
+
+def _deeper(fmt: CifarFormat, root: Path) -> str:
+    """Where the dataset's folder lies one level below ``root`` (data.root one folder too high)."""
+    try:
+        found = sorted(d for d in root.glob(f"*/{fmt.folder}") if d.is_dir())
+    except OSError:
+        return ""
+    return f" It is in '{found[0]}': set data.root={found[0].parent}." if found else ""
 
 
 def _check_file(fmt: CifarFormat, path: Path) -> None:
