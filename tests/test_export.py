@@ -283,3 +283,24 @@ def test_out_folder_gets_the_default_name(runs, capsys, tmp_path):
         tmp_path / "model.torchscript.json"
     ).is_file()
     assert "matches PyTorch within" in one_line(text)
+
+
+def test_recipe_says_how_16_bit_and_float_images_become_0_to_255(tmp_path):
+    """model.json's recipe, followed by hand on a 16-bit PNG and a float TIFF, gives predict's pixels."""
+    from vislab.export import recipe
+
+    steps = " ".join(recipe((1, 8, 8), "none"))
+    assert "rescaling, never clipping: a 16-bit image (values 0-65535) divided by 257" in steps
+    assert "a float image with values in [0, 1] times 255" in steps
+    assert "a JPEG decoded whole: no draft mode" in steps and "Image.BILINEAR" in steps
+    grey = np.random.default_rng(0).integers(0, 256, (20, 20)).astype(np.uint8)
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "sixteen_bit.png")
+    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "float.tiff")
+    for name, to_0_255 in (
+        ("sixteen_bit.png", lambda v: v / 257),
+        ("float.tiff", lambda v: v * 255),
+    ):
+        with Image.open(tmp_path / name) as img:
+            pixels = np.rint(to_0_255(np.array(img, np.float64))).astype(np.uint8)
+        by_hand = np.array(Image.fromarray(pixels).convert("L").resize((8, 8), Image.BILINEAR))
+        assert np.array_equal(by_hand[..., None], load_image(tmp_path / name, (1, 8, 8))), name

@@ -20,6 +20,7 @@ from fixtures import (
     cifar100_pickle_bytes,
     write_cifar100,
     write_cifar100_tarball,
+    write_image_folder,
     write_kmnist,
     write_svhn_mat,
 )
@@ -330,3 +331,80 @@ def test_unknown_dataset_lists_prefixes():
     assert "Did you mean 'cifar100'" in str(e.value)
     with pytest.raises(ConfigError, match=r"'torchvision:' needs a name after the colon"):
         load_source(DataConfig(name="torchvision:"))
+
+
+# ----------------------------------------------------------------------------- image folders
+def folder_sets(root) -> dict[str, list[str]]:
+    """Each set the folder source reads from ``root``: its size and class names."""
+    data = load_source(cfg("folder", root, image_size=8))
+    return {k: [len(v), *data.class_names] for k, v in data.sets.items()}
+
+
+@pytest.mark.parametrize(
+    "tops, culprits",
+    [
+        (["train", "test", "notes"], "split folders (test/, train/) with other folders (notes/)"),
+        (["Train", "Test", "extra"], "split folders (Test/, Train/) with other folders (extra/)"),
+        (["train", "cat"], "split folders (train/) with other folders (cat/)"),
+    ],
+)
+def test_split_folders_beside_other_folders_are_refused(tmp_path, capsys, tops, culprits):
+    root = tmp_path / "images"
+    for top in tops:
+        write_image_folder(root / top, classes=("cat", "dog"), per_class=1)
+    with pytest.raises(DataError) as e:
+        load_source(cfg("folder", root, image_size=8))
+    text = one_line(str(e.value))
+    assert f"data.root '{root}' mixes {culprits}" in text
+    assert "one folder of images per class (DIR/cat/*.png" in text  # the two layouts vislab reads
+    assert "split folders only, each holding the class folders (DIR/train/cat/*.png" in text
+    # the command stops before training: exit 2 and the message
+    sets = ["data.name=folder", f"data.root={root}", "data.image_size=8"]
+    code, out = cli(
+        capsys, "train", *[x for s in sets for x in ("--set", s)], "--out", tmp_path / "r"
+    )
+    assert code == 2 and culprits in one_line(out) and "Traceback" not in out, out
+
+
+def test_split_folders_in_any_case_and_with_long_names(tmp_path):
+    for top, n in (("Training", 2), ("Validation", 1), ("TEST", 1)):
+        write_image_folder(tmp_path / "a" / top, classes=("cat", "dog"), per_class=n)
+    assert folder_sets(tmp_path / "a") == {
+        "train": [4, "cat", "dog"],
+        "val": [2, "cat", "dog"],
+        "test": [2, "cat", "dog"],
+    }
+    write_image_folder(tmp_path / "b" / "train", classes=("cat", "dog"), per_class=1)
+    write_image_folder(tmp_path / "b" / "valid", classes=("cat",), per_class=1)
+    assert folder_sets(tmp_path / "b") == {"train": [2, "cat", "dog"], "val": [1, "cat", "dog"]}
+    # two folders for one split, a test/ without train/: refused, named
+    write_image_folder(tmp_path / "b" / "val", classes=("dog",), per_class=1)
+    with pytest.raises(DataError, match=r"'.*b/val' and '.*b/valid' both hold the val split"):
+        load_source(cfg("folder", tmp_path / "b"))
+    write_image_folder(tmp_path / "c" / "test", classes=("cat",), per_class=1)
+    with pytest.raises(DataError, match=r"has split folders \(test/\) but no train/"):
+        load_source(cfg("folder", tmp_path / "c"))
+
+
+def test_a_class_named_like_a_split_is_still_a_class(tmp_path):
+    """CIFAR-100 has a class 'train': a folder of its images (no sub-folders) is a class folder."""
+    write_image_folder(tmp_path, classes=("bus", "train", "Test"), per_class=1)
+    assert folder_sets(tmp_path) == {"train": [3, "Test", "bus", "train"]}
+
+
+def test_every_undecodable_image_is_named_in_one_error(tmp_path, capsys):
+    files = write_image_folder(tmp_path, classes=("cat", "dog"), per_class=2)
+    bad = [tmp_path / c / f"broken_{i:02d}.png" for c in ("cat", "dog") for i in range(6)]
+    for path in bad:
+        path.write_bytes(b"\x89PNG not really")
+    files["cat"][1].write_bytes(files["cat"][1].read_bytes()[:40])  # a JPEG cut short
+    with pytest.raises(DataError) as e:
+        load_source(cfg("folder", tmp_path, image_size=8))
+    text = str(e.value)
+    assert text.startswith("13 image file(s) cannot be decoded:")
+    named = [p for p in [files["cat"][1], *bad] if f"{p} (" in text]
+    assert len(named) == 10 and "... and 3 more" in text  # the first ten, the rest counted
+    assert f"{bad[0]} (UnidentifiedImageError: cannot identify image file)" in text
+    assert "Delete or replace them" in text
+    code, out = cli(capsys, "data", "info", "folder", "--set", f"data.root={tmp_path}")
+    assert code == 2 and "13 image file(s) cannot be decoded" in out and "Traceback" not in out

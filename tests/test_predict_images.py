@@ -109,3 +109,43 @@ def test_a_model_of_feature_vectors_predicts_raw_features_in_python(tmp_path):
         with pytest.raises(UserError) as e:
             loaded.predict(wrong)
         assert "2-D feature vectors" in str(e.value) and said in str(e.value)
+
+
+# ------------------------------------------------ one decoding: training on a folder sees predict's pixels
+def _trained_on(root, size: int) -> dict:
+    """Each image file of an image folder: the uint8 H×W×C array training on it sees."""
+    files = sorted(root.glob("*/*.*"))  # class folders and their files, in the source's order
+    cfg = build_config({"data": {"name": "folder", "root": str(root), "image_size": size}})
+    data = load_source(cfg.data)
+    assert len(files) == len(data.sets["train"])
+    return dict(zip(files, data.sets["train"].x))
+
+
+def test_a_16_bit_image_folder_trains_on_the_greys_predict_sees(tmp_path):
+    rng = np.random.default_rng(0)
+    for c in ("dark", "light"):
+        (tmp_path / c).mkdir()
+        grey = rng.integers(0, 256, (12, 12)).astype(np.uint8)
+        Image.fromarray(grey).save(tmp_path / c / "eight_bit.png")
+        Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / c / "sixteen_bit.png")
+    with Image.open(tmp_path / "dark" / "sixteen_bit.png") as i16:
+        assert i16.mode == "I;16"
+    seen = _trained_on(tmp_path, 8)
+    for c in ("dark", "light"):
+        eight, sixteen = tmp_path / c / "eight_bit.png", tmp_path / c / "sixteen_bit.png"
+        assert np.array_equal(seen[sixteen], seen[eight])  # greys, not a 0/255 silhouette
+        assert np.array_equal(seen[sixteen], load_image(sixteen, (1, 8, 8)))  # what predict sees
+    assert len(np.unique(seen[sixteen])) > 10
+
+
+def test_a_large_jpeg_trains_on_the_pixels_predict_sees(tmp_path):
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        coarse = Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+        coarse.resize((400, 400), Image.Resampling.BICUBIC).save(tmp_path / c / "photo.jpg")
+    Image.fromarray(rng.integers(0, 256, (30, 30), dtype=np.uint8)).save(
+        tmp_path / "b" / "grey.png"
+    )
+    for path, x in _trained_on(tmp_path, 32).items():  # an RGB folder: the grey image as RGB too
+        assert np.array_equal(x, load_image(path, (3, 32, 32))), path

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vislab.config import build_config
 from vislab.data import prepare_data
+from vislab.data.images import fit_image, to_uint8
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
@@ -39,9 +40,6 @@ from vislab.training.record import RunRecord
 #: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
 #: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says).
 ImageLike = str | Path | Image.Image | np.ndarray
-
-#: PIL modes of one channel deeper than 8 bits: 16-bit and 32-bit integers, 32-bit floats
-_DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 
 #: (class name, probability) pairs, best first
 Ranked = list[tuple[str, float]]
@@ -219,7 +217,7 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
     try:
         with Image.open(path) as img:
-            return _fit(img, shape)
+            return fit_image(img, shape)
     except UserError as e:  # pixel values no rule of to_uint8 fits
         raise UserError(f"'{path}': {e}") from None
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
@@ -233,54 +231,13 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         ) from None
 
 
-def _fit(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
-    """A PIL image as uint8 H×W×C of the model's input shape (C, H, W): grey or RGB, resized bilinearly.
-    A 16-bit, 32-bit or float image is first rescaled to 0-255 (:func:`to_uint8`), not clipped."""
-    c, h, w = shape
-    if img.mode in _DEEP_MODES:
-        img = Image.fromarray(to_uint8(np.array(img), sixteen_bit=img.mode != "F"))
-    arr = np.array(img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR), np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
-
-
-def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
-    """Pixel values of any numeric type as uint8 0-255, by the first rule that fits:
-
-    - uint8 values: as they are;
-    - a 16-bit image (``sixteen_bit``: PIL's integer modes, which hold 16-bit PNG/TIFF greys, or a
-      uint16 array) with values in 0-65535: divided by 257, so 65535 is white (the bit-depth
-      convention of image viewers and scikit-image);
-    - values in [0, 1]: times 255 (floats in [0, 1], 0/1 masks);
-    - values in [0, 255]: as they are (rounded);
-    - anything else (negative values, counts past the range): stretched from its minimum (black) to its
-      maximum (white); a constant image is black.
-
-    UserError for NaN or infinite values, or values that are not numbers."""
-    if values.dtype == np.uint8:
-        return values
-    if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
-        raise UserError(
-            f"an image must hold finite numbers, not {values.dtype} with NaN/inf: replace those "
-            f"pixels, or save the image as 8-bit PNG."
-        )
-    v = values.astype(np.float64)
-    lo, hi = (v.min(), v.max()) if v.size else (0.0, 0.0)
-    if (sixteen_bit or values.dtype == np.uint16) and lo >= 0 and hi <= 65535:
-        v = v / 257
-    elif lo >= 0 and hi <= 1:
-        v = v * 255
-    elif lo < 0 or hi > 255:
-        v = (v - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(v)
-    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
-
-
 def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
     """Any :data:`ImageLike` as uint8 H×W×C of the model's input shape; arrays pass through PIL like files,
     so the same picture gives the same input whichever way it comes."""
     if isinstance(image, (str, Path)):
         return load_image(Path(image), shape)
     if isinstance(image, Image.Image):
-        return _fit(image, shape)
+        return fit_image(image, shape)
     if not isinstance(image, np.ndarray):
         raise UserError(
             f"cannot classify a {type(image).__name__}: give image file paths, PIL images or numpy arrays."
@@ -294,7 +251,7 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
         raise UserError(
             f"an image array must be H×W, H×W×C or C×H×W with 1 or 3 channels, not shape {image.shape}."
         )
-    return _fit(Image.fromarray(to_uint8(arr)), shape)
+    return fit_image(Image.fromarray(to_uint8(arr)), shape)
 
 
 def classify(
@@ -321,7 +278,11 @@ def classify_features(
         x = None
     x = x[None] if x is not None and x.ndim == 1 else x
     if x is None or x.ndim != 2 or x.shape[1] != dim:
-        given = f"an array of shape {x.shape}" if x is not None else f"a {type(vectors).__name__} of images"
+        given = (
+            f"an array of shape {x.shape}"
+            if x is not None
+            else f"a {type(vectors).__name__} of images"
+        )
         raise UserError(
             f"this model takes {dim}-D feature vectors, not {given}: give an N×{dim} array of raw "
             f"features (or one vector of {dim} numbers)."

@@ -1,9 +1,14 @@
 """Your own images: data.root holds one sub-folder per class of PNG/JPEG files of any size.
 
-Alternatively data.root holds ``train/`` (and ``test/``, optionally ``val/``), each with the class
-folders. Images are decoded once (grayscale if every image is grayscale, else RGB), resized to
+Alternatively data.root holds split folders only: ``train/`` (and ``test/``, optionally ``val/``), each
+with the class folders. A split folder's name is matched in any case, and ``training``,
+``valid``/``validation`` and ``testing`` name the same splits; a split-named folder that holds images
+directly (no sub-folders) is a class. A top level mixing split folders with other folders is refused.
+Images are decoded once by :func:`vislab.data.images.fit_image` (as ``vislab predict`` decodes them:
+grayscale if every image is grayscale, else RGB; deeper than 8 bits rescaled), resized to
 ``data.image_size`` square, and cached in ``data.root/.vislab-cache/`` as a .npz keyed by a hash of
-the files' relative paths, sizes and mtimes and the image size: editing any file rebuilds the cache.
+the files' relative paths, sizes and mtimes and the image size: editing any file rebuilds the cache
+(nothing is cached where data.root is read-only).
 """
 
 from __future__ import annotations
@@ -19,17 +24,29 @@ from PIL import Image
 
 from vislab.config import DataConfig
 from vislab.data import download as dl
+from vislab.data.images import fit_image, is_grey
 from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 SET_NAMES = ("train", "val", "test")
+#: a split folder's name (lower-cased) → its split
+SPLIT_FOLDERS = {
+    **{s: s for s in SET_NAMES},
+    **{"training": "train", "valid": "val", "validation": "val", "testing": "test"},
+}
 CACHE_DIR = ".vislab-cache"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: 16-bit images rescaled, JPEGs decoded at full size (as predict does)
+MAX_LISTED = 10  # undecodable files named in the error; the rest are counted
+LAYOUTS = (
+    "vislab reads two layouts: one folder of images per class (DIR/cat/*.png, DIR/dog/*.jpg), or "
+    "split folders only, each holding the class folders (DIR/train/cat/*.png, DIR/test/cat/*.png, "
+    "optionally DIR/val/...)"
+)
 
 Layout = dict[str, dict[str, list[Path]]]  # set → class → image files
+Labelled = tuple[np.ndarray, int]  # a decoded image and its class index
 
 
 def _subdirs(d: Path) -> list[Path]:
@@ -47,6 +64,42 @@ def _images(d: Path) -> list[Path]:
     )
 
 
+def _split_of(d: Path) -> str | None:
+    """The split a top-level folder stands for: a split name (any case) unless it holds images and no
+    sub-folders (then it is a class, e.g. CIFAR-100's 'train'); None for any other name."""
+    split = SPLIT_FOLDERS.get(d.name.lower())
+    return split if split and (_subdirs(d) or not _images(d)) else None
+
+
+def _sets(root: Path) -> dict[str, Path]:
+    """Each set's folder, in SET_NAMES order: root's split folders, or root itself as 'train' (flat)."""
+    splits = {d: _split_of(d) for d in _subdirs(root)}
+    found = ", ".join(f"{d.name}/" for d, split in splits.items() if split)
+    if not found:
+        return {"train": root}
+    others = ", ".join(f"{d.name}/" for d, split in splits.items() if not split)
+    if others:
+        raise DataError(
+            f"data.root '{root}' mixes split folders ({found}) with other folders ({others}). "
+            f"{LAYOUTS}. Move the other folders out of '{root}', or point data.root at a folder of "
+            f"class folders."
+        )
+    by_set: dict[str, Path] = {}
+    for d, split in splits.items():
+        if split in by_set:
+            raise DataError(
+                f"'{by_set[split]}' and '{d}' both hold the {split} split: merge them into one "
+                f"{split}/ folder."
+            )
+        by_set[str(split)] = d
+    if "train" not in by_set:
+        raise DataError(
+            f"data.root '{root}' has split folders ({found}) but no train/: every class needs "
+            f"training images. {LAYOUTS}."
+        )
+    return {s: by_set[s] for s in SET_NAMES if s in by_set}
+
+
 def scan(root: Path) -> Layout:
     """Find the class folders and their images (flat layout → a single 'train' set)."""
     if not root.is_dir():
@@ -56,16 +109,12 @@ def scan(root: Path) -> Layout:
             f"data.root '{root}' is not a folder.{guess} For data.name=folder, point data.root at a folder "
             f"with one sub-folder of images per class (e.g. {root}/cat/*.png, {root}/dog/*.jpg)."
         )
-    subs = _subdirs(root)
-    names = {p.name for p in subs}
-    by_set = (
-        {s: root / s for s in SET_NAMES if s in names}
-        if "train" in names and names <= set(SET_NAMES)
-        else {"train": root}
-    )
+    by_set = _sets(root)
     layout: Layout = {}
     for key, d in by_set.items():
         layout[key] = {}
+        if not _subdirs(d):
+            raise DataError(f"no class folders in '{d}'. For data.name=folder, {LAYOUTS}.")
         for c in _subdirs(d):
             files = _images(c)
             if not files:
@@ -74,11 +123,6 @@ def scan(root: Path) -> Layout:
                     f"or remove the folder."
                 )
             layout[key][c.name] = files
-    if not layout.get("train"):
-        raise DataError(
-            f"no class folders in '{by_set['train']}'. For data.name=folder, data.root needs one "
-            f"sub-folder of images per class (optionally inside train/ and test/)."
-        )
     for key, classes in layout.items():
         extra = sorted(set(classes) - set(layout["train"]))
         if extra:
@@ -89,39 +133,46 @@ def scan(root: Path) -> Layout:
     return layout
 
 
-def _decode(path: Path, size: int) -> tuple[np.ndarray, bool]:
-    """One image → (size×size uint8 array (H×W or H×W×3), whether it is grayscale)."""
-    try:
-        with Image.open(path) as im:
-            im.draft(None, (size, size))  # JPEG: decode at a reduced scale when much larger
-            gray = im.mode in GRAY_MODES
-            im = im.convert("L" if gray else "RGB").resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8), gray
-    except Exception as e:  # noqa: BLE001 - PIL raises many types for a bad file
+def _decode(path: Path, size: int) -> np.ndarray:
+    """One image → size×size uint8 H×W×C (C = 1 for a grey image, else 3), as predict decodes it."""
+    with Image.open(path) as im:
+        return fit_image(im, (1 if is_grey(im) else 3, size, size))
+
+
+def _decode_all(layout: Layout, class_names: list[str], size: int) -> dict[str, list[Labelled]]:
+    """Each set's (image, label) pairs; one DataError naming every file that cannot be decoded."""
+    decoded: dict[str, list[Labelled]] = {}
+    bad: list[str] = []
+    for key, classes in layout.items():
+        decoded[key] = []
+        for c, files in classes.items():
+            for p in files:
+                try:
+                    decoded[key].append((_decode(p, size), class_names.index(c)))
+                except Exception as e:  # noqa: BLE001 - PIL raises many types for a bad file
+                    reason = " ".join(str(e).replace(f"'{p}'", "").split())[:100]  # PIL names p
+                    bad.append(f"{p} ({type(e).__name__}: {reason})")
+    if bad:
+        listed = "\n  ".join(bad[:MAX_LISTED])
+        more = f"\n  ... and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
         raise DataError(
-            f"cannot decode image '{path}' ({type(e).__name__}: {e}). Delete or replace the file "
-            f"(or move it out of '{path.parent}')."
-        ) from None
+            f"{len(bad)} image file(s) cannot be decoded:\n  {listed}{more}\nDelete or replace them "
+            f"(or move them out of data.root), then run again."
+        )
+    return decoded
 
 
 def _build(layout: Layout, class_names: list[str], size: int) -> dict[str, ArraySet]:
-    decoded = {
-        key: [
-            (_decode(p, size), class_names.index(c)) for c, files in classes.items() for p in files
-        ]
-        for key, classes in layout.items()
-    }
-    all_gray = all(gray for items in decoded.values() for (_, gray), _ in items)
-    sets = {}
-    for key, items in decoded.items():
-        x = np.stack(
-            [
-                a if all_gray or a.ndim == 3 else np.repeat(a[..., None], 3, -1)
-                for (a, _), _ in items
-            ]
+    """Every set as uint8 N×S×S×C: C = 1 if every image is grey, else 3 (grey images repeated)."""
+    decoded = _decode_all(layout, class_names, size)
+    all_grey = all(a.shape[-1] == 1 for items in decoded.values() for a, _ in items)
+    return {
+        key: ArraySet(
+            np.stack([a if all_grey else np.repeat(a, 3 // a.shape[-1], -1) for a, _ in items]),
+            np.array([y for _, y in items]),
         )
-        sets[key] = ArraySet(x[..., None] if all_gray else x, np.array([y for _, y in items]))
-    return sets
+        for key, items in decoded.items()
+    }
 
 
 def _cache_key(root: Path, layout: Layout, size: int) -> str:
