@@ -190,7 +190,7 @@ def test_predict_and_eval_bad_inputs(capsys, tmp_path, trained, digit_png):
     assert any("missing.png: error:" in line and "does not exist" in line for line in lines), out
     assert any(f"{fake}: error:" in line and "not a readable image" in line for line in lines), out
     code, out = cli(capsys, "eval", trained, "--split", "validation")
-    assert code == 2 and "--split must be train, val or test, not 'validation'" in out
+    assert code == 2 and "split must be train, val or test, not 'validation'" in out
 
 
 def test_a_batch_larger_than_the_train_split_names_each_process_share(capsys):

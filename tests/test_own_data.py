@@ -5,6 +5,7 @@ Fixtures are written in the real on-disk formats (fixtures.py); no test touches 
 
 from __future__ import annotations
 
+import shutil
 import urllib.request
 
 import numpy as np
@@ -408,3 +409,33 @@ def test_every_undecodable_image_is_named_in_one_error(tmp_path, capsys):
     assert "Delete or replace them" in text
     code, out = cli(capsys, "data", "info", "folder", "--set", f"data.root={tmp_path}")
     assert code == 2 and "13 image file(s) cannot be decoded" in out and "Traceback" not in out
+
+
+def test_eval_on_other_folders_matches_classes_by_name(tmp_path, capsys):
+    """A model trained on cat/dog/frog, scored on a folder of frog and cat only: its labels are the
+    model's classes by name (by position, frog would count as dog); unknown class names are refused."""
+    from vislab.predict import score_split
+
+    write_image_folder(tmp_path / "own", classes=("cat", "dog", "frog"), per_class=10)
+    run = tmp_path / "run"
+    sets = [
+        "data.name=folder",
+        f"data.root={tmp_path / 'own'}",
+        "data.image_size=8",
+        "train.epochs=1",
+    ]
+    train(tiny_config(*sets, "train.batch_size=8"), run, quiet=True)
+    other = tmp_path / "other"
+    for c in ("cat", "frog"):  # the same images: the same predictions as on the run's own data
+        shutil.copytree(tmp_path / "own" / c, other / c)
+    sets = [f"data.root={other}", "data.val_fraction=0.01"]
+    scored = score_split(run, "train", sets)
+    assert scored.class_names == ["cat", "dog", "frog"] and set(scored.data.y) == {0, 2}
+    assert np.isnan(scored.metrics.per_class[1])  # no dog here: not scored, not counted in pacc
+    code, out = cli(
+        capsys, "eval", run, "--split", "train", *[a for s in sets for a in ("--set", s)]
+    )
+    assert code == 0 and "n=18" in out, out
+    shutil.move(other / "frog", other / "toad")
+    code, out = cli(capsys, "eval", run, "--set", f"data.root={other}")
+    assert code == 2 and "not trained on: 'toad'" in one_line(out), out

@@ -92,7 +92,7 @@ def score_split(
 ) -> Scored:
     """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings) with its model."""
     if split not in ("train", "val", "test"):
-        raise UserError(f"--split must be train, val or test, not '{split}'.")
+        raise UserError(f"the split must be train, val or test, not '{split}'.")
     model, record = load_model(target, trust_code)
     if record.config is None:
         raise DataError(
@@ -108,33 +108,61 @@ def score_split(
     cfg = build_config(record.config, list(overrides), source="checkpoint config")
     spec = record.inputs
     splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats)
-    _check_fits(target, record, InputSpec.build(cfg.augment, splits.sample_shape, spec.stats),
-                splits.num_classes, cfg.data.name)  # fmt: skip
-    data = dict(splits.items())[split]
+    got = InputSpec.build(cfg.augment, splits.sample_shape, spec.stats).input_shape
+    _check_fits(target, spec.input_shape, got, cfg.data.name)
+    data = _labels_by_name(
+        target, record, splits.class_names, dict(splits.items())[split], cfg.data.name
+    )
     # the evaluation transform of training: the spec's centre crop and normalisation, on every split
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
     scored = spec.wrap(model)  # with the run's test-time augmentation, as training evaluated
     with torch.inference_mode():
         logits = torch.cat([scored(x) for x, _ in loader.epoch(0)])
-    m = compute_metrics(logits, torch.from_numpy(data.y), splits.num_classes, with_roc=True)
+    names = list(record.model.class_names)
+    m = compute_metrics(logits, torch.from_numpy(data.y), len(names), with_roc=True)
     probs = torch.softmax(logits.float(), 1).numpy()
-    return Scored(m, list(splits.class_names), probs, data)
+    return Scored(m, names, probs, data)
 
 
 def _check_fits(
-    target: str | Path, record: RunRecord, got: InputSpec, num_classes: int, data_name: str
+    target: str | Path, want: tuple[int, ...], got: tuple[int, ...], data_name: str
 ) -> None:
-    """UserError unless this data gives the inputs and classes the checkpoint's model was built for."""
-    want = (record.inputs.input_shape, record.model.num_classes)
-    if (got.input_shape, num_classes) == want:
+    """UserError unless this data gives the inputs the checkpoint's model was built for."""
+    if got == want:
         return
     shape = lambda s: "×".join(map(str, s))  # noqa: E731
+    if len(got) == len(want) == 3 and got[0] != want[0]:
+        kind = {1: "grey (1-channel)", 3: "colour (3-channel)"}
+        fix = f"Evaluate on {kind.get(want[0], f'{want[0]}-channel')} images, as the run trained on"
+    else:
+        fix = (
+            f"Evaluate on data of that size (the run's own: no data.* overrides), or resize it with "
+            f"data.resize={want[-1]} (an image folder: data.image_size={want[-1]})"
+        )
     raise UserError(
-        f"checkpoint '{target}' was trained on {shape(want[0])} inputs with {want[1]} classes, but "
-        f"this data ({data_name}) gives {shape(got.input_shape)} inputs with {num_classes} classes. "
-        f"Evaluate on data of the same shape (the run's own: no data.* overrides), or resize with "
-        f"data.resize."
+        f"checkpoint '{target}' was trained on {shape(want)} inputs, but this data ({data_name}) gives "
+        f"{shape(got)} inputs. {fix}."
     )
+
+
+def _labels_by_name(
+    target: str | Path, record: RunRecord, names: list[str], data: ArraySet, data_name: str
+) -> ArraySet:
+    """``data`` labelled with the checkpoint's class indices, matched by class name (other data may
+    hold the classes in another order, or some of them); UserError for a class the model never saw."""
+    want = list(record.model.class_names)
+    if list(names) == want:
+        return data
+    unknown = [n for n in names if n not in want]
+    if unknown:
+        raise UserError(
+            f"this data ({data_name}) has classes that checkpoint '{target}' was not trained on: "
+            f"{', '.join(map(repr, unknown[:10]))}{' …' if len(unknown) > 10 else ''}. The model knows "
+            f"{', '.join(map(repr, want[:20]))}{' …' if len(want) > 20 else ''}: evaluate on data of "
+            f"those classes (an image folder's class folders named as they are)."
+        )
+    index = np.array([want.index(n) for n in names], dtype=np.int64)
+    return ArraySet(data.x, index[data.y])
 
 
 @dataclass
