@@ -231,7 +231,7 @@ def test_changed_config_is_not_silently_reused(tmp_path, capsys):
         ["suite", str(spec), "--out", str(out), "-q", "--no-report", "--set", "optim.lr=0.5"]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "different config" in err and "optim.lr" in err
+    assert code == 2 and "different config" in err and "optim.lr" in err  # refused before any work
 
 
 def test_run_overrides_switching_model_drop_base_kwargs_and_null_removes(tmp_path):

@@ -161,3 +161,12 @@ def test_config_mistakes_in_a_suite_file_stop_it_before_any_run_trains(tmp_path,
 def test_a_misspelt_suite_name_gets_the_closest_built_in_one(capsys):
     code, text = cli(capsys, "suite", "quikstart")
     assert code == 2 and "Did you mean 'quickstart'?" in one_line(text)
+
+
+def test_suite_list_lists_the_built_in_suites_as_sweep_list_does(tmp_path, capsys):
+    code, text = cli(capsys, "suite", "list")
+    assert code == 0 and "cnn-ladder" in text and "quickstart" in text, text
+    assert "files in" in text and "does not exist" not in text
+    write_suite(tmp_path / "list", {"majority": {"model.name": "majority"}})  # a suite file 'list'
+    code, text = cli(capsys, "suite", "list")
+    assert code == 0 and "cnn-ladder" in text and "vislab suite ./list" in one_line(text)

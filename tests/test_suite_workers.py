@@ -334,3 +334,77 @@ def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys,
         SuiteClaims(SharedStorage(url), name).join(
             {**{r: run_config(suite, r).to_dict() for r in suite.runs}, "extra": None}
         )
+
+
+# ----------------------------------------------------------------------- a re-run with another --set
+QUICK = {**BASE, "train": {**BASE["train"], "figures": False}}
+
+
+def test_rerun_with_another_set_is_refused_up_front_and_writes_nothing(tmp_path, capsys, train_spy):
+    spec = write_suite(
+        tmp_path / "res.yaml", {"mlp": {}, "majority": {"model.name": "majority"}}, base=QUICK
+    )
+    out = tmp_path / "out-res"
+    args = ["suite", spec, "--out", out, "-q", "--no-report"]
+    assert cli(capsys, *args)[0] == 0
+    before = {f: (out / f).read_bytes() for f in ("suite.json", "results.md", "results.csv")}
+
+    train_spy.clear()
+    code, text = cli(capsys, *args, "--set", "optim.lr=0.01")
+    msg = one_line(text)
+    assert code == 2 and train_spy == [], text  # a user error, said before anything trains
+    assert "FAILED" not in text and "nothing was trained or written" in msg
+    assert "- mlp: optim.lr: 0.001 → 0.01 - majority: the same as mlp" in msg
+    assert "(suite.json: no --set, --data or --epochs)" in msg  # the options it was run with
+    assert "--overwrite" in msg and "another --out" in msg
+    assert {f: (out / f).read_bytes() for f in before} == before  # its record stays true
+
+    # starting it over with the new options, as the message says
+    code, text = cli(capsys, *args, "--set", "optim.lr=0.01", "--overwrite")
+    assert code == 0 and sorted(train_spy) == [("majority", False), ("mlp", False)], text
+    assert json.loads((out / "suite.json").read_text())["overrides"] == ["optim.lr=0.01"]
+    assert yaml.safe_load((out / "mlp" / "config.yaml").read_text())["optim"]["lr"] == 0.01
+
+
+# ----------------------------------------------------------------------- seeds added later
+def test_adding_seeds_takes_the_runs_trained_without_seeds_as_seed_0(tmp_path, capsys, train_spy):
+    spec = write_suite(
+        tmp_path / "s.yaml", {"mlp": {}, "majority": {"model.name": "majority"}}, base=QUICK
+    )
+    out = tmp_path / "g"
+    args = ["suite", spec, "--out", out, "-q", "--no-report"]
+    assert cli(capsys, *args)[0] == 0
+    first = {r: json.loads((out / r / "summary.json").read_text()) for r in ("mlp", "majority")}
+
+    train_spy.clear()
+    code, text = cli(capsys, *args, "--seeds", "2")
+    assert code == 0, text
+    assert train_spy == [("mlp-s1", False), ("majority-s1", False)]  # only the new seeds train
+    assert f"mlp-s0: {out / 'mlp'} holds this run, trained before without seeds: moved to" in text
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "majority-s0", "majority-s1", "mlp-s0", "mlp-s1"
+    ]  # fmt: skip
+    for row, summary in first.items():
+        moved = json.loads((out / f"{row}-s0" / "summary.json").read_text())
+        assert moved == {**summary, "run": f"{row}-s0"}  # the same run, named by its folder
+    state = json.loads((out / "suite.json").read_text())
+    assert set(state["runs"]) == {"mlp-s0", "mlp-s1", "majority-s0", "majority-s1"}
+    assert {r["status"] for r in state["runs"].values()} == {"complete"}
+    with open(out / "results.csv") as f:
+        assert {r["run"]: r["seeds"] for r in csv.DictReader(f)} == {"mlp": "2", "majority": "2"}
+
+
+def test_adding_seeds_resumes_an_interrupted_run_without_seeds_as_seed_0(
+    tmp_path, capsys, train_spy
+):
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {"train.epochs": 2}}, base=QUICK)
+    out = tmp_path / "g"
+    with pytest.raises(KeyboardInterrupt):  # `vislab suite s.yaml --out g` stopped after epoch 1
+        train(run_config(load_suite(spec), "mlp"), out / "mlp", quiet=True,
+              callbacks=[_StopAfterFirstEpoch()])  # fmt: skip
+    code, text = cli(capsys, "suite", spec, "--out", out, "-q", "--no-report", "--seeds", "2")
+    assert code == 0, text
+    assert train_spy == [("mlp-s0", True), ("mlp-s1", False)]
+    assert not (out / "mlp").exists()
+    assert len((out / "mlp-s0" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert json.loads((out / "mlp-s0" / "summary.json").read_text())["run"] == "mlp-s0"

@@ -49,7 +49,8 @@ sweep_app = typer.Typer(
 
 
 SuiteNameArg = typer.Argument(
-    None, help="Built-in suite name or suite YAML file (none: list them)."
+    None,
+    help="Built-in suite name or suite YAML file (none, or `list`: list the built-in suites).",
 )
 JobsOpt = typer.Option(
     1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."
@@ -103,12 +104,14 @@ def suite(
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1); a
-    run whose data cannot be read stops the suite with that error (exit 2). With --storage, run the same
-    command on several machines to share the runs."""
+    run whose data cannot be read stops the suite with that error (exit 2). A re-run whose runs differ from
+    those DIR holds (another --set or suite file) is refused (exit 2): --overwrite starts it over. With
+    --storage, run the same command on several machines to share the runs. `vislab suite list` (or no
+    NAME) lists the built-in suites."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
 
-    if name is None:
+    if name is None or name == "list":
         _list_suites()
         return
     _, folder = resolve_suite(name, out)
@@ -136,12 +139,16 @@ def suite(
 
 
 def _list_suites() -> None:
-    """The built-in suites, one line each: name and description."""
+    """The built-in suites, one line each: name and description; then where their files are, and how to
+    run a suite file named ``list`` when one is here (``vislab suite list`` lists)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.experiments.suites.spec import builtin_suites
+    from vislab.experiments.suites.spec import SUITE_DIR, builtin_suites
 
     for key, desc in builtin_suites().items():
         print(f"{key:14s} {desc}")
+    print(f"(files in {SUITE_DIR})")
+    if Path("list").is_file():
+        print("(to run the suite file 'list' here: vislab suite ./list)")
 
 
 def _print_results(folder: Path) -> None:

@@ -3,8 +3,9 @@ folder holds it for another epoch count), or report it failed (bad config, or a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -26,6 +27,7 @@ class PlannedRun:
     action: str  # "done" | "resume" | "start" | "failed" | "retrain" (run_dir: another epoch count)
     config: Config | None = None
     message: str = ""
+    differences: list[str] = field(default_factory=list)  # "failed": run_dir holds another config
 
 
 def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> PlannedRun:
@@ -67,10 +69,15 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
         message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
         return PlannedRun(name, run_dir, "retrain", cfg, message)
     problem = (
-        f"'{run_dir}' holds a run with a different config ({'; '.join(diff[:4])}"
-        f"{' …' if len(diff) > 4 else ''}). Delete that folder to redo it, or choose another --out."
+        f"'{run_dir}' holds a run with a different config ({_listed(diff)}). Delete that folder to "
+        f"redo it, or choose another --out."
     )
-    return PlannedRun(name, run_dir, "failed", cfg, problem)
+    return PlannedRun(name, run_dir, "failed", cfg, problem, diff)
+
+
+def _listed(differences: list[str], most: int = 4) -> str:
+    """The first ``most`` differences, '; '-separated, and '…' when there are more."""
+    return "; ".join(differences[:most]) + (" …" if len(differences) > most else "")
 
 
 def _fitted(run_dir: Path) -> bool:
@@ -100,10 +107,12 @@ def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
 def check_plan(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
     """The suite's plan (plan_suite), every run's config checked first — its keys, values and model options
     (as ``vislab train`` checks them before training): ConfigError naming each bad run, so that nothing
-    trains until the suite file (or --set) is fixed."""
+    trains until the suite file (or --set) is fixed; then UserError if ``out`` holds runs of another
+    config (:func:`refuse_other_runs`)."""
     plan = plan_suite(suite, out, overrides)
     mistakes = {p.name: message for p in plan if (message := _config_mistake(p))}
     if not mistakes:
+        refuse_other_runs(suite, Path(out), plan)
         return plan
     lines = [f"  - {name}: {message}" for name, message in said_once(mistakes).items()]
     some = f"{len(mistakes)} of {len(plan)} runs of suite '{suite.name}' have an invalid config"
@@ -122,3 +131,41 @@ def _config_mistake(p: PlannedRun) -> str:
     except UserError as e:
         return str(e)
     return ""
+
+
+def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
+    """UserError naming each run whose folder in ``out`` holds it with another config — the suite run
+    there before with other options (``--set``, ``--data``) or another suite file; another train.epochs
+    alone is no conflict (planned ``retrain``) — and the fixes; nothing is trained or written."""
+    other = {p.name: _listed(p.differences) for p in plan if p.differences}
+    if not other:
+        return
+    lines = "\n".join(f"  - {name}: {diff}" for name, diff in said_once(other).items())
+    raise UserError(
+        f"suite '{suite.name}' was run into '{out}' with a different config: its runs there differ from "
+        f"the ones asked for, so nothing was trained or written:\n{lines}\nRe-run it with the suite file "
+        f"and options it was run with{_options_before(out)}, delete those runs' folders to train them "
+        f"anew (the others are kept), add --overwrite to start the suite over (deletes its runs; "
+        f"Python: overwrite=True), or choose another --out."
+    )
+
+
+def _options_before(out: Path) -> str:
+    """' (suite.json: --set …)': the options ``out``'s suite.json says the suite was run with ('' if none
+    says)."""
+    sets = read_state(out).get("overrides")
+    if not isinstance(sets, list):
+        return ""
+    return (
+        f" (suite.json: {' '.join(f'--set {s}' for s in sets) or 'no --set, --data or --epochs'})"
+    )
+
+
+def read_state(out: Path) -> dict:
+    """``out/suite.json`` as written by the last run of the suite there ({} if none can be read)."""
+    p = Path(out) / "suite.json"
+    try:
+        state = json.loads(p.read_text()) if p.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return state if isinstance(state, dict) else {}

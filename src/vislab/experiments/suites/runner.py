@@ -22,7 +22,7 @@ from vislab.errors import DataError, TrainingInterrupted, UserError, VislabError
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished, raised_by_the_data
-from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
+from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run, read_state
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import remember_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
@@ -87,11 +87,7 @@ class SuiteState:
 
     @staticmethod
     def read(out: Path) -> dict:
-        p = Path(out) / "suite.json"
-        try:
-            return json.loads(p.read_text()) if p.is_file() else {}
-        except (OSError, json.JSONDecodeError):
-            return {}
+        return read_state(out)
 
     def record(self, name: str, outcome: dict) -> None:
         self.data["runs"][name] = {k: v for k, v in outcome.items() if v not in ("", None)}
@@ -123,6 +119,7 @@ def run_suite(
     out = Path(out)
     plan = check_plan(suite, out, overrides)
     out.mkdir(parents=True, exist_ok=True)
+    plan = [seed_zero_of_before(p, suite, log) for p in plan]
     state = SuiteState(out, suite, list(overrides))
     state.save()
     outcomes, todo = _settled(plan, state, log)
@@ -209,6 +206,39 @@ def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
         return plan_run(p.name, p.run_dir, lambda: p.config)
     log(f"{said}; training it for {new} epochs")
     return PlannedRun(p.name, p.run_dir, "start", p.config)
+
+
+def seed_zero_of_before(p: PlannedRun, suite: Suite, log: Callable[[str], None]) -> PlannedRun:
+    """``p`` — or, for a seeded suite's ``<row>-s0`` still to start, the run the suite trained into
+    ``<row>`` before it had seeds (the same config, seed + 0), when that folder holds it finished or
+    resumable: moved to ``<row>-s0`` (summary.json's ``run`` too) and planned there, so that adding seeds
+    trains only the new ones."""
+    names = suite.run_names()
+    row = names[p.name]
+    before = p.run_dir.with_name(row)
+    if p.name != f"{row}-s0" or row in names or p.action != "start" or p.run_dir.exists():
+        return p
+    if not (before / "config.yaml").is_file():
+        return p
+    if plan_run(row, before, lambda: p.config).action not in ("done", "resume"):
+        return p  # another run, or nothing to keep: it stays where it is
+    try:
+        RunDir(before).check_free()  # not while a live process writes it
+        before.rename(p.run_dir)
+    except (UserError, OSError) as e:
+        log(f"{p.name}: {before} holds it (trained before without seeds), but it stays there ({e})")
+        return p
+    _rename_in_summary(p.run_dir)
+    log(f"{p.name}: {before} holds this run, trained before without seeds: moved to {p.run_dir}")
+    return plan_run(p.name, p.run_dir, lambda: p.config)
+
+
+def _rename_in_summary(run_dir: Path) -> None:
+    """summary.json's ``run`` (the run folder's name) after the folder was renamed ``run_dir``."""
+    rd = RunDir(run_dir)
+    summary = rd.read_summary()
+    if summary and "run" in summary:
+        rd.write_summary({**summary, "run": run_dir.name})
 
 
 def _free_name(path: Path) -> Path:
