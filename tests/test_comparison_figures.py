@@ -1,12 +1,17 @@
 """Comparison curves that stay legible with many runs: a colour per run, train solid and val dashed in
 that colour, the legend beside the panels instead of over the curves."""
 
+import contextlib
+
+import numpy as np
+import pytest
 from matplotlib.colors import to_hex
 from PIL import Image
 
 from vislab.plotting.canvas import save_figure
 from vislab.plotting.legend import run_style
-from vislab.plotting.runs import curves_figure, plot_curves_overlay
+from vislab.plotting.runs import curves_figure, plot_curves_overlay, roc_figure
+from vislab.plotting.style import page_style
 from vislab.report.figure_set import FigureSet
 from vislab.report.sections import curve_figures
 
@@ -95,3 +100,36 @@ def test_a_group_of_every_run_repeats_no_figure(tmp_path):
     made = _report_curves(tmp_path, histories, two)
     assert [f["name"] for f in made] == ["curves.png", "curves_pair.png"]
     assert "dotted" not in made[1]["caption"]
+
+
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _roc(n_classes: int) -> dict:
+    fpr = np.linspace(0, 1, 50)
+    return {k: (fpr, fpr ** (0.2 + 0.05 * k)) for k in range(n_classes)}
+
+
+@pytest.mark.parametrize("style", ["report", "page"])
+def test_a_cifar10_roc_gives_each_class_its_own_colour_and_keeps_the_legend_off_the_curves(style):
+    """roc_<run>.png of CIFAR-10 drew airplane and ship in one blue, automobile and truck in one orange
+    (a palette of eight, as the paper's), the legend over the upper-left half of the curves."""
+    with page_style() if style == "page" else contextlib.nullcontext():
+        fig = roc_figure(_roc(10), CIFAR10)
+        fig.canvas.draw()
+    ax = fig.axes[0]
+    curves = [line for line in ax.lines if not line.get_label().startswith("_")]
+    assert [c.get_label().split(" (")[0] for c in curves] == CIFAR10
+    assert len({to_hex(c.get_color()) for c in curves}) == 10  # ten colours (tab10 where need be)
+    legend = ax.get_legend()
+    assert not legend.get_window_extent().overlaps(ax.get_window_extent()), "legend over the curves"
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # beside the axes
+
+
+def test_past_ten_classes_a_roc_tells_curves_of_one_colour_apart_by_marker():
+    """The comparison curves' rule (run_style: ten colours, then markers) for the classes of a ROC."""
+    fig = roc_figure(_roc(14), [f"class {k}" for k in range(14)])
+    curves = [line for line in fig.axes[0].lines if not line.get_label().startswith("_")]
+    styles = [(to_hex(c.get_color()), c.get_marker()) for c in curves]
+    assert len(set(styles)) == 14 and styles == [run_style(k, 14) for k in range(14)]
+    assert styles[0][0] == styles[10][0] and styles[0][1] != styles[10][1]

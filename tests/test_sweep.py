@@ -564,3 +564,66 @@ def test_a_narrowed_grid_walks_its_own_smaller_grid(tmp_path):
     points = [(t.params["optim.name"], t.params["train.batch_size"]) for t in narrow]
     assert len(points) == len(set(points)) == sp.grid_size(grid)  # every narrowed point, once
     assert {p[0] for p in points} == {t.params["optim.name"] for t in best}
+
+
+@pytest.mark.parametrize("epochs, state", [(1, TrialState.COMPLETE), (2, TrialState.PRUNED)])
+def test_a_trial_that_reaches_its_last_epoch_is_complete_never_pruned(tmp_path, epochs, state):
+    """`pruner: {name: halving, bootstrap_count: 100}` prunes every trial at epoch 1: a trial of 2 epochs is
+    pruned there, but one of 1 epoch has finished — it is complete, and in results.md."""
+    pruner = {"name": "halving", "min_resource": 1, "bootstrap_count": 100}
+    base = {**BASE, "train": {**BASE["train"], "epochs": epochs}}
+    spec = write_spec(tmp_path / "s.yaml", base=base, pruner=pruner)
+    study = run_sweep(load_sweep(spec), tmp_path / "sw", trials=2, log=lambda s: None)
+    assert [t.state for t in study.trials] == [state, state]
+    assert all(list(t.intermediate_values) == [1] for t in study.trials)
+    rows = (tmp_path / "sw" / "results.md").read_text()
+    assert ("| trial-1 |" in rows) == (state == TrialState.COMPLETE)
+
+
+@pytest.mark.parametrize("pruner", ["median", "halving", "hyperband"])
+def test_no_pruner_prunes_a_trial_at_its_last_epoch(pruner):
+    """Eight trials scored 0.9 at epochs 1 and 2; a ninth scores 0.1 at epoch 2. The sweep file's pruner
+    stops it there when the run has a third epoch to go, never when epoch 2 was its last."""
+    from vislab.experiments.sweeps.objective import _PruneReport
+    from vislab.experiments.sweeps.spec import Sweep
+
+    sweep = Sweep("p", None, {}, {}, metric="val_pacc", direction="maximize", pruner=pruner)
+    # a fixed name: hyperband puts a trial in a bracket by a hash of the study's name and its number
+    study = optuna.create_study(
+        study_name="p", direction="maximize", pruner=samplers.build_pruner(sweep)
+    )
+    for _ in range(8):
+        trial = study.ask()
+        for epoch in (1, 2):
+            _PruneReport(trial, "val_pacc", epochs=2).on_epoch_end(dict(epoch=epoch, val_pacc=0.9))
+        study.tell(trial, 0.9)
+    last, not_last = study.ask(), study.ask()
+    _PruneReport(last, "val_pacc", epochs=2).on_epoch_end(dict(epoch=2, val_pacc=0.1))
+    with pytest.raises(optuna.TrialPruned, match="pruned after epoch 2"):
+        _PruneReport(not_last, "val_pacc", epochs=3).on_epoch_end(dict(epoch=2, val_pacc=0.1))
+
+
+class _PruneTrialOne(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return trial.number == 1
+
+
+def test_results_md_shows_each_trials_parameters_and_counts_the_pruned(tmp_path, monkeypatch):
+    """results.md: a column per swept key (4 significant digits, a list choice as [16]), and a line saying
+    how many trials were pruned and that trials.csv lists them; results.csv keeps the values in full."""
+    monkeypatch.setattr(samplers, "build_pruner", lambda spec: _PruneTrialOne())
+    base = {**BASE, "train": {**BASE["train"], "epochs": 2}}
+    spec = write_spec(tmp_path / "s.yaml", base=base, seed=0)
+    study = run_sweep(load_sweep(spec), tmp_path / "sw", trials=3, log=lambda s: None)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED", "COMPLETE"]
+    md = (tmp_path / "sw" / "results.md").read_text()
+    assert "| run | model.hidden | optim.lr | train.batch_size | train ACC |" in md
+    for t in (study.trials[0], study.trials[2]):
+        p = t.params
+        cells = f"| {p['model.hidden']} | {p['optim.lr']:.4g} | {p['train.batch_size']} |"
+        cells = f"| trial-{t.number} {cells}"
+        assert cells in md and p["model.hidden"].startswith("["), md
+    assert "| trial-1 |" not in md
+    assert "2 complete trials in this table; 1 pruned. trials.csv lists every trial" in md, md
+    csv_text = (tmp_path / "sw" / "results.csv").read_text()
+    assert repr(study.trials[0].params["optim.lr"]) in csv_text

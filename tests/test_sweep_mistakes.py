@@ -155,3 +155,72 @@ def test_resuming_a_run_in_a_folder_it_cannot_write(tmp_path, monkeypatch):
         RunDir(run).open()
     assert "--out" not in str(e.value)
     assert "copy it somewhere writable" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "space, fix",
+    [
+        (
+            {"optim.lrr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+            "Fix the space entry 'optim.lrr': rename the key to 'optim.lr'",
+        ),
+        (
+            {"optm.lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+            "Fix the space entry 'optm.lr': rename the key to 'optim.lr'",
+        ),
+    ],
+)
+def test_a_misspelt_space_key_is_named_as_the_key_to_rename(tmp_path, space, fix):
+    with pytest.raises(ConfigError) as e:
+        load_sweep(sweep_file(tmp_path, space))
+    msg = str(e.value)
+    key = next(iter(space))
+    assert f"space key '{key}' is not a config key" in msg and "Did you mean" in msg, msg
+    assert fix in msg and "change that value" not in msg and "the value" not in msg, msg
+
+
+def test_a_space_value_with_an_unknown_key_inside_is_a_value_to_change(tmp_path):
+    space = {"optim": {"type": "categorical", "choices": [{"name": "adam", "lrr": 0.1}]}}
+    with pytest.raises(ConfigError) as e:
+        load_sweep(sweep_file(tmp_path, space))
+    assert "unknown config key 'optim.lrr'" in str(e.value)
+    assert "Fix the space entry 'optim': change that value" in str(e.value)
+
+
+def _study_whose_range_grew() -> optuna.Study:
+    """Three trials of optim.lr in [1e-4, 0.1], then one in [1e-4, 0.5] (the sweep file's high raised and
+    the sweep run again): PED-ANOVA's regime of the new range holds one trial."""
+    study = optuna.create_study(direction="maximize")
+    for i, (value, high) in enumerate([(0.34, 0.1), (0.19, 0.1), (0.57, 0.1), (0.82, 0.5)]):
+        study.add_trial(
+            create_trial(
+                params={"optim.lr": 0.01 * (i + 1)},
+                distributions={"optim.lr": FloatDistribution(1e-4, high, log=True)},
+                value=value,
+            )
+        )
+    return study
+
+
+def test_importances_of_a_regime_of_one_trial_warn_nothing():
+    """Optuna's 'Some regimes for parameter `optim.lr` have less than 2 trials' stays out of the output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert importances(_study_whose_range_grew()) == {"optim.lr": 1.0}
+
+
+def test_importances_keep_warnings_not_about_few_trials(monkeypatch):
+    def get_param_importances(study):
+        warnings.warn(
+            "Some regimes for parameter `optim.lr` have less than 2 trials.",
+            UserWarning,
+            stacklevel=2,
+        )
+        warnings.warn("something else went wrong", UserWarning, stacklevel=2)
+        return {"optim.lr": 1.0}
+
+    monkeypatch.setattr(optuna.importance, "get_param_importances", get_param_importances)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        importances(_study_whose_range_grew())
+    assert [str(w.message) for w in caught] == ["something else went wrong"]

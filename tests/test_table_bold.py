@@ -52,7 +52,7 @@ def test_seeded_best_beyond_the_spread_is_bold():
     assert best_row(rows, "test_acc") == 1
     assert best_row(rows, "test_time_s") is None  # every row 0.00 s: a tie
     tex = latex_tables(parts(rows, COLS, seeded=True), {}, "")
-    assert tex.count("\\textbf") == 2  # mlp's mean and its std
+    assert tex.count("\\textbf") == 1  # mlp's mean (never its std)
 
 
 def test_unseeded_best_is_bold_but_never_a_tie():
@@ -66,3 +66,24 @@ def test_unseeded_best_is_bold_but_never_a_tie():
     assert best_row(rows, "test_time_s") is None  # all print as 0.00
     md = markdown_tables(parts(rows, COLS, seeded=False), {}, "", {})
     assert md.count("| **") == 1 and "| **0.9100** |" in md
+
+
+def test_a_fitted_baseline_wins_no_bold_time_and_no_std_is_bold():
+    """The DLVC group's tables.tex: majority (fitted, no training) had every time in bold, and the
+    best test ACC its ± std in bold too. Bold marks the mean of a figure of merit only."""
+    cols = COLS + [("train_time_s", "train time (s)")]
+    rows = [
+        {"run": "majority", "seeds": 3, "test_acc": Spread([0.10, 0.11, 0.10]),
+         "train_time_s": Spread([0.001, 0.002, 0.001]), "test_time_s": Spread([0.001, 0.002, 0.001])},
+        {"run": "mlp", "seeds": 3, "test_acc": Spread([0.88, 0.89, 0.885]),
+         "train_time_s": Spread([5.0, 5.2, 5.1]), "test_time_s": Spread([0.3, 0.31, 0.32])},
+    ]  # fmt: skip
+    assert best_row(rows, "train_time_s") is None and best_row(rows, "test_time_s") is None
+    tables = parts(rows, cols, seeded=True)
+    tex = latex_tables(tables, {}, "")
+    assert tex.count("\\textbf") == 1
+    assert "\\textbf{0.8850}\\,{\\footnotesize$\\pm$\\,0.0050}" in tex
+    md = markdown_tables(tables, {}, "", {})
+    assert md.count("| **") == 1 and "| **0.8850** ± 0.0050 |" in md
+    cost = next(t for t in tables if t.label == "cost")
+    assert not cost.bold and "bold" not in cost.caption  # no claim of a best where none is marked

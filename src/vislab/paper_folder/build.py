@@ -27,7 +27,7 @@ from vislab.paper_folder.latex import (
     main_document,
 )
 from vislab.paper_folder.tables import latex_tables, markdown_tables, parts, sources
-from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs
+from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs, provenance_of
 from vislab.report.seeds import (
     cited,
     pairing,
@@ -133,14 +133,16 @@ def _write_texts(
     rows_cited = cited(plan)
     srcs = sources(legend(reported_of(plan), list(rows_cited)))
     tables = parts(rows, cols, seeded)
-    line = data_line(plan.complete)
+    line, made = data_line(plan.complete), provenance_of(plan)
+    # under every table (a table copied alone keeps it): the data used, how the runs were made
+    note = " ".join(p for p in (line, made) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
-    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, line))
-    atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, line, sentences))
+    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note))
+    atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences))
     atomic_write_text(folder / "figures.tex", figure_environments(figures))
     heading = title or titled(_heading(plan), plan.complete)
-    intro = [line, SPREAD_NOTE if seeded else "", _generated(plan)]
+    intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
     failed = [
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]

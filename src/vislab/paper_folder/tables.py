@@ -62,8 +62,9 @@ def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[P
         if all(k in ("run", "seeds") for k, _ in mine):
             continue
         bold = {(i, k) for k, _ in mine if (i := best_row(rows, k)) is not None}
-        text = f"{caption}{spread}; {BOLD_SEEDED if seeded else BOLD}."
-        out.append(Part(label, text, mine, rows, bold))
+        ranked = any(ranks(k) for k, _ in mine)  # a table of times and counts bolds nothing
+        rule = f"; {BOLD_SEEDED if seeded else BOLD}" if ranked else ""
+        out.append(Part(label, f"{caption}{spread}{rule}.", mine, rows, bold))
     return out
 
 
@@ -74,19 +75,25 @@ BOLD_SEEDED = (
 )
 
 
+def ranks(key: str) -> bool:
+    """Whether column ``key`` has a best to bold: vislab's accuracies and losses, the figures of merit —
+    not times (a fitted baseline that trains nothing would "win" them), counts or reported figures."""
+    return _REPORTED not in key and key.endswith(("acc", "loss"))
+
+
 def best_row(rows: list[dict], key: str) -> int | None:
     """The row whose value of vislab's column ``key`` is printed in bold (the tables' one rule): the best
-    (highest accuracy, lowest loss or time) when it beats the second best — by more than the spread of
-    the seeds where the values are :class:`Spread` (:func:`verdict`), else by a value that prints
-    differently. None for counts, reported figures, fewer than two values, or no such best."""
-    if _REPORTED in key or not key.endswith(("acc", "loss", "_s")):
+    (highest accuracy, lowest loss) when it beats the second best — by more than the spread of the seeds
+    where the values are :class:`Spread` (:func:`verdict`), else by a value that prints differently.
+    None for a column that does not :func:`ranks`, fewer than two values, or no such best."""
+    if not ranks(key):
         return None
     values = {i: r[key] for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
     if len(values) < 2:
         return None
     ranked = sorted(values, key=lambda i: -values[i] if key.endswith("acc") else values[i])
     best, second = values[ranked[0]], values[ranked[1]]
-    if fmt(key, float(best)) == fmt(key, float(second)):  # a tie as printed (e.g. times of 0.00)
+    if fmt(key, float(best)) == fmt(key, float(second)):  # a tie as printed (e.g. 0.3000 twice)
         return None
     if isinstance(best, Spread) and isinstance(second, Spread):
         return ranked[0] if verdict("", best.values, "", second.values).exceeds else None
@@ -117,14 +124,20 @@ def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
 
 
 # ------------------------------------------------------------------------------------------ LaTeX
-def latex_tables(tables: Sequence[Part], srcs: dict[str, Source], data_line: str) -> str:
-    """tables.tex: one booktabs ``table`` per part (needs booktabs and graphicx); a table wider than the
-    text is scaled to its width."""
-    head = "% vislab's results (booktabs, graphicx). " + escape(data_line) + "\n"
-    return head + "\n".join(_latex_table(t, srcs) for t in tables)
+def latex_tables(tables: Sequence[Part], srcs: dict[str, Source], note: str) -> str:
+    """tables.tex: one booktabs ``table`` per part (needs booktabs and graphicx), ``note`` (the data used,
+    how the runs were made) printed under each, so that a table copied or ``\\input`` alone keeps it; a
+    table wider than the text is scaled to its width."""
+    head = "% vislab's results (booktabs, graphicx).\n"
+    return head + "\n".join(_latex_table(t, srcs, note) for t in tables)
 
 
-def _latex_table(t: Part, srcs: dict[str, Source]) -> str:
+def _note_under(text: str) -> str:
+    """A footnote-sized paragraph under a table's tabular (``text`` already LaTeX)."""
+    return f"\\par\\smallskip\\parbox{{\\linewidth}}{{\\raggedright\\footnotesize {text}}}\n"
+
+
+def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
     align = "".join("l" if k == "run" else "r" for k, _ in t.cols)
     header = _latex_header(t.cols, srcs)
     body = "\n".join(
@@ -132,11 +145,8 @@ def _latex_table(t: Part, srcs: dict[str, Source]) -> str:
         for i, r in enumerate(t.rows)
     )
     used = [s for s in srcs.values() if any(k.endswith(_REPORTED + s.key) for k, _ in t.cols)]
-    notes = "".join(
-        f"\\par\\smallskip\\parbox{{\\linewidth}}{{\\raggedright\\footnotesize"
-        f"\\textsuperscript{{{s.mark}}} {escape(s.text)}}}\n"
-        for s in used
-    )
+    notes = "".join(_note_under(f"\\textsuperscript{{{s.mark}}} {escape(s.text)}") for s in used)
+    notes += _note_under(escape(note)) if note else ""
     return (
         f"\\begin{{table}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
         f"\\caption{{{escape(t.caption)}}}\n"
@@ -180,22 +190,20 @@ def _source_head(key: str, srcs: dict[str, Source]) -> str:
 
 
 def _latex_cell(key: str, value: object, bold: bool) -> str:
-    """A cell as the results tables print it; a spread's ± std in a smaller size (a narrower column)."""
+    """A cell as the results tables print it, ``bold``: its mean alone in bold; a spread's ± std in a
+    smaller size (a narrower column)."""
     mean, _, std = fmt(key, value).partition(" ± ")
     mean = f"\\textbf{{{escape(mean)}}}" if bold else escape(mean)
-    if not std:
-        return mean
-    std = f"\\textbf{{{escape(std)}}}" if bold else escape(std)
-    return f"{mean}\\,{{\\footnotesize$\\pm$\\,{std}}}"
+    return f"{mean}\\,{{\\footnotesize$\\pm$\\,{escape(std)}}}" if std else mean
 
 
 # ------------------------------------------------------------------------------------------ Markdown
 def markdown_tables(
-    tables: Sequence[Part], srcs: dict[str, Source], data_line: str, verdicts: dict[str, list[str]]
+    tables: Sequence[Part], srcs: dict[str, Source], note: str, verdicts: dict[str, list[str]]
 ) -> str:
-    """tables.md: the same tables as pipe tables (Word, Google Docs, pandoc), the sources as footnotes,
-    then the groups' verdicts and the rule they use."""
-    out = [f"{data_line}\n"] if data_line else []
+    """tables.md: ``note`` (the data used, how the runs were made), the same tables as pipe tables (Word,
+    Google Docs, pandoc), the sources as footnotes, then the groups' verdicts and the rule they use."""
+    out = [f"{note}\n"] if note else []
     for t in tables:
         out.append(f"**Table: {t.caption}**\n")
         out.append("| " + " | ".join(_header(k, h, srcs, latex=False) for k, h in t.cols) + " |")
@@ -213,5 +221,6 @@ def markdown_tables(
 
 
 def _md_cell(key: str, value: object, bold: bool) -> str:
-    text = fmt(key, value).replace("|", "\\|")
-    return f"**{text}**" if bold else text
+    """A cell as the results tables print it, ``bold``: its mean alone in bold (never the ± std)."""
+    mean, sep, std = fmt(key, value).replace("|", "\\|").partition(" ± ")
+    return f"{f'**{mean}**' if bold else mean}{sep}{std}"

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, save_figure
-from vislab.plotting.legend import legend_outside, run_style
+from vislab.plotting.legend import legend_beside, legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 
 CELL_IN = 0.5  # a confusion-matrix cell, inches: room for "1000" or "0.93" at CELL_PT
@@ -185,17 +185,20 @@ def plot_per_class(
 def roc_figure(
     roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
 ) -> Figure:
-    """One-vs-rest ROC curves, one per class (class index → (fpr, tpr))."""
-    fig = NotebookFigure(figsize=(5, 5))
+    """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
+    comparison curves are (:func:`run_style`: ten colours, then markers), the legend beside the axes."""
+    fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
     ax = fig.subplots()
     for k, (fpr, tpr) in sorted(roc.items()):
         area = np.trapezoid(tpr, fpr)  # fpr rises: the trapezoidal area under the curve
-        ax.plot(fpr, tpr, label=f"{class_names[k]} (AUC {area:.3f})", lw=1)
+        color, marker = run_style(k, len(class_names))
+        label = f"{class_names[k]} (AUC {area:.3f})"
+        ax.plot(fpr, tpr, color=color, marker=marker, markevery=0.1, ms=4, lw=1, label=label)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     if roc:
-        ax.legend(fontsize=6)
+        legend_beside(ax, ax.get_legend_handles_labels()[0])
     ax.set_title(title or "ROC (one vs rest)")
     return fig
 

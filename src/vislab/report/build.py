@@ -19,6 +19,7 @@ import yaml
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
+from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.results.table import data_line, titled
 from vislab.experiments.suites.runner import SuiteState
@@ -327,6 +328,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         subtitle=info.get("description")
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
         data_line=data_line(plan.complete) if plan.complete else "",
+        provenance=provenance_of(plan),
         reported_figures=bool(reported_columns(reported)),
         reported_warnings=mismatches(reported, cited(plan)),  # rows, with seeds
         generated=time.strftime("%Y-%m-%d %H:%M"),
@@ -343,6 +345,13 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         model_figs=model_figs,
         notes=plan.notes,
     )
+
+
+def provenance_of(plan: ReportPlan) -> str:
+    """How the plan's finished runs were made (:func:`provenance_line`): a suite's command-line changes
+    to its config, and the checkpoint their test figures come from."""
+    info = plan.info if plan.kind == "suite" else {}
+    return provenance_line(info, plan.complete, plan.runs, plan_rows(plan))
 
 
 def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from vislab.experiments.results.provenance import provenance_line, suite_info
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
@@ -266,6 +269,29 @@ def verdicts_markdown(
     return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
 
 
+def param_cell(v: Any) -> str:
+    """A swept value as results.md prints it: a float to 4 significant digits, a list choice as its JSON
+    text (``[32]``), '-' for none."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+def with_params(
+    rows: list[dict],
+    cols: list[tuple[str, str]],
+    params: dict[str, dict[str, Any]] | None,
+    cell: Callable[[Any], Any],
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Rows and columns with, after the run's name, a column per swept value (``params``: run → {config key:
+    value}, e.g. a sweep's trials), each value through ``cell``; unchanged without ``params``."""
+    if not params:
+        return rows, cols
+    keys = sorted({k for values in params.values() for k in values})
+    out = [dict(r, **{k: cell(params.get(r["run"], {}).get(k)) for k in keys}) for r in rows]
+    return out, [cols[0], *((k, k) for k in keys), *cols[1:]]
+
+
 def to_csv(rows: list[dict], cols: list | None = None) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[k for k, _ in cols or COLUMNS], lineterminator="\n")
@@ -308,31 +334,52 @@ def write_tables(
     rows: dict[str, list[str]] | None = None,
     groups: dict[str, list[str] | None] | None = None,
     compare: str = "previous",
+    params: dict[str, dict[str, Any]] | None = None,
+    note: str = "",
+    run_dirs: dict[str, Path] | None = None,
 ) -> list[dict]:
     """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
     ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
     ``rows`` (a seeded suite: row → its runs): a line per row, mean ± std and N, and under the table each
     group's verdicts (:func:`verdicts_markdown`: ``groups``, ``compare``); the CSV gives each mean and, in
-    ``<key>_std``, each standard deviation."""
+    ``<key>_std``, each standard deviation. ``params`` (a sweep: run → its swept values): a column per
+    value after the run (:func:`with_params`; :func:`param_cell` in results.md); ``note``: a line under
+    results.md's table. Under the title, how the runs were made (:func:`made_line`; ``run_dirs``: the
+    runs' folders, default ``out/<run>``)."""
     reported = as_reported(reported)
     seeded = rows is not None
-    table = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
-    cols = columns(reported, seeded)
+    figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
+    table, cols = with_params(figures, columns(reported, seeded), params, lambda v: v)
+    shown, _ = with_params(figures, columns(reported, seeded), params, param_cell)
     atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
     head = f"# {titled(title, summaries)}\n\n" if title else ""
     head += f"{data_line(summaries)}\n\n" if summaries else ""
+    head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
     head += f"{SPREAD_NOTE}\n\n" if seeded else ""
     cited = first_of_rows(summaries, rows) if seeded else summaries  # the reports cite rows
     verdicts = verdicts_markdown(summaries, rows, groups, compare) if seeded else ""
     atomic_write_text(
         Path(out) / "results.md",
         head
-        + to_markdown(table, None, cols)
+        + to_markdown(shown, None, cols)
+        + (f"\n{note}\n" if note else "")
         + verdicts
         + failures_markdown(failures)
         + reported_notes(reported, cited),
     )
     return table
+
+
+def made_line(
+    out: Path,
+    summaries: dict[str, dict],
+    rows: dict[str, list[str]] | None = None,
+    run_dirs: dict[str, Path] | None = None,
+) -> str:
+    """:func:`provenance_line` of the runs of folder ``out`` (its suite.json; the runs in ``run_dirs``,
+    default ``out/<run>``)."""
+    dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
+    return provenance_line(suite_info(out), summaries, dirs, rows)
 
 
 def first_of_rows(summaries: dict[str, dict], rows: dict[str, list[str]]) -> dict[str, dict]:

@@ -3,7 +3,6 @@ folder holds it for another epoch count), or report it failed (bad config, or a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import yaml
 
 from vislab.config import Config, config_differences
 from vislab.errors import ConfigError, UserError
+from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
@@ -153,19 +153,9 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
 def _options_before(out: Path) -> str:
     """' (suite.json: --set …)': the options ``out``'s suite.json says the suite was run with ('' if none
     says)."""
-    sets = read_state(out).get("overrides")
+    sets = suite_info(out).get("overrides")
     if not isinstance(sets, list):
         return ""
     return (
         f" (suite.json: {' '.join(f'--set {s}' for s in sets) or 'no --set, --data or --epochs'})"
     )
-
-
-def read_state(out: Path) -> dict:
-    """``out/suite.json`` as written by the last run of the suite there ({} if none can be read)."""
-    p = Path(out) / "suite.json"
-    try:
-        state = json.loads(p.read_text()) if p.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return state if isinstance(state, dict) else {}

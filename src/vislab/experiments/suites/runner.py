@@ -19,10 +19,11 @@ import yaml
 
 from vislab.config import build_config
 from vislab.errors import DataError, TrainingInterrupted, UserError, VislabError
+from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished, raised_by_the_data
-from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run, read_state
+from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import remember_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
@@ -87,7 +88,7 @@ class SuiteState:
 
     @staticmethod
     def read(out: Path) -> dict:
-        return read_state(out)
+        return suite_info(out)
 
     def record(self, name: str, outcome: dict) -> None:
         self.data["runs"][name] = {k: v for k, v in outcome.items() if v not in ("", None)}

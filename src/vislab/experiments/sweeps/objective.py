@@ -36,10 +36,11 @@ class Surplus(Exception):
 
 
 class _PruneReport(Callback):
-    """Trainer callback: report the validation metric each epoch; raise TrialPruned when the pruner says so."""
+    """Trainer callback: report the validation metric each epoch; raise TrialPruned when the pruner says so
+    — never at the last epoch (``epochs``): a trial that got there is complete, whatever the pruner says."""
 
-    def __init__(self, trial: optuna.Trial, metric: str):
-        self.trial, self.metric = trial, metric
+    def __init__(self, trial: optuna.Trial, metric: str, epochs: int):
+        self.trial, self.metric, self.epochs = trial, metric, epochs
 
     def on_epoch_end(self, row: dict) -> None:
         value = row.get(self.metric)
@@ -47,7 +48,7 @@ class _PruneReport(Callback):
         if row["epoch"] < 1 or value is None or not math.isfinite(value):
             return
         self.trial.report(float(value), step=int(row["epoch"]))
-        if self.trial.should_prune():
+        if row["epoch"] < self.epochs and self.trial.should_prune():
             raise optuna.TrialPruned(
                 f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
             )
@@ -112,7 +113,7 @@ class Objective:
             # left by an earlier study of the same name: keep it aside, never mix
             if run_dir.exists():
                 run_dir.rename(run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}"))
-            prune = _PruneReport(trial, self.sweep.metric)
+            prune = _PruneReport(trial, self.sweep.metric, cfg.train.epochs)
             return train(cfg, run_dir, quiet=self.quiet, callbacks=[prune])
         except optuna.TrialPruned as e:
             RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))

@@ -4,11 +4,13 @@ run), its results (results.csv/.md of the complete trials, trials.csv) and ``vis
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import yaml
+from optuna.trial import TrialState
 
 from vislab.errors import UserError
 from vislab.experiments.databases import public_url
@@ -59,17 +61,52 @@ def finish(
     log: Callable[[str], None],
     on_results: ResultsHook | None = None,
 ) -> None:
-    """results.csv / results.md (complete trials) and trials.csv; then ``on_results(out, study)``."""
-    summaries = {}
-    for name, path in trial_dirs(study, out).items():
+    """results.csv / results.md (complete trials, with their parameters; the count of the others) and
+    trials.csv; then ``on_results(out, study)``."""
+    summaries, dirs = {}, trial_dirs(study, out)
+    for name, path in dirs.items():
         s = RunDir(path).read_summary()
         if is_complete(s):
             summaries[name] = s
-    write_tables(out, summaries, title=f"sweep {study.study_name}")
+    params = {f"trial-{t.number}": t.params for t in study.get_trials(deepcopy=False)}
+    write_tables(
+        out,
+        summaries,
+        title=f"sweep {study.study_name}",
+        params={name: params.get(name, {}) for name in summaries},
+        note=trial_counts(study, len(summaries)),
+        run_dirs=dirs,
+    )
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")
     if on_results is not None:
         on_results(out, study)
+
+
+STATE_WORDS = {  # a trial's state as results.md counts it
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "failed",
+    TrialState.RUNNING: "running",
+    TrialState.WAITING: "queued",
+}
+
+
+def trial_counts(study: optuna.Study, in_table: int) -> str:
+    """results.md's line under the table: how many trials it shows, and how many were pruned, failed, are
+    running or queued (listed in trials.csv)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    counts = Counter(STATE_WORDS[t.state] for t in trials)
+    shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
+    if counts["complete"] > in_table:  # run on a machine whose folders are not here
+        shown += (
+            f" ({counts['complete'] - in_table} more complete, their run folders not found here)"
+        )
+    others = ", ".join(f"{counts[w]} {w}" for w in list(STATE_WORDS.values())[1:] if counts[w])
+    return (
+        f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "
+        f"state, parameters and error."
+    )
 
 
 def load_study_of(folder: Path) -> optuna.Study | None:

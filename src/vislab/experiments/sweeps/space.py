@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -116,17 +117,32 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
             try:
                 build_config(tree, source=f"sweep space '{key}'")
             except ConfigError as e:
-                why = str(e).partition("\n")[2].strip() or str(e)
-                if isinstance(d, FloatDistribution) and value not in (d.low, d.high):
-                    what = f"type: float draws fractional values such as {value:.4g}, which make"
-                    fix = "it takes whole numbers: use type: int"
-                else:
-                    what, fix = f"the value {value!r} makes", "change that value"
-                raise ConfigError(
-                    f"Invalid sweep ({source}): space '{key}': {what} an invalid config:\n  {why}\n"
-                    f"Fix the space entry '{key}': {fix}."
-                ) from None
+                raise _space_error(key, d, value, e, source) from None
     _check_first_values(base, distributions)
+
+
+def _space_error(
+    key: str, d: BaseDistribution, value: Any, error: ConfigError, source: str
+) -> ConfigError:
+    """:func:`check_values`' error: the space key is no config key (rename it), a float range draws
+    fractions for an int key (use type: int), or the value makes an invalid config (change it)."""
+    why = str(error).partition("\n")[2].strip() or str(error)
+    unknown = re.search(r"unknown config key '([^']+)'\.(?: Did you mean '([^']+)'\?)?", why)
+    if unknown and f"{key}.".startswith(f"{unknown[1]}."):  # the key itself, not a key in a value
+        near = f" to '{unknown[2]}{key[len(unknown[1]) :]}'" if unknown[2] else ""
+        return ConfigError(
+            f"Invalid sweep ({source}): space key '{key}' is not a config key:\n  {why}\n"
+            f"Fix the space entry '{key}': rename the key{near} (a config's keys: `vislab config show`)."
+        )
+    if isinstance(d, FloatDistribution) and value not in (d.low, d.high):
+        what = f"type: float draws fractional values such as {value:.4g}, which make"
+        fix = "it takes whole numbers: use type: int"
+    else:
+        what, fix = f"the value {value!r} makes", "change that value"
+    return ConfigError(
+        f"Invalid sweep ({source}): space '{key}': {what} an invalid config:\n  {why}\n"
+        f"Fix the space entry '{key}': {fix}."
+    )
 
 
 def _check_first_values(base: dict, distributions: dict[str, BaseDistribution]) -> None:

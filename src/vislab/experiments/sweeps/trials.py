@@ -10,7 +10,7 @@ import warnings
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.experiments.results.table import TextTable
+from vislab.experiments.results.table import TextTable, param_cell
 
 
 def higher_better(study: optuna.Study) -> bool:
@@ -83,7 +83,7 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
     names, _ = trial_rows(study)
     headers = ["trial", metric, *names]
     rows = [
-        [str(t.number), f"{t.value:.4f}", *(_short(t.params.get(n)) for n in names)]
+        [str(t.number), f"{t.value:.4f}", *(param_cell(t.params.get(n)) for n in names)]
         for t in best(study, top)
     ]
     return TextTable(
@@ -95,26 +95,26 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
     )
 
 
-def _short(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "-" if v is None else str(v)
+# PED-ANOVA's warnings that a sweep's few trials make the importances rough (its quantiles hold the same
+# trials; a range changed between runs of the study leaves a regime with one trial): a sweep often has few
+# trials, and its report shows the importances beside the trials they come from
+FEW_TRIALS_WARNINGS = (
+    r"Target and region quantiles select the same set",
+    r"Some regimes for parameter .* have less than \d+ trials",
+    r"The number of trials is too small to compute importances",
+)
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
-    """optuna.importance.get_param_importances, or {} when there are too few complete trials to say."""
+    """optuna.importance.get_param_importances, or {} when there are too few complete trials to say;
+    Optuna's warnings about too few trials (:data:`FEW_TRIALS_WARNINGS`) silenced, any other shown."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(done) < 2:
         return {}
     try:
-        with (
-            warnings.catch_warnings()
-        ):  # a few trials of equal value: said by the importances themselves
-            warnings.filterwarnings(
-                "ignore",
-                message="Target and region quantiles select the same set",
-                category=UserWarning,
-            )
+        with warnings.catch_warnings():
+            for message in FEW_TRIALS_WARNINGS:
+                warnings.filterwarnings("ignore", message=message, category=UserWarning)
             return dict(optuna.importance.get_param_importances(study))
     except (RuntimeError, ValueError, ZeroDivisionError):
         return {}

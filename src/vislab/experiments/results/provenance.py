@@ -1,0 +1,93 @@
+"""How the numbers of a table were made, said in one line: the command-line changes to a suite's config
+(suite.json's ``overrides``: ``--data``, ``--epochs``, ``--set``) and the checkpoint the test figures come
+from (each run's ``train.select_metric``, in its config.yaml). results.md, report.html and the paper's
+tables.md, tables.tex and main.tex all print :func:`provenance_line`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from vislab.config import RESULT_NEUTRAL_KEYS
+
+FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
+
+
+def suite_info(folder: Path) -> dict:
+    """``folder/suite.json`` as a dict ({} when the folder is no suite's, or the file is unreadable)."""
+    path = Path(folder) / "suite.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def select_metrics(run_dirs: dict[str, Path]) -> dict[str, str]:
+    """Run → the ``train.select_metric`` its config.yaml records (runs without a readable one left out)."""
+    out = {}
+    for name, run_dir in run_dirs.items():
+        try:
+            cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        metric = (cfg.get("train") or {}).get("select_metric") if isinstance(cfg, dict) else None
+        if metric:
+            out[name] = str(metric)
+    return out
+
+
+def changes_sentence(info: dict) -> str:
+    """What the command line changed in a suite's config (suite.json: ``name``, ``overrides``); the keys
+    that leave results alone (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) named apart,
+    without their values (a local path). "" for anything but a suite."""
+    if "overrides" not in info:
+        return ""
+    suite = f"suite {info['name']}'s" if info.get("name") else "the suite's"
+    sets = [str(s) for s in info.get("overrides") or []]
+    neutral = [s for s in sets if s.split("=", 1)[0].strip().startswith(RESULT_NEUTRAL_KEYS)]
+    changed = [s for s in sets if s not in neutral]
+    if not sets:
+        return f"Runs made with {suite} config as its file gives it (no command-line changes)."
+    what = ", ".join(changed) if changed else "nothing that changes results"
+    # their keys alone: a folder's path is the user's machine, not the paper's business
+    keys = dict.fromkeys(s.split("=", 1)[0].strip() for s in neutral)
+    where = f" (and, leaving results alone, {', '.join(keys)})" if neutral else ""
+    return f"Runs made with {suite} config, changed on the command line: {what}{where}."
+
+
+def checkpoint_sentence(select: dict[str, str], fitted: Sequence[str] = ()) -> str:
+    """Which checkpoint the test figures come from: best.pt, the epoch with the best select metric (each
+    run's, ``select``: run → metric); ``fitted`` runs have one checkpoint, chosen from nothing."""
+    by_metric: dict[str, list[str]] = {}
+    for name, metric in select.items():
+        if name not in fitted:
+            by_metric.setdefault(metric, []).append(name)
+    which = (
+        next(iter(by_metric))
+        if len(by_metric) == 1
+        else "; ".join(f"{m} for {', '.join(names)}" for m, names in by_metric.items())
+    )
+    parts = [f"the checkpoint with the best {which} (best.pt)"] if by_metric else []
+    parts += [f"{', '.join(fitted)}: fitted once, one checkpoint"] if fitted else []
+    return f"Test figures from {'; '.join(parts)}." if parts else ""
+
+
+def provenance_line(
+    info: dict,
+    summaries: dict[str, dict],
+    run_dirs: dict[str, Path],
+    rows: dict[str, list[str]] | None = None,
+) -> str:
+    """The one line saying how the table's runs (``summaries``, in ``run_dirs``) were made: the suite's
+    command-line changes (``info``: suite.json) and the checkpoint of the test figures. ``rows`` (row →
+    its seeds' runs) names rows instead of each seed's run."""
+    row_of = {run: row for row, runs in (rows or {}).items() for run in runs}
+    select: dict[str, str] = {}
+    for run, metric in select_metrics({n: run_dirs[n] for n in summaries if n in run_dirs}).items():
+        select.setdefault(row_of.get(run, run), metric)
+    fitted = [row_of.get(n, n) for n, s in summaries.items() if s.get("trained_by") == FITTED]
+    parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))
+    return " ".join(p for p in parts if p)
