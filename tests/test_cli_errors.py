@@ -238,3 +238,20 @@ def test_an_unwritable_folder_is_named_with_a_fix_the_command_has(
     code, text = cli(capsys, *[a.replace("RUN", str(tmp_path)) for a in argv])
     assert code == 2 and fix in one_line(text)  # a path the user chose, as paper's --out
     assert f"cannot write '{tmp_path / 'figures'}/'" in one_line(text) and ".tmp-" not in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["figure", "pos-embed", "--length", "8", "--dim", "4"],
+        ["data", "preview", "digits"],
+        ["lr-find", "--set", "data.name=digits", "--set", "model.name=mlp", "--steps", "10"],
+    ],
+)
+def test_a_figure_out_under_a_file_is_refused_before_any_work(capsys, tmp_path, argv):
+    """--out a-file/x.png: a file where a folder should be made — exit 2 naming it, before lr-find runs
+    its steps (it raised FileExistsError with a traceback after them)."""
+    (tmp_path / "a-file").write_text("x")
+    code, out = cli(capsys, *argv, "--out", tmp_path / "a-file" / "x.png")
+    assert code == 2 and f"'{tmp_path / 'a-file'}' is a file, not a folder" in one_line(out), out
+    assert "LR range test" not in out

@@ -7,6 +7,7 @@ errors should not wait for.
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 
@@ -60,10 +61,20 @@ def info(
 
 
 def check_figure_path(out: Path) -> None:
-    """UserError unless ``out`` names a file type matplotlib writes (before any work is done)."""
+    """UserError unless ``out`` names a file type matplotlib writes in a folder that is, or can be
+    made, writable — checked before any work is done (an lr-find's steps are not run for nothing)."""
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
         raise UserError(
             f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
+        )
+    folder = Path(os.path.abspath(out)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the first folder that is there: the others will be made in it
+    if not folder.is_dir():
+        raise UserError(f"--out '{out}': '{folder}' is a file, not a folder. Choose another --out.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--out '{out}': the folder '{folder}' is not writable. Choose another --out."
         )
 
 
