@@ -177,8 +177,10 @@ def test_bad_arguments_are_user_errors_naming_the_fix(tmp_path, call, fragment):
 
 
 def test_bad_plot_kind_and_bad_images(own_run, tmp_path):
-    with pytest.raises(vislab.UserError, match="curves, confusion, per-class, roc"):
+    with pytest.raises(vislab.UserError, match="curves, confusion, per-class, roc, boundary"):
         own_run.plot("bars")
+    with pytest.raises(vislab.UserError, match="needs 2-D features"):
+        own_run.plot("boundary")  # images
     with pytest.raises(vislab.UserError, match="1 or 3 channels"):
         own_run.predict(np.zeros((8, 8, 5)))
     with pytest.raises(vislab.UserError, match="does not exist"):

@@ -93,7 +93,11 @@ def test_eval_reproduces_summary_test_accuracy(capsys, trained):
     [
         (
             ["--set", "data.name=circles"],
-            ["trained on 1×8×8 inputs with 10 classes", "gives 2 inputs with 2 classes"],
+            [
+                "trained on 1×8×8 inputs",
+                "gives 2 inputs",
+                "Evaluate on images, as the run trained on",
+            ],
         ),
         (["--set", "data.resize=16"], ["trained on 1×8×8 inputs", "gives 1×16×16 inputs"]),
         (["--set", "model.widths=[4,8]"], ["eval scores the checkpoint's own model"]),

@@ -109,6 +109,9 @@ def test_a_model_of_feature_vectors_predicts_raw_features_in_python(tmp_path):
         with pytest.raises(UserError) as e:
             loaded.predict(wrong)
         assert "2-D feature vectors" in str(e.value) and said in str(e.value)
+    fig = loaded.plot("boundary", "val")  # the figure the CLI writes, in a notebook
+    assert "decision boundary (accuracy" in fig.axes[0].get_title()
+    assert len(fig.axes[0].images) == 1 and fig.axes[0].get_legend() is not None
 
 
 # ------------------------------------------------ one decoding: training on a folder sees predict's pixels

@@ -91,6 +91,24 @@ def score_split(
     target: str | Path, split: str, overrides: Sequence[str] = (), trust_code: bool = False
 ) -> Scored:
     """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings) with its model."""
+    model, record, data, inputs = split_inputs(target, split, overrides, trust_code)
+    scored = record.inputs.wrap(
+        model
+    )  # with the run's test-time augmentation, as training evaluated
+    with torch.inference_mode():
+        logits = torch.cat([scored(x) for x, _ in inputs.epoch(0)])
+    names = list(record.model.class_names)
+    m = compute_metrics(logits, torch.from_numpy(data.y), len(names), with_roc=True)
+    probs = torch.softmax(logits.float(), 1).numpy()
+    return Scored(m, names, probs, data)
+
+
+def split_inputs(
+    target: str | Path, split: str, overrides: Sequence[str] = (), trust_code: bool = False
+) -> tuple[torch.nn.Module, RunRecord, ArraySet, DeviceLoader]:
+    """A checkpoint's model and record, ``split`` of its own dataset (``overrides``: data.* settings; labels
+    as the model's class indices, matched by name) and its loader as evaluation feeds it to the model (the
+    spec's centre crop and normalisation)."""
     if split not in ("train", "val", "test"):
         raise UserError(f"the split must be train, val or test, not '{split}'.")
     model, record = load_model(target, trust_code)
@@ -113,15 +131,8 @@ def score_split(
     data = _labels_by_name(
         target, record, splits.class_names, dict(splits.items())[split], cfg.data.name
     )
-    # the evaluation transform of training: the spec's centre crop and normalisation, on every split
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
-    scored = spec.wrap(model)  # with the run's test-time augmentation, as training evaluated
-    with torch.inference_mode():
-        logits = torch.cat([scored(x) for x, _ in loader.epoch(0)])
-    names = list(record.model.class_names)
-    m = compute_metrics(logits, torch.from_numpy(data.y), len(names), with_roc=True)
-    probs = torch.softmax(logits.float(), 1).numpy()
-    return Scored(m, names, probs, data)
+    return model, record, data, loader
 
 
 def _check_fits(
@@ -131,7 +142,10 @@ def _check_fits(
     if got == want:
         return
     shape = lambda s: "×".join(map(str, s))  # noqa: E731
-    if len(got) == len(want) == 3 and got[0] != want[0]:
+    if len(got) != len(want):
+        kinds = {1: "feature vectors", 3: "images"}
+        fix = f"Evaluate on {kinds[len(want)]}, as the run trained on"
+    elif len(got) == 3 and got[0] != want[0]:
         kind = {1: "grey (1-channel)", 3: "colour (3-channel)"}
         fix = f"Evaluate on {kind.get(want[0], f'{want[0]}-channel')} images, as the run trained on"
     else:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from vislab.predict import ImageLike
 
-PLOT_KINDS = ("curves", "confusion", "per-class", "roc")
+PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary")
 _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
     ("model", "model"),
     ("data", "data"),
@@ -149,7 +149,8 @@ class Run:
         self, kind: str = "curves", split: str = "test", *, trust_code: bool = False
     ) -> Figure:
         """A matplotlib Figure: ``curves`` (loss and accuracy per epoch), or ``confusion``, ``per-class``,
-        ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew).
+        ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew), or
+        ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab).
 
         >>> run.plot("roc").savefig("roc.png")
         """
@@ -170,6 +171,8 @@ class Run:
                     f"run '{self.path}' has no metrics.jsonl rows yet: nothing to plot."
                 )
             return curves_figure({self.path.name: rows})
+        if kind == "boundary":
+            return self._boundary(split, trust_code)
         m, names = self._scores(split, trust_code)
         title = f"{self.path.name}: {split}"
         if kind == "confusion":
@@ -177,6 +180,20 @@ class Run:
         if kind == "per-class":
             return per_class_figure(m.per_class, names, title=title)
         return roc_figure(m.roc, names, title=title)
+
+    def _boundary(self, split: str, trust_code: bool) -> Figure:
+        from vislab.plotting.boundary import decision_boundary_figure  # on use (see the imports)
+        from vislab.predict import split_inputs
+
+        model, record, _, inputs = split_inputs(self.path, split, (), trust_code)
+        if record.inputs.sample_shape != (2,):
+            raise UserError(
+                f"run '{self.path}' takes inputs of shape {record.inputs.sample_shape}: a decision boundary "
+                f"needs 2-D features (data.name=circles)."
+            )
+        x, y = (torch.cat(t) for t in zip(*inputs.epoch(0)))
+        names = record.model.class_names
+        return decision_boundary_figure(model, x, y, names, title=f"{self.path.name}: {split}")
 
     def _scores(self, split: str, trust_code: bool) -> tuple[Metrics, list[str]]:
         from vislab.predict import score_checkpoint  # on use (see the imports)

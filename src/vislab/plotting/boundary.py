@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
 
 from vislab.errors import UserError
 from vislab.plotting.canvas import plt, save_figure
 
 
-@torch.no_grad()
 def plot_decision_boundary(
     model: torch.nn.Module,
     x,
@@ -23,6 +23,19 @@ def plot_decision_boundary(
     resolution: int = 200,
     title: str = "",
 ) -> Path:
+    """:func:`decision_boundary_figure` written to ``path``."""
+    return save_figure(decision_boundary_figure(model, x, y, class_names, resolution, title), path)
+
+
+@torch.no_grad()
+def decision_boundary_figure(
+    model: torch.nn.Module,
+    x,
+    y,
+    class_names: Sequence[str] | None = None,
+    resolution: int = 200,
+    title: str = "",
+) -> Figure:
     """Colour the plane by the model's predicted class (shade = its softmax confidence) and scatter the points.
 
     ``x``: N×2 features as the model takes them (normalised), ``y``: their labels (tensors or arrays).
@@ -59,7 +72,7 @@ def plot_decision_boundary(
         title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})",
     )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    return save_figure(fig, path)
+    return fig
 
 
 def _plane(x: torch.Tensor, resolution: int) -> tuple[np.ndarray, np.ndarray]:
