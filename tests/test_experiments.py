@@ -85,7 +85,11 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
     assert list(rows[0]) == [k for k, _ in COLUMNS]
     for r in rows:
         summary = json.loads((out / r["run"] / "summary.json").read_text())
+        fitted = summary["trained_by"] == "fit_arrays"  # majority: no epochs, empty cells
         for key, _ in COLUMNS[1:]:
+            if fitted and key in ("epochs_run", "best_epoch"):
+                assert r[key] == "", key
+                continue
             assert float(r[key]) == pytest.approx(summary[key], abs=0, rel=0), key
     md = (out / "results.md").read_text()
     assert "| mlp |" in md and "too-deep" in md and "val PACC" in md

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vislab.experiments.results.provenance import provenance_line, suite_info
+from vislab.experiments.results.provenance import FITTED, provenance_line, suite_info
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
@@ -81,6 +81,8 @@ def table_rows(summaries: dict[str, dict], reported: ReportedLike = None) -> lis
     rows = []
     for name, s in summaries.items():
         row = {key: (name if key == "run" else s.get(key)) for key, _ in COLUMNS}
+        if s.get("trained_by") == FITTED:  # fitted once (majority, svm): no epochs to count
+            row.update(epochs_run=None, best_epoch=None)
         for key, sources in by_key.items():
             for src in sources:
                 row[reported_key(key, src)] = reported_figure(reported, name, src, key)
