@@ -299,3 +299,115 @@ def test_a_suite_worker_remembers_a_ctrl_c_that_came_while_its_run_set_up(tmp_pa
     finally:
         signal.signal(signal.SIGINT, before)
     assert raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]["global_step"] == 1
+
+
+# ------------------------------------------------------------- resuming after a failure, or on other data
+EVAL_NET = """
+import torch.nn as nn
+
+BROKEN = {broken}
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes, input_shape=None):
+        super().__init__()
+        c, h, w = input_shape
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(c * h * w, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, num_classes)
+        )
+
+    def forward(self, x):
+        if BROKEN and not self.training and x.abs().sum() > 0:  # real images, not the dummy batch
+            raise RuntimeError("eval mode is broken")
+        return self.body(x)
+"""
+
+
+def test_a_run_whose_evaluation_raised_resumes_to_the_uninterrupted_result(
+    tmp_path, monkeypatch, capsys
+):
+    """Your model raises in the evaluation after epoch 1: its training is saved (last.pt after the
+    epoch's last step); fixed, the run resumes with the command the message gives, evaluates epoch 1
+    and ends with the same metrics, step losses and weights as a run that never failed."""
+    import re  # (imports here: the ones above this section stay as they were)
+
+    from conftest import tiny_sets
+    from vislab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    net = tmp_path / "net.py"
+    sets = tiny_sets(
+        "model.name=net.py:Net", "train.epochs=2", "optim.name=sgd", "optim.momentum=0.9",
+        "train.log_every=2", drop="model.hidden=[32]",
+    )  # fmt: skip
+    net.write_text(EVAL_NET.format(broken=True))
+    assert main(["train", "-q", "--out", "cut", *sets]) == 2
+    text = one_line(capsys.readouterr().err)
+    assert "your code raised RuntimeError in the evaluation after training epoch 1" in text, text
+    command = re.search(r"resume with: vislab (train --resume cut --trust-code)", text)
+    assert command, text
+    net.write_text(EVAL_NET.format(broken=False))
+    assert main(["train", "-q", "--out", "ref", *sets]) == 0
+    assert main(command.group(1).split()) == 0, capsys.readouterr()
+    assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
+    steps = [(tmp_path / r / "steps.jsonl").read_text() for r in ("cut", "ref")]
+    assert steps[0] == steps[1] and steps[0]
+
+
+def test_resuming_on_changed_data_is_refused_naming_the_change(tmp_path, monkeypatch, capsys):
+    """An image folder's run stopped in epoch 2; then a class folder is added (the model has one output
+    per class it started with), or images are removed (it would go on silently on fewer): exit 2 naming
+    the change and the fix. With the data restored, it resumes."""
+    import re  # (imports here: the ones above this section stay as they were)
+    import shutil
+
+    from conftest import cli
+    from fixtures import write_image_folder
+
+    root = tmp_path / "images"
+    write_image_folder(root / "train", per_class=12)
+    write_image_folder(root / "test", per_class=3, seed=1)
+    over = ("data.name=folder", f"data.root={root}", "data.image_size=8", "train.batch_size=4")
+    run = tmp_path / "run"
+    with (
+        sigterm_at_step(monkeypatch, lambda n: n + 1),
+        pytest.raises(TrainingInterrupted, match="--resume"),
+    ):
+        train(tiny_config(*over), run, quiet=True)
+
+    for split in ("train", "test"):
+        write_image_folder(root / split, classes=("bird",), per_class=3)
+    code, text = cli(capsys, "train", "-q", "--resume", run)
+    assert code == 2, text
+    text = one_line(text)
+    assert "is not what this run started on: class added: bird" in text, text
+    assert "restore that data and resume, or start a new run" in text, text
+
+    for split in ("train", "test"):
+        shutil.rmtree(root / split / "bird")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for image in sorted((root / "train" / "cat").iterdir())[:4]:
+        image.rename(kept / image.name)
+    code, text = cli(capsys, "train", "-q", "--resume", run)
+    assert code == 2, text
+    assert re.search(r"train 32 → \d+ samples", one_line(text)), text
+
+    for image in kept.iterdir():
+        image.rename(root / "train" / "cat" / image.name)
+    code, text = cli(capsys, "train", "-q", "--resume", run)
+    assert code == 0, text
+    assert json.loads((run / "summary.json").read_text())["status"] == "complete"
+
+
+def test_resume_with_another_train_epochs_names_the_epochs_option(capsys, trained):
+    """``--set train.epochs=3`` on --resume is refused (it would change the run), naming ``--epochs 3``,
+    which trains the resumed run on."""
+    from conftest import cli
+
+    code, text = cli(capsys, "train", "-q", "--resume", trained, "--set", "train.epochs=3")
+    assert code == 2, text
+    assert f"give --epochs instead: vislab train --resume {trained} --epochs 3" in one_line(text)
+    code, text = cli(capsys, "train", "-q", "--resume", trained, "--epochs", "3")
+    assert code == 0, text
+    assert json.loads((trained / "summary.json").read_text())["epochs_run"] == 3

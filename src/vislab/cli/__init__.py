@@ -154,10 +154,17 @@ def _check_resume_args(
     wanted = load_config(config, set_, base=stored).to_dict()  # the options on top
     diff = config_differences(stored, wanted)
     if diff:
+        changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
+        epochs = wanted["train"]["epochs"]
+        fix = (  # train.epochs alone: --epochs trains a resumed run on (where its schedule allows)
+            f"To train it on to {epochs} epochs, give --epochs instead: vislab train --resume {resume} "
+            f"--epochs {epochs}."
+            if all(d.startswith("train.epochs:") for d in diff)
+            else "Resume without them, or start a new run (a new --out)."
+        )
         raise UserError(
             f"--resume {resume} continues the run with its saved config, but these options change it: "
-            f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}. Resume without them, or start a new "
-            f"run (a new --out)."
+            f"{changes}. {fix}"
         )
 
 
@@ -351,6 +358,7 @@ def _environment_error(e: OSError, argv: list[str] | None = None) -> int | None:
         errno.EPERM,
         errno.ENOTDIR,
         errno.EISDIR,
+        errno.EEXIST,  # a file where a folder should be made
         errno.ENAMETOOLONG,
     ):
         fix, code = f"Check the path and its permissions, or {elsewhere}.", 2

@@ -368,11 +368,12 @@ def _checkable(hint: Any) -> bool:
 
 
 def code_failed(
-    reference: str, error: BaseException, when: str, files: list[Path]
+    reference: str, error: BaseException, when: str, files: list[Path], then: str = ""
 ) -> UserCodeError:
-    """A UserCodeError for an exception the user's code raised: vislab's one-paragraph message, the
-    line ``your code raised:``, then the traceback of the frames in ``files`` only."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _in(f.filename, files)]
+    """A UserCodeError for an exception the user's code raised: vislab's one-paragraph message (ending
+    with ``then``, e.g. what was kept and how to go on), the line ``your code raised:``, then the
+    traceback of the frames in ``files`` only."""
+    frames = _frames_in(error, files)
     at = ""
     if frames:
         at = f" at {frames[-1].filename}, line {frames[-1].lineno}"
@@ -384,9 +385,19 @@ def code_failed(
     lines += traceback.format_exception_only(type(error), error)
     return UserCodeError(
         f"model '{reference}': your code raised {type(error).__name__} {when}{at}. Fix it there (the "
-        f"traceback of your code is below), or the model.* options given to it.\n"
-        f"{MARKER}\n{''.join(lines).rstrip()}"
+        f"traceback of your code is below), or the model.* options given to it.{' ' if then else ''}"
+        f"{then}\n{MARKER}\n{''.join(lines).rstrip()}"
     )
+
+
+def raised_in(error: BaseException, files: list[Path]) -> bool:
+    """Whether ``error``'s traceback passes through code in ``files`` (the user's own): an exception
+    raised in, or under, the user's model, as opposed to one of vislab's (a bug)."""
+    return bool(_frames_in(error, files))
+
+
+def _frames_in(error: BaseException, files: list[Path]) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(error.__traceback__) if _in(f.filename, files)]
 
 
 def _in(filename: str, files: list[Path]) -> bool:

@@ -44,7 +44,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
 from vislab.training.runtime import Distributed, resolve_device
-from vislab.training.setup import build_optimisation, build_parts, init_from_data
+from vislab.training.setup import build_optimisation, build_parts, init_from_data, user_code
 
 RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
 OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
@@ -111,20 +111,22 @@ def lr_find(cfg: Config, test: RangeTest | None = None) -> LRFinding:
         # the same set-up as `vislab train`: data, seeded model, augmented loader, optimizer, AMP
         data, network = build_parts(cfg, device, Distributed())
         check_trainable(network.model, cfg.model.name)
-        init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
-        optim = build_optimisation(cfg, network, device, len(data.train))
-        return lr_range_test(
-            network.model,
-            optim.opt,
-            _endless(data.train),
-            test,
-            loss_fn=lambda logits, y: F.cross_entropy(
-                logits, y, label_smoothing=optim.label_smoothing
-            ),
-            grad_clip=optim.grad_clip,
-            # bf16 as in training; fp16 would need the loss scaling the range test does not do
-            autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
-        )
+        # your own model (model.name=file.py:Net) raising: its traceback only, exit 2
+        with user_code(cfg.model.name, network.model, "in the LR range test"):
+            init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
+            optim = build_optimisation(cfg, network, device, len(data.train))
+            return lr_range_test(
+                network.model,
+                optim.opt,
+                _endless(data.train),
+                test,
+                loss_fn=lambda logits, y: F.cross_entropy(
+                    logits, y, label_smoothing=optim.label_smoothing
+                ),
+                grad_clip=optim.grad_clip,
+                # bf16 as in training; fp16 would need the loss scaling the range test does not do
+                autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
+            )
 
 
 def _endless(loader: DeviceLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -13,7 +13,7 @@ from vislab.errors import DataError, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
-from vislab.training.setup import Training
+from vislab.training.setup import Training, split_sizes
 
 
 def open_resume(run: RunDir) -> Checkpoint:
@@ -82,4 +82,5 @@ def resume_state(t: Training) -> Resume:
         step_tracking=t.steps.state_dict(),
         ema=t.optim.ema.state_dict() if t.optim.ema else None,
         scaler=t.optim.scaler.state_dict() if t.optim.scaler else None,
+        split_sizes=split_sizes(t.data.splits),
     )

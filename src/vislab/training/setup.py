@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +20,10 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import UserCodeError, UserError
+from vislab.errors import DataError, UserCodeError, UserError, VislabError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.models.user import code_failed, is_user_reference
+from vislab.models.user import code_failed, is_user_reference, raised_in
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
 from vislab.training.optim import build_optimizer, lr_factor
@@ -106,6 +106,8 @@ def build_parts(
     found at the path its checkpoint recorded, see ``vislab.models.trust.recorded_code``)."""
     stats = ckpt.record.inputs.stats if ckpt else None
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
+    if ckpt is not None:
+        check_same_data(cfg, splits, ckpt)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
@@ -114,6 +116,45 @@ def build_parts(
         freeze(network.model, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
+
+
+def split_sizes(splits: Splits) -> dict[str, int]:
+    """The number of samples in each split (a resumed run's are checked against these)."""
+    return {name: len(split) for name, split in splits.items()}
+
+
+def check_same_data(cfg: Config, splits: Splits, ckpt: Checkpoint) -> None:
+    """DataError unless a resumed run finds the data it started on: the classes its checkpoint names
+    and, where the checkpoint recorded them (last.pt files before vislab recorded them do not), the
+    split sizes."""
+    changes = _class_changes(ckpt.record.model.class_names, list(splits.class_names))
+    sizes = ckpt.resume.split_sizes if ckpt.resume else None
+    changes += [
+        f"{name} {sizes[name]} → {n} samples"
+        for name, n in split_sizes(splits).items()
+        if sizes and name in sizes and sizes[name] != n
+    ]
+    if changes:
+        root = "" if is_default_root(Path(cfg.data.root)) else f" in {cfg.data.root}"
+        raise DataError(
+            f"the data ({cfg.data.name}{root}) is not what this run started on: {'; '.join(changes)}. "
+            f"A resumed run continues on the data it began with: restore that data and resume, or "
+            f"start a new run (a new --out) on the data as it is now."
+        )
+
+
+def _class_changes(was: list[str], now: list[str]) -> list[str]:
+    """``classes added: …``, ``class removed: …`` (or the new order) from class list ``was`` to ``now``."""
+    if now == was:
+        return []
+    added, removed = [c for c in now if c not in was], [c for c in was if c not in now]
+    if not (added or removed):
+        return [f"classes reordered: {', '.join(was)} → {', '.join(now)}"]
+    return [
+        f"class{'es' if len(names) > 1 else ''} {how}: {', '.join(names)}"
+        for how, names in (("added", added), ("removed", removed))
+        if names
+    ]
 
 
 def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
@@ -223,6 +264,23 @@ def check_output(
 def _user_files(model: torch.nn.Module) -> list[Path]:
     code = getattr(model, "vislab_code", None) or {}
     return [Path(code["path"])] if code.get("path") else []
+
+
+@contextlib.contextmanager
+def user_code(
+    name: str, model: torch.nn.Module, when: str, then: Callable[[], str] | None = None
+) -> Iterator[None]:
+    """Within: an exception raised in the user's own model ``name`` (``file.py:Net``; a frame of its file
+    in the traceback) becomes a UserCodeError showing the user's frames only, its paragraph ending with
+    ``then()`` (called first: what was kept, how to go on). Anything else passes unchanged: vislab's own
+    errors, and any other exception — a built-in model's, or one outside the user's code — is a bug."""
+    try:
+        yield
+    except Exception as e:
+        files = _user_files(model)
+        if isinstance(e, VislabError) or not is_user_reference(name) or not raised_in(e, files):
+            raise
+        raise code_failed(name, e, when, files, then() if then else "") from None
 
 
 def _channels_last(cfg: Config, model: torch.nn.Module, input_shape: tuple) -> bool:

@@ -2,9 +2,10 @@
 
 Read it top to bottom: ``train`` opens the run directory, ``set_up`` (training/setup.py) builds the
 data, the network, the optimisation and the loop state once, then either ``fit_once`` (models fitted on
-arrays) or ``fit_epochs``, whose loop is ``train_one_epoch`` → ``evaluate_and_checkpoint`` → ``record``;
-``finish_run`` scores the best weights. What a model may ask of the loop is declared in
-``vislab.models.hooks``.
+arrays) or ``fit_epochs``, whose loop is ``train_one_epoch`` → ``evaluate_and_checkpoint`` →
+``next_epoch`` → ``record``; ``finish_run`` scores the best weights. What a model may ask of the loop is
+declared in ``vislab.models.hooks``. An exception raised in the user's own model code ends the run as a
+``UserCodeError`` (``users_model``), the checkpoint it can resume from kept.
 
 Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
 augmentation and dropout, so a CPU run is exactly repeatable and ``--resume`` (from an epoch
@@ -31,7 +32,7 @@ from vislab.training.record import Checkpoint
 from vislab.training.resume import checkpoint, extend, open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
-from vislab.training.setup import Network, Optimisation, Training, set_up
+from vislab.training.setup import Network, Optimisation, Training, set_up, user_code
 from vislab.training.state import Callback, StopFlag, epoch_seed
 from vislab.training.tracking import build_trackers
 
@@ -90,7 +91,8 @@ def _run(
             callbacks = [*callbacks, *(build_trackers(cfg, run) if dist.is_main else [])]
             t = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if t.network.hooks.trained_by == "fit_arrays":
-                return fit_once(t)
+                with users_model(t, "while fitting it on the train split"):
+                    return fit_once(t)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
             except RuntimeError:
@@ -144,10 +146,15 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
         t.run.write_metrics(t.history)
     t.log.start(tc.epochs, len(t.data.train), first_epoch=t.loop.epoch)
     if tc.eval_at_start and not t.history:  # epoch 0: the untrained model's error on train and val
-        record(t, evaluate_at_start(t), callbacks, save_last=False)
+        with users_model(t, "in the evaluation before training (train.eval_at_start)"):
+            row = evaluate_at_start(t)
+        record(t, row, callbacks, save_last=False)
     while t.loop.epoch < tc.epochs:
-        row = train_one_epoch(t, stop)
-        stop_early = evaluate_and_checkpoint(t, row)
+        with users_model(t, f"in training epoch {t.loop.epoch + 1}"):
+            row = train_one_epoch(t, stop)
+        with users_model(t, f"in the evaluation after training epoch {row['epoch']}", trained=True):
+            stop_early = evaluate_and_checkpoint(t, row)
+        next_epoch(t, row)
         record(t, row, callbacks)
         if stop_early:
             t.log.line(
@@ -155,7 +162,8 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
             )
             break
     t.log.stop()
-    return _finish(t)
+    with users_model(t, "in the final evaluation of the best weights"):
+        return _finish(t)
 
 
 def train_one_epoch(t: Training, stop: StopFlag) -> dict:
@@ -207,18 +215,27 @@ def _begin_epoch(t: Training) -> torch.Tensor:
 
 
 def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> dict:
-    """The epoch's train loss and accuracy (summed over ranks), its step rows; the loop moves on."""
+    """The epoch's row: its train loss and accuracy (summed over ranks). The loop stays after the epoch's
+    last step, its running sums kept (as a signal there saves them), until ``next_epoch``: an evaluation
+    that fails can still save the epoch's training."""
     loop = t.loop
-    sums = t.dist.all_reduce(sums) if t.dist.world > 1 else sums
-    train_loss, train_acc = (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
+    reduced = t.dist.all_reduce(sums.clone()) if t.dist.world > 1 else sums
+    train_loss, train_acc = (reduced[0] / reduced[2]).item(), (reduced[1] / reduced[2]).item()
     _check_finite(t, train_loss, lr)
-    if t.steps.active:
-        t.steps.write_epoch(t.run, loop.global_step, loop.epoch + 1, lr)
     loop.train_time_s += took
-    loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
+    loop.partial = sums
     return dict(
-        epoch=loop.epoch, train_loss=train_loss, train_acc=train_acc, lr=lr, seconds=round(took, 4)
-    )
+        epoch=loop.epoch + 1, train_loss=train_loss, train_acc=train_acc, lr=lr,
+        seconds=round(took, 4),
+    )  # fmt: skip
+
+
+def next_epoch(t: Training, row: dict) -> None:
+    """The epoch ``row`` is over (trained and evaluated): its step rows written, the loop at the next."""
+    loop = t.loop
+    if t.steps.active:
+        t.steps.write_epoch(t.run, loop.global_step, row["epoch"], row["lr"])
+    loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
 
 
 def train_step(
@@ -345,7 +362,7 @@ def _finish(t: Training) -> dict:
     )
 
 
-# -------------------------------------------------------------- stopping: signals, divergence
+# -------------------------------------------------- stopping: signals, divergence, the user's code
 def _stop_resumably(
     t: Training, signal_name: str, sums: torch.Tensor, lr: float, took: float
 ) -> None:
@@ -359,8 +376,7 @@ def _stop_resumably(
         t.log.stop()
         last = t.run.ckpt_dir / "last.pt"
         resume = (
-            f"resume from the end of epoch {t.loop.epoch} ({last}) with: vislab train --resume "
-            f"{t.run.path} --nproc {t.dist.world}"
+            f"resume from the end of epoch {t.loop.epoch} ({last}) with: {_resume_command(t)}"
             if t.loop.epoch > 0 or last.is_file()
             else "no epoch had finished, so nothing was saved: start the run again"
         )
@@ -377,8 +393,45 @@ def _stop_resumably(
     t.log.stop()
     raise TrainingInterrupted(
         f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
-        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: vislab train --resume {t.run.path}"
+        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_resume_command(t)}"
     )
+
+
+def _resume_command(t: Training) -> str:
+    nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
+    return f"vislab train --resume {t.run.path}{nproc}"
+
+
+def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
+    """Within: an exception the user's own model (``model.name=file.py:Net``) raises ends the run as a
+    UserCodeError (its frames only, exit 2) saying what was kept (``_stopped_by_code``); ``trained``: the
+    epoch's steps are done (its evaluation is what failed). Vislab's own errors, and built-in models',
+    pass unchanged; so does the Python API's ``train(model=Net)``, whose caller gets Python's exception."""
+    return user_code(
+        t.record.model.name, t.network.model, when, lambda: _stopped_by_code(t, trained)
+    )
+
+
+def _stopped_by_code(t: Training, trained: bool) -> str:
+    """The run ended by the user's code: ``trained`` (and one process), a ``last.pt`` of the epoch's
+    steps — as a signal after its last step saves it: resuming re-runs only the evaluation — else the
+    last one kept; summary.json says "failed". Returns what was kept and how to go on."""
+    last = t.run.ckpt_dir / "last.pt"
+    saved = trained and t.dist.world == 1  # data-parallel: epoch ends only (_stop_resumably)
+    if saved:
+        checkpoint(t, "last.pt", resume=True)
+    _mark(t, "failed")
+    t.log.stop()
+    resume = (
+        f"after fixing your code, resume with: {_resume_command(t)} --trust-code (once edited, your "
+        f"file no longer has the sha256 the run recorded)."
+    )
+    if saved:
+        kept = f"epoch {t.loop.epoch + 1}'s training is saved in {last} (resuming evaluates it)"
+        return f"Training stopped; {kept}: {resume}"
+    if last.is_file():
+        return f"Training stopped; its last checkpoint, {last}, is kept: {resume}"
+    return "Training stopped before its first checkpoint: after fixing your code, run it again."
 
 
 def _check_finite(t: Training, loss: float, lr: float) -> None:
