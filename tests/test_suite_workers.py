@@ -408,3 +408,19 @@ def test_adding_seeds_resumes_an_interrupted_run_without_seeds_as_seed_0(
     assert not (out / "mlp").exists()
     assert len((out / "mlp-s0" / "metrics.jsonl").read_text().splitlines()) == 2
     assert json.loads((out / "mlp-s0" / "summary.json").read_text())["run"] == "mlp-s0"
+
+
+def test_adding_seeds_on_shared_storage_takes_the_run_without_seeds_as_seed_0(
+    tmp_path, capsys, train_spy, pg
+):
+    """The same as on one machine, for the runs a worker claims from the database."""
+    url, name = pg
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}}, base=QUICK, name=name)
+    out = tmp_path / "g"
+    assert cli(capsys, "suite", spec, "--out", out, "-q", "--no-report")[0] == 0
+    train_spy.clear()
+    args = ["suite", spec, "--out", out, "-q", "--no-report", "--seeds", "2", "--storage", url]
+    code, text = cli(capsys, *args)
+    assert code == 0, text
+    assert train_spy == [("mlp-s1", False)] and "trained before without seeds: moved to" in text
+    assert rows(url, name)["mlp-s0"]["status"] == "complete"

@@ -26,6 +26,7 @@ from vislab.experiments.suites.runner import (
     interruption,
     make_room,
     run_to_end,
+    seed_zero_of_before,
     settled_outcome,
     write_results,
 )
@@ -66,6 +67,7 @@ class ClaimSource:
             # that worker is gone: its lock in a shared run folder is stale (on this host RunDir knows)
             RunDir(run_dir).break_lock(claim.previous_host)
         p = plan_run(claim.run, run_dir, lambda: run_config(self.suite, claim.run, self.overrides))
+        p = seed_zero_of_before(p, self.suite, self.log)  # --seeds added to a suite run without
         return make_room(p, self.log) if p.action == "retrain" else p
 
     def finished(self) -> bool:
