@@ -72,18 +72,16 @@ def run_suite(
 ) -> SuiteResult:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
-    report.html when ``report``. Raises SuiteFailed (after writing the tables) if a run failed, DataError if
-    a run's data cannot be read (no further run starts), UserError before anything trains if ``out`` holds
-    its runs with a different config (other overrides; another ``epochs`` alone retrains, keeping the
-    old run beside). ``overwrite=True`` deletes an earlier suite in ``out`` first (:func:`start_over`).
+    report.html when ``report``. Raises SuiteFailed (after the tables) if a run failed, DataError if a run's
+    data cannot be read (no further run starts), UserError before anything trains if ``out`` holds its runs
+    with another config (another ``epochs`` alone retrains them). ``overwrite=True`` starts it over.
 
     ``quiet``: None (default) prints the progress — each run's training and the suite's lines (``suite …: 3
     runs``, a line per run, ``results: …``) — in a notebook only, nothing in a script; False everywhere;
     True nowhere. ``log``: a function that receives the suite's lines instead (whatever ``quiet``).
 
     ``seeds``: train each run that many times, ``<run>-s0`` … with train.seed + 0 …, for the tables' mean ± std
-    (None: as the suite in ``out`` was run, else once); a run ``out`` holds from before it had seeds is
-    moved to ``<run>-s0``, its seed 0.
+    (None: as the suite in ``out`` was run, else once); a run trained before it had seeds becomes seed 0.
 
     ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
     run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
