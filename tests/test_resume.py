@@ -411,3 +411,42 @@ def test_resume_with_another_train_epochs_names_the_epochs_option(capsys, traine
     code, text = cli(capsys, "train", "-q", "--resume", trained, "--epochs", "3")
     assert code == 0, text
     assert json.loads((trained / "summary.json").read_text())["epochs_run"] == 3
+
+
+# train.min_delta=1: val_pacc can never improve by 1, so train.early_stop=1 stops the run after epoch 2 of 4
+EARLY = ("train.epochs=4", "train.early_stop=1", "train.min_delta=1", "train.figures=false")
+
+
+def test_resuming_an_early_stopped_run_trains_nothing_and_says_so(tmp_path, capsys):
+    """A run that stopped early is over: ``--resume`` trains no epoch past the stop (its metrics, best
+    epoch and best.pt stay), says when it stopped, and its last row told the callbacks it was the last."""
+    from conftest import cli
+
+    run = tmp_path / "run"
+    train(tiny_config(*EARLY), run, quiet=True)
+    before = json.loads((run / "summary.json").read_text())
+    assert before["epochs_run"] == 2
+    best = weights_hash(run / "checkpoints" / "best.pt")
+    code, text = cli(capsys, "train", "-q", "--resume", run)
+    assert code == 0, text
+    assert "nothing left to train: this run stopped early after epoch 2" in one_line(text), text
+    after = json.loads((run / "summary.json").read_text())
+    assert (after["epochs_run"], after["best_epoch"]) == (2, before["best_epoch"])
+    assert weights_hash(run / "checkpoints" / "best.pt") == best
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["stopped_early"] is True
+
+
+def test_more_epochs_for_an_early_stopped_run_are_refused_naming_a_new_run(tmp_path, capsys):
+    """``--resume --epochs 6`` of a run that stopped early would keep its patience count and stop again at
+    the next evaluation that does not improve: refused (exit 2), naming --init-from; nothing trained."""
+    from conftest import cli
+
+    run = tmp_path / "run"
+    train(tiny_config(*EARLY), run, quiet=True)
+    code, text = cli(capsys, "train", "-q", "--resume", run, "--epochs", "6")
+    flat = one_line(text)
+    assert code == 2, text
+    assert "it stopped early after epoch 2: val_pacc did not improve" in flat, text
+    assert f"--init-from {run}" in flat
+    assert json.loads((run / "summary.json").read_text())["epochs_run"] == 2

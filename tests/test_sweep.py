@@ -627,3 +627,33 @@ def test_results_md_shows_each_trials_parameters_and_counts_the_pruned(tmp_path,
     assert "2 complete trials in this table; 1 pruned. trials.csv lists every trial" in md, md
     csv_text = (tmp_path / "sw" / "results.csv").read_text()
     assert repr(study.trials[0].params["optim.lr"]) in csv_text
+
+
+class _PruneFromEpoch2(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return max(trial.intermediate_values, default=0) >= 2
+
+
+def test_a_trial_that_early_stopping_ends_is_complete_never_pruned_at_its_last_row(
+    tmp_path, monkeypatch
+):
+    """A pruner that prunes every trial from epoch 2 on, trials of 4 epochs that train.early_stop ends after
+    epoch 2 (train.min_delta=1: val_pacc never improves by 1): epoch 2 is their last row, so they are
+    complete — as a trial that reaches train.epochs is — and in results.md."""
+    from vislab.experiments.sweeps.objective import _PruneReport
+
+    monkeypatch.setattr(samplers, "build_pruner", lambda spec: _PruneFromEpoch2())
+    train_cfg = {**BASE["train"], "epochs": 4, "early_stop": 1, "min_delta": 1}
+    spec = write_spec(tmp_path / "s.yaml", base={**BASE, "train": train_cfg})
+    study = run_sweep(load_sweep(spec), tmp_path / "sw", trials=2, log=lambda s: None)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    assert all(list(t.intermediate_values) == [1, 2] for t in study.trials)
+    assert "| trial-1 |" in (tmp_path / "sw" / "results.md").read_text()
+    # the same row without the early stop's mark is pruned there
+    study = optuna.create_study(pruner=_PruneFromEpoch2())
+    marked, unmarked = study.ask(), study.ask()
+    _PruneReport(marked, "val_pacc", epochs=4).on_epoch_end(
+        dict(epoch=2, val_pacc=0.5, stopped_early=True)
+    )
+    with pytest.raises(optuna.TrialPruned, match="pruned after epoch 2"):
+        _PruneReport(unmarked, "val_pacc", epochs=4).on_epoch_end(dict(epoch=2, val_pacc=0.5))

@@ -51,15 +51,14 @@ def lr_find(
     check_figure_path(out)
     check_new_files([out], force)
     test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
-    console.print(
-        escape(
-            f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {start_lr:.3g} → "
-            f"{end_lr:.3g} over {steps} steps of batch {cfg.train.batch_size}"
-        ),
-        highlight=False,
-        soft_wrap=True,
+    header = (
+        f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {start_lr:.3g} → "
+        f"{end_lr:.3g} over {steps} steps of batch {cfg.train.batch_size}"
     )
-    f = range_test(cfg, test)
+    # said once the model is known to be trained by the optimizer (mlp-scratch is refused first)
+    f = range_test(
+        cfg, test, on_start=lambda: console.print(escape(header), highlight=False, soft_wrap=True)
+    )
     title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name})"
     path = plot_lr_find(f.lrs, f.losses, f.smoothed, f.suggestion, out, f.min_loss_lr, title)
     for line in _report(f, path):

@@ -17,6 +17,7 @@ from vislab.config.files import (
     read_base,
     read_yaml,
 )
+from vislab.config.notes import augmentations_on, beyond_plain_sgd, config_notes, given
 from vislab.config.overrides import apply_override, parse_value, set_dotted
 from vislab.config.schema import (
     DEFAULT_DATA_ROOT,
@@ -77,10 +78,14 @@ __all__ = [
     "TrainConfig",
     "TrivialAug",
     "apply_override",
+    "augmentations_on",
+    "beyond_plain_sgd",
     "build_config",
     "config_differences",
+    "config_notes",
     "find_yaml",
     "friendly_error",
+    "given",
     "load_config",
     "load_spec",
     "parse_value",

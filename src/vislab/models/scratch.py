@@ -27,8 +27,9 @@ state-dict keys, same initialisation), so they give the same first step on the s
 
 Trainer hooks (``vislab.models.hooks``): the first three levels declare ``trained_by =
 "manual_step"``, so the trainer calls ``manual_step(x, y, lr) -> (loss, logits)`` instead of autograd +
-``torch.optim`` (``optim.*`` settings other than the scheduled lr do not apply to them); ``optim``
-declares ``trained_by = "optimizer"``.
+``torch.optim``: plain SGD at the scheduled lr, so a run that sets what that step ignores (momentum,
+weight decay, label smoothing, grad clipping, ...) is refused (``training/setup.py`` ``check_own_step``);
+``optim`` declares ``trained_by = "optimizer"``.
 """
 
 from __future__ import annotations

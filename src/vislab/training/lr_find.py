@@ -100,9 +100,15 @@ class LRFinding:
 
 
 # ------------------------------------------------------------------------------ from a config
-def lr_find(cfg: Config, test: RangeTest | None = None) -> LRFinding:
+def lr_find(
+    cfg: Config, test: RangeTest | None = None, on_start: Callable[[], None] | None = None
+) -> LRFinding:
     """The range test on ``cfg``'s model, data and optimizer (as ``vislab train`` builds them: seeded,
-    augmented batches, ``optim.*``, label smoothing, grad clip, AMP); nothing is written."""
+    augmented batches, ``optim.*``, label smoothing, grad clip, AMP); nothing is written.
+
+    ``on_start``: called once the model is built and known to be trained by the ``optim.name`` optimizer
+    (a model that updates its own weights, or is fitted in one go, is refused first), before the first
+    step — where ``vislab lr-find`` says what it tests."""
     test = test or RangeTest()
     device = resolve_device(cfg.train.device)
     if cfg.train.threads:
@@ -111,6 +117,8 @@ def lr_find(cfg: Config, test: RangeTest | None = None) -> LRFinding:
         # the same set-up as `vislab train`: data, seeded model, augmented loader, optimizer, AMP
         data, network = build_parts(cfg, device, Distributed())
         check_trainable(network.model, cfg.model.name)
+        if on_start is not None:
+            on_start()
         # your own model (model.name=file.py:Net) raising: its traceback only, exit 2
         with user_code(cfg.model.name, network.model, "in the LR range test"):
             init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening

@@ -14,6 +14,7 @@ from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
 from vislab.training.setup import Training, split_sizes
+from vislab.training.state import LoopState
 
 
 def open_resume(run: RunDir) -> Checkpoint:
@@ -38,12 +39,21 @@ def open_resume(run: RunDir) -> Checkpoint:
     return ckpt
 
 
-def extend(cfg: Config, epochs: int, done: int, path: Path) -> Config:
-    """``cfg`` with ``train.epochs = epochs``, for a run that has trained ``done`` epochs; UserError where
-    the schedule's learning rates depend on the total (the epochs already trained would have had other
-    rates) or nothing is left to train."""
+def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
+    """``cfg`` with ``train.epochs = epochs``, for a run whose loop is at ``loop``; UserError where the run
+    stopped early (training on would keep its patience count: it would stop again at the next evaluation
+    that does not improve), where the schedule's learning rates depend on the total (the epochs already
+    trained would have had other rates) or nothing is left to train."""
     if epochs == cfg.train.epochs:
         return cfg
+    if loop.stopped_early:
+        raise UserError(
+            f"cannot extend '{path}' to {epochs} epochs: it stopped early "
+            f"{loop.early_stop(cfg.train.select_metric, cfg.train.early_stop)}. Training on would keep "
+            f"that count and stop again at the first evaluation that does not improve. Start a new run "
+            f"from its weights instead: --init-from {path} with train.epochs={epochs} (and a larger "
+            f"train.early_stop, or none)."
+        )
     if cfg.schedule.name in ("cosine", "onecycle"):
         raise UserError(
             f"cannot extend '{path}' to {epochs} epochs: its schedule.name={cfg.schedule.name} spreads "
@@ -51,9 +61,9 @@ def extend(cfg: Config, epochs: int, done: int, path: Path) -> Config:
             f"have had other rates with {epochs}. Start a new run with train.epochs={epochs} (or "
             f"--init-from {path} to start from its weights)."
         )
-    if epochs <= done:
+    if epochs <= loop.epoch:
         raise UserError(
-            f"cannot extend '{path}' to {epochs} epochs: it has trained {done} already. Give more "
+            f"cannot extend '{path}' to {epochs} epochs: it has trained {loop.epoch} already. Give more "
             f"epochs than that."
         )
     return build_config(cfg.to_dict(), [f"train.epochs={epochs}"], source=f"--epochs {epochs}")

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import torch
 
-from vislab.config import Config, TrainConfig
+from vislab.config import (
+    Config,
+    TrainConfig,
+    augmentations_on,
+    beyond_plain_sgd,
+    config_notes,
+    given,
+)
 from vislab.data import prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.download import is_default_root
@@ -20,7 +27,7 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import DataError, UserCodeError, UserError, VislabError
+from vislab.errors import ConfigError, DataError, UserCodeError, UserError, VislabError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.user import code_failed, is_user_reference, raised_in
@@ -304,11 +311,6 @@ def _build_loaders(
     storage = resolve_data_device(cfg.data.device, device, nbytes)
     augment = build_augment(cfg.augment, splits.sample_shape)
     mix = build_mix(cfg.augment, splits.sample_shape, splits.num_classes)
-    if mix is not None and network.hooks.trained_by == "manual_step":
-        raise UserError(
-            f"augment.mixup / augment.cutmix train on mixed labels, which {cfg.model.name}'s own "
-            f"training step does not take. Set augment.mixup.p=0 and augment.cutmix.p=0."
-        )
     stats, size = spec.stats, spec.crop_size
     train = DeviceLoader(
         splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True, augment=augment,
@@ -371,6 +373,8 @@ def set_up(
         torch.set_num_threads(tc.threads)
     set_cudnn_benchmark(device, tc.cudnn_benchmark)
     data, network = build_parts(cfg, device, dist, ckpt, build_as)
+    if ckpt is None:  # a resumed run's settings were checked when it started
+        check_own_step(cfg, network)
     cfg = recorded_config(cfg)  # config.yaml and the checkpoints' record
     if dist.is_main:
         run.write_config(cfg.to_yaml())
@@ -402,12 +406,73 @@ def set_up(
 def _announce(
     cfg: Config, data: RunData, network: Network, device: torch.device, log: Progress
 ) -> None:
-    """The run's first lines: model, data sizes, parameters, device (and where its weights came from)."""
+    """The run's first lines: model, data sizes, parameters, device (and where its weights came from), then
+    a ``note:`` for each setting that does nothing here, or that another defeats (``run_notes``)."""
     n = "/".join(str(len(s)) for _, s in data.splits.items())
     size = f"{network.n_params:,} parameter{'' if network.n_params == 1 else 's'}"
     log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {size}, device {device}")
     if network.start:
         log.line(network.start.line())
+    for note in run_notes(cfg, data, network):
+        log.line(f"note: {note}")
+
+
+def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
+    """The settings of this run that do nothing or that another defeats: the config's own
+    (``config_notes``), augmentations of feature vectors, and an optimizer a model's own step ignores."""
+    notes = config_notes(cfg)
+    on = augmentations_on(cfg.augment)
+    if on and not data.spec.is_image:
+        notes.append(
+            f"{', '.join(on)}: augmentation applies to images only, and {cfg.data.name} holds "
+            f"{data.spec.input_shape[0]}-D feature vectors: nothing is augmented."
+        )
+    if network.hooks.trained_by == "manual_step" and not given(cfg.optim, "name"):
+        notes.append(
+            f"{_own_step(cfg, network)}: optim.name={cfg.optim.name} (the default) is not used."
+            f"{_lr_hint(cfg)}"
+        )
+    return notes
+
+
+SCRATCH = "mlp-scratch"  # the built-in model that updates its own weights (vislab.models.scratch)
+
+
+def check_own_step(cfg: Config, network: Network) -> None:
+    """ConfigError naming each setting that a model updating its own weights (``trained_by="manual_step"``)
+    would ignore: its ``manual_step(x, y, lr)`` gets the scheduled learning rate and nothing else."""
+    ignored = beyond_plain_sgd(cfg) if network.hooks.trained_by == "manual_step" else []
+    if not ignored:
+        return
+    one = len(ignored) == 1
+    optim = " — or train the same network by torch.optim: --set model.impl=optim"
+    raise ConfigError(
+        f"{_own_step(cfg, network)}, so {'this setting' if one else 'these settings'} would change "
+        f"nothing: {', '.join(f'{key}={value}' for key, value, _ in ignored)}. Leave "
+        f"{'it' if one else 'them'} out or set what plain SGD does: "
+        f"{', '.join(f'{key}={plain}' for key, _, plain in ignored)}"
+        f"{optim if cfg.model.name == SCRATCH else ''}.{_lr_hint(cfg)}"
+    )
+
+
+def _own_step(cfg: Config, network: Network) -> str:
+    """How a model that updates its own weights does it, in words."""
+    cls = type(network.model)
+    what = "plain SGD" if cfg.model.name == SCRATCH else "its own update"
+    return (
+        f"{cfg.model.name} updates its weights by hand: {what} at optim.lr, as the schedule sets it "
+        f"({cls.__module__}.{cls.__qualname__}.manual_step)"
+    )
+
+
+def _lr_hint(cfg: Config) -> str:
+    """For mlp-scratch at the default optim.lr (Adam's 1e-3): the learning rate RDFIA 1-ab uses."""
+    if cfg.model.name != SCRATCH or given(cfg.optim, "lr"):
+        return ""
+    return (
+        f" optim.lr={cfg.optim.lr:g} is Adam's default: RDFIA 1-ab trains {SCRATCH} at optim.lr=0.03 "
+        f"with train.batch_size=10 (vislab suite mlp-basics)."
+    )
 
 
 def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:

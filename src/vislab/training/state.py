@@ -21,12 +21,22 @@ class LoopState:
     best: float | None = None  # best value of train.select_metric so far
     best_epoch: int | None = None
     bad_evals: int = 0  # evaluations since the best one (train.early_stop)
+    stopped_early: bool = False  # train.early_stop ended the run: a resume trains nothing more
     train_time_s: float = 0.0
     setup_s: float = 0.0  # building data, model and optimizer, summed over the run's processes
     partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def early_stop(self, metric: str, patience: int | None) -> str:
+        """When and why ``train.early_stop`` ended the run, e.g. ``after epoch 5: val_pacc did not
+        improve for 2 evaluations (train.early_stop=2)``."""
+        n = self.bad_evals
+        return (
+            f"after epoch {self.epoch}: {metric} did not improve for {n} "
+            f"evaluation{'' if n == 1 else 's'} (train.early_stop={patience})"
+        )
 
     @classmethod
     def from_dict(cls, saved: dict) -> LoopState:
@@ -70,8 +80,10 @@ class Callback:
     """What ``train(callbacks=[...])`` calls on each object: subclass and override what you need."""
 
     def on_epoch_end(self, row: dict) -> None:
-        """After each metrics row is written (row 0 too, with ``train.eval_at_start``). May raise to
-        stop the run (e.g. ``optuna.TrialPruned``); the run's files stay as written."""
+        """After each metrics row is written (row 0 too, with ``train.eval_at_start``). The row after which
+        ``train.early_stop`` ends the run says so (``stopped_early: True``); the run's last row is that one
+        or epoch ``train.epochs``'s. May raise to stop the run (e.g. ``optuna.TrialPruned``); the run's files
+        stay as written."""
 
     def close(self) -> None:
         """Once, when the run ends: finished, failed or interrupted."""

@@ -64,7 +64,7 @@ def train(
         if ckpt is not None:
             cfg = build_config(ckpt.record.config, source=str(run.ckpt_dir / "last.pt"))
             if epochs is not None:
-                cfg = extend(cfg, epochs, ckpt.resume.loop.epoch, run.path)
+                cfg = extend(cfg, epochs, ckpt.resume.loop, run.path)
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
@@ -149,18 +149,17 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
         with users_model(t, "in the evaluation before training (train.eval_at_start)"):
             row = evaluate_at_start(t)
         record(t, row, callbacks, save_last=False)
-    while t.loop.epoch < tc.epochs:
+    if t.loop.stopped_early:  # resumed after its early stop
+        t.log.line(f"nothing left to train: this run stopped early {_early_stop(t)}")
+    while t.loop.epoch < tc.epochs and not t.loop.stopped_early:
         with users_model(t, f"in training epoch {t.loop.epoch + 1}"):
             row = train_one_epoch(t, stop)
         with users_model(t, f"in the evaluation after training epoch {row['epoch']}", trained=True):
-            stop_early = evaluate_and_checkpoint(t, row)
+            evaluate_and_checkpoint(t, row)
         next_epoch(t, row)
         record(t, row, callbacks)
-        if stop_early:
-            t.log.line(
-                f"early stop: {tc.select_metric} did not improve for {tc.early_stop} evaluations"
-            )
-            break
+        if t.loop.stopped_early:
+            t.log.line(f"early stop {_early_stop(t)}")
     t.log.stop()
     with users_model(t, "in the final evaluation of the best weights"):
         return _finish(t)
@@ -320,12 +319,13 @@ def track_test(t: Training) -> dict:
     return test.as_dict("test")
 
 
-def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
-    """Score val when due (into ``row``), keep ``best.pt``; True when early stopping says stop."""
+def evaluate_and_checkpoint(t: Training, row: dict) -> None:
+    """Score val when due (into ``row``), keep ``best.pt``; when early stopping says stop, the loop state
+    and ``row`` say so (``stopped_early``: last.pt keeps it, callbacks see it)."""
     tc, loop = t.cfg, t.loop
     epoch = row["epoch"]
     if epoch % tc.eval_every and epoch != tc.epochs:
-        return False
+        return
     k = t.data.splits.num_classes
     val = evaluate(evaluated(t), t.data.val, k, t.device, precision=t.optim.precision, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
@@ -333,9 +333,14 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
     if loop.best is None or _better(value, loop.best, tc.select_metric, tc.min_delta):
         loop.best, loop.best_epoch, loop.bad_evals = value, epoch, 0
         checkpoint(t, "best.pt", epoch=epoch)
-        return False
+        return
     loop.bad_evals += 1
-    return tc.early_stop is not None and loop.bad_evals >= tc.early_stop
+    if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
+        loop.stopped_early = row["stopped_early"] = True
+
+
+def _early_stop(t: Training) -> str:
+    return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop)
 
 
 def _better(value: float, best: float, metric: str, min_delta: float) -> bool:

@@ -37,7 +37,8 @@ class Surplus(Exception):
 
 class _PruneReport(Callback):
     """Trainer callback: report the validation metric each epoch; raise TrialPruned when the pruner says so
-    — never at the last epoch (``epochs``): a trial that got there is complete, whatever the pruner says."""
+    — never at the run's last row (epoch ``epochs``, or the row after which ``train.early_stop`` ends the
+    run: ``stopped_early``): a trial that got there is complete, whatever the pruner says."""
 
     def __init__(self, trial: optuna.Trial, metric: str, epochs: int):
         self.trial, self.metric, self.epochs = trial, metric, epochs
@@ -48,7 +49,8 @@ class _PruneReport(Callback):
         if row["epoch"] < 1 or value is None or not math.isfinite(value):
             return
         self.trial.report(float(value), step=int(row["epoch"]))
-        if row["epoch"] < self.epochs and self.trial.should_prune():
+        last = row["epoch"] >= self.epochs or row.get("stopped_early", False)
+        if not last and self.trial.should_prune():
             raise optuna.TrialPruned(
                 f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
             )
