@@ -34,15 +34,11 @@ PLAIN_SGD: dict[str, Any] = {
 
 
 def given(section: BaseModel, key: str) -> bool:
-    """Whether the user set ``section.key``: its value is not the default, or the YAML / ``--set`` the
-    config was built from names it. A config rebuilt from a whole dump (a run's config.yaml or checkpoint,
-    a suite's run handed to its worker) names every key of a section: there a key at its default value
-    cannot be told from one left alone, and counts as left alone."""
+    """Whether ``section.key`` is away from its default: a value the user chose. (A key set to its default
+    value cannot be told from one left alone once a config is rebuilt from a whole dump — a run's
+    config.yaml, a suite's run handed to its worker — so it never counts as given.)"""
     field = type(section).model_fields[key]
-    if getattr(section, key) != field.get_default(call_default_factory=True):
-        return True
-    named = section.model_fields_set
-    return key in named and named != set(type(section).model_fields)
+    return getattr(section, key) != field.get_default(call_default_factory=True)
 
 
 def config_notes(cfg: Config) -> list[str]:
@@ -67,8 +63,9 @@ def config_notes(cfg: Config) -> list[str]:
 
 def beyond_plain_sgd(cfg: Config) -> list[tuple[str, str, str]]:
     """(key, its value, what plain SGD amounts to), as ``--set`` writes values, for each setting of ``cfg``
-    that plain SGD at optim.lr does not apply: an optim.name given as other than sgd, and each of
-    ``PLAIN_SGD`` away from its plain value."""
+    that plain SGD at optim.lr does not apply: an optim.name other than sgd and the default adam (which the
+    run notes instead: a plain ``--set model.name=mlp-scratch`` trains), and each of ``PLAIN_SGD`` away
+    from its plain value."""
     name = cfg.optim.name
     out = [("optim.name", name, "sgd")] if given(cfg.optim, "name") and name != "sgd" else []
     for key, plain in PLAIN_SGD.items():
