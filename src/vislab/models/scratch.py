@@ -28,7 +28,7 @@ state-dict keys, same initialisation), so they give the same first step on the s
 Trainer hooks (``vislab.models.hooks``): the first three levels declare ``trained_by =
 "manual_step"``, so the trainer calls ``manual_step(x, y, lr) -> (loss, logits)`` instead of autograd +
 ``torch.optim``: plain SGD at the scheduled lr, so a run that sets what that step ignores (momentum,
-weight decay, label smoothing, grad clipping, ...) is refused (``training/setup.py`` ``check_own_step``);
+weight decay, label smoothing, grad clipping, ...) is refused (``training/checks.py`` ``check_own_step``);
 ``optim`` declares ``trained_by = "optimizer"``.
 """
 

@@ -43,8 +43,9 @@ from vislab.config import Config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
+from vislab.training.checks import user_code
 from vislab.training.runtime import Distributed, resolve_device
-from vislab.training.setup import build_optimisation, build_parts, init_from_data, user_code
+from vislab.training.setup import build_optimisation, build_parts, init_from_data
 
 RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
 OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"

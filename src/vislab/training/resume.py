@@ -11,9 +11,10 @@ import torch
 from vislab.config import Config, build_config
 from vislab.errors import DataError, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
+from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
-from vislab.training.setup import Training, split_sizes
+from vislab.training.setup import Training
 from vislab.training.state import LoopState
 
 

@@ -4,8 +4,8 @@ Read it top to bottom: ``train`` opens the run directory, ``set_up`` (training/s
 data, the network, the optimisation and the loop state once, then either ``fit_once`` (models fitted on
 arrays) or ``fit_epochs``, whose loop is ``train_one_epoch`` → ``evaluate_and_checkpoint`` →
 ``next_epoch`` → ``record``; ``finish_run`` scores the best weights. What a model may ask of the loop is
-declared in ``vislab.models.hooks``. An exception raised in the user's own model code ends the run as a
-``UserCodeError`` (``users_model``), the checkpoint it can resume from kept.
+declared in ``vislab.models.hooks``. How a run ends early (a signal, a NaN loss, the user's own model code
+raising: ``users_model``) is ``training/stopping.py``; the checkpoint it can resume from is kept.
 
 Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
 augmentation and dropout, so a CPU run is exactly repeatable and ``--resume`` (from an epoch
@@ -16,7 +16,6 @@ same numbers as an uninterrupted run.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from pathlib import Path
 
@@ -25,15 +24,16 @@ import torch.nn.functional as F
 
 from vislab.config import Config, build_config
 from vislab.data.loader import DeviceLoader
-from vislab.errors import RunExists, TrainingDiverged, TrainingInterrupted
+from vislab.errors import RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
 from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.record import Checkpoint
 from vislab.training.resume import checkpoint, extend, open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
-from vislab.training.setup import Network, Optimisation, Training, set_up, user_code
+from vislab.training.setup import Network, Optimisation, Training, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
+from vislab.training.stopping import check_finite, mark, stop_resumably, users_model
 from vislab.training.tracking import build_trackers
 
 
@@ -100,7 +100,7 @@ def _run(
                 # (torch.distributed raises): that is the same interruption, not a crash
                 if not (dist.world > 1 and stop.received()):
                     raise
-                _mark(t, "interrupted")
+                mark(t, "interrupted")
                 raise TrainingInterrupted(
                     f"training stopped by {stop.received()} while the workers were exchanging results; "
                     f"resume from the last saved checkpoint with: vislab train --resume {run.path}"
@@ -193,10 +193,10 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
         t.steps.after_step(loss, loop.global_step, epoch + 1, lr)  # device sums: no host sync
         if t.log.wants_update(loop.step) or loop.step == steps:
             mean_loss = (sums[0] / sums[2]).item()  # host sync only where a metric is logged
-            _check_finite(t, mean_loss, lr)
+            check_finite(t, mean_loss, lr)
             t.log.update(loop.step, loss=mean_loss, acc=(sums[1] / sums[2]).item(), lr=lr)
         if stop.signal and update:  # mid-window the accumulated gradients would be lost
-            _stop_resumably(t, stop.signal, sums, lr, time.perf_counter() - started)
+            stop_resumably(t, stop.signal, sums, lr, time.perf_counter() - started)
     return _end_epoch(t, sums, lr, time.perf_counter() - started)
 
 
@@ -220,7 +220,7 @@ def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> dict:
     loop = t.loop
     reduced = t.dist.all_reduce(sums.clone()) if t.dist.world > 1 else sums
     train_loss, train_acc = (reduced[0] / reduced[2]).item(), (reduced[1] / reduced[2]).item()
-    _check_finite(t, train_loss, lr)
+    check_finite(t, train_loss, lr)
     loop.train_time_s += took
     loop.partial = sums
     return dict(
@@ -365,103 +365,3 @@ def _finish(t: Training) -> dict:
     return finish_run(
         t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, t.cfg.figures
     )
-
-
-# -------------------------------------------------- stopping: signals, divergence, the user's code
-def _stop_resumably(
-    t: Training, signal_name: str, sums: torch.Tensor, lr: float, took: float
-) -> None:
-    """A signal arrived: save a mid-epoch ``last.pt`` and raise TrainingInterrupted (exit 130).
-
-    Data-parallel ranks keep the last epoch end's ``last.pt`` instead: a mid-epoch one would need every
-    rank's RNG state and running sums, gathered by a collective that ranks stopping one step apart (a
-    Ctrl-C lands between their checks) would not all reach — a hang; the epoch is trained again."""
-    if t.dist.world > 1:
-        _mark(t, "interrupted")
-        t.log.stop()
-        last = t.run.ckpt_dir / "last.pt"
-        resume = (
-            f"resume from the end of epoch {t.loop.epoch} ({last}) with: {_resume_command(t)}"
-            if t.loop.epoch > 0 or last.is_file()
-            else "no epoch had finished, so nothing was saved: start the run again"
-        )
-        raise TrainingInterrupted(
-            f"training stopped by {signal_name} in epoch {t.loop.epoch + 1}; a data-parallel run "
-            f"saves at epoch ends: {resume}."
-        )
-    _check_finite(t, (sums[0] / sums[2]).item(), lr)  # never save NaN weights over good ones
-    loop = t.loop
-    loop.train_time_s += took
-    loop.partial = sums.cpu()
-    checkpoint(t, "last.pt", resume=True)
-    _mark(t, "interrupted")
-    t.log.stop()
-    raise TrainingInterrupted(
-        f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
-        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_resume_command(t)}"
-    )
-
-
-def _resume_command(t: Training) -> str:
-    nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
-    return f"vislab train --resume {t.run.path}{nproc}"
-
-
-def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
-    """Within: an exception the user's own model (``model.name=file.py:Net``) raises ends the run as a
-    UserCodeError (its frames only, exit 2) saying what was kept (``_stopped_by_code``); ``trained``: the
-    epoch's steps are done (its evaluation is what failed). Vislab's own errors, and built-in models',
-    pass unchanged; so does the Python API's ``train(model=Net)``, whose caller gets Python's exception."""
-    return user_code(
-        t.record.model.name, t.network.model, when, lambda: _stopped_by_code(t, trained)
-    )
-
-
-def _stopped_by_code(t: Training, trained: bool) -> str:
-    """The run ended by the user's code: ``trained`` (and one process), a ``last.pt`` of the epoch's
-    steps — as a signal after its last step saves it: resuming re-runs only the evaluation — else the
-    last one kept; summary.json says "failed". Returns what was kept and how to go on."""
-    last = t.run.ckpt_dir / "last.pt"
-    saved = trained and t.dist.world == 1  # data-parallel: epoch ends only (_stop_resumably)
-    if saved:
-        checkpoint(t, "last.pt", resume=True)
-    _mark(t, "failed")
-    t.log.stop()
-    resume = (
-        f"after fixing your code, resume with: {_resume_command(t)} --trust-code (once edited, your "
-        f"file no longer has the sha256 the run recorded)."
-    )
-    if saved:
-        kept = f"epoch {t.loop.epoch + 1}'s training is saved in {last} (resuming evaluates it)"
-        return f"Training stopped; {kept}: {resume}"
-    if last.is_file():
-        return f"Training stopped; its last checkpoint, {last}, is kept: {resume}"
-    return "Training stopped before its first checkpoint: after fixing your code, run it again."
-
-
-def _check_finite(t: Training, loss: float, lr: float) -> None:
-    """Stop a run whose training loss became NaN/inf, keeping the last good checkpoint."""
-    if math.isfinite(loss):
-        return
-    _mark(t, "diverged")
-    epoch = t.loop.epoch
-    good = (
-        f"{t.run.ckpt_dir / 'last.pt'} (after epoch {epoch})"
-        if epoch > 0
-        else "none (it diverged in the first epoch)"
-    )
-    raise TrainingDiverged(
-        f"the training loss became NaN/inf in epoch {epoch + 1} (lr {lr:.3g}). Lower optim.lr, set "
-        f"train.grad_clip, or check data.normalize. Training stopped; last good checkpoint: {good}."
-    )
-
-
-def _mark(t: Training, status: str) -> None:
-    """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing."""
-    if t.dist.is_main:
-        loop = t.loop
-        t.run.write_metrics(t.history)
-        t.run.write_summary(
-            dict(status=status, epochs_run=loop.epoch, step=loop.step, best_epoch=loop.best_epoch,
-                 train_time_s=loop.train_time_s)
-        )  # fmt: skip

@@ -1,0 +1,172 @@
+"""What a run's set-up checks before it trains: a resumed run finds the data it started on; the model maps
+a dummy batch to logits; the user's own model code, when it raises, is shown by its own frames; the
+settings a model's own update step would ignore are refused, and those that do nothing here are noted."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
+from vislab.data.download import is_default_root
+from vislab.data.types import Splits
+from vislab.errors import ConfigError, DataError, UserCodeError, VislabError
+from vislab.models.user import code_failed, is_user_reference, raised_in
+from vislab.training.record import Checkpoint
+
+if TYPE_CHECKING:  # the set-up's records (training/setup.py builds them, then calls these checks)
+    from vislab.training.setup import Network, RunData
+
+
+def split_sizes(splits: Splits) -> dict[str, int]:
+    """The number of samples in each split (a resumed run's are checked against these)."""
+    return {name: len(split) for name, split in splits.items()}
+
+
+def check_same_data(cfg: Config, splits: Splits, ckpt: Checkpoint) -> None:
+    """DataError unless a resumed run finds the data it started on: the classes its checkpoint names
+    and, where the checkpoint recorded them (last.pt files before vislab recorded them do not), the
+    split sizes."""
+    changes = _class_changes(ckpt.record.model.class_names, list(splits.class_names))
+    sizes = ckpt.resume.split_sizes if ckpt.resume else None
+    changes += [
+        f"{name} {sizes[name]} → {n} samples"
+        for name, n in split_sizes(splits).items()
+        if sizes and name in sizes and sizes[name] != n
+    ]
+    if changes:
+        root = "" if is_default_root(Path(cfg.data.root)) else f" in {cfg.data.root}"
+        raise DataError(
+            f"the data ({cfg.data.name}{root}) is not what this run started on: {'; '.join(changes)}. "
+            f"A resumed run continues on the data it began with: restore that data and resume, or "
+            f"start a new run (a new --out) on the data as it is now."
+        )
+
+
+def _class_changes(was: list[str], now: list[str]) -> list[str]:
+    """``classes added: …``, ``class removed: …`` (or the new order) from class list ``was`` to ``now``."""
+    if now == was:
+        return []
+    added, removed = [c for c in now if c not in was], [c for c in was if c not in now]
+    if not (added or removed):
+        return [f"classes reordered: {', '.join(was)} → {', '.join(now)}"]
+    return [
+        f"class{'es' if len(names) > 1 else ''} {how}: {', '.join(names)}"
+        for how, names in (("added", added), ("removed", removed))
+        if names
+    ]
+
+
+def check_output(
+    model: torch.nn.Module,
+    name: str,
+    shape: tuple[int, ...],
+    num_classes: int,
+    device: torch.device,
+) -> None:
+    """One dummy batch (zeros, batch 2, eval mode, no grad): UserCodeError unless the model maps it to
+    logits [2, num_classes]; an exception in a user model's forward shows the user's traceback."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, *shape, device=device))
+    except Exception as e:
+        if not is_user_reference(name):
+            raise
+        raise code_failed(name, e, "on a dummy batch of zeros", _user_files(model)) from None
+    finally:
+        model.train(was_training)
+    got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if got != [2, num_classes]:
+        shape_text = "×".join(map(str, shape))
+        raise UserCodeError(
+            f"model '{name}': forward(x) on a batch of 2 inputs of shape {shape_text} returned {got}, "
+            f"expected logits of shape [2, {num_classes}] ([batch, num_classes]). Make forward return "
+            f"one row of {num_classes} class scores per input (e.g. end with "
+            f"nn.Linear(..., num_classes))."
+        )
+
+
+def _user_files(model: torch.nn.Module) -> list[Path]:
+    code = getattr(model, "vislab_code", None) or {}
+    return [Path(code["path"])] if code.get("path") else []
+
+
+@contextlib.contextmanager
+def user_code(
+    name: str, model: torch.nn.Module, when: str, then: Callable[[], str] | None = None
+) -> Iterator[None]:
+    """Within: an exception raised in the user's own model ``name`` (``file.py:Net``; a frame of its file
+    in the traceback) becomes a UserCodeError showing the user's frames only, its paragraph ending with
+    ``then()`` (called first: what was kept, how to go on). Anything else passes unchanged: vislab's own
+    errors, and any other exception — a built-in model's, or one outside the user's code — is a bug."""
+    try:
+        yield
+    except Exception as e:
+        files = _user_files(model)
+        if isinstance(e, VislabError) or not is_user_reference(name) or not raised_in(e, files):
+            raise
+        raise code_failed(name, e, when, files, then() if then else "") from None
+
+
+def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
+    """The settings of this run that do nothing or that another defeats: the config's own
+    (``config_notes``), augmentations of feature vectors, and an optimizer a model's own step ignores."""
+    notes = config_notes(cfg)
+    on = augmentations_on(cfg.augment)
+    if on and not data.spec.is_image:
+        notes.append(
+            f"{', '.join(on)}: augmentation applies to images only, and {cfg.data.name} holds "
+            f"{data.spec.input_shape[0]}-D feature vectors: nothing is augmented."
+        )
+    if network.hooks.trained_by == "manual_step" and not given(cfg.optim, "name"):
+        notes.append(
+            f"{_own_step(cfg, network)}: optim.name={cfg.optim.name} (the default) is not used."
+            f"{_lr_hint(cfg)}"
+        )
+    return notes
+
+
+SCRATCH = "mlp-scratch"  # the built-in model that updates its own weights (vislab.models.scratch)
+
+
+def check_own_step(cfg: Config, network: Network) -> None:
+    """ConfigError naming each setting that a model updating its own weights (``trained_by="manual_step"``)
+    would ignore: its ``manual_step(x, y, lr)`` gets the scheduled learning rate and nothing else."""
+    ignored = beyond_plain_sgd(cfg) if network.hooks.trained_by == "manual_step" else []
+    if not ignored:
+        return
+    one = len(ignored) == 1
+    optim = " — or train the same network by torch.optim: --set model.impl=optim"
+    raise ConfigError(
+        f"{_own_step(cfg, network)}, so {'this setting' if one else 'these settings'} would change "
+        f"nothing: {', '.join(f'{key}={value}' for key, value, _ in ignored)}. Leave "
+        f"{'it' if one else 'them'} out or set what plain SGD does: "
+        f"{', '.join(f'{key}={plain}' for key, _, plain in ignored)}"
+        f"{optim if cfg.model.name == SCRATCH else ''}.{_lr_hint(cfg)}"
+    )
+
+
+def _own_step(cfg: Config, network: Network) -> str:
+    """How a model that updates its own weights does it, in words."""
+    cls = type(network.model)
+    what = "plain SGD" if cfg.model.name == SCRATCH else "its own update"
+    return (
+        f"{cfg.model.name} updates its weights by hand: {what} at optim.lr, as the schedule sets it "
+        f"({cls.__module__}.{cls.__qualname__}.manual_step)"
+    )
+
+
+def _lr_hint(cfg: Config) -> str:
+    """For mlp-scratch at the default optim.lr (Adam's 1e-3): the learning rate RDFIA 1-ab uses."""
+    if cfg.model.name != SCRATCH or given(cfg.optim, "lr"):
+        return ""
+    return (
+        f" optim.lr={cfg.optim.lr:g} is Adam's default: RDFIA 1-ab trains {SCRATCH} at optim.lr=0.03 "
+        f"with train.batch_size=10 (vislab suite mlp-basics)."
+    )

@@ -1,0 +1,114 @@
+"""How a run ends before its last epoch: a signal (a resumable ``last.pt``, exit 130), a NaN loss (the last
+good checkpoint kept), the user's own model code raising (a UserCodeError, its frames only, what was kept
+named) — each leaves metrics.jsonl and a summary.json saying so (``mark``)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+
+from vislab.errors import TrainingDiverged, TrainingInterrupted
+from vislab.training.checks import user_code
+from vislab.training.resume import checkpoint
+from vislab.training.setup import Training
+
+
+def stop_resumably(
+    t: Training, signal_name: str, sums: torch.Tensor, lr: float, took: float
+) -> None:
+    """A signal arrived: save a mid-epoch ``last.pt`` and raise TrainingInterrupted (exit 130).
+
+    Data-parallel ranks keep the last epoch end's ``last.pt`` instead: a mid-epoch one would need every
+    rank's RNG state and running sums, gathered by a collective that ranks stopping one step apart (a
+    Ctrl-C lands between their checks) would not all reach — a hang; the epoch is trained again."""
+    if t.dist.world > 1:
+        mark(t, "interrupted")
+        t.log.stop()
+        last = t.run.ckpt_dir / "last.pt"
+        resume = (
+            f"resume from the end of epoch {t.loop.epoch} ({last}) with: {_resume_command(t)}"
+            if t.loop.epoch > 0 or last.is_file()
+            else "no epoch had finished, so nothing was saved: start the run again"
+        )
+        raise TrainingInterrupted(
+            f"training stopped by {signal_name} in epoch {t.loop.epoch + 1}; a data-parallel run "
+            f"saves at epoch ends: {resume}."
+        )
+    check_finite(t, (sums[0] / sums[2]).item(), lr)  # never save NaN weights over good ones
+    loop = t.loop
+    loop.train_time_s += took
+    loop.partial = sums.cpu()
+    checkpoint(t, "last.pt", resume=True)
+    mark(t, "interrupted")
+    t.log.stop()
+    raise TrainingInterrupted(
+        f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
+        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_resume_command(t)}"
+    )
+
+
+def _resume_command(t: Training) -> str:
+    nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
+    return f"vislab train --resume {t.run.path}{nproc}"
+
+
+def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
+    """Within: an exception the user's own model (``model.name=file.py:Net``) raises ends the run as a
+    UserCodeError (its frames only, exit 2) saying what was kept (``_stopped_by_code``); ``trained``: the
+    epoch's steps are done (its evaluation is what failed). Vislab's own errors, and built-in models',
+    pass unchanged; so does the Python API's ``train(model=Net)``, whose caller gets Python's exception."""
+    return user_code(
+        t.record.model.name, t.network.model, when, lambda: _stopped_by_code(t, trained)
+    )
+
+
+def _stopped_by_code(t: Training, trained: bool) -> str:
+    """The run ended by the user's code: ``trained`` (and one process), a ``last.pt`` of the epoch's
+    steps — as a signal after its last step saves it: resuming re-runs only the evaluation — else the
+    last one kept; summary.json says "failed". Returns what was kept and how to go on."""
+    last = t.run.ckpt_dir / "last.pt"
+    saved = trained and t.dist.world == 1  # data-parallel: epoch ends only (stop_resumably)
+    if saved:
+        checkpoint(t, "last.pt", resume=True)
+    mark(t, "failed")
+    t.log.stop()
+    resume = (
+        f"after fixing your code, resume with: {_resume_command(t)} --trust-code (once edited, your "
+        f"file no longer has the sha256 the run recorded)."
+    )
+    if saved:
+        kept = f"epoch {t.loop.epoch + 1}'s training is saved in {last} (resuming evaluates it)"
+        return f"Training stopped; {kept}: {resume}"
+    if last.is_file():
+        return f"Training stopped; its last checkpoint, {last}, is kept: {resume}"
+    return "Training stopped before its first checkpoint: after fixing your code, run it again."
+
+
+def check_finite(t: Training, loss: float, lr: float) -> None:
+    """Stop a run whose training loss became NaN/inf, keeping the last good checkpoint."""
+    if math.isfinite(loss):
+        return
+    mark(t, "diverged")
+    epoch = t.loop.epoch
+    good = (
+        f"{t.run.ckpt_dir / 'last.pt'} (after epoch {epoch})"
+        if epoch > 0
+        else "none (it diverged in the first epoch)"
+    )
+    raise TrainingDiverged(
+        f"the training loss became NaN/inf in epoch {epoch + 1} (lr {lr:.3g}). Lower optim.lr, set "
+        f"train.grad_clip, or check data.normalize. Training stopped; last good checkpoint: {good}."
+    )
+
+
+def mark(t: Training, status: str) -> None:
+    """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing."""
+    if t.dist.is_main:
+        loop = t.loop
+        t.run.write_metrics(t.history)
+        t.run.write_summary(
+            dict(status=status, epochs_run=loop.epoch, step=loop.step, best_epoch=loop.best_epoch,
+                 train_time_s=loop.train_time_s)
+        )  # fmt: skip
