@@ -657,3 +657,21 @@ def test_a_trial_that_early_stopping_ends_is_complete_never_pruned_at_its_last_r
     )
     with pytest.raises(optuna.TrialPruned, match="pruned after epoch 2"):
         _PruneReport(unmarked, "val_pacc", epochs=4).on_epoch_end(dict(epoch=2, val_pacc=0.5))
+
+
+def test_joining_a_study_whose_choices_changed_is_refused_before_any_trial(tmp_path, capsys):
+    """A categorical's choices (or a range's kind or log scale) cannot change within an Optuna study: its
+    trials failed one by one with an Optuna traceback. A range's new bounds still join, with a note."""
+    out = tmp_path / "sw"
+    hidden = {"model.hidden": {"type": "categorical", "choices": [[16], [32]]}}
+    first = write_spec(tmp_path / "s.yaml", space=hidden)
+    assert main(["sweep", str(first), "--trials", "1", "--out", str(out), "--no-report"]) == 0
+    capsys.readouterr()
+    hidden["model.hidden"]["choices"] = [[8], [128]]
+    changed = write_spec(tmp_path / "s2.yaml", space=hidden)
+    code = main(["sweep", str(changed), "--trials", "3", "--out", str(out), "--no-report"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "'model.hidden'" in err and "another name" in err, err
+    assert "Traceback" not in err
+    study = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]  # no failed trial left in it

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
+from optuna.distributions import check_distribution_compatibility
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config, config_differences
@@ -109,12 +110,32 @@ def _join_study(
     study = open_study(sweep, storage, study_name, seed)
     stored = study.user_attrs.get("space")
     if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
+        _check_compatible(study.study_name, stored, sweep.distributions)
         log(
             f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
             f"in it (to start afresh, give the sweep another name — the name: key of its file — or use "
             f"--overwrite)"
         )
     return study
+
+
+def _check_compatible(name: str, stored: dict, distributions: dict) -> None:
+    """UserError unless each space key the study searched before keeps its kind, log scale and (a
+    categorical) its choices: Optuna cannot change those within a study — its trials would fail one by
+    one. Other changes (a range's bounds) join the study, with a note."""
+    changed = []
+    for key, d in distributions.items():
+        if key in stored:
+            try:
+                check_distribution_compatibility(to_distribution(key, stored[key]), d)
+            except ValueError as e:
+                changed.append(f"'{key}': {str(e).rstrip('.')} (was {stored[key]})")
+    if changed:
+        raise UserError(
+            f"study '{name}' was started with another search space, which these trials cannot join: "
+            f"{'; '.join(changed)}. Give the sweep another name (the name: key of its file) to start "
+            f"another study, --overwrite to delete this one, or restore the space it was started with."
+        )
 
 
 def _work(
