@@ -675,3 +675,13 @@ def test_joining_a_study_whose_choices_changed_is_refused_before_any_trial(tmp_p
     assert "Traceback" not in err
     study = load_existing_study(f"sqlite:///{out / 'study.db'}", "t")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE]  # no failed trial left in it
+
+
+def test_sweep_show_with_a_storage_but_no_study_lists_the_studies(tmp_path, capsys):
+    spec = write_spec(tmp_path / "s.yaml")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(spec), "--trials", "1", "--out", str(out), "--no-report"]) == 0
+    capsys.readouterr()
+    code = main(["sweep", "show", "--storage", f"sqlite:///{out / 'study.db'}"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "give --study NAME" in err and "holds t." in err, err

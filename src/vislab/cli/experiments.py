@@ -269,7 +269,8 @@ def sweep_show(
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
     curves: int | None = CurvesOpt,
 ) -> None:
-    """Print a sweep's best trials and write its report (DIR/report.html)."""
+    """Print a sweep's best trials and write its report (DIR/report.html; with --storage and --study but
+    no DIR: runs/sweep-<study>/)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
     from vislab.experiments.sweeps.results import show_sweep

@@ -16,7 +16,11 @@ from vislab.errors import UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.sweeps.spec import Sweep, to_distribution
-from vislab.experiments.sweeps.study import default_storage, load_existing_study
+from vislab.experiments.sweeps.study import (
+    default_storage,
+    load_existing_study,
+    open_storage,
+)
 from vislab.experiments.sweeps.trials import trials_csv
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
@@ -165,6 +169,11 @@ def _study_location(
         default_storage(folder) if info.get("default_storage") else info.get("storage")
     )
     name = study_name or info.get("study")
+    if url and not name:
+        names = optuna.get_all_study_names(open_storage(url))
+        raise UserError(
+            f"give --study NAME: {public_url(url)} holds {', '.join(names) or 'no study'}."
+        )
     if not url or not name:
         raise UserError("give a sweep folder, or both --storage URL and --study NAME.")
     if "***" in url:
