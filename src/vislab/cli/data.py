@@ -19,6 +19,7 @@ from rich.table import Table
 from vislab.config import Config, load_config
 from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
+from vislab.training.rundir import check_writable
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
@@ -67,15 +68,7 @@ def check_figure_path(out: Path) -> None:
         raise UserError(
             f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
         )
-    folder = Path(os.path.abspath(out)).parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the first folder that is there: the others will be made in it
-    if not folder.is_dir():
-        raise UserError(f"--out '{out}': '{folder}' is a file, not a folder. Choose another --out.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(
-            f"--out '{out}': the folder '{folder}' is not writable. Choose another --out."
-        )
+    check_writable(Path(os.path.abspath(out)).parent, "the figure")
 
 
 class Show(str, Enum):

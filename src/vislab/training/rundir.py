@@ -149,12 +149,7 @@ class RunDir:
 
     def _refuse_if_held(self, text: str) -> None:
         """UserError naming the process of lock content ``text`` ("pid host") if it may still be running."""
-        pid_s, _, host = text.partition(" ")
-        host = host.strip()
-        try:
-            pid = int(pid_s)
-        except ValueError:
-            return  # unreadable: stale
+        pid, host = _lock_holder(text)
         lock = self.path / ".lock"
         if host and host != socket.gethostname() and pid > 0:
             raise UserError(
@@ -171,6 +166,17 @@ class RunDir:
         """Raise the 'in use by pid N' UserError if another live process holds this directory's lock."""
         with contextlib.suppress(OSError):
             self._refuse_if_held((self.path / ".lock").read_text())
+
+    def live_holder(self) -> int | None:
+        """The pid of another live process of this host that holds this directory's lock; None when the
+        directory is free, its lock stale, or held on another host (whose processes this one cannot see)."""
+        try:
+            pid, host = _lock_holder((self.path / ".lock").read_text())
+        except OSError:
+            return None
+        if host not in ("", socket.gethostname()) or pid <= 0 or pid == os.getpid():
+            return None
+        return pid if pid_alive(pid) else None
 
     def break_lock(self, host: str) -> bool:
         """Remove the lock of a process on another ``host`` known to be gone (e.g. a suite worker whose
@@ -251,6 +257,15 @@ class RunDir:
         atomic_write_text(self.path / name, text)
 
 
+def _lock_holder(text: str) -> tuple[int, str]:
+    """(pid, host) of a lock's content "pid host"; pid 0 when unreadable (a stale lock)."""
+    pid_s, _, host = text.partition(" ")
+    try:
+        return int(pid_s), host.strip()
+    except ValueError:
+        return 0, host.strip()
+
+
 def _jsonable(o):
     if isinstance(o, (np.integer,)):
         return int(o)
@@ -261,3 +276,22 @@ def _jsonable(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def check_writable(out: str | Path, what: str) -> None:
+    """UserError unless ``--out`` ``out`` is, or can be made, a writable folder — checked before any work,
+    so that nothing is computed (or claimed from a shared database) for a place it cannot be saved.
+    ``what``: what would be saved there, for the message."""
+    folder = Path(os.path.abspath(out))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the first folder that is there: the others will be made in it
+    if not folder.is_dir():
+        raise UserError(
+            f"--out '{out}': '{folder}' is a file, not a folder, so {what} cannot be saved there; "
+            f"nothing was started. Choose another --out."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--out '{out}': the folder '{folder}' is not writable (read-only, or not yours), so {what} "
+            f"cannot be saved there; nothing was started. Choose a writable --out."
+        )

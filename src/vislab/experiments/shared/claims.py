@@ -12,9 +12,11 @@ Two tables, created on first use:
 A worker claims the next pending run with ``SELECT ... FOR UPDATE SKIP LOCKED`` (two workers never get the
 same row) and a thread beats its claims every ``heartbeat_s``. A claim is taken over by the next worker that
 asks when its heartbeat is older than the lapse its worker set, or at once when its process is gone on the
-asking worker's own host. Times are the server's (``now()``): the machines' clocks need not agree. The first
-worker to find every run settled takes the report with one conditional UPDATE, so the table and report are
-written once. The connection and its settings: ``postgres.SharedStorage``.
+asking worker's own host; a worker whose claim was taken over but that completes the run anyway (it was
+stopped, not dead) records it, unless another has completed it. Times are the server's (``now()``): the
+machines' clocks need not agree. The first worker to find every run settled takes the report with one
+conditional UPDATE, so the table and report are written once. The connection and its settings:
+``postgres.SharedStorage``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,14 +59,18 @@ CREATE TABLE IF NOT EXISTS vislab_suite_run (
     PRIMARY KEY (suite, run)
 );
 """
-_CLAIM = """
+# the runs a worker may claim: pending, or held by another worker gone silent (its heartbeat older than
+# its lapse) or dead (its pid gone on this host)
+_TAKEABLE = """
+    suite = %(suite)s AND (status = 'pending' OR (status = 'running' AND worker <> %(worker)s
+        AND (heartbeat_at < now() - lapse_s * interval '1 second'
+             OR (host = %(host)s AND pid = ANY(%(dead)s::integer[])))))"""
+_CLAIM = f"""
 WITH next AS (
     SELECT run, host AS old_host, pid AS old_pid, status = 'pending' AS handed_back,
            EXTRACT(EPOCH FROM now() - heartbeat_at) AS silent_s
     FROM vislab_suite_run
-    WHERE suite = %(suite)s AND (status = 'pending' OR (status = 'running' AND worker <> %(worker)s
-        AND (heartbeat_at < now() - lapse_s * interval '1 second'
-             OR (host = %(host)s AND pid = ANY(%(dead)s::integer[])))))
+    WHERE {_TAKEABLE} AND run <> ALL(%(skip)s::text[])
     ORDER BY position LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
@@ -145,12 +151,18 @@ class SuiteClaims:
     def _check_same(self, stored: list[dict], mine: list[dict]) -> None:
         diff = _run_differences(stored, mine)
         if diff:
+            seeds = (
+                " Other --seeds make other runs: the suite with its own name and the same --out takes "
+                "the runs trained there without seeds as seed 0."
+                if {r["run"] for r in stored} != {r["run"] for r in mine}
+                else ""
+            )
             raise UserError(
                 f"suite '{self.suite}' is in {public_url(self.storage.url)} with other runs "
                 f"({'; '.join(diff[:5])}{'; …' if len(diff) > 5 else ''}), so its runs and these "
                 f"would not be comparable. Join it with the same suite file and --data/--epochs/--set "
                 f"options as the workers already on it, or give this suite its own name (a copy of "
-                f"the suite file with name: NEW)."
+                f"the suite file with name: NEW).{seeds}"
             )
 
     def _retry_failed(self, cur) -> bool:
@@ -176,19 +188,12 @@ class SuiteClaims:
         return int(cur.fetchone()[0])
 
     # ------------------------------------------------------------------------- claims
-    def claim(self, out: Path) -> Claim | None:
-        """The next run for this worker (pending, or held by a worker gone silent or dead), or None."""
+    def claim(self, out: Path, skip: Collection[str] = ()) -> Claim | None:
+        """The next run for this worker (pending, or held by a worker gone silent or dead), or None;
+        never one of ``skip`` (e.g. runs whose folder a live process of this host still holds)."""
         with self._tx() as cur:
-            cur.execute(
-                "SELECT DISTINCT pid FROM vislab_suite_run WHERE suite = %s AND status = 'running' "
-                "AND host = %s AND pid <> %s",
-                (self.suite, self.host, self.pid),
-            )
-            dead = [pid for (pid,) in cur.fetchall() if pid is not None and not pid_alive(pid)]
-            params = dict(
-                suite=self.suite, worker=self.worker, host=self.host, pid=self.pid, dead=dead,
-                lapse=self.storage.lapse_s, out=str(Path(out).resolve()),
-            )  # fmt: skip
+            params = self._takeable_params(cur)
+            params.update(lapse=self.storage.lapse_s, out=str(Path(out).resolve()), skip=list(skip))
             cur.execute(_CLAIM, params)
             row = cur.fetchone()
         if row is None:
@@ -201,28 +206,75 @@ class SuiteClaims:
             bool(handed_back),
         )  # fmt: skip
 
-    def release(self, run: str, status: str, message: str = "", files: dict | None = None) -> bool:
-        """Settle a held run: ``complete`` (``files``: its summary, metrics and config), ``failed``, or
-        ``pending`` (handed back, e.g. interrupted). False if another worker had taken the claim over."""
-        files = files or {}
+    def release(
+        self,
+        run: str,
+        status: str,
+        message: str = "",
+        files: dict | None = None,
+        run_dir: Path | None = None,
+    ) -> bool:
+        """Settle a held run (trained in ``run_dir``): ``complete`` (``files``: its summary, metrics and
+        config), ``failed``, or ``pending`` (handed back, e.g. interrupted). False if another worker had
+        taken the claim over — but a ``complete`` run that no worker has completed is recorded all the
+        same (a worker stopped for a while, e.g. by SIGSTOP, that finished it after all)."""
         with self._tx() as cur:
             cur.execute(
-                "UPDATE vislab_suite_run SET status = %s, message = %s, summary = %s, metrics = %s, "
-                "config = %s, heartbeat_at = now() "
-                "WHERE suite = %s AND run = %s AND worker = %s AND status = 'running' RETURNING run",
-                (
-                    status, message or None,
-                    json.dumps(files["summary"]) if files.get("summary") else None,
-                    files.get("metrics"), files.get("config"), self.suite, run, self.worker,
-                ),
-            )  # fmt: skip
-            kept = cur.fetchone() is not None
-        if not kept:
-            self.log(
-                f"{run}: another worker took this run over (this worker's heartbeat lapsed); its "
-                f"outcome here ({status}) is not recorded"
+                "SELECT worker, status FROM vislab_suite_run WHERE suite = %s AND run = %s FOR UPDATE",
+                (self.suite, run),
             )
-        return kept
+            holder, now = cur.fetchone()
+            mine = holder == self.worker and now == "running"
+            late = not mine and status == "complete" and now != "complete"
+            if mine or late:
+                self._settle(cur, run, status, message, files or {}, run_dir)
+        if late:
+            self.log(
+                f"{run}: another worker took this run over (this worker's heartbeat lapsed), but none "
+                f"has completed it: this worker's complete result is recorded"
+            )
+        elif not mine:
+            how = "and completed it" if now == "complete" else "(this worker's heartbeat lapsed)"
+            self.log(
+                f"{run}: another worker took this run over {how}; its outcome here ({status}) is "
+                f"not recorded"
+            )
+        return mine or late
+
+    def _settle(
+        self, cur, run: str, status: str, message: str, files: dict, run_dir: Path | None
+    ) -> None:
+        """Write a run's outcome into its row, as this worker's."""
+        cur.execute(
+            "UPDATE vislab_suite_run SET status = %s, message = %s, summary = %s, metrics = %s, "
+            "config = %s, heartbeat_at = now(), worker = %s, host = %s, pid = %s, "
+            "run_dir = COALESCE(%s, run_dir) WHERE suite = %s AND run = %s",
+            (
+                status, message or None,
+                json.dumps(files["summary"]) if files.get("summary") else None,
+                files.get("metrics"), files.get("config"), self.worker, self.host, self.pid,
+                str(Path(run_dir).resolve()) if run_dir is not None else None, self.suite, run,
+            ),
+        )  # fmt: skip
+
+    def takeable(self) -> list[str]:
+        """The runs :meth:`claim` may hand out now: pending, or held by a worker gone silent or dead."""
+        with self._tx() as cur:
+            params = self._takeable_params(cur)
+            cur.execute(
+                f"SELECT run FROM vislab_suite_run WHERE {_TAKEABLE} ORDER BY position", params
+            )
+            return [run for (run,) in cur.fetchall()]
+
+    def _takeable_params(self, cur) -> dict:
+        """_TAKEABLE's parameters: this worker, and the pids of this host's workers that are gone."""
+        cur.execute(
+            "SELECT DISTINCT pid FROM vislab_suite_run WHERE suite = %s AND status = 'running' "
+            "AND host = %s AND pid <> %s",
+            (self.suite, self.host, self.pid),
+        )
+        dead = [pid for (pid,) in cur.fetchall() if pid is not None and not pid_alive(pid)]
+        return dict(suite=self.suite, worker=self.worker, host=self.host, pid=self.pid, dead=dead)
 
     def waiting_on(self) -> list[tuple[str, str, int]]:
         """Runs other workers hold: (run, host, pid)."""

@@ -5,9 +5,11 @@ there), then claims runs one at a time (shared/claims.py) and trains them as a s
 does (suites/runner.py): a run whose folder is complete is recorded without training, one with a
 ``last.pt`` resumes — so with ``--out`` on a shared file system, a run taken over from a dead worker goes
 on from that worker's last checkpoint. A worker stays until every run is settled, taking over the runs of
-workers whose heartbeat lapsed; the first to find all settled writes results.csv/.md and the report. A
-machine without the others' run folders gets each finished run's config, metrics and summary from the
-database (its checkpoints stay where it was trained).
+workers whose heartbeat lapsed — but not a run whose folder a live process of its host still holds (a
+stopped worker, or a killed worker's job saving its checkpoint): that one waits until the process lets
+go. The first to find all settled writes results.csv/.md and the report. A machine without the others'
+run folders gets each finished run's config, metrics and summary from the database (its checkpoints stay
+where it was trained). A worker checks that it can write ``--out`` before it claims anything.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from vislab.experiments.suites.runner import (
     write_results,
 )
 from vislab.experiments.suites.spec import Suite, run_config
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir, check_writable, is_complete
 
 Log = Callable[[str], None]
 POLL_S = 2.0  # the longest a waiting worker sleeps before asking for runs again
@@ -49,10 +51,12 @@ class ClaimSource:
         # how often to ask again while other workers hold the runs left: soon after they settle them
         self.poll_s = min(claims.storage.heartbeat_s, POLL_S)
         self._waiting: list[str] = []
+        # run → the live process of this host that holds its folder (said once per run)
+        self._held: dict[str, int] = {}
 
     def next(self) -> PlannedRun | None:
         """A claimed run to train, or None; claimed runs that need no training are settled on the way."""
-        while (claim := self.claims.claim(self.out)) is not None:
+        while (claim := self.claims.claim(self.out, skip=self._held_here())) is not None:
             p = self._plan(claim)
             if p.action in ("start", "resume"):
                 return p
@@ -70,6 +74,25 @@ class ClaimSource:
         p = seed_zero_of_before(p, self.suite, self.log)  # --seeds added to a suite run without
         return make_room(p, self.log) if p.action == "retrain" else p
 
+    def _held_here(self) -> list[str]:
+        """The runs to take over whose folder a live process of this host still holds (its ``.lock``): a
+        silent worker that is stopped (SIGSTOP) but alive, or a dead worker's job still saving its
+        checkpoint. Not claimed until it lets go (that worker may yet finish the run); each said once."""
+        held = {}
+        for run in self.claims.takeable():
+            pid = RunDir(self.out / run).live_holder()
+            if pid is None:
+                continue
+            held[run] = pid
+            if self._held.get(run) != pid:
+                self.log(
+                    f"{run}: its folder {self.out / run} is in use by vislab process {pid} on this "
+                    f"host, so it is not taken over while that process lives (its worker went silent "
+                    f"— stopped, say — or died while it saves the run); going on with the other runs"
+                )
+        self._held = held
+        return list(held)
+
     def finished(self) -> bool:
         """Whether every run is settled; else say (once per change) which runs other workers hold."""
         if self.claims.settled():
@@ -85,7 +108,7 @@ class ClaimSource:
         """Record a run's outcome in the database: complete (with its files), failed, or handed back."""
         status = {"complete": "complete", "interrupted": "pending"}.get(outcome["status"], "failed")
         files = _run_files(self.out / name) if status == "complete" else None
-        self.claims.release(name, status, outcome.get("message", ""), files)
+        self.claims.release(name, status, outcome.get("message", ""), files, self.out / name)
 
 
 def taken_from(claim: Claim) -> str:
@@ -112,6 +135,9 @@ def run_shared_suite(
     {run: outcome} of all runs. Raises SuiteFailed if a run failed, TrainingInterrupted if stopped."""
     out = Path(out)
     plan = check_plan(suite, out, overrides)
+    check_writable(
+        out, "the suite's runs"
+    )  # a worker that cannot save runs must not claim (and fail) the others' runs
     claims = SuiteClaims(storage, suite.name, log)
     try:
         joined_settled = claims.join(

@@ -5,9 +5,13 @@ CLI's report)."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -27,7 +31,7 @@ from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import remember_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir, check_writable, is_complete
 from vislab.training.trainer import train
 
 
@@ -57,12 +61,36 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
     )
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_parent: int | None = None  # in a --jobs process: the suite's process, whose death ends this one
+
+
+def _job_start(parent: int) -> None:
+    """Initialiser of a ``--jobs`` process: it gets SIGTERM when ``parent`` (the suite's process) dies, even
+    by SIGKILL — its run in flight then saves a resumable checkpoint, as on Ctrl-C, and :func:`_worker`
+    exits after it — instead of training on as an orphan that holds its run folder's lock."""
+    global _parent
+    _parent = parent
+    if sys.platform.startswith("linux"):  # elsewhere: no signal, only _worker's check after its run
+        # SIGTERM when the thread that started this process ends (the one that calls pool.submit)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
     # Ctrl-C reaches every process: a worker raises nothing (the parent stops the pool) and remembers it,
     # so that a run still setting up stops at its first step; during training the trainer's own handler
     # saves a resumable checkpoint and the run ends "interrupted".
     remember_ctrl_c()
-    return _execute(cfg_dict, run_dir, resume, True, threads)
+    outcome = _execute(cfg_dict, run_dir, resume, True, threads)
+    if _parent is not None and os.getppid() != _parent:
+        # orphaned: nobody reads the outcome, and the pool's queue would keep it waiting forever
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    return outcome
 
 
 class SuiteState:
@@ -119,6 +147,7 @@ def run_suite(
     report.html)."""
     out = Path(out)
     plan = check_plan(suite, out, overrides)
+    check_writable(out, "the suite's runs")
     out.mkdir(parents=True, exist_ok=True)
     plan = [seed_zero_of_before(p, suite, log) for p in plan]
     state = SuiteState(out, suite, list(overrides))
@@ -318,7 +347,12 @@ def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
 def _run_pool(source, jobs: int, log: Callable[[str], None]):
     """run_all with ``jobs`` spawned processes, each given a run as soon as it is free."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_job_start,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures: dict = {}
         try:
             while True:
