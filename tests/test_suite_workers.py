@@ -6,6 +6,7 @@ The shared-database tests need PostgreSQL: CI sets VISLAB_TEST_POSTGRES_URL (.ci
 without it they skip. Worker processes are forked from a zygote (tests/fixtures.py) that imported vislab
 once, so that each starts in milliseconds."""
 
+import contextlib
 import csv
 import json
 import os
@@ -25,7 +26,9 @@ from vislab.errors import UserError
 from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
 from vislab.experiments.shared.runner import ClaimSource, taken_from
+from vislab.experiments.suites.plan import plan_run
 from vislab.experiments.suites.spec import load_suite, run_config
+from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 from vislab.training.trainer import train
 
@@ -93,8 +96,9 @@ def test_rerun_with_other_epochs_keeps_the_finished_runs_and_calls_none_failed(
 
 
 # ----------------------------------------------------------------------- Ctrl-C with --jobs 2
-def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
-    long = {"train.epochs": 100_000}  # never done: Ctrl-C stops both
+def start_endless_jobs_suite(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """`vislab suite --jobs 2` of two runs that never finish, in its own process group; its --out."""
+    long = {"train.epochs": 100_000}
     spec = write_suite(tmp_path / "s.yaml", {"a": long, "b": {**long, "train.seed": 1}})
     out = tmp_path / "out"
     args = ["suite", spec, "--out", out, "-q", "--no-report", "--jobs", "2"]
@@ -102,6 +106,11 @@ def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_p
         [sys.executable, "-m", "vislab", *map(str, args)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
+    return proc, out
+
+
+def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
+    proc, out = start_endless_jobs_suite(tmp_path)  # never done: Ctrl-C stops both
     try:
         deadline = time.monotonic() + 120
         while not all((out / r / "metrics.jsonl").is_file() for r in "ab"):  # both training
@@ -457,19 +466,7 @@ def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs
 ):
     """`vislab suite --jobs 2` killed by SIGKILL: its two job processes do not train on as orphans that
     hold the runs' folders; each saves its run, resumable, and ends within seconds."""
-    import contextlib  # imported here: this part of the file was appended
-
-    from vislab.experiments.suites.plan import plan_run
-    from vislab.training.rundir import RunDir
-
-    long = {"train.epochs": 100_000}  # never done: only the kill ends them
-    spec = write_suite(tmp_path / "s.yaml", {"a": long, "b": {**long, "train.seed": 1}})
-    out = tmp_path / "out"
-    args = ["suite", spec, "--out", out, "-q", "--no-report", "--jobs", "2"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vislab", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+    proc, out = start_endless_jobs_suite(tmp_path)  # never done: only the kill ends them
     try:
         deadline = time.monotonic() + 120
         while not all((out / r / "checkpoints" / "last.pt").is_file() for r in "ab"):  # training
@@ -485,7 +482,7 @@ def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs
     finally:
         with contextlib.suppress(ProcessLookupError):  # raised when every one of them ended
             os.killpg(proc.pid, signal.SIGKILL)  # the suite's process group: its job processes too
-    suite = load_suite(spec)
+    suite = load_suite(tmp_path / "s.yaml")
     for r in "ab":
         assert json.loads((out / r / "summary.json").read_text())["status"] == "interrupted"
         plan = plan_run(r, out / r, lambda r=r: run_config(suite, r))
