@@ -28,6 +28,7 @@ from vislab.cli import lr_find as lr_find_cli
 from vislab.cli import model as model_cli
 from vislab.cli import paper as paper_cli
 from vislab.cli.terminal import RichDisplay, print_table
+from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.interrupts import watch_ctrl_c
@@ -97,8 +98,14 @@ def train(
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import default_run_dir, train_config
-    from vislab.training.launch import check_launchable, launch_torchrun
+    from vislab.training.launch import (
+        check_launchable,
+        crowded_note,
+        end_with_launcher,
+        launch_torchrun,
+    )
 
+    end_with_launcher()  # in a --nproc worker: stop (as on SIGTERM) if the launcher dies
     if resume is not None:
         _check_resume_args(resume, config, set_ or [], out, overwrite, init_from)
     set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
@@ -106,10 +113,13 @@ def train(
         set_.append(f"train.epochs={epochs}")
     if nproc > 1:  # one error message, not one per rank
         cfg = load_config(config, set_ or []) if resume is None else None
-        check_launchable(cfg, resume)
+        note = crowded_note(nproc, check_launchable(cfg, resume))
+        if note:
+            err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         # one folder for every rank (each would name the default by its own clock)
         first = default_run_dir(cfg) if cfg is not None and out is None else None
-        raise WorkersEnded(launch_torchrun(nproc, sys.argv[1:], first))
+        named = resume if resume is not None else out
+        raise WorkersEnded(launch_torchrun(nproc, sys.argv[1:], first, named))
     cfg = load_config(config, set_ or [])
     with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
         train_config(
@@ -303,21 +313,42 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return code
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
+        if _peer_gone(e):
+            return 130
         if not _out_of_memory(e):
             raise
         return 1
     return 0
 
 
+def _peer_gone(e: RuntimeError) -> bool:
+    """In a data-parallel worker: whether its collective failed because another rank died. It then ends
+    quietly, 130, with no traceback: the launcher (or torchrun's failure summary) names the rank that
+    died, and the run keeps its last epoch end."""
+    if not is_worker():
+        return False
+    from vislab.training.runtime import lost_peer  # on use: torch (module docstring)
+
+    return lost_peer(e)
+
+
 def _outcome(e: BaseException) -> int:
-    """The message and exit code of an expected way for a command to end early."""
-    if isinstance(e, TrainingInterrupted):
-        err.print(f"[bold yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        return e.exit_code
+    """The message and exit code of an expected way for a command to end early.
+
+    Under torchrun, an error of vislab's that every rank meets (a config error, a data error before
+    training, an interruption) is printed once per machine: by its first rank (LOCAL_RANK 0, rank 0 on
+    rank 0's machine), which records it (``worker.said_by_rank_0``). Another rank prints its own error only if
+    it differs (another type or text; all interruptions count as one) or if none was recorded within
+    ``worker._WAIT_S`` seconds (rank 0 had none, or is slow to meet it): a rank's own error is never lost. Under
+    ``--nproc`` ranks 1.. print into log files, and the launcher shows one only if rank 0 said nothing.
+    """
     if isinstance(e, VislabError):  # the exit code follows the type (errors.py)
-        _said_by_rank_0()
-        # text may hold [/x]
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        if not said_by_rank_0(e):
+            stopped = isinstance(e, TrainingInterrupted)
+            kind = "[bold yellow]interrupted:" if stopped else "[bold red]error:"
+            # text may hold [/x]
+            err.print(f"{kind}[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            record_said(e)
         return e.exit_code
     if isinstance(e, typer.Exit):
         return e.exit_code
@@ -329,14 +360,6 @@ def _outcome(e: BaseException) -> int:
         return 130
     e.show()  # a usage error: unknown option, missing or extra argument
     return 2
-
-
-def _said_by_rank_0() -> None:
-    """Under ``--nproc``: tell the launcher (training/launch.py) that rank 0 printed its error."""
-    mark = os.environ.get("VISLAB_RANK0_SAID")
-    if mark and os.environ.get("RANK", "0") == "0":
-        with contextlib.suppress(OSError):
-            Path(mark).touch()
 
 
 def _environment_error(e: OSError, argv: list[str] | None = None) -> int | None:

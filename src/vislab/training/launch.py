@@ -7,23 +7,30 @@ which gloo's threads could abort (``vislab.cli.worker`` says why).
 
 The config is checked once here, before any worker starts (else each rank would print the same error),
 and torchrun's own log lines (its OMP_NUM_THREADS banner, "Sending process ... SIGTERM", its failure
-table) are kept out of the output: the workers print what went wrong themselves.
+table) are kept out of the output: the workers print what went wrong themselves. Rank 0 writes to the
+terminal, ranks 1.. into log files, shown when one of them failed first (``run``). The workers end with
+the launcher: killed (SIGKILL too), it leaves none training on (``end_with_launcher``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import sys
 import tempfile
+import uuid
+from argparse import Namespace
 from collections.abc import Iterator
 from pathlib import Path
 
-from torch.distributed.elastic.multiprocessing.api import SignalException
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-from torch.distributed.run import parse_args, run
+import torch
+from torch.distributed.elastic.multiprocessing.api import DefaultLogsSpecs, SignalException, Std
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+from torch.distributed.launcher.api import elastic_launch
+from torch.distributed.run import config_from_args, parse_args
 
 from vislab.config import Config
 from vislab.data.sources import require_source
@@ -33,9 +40,12 @@ from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
-# A file rank 0 creates once it has printed its error (vislab.cli's _said_by_rank_0): the launcher then
-# prints no other rank's copy of it (torchrun may stop rank 0 before its exit code is seen).
+# A file rank 0 writes once it has printed its error (vislab.cli.worker.record_said): the launcher then prints
+# no other rank's log (torchrun may stop rank 0 before its exit code is seen), nor do the other ranks the same.
 _SAID = "VISLAB_RANK0_SAID"
+# The launcher's pid, in its workers' environment: each ends (as on SIGTERM) when its parent is no longer it.
+_LAUNCHER = "VISLAB_LAUNCHER_PID"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def strip_nproc(argv: list[str]) -> list[str]:
@@ -54,9 +64,8 @@ def strip_nproc(argv: list[str]) -> list[str]:
 
 def torchrun_args(nproc: int, argv: list[str], log_dir: str | None = None) -> list[str]:
     """torch.distributed.run's command line for ``vislab <argv>`` on ``nproc`` local processes; with
-    ``log_dir``, ranks 1.. write their output there (rank 0 speaks for all: they run the same code)."""
-    quiet = ",".join(f"{rank}:3" for rank in range(1, nproc))
-    logs = ["--log-dir", log_dir, "--redirects", quiet] if log_dir and quiet else []
+    ``log_dir``, ranks 1.. write their output there (``run``)."""
+    logs = ["--log-dir", log_dir] if log_dir else []
     return [
         "--standalone",
         "--nproc-per-node",
@@ -68,29 +77,63 @@ def torchrun_args(nproc: int, argv: list[str], log_dir: str | None = None) -> li
     ]
 
 
-def check_launchable(cfg: Config | None, resume: Path | None = None) -> None:
+def run(args: Namespace) -> None:
+    """torch.distributed.run's ``run(args)`` with ranks 1.. writing their output into ``args.log_dir`` and
+    rank 0 to the terminal (it speaks for all: they run the same code). torchrun's ``--redirects`` spells
+    that per rank for ranks 0-9 only (``--nproc 11`` failed on it); ``--tee`` would take rank 0's terminal
+    (its live bar) and ``--local-ranks-filter`` drops the others' output (an error of their own with it)."""
+    if args.standalone:  # what --standalone means (torchrun's docs): c10d rendezvous on a free port
+        args.rdzv_backend, args.rdzv_endpoint = "c10d", "localhost:0"
+        args.rdzv_id = str(uuid.uuid4())
+    config, entrypoint, script_args = config_from_args(args)
+    if args.log_dir:
+        ranks = range(1, config.nproc_per_node)
+        config.logs_specs = DefaultLogsSpecs(args.log_dir, redirects=dict.fromkeys(ranks, Std.ALL))
+    elastic_launch(config, entrypoint)(*script_args)
+
+
+def check_launchable(cfg: Config | None, resume: Path | None = None) -> str:
     """What every rank would check first, checked once (UserError / ConfigError naming the culprit):
     a new run's model options and data source (``cfg`` itself was validated when it was built), or
-    that ``resume`` holds a resumable checkpoint (whose model code each rank checks as it loads it)."""
+    that ``resume`` holds a resumable checkpoint (whose model code each rank checks as it loads it).
+    Returns the run's ``train.device``."""
     if resume is not None:
-        open_resume(RunDir(resume))
-    elif cfg is not None:
-        check_model_options(cfg.model.name, cfg.model.kwargs())
-        require_source(cfg.data.name)
+        return str(open_resume(RunDir(resume)).record.config["train"]["device"])
+    if cfg is None:
+        return "auto"
+    check_model_options(cfg.model.name, cfg.model.kwargs())
+    require_source(cfg.data.name)
+    return cfg.train.device
 
 
-def launch_torchrun(nproc: int, argv: list[str], run_dir: Path | None = None) -> int:
+def crowded_note(nproc: int, device: str) -> str | None:
+    """A ``note:`` for more processes than CPU cores (``device``: ``train.device``): they take turns, and
+    the run is slower than with one per core. None when they fit the cores, or train on GPUs."""
+    cores = os.cpu_count() or 1
+    if nproc <= cores or device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        return None
+    return (
+        f"--nproc {nproc} starts {nproc} processes on the CPU's {cores} cores: they take turns, so "
+        f"the run is slower than with --nproc {cores} (one per core), and each holds its own copy of "
+        f"the data and model."
+    )
+
+
+def launch_torchrun(
+    nproc: int, argv: list[str], run_dir: Path | None = None, folder: Path | None = None
+) -> int:
     """Run ``vislab <argv>`` (minus ``--nproc``) under torch.distributed.run; return the exit code.
 
     ``run_dir``: a new run's folder when ``argv`` names none, passed to every worker as ``--out`` (each
     would otherwise name its default ``runs/<model>-<data>-<time>`` by its own clock, and two workers
-    starting either side of a second would train into two folders).
+    starting either side of a second would train into two folders). ``folder``: the run's folder when
+    ``argv`` names it (``--out``, ``--resume``), for the resume command a killed worker's message gives.
 
-    When a worker fails, torchrun stops the others; the code returned is the first failing worker's
-    (2 for a user error, 130 for an interruption, ...); 128 + N when the launcher itself got signal N
-    (Ctrl-C: the workers saved a resumable checkpoint and said so). Rank 0 prints its own error; when another rank
-    failed first and rank 0 had none to print, that rank's log is printed here. A worker killed by a
-    signal could not say so itself: RunFailed names it.
+    When a worker fails, torchrun stops the others; the code returned is the failing worker's (2 for a
+    user error, 130 for an interruption, ...: ``_cause``); 130 when the launcher itself got a signal
+    (Ctrl-C, SIGTERM: the workers saved a resumable checkpoint and said so). Rank 0 prints its own error;
+    when another rank failed first and rank 0 had none to print, that rank's log is printed here. A
+    worker killed by a signal could not say so itself: RunFailed names it, and the resume command.
     """
     with tempfile.TemporaryDirectory(prefix="vislab-torchrun-") as logs:
         try:
@@ -98,30 +141,84 @@ def launch_torchrun(nproc: int, argv: list[str], run_dir: Path | None = None) ->
             with _quiet_torchrun(nproc, said):
                 extra = ["--out", str(run_dir)] if run_dir is not None else []
                 run(parse_args(torchrun_args(nproc, [*argv, *extra], logs)))
-        except SignalException as e:  # Ctrl-C / SIGTERM: the workers saved last.pt and said so
-            return 128 + int(e.sigval)
+        except SignalException:  # the workers got it too: they saved last.pt and said so
+            return 130  # an interrupted run, whichever the signal (TrainingInterrupted's code)
         except ChildFailedError as e:
-            rank, failure = e.get_first_failure()
+            rank, failure = _cause(e)
             if rank != 0 and not said.exists():
                 _echo_rank_log(Path(logs), failure.local_rank)
             if failure.exitcode > 0:
                 return failure.exitcode
-            raise RunFailed(killed_message(rank, nproc, -failure.exitcode)) from None
+            message = killed_message(rank, nproc, -failure.exitcode, folder or run_dir)
+            raise RunFailed(message) from None
     sys.stdout.flush()
     return 0
 
 
-def killed_message(rank: int, nproc: int, signum: int) -> str:
+def _cause(e: ChildFailedError) -> tuple[int, ProcessFailure]:
+    """The rank whose end to report, and its failure: the first, by time. torchrun also lists the workers
+    that ended because of it (those it stopped: SIGTERM; one whose peer died: 130, ``vislab.cli.main``),
+    and its timestamps count whole seconds: within one, a signal that killed a worker (SIGKILL, SIGSEGV,
+    ...) comes first, then an error's exit code, then an interruption, then torchrun's own SIGTERM."""
+
+    def when(item: tuple[int, ProcessFailure]) -> tuple[int, int]:
+        code = item[1].exitcode
+        kind = 3 if code == -signal.SIGTERM else 2 if code == 130 else 1 if code > 0 else 0
+        return item[1].timestamp, kind
+
+    return min(e.failures.items(), key=when)
+
+
+def killed_message(rank: int, nproc: int, signum: int, folder: Path | None = None) -> str:
     """What to say of a worker that a signal ended: SIGKILL is what the kernel's out-of-memory killer sends,
-    so only it gets the memory hint; any other signal (SIGABRT, SIGSEGV, ...) is a crash of the process."""
+    so only it gets the memory hint; any other signal (SIGABRT, SIGSEGV, ...) is a crash of the process.
+    With the run's ``folder``: what it kept, and the command that resumes it."""
     name, stopped = _signal_name(signum), "the other workers were stopped."
+    kept = f" {_what_was_kept(folder, nproc)}" if folder is not None else ""
     if signum == signal.SIGKILL:
         return (
             f"worker rank {rank} of {nproc} was killed by SIGKILL: most often the system's out-of-memory "
-            f"killer (`dmesg` or the system log says). Use a smaller train.batch_size or data.limit, or "
-            f"fewer --nproc; {stopped}"
+            f"killer (`dmesg` or the system log says); {stopped}{kept} To need less memory, use a smaller "
+            f"train.batch_size or data.limit, or fewer --nproc."
         )
-    return f"worker rank {rank} of {nproc} crashed ({name}; its output above says more); {stopped}"
+    return f"worker rank {rank} of {nproc} crashed ({name}; its output above says more); {stopped}{kept}"
+
+
+def _what_was_kept(folder: Path, nproc: int) -> str:
+    """A data-parallel run stopped: it keeps its last epoch end's ``last.pt`` (``stop_resumably``)."""
+    if (folder / "checkpoints" / "last.pt").is_file():
+        return (
+            f"The run keeps its last epoch end: resume it with: vislab train --resume {folder} "
+            f"--nproc {nproc}."
+        )
+    return f"No epoch had finished, so {folder} holds nothing to resume: start the run again."
+
+
+def end_with_launcher() -> None:
+    """In a ``--nproc`` worker: stop as on SIGTERM (saving what it can) when the launcher, its parent, dies,
+    even of a SIGKILL, which it could not pass on, instead of training on unseen. Linux sends SIGHUP then
+    (prctl's parent-death signal), once per thread of the launcher that ends: ``_launcher_died`` turns the
+    first into one SIGTERM. A launcher already gone gets the same at once. A no-op elsewhere."""
+    launcher = os.environ.pop(_LAUNCHER, None)  # for this process only, not for what it starts
+    if launcher is None or not sys.platform.startswith("linux"):
+        return
+    signal.signal(signal.SIGHUP, _launcher_died)
+    _parent_death_signal(signal.SIGHUP)
+    if os.getppid() != int(launcher):  # it died before the request: no signal will come
+        _launcher_died()
+
+
+def _launcher_died(*_: object) -> None:
+    """SIGTERM to this process, once (further parent-death signals switched off)."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _parent_death_signal(0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _parent_death_signal(signum: int) -> None:
+    """Linux's prctl(PR_SET_PDEATHSIG): the signal this process gets when its parent dies (0: none)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
 
 
 def _echo_rank_log(logs: Path, local_rank: int) -> None:
@@ -141,8 +238,9 @@ def _signal_name(number: int) -> str:
 def _quiet_torchrun(nproc: int, said: Path) -> Iterator[None]:
     """For the launch: torchrun's loggers at CRITICAL (the workers report their own errors),
     OMP_NUM_THREADS set when unset (torchrun would set 1 thread per worker and announce it in a banner;
-    the workers share the cores instead), and the file rank 0 creates once it has printed an error."""
-    os.environ[_SAID] = str(said)
+    the workers share the cores instead), the file rank 0 creates once it has printed an error, and the
+    launcher's pid (``end_with_launcher``)."""
+    os.environ[_SAID], os.environ[_LAUNCHER] = str(said), str(os.getpid())
     names = [n for n in logging.root.manager.loggerDict if n.startswith(_TORCHRUN_LOGGERS)]
     loggers = [logging.getLogger(name) for name in names]
     levels = [lg.level for lg in loggers]
@@ -159,3 +257,4 @@ def _quiet_torchrun(nproc: int, said: Path) -> Iterator[None]:
         if threads_set:
             os.environ.pop("OMP_NUM_THREADS", None)
         os.environ.pop(_SAID, None)
+        os.environ.pop(_LAUNCHER, None)

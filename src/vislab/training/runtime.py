@@ -10,6 +10,17 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vislab.errors import UserError
 
+# What a collective raises in a rank whose peer is gone (its process ended, or the network to it failed):
+# gloo names the connection ("Connection closed by peer", "... reset by peer", a write's "Broken pipe"),
+# NCCL its remote error.
+_PEER_GONE = (
+    "closed by peer",
+    "reset by peer",
+    "broken pipe",
+    "remote process exited",
+    "ncclremoteerror",
+)
+
 
 def resolve_device(name: str) -> torch.device:
     """'auto' → CUDA when present, else CPU; 'cuda' without a GPU is a user error."""
@@ -48,6 +59,13 @@ def resolve_data_device(
         return device
     free, _ = torch.cuda.mem_get_info(device)
     return device if nbytes <= fraction * free else torch.device("cpu")
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Whether ``error`` is torch.distributed's in a data-parallel rank whose peer is gone (killed, or ended
+    on an error of its own): the rank can only stop, and the peer's end is what to report (``vislab train
+    --nproc``'s launcher names it; plain torchrun's failure summary lists it)."""
+    return isinstance(error, RuntimeError) and any(s in str(error).lower() for s in _PEER_GONE)
 
 
 class Distributed:

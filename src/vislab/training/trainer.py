@@ -30,7 +30,7 @@ from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.record import Checkpoint
 from vislab.training.resume import checkpoint, extend, open_resume
 from vislab.training.rundir import RunDir
-from vislab.training.runtime import Distributed
+from vislab.training.runtime import Distributed, lost_peer
 from vislab.training.setup import Network, Optimisation, Training, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
 from vislab.training.stopping import check_finite, mark, stop_resumably, users_model
@@ -95,7 +95,12 @@ def _run(
                     return fit_once(t)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
-            except RuntimeError:
+            except RuntimeError as e:
+                if dist.world > 1 and lost_peer(e) and not stop.received():
+                    mark(
+                        t, "interrupted"
+                    )  # a rank died: the launcher names it and the resume command
+                    raise
                 # Ctrl-C reaches every rank; one that stopped first breaks the others' collective
                 # (torch.distributed raises): that is the same interruption, not a crash
                 if not (dist.world > 1 and stop.received()):
