@@ -22,13 +22,12 @@ from vislab.errors import SuiteFailed, TrainingInterrupted, UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
+from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.runner import (
     SuiteState,
     interruption,
-    make_room,
     run_to_end,
-    seed_zero_of_before,
     settled_outcome,
     write_results,
 )

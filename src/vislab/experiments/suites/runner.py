@@ -19,15 +19,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 
 import torch
-import yaml
 
 from vislab.config import build_config
-from vislab.errors import DataError, TrainingInterrupted, UserError, VislabError
+from vislab.errors import DataError, TrainingInterrupted, VislabError
 from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished, raised_by_the_data
-from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
+from vislab.experiments.suites.folders import make_room, seed_zero_of_before
+from vislab.experiments.suites.plan import PlannedRun, check_plan
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import remember_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
@@ -213,70 +213,6 @@ def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> dict:
         return dict(status="complete", skipped=True)
     log(f"{p.name}: FAILED — {p.message}")
     return dict(status="failed", message=p.message)
-
-
-def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
-    """``p.run_dir`` holds this run trained (or started) for another number of epochs: keep that run beside
-    it as ``<run>.epochs-<E>`` and plan the one asked for — back from the folder an earlier switch kept,
-    when one holds it, else trained anew. A finished run is never overwritten, nor called failed."""
-    try:
-        RunDir(p.run_dir).check_free()  # not while a live process writes it
-        old = (yaml.safe_load((p.run_dir / "config.yaml").read_text()) or {})["train"]["epochs"]
-        new = p.config.train.epochs
-        aside = _free_name(p.run_dir.with_name(f"{p.run_dir.name}.epochs-{old}"))
-        p.run_dir.rename(aside)
-    except (UserError, OSError, KeyError, TypeError, yaml.YAMLError) as e:
-        return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}; it stays: {e}")
-    what = "finished" if is_complete(RunDir(aside).read_summary()) else "unfinished"
-    said = f"{p.name}: {p.message}: that {what} run is kept as {aside}"
-    kept = p.run_dir.with_name(f"{p.run_dir.name}.epochs-{new}")
-    if kept.is_dir() and plan_run(p.name, kept, lambda: p.config).action in ("done", "resume"):
-        kept.rename(p.run_dir)
-        log(f"{said}, and the {new}-epoch run kept as {kept} is back")
-        return plan_run(p.name, p.run_dir, lambda: p.config)
-    log(f"{said}; training it for {new} epochs")
-    return PlannedRun(p.name, p.run_dir, "start", p.config)
-
-
-def seed_zero_of_before(p: PlannedRun, suite: Suite, log: Callable[[str], None]) -> PlannedRun:
-    """``p`` — or, for a seeded suite's ``<row>-s0`` still to start, the run the suite trained into
-    ``<row>`` before it had seeds (the same config, seed + 0), when that folder holds it finished or
-    resumable: moved to ``<row>-s0`` (summary.json's ``run`` too) and planned there, so that adding seeds
-    trains only the new ones."""
-    names = suite.run_names()
-    row = names[p.name]
-    before = p.run_dir.with_name(row)
-    if p.name != f"{row}-s0" or row in names or p.action != "start" or p.run_dir.exists():
-        return p
-    if not (before / "config.yaml").is_file():
-        return p
-    if plan_run(row, before, lambda: p.config).action not in ("done", "resume"):
-        return p  # another run, or nothing to keep: it stays where it is
-    try:
-        RunDir(before).check_free()  # not while a live process writes it
-        before.rename(p.run_dir)
-    except (UserError, OSError) as e:
-        log(f"{p.name}: {before} holds it (trained before without seeds), but it stays there ({e})")
-        return p
-    _rename_in_summary(p.run_dir)
-    log(f"{p.name}: {before} holds this run, trained before without seeds: moved to {p.run_dir}")
-    return plan_run(p.name, p.run_dir, lambda: p.config)
-
-
-def _rename_in_summary(run_dir: Path) -> None:
-    """summary.json's ``run`` (the run folder's name) after the folder was renamed ``run_dir``."""
-    rd = RunDir(run_dir)
-    summary = rd.read_summary()
-    if summary and "run" in summary:
-        rd.write_summary({**summary, "run": run_dir.name})
-
-
-def _free_name(path: Path) -> Path:
-    """``path``, or ``path-1``, ``path-2``, ... : the first that does not exist."""
-    n = 0
-    while (candidate := path.with_name(f"{path.name}-{n}" if n else path.name)).exists():
-        n += 1
-    return candidate
 
 
 class ListSource:
