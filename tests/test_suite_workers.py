@@ -347,13 +347,19 @@ def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys,
 QUICK = {**BASE, "train": {**BASE["train"], "figures": False}}
 
 
-def test_rerun_with_another_set_is_refused_up_front_and_writes_nothing(tmp_path, capsys, train_spy):
+def finished_suite(tmp_path: Path, capsys) -> tuple[list, Path]:
+    """A suite of mlp and majority run once into ``tmp_path/out``: (its command's arguments, its --out)."""
     spec = write_suite(
-        tmp_path / "res.yaml", {"mlp": {}, "majority": {"model.name": "majority"}}, base=QUICK
+        tmp_path / "s.yaml", {"mlp": {}, "majority": {"model.name": "majority"}}, base=QUICK
     )
-    out = tmp_path / "out-res"
+    out = tmp_path / "out"
     args = ["suite", spec, "--out", out, "-q", "--no-report"]
     assert cli(capsys, *args)[0] == 0
+    return args, out
+
+
+def test_rerun_with_another_set_is_refused_up_front_and_writes_nothing(tmp_path, capsys, train_spy):
+    args, out = finished_suite(tmp_path, capsys)
     before = {f: (out / f).read_bytes() for f in ("suite.json", "results.md", "results.csv")}
 
     train_spy.clear()
@@ -375,12 +381,7 @@ def test_rerun_with_another_set_is_refused_up_front_and_writes_nothing(tmp_path,
 
 # ----------------------------------------------------------------------- seeds added later
 def test_adding_seeds_takes_the_runs_trained_without_seeds_as_seed_0(tmp_path, capsys, train_spy):
-    spec = write_suite(
-        tmp_path / "s.yaml", {"mlp": {}, "majority": {"model.name": "majority"}}, base=QUICK
-    )
-    out = tmp_path / "g"
-    args = ["suite", spec, "--out", out, "-q", "--no-report"]
-    assert cli(capsys, *args)[0] == 0
+    args, out = finished_suite(tmp_path, capsys)
     first = {r: json.loads((out / r / "summary.json").read_text()) for r in ("mlp", "majority")}
 
     train_spy.clear()
