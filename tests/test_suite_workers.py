@@ -323,13 +323,20 @@ def test_a_lapsed_claim_of_another_host_is_taken_over_in_its_shared_folder(
     assert rows(url, name)["mlp"]["attempts"] == 2
 
 
-def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys, train_spy, pg):
-    url, name = pg
+def registered_suite(tmp_path: Path, url: str, name: str) -> Path:
+    """A suite file of runs mlp and wide, its runs registered in the database as a worker joining it does."""
     spec = write_suite(tmp_path / "s.yaml", {"mlp": {}, "wide": {"model.hidden": [32]}}, name=name)
     suite = load_suite(spec)
-    first = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
-    first.join({run: run_config(suite, run).to_dict() for run in suite.runs})
-    first.close()
+    claims = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
+    claims.join({run: run_config(suite, run).to_dict() for run in suite.runs})
+    claims.close()
+    return spec
+
+
+def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys, train_spy, pg):
+    url, name = pg
+    spec = registered_suite(tmp_path, url, name)
+    suite = load_suite(spec)
     out = tmp_path / "out"
     code, text = cli(capsys, "suite", spec, "--out", out, "--storage", url, "--epochs", "3")
     assert code == 2
@@ -579,11 +586,7 @@ def test_a_worker_with_a_read_only_out_claims_nothing(tmp_path, capsys, train_sp
     """A worker whose --out exists but is read-only stops with exit 2 naming it, before it claims (and
     fails) any of the runs the healthy workers share."""
     url, name = pg
-    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}, "wide": {"model.hidden": [32]}}, name=name)
-    suite = load_suite(spec)
-    healthy = SuiteClaims(SharedStorage(url), name, log=lambda s: None)
-    healthy.join({run: run_config(suite, run).to_dict() for run in suite.runs})
-    healthy.close()
+    spec = registered_suite(tmp_path, url, name)  # the healthy workers' suite
     ro = tmp_path / "ro"
     ro.mkdir()
     _unwritable(monkeypatch, ro)
