@@ -104,6 +104,11 @@ def test_float_chw_tensors_become_the_same_uint8_images():
     np.testing.assert_array_equal(a.x, c.x)
     feats = load_source(DataConfig(name=register_arrays(x.reshape(40, -1), y))).sets["train"]
     assert feats.x.dtype == np.float32 and feats.x.shape == (40, 64) and not feats.is_image
+    # 16-bit images (uint16) are rescaled as predict and image folders rescale them, not refused
+    deep = load_source(DataConfig(name=register_arrays(rgb.astype(np.uint16) * 257, y))).sets[
+        "train"
+    ]
+    np.testing.assert_array_equal(a.x, deep.x)
 
 
 GOOD_X, GOOD_Y = digits_like(10)

@@ -11,7 +11,8 @@ Conversion (anything else is refused with a DataError naming the culprit and the
 
 - ``x`` N×D (2-D) → float32 feature vectors; N×H×W → grayscale images N×H×W×1; N×H×W×C with C ≤ 4 →
   images as they are; N×C×H×W with C ≤ 4 (a torch-style batch) → transposed to N×H×W×C.
-- image values: uint8 as they are; other integers must lie in 0..255; floats in [0, 1] are scaled
+- image values: uint8 as they are; uint16 (16-bit images) divided by 257, as ``vislab predict`` and image
+  folders do (``vislab.data.images.to_uint8``); other integers must lie in 0..255; floats in [0, 1] are scaled
   by 255 and floats in [0, 255] rounded (already-normalised floats, e.g. negative values, are refused:
   give raw images, vislab normalises with ``data.normalize``). NaN and ±inf are refused.
 - ``y``: N integer labels (an N×1 column is flattened; whole-valued floats are accepted) in
@@ -33,6 +34,7 @@ import torch
 from PIL import Image
 
 from vislab.config import DataConfig
+from vislab.data.images import to_uint8
 from vislab.data.sources.registry import register_source_prefix
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
@@ -79,6 +81,8 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     """Image values as uint8 (rules in the module docstring)."""
     if x.dtype == np.uint8:
         return x
+    if x.dtype == np.uint16:  # 16-bit images: 65535 is white
+        return to_uint8(x)
     if x.dtype.kind == "b":
         return x.astype(np.uint8) * 255
     lo, hi = (x.min(), x.max()) if x.size else (0, 0)
