@@ -6,11 +6,17 @@ and carries on, so an early Ctrl-C, pressed while a command imports and builds i
 whole run train. The command line installs :func:`watch_ctrl_c` first (a suite's worker processes
 :func:`remember_ctrl_c`); the training loop asks :func:`take_ctrl_c` when it starts watching for
 signals itself (``training.state.StopFlag``), and stops at once, resumably, if a Ctrl-C came before.
+
+A process vislab starts to work for another (a ``--jobs`` process, a ``--nproc`` rank) asks for a signal
+when that parent dies (:func:`on_parent_death`), so that it stops, resumably, instead of training on alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,3 +64,15 @@ def take_ctrl_c() -> bool:
     global _seen
     seen, _seen = _seen, False
     return seen
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def on_parent_death(signum: int) -> None:
+    """Have the kernel send ``signum`` to this process when its parent dies, even by SIGKILL (Linux's
+    ``prctl(PR_SET_PDEATHSIG)``; 0 switches it off). A no-op where it is not offered: the caller still checks
+    ``os.getppid()`` itself, since a parent that died before this call sends nothing."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)

@@ -15,7 +15,6 @@ the launcher: killed (SIGKILL too), it leaves none training on (``end_with_launc
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -35,6 +34,7 @@ from torch.distributed.run import config_from_args, parse_args
 from vislab.config import Config
 from vislab.data.sources import require_source
 from vislab.errors import RunFailed
+from vislab.interrupts import on_parent_death
 from vislab.models import check_model_options
 from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
@@ -45,7 +45,6 @@ _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 _SAID = "VISLAB_RANK0_SAID"
 # The launcher's pid, in its workers' environment: each ends (as on SIGTERM) when its parent is no longer it.
 _LAUNCHER = "VISLAB_LAUNCHER_PID"
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def strip_nproc(argv: list[str]) -> list[str]:
@@ -203,7 +202,7 @@ def end_with_launcher() -> None:
     if launcher is None or not sys.platform.startswith("linux"):
         return
     signal.signal(signal.SIGHUP, _launcher_died)
-    _parent_death_signal(signal.SIGHUP)
+    on_parent_death(signal.SIGHUP)
     if os.getppid() != int(launcher):  # it died before the request: no signal will come
         _launcher_died()
 
@@ -211,14 +210,8 @@ def end_with_launcher() -> None:
 def _launcher_died(*_: object) -> None:
     """SIGTERM to this process, once (further parent-death signals switched off)."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    _parent_death_signal(0)
+    on_parent_death(0)
     os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _parent_death_signal(signum: int) -> None:
-    """Linux's prctl(PR_SET_PDEATHSIG): the signal this process gets when its parent dies (0: none)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
 
 
 def _echo_rank_log(logs: Path, local_rank: int) -> None:

@@ -5,8 +5,6 @@ CLI's report)."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import multiprocessing as mp
 import os
@@ -29,7 +27,7 @@ from vislab.experiments.suites.ending import data_errors, raise_unfinished, rais
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.plan import PlannedRun, check_plan
 from vislab.experiments.suites.spec import Suite
-from vislab.interrupts import remember_ctrl_c
+from vislab.interrupts import on_parent_death, remember_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, check_writable, is_complete
 from vislab.training.trainer import train
@@ -61,7 +59,6 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
     )
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _parent: int | None = None  # in a --jobs process: the suite's process, whose death ends this one
 
 
@@ -71,10 +68,9 @@ def _job_start(parent: int) -> None:
     exits after it — instead of training on as an orphan that holds its run folder's lock."""
     global _parent
     _parent = parent
-    if sys.platform.startswith("linux"):  # elsewhere: no signal, only _worker's check after its run
-        # SIGTERM when the thread that started this process ends (the one that calls pool.submit)
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # SIGTERM when the thread that started this process ends (the one that calls pool.submit); where the
+    # kernel offers no such signal, only _worker's check after its run
+    on_parent_death(signal.SIGTERM)
     if os.getppid() != parent:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
