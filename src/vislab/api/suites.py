@@ -41,7 +41,7 @@ def _seeded_suite(
 ) -> tuple[Suite, Path]:
     """The suite and its folder (started over with ``overwrite``), each run ``seeds`` times (None: as
     the suite in the folder was run, else once)."""
-    from vislab.experiments.suites.runner import SuiteState  # on use (see the imports)
+    from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
     from vislab.experiments.suites.spec import with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
@@ -49,7 +49,7 @@ def _seeded_suite(
         start_over(folder, "suite", storage=storage)
     check_new(folder, "suite")
     return with_seeds(
-        suite, seeds if seeds is not None else SuiteState.read(folder).get("seeds", 1)
+        suite, seeds if seeds is not None else suite_info(folder).get("seeds", 1)
     ), folder
 
 

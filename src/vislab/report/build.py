@@ -19,10 +19,9 @@ import yaml
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
-from vislab.experiments.results.provenance import provenance_line
+from vislab.experiments.results.provenance import provenance_line, suite_info
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.results.table import data_line, titled
-from vislab.experiments.suites.runner import SuiteState
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.report.figure_set import FigureSet, failure_note
@@ -63,7 +62,7 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
             json.loads((folder / "sweep.json").read_text()),
         )
     if (folder / "suite.json").is_file():
-        state = SuiteState.read(folder)
+        state = suite_info(folder)
         return (
             "suite",
             {n: folder / n for n in state.get("order", []) if (folder / n).is_dir()},

@@ -94,7 +94,7 @@ class SuiteState:
 
     def __init__(self, out: Path, suite: Suite, overrides: list[str]):
         self.path = Path(out) / "suite.json"
-        old = self.read(out)
+        old = suite_info(out)
         names = suite.run_names()
         self.data = dict(
             name=suite.name,
@@ -109,10 +109,6 @@ class SuiteState:
         )
         if suite.seeds > 1:  # the table's rows: each the mean ± std of its seeds' runs
             self.data.update(seeds=suite.seeds, rows=suite.rows())
-
-    @staticmethod
-    def read(out: Path) -> dict:
-        return suite_info(out)
 
     def record(self, name: str, outcome: dict) -> None:
         self.data["runs"][name] = {k: v for k, v in outcome.items() if v not in ("", None)}
