@@ -7,6 +7,7 @@ The public Python API (the names in ``__all__``; the functions live in :mod:`vis
 >>> run = vislab.train(model="cnn", data="digits", train__epochs=3)
 >>> run.summary["test_acc"], run.history.tail(1), run.plot("confusion")
 >>> vislab.compare([run, vislab.load_run("runs/mlp")])
+>>> run.explain(["cat.png"]), vislab.preview_data("digits"), vislab.lr_find(model="cnn", data="digits")
 
 They are imported on first use, so that ``import vislab`` (and the ``vislab`` command's ``--help``) does not
 wait for torch, scikit-learn, matplotlib and optuna.
@@ -20,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 from vislab.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
-    from vislab.api import compare, load_run, paper, run_suite, sweep, train
+    from vislab.api import compare, load_run, lr_find, paper, preview_data, run_suite, sweep, train
     from vislab.config import Config, load_config
     from vislab.errors import UserError, VislabError
     from vislab.models import register_model
     from vislab.run import Run, SuiteResult
+    from vislab.training.lr_find import LRFinding
 
 __all__ = [
     "__version__",
     "Config",
+    "LRFinding",
     "Run",
     "SuiteResult",
     "UserError",
@@ -36,7 +39,9 @@ __all__ = [
     "compare",
     "load_config",
     "load_run",
+    "lr_find",
     "paper",
+    "preview_data",
     "register_model",
     "run_suite",
     "sweep",
@@ -44,6 +49,7 @@ __all__ = [
 ]
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
 _HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}
+_HOME |= {"LRFinding": "training.lr_find"}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
 
 

@@ -7,7 +7,11 @@ vislab). What a model offers is asked of its hooks
 Images go through the run's own preprocessing exactly as ``vislab predict`` (resize, centre crop,
 normalisation: :mod:`vislab.predict`). Every map is a ``B × K × h × w`` tensor: ``K`` heads for
 ``attention``, one map otherwise; ``h × w`` the patch grid (attention, rollout) or the input's size
-(gradcam, saliency).
+(gradcam, saliency). ``vislab explain`` writes a PNG per image (:func:`explain_images`), ``Run.explain``
+returns one Figure of them all (:func:`explain_figure`).
+
+A transformer's position embedding, as ``vislab figure pos-embed --run`` and ``Run.plot("pos-embed")``
+draw it, is read here too (:func:`position_table`).
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from vislab.data.augment import centre_crop
 from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
-from vislab.plotting.explain import plot_explanation
+from vislab.plotting import vit as vit_plots
+from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
-from vislab.predict import classify, image_shape, load_image, load_model
+from vislab.predict import ImageLike, classify, image_array, image_shape, load_image, load_model
 from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
@@ -83,8 +89,7 @@ def _maps_and_depth(
 ) -> tuple[torch.Tensor, int]:
     """:func:`explain_maps`'s maps, and the model's number of attention blocks (0 for the gradient
     methods, which do not look at them)."""
-    if method not in METHODS:
-        raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
+    _check_method(method)
     model.eval()
     if hooks_of(model).trained_by == "fit_arrays":
         raise UserError(
@@ -192,8 +197,7 @@ def explain_images(
     ``method`` None: :func:`default_method`. The readable images are explained before any PNG is
     written, so an error of the run, the method or the names (a PNG there without ``force``, two images
     of one name) stops the command with nothing written."""
-    if method is not None and method not in METHODS:
-        raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
+    _check_method(method)
     model, record = load_model(target, trust_code)
     method = method or default_method(model)
     shape = image_shape(record, target)
@@ -214,6 +218,61 @@ def explain_images(
         else:
             results.append((path, _draw(path, arr, explained[i], record, pngs[i])))
     return results
+
+
+def explain_figure(
+    target: str | Path,
+    images: Sequence[ImageLike],
+    method: str | None = None,
+    block: int | None = None,
+    trust_code: bool = False,
+) -> Figure:
+    """``Run.explain``: one Figure, a row per image (paths, PIL images or arrays, read as
+    :meth:`Run.predict <vislab.run.Run.predict>` reads them) with the maps ``vislab explain`` draws for it.
+
+    ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, default the
+    last. The first image that cannot be read stops it, named (a UserError, as any other mistake)."""
+    _check_method(method)
+    model, record = load_model(target, trust_code)
+    method = method or default_method(model)
+    if block is not None and method != "attention":
+        raise UserError(
+            f"block={block} chooses the block whose heads method 'attention' shows; method '{method}' "
+            f"draws no single block: drop block, or use method='attention'."
+        )
+    if not images:
+        raise UserError("no images to explain: give image files, PIL images or arrays.")
+    shape = image_shape(record, target)
+    arrays = [_image(image, i, shape) for i, image in enumerate(images)]
+    explained = [
+        explain_one(model, record, a, method, -1 if block is None else block) for a in arrays
+    ]
+    names = [
+        Path(im).name if isinstance(im, (str, Path)) else f"image {i}"
+        for i, im in enumerate(images)
+    ]
+    return explanation_rows_figure(
+        [_shown(a, record) for a in arrays],
+        [e.maps for e in explained],
+        explained[0].labels,
+        [_title(name, e) for name, e in zip(names, explained)],
+    )
+
+
+def _check_method(method: str | None) -> None:
+    if method is not None and method not in METHODS:
+        raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
+
+
+def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndarray:
+    """:func:`vislab.predict.image_array`, its error naming the image: a file names itself, any other
+    image by its place in the list."""
+    try:
+        return image_array(image, shape)
+    except UserError as e:
+        if isinstance(image, (str, Path)):
+            raise
+        raise UserError(f"image {index} ({type(image).__name__}): {e}") from None
 
 
 def _read(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
@@ -239,9 +298,18 @@ def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
 def _draw(path: Path, arr: np.ndarray, e: Explanation, record: RunRecord, png: Path) -> Path:
     """The image as the model saw it (centre-cropped), then each map over it, titled with the
     prediction; returns ``png``."""
+    return plot_explanation(_shown(arr, record), e.maps, e.labels, png, _title(path.name, e))
+
+
+def _shown(arr: np.ndarray, record: RunRecord) -> np.ndarray:
+    """The uint8 H×W×C image as the model saw it: centre-cropped to its input."""
     shown = centre_crop(torch.from_numpy(arr).permute(2, 0, 1), record.inputs.crop_size)
-    title = f"{path.name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}"
-    return plot_explanation(shown.permute(1, 2, 0).numpy(), e.maps, e.labels, png, title)
+    return shown.permute(1, 2, 0).numpy()
+
+
+def _title(name: str, e: Explanation) -> str:
+    """``name: class (probability) | what the maps are``."""
+    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}"
 
 
 def explain_one(
@@ -260,3 +328,51 @@ def explain_one(
 def _default_folder(target: Path) -> Path:
     run_dir = target if target.is_dir() else target.parent.parent  # RUN/checkpoints/best.pt → RUN
     return run_dir / "explain"
+
+
+# ------------------------------------------------------------------------------ position embedding
+@dataclass
+class PositionTable:
+    """What :func:`vislab.plotting.vit.plot_pos_embedding` draws: a T × D ``table`` of positions, the
+    ``grid`` (rows, columns) its patches form (None: a 1-D sequence), row 0 the class token's when
+    ``class_token``, and the figure's ``title``."""
+
+    table: torch.Tensor
+    grid: tuple[int, int] | None
+    class_token: bool
+    title: str
+
+    def draw(self, path: str | Path) -> Path:
+        """The PNG (or SVG, PDF) of the table and the cosine similarity of its positions."""
+        return vit_plots.plot_pos_embedding(
+            self.table, self.grid, path, class_token=self.class_token, title=self.title
+        )
+
+
+def position_table(target: str | Path, trust_code: bool = False) -> PositionTable:
+    """The position embedding of a run's (or checkpoint's) model, as its hooks offer it (vislab's
+    ``vit``, timm ViTs); UserError naming the model for one without."""
+    model, record = load_model(target, trust_code=trust_code)
+    hooks = hooks_of(model)
+    table, tokens = hooks.position_embedding(), hooks.token_grid()
+    if table is None or tokens is None:
+        raise UserError(
+            f"'{target}': its model is {record.model.name}, which has no position embedding to draw: "
+            f"only a vision transformer has one. Give a run of a ViT (model.name=vit, or a timm ViT); "
+            f"`vislab figure pos-embed` without --run draws a sinusoidal table of any size."
+        )
+    kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
+    class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
+    title = f"{kind} position embedding of {run_label(target)}"
+    return PositionTable(table, tokens.grid, class_token, title)
+
+
+def run_label(target: str | Path) -> str:
+    """A run's name for titles and file names: its folder's name; a checkpoint file inside a run
+    (``RUN/checkpoints/last.pt``) adds the file's stem (``RUN_last``), a checkpoint elsewhere is its stem."""
+    path = Path(target).resolve()
+    if not path.is_file():
+        return path.name
+    if path.parent.name == "checkpoints":
+        return f"{path.parent.parent.name}_{path.stem}"
+    return path.stem

@@ -24,7 +24,7 @@ from vislab.experiments.results.table import COLUMNS
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
 
-# pandas, matplotlib (~1 s on 2 cores) and vislab.predict / vislab.export (they draw figures) are imported
+# pandas, matplotlib (~1 s on 2 cores) and vislab.predict / export / explain (they draw figures) are imported
 # by the methods that use them ("on use"): opening a run, reading its summary or training one does not wait.
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from vislab.predict import ImageLike
 
-PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary")
+PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed")
 _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
     ("model", "model"),
     ("data", "data"),
@@ -48,6 +48,7 @@ class Run:
     >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
     >>> run.predict(["cat.png"], top_k=1)   # [[('cat', 0.93)]]
     >>> run.plot("confusion")               # a matplotlib Figure
+    >>> run.explain(["cat.png"])            # its maps over the image (Grad-CAM, rollout, ...): a Figure
     """
 
     def __init__(self, path: str | Path):
@@ -150,7 +151,9 @@ class Run:
     ) -> Figure:
         """A matplotlib Figure: ``curves`` (loss and accuracy per epoch), or ``confusion``, ``per-class``,
         ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew), or
-        ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab).
+        ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab), or
+        ``pos-embed``: a ViT's position embedding and the cosine similarity of its positions (as
+        ``vislab figure pos-embed --run`` draws it).
 
         >>> run.plot("roc").savefig("roc.png")
         """
@@ -173,6 +176,8 @@ class Run:
             return curves_figure({self.path.name: rows})
         if kind == "boundary":
             return self._boundary(split, trust_code)
+        if kind == "pos-embed":
+            return self._pos_embed(trust_code)
         m, names = self._scores(split, trust_code)
         title = f"{self.path.name}: {split}"
         if kind == "confusion":
@@ -194,6 +199,33 @@ class Run:
         x, y = (torch.cat(t) for t in zip(*inputs.epoch(0)))
         names = record.model.class_names
         return decision_boundary_figure(model, x, y, names, title=f"{self.path.name}: {split}")
+
+    def _pos_embed(self, trust_code: bool) -> Figure:
+        # on use (see the imports)
+        from vislab.explain import position_table
+        from vislab.plotting.canvas import drawn_figure
+
+        return drawn_figure(position_table(self.path, trust_code).draw)
+
+    def explain(
+        self,
+        images: ImageLike | Sequence[ImageLike],
+        method: str | None = None,
+        block: int | None = None,
+        *,
+        trust_code: bool = False,
+    ) -> Figure:
+        """What the model looks at, as ``vislab explain`` draws it: a row per image (file paths, PIL images
+        or arrays, as :meth:`predict` takes them), the image then each map over it, titled with the
+        prediction. ``method``: ``attention`` (each head of ``block``, default the last; ViTs),
+        ``rollout`` (ViTs), ``gradcam`` (convolutional networks), ``saliency`` (any model); default
+        rollout for a ViT, gradcam for a convolutional network, else saliency.
+
+        >>> run.explain(["cat.png", x_test[0]], method="saliency").savefig("maps.png")
+        """
+        from vislab.explain import explain_figure  # on use (see the imports)
+
+        return explain_figure(self.path, _as_list(images), method, block, trust_code)
 
     def _scores(self, split: str, trust_code: bool) -> tuple[Metrics, list[str]]:
         from vislab.predict import score_checkpoint  # on use (see the imports)

@@ -2,7 +2,9 @@
 
 The ``vislab`` command is a thin layer over these functions (one implementation): ``vislab train`` calls
 :func:`train`, ``vislab suite`` :func:`run_suite`, ``vislab sweep`` :func:`sweep`; ``eval`` and
-``predict`` share :mod:`vislab.predict` with :meth:`Run.evaluate` and :meth:`Run.predict`.
+``predict`` share :mod:`vislab.predict` with :meth:`Run.evaluate` and :meth:`Run.predict`; ``data preview``
+and ``lr-find`` draw what :func:`preview_data` and :func:`lr_find` return, ``explain`` and ``figure
+pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return.
 
 >>> import vislab
 >>> run = vislab.train(model="cnn", data="digits", train__epochs=3, out="runs/cnn")
@@ -10,7 +12,7 @@ The ``vislab`` command is a thin layer over these functions (one implementation)
 """
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
-# suites and sweeps share) → suites, sweeps; papers alone.
+# suites and sweeps share) → suites, sweeps; configs → inspection; papers alone.
 #
 # The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
 # in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook
@@ -19,6 +21,7 @@ The ``vislab`` command is a thin layer over these functions (one implementation)
 from vislab.api.configs import ConfigLike, make_config, user_model
 from vislab.api.experiments import Log, report_hook
 from vislab.api.folders import FOLDER_KINDS, RUN_MARKS, folder_kind, start_over
+from vislab.api.inspection import lr_find, preview_data
 from vislab.api.papers import paper
 from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
 from vislab.api.suites import resolve_suite, run_suite
@@ -35,8 +38,10 @@ __all__ = [
     "default_run_dir",
     "folder_kind",
     "load_run",
+    "lr_find",
     "make_config",
     "paper",
+    "preview_data",
     "report_hook",
     "resolve_suite",
     "resolve_sweep",

@@ -36,7 +36,7 @@ def make_config(
         dotted = key.replace("__", ".")
         if "." not in dotted:
             raise UserError(
-                f"train() got '{key}={value!r}': a config key is section__key (e.g. optim__lr=1e-3, "
+                f"'{key}={value!r}' is no config key: a config key is section__key (e.g. optim__lr=1e-3, "
                 f"train__epochs=5, model__hidden=[64]) or dotted via **{{'optim.lr': 1e-3}}."
             )
         if dotted == "model.name":

@@ -104,25 +104,12 @@ def preview(
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
     (augment.* from --set), or with --show normalized the originals after standardisation or ZCA whitening."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.data import load_splits, prepare_data
     from vislab.plotting.images import plot_image_grid
-    from vislab.report.previews import augmentation_rows, normalization_rows, preview_indices
+    from vislab.report.previews import preview_grid
 
     suffix = "_normalized" if show is Show.normalized else ""
     out = out or Path(f"preview_{name_part(name)}{suffix}.png")
     check_figure_path(out)
     check_new_files([out], force)
-    if copies is not None and show is Show.normalized:
-        raise UserError(
-            "--copies sets the number of augmented rows, but --show normalized draws no augmented rows. "
-            "Drop --copies, or use --show augmented."
-        )
-    cfg = _config(name, config, set_)
-    if show is Show.normalized:
-        splits, stats = prepare_data(cfg.data, cfg.train.seed)  # fitted on train, as for training
-        rows, titles = normalization_rows(splits.train, stats, n)
-    else:
-        splits = load_splits(cfg.data, cfg.train.seed)
-        rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies or 3, cfg.train.seed)
-    labels = [splits.class_names[k] for k in splits.train.y[preview_indices(splits.train.y, n)]]
-    console.print(f"wrote {plot_image_grid(rows, out, titles, labels)}")
+    grid = preview_grid(_config(name, config, set_), show.value, n, copies)
+    console.print(f"wrote {plot_image_grid(grid.rows, out, grid.titles, grid.labels)}")

@@ -57,7 +57,8 @@ def pos_embed(
 ) -> None:
     """PNG: a positional-embedding table (position × dimension) and its cosine-similarity map."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.plotting.vit import plot_pos_embedding
+    from vislab.explain import PositionTable, position_table, run_label
+    from vislab.models.vit import sinusoidal_table
 
     if out is not None:
         check_figure_path(out)
@@ -67,31 +68,16 @@ def pos_embed(
                 f"--run {run} draws that model's own table, whose size its config fixes; "
                 f"drop --length/--dim, or drop --run to draw a sinusoidal table of any size."
             )
-        table, grid, class_token, title = _run_table(run, trust_code)  # its model's, or why not
-        out = out or Path(f"pos_embed_{name_part(_run_label(run))}.png")
-        check_new_files([out], force)
+        drawn = position_table(run, trust_code)  # its model's, or why not
+        out = out or Path(f"pos_embed_{name_part(run_label(run))}.png")
     else:
-        from vislab.models.vit import sinusoidal_table
-
         length = _checked_size("--length", DEFAULT_LENGTH if length is None else length)
         dim = _checked_size("--dim", DEFAULT_DIM if dim is None else dim)
-        out = out or Path(f"pos_embed_sinusoidal_{length}x{dim}.png")
-        check_new_files([out], force)
-        table, grid, class_token = sinusoidal_table(length, dim), None, False
         title = f"sinusoidal positional encoding ({length} positions, d={dim})"
-    path = plot_pos_embedding(table, grid, out, class_token=class_token, title=title)
-    console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
-
-
-def _run_label(run: Path) -> str:
-    """A run's name for titles and file names: its folder's name; a checkpoint file inside a run
-    (``RUN/checkpoints/last.pt``) adds the file's stem (``RUN_last``), a checkpoint elsewhere is its stem."""
-    run = run.resolve()
-    if not run.is_file():
-        return run.name
-    if run.parent.name == "checkpoints":
-        return f"{run.parent.parent.name}_{run.stem}"
-    return run.stem
+        drawn = PositionTable(sinusoidal_table(length, dim), None, False, title)
+        out = out or Path(f"pos_embed_sinusoidal_{length}x{dim}.png")
+    check_new_files([out], force)
+    console.print(escape(f"wrote {drawn.draw(out)}"), highlight=False, soft_wrap=True)
 
 
 def _checked_size(option: str, value: int) -> int:
@@ -102,24 +88,3 @@ def _checked_size(option: str, value: int) -> int:
             f"(the RDFIA 1-e figure uses --length {DEFAULT_LENGTH} --dim {DEFAULT_DIM})."
         )
     return value
-
-
-def _run_table(run: Path, trust_code: bool):
-    """(T × D table, patch grid, class token first?, title) of the run's model, as its hooks offer it."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.models.hooks import hooks_of
-    from vislab.predict import load_model
-
-    model, record = load_model(run, trust_code=trust_code)
-    hooks = hooks_of(model)
-    table, tokens = hooks.position_embedding(), hooks.token_grid()
-    if table is None or tokens is None:
-        raise UserError(
-            f"--run {run}: its model is {record.model.name}, which has no position embedding to draw. "
-            f"Give a run of a ViT (model.name=vit, or a timm ViT), or drop --run to draw the sinusoidal "
-            f"table."
-        )
-    kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
-    title = f"{kind} position embedding of {_run_label(run)}"
-    class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
-    return table, tokens.grid, class_token, title

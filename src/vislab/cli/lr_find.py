@@ -19,7 +19,6 @@ from vislab.config import load_config
 from vislab.plotting.files import check_new_files, name_part
 
 console = Console()
-WEAK_DESCENT = 0.05  # a smoothed loss that never fell 5 % below its start tells little
 
 
 def lr_find(
@@ -42,7 +41,7 @@ def lr_find(
     """LR range test: train a few hundred steps at exponentially growing learning rates (stopping when
     the loss diverges), plot the loss against the lr and suggest an optim.lr. Writes only the plot."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.plotting.lr_find import plot_lr_find
+    from vislab.plotting.canvas import save_figure
     from vislab.training.lr_find import RangeTest
     from vislab.training.lr_find import lr_find as range_test
 
@@ -59,28 +58,10 @@ def lr_find(
     f = range_test(
         cfg, test, on_start=lambda: console.print(escape(header), highlight=False, soft_wrap=True)
     )
-    title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name})"
-    path = plot_lr_find(f.lrs, f.losses, f.smoothed, f.suggestion, out, f.min_loss_lr, title)
-    for line in _report(f, path):
+    path = save_figure(f.plot(), out)
+    lines = [*f.lines(), f"train with --set optim.lr={f.suggestion:.2g}", f"plot: {path}"]
+    for line in lines:
         console.print(escape(line), highlight=False, soft_wrap=True)
-
-
-def _report(f, path: Path) -> list[str]:
-    ran = f"{len(f.lrs)} steps, lr {f.lrs[0]:.3g} → {f.lrs[-1]:.3g}"
-    lines = [
-        f"ran {ran}" + (f"; stopped: {f.stopped}" if f.stopped else ""),
-        f"lowest smoothed loss {min(f.smoothed):.4g} at lr {f.min_loss_lr:.3g}",
-        f"suggested optim.lr: {f.suggestion:.2g} ({f.rule}); train with --set optim.lr={f.suggestion:.2g}",
-        f"plot: {path}",
-    ]
-    start = f.smoothed[0]
-    if start > 0 and 1 - min(f.smoothed) / start < WEAK_DESCENT:
-        lines.append(
-            f"warning: the smoothed loss never fell {WEAK_DESCENT:.0%} below its start "
-            f"({start:.4g} → {min(f.smoothed):.4g}): the model barely learned at any lr, so the "
-            f"suggestion is weak. Try more --steps, a larger train.batch_size, or another optimizer."
-        )
-    return lines
 
 
 def register(app: typer.Typer) -> None:

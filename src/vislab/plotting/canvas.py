@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -18,7 +18,7 @@ if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend; elsew
     matplotlib.use("Agg")  # no display is needed (or wanted) on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["NotebookFigure", "captured_figures", "plt", "save_figure"]
+__all__ = ["NotebookFigure", "captured_figures", "drawn_figure", "plt", "save_figure"]
 _CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
 
 
@@ -57,3 +57,17 @@ def captured_figures() -> Iterator[list[Figure]]:
         yield figures
     finally:
         _CAPTURED.reset(token)
+
+
+def drawn_figure(draw: Callable[[Path], object]) -> Figure:
+    """The one figure ``draw(path)`` saves through :func:`save_figure`, handed back unwritten and let go
+    by pyplot: what the Python API returns for a figure a command saves (one drawing function for both).
+
+    >>> drawn_figure(lambda path: plot_image_grid(rows, path))
+    """
+    with captured_figures() as drawn:
+        draw(Path("unwritten.png"))
+    for fig in drawn:
+        plt.close(fig)
+    [fig] = drawn  # each plot_* function saves one figure
+    return fig

@@ -3,13 +3,17 @@ Grad-CAM, saliency) upsampled over it. Maps come from :mod:`vislab.explain`; thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure, SubFigure
 
-from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, plt, save_figure
+
+ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
 
 
 def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -24,18 +28,49 @@ def plot_explanation(
     image: np.ndarray, maps: torch.Tensor, labels: list[str], path: str | Path, title: str = ""
 ) -> Path:
     """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (jet, half opaque)."""
+    fig = plt.figure(figsize=(ROW_IN[0] * (1 + len(labels)), ROW_IN[1]))
+    draw_explanation_row(fig, image, maps, labels, title)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100, tight=True)
+
+
+def explanation_rows_figure(
+    images: Sequence[np.ndarray],
+    maps: Sequence[torch.Tensor],
+    labels: Sequence[str],
+    titles: Sequence[str],
+) -> Figure:
+    """One row per uint8 H×W×C image, as :func:`plot_explanation` draws one (what ``Run.explain``
+    returns): the image, then each of its K × h × w ``maps``, captioned by ``labels`` (the same K for
+    every row), the row by its title."""
+    panels = 1 + len(labels)
+    fig = NotebookFigure(
+        figsize=(ROW_IN[0] * panels, ROW_IN[1] * len(images)), layout="constrained"
+    )
+    rows = fig.subfigures(len(images), 1, squeeze=False)[:, 0]
+    for row, image, m, title in zip(rows, images, maps, titles):
+        draw_explanation_row(row, image, m, labels, title)
+    return fig
+
+
+def draw_explanation_row(
+    fig: Figure | SubFigure,
+    image: np.ndarray,
+    maps: torch.Tensor,
+    labels: Sequence[str],
+    title: str = "",
+) -> None:
+    """On ``fig`` (a figure or one row of one): the uint8 H×W×C ``image`` (grey on its 0–255 scale, not
+    stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque)."""
     over = upsample_maps(maps, image.shape[:2])
-    n = 1 + len(over)
-    fig, axes = plt.subplots(1, n, figsize=(1.9 * n, 2.3), squeeze=False)
+    axes = fig.subplots(1, 1 + len(over), squeeze=False)[0]
     gray = image.shape[-1] == 1
     shown = image[..., 0] if gray else image
-    for ax, label, m in zip(axes[0], ["input", *labels], [None, *over]):
-        ax.imshow(shown, cmap="gray" if gray else None)
+    for ax, label, m in zip(axes, ["input", *labels], [None, *over]):
+        ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
         if m is not None:
             ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
         ax.set_title(label, fontsize=8)
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=100, tight=True)

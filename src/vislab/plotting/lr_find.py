@@ -1,18 +1,17 @@
 """The LR range test's figure: training loss against the learning rate (log scale), raw and smoothed, with
 the suggested learning rate and the one of the lowest smoothed loss marked.
 
-``lr_find_figure`` returns a ``Figure`` (notebooks, the Python API); ``plot_lr_find`` saves it as a PNG.
+``lr_find_figure`` returns a ``Figure``: the Python API's ``LRFinding.plot``, which ``vislab lr-find`` saves.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from vislab.plotting.canvas import NotebookFigure, save_figure
+from vislab.plotting.canvas import NotebookFigure
 
 
 def lr_find_figure(
@@ -46,17 +45,3 @@ def lr_find_figure(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
-
-
-def plot_lr_find(
-    lrs: Sequence[float],
-    losses: Sequence[float],
-    smoothed: Sequence[float],
-    suggestion: float,
-    path: str | Path,
-    min_loss_lr: float | None = None,
-    title: str = "",
-) -> Path:
-    """PNG of :func:`lr_find_figure`."""
-    fig = lr_find_figure(lrs, losses, smoothed, suggestion, min_loss_lr, title)
-    return save_figure(fig, path)

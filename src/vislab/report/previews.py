@@ -1,17 +1,71 @@
 """Sample grids: originals, augmented copies and normalised (standardised or ZCA-whitened) versions, as uint8
-images."""
+images. :func:`preview_grid` is what ``vislab data preview`` and ``vislab.preview_data`` draw."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from vislab.config import AugmentConfig
+from vislab.config import AugmentConfig, Config
+from vislab.data import load_splits, prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
 from vislab.plotting.images import SIGNED_DISPLAY, signed_to_display
+
+SHOWS = ("augmented", "normalized")  # what a preview draws under the originals
+MAX_PER_ROW, MAX_COPIES = 64, 8
+
+
+@dataclass
+class Preview:
+    """A sample grid as :func:`vislab.plotting.images.plot_image_grid` draws it: uint8 N×H×W×C ``rows``,
+    a title per row, and the class of each column's original."""
+
+    rows: list[np.ndarray]
+    titles: list[str]
+    labels: list[str]
+
+
+def preview_grid(
+    cfg: Config, show: str = "augmented", n: int = 8, copies: int | None = None
+) -> Preview:
+    """``n`` training images of ``cfg``'s data (one per class first), then ``copies`` (default 3) rows of
+    augmented copies (``augment.*``), or with ``show="normalized"`` the same images after
+    ``data.normalize`` (fitted on train, as for training)."""
+    _check_preview(show, n, copies)
+    if show == "normalized":
+        splits, stats = prepare_data(cfg.data, cfg.train.seed)  # fitted on train, as for training
+        rows, titles = normalization_rows(splits.train, stats, n)
+    else:
+        splits = load_splits(cfg.data, cfg.train.seed)
+        rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies or 3, cfg.train.seed)
+    labels = [splits.class_names[k] for k in splits.train.y[preview_indices(splits.train.y, n)]]
+    return Preview(rows, titles, labels)
+
+
+def _check_preview(show: str, n: int, copies: int | None) -> None:
+    """UserError naming the setting a preview cannot draw."""
+    if show not in SHOWS:
+        raise UserError(f"show '{show}' is unknown: use one of {', '.join(SHOWS)}.")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PER_ROW:
+        raise UserError(
+            f"n={n!r}: give the images per row as a whole number from 1 to {MAX_PER_ROW}."
+        )
+    if copies is not None and show == "normalized":
+        raise UserError(
+            "--copies sets the number of augmented rows, but --show normalized draws no augmented rows. "
+            "Drop --copies, or use --show augmented."
+        )
+    if copies is not None and (
+        isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES
+    ):
+        raise UserError(
+            f"copies={copies!r}: give the augmented rows as a whole number from 1 to {MAX_COPIES}."
+        )
 
 
 def preview_indices(y: np.ndarray, n: int) -> np.ndarray:

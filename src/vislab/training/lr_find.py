@@ -29,11 +29,14 @@ before the test and put back after it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import html
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -47,8 +50,13 @@ from vislab.training.checks import user_code
 from vislab.training.runtime import Distributed, resolve_device
 from vislab.training.setup import build_optimisation, build_parts, init_from_data
 
+# matplotlib (~1 s) is imported by LRFinding.plot when it draws ("on use"): the test itself needs none
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
 OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
+WEAK_DESCENT = 0.05  # a smoothed loss that never fell 5 % below its start tells little
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,13 @@ class RangeTest:
         return round(self.window * steps_per_decade)
 
 
-@dataclass
+@dataclass(repr=False)
 class LRFinding:
-    """What the test measured: one entry per step taken, and the suggested learning rate."""
+    """What the test measured: one entry per step taken, and the suggested learning rate.
+
+    >>> f = vislab.lr_find(model="cnn", data="digits", steps=100)
+    >>> f.suggestion, f.plot()   # the lr to train with; loss against lr (a Figure)
+    """
 
     lrs: list[float]
     losses: list[float]
@@ -98,6 +110,51 @@ class LRFinding:
     stopped: str  # why it ended before ``test.steps`` ("" when it ran them all)
     test: RangeTest
     rule: str = RULE
+    title: str = ""  # what was tested, e.g. "cnn on digits (sgd)"
+
+    @property
+    def warning(self) -> str:
+        """Why the suggestion is weak (the smoothed loss barely fell), or ""."""
+        start, low = self.smoothed[0], min(self.smoothed)
+        if start <= 0 or 1 - low / start >= WEAK_DESCENT:
+            return ""
+        return (
+            f"the smoothed loss never fell {WEAK_DESCENT:.0%} below its start ({start:.4g} → {low:.4g}): "
+            f"the model barely learned at any lr, so the suggestion is weak. Try more steps, a larger "
+            f"train.batch_size, or another optimizer."
+        )
+
+    def lines(self) -> list[str]:
+        """What the test found, in sentences: the steps run, the lowest loss, the suggestion, a warning."""
+        ran = f"{len(self.lrs)} steps, lr {self.lrs[0]:.3g} → {self.lrs[-1]:.3g}"
+        lines = [
+            f"ran {ran}" + (f"; stopped: {self.stopped}" if self.stopped else ""),
+            f"lowest smoothed loss {min(self.smoothed):.4g} at lr {self.min_loss_lr:.3g}",
+            f"suggested optim.lr: {self.suggestion:.2g} ({self.rule})",
+        ]
+        return lines + ([f"warning: {self.warning}"] if self.warning else [])
+
+    def plot(self) -> Figure:
+        """Loss against lr (log scale): each step's loss, the smoothed curve, the suggestion marked."""
+        from vislab.plotting.lr_find import lr_find_figure  # on use (see the imports)
+
+        return lr_find_figure(
+            self.lrs, self.losses, self.smoothed, self.suggestion, self.min_loss_lr, self.title
+        )
+
+    def __repr__(self) -> str:
+        what = f"{self.title}: " if self.title else ""
+        return f"<LRFinding {what}suggested lr {self.suggestion:.2g} after {len(self.lrs)} steps>"
+
+    def _repr_html_(self) -> str:
+        """The notebook view: what was found, then the plot inline."""
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines())
+        png = base64.b64encode(self.plot()._repr_png_()).decode()
+        head = f"LR range test: {html.escape(self.title)}" if self.title else "LR range test"
+        return (
+            f"<div><b>{head}</b><ul>{items}</ul>"
+            f"<img src='data:image/png;base64,{png}' alt='loss against learning rate'/></div>"
+        )
 
 
 # ------------------------------------------------------------------------------ from a config
@@ -124,7 +181,7 @@ def lr_find(
         with user_code(cfg.model.name, network.model, "in the LR range test"):
             init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
             optim = build_optimisation(cfg, network, device, len(data.train))
-            return lr_range_test(
+            finding = lr_range_test(
                 network.model,
                 optim.opt,
                 _endless(data.train),
@@ -136,6 +193,8 @@ def lr_find(
                 # bf16 as in training; fp16 would need the loss scaling the range test does not do
                 autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
             )
+    finding.title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name})"
+    return finding
 
 
 def _endless(loader: DeviceLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
