@@ -6,14 +6,17 @@
           title: DLVC assignment 1, group report B (Čuš & Akay, 2024)
           data: CIFAR-10, 40k / 10k / 10k split, 10 epochs; val figures on val, test figures on test
           dataset: cifar10            # optional: vislab's data.name of those figures (a note when runs differ)
+          epochs: 10                  # optional, as ``data`` says: how they were measured (like_for_like.py)
+          split: {train: 40000, val: 10000, test: 10000}
       runs:                           # run → source → where the figures are, and the figures
         resnet18:
           dlvc-B: {where: Table 1, val_acc: "0.5051", test_acc: "0.6305", train_time_s: "1643.49"}
 
 A figure is written as the report prints it, accuracies as fractions: a number (``"0.6305"``; quoted keeps
 the printed digits), or what a report reads off a curve: ``"≈0.80"``, ``"0.75–0.78"``, ``">0.90"``. A
-run's entry may add to the source's ``data`` (e.g. its epochs) and carry a ``note`` (what the report leaves
-open).
+run's entry may add to the source's ``data`` (e.g. its epochs, and ``epochs:`` over the source's) and carry a
+``note`` (what the report leaves open). ``epochs``, ``early_stopping`` and ``split`` hold what ``data`` says
+(only what it says), for a note when the runs here trained otherwise (:mod:`.like_for_like`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, model_validator
 
 from vislab.config import SpecFile, validate
+from vislab.experiments.results.like_for_like import (
+    MEASURED_KEYS,
+    MeasuredWith,
+    measured_with,
+    ours,
+    theirs,
+    unlike_sentence,
+)
 
 # The figures a report can give for a run: keys of the results table (results/table.py COLUMNS).
 FIGURES = (
@@ -75,7 +86,7 @@ def _key(key: str) -> str:
 Figure = Annotated[str, AfterValidator(_figure)]
 
 
-class ReportSource(SpecFile):
+class ReportSource(MeasuredWith):
     """One report that published figures for runs of the suite."""
 
     title: str = Field(
@@ -89,7 +100,7 @@ class ReportSource(SpecFile):
     )
 
 
-class ReportedFigures(SpecFile):
+class ReportedFigures(MeasuredWith):
     """What one report gives for one run: where, and the figures as printed (absent: not given)."""
 
     where: str = Field(description="table, figure or question, e.g. 'Table 1' or 'Q22, Figure 9'")
@@ -203,31 +214,63 @@ def legend(reported: ReportedLike, runs: list[str]) -> list[dict]:
     out = []
     for src, info in reported.sources.items():
         cited = [
-            _sentences(dict(run=run, **by_source[src].model_dump(exclude_none=True)))
+            _sentences(dict(run=run, **_texts(by_source[src])))
             for run, by_source in reported.runs.items()
             if src in by_source and run in runs
         ]
         if cited:
-            out.append(dict(key=src, **_sentences(info.model_dump(exclude_none=True)), runs=cited))
+            out.append(dict(key=src, **_sentences(_texts(info)), runs=cited))
     return out
 
 
+def _texts(entry: MeasuredWith) -> dict:
+    """An entry's texts and figures, without the conditions its ``data`` already says in words."""
+    return entry.model_dump(exclude_none=True, exclude=set(MEASURED_KEYS))
+
+
 def mismatches(reported: ReportedLike, summaries: dict[str, dict]) -> list[str]:
-    """A sentence per source whose figures were measured on another dataset than its runs here used."""
+    """Per source, a sentence where its figures were measured on another dataset than its runs here used,
+    and one where they trained other epochs or on other split sizes (summary.json's ``epochs_run``,
+    ``stopped_early``, ``n_train``/``n_val``/``n_test``); only for runs with that source's figures."""
     reported = as_reported(reported)
     out = []
-    for src, info in reported.sources.items() if reported is not None else ():
-        theirs, ours = set(), set()
-        for run, by_source in reported.runs.items():
-            if src not in by_source or run not in summaries:
-                continue
-            dataset = by_source[src].dataset or info.dataset
-            if dataset and str(summaries[run].get("data")) != dataset:
-                theirs.add(dataset)
-                ours.add(str(summaries[run].get("data")))
-        if ours:
-            out.append(
-                f"{src}'s figures were measured on {', '.join(sorted(theirs))}; the runs here used "
-                f"{', '.join(sorted(ours))}: the reported columns are not a like-for-like comparison."
-            )
+    for src in reported.sources if reported is not None else ():
+        cited = {
+            run: by_source[src]
+            for run, by_source in reported.runs.items()
+            if src in by_source and run in summaries
+        }
+        out += [_other_dataset(reported, src, cited, summaries)]
+        out += [unlike_sentence(src, _unlike(reported.sources[src], cited, summaries))]
+    return [s for s in out if s]
+
+
+def _other_dataset(
+    reported: Reported, src: str, cited: dict[str, ReportedFigures], summaries: dict[str, dict]
+) -> str | None:
+    """The sentence for runs here on another dataset than the source's figures (None: none)."""
+    theirs_, ours_ = set(), set()
+    for run, figures in cited.items():
+        dataset = figures.dataset or reported.sources[src].dataset
+        if dataset and str(summaries[run].get("data")) != dataset:
+            theirs_.add(dataset)
+            ours_.add(str(summaries[run].get("data")))
+    if not ours_:
+        return None
+    return (
+        f"{src}'s figures were measured on {', '.join(sorted(theirs_))}; the runs here used "
+        f"{', '.join(sorted(ours_))}: the reported columns are not a like-for-like comparison."
+    )
+
+
+def _unlike(
+    source: ReportSource, cited: dict[str, ReportedFigures], summaries: dict[str, dict]
+) -> dict[str, tuple[str, str]]:
+    """Run → (the report's conditions, what the run did) in words, for runs that trained otherwise."""
+    out = {}
+    for run, figures in cited.items():
+        measured = measured_with(source, figures)
+        did = ours(measured, summaries[run])
+        if did is not None:
+            out[run] = (theirs(measured), did)
     return out
