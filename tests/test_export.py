@@ -16,9 +16,10 @@ from PIL import Image
 from conftest import cli, one_line, tiny_config
 from vislab.config import load_config
 from vislab.data import load_splits
+from vislab.data.images import load_image
 from vislab.data.preprocess import apply_stats
 from vislab.models import register_model, unregister_model
-from vislab.predict import load_image, load_model
+from vislab.predict import load_model
 from vislab.training.trainer import train
 
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "onnxscript"))

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from vislab.data.images import load_image
 from vislab.errors import UserError
-from vislab.predict import load_image
 
 FUZZ = settings(
     max_examples=300,

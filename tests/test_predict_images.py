@@ -8,9 +8,9 @@ from PIL import Image
 import vislab
 from conftest import cli, one_line, tiny_config
 from vislab.config import build_config
+from vislab.data.images import load_image, to_uint8
 from vislab.data.sources import load_source
 from vislab.errors import UserError
-from vislab.predict import load_image, to_uint8
 from vislab.training.trainer import train
 
 

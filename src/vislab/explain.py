@@ -26,13 +26,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from vislab.data.augment import centre_crop
+from vislab.data.images import ImageLike, image_array, load_image
 from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
 from vislab.plotting import vit as vit_plots
 from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
-from vislab.predict import ImageLike, classify, image_array, image_shape, load_image, load_model
+from vislab.predict import classify, image_shape, load_model
 from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
@@ -265,7 +266,7 @@ def _check_method(method: str | None) -> None:
 
 
 def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndarray:
-    """:func:`vislab.predict.image_array`, its error naming the image: a file names itself, any other
+    """:func:`vislab.data.images.image_array`, its error naming the image: a file names itself, any other
     image by its place in the list."""
     try:
         return image_array(image, shape)
@@ -276,7 +277,7 @@ def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndar
 
 
 def _read(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
-    """The image as :func:`vislab.predict.load_image` reads it, or the UserError it gave."""
+    """The image as :func:`vislab.data.images.load_image` reads it, or the UserError it gave."""
     try:
         return load_image(path, shape)
     except UserError as e:

@@ -6,18 +6,16 @@ terminal) and the Python API (``vislab.Run.evaluate`` / ``Run.predict``). Nothin
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from vislab.config import build_config
 from vislab.data import prepare_data
-from vislab.data.images import fit_image, to_uint8
+from vislab.data.images import expand_folders, load_image
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
@@ -37,12 +35,11 @@ from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 
-#: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
-#: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says).
-ImageLike = str | Path | Image.Image | np.ndarray
-
 #: (class name, probability) pairs, best first
 Ranked = list[tuple[str, float]]
+#: images a forward pass when classifying many (and files decoded at a time): one pass per image would
+#: take minutes for thousands, one pass for all of them as much memory as they take
+PREDICT_BATCH = 256
 
 
 def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.Module, RunRecord]:
@@ -176,14 +173,15 @@ def _labels_by_name(
             f"those classes (an image folder's class folders named as they are)."
         )
     index = np.array([want.index(n) for n in names], dtype=np.int64)
-    return ArraySet(data.x, index[data.y])
+    return ArraySet(data.x, index[data.y], data.names)
 
 
 @dataclass
 class Evaluation:
     """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count) and
-    most confidently wrong predictions, and where :func:`write_evaluation_figures` draws the confusion
-    matrix (``normalize``: each true class's shares) and the gallery (None: no gallery)."""
+    most confidently wrong predictions, where :func:`write_evaluation_figures` draws the confusion
+    matrix (``normalize``: each true class's shares) and the gallery (None: no gallery), and where the
+    list of every wrong prediction goes (beside the gallery)."""
 
     split: str
     scored: Scored
@@ -191,6 +189,7 @@ class Evaluation:
     mistakes: list[Mistake]
     confusion_png: Path
     mistakes_png: Path | None
+    mistakes_csv: Path | None
     normalize: bool = False
 
 
@@ -204,14 +203,15 @@ def evaluate_checkpoint(
     force: bool = False,
     normalize: bool = False,
 ) -> Evaluation:
-    """Score a checkpoint on a split and pick its ``mistakes`` most confidently wrong samples; writes
-    nothing (:func:`write_evaluation_figures` does), so the scores survive an unwritable folder.
+    """Score a checkpoint on a split and pick its ``mistakes`` most confidently wrong samples (with their
+    files, for an image folder); writes nothing (:func:`write_evaluation_figures` does), so the scores
+    survive an unwritable folder.
 
-    The PNGs go into ``out``, or the run's figures/ folder, named by the split, a checkpoint file's stem,
-    the ``overrides`` and ``normalize``. In ``out`` an existing PNG is replaced only with ``force``
-    (checked before scoring); in the run's own folder, eval replaces its own earlier output (the same
-    names: the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true
-    class's shares (rows sum to 1) instead of counts."""
+    The PNGs and the mistakes' CSV go into ``out``, or the run's figures/ folder, named by the split, a
+    checkpoint file's stem, the ``overrides`` and ``normalize``. In ``out`` an existing file is replaced
+    only with ``force`` (checked before scoring); in the run's own folder, eval replaces its own earlier
+    output (the same names: the same checkpoint, split and data). ``normalize``: the confusion matrix
+    shows each true class's shares (rows sum to 1) instead of counts."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
@@ -222,12 +222,15 @@ def evaluate_checkpoint(
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
+    mistakes_csv = mistakes_png.with_suffix(".csv") if mistakes_png else None
     if out is not None:
-        check_new_files([p for p in (confusion_png, mistakes_png) if p is not None], force)
+        check_new_files([p for p in (confusion_png, mistakes_png, mistakes_csv) if p], force)
     scored = score_split(target, split, overrides, trust_code)
-    wrong = confident_mistakes(scored.probs, scored.data.y, mistakes)
+    wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
-    return Evaluation(split, scored, pairs, wrong, confusion_png, mistakes_png, normalize)
+    return Evaluation(
+        split, scored, pairs, wrong, confusion_png, mistakes_png, mistakes_csv, normalize
+    )
 
 
 def write_evaluation_figures(ev: Evaluation) -> None:
@@ -248,64 +251,19 @@ def _checkpoint_stem(target: Path) -> str:
     return target.stem if target.is_file() else ""
 
 
-def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
-    """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable."""
-    if Path(path).is_dir():
-        raise UserError(
-            f"'{path}' is a folder: give the image files in it, e.g. "
-            f"'{os.path.join(path, '*.png')}'."
-        )
-    if not Path(path).is_file():
-        raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
-    try:
-        with Image.open(path) as img:
-            return fit_image(img, shape)
-    except UserError as e:  # pixel values no rule of to_uint8 fits
-        raise UserError(f"'{path}': {e}") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise UserError(
-            f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files."
-        ) from None
-    except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types (OSError, ValueError, SyntaxError, ...)
-        raise UserError(
-            f"'{path}' is not a readable image ({type(e).__name__}: {str(e)[:120]}): give PNG/JPEG/BMP/... "
-            f"files."
-        ) from None
-
-
-def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
-    """Any :data:`ImageLike` as uint8 H×W×C of the model's input shape; arrays pass through PIL like files,
-    so the same picture gives the same input whichever way it comes."""
-    if isinstance(image, (str, Path)):
-        return load_image(Path(image), shape)
-    if isinstance(image, Image.Image):
-        return fit_image(image, shape)
-    if not isinstance(image, np.ndarray):
-        raise UserError(
-            f"cannot classify a {type(image).__name__}: give image file paths, PIL images or numpy arrays."
-        )
-    arr = image
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
-        arr = arr.transpose(1, 2, 0)  # C×H×W → H×W×C
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3):
-        raise UserError(
-            f"an image array must be H×W, H×W×C or C×H×W with 1 or 3 channels, not shape {image.shape}."
-        )
-    return fit_image(Image.fromarray(to_uint8(arr)), shape)
-
-
 def classify(
     model: torch.nn.Module, record: RunRecord, arrays: list[np.ndarray], top_k: int = 3
 ) -> list[Ranked]:
     """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array of
     :func:`image_shape`, through the run's input spec (centre crop, normalisation, test-time
-    augmentation)."""
-    scored = record.inputs.wrap(model)
+    augmentation), :data:`PREDICT_BATCH` images a forward pass."""
+    scored, names = record.inputs.wrap(model), record.model.class_names
+    ranked: list[Ranked] = []
     with torch.inference_mode():
-        probs = [torch.softmax(scored(record.inputs.images([arr])), 1)[0] for arr in arrays]
-    return [_ranked(p, record.model.class_names, top_k) for p in probs]
+        for start in range(0, len(arrays), PREDICT_BATCH):
+            batch = record.inputs.images(arrays[start : start + PREDICT_BATCH])
+            ranked.extend(_ranked(p, names, top_k) for p in torch.softmax(scored(batch), 1))
+    return ranked
 
 
 def classify_features(
@@ -354,17 +312,29 @@ def image_shape(record: RunRecord, target: str | Path = "RUN") -> tuple[int, int
 
 
 def predict_images(
-    target: Path, images: list[Path], top_k: int = 3, trust_code: bool = False
+    target: Path, images: Sequence[Path], top_k: int = 3, trust_code: bool = False
 ) -> list[tuple[Path, Ranked | UserError]]:
-    """The top-k classes of each image file, or the UserError that file gave (unreadable, missing)."""
+    """The top-k classes of each image file (a folder: each image in it, :func:`expand_folders`), or
+    the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time."""
+    files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
     model, record = load_model(target, trust_code)
     shape = image_shape(record, target)
     out: list[tuple[Path, Ranked | UserError]] = []
-    for path in images:
-        try:
-            arr = load_image(path, shape)
-        except UserError as e:
-            out.append((path, e))
-            continue
-        out.append((path, classify(model, record, [arr], top_k)[0]))
+    for start in range(0, len(files), PREDICT_BATCH):
+        batch = files[start : start + PREDICT_BATCH]
+        loaded = [_try_load(path, shape) for path in batch]
+        ranked = iter(
+            classify(model, record, [a for a in loaded if isinstance(a, np.ndarray)], top_k)
+        )
+        out.extend(
+            (p, a if isinstance(a, UserError) else next(ranked)) for p, a in zip(batch, loaded)
+        )
     return out
+
+
+def _try_load(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
+    """:func:`load_image`, its UserError returned rather than raised (the other files go on)."""
+    try:
+        return load_image(path, shape)
+    except UserError as e:
+        return e

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from vislab.predict import ImageLike
+    from vislab.data.images import ImageLike
 
 PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed")
 _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
@@ -90,23 +90,18 @@ class Run:
     def predict(
         self, images: ImageLike | Sequence[ImageLike], top_k: int = 3, *, trust_code: bool = False
     ) -> list[list[tuple[str, float]]]:
-        """Top-k (class, probability) pairs, best first, per image: file paths, PIL images or numpy arrays
-        (H×W, H×W×C or C×H×W; uint8 0-255, float 0-1, 16-bit or other ranges rescaled as
-        ``vislab.predict.to_uint8`` says; an N×H×W×C array is N images). Images are
-        resized to the model's input and normalised as in training. A model of feature vectors (circles)
-        takes an N×D array of raw features (or one D-vector).
+        """Top-k (class, probability) pairs, best first, per image: file paths (a folder: its image files,
+        sub-folders too, sorted), PIL images or numpy arrays (H×W, H×W×C or C×H×W; uint8 0-255, float 0-1,
+        16-bit or other ranges rescaled as ``vislab.data.images.to_uint8`` says; an N×H×W×C array is N
+        images). Images are resized to the model's input and normalised as in training. A model of
+        feature vectors (circles) takes an N×D array of raw features (or one D-vector).
 
         >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
-        from vislab.predict import (
-            classify,
-            classify_features,
-            image_array,
-            image_shape,
-            load_model,
-        )
+        from vislab.data.images import expand_folders, image_array
+        from vislab.predict import classify, classify_features, image_shape, load_model
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
@@ -114,7 +109,7 @@ class Run:
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
-        arrays = [image_array(img, shape) for img in _as_list(images)]
+        arrays = [image_array(img, shape) for img in expand_folders(_as_list(images))]
         return classify(model, record, arrays, top_k)
 
     def evaluate(self, split: str = "test", *, trust_code: bool = False) -> dict:

@@ -27,6 +27,8 @@ from vislab.cli import figure as figure_cli
 from vislab.cli import lr_find as lr_find_cli
 from vislab.cli import model as model_cli
 from vislab.cli import paper as paper_cli
+from vislab.cli import predict as predict_cli
+from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt
 from vislab.cli.terminal import RichDisplay, print_table
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.config import config_differences, load_config
@@ -43,17 +45,6 @@ app = typer.Typer(
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configs.")
 app.add_typer(config_app, name="config")
 err = Console(stderr=True)
-
-SetOpt = typer.Option(
-    None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
-)
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file or preset name.")
-TrustOpt = typer.Option(
-    False,
-    "--trust-code",
-    help="Import the run's own model code (model.name=file.py:Net) even if the file is not the one "
-    "the run recorded (by sha256). Only for code you trust: importing runs it.",
-)
 
 
 ResumeOpt = typer.Option(None, "--resume", help="Continue the run in this directory.")
@@ -178,62 +169,7 @@ def _check_resume_args(
         )
 
 
-@app.command("eval")
-def eval_(
-    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    split: str = typer.Option("test", "--split", help="train | val | test"),
-    set_: list[str] | None = SetOpt,
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for the PNGs (default: the run's figures/)."
-    ),
-    trust_code: bool = TrustOpt,
-    mistakes: int = typer.Option(
-        16,
-        "--mistakes",
-        metavar="N",
-        help="The N most confidently wrong images in mistakes_<split>.png; 16 without the option. "
-        "Give the number: --mistakes 32 (--mistakes 0: no gallery).",
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace PNGs already in --out (the run's own figures/ always are)."
-    ),
-    normalize: bool = typer.Option(
-        False,
-        "--normalize",
-        help="Confusion matrix as each true class's shares (rows sum to 1) instead of counts.",
-    ),
-) -> None:
-    """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
-    matrix and wrong-image gallery PNGs."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import print_figures, print_scores
-    from vislab.predict import evaluate_checkpoint, write_evaluation_figures
-
-    ev = evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
-    # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
-    print_scores(ev)
-    write_evaluation_figures(ev)
-    print_figures(ev)
-
-
-@app.command()
-def predict(
-    checkpoint: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    images: list[Path] = typer.Argument(
-        ...,
-        help="Image files (any size; resized to the run's image size, then centre-cropped when it "
-        "trained on crops: augment.crop.size).",
-    ),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=1),
-    trust_code: bool = TrustOpt,
-) -> None:
-    """Top-k classes for each image."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import print_predictions
-    from vislab.predict import predict_images
-
-    if print_predictions(predict_images(checkpoint, images, top_k, trust_code=trust_code)):
-        raise typer.Exit(2)
+predict_cli.register(app)  # eval, predict: listed after train
 
 
 @app.command()

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from vislab.cli.options import TrustRunsOpt
 from vislab.cli.terminal import print_table
 from vislab.errors import SuiteFailed
 
@@ -290,12 +291,7 @@ def sweep_show(
 def report(
     folder: Path = typer.Argument(..., help="A run, suite or sweep folder, or any folder of runs."),
     title: str | None = typer.Option(None, "--title", help="Page title."),
-    trust_code: bool = typer.Option(
-        False,
-        "--trust-code",
-        help="Import the runs' own model code (model.name=file.py:Net) for the model figures even if "
-        "the file is not the one the run recorded. Only for code you trust: importing runs it.",
-    ),
+    trust_code: bool = TrustRunsOpt,
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
     # on use: torch & co. take seconds to load (module docstring)

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from vislab.cli.options import TrustOpt
 from vislab.errors import UserError
 
 console = Console()
@@ -50,11 +51,6 @@ OutOpt = typer.Option(
     help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png.",
 )
 ForceOpt = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote.")
-TrustOpt = typer.Option(
-    False,
-    "--trust-code",
-    help="Import the run's own model code even if the file is not the one the run recorded.",
-)
 
 
 def explain(

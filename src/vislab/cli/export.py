@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from vislab.cli.options import TrustOpt
+
 console = Console()
 
 
@@ -27,9 +29,7 @@ def export(
         help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt); "
         "the JSON goes beside it (same stem, .json).",
     ),
-    trust_code: bool = typer.Option(
-        False, "--trust-code", help="Import the run's own model code even if its file changed."
-    ),
+    trust_code: bool = TrustOpt,
 ) -> None:
     """Export the run's best model as ONNX (the 'onnx' extra) or TorchScript, with a JSON inference spec."""
     # on use: torch & co. take seconds to load (module docstring)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
+from vislab.cli.options import TrustOpt
 from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
 
@@ -51,9 +52,7 @@ def pos_embed(
         help="The figure (default pos_embed_sinusoidal_LENGTHxDIM.png, or pos_embed_RUN.png with --run).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
-    trust_code: bool = typer.Option(
-        False, "--trust-code", help="Import the run's own model code even if its file changed."
-    ),
+    trust_code: bool = TrustOpt,
 ) -> None:
     """PNG: a positional-embedding table (position × dimension) and its cosine-similarity map."""
     # on use: torch & co. take seconds to load (module docstring)

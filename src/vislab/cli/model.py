@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vislab.cli.options import TrustOpt
 from vislab.config import parse_value
 from vislab.errors import UserError
 
@@ -97,9 +98,7 @@ def info(
     classes: int | None = typer.Option(
         None, "--classes", "-k", min=1, help="Number of classes (default 10; a run: its own)."
     ),
-    trust_code: bool = typer.Option(
-        False, "--trust-code", help="A run of your own model: import its file even if it changed."
-    ),
+    trust_code: bool = TrustOpt,
 ) -> None:
     """Layer table: each layer's output shape, parameters, MACs and receptive field; totals; for a ViT
     its token count and the attention's share of the cost."""

@@ -10,6 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from vislab.cli.options import TrustRunsOpt
+
 console = Console(stderr=True, highlight=False)
 
 
@@ -29,12 +31,7 @@ def paper(
         "--pdf",
         help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation).",
     ),
-    trust_code: bool = typer.Option(
-        False,
-        "--trust-code",
-        help="Import the runs' own model code (model.name=file.py:Net) for the model figures even if "
-        "the file is not the one the run recorded. Only for code you trust: importing runs it.",
-    ),
+    trust_code: bool = TrustRunsOpt,
 ) -> None:
     """Write a paper folder: every figure of the report as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the

@@ -1,8 +1,12 @@
 """The terminal's view of ``vislab eval`` and ``vislab predict``: the values ``vislab.predict`` returns,
-formatted as a per-class table, confused pairs and one line per image."""
+formatted as a per-class table, confused pairs and one line per image — or as CSV files (``predict
+--csv``, eval's list of wrong predictions)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -10,8 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from vislab.errors import UserError
-from vislab.plotting.mistakes import pair_lines
+from vislab.plotting.mistakes import confident_mistakes, mistake_rows, pair_lines
 from vislab.predict import Evaluation, Ranked
+from vislab.training.checkpoint import atomic_write_text
 
 out = Console()
 
@@ -33,12 +38,18 @@ def print_scores(ev: Evaluation) -> None:
 
 
 def print_figures(ev: Evaluation) -> None:
-    """Where the confusion matrix and the gallery were written."""
+    """Where the confusion matrix, the gallery and the list of wrong predictions were written."""
     lines = [f"confusion matrix: {ev.confusion_png}"]
     if ev.mistakes_png is not None and ev.scored.data.is_image:
         lines.append(f"most confidently wrong images ({len(ev.mistakes)}): {ev.mistakes_png}")
     elif ev.mistakes_png is not None:
         lines.append(f"most confused pairs (feature vectors, no images): {ev.mistakes_png}")
+    if ev.mistakes_csv is not None:
+        wrong = int((ev.scored.probs.argmax(1) != ev.scored.data.y).sum())
+        what = "file, " if ev.scored.data.names is not None else "index, "
+        lines.append(
+            f"every wrong prediction ({wrong}; {what}true, predicted, probability): {ev.mistakes_csv}"
+        )
     for line in lines:
         out.print(escape(line), highlight=False, soft_wrap=True)
 
@@ -63,3 +74,72 @@ def print_image_error(image: object, error: UserError) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def write_mistakes_csv(ev: Evaluation) -> None:
+    """Every wrong prediction of the split, most confident first, into ``ev.mistakes_csv`` (if any): its
+    file (an image folder's; else empty), index in the split, true and predicted class, probability."""
+    if ev.mistakes_csv is None:
+        return
+    data = ev.scored.data
+    wrong = confident_mistakes(ev.scored.probs, data.y, None, data.names)
+    fields = ["file", "index", "true", "predicted", "probability"]
+    _write_csv(ev.mistakes_csv, fields, mistake_rows(wrong, ev.scored.class_names))
+
+
+def check_csv_path(path: Path) -> None:
+    """UserError (before any work) unless the CSV ``path`` can be written: not a folder, and in a
+    writable folder (or where one can be made)."""
+    if Path(path).is_dir():
+        raise UserError(
+            f"--csv '{path}' is a folder: give a file to write, e.g. --csv "
+            f"{os.path.join(path, 'predictions.csv')}."
+        )
+    folder = Path(os.path.abspath(path)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the first folder that is there: the others will be made in it
+    if not folder.is_dir():
+        raise UserError(
+            f"--csv '{path}': '{folder}' is a file, not a folder, so the CSV cannot be written there; "
+            f"nothing was predicted. Choose another --csv."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--csv '{path}': the folder '{folder}' is not writable (read-only, or not yours); nothing "
+            f"was predicted. Choose a writable --csv."
+        )
+
+
+def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: Path) -> int:
+    """One row per image into ``path`` — file, predicted, probability, class_2, probability_2 … (the
+    other top-k classes), error (empty, or why the image could not be read) — then its errors and where
+    the CSV went on the terminal. Returns the number of errors."""
+    k = max((len(r) for _, r in results if not isinstance(r, UserError)), default=1)
+    fields = ["file", "predicted", "probability"]
+    fields += [f"{c}_{i}" for i in range(2, k + 1) for c in ("class", "probability")]
+    rows = []
+    for file, ranked in results:
+        if isinstance(ranked, UserError):
+            print_image_error(file, ranked)
+            rows.append({"file": str(file), "error": str(ranked)})
+            continue
+        row = {"file": str(file), "predicted": ranked[0][0], "probability": round(ranked[0][1], 6)}
+        for i, (name, q) in enumerate(ranked[1:], start=2):
+            row.update({f"class_{i}": name, f"probability_{i}": round(q, 6)})
+        rows.append(row)
+    _write_csv(path, [*fields, "error"], rows)
+    failures = sum(isinstance(r, UserError) for _, r in results)
+    unread = f" ({failures} could not be read)" if failures else ""
+    out.print(escape(f"{len(results)} images{unread}: {path}"), highlight=False, soft_wrap=True)
+    return failures
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """``rows`` under a header of ``fields`` (a missing key: an empty cell), written atomically; missing
+    folders are made."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(path), buf.getvalue())

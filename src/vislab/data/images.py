@@ -1,5 +1,6 @@
 """One way from a picture to the uint8 pixels a model sees, for training (the ``folder`` source) and for
-``vislab predict`` alike, so that the same file gives the same array in both.
+``vislab predict`` alike, so that the same file gives the same array in both — and one rule for which
+files in a folder are pictures (:func:`image_files`).
 
 A 16-bit, 32-bit or float image is first rescaled to 0-255 (:func:`to_uint8`), never clipped; the image
 is then converted to greyscale (PIL mode L) or RGB and resized with PIL's bilinear filter, decoded at
@@ -7,8 +8,12 @@ full resolution (no JPEG draft mode: an exported model's user repeats these step
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from vislab.errors import UserError
 
@@ -16,6 +21,23 @@ from vislab.errors import UserError
 DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 #: PIL modes of one grey channel (with or without alpha, of any depth)
 GREY_MODES = ("1", "L", "LA", *DEEP_MODES)
+#: the file extensions (lower-cased) an image folder's images have, for training and predict alike
+IMAGE_EXTS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+#: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
+#: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says).
+ImageLike = str | Path | Image.Image | np.ndarray
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files under ``folder`` (recursively, by :data:`IMAGE_EXTS` in any case), sorted; hidden
+    files and those in hidden folders (``.vislab-cache``) skipped."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTS
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def is_grey(img: Image.Image) -> bool:
@@ -63,3 +85,71 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
     elif lo < 0 or hi > 255:
         v = (v - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(v)
     return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+
+
+def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+    """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable."""
+    if Path(path).is_dir():
+        raise UserError(
+            f"'{path}' is a folder: give the image files in it, e.g. "
+            f"'{os.path.join(path, '*.png')}'."
+        )
+    if not Path(path).is_file():
+        raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
+    try:
+        with Image.open(path) as img:
+            return fit_image(img, shape)
+    except UserError as e:  # pixel values no rule of to_uint8 fits
+        raise UserError(f"'{path}': {e}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise UserError(
+            f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files."
+        ) from None
+    except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types (OSError, ValueError, SyntaxError, ...)
+        raise UserError(
+            f"'{path}' is not a readable image ({type(e).__name__}: {str(e)[:120]}): give PNG/JPEG/BMP/... "
+            f"files."
+        ) from None
+
+
+def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
+    """Any :data:`ImageLike` as uint8 H×W×C of the model's input shape; arrays pass through PIL like files,
+    so the same picture gives the same input whichever way it comes."""
+    if isinstance(image, (str, Path)):
+        return load_image(Path(image), shape)
+    if isinstance(image, Image.Image):
+        return fit_image(image, shape)
+    if not isinstance(image, np.ndarray):
+        raise UserError(
+            f"cannot classify a {type(image).__name__}: give image file paths, PIL images or numpy arrays."
+        )
+    arr = image
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = arr.transpose(1, 2, 0)  # C×H×W → H×W×C
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3):
+        raise UserError(
+            f"an image array must be H×W, H×W×C or C×H×W with 1 or 3 channels, not shape {image.shape}."
+        )
+    return fit_image(Image.fromarray(to_uint8(arr)), shape)
+
+
+def expand_folders(images: Sequence[ImageLike]) -> list[ImageLike]:
+    """``images`` with each folder path replaced by the image files in it and its sub-folders, sorted
+    (:func:`vislab.data.images.image_files`: the files an image folder trains on); UserError naming a
+    folder that holds none."""
+    out: list[ImageLike] = []
+    for image in images:
+        if not (isinstance(image, (str, Path)) and Path(image).is_dir()):
+            out.append(image)
+            continue
+        found = image_files(Path(image))
+        if not found:
+            raise UserError(
+                f"'{image}' is a folder with no image files in it or its sub-folders (such as "
+                f"'{os.path.join(image, '*.png')}'; read: {', '.join(IMAGE_EXTS)}; hidden folders "
+                f"skipped). Give a folder of images, or image files."
+            )
+        out.extend(found)
+    return out

@@ -15,7 +15,10 @@ from vislab.errors import DataError, UserError
 
 
 def _concat(sets: list[ArraySet]) -> ArraySet:
-    return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]))
+    """The sets one after another; their file names too when every set has them."""
+    named = all(s.names is not None for s in sets)
+    names = np.concatenate([s.names for s in sets]) if named else None  # type: ignore[misc]
+    return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]), names)
 
 
 def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:

@@ -11,10 +11,12 @@ from vislab.errors import DataError
 
 @dataclass
 class ArraySet:
-    """One set of samples: ``x`` is uint8 N×H×W×C images, or float32 N×D features (e.g. `circles`)."""
+    """One set of samples: ``x`` is uint8 N×H×W×C images, or float32 N×D features (e.g. `circles`);
+    ``names``: each sample's source file (an image folder's), else None."""
 
     x: np.ndarray
     y: np.ndarray  # int64 labels in [0, n_classes)
+    names: np.ndarray | None = None  # str paths (object array), as the files were read
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.int64)
@@ -22,6 +24,8 @@ class ArraySet:
             raise DataError(
                 f"{len(self.x)} samples but {len(self.y)} labels: the data files do not match."
             )
+        if self.names is not None and len(self.names) != len(self.y):
+            raise DataError(f"{len(self.y)} samples but {len(self.names)} file names.")
         if self.x.dtype == np.uint8:
             if self.x.ndim != 4:
                 raise DataError(f"images must be N×H×W×C uint8, got shape {self.x.shape}.")
@@ -38,7 +42,7 @@ class ArraySet:
         return self.x.dtype == np.uint8
 
     def take(self, idx: np.ndarray) -> ArraySet:
-        return ArraySet(self.x[idx], self.y[idx])
+        return ArraySet(self.x[idx], self.y[idx], None if self.names is None else self.names[idx])
 
 
 @dataclass

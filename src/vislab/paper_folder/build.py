@@ -63,8 +63,8 @@ def write_paper(
 
 
 def paper_plan(targets: Sequence[str | Path], out: str | Path | None) -> ReportPlan:
-    """The report's plan of ``targets``, its per-run figures kept to the first seed of each row (the
-    curves and tables hold every seed)."""
+    """The report's plan of ``targets``, its model figures kept to the first seed of each row (the
+    curves, tables and each row's test figures hold every seed: ``report/run_sections.py``)."""
     paths = [Path(t) for t in targets]
     if not paths:
         raise UserError("give a suite folder, or one or more run folders, to make a paper of.")

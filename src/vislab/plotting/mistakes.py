@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -27,26 +27,54 @@ GAP_IN = 0.25  # between neighbouring images
 
 @dataclass(frozen=True)
 class Mistake:
-    """One wrong prediction: the sample's index in its split, its true and predicted class, and the
-    probability the model gave the predicted class."""
+    """One wrong prediction: the sample's index in its split, its true and predicted class, the
+    probability the model gave the predicted class, and its source file when known (an image folder)."""
 
     index: int
     true: int
     pred: int
     prob: float
+    file: str | None = None
 
 
 def confident_mistakes(
-    probs: np.ndarray, labels: np.ndarray, n: int = GALLERY_SIZE
+    probs: np.ndarray,
+    labels: np.ndarray,
+    n: int | None = GALLERY_SIZE,
+    names: np.ndarray | None = None,
 ) -> list[Mistake]:
-    """The ``n`` wrong predictions (argmax ≠ label) with the highest predicted-class probability, most
-    confident first; ties keep the split's order."""
+    """The ``n`` wrong predictions (argmax ≠ label; None: all) with the highest predicted-class
+    probability, most confident first; ties keep the split's order. ``names``: the samples' files."""
     probs, labels = np.asarray(probs), np.asarray(labels)
     pred = probs.argmax(1)
     wrong = np.flatnonzero(pred != labels)
     conf = probs[wrong, pred[wrong]]
-    picked = wrong[np.argsort(-conf, kind="stable")[: max(n, 0)]]
-    return [Mistake(int(i), int(labels[i]), int(pred[i]), float(probs[i, pred[i]])) for i in picked]
+    picked = wrong[np.argsort(-conf, kind="stable")[: None if n is None else max(n, 0)]]
+    return [
+        Mistake(
+            int(i),
+            int(labels[i]),
+            int(pred[i]),
+            float(probs[i, pred[i]]),
+            None if names is None else str(names[i]),
+        )
+        for i in picked
+    ]
+
+
+def mistake_rows(mistakes: list[Mistake], class_names: list[str]) -> list[dict]:
+    """The mistakes as table rows: file (empty when unknown), index in the split, true and predicted
+    class, probability of the prediction."""
+    return [
+        {
+            "file": m.file or "",
+            "index": m.index,
+            "true": class_names[m.true],
+            "predicted": class_names[m.pred],
+            "probability": round(m.prob, 6),
+        }
+        for m in mistakes
+    ]
 
 
 def confused_pairs(confusion: np.ndarray, k: int = TOP_PAIRS) -> list[tuple[int, int, int]]:
@@ -88,7 +116,8 @@ def mistakes_figure(
     left = _label_width(labels)
     width = max(cols * CELL_IN, left + 3.0)
     if images is not None:
-        head = "most confidently wrong (true → predicted, probability of the prediction)"
+        file = "file, " if any(m.file for m in shown) else ""
+        head = f"most confidently wrong ({file}true → predicted, probability of the prediction)"
     else:
         head = "most confused pairs (true → predicted)"
     head_lines = textwrap.wrap(f"{title}: {head}" if title else head, _chars(width - 0.2, HEAD_PT))
@@ -116,12 +145,14 @@ def mistakes_figure(
 
 
 def mistake_title(m: Mistake, class_names: list[str]) -> str:
-    """An image's title: ``true → predicted`` on one line when it fits :data:`TITLE_CHARS` (else each
-    name on its own line, cut to it), then ``p=<probability of the prediction>``."""
+    """An image's title: its file's name when known (cut in the middle to :data:`TITLE_CHARS`, keeping
+    the extension), ``true → predicted`` on one line when it fits (else each name on its own line, cut
+    to it), then ``p=<probability of the prediction>``."""
     true, pred = class_names[m.true], class_names[m.pred]
     pair = f"{true} → {pred}"
     names = [pair] if len(pair) <= TITLE_CHARS else [_cut(true, TITLE_CHARS - 2) + " →", _cut(pred)]
-    return "\n".join([*names, f"p={m.prob:.2f}"])
+    file = [_cut_middle(PurePath(m.file).name)] if m.file else []
+    return "\n".join([*file, *names, f"p={m.prob:.2f}"])
 
 
 def _draw_mistake(ax, img: np.ndarray, title: str) -> None:
@@ -153,6 +184,15 @@ def _draw_pairs(
 def _cut(name: str, room: int = TITLE_CHARS) -> str:
     """``name`` cut to ``room`` characters, an ellipsis marking the cut."""
     return name if len(name) <= room else name[: room - 1] + "…"
+
+
+def _cut_middle(name: str, room: int = TITLE_CHARS) -> str:
+    """``name`` cut to ``room`` characters in the middle (an ellipsis there), so that its start and its
+    end (a numbered file's number, the extension) stay."""
+    if len(name) <= room:
+        return name
+    tail = (room + 1) // 2  # the end's half the larger: a number and the extension
+    return name[: room - 1 - tail] + "…" + name[len(name) - tail :]
 
 
 def _chars(width_in: float, points: float) -> int:

@@ -163,11 +163,18 @@ def plot_confusion(
     return save_figure(confusion_figure(confusion, class_names, title, normalize), path)
 
 
-def per_class_figure(per_class: list[float], class_names: list[str], title: str = "") -> Figure:
-    """Accuracy (recall) of each class as bars."""
+def per_class_figure(
+    per_class: list[float],
+    class_names: list[str],
+    title: str = "",
+    std: list[float] | None = None,
+) -> Figure:
+    """Accuracy (recall) of each class as bars; ``std`` (e.g. over seeds, when ``per_class`` is their
+    mean): an error bar of ± 1 std on each bar (NaN: none)."""
     fig = NotebookFigure(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
     ax = fig.subplots()
-    ax.bar(range(len(per_class)), np.nan_to_num(per_class), color="C0")
+    errors = None if std is None else np.nan_to_num(np.asarray(std, dtype=float))
+    ax.bar(range(len(per_class)), np.nan_to_num(per_class), yerr=errors, capsize=3, color="C0")
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("class accuracy (recall)")
@@ -176,10 +183,14 @@ def per_class_figure(per_class: list[float], class_names: list[str], title: str 
 
 
 def plot_per_class(
-    per_class: list[float], class_names: list[str], path: Path, title: str = ""
+    per_class: list[float],
+    class_names: list[str],
+    path: Path,
+    title: str = "",
+    std: list[float] | None = None,
 ) -> Path:
-    """Accuracy (recall) of each class as bars, as a PNG."""
-    return save_figure(per_class_figure(per_class, class_names, title), path)
+    """Accuracy (recall) of each class as bars, as a PNG (``std``: ± 1 std error bars)."""
+    return save_figure(per_class_figure(per_class, class_names, title, std), path)
 
 
 def roc_figure(

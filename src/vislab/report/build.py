@@ -24,12 +24,12 @@ from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.results.table import data_line, titled
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
-from vislab.report.figure_set import FigureSet, failure_note
+from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
-from vislab.report.mistakes import mistake_section
 from vislab.report.model_figures import model_figures
-from vislab.report.sections import curve_figures, data_figures, run_figures, sweep_section
+from vislab.report.run_sections import run_sections
+from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
@@ -192,33 +192,24 @@ def build_report(
     return path
 
 
-def _guard(notes: list[str], label: str, fn: Callable, *args, default=None):
-    """``fn(*args)``, or ``default`` plus a note when it fails (a report shows what it can)."""
-    try:
-        return fn(*args)
-    except Exception as e:
-        notes.append(failure_note(f"{label} skipped", e))
-        return default
-
-
 def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -> dict:
     """Draw every figure of the page (into ``figs``: the report's, or the paper's); return its sections
     (figures not yet embedded). ``trust_code``: see :func:`build_report`."""
     sweep = None
     if plan.kind == "sweep":
-        sweep = _guard(
+        sweep = guarded(
             plan.notes, "sweep section", sweep_section, figs, plan.folder, plan.info, plan.study
         )
     histories = {n: RunDir(plan.runs[n]).read_metrics() for n in plan.shown}
     curves = _curves(plan, figs, histories)
     configs = _configs(plan)
-    data_figs = _guard(plan.notes, "data previews", data_figures, figs, configs, default=[])
-    run_ctx = _run_sections(plan, figs, configs)
+    data_figs = guarded(plan.notes, "data previews", data_figures, figs, configs, default=[])
+    run_ctx = run_sections(plan, figs, configs)
     model_figs = _model_sections(plan, figs, configs, trust_code)
     interactive = (  # a sweep's trials are many: their curves stay a figure
         None
         if plan.kind == "sweep"
-        else _guard(
+        else guarded(
             plan.notes, "interactive curves", interactive_context, histories, plan_rows(plan)
         )
     )
@@ -241,30 +232,12 @@ def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]])
     return curve_figures(figs, histories, groups, plan_rows(plan))
 
 
-def _run_sections(plan: ReportPlan, figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
-    """Each detailed run's part: its headline, its test figures and its most confident mistakes."""
-    notes, runs = plan.notes, plan.runs
-    return [
-        dict(
-            name=n,
-            headline=_headline(s),
-            figures=_guard(
-                notes, f"{n}: test figures", run_figures, figs, n, runs[n], s, default=[]
-            ),
-            mistakes=_guard(
-                notes, f"{n}: mistakes", mistake_section, figs, n, runs[n], s, configs.get(n)
-            ),
-        )
-        for n, s in plan.detailed.items()
-    ]
-
-
 def _model_sections(
     plan: ReportPlan, figs: FigureSet, configs: dict[str, Config], trust_code: bool
 ) -> list[dict]:
     """The model figures (what each detailed run's model offers) of the runs that have any."""
     drawn = {
-        n: _guard(
+        n: guarded(
             plan.notes,
             f"{n}: model figures",
             model_figures,
@@ -297,14 +270,6 @@ def _configs(plan: ReportPlan) -> dict[str, Config]:
 def _load_config(run_dir: Path) -> Config | None:
     p = run_dir / "config.yaml"
     return build_config(yaml.safe_load(p.read_text()) or {}, source=str(p)) if p.is_file() else None
-
-
-def _headline(s: dict) -> str:
-    return (
-        f"{s.get('model', '?')}, test ACC {s.get('test_acc', 0):.4f}, "
-        f"PACC {s.get('test_pacc', 0):.4f}, "
-        f"{s.get('params', 0):,} parameters"
-    )
 
 
 def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:

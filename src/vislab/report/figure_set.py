@@ -45,6 +45,15 @@ def failure_note(what: str, e: Exception) -> str:
     return f"{what}: not drawn ({type(e).__name__}: {first})" if first else f"{what}: not drawn"
 
 
+def guarded(notes: list[str], label: str, fn: Callable, *args, default=None):
+    """``fn(*args)``, or ``default`` plus a note when it fails (a report shows what it can)."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        notes.append(failure_note(f"{label} skipped", e))
+        return default
+
+
 def wide(fig: dict | None) -> dict | None:
     """``fig`` (a :meth:`FigureSet.make` result) marked to be shown on a row of its own at its own size:
     its text is drawn to be read at 100 %."""

@@ -1,5 +1,6 @@
-"""A run's mistakes in the report: the most confidently wrong test images and the most confused pairs,
-from the run's ``predictions_test.npz`` and its test images (loaded as ``vislab eval`` loads them)."""
+"""A run's mistakes in the report: the most confidently wrong test images (with their files, for an
+image folder) and the most confused pairs, from the run's ``predictions_test.npz`` and its test images
+(loaded as ``vislab eval`` loads them)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,30 @@ from pathlib import Path
 import numpy as np
 
 from vislab.config import Config
-from vislab.plotting.mistakes import confident_mistakes, confused_pairs, pair_lines, plot_mistakes
+from vislab.data.types import ArraySet
+from vislab.plotting.mistakes import (
+    confident_mistakes,
+    confused_pairs,
+    mistake_rows,
+    pair_lines,
+    plot_mistakes,
+)
 from vislab.report.figure_set import FigureSet, safe_name
 
 
 def mistake_section(
-    figs: FigureSet, name: str, run_dir: Path, summary: dict, cfg: Config | None
+    figs: FigureSet,
+    name: str,
+    run_dir: Path,
+    summary: dict,
+    cfg: Config | None,
+    label: str | None = None,
 ) -> dict | None:
-    """``{figures: [the gallery PNG], pairs: ["true → predicted: count", ...]}``, or None without saved
-    test predictions. Without the test images (data not on this machine, or not the images the run
-    scored) the figure shows the pairs only, and a note says why."""
+    """``{figures: [the gallery PNG], pairs: ["true → predicted: count", ...], files: [the gallery's
+    rows of file, index, true, predicted, probability: an image folder's; else empty]}``, or None
+    without saved test predictions. Without the test images (data not on this machine, or not the
+    images the run scored) the figure shows the pairs only, and a note says why. ``label``: what the
+    caption calls the run (default ``name``, as the title does; e.g. which seed of a row it is)."""
     npz = run_dir / "predictions_test.npz"
     if not npz.is_file():
         return None
@@ -28,31 +43,37 @@ def mistake_section(
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, probs.argmax(1)), 1)
     pairs = confused_pairs(confusion)
-    images = _test_images(figs, name, cfg, labels)
+    test = _test_set(figs, name, cfg, labels)
+    images = test.x if test is not None else None
+    wrong = confident_mistakes(probs, labels, names=test.names if test is not None else None)
     if images is not None:
+        file = "file, " if any(m.file for m in wrong) else ""
         shows = (
-            "the most confidently wrong test images (true → predicted, probability of the "
+            f"the most confidently wrong test images ({file}true → predicted, probability of the "
             "prediction) and the most confused class pairs"
         )
     else:
         shows = "the most confused class pairs of the test set (true → predicted)"
+    label = label or name
     fig = figs.make(
         f"mistakes_{safe_name(name)}.png",
-        f"{name}: {shows}",
+        f"{label}: {shows}",
         plot_mistakes,
         images,
-        confident_mistakes(probs, labels),
+        wrong,
         pairs,
         names,
         title=f"{name}, test",
     )
-    return {"figures": [fig] if fig else [], "pairs": pair_lines(pairs, names)}
+    files = mistake_rows(wrong, names) if any(m.file for m in wrong) else []
+    return {"figures": [fig] if fig else [], "pairs": pair_lines(pairs, names), "files": files}
 
 
-def _test_images(
+def _test_set(
     figs: FigureSet, name: str, cfg: Config | None, labels: np.ndarray
-) -> np.ndarray | None:
-    """The run's test images in the order of its predictions, or None (with a note when expected)."""
+) -> ArraySet | None:
+    """The run's test images (and their files) in the order of its predictions, or None (with a note
+    when expected)."""
     if cfg is None:
         return None
     try:
@@ -68,4 +89,4 @@ def _test_images(
             f"the mistakes gallery shows the confused pairs only"
         )
         return None
-    return test.x
+    return test

@@ -25,27 +25,44 @@ from vislab.report.figure_set import FigureSet, safe_name, wide
 from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
-from vislab.training.metrics import compute_metrics
+from vislab.training.metrics import Metrics, compute_metrics
 
 MAX_PREVIEWS = 6  # augmentation previews per report
+
+
+def saved_predictions(
+    run_dir: Path, summary: dict
+) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """A run's saved test probabilities (N×K), labels and class names (predictions_test.npz and its
+    summary), or None when it saved none."""
+    npz = run_dir / "predictions_test.npz"
+    if not npz.is_file():
+        return None
+    with np.load(npz) as f:
+        probs, labels = f["probs"], f["labels"]
+    names = list(summary.get("test_per_class") or {}) or [str(i) for i in range(probs.shape[1])]
+    return probs, labels, names
+
+
+def scored(probs: np.ndarray, labels: np.ndarray, with_roc: bool = False) -> Metrics:
+    """The metrics of saved test probabilities (their logarithms as the logits)."""
+    return compute_metrics(
+        torch.log(torch.from_numpy(probs).float().clamp_min(1e-12)),
+        torch.from_numpy(labels),
+        probs.shape[1],
+        with_roc=with_roc,
+    )
 
 
 def run_figures(figs: FigureSet, name: str, run_dir: Path, summary: dict) -> list[dict]:
     """The step losses and gradient norms when tracked (``report/tracking.py``); the test confusion matrix,
     per-class accuracy bars and ROC curves from predictions_test.npz."""
     tracked = tracking_figures(figs, name, run_dir)
-    npz = run_dir / "predictions_test.npz"
-    if not npz.is_file():
+    saved = saved_predictions(run_dir, summary)
+    if saved is None:
         return tracked
-    with np.load(npz) as f:
-        probs, labels = f["probs"], f["labels"]
-    names = list(summary.get("test_per_class") or {}) or [str(i) for i in range(probs.shape[1])]
-    m = compute_metrics(
-        torch.log(torch.from_numpy(probs).float().clamp_min(1e-12)),
-        torch.from_numpy(labels),
-        probs.shape[1],
-        with_roc=True,
-    )
+    probs, labels, names = saved
+    m = scored(probs, labels, with_roc=True)
     s = safe_name(name)
     out = [
         wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own

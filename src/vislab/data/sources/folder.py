@@ -24,12 +24,11 @@ from PIL import Image
 
 from vislab.config import DataConfig
 from vislab.data import download as dl
-from vislab.data.images import fit_image, is_grey
+from vislab.data.images import IMAGE_EXTS, fit_image, image_files, is_grey
 from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SET_NAMES = ("train", "val", "test")
 #: a split folder's name (lower-cased) → its split
 SPLIT_FOLDERS = {
@@ -53,22 +52,11 @@ def _subdirs(d: Path) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _images(d: Path) -> list[Path]:
-    """Image files under a class folder (recursively), hidden files and folders skipped."""
-    return sorted(
-        p
-        for p in d.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(d).parts)
-    )
-
-
 def _split_of(d: Path) -> str | None:
     """The split a top-level folder stands for: a split name (any case) unless it holds images and no
     sub-folders (then it is a class, e.g. CIFAR-100's 'train'); None for any other name."""
     split = SPLIT_FOLDERS.get(d.name.lower())
-    return split if split and (_subdirs(d) or not _images(d)) else None
+    return split if split and (_subdirs(d) or not image_files(d)) else None
 
 
 def _sets(root: Path) -> dict[str, Path]:
@@ -116,10 +104,10 @@ def scan(root: Path) -> Layout:
         if not _subdirs(d):
             raise DataError(f"no class folders in '{d}'. For data.name=folder, {LAYOUTS}.")
         for c in _subdirs(d):
-            files = _images(c)
+            files = image_files(c)
             if not files:
                 raise DataError(
-                    f"class folder '{c}' holds no images ({', '.join(sorted(IMAGE_EXTS))}). Add images "
+                    f"class folder '{c}' holds no images ({', '.join(IMAGE_EXTS)}). Add images "
                     f"or remove the folder."
                 )
             layout[key][c.name] = files
@@ -162,14 +150,25 @@ def _decode_all(layout: Layout, class_names: list[str], size: int) -> dict[str, 
     return decoded
 
 
+def _file_names(layout: Layout) -> dict[str, np.ndarray]:
+    """Each set's image paths in the order its samples are decoded (class by class, files sorted). Not
+    cached: the scan that keys the cache gives them."""
+    return {
+        key: np.array([str(p) for files in classes.values() for p in files], dtype=object)
+        for key, classes in layout.items()
+    }
+
+
 def _build(layout: Layout, class_names: list[str], size: int) -> dict[str, ArraySet]:
     """Every set as uint8 N×S×S×C: C = 1 if every image is grey, else 3 (grey images repeated)."""
     decoded = _decode_all(layout, class_names, size)
     all_grey = all(a.shape[-1] == 1 for items in decoded.values() for a, _ in items)
+    names = _file_names(layout)
     return {
         key: ArraySet(
             np.stack([a if all_grey else np.repeat(a, 3 // a.shape[-1], -1) for a, _ in items]),
             np.array([y for _, y in items]),
+            names[key],
         )
         for key, items in decoded.items()
     }
@@ -186,10 +185,12 @@ def _cache_key(root: Path, layout: Layout, size: int) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def _read_cache(path: Path) -> dict[str, ArraySet] | None:
+def _read_cache(path: Path, layout: Layout) -> dict[str, ArraySet] | None:
+    """The cached sets, named by ``layout``'s files (the cache's key); None when it cannot be read."""
+    names = _file_names(layout)
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {str(k): ArraySet(z[f"x_{k}"], z[f"y_{k}"]) for k in z["sets"]}
+            return {str(k): ArraySet(z[f"x_{k}"], z[f"y_{k}"], names[k]) for k in z["sets"]}
     except Exception:  # noqa: BLE001 - a damaged cache is simply rebuilt
         return None
 
@@ -215,12 +216,13 @@ def _write_cache(path: Path, sets: dict[str, ArraySet]) -> None:
 
 @register_source("folder")
 def load_folder(cfg: DataConfig) -> SourceData:
-    """Class-folder images as uint8 N×S×S×C (S = cfg.image_size, C = 1 or 3), class names = folder names."""
+    """Class-folder images as uint8 N×S×S×C (S = cfg.image_size, C = 1 or 3), class names = folder names;
+    each set names its samples' files."""
     root = Path(cfg.root).expanduser()
     layout = scan(root)
     class_names = sorted(layout["train"])
     cache = root / CACHE_DIR / f"images-{_cache_key(root, layout, cfg.image_size)}.npz"
-    sets = _read_cache(cache) if cache.is_file() else None
+    sets = _read_cache(cache, layout) if cache.is_file() else None
     if sets is None:
         sets = _build(layout, class_names, cfg.image_size)
         _write_cache(cache, sets)

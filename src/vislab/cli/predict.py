@@ -1,0 +1,92 @@
+"""``vislab eval`` and ``vislab predict``: a finished run (or a checkpoint file) scored on a split, or
+classifying image files and folders (the logic: ``vislab.predict``; the terminal's view and the CSV files:
+``cli/scores.py``).
+
+Commands import the layers they drive when they run ("on use" below): torch and matplotlib take seconds
+to load, which `vislab --help` and usage errors should not wait for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vislab.cli.options import SetOpt, TrustOpt
+
+
+def eval_(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    split: str = typer.Option("test", "--split", help="train | val | test"),
+    set_: list[str] | None = SetOpt,
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the PNGs (default: the run's figures/)."
+    ),
+    trust_code: bool = TrustOpt,
+    mistakes: int = typer.Option(
+        16,
+        "--mistakes",
+        metavar="N",
+        help="The N most confidently wrong images in mistakes_<split>.png; 16 without the option. "
+        "Give the number: --mistakes 32 (--mistakes 0: no gallery). mistakes_<split>.csv beside it "
+        "lists every wrong prediction (an image folder's: its file).",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace PNGs and CSVs already in --out (the run's own figures/ always are).",
+    ),
+    normalize: bool = typer.Option(
+        False,
+        "--normalize",
+        help="Confusion matrix as each true class's shares (rows sum to 1) instead of counts.",
+    ),
+) -> None:
+    """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
+    matrix and wrong-image gallery PNGs, and the list of wrong predictions (CSV)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli.scores import print_figures, print_scores, write_mistakes_csv
+    from vislab.predict import evaluate_checkpoint, write_evaluation_figures
+
+    ev = evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
+    # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
+    print_scores(ev)
+    write_evaluation_figures(ev)
+    write_mistakes_csv(ev)
+    print_figures(ev)
+
+
+def predict(
+    checkpoint: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    images: list[Path] = typer.Argument(
+        ...,
+        help="Image files or folders of them (every image inside, sub-folders too); any size: resized "
+        "to the run's image size, then centre-cropped when it trained on crops (augment.crop.size).",
+    ),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1),
+    trust_code: bool = TrustOpt,
+    csv: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="Write one row per image here (file, predicted, probability, the other top-k classes and "
+        "probabilities, error) instead of a line each on the terminal.",
+    ),
+) -> None:
+    """Top-k classes for each image. Exit code 2 if any image could not be read (the others are
+    classified)."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli.scores import check_csv_path, print_predictions, write_predictions_csv
+    from vislab.predict import predict_images
+
+    if csv is not None:
+        check_csv_path(csv)  # before any image is read
+    results = predict_images(checkpoint, images, top_k, trust_code=trust_code)
+    failures = write_predictions_csv(results, csv) if csv else print_predictions(results)
+    if failures:
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``vislab eval`` and ``vislab predict`` on the main app."""
+    app.command("eval")(eval_)
+    app.command("predict")(predict)

@@ -1,0 +1,127 @@
+"""The report's "Runs: test set" part (and the paper's figures of it): a section per run, or with seeds a
+section per row of the table, whose test figures combine the row's seeds (``report/seed_figures.py``)
+and whose mistakes gallery and step losses, which cannot be averaged, are its first seed's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from vislab.config import Config
+from vislab.report.figure_set import FigureSet, guarded
+from vislab.report.mistakes import mistake_section
+from vislab.report.sections import run_figures
+from vislab.report.seed_figures import over, read_seeds, row_figures
+from vislab.report.seeds import Planned, plan_rows
+from vislab.report.tracking import tracking_figures
+
+_SEED = re.compile(r"-s(\d+)$")  # the seed runs of a row are named <row>-s<i>
+
+
+class Sectioned(Planned, Protocol):
+    """What these functions read of a report's plan (``report.build.ReportPlan``)."""
+
+    runs: dict[str, Path]
+    detailed: dict[str, dict]
+    notes: list[str]
+
+
+def run_sections(plan: Sectioned, figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
+    """A section per detailed run; with seeds (:func:`~vislab.report.seeds.plan_rows`) one per row with
+    a finished run, over all its finished seeds (a row of one run without a seed: that run's)."""
+    rows = plan_rows(plan)
+    if not rows:
+        return [run_section(plan, figs, n, configs.get(n), plan.detailed[n]) for n in plan.detailed]
+    out = []
+    for row, names in rows.items():
+        done = [n for n in names if n in plan.complete]
+        if names == [row] and done:
+            out.append(run_section(plan, figs, row, configs.get(row), plan.complete[row]))
+        elif done:
+            out.append(row_section(plan, figs, row, done, configs.get(done[0])))
+    return out
+
+
+def run_section(
+    plan: Sectioned, figs: FigureSet, name: str, cfg: Config | None, summary: dict
+) -> dict:
+    """One run's part: its headline, its test figures and its most confident mistakes."""
+    notes, folder = plan.notes, plan.runs[name]
+    return dict(
+        name=name,
+        headline=headline(summary),
+        figures=guarded(
+            notes, f"{name}: test figures", run_figures, figs, name, folder, summary, default=[]
+        ),
+        mistakes=guarded(
+            notes, f"{name}: mistakes", mistake_section, figs, name, folder, summary, cfg
+        ),
+        note="",
+    )
+
+
+def row_section(
+    plan: Sectioned, figs: FigureSet, row: str, done: list[str], cfg: Config | None
+) -> dict:
+    """One row's part: the mean ± std headline of its finished seed runs ``done``, their test figures
+    combined, and the step losses and mistakes of the first (named as which seed it is)."""
+    notes, first = plan.notes, done[0]
+    summaries = {n: plan.complete[n] for n in done}
+    seeds = read_seeds(notes, {n: plan.runs[n] for n in done}, summaries)
+    label = f"{row}, {seed_of(first)} ({first})"
+    tracked = guarded(notes, f"{first}: tracking", tracking_figures, figs, first, plan.runs[first])
+    combined = guarded(notes, f"{row}: test figures", row_figures, figs, row, seeds, default=[])
+    mistakes = guarded(
+        notes,
+        f"{first}: mistakes",
+        mistake_section,
+        figs,
+        first,
+        plan.runs[first],
+        summaries[first],
+        cfg,
+        label,
+    )
+    used = ", ".join(p.run for p in seeds)
+    return dict(
+        name=row,
+        headline=row_headline(list(summaries.values())),
+        figures=(tracked or []) + combined,
+        mistakes=mistakes,
+        note=(
+            (f"Test figures {over(len(seeds))} ({used}). " if seeds else "")
+            + f"Mistakes and step losses: {seed_of(first)} alone ({first})."
+        ),
+    )
+
+
+def seed_of(run: str) -> str:
+    """'seed 2' for a run named ``<row>-s2``; else the run's name."""
+    m = _SEED.search(run)
+    return f"seed {m[1]}" if m else run
+
+
+def headline(s: dict) -> str:
+    return (
+        f"{s.get('model', '?')}, test ACC {s.get('test_acc', 0):.4f}, "
+        f"PACC {s.get('test_pacc', 0):.4f}, "
+        f"{s.get('params', 0):,} parameters"
+    )
+
+
+def row_headline(summaries: list[dict]) -> str:
+    """A row's headline: its seed runs' test ACC and PACC as mean ± std (sample std), how many seeds."""
+
+    def spread(key: str) -> str:
+        values = [float(s.get(key) or 0) for s in summaries]
+        std = f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else ""
+        return f"{np.mean(values):.4f}{std}"
+
+    first = summaries[0]
+    return (
+        f"{first.get('model', '?')}, test ACC {spread('test_acc')}, PACC {spread('test_pacc')} "
+        f"{over(len(summaries))}, {first.get('params', 0):,} parameters"
+    )

@@ -1,0 +1,111 @@
+"""A row's test figures when its run was trained with several seeds: its seeds' saved test predictions
+(each run's predictions_test.npz) drawn as one — the confusion matrix summed, the per-class accuracy as
+the mean over the seeds with ± 1 std error bars, the ROC curves of the seeds' predictions pooled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
+from vislab.report.figure_set import FigureSet, safe_name, wide
+from vislab.report.sections import saved_predictions, scored
+
+
+@dataclass(frozen=True)
+class SeedPredictions:
+    """One seed run's saved test predictions."""
+
+    run: str
+    probs: np.ndarray  # N×K
+    labels: np.ndarray  # N
+    names: list[str]  # the K class names
+
+
+def read_seeds(
+    notes: list[str], runs: dict[str, Path], summaries: dict[str, dict]
+) -> list[SeedPredictions]:
+    """The saved test predictions of a row's seed runs (name → folder), in order; a run without them,
+    with an unreadable file or with other classes than the first is left out, with a note."""
+    out: list[SeedPredictions] = []
+    for run, folder in runs.items():
+        try:
+            saved = saved_predictions(folder, summaries.get(run) or {})
+        except Exception as e:  # a damaged file costs its seed, not the row
+            notes.append(
+                f"{run}: {folder / 'predictions_test.npz'} not readable ({type(e).__name__}: {e}); "
+                f"the row's test figures leave this seed out (train the run again to restore it)"
+            )
+            continue
+        if saved is None:
+            notes.append(
+                f"{run}: no predictions_test.npz; the row's test figures leave this seed out"
+            )
+        elif out and saved[2] != out[0].names:
+            notes.append(f"{run}: other classes than {out[0].run}; the row's figures leave it out")
+        else:
+            out.append(SeedPredictions(run, *saved))
+    return out
+
+
+def over(n: int) -> str:
+    """'over 3 seeds' ('over 1 seed')."""
+    return f"over {n} seed{'s' if n != 1 else ''}"
+
+
+def mean_and_std(values: np.ndarray) -> tuple[list[float], list[float] | None]:
+    """Each column's mean over the rows (seeds) that have it (not NaN: a class a seed's test split lacks)
+    and its sample std (ddof=1, NaN where fewer than two have it); no std for a single row."""
+    columns = [v[~np.isnan(v)] for v in np.asarray(values, dtype=float).T]
+    mean = [float(c.mean()) if len(c) else float("nan") for c in columns]
+    std = [float(c.std(ddof=1)) if len(c) > 1 else float("nan") for c in columns]
+    return mean, (std if len(values) > 1 else None)
+
+
+def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list[dict]:
+    """The row's test confusion matrix (counts summed over ``seeds``), per-class accuracy (the mean over
+    them, ± 1 std) and ROC curves (their test predictions pooled); [] without seeds."""
+    if not seeds:
+        return []
+    names, n, s = seeds[0].names, len(seeds), safe_name(row)
+    each = [scored(p.probs, p.labels) for p in seeds]
+    confusion = np.sum([m.confusion for m in each], axis=0)
+    mean, std = mean_and_std(np.array([m.per_class for m in each]))
+    pooled = scored(
+        np.concatenate([p.probs for p in seeds]), np.concatenate([p.labels for p in seeds]), True
+    )
+    bars = "; error bars ± 1 std over the seeds" if std is not None else ""
+    out = [
+        wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
+            figs.make(
+                f"confusion_{s}.png",
+                f"{row}: test confusion matrix summed {over(n)} (counts of the {n} seed runs' "
+                f"{int(confusion.sum()):,} test predictions together; shade: the share of each "
+                f"true class)",
+                plot_confusion,
+                confusion,
+                names,
+                title=f"{row}: test, {n} seeds summed",
+            )
+        ),
+        figs.make(
+            f"per_class_{s}.png",
+            f"{row}: test accuracy per class, the mean {over(n)}{bars}",
+            plot_per_class,
+            mean,
+            names,
+            title=f"{row}: per-class accuracy (test, mean {over(n)})",
+            std=std,
+        ),
+        figs.make(
+            f"roc_{s}.png",
+            f"{row}: ROC curves, one vs rest, {over(n)} (their test predictions pooled)",
+            plot_roc,
+            pooled.roc,
+            names,
+            title=f"{row}: ROC (test, {n} seeds pooled)",
+        ),
+    ]
+    return [f for f in out if f]
