@@ -15,7 +15,7 @@ import torch
 import vislab
 from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.cli import main
-from vislab.models.user import MARKER
+from vislab.models.code_errors import MARKER
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.trainer import train
 

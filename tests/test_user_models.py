@@ -16,8 +16,8 @@ from conftest import cli, one_line, tiny_sets
 from vislab.cli import main
 from vislab.errors import ConfigError, UntrustedCode, UserCodeError
 from vislab.models import MODEL_PREFIXES, build_model, check_model_options
+from vislab.models.code_errors import MARKER
 from vislab.models.trust import recorded_code
-from vislab.models.user import MARKER
 from vislab.predict import load_model
 
 NET = '''

@@ -90,6 +90,7 @@ def train(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import default_run_dir, train_config
     from vislab.training.launch import (
+        check_gpu_count,
         check_launchable,
         crowded_note,
         end_with_launcher,
@@ -104,7 +105,9 @@ def train(
         set_.append(f"train.epochs={epochs}")
     if nproc > 1:  # one error message, not one per rank
         cfg = load_config(config, set_ or []) if resume is None else None
-        note = crowded_note(nproc, check_launchable(cfg, resume))
+        device = check_launchable(cfg, resume)
+        check_gpu_count(nproc, device)
+        note = crowded_note(nproc, device)
         if note:
             err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         # one folder for every rank (each would name the default by its own clock)

@@ -74,7 +74,9 @@ class ModelHooks:
         """Set data-dependent weights (e.g. whitening filters) from training images.
 
         Called once before the first step of a new run, never on resume (the checkpoint holds the
-        weights), with up to 10,000 normalised, un-augmented images of the train split.
+        weights), with up to 10,000 normalised, un-augmented images of the train split. An exception it
+        raises in your own model (``model.name=file.py:Net``) ends the run as a user error naming this
+        hook, with your code's frames only (exit 2).
         """
 
     def manual_step(

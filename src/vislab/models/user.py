@@ -26,7 +26,6 @@ import importlib
 import importlib.util
 import inspect
 import sys
-import traceback
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,10 +37,9 @@ import torch.nn as nn
 from pydantic import TypeAdapter
 
 from vislab.errors import ConfigError, UntrustedCode, UserCodeError
+from vislab.models.code_errors import code_failed
 
 RESERVED = ("input_shape", "num_classes")  # what vislab passes; the other parameters are model.*
-MARKER = "your code raised:"  # the line between vislab's message and the user's own traceback
-_VISLAB_DIR = Path(__file__).resolve().parents[1]
 
 # (absolute path, sha256) → the module run from those bytes
 _MODULES: dict[tuple[str, str], ModuleType] = {}
@@ -365,46 +363,3 @@ def _checkable(hint: Any) -> bool:
     except Exception:  # noqa: BLE001 - pydantic has no schema for it (an arbitrary class)
         return False
     return True
-
-
-def code_failed(
-    reference: str, error: BaseException, when: str, files: list[Path], then: str = ""
-) -> UserCodeError:
-    """A UserCodeError for an exception the user's code raised: vislab's one-paragraph message (ending
-    with ``then``, e.g. what was kept and how to go on), the line ``your code raised:``, then the
-    traceback of the frames in ``files`` only."""
-    frames = _frames_in(error, files)
-    at = ""
-    if frames:
-        at = f" at {frames[-1].filename}, line {frames[-1].lineno}"
-    elif isinstance(error, SyntaxError) and error.filename:
-        at = f" at {error.filename}, line {error.lineno}"
-    lines = (
-        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
-    )
-    lines += traceback.format_exception_only(type(error), error)
-    return UserCodeError(
-        f"model '{reference}': your code raised {type(error).__name__} {when}{at}. Fix it there (the "
-        f"traceback of your code is below), or the model.* options given to it.{' ' if then else ''}"
-        f"{then}\n{MARKER}\n{''.join(lines).rstrip()}"
-    )
-
-
-def raised_in(error: BaseException, files: list[Path]) -> bool:
-    """Whether ``error``'s traceback passes through code in ``files`` (the user's own): an exception
-    raised in, or under, the user's model, as opposed to one of vislab's (a bug)."""
-    return bool(_frames_in(error, files))
-
-
-def _frames_in(error: BaseException, files: list[Path]) -> list[traceback.FrameSummary]:
-    return [f for f in traceback.extract_tb(error.__traceback__) if _in(f.filename, files)]
-
-
-def _in(filename: str, files: list[Path]) -> bool:
-    try:
-        path = Path(filename).resolve()
-    except (OSError, ValueError):
-        return False
-    if _VISLAB_DIR in path.parents:
-        return False
-    return any(path == f or f in path.parents for f in files)

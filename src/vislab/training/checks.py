@@ -15,7 +15,8 @@ from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_not
 from vislab.data.download import is_default_root
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, UserCodeError, VislabError
-from vislab.models.user import code_failed, is_user_reference, raised_in
+from vislab.models.code_errors import code_failed, raised_in, raising_layer
+from vislab.models.user import is_user_reference
 from vislab.training.record import Checkpoint
 
 if TYPE_CHECKING:  # the set-up's records (training/setup.py builds them, then calls these checks)
@@ -78,7 +79,9 @@ def check_output(
     except Exception as e:
         if not is_user_reference(name):
             raise
-        raise code_failed(name, e, "on a dummy batch of zeros", _user_files(model)) from None
+        raise code_failed(
+            name, e, "on a dummy batch of zeros", _user_files(model), model=model
+        ) from None
     finally:
         model.train(was_training)
     got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -101,17 +104,21 @@ def _user_files(model: torch.nn.Module) -> list[Path]:
 def user_code(
     name: str, model: torch.nn.Module, when: str, then: Callable[[], str] | None = None
 ) -> Iterator[None]:
-    """Within: an exception raised in the user's own model ``name`` (``file.py:Net``; a frame of its file
-    in the traceback) becomes a UserCodeError showing the user's frames only, its paragraph ending with
-    ``then()`` (called first: what was kept, how to go on). Anything else passes unchanged: vislab's own
-    errors, and any other exception — a built-in model's, or one outside the user's code — is a bug."""
+    """Within: an exception raised in the user's own model ``name`` (``file.py:Net``) — a frame of its file
+    in the traceback, or the forward of one of ``model``'s layers (a builder's ``nn.Sequential`` of torch
+    modules has no frame in the user's file) — becomes a UserCodeError showing the user's frames only (or
+    the layer that raised), its paragraph ending with ``then()`` (called first: what was kept, how to go
+    on). Anything else passes unchanged: vislab's own errors, and any other exception — a built-in
+    model's, or one outside the user's model — is a bug."""
     try:
         yield
     except Exception as e:
         files = _user_files(model)
-        if isinstance(e, VislabError) or not is_user_reference(name) or not raised_in(e, files):
+        if isinstance(e, VislabError) or not is_user_reference(name):
             raise
-        raise code_failed(name, e, when, files, then() if then else "") from None
+        if not (raised_in(e, files) or raising_layer(e, model) is not None):
+            raise
+        raise code_failed(name, e, when, files, then() if then else "", model=model) from None
 
 
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
@@ -130,6 +137,18 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
             f"{_lr_hint(cfg)}"
         )
     return notes
+
+
+def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
+    """Config section → what of it this run does not use, and why (config.yaml says so beside it): a model
+    that updates its own weights reads optim.lr alone; one fitted on arrays no optimizer, no schedule."""
+    how = network.hooks.trained_by
+    if how == "manual_step":
+        return {"optim": f"only optim.lr is used, since {_own_step(cfg, network)}"}
+    if how == "fit_arrays":
+        why = f"not used: {cfg.model.name} is fitted once on the whole train split (no optimizer steps)"
+        return {"optim": why, "schedule": why}
+    return {}
 
 
 SCRATCH = "mlp-scratch"  # the built-in model that updates its own weights (vislab.models.scratch)

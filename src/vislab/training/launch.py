@@ -8,8 +8,10 @@ which gloo's threads could abort (``vislab.cli.worker`` says why).
 The config is checked once here, before any worker starts (else each rank would print the same error),
 and torchrun's own log lines (its OMP_NUM_THREADS banner, "Sending process ... SIGTERM", its failure
 table) are kept out of the output: the workers print what went wrong themselves. Rank 0 writes to the
-terminal, ranks 1.. into log files, shown when one of them failed first (``run``). The workers end with
-the launcher: killed (SIGKILL too), it leaves none training on (``end_with_launcher``).
+terminal, ranks 1.. into log files, shown when one of them failed first (``run``), in a temporary folder
+that the next launch sweeps if this one was killed (``_log_folder``). More processes than the GPUs a CUDA
+run would use are refused before any starts (``check_gpu_count``). The workers end with the launcher:
+killed (SIGKILL too), it leaves none training on (``end_with_launcher``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import socket
 import sys
 import tempfile
 import uuid
@@ -33,11 +37,11 @@ from torch.distributed.run import config_from_args, parse_args
 
 from vislab.config import Config
 from vislab.data.sources import require_source
-from vislab.errors import RunFailed
+from vislab.errors import RunFailed, UserError
 from vislab.interrupts import on_parent_death
 from vislab.models import check_model_options
 from vislab.training.resume import open_resume
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, pid_alive
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 # A file rank 0 writes once it has printed its error (vislab.cli.worker.record_said): the launcher then prints
@@ -45,6 +49,8 @@ _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 _SAID = "VISLAB_RANK0_SAID"
 # The launcher's pid, in its workers' environment: each ends (as on SIGTERM) when its parent is no longer it.
 _LAUNCHER = "VISLAB_LAUNCHER_PID"
+# The start of the name of a launcher's temporary folder: <prefix><pid>-<host>-<random> (``_log_folder``)
+_LOGS = "vislab-torchrun-"
 
 
 def strip_nproc(argv: list[str]) -> list[str]:
@@ -118,6 +124,25 @@ def crowded_note(nproc: int, device: str) -> str | None:
     )
 
 
+def check_gpu_count(nproc: int, device: str) -> None:
+    """UserError when ``nproc`` processes would train on CUDA (``train.device`` cuda, or auto with a GPU)
+    and fewer GPUs are visible: each takes GPU number LOCAL_RANK (NCCL cannot share one between two), so
+    every process beyond the count would fail on its own CUDA error. ``cuda`` without any GPU is left to
+    the processes (each says so, once)."""
+    if device == "cpu" or not torch.cuda.is_available():
+        return
+    count = torch.cuda.device_count()
+    if nproc <= count:
+        return
+    gpus = f"{count} GPU{'' if count == 1 else 's'}"
+    raise UserError(
+        f"--nproc {nproc} starts {nproc} processes on CUDA, one GPU each, but this machine has {gpus} "
+        f"(torch.cuda.device_count() = {count}; CUDA_VISIBLE_DEVICES decides which are seen). Use "
+        f"--nproc {count} or fewer, or run the {nproc} processes on the CPU, which gloo connects: "
+        f"--set train.device=cpu (a new run)."
+    )
+
+
 def launch_torchrun(
     nproc: int, argv: list[str], run_dir: Path | None = None, folder: Path | None = None
 ) -> int:
@@ -134,7 +159,7 @@ def launch_torchrun(
     when another rank failed first and rank 0 had none to print, that rank's log is printed here. A
     worker killed by a signal could not say so itself: RunFailed names it, and the resume command.
     """
-    with tempfile.TemporaryDirectory(prefix="vislab-torchrun-") as logs:
+    with _log_folder() as logs:
         try:
             said = Path(logs) / "rank0-said"
             with _quiet_torchrun(nproc, said):
@@ -152,6 +177,32 @@ def launch_torchrun(
             raise RunFailed(message) from None
     sys.stdout.flush()
     return 0
+
+
+@contextlib.contextmanager
+def _log_folder() -> Iterator[str]:
+    """A temporary folder for the ranks' logs and rank 0's mark, named by this launcher's pid and host and
+    removed at the end; a launcher killed outright (SIGKILL: nothing of its own runs) leaves it behind, so
+    each launch first removes those whose launcher is gone (``_sweep_logs``). Not in the run's folder: the
+    launcher runs before any rank has checked that folder (a file, unwritable, another run's), and a run
+    that fails to start leaves no folder it created (``RunDir.close``)."""
+    _sweep_logs()
+    prefix = f"{_LOGS}{os.getpid()}-{socket.gethostname()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as logs:
+        yield logs
+
+
+def _sweep_logs() -> None:
+    """Remove this user's log folders of launchers of this host that are no longer running."""
+    host, uid = socket.gethostname(), getattr(os, "getuid", lambda: None)()
+    for folder in Path(tempfile.gettempdir()).glob(f"{_LOGS}*"):
+        pid, _, rest = folder.name[len(_LOGS) :].partition("-")
+        if not (pid.isdigit() and rest.startswith(f"{host}-")) or pid_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            mine = uid is None or folder.stat().st_uid == uid
+            if mine and folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _cause(e: ChildFailedError) -> tuple[int, ProcessFailure]:

@@ -208,7 +208,18 @@ class RunDir:
         self.close()
 
     # ------------------------------------------------------------------ writers
-    def write_config(self, yaml_text: str) -> None:
+    def write_config(self, yaml_text: str, unused: dict[str, str] | None = None) -> None:
+        """config.yaml; ``unused``: top-level section → what of it the run did not use, and why, as a
+        comment on the section's line. Its values stay: the file still rebuilds the very same run, and
+        compares equal to the config a suite or ``--resume`` asks for."""
+        if unused:
+            lines = [
+                f"{line}  # {unused[line[:-1]]}"
+                if line[:-1] in unused and line.endswith(":")
+                else line
+                for line in yaml_text.splitlines()
+            ]
+            yaml_text = "\n".join(lines) + "\n"
         atomic_write_text(self.path / "config.yaml", yaml_text)
 
     def write_metrics(self, rows: list[dict]) -> None:

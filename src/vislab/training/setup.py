@@ -26,7 +26,14 @@ from vislab.data.types import Splits
 from vislab.errors import UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.training.checks import check_output, check_own_step, check_same_data, run_notes
+from vislab.training.checks import (
+    check_output,
+    check_own_step,
+    check_same_data,
+    run_notes,
+    unused_settings,
+    user_code,
+)
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
 from vislab.training.optim import build_optimizer, lr_factor
@@ -164,6 +171,21 @@ def init_from_data(network: Network, train: DeviceLoader) -> None:
     network.hooks.init_from_data(train.batch(first, augment=False)[0])
 
 
+def _first_start_init(
+    name: str, run: RunDir, dist: Distributed, network: Network, train: DeviceLoader
+) -> None:
+    """``init_from_data``, where the user's own model raising is a UserCodeError naming the hook (its
+    frames only); summary.json then says the run failed before its first step."""
+
+    def stopped() -> str:
+        if dist.is_main:
+            run.write_summary(dict(status="failed", epochs_run=0, step=0))
+        return "Nothing was trained: after fixing your code, run the same command again."
+
+    with user_code(name, network.model, "in its init_from_data hook (before training)", stopped):
+        init_from_data(network, train)
+
+
 def _build_network(
     cfg: Config,
     spec: InputSpec,
@@ -281,15 +303,14 @@ def set_up(
         check_own_step(cfg, network)
     cfg = recorded_config(cfg)  # config.yaml and the checkpoints' record
     if dist.is_main:
-        run.write_config(cfg.to_yaml())
+        run.write_config(cfg.to_yaml(), unused_settings(cfg, network))
     log = Progress(quiet=quiet or not dist.is_main)
     _announce(cfg, data, network, device, log)
     resume = ckpt.resume if ckpt else None
-    if (
-        network.hooks.trained_by != "fit_arrays"
-    ):  # data-dependent init only for a model's first start
-        new = resume is None and network.start is None
-        _ready_network(network, data.train, tc.compile, dist, log, new=new)
+    if network.hooks.trained_by != "fit_arrays":
+        if resume is None and network.start is None:  # a model's first start only: last.pt holds it
+            _first_start_init(cfg.model.name, run, dist, network, data.train)
+        _ready_network(network, tc.compile, dist, log)
     optim = build_optimisation(cfg, network, device, len(data.train))
     if optim.scaler is not None:
         log.line(
@@ -342,18 +363,8 @@ def recorded_config(cfg: Config) -> Config:
     return cfg.model_copy(update={"data": data})
 
 
-def _ready_network(
-    network: Network,
-    train: DeviceLoader,
-    compile: bool | str,
-    dist: Distributed,
-    log: Progress,
-    new: bool,
-) -> None:
-    """Data-dependent init (new runs only: the checkpoint holds the weights), then the net that runs
-    forward: DDP-wrapped, and compiled with ``train.compile``."""
-    if new:
-        init_from_data(network, train)
+def _ready_network(network: Network, compile: bool | str, dist: Distributed, log: Progress) -> None:
+    """The net that runs forward: DDP-wrapped, and compiled with ``train.compile``."""
     network.net = dist.wrap(network.model)
     if compile:
         mode = "reduce-overhead" if compile == "graphs" else None

@@ -1,0 +1,98 @@
+"""How the user's own model code (``model.name=file.py:Net``) is blamed when it raises: vislab's one-paragraph
+message naming the model, the moment and the place — the user's line, or, for a model assembled from torch's
+own modules (``nn.Sequential(...)`` returned by a builder), the layer whose forward raised — then the line
+``your code raised:`` and the traceback of the user's frames only (vislab's and torch's left out).
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import torch.nn as nn
+
+from vislab.errors import UserCodeError
+
+MARKER = "your code raised:"  # the line between vislab's message and the user's own traceback
+_VISLAB_DIR = Path(__file__).resolve().parents[1]
+
+
+def code_failed(
+    reference: str,
+    error: BaseException,
+    when: str,
+    files: list[Path],
+    then: str = "",
+    model: nn.Module | None = None,
+) -> UserCodeError:
+    """A UserCodeError for an exception the user's code raised: vislab's one-paragraph message (ending
+    with ``then``, e.g. what was kept and how to go on), the line ``your code raised:``, then the
+    traceback of the frames in ``files`` only. With ``model`` (the user's, built): the layer of it whose
+    forward raised, when that is not the model itself, is named too."""
+    frames = _frames_in(error, files)
+    at = ""
+    if frames:
+        at = f" at {frames[-1].filename}, line {frames[-1].lineno}"
+    elif isinstance(error, SyntaxError) and error.filename:
+        at = f" at {error.filename}, line {error.lineno}"
+    found = raising_layer(error, model) if model is not None else None
+    layer = found is not None and found[0] != ""
+    if layer:
+        at += f", in its layer {describe_layer(*found)}"  # type: ignore[misc]
+    if frames:
+        fix = "Fix it there (the traceback of your code is below)"
+    elif layer:
+        fix = (
+            f"Check that layer's sizes, and those of the layer before it, where {reference} builds "
+            f"them (the error is below)"
+        )
+    else:
+        fix = "Fix it (the error is below)"
+    lines = (
+        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    )
+    lines += traceback.format_exception_only(type(error), error)
+    return UserCodeError(
+        f"model '{reference}': your code raised {type(error).__name__} {when}{at}. {fix}, or the "
+        f"model.* options given to it.{' ' if then else ''}{then}\n{MARKER}\n{''.join(lines).rstrip()}"
+    )
+
+
+def raised_in(error: BaseException, files: list[Path]) -> bool:
+    """Whether ``error``'s traceback passes through code in ``files`` (the user's own): an exception
+    raised in, or under, the user's model, as opposed to one of vislab's (a bug)."""
+    return bool(_frames_in(error, files))
+
+
+def raising_layer(error: BaseException, model: nn.Module) -> tuple[str, nn.Module] | None:
+    """The innermost module of ``model`` whose call is in ``error``'s traceback — its dotted name (""
+    for ``model`` itself) and the module — or None when the error did not pass through ``model``'s
+    forward. Read from the frames' ``self``: nothing runs per step to know it."""
+    names = {id(m): name for name, m in model.named_modules()}
+    found = None
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, nn.Module) and id(owner) in names:
+            found = (names[id(owner)], owner)
+    return found
+
+
+def describe_layer(name: str, module: nn.Module) -> str:
+    """``'1' (Linear(in_features=100, out_features=32, bias=True))``: a leaf layer with its sizes, a
+    container by its class."""
+    what = repr(module) if not any(True for _ in module.children()) else type(module).__name__
+    return f"'{name}' ({what})"
+
+
+def _frames_in(error: BaseException, files: list[Path]) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(error.__traceback__) if _in(f.filename, files)]
+
+
+def _in(filename: str, files: list[Path]) -> bool:
+    try:
+        path = Path(filename).resolve()
+    except (OSError, ValueError):
+        return False
+    if _VISLAB_DIR in path.parents:
+        return False
+    return any(path == f or f in path.parents for f in files)
