@@ -22,12 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
 import vislab.training.launch as launch
 from conftest import cli, one_line, tiny_sets
 from fixtures import write_mnist
+from vislab.errors import UserError
 from vislab.models.code_errors import MARKER
 from vislab.training.checkpoint import load_checkpoint
 
@@ -246,3 +248,20 @@ def test_a_suites_test_set_only_hint_says_its_set_reaches_every_run(capsys, tmp_
         "in the runs on this data only" in flat
         and "another run given them would be refused" in flat
     )
+
+
+def test_a_plain_torchrun_rank_beyond_the_gpu_count_names_the_count_and_the_fix(monkeypatch):
+    """Plain torchrun (no --nproc check before it) with more processes than GPUs: the rank whose GPU is
+    missing says so, instead of CUDA's 'invalid device ordinal' from inside set_device."""
+    from vislab.training.runtime import Distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: pytest.fail("set_device reached"))
+    for key, value in (("WORLD_SIZE", "4"), ("RANK", "3"), ("LOCAL_RANK", "3")):
+        monkeypatch.setenv(key, value)
+    with pytest.raises(UserError) as e:
+        Distributed("auto")
+    text = " ".join(str(e.value).split())
+    assert "LOCAL_RANK 3 of 4" in text and "this machine has 2 GPUs" in text, text
+    assert "--nproc-per-node 2" in text and "--set train.device=cpu" in text, text

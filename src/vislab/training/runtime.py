@@ -79,6 +79,7 @@ class Distributed:
         if self.world > 1:
             dev = resolve_device(device_name)
             if dev.type == "cuda":
+                _check_gpu_of(self.local_rank, self.world)
                 torch.cuda.set_device(self.local_rank)
                 self.device = torch.device("cuda", self.local_rank)
             else:
@@ -130,3 +131,15 @@ class Distributed:
         """Leave the process group (a worker process then ends as ``vislab.cli.worker`` says)."""
         if self.world > 1 and tdist.is_initialized():
             tdist.destroy_process_group()
+
+
+def _check_gpu_of(local_rank: int, world: int) -> None:
+    """UserError when this rank's GPU (number LOCAL_RANK) is not there: torchrun started more processes per
+    machine than it has GPUs (``vislab train --nproc`` refuses that before it starts any)."""
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise UserError(
+            f"this process (LOCAL_RANK {local_rank} of {world}) trains on GPU {local_rank}, but this "
+            f"machine has {count} GPU{'' if count == 1 else 's'}: start at most {count} processes per "
+            f"machine (torchrun --nproc-per-node {count}), or train on the CPU: --set train.device=cpu."
+        )

@@ -72,7 +72,7 @@ def _data_message(
         f"Suite '{suite.name}' stopped at {'run' if len(met) == 1 else 'runs'} {_names(met)}, whose "
         f"data cannot be read"
         + (
-            f"; not started (each would meet the same error): {_names(untrained)}."
+            f"; not started (a suite stops at the first data it cannot read): {_names(untrained)}."
             if untrained
             else "."
         )
