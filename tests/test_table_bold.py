@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
+from vislab.experiments.results.cells import best_row
 from vislab.experiments.results.spread import Spread
 from vislab.paper_folder.latex import compile_pdf, escape, main_document
-from vislab.paper_folder.tables import best_row, latex_tables, markdown_tables, parts
+from vislab.paper_folder.tables import latex_tables, markdown_tables, parts
 
 COLS = [("run", "run"), ("test_acc", "test ACC"), ("test_time_s", "test time (s)")]
 

@@ -167,21 +167,25 @@ def compare(
     runs: Run | str | Path | Sequence[Run | str | Path] | Mapping[str, Run | str | Path],
     reported: dict | None = None,
 ) -> pd.DataFrame:
-    """The comparison table of finished runs (columns as results.csv: run, train_acc, val_acc, ...,
-    params, best_epoch); a list is named by folder, a mapping by its keys, a single run is a list of one.
-    ``reported``: a suite's ``reported:`` block, whose figures join as ``<key>_reported_<source>``
-    columns (as in results.csv).
+    """The comparison table of finished runs: ``run``, what each run was — its ``model``, ``seed`` and a
+    column per config setting whose value differs between the runs (dotted keys, ``optim.lr``; a setting
+    a run does not have is None; where and how a run ran, e.g. data.root or train.device, is not compared)
+    — then the figures as results.csv has them (train_acc, val_acc, ..., params, best_epoch). A list is
+    named by folder, a mapping by its keys, a single run is a list of one. ``reported``: a suite's
+    ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
 
-    >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")
+    >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")   # run, model, seed, optim.lr, ...
     """
     import pandas as pd  # on use (see the imports)
 
-    from vislab.experiments.results.table import columns, table_rows
+    from vislab.experiments.results.settings import table_settings
+    from vislab.experiments.results.table import columns, table_rows, with_settings
 
     if isinstance(runs, (Run, str, Path)):  # one run (a string is no list of runs)
         runs = [runs]
     named = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
     summaries: dict[str, dict] = {}
+    folders: dict[str, Path] = {}
     for name, r in named:
         run = r if isinstance(r, Run) else Run(r)
         s = run.summary
@@ -191,4 +195,11 @@ def compare(
                 f"(vislab.train(out=..., resume=True)) or leave it out."
             )
         summaries[name or run.path.name] = s
-    return pd.DataFrame(table_rows(summaries, reported), columns=[k for k, _ in columns(reported)])
+        folders[name or run.path.name] = run.path
+    settings = table_settings(summaries, folders)
+    if settings.unread:  # each run's config.yaml, read as Run.config reads it
+        raise next(iter(settings.unread.values()))
+    rows, cols = with_settings(
+        table_rows(summaries, reported), columns(reported), settings, lambda v: v
+    )
+    return pd.DataFrame(rows, columns=[k for k, _ in cols])

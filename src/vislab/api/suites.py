@@ -128,14 +128,19 @@ def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
 
 
 def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
-    """A seeded suite's table as results.csv holds it: a row per suite run, mean, std and N."""
+    """A seeded suite's table as results.csv holds it: a row per suite run, its model and the settings
+    the rows changed, mean, std and N."""
     import pandas as pd  # on use (see the imports)
 
-    from vislab.experiments.results.table import columns, seed_rows, with_std_columns
+    from vislab.experiments.results.settings import table_settings
+    from vislab.experiments.results.table import columns, seed_rows, with_settings, with_std_columns
 
     summaries = {name: run.summary for name, run in finished.items()}
+    folders = {name: run.path for name, run in finished.items()}
+    settings = table_settings(summaries, folders, suite.rows())
+    figures = seed_rows(summaries, suite.rows(), suite.reported)
     rows, cols = with_std_columns(
-        seed_rows(summaries, suite.rows(), suite.reported), columns(suite.reported, seeded=True)
+        *with_settings(figures, columns(suite.reported, seeded=True), settings, lambda v: v)
     )
     return pd.DataFrame(rows, columns=[k for k, _ in cols]).astype({"seeds": int})
 

@@ -29,6 +29,22 @@ import torch
 import torch.nn as nn
 
 TrainedBy = Literal["optimizer", "fit_arrays", "manual_step"]
+# config section → the keys of it still read, for a model not trained by an optimizer: its own step reads
+# the (scheduled) learning rate alone; a model fitted on arrays has no steps at all
+UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "manual_step": {"optim": ("lr",)},
+    "fit_arrays": {"optim": (), "schedule": ()},
+}
+
+
+def unread_setting(key: str, trained_by: str) -> bool:
+    """Whether a model trained as ``trained_by`` never reads the dotted config ``key`` (``optim.momentum``
+    for a model with its own step)."""
+    section, _, leaf = key.partition(".")
+    kept = UNREAD_SECTIONS.get(trained_by, {}).get(section)
+    return kept is not None and leaf not in kept
+
+
 FlipPolicy = Literal["random", "alternate"]
 
 

@@ -1,15 +1,24 @@
 """The paper's tables: vislab's figures (mean ± std with seeds) and the reports' published ones in their
-own columns, the best value of each of vislab's columns in bold (:func:`best_row`), each source in a
-footnote; as booktabs LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables'
-cells (``table.fmt``)."""
+own columns, the best value of each of vislab's columns in bold (``cells.best_row``: the rule results.md
+and report.html bold by too), each source in a footnote; as booktabs LaTeX (tables.tex) and as Markdown
+(tables.md). Cells are the results tables' cells (``cells.fmt``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vislab.experiments.results.spread import ALPHA, RULE, SPREAD_WORDS, Spread, verdict
-from vislab.experiments.results.table import COLUMNS, fmt
+from vislab.experiments.results.cells import (
+    BOLD,
+    BOLD_SEEDED,
+    REPORTED,
+    best_row,
+    fmt,
+    markdown_cell,
+    ranks,
+)
+from vislab.experiments.results.spread import RULE, SPREAD_WORDS
+from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import escape
 
 ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
@@ -23,7 +32,6 @@ PARTS = (  # (label, caption, the figures it holds): the results table's columns
     ),
     ("cost", "Size and time", COST),
 )
-_REPORTED = "_reported_"
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class Part:
 
 def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[Part]:
     """The results table split in three (accuracy, training, cost), each with its reported columns and
-    the cells :func:`best_row` picks in bold; a column no run has a value for (e.g. top-5 accuracy below
+    the cells ``cells.best_row`` picks in bold; a column no run has a value for (e.g. top-5 accuracy below
     ten classes) is left out, and a table left with none."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
@@ -57,7 +65,7 @@ def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[P
             (k, h)
             for k, h in cols
             if k in ("run", "seeds")
-            or (k.split(_REPORTED)[0] in keys and any(r.get(k) is not None for r in rows))
+            or (k.split(REPORTED)[0] in keys and any(r.get(k) is not None for r in rows))
         ]
         if all(k in ("run", "seeds") for k, _ in mine):
             continue
@@ -66,38 +74,6 @@ def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[P
         rule = f"; {BOLD_SEEDED if seeded else BOLD}" if ranked else ""
         out.append(Part(label, f"{caption}{spread}{rule}.", mine, rows, bold))
     return out
-
-
-BOLD = "in bold, the best of vislab's runs (none where two runs tie)"
-BOLD_SEEDED = (
-    "in bold, the best of vislab's runs beyond the spread of the seeds (Welch's t-test against the "
-    f"second best, p < {ALPHA}; none where no run is)"
-)
-
-
-def ranks(key: str) -> bool:
-    """Whether column ``key`` has a best to bold: vislab's accuracies and losses, the figures of merit —
-    not times (a fitted baseline that trains nothing would "win" them), counts or reported figures."""
-    return _REPORTED not in key and key.endswith(("acc", "loss"))
-
-
-def best_row(rows: list[dict], key: str) -> int | None:
-    """The row whose value of vislab's column ``key`` is printed in bold (the tables' one rule): the best
-    (highest accuracy, lowest loss) when it beats the second best — by more than the spread of the seeds
-    where the values are :class:`Spread` (:func:`verdict`), else by a value that prints differently.
-    None for a column that does not :func:`ranks`, fewer than two values, or no such best."""
-    if not ranks(key):
-        return None
-    values = {i: r[key] for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
-    if len(values) < 2:
-        return None
-    ranked = sorted(values, key=lambda i: -values[i] if key.endswith("acc") else values[i])
-    best, second = values[ranked[0]], values[ranked[1]]
-    if fmt(key, float(best)) == fmt(key, float(second)):  # a tie as printed (e.g. 0.3000 twice)
-        return None
-    if isinstance(best, Spread) and isinstance(second, Spread):
-        return ranked[0] if verdict("", best.values, "", second.values).exceeds else None
-    return ranked[0]
 
 
 def sources(legend: list[dict]) -> dict[str, Source]:
@@ -112,9 +88,9 @@ def sources(legend: list[dict]) -> dict[str, Source]:
 
 def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
     """A column's header; a reported column's ends with its source's footnote mark."""
-    if _REPORTED not in key:
+    if REPORTED not in key:
         return escape(head) if latex else head
-    src = srcs.get(key.split(_REPORTED)[1])
+    src = srcs.get(key.split(REPORTED)[1])
     base = head.split(" (reported")[0]
     if src is None:
         return escape(head) if latex else head
@@ -144,7 +120,7 @@ def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
         " & ".join(_latex_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols) + " \\\\"
         for i, r in enumerate(t.rows)
     )
-    used = [s for s in srcs.values() if any(k.endswith(_REPORTED + s.key) for k, _ in t.cols)]
+    used = [s for s in srcs.values() if any(k.endswith(REPORTED + s.key) for k, _ in t.cols)]
     notes = "".join(_note_under(f"\\textsuperscript{{{s.mark}}} {escape(s.text)}") for s in used)
     notes += _note_under(escape(note)) if note else ""
     return (
@@ -162,7 +138,7 @@ def _latex_header(cols: list[tuple[str, str]], srcs: dict[str, Source]) -> str:
     (``\\cmidrule``), then "vislab" and each source's key with its footnote mark."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for key, head in cols:
-        groups.setdefault(key.split(_REPORTED)[0], []).append((key, head))
+        groups.setdefault(key.split(REPORTED)[0], []).append((key, head))
     if all(len(members) == 1 for members in groups.values()):
         return " & ".join(_header(k, h, srcs, latex=True) for k, h in cols) + " \\\\"
     top, rules, bottom, first = [], [], [], 1
@@ -182,10 +158,10 @@ def _latex_header(cols: list[tuple[str, str]], srcs: dict[str, Source]) -> str:
 
 def _source_head(key: str, srcs: dict[str, Source]) -> str:
     """Under a figure's name: "vislab", or the source's key with its footnote mark."""
-    if _REPORTED not in key:
+    if REPORTED not in key:
         return "vislab"
-    src = srcs.get(key.split(_REPORTED)[1])
-    name = key.split(_REPORTED)[1]
+    src = srcs.get(key.split(REPORTED)[1])
+    name = key.split(REPORTED)[1]
     return f"{escape(name)}\\textsuperscript{{{src.mark}}}" if src else escape(name)
 
 
@@ -209,7 +185,7 @@ def markdown_tables(
         out.append("| " + " | ".join(_header(k, h, srcs, latex=False) for k, h in t.cols) + " |")
         out.append("|" + "|".join("---" if k == "run" else "---:" for k, _ in t.cols) + "|")
         for i, r in enumerate(t.rows):
-            cells = [_md_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols]
+            cells = [markdown_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     if verdicts:
@@ -218,9 +194,3 @@ def markdown_tables(
         out.append(f"\n[^rule]: {RULE}")
     out += [f"[^{s.key}]: {s.text}" for s in srcs.values()]
     return "\n".join(out) + "\n"
-
-
-def _md_cell(key: str, value: object, bold: bool) -> str:
-    """A cell as the results tables print it, ``bold``: its mean alone in bold (never the ± std)."""
-    mean, sep, std = fmt(key, value).replace("|", "\\|").partition(" ± ")
-    return f"{f'**{mean}**' if bold else mean}{sep}{std}"

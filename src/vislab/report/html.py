@@ -6,9 +6,10 @@ import base64
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
+from vislab.experiments.results.cells import fmt, param_cell
 from vislab.experiments.results.reported import figure_value
-from vislab.experiments.results.table import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -32,6 +33,13 @@ def _sort_key(value) -> str:
     )
 
 
+def bold_mean(text: str) -> Markup:
+    """A cell's text with its mean in bold, never the ± std after it (the rule of results.md and the
+    paper)."""
+    mean, sep, std = str(text).partition(" ± ")
+    return Markup("<strong>{}</strong>{}{}").format(mean, sep, std) if mean else escape(text)
+
+
 def render(context: dict, template: str = "report.html") -> str:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -41,6 +49,8 @@ def render(context: dict, template: str = "report.html") -> str:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = lambda v, key="": fmt(key, v)
+    env.filters["param"] = param_cell
+    env.filters["bold_mean"] = bold_mean
     env.filters["sortkey"] = _sort_key
     env.filters["data_uri"] = data_uri
     return env.get_template(template).render(**context)

@@ -1,11 +1,17 @@
 """What a report (and the paper) shows of runs trained with several seeds: the table's rows (a suite's run
-with its seeds: mean ± std, N), and each group's verdicts (is a difference beyond the spread?)."""
+with its seeds: mean ± std, N), and each group's verdicts (is a difference beyond the spread?); and the
+report's table as a whole (:func:`table_context`): what each row was (its model, seed and the settings the
+runs changed, or a sweep trial's parameters) and the best cells in bold, by the rule results.md and the
+paper follow."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+from vislab.experiments.results.cells import bold_cells, bold_note
 from vislab.experiments.results.reported import ReportedLike, legend
+from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import (
     COMPARE,
     RULE,
@@ -19,7 +25,11 @@ from vislab.experiments.results.table import (
     seed_rows,
     seed_verdicts,
     table_rows,
+    with_settings,
 )
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class Planned(Protocol):
@@ -28,6 +38,8 @@ class Planned(Protocol):
     kind: str
     info: dict
     complete: dict[str, dict]
+    runs: dict[str, Path]
+    study: optuna.Study | None
 
 
 def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
@@ -74,12 +86,26 @@ def pairing(plan: Planned) -> str:
     return plan.info.get("compare", "previous") if plan.kind == "suite" else "previous"
 
 
+def plan_settings(plan: Planned) -> Settings:
+    """What each row of the table was: a sweep's trials their swept values (its study's), any other
+    table its runs' model, seed and the settings they changed (their config.yaml)."""
+    if plan.kind == "sweep" and plan.study is not None:
+        params = {f"trial-{t.number}": t.params for t in plan.study.get_trials(deepcopy=False)}
+        return swept({n: params.get(n, {}) for n in plan.complete})
+    return table_settings(plan.complete, plan.runs, plan_rows(plan))
+
+
 def table_context(plan: Planned) -> dict:
-    """The report template's table: ``rows`` and ``columns`` (:func:`results_table`), the reports
-    ``reported`` for those rows, and with seeds the ``spread_note``, the groups' ``verdicts`` (group →
-    sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
-    rows, cols = results_table(plan)
+    """The report template's table: ``rows`` and ``columns`` (:func:`results_table`, after the run the
+    columns of :func:`plan_settings`, named in ``settings``), the ``bold`` cells ((row, key) pairs) and
+    the ``bold_note`` saying why, the reports ``reported`` for those rows, a ``settings_note`` on runs
+    whose settings could not be read, and with seeds the ``spread_note``, the groups' ``verdicts`` (group
+    → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
     seeded = plan_rows(plan)
+    settings = plan_settings(plan)
+    figures, figure_cols = results_table(plan)
+    bold = bold_cells(figures, figure_cols)  # figures only: a setting is never "best"
+    rows, cols = with_settings(figures, figure_cols, settings, lambda v: v)
     verdicts = {
         group: [dict(text=v.sentence(), exceeds=v.exceeds) for v in found]
         for group, found in plan_verdicts(plan).items()
@@ -87,6 +113,10 @@ def table_context(plan: Planned) -> dict:
     return dict(
         rows=rows,
         columns=cols,
+        settings=settings.keys,
+        settings_note=unread_note(settings.unread),
+        bold=bold,
+        bold_note=bold_note(seeded is not None) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),
         spread_note=SPREAD_NOTE if seeded else "",
         verdicts=verdicts,

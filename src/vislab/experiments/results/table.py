@@ -3,7 +3,9 @@ draws them), and rows for HTML.
 
 Beside vislab's figures, a suite's ``reported:`` block adds one column per figure and source (what the
 course's report published for that run; blank where it gives none), and the data each run used is
-stated from the runs' own summaries, not from the suite's description.
+stated from the runs' own summaries, not from the suite's description. After each run, what it was: its
+model, seed and the settings the runs changed (settings.py), or a sweep's swept values; cells print and are
+bolded as cells.py says.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vislab.experiments.results.cells import (
+    bold_cells,
+    bold_note,
+    fmt,
+    markdown_cell,
+    param_cell,
+)
 from vislab.experiments.results.provenance import FITTED, provenance_line, suite_info
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -24,6 +33,7 @@ from vislab.experiments.results.reported import (
     reported_columns,
     reported_figure,
 )
+from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import (
     COMPARE,
     RULE,
@@ -122,43 +132,10 @@ def with_std_columns(rows: list[dict], cols: list) -> tuple[list[dict], list[tup
     return flat, out_cols
 
 
-def fmt(key: str, v) -> str:
-    """A cell as the reports print it: accuracies and losses to 4 decimals, times to 2, counts as integers;
-    a reported figure (text) as the report printed it."""
-    if v is None:
-        return "-"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, Spread):
-        return _spread_cell(key, v)
-    if key.endswith(("acc", "loss")):
-        return f"{v:.4f}"
-    if key.endswith("_s"):
-        return f"{v:.2f}"
-    if key == "params" and isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
-
-
 SPREAD_NOTE = (
     "Each row: mean ± std over its seeds (N: runs finished; std: sample standard deviation, ddof=1); "
     "run <row>-s<i> trained with train.seed + i."
 )
-
-
-def _spread_cell(key: str, v: Spread) -> str:
-    """``mean ± std`` at the figure's precision (counts to one decimal unless whole); the mean alone
-    for a single run, or a count every seed shares (parameters)."""
-
-    measured = key.endswith(("acc", "loss", "_s"))
-
-    def one(x: float) -> str:
-        if measured:
-            return fmt(key, x)
-        return fmt(key, int(x)) if float(x).is_integer() else f"{x:.1f}"
-
-    same = v.std is None or (v.std == 0 and not measured)  # a count all seeds share: said once
-    return one(float(v)) if same else f"{one(float(v))} ± {one(v.std)}"
 
 
 # ------------------------------------------------------------------------------ the data each run used
@@ -213,8 +190,12 @@ def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
 
 # ------------------------------------------------------------------------------------------ formats
 def to_markdown(
-    rows: list[dict], failures: dict[str, str] | None = None, cols: list | None = None
+    rows: list[dict],
+    failures: dict[str, str] | None = None,
+    cols: list | None = None,
+    bold: set[tuple[int, str]] = frozenset(),
 ) -> str:
+    """A pipe table of ``rows`` (``bold``: the (row, column) cells whose mean is bold), then ``failures``."""
     cols = cols or COLUMNS
     head = (
         "| "
@@ -223,7 +204,10 @@ def to_markdown(
         + "|".join("---" if k == "run" else "---:" for k, _ in cols)
         + "|\n"
     )
-    text = head + "".join("| " + " | ".join(fmt(k, r[k]) for k, _ in cols) + " |\n" for r in rows)
+    text = head + "".join(
+        "| " + " | ".join(markdown_cell(k, r[k], (i, k) in bold) for k, _ in cols) + " |\n"
+        for i, r in enumerate(rows)
+    )
     return text + failures_markdown(failures)
 
 
@@ -271,27 +255,22 @@ def verdicts_markdown(
     return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
 
 
-def param_cell(v: Any) -> str:
-    """A swept value as results.md prints it: a float to 4 significant digits, a list choice as its JSON
-    text (``[32]``), '-' for none."""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "-" if v is None else str(v)
-
-
-def with_params(
+def with_settings(
     rows: list[dict],
     cols: list[tuple[str, str]],
-    params: dict[str, dict[str, Any]] | None,
+    settings: Settings,
     cell: Callable[[Any], Any],
 ) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Rows and columns with, after the run's name, a column per swept value (``params``: run → {config key:
-    value}, e.g. a sweep's trials), each value through ``cell``; unchanged without ``params``."""
-    if not params:
+    """Rows and columns with, after the run's name (and N), a column per key of ``settings`` (the model,
+    seed and settings the runs changed, or a sweep's swept values), each value through ``cell``."""
+    if not settings.keys:
         return rows, cols
-    keys = sorted({k for values in params.values() for k in values})
-    out = [dict(r, **{k: cell(params.get(r["run"], {}).get(k)) for k in keys}) for r in rows]
-    return out, [cols[0], *((k, k) for k in keys), *cols[1:]]
+    values = settings.values
+    out = [
+        dict(r, **{k: cell(values.get(r["run"], {}).get(k)) for k in settings.keys}) for r in rows
+    ]
+    at = 2 if cols[1:2] == [SEEDS] else 1
+    return out, [*cols[:at], *((k, k) for k in settings.keys), *cols[at:]]
 
 
 def to_csv(rows: list[dict], cols: list | None = None) -> str:
@@ -342,34 +321,49 @@ def write_tables(
 ) -> list[dict]:
     """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
     ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
-    ``rows`` (a seeded suite: row → its runs): a line per row, mean ± std and N, and under the table each
-    group's verdicts (:func:`verdicts_markdown`: ``groups``, ``compare``); the CSV gives each mean and, in
-    ``<key>_std``, each standard deviation. ``params`` (a sweep: run → its swept values): a column per
-    value after the run (:func:`with_params`; :func:`param_cell` in results.md); ``note``: a line under
-    results.md's table. Under the title, how the runs were made (:func:`made_line`; ``run_dirs``: the
-    runs' folders, default ``out/<run>``)."""
+    After each run, its model, seed and the settings the runs changed (:func:`table_settings`, from the
+    runs' folders: ``run_dirs``, default ``out/<run>``) — or, given ``params`` (a sweep: run → its swept
+    values), a column per swept value (:func:`param_cell` in results.md). ``rows`` (a seeded suite: row →
+    its runs): a line per row, mean ± std and N, and under the table each group's verdicts
+    (:func:`verdicts_markdown`: ``groups``, ``compare``); the CSV gives each mean and, in ``<key>_std``,
+    each standard deviation. results.md bolds the best cells (:func:`bold_cells`); ``note``: a line under
+    its table. Under the title, how the runs were made (:func:`made_line`)."""
     reported = as_reported(reported)
     seeded = rows is not None
+    dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
-    table, cols = with_params(figures, columns(reported, seeded), params, lambda v: v)
-    shown, _ = with_params(figures, columns(reported, seeded), params, param_cell)
+    settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
+    table, cols = with_settings(figures, columns(reported, seeded), settings, lambda v: v)
+    shown, _ = with_settings(figures, columns(reported, seeded), settings, param_cell)
     atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
-    head = f"# {titled(title, summaries)}\n\n" if title else ""
-    head += f"{data_line(summaries)}\n\n" if summaries else ""
-    head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
-    head += f"{SPREAD_NOTE}\n\n" if seeded else ""
+    bold = bold_cells(figures, cols)  # figures only: a setting is never "best"
+    under = (note, unread_note(settings.unread), bold_note(seeded) if bold else "")
     cited = first_of_rows(summaries, rows) if seeded else summaries  # the reports cite rows
-    verdicts = verdicts_markdown(summaries, rows, groups, compare) if seeded else ""
     atomic_write_text(
         Path(out) / "results.md",
-        head
-        + to_markdown(shown, None, cols)
-        + (f"\n{note}\n" if note else "")
-        + verdicts
+        _markdown_head(out, title, summaries, rows, dirs)
+        + to_markdown(shown, None, cols, bold)
+        + "".join(f"\n{line}\n" for line in under if line)
+        + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
         + failures_markdown(failures)
         + reported_notes(reported, cited),
     )
     return table
+
+
+def _markdown_head(
+    out: Path,
+    title: str,
+    summaries: dict[str, dict],
+    rows: dict[str, list[str]] | None,
+    run_dirs: dict[str, Path],
+) -> str:
+    """results.md above its table: the title with the data used, the data line, how the runs were made
+    (:func:`made_line`) and, with seeds, what a cell is."""
+    head = f"# {titled(title, summaries)}\n\n" if title else ""
+    head += f"{data_line(summaries)}\n\n" if summaries else ""
+    head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
+    return head + (f"{SPREAD_NOTE}\n\n" if rows is not None else "")
 
 
 def made_line(

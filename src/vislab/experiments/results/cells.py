@@ -1,0 +1,105 @@
+"""A comparison table's cells: how each value prints (:func:`fmt`, :func:`param_cell`) and which cells are
+bold (:func:`best_row`) — the one rule results.md, report.html and the paper's tables share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vislab.experiments.results.spread import ALPHA, Spread, verdict
+
+REPORTED = "_reported_"  # in a column's key: a figure a course's report published, not vislab's
+
+
+def fmt(key: str, v) -> str:
+    """A cell as the reports print it: accuracies and losses to 4 decimals, times to 2, counts as integers;
+    a reported figure (text) as the report printed it."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, Spread):
+        return _spread_cell(key, v)
+    if key.endswith(("acc", "loss")):
+        return f"{v:.4f}"
+    if key.endswith("_s"):
+        return f"{v:.2f}"
+    if key == "params" and isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _spread_cell(key: str, v: Spread) -> str:
+    """``mean ± std`` at the figure's precision (counts to one decimal unless whole); the mean alone
+    for a single run, or a count every seed shares (parameters)."""
+
+    measured = key.endswith(("acc", "loss", "_s"))
+
+    def one(x: float) -> str:
+        if measured:
+            return fmt(key, x)
+        return fmt(key, int(x)) if float(x).is_integer() else f"{x:.1f}"
+
+    same = v.std is None or (v.std == 0 and not measured)  # a count all seeds share: said once
+    return one(float(v)) if same else f"{one(float(v))} ± {one(v.std)}"
+
+
+def param_cell(v: Any) -> str:
+    """A setting's value (a swept one, or one a run changed) as results.md prints it: a float to 4
+    significant digits, a list as its JSON text (``[32]``), '-' for none."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+# ------------------------------------------------------------------------------------------ bold
+BOLD = "in bold, the best of vislab's runs (none where two runs tie)"
+BOLD_SEEDED = (
+    "in bold, the best of vislab's runs beyond the spread of the seeds (Welch's t-test against the "
+    f"second best, p < {ALPHA}; none where no run is)"
+)
+
+
+def ranks(key: str) -> bool:
+    """Whether column ``key`` has a best to bold: vislab's accuracies and losses, the figures of merit —
+    not times (a fitted baseline that trains nothing would "win" them), counts or reported figures."""
+    return REPORTED not in key and key.endswith(("acc", "loss"))
+
+
+def best_row(rows: list[dict], key: str) -> int | None:
+    """The row whose value of vislab's column ``key`` is printed in bold (the tables' one rule): the best
+    (highest accuracy, lowest loss) when it beats the second best — by more than the spread of the seeds
+    where the values are :class:`Spread` (:func:`verdict`), else by a value that prints differently.
+    None for a column that does not :func:`ranks`, fewer than two values, or no such best."""
+    if not ranks(key):
+        return None
+    values = {i: r[key] for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
+    if len(values) < 2:
+        return None
+    ranked = sorted(values, key=lambda i: -values[i] if key.endswith("acc") else values[i])
+    best, second = values[ranked[0]], values[ranked[1]]
+    if fmt(key, float(best)) == fmt(key, float(second)):  # a tie as printed (e.g. 0.3000 twice)
+        return None
+    if isinstance(best, Spread) and isinstance(second, Spread):
+        return ranked[0] if verdict("", best.values, "", second.values).exceeds else None
+    return ranked[0]
+
+
+def bold_cells(rows: list[dict], cols: list[tuple[str, str]]) -> set[tuple[int, str]]:
+    """The (row index, column key) of every cell printed in bold: :func:`best_row` of each column."""
+    return {(i, k) for k, _ in cols if (i := best_row(rows, k)) is not None}
+
+
+def bold_note(seeded: bool) -> str:
+    """The sentence under a table with bold cells: what bold means (:data:`BOLD`, :data:`BOLD_SEEDED`)."""
+    rule = BOLD_SEEDED if seeded else BOLD
+    mean = " (its mean, never the ± std)" if seeded else ""
+    return (
+        f"{rule[0].upper()}{rule[1:]} in each accuracy and loss column: the highest accuracy, the lowest "
+        f"loss{mean}; times and counts are not ranked."
+    )
+
+
+def markdown_cell(key: str, value: object, bold: bool) -> str:
+    """A Markdown table cell (:func:`fmt`, '|' escaped), ``bold``: its mean alone in bold, never the ± std."""
+    mean, sep, std = fmt(key, value).replace("|", "\\|").partition(" ± ")
+    return f"{f'**{mean}**' if bold else mean}{sep}{std}"

@@ -1,0 +1,142 @@
+"""What each row of a comparison table was: its run's ``model`` and ``seed``, then a column per config
+setting (dotted key, ``optim.lr``) whose value differs between the table's runs, read from each run's
+config.yaml. ``vislab.compare``, results.csv / results.md of a suite and report.html all show these
+(:func:`table_settings`); a sweep's tables show its swept values instead (they are what changed).
+
+Settings that differ without changing what a run computes are left out (:data:`NOT_SHOWN`): where and
+how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ...), what it writes
+beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
+and ``seed`` columns give, and what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
+own step, optim.* and schedule.* for a fitted baseline: ``models.hooks.UNREAD_SECTIONS``).
+The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
+settings all its seeds share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vislab.config import RESULT_NEUTRAL_KEYS, build_config, read_yaml
+from vislab.errors import UserError
+from vislab.models.hooks import unread_setting
+
+WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
+    "train.figures",
+    "train.log_every",
+    "train.track_grad_norm",
+    "train.track_test",
+    "train.eval_at_start",
+)
+SHOWN_APART = ("model.name", "train.seed")  # the model and seed columns
+NOT_SHOWN = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, *SHOWN_APART)
+IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the run
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A table's setting columns: ``keys`` in order (model, seed, then the changed settings, sorted),
+    ``values`` (row → {key: value}; a setting a run does not have is missing), and ``unread`` (run → the
+    error that kept its config.yaml from being read: its settings are not compared)."""
+
+    keys: list[str]
+    values: dict[str, dict[str, Any]]
+    unread: dict[str, UserError]
+
+
+def flat_settings(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A config tree as {dotted key: value} (``{"optim": {"lr": 0.1}}`` → ``{"optim.lr": 0.1}``); lists
+    are values (``model.hidden``: ``[64, 32]``), an empty mapping gives no key."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def read_settings(run_dir: Path) -> dict[str, Any]:
+    """The run's config.yaml as :func:`flat_settings`, read as ``Run.config`` reads it (validated, so a
+    setting added to vislab since counts with its default). UserError naming the file when it is
+    missing, unreadable or no longer a valid config."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise UserError(
+            f"'{path}' is missing: the run's settings are unknown. Give a run folder that vislab wrote."
+        )
+    tree = read_yaml(path, kind="run config")
+    return flat_settings(build_config(tree, source=str(path)).to_dict())
+
+
+def changed_keys(settings: Sequence[dict[str, Any]]) -> list[str]:
+    """The dotted keys whose value differs between ``settings`` (a missing key counts as None), sorted,
+    without :data:`NOT_SHOWN`."""
+    keys = sorted({k for s in settings for k in s if not k.startswith(NOT_SHOWN)})
+    return [k for k in keys if any(s.get(k) != settings[0].get(k) for s in settings[1:])]
+
+
+def table_settings(
+    summaries: dict[str, dict],
+    run_dirs: dict[str, Path],
+    rows: dict[str, list[str]] | None = None,
+) -> Settings:
+    """The setting columns of a table of ``summaries`` (its runs' folders in ``run_dirs``): per run, or
+    per row of seeds (``rows``: row → its runs; each row's settings those all its finished seeds share)."""
+    found, unread = _read_all(summaries, run_dirs)
+    if rows:
+        groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
+        groups = {r: names for r, names in groups.items() if names}
+    else:
+        groups = {n: [n] for n in summaries}
+    shared = {r: _shared([found[n] for n in names if n in found]) for r, names in groups.items()}
+    keys = changed_keys([s for s in shared.values() if s is not None])
+    identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
+    values = {}
+    for row, names in groups.items():
+        ids = _shared([{k: summaries[n].get(k) for k in identity} for n in names]) or {}
+        values[row] = {**ids, **{k: v for k, v in (shared[row] or {}).items() if k in keys}}
+    return Settings(identity + keys, values, unread)
+
+
+def _read_all(
+    summaries: dict[str, dict], run_dirs: dict[str, Path]
+) -> tuple[dict[str, dict[str, Any]], dict[str, UserError]]:
+    """(run → :func:`read_settings`, run → why not) for the runs of ``summaries``."""
+    found, unread = {}, {}
+    for name in summaries:
+        try:
+            if name not in run_dirs:
+                raise UserError(f"run '{name}' has no folder here: its settings are unknown.")
+            read = read_settings(run_dirs[name])
+            how = summaries[name].get(
+                "trained_by", "optimizer"
+            )  # a setting it never read is no difference
+            found[name] = {k: v for k, v in read.items() if not unread_setting(k, how)}
+        except UserError as e:
+            unread[name] = e
+    return found, unread
+
+
+def _shared(settings: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The settings every one of ``settings`` has with one value (None when none is given)."""
+    if not settings:
+        return None
+    first, rest = settings[0], settings[1:]
+    return {k: v for k, v in first.items() if all(k in s and s[k] == v for s in rest)}
+
+
+def unread_note(unread: dict[str, UserError]) -> str:
+    """The line under a table whose runs' settings could not all be read ("" when all were)."""
+    if not unread:
+        return ""
+    first, why = next(iter(unread.items()))
+    return f"Settings not compared for {', '.join(unread)}: their config could not be read ({first}: {why})"
+
+
+def swept(params: dict[str, dict[str, Any]]) -> Settings:
+    """A sweep's setting columns: its swept values (``params``: run → {config key: value}), sorted by key."""
+    keys = sorted({k for values in params.values() for k in values})
+    return Settings(keys, params, {})

@@ -1,0 +1,180 @@
+"""Comparison tables say what each run was — its model, seed and the settings the runs changed (a sweep:
+its swept values) — and bold the best cells by the paper's rule: vislab.compare, a suite's results.csv /
+results.md, and report.html."""
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import vislab
+from vislab.config import build_config
+from vislab.errors import UserError
+from vislab.experiments.results.table import COLUMNS, write_tables
+from vislab.experiments.sweeps.runner import run_sweep
+from vislab.experiments.sweeps.spec import load_sweep
+from vislab.report.build import build_report
+
+FIGURES = [k for k, _ in COLUMNS[1:]]
+TINY = dict(
+    model="mlp",
+    data="digits",
+    train__epochs=1,
+    train__batch_size=32,
+    train__device="cpu",
+    train__figures=False,
+    data__limit=200,
+    model__hidden=[16],
+)
+
+
+@pytest.fixture(scope="module")
+def two_lrs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two tiny MLP runs on the digits that differ in optim.lr (and in train.threads, which leaves results
+    alone)."""
+    root = tmp_path_factory.mktemp("two-lrs")
+    a = vislab.train(out=root / "lr-0.01", optim__lr=0.01, **TINY)
+    b = vislab.train(out=root / "lr-0.001", optim__lr=0.001, train__threads=1, **TINY)
+    return a.path, b.path
+
+
+def test_compare_says_each_runs_model_seed_and_the_setting_that_changed(two_lrs):
+    a, b = two_lrs
+    table = vislab.compare([a, b])
+    assert list(table.columns) == ["run", "model", "seed", "optim.lr", *FIGURES]
+    assert table[["run", "model", "seed", "optim.lr"]].values.tolist() == [
+        ["lr-0.01", "mlp", 0, 0.01],
+        ["lr-0.001", "mlp", 0, 0.001],
+    ]
+    assert vislab.compare([a]).columns[:4].tolist() == ["run", "model", "seed", "train_acc"]
+
+
+def test_compare_names_a_run_whose_config_cannot_be_read(two_lrs, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("summary.json", "config.yaml"):
+        (broken / name).write_bytes((two_lrs[0] / name).read_bytes())
+    (broken / "config.yaml").write_text("optim: {lr: [unclosed\n")
+    with pytest.raises(UserError, match=r"broken/config\.yaml' is not valid YAML"):
+        vislab.compare([two_lrs[0], broken])
+
+
+def _write_suite(path: Path) -> Path:
+    """The majority baseline and an MLP whose learning rate is raised: a second of training each."""
+    spec = {
+        "base": {
+            "data": {"name": "digits", "limit": 200},
+            "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
+            "model": {"name": "mlp", "hidden": [16]},
+        },
+        "runs": {"majority": {"model.name": "majority"}, "mlp": {"optim.lr": 0.01}},
+    }
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_path):
+    out = tmp_path / "suite"
+    vislab.run_suite(str(_write_suite(tmp_path / "s.yaml")), out=out, log=lambda _: None)
+    rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
+    head = list(rows[0])
+    assert head[:3] == ["run", "model", "seed"] and head[-len(FIGURES) :] == FIGURES
+    changed = head[3 : -len(FIGURES)]
+    assert "optim.lr" in changed and "model.name" not in changed  # the model column says it
+    assert not any(k.startswith(("data.root", "train.device", "train.figures")) for k in changed)
+    assert [(r["run"], r["model"], r["optim.lr"]) for r in rows] == [
+        ("majority", "majority", ""),  # a fitted baseline reads no optim.*: no value to compare
+        ("mlp", "mlp", "0.01"),
+    ]
+    md = (out / "results.md").read_text()
+    assert f"| run | model | seed | {' | '.join(changed)} | train ACC |" in md
+    mlp_acc = float(rows[1]["test_acc"])
+    assert mlp_acc > float(rows[0]["test_acc"])  # an MLP beats the majority class
+    cells = _markdown_rows(md)
+    assert cells["mlp"]["test ACC"] == f"**{mlp_acc:.4f}**"
+    assert cells["majority"]["test ACC"] == f"{float(rows[0]['test_acc']):.4f}"
+    for row in cells.values():  # the majority class "trains" in no time: times are never ranked
+        assert "**" not in row["train time (s)"] + row["test time (s)"] + row["parameters"]
+    assert "In bold, the best of vislab's runs" in md
+    page = build_report(out).read_text()
+    assert 'data-key="optim.lr"' in page and 'data-key="model"' in page
+    assert f"<strong>{mlp_acc:.4f}</strong>" in page and 'id="bold-note"' in page
+
+
+def _markdown_rows(md: str) -> dict[str, dict[str, str]]:
+    """results.md's table as run → {header: cell}."""
+    lines = [ln.strip("|").split(" | ") for ln in md.splitlines() if ln.startswith("| ")]
+    heads = [h.strip() for h in lines[0]]
+    return {c[0].strip(): dict(zip(heads, (x.strip() for x in c))) for c in lines[1:]}
+
+
+def _seeded_runs(folder: Path, rows: dict[str, tuple[float, list[float]]]) -> None:
+    """Finished runs ``<row>-s<i>`` (summary.json and config.yaml): each row's optim.lr, each seed its
+    train.seed and test accuracy."""
+    for row, (lr, accuracies) in rows.items():
+        for i, acc in enumerate(accuracies):
+            run = folder / f"{row}-s{i}"
+            run.mkdir(parents=True)
+            cfg = build_config({}, [f"optim.lr={lr}", f"train.seed={i}", "model.name=mlp"])
+            (run / "config.yaml").write_text(cfg.to_yaml())
+            summary = dict(status="complete", model="mlp", seed=i, test_acc=acc, data="digits")
+            (run / "summary.json").write_text(json.dumps(summary))
+
+
+SEEDED = {"slow": (0.001, [0.80, 0.81, 0.79]), "fast": (0.01, [0.90, 0.91, 0.92])}
+
+
+def test_seeded_tables_bold_the_mean_never_the_std_and_seeds_are_no_setting(tmp_path):
+    _seeded_runs(tmp_path, SEEDED)
+    summaries = {p.name: json.loads((p / "summary.json").read_text()) for p in tmp_path.iterdir()}
+    rows = {row: [f"{row}-s{i}" for i in range(3)] for row in SEEDED}
+    write_tables(tmp_path, summaries, rows=rows)
+    md = (tmp_path / "results.md").read_text()
+    assert "| run | N | model | optim.lr | train ACC |" in md  # no seed: a row's seeds differ
+    assert "| fast | 3 | mlp | 0.01 |" in md and "| **0.9100** ± 0.0100 |" in md
+    table = "".join(line for line in md.splitlines() if line.startswith("|"))
+    assert table.count("**") == 2 and "beyond the spread of the seeds" in md
+    page = build_report(tmp_path).read_text()  # a folder of runs <row>-s<i>: the same table
+    heads = re.findall(r'<th data-key="([^"]+)"', page)
+    assert heads[:4] == ["run", "seeds", "model", "optim.lr"] and "train.seed" not in heads
+    assert "<strong>0.9100</strong> ± 0.0100" in page and page.count("<strong>") == 1
+
+
+def test_a_run_whose_config_is_unreadable_keeps_the_table_and_is_named(tmp_path):
+    _seeded_runs(tmp_path, {"a": (0.001, [0.5]), "b": (0.01, [0.6]), "c": (0.1, [0.7])})
+    (tmp_path / "c-s0" / "config.yaml").write_text("optim: [")
+    summaries = {p.name: json.loads((p / "summary.json").read_text()) for p in tmp_path.iterdir()}
+    write_tables(tmp_path, dict(sorted(summaries.items())))
+    md = (tmp_path / "results.md").read_text()
+    assert "| a-s0 | mlp | 0 | 0.001 |" in md and "| c-s0 | mlp | 0 | - |" in md
+    assert "Settings not compared for c-s0" in md and "c-s0/config.yaml' is not valid YAML" in md
+
+
+def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path):
+    spec = {
+        "name": "limits",
+        "base": {
+            "data": {"name": "digits"},
+            "train": {"device": "cpu", "figures": False},
+            "model": {"name": "majority"},
+        },
+        "space": {"data.limit": {"type": "int", "low": 50, "high": 300}},
+        "metric": "val_pacc",
+        "sampler": "random",
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    study = run_sweep(load_sweep(tmp_path / "s.yaml"), tmp_path / "sw", trials=2, log=lambda _: 0)
+    page = build_report(tmp_path / "sw").read_text()
+    table = page[page.index('<table class="sortable" id="results">') :]
+    table = table[: table.index("</table>")]
+    assert re.findall(r'<th data-key="([^"]+)"', table)[:2] == ["run", "data.limit"]
+    for t in study.trials:
+        assert (
+            f'<tr data-run="trial-{t.number}"><td class="text" data-sort="trial-{t.number}">'
+            in table
+        )
+        assert f'data-sort="{t.params["data.limit"]}">{t.params["data.limit"]}</td>' in table
