@@ -497,6 +497,32 @@ def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs
         assert plan.action == "resume" and RunDir(out / r).live_holder() is None
 
 
+@pytest.mark.slow
+def test_a_killed_job_process_ends_the_suite_as_interrupted_without_a_traceback(tmp_path):
+    """One job process of `vislab suite --jobs 2` killed outright (the OOM killer, kill -9) breaks the
+    pool: the suite says so, marks both runs in flight interrupted (resumable) and exits 130 — it had
+    ended on a BrokenProcessPool traceback, exit 1."""
+    proc, out = start_endless_jobs_suite(tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not all((out / r / "checkpoints" / "last.pt").is_file() for r in "ab"):  # training
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.2)
+        os.kill(int((out / "a" / ".lock").read_text().split()[0]), signal.SIGKILL)
+        text, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "Traceback" not in text, text
+    said = one_line(text)
+    assert "interrupted, and with it 2 runs" in said and "a --jobs process was killed" in said, text
+    runs = json.loads((out / "suite.json").read_text())["runs"]
+    assert {r: runs[r]["status"] for r in "ab"} == {"a": "interrupted", "b": "interrupted"}
+    suite = load_suite(tmp_path / "s.yaml")
+    for r in "ab":  # a re-run resumes both
+        assert plan_run(r, out / r, lambda r=r: run_config(suite, r)).action == "resume"
+
+
 # ----------------------------------------------------------------------- a stopped worker's run
 def test_a_worker_whose_claim_was_taken_over_records_the_run_it_completed(pg):
     """Worker A, stopped for a while, lost its claim to B; A finishes the run after all: its complete

@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
@@ -295,6 +296,9 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
                     time.sleep(source.poll_s)
                     continue
                 done, _ = wait(futures, timeout=source.poll_s or None, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    yield from _pool_broken(futures, log)  # no job can start any more
+                    return
                 for f in done:
                     yield _finished(futures.pop(f), f.result(), log)
         except KeyboardInterrupt:
@@ -308,6 +312,19 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
             for f in futures:
                 f.cancel()
             raise
+
+
+def _pool_broken(futures: dict[Future, PlannedRun], log: Callable[[str], None]):
+    """A job process was killed outright (SIGKILL: the OOM killer, ``kill -9``), which breaks the pool:
+    its other processes are stopped too (each saves its run, as on Ctrl-C). The runs in flight end
+    "interrupted", resumable; the suite stops as if interrupted, and a re-run resumes them."""
+    for f, p in futures.items():
+        f.cancel()
+        why = (
+            "a --jobs process was killed (SIGKILL: out of memory, or kill -9), which stops every job "
+            "process: resumable from its last saved epoch"
+        )
+        yield _finished(p, dict(status="interrupted", message=why, seconds=0.0), log)
 
 
 def _outcome_when_stopped(f: Future) -> dict:
