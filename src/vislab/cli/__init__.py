@@ -88,14 +88,8 @@ def train(
 ) -> None:
     """Train a model; writes config.yaml, metrics.jsonl, summary.json, checkpoints/ and figures/."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.api import default_run_dir, train_config
-    from vislab.training.launch import (
-        check_gpu_count,
-        check_launchable,
-        crowded_note,
-        end_with_launcher,
-        launch_torchrun,
-    )
+    from vislab.api import train_config
+    from vislab.training.launch import end_with_launcher
 
     end_with_launcher()  # in a --nproc worker: stop (as on SIGTERM) if the launcher dies
     if resume is not None:
@@ -103,17 +97,8 @@ def train(
     set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
     if epochs is not None and resume is None:
         set_.append(f"train.epochs={epochs}")
-    if nproc > 1:  # one error message, not one per rank
-        cfg = load_config(config, set_ or []) if resume is None else None
-        device = check_launchable(cfg, resume)
-        check_gpu_count(nproc, device)
-        note = crowded_note(nproc, device)
-        if note:
-            err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-        # one folder for every rank (each would name the default by its own clock)
-        first = default_run_dir(cfg) if cfg is not None and out is None else None
-        named = resume if resume is not None else out
-        raise WorkersEnded(launch_torchrun(nproc, sys.argv[1:], first, named))
+    if nproc > 1:
+        raise WorkersEnded(_launch(nproc, config, set_, resume, out))
     cfg = load_config(config, set_ or [])
     with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
         train_config(
@@ -125,6 +110,30 @@ def train(
             trust_code=trust_code,
             epochs=epochs if resume is not None else None,
         )
+
+
+def _launch(
+    nproc: int, config: str | None, set_: list[str], resume: Path | None, out: Path | None
+) -> int:
+    """``--nproc``: the config checked once here (one error message, not one per rank), then the ranks
+    started; their exit code."""
+    from vislab.api import default_run_dir  # on use (module docstring)
+    from vislab.training.launch import (
+        check_gpu_count,
+        check_launchable,
+        crowded_note,
+        launch_torchrun,
+    )
+
+    cfg = load_config(config, set_) if resume is None else None
+    device = check_launchable(cfg, resume)
+    check_gpu_count(nproc, device)
+    note = crowded_note(nproc, device)
+    if note:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    # one folder for every rank (each would name the default by its own clock)
+    first = default_run_dir(cfg) if cfg is not None and out is None else None
+    return launch_torchrun(nproc, sys.argv[1:], first, resume if resume is not None else out)
 
 
 def _check_resume_args(
