@@ -447,6 +447,6 @@ def test_more_epochs_for_an_early_stopped_run_are_refused_naming_a_new_run(tmp_p
     code, text = cli(capsys, "train", "-q", "--resume", run, "--epochs", "6")
     flat = one_line(text)
     assert code == 2, text
-    assert "it stopped early after epoch 2: val_pacc did not improve" in flat, text
+    assert "its train.early_stop patience ran out after epoch 2: val_pacc did not improve" in flat, text
     assert f"--init-from {run}" in flat
     assert json.loads((run / "summary.json").read_text())["epochs_run"] == 2

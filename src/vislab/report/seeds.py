@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vislab.experiments.results.cells import bold_cells, bold_note
-from vislab.experiments.results.reported import ReportedLike, legend
+from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import (
     COMPARE,
@@ -21,7 +21,6 @@ from vislab.experiments.results.spread import (
 from vislab.experiments.results.table import (
     SPREAD_NOTE,
     columns,
-    first_of_rows,
     seed_rows,
     seed_verdicts,
     table_rows,
@@ -55,11 +54,11 @@ def reported_of(plan: Planned) -> ReportedLike:
     return plan.info.get("reported") if plan.kind == "suite" else None
 
 
-def cited(plan: Planned) -> dict[str, dict]:
-    """What the reports' figures are set beside: each row's summary (its first finished run with seeds,
-    as ``reported:`` names rows, not ``<row>-s<i>`` runs), else each finished run's."""
+def cited(plan: Planned) -> Cited:
+    """What the reports' figures are set beside: with seeds each row's finished runs' summaries (as
+    ``reported:`` names rows, not ``<row>-s<i>`` runs), else each finished run's summary."""
     rows = plan_rows(plan)
-    return first_of_rows(plan.complete, rows) if rows else plan.complete
+    return row_summaries(plan.complete, rows) if rows else plan.complete
 
 
 def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:

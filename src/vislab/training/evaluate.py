@@ -201,7 +201,7 @@ def _summary(
         test_time_s=round(scores.test_time_s, 4),
         best_epoch=loop.best_epoch,
         epochs_run=loop.epoch,
-        stopped_early=loop.stopped_early,
+        stopped_early=bool(history and history[-1].get("stopped_early")),  # before its last epoch
         params=n_params,
         val_per_class=dict(zip(names, val.per_class)),
         test_per_class=dict(zip(names, test.per_class)),

@@ -49,7 +49,7 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
         return cfg
     if loop.stopped_early:
         raise UserError(
-            f"cannot extend '{path}' to {epochs} epochs: it stopped early "
+            f"cannot extend '{path}' to {epochs} epochs: its train.early_stop patience ran out "
             f"{loop.early_stop(cfg.train.select_metric, cfg.train.early_stop)}. Training on would keep "
             f"that count and stop again at the first evaluation that does not improve. Start a new run "
             f"from its weights instead: --init-from {path} with train.epochs={epochs} (and a larger "

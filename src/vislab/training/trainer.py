@@ -154,7 +154,7 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
         with users_model(t, "in the evaluation before training (train.eval_at_start)"):
             row = evaluate_at_start(t)
         record(t, row, callbacks, save_last=False)
-    if t.loop.stopped_early:  # resumed after its early stop
+    if t.loop.stopped_early and t.loop.epoch < tc.epochs:  # resumed after its early stop
         t.log.line(f"nothing left to train: this run stopped early {_early_stop(t)}")
     while t.loop.epoch < tc.epochs and not t.loop.stopped_early:
         with users_model(t, f"in training epoch {t.loop.epoch + 1}"):
@@ -163,7 +163,7 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
             evaluate_and_checkpoint(t, row)
         next_epoch(t, row)
         record(t, row, callbacks)
-        if t.loop.stopped_early:
+        if row.get("stopped_early"):
             t.log.line(f"early stop {_early_stop(t)}")
     t.log.stop()
     with users_model(t, "in the final evaluation of the best weights"):
@@ -325,8 +325,10 @@ def track_test(t: Training) -> dict:
 
 
 def evaluate_and_checkpoint(t: Training, row: dict) -> None:
-    """Score val when due (into ``row``), keep ``best.pt``; when early stopping says stop, the loop state
-    and ``row`` say so (``stopped_early``: last.pt keeps it, callbacks see it)."""
+    """Score val when due (into ``row``), keep ``best.pt``; when early stopping's patience runs out, the
+    loop state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
+    ``row`` (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run
+    before its last epoch."""
     tc, loop = t.cfg, t.loop
     epoch = row["epoch"]
     if epoch % tc.eval_every and epoch != tc.epochs:
@@ -341,7 +343,9 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
         return
     loop.bad_evals += 1
     if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
-        loop.stopped_early = row["stopped_early"] = True
+        loop.stopped_early = True
+        if epoch < tc.epochs:
+            row["stopped_early"] = True
 
 
 def _early_stop(t: Training) -> str:

@@ -15,12 +15,14 @@ have trained: the report stopped when validation stopped improving. A run here i
 when it trained as many (summary.json's ``epochs_run``) or, both stopping early, when it stopped within the
 report's most; a run stopped early against a report that trained them all trained fewer. A fitted baseline
 (majority, svm) has no epochs. Each split size the report gives is compared with the run's ``n_train``,
-``n_val`` or ``n_test``; what a report or a summary does not give is not compared.
+``n_val`` or ``n_test``; what a report or a summary does not give is not compared. A row of seeds differs
+when any of its seeds does, and the note gives the seeds' range ('stopped early after 4–5 epochs').
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -86,35 +88,61 @@ def _sizes(m: MeasuredWith) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ one run against the report
+@dataclass(frozen=True)
+class Aspect:
+    """One condition (epochs, or the split sizes) of a run's figures in words: the report's, and the run's
+    where it differs ('' alike)."""
+
+    theirs: str
+    ours: str = ""
+
+
+Seeds = Sequence[Mapping]
+"""A run's summaries: its summary.json alone, or each seed's of a row."""
+
+
+def conditions(m: MeasuredWith, seeds: Seeds) -> dict[str, Aspect]:
+    """``epochs`` and ``split`` of a run (every seed weighed) beside the report's ``m``; an aspect the
+    report does not give is left out, and so are the epochs of a fitted baseline."""
+    their_epochs, their_split = theirs(m)
+    out = {}
+    if their_epochs and not any(s.get("trained_by") == "fit_arrays" for s in seeds):
+        differ = any(_epochs_differ(m, s) for s in seeds)
+        out["epochs"] = Aspect(their_epochs, _epochs_done(seeds) if differ else "")
+    if their_split:
+        differ = any(_split_differs(m, s) for s in seeds)
+        out["split"] = Aspect(their_split, f"on {_split_text(_run_sizes(seeds))}" if differ else "")
+    return out
+
+
 def theirs(m: MeasuredWith) -> tuple[str, str]:
     """The report's epochs and split in words ('' where not given), e.g. ('after 10 epochs',
     'on 40k train / 10k val / 10k test images')."""
     epochs = ""
     if m.epochs is not None:
         most, stop = ("at most ", " (early stopping)") if m.early_stopping else ("", "")
-        epochs = f"after {most}{_epochs(m.epochs)}{stop}"
-    sizes = _sizes(m)
+        epochs = f"after {most}{_epochs(m.epochs, m.epochs)}{stop}"
+    sizes = {k: (n, n) for k, n in _sizes(m).items()}
     return epochs, f"on {_split_text(sizes)}" if sizes else ""
 
 
-def ours(m: MeasuredWith, summary: Mapping) -> str | None:
-    """What the run did, in words, where it differs from ``m`` (e.g. 'trained 1 epoch'); None: it does
-    not differ in what both give."""
-    epochs = _epochs_differ(m, summary)
-    split = _split_differs(m, summary)
-    if not (epochs or split):
-        return None
-    did = "trained"
-    if epochs:
-        ran = _epochs(int(summary["epochs_run"]))
-        did = f"stopped early after {ran}" if summary.get("stopped_early") else f"trained {ran}"
-    return did + (f" on {_split_text(_run_sizes(summary))}" if split else "")
+def _epochs_done(seeds: Seeds) -> str:
+    """How many epochs the seeds trained, e.g. 'trained 1 epoch', 'stopped early after 4–5 epochs',
+    'trained 5–8 epochs, stopping early in 2 of 3 seeds'."""
+    ran = [s for s in seeds if s.get("epochs_run") is not None]
+    span = _epochs(*_span([int(s["epochs_run"]) for s in ran]))
+    stopped = sum(bool(s.get("stopped_early")) for s in ran)
+    if stopped == len(ran):
+        return f"stopped early after {span}"
+    return f"trained {span}" + (
+        f", stopping early in {stopped} of {len(ran)} seeds" if stopped else ""
+    )
 
 
 def _epochs_differ(m: MeasuredWith, summary: Mapping) -> bool:
     """Whether the run trained other epochs than the report (see the module's docstring)."""
     ran = summary.get("epochs_run")
-    if m.epochs is None or ran is None or summary.get("trained_by") == "fit_arrays":
+    if m.epochs is None or ran is None:
         return False
     if not m.early_stopping:
         return ran != m.epochs
@@ -123,21 +151,33 @@ def _epochs_differ(m: MeasuredWith, summary: Mapping) -> bool:
 
 
 def _split_differs(m: MeasuredWith, summary: Mapping) -> bool:
-    run = _run_sizes(summary)
+    run = {k: int(summary[f"n_{k}"]) for k in SPLITS if summary.get(f"n_{k}") is not None}
     return any(k in run and run[k] != n for k, n in _sizes(m).items())
 
 
-def _run_sizes(summary: Mapping) -> dict[str, int]:
-    """Split → size of a run (summary.json's n_train, n_val, n_test that it has)."""
-    return {k: int(summary[f"n_{k}"]) for k in SPLITS if summary.get(f"n_{k}") is not None}
+def _run_sizes(seeds: Seeds) -> dict[str, tuple[int, int]]:
+    """Split → the smallest and largest size over the seeds (summary.json's n_train, n_val, n_test)."""
+    sizes = {k: [int(s[f"n_{k}"]) for s in seeds if s.get(f"n_{k}") is not None] for k in SPLITS}
+    return {k: _span(ns) for k, ns in sizes.items() if ns}
 
 
-def _epochs(n: int) -> str:
-    return f"{n} epoch" + ("" if n == 1 else "s")
+def _span(values: list[int]) -> tuple[int, int]:
+    return min(values), max(values)
 
 
-def _split_text(sizes: dict[str, int]) -> str:
-    return " / ".join(f"{_count(n)} {k}" for k, n in sizes.items()) + " images"
+def _epochs(low: int, high: int) -> str:
+    return f"{_range(str(low), str(high))} epoch" + ("" if high == 1 else "s")
+
+
+def _range(low: str, high: str) -> str:
+    return low if low == high else f"{low}–{high}"
+
+
+def _split_text(sizes: dict[str, tuple[int, int]]) -> str:
+    return (
+        " / ".join(f"{_range(_count(lo), _count(hi))} {k}" for k, (lo, hi) in sizes.items())
+        + " images"
+    )
 
 
 def _count(n: int) -> str:
@@ -148,28 +188,43 @@ def _count(n: int) -> str:
 
 
 # ------------------------------------------------------------------ the sentence for one source
-def unlike_sentence(src: str, differences: dict[str, tuple[tuple[str, str], str]]) -> str | None:
-    """One sentence for ``src`` from its runs that trained otherwise (run → (:func:`theirs`, :func:`ours`));
-    None for none."""
-    if not differences:
+def unlike_sentence(src: str, runs: dict[str, dict[str, Aspect]]) -> str | None:
+    """One sentence for ``src`` from the :func:`conditions` of its cited runs, naming the runs each of its
+    claims is true of; None when every run was measured as the report's figures."""
+    differ = {run: c for run, c in runs.items() if any(a.ours for a in c.values())}
+    if not differ:
         return None
-    measured = " ".join(
-        _aspect({run: t[i] for run, (t, _) in differences.items()}) for i in range(2)
-    )
-    by_ours = _grouped({run: o for run, (_, o) in differences.items()})
-    here = ", ".join(
-        f"{o} ({_names(runs)})" for o, runs in sorted(by_ours.items(), key=lambda g: -len(g[1]))
-    )
-    return f"{src}'s figures were measured {measured.strip()}; the runs here {here}: not like-for-like."
+    measured = " ".join(filter(None, (_reported(runs, differ, k) for k in ("epochs", "split"))))
+    return f"{src}'s figures were measured {measured}; the runs here {_done(differ)}: not like-for-like."
 
 
-def _aspect(texts: dict[str, str]) -> str:
-    """One aspect of the report's conditions over runs: its text, or where runs differ, each text with
-    its runs."""
-    groups = _grouped({run: t for run, t in texts.items() if t})
-    if len(groups) == 1 and sum(map(len, groups.values())) == len(texts):
-        return next(iter(groups))
-    return " or ".join(f"{t} ({_names(runs)})" for t, runs in groups.items())
+def _reported(
+    runs: dict[str, dict[str, Aspect]], differ: dict[str, dict[str, Aspect]], key: str
+) -> str:
+    """The report's ``key`` for the runs that differ: its text alone where it holds for every cited run
+    it applies to, else each text with the runs it holds for ('' where none gives it)."""
+    groups = _grouped({run: c[key].theirs for run, c in differ.items() if key in c})
+    if len({c[key].theirs for c in runs.values() if key in c}) == 1:
+        return "".join(groups)
+    return " or ".join(f"{text} ({_names(names)})" for text, names in groups.items())
+
+
+def _done(differ: dict[str, dict[str, Aspect]]) -> str:
+    """What the runs here did, a claim per distinct epochs or split, each naming its runs; the epochs and
+    split of the same runs in one claim ('trained 1 epoch on 5k train images (a, b)')."""
+    by_key = {
+        key: _grouped({run: c[key].ours for run, c in differ.items() if key in c and c[key].ours})
+        for key in ("epochs", "split")
+    }
+    claims = []
+    for text, names in sorted(by_key["epochs"].items(), key=lambda g: -len(g[1])):
+        split = next((s for s, n in by_key["split"].items() if n == names), None)
+        if split is not None:
+            del by_key["split"][split]
+        claims.append(f"{text}{f' {split}' if split else ''} ({_names(names)})")
+    for text, names in sorted(by_key["split"].items(), key=lambda g: -len(g[1])):
+        claims.append(f"trained {text} ({_names(names)})")
+    return ", ".join(claims[:-1]) + (" and " if len(claims) > 1 else "") + claims[-1]
 
 
 def _grouped(texts: dict[str, str]) -> dict[str, list[str]]:

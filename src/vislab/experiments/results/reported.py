@@ -30,10 +30,11 @@ from pydantic import AfterValidator, Field, model_validator
 from vislab.config import SpecFile, validate
 from vislab.experiments.results.like_for_like import (
     MEASURED_KEYS,
+    Aspect,
     MeasuredWith,
+    Seeds,
+    conditions,
     measured_with,
-    ours,
-    theirs,
     unlike_sentence,
 )
 
@@ -228,33 +229,51 @@ def _texts(entry: MeasuredWith) -> dict:
     return entry.model_dump(exclude_none=True, exclude=set(MEASURED_KEYS))
 
 
-def mismatches(reported: ReportedLike, summaries: dict[str, dict]) -> list[str]:
+Cited = Mapping[str, Mapping | Seeds]
+"""What the reports' figures are set beside: run → its summary.json, or row → its seeds' summaries."""
+
+
+def row_summaries(summaries: dict[str, dict], rows: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """Row → the summaries of its finished runs (its seeds), for the rows with one: what
+    :func:`mismatches` weighs of a seeded suite (``reported:`` names rows, not ``<row>-s<i>`` runs)."""
+    seeds = {row: [summaries[n] for n in names if n in summaries] for row, names in rows.items()}
+    return {row: found for row, found in seeds.items() if found}
+
+
+def mismatches(reported: ReportedLike, summaries: Cited) -> list[str]:
     """Per source, a sentence where its figures were measured on another dataset than its runs here used,
     and one where they trained other epochs or on other split sizes (summary.json's ``epochs_run``,
-    ``stopped_early``, ``n_train``/``n_val``/``n_test``); only for runs with that source's figures."""
+    ``stopped_early``, ``n_train``/``n_val``/``n_test``); only for runs with that source's figures. A row
+    of seeds (:func:`row_summaries`) is weighed by every seed."""
     reported = as_reported(reported)
+    seeds = {run: _seeds(found) for run, found in summaries.items()}
     out = []
     for src in reported.sources if reported is not None else ():
         cited = {
             run: by_source[src]
             for run, by_source in reported.runs.items()
-            if src in by_source and run in summaries
+            if src in by_source and run in seeds
         }
-        out += [_other_dataset(reported, src, cited, summaries)]
-        out += [unlike_sentence(src, _unlike(reported.sources[src], cited, summaries))]
+        out += [_other_dataset(reported, src, cited, seeds)]
+        out += [unlike_sentence(src, _conditions(reported.sources[src], cited, seeds))]
     return [s for s in out if s]
 
 
+def _seeds(found: Mapping | Seeds) -> Seeds:
+    return [found] if isinstance(found, Mapping) else found
+
+
 def _other_dataset(
-    reported: Reported, src: str, cited: dict[str, ReportedFigures], summaries: dict[str, dict]
+    reported: Reported, src: str, cited: dict[str, ReportedFigures], seeds: dict[str, Seeds]
 ) -> str | None:
     """The sentence for runs here on another dataset than the source's figures (None: none)."""
     theirs_, ours_ = set(), set()
     for run, figures in cited.items():
         dataset = figures.dataset or reported.sources[src].dataset
-        if dataset and str(summaries[run].get("data")) != dataset:
+        used = {str(s.get("data")) for s in seeds[run]} - {dataset}
+        if dataset and used:
             theirs_.add(dataset)
-            ours_.add(str(summaries[run].get("data")))
+            ours_ |= used
     if not ours_:
         return None
     return (
@@ -263,14 +282,8 @@ def _other_dataset(
     )
 
 
-def _unlike(
-    source: ReportSource, cited: dict[str, ReportedFigures], summaries: dict[str, dict]
-) -> dict[str, tuple[str, str]]:
-    """Run → (the report's conditions, what the run did) in words, for runs that trained otherwise."""
-    out = {}
-    for run, figures in cited.items():
-        measured = measured_with(source, figures)
-        did = ours(measured, summaries[run])
-        if did is not None:
-            out[run] = (theirs(measured), did)
-    return out
+def _conditions(
+    source: ReportSource, cited: dict[str, ReportedFigures], seeds: dict[str, Seeds]
+) -> dict[str, dict[str, Aspect]]:
+    """Run → its conditions beside the report's (:func:`.like_for_like.conditions`)."""
+    return {run: conditions(measured_with(source, f), seeds[run]) for run, f in cited.items()}
