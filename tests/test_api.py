@@ -182,7 +182,7 @@ def test_bad_plot_kind_and_bad_images(own_run, tmp_path):
     with pytest.raises(vislab.UserError, match="needs 2-D features"):
         own_run.plot("boundary")  # images
     with pytest.raises(vislab.UserError, match="1 or 3 channels"):
-        own_run.predict(np.zeros((8, 8, 5)))
+        own_run.predict(np.zeros((8, 8, 4)))
     with pytest.raises(vislab.UserError, match="does not exist"):
         own_run.predict([tmp_path / "nope.png"])
     with pytest.raises(vislab.UserError, match="cannot classify a dict"):

@@ -181,7 +181,7 @@ class Evaluation:
     """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count) and
     most confidently wrong predictions, where :func:`write_evaluation_figures` draws the confusion
     matrix (``normalize``: each true class's shares) and the gallery (None: no gallery), and where the
-    list of every wrong prediction goes (beside the gallery)."""
+    list of every wrong prediction goes (written with or without a gallery)."""
 
     split: str
     scored: Scored
@@ -189,7 +189,7 @@ class Evaluation:
     mistakes: list[Mistake]
     confusion_png: Path
     mistakes_png: Path | None
-    mistakes_csv: Path | None
+    mistakes_csv: Path
     normalize: bool = False
 
 
@@ -207,22 +207,24 @@ def evaluate_checkpoint(
     files, for an image folder); writes nothing (:func:`write_evaluation_figures` does), so the scores
     survive an unwritable folder.
 
-    The PNGs and the mistakes' CSV go into ``out``, or the run's figures/ folder, named by the split, a
-    checkpoint file's stem, the ``overrides`` and ``normalize``. In ``out`` an existing file is replaced
-    only with ``force`` (checked before scoring); in the run's own folder, eval replaces its own earlier
-    output (the same names: the same checkpoint, split and data). ``normalize``: the confusion matrix
-    shows each true class's shares (rows sum to 1) instead of counts."""
+    The PNGs and the mistakes' CSV (written even with ``mistakes=0``, no gallery) go into ``out``, or the
+    run's figures/ folder (for a checkpoint file too: ``RUN/checkpoints/last.pt`` → ``RUN/figures/``; a
+    checkpoint outside a run folder: beside it), named by the split, a checkpoint file's stem, the
+    ``overrides`` and ``normalize``. In ``out`` an existing file is replaced only with ``force``
+    (checked before scoring); in the run's own folder, eval replaces its own earlier output (the same
+    names: the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true
+    class's shares (rows sum to 1) instead of counts."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
     target = Path(target)
-    folder = Path(out or (target / "figures" if target.is_dir() else target.parent))
+    folder = Path(out) if out is not None else _figures_folder(target)
     tag = "".join(f"_{name_part(s)}" for s in (_checkpoint_stem(target), *overrides) if s)
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
-    mistakes_csv = mistakes_png.with_suffix(".csv") if mistakes_png else None
+    mistakes_csv = folder / f"mistakes_{split}{tag}.csv"
     if out is not None:
         check_new_files([p for p in (confusion_png, mistakes_png, mistakes_csv) if p], force)
     scored = score_split(target, split, overrides, trust_code)
@@ -244,6 +246,17 @@ def write_evaluation_figures(ev: Evaluation) -> None:
     if ev.mistakes_png is not None:
         images = ev.scored.data.x if ev.scored.data.is_image else None
         plot_mistakes(images, ev.mistakes, ev.pairs, names, ev.mistakes_png, title=ev.split)
+
+
+def _figures_folder(target: Path) -> Path:
+    """Where eval writes without ``--out``: the figures/ of the run that ``target`` is or holds the
+    checkpoint of (``RUN/checkpoints/last.pt``); beside a checkpoint file outside a run folder."""
+    if target.is_dir():
+        return target / "figures"
+    run = target.parent.parent
+    if target.parent.name == "checkpoints" and (run / "config.yaml").is_file():
+        return run / "figures"
+    return target.parent
 
 
 def _checkpoint_stem(target: Path) -> str:
@@ -338,3 +351,28 @@ def _try_load(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError
         return load_image(path, shape)
     except UserError as e:
         return e
+
+
+def prediction_table(
+    results: list[tuple[Path, Ranked | UserError]],
+) -> tuple[list[str], list[dict]]:
+    """:func:`predict_images`'s results as a table, one row per image, every row with every column:
+    file, predicted, probability, class_2, probability_2 … (the other top-k classes), error (empty, or
+    why the image could not be read); a missing class is empty, a missing probability None. The rows
+    of ``vislab predict --csv`` and of ``Run.predict_files``."""
+    k = max((len(r) for _, r in results if not isinstance(r, UserError)), default=1)
+    fields = ["file", "predicted", "probability"]
+    fields += [f"{c}_{i}" for i in range(2, k + 1) for c in ("class", "probability")]
+    fields.append("error")
+    rows = []
+    for file, ranked in results:
+        row: dict = {f: None if f.startswith("probability") else "" for f in fields}
+        row["file"] = str(file)
+        if isinstance(ranked, UserError):
+            row["error"] = str(ranked)
+        else:
+            for i, (name, q) in enumerate(ranked, start=1):
+                row["predicted" if i == 1 else f"class_{i}"] = name
+                row["probability" if i == 1 else f"probability_{i}"] = round(q, 6)
+        rows.append(row)
+    return fields, rows

@@ -47,6 +47,7 @@ class Run:
     >>> run = vislab.load_run("runs/cnn")
     >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
     >>> run.predict(["cat.png"], top_k=1)   # [[('cat', 0.93)]]
+    >>> run.predict_files("photos/")        # a DataFrame: file, predicted, probability, ..., error
     >>> run.plot("confusion")               # a matplotlib Figure
     >>> run.explain(["cat.png"])            # its maps over the image (Grad-CAM, rollout, ...): a Figure
     """
@@ -61,7 +62,10 @@ class Run:
 
     @property
     def summary(self) -> dict:
-        """summary.json: the final metrics ({} while the run has not finished)."""
+        """summary.json: a finished run's final metrics (``status`` "complete"); a run that stopped
+        before the end holds its ``status`` ("interrupted", "diverged", "failed"; a sweep's trial
+        "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``; {} before it writes
+        one (running, or not started)."""
         return RunDir(self.path).read_summary() or {}
 
     @property
@@ -90,17 +94,21 @@ class Run:
     def predict(
         self, images: ImageLike | Sequence[ImageLike], top_k: int = 3, *, trust_code: bool = False
     ) -> list[list[tuple[str, float]]]:
-        """Top-k (class, probability) pairs, best first, per image: file paths (a folder: its image files,
-        sub-folders too, sorted), PIL images or numpy arrays (H×W, H×W×C or C×H×W; uint8 0-255, float 0-1,
-        16-bit or other ranges rescaled as ``vislab.data.images.to_uint8`` says; an N×H×W×C array is N
-        images). Images are resized to the model's input and normalised as in training. A model of
-        feature vectors (circles) takes an N×D array of raw features (or one D-vector).
+        """Top-k (class, probability) pairs, best first (all the classes when ``top_k`` is more), per
+        image: image files, PIL images or numpy arrays (uint8 0-255, float 0-1, bool masks, 16-bit or
+        other ranges rescaled as ``vislab.data.images.to_uint8`` says). An array is one image or many by
+        its shape: H×W, H×W×C (C ≤ 4) and 1×H×W are one image; N×H×W×C, N×C×H×W and other 3-D arrays
+        N×H×W are N images — but 3×H×W is one C×H×W colour image for a run of colour images, three grey
+        images for a run of grey ones (``vislab.data.images.split_images``). Images are resized to the
+        model's input and normalised as in training; an unreadable one raises UserError. For a folder
+        (its images named, unreadable files listed), use :meth:`predict_files`. A model of feature
+        vectors (circles) takes an N×D array of raw features (or one D-vector).
 
-        >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)
+        >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)   # 4 lists: x_test is N×H×W
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
-        from vislab.data.images import expand_folders, image_array
+        from vislab.data.images import image_array
         from vislab.predict import classify, classify_features, image_shape, load_model
 
         if top_k < 1:
@@ -109,8 +117,42 @@ class Run:
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
-        arrays = [image_array(img, shape) for img in expand_folders(_as_list(images))]
-        return classify(model, record, arrays, top_k)
+        listed = _as_list(images, shape[0])
+        folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
+        if folder is not None:
+            raise UserError(
+                f"'{folder}' is a folder: run.predict_files({str(folder)!r}) gives a table of its images by "
+                f"file name (and the files it could not read); predict takes image files, PIL images "
+                f"and arrays."
+            )
+        return classify(model, record, [image_array(img, shape) for img in listed], top_k)
+
+    def predict_files(
+        self, paths: str | Path | Sequence[str | Path], top_k: int = 3, *, trust_code: bool = False
+    ) -> pd.DataFrame:
+        """``vislab predict --csv``'s table for image files and folders (every image in a folder and its
+        sub-folders, sorted), a row per image: file, predicted, probability, class_2, probability_2 …
+        (up to ``top_k``, at most the model's classes), error — empty, or why that file could not be
+        read (the others go on; its class and probability cells empty).
+
+        >>> table = run.predict_files("photos/", top_k=2); table[table.error != ""]
+        """
+        import pandas as pd  # on use (see the imports)
+
+        from vislab.predict import predict_images, prediction_table
+
+        if top_k < 1:
+            raise UserError(f"top_k must be at least 1, not {top_k}.")
+        listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        other = next((p for p in listed if not isinstance(p, (str, Path))), None)
+        if other is not None:
+            raise UserError(
+                f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
+                f"images and arrays with run.predict."
+            )
+        results = predict_images(self.path, [Path(p) for p in listed], top_k, trust_code)
+        fields, rows = prediction_table(results)
+        return pd.DataFrame(rows, columns=fields)
 
     def evaluate(self, split: str = "test", *, trust_code: bool = False) -> dict:
         """Score the best checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
@@ -262,16 +304,12 @@ def _cell(v: object) -> str:
     return str(v)
 
 
-def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
-    """One image or many as a list; an N×H×W×C array is N images."""
-    if isinstance(images, np.ndarray):
-        return list(images) if images.ndim == 4 else [images]
-    if isinstance(images, (str, Path)) or not isinstance(images, Sequence):
-        return [images]  # type: ignore[list-item]
-    out: list[ImageLike] = []
-    for img in images:
-        out.extend(list(img) if isinstance(img, np.ndarray) and img.ndim == 4 else [img])
-    return out
+def _as_list(images: ImageLike | Sequence[ImageLike], channels: int = 3) -> list[ImageLike]:
+    """One image or many as a list, arrays of several images split by their shape for a model of
+    ``channels``-channel images (``vislab.data.images.split_images``)."""
+    from vislab.data.images import split_images  # on use (see the imports): it loads PIL
+
+    return split_images(images, channels)
 
 
 @dataclass

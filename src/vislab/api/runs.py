@@ -51,8 +51,9 @@ def train(
     ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
     config (``trust_code=True`` lets it import its model file even if the file changed since);
     ``overwrite=True`` deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
-    ``epochs``: the run's ``train.epochs``; with ``resume=True``, a finished or interrupted run is trained
-    on to that many epochs where its schedule allows (not cosine or one-cycle: they spread over the total).
+    ``epochs``: the run's ``train.epochs`` (given with ``train__epochs`` too: UserError); with
+    ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
+    allows (not cosine or one-cycle: they spread over the total).
     ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
@@ -67,6 +68,10 @@ def train(
         _check_resume_arguments(out, given_names, overwrite)
         cfg = None
     else:
+        check_given_once(
+            [(f"{k}={v!r}", k.replace("__", ".")) for k, v in overrides.items()]
+            + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
+        )
         with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
         cfg = make_config(config, model=model, data=data, overrides=with_epochs)
     quiet = not in_notebook() if quiet is None else quiet
@@ -77,6 +82,16 @@ def train(
         )  # fmt: skip
     except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
         raise _in_api_words(e) from None
+
+
+def check_given_once(given: Sequence[tuple[str, str]]) -> None:
+    """UserError naming both when two arguments set the same config key (one would silently win);
+    ``given``: (the argument as written, e.g. ``"epochs=1"``, the dotted key it sets)."""
+    first: dict[str, str] = {}
+    for shown, key in given:
+        if key in first:
+            raise UserError(f"{first[key]} and {shown} both set {key}: give one of them.")
+        first[key] = shown
 
 
 def _in_api_words(e: RunExists) -> RunExists:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.api.experiments import Log, assignments, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
-from vislab.api.runs import compare
+from vislab.api.runs import check_given_once, compare
 from vislab.errors import UserError
 from vislab.run import Run, SuiteResult
 from vislab.training.progress import in_notebook
@@ -69,6 +69,7 @@ def run_suite(
     heartbeat_lapse: float | None = None,
     overwrite: bool = False,
     seeds: int | None = None,
+    **settings: Any,
 ) -> SuiteResult:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
@@ -76,20 +77,25 @@ def run_suite(
     data cannot be read (no further run starts), UserError before anything trains if ``out`` holds its runs
     with another config (another ``epochs`` alone retrains them). ``overwrite=True`` starts it over.
 
+    ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}`` or ``["data.limit=300"]``) and
+    ``settings`` (``data__limit=300``, as :func:`vislab.train` takes them) set every run's config, after
+    the suite's own settings, as ``vislab suite --set`` does; a key given twice is a UserError.
+
     ``quiet``: None (default) prints the progress — each run's training and the suite's lines (``suite …: 3
     runs``, a line per run, ``results: …``) — in a notebook only, nothing in a script; False everywhere;
     True nowhere. ``log``: a function that receives the suite's lines instead (whatever ``quiet``).
 
     ``seeds``: train each run that many times, ``<run>-s0`` … with train.seed + 0 …, for the tables' mean ± std
     (None: as the suite in ``out`` was run, else once); a run trained before it had seeds becomes seed 0.
+    The result's ``runs`` are then named ``<run>-s0``, ``<run>-s1`` …, its ``table`` a row per suite run.
 
     ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
     run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
     default 20) for ``heartbeat_lapse`` s (default 90, at least 4 beats) is taken over; the first
     worker to find every run settled writes the tables.
 
-    >>> res = vislab.run_suite("quickstart", epochs=1, overrides={"data.limit": 300})
-    >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")
+    >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
+    >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
     """
     from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
 
@@ -99,10 +105,32 @@ def run_suite(
     log = lines_to(log, quiet)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
-    sets = suite_overrides(data, epochs, assignments(overrides))
+    sets = suite_overrides(data, epochs, _every_run_sets(data, epochs, overrides, settings))
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     _train_runs(suite, folder, shared, sets, **kw)
     return _suite_result(suite, folder)
+
+
+def _every_run_sets(
+    data: str | None,
+    epochs: int | None,
+    overrides: Sequence[str] | Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> list[str]:
+    """``overrides`` and ``settings`` (``section__key``) as ``--set`` assignments; UserError for a
+    setting that is no config key, or a key set twice (``epochs`` and ``train__epochs``)."""
+    bad = next((k for k in settings if "." not in k.replace("__", ".")), None)
+    if bad is not None:
+        raise UserError(
+            f"run_suite got {bad}={settings[bad]!r}, which is no argument of it and no config key: a "
+            f"config key is section__key (e.g. data__limit=300, optim__lr=1e-3) or dotted via "
+            f"overrides={{'data.limit': 300}}."
+        )
+    sets = assignments(overrides) + assignments(dict(settings))
+    named = [(f"data={data!r}", "data.name")] if data else []
+    named += [(f"epochs={epochs!r}", "train.epochs")] if epochs else []
+    check_given_once(named + [(s, s.split("=", 1)[0].strip()) for s in sets])
+    return sets
 
 
 def _train_runs(

@@ -20,7 +20,11 @@ def eval_(
     split: str = typer.Option("test", "--split", help="train | val | test"),
     set_: list[str] | None = SetOpt,
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for the PNGs (default: the run's figures/)."
+        None,
+        "--out",
+        "-o",
+        help="Folder for the PNGs and the CSV (default: the run's figures/, also for a checkpoint "
+        "file in the run's checkpoints/).",
     ),
     trust_code: bool = TrustOpt,
     mistakes: int = typer.Option(
@@ -28,8 +32,8 @@ def eval_(
         "--mistakes",
         metavar="N",
         help="The N most confidently wrong images in mistakes_<split>.png; 16 without the option. "
-        "Give the number: --mistakes 32 (--mistakes 0: no gallery). mistakes_<split>.csv beside it "
-        "lists every wrong prediction (an image folder's: its file).",
+        "Give the number: --mistakes 32 (--mistakes 0: no gallery). mistakes_<split>.csv lists every "
+        "wrong prediction (an image folder's: its file), with or without the gallery.",
     ),
     force: bool = typer.Option(
         False,
@@ -63,7 +67,9 @@ def predict(
         help="Image files or folders of them (every image inside, sub-folders too); any size: resized "
         "to the run's image size, then centre-cropped when it trained on crops (augment.crop.size).",
     ),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=1),
+    top_k: int = typer.Option(
+        3, "--top-k", "-k", min=1, help="Classes per image (at most the model's: a note says so)."
+    ),
     trust_code: bool = TrustOpt,
     csv: Path | None = typer.Option(
         None,
@@ -75,12 +81,18 @@ def predict(
     """Top-k classes for each image. Exit code 2 if any image could not be read (the others are
     classified)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import check_csv_path, print_predictions, write_predictions_csv
+    from vislab.cli.scores import (
+        check_csv_path,
+        note_top_k,
+        print_predictions,
+        write_predictions_csv,
+    )
     from vislab.predict import predict_images
 
     if csv is not None:
         check_csv_path(csv)  # before any image is read
     results = predict_images(checkpoint, images, top_k, trust_code=trust_code)
+    note_top_k(results, top_k)
     failures = write_predictions_csv(results, csv) if csv else print_predictions(results)
     if failures:
         raise typer.Exit(2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -15,10 +16,13 @@ from rich.table import Table
 
 from vislab.errors import UserError
 from vislab.plotting.mistakes import confident_mistakes, mistake_rows, pair_lines
-from vislab.predict import Evaluation, Ranked
+from vislab.predict import Evaluation, Ranked, prediction_table
 from vislab.training.checkpoint import atomic_write_text
 
 out = Console()
+err = Console(stderr=True)
+#: the columns of eval's mistakes_<split>.csv, as its header names them and the terminal lists them
+MISTAKES_FIELDS = ["file", "index", "true", "predicted", "probability"]
 
 
 def print_scores(ev: Evaluation) -> None:
@@ -44,12 +48,10 @@ def print_figures(ev: Evaluation) -> None:
         lines.append(f"most confidently wrong images ({len(ev.mistakes)}): {ev.mistakes_png}")
     elif ev.mistakes_png is not None:
         lines.append(f"most confused pairs (feature vectors, no images): {ev.mistakes_png}")
-    if ev.mistakes_csv is not None:
-        wrong = int((ev.scored.probs.argmax(1) != ev.scored.data.y).sum())
-        what = "file, " if ev.scored.data.names is not None else "index, "
-        lines.append(
-            f"every wrong prediction ({wrong}; {what}true, predicted, probability): {ev.mistakes_csv}"
-        )
+    wrong = int((ev.scored.probs.argmax(1) != ev.scored.data.y).sum())
+    lines.append(
+        f"every wrong prediction ({wrong}; columns {', '.join(MISTAKES_FIELDS)}): {ev.mistakes_csv}"
+    )
     for line in lines:
         out.print(escape(line), highlight=False, soft_wrap=True)
 
@@ -76,15 +78,25 @@ def print_image_error(image: object, error: UserError) -> None:
     )
 
 
+def note_top_k(results: list[tuple[Path, Ranked | UserError]], top_k: int) -> None:
+    """A note on stderr when ``--top-k`` asks for more classes than the model has (each image then
+    lists all of them)."""
+    given = max((len(r) for _, r in results if not isinstance(r, UserError)), default=top_k)
+    if given < top_k:
+        err.print(
+            f"note: --top-k {top_k}, but the model knows {given} classes: each image lists all {given}.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def write_mistakes_csv(ev: Evaluation) -> None:
-    """Every wrong prediction of the split, most confident first, into ``ev.mistakes_csv`` (if any): its
-    file (an image folder's; else empty), index in the split, true and predicted class, probability."""
-    if ev.mistakes_csv is None:
-        return
+    """Every wrong prediction of the split, most confident first, into ``ev.mistakes_csv``: its file (an
+    image folder's; else empty), index in the split, true and predicted class, probability."""
     data = ev.scored.data
     wrong = confident_mistakes(ev.scored.probs, data.y, None, data.names)
-    fields = ["file", "index", "true", "predicted", "probability"]
-    _write_csv(ev.mistakes_csv, fields, mistake_rows(wrong, ev.scored.class_names))
+    _write_csv(ev.mistakes_csv, MISTAKES_FIELDS, mistake_rows(wrong, ev.scored.class_names))
 
 
 def check_csv_path(path: Path) -> None:
@@ -103,43 +115,36 @@ def check_csv_path(path: Path) -> None:
             f"--csv '{path}': '{folder}' is a file, not a folder, so the CSV cannot be written there; "
             f"nothing was predicted. Choose another --csv."
         )
-    if not os.access(folder, os.W_OK | os.X_OK):
+    try:  # os.access says yes to root where the file system says no (/sys, a read-only mount)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".vislab-csv.", suffix=".tmp")
+    except OSError as e:
         raise UserError(
-            f"--csv '{path}': the folder '{folder}' is not writable (read-only, or not yours); nothing "
-            f"was predicted. Choose a writable --csv."
-        )
+            f"--csv '{path}': the folder '{folder}' is not writable ({e.strerror}); nothing was "
+            f"predicted. Choose a writable --csv."
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: Path) -> int:
-    """One row per image into ``path`` — file, predicted, probability, class_2, probability_2 … (the
-    other top-k classes), error (empty, or why the image could not be read) — then its errors and where
-    the CSV went on the terminal. Returns the number of errors."""
-    k = max((len(r) for _, r in results if not isinstance(r, UserError)), default=1)
-    fields = ["file", "predicted", "probability"]
-    fields += [f"{c}_{i}" for i in range(2, k + 1) for c in ("class", "probability")]
-    rows = []
+    """One row per image into ``path`` (the columns of :func:`vislab.predict.prediction_table`), then
+    its errors and where the CSV went on the terminal. Returns the number of errors."""
     for file, ranked in results:
         if isinstance(ranked, UserError):
             print_image_error(file, ranked)
-            rows.append({"file": str(file), "error": str(ranked)})
-            continue
-        row = {"file": str(file), "predicted": ranked[0][0], "probability": round(ranked[0][1], 6)}
-        for i, (name, q) in enumerate(ranked[1:], start=2):
-            row.update({f"class_{i}": name, f"probability_{i}": round(q, 6)})
-        rows.append(row)
-    _write_csv(path, [*fields, "error"], rows)
+    _write_csv(path, *prediction_table(results), option="--csv")
     failures = sum(isinstance(r, UserError) for _, r in results)
     unread = f" ({failures} could not be read)" if failures else ""
     out.print(escape(f"{len(results)} images{unread}: {path}"), highlight=False, soft_wrap=True)
     return failures
 
 
-def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    """``rows`` under a header of ``fields`` (a missing key: an empty cell), written atomically; missing
-    folders are made."""
+def _write_csv(path: Path, fields: list[str], rows: list[dict], option: str = "--out") -> None:
+    """``rows`` under a header of ``fields`` (a missing key or None: an empty cell), written atomically;
+    missing folders are made. ``option``: the one that chose the place, named if it cannot be written."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(path), buf.getvalue())
+    atomic_write_text(Path(path), buf.getvalue(), option)

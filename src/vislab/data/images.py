@@ -60,6 +60,7 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
     """Pixel values of any numeric type as uint8 0-255, by the first rule that fits:
 
     - uint8 values: as they are;
+    - booleans (a mask): False black (0), True white (255);
     - a 16-bit image (``sixteen_bit``: PIL's integer modes, which hold 16-bit PNG/TIFF greys, or a
       uint16 array) with values in 0-65535: divided by 257, so 65535 is white (the bit-depth
       convention of image viewers and scikit-image);
@@ -71,6 +72,8 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
     UserError for NaN or infinite values, or values that are not numbers."""
     if values.dtype == np.uint8:
         return values
+    if values.dtype == np.bool_:
+        return values.astype(np.uint8) * 255
     if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
         raise UserError(
             f"an image must hold finite numbers, not {values.dtype} with NaN/inf: replace those "
@@ -133,6 +136,30 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
             f"an image array must be H×W, H×W×C or C×H×W with 1 or 3 channels, not shape {image.shape}."
         )
     return fit_image(Image.fromarray(to_uint8(arr)), shape)
+
+
+def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list[ImageLike]:
+    """One image or many as a list of images, each array that holds several split into them, so that
+    an array means the same images alone or in a list. The rule, by shape: H×W is one grey image;
+    H×W×C (C up to 4) one image; 1×H×W one grey image; 3×H×W one colour image (C×H×W) for a model of
+    ``channels`` = 3, three grey images for a model of grey (1-channel) images; any other 3-D array is
+    N grey images N×H×W; N×H×W×C and N×C×H×W are N images."""
+    if isinstance(images, (str, Path, Image.Image, np.ndarray)) or not isinstance(images, Sequence):
+        images = [images]  # type: ignore[list-item]
+    out: list[ImageLike] = []
+    for img in images:
+        several = isinstance(img, np.ndarray) and _is_stack(img.shape, channels)
+        out.extend(list(img) if several else [img])  # type: ignore[arg-type]
+    return out
+
+
+def _is_stack(shape: tuple[int, ...], channels: int) -> bool:
+    """Whether an array of ``shape`` holds several images (:func:`split_images`'s rule)."""
+    if len(shape) == 4:
+        return True
+    if len(shape) != 3 or shape[-1] <= 4 or shape[0] == 1:
+        return False
+    return shape[0] != 3 or channels == 1
 
 
 def expand_folders(images: Sequence[ImageLike]) -> list[ImageLike]:

@@ -26,18 +26,19 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write, option: str = "--out") -> None:
     """Write via ``write(file_obj)`` to a temp file in the same folder, fsync, then rename over ``path``.
 
     A crash at any moment leaves either the old file or the new one, never half of one (a killed process
-    may leave a ``.<name>.*.tmp`` file behind, which nothing reads).
+    may leave a ``.<name>.*.tmp`` file behind, which nothing reads). ``option``: the command's option that
+    chose the place (``--out``, ``--csv``), named as the fix when it cannot be written.
     """
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise WriteFailed(
-            f"cannot write to '{path.parent}': {e.strerror}. Choose a writable output folder (--out)."
+            f"cannot write to '{path.parent}': {e.strerror}. Choose a writable {option}."
         ) from None
     try:
         with os.fdopen(fd, "wb") as f:
@@ -51,7 +52,7 @@ def atomic_write(path: Path, write) -> None:
         Path(tmp).unlink(missing_ok=True)
         what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
         raise WriteFailed(
-            f"could not write '{path}': {what}. Free space or choose another --out; "
+            f"could not write '{path}': {what}. Free space or choose another {option}; "
             f"the previous file there is intact."
         ) from None
     except BaseException:
@@ -59,8 +60,9 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
+def atomic_write_text(path: Path, text: str, option: str = "--out") -> None:
+    """``text`` into ``path`` by :func:`atomic_write` (``option``: as there)."""
+    atomic_write(path, lambda f: f.write(text.encode()), option)
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
