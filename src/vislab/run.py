@@ -314,8 +314,8 @@ def _as_list(images: ImageLike | Sequence[ImageLike], channels: int = 3) -> list
 
 @dataclass
 class SuiteResult:
-    """What ``vislab.run_suite`` returns: the comparison ``table`` (one row per finished run, columns as
-    results.csv) and each finished run by name."""
+    """What ``vislab.run_suite`` returns: the comparison ``table`` (one row per suite run, columns as
+    results.csv) and each finished run folder by name (with seeds ``cnn-s0``, ``cnn-s1``, ...)."""
 
     path: Path
     table: pd.DataFrame
