@@ -319,7 +319,7 @@ def test_a_run_or_suite_never_mixes_with_or_deletes_the_users_own_files(own_run,
 
     run = tmp_path / "run"  # a run, what vislab's tools write into it, and the user's notes
     shutil.copytree(own_run.path, run)
-    for name in ("report.html", "explain/a_gradcam.png", "export/model.onnx", "paper/main.tex",
+    for name in ("report.html", "explain/a_gradcam.png", "export/model.onnx",
                  "tensorboard/events.out", ".summary.json.abc.tmp", "notes.md"):  # fmt: skip
         (run / name).parent.mkdir(parents=True, exist_ok=True)
         (run / name).write_text("x")

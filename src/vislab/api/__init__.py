@@ -12,7 +12,8 @@ pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return.
 """
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
-# suites and sweeps share) → suites, sweeps; configs → inspection; papers alone.
+# suites and sweeps share) → suites, sweeps; configs → inspection; written (which files are vislab's) →
+# folders, papers.
 #
 # The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
 # in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import fnmatch
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+from vislab.api import written
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir
 
@@ -17,15 +19,78 @@ FOLDER_KINDS = {
     "sweep": "sweep.json or study.db",
 }
 RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
-# what vislab writes into each kind of folder (names or patterns); .*.tmp: an atomic write cut short
-_TOOLS = ("report.html", "figures", "paper", ".*.tmp")  # `vislab report`, `vislab paper`
-OWN_ENTRIES = {
-    "run": (*RUN_MARKS, "config.yaml", "steps.jsonl", "grad_norms.jsonl", "predictions_*.npz",
-            "tensorboard", "wandb", "explain", "export", *_TOOLS),
-    "suite": ("suite.json", "results.csv", "results.md", *_TOOLS),  # and its runs' folders
-    "sweep": ("sweep.json", "study.db*", "sweep.yaml", "spec.yaml", "trials",
-              "trials.csv", "results.csv", "results.md", "narrow", *_TOOLS),
-}  # fmt: skip
+
+# What vislab writes, as rules: a rule takes an entry of a folder and returns those of its files vislab
+# did not write ([]: all of it is vislab's). A folder vislab and its user share, a paper folder (the user
+# edits main.tex, adds sections), holds a record of the files vislab wrote (api/written.py): only those,
+# unchanged, are vislab's. The other folders are judged by the names vislab gives its files.
+Rule = Callable[[Path], list[Path]]
+
+
+def _file(entry: Path) -> list[Path]:
+    """A file (or a link) vislab names so: its own; a real folder of that name is not."""
+    return [entry] if entry.is_dir() and not entry.is_symlink() else []
+
+
+def _tree(entry: Path) -> list[Path]:
+    """A folder a library writes for vislab (tensorboard/, wandb/) or a scratch folder: all its own."""
+    return []
+
+
+def _holding(rules: dict[str, Rule]) -> Rule:
+    """A folder whose entries are judged by ``rules`` (:func:`_judged`); a file or link where the folder
+    should be is not vislab's."""
+    return lambda entry: (
+        [entry] if entry.is_symlink() or not entry.is_dir() else _judged(entry, rules)
+    )
+
+
+def _judged(folder: Path, rules: dict[str, Rule]) -> list[Path]:
+    """The files under ``folder`` vislab did not write: each entry judged by the first of ``rules`` (name
+    pattern → rule) that matches its name; an entry none matches is not vislab's."""
+    found = []
+    for entry in sorted(folder.iterdir()):
+        rule = next((r for pat, r in rules.items() if fnmatch.fnmatchcase(entry.name, pat)), None)
+        found += rule(entry) if rule is not None else [entry]
+    return found
+
+
+PAPER: Rule = written.not_written  # `vislab paper`'s default DIR/paper: the files its record lists
+_TEMP = {".*.tmp": _file}  # an atomic write cut short
+# train, report (.tmp-*: its scratch) and eval write figures/; the names of explain/ and export/ are
+# explain.Explanation.file_name's and export.FORMATS' (with the spec .json beside)
+FIGURES = _holding({"*.png": _file, "mistakes_*.csv": _file, ".tmp-*": _tree, **_TEMP})
+# eval of RUN/checkpoints/<name>.pt wrote its figures beside it before it wrote them to RUN/figures/
+CHECKPOINTS = _holding(
+    dict.fromkeys(("*.pt", "confusion_*.png", "mistakes_*.png", "mistakes_*.csv"), _file) | _TEMP
+)
+EXPLAIN = _holding({f"*_{m}.png": _file for m in ("rollout", "gradcam", "saliency")}
+                   | {"*_attention_block*.png": _file, **_TEMP})  # fmt: skip
+EXPORT = _holding({f"model.{e}": _file for e in ("onnx", "json", "torchscript.pt", "torchscript.json")}
+                  | _TEMP)  # fmt: skip
+_REPORTS = {"report.html": _file, "figures": FIGURES, "paper": PAPER, **_TEMP}  # report, paper
+RUN_RULES: dict[str, Rule] = (
+    dict.fromkeys(("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl",
+                   "predictions_*.npz", ".lock", ".lock.stale.*"), _file)
+    | {"checkpoints": CHECKPOINTS, "explain": EXPLAIN, "export": EXPORT,
+       "tensorboard": _tree, "wandb": _tree, **_REPORTS}
+)  # fmt: skip
+
+
+def _run_folder(entry: Path) -> list[Path]:
+    """A run of a suite or a sweep trial (any name): judged as a run; a folder holding nothing of a run's
+    is not vislab's, all of it."""
+    found = _holding(RUN_RULES)(entry)
+    return found if not found or folder_kind(entry) == "run" else [entry]
+
+
+SUITE_RULES = dict.fromkeys(("suite.json", "results.csv", "results.md"), _file) | _REPORTS
+SUITE_RULES["*"] = _run_folder  # last: its runs, by their names
+SWEEP_RULES = dict.fromkeys(("sweep.json", "study.db*", "sweep.yaml", "spec.yaml", "trials.csv",
+                             "results.csv", "results.md"), _file) | _REPORTS  # fmt: skip
+SWEEP_RULES |= {"trials": _holding({"*": _run_folder}), "narrow": _holding(SWEEP_RULES)}  # narrow/:
+# the second stage of a narrowed sweep, a sweep of its own
+KINDS = {"run": RUN_RULES, "suite": SUITE_RULES, "sweep": SWEEP_RULES}
 
 
 def folder_kind(folder: Path) -> str | None:
@@ -42,17 +107,10 @@ def folder_kind(folder: Path) -> str | None:
 
 
 def foreign_entries(folder: Path, kind: str) -> list[Path]:
-    """The entries of ``folder`` that are not what vislab writes into a ``kind`` folder (a suite's run
-    folders count as its own: a folder holding only a run's names)."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if not _own(p, kind))
-
-
-def _own(entry: Path, kind: str) -> bool:
-    if any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in OWN_ENTRIES[kind]):
-        return True
-    return kind == "suite" and entry.is_dir() and not foreign_entries(entry, "run")
+    """The files (or whole folders) under ``folder`` that vislab did not write into a ``kind`` folder, by
+    the rules of :data:`KINDS`: a file vislab wrote in a paper folder and the user changed since is the
+    user's (api/written.py)."""
+    return _judged(folder, KINDS[kind]) if folder.is_dir() else []
 
 
 def check_new(folder: str | Path, kind: str, keep: Path | None = None) -> None:
@@ -65,15 +123,11 @@ def check_new(folder: str | Path, kind: str, keep: Path | None = None) -> None:
     others = [p for p in foreign_entries(folder, kind) if p.resolve() != kept]
     if others:
         raise UserError(
-            f"'{folder}' holds files that are not a vislab {kind}'s ({_listed(others)}), and a {kind} "
+            f"'{folder}' holds files that are not a vislab {kind}'s ({written.listed(others, folder)}), "
+            f"and a {kind} "
             f"writes its own files into its folder. Give a new or empty folder, e.g. --out "
             f"runs/<name> (Python: out=...)."
         )
-
-
-def _listed(paths: list[Path], most: int = 4) -> str:
-    names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths[:most])
-    return names + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
 def start_over(
@@ -81,9 +135,10 @@ def start_over(
 ) -> None:
     """Empty ``folder``, which vislab wrote as a ``kind`` ("run", "suite" or "sweep"), so that one starts
     afresh there: everything in it goes but ``keep`` (a sweep's spec file). A missing or empty folder is
-    left alone; any other folder, one holding files vislab does not write (:func:`foreign_entries`), one a
-    live process is writing a run of, or a suite or sweep shared through a ``storage`` URL (its record
-    there would outlive the folder) is refused (UserError) and left untouched."""
+    left alone; any other folder is refused (UserError) and left untouched: one holding a file vislab did
+    not write (:func:`foreign_entries`: by the names vislab gives its files; in a paper folder, the files
+    its record lists unchanged, so an edited main.tex is the user's), one a live process is writing a run
+    of, or a suite or sweep shared through a ``storage`` URL (its record there would outlive the folder)."""
     if storage is not None:
         raise UserError(
             f"starting a {kind} over empties its folder, but a {kind} shared through a storage URL keeps "
@@ -104,10 +159,13 @@ def start_over(
         )
     others = [p for p in foreign_entries(folder, kind) if p.resolve() not in kept]
     if others:
+        papers = {a for p in others for a in p.parents if a.name == "paper" and folder in a.parents}
+        why = written.explained(others, sorted(papers), folder)
         raise UserError(
-            f"'{folder}' holds files vislab did not write ({_listed(others)}), so starting the {kind} "
-            f"over will not empty it: vislab deletes only its own files. Move them elsewhere, or choose "
-            f"another folder."
+            f"'{folder}' holds files vislab did not write ({written.listed(others, folder)}), so "
+            f"starting the {kind} over deletes nothing: vislab deletes only its own files"
+            f"{f' ({why})' if why else ''}. Move them out of '{folder}', or choose another folder "
+            f"(--out; Python: out=)."
         )
     for lock in sorted(folder.rglob(".lock")):  # every run in it (a suite's, a sweep's trials)
         RunDir(lock.parent).check_free()

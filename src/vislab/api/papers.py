@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from vislab.api.written import PAPER_FILES, recording
+
 # The paper folder's modules are imported by the function that uses them ("on use" below): they load
 # matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
 
@@ -30,7 +32,12 @@ def paper(
     from vislab.paper_folder.latex import compile_pdf
 
     many = [targets] if isinstance(targets, (str, Path)) else list(targets)
-    folder = write_paper(many, out, title, trust_code).parent
-    if pdf:
-        compile_pdf(folder)
+    # write_paper's folder: out, or <folder>/paper for one folder (several without out are refused there)
+    folder = Path(out) if out is not None else Path(many[0]) / "paper" if len(many) == 1 else None
+    with recording(
+        folder, PAPER_FILES, "vislab paper"
+    ):  # a file edited or added is the user's: refused
+        folder = write_paper(many, out, title, trust_code).parent
+        if pdf:
+            compile_pdf(folder)
     return folder
