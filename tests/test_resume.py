@@ -250,7 +250,11 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True)
     with (
         sigterm_at_step(monkeypatch, lambda n: n - 1),
-        pytest.raises(TrainingInterrupted, match="--resume"),
+        # the command, and for a notebook's run the Python call
+        pytest.raises(
+            TrainingInterrupted,
+            match=r"--resume \S+cut \(Python: vislab\.train\(out='\S+cut', resume=True\)\)",
+        ),
     ):
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
     state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
@@ -447,6 +451,8 @@ def test_more_epochs_for_an_early_stopped_run_are_refused_naming_a_new_run(tmp_p
     code, text = cli(capsys, "train", "-q", "--resume", run, "--epochs", "6")
     flat = one_line(text)
     assert code == 2, text
-    assert "its train.early_stop patience ran out after epoch 2: val_pacc did not improve" in flat, text
+    assert (
+        "its train.early_stop patience ran out after epoch 2: val_pacc did not improve" in flat
+    ), text
     assert f"--init-from {run}" in flat
     assert json.loads((run / "summary.json").read_text())["epochs_run"] == 2

@@ -50,8 +50,10 @@ def stop_resumably(
 
 
 def _resume_command(t: Training) -> str:
-    nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
-    return f"vislab train --resume {t.run.path}{nproc}"
+    """The command that resumes the run, and for one process its Python call (a notebook's run)."""
+    if t.dist.world > 1:
+        return f"vislab train --resume {t.run.path} --nproc {t.dist.world}"
+    return f"vislab train --resume {t.run.path} (Python: vislab.train(out={str(t.run.path)!r}, resume=True))"
 
 
 def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
