@@ -20,8 +20,9 @@ def paper(
     trust_code: bool = False,
 ) -> Path:
     """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
-    ``out`` (default ``<folder>/paper`` for one folder; required for several): every figure of the report
-    as vector PDF and 300-dpi PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
+    ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
+    seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
+    PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
     and tables.md, figures.tex and main.tex; with ``pdf``, main.pdf compiled by latexmk or pdflatex.
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
     Returns the folder.

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vislab.cli.options import ConfigOpt, SetOpt
 from vislab.config import Config, load_config
 from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
@@ -32,8 +33,8 @@ def _config(name: str, config: str | None, set_: list[str] | None) -> Config:
 @app.command()
 def info(
     name: str,
-    config: str | None = typer.Option(None, "--config", "-c"),
-    set_: list[str] | None = typer.Option(None, "--set", "-s"),
+    config: str | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
 ) -> None:
     """Sizes, shapes, class counts and split sizes of a dataset on disk (downloads nothing unless given
     --set data.download=true)."""
@@ -81,8 +82,8 @@ class Show(str, Enum):
 @app.command()
 def preview(
     name: str,
-    config: str | None = typer.Option(None, "--config", "-c"),
-    set_: list[str] | None = typer.Option(None, "--set", "-s"),
+    config: str | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
     out: Path | None = typer.Option(
         None,
         "--out",

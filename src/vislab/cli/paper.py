@@ -33,7 +33,8 @@ def paper(
     ),
     trust_code: bool = TrustRunsOpt,
 ) -> None:
-    """Write a paper folder: every figure of the report as PDF and 300-dpi PNG sized for a page (3.3 or
+    """Write a paper folder: the report's figures (with seeds, a model's own figures of each row's first
+    seed only) as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
     report) and main.tex, which compiles with pdflatex."""
     # on use: torch & co. take seconds to load (module docstring)

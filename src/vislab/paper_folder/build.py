@@ -1,6 +1,8 @@
 """``vislab paper``: a suite folder (or run folders) → a paper folder.
 
-    DIR/figures/<name>.pdf, .png    every figure of the report, drawn for a page (3.3 or 6.9 in wide)
+    DIR/figures/<name>.pdf, .png    the report's figures, drawn for a page (3.3 or 6.9 in wide); with
+                                    seeds, a model's own figures (Grad-CAM, attention) of each row's first
+                                    seed only, captioned "cnn, seed 0 (cnn-s0)"
     DIR/tables.tex, tables.md       the results (booktabs; Markdown for Word and Google Docs)
     DIR/figures.tex                 one figure environment per figure, with the report's caption
     DIR/main.tex                    all of it, with the groups' verdicts: compiles with pdflatex
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
-from vislab.experiments.results.reported import legend, mismatches
+from vislab.experiments.results.reported import legend
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, data_line, first_of_rows, titled
 from vislab.paper_folder.figures import PageFigure, PageFigures
@@ -26,7 +28,13 @@ from vislab.paper_folder.latex import (
     figure_environments,
     main_document,
 )
-from vislab.paper_folder.tables import latex_tables, markdown_tables, parts, sources
+from vislab.paper_folder.tables import (
+    caveats_by_source,
+    latex_tables,
+    markdown_tables,
+    parts,
+    sources,
+)
 from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs, provenance_of
 from vislab.report.seeds import (
     cited,
@@ -131,7 +139,8 @@ def _write_texts(
     rows, cols = results_table(plan)
     seeded = plan_rows(plan) is not None
     rows_cited = cited(plan)
-    srcs = sources(legend(reported_of(plan), list(rows_cited)))
+    caveats = caveats_by_source(reported_of(plan), rows_cited)  # reported otherwise than these runs
+    srcs = sources(legend(reported_of(plan), list(rows_cited)), caveats)
     tables = parts(rows, cols, seeded)
     line, made = data_line(plan.complete), provenance_of(plan)
     # under every table (a table copied alone keeps it): the data used, how the runs were made
@@ -147,7 +156,7 @@ def _write_texts(
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
     verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
-    unlike = mismatches(reported_of(plan), rows_cited)  # reported on other data than these runs
+    unlike = [c for found in caveats.values() for c in found]  # also under their tables
     main = main_document(heading, intro, verdict_text, failed + unlike + plan.notes)
     atomic_write_text(folder / "main.tex", main)
 

@@ -1,11 +1,12 @@
 """The paper's tables: vislab's figures (mean ± std with seeds) and the reports' published ones in their
 own columns, the best value of each of vislab's columns in bold (``cells.best_row``: the rule results.md
-and report.html bold by too), each source in a footnote; as booktabs LaTeX (tables.tex) and as Markdown
+and report.html bold by too), each source in a footnote and, under the tables holding its columns, where
+its figures are not like-for-like with the runs; as booktabs LaTeX (tables.tex) and as Markdown
 (tables.md). Cells are the results tables' cells (``cells.fmt``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vislab.experiments.results.cells import (
@@ -17,6 +18,7 @@ from vislab.experiments.results.cells import (
     markdown_cell,
     ranks,
 )
+from vislab.experiments.results.reported import ReportedLike, as_reported, mismatches
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import escape
@@ -36,11 +38,13 @@ PARTS = (  # (label, caption, the figures it holds): the results table's columns
 
 @dataclass(frozen=True)
 class Source:
-    """A report whose figures are columns: its key, the footnote's text, and its mark (a, b, …)."""
+    """A report whose figures are columns: its key, the footnote's text, its mark (a, b, …), and why its
+    figures are not like-for-like with the runs here ('' when they are), said under its tables."""
 
     key: str
     text: str
     mark: str
+    caveat: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,14 +80,36 @@ def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[P
     return out
 
 
-def sources(legend: list[dict]) -> dict[str, Source]:
-    """Source key → its footnote (title, data, where each run's figures are) and mark."""
+def sources(
+    legend: list[dict], caveats: Mapping[str, list[str]] | None = None
+) -> dict[str, Source]:
+    """Source key → its footnote (title, data, where each run's figures are), mark and ``caveats``
+    (:func:`caveats_by_source`)."""
     out = {}
     for i, src in enumerate(legend):
         where = "; ".join(f"{r['run']}: {r['where']}" for r in src["runs"])
         text = f"{src['key']}: {src['title']}. Measured on: {src['data']}. Where: {where}."
-        out[src["key"]] = Source(src["key"], text, "abcdefghijklmnopqrstuvwxyz"[i % 26])
+        caveat = " ".join((caveats or {}).get(src["key"], []))
+        out[src["key"]] = Source(src["key"], text, "abcdefghijklmnopqrstuvwxyz"[i % 26], caveat)
     return out
+
+
+def caveats_by_source(reported: ReportedLike, cited: Mapping) -> dict[str, list[str]]:
+    """Source key → the sentences saying where its figures are not like-for-like with the runs ``cited``
+    (``reported.mismatches``, asked one source at a time); sources with none left out."""
+    block = as_reported(reported)
+    out = {}
+    for key, source in block.sources.items() if block is not None else ():
+        runs = {run: {key: by[key]} for run, by in block.runs.items() if key in by}
+        alone = block.model_copy(update={"sources": {key: source}, "runs": runs})
+        if found := mismatches(alone, cited):
+            out[key] = found
+    return out
+
+
+def used_sources(t: Part, srcs: dict[str, Source]) -> list[Source]:
+    """The sources with a column in table ``t``."""
+    return [s for s in srcs.values() if any(k.endswith(REPORTED + s.key) for k, _ in t.cols)]
 
 
 def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
@@ -102,8 +128,9 @@ def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
 # ------------------------------------------------------------------------------------------ LaTeX
 def latex_tables(tables: Sequence[Part], srcs: dict[str, Source], note: str) -> str:
     """tables.tex: one booktabs ``table`` per part (needs booktabs and graphicx), ``note`` (the data used,
-    how the runs were made) printed under each, so that a table copied or ``\\input`` alone keeps it; a
-    table wider than the text is scaled to its width."""
+    how the runs were made) printed under each, so that a table copied or ``\\input`` alone keeps it,
+    after the footnotes and like-for-like caveats of the sources it has columns of; a table wider than
+    the text is scaled to its width."""
     head = "% vislab's results (booktabs, graphicx).\n"
     return head + "\n".join(_latex_table(t, srcs, note) for t in tables)
 
@@ -120,8 +147,10 @@ def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
         " & ".join(_latex_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols) + " \\\\"
         for i, r in enumerate(t.rows)
     )
-    used = [s for s in srcs.values() if any(k.endswith(REPORTED + s.key) for k, _ in t.cols)]
+    used = used_sources(t, srcs)
     notes = "".join(_note_under(f"\\textsuperscript{{{s.mark}}} {escape(s.text)}") for s in used)
+    caveat = " ".join(s.caveat for s in used if s.caveat)
+    notes += _note_under(f"\\textbf{{Note:}} {escape(caveat)}") if caveat else ""
     notes += _note_under(escape(note)) if note else ""
     return (
         f"\\begin{{table}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
@@ -178,7 +207,8 @@ def markdown_tables(
     tables: Sequence[Part], srcs: dict[str, Source], note: str, verdicts: dict[str, list[str]]
 ) -> str:
     """tables.md: ``note`` (the data used, how the runs were made), the same tables as pipe tables (Word,
-    Google Docs, pandoc), the sources as footnotes, then the groups' verdicts and the rule they use."""
+    Google Docs, pandoc), each followed by the like-for-like caveats of its sources, the sources as
+    footnotes, then the groups' verdicts and the rule they use."""
     out = [f"{note}\n"] if note else []
     for t in tables:
         out.append(f"**Table: {t.caption}**\n")
@@ -187,6 +217,8 @@ def markdown_tables(
         for i, r in enumerate(t.rows):
             cells = [markdown_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols]
             out.append("| " + " | ".join(cells) + " |")
+        if caveat := " ".join(s.caveat for s in used_sources(t, srcs) if s.caveat):
+            out.append(f"\n**Note:** {caveat}")
         out.append("")
     if verdicts:
         out.append("**Differences within groups** (rule: see the footnote[^rule])\n")

@@ -10,10 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, save_figure
+from vislab.plotting.style import ReflowLayout
 
 GALLERY_SIZE = 16  # wrong images shown by default
 TOP_PAIRS = 5  # confused (true, predicted) pairs shown
@@ -23,6 +28,7 @@ HEAD_PT = 10.0  # the overall title
 TITLE_CHARS = 13  # characters a line of an image's title ("T-shirt/top →")
 CELL_IN = 1.3  # an image's cell (inches): the image and the gap to its neighbour
 GAP_IN = 0.25  # between neighbouring images
+CLEARANCE_IN = 0.12  # between neighbouring titles, at the least
 
 
 @dataclass(frozen=True)
@@ -103,45 +109,84 @@ def mistakes_figure(
     true → predicted and the probability (:func:`mistake_title`), above a bar chart of the most confused
     pairs. ``images`` None (feature vectors: nothing to show): the chart alone, titled for what it shows.
 
-    Laid out in inches, not left to the layout engine: each image has a cell wide enough for its title
-    (:data:`TITLE_CHARS` a line, :data:`TEXT_PT` points) and a band above it as tall as the longest
-    title, the grid is sized from the count (at most :data:`GALLERY_COLS` a row), and the overall title
-    has its own band above the grid."""
+    Laid out in inches by :class:`_Gallery`, not left to the layout engine, at its own width (at most
+    :data:`GALLERY_COLS` cells of :data:`CELL_IN` a row) and again at a page's width
+    (``plotting.style.fit_to_page``): fewer images a row there, each cell still wider than its title."""
     shown = mistakes if images is not None else []
     titles = [mistake_title(m, class_names) for m in shown]
-    cols = min(GALLERY_COLS, max(len(shown), 1))
-    rows = -(-len(shown) // cols)
-    title_in = max((t.count("\n") + 1 for t in titles), default=0) * TEXT_PT * 1.25 / 72 + 0.05
     labels = [s.rsplit(":", 1)[0] for s in pair_lines(pairs, class_names)]
-    left = _label_width(labels)
-    width = max(cols * CELL_IN, left + 3.0)
-    if images is not None:
+    fig = NotebookFigure()
+    head = fig.text(0.5, 1, "", ha="center", va="top", fontsize=HEAD_PT)
+    tiles = [fig.add_axes((0, 0, 1, 1)) for _ in shown]
+    for ax, m, image_title in zip(tiles, shown, titles):
+        _draw_mistake(ax, images[m.index], image_title)
+    chart = fig.add_axes((0, 0, 1, 1))
+    _draw_pairs(chart, pairs, labels, under_gallery=images is not None)
+    gallery = _Gallery(
+        head=head,
+        words=_headline(title, shown, images is not None),
+        tiles=tiles,
+        title_in=max((t.count("\n") + 1 for t in titles), default=0) * TEXT_PT * 1.25 / 72 + 0.05,
+        cell_min=_widest_in(titles, TEXT_PT) + CLEARANCE_IN,
+        chart=chart,
+        left=_label_width(labels),
+        n_pairs=len(pairs),
+    )
+    fig.set_layout_engine(ReflowLayout(gallery.place))
+    gallery.place(fig, gallery.own_width())
+    return fig
+
+
+@dataclass
+class _Gallery:
+    """The gallery's artists and what their places follow from, laid out for any width by :meth:`place`:
+    a cell per image (its title in a band above it), rows of as many cells as the width holds, the
+    headline's band above the grid and the pairs chart below it."""
+
+    head: Text  # the headline, wrapped to the width
+    words: str  # its text, unwrapped
+    tiles: list[Axes]  # an image each
+    title_in: float  # the band above an image: the tallest title
+    cell_min: float  # the narrowest cell: the widest title and a clearance
+    chart: Axes
+    left: float  # room left of the chart for its labels
+    n_pairs: int
+
+    def own_width(self) -> float:
+        """The width the gallery is drawn at on its own: a row of up to GALLERY_COLS cells of CELL_IN,
+        or the chart's labels and 3 in of bars when wider."""
+        return max(min(GALLERY_COLS, max(len(self.tiles), 1)) * CELL_IN, self.left + 3.0)
+
+    def place(self, fig: Figure, width: float) -> None:
+        """Size ``fig`` ``width`` inches wide, as tall as its rows need, and place every part for it."""
+        n = max(len(self.tiles), 1)
+        cols = min(GALLERY_COLS, n, max(int(width // self.cell_min), 1))
+        cell, rows = min(CELL_IN, width / cols), -(-len(self.tiles) // cols)
+        lines = textwrap.wrap(self.words, _chars(width - 0.2, HEAD_PT))
+        head_in = len(lines) * HEAD_PT * 1.35 / 72 + 0.15
+        chart_in = 0.3 * max(self.n_pairs, 1) + 1.05  # bars, its title, tick labels and axis label
+        height = head_in + rows * (self.title_in + cell) + chart_in
+        fig.set_size_inches(width, height)
+        self.head.set_text("\n".join(lines))
+        self.head.set_y(1 - 0.08 / height)
+        x0 = (width - cols * cell) / 2  # the grid centred
+        for i, ax in enumerate(self.tiles):
+            r, c = divmod(i, cols)
+            top = head_in + r * (self.title_in + cell) + self.title_in
+            box = [x0 + c * cell + GAP_IN / 2, top + cell - GAP_IN, cell - GAP_IN, cell - GAP_IN]
+            ax.set_position(_fraction(box, width, height))
+        box = [self.left, height - 0.65, width - self.left - 0.25, chart_in - 1.0]
+        self.chart.set_position(_fraction(box, width, height))
+
+
+def _headline(title: str, shown: list[Mistake], images: bool) -> str:
+    """The gallery's headline: what it shows (and the run and split of ``title``)."""
+    if images:
         file = "file, " if any(m.file for m in shown) else ""
         head = f"most confidently wrong ({file}true → predicted, probability of the prediction)"
     else:
         head = "most confused pairs (true → predicted)"
-    head_lines = textwrap.wrap(f"{title}: {head}" if title else head, _chars(width - 0.2, HEAD_PT))
-    head_in = len(head_lines) * HEAD_PT * 1.35 / 72 + 0.15
-    chart_in = 0.3 * max(len(pairs), 1) + 1.05  # bars, its title, tick labels and axis label
-    height = head_in + rows * (title_in + CELL_IN) + chart_in
-    fig = NotebookFigure(figsize=(width, height))
-    fig.text(0.5, 1 - 0.08 / height, "\n".join(head_lines), ha="center", va="top", fontsize=HEAD_PT)
-    x0 = (width - cols * CELL_IN) / 2  # the grid centred
-    for n, (m, image_title) in enumerate(zip(shown, titles)):
-        r, c = divmod(n, cols)
-        top = head_in + r * (title_in + CELL_IN) + title_in
-        box = [
-            x0 + c * CELL_IN + GAP_IN / 2,
-            top + CELL_IN - GAP_IN,
-            CELL_IN - GAP_IN,
-            CELL_IN - GAP_IN,
-        ]
-        ax = fig.add_axes(_fraction(box, width, height))
-        _draw_mistake(ax, images[m.index], image_title)
-    box = [left, height - 0.65, width - left - 0.25, chart_in - 1.0]
-    chart = fig.add_axes(_fraction(box, width, height))
-    _draw_pairs(chart, pairs, labels, under_gallery=images is not None)
-    return fig
+    return f"{title}: {head}" if title else head
 
 
 def mistake_title(m: Mistake, class_names: list[str]) -> str:
@@ -199,6 +244,17 @@ def _chars(width_in: float, points: float) -> int:
     """How many characters of ``points``-sized text fit in ``width_in`` inches (0.6 em a character:
     wider than DejaVu Sans's average, so a wrapped line fits)."""
     return max(int(width_in * 72 / (0.6 * points)), 10)
+
+
+def _widest_in(texts: list[str], points: float) -> float:
+    """The width in inches of the widest line of ``texts`` at ``points`` (as DejaVu Sans draws it)."""
+    prop = FontProperties(size=points)
+    widths = [
+        text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
+        for t in texts
+        for line in t.splitlines()
+    ]
+    return max(widths, default=0.0) / 72
 
 
 def _label_width(labels: list[str]) -> float:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import matplotlib as mpl
 from cycler import cycler
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+from matplotlib.layout_engine import ConstrainedLayoutEngine, LayoutEngine, TightLayoutEngine
 from matplotlib.text import Text
 
 COLUMN_IN = 3.3  # one column of a two-column paper, in inches
@@ -70,17 +70,38 @@ def _shown(t: Text) -> bool:
     return parent is None or parent.get_visible()
 
 
+class ReflowLayout(LayoutEngine):
+    """The layout of a figure its own code places in inches (the mistakes gallery): ``place(fig, width)``
+    sizes the figure for ``width`` inches and places every axes and text again for it (fewer images a
+    row, a title wrapped anew), which :func:`fit_to_page` calls instead of scaling the figure."""
+
+    _adjust_compatible = False
+    _colorbar_gridspec = False
+
+    def __init__(self, place: Callable[[Figure, float], None]):
+        super().__init__()
+        self.place = place
+
+    def execute(self, fig: Figure) -> None:
+        """Nothing at draw time: :attr:`place` laid the figure out for its size."""
+
+
 def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
     """Size ``fig`` for a page: ``width`` inches wide, its height scaled with it (at most 1.25 times the
     width: a figure fits the page; at least MIN_HEIGHT_IN: its axis labels fit); every text below
-    ``min_pt`` raised to it; the layout then fitted again."""
+    ``min_pt`` raised to it; the layout then fitted again. A figure laid out by a :class:`ReflowLayout`
+    (its texts at least 8 pt by design) is laid out anew for ``width`` instead, as tall as it then needs."""
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ReflowLayout):
+        engine.place(fig, width)
+        return fig
     w, h = fig.get_size_inches()
     fig.set_size_inches(width, max(min(h / w, 1.25) * width, MIN_HEIGHT_IN))
     for t in visible_texts(fig):
         if t.get_fontsize() < min_pt:
             t.set_fontsize(min_pt)
     # a one-off fig.tight_layout() leaves a placeholder engine that lays out nothing at the new size
-    if not isinstance(fig.get_layout_engine(), (ConstrainedLayoutEngine, TightLayoutEngine)):
+    if not isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
         with (
             warnings.catch_warnings()
         ):  # "not compatible with tight_layout": some axes keep their place

@@ -28,7 +28,7 @@ from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import model_figures
-from vislab.report.run_sections import run_sections
+from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
@@ -235,7 +235,9 @@ def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]])
 def _model_sections(
     plan: ReportPlan, figs: FigureSet, configs: dict[str, Config], trust_code: bool
 ) -> list[dict]:
-    """The model figures (what each detailed run's model offers) of the runs that have any."""
+    """The model figures (what each detailed run's model offers) of the runs that have any, a seed
+    run's captioned with its row and seed (:func:`run_labels`)."""
+    labels = run_labels(plan)
     drawn = {
         n: guarded(
             plan.notes,
@@ -246,6 +248,7 @@ def _model_sections(
             plan.runs[n],
             configs.get(n),
             trust_code,
+            labels.get(n),
             default=[],
         )
         for n in plan.detailed

@@ -26,10 +26,16 @@ from vislab.report.figure_set import FigureSet, failure_note, install_hint, safe
 
 
 def model_figures(
-    figs: FigureSet, name: str, run_dir: Path, cfg: Config | None, trust_code: bool = False
+    figs: FigureSet,
+    name: str,
+    run_dir: Path,
+    cfg: Config | None,
+    trust_code: bool = False,
+    label: str | None = None,
 ) -> list[dict]:
-    """The model-specific figures of one run ([] when its model and data have none); ``trust_code``:
-    import the run's own model file even if it changed since training."""
+    """The model-specific figures of one run ([] when its model and data have none), captioned with
+    ``label`` (default ``name``; a seed run: 'cnn, seed 0 (cnn-s0)'); ``trust_code``: import the run's
+    own model file even if it changed since training."""
     if cfg is None:
         return []
     try:
@@ -43,12 +49,12 @@ def model_figures(
         figs.notes.append(failure_note(f"{name}: model figures (model or data not loaded)", e))
         return []
     if looks_inside and test.is_image:
-        out = _inside_figures(figs, name, model, hooks, x, test.x)
+        out = _inside_figures(figs, name, label or name, model, hooks, x, test.x)
     elif x.ndim == 2 and x.shape[1] == 2:
         out = [
             figs.make(
                 f"boundary_{safe_name(name)}.png",
-                f"{name}: decision boundary on the test points",
+                f"{label or name}: decision boundary on the test points",
                 plot_decision_boundary,
                 model,
                 x,
@@ -73,28 +79,30 @@ def _looks_inside(hooks: ModelHooks) -> bool:
 def _inside_figures(
     figs: FigureSet,
     name: str,
+    label: str,
     model: torch.nn.Module,
     hooks: ModelHooks,
     x: torch.Tensor,
     display: np.ndarray,
 ) -> list[dict | None]:
     """The figures the model's hooks offer on the test batch ``x`` (shown as ``display``): position
-    embedding, attention rollout and heads (transformers), Grad-CAM (a Grad-CAM layer)."""
+    embedding, attention rollout and heads (transformers), Grad-CAM (a Grad-CAM layer); files named by
+    the run's ``name``, captions by its ``label``."""
     safe, tokens, table = safe_name(name), hooks.token_grid(), hooks.position_embedding()
     out = []
     if tokens is not None and table is not None:
-        caption = f"{name}: positional embeddings"
+        caption = f"{label}: positional embeddings"
         out.append(figs.make(f"vit_pos_{safe}.png", caption, _positions, table, tokens.grid))
     if tokens is not None:
-        caption = f"{name}: attention on test images"
+        caption = f"{label}: attention on test images"
         out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, model, x, display))
-        caption = f"{name}: each head's class-token attention (last block) on a test image"
+        caption = f"{label}: each head's class-token attention (last block) on a test image"
         out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, model, x, display))
     if hooks.gradcam_layer() is not None and importlib.util.find_spec("captum") is None:
         # captum is a core dependency: only an environment that lacks it anyway gets the hint
         figs.notes.append(install_hint(f"{name}: Grad-CAM", "captum"))
     elif hooks.gradcam_layer() is not None:
-        caption = f"{name}: Grad-CAM of the predicted class on test images"
+        caption = f"{label}: Grad-CAM of the predicted class on test images"
         out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, model, x, display))
     return [wide(f) for f in out]
 

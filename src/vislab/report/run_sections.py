@@ -71,7 +71,7 @@ def row_section(
     notes, first = plan.notes, done[0]
     summaries = {n: plan.complete[n] for n in done}
     seeds = read_seeds(notes, {n: plan.runs[n] for n in done}, summaries)
-    label = f"{row}, {seed_of(first)} ({first})"
+    label = seed_label(row, first)
     tracked = guarded(notes, f"{first}: tracking", tracking_figures, figs, first, plan.runs[first])
     combined = guarded(notes, f"{row}: test figures", row_figures, figs, row, seeds, default=[])
     mistakes = guarded(
@@ -96,6 +96,21 @@ def row_section(
             + f"Mistakes and step losses: {seed_of(first)} alone ({first})."
         ),
     )
+
+
+def run_labels(plan: Planned) -> dict[str, str]:
+    """Run → the name its own figures are captioned with: a seed run's :func:`seed_label` (which row,
+    which seed), any other run its name."""
+    rows = plan_rows(plan) or {}
+    labels = {
+        run: seed_label(row, run) for row, runs in rows.items() for run in runs if runs != [row]
+    }
+    return {n: labels.get(n, n) for n in plan.complete}
+
+
+def seed_label(row: str, run: str) -> str:
+    """A seed run of a row as a caption names it: 'cnn, seed 0 (cnn-s0)'."""
+    return f"{row}, {seed_of(run)} ({run})"
 
 
 def seed_of(run: str) -> str:

@@ -220,7 +220,7 @@ def curve_figures(
         out.append(
             figs.make(
                 "curves.png",
-                f"loss and accuracy of {len(trained)} runs{tracking}{band}",
+                f"loss and accuracy of {len(trained)} run{'s' if len(trained) != 1 else ''}{tracking}{band}",
                 plot_curves_overlay,
                 trained,
             )

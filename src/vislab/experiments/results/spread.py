@@ -77,6 +77,7 @@ class Verdict:
     err_pt: float | None  # its standard error, in points
     n: tuple[int, int]
     p: float | None
+    missing: tuple[str, ...] = ()  # the two rows' seed runs that have no finished result
 
     @property
     def exceeds(self) -> bool | None:
@@ -89,10 +90,7 @@ class Verdict:
         seeds = f"{a} and {b} seeds" if a != b else f"{a} seed{'s' if a > 1 else ''}"
         head = f"{self.first} vs {self.second}: {_signed(self.diff_pt)}"
         if self.p is None and min(a, b) < 2:
-            return (
-                f"{head} pt {self.label} over {seeds}: no spread to compare with (train with "
-                f"--seeds 2 or more)."
-            )
+            return f"{head} pt {self.label} over {seeds}: no spread to compare with{self._fix()}."
         if self.p is None:
             return (
                 f"{head} pt {self.label} over {seeds}: no spread to test (every seed gave the same "
@@ -100,6 +98,16 @@ class Verdict:
             )
         verdict = "exceeds the spread" if self.exceeds else "within the spread"
         return f"{head} ± {self.err_pt:.1f} pt {self.label} over {seeds} (p = {self.p:.2g}): {verdict}."
+
+    def _fix(self) -> str:
+        """How to get a spread: the missing seed runs back, or seeds to train in the first place."""
+        if not self.missing:
+            return " (train with --seeds 2 or more)"
+        runs, one = ", ".join(self.missing), len(self.missing) == 1
+        return (
+            f": {runs} {'has' if one else 'have'} no result (failed, stopped or its folder removed); "
+            f"re-run the same vislab suite command to train {'it' if one else 'them'}"
+        )
 
 
 def _signed(x: float) -> str:
@@ -109,16 +117,22 @@ def _signed(x: float) -> str:
 
 
 def verdict(
-    first: str, a: Sequence[float], second: str, b: Sequence[float], label: str = "test ACC"
+    first: str,
+    a: Sequence[float],
+    second: str,
+    b: Sequence[float],
+    label: str = "test ACC",
+    missing: Sequence[str] = (),
 ) -> Verdict:
-    """Compare the values ``a`` of row ``first`` with ``b`` of row ``second`` (fractions: accuracies)."""
+    """Compare the values ``a`` of row ``first`` with ``b`` of row ``second`` (fractions: accuracies);
+    ``missing``: the rows' seed runs without a result, named where the verdict lacks a spread."""
     # scipy (through scikit-learn) is loaded here only: the tables without verdicts do not need it (~0.3 s)
     from scipy.stats import ttest_ind
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = 100 * (a.mean() - b.mean())
     if len(a) < 2 or len(b) < 2:
-        return Verdict(first, second, label, diff, None, (len(a), len(b)), None)
+        return Verdict(first, second, label, diff, None, (len(a), len(b)), None, tuple(missing))
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf or 0/0, nothing to weigh
         return Verdict(first, second, label, diff, 0.0, (len(a), len(b)), None)
     err = 100 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
@@ -141,15 +155,20 @@ def group_verdicts(
     values: dict[str, list[float]],
     label: str = "test ACC",
     compare: str = "previous",
+    missing: dict[str, list[str]] | None = None,
 ) -> dict[str, list[Verdict]]:
     """Group → a verdict for each member (with values) against the one before it (``previous``) or
-    against the group's first (``baseline``); groups with fewer than two such members are left out."""
-    out = {}
+    against the group's first (``baseline``); groups with fewer than two such members are left out.
+    ``missing``: member → its seed runs without a result (named by a verdict that lacks a spread)."""
+    out, missing = {}, missing or {}
     for group, members in groups.items():
         present = [m for m in members or [] if values.get(m)]
         others = present[:-1] if compare == "previous" else present[:1] * (len(present) - 1)
         pairs = zip(present[1:], others)
-        found = [verdict(x, values[x], y, values[y], label) for x, y in pairs]
+        found = [
+            verdict(x, values[x], y, values[y], label, [*missing.get(x, []), *missing.get(y, [])])
+            for x, y in pairs
+        ]
         if found:
             out[group] = found
     return out

@@ -32,6 +32,7 @@ from vislab.experiments.results.reported import (
     mismatches,
     reported_columns,
     reported_figure,
+    row_summaries,
 )
 from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import (
@@ -84,15 +85,24 @@ def columns(reported: ReportedLike = None, seeded: bool = False) -> list[tuple[s
     return out
 
 
+EPOCH_KEYS = ("epochs_run", "best_epoch")
+
+
+def figure(summary: dict, key: str) -> Any:
+    """Figure ``key`` of a run's summary as every table shows it: none for the epochs of a run fitted
+    once (majority, svm: summary.json says 1, but there are no epochs to count)."""
+    if key in EPOCH_KEYS and summary.get("trained_by") == FITTED:
+        return None
+    return summary.get(key)
+
+
 def table_rows(summaries: dict[str, dict], reported: ReportedLike = None) -> list[dict]:
     """One row per run (named by its key): vislab's figures, then the reported ones (None: not given)."""
     reported = as_reported(reported)
     by_key = reported_columns(reported)
     rows = []
     for name, s in summaries.items():
-        row = {key: (name if key == "run" else s.get(key)) for key, _ in COLUMNS}
-        if s.get("trained_by") == FITTED:  # fitted once (majority, svm): no epochs to count
-            row.update(epochs_run=None, best_epoch=None)
+        row = {key: (name if key == "run" else figure(s, key)) for key, _ in COLUMNS}
         for key, sources in by_key.items():
             for src in sources:
                 row[reported_key(key, src)] = reported_figure(reported, name, src, key)
@@ -113,7 +123,7 @@ def seed_rows(
             continue
         spreads = table_rows({row: {}}, reported)[0]  # the row's name and its reported figures
         for key, _ in COLUMNS[1:]:
-            spreads[key] = spread_of([s.get(key) for s in done.values()])
+            spreads[key] = spread_of([figure(s, key) for s in done.values()])
         out.append(dict(spreads, seeds=len(done)))
     return out
 
@@ -229,13 +239,15 @@ def seed_verdicts(
 ) -> dict[str, list[Verdict]]:
     """Each group's verdicts on ``metric`` over the rows' seeds (``rows``: row → its runs): every row of
     ``groups``' members against the one before it, or the group's first (``compare``); without groups,
-    all rows in order."""
-    values = {
-        row: [s[metric] for n in names if (s := summaries.get(n)) and s.get(metric) is not None]
+    all rows in order. A verdict without a spread names the rows' seed runs that did not finish."""
+    finished = {
+        row: {n: s[metric] for n in names if (s := summaries.get(n)) and s.get(metric) is not None}
         for row, names in rows.items()
     }
+    values = {row: list(done.values()) for row, done in finished.items()}
+    missing = {row: [n for n in names if n not in finished[row]] for row, names in rows.items()}
     label = dict(COLUMNS).get(metric, metric)
-    return group_verdicts(groups or {"all runs": list(rows)}, values, label, compare)
+    return group_verdicts(groups or {"all runs": list(rows)}, values, label, compare, missing)
 
 
 def verdicts_markdown(
@@ -338,7 +350,7 @@ def write_tables(
     atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
     bold = bold_cells(figures, cols)  # figures only: a setting is never "best"
     under = (note, unread_note(settings.unread), bold_note(seeded) if bold else "")
-    cited = first_of_rows(summaries, rows) if seeded else summaries  # the reports cite rows
+    cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     atomic_write_text(
         Path(out) / "results.md",
         _markdown_head(out, title, summaries, rows, dirs)
