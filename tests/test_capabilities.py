@@ -51,10 +51,10 @@ def _user_net():
     return space["Net"](num_classes=3, input_shape=(1, 8, 8))
 
 
-def test_a_plain_conv_net_gets_its_last_conv_for_gradcam_and_an_mlp_none():
+def test_a_plain_conv_net_gets_its_last_conv_activation_for_gradcam_and_an_mlp_none():
     net = _user_net()
     hooks = hooks_of(net)
-    assert hooks.gradcam_layer() is net.features[2]  # the last convolution
+    assert hooks.gradcam_layer() is net.features[3]  # the last convolution's activation (its ReLU)
     assert hooks.token_grid() is None and hooks.position_embedding() is None
     assert hooks.attention_maps(torch.zeros(1, 1, 8, 8)) is None
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 3))
@@ -130,7 +130,7 @@ def test_a_timm_vit_gives_its_attention_maps_and_position_embedding():
 def test_a_timm_cnn_gets_gradcam_and_no_attention():
     model = build_model("timm:resnet18", (1, 8, 8), 3)
     hooks = hooks_of(model)
-    assert hooks.gradcam_layer() is model.layer4[-1].conv2
+    assert hooks.gradcam_layer() is model.layer4[-1]
     assert hooks.token_grid() is None and hooks.attention_maps(torch.zeros(1, 1, 8, 8)) is None
 
 

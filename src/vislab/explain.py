@@ -8,7 +8,8 @@ Images go through the run's own preprocessing exactly as ``vislab predict`` (res
 normalisation: :mod:`vislab.predict`). Every map is a ``B × K × h × w`` tensor: ``K`` heads for
 ``attention``, one map otherwise; ``h × w`` the patch grid (attention, rollout) or the input's size
 (gradcam, saliency). ``vislab explain`` writes a PNG per image (:func:`explain_images`), ``Run.explain``
-returns one Figure of them all (:func:`explain_figure`).
+returns one Figure of them all (:func:`explain_figure`); both take folders as predict does. Mistakes are
+UserErrors naming each option both ways, command line / Python: ``--block 3 / block=3``.
 
 A transformer's position embedding, as ``vislab figure pos-embed --run`` and ``Run.plot("pos-embed")``
 draw it, is read here too (:func:`position_table`).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from vislab.data.augment import centre_crop
-from vislab.data.images import ImageLike, image_array, load_image
+from vislab.data.images import ImageLike, expand_folders, image_array, load_image, split_images
 from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
@@ -117,9 +119,28 @@ def _maps_and_depth(
 def _block_index(block: int, depth: int) -> int:
     if not -depth <= block < depth:
         raise UserError(
-            f"--block {block}: this model has {depth} blocks (0 to {depth - 1}, or -1)."
+            f"--block {block} / block={block}: this model has {depth} blocks (0 to {depth - 1}, or -1 "
+            f"for the last)."
         )
     return block % depth
+
+
+def _check_block(block: object, method: str) -> None:
+    """UserError unless ``block`` is None (not given) or a whole number given with method attention,
+    the one method drawn per block (the CLI and the API share this rule)."""
+    if block is None:
+        return
+    if isinstance(block, bool) or not isinstance(block, Integral):
+        raise UserError(
+            f"block={block!r}: give the block as a whole number, 0 for the first, -1 for the last "
+            f"(--block 0 / block=0)."
+        )
+    if method != "attention":
+        raise UserError(
+            f"--block {block} / block={block} chooses the block whose heads method attention shows; "
+            f"method {method} draws no single block: drop the block, or use method attention "
+            f"(--method attention / method='attention')."
+        )
 
 
 def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], TokenGrid]:
@@ -130,7 +151,8 @@ def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], 
     if tokens is None or not attns:
         raise UserError(
             f"this model ({type(model).__name__}) has no attention layers, so it has no attention maps "
-            f"or rollout: use --method gradcam (convolutional models) or --method saliency (any model)."
+            f"or rollout: use method gradcam (convolutional models: --method gradcam / "
+            f"method='gradcam') or saliency (any model: --method saliency / method='saliency')."
         )
     return attns, tokens
 
@@ -143,7 +165,7 @@ def _gradient_map(
         from captum.attr import LayerAttribution, LayerGradCam, Saliency
     except ImportError:
         raise UserError(
-            f"--method {method} needs captum, which vislab installs: this environment lacks it. "
+            f"method {method} needs captum, which vislab installs: this environment lacks it. "
             f"Reinstall vislab, or pip install captum."
         ) from None
     x = x.clone().requires_grad_(True)
@@ -163,13 +185,14 @@ def _gradcam_layer(model: nn.Module) -> nn.Module:
         return layer
     if hooks.token_grid() is not None:  # e.g. a ViT: its one conv is the patch embedding
         raise UserError(
-            f"--method gradcam explains a convolutional network's last feature map; this model "
+            f"method gradcam explains a convolutional network's last feature map; this model "
             f"({type(model).__name__}) is a vision transformer, whose one convolution only cuts the "
-            f"image into patches: use --method attention or rollout, or saliency."
+            f"image into patches: use method attention or rollout, or saliency (--method rollout / "
+            f"method='rollout')."
         )
     raise UserError(
-        f"--method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
-        f"none: use --method saliency (any model)."
+        f"method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
+        f"none: use method saliency, for any model (--method saliency / method='saliency')."
     )
 
 
@@ -187,28 +210,32 @@ def explain_images(
     images: Sequence[Path],
     method: str | None = None,
     out: Path | None = None,
-    block: int = -1,
+    block: int | None = None,
     trust_code: bool = False,
     force: bool = False,
 ) -> list[tuple[Path, Path | UserError]]:
-    """``vislab explain``: for each image in turn, (image, its PNG: the image, then each map over it) or
-    (image, the UserError it gave: missing or unreadable), so a bad image stops none of the others.
+    """``vislab explain``: for each image in turn (a folder: each image under it, sorted, as predict
+    reads it), (image, its PNG: the image, then each map over it) or (image, the UserError it gave:
+    missing or unreadable), so a bad image stops none of the others.
 
     PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>].png``;
-    ``method`` None: :func:`default_method`. The readable images are explained before any PNG is
-    written, so an error of the run, the method or the names (a PNG there without ``force``, two images
-    of one name) stops the command with nothing written."""
+    ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, None the last.
+    The readable images are explained before any PNG is written, so an error of the run, the method or
+    the names (a PNG there without ``force``, two images of one name) stops the command with nothing
+    written."""
     _check_method(method)
     model, record = load_model(target, trust_code)
     method = method or default_method(model)
+    _check_block(block, method)
     shape = image_shape(record, target)
     folder = Path(out) if out is not None else _default_folder(Path(target))
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
-    paths = [Path(p) for p in images]
+    paths = [Path(p) for p in expand_folders(list(images))]
     arrays = [_read(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
-    explained = {i: explain_one(model, record, arrays[i], method, block) for i in readable}
+    at = -1 if block is None else block
+    explained = {i: explain_one(model, record, arrays[i], method, at) for i in readable}
     pngs = {i: folder / e.file_name(paths[i].stem) for i, e in explained.items()}
     _check_distinct([paths[i] for i in readable], list(pngs.values()))
     check_new_files(pngs.values(), force)
@@ -223,12 +250,12 @@ def explain_images(
 
 def explain_figure(
     target: str | Path,
-    images: Sequence[ImageLike],
+    images: ImageLike | Sequence[ImageLike],
     method: str | None = None,
     block: int | None = None,
     trust_code: bool = False,
 ) -> Figure:
-    """``Run.explain``: one Figure, a row per image (paths, PIL images or arrays, read as
+    """``Run.explain``: one Figure, a row per image (paths, folders, PIL images or arrays, read as
     :meth:`Run.predict <vislab.run.Run.predict>` reads them) with the maps ``vislab explain`` draws for it.
 
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, default the
@@ -236,14 +263,11 @@ def explain_figure(
     _check_method(method)
     model, record = load_model(target, trust_code)
     method = method or default_method(model)
-    if block is not None and method != "attention":
-        raise UserError(
-            f"block={block} chooses the block whose heads method 'attention' shows; method '{method}' "
-            f"draws no single block: drop block, or use method='attention'."
-        )
-    if not images:
-        raise UserError("no images to explain: give image files, PIL images or arrays.")
+    _check_block(block, method)
     shape = image_shape(record, target)
+    images = expand_folders(split_images(images, shape[0]))  # arrays of several images: each one
+    if not images:
+        raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
     arrays = [_image(image, i, shape) for i, image in enumerate(images)]
     explained = [
         explain_one(model, record, a, method, -1 if block is None else block) for a in arrays
@@ -262,7 +286,9 @@ def explain_figure(
 
 def _check_method(method: str | None) -> None:
     if method is not None and method not in METHODS:
-        raise UserError(f"--method '{method}' is unknown: use one of {', '.join(METHODS)}.")
+        raise UserError(
+            f"method {method!r} is unknown (--method / method=): use one of {', '.join(METHODS)}."
+        )
 
 
 def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndarray:

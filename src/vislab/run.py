@@ -188,7 +188,8 @@ class Run:
     ) -> Figure:
         """A matplotlib Figure: ``curves`` (loss and accuracy per epoch), or ``confusion``, ``per-class``,
         ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew), or
-        ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab), or
+        ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab), in
+        raw units as :meth:`predict` takes them, or
         ``pos-embed``: a ViT's position embedding and the cosine similarity of its positions (as
         ``vislab figure pos-embed --run`` draws it).
 
@@ -227,15 +228,17 @@ class Run:
         from vislab.plotting.boundary import decision_boundary_figure  # on use (see the imports)
         from vislab.predict import split_inputs
 
-        model, record, _, inputs = split_inputs(self.path, split, (), trust_code)
+        model, record, data, _ = split_inputs(self.path, split, (), trust_code)
         if record.inputs.sample_shape != (2,):
             raise UserError(
                 f"run '{self.path}' takes inputs of shape {record.inputs.sample_shape}: a decision boundary "
                 f"needs 2-D features (data.name=circles)."
             )
-        x, y = (torch.cat(t) for t in zip(*inputs.epoch(0)))
-        names = record.model.class_names
-        return decision_boundary_figure(model, x, y, names, title=f"{self.path.name}: {split}")
+        # the raw features, as predict takes them; each point normalised as in training on its way in
+        title, names = f"{self.path.name}: {split}", record.model.class_names
+        return decision_boundary_figure(
+            model, data.x, data.y, names, title=title, prepare=record.inputs.prepare
+        )
 
     def _pos_embed(self, trust_code: bool) -> Figure:
         # on use (see the imports)
@@ -252,17 +255,19 @@ class Run:
         *,
         trust_code: bool = False,
     ) -> Figure:
-        """What the model looks at, as ``vislab explain`` draws it: a row per image (file paths, PIL images
-        or arrays, as :meth:`predict` takes them), the image then each map over it, titled with the
-        prediction. ``method``: ``attention`` (each head of ``block``, default the last; ViTs),
-        ``rollout`` (ViTs), ``gradcam`` (convolutional networks), ``saliency`` (any model); default
-        rollout for a ViT, gradcam for a convolutional network, else saliency.
+        """What the model looks at, as ``vislab explain`` draws it: a row per image (file paths, folders:
+        each image under it, sorted; PIL images or arrays, as :meth:`predict` takes them), the image then
+        each map over it, titled with the prediction. ``method``: ``attention`` (each head of ``block``,
+        default the last; ViTs), ``rollout`` (ViTs), ``gradcam`` (convolutional networks: the last
+        conv feature maps after their activation), ``saliency`` (any model); default rollout for a ViT,
+        gradcam for a convolutional network, else saliency. ``block`` is refused with any method but
+        attention.
 
         >>> run.explain(["cat.png", x_test[0]], method="saliency").savefig("maps.png")
         """
         from vislab.explain import explain_figure  # on use (see the imports)
 
-        return explain_figure(self.path, _as_list(images), method, block, trust_code)
+        return explain_figure(self.path, images, method, block, trust_code)
 
     def _scores(self, split: str, trust_code: bool) -> tuple[Metrics, list[str]]:
         from vislab.predict import score_checkpoint  # on use (see the imports)

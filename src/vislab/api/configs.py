@@ -1,4 +1,5 @@
-"""The config of vislab.train's arguments: a config, your model and your data as vislab names."""
+"""The config of vislab.train's arguments (and of the API functions that take the same): a config, your
+model and your data as vislab names."""
 
 from __future__ import annotations
 
@@ -25,8 +26,12 @@ def make_config(
     model: str | Callable[..., torch.nn.Module] | None = None,
     data: Any = None,
     overrides: Mapping[str, Any] | None = None,
+    caller: str = "vislab.train",
 ) -> Config:
-    """The validated Config of :func:`train`'s arguments: ``config`` ← ``model`` ← ``data`` ← overrides."""
+    """The validated Config of :func:`train`'s arguments: ``config`` ← ``model`` ← ``data`` ← overrides.
+
+    ``caller``: the function whose arguments these are, named by its errors ("Invalid config
+    (vislab.lr_find arguments)")."""
     tree = _config_tree(config)
     if model is not None:
         _set_model_name(tree, model if isinstance(model, str) else user_model(model))
@@ -43,7 +48,7 @@ def make_config(
             _set_model_name(tree, value if isinstance(value, str) else user_model(value))
         else:
             set_dotted(tree, dotted, value)
-    return build_config(tree, source="vislab.train arguments")
+    return build_config(tree, source=f"{caller} arguments")
 
 
 def _config_tree(config: ConfigLike) -> dict:

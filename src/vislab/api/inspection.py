@@ -42,7 +42,8 @@ def preview_data(
     from vislab.plotting.images import plot_image_grid
     from vislab.report.previews import preview_grid
 
-    grid = preview_grid(make_config(config, data=data, overrides=overrides), show, n, copies)
+    cfg = make_config(config, data=data, overrides=overrides, caller="vislab.preview_data")
+    grid = preview_grid(cfg, show, n, copies)
     return drawn_figure(lambda path: plot_image_grid(grid.rows, path, grid.titles, grid.labels))
 
 
@@ -71,4 +72,5 @@ def lr_find(
     from vislab.training.lr_find import lr_find as range_test
 
     test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
-    return range_test(make_config(config, model=model, data=data, overrides=overrides), test)
+    cfg = make_config(config, model=model, data=data, overrides=overrides, caller="vislab.lr_find")
+    return range_test(cfg, test)

@@ -35,14 +35,17 @@ MethodOpt = typer.Option(
     "-m",
     help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
     "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
-    "last conv layer); saliency: |gradient| of the predicted class (any model); both through "
-    "captum. Default: rollout for a ViT, gradcam for a convolutional network, else saliency.",
+    "last conv feature maps after their activation); saliency: |gradient| of the predicted class "
+    "(any model); both through captum. Default: rollout for a ViT, gradcam for a convolutional "
+    "network, else saliency.",
     show_default=False,
 )
 BlockOpt = typer.Option(
-    -1,
+    None,
     "--block",
-    help="The block --method attention shows (-1: last); its number is in the PNG's name and title.",
+    help="The block --method attention shows (0: first, -1: last; default the last); its number is in "
+    "the PNG's name and title. Refused with the other methods, which draw no single block.",
+    show_default=False,
 )
 OutOpt = typer.Option(
     None,
@@ -57,10 +60,11 @@ def explain(
     run: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     images: list[Path] = typer.Argument(
         ...,
-        help="Image files, preprocessed as `vislab predict` does (resize, centre crop, normalise).",
+        help="Image files or folders (each image under it, sorted), preprocessed as `vislab predict` "
+        "does (resize, centre crop, normalise).",
     ),
     method: Method | None = MethodOpt,
-    block: int = BlockOpt,
+    block: int | None = BlockOpt,
     out: Path | None = OutOpt,
     force: bool = ForceOpt,
     trust_code: bool = TrustOpt,

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
+from vislab.cli.options import ConfigOpt, SetOpt
 from vislab.config import load_config
 from vislab.plotting.files import check_new_files, name_part
 
@@ -22,12 +23,8 @@ console = Console()
 
 
 def lr_find(
-    config: str | None = typer.Option(
-        None, "--config", "-c", help="YAML config file or preset name (as for `vislab train`)."
-    ),
-    set_: list[str] | None = typer.Option(
-        None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
-    ),
+    config: str | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
     start_lr: float = typer.Option(1e-7, "--start-lr", help="Learning rate of the first step."),
     end_lr: float = typer.Option(10.0, "--end-lr", help="Learning rate of the last step."),
     steps: int = typer.Option(
@@ -50,9 +47,11 @@ def lr_find(
     check_figure_path(out)
     check_new_files([out], force)
     test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
+    k = cfg.train.accumulate
     header = (
         f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {start_lr:.3g} → "
         f"{end_lr:.3g} over {steps} steps of batch {cfg.train.batch_size}"
+        + (f" × {k} accumulated (train.accumulate)" if k > 1 else "")
     )
     # said once the model is known to be trained by the optimizer (mlp-scratch is refused first)
     f = range_test(

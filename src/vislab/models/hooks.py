@@ -14,7 +14,8 @@ names; it never looks for other attributes. Every hook's default does nothing sp
 
 The same object says what a model offers the figures (``vislab explain``, the report): the layer
 Grad-CAM weighs (``gradcam_layer``), a transformer's token grid, attention maps and position embedding.
-Their defaults fit a plain network: its last ``nn.Conv2d`` for Grad-CAM, no attention. A library's
+Their defaults fit a plain network: its last convolutional feature map after its activation for
+Grad-CAM (:func:`rectified_features`), no attention. A library's
 models, which cannot subclass ``ModelHooks``, get hooks bound to them by ``register_library_hooks``
 (timm's, in :mod:`vislab.models.timm_zoo`).
 """
@@ -114,10 +115,11 @@ class ModelHooks:
     def gradcam_layer(self) -> nn.Module | None:
         """The layer whose output feature map Grad-CAM weighs by its gradients, or None (no such map).
 
-        Default: the model's last ``nn.Conv2d`` (in registration order), so any convolutional network
-        gets Grad-CAM; None for a network without one.
+        Default: the module whose output is the model's last convolutional feature map after its
+        activation (:func:`rectified_features`), so any convolutional network gets Grad-CAM; None for a
+        network without an ``nn.Conv2d``.
         """
-        return _last_conv2d(self) if isinstance(self, nn.Module) else None
+        return rectified_features(self) if isinstance(self, nn.Module) else None
 
     def token_grid(self) -> TokenGrid | None:
         """How a transformer's tokens map to image patches (see ``TokenGrid``); None (default): the
@@ -138,10 +140,40 @@ class ModelHooks:
         return None
 
 
-def _last_conv2d(model: nn.Module) -> nn.Module | None:
-    """The last ``nn.Conv2d`` among ``model``'s modules (registration order), or None."""
+# what follows a conv in a Sequential without changing its map's shape: its normalisation and activation
+_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm, nn.InstanceNorm2d)
+_ACTIVATIONS = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Hardswish,
+)  # fmt: skip
+
+
+def rectified_features(model: nn.Module) -> nn.Module | None:
+    """The module whose output is ``model``'s last convolutional feature map after its activation (the
+    rectified maps Grad-CAM weighs, as in Selvaraju et al.), or None without an ``nn.Conv2d``.
+
+    From the last ``nn.Conv2d`` (registration order): a conv inside a block of a ``Sequential`` (a
+    residual block, whose own forward ends in its activation) gives way to that block; then, in its
+    ``Sequential``, to the last activation of the norm and activation layers right after it (conv → BN →
+    ReLU: the ReLU). A conv with no such activation after it is its own answer."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1] if convs else None
+    if not convs:
+        return None
+    parents = {child: parent for parent in model.modules() for child in parent.children()}
+    layer = convs[-1]
+    block = parents.get(layer)
+    if not isinstance(block, nn.Sequential) and isinstance(parents.get(block), nn.Sequential):
+        layer = block
+    sequence = parents.get(layer)
+    if not isinstance(sequence, nn.Sequential):
+        return layer
+    after = list(sequence.children())
+    for follower in after[after.index(layer) + 1 :]:
+        if not isinstance(follower, (*_NORMS, *_ACTIVATIONS)):
+            break
+        if isinstance(follower, _ACTIVATIONS):
+            layer = follower
+    return layer
 
 
 class BoundHooks(ModelHooks):
@@ -151,8 +183,9 @@ class BoundHooks(ModelHooks):
         self.model = model
 
     def gradcam_layer(self) -> nn.Module | None:
-        """The model's last ``nn.Conv2d``, or None (see ``ModelHooks.gradcam_layer``)."""
-        return _last_conv2d(self.model)
+        """The model's last conv feature map after its activation, or None (see
+        ``ModelHooks.gradcam_layer``)."""
+        return rectified_features(self.model)
 
 
 _LIBRARY_HOOKS: dict[str, Callable[[nn.Module], ModelHooks]] = {}

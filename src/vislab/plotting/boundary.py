@@ -1,8 +1,12 @@
-"""Decision boundary of any model on 2-D feature data (e.g. `circles`), as a PNG (RDFIA 1-ab)."""
+"""Decision boundary of any model on 2-D feature data (e.g. `circles`), as a PNG (RDFIA 1-ab).
+
+Drawn in the units of the points given: a run's raw features, with the run's normalisation (``prepare``)
+applied to every grid point on its way into the model, so that the plane reads as ``Run.predict``'s
+coordinates."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +15,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from vislab.errors import UserError
-from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, plt, save_figure
+
+Prepare = Callable[[torch.Tensor], torch.Tensor]  # N×2 points as drawn → the model's input
 
 
 def plot_decision_boundary(
@@ -22,9 +28,11 @@ def plot_decision_boundary(
     class_names: Sequence[str] | None = None,
     resolution: int = 200,
     title: str = "",
+    prepare: Prepare | None = None,
 ) -> Path:
     """:func:`decision_boundary_figure` written to ``path``."""
-    return save_figure(decision_boundary_figure(model, x, y, class_names, resolution, title), path)
+    fig = decision_boundary_figure(model, x, y, class_names, resolution, title, prepare)
+    return save_figure(fig, path)
 
 
 @torch.no_grad()
@@ -35,11 +43,13 @@ def decision_boundary_figure(
     class_names: Sequence[str] | None = None,
     resolution: int = 200,
     title: str = "",
+    prepare: Prepare | None = None,
 ) -> Figure:
     """Colour the plane by the model's predicted class (shade = its softmax confidence) and scatter the points.
 
-    ``x``: N×2 features as the model takes them (normalised), ``y``: their labels (tensors or arrays).
-    """
+    ``x``: N×2 features, ``y``: their labels (tensors or arrays). ``prepare``: what turns points of the
+    plane into the model's input (a run's normalisation, ``record.inputs.prepare``): the axes are then in
+    raw units ("x₁ (raw)"); None: the model takes ``x`` as it is. A Figure outside pyplot."""
     x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     y = np.asarray(torch.as_tensor(np.asarray(y)).long())
     if x.ndim != 2 or x.shape[1] != 2:
@@ -49,26 +59,30 @@ def decision_boundary_figure(
         )
     if len(x) == 0:
         raise UserError("a decision boundary needs at least one data point.")
+    raw = " (raw)" if prepare is not None else ""
+    prepare = prepare or (lambda points: points)
     g0, g1 = _plane(x, resolution)
     xx, yy = np.meshgrid(g0, g1)
     device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
-    probs = _grid_probs(model, np.stack([xx.ravel(), yy.ravel()], 1), device)
+    grid = prepare(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float32)))
+    probs = _grid_probs(model, grid, device)
     pred = probs.argmax(1).numpy().reshape(xx.shape)
     conf = probs.max(1).values.numpy().reshape(xx.shape)
     n_classes = max(probs.shape[1], int(y.max()) + 1 if len(y) else 0)
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(n_classes)]
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = NotebookFigure(figsize=(5.5, 5))
+    ax = fig.subplots()
     _draw_regions(ax, (g0, g1), pred, conf, colors)
     _scatter_classes(ax, x, y, names, colors)
     acc = (
-        float((predict_classes(model, x, device) == torch.from_numpy(y)).float().mean())
+        float((predict_classes(model, prepare(x), device) == torch.from_numpy(y)).float().mean())
         if len(y)
         else float("nan")
     )
     ax.set(
-        xlabel="x₁",
-        ylabel="x₂",
+        xlabel=f"x₁{raw}",
+        ylabel=f"x₂{raw}",
         title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})",
     )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
@@ -84,9 +98,9 @@ def _plane(x: torch.Tensor, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     return g0, g1
 
 
-def _grid_probs(model: torch.nn.Module, points: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Softmax of the model's logits at every grid point (eval mode, in chunks; CPU float32)."""
-    grid = torch.from_numpy(points.astype(np.float32))
+def _grid_probs(model: torch.nn.Module, grid: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Softmax of the model's logits at every grid point, as the model takes it (eval mode, in chunks;
+    CPU float32)."""
     was_training = model.training
     model.eval()
     try:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure, SubFigure
 from vislab.plotting.canvas import NotebookFigure, plt, save_figure
 
 ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
+NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map that is 0 everywhere
 
 
 def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -61,16 +62,19 @@ def draw_explanation_row(
     title: str = "",
 ) -> None:
     """On ``fig`` (a figure or one row of one): the uint8 H×W×C ``image`` (grey on its 0–255 scale, not
-    stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque)."""
+    stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque). A map that is
+    zero everywhere (Grad-CAM when no feature map speaks for the class) is not drawn: its caption says
+    so (:data:`NOTHING`) over the bare image."""
     over = upsample_maps(maps, image.shape[:2])
+    empty = [False, *(maps.detach().flatten(1).amax(1) <= 0).tolist()]
     axes = fig.subplots(1, 1 + len(over), squeeze=False)[0]
     gray = image.shape[-1] == 1
     shown = image[..., 0] if gray else image
-    for ax, label, m in zip(axes, ["input", *labels], [None, *over]):
+    for ax, label, m, zero in zip(axes, ["input", *labels], [None, *over], empty):
         ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
-        if m is not None:
+        if m is not None and not zero:
             ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
-        ax.set_title(label, fontsize=8)
+        ax.set_title(label + NOTHING if zero else label, fontsize=8)
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)

@@ -24,8 +24,9 @@ def lr_find_figure(
 ) -> Figure:
     """Loss vs learning rate: each step's loss (faint), its smoothed curve, the suggestion (and the lowest
     smoothed loss) as vertical lines. The y-axis stops at 1.5× the first smoothed loss, where a diverging
-    run's last steps would otherwise squash the curve."""
-    fig = NotebookFigure(figsize=(6.5, 4))
+    run's last steps would otherwise squash the curve. Laid out constrained: the legend beside the axes
+    and the axis labels are inside the figure, so a plain ``savefig`` keeps them."""
+    fig = NotebookFigure(figsize=(6.5, 4), layout="constrained")
     ax = fig.subplots()
     ax.plot(lrs, losses, color="C0", alpha=0.3, lw=0.8, label="loss per step")
     ax.plot(lrs, smoothed, color="C0", lw=1.8, label="smoothed loss")

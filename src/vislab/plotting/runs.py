@@ -29,6 +29,8 @@ CURVES = (
     ("val_acc", 1, "--", "val"),
     ("test_acc", 1, ":", "test (tracked)"),
 )
+# a curve of one point (one epoch, a fitted model) has no line to show its style: its kind's marker does
+POINT_MARKERS = {"-": "o", "--": "s", ":": "^"}
 
 
 def mean_history(seeds: list[list[dict]]) -> list[dict]:
@@ -58,16 +60,17 @@ def curves_figure(
     """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
     dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
     Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean.
-    ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves."""
+    ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves.
+    A curve of one point is drawn as its kind's marker (:data:`POINT_MARKERS`: train ●, val ■)."""
     fig = NotebookFigure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
+    points = False  # some curve is a single point
     for i, (name, rows) in enumerate(histories.items()):
         color, marker = run_style(i)
         for key, panel, style, word in CURVES:
             label = f"{name} {word}" if len(histories) > 1 else word
-            _draw_curve(
-                axes[panel], rows, key, dict(ls=style, color=color, marker=marker, label=label)
-            )
+            line = dict(ls=style, color=color, marker=marker, label=label)
+            points |= _draw_curve(axes[panel], rows, key, line) == 1
         if steps and steps.get(name):
             label = "" if len(histories) == 1 else f"{name} steps"
             draw_step_losses(axes[0], steps[name], color, label)
@@ -81,7 +84,11 @@ def curves_figure(
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
-    styles = [dict(linestyle=s, label=w) for _, p, s, w in CURVES if p == 0 and s in drawn]
+    styles = [
+        dict(linestyle=s, label=w, marker=POINT_MARKERS[s] if points else "")
+        for _, p, s, w in CURVES
+        if p == 0 and s in drawn
+    ]
     if steps and any(steps.values()):
         styles.append(dict(linestyle="-", lw=0.7, alpha=0.35, label="train (steps)"))
     if any(k.endswith("_std") for rows in histories.values() for r in rows for k in r):
@@ -92,16 +99,20 @@ def curves_figure(
     return fig
 
 
-def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> None:
-    """One curve of ``rows`` on ``ax`` (``line``: its plot options), and its ± std band when rows have one."""
+def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:
+    """One curve of ``rows`` on ``ax`` (``line``: its plot options), and its ± std band when rows have one;
+    the number of points drawn (one: drawn as its kind's marker, :data:`POINT_MARKERS`)."""
     pts = [(r["epoch"], r[key], r.get(f"{key}_std")) for r in rows if r.get(key) is not None]
     if not pts:
-        return
+        return 0
+    if len(pts) == 1:
+        line.update(marker=POINT_MARKERS[line["ls"]], markersize=7)
     epochs, mean, std = zip(*pts)
     ax.plot(epochs, mean, line.pop("ls"), **line)
     band = [(e, m - s, m + s) for e, m, s in pts if s is not None]
     if band:
         ax.fill_between(*zip(*band), color=line["color"], alpha=0.2, lw=0)
+    return len(pts)
 
 
 def plot_curves(

@@ -57,10 +57,11 @@ def model_figures(
                 f"{label or name}: decision boundary on the test points",
                 plot_decision_boundary,
                 model,
-                x,
+                test.x,  # the raw features, as predict takes them
                 test.y,
                 class_names=record.model.class_names,
                 title=name,
+                prepare=record.inputs.prepare,
             )
         ]
     else:

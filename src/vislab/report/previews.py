@@ -57,8 +57,8 @@ def _check_preview(show: str, n: int, copies: int | None) -> None:
         )
     if copies is not None and show == "normalized":
         raise UserError(
-            "--copies sets the number of augmented rows, but --show normalized draws no augmented rows. "
-            "Drop --copies, or use --show augmented."
+            "copies sets the number of augmented rows, but show normalized draws no augmented rows. "
+            "Drop --copies / copies=, or show them (--show augmented / show='augmented')."
         )
     if copies is not None and (
         isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES
@@ -101,7 +101,7 @@ def normalization_rows(data: ArraySet, stats: dict, n: int) -> tuple[list[np.nda
     if stats["mode"] == "none":
         raise UserError(
             "data.normalize is none: the model sees the images as they are. To preview a normalisation, "
-            "add --set data.normalize=standard or --set data.normalize=zca."
+            "set it to standard or zca (--set data.normalize=zca / data__normalize='zca')."
         )
     originals = _originals(data, n)
     x = torch.from_numpy(originals).permute(0, 3, 1, 2).float().div(255)  # as the loader feeds it

@@ -144,7 +144,7 @@ def finish_run(
     if figures:
         started = time.perf_counter()
         try:
-            _write_figures(run, history, test, data, model, labels)
+            _write_figures(run, history, test, data, model)
         except OSError as e:
             log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
         summary["figures_s"] = round(time.perf_counter() - started, 3)
@@ -219,7 +219,6 @@ def _write_figures(
     test: Metrics,
     data: RunData,
     model: torch.nn.Module,
-    labels: torch.Tensor,
 ) -> None:
     """The run's figures/: learning curves (with the step losses), the gradient norms per layer, the test
     confusion matrix, and (2-D features) the decision boundary."""
@@ -237,7 +236,13 @@ def _write_figures(
         title=f"{run.path.name}: test",
     )
     if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
-        x_test = torch.cat([x for x, _ in data.test.epoch(0)]).cpu()
+        # drawn on the raw features, as predict takes them; each point normalised on its way in
         plot_decision_boundary(
-            model, x_test, labels, run.fig_dir / "boundary_test.png", names, title=run.path.name
+            model,
+            splits.test.x,
+            splits.test.y,
+            run.fig_dir / "boundary_test.png",
+            names,
+            title=run.path.name,
+            prepare=data.spec.prepare,
         )

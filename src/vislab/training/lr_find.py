@@ -22,6 +22,14 @@ rate (the most negative slope against log10 lr), looked for only up to the curve
 minimum the loss is climbing towards divergence. It lies well inside the stable range, where learning is
 quickest; the lowest-loss learning rate itself is already at the edge of divergence.
 
+**The warning** (:func:`weak_suggestion`): the suggestion is weak when the smoothed loss never fell from
+its start by 5 % of it, or by 3 times the noise of the step losses (the standard deviation of each loss
+minus the smoothed curve, up to its minimum): a curve that stays flat within its noise has dips of the
+noise as steep as any descent, and the steepest of them is no learning rate to train with.
+
+With gradient accumulation (``train.accumulate`` = k) each step of the test, as each optimizer step of
+training, takes k batches, each loss scaled by 1/k.
+
 The model, its optimizer and the caller's random number generators are left as they were: weights,
 buffers (e.g. batch-norm statistics), gradients, train/eval modes and the optimizer's state are copied
 before the test and put back after it.
@@ -33,8 +41,9 @@ import base64
 import contextlib
 import copy
 import html
+import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +56,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
 from vislab.training.checks import user_code
+from vislab.training.optim import set_lr
 from vislab.training.runtime import Distributed, resolve_device
 from vislab.training.setup import build_optimisation, build_parts, init_from_data
 
@@ -57,6 +67,7 @@ if TYPE_CHECKING:
 RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
 OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
 WEAK_DESCENT = 0.05  # a smoothed loss that never fell 5 % below its start tells little
+NOISE_MULTIPLE = 3.0  # ... nor one whose fall is within 3 σ of the step losses' noise
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,7 @@ class RangeTest:
         if not 0 < self.start_lr < self.end_lr:
             raise UserError(
                 f"the LR range test needs 0 < start lr < end lr, got start {self.start_lr:g} and end "
-                f"{self.end_lr:g}. E.g. --start-lr 1e-7 --end-lr 10."
+                f"{self.end_lr:g}. E.g. --start-lr 1e-7 --end-lr 10 / start_lr=1e-7, end_lr=10."
             )
         if self.steps < 10:
             raise UserError(f"the LR range test needs at least 10 steps (got {self.steps}).")
@@ -111,22 +122,17 @@ class LRFinding:
     test: RangeTest
     rule: str = RULE
     title: str = ""  # what was tested, e.g. "cnn on digits (sgd)"
+    accumulate: int = 1  # batches per step (train.accumulate)
 
     @property
     def warning(self) -> str:
-        """Why the suggestion is weak (the smoothed loss barely fell), or ""."""
-        start, low = self.smoothed[0], min(self.smoothed)
-        if start <= 0 or 1 - low / start >= WEAK_DESCENT:
-            return ""
-        return (
-            f"the smoothed loss never fell {WEAK_DESCENT:.0%} below its start ({start:.4g} → {low:.4g}): "
-            f"the model barely learned at any lr, so the suggestion is weak. Try more steps, a larger "
-            f"train.batch_size, or another optimizer."
-        )
+        """Why the suggestion is weak (:func:`weak_suggestion`), or ""."""
+        return weak_suggestion(self.losses, self.smoothed)
 
     def lines(self) -> list[str]:
         """What the test found, in sentences: the steps run, the lowest loss, the suggestion, a warning."""
-        ran = f"{len(self.lrs)} steps, lr {self.lrs[0]:.3g} → {self.lrs[-1]:.3g}"
+        each = f" of {self.accumulate} accumulated batches" if self.accumulate > 1 else ""
+        ran = f"{len(self.lrs)} steps{each}, lr {self.lrs[0]:.3g} → {self.lrs[-1]:.3g}"
         lines = [
             f"ran {ran}" + (f"; stopped: {self.stopped}" if self.stopped else ""),
             f"lowest smoothed loss {min(self.smoothed):.4g} at lr {self.min_loss_lr:.3g}",
@@ -192,6 +198,7 @@ def lr_find(
                 grad_clip=optim.grad_clip,
                 # bf16 as in training; fp16 would need the loss scaling the range test does not do
                 autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
+                accumulate=optim.accumulate,
             )
     finding.title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name})"
     return finding
@@ -212,14 +219,15 @@ def check_trainable(model: torch.nn.Module, name: str) -> None:
         raise UserError(
             f"model '{name}' is fitted in one go on the whole train split (no steps, no learning rate): "
             f"there is no learning rate to find. The LR range test works on models trained by an "
-            f"optimizer: {OPTIMIZER_MODELS}, or mlp-scratch with model.impl=optim."
+            f"optimizer: {OPTIMIZER_MODELS}, or mlp-scratch with model.impl=optim (--set "
+            f"model.impl=optim / model__impl='optim')."
         )
     if how == "manual_step":
         raise UserError(
             f"model '{name}' updates its own weights with hand-written SGD (manual_step), not a torch "
             f"optimizer, so the LR range test cannot drive it. Use the same network trained by "
-            f"torch.optim (mlp-scratch: --set model.impl=optim) or another model trained by an "
-            f"optimizer: {OPTIMIZER_MODELS}."
+            f"torch.optim (mlp-scratch: --set model.impl=optim / model__impl='optim') or another model "
+            f"trained by an optimizer: {OPTIMIZER_MODELS}."
         )
 
 
@@ -233,9 +241,11 @@ def lr_range_test(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
     grad_clip: float | None = None,
     autocast: contextlib.AbstractContextManager | None = None,
+    accumulate: int = 1,
 ) -> LRFinding:
     """Take up to ``test.steps`` optimizer steps on ``batches`` (x, y) at exponentially growing learning
-    rates and return the losses and the suggestion; ``model`` and ``optimizer`` are restored after."""
+    rates, each on ``accumulate`` batches, and return the losses (each step's mean) and the suggestion;
+    ``model`` and ``optimizer`` are restored after."""
     test = test or RangeTest()
     check_trainable(model, type(model).__name__)
     saved = _snapshot(model, optimizer)
@@ -243,7 +253,7 @@ def lr_range_test(
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             lrs, losses, stopped = _sweep(
-                model, optimizer, batches, test, loss_fn, grad_clip, autocast
+                model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate
             )
     finally:
         _restore(model, optimizer, saved)
@@ -251,11 +261,14 @@ def lr_range_test(
         raise UserError(f"the LR range test took no step: {stopped or 'no batches'}.")
     smoothed = _centred_mean(losses, test.half_window)
     lowest = int(np.argmin(smoothed))
-    return LRFinding(lrs, losses, smoothed, suggest(lrs, smoothed), lrs[lowest], stopped, test)
+    suggestion = suggest(lrs, smoothed)
+    return LRFinding(
+        lrs, losses, smoothed, suggestion, lrs[lowest], stopped, test, accumulate=accumulate
+    )
 
 
-def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast):
-    """The steps: (lrs, losses, why it stopped early)."""
+def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate):
+    """The steps, each on ``accumulate`` batches: (lrs, losses, why it stopped early)."""
     hooks = hooks_of(model)
     model.train()
     lrs: list[float] = []
@@ -263,11 +276,11 @@ def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast):
     best = math.inf
     steps = iter(batches)
     for i in range(test.steps):
-        batch = next(steps, None)
-        if batch is None:
+        window = list(itertools.islice(steps, accumulate))
+        if len(window) < accumulate:
             return lrs, losses, f"the batches ran out after {i} steps"
         lr = test.lr(i)
-        loss = _step(model, optimizer, batch, lr, loss_fn, grad_clip, autocast)
+        loss = _step(model, optimizer, window, lr, loss_fn, grad_clip, autocast)
         hooks.after_step()
         value = loss.item()  # one host sync per step: the stop rule needs the value now
         if not math.isfinite(value):
@@ -282,18 +295,21 @@ def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast):
     return lrs, losses, ""
 
 
-def _step(model, optimizer, batch, lr, loss_fn, grad_clip, autocast) -> torch.Tensor:
-    x, y = batch
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    with autocast or contextlib.nullcontext():
-        loss = loss_fn(model(x).float(), y)
+def _step(model, optimizer, window, lr, loss_fn, grad_clip, autocast) -> torch.Tensor:
+    """One optimizer step at ``lr`` on the batches of ``window``, each loss scaled by 1/k as the trainer
+    accumulates them; their mean loss."""
+    set_lr(optimizer, lr)  # a group's lr_scale (train.head_lr) as in training
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    losses = []
+    for x, y in window:
+        with autocast or contextlib.nullcontext():
+            loss = loss_fn(model(x).float(), y)
+        (loss / len(window) if len(window) > 1 else loss).backward()
+        losses.append(loss.detach())
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
-    return loss.detach()
+    return torch.stack(losses).mean()
 
 
 def _smooth(losses: list[float], beta: float) -> list[float]:
@@ -318,6 +334,29 @@ def suggest(lrs: list[float], smoothed: list[float]) -> float:
         return lrs[lowest]
     slope = np.gradient(np.asarray(smoothed[: lowest + 1]), np.log10(lrs[: lowest + 1]))
     return lrs[int(np.argmin(slope))]
+
+
+def weak_suggestion(losses: Sequence[float], smoothed: Sequence[float]) -> str:
+    """Why the suggestion of a curve (each step's loss, the smoothed curve) is weak, or "": the smoothed
+    loss never fell below its start by ``WEAK_DESCENT`` of it, or by ``NOISE_MULTIPLE`` × the noise of
+    the steps (the standard deviation of loss − smoothed, up to the smoothed minimum)."""
+    s, raw = np.asarray(smoothed, dtype=float), np.asarray(losses, dtype=float)
+    lowest = int(np.argmin(s))
+    start, low = s[0], s[lowest]
+    fall, noise = start - low, float(np.std((raw - s)[: lowest + 1]))
+    tries = "Try more steps, a larger train.batch_size, or another optimizer."
+    if start > 0 and fall < WEAK_DESCENT * start:
+        return (
+            f"the smoothed loss never fell {WEAK_DESCENT:.0%} below its start ({start:.4g} → {low:.4g}): "
+            f"the model barely learned at any lr, so the suggestion is weak. {tries}"
+        )
+    if fall < NOISE_MULTIPLE * noise:
+        return (
+            f"the smoothed loss fell only {fall:.3g} below its start ({start:.4g} → {low:.4g}), less than "
+            f"{NOISE_MULTIPLE:g}× the noise of the step losses (σ {noise:.3g}): the curve is flat within "
+            f"its noise, so the suggestion may be a dip of the noise. {tries}"
+        )
+    return ""
 
 
 # ------------------------------------------------------------------------------- leave no trace

@@ -60,6 +60,13 @@ def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
         return cls(params, **kwargs)
 
 
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every parameter group at learning rate ``lr``, times the group's ``lr_scale`` (e.g. a fine-tuned
+    model's new head, ``train.head_lr``)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
 def lr_factor(
     cfg: ScheduleConfig, step: int, steps_per_epoch: int, total_steps: int, base_lr: float = 1.0
 ) -> float:

@@ -27,6 +27,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
 from vislab.training.evaluate import evaluate, finish_run
+from vislab.training.optim import set_lr
 from vislab.training.record import Checkpoint
 from vislab.training.resume import checkpoint, extend, open_resume
 from vislab.training.rundir import RunDir
@@ -276,8 +277,7 @@ def train_step(
 def _optimizer_step(network: Network, optim: Optimisation, lr: float) -> None:
     """Clip (``train.grad_clip``) and apply the gradients at learning rate ``lr`` (times a parameter
     group's ``lr_scale``, e.g. a fine-tuned model's new head)."""
-    for group in optim.opt.param_groups:
-        group["lr"] = lr * group.get("lr_scale", 1.0)
+    set_lr(optim.opt, lr)
     scaler = (
         optim.scaler
     )  # fp16: gradients scaled down before clipping; a step that overflowed skipped
