@@ -45,15 +45,20 @@ def stop_resumably(
     t.log.stop()
     raise TrainingInterrupted(
         f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
-        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_resume_command(t)}"
+        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_resume_command(t)}{_python_resume(t)}"
     )
 
 
 def _resume_command(t: Training) -> str:
-    """The command that resumes the run, and for one process its Python call (a notebook's run)."""
-    if t.dist.world > 1:
-        return f"vislab train --resume {t.run.path} --nproc {t.dist.world}"
-    return f"vislab train --resume {t.run.path} (Python: vislab.train(out={str(t.run.path)!r}, resume=True))"
+    nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
+    return f"vislab train --resume {t.run.path}{nproc}"
+
+
+def _python_resume(t: Training) -> str:
+    """For one process, the Python call that resumes the run (a notebook's run), in brackets; else ""."""
+    return (
+        "" if t.dist.world > 1 else f" (Python: vislab.train(out={str(t.run.path)!r}, resume=True))"
+    )
 
 
 def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
