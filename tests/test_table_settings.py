@@ -162,7 +162,7 @@ def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path):
             "train": {"device": "cpu", "figures": False},
             "model": {"name": "majority"},
         },
-        "space": {"data.limit": {"type": "int", "low": 50, "high": 300}},
+        "space": {"data.limit": {"type": "int", "low": 100, "high": 300}},  # ≥ batch 64
         "metric": "val_pacc",
         "sampler": "random",
     }

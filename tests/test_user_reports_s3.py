@@ -265,3 +265,15 @@ def test_a_plain_torchrun_rank_beyond_the_gpu_count_names_the_count_and_the_fix(
     text = " ".join(str(e.value).split())
     assert "LOCAL_RANK 3 of 4" in text and "this machine has 2 GPUs" in text, text
     assert "--nproc-per-node 2" in text and "--set train.device=cpu" in text, text
+
+
+def test_a_fitted_baseline_trains_on_a_train_split_smaller_than_the_batch(capsys, tmp_path):
+    """majority fits the whole train split at once: train.batch_size (64) above its 50 samples is no
+    reason to refuse it (a sweep over data.limit failed such trials)."""
+    sets = ["data.name=digits", "model.name=majority", "data.limit=50", "train.figures=false"]
+    code, text = cli(
+        capsys, "train", "-q", "--out", tmp_path / "r", *[a for s in sets for a in ("--set", s)]
+    )
+    assert code == 0, text
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["n_train"] == 50

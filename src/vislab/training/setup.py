@@ -248,7 +248,9 @@ def _build_loaders(
     for loader in (train, val, test):
         loader.channels_last = channels_last
     train.alternate_flip = network.hooks.flip_policy == "alternate"
-    if len(train) == 0:
+    if (
+        len(train) == 0 and network.hooks.trained_by != "fit_arrays"
+    ):  # a fitted model takes it whole
         share = (
             f"{len(splits.train) // dist.world} samples in each of its {dist.world} processes' shares; "
             f"train.batch_size is per process"
