@@ -325,6 +325,18 @@ def _pool_broken(futures: dict[Future, PlannedRun], log: Callable[[str], None]):
             "process: resumable from its last saved epoch"
         )
         yield _finished(p, dict(status="interrupted", message=why, seconds=0.0), log)
+    _end_jobs(grace_s=20.0)
+
+
+def _end_jobs(grace_s: float) -> None:
+    """After a broken pool: the job processes still alive (the pool sent them SIGTERM: each saves its run
+    and ends) get ``grace_s`` seconds, then SIGKILL — one that saved but waits for work the broken pool
+    will never send must not keep the suite (and the pool's shutdown) waiting."""
+    deadline = time.monotonic() + grace_s
+    while mp.active_children() and time.monotonic() < deadline:  # active_children reaps the ended
+        time.sleep(0.2)
+    for child in mp.active_children():
+        child.kill()
 
 
 def _outcome_when_stopped(f: Future) -> dict:
