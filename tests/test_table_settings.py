@@ -91,7 +91,10 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
         ("mlp", "mlp", "0.01"),
     ]
     md = (out / "results.md").read_text()
-    assert f"| run | model | seed | {' | '.join(changed)} | train ACC |" in md
+    assert len(changed) > 4  # the majority reads no optim.* or schedule.*: listed under the table
+    assert "| run | model | seed | train ACC |" in md
+    assert "- **mlp**: model.hidden=[16], " in md and ", optim.lr=0.01, " in md
+    assert "- **majority**: none of these settings" in md
     mlp_acc = float(rows[1]["test_acc"])
     assert mlp_acc > float(rows[0]["test_acc"])  # an MLP beats the majority class
     cells = _markdown_rows(md)
@@ -101,7 +104,8 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
         assert "**" not in row["train time (s)"] + row["test time (s)"] + row["parameters"]
     assert "In bold, the best of vislab's runs" in md
     page = build_report(out).read_text()
-    assert 'data-key="optim.lr"' in page and 'data-key="model"' in page
+    assert 'id="settings-changed"' in page and 'data-key="model"' in page
+    assert "optim.lr=0.01" in page and 'data-key="optim.lr"' not in page
     assert f"<strong>{mlp_acc:.4f}</strong>" in page and 'id="bold-note"' in page
 
 

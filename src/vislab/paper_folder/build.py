@@ -3,7 +3,8 @@
     DIR/figures/<name>.pdf, .png    the report's figures, drawn for a page (3.3 or 6.9 in wide); with
                                     seeds, a model's own figures (Grad-CAM, attention) of each row's first
                                     seed only, captioned "cnn, seed 0 (cnn-s0)"
-    DIR/tables.tex, tables.md       the results (booktabs; Markdown for Word and Google Docs)
+    DIR/tables.tex, tables.md       the results (booktabs; Markdown for Word and Google Docs), with
+                                    what each run was: its model, seed and the settings that differ
     DIR/figures.tex                 one figure environment per figure, with the report's caption
     DIR/main.tex                    all of it, with the groups' verdicts: compiles with pdflatex
 
@@ -18,9 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
+from vislab.experiments.results.cells import param_cell
+from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.reported import legend
+from vislab.experiments.results.settings import for_people
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
-from vislab.experiments.results.table import SPREAD_NOTE, data_line, first_of_rows, titled
+from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.latex import (
     MARK,
@@ -39,7 +43,9 @@ from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_run
 from vislab.report.seeds import (
     cited,
     pairing,
+    plan_datasets,
     plan_rows,
+    plan_settings,
     plan_verdicts,
     reported_of,
     results_table,
@@ -136,19 +142,23 @@ def _write_texts(
     plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None
 ) -> None:
     """tables.tex, tables.md, figures.tex and main.tex of the drawn ``figures``."""
-    rows, cols = results_table(plan)
+    figures_only, figure_cols = results_table(plan)
+    readable = for_people(plan_settings(plan))  # a few settings as columns, more listed
+    rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
     seeded = plan_rows(plan) is not None
     rows_cited = cited(plan)
     caveats = caveats_by_source(reported_of(plan), rows_cited)  # reported otherwise than these runs
     srcs = sources(legend(reported_of(plan), list(rows_cited)), caveats)
-    tables = parts(rows, cols, seeded)
+    data = plan_datasets(plan, figures_only)
+    tables = parts(rows, cols, seeded, data, readable.columns.keys)
     line, made = data_line(plan.complete), provenance_of(plan)
     # under every table (a table copied alone keeps it): the data used, how the runs were made
     note = " ".join(p for p in (line, made) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
-    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note))
-    atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences))
+    listed = readable.listed
+    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note, listed))
+    atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences, listed))
     atomic_write_text(folder / "figures.tex", figure_environments(figures))
     heading = title or titled(_heading(plan), plan.complete)
     intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]

@@ -1,8 +1,10 @@
-"""The paper's tables: vislab's figures (mean ± std with seeds) and the reports' published ones in their
-own columns, the best value of each of vislab's columns in bold (``cells.best_row``: the rule results.md
-and report.html bold by too), each source in a footnote and, under the tables holding its columns, where
-its figures are not like-for-like with the runs; as booktabs LaTeX (tables.tex) and as Markdown
-(tables.md). Cells are the results tables' cells (``cells.fmt``)."""
+"""The paper's tables: what each run was (its model, seed and the settings that differ between the runs:
+columns of the first table when few, else a table of each run's ``key=value`` settings after it, as
+``settings.for_people`` says), vislab's figures (mean ± std with seeds) and the reports' published ones in
+their own columns, the best value of each of vislab's columns among the runs of one dataset in bold
+(``cells.bold_cells``: the rule results.md and report.html bold by too), each source in a footnote and,
+under the tables holding its columns, where its figures are not like-for-like with the runs; as booktabs
+LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables' cells (``cells.fmt``)."""
 
 from __future__ import annotations
 
@@ -10,15 +12,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vislab.experiments.results.cells import (
-    BOLD,
-    BOLD_SEEDED,
     REPORTED,
-    best_row,
+    bold_cells,
+    bold_rule,
     fmt,
     markdown_cell,
     ranks,
 )
+from vislab.experiments.results.data_used import mixes_data
 from vislab.experiments.results.reported import ReportedLike, as_reported, mismatches
+from vislab.experiments.results.settings import (
+    IDENTITY,
+    LISTED,
+    LISTED_NOTE,
+    listed_line,
+    listed_markdown,
+)
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import escape
@@ -49,35 +58,57 @@ class Source:
 
 @dataclass(frozen=True)
 class Part:
-    """One table: its label, caption, columns (key, header), rows and bold cells ((row, key) pairs)."""
+    """One table: its label, caption, columns (key, header), rows, bold cells ((row, key) pairs) and the
+    columns of text, left-aligned (the run, and in the first table what each run was)."""
 
     label: str
     caption: str
     cols: list[tuple[str, str]]
     rows: list[dict]
     bold: set[tuple[int, str]]
+    text: tuple[str, ...] = ("run",)
 
 
-def parts(rows: list[dict], cols: list[tuple[str, str]], seeded: bool) -> list[Part]:
+def parts(
+    rows: list[dict],
+    cols: list[tuple[str, str]],
+    seeded: bool,
+    data: Sequence[str] | None = None,
+    lead: Sequence[str] = (),
+) -> list[Part]:
     """The results table split in three (accuracy, training, cost), each with its reported columns and
-    the cells ``cells.best_row`` picks in bold; a column no run has a value for (e.g. top-5 accuracy below
-    ten classes) is left out, and a table left with none."""
+    the cells ``cells.bold_cells`` picks in bold (``data``: each row's dataset, ranked within one); a
+    column no run has a value for (e.g. top-5 accuracy below ten classes) is left out, and a table left
+    with none. ``lead``: the columns of what each run was (model, seed, a few settings), after the run in
+    the first table."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
     for label, caption, keys in PARTS:
+        first = () if out else tuple(lead)
+        named = ("run", "seeds", *first)
         mine = [
             (k, h)
             for k, h in cols
-            if k in ("run", "seeds")
+            if k in named
             or (k.split(REPORTED)[0] in keys and any(r.get(k) is not None for r in rows))
         ]
-        if all(k in ("run", "seeds") for k, _ in mine):
+        if all(k in named for k, _ in mine):
             continue
-        bold = {(i, k) for k, _ in mine if (i := best_row(rows, k)) is not None}
+        bold = bold_cells(rows, mine, data)
         ranked = any(ranks(k) for k, _ in mine)  # a table of times and counts bolds nothing
-        rule = f"; {BOLD_SEEDED if seeded else BOLD}" if ranked else ""
-        out.append(Part(label, f"{caption}{spread}{rule}.", mine, rows, bold))
+        rule = f"; {bold_rule(seeded, mixes_data(data))}" if ranked else ""
+        what = f"; after each run: {_what(first)}" if first else ""
+        text = ("run", *first)
+        out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text))
     return out
+
+
+def _what(lead: Sequence[str]) -> str:
+    """The caption's words for the ``lead`` columns: "model, seed and the settings that differ"."""
+    words = [k for k in IDENTITY if k in lead]
+    if len(words) < len(lead):
+        words.append("the settings that differ between the runs")
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def sources(
@@ -126,13 +157,38 @@ def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
 
 
 # ------------------------------------------------------------------------------------------ LaTeX
-def latex_tables(tables: Sequence[Part], srcs: dict[str, Source], note: str) -> str:
+def latex_tables(
+    tables: Sequence[Part],
+    srcs: dict[str, Source],
+    note: str,
+    listed: dict[str, list[str]] | None = None,
+) -> str:
     """tables.tex: one booktabs ``table`` per part (needs booktabs and graphicx), ``note`` (the data used,
     how the runs were made) printed under each, so that a table copied or ``\\input`` alone keeps it,
     after the footnotes and like-for-like caveats of the sources it has columns of; a table wider than
-    the text is scaled to its width."""
+    the text is scaled to its width. ``listed`` (row → its ``key=value`` settings, when too many differ
+    for columns): a table of them, with the note, after the first."""
     head = "% vislab's results (booktabs, graphicx).\n"
-    return head + "\n".join(_latex_table(t, srcs, note) for t in tables)
+    blocks = [_latex_table(t, srcs, note) for t in tables]
+    if listed:
+        blocks.insert(1, _latex_listed(listed, note))
+    return head + "\n".join(blocks)
+
+
+def _latex_listed(listed: dict[str, list[str]], note: str = "") -> str:
+    """The settings each run changed as a two-column booktabs table, each row's line wrapped, ``note``
+    under it as under every table."""
+    wrapped = "\\parbox[t]{{0.75\\linewidth}}{{\\raggedright {}}}"  # a long line wraps in its cell
+    body = "\n".join(
+        f"{escape(row)} & {wrapped.format(escape(listed_line(texts)))} \\\\"
+        for row, texts in listed.items()
+    )
+    return (
+        "\\begin{table}[htbp]\n\\centering\\small\n"
+        f"\\caption{{{escape(LISTED)}: {escape(LISTED_NOTE)}.}}\n\\label{{tab:settings}}\n"
+        f"\\begin{{tabular}}{{ll}}\n\\toprule\nrun & settings \\\\\n\\midrule\n{body}\n"
+        f"\\bottomrule\n\\end{{tabular}}\n{_note_under(escape(note)) if note else ''}\\end{{table}}\n"
+    )
 
 
 def _note_under(text: str) -> str:
@@ -141,7 +197,7 @@ def _note_under(text: str) -> str:
 
 
 def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
-    align = "".join("l" if k == "run" else "r" for k, _ in t.cols)
+    align = "".join("l" if k in t.text else "r" for k, _ in t.cols)
     header = _latex_header(t.cols, srcs)
     body = "\n".join(
         " & ".join(_latex_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols) + " \\\\"
@@ -204,21 +260,28 @@ def _latex_cell(key: str, value: object, bold: bool) -> str:
 
 # ------------------------------------------------------------------------------------------ Markdown
 def markdown_tables(
-    tables: Sequence[Part], srcs: dict[str, Source], note: str, verdicts: dict[str, list[str]]
+    tables: Sequence[Part],
+    srcs: dict[str, Source],
+    note: str,
+    verdicts: dict[str, list[str]],
+    listed: dict[str, list[str]] | None = None,
 ) -> str:
     """tables.md: ``note`` (the data used, how the runs were made), the same tables as pipe tables (Word,
-    Google Docs, pandoc), each followed by the like-for-like caveats of its sources, the sources as
-    footnotes, then the groups' verdicts and the rule they use."""
+    Google Docs, pandoc), each followed by the like-for-like caveats of its sources (the first by the
+    ``listed`` settings of each run, when too many differ for columns), the sources as footnotes, then
+    the groups' verdicts and the rule they use."""
     out = [f"{note}\n"] if note else []
-    for t in tables:
+    for n, t in enumerate(tables):
         out.append(f"**Table: {t.caption}**\n")
         out.append("| " + " | ".join(_header(k, h, srcs, latex=False) for k, h in t.cols) + " |")
-        out.append("|" + "|".join("---" if k == "run" else "---:" for k, _ in t.cols) + "|")
+        out.append("|" + "|".join("---" if k in t.text else "---:" for k, _ in t.cols) + "|")
         for i, r in enumerate(t.rows):
             cells = [markdown_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols]
             out.append("| " + " | ".join(cells) + " |")
         if caveat := " ".join(s.caveat for s in used_sources(t, srcs) if s.caveat):
             out.append(f"\n**Note:** {caveat}")
+        if n == 0 and listed:
+            out.append(listed_markdown(listed).rstrip("\n"))
         out.append("")
     if verdicts:
         out.append("**Differences within groups** (rule: see the footnote[^rule])\n")

@@ -19,9 +19,9 @@ import yaml
 
 from vislab.config import Config, build_config
 from vislab.errors import UserError
+from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import provenance_line, suite_info
 from vislab.experiments.results.reported import mismatches, reported_columns
-from vislab.experiments.results.table import data_line, titled
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.report.figure_set import FigureSet, guarded

@@ -10,8 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vislab.experiments.results.cells import bold_cells, bold_note
+from vislab.experiments.results.data_used import mixes_data, row_datasets
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
-from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
+from vislab.experiments.results.settings import (
+    LISTED,
+    LISTED_NOTE,
+    Settings,
+    for_people,
+    listed_line,
+    swept,
+    table_settings,
+    unread_note,
+)
 from vislab.experiments.results.spread import (
     COMPARE,
     RULE,
@@ -94,17 +104,26 @@ def plan_settings(plan: Planned) -> Settings:
     return table_settings(plan.complete, plan.runs, plan_rows(plan))
 
 
+def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
+    """The dataset of each row of ``figures`` (:func:`results_table`'s): bold ranks within one only."""
+    return row_datasets(figures, plan.complete, plan_rows(plan))
+
+
 def table_context(plan: Planned) -> dict:
     """The report template's table: ``rows`` and ``columns`` (:func:`results_table`, after the run the
-    columns of :func:`plan_settings`, named in ``settings``), the ``bold`` cells ((row, key) pairs) and
-    the ``bold_note`` saying why, the reports ``reported`` for those rows, a ``settings_note`` on runs
-    whose settings could not be read, and with seeds the ``spread_note``, the groups' ``verdicts`` (group
-    → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
+    columns of :func:`plan_settings`, named in ``settings``: at most ``settings.MAX_COLUMNS`` of them, more
+    in ``listed``, row → its ``key=value`` line, under ``listed_title`` and ``listed_note``), the ``bold``
+    cells ((row, key) pairs; among the runs of each dataset) and the ``bold_note`` saying why, the
+    reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read, and
+    with seeds the ``spread_note``, the groups' ``verdicts`` (group → sentences, each with whether it
+    exceeds the spread) and the ``verdict_rule``."""
     seeded = plan_rows(plan)
     settings = plan_settings(plan)
+    readable = for_people(settings)
     figures, figure_cols = results_table(plan)
-    bold = bold_cells(figures, figure_cols)  # figures only: a setting is never "best"
-    rows, cols = with_settings(figures, figure_cols, settings, lambda v: v)
+    data = plan_datasets(plan, figures)
+    bold = bold_cells(figures, figure_cols, data)  # figures only: a setting is never "best"
+    rows, cols = with_settings(figures, figure_cols, readable.columns, lambda v: v)
     verdicts = {
         group: [dict(text=v.sentence(), exceeds=v.exceeds) for v in found]
         for group, found in plan_verdicts(plan).items()
@@ -112,10 +131,13 @@ def table_context(plan: Planned) -> dict:
     return dict(
         rows=rows,
         columns=cols,
-        settings=settings.keys,
+        settings=readable.columns.keys,
+        listed={row: listed_line(texts) for row, texts in readable.listed.items()},
+        listed_title=LISTED,
+        listed_note=f"{LISTED_NOTE[0].upper()}{LISTED_NOTE[1:]}.",
         settings_note=unread_note(settings.unread),
         bold=bold,
-        bold_note=bold_note(seeded is not None) if bold else "",
+        bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),
         spread_note=SPREAD_NOTE if seeded else "",
         verdicts=verdicts,

@@ -1,8 +1,10 @@
 """A comparison table's cells: how each value prints (:func:`fmt`, :func:`param_cell`) and which cells are
-bold (:func:`best_row`) — the one rule results.md, report.html and the paper's tables share."""
+bold (:func:`bold_cells`: the best of each column among the runs of one dataset) — the one rule results.md,
+report.html and the paper's tables share."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from vislab.experiments.results.spread import ALPHA, Spread, verdict
@@ -52,11 +54,6 @@ def param_cell(v: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------ bold
-BOLD = "in bold, the best of vislab's runs (none where two runs tie)"
-BOLD_SEEDED = (
-    "in bold, the best of vislab's runs beyond the spread of the seeds (Welch's t-test against the "
-    f"second best, p < {ALPHA}; none where no run is)"
-)
 
 
 def ranks(key: str) -> bool:
@@ -84,14 +81,37 @@ def best_row(rows: list[dict], key: str) -> int | None:
     return ranked[0]
 
 
-def bold_cells(rows: list[dict], cols: list[tuple[str, str]]) -> set[tuple[int, str]]:
-    """The (row index, column key) of every cell printed in bold: :func:`best_row` of each column."""
-    return {(i, k) for k, _ in cols if (i := best_row(rows, k)) is not None}
+def bold_cells(
+    rows: list[dict], cols: list[tuple[str, str]], data: Sequence[str] | None = None
+) -> set[tuple[int, str]]:
+    """The (row index, column key) of every cell printed in bold: :func:`best_row` of each column, among
+    the rows of one dataset (``data``: each row's, ``data_used.row_datasets``) — digits' accuracy is never
+    ranked against circles'."""
+    groups: dict[str | None, list[int]] = {}
+    for i in range(len(rows)):
+        groups.setdefault(data[i] if data else None, []).append(i)
+    out = set()
+    for members in groups.values():
+        among = [rows[i] for i in members]
+        out |= {(members[j], k) for k, _ in cols if (j := best_row(among, k)) is not None}
+    return out
 
 
-def bold_note(seeded: bool) -> str:
-    """The sentence under a table with bold cells: what bold means (:data:`BOLD`, :data:`BOLD_SEEDED`)."""
-    rule = BOLD_SEEDED if seeded else BOLD
+def bold_rule(seeded: bool, mixed: bool = False) -> str:
+    """What bold means: with seeds, beyond their spread; ``mixed`` (a table of several datasets): among
+    the runs of each dataset."""
+    best = f"in bold, the best of vislab's runs{' on each dataset' if mixed else ''}"
+    if seeded:
+        return (
+            f"{best} beyond the spread of the seeds (Welch's t-test against the second best, "
+            f"p < {ALPHA}; none where no run is)"
+        )
+    return f"{best} (none where two runs tie)"
+
+
+def bold_note(seeded: bool, mixed: bool = False) -> str:
+    """The sentence under a table with bold cells: what bold means (:func:`bold_rule`)."""
+    rule = bold_rule(seeded, mixed)
     mean = " (its mean, never the ± std)" if seeded else ""
     return (
         f"{rule[0].upper()}{rule[1:]} in each accuracy and loss column: the highest accuracy, the lowest "

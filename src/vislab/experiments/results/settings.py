@@ -10,6 +10,10 @@ and ``seed`` columns give, and what a run's model never read (optim.* but optim.
 own step, optim.* and schedule.* for a fitted baseline: ``models.hooks.UNREAD_SECTIONS``).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
+
+results.csv and ``vislab.compare`` keep a column per setting; a table for people (results.md, report.html,
+the paper) keeps them as columns only when at most :data:`MAX_COLUMNS` differ, else lists each row's under
+the table, ``key=value`` for the keys the row has (:func:`for_people`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, build_config, read_yaml
 from vislab.errors import UserError
+from vislab.experiments.results.cells import param_cell
 from vislab.models.hooks import unread_setting
 
 WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
@@ -140,3 +145,55 @@ def swept(params: dict[str, dict[str, Any]]) -> Settings:
     """A sweep's setting columns: its swept values (``params``: run → {config key: value}), sorted by key."""
     keys = sorted({k for values in params.values() for k in values})
     return Settings(keys, params, {})
+
+
+# ------------------------------------------------------------------------------ a table for people
+MAX_COLUMNS = 4  # settings a table for people shows as columns; more are listed under it
+LISTED = "Settings each run changed"
+LISTED_NOTE = (
+    f"more than {MAX_COLUMNS} settings differ between the runs, so each row's values are listed, keys "
+    "sorted; a row names only the keys it has, e.g. a model family's own settings only for its runs"
+)
+
+
+@dataclass(frozen=True)
+class ForPeople:
+    """How a table for people shows :class:`Settings`: ``columns`` (the model, seed and — when at most
+    :data:`MAX_COLUMNS` settings differ — the settings), and ``listed`` (row → ``key=value`` texts of the
+    settings it has, in key order: under the table; empty when the settings are columns)."""
+
+    columns: Settings
+    listed: dict[str, list[str]]
+
+
+def for_people(settings: Settings) -> ForPeople:
+    """``settings`` as columns when at most :data:`MAX_COLUMNS` differ (besides the model and seed), else
+    the model and seed as columns and each row's settings listed."""
+    changed = [k for k in settings.keys if k not in IDENTITY]
+    if len(changed) <= MAX_COLUMNS:
+        return ForPeople(settings, {})
+    identity = [k for k in settings.keys if k in IDENTITY]
+    listed = {  # a run whose config.yaml was not read has no settings to list (unread_note says why)
+        row: [f"{k}={setting_text(values[k])}" for k in changed if k in values]
+        for row, values in settings.values.items()
+        if row not in settings.unread
+    }
+    return ForPeople(Settings(identity, settings.values, settings.unread), listed)
+
+
+def setting_text(value: Any) -> str:
+    """A listed setting's value: :func:`param_cell`, a setting set to none as YAML writes it (``null``)."""
+    return "null" if value is None else param_cell(value)
+
+
+def listed_line(texts: list[str]) -> str:
+    """A row's listed settings on one line ("none of these settings" for a row that has none of them)."""
+    return ", ".join(texts) if texts else "none of these settings"
+
+
+def listed_markdown(listed: dict[str, list[str]]) -> str:
+    """Under a Markdown table: :data:`LISTED` as a list, a line per row; "" when nothing is listed."""
+    if not listed:
+        return ""
+    lines = "".join(f"- **{row}**: {listed_line(texts)}\n" for row, texts in listed.items())
+    return f"\n**{LISTED}** ({LISTED_NOTE}):\n\n{lines}"

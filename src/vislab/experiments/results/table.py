@@ -3,7 +3,7 @@ draws them), and rows for HTML.
 
 Beside vislab's figures, a suite's ``reported:`` block adds one column per figure and source (what the
 course's report published for that run; blank where it gives none), and the data each run used is
-stated from the runs' own summaries, not from the suite's description. After each run, what it was: its
+stated from the runs' own summaries (data_used.py). After each run, what it was: its
 model, seed and the settings the runs changed (settings.py), or a sweep's swept values; cells print and are
 bolded as cells.py says.
 """
@@ -17,13 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vislab.experiments.results.cells import (
-    bold_cells,
-    bold_note,
-    fmt,
-    markdown_cell,
-    param_cell,
-)
+from vislab.experiments.results.cells import bold_cells, bold_note, fmt, markdown_cell, param_cell
+from vislab.experiments.results.data_used import data_line, mixes_data, row_datasets, titled
 from vislab.experiments.results.provenance import FITTED, provenance_line, suite_info
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -34,7 +29,14 @@ from vislab.experiments.results.reported import (
     reported_figure,
     row_summaries,
 )
-from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
+from vislab.experiments.results.settings import (
+    Settings,
+    for_people,
+    listed_markdown,
+    swept,
+    table_settings,
+    unread_note,
+)
 from vislab.experiments.results.spread import (
     COMPARE,
     RULE,
@@ -146,34 +148,6 @@ SPREAD_NOTE = (
     "Each row: mean ± std over its seeds (N: runs finished; std: sample standard deviation, ddof=1); "
     "run <row>-s<i> trained with train.seed + i."
 )
-
-
-# ------------------------------------------------------------------------------ the data each run used
-def datasets(summaries: dict[str, dict]) -> list[str]:
-    """The datasets (data.name) the runs used, in run order."""
-    return list(dict.fromkeys(str(s.get("data", "?")) for s in summaries.values()))
-
-
-def data_line(summaries: dict[str, dict]) -> str:
-    """What the runs were trained and scored on, from their summaries: dataset and split sizes."""
-    groups: dict[str, list[str]] = {}
-    for name, s in summaries.items():
-        sizes = " / ".join(
-            f"{s[k]:,} {k.removeprefix('n_')}" for k in ("n_train", "n_val", "n_test") if k in s
-        )
-        what = f"{s.get('data', '?')} ({sizes} images)" if sizes else str(s.get("data", "?"))
-        groups.setdefault(what, []).append(name)
-    if len(groups) == 1:
-        return f"Data: {next(iter(groups))}{', all runs' if len(summaries) > 1 else ''}."
-    return (
-        "Data: " + "; ".join(f"{what} for {', '.join(runs)}" for what, runs in groups.items()) + "."
-    )
-
-
-def titled(title: str, summaries: dict[str, dict]) -> str:
-    """``title`` plus the data actually used, e.g. 'suite dlvc-compare on fashion-mnist'."""
-    names = datasets(summaries)
-    return f"{title} on {', '.join(names)}" if title and names else title
 
 
 def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
@@ -335,7 +309,8 @@ def write_tables(
     ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
     After each run, its model, seed and the settings the runs changed (:func:`table_settings`, from the
     runs' folders: ``run_dirs``, default ``out/<run>``) — or, given ``params`` (a sweep: run → its swept
-    values), a column per swept value (:func:`param_cell` in results.md). ``rows`` (a seeded suite: row →
+    values), a column per swept value (:func:`param_cell` in results.md; more than ``MAX_COLUMNS``
+    settings: listed under its table instead, :func:`for_people`). ``rows`` (a seeded suite: row →
     its runs): a line per row, mean ± std and N, and under the table each group's verdicts
     (:func:`verdicts_markdown`: ``groups``, ``compare``); the CSV gives each mean and, in ``<key>_std``,
     each standard deviation. results.md bolds the best cells (:func:`bold_cells`); ``note``: a line under
@@ -346,15 +321,24 @@ def write_tables(
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
     table, cols = with_settings(figures, columns(reported, seeded), settings, lambda v: v)
-    shown, _ = with_settings(figures, columns(reported, seeded), settings, param_cell)
     atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
-    bold = bold_cells(figures, cols)  # figures only: a setting is never "best"
-    under = (note, unread_note(settings.unread), bold_note(seeded) if bold else "")
+    readable = for_people(settings)  # a few settings as columns, more listed under the table
+    shown, shown_cols = with_settings(
+        figures, columns(reported, seeded), readable.columns, param_cell
+    )
+    data = row_datasets(figures, summaries, rows)
+    bold = bold_cells(figures, cols, data)  # figures only: a setting is never "best"
+    under = (
+        note,
+        unread_note(settings.unread),
+        bold_note(seeded, mixes_data(data)) if bold else "",
+    )
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     atomic_write_text(
         Path(out) / "results.md",
         _markdown_head(out, title, summaries, rows, dirs)
-        + to_markdown(shown, None, cols, bold)
+        + to_markdown(shown, None, shown_cols, bold)
+        + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
         + failures_markdown(failures)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from vislab.experiments.results.table import TextTable, data_line, table_rows, text_table, titled
+from vislab.experiments.results.data_used import data_line, titled
+from vislab.experiments.results.table import TextTable, table_rows, text_table
 from vislab.experiments.suites.runner import run_suite
 from vislab.experiments.suites.spec import load_suite, suite_overrides
 from vislab.training.rundir import RunDir

@@ -1,0 +1,58 @@
+"""The data each run used, stated from the runs' own summaries (never from a suite's description): the
+line under a table's title (:func:`data_line`: dataset, split sizes and what a sample is), the title's
+datasets (:func:`titled`), and each table row's dataset (:func:`row_datasets`: bold ranks only runs of one
+dataset against each other)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def datasets(summaries: dict[str, dict]) -> list[str]:
+    """The datasets (data.name) the runs used, in run order."""
+    return list(dict.fromkeys(str(s.get("data", "?")) for s in summaries.values()))
+
+
+def samples_word(data: str) -> str:
+    """What dataset ``data`` holds: the circles' 2-D points, arrays given in memory (images or feature
+    vectors) samples, any other source images."""
+    return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
+
+
+def data_line(summaries: dict[str, dict]) -> str:
+    """What the runs were trained and scored on, from their summaries: dataset and split sizes."""
+    groups: dict[str, list[str]] = {}
+    for name, s in summaries.items():
+        sizes = " / ".join(
+            f"{s[k]:,} {k.removeprefix('n_')}" for k in ("n_train", "n_val", "n_test") if k in s
+        )
+        data = str(s.get("data", "?"))
+        what = f"{data} ({sizes} {samples_word(data)})" if sizes else data
+        groups.setdefault(what, []).append(name)
+    if len(groups) == 1:
+        return f"Data: {next(iter(groups))}{', all runs' if len(summaries) > 1 else ''}."
+    return (
+        "Data: " + "; ".join(f"{what} for {', '.join(runs)}" for what, runs in groups.items()) + "."
+    )
+
+
+def titled(title: str, summaries: dict[str, dict]) -> str:
+    """``title`` plus the data actually used, e.g. 'suite dlvc-compare on fashion-mnist'."""
+    names = datasets(summaries)
+    return f"{title} on {', '.join(names)}" if title and names else title
+
+
+def row_datasets(
+    table: list[dict], summaries: dict[str, dict], rows: dict[str, list[str]] | None = None
+) -> list[str]:
+    """Each table row's dataset (``data`` of its summary; a row of seeds, ``rows``: row → its runs, its
+    first finished run's), for ``cells.bold_cells``."""
+    firsts = {
+        r: next((n for n in names if n in summaries), "") for r, names in (rows or {}).items()
+    }
+    return [str(summaries.get(firsts.get(r["run"], r["run"]), {}).get("data")) for r in table]
+
+
+def mixes_data(data: Sequence[str] | None) -> bool:
+    """Whether a table's rows (``data``: each one's dataset) hold more than one dataset."""
+    return len(set(data or ())) > 1
