@@ -8,11 +8,13 @@ once, so that each starts in milliseconds."""
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -598,14 +600,16 @@ def test_a_stopped_workers_run_is_not_taken_over_while_it_holds_the_folder(tmp_p
 
 # ----------------------------------------------------------------------- a read-only --out
 def _unwritable(monkeypatch, folder: Path) -> None:
-    """``folder`` as os.access sees a read-only mount: readable, not writable (tests may run as root,
+    """``folder`` as a read-only mount: readable, but creating a file in it fails (tests may run as root,
     who writes whatever the permissions)."""
-    real = os.access
+    real = tempfile.mkstemp
 
-    def access(path, mode: int, *args, **kw) -> bool:
-        return not (Path(path) == folder and mode & os.W_OK) and real(path, mode, *args, **kw)
+    def mkstemp(*args, dir=None, **kw):
+        if dir is not None and Path(dir) == folder:
+            raise PermissionError(errno.EROFS, "Read-only file system", str(folder))
+        return real(*args, dir=dir, **kw)
 
-    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
 
 
 def test_a_worker_with_a_read_only_out_claims_nothing(tmp_path, capsys, train_spy, monkeypatch, pg):

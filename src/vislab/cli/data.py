@@ -7,7 +7,6 @@ errors should not wait for.
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def check_figure_path(out: Path) -> None:
         raise UserError(
             f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
         )
-    check_writable(Path(os.path.abspath(out)).parent, "the figure")
+    check_writable(out, "the figure", is_file=True)
 
 
 class Show(str, Enum):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -18,6 +17,7 @@ from vislab.errors import UserError
 from vislab.plotting.mistakes import confident_mistakes, mistake_rows, pair_lines
 from vislab.predict import Evaluation, Ranked, prediction_table
 from vislab.training.checkpoint import atomic_write_text
+from vislab.training.rundir import check_writable
 
 out = Console()
 err = Console(stderr=True)
@@ -107,23 +107,7 @@ def check_csv_path(path: Path) -> None:
             f"--csv '{path}' is a folder: give a file to write, e.g. --csv "
             f"{os.path.join(path, 'predictions.csv')}."
         )
-    folder = Path(os.path.abspath(path)).parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the first folder that is there: the others will be made in it
-    if not folder.is_dir():
-        raise UserError(
-            f"--csv '{path}': '{folder}' is a file, not a folder, so the CSV cannot be written there; "
-            f"nothing was predicted. Choose another --csv."
-        )
-    try:  # os.access says yes to root where the file system says no (/sys, a read-only mount)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".vislab-csv.", suffix=".tmp")
-    except OSError as e:
-        raise UserError(
-            f"--csv '{path}': the folder '{folder}' is not writable ({e.strerror}); nothing was "
-            f"predicted. Choose a writable --csv."
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+    check_writable(path, "the CSV", "--csv", "nothing was predicted", is_file=True)
 
 
 def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: Path) -> int:

@@ -289,20 +289,33 @@ def _jsonable(o):
     raise TypeError(f"not JSON serialisable: {type(o)}")
 
 
-def check_writable(out: str | Path, what: str) -> None:
-    """UserError unless ``--out`` ``out`` is, or can be made, a writable folder — checked before any work,
-    so that nothing is computed (or claimed from a shared database) for a place it cannot be saved.
-    ``what``: what would be saved there, for the message."""
+def check_writable(
+    out: str | Path,
+    what: str,
+    option: str = "--out",
+    undone: str = "nothing was started",
+    is_file: bool = False,
+) -> None:
+    """UserError unless ``option`` ``out`` is, or can be made, a writable folder (``is_file``: a file in
+    one) — checked before any work, so that nothing is computed (or claimed from a shared database) for a
+    place it cannot be saved. ``what``: what would be saved there; ``undone``: what the refusal spared, for
+    the message. Writing is tried (a temporary file): ``os.access`` says yes to root where the file system
+    says no (/sys, a read-only mount)."""
     folder = Path(os.path.abspath(out))
+    folder = folder.parent if is_file else folder
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the first folder that is there: the others will be made in it
     if not folder.is_dir():
         raise UserError(
-            f"--out '{out}': '{folder}' is a file, not a folder, so {what} cannot be saved there; "
-            f"nothing was started. Choose another --out."
+            f"{option} '{out}': '{folder}' is a file, not a folder, so {what} cannot be saved there; "
+            f"{undone}. Choose another {option}."
         )
-    if not os.access(folder, os.W_OK | os.X_OK):
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".vislab-probe.", suffix=".tmp")
+    except OSError as e:
         raise UserError(
-            f"--out '{out}': the folder '{folder}' is not writable (read-only, or not yours), so {what} "
-            f"cannot be saved there; nothing was started. Choose a writable --out."
-        )
+            f"{option} '{out}': the folder '{folder}' is not writable ({e.strerror}), so {what} cannot "
+            f"be saved there; {undone}. Choose a writable {option}."
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
