@@ -68,12 +68,7 @@ def train(
         _check_resume_arguments(out, given_names, overwrite)
         cfg = None
     else:
-        check_given_once(
-            [(f"{k}={v!r}", k.replace("__", ".")) for k, v in overrides.items()]
-            + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
-        )
-        with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
-        cfg = make_config(config, model=model, data=data, overrides=with_epochs)
+        cfg = _new_config(config, model, data, epochs, overrides)
     quiet = not in_notebook() if quiet is None else quiet
     try:
         return train_config(
@@ -92,6 +87,18 @@ def check_given_once(given: Sequence[tuple[str, str]]) -> None:
         if key in first:
             raise UserError(f"{first[key]} and {shown} both set {key}: give one of them.")
         first[key] = shown
+
+
+def _new_config(
+    config: ConfigLike, model: Any, data: Any, epochs: int | None, overrides: dict[str, Any]
+) -> Config:
+    """train()'s config of a new run: ``epochs`` is ``train.epochs`` (a key given twice: UserError)."""
+    check_given_once(
+        [(f"{k}={v!r}", k.replace("__", ".")) for k, v in overrides.items()]
+        + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
+    )
+    with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
+    return make_config(config, model=model, data=data, overrides=with_epochs)
 
 
 def _in_api_words(e: RunExists) -> RunExists:

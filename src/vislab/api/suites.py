@@ -77,22 +77,16 @@ def run_suite(
     data cannot be read (no further run starts), UserError before anything trains if ``out`` holds its runs
     with another config (another ``epochs`` alone retrains them). ``overwrite=True`` starts it over.
 
-    ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}`` or ``["data.limit=300"]``) and
-    ``settings`` (``data__limit=300``, as :func:`vislab.train` takes them) set every run's config, after
-    the suite's own settings, as ``vislab suite --set`` does; a key given twice is a UserError.
+    ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
+    (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
 
-    ``quiet``: None (default) prints the progress — each run's training and the suite's lines (``suite …: 3
-    runs``, a line per run, ``results: …``) — in a notebook only, nothing in a script; False everywhere;
-    True nowhere. ``log``: a function that receives the suite's lines instead (whatever ``quiet``).
+    ``quiet``: None (default) prints the progress in a notebook only; False everywhere; True nowhere.
+    ``log``: a function that receives the suite's lines instead. ``seeds``: train each run that many times
+    (``<run>-s0`` … with train.seed + 0 …; None: as the suite in ``out`` was run, else once).
 
-    ``seeds``: train each run that many times, ``<run>-s0`` … with train.seed + 0 …, for the tables' mean ± std
-    (None: as the suite in ``out`` was run, else once); a run trained before it had seeds becomes seed 0.
-    The result's ``runs`` are then named ``<run>-s0``, ``<run>-s1`` …, its ``table`` a row per suite run.
-
-    ``storage``: a PostgreSQL URL shared by several machines (or processes) running the same suite: each
-    run is claimed by one of them; a claim whose worker sent no heartbeat (every ``heartbeat`` s,
-    default 20) for ``heartbeat_lapse`` s (default 90, at least 4 beats) is taken over; the first
-    worker to find every run settled writes the tables.
+    ``storage``: a PostgreSQL URL shared by the machines running the same suite, each run claimed by one;
+    a claim with no heartbeat (every ``heartbeat`` s, default 20) for ``heartbeat_lapse`` s (default 90)
+    is taken over; the first worker to find every run settled writes the tables.
 
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]

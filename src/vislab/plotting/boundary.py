@@ -68,18 +68,14 @@ def decision_boundary_figure(
     probs = _grid_probs(model, grid, device)
     pred = probs.argmax(1).numpy().reshape(xx.shape)
     conf = probs.max(1).values.numpy().reshape(xx.shape)
-    n_classes = max(probs.shape[1], int(y.max()) + 1 if len(y) else 0)
+    n_classes = max(probs.shape[1], int(y.max()) + 1)  # x (and so y) is not empty
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(n_classes)]
     fig = NotebookFigure(figsize=(5.5, 5))
     ax = fig.subplots()
     _draw_regions(ax, (g0, g1), pred, conf, colors)
     _scatter_classes(ax, x, y, names, colors)
-    acc = (
-        float((predict_classes(model, prepare(x), device) == torch.from_numpy(y)).float().mean())
-        if len(y)
-        else float("nan")
-    )
+    acc = float((predict_classes(model, prepare(x), device) == torch.from_numpy(y)).float().mean())
     ax.set(
         xlabel=f"x₁{raw}",
         ylabel=f"x₂{raw}",

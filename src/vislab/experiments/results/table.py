@@ -320,19 +320,15 @@ def write_tables(
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
-    table, cols = with_settings(figures, columns(reported, seeded), settings, lambda v: v)
+    figure_cols = columns(reported, seeded)
+    table, cols = with_settings(figures, figure_cols, settings, lambda v: v)
     atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
     readable = for_people(settings)  # a few settings as columns, more listed under the table
-    shown, shown_cols = with_settings(
-        figures, columns(reported, seeded), readable.columns, param_cell
-    )
+    shown, shown_cols = with_settings(figures, figure_cols, readable.columns, param_cell)
     data = row_datasets(figures, summaries, rows)
     bold = bold_cells(figures, cols, data)  # figures only: a setting is never "best"
-    under = (
-        note,
-        unread_note(settings.unread),
-        bold_note(seeded, mixes_data(data)) if bold else "",
-    )
+    mixed = mixes_data(data)
+    under = (note, unread_note(settings.unread), bold_note(seeded, mixed) if bold else "")
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     atomic_write_text(
         Path(out) / "results.md",
