@@ -111,13 +111,19 @@ def start_endless_jobs_suite(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return proc, out
 
 
+def wait_until_both_train(proc: subprocess.Popen, out: Path, written: str) -> None:
+    """Until runs a and b of :func:`start_endless_jobs_suite` have each written ``written`` (both are
+    training); fails if the suite ended first or after 120 s."""
+    deadline = time.monotonic() + 120
+    while not all((out / r / written).is_file() for r in "ab"):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+
+
 def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
     proc, out = start_endless_jobs_suite(tmp_path)  # never done: Ctrl-C stops both
     try:
-        deadline = time.monotonic() + 120
-        while not all((out / r / "metrics.jsonl").is_file() for r in "ab"):  # both training
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-            time.sleep(0.2)
+        wait_until_both_train(proc, out, "metrics.jsonl")
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
         text, _ = proc.communicate(timeout=120)
     finally:
@@ -478,10 +484,7 @@ def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs
     hold the runs' folders; each saves its run, resumable, and ends within seconds."""
     proc, out = start_endless_jobs_suite(tmp_path)  # never done: only the kill ends them
     try:
-        deadline = time.monotonic() + 120
-        while not all((out / r / "checkpoints" / "last.pt").is_file() for r in "ab"):  # training
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-            time.sleep(0.2)
+        wait_until_both_train(proc, out, "checkpoints/last.pt")
         jobs = [int((out / r / ".lock").read_text().split()[0]) for r in "ab"]
         proc.kill()  # the suite's process alone, as the OOM killer or `kill -9 PID` does
         proc.wait(30)
@@ -506,10 +509,7 @@ def test_a_killed_job_process_ends_the_suite_as_interrupted_without_a_traceback(
     ended on a BrokenProcessPool traceback, exit 1."""
     proc, out = start_endless_jobs_suite(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not all((out / r / "checkpoints" / "last.pt").is_file() for r in "ab"):  # training
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-            time.sleep(0.2)
+        wait_until_both_train(proc, out, "checkpoints/last.pt")
         os.kill(int((out / "a" / ".lock").read_text().split()[0]), signal.SIGKILL)
         text, _ = proc.communicate(timeout=120)
     finally:
