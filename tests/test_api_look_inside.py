@@ -27,7 +27,7 @@ DIGITS = dict(data__limit=300, train__batch_size=32, train__seed=0, train__devic
 
 
 def _trained(folder, *sets):
-    train(tiny_config(*sets, "train.epochs=1"), folder / "run", quiet=True)
+    train(tiny_config(*sets, "train.epochs=1", "train.figures=false"), folder / "run", quiet=True)
     return vislab.load_run(folder / "run")
 
 

@@ -129,7 +129,7 @@ def test_early_stopping_and_partial_splits(measured, run, said):
         assert not notes or "after at most 10 epochs (early stopping)" in notes[0]
 
 
-def test_the_note_reaches_results_md_with_a_real_short_run(tmp_path, capsys):
+def test_the_note_reaches_results_md_with_a_real_short_run(tmp_path, capsys, monkeypatch):
     """`vislab suite --epochs 1` on a suite whose report trained 3 epochs: results.md and report.html say so,
     for the run with that report's figures only (summary.json as the trainer writes it)."""
     spec = tmp_path / "short.yaml"
@@ -139,7 +139,13 @@ def test_the_note_reaches_results_md_with_a_real_short_run(tmp_path, capsys):
                 "base": {
                     "data": {"name": "digits", "limit": 300},
                     "model": {"name": "mlp", "hidden": [16]},
-                    "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "seed": 0},
+                    "train": {
+                        "epochs": 3,
+                        "batch_size": 32,
+                        "device": "cpu",
+                        "seed": 0,
+                        "figures": False,
+                    },
                 },
                 "runs": {"mlp": {}, "majority": {"model.name": "majority"}},
                 "reported": {
@@ -152,6 +158,8 @@ def test_the_note_reaches_results_md_with_a_real_short_run(tmp_path, capsys):
         )
     )
     out = tmp_path / "out"
+    # report.html: its tables alone
+    monkeypatch.setattr("vislab.report.build.run_sections", lambda *a: [])
     code, text = cli(capsys, "suite", spec, "--out", out, "--epochs", "1", "-q")
     assert code == 0, text
     assert json.loads((out / "mlp" / "summary.json").read_text())["epochs_run"] == 1

@@ -35,7 +35,13 @@ from vislab.training.trainer import train
 needs_captum = pytest.mark.skipif(
     importlib.util.find_spec("captum") is None, reason="pip install 'vislab[explain]'"
 )
-CNN = ("model.name=cnn", "model.widths=[8,16]", "model.fc=[16]", "train.epochs=1")
+CNN = (
+    "model.name=cnn",
+    "model.widths=[8,16]",
+    "model.fc=[16]",
+    "train.epochs=1",
+    "train.figures=false",
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,8 @@ def cnn_run(tmp_path_factory):
 def vit_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("vit") / "run"
     sets = ("model.name=vit", "model.embed_dim=8", "model.depth=2", "model.num_heads=2")
-    train(tiny_config(*sets, "model.patch_size=2", "train.epochs=1"), run, quiet=True)
+    sets += ("model.patch_size=2", "train.epochs=1", "train.figures=false")
+    train(tiny_config(*sets), run, quiet=True)
     return vislab.load_run(run)
 
 
@@ -287,7 +294,7 @@ def test_the_boundary_is_drawn_in_raw_units_outside_pyplot(tmp_path, monkeypatch
         lambda model, x, *a, **k: drawn.append((x, k.get("prepare"))) or real(model, x, *a, **k),
     )
     run = vislab.train(
-        model="mlp", data="circles", epochs=2, train__device="cpu", out=tmp_path / "run", quiet=True
+        model="mlp", data="circles", epochs=1, train__device="cpu", out=tmp_path / "run", quiet=True
     )
     [(x, prepare)] = drawn
     assert prepare is not None and 1.0 < np.abs(np.asarray(x)).max() < 1.6  # raw, not standardised

@@ -10,21 +10,22 @@ from pathlib import Path
 import pytest
 
 import vislab
-from conftest import cli, one_line, tiny_config, tiny_sets
+from conftest import cli, one_line, tiny_sets
 from vislab.api import start_over
 from vislab.explain import METHODS, Explanation
 from vislab.export import FORMATS
-from vislab.training.trainer import train
 
 EDIT = "% my edit\n"
 
 
 @pytest.fixture(scope="module")
-def papered(tmp_path_factory) -> Path:
-    """A finished tiny run and its paper, as `vislab.paper(run)` writes it (DIR/paper)."""
-    run = tmp_path_factory.mktemp("papered") / "run"
-    train(tiny_config("train.epochs=1"), run, quiet=True)
-    vislab.paper(run)
+def papered(trained, tmp_path_factory) -> Path:
+    """A finished tiny run (a copy of conftest's ``trained``) and its paper, as `vislab.paper(run)` writes
+    it (DIR/paper)."""
+    run = Path(shutil.copytree(trained, tmp_path_factory.mktemp("papered") / "run"))
+    with pytest.MonkeyPatch.context() as mp:  # its other figures are enough to own: ~1 s less
+        mp.setattr("vislab.report.run_sections.mistake_section", lambda *a: None)
+        vislab.paper(run)
     return run
 
 
@@ -143,7 +144,11 @@ def test_a_suites_paper_the_user_edited_is_kept_and_an_untouched_one_deleted(run
     assert _files(suite) == []
 
 
-def test_vislab_paper_again_rewrites_its_own_files_but_refuses_an_edited_main_tex(run, capsys):
+def test_vislab_paper_again_rewrites_its_own_files_but_refuses_an_edited_main_tex(
+    run, capsys, monkeypatch
+):
+    # its tables alone
+    monkeypatch.setattr("vislab.paper_folder.build.draw_sections", lambda *a: None)
     main_tex = run / "paper" / "main.tex"
     code, text = cli(capsys, "paper", run)  # untouched: rewritten
     assert code == 0 and main_tex.is_file()

@@ -124,8 +124,10 @@ def test_report_draws_one_section_per_row_over_its_seeds(seeded):
 
 
 @pytest.mark.slow  # the paper draws every figure again for a page: ~4 s on 2 busy cores
-def test_paper_draws_the_same_row_figures(seeded, tmp_path):
+def test_paper_draws_the_same_row_figures(seeded, tmp_path, monkeypatch):
     suite, paper = seeded[0], tmp_path / "paper"
+    # no mistakes gallery (a third of the paper's time; the report test checks it)
+    monkeypatch.setattr("vislab.report.run_sections.mistake_section", lambda *a: None)
     drawn = _drawing(lambda: write_paper([suite], paper))
     stems = {p.stem for p in (paper / "figures").glob("*.pdf")}
     assert {f"{k}_{r}" for k in ("confusion", "per_class", "roc") for r in ROWS} <= stems
@@ -153,7 +155,9 @@ def test_unseeded_suite_keeps_a_section_and_figures_per_run(tmp_path):
     assert "seed-note" not in page
 
 
-def test_a_seed_without_readable_predictions_is_left_out_with_a_note(seeded, tmp_path):
+def test_a_seed_without_readable_predictions_is_left_out_with_a_note(seeded, tmp_path, monkeypatch):
+    # no mistakes gallery: seed 0's, whose predictions are intact, is not in question
+    monkeypatch.setattr("vislab.report.run_sections.mistake_section", lambda *a: None)
     suite = tmp_path / "seeded"
     shutil.copytree(seeded[0], suite)
     (suite / "mlp-s1" / "predictions_test.npz").write_bytes(b"not an npz")

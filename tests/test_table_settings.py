@@ -77,7 +77,7 @@ def _write_suite(path: Path) -> Path:
     return path
 
 
-def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_path):
+def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_path, monkeypatch):
     out = tmp_path / "suite"
     vislab.run_suite(str(_write_suite(tmp_path / "s.yaml")), out=out, log=lambda _: None)
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
@@ -103,6 +103,8 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
     for row in cells.values():  # the majority class "trains" in no time: times are never ranked
         assert "**" not in row["train time (s)"] + row["test time (s)"] + row["parameters"]
     assert "In bold, the best of vislab's runs" in md
+    # tables alone: no run figures
+    monkeypatch.setattr("vislab.report.build.run_sections", lambda *a: [])
     page = build_report(out).read_text()
     assert 'id="settings-changed"' in page and 'data-key="model"' in page
     assert "optim.lr=0.01" in page and 'data-key="optim.lr"' not in page
@@ -158,7 +160,7 @@ def test_a_run_whose_config_is_unreadable_keeps_the_table_and_is_named(tmp_path)
     assert "Settings not compared for c-s0" in md and "c-s0/config.yaml' is not valid YAML" in md
 
 
-def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path):
+def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path, monkeypatch):
     spec = {
         "name": "limits",
         "base": {
@@ -172,6 +174,8 @@ def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path):
     }
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
     study = run_sweep(load_sweep(tmp_path / "s.yaml"), tmp_path / "sw", trials=2, log=lambda _: 0)
+    # tables alone: no run figures
+    monkeypatch.setattr("vislab.report.build.run_sections", lambda *a: [])
     page = build_report(tmp_path / "sw").read_text()
     table = page[page.index('<table class="sortable" id="results">') :]
     table = table[: table.index("</table>")]

@@ -183,7 +183,8 @@ def test_the_papers_model_figures_are_the_first_seeds_and_say_so(tmp_path, monke
 
 
 def test_a_grad_cam_caption_names_the_seed_it_shows(tmp_path):
-    cfg = tiny_config("model.name=cnn", "model.widths=[4]", "model.fc=[8]", "train.epochs=1")
+    sets = ("model.name=cnn", "model.widths=[4]", "model.fc=[8]", "train.epochs=1")
+    cfg = tiny_config(*sets, "train.figures=false")
     run = tmp_path / "cnn-s0"
     train(cfg, run, quiet=True)
     figs = FigureSet(tmp_path / "figures", [])
