@@ -120,16 +120,26 @@ def wait_until_both_train(proc: subprocess.Popen, out: Path, written: str) -> No
         time.sleep(0.2)
 
 
-def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
-    proc, out = start_endless_jobs_suite(tmp_path)  # never done: Ctrl-C stops both
+def stopped_jobs_suite(tmp_path: Path, written: str, stop) -> tuple[int, str, Path]:
+    """:func:`start_endless_jobs_suite`, ``stop(proc, out)`` once both runs wrote ``written``; the suite's
+    exit code, its output and its --out (its process group killed if it outlives the test)."""
+    proc, out = start_endless_jobs_suite(tmp_path)
     try:
-        wait_until_both_train(proc, out, "metrics.jsonl")
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+        wait_until_both_train(proc, out, written)
+        stop(proc, out)
         text, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130 and "Traceback" not in text, text
+    return proc.returncode, text, out
+
+
+def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
+    # never done: Ctrl-C (to the whole process group) stops both
+    code, text, out = stopped_jobs_suite(
+        tmp_path, "metrics.jsonl", lambda proc, out: os.killpg(proc.pid, signal.SIGINT)
+    )
+    assert code == 130 and "Traceback" not in text, text
     said = one_line(text)
     assert "interrupted, and with it 2 runs" in said and "- a: training stopped by SIGINT" in said
     assert "- b: training stopped by SIGINT" in said, text
@@ -507,15 +517,12 @@ def test_a_killed_job_process_ends_the_suite_as_interrupted_without_a_traceback(
     """One job process of `vislab suite --jobs 2` killed outright (the OOM killer, kill -9) breaks the
     pool: the suite says so, marks both runs in flight interrupted (resumable) and exits 130 — it had
     ended on a BrokenProcessPool traceback, exit 1."""
-    proc, out = start_endless_jobs_suite(tmp_path)
-    try:
-        wait_until_both_train(proc, out, "checkpoints/last.pt")
+
+    def kill_a(proc, out):  # run a's job process, as the OOM killer does
         os.kill(int((out / "a" / ".lock").read_text().split()[0]), signal.SIGKILL)
-        text, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130 and "Traceback" not in text, text
+
+    code, text, out = stopped_jobs_suite(tmp_path, "checkpoints/last.pt", kill_a)
+    assert code == 130 and "Traceback" not in text, text
     said = one_line(text)
     assert "interrupted, and with it 2 runs" in said and "a --jobs process was killed" in said, text
     runs = json.loads((out / "suite.json").read_text())["runs"]
