@@ -89,9 +89,8 @@ def score_split(
 ) -> Scored:
     """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings) with its model."""
     model, record, data, inputs = split_inputs(target, split, overrides, trust_code)
-    scored = record.inputs.wrap(
-        model
-    )  # with the run's test-time augmentation, as training evaluated
+    # with the run's test-time augmentation, as training evaluated
+    scored = record.inputs.wrap(model)
     with torch.inference_mode():
         logits = torch.cat([scored(x) for x, _ in inputs.epoch(0)])
     names = list(record.model.class_names)

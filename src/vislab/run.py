@@ -108,7 +108,7 @@ class Run:
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
-        from vislab.data.images import image_array
+        from vislab.data.images import image_array, split_images
         from vislab.predict import classify, classify_features, image_shape, load_model
 
         if top_k < 1:
@@ -117,7 +117,7 @@ class Run:
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
-        listed = _as_list(images, shape[0])
+        listed = split_images(images, shape[0])  # arrays of several images: each one
         folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
         if folder is not None:
             raise UserError(
@@ -307,14 +307,6 @@ def _cell(v: object) -> str:
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     return str(v)
-
-
-def _as_list(images: ImageLike | Sequence[ImageLike], channels: int = 3) -> list[ImageLike]:
-    """One image or many as a list, arrays of several images split by their shape for a model of
-    ``channels``-channel images (``vislab.data.images.split_images``)."""
-    from vislab.data.images import split_images  # on use (see the imports): it loads PIL
-
-    return split_images(images, channels)
 
 
 @dataclass

@@ -278,9 +278,7 @@ def _optimizer_step(network: Network, optim: Optimisation, lr: float) -> None:
     """Clip (``train.grad_clip``) and apply the gradients at learning rate ``lr`` (times a parameter
     group's ``lr_scale``, e.g. a fine-tuned model's new head)."""
     set_lr(optim.opt, lr)
-    scaler = (
-        optim.scaler
-    )  # fp16: gradients scaled down before clipping; a step that overflowed skipped
+    scaler = optim.scaler  # fp16: gradients scaled down before clipping; an overflowed step skipped
     if optim.grad_clip:
         if scaler:
             scaler.unscale_(optim.opt)
