@@ -28,7 +28,13 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from vislab.data.augment import centre_crop
-from vislab.data.images import ImageLike, expand_folders, image_array, load_image, split_images
+from vislab.data.images import (
+    ImageLike,
+    expand_folders,
+    image_array,
+    load_image_or_error,
+    split_images,
+)
 from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
@@ -232,7 +238,7 @@ def explain_images(
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
     paths = [Path(p) for p in expand_folders(list(images))]
-    arrays = [_read(p, shape) for p in paths]
+    arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
     at = -1 if block is None else block
     explained = {i: explain_one(model, record, arrays[i], method, at) for i in readable}
@@ -300,14 +306,6 @@ def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndar
         if isinstance(image, (str, Path)):
             raise
         raise UserError(f"image {index} ({type(image).__name__}): {e}") from None
-
-
-def _read(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
-    """The image as :func:`vislab.data.images.load_image` reads it, or the UserError it gave."""
-    try:
-        return load_image(path, shape)
-    except UserError as e:
-        return e
 
 
 def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:

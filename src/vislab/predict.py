@@ -15,7 +15,7 @@ import torch
 
 from vislab.config import build_config
 from vislab.data import prepare_data
-from vislab.data.images import expand_folders, load_image
+from vislab.data.images import expand_folders, load_image_or_error
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
@@ -334,7 +334,7 @@ def predict_images(
     out: list[tuple[Path, Ranked | UserError]] = []
     for start in range(0, len(files), PREDICT_BATCH):
         batch = files[start : start + PREDICT_BATCH]
-        loaded = [_try_load(path, shape) for path in batch]
+        loaded = [load_image_or_error(path, shape) for path in batch]
         ranked = iter(
             classify(model, record, [a for a in loaded if isinstance(a, np.ndarray)], top_k)
         )
@@ -342,14 +342,6 @@ def predict_images(
             (p, a if isinstance(a, UserError) else next(ranked)) for p, a in zip(batch, loaded)
         )
     return out
-
-
-def _try_load(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
-    """:func:`load_image`, its UserError returned rather than raised (the other files go on)."""
-    try:
-        return load_image(path, shape)
-    except UserError as e:
-        return e
 
 
 def prediction_table(

@@ -115,6 +115,14 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         ) from None
 
 
+def load_image_or_error(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
+    """:func:`load_image`, its UserError returned rather than raised: of many files, the others go on."""
+    try:
+        return load_image(path, shape)
+    except UserError as e:
+        return e
+
+
 def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
     """Any :data:`ImageLike` as uint8 H×W×C of the model's input shape; arrays pass through PIL like files,
     so the same picture gives the same input whichever way it comes."""
