@@ -201,7 +201,7 @@ def compare(
     import pandas as pd  # on use (see the imports)
 
     from vislab.experiments.results.settings import table_settings
-    from vislab.experiments.results.table import columns, table_rows, with_settings
+    from vislab.experiments.results.table import csv_table
 
     if isinstance(runs, (Run, str, Path)):  # one run (a string is no list of runs)
         runs = [runs]
@@ -221,7 +221,5 @@ def compare(
     settings = table_settings(summaries, folders)
     if settings.unread:  # each run's config.yaml, read as Run.config reads it
         raise next(iter(settings.unread.values()))
-    rows, cols = with_settings(
-        table_rows(summaries, reported), columns(reported), settings, lambda v: v
-    )
+    rows, cols = csv_table(summaries, settings, reported)
     return pd.DataFrame(rows, columns=[k for k, _ in cols])

@@ -155,15 +155,12 @@ def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
     import pandas as pd  # on use (see the imports)
 
     from vislab.experiments.results.settings import table_settings
-    from vislab.experiments.results.table import columns, seed_rows, with_settings, with_std_columns
+    from vislab.experiments.results.table import csv_table
 
     summaries = {name: run.summary for name, run in finished.items()}
     folders = {name: run.path for name, run in finished.items()}
     settings = table_settings(summaries, folders, suite.rows())
-    figures = seed_rows(summaries, suite.rows(), suite.reported)
-    rows, cols = with_std_columns(
-        *with_settings(figures, columns(suite.reported, seeded=True), settings, lambda v: v)
-    )
+    rows, cols = csv_table(summaries, settings, suite.reported, suite.rows())
     return pd.DataFrame(rows, columns=[k for k, _ in cols]).astype({"seeds": int})
 
 

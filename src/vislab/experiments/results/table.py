@@ -292,6 +292,22 @@ def text_table(
     )
 
 
+def csv_table(
+    summaries: dict[str, dict],
+    settings: Settings,
+    reported: ReportedLike = None,
+    rows: dict[str, list[str]] | None = None,
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    """results.csv's rows and columns (what ``vislab.compare`` and ``run_suite().table`` return): a row
+    per run, or per row of seeds (``rows``: mean, ``<key>_std``, N); after the run, ``settings``'
+    columns (its model, seed and the settings the runs changed, or a sweep's swept values)."""
+    seeded = rows is not None
+    figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
+    return with_std_columns(
+        *with_settings(figures, columns(reported, seeded), settings, lambda v: v)
+    )
+
+
 def write_tables(
     out: Path,
     summaries: dict[str, dict],
@@ -304,7 +320,7 @@ def write_tables(
     params: dict[str, dict[str, Any]] | None = None,
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
-) -> list[dict]:
+) -> None:
     """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
     ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
     After each run, its model, seed and the settings the runs changed (:func:`table_settings`, from the
@@ -320,13 +336,14 @@ def write_tables(
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
-    figure_cols = columns(reported, seeded)
-    table, cols = with_settings(figures, figure_cols, settings, lambda v: v)
-    atomic_write_text(Path(out) / "results.csv", to_csv(*with_std_columns(table, cols)))
+    table, cols = csv_table(summaries, settings, reported, rows)
+    atomic_write_text(Path(out) / "results.csv", to_csv(table, cols))
     readable = for_people(settings)  # a few settings as columns, more listed under the table
-    shown, shown_cols = with_settings(figures, figure_cols, readable.columns, param_cell)
+    shown, shown_cols = with_settings(
+        figures, columns(reported, seeded), readable.columns, param_cell
+    )
     data = row_datasets(figures, summaries, rows)
-    bold = bold_cells(figures, cols, data)  # figures only: a setting is never "best"
+    bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
     mixed = mixes_data(data)
     under = (note, unread_note(settings.unread), bold_note(seeded, mixed) if bold else "")
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
@@ -340,7 +357,6 @@ def write_tables(
         + failures_markdown(failures)
         + reported_notes(reported, cited),
     )
-    return table
 
 
 def _markdown_head(
