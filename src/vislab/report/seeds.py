@@ -36,6 +36,7 @@ from vislab.experiments.results.table import (
     table_rows,
     with_settings,
 )
+from vislab.experiments.sweeps.results import trial_params
 
 if TYPE_CHECKING:
     import optuna
@@ -99,7 +100,7 @@ def plan_settings(plan: Planned) -> Settings:
     """What each row of the table was: a sweep's trials their swept values (its study's), any other
     table its runs' model, seed and the settings they changed (their config.yaml)."""
     if plan.kind == "sweep" and plan.study is not None:
-        params = {f"trial-{t.number}": t.params for t in plan.study.get_trials(deepcopy=False)}
+        params = trial_params(plan.study)
         return swept({n: params.get(n, {}) for n in plan.complete})
     return table_settings(plan.complete, plan.runs, plan_rows(plan))
 

@@ -55,8 +55,18 @@ def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
         local = Path(out) / "trials" / str(t.number)
         path = recorded if t.user_attrs.get("run_dir") and recorded.is_dir() else local
         if path.is_dir():
-            dirs[f"trial-{t.number}"] = path
+            dirs[trial_name(t)] = path
     return dirs
+
+
+def trial_name(trial: optuna.trial.FrozenTrial) -> str:
+    """A trial's run name in the sweep's tables and report: ``trial-<number>``."""
+    return f"trial-{trial.number}"
+
+
+def trial_params(study: optuna.Study) -> dict[str, dict]:
+    """Each trial's swept values by its run name (:func:`trial_name`)."""
+    return {trial_name(t): t.params for t in study.get_trials(deepcopy=False)}
 
 
 def finish(
@@ -72,7 +82,7 @@ def finish(
         s = RunDir(path).read_summary()
         if is_complete(s):
             summaries[name] = s
-    params = {f"trial-{t.number}": t.params for t in study.get_trials(deepcopy=False)}
+    params = trial_params(study)
     write_tables(
         out,
         summaries,
