@@ -229,18 +229,13 @@ def explain_images(
     The readable images are explained before any PNG is written, so an error of the run, the method or
     the names (a PNG there without ``force``, two images of one name) stops the command with nothing
     written."""
-    _check_method(method)
-    model, record = load_model(target, trust_code)
-    method = method or default_method(model)
-    _check_block(block, method)
-    shape = image_shape(record, target)
+    model, record, method, at, shape = _set_up(target, method, block, trust_code)
     folder = Path(out) if out is not None else _default_folder(Path(target))
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
     paths = [Path(p) for p in expand_folders(list(images))]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
-    at = -1 if block is None else block
     explained = {i: explain_one(model, record, arrays[i], method, at) for i in readable}
     pngs = {i: folder / e.file_name(paths[i].stem) for i, e in explained.items()}
     _check_distinct([paths[i] for i in readable], list(pngs.values()))
@@ -266,18 +261,12 @@ def explain_figure(
 
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, default the
     last. The first image that cannot be read stops it, named (a UserError, as any other mistake)."""
-    _check_method(method)
-    model, record = load_model(target, trust_code)
-    method = method or default_method(model)
-    _check_block(block, method)
-    shape = image_shape(record, target)
+    model, record, method, at, shape = _set_up(target, method, block, trust_code)
     images = expand_folders(split_images(images, shape[0]))  # arrays of several images: each one
     if not images:
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
     arrays = [_image(image, i, shape) for i, image in enumerate(images)]
-    explained = [
-        explain_one(model, record, a, method, -1 if block is None else block) for a in arrays
-    ]
+    explained = [explain_one(model, record, a, method, at) for a in arrays]
     names = [
         Path(im).name if isinstance(im, (str, Path)) else f"image {i}"
         for i, im in enumerate(images)
@@ -288,6 +277,18 @@ def explain_figure(
         explained[0].labels,
         [_title(name, e) for name, e in zip(names, explained)],
     )
+
+
+def _set_up(
+    target: str | Path, method: str | None, block: int | None, trust_code: bool
+) -> tuple[nn.Module, RunRecord, str, int, tuple[int, int, int]]:
+    """What explaining a run's images needs, its mistakes refused first: the model and its record, the
+    method (None: :func:`default_method`), the block shown (-1: the last) and the images' shape."""
+    _check_method(method)
+    model, record = load_model(target, trust_code)
+    method = method or default_method(model)
+    _check_block(block, method)
+    return model, record, method, -1 if block is None else block, image_shape(record, target)
 
 
 def _check_method(method: str | None) -> None:
