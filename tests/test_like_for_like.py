@@ -13,6 +13,7 @@ from vislab.errors import ConfigError
 from vislab.experiments.results.reported import as_block, as_reported, mismatches
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.spec import builtin_suites, load_suite
+from vislab.paper_folder.build import write_paper
 
 
 def summary(epochs_run: int = 10, split=(40000, 10000, 10000), **extra) -> dict:
@@ -131,7 +132,8 @@ def test_early_stopping_and_partial_splits(measured, run, said):
 
 def test_the_note_reaches_results_md_with_a_real_short_run(tmp_path, capsys, monkeypatch):
     """`vislab suite --epochs 1` on a suite whose report trained 3 epochs: results.md and report.html say so,
-    for the run with that report's figures only (summary.json as the trainer writes it)."""
+    for the run with that report's figures only (summary.json as the trainer writes it); the paper says it
+    once, under its table (main.tex inputs tables.tex: its Notes said it a second time)."""
     spec = tmp_path / "short.yaml"
     spec.write_text(
         yaml.safe_dump(
@@ -166,6 +168,13 @@ def test_the_note_reaches_results_md_with_a_real_short_run(tmp_path, capsys, mon
     note = "A's figures were measured after 3 epochs; the runs here trained 1 epoch (mlp): not like-for-like."
     assert note in one_line((out / "results.md").read_text())
     assert note.replace("'", "&#39;") in one_line((out / "report.html").read_text())
+    monkeypatch.setattr(
+        "vislab.paper_folder.build.draw_sections", lambda *a: None
+    )  # its tables alone
+    main = write_paper([out])
+    latex = {f: one_line((main.parent / f).read_text()) for f in ("main.tex", "tables.tex")}
+    assert sum(text.count("not like-for-like") for text in latex.values()) == 1, latex
+    assert "\\input{tables}" in latex["main.tex"] and "not like-for-like" in latex["tables.tex"]
 
 
 def _numbers(text: str) -> set[int]:

@@ -166,8 +166,8 @@ def _write_texts(
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
     verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
-    unlike = [c for found in caveats.values() for c in found]  # also under their tables
-    main = main_document(heading, intro, verdict_text, failed + unlike + plan.notes)
+    # the like-for-like caveats are under their tables (tables.tex), which main.tex inputs: not again here
+    main = main_document(heading, intro, verdict_text, failed + plan.notes)
     atomic_write_text(folder / "main.tex", main)
 
 
