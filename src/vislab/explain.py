@@ -10,9 +10,6 @@ normalisation: :mod:`vislab.predict`). Every map is a ``B × K × h × w`` tenso
 (gradcam, saliency). ``vislab explain`` writes a PNG per image (:func:`explain_images`), ``Run.explain``
 returns one Figure of them all (:func:`explain_figure`); both take folders as predict does. Mistakes are
 UserErrors naming each option both ways, command line / Python: ``--block 3 / block=3``.
-
-A transformer's position embedding, as ``vislab figure pos-embed --run`` and ``Run.plot("pos-embed")``
-draw it, is read here too (:func:`position_table`).
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ from vislab.data.images import (
 from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
-from vislab.plotting import vit as vit_plots
 from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
 from vislab.predict import classify, image_shape, load_model
@@ -354,51 +350,3 @@ def explain_one(
 def _default_folder(target: Path) -> Path:
     run_dir = target if target.is_dir() else target.parent.parent  # RUN/checkpoints/best.pt → RUN
     return run_dir / "explain"
-
-
-# ------------------------------------------------------------------------------ position embedding
-@dataclass
-class PositionTable:
-    """What :func:`vislab.plotting.vit.plot_pos_embedding` draws: a T × D ``table`` of positions, the
-    ``grid`` (rows, columns) its patches form (None: a 1-D sequence), row 0 the class token's when
-    ``class_token``, and the figure's ``title``."""
-
-    table: torch.Tensor
-    grid: tuple[int, int] | None
-    class_token: bool
-    title: str
-
-    def draw(self, path: str | Path) -> Path:
-        """The PNG (or SVG, PDF) of the table and the cosine similarity of its positions."""
-        return vit_plots.plot_pos_embedding(
-            self.table, self.grid, path, class_token=self.class_token, title=self.title
-        )
-
-
-def position_table(target: str | Path, trust_code: bool = False) -> PositionTable:
-    """The position embedding of a run's (or checkpoint's) model, as its hooks offer it (vislab's
-    ``vit``, timm ViTs); UserError naming the model for one without."""
-    model, record = load_model(target, trust_code=trust_code)
-    hooks = hooks_of(model)
-    table, tokens = hooks.position_embedding(), hooks.token_grid()
-    if table is None or tokens is None:
-        raise UserError(
-            f"'{target}': its model is {record.model.name}, which has no position embedding to draw: "
-            f"only a vision transformer has one. Give a run of a ViT (model.name=vit, or a timm ViT); "
-            f"`vislab figure pos-embed` without --run draws a sinusoidal table of any size."
-        )
-    kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
-    class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
-    title = f"{kind} position embedding of {run_label(target)}"
-    return PositionTable(table, tokens.grid, class_token, title)
-
-
-def run_label(target: str | Path) -> str:
-    """A run's name for titles and file names: its folder's name; a checkpoint file inside a run
-    (``RUN/checkpoints/last.pt``) adds the file's stem (``RUN_last``), a checkpoint elsewhere is its stem."""
-    path = Path(target).resolve()
-    if not path.is_file():
-        return path.name
-    if path.parent.name == "checkpoints":
-        return f"{path.parent.parent.name}_{path.stem}"
-    return path.stem

@@ -242,8 +242,8 @@ class Run:
 
     def _pos_embed(self, trust_code: bool) -> Figure:
         # on use (see the imports)
-        from vislab.explain import position_table
         from vislab.plotting.canvas import drawn_figure
+        from vislab.position_embedding import position_table
 
         return drawn_figure(position_table(self.path, trust_code).draw)
 

@@ -56,8 +56,8 @@ def pos_embed(
 ) -> None:
     """PNG: a positional-embedding table (position × dimension) and its cosine-similarity map."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.explain import PositionTable, position_table, run_label
     from vislab.models.vit import sinusoidal_table
+    from vislab.position_embedding import PositionTable, position_table, run_label
 
     if out is not None:
         check_figure_path(out)
