@@ -130,7 +130,7 @@ def test_a_timm_vit_gives_its_attention_maps_and_position_embedding():
 def test_a_timm_cnn_gets_gradcam_and_no_attention():
     model = build_model("timm:resnet18", (1, 8, 8), 3)
     hooks = hooks_of(model)
-    assert hooks.gradcam_layer() is model.layer4[-1]
+    assert hooks.gradcam_layer() is model.layer4  # its last stage (timm's feature_info)
     assert hooks.token_grid() is None and hooks.attention_maps(torch.zeros(1, 1, 8, 8)) is None
 
 

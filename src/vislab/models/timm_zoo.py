@@ -12,7 +12,7 @@ to the new classifier, channel count and image size (RDFIA 1-e fine-tunes ImageN
 
 Every model whose class timm defines gets ``TimmHooks`` from ``hooks_of``: a timm ViT (attention
 modules in its blocks, a fixed patch grid) offers its attention maps, token grid and position embedding
-to ``vislab explain`` and the report; any other timm model the default Grad-CAM layer (its last conv).
+to ``vislab explain`` and the report; any other timm model Grad-CAM on its last stage's feature map.
 """
 
 from __future__ import annotations
@@ -288,8 +288,17 @@ class TimmHooks(BoundHooks):
         return TokenGrid(tuple(grid), getattr(self.model, "cls_token", None) is not None)
 
     def gradcam_layer(self) -> nn.Module | None:
-        """None for a ViT (its one conv is the patch embedding), else the last conv (timm's CNNs)."""
-        return None if self._attention_modules() else super().gradcam_layer()
+        """None for a ViT (its one conv is the patch embedding); else the module of the last feature map
+        timm declares (``feature_info``: the last stage, what ``features_only`` gives last). The last conv
+        is wrong for most timm CNNs: mobilenetv3's head conv runs after the pooling (a 1 × 1 map),
+        convnext's and regnet's sit inside a residual block, densenet's sees 32 of its 1024 channels."""
+        if self._attention_modules():
+            return None
+        info = getattr(self.model, "feature_info", None)
+        try:
+            return self.model.get_submodule(info[-1]["module"])
+        except (TypeError, IndexError, KeyError, AttributeError):  # no (list of) feature info
+            return super().gradcam_layer()
 
     def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor] | None:
         """Every attention module's weights for ``x`` (eval mode, no gradients), in the order they ran."""
