@@ -1,5 +1,5 @@
-"""What suites and sweeps share: where their lines go, their overrides as key=value strings, the report
-hook."""
+"""What suites and sweeps share: where their lines go, their overrides as key=value strings (each key
+given once), the report hook."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from vislab.api.runs import check_given_once
+from vislab.errors import UserError
 
 # Reports are imported by the functions that use them ("on use" below): they load matplotlib, optuna
 # and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
@@ -52,6 +55,30 @@ def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
     if isinstance(overrides, str):
         return [overrides]
     return list(overrides)
+
+
+def every_run_sets(
+    caller: str,
+    data: str | None,
+    epochs: int | None,
+    overrides: Sequence[str] | Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> list[str]:
+    """``caller``'s (``run_suite``, ``sweep``) ``overrides`` and ``settings`` (``section__key``) as ``--set``
+    assignments; UserError for a setting that is no config key, or a key set twice (``epochs`` and
+    ``train__epochs``)."""
+    bad = next((k for k in settings if "." not in k.replace("__", ".")), None)
+    if bad is not None:
+        raise UserError(
+            f"{caller} got {bad}={settings[bad]!r}, which is no argument of it and no config key: a "
+            f"config key is section__key (e.g. data__limit=300, optim__lr=1e-3) or dotted via "
+            f"overrides={{'data.limit': 300}}."
+        )
+    sets = assignments(overrides) + assignments(dict(settings))
+    named = [(f"data={data!r}", "data.name")] if data else []
+    named += [(f"epochs={epochs!r}", "train.epochs")] if epochs else []
+    check_given_once(named + [(s, s.split("=", 1)[0].strip()) for s in sets])
+    return sets
 
 
 def report_hook(log: Log) -> Callable[..., None]:

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.api.experiments import Log, assignments, lines_to, report_hook
+from vislab.api.experiments import Log, every_run_sets, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
-from vislab.api.runs import check_given_once, compare
+from vislab.api.runs import compare
 from vislab.errors import UserError
 from vislab.run import Run, SuiteResult
 from vislab.training.progress import in_notebook
@@ -99,32 +99,12 @@ def run_suite(
     log = lines_to(log, quiet)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
-    sets = suite_overrides(data, epochs, _every_run_sets(data, epochs, overrides, settings))
+    sets = suite_overrides(
+        data, epochs, every_run_sets("run_suite", data, epochs, overrides, settings)
+    )
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     _train_runs(suite, folder, shared, sets, **kw)
     return _suite_result(suite, folder)
-
-
-def _every_run_sets(
-    data: str | None,
-    epochs: int | None,
-    overrides: Sequence[str] | Mapping[str, Any],
-    settings: Mapping[str, Any],
-) -> list[str]:
-    """``overrides`` and ``settings`` (``section__key``) as ``--set`` assignments; UserError for a
-    setting that is no config key, or a key set twice (``epochs`` and ``train__epochs``)."""
-    bad = next((k for k in settings if "." not in k.replace("__", ".")), None)
-    if bad is not None:
-        raise UserError(
-            f"run_suite got {bad}={settings[bad]!r}, which is no argument of it and no config key: a "
-            f"config key is section__key (e.g. data__limit=300, optim__lr=1e-3) or dotted via "
-            f"overrides={{'data.limit': 300}}."
-        )
-    sets = assignments(overrides) + assignments(dict(settings))
-    named = [(f"data={data!r}", "data.name")] if data else []
-    named += [(f"epochs={epochs!r}", "train.epochs")] if epochs else []
-    check_given_once(named + [(s, s.split("=", 1)[0].strip()) for s in sets])
-    return sets
 
 
 def _train_runs(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from vislab.api.experiments import Log, assignments, lines_to, optuna_quietly, report_hook
+from vislab.api.experiments import Log, every_run_sets, lines_to, optuna_quietly, report_hook
 from vislab.api.folders import check_new, start_over
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
@@ -78,11 +78,14 @@ def sweep(
     log: Log | None = None,
     curves: int | None = None,
     overwrite: bool = False,
+    **settings: Any,
 ) -> optuna.Study:
     """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
     Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
     ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
     file's ``curves:``, 30). Returns the study. ``overwrite=True``: an earlier sweep in ``out`` is deleted.
+    ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set
+    every trial's config as ``vislab sweep --set`` does; a key given twice: UserError.
 
     ``quiet``: None (default) prints the sweep's lines (one per trial, where its results went) in a notebook
     only, nothing in a script; False prints them and each trial's training progress, anywhere; True nothing.
@@ -99,7 +102,7 @@ def sweep(
         from vislab.experiments.sweeps.runner import run_sweep
         from vislab.report.build import build_report
 
-    sets = suite_overrides(data, epochs, assignments(overrides))
+    sets = suite_overrides(data, epochs, every_run_sets("sweep", data, epochs, overrides, settings))
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)
     study = run_sweep(

@@ -28,7 +28,7 @@ from vislab.cli import lr_find as lr_find_cli
 from vislab.cli import model as model_cli
 from vislab.cli import paper as paper_cli
 from vislab.cli import predict as predict_cli
-from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt
+from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
 from vislab.cli.terminal import RichDisplay, print_table
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.config import config_differences, load_config
@@ -96,6 +96,7 @@ def train(
         _check_resume_args(resume, config, set_ or [], out, overwrite, init_from)
     set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
     if epochs is not None and resume is None:
+        check_flags_and_sets(set_, epochs=epochs)
         set_.append(f"train.epochs={epochs}")
     if nproc > 1:
         raise WorkersEnded(_launch(nproc, config, set_, resume, out))

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from vislab.cli.options import TrustRunsOpt
+from vislab.cli.options import TrustRunsOpt, check_flags_and_sets
 from vislab.cli.terminal import print_table
 from vislab.errors import SuiteFailed
 
@@ -115,6 +115,7 @@ def suite(
     if name is None or name == "list":
         _list_suites()
         return
+    check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_suite(name, out)
     try:
         run_suite(
@@ -223,6 +224,7 @@ def sweep_run(
     from vislab.experiments.sweeps.study import default_storage, load_existing_study
     from vislab.experiments.sweeps.trials import best_table
 
+    check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_sweep(file, out, overrides=suite_overrides(data, epochs, set_ or []))
     study = sweep(
         file,

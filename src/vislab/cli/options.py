@@ -1,8 +1,11 @@
-"""The options several commands share, defined once: ``--set``, ``--config`` and ``--trust-code``."""
+"""The options several commands share, defined once: ``--set``, ``--config`` and ``--trust-code``; and the
+check that a flag and a ``--set`` do not set one key twice."""
 
 from __future__ import annotations
 
 import typer
+
+from vislab.errors import UserError
 
 SetOpt = typer.Option(
     None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
@@ -20,3 +23,15 @@ TrustRunsOpt = typer.Option(
     help="Import the runs' own model code (model.name=file.py:Net) for the model figures even if "
     "the file is not the one the run recorded. Only for code you trust: importing runs it.",
 )
+
+
+def check_flags_and_sets(sets: list[str] | None, **flags: object) -> None:
+    """UserError when a flag (``--epochs 1``) and a ``--set`` (``train.epochs=3``) set the same config key:
+    one would silently win. ``flags``: ``epochs`` (train.epochs) and ``data`` (data.name), None if absent."""
+    keys = {"epochs": "train.epochs", "data": "data.name"}
+    for flag, value in flags.items():
+        clash = next((s for s in sets or [] if s.split("=", 1)[0].strip() == keys[flag]), None)
+        if value is not None and clash is not None:
+            raise UserError(
+                f"--{flag} {value} and --set {clash} both set {keys[flag]}: give one of them."
+            )
