@@ -30,14 +30,19 @@ ImageLike = str | Path | Image.Image | np.ndarray
 
 def image_files(folder: Path) -> list[Path]:
     """The image files under ``folder`` (recursively, by :data:`IMAGE_EXTS` in any case), sorted; hidden
-    files and those in hidden folders (``.vislab-cache``) skipped."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    files and those in hidden folders (``.vislab-cache``) skipped. Symlinked folders are followed (a
+    class folder gathered from elsewhere), each real folder once (a link back up is no loop)."""
+    found, seen = [], set()
+    for where, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(where)
+        if real in seen:  # reached again through a link
+            folders.clear()
+            continue
+        seen.add(real)
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        paths = (Path(where, f) for f in files if not f.startswith("."))
+        found += [p for p in paths if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    return sorted(found)
 
 
 def is_grey(img: Image.Image) -> bool:
