@@ -208,6 +208,7 @@ def _summary(
         n_train=len(splits.train),
         n_val=len(splits.val),
         n_test=len(splits.test),
+        sample_shape=list(record.inputs.sample_shape),  # C×H×W images, or D features
         seed=cfg.get("train", {}).get("seed"),
         device=str(device),
     )

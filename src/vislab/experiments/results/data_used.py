@@ -13,9 +13,13 @@ def datasets(summaries: dict[str, dict]) -> list[str]:
     return list(dict.fromkeys(str(s.get("data", "?")) for s in summaries.values()))
 
 
-def samples_word(data: str) -> str:
-    """What dataset ``data`` holds: the circles' 2-D points, arrays given in memory (images or feature
-    vectors) samples, any other source images."""
+def samples_word(summary: dict) -> str:
+    """What a run's samples were, by their shape (``sample_shape``): images (C×H×W), 2-D points (the
+    circles) or feature vectors. A summary from before vislab recorded the shape: by its dataset's name."""
+    shape = summary.get("sample_shape")
+    if shape is not None:
+        return "images" if len(shape) == 3 else "points" if list(shape) == [2] else "feature vectors"
+    data = str(summary.get("data", "?"))
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
 
@@ -27,7 +31,7 @@ def data_line(summaries: dict[str, dict]) -> str:
             f"{s[k]:,} {k.removeprefix('n_')}" for k in ("n_train", "n_val", "n_test") if k in s
         )
         data = str(s.get("data", "?"))
-        what = f"{data} ({sizes} {samples_word(data)})" if sizes else data
+        what = f"{data} ({sizes} {samples_word(s)})" if sizes else data
         groups.setdefault(what, []).append(name)
     if len(groups) == 1:
         return f"Data: {next(iter(groups))}{', all runs' if len(summaries) > 1 else ''}."
