@@ -284,6 +284,8 @@ def classify_features(
     """Top-k (class name, probability) pairs, best first, for each raw feature vector (a row of an N×D
     array, or one D-vector) of a model of feature vectors, normalised as in training."""
     (dim,) = record.inputs.sample_shape
+    if isinstance(vectors, torch.Tensor):  # read as the array it holds
+        vectors = vectors.detach().cpu().numpy()
     try:
         x = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError):  # image files, PIL images, ragged lists

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from vislab.errors import UserError
@@ -24,8 +25,8 @@ GREY_MODES = ("1", "L", "LA", *DEEP_MODES)
 #: the file extensions (lower-cased) an image folder's images have, for training and predict alike
 IMAGE_EXTS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 #: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
-#: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says).
-ImageLike = str | Path | Image.Image | np.ndarray
+#: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says); a torch tensor as its array.
+ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -137,7 +138,8 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
         return fit_image(image, shape)
     if not isinstance(image, np.ndarray):
         raise UserError(
-            f"cannot classify a {type(image).__name__}: give image file paths, PIL images or numpy arrays."
+            f"cannot classify a {type(image).__name__}: give image file paths, PIL images, numpy arrays or "
+            f"torch tensors."
         )
     arr = image
     if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
@@ -156,11 +158,17 @@ def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list
     an array means the same images alone or in a list. The rule, by shape: H×W is one grey image;
     H×W×C (C up to 4) one image; 1×H×W one grey image; 3×H×W one colour image (C×H×W) for a model of
     ``channels`` = 3, three grey images for a model of grey (1-channel) images; any other 3-D array is
-    N grey images N×H×W; N×H×W×C and N×C×H×W are N images."""
-    if isinstance(images, (str, Path, Image.Image, np.ndarray)) or not isinstance(images, Sequence):
+    N grey images N×H×W; N×H×W×C and N×C×H×W are N images. A torch tensor is read as its array."""
+    if isinstance(images, (str, Path, Image.Image, np.ndarray, torch.Tensor)) or not isinstance(
+        images, Sequence
+    ):
         images = [images]  # type: ignore[list-item]
     out: list[ImageLike] = []
     for img in images:
+        if isinstance(
+            img, torch.Tensor
+        ):  # a tensor is read as the array it holds (ToTensor's 0-1 floats)
+            img = img.detach().cpu().numpy()
         several = isinstance(img, np.ndarray) and _is_stack(img.shape, channels)
         out.extend(list(img) if several else [img])  # type: ignore[arg-type]
     return out
