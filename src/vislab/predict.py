@@ -28,6 +28,7 @@ from vislab.plotting.mistakes import (
     Mistake,
     confident_mistakes,
     confused_pairs,
+    mistake_rows,
     plot_mistakes,
 )
 from vislab.plotting.runs import plot_confusion
@@ -232,6 +233,19 @@ def evaluate_checkpoint(
     return Evaluation(
         split, scored, pairs, wrong, confusion_png, mistakes_png, mistakes_csv, normalize
     )
+
+
+#: the columns of eval's mistakes_<split>.csv and of ``Run.mistakes``
+MISTAKES_FIELDS = ["file", "index", "true", "predicted", "probability"]
+
+
+def mistakes_table(scored: Scored) -> tuple[list[str], list[dict]]:
+    """Every wrong prediction of a scored split, most confident first, a row each: its file (an image
+    folder's; else empty), index in the split, true and predicted class, probability. The rows of eval's
+    mistakes_<split>.csv and of ``Run.mistakes``."""
+    data = scored.data
+    wrong = confident_mistakes(scored.probs, data.y, None, data.names)
+    return MISTAKES_FIELDS, mistake_rows(wrong, scored.class_names)
 
 
 def write_evaluation_figures(ev: Evaluation) -> None:

@@ -170,6 +170,21 @@ class Run:
             "per_class": dict(zip(names, m.per_class)),
         }
 
+    def mistakes(self, split: str = "test", *, trust_code: bool = False) -> pd.DataFrame:
+        """Every wrong prediction of the best checkpoint on a split, most confident first: ``vislab eval``'s
+        mistakes_<split>.csv as a DataFrame (file — an image folder's, else empty —, index in the split,
+        true, predicted, probability).
+
+        >>> run.mistakes().head(); run.mistakes("val").groupby(["true", "predicted"]).size()
+        """
+        import pandas as pd  # on use (see the imports)
+
+        from vislab.predict import evaluate_checkpoint, mistakes_table
+
+        ev = evaluate_checkpoint(self.path, split, [], None, trust_code, mistakes=0)
+        fields, rows = mistakes_table(ev.scored)
+        return pd.DataFrame(rows, columns=fields)
+
     def export(
         self, fmt: str = "onnx", out: str | Path | None = None, *, trust_code: bool = False
     ) -> tuple[Path, Path]:

@@ -14,15 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from vislab.errors import UserError
-from vislab.plotting.mistakes import confident_mistakes, mistake_rows, pair_lines
-from vislab.predict import Evaluation, Ranked, prediction_table
+from vislab.plotting.mistakes import pair_lines
+from vislab.predict import MISTAKES_FIELDS, Evaluation, Ranked, mistakes_table, prediction_table
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import check_writable
 
 out = Console()
 err = Console(stderr=True)
-#: the columns of eval's mistakes_<split>.csv, as its header names them and the terminal lists them
-MISTAKES_FIELDS = ["file", "index", "true", "predicted", "probability"]
 
 
 def print_scores(ev: Evaluation) -> None:
@@ -94,9 +92,7 @@ def note_top_k(results: list[tuple[Path, Ranked | UserError]], top_k: int) -> No
 def write_mistakes_csv(ev: Evaluation) -> None:
     """Every wrong prediction of the split, most confident first, into ``ev.mistakes_csv``: its file (an
     image folder's; else empty), index in the split, true and predicted class, probability."""
-    data = ev.scored.data
-    wrong = confident_mistakes(ev.scored.probs, data.y, None, data.names)
-    _write_csv(ev.mistakes_csv, MISTAKES_FIELDS, mistake_rows(wrong, ev.scored.class_names))
+    _write_csv(ev.mistakes_csv, *mistakes_table(ev.scored))
 
 
 def check_csv_path(path: Path) -> None:
