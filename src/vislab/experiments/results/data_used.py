@@ -18,7 +18,9 @@ def samples_word(summary: dict) -> str:
     circles) or feature vectors. A summary from before vislab recorded the shape: by its dataset's name."""
     shape = summary.get("sample_shape")
     if shape is not None:
-        return "images" if len(shape) == 3 else "points" if list(shape) == [2] else "feature vectors"
+        return (
+            "images" if len(shape) == 3 else "points" if list(shape) == [2] else "feature vectors"
+        )
     data = str(summary.get("data", "?"))
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
