@@ -532,9 +532,12 @@ class Zygote:
             self.wait(pid, 30)
 
     def close(self) -> None:
+        """Kill and reap the children still running, then the zygote itself: it holds nothing to save, and
+        its interpreter's shutdown (torch's) takes seconds."""
         for pid in list(self.running):
             self.kill(pid)
         self.proc.stdin.close()
+        self.proc.kill()
         self.proc.wait(30)
 
 

@@ -16,7 +16,9 @@ from vislab.training.rundir import RunDir
 
 
 def _long_args(epochs: int = 500) -> list[str]:
-    return [a if a != f"train.epochs={EPOCHS}" else f"train.epochs={epochs}" for a in KILL_ARGS]
+    """KILL_ARGS trained for ``epochs``, on 200 samples: its first last.pt (and lock) within ~50 steps."""
+    args = [a if a != f"train.epochs={EPOCHS}" else f"train.epochs={epochs}" for a in KILL_ARGS]
+    return [*args, "--set", "data.limit=200"]
 
 
 def test_second_process_on_the_same_run_dir_is_refused(capsys, tmp_path, zygote):
@@ -85,7 +87,7 @@ def test_stale_foreign_and_garbage_locks(capsys, tmp_path):
             assert rd._locked
         assert not lock.exists()
     lock.write_text(f"{_dead_pid()}")
-    code, out = cli(capsys, "train", *tiny_sets(), "--out", run, "-q")
+    code, out = cli(capsys, "train", *tiny_sets("train.figures=false"), "--out", run, "-q")
     assert code == 0 and not lock.exists(), out
 
 
