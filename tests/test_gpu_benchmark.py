@@ -1,8 +1,9 @@
 """benchmarks/gpu.py's side-by-side modes, run as a user runs them (``--device cpu --tiny``) on small
 Fashion-MNIST and CIFAR-10 files written in their official formats: the JSON each mode prints has its
 fields with sane values, and the tensors written for airbench hold exactly the dataset's images.
-``--vs-plain`` and ``--profile`` run small models (``--set model.widths=[16,32,32]``): the code path
-is the same, and the override is checked to reach the model.
+``--vs-plain`` and ``--profile`` run small models (``--set model.widths=[16,32,32]``) that draw no
+figures/ (``--set train.figures=false``): the code path is the same, and the overrides are checked to
+reach the model and the JSON.
 
 The figures themselves (times, ratios) are never asserted: benchmarks print them. On a machine with
 CUDA, ``test_tiny_modes_on_cuda`` (selected by ``pytest -k cuda``) runs the same modes on the GPU,
@@ -31,6 +32,8 @@ GPU_BENCH = REPO / "benchmarks" / "gpu.py"
 TINY_TRAIN, TINY_TEST = 384, 128  # airbench_side.TINY: the images --tiny keeps of each dataset
 # --set for a smoke run's small models: fast's stages (default [64,256,256]) and cnn's ([32,64,64])
 SMALL = "model.widths=[16,32,32]"
+# and without the run's figures/, drawn after the timed epochs (a third of a tiny run's time; not checked)
+NO_FIGURES = "train.figures=false"
 # each case starts Python (seconds of imports), and all but one train a few steps
 pytestmark = pytest.mark.slow
 
@@ -131,10 +134,10 @@ def test_missing_datasets_are_named(tmp_path):
 
 
 def test_vs_plain_on_cpu(tmp_path):
-    args = ["--vs-plain", "--models", "cnn", "--device", "cpu", "--tiny", "--set", SMALL]
-    result = run_bench(*args, cwd=tmp_path)
+    args = ["--vs-plain", "--models", "cnn", "--device", "cpu", "--tiny"]
+    result = run_bench(*args, "--set", SMALL, "--set", NO_FIGURES, cwd=tmp_path)
     assert result["benchmark"] == "gpu-vs-plain" and result["epochs"] == 1
-    assert result["vislab_set"] == [SMALL]
+    assert result["vislab_set"] == [SMALL, NO_FIGURES]
     (row,) = result["models"]
     small = build_model("cnn", (3, 32, 32), 10, widths=[16, 32, 32], batchnorm=True, dropout=0.5)
     assert row["model"] == "cnn" and row["params"] == sum(p.numel() for p in small.parameters())
@@ -145,9 +148,9 @@ def test_vs_plain_on_cpu(tmp_path):
 
 
 def test_profile_on_cpu(tmp_path):
-    args = ["--profile", "--models", "fast,cnn", "--device", "cpu", "--tiny", "--set", SMALL]
-    result = run_bench(*args, cwd=tmp_path)
-    assert result["vislab_set"] == [SMALL]
+    args = ["--profile", "--models", "fast,cnn", "--device", "cpu", "--tiny"]
+    result = run_bench(*args, "--set", SMALL, "--set", NO_FIGURES, cwd=tmp_path)
+    assert result["vislab_set"] == [SMALL, NO_FIGURES]
     fast, cnn = result["models"]
     assert (fast["model"], cnn["model"]) == ("fast", "cnn")
     assert "plain" not in fast  # fast's whitening, EMA and flips are vislab's own
