@@ -4,6 +4,7 @@ the report of a suite holding both shows their panels."""
 
 import importlib.util
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch.nn as nn
 import yaml
 
 from conftest import cli
+from fixtures import made_once
 from vislab.cli import main
 from vislab.explain import explain_maps
 from vislab.models import build_model
@@ -160,10 +162,9 @@ def test_a_users_own_transformer_is_explained_through_its_hooks():
     assert torch.equal(rollout[0, 0], torch.tensor([[0.0, 0.0], [0.0, 0.5]]))
 
 
-@pytest.fixture(scope="module")
-def suite_out(tmp_path_factory):
-    """A suite of a user's conv net (``net.py:Net``) and a timm ViT, 1 epoch each, with its report."""
-    root = tmp_path_factory.mktemp("capabilities")
+def _make_suite(root: Path) -> dict:
+    """A suite of a user's conv net (``net.py:Net``) and a timm ViT, 1 epoch each, with its report, in
+    ROOT/out."""
     (root / "net.py").write_text(textwrap.dedent(NET))
     vit = {"model.name": "timm:vit_tiny_patch16_224", "model.depth": 1}
     vit |= {f"model.{k}": v for k, v in TIMM_VIT.items()}
@@ -171,7 +172,8 @@ def suite_out(tmp_path_factory):
         "description": "a user's conv net beside a timm ViT",
         "base": {
             "data": {"name": "digits", "limit": 150},
-            "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "seed": 0},
+            # the report draws the figures checked here, not the runs' own figures/
+            "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "seed": 0, "figures": False},
         },
         "runs": {"conv": {"model.name": "net.py:Net"}, "vit": vit},
     }
@@ -179,6 +181,14 @@ def suite_out(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # net.py is found relative to the current directory, as a user runs it
         assert main(["suite", "suite.yaml", "--out", "out", "-q"]) == 0
+    return {}
+
+
+@pytest.fixture(scope="module")
+def suite_out(tmp_path_factory):
+    """The suite folder of :func:`_make_suite`. The tests only read it: under pytest-xdist it is made
+    once for all workers."""
+    root, _ = made_once(tmp_path_factory, "test_capabilities", _make_suite)
     return root / "out"
 
 

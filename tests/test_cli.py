@@ -7,6 +7,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from figures_skipped import skip_report_figures
 from vislab.cli import main
 
 
@@ -44,7 +45,8 @@ def test_usage_errors_exit_2_with_the_usage_line(capsys, args, fragment):
     assert code == 2 and fragment in out and "Error" in out and "Traceback" not in out
 
 
-def test_quickstart_prints_comparison_table(capsys, tmp_path):
+def test_quickstart_prints_comparison_table(capsys, tmp_path, monkeypatch):
+    skip_report_figures(monkeypatch)  # its report: tests/test_reported.py
     code, out = run(capsys, "quickstart", "--out", str(tmp_path), "--epochs", "1", "--quiet")
     assert code == 0
     for name in ("majority", "mlp", "cnn"):
@@ -71,6 +73,8 @@ def trained(tmp_path_factory):
             "train.epochs=2",
             "--set",
             "data.limit=400",
+            "--set",
+            "train.figures=false",  # eval writes its own (test_eval_reproduces_summary_test_accuracy)
             "--out",
             str(out),
             "--quiet",
@@ -277,6 +281,8 @@ def test_resume_accepts_the_original_options_repeated(capsys, tmp_path):
         "train.epochs=1",
         "--set",
         "model.widths=[8]",
+        "--set",
+        "train.figures=false",
     ]
     out = tmp_path / "r"
     assert run(capsys, "train", *args, "--out", str(out), "-q")[0] == 0

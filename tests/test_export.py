@@ -82,8 +82,9 @@ def runs(tmp_path_factory):
         "branchy": ["model.name=export-test-branchy"],
         "batch": ["model.name=export-test-batch"],
     }
+    # no run figures: export reads the checkpoints and the test predictions
     for name, sets in models.items():
-        train(tiny_config("train.epochs=1", *sets), root / name, quiet=True)
+        train(tiny_config("train.epochs=1", "train.figures=false", *sets), root / name, quiet=True)
     yield {name: root / name for name in models}
     unregister_model("export-test-branchy")
     unregister_model("export-test-batch")

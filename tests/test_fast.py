@@ -18,6 +18,7 @@ from vislab.models.hooks import hooks_of
 from vislab.training import runtime
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.evaluate import predict_logits
+from vislab.training.optim import SGD
 from vislab.training.trainer import train
 
 
@@ -39,6 +40,7 @@ FAST = (
     "data.limit=600",
     "train.epochs=4",
     "train.select_metric=val_acc",
+    "train.figures=false",  # the tests read the checkpoints and the summary
 )
 
 
@@ -98,7 +100,8 @@ def test_eval_is_ema_weights_with_flip_tta():
     torch.manual_seed(0)
     model = build_model("fast", (3, 16, 16), 5, widths=[8, 16], ema_decay=0.5)
     model.init_from_data(torch.randn(64, 3, 16, 16))
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    # vislab's SGD, as the trainer's: torch's own imports its compiler stack on first use (seconds)
+    opt = SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     x, y = torch.randn(32, 3, 16, 16), torch.randint(0, 5, (32,))
     for _ in range(3):
         before = [t.clone() for t in model.ema.tensors()]
@@ -401,9 +404,20 @@ BATCH_OPS = {
 OPS_BATCH = 32
 
 
-@pytest.mark.parametrize("storage", ["meta", "cpu"], ids=["resident", "streamed"])
-@pytest.mark.parametrize("name", list(BATCH_OPS))
-def test_batch_ops_never_read_the_device(storage, name):
+# The ops run on the batch the loader gathered: a streamed one (host storage) reaches them as the same uint8
+# tensor on the device as a resident one, so each op alone runs on a resident split. What the storage changes
+# runs under both: every op together after a streamed gather, and mixup/cutmix's draws, moved once per epoch.
+OPS_STORAGE = [(name, "meta") for name in BATCH_OPS] + [("all", "cpu"), ("mixup-cutmix", "cpu")]
+
+
+@pytest.mark.parametrize(
+    "name, storage",
+    [
+        pytest.param(name, storage, id=f"{name}-{'resident' if storage == 'meta' else 'streamed'}")
+        for name, storage in OPS_STORAGE
+    ],
+)
+def test_batch_ops_never_read_the_device(name, storage):
     """Each batch-level op (RandAugment, TrivialAugment, AutoAugment, erasing, mixup, cutmix) on batches
     delivered to the 'meta' device reads nothing from it — a read there would also fail outright. Mixup and
     cutmix alone add no host copy per batch either: their draws go to the device once per epoch."""

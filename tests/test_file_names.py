@@ -102,31 +102,37 @@ def test_pos_embed_is_named_by_its_run_or_size_and_never_replaced_silently(
 
 
 # -------------------------------------------------------------------------------------------- eval
+# a gallery of 4 wrong images, not 16: its file is written and named all the same, in half the time
+GALLERY = ("--mistakes", "4")
+
+
 def test_eval_into_a_folder_replaces_its_pngs_only_with_force(capsys, tmp_path, vit_run):
-    code, out = cli(capsys, "eval", vit_run, "--out", tmp_path, "--mistakes", "4")
+    code, out = cli(capsys, "eval", vit_run, "--out", tmp_path, *GALLERY)
     assert code == 0 and (tmp_path / "confusion_test.png").is_file(), out
     code, out = cli(capsys, "eval", vit_run, "--out", tmp_path)
     assert _refused(code, out, tmp_path / "confusion_test.png")
-    assert cli(capsys, "eval", vit_run, "--out", tmp_path, "--force")[0] == 0
+    assert cli(capsys, "eval", vit_run, "--out", tmp_path, "--force", *GALLERY)[0] == 0
     # another split or checkpoint is another file, beside the first
-    assert cli(capsys, "eval", vit_run, "--out", tmp_path, "--split", "val")[0] == 0
-    code, out = cli(capsys, "eval", vit_run / "checkpoints" / "last.pt", "--out", tmp_path)
+    assert cli(capsys, "eval", vit_run, "--out", tmp_path, "--split", "val", *GALLERY)[0] == 0
+    last = vit_run / "checkpoints" / "last.pt"
+    code, out = cli(capsys, "eval", last, "--out", tmp_path, *GALLERY)
     assert code == 0 and (tmp_path / "confusion_test_last.png").is_file(), out
 
 
 def test_eval_in_the_run_keeps_the_training_figure_of_other_data(capsys, vit_run):
     figures = vit_run / "figures"
     trained = (figures / "confusion_test.png").read_bytes()
-    code, out = cli(capsys, "eval", vit_run, "--set", "data.limit=100")
+    code, out = cli(capsys, "eval", vit_run, "--set", "data.limit=100", *GALLERY)
     assert code == 0, out
     assert (figures / "confusion_test_data.limit_100.png").is_file()
     assert (figures / "confusion_test.png").read_bytes() == trained  # the training's own figure
-    assert cli(capsys, "eval", vit_run, "--normalize")[0] == 0  # shares, not counts: its own name
+    # shares, not counts: its own name
+    assert cli(capsys, "eval", vit_run, "--normalize", *GALLERY)[0] == 0
     assert (figures / "confusion_test_normalized.png").is_file()
     assert (figures / "confusion_test.png").read_bytes() == trained
     # re-scoring the run into its own folder replaces its own earlier eval output: no --force needed
-    assert cli(capsys, "eval", vit_run, "--set", "data.limit=100")[0] == 0
-    assert cli(capsys, "eval", vit_run)[0] == 0
+    assert cli(capsys, "eval", vit_run, "--set", "data.limit=100", *GALLERY)[0] == 0
+    assert cli(capsys, "eval", vit_run, *GALLERY)[0] == 0
 
 
 # ------------------------------------------------------------------------ lr-find and data preview

@@ -1,5 +1,6 @@
-"""`vislab paper`: a seeded digits suite → figures sized for a page (PDF and 300-dpi PNG, text ≥ 8 pt),
-tables.tex whose numbers are results.csv's (recomputed from the runs), and a main.tex that compiles."""
+"""`vislab paper`: a seeded digits suite → figures sized for a page (PDF and 300-dpi PNG, text ≥ 8 pt), each
+row's test figures over its seeds as the report draws them, tables.tex whose numbers are results.csv's
+(recomputed from the runs), and a main.tex that compiles."""
 
 import csv
 import json
@@ -16,6 +17,7 @@ from PIL import Image
 
 from conftest import cli
 from fixtures import made_once
+from seed_scores import check_row_numbers, drawn
 from vislab.cli import main
 from vislab.experiments.results.spread import verdict
 from vislab.experiments.results.table import COLUMNS
@@ -37,6 +39,7 @@ SUITE = {
     },
     "groups": {"nets": ["majority", "mlp"]},  # a group of part of the suite: its own curves figure
 }
+ROWS = tuple(SUITE["runs"])
 WIDTHS_IN = (3.3, 6.9)
 TEX = shutil.which("latexmk") or shutil.which("pdflatex")
 
@@ -44,11 +47,13 @@ TEX = shutil.which("latexmk") or shutil.which("pdflatex")
 def _make_paper(root: Path) -> dict:
     """The seeded suite in ROOT/suite, then `vislab paper` of it in ROOT/paper, with --pdf when TeX is
     installed (the figures are drawn once for all the tests). {"saved": {saved file: [[width, height] in
-    inches, dpi, smallest text in pt, the texts that run off it]}, "code": the command's exit code}."""
+    inches, dpi, smallest text in pt, the texts that run off it]}, "shown": {confusion or per-class
+    figure's stem: what it shows (seed_scores.drawn)}, "code": the command's exit code}."""
     spec = root / "suite.yaml"
     spec.write_text(yaml.safe_dump(SUITE, sort_keys=False))
     suite, out = root / "suite", root / "paper"
     saved: dict[str, list] = {}
+    shown: dict[str, dict] = {}
     real = Figure.savefig
 
     def spy(fig, fname, *args, **kw):  # what each figure holds as it is saved into the paper
@@ -58,6 +63,8 @@ def _make_paper(root: Path) -> dict:
             size = [float(x) for x in fig.get_size_inches()]
             cut = cut_texts(fig) if str(fname).endswith(".png") else []  # once a figure
             saved[Path(fname).name] = [size, kw.get("dpi"), smallest, cut]
+            if Path(fname).stem.startswith(("confusion_", "per_class_")):
+                shown[Path(fname).stem] = drawn(fig)
         return real(fig, fname, *args, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -67,23 +74,24 @@ def _make_paper(root: Path) -> dict:
             == 0
         )
         code = main(["paper", str(suite), "--out", str(out), *(["--pdf"] if TEX else [])])
-    return {"saved": saved, "code": code}
+    return {"saved": saved, "shown": shown, "code": code}
 
 
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory):
     """(suite folder, paper folder, {saved file: [size in inches, dpi, smallest text in pt]}, exit code of
-    `vislab paper`). The folder is written before main.tex is compiled: a failed compilation fails only
-    test_main_tex_compiles_into_a_pdf_holding_tables_and_figures. Under pytest-xdist, made once for all
-    workers: the first to need it makes it while the others wait, and the tests only read it."""
+    `vislab paper`, {confusion or per-class figure: what it shows}). The folder is written before main.tex
+    is compiled: a failed compilation fails only test_main_tex_compiles_into_a_pdf_holding_tables_and_figures.
+    Under pytest-xdist, made once for all workers: the first to need it makes it while the others wait, and
+    the tests only read it."""
     root, made = made_once(tmp_path_factory, "test_paper", _make_paper)
     assert made["code"] == 0 or TEX
-    return root / "suite", root / "paper", made["saved"], made["code"]
+    return root / "suite", root / "paper", made["saved"], made["code"], made["shown"]
 
 
 @pytest.mark.slow
 def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
-    _, out, saved, _ = paper
+    _, out, saved, _, _ = paper
     pdfs = sorted(p.stem for p in (out / "figures").glob("*.pdf"))
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
     assert pdfs == pngs and "curves" in pdfs and "curves_nets" in pdfs
@@ -111,6 +119,21 @@ def test_every_figure_is_drawn_for_a_page_as_pdf_and_300_dpi_png(paper):
     assert "each curve the mean over 2 seeds, band $\\pm$ 1 std" in figures_tex
 
 
+@pytest.mark.slow
+def test_paper_draws_the_same_row_figures(paper):
+    """Each row's test figures over all its seeds, as the report draws them (test_seed_figures): the
+    seeds' confusion matrices summed, per-class accuracy their mean ± 1 std; no test figure per seed."""
+    suite, out, _, _, shown = paper
+    stems = {p.stem for p in (out / "figures").glob("*.pdf")}
+    assert {f"{k}_{r}" for k in ("confusion", "per_class", "roc") for r in ROWS} <= stems
+    assert not {s for s in stems if re.match(r"(confusion|per_class|roc)_.*-s\d", s)}
+    tex = (out / "figures.tex").read_text()
+    for row in ROWS:
+        assert f"{row}: test confusion matrix summed over 2 seeds" in tex
+        assert f"{row}: test accuracy per class, the mean over 2 seeds" in tex
+        check_row_numbers(shown, suite, row)
+
+
 def _latex_rows(tex: str) -> list[dict[str, str]]:
     """Each tabular of tables.tex as {header: cell} per row (LaTeX markup stripped)."""
     rows = []
@@ -125,7 +148,7 @@ def _latex_rows(tex: str) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_tables_tex_numbers_are_results_csv_recomputed_from_the_runs(paper):
-    suite, out, _, _ = paper
+    suite, out, _, _, _ = paper
     with open(suite / "results.csv") as f:
         csv_rows = {r["run"]: r for r in csv.DictReader(f)}
     assert list(csv_rows) == ["majority", "mlp", "cnn"]
@@ -179,7 +202,7 @@ def test_tables_tex_numbers_are_results_csv_recomputed_from_the_runs(paper):
 @pytest.mark.slow
 @pytest.mark.skipif(TEX is None, reason="no latexmk or pdflatex installed")
 def test_main_tex_compiles_into_a_pdf_holding_tables_and_figures(paper):
-    _, out, _, code = paper  # made by `vislab paper --pdf`
+    _, out, _, code, _ = paper  # made by `vislab paper --pdf`
     log = (out / "main.log").read_text(errors="replace") if (out / "main.log").is_file() else ""
     assert code == 0, log[-3000:]
     pdf = out / "main.pdf"

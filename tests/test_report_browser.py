@@ -6,13 +6,17 @@ import html
 import io
 import json
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
 from conftest import CHROMIUM
+from figures_skipped import skip_report_figures
+from fixtures import made_once
 from vislab.cli import main
 from vislab.experiments.suites.spec import load_suite
 
@@ -37,9 +41,21 @@ window.addEventListener("load", function () {
 """
 
 
-@pytest.fixture(scope="module")
-def suite_report(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("report")
+# the report's figures: curves (all runs, the group), previews; the test figures of each run; Grad-CAM on a
+# few test images for the CNN (captum, the test extra)
+FIGURES = (
+    ["curves.png", "curves_mlps.png", "samples_1.png", "augment_1.png"]
+    + [
+        f"{kind}_{run}.png"
+        for run in ("mlp", "cnn", "wide")
+        for kind in ("confusion", "per_class", "roc", "mistakes")
+    ]
+    + ["gradcam_cnn.png"]
+)
+
+
+def _make_suite(tmp: Path) -> dict:
+    """A suite of three runs in TMP/out, with its report."""
     spec = tmp / "s.yaml"
     spec.write_text(
         yaml.safe_dump(
@@ -47,7 +63,8 @@ def suite_report(tmp_path_factory):
                 "description": "report test",
                 "base": {
                     "data": {"name": "digits", "limit": 200},
-                    "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
+                    # the runs' own figures/ are not the report's
+                    "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "figures": False},
                     "model": {"name": "mlp", "hidden": [16]},
                 },
                 "runs": {
@@ -67,6 +84,14 @@ def suite_report(tmp_path_factory):
         )
     )
     assert main(["suite", str(spec), "--out", str(tmp / "out"), "-q"]) == 0
+    return {}
+
+
+@pytest.fixture(scope="module")
+def suite_report(tmp_path_factory):
+    """The suite folder of :func:`_make_suite`. The tests only read it: under pytest-xdist it is made once
+    for all workers (the first to need it makes it while the others wait)."""
+    tmp, _ = made_once(tmp_path_factory, "test_report_browser", _make_suite)
     return tmp / "out"
 
 
@@ -75,18 +100,9 @@ def test_report_is_self_contained_and_figures_decode(suite_report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "<link" not in page and "<script src" not in page
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    names = (
-        ["curves.png", "curves_mlps.png", "samples_1.png", "augment_1.png"]
-        + [
-            f"{kind}_{run}.png"
-            for run in ("mlp", "cnn", "wide")
-            for kind in ("confusion", "per_class", "roc", "mistakes")
-        ]
-        + ["gradcam_cnn.png"]
-    )  # Grad-CAM on a few test images for the CNN (captum, the test extra)
-    for name in names:
+    for name in FIGURES:
         assert (suite_report / "figures" / name).is_file(), name
-    assert len(uris) == len(names)
+    assert len(uris) == len(FIGURES)
     for uri in uris:
         with Image.open(io.BytesIO(base64.b64decode(uri))) as img:
             img.load()
@@ -95,35 +111,19 @@ def test_report_is_self_contained_and_figures_decode(suite_report):
         assert f'data-run="{run}"' in page
 
 
-def test_report_command_rebuilds_it(suite_report, capsys):
-    (suite_report / "report.html").unlink()
-    assert main(["report", str(suite_report), "--title", "again"]) == 0
-    assert "<title>again</title>" in (suite_report / "report.html").read_text()
-    assert main(["report", str(suite_report / "nope")]) == 2
+def test_report_command_rebuilds_it(suite_report, tmp_path, monkeypatch):
+    suite = tmp_path / "suite"  # a copy: the other tests read the fixture's report
+    shutil.copytree(suite_report, suite)
+    (suite / "report.html").unlink()
+    skip_report_figures(monkeypatch)  # what is checked is the page the command writes
+    assert main(["report", str(suite), "--title", "again"]) == 0
+    assert "<title>again</title>" in (suite / "report.html").read_text()
+    assert main(["report", str(suite / "nope")]) == 2
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_report_in_headless_chromium(tmp_path):
-    spec = tmp_path / "s.yaml"
-    spec.write_text(
-        yaml.safe_dump(
-            {
-                "base": {
-                    "data": {"name": "digits", "limit": 150},
-                    "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
-                    "model": {"name": "mlp", "hidden": [16]},
-                },
-                "runs": {
-                    "mlp": {"augment.crop.p": 1.0, "augment.crop.padding": 1},
-                    "wide": {"model.hidden": [64]},
-                    "majority": {"model.name": "majority"},
-                },
-            },
-            sort_keys=False,
-        )
-    )
-    assert main(["suite", str(spec), "--out", str(tmp_path / "out"), "-q"]) == 0
-    page = (tmp_path / "out" / "report.html").read_text().replace("</body>", PROBE + "</body>")
+def test_report_in_headless_chromium(suite_report, tmp_path):
+    page = (suite_report / "report.html").read_text().replace("</body>", PROBE + "</body>")
     probe = tmp_path / "probe.html"
     probe.write_text(page)
     cmd = [
@@ -147,10 +147,10 @@ def test_report_in_headless_chromium(tmp_path):
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     result = json.loads(html.unescape(found.group(1)))
-    # 15: curves, samples, augmentation; confusion, per-class, ROC and mistakes of 3 runs
-    assert result["total"] == page.count("<img ") == 15 and result["ok"] == result["total"]
+    assert result["total"] == page.count("<img ") == len(FIGURES)
+    assert result["ok"] == result["total"]
     assert result["marker"] == str(result["total"])  # the page's own load-time count agrees
     runs = [r for r, _ in result["order"]]
-    assert sorted(runs) == ["majority", "mlp", "wide"]
+    assert sorted(runs) == ["cnn", "mlp", "wide"]
     params = [p for _, p in result["order"]]
     assert params == sorted(params, reverse=True)

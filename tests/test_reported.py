@@ -13,6 +13,7 @@ import yaml
 import vislab
 import vislab.experiments.suites.quickstart as quickstart
 from conftest import cli, one_line
+from figures_skipped import skip_report_figures
 from vislab.errors import ConfigError
 from vislab.experiments.results.reported import FIGURES, mismatches
 from vislab.experiments.results.table import COLUMNS, write_tables
@@ -40,7 +41,8 @@ def write_suite(path: Path, reported: dict | None = REPORTED, **extra) -> Path:
     """A suite of two fitted baselines on digits (a second each): one with reported figures, one without."""
     spec = {
         "description": "Course X CIFAR-10 comparison",
-        "base": {"data": {"name": "cifar10"}, "train": {"device": "cpu"}},
+        # no run figures: these tests read tables and reports
+        "base": {"data": {"name": "cifar10"}, "train": {"device": "cpu", "figures": False}},
         "runs": {
             "majority": {"model.name": "majority"},
             "small": {"model.name": "majority", "data.limit": 300},
@@ -99,7 +101,10 @@ def test_dlvc_compare_table_holds_the_suite_files_figures_on_the_data_used(tmp_p
     assert "dlvc-B's figures were measured on cifar10; the runs here used fashion-mnist" in flat
 
 
-def test_suite_run_shows_reported_columns_in_csv_markdown_console_and_report(tmp_path, capsys):
+def test_suite_run_shows_reported_columns_in_csv_markdown_console_and_report(
+    tmp_path, capsys, monkeypatch
+):
+    skip_report_figures(monkeypatch)  # the report's texts are checked here, not its figures
     spec = write_suite(tmp_path / "x.yaml")
     out = tmp_path / "out"
     code, text = cli(capsys, "suite", spec, "--out", out, "--data", "digits", "-q")
@@ -137,7 +142,8 @@ def test_suite_run_shows_reported_columns_in_csv_markdown_console_and_report(tmp
     assert res.table["test_acc_reported_course-B"].fillna("").tolist() == ["≈0.09", ""]
 
 
-def test_suite_without_reported_figures_keeps_the_plain_table(tmp_path, capsys):
+def test_suite_without_reported_figures_keeps_the_plain_table(tmp_path, capsys, monkeypatch):
+    skip_report_figures(monkeypatch)
     spec = write_suite(tmp_path / "plain.yaml", reported=None)
     code, text = cli(capsys, "suite", spec, "--out", tmp_path / "o", "--data", "digits", "-q")
     assert code == 0 and "(reported," not in text and "Reported figures" not in text
@@ -200,6 +206,7 @@ def test_a_wrong_reported_block_is_a_clear_error_before_training(
 
 def test_quickstart_writes_report_and_says_where(tmp_path, capsys, monkeypatch):
     """The wiring of `vislab quickstart` (the real suite: tests/test_cli.py), on a suite of baselines."""
+    skip_report_figures(monkeypatch)  # the report is checked by its texts
     tiny = write_suite(tmp_path / "quickstart.yaml", reported=None)
     spec = yaml.safe_load(tiny.read_text())
     spec["base"]["data"] = {"name": "digits"}

@@ -1,6 +1,6 @@
-"""A seeded suite's test figures are drawn per row over all its seeds (report.html and `vislab paper`):
-the confusion matrix summed, per-class accuracy as the mean with ± 1 std error bars, the ROC pooled;
-the mistakes gallery of the first seed, named. Unseeded suites keep a section per run."""
+"""A seeded suite's test figures are drawn per row over all its seeds in report.html (`vislab paper`'s:
+test_paper.py): the confusion matrix summed, per-class accuracy as the mean with ± 1 std error bars, the
+ROC pooled; the mistakes gallery of the first seed, named. Unseeded suites keep a section per run."""
 
 import re
 import shutil
@@ -11,8 +11,10 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
+from figures_skipped import skip_report_figures
+from fixtures import made_once
+from seed_scores import check_row_numbers, drawn, seed_scores
 from vislab.cli import main
-from vislab.paper_folder.build import write_paper
 from vislab.report.build import build_report
 
 SUITE = {
@@ -27,18 +29,6 @@ SUITE = {
 ROWS = ("maj", "mlp")
 
 
-def _drawn(fig: Figure) -> dict:
-    """What a confusion or per-class figure shows: the cells' numbers, the bars and their error bars."""
-    ax = fig.axes[0]
-    cells = [t.get_text() for t in ax.texts]
-    bars = [p.get_height() for p in ax.patches]
-    errs = None
-    for bar in (c for c in ax.containers if getattr(c, "errorbar", None) is not None):
-        [lines] = bar.errorbar.lines[2]  # a vertical segment per bar: mean - std to mean + std
-        errs = [float(seg[1][1] - seg[0][1]) / 2 for seg in lines.get_segments()]
-    return dict(cells=cells, bars=bars, errs=errs)
-
-
 def _suite(root: Path, *seeds: str) -> Path:
     """The suite trained into ROOT/seeded (with ``--seeds 2``) or ROOT/plain, without its report."""
     spec = root / "suite.yaml"
@@ -50,39 +40,32 @@ def _suite(root: Path, *seeds: str) -> Path:
 
 def _drawing(make) -> dict[str, dict]:
     """Call ``make()``; {figure stem: what it shows} of the confusion and per-class figures it saved."""
-    drawn, real = {}, Figure.savefig
+    shown, real = {}, Figure.savefig
 
     def spy(fig, fname, *args, **kw):
         stem = Path(str(fname)).stem
         if stem.startswith(("confusion_", "per_class_")):
-            drawn[stem] = _drawn(fig)
+            shown[stem] = drawn(fig)
         return real(fig, fname, *args, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Figure, "savefig", spy)
         make()
-    return drawn
+    return shown
+
+
+def _make_seeded(root: Path) -> dict[str, dict]:
+    """The seeded suite in ROOT/seeded with its report; {figure stem: what the report's figure shows}."""
+    suite = _suite(root, "--seeds", "2")
+    return _drawing(lambda: build_report(suite))
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """(the seeded suite's folder, with its report.html, {figure stem: what the report's figure shows})."""
-    suite = _suite(tmp_path_factory.mktemp("seeded"), "--seeds", "2")
-    return suite, _drawing(lambda: build_report(suite))
-
-
-def _seed_scores(suite: Path, row: str, seeds=(0, 1)) -> tuple[np.ndarray, np.ndarray]:
-    """(each seed's confusion matrix, each seed's per-class recall) from its saved test predictions."""
-    confusions, recalls = [], []
-    for i in seeds:
-        with np.load(suite / f"{row}-s{i}" / "predictions_test.npz") as f:
-            probs, labels = f["probs"], f["labels"]
-        cm = np.zeros((probs.shape[1],) * 2, np.int64)
-        np.add.at(cm, (labels, probs.argmax(1)), 1)
-        confusions.append(cm)
-        with np.errstate(invalid="ignore"):
-            recalls.append(np.diag(cm) / cm.sum(1))
-    return np.array(confusions), np.array(recalls)
+    """(the seeded suite's folder, with its report.html, {figure stem: what the report's figure shows}).
+    The tests only read it: under pytest-xdist it is made once for all workers."""
+    root, shown = made_once(tmp_path_factory, "test_seed_figures", _make_seeded)
+    return root / "seeded", shown
 
 
 def _sections(page: str) -> dict[str, list[str]]:
@@ -91,20 +74,8 @@ def _sections(page: str) -> dict[str, list[str]]:
     return {name: re.findall(r"<figcaption>(.*?)</figcaption>", body) for name, body in found}
 
 
-def _check_numbers(shown: dict, suite: Path, row: str) -> None:
-    confusions, recalls = _seed_scores(suite, row)
-    cells = [int(t) for t in shown[f"confusion_{row}"]["cells"]]
-    k = confusions.shape[1]
-    assert np.array_equal(
-        np.array(cells).reshape(k, k), confusions.sum(0)
-    )  # the seeds' counts added
-    bars = shown[f"per_class_{row}"]
-    assert bars["bars"] == pytest.approx(np.nanmean(recalls, 0))
-    assert bars["errs"] == pytest.approx(np.nan_to_num(np.std(recalls, 0, ddof=1)))
-
-
 def test_report_draws_one_section_per_row_over_its_seeds(seeded):
-    suite, drawn = seeded
+    suite, shown = seeded
     sections = _sections((suite / "report.html").read_text())
     assert list(sections) == list(ROWS)  # rows, not seed runs
     for row in ROWS:
@@ -117,26 +88,10 @@ def test_report_draws_one_section_per_row_over_its_seeds(seeded):
         assert "summed" in confusion[0] and "± 1 std" in per_class[0] and "pooled" in roc[0]
         mistakes = [c for c in captions if "wrong" in c or "confused" in c]
         assert mistakes and mistakes[0].startswith(f"{row}, seed 0 ({row}-s0): ")
-        _check_numbers(drawn, suite, row)
+        check_row_numbers(shown, suite, row)
     pngs = {p.name for p in (suite / "figures").glob("*.png")}
     assert {f"{k}_{r}.png" for k in ("confusion", "per_class", "roc") for r in ROWS} <= pngs
     assert not {p for p in pngs if re.match(r"(confusion|per_class|roc)_.*-s\d", p)}
-
-
-@pytest.mark.slow  # the paper draws every figure again for a page: ~4 s on 2 busy cores
-def test_paper_draws_the_same_row_figures(seeded, tmp_path, monkeypatch):
-    suite, paper = seeded[0], tmp_path / "paper"
-    # no mistakes gallery (a third of the paper's time; the report test checks it)
-    monkeypatch.setattr("vislab.report.run_sections.mistake_section", lambda *a: None)
-    drawn = _drawing(lambda: write_paper([suite], paper))
-    stems = {p.stem for p in (paper / "figures").glob("*.pdf")}
-    assert {f"{k}_{r}" for k in ("confusion", "per_class", "roc") for r in ROWS} <= stems
-    assert not {s for s in stems if re.match(r"(confusion|per_class|roc)_.*-s\d", s)}
-    tex = (paper / "figures.tex").read_text()
-    for row in ROWS:
-        assert f"{row}: test confusion matrix summed over 2 seeds" in tex
-        assert f"{row}: test accuracy per class, the mean over 2 seeds" in tex
-        _check_numbers(drawn, suite, row)
 
 
 def test_unseeded_suite_keeps_a_section_and_figures_per_run(tmp_path):
@@ -156,19 +111,19 @@ def test_unseeded_suite_keeps_a_section_and_figures_per_run(tmp_path):
 
 
 def test_a_seed_without_readable_predictions_is_left_out_with_a_note(seeded, tmp_path, monkeypatch):
-    # no mistakes gallery: seed 0's, whose predictions are intact, is not in question
-    monkeypatch.setattr("vislab.report.run_sections.mistake_section", lambda *a: None)
+    # the figures over the seeds only: the mistakes gallery is seed 0's, whose predictions are intact
+    skip_report_figures(monkeypatch, keep=("confusion_", "per_class_"))
     suite = tmp_path / "seeded"
     shutil.copytree(seeded[0], suite)
     (suite / "mlp-s1" / "predictions_test.npz").write_bytes(b"not an npz")
     (suite / "maj-s1" / "predictions_test.npz").unlink()
-    drawn = _drawing(lambda: build_report(suite))
+    shown = _drawing(lambda: build_report(suite))
     page = (suite / "report.html").read_text()
     assert "mlp-s1: " in page and "predictions_test.npz not readable" in page
     assert "maj-s1: no predictions_test.npz" in page
     sections = _sections(page)
     assert any("summed over 1 seed " in c for c in sections["mlp"])
-    confusions, _ = _seed_scores(suite, "mlp", seeds=(0,))
-    cells = np.array([int(t) for t in drawn["confusion_mlp"]["cells"]])
+    confusions, _ = seed_scores(suite, "mlp", seeds=(0,))
+    cells = np.array([int(t) for t in shown["confusion_mlp"]["cells"]])
     assert np.array_equal(cells.reshape(confusions.shape[1:]), confusions[0])
-    assert drawn["per_class_mlp"]["errs"] is None  # one seed: no spread to draw
+    assert shown["per_class_mlp"]["errs"] is None  # one seed: no spread to draw
