@@ -25,6 +25,8 @@ TINY = {
     "model": {"name": "mlp", "hidden": [32]},
     "train": {"epochs": 2, "batch_size": 32, "seed": 0, "device": "cpu"},
 }
+# the runs whose figures/ no test looks at skip them (most of a tiny run's time)
+QUICK = {**TINY, "train": {**TINY["train"], "figures": False}}
 METRICS = ("train_acc", "train_loss", "val_acc", "val_pacc", "val_loss", "test_acc", "test_pacc")
 METRICS += ("test_loss", "test_auc", "best_epoch", "params", "val_per_class", "test_per_class")
 
@@ -65,8 +67,8 @@ def test_public_names_resolve_and_import_vislab_stays_light():
 
 @pytest.mark.slow
 def test_train_in_python_and_on_the_command_line_give_identical_metrics(tmp_path, capsys):
-    run = vislab.train(TINY, out=tmp_path / "api")
-    sets = [f"{s}.{k}={v}" for s, sec in TINY.items() for k, v in sec.items()]
+    run = vislab.train(QUICK, out=tmp_path / "api")
+    sets = [f"{s}.{k}={v}" for s, sec in QUICK.items() for k, v in sec.items()]
     sets = [a.replace(" ", "") for a in sets]
     argv = ["train", "-q", "--out", str(tmp_path / "cli")]
     assert main([*argv, *(x for a in sets for x in ("--set", a))]) == 0
@@ -82,7 +84,7 @@ def test_overrides_as_double_underscore_or_dotted_keys(tmp_path):
         out=tmp_path / "r",
         model__hidden=[16],
         train__epochs=1,
-        **{"data.limit": 200, "train.device": "cpu"},
+        **{"data.limit": 200, "train.device": "cpu", "train.figures": False},
     )
     cfg = run.config
     assert (cfg.model.kwargs(), cfg.train.epochs, cfg.data.limit) == ({"hidden": [16]}, 1, 200)
@@ -129,7 +131,10 @@ def test_numpy_arrays_and_a_torch_dataset_as_data(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (120, 8, 8), dtype=np.uint8)
     y = np.arange(120) % 2
-    cfg = {"train": {"epochs": 1, "device": "cpu"}, "model": {"name": "mlp", "hidden": [8]}}
+    cfg = {
+        "train": {"epochs": 1, "device": "cpu", "figures": False},
+        "model": {"name": "mlp", "hidden": [8]},
+    }
     run = vislab.train(cfg, data=(x, y, ["even", "odd"]), out=tmp_path / "arrays")
     assert run.summary["data"].startswith("memory:")
     assert set(run.summary["test_per_class"]) == {"even", "odd"}
@@ -144,7 +149,7 @@ def test_a_builder_function_with_an_option_pydantic_cannot_check(tmp_path):
         layers = [torch.nn.Flatten(), torch.nn.Linear(size, width), act or torch.nn.ReLU()]
         return torch.nn.Sequential(*layers, torch.nn.Linear(width, num_classes))
 
-    run = vislab.train(TINY, model=build, out=tmp_path / "b", model__width=4, train__epochs=1)
+    run = vislab.train(QUICK, model=build, out=tmp_path / "b", model__width=4, train__epochs=1)
     assert run.summary["model"].startswith("user-") and run.summary["model"].endswith(".build")
     assert run.model()[1].out_features == 4
 
@@ -200,7 +205,7 @@ def test_run_suite_and_compare(own_run, tmp_path):
         "quickstart",
         out=tmp_path / "qs",
         epochs=1,
-        overrides={"data.limit": 300, "train.device": "cpu"},
+        overrides={"data.limit": 300, "train.device": "cpu", "train.figures": False},
         log=lines.append,
         overwrite=True,
     )
@@ -222,7 +227,7 @@ def test_run_suite_and_compare(own_run, tmp_path):
 def test_sweep_over_a_kwarg_of_the_users_model(own_run, tmp_path):
     spec = {
         "name": "net-width",
-        "base": {**TINY, "model": {"name": own_run.summary["model"]}},
+        "base": {**QUICK, "model": {"name": own_run.summary["model"]}},
         "space": {"model.width": {"type": "int", "low": 4, "high": 32}},
         "sampler": "random",
         "seed": 0,
@@ -257,7 +262,7 @@ def test_overwrite_starts_the_run_over_quietly_outside_a_notebook(own_run, tmp_p
     out = tmp_path / "run"  # a finished 2-epoch run, and a figure of an earlier version
     shutil.copytree(own_run.path, out)
     (out / "figures" / "old.png").write_bytes(b"")
-    run = vislab.train(TINY, out=out, overwrite=True, train__epochs=1)
+    run = vislab.train(QUICK, out=out, overwrite=True, train__epochs=1)
     assert run.summary["model"] == "mlp" and list(run.history["epoch"]) == [1]
     assert not (out / "figures" / "old.png").exists()
     assert capsys.readouterr() == ("", "")  # quiet=None: progress in a notebook only
@@ -327,7 +332,7 @@ def test_a_run_or_suite_never_mixes_with_or_deletes_the_users_own_files(own_run,
         vislab.train(TINY, out=run, overwrite=True)
     assert (run / "notes.md").is_file() and (run / "checkpoints" / "best.pt").is_file()
     (run / "notes.md").unlink()
-    vislab.train(TINY, out=run, overwrite=True, train__epochs=1)  # all vislab's: started over
+    vislab.train(QUICK, out=run, overwrite=True, train__epochs=1)  # all vislab's: started over
     assert not (run / "report.html").exists() and not (run / "explain").exists()
 
     suite = (

@@ -35,9 +35,10 @@ from vislab.training.state import Callback
 from vislab.training.trainer import train
 
 PG_URL = os.environ.get("VISLAB_TEST_POSTGRES_URL")
+# runs skip their own figures/ (most of a tiny run's time): nothing here looks at them
 BASE = {
     "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
     "model": {"name": "mlp", "hidden": [16]},
 }
 SIX = {  # six quick runs (~1 s each)
@@ -50,8 +51,8 @@ SIX = {  # six quick runs (~1 s each)
 }
 
 
-def write_suite(path: Path, runs: dict, name: str | None = None, base: dict = BASE) -> Path:
-    spec = {"description": "test suite", "base": base, "runs": runs}
+def write_suite(path: Path, runs: dict, name: str | None = None) -> Path:
+    spec = {"description": "test suite", "base": BASE, "runs": runs}
     path.write_text(yaml.safe_dump({**({"name": name} if name else {}), **spec}, sort_keys=False))
     return path
 
@@ -117,7 +118,7 @@ def wait_until_both_train(proc: subprocess.Popen, out: Path, written: str) -> No
     deadline = time.monotonic() + 120
     while not all((out / r / written).is_file() for r in "ab"):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-        time.sleep(0.2)
+        time.sleep(0.02)
 
 
 def stopped_jobs_suite(tmp_path: Path, written: str, stop) -> tuple[int, str, Path]:
@@ -369,14 +370,9 @@ def test_joining_a_suite_registered_with_other_runs_is_refused(tmp_path, capsys,
 
 
 # ----------------------------------------------------------------------- a re-run with another --set
-QUICK = {**BASE, "train": {**BASE["train"], "figures": False}}
-
-
 def finished_suite(tmp_path: Path, capsys) -> tuple[list, Path]:
     """A suite of mlp and majority run once into ``tmp_path/out``: (its command's arguments, its --out)."""
-    spec = write_suite(
-        tmp_path / "s.yaml", {"mlp": {}, "majority": {"model.name": "majority"}}, base=QUICK
-    )
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}, "majority": {"model.name": "majority"}})
     out = tmp_path / "out"
     args = ["suite", spec, "--out", out, "-q", "--no-report"]
     assert cli(capsys, *args)[0] == 0
@@ -430,7 +426,7 @@ def test_adding_seeds_takes_the_runs_trained_without_seeds_as_seed_0(tmp_path, c
 def test_adding_seeds_resumes_an_interrupted_run_without_seeds_as_seed_0(
     tmp_path, capsys, train_spy
 ):
-    spec = write_suite(tmp_path / "s.yaml", {"mlp": {"train.epochs": 2}}, base=QUICK)
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {"train.epochs": 2}})
     out = tmp_path / "g"
     with pytest.raises(KeyboardInterrupt):  # `vislab suite s.yaml --out g` stopped after epoch 1
         train(run_config(load_suite(spec), "mlp"), out / "mlp", quiet=True,
@@ -448,7 +444,7 @@ def test_adding_seeds_on_shared_storage_takes_the_run_without_seeds_as_seed_0(
 ):
     """The same as on one machine, for the runs a worker claims from the database."""
     url, name = pg
-    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}}, base=QUICK, name=name)
+    spec = write_suite(tmp_path / "s.yaml", {"mlp": {}}, name=name)
     out = tmp_path / "g"
     assert cli(capsys, "suite", spec, "--out", out, "-q", "--no-report")[0] == 0
     assert cli(capsys, "suite", spec, "--out", out, "-q", "--no-report", "--storage", url)[0] == 0
@@ -457,7 +453,7 @@ def test_adding_seeds_on_shared_storage_takes_the_run_without_seeds_as_seed_0(
     code, text = cli(capsys, *args)  # the database holds the suite without seeds: other runs
     assert code == 2 and "Other --seeds make other runs" in one_line(text), text
     seeded = f"{name}-s"  # as the message says: the suite under its own name, the same --out
-    renamed = write_suite(tmp_path / "s.yaml", {"mlp": {}}, base=QUICK, name=seeded)
+    renamed = write_suite(tmp_path / "s.yaml", {"mlp": {}}, name=seeded)
     try:
         code, text = cli(capsys, "suite", renamed, *args[2:])
         assert code == 0, text
@@ -501,7 +497,7 @@ def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs
         deadline = time.monotonic() + 30
         while not all(_gone(pid) for pid in jobs):
             assert time.monotonic() < deadline, f"job processes {jobs} outlived their suite"
-            time.sleep(0.2)
+            time.sleep(0.02)
     finally:
         with contextlib.suppress(ProcessLookupError):  # raised when every one of them ended
             os.killpg(proc.pid, signal.SIGKILL)  # the suite's process group: its job processes too

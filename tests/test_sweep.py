@@ -540,7 +540,8 @@ def test_the_dlvc_augmentation_dropout_study_is_built_in(tmp_path):
     }
     out = tmp_path / "aug"
     args = ["sweep", "dlvc-augment", "--data", "digits", "--epochs", "1", "--trials", "2"]
-    assert main([*args, "--set", "data.limit=300", "--out", str(out), "--no-report"]) == 0
+    sets = ["--set", "data.limit=300", "--set", "train.figures=false"]  # (figures: see BASE)
+    assert main([*args, *sets, "--out", str(out), "--no-report"]) == 0
     study = load_existing_study(f"sqlite:///{out / 'study.db'}", "dlvc-augment")
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 2 and all(0 <= t.params["augment.p"] <= 1 for t in done)

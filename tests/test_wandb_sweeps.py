@@ -69,6 +69,8 @@ SPACE_CONTINUOUS = {
     "optim.momentum": FloatDistribution(0.0, 0.9),
 }
 SPACE_FINITE = {**SPACE, "optim.lr": CategoricalDistribution([0.01, 0.1])}
+# trials skip their own figures/ (most of a tiny trial's time): nothing here looks at them
+NO_FIGURES = ["--set", "train.figures=false"]
 
 
 def write(tmp_path, text: str, name: str = "wandb.yaml"):
@@ -102,7 +104,8 @@ def test_a_wandb_sweep_runs_through_optuna_with_the_same_space(tmp_path, capsys,
         "model": {"name": "mlp"},
     }
     out = tmp_path / "sw"
-    assert main(["sweep", str(tmp_path / "wandb.yaml"), "--out", str(out), "--no-report"]) == 0
+    args = ["sweep", str(tmp_path / "wandb.yaml"), "--out", str(out), "--no-report", *NO_FIGURES]
+    assert main(args) == 0
     assert "note: 'program:' is W&B's; vislab trains each trial itself" in capsys.readouterr().err
     study = load_existing_study(f"sqlite:///{out / 'study.db'}", f"wb-{method}")
     finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -196,7 +199,7 @@ def test_a_students_cnn_file_trains_on_digits(tmp_path):
     """The CNN file itself, with --data/--epochs/--set for what W&B's program fixed: one trial completes."""
     out = tmp_path / "sw"
     args = ["sweep", str(write(tmp_path, DLVC_CNN)), "--data", "digits", "--epochs", "1"]
-    sets = ["--set", "model.preset=deep-bn", "--set", "model.convs_per_stage=1"]
+    sets = ["--set", "model.preset=deep-bn", "--set", "model.convs_per_stage=1", *NO_FIGURES]
     assert main([*args, *sets, "--trials", "1", "--out", str(out), "--no-report"]) == 0
     (trial,) = load_existing_study(f"sqlite:///{out / 'study.db'}", "wandb").trials
     assert trial.state == TrialState.COMPLETE
