@@ -100,7 +100,8 @@ def test_figures_reported_on_other_data_are_flagged_for_a_seeded_suite(tmp_path)
     note = "measured on cifar10; the runs here used fashion-mnist"
     assert note in build_report(out).read_text()
     main_tex = write_paper([out], out=tmp_path / "paper")
-    assert note in (main_tex.parent / "tables.tex").read_text()  # under its table, which main.tex inputs
+    # under its table (tables.tex), which main.tex inputs
+    assert note in (main_tex.parent / "tables.tex").read_text()
 
 
 def test_results_md_gives_each_groups_verdicts_under_its_table(tmp_path):
