@@ -290,6 +290,7 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
                     args = (p.config.to_dict(), str(p.run_dir), p.action == "resume")
                     own = None if p.config.train.threads else threads
                     futures[pool.submit(_worker, *args, own)] = p
+                    _wake_manager(pool)
                 if not futures:
                     if source.finished():
                         return
@@ -312,6 +313,17 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
             for f in futures:
                 f.cancel()
             raise
+
+
+def _wake_manager(pool: ProcessPoolExecutor) -> None:
+    """Make the pool's manager thread look at its processes again, now that ``submit`` has started one.
+    Python 3.11's ``submit`` wakes it before starting the process: it may list its processes without the
+    new one and never see that process die (a SIGKILLed job: the suite waited forever, 1 time in ~5)."""
+    wakeup = getattr(
+        pool, "_executor_manager_thread_wakeup", None
+    )  # private: absent, nothing to do
+    if wakeup is not None:
+        wakeup.wakeup()
 
 
 def _pool_broken(futures: dict[Future, PlannedRun], log: Callable[[str], None]):
