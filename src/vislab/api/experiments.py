@@ -64,9 +64,11 @@ def every_run_sets(
     overrides: Sequence[str] | Mapping[str, Any],
     settings: Mapping[str, Any],
 ) -> list[str]:
-    """``caller``'s (``run_suite``, ``sweep``) ``overrides`` and ``settings`` (``section__key``) as ``--set``
-    assignments; UserError for a setting that is no config key, or a key set twice (``epochs`` and
-    ``train__epochs``)."""
+    """``caller``'s (``run_suite``, ``sweep``) ``data``, ``epochs``, ``overrides`` and ``settings``
+    (``section__key``) as the ``--set`` assignments of every run; UserError for a setting that is no config
+    key, or a key set twice (``epochs`` and ``train__epochs``)."""
+    from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
+
     bad = next((k for k in settings if "." not in k.replace("__", ".")), None)
     if bad is not None:
         raise UserError(
@@ -78,7 +80,7 @@ def every_run_sets(
     named = [(f"data={data!r}", "data.name")] if data else []
     named += [(f"epochs={epochs!r}", "train.epochs")] if epochs else []
     check_given_once(named + [(s, s.split("=", 1)[0].strip()) for s in sets])
-    return sets
+    return suite_overrides(data, epochs, sets)
 
 
 def report_hook(log: Log) -> Callable[..., None]:

@@ -91,17 +91,13 @@ def run_suite(
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
     """
-    from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
-
     suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     quiet = not in_notebook() if quiet is None else quiet
     log = lines_to(log, quiet)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
-    sets = suite_overrides(
-        data, epochs, every_run_sets("run_suite", data, epochs, overrides, settings)
-    )
+    sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     _train_runs(suite, folder, shared, sets, **kw)
     return _suite_result(suite, folder)

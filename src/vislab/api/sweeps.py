@@ -96,13 +96,11 @@ def sweep(
     ...                      trials=4, epochs=2)
     >>> study.best_params
     """
-    from vislab.experiments.suites.spec import suite_overrides  # on use (see the imports)
-
     with optuna_quietly():
         from vislab.experiments.sweeps.runner import run_sweep
         from vislab.report.build import build_report
 
-    sets = suite_overrides(data, epochs, every_run_sets("sweep", data, epochs, overrides, settings))
+    sets = every_run_sets("sweep", data, epochs, overrides, settings)
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)
     study = run_sweep(
