@@ -15,7 +15,7 @@ import torch
 
 from vislab.config import build_config
 from vislab.data import prepare_data
-from vislab.data.images import expand_folders, load_image_or_error
+from vislab.data.images import as_array, expand_folders, load_image_or_error
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
@@ -298,10 +298,8 @@ def classify_features(
     """Top-k (class name, probability) pairs, best first, for each raw feature vector (a row of an N×D
     array, or one D-vector) of a model of feature vectors, normalised as in training."""
     (dim,) = record.inputs.sample_shape
-    if isinstance(vectors, torch.Tensor):  # read as the array it holds
-        vectors = vectors.detach().cpu().numpy()
     try:
-        x = np.asarray(vectors, dtype=np.float32)
+        x = np.asarray(as_array(vectors), dtype=np.float32)
     except (TypeError, ValueError):  # image files, PIL images, ragged lists
         x = None
     x = x[None] if x is not None and x.ndim == 1 else x

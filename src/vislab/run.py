@@ -96,8 +96,8 @@ class Run:
     ) -> list[list[tuple[str, float]]]:
         """Top-k (class, probability) pairs, best first (all the classes when ``top_k`` is more), per
         image: image files, PIL images, numpy arrays or torch tensors (uint8 0-255, float 0-1, bool masks,
-        16-bit or other ranges rescaled as ``vislab.data.images.to_uint8`` says). An array is one image or many by
-        its shape: H×W, H×W×C (C ≤ 4) and 1×H×W are one image; N×H×W×C, N×C×H×W and other 3-D arrays
+        16-bit or other ranges rescaled as ``vislab.data.images.to_uint8`` says). An array is one image or
+        many by its shape: H×W, H×W×C (C ≤ 4) and 1×H×W are one image; N×H×W×C, N×C×H×W and other 3-D arrays
         N×H×W are N images — but 3×H×W is one C×H×W colour image for a run of colour images, three grey
         images for a run of grey ones (``vislab.data.images.split_images``). Images are resized to the
         model's input and normalised as in training; an unreadable one raises UserError. For a folder

@@ -153,6 +153,12 @@ def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
     return fit_image(Image.fromarray(to_uint8(arr)), shape)
 
 
+def as_array(x: object) -> object:
+    """A torch tensor as the numpy array it holds (a DataLoader's batch, ``ToTensor``'s 0-1 floats; any
+    device, with or without grad); anything else as it is."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
 def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list[ImageLike]:
     """One image or many as a list of images, each array that holds several split into them, so that
     an array means the same images alone or in a list. The rule, by shape: H×W is one grey image;
@@ -165,10 +171,7 @@ def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list
         images = [images]  # type: ignore[list-item]
     out: list[ImageLike] = []
     for img in images:
-        if isinstance(
-            img, torch.Tensor
-        ):  # a tensor is read as the array it holds (ToTensor's 0-1 floats)
-            img = img.detach().cpu().numpy()
+        img = as_array(img)
         several = isinstance(img, np.ndarray) and _is_stack(img.shape, channels)
         out.extend(list(img) if several else [img])  # type: ignore[arg-type]
     return out
