@@ -40,7 +40,7 @@ for name in ("sgd", "adam", "adamw"):
 
 TRAINING = """
 import vislab
-vislab.train(model="mlp", data="digits", out={out!r}, train__epochs=1)
+vislab.train(model="mlp", data="digits", out={out!r}, train__epochs=1, train__figures={figures})
 """
 
 # after each stage, a line: which of HEAVY are imported; then out without the interpreter's teardown (~1 s)
@@ -68,10 +68,13 @@ def loaded_after_each(stages: dict[str, str]) -> dict[str, dict[str, bool]]:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> dict[str, dict[str, bool]]:
     """A user's session in one interpreter (one start-up of torch for the three checks): import the API,
-    step each optimizer, train 1 epoch."""
-    out = str(tmp_path_factory.mktemp("startup") / "run")
+    step each optimizer, train 1 epoch without figures, then with them."""
+    out = tmp_path_factory.mktemp("startup")
     stages = dict(
-        api="import vislab.api", optimizer=OPTIMIZER_STEPS, training=TRAINING.format(out=out)
+        api="import vislab.api",
+        optimizer=OPTIMIZER_STEPS,
+        no_figures=TRAINING.format(out=str(out / "quiet"), figures=False),
+        training=TRAINING.format(out=str(out / "run"), figures=True),
     )
     return loaded_after_each(stages)
 
@@ -82,6 +85,10 @@ def test_import_api_loads_no_heavy_library(loaded):
 
 def test_optimizer_steps_without_torch_compiler(loaded):
     assert not loaded["optimizer"]["torch._dynamo"]
+
+
+def test_training_without_figures_loads_no_matplotlib(loaded):
+    assert loaded["no_figures"] == dict.fromkeys(HEAVY, False)
 
 
 def test_training_loads_no_scikit_learn_pandas_or_optuna(loaded):

@@ -18,9 +18,6 @@ import torch.nn.functional as F
 
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
-from vislab.plotting.boundary import plot_decision_boundary
-from vislab.plotting.runs import plot_confusion, plot_curves
-from vislab.plotting.steps import plot_grad_norms
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.precision import Precision
@@ -223,6 +220,11 @@ def _write_figures(
 ) -> None:
     """The run's figures/: learning curves (with the step losses), the gradient norms per layer, the test
     confusion matrix, and (2-D features) the decision boundary."""
+    # on use: matplotlib costs ~1 s of start-up that a run with train.figures=false, or a rank > 0, never needs
+    from vislab.plotting.boundary import plot_decision_boundary
+    from vislab.plotting.runs import plot_confusion, plot_curves
+    from vislab.plotting.steps import plot_grad_norms
+
     names, splits = data.splits.class_names, data.splits
     if history and "train_loss" in history[0]:
         steps = run.read_rows(STEPS_FILE)
