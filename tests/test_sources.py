@@ -573,6 +573,34 @@ def test_circles_deterministic():
     assert list(load_source(DataConfig(name="circles", use=["train"])).sets) == ["train"]
 
 
+def test_circles_are_sklearns_drawn_once_then_read_from_the_cache(user_cache, monkeypatch):
+    """The points are make_circles' (seeds 0 and 1); a second load reads them back without drawing
+    (importing sklearn.datasets costs 1-2 s a run), and a damaged entry is drawn again."""
+    import sklearn.datasets
+
+    seeds = {"train": 0, "test": 1}
+    first = load_source(DataConfig(name="circles", n_samples=300, noise=0.2))
+    for k, seed in seeds.items():
+        x, y = sklearn.datasets.make_circles(300, noise=0.2, factor=0.5, random_state=seed)
+        np.testing.assert_array_equal(first.sets[k].x, x.astype(np.float32))
+        np.testing.assert_array_equal(first.sets[k].y, y)
+
+    def no_drawing(*a, **kw):
+        raise AssertionError("drawn again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sklearn.datasets, "make_circles", no_drawing)
+        again = load_source(DataConfig(name="circles", n_samples=300, noise=0.2))
+        np.testing.assert_array_equal(again.sets["test"].x, first.sets["test"].x)
+        with pytest.raises(AssertionError, match="drawn again"):  # another noise: another draw
+            load_source(DataConfig(name="circles", n_samples=300, noise=0.1))
+    damaged = list(user_cache.glob("circles-*noise0.2-seed1-*.x.npy"))
+    assert len(damaged) == 1
+    damaged[0].write_bytes(b"not an array")
+    redrawn = load_source(DataConfig(name="circles", n_samples=300, noise=0.2))
+    np.testing.assert_array_equal(redrawn.sets["test"].x, first.sets["test"].x)
+
+
 # --------------------------------------------------------------------------------- image folder
 def test_folder_flat_mixed_sizes(tmp_path):
     files = write_image_folder(tmp_path / "imgs", classes=("dog", "cat", "frog"), per_class=4)
