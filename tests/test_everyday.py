@@ -137,6 +137,29 @@ def test_eval_help_says_mistakes_takes_a_number(capsys):
     assert "16 without the option. Give the number: --mistakes 32" in text
 
 
+def lines_broken_early(rows: list[str]) -> list[str]:
+    """The lines of a help panel's command list that end where the next line's first word would still
+    have fitted: a line break of the docstring's, not the terminal's."""
+    early = []
+    for line, after in zip(rows, rows[1:]):
+        continued = after.startswith("│  ")  # the same command's text, not the next command
+        text_end = len(line.rstrip("│").rstrip())
+        next_word = after.strip("│ ").split()[0]
+        if continued and text_end + 1 + len(next_word) < len(line) - 2:
+            early.append(line)
+    return early
+
+
+@pytest.mark.parametrize("group", [[], ["model"], ["sweep"]])
+def test_command_lists_flow_each_summary_as_one_paragraph(capsys, monkeypatch, group):
+    monkeypatch.setenv("COLUMNS", "120")
+    code, text = cli(capsys, *group, "--help")
+    panel = text.partition("Commands")[2].splitlines()[1:]
+    rows = [line for line in panel if line.startswith("│")]
+    assert code == 0 and len(rows) >= 3, text
+    assert lines_broken_early(rows) == [], text
+
+
 def _fingerprint(data) -> tuple[int, str]:
     return len(data), hashlib.sha256(data.x.tobytes() + data.y.tobytes()).hexdigest()[:16]
 
