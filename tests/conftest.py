@@ -76,15 +76,15 @@ def cli(capsys, *args) -> tuple[int, str]:
 @pytest.fixture
 def train_spy(monkeypatch):
     """(run folder name, resume) of every in-process training of a suite."""
-    import vislab.experiments.suites.runner as runner
+    import vislab.experiments.suites.jobs as jobs
 
-    calls, real = [], runner.train
+    calls, real = [], jobs.train
 
     def spy(cfg, out, resume=False, **kw):
         calls.append((Path(out).name, resume))
         return real(cfg, out, resume=resume, **kw)
 
-    monkeypatch.setattr(runner, "train", spy)
+    monkeypatch.setattr(jobs, "train", spy)
     return calls
 
 

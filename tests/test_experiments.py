@@ -107,7 +107,7 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
 
 def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch):
     """report.html is written when every run finished and when some failed, not when interrupted."""
-    import vislab.experiments.suites.runner as runner
+    import vislab.experiments.suites.jobs as jobs
     from vislab.errors import TrainingInterrupted
 
     spec = write_suite(
@@ -125,7 +125,7 @@ def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch)
     def interrupted(cfg, out, **kw):
         raise TrainingInterrupted("training stopped by SIGINT at epoch 1, step 3; state saved in x")
 
-    monkeypatch.setattr(runner, "train", interrupted)
+    monkeypatch.setattr(jobs, "train", interrupted)
     assert main(["suite", str(spec), "--out", str(tmp_path / "stopped"), "-q"]) == 130
     assert (tmp_path / "stopped" / "results.md").is_file()
     assert not (tmp_path / "stopped" / "report.html").exists()
