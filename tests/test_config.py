@@ -124,3 +124,31 @@ def test_every_config_key_is_in_the_readmes_config_table():
         if f"`{key}`" not in rows.get(section, "")
     ]
     assert not missing, f"not in README.md's config table: {missing}"
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path, capsys):
+    """PyYAML keeps the last of two equal keys: a suite with two runs named `a` trained one of them."""
+    from conftest import cli, one_line
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: dup\nbase: {data: {name: digits}}\nruns:\n  a: {model.name: mlp}\n  a: {model.name: cnn}\n"
+    )
+    code, text = cli(capsys, "suite", suite, "--out", tmp_path / "out")
+    said = one_line(text)
+    assert code == 2 and "found the key 'a' a second time" in said, text
+    assert f'in "{suite}", line 4' in said and f'in "{suite}", line 5' in said
+    assert not (tmp_path / "out").exists()  # nothing trained
+    config = tmp_path / "c.yaml"
+    config.write_text("train:\n  epochs: 3\n  epochs: 5\n")
+    with pytest.raises(ConfigError, match="'epochs' a second time"):
+        load_config(config)
+
+
+def test_a_merged_mapping_may_be_overridden(tmp_path):
+    """`<<: *base` then a key of its own: YAML's way to override, not a key written twice."""
+    from vislab.config.files import read_yaml
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("a: &t {epochs: 3, batch_size: 16}\nb:\n  <<: *t\n  epochs: 5\n")
+    assert read_yaml(spec)["b"] == {"epochs": 5, "batch_size": 16}

@@ -13,6 +13,29 @@ from vislab.config.validation import Schema, validate
 from vislab.errors import ConfigError
 
 PRESET_DIR = Path(__file__).parents[1] / "presets"
+_MERGE = "tag:yaml.org,2002:merge"  # a `<<: *base` key: its keys may be overridden
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key written twice in one mapping is an error: PyYAML keeps the last one,
+    so a suite with two runs named `a` would lose one without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"found the key {key!r} a second time (each key may appear once)",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def find_yaml(path: str | Path, builtin_dir: Path = PRESET_DIR) -> Path:
@@ -42,7 +65,8 @@ def read_yaml(
             f"{', '.join(names) or 'none'}."
         )
     try:
-        tree = yaml.safe_load(p.read_text()) or {}
+        with open(p, encoding="utf-8") as f:  # a file object: YAML's marks then name the file
+            tree = yaml.load(f, Loader=_UniqueKeyLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError(f"{what} '{p}' is not valid YAML: {e}") from None
     except RecursionError:
