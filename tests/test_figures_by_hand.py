@@ -215,3 +215,19 @@ def test_preview_bad_show_options_exit_2(capsys, tmp_path, args, fragment):
     code, out = cli(capsys, "data", "preview", "digits", *args, "--out", out_png)
     assert code == 2 and fragment in one_line(out), out
     assert not out_png.exists()
+
+
+def test_a_two_token_embedding_is_ticked_at_whole_tokens():
+    """A patch-28 ViT on 28×28 images has 2 tokens: its axes were ticked -0.50, 0.00, 0.50, …"""
+    from vislab.plotting.canvas import captured_figures, plt
+
+    with captured_figures() as drawn:
+        vit_plots.plot_pos_embedding(torch.randn(3, 6), None, "pos.png", class_token=True)
+    [fig] = drawn
+    fig.canvas.draw()
+    table, similarity = fig.axes[0], fig.axes[1]  # the colour bars come after them
+    for axis in (table.xaxis, table.yaxis, similarity.xaxis, similarity.yaxis):
+        lo, hi = sorted(axis.get_view_interval())
+        shown = [t for t in axis.get_ticklocs() if lo <= t <= hi]
+        assert shown and all(float(t).is_integer() for t in shown), axis.get_ticklocs()
+    plt.close(fig)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import plt, save_figure
 
@@ -62,6 +63,13 @@ def plot_pos_embedding(
         _draw_tiles(a2, grid)
     else:
         a2.set(xlabel="position", ylabel="position", title="cosine similarity of positions")
+    for axis in (
+        a1.xaxis,
+        a1.yaxis,
+        a2.xaxis,
+        a2.yaxis,
+    ):  # tokens and dimensions are counted: no 0.5
+        axis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=a2)
     fig.tight_layout()
     return save_figure(fig, path, tight=False)
