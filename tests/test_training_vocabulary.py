@@ -206,3 +206,18 @@ def test_the_command_line_extends_and_builds_on_runs(tmp_path, capsys):
     assert code == 0 and "initialised from" in text, text
     code, text = cli(capsys, "train", "-q", "--resume", base, "--init-from", base)
     assert code == 2 and "Give one" in one_line(text)
+
+
+@pytest.mark.parametrize("lr, noted", [(1e6, True), (0.01, False)])
+def test_a_loss_blowing_up_without_nan_is_noted_once(tmp_path, capsys, lr, noted):
+    """lr 1e6 on digits keeps the loss finite (~1e14) and ended "complete" at chance accuracy, silently."""
+    code, text = cli(
+        capsys, "train", "--out", tmp_path / "run", "--set", "data.name=digits",
+        "--set", "model.name=mlp", "--set", "train.epochs=2", "--set", f"optim.lr={lr}",
+        "--set", "train.figures=false",
+    )  # fmt: skip
+    said = one_line(text)
+    assert code == 0, text
+    assert said.count("note: the train loss of epoch") == int(noted), text
+    if noted:
+        assert "of epoch 1 is" in said and "Lower optim.lr" in said

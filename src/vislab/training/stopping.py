@@ -110,6 +110,25 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
     )
 
 
+EXPLODING = (
+    10.0  # an epoch's train loss this many times that of guessing uniformly: the weights blew up
+)
+
+
+def note_exploding_loss(t: Training, row: dict) -> None:
+    """A note, at the first epoch whose mean train loss passes EXPLODING × ln K (the cross-entropy of a
+    uniform guess over K classes): the loss stayed finite, so the run goes on, but steps that large
+    mean the learning rate is too high — a run that ends "complete" at chance accuracy otherwise."""
+    chance = math.log(max(t.data.splits.num_classes, 2))
+    exploded = [r for r in t.history if r.get("train_loss", 0.0) > EXPLODING * chance]
+    if exploded and exploded[0] is row and t.dist.is_main:
+        t.log.line(
+            f"note: the train loss of epoch {row['epoch']} is {row['train_loss']:.3g}, over "
+            f"{EXPLODING:g}× that of guessing ({chance:.2f}): the weights are blowing up. Lower optim.lr "
+            f"(vislab lr-find suggests one), or set train.grad_clip."
+        )
+
+
 def mark(t: Training, status: str) -> None:
     """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing."""
     if t.dist.is_main:

@@ -34,7 +34,13 @@ from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, lost_peer
 from vislab.training.setup import Network, Optimisation, Training, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
-from vislab.training.stopping import check_finite, mark, stop_resumably, users_model
+from vislab.training.stopping import (
+    check_finite,
+    mark,
+    note_exploding_loss,
+    stop_resumably,
+    users_model,
+)
 from vislab.training.tracking import build_trackers
 
 
@@ -164,6 +170,7 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
             evaluate_and_checkpoint(t, row)
         next_epoch(t, row)
         record(t, row, callbacks)
+        note_exploding_loss(t, row)
         if row.get("stopped_early"):
             t.log.line(f"early stop {_early_stop(t)}")
     t.log.stop()
