@@ -8,6 +8,7 @@ The public Python API (the names in ``__all__``; the functions live in :mod:`vis
 >>> run.summary["test_acc"], run.history.tail(1), run.plot("confusion")
 >>> vislab.compare([run, vislab.load_run("runs/mlp")])
 >>> run.explain(["cat.png"]), vislab.preview_data("digits"), vislab.lr_find(model="cnn", data="digits")
+>>> vislab.register_arrays(x, y)  # a new process: the arrays a run trained on (data=(x, y)), to evaluate it
 
 They are imported on first use, so that ``import vislab`` (and the ``vislab`` command's ``--help``) does not
 wait for torch, scikit-learn, matplotlib and optuna.
@@ -23,6 +24,7 @@ from vislab.version import __version__
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
     from vislab.api import compare, load_run, lr_find, paper, preview_data, run_suite, sweep, train
     from vislab.config import Config, load_config
+    from vislab.data.sources.memory import register_arrays
     from vislab.errors import UserError, VislabError
     from vislab.models import register_model
     from vislab.run import Run, SuiteResult
@@ -42,6 +44,7 @@ __all__ = [
     "lr_find",
     "paper",
     "preview_data",
+    "register_arrays",
     "register_model",
     "run_suite",
     "sweep",
@@ -49,7 +52,7 @@ __all__ = [
 ]
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
 _HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}
-_HOME |= {"LRFinding": "training.lr_find"}
+_HOME |= {"LRFinding": "training.lr_find", "register_arrays": "data.sources.memory"}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
 
 

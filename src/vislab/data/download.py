@@ -266,12 +266,14 @@ def missing_files(
 
 def test_set_only_hint(n_test: int) -> str:
     """How to train on a dataset's test set alone, when only its train files are missing: the two settings
-    for ``vislab train``, and where they go in a suite, whose ``--set`` every run of it takes."""
+    for ``vislab train`` / :func:`vislab.train`, and where they go in a suite, whose ``--set`` every run of
+    it takes."""
     split = [n_test * 8 // 10, n_test // 10, n_test // 10]
     return (
         f"Only the test set is here: train on its {n_test:,} images alone with --set 'data.use=[test]' "
-        f"--set 'data.split=[{','.join(map(str, split))}]' (a seeded, stratified train/val/test split of "
-        f"them). A suite's --set applies to all of its runs: unless they are all on this data, put "
+        f"--set 'data.split=[{','.join(map(str, split))}]' / data__use=['test'], data__split={split} (a "
+        f"seeded, stratified train/val/test split of them). A suite's --set applies to all of its runs: "
+        f"unless they are all on this data, put "
         f"`data.use: [test]` and `data.split: [{', '.join(map(str, split))}]` in the suite file, in the "
         f"runs on this data only (`vislab suite list` names the folder of the built-in suite files, to "
         f"copy one from); another run given them would be refused, or would train on its own test set."

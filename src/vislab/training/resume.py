@@ -19,17 +19,18 @@ from vislab.training.state import LoopState
 
 
 def open_resume(run: RunDir) -> Checkpoint:
-    """The run's ``last.pt``, checked to be a resumable vislab checkpoint."""
+    """The run's ``last.pt``, checked to be a resumable vislab checkpoint. The errors name the fix for
+    both callers: the command's options / :func:`vislab.train`'s arguments."""
     last = run.ckpt_dir / "last.pt"
     if not run.path.is_dir():
         raise UserError(
             f"nothing to resume: '{run.path}' does not exist (a typo, or the run never started?). "
-            f"Start the run with its command and --out {run.path}, without --resume."
+            f"Start the run as a new one: {_anew(run.path)}."
         )
     if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue
         raise UserError(
             f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
-            f"checkpoint). Start it again with its command and --out {run.path}, without --resume."
+            f"checkpoint). Start it again: {_anew(run.path)}."
         )
     ckpt = load_checkpoint(last)
     if ckpt.resume is None:
@@ -38,6 +39,19 @@ def open_resume(run: RunDir) -> Checkpoint:
             f"Start a new run."
         )
     return ckpt
+
+
+def _anew(path: Path) -> str:
+    """How to start a run into ``path`` rather than resume it, in the command's and the API's words."""
+    return (
+        f"its command with --out {path}, without --resume / vislab.train(..., out={str(path)!r}) "
+        f"without resume=True"
+    )
+
+
+def _init_from(path: Path) -> str:
+    """``train.init_from`` from ``path``, in the command's and the API's words."""
+    return f"--init-from {path} / train__init_from={str(path)!r}"
 
 
 def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
@@ -52,7 +66,7 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
             f"cannot extend '{path}' to {epochs} epochs: its train.early_stop patience ran out "
             f"{loop.early_stop(cfg.train.select_metric, cfg.train.early_stop)}. Training on would keep "
             f"that count and stop again at the first evaluation that does not improve. Start a new run "
-            f"from its weights instead: --init-from {path} with train.epochs={epochs} (and a larger "
+            f"from its weights instead: {_init_from(path)}, with train.epochs={epochs} (and a larger "
             f"train.early_stop, or none)."
         )
     if cfg.schedule.name in ("cosine", "onecycle"):
@@ -60,7 +74,7 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
             f"cannot extend '{path}' to {epochs} epochs: its schedule.name={cfg.schedule.name} spreads "
             f"the learning rate over all {cfg.train.epochs} epochs, so the epochs already trained would "
             f"have had other rates with {epochs}. Start a new run with train.epochs={epochs} (or "
-            f"--init-from {path} to start from its weights)."
+            f"{_init_from(path)} to start from its weights)."
         )
     if epochs <= loop.epoch:
         raise UserError(

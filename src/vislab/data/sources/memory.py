@@ -16,10 +16,14 @@ Conversion (anything else is refused with a DataError naming the culprit and the
   by 255 and floats in [0, 255] rounded (already-normalised floats, e.g. negative values, are refused:
   give raw images, vislab normalises with ``data.normalize``). NaN and ±inf are refused.
 - ``y``: N integer labels (an N×1 column is flattened; whole-valued floats are accepted) in
-  0..K-1, with K = ``len(class_names)`` when given, else max(y)+1 and names "0".."K-1".
+  0..K-1, with K = ``len(class_names)`` when given, else max(y)+1 and names "0".."K-1". Without
+  class names every label 0..max(y) must have a sample: labels 1..10 would make a class "0" that is
+  never seen (its accuracy undefined), so they are refused, naming the labels present and the fix.
+  Given class names may include classes without samples (a subset of a dataset's classes).
 
-The arrays live only in this process: a run trained on them cannot reload them elsewhere (eval of
-the run in another process says so, see :func:`load_memory`).
+The arrays live only in this process: a run trained on them cannot reload them elsewhere. In another
+process, :func:`register_arrays` (public as ``vislab.register_arrays``) registers the same arrays
+again under the run's name first (the error of :func:`load_memory` gives the call).
 """
 
 from __future__ import annotations
@@ -147,17 +151,55 @@ def as_labels(y: Any, n: int) -> np.ndarray:
     return labels
 
 
+def _labels_present(y: np.ndarray) -> str:
+    """The distinct labels of ``y`` in a few characters: "1..10" when they run without a gap, else a
+    list ("0, 1, 3, 7", the first 12)."""
+    present = np.unique(y)
+    if present[-1] - present[0] + 1 == len(present):
+        return f"{present[0]}..{present[-1]}"
+    return ", ".join(map(str, present[:12])) + (", ..." if len(present) > 12 else "")
+
+
+def _empty_classes(y: np.ndarray) -> DataError | None:
+    """The DataError for labels that leave a class of 0..max(y) without a sample (None if none is empty)."""
+    k = int(y.max()) + 1
+    empty = np.setdiff1d(np.arange(k), y)
+    if len(empty) == 0:
+        return None
+    present, low = _labels_present(y), int(y.min())
+    if len(empty) == low:  # counted from 1 (or more): 1..10
+        what = f"run {present}, so {'class 0' if low == 1 else f'classes 0..{low - 1}'}"
+        fix = f"Subtract {low} (y - {low}) so that the labels run from 0"
+    else:
+        shown = ", ".join(map(str, empty[:12])) + (", ..." if len(empty) > 12 else "")
+        what = f"are {present}, so class{'es' if len(empty) > 1 else ''} {shown}"
+        fix = (
+            "Number the classes 0..K-1 (names, labels = np.unique(y, return_inverse=True), then "
+            "data=(x, labels, names))"
+        )
+    return DataError(
+        f"y's labels {what} would have no sample: without class_names the classes are 0..max(y) "
+        f"({k} here), and a class without samples is trained and scored on nothing. {fix}, or give "
+        f"class_names naming all {k} classes (data=(x, y, class_names)) if some have no sample on "
+        f"purpose."
+    )
+
+
 def _class_names(names: Sequence[Any] | None, y: np.ndarray) -> list[str]:
     k = int(y.max()) + 1
     if names is None:
+        if (empty := _empty_classes(y)) is not None:
+            raise empty
         return [str(i) for i in range(k)]
     if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
         raise DataError(f"class_names must be a list of names, not {type(names).__name__}.")
     names = [str(n) for n in names]
     if len(names) < k:
+        low = int(y.min())
+        counted = f" (the labels run {_labels_present(y)}: subtract {low} if they count from {low})"
         raise DataError(
             f"y holds label {k - 1} but class_names has only {len(names)} names: give one name per "
-            f"class, label i naming class_names[i]."
+            f"class, label i naming class_names[i]{counted if low > 0 else ''}."
         )
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -282,9 +324,11 @@ def load_memory(name: str, cfg: DataConfig) -> SourceData:
     if name not in _REGISTERED:
         raise DataError(
             f"data.name='{PREFIX}:{name}' names arrays given to vislab in another Python process "
-            f"(vislab.train(data=(x, y)) or register_arrays); they are not on disk, so they cannot be "
-            f"loaded here. In Python, register the same arrays again first (register_arrays(x, y, "
-            f"name='{name}')), or evaluate on a dataset on disk (--set data.name=...)."
+            f"(vislab.train(data=(x, y)) or vislab.register_arrays); they are not on disk, so they "
+            f"cannot be loaded here. In Python, register the same arrays again first: "
+            f"vislab.register_arrays(x, y, name='{name}') (with class_names as the third argument if "
+            f"the run was given (x, y, class_names)); or evaluate it on a dataset on disk with the "
+            f"command: vislab eval RUN --set data.name=..."
         )
     if "train" not in cfg.use:
         raise DataError(
