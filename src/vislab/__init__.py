@@ -22,7 +22,17 @@ from typing import TYPE_CHECKING, Any
 from vislab.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
-    from vislab.api import compare, load_run, lr_find, paper, preview_data, run_suite, sweep, train
+    from vislab.api import (
+        compare,
+        load_run,
+        lr_find,
+        paper,
+        preview_data,
+        run_suite,
+        sweep,
+        train,
+        write_report,
+    )
     from vislab.config import Config, load_config
     from vislab.data.sources.memory import register_arrays
     from vislab.errors import UserError, VislabError
@@ -49,6 +59,7 @@ __all__ = [
     "run_suite",
     "sweep",
     "train",
+    "write_report",
 ]
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
 _HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}

@@ -23,7 +23,7 @@ from vislab.api.configs import ConfigLike, make_config, user_model
 from vislab.api.experiments import Log, report_hook
 from vislab.api.folders import FOLDER_KINDS, RUN_MARKS, folder_kind, start_over
 from vislab.api.inspection import lr_find, preview_data
-from vislab.api.papers import paper
+from vislab.api.papers import paper, write_report
 from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
 from vislab.api.suites import resolve_suite, run_suite
 from vislab.api.sweeps import resolve_sweep, sweep
@@ -52,4 +52,5 @@ __all__ = [
     "train",
     "train_config",
     "user_model",
+    "write_report",
 ]

@@ -1,4 +1,5 @@
-"""Writing a paper folder: the report's figures and tables sized for a page, and main.tex."""
+"""What a write-up starts from: a folder's report.html, and a paper folder (the report's figures and tables
+sized for a page, and main.tex)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,21 @@ from pathlib import Path
 
 from vislab.api.written import PAPER_FILES, recording
 
-# The paper folder's modules are imported by the function that uses them ("on use" below): they load
-# matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
+# The report's and the paper folder's modules are imported by the function that uses them ("on use"
+# below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
+
+
+def write_report(folder: str | Path, *, title: str | None = None, trust_code: bool = False) -> Path:
+    """Write ``folder/report.html`` (and its ``figures/``) for a run, suite or sweep folder, or any folder
+    of runs, as ``vislab report`` does: the comparison table, curves, confusion / per-class / ROC figures
+    and data previews. ``trust_code``: import a run's own model file for its figures even if it changed
+    since training. Returns the page's path. (Not ``vislab.report``: that is the package of its parts.)
+
+    >>> vislab.write_report("runs/suite-quickstart")
+    """
+    from vislab.report.build import build_report  # on use (see the imports)
+
+    return build_report(folder, title=title, trust_code=trust_code)
 
 
 def paper(

@@ -297,9 +297,9 @@ def report(
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.report.build import build_report
+    from vislab.api import write_report
 
-    _log(f"report: {build_report(folder, title=title, trust_code=trust_code)}")
+    _log(f"report: {write_report(folder, title=title, trust_code=trust_code)}")
 
 
 def register(app: typer.Typer) -> None:
