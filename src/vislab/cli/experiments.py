@@ -217,7 +217,9 @@ def sweep_run(
     overwrite: bool = SweepOverwriteOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric.
-    --trials is the total the study should hold: a re-run trains only what is missing."""
+    --trials is the total the study should hold: a re-run trains only what is missing. DIR/sweep.yaml
+    records the sweep as run (--data/--epochs/--set applied to its base): `vislab sweep DIR/sweep.yaml
+    --out DIR` goes on with it."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
     from vislab.experiments.suites.spec import suite_overrides

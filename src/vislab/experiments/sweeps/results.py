@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import optuna
 import yaml
 from optuna.trial import TrialState
 
-from vislab.errors import UserError
+from vislab.errors import ConfigError, UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.results.table import write_tables
-from vislab.experiments.sweeps.spec import Sweep, to_distribution
+from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
     default_storage,
     load_existing_study,
@@ -30,9 +30,13 @@ ResultsHook = Callable[[Path, optuna.Study], None]
 CLI passes one that builds the stage's report.html)."""
 
 
-def write_sweep_info(out: Path, sweep: Sweep, study: optuna.Study, storage_url: str) -> None:
-    """``out/sweep.json`` (the study, its storage without password, metric, curves) and ``out/sweep.yaml``
-    (the sweep as this stage runs it: :meth:`Sweep.as_file`)."""
+def write_sweep_info(
+    out: Path, sweep: Sweep, study: optuna.Study, storage_url: str, made: dict | None = None
+) -> None:
+    """``out/sweep.json`` (the study, its storage without password, metric, curves and ``made``: the sweep
+    file and the command line's changes to its base, :func:`made_from`; no ``overrides`` key: unknown) and
+    ``out/sweep.yaml`` (the sweep as this stage runs it, its base with those changes applied:
+    :meth:`Sweep.as_file`)."""
     info = dict(
         kind="sweep",
         study=study.study_name,
@@ -43,8 +47,43 @@ def write_sweep_info(out: Path, sweep: Sweep, study: optuna.Study, storage_url: 
         spec=str(sweep.path) if sweep.path is not None else "",
         curves=sweep.curves,
     )
+    info.update(made or {})
     atomic_write_text(Path(out) / "sweep.json", json.dumps(info, indent=2))
     atomic_write_text(Path(out) / "sweep.yaml", yaml.safe_dump(sweep.as_file(), sort_keys=False))
+
+
+def made_from(sweep: Sweep, overrides: Sequence[str]) -> dict:
+    """What sweep.json records of how a sweep was made: ``spec``, its file, and ``overrides``, the command
+    line's changes to its base. Run from a sweep folder's sweep.yaml (the sweep as run there, its changes
+    applied) that still holds the changes that folder's sweep.json records: that file and those changes,
+    then ``overrides``."""
+    spec = str(sweep.path) if sweep.path is not None else ""
+    before = {}
+    if sweep.path is not None and Path(sweep.path).name == "sweep.yaml":
+        before = _sweep_info(Path(sweep.path).parent)
+    earlier = before.get("overrides")
+    if not before.get("spec") or not _holds(sweep.base, earlier):
+        return dict(spec=spec, overrides=list(overrides))
+    return dict(spec=before["spec"], overrides=[*earlier, *overrides])
+
+
+def _holds(base: dict, overrides: object) -> bool:
+    """Whether ``overrides`` (a list of ``key=value``) change nothing in ``base``: it was made with them."""
+    if not isinstance(overrides, list) or not all(isinstance(s, str) for s in overrides):
+        return False
+    try:
+        return with_overrides(base, overrides) == base
+    except ConfigError:
+        return False
+
+
+def _sweep_info(folder: Path) -> dict:
+    """``folder/sweep.json`` as a dict ({} when it is missing or unreadable)."""
+    try:
+        info = json.loads((Path(folder) / "sweep.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
@@ -194,11 +233,12 @@ def _study_location(
 
 
 def _sweep_of(study: optuna.Study) -> Sweep:
-    """A study opened without its sweep file, as the Sweep its folder records (no base, no file)."""
+    """A study opened without its sweep file, as the Sweep its folder records: no file; the base config its
+    trials were built from, as the study stored it."""
     return Sweep(
         name=study.study_name,
         path=None,
-        base={},
+        base=study.user_attrs.get("base", {}),
         distributions={
             k: to_distribution(k, v) for k, v in study.user_attrs.get("space", {}).items()
         },

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from vislab.config import build_config, config_differences
 from vislab.errors import TrainingInterrupted, UserError
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed
-from vislab.experiments.sweeps.results import ResultsHook, finish, write_sweep_info
+from vislab.experiments.sweeps.results import ResultsHook, finish, made_from, write_sweep_info
 from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution
 from vislab.experiments.sweeps.study import (
@@ -59,17 +59,20 @@ def run_stage(
     log: Callable[[str], None] = print,
     study_name: str | None = None,
     option: str = "--trials",
+    made: dict | None = None,
 ) -> optuna.Study:
     """Work on one study (over ``sweep.distributions``: the narrowed stage has its own) until it holds
     ``n_target`` finished-or-running trials (or the deadline passes); ``option``: the one that asked for
-    ``n_target``, named when the study holds that many already."""
+    ``n_target``, named when the study holds that many already; ``made``: how the sweep was made, as
+    sweep.json records it (default :func:`made_from` its file and ``overrides``)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
     study = _join_study(sweep, open_storage(storage_url), study_name, log)
     base = base_tree(sweep.base, overrides, f"sweep '{sweep.name}' base")
     _check_same_base(study, base)
-    write_sweep_info(out, sweep, study, storage_url)
+    made = made if made is not None else made_from(sweep, overrides)
+    write_sweep_info(out, replace(sweep, base=base), study, storage_url, made)  # as its trials run
     fail_dead_trials(study, log)
     if count_busy(study) >= n_target:
         full = _is_grid(sweep) and count_busy(study) >= grid_size(sweep.distributions)
@@ -216,7 +219,9 @@ def run_sweep(
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
     out.mkdir(parents=True, exist_ok=True)
-    study = run_stage(sweep, out, storage_url, n, overrides, deadline, quiet, log)
+    # read before a stage rewrites the sweep.json it may come from (run from DIR/sweep.yaml)
+    made = made_from(sweep, overrides)
+    study = run_stage(sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made)
     finish(out, study, log, on_results)
     if narrow:
         second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
@@ -224,7 +229,7 @@ def run_sweep(
         name2 = f"{study.study_name}-narrow"
         study2 = run_stage(
             second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log, name2,
-            option="--narrow-trials",
+            option="--narrow-trials", made=made,
         )  # fmt: skip
         finish(out / "narrow", study2, log, on_results)
     return study

@@ -180,10 +180,16 @@ def builtin_sweeps() -> list[str]:
 def base_tree(base: dict, overrides: list[str] | tuple, source: str) -> dict:
     """A sweep's base config with the command line's overrides (``--data``/``--epochs``/``--set``) applied:
     what each trial's suggested values go on top of. ConfigError naming ``source`` if that is no config."""
+    tree = with_overrides(base, overrides)
+    build_config(tree, source=source + (" with the command line's options" if overrides else ""))
+    return tree
+
+
+def with_overrides(base: dict, overrides: list[str] | tuple) -> dict:
+    """A copy of ``base`` with the ``key=value`` overrides applied (ConfigError for one of another form)."""
     tree = copy.deepcopy(base)
     for assignment in overrides:
         apply_override(tree, assignment)
-    build_config(tree, source=source + (" with the command line's options" if overrides else ""))
     return tree
 
 
