@@ -50,6 +50,11 @@ class Net(torch.nn.Module):
         return self.net(x)
 
 
+Net.__module__ = (
+    "__main__"  # a notebook's class (one of an importable module is named test_api:Net)
+)
+
+
 @pytest.fixture(scope="module")
 def own_run(tmp_path_factory):
     """A run of the user's Net, trained through the API."""

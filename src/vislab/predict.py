@@ -19,8 +19,9 @@ from vislab.data.images import as_array, expand_folders, load_image_or_error
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
-from vislab.errors import DataError, UserError
+from vislab.errors import DataError, UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
+from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.trust import recorded_code
 from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.mistakes import (
@@ -47,21 +48,30 @@ def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.M
     """Rebuild the model of a checkpoint (needs nothing but the checkpoint) and the run's record.
 
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
-    ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2)."""
+    ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
+    model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError."""
     path = resolve_checkpoint(target)
     ckpt = load_checkpoint(path)
     m, spec = ckpt.record.model, ckpt.record.inputs
     code = recorded_code(m.name, m.code, trust_code, str(target))
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
+        check_unchanged(name, m.code, str(target))  # a notebook's class redefined since training
         model = build_model(name, spec.input_shape, m.num_classes, **m.kwargs)
     try:
         model.load_state_dict(ckpt.state_dict)
     except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing keys, shape mismatch
-        raise DataError(
-            f"checkpoint '{path}': its weights do not fit the model it describes "
-            f"({m.name}, {m.kwargs}): {' '.join(str(e).split())[:300].rstrip('.')}. "
-            f"The file is damaged or from an incompatible vislab version "
+        own = is_users_code(m.name)
+        why = (
+            f"{m.name} is your own code, which most likely builds other layers now than when the run "
+            f"trained: reopen the run with the code it was trained with (that version of the file, "
+            f"module or notebook cell)."
+            if own
+            else f"The file is damaged or from an incompatible vislab version "
             f"({ckpt.record.vislab_version})."
+        )
+        raise (UserCodeError if own else DataError)(
+            f"checkpoint '{path}': its weights do not fit the model it describes ({m.name}, "
+            f"{m.kwargs}): {' '.join(str(e).split())[:300].rstrip('.')}. {why}"
         ) from None
     return model.eval(), ckpt.record
 

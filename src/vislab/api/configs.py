@@ -4,7 +4,6 @@ model and your data as vislab names."""
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ import torch
 from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.data.sources import memory
 from vislab.errors import UserError
-from vislab.models import register_model
-from vislab.models import user as user_code
+from vislab.models import objects
 
 ConfigLike = Config | Mapping[str, Any] | str | Path | None
 
@@ -30,8 +28,8 @@ def make_config(
 ) -> Config:
     """The validated Config of :func:`train`'s arguments: ``config`` ← ``model`` ← ``data`` ← overrides.
 
-    ``caller``: the function whose arguments these are, named by its errors ("Invalid config
-    (vislab.lr_find arguments)")."""
+    ``caller``: the function whose arguments these are, named by its errors with the YAML file given as
+    ``config`` ("Invalid config (bad.yaml + vislab.lr_find arguments)")."""
     tree = _config_tree(config)
     if model is not None:
         _set_model_name(tree, model if isinstance(model, str) else user_model(model))
@@ -48,7 +46,8 @@ def make_config(
             _set_model_name(tree, value if isinstance(value, str) else user_model(value))
         else:
             set_dotted(tree, dotted, value)
-    return build_config(tree, source=f"{caller} arguments")
+    file = f"{config} + " if isinstance(config, (str, Path)) else ""
+    return build_config(tree, source=f"{file}{caller} arguments")
 
 
 def _config_tree(config: ConfigLike) -> dict:
@@ -66,43 +65,54 @@ def _config_tree(config: ConfigLike) -> dict:
 
 
 def _set_model_name(tree: dict, name: str) -> None:
-    """model.name = ``name``; the config's other model.* options go when the model changes (they belong to
-    the old one), as in a suite's runs."""
+    """model.name = ``name``. The config's other model.* options stay when it names no model or this one
+    (they are given for it: checked against its options when it is built), and go when it names another
+    model (they belong to that one), as in a suite's runs."""
     section = tree.get("model") if isinstance(tree.get("model"), dict) else {}
-    tree["model"] = dict(section) if section.get("name") == name else {"name": name}
+    kept = section if section.get("name") in (None, name) else {}
+    tree["model"] = {**kept, "name": name}
 
 
 # ------------------------------------------------------------------------------ user models
 def user_model(obj: Callable[..., torch.nn.Module]) -> str:
-    """Register your ``build(input_shape, num_classes, **options)`` function or ``nn.Module`` class in this
-    process as model ``user-<qualified name>`` and return that name (the same object or a redefinition in
-    a notebook cell replaces itself). A class is called as ``Net(num_classes=K, **options)``, plus
+    """The model name of your ``build(input_shape, num_classes, **options)`` function or ``nn.Module``
+    class. One defined at the top of an importable module (``import nets; model=nets.Net``) is named by
+    its reference ``nets:Net``, hashed and reopened anywhere as ``model.name=nets:Net`` is; any other (a
+    notebook's, a script's) is registered in this process as ``user-<qualified name>`` with the sha256 of
+    its source (a redefinition in a notebook cell replaces it; a run trained with the earlier one then
+    refuses to reopen). A class is called as ``Net(num_classes=K, **options)``, plus
     ``input_shape=(C, H, W)`` when its ``__init__`` names it, as for ``model.name=file.py:Net``. The other
     parameters are ``model.*`` options, validated against their type hints like the built-in models'.
 
     >>> name = user_model(MyNet); vislab.train(model=name, model__width=64)
     """
-    if not callable(obj):
-        raise UserError(
-            f"model must be a registered name, a build(input_shape, num_classes, **options) callable or an "
-            f"nn.Module class, not {type(obj).__name__}."
-        )
-    qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
-    name = "user-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
-    try:  # the same module.qualname (a notebook cell run again) replaces itself
-        register_model(name)(_builder_of(obj, name))
+    _check_model_object(obj)
+    reference = objects.reference_of(obj)
+    if reference is not None:
+        return reference
+    try:
+        return objects.register(obj)
     except ValueError as e:
         raise UserError(
             f"{e} Rename your model, or register it yourself under a name of your choice with "
             f"@vislab.register_model('my-name') and pass model='my-name'."
         ) from None
-    return name
 
 
-def _builder_of(obj: Callable[..., torch.nn.Module], name: str) -> Callable[..., torch.nn.Module]:
-    """``obj`` as a registry builder, called as a ``file.py:Net`` reference would be (one convention)."""
-    where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    return user_code.adapt(obj, name, where, user_code.source_files(obj))
+def _check_model_object(obj: Any) -> None:
+    """UserError unless ``obj`` may be a model: an instance (``Net(...)``) or anything not callable is not."""
+    if isinstance(obj, torch.nn.Module):
+        cls = type(obj).__name__
+        raise UserError(
+            f"model: you passed an instance of {cls} (an nn.Module object); pass the class {cls} itself "
+            f"(model={cls}, without parentheses): vislab builds it with num_classes and input_shape from "
+            f"the data, and your options as model__<option>=value (e.g. model__width=64)."
+        )
+    if not callable(obj):
+        raise UserError(
+            f"model must be a registered name, a build(input_shape, num_classes, **options) callable or an "
+            f"nn.Module class, not {type(obj).__name__}."
+        )
 
 
 # ------------------------------------------------------------------------------------ user data

@@ -1,8 +1,8 @@
 """Users' own models, named by a reference instead of a registered name.
 
 ``model.name=path/to/file.py:Net`` (a file: the part before ':' ends in ``.py`` or holds a '/', relative
-to the current directory) or ``model.name=package.module:build`` (an importable module). A registered
-prefix (``timm:``) wins over both. The target is either
+to the current directory) or ``model.name=package.module:build`` (a module importable from sys.path or
+from the current directory). A registered prefix (``timm:``) wins over both. The target is either
 
 - an ``nn.Module`` subclass, called as ``Net(num_classes=K, **options)``, plus ``input_shape=(C, H, W)``
   when its ``__init__`` names an ``input_shape`` parameter (it must take ``num_classes``); or
@@ -23,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
+import os
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -161,12 +163,13 @@ def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
     """The imported module, its file and the file's sha256 (None, None for a module without a file)."""
     if module_origin(ref.target) is False:
         raise UserCodeError(
-            f"model '{ref.text}': no module named '{ref.target}' can be imported. Install the package "
-            f"that provides it (or check the spelling); for a single file use "
-            f"model.name=path/to/file.py:{ref.attr}."
+            f"model '{ref.text}': no module named '{ref.target}' can be imported (looked on sys.path "
+            f"and in the current directory, {Path.cwd()}). Install the package that provides it (or "
+            f"check the spelling); for a single file use model.name=path/to/file.py:{ref.attr}."
         )
     try:
-        module = importlib.import_module(ref.target)
+        with _cwd_importable(ref.target):
+            module = importlib.import_module(ref.target)
     except Exception as e:
         raise code_failed(ref.text, e, "while importing it", _module_files(ref.target)) from None
     file = getattr(module, "__file__", None)
@@ -177,8 +180,9 @@ def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
 
 
 def module_origin(dotted: str) -> Path | None | bool:
-    """The file ``import dotted`` would run, found without executing anything: a Path, None when the
-    module has no file (built-in, namespace package), False when it cannot be found."""
+    """The file ``import dotted`` would run, found without executing anything (a top package on sys.path,
+    else in the current directory, see :func:`find_top`): a Path, None when the module has no file
+    (built-in, namespace package), False when it cannot be found."""
     spec, search = None, None
     parts = dotted.split(".")
     for i in range(len(parts)):
@@ -189,7 +193,7 @@ def module_origin(dotted: str) -> Path | None | bool:
             if spec is None:  # e.g. __main__ run as a script
                 return Path(loaded.__file__) if getattr(loaded, "__file__", None) else None
             continue
-        spec = next((s for f in sys.meta_path if (s := _find(f, name, search)) is not None), None)
+        spec = find_top(name) if i == 0 else _find_in(name, search)
         if spec is None:
             return False
         search = spec.submodule_search_locations
@@ -197,9 +201,36 @@ def module_origin(dotted: str) -> Path | None | bool:
     return Path(origin).resolve() if origin and Path(origin).is_file() else None
 
 
+def _find_in(name: str, search: Any) -> Any:
+    """The spec the import system finds for ``name`` in ``search`` (None: sys.path), ignoring sys.modules."""
+    return next((s for f in sys.meta_path if (s := _find(f, name, search)) is not None), None)
+
+
 def _find(finder: Any, name: str, path: Any) -> Any:
     find_spec = getattr(finder, "find_spec", None)
     return find_spec(name, path) if find_spec else None
+
+
+def find_top(name: str) -> Any:
+    """The spec of top-level module ``name``: on sys.path, else in the current directory, as ``python -c``
+    or a notebook would find it (a console script such as ``vislab`` has no current directory on
+    sys.path)."""
+    return _find_in(name, None) or importlib.machinery.PathFinder.find_spec(name, [os.getcwd()])
+
+
+@contextlib.contextmanager
+def _cwd_importable(dotted: str) -> Iterator[None]:
+    """While inside, the current directory is on sys.path if only it holds ``dotted``'s top package."""
+    top = dotted.partition(".")[0]
+    here = top not in sys.modules and _find_in(top, None) is None and find_top(top) is not None
+    cwd = os.getcwd()
+    if here:
+        sys.path.append(cwd)
+    try:
+        yield
+    finally:
+        if here and cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def _module_files(dotted: str) -> list[Path]:
@@ -241,7 +272,8 @@ def adapt(
     ``label`` names the model in messages, ``attr`` the target (default its ``__name__``), ``where`` the
     place it is defined, ``files`` the files whose
     frames a traceback of the user's code shows; ``record`` (reference, path, sha256) travels with the
-    builder as ``vislab_code`` into checkpoints and summary.json.
+    builder as ``vislab_code`` into checkpoints and summary.json, ``target`` as ``vislab_target`` (whose
+    source a reopened run compares with the one it recorded: :mod:`vislab.models.objects`).
     """
     attr = attr or getattr(target, "__name__", type(target).__name__)
     params = _target_params(label, attr, where, target)
@@ -257,6 +289,7 @@ def adapt(
     build.__qualname__ = getattr(target, "__qualname__", attr)
     build.__module__ = getattr(target, "__module__", None) or __name__
     build.__doc__ = getattr(target, "__doc__", None)
+    build.vislab_target = target  # type: ignore[attr-defined]  # whose source a reopened run checks
     if record is not None:
         build.vislab_code = record  # type: ignore[attr-defined]
     return build

@@ -16,6 +16,7 @@ from vislab.data.download import is_default_root
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, UserCodeError, VislabError
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
+from vislab.models.objects import code_files, is_users_code
 from vislab.models.user import is_user_reference
 from vislab.training.record import Checkpoint
 
@@ -70,34 +71,35 @@ def check_output(
     device: torch.device,
 ) -> None:
     """One dummy batch (zeros, batch 2, eval mode, no grad): UserCodeError unless the model maps it to
-    logits [2, num_classes]; an exception in a user model's forward shows the user's traceback."""
+    logits [2, num_classes]; an exception in the forward of the user's own model (``file.py:Net`` or a
+    model object given to ``vislab.train``) shows the user's traceback and the data's input shape."""
     was_training = model.training
     model.eval()
+    shape_text = "×".join(map(str, shape))
     try:
         with torch.no_grad():
             out = model(torch.zeros(2, *shape, device=device))
     except Exception as e:
-        if not is_user_reference(name):
+        if not is_users_code(name):
             raise
-        raise code_failed(
-            name, e, "on a dummy batch of zeros", _user_files(model), model=model
-        ) from None
+        when = f"on a dummy batch of zeros (2 inputs of the data's shape, {shape_text})"
+        then = (  # torch's words for layers sized for other inputs
+            f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
+            f"names an input_shape parameter, a builder as its first argument."
+            if "shape" in str(e) or "size" in str(e)
+            else ""
+        )
+        raise code_failed(name, e, when, code_files(name, model), then, model=model) from None
     finally:
         model.train(was_training)
     got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if got != [2, num_classes]:
-        shape_text = "×".join(map(str, shape))
         raise UserCodeError(
             f"model '{name}': forward(x) on a batch of 2 inputs of shape {shape_text} returned {got}, "
             f"expected logits of shape [2, {num_classes}] ([batch, num_classes]). Make forward return "
             f"one row of {num_classes} class scores per input (e.g. end with "
             f"nn.Linear(..., num_classes))."
         )
-
-
-def _user_files(model: torch.nn.Module) -> list[Path]:
-    code = getattr(model, "vislab_code", None) or {}
-    return [Path(code["path"])] if code.get("path") else []
 
 
 @contextlib.contextmanager
@@ -113,7 +115,7 @@ def user_code(
     try:
         yield
     except Exception as e:
-        files = _user_files(model)
+        files = code_files(name, model)
         if isinstance(e, VislabError) or not is_user_reference(name):
             raise
         if not (raised_in(e, files) or raising_layer(e, model) is not None):

@@ -26,6 +26,7 @@ from vislab.data.types import Splits
 from vislab.errors import UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.objects import check_unchanged
 from vislab.training.checks import (
     check_output,
     check_own_step,
@@ -198,6 +199,8 @@ def _build_network(
     resuming), checked on a dummy batch, its hooks and size."""
     torch.manual_seed(cfg.train.seed)  # model init
     name = build_as or cfg.model.name
+    if ckpt:  # resuming: a notebook's class redefined since would build another model
+        check_unchanged(name, ckpt.record.model.code, cfg.model.name)
     with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
         model = build_model(name, spec.input_shape, num_classes, **cfg.model.kwargs())
         model = model.to(device)

@@ -1,0 +1,180 @@
+"""Models given to ``vislab.train(model=...)`` as Python objects: the name a run records them by, and
+the fingerprint of their source that lets a reopened run notice that the object was redefined since.
+
+A class or function defined at the top of a module that another process can import is recorded by its
+reference ``module:attr`` (:mod:`vislab.models.user` imports and hashes it as for
+``model.name=package.module:Net``). Any other object — a notebook's or a script's ``__main__``, a class
+made inside a function — is registered in this process only, as ``user-<qualified name>``, with the
+sha256 of its source: a notebook cell run again with other code replaces it, and reopening a run trained
+with the earlier code is then refused by :func:`check_unchanged`, saying what changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+import linecache
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch.nn as nn
+
+from vislab.errors import UserCodeError
+from vislab.models import user
+from vislab.models.registry import MODEL_PREFIXES, MODELS, register_model
+
+PREFIX = "user-"  # the registered names of model objects
+# sha256 → the source text fingerprinted in this process (to show what a redefinition changed)
+_SOURCES: dict[str, str] = {}
+
+
+def is_user_object(name: str) -> bool:
+    """True for the name of a model object registered by ``vislab.train(model=obj)``."""
+    return name.startswith(PREFIX)
+
+
+def is_users_code(name: str) -> bool:
+    """True when model ``name`` is the user's own code: a model object, or a reference (``file.py:Net``,
+    ``package.module:Net``)."""
+    return is_user_object(name) or user.is_user_reference(name)
+
+
+def reference_of(obj: Any) -> str | None:
+    """``module:attr`` for a class or function defined at the top of a module another process can import
+    (found on sys.path or in the current directory); None for any other object (``__main__``'s, nested)."""
+    module, attr = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
+    if not module or module == "__main__" or not attr.isidentifier():
+        return None
+    if module.partition(".")[0] in MODEL_PREFIXES:  # 'timm:Net' would name timm's model Net
+        return None
+    loaded = sys.modules.get(module)
+    if getattr(loaded, attr, None) is not obj or not _importable(module):
+        return None
+    return f"{module}:{attr}"
+
+
+def _importable(dotted: str) -> bool:
+    """Whether ``import dotted`` from this process's sys.path or the current directory finds the module
+    loaded here (its top package at the same place), with a file: so another process can import it."""
+    top, loaded = dotted.partition(".")[0], sys.modules.get(dotted)
+    spec, loaded_top = user.find_top(top), sys.modules.get(top)
+    if spec is None or not spec.has_location or loaded is None or loaded_top is None:
+        return False
+    files = [getattr(loaded, "__file__", None), getattr(loaded_top, "__file__", None)]
+    return all(files) and Path(spec.origin).resolve() == Path(files[1]).resolve()
+
+
+def fingerprint(obj: Any) -> dict[str, Any]:
+    """``{"source_sha256": …}``, the sha256 of the object's source; where Python cannot find it (code typed
+    at a plain ``python`` prompt or passed to ``python -c``), ``None`` and ``"source"`` saying why."""
+    try:
+        source = _source(obj)
+    except (OSError, TypeError) as e:
+        return {"source_sha256": None, "source": f"unavailable ({e})"}
+    sha = hashlib.sha256(source.encode()).hexdigest()
+    _SOURCES[sha] = source
+    return {"source_sha256": sha}
+
+
+def _source(obj: Any) -> str:
+    """The source of a function or class. Python finds a class's by its name in its module's file, which
+    a notebook's ``__main__`` lacks (before Python 3.13) and where a script may define it twice: so a class
+    with functions of its own is read from where their code says it is, the ``class`` line above them."""
+    own = [
+        f.__code__
+        for f in vars(obj).values()
+        if inspect.isfunction(f) and f.__qualname__.startswith(f"{obj.__qualname__}.")
+    ]
+    if not inspect.isclass(obj) or not own:
+        return inspect.getsource(obj)
+    first = min(own, key=lambda c: c.co_firstlineno)
+    lines = linecache.getlines(first.co_filename)
+    header = re.compile(rf"\s*class\s+{re.escape(obj.__name__)}\b")
+    above = range(min(first.co_firstlineno, len(lines)) - 1, -1, -1)
+    start = next((i for i in above if header.match(lines[i])), None)
+    if start is None:
+        raise OSError(f"could not find the source of class {obj.__qualname__}")
+    return "".join(inspect.getblock(lines[start:]))
+
+
+def code_files(name: str, model: nn.Module) -> list[Path]:
+    """The files of the user's own model ``name`` whose frames a traceback of its errors shows: the file
+    its record names (``file.py:Net``), else the files defining the model object registered as ``name``."""
+    code = getattr(model, "vislab_code", None) or {}
+    if code.get("path"):
+        return [Path(code["path"])]
+    builder = MODELS.get(name)
+    target = getattr(builder, "vislab_target", builder)
+    return user.source_files(target) if is_user_object(name) and target is not None else []
+
+
+def register(obj: Any) -> str:
+    """Register ``obj`` (a class or builder function) in this process as ``user-<qualified name>``, called
+    as a ``file.py:Net`` reference would be (:func:`vislab.models.user.adapt`), its record
+    (``vislab_code``: checkpoints, summary.json) holding its source's fingerprint; return that name. The
+    same module and qualified name (a notebook cell run again) replaces itself; ValueError when another
+    model holds the name."""
+    qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
+    name = PREFIX + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
+    where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+    record = {"reference": name, "object": where, **fingerprint(obj)}
+    register_model(name)(user.adapt(obj, name, where, user.source_files(obj), record))
+    return name
+
+
+def check_unchanged(name: str, recorded: Any, run: str) -> None:
+    """Before run ``run``'s model object ``name`` is rebuilt: UserCodeError when neither the object
+    registered under that name nor the one its module now binds to the same name (a notebook cell run
+    again) has the source the run recorded — the model built would not be the one trained. A current
+    definition that has it is registered again. Nothing to compare (a run before vislab recorded it, a
+    source Python cannot find, a name not registered in this process) passes."""
+    was = recorded.get("source_sha256") if isinstance(recorded, dict) else None
+    builder = MODELS.get(name) if is_user_object(name) else None
+    if not was or builder is None:
+        return
+    target = getattr(builder, "vislab_target", builder)
+    known = [(o, sha) for o in (_bound_now(target), target) if o is not None and (sha := _sha(o))]
+    if not known:
+        return
+    same = next((o for o, sha in known if sha == was), None)
+    if same is not None:
+        if same is not target:  # the original definition, run again
+            register(same)
+        return
+    shown, now = known[0]
+    attr = getattr(shown, "__name__", name[len(PREFIX) :])
+    raise UserCodeError(
+        f"run '{run}' was trained with model '{name}', the "
+        f"{'class' if inspect.isclass(shown) else 'function'} {attr} as it was defined then, but {attr} "
+        f"has been redefined since ({_changes(was, now)}): the model built now would not "
+        f"be the one trained. Run the original definition of {attr} again (e.g. its notebook cell) "
+        f"and reopen the run, give the new version another name, or put {attr} in a file and train "
+        f"with model.name=path/to/file.py:{attr}, whose runs each reopen with their own code."
+    )
+
+
+def _sha(obj: Any) -> str | None:
+    return fingerprint(obj)["source_sha256"]
+
+
+def _bound_now(target: Any) -> Any:
+    """The class or function that ``target``'s module binds to its name now (a notebook's redefinition),
+    or None."""
+    module = sys.modules.get(getattr(target, "__module__", None) or "")
+    now = getattr(module, getattr(target, "__qualname__", ""), None)
+    return now if inspect.isclass(now) or inspect.isfunction(now) else None
+
+
+def _changes(was: str, now: str) -> str:
+    """What changed from the source fingerprinted ``was`` to ``now``: the lines that differ when this
+    process saw both, else the two fingerprints."""
+    if was not in _SOURCES or now not in _SOURCES:
+        return f"its source's sha256 is now {now[:12]}…, the run recorded {was[:12]}…"
+    diff = difflib.unified_diff(_SOURCES[was].splitlines(), _SOURCES[now].splitlines(), n=0)
+    lines = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
+    shown = "; ".join(f"{d[0]} {d[1:].strip()}" for d in lines[:6])
+    more = f"; … {len(lines) - 6} more lines" if len(lines) > 6 else ""
+    return f"its source changed: {shown}{more}"
