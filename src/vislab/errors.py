@@ -96,3 +96,9 @@ class TrainingInterrupted(VislabError):
 
 class MetricsInputError(ValueError):
     """``compute_metrics`` was given tensors of the wrong shape, type or range."""
+
+
+class CheckpointNote(UserWarning):
+    """A warning, not an error: a run used through its ``last.pt`` though its best was asked for (it has
+    no ``best.pt`` yet: it stopped before an evaluation on val picked a best epoch). The message names the
+    file and its epoch; the CLI shows it as a ``note:`` line."""

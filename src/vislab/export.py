@@ -2,25 +2,18 @@
 
 ``export_run(run, "onnx")`` writes ``run/export/model.onnx`` and ``run/export/model.json``: the input
 shape, the normalisation (per-channel mean/std, or the ZCA mean and matrix), the class names, the
-model name and options, and the exact recipe from a uint8 H×W×C image to the model's input. Every
-export is checked before it is written: the exported model must give PyTorch's outputs on batches of
-other sizes and values than the one it was traced on; a forward with Python control flow that the
-tracer or exporter froze fails that check and is refused (``UserError``, exit 2), as are the fitted
-baselines (``majority``, ``svm``).
+model name and options, the checkpoint the weights came from (its file, epoch, step when mid-epoch,
+and the run's test accuracy where it is theirs), and the exact recipe from a uint8 H×W×C image to the
+model's input. Every export is checked before it is written (``vislab.export_formats``): the exported
+model must give PyTorch's outputs on batches of other sizes and values than the one it was traced on;
+a forward with Python control flow that the tracer or exporter froze fails that check and is refused
+(``UserError``, exit 2), as are the fitted baselines (``majority``, ``svm``).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import json
-import os
-import re
-import sys
-import tempfile
-import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,35 +21,46 @@ import torch
 
 from vislab.data.input_spec import InputSpec
 from vislab.errors import UserError
+from vislab.export_formats import INPUT_NAME, OUTPUT_NAME, check_export, to_onnx, to_torchscript
 from vislab.models.hooks import hooks_of
 from vislab.predict import load_model
-from vislab.training.checkpoint import atomic_write, atomic_write_text, resolve_checkpoint
+from vislab.training.checkpoint import (
+    atomic_write,
+    atomic_write_text,
+    load_checkpoint,
+    resolve_checkpoint,
+    weights_at,
+)
 from vislab.training.record import RunRecord
+from vislab.training.rundir import RunDir, is_complete
 from vislab.version import __version__
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
-INPUT_NAME, OUTPUT_NAME = "input", "logits"
-#: the exported model must match PyTorch within this (absolute, plus relative to the logits' scale)
-CHECK_ATOL, CHECK_RTOL = 1e-4, 1e-3
 _FITTED = {
     "majority": "it ignores its input and returns the train split's class priors",
     "svm": "its forward replays scikit-learn's fitted SVC with Python loops over its classes and "
     "support-vector counts, which tracing freezes",
 }
 
-Runner = Callable[[torch.Tensor], torch.Tensor]
-
 
 def export_run(
-    target: str | Path, fmt: str, out: str | Path | None = None, *, trust_code: bool = False
+    target: str | Path,
+    fmt: str,
+    out: str | Path | None = None,
+    *,
+    trust_code: bool = False,
+    checkpoint: str = "best",
 ) -> tuple[Path, Path]:
-    """Export the best checkpoint of run ``target`` as ``fmt`` ("onnx" or "torchscript").
+    """Export a checkpoint of run ``target`` as ``fmt`` ("onnx" or "torchscript"): ``checkpoint`` "best"
+    (its best.pt; its last.pt, with a ``CheckpointNote`` warning, when it has none yet) or "last"; a
+    checkpoint file given as ``target`` is exported as it is.
 
     Writes the model to ``out`` (default ``RUN/export/model.onnx`` or ``model.torchscript.pt``; a
-    folder gets that name inside) and the inference spec beside it (same stem, ``.json``); returns
-    both paths. ``trust_code``: as for ``vislab.predict.load_model`` (a run of the user's own model
-    code). ``UserError`` when the run is missing, the format unknown, the ONNX extra absent
-    (``pip install 'vislab[onnx]'``) or the model cannot be exported faithfully::
+    folder gets that name inside) and the inference spec beside it (same stem, ``.json``; its
+    ``checkpoint``: :func:`checkpoint_spec`); returns both paths. ``trust_code``: as for
+    ``vislab.predict.load_model`` (a run of the user's own model code). ``UserError`` when the run is
+    missing, the format unknown, the ONNX extra absent (``pip install 'vislab[onnx]'``) or the model
+    cannot be exported faithfully::
 
         model_file, spec = export_run("runs/cnn", "onnx")
     """
@@ -67,7 +71,7 @@ def export_run(
         raise UserError(
             f"run '{target}' does not exist: give a run directory (or its checkpoints/best.pt)."
         )
-    ckpt_path = resolve_checkpoint(target)
+    ckpt_path = resolve_checkpoint(target, checkpoint)
     model, record = load_model(ckpt_path, trust_code=trust_code)
     name = record.model.name
     _refuse_fitted(model, name)
@@ -77,12 +81,13 @@ def export_run(
     path = _output_path(ckpt_path, fmt, out)
     example, checks = _batches(record.inputs)
     with torch.inference_mode(False), torch.no_grad():
-        data, run = (_onnx if fmt == "onnx" else _torchscript)(model, example, name)
-        diff = _check(model, run, checks, name, fmt)
+        data, run = (to_onnx if fmt == "onnx" else to_torchscript)(model, example, name)
+        diff = check_export(model, run, checks, name, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
     spec_path = path.with_suffix(".json")
     spec = inference_spec(record, fmt, path.name, diff, [len(c) for c in checks])
+    spec["checkpoint"] = checkpoint_spec(ckpt_path)
     atomic_write_text(spec_path, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     return path, spec_path
 
@@ -138,92 +143,6 @@ def _batches(spec: InputSpec) -> tuple[torch.Tensor, list[torch.Tensor]]:
     return inputs[0], inputs[1:]
 
 
-def _torchscript(model: torch.nn.Module, example: torch.Tensor, name: str) -> tuple[bytes, Runner]:
-    """Trace ``model`` on ``example``; the saved bytes and the reloaded module that runs them."""
-    with _quiet():
-        try:
-            traced = torch.jit.trace(model, example, check_trace=False)
-        except Exception as e:  # noqa: BLE001 - the tracer raises any type the forward does
-            raise UserError(
-                f"model '{name}' could not be traced to TorchScript: {_summary(e)}. Its forward must be "
-                f"tensor operations only; rewrite the failing part, or try --format onnx."
-            ) from None
-        buf = io.BytesIO()
-        torch.jit.save(traced, buf)
-        data = buf.getvalue()
-        loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")
-    return data, loaded
-
-
-def _onnx(model: torch.nn.Module, example: torch.Tensor, name: str) -> tuple[bytes, Runner]:
-    """Export ``model`` with torch's ONNX exporter (batch axis dynamic); the bytes and an onnxruntime
-    session that runs them."""
-    try:  # optional extra (vislab[onnx]): torch's exporter needs onnx + onnxscript, the check onnxruntime
-        import onnx  # noqa: F401
-        import onnxruntime
-        import onnxscript  # noqa: F401
-    except ImportError as e:
-        raise UserError(
-            f"--format onnx needs the ONNX packages ({e.name} is missing): pip install 'vislab[onnx]'."
-        ) from None
-    batch = torch.export.Dim("batch", min=1)
-    with _quiet():
-        try:
-            program = torch.onnx.export(
-                model,
-                (example,),
-                dynamo=True,
-                verbose=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_shapes=({0: batch},),
-            )
-            data = program.model_proto.SerializeToString()
-        except Exception as e:  # noqa: BLE001 - the exporter wraps whatever the forward or a pass raised
-            raise UserError(
-                f"model '{name}' could not be exported to ONNX: torch's exporter failed ({_summary(e)}). "
-                f"A forward with Python control flow on tensor values or on the batch size, or an operator "
-                f"ONNX lacks, cannot be exported: rewrite that part with tensor operations (e.g. "
-                f"torch.where instead of an if), or avoid the operator."
-            ) from None
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0])
-
-    return data, run
-
-
-def _check(
-    model: torch.nn.Module, run: Runner, checks: list[torch.Tensor], name: str, fmt: str
-) -> float:
-    """The largest |exported − PyTorch| over ``checks``; UserError when they differ (a frozen branch)."""
-    worst = 0.0
-    for x in checks:
-        want = model(x).float()
-        try:
-            with _quiet():
-                got = run(x).float()
-        except Exception as e:  # noqa: BLE001 - the exported program fails on another batch size
-            got, why = None, f"it fails on a batch of {len(x)} ({_summary(e)})"
-        if got is not None and got.shape != want.shape:
-            why = f"it returns shape {tuple(got.shape)} for a batch of {len(x)}, not {tuple(want.shape)}"
-        elif got is not None:
-            diff = float((got - want).abs().max())
-            scale = float(want.abs().max())
-            if diff <= CHECK_ATOL + CHECK_RTOL * scale:
-                worst = max(worst, diff)
-                continue
-            why = f"its outputs differ from PyTorch's by up to {diff:.3g} on a batch of {len(x)}"
-        raise UserError(
-            f"model '{name}' cannot be exported to {fmt}: the exported model does not compute what the "
-            f"PyTorch model does ({why}). Its forward has Python control flow (an if or a loop on tensor "
-            f"values or the batch size) that {'tracing' if fmt == 'torchscript' else 'the exporter'} froze "
-            f"for the example batch: rewrite it with tensor operations (e.g. torch.where) to export it."
-        )
-    return worst
-
-
 def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: list[int]) -> dict:
     """What inference needs besides the model file: shapes, normalisation, class names, the recipe —
     all from the run's input spec, the one definition of the evaluation transform."""
@@ -255,6 +174,23 @@ def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: l
         "normalization": normalization_spec(spec.stats),
         "recipe": recipe(spec.input_shape, spec.stats["mode"], crop),
         "check": {"max_abs_diff_vs_pytorch": diff, "batch_sizes": sizes},
+    }
+
+
+def checkpoint_spec(ckpt_path: Path) -> dict:
+    """Where exported weights come from: the checkpoint ``file`` (``checkpoints/best.pt`` in a run
+    folder), the ``epoch`` they are at and, mid-epoch, the ``step`` (else None): ``weights_at``; and the
+    run's ``test_acc`` from summary.json where that scored these weights (a finished run's best.pt, of
+    the epoch it names), else None."""
+    epoch, step = weights_at(load_checkpoint(ckpt_path))
+    in_run = ckpt_path.parent.name == "checkpoints"
+    summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or {}
+    best = ckpt_path.name == "best.pt" and summary.get("best_epoch") == epoch
+    return {
+        "file": f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
+        "epoch": epoch,
+        "step": step,
+        "test_acc": summary.get("test_acc") if best and is_complete(summary) else None,
     }
 
 
@@ -343,39 +279,3 @@ def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[
         f"Stack the images into a float32 batch N×{c}×{h}×{w}: the model's input '{INPUT_NAME}'; its "
         f"output '{OUTPUT_NAME}' is N×len(class_names).",
     ]
-
-
-def _summary(e: BaseException) -> str:
-    """An exception as one short line: its type and the gist of its message (torch's exporter text
-    carries a page of advice and an 'Exception summary' section; keep the summary)."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
-    if "## Exception summary" in text:
-        text = text.split("## Exception summary", 1)[1]
-    text = re.split(r"Caused by:|consider using", text, maxsplit=1)[0]  # torch's internal hints
-    text = " ".join(text.split())
-    return f"{type(e).__name__}: {text[:300]}{'…' if len(text) > 300 else ''}".rstrip(": ")
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the tracer's and exporter's warnings, progress lines and graph dumps (Python and C++
-    writers alike: file descriptors 1 and 2 point to a scratch file meanwhile)."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as sink, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)

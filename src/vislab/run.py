@@ -21,6 +21,7 @@ import yaml
 from vislab.config import Config, build_config
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS
+from vislab.training.checkpoint import resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
 
@@ -81,15 +82,16 @@ class Run:
 
         return pd.DataFrame(RunDir(self.path).read_metrics())
 
-    def model(self, *, trust_code: bool = False) -> torch.nn.Module:
-        """The best checkpoint's model, in eval mode. A model from a user's file (``model.name=file.py:Net``)
-        is imported only if the file is the one the run recorded, or with ``trust_code=True``.
+    def model(self, *, trust_code: bool = False, checkpoint: str = "best") -> torch.nn.Module:
+        """A checkpoint's model, in eval mode: ``checkpoint`` as for :meth:`evaluate`. A model from a user's
+        file (``model.name=file.py:Net``) is imported only if the file is the one the run recorded, or
+        with ``trust_code=True``.
 
         >>> net = run.model(); net(torch.zeros(1, 1, 8, 8)).shape   # torch.Size([1, 10])
         """
         from vislab.predict import load_model  # on use (see the imports)
 
-        return load_model(self.path, trust_code)[0]
+        return load_model(resolve_checkpoint(self.path, checkpoint), trust_code)[0]
 
     def predict(
         self, images: ImageLike | Sequence[ImageLike], top_k: int = 3, *, trust_code: bool = False
@@ -154,14 +156,22 @@ class Run:
         fields, rows = prediction_table(results)
         return pd.DataFrame(rows, columns=fields)
 
-    def evaluate(self, split: str = "test", *, trust_code: bool = False) -> dict:
-        """Score the best checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
+    def evaluate(
+        self, split: str = "test", *, trust_code: bool = False, checkpoint: str = "best"
+    ) -> dict:
+        """Score a checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
+        ``checkpoint``: "best" (checkpoints/best.pt, the epoch whose val score was best: summary.json's
+        test scores are its) or "last" (last.pt, the latest weights). A run with no best.pt yet (stopped
+        before its first evaluation on val) is scored on its last.pt, with a ``CheckpointNote`` warning
+        (``vislab.errors``) naming the file, its epoch and step.
 
-        >>> run.evaluate("val")["acc"]
+        >>> run.evaluate("val")["acc"]; run.evaluate(checkpoint="last")["acc"]
         """
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
-        m, names = score_checkpoint(self.path, split, (), trust_code)
+        m, names = score_checkpoint(
+            resolve_checkpoint(self.path, checkpoint), split, (), trust_code
+        )
         return {
             "acc": m.acc,
             "pacc": m.pacc,
@@ -186,17 +196,24 @@ class Run:
         return pd.DataFrame(rows, columns=fields)
 
     def export(
-        self, fmt: str = "onnx", out: str | Path | None = None, *, trust_code: bool = False
+        self,
+        fmt: str = "onnx",
+        out: str | Path | None = None,
+        *,
+        trust_code: bool = False,
+        checkpoint: str = "best",
     ) -> tuple[Path, Path]:
-        """Export the best checkpoint as ``onnx`` or ``torchscript`` (checked against PyTorch's outputs)
-        and, beside it, the JSON of what inference needs (input shape, normalisation or ZCA, class names).
-        Returns (model file, JSON); the default place is ``<run>/export/``.
+        """Export a checkpoint (``checkpoint`` as for :meth:`evaluate`) as ``onnx`` or ``torchscript``
+        (checked against PyTorch's outputs) and, beside it, the JSON of what inference needs (input
+        shape, normalisation or ZCA, class names) and where the weights come from (its ``checkpoint``:
+        file, epoch, step mid-epoch, test accuracy). Returns (model file, JSON); the default place is
+        ``<run>/export/``.
 
         >>> model_file, spec = run.export("torchscript")
         """
         from vislab.export import export_run  # on use (see the imports)
 
-        return export_run(self.path, fmt, out, trust_code=trust_code)
+        return export_run(self.path, fmt, out, trust_code=trust_code, checkpoint=checkpoint)
 
     def plot(
         self, kind: str = "curves", split: str = "test", *, trust_code: bool = False

@@ -30,7 +30,7 @@ from vislab.cli import model as model_cli
 from vislab.cli import paper as paper_cli
 from vislab.cli import predict as predict_cli
 from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
-from vislab.cli.terminal import RichDisplay, print_table
+from vislab.cli.terminal import RichDisplay, notes_as_lines, print_table
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes."""
     try:
         # a Ctrl-C is remembered from here on; the layers below show progress with rich's bars
-        with watch_ctrl_c(), use_display(RichDisplay()):
+        with watch_ctrl_c(), use_display(RichDisplay()), notes_as_lines(err):
             rv = app(args=argv, prog_name="vislab", standalone_mode=False)
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             # typer ends a Ctrl-C that no handler of vislab's caught with 130, and says nothing

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vislab.cli.options import TrustOpt
+from vislab.cli.predict import CheckpointChoice, CheckpointOpt
 
 console = Console()
 
@@ -29,15 +30,24 @@ def export(
         help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt); "
         "the JSON goes beside it (same stem, .json).",
     ),
+    which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
 ) -> None:
-    """Export the run's best model as ONNX (the 'onnx' extra) or TorchScript, with a JSON inference spec."""
+    """Export the run's best model (or --checkpoint last) as ONNX (the 'onnx' extra) or TorchScript, with
+    a JSON inference spec that names the checkpoint and its epoch."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli.scores import chosen_checkpoint
     from vislab.export import export_run
 
-    model_file, spec_file = export_run(target, fmt.lower(), out, trust_code=trust_code)
-    check = json.loads(spec_file.read_text())["check"]
-    console.print(escape(f"model: {model_file}"), highlight=False, soft_wrap=True)
+    chosen = chosen_checkpoint(target, which and which.value)
+    model_file, spec_file = export_run(chosen, fmt.lower(), out, trust_code=trust_code)
+    spec = json.loads(spec_file.read_text())
+    check = spec["check"]
+    console.print(
+        escape(f"model: {model_file} (from {_origin(spec['checkpoint'])})"),
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(
         escape(
             f"inference spec: {spec_file} (input shape, normalisation, class names, recipe); the "
@@ -47,6 +57,15 @@ def export(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _origin(source: dict) -> str:
+    """The spec's ``checkpoint`` in words: ``checkpoints/best.pt, epoch 2, test acc 0.9310``."""
+    if source["epoch"] is None:  # a hand-made checkpoint file
+        return source["file"]
+    step = f", step {source['step']}" if source["step"] else ""
+    acc = f", test acc {source['test_acc']:.4f}" if source["test_acc"] is not None else ""
+    return f"{source['file']}, epoch {source['epoch']}{step}{acc}"
 
 
 def register(app: typer.Typer) -> None:

@@ -8,11 +8,27 @@ to load, which `vislab --help` and usage errors should not wait for.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
 
 from vislab.cli.options import SetOpt, TrustOpt
+
+
+class CheckpointChoice(str, Enum):
+    best = "best"
+    last = "last"
+
+
+CheckpointOpt = typer.Option(
+    None,
+    "--checkpoint",
+    help="Which checkpoint of the run: best (checkpoints/best.pt, the epoch whose val score was best; "
+    "the default) or last (checkpoints/last.pt, its latest weights). A run with no best.pt yet (stopped "
+    "before its first evaluation) is used through last.pt, with a note on stderr saying so.",
+    show_default=False,
+)
 
 
 def eval_(
@@ -26,6 +42,7 @@ def eval_(
         help="Folder for the PNGs and the CSV (default: the run's figures/, also for a checkpoint "
         "file in the run's checkpoints/).",
     ),
+    which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
     mistakes: int = typer.Option(
         16,
@@ -49,9 +66,15 @@ def eval_(
     """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
     matrix and wrong-image gallery PNGs, and the list of wrong predictions (CSV)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import print_figures, print_scores, write_mistakes_csv
+    from vislab.cli.scores import (
+        chosen_checkpoint,
+        print_figures,
+        print_scores,
+        write_mistakes_csv,
+    )
     from vislab.predict import evaluate_checkpoint, write_evaluation_figures
 
+    target = chosen_checkpoint(target, which and which.value)
     ev = evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
     # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
     print_scores(ev)
@@ -70,6 +93,7 @@ def predict(
     top_k: int = typer.Option(
         3, "--top-k", "-k", min=1, help="Classes per image (at most the model's: a note says so)."
     ),
+    which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
     csv: Path | None = typer.Option(
         None,
@@ -83,6 +107,7 @@ def predict(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.cli.scores import (
         check_csv_path,
+        chosen_checkpoint,
         note_top_k,
         print_predictions,
         write_predictions_csv,
@@ -91,7 +116,8 @@ def predict(
 
     if csv is not None:
         check_csv_path(csv)  # before any image is read
-    results = predict_images(checkpoint, images, top_k, trust_code=trust_code)
+    target = chosen_checkpoint(checkpoint, which and which.value)
+    results = predict_images(target, images, top_k, trust_code=trust_code)
     note_top_k(results, top_k)
     failures = write_predictions_csv(results, csv) if csv else print_predictions(results)
     if failures:

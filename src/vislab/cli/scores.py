@@ -1,6 +1,7 @@
 """The terminal's view of ``vislab eval`` and ``vislab predict``: the values ``vislab.predict`` returns,
 formatted as a per-class table, confused pairs and one line per image — or as CSV files (``predict
---csv``, eval's list of wrong predictions)."""
+--csv``, eval's list of wrong predictions); and the checkpoint ``--checkpoint`` picks (eval, predict,
+export), with its note."""
 
 from __future__ import annotations
 
@@ -13,14 +14,39 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vislab.errors import UserError
+from vislab.errors import DataError, UserError
 from vislab.plotting.mistakes import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, Ranked, mistakes_table, prediction_table
-from vislab.training.checkpoint import atomic_write_text
+from vislab.training.checkpoint import atomic_write_text, choose_checkpoint
 from vislab.training.rundir import check_writable
 
 out = Console()
 err = Console(stderr=True)
+
+
+def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
+    """What ``--checkpoint`` (best without it) picks in run directory ``target``: the folder itself for
+    its best.pt, else the checkpoint file — last.pt, asked for or in place of a best.pt the run does not
+    have yet (then a ``note:`` on stderr says so). A checkpoint file is used as it is; with
+    ``--checkpoint``, UserError."""
+    target = Path(target)
+    if checkpoint is not None and target.is_file():
+        raise UserError(
+            f"--checkpoint {checkpoint} picks a checkpoint of a run directory, but '{target}' is a "
+            f"checkpoint file: give the run directory, or the file without --checkpoint."
+        )
+    try:
+        path, note = choose_checkpoint(target, checkpoint or "best")
+    except DataError:
+        if checkpoint is not None:
+            raise
+        return (
+            target  # no checkpoint to choose from: the command names what is missing, in its turn
+        )
+    if note:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    # the run itself for its best.pt: eval names its figures as it always has
+    return target if target.is_dir() and path.name == "best.pt" else path
 
 
 def print_scores(ev: Evaluation) -> None:

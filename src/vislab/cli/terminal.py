@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from vislab.errors import CheckpointNote
 from vislab.reporting import Advance
 
 if TYPE_CHECKING:
@@ -103,3 +105,20 @@ class RichDisplay:
         with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(f"downloading {name}", total=total, completed=done)
             yield lambda n: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def notes_as_lines(err: Console) -> Iterator[None]:
+    """Within: a :class:`~vislab.errors.CheckpointNote` warned by the layers below (a run used through its
+    last.pt) is shown on ``err`` as the command's own ``note:`` line, not in Python's warning format."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def as_note(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, CheckpointNote):
+                err.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = as_note
+        yield

@@ -13,13 +13,14 @@ import os
 import pickle
 import re
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from vislab.errors import DataError, WriteFailed
+from vislab.errors import CheckpointNote, DataError, UserError, WriteFailed
 from vislab.training.record import Checkpoint
 
 _UMASK = os.umask(0o022)
@@ -126,14 +127,60 @@ def _load_dict(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def resolve_checkpoint(target: str | Path) -> Path:
-    """A run directory → its best.pt (or last.pt); a file → itself."""
+#: which checkpoint of a run directory to use: ``best`` (best.pt: the epoch whose evaluation on val
+#: scored best; the run's scores in summary.json are its) or ``last`` (last.pt: its latest weights)
+CHECKPOINTS = ("best", "last")
+
+
+def resolve_checkpoint(target: str | Path, checkpoint: str = "best") -> Path:
+    """A run directory → its ``checkpoints/best.pt`` (``checkpoint="best"``; its ``last.pt`` when it has
+    no best.pt yet, with a :class:`CheckpointNote` warning saying so) or ``checkpoints/last.pt``
+    (``"last"``); a checkpoint file → itself."""
+    path, note = choose_checkpoint(target, checkpoint)
+    if note:
+        warnings.warn(note, CheckpointNote, stacklevel=2)
+    return path
+
+
+def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Path, str | None]:
+    """:func:`resolve_checkpoint`'s file, and its note (None when it is the checkpoint asked for)."""
+    if checkpoint not in CHECKPOINTS:
+        raise UserError(f"the checkpoint must be best or last, not '{checkpoint}'.")
     p = Path(target)
-    if p.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (p / "checkpoints" / name).is_file():
-                return p / "checkpoints" / name
-        raise DataError(
-            f"run directory '{p}' has no checkpoints/best.pt or last.pt: was the run started?"
-        )
-    return p
+    if not p.is_dir():
+        return p, None
+    best, last = p / "checkpoints" / "best.pt", p / "checkpoints" / "last.pt"
+    if checkpoint == "best" and best.is_file():
+        return best, None
+    if last.is_file():
+        return last, _no_best_note(p, last) if checkpoint == "best" else None
+    wanted = "last.pt" if checkpoint == "last" else "best.pt or last.pt"
+    raise DataError(f"run directory '{p}' has no checkpoints/{wanted}: was the run started?")
+
+
+def weights_at(ckpt: Checkpoint) -> tuple[int | None, int | None]:
+    """(epoch, step) of a checkpoint's weights: best.pt's epoch; last.pt's last finished epoch (step
+    None), or mid-epoch the epoch under way and the steps it had trained; (None, None) if unrecorded."""
+    if ckpt.epoch is not None:
+        return ckpt.epoch, None
+    if ckpt.resume is None:
+        return None, None
+    loop = ckpt.resume.loop
+    return (loop.epoch + 1, loop.step) if loop.step else (loop.epoch, None)
+
+
+def _no_best_note(run: Path, last: Path) -> str:
+    """Why ``run`` is used through its ``last.pt``, and where in training its weights are."""
+    ckpt = load_checkpoint(last)
+    epoch, step = weights_at(ckpt)
+    first = epoch == 1 and step  # stopped mid-way through epoch 1: nothing evaluated yet
+    why = "no evaluation on val has picked a best epoch yet"
+    if first:
+        why = "it stopped in epoch 1, before its first evaluation on val"
+    at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
+    ema = ckpt.resume is not None and ckpt.resume.ema is not None
+    live = " (the live weights, not the train.ema average best.pt would hold)" if ema else ""
+    return (
+        f"run '{run}' has no checkpoints/best.pt: {why}. Using checkpoints/last.pt, its weights at "
+        f"{at}{live}."
+    )
