@@ -49,6 +49,7 @@ _UNICODE = {  # what vislab's texts hold beyond the letters pdflatex's utf8 and 
     "‘": "`",
     "’": "'",
     "°": r"\textdegree{}",
+    "§": r"\S{}",  # the reports' sections (§2.2)
     "µ": r"$\mu$",  # the micro sign (μ, the Greek letter, is in _GREEK)
 }
 

@@ -2,9 +2,11 @@
 columns of the first table when few, else a table of each run's ``key=value`` settings after it, as
 ``settings.for_people`` says), vislab's figures (mean ± std with seeds) and the reports' published ones in
 their own columns, the best value of each of vislab's columns among the runs of one dataset in bold
-(``cells.bold_cells``: the rule results.md and report.html bold by too), each source in a footnote and,
-under the tables holding its columns, where its figures are not like-for-like with the runs; as booktabs
-LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables' cells (``cells.fmt``)."""
+(``cells.bold_cells``: the rule results.md and report.html bold by too), each source with columns in a
+footnote and, under the tables holding its columns, where its figures are not like-for-like with the runs;
+after the tables, what the reports say about the runs (their notes on each, in results.md's words); as
+booktabs LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables' cells
+(``cells.fmt``)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from vislab.experiments.results.cells import (
     ranks,
 )
 from vislab.experiments.results.data_used import mixes_data
-from vislab.experiments.results.reported import ReportedLike, as_reported, mismatches
+from vislab.experiments.results.reported import FIGURES, ReportedLike, as_reported, mismatches
 from vislab.experiments.results.settings import (
     IDENTITY,
     LISTED,
@@ -29,7 +31,13 @@ from vislab.experiments.results.settings import (
     listed_markdown,
 )
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
-from vislab.experiments.results.table import COLUMNS
+from vislab.experiments.results.table import (
+    COLUMNS,
+    NO_NUMBERS,
+    REPORTS_SAY,
+    cited_line,
+    source_line,
+)
 from vislab.paper_folder.latex import escape
 
 ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
@@ -47,12 +55,27 @@ PARTS = (  # (label, caption, the figures it holds): the results table's columns
 
 @dataclass(frozen=True)
 class Source:
-    """A report whose figures are columns: its key, the footnote's text, its mark (a, b, …), and why its
-    figures are not like-for-like with the runs here ('' when they are), said under its tables."""
+    """A report that cites the runs: its key, the footnote's text, its footnote mark (a, b, …; '' for a
+    report that gives no figures, so has no column), why its figures are not like-for-like with the runs
+    here ('' when they are), said under its tables, its title and data (``table.source_line``), and the
+    runs it cites (``reported.legend``'s: where, and its data and note for each)."""
 
     key: str
     text: str
     mark: str
+    caveat: str = ""
+    head: str = ""
+    runs: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a report says about the runs, after the tables: its key, title and data (``head``), a line per
+    run (``table.cited_line``) and, where no table carries it, why its figures are not like-for-like."""
+
+    key: str
+    head: str
+    lines: list[str]
     caveat: str = ""
 
 
@@ -114,14 +137,17 @@ def _what(lead: Sequence[str]) -> str:
 def sources(
     legend: list[dict], caveats: Mapping[str, list[str]] | None = None
 ) -> dict[str, Source]:
-    """Source key → its footnote (title, data, where each run's figures are), mark and ``caveats``
-    (:func:`caveats_by_source`)."""
+    """Source key → its footnote (title, data, where each run's figures are), mark (the sources with
+    figures in turn), ``caveats`` (:func:`caveats_by_source`) and the runs it cites."""
+    figured = [s["key"] for s in legend if any(k in FIGURES for r in s["runs"] for k in r)]
     out = {}
-    for i, src in enumerate(legend):
+    for src in legend:
+        key, head = src["key"], source_line(src)
         where = "; ".join(f"{r['run']}: {r['where']}" for r in src["runs"])
-        text = f"{src['key']}: {src['title']}. Measured on: {src['data']}. Where: {where}."
-        caveat = " ".join((caveats or {}).get(src["key"], []))
-        out[src["key"]] = Source(src["key"], text, "abcdefghijklmnopqrstuvwxyz"[i % 26], caveat)
+        mark = "abcdefghijklmnopqrstuvwxyz"[figured.index(key) % 26] if key in figured else ""
+        caveat = " ".join((caveats or {}).get(key, []))
+        text = f"{key}: {head} Where: {where}."
+        out[key] = Source(key, text, mark, caveat, head, tuple(src["runs"]))
     return out
 
 
@@ -141,6 +167,31 @@ def caveats_by_source(reported: ReportedLike, cited: Mapping) -> dict[str, list[
 def used_sources(t: Part, srcs: dict[str, Source]) -> list[Source]:
     """The sources with a column in table ``t``."""
     return [s for s in srcs.values() if any(k.endswith(REPORTED + s.key) for k, _ in t.cols)]
+
+
+def footnoted(tables: Sequence[Part], srcs: dict[str, Source]) -> set[str]:
+    """The keys of the sources some table cites (a column of theirs): those with a footnote."""
+    return {s.key for t in tables for s in used_sources(t, srcs)}
+
+
+def reports_say(tables: Sequence[Part], srcs: dict[str, Source]) -> list[Said]:
+    """What the reports say about the runs, in results.md's words (``table.cited_line``): of a source a
+    table cites, the runs it says something of (its data or a note: where they are is in its footnote);
+    of any other, every run it cites, and why its figures are not like-for-like (no table carries it)."""
+    cited = footnoted(tables, srcs)
+    out = []
+    for s in srcs.values():
+        runs = [r for r in s.runs if s.key not in cited or r.get("data") or r.get("note")]
+        if runs:
+            caveat = "" if s.key in cited else s.caveat
+            out.append(Said(s.key, s.head, [cited_line(r) for r in runs], caveat))
+    return out
+
+
+def _said_heading(tables: Sequence[Part], srcs: dict[str, Source]) -> tuple[str, str]:
+    """The heading of :func:`reports_say` and, as results.md adds where no table has a reported column,
+    that they print no numbers ('' otherwise)."""
+    return REPORTS_SAY, "" if footnoted(tables, srcs) else f" ({NO_NUMBERS})"
 
 
 def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
@@ -167,12 +218,32 @@ def latex_tables(
     how the runs were made) printed under each, so that a table copied or ``\\input`` alone keeps it,
     after the footnotes and like-for-like caveats of the sources it has columns of; a table wider than
     the text is scaled to its width. ``listed`` (row → its ``key=value`` settings, when too many differ
-    for columns): a table of them, with the note, after the first."""
+    for columns): a table of them, with the note, after the first. After the tables, as text (it may run
+    over a page), what the reports say about the runs (:func:`reports_say`)."""
     head = "% vislab's results (booktabs, graphicx).\n"
     blocks = [_latex_table(t, srcs, note) for t in tables]
     if listed:
         blocks.insert(1, _latex_listed(listed, note))
-    return head + "\n".join(blocks)
+    return head + "\n".join(blocks) + _latex_said(tables, srcs)
+
+
+def _latex_said(tables: Sequence[Part], srcs: dict[str, Source]) -> str:
+    """:func:`reports_say` as a list under a run-in heading ('' when the reports say nothing)."""
+    said = reports_say(tables, srcs)
+    if not said:
+        return ""
+    title, aside = _said_heading(tables, srcs)
+    items = "".join(
+        f"  \\item \\textbf{{{escape(s.key)}}}: {escape(s.head)}\n  \\begin{{itemize}}\n"
+        + "".join(f"    \\item {escape(line)}\n" for line in s.lines)
+        + "  \\end{itemize}\n"
+        for s in said
+    )
+    notes = "".join(f"\\textbf{{Note:}} {escape(s.caveat)}\n\n" for s in said if s.caveat)
+    return (
+        f"\n\\paragraph*{{{escape(title)}}}{escape(aside)}:\n"
+        f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n{notes}"
+    )
 
 
 def _latex_listed(listed: dict[str, list[str]], note: str = "") -> str:
@@ -268,8 +339,9 @@ def markdown_tables(
 ) -> str:
     """tables.md: ``note`` (the data used, how the runs were made), the same tables as pipe tables (Word,
     Google Docs, pandoc), each followed by the like-for-like caveats of its sources (the first by the
-    ``listed`` settings of each run, when too many differ for columns), the sources as footnotes, then
-    the groups' verdicts and the rule they use."""
+    ``listed`` settings of each run, when too many differ for columns), the groups' verdicts and the rule
+    they use, what the reports say about the runs (:func:`reports_say`), then the footnotes of the sources
+    the tables cite."""
     out = [f"{note}\n"] if note else []
     for n, t in enumerate(tables):
         out.append(f"**Table: {t.caption}**\n")
@@ -287,5 +359,21 @@ def markdown_tables(
         out.append("**Differences within groups** (rule: see the footnote[^rule])\n")
         out += [f"- {group}: {s}" for group, sentences in verdicts.items() for s in sentences]
         out.append(f"\n[^rule]: {RULE}")
-    out += [f"[^{s.key}]: {s.text}" for s in srcs.values()]
+    if said := _markdown_said(tables, srcs):
+        out += ["", *said] if out and out[-1] else said
+    cited = footnoted(tables, srcs)
+    out += [f"[^{s.key}]: {s.text}" for s in srcs.values() if s.key in cited]
     return "\n".join(out) + "\n"
+
+
+def _markdown_said(tables: Sequence[Part], srcs: dict[str, Source]) -> list[str]:
+    """:func:`reports_say` as results.md lists it: a line per source, one per run under it."""
+    said = reports_say(tables, srcs)
+    if not said:
+        return []
+    title, aside = _said_heading(tables, srcs)
+    out = [f"**{title}**{aside}:\n"]
+    for s in said:
+        out += [f"- **{s.key}**: {s.head}", *(f"  - {line}" for line in s.lines)]
+    out += [f"\n**Note:** {s.caveat}" for s in said if s.caveat]
+    return [*out, ""]

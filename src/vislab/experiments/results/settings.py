@@ -6,8 +6,10 @@ config.yaml. ``vislab.compare``, results.csv / results.md of a suite and report.
 Settings that differ without changing what a run computes are left out (:data:`NOT_SHOWN`): where and
 how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ...), what it writes
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
-and ``seed`` columns give, and what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
-own step, optim.* and schedule.* for a fitted baseline: ``models.hooks.UNREAD_SECTIONS``).
+and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
+own step, optim.* and schedule.* for a fitted baseline: ``models.hooks.UNREAD_SECTIONS``) and what its
+own settings make inert (a schedule key its schedule does not read): :func:`silent_keys`. A run is silent
+on those keys: it never makes the others' values a difference.
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, build_config, read_yaml
+from vislab.config.notes import SCHEDULE_READERS
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.models.hooks import unread_setting
@@ -76,11 +79,31 @@ def read_settings(run_dir: Path) -> dict[str, Any]:
     return flat_settings(build_config(tree, source=str(path)).to_dict())
 
 
-def changed_keys(settings: Sequence[dict[str, Any]]) -> list[str]:
-    """The dotted keys whose value differs between ``settings`` (a missing key counts as None), sorted,
-    without :data:`NOT_SHOWN`."""
+def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
+    """The keys of a run's ``settings`` that change nothing for it: those its model never reads
+    (``models.hooks.unread_setting``: optim.* of a fitted baseline) and a schedule key its schedule does
+    not read (``config.notes.SCHEDULE_READERS``: schedule.gamma with schedule.name=none)."""
+    name = settings.get("schedule.name")
+    unscheduled = {
+        f"schedule.{k}" for k, readers in SCHEDULE_READERS.items() if name not in readers
+    }
+    return {k for k in settings if unread_setting(k, trained_by) or k in unscheduled}
+
+
+def changed_keys(
+    settings: Sequence[dict[str, Any]], silent: Sequence[set[str]] | None = None
+) -> list[str]:
+    """The dotted keys whose value differs among the ``settings`` with a say on them, sorted, without
+    :data:`NOT_SHOWN`. A key missing from a run counts as None (another model family's setting), unless
+    the run is ``silent`` on it (:func:`silent_keys`, one set per run): then the run makes no
+    difference."""
+    silent = silent or [set() for _ in settings]
     keys = sorted({k for s in settings for k in s if not k.startswith(NOT_SHOWN)})
-    return [k for k in keys if any(s.get(k) != settings[0].get(k) for s in settings[1:])]
+    return [k for k in keys if _differs([s.get(k) for s, m in zip(settings, silent) if k not in m])]
+
+
+def _differs(values: list[Any]) -> bool:
+    return any(v != values[0] for v in values[1:])
 
 
 def table_settings(
@@ -89,15 +112,18 @@ def table_settings(
     rows: dict[str, list[str]] | None = None,
 ) -> Settings:
     """The setting columns of a table of ``summaries`` (its runs' folders in ``run_dirs``): per run, or
-    per row of seeds (``rows``: row → its runs; each row's settings those all its finished seeds share)."""
-    found, unread = _read_all(summaries, run_dirs)
+    per row of seeds (``rows``: row → its runs; each row's settings those all its finished seeds share).
+    A setting silent for a run (:func:`silent_keys`) is not among its values."""
+    found, silent, unread = _read_all(summaries, run_dirs)
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
         groups = {r: names for r, names in groups.items() if names}
     else:
         groups = {n: [n] for n in summaries}
     shared = {r: _shared([found[n] for n in names if n in found]) for r, names in groups.items()}
-    keys = changed_keys([s for s in shared.values() if s is not None])
+    read = [r for r, s in shared.items() if s is not None]
+    mute = [set().union(*(silent.get(n, ()) for n in groups[r])) for r in read]
+    keys = changed_keys([shared[r] for r in read], mute)
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values = {}
     for row, names in groups.items():
@@ -108,21 +134,22 @@ def table_settings(
 
 def _read_all(
     summaries: dict[str, dict], run_dirs: dict[str, Path]
-) -> tuple[dict[str, dict[str, Any]], dict[str, UserError]]:
-    """(run → :func:`read_settings`, run → why not) for the runs of ``summaries``."""
-    found, unread = {}, {}
+) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]], dict[str, UserError]]:
+    """(run → :func:`read_settings` but its :func:`silent_keys`, run → those keys, run → why its settings
+    could not be read) for the runs of ``summaries``."""
+    found, silent, unread = {}, {}, {}
     for name in summaries:
         try:
             if name not in run_dirs:
                 raise UserError(f"run '{name}' has no folder here: its settings are unknown.")
             read = read_settings(run_dirs[name])
-            how = summaries[name].get(
-                "trained_by", "optimizer"
-            )  # a setting it never read is no difference
-            found[name] = {k: v for k, v in read.items() if not unread_setting(k, how)}
         except UserError as e:
             unread[name] = e
-    return found, unread
+            continue
+        how = summaries[name].get("trained_by", "optimizer")
+        silent[name] = silent_keys(read, how)
+        found[name] = {k: v for k, v in read.items() if k not in silent[name]}
+    return found, silent, unread
 
 
 def _shared(settings: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,15 +150,30 @@ SPREAD_NOTE = (
 )
 
 
+REPORTS_SAY = "What the reports say about these runs"
+NO_NUMBERS = "they print no numbers for them"
+
+
+def source_line(src: dict) -> str:
+    """A source of ``reported.legend`` as the tables name it: its title and the data it measured on."""
+    return f"{src['title']}. Measured on: {src['data']}."
+
+
+def cited_line(cited: dict) -> str:
+    """A run a source cites (one of its ``legend`` runs), as the tables list it: where, then what the
+    source adds for it (its data, its note: the report's words on the run)."""
+    extra = "".join(f" {cited[k]}." for k in ("data", "note") if cited.get(k))
+    return f"{cited['run']}: {cited['where']}.{extra}"
+
+
 def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
-    """Markdown: for each source, what it is, on which data it measured, and where each figure is."""
+    """Markdown: for each source, what it is, on which data it measured, where each figure is and what it
+    says of each run (:func:`source_line`, :func:`cited_line`)."""
     reported = as_reported(reported)
     blocks = []
     for src in legend(reported, list(summaries)):
-        lines = [f"- **{src['key']}**: {src['title']}. Measured on: {src['data']}."]
-        for r in src["runs"]:
-            extra = "".join(f" {r[k]}." for k in ("data", "note") if r.get(k))
-            lines.append(f"  - {r['run']}: {r['where']}.{extra}")
+        lines = [f"- **{src['key']}**: {source_line(src)}"]
+        lines += [f"  - {cited_line(r)}" for r in src["runs"]]
         blocks.append("\n".join(lines))
     if not blocks:
         return ""
@@ -167,7 +182,7 @@ def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
         "Reported figures (the columns marked 'reported', as the reports print them; '-': not given), "
         "where they are, and what the reports say"
         if reported_columns(reported)
-        else "What the reports say about these runs (they print no numbers for them)"
+        else f"{REPORTS_SAY} ({NO_NUMBERS})"
     )
     return f"\n{intro}:\n\n" + "\n".join(blocks) + "\n" + warn
 
@@ -178,14 +193,17 @@ def to_markdown(
     failures: dict[str, str] | None = None,
     cols: list | None = None,
     bold: set[tuple[int, str]] = frozenset(),
+    text: Sequence[str] = ("run",),
 ) -> str:
-    """A pipe table of ``rows`` (``bold``: the (row, column) cells whose mean is bold), then ``failures``."""
+    """A pipe table of ``rows`` (``bold``: the (row, column) cells whose mean is bold), then ``failures``;
+    the columns of ``text`` (the run, what each run was: :func:`text_columns`) left-aligned, the figures
+    right-aligned."""
     cols = cols or COLUMNS
     head = (
         "| "
         + " | ".join(h for _, h in cols)
         + " |\n|"
-        + "|".join("---" if k == "run" else "---:" for k, _ in cols)
+        + "|".join("---" if k in text else "---:" for k, _ in cols)
         + "|\n"
     )
     text = head + "".join(
@@ -257,6 +275,13 @@ def with_settings(
     ]
     at = 2 if cols[1:2] == [SEEDS] else 1
     return out, [*cols[:at], *((k, k) for k in settings.keys), *cols[at:]]
+
+
+def text_columns(settings: Settings) -> tuple[str, ...]:
+    """The columns of words, left-aligned in every table for people (results.md, report.html, the paper):
+    the run and what it was (``settings``' keys: model, seed, the settings it changed); the figures are
+    right-aligned."""
+    return ("run", *settings.keys)
 
 
 def to_csv(rows: list[dict], cols: list | None = None) -> str:
@@ -350,7 +375,7 @@ def write_tables(
     atomic_write_text(
         Path(out) / "results.md",
         _markdown_head(out, title, summaries, rows, dirs)
-        + to_markdown(shown, None, shown_cols, bold)
+        + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
