@@ -15,7 +15,7 @@ writes the LaTeX and Markdown around them.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
@@ -59,10 +59,12 @@ def write_paper(
     out: str | Path | None = None,
     title: str | None = None,
     trust_code: bool = False,
+    log: Callable[[str], None] = print,
 ) -> Path:
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
-    ``trust_code``: import a run's own model file for its figures even if it changed since training."""
+    ``trust_code``: import a run's own model file for its figures even if it changed since training.
+    ``log`` is told each run file that could not be read (main.tex's notes and the tables list them too)."""
     plan = paper_plan(targets, out)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
@@ -73,6 +75,8 @@ def write_paper(
         figs.close()
     figures = list(figs.saved.values())
     _write_texts(plan, folder, figures, title)
+    for note in plan.unread:
+        log(f"warning: {note}")
     return folder / "main.tex"
 
 
@@ -89,9 +93,10 @@ def paper_plan(targets: Sequence[str | Path], out: str | Path | None) -> ReportP
             raise UserError("with several run folders, give --out: the folder the paper goes to.")
         plan = plan_runs(_named(paths), Path(out))
     if not plan.complete:
+        unread = "".join(f"\n  - {note}" for note in plan.unread)
         raise UserError(
             f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
-            f"finish a run first (vislab train / vislab suite), then make its paper."
+            f"finish a run first (vislab train / vislab suite), then make its paper.{unread}"
         )
     rows = plan_rows(plan)
     if rows:
@@ -152,8 +157,9 @@ def _write_texts(
     data = plan_datasets(plan, figures_only)
     tables = parts(rows, cols, seeded, data, readable.columns.keys)
     line, made = data_line(plan.complete), provenance_of(plan)
-    # under every table (a table copied alone keeps it): the data used, how the runs were made
-    note = " ".join(p for p in (line, made) if p)
+    # under every table (a table copied alone keeps it): the data used, how the runs were made, the runs
+    # left out because a file of theirs could not be read
+    note = " ".join(p for p in (line, made, _left_out(plan)) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
     listed = readable.listed
@@ -167,8 +173,18 @@ def _write_texts(
     ]
     verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
     # the like-for-like caveats are under their tables (tables.tex), which main.tex inputs: not again here
-    main = main_document(heading, intro, verdict_text, failed + plan.notes)
+    main = main_document(heading, intro, verdict_text, failed + plan.unread + plan.notes)
     atomic_write_text(folder / "main.tex", main)
+
+
+def _left_out(plan: ReportPlan) -> str:
+    """The sentence under each table naming the runs whose summary.json could not be read ("" if none)."""
+    if not plan.left_out:
+        return ""
+    return (
+        f"Not in these tables: {', '.join(plan.left_out)}, whose summary.json could not be read (resuming "
+        f"a run writes it again: vislab train --resume RUN_DIR)."
+    )
 
 
 def _heading(plan: ReportPlan) -> str:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
-import yaml
 
-from vislab.config import Config, build_config
+from vislab.config import Config
 from vislab.errors import UserError
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import provenance_line, suite_info
@@ -28,12 +27,13 @@ from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import model_figures
+from vislab.report.run_files import load_config, read_histories, read_summaries, unread_configs
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
@@ -93,6 +93,11 @@ class ReportPlan:
     detailed: dict[str, dict]  # the runs that get their own figures (a sweep's best few)
     shown: list[str]  # the runs whose training curves are drawn (a sweep's best K, K in sweep.json)
     notes: list[str] = field(default_factory=list)  # what could not be shown, and why
+    # the runs' files that could not be read: each note names the file, what was left out and the fix (the
+    # page's and the paper's notes list them first; build_report also says them on the terminal)
+    unread: list[str] = field(default_factory=list)
+    # the runs whose summary.json could not be read (in ``unread`` too): in no table
+    left_out: list[str] = field(default_factory=list)
 
 
 def plan_report(folder: str | Path, study: optuna.Study | None = None) -> ReportPlan:
@@ -103,7 +108,7 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
     if kind == "sweep":
         study = study or _load_study(folder, notes)
         runs = trial_dirs(study, folder) if study is not None else runs
-    summaries = {n: RunDir(p).read_summary() or {} for n, p in runs.items()}
+    summaries, unread = read_summaries(runs)
     complete = {n: s for n, s in summaries.items() if is_complete(s)}
     detailed, shown = dict(complete), list(complete)
     if kind == "sweep":  # curves of the best K trials, per-run figures of the best few
@@ -125,22 +130,34 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
         detailed=detailed,
         shown=shown,
         notes=notes,
+        unread=unread + unread_configs(runs, list(complete)),
+        left_out=[n for n, s in summaries.items() if s is None],
     )
 
 
 def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
-    summaries = {n: RunDir(p).read_summary() or {} for n, p in runs.items()}
+    summaries, unread = read_summaries(runs)
     complete = {n: s for n, s in summaries.items() if is_complete(s)}
-    failures = _failures("folder", {}, summaries)
     return ReportPlan(
-        Path(folder), "folder", runs, {}, None, complete, failures, dict(complete), list(complete)
+        folder=Path(folder),
+        kind="folder",
+        runs=runs,
+        info={},
+        study=None,
+        complete=complete,
+        failures=_failures("folder", {}, summaries),
+        detailed=dict(complete),
+        shown=list(complete),
+        unread=unread + unread_configs(runs, list(complete)),
+        left_out=[n for n, s in summaries.items() if s is None],
     )
 
 
-def _failures(kind: str, info: dict, summaries: dict[str, dict]) -> dict[str, str]:
+def _failures(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[str, str]:
     """Run → message for every run that did not complete (a suite's from suite.json; none for sweeps,
-    whose failed trials are in the trial table)."""
+    whose failed trials are in the trial table; none for a run whose summary.json was not read: the plan's
+    ``unread`` says why)."""
     if kind == "suite":
         return {
             n: r.get("message", r.get("status"))
@@ -152,7 +169,7 @@ def _failures(kind: str, info: dict, summaries: dict[str, dict]) -> dict[str, st
     return {
         n: s.get("message") or f"status {s.get('status', 'unknown')}"
         for n, s in summaries.items()
-        if s.get("status") != "complete"
+        if s is not None and s.get("status") != "complete"
     }
 
 
@@ -175,9 +192,11 @@ def build_report(
     study: optuna.Study | None = None,
     title: str | None = None,
     trust_code: bool = False,
+    log: Callable[[str], None] = print,
 ) -> Path:
     """Write ``folder/report.html`` and ``folder/figures/*.png``; return the HTML path. ``trust_code``:
-    import a run's own model file for its model figures even if it changed since training."""
+    import a run's own model file for its model figures even if it changed since training. ``log``
+    is told each run file that could not be read (the page's notes list them too)."""
     plan = plan_report(folder, study)
     figs = FigureSet(plan.folder / "figures", plan.notes)
     try:
@@ -189,6 +208,8 @@ def build_report(
     path = plan.folder / "report.html"
     atomic_write_text(path, html)
     os.chmod(path, 0o644)  # a page to share
+    for note in plan.unread:
+        log(f"warning: {note}")
     return path
 
 
@@ -200,7 +221,8 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
         sweep = guarded(
             plan.notes, "sweep section", sweep_section, figs, plan.folder, plan.info, plan.study
         )
-    histories = {n: RunDir(plan.runs[n]).read_metrics() for n in plan.shown}
+    histories, unread = read_histories(plan.runs, plan.shown)
+    plan.unread += unread
     curves = _curves(plan, figs, histories)
     configs = _configs(plan)
     data_figs = guarded(plan.notes, "data previews", data_figures, figs, configs, default=[])
@@ -257,22 +279,17 @@ def _model_sections(
 
 
 def _configs(plan: ReportPlan) -> dict[str, Config]:
-    """The configs of the detailed runs (a run whose config.yaml is unreadable gets a note)."""
+    """The configs of the detailed runs (one whose config.yaml cannot be read is left out: the plan's
+    ``unread`` names it)."""
     configs = {}
     for n in plan.detailed:
         try:
-            cfg = _load_config(plan.runs[n])
-        except UserError as e:
-            plan.notes.append(f"{n}: config not readable ({e})")
+            cfg = load_config(plan.runs[n])
+        except UserError:
             continue
         if cfg is not None:
             configs[n] = cfg
     return configs
-
-
-def _load_config(run_dir: Path) -> Config | None:
-    p = run_dir / "config.yaml"
-    return build_config(yaml.safe_load(p.read_text()) or {}, source=str(p)) if p.is_file() else None
 
 
 def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
@@ -310,7 +327,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         data_figs=embed(sections["data_figs"]),
         runs=run_ctx,
         model_figs=model_figs,
-        notes=plan.notes,
+        notes=plan.unread + plan.notes,
     )
 
 

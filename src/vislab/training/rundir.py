@@ -9,6 +9,9 @@ RUN_DIR/checkpoints/     best.pt, last.pt
 RUN_DIR/figures/         PNGs
 RUN_DIR/predictions_test.npz  test probabilities and labels (for report figures)
 RUN_DIR/.lock            pid of the process writing it
+
+The JSON files are strict JSON: a float that is not finite (NaN, ±inf) is written as null
+(:mod:`vislab.training.strict_json`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write, atomic_write_text
+from vislab.training.strict_json import json_object, strict_json, why_unreadable
 
 
 def pid_alive(pid: int) -> bool:
@@ -224,12 +228,10 @@ class RunDir:
 
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.jsonl from the full history (so a resumed run has exactly one row per epoch)."""
-        atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.path / "metrics.jsonl", "".join(strict_json(r) + "\n" for r in rows))
 
     def write_summary(self, summary: dict) -> None:
-        atomic_write_text(
-            self.path / "summary.json", json.dumps(summary, indent=2, default=_jsonable)
-        )
+        atomic_write_text(self.path / "summary.json", strict_json(summary, indent=2))
 
     def write_predictions(self, split: str, probs: np.ndarray, labels: np.ndarray) -> None:
         def write(f):
@@ -241,30 +243,76 @@ class RunDir:
 
     # ------------------------------------------------------------------ readers
     def read_summary(self) -> dict | None:
-        p = self.path / "summary.json"
+        """summary.json; None when it is absent or cannot be read (:meth:`load_summary` says why)."""
         try:
-            return json.loads(p.read_text()) if p.is_file() else None
-        except (OSError, json.JSONDecodeError):
+            return self.load_summary()
+        except UserError:
             return None
 
-    def read_metrics(self) -> list[dict]:
-        p = self.path / "metrics.jsonl"
+    def load_summary(self) -> dict | None:
+        """summary.json; None when absent; UserError naming the file and the fix when it is there but
+        cannot be read (cut short, not a JSON object, unreadable)."""
+        p = self.path / "summary.json"
         if not p.is_file():
-            return []
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+            return None
+        try:
+            summary = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise self._unreadable(p, why_unreadable(e)) from None
+        if not isinstance(summary, dict):
+            raise self._unreadable(p, f"it holds a {type(summary).__name__}, not a JSON object")
+        return summary
+
+    def read_metrics(self) -> list[dict]:
+        """metrics.jsonl's rows, as :meth:`read_rows` reads them."""
+        return self.read_rows("metrics.jsonl")
 
     def read_rows(self, name: str) -> list[dict]:
-        """The rows of a JSON-lines file of the run (``steps.jsonl``, ``grad_norms.jsonl``); [] if absent."""
+        """The rows of a JSON-lines file of the run (``metrics.jsonl``, ``steps.jsonl``, ``grad_norms.jsonl``);
+        [] if absent. A last line that is no JSON object is left out: a writer killed mid-line leaves it
+        (resuming the run rewrites metrics.jsonl from its checkpoint, and the next epoch's rows of the
+        others after their whole ones). UserError naming the file, the line and the fix for any other line
+        that is no JSON object."""
         p = self.path / name
         if not p.is_file():
             return []
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+        try:
+            lines = [
+                (i, line) for i, line in enumerate(p.read_text().splitlines(), 1) if line.strip()
+            ]
+        except (OSError, UnicodeDecodeError) as e:
+            raise self._unreadable(p, why_unreadable(e)) from None
+        rows = []
+        for k, (i, line) in enumerate(lines):
+            row = json_object(line, i)
+            if isinstance(row, dict):
+                rows.append(row)
+            elif k < len(lines) - 1:
+                raise self._unreadable(p, row)
+        return rows
+
+    def _unreadable(self, path: Path, why: str) -> UserError:
+        """The error for a file of the run that cannot be read: which, why, and what writes it again."""
+        # resuming rewrites these from the checkpoint; it keeps the rows of steps.jsonl and grad_norms.jsonl
+        rewritten = path.name in ("summary.json", "metrics.jsonl")
+        fix = self.rewrite_fix() if rewritten else "Repair or delete it."
+        return UserError(f"'{path}' cannot be read ({why}). {fix}")
+
+    def rewrite_fix(self) -> str:
+        """What writes the run's summary.json, metrics.jsonl and config.yaml again: resuming it from its
+        last checkpoint (which re-evaluates a finished run) or, without one, training it again."""
+        if not (self.ckpt_dir / "last.pt").is_file():
+            return f"The run has no '{self.ckpt_dir / 'last.pt'}' to resume from: train it again."
+        return (
+            f"Resuming the run writes it again from its last checkpoint: vislab train --resume "
+            f"{self.path} (Python: vislab.train(out={str(self.path)!r}, resume=True))."
+        )
 
     def append_rows(self, name: str, rows: list[dict], after_epoch: int) -> None:
         """Rewrite ``name`` as its rows of epochs ≤ ``after_epoch`` (a resumed run drops what its
         checkpoint does not know), then ``rows``."""
         kept = [r for r in self.read_rows(name) if r["epoch"] <= after_epoch]
-        text = "".join(json.dumps(r) + "\n" for r in kept + rows)
+        text = "".join(strict_json(r) + "\n" for r in kept + rows)
         atomic_write_text(self.path / name, text)
 
 
@@ -275,18 +323,6 @@ def _lock_holder(text: str) -> tuple[int, str]:
         return int(pid_s), host.strip()
     except ValueError:
         return 0, host.strip()
-
-
-def _jsonable(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")
 
 
 def check_writable(
@@ -301,10 +337,12 @@ def check_writable(
     place it cannot be saved. ``what``: what would be saved there; ``undone``: what the refusal spared, for
     the message. Writing is tried (a temporary file): ``os.access`` says yes to root where the file system
     says no (/sys, a read-only mount)."""
-    folder = Path(os.path.abspath(out))
-    folder = folder.parent if is_file else folder
+    to_make = Path(os.path.abspath(out))
+    to_make = to_make.parent if is_file else to_make
+    folder = to_make
     while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the first folder that is there: the others will be made in it
+        # the first folder that is there: the others (the first of them to_make) will be made in it
+        to_make, folder = folder, folder.parent
     if not folder.is_dir():
         raise UserError(
             f"{option} '{out}': '{folder}' is a file, not a folder, so {what} cannot be saved there; "
@@ -313,9 +351,15 @@ def check_writable(
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".vislab-probe.", suffix=".tmp")
     except OSError as e:
+        why = f"({e.strerror})"  # beside the folder that cannot be made: /proc is there, /proc/x is not
+        said = (
+            f"cannot create '{to_make}' {why}: the folder '{folder}' is not writable"
+            if to_make != folder
+            else f"the folder '{folder}' is not writable {why}"
+        )
         raise UserError(
-            f"{option} '{out}': the folder '{folder}' is not writable ({e.strerror}), so {what} cannot "
-            f"be saved there; {undone}. Choose a writable {option}."
+            f"{option} '{out}': {said}, so {what} cannot be saved there; {undone}. "
+            f"Choose a writable {option}."
         ) from None
     os.close(fd)
     os.unlink(probe)

@@ -1,0 +1,68 @@
+"""What a report (and the paper) reads of each run folder: summary.json, config.yaml and metrics.jsonl.
+
+A file that is there but cannot be read (cut short, edited by hand) gives a note naming it, what the
+report leaves out because of it, and what writes it again; the page's and the paper's notes list these
+first and the command says them on the terminal, so that no run is left out of a table silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vislab.config import Config, build_config, read_yaml
+from vislab.errors import UserError
+from vislab.training.rundir import RunDir
+
+
+def read_summaries(runs: dict[str, Path]) -> tuple[dict[str, dict | None], list[str]]:
+    """Each run's summary.json ({} where it is absent, None where it is there but cannot be read), and a
+    note for each that cannot be read: that run is left out of the tables and figures."""
+    summaries: dict[str, dict | None] = {}
+    unread = []
+    for name, run_dir in runs.items():
+        try:
+            summaries[name] = RunDir(run_dir).load_summary() or {}
+        except UserError as e:
+            summaries[name] = None
+            unread.append(f"{name}: left out of the tables and figures: {e}")
+    return summaries, unread
+
+
+def unread_configs(runs: dict[str, Path], names: list[str]) -> list[str]:
+    """A note for each run of ``names`` whose config.yaml is there but cannot be read or is no valid
+    config (its settings and the figures that need it are left out)."""
+    unread = []
+    for name in names:
+        try:
+            load_config(runs[name])
+        except UserError as e:
+            why = " ".join(str(e).split()).rstrip(
+                "."
+            )  # YAML's message: on lines, pointing at the place
+            fix = RunDir(runs[name]).rewrite_fix()
+            unread.append(
+                f"{name}: its settings and the figures needing its config are left out: {why}. {fix}"
+            )
+    return unread
+
+
+def load_config(run_dir: Path) -> Config | None:
+    """The run's config.yaml (None when absent); ConfigError naming it when it is no valid config."""
+    p = Path(run_dir) / "config.yaml"
+    return build_config(read_yaml(p, kind="run config"), source=str(p)) if p.is_file() else None
+
+
+def read_histories(
+    runs: dict[str, Path], names: list[str]
+) -> tuple[dict[str, list[dict]], list[str]]:
+    """The metrics.jsonl rows of the runs ``names``, and a note for each whose file cannot be read (its
+    history is then empty: its curves are left out)."""
+    histories: dict[str, list[dict]] = {}
+    unread = []
+    for name in names:
+        try:
+            histories[name] = RunDir(runs[name]).read_metrics()
+        except UserError as e:
+            histories[name] = []
+            unread.append(f"{name}: its training curves are left out: {e}")
+    return histories, unread
