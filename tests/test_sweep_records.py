@@ -5,7 +5,6 @@ sweep.yaml continues the same study."""
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -124,11 +123,6 @@ def test_a_sweep_shown_from_its_storage_records_the_base_it_ran(tmp_path, capsys
     assert complete_epochs(url) == [1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs experiments/results/provenance.py + table.py and report/build.py to read sweep.json's "
-    "overrides (see the sweep-records report); remove this mark once they do",
-)
 def test_results_md_and_the_report_say_what_the_command_line_changed(tmp_path, capsys):
     """results.md and the sweep report's provenance line name the command line's changes, as a suite's
     tables do; a re-run from sweep.yaml keeps saying them (its trials were made with them)."""

@@ -334,7 +334,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
 def provenance_of(plan: ReportPlan) -> str:
     """How the plan's finished runs were made (:func:`provenance_line`): a suite's command-line changes
     to its config, and the checkpoint their test figures come from."""
-    info = plan.info if plan.kind == "suite" else {}
+    info = plan.info if plan.kind in ("suite", "sweep") else {}
     return provenance_line(info, plan.complete, plan.runs, plan_rows(plan))
 
 

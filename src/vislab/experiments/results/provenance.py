@@ -18,11 +18,21 @@ FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arr
 
 def suite_info(folder: Path) -> dict:
     """``folder/suite.json`` as a dict ({} when the folder is no suite's, or the file is unreadable)."""
-    path = Path(folder) / "suite.json"
+    return _json_record(Path(folder) / "suite.json")
+
+
+def made_info(folder: Path) -> dict:
+    """What says how the runs of ``folder`` were made: its suite.json, or a sweep stage's sweep.json."""
+    return suite_info(folder) or _json_record(Path(folder) / "sweep.json")
+
+
+def _json_record(path: Path) -> dict:
+    """A suite.json or sweep.json as a dict ({} when it is missing or unreadable)."""
     try:
-        return json.loads(path.read_text()) if path.is_file() else {}
+        info = json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, json.JSONDecodeError):
         return {}
+    return info if isinstance(info, dict) else {}
 
 
 def select_metrics(run_dirs: dict[str, Path]) -> dict[str, str]:
@@ -40,22 +50,28 @@ def select_metrics(run_dirs: dict[str, Path]) -> dict[str, str]:
 
 
 def changes_sentence(info: dict) -> str:
-    """What the command line changed in a suite's config (suite.json: ``name``, ``overrides``); the keys
-    that leave results alone (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) named apart,
-    without their values (a local path). "" for anything but a suite."""
+    """What the command line changed in a suite's config (suite.json: ``name``, ``overrides``) or a sweep's
+    base config (sweep.json: ``kind: sweep``, ``study``, ``overrides``); the keys that leave results alone
+    (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) named apart, without their values (a local
+    path). "" when ``info`` records no overrides."""
     if "overrides" not in info:
         return ""
-    suite = f"suite {info['name']}'s" if info.get("name") else "the suite's"
+    sweep = info.get("kind") == "sweep"
+    name = info.get("study") if sweep else info.get("name")
+    kind, config = ("sweep", "base config") if sweep else ("suite", "config")
+    made = (
+        f"{'Trials' if sweep else 'Runs'} made with {f'{kind} {name}' if name else f'the {kind}'}'s"
+    )
     sets = [str(s) for s in info.get("overrides") or []]
     neutral = [s for s in sets if s.split("=", 1)[0].strip().startswith(RESULT_NEUTRAL_KEYS)]
     changed = [s for s in sets if s not in neutral]
     if not sets:
-        return f"Runs made with {suite} config as its file gives it (no command-line changes)."
+        return f"{made} {config} as its file gives it (no command-line changes)."
     what = ", ".join(changed) if changed else "nothing that changes results"
     # their keys alone: a folder's path is the user's machine, not the paper's business
     keys = dict.fromkeys(s.split("=", 1)[0].strip() for s in neutral)
     where = f" (and, leaving results alone, {', '.join(keys)})" if neutral else ""
-    return f"Runs made with {suite} config, changed on the command line: {what}{where}."
+    return f"{made} {config}, changed on the command line: {what}{where}."
 
 
 def checkpoint_sentence(select: dict[str, str], fitted: Sequence[str] = ()) -> str:

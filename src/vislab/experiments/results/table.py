@@ -19,7 +19,7 @@ from typing import Any
 
 from vislab.experiments.results.cells import bold_cells, bold_note, fmt, markdown_cell, param_cell
 from vislab.experiments.results.data_used import data_line, mixes_data, row_datasets, titled
-from vislab.experiments.results.provenance import FITTED, provenance_line, suite_info
+from vislab.experiments.results.provenance import FITTED, made_info, provenance_line
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
@@ -405,10 +405,10 @@ def made_line(
     rows: dict[str, list[str]] | None = None,
     run_dirs: dict[str, Path] | None = None,
 ) -> str:
-    """:func:`provenance_line` of the runs of folder ``out`` (its suite.json; the runs in ``run_dirs``,
-    default ``out/<run>``)."""
+    """:func:`provenance_line` of the runs of folder ``out`` (its suite.json or sweep.json; the runs in
+    ``run_dirs``, default ``out/<run>``)."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    return provenance_line(suite_info(out), summaries, dirs, rows)
+    return provenance_line(made_info(out), summaries, dirs, rows)
 
 
 def first_of_rows(summaries: dict[str, dict], rows: dict[str, list[str]]) -> dict[str, dict]:
