@@ -166,6 +166,29 @@ def test_a_config_that_cannot_be_read_is_a_note_in_report_and_paper(suite, capsy
     assert yaml.safe_load((suite / "mlp-s2" / "config.yaml").read_text())["model"]["name"] == "mlp"
 
 
+def test_a_suite_rerun_names_a_run_whose_config_cannot_be_read(suite, capsys, tmp_path):
+    """It ended on yaml's ParserError and a traceback; now that run fails with the file and the fix."""
+    spec = tmp_path / "suite.yaml"
+    spec.write_text(yaml.safe_dump(SUITE, sort_keys=False))
+    (suite / "mlp-s2" / "config.yaml").write_text("model: {name: mlp\n")
+    code, said = cli(capsys, "suite", spec, "--seeds", "3", "--out", suite, "-q", "--no-report")
+    assert code == 1, said
+    said = one_line(said)
+    assert "mlp-s2: FAILED — Run config file 'mc/mlp-s2/config.yaml' is not valid YAML" in said
+    assert "vislab train --resume mc/mlp-s2" in said and "mlp-s1: already complete" in said
+
+
+def test_a_runs_python_view_names_the_file_it_cannot_read(suite):
+    (suite / "mlp-s1" / "summary.json").write_text('{"status": "complete", "test_acc": \n')
+    (suite / "mlp-s2" / "config.yaml").write_text("model: {name: mlp\n")
+    run = Run(suite / "mlp-s1")
+    with pytest.raises(UserError, match=r"mc/mlp-s1/summary.json' cannot be read"):
+        _ = run.summary
+    assert "summary.json&#x27; cannot be read" in run._repr_html_()  # the notebook view says it
+    with pytest.raises(UserError, match=r"mc/mlp-s2/config.yaml' is not valid YAML"):
+        _ = Run(suite / "mlp-s2").config
+
+
 # ------------------------------------------------------------------ an --out that cannot be made
 def _spec(tmp_path: Path) -> Path:
     spec = tmp_path / "my.yaml"

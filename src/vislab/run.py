@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import yaml
 
-from vislab.config import Config, build_config
+from vislab.config import Config, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS
 from vislab.training.checkpoint import resolve_checkpoint
@@ -66,14 +65,14 @@ class Run:
         """summary.json: a finished run's final metrics (``status`` "complete"); a run that stopped
         before the end holds its ``status`` ("interrupted", "diverged", "failed"; a sweep's trial
         "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``; {} before it writes
-        one (running, or not started)."""
-        return RunDir(self.path).read_summary() or {}
+        one (running, or not started). UserError naming the file and the fix when it cannot be read."""
+        return RunDir(self.path).load_summary() or {}
 
     @property
     def config(self) -> Config:
-        """The run's validated config (config.yaml)."""
-        text = (self.path / "config.yaml").read_text()
-        return build_config(yaml.safe_load(text) or {}, source=str(self.path / "config.yaml"))
+        """The run's validated config (config.yaml); ConfigError naming the file when it cannot be read."""
+        path = self.path / "config.yaml"
+        return build_config(read_yaml(path, kind="run config"), source=str(path))
 
     @property
     def history(self) -> pd.DataFrame:
@@ -319,15 +318,18 @@ class Run:
 
     def _repr_html_(self) -> str:
         """The notebook view: the headline metrics as a table and the learning curves inline."""
-        s = self.summary
+        page = f"<div><b>vislab run</b> <code>{html.escape(str(self.path))}</code>"
+        try:
+            s, curves = self.summary, RunDir(self.path).read_metrics()
+        except UserError as e:  # a damaged summary.json or metrics.jsonl: say so where they would be
+            return f"{page}<p>{html.escape(str(e))}</p></div>"
         cells = "".join(
             f"<tr><th style='text-align:left'>{label}</th><td>{html.escape(_cell(s[key]))}</td></tr>"
             for key, label in _HEADLINE
             if s.get(key) is not None
         )
-        page = f"<div><b>vislab run</b> <code>{html.escape(str(self.path))}</code>"
         page += f"<table>{cells}</table>" if cells else "<p>(not finished: no summary.json)</p>"
-        if RunDir(self.path).read_metrics():
+        if curves:
             png = base64.b64encode(self.plot("curves")._repr_png_()).decode()
             page += f"<img src='data:image/png;base64,{png}' alt='learning curves'/>"
         return page + "</div>"

@@ -3,7 +3,7 @@ sized for a page, and main.tex)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vislab.api.written import PAPER_FILES, recording
@@ -12,17 +12,24 @@ from vislab.api.written import PAPER_FILES, recording
 # below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
 
 
-def write_report(folder: str | Path, *, title: str | None = None, trust_code: bool = False) -> Path:
+def write_report(
+    folder: str | Path,
+    *,
+    title: str | None = None,
+    trust_code: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Write ``folder/report.html`` (and its ``figures/``) for a run, suite or sweep folder, or any folder
     of runs, as ``vislab report`` does: the comparison table, curves, confusion / per-class / ROC figures
     and data previews. ``trust_code``: import a run's own model file for its figures even if it changed
-    since training. Returns the page's path. (Not ``vislab.report``: that is the package of its parts.)
+    since training. ``log`` is told each run file that could not be read (the page's notes list them
+    too). Returns the page's path. (Not ``vislab.report``: that is the package of its parts.)
 
     >>> vislab.write_report("runs/suite-quickstart")
     """
     from vislab.report.build import build_report  # on use (see the imports)
 
-    return build_report(folder, title=title, trust_code=trust_code)
+    return build_report(folder, title=title, trust_code=trust_code, log=log)
 
 
 def paper(
@@ -32,6 +39,7 @@ def paper(
     title: str | None = None,
     pdf: bool = False,
     trust_code: bool = False,
+    log: Callable[[str], None] = print,
 ) -> Path:
     """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
     ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
@@ -39,7 +47,8 @@ def paper(
     PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
     and tables.md, figures.tex and main.tex; with ``pdf``, main.pdf compiled by latexmk or pdflatex.
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
-    Returns the folder.
+    ``log`` is told each run file that could not be read (main.tex's notes list them too). Returns the
+    folder.
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
     """
@@ -52,7 +61,7 @@ def paper(
     with recording(
         folder, PAPER_FILES, "vislab paper"
     ):  # a file edited or added is the user's: refused
-        folder = write_paper(many, out, title, trust_code).parent
+        folder = write_paper(many, out, title, trust_code, log).parent
         if pdf:
             compile_pdf(folder)
     return folder

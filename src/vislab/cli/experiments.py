@@ -301,7 +301,7 @@ def report(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import write_report
 
-    _log(f"report: {write_report(folder, title=title, trust_code=trust_code)}")
+    _log(f"report: {write_report(folder, title=title, trust_code=trust_code, log=_log)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -40,7 +40,8 @@ def paper(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import paper as make_paper
 
-    folder = make_paper(targets, out=out, title=title, pdf=pdf, trust_code=trust_code)
+    say = lambda line: console.print(line, markup=False, soft_wrap=True)  # noqa: E731
+    folder = make_paper(targets, out=out, title=title, pdf=pdf, trust_code=trust_code, log=say)
     figures = len(list((folder / "figures").glob("*.pdf")))
     console.print(
         f"paper: {folder} (main.tex, tables.tex, tables.md, figures.tex; {figures} figures as PDF and PNG)",

@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from vislab.config import Config, config_differences
+from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.suites.ending import said_once
@@ -42,7 +40,10 @@ def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> Pla
     summary = rd.read_summary() or {}
     has_last = (rd.ckpt_dir / "last.pt").is_file()
     if (has_last or is_complete(summary)) and (run_dir / "config.yaml").is_file():
-        stored = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+        try:
+            stored = read_yaml(run_dir / "config.yaml", kind="run config")
+        except ConfigError as e:  # cut short or edited by hand: resuming writes it again
+            return PlannedRun(name, run_dir, "failed", cfg, f"{e} {rd.rewrite_fix()}")
         other = _other_run(name, run_dir, cfg, stored)
         if other is not None:
             return other
