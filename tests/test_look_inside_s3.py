@@ -284,12 +284,12 @@ def test_the_lr_find_figure_saves_whole_with_plain_savefig(tmp_path):
 
 # ----------------------------------------------------------------------------------- boundary, curves
 def test_the_boundary_is_drawn_in_raw_units_outside_pyplot(tmp_path, monkeypatch):
-    import vislab.training.evaluate as evaluate_module
+    import vislab.plotting.boundary as boundary_module
 
     drawn = []  # the run's own figures/boundary_test.png: what it is drawn from
-    real = evaluate_module.plot_decision_boundary
-    monkeypatch.setattr(
-        evaluate_module,
+    real = boundary_module.plot_decision_boundary
+    monkeypatch.setattr(  # the run imports it when it draws its figures
+        boundary_module,
         "plot_decision_boundary",
         lambda model, x, *a, **k: drawn.append((x, k.get("prepare"))) or real(model, x, *a, **k),
     )
