@@ -177,7 +177,9 @@ def test_a_config_files_mistake_names_the_file(tmp_path):
 def test_resuming_a_run_after_its_notebook_class_is_redefined_is_refused(notebook, tmp_path):
     _cell(notebook, SMALLNET.format(act="ReLU"), 1)
     vislab.train(QUICK, model=notebook["SmallNetNB"], out=tmp_path / "s1")
-    _cell(notebook, SMALLNET.format(act="Tanh"), 2)  # and a run with it: user-SmallNetNB is the new one
+    _cell(
+        notebook, SMALLNET.format(act="Tanh"), 2
+    )  # and a run with it: user-SmallNetNB is the new one
     vislab.train(QUICK, model=notebook["SmallNetNB"], out=tmp_path / "s2")
     with pytest.raises(UserCodeError, match="SmallNetNB has been redefined"):
         vislab.train(out=tmp_path / "s1", resume=True, epochs=2)

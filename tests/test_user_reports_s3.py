@@ -106,7 +106,9 @@ def test_a_builders_layer_of_the_wrong_size_is_named_on_the_dummy_batch(capsys, 
     code, text = cli(capsys, "train", "-q", "--out", tmp_path / "run", *sets)
     assert code == 2, text
     flat = one_line(text)
-    assert "on a dummy batch of zeros (2 inputs of the data's shape, 1×8×8), in its layer '1' " in flat
+    assert (
+        "on a dummy batch of zeros (2 inputs of the data's shape, 1×8×8), in its layer '1' " in flat
+    )
     assert "'1' (Linear(in_features=100, out_features=32" in flat, flat
     assert "mat1 and mat2 shapes cannot be multiplied (2x64 and 100x32)" in flat, flat
 
