@@ -12,12 +12,12 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from vislab.config import Config, build_config, read_yaml
+from vislab.config import Config, assignments, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS
 from vislab.training.checkpoint import resolve_checkpoint
@@ -156,21 +156,29 @@ class Run:
         return pd.DataFrame(rows, columns=fields)
 
     def evaluate(
-        self, split: str = "test", *, trust_code: bool = False, checkpoint: str = "best"
+        self,
+        split: str = "test",
+        *,
+        trust_code: bool = False,
+        checkpoint: str = "best",
+        **data_settings: Any,
     ) -> dict:
         """Score a checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
+        ``data_settings`` (``data__root="other/"``, ``train__eval_batch_size=256``) change the data as
+        ``vislab eval --set`` does: another copy or version of the dataset, scored with the run's own
+        normalisation; the model's options cannot change.
         ``checkpoint``: "best" (checkpoints/best.pt, the epoch whose val score was best: summary.json's
         test scores are its) or "last" (last.pt, the latest weights). A run with no best.pt yet (stopped
         before its first evaluation on val) is scored on its last.pt, with a ``CheckpointNote`` warning
         (``vislab.errors``) naming the file, its epoch and step.
 
         >>> run.evaluate("val")["acc"]; run.evaluate(checkpoint="last")["acc"]
+        >>> run.evaluate(data__root="data/mnist-c")["acc"]
         """
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
-        m, names = score_checkpoint(
-            resolve_checkpoint(self.path, checkpoint), split, (), trust_code
-        )
+        path = resolve_checkpoint(self.path, checkpoint)
+        m, names = score_checkpoint(path, split, assignments(data_settings), trust_code)
         return {
             "acc": m.acc,
             "pacc": m.pacc,
@@ -321,7 +329,9 @@ class Run:
         page = f"<div><b>vislab run</b> <code>{html.escape(str(self.path))}</code>"
         try:
             s, curves = self.summary, RunDir(self.path).read_metrics()
-        except UserError as e:  # a damaged summary.json or metrics.jsonl: say so where they would be
+        except (
+            UserError
+        ) as e:  # a damaged summary.json or metrics.jsonl: say so where they would be
             return f"{page}<p>{html.escape(str(e))}</p></div>"
         cells = "".join(
             f"<tr><th style='text-align:left'>{label}</th><td>{html.escape(_cell(s[key]))}</td></tr>"

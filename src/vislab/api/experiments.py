@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from vislab.api.runs import check_given_once
+from vislab.config import assignments
 from vislab.errors import UserError
 
 # Reports are imported by the functions that use them ("on use" below): they load matplotlib, optuna
@@ -43,18 +42,6 @@ def lines_to(log: Log | None, quiet: bool) -> Log:
     if log is not None:
         return log
     return _nowhere if quiet else print
-
-
-def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
-    """Overrides as ``key=value`` strings: a mapping's values written as YAML (parsed back as given)."""
-    if isinstance(overrides, Mapping):
-        return [
-            f"{k.replace('__', '.')}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-            for k, v in overrides.items()
-        ]
-    if isinstance(overrides, str):
-        return [overrides]
-    return list(overrides)
 
 
 def every_run_sets(

@@ -18,7 +18,7 @@ from vislab.config.files import (
     read_yaml,
 )
 from vislab.config.notes import augmentations_on, beyond_plain_sgd, config_notes, given
-from vislab.config.overrides import apply_override, parse_value, set_dotted
+from vislab.config.overrides import apply_override, assignments, parse_value, set_dotted
 from vislab.config.schema import (
     DEFAULT_DATA_ROOT,
     Affine,
@@ -78,6 +78,7 @@ __all__ = [
     "TrainConfig",
     "TrivialAug",
     "apply_override",
+    "assignments",
     "augmentations_on",
     "beyond_plain_sgd",
     "build_config",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -22,6 +23,20 @@ def parse_value(text: str) -> Any:
         except ValueError:
             return value
     return value
+
+
+def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """Overrides as ``key=value`` strings: a mapping's keys dotted or ``section__key``, its values written
+    as YAML (parsed back as given)."""
+    if isinstance(overrides, Mapping):
+        return [f"{k.replace('__', '.')}={_as_yaml(v)}" for k, v in overrides.items()]
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
+
+
+def _as_yaml(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def set_dotted(tree: dict, key: str, value: Any) -> None:
