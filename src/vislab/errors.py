@@ -22,6 +22,7 @@ The CLI prints ``str(error)`` (no traceback) and exits with ``error.exit_code``.
 writing a file is named with its path and the fix: exit 2 for a path that cannot be written (read-only,
 forbidden, a file where a folder should be), 1 for a full disk or an I/O error. Any other exception
 is a bug. ``MetricsInputError`` is for callers of the Python API (wrong tensors), not a CLI outcome.
+``Note`` is no error but a warning (``warnings.warn``): the CLI shows it as a ``note:`` line.
 """
 
 
@@ -98,7 +99,12 @@ class MetricsInputError(ValueError):
     """``compute_metrics`` was given tensors of the wrong shape, type or range."""
 
 
-class CheckpointNote(UserWarning):
-    """A warning, not an error: a run used through its ``last.pt`` though its best was asked for (it has
-    no ``best.pt`` yet: it stopped before an evaluation on val picked a best epoch). The message names the
-    file and its epoch; the CLI shows it as a ``note:`` line."""
+class Note(UserWarning):
+    """A warning, not an error: something a user should know about what vislab did (the CLI shows it as
+    a ``note:`` line; Python's ``warnings`` filters apply)."""
+
+
+class CheckpointNote(Note):
+    """A run used through its ``last.pt`` though its best was asked for (it has no ``best.pt`` yet: it
+    stopped before an evaluation on val picked a best epoch). The message names the file and its
+    epoch."""

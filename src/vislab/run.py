@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from vislab.config import Config, assignments, build_config, read_yaml
-from vislab.errors import UserError
+from vislab.errors import Note, UserError
 from vislab.experiments.results.table import COLUMNS
 from vislab.training.checkpoint import resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
@@ -109,7 +110,7 @@ class Run:
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
-        from vislab.data.images import image_array, split_images
+        from vislab.data.images import image_array, low_range, split_images
         from vislab.predict import classify, classify_features, image_shape, load_model
 
         if top_k < 1:
@@ -126,6 +127,8 @@ class Run:
                 f"file name (and the files it could not read); predict takes image files, PIL images "
                 f"and arrays."
             )
+        if (why := low_range(listed)) is not None:
+            warnings.warn(why, Note, stacklevel=2)
         return classify(model, record, [image_array(img, shape) for img in listed], top_k)
 
     def predict_files(

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from vislab.errors import CheckpointNote
+from vislab.errors import Note
 from vislab.reporting import Advance
 
 if TYPE_CHECKING:
@@ -109,13 +109,13 @@ class RichDisplay:
 
 @contextlib.contextmanager
 def notes_as_lines(err: Console) -> Iterator[None]:
-    """Within: a :class:`~vislab.errors.CheckpointNote` warned by the layers below (a run used through its
+    """Within: a :class:`~vislab.errors.Note` warned by the layers below (e.g. a run used through its
     last.pt) is shown on ``err`` as the command's own ``note:`` line, not in Python's warning format."""
     with warnings.catch_warnings():
         show = warnings.showwarning
 
         def as_note(message, category, filename, lineno, file=None, line=None) -> None:
-            if issubclass(category, CheckpointNote):
+            if issubclass(category, Note):
                 err.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
             else:
                 show(message, category, filename, lineno, file, line)

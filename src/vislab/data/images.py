@@ -159,6 +159,23 @@ def as_array(x: object) -> object:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
+def low_range(images: Sequence[ImageLike]) -> str | None:
+    """Why float images all in 0..16 are likely on another scale (None when they are not): :func:`to_uint8`
+    reads them as 0-255 pixel values, near-black, where scikit-learn's ``load_digits().images`` (0-16,
+    the bundled digits before vislab scales them) or 4-bit images mean white at 16 or 15."""
+    floats = [a for a in map(as_array, images) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    if not floats or any(a.size == 0 or not np.isfinite(a).all() for a in floats):
+        return None
+    lo, hi = min(float(a.min()) for a in floats), max(float(a.max()) for a in floats)
+    if lo < 0 or not 1 < hi <= 16:
+        return None
+    return (
+        f"the float images given span {lo:g}..{hi:g}: vislab reads floats above 1 as 0-255 pixel values, "
+        f"so these are near-black. If 16 is their white (scikit-learn's load_digits().images), give "
+        f"x * 255 / 16 (or x / 16)."
+    )
+
+
 def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list[ImageLike]:
     """One image or many as a list of images, each array that holds several split into them, so that
     an array means the same images alone or in a list. The rule, by shape: H×W is one grey image;
