@@ -221,3 +221,18 @@ def test_a_loss_blowing_up_without_nan_is_noted_once(tmp_path, capsys, lr, noted
     assert said.count("note: the train loss of epoch") == int(noted), text
     if noted:
         assert "of epoch 1 is" in said and "Lower optim.lr" in said
+
+
+def test_a_fitted_baseline_is_fitted_on_the_images_as_they_are(tmp_path):
+    """An SVM in a suite whose base augments (dlvc-compare: crop + flip) was fitted on one random crop
+    and flip of each image; it is fitted on the images themselves, and config.yaml says augment is unused."""
+    quick = dict(model="svm", data="digits", data__limit=300, train__figures=False)
+    plain = vislab.train(out=tmp_path / "plain", **quick)
+    shifted = vislab.train(
+        out=tmp_path / "aug", augment__crop__p=1.0, augment__crop__padding=2, augment__hflip__p=0.5,
+        **quick,
+    )  # fmt: skip
+    for key in ("train_acc", "val_acc", "test_acc"):
+        assert shifted.summary[key] == plain.summary[key], key
+    said = (shifted.path / "config.yaml").read_text()
+    assert "is fitted once on the train split as it is (not augmented)" in said

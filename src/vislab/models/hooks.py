@@ -31,10 +31,11 @@ import torch.nn as nn
 
 TrainedBy = Literal["optimizer", "fit_arrays", "manual_step"]
 # config section → the keys of it still read, for a model not trained by an optimizer: its own step reads
-# the (scheduled) learning rate alone; a model fitted on arrays has no steps at all
+# the (scheduled) learning rate alone; a model fitted on arrays has no steps at all, and is fitted on the
+# train split as it is (no augmentation)
 UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "manual_step": {"optim": ("lr",)},
-    "fit_arrays": {"optim": (), "schedule": ()},
+    "fit_arrays": {"optim": (), "schedule": (), "augment": ()},
 }
 
 

@@ -143,13 +143,15 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
 
 def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
     """Config section → what of it this run does not use, and why (config.yaml says so beside it): a model
-    that updates its own weights reads optim.lr alone; one fitted on arrays no optimizer, no schedule."""
+    that updates its own weights reads optim.lr alone; one fitted on arrays no optimizer, no schedule, no
+    augmentation."""
     how = network.hooks.trained_by
     if how == "manual_step":
         return {"optim": f"only optim.lr is used, since {_own_step(cfg, network)}"}
     if how == "fit_arrays":
         why = f"not used: {cfg.model.name} is fitted once on the whole train split (no optimizer steps)"
-        return {"optim": why, "schedule": why}
+        as_is = f"not used: {cfg.model.name} is fitted once on the train split as it is (not augmented)"
+        return {"optim": why, "schedule": why, "augment": as_is}
     return {}
 
 

@@ -125,7 +125,8 @@ def _run(
 
 # ----------------------------------------------------------------------------- fitted models
 def fit_once(t: Training) -> dict:
-    """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, one row, no epochs."""
+    """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
+    random view of each image is no augmentation), one row, no epochs."""
     started = time.perf_counter()
     t.network.hooks.fit_arrays(*_whole_split(t.data.train))
     t.loop.epoch, t.loop.best_epoch = 1, 1
@@ -145,8 +146,9 @@ def fit_once(t: Training) -> dict:
 
 
 def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every sample of the split as it is (normalised, not augmented): what a model is fitted on once."""
     chunks = torch.arange(len(loader.y), device=loader.device).split(4096)
-    xs, ys = zip(*(loader.batch(idx) for idx in chunks))
+    xs, ys = zip(*(loader.batch(idx, augment=False) for idx in chunks))
     return torch.cat(xs), torch.cat(ys)
 
 
