@@ -147,6 +147,15 @@ def test_a_class_of_an_importable_module_is_recorded_by_its_reference(tmp_path, 
     again = vislab.load_run("r")
     assert again.evaluate()["acc"] == pytest.approx(run.summary["test_acc"])
     assert sys.modules["nets_nb"].__file__ == str(tmp_path / "nets_nb.py")
+    # from another folder it cannot be imported: the message says where its file is and what to do
+    monkeypatch.delitem(sys.modules, "nets_nb")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(vislab.UserError) as refused:
+        vislab.load_run(tmp_path / "r").evaluate()
+    said = " ".join(str(refused.value).split())
+    assert f"its file {tmp_path / 'nets_nb.py'} is there: run from {tmp_path}, or add" in said
+    assert "back at" not in said
 
 
 def test_an_in_memory_models_error_at_set_up_names_the_data_shape(notebook, tmp_path):

@@ -75,6 +75,17 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
+def _module_missing(recorded: str | None) -> str:
+    """Why a module reference's code was not found: not importable from here, though its file may be."""
+    if recorded and Path(recorded).is_file():
+        folder = Path(recorded).parent
+        return (
+            f"the module cannot be imported from here, though its file {recorded} is there: run from "
+            f"{folder}, or add that folder to PYTHONPATH"
+        )
+    return "the module cannot be found"
+
+
 def _refusal(
     ref: Reference, run: str, found: list[Path], recorded: str | None, sha: str | None
 ) -> str:
@@ -88,7 +99,7 @@ def _refusal(
         why = (
             f"no such file exists (looked for {places})"
             if ref.is_file
-            else "the module cannot be found"
+            else _module_missing(recorded)
         )
     elif sha is None:
         why = "the run records no sha256 of its model's code (a module without a file, or an old or edited checkpoint)"
@@ -98,7 +109,8 @@ def _refusal(
             f"its sha256 ({now[:12]}…) differs from the one the run recorded ({sha[:12]}…): the code "
             f"changed since training"
         )
-    put_back = f" or put the file the run was trained with back at {recorded}" if recorded else ""
+    missing = recorded and not Path(recorded).is_file()
+    put_back = f" or put the file the run was trained with back at {recorded}" if missing else ""
     return (
         f"not importing user code: the model of '{run}' is '{ref.text}', and loading it would execute "
         f"{what} (attribute {ref.attr}), but {why}. vislab never runs code from a run directory "
