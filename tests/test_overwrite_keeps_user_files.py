@@ -144,7 +144,7 @@ def test_a_suites_paper_the_user_edited_is_kept_and_an_untouched_one_deleted(run
     assert _files(suite) == []
 
 
-def test_vislab_paper_again_rewrites_its_own_files_but_refuses_an_edited_main_tex(
+def test_vislab_paper_again_rewrites_its_own_files_keeps_an_edited_main_tex_refuses_your_figure(
     run, capsys, monkeypatch
 ):
     # its tables alone
@@ -154,11 +154,9 @@ def test_vislab_paper_again_rewrites_its_own_files_but_refuses_an_edited_main_te
     assert code == 0 and main_tex.is_file()
     written = main_tex.read_text()
     main_tex.write_text(written + EDIT)
-    code, text = cli(capsys, "paper", run)
-    text = one_line(text)
-    assert code == 2 and "did not write (main.tex)" in text and "nothing was written" in text
-    assert "main.tex changed since vislab wrote it" in text and "choose another folder" in text
-    assert main_tex.read_text().endswith(EDIT)
+    code, text = cli(capsys, "paper", run)  # edited: the user's, kept (test_paper_refresh)
+    assert code == 0 and "main.tex is yours (edited since vislab wrote it): kept" in one_line(text)
+    assert main_tex.read_text() == written + EDIT
     main_tex.write_text(written)  # as vislab wrote it again, and the user's own figure beside it
     (run / "paper" / "figures" / "arch.pdf").write_bytes(b"%PDF mine")
     code, text = cli(capsys, "paper", run)

@@ -50,6 +50,11 @@ def paper(
     ``log`` is told each run file that could not be read (main.tex's notes list them too). Returns the
     folder.
 
+    Run again (after more runs), it rewrites its own files; a main.tex edited since it wrote it is yours:
+    kept as it is (``log`` is told so, and whether it still inputs tables.tex and figures.tex). Any other
+    file of its that was edited since (tables.tex, a figure) is refused by name (UserError), nothing
+    written.
+
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
     """
     from vislab.paper_folder.build import write_paper  # on use (see the imports)
@@ -58,10 +63,10 @@ def paper(
     many = [targets] if isinstance(targets, (str, Path)) else list(targets)
     # write_paper's folder: out, or <folder>/paper for one folder (several without out are refused there)
     folder = Path(out) if out is not None else Path(many[0]) / "paper" if len(many) == 1 else None
-    with recording(
-        folder, PAPER_FILES, "vislab paper"
-    ):  # a file edited or added is the user's: refused
-        folder = write_paper(many, out, title, trust_code, log).parent
+    # a file of vislab's the user edited is theirs: refused, but an edited main.tex is kept
+    with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
+        keep_main = "main.tex" in kept
+        folder = write_paper(many, out, title, trust_code, log, keep_main).parent
         if pdf:
             compile_pdf(folder)
     return folder

@@ -1,10 +1,12 @@
 """What vislab wrote into a folder a user also writes into (a paper folder, where they edit main.tex and
 add their own files): a record of each file it wrote and its SHA-256, ``<folder>/.vislab-written.json``.
-A file counts as vislab's only while the record lists it with that same content: one a user changed since,
-or added, is the user's, and no vislab command deletes or replaces it.
+The record is the one rule of what is vislab's there: a folder without one is not vislab's to write into
+(unless empty), and a file counts as vislab's only while the record lists it with that same content: one a
+user changed since, or added, is the user's, and no vislab command deletes or replaces it.
 
-    with recording(folder, PAPER_FILES, "vislab paper"):  # refuses to replace a file not vislab's,
-        write_paper(...)                                  # then records the files the block wrote
+    with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
+        write_paper(...)  # refused: a file of the user's it would replace; but an edited main.tex is
+                          # kept (in ``kept``): left unwritten, and listed still as vislab wrote it
 """
 
 from __future__ import annotations
@@ -114,38 +116,60 @@ def explained(paths: Sequence[Path], folders: Sequence[Path], top: Path) -> str:
 
 
 @contextmanager
-def recording(folder: Path | None, replaces: Sequence[str], command: str) -> Iterator[None]:
-    """Refuse (UserError, nothing written) when ``folder`` holds a file matching ``replaces`` (patterns of
-    relative paths: what ``command`` replaces or deletes) that is not vislab's (:func:`unchanged`); then
-    run the block and record in ``folder`` the files it wrote, beside those recorded before and unchanged.
-    ``folder`` None: no folder is known yet, nothing to check or record."""
+def recording(
+    folder: Path | None, replaces: Sequence[str], command: str, keeps: Sequence[str] = ()
+) -> Iterator[list[str]]:
+    """Refuse (UserError, nothing written) a ``folder`` that holds files but no record (no folder vislab
+    wrote: it writes only into a new or empty one, or its own), or a file matching ``replaces`` (patterns
+    of relative paths: what ``command`` replaces or deletes) that is not vislab's (:func:`unchanged`) —
+    but for one matching ``keeps`` that vislab wrote and the user edited since: the block is given those
+    (relative paths), and must leave them as they are. Then run the block and record in ``folder`` the
+    files it wrote, beside those recorded before (:func:`_record`). ``folder`` None: no folder is known
+    yet, nothing to check or record."""
     if folder is None:
-        yield
+        yield []
         return
-    _check_replaceable(folder, replaces, command)
+    kept = _check_replaceable(folder, replaces, command, keeps)
     before = _stamps(folder)
     try:
-        yield
+        yield kept
     finally:
         _record(folder, before)
 
 
-def _check_replaceable(folder: Path, replaces: Sequence[str], command: str) -> None:
+def _check_replaceable(
+    folder: Path, replaces: Sequence[str], command: str, keeps: Sequence[str]
+) -> list[str]:
+    """The files of ``folder`` matching ``keeps`` that the user edited since vislab wrote them; UserError
+    as :func:`recording` says."""
     if not folder.is_dir() or folder.is_symlink():
-        return
+        return []
     record = recorded(folder)
+    if record is None:  # not a folder vislab wrote: every file in it is the user's
+        theirs = [rel for rel in _files(folder) if rel != RECORD and not _scratch(rel)]
+        _refuse(folder, theirs, f"{command} writes only into a new or empty folder, or its own")
+        return []
     theirs = [
-        folder / rel
+        rel
         for rel in _files(folder)
         if any(_matches(rel, p) for p in replaces) and not unchanged(folder, rel, record)
     ]
+    kept = [rel for rel in theirs if rel in record and any(_matches(rel, p) for p in keeps)]
+    _refuse(folder, [rel for rel in theirs if rel not in kept], f"{command} would replace them")
+    return kept
+
+
+def _refuse(folder: Path, theirs: Sequence[str], clause: str) -> None:
+    """UserError naming the user's files ``theirs`` of ``folder``, why they count as the user's, and the
+    fix; nothing when there are none."""
     if not theirs:
         return
-    why = explained(theirs, [folder], folder)
+    paths = [folder / rel for rel in theirs]
+    why = explained(paths, [folder], folder)
     raise UserError(
-        f"'{folder}' holds files vislab did not write ({listed(theirs, folder)}), which {command} "
-        f"would replace: nothing was written ({why}). Move them out of '{folder}', or choose another "
-        f"folder (--out; Python: out=)."
+        f"'{folder}' holds files vislab did not write ({listed(paths, folder)}), and {clause}: nothing "
+        f"was written ({why}). Move them out of '{folder}', or choose another folder (--out; "
+        f"Python: out=)."
     )
 
 
@@ -170,12 +194,13 @@ def _stamps(folder: Path) -> dict[str, tuple[int, int, int]]:
 
 
 def _record(folder: Path, before: dict[str, tuple[int, int, int]]) -> None:
-    """Record the files written since ``before`` (new or changed), and keep the earlier entries whose
-    files are still unchanged; a link is never vislab's. Nothing changed: the record is left as it is."""
+    """Record the files written since ``before`` (new or changed), and keep the earlier entries of the
+    files still there: one the user edited keeps what vislab wrote, so it stays theirs, edited (a kept
+    main.tex); a link is never vislab's. Nothing changed: the record is left as it is."""
     if not folder.is_dir():
         return
     now, old = _stamps(folder), recorded(folder)
-    files = {rel: sha for rel, sha in (old or {}).items() if unchanged(folder, rel, old)}
+    files = {rel: sha for rel, sha in (old or {}).items() if rel in now}
     new = [rel for rel, stamp in now.items() if before.get(rel) != stamp and rel != RECORD]
     for rel in new:
         if not _scratch(rel) and not (folder / rel).is_symlink():

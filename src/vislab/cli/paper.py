@@ -36,7 +36,8 @@ def paper(
     """Write a paper folder: the report's figures (with seeds, a model's own figures of each row's first
     seed only) as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
-    report) and main.tex, which compiles with pdflatex."""
+    report) and main.tex, which compiles with pdflatex. Run again after more runs, it rewrites its own
+    files and keeps a main.tex you edited (which inputs tables.tex and figures.tex)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import paper as make_paper
 

@@ -9,11 +9,13 @@
     DIR/main.tex                    all of it, with the groups' verdicts: compiles with pdflatex
 
 The plan and the figures are the report's (``report.build``); this module draws them for a page and
-writes the LaTeX and Markdown around them.
+writes the LaTeX and Markdown around them. Written again (after more runs), it rewrites them all, or all but
+a main.tex the user edited (api/papers.py decides, by the folder's record of what vislab wrote).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,12 +28,7 @@ from vislab.experiments.results.settings import for_people
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.paper_folder.figures import PageFigure, PageFigures
-from vislab.paper_folder.latex import (
-    MARK,
-    escape,
-    figure_environments,
-    main_document,
-)
+from vislab.paper_folder.latex import escape, figure_environments, main_document
 from vislab.paper_folder.tables import (
     caveats_by_source,
     latex_tables,
@@ -60,11 +57,14 @@ def write_paper(
     title: str | None = None,
     trust_code: bool = False,
     log: Callable[[str], None] = print,
+    keep_main: bool = False,
 ) -> Path:
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
-    ``log`` is told each run file that could not be read (main.tex's notes and the tables list them too)."""
+    ``log`` is told each run file that could not be read (main.tex's notes and the tables list them too).
+    ``keep_main``: main.tex is the user's (edited since vislab wrote it): left as it is, and ``log`` told
+    so. Whether the folder's files may be replaced is the caller's to check (api/papers.py)."""
     plan = paper_plan(targets, out)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
@@ -74,9 +74,12 @@ def write_paper(
     finally:
         figs.close()
     figures = list(figs.saved.values())
-    _write_texts(plan, folder, figures, title)
+    _write_texts(plan, folder, figures, title, keep_main)
     for note in plan.unread:
         log(f"warning: {note}")
+    if keep_main:
+        for line in _kept_main(folder / "main.tex", len(figures), bool(plan_verdicts(plan))):
+            log(line)
     return folder / "main.tex"
 
 
@@ -121,18 +124,10 @@ def _named(paths: list[Path]) -> dict[str, Path]:
 
 
 def _check_out(folder: Path) -> None:
-    """``folder`` may be written: missing, empty, or a paper folder written before (its files are
-    replaced); else UserError, and nothing of a user's own files is touched."""
-    main = folder / "main.tex"
+    """Make ``folder`` and its figures/, and delete an earlier build's figures; UserError when it cannot
+    be written. Which of its files are vislab's to replace is its record's to say (api/written.py)."""
     if folder.is_file():
         raise UserError(f"--out '{folder}' is a file: give a folder for the paper.")
-    if folder.is_dir() and any(folder.iterdir()):
-        ours = main.is_file() and main.read_text(errors="replace").startswith(MARK)
-        if not ours:
-            raise UserError(
-                f"--out '{folder}' holds files that vislab paper did not write: give an empty or new "
-                f"folder (a paper folder written before is rewritten)."
-            )
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         for old in (folder / "figures").glob("*.p[dn][fg]"):  # an earlier build's figures
@@ -144,9 +139,9 @@ def _check_out(folder: Path) -> None:
 
 
 def _write_texts(
-    plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None
+    plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None, keep_main: bool
 ) -> None:
-    """tables.tex, tables.md, figures.tex and main.tex of the drawn ``figures``."""
+    """tables.tex, tables.md, figures.tex and main.tex (unless ``keep_main``) of the drawn ``figures``."""
     figures_only, figure_cols = results_table(plan)
     readable = for_people(plan_settings(plan))  # a few settings as columns, more listed
     rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
@@ -174,7 +169,42 @@ def _write_texts(
     verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
     # the like-for-like caveats are under their tables (tables.tex), which main.tex inputs: not again here
     main = main_document(heading, intro, verdict_text, failed + plan.unread + plan.notes)
-    atomic_write_text(folder / "main.tex", main)
+    if not keep_main:
+        atomic_write_text(folder / "main.tex", main)
+
+
+def _kept_main(main_tex: Path, figures: int, verdicts: bool) -> list[str]:
+    """What a paper written again says of the user's main.tex, kept: what was rewritten beside it, and a
+    note when it no longer inputs tables.tex or figures.tex (the refresh would not show in it)."""
+    said = (
+        f"main.tex is yours (edited since vislab wrote it): kept; tables.tex, figures.tex, tables.md "
+        f"and {figures} figure{'s' * (figures != 1)} rewritten"
+    )
+    try:
+        text = main_tex.read_text(errors="replace")
+    except OSError:  # gone or unreadable meanwhile: nothing to tell of it
+        return [said]
+    lost = [name for name in ("tables", "figures") if not _inputs(text, name)]
+    said += "" if lost else " — your main.tex \\input's them"
+    if verdicts:
+        said += " (its section of the groups' verdicts is not rewritten: tables.md has today's)"
+    if not lost:
+        return [said]
+    files = " nor ".join(f"{name}.tex" for name in lost)
+    inputs = " and ".join(f"\\input{{{name}}}" for name in lost)
+    return [
+        said,
+        f"note: your main.tex no longer \\input's {files}, so the refreshed {' and '.join(lost)} do "
+        f"not show in it: put {inputs} back where they go.",
+    ]
+
+
+def _inputs(tex: str, name: str) -> bool:
+    """Whether LaTeX ``tex`` inputs (\\input, \\include) the file ``name`` (or name.tex) outside a
+    comment."""
+    code = re.sub(r"(?<!\\)%.*", "", tex)  # a comment runs from an unescaped % to the line's end
+    file = rf"(?:\./)?{re.escape(name)}(?:\.tex)?"
+    return re.search(rf"\\(?:input|include)(?:\s*\{{\s*{file}\s*\}}|\s+{file}\b)", code) is not None
 
 
 def _left_out(plan: ReportPlan) -> str:

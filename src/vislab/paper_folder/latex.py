@@ -12,7 +12,7 @@ from pathlib import Path
 from vislab.errors import RunFailed, UserError
 from vislab.paper_folder.figures import PageFigure
 
-MARK = "% written by vislab paper"  # the first line of main.tex: the folder may be written again
+MARK = "% written by vislab paper"  # the first line of main.tex (which files are vislab's: api/written.py)
 _SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -121,7 +121,8 @@ def main_document(title: str, intro: Sequence[str], verdicts: str, notes: Sequen
     notes_part = (
         f"\\section*{{Notes}}\n\\begin{{itemize}}\n{noted}\\end{{itemize}}\n" if notes else ""
     )
-    return f"""{MARK}: `vislab paper` rewrites this folder (figures/, *.tex, tables.md).
+    return f"""{MARK}: `vislab paper` again rewrites figures/, tables.tex, figures.tex, tables.md;
+% it keeps this file once you edit it.
 \\documentclass[10pt]{{article}}
 \\usepackage[T1]{{fontenc}}
 \\usepackage[utf8]{{inputenc}}
