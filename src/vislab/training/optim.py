@@ -70,13 +70,18 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 def lr_factor(
     cfg: ScheduleConfig, step: int, steps_per_epoch: int, total_steps: int, base_lr: float = 1.0
 ) -> float:
-    """Multiplier of the base lr at optimizer step ``step`` (0-based). Epoch-wise schedules
-    (exponential, step) change at epoch boundaries, as in the reports; cosine decays to ``min_lr``."""
-    warm = cfg.warmup_epochs * steps_per_epoch
-    if warm > 0 and step < warm:
+    """Multiplier of the base lr at optimizer step ``step`` (0-based), one rule for every schedule: a linear
+    warm-up over ``cfg.warmup_epochs`` (in whole steps), then the schedule from its own beginning over the
+    steps that remain — exponential and step count their epochs (``steps_per_epoch`` steps each) from the
+    warm-up's end (epoch boundaries, as in the reports, after a warm-up of whole epochs); cosine decays to
+    ``min_lr``. onecycle's first 25 % is its own warm-up (from 0.04, as torch's OneCycleLR): a warm-up given
+    replaces it, so onecycle then only decays. A pure function of the step: resuming needs the step only."""
+    warm = math.floor(cfg.warmup_epochs * steps_per_epoch + 0.5)  # 1.5 steps would peak at 1.33
+    if step < warm:
         return (step + 1) / warm
+    step, total_steps = step - warm, total_steps - warm  # the schedule's own clock starts here
     epoch = step // steps_per_epoch
-    progress = min(1.0, (step - warm) / max(1.0, total_steps - warm))
+    progress = min(1.0, step / max(1.0, total_steps))
     if cfg.name == "exponential":
         return cfg.gamma**epoch
     if cfg.name == "step":
@@ -84,8 +89,9 @@ def lr_factor(
     if cfg.name == "cosine":
         floor = min(1.0, cfg.min_lr / base_lr)
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    if cfg.name == "onecycle":  # linear up for 25 %, cosine down to ~0 (as torch's OneCycleLR)
-        if progress < 0.25:
-            return 0.04 + 0.96 * progress / 0.25
-        return 0.5 * (1 + math.cos(math.pi * (progress - 0.25) / 0.75)) + 1e-4
+    if cfg.name == "onecycle":  # linear up (unless warmed up), cosine down to ~0
+        rise = 0.0 if warm else 0.25
+        if progress < rise:
+            return 0.04 + 0.96 * progress / rise
+        return 0.5 * (1 + math.cos(math.pi * (progress - rise) / (1 - rise))) + 1e-4
     return 1.0
