@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from vislab.experiments.shared.postgres import SharedStorage
+    from vislab.experiments.suites.plan import Foreseen
     from vislab.experiments.suites.spec import Suite
 
 
@@ -69,8 +70,9 @@ def run_suite(
     heartbeat_lapse: float | None = None,
     overwrite: bool = False,
     seeds: int | None = None,
+    dry_run: bool = False,
     **settings: Any,
-) -> SuiteResult:
+) -> SuiteResult | pd.DataFrame:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
     report.html when ``report``. Raises SuiteFailed (after the tables) if a run failed, DataError if a run's
@@ -88,19 +90,91 @@ def run_suite(
     a claim with no heartbeat (every ``heartbeat`` s, default 20) for ``heartbeat_lapse`` s (default 90)
     is taken over; the first worker to find every run settled writes the tables.
 
+    ``dry_run=True`` trains, moves and writes nothing: the suite and every run's config are checked as a run
+    checks them (the same errors), its lines say what each run would do, and it returns that plan: a
+    DataFrame with a row per run — run, action (start, resume, done, retrain or failed), what (its line's
+    words), model, epochs, then a column per setting the runs differ in. Not with ``overwrite`` or ``storage``.
+
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
+    >>> vislab.run_suite("quickstart", epochs=5, dry_run=True)[["run", "what", "model"]]
     """
+    if dry_run:
+        _refuse_in_dry_run(overwrite, storage)
     suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     quiet = not in_notebook() if quiet is None else quiet
     log = lines_to(log, quiet)
+    sets = every_run_sets("run_suite", data, epochs, overrides, settings)
+    if dry_run:
+        return _dry_run(suite, folder, sets, log)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
     log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
-    sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
     _train_runs(suite, folder, shared, sets, **kw)
     return _suite_result(suite, folder)
+
+
+def _refuse_in_dry_run(overwrite: bool, storage: str | None) -> None:
+    """UserError for the options a dry run cannot foresee from the folder alone."""
+    if overwrite:
+        raise UserError(
+            "a dry run says what each run would do with the folder as it is, and starting the suite over "
+            "deletes its runs (every run would start): leave out --overwrite (Python: overwrite=True)."
+        )
+    if storage is not None:
+        raise UserError(
+            "a dry run says what each run would do with the folder as it is, but the runs of a shared "
+            "suite go to whichever machine claims them: leave out --storage (Python: storage=...)."
+        )
+
+
+def _dry_run(suite: Suite, folder: Path, sets: list[str], log: Log) -> pd.DataFrame:
+    """What running ``suite`` into ``folder`` would do: a line per run, between the suite's line (its runs,
+    seeds and epochs) and a count of each action; returned as :func:`_plan_table`."""
+    from vislab.experiments.results.settings import setting_text  # on use (see the imports)
+    from vislab.experiments.suites.plan import foresee_suite
+
+    foreseen = foresee_suite(suite, folder, sets)
+    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
+    epochs = sorted({f.config.train.epochs for f in foreseen})
+    said = (
+        f"{epochs[0]}–{epochs[-1]} epochs"
+        if len(epochs) > 1
+        else f"{epochs[0]} epoch{'s' * (epochs[0] > 1)} each"
+    )
+    log(f"suite {suite.name}: {len(suite.runs)} runs{each}, {said} → {folder} (dry run)")
+    for f in foreseen:
+        changes = "".join(f", {k}={setting_text(v)}" for k, v in f.settings.items())
+        log(f"  {f.name}: {f.said} — model {f.config.model.name}{changes}")
+    counts = {a: sum(f.action == a for f in foreseen) for a in _ACTIONS}
+    told = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in counts.items() if n)
+    log(f"dry run: {told}; nothing was trained or written")
+    return _plan_table(foreseen)
+
+
+_ACTIONS = {  # a planned action, as the dry run's last line counts it
+    "start": "to start",
+    "resume": "to resume",
+    "retrain": "to retrain",
+    "done": "already complete",
+    "failed": "failed",
+}
+
+
+def _plan_table(foreseen: list[Foreseen]) -> pd.DataFrame:
+    """A dry run's plan: a row per run — ``run``, ``action`` (start, resume, done, retrain or failed),
+    ``what`` (in the words its line says), ``model``, ``epochs`` (train.epochs), then a column per setting
+    that differs between the runs (a run without that key: None)."""
+    import pandas as pd  # on use (see the imports)
+
+    keys = sorted({k for f in foreseen for k in f.settings})
+    rows = [
+        dict(run=f.name, action=f.action, what=f.said, model=f.config.model.name,
+             epochs=f.config.train.epochs, **{k: f.settings.get(k) for k in keys})
+        for f in foreseen
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["run", "action", "what", "model", "epochs", *keys])
 
 
 def _train_runs(

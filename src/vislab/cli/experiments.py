@@ -86,6 +86,12 @@ HeartbeatLapseOpt = typer.Option(
     help="With --storage: a run whose worker sent no heartbeat for this many seconds is taken "
     "over by another (90, or 4 heartbeats if longer).",
 )
+DryRunOpt = typer.Option(
+    False,
+    "--dry-run",
+    help="Say what each run would do (start, resume, already complete, retrain, failed), its model and "
+    "the settings it changes; check everything a run checks, but train and write nothing.",
+)
 
 
 def suite(
@@ -102,13 +108,15 @@ def suite(
     heartbeat_lapse: float | None = HeartbeatLapseOpt,
     overwrite: bool = SuiteOverwriteOpt,
     seeds: int | None = SeedsOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1); a
     run whose data cannot be read stops the suite with that error (exit 2). A re-run whose runs differ from
     those DIR holds (another --set or suite file) is refused (exit 2): --overwrite starts it over. With
-    --storage, run the same command on several machines to share the runs. `vislab suite list` (or no
-    NAME) lists the built-in suites."""
+    --storage, run the same command on several machines to share the runs. --dry-run prints the plan
+    instead (exit 0; 2 for what a run would refuse). `vislab suite list` (or no NAME) lists the built-in
+    suites."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
 
@@ -117,6 +125,11 @@ def suite(
         return
     check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_suite(name, out)
+    if dry_run:  # the plan is the output: on stdout, line by line
+        run_suite(name, out=folder, data=data, epochs=epochs, overrides=set_ or [], log=print,
+                  storage=storage, heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse,
+                  overwrite=overwrite, seeds=seeds, dry_run=True)  # fmt: skip
+        return
     try:
         run_suite(
             name,

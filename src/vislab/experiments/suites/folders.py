@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from vislab.errors import UserError
-from vislab.experiments.suites.plan import PlannedRun, plan_run
+from vislab.experiments.suites.plan import PlannedRun, kept_back, plan_run, seed_zero_before
 from vislab.experiments.suites.spec import Suite
 from vislab.training.rundir import RunDir, is_complete
 
@@ -29,8 +29,8 @@ def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
         return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}; it stays: {e}")
     what = "finished" if is_complete(RunDir(aside).read_summary()) else "unfinished"
     said = f"{p.name}: {p.message}: that {what} run is kept as {aside}"
-    kept = p.run_dir.with_name(f"{p.run_dir.name}.epochs-{new}")
-    if kept.is_dir() and plan_run(p.name, kept, lambda: p.config).action in ("done", "resume"):
+    if kept_back(p) is not None:
+        kept = p.run_dir.with_name(f"{p.run_dir.name}.epochs-{new}")
         kept.rename(p.run_dir)
         log(f"{said}, and the {new}-epoch run kept as {kept} is back")
         return plan_run(p.name, p.run_dir, lambda: p.config)
@@ -43,15 +43,9 @@ def seed_zero_of_before(p: PlannedRun, suite: Suite, log: Callable[[str], None])
     ``<row>`` before it had seeds (the same config, seed + 0), when that folder holds it finished or
     resumable: moved to ``<row>-s0`` (summary.json's ``run`` too) and planned there, so that adding seeds
     trains only the new ones."""
-    names = suite.run_names()
-    row = names[p.name]
-    before = p.run_dir.with_name(row)
-    if p.name != f"{row}-s0" or row in names or p.action != "start" or p.run_dir.exists():
-        return p
-    if not (before / "config.yaml").is_file():
-        return p
-    if plan_run(row, before, lambda: p.config).action not in ("done", "resume"):
-        return p  # another run, or nothing to keep: it stays where it is
+    if seed_zero_before(p, suite) is None:
+        return p  # no such run, another one, or nothing to keep: it stays where it is
+    before = p.run_dir.with_name(suite.run_names()[p.name])
     try:
         RunDir(before).check_free()  # not while a live process writes it
         before.rename(p.run_dir)

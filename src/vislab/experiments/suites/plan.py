@@ -1,21 +1,25 @@
 """A suite's plan: for each run, what its folder says to do — nothing (done), resume, start, retrain (the
-folder holds it for another epoch count), or report it failed (bad config, or a different run there)."""
+folder holds it for another epoch count), or report it failed (bad config, or a different run there).
+A dry run (:func:`foresee_suite`) says what that would be for each run, moving, training and writing nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.provenance import suite_info
+from vislab.experiments.results.settings import changed_keys, flat_settings, silent_keys
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
 from vislab.models.hooks import hooks_of
 from vislab.predict import load_model
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.resume import open_resume
+from vislab.training.rundir import RunDir, check_writable, is_complete
 
 
 @dataclass
@@ -160,3 +164,100 @@ def _options_before(out: Path) -> str:
     return (
         f" (suite.json: {' '.join(f'--set {s}' for s in sets) or 'no --set, --data or --epochs'})"
     )
+
+
+# ------------------------------------------------------------------------------ a dry run
+@dataclass(frozen=True)
+class Foreseen:
+    """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
+    ``action`` as :class:`PlannedRun`'s, ``said`` in words ("resume from epoch 3 of 5"), its ``config``
+    and ``settings``, those of its config that differ between the suite's runs (dotted key → value)."""
+
+    name: str
+    action: str
+    said: str
+    config: Config
+    settings: dict[str, Any]
+
+
+def foresee_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[Foreseen]:
+    """What running ``suite`` into ``out`` would do to each run, checked as the runner checks it first
+    (:func:`check_plan`, then that ``out`` can be written: the same errors), but nothing is moved, trained
+    or written. A run the runner moves first — kept for another epoch count, or trained before the suite
+    had seeds (suites/folders.py) — is planned where it lies."""
+    plan = check_plan(suite, out, overrides)
+    check_writable(out, "the suite's runs")
+    changed = changed_settings([p.config for p in plan])
+    return [_foreseen(p, suite, settings) for p, settings in zip(plan, changed)]
+
+
+def _foreseen(p: PlannedRun, suite: Suite, settings: dict[str, Any]) -> Foreseen:
+    """:class:`Foreseen` of planned run ``p`` (its config checked: never None here)."""
+    moved = seed_zero_before(p, suite)
+    if moved is not None:
+        said = f"{_said(moved)} (moved from {moved.run_dir}, trained before the suite had seeds)"
+        return Foreseen(p.name, moved.action, said, p.config, settings)
+    back = kept_back(p) if p.action == "retrain" else None
+    if back is not None:
+        said = f"{_said(back)} ({p.message}: the run kept as {back.run_dir} comes back)"
+        return Foreseen(p.name, back.action, said, p.config, settings)
+    return Foreseen(p.name, p.action, _said(p), p.config, settings)
+
+
+def _said(p: PlannedRun) -> str:
+    """What planned run ``p`` would do, in words."""
+    if p.action == "resume":
+        return _resume_said(p)
+    if p.action == "retrain":
+        return f"retrain ({p.message}: that run is kept beside it)"
+    if p.action == "failed":
+        return f"failed: {p.message}"
+    return "already complete, skipped" if p.action == "done" else p.action
+
+
+def _resume_said(p: PlannedRun) -> str:
+    """How planned run ``p`` resumes ("resume from epoch 3 of 5"), read from its last.pt as resuming opens
+    it (its error where it cannot: the run would fail); a run whose training ended is only evaluated."""
+    try:
+        loop = open_resume(RunDir(p.run_dir)).resume.loop
+    except UserError as e:
+        return f"resume, which fails: {e}"
+    if loop.stopped_early or loop.epoch >= p.config.train.epochs:
+        return f"resume: its training ended after epoch {loop.epoch}, so it is only evaluated"
+    return f"resume from epoch {loop.epoch + 1} of {p.config.train.epochs}"
+
+
+def seed_zero_before(p: PlannedRun, suite: Suite) -> PlannedRun | None:
+    """For a seeded suite's ``<row>-s0`` still to start: the plan of the run the suite trained into
+    ``<row>`` before it had seeds (the same config, seed + 0) where that folder holds it finished or
+    resumable — the run the runner moves to ``<row>-s0`` (folders.seed_zero_of_before); else None."""
+    names = suite.run_names()
+    row = names[p.name]
+    before = p.run_dir.with_name(row)
+    if p.name != f"{row}-s0" or row in names or p.action != "start" or p.run_dir.exists():
+        return None
+    if not (before / "config.yaml").is_file():
+        return None
+    planned = plan_run(row, before, lambda: p.config)
+    return planned if planned.action in ("done", "resume") else None
+
+
+def kept_back(p: PlannedRun) -> PlannedRun | None:
+    """For a run planned ``retrain``: the plan of the run an earlier switch of epochs kept beside as
+    ``<run>.epochs-<E>`` for the epochs asked now, where it holds it finished or resumable — the runner
+    brings it back rather than training anew (folders.make_room); else None."""
+    kept = p.run_dir.with_name(f"{p.run_dir.name}.epochs-{p.config.train.epochs}")
+    if not kept.is_dir():
+        return None
+    planned = plan_run(p.name, kept, lambda: p.config)
+    return planned if planned.action in ("done", "resume") else None
+
+
+def changed_settings(configs: list[Config]) -> list[dict[str, Any]]:
+    """Per config, its settings whose values differ among ``configs`` (dotted key → value), found as the
+    results tables find them (results/settings.py) but from configs, before training: which keys a model
+    never reads is known once it is built, so only the keys its schedule makes inert are left out."""
+    flat = [flat_settings(c.to_dict()) for c in configs]
+    silent = [silent_keys(s, "optimizer") for s in flat]
+    keys = changed_keys(flat, silent)
+    return [{k: s[k] for k in keys if k in s and k not in m} for s, m in zip(flat, silent)]
