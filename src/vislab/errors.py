@@ -105,6 +105,6 @@ class Note(UserWarning):
 
 
 class CheckpointNote(Note):
-    """A run used through its ``last.pt`` though its best was asked for (it has no ``best.pt`` yet: it
-    stopped before an evaluation on val picked a best epoch). The message names the file and its
-    epoch."""
+    """A run used through its ``last.pt``: in place of a ``best.pt`` it does not have yet (it stopped
+    before an evaluation on val picked a best epoch), or, for a ``train.ema`` run, holding the live weights
+    rather than the average that best.pt holds. The message names the file and its epoch."""

@@ -23,6 +23,7 @@ from vislab.training.rundir import check_writable
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()
+err = Console(stderr=True)
 
 
 def _config(name: str, config: str | None, set_: list[str] | None) -> Config:
@@ -39,6 +40,7 @@ def info(
     --set data.download=true)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.data import load_splits
+    from vislab.data.split import limit_note
 
     cfg = _config(name, config, set_)
     if cfg.data.download == "auto":  # an inspection fetches nothing unasked
@@ -59,6 +61,9 @@ def info(
         table.add_row(cname, *(str(counts[s][k]) for s, _ in splits.items()))
     table.add_row("[bold]total", *(f"[bold]{len(d)}" for _, d in splits.items()))
     console.print(table)
+    note = limit_note(splits, cfg.data.limit)
+    if note:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 def check_figure_path(out: Path) -> None:
@@ -102,7 +107,8 @@ def preview(
     ),
 ) -> None:
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
-    (augment.* from --set), or with --show normalized the originals after standardisation or ZCA whitening."""
+    (augment.* from --set, mixup and cutmix included, each row titled with what was done), or with --show
+    normalized the originals after standardisation or ZCA whitening."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.plotting.images import plot_image_grid
     from vislab.report.previews import preview_grid

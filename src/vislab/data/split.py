@@ -105,6 +105,8 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
         val = src.sets.get("val") if cfg.official_val else None
         if val is None:
             train, val = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed + 1)
+    # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
+    # which classes it leaves without training samples)
     if cfg.limit is not None and cfg.limit < len(train):
         train = train.take(
             np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit])
@@ -121,3 +123,27 @@ def _sampled(data: ArraySet, n: int, seed: int) -> ArraySet:
     """``n`` samples of ``data`` (stratified, as ``carve`` draws them; all when ``n`` is not smaller):
     data.limit_eval's val and test."""
     return carve(data, n, seed)[1] if n < len(data) else data
+
+
+def limit_note(splits: Splits, limit: int | None) -> str | None:
+    """The classes ``data.limit`` left without training samples (present in val or test) and the fix, or
+    None. The limit draws its samples at random from the whole train split, not per class; it stays so
+    (published runs depend on its selection): this note says what it did."""
+    if limit is None or len(splits.train) != limit:  # not limited (the train split was no larger)
+        return None
+    trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
+    elsewhere = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
+    missing = [
+        splits.class_names[k] for k in np.flatnonzero(~trained & (elsewhere[: len(trained)] > 0))
+    ]
+    if not missing:
+        return None
+    bigger = max(10 * splits.num_classes, 2 * limit)
+    per_class = " (about 10 per class)" if bigger == 10 * splits.num_classes else ""
+    which = "that class" if len(missing) == 1 else "those classes"
+    return (
+        f"data.limit={limit} draws the training images at random, not per class, and drew none of "
+        f"{', '.join(repr(c) for c in missing)}: the model never trains on {which}, which val and test "
+        f"still score. Raise the limit, e.g. to {bigger}{per_class}: --set data.limit={bigger} / "
+        f"data__limit={bigger} (there is no per-class limit)."
+    )

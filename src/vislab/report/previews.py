@@ -1,5 +1,6 @@
-"""Sample grids: originals, augmented copies and normalised (standardised or ZCA-whitened) versions, as uint8
-images. :func:`preview_grid` is what ``vislab data preview`` and ``vislab.preview_data`` draw."""
+"""Sample grids: originals, augmented (and mixup/cutmix-mixed) copies and normalised (standardised or
+ZCA-whitened) versions, as uint8 images. :func:`preview_grid` is what ``vislab data preview`` and
+``vislab.preview_data`` draw."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 
 from vislab.config import AugmentConfig, Config
 from vislab.data import load_splits, prepare_data
-from vislab.data.augment import build_augment
+from vislab.data.augment import BatchAugment, build_augment
+from vislab.data.mix import CUTMIX, MIXUP, BatchMix, build_mix
 from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
@@ -34,8 +36,8 @@ def preview_grid(
     cfg: Config, show: str = "augmented", n: int = 8, copies: int | None = None
 ) -> Preview:
     """``n`` training images of ``cfg``'s data (one per class first), then ``copies`` (default 3) rows of
-    augmented copies (``augment.*``), or with ``show="normalized"`` the same images after
-    ``data.normalize`` (fitted on train, as for training)."""
+    augmented copies (``augment.*``, mixup and cutmix included), or with ``show="normalized"`` the same
+    images after ``data.normalize`` (fitted on train, as for training)."""
     _check_preview(show, n, copies)
     if show == "normalized":
         splits, stats = prepare_data(cfg.data, cfg.train.seed)  # fitted on train, as for training
@@ -77,21 +79,58 @@ def preview_indices(y: np.ndarray, n: int) -> np.ndarray:
 def augmentation_rows(
     data: ArraySet, cfg: AugmentConfig, n: int, copies: int, seed: int = 0
 ) -> tuple[list[np.ndarray], list[str]]:
-    """First row: ``n`` training images (one per class first); then ``copies`` augmented versions."""
+    """First row: ``n`` training images (one per class first); then ``copies`` rows of what training feeds
+    the model: the images through ``augment.*`` (each with probability ``augment.p``), then mixed by
+    ``augment.mixup`` / ``augment.cutmix`` with the image to their left (the first with the last), by the
+    trainer's own :class:`~vislab.data.mix.BatchMix`. Each row's title says what was done to it."""
     originals = _originals(data, n)
-    aug = build_augment(cfg, (originals.shape[3], originals.shape[1], originals.shape[2]))
+    shape = (originals.shape[3], originals.shape[1], originals.shape[2])
+    aug = build_augment(cfg, shape)
+    mix = build_mix(cfg, shape, int(data.y.max()) + 1)
+    labels = torch.from_numpy(data.y[preview_indices(data.y, n)].astype(np.int64))
     rows, titles = [originals], ["originals"]
     torch.manual_seed(seed)
     x = torch.from_numpy(originals).permute(0, 3, 1, 2).float().div(255)
-    for i in range(copies):
-        y = aug(x) if aug is not None else x
-        rows.append((y.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
-        titles.append(
-            f"augmented #{i + 1}"
-            if aug is not None
-            else "no augmentation configured (augment.*.p = 0)"
-        )
+    for i in range(1, copies + 1):
+        shown = aug(x) if aug is not None else x
+        shares = None
+        # training mixes the normalised batch: the same images, as a per-channel standardisation keeps
+        # both mixes (ZCA, which spreads a pixel over the image, keeps mixup's blend, not cutmix's box)
+        if mix is not None:
+            shown, shares = _mixed(mix, shown, labels, (seed, i))
+        rows.append((shown.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+        titles.append(_row_title(aug, i, shares))
     return rows, titles
+
+
+def _mixed(
+    mix: BatchMix, x: torch.Tensor, y: torch.Tensor, seed: tuple[int, int]
+) -> tuple[torch.Tensor, str]:
+    """``x`` mixed as the trainer mixes a batch (``mix``'s draws for ``seed``), and each image's own
+    share in words: 'mixup 0.72' (its weight), 'cutmix 0.55' (its area left), 'kept' (not mixed)."""
+    draws = mix.draws(len(x), seed)
+    mixed, _, own = mix.mix(x, y, draws)
+    kinds = {MIXUP: "mixup ", CUTMIX: "cutmix "}
+    shares = [
+        f"{kinds[k]}{lam:.2f}" if k in kinds else "kept"
+        for k, lam in zip(draws[:, 0].tolist(), own.tolist(), strict=True)
+    ]
+    return mixed, ", ".join(shares)
+
+
+def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
+    """What row ``i`` shows: augmented (and with which ``augment.p``) or not and why; mixed, with each
+    image's own share (``shares``), when mixup or cutmix is on."""
+    mixing = f"each with the image to its left (own share: {shares})"
+    if aug is None:
+        return f"mixed #{i}, {mixing}" if shares else "not augmented (no augment.* image op is on)"
+    if aug.p == 0:
+        size = f" (the centre {aug.size}×{aug.size} crop)" if aug.size else ""
+        done = f"not augmented: augment.p=0{size}"
+    else:
+        some = f" (each image with probability augment.p={aug.p:g})" if aug.p < 1 else ""
+        done = f"augmented #{i}{some}"
+    return f"{done}, then mixed {mixing}" if shares else done
 
 
 def normalization_rows(data: ArraySet, stats: dict, n: int) -> tuple[list[np.ndarray], list[str]]:

@@ -139,10 +139,10 @@ def _augment_figure(
 ) -> dict | None:
     """The ``i``-th augmentation preview: training images, then three augmented copies of them."""
     what = describe_augment(aug)
-    unseen = "; mixup/cutmix mix pairs of a batch, not drawn" if "mix" in what else ""
+    mixed = " (then mixed with the image to their left: mixup/cutmix)" if "mix" in what else ""
     caption = (
         f"augmentation of run(s) {', '.join(runs)} ({what}): originals, then augmented "
-        f"copies{unseen}"
+        f"copies{mixed}"
     )
     return figs.make(f"augment_{i}.png", caption, _augment_mosaic, splits.train, aug)
 

@@ -135,7 +135,8 @@ CHECKPOINTS = ("best", "last")
 def resolve_checkpoint(target: str | Path, checkpoint: str = "best") -> Path:
     """A run directory → its ``checkpoints/best.pt`` (``checkpoint="best"``; its ``last.pt`` when it has
     no best.pt yet, with a :class:`CheckpointNote` warning saying so) or ``checkpoints/last.pt``
-    (``"last"``); a checkpoint file → itself."""
+    (``"last"``; a ``train.ema`` run's with a note that it holds the live weights, not the average); a
+    checkpoint file → itself."""
     path, note = choose_checkpoint(target, checkpoint)
     if note:
         warnings.warn(note, CheckpointNote, stacklevel=2)
@@ -143,7 +144,8 @@ def resolve_checkpoint(target: str | Path, checkpoint: str = "best") -> Path:
 
 
 def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Path, str | None]:
-    """:func:`resolve_checkpoint`'s file, and its note (None when it is the checkpoint asked for)."""
+    """:func:`resolve_checkpoint`'s file, and its note: last.pt in place of a missing best.pt, or last.pt of a
+    ``train.ema`` run (its live weights, not the average); None otherwise."""
     if checkpoint not in CHECKPOINTS:
         raise UserError(f"the checkpoint must be best or last, not '{checkpoint}'.")
     p = Path(target)
@@ -153,7 +155,7 @@ def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Pat
     if checkpoint == "best" and best.is_file():
         return best, None
     if last.is_file():
-        return last, _no_best_note(p, last) if checkpoint == "best" else None
+        return last, _last_note(p, last, asked=checkpoint == "last")
     wanted = "last.pt" if checkpoint == "last" else "best.pt or last.pt"
     raise DataError(f"run directory '{p}' has no checkpoints/{wanted}: was the run started?")
 
@@ -169,16 +171,31 @@ def weights_at(ckpt: Checkpoint) -> tuple[int | None, int | None]:
     return (loop.epoch + 1, loop.step) if loop.step else (loop.epoch, None)
 
 
-def _no_best_note(run: Path, last: Path) -> str:
-    """Why ``run`` is used through its ``last.pt``, and where in training its weights are."""
+def _last_note(run: Path, last: Path, asked: bool) -> str | None:
+    """Why ``run`` is used through its ``last.pt`` (unless ``asked``), where in training its weights are,
+    and, for a ``train.ema`` run, that they are the live weights, not the average; None when nothing of
+    that needs saying (last.pt asked for, no EMA)."""
     ckpt = load_checkpoint(last)
-    epoch, step = weights_at(ckpt)
-    first = epoch == 1 and step  # stopped mid-way through epoch 1: nothing evaluated yet
-    why = "no evaluation on val has picked a best epoch yet"
-    if first:
-        why = "it stopped in epoch 1, before its first evaluation on val"
-    at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
     ema = ckpt.resume is not None and ckpt.resume.ema is not None
+    if asked and not ema:
+        return None
+    epoch, step = weights_at(ckpt)
+    at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
+    if asked:
+        has_best = (run / "checkpoints" / "best.pt").is_file()
+        average = (
+            "the train.ema average that best.pt holds (the run's scores are its): for the average, "
+            "use best.pt (--checkpoint best / checkpoint='best')"
+            if has_best
+            else "the train.ema average, which no best.pt holds yet (no evaluation on val has saved one)"
+        )
+        return (
+            f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at "
+            f"{at}, not {average}."
+        )
+    why = "no evaluation on val has picked a best epoch yet"
+    if epoch == 1 and step:  # stopped mid-way through epoch 1: nothing evaluated yet
+        why = "it stopped in epoch 1, before its first evaluation on val"
     live = " (the live weights, not the train.ema average best.pt would hold)" if ema else ""
     return (
         f"run '{run}' has no checkpoints/best.pt: {why}. Using checkpoints/last.pt, its weights at "

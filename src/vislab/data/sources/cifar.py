@@ -160,23 +160,43 @@ def read_cifar_batch(
         )
     data, labels = _get(obj, "data"), _get(obj, key)
     x = _images(fmt, path, data)
-    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
-        labels = labels.tolist()
-    # Check every label in Python before numpy sees them (nested lists could expand enormously).
-    if not (isinstance(labels, list) and all(type(v) is int for v in labels)) or not 0 < len(
-        labels
-    ) == len(x):
-        raise _bad(
-            fmt,
-            path,
-            f"'{key}' must be a list of {len(x)} integers, got a {type(labels).__name__}"
-            + (f" of length {len(labels)}" if isinstance(labels, list) else ""),
-        )
+    labels = _labels(fmt, path, labels, len(x))
     wrong = [v for v in labels if not 0 <= v < fmt.n_classes]
     if wrong:
         found = wrong[0] if abs(wrong[0]) < 10**6 else "a huge number"
         raise _bad(fmt, path, f"labels must lie in 0..{fmt.n_classes - 1}, found {found}")
     return x, np.array(labels, dtype=np.int64)
+
+
+def _labels(fmt: CifarFormat, path: Path, labels: object, n: int) -> list[int]:
+    """The ``n`` labels as Python ints: the official list of them, or numpy integers (a hand-made batch
+    may hold either, in a list or a 1-D array); DataError naming what else was found."""
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        labels = labels.tolist()
+    key = fmt.label_key
+    if not isinstance(labels, list) or not 0 < len(labels) == n:
+        length = f" of length {len(labels)}" if isinstance(labels, list) else ""
+        raise _bad(
+            fmt,
+            path,
+            f"'{key}' must be a list of {n} integers, got a {type(labels).__name__}{length}",
+        )
+    # Check every label in Python before numpy sees them (nested lists could expand enormously).
+    odd = next((i for i, v in enumerate(labels) if not _is_integer(v)), None)
+    if odd is not None:
+        v = labels[odd]
+        shown = f" ({repr(v)[:40]})" if isinstance(v, (str, bytes, float, np.generic)) else ""
+        raise _bad(
+            fmt,
+            path,
+            f"'{key}' must be a list of {n} integers, but item {odd} is a {type(v).__name__}{shown}",
+        )
+    return [int(v) for v in labels]
+
+
+def _is_integer(v: object) -> bool:
+    """A Python or numpy integer (not a bool, which is no class index)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def read_cifar_meta(path: str | Path, fmt: CifarFormat | None = None) -> list[str]:
