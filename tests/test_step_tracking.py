@@ -79,7 +79,7 @@ def test_grad_norms_equal_torch_norms_of_each_layer():
         net.zero_grad(set_to_none=True)
         loss = F.cross_entropy(net(x), y)
         loss.backward()
-        tracker.after_step(loss, seed, 1, 0.1)
+        tracker.add_grad_norms()
         expected.append([_layer_norm(net[0]), _layer_norm(net[3])])
         if seed == 1:
             one = tracker.state_dict()["grad_sum"].tolist()

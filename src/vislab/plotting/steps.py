@@ -58,7 +58,9 @@ def grad_norms_figure(rows: list[dict], title: str = "") -> Figure:
     step = max(1, len(epochs) // 15)
     ax.set_xticks(range(0, len(epochs), step), epochs[::step])
     ax.set_xlabel("epoch")
-    ax.set_title(title or "gradient L2 norm per layer (epoch mean)")
+    ax.set_title(
+        title or "gradient L2 norm per layer, before clipping (epoch mean of optimizer steps)"
+    )
     fig.colorbar(image, ax=ax, label="‖gradient‖₂")
     return fig
 

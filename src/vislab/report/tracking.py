@@ -32,10 +32,11 @@ def tracking_figures(figs: FigureSet, name: str, run_dir: Path) -> list[dict]:
         out.append(
             figs.make(
                 f"grad_norms_{s}.png",
-                f"{name}: mean gradient L2 norm of each layer per epoch (log colour scale)",
+                f"{name}: mean gradient L2 norm of each layer per epoch, at optimizer steps before "
+                f"clipping (log colour scale)",
                 plot_grad_norms,
                 grads,
-                title=f"{name}: gradient norms",
+                title=f"{name}: gradient norms (before clipping)",
             )
         )
     return [f for f in out if f]

@@ -230,7 +230,7 @@ def _write_figures(
         steps = run.read_rows(STEPS_FILE)
         plot_curves(history, run.fig_dir / "curves.png", title=run.path.name, steps=steps)
     if grad_rows := run.read_rows(GRAD_FILE):
-        title = f"{run.path.name}: gradient norms"
+        title = f"{run.path.name}: gradient norms (before clipping)"
         plot_grad_norms(grad_rows, run.fig_dir / "grad_norms.png", title=title)
     plot_confusion(
         test.confusion,

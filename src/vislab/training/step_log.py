@@ -3,9 +3,11 @@
 ``train.log_every = N``: the mean training loss of every N steps (and of the epoch's last, shorter
 window) → ``steps.jsonl`` rows ``{step, epoch, loss, lr}``; ``step`` is the global step that ends the
 window. ``train.track_grad_norm``: the L2 norm of each parameterised module's gradient (its own
-parameters, not its children's), averaged over the epoch's steps → ``grad_norms.jsonl`` rows
-``{epoch, grad_norm: {layer: norm}}``. The gradients are the ones the optimizer applied (after
-``train.grad_clip``); models that compute their own updates (``manual_step``) have none to track.
+parameters, not its children's), averaged over the epoch's optimizer steps → ``grad_norms.jsonl`` rows
+``{epoch, grad_norm: {layer: norm}}``. The gradient is measured where the optimizer steps: the whole
+window's (``train.accumulate``) as the model produced it, before ``train.grad_clip`` (and unscaled
+with fp16), so vanishing or exploding gradients show as they are, not as clipping left them. Models
+that compute their own updates (``manual_step``) have none to track.
 
 Both sums stay on the device; the host reads them once per epoch (``end_epoch``). Resume: the
 accumulators travel in ``last.pt`` (``state_dict``), so a run interrupted mid-epoch continues its
@@ -64,14 +66,12 @@ class StepTracker:
 
     # ---------------------------------------------------------------------------- every step
     def after_step(self, loss: torch.Tensor, step: int, epoch: int, lr: float) -> None:
-        """Add a finished step: its loss (a device scalar) and, when tracked, its gradient norms."""
+        """Add a finished step's loss (a device scalar)."""
         if self.log_every:
             self.loss_sum += loss.detach().double()
             self.window += 1
             if self.window == self.log_every:
                 self._close_window(step, epoch, lr)
-        if self.names:
-            self._add_grad_norms()
 
     def _close_window(self, step: int, epoch: int, lr: float) -> None:
         self.points.append(
@@ -80,7 +80,9 @@ class StepTracker:
         self.loss_sum = torch.zeros_like(self.loss_sum)
         self.window = 0
 
-    def _add_grad_norms(self) -> None:
+    def add_grad_norms(self) -> None:
+        """Add the norms of the gradients the parameters hold now (the trainer: at each optimizer step,
+        before clipping)."""
         present = tuple(i for i, p in enumerate(self.params) if p.grad is not None)
         if not present:
             return

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -104,9 +106,8 @@ def _run(
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
             except RuntimeError as e:
                 if dist.world > 1 and lost_peer(e) and not stop.received():
-                    mark(
-                        t, "interrupted"
-                    )  # a rank died: the launcher names it and the resume command
+                    # a rank died: the launcher names it and the resume command
+                    mark(t, "interrupted")
                     raise
                 # Ctrl-C reaches every rank; one that stopped first breaks the others' collective
                 # (torch.distributed raises): that is the same interruption, not a crash
@@ -184,19 +185,19 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
     """One pass over this rank's share of the train split; returns the epoch's metrics row."""
     loop, steps, optim = t.loop, len(t.data.train), t.optim
     epoch, k = loop.epoch, optim.accumulate
+    track = t.steps.add_grad_norms if t.steps.names else None  # train.track_grad_norm
     sums = _begin_epoch(t)  # loss·n, correct, n: summed on the device, read once per log line
     t.network.model.train()
     started = time.perf_counter()
     # the schedule counts optimizer steps: one per window of k batches (the epoch's last may be shorter)
     opt_step = lambda step: epoch * optim.steps_per_epoch + step // k  # noqa: E731
-    lr = optim.lr_at(
-        max(opt_step(loop.step - 1), 0)
-    )  # the row's lr if a resumed epoch has no step left
+    # the row's lr if a resumed epoch has no step left
+    lr = optim.lr_at(max(opt_step(loop.step - 1), 0))
     for x, y in t.data.train.epoch(epoch, loop.step):
         lr = optim.lr_at(opt_step(loop.step))
-        update = (loop.step + 1) % k == 0 or loop.step + 1 == steps  # a window's last batch
-        loss, logits = train_step(t.network, optim, x, y, lr, loop.step % k == 0, update)
-        if update and optim.ema is not None:
+        window = Window.of(loop.step, k, steps)
+        loss, logits = train_step(t.network, optim, x, y, lr, window, track)
+        if window.last and optim.ema is not None:
             optim.ema.update(opt_step(loop.step))
         n = torch.full((), len(y), device=t.device, dtype=torch.float64)
         # mixup/cutmix: targets N×K, counted by their argmax
@@ -210,7 +211,7 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
             mean_loss = (sums[0] / sums[2]).item()  # host sync only where a metric is logged
             check_finite(t, mean_loss, lr)
             t.log.update(loop.step, loss=mean_loss, acc=(sums[1] / sums[2]).item(), lr=lr)
-        if stop.signal and update:  # mid-window the accumulated gradients would be lost
+        if stop.signal and window.last:  # mid-window the accumulated gradients would be lost
             stop_resumably(t, stop.signal, sums, lr, time.perf_counter() - started)
     return _end_epoch(t, sums, lr, time.perf_counter() - started)
 
@@ -252,18 +253,35 @@ def next_epoch(t: Training, row: dict) -> None:
     loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
 
 
+class Window(NamedTuple):
+    """A batch's place in its accumulation window (``train.accumulate`` = k): the ``first`` clears the
+    gradients, the ``last`` steps; each loss is divided by ``size``, the window's batches (fewer than k in
+    an epoch's last window if k does not divide the epoch). Train batches all hold ``batch_size`` samples
+    (``drop_last``): the window's gradient is the mean over its samples, whatever its length."""
+
+    first: bool = True
+    last: bool = True
+    size: int = 1
+
+    @classmethod
+    def of(cls, step: int, k: int, steps: int) -> Window:
+        """The window of batch ``step`` (0-based) in an epoch of ``steps`` batches."""
+        start = step - step % k
+        size = min(k, steps - start)
+        return cls(step == start, step == start + size - 1, size)
+
+
 def train_step(
     network: Network,
     optim: Optimisation,
     x: torch.Tensor,
     y: torch.Tensor,
     lr: float,
-    first: bool = True,
-    update: bool = True,
+    window: Window = Window(),
+    track: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch (the model's own ``manual_step``, or forward and backward); (loss, logits). With
-    gradient accumulation the gradients are cleared on a window's ``first`` batch and the optimizer
-    steps on its last (``update``), each batch's loss scaled by 1/k so that they sum to the mean."""
+    """One batch (the model's own ``manual_step``, or forward and backward) in its accumulation
+    ``window``; (loss, logits). ``track`` sees the window's gradients at the optimizer step."""
     hooks = network.hooks
     if hooks.trained_by == "manual_step":
         loss, logits = hooks.manual_step(x, y, lr)
@@ -273,24 +291,29 @@ def train_step(
         with optim.autocast():
             logits = network.forward(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=optim.label_smoothing)
-        if first:
+        if window.first:
             optim.opt.zero_grad(set_to_none=True)
-        scaled = loss / optim.accumulate if optim.accumulate > 1 else loss
+        scaled = loss / window.size if window.size > 1 else loss
         (optim.scaler.scale(scaled) if optim.scaler else scaled).backward()  # fp16: scaled up
-        if update:
-            _optimizer_step(network, optim, lr)
+        if window.last:
+            _optimizer_step(network, optim, lr, track)
     hooks.after_step()  # e.g. `fast`'s weight average
     return loss, logits
 
 
-def _optimizer_step(network: Network, optim: Optimisation, lr: float) -> None:
-    """Clip (``train.grad_clip``) and apply the gradients at learning rate ``lr`` (times a parameter
-    group's ``lr_scale``, e.g. a fine-tuned model's new head)."""
+def _optimizer_step(
+    network: Network, optim: Optimisation, lr: float, track: Callable[[], None] | None
+) -> None:
+    """``track`` the gradients as the model produced them, clip (``train.grad_clip``) and apply them at
+    ``lr`` (times a parameter group's ``lr_scale``, e.g. a fine-tuned model's new head)."""
     set_lr(optim.opt, lr)
-    scaler = optim.scaler  # fp16: gradients scaled down before clipping; an overflowed step skipped
+    # fp16: the gradients scaled down before they are measured or clipped; an overflowed step skipped
+    scaler = optim.scaler
+    if scaler and (optim.grad_clip or track):
+        scaler.unscale_(optim.opt)
+    if track:
+        track()
     if optim.grad_clip:
-        if scaler:
-            scaler.unscale_(optim.opt)
         torch.nn.utils.clip_grad_norm_(network.model.parameters(), optim.grad_clip)
     if scaler:
         scaler.step(optim.opt)
@@ -324,11 +347,8 @@ def track_test(t: Training) -> dict:
     only — nothing reads them to select, stop or prune (those read val). {} when off."""
     if not t.cfg.track_test:
         return {}
-    k = t.data.splits.num_classes
-    test = evaluate(
-        evaluated(t), t.data.test, k, t.device, precision=t.optim.precision, dist=t.dist
-    )
-    return test.as_dict("test")
+    k, kw = t.data.splits.num_classes, dict(precision=t.optim.precision, dist=t.dist)
+    return evaluate(evaluated(t), t.data.test, k, t.device, **kw).as_dict("test")
 
 
 def evaluate_and_checkpoint(t: Training, row: dict) -> None:
