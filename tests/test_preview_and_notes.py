@@ -157,3 +157,13 @@ def test_data_info_names_the_classes_data_limit_left_without_training_images(cap
     assert "--set data.limit=100 / data__limit=100" in said
     code, out = cli(capsys, "data", "info", "digits", "--set", "data.limit=300")
     assert code == 0 and "note" not in out, out  # every class drawn: nothing to say
+
+
+def test_a_run_notes_the_classes_data_limit_left_without_training_images(capsys, tmp_path):
+    """The same note at the run's start, before epoch 1: a run that never sees a class trains on."""
+    sets = ("data.name=digits", "data.limit=8", "model.name=mlp", "train.batch_size=4")
+    args = [a for s in (*sets, "train.figures=false") for a in ("--set", s)]
+    code, out = cli(capsys, "train", "--out", tmp_path / "r", "--epochs", "1", *args)
+    said = one_line(out)
+    assert code == 0 and "note: data.limit=8 draws the training images at random" in said, out
+    assert out.index("note: data.limit=8") < out.index("epoch 1/1")

@@ -105,7 +105,10 @@ def test_lr_find_announces_its_test_only_once_the_model_is_trained_by_the_optimi
         ),
         (["schedule.gamma=0.5"], "schedule.gamma=0.5 does nothing with schedule.name=none"),
         (["schedule.name=exponential", "schedule.step_size=3"], "only the step schedule reads it"),
-        (["schedule.name=step", "schedule.min_lr=0.0001"], "only the cosine schedule reads it"),
+        (
+            ["schedule.name=step", "schedule.step_size=3", "schedule.min_lr=0.0001"],
+            "only the cosine schedule reads it",
+        ),
         (
             ["schedule.name=cosine", "schedule.gamma=0.9"],
             "only the exponential and step schedules",
@@ -137,6 +140,7 @@ def test_the_notes_are_printed_at_the_run_start_and_a_clean_run_prints_none(caps
     assert augment.startswith("note: augment.hflip.p, augment.randaugment.num_ops: augmentation")
     assert "2-D feature vectors: nothing is augmented" in augment
     assert text.index(augment) < text.index("epoch 1/1")
-    clean = (*over, "schedule.name=step", "schedule.gamma=0.5", "augment.hflip.p=0")
-    code, text = cli(capsys, "train", "--out", tmp_path / "clean", *sets(*clean), "--epochs", "1")
+    clean = (*over, "schedule.name=step", "schedule.gamma=0.5", "schedule.step_size=1")
+    clean = (*clean, "augment.hflip.p=0")
+    code, text = cli(capsys, "train", "--out", tmp_path / "clean", *sets(*clean), "--epochs", "2")
     assert code == 0 and notes(text) == [], text

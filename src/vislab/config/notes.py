@@ -1,8 +1,13 @@
 """What a config's settings do not do, told from the config alone (pure functions: a config in, text out).
 
-- ``config_notes``: settings accepted that do nothing, or that another setting defeats — one sentence each,
+- ``READS``: for each optimizer, schedule and augmentation setting that others can make do nothing, when
+  it is read — the one declaration of settings that do nothing given the others (``optim.momentum`` with
+  adam, a step schedule whose step_size outlasts the run, an augmentation with ``augment.p=0``), which
+  :func:`idle_settings` applies to a config;
+- ``config_notes``: settings accepted that do nothing, or that another defeats — one sentence each,
   which a run prints as a ``note:`` line at its start (never an error: suites and sweeps combine settings,
-  and a quick ``--epochs 1`` check of a warm-up config must still run);
+  and a quick ``--epochs 1`` check of a warm-up config must still run); the comparison tables leave the
+  same settings out (``experiments/results/settings.py``);
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
@@ -10,14 +15,122 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 
 from vislab.config.schema import AugmentConfig, Config
 
-# schedule key → the schedule.name values that read it (training/optim.py ``lr_factor``)
-SCHEDULE_READERS = {"gamma": ("exponential", "step"), "step_size": ("step",), "min_lr": ("cosine",)}
+Value = Callable[[str], Any]  # a config's setting by dotted key: optim.lr → 0.001
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Why a setting does nothing in a run: ``cause``, the settings that make it so, after "with"
+    ("optim.name=adam"), and ``why``, the rule ("only the sgd optimizer reads {it}"; ``{it}``: "it", or
+    "them" for the settings noted together)."""
+
+    cause: str
+    why: str
+
+
+Gate = Callable[[Value], Idle | None]  # a condition for settings to be read: None where it holds
+
+
+def read_by(key: str, *values: str, kind: str) -> Gate:
+    """Read only where setting ``key`` is one of ``values`` (schedule.gamma: the exponential and step
+    schedules); ``kind`` names them (schedule, optimizer)."""
+
+    def gate(value: Value) -> Idle | None:
+        if value(key) in values:
+            return None
+        read = "s read" if len(values) > 1 else " reads"
+        return Idle(f"{key}={value(key)}", f"only the {' and '.join(values)} {kind}{read} {{it}}")
+
+    return gate
+
+
+def when_on(key: str, why: str) -> Gate:
+    """Read only where setting ``key`` is above 0 (an augmentation's p, optim.momentum); ``why``: the rule."""
+    return lambda value: None if value(key) > 0 else Idle(f"{key}=0", why)
+
+
+def lr_moves(value: Value) -> Idle | None:
+    """None where the schedule moves the lr; else why it keeps optim.lr all run (after any warm-up), as
+    ``schedule.name=none`` does (training/optim.py ``lr_factor``)."""
+    name, epochs = value("schedule.name"), value("train.epochs")
+    gamma, step_size, min_lr = (value(f"schedule.{k}") for k in ("gamma", "step_size", "min_lr"))
+    if name in ("exponential", "step") and gamma == 1:
+        cause, rule = "schedule.gamma=1", f"the {name} schedule multiplies the lr by 1"
+    elif name == "exponential" and epochs == 1:
+        cause = "train.epochs=1"
+        rule = "the exponential schedule first lowers the lr after one epoch"
+    elif name == "step" and step_size >= epochs:
+        cause = f"schedule.step_size={step_size} ≥ train.epochs={epochs}"
+        rule = "the step schedule first lowers the lr after step_size epochs"
+    elif name == "cosine" and min_lr >= value("optim.lr"):
+        cause = f"schedule.min_lr={min_lr:g} ≥ optim.lr={value('optim.lr'):g}"
+        rule = "the cosine schedule never goes below min_lr"
+    else:
+        return None
+    return Idle(cause, f"{rule}, so the lr stays at optim.lr, as with schedule.name=none")
+
+
+# image augmentation → the setting that turns it on (mixup and cutmix, which mix pairs, are not gated by augment.p)
+_IMAGE_OPS = {
+    name: f"augment.{name}.{'num_ops' if name == 'randaugment' else 'p'}"
+    for name in AugmentConfig.model_fields
+    if name not in ("p", "mixup", "cutmix")
+}
+
+
+def image_ops_on(value: Value) -> Idle | None:
+    """None where an image augmentation is on (what ``augment.p`` gates)."""
+    if any(value(key) > 0 for key in _IMAGE_OPS.values()):
+        return None
+    return Idle(
+        "every image augmentation off", "{it} is the chance that an image goes through them"
+    )
+
+
+AUGMENTED = when_on(
+    "augment.p",
+    "augment.p is the chance that an image is augmented at all, so none is (mixup and cutmix have "
+    "their own p)",
+)
+# Each image augmentation's settings are read where augment.p > 0 — but augment.crop.size, the model's
+# input size. (An augmentation's other settings with its own p at 0 are not declared: a suite turning off
+# an augmentation of its base, as dlvc-compare's resnet18-noaug does, would be noted for each.)
+_AUGMENT_READS: dict[str, tuple[Gate, ...]] = {
+    f"augment.{name}.{key}": (AUGMENTED,)
+    for name in _IMAGE_OPS
+    for key in type(getattr(AugmentConfig(), name)).model_fields
+    if f"augment.{name}.{key}" != "augment.crop.size"
+}
+
+
+_BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
+# setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
+READS: dict[str, tuple[Gate, ...]] = {
+    "optim.momentum": (_BY_SGD,),
+    "optim.nesterov": (
+        _BY_SGD,
+        when_on("optim.momentum", "Nesterov momentum is a kind of momentum, which is off"),
+    ),
+    "optim.betas": (read_by("optim.name", "adam", "adamw", kind="optimizer"),),
+    "schedule.name": (lr_moves,),
+    "schedule.gamma": (read_by("schedule.name", "exponential", "step", kind="schedule"), lr_moves),
+    "schedule.step_size": (read_by("schedule.name", "step", kind="schedule"), lr_moves),
+    "schedule.min_lr": (read_by("schedule.name", "cosine", kind="schedule"), lr_moves),
+    "augment.p": (image_ops_on,),
+    **_AUGMENT_READS,
+}
+# an idle setting that still says what its run did, compared in the tables as the value it amounts to
+SAME_AS = {"schedule.name": "none"}
+
 
 # what plain SGD at the scheduled optim.lr amounts to, for each setting that would change a step
 PLAIN_SGD: dict[str, Any] = {
@@ -41,16 +154,23 @@ def given(section: BaseModel, key: str) -> bool:
     return getattr(section, key) != field.get_default(call_default_factory=True)
 
 
+def idle_settings(value: Value) -> dict[str, Idle]:
+    """Each setting of :data:`READS` that does nothing given the others (read by ``value``), and why: its
+    first condition that fails."""
+    idle = {}
+    for key, gates in READS.items():
+        why = next((i for i in (gate(value) for gate in gates) if i is not None), None)
+        if why is not None:
+            idle[key] = why
+    return idle
+
+
 def config_notes(cfg: Config) -> list[str]:
-    """One sentence per setting of ``cfg`` that does nothing (a schedule key its schedule does not read)
-    or that another defeats (a warm-up as long as the run)."""
+    """One sentence per group of settings of ``cfg`` that do nothing for one reason (:func:`idle_settings`:
+    a setting away from its default only), or that another defeats (a warm-up as long as the run); and
+    for adamw at weight_decay 0, that it is Adam."""
+    notes = _idle_notes(cfg)
     s = cfg.schedule
-    notes = [
-        f"schedule.{key}={getattr(s, key):g} does nothing with schedule.name={s.name}: only the "
-        f"{' and '.join(readers)} schedule{'s read' if len(readers) > 1 else ' reads'} it."
-        for key, readers in SCHEDULE_READERS.items()
-        if given(s, key) and s.name not in readers
-    ]
     if s.warmup_epochs >= cfg.train.epochs:
         then = "" if s.name == "none" else f" and schedule.name={s.name} never starts"
         notes.append(
@@ -58,7 +178,32 @@ def config_notes(cfg: Config) -> list[str]:
             f"is warm-up — the lr rises towards optim.lr={cfg.optim.lr:g} until the last step{then}. "
             f"Give fewer warm-up epochs or more epochs."
         )
+    if cfg.optim.name == "adamw" and cfg.optim.weight_decay == 0:
+        notes.append(
+            "optim.name=adamw with optim.weight_decay=0 is Adam: AdamW differs from it only by its "
+            "decoupled weight decay (torch's AdamW defaults to 0.01, vislab's optim.weight_decay to 0). "
+            "Give optim.weight_decay (e.g. 0.01), or optim.name=adam."
+        )
     return notes
+
+
+def _idle_notes(cfg: Config) -> list[str]:
+    """A sentence per reason, naming the settings away from their default that it makes do nothing."""
+    value = partial(_at, cfg)
+    groups: dict[Idle, list[str]] = {}
+    for key, idle in idle_settings(value).items():
+        section, _, leaf = key.rpartition(".")
+        if given(value(section), leaf):
+            groups.setdefault(idle, []).append(f"{key}={_as_set(value(key))}")
+    return [
+        f"{_and(keys)} {'does' if len(keys) == 1 else 'do'} nothing with {idle.cause}: "
+        f"{idle.why.format(it='it' if len(keys) == 1 else 'them')}."
+        for idle, keys in groups.items()
+    ]
+
+
+def _and(texts: list[str]) -> str:
+    return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} and {texts[-1]}"
 
 
 def beyond_plain_sgd(cfg: Config) -> list[tuple[str, str, str]]:
@@ -75,21 +220,26 @@ def beyond_plain_sgd(cfg: Config) -> list[tuple[str, str, str]]:
     return out
 
 
-def augmentations_on(augment: AugmentConfig) -> list[str]:
-    """The keys of ``augment`` that turn an augmentation on: each op's ``p`` > 0, RandAugment's ``num_ops``."""
+def augmentations_on(cfg: Config) -> list[str]:
+    """The augment keys of ``cfg`` that turn an augmentation on: each op's ``p`` > 0, RandAugment's
+    ``num_ops`` — but those that do nothing (:func:`idle_settings`: an image op with ``augment.p=0``)."""
+    idle = idle_settings(partial(_at, cfg))
     on = [
         f"augment.{name}.p"
-        for name, op in augment
+        for name, op in cfg.augment
         if isinstance(op, BaseModel) and getattr(op, "p", 0) > 0
     ]
-    return on + (["augment.randaugment.num_ops"] if augment.randaugment.num_ops else [])
+    on += ["augment.randaugment.num_ops"] if cfg.augment.randaugment.num_ops else []
+    return [key for key in on if key not in idle]
 
 
 def _as_set(value: Any) -> str:
-    """``value`` as ``--set`` takes it (YAML): null, 0.9, [net.*]."""
+    """``value`` as ``--set`` takes it (YAML): null, true, 0.9, [net.*]."""
     if value is None:
         return "null"
-    if isinstance(value, list):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
         return f"[{', '.join(map(str, value))}]"
     return f"{value:g}" if isinstance(value, float) else str(value)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -195,13 +195,17 @@ class ModelConfig(BaseModel):
 
 
 # ------------------------------------------------------------------------------- optimisation
+# an Adam moment's decay rate: torch refuses one outside [0, 1)
+Beta = Annotated[float, Field(ge=0, lt=1)]
+
+
 class OptimConfig(Section):
     name: Literal["sgd", "adam", "adamw"] = "adam"
     lr: float = Field(1e-3, gt=0)
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
     weight_decay: float = Field(0.0, ge=0)
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[Beta, Beta] = (0.9, 0.999)  # adam, adamw
     # the classifier's own learning rate (a re-initialised head after train.init_from, else the last
     # Linear to the classes); the schedule scales it as it scales optim.lr. None: optim.lr
     head_lr: float | None = Field(None, gt=0)
@@ -253,14 +257,16 @@ class TrainConfig(Section):
     threads: int | None = Field(None, ge=1)  # torch CPU threads
     # the training loss every N steps into steps.jsonl (mean of the N steps, read back once per epoch); 0 = off
     log_every: int = Field(0, ge=0)
-    # per-layer gradient L2 norms, summed on the device every step, epoch means into grad_norms.jsonl
+    # per-layer gradient L2 norms at every optimizer step (the whole accumulated window, before grad_clip),
+    # summed on the device, epoch means into grad_norms.jsonl
     track_grad_norm: bool = False
     ema: Ema = Ema()
     # test-time augmentation in evaluation, eval, predict and export: logits averaged over the image and its
     # mirror ("flip"), and each also shifted by one pixel up-left and down-right ("flip-translate")
     tta: Literal["none", "flip", "flip-translate"] = "none"
-    # gradient accumulation: one optimizer step every k batches (the schedule counts optimizer steps); with
-    # batch norm not exactly a k-times larger batch (its statistics are per batch)
+    # gradient accumulation: one optimizer step every k batches (the schedule counts optimizer steps; an
+    # epoch's last, shorter window is the mean of its own samples); with batch norm not exactly a k-times
+    # larger batch (its statistics are per batch)
     accumulate: int = Field(1, ge=1)
     # start a new run from another run's weights (its folder or a checkpoint): tensors of the same name
     # and shape are loaded, the others (a head for other classes) stay freshly initialised and are named

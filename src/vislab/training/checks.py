@@ -13,6 +13,7 @@ import torch
 
 from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
 from vislab.data.download import is_default_root
+from vislab.data.split import limit_note
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, UserCodeError, VislabError
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
@@ -127,7 +128,7 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
     (``config_notes``), augmentations of feature vectors, and an optimizer a model's own step ignores."""
     notes = config_notes(cfg)
-    on = augmentations_on(cfg.augment)
+    on = augmentations_on(cfg)
     if on and not data.spec.is_image:
         notes.append(
             f"{', '.join(on)}: augmentation applies to images only, and {cfg.data.name} holds "
@@ -138,6 +139,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
             f"{_own_step(cfg, network)}: optim.name={cfg.optim.name} (the default) is not used."
             f"{_lr_hint(cfg)}"
         )
+    if note := limit_note(data.splits, cfg.data.limit):  # data.limit left a class without images
+        notes.append(note)
     return notes
 
 
@@ -150,7 +153,9 @@ def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
         return {"optim": f"only optim.lr is used, since {_own_step(cfg, network)}"}
     if how == "fit_arrays":
         why = f"not used: {cfg.model.name} is fitted once on the whole train split (no optimizer steps)"
-        as_is = f"not used: {cfg.model.name} is fitted once on the train split as it is (not augmented)"
+        as_is = (
+            f"not used: {cfg.model.name} is fitted once on the train split as it is (not augmented)"
+        )
         return {"optim": why, "schedule": why, "augment": as_is}
     return {}
 

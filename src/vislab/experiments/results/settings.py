@@ -8,8 +8,10 @@ how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ..
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
 and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
 own step, optim.* and schedule.* for a fitted baseline: ``models.hooks.UNREAD_SECTIONS``) and what its
-own settings make inert (a schedule key its schedule does not read): :func:`silent_keys`. A run is silent
-on those keys: it never makes the others' values a difference.
+own settings make inert (``config.notes.READS``, which the run's ``note:`` lines also read: a schedule key
+its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
+A run is silent on those keys: it never makes the others' values a difference. A schedule that never moves
+the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, build_config, read_yaml
-from vislab.config.notes import SCHEDULE_READERS
+from vislab.config.notes import SAME_AS, idle_settings
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.models.hooks import unread_setting
@@ -81,13 +83,18 @@ def read_settings(run_dir: Path) -> dict[str, Any]:
 
 def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
     """The keys of a run's ``settings`` that change nothing for it: those its model never reads
-    (``models.hooks.unread_setting``: optim.* of a fitted baseline) and a schedule key its schedule does
-    not read (``config.notes.SCHEDULE_READERS``: schedule.gamma with schedule.name=none)."""
-    name = settings.get("schedule.name")
-    unscheduled = {
-        f"schedule.{k}" for k, readers in SCHEDULE_READERS.items() if name not in readers
-    }
-    return {k for k in settings if unread_setting(k, trained_by) or k in unscheduled}
+    (``models.hooks.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
+    nothing (``config.notes.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
+    adam, an augmentation with augment.p=0) — but those :func:`same_as` compares as another value."""
+    idle = set(idle_settings(settings.__getitem__)) - set(SAME_AS)
+    return {k for k in settings if unread_setting(k, trained_by) or k in idle}
+
+
+def same_as(settings: dict[str, Any], trained_by: str) -> dict[str, Any]:
+    """The settings of a run that do nothing but still say what it did, as the value they amount to
+    (``config.notes.SAME_AS``: a step schedule whose step_size outlasts the run is schedule.name=none)."""
+    idle = idle_settings(settings.__getitem__)
+    return {k: v for k, v in SAME_AS.items() if k in idle and not unread_setting(k, trained_by)}
 
 
 def changed_keys(
@@ -113,8 +120,9 @@ def table_settings(
 ) -> Settings:
     """The setting columns of a table of ``summaries`` (its runs' folders in ``run_dirs``): per run, or
     per row of seeds (``rows``: row → its runs; each row's settings those all its finished seeds share).
-    A setting silent for a run (:func:`silent_keys`) is not among its values."""
-    found, silent, unread = _read_all(summaries, run_dirs)
+    A setting silent for a run (:func:`silent_keys`) is not among its values; one :func:`same_as` another
+    differs as that one, and shows as it is."""
+    found, compared, silent, unread = _read_all(summaries, run_dirs)
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
         groups = {r: names for r, names in groups.items() if names}
@@ -123,7 +131,9 @@ def table_settings(
     shared = {r: _shared([found[n] for n in names if n in found]) for r, names in groups.items()}
     read = [r for r, s in shared.items() if s is not None]
     mute = [set().union(*(silent.get(n, ()) for n in groups[r])) for r in read]
-    keys = changed_keys([shared[r] for r in read], mute)
+    keys = changed_keys(
+        [_shared([compared[n] for n in groups[r] if n in found]) for r in read], mute
+    )
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values = {}
     for row, names in groups.items():
@@ -134,10 +144,12 @@ def table_settings(
 
 def _read_all(
     summaries: dict[str, dict], run_dirs: dict[str, Path]
-) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]], dict[str, UserError]]:
-    """(run → :func:`read_settings` but its :func:`silent_keys`, run → those keys, run → why its settings
-    could not be read) for the runs of ``summaries``."""
-    found, silent, unread = {}, {}, {}
+) -> tuple[
+    dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, set[str]], dict[str, UserError]
+]:
+    """(run → :func:`read_settings` but its :func:`silent_keys`, run → the same as compared (:func:`same_as`),
+    run → its silent keys, run → why its settings could not be read) for the runs of ``summaries``."""
+    found, compared, silent, unread = {}, {}, {}, {}
     for name in summaries:
         try:
             if name not in run_dirs:
@@ -149,7 +161,8 @@ def _read_all(
         how = summaries[name].get("trained_by", "optimizer")
         silent[name] = silent_keys(read, how)
         found[name] = {k: v for k, v in read.items() if k not in silent[name]}
-    return found, silent, unread
+        compared[name] = {**found[name], **same_as(read, how)}
+    return found, compared, silent, unread
 
 
 def _shared(settings: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from typing import Any
 from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.provenance import suite_info
-from vislab.experiments.results.settings import changed_keys, flat_settings, silent_keys
+from vislab.experiments.results.settings import changed_keys, flat_settings, same_as, silent_keys
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
@@ -259,5 +259,6 @@ def changed_settings(configs: list[Config]) -> list[dict[str, Any]]:
     never reads is known once it is built, so only the keys its schedule makes inert are left out."""
     flat = [flat_settings(c.to_dict()) for c in configs]
     silent = [silent_keys(s, "optimizer") for s in flat]
-    keys = changed_keys(flat, silent)
+    compared = [{**s, **same_as(s, "optimizer")} for s in flat]  # an inert step schedule is none
+    keys = changed_keys(compared, silent)
     return [{k: s[k] for k in keys if k in s and k not in m} for s, m in zip(flat, silent)]
