@@ -225,8 +225,11 @@ def test_mlp_scratch_config_yaml_says_only_optim_lr_is_used_and_its_run_resumes(
     assert code == 0, text
     marked = [ln for ln in (tmp_path / "maj" / "config.yaml").read_text().splitlines() if "#" in ln]
     assert marked == [
-        f"{key}:  # not used: majority is fitted once on the whole train split (no optimizer steps)"
-        for key in ("optim", "schedule")
+        "augment:  # not used: majority is fitted once on the train split as it is (not augmented)",
+        *(
+            f"{key}:  # not used: majority is fitted once on the whole train split (no optimizer steps)"
+            for key in ("optim", "schedule")
+        ),
     ]
 
 
