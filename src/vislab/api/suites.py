@@ -81,23 +81,16 @@ def run_suite(
 
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
     (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
-
-    ``quiet``: None (default) prints the progress in a notebook only; False everywhere; True nowhere.
-    ``log``: a function that receives the suite's lines instead. ``seeds``: train each run that many times
-    (``<run>-s0`` … with train.seed + 0 …; None: as the suite in ``out`` was run, else once).
-
+    ``quiet``: None (default) prints the progress in a notebook only; False everywhere; True nowhere;
+    ``log``: a function that receives the suite's lines instead. ``seeds``: runs each trained that many
+    times (``<run>-s0`` … with train.seed + 0 …; None: as the suite in ``out`` was run, else once).
     ``storage``: a PostgreSQL URL shared by the machines running the same suite, each run claimed by one;
-    a claim with no heartbeat (every ``heartbeat`` s, default 20) for ``heartbeat_lapse`` s (default 90)
-    is taken over; the first worker to find every run settled writes the tables.
-
-    ``dry_run=True`` trains, moves and writes nothing: the suite and every run's config are checked as a run
-    checks them (the same errors), its lines say what each run would do, and it returns that plan: a
-    DataFrame with a row per run — run, action (start, resume, done, retrain or failed), what (its line's
-    words), model, epochs, then a column per setting the runs differ in. Not with ``overwrite`` or ``storage``.
+    a claim silent (heartbeat every ``heartbeat`` s, 20) for ``heartbeat_lapse`` s (90) is taken over.
+    ``dry_run=True``: checked as a run is (the same errors), nothing trained, moved or written; returns the
+    plan, a DataFrame (run, action, what, model, epochs, the settings runs differ in). No overwrite/storage.
 
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
-    >>> vislab.run_suite("quickstart", epochs=5, dry_run=True)[["run", "what", "model"]]
     """
     if dry_run:
         _refuse_in_dry_run(overwrite, storage)
@@ -108,10 +101,8 @@ def run_suite(
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     if dry_run:
         return _dry_run(suite, folder, sets, log)
-    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
-    log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
-    kw = dict(jobs=jobs, quiet=quiet, log=log, on_results=report_hook(log) if report else None)
-    _train_runs(suite, folder, shared, sets, **kw)
+    kw = dict(jobs=jobs, quiet=quiet, on_results=report_hook(log) if report else None)
+    _train_runs(suite, folder, shared, sets, log=log, **kw)
     return _suite_result(suite, folder)
 
 
@@ -178,16 +169,24 @@ def _plan_table(foreseen: list[Foreseen]) -> pd.DataFrame:
 
 
 def _train_runs(
-    suite: Suite, folder: Path, shared: SharedStorage | None, sets: list[str], **kw: Any
+    suite: Suite,
+    folder: Path,
+    shared: SharedStorage | None,
+    sets: list[str],
+    *,
+    log: Log,
+    **kw: Any,
 ) -> None:
     """The suite's runs, on this machine alone or shared with others through ``shared`` storage."""
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
     from vislab.experiments.suites.runner import run_suite
 
+    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
+    log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
     if shared is None:
-        run_suite(suite, folder, sets, **kw)
+        run_suite(suite, folder, sets, log=log, **kw)
     else:
-        run_shared_suite(suite, folder, shared, sets, **kw)
+        run_shared_suite(suite, folder, shared, sets, log=log, **kw)
 
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:

@@ -125,28 +125,13 @@ def suite(
         return
     check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_suite(name, out)
+    common = dict(out=folder, data=data, epochs=epochs, overrides=set_ or [], storage=storage,
+                  heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse, overwrite=overwrite, seeds=seeds)  # fmt: skip
     if dry_run:  # the plan is the output: on stdout, line by line
-        run_suite(name, out=folder, data=data, epochs=epochs, overrides=set_ or [], log=print,
-                  storage=storage, heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse,
-                  overwrite=overwrite, seeds=seeds, dry_run=True)  # fmt: skip
+        run_suite(name, log=print, dry_run=True, **common)
         return
     try:
-        run_suite(
-            name,
-            out=folder,
-            data=data,
-            epochs=epochs,
-            overrides=set_ or [],
-            jobs=jobs,
-            quiet=quiet,
-            report=not no_report,
-            log=_log,
-            storage=storage,
-            heartbeat=heartbeat,
-            heartbeat_lapse=heartbeat_lapse,
-            overwrite=overwrite,
-            seeds=seeds,
-        )
+        run_suite(name, jobs=jobs, quiet=quiet, report=not no_report, log=_log, **common)
     except SuiteFailed:
         _print_results(folder)
         raise
@@ -230,9 +215,8 @@ def sweep_run(
     overwrite: bool = SweepOverwriteOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric.
-    --trials is the total the study should hold: a re-run trains only what is missing. DIR/sweep.yaml
-    records the sweep as run (--data/--epochs/--set applied to its base): `vislab sweep DIR/sweep.yaml
-    --out DIR` goes on with it."""
+    --trials is the total the study should hold: a re-run trains only what is missing. DIR/sweep.yaml is
+    the sweep as run (with --data/--epochs/--set): `vislab sweep DIR/sweep.yaml --out DIR` goes on."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
     from vislab.experiments.suites.spec import suite_overrides
@@ -241,23 +225,10 @@ def sweep_run(
 
     check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_sweep(file, out, overrides=suite_overrides(data, epochs, set_ or []))
-    study = sweep(
-        file,
-        out=folder,
-        trials=trials,
-        timeout=timeout,
-        storage=storage,
-        data=data,
-        epochs=epochs,
-        overrides=set_ or [],
-        narrow=narrow,
-        narrow_trials=narrow_trials,
-        curves=curves,
-        quiet=not verbose,
-        report=not no_report,
-        log=_log,
-        overwrite=overwrite,
-    )
+    study = sweep(file, out=folder, trials=trials, timeout=timeout, storage=storage, data=data,
+                  epochs=epochs, overrides=set_ or [], narrow=narrow, narrow_trials=narrow_trials,
+                  curves=curves, quiet=not verbose, report=not no_report, log=_log,
+                  overwrite=overwrite)  # fmt: skip
     print_table(best_table(study, 5), width=200)
     if narrow:
         second = load_existing_study(
