@@ -22,7 +22,16 @@ from vislab.experiments.results.cells import (
     ranks,
 )
 from vislab.experiments.results.data_used import mixes_data
-from vislab.experiments.results.reported import FIGURES, ReportedLike, as_reported, mismatches
+from vislab.experiments.results.reported import (
+    FIGURES,
+    NO_NUMBERS,
+    REPORTS_SAY,
+    ReportedLike,
+    as_reported,
+    cited_line,
+    mismatches,
+    source_line,
+)
 from vislab.experiments.results.settings import (
     IDENTITY,
     LISTED,
@@ -31,13 +40,7 @@ from vislab.experiments.results.settings import (
     listed_markdown,
 )
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
-from vislab.experiments.results.table import (
-    COLUMNS,
-    NO_NUMBERS,
-    REPORTS_SAY,
-    cited_line,
-    source_line,
-)
+from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import escape
 
 ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
@@ -57,7 +60,7 @@ PARTS = (  # (label, caption, the figures it holds): the results table's columns
 class Source:
     """A report that cites the runs: its key, the footnote's text, its footnote mark (a, b, …; '' for a
     report that gives no figures, so has no column), why its figures are not like-for-like with the runs
-    here ('' when they are), said under its tables, its title and data (``table.source_line``), and the
+    here ('' when they are), said under its tables, its title and data (``reported.source_line``), and the
     runs it cites (``reported.legend``'s: where, and its data and note for each)."""
 
     key: str
@@ -71,7 +74,7 @@ class Source:
 @dataclass(frozen=True)
 class Said:
     """What a report says about the runs, after the tables: its key, title and data (``head``), a line per
-    run (``table.cited_line``) and, where no table carries it, why its figures are not like-for-like."""
+    run (``reported.cited_line``) and, where no table carries it, why its figures are not like-for-like."""
 
     key: str
     head: str
@@ -175,7 +178,7 @@ def footnoted(tables: Sequence[Part], srcs: dict[str, Source]) -> set[str]:
 
 
 def reports_say(tables: Sequence[Part], srcs: dict[str, Source]) -> list[Said]:
-    """What the reports say about the runs, in results.md's words (``table.cited_line``): of a source a
+    """What the reports say about the runs, in results.md's words (``reported.cited_line``): of a source a
     table cites, the runs it says something of (its data or a note: where they are is in its footnote);
     of any other, every run it cites, and why its figures are not like-for-like (no table carries it)."""
     cited = footnoted(tables, srcs)

@@ -23,10 +23,9 @@ from vislab.experiments.results.provenance import FITTED, made_info, provenance_
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
-    legend,
-    mismatches,
     reported_columns,
     reported_figure,
+    reported_notes,
     row_summaries,
 )
 from vislab.experiments.results.settings import (
@@ -148,43 +147,6 @@ SPREAD_NOTE = (
     "Each row: mean ± std over its seeds (N: runs finished; std: sample standard deviation, ddof=1); "
     "run <row>-s<i> trained with train.seed + i."
 )
-
-
-REPORTS_SAY = "What the reports say about these runs"
-NO_NUMBERS = "they print no numbers for them"
-
-
-def source_line(src: dict) -> str:
-    """A source of ``reported.legend`` as the tables name it: its title and the data it measured on."""
-    return f"{src['title']}. Measured on: {src['data']}."
-
-
-def cited_line(cited: dict) -> str:
-    """A run a source cites (one of its ``legend`` runs), as the tables list it: where, then what the
-    source adds for it (its data, its note: the report's words on the run)."""
-    extra = "".join(f" {cited[k]}." for k in ("data", "note") if cited.get(k))
-    return f"{cited['run']}: {cited['where']}.{extra}"
-
-
-def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
-    """Markdown: for each source, what it is, on which data it measured, where each figure is and what it
-    says of each run (:func:`source_line`, :func:`cited_line`)."""
-    reported = as_reported(reported)
-    blocks = []
-    for src in legend(reported, list(summaries)):
-        lines = [f"- **{src['key']}**: {source_line(src)}"]
-        lines += [f"  - {cited_line(r)}" for r in src["runs"]]
-        blocks.append("\n".join(lines))
-    if not blocks:
-        return ""
-    warn = "".join(f"\n**Note:** {m}\n" for m in mismatches(reported, summaries))
-    intro = (
-        "Reported figures (the columns marked 'reported', as the reports print them; '-': not given), "
-        "where they are, and what the reports say"
-        if reported_columns(reported)
-        else f"{REPORTS_SAY} ({NO_NUMBERS})"
-    )
-    return f"\n{intro}:\n\n" + "\n".join(blocks) + "\n" + warn
 
 
 # ------------------------------------------------------------------------------------------ formats
