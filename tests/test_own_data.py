@@ -30,7 +30,8 @@ from vislab.data import download as dl
 from vislab.data import load_splits, prepare_data
 from vislab.data.augment import build_augment
 from vislab.data.sources import cifar, load_source, memory
-from vislab.data.sources.memory import arrays_from_dataset, register_arrays
+from vislab.data.sources.dataset_arrays import arrays_from_dataset
+from vislab.data.sources.memory import register_arrays
 from vislab.errors import ConfigError, DataError
 from vislab.training.trainer import train
 

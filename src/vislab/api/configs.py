@@ -12,6 +12,7 @@ import torch
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.data.sources import memory
+from vislab.data.sources.dataset_arrays import arrays_from_dataset
 from vislab.errors import UserError
 from vislab.models import objects
 
@@ -117,14 +118,18 @@ def _check_model_object(obj: Any) -> None:
 
 # ------------------------------------------------------------------------------------ user data
 def _data_name(data: Any) -> str:
-    """Register numpy arrays ``(x, y[, class_names])`` or a torch Dataset as in-memory data; its data.name."""
+    """Register numpy arrays ``(x, y[, class_names])``, a dict of them with a test set, or a torch Dataset
+    as in-memory data; its data.name."""
     if isinstance(data, torch.utils.data.Dataset):
-        x, y, names = memory.arrays_from_dataset(data)
+        x, y, names = arrays_from_dataset(data)
         return memory.register_arrays(x, y, class_names=names)
     if isinstance(data, (tuple, list)) and len(data) in (2, 3):
         x, y, *rest = data
         return memory.register_arrays(x, y, class_names=rest[0] if rest else None)
+    if isinstance(data, dict):  # {"train": (x, y[, class_names]), "test": (x_test, y_test)}
+        return memory.register_arrays(data)
     raise UserError(
-        f"data must be a dataset name, numpy arrays (x, y) or (x, y, class_names), or a torch Dataset, "
+        f"data must be a dataset name, numpy arrays (x, y) or (x, y, class_names), a dict "
+        f"{{'train': (x, y[, class_names]), 'test': (x_test, y_test)}}, or a torch Dataset, "
         f"not {type(data).__name__}."
     )

@@ -5,7 +5,9 @@
 same arrays always get the same name and a run records which data it saw). From there they go
 through split, normalisation and augmentation exactly as a built-in source: the source has one
 official set, 'train'; val and test are carved from it with ``data.val_fraction`` (or all three with
-``data.split``). Registering a name again replaces its arrays (re-running a notebook cell).
+``data.split``). Given as ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}``, it has two,
+as mnist has: the test split is exactly the given test arrays and val is carved from train alone.
+Registering a name again replaces its arrays (re-running a notebook cell).
 
 Conversion (anything else is refused with a DataError naming the culprit and the fix):
 
@@ -35,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from vislab.config import DataConfig
 from vislab.data.images import to_uint8
@@ -48,8 +49,9 @@ _REGISTERED: dict[str, SourceData] = {}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def _array(value: Any, what: str) -> np.ndarray:
-    """A numpy view of an array-like (numpy, torch tensor, nested lists)."""
+def numeric_array(value: Any, what: str) -> np.ndarray:
+    """A numpy view of an array-like (numpy, torch tensor, nested lists); DataError naming ``what`` unless
+    it holds numbers."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if value.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
@@ -105,7 +107,7 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
 
 def as_inputs(x: Any) -> np.ndarray:
     """``x`` as vislab's inputs: uint8 N×H×W×C images or float32 N×D features (DataError if not)."""
-    arr = _array(x, "x")
+    arr = numeric_array(x, "x")
     if arr.ndim < 2 or arr.ndim > 4:
         raise DataError(
             f"x has shape {arr.shape}: give one row per sample — N×D feature vectors (a single "
@@ -125,7 +127,7 @@ def as_inputs(x: Any) -> np.ndarray:
 
 def as_labels(y: Any, n: int) -> np.ndarray:
     """``y`` as int64 labels ≥ 0, one per sample of ``x`` (DataError if not)."""
-    arr = _array(y, "y")
+    arr = numeric_array(y, "y")
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -207,115 +209,107 @@ def _class_names(names: Sequence[Any] | None, y: np.ndarray) -> list[str]:
     return names
 
 
-def _content_name(x: np.ndarray, y: np.ndarray, names: list[str]) -> str:
+def _content_name(sets: dict[str, ArraySet], names: list[str]) -> str:
+    """A hash of the sets and class names (train alone hashes as before test sets existed)."""
     h = hashlib.sha256()
-    for part in (str(x.shape).encode(), str(x.dtype).encode(), x, y):  # x, y: C-contiguous
-        h.update(part)
-    h.update("\0".join(names).encode())
+    for key, s in sets.items():
+        if key != "train":
+            h.update(f"\0{key}".encode())
+        for part in (str(s.x.shape).encode(), str(s.x.dtype).encode(), s.x, s.y):  # C-contiguous
+            h.update(part)
+        if key == "train":
+            h.update("\0".join(names).encode())
     return h.hexdigest()[:12]
 
 
+_FORM = "data={'train': (x, y) or (x, y, class_names), 'test': (x_test, y_test)}"
+
+
+def _set_tuple(data: dict[Any, Any], key: str) -> tuple[Any, ...]:
+    """``data[key]`` as a tuple (x, y) — or (x, y, class_names) for train (DataError if not)."""
+    value, most = data[key], 3 if key == "train" else 2
+    if not isinstance(value, (tuple, list)) or not 2 <= len(value) <= most:
+        what = (
+            f"{len(value)} items"
+            if isinstance(value, (tuple, list))
+            else f"a {type(value).__name__}"
+        )
+        raise DataError(f"data['{key}'] holds {what}: give {_FORM} (class names go in train's).")
+    return tuple(value)
+
+
+def _test_set(x: Any, y: Any, train: ArraySet, names: list[str]) -> ArraySet:
+    """The given test arrays, converted as train's and checked against them (DataError if not)."""
+    try:
+        xs = as_inputs(x)
+        ys = as_labels(y, len(xs))
+    except DataError as e:
+        raise DataError(f"data['test']: {e}") from None
+    if xs.shape[1:] != train.x.shape[1:] or xs.dtype != train.x.dtype:
+        raise DataError(
+            f"data['test'] holds samples of shape {xs.shape[1:]} ({xs.dtype}) but data['train'] "
+            f"holds {train.x.shape[1:]} ({train.x.dtype}): give test samples shaped as the "
+            f"training ones (resize or convert them the same way)."
+        )
+    if (outside := np.setdiff1d(ys, np.arange(len(names)))).size:
+        raise DataError(
+            f"data['test'] holds the label{'s' if outside.size > 1 else ''} "
+            f"{', '.join(map(str, outside[:12]))}, outside the {len(names)} classes of data['train'] "
+            f"(0..{len(names) - 1}): number the test labels as the train's, or name every class in "
+            f"class_names, (x, y, class_names) in data['train']."
+        )
+    return ArraySet(xs, ys)
+
+
+def _split_dict(data: dict[Any, Any]) -> tuple[Any, Any, Any, tuple[Any, Any] | None]:
+    """(x, y, class_names, (x_test, y_test) or None) of the dict form (DataError naming a bad key)."""
+    if unknown := [k for k in data if k not in ("train", "test")]:
+        raise DataError(
+            f"data has the key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: give "
+            f"{_FORM} ('test' optional; val is carved from train with data.val_fraction)."
+        )
+    if "train" not in data:
+        raise DataError(f"data has no 'train' key: give {_FORM}.")
+    x, y, *rest = _set_tuple(data, "train")
+    test = _set_tuple(data, "test") if "test" in data else None
+    return x, y, rest[0] if rest else None, test
+
+
 def register_arrays(
-    x: Any, y: Any, class_names: Sequence[Any] | None = None, *, name: str | None = None
+    x: Any, y: Any = None, class_names: Sequence[Any] | None = None, *, name: str | None = None
 ) -> str:
     """Check and register arrays as a dataset of this process; return its ``data.name``.
 
     >>> register_arrays(np.zeros((10, 8, 8), np.uint8), np.arange(10) % 2, ["even", "odd"])
     'memory:...'
 
-    Rules of conversion: the module docstring. ``name`` (letters, digits, ``_.-``) names the data
-    (``memory:<name>``); without it the name is a hash of the content.
+    ``x`` may instead be a dict ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}`` (``y``
+    and ``class_names`` left out): a test set of one's own. Rules of conversion: the module docstring.
+    ``name`` (letters, digits, ``_.-``) names the data (``memory:<name>``); without it the name is a
+    hash of the content.
     """
+    test = None
+    if isinstance(x, dict) and y is None and class_names is None:
+        x, y, class_names, test = _split_dict(x)
+    elif isinstance(x, dict) or y is None:
+        raise DataError(
+            f"give register_arrays(x, y[, class_names]) or register_arrays({_FORM[5:]})."
+        )
     xs = as_inputs(x)
     ys = as_labels(y, len(xs))
     names = _class_names(class_names, ys)
+    sets = {"train": ArraySet(xs, ys)}
+    if test is not None:
+        sets["test"] = _test_set(*test, sets["train"], names)
     if name is None:
-        name = _content_name(xs, ys, names)
+        name = _content_name(sets, names)
     elif not isinstance(name, str) or not _NAME.fullmatch(name):
         raise DataError(
             f"name={name!r}: give 1 to 64 letters, digits, '_', '.' or '-' (starting with a letter "
             f"or digit)."
         )
-    _REGISTERED[name] = SourceData({"train": ArraySet(xs, ys)}, names, files=[])
+    _REGISTERED[name] = SourceData(sets, names, files=[])
     return f"{PREFIX}:{name}"
-
-
-def _sample_array(value: Any, index: int) -> np.ndarray:
-    """One image of a dataset as a numpy array (PIL images converted: palette → RGB)."""
-    if isinstance(value, Image.Image):
-        if value.mode not in ("L", "RGB", "RGBA", "1"):
-            value = value.convert("RGB")
-        return np.asarray(value)
-    try:
-        return _array(value, f"the image of dataset[{index}]")
-    except DataError as e:
-        raise DataError(f"{e} Give the dataset PIL images, arrays or tensors.") from None
-
-
-def _sample_label(value: Any, index: int) -> int:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DataError(
-            f"dataset[{index}] has the label {value!r} ({type(value).__name__}): a dataset must "
-            f"give (image, integer label) pairs (use a target_transform to map labels to 0..K-1)."
-        )
-    return value
-
-
-def _dataset_classes(dataset: Any) -> list[str] | None:
-    for d in (dataset, getattr(dataset, "dataset", None)):  # a Subset wraps the dataset
-        classes = getattr(d, "classes", None)
-        if isinstance(classes, (list, tuple)) and classes:
-            return [str(c) for c in classes]
-    return None
-
-
-def _samples(dataset: Any) -> Iterable[Any]:
-    if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__"):
-        return (dataset[i] for i in range(len(dataset)))
-    if isinstance(dataset, Iterable):
-        return iter(dataset)
-    raise DataError(
-        f"data is a {type(dataset).__name__}, not a torch Dataset: give a Dataset of (image, label) "
-        f"pairs, or numpy arrays (x, y)."
-    )
-
-
-def arrays_from_dataset(dataset: Any) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """Read a torch Dataset of (image, label) pairs once into (x, y, class names or None).
-
-    Images may be PIL images, H×W(×C) or C×H×W arrays or tensors, uint8 or floats in [0, 1]; all must
-    have one shape. ``x`` comes back converted as :func:`register_arrays` does; class names come from
-    ``dataset.classes`` when present.
-    """
-    images, labels, first = [], [], None
-    for i, item in enumerate(_samples(dataset)):
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            raise DataError(
-                f"dataset[{i}] is a {type(item).__name__}, not an (image, label) pair: a dataset "
-                f"must return (image, label)."
-            )
-        img = _sample_array(item[0], i)
-        if first is None:
-            first = img.shape
-        elif img.shape != first:
-            raise DataError(
-                f"dataset[{i}] has an image of shape {img.shape} but dataset[0] has {first}: all "
-                f"images must have one size (give the dataset a transform such as "
-                f"torchvision.transforms.Resize)."
-            )
-        images.append(img)
-        labels.append(_sample_label(item[1], i))
-    if not images:
-        raise DataError("the dataset is empty: it has no (image, label) pairs.")
-    return (
-        as_inputs(np.stack(images)),
-        np.asarray(labels, dtype=np.int64),
-        _dataset_classes(dataset),
-    )
 
 
 @register_source_prefix(PREFIX)
@@ -327,13 +321,15 @@ def load_memory(name: str, cfg: DataConfig) -> SourceData:
             f"(vislab.train(data=(x, y)) or vislab.register_arrays); they are not on disk, so they "
             f"cannot be loaded here. In Python, register the same arrays again first: "
             f"vislab.register_arrays(x, y, name='{name}') (with class_names as the third argument if "
-            f"the run was given (x, y, class_names)); or evaluate it on a dataset on disk with the "
-            f"command: vislab eval RUN --set data.name=..."
+            f"the run was given (x, y, class_names); vislab.register_arrays({{'train': (x, y), "
+            f"'test': (x_test, y_test)}}, name='{name}') if it was given a test set); or evaluate it "
+            f"on a dataset on disk with the command: vislab eval RUN --set data.name=..."
         )
-    if "train" not in cfg.use:
+    src = _REGISTERED[name]
+    if "train" not in cfg.use and "test" not in src.sets:
         raise DataError(
             f"in-memory data has a single set, 'train', but data.use={list(cfg.use)}. Add train to "
             f"data.use (the val/test splits are carved from it)."
         )
-    src = _REGISTERED[name]
-    return SourceData(dict(src.sets), list(src.class_names), files=[])
+    sets = {key: s for key, s in src.sets.items() if key in cfg.use}
+    return SourceData(sets, list(src.class_names), files=[])
