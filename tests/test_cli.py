@@ -105,7 +105,7 @@ def test_eval_reproduces_summary_test_accuracy(capsys, trained):
         ),
         (["--set", "data.resize=16"], ["trained on 1×8×8 inputs", "gives 1×16×16 inputs"]),
         (["--set", "model.widths=[4,8]"], ["eval scores the checkpoint's own model"]),
-        (["--out", "FILE"], ["is a file; give a folder"]),
+        (["--out", "FILE"], ["is a file, not a folder"]),
     ],
 )
 def test_eval_bad_inputs_exit_2(capsys, trained, tmp_path, args, fragments):

@@ -39,6 +39,7 @@ from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
 from vislab.predict import classify, image_shape, load_model
 from vislab.training.record import RunRecord
+from vislab.training.rundir import check_writable
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
 
@@ -222,13 +223,12 @@ def explain_images(
 
     PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>].png``;
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, None the last.
-    The readable images are explained before any PNG is written, so an error of the run, the method or
-    the names (a PNG there without ``force``, two images of one name) stops the command with nothing
-    written."""
+    A folder that cannot be written (or created) is refused before any image is explained; the readable
+    images are explained before any PNG is written, so an error of the run, the method or the names (a
+    PNG there without ``force``, two images of one name) stops the command with nothing written."""
     model, record, method, at, shape = _set_up(target, method, block, trust_code)
     folder = Path(out) if out is not None else _default_folder(Path(target))
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out '{folder}' is a file; give a folder for the PNGs.")
+    check_writable(folder, "the PNGs", undone="nothing was explained")
     paths = [Path(p) for p in expand_folders(list(images))]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]

@@ -36,6 +36,7 @@ from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
+from vislab.training.rundir import check_writable
 
 #: (class name, probability) pairs, best first
 Ranked = list[tuple[str, float]]
@@ -124,12 +125,7 @@ def split_inputs(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
         )
-    fixed = [o for o in overrides if o.split("=", 1)[0].strip().startswith("model.")]
-    if fixed:
-        raise UserError(
-            f"--set {fixed[0]}: eval scores the checkpoint's own model, whose options cannot change. "
-            f"Only data.* (and train.eval_batch_size) settings apply here."
-        )
+    _check_data_settings(overrides)
     cfg = build_config(record.config, list(overrides), source="checkpoint config")
     spec = record.inputs
     splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats)
@@ -140,6 +136,18 @@ def split_inputs(
     )
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
     return model, record, data, loader
+
+
+def _check_data_settings(overrides: Sequence[str]) -> None:
+    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained."""
+    for o in overrides:
+        key = o.split("=", 1)[0].strip()
+        if not (key.startswith("data.") or key == "train.eval_batch_size"):
+            raise UserError(
+                f"setting '{o}': eval scores the checkpoint's own model, whose options cannot change. "
+                f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
+                f"data__root=DIR)."
+            )
 
 
 def _check_fits(
@@ -215,7 +223,7 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Score a checkpoint on a split and pick its ``mistakes`` most confidently wrong samples (with their
     files, for an image folder); writes nothing (:func:`write_evaluation_figures` does), so the scores
-    survive an unwritable folder.
+    survive an unwritable run folder (an ``out`` that cannot be written is refused before scoring).
 
     The PNGs and the mistakes' CSV (written even with ``mistakes=0``, no gallery) go into ``out``, or the
     run's figures/ folder (for a checkpoint file too: ``RUN/checkpoints/last.pt`` → ``RUN/figures/``; a
@@ -224,8 +232,8 @@ def evaluate_checkpoint(
     (checked before scoring); in the run's own folder, eval replaces its own earlier output (the same
     names: the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true
     class's shares (rows sum to 1) instead of counts."""
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise UserError(f"--out '{out}' is a file; give a folder for the confusion PNG.")
+    if out is not None:  # the run's own folder: an unwritable one still shows the scores (the CLI)
+        check_writable(out, "the confusion PNG and the mistakes", undone="nothing was scored")
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
     target = Path(target)

@@ -17,6 +17,7 @@ The JSON files are strict JSON: a float that is not finite (NaN, ±inf) is writt
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -351,15 +352,22 @@ def check_writable(
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".vislab-probe.", suffix=".tmp")
     except OSError as e:
-        why = f"({e.strerror})"  # beside the folder that cannot be made: /proc is there, /proc/x is not
-        said = (
-            f"cannot create '{to_make}' {why}: the folder '{folder}' is not writable"
-            if to_make != folder
-            else f"the folder '{folder}' is not writable {why}"
-        )
         raise UserError(
-            f"{option} '{out}': {said}, so {what} cannot be saved there; {undone}. "
-            f"Choose a writable {option}."
+            f"{option} '{out}': {_cannot_create(to_make, folder, e)}, so {what} cannot be saved "
+            f"there; {undone}. Choose a writable {option}."
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _cannot_create(to_make: Path, folder: Path, e: OSError) -> str:
+    """What a failed probe in ``folder`` means, in the system's words: the folder to make (when it is not
+    there yet) cannot be created, and why; "not writable" only where that is the reason (permissions, a
+    read-only file system) — /proc is there and refuses /proc/x with "No such file or directory"."""
+    unwritable = e.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    said = "is not writable" if unwritable else "lets nothing be created in it"
+    if to_make != folder:
+        return f"cannot create '{to_make}' ({e.strerror}): the folder '{folder}' {said}"
+    if unwritable:
+        return f"the folder '{folder}' is not writable ({e.strerror})"
+    return f"nothing can be created in the folder '{folder}' ({e.strerror})"
