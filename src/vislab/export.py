@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vislab.config.files import read_yaml
 from vislab.data.input_spec import InputSpec
 from vislab.errors import UserError
 from vislab.export_formats import INPUT_NAME, OUTPUT_NAME, check_export, to_onnx, to_torchscript
 from vislab.models.hooks import hooks_of
+from vislab.plotting.files import check_new_files
 from vislab.predict import load_model
 from vislab.training.checkpoint import (
     atomic_write,
@@ -32,7 +35,7 @@ from vislab.training.checkpoint import (
     weights_at,
 )
 from vislab.training.record import RunRecord
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir, is_complete, refuse_run_file
 from vislab.version import __version__
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
@@ -43,6 +46,7 @@ _FITTED = {
 }
 
 
+#: a run folder's own files (and its checkpoints/ folder): never written over by an export or a CSV
 def export_run(
     target: str | Path,
     fmt: str,
@@ -50,14 +54,18 @@ def export_run(
     *,
     trust_code: bool = False,
     checkpoint: str = "best",
+    force: bool = False,
 ) -> tuple[Path, Path]:
     """Export a checkpoint of run ``target`` as ``fmt`` ("onnx" or "torchscript"): ``checkpoint`` "best"
     (its best.pt; its last.pt, with a ``CheckpointNote`` warning, when it has none yet) or "last"; a
     checkpoint file given as ``target`` is exported as it is.
 
     Writes the model to ``out`` (default ``RUN/export/model.onnx`` or ``model.torchscript.pt``; a
-    folder gets that name inside) and the inference spec beside it (same stem, ``.json``; its
-    ``checkpoint``: :func:`checkpoint_spec`); returns both paths. ``trust_code``: as for
+    folder — one that exists, or a name ending in ``/`` or without a suffix, then made — gets that name
+    inside) and the inference spec beside it (same stem, ``.json``; its ``checkpoint``:
+    :func:`checkpoint_spec`); returns both paths. Outside ``RUN/export/``, a file already at either
+    path is replaced only with ``force``; a run's own files (``training.rundir.RUN_OWN``) and the checkpoint
+    exported never are (checked before the export). ``trust_code``: as for
     ``vislab.predict.load_model`` (a run of the user's own model code). ``UserError`` when the run is
     missing, the format unknown, the ONNX extra absent (``pip install 'vislab[onnx]'``) or the model
     cannot be exported faithfully::
@@ -72,20 +80,21 @@ def export_run(
             f"run '{target}' does not exist: give a run directory (or its checkpoints/best.pt)."
         )
     ckpt_path = resolve_checkpoint(target, checkpoint)
+    path = _output_path(ckpt_path, fmt, out)
+    spec_path = path.with_suffix(".json")
+    _check_outputs(ckpt_path, fmt, [path, spec_path], force)
     model, record = load_model(ckpt_path, trust_code=trust_code)
     name = record.model.name
     _refuse_fitted(model, name)
     model = record.inputs.wrap(
         model
     )  # the run's test-time augmentation is part of the exported model
-    path = _output_path(ckpt_path, fmt, out)
     example, checks = _batches(record.inputs)
     with torch.inference_mode(False), torch.no_grad():
         data, run = (to_onnx if fmt == "onnx" else to_torchscript)(model, example, name)
         diff = check_export(model, run, checks, name, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
-    spec_path = path.with_suffix(".json")
     spec = inference_spec(record, fmt, path.name, diff, [len(c) for c in checks])
     spec["checkpoint"] = checkpoint_spec(ckpt_path)
     atomic_write_text(spec_path, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
@@ -103,15 +112,29 @@ def _refuse_fitted(model: torch.nn.Module, name: str) -> None:
     )
 
 
+def _check_outputs(ckpt_path: Path, fmt: str, paths: list[Path], force: bool) -> None:
+    """Refuse, before any work, to write over a run's own file or the checkpoint, and, outside the
+    default folder (``RUN/export/``, vislab's own), over any file without ``force``."""
+    for path in paths:
+        refuse_run_file(path, "--out", also=ckpt_path)
+    if paths[0].resolve() != _default_path(ckpt_path, fmt).resolve():
+        check_new_files(paths, force)
+
+
+def _default_path(ckpt_path: Path, fmt: str) -> Path:
+    """``RUN/export/<default name>`` (beside a checkpoint outside a run folder: ``export/`` there)."""
+    run = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
+    return run / "export" / FORMATS[fmt]
+
+
 def _output_path(ckpt_path: Path, fmt: str, out: str | Path | None) -> Path:
-    """``out``, a default name inside the folder ``out``, or ``RUN/export/<default name>``."""
+    """``out``, a default name inside the folder ``out`` (an existing folder, or a name that ends in a
+    path separator or has no suffix), or ``RUN/export/<default name>``."""
     if out is None:
-        run = (
-            ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
-        )
-        return run / "export" / FORMATS[fmt]
+        return _default_path(ckpt_path, fmt)
+    folder = str(out).endswith(("/", os.sep))
     out = Path(out)
-    if out.is_dir():
+    if out.is_dir() or folder or (not out.suffix and not out.exists()):
         return out / FORMATS[fmt]
     if out.suffix.lower() == ".json":
         raise UserError(
@@ -181,17 +204,38 @@ def checkpoint_spec(ckpt_path: Path) -> dict:
     """Where exported weights come from: the checkpoint ``file`` (``checkpoints/best.pt`` in a run
     folder), the ``epoch`` they are at and, mid-epoch, the ``step`` (else None): ``weights_at``; and the
     run's ``test_acc`` from summary.json where that scored these weights (a finished run's best.pt, of
-    the epoch it names), else None."""
-    epoch, step = weights_at(load_checkpoint(ckpt_path))
+    the epoch it names, trained with the run's model, data and seed: not one copied from another
+    run), else None."""
+    ckpt = load_checkpoint(ckpt_path)
+    epoch, step = weights_at(ckpt)
     in_run = ckpt_path.parent.name == "checkpoints"
     summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or {}
-    best = ckpt_path.name == "best.pt" and summary.get("best_epoch") == epoch
+    best = (
+        ckpt_path.name == "best.pt"
+        and summary.get("best_epoch") == epoch
+        and _same_run(ckpt.record.config, ckpt_path.parent.parent / "config.yaml")
+    )
     return {
         "file": f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
         "epoch": epoch,
         "step": step,
         "test_acc": summary.get("test_acc") if best and is_complete(summary) else None,
     }
+
+
+def _same_run(config: dict | None, run_config: Path) -> bool:
+    """Whether a checkpoint's ``config`` has the model, data and seed of the run's ``config.yaml``
+    (False when either is missing or unreadable)."""
+    try:
+        saved = read_yaml(run_config, kind="run config")
+    except UserError:
+        return False
+    seed = lambda c: (c.get("train") or {}).get("seed")  # noqa: E731
+    return (
+        bool(config)
+        and all(config.get(k) == saved.get(k) for k in ("model", "data"))
+        and (seed(config) == seed(saved))
+    )
 
 
 def _tta_text(mode: str) -> str:

@@ -212,18 +212,22 @@ class Run:
         *,
         trust_code: bool = False,
         checkpoint: str = "best",
+        force: bool = False,
     ) -> tuple[Path, Path]:
         """Export a checkpoint (``checkpoint`` as for :meth:`evaluate`) as ``onnx`` or ``torchscript``
         (checked against PyTorch's outputs) and, beside it, the JSON of what inference needs (input
         shape, normalisation or ZCA, class names) and where the weights come from (its ``checkpoint``:
         file, epoch, step mid-epoch, test accuracy). Returns (model file, JSON); the default place is
-        ``<run>/export/``.
+        ``<run>/export/``. A file already at ``out`` is replaced only with ``force=True``; a run's own
+        files never.
 
         >>> model_file, spec = run.export("torchscript")
         """
         from vislab.export import export_run  # on use (see the imports)
 
-        return export_run(self.path, fmt, out, trust_code=trust_code, checkpoint=checkpoint)
+        return export_run(
+            self.path, fmt, out, trust_code=trust_code, checkpoint=checkpoint, force=force
+        )
 
     def plot(
         self, kind: str = "curves", split: str = "test", *, trust_code: bool = False

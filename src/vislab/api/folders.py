@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vislab.api import written
 from vislab.errors import UserError
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RUN_RECORDS, RunDir
 
 # ------------------------------------------------------------------------------------ start over
 FOLDER_KINDS = {
@@ -70,8 +70,7 @@ EXPORT = _holding({f"model.{e}": _file for e in ("onnx", "json", "torchscript.pt
                   | _TEMP)  # fmt: skip
 _REPORTS = {"report.html": _file, "figures": FIGURES, "paper": PAPER, **_TEMP}  # report, paper
 RUN_RULES: dict[str, Rule] = (
-    dict.fromkeys(("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl",
-                   "predictions_*.npz", ".lock", ".lock.stale.*"), _file)
+    dict.fromkeys((*RUN_RECORDS, ".lock", ".lock.stale.*"), _file)
     | {"checkpoints": CHECKPOINTS, "explain": EXPLAIN, "export": EXPORT,
        "tensorboard": _tree, "wandb": _tree, **_REPORTS}
 )  # fmt: skip

@@ -23,15 +23,22 @@ console = Console()
 def export(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
-    out: Path | None = typer.Option(
+    out: str | None = typer.Option(  # str: a trailing / says "folder", which Path drops
         None,
         "--out",
         "-o",
-        help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt); "
-        "the JSON goes beside it (same stem, .json).",
+        help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt; a name ending "
+        "in / or without a suffix is a folder, made if missing); the JSON goes beside the model (same "
+        "stem, .json).",
     ),
     which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace files already at --out (the run's own export/ always is; a run's checkpoints, "
+        "config.yaml, summary.json, ... never are).",
+    ),
 ) -> None:
     """Export the run's best model (or --checkpoint last) as ONNX (the 'onnx' extra) or TorchScript, with
     a JSON inference spec that names the checkpoint and its epoch."""
@@ -40,7 +47,7 @@ def export(
     from vislab.export import export_run
 
     chosen = chosen_checkpoint(target, which and which.value)
-    model_file, spec_file = export_run(chosen, fmt.lower(), out, trust_code=trust_code)
+    model_file, spec_file = export_run(chosen, fmt.lower(), out, trust_code=trust_code, force=force)
     spec = json.loads(spec_file.read_text())
     check = spec["check"]
     console.print(

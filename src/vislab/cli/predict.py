@@ -101,6 +101,11 @@ def predict(
         help="Write one row per image here (file, predicted, probability, the other top-k classes and "
         "probabilities, error) instead of a line each on the terminal.",
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace a file already at --csv (never a run's own checkpoints, config.yaml, ...).",
+    ),
 ) -> None:
     """Top-k classes for each image. Exit code 2 if any image could not be read (the others are
     classified)."""
@@ -112,10 +117,12 @@ def predict(
         print_predictions,
         write_predictions_csv,
     )
+    from vislab.plotting.files import check_new_files
     from vislab.predict import predict_images
 
-    if csv is not None:
-        check_csv_path(csv)  # before any image is read
+    if csv is not None:  # before any image is read
+        check_csv_path(csv)
+        check_new_files([csv], force, "--csv")
     target = chosen_checkpoint(checkpoint, which and which.value)
     results = predict_images(target, images, top_k, trust_code=trust_code)
     note_top_k(results, top_k)

@@ -18,7 +18,7 @@ from vislab.errors import DataError, UserError
 from vislab.plotting.mistakes import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, Ranked, mistakes_table, prediction_table
 from vislab.training.checkpoint import atomic_write_text, choose_checkpoint
-from vislab.training.rundir import check_writable
+from vislab.training.rundir import check_writable, refuse_run_file
 
 out = Console()
 err = Console(stderr=True)
@@ -122,8 +122,9 @@ def write_mistakes_csv(ev: Evaluation) -> None:
 
 
 def check_csv_path(path: Path) -> None:
-    """UserError (before any work) unless the CSV ``path`` can be written: not a folder, and in a
-    writable folder (or where one can be made)."""
+    """UserError (before any work) unless the CSV ``path`` can be written: not a folder, not a run's own
+    file (``training.rundir.RUN_OWN``), and in a writable folder (or where one can be made)."""
+    refuse_run_file(path, "--csv")
     if Path(path).is_dir():
         raise UserError(
             f"--csv '{path}' is a folder: give a file to write, e.g. --csv "

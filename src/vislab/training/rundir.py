@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import io
 import json
 import os
@@ -371,3 +372,27 @@ def _cannot_create(to_make: Path, folder: Path, e: OSError) -> str:
     if unwritable:
         return f"the folder '{folder}' is not writable ({e.strerror})"
     return f"nothing can be created in the folder '{folder}' ({e.strerror})"
+
+
+#: the files a run folder holds as its record (what vislab reads back; ``api.folders`` adds what it draws)
+RUN_RECORDS = ("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl",
+               "predictions_*.npz")  # fmt: skip
+#: what no command writes over, not even with --force: the records, the lock and the checkpoints
+RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints")
+
+
+def refuse_run_file(path: str | Path, option: str, also: Path | None = None) -> None:
+    """UserError, even with --force, when ``path`` (or a folder above it) is one of a run folder's own
+    files (:data:`RUN_OWN`, in a folder holding a config.yaml), or is ``also`` (the checkpoint read)."""
+    resolved = Path(path).resolve()
+    for part in (resolved, *resolved.parents):
+        run = part.parent
+        if (run / "config.yaml").is_file() and any(
+            fnmatch.fnmatchcase(part.name, pat) for pat in RUN_OWN
+        ):
+            raise UserError(
+                f"{option} '{path}' is the run's own {resolved.relative_to(run)} (run '{run}'), which vislab "
+                f"never replaces, not even with --force: give another {option}."
+            )
+    if also is not None and resolved == also.resolve():
+        raise UserError(f"{option} '{path}' is the checkpoint being read: give another {option}.")
