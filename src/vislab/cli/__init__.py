@@ -208,8 +208,19 @@ def quickstart(
 
 @config_app.command("show")
 def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt) -> None:
-    """Print the resolved config (defaults ← file ← --set)."""
-    print(load_config(config, set_ or []).to_yaml(), end="")
+    """Print the resolved config (defaults ← file ← --set), the model's options with their defaults; the
+    model's name and options are checked as `vislab train` checks them."""
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.models import check_model_options, model_kwargs
+
+    cfg = load_config(config, set_ or [])
+    check_model_options(cfg.model.name, cfg.model.kwargs())
+    options = {
+        **model_kwargs(cfg.model.name),
+        **cfg.model.kwargs(),
+    }  # its signature's: builds nothing
+    cfg = cfg.model_copy(update={"model": type(cfg.model)(name=cfg.model.name, **options)})
+    print(cfg.to_yaml(), end="")
 
 
 # The command groups that live in their own modules: vislab data ..., vislab model ..., suite/sweep/report.

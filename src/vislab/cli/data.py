@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vislab.cli.options import ConfigOpt, SetOpt
+from vislab.cli.options import ConfigOpt, SetOpt, check_flags_and_sets
 from vislab.config import Config, load_config
 from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
@@ -27,6 +27,8 @@ err = Console(stderr=True)
 
 
 def _config(name: str, config: str | None, set_: list[str] | None) -> Config:
+    """The config of dataset ``name``: UserError if a --set data.name names another (as train refuses)."""
+    check_flags_and_sets(set_, said={"data": "NAME"}, data=name)
     return load_config(config, [f"data.name={name}", *(set_ or [])])
 
 

@@ -31,7 +31,7 @@ def lr_find(
         200, "--steps", min=10, help="Steps from --start-lr to --end-lr (exponential)."
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="The plot (PNG, SVG, PDF; default lr_find_MODEL_DATA.png)."
+        None, "--out", "-o", help="The plot (PNG, JPG, SVG or PDF; default lr_find_MODEL_DATA.png)."
     ),
     force: bool = typer.Option(False, "--force", help="Replace the plot if it exists."),
 ) -> None:

@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True, help="Inspect models: list, layer table and costs, gradient check."
 )
 console = Console()
+err = Console(stderr=True)
 
 SetOpt = typer.Option(
     None, "--set", "-s", help="A model option: key=value or model.key=value (repeatable)."
@@ -105,7 +106,7 @@ def info(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.models.info import layer_table
 
-    if _is_run(name):
+    if _is_run(name, model_options=bool(set_) or input_ is not None or classes is not None):
         model, shape, title = _run_model(name, set_, input_, classes, trust_code)
     else:
         model, shape, title = _named_model(name, set_, input_, classes)
@@ -117,10 +118,29 @@ def info(
         console.print(escape(line), highlight=False, soft_wrap=True)
 
 
-def _is_run(name: str) -> bool:
-    """Whether ``name`` is a run folder or a checkpoint file rather than a model name."""
+def _is_run(name: str, model_options: bool) -> bool:
+    """Whether ``name`` is a checkpoint file or a folder vislab wrote (a run; a suite or sweep, which
+    loading refuses naming its runs) rather than a model name. Any other folder is no run: a name shared
+    by a registered model and such a folder is the model when ``model_options`` (--set, --input,
+    --classes: a run has its own) were given, else the run; a note says which was taken."""
+    # on use: vislab.api loads torch & co. (module docstring)
+    from vislab.api.folders import folder_kind
+    from vislab.models import MODELS
+
     path = Path(name).expanduser()
-    return path.is_dir() or (path.is_file() and path.suffix == ".pt")
+    if path.is_file():
+        return path.suffix == ".pt"
+    kind = folder_kind(path)
+    if kind is None or name not in MODELS:
+        return kind is not None
+    taken = (
+        f"the model '{name}' (the options given are a model's); for the run give ./{name}"
+        if model_options
+        else f"the {kind} folder; for the model give --input (e.g. --input 3x32x32)"
+    )
+    note = f"note: '{name}' is a model name and a {kind} folder here: showing {taken}."
+    err.print(note, markup=False, highlight=False, soft_wrap=True)
+    return not model_options
 
 
 def _named_model(
@@ -131,6 +151,8 @@ def _named_model(
     import torch
 
     from vislab.models import build_model
+    from vislab.models.objects import is_users_code
+    from vislab.training.checks import check_output
 
     shape = parse_shape(
         "3x32x32" if input_ is None else input_
@@ -138,6 +160,8 @@ def _named_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = build_model(name, shape, classes or 10, **parse_sets(sets))
+    if is_users_code(name):  # as train does: options only its forward reads (timm's drop_rate=abc)
+        check_output(model, name, shape, classes or 10, torch.device("cpu"))
     return model, shape, name
 
 
@@ -274,6 +298,8 @@ def gradcheck(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.models.gradcheck import gradcheck_mlp_scratch
 
+    if not tol > 0:  # NaN too: no error is within it
+        raise UserError(f"--tol {tol:g}: give a positive tolerance, e.g. --tol 1e-6.")
     if name != "mlp-scratch":
         raise UserError(
             f"model '{name}' has no hand-written gradients to check: only mlp-scratch has "

@@ -25,13 +25,17 @@ TrustRunsOpt = typer.Option(
 )
 
 
-def check_flags_and_sets(sets: list[str] | None, **flags: object) -> None:
+def check_flags_and_sets(
+    sets: list[str] | None, said: dict[str, str] | None = None, **flags: object
+) -> None:
     """UserError when a flag (``--epochs 1``) and a ``--set`` (``train.epochs=3``) set the same config key:
-    one would silently win. ``flags``: ``epochs`` (train.epochs) and ``data`` (data.name), None if absent."""
+    one would silently win. ``flags``: ``epochs`` (train.epochs) and ``data`` (data.name), None if absent;
+    ``said``: how a command names one that is no flag (``{"data": "NAME"}``, an argument)."""
     keys = {"epochs": "train.epochs", "data": "data.name"}
     for flag, value in flags.items():
         clash = next((s for s in sets or [] if s.split("=", 1)[0].strip() == keys[flag]), None)
         if value is not None and clash is not None:
+            given = (said or {}).get(flag, f"--{flag}")
             raise UserError(
-                f"--{flag} {value} and --set {clash} both set {keys[flag]}: give one of them."
+                f"{given} {value} and --set {clash} both set {keys[flag]}: give one of them."
             )

@@ -116,12 +116,7 @@ def build_timm(
     if not isinstance(pretrained, bool):
         raise ConfigError(f"model.pretrained={pretrained!r} must be true or false.")
     if not timm.is_model(name):
-        near = difflib.get_close_matches(name, timm.list_models(), n=3)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise ConfigError(
-            f"timm has no model '{name}'.{hint} List them with: python -c \"import timm; "
-            f"print(timm.list_models('*vit*'))\"."
-        )
+        raise ConfigError(_unknown_model(timm, name))
     c, h, w = require_image_input(f"timm:{name}", input_shape)
     if "in_chans" in kwargs:
         raise ConfigError(
@@ -145,6 +140,21 @@ def build_timm(
     if file is not None and file.suffix != ".npz":
         _load_matching(model, file, name)
     return model
+
+
+def _unknown_model(timm: ModuleType, name: str) -> str:
+    """Why timm has no model ``name``: its names that differ only in case, else close ones; how to list them."""
+    names = timm.list_models()
+    near = [n for n in names if n.lower() == name.lower()] or difflib.get_close_matches(
+        name.lower(), names, n=3
+    )
+    hint = f" Did you mean {', '.join(f'timm:{n}' for n in near)}?" if near else ""
+    pattern = f"*{name.lower()}*"
+    listing = f"'{pattern}'" if timm.list_models(pattern) else ""
+    return (
+        f"timm has no model '{name}'.{hint} List them with: python -c \"import timm; "
+        f'print(timm.list_models({listing}))".'
+    )
 
 
 def _import_timm(name: str) -> ModuleType:

@@ -71,6 +71,10 @@ def parse_reference(name: str) -> Reference | None:
     ref = Reference(name, target, attr)
     if not ref.is_file and not all(p.isidentifier() for p in target.split(".")):
         return None
+    if not attr.isidentifier() and target == "timm":  # a timm model, its name left out
+        raise ConfigError(
+            f"model '{name}': after 'timm:' comes the name of a timm model, e.g. model.name=timm:resnet18."
+        )
     if not attr.isidentifier():
         raise ConfigError(
             f"model '{name}': after ':' comes the name of a class or function defined in "

@@ -157,7 +157,30 @@ def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Pat
     if last.is_file():
         return last, _last_note(p, last, asked=checkpoint == "last")
     wanted = "last.pt" if checkpoint == "last" else "best.pt or last.pt"
-    raise DataError(f"run directory '{p}' has no checkpoints/{wanted}: was the run started?")
+    raise DataError(
+        _not_a_run(p) or f"run directory '{p}' has no checkpoints/{wanted}: was the run started?"
+    )
+
+
+def _not_a_run(folder: Path) -> str | None:
+    """Why ``folder`` is no run but a suite's or sweep's (or another folder of runs), naming a few of its
+    runs; None when it is none of them."""
+    names = {q.name for q in folder.iterdir()}
+    kind = "sweep" if names & {"sweep.json", "study.db"} else None
+    kind = "suite" if "suite.json" in names else kind
+    runs = sorted(
+        c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
+    )
+    if kind is None and not runs:
+        return None
+    what = f"a {kind} folder" if kind else "a folder of runs"
+    if not runs:
+        return f"'{folder}' is {what}, not a run, and holds no runs yet: give one of its runs once it has some."
+    more = f" (and {len(runs) - 3} more)" if len(runs) > 3 else ""
+    return (
+        f"'{folder}' is {what}, not a run: give one of its runs, e.g. "
+        f"{', '.join(repr(str(r)) for r in runs[:3])}{more}."
+    )
 
 
 def weights_at(ckpt: Checkpoint) -> tuple[int | None, int | None]:
