@@ -65,10 +65,9 @@ def export_run(
     inside) and the inference spec beside it (same stem, ``.json``; its ``checkpoint``:
     :func:`checkpoint_spec`); returns both paths. Outside ``RUN/export/``, a file already at either
     path is replaced only with ``force``; a run's own files (``training.rundir.RUN_OWN``) and the checkpoint
-    exported never are (checked before the export). ``trust_code``: as for
-    ``vislab.predict.load_model`` (a run of the user's own model code). ``UserError`` when the run is
-    missing, the format unknown, the ONNX extra absent (``pip install 'vislab[onnx]'``) or the model
-    cannot be exported faithfully::
+    exported never are (checked before the export). ``trust_code``: as for ``predict.load_model``.
+    ``UserError`` when the run is missing, the format unknown, the ONNX extra absent (``pip install
+    'vislab[onnx]'``) or the model cannot be exported faithfully::
 
         model_file, spec = export_run("runs/cnn", "onnx")
     """
@@ -86,9 +85,7 @@ def export_run(
     model, record = load_model(ckpt_path, trust_code=trust_code)
     name = record.model.name
     _refuse_fitted(model, name)
-    model = record.inputs.wrap(
-        model
-    )  # the run's test-time augmentation is part of the exported model
+    model = record.inputs.wrap(model)  # the run's test-time augmentation is exported with it
     example, checks = _batches(record.inputs)
     with torch.inference_mode(False), torch.no_grad():
         data, run = (to_onnx if fmt == "onnx" else to_torchscript)(model, example, name)

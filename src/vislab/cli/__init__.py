@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import inspect
 import os
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from vislab.cli import model as model_cli
 from vislab.cli import paper as paper_cli
 from vislab.cli import predict as predict_cli
 from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
-from vislab.cli.terminal import RichDisplay, notes_as_lines, print_table
+from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines, print_table
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
@@ -234,18 +233,7 @@ lr_find_cli.register(app)
 paper_cli.register(app)
 
 
-def _flow_summaries(group: typer.Typer) -> None:
-    """Each command's line in its group's command list: its docstring's first paragraph as one flowing
-    text (typer keeps the docstring's line breaks there, which cut a summary mid-sentence)."""
-    for info in group.registered_commands:
-        text = info.help if info.help is not None else inspect.getdoc(info.callback) or ""
-        if info.short_help is None and text:
-            info.short_help = " ".join(text.split("\n\n")[0].split())
-    for sub in group.registered_groups:
-        _flow_summaries(sub.typer_instance)
-
-
-_flow_summaries(app)
+flow_summaries(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")

@@ -5,11 +5,13 @@ bars of training and downloads (:class:`RichDisplay`, installed by ``vislab.cli.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -122,3 +124,14 @@ def notes_as_lines(err: Console) -> Iterator[None]:
 
         warnings.showwarning = as_note
         yield
+
+
+def flow_summaries(group: typer.Typer) -> None:
+    """Each command's line in its group's command list: its docstring's first paragraph as one flowing
+    text (typer keeps the docstring's line breaks there, which cut a summary mid-sentence)."""
+    for info in group.registered_commands:
+        text = info.help if info.help is not None else inspect.getdoc(info.callback) or ""
+        if info.short_help is None and text:
+            info.short_help = " ".join(text.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        flow_summaries(sub.typer_instance)
