@@ -202,17 +202,17 @@ def test_preview_standardised_keeps_the_pixel_order(capsys, tmp_path, grid_rows)
 
 
 @pytest.mark.parametrize(
-    "args, fragment",
+    "name, args, fragment",
     [
-        (["--show", "bogus"], "'bogus' is not one of 'augmented', 'normalized'"),
-        (["--show", "normalized", "--set", "data.normalize=none"], "data.normalize=zca"),
-        (["--show", "normalized", "--copies", "2"], "Drop --copies"),
-        (["--show", "normalized", "--set", "data.name=circles"], "feature vectors"),
+        ("digits", ["--show", "bogus"], "'bogus' is not one of 'augmented', 'normalized'"),
+        ("digits", ["--show", "normalized", "--set", "data.normalize=none"], "data.normalize=zca"),
+        ("digits", ["--show", "normalized", "--copies", "2"], "Drop --copies"),
+        ("circles", ["--show", "normalized"], "feature vectors"),
     ],
 )
-def test_preview_bad_show_options_exit_2(capsys, tmp_path, args, fragment):
+def test_preview_bad_show_options_exit_2(capsys, tmp_path, name, args, fragment):
     out_png = tmp_path / "p.png"
-    code, out = cli(capsys, "data", "preview", "digits", *args, "--out", out_png)
+    code, out = cli(capsys, "data", "preview", name, *args, "--out", out_png)
     assert code == 2 and fragment in one_line(out), out
     assert not out_png.exists()
 

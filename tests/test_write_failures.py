@@ -153,7 +153,7 @@ def test_full_disk_keeps_what_was_written(capsys, tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("x")
     # a file where a folder should be
     code, out = cli(capsys, "eval", run, "--out", tmp_path / "a-file" / "figs")
-    assert code == 2 and "Not a directory" in out and str(tmp_path / "a-file") in out, out
+    assert code == 2 and "is a file, not a folder" in out and str(tmp_path / "a-file") in out, out
 
 
 class _FullDisk:
