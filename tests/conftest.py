@@ -93,6 +93,35 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# ``vislab.train`` keywords of a tiny run: 1 epoch of a small MLP on the CPU, no figures (give the data)
+TINY_RUN = dict(
+    model="mlp",
+    model__hidden=[16],
+    train__epochs=1,
+    train__seed=0,
+    train__device="cpu",
+    train__figures=False,
+)
+# the same on 200 of the bundled digits, batches of 32
+TINY_DIGITS = dict(TINY_RUN, data="digits", data__limit=200, train__batch_size=32)
+
+
+@pytest.fixture
+def grid_rows(monkeypatch) -> dict:
+    """The rows, row titles and labels `data preview` hands to plot_image_grid (it still draws them)."""
+    import vislab.plotting.images as images
+
+    seen = {}
+    real = images.plot_image_grid
+
+    def spy(rows, path, row_titles=None, labels=None):
+        seen.update(rows=rows, titles=row_titles, labels=labels)
+        return real(rows, path, row_titles, labels)
+
+    monkeypatch.setattr(images, "plot_image_grid", spy)
+    return seen
+
+
 def tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
     """``--set`` arguments of a tiny 1-epoch digits run for the CLI, plus ``extra``, without ``drop``."""
     sets = [

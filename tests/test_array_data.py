@@ -10,21 +10,11 @@ import numpy as np
 import pytest
 
 import vislab
-from conftest import one_line
+from conftest import TINY_RUN, one_line
 from fixtures import write_mnist
 from vislab.config import DataConfig
 from vislab.data.sources import load_source, memory
 from vislab.errors import DataError, UserError
-
-# a tiny run: 1 epoch of a small MLP on the CPU, no figures
-QUICK = dict(
-    model="mlp",
-    model__hidden=[16],
-    train__epochs=1,
-    train__seed=0,
-    train__device="cpu",
-    train__figures=False,
-)
 
 
 def arrays(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +42,7 @@ def test_a_run_on_arrays_is_evaluated_in_a_new_process_by_the_call_its_error_giv
     x, y = arrays()
     names = ["w", "x", "y", "z"]
     data = (x, y, names) if with_names else (x, y)
-    run = vislab.train(data=data, out=tmp_path / "mem", **QUICK)
+    run = vislab.train(data=data, out=tmp_path / "mem", **TINY_RUN)
     monkeypatch.setattr(memory, "_REGISTERED", {})  # what another Python process sees
     with pytest.raises(DataError) as e:
         vislab.load_run(run.path).evaluate("val")
@@ -80,12 +70,12 @@ def test_register_arrays_is_public():
 def test_labels_from_1_are_refused_naming_them_and_the_fix_which_works(tmp_path):
     x, y = arrays()
     with pytest.raises(DataError) as e:
-        vislab.train(data=(x, y + 1), out=tmp_path / "from1", **QUICK)
+        vislab.train(data=(x, y + 1), out=tmp_path / "from1", **TINY_RUN)
     text = one_line(str(e.value))
     assert "y's labels run 1..4, so class 0 would have no sample" in text, text
     assert "Subtract 1 (y - 1)" in text and "class_names naming all 5 classes" in text, text
     assert not (tmp_path / "from1").exists()
-    run = vislab.train(data=(x, y + 1 - 1), out=tmp_path / "from0", **QUICK)
+    run = vislab.train(data=(x, y + 1 - 1), out=tmp_path / "from0", **TINY_RUN)
     summary = strict_json(run.path / "summary.json")  # every class has samples: no NaN
     assert set(summary["val_per_class"]) == {"0", "1", "2", "3"}
 
@@ -122,13 +112,13 @@ def test_nothing_to_resume_tells_a_python_caller_what_to_call_and_it_works(tmp_p
     text = one_line(str(e.value))
     assert f"vislab.train(..., out={str(out)!r}) without resume=True" in text, text
     x, y = arrays()
-    run = vislab.train(data=(x, y), out=out, **QUICK)
+    run = vislab.train(data=(x, y), out=out, **TINY_RUN)
     assert run.summary["status"] == "complete"
 
 
 def test_extending_a_cosine_run_names_init_from_for_a_python_caller(tmp_path):
     x, y = arrays()
-    run = vislab.train(data=(x, y), out=tmp_path / "cos", schedule__name="cosine", **QUICK)
+    run = vislab.train(data=(x, y), out=tmp_path / "cos", schedule__name="cosine", **TINY_RUN)
     with pytest.raises(UserError, match="cannot extend") as e:
         vislab.train(out=run.path, resume=True, epochs=2)
     text = one_line(str(e.value))
@@ -137,21 +127,14 @@ def test_extending_a_cosine_run_names_init_from_for_a_python_caller(tmp_path):
         data=(x, y),
         out=tmp_path / "more",
         train__init_from=str(run.path),
-        **{**QUICK, "train__epochs": 2},
+        **{**TINY_RUN, "train__epochs": 2},
     )
     assert len(more.history) == 2
 
 
 def test_mnist_with_its_test_files_only_tells_a_python_caller_the_settings_and_they_work(tmp_path):
     write_mnist(tmp_path, n_test=60, sets=("test",))
-    quick = dict(
-        model="mlp",
-        model__hidden=[16],
-        train__epochs=1,
-        train__batch_size=16,
-        train__device="cpu",
-        train__figures=False,
-    )
+    quick = {**TINY_RUN, "train__batch_size": 16}
     given = dict(data="mnist", data__root=str(tmp_path), data__download=False, **quick)
     with pytest.raises(DataError) as e:
         vislab.train(out=tmp_path / "r", **given)

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 
 import vislab
-from conftest import one_line
+from conftest import TINY_RUN, one_line
 from vislab.config import DataConfig
 from vislab.data import load_splits
 from vislab.data.sources import memory
 from vislab.errors import DataError
 
-QUICK = dict(
-    model="mlp",
-    model__hidden=[16],
-    train__epochs=1,
-    train__seed=0,
-    train__device="cpu",
-    train__figures=False,
-)
 NAMES = [f"digit{i}" for i in range(10)]
 
 
@@ -44,7 +36,9 @@ def rows(x: np.ndarray) -> list[bytes]:
 
 def test_the_test_split_is_the_given_test_set_and_val_is_carved_from_train(tmp_path, digits):
     x, y, xt, yt = digits
-    run = vislab.train(data={"train": (x, y, NAMES), "test": (xt, yt)}, out=tmp_path / "r", **QUICK)
+    run = vislab.train(
+        data={"train": (x, y, NAMES), "test": (xt, yt)}, out=tmp_path / "r", **TINY_RUN
+    )
     assert run.summary["n_test"] == len(xt) == 90
     assert run.evaluate("test")["acc"] == pytest.approx(run.summary["test_acc"])
     splits = load_splits(DataConfig(name=run.config.data.name), seed=0)
@@ -77,7 +71,7 @@ def test_a_run_with_a_test_set_is_evaluated_in_a_new_process_by_the_call_its_err
 ):
     x, y, x_test, y_test = digits
     run = vislab.train(
-        data={"train": (x, y), "test": (x_test, y_test)}, out=tmp_path / "r", **QUICK
+        data={"train": (x, y), "test": (x_test, y_test)}, out=tmp_path / "r", **TINY_RUN
     )
     monkeypatch.setattr(memory, "_REGISTERED", {})  # what another Python process sees
     with pytest.raises(DataError) as e:
@@ -122,7 +116,7 @@ def test_bad_test_sets_are_refused_naming_the_culprit(tmp_path, digits, make, ma
     with pytest.raises(DataError, match=match):
         vislab.register_arrays(make(*digits))
     with pytest.raises(DataError, match=match):
-        vislab.train(data=make(*digits), out=tmp_path / "r", **QUICK)
+        vislab.train(data=make(*digits), out=tmp_path / "r", **TINY_RUN)
 
 
 def test_register_arrays_takes_either_form_not_both(digits):

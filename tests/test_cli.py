@@ -169,17 +169,8 @@ def test_data_info_and_preview(capsys, tmp_path):
     assert code == 0 and Image.open(png).size[0] > 100
 
 
-def test_data_preview_labels_the_originals_with_their_classes(capsys, tmp_path, monkeypatch):
-    import vislab.plotting.images as images
-
-    seen = {}
-    real = images.plot_image_grid
-
-    def spy(rows, path, row_titles=None, labels=None):
-        seen.update(rows=rows, labels=labels)
-        return real(rows, path, row_titles, labels)
-
-    monkeypatch.setattr(images, "plot_image_grid", spy)
+def test_data_preview_labels_the_originals_with_their_classes(capsys, tmp_path, grid_rows):
+    seen = grid_rows
     code, _ = run(
         capsys,
         "data",

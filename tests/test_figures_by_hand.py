@@ -10,7 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-import vislab.plotting.images as images
 import vislab.plotting.vit as vit_plots
 from conftest import cli, one_line, tiny_config
 from vislab.config import load_config
@@ -142,20 +141,6 @@ def test_pos_embed_run_refuses_a_size_and_a_model_without_positions(
 
 
 # ------------------------------------------------------------------- data preview --show normalized
-@pytest.fixture
-def grid_rows(monkeypatch):
-    """The rows and row titles `data preview` hands to plot_image_grid."""
-    seen = {}
-    real = images.plot_image_grid
-
-    def spy(rows, path, row_titles=None, labels=None):
-        seen.update(rows=rows, titles=row_titles)
-        return real(rows, path, row_titles, labels)
-
-    monkeypatch.setattr(images, "plot_image_grid", spy)
-    return seen
-
-
 def _zca_by_hand(train_x: np.ndarray, shown: np.ndarray, eps: float) -> np.ndarray:
     """ZCA whitening in float64 numpy: W = U (S + ε)^-½ Uᵀ of the train covariance, applied to ``shown``."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import vislab
-from conftest import cli, one_line, tiny_sets
+from conftest import TINY_DIGITS, cli, one_line, tiny_sets
 from vislab.config import build_config, config_notes
 from vislab.errors import ConfigError
 
@@ -100,23 +100,15 @@ def test_augment_p_0_on_feature_vectors_is_one_note_not_two(capsys, tmp_path):
 
 
 # ------------------------------------------------------------------------------ the comparison tables
-TINY = dict(
-    model="mlp",
-    data="digits",
-    train__epochs=1,
-    train__batch_size=32,
-    train__device="cpu",
-    train__figures=False,
-    data__limit=200,
-    model__hidden=[16],
-)
 
 
 def test_compare_of_adam_with_and_without_momentum_shows_no_momentum(tmp_path):
     """The user's case: adam with optim.momentum=0.9, nesterov=true trains exactly as plain adam; the
     table says nothing differs (before: optim.momentum 0.9 / 0.0 and optim.nesterov true / false)."""
-    a = vislab.train(out=tmp_path / "plain", **TINY)
-    b = vislab.train(out=tmp_path / "momentum", optim__momentum=0.9, optim__nesterov=True, **TINY)
+    a = vislab.train(out=tmp_path / "plain", **TINY_DIGITS)
+    b = vislab.train(
+        out=tmp_path / "momentum", optim__momentum=0.9, optim__nesterov=True, **TINY_DIGITS
+    )
     table = vislab.compare([a.path, b.path])
     assert list(table.columns[:4]) == ["run", "model", "seed", "train_acc"]
     assert table["test_loss"].tolist()[0] == table["test_loss"].tolist()[1]
@@ -175,5 +167,5 @@ def test_a_beta_outside_0_1_is_a_config_error_naming_it(capsys, tmp_path, betas,
     )
     assert not out.exists()
     with pytest.raises(ConfigError, match=r"optim\.betas\.1.*greater than or equal to 0"):
-        vislab.train(out=tmp_path / "api", optim__betas=[0.9, -0.1], **TINY)
+        vislab.train(out=tmp_path / "api", optim__betas=[0.9, -0.1], **TINY_DIGITS)
     assert not (tmp_path / "api").exists()

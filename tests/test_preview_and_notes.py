@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import vislab
-import vislab.plotting.images as images
 from conftest import cli, one_line, tiny_config
 from fixtures import cifar_images, write_cifar
 from vislab.config import DataConfig, load_config
@@ -21,20 +20,6 @@ from vislab.data import load_splits
 from vislab.data.sources import load_source
 from vislab.errors import CheckpointNote, DataError
 from vislab.training.trainer import train
-
-
-@pytest.fixture
-def grid_rows(monkeypatch):
-    """The rows and row titles `data preview` hands to plot_image_grid."""
-    seen = {}
-    real = images.plot_image_grid
-
-    def spy(rows, path, row_titles=None, labels=None):
-        seen.update(rows=rows, titles=row_titles)
-        return real(rows, path, row_titles, labels)
-
-    monkeypatch.setattr(images, "plot_image_grid", spy)
-    return seen
 
 
 def _shares(title: str) -> list[tuple[str, float]]:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import vislab
+from conftest import TINY_DIGITS
 from vislab.config import build_config
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS, write_tables
@@ -20,16 +21,6 @@ from vislab.experiments.sweeps.spec import load_sweep
 from vislab.report.build import build_report
 
 FIGURES = [k for k, _ in COLUMNS[1:]]
-TINY = dict(
-    model="mlp",
-    data="digits",
-    train__epochs=1,
-    train__batch_size=32,
-    train__device="cpu",
-    train__figures=False,
-    data__limit=200,
-    model__hidden=[16],
-)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +28,8 @@ def two_lrs(tmp_path_factory) -> tuple[Path, Path]:
     """Two tiny MLP runs on the digits that differ in optim.lr (and in train.threads, which leaves results
     alone)."""
     root = tmp_path_factory.mktemp("two-lrs")
-    a = vislab.train(out=root / "lr-0.01", optim__lr=0.01, **TINY)
-    b = vislab.train(out=root / "lr-0.001", optim__lr=0.001, train__threads=1, **TINY)
+    a = vislab.train(out=root / "lr-0.01", optim__lr=0.01, **TINY_DIGITS)
+    b = vislab.train(out=root / "lr-0.001", optim__lr=0.001, train__threads=1, **TINY_DIGITS)
     return a.path, b.path
 
 
