@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from vislab.config import Config, assignments, build_config, read_yaml
+from vislab.config import Config, assignments
 from vislab.errors import Note, UserError
 from vislab.experiments.results.table import COLUMNS
 from vislab.training.checkpoint import resolve_checkpoint
@@ -72,8 +72,7 @@ class Run:
     @property
     def config(self) -> Config:
         """The run's validated config (config.yaml); ConfigError naming the file when it cannot be read."""
-        path = self.path / "config.yaml"
-        return build_config(read_yaml(path, kind="run config"), source=str(path))
+        return RunDir(self.path).load_config()
 
     @property
     def history(self) -> pd.DataFrame:

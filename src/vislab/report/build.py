@@ -27,13 +27,13 @@ from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import model_figures
-from vislab.report.run_files import load_config, read_histories, read_summaries, unread_configs
+from vislab.report.run_files import read_histories, read_summaries, unread_configs
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import is_complete
+from vislab.training.rundir import RunDir, is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
@@ -284,7 +284,7 @@ def _configs(plan: ReportPlan) -> dict[str, Config]:
     configs = {}
     for n in plan.detailed:
         try:
-            cfg = load_config(plan.runs[n])
+            cfg = RunDir(plan.runs[n]).load_config()
         except UserError:
             continue
         if cfg is not None:

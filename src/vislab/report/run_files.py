@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vislab.config import Config, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir
 
@@ -34,7 +33,7 @@ def unread_configs(runs: dict[str, Path], names: list[str]) -> list[str]:
     unread = []
     for name in names:
         try:
-            load_config(runs[name])
+            RunDir(runs[name]).load_config()
         except UserError as e:
             why = " ".join(str(e).split()).rstrip(
                 "."
@@ -44,12 +43,6 @@ def unread_configs(runs: dict[str, Path], names: list[str]) -> list[str]:
                 f"{name}: its settings and the figures needing its config are left out: {why}. {fix}"
             )
     return unread
-
-
-def load_config(run_dir: Path) -> Config | None:
-    """The run's config.yaml (None when absent); ConfigError naming it when it is no valid config."""
-    p = Path(run_dir) / "config.yaml"
-    return build_config(read_yaml(p, kind="run config"), source=str(p)) if p.is_file() else None
 
 
 def read_histories(

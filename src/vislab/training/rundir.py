@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vislab.config import Config, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
@@ -264,6 +265,12 @@ class RunDir:
         if not isinstance(summary, dict):
             raise self._unreadable(p, f"it holds a {type(summary).__name__}, not a JSON object")
         return summary
+
+    def load_config(self) -> Config | None:
+        """config.yaml as a validated Config; None when absent; ConfigError naming the file when it
+        cannot be read or is no valid config."""
+        p = self.path / "config.yaml"
+        return build_config(read_yaml(p, kind="run config"), source=str(p)) if p.is_file() else None
 
     def read_metrics(self) -> list[dict]:
         """metrics.jsonl's rows, as :meth:`read_rows` reads them."""
