@@ -148,13 +148,14 @@ _ACTIONS = {  # a planned action, as the dry run's last line counts it
     "start": "to start",
     "resume": "to resume",
     "retrain": "to retrain",
+    "busy": "busy (another vislab process holds its folder)",
     "done": "already complete",
     "failed": "failed",
 }
 
 
 def _plan_table(foreseen: list[Foreseen]) -> pd.DataFrame:
-    """A dry run's plan: a row per run — ``run``, ``action`` (start, resume, done, retrain or failed),
+    """A dry run's plan: a row per run — ``run``, ``action`` (start, resume, done, retrain, busy or failed),
     ``what`` (in the words its line says), ``model``, ``epochs`` (train.epochs), then a column per setting
     that differs between the runs (a run without that key: None)."""
     import pandas as pd  # on use (see the imports)

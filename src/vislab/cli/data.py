@@ -63,6 +63,11 @@ def info(
         table.add_row(cname, *(str(counts[s][k]) for s, _ in splits.items()))
     table.add_row("[bold]total", *(f"[bold]{len(d)}" for _, d in splits.items()))
     console.print(table)
+    if cfg.data.limit_per_class is not None:
+        drawn = f"data.limit_per_class, drawn with train.seed={cfg.train.seed}"
+        console.print(
+            f"train: {cfg.data.limit_per_class} images of each class ({drawn})", markup=False
+        )
     note = limit_note(splits, cfg.data.limit)
     if note:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)

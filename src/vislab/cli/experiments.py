@@ -89,7 +89,8 @@ HeartbeatLapseOpt = typer.Option(
 DryRunOpt = typer.Option(
     False,
     "--dry-run",
-    help="Say what each run would do (start, resume, already complete, retrain, failed), its model and "
+    help="Say what each run would do (start, resume, already complete, retrain, failed; busy: another "
+    "vislab process holds its folder), its model and "
     "the settings it changes; check everything a run checks, but train and write nothing.",
 )
 

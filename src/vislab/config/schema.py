@@ -35,6 +35,9 @@ class DataConfig(Section):
     use: list[Literal["train", "test"]] = ["train", "test"]  # official sets to load
     # keep N training samples, drawn with the seed (quick runs)
     limit: int | None = Field(None, gt=0)
+    # keep N training samples of each class, drawn with the seed (balanced small-data subsets); a class
+    # with fewer is refused when the data is loaded
+    limit_per_class: int | None = Field(None, gt=0)
     # keep N val and N test samples, stratified, drawn with the seed: a quick check scores fewer images per
     # epoch (its test figures are then of a sample, not of the whole test set); None: every one
     limit_eval: int | None = Field(None, gt=0)
@@ -53,6 +56,15 @@ class DataConfig(Section):
     def _check_split(self) -> DataConfig:
         if self.split is not None and (len(self.split) != 3 or min(self.split) <= 0):
             raise ValueError("data.split must be three positive sizes [train, val, test]")
+        return self
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> DataConfig:
+        if self.limit is not None and self.limit_per_class is not None:
+            raise ValueError(
+                "data.limit (N training images in all) and data.limit_per_class (N of each class) both "
+                "cap the train split: give one of them (the other null)"
+            )
         return self
 
 

@@ -134,8 +134,13 @@ class BatchAugment(nn.Module):
         self.ops = nn.ModuleList(ops)
         self.p, self.size = p, size
 
+    @property
+    def augments(self) -> bool:
+        """Whether a sample may be augmented at all: an op is on and ``p`` > 0 (else only centre-cropped)."""
+        return bool(self.ops) and self.p > 0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.ops or self.p == 0:
+        if not self.augments:
             return centre_crop(x, self.size)
         if self.p >= 1:
             return self._apply_ops(x)

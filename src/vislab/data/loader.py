@@ -97,6 +97,8 @@ class DeviceLoader:
         size: int | None = None,
         mix: BatchMix | None = None,
     ):
+        if isinstance(augment, BatchAugment) and not augment.augments:
+            augment = None  # augment.p=0: the unaugmented path, bit for bit (not the float one's rounding)
         self.device = torch.device(device)
         self.storage = torch.device(storage) if storage is not None else self.device
         self.stream = self.storage != self.device

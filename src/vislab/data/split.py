@@ -11,7 +11,7 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.types import ArraySet, SourceData, Splits
-from vislab.errors import DataError, UserError
+from vislab.errors import ConfigError, DataError, UserError
 
 
 def _concat(sets: list[ArraySet]) -> ArraySet:
@@ -111,6 +111,8 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
         train = train.take(
             np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit])
         )
+    if cfg.limit_per_class is not None:
+        train = per_class(train, cfg.limit_per_class, seed, [val, test], list(src.class_names))
     if cfg.limit_eval is not None:
         val, test = (
             _sampled(val, cfg.limit_eval, seed + 1),
@@ -125,10 +127,39 @@ def _sampled(data: ArraySet, n: int, seed: int) -> ArraySet:
     return carve(data, n, seed)[1] if n < len(data) else data
 
 
+def per_class(
+    train: ArraySet, n: int, seed: int, others: list[ArraySet], class_names: list[str]
+) -> ArraySet:
+    """``n`` samples of each class of ``train``, drawn with ``seed``, in the split's order:
+    ``data.limit_per_class``. ConfigError naming each class (of train, or of ``others``: val and test)
+    that has fewer training samples, rather than a subset that is not balanced."""
+    counts = np.bincount(train.y, minlength=len(class_names))
+    present = np.bincount(np.concatenate([train.y, *(o.y for o in others)]), minlength=len(counts))
+    short = np.flatnonzero((counts < n) & (present[: len(counts)] > 0))
+    if len(short):
+        fewest = int(counts[short].min())
+        which = ", ".join(f"{class_names[k]!r} ({counts[k]})" for k in short[:10])
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        fix = (
+            f"lower it to at most {fewest}: --set data.limit_per_class={fewest} / "
+            f"data__limit_per_class={fewest}, or "
+            if fewest > 0
+            else ""
+        )
+        raise ConfigError(
+            f"data.limit_per_class={n} keeps {n} training images of each class, but the train split holds "
+            f"fewer of {which}{more}: {fix}use data.limit for a total that is not balanced."
+        )
+    rng = np.random.default_rng(seed)
+    kept = [rng.permutation(np.flatnonzero(train.y == k))[:n] for k in np.flatnonzero(counts)]
+    return train.take(np.sort(np.concatenate(kept)))
+
+
 def limit_note(splits: Splits, limit: int | None) -> str | None:
     """The classes ``data.limit`` left without training samples (present in val or test) and the fix, or
     None. The limit draws its samples at random from the whole train split, not per class; it stays so
-    (published runs depend on its selection): this note says what it did."""
+    (published runs depend on its selection): this note says what it did (``data.limit_per_class`` draws
+    per class)."""
     if limit is None or len(splits.train) != limit:  # not limited (the train split was no larger)
         return None
     trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
@@ -145,5 +176,5 @@ def limit_note(splits: Splits, limit: int | None) -> str | None:
         f"data.limit={limit} draws the training images at random, not per class, and drew none of "
         f"{', '.join(repr(c) for c in missing)}: the model never trains on {which}, which val and test "
         f"still score. Raise the limit, e.g. to {bigger}{per_class}: --set data.limit={bigger} / "
-        f"data__limit={bigger} (there is no per-class limit)."
+        f"data__limit={bigger}, or keep N of each class with data.limit_per_class."
     )

@@ -27,13 +27,13 @@ from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import model_figures
-from vislab.report.run_files import read_histories, read_summaries, unread_configs
+from vislab.report.run_files import read_configs, read_histories, read_summaries
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
@@ -98,6 +98,8 @@ class ReportPlan:
     unread: list[str] = field(default_factory=list)
     # the runs whose summary.json could not be read (in ``unread`` too): in no table
     left_out: list[str] = field(default_factory=list)
+    # the configs of the complete runs (config.yaml, read once; one that cannot be read: in ``unread``)
+    configs: dict[str, Config] = field(default_factory=dict)
 
 
 def plan_report(folder: str | Path, study: optuna.Study | None = None) -> ReportPlan:
@@ -110,6 +112,7 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     complete = {n: s for n, s in summaries.items() if is_complete(s)}
+    configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = dict(complete), list(complete)
     if kind == "sweep":  # curves of the best K trials, per-run figures of the best few
         ranked = sorted(
@@ -130,8 +133,9 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
         detailed=detailed,
         shown=shown,
         notes=notes,
-        unread=unread + unread_configs(runs, list(complete)),
+        unread=unread + unread_cfg,
         left_out=[n for n, s in summaries.items() if s is None],
+        configs=configs,
     )
 
 
@@ -139,6 +143,7 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
     summaries, unread = read_summaries(runs)
     complete = {n: s for n, s in summaries.items() if is_complete(s)}
+    configs, unread_cfg = read_configs(runs, list(complete))
     return ReportPlan(
         folder=Path(folder),
         kind="folder",
@@ -149,8 +154,9 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
         failures=_failures("folder", {}, summaries),
         detailed=dict(complete),
         shown=list(complete),
-        unread=unread + unread_configs(runs, list(complete)),
+        unread=unread + unread_cfg,
         left_out=[n for n, s in summaries.items() if s is None],
+        configs=configs,
     )
 
 
@@ -224,7 +230,7 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
     histories, unread = read_histories(plan.runs, plan.shown)
     plan.unread += unread
     curves = _curves(plan, figs, histories)
-    configs = _configs(plan)
+    configs = {n: plan.configs[n] for n in plan.detailed if n in plan.configs}
     data_figs = guarded(plan.notes, "data previews", data_figures, figs, configs, default=[])
     run_ctx = run_sections(plan, figs, configs)
     model_figs = _model_sections(plan, figs, configs, trust_code)
@@ -276,20 +282,6 @@ def _model_sections(
         for n in plan.detailed
     }
     return [dict(name=n, figures=f) for n, f in drawn.items() if f]
-
-
-def _configs(plan: ReportPlan) -> dict[str, Config]:
-    """The configs of the detailed runs (one whose config.yaml cannot be read is left out: the plan's
-    ``unread`` names it)."""
-    configs = {}
-    for n in plan.detailed:
-        try:
-            cfg = RunDir(plan.runs[n]).load_config()
-        except UserError:
-            continue
-        if cfg is not None:
-            configs[n] = cfg
-    return configs
 
 
 def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:

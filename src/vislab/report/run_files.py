@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vislab.config import Config
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir
 
@@ -27,22 +28,27 @@ def read_summaries(runs: dict[str, Path]) -> tuple[dict[str, dict | None], list[
     return summaries, unread
 
 
-def unread_configs(runs: dict[str, Path], names: list[str]) -> list[str]:
-    """A note for each run of ``names`` whose config.yaml is there but cannot be read or is no valid
-    config (its settings and the figures that need it are left out)."""
+def read_configs(runs: dict[str, Path], names: list[str]) -> tuple[dict[str, Config], list[str]]:
+    """The config.yaml of each run of ``names``, read once for the whole report (a run without one is
+    left out), and a note for each that is there but cannot be read or is no valid config (its settings
+    and the figures that need it are left out)."""
+    configs: dict[str, Config] = {}
     unread = []
     for name in names:
+        run = RunDir(runs[name])
         try:
-            RunDir(runs[name]).load_config()
+            cfg = run.load_config()
         except UserError as e:
-            why = " ".join(str(e).split()).rstrip(
-                "."
-            )  # YAML's message: on lines, pointing at the place
-            fix = RunDir(runs[name]).rewrite_fix()
+            # YAML's message: on lines, pointing at the place
+            why = " ".join(str(e).split()).rstrip(".")
             unread.append(
-                f"{name}: its settings and the figures needing its config are left out: {why}. {fix}"
+                f"{name}: its settings and the figures needing its config are left out: {why}. "
+                f"{run.rewrite_fix()}"
             )
-    return unread
+            continue
+        if cfg is not None:
+            configs[name] = cfg
+    return configs, unread
 
 
 def read_histories(

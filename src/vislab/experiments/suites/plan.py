@@ -1,6 +1,7 @@
 """A suite's plan: for each run, what its folder says to do — nothing (done), resume, start, retrain (the
 folder holds it for another epoch count), or report it failed (bad config, or a different run there).
-A dry run (:func:`foresee_suite`) says what that would be for each run, moving, training and writing nothing."""
+A dry run (:func:`foresee_suite`) says what that would be for each run — or that a live vislab process
+holds its folder (busy) —, moving, training and writing nothing, and taking no lock."""
 
 from __future__ import annotations
 
@@ -170,7 +171,8 @@ def _options_before(out: Path) -> str:
 @dataclass(frozen=True)
 class Foreseen:
     """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
-    ``action`` as :class:`PlannedRun`'s, ``said`` in words ("resume from epoch 3 of 5"), its ``config``
+    ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
+    open: it would fail), ``said`` in words ("resume from epoch 3 of 5"), its ``config``
     and ``settings``, those of its config that differ between the suite's runs (dotted key → value)."""
 
     name: str
@@ -195,13 +197,38 @@ def _foreseen(p: PlannedRun, suite: Suite, settings: dict[str, Any]) -> Foreseen
     """:class:`Foreseen` of planned run ``p`` (its config checked: never None here)."""
     moved = seed_zero_before(p, suite)
     if moved is not None:
-        said = f"{_said(moved)} (moved from {moved.run_dir}, trained before the suite had seeds)"
-        return Foreseen(p.name, moved.action, said, p.config, settings)
+        return Foreseen(p.name, *_moved_said(moved), p.config, settings)
+    if held := (in_use(p.run_dir) if p.action in _OPENS else ""):  # the run would fail on its lock
+        return Foreseen(p.name, "busy", f"busy, so it would fail: {held}", p.config, settings)
     back = kept_back(p) if p.action == "retrain" else None
     if back is not None:
         said = f"{_said(back)} ({p.message}: the run kept as {back.run_dir} comes back)"
         return Foreseen(p.name, back.action, said, p.config, settings)
     return Foreseen(p.name, p.action, _said(p), p.config, settings)
+
+
+# the actions whose run opens its folder (retrain: moves it aside first)
+_OPENS = ("start", "resume", "retrain")
+
+
+def in_use(run_dir: Path) -> str:
+    """The error a run would fail with because a live vislab process holds ``run_dir``'s lock (naming
+    that process, as ``.lock`` records it), or '' when none does; the lock is only read, never taken."""
+    try:
+        RunDir(run_dir).check_free()
+    except UserError as e:
+        return str(e)
+    return ""
+
+
+def _moved_said(moved: PlannedRun) -> tuple[str, str]:
+    """(action, words) for the run a seeded suite's ``<row>-s0`` finds in ``<row>`` (:func:`seed_zero_before`):
+    moved there and planned as it is — or, while a live vislab process holds that folder, left where it
+    is and started anew (as the runner does)."""
+    before = f"{moved.run_dir}, trained before the suite had seeds"
+    if held := in_use(moved.run_dir):
+        return "start", f"start ({before}, stays where it is: {held})"
+    return moved.action, f"{_said(moved)} (moved from {before})"
 
 
 def _said(p: PlannedRun) -> str:
