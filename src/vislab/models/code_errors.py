@@ -1,7 +1,9 @@
 """How the user's own model code (``model.name=file.py:Net``) is blamed when it raises: vislab's one-paragraph
 message naming the model, the moment and the place — the user's line, or, for a model assembled from torch's
 own modules (``nn.Sequential(...)`` returned by a builder), the layer whose forward raised — then the line
-``your code raised:`` and the traceback of the user's frames only (vislab's and torch's left out).
+``your code raised:`` and the traceback of the user's frames only (vislab's and torch's left out). A model
+of a library named by its prefix (``timm:resnet18``) is blamed so too, in its words: ``timm raised …``,
+then the line ``timm raised:`` and the exception.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ def code_failed(
     model: nn.Module | None = None,
 ) -> UserCodeError:
     """A UserCodeError for an exception the user's code raised: vislab's one-paragraph message (ending
-    with ``then``, e.g. what was kept and how to go on), the line ``your code raised:``, then the
-    traceback of the frames in ``files`` only. With ``model`` (the user's, built): the layer of it whose
-    forward raised, when that is not the model itself, is named too."""
+    with ``then``, e.g. what was kept and how to go on), the line ``your code raised:`` (a library's
+    model, ``timm:…``: ``timm raised:``), then the traceback of the frames in ``files`` only. With
+    ``model`` (the user's, built): the layer of it whose forward raised, when that is not the model
+    itself, is named too."""
+    library = _library(reference)
     frames = _frames_in(error, files)
     at = ""
     if frames:
@@ -39,6 +43,22 @@ def code_failed(
     layer = found is not None and found[0] != ""
     if layer:
         at += f", in its layer {describe_layer(*found)}"  # type: ignore[misc]
+    lines = (
+        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    )
+    lines += traceback.format_exception_only(type(error), error)
+    who = f"{library} raised" if library else MARKER[:-1]
+    return UserCodeError(
+        f"model '{reference}': {who} {type(error).__name__} {when}{at}. "
+        f"{_fix(reference, library, bool(frames), layer)}.{' ' if then else ''}{then}"
+        f"\n{who}:\n{''.join(lines).rstrip()}"
+    )
+
+
+def _fix(reference: str, library: str | None, frames: bool, layer: bool) -> str:
+    """What to do: fix the user's line or layer, and the model.* options; a library's model: its options."""
+    if library:
+        return "Check the model.* options given to it (the error is below)"
     if frames:
         fix = "Fix it there (the traceback of your code is below)"
     elif layer:
@@ -48,14 +68,17 @@ def code_failed(
         )
     else:
         fix = "Fix it (the error is below)"
-    lines = (
-        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
-    )
-    lines += traceback.format_exception_only(type(error), error)
-    return UserCodeError(
-        f"model '{reference}': your code raised {type(error).__name__} {when}{at}. {fix}, or the "
-        f"model.* options given to it.{' ' if then else ''}{then}\n{MARKER}\n{''.join(lines).rstrip()}"
-    )
+    return f"{fix}, or the model.* options given to it"
+
+
+def _library(reference: str) -> str | None:
+    """The library whose model ``reference`` names by its registered prefix (``timm`` for
+    ``timm:resnet18``), or None for the user's own code."""
+    # here, not at the top: the registry imports this module (through models/user.py)
+    from vislab.models.registry import MODEL_PREFIXES
+
+    prefix, _, rest = reference.partition(":")
+    return prefix if rest and prefix in MODEL_PREFIXES else None
 
 
 def raised_in(error: BaseException, files: list[Path]) -> bool:

@@ -11,8 +11,6 @@ with the earlier code is then refused by :func:`check_unchanged`, saying what ch
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import inspect
 import linecache
 import re
@@ -24,11 +22,11 @@ import torch.nn as nn
 
 from vislab.errors import UserCodeError
 from vislab.models import user
+from vislab.models.calling import adapt, source_files
+from vislab.models.fingerprints import changes, check_imports, remember
 from vislab.models.registry import MODEL_PREFIXES, MODELS, register_model
 
 PREFIX = "user-"  # the registered names of model objects
-# sha256 → the source text fingerprinted in this process (to show what a redefinition changed)
-_SOURCES: dict[str, str] = {}
 
 
 def is_user_object(name: str) -> bool:
@@ -74,9 +72,7 @@ def fingerprint(obj: Any) -> dict[str, Any]:
         source = _source(obj)
     except (OSError, TypeError) as e:
         return {"source_sha256": None, "source": f"unavailable ({e})"}
-    sha = hashlib.sha256(source.encode()).hexdigest()
-    _SOURCES[sha] = source
-    return {"source_sha256": sha}
+    return {"source_sha256": remember(source)}
 
 
 def _source(obj: Any) -> str:
@@ -102,18 +98,23 @@ def _source(obj: Any) -> str:
 
 def code_files(name: str, model: nn.Module) -> list[Path]:
     """The files of the user's own model ``name`` whose frames a traceback of its errors shows: the file
-    its record names (``file.py:Net``), else the files defining the model object registered as ``name``."""
+    its record names (``file.py:Net``) and the user's modules it imported, else the files defining the
+    model object registered as ``name``."""
     code = getattr(model, "vislab_code", None) or {}
     if code.get("path"):
-        return [Path(code["path"])]
+        folder = Path(code["path"]).parent
+        return [
+            Path(code["path"]),
+            *((folder / rel).resolve() for rel in code.get("imports") or {}),
+        ]
     builder = MODELS.get(name)
     target = getattr(builder, "vislab_target", builder)
-    return user.source_files(target) if is_user_object(name) and target is not None else []
+    return source_files(target) if is_user_object(name) and target is not None else []
 
 
 def register(obj: Any) -> str:
     """Register ``obj`` (a class or builder function) in this process as ``user-<qualified name>``, called
-    as a ``file.py:Net`` reference would be (:func:`vislab.models.user.adapt`), its record
+    as a ``file.py:Net`` reference would be (:func:`vislab.models.calling.adapt`), its record
     (``vislab_code``: checkpoints, summary.json) holding its source's fingerprint; return that name. The
     same module and qualified name (a notebook cell run again) replaces itself; ValueError when another
     model holds the name."""
@@ -121,16 +122,21 @@ def register(obj: Any) -> str:
     name = PREFIX + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
     where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
     record = {"reference": name, "object": where, **fingerprint(obj)}
-    register_model(name)(user.adapt(obj, name, where, user.source_files(obj), record))
+    register_model(name)(adapt(obj, name, where, source_files(obj), record))
     return name
 
 
 def check_unchanged(name: str, recorded: Any, run: str) -> None:
-    """Before run ``run``'s model object ``name`` is rebuilt: UserCodeError when neither the object
-    registered under that name nor the one its module now binds to the same name (a notebook cell run
-    again) has the source the run recorded — the model built would not be the one trained. A current
-    definition that has it is registered again. Nothing to compare (a run before vislab recorded it, a
-    source Python cannot find, a name not registered in this process) passes."""
+    """Before run ``run``'s model ``name`` is rebuilt: UserCodeError when a module its file imported (a
+    sibling ``blocks.py``) changed since, or when neither the model object registered under that name
+    nor the one its module now binds to the same name (a notebook cell run again) has the source the
+    run recorded — the model built would not be the one trained. A current definition that has it is
+    registered again. Nothing to compare (a run before vislab recorded it, a source Python cannot find,
+    a name not registered in this process) passes."""
+    imports = recorded.get("imports") if isinstance(recorded, dict) else None
+    folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
+    if folder is not None:
+        check_imports(imports, folder, recorded.get("reference") or name, run)  # type: ignore[arg-type]
     was = recorded.get("source_sha256") if isinstance(recorded, dict) else None
     builder = MODELS.get(name) if is_user_object(name) else None
     if not was or builder is None:
@@ -149,7 +155,7 @@ def check_unchanged(name: str, recorded: Any, run: str) -> None:
     raise UserCodeError(
         f"run '{run}' was trained with model '{name}', the "
         f"{'class' if inspect.isclass(shown) else 'function'} {attr} as it was defined then, but {attr} "
-        f"has been redefined since ({_changes(was, now)}): the model built now would not "
+        f"has been redefined since ({changes(was, now)}): the model built now would not "
         f"be the one trained. Run the original definition of {attr} again (e.g. its notebook cell) "
         f"and reopen the run, give the new version another name, or put {attr} in a file and train "
         f"with model.name=path/to/file.py:{attr}, whose runs each reopen with their own code."
@@ -168,13 +174,14 @@ def _bound_now(target: Any) -> Any:
     return now if inspect.isclass(now) or inspect.isfunction(now) else None
 
 
-def _changes(was: str, now: str) -> str:
-    """What changed from the source fingerprinted ``was`` to ``now``: the lines that differ when this
-    process saw both, else the two fingerprints."""
-    if was not in _SOURCES or now not in _SOURCES:
-        return f"its source's sha256 is now {now[:12]}…, the run recorded {was[:12]}…"
-    diff = difflib.unified_diff(_SOURCES[was].splitlines(), _SOURCES[now].splitlines(), n=0)
-    lines = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
-    shown = "; ".join(f"{d[0]} {d[1:].strip()}" for d in lines[:6])
-    more = f"; … {len(lines) - 6} more lines" if len(lines) > 6 else ""
-    return f"its source changed: {shown}{more}"
+def _code_folder(name: str, recorded: dict) -> Path | None:
+    """The folder of the file model ``name`` is built from now (the paths of the modules it imported are
+    relative to it): a file reference's, a module's (found without importing it), else the recorded one's."""
+    ref = user.parse_reference(name) if user.is_user_reference(name) else None
+    if ref is not None and ref.is_file:
+        return Path(ref.target).expanduser().resolve().parent
+    origin = user.module_origin(ref.target) if ref is not None else None
+    if isinstance(origin, Path):
+        return origin.parent
+    path = recorded.get("path")
+    return Path(path).parent if isinstance(path, str) else None

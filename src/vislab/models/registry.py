@@ -25,13 +25,13 @@ from pydantic.fields import FieldInfo
 
 from vislab.errors import ConfigError
 from vislab.models import user
+from vislab.models.calling import RESERVED, adapt, source_files
 from vislab.registry import registrar
 
 Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
 #: prefix → ``build(rest_of_name, input_shape, num_classes, **options)`` for names ``prefix:rest``.
 MODEL_PREFIXES: dict[str, Builder] = {}
-RESERVED = user.RESERVED  # a builder's arguments that are not ``model.*`` options
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
@@ -48,11 +48,7 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 
     def deco(obj: Builder) -> Builder:
         if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
-            put(
-                user.adapt(
-                    obj, name, f"{obj.__module__}.{obj.__qualname__}", user.source_files(obj)
-                )
-            )
+            put(adapt(obj, name, f"{obj.__module__}.{obj.__qualname__}", source_files(obj)))
         else:
             put(obj)
         return obj

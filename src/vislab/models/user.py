@@ -10,8 +10,11 @@ from the current directory). A registered prefix (``timm:``) wins over both. The
 
 The options come from ``model.*`` and are checked against the target's signature like a built-in's
 (:func:`vislab.models.registry.check_model_options`). A file is read once, hashed (sha256) and executed
-from those very bytes under a unique module name; the model built from it carries ``vislab_code``
-(reference, path, sha256), which the trainer records in checkpoints and summary.json.
+from those very bytes under a unique module name, its folder first on sys.path meanwhile (as ``python
+file.py`` would: ``from blocks import Block`` finds a sibling ``blocks.py``); the model built from it
+carries ``vislab_code`` (reference, path, sha256, and ``imports``: the sha256 of the user's own modules
+its code imported, see :mod:`vislab.models.fingerprints`), which the trainer records in checkpoints and
+summary.json. The calling convention is :mod:`vislab.models.calling`'s.
 
 Opening a finished run never executes code silently: ``models/trust.py`` lets a run's user code be
 imported only with ``trust_code`` or when the file at the recorded path has the recorded hash, which
@@ -28,7 +31,6 @@ import importlib.util
 import inspect
 import os
 import sys
-import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +38,16 @@ from types import ModuleType
 from typing import Any
 
 import torch.nn as nn
-from pydantic import TypeAdapter
 
 from vislab.errors import ConfigError, UntrustedCode, UserCodeError
+from vislab.models.calling import adapt
 from vislab.models.code_errors import code_failed
-
-RESERVED = ("input_shape", "num_classes")  # what vislab passes; the other parameters are model.*
+from vislab.models.fingerprints import own_imports
 
 # (absolute path, sha256) → the module run from those bytes
 _MODULES: dict[tuple[str, str], ModuleType] = {}
+# a user module's name → the names of the modules that appeared in sys.modules while it was imported
+_IMPORTED: dict[str, set[str]] = {}
 _ADAPTERS: dict[tuple, Callable[..., nn.Module]] = {}
 # absolute path → the sha256 its bytes must have (while a run's code loads)
 _PINS: dict[str, str] = {}
@@ -109,7 +112,10 @@ def resolve(name: str) -> Callable[..., nn.Module] | None:
         )
     target = getattr(module, ref.attr)
     record = {"reference": name, "path": str(path) if path else None, "sha256": sha}
-    key = (name, record["path"], sha, id(target))
+    imports = _imports_of(module, path)
+    if imports:
+        record["imports"] = imports
+    key = (name, record["path"], sha, id(target), tuple(imports.items()))
     if key not in _ADAPTERS:
         files = [path] if path else _module_files(ref.target)
         _ADAPTERS[key] = adapt(target, name, where, files, record, attr=ref.attr)
@@ -151,16 +157,27 @@ def _load_file(ref: Reference) -> tuple[ModuleType, Path, str]:
 
 
 def _exec_file(ref: Reference, path: Path, source: bytes, sha: str) -> ModuleType:
+    """The module run from ``source`` (the file's bytes), its folder first on sys.path meanwhile."""
     name = f"vislab_user_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{sha[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[name] = module  # dataclasses, pickling and typing look the module up by name
+    before = set(sys.modules)
     try:
-        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's own model file
+        with _on_sys_path(str(path.parent), first=True):
+            exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's own model file
     except Exception as e:
         del sys.modules[name]
         raise code_failed(ref.text, e, "while importing it", [path]) from None
+    _IMPORTED[name] = set(sys.modules) - before
     return module
+
+
+def _imports_of(module: ModuleType, path: Path | None) -> dict[str, str]:
+    """The user's own modules the model's module imported (relative path → sha256), none without a file."""
+    if path is None:
+        return {}
+    return own_imports(module, _IMPORTED.get(module.__name__, ()), path.parent)
 
 
 def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
@@ -171,11 +188,13 @@ def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
             f"and in the current directory, {Path.cwd()}). Install the package that provides it (or "
             f"check the spelling); for a single file use model.name=path/to/file.py:{ref.attr}."
         )
+    before = set(sys.modules)
     try:
         with _cwd_importable(ref.target):
             module = importlib.import_module(ref.target)
     except Exception as e:
         raise code_failed(ref.text, e, "while importing it", _module_files(ref.target)) from None
+    _IMPORTED.setdefault(module.__name__, set()).update(set(sys.modules) - before)
     file = getattr(module, "__file__", None)
     if not file or not Path(file).is_file():
         return module, None, None
@@ -227,14 +246,21 @@ def _cwd_importable(dotted: str) -> Iterator[None]:
     """While inside, the current directory is on sys.path if only it holds ``dotted``'s top package."""
     top = dotted.partition(".")[0]
     here = top not in sys.modules and _find_in(top, None) is None and find_top(top) is not None
-    cwd = os.getcwd()
-    if here:
-        sys.path.append(cwd)
+    with _on_sys_path(os.getcwd(), first=False) if here else contextlib.nullcontext():
+        yield
+
+
+@contextlib.contextmanager
+def _on_sys_path(folder: str, first: bool) -> Iterator[None]:
+    """While inside, ``folder`` is on sys.path (first, or last) unless it already was."""
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0 if first else len(sys.path), folder)
     try:
         yield
     finally:
-        if here and cwd in sys.path:
-            sys.path.remove(cwd)
+        if added and folder in sys.path:
+            sys.path.remove(folder)
 
 
 def _module_files(dotted: str) -> list[Path]:
@@ -254,149 +280,3 @@ def _defined_in(module: ModuleType) -> list[str]:
         and (inspect.isclass(v) or inspect.isfunction(v))
         and getattr(v, "__module__", None) == module.__name__
     )
-
-
-# --------------------------------------------------------------------------------- building
-def adapt(
-    target: Any,
-    label: str,
-    where: str,
-    files: list[Path],
-    record: dict | None = None,
-    attr: str | None = None,
-) -> Callable[..., nn.Module]:
-    """``target`` (an ``nn.Module`` class or a builder function) as a registry builder
-    ``(input_shape, num_classes, **options)`` whose signature lists the options (with the target's type
-    hints), so the registry checks ``model.*`` like a built-in's. The one calling convention of users'
-    models, for ``file.py:Net`` references and for objects given to ``vislab.train(model=...)``:
-
-    - a class is called as ``Net(num_classes=K, **options)``, plus ``input_shape=(C, H, W)`` when its
-      ``__init__`` names it; a builder as ``build(input_shape, num_classes, **options)``.
-
-    ``label`` names the model in messages, ``attr`` the target (default its ``__name__``), ``where`` the
-    place it is defined, ``files`` the files whose
-    frames a traceback of the user's code shows; ``record`` (reference, path, sha256) travels with the
-    builder as ``vislab_code`` into checkpoints and summary.json, ``target`` as ``vislab_target`` (whose
-    source a reopened run compares with the one it recorded: :mod:`vislab.models.objects`).
-    """
-    attr = attr or getattr(target, "__name__", type(target).__name__)
-    params = _target_params(label, attr, where, target)
-    options = _options(target, params)
-    build = _caller(
-        target, label, attr, where, files, takes_shape="input_shape" in {p.name for p in params}
-    )
-    P = inspect.Parameter
-    reserved = [P(n, P.POSITIONAL_OR_KEYWORD) for n in RESERVED]
-    build.__signature__ = inspect.Signature([*reserved, *options])  # type: ignore[attr-defined]
-    build.__annotations__ = {p.name: p.annotation for p in options if p.annotation is not P.empty}
-    build.__name__ = attr
-    build.__qualname__ = getattr(target, "__qualname__", attr)
-    build.__module__ = getattr(target, "__module__", None) or __name__
-    build.__doc__ = getattr(target, "__doc__", None)
-    build.vislab_target = target  # type: ignore[attr-defined]  # whose source a reopened run checks
-    if record is not None:
-        build.vislab_code = record  # type: ignore[attr-defined]
-    return build
-
-
-def _options(target: Any, params: list[inspect.Parameter]) -> list[inspect.Parameter]:
-    """The target's ``model.*`` options: its parameters but the reserved ones, keyword-only, with its
-    type hints (a ``**kwargs`` last)."""
-    hints = _hints(target.__init__ if inspect.isclass(target) else target)
-    P = inspect.Parameter
-    options = [
-        p.replace(kind=P.KEYWORD_ONLY, annotation=hints.get(p.name, P.empty))
-        if p.kind is not P.VAR_KEYWORD
-        else p
-        for p in params
-        if p.name not in RESERVED
-        and p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY, P.VAR_KEYWORD)
-    ]
-    options.sort(key=lambda p: p.kind is P.VAR_KEYWORD)
-    return options
-
-
-def _caller(
-    target: Any, label: str, attr: str, where: str, files: list[Path], takes_shape: bool
-) -> Callable[..., nn.Module]:
-    """``build(input_shape, num_classes, **options)`` calling ``target`` by the one convention; the
-    user's exception or a non-module result is a UserCodeError naming the file."""
-    is_class = inspect.isclass(target)
-
-    def build(input_shape: Any, num_classes: Any, **kwargs: Any) -> nn.Module:
-        try:
-            if is_class:
-                if takes_shape:
-                    kwargs["input_shape"] = tuple(input_shape)
-                model = target(num_classes=num_classes, **kwargs)
-            else:
-                model = target(tuple(input_shape), num_classes, **kwargs)
-        except Exception as e:
-            raise code_failed(label, e, "while building the model", files) from None
-        if not isinstance(model, nn.Module):
-            raise UserCodeError(
-                f"model '{label}': {attr}(...) in {where} returned a {type(model).__name__}, "
-                f"not a torch.nn.Module. Return the model itself (an nn.Module instance) from {attr}."
-            )
-        return model
-
-    return build
-
-
-def source_files(obj: Any) -> list[Path]:
-    """The files defining a class's or function's code (a notebook cell is a file too): the frames of a
-    traceback of the user's code that are shown."""
-    funcs = [obj] if inspect.isfunction(obj) else []
-    if inspect.isclass(obj):
-        funcs = [f for c in obj.__mro__ if c.__module__ == obj.__module__ for f in vars(c).values()]
-    return sorted({Path(f.__code__.co_filename) for f in funcs if inspect.isfunction(f)})
-
-
-def _target_params(label: str, attr: str, where: str, target: Any) -> list[inspect.Parameter]:
-    """The target's parameters; UserCodeError when it is no model class or builder, or when its
-    signature lacks the arguments vislab passes."""
-    what = f"model '{label}': {attr} in {where}"
-    if inspect.isclass(target) and not issubclass(target, nn.Module):
-        raise UserCodeError(
-            f"{what} is a class but not a torch.nn.Module. Make it subclass nn.Module, or name a "
-            f"builder function build(input_shape, num_classes, **options) that returns one."
-        )
-    if not callable(target):
-        raise UserCodeError(
-            f"{what} is a {type(target).__name__}, not callable. Name an nn.Module class or a builder "
-            f"function build(input_shape, num_classes, **options)."
-        )
-    try:
-        params = list(inspect.signature(target).parameters.values())
-    except (TypeError, ValueError):  # a C callable without a signature: options unchecked
-        return [inspect.Parameter("options", inspect.Parameter.VAR_KEYWORD)]
-    names = [p.name for p in params]
-    if inspect.isclass(target) and "num_classes" not in names:
-        raise UserCodeError(
-            f"{what} does not take num_classes (its parameters: {', '.join(names) or 'none'}). A model "
-            f"class must accept num_classes, and may accept input_shape: "
-            f"def __init__(self, num_classes, input_shape=None, ...)."
-        )
-    if not inspect.isclass(target) and names[:2] != list(RESERVED):
-        raise UserCodeError(
-            f"{what} takes ({', '.join(names)}), but a builder's first two parameters must be "
-            f"input_shape and num_classes: def {attr}(input_shape, num_classes, **options)."
-        )
-    return params
-
-
-def _hints(fn: Any) -> dict[str, Any]:
-    """``fn``'s type hints that pydantic can check (Any in place of any other, e.g. an undefined name)."""
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:  # noqa: BLE001 - a hint the user's module cannot resolve: left unchecked
-        return {}
-    return {k: v if _checkable(v) else Any for k, v in hints.items() if k != "return"}
-
-
-def _checkable(hint: Any) -> bool:
-    try:
-        TypeAdapter(hint)
-    except Exception:  # noqa: BLE001 - pydantic has no schema for it (an arbitrary class)
-        return False
-    return True

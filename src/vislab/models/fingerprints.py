@@ -1,0 +1,151 @@
+"""Fingerprints of the user's model code: the sha256 of a source (its text remembered in this process, to
+show what a later version changed), and the user's own modules a model's file imported.
+
+A model file rarely stands alone: ``model.py`` does ``from blocks import Block``, a sibling file. Those
+modules — whose files lie under the model file's folder or the current directory, outside installed
+packages, the standard library and vislab — are recorded with their sha256 in the run's record
+(``model_code["imports"]``, paths relative to the model file's folder), and a run is reopened or resumed
+only while each still has the recorded bytes: editing ``blocks.py`` would otherwise change the model
+the run's weights are loaded into, silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+from vislab.errors import UserCodeError
+
+# sha256 → the text fingerprinted in this process (to show what a later version changed)
+_TEXTS: dict[str, str] = {}
+# (a module's file, the module's id) → the file's sha256 when vislab first saw the module: the code that
+# runs until the module is imported anew (a model file keeps the classes it imported), edited or not
+_SEEN: dict[tuple[Path, int], str] = {}
+_VISLAB_DIR = Path(__file__).resolve().parents[1]
+_INSTALLED = ("site-packages", "dist-packages")
+
+
+def remember(text: str) -> str:
+    """The sha256 of ``text`` (UTF-8), the text kept in this process to show later what changed."""
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    _TEXTS[sha] = text
+    return sha
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of the file's bytes, its text (when it is UTF-8) kept as :func:`remember` keeps one."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    with contextlib.suppress(UnicodeDecodeError):  # a compiled extension: no lines to show
+        _TEXTS[sha] = data.decode()
+    return sha
+
+
+def changes(was: str, now: str) -> str:
+    """What changed from the text fingerprinted ``was`` to ``now``: the lines that differ when this
+    process saw both, else the two fingerprints."""
+    if was not in _TEXTS or now not in _TEXTS:
+        return f"its sha256 is now {now[:12]}…, the run recorded {was[:12]}…"
+    diff = difflib.unified_diff(_TEXTS[was].splitlines(), _TEXTS[now].splitlines(), n=0)
+    lines = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
+    shown = "; ".join(f"{d[0]} {d[1:].strip()}" for d in lines[:6])
+    more = f"; … {len(lines) - 6} more lines" if len(lines) > 6 else ""
+    return f"its source changed: {shown}{more}"
+
+
+def own_imports(module: ModuleType, new: Iterable[str], folder: Path) -> dict[str, str]:
+    """``{path relative to folder: sha256}`` of the user's own modules that ``module`` (the model's file,
+    in ``folder``) uses: those that appeared in sys.modules while it was imported (``new``, names) and
+    those its namespace refers to (``import blocks``, ``from blocks import Block``), and theirs in turn;
+    only files under ``folder`` or the current directory, outside installed packages, the standard
+    library and vislab, and not the ``__init__`` of a package ``module`` is in (as for ``module`` itself,
+    its own file is the one a run records). Each file's sha256 is the one it had when this process first
+    saw the module: Python runs that code until the module is imported anew, edited or not."""
+    roots = [folder.resolve(), Path.cwd().resolve()]
+    parts = module.__name__.split(".")
+    packages = [sys.modules.get(".".join(parts[:i])) for i in range(1, len(parts))]
+    skip = {_file_of(m) for m in [module, *packages] if m is not None}
+    queue = [module, *(m for n in new if (m := sys.modules.get(n)) is not None)]
+    found: dict[Path, str] = {}
+    seen: set[int] = set()
+    while queue:
+        m = queue.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        if m is not module:
+            path = _file_of(m)
+            if path is None or not _is_own(path, roots, skip):
+                continue
+            found[path] = _SEEN.setdefault((path, id(m)), file_sha256(path))
+        queue += _modules_used(m)
+    return {Path(os.path.relpath(p, roots[0])).as_posix(): found[p] for p in sorted(found)}
+
+
+def _modules_used(module: ModuleType) -> list[ModuleType]:
+    """The modules ``module``'s namespace holds, or whose classes and functions it holds."""
+    used = []
+    for value in list(vars(module).values()):
+        if isinstance(value, ModuleType):
+            used.append(value)
+        elif (m := sys.modules.get(_owner(value))) is not None:
+            used.append(m)
+    return used
+
+
+def _owner(value: object) -> str:
+    """The name of the module that defined ``value`` (a class, a function), else ""."""
+    try:
+        owner = getattr(value, "__module__", None)
+    except Exception:  # noqa: BLE001 - a proxy object whose attributes raise: defined nowhere of ours
+        return ""
+    return owner if isinstance(owner, str) else ""
+
+
+def _file_of(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    try:
+        return Path(file).resolve() if isinstance(file, str) and Path(file).is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_own(path: Path, roots: list[Path], skip: set[Path | None]) -> bool:
+    """Whether ``path`` is a file of the user's own code: under one of ``roots``, not one of ``skip``,
+    not part of an installed package, the standard library or vislab."""
+    if path in skip or any(part in _INSTALLED for part in path.parts):
+        return False
+    system = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    places = [Path(p).resolve() for p in system if p] + [_VISLAB_DIR]
+    if any(path.is_relative_to(p) for p in places):
+        return False
+    return any(path.is_relative_to(r) for r in roots)
+
+
+def check_imports(recorded: dict, folder: Path, model: str, run: str) -> None:
+    """UserCodeError when a module that model ``model``'s file imported (``recorded``: relative path →
+    sha256, from ``folder``) no longer has the recorded bytes: the model built now would not be the one
+    run ``run`` trained. Checked before anything is imported."""
+    changed = []
+    for rel, was in recorded.items():
+        path = folder / rel
+        if not path.is_file():
+            changed.append(f"{rel} is gone (no file {path})")
+        elif (now := file_sha256(path)) != was:
+            changed.append(f"{rel} changed ({changes(was, now)})")
+    if changed:
+        files = ", ".join(rel for rel in recorded)
+        who = "the run" if run == model else f"run '{run}'"  # resuming names the run by its model
+        raise UserCodeError(
+            f"{who} was trained with model '{model}', whose code imports {files}; since then "
+            f"{'; '.join(changed)}. The model built now would not be the one trained, so it is not "
+            f"rebuilt. Put back the version the run was trained with and reopen the run, or train a "
+            f"new run with the code as it is now."
+        )
