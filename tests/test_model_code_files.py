@@ -179,3 +179,17 @@ def test_a_helper_edited_while_its_module_stays_imported_is_recorded_as_it_ran(m
     assert again.summary["model_code"]["imports"] == {"blocks.py": trained_with}
     with pytest.raises(UserCodeError, match="blocks.py changed"):
         again.model()
+
+
+def test_a_timm_models_size_error_does_not_ask_to_size_its_layers():
+    # "Size the layers from input_shape" is advice for the user's own class, not for timm's
+    from vislab.training.checks import check_output
+
+    class Sized(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("Input height (8) doesn't match model (224): wrong size")
+
+    for name, advised in (("timm:vit_tiny_patch16_224", False), ("net.py:Net", True)):
+        with pytest.raises(UserCodeError) as got:
+            check_output(Sized(), name, (3, 8, 8), 10, torch.device("cpu"))
+        assert ("Size the layers from input_shape" in str(got.value)) is advised, str(got.value)

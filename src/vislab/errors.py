@@ -66,8 +66,9 @@ class RunExists(UserError):
 class UserCodeError(UserError):
     """The user's own model (a ``file.py:attr`` or ``package.module:attr`` reference) cannot be used.
 
-    When the user's code raised, the message ends with a line ``your code raised:`` followed by the
-    traceback of the user's frames only (vislab's own frames are left out).
+    When the user's code raised, the message ends with a line ``your code raised:`` (a library's model,
+    ``timm:…``: ``timm raised:``) followed by the traceback of the user's frames only (vislab's own frames
+    are left out).
     """
 
 

@@ -87,7 +87,7 @@ def check_output(
         then = (  # torch's words for layers sized for other inputs
             f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
             f"names an input_shape parameter, a builder as its first argument."
-            if "shape" in str(e) or "size" in str(e)
+            if ("shape" in str(e) or "size" in str(e)) and not name.startswith("timm:")
             else ""
         )
         raise code_failed(name, e, when, code_files(name, model), then, model=model) from None
