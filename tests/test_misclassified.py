@@ -80,7 +80,7 @@ def test_gallery_titles_are_true_to_predicted_on_one_line_then_the_probability()
     images = np.zeros((3, 8, 8, 1), np.uint8)
     wrong = [Mistake(0, 8, 1, 0.27), Mistake(1, 3, 5, 0.2), Mistake(2, 0, 6, 0.125)]
     fig = mistakes_figure(images, wrong, [(8, 1, 1)], [str(d) for d in range(10)])
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()][:3]
+    titles = [t.get_text() for t in fig.texts if "p=" in t.get_text()][:3]
     assert titles == ["8 → 1\np=0.27", "3 → 5\np=0.20", "0 → 6\np=0.12"]
     fashion = ["T-shirt/top", "Coat", "Shirt", "Ankle boot"]
     assert mistake_title(Mistake(0, 1, 2, 0.5), fashion) == "Coat → Shirt\np=0.50"

@@ -40,15 +40,21 @@ def paper(
     pdf: bool = False,
     trust_code: bool = False,
     log: Callable[[str], None] = print,
+    figures: bool = True,
+    only: str | Sequence[str] | None = None,
 ) -> Path:
     """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
     ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
     seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
     PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
-    and tables.md, figures.tex and main.tex; with ``pdf``, main.pdf compiled by latexmk or pdflatex.
+    and tables.md, figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for
+    the runs with their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex.
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
-    ``log`` is told each run file that could not be read (main.tex's notes list them too). Returns the
-    folder.
+    ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
+    False: the tables and texts only, in seconds (figures/ and figures.tex stay as an earlier build drew
+    them). ``only``: a run's name, or a row of seeds' (all its seeds), or several: the paper of those runs
+    of the folder, its groups, verdicts and reported figures kept to them (UserError naming an unknown
+    name and the names there are). Returns the folder.
 
     Run again (after more runs), it rewrites its own files; a main.tex edited since it wrote it is yours:
     kept as it is (``log`` is told so, and whether it still inputs tables.tex and figures.tex). Any other
@@ -56,6 +62,7 @@ def paper(
     written.
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
+    >>> vislab.paper("runs/dlvc", out="paper", only=["cnn", "vit"], figures=False)
     """
     from vislab.paper_folder.build import write_paper  # on use (see the imports)
     from vislab.paper_folder.latex import compile_pdf
@@ -66,7 +73,10 @@ def paper(
     # a file of vislab's the user edited is theirs: refused, but an edited main.tex is kept
     with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
         keep_main = "main.tex" in kept
-        folder = write_paper(many, out, title, trust_code, log, keep_main).parent
+        chosen = [only] if isinstance(only, str) else list(only or ())
+        folder = write_paper(
+            many, out, title, trust_code, log, keep_main, figures=figures, only=chosen
+        ).parent
         if pdf:
             compile_pdf(folder)
     return folder

@@ -29,6 +29,7 @@ PAPER_FILES = (
     "tables.tex",
     "tables.md",
     "figures.tex",
+    "tables/*_epochs.tex",
     "figures/*.pdf",
     "figures/*.png",
 )

@@ -32,20 +32,39 @@ def paper(
         help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation).",
     ),
     trust_code: bool = TrustRunsOpt,
+    no_figures: bool = typer.Option(
+        False,
+        "--no-figures",
+        help="Tables and texts only, in seconds: figures/ and figures.tex stay as the last build drew them.",
+    ),
+    only: list[str] | None = typer.Option(
+        None,
+        "--only",
+        metavar="NAME",
+        help="Only this run of the folder, or row of seeds (all its seeds); repeat for several. Its groups, "
+        "verdicts and reported figures are kept to them.",
+    ),
 ) -> None:
     """Write a paper folder: the report's figures (with seeds, a model's own figures of each row's first
     seed only) as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
-    report) and main.tex, which compiles with pdflatex. Run again after more runs, it rewrites its own
+    report), main.tex, which compiles with pdflatex, and tables/<run>_epochs.tex (a run's metrics per
+    epoch, to \\input where you want it). Run again after more runs, it rewrites its own
     files and keeps a main.tex you edited (which inputs tables.tex and figures.tex)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import paper as make_paper
 
     say = lambda line: console.print(line, markup=False, soft_wrap=True)  # noqa: E731
-    folder = make_paper(targets, out=out, title=title, pdf=pdf, trust_code=trust_code, log=say)
+    folder = make_paper(
+        targets, out=out, title=title, pdf=pdf, trust_code=trust_code, log=say,
+        figures=not no_figures, only=only,
+    )  # fmt: skip
     figures = len(list((folder / "figures").glob("*.pdf")))
+    epochs = len(list((folder / "tables").glob("*_epochs.tex")))
+    drawn = "kept" if no_figures else "as PDF and PNG"
     console.print(
-        f"paper: {folder} (main.tex, tables.tex, tables.md, figures.tex; {figures} figures as PDF and PNG)",
+        f"paper: {folder} (main.tex, tables.tex, tables.md, figures.tex; {figures} figures {drawn}; "
+        f"{epochs} per-epoch table{'s' * (epochs != 1)} in tables/)",
         markup=False,
         soft_wrap=True,
     )

@@ -6,6 +6,8 @@
     DIR/tables.tex, tables.md       the results (booktabs; Markdown for Word and Google Docs), with
                                     what each run was: its model, seed and the settings that differ
     DIR/figures.tex                 one figure environment per figure, with the report's caption
+    DIR/tables/<run>_epochs.tex     a run's metrics per epoch (paper_folder/epochs.py): \\input one where
+                                    you want it
     DIR/main.tex                    all of it, with the groups' verdicts: compiles with pdflatex
 
 The plan and the figures are the report's (``report.build``); this module draws them for a page and
@@ -27,8 +29,10 @@ from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import for_people
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
+from vislab.paper_folder.epochs import epoch_table, table_file
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.latex import escape, figure_environments, main_document
+from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
     latex_tables,
@@ -37,6 +41,7 @@ from vislab.paper_folder.tables import (
     sources,
 )
 from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs, provenance_of
+from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
     cited,
     pairing,
@@ -58,34 +63,66 @@ def write_paper(
     trust_code: bool = False,
     log: Callable[[str], None] = print,
     keep_main: bool = False,
+    *,
+    figures: bool = True,
+    only: Sequence[str] = (),
 ) -> Path:
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
     ``log`` is told each run file that could not be read (main.tex's notes and the tables list them too).
     ``keep_main``: main.tex is the user's (edited since vislab wrote it): left as it is, and ``log`` told
-    so. Whether the folder's files may be replaced is the caller's to check (api/papers.py)."""
-    plan = paper_plan(targets, out)
+    so. ``figures`` False: the tables and texts only (figures/ and figures.tex left as an earlier build
+    drew them). ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
+    Whether the folder's files may be replaced is the caller's to check (api/papers.py)."""
+    plan = paper_plan(targets, out, only)
     folder = Path(out) if out is not None else plan.folder / "paper"
-    _check_out(folder)
+    _check_out(folder, figures)
+    drawn = _draw(plan, folder, trust_code) if figures else None
+    _write_texts(plan, folder, drawn, title, keep_main)
+    write_epoch_tables(plan, folder, unread=not figures)
+    for note in plan.unread:
+        log(f"warning: {note}")
+    if keep_main:
+        for line in _kept_main(folder / "main.tex", drawn, bool(plan_verdicts(plan))):
+            log(line)
+    return folder / "main.tex"
+
+
+def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> list[PageFigure]:
+    """The report's figures of ``plan`` drawn for a page into ``folder/figures``, in the order drawn."""
     figs = PageFigures(folder / "figures", plan.notes)
     try:
         draw_sections(plan, figs, trust_code)
     finally:
         figs.close()
-    figures = list(figs.saved.values())
-    _write_texts(plan, folder, figures, title, keep_main)
-    for note in plan.unread:
-        log(f"warning: {note}")
-    if keep_main:
-        for line in _kept_main(folder / "main.tex", len(figures), bool(plan_verdicts(plan))):
-            log(line)
-    return folder / "main.tex"
+    return list(figs.saved.values())
 
 
-def paper_plan(targets: Sequence[str | Path], out: str | Path | None) -> ReportPlan:
-    """The report's plan of ``targets``, its model figures kept to the first seed of each row (the
-    curves, tables and each row's test figures hold every seed: ``report/run_sections.py``)."""
+def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> list[Path]:
+    """``tables/<run>_epochs.tex``: the metrics per epoch of each run with its own figures (a seeded
+    row's first seed, a sweep's best few trials); ``unread``: note each metrics.jsonl that cannot be read
+    in the plan (the figures' build notes it otherwise)."""
+    histories, notes = read_histories(plan.runs, list(plan.detailed))
+    if unread:
+        plan.unread += notes
+    written = []
+    for name, rows in histories.items():
+        text = epoch_table(name, rows, plan.detailed[name].get("best_epoch"))
+        if text:
+            path = folder / table_file(name)
+            path.parent.mkdir(exist_ok=True)
+            atomic_write_text(path, text)
+            written.append(path)
+    return written
+
+
+def paper_plan(
+    targets: Sequence[str | Path], out: str | Path | None, only: Sequence[str] = ()
+) -> ReportPlan:
+    """The report's plan of ``targets`` (``only``: of those runs, ``selection.only_runs``), its model
+    figures kept to the first seed of each row (the curves, tables and each row's test figures hold
+    every seed: ``report/run_sections.py``)."""
     paths = [Path(t) for t in targets]
     if not paths:
         raise UserError("give a suite folder, or one or more run folders, to make a paper of.")
@@ -101,6 +138,8 @@ def paper_plan(targets: Sequence[str | Path], out: str | Path | None) -> ReportP
             f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
             f"finish a run first (vislab train / vislab suite), then make its paper.{unread}"
         )
+    if only:
+        plan = only_runs(plan, only)
     rows = plan_rows(plan)
     if rows:
         firsts = first_of_rows(plan.complete, rows)
@@ -123,14 +162,17 @@ def _named(paths: list[Path]) -> dict[str, Path]:
     return out
 
 
-def _check_out(folder: Path) -> None:
-    """Make ``folder`` and its figures/, and delete an earlier build's figures; UserError when it cannot
-    be written. Which of its files are vislab's to replace is its record's to say (api/written.py)."""
+def _check_out(folder: Path, figures: bool = True) -> None:
+    """Make ``folder`` and its figures/, and delete an earlier build's per-epoch tables and (``figures``:
+    this build draws them anew) figures; UserError when it cannot be written. Which of its files are
+    vislab's to replace is its record's to say (api/written.py)."""
     if folder.is_file():
         raise UserError(f"--out '{folder}' is a file: give a folder for the paper.")
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
-        for old in (folder / "figures").glob("*.p[dn][fg]"):  # an earlier build's figures
+        olds = list((folder / "tables").glob("*_epochs.tex"))
+        olds += list((folder / "figures").glob("*.p[dn][fg]")) if figures else []
+        for old in olds:  # an earlier build's
             old.unlink()
     except OSError as e:
         raise UserError(
@@ -139,9 +181,14 @@ def _check_out(folder: Path) -> None:
 
 
 def _write_texts(
-    plan: ReportPlan, folder: Path, figures: list[PageFigure], title: str | None, keep_main: bool
+    plan: ReportPlan,
+    folder: Path,
+    figures: list[PageFigure] | None,
+    title: str | None,
+    keep_main: bool,
 ) -> None:
-    """tables.tex, tables.md, figures.tex and main.tex (unless ``keep_main``) of the drawn ``figures``."""
+    """tables.tex, tables.md, figures.tex of the drawn ``figures`` (None: none drawn, an earlier build's
+    figures.tex kept, else one without figures written) and main.tex (unless ``keep_main``)."""
     figures_only, figure_cols = results_table(plan)
     readable = for_people(plan_settings(plan))  # a few settings as columns, more listed
     rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
@@ -160,25 +207,36 @@ def _write_texts(
     listed = readable.listed
     atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note, listed))
     atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences, listed))
-    atomic_write_text(folder / "figures.tex", figure_environments(figures))
+    if figures is not None or not (folder / "figures.tex").is_file():
+        atomic_write_text(folder / "figures.tex", figure_environments(figures or []))
+    if not keep_main:  # the user's main.tex is kept: its text is not even built
+        intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
+        atomic_write_text(folder / "main.tex", _main_text(plan, title, intro, verdicts))
+
+
+def _main_text(
+    plan: ReportPlan, title: str | None, intro: list[str], verdicts: dict[str, list[Verdict]]
+) -> str:
+    """main.tex: the title, ``intro``, the groups' verdicts, the runs that did not finish and the notes
+    (the like-for-like caveats are under their tables, in tables.tex, which it inputs: not again here)."""
     heading = title or titled(_heading(plan), plan.complete)
-    intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
     failed = [
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
     verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
-    # the like-for-like caveats are under their tables (tables.tex), which main.tex inputs: not again here
-    main = main_document(heading, intro, verdict_text, failed + plan.unread + plan.notes)
-    if not keep_main:
-        atomic_write_text(folder / "main.tex", main)
+    return main_document(heading, intro, verdict_text, failed + plan.unread + plan.notes)
 
 
-def _kept_main(main_tex: Path, figures: int, verdicts: bool) -> list[str]:
-    """What a paper written again says of the user's main.tex, kept: what was rewritten beside it, and a
-    note when it no longer inputs tables.tex or figures.tex (the refresh would not show in it)."""
+def _kept_main(main_tex: Path, figures: list[PageFigure] | None, verdicts: bool) -> list[str]:
+    """What a paper written again says of the user's main.tex, kept: what was rewritten beside it (no
+    ``figures``: none drawn), and a note when it no longer inputs tables.tex or figures.tex (the refresh
+    would not show in it)."""
+    n = len(figures or [])
+    drawn = f"figures.tex, tables.md and {n} figure{'s' * (n != 1)}" if figures is not None else ""
     said = (
-        f"main.tex is yours (edited since vislab wrote it): kept; tables.tex, figures.tex, tables.md "
-        f"and {figures} figure{'s' * (figures != 1)} rewritten"
+        "main.tex is yours (edited since vislab wrote it): kept; tables.tex, "
+        + (drawn or "tables.md (figures not drawn: kept as they were)")
+        + " rewritten"
     )
     try:
         text = main_tex.read_text(errors="replace")

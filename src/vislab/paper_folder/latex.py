@@ -146,6 +146,7 @@ def main_document(title: str, intro: Sequence[str], verdicts: str, notes: Sequen
 \\input{{tables}}
 \\clearpage
 \\input{{figures}}
+% a run's metrics per epoch: \\input{{tables/<run>_epochs}} (one file per run in tables/)
 \\clearpage
 {notes_part}\\end{{document}}
 """

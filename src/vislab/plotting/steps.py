@@ -1,4 +1,5 @@
-"""Figures of the finer tracking: the step losses under the epoch curves, the layer × epoch gradient norms.
+"""Figures of the finer tracking: the step losses under the epoch curves, the layer × epoch gradient norms,
+the learning rate of a schedule or warm-up.
 
 Rows are the run's ``steps.jsonl`` (``{step, epoch, loss, lr}``, ``train.log_every``) and
 ``grad_norms.jsonl`` (``{epoch, grad_norm: {layer: norm}}``, ``train.track_grad_norm``).
@@ -68,3 +69,46 @@ def grad_norms_figure(rows: list[dict], title: str = "") -> Figure:
 def plot_grad_norms(rows: list[dict], path: Path, title: str = "") -> Path:
     """The layer × epoch gradient-norm heat map as a PNG."""
     return save_figure(grad_norms_figure(rows, title), path)
+
+
+def lr_points(rows: list[dict], steps: list[dict] | None = None) -> tuple[list, list]:
+    """The learning rate's (epoch, lr) points of the metrics rows (the epoch-0 row of
+    ``train.eval_at_start``, before any step, left out) and its (position, lr) points of the step rows
+    (:func:`step_positions`), each a list of (x, lr) pairs."""
+    epochs = [(r["epoch"], r["lr"]) for r in rows if r.get("lr") is not None and r["epoch"] >= 1]
+    logged = [r for r in steps or [] if r.get("lr") is not None]
+    return epochs, list(zip(step_positions(logged), (r["lr"] for r in logged)))
+
+
+def lr_changes(rows: list[dict], steps: list[dict] | None = None) -> bool:
+    """Whether the learning rate changed during the run (a schedule, a warm-up): a constant one has no
+    figure (a flat line says nothing the config does not)."""
+    values = [lr for points in lr_points(rows, steps) for _, lr in points]
+    return bool(values) and not np.allclose(values, values[0], rtol=1e-6, atol=0.0)
+
+
+def lr_figure(rows: list[dict], steps: list[dict] | None = None, title: str = "") -> Figure:
+    """The learning rate per epoch (the last optimizer step's, a marker at the epoch's end) and, when
+    the run logged steps (``train.log_every``), at each logged step as a thin line beneath."""
+    epochs, at_steps = lr_points(rows, steps)
+    fig = NotebookFigure(figsize=(5.5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    if at_steps:
+        ax.plot(*zip(*at_steps), "-", color="C0", lw=0.8, alpha=0.6, label="at logged steps")
+    if epochs:
+        ax.plot(
+            *zip(*epochs), "o-" if len(epochs) < 40 else "-", color="C0", ms=3, label="per epoch"
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    ax.grid(alpha=0.3)
+    if at_steps and epochs:
+        ax.legend(fontsize=8)
+    ax.set_title(title or "learning rate")
+    return fig
+
+
+def plot_lr(rows: list[dict], path: Path, title: str = "", steps: list[dict] | None = None) -> Path:
+    """:func:`lr_figure` as a PNG."""
+    return save_figure(lr_figure(rows, steps, title), path)

@@ -218,17 +218,22 @@ def _write_figures(
     data: RunData,
     model: torch.nn.Module,
 ) -> None:
-    """The run's figures/: learning curves (with the step losses), the gradient norms per layer, the test
-    confusion matrix, and (2-D features) the decision boundary."""
+    """The run's figures/: learning curves (with the step losses), the learning rate when it changed (a
+    schedule, a warm-up), the gradient norms per layer, the test confusion matrix, and (2-D features) the
+    decision boundary."""
     # on use: matplotlib costs ~1 s of start-up that a run with train.figures=false, or a rank > 0, never needs
     from vislab.plotting.boundary import plot_decision_boundary
     from vislab.plotting.runs import plot_confusion, plot_curves
-    from vislab.plotting.steps import plot_grad_norms
+    from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 
     names, splits = data.splits.class_names, data.splits
+    steps = run.read_rows(STEPS_FILE)
     if history and "train_loss" in history[0]:
-        steps = run.read_rows(STEPS_FILE)
         plot_curves(history, run.fig_dir / "curves.png", title=run.path.name, steps=steps)
+    if lr_changes(history, steps):
+        plot_lr(
+            history, run.fig_dir / "lr.png", title=f"{run.path.name}: learning rate", steps=steps
+        )
     if grad_rows := run.read_rows(GRAD_FILE):
         title = f"{run.path.name}: gradient norms (before clipping)"
         plot_grad_norms(grad_rows, run.fig_dir / "grad_norms.png", title=title)

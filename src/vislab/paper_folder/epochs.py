@@ -1,0 +1,79 @@
+"""A run's metrics per epoch as a booktabs LaTeX table (``tables/<run>_epochs.tex`` of a paper folder):
+epoch, train loss and accuracy, val loss and accuracy, learning rate — the table a course report shows
+beside its curves. A long run keeps every k-th epoch (at most :data:`MAX_ROWS` rows), its first and last
+epochs and the epoch whose weights were kept (best.pt), and the caption says so."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vislab.paper_folder.latex import escape
+
+MAX_ROWS = 25  # a table that fits half a page
+# (metrics-row key, header, format): the columns, each shown when some row has it
+COLUMNS = (
+    ("epoch", "epoch", "{:d}"),
+    ("train_loss", "train loss", "{:.4f}"),
+    ("train_acc", "train acc.", "{:.4f}"),
+    ("val_loss", "val loss", "{:.4f}"),
+    ("val_acc", "val acc.", "{:.4f}"),
+    ("lr", "learning rate", "{:.2e}"),
+)
+
+
+def table_file(run: str) -> str:
+    """The file of ``run``'s table in the paper folder: ``tables/<run>_epochs.tex`` (a name's
+    characters other than letters, digits and ``-_.`` as ``_``)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run)
+    return f"tables/{safe}_epochs.tex"
+
+
+def kept_rows(rows: Sequence[dict], best: int | None = None) -> tuple[list[dict], int]:
+    """The rows the table shows and the stride k: all of them up to :data:`MAX_ROWS`, else every k-th
+    (the smallest k that fits), the first, the last and the ``best`` epoch's."""
+    stride = max(1, -(-len(rows) // MAX_ROWS))
+    if stride == 1:
+        return list(rows), 1
+    last = len(rows) - 1
+    return [
+        r for i, r in enumerate(rows) if i % stride == 0 or i == last or r["epoch"] == best
+    ], stride
+
+
+def epoch_table(run: str, rows: Sequence[dict], best: int | None = None) -> str:
+    """``run``'s metrics.jsonl ``rows`` as a LaTeX ``table`` (booktabs), the ``best`` epoch's row (best.pt)
+    in bold; '' without rows. The epoch-0 row of ``train.eval_at_start`` (the untrained model) has no
+    learning rate: a dash."""
+    shown, stride = kept_rows(rows, best)
+    cols = [(k, h, f) for k, h, f in COLUMNS if any(r.get(k) is not None for r in shown)]
+    if not shown or len(cols) < 2:
+        return ""
+    body = "\n".join(
+        " & ".join(_cell(r, k, f, r["epoch"] == best) for k, _, f in cols) + " \\\\" for r in shown
+    )
+    header = " & ".join(escape(h) for _, h, _ in cols) + " \\\\"
+    label = "".join(c if c.isalnum() else "-" for c in run)
+    return (
+        f"% {escape(run)}: metrics per epoch (written by vislab paper; booktabs)\n"
+        "\\begin{table}[htbp]\n\\centering\\small\n"
+        f"\\caption{{{escape(_caption(run, len(rows), stride, best))}}}\n"
+        f"\\label{{tab:epochs-{label}}}\n"
+        f"\\begin{{tabular}}{{{'r' * len(cols)}}}\n\\toprule\n{header}\n\\midrule\n{body}\n"
+        "\\bottomrule\n\\end{tabular}\n\\end{table}\n"
+    )
+
+
+def _caption(run: str, n: int, stride: int, best: int | None) -> str:
+    """What the table shows: the run, which epochs (every k-th of a long run) and what is in bold."""
+    which = "" if stride == 1 else f" (one epoch in {stride} of its {n}, the first and the last)"
+    bold = f"; in bold epoch {best}, whose weights were kept (best.pt)" if best is not None else ""
+    return f"{run}: loss, accuracy and learning rate per epoch{which}{bold}."
+
+
+def _cell(row: dict, key: str, form: str, bold: bool) -> str:
+    """A cell: its value formatted (a dash where the row has none, as the untrained row's rate)."""
+    value = row.get(key)
+    if value is None or (key == "lr" and row.get("epoch") == 0):
+        return "--"
+    text = escape(form.format(int(value) if key == "epoch" else float(value)))
+    return f"\\textbf{{{text}}}" if bold else text

@@ -1,0 +1,66 @@
+"""``vislab paper --only NAME``: a paper of some runs of a suite (or folder) — its tables, curves and figures
+keep the named runs (a row of seeds: all its seeds), and the suite's groups, rows and reported figures
+keep theirs, so that the verdicts, the bold cells and the reports' columns are those of the runs shown."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from vislab.errors import UserError
+from vislab.report.build import ReportPlan
+from vislab.report.seeds import plan_rows
+
+
+def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
+    """``plan`` kept to the runs ``names`` (a run's name, or a row's: its seed runs); UserError naming
+    each unknown name, the closest known one and the names there are."""
+    rows = plan_rows(plan) or {}
+    known = {**{n: [n] for n in plan.runs}, **rows}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(_unknown(unknown, list(known), plan))
+    keep = {run for n in names for run in known[n]}
+    plan.runs = {n: p for n, p in plan.runs.items() if n in keep}
+    plan.complete = {n: s for n, s in plan.complete.items() if n in keep}
+    plan.detailed = {n: s for n, s in plan.detailed.items() if n in keep}
+    plan.shown = [n for n in plan.shown if n in keep]
+    plan.failures = {n: why for n, why in plan.failures.items() if n in keep}
+    plan.left_out = [n for n in plan.left_out if n in keep]
+    plan.info = _kept_info(plan.info, keep, set(names))
+    if not plan.complete:
+        raise UserError(
+            f"none of {', '.join(names)} finished (no complete summary.json): finish it first "
+            f"(vislab train --resume RUN_DIR), or choose other runs."
+        )
+    return plan
+
+
+def _kept_info(info: dict, runs: set[str], names: set[str]) -> dict:
+    """suite.json's rows, groups and reported figures kept to the runs (or rows) chosen; a group left
+    with fewer than two members goes (no verdict, no curves of its own)."""
+    out = dict(info)
+    if "rows" in info:
+        out["rows"] = {r: ns for r, ns in info["rows"].items() if set(ns) & runs}
+    if "groups" in info:
+        groups = {g: [m for m in ms if m in runs or m in names] for g, ms in info["groups"].items()}
+        out["groups"] = {g: ms for g, ms in groups.items() if len(ms) > 1}
+    reported = info.get("reported")
+    if isinstance(reported, dict) and isinstance(reported.get("runs"), dict):
+        # run (or row) → source → figures: the sources citing no run kept are then in no table
+        runs_cited = {n: v for n, v in reported["runs"].items() if n in runs | names}
+        out["reported"] = {**reported, "runs": runs_cited}
+    return out
+
+
+def _unknown(unknown: list[str], known: list[str], plan: ReportPlan) -> str:
+    """The message for names ``--only`` (Python: ``only=``) gave that are no run or row of the folder."""
+    parts = []
+    for name in unknown:
+        near = difflib.get_close_matches(name, known, n=1)
+        parts.append(f"'{name}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
+    shown = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
+    where = (
+        f" of '{plan.folder}'" if plan.kind != "folder" else ""
+    )  # several run folders: the paper's
+    return f"no run or row named {', '.join(parts)} among the runs{where}: choose among {shown}."
