@@ -107,7 +107,7 @@ def test_lr_find_announces_its_test_only_once_the_model_is_trained_by_the_optimi
         (["schedule.name=exponential", "schedule.step_size=3"], "only the step schedule reads it"),
         (
             ["schedule.name=step", "schedule.step_size=3", "schedule.min_lr=0.0001"],
-            "only the cosine schedule reads it",
+            "only the cosine and plateau schedules read it",
         ),
         (
             ["schedule.name=cosine", "schedule.gamma=0.9"],

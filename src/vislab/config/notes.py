@@ -71,12 +71,24 @@ def lr_moves(value: Value) -> Idle | None:
     elif name == "step" and step_size >= epochs:
         cause = f"schedule.step_size={step_size} ≥ train.epochs={epochs}"
         rule = "the step schedule first lowers the lr after step_size epochs"
-    elif name == "cosine" and min_lr >= value("optim.lr"):
+    elif name in ("cosine", "plateau") and min_lr >= value("optim.lr"):
         cause = f"schedule.min_lr={min_lr:g} ≥ optim.lr={value('optim.lr'):g}"
-        rule = "the cosine schedule never goes below min_lr"
+        rule = f"the {name} schedule never goes below min_lr"
+    elif name == "plateau" and (patience := value("schedule.patience")) >= _evaluations(value) - 1:
+        cause = f"schedule.patience={patience} and the run's {_evaluations(value)} evaluations"
+        rule = (
+            "the plateau schedule first lowers the lr at evaluation patience + 1 at the earliest, "
+        )
+        rule += "and nothing trains after the last"
     else:
         return None
     return Idle(cause, f"{rule}, so the lr stays at optim.lr, as with schedule.name=none")
+
+
+def _evaluations(value: Value) -> int:
+    """The evaluations of a run: every train.eval_every epochs, and after the last."""
+    epochs, every = value("train.epochs"), value("train.eval_every")
+    return epochs // every + (epochs % every != 0)
 
 
 # image augmentation → the setting that turns it on (mixup and cutmix, which mix pairs, are not gated by augment.p)
@@ -114,6 +126,7 @@ _AUGMENT_READS: dict[str, tuple[Gate, ...]] = {
 
 _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
 # setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
+_BY_PLATEAU = read_by("schedule.name", "plateau", kind="schedule")
 READS: dict[str, tuple[Gate, ...]] = {
     "optim.momentum": (_BY_SGD,),
     "optim.nesterov": (
@@ -121,10 +134,15 @@ READS: dict[str, tuple[Gate, ...]] = {
         when_on("optim.momentum", "Nesterov momentum is a kind of momentum, which is off"),
     ),
     "optim.betas": (read_by("optim.name", "adam", "adamw", kind="optimizer"),),
+    "optim.decay_bias_norm": (
+        when_on("optim.weight_decay", "{it} chooses the weights that decay, and none does"),
+    ),
     "schedule.name": (lr_moves,),
     "schedule.gamma": (read_by("schedule.name", "exponential", "step", kind="schedule"), lr_moves),
     "schedule.step_size": (read_by("schedule.name", "step", kind="schedule"), lr_moves),
-    "schedule.min_lr": (read_by("schedule.name", "cosine", kind="schedule"), lr_moves),
+    "schedule.min_lr": (read_by("schedule.name", "cosine", "plateau", kind="schedule"), lr_moves),
+    "schedule.factor": (_BY_PLATEAU, lr_moves),
+    "schedule.patience": (_BY_PLATEAU, lr_moves),
     "augment.p": (image_ops_on,),
     **_AUGMENT_READS,
 }
@@ -177,6 +195,12 @@ def config_notes(cfg: Config) -> list[str]:
             f"schedule.warmup_epochs={s.warmup_epochs:g} ≥ train.epochs={cfg.train.epochs}: the whole run "
             f"is warm-up — the lr rises towards optim.lr={cfg.optim.lr:g} until the last step{then}. "
             f"Give fewer warm-up epochs or more epochs."
+        )
+    if s.name == "plateau" and (stop := cfg.train.early_stop) and stop <= s.patience:
+        notes.append(
+            f"train.early_stop={stop} ≤ schedule.patience={s.patience}: the run stops before it trains at "
+            f"a lower lr (both count the evaluations that do not improve; the stop comes first, or with "
+            f"the cut). Give a larger train.early_stop or a smaller schedule.patience."
         )
     if cfg.optim.name == "adamw" and cfg.optim.weight_decay == 0:
         notes.append(

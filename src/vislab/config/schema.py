@@ -221,14 +221,21 @@ class OptimConfig(Section):
     # the classifier's own learning rate (a re-initialised head after train.init_from, else the last
     # Linear to the classes); the schedule scales it as it scales optim.lr. None: optim.lr
     head_lr: float | None = Field(None, gt=0)
+    # weight decay on every weight (true), or not on the 1-D ones — biases, normalisation layers' scales —
+    # nor on those the model names in a no_weight_decay() method (timm's: position embeddings, class token)
+    decay_bias_norm: bool = True
 
 
 class ScheduleConfig(Section):
-    name: Literal["none", "exponential", "step", "cosine", "onecycle"] = "none"
+    name: Literal["none", "exponential", "step", "cosine", "onecycle", "plateau"] = "none"
     gamma: float = Field(0.95, gt=0, le=1)  # exponential: per epoch; step: per step_size epochs
     step_size: int = Field(10, gt=0)
-    min_lr: float = Field(0.0, ge=0)  # cosine floor
+    min_lr: float = Field(0.0, ge=0)  # cosine, plateau: the floor
     warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up (fractions allowed)
+    # plateau: the lr times `factor` after `patience` evaluations in a row where train.select_metric did
+    # not improve by train.min_delta (the cut resets the count); 0.1, as torch's ReduceLROnPlateau
+    factor: float = Field(0.1, gt=0, lt=1)
+    patience: int = Field(5, ge=1)
 
 
 class Ema(Section):

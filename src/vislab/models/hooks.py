@@ -113,6 +113,13 @@ class ModelHooks:
         The place for a running average of the weights (EMA). Keep it on the device: no ``.item()``.
         """
 
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters that ``optim.decay_bias_norm=false`` keeps out of weight decay besides the
+        1-D ones (biases, normalisation scales): e.g. a ViT's position embedding and class token, which
+        should not shrink towards 0 (timm's convention). Names that are no parameter are skipped.
+        Default: none."""
+        return set()
+
     def gradcam_layer(self) -> nn.Module | None:
         """The layer whose output feature map Grad-CAM weighs by its gradients, or None (no such map).
 

@@ -297,6 +297,11 @@ class TimmHooks(BoundHooks):
             return None
         return TokenGrid(tuple(grid), getattr(self.model, "cls_token", None) is not None)
 
+    def no_weight_decay(self) -> set[str]:
+        """The names the timm model itself gives (``no_weight_decay()``: a ViT's pos_embed, cls_token)."""
+        names = getattr(self.model, "no_weight_decay", None)
+        return set(names()) if callable(names) else set()
+
     def gradcam_layer(self) -> nn.Module | None:
         """None for a ViT (its one conv is the patch embedding); else the module of the last feature map
         timm declares (``feature_info``: the last stage, what ``features_only`` gives last). The last conv

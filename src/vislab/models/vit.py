@@ -144,6 +144,11 @@ class ViT(ModelHooks, nn.Module):
         """The patch grid, the class token (pool: cls) and the residual blocks (a ModelHooks hook)."""
         return TokenGrid(self.grid, self.cls_token is not None, self.residual)
 
+    def no_weight_decay(self) -> set[str]:
+        """The learned position embedding and the class token (a ModelHooks hook; a sinusoidal table is
+        a buffer, which no optimizer sees)."""
+        return {"pos_embed", "cls_token"}
+
     def position_embedding(self) -> torch.Tensor:
         """``pos_embed``: T × D, learned (a parameter) or sinusoidal (a buffer) (a ModelHooks hook)."""
         return self.pos_embed[0]

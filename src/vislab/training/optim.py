@@ -1,6 +1,7 @@
-"""Optimizers and per-step learning-rate schedules (with optional linear warm-up).
+"""Optimizers, their weight-decay groups, and per-step learning-rate schedules (with optional linear warm-up).
 
-The schedule is a pure function of the global step, so resuming needs only the step count."""
+The schedule is a pure function of the global step, so resuming needs only the step count — but
+``plateau``'s cuts, which follow the evaluations (training/plateau.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import nn
 
 from vislab.config import OptimConfig, ScheduleConfig
 
@@ -60,11 +62,34 @@ def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
         return cls(params, **kwargs)
 
 
+def decay_groups(model: nn.Module, params: list, cfg: OptimConfig, names: set[str]) -> list:
+    """``params`` (parameters, or groups of them) as the optimizer takes them: unchanged with
+    ``optim.decay_bias_norm`` (or no weight decay), else each group split in two, the parameters that
+    should not shrink towards 0 in a copy of the group at weight_decay 0: the 1-D ones (biases,
+    normalisation layers' scales and shifts) and those of ``names`` (the model's hook
+    ``no_weight_decay``: position embeddings, class tokens; names that are not parameters are skipped)."""
+    if cfg.decay_bias_norm or cfg.weight_decay == 0:
+        return params
+    keep = {id(p) for n, p in model.named_parameters() if p.ndim <= 1 or n in names}
+    groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+    split = []
+    for group in groups:
+        ps = list(group["params"])
+        split.append({**group, "params": [p for p in ps if id(p) not in keep]})
+        split.append({**group, "params": [p for p in ps if id(p) in keep], "weight_decay": 0.0})
+    return [g for g in split if g["params"]]
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Every parameter group at learning rate ``lr``, times the group's ``lr_scale`` (e.g. a fine-tuned
     model's new head, ``train.head_lr``)."""
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
+def warmup_steps(cfg: ScheduleConfig, steps_per_epoch: int) -> int:
+    """``schedule.warmup_epochs`` in whole optimizer steps."""
+    return math.floor(cfg.warmup_epochs * steps_per_epoch + 0.5)  # 1.5 steps would peak at 1.33
 
 
 def lr_factor(
@@ -75,8 +100,9 @@ def lr_factor(
     steps that remain — exponential and step count their epochs (``steps_per_epoch`` steps each) from the
     warm-up's end (epoch boundaries, as in the reports, after a warm-up of whole epochs); cosine decays to
     ``min_lr``. onecycle's first 25 % is its own warm-up (from 0.04, as torch's OneCycleLR): a warm-up given
-    replaces it, so onecycle then only decays. A pure function of the step: resuming needs the step only."""
-    warm = math.floor(cfg.warmup_epochs * steps_per_epoch + 0.5)  # 1.5 steps would peak at 1.33
+    replaces it, so onecycle then only decays; plateau is 1 here (its cuts follow the evaluations:
+    training/plateau.py). A pure function of the step: resuming needs the step only."""
+    warm = warmup_steps(cfg, steps_per_epoch)
     if step < warm:
         return (step + 1) / warm
     step, total_steps = step - warm, total_steps - warm  # the schedule's own clock starts here

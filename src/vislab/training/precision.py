@@ -6,7 +6,8 @@ Colab's and Kaggle's free tiers, V100, P100 — hold bf16 values but emulate its
 slower than float32 itself; their tensor cores compute in fp16, whose small range makes small gradients
 underflow to zero, so the loss is scaled up before backward and the gradients down before the step
 (``torch.amp.GradScaler``, which also skips a step whose gradients overflowed and lowers the scale).
-With torch's fused optimizers (training/optim.py) the check for overflow stays on the device.
+With torch's fused optimizers (training/optim.py) the check for overflow stays on the device, and so does
+``train.track_grad_norm``'s: a skipped step's gradient norms stay out of the epoch means (training/step_log.py).
 """
 
 from __future__ import annotations

@@ -35,9 +35,11 @@ from vislab.training.checks import (
     unused_settings,
     user_code,
 )
+from vislab.training.compiling import forward_net
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
-from vislab.training.optim import build_optimizer, lr_factor
+from vislab.training.optim import build_optimizer, decay_groups, lr_factor
+from vislab.training.plateau import Plateau
 from vislab.training.precision import Precision, choose_precision
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
@@ -67,7 +69,7 @@ class RunData:
 @dataclass
 class Network:
     """The model (weights, checkpoints, hooks), what runs forward (``net``: DDP-wrapped and/or compiled,
-    set by ``Optimisation``'s builder), its hooks and size."""
+    set by ``set_up``: training/compiling.py), its hooks and size."""
 
     model: torch.nn.Module
     hooks: ModelHooks
@@ -87,7 +89,8 @@ class Network:
 class Optimisation:
     """How a step updates the weights: the optimizer (None for models that update themselves), the
     learning rate at each optimizer step, precision, the loss's options, gradient accumulation (one
-    optimizer step every ``accumulate`` batches: ``steps_per_epoch`` of them) and the weight average."""
+    optimizer step every ``accumulate`` batches: ``steps_per_epoch`` of them), the weight average and
+    the plateau rule (``schedule.name=plateau``: cuts the lr after evaluations)."""
 
     opt: torch.optim.Optimizer | None
     lr_at: Callable[[int], float]
@@ -98,6 +101,7 @@ class Optimisation:
     steps_per_epoch: int = 1
     ema: WeightEMA | None = None
     scaler: torch.amp.GradScaler | None = None
+    plateau: Plateau | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.precision.autocast()
@@ -138,21 +142,28 @@ def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
 
 
 def build_optimisation(
-    cfg: Config, network: Network, device: torch.device, batches_per_epoch: int
+    cfg: Config,
+    network: Network,
+    device: torch.device,
+    batches_per_epoch: int,
+    loop: LoopState | None = None,
 ) -> Optimisation:
     """The optimizer over the trainable weights (models trained by an optimizer), the schedule (in
-    optimizer steps), AMP, and the weight average (``train.ema``) of the model as it is now."""
-    tc, model = cfg.train, network.model
+    optimizer steps; times ``loop.lr_drop``, plateau's cuts), AMP, and the weight average
+    (``train.ema``) of the model as it is now."""
+    tc, model, oc = cfg.train, network.model, cfg.optim
     opt = None
     if network.hooks.trained_by == "optimizer":
         reinit = network.start.reinitialised if network.start else []
-        head = head_names(model, network.num_classes, reinit) if cfg.optim.head_lr else []
-        opt = build_optimizer(param_groups(model, head, cfg.optim.head_lr, cfg.optim.lr), cfg.optim)
+        head = head_names(model, network.num_classes, reinit) if oc.head_lr else []
+        groups = param_groups(model, head, oc.head_lr, oc.lr)
+        groups = decay_groups(model, groups, oc, network.hooks.no_weight_decay())
+        opt = build_optimizer(groups, oc)
     per_epoch = -(-batches_per_epoch // tc.accumulate)  # the last window of an epoch may be short
-    total = tc.epochs * per_epoch
+    total, loop = tc.epochs * per_epoch, loop or LoopState()
 
     def lr_at(step: int) -> float:
-        return cfg.optim.lr * lr_factor(cfg.schedule, step, per_epoch, total, cfg.optim.lr)
+        return oc.lr * lr_factor(cfg.schedule, step, per_epoch, total, oc.lr) * loop.lr_drop
 
     precision = choose_precision(device, tc.amp)
     trained = network.hooks.trained_by != "fit_arrays"
@@ -162,7 +173,7 @@ def build_optimisation(
     scaler = precision.scaler() if opt is not None else None
     return Optimisation(
         opt, lr_at, precision, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema,
-        scaler,
+        scaler, Plateau.of(cfg.schedule, oc.lr, per_epoch),
     )  # fmt: skip
 
 
@@ -315,16 +326,16 @@ def set_up(
     if network.hooks.trained_by != "fit_arrays":
         if resume is None and network.start is None:  # a model's first start only: last.pt holds it
             _first_start_init(cfg.model.name, run, dist, network, data.train)
-        _ready_network(network, tc.compile, dist, log)
-    optim = build_optimisation(cfg, network, device, len(data.train))
+        network.net, network.graphs = forward_net(network.model, tc.compile, dist, log)
+    loop = resume.loop if resume else LoopState()
+    optim = build_optimisation(cfg, network, device, len(data.train), loop)
     if optim.scaler is not None:
         log.line(
             "train.amp: fp16 with loss scaling (this GPU computes bf16 only by slow emulation)"
         )
     if resume:
         _restore_optimisation(optim, resume)
-    steps = start_tracking(tc, network, device, dist, log, resume)
-    loop = resume.loop if resume else LoopState()
+    steps = start_tracking(tc, network, device, dist, log, resume, optim.scaler is not None)
     loop.setup_s += time.perf_counter() - started
     return Training(
         tc, run, dist, device, run_record(cfg, data, network.model), data, network, optim, loop,
@@ -368,15 +379,6 @@ def recorded_config(cfg: Config) -> Config:
     return cfg.model_copy(update={"data": data})
 
 
-def _ready_network(network: Network, compile: bool | str, dist: Distributed, log: Progress) -> None:
-    """The net that runs forward: DDP-wrapped, and compiled with ``train.compile``."""
-    network.net = dist.wrap(network.model)
-    if compile:
-        mode = "reduce-overhead" if compile == "graphs" else None
-        network.net = _try_compile(network.net, log, mode)
-        network.graphs = mode is not None and network.net is not network.model
-
-
 def start_tracking(
     tc: TrainConfig,
     network: Network,
@@ -384,25 +386,15 @@ def start_tracking(
     dist: Distributed,
     log: Progress,
     resume: Resume | None,
+    scaled: bool = False,
 ) -> StepTracker:
-    """The step-loss and gradient-norm sums (rank 0 only: the other ranks track nothing)."""
+    """The step-loss and gradient-norm sums (rank 0 only: the other ranks track nothing); ``scaled``: a
+    loss scaler skips the steps whose gradients overflow, whose norms then do not count."""
     main = dist.is_main
     grads = tc.track_grad_norm and main
     if grads and network.hooks.trained_by != "optimizer":
         log.line("train.track_grad_norm: this model makes its own updates: no gradients to see")
         grads = False
-    tracker = StepTracker(network.model, device, tc.log_every if main else 0, grads)
+    tracker = StepTracker(network.model, device, tc.log_every if main else 0, grads, scaled)
     tracker.load_state_dict(resume.step_tracking if resume else None)
     return tracker
-
-
-def _try_compile(net: torch.nn.Module, log: Progress, mode: str | None) -> torch.nn.Module:
-    try:
-        # compiling happens at the first call: where it fails there, run eagerly
-        torch._dynamo.config.suppress_errors = True
-        return torch.compile(net, mode=mode)
-    except Exception as e:  # no compiler toolchain, unsupported platform, ...
-        log.line(
-            f"train.compile: torch.compile is unavailable here ({type(e).__name__}: {e}); running eagerly."
-        )
-        return net

@@ -22,6 +22,8 @@ class LoopState:
     best_epoch: int | None = None
     bad_evals: int = 0  # evaluations since the best one (train.early_stop)
     stopped_early: bool = False  # train.early_stop ended the run: a resume trains nothing more
+    lr_drop: float = 1.0  # schedule.name=plateau: the product of its cuts so far (times optim.lr)
+    plateau_bad: int = 0  # schedule.name=plateau: evaluations not improving since the best or a cut
     train_time_s: float = 0.0
     setup_s: float = 0.0  # building data, model and optimizer, summed over the run's processes
     partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way

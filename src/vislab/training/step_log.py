@@ -6,8 +6,10 @@ window. ``train.track_grad_norm``: the L2 norm of each parameterised module's gr
 parameters, not its children's), averaged over the epoch's optimizer steps → ``grad_norms.jsonl`` rows
 ``{epoch, grad_norm: {layer: norm}}``. The gradient is measured where the optimizer steps: the whole
 window's (``train.accumulate``) as the model produced it, before ``train.grad_clip`` (and unscaled
-with fp16), so vanishing or exploding gradients show as they are, not as clipping left them. Models
-that compute their own updates (``manual_step``) have none to track.
+with fp16), so vanishing or exploding gradients show as they are, not as clipping left them. With fp16's
+loss scaling, a step whose gradients overflowed (inf/NaN) is one the scaler skips: it does not enter the
+mean, which is over the steps applied (counted on the device: no host sync), and the row says how many
+were ``skipped``. Models that compute their own updates (``manual_step``) have none to track.
 
 Both sums stay on the device; the host reads them once per epoch (``end_epoch``). Resume: the
 accumulators travel in ``last.pt`` (``state_dict``), so a run interrupted mid-epoch continues its
@@ -40,8 +42,15 @@ def parameterised_modules(model: torch.nn.Module) -> list[tuple[str, list[torch.
 class StepTracker:
     """Device-side sums of the step losses and of the per-layer gradient norms of one training run."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, log_every: int, grads: bool):
-        self.log_every, self.device = log_every, device
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        device: torch.device,
+        log_every: int,
+        grads: bool,
+        scaled: bool = False,
+    ):
+        self.log_every, self.device, self.scaled = log_every, device, scaled
         layers = parameterised_modules(model) if grads else []
         self.names = [name for name, _ in layers]
         self.params = [p for _, ps in layers for p in ps]
@@ -62,7 +71,8 @@ class StepTracker:
             tuple[int, int, float, torch.Tensor]
         ] = []  # (step, epoch, lr, mean on device)
         self.grad_sum = zeros(len(self.names), device=self.device, dtype=torch.float64)
-        self.grad_steps = 0
+        self.grad_steps = zeros((), device=self.device, dtype=torch.float64)  # the steps applied
+        self.grad_calls = 0  # the optimizer steps, applied or skipped
 
     # ---------------------------------------------------------------------------- every step
     def after_step(self, loss: torch.Tensor, step: int, epoch: int, lr: float) -> None:
@@ -82,7 +92,8 @@ class StepTracker:
 
     def add_grad_norms(self) -> None:
         """Add the norms of the gradients the parameters hold now (the trainer: at each optimizer step,
-        before clipping)."""
+        before clipping) — with a loss scaler (``scaled``), only where they are finite, as the scaler
+        applies only such a step."""
         present = tuple(i for i, p in enumerate(self.params) if p.grad is not None)
         if not present:
             return
@@ -95,8 +106,15 @@ class StepTracker:
         layer_sq = torch.zeros_like(self.grad_sum).index_add_(
             0, self._layer_index(present), norms**2
         )
-        self.grad_sum += layer_sq.sqrt()  # a layer's norm over all its parameters: √(Σ‖g_p‖²)
-        self.grad_steps += 1
+        layer = layer_sq.sqrt()  # a layer's norm over all its parameters: √(Σ‖g_p‖²)
+        self.grad_calls += 1
+        if self.scaled:  # the scaler's own test (any inf/NaN gradient), kept on the device
+            applied = torch.isfinite(norms).all()
+            self.grad_sum += torch.where(applied, layer, 0.0)
+            self.grad_steps += applied
+        else:
+            self.grad_sum += layer
+            self.grad_steps += 1
 
     def _layer_index(self, present: tuple[int, ...]) -> torch.Tensor:
         if present not in self._index:  # built once per set of present grads: no copy per step
@@ -116,9 +134,13 @@ class StepTracker:
                 dict(step=s, epoch=e, loss=v, lr=r) for (s, e, r, _), v in zip(self.points, losses)
             ]
         grads = []
-        if self.grad_steps:
-            means = (self.grad_sum / self.grad_steps).tolist()
+        if self.grad_calls:  # an epoch whose steps were all skipped: its means NaN, written null
+            *means, applied = torch.cat(
+                [self.grad_sum / self.grad_steps, self.grad_steps[None]]
+            ).tolist()
             grads = [dict(epoch=epoch, grad_norm=dict(zip(self.names, means)))]
+            if self.scaled:
+                grads[0]["skipped"] = self.grad_calls - round(applied)
         self.reset_epoch()
         return steps, grads
 
@@ -136,7 +158,8 @@ class StepTracker:
         return dict(
             loss_sum=self.loss_sum.cpu(), window=self.window,
             points=[(s, e, r, v.cpu()) for s, e, r, v in self.points],
-            grad_sum=self.grad_sum.cpu(), grad_steps=self.grad_steps, names=self.names,
+            grad_sum=self.grad_sum.cpu(), grad_steps=self.grad_steps.cpu(), grad_calls=self.grad_calls,
+            names=self.names,
         )  # fmt: skip
 
     def load_state_dict(self, saved: dict | None) -> None:
@@ -146,5 +169,8 @@ class StepTracker:
             return
         self.loss_sum, self.window = saved["loss_sum"].to(self.device), saved["window"]
         self.points = [(s, e, r, v.to(self.device)) for s, e, r, v in saved["points"]]
-        if saved["names"] == self.names:
-            self.grad_sum, self.grad_steps = saved["grad_sum"].to(self.device), saved["grad_steps"]
+        if saved["names"] == self.names:  # grad_steps: an int before skipped steps were left out
+            self.grad_sum = saved["grad_sum"].to(self.device)
+            steps = torch.as_tensor(saved["grad_steps"], dtype=torch.float64)
+            self.grad_steps = steps.to(self.device)
+            self.grad_calls = saved.get("grad_calls", round(float(steps)))

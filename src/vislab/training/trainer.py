@@ -19,7 +19,6 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +27,10 @@ from vislab.config import Config, build_config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
+from vislab.training.accumulate import Window
 from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.optim import set_lr
+from vislab.training.plateau import better
 from vislab.training.record import Checkpoint
 from vislab.training.resume import checkpoint, extend, open_resume
 from vislab.training.rundir import RunDir
@@ -168,17 +169,28 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
         t.log.line(f"nothing left to train: this run stopped early {_early_stop(t)}")
     while t.loop.epoch < tc.epochs and not t.loop.stopped_early:
         with users_model(t, f"in training epoch {t.loop.epoch + 1}"):
-            row = train_one_epoch(t, stop)
+            row, lr_drop = train_one_epoch(t, stop), t.loop.lr_drop
         with users_model(t, f"in the evaluation after training epoch {row['epoch']}", trained=True):
             evaluate_and_checkpoint(t, row)
         next_epoch(t, row)
         record(t, row, callbacks)
         note_exploding_loss(t, row)
+        if t.loop.lr_drop != lr_drop and t.loop.epoch < tc.epochs and not t.loop.stopped_early:
+            _note_plateau_cut(t)
         if row.get("stopped_early"):
             t.log.line(f"early stop {_early_stop(t)}")
     t.log.stop()
     with users_model(t, "in the final evaluation of the best weights"):
         return _finish(t)
+
+
+def _note_plateau_cut(t: Training) -> None:
+    """The lr ``schedule.name=plateau`` cut to at the evaluation just done, and why."""
+    lr, n = t.optim.lr_at(t.loop.epoch * t.optim.steps_per_epoch), t.optim.plateau.patience
+    t.log.line(
+        f"plateau: lr {lr:.3g} from epoch {t.loop.epoch + 1} ({t.cfg.select_metric}: {n} "
+        f"evaluation{'' if n == 1 else 's'} without improvement)"
+    )
 
 
 def train_one_epoch(t: Training, stop: StopFlag) -> dict:
@@ -251,24 +263,6 @@ def next_epoch(t: Training, row: dict) -> None:
     if t.steps.active:
         t.steps.write_epoch(t.run, loop.global_step, row["epoch"], row["lr"])
     loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
-
-
-class Window(NamedTuple):
-    """A batch's place in its accumulation window (``train.accumulate`` = k): the ``first`` clears the
-    gradients, the ``last`` steps; each loss is divided by ``size``, the window's batches (fewer than k in
-    an epoch's last window if k does not divide the epoch). Train batches all hold ``batch_size`` samples
-    (``drop_last``): the window's gradient is the mean over its samples, whatever its length."""
-
-    first: bool = True
-    last: bool = True
-    size: int = 1
-
-    @classmethod
-    def of(cls, step: int, k: int, steps: int) -> Window:
-        """The window of batch ``step`` (0-based) in an epoch of ``steps`` batches."""
-        start = step - step % k
-        size = min(k, steps - start)
-        return cls(step == start, step == start + size - 1, size)
 
 
 def train_step(
@@ -355,16 +349,19 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
     """Score val when due (into ``row``), keep ``best.pt``; when early stopping's patience runs out, the
     loop state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
     ``row`` (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run
-    before its last epoch."""
-    tc, loop = t.cfg, t.loop
+    before its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
+    tc, loop, optim = t.cfg, t.loop, t.optim
     epoch = row["epoch"]
     if epoch % tc.eval_every and epoch != tc.epochs:
         return
     k = t.data.splits.num_classes
-    val = evaluate(evaluated(t), t.data.val, k, t.device, precision=t.optim.precision, dist=t.dist)
+    val = evaluate(evaluated(t), t.data.val, k, t.device, precision=optim.precision, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
-    if loop.best is None or _better(value, loop.best, tc.select_metric, tc.min_delta):
+    improved = loop.best is None or better(value, loop.best, tc.select_metric, tc.min_delta)
+    if optim.plateau:
+        optim.plateau.count(loop, improved, epoch * optim.steps_per_epoch)
+    if improved:
         loop.best, loop.best_epoch, loop.bad_evals = value, epoch, 0
         checkpoint(t, "best.pt", epoch=epoch)
         return
@@ -377,12 +374,6 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
 
 def _early_stop(t: Training) -> str:
     return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop)
-
-
-def _better(value: float, best: float, metric: str, min_delta: float) -> bool:
-    if metric.endswith("loss"):
-        return value < best - min_delta
-    return value > best + min_delta
 
 
 def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = True) -> None:

@@ -1,0 +1,58 @@
+"""Evaluations that do not improve: the test of "better" (``train.select_metric`` by ``train.min_delta``), and
+``schedule.name=plateau``, which cuts the learning rate after ``schedule.patience`` of them in a row.
+
+The rule is torch's ReduceLROnPlateau's (the mode from the metric, an absolute threshold, no cool-down),
+with one difference: the patience counts as ``train.early_stop`` does — the cut comes at the
+``patience``-th evaluation without improvement, torch's at the one after (torch's ``patience=2`` is
+``schedule.patience=3`` here). The count restarts after a cut and at an improvement; evaluations during
+the warm-up do not count. The state — the cuts so far (``LoopState.lr_drop``) and the count
+(``LoopState.plateau_bad``) — is the loop's, so ``last.pt`` resumes it exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vislab.config import ScheduleConfig
+from vislab.training.optim import warmup_steps
+from vislab.training.state import LoopState
+
+
+def better(value: float, best: float, metric: str, min_delta: float) -> bool:
+    """Whether ``value`` of ``metric`` improves on ``best`` by more than ``min_delta`` (a loss: lower)."""
+    if metric.endswith("loss"):
+        return value < best - min_delta
+    return value > best + min_delta
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """``schedule.name=plateau``'s settings: cut by ``factor`` after ``patience`` evaluations without
+    improvement, never below ``floor`` (``schedule.min_lr`` as a multiple of ``optim.lr``), and only once
+    the ``warmup`` (optimizer steps) is over."""
+
+    factor: float
+    patience: int
+    floor: float
+    warmup: int
+
+    @classmethod
+    def of(cls, cfg: ScheduleConfig, lr: float, steps_per_epoch: int) -> Plateau | None:
+        """The plateau rule of a run at base lr ``lr``; None for the other schedules."""
+        if cfg.name != "plateau":
+            return None
+        floor = min(1.0, cfg.min_lr / lr)
+        return cls(cfg.factor, cfg.patience, floor, warmup_steps(cfg, steps_per_epoch))
+
+    def count(self, loop: LoopState, improved: bool, step: int) -> bool:
+        """Count an evaluation after optimizer step ``step`` into ``loop`` (improved or not); cut the lr
+        where the patience has run out. Whether it cut."""
+        if improved or step < self.warmup:
+            loop.plateau_bad = 0
+            return False
+        loop.plateau_bad += 1
+        if loop.plateau_bad < self.patience:
+            return False
+        loop.plateau_bad = 0
+        drop = max(loop.lr_drop * self.factor, self.floor)
+        cut, loop.lr_drop = drop < loop.lr_drop, drop
+        return cut
