@@ -82,6 +82,9 @@ def test_an_edited_helper_module_refuses_reopening_and_resuming(model_dir):
         text = one_line(str(refused.value))
         assert "whose code imports blocks.py; since then blocks.py changed" in text, text
         assert "- return self.lin(x).relu(); + return self.lin(x).tanh()" in text, text
+    # trusted, the model is rebuilt anyway (eval or figures with the code as it is now)
+    assert type(run.model(trust_code=True)).__name__ == "Net"
+    assert "--trust-code" in text
     blocks.write_text(BLOCKS)  # the code the run was trained with, back: it reopens and resumes
     assert type(run.model()).__name__ == "Net"
     assert vislab.train(out=run.path, resume=True, epochs=2, quiet=True).summary["epochs_run"] == 2

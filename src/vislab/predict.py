@@ -56,7 +56,7 @@ def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.M
     m, spec = ckpt.record.model, ckpt.record.inputs
     code = recorded_code(m.name, m.code, trust_code, str(target))
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
-        check_unchanged(name, m.code, str(target))  # a notebook's class redefined since training
+        check_unchanged(name, m.code, str(target), trust_code)  # code changed since training
         model = build_model(name, spec.input_shape, m.num_classes, **m.kwargs)
     try:
         model.load_state_dict(ckpt.state_dict)

@@ -147,5 +147,6 @@ def check_imports(recorded: dict, folder: Path, model: str, run: str) -> None:
             f"{who} was trained with model '{model}', whose code imports {files}; since then "
             f"{'; '.join(changed)}. The model built now would not be the one trained, so it is not "
             f"rebuilt. Put back the version the run was trained with and reopen the run, or train a "
-            f"new run with the code as it is now."
+            f"new run with the code as it is now (to evaluate or draw the run with it anyway: "
+            f"--trust-code, Python: trust_code=True)."
         )
