@@ -19,6 +19,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
+from vislab.cli import compare as compare_cli
 from vislab.cli import data as data_cli
 from vislab.cli import experiments as experiments_cli
 from vislab.cli import explain as explain_cli
@@ -231,6 +232,7 @@ export_cli.register(app)
 explain_cli.register(app)
 lr_find_cli.register(app)
 paper_cli.register(app)
+compare_cli.register(app)
 
 
 flow_summaries(app)

@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from vislab.cli.options import TrustRunsOpt, check_flags_and_sets
-from vislab.cli.terminal import print_table
+from vislab.cli.terminal import print_markdown, print_table
 from vislab.errors import SuiteFailed
 
 console = Console(stderr=True, highlight=False)
@@ -156,7 +156,7 @@ def _print_results(folder: Path) -> None:
     """results.md on stdout."""
     md = Path(folder) / "results.md"
     if md.is_file():
-        Console().print(md.read_text(), markup=False, highlight=False, soft_wrap=True)
+        print_markdown(md.read_text())
 
 
 TrialsOpt = typer.Option(

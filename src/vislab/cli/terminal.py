@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from vislab.experiments.results.table import TextTable
 
 
+def print_markdown(text: str) -> None:
+    """A results table in Markdown (results.md) on stdout as it is: no markup, no colours, lines not cut."""
+    Console().print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def print_table(table: TextTable, width: int) -> None:
     """``table`` on stdout; ``width`` columns wide when stdout is no terminal (a file, a pipe, a test)."""
     console = Console()

@@ -295,7 +295,7 @@ def csv_table(
     )
 
 
-def write_tables(
+def results_texts(
     out: Path,
     summaries: dict[str, dict],
     failures: dict[str, str] | None = None,
@@ -307,9 +307,9 @@ def write_tables(
     params: dict[str, dict[str, Any]] | None = None,
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
-) -> None:
-    """``out/results.csv`` (finished runs, full precision, reported figures as printed) and
-    ``out/results.md``: the title with the data used, the table, the reported figures' sources, failures.
+) -> tuple[str, str]:
+    """The text of results.csv (finished runs, full precision, reported figures as printed) and of
+    results.md: the title with the data used, the table, the reported figures' sources, failures.
     After each run, its model, seed and the settings the runs changed (:func:`table_settings`, from the
     runs' folders: ``run_dirs``, default ``out/<run>``) — or, given ``params`` (a sweep: run → its swept
     values), a column per swept value (:func:`param_cell` in results.md; more than ``MAX_COLUMNS``
@@ -324,7 +324,6 @@ def write_tables(
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
     table, cols = csv_table(summaries, settings, reported, rows)
-    atomic_write_text(Path(out) / "results.csv", to_csv(table, cols))
     readable = for_people(settings)  # a few settings as columns, more listed under the table
     shown, shown_cols = with_settings(
         figures, columns(reported, seeded), readable.columns, param_cell
@@ -334,16 +333,22 @@ def write_tables(
     mixed = mixes_data(data)
     under = (note, unread_note(settings.unread), bold_note(seeded, mixed) if bold else "")
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
-    atomic_write_text(
-        Path(out) / "results.md",
+    return to_csv(table, cols), (
         _markdown_head(out, title, summaries, rows, dirs)
         + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
         + failures_markdown(failures)
-        + reported_notes(reported, cited),
+        + reported_notes(reported, cited)
     )
+
+
+def write_tables(out: Path, summaries: dict[str, dict], *args: Any, **kwargs: Any) -> None:
+    """``out/results.csv`` and ``out/results.md``: :func:`results_texts` of the same arguments."""
+    csv_text, markdown = results_texts(out, summaries, *args, **kwargs)
+    atomic_write_text(Path(out) / "results.csv", csv_text)
+    atomic_write_text(Path(out) / "results.md", markdown)
 
 
 def _markdown_head(

@@ -1,0 +1,90 @@
+"""``vislab compare RUN_OR_FOLDER...``: the comparison table of finished runs on the terminal, as a suite
+prints its own at its end (its results.md), and as results.csv / results.md files with ``--csv`` /
+``--md`` (the logic: ``vislab.api.comparison``).
+
+Commands import the layers they drive when they run ("on use" below): the tables load pandas, matplotlib
+and optuna, which `vislab --help` and usage errors should not wait for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from vislab.cli.terminal import print_markdown
+from vislab.errors import UserError
+
+err = Console(stderr=True)
+
+
+def compare(
+    targets: list[Path] = typer.Argument(
+        ...,
+        metavar="RUN_OR_FOLDER",
+        help="Run folders, or folders of runs: a suite's, a sweep's, any folder whose sub-folders are runs.",
+        show_default=False,
+    ),
+    sort: str | None = typer.Option(
+        None,
+        "--sort",
+        metavar="COLUMN",
+        help="Order the rows by this column of results.csv (val_acc, test_loss, optim.lr, ...): best "
+        "first for an accuracy or loss, else ascending; rows without a value last.",
+    ),
+    csv: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="Also write the table here as results.csv holds it (every figure in full).",
+    ),
+    md: Path | None = typer.Option(
+        None, "--md", help="Also write the table here as results.md holds it (what is printed)."
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace a file already at --csv or --md (never a run's own config.yaml, summary.json, ...).",
+    ),
+) -> None:
+    """Print the comparison table of finished runs, as a suite prints its own: after each run its model,
+    seed and the settings that differ, the best accuracy and loss of each column in bold. Runs that have
+    not finished are left out and listed under the table (exit code 0); a path that is missing, a file,
+    a folder holding no run or a summary.json that cannot be read: exit code 2."""
+    # on use: pandas & co. take seconds to load (module docstring)
+    from vislab.api.comparison import comparison_texts
+    from vislab.training.checkpoint import atomic_write_text
+
+    files = {option: path for option, path in (("--csv", csv), ("--md", md)) if path is not None}
+    check_table_files(files, force)  # before anything is read
+    csv_text, markdown, _ = comparison_texts(targets, sort)
+    print_markdown(markdown)
+    for option, path in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, csv_text if option == "--csv" else markdown, option)
+        err.print(escape(f"{option[2:]}: {path}"), highlight=False, soft_wrap=True)
+
+
+def check_table_files(files: dict[str, Path], force: bool) -> None:
+    """UserError (before any run is read) for a file of ``files`` (option → path) that cannot be written:
+    a folder, a run's own file (``training.rundir.RUN_OWN``, even with ``force``), one in a folder that
+    cannot be written, one already there (without ``force``), or both options naming one file."""
+    from vislab.plotting.files import check_new_files  # on use (module docstring)
+    from vislab.training.rundir import check_writable, refuse_run_file
+
+    if len({p.resolve() for p in files.values()}) < len(files):
+        raise UserError(f"--csv and --md both name '{files['--csv']}': give each its own file.")
+    for option, path in files.items():
+        refuse_run_file(path, option)
+        if path.is_dir():
+            example = os.path.join(path, f"results.{option[2:]}")
+            raise UserError(f"{option} '{path}' is a folder: give a file, e.g. {option} {example}.")
+        check_writable(path, "the table", option, "nothing was compared", is_file=True)
+        check_new_files([path], force, option)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``vislab compare`` on the main app."""
+    app.command("compare")(compare)
