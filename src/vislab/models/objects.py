@@ -128,11 +128,11 @@ def register(obj: Any) -> str:
 
 def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False) -> None:
     """Before run ``run``'s model ``name`` is rebuilt: UserCodeError when a module its file imported (a
-    sibling ``blocks.py``) changed since (unless ``trust_code``: the code as it is now), or when neither the model object registered under that name
-    nor the one its module now binds to the same name (a notebook cell run again) has the source the
-    run recorded — the model built would not be the one trained. A current definition that has it is
-    registered again. Nothing to compare (a run before vislab recorded it, a source Python cannot find,
-    a name not registered in this process) passes."""
+    sibling ``blocks.py``) changed since (unless ``trust_code``: the code as it is now), or when neither
+    the model object registered under that name nor the one its module now binds to the same name (a
+    notebook cell run again) has the source the run recorded — the model built would not be the one
+    trained. A current definition that has it is registered again. Nothing to compare (a run before
+    vislab recorded it, a source Python cannot find, a name not registered in this process) passes."""
     imports = recorded.get("imports") if isinstance(recorded, dict) else None
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
     if folder is not None and not trust_code:
