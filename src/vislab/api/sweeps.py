@@ -32,8 +32,9 @@ def resolve_sweep(
     as in a sweep YAML; it is written to ``<folder>/spec.yaml`` and read from there. Its space is checked
     against its base with ``overrides`` (``--set`` assignments) before ``overwrite`` deletes an earlier
     sweep in the folder (:func:`start_over`, refused with a shared ``storage``); the sweep file stays,
-    should it lie there."""
-    spec, folder = _load_sweep(spec_or_file, out, tuple(overrides))
+    should it lie there. A mapping of another sweep than the one in the folder is refused before it is
+    written there (unless ``overwrite``)."""
+    spec, folder = _load_sweep(spec_or_file, out, tuple(overrides), overwrite, storage)
     if overwrite:
         start_over(folder, "sweep", keep=spec.path, storage=storage)
     check_new(folder, "sweep", keep=spec.path)
@@ -41,9 +42,16 @@ def resolve_sweep(
 
 
 def _load_sweep(
-    spec_or_file: str | Path | Mapping[str, Any], out: str | Path | None, overrides: tuple[str, ...]
+    spec_or_file: str | Path | Mapping[str, Any],
+    out: str | Path | None,
+    overrides: tuple[str, ...],
+    overwrite: bool,
+    storage: str | None,
 ) -> tuple[Sweep, Path]:
+    """The sweep and its folder. A mapping goes to the folder's spec.yaml, unless the folder holds another
+    sweep (:func:`refuse_another_sweep`; with ``overwrite`` it is about to be deleted)."""
     with optuna_quietly():  # on use (see the imports)
+        from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
         from vislab.experiments.sweeps.spec import load_sweep
 
     if not isinstance(spec_or_file, Mapping):
@@ -52,6 +60,8 @@ def _load_sweep(
     tree = dict(spec_or_file)
     name = str(tree.setdefault("name", "sweep"))
     folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
+    if not overwrite:
+        refuse_another_sweep(folder, name, stage_storage(folder, storage))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spec.yaml"
     try:
@@ -83,7 +93,10 @@ def sweep(
     """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
     Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
     ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
-    file's ``curves:``, 30). Returns the study. ``overwrite=True``: an earlier sweep in ``out`` is deleted.
+    file's ``curves:``, 30), written with its figures when ``report`` (as ``run_suite``'s; the command
+    line writes it unless ``--no-report``). Returns the study. ``overwrite=True``: an earlier sweep in
+    ``out`` is deleted; a folder holding another sweep is refused (UserError) without it. Joining a study
+    started with another (compatible) search space warns a :class:`~vislab.errors.Note`.
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set
     every trial's config as ``vislab sweep --set`` does; a key given twice: UserError.
 

@@ -217,11 +217,14 @@ def sweep_run(
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric.
     --trials is the total the study should hold: a re-run trains only what is missing. DIR/sweep.yaml is
-    the sweep as run (with --data/--epochs/--set): `vislab sweep DIR/sweep.yaml --out DIR` goes on."""
+    the sweep as run (with --data/--epochs/--set; DIR/narrow/sweep.yaml: the narrowed stage, its study
+    and trials): `vislab sweep DIR/sweep.yaml --out DIR` goes on. A folder holding another sweep's trials
+    is refused (exit 2)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
     from vislab.experiments.suites.spec import suite_overrides
-    from vislab.experiments.sweeps.study import default_storage, load_existing_study
+    from vislab.experiments.sweeps.results import stage_storage
+    from vislab.experiments.sweeps.study import load_existing_study
     from vislab.experiments.sweeps.trials import best_table
 
     check_flags_and_sets(set_, epochs=epochs, data=data)
@@ -232,9 +235,7 @@ def sweep_run(
                   overwrite=overwrite)  # fmt: skip
     print_table(best_table(study, 5), width=200)
     if narrow:
-        second = load_existing_study(
-            storage or default_storage(folder), f"{study.study_name}-narrow"
-        )
+        second = load_existing_study(stage_storage(folder, storage), f"{study.study_name}-narrow")
         print_table(best_table(second, 5), width=200)
 
 

@@ -112,9 +112,13 @@ class Objective:
         """The trial's run: its summary; TrialPruned, TrialFailed or TrainingInterrupted otherwise."""
         try:
             cfg = build_config(tree, source=f"trial {trial.number}")
-            # left by an earlier study of the same name: keep it aside, never mix
+            # left by an earlier study of the same name (its study.db deleted): keep it aside, never mix
             if run_dir.exists():
-                run_dir.rename(run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}"))
+                aside = run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}")
+                run_dir.rename(aside)
+                self.log(
+                    f"trial {trial.number}: {run_dir} held another study's run; kept as {aside.name}"
+                )
             prune = _PruneReport(trial, self.sweep.metric, cfg.train.epochs)
             return train(cfg, run_dir, quiet=self.quiet, callbacks=[prune])
         except optuna.TrialPruned as e:

@@ -165,10 +165,46 @@ def trial_counts(study: optuna.Study, in_table: int) -> str:
 def load_study_of(folder: Path) -> optuna.Study | None:
     """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded."""
     info = json.loads((folder / "sweep.json").read_text())
-    url = default_storage(folder) if info.get("default_storage") else info.get("storage")
+    url = _recorded_storage(folder, info)
     if not url or "***" in url:
         return None
     return load_existing_study(url, info["study"])
+
+
+def _recorded_storage(folder: Path, info: dict) -> str | None:
+    """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none."""
+    return default_storage(folder) if info.get("default_storage") else info.get("storage")
+
+
+def stage_storage(out: Path, storage: str | None) -> str:
+    """The storage of the sweep stage in ``out``: ``storage`` when given, else the one ``out/sweep.json``
+    records (a narrowed stage's study lies in its first stage's study.db), else ``out/study.db``."""
+    recorded = _recorded_storage(out, _sweep_info(out))
+    if storage or not recorded or "***" in recorded:
+        return storage or default_storage(out)
+    return recorded
+
+
+def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
+    """UserError, before anything is trained or written, if ``out/sweep.json`` records another study than
+    ``study`` in ``storage_url``: its trials and results would mix with theirs in one folder."""
+    info = _sweep_info(out)
+    held, url = info.get("study"), _recorded_storage(out, info)
+    if not isinstance(held, str) or not url:
+        return
+    if held != study:
+        what = f"the trials of sweep '{held}', not '{study}'"
+        same = f"run the sweep file it holds ({Path(out) / 'sweep.yaml'} records it)"
+    elif url != storage_url and url != public_url(storage_url):
+        what = f"the trials of study '{held}' stored in {public_url(url)}, not in {public_url(storage_url)}"
+        same = "give that storage (--storage; Python: storage=)"
+    else:
+        return
+    raise UserError(
+        f"'{out}' holds {what}, so nothing was trained or written: the two studies' trials and results "
+        f"would mix in one folder. To go on with it, {same}; to start it over, --overwrite (Python: "
+        f"overwrite=True; deletes its trials); else choose another folder (--out; Python: out=)."
+    )
 
 
 # ------------------------------------------------------------------------------ vislab sweep show

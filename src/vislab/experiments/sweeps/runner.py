@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,13 +22,19 @@ from optuna.distributions import check_distribution_compatibility
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config, config_differences
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import Note, TrainingInterrupted, UserError
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed
-from vislab.experiments.sweeps.results import ResultsHook, finish, made_from, write_sweep_info
+from vislab.experiments.sweeps.results import (
+    ResultsHook,
+    finish,
+    made_from,
+    refuse_another_sweep,
+    stage_storage,
+    write_sweep_info,
+)
 from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution
 from vislab.experiments.sweeps.study import (
-    default_storage,
     fail_dead_trials,
     open_storage,
     open_study,
@@ -57,18 +64,17 @@ def run_stage(
     deadline: float | None = None,
     quiet: bool = True,
     log: Callable[[str], None] = print,
-    study_name: str | None = None,
     option: str = "--trials",
     made: dict | None = None,
 ) -> optuna.Study:
-    """Work on one study (over ``sweep.distributions``: the narrowed stage has its own) until it holds
-    ``n_target`` finished-or-running trials (or the deadline passes); ``option``: the one that asked for
-    ``n_target``, named when the study holds that many already; ``made``: how the sweep was made, as
+    """Work on study ``sweep.name`` (over ``sweep.distributions``: the narrowed stage has its own) until it
+    holds ``n_target`` finished-or-running trials (or the deadline passes); ``option``: the one that asked
+    for ``n_target``, named when the study holds that many already; ``made``: how the sweep was made, as
     sweep.json records it (default :func:`made_from` its file and ``overrides``)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
-    study = _join_study(sweep, open_storage(storage_url), study_name, log)
+    study = _join_study(sweep, open_storage(storage_url))
     base = base_tree(sweep.base, overrides, f"sweep '{sweep.name}' base")
     _check_same_base(study, base)
     made = made if made is not None else made_from(sweep, overrides)
@@ -101,23 +107,24 @@ def _nothing_to_train(study: optuna.Study, n_target: int, option: str, full: boo
     )
 
 
-def _join_study(
-    sweep: Sweep, storage, study_name: str | None, log: Callable[[str], None]
-) -> optuna.Study:
-    """Open (or create) the study; a seeded sampler never replays the samples of earlier workers."""
+def _join_study(sweep: Sweep, storage) -> optuna.Study:
+    """Open (or create) study ``sweep.name``; a seeded sampler never replays the samples of earlier
+    workers. A :class:`Note` when it was started with another (compatible) search space."""
     seed = sweep.seed
     if seed is not None:
-        existing = open_study(sweep, storage, study_name).get_trials(deepcopy=False)
+        existing = open_study(sweep, storage).get_trials(deepcopy=False)
         joining = any(t.state == TrialState.RUNNING for t in existing)
         seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
-    study = open_study(sweep, storage, study_name, seed)
+    study = open_study(sweep, storage, seed=seed)
     stored = study.user_attrs.get("space")
     if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
         _check_compatible(study.study_name, stored, sweep.distributions)
-        log(
-            f"note: study '{study.study_name}' was started with another search space; its earlier trials stay "
-            f"in it (to start afresh, give the sweep another name — the name: key of its file — or use "
-            f"--overwrite)"
+        warnings.warn(
+            f"study '{study.study_name}' was started with another search space; its earlier trials stay "
+            f"in it (to start afresh, give the sweep another name — the name: key of its file — or start "
+            f"it over: --overwrite, Python: overwrite=True)",
+            Note,
+            stacklevel=2,
         )
     return study
 
@@ -209,12 +216,16 @@ def run_sweep(
 ) -> optuna.Study:
     """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; the results
     of each stage (``on_results`` after each; their reports draw the curves of the best ``curves`` trials).
-    Returns the first stage's study."""
+    Its storage: ``storage``, else the one ``out`` records, else ``out/study.db``. A folder that holds
+    another study's trials is refused before anything trains. Returns the first stage's study."""
     out = Path(out)
     for note in sweep.notes:
         log(f"note: {note}")
     sweep = replace(sweep, curves=curves or sweep.curves)
-    storage_url = storage or default_storage(out)
+    storage_url = stage_storage(out, storage)
+    refuse_another_sweep(out, sweep.name, storage_url)
+    if narrow:
+        refuse_another_sweep(out / "narrow", f"{sweep.name}-narrow", storage_url)
     n = _n_trials(sweep, trials or sweep.trials, log)
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
@@ -226,9 +237,11 @@ def run_sweep(
     if narrow:
         second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
         n2 = _n_trials(second, narrow_trials or n, log)
-        name2 = f"{study.study_name}-narrow"
+        # its sweep.yaml records this stage: `vislab sweep DIR/narrow/sweep.yaml --out DIR/narrow` goes on
+        recorded = second.recorded + (() if "trials" in second.recorded else ("trials",))
+        second = replace(second, trials=n2, recorded=recorded)
         study2 = run_stage(
-            second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log, name2,
+            second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
             option="--narrow-trials", made=made,
         )  # fmt: skip
         finish(out / "narrow", study2, log, on_results)
@@ -253,8 +266,8 @@ def _is_grid(sweep: Sweep) -> bool:
 def _narrowed_sweep(
     sweep: Sweep, study: optuna.Study, storage_url: str, k: int, log: Callable[[str], None]
 ) -> Sweep:
-    """The second stage's sweep: the ranges of the ``k`` best trials of ``study`` (UserError if it has
-    fewer complete trials)."""
+    """The second stage's sweep, study ``<name>-narrow``: the ranges of the ``k`` best trials of ``study``
+    (UserError if it has fewer complete trials)."""
     top = best_trials(study, k)
     if len(top) < k:
         raise UserError(f"--narrow {k} needs {k} complete trials; the study has {len(top)}.")
@@ -263,7 +276,7 @@ def _narrowed_sweep(
         f"narrowing to the ranges of the best {k} trials ({', '.join(str(t.number) for t in top)}) "
         f"→ study '{name}'"
     )
-    return replace(sweep, distributions=_shared_space(sweep, storage_url, name, top))
+    return replace(sweep, name=name, distributions=_shared_space(sweep, storage_url, name, top))
 
 
 def _shared_space(sweep: Sweep, storage_url: str, name: str, top: list[FrozenTrial]) -> dict:

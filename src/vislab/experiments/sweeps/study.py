@@ -147,7 +147,9 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
             or pid_alive(pid)
         ):
             continue
+        why = f"its worker (pid {pid}) died during the trial; its parameters were queued again"
         try:
+            storage.set_trial_user_attr(t._trial_id, "error", why)  # trials.csv's error column
             if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 requeue(study, storage.get_trial(t._trial_id))
                 log(
