@@ -185,5 +185,5 @@ def test_train_quiet_prints_plain_lines_without_the_bar(capsys, monkeypatch, tmp
     sets = ["data.name=digits", "data.limit=200", "model.name=mlp", "train.epochs=1"]
     args = [a for s in sets for a in ("--set", s)]
     code, text = cli(capsys, "train", *args, "--out", tmp_path / "run", "--quiet")
-    assert code == 0 and "epoch 1/1" in text and "done: val acc" in text, text
+    assert code == 0 and "epoch 1/1" in text and "done (best.pt, epoch 1): val acc" in text, text
     assert [shown.bars for shown in bars] == [False]

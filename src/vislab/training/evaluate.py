@@ -146,8 +146,16 @@ def finish_run(
             log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
         summary["figures_s"] = round(time.perf_counter() - started, 3)
         run.write_summary(summary)
+    scored_as = (  # which weights these figures are of
+        "fitted on the train split"
+        if network.hooks.trained_by == "fit_arrays"
+        else f"best.pt, epoch {loop.best_epoch}"
+        if best.is_file()
+        else "the last weights"
+    )
     log.line(
-        f"done: val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} pacc {test.pacc:.4f} "
+        f"done ({scored_as}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
+        f"pacc {test.pacc:.4f} "
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
     return summary
