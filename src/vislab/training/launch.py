@@ -40,7 +40,7 @@ from vislab.data.sources import require_source
 from vislab.errors import RunFailed, UserError
 from vislab.interrupts import on_parent_death
 from vislab.models import check_model_options
-from vislab.training.resume import open_resume
+from vislab.training.resume import open_resume, resumable
 from vislab.training.rundir import RunDir, pid_alive
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
@@ -97,13 +97,18 @@ def run(args: Namespace) -> None:
     elastic_launch(config, entrypoint)(*script_args)
 
 
-def check_launchable(cfg: Config | None, resume: Path | None = None) -> str:
+def check_launchable(
+    cfg: Config | None, resume: Path | None = None, nproc: int | None = None
+) -> str:
     """What every rank would check first, checked once (UserError / ConfigError naming the culprit):
     a new run's model options and data source (``cfg`` itself was validated when it was built), or
-    that ``resume`` holds a resumable checkpoint (whose model code each rank checks as it loads it).
-    Returns the run's ``train.device``."""
+    that ``resume`` holds a resumable checkpoint (whose model code each rank checks as it loads it) for
+    ``nproc`` processes (None: left to the ranks, which each know their number). Returns the run's
+    ``train.device``."""
     if resume is not None:
-        return str(open_resume(RunDir(resume)).record.config["train"]["device"])
+        run = RunDir(resume)
+        ckpt = resumable(run) if nproc is None else open_resume(run, nproc)
+        return str(ckpt.record.config["train"]["device"])
     if cfg is None:
         return "auto"
     check_model_options(cfg.model.name, cfg.model.kwargs())

@@ -5,8 +5,8 @@ On disk a checkpoint stays a flat dict of plain types and tensors (loaded with `
 the keys are the ones vislab has written since checkpoints began, so older files load unchanged:
 ``model_name, model_code, model_kwargs, input_shape, sample_shape, num_classes, class_names,
 preprocess, tta, config, vislab_version, state_dict`` and ``epoch`` (best.pt) or ``optimizer, history,
-state, rng, cuda_rng, step_tracking, ema, scaler, split_sizes`` (last.pt); keys added later have
-defaults.
+state, rng, cuda_rng, step_tracking, ema, scaler, split_sizes, world_size`` (last.pt); keys added later
+have defaults.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class Resume:
     ema: dict | None = None  # train.ema: the averaged weights (state_dict holds the live ones)
     scaler: dict | None = None  # fp16 training: the loss scaler's scale and growth tracker
     split_sizes: dict[str, int] | None = None  # train/val/test samples the run started on
+    world: int | None = None  # the processes that trained it (None: not recorded, an older last.pt)
 
 
 @dataclass
@@ -131,6 +132,7 @@ def _resume_dict(r: Resume) -> dict[str, Any]:
         ema=r.ema,
         scaler=r.scaler,
         split_sizes=r.split_sizes,
+        world_size=r.world,
     )
 
 
@@ -143,7 +145,7 @@ def _resume_of(d: dict[str, Any]) -> Resume | None:
     return Resume(
         LoopState.from_dict(d["state"]), list(d["history"]), d.get("optimizer"), d.get("rng"),
         d.get("cuda_rng"), d.get("step_tracking"), d.get("ema"), d.get("scaler"),
-        _split_sizes(d.get("split_sizes")),
+        _split_sizes(d.get("split_sizes")), _world(d.get("world_size")),
     )  # fmt: skip
 
 
@@ -152,6 +154,11 @@ def _split_sizes(value: object) -> dict[str, int] | None:
     if isinstance(value, dict) and all(type(n) is int for n in value.values()):
         return {str(k): n for k, n in value.items()}
     return None
+
+
+def _world(value: object) -> int | None:
+    """last.pt's ``world_size``; None where it has none (written before vislab recorded it)."""
+    return value if type(value) is int and value >= 1 else None
 
 
 def _check(d: dict[str, Any], source: str) -> None:

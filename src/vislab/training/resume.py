@@ -1,6 +1,7 @@
-"""Where a run goes on from: its ``last.pt`` opened for ``--resume`` (with more epochs: ``extend``), and
-the checkpoints the loop writes — ``best.pt`` (the weights evaluation scored) and ``last.pt`` (the live
-weights and everything needed to continue exactly: loop state, optimizer, RNG, EMA, loss scaler)."""
+"""Where a run goes on from: its ``last.pt`` opened for ``--resume`` (by as many processes as trained it;
+never a sweep's pruned trial; with more epochs: ``extend``), and the checkpoints the loop writes —
+``best.pt`` (the weights evaluation scored) and ``last.pt`` (the live weights and everything needed to
+continue exactly: loop state, optimizer, RNG, EMA, loss scaler, the number of processes)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,24 @@ from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
+from vislab.training.runtime import world_size
 from vislab.training.setup import Training
 from vislab.training.state import LoopState
 
 
-def open_resume(run: RunDir) -> Checkpoint:
-    """The run's ``last.pt``, checked to be a resumable vislab checkpoint. The errors name the fix for
-    both callers: the command's options / :func:`vislab.train`'s arguments."""
+def open_resume(run: RunDir, world: int | None = None) -> Checkpoint:
+    """The run's ``last.pt`` (:func:`resumable`), to be trained on by ``world`` processes (None: this
+    process's job, :func:`~vislab.training.runtime.world_size`): UserError unless as many as trained it
+    (where last.pt records them: not before vislab did)."""
+    ckpt = resumable(run)
+    _check_world(run.path, ckpt.resume.world, world_size() if world is None else world)
+    return ckpt
+
+
+def resumable(run: RunDir) -> Checkpoint:
+    """The run's ``last.pt``, checked to be a resumable vislab checkpoint of a run that is not a sweep's
+    pruned trial. The errors name the fix for both callers: the command's options /
+    :func:`vislab.train`'s arguments."""
     last = run.ckpt_dir / "last.pt"
     if not run.path.is_dir():
         raise UserError(
@@ -38,7 +50,48 @@ def open_resume(run: RunDir) -> Checkpoint:
             f"'{last}' is not a resumable vislab checkpoint (no config/state/history). "
             f"Start a new run."
         )
+    if (run.read_summary() or {}).get("status") == "pruned":
+        raise UserError(_pruned(run.path, ckpt.resume.loop.epoch))
     return ckpt
+
+
+def _pruned(path: Path, epoch: int) -> str:
+    """Why a sweep's pruned trial is not resumed, and how to train its config on."""
+    config = path / "config.yaml"
+    return (
+        f"'{path}' is a sweep trial that the sweep's pruner stopped after epoch {epoch} (its "
+        f"summary.json says pruned): resumed, it would train on outside the sweep, whose results "
+        f"still count it as pruned. Train a new run with its config instead: vislab train --config "
+        f"{config} --out NEW / vislab.train({str(config)!r}, out='NEW')."
+    )
+
+
+def _check_world(path: Path, trained: int | None, world: int) -> None:
+    """UserError when ``world`` processes would go on with a run ``trained`` by another number."""
+    if trained is None or trained == world:
+        return
+    raise UserError(
+        f"cannot resume '{path}' with {_processes(world)}: it trained with {_processes(trained)}. "
+        f"Each step's batch is train.batch_size per process and each process trains its share of "
+        f"an epoch, so the steps, the learning-rate schedule and the result would change. Resume it "
+        f"with {_processes(trained)}: {_resume_with(path, trained)}; or start a new run from its "
+        f"weights: {_init_from(path)}."
+    )
+
+
+def _processes(n: int) -> str:
+    return "one process" if n == 1 else f"{n} processes"
+
+
+def _resume_with(path: Path, world: int) -> str:
+    """How to resume ``path`` with ``world`` processes, in the command's and the API's words."""
+    if world == 1:
+        return f"vislab train --resume {path} (no --nproc) / vislab.train(out={str(path)!r}, resume=True)"
+    return (
+        f"vislab train --resume {path} --nproc {world} (or torchrun --nproc-per-node {world} -m vislab "
+        f"train --resume {path}; a script calling vislab.train(out={str(path)!r}, resume=True): run "
+        f"it under torchrun --nproc-per-node {world})"
+    )
 
 
 def _anew(path: Path) -> str:
@@ -108,4 +161,5 @@ def resume_state(t: Training) -> Resume:
         ema=t.optim.ema.state_dict() if t.optim.ema else None,
         scaler=t.optim.scaler.state_dict() if t.optim.scaler else None,
         split_sizes=split_sizes(t.data.splits),
+        world=t.dist.world,
     )

@@ -68,11 +68,16 @@ def lost_peer(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and any(s in str(error).lower() for s in _PEER_GONE)
 
 
+def world_size() -> int:
+    """The processes of this process's training job: torchrun's WORLD_SIZE, else 1."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 class Distributed:
     """Single process by default; under torchrun (RANK/WORLD_SIZE set) one DDP rank per process."""
 
     def __init__(self, device_name: str = "auto"):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.world = world_size()
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.device: torch.device | None = None

@@ -41,7 +41,7 @@ def stop_resumably(
     loop.train_time_s += took
     loop.partial = sums.cpu()
     checkpoint(t, "last.pt", resume=True)
-    mark(t, "interrupted")
+    mark(t, "interrupted", saved_step=True)
     t.log.stop()
     raise TrainingInterrupted(
         f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
@@ -79,7 +79,7 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
     saved = trained and t.dist.world == 1  # data-parallel: epoch ends only (stop_resumably)
     if saved:
         checkpoint(t, "last.pt", resume=True)
-    mark(t, "failed")
+    mark(t, "failed", saved_step=saved)
     t.log.stop()
     resume = (
         f"after fixing your code, resume with: {_resume_command(t)} --trust-code (once edited, your "
@@ -129,12 +129,15 @@ def note_exploding_loss(t: Training, row: dict) -> None:
         )
 
 
-def mark(t: Training, status: str) -> None:
-    """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing."""
+def mark(t: Training, status: str, saved_step: bool = False) -> None:
+    """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing; its
+    ``epochs_run`` and ``step`` say where its ``last.pt`` is: at the loop's step where the stop has just
+    saved it there (``saved_step``), else at the end of the last finished epoch (step 0) — what a
+    data-parallel run, a NaN loss and a failure before the epoch's steps were done keep."""
     if t.dist.is_main:
         loop = t.loop
         t.run.write_metrics(t.history)
         t.run.write_summary(
-            dict(status=status, epochs_run=loop.epoch, step=loop.step, best_epoch=loop.best_epoch,
-                 train_time_s=loop.train_time_s)
+            dict(status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
+                 best_epoch=loop.best_epoch, train_time_s=loop.train_time_s)
         )  # fmt: skip
