@@ -111,6 +111,18 @@ def test_a_one_process_run_is_not_resumed_by_two(one_process_run, monkeypatch):
         check_launchable(None, run, nproc=2)
 
 
+def test_resume_with_nproc_is_refused_before_any_process_starts(
+    one_process_run, monkeypatch, capsys
+):
+    import vislab.training.launch as launch
+
+    started = []
+    monkeypatch.setattr(launch, "launch_torchrun", lambda *a: started.append(a) or 0)
+    code, text = cli(capsys, "train", "--resume", one_process_run, "--nproc", "2")
+    assert code == 2 and not started, text
+    assert "with 2 processes: it trained with one process" in one_line(text)
+
+
 def test_a_last_pt_from_before_the_count_was_recorded_resumes_as_before(one_process_run, tmp_path):
     old = tmp_path / "old"
     (old / "checkpoints").mkdir(parents=True)

@@ -128,7 +128,7 @@ def _launch(
     )
 
     cfg = load_config(config, set_) if resume is None else None
-    device = check_launchable(cfg, resume)
+    device = check_launchable(cfg, resume, nproc)
     check_gpu_count(nproc, device)
     note = crowded_note(nproc, device)
     if note:
