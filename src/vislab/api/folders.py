@@ -114,9 +114,17 @@ def foreign_entries(folder: Path, kind: str) -> list[Path]:
 
 def check_new(folder: str | Path, kind: str, keep: Path | None = None) -> None:
     """Refuse to start a new ``kind`` in a folder that holds files and is no vislab folder (say a project
-    folder given as --out .): its files would mix with the run's. ``keep``: a sweep's spec file."""
+    folder given as --out .), or is a vislab folder of another kind (a run into a suite's folder): its
+    files would mix with the new one's. ``keep``: a sweep's spec file."""
     folder = Path(folder)
-    if folder_kind(folder) is not None or not folder.is_dir():
+    found = folder_kind(folder)
+    if found is not None and found != kind:
+        raise UserError(
+            f"'{folder}' holds a vislab {found}, and a {kind} writes its own files into its folder: they "
+            f"would mix. Give the {kind} another folder, e.g. --out {folder.parent / f'{folder.name}-{kind}'} "
+            f"(Python: out=...)."
+        )
+    if found is not None or not folder.is_dir():
         return
     kept = keep.resolve() if keep is not None else None
     others = [p for p in foreign_entries(folder, kind) if p.resolve() != kept]
