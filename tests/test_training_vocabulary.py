@@ -205,7 +205,13 @@ def test_init_from_another_run_keeps_its_body_and_reinitialises_a_new_head(tmp_p
 
 @pytest.mark.parametrize(
     "setting, message",
-    [("train.freeze=[nothing.*]", "matches no parameter"), ("train.init_from=MISSING", "MISSING")],
+    [
+        (
+            "train.freeze=[nothing.*]",
+            r"matches no parameter.*\(`vislab model info cnn` lists its layers\)",
+        ),
+        ("train.init_from=MISSING", "MISSING"),
+    ],
 )
 def test_bad_fine_tuning_settings_name_the_culprit(tmp_path, setting, message):
     with pytest.raises(UserError, match=message):

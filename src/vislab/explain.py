@@ -37,7 +37,7 @@ from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
 from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
-from vislab.predict import classify, image_shape, load_model
+from vislab.predict import checkpoint_tag, classify, image_shape, load_model
 from vislab.training.record import RunRecord
 from vislab.training.rundir import check_writable
 
@@ -56,19 +56,20 @@ class Explanation:
     block: int | None = None
     depth: int = 0
 
-    def file_name(self, stem: str) -> str:
-        """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block)."""
-        return (
-            f"{stem}_{self.method}"
-            + (f"_block{self.block}" if self.block is not None else "")
-            + ".png"
-        )
+    def file_name(self, stem: str, checkpoint: str = "") -> str:
+        """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block,
+        ``b`` as ``--block`` counts, from 0); then ``_<checkpoint>`` (:func:`checkpoint_tag`) if any."""
+        block = f"_block{self.block}" if self.block is not None else ""
+        tag = f"_{checkpoint}" if checkpoint else ""
+        return f"{stem}_{self.method}{block}{tag}.png"
 
     def shows(self) -> str:
-        """What the maps are, for a title: ``attention, block 0 of 2`` / ``rollout``."""
+        """What the maps are, for a title: ``attention, block 1 of 2 (--block 0 / block=0)`` (a person
+        counts from 1, the option from 0) / ``rollout``."""
         if self.block is None:
             return self.method
-        return f"{self.method}, block {self.block} of {self.depth}"
+        b = self.block
+        return f"{self.method}, block {b + 1} of {self.depth} (--block {b} / block={b})"
 
 
 def model_input(record: RunRecord, arrays: Sequence[np.ndarray]) -> torch.Tensor:
@@ -221,7 +222,8 @@ def explain_images(
     reads it), (image, its PNG: the image, then each map over it) or (image, the UserError it gave:
     missing or unreadable), so a bad image stops none of the others.
 
-    PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>].png``;
+    PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>][_last].png``
+    (``_last``: a checkpoint file other than best.pt, by its stem, also in the title);
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, None the last.
     A folder that cannot be written (or created) is refused before any image is explained; the readable
     images are explained before any PNG is written, so an error of the run, the method or the names (a
@@ -233,7 +235,8 @@ def explain_images(
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
     explained = {i: explain_one(model, record, arrays[i], method, at) for i in readable}
-    pngs = {i: folder / e.file_name(paths[i].stem) for i, e in explained.items()}
+    tag = checkpoint_tag(target)
+    pngs = {i: folder / e.file_name(paths[i].stem, tag) for i, e in explained.items()}
     _check_distinct([paths[i] for i in readable], list(pngs.values()))
     check_new_files(pngs.values(), force)
     results: list[tuple[Path, Path | UserError]] = []
@@ -241,7 +244,8 @@ def explain_images(
         if isinstance(arr, UserError):
             results.append((path, arr))
         else:
-            results.append((path, _draw(path, arr, explained[i], record, pngs[i])))
+            title = _title(path.name, explained[i], target)
+            results.append((path, _draw(arr, explained[i], record, pngs[i], title)))
     return results
 
 
@@ -271,7 +275,7 @@ def explain_figure(
         [_shown(a, record) for a in arrays],
         [e.maps for e in explained],
         explained[0].labels,
-        [_title(name, e) for name, e in zip(names, explained)],
+        [_title(name, e, target) for name, e in zip(names, explained)],
     )
 
 
@@ -317,10 +321,10 @@ def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
         first[png] = image
 
 
-def _draw(path: Path, arr: np.ndarray, e: Explanation, record: RunRecord, png: Path) -> Path:
-    """The image as the model saw it (centre-cropped), then each map over it, titled with the
-    prediction; returns ``png``."""
-    return plot_explanation(_shown(arr, record), e.maps, e.labels, png, _title(path.name, e))
+def _draw(arr: np.ndarray, e: Explanation, record: RunRecord, png: Path, title: str) -> Path:
+    """The image as the model saw it (centre-cropped), then each map over it, under ``title``;
+    returns ``png``."""
+    return plot_explanation(_shown(arr, record), e.maps, e.labels, png, title)
 
 
 def _shown(arr: np.ndarray, record: RunRecord) -> np.ndarray:
@@ -329,9 +333,11 @@ def _shown(arr: np.ndarray, record: RunRecord) -> np.ndarray:
     return shown.permute(1, 2, 0).numpy()
 
 
-def _title(name: str, e: Explanation) -> str:
-    """``name: class (probability) | what the maps are``."""
-    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}"
+def _title(name: str, e: Explanation, target: str | Path) -> str:
+    """``name: class (probability) | what the maps are``, then ``| last.pt`` when ``target`` is a
+    checkpoint file other than best.pt (:func:`checkpoint_tag`)."""
+    of = f" | {Path(target).name}" if checkpoint_tag(target) else ""
+    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}{of}"
 
 
 def explain_one(

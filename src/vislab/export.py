@@ -136,9 +136,22 @@ def _output_path(ckpt_path: Path, fmt: str, out: str | Path | None) -> Path:
     if out.suffix.lower() == ".json":
         raise UserError(
             f"--out '{out}' is where the model goes, and its inference spec is written beside it with "
-            f"the same stem and .json: give the model's file name (e.g. {out.with_suffix('.onnx')})."
+            f"the same stem and .json: give the model's file name (e.g. "
+            f"{_model_file_like(out, ckpt_path, fmt)})."
         )
     return out
+
+
+def _model_file_like(spec: Path, ckpt_path: Path, fmt: str) -> Path:
+    """A model file to suggest for ``--out`` given as the spec ``spec``: its stem with the format's
+    suffix, unless that or its spec is a file export refuses (a run's own), then ``RUN/export/``'s."""
+    model = spec.with_suffix(Path(FORMATS[fmt]).suffix)
+    try:
+        for path in (model, spec):
+            refuse_run_file(path, "--out", also=ckpt_path)
+    except UserError:
+        return _default_path(ckpt_path, fmt)
+    return model
 
 
 def _batches(spec: InputSpec) -> tuple[torch.Tensor, list[torch.Tensor]]:

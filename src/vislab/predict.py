@@ -238,7 +238,7 @@ def evaluate_checkpoint(
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
     target = Path(target)
     folder = Path(out) if out is not None else _figures_folder(target)
-    tag = "".join(f"_{name_part(s)}" for s in (_checkpoint_stem(target), *overrides) if s)
+    tag = "".join(f"_{name_part(s)}" for s in (checkpoint_tag(target), *overrides) if s)
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
@@ -290,9 +290,11 @@ def _figures_folder(target: Path) -> Path:
     return target.parent
 
 
-def _checkpoint_stem(target: Path) -> str:
-    """``last`` for ``RUN/checkpoints/last.pt``: which checkpoint a file target names ('' for a run)."""
-    return target.stem if target.is_file() else ""
+def checkpoint_tag(target: str | Path) -> str:
+    """Which checkpoint a figure's name and title tell: ``last`` for ``RUN/checkpoints/last.pt`` (a
+    checkpoint file's stem); '' for a run directory or a best.pt, which the run's own names mean."""
+    target = Path(target)
+    return target.stem if target.is_file() and target.name != "best.pt" else ""
 
 
 def classify(
@@ -346,11 +348,15 @@ def image_shape(record: RunRecord, target: str | Path = "RUN") -> tuple[int, int
     centre-crops to the model's input after ``augment.crop.size``. UserError for a model of feature
     vectors, naming what serves it (``target``: the run or checkpoint, for the commands it names)."""
     shape = record.inputs.sample_shape
-    if len(shape) != 3:
+    if len(shape) != 3:  # in the CLI's words and Python's: both reach here
+        run = Path(target).parent.parent if Path(target).parent.name == "checkpoints" else target
+        plane = "; its decision boundary: run.plot('boundary')" if tuple(shape) == (2,) else ""
         raise UserError(
-            f"this checkpoint's model takes {shape[0]}-D feature vectors, not images. Score it on its "
-            f"own data with `vislab eval {target}`; for vectors of your own, `vislab export {target}` "
-            f"writes the model and the steps from raw features to its input."
+            f"this checkpoint's model takes {shape[0]}-D feature vectors, not images: classify vectors "
+            f"of your own in Python, vislab.Run('{run}').predict(x) with x an N×{shape[0]} array of raw "
+            f"features{plane}. Score it on its own data with `vislab eval {target}` / run.evaluate(); "
+            f"`vislab export {target} --format onnx` / run.export('onnx') writes the model and the "
+            f"steps from raw features to its input."
         )
     return shape  # type: ignore[return-value]
 

@@ -43,15 +43,17 @@ MethodOpt = typer.Option(
 BlockOpt = typer.Option(
     None,
     "--block",
-    help="The block --method attention shows (0: first, -1: last; default the last); its number is in "
-    "the PNG's name and title. Refused with the other methods, which draw no single block.",
+    help="The block --method attention shows, counted from 0 (0: first, -1: last; default the last): "
+    "the PNG's name has this number (IMAGE_attention_block0.png), its title counts from 1 (block 1 of "
+    "2 (--block 0)). Refused with the other methods, which draw no single block.",
     show_default=False,
 )
 OutOpt = typer.Option(
     None,
     "--out",
     "-o",
-    help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png.",
+    help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png; a checkpoint file "
+    "other than best.pt adds its name: IMAGE_METHOD_last.png for RUN/checkpoints/last.pt.",
 )
 ForceOpt = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote.")
 

@@ -15,6 +15,8 @@ import typer
 
 from vislab.cli.options import SetOpt, TrustOpt
 
+DEFAULT_TOP_K = 3  # classes per image without --top-k (all of them when the model has fewer)
+
 
 class CheckpointChoice(str, Enum):
     best = "best"
@@ -90,8 +92,14 @@ def predict(
         help="Image files or folders of them (every image inside, sub-folders too); any size: resized "
         "to the run's image size, then centre-cropped when it trained on crops (augment.crop.size).",
     ),
-    top_k: int = typer.Option(
-        3, "--top-k", "-k", min=1, help="Classes per image (at most the model's: a note says so)."
+    top_k: int | None = typer.Option(
+        None,
+        "--top-k",
+        "-k",
+        min=1,
+        help="Classes per image (default 3, or all of a model's fewer classes; more than the model "
+        "has: all of them, and a note says so).",
+        show_default=False,
     ),
     which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
@@ -124,8 +132,9 @@ def predict(
         check_csv_path(csv)
         check_new_files([csv], force, "--csv")
     target = chosen_checkpoint(checkpoint, which and which.value)
-    results = predict_images(target, images, top_k, trust_code=trust_code)
-    note_top_k(results, top_k)
+    results = predict_images(target, images, top_k or DEFAULT_TOP_K, trust_code=trust_code)
+    if top_k is not None:  # asked for: a note when the model has fewer classes
+        note_top_k(results, top_k)
     failures = write_predictions_csv(results, csv) if csv else print_predictions(results)
     if failures:
         raise typer.Exit(2)

@@ -103,8 +103,8 @@ def print_image_error(image: object, error: UserError) -> None:
 
 
 def note_top_k(results: list[tuple[Path, Ranked | UserError]], top_k: int) -> None:
-    """A note on stderr when ``--top-k`` asks for more classes than the model has (each image then
-    lists all of them)."""
+    """A note on stderr when the ``--top-k`` a user gave asks for more classes than the model has (each
+    image then lists all of them). Not called without the option: its default asks for no more."""
     given = max((len(r) for _, r in results if not isinstance(r, UserError)), default=top_k)
     if given < top_k:
         err.print(

@@ -6,6 +6,7 @@ The model side (its hooks' ``position_embedding``, ``token_grid`` and ``attentio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,10 @@ def plot_attention(
     path: str | Path,
     max_images: int = 8,
     label: str = "attention rollout",
+    titles: Sequence[str] | None = None,
 ) -> Path:
-    """PNG: images (top) and their attention maps (or any ``label`` map: Grad-CAM) overlaid (bottom).
+    """PNG: images (top) and their attention maps (or any ``label`` map: Grad-CAM) overlaid (bottom),
+    each image under its title from ``titles`` (e.g. its predicted and true class), if given.
 
     ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g. attention rollout:
     ``vislab.explain.explain_maps(model, x, "rollout")[:, 0]``); ``images``: the normalised B×C×H×W
@@ -120,7 +123,9 @@ def plot_attention(
             ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
             ax.axis("off")
         axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
-    axes[0, 0].set_title("input", fontsize=10, loc="left")
-    axes[1, 0].set_title(label, fontsize=10, loc="left")
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=8)
+    for ax, row in zip(axes[:, 0], ("input", label)):  # beside the row: the titles are the images'
+        ax.text(-0.05, 0.5, row, rotation=90, ha="right", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return save_figure(fig, path, tight=False)

@@ -45,11 +45,13 @@ def model_figures(
         if not looks_inside and cfg.data.name != "circles":
             return []
         test, x = _test_batch(figs, cfg, record.inputs, None if looks_inside else 100_000)
+        inside = looks_inside and test.is_image
+        titles = _image_titles(model, x, test.y, record.model.class_names) if inside else []
     except Exception as e:
         figs.notes.append(failure_note(f"{name}: model figures (model or data not loaded)", e))
         return []
-    if looks_inside and test.is_image:
-        out = _inside_figures(figs, name, label or name, model, hooks, x, test.x)
+    if inside:
+        out = _inside_figures(figs, name, label or name, model, hooks, (x, test.x, titles))
     elif x.ndim == 2 and x.shape[1] == 2:
         out = [
             figs.make(
@@ -83,12 +85,12 @@ def _inside_figures(
     label: str,
     model: torch.nn.Module,
     hooks: ModelHooks,
-    x: torch.Tensor,
-    display: np.ndarray,
+    batch: tuple[torch.Tensor, np.ndarray, list[str]],
 ) -> list[dict | None]:
-    """The figures the model's hooks offer on the test batch ``x`` (shown as ``display``): position
-    embedding, attention rollout and heads (transformers), Grad-CAM (a Grad-CAM layer); files named by
-    the run's ``name``, captions by its ``label``."""
+    """The figures the model's hooks offer on the test ``batch`` (the model's input, the images shown,
+    their titles: :func:`_image_titles`): position embedding, attention rollout and heads
+    (transformers), Grad-CAM (a Grad-CAM layer); files named by the run's ``name``, captions by its
+    ``label``."""
     safe, tokens, table = safe_name(name), hooks.token_grid(), hooks.position_embedding()
     out = []
     if tokens is not None and table is not None:
@@ -96,15 +98,15 @@ def _inside_figures(
         out.append(figs.make(f"vit_pos_{safe}.png", caption, _positions, table, tokens.grid))
     if tokens is not None:
         caption = f"{label}: attention on test images"
-        out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, model, x, display))
+        out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, model, *batch))
         caption = f"{label}: each head's class-token attention (last block) on a test image"
-        out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, model, x, display))
+        out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, model, *batch))
     if hooks.gradcam_layer() is not None and importlib.util.find_spec("captum") is None:
         # captum is a core dependency: only an environment that lacks it anyway gets the hint
         figs.notes.append(install_hint(f"{name}: Grad-CAM", "captum"))
     elif hooks.gradcam_layer() is not None:
         caption = f"{label}: Grad-CAM of the predicted class on test images"
-        out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, model, x, display))
+        out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, model, *batch))
     return [wide(f) for f in out]
 
 
@@ -114,22 +116,33 @@ def _positions(table: torch.Tensor, grid: tuple[int, int], path: Path) -> Path:
     return plot_pos_embedding(table, grid, path, class_token=class_token)
 
 
-def _rollout(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Path:
+def _image_titles(
+    model: torch.nn.Module, x: torch.Tensor, y: np.ndarray, names: list[str]
+) -> list[str]:
+    """Each image's title: its predicted class (the one Grad-CAM explains: the model's argmax on ``x``)
+    and its true class ``y``."""
+    with torch.no_grad():
+        predicted = model(x.to(next(model.parameters()).device)).argmax(1).tolist()
+    return [f"predicted {names[p]}\ntrue {names[t]}" for p, t in zip(predicted, y.tolist())]
+
+
+def _rollout(model: torch.nn.Module, x: torch.Tensor, display, titles, path: Path) -> Path:
     """Attention rollout (``vislab explain --method rollout``) on the normalised batch ``x`` over ``display``."""
     maps = explain_maps(model, x.to(next(model.parameters()).device), "rollout")[:, 0]
-    return plot_attention(maps, x, display, path=path)
+    return plot_attention(maps, x, display, path=path, titles=titles)
 
 
-def _heads(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Path:
+def _heads(model: torch.nn.Module, x: torch.Tensor, display, titles, path: Path) -> Path:
     """``vislab explain --method attention`` on the first image of ``x``: one panel per head."""
     maps = explain_maps(model, x[:1].to(next(model.parameters()).device), "attention")[0]
-    return plot_explanation(display[0], maps, [f"head {h}" for h in range(len(maps))], path)
+    heads = [f"head {h}" for h in range(len(maps))]
+    return plot_explanation(display[0], maps, heads, path, titles[0].replace("\n", ", "))
 
 
-def _gradcam(model: torch.nn.Module, x: torch.Tensor, display, path: Path) -> Path:
+def _gradcam(model: torch.nn.Module, x: torch.Tensor, display, titles, path: Path) -> Path:
     """Grad-CAM (``vislab explain --method gradcam``) on the normalised batch ``x`` over ``display``."""
     maps = explain_maps(model, x.to(next(model.parameters()).device), "gradcam")[:, 0]
-    return plot_attention(maps, x, display, path=path, label="Grad-CAM")
+    return plot_attention(maps, x, display, path=path, label="Grad-CAM", titles=titles)
 
 
 def _test_batch(

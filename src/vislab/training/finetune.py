@@ -47,16 +47,16 @@ def init_from_run(model: nn.Module, source: str) -> Start:
     return Start(str(source), len(fits), reinit)
 
 
-def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
+def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
     """Stop the gradients of parameters whose names match any pattern (fnmatch: ``features.*``); the
-    names frozen. UserError for a pattern that matches nothing, with the model's first names."""
+    names frozen. UserError for a pattern that matches nothing, with the first names of model ``name``."""
     names = [n for n, _ in model.named_parameters()]
     for pattern in patterns:
         if not fnmatch.filter(names, pattern):
             shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
             raise UserError(
                 f"train.freeze pattern '{pattern}' matches no parameter of this model. Its parameters "
-                f"are named like: {shown} (`vislab model info` lists them)."
+                f"are named like: {shown} (`vislab model info {name}` lists its layers)."
             )
     frozen = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
     for n, p in model.named_parameters():

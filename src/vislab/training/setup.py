@@ -128,7 +128,7 @@ def build_parts(
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
         network.start = init_from_run(network.model, cfg.train.init_from)
     if cfg.train.freeze:
-        freeze(network.model, cfg.train.freeze)
+        freeze(network.model, cfg.train.freeze, cfg.model.name)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
 
