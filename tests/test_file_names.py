@@ -51,10 +51,10 @@ def test_explain_names_and_titles_the_attention_block(
         code, out = cli(capsys, "explain", vit_run, image, "-m", "attention", "--block", block,
                         "--out", tmp_path)  # fmt: skip
         assert code == 0, out
-    # the default (last) block is block 1 of 2: its own file, not block 0's
+    # the default (last) block is --block 1 of 2: its own file, not --block 0's; titles count from 1
     assert titles.keys() == {"img2_attention_block0.png", "img2_attention_block1.png"}
-    assert titles["img2_attention_block0.png"].endswith("attention, block 0 of 2")
-    assert titles["img2_attention_block1.png"].endswith("attention, block 1 of 2")
+    assert titles["img2_attention_block0.png"].endswith("block 1 of 2 (--block 0 / block=0)")
+    assert titles["img2_attention_block1.png"].endswith("block 2 of 2 (--block 1 / block=1)")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(titles)
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 import vislab
 import vislab.api.suites as suites
+import vislab.classify
 import vislab.predict
 from conftest import cli, one_line, tiny_config
 from fixtures import write_image_folder
@@ -153,7 +154,7 @@ def test_an_unwritable_csv_is_refused_by_name_before_any_image(
 ):
     folder = _unwritable(tmp_path, monkeypatch)
     read = []
-    monkeypatch.setattr(vislab.predict, "predict_images", lambda *a, **k: read.append(a) or [])
+    monkeypatch.setattr(vislab.classify, "predict_images", lambda *a, **k: read.append(a) or [])
     code, text = cli(capsys, "predict", trained, pngs, "--csv", folder / "p.csv")
     assert code == 2 and not read  # no image was read
     assert f"--csv '{folder / 'p.csv'}'" in one_line(text) and "--out" not in text

@@ -10,14 +10,16 @@ import pytest
 from PIL import Image
 
 import vislab
+import vislab.classify
 import vislab.predict
 from conftest import cli, one_line, tiny_config
 from fixtures import write_image_folder
+from vislab.classify import predict_images
 from vislab.data import load_splits
 from vislab.data.images import image_files, load_image
 from vislab.data.sources import load_source
 from vislab.plotting.mistakes import Mistake, mistake_title
-from vislab.predict import evaluate_checkpoint, predict_images
+from vislab.predict import evaluate_checkpoint
 from vislab.report.figure_set import FigureSet
 from vislab.report.mistakes import mistake_section
 from vislab.training.trainer import train
@@ -83,8 +85,8 @@ def test_many_images_are_classified_a_batch_a_forward_pass(folder_run, monkeypat
     model, record = vislab.predict.load_model(run)
     calls = []
     model.register_forward_hook(lambda m, args, out: calls.append(len(args[0])))
-    monkeypatch.setattr(vislab.predict, "load_model", lambda *a, **k: (model, record))
-    monkeypatch.setattr(vislab.predict, "PREDICT_BATCH", 8)
+    monkeypatch.setattr(vislab.classify, "load_model", lambda *a, **k: (model, record))
+    monkeypatch.setattr(vislab.classify, "PREDICT_BATCH", 8)
     results = predict_images(run, [root / "cat", root / "dog"], top_k=1)
     assert calls == [8, 8, 4]  # 20 images, not 20 passes
     assert [p for p, _ in results] == image_files(root / "cat") + image_files(root / "dog")

@@ -24,6 +24,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from vislab.classify import classify, image_shape
 from vislab.data.augment import centre_crop
 from vislab.data.images import (
     ImageLike,
@@ -37,7 +38,7 @@ from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.models.vit import attention_rollout
 from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
-from vislab.predict import checkpoint_tag, classify, image_shape, load_model
+from vislab.predict import checkpoint_tag, load_model
 from vislab.training.record import RunRecord
 from vislab.training.rundir import check_writable
 
@@ -73,7 +74,7 @@ class Explanation:
 
 
 def model_input(record: RunRecord, arrays: Sequence[np.ndarray]) -> torch.Tensor:
-    """uint8 H×W×C images (of :func:`vislab.predict.image_shape`) as the normalised batch the model takes."""
+    """uint8 H×W×C images (of :func:`vislab.classify.image_shape`) as the normalised batch the model takes."""
     return record.inputs.images(arrays)
 
 

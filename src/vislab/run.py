@@ -109,8 +109,9 @@ class Run:
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
+        from vislab.classify import classify, classify_features, image_shape
         from vislab.data.images import image_array, low_range, split_images
-        from vislab.predict import classify, classify_features, image_shape, load_model
+        from vislab.predict import load_model
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
@@ -142,7 +143,7 @@ class Run:
         """
         import pandas as pd  # on use (see the imports)
 
-        from vislab.predict import predict_images, prediction_table
+        from vislab.classify import predict_images, prediction_table
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")

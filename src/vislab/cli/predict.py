@@ -118,6 +118,7 @@ def predict(
     """Top-k classes for each image. Exit code 2 if any image could not be read (the others are
     classified)."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.classify import predict_images
     from vislab.cli.scores import (
         check_csv_path,
         chosen_checkpoint,
@@ -126,7 +127,6 @@ def predict(
         write_predictions_csv,
     )
     from vislab.plotting.files import check_new_files
-    from vislab.predict import predict_images
 
     if csv is not None:  # before any image is read
         check_csv_path(csv)

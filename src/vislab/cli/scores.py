@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vislab.classify import Ranked, prediction_table
 from vislab.errors import DataError, UserError
 from vislab.plotting.mistakes import pair_lines
-from vislab.predict import MISTAKES_FIELDS, Evaluation, Ranked, mistakes_table, prediction_table
+from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
 from vislab.training.checkpoint import atomic_write_text, choose_checkpoint
 from vislab.training.rundir import check_writable, refuse_run_file
 
@@ -134,7 +135,7 @@ def check_csv_path(path: Path) -> None:
 
 
 def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: Path) -> int:
-    """One row per image into ``path`` (the columns of :func:`vislab.predict.prediction_table`), then
+    """One row per image into ``path`` (the columns of :func:`vislab.classify.prediction_table`), then
     its errors and where the CSV went on the terminal. Returns the number of errors."""
     for file, ranked in results:
         if isinstance(ranked, UserError):

@@ -1,0 +1,132 @@
+"""Classifying with a finished checkpoint: image files, PIL images or arrays (``vislab predict``,
+``Run.predict``), or a model's raw feature vectors — top-k (class, probability) pairs, through the run's
+own input steps. Nothing here prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vislab.data.images import as_array, expand_folders, load_image_or_error
+from vislab.errors import UserError
+from vislab.predict import load_model
+from vislab.training.record import RunRecord
+
+#: (class name, probability) pairs, best first
+Ranked = list[tuple[str, float]]
+#: images a forward pass when classifying many (and files decoded at a time): one pass per image would
+#: take minutes for thousands, one pass for all of them as much memory as they take
+PREDICT_BATCH = 256
+
+
+def classify(
+    model: torch.nn.Module, record: RunRecord, arrays: list[np.ndarray], top_k: int = 3
+) -> list[Ranked]:
+    """Top-k (class name, probability) pairs, best first, for each uint8 H×W×C array of
+    :func:`image_shape`, through the run's input spec (centre crop, normalisation, test-time
+    augmentation), :data:`PREDICT_BATCH` images a forward pass."""
+    scored, names = record.inputs.wrap(model), record.model.class_names
+    ranked: list[Ranked] = []
+    with torch.inference_mode():
+        for start in range(0, len(arrays), PREDICT_BATCH):
+            batch = record.inputs.images(arrays[start : start + PREDICT_BATCH])
+            ranked.extend(_ranked(p, names, top_k) for p in torch.softmax(scored(batch), 1))
+    return ranked
+
+
+def classify_features(
+    model: torch.nn.Module, record: RunRecord, vectors: np.ndarray, top_k: int = 3
+) -> list[Ranked]:
+    """Top-k (class name, probability) pairs, best first, for each raw feature vector (a row of an N×D
+    array, or one D-vector) of a model of feature vectors, normalised as in training."""
+    (dim,) = record.inputs.sample_shape
+    try:
+        x = np.asarray(as_array(vectors), dtype=np.float32)
+    except (TypeError, ValueError):  # image files, PIL images, ragged lists
+        x = None
+    x = x[None] if x is not None and x.ndim == 1 else x
+    if x is None or x.ndim != 2 or x.shape[1] != dim:
+        given = (
+            f"an array of shape {x.shape}"
+            if x is not None
+            else f"a {type(vectors).__name__} of images"
+        )
+        raise UserError(
+            f"this model takes {dim}-D feature vectors, not {given}: give an N×{dim} array of raw "
+            f"features (or one vector of {dim} numbers)."
+        )
+    with torch.inference_mode():
+        probs = torch.softmax(model(record.inputs.prepare(torch.from_numpy(x))), 1)
+    return [_ranked(p, record.model.class_names, top_k) for p in probs]
+
+
+def _ranked(probs: torch.Tensor, names: list[str], top_k: int) -> Ranked:
+    p, idx = probs.topk(min(top_k, len(names)))
+    return [(str(names[i]), float(q)) for q, i in zip(p.tolist(), idx.tolist())]
+
+
+def image_shape(record: RunRecord, target: str | Path = "RUN") -> tuple[int, int, int]:
+    """The (C, H, W) an image is resized to: the run's images (``sample_shape``), which :func:`classify`
+    centre-crops to the model's input after ``augment.crop.size``. UserError for a model of feature
+    vectors, naming what serves it (``target``: the run or checkpoint, for the commands it names)."""
+    shape = record.inputs.sample_shape
+    if len(shape) != 3:  # in the CLI's words and Python's: both reach here
+        run = Path(target).parent.parent if Path(target).parent.name == "checkpoints" else target
+        plane = "; its decision boundary: run.plot('boundary')" if tuple(shape) == (2,) else ""
+        raise UserError(
+            f"this checkpoint's model takes {shape[0]}-D feature vectors, not images: classify vectors "
+            f"of your own in Python, vislab.Run('{run}').predict(x) with x an N×{shape[0]} array of raw "
+            f"features{plane}. Score it on its own data with `vislab eval {target}` / run.evaluate(); "
+            f"`vislab export {target} --format onnx` / run.export('onnx') writes the model and the "
+            f"steps from raw features to its input."
+        )
+    return shape  # type: ignore[return-value]
+
+
+def predict_images(
+    target: Path, images: Sequence[Path], top_k: int = 3, trust_code: bool = False
+) -> list[tuple[Path, Ranked | UserError]]:
+    """The top-k classes of each image file (a folder: each image in it, :func:`expand_folders`), or
+    the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time."""
+    files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
+    model, record = load_model(target, trust_code)
+    shape = image_shape(record, target)
+    out: list[tuple[Path, Ranked | UserError]] = []
+    for start in range(0, len(files), PREDICT_BATCH):
+        batch = files[start : start + PREDICT_BATCH]
+        loaded = [load_image_or_error(path, shape) for path in batch]
+        ranked = iter(
+            classify(model, record, [a for a in loaded if isinstance(a, np.ndarray)], top_k)
+        )
+        out.extend(
+            (p, a if isinstance(a, UserError) else next(ranked)) for p, a in zip(batch, loaded)
+        )
+    return out
+
+
+def prediction_table(
+    results: list[tuple[Path, Ranked | UserError]],
+) -> tuple[list[str], list[dict]]:
+    """:func:`predict_images`'s results as a table, one row per image, every row with every column:
+    file, predicted, probability, class_2, probability_2 … (the other top-k classes), error (empty, or
+    why the image could not be read); a missing class is empty, a missing probability None. The rows
+    of ``vislab predict --csv`` and of ``Run.predict_files``."""
+    k = max((len(r) for _, r in results if not isinstance(r, UserError)), default=1)
+    fields = ["file", "predicted", "probability"]
+    fields += [f"{c}_{i}" for i in range(2, k + 1) for c in ("class", "probability")]
+    fields.append("error")
+    rows = []
+    for file, ranked in results:
+        row: dict = {f: None if f.startswith("probability") else "" for f in fields}
+        row["file"] = str(file)
+        if isinstance(ranked, UserError):
+            row["error"] = str(ranked)
+        else:
+            for i, (name, q) in enumerate(ranked, start=1):
+                row["predicted" if i == 1 else f"class_{i}"] = name
+                row["probability" if i == 1 else f"probability_{i}"] = round(q, 6)
+        rows.append(row)
+    return fields, rows
