@@ -62,7 +62,7 @@ def paper(
     written.
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
-    >>> vislab.paper("runs/dlvc", out="paper", only=["cnn", "vit"], figures=False)
+    >>> vislab.paper("runs/dlvc", out="paper", only=["cnn-deep", "vit-deep"], figures=False)
     """
     from vislab.paper_folder.build import write_paper  # on use (see the imports)
     from vislab.paper_folder.latex import compile_pdf

@@ -29,8 +29,9 @@ from vislab.cli import lr_find as lr_find_cli
 from vislab.cli import model as model_cli
 from vislab.cli import paper as paper_cli
 from vislab.cli import predict as predict_cli
+from vislab.cli import quickstart as quickstart_cli
 from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
-from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines, print_table
+from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.config import config_differences, load_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
@@ -184,26 +185,7 @@ def _check_resume_args(
 
 
 predict_cli.register(app)  # eval, predict: listed after train
-
-
-@app.command()
-def quickstart(
-    out: Path = typer.Option(Path("runs/quickstart"), "--out", "-o"),
-    epochs: int | None = typer.Option(None, "--epochs", min=1),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Train the majority baseline, an MLP and a CNN on the bundled `digits` data and compare them:
-    the table on the terminal, OUT/results.csv, results.md and report.html."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.api import report_hook
-    from vislab.experiments.suites.quickstart import quickstart_table, run_quickstart
-
-    def log(line: str) -> None:
-        err.print(line, soft_wrap=True, markup=False, highlight=False)
-
-    summaries = run_quickstart(out, epochs=epochs, quiet=quiet, log=log)
-    print_table(quickstart_table(out, summaries), width=160)
-    report_hook(log)(Path(out))
+quickstart_cli.register(app)
 
 
 @config_app.command("show")

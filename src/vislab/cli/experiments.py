@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from vislab.cli.options import TrustRunsOpt, check_flags_and_sets
-from vislab.cli.terminal import print_markdown, print_table
+from vislab.cli.terminal import print_results, print_table
 from vislab.errors import SuiteFailed
 
 console = Console(stderr=True, highlight=False)
@@ -134,9 +134,9 @@ def suite(
     try:
         run_suite(name, jobs=jobs, quiet=quiet, report=not no_report, log=_log, **common)
     except SuiteFailed:
-        _print_results(folder)
+        print_results(folder)
         raise
-    _print_results(folder)
+    print_results(folder)
 
 
 def _list_suites() -> None:
@@ -150,13 +150,6 @@ def _list_suites() -> None:
     print(f"(files in {SUITE_DIR})")
     if Path("list").is_file():
         print("(to run the suite file 'list' here: vislab suite ./list)")
-
-
-def _print_results(folder: Path) -> None:
-    """results.md on stdout."""
-    md = Path(folder) / "results.md"
-    if md.is_file():
-        print_markdown(md.read_text())
 
 
 TrialsOpt = typer.Option(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -33,8 +35,57 @@ if TYPE_CHECKING:
 
 
 def print_markdown(text: str) -> None:
-    """A results table in Markdown (results.md) on stdout as it is: no markup, no colours, lines not cut."""
-    Console().print(text, markup=False, highlight=False, soft_wrap=True)
+    """A results table in Markdown (results.md) on stdout, no markup, no colours: in a file or a pipe as it
+    is, lines not cut; on a terminal its tables' columns aligned, in blocks as wide as the terminal (each
+    repeating the first column, the run), and the text wrapped at words."""
+    console = Console()
+    if not console.is_terminal:
+        console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        return
+    lines, table = [], []
+    for line in [*text.splitlines(), ""]:  # "": ends a table on the last line
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        lines += fit_table(table, console.width) if table else []
+        lines.append(line)
+        table = []
+    console.print("\n".join(lines[:-1]), markup=False, highlight=False, emoji=False)
+
+
+def print_results(folder: Path) -> None:
+    """A suite's (or quickstart's) results.md on stdout (:func:`print_markdown`), if it has one."""
+    md = Path(folder) / "results.md"
+    if md.is_file():
+        print_markdown(md.read_text())
+
+
+def fit_table(lines: list[str], width: int) -> list[str]:
+    """A Markdown pipe table's ``lines`` with aligned columns, in blocks of columns at most ``width``
+    characters wide (a blank line between them), each starting with the first column; the lines as they
+    are if their rows do not all have as many cells."""
+    rows = [[c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]] for line in lines]
+    if len(rows) < 2 or len({len(r) for r in rows}) > 1:
+        return lines
+    right = [c.endswith(":") for c in rows[1]]
+    sizes = [max(3, *(len(r[j]) for k, r in enumerate(rows) if k != 1)) for j in range(len(right))]
+    blocks: list[list[int]] = [[0]]
+    for j in range(1, len(sizes)):
+        if len(blocks[-1]) > 1 and sum(sizes[i] + 3 for i in [*blocks[-1], j]) + 1 > width:
+            blocks.append([0])
+        blocks[-1].append(j)
+    out: list[str] = []
+    for block in blocks:
+        out += [""] if out else []
+        for k, row in enumerate(rows):
+            cells = [
+                ("-" * (sizes[j] - 1) + (":" if right[j] else "-"))
+                if k == 1
+                else (row[j].rjust(sizes[j]) if right[j] else row[j].ljust(sizes[j]))
+                for j in block
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def print_table(table: TextTable, width: int) -> None:
