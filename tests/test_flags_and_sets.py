@@ -59,3 +59,12 @@ def test_sweep_takes_section_key_settings_and_refuses_a_key_twice(tmp_path):
         vislab.sweep(SPEC, out=tmp_path / "sw2", trials=1, epochs=1, train__epochs=2, quiet=True)
     with pytest.raises(vislab.UserError, match="sweep got width=3, which is no argument of it"):
         vislab.sweep(SPEC, out=tmp_path / "sw3", trials=1, width=3, quiet=True)
+
+
+def test_a_flag_and_a_set_that_agree_are_taken(tmp_path, capsys):
+    sets = ["data.name=digits", "data.limit=100", "model.name=mlp", "train.figures=false"]
+    args = [a for s in sets for a in ("--set", s)]
+    code, text = cli(capsys, "train", "-q", *args, "--epochs", "1", "--set", "train.epochs=1",
+                     "--out", tmp_path / "r")  # fmt: skip
+    assert code == 0, text
+    assert vislab.load_run(tmp_path / "r").summary["epochs_run"] == 1

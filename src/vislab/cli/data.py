@@ -17,7 +17,6 @@ from rich.table import Table
 
 from vislab.cli.options import ConfigOpt, SetOpt, check_flags_and_sets
 from vislab.config import Config, load_config
-from vislab.config.overrides import parse_value
 from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
 from vislab.training.rundir import check_writable
@@ -28,17 +27,9 @@ err = Console(stderr=True)
 
 
 def _config(name: str, config: str | None, set_: list[str] | None) -> Config:
-    """The config of dataset ``name``: UserError if a --set data.name names another (as train refuses);
-    one naming ``name`` too says nothing new."""
-    sets = [s for s in set_ or [] if not _names_data(s, name)]
-    check_flags_and_sets(sets, said={"data": "NAME"}, data=name)
-    return load_config(config, [f"data.name={name}", *sets])
-
-
-def _names_data(assignment: str, name: str) -> bool:
-    """Whether ``assignment`` (a --set) is ``data.name=<name>``."""
-    key, _, value = assignment.partition("=")
-    return key.strip() == "data.name" and str(parse_value(value.strip())) == name
+    """The config of dataset ``name``: UserError if a --set data.name names another (as train refuses)."""
+    check_flags_and_sets(set_, said={"data": "NAME"}, data=name)
+    return load_config(config, [f"data.name={name}", *(set_ or [])])
 
 
 @app.command()

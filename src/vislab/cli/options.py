@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from vislab.config.overrides import parse_value
 from vislab.errors import UserError
 
 SetOpt = typer.Option(
@@ -25,15 +26,22 @@ TrustRunsOpt = typer.Option(
 )
 
 
+def _sets_other(assignment: str, key: str, value: object) -> bool:
+    """Whether ``assignment`` (a --set, ``key=value`` typed as YAML) sets ``key`` to another value."""
+    given, _, typed = assignment.partition("=")
+    return given.strip() == key and parse_value(typed.strip()) != value
+
+
 def check_flags_and_sets(
     sets: list[str] | None, said: dict[str, str] | None = None, **flags: object
 ) -> None:
-    """UserError when a flag (``--epochs 1``) and a ``--set`` (``train.epochs=3``) set the same config key:
-    one would silently win. ``flags``: ``epochs`` (train.epochs) and ``data`` (data.name), None if absent;
-    ``said``: how a command names one that is no flag (``{"data": "NAME"}``, an argument)."""
+    """UserError when a flag (``--epochs 1``) and a ``--set`` (``train.epochs=3``) set the same config key
+    to different values: one would silently win (the same value twice says nothing new). ``flags``:
+    ``epochs`` (train.epochs) and ``data`` (data.name), None if absent; ``said``: how a command names one
+    that is no flag (``{"data": "NAME"}``, an argument)."""
     keys = {"epochs": "train.epochs", "data": "data.name"}
     for flag, value in flags.items():
-        clash = next((s for s in sets or [] if s.split("=", 1)[0].strip() == keys[flag]), None)
+        clash = next((s for s in sets or [] if _sets_other(s, keys[flag], value)), None)
         if value is not None and clash is not None:
             given = (said or {}).get(flag, f"--{flag}")
             raise UserError(
