@@ -448,7 +448,10 @@ def test_resuming_an_early_stopped_run_trains_nothing_and_says_so(tmp_path, caps
     best = weights_hash(run / "checkpoints" / "best.pt")
     code, text = cli(capsys, "train", "-q", "--resume", run)
     assert code == 0, text
-    assert "nothing left to train: this run stopped early after epoch 2" in one_line(text), text
+    assert (
+        f"nothing left to train: '{run}' is complete (it stopped early after epoch 2"
+        in one_line(text)
+    ), text
     after = json.loads((run / "summary.json").read_text())
     assert (after["epochs_run"], after["best_epoch"]) == (2, before["best_epoch"])
     assert weights_hash(run / "checkpoints" / "best.pt") == best

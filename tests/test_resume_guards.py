@@ -170,3 +170,20 @@ def test_a_pruned_sweep_trial_is_not_resumed_and_its_config_starts_a_new_run(tmp
     code, text = cli(capsys, "train", "-q", *fix.replace("NEW", str(new)).split()[2:])
     assert code == 0, text
     assert json.loads((new / "summary.json").read_text())["epochs_run"] == 3
+
+
+def test_resuming_a_complete_run_says_so_and_rewrites_nothing(one_process_run, capsys):
+    """`vislab train --resume RUN` of a finished run (or with --epochs it already has): nothing trained,
+    nothing scored again, every record byte for byte as it was (its test time was measured anew)."""
+    records = ("summary.json", "metrics.jsonl", "config.yaml", "checkpoints/last.pt")
+    before = {f: (one_process_run / f).read_bytes() for f in records}
+    for more in ([], ["--epochs", "1"]):
+        code, text = cli(capsys, "train", "--resume", one_process_run, *more)
+        assert code == 0, text
+        said = one_line(text)
+        assert (
+            f"nothing left to train: '{one_process_run}' is complete (1 of 1 epochs trained)"
+            in said
+        )
+        assert f"`vislab eval {one_process_run}`" in said and "done (" not in said
+        assert {f: (one_process_run / f).read_bytes() for f in records} == before

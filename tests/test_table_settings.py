@@ -103,6 +103,9 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
     page = build_report(out).read_text()
     assert 'data-key="model"' in page and 'data-key="optim.lr"' in page
     assert f"<strong>{mlp_acc:.4f}</strong>" in page and 'id="bold-note"' in page
+    # what the train ACC column is, as results.md says it under its table
+    assert 'id="train-acc-note">Train ACC is the mean accuracy over the best epoch' in page
+    assert "Train ACC is the mean accuracy over the best epoch" in md
 
 
 def _markdown_rows(md: str) -> dict[str, dict[str, str]]:

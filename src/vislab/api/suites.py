@@ -136,7 +136,7 @@ def _dry_run(suite: Suite, folder: Path, sets: list[str], log: Log) -> pd.DataFr
     )
     log(f"suite {suite.name}: {len(suite.runs)} runs{each}, {said} → {folder} (dry run)")
     for f in foreseen:
-        changes = "".join(f", {k}={setting_text(v)}" for k, v in f.settings.items())
+        changes = "".join(f", {k}={setting_text(v)}" for k, v in f.changed.items())
         log(f"  {f.name}: {f.said} — model {f.config.model.name}{changes}")
     counts = {a: sum(f.action == a for f in foreseen) for a in _ACTIONS}
     told = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in counts.items() if n)

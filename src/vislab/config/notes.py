@@ -113,15 +113,27 @@ AUGMENTED = when_on(
     "augment.p is the chance that an image is augmented at all, so none is (mixup and cutmix have "
     "their own p)",
 )
-# Each image augmentation's settings are read where augment.p > 0 — but augment.crop.size, the model's
-# input size. (An augmentation's other settings with its own p at 0 are not declared: a suite turning off
-# an augmentation of its base, as dlvc-compare's resnet18-noaug does, would be noted for each.)
-_AUGMENT_READS: dict[str, tuple[Gate, ...]] = {
-    f"augment.{name}.{key}": (AUGMENTED,)
-    for name in _IMAGE_OPS
-    for key in type(getattr(AugmentConfig(), name)).model_fields
-    if f"augment.{name}.{key}" != "augment.crop.size"
-}
+
+
+def _augment_reads() -> dict[str, tuple[Gate, ...]]:
+    """Each image augmentation's settings are read where augment.p > 0 (:data:`AUGMENTED`), its other
+    settings only while its own switch (its p, RandAugment's num_ops) is above 0 — but augment.crop.size,
+    the model's input size, read at p = 0 too (the centre crop); mixup's and cutmix's settings (not gated
+    by augment.p) while their own p is. A suite run turning off an augmentation of its base, as
+    dlvc-compare's resnet18-noaug does, is noted for the base's settings it leaves unread: true, and the
+    tables never list them for it."""
+    switches = {**_IMAGE_OPS, "mixup": "augment.mixup.p", "cutmix": "augment.cutmix.p"}
+    reads: dict[str, tuple[Gate, ...]] = {}
+    for name, switch in switches.items():
+        gated = (AUGMENTED,) if name in _IMAGE_OPS else ()
+        own = when_on(switch, f"only the {name} augmentation reads {{it}}, and it is off")
+        for leaf in type(getattr(AugmentConfig(), name)).model_fields:
+            key = f"augment.{name}.{leaf}"
+            if key == switch and gated:
+                reads[key] = gated
+            elif key != switch and key != "augment.crop.size":
+                reads[key] = (*gated, own)
+    return reads
 
 
 _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
@@ -144,7 +156,7 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
     "augment.p": (image_ops_on,),
-    **_AUGMENT_READS,
+    **_augment_reads(),
 }
 # an idle setting that still says what its run did, compared in the tables as the value it amounts to
 SAME_AS = {"schedule.name": "none"}

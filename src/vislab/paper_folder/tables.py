@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from vislab.experiments.results.cells import (
     REPORTED,
+    TRAIN_ACC_MEANS,
     bold_cells,
     bold_rule,
     fmt,
@@ -123,6 +124,7 @@ def parts(
         bold = bold_cells(rows, mine, data)
         ranked = any(ranks(k) for k, _ in mine)  # a table of times and counts bolds nothing
         rule = f"; {bold_rule(seeded, mixes_data(data))}" if ranked else ""
+        rule += f"; {TRAIN_ACC_MEANS}" if any(k == "train_acc" for k, _ in mine) else ""
         what = f"; after each run: {_what(first)}" if first else ""
         text = ("run", *first)
         out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text))

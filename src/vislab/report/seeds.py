@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from vislab.experiments.results.cells import bold_cells, bold_note
+from vislab.experiments.results.cells import bold_cells, bold_note, train_acc_note
 from vislab.experiments.results.data_used import mixes_data, row_datasets
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.settings import (
@@ -115,9 +115,9 @@ def table_context(plan: Planned) -> dict:
     columns of :func:`plan_settings`, named in ``settings``: at most ``settings.MAX_COLUMNS`` of them, more
     in ``listed``, row → its ``key=value`` line, under ``listed_title`` and ``listed_note``), the ``bold``
     cells ((row, key) pairs; among the runs of each dataset) and the ``bold_note`` saying why, the
-    reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read, and
-    with seeds the ``spread_note``, the groups' ``verdicts`` (group → sentences, each with whether it
-    exceeds the spread) and the ``verdict_rule``."""
+    reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read,
+    what the train ACC column is (``train_acc_note``), and with seeds the ``spread_note``, the groups'
+    ``verdicts`` (group → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
     seeded = plan_rows(plan)
     settings = plan_settings(plan)
     readable = for_people(settings)
@@ -141,6 +141,7 @@ def table_context(plan: Planned) -> dict:
         bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),
         spread_note=SPREAD_NOTE if seeded else "",
+        train_acc_note=train_acc_note(figure_cols),
         verdicts=verdicts,
         verdict_pairing=COMPARE[pairing(plan)],
         verdict_rule=RULE,

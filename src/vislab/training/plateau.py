@@ -1,5 +1,7 @@
-"""Evaluations that do not improve: the test of "better" (``train.select_metric`` by ``train.min_delta``), and
-``schedule.name=plateau``, which cuts the learning rate after ``schedule.patience`` of them in a row.
+"""Evaluations that do not improve: the test of "better" (``train.select_metric`` by ``train.min_delta``, from
+the value of the last evaluation that improved so: :func:`reference`), and ``schedule.name=plateau``, which
+cuts the learning rate after ``schedule.patience`` of them in a row. (best.pt follows the best value by any
+margin: ``min_delta`` only decides what counts for the patience.)
 
 The rule is torch's ReduceLROnPlateau's (the mode from the metric, an absolute threshold, no cool-down),
 with one difference: the patience counts as ``train.early_stop`` does — the cut comes at the
@@ -17,11 +19,25 @@ from vislab.training.optim import warmup_steps
 from vislab.training.state import LoopState
 
 
-def better(value: float, best: float, metric: str, min_delta: float) -> bool:
+def better(value: float, best: float, metric: str, min_delta: float = 0.0) -> bool:
     """Whether ``value`` of ``metric`` improves on ``best`` by more than ``min_delta`` (a loss: lower)."""
     if metric.endswith("loss"):
         return value < best - min_delta
     return value > best + min_delta
+
+
+def reference(history: list[dict], metric: str, min_delta: float) -> float | None:
+    """The value of ``metric`` the next evaluation must beat by more than ``min_delta`` to count as an
+    improvement for the patience (``train.early_stop``, ``schedule.patience``): the first evaluation's,
+    then each one's that beat it so — Lightning's EarlyStopping ``best_score``, ReduceLROnPlateau's
+    ``best``. At ``min_delta=0`` the best value so far; above, it can lag behind that, which best.pt
+    follows. Read from the run's metrics rows (epoch 0, before training, does not count), which
+    ``last.pt`` keeps: a resumed run has it exactly. None before the first evaluation."""
+    ref = None
+    for value in (row.get(metric) for row in history if row["epoch"] > 0):
+        if value is not None and (ref is None or better(value, ref, metric, min_delta)):
+            ref = value
+    return ref
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from vislab.errors import DataError, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, is_complete
 from vislab.training.runtime import world_size
 from vislab.training.setup import Training
 from vislab.training.state import LoopState
@@ -105,6 +105,32 @@ def _anew(path: Path) -> str:
 def _init_from(path: Path) -> str:
     """``train.init_from`` from ``path``, in the command's and the API's words."""
     return f"--init-from {path} / train__init_from={str(path)!r}"
+
+
+def nothing_to_train(run: RunDir, cfg: Config, loop: LoopState) -> str | None:
+    """Why resuming run ``run`` (at ``loop``, for ``cfg``'s epochs) has nothing to do — every epoch
+    trained (or stopped early) and a complete summary.json: it would only score the run again and
+    rewrite its records —, with what to do instead; None when there is something to do (a damaged
+    summary.json: the resume writes it anew)."""
+    if loop.epoch < cfg.train.epochs and not loop.stopped_early:
+        return None
+    try:
+        finished = is_complete(run.load_summary())
+    except UserError:
+        return None
+    tc = cfg.train
+    how = (
+        f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}"
+        if loop.stopped_early
+        else f"{loop.epoch} of {tc.epochs} epochs trained"
+    )
+    return (
+        f"nothing left to train: '{run.path}' is complete ({how}); its records are kept as they "
+        f"are. Train it on with --epochs N (Python: epochs=N), "
+        f"or score it again with `vislab eval {run.path}` / vislab.load_run(...).evaluate()."
+        if finished
+        else None
+    )
 
 
 def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:

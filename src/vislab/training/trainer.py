@@ -30,9 +30,10 @@ from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.optim import set_lr
-from vislab.training.plateau import better
+from vislab.training.plateau import better, reference
+from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
-from vislab.training.resume import checkpoint, extend, open_resume
+from vislab.training.resume import checkpoint, extend, nothing_to_train, open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, lost_peer
 from vislab.training.setup import Network, Optimisation, Training, set_up
@@ -69,12 +70,15 @@ def train(
     dist = dist or Distributed()
     run = RunDir(out)
     with contextlib.ExitStack() as code:
-        ckpt = open_resume(run) if resume else None
+        ckpt = open_resume(run, dist.world) if resume else None
         build_as = None
         if ckpt is not None:
             cfg = build_config(ckpt.record.config, source=str(run.ckpt_dir / "last.pt"))
             if epochs is not None:
                 cfg = extend(cfg, epochs, ckpt.resume.loop, run.path)
+            if (done := nothing_to_train(run, cfg, ckpt.resume.loop)) is not None:
+                Progress(quiet=quiet or not dist.is_main).line(done)
+                return run.read_summary()
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
@@ -117,7 +121,8 @@ def _run(
                 mark(t, "interrupted")
                 raise TrainingInterrupted(
                     f"training stopped by {stop.received()} while the workers were exchanging results; "
-                    f"resume from the last saved checkpoint with: vislab train --resume {run.path}"
+                    f"resume from the last saved checkpoint with: vislab train --resume {run.path} "
+                    f"--nproc {dist.world}"
                 ) from None
     finally:
         for cb in callbacks:
@@ -346,8 +351,10 @@ def track_test(t: Training) -> dict:
 
 
 def evaluate_and_checkpoint(t: Training, row: dict) -> None:
-    """Score val when due (into ``row``), keep ``best.pt``; when early stopping's patience runs out, the
-    loop state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
+    """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
+    far (by any margin); count the evaluation for the patience, which only an improvement by more than
+    ``train.min_delta`` restarts (``plateau.reference``). When early stopping's patience runs out, the loop
+    state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
     ``row`` (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run
     before its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
     tc, loop, optim = t.cfg, t.loop, t.optim
@@ -358,14 +365,14 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
     val = evaluate(evaluated(t), t.data.val, k, t.device, precision=optim.precision, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
-    improved = loop.best is None or better(value, loop.best, tc.select_metric, tc.min_delta)
+    if loop.best is None or better(value, loop.best, tc.select_metric):
+        loop.best, loop.best_epoch = value, epoch
+        checkpoint(t, "best.pt", epoch=epoch)
+    ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
+    improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
     if optim.plateau:
         optim.plateau.count(loop, improved, epoch * optim.steps_per_epoch)
-    if improved:
-        loop.best, loop.best_epoch, loop.bad_evals = value, epoch, 0
-        checkpoint(t, "best.pt", epoch=epoch)
-        return
-    loop.bad_evals += 1
+    loop.bad_evals = 0 if improved else loop.bad_evals + 1
     if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
         loop.stopped_early = True
         if epoch < tc.epochs:

@@ -97,6 +97,20 @@ def bold_cells(
     return out
 
 
+# what the tables' train ACC column is, said under results.md's table and in the paper's table caption
+TRAIN_ACC_MEANS = (
+    "train ACC is the mean accuracy over the best epoch's training batches as they trained (train mode: "
+    "dropout on, augmented, a mixed label counted by its larger share; a fitted baseline's: on the train "
+    "split), not best.pt's accuracy on the train split"
+)
+
+
+def train_acc_note(cols: Sequence[tuple[str, str]]) -> str:
+    """The sentence under a table with a train ACC column (:data:`TRAIN_ACC_MEANS`); "" without one."""
+    shown = any(k == "train_acc" for k, _ in cols)
+    return f"{TRAIN_ACC_MEANS[0].upper()}{TRAIN_ACC_MEANS[1:]}." if shown else ""
+
+
 def bold_rule(seeded: bool, mixed: bool = False) -> str:
     """What bold means: with seeds, beyond their spread; ``mixed`` (a table of several datasets): among
     the runs of each dataset."""

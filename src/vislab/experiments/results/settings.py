@@ -7,7 +7,8 @@ Settings that differ without changing what a run computes are left out (:data:`N
 how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ...), what it writes
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
 and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
-own step, optim.* and schedule.* for a fitted baseline: ``models.hooks.UNREAD_SECTIONS``) and what its
+own step, optim.*, schedule.*, augment.* and train.epochs for a fitted baseline:
+``models.hooks.UNREAD_SECTIONS``) and what its
 own settings make inert (``config.notes.READS``, which the run's ``note:`` lines also read: a schedule key
 its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
 A run is silent on those keys: it never makes the others' values a difference. A schedule that never moves
@@ -17,13 +18,15 @@ settings all its seeds share.
 
 results.csv and ``vislab.compare`` keep a column per setting; a table for people (results.md, report.html,
 the paper) keeps them as columns only when at most :data:`MAX_COLUMNS` differ, else lists each row's under
-the table, ``key=value`` for the keys the row has (:func:`for_people`).
+the table, ``key=value`` for the keys the row sets away from vislab's default (:func:`for_people`,
+:func:`changed_by`, which a suite's dry run says too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +51,14 @@ IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the
 @dataclass(frozen=True)
 class Settings:
     """A table's setting columns: ``keys`` in order (model, seed, then the changed settings, sorted),
-    ``values`` (row → {key: value}; a setting a run does not have is missing), and ``unread`` (run → the
-    error that kept its config.yaml from being read: its settings are not compared)."""
+    ``values`` (row → {key: value}; a setting a run does not have is missing), ``unread`` (run → the
+    error that kept its config.yaml from being read: its settings are not compared), and ``swept``: a
+    sweep's values, each a trial's choice (listed even at vislab's default)."""
 
     keys: list[str]
     values: dict[str, dict[str, Any]]
     unread: dict[str, UserError]
+    swept: bool = False
 
 
 def flat_settings(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -159,10 +164,27 @@ def _read_all(
             unread[name] = e
             continue
         how = summaries[name].get("trained_by", "optimizer")
-        silent[name] = silent_keys(read, how)
-        found[name] = {k: v for k, v in read.items() if k not in silent[name]}
-        compared[name] = {**found[name], **same_as(read, how)}
+        found[name], compared[name], silent[name] = _sides(read, how)
     return found, compared, silent, unread
+
+
+def _sides(
+    settings: dict[str, Any], trained_by: str
+) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    """A run's ``settings`` but its :func:`silent_keys`, the same as compared (:func:`same_as`), and its
+    silent keys."""
+    silent = silent_keys(settings, trained_by)
+    found = {k: v for k, v in settings.items() if k not in silent}
+    return found, {**found, **same_as(settings, trained_by)}, silent
+
+
+def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+    """Per run — its flat settings (:func:`flat_settings`) and how its model trains (summary.json's
+    ``trained_by``) — the settings that differ among ``runs``, as the tables find them for runs without
+    seeds (:func:`table_settings`): what a suite's dry run says of its runs before they train."""
+    sides = [_sides(settings, how) for settings, how in runs]
+    keys = changed_keys([compared for _, compared, _ in sides], [silent for *_, silent in sides])
+    return [{k: found[k] for k in keys if k in found} for found, _, _ in sides]
 
 
 def _shared(settings: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -184,7 +206,7 @@ def unread_note(unread: dict[str, UserError]) -> str:
 def swept(params: dict[str, dict[str, Any]]) -> Settings:
     """A sweep's setting columns: its swept values (``params``: run → {config key: value}), sorted by key."""
     keys = sorted({k for values in params.values() for k in values})
-    return Settings(keys, params, {})
+    return Settings(keys, params, {}, swept=True)
 
 
 # ------------------------------------------------------------------------------ a table for people
@@ -192,7 +214,8 @@ MAX_COLUMNS = 4  # settings a table for people shows as columns; more are listed
 LISTED = "Settings each run changed"
 LISTED_NOTE = (
     f"more than {MAX_COLUMNS} settings differ between the runs, so each row's values are listed, keys "
-    "sorted; a row names only the keys it has, e.g. a model family's own settings only for its runs"
+    "sorted; a row names only the keys it has, e.g. a model family's own settings only for its runs, and "
+    "never a setting left at vislab's default"
 )
 
 
@@ -208,17 +231,36 @@ class ForPeople:
 
 def for_people(settings: Settings) -> ForPeople:
     """``settings`` as columns when at most :data:`MAX_COLUMNS` differ (besides the model and seed), else
-    the model and seed as columns and each row's settings listed."""
+    the model and seed as columns and each row's settings listed: those it changed (:func:`changed_by`),
+    or a sweep's swept values, all of them."""
     changed = [k for k in settings.keys if k not in IDENTITY]
     if len(changed) <= MAX_COLUMNS:
         return ForPeople(settings, {})
     identity = [k for k in settings.keys if k in IDENTITY]
+    rule = (lambda values: values) if settings.swept else changed_by
     listed = {  # a run whose config.yaml was not read has no settings to list (unread_note says why)
-        row: [f"{k}={setting_text(values[k])}" for k in changed if k in values]
+        row: [
+            f"{k}={setting_text(v)}"
+            for k, v in rule({k: values[k] for k in changed if k in values}).items()
+        ]
         for row, values in settings.values.items()
         if row not in settings.unread
     }
-    return ForPeople(Settings(identity, settings.values, settings.unread), listed)
+    return ForPeople(Settings(identity, settings.values, settings.unread, settings.swept), listed)
+
+
+def changed_by(values: dict[str, Any]) -> dict[str, Any]:
+    """Of a row's setting ``values``, those it changed: away from vislab's default (a run that leaves
+    augment.crop.p at 0 did not change it, even where another run's crop differs). What "Settings each run
+    changed" lists under a table, and what a suite's dry run says of each run."""
+    defaults = _defaults()
+    return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    """Every schema setting's default, as :func:`flat_settings` (a model's own keys have none here)."""
+    return flat_settings(build_config({}).to_dict())
 
 
 def setting_text(value: Any) -> str:

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vislab.experiments.results.cells import bold_cells, bold_note, fmt, markdown_cell, param_cell
+from vislab.experiments.results.cells import (
+    bold_cells,
+    bold_note,
+    markdown_cell,
+    param_cell,
+    train_acc_note,
+)
 from vislab.experiments.results.data_used import data_line, mixes_data, row_datasets, titled
 from vislab.experiments.results.provenance import FITTED, made_info, provenance_line
 from vislab.experiments.results.reported import (
@@ -265,20 +271,6 @@ class TextTable:
     caption: str = ""
 
 
-def text_table(
-    rows: list[dict], title: str = "", cols: list | None = None, caption: str = ""
-) -> TextTable:
-    """The table for the terminal: the run names left-aligned, every figure formatted by :func:`fmt`."""
-    cols = cols or COLUMNS
-    return TextTable(
-        headers=[head for _, head in cols],
-        justify=["left" if key == "run" else "right" for key, _ in cols],
-        rows=[[fmt(k, r[k]) for k, _ in cols] for r in rows],
-        title=title,
-        caption=caption,
-    )
-
-
 def csv_table(
     summaries: dict[str, dict],
     settings: Settings,
@@ -331,7 +323,12 @@ def results_texts(
     data = row_datasets(figures, summaries, rows)
     bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
     mixed = mixes_data(data)
-    under = (note, unread_note(settings.unread), bold_note(seeded, mixed) if bold else "")
+    under = (
+        note,
+        unread_note(settings.unread),
+        bold_note(seeded, mixed) if bold else "",
+        train_acc_note(shown_cols),
+    )
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     return to_csv(table, cols), (
         _markdown_head(out, title, summaries, rows, dirs)

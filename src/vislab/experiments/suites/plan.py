@@ -13,7 +13,7 @@ from typing import Any
 from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.provenance import suite_info
-from vislab.experiments.results.settings import changed_keys, flat_settings, same_as, silent_keys
+from vislab.experiments.results.settings import changed_by, differing_settings, flat_settings
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
@@ -173,13 +173,20 @@ class Foreseen:
     """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
     ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
     open: it would fail), ``said`` in words ("resume from epoch 3 of 5"), its ``config``
-    and ``settings``, those of its config that differ between the suite's runs (dotted key → value)."""
+    and ``settings``, those of its config that differ between the suite's runs (dotted key → value, as
+    results.csv's columns; :attr:`changed`: those its line says)."""
 
     name: str
     action: str
     said: str
     config: Config
     settings: dict[str, Any]
+
+    @property
+    def changed(self) -> dict[str, Any]:
+        """What its line says: the ``settings`` it changed (away from vislab's default), as results.md lists
+        each run's under its table (results/settings.py ``changed_by``)."""
+        return changed_by(self.settings)
 
 
 def foresee_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[Foreseen]:
@@ -189,7 +196,7 @@ def foresee_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) ->
     had seeds (suites/folders.py) — is planned where it lies."""
     plan = check_plan(suite, out, overrides)
     check_writable(out, "the suite's runs")
-    changed = changed_settings([p.config for p in plan])
+    changed = changed_settings(plan)
     return [_foreseen(p, suite, settings) for p, settings in zip(plan, changed)]
 
 
@@ -280,12 +287,16 @@ def kept_back(p: PlannedRun) -> PlannedRun | None:
     return planned if planned.action in ("done", "resume") else None
 
 
-def changed_settings(configs: list[Config]) -> list[dict[str, Any]]:
-    """Per config, its settings whose values differ among ``configs`` (dotted key → value), found as the
-    results tables find them (results/settings.py) but from configs, before training: which keys a model
-    never reads is known once it is built, so only the keys its schedule makes inert are left out."""
-    flat = [flat_settings(c.to_dict()) for c in configs]
-    silent = [silent_keys(s, "optimizer") for s in flat]
-    compared = [{**s, **same_as(s, "optimizer")} for s in flat]  # an inert step schedule is none
-    keys = changed_keys(compared, silent)
-    return [{k: s[k] for k in keys if k in s and k not in m} for s, m in zip(flat, silent)]
+def changed_settings(plan: list[PlannedRun]) -> list[dict[str, Any]]:
+    """Per planned run, its settings whose values differ among the runs, by the rule of the tables
+    (results/settings.py ``differing_settings``). A run already in its folder is compared as its
+    summary.json says its model trains (a fitted baseline reads no optim.*, schedule.*, augment.* or
+    train.epochs); a run not started yet as one trained by an optimizer, its model being built only when
+    it trains."""
+    runs = [(flat_settings(p.config.to_dict()), _trained_by(p.run_dir)) for p in plan]
+    return differing_settings(runs)
+
+
+def _trained_by(run_dir: Path) -> str:
+    """How the model in ``run_dir`` trains, as its summary.json records it ("optimizer" where none does)."""
+    return (RunDir(run_dir).read_summary() or {}).get("trained_by", "optimizer")
