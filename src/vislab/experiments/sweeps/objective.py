@@ -1,5 +1,12 @@
 """One sweep trial: the objective Optuna calls — train the trial's config into ``DIR/trials/<number>`` and
-return its validation metric, reporting it each epoch to the pruner."""
+return its validation metric, reporting it each epoch to the pruner.
+
+A trial re-queued after an interruption (``study.requeue``: Ctrl-C, SIGTERM, a dead worker) names the
+interrupted trial's folder in its user attribute ``resume_from``. When that folder holds a ``last.pt`` that no
+live process writes, the new trial moves it to its own ``trials/<number>`` and resumes it (exactly: the run's
+own resume), reporting the epochs trained before to its pruner first; each folder stays its trial's, and the
+interrupted trial keeps no folder. Otherwise (killed before its first checkpoint, a folder on another
+machine's disk) the trial trains anew."""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ import optuna
 from optuna.trial import TrialState
 
 from vislab.config import build_config
-from vislab.errors import TrainingInterrupted, VislabError
+from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments.sweeps.space import apply_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.training.rundir import RunDir
@@ -40,20 +47,40 @@ class _PruneReport(Callback):
     — never at the run's last row (epoch ``epochs``, or the row after which ``train.early_stop`` ends the
     run: ``stopped_early``): a trial that got there is complete, whatever the pruner says."""
 
-    def __init__(self, trial: optuna.Trial, metric: str, epochs: int):
+    def __init__(self, trial: optuna.Trial, metric: str, epochs: int, resumed: Path | None = None):
         self.trial, self.metric, self.epochs = trial, metric, epochs
+        # a resumed run's folder: its earlier epochs are reported first, once
+        self.resumed = resumed
 
     def on_epoch_end(self, row: dict) -> None:
-        value = row.get(self.metric)
-        # epoch 0 (untrained) says nothing
-        if row["epoch"] < 1 or value is None or not math.isfinite(value):
+        self.report_earlier(before=row["epoch"])
+        if self._report(row):
+            last = row["epoch"] >= self.epochs or row.get("stopped_early", False)
+            if not last and self.trial.should_prune():
+                value = row[self.metric]
+                raise optuna.TrialPruned(
+                    f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
+                )
+
+    def report_earlier(self, before: float = math.inf) -> None:
+        """Report the rows a resumed run trained before this process (its metrics.jsonl: the history it
+        resumed, rewritten before its first new row) — once, so that no epoch is reported twice. Not
+        judged by the pruner: the interrupted trial's pruner let them pass."""
+        if self.resumed is None:
             return
+        rows, self.resumed = RunDir(self.resumed).read_metrics(), None
+        for row in rows:
+            if row.get("epoch", 0) < before:
+                self._report(row)
+
+    def _report(self, row: dict) -> bool:
+        """Report the row's metric at its epoch; False where it says nothing (epoch 0: untrained; no finite
+        value)."""
+        value = row.get(self.metric)
+        if row["epoch"] < 1 or value is None or not math.isfinite(value):
+            return False
         self.trial.report(float(value), step=int(row["epoch"]))
-        last = row["epoch"] >= self.epochs or row.get("stopped_early", False)
-        if not last and self.trial.should_prune():
-            raise optuna.TrialPruned(
-                f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
-            )
+        return True
 
 
 class Objective:
@@ -76,12 +103,12 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.last_error, self.current = None, trial
-        run_dir = self._take(trial)
+        run_dir, resumed = self._take(trial)
         values = suggest(trial, self.sweep.distributions)
         tree = copy.deepcopy(self.base_tree)
         apply_values(tree, values)
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
-        summary = self._train(trial, tree, run_dir)
+        summary = self._train(trial, tree, run_dir, resumed)
         metric = self.sweep.metric
         value = summary.get(metric)
         if value is None or not math.isfinite(value):
@@ -89,14 +116,15 @@ class Objective:
         self.log(f"trial {trial.number}: {metric} {value:.4f}")
         return float(value)
 
-    def _take(self, trial: optuna.Trial) -> Path:
-        """Record this worker and the run folder in the trial (Surplus if the study has its trials)."""
+    def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
+        """Record this worker and the run folder in the trial (Surplus if the study has its trials); (the
+        folder, whether it holds the interrupted run this trial resumes: :meth:`_folder`)."""
         active = sorted(t.number for t in trial.study.get_trials(deepcopy=False, states=ACTIVE))
         if trial.number not in active[: self.n_target]:
             trial.set_user_attr("surplus", True)
             self.surplus = True
             raise Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
-        run_dir = self.trial_root / str(trial.number)
+        run_dir, resumed = self._folder(trial)
         # a retry inherits the failed trial's attributes: this one has not failed
         if trial.user_attrs.get("error"):
             trial.set_user_attr("error", None)
@@ -106,21 +134,46 @@ class Objective:
             ("pid", os.getpid()),
         ):
             trial.set_user_attr(key, value)
-        return run_dir
+        return run_dir, resumed
 
-    def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path) -> dict:
-        """The trial's run: its summary; TrialPruned, TrialFailed or TrainingInterrupted otherwise."""
+    def _folder(self, trial: optuna.Trial) -> tuple[Path, bool]:
+        """``trials/<number>``, and whether it now holds the run of the interrupted trial this one re-runs
+        (moved there from ``resume_from``, when that holds a last.pt no live process writes)."""
+        run_dir = self.trial_root / str(trial.number)
+        # left by an earlier study of the same name (its study.db deleted): keep it aside, never mix
+        if run_dir.exists():
+            aside = run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}")
+            run_dir.rename(aside)
+            self.log(
+                f"trial {trial.number}: {run_dir} held another study's run; kept as {aside.name}"
+            )
+        recorded = trial.user_attrs.get("resume_from")
+        earlier = Path(recorded) if recorded else None
+        # none, or killed before its first checkpoint: nothing to go on from
+        if earlier is None or not (earlier / "checkpoints" / "last.pt").is_file():
+            return run_dir, False
+        try:
+            RunDir(earlier).check_free()
+            earlier.rename(run_dir)
+        except (UserError, OSError) as e:  # a live process writes it; another file system
+            self.log(f"trial {trial.number}: cannot resume {earlier} ({e}); training it anew")
+            return run_dir, False
+        self.log(
+            f"trial {trial.number}: resumes the interrupted run {earlier} (moved to {run_dir})"
+        )
+        return run_dir, True
+
+    def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path, resumed: bool) -> dict:
+        """The trial's run (``resumed``: go on from the last.pt in ``run_dir``): its summary; TrialPruned,
+        TrialFailed or TrainingInterrupted otherwise."""
         try:
             cfg = build_config(tree, source=f"trial {trial.number}")
-            # left by an earlier study of the same name (its study.db deleted): keep it aside, never mix
-            if run_dir.exists():
-                aside = run_dir.with_name(f"{run_dir.name}.stale-{int(time.time())}")
-                run_dir.rename(aside)
-                self.log(
-                    f"trial {trial.number}: {run_dir} held another study's run; kept as {aside.name}"
-                )
-            prune = _PruneReport(trial, self.sweep.metric, cfg.train.epochs)
-            return train(cfg, run_dir, quiet=self.quiet, callbacks=[prune])
+            prune = _PruneReport(
+                trial, self.sweep.metric, cfg.train.epochs, run_dir if resumed else None
+            )
+            summary = train(cfg, run_dir, resume=resumed, quiet=self.quiet, callbacks=[prune])
+            prune.report_earlier()  # a resumed run with no epoch left to train
+            return summary
         except optuna.TrialPruned as e:
             RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
             self.log(f"trial {trial.number}: {e}")
@@ -131,7 +184,7 @@ class Objective:
             raise TrainingInterrupted(
                 f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
                 f"parameters are queued again. Run the same `vislab sweep` command to go "
-                f"on."
+                f"on: that trial resumes the run from its last checkpoint."
             ) from None
         except VislabError as e:
             self._failed(trial, str(e))

@@ -167,8 +167,11 @@ def _work(
         try:
             study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus))
         except (TrainingInterrupted, KeyboardInterrupt):
-            if objective.current is not None:  # run the interrupted trial's parameters again
-                requeue(study, study._storage.get_trial(objective.current._trial_id))
+            # run the interrupted trial's parameters again, however often it was stopped: each time
+            # its run goes on from its last checkpoint (a worker that keeps dying is retried 3 times)
+            if objective.current is not None:
+                current = study._storage.get_trial(objective.current._trial_id)
+                requeue(study, current, max_retry=None)
             raise
         if objective.surplus:
             return

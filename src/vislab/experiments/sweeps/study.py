@@ -3,6 +3,7 @@ heartbeats, and re-queuing the trials of workers that died."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import inspect
 import os
@@ -35,19 +36,30 @@ def default_storage(out: Path) -> str:
     return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
 
 
-def _retry_callback():
-    """Re-queue a failed trial's parameters as a WAITING trial (at most 3 times per original trial)."""
+def _retry_callback(max_retry: int | None = 3) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """Re-queue a failed trial's parameters as a WAITING trial (at most ``max_retry`` times per original
+    trial; None: always), with the user attribute ``resume_from``: the failed trial's run folder, which the
+    new trial goes on from (``objective.py``)."""
     cls = (
         getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
         or optuna.storages.RetryFailedTrialCallback
     )
     with samplers.known_optuna_warnings():
-        return cls(max_retry=3)
+        retry = cls(max_retry=max_retry)
+
+    def requeue_resumable(study: optuna.Study, trial: FrozenTrial) -> None:
+        run_dir = trial.user_attrs.get("run_dir")
+        if run_dir:  # the new trial inherits the failed one's user attributes
+            trial = copy.copy(trial)
+            trial.user_attrs = {**trial.user_attrs, "resume_from": run_dir}
+        retry(study, trial)
+
+    return requeue_resumable
 
 
-def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+def requeue(study: optuna.Study, trial: FrozenTrial, max_retry: int | None = 3) -> None:
     """Queue a failed trial's parameters again (what the heartbeat does for stale trials)."""
-    _retry_callback()(study, trial)
+    _retry_callback(max_retry)(study, trial)
 
 
 def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
