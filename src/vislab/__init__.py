@@ -9,6 +9,7 @@ The public Python API (the names in ``__all__``; the functions live in :mod:`vis
 >>> vislab.compare([run, vislab.load_run("runs/mlp")])
 >>> run.explain(["cat.png"]), vislab.preview_data("digits"), vislab.lr_find(model="cnn", data="digits")
 >>> vislab.register_arrays(x, y)  # a new process: the arrays a run trained on (data=(x, y)), to evaluate it
+>>> vislab.model_info("cnn", (1, 28, 28)), vislab.gradcheck("mlp-scratch")  # layers and costs; backprop
 
 They are imported on first use, so that ``import vislab`` (and the ``vislab`` command's ``--help``) does not
 wait for torch, scikit-learn, matplotlib and optuna.
@@ -24,8 +25,10 @@ from vislab.version import __version__
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
     from vislab.api import (
         compare,
+        gradcheck,
         load_run,
         lr_find,
+        model_info,
         paper,
         preview_data,
         run_suite,
@@ -37,21 +40,27 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.data.sources.memory import register_arrays
     from vislab.errors import UserError, VislabError
     from vislab.models import register_model
+    from vislab.models.gradcheck import GradCheck
+    from vislab.models.info import ModelInfo
     from vislab.run import Run, SuiteResult
     from vislab.training.lr_find import LRFinding
 
 __all__ = [
     "__version__",
     "Config",
+    "GradCheck",
     "LRFinding",
+    "ModelInfo",
     "Run",
     "SuiteResult",
     "UserError",
     "VislabError",
     "compare",
+    "gradcheck",
     "load_config",
     "load_run",
     "lr_find",
+    "model_info",
     "paper",
     "preview_data",
     "register_arrays",
@@ -64,6 +73,7 @@ __all__ = [
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
 _HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}
 _HOME |= {"LRFinding": "training.lr_find", "register_arrays": "data.sources.memory"}
+_HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck"}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
 
 

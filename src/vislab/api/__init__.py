@@ -4,7 +4,8 @@ The ``vislab`` command is a thin layer over these functions (one implementation)
 :func:`train`, ``vislab suite`` :func:`run_suite`, ``vislab sweep`` :func:`sweep`; ``eval`` and
 ``predict`` share :mod:`vislab.predict` with :meth:`Run.evaluate` and :meth:`Run.predict`; ``data preview``
 and ``lr-find`` draw what :func:`preview_data` and :func:`lr_find` return, ``explain`` and ``figure
-pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return.
+pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return, ``model info`` and
+``model gradcheck`` what :func:`model_info` and :func:`gradcheck` return.
 
 >>> import vislab
 >>> run = vislab.train(model="cnn", data="digits", train__epochs=3, out="runs/cnn")
@@ -12,8 +13,8 @@ pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return.
 """
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
-# suites and sweeps share) → suites, sweeps; configs → inspection; written (which files are vislab's) →
-# folders, papers.
+# suites and sweeps share) → suites, sweeps; configs → inspection; configs, folders → models (looking
+# inside a model); written (which files are vislab's) → folders, papers.
 #
 # The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
 # in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook
@@ -23,6 +24,7 @@ from vislab.api.configs import ConfigLike, make_config, user_model
 from vislab.api.experiments import Log, report_hook
 from vislab.api.folders import FOLDER_KINDS, RUN_MARKS, folder_kind, start_over
 from vislab.api.inspection import lr_find, preview_data
+from vislab.api.models import gradcheck, model_info
 from vislab.api.papers import paper, write_report
 from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
 from vislab.api.suites import resolve_suite, run_suite
@@ -38,9 +40,11 @@ __all__ = [
     "compare",
     "default_run_dir",
     "folder_kind",
+    "gradcheck",
     "load_run",
     "lr_find",
     "make_config",
+    "model_info",
     "paper",
     "preview_data",
     "report_hook",

@@ -8,7 +8,7 @@ errors should not wait for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from vislab.cli.options import TrustOpt
 from vislab.config import parse_value
 from vislab.errors import UserError
+
+if TYPE_CHECKING:
+    from vislab.models.info import ModelInfo
 
 app = typer.Typer(
     no_args_is_help=True, help="Inspect models: list, layer table and costs, gradient check."
@@ -104,17 +107,18 @@ def info(
     """Layer table: each layer's output shape, parameters, MACs and receptive field; totals; for a ViT
     its token count and the attention's share of the cost."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.models.info import layer_table
+    from vislab.api.models import model_info
 
     if _is_run(name, model_options=bool(set_) or input_ is not None or classes is not None):
-        model, shape, title = _run_model(name, set_, input_, classes, trust_code)
+        _refuse_run_options(name, set_, input_, classes)
+        found = model_info(Path(name), trust_code=trust_code)
     else:
-        model, shape, title = _named_model(name, set_, input_, classes)
-    t = layer_table(model, shape)
-    console.print(
-        _layer_rows(t, f"{title}: input {'×'.join(map(str, shape))} → output {t.output_shape}")
-    )
-    for line in _cost_lines(t, shape):
+        shape = (
+            None if input_ is None else parse_shape(input_)
+        )  # "" is a bad shape, not the default
+        found = model_info(name, shape, classes, **parse_sets(set_))
+    console.print(_layer_rows(found))
+    for line in found.lines():
         console.print(escape(line), highlight=False, soft_wrap=True)
 
 
@@ -143,35 +147,10 @@ def _is_run(name: str, model_options: bool) -> bool:
     return not model_options
 
 
-def _named_model(
-    name: str, sets: list[str] | None, input_: str | None, classes: int | None
-) -> tuple[Any, tuple[int, ...], str]:
-    """A registry model built with seed 0 from its name and options: (model, input shape, title)."""
-    # on use: torch & co. take seconds to load (module docstring)
-    import torch
-
-    from vislab.models import build_model
-    from vislab.models.objects import is_users_code
-    from vislab.training.checks import check_output
-
-    shape = parse_shape(
-        "3x32x32" if input_ is None else input_
-    )  # "" is a bad shape, not the default
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = build_model(name, shape, classes or 10, **parse_sets(sets))
-    if is_users_code(name):  # as train does: options only its forward reads (timm's drop_rate=abc)
-        check_output(model, name, shape, classes or 10, torch.device("cpu"))
-    return model, shape, name
-
-
-def _run_model(
-    target: str, sets: list[str] | None, input_: str | None, classes: int | None, trust_code: bool
-) -> tuple[Any, tuple[int, ...], str]:
-    """A run's trained model, rebuilt from its checkpoint record: (model, its input shape, title)."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.predict import load_model
-
+def _refuse_run_options(
+    target: str, sets: list[str] | None, input_: str | None, classes: int | None
+) -> None:
+    """UserError when --set, --input or --classes come with a run: its model has its own."""
     options = (("--set", sets or None), ("--input", input_), ("--classes", classes))
     given = [f for f, v in options if v is not None]
     if given:
@@ -179,13 +158,11 @@ def _run_model(
             f"{', '.join(given)}: '{target}' is a run, whose model, options, input shape and classes are "
             f"its own. Drop {' and '.join(given)}, or give a model name (e.g. `vislab model info cnn`)."
         )
-    model, record = load_model(target, trust_code)
-    return model, tuple(record.inputs.input_shape), f"{target} ({record.model.name})"
 
 
-def _layer_rows(t: Any, title: str) -> Table:
+def _layer_rows(t: ModelInfo) -> Table:
     """The layer table: each layer's type, output shape, parameters, MACs and receptive field, then totals."""
-    table = Table(title=escape(title))
+    table = Table(title=escape(t.title))
     for col, justify in (
         ("layer", "left"),
         ("type", "left"),
@@ -206,7 +183,7 @@ def _layer_rows(t: Any, title: str) -> Table:
             _field_text(r.field),
         )
     table.add_section()
-    table.add_row("total", "", "", f"{t.totals['params']:,}", f"{t.totals['macs']:,}", "")
+    table.add_row("total", "", "", f"{t.params:,}", f"{t.macs:,}", "")
     return table
 
 
@@ -218,68 +195,6 @@ def _field_text(field) -> str:
     if (h, jh) == (w, jw):
         return f"{h}, jump {jh}"
     return f"{h}×{w}, jump {jh}×{jw}"
-
-
-def _si(n: float, unit: str) -> str:
-    """23152400, 'MAC' → '23.2 MMAC'."""
-    for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {prefix}{unit}"
-    return f"{n:g} {unit}"
-
-
-def _cost_lines(t, shape: tuple[int, ...]) -> list[str]:
-    """The lines under the table: parameters, MACs, receptive fields, a ViT's tokens and attention."""
-    macs = t.totals["macs"]
-    weights = t.totals["weights"]
-    lines = [
-        f"parameters: {t.totals['params']:,} (trainable {t.totals['trainable']:,}; weights {weights:,} "
-        f"+ 1-D biases and scales {t.totals['params'] - weights:,}), buffers: {t.totals['buffers']:,} values"
-    ]
-    if not t.note:  # else no forward pass ran: nothing was counted
-        lines.append(
-            f"MACs per image: {macs:,} ({_si(macs, 'MAC')} = {_si(2 * macs, 'FLOP')}): the "
-            f"multiply-accumulates of convolutions, matrix products and attention, by torch's flop "
-            f"counter; element-wise layers (activations, norms, pooling) cost none"
-        )
-    if any(r.field for r in t.rows):
-        lines.append(
-            "receptive field: the input pixels one output unit sees; jump: input pixels between "
-            "neighbouring units (the product of the strides so far)"
-            + (
-                f"; a field wider than the {shape[-2]}×{shape[-1]} input reaches into the padding"
-                if any(max(r.field.size) > max(shape[-2:]) for r in t.rows if r.field)
-                else ""
-            )
-        )
-    if t.attention:
-        lines += _attention_lines(t.attention, macs)
-    if t.note:
-        lines.append(f"note: {t.note}")
-    return lines
-
-
-def _attention_lines(a, total_macs: int) -> list[str]:
-    tokens = f"tokens: {a.tokens}"
-    if a.grid:
-        gh, gw = a.grid
-        extra = a.extra_tokens
-        tokens += f" = {gh}×{gw} patches of {a.patch[0]}×{a.patch[1]}"
-        tokens += (
-            " + 1 class token"
-            if extra == 1
-            else f" + {extra} prefix tokens (class, distillation or register)"
-            if extra
-            else " (no class token)"
-        )
-    share = 100 * a.macs / max(total_macs, 1)
-    mixing = 100 * a.mixing_macs / max(total_macs, 1)
-    return [
-        tokens,
-        f"attention: {a.macs:,} MACs ({share:.1f} % of the total), of which Q·Kᵀ and A·V "
-        f"{a.mixing_macs:,} ({mixing:.1f} %), the part that grows with tokens² "
-        f"(the rest: the Q, K, V and output projections, linear in tokens)",
-    ]
 
 
 @app.command("gradcheck")
@@ -296,27 +211,19 @@ def gradcheck(
 ) -> None:
     """Hand-written backprop vs torch.autograd in float64; exit code 1 if an error exceeds --tol."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.models.gradcheck import gradcheck_mlp_scratch
+    from vislab.api.models import gradcheck as check_gradients
 
-    if not tol > 0:  # NaN too: no error is within it
-        raise UserError(f"--tol {tol:g}: give a positive tolerance, e.g. --tol 1e-6.")
-    if name != "mlp-scratch":
-        raise UserError(
-            f"model '{name}' has no hand-written gradients to check: only mlp-scratch has "
-            f"(`vislab model gradcheck mlp-scratch`)."
-        )
-    errors = gradcheck_mlp_scratch(parse_shape(input_), classes, batch, seed, **parse_sets(set_))
-    table = Table(title="mlp-scratch: hand-written gradients vs autograd (float64)")
+    shape = parse_shape(input_)
+    check = check_gradients(
+        name, shape, classes, batch=batch, seed=seed, tol=tol, **parse_sets(set_)
+    )
+    table = Table(title=f"{check.model}: hand-written gradients vs autograd (float64)")
     table.add_column("parameter")
     table.add_column("relative error", justify="right")
-    for key, err in errors.items():
-        table.add_row(key, f"{err:.2e}")
+    for key, error in check.relative_errors.items():
+        table.add_row(key, f"{error:.2e}")
     console.print(table)
-    worst = max(errors.values())
-    ok = worst <= tol
-    console.print(
-        f"max relative error {worst:.2e} {'<=' if ok else '>'} {tol:g}: "
-        f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}"
-    )
-    if not ok:
+    style = "green" if check.passed else "bold red"
+    console.print(escape(check.verdict()), style=style, highlight=False)
+    if not check.passed:
         raise typer.Exit(1)

@@ -8,13 +8,61 @@ parameter tensor is ‖g_manual − g_autograd‖ / max(‖g_manual‖, ‖g_aut
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from vislab.errors import UserError
 from vislab.models.registry import build_model
 
+if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
+    import pandas as pd
+
 TOLERANCE = 1e-6
+
+
+@dataclass
+class GradCheck:
+    """What ``vislab.gradcheck`` returns and ``vislab model gradcheck`` prints: each parameter's relative
+    error (``relative_errors``, or ``table``, a DataFrame) and whether the largest is within ``tol``."""
+
+    model: str
+    relative_errors: dict[str, float]  # parameter name → ‖g_manual − g_autograd‖ / max of the norms
+    tol: float = TOLERANCE
+
+    @property
+    def max_error(self) -> float:
+        return max(self.relative_errors.values())
+
+    @property
+    def passed(self) -> bool:
+        return self.max_error <= self.tol
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per parameter: parameter, relative_error."""
+        import pandas as pd  # on use: the CLI formats ``relative_errors`` without pandas (~1 s to import)
+
+        items = self.relative_errors.items()
+        return pd.DataFrame(items, columns=["parameter", "relative_error"])
+
+    def verdict(self) -> str:
+        """'max relative error 3.1e-16 <= 1e-06: OK' (or '> ...: FAILED')."""
+        ok = self.passed
+        word = "OK" if ok else "FAILED"
+        return f"max relative error {self.max_error:.2e} {'<=' if ok else '>'} {self.tol:g}: {word}"
+
+    def __repr__(self) -> str:
+        return f"<GradCheck {self.model}: {self.verdict()}>"
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the errors per parameter, then the verdict."""
+        table = self.table.to_html(index=False, float_format="{:.2e}".format)
+        title = f"<b>{html.escape(self.model)}</b>: hand-written gradients vs autograd (float64)"
+        return f"<div>{title}{table}<p>{html.escape(self.verdict())}</p></div>"
 
 
 def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

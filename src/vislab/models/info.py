@@ -15,11 +15,16 @@ Each row counts only what a module holds or computes itself (its children exclud
 MACs add up to the totals; a root row ``(model)`` holds what the model does itself (e.g. a ViT's class
 token). Modules a forward does not call (e.g. `mlp-scratch`'s hand-written levels use the weights, not the
 modules) show ``-`` as output shape.
+
+``ModelInfo`` is that table as ``vislab.model_info`` returns it (the totals as attributes, the layers as a
+DataFrame, the totals in words) and ``vislab model info`` prints it.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
@@ -27,6 +32,9 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from vislab.models.receptive_field import Field, FieldTracker
+
+if TYPE_CHECKING:  # pandas is imported on use (ModelInfo.layers)
+    import pandas as pd
 
 _WINDOW_MODULES = (
     nn.Conv2d,
@@ -231,3 +239,159 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) 
         macs=p.total_flops // 2,
     )
     return LayerTable(rows, root.output_shape, totals, p.note, _attention_cost(model, p))
+
+
+# --------------------------------------------------------------------------- what vislab.model_info returns
+@dataclass
+class ModelInfo:
+    """A model's layer table at one input shape (what ``vislab.model_info`` returns and ``vislab model
+    info`` prints): ``rows`` (or ``layers``, a DataFrame), the totals as attributes, ``lines()`` in words.
+
+    ``attention``: a transformer's token count and the MACs of its attention (None without attention)."""
+
+    name: str  # the model name; a run's folder and its model name
+    input_shape: tuple[int, ...]
+    num_classes: int | None  # None: an nn.Module given as it is
+    output_shape: str
+    rows: list[LayerRow]
+    params: int
+    trainable: int
+    weights: int  # the layers' weights (matrices, kernels: ≥ 2-D), as hand counts give them
+    buffers: int  # values held outside the parameters (batch-norm statistics)
+    macs: int  # multiply-accumulates per image (0 when no forward pass ran: see ``note``)
+    attention: AttentionCost | None = None
+    note: str = ""  # why no forward pass ran (e.g. a fitted baseline before it is fitted)
+
+    @classmethod
+    def of(cls, model: nn.Module, input_shape: tuple[int, ...], name: str, num_classes: int | None):
+        """The layer table of ``model`` (one forward pass on zeros, see the module docstring)."""
+        t = layer_table(model, tuple(input_shape))
+        totals = {k: t.totals[k] for k in ("params", "trainable", "weights", "buffers", "macs")}
+        return cls(
+            name,
+            tuple(input_shape),
+            num_classes,
+            t.output_shape,
+            t.rows,
+            **totals,
+            attention=t.attention,
+            note=t.note,
+        )
+
+    @property
+    def title(self) -> str:
+        """'cnn: input 1×28×28 → output 10'."""
+        return f"{self.name}: input {'×'.join(map(str, self.input_shape))} → output {self.output_shape}"
+
+    @property
+    def attention_share(self) -> float | None:
+        """The attention's fraction of the MACs (None without attention)."""
+        return self.attention.macs / max(self.macs, 1) if self.attention else None
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        """One row per layer: layer, type, output_shape, params, trainable, macs, receptive_field and jump
+        (an int for a square field, (rows, columns) otherwise; None for layers without a window)."""
+        import pandas as pd  # on use: the CLI formats ``rows`` without pandas (~1 s to import)
+
+        table = pd.DataFrame(
+            [
+                dict(
+                    layer=r.name,
+                    type=r.type,
+                    output_shape=r.output_shape,
+                    params=r.params,
+                    trainable=r.trainable,
+                    macs=r.macs,
+                )
+                for r in self.rows
+            ]
+        )
+        for column, which in (("receptive_field", "size"), ("jump", "jump")):
+            sides = [_side(r.field, which) for r in self.rows]
+            square = all(v is None or isinstance(v, int) for v in sides)  # else (rows, columns) too
+            table[column] = pd.Series(sides, dtype="Int64" if square else object)
+        return table
+
+    def lines(self) -> list[str]:
+        """The totals in words: parameters, MACs, what receptive fields mean, a ViT's tokens and attention."""
+        return _cost_lines(self)
+
+    def __repr__(self) -> str:
+        return f"<ModelInfo {self.title}: {self.params:,} parameters, {self.macs:,} MACs per image>"
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the title, the layer table, the totals in words."""
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines())
+        view = self.layers.astype(object).fillna("")  # layers without a field: blank, not <NA>
+        for column in ("params", "trainable", "macs"):
+            view[column] = [f"{v:,}" for v in view[column]]
+        table = view.to_html(index=False)
+        return f"<div><b>{html.escape(self.title)}</b>{table}<ul>{items}</ul></div>"
+
+
+def _side(f: Field | None, which: str) -> int | tuple[int, int] | None:
+    """A field's size or jump: one number when square."""
+    if f is None:
+        return None
+    h, w = getattr(f, which)
+    return h if h == w else (h, w)
+
+
+def _si(n: float, unit: str) -> str:
+    """23152400, 'MAC' → '23.2 MMAC'."""
+    for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {prefix}{unit}"
+    return f"{n:g} {unit}"
+
+
+def _cost_lines(info: ModelInfo) -> list[str]:
+    """The lines under the table: parameters, MACs, receptive fields, a ViT's tokens and attention."""
+    macs, weights, shape = info.macs, info.weights, info.input_shape
+    lines = [
+        f"parameters: {info.params:,} (trainable {info.trainable:,}; weights {weights:,} "
+        f"+ 1-D biases and scales {info.params - weights:,}), buffers: {info.buffers:,} values"
+    ]
+    if not info.note:  # else no forward pass ran: nothing was counted
+        lines.append(
+            f"MACs per image: {macs:,} ({_si(macs, 'MAC')} = {_si(2 * macs, 'FLOP')}): the "
+            f"multiply-accumulates of convolutions, matrix products and attention, by torch's flop "
+            f"counter; element-wise layers (activations, norms, pooling) cost none"
+        )
+    fields = [r.field for r in info.rows if r.field]
+    if fields:
+        wider = any(max(f.size) > max(shape[-2:]) for f in fields)
+        padding = f"; a field wider than the {shape[-2]}×{shape[-1]} input reaches into the padding"
+        lines.append(
+            "receptive field: the input pixels one output unit sees; jump: input pixels between "
+            "neighbouring units (the product of the strides so far)" + (padding if wider else "")
+        )
+    if info.attention:
+        lines += _attention_lines(info.attention, macs)
+    if info.note:
+        lines.append(f"note: {info.note}")
+    return lines
+
+
+def _attention_lines(a: AttentionCost, total_macs: int) -> list[str]:
+    tokens = f"tokens: {a.tokens}"
+    if a.grid:
+        gh, gw = a.grid
+        extra = a.extra_tokens
+        tokens += f" = {gh}×{gw} patches of {a.patch[0]}×{a.patch[1]}"
+        tokens += (
+            " + 1 class token"
+            if extra == 1
+            else f" + {extra} prefix tokens (class, distillation or register)"
+            if extra
+            else " (no class token)"
+        )
+    share = 100 * a.macs / max(total_macs, 1)
+    mixing = 100 * a.mixing_macs / max(total_macs, 1)
+    return [
+        tokens,
+        f"attention: {a.macs:,} MACs ({share:.1f} % of the total), of which Q·Kᵀ and A·V "
+        f"{a.mixing_macs:,} ({mixing:.1f} %), the part that grows with tokens² "
+        f"(the rest: the Q, K, V and output projections, linear in tokens)",
+    ]

@@ -1,0 +1,186 @@
+"""Looking inside a model without training it: its layer table and costs, and the gradient check of the
+hand-written backprop — what ``vislab model info`` and ``vislab model gradcheck`` print, as values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from vislab.api.configs import user_model
+from vislab.api.folders import folder_kind
+from vislab.errors import UserError
+from vislab.models import MODELS, build_model
+from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_mlp_scratch
+from vislab.models.objects import is_users_code
+from vislab.run import Run
+from vislab.training.checks import check_output
+
+# Imported by the functions that use them ("on use" below), as `import vislab.api` should not wait for them
+# (see its __init__): the layer table (torch's flop counter, ~0.6 s on 2 cores) and vislab.predict, which
+# rebuilds a run's model (matplotlib and pandas, ~1 s).
+if TYPE_CHECKING:
+    from vislab.models.info import ModelInfo
+
+ModelLike = str | Path | Run | Callable[..., torch.nn.Module] | torch.nn.Module
+DEFAULT_INPUT = (3, 32, 32)
+
+
+def model_info(
+    model: ModelLike,
+    input_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+    *,
+    trust_code: bool = False,
+    **options: Any,
+) -> ModelInfo:
+    """The layer table of ``model`` (as ``vislab model info``): each layer's output shape, parameters,
+    multiply-accumulates (MACs) and receptive field; the totals as attributes (``params``, ``macs``, ...);
+    a transformer's tokens and ``attention_share``. A notebook shows it as a table; ``.layers`` is a
+    DataFrame, ``.lines()`` the totals in words.
+
+    ``model``: a registered name (``"cnn"``, ``"timm:resnet18"``) built with seed 0 and ``options``; your
+    class or builder, as :func:`vislab.train` takes it; a run (a ``Run``, a ``Path`` to its folder or a
+    checkpoint file): its trained model at its own input shape and classes; or an ``nn.Module`` object,
+    as it is (nothing is built: no options, no classes). ``input_shape``: (C, H, W) or (D,), default
+    (3, 32, 32); ``num_classes``: default 10. ``trust_code``: a run's model from a file that changed since.
+
+    >>> vislab.model_info("cnn", (1, 28, 28)).macs                  # 16714000
+    >>> vislab.model_info("vit", (3, 32, 32), depth=2).attention_share
+    >>> vislab.model_info(run).layers.sort_values("params")
+    """
+    from vislab.models.info import ModelInfo  # on use (see the imports)
+
+    if isinstance(model, torch.nn.Module):
+        _check_as_it_is(model, num_classes, options)
+        shape = _shape(DEFAULT_INPUT if input_shape is None else input_shape)
+        return ModelInfo.of(model, shape, type(model).__name__, None)
+    target = _run_target(model)
+    if target is not None:
+        net, shape, name, classes = _run_model(
+            target, input_shape, num_classes, options, trust_code
+        )
+        return ModelInfo.of(net, shape, name, classes)
+    name = model if isinstance(model, str) else user_model(model)
+    shape = _shape(DEFAULT_INPUT if input_shape is None else input_shape)
+    classes = 10 if num_classes is None else _classes(num_classes, least=1)
+    return ModelInfo.of(_built(name, shape, classes, options), shape, name, classes)
+
+
+def _built(
+    name: str, input_shape: tuple[int, ...], num_classes: int, options: dict[str, Any]
+) -> torch.nn.Module:
+    """Model ``name`` as ``vislab.train`` builds it (seed 0): its builder's checks of the options and the
+    input shape, then, for your own code, one forward pass on zeros (train's messages, either way)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(name, input_shape, num_classes, **options)
+    if is_users_code(name):  # options only its forward reads (timm's drop_rate=abc) fail here
+        check_output(model, name, input_shape, num_classes, torch.device("cpu"))
+    return model
+
+
+def _run_target(model: ModelLike) -> Path | None:
+    """The run ``model`` names, or None for a model. A string is a model when it is a registered name or
+    names code (``file.py:Net``, ``timm:...``); else a run when it is a checkpoint file, a folder vislab
+    wrote, or a path (one with a folder separator or .pt: the loader says it does not exist)."""
+    if isinstance(model, Run):
+        return model.path
+    if isinstance(model, Path):
+        return model
+    if not isinstance(model, str) or model in MODELS:
+        return None
+    path = Path(model).expanduser()
+    if (path.is_file() and path.suffix == ".pt") or folder_kind(path) is not None:
+        return path
+    if ":" in model or not ("/" in model or "\\" in model or path.suffix == ".pt"):
+        return None  # a model name: the registry names close ones when there is none such
+    return path
+
+
+def _run_model(
+    target: Path, input_shape: Any, num_classes: Any, options: dict, trust_code: bool
+) -> tuple[torch.nn.Module, tuple[int, ...], str, int]:
+    """A run's trained model, rebuilt from its checkpoint: (model, its input shape, title, classes)."""
+    from vislab.predict import load_model  # on use (see the imports)
+
+    model, record = load_model(target, trust_code)
+    pairs = (("input_shape", input_shape), ("num_classes", num_classes))
+    given = [k for k, v in pairs if v is not None]
+    if given or options:
+        what = ", ".join(given + [f"{k}=" for k in options])
+        raise UserError(
+            f"{what}: '{target}' is a run, whose model, options, input shape and classes are its own. "
+            f"Leave them out, or give a model name, e.g. vislab.model_info('{record.model.name}', "
+            f"{tuple(record.inputs.input_shape)})."
+        )
+    shape = tuple(record.inputs.input_shape)
+    return model, shape, f"{target} ({record.model.name})", record.model.num_classes
+
+
+def _check_as_it_is(model: torch.nn.Module, num_classes: Any, options: dict) -> None:
+    """UserError when options or classes come with an nn.Module object: it is built already."""
+    given = [*options, *(["num_classes"] if num_classes is not None else [])]
+    if given:
+        cls = type(model).__name__
+        raise UserError(
+            f"model: a {cls} object is built already, with its own options and classes: leave out "
+            f"{', '.join(given)}, or pass the class {cls} itself (model={cls}) to build it with them."
+        )
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    """``shape`` as a tuple of 1 (D) or 3 (C, H, W) positive ints; UserError otherwise."""
+    try:
+        dims = tuple(int(d) for d in shape)
+        ok = dims == tuple(shape) and len(dims) in (1, 3) and min(dims) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UserError(
+            f"input shape {shape!r}: give (C, H, W) for images, e.g. (3, 32, 32) or (1, 28, 28), or "
+            f"(D,) for feature vectors, e.g. (2,)."
+        )
+    return dims
+
+
+def _classes(n: Any, least: int) -> int:
+    """``n`` if it is a whole number of classes ≥ ``least``; UserError otherwise."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < least:
+        raise UserError(f"num_classes={n!r}: give a whole number of classes, at least {least}.")
+    return n
+
+
+def gradcheck(
+    model: str = "mlp-scratch",
+    input_shape: tuple[int, ...] = (2,),
+    num_classes: int = 3,
+    *,
+    batch: int = 16,
+    seed: int = 0,
+    tol: float = TOLERANCE,
+    **options: Any,
+) -> GradCheck:
+    """The hand-written backward pass of ``mlp-scratch`` (built with ``options``) against torch.autograd
+    in float64, on a random batch (as ``vislab model gradcheck``): each parameter's relative error
+    (``.table``, a DataFrame) and ``.passed`` (the largest within ``tol``).
+
+    >>> check = vislab.gradcheck(hidden=[8, 8], input_shape=(1, 8, 8), num_classes=10)
+    >>> check.passed, check.max_error, check.table
+    """
+    if not tol > 0:  # NaN too: no error is within it
+        raise UserError(
+            f"tolerance {tol:g}: give a positive tolerance, e.g. --tol 1e-6 / tol=1e-6."
+        )
+    if model != "mlp-scratch":
+        raise UserError(
+            f"model '{model}' has no hand-written gradients to check: only mlp-scratch has "
+            f"(`vislab model gradcheck mlp-scratch`, vislab.gradcheck('mlp-scratch'))."
+        )
+    if not (isinstance(batch, int) and batch >= 1):
+        raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")
+    classes = _classes(num_classes, least=2)
+    errors = gradcheck_mlp_scratch(_shape(input_shape), classes, batch, seed, **options)
+    return GradCheck(model, errors, tol)
