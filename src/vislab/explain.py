@@ -40,7 +40,7 @@ from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
 from vislab.predict import checkpoint_tag, load_model
 from vislab.training.record import RunRecord
-from vislab.training.rundir import check_writable
+from vislab.training.writable import check_writable
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
 

@@ -36,7 +36,7 @@ from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
-from vislab.training.rundir import check_writable
+from vislab.training.writable import check_writable
 
 
 def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.Module, RunRecord]:

@@ -72,7 +72,8 @@ def check_table_files(files: dict[str, Path], force: bool) -> None:
     a folder, a run's own file (``training.rundir.RUN_OWN``, even with ``force``), one in a folder that
     cannot be written, one already there (without ``force``), or both options naming one file."""
     from vislab.plotting.files import check_new_files  # on use (module docstring)
-    from vislab.training.rundir import check_writable, refuse_run_file
+    from vislab.training.rundir import refuse_run_file
+    from vislab.training.writable import check_writable
 
     if len({p.resolve() for p in files.values()}) < len(files):
         raise UserError(f"--csv and --md both name '{files['--csv']}': give each its own file.")

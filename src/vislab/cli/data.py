@@ -19,7 +19,7 @@ from vislab.cli.options import ConfigOpt, SetOpt, check_flags_and_sets
 from vislab.config import Config, load_config
 from vislab.errors import UserError
 from vislab.plotting.files import check_new_files, name_part
-from vislab.training.rundir import check_writable
+from vislab.training.writable import check_writable
 
 app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 console = Console()

@@ -19,7 +19,8 @@ from vislab.errors import DataError, UserError
 from vislab.plotting.mistakes import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
 from vislab.training.checkpoint import atomic_write_text, choose_checkpoint
-from vislab.training.rundir import check_writable, refuse_run_file
+from vislab.training.rundir import refuse_run_file
+from vislab.training.writable import check_writable
 
 out = Console()
 err = Console(stderr=True)

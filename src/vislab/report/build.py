@@ -327,7 +327,7 @@ def provenance_of(plan: ReportPlan) -> str:
     """How the plan's finished runs were made (:func:`provenance_line`): a suite's command-line changes
     to its config, and the checkpoint their test figures come from."""
     info = plan.info if plan.kind in ("suite", "sweep") else {}
-    return provenance_line(info, plan.complete, plan.runs, plan_rows(plan))
+    return provenance_line(info, plan.complete, plan.runs, plan_rows(plan), plan.configs)
 
 
 def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:

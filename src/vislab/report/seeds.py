@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from vislab.config import Config
 from vislab.experiments.results.cells import bold_cells, bold_note, train_acc_note
 from vislab.experiments.results.data_used import mixes_data, row_datasets
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
@@ -50,6 +51,7 @@ class Planned(Protocol):
     complete: dict[str, dict]
     runs: dict[str, Path]
     study: optuna.Study | None
+    configs: dict[str, Config]
 
 
 def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
@@ -98,11 +100,11 @@ def pairing(plan: Planned) -> str:
 
 def plan_settings(plan: Planned) -> Settings:
     """What each row of the table was: a sweep's trials their swept values (its study's), any other
-    table its runs' model, seed and the settings they changed (their config.yaml)."""
+    table its runs' model, seed and the settings they changed (their config.yaml, as the plan read it)."""
     if plan.kind == "sweep" and plan.study is not None:
         params = trial_params(plan.study)
         return swept({n: params.get(n, {}) for n in plan.complete})
-    return table_settings(plan.complete, plan.runs, plan_rows(plan))
+    return table_settings(plan.complete, plan.runs, plan_rows(plan), plan.configs)
 
 
 def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:

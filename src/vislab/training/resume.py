@@ -107,30 +107,37 @@ def _init_from(path: Path) -> str:
     return f"--init-from {path} / train__init_from={str(path)!r}"
 
 
-def nothing_to_train(run: RunDir, cfg: Config, loop: LoopState) -> str | None:
-    """Why resuming run ``run`` (at ``loop``, for ``cfg``'s epochs) has nothing to do — every epoch
-    trained (or stopped early) and a complete summary.json: it would only score the run again and
-    rewrite its records —, with what to do instead; None when there is something to do (a damaged
-    summary.json: the resume writes it anew)."""
-    if loop.epoch < cfg.train.epochs and not loop.stopped_early:
+def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> str | None:
+    """Why resuming run ``run`` (its last.pt's ``resume``, for ``cfg``'s epochs) has nothing to do — every
+    epoch trained (or stopped early), and its records whole: a complete summary.json, a valid config.yaml,
+    metrics.jsonl with every row of its history and nothing else; it would only score the run again and
+    rewrite them —, with what to do instead. None when there is something to do (a damaged record: the
+    resume writes it anew, as :meth:`RunDir.rewrite_fix` says)."""
+    loop, tc = resume.loop, cfg.train
+    if loop.epoch < tc.epochs and not loop.stopped_early:
         return None
     try:
-        finished = is_complete(run.load_summary())
-    except UserError:
+        whole = is_complete(run.load_summary()) and run.load_config() is not None
+        whole = whole and _lines(run.path / "metrics.jsonl") == len(run.read_metrics())
+        whole = whole and len(run.read_metrics()) == len(resume.history)
+    except UserError:  # ConfigError too
         return None
-    tc = cfg.train
-    how = (
-        f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}"
-        if loop.stopped_early
-        else f"{loop.epoch} of {tc.epochs} epochs trained"
-    )
+    if not whole:
+        return None
+    if loop.epoch < tc.epochs:  # train.early_stop's patience ran out: extending it would stop again
+        how, then = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}", ""
+    else:
+        how, then = f"{loop.epoch} of {tc.epochs} epochs trained", "Train it on with --epochs N "
+        then += "(Python: epochs=N), or score"
     return (
-        f"nothing left to train: '{run.path}' is complete ({how}); its records are kept as they "
-        f"are. Train it on with --epochs N (Python: epochs=N), "
-        f"or score it again with `vislab eval {run.path}` / vislab.load_run(...).evaluate()."
-        if finished
-        else None
+        f"nothing left to train: '{run.path}' is complete ({how}); its records are kept as they are. "
+        f"{then or 'Score'} it again with `vislab eval {run.path}` / vislab.load_run(...).evaluate()."
     )
+
+
+def _lines(path: Path) -> int:
+    """The lines of text of ``path`` (a cut last line counts): 0 when it is absent."""
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
 
 
 def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:

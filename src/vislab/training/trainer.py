@@ -2,10 +2,11 @@
 
 Read it top to bottom: ``train`` opens the run directory, ``set_up`` (training/setup.py) builds the
 data, the network, the optimisation and the loop state once, then either ``fit_once`` (models fitted on
-arrays) or ``fit_epochs``, whose loop is ``train_one_epoch`` → ``evaluate_and_checkpoint`` →
-``next_epoch`` → ``record``; ``finish_run`` scores the best weights. What a model may ask of the loop is
-declared in ``vislab.models.hooks``. How a run ends early (a signal, a NaN loss, the user's own model code
-raising: ``users_model``) is ``training/stopping.py``; the checkpoint it can resume from is kept.
+arrays) or ``fit_epochs``, whose loop is ``train_one_epoch`` → ``evaluate_and_checkpoint``
+(training/epoch_end.py) → ``next_epoch`` → ``record``; ``finish_run`` scores the best weights. What a
+model may ask of the loop is declared in ``vislab.models.hooks``. How a run ends early (a signal, a NaN
+loss, the user's own model code raising: ``users_model``) is ``training/stopping.py``; the checkpoint it
+can resume from is kept.
 
 Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
 augmentation and dropout, so a CPU run is exactly repeatable and ``--resume`` (from an epoch
@@ -28,9 +29,9 @@ from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
+from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start, track_test
 from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.optim import set_lr
-from vislab.training.plateau import better, reference
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import checkpoint, extend, nothing_to_train, open_resume
@@ -76,12 +77,12 @@ def train(
             cfg = build_config(ckpt.record.config, source=str(run.ckpt_dir / "last.pt"))
             if epochs is not None:
                 cfg = extend(cfg, epochs, ckpt.resume.loop, run.path)
-            if (done := nothing_to_train(run, cfg, ckpt.resume.loop)) is not None:
-                Progress(quiet=quiet or not dist.is_main).line(done)
-                return run.read_summary()
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
+            if (done := nothing_to_train(run, cfg, ckpt.resume)) is not None:
+                Progress(quiet=quiet or not dist.is_main).line(done)
+                return run.read_summary()
         elif (run.ckpt_dir / "last.pt").exists():
             run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
             raise RunExists(run.path)
@@ -321,64 +322,7 @@ def _optimizer_step(
         optim.opt.step()
 
 
-# ------------------------------------------------------------------- evaluate + checkpoint
-def evaluated(t: Training) -> torch.nn.Module:
-    """What evaluation scores: the weight average (``train.ema``) or the network, DDP unwrapped, inside
-    the run's test-time augmentation (``train.tta``)."""
-    net = t.optim.ema.average if t.optim.ema else t.network.forward
-    return t.data.spec.wrap(getattr(net, "module", net))
-
-
-def evaluate_at_start(t: Training) -> dict:
-    """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
-    on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row)."""
-    k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
-    kw = dict(precision=t.optim.precision, dist=t.dist)
-    first = t.data.train.trained_indices(t.loop.epoch)
-    start = evaluate(net, t.data.train.unaugmented(bs, first), k, t.device, **kw)
-    val = evaluate(net, t.data.val, k, t.device, **kw)
-    return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
-                **val.as_dict("val"), val_per_class=val.per_class, **track_test(t))  # fmt: skip
-
-
-def track_test(t: Training) -> dict:
-    """``train.track_test``: the test split's loss, accuracy and per-class accuracy now, for the curves
-    only — nothing reads them to select, stop or prune (those read val). {} when off."""
-    if not t.cfg.track_test:
-        return {}
-    k, kw = t.data.splits.num_classes, dict(precision=t.optim.precision, dist=t.dist)
-    return evaluate(evaluated(t), t.data.test, k, t.device, **kw).as_dict("test")
-
-
-def evaluate_and_checkpoint(t: Training, row: dict) -> None:
-    """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
-    far (by any margin); count the evaluation for the patience, which only an improvement by more than
-    ``train.min_delta`` restarts (``plateau.reference``). When early stopping's patience runs out, the loop
-    state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
-    ``row`` (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run
-    before its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
-    tc, loop, optim = t.cfg, t.loop, t.optim
-    epoch = row["epoch"]
-    if epoch % tc.eval_every and epoch != tc.epochs:
-        return
-    k = t.data.splits.num_classes
-    val = evaluate(evaluated(t), t.data.val, k, t.device, precision=optim.precision, dist=t.dist)
-    row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
-    value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
-    if loop.best is None or better(value, loop.best, tc.select_metric):
-        loop.best, loop.best_epoch = value, epoch
-        checkpoint(t, "best.pt", epoch=epoch)
-    ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
-    improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
-    if optim.plateau:
-        optim.plateau.count(loop, improved, epoch * optim.steps_per_epoch)
-    loop.bad_evals = 0 if improved else loop.bad_evals + 1
-    if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
-        loop.stopped_early = True
-        if epoch < tc.epochs:
-            row["stopped_early"] = True
-
-
+# ------------------------------------------------------------------------- the epoch's record
 def _early_stop(t: Training) -> str:
     return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from vislab.config import RESULT_NEUTRAL_KEYS
+from vislab.config import RESULT_NEUTRAL_KEYS, Config
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
 
@@ -35,10 +35,19 @@ def _json_record(path: Path) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def select_metrics(run_dirs: dict[str, Path]) -> dict[str, str]:
-    """Run → the ``train.select_metric`` its config.yaml records (runs without a readable one left out)."""
+def select_metrics(
+    run_dirs: dict[str, Path], configs: dict[str, Config] | None = None
+) -> dict[str, str]:
+    """Run → the ``train.select_metric`` its config.yaml records (runs without a readable one left out).
+    ``configs``: run → its config.yaml already read (a report's); a run not in it has its file read here."""
     out = {}
     for name, run_dir in run_dirs.items():
+        if configs and name in configs:
+            train = configs[name].train
+            # given in the file: a default the validated config fills in is no record
+            if "select_metric" in train.model_fields_set:
+                out[name] = train.select_metric
+            continue
         try:
             cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
         except (OSError, yaml.YAMLError):
@@ -96,13 +105,15 @@ def provenance_line(
     summaries: dict[str, dict],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
+    configs: dict[str, Config] | None = None,
 ) -> str:
     """The one line saying how the table's runs (``summaries``, in ``run_dirs``) were made: the suite's
     command-line changes (``info``: suite.json) and the checkpoint of the test figures. ``rows`` (row →
-    its seeds' runs) names rows instead of each seed's run."""
+    its seeds' runs) names rows instead of each seed's run; ``configs``: as :func:`select_metrics`."""
     row_of = {run: row for row, runs in (rows or {}).items() for run in runs}
     select: dict[str, str] = {}
-    for run, metric in select_metrics({n: run_dirs[n] for n in summaries if n in run_dirs}).items():
+    dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}
+    for run, metric in select_metrics(dirs, configs).items():
         select.setdefault(row_of.get(run, run), metric)
     fitted = [row_of.get(n, n) for n, s in summaries.items() if s.get("trained_by") == FITTED]
     parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))

@@ -30,7 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from vislab.config import RESULT_NEUTRAL_KEYS, build_config, read_yaml
+from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config, read_yaml
 from vislab.config.notes import SAME_AS, idle_settings
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
@@ -122,12 +122,14 @@ def table_settings(
     summaries: dict[str, dict],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
+    configs: dict[str, Config] | None = None,
 ) -> Settings:
     """The setting columns of a table of ``summaries`` (its runs' folders in ``run_dirs``): per run, or
     per row of seeds (``rows``: row → its runs; each row's settings those all its finished seeds share).
     A setting silent for a run (:func:`silent_keys`) is not among its values; one :func:`same_as` another
-    differs as that one, and shows as it is."""
-    found, compared, silent, unread = _read_all(summaries, run_dirs)
+    differs as that one, and shows as it is. ``configs``: run → its config.yaml already read (a report's);
+    a run not in it has its file read here."""
+    found, compared, silent, unread = _read_all(summaries, run_dirs, configs or {})
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
         groups = {r: names for r, names in groups.items() if names}
@@ -148,18 +150,22 @@ def table_settings(
 
 
 def _read_all(
-    summaries: dict[str, dict], run_dirs: dict[str, Path]
+    summaries: dict[str, dict], run_dirs: dict[str, Path], configs: dict[str, Config]
 ) -> tuple[
     dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, set[str]], dict[str, UserError]
 ]:
-    """(run → :func:`read_settings` but its :func:`silent_keys`, run → the same as compared (:func:`same_as`),
-    run → its silent keys, run → why its settings could not be read) for the runs of ``summaries``."""
+    """(run → its settings (``configs``' or :func:`read_settings`) but its :func:`silent_keys`, run → the
+    same as compared (:func:`same_as`), run → its silent keys, run → why its settings could not be read)
+    for the runs of ``summaries``."""
     found, compared, silent, unread = {}, {}, {}, {}
     for name in summaries:
         try:
             if name not in run_dirs:
                 raise UserError(f"run '{name}' has no folder here: its settings are unknown.")
-            read = read_settings(run_dirs[name])
+            cfg = configs.get(name)
+            read = (
+                flat_settings(cfg.to_dict()) if cfg is not None else read_settings(run_dirs[name])
+            )
         except UserError as e:
             unread[name] = e
             continue

@@ -32,7 +32,8 @@ from vislab.experiments.suites.runner import (
     write_results,
 )
 from vislab.experiments.suites.spec import Suite, run_config
-from vislab.training.rundir import RunDir, check_writable, is_complete
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.writable import check_writable
 
 Log = Callable[[str], None]
 POLL_S = 2.0  # the longest a waiting worker sleeps before asking for runs again

@@ -20,7 +20,8 @@ from vislab.models import check_model_options
 from vislab.models.hooks import hooks_of
 from vislab.predict import load_model
 from vislab.training.resume import open_resume
-from vislab.training.rundir import RunDir, check_writable, is_complete
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.writable import check_writable
 
 
 @dataclass

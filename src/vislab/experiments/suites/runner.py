@@ -18,7 +18,8 @@ from vislab.experiments.suites.jobs import ListSource, run_all
 from vislab.experiments.suites.plan import PlannedRun, check_plan
 from vislab.experiments.suites.spec import Suite
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import RunDir, check_writable, is_complete
+from vislab.training.rundir import RunDir, is_complete
+from vislab.training.writable import check_writable
 
 
 class SuiteState:

@@ -1,0 +1,70 @@
+"""The end of a training epoch, after its steps: the evaluation (val when due, test when tracked, of the
+weight average when there is one), ``best.pt`` at the best ``train.select_metric`` so far, and the
+patience that early stopping and ``schedule.name=plateau`` count; also row 0, the untrained model's
+evaluation (``train.eval_at_start``). The loop that calls them is ``training/trainer.py``."""
+
+from __future__ import annotations
+
+import torch
+
+from vislab.training.evaluate import evaluate
+from vislab.training.plateau import better, reference
+from vislab.training.resume import checkpoint
+from vislab.training.setup import Training
+
+
+def evaluated(t: Training) -> torch.nn.Module:
+    """What evaluation scores: the weight average (``train.ema``) or the network, DDP unwrapped, inside
+    the run's test-time augmentation (``train.tta``)."""
+    net = t.optim.ema.average if t.optim.ema else t.network.forward
+    return t.data.spec.wrap(getattr(net, "module", net))
+
+
+def evaluate_at_start(t: Training) -> dict:
+    """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
+    on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row)."""
+    k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
+    kw = dict(precision=t.optim.precision, dist=t.dist)
+    first = t.data.train.trained_indices(t.loop.epoch)
+    start = evaluate(net, t.data.train.unaugmented(bs, first), k, t.device, **kw)
+    val = evaluate(net, t.data.val, k, t.device, **kw)
+    return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
+                **val.as_dict("val"), val_per_class=val.per_class, **track_test(t))  # fmt: skip
+
+
+def track_test(t: Training) -> dict:
+    """``train.track_test``: the test split's loss, accuracy and per-class accuracy now, for the curves
+    only — nothing reads them to select, stop or prune (those read val). {} when off."""
+    if not t.cfg.track_test:
+        return {}
+    k, kw = t.data.splits.num_classes, dict(precision=t.optim.precision, dist=t.dist)
+    return evaluate(evaluated(t), t.data.test, k, t.device, **kw).as_dict("test")
+
+
+def evaluate_and_checkpoint(t: Training, row: dict) -> None:
+    """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
+    far (by any margin); count the evaluation for the patience, which only an improvement by more than
+    ``train.min_delta`` restarts (``plateau.reference``). When early stopping's patience runs out, the loop
+    state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
+    ``row`` (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run
+    before its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
+    tc, loop, optim = t.cfg, t.loop, t.optim
+    epoch = row["epoch"]
+    if epoch % tc.eval_every and epoch != tc.epochs:
+        return
+    k = t.data.splits.num_classes
+    val = evaluate(evaluated(t), t.data.val, k, t.device, precision=optim.precision, dist=t.dist)
+    row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
+    value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
+    if loop.best is None or better(value, loop.best, tc.select_metric):
+        loop.best, loop.best_epoch = value, epoch
+        checkpoint(t, "best.pt", epoch=epoch)
+    ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
+    improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
+    if optim.plateau:
+        optim.plateau.count(loop, improved, epoch * optim.steps_per_epoch)
+    loop.bad_evals = 0 if improved else loop.bad_evals + 1
+    if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
+        loop.stopped_early = True
+        if epoch < tc.epochs:
+            row["stopped_early"] = True
