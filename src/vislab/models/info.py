@@ -13,8 +13,8 @@ One forward pass on a zero batch (eval mode, no grad) gives it all:
 
 Each row counts only what a module holds or computes itself (its children excluded), so parameters and
 MACs add up to the totals; a root row ``(model)`` holds what the model does itself (e.g. a ViT's class
-token). Modules a forward does not call (e.g. `mlp-scratch`'s hand-written levels use the weights, not the
-modules) show ``-`` as output shape.
+token, or a layer's maths done on its weights without calling it). Modules a forward does not call show
+``-`` as output shape.
 
 ``ModelInfo`` is that table as ``vislab.model_info`` returns it (the totals as attributes, the layers as a
 DataFrame, the totals in words) and ``vislab model info`` prints it.

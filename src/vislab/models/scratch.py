@@ -20,7 +20,9 @@ More hidden layers repeat the middle lines. The loss is the *mean* over the batc
 ``impl`` picks one of the homework's four implementation levels; all share the same weights (same
 state-dict keys, same initialisation), so they give the same first step on the same batch:
 
-- ``manual``   forward and backward above on plain tensors, hand-written SGD (no autograd at all);
+- ``manual``   forward and backward above on plain tensors, hand-written SGD (no autograd at all); the
+  forward still calls each layer as its module (``Linear(h, by_hand=True)``: h Wᵀ + b by hand), so
+  that ``vislab model info`` sees its shapes and MACs;
 - ``autograd`` the same hand-written forward, gradients from ``loss.backward()``, hand-written SGD;
 - ``module``   ``nn.Sequential`` of ``nn.Linear``/``nn.Tanh`` + ``nn.CrossEntropyLoss``, hand-written SGD;
 - ``optim``    the same modules trained by the trainer with ``torch.optim`` (no ``manual_step``).
@@ -64,6 +66,18 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (log_sum_exp - logits.gather(1, y[:, None]).squeeze(1)).mean()
 
 
+class Linear(nn.Linear):
+    """``nn.Linear``, whose affine map the hand-written levels compute by hand instead (``by_hand=True``).
+
+    Every level calls its layers as modules, so forward hooks see each layer's output and cost whichever
+    maths runs (``vislab model info``'s layer table); the hand-written line is the one below."""
+
+    def forward(self, h: torch.Tensor, by_hand: bool = False) -> torch.Tensor:
+        if not by_hand:
+            return super().forward(h)  # torch's F.linear
+        return h @ self.weight.T + self.bias  # h̃ = h Wᵀ + b   (N × n_out)
+
+
 class ScratchMLP(ModelHooks, nn.Module):
     """x → [linear → tanh] × len(hidden) → linear (logits); see the module docstring for the maths."""
 
@@ -77,7 +91,7 @@ class ScratchMLP(ModelHooks, nn.Module):
         sizes = [in_features, *hidden, num_classes]
         layers: list[nn.Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(n_in, n_out))
+            layers.append(Linear(n_in, n_out))
             if i < len(sizes) - 2:
                 layers.append(nn.Tanh())
         # the parameters of every level live here (one state-dict layout)
@@ -92,15 +106,17 @@ class ScratchMLP(ModelHooks, nn.Module):
 
     # --------------------------------------------------------------------------------- forward
     def forward_manual(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Hand-written forward: logits ỹ and the activations [x, h₁, …, h_L] that backward needs."""
+        """Hand-written forward: logits ỹ and the activations [x, h₁, …, h_L] that backward needs.
+
+        Each layer is called as its module, so that forward hooks see it (see ``Linear``)."""
         acts = [x]
         h = x
         *hidden, last = self.linears()
-        for layer in hidden:
-            h_tilde = h @ layer.weight.T + layer.bias  # h̃ = h Wᵀ + b   (N × n_out)
-            h = torch.tanh(h_tilde)  # h = tanh(h̃)
+        for layer, tanh in zip(hidden, self.net[1::2]):
+            h_tilde = layer(h, by_hand=True)  # h̃ = h Wᵀ + b   (N × n_out)
+            h = tanh(h_tilde)  # h = tanh(h̃)
             acts.append(h)
-        logits = h @ last.weight.T + last.bias  # ỹ = h Wᵧᵀ + bᵧ
+        logits = last(h, by_hand=True)  # ỹ = h Wᵧᵀ + bᵧ
         return logits, acts
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

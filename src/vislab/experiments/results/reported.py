@@ -198,12 +198,12 @@ def reported_figure(reported: ReportedLike, run: str, source: str, key: str) -> 
 
 
 def _sentences(entry: dict) -> dict:
-    """An entry's texts as the tables end them (the suite file's own full stops dropped; data and note
-    capitalised)."""
+    """An entry's texts as the tables end them (the suite file's own full stops dropped). ``data`` is kept
+    as written: it names what was measured on, a data set whose name may be lower-case (digits); a
+    ``note``, the report's remark on a run, starts its sentence capitalised."""
     out = {k: v.rstrip(" .") if isinstance(v, str) else v for k, v in entry.items()}
-    for k in ("data", "note"):
-        if out.get(k):
-            out[k] = out[k][0].upper() + out[k][1:]
+    if out.get("note"):
+        out["note"] = out["note"][0].upper() + out["note"][1:]
     return out
 
 
