@@ -305,7 +305,7 @@ def test_a_suite_worker_remembers_a_ctrl_c_that_came_while_its_run_set_up(tmp_pa
 
     before = signal.getsignal(signal.SIGINT)
     try:
-        remember_ctrl_c()  # as suites/jobs.py's _worker does
+        remember_ctrl_c()  # as a --jobs worker does once started (suites/jobs.py)
         signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt: the worker goes on
         with pytest.raises(TrainingInterrupted, match="--resume"):
             train(tiny_config(), tmp_path / "cut", quiet=True)

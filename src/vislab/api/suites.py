@@ -128,13 +128,9 @@ def _dry_run(suite: Suite, folder: Path, sets: list[str], log: Log) -> pd.DataFr
 
     foreseen = foresee_suite(suite, folder, sets)
     each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
-    epochs = sorted({f.config.train.epochs for f in foreseen})
-    said = (
-        f"{epochs[0]}–{epochs[-1]} epochs"
-        if len(epochs) > 1
-        else f"{epochs[0]} epoch{'s' * (epochs[0] > 1)} each"
+    log(
+        f"suite {suite.name}: {len(suite.runs)} runs{each}, {_epochs_said(foreseen)} → {folder} (dry run)"
     )
-    log(f"suite {suite.name}: {len(suite.runs)} runs{each}, {said} → {folder} (dry run)")
     for f in foreseen:
         changes = "".join(f", {k}={setting_text(v)}" for k, v in f.changed.items())
         log(f"  {f.name}: {f.said} — model {f.config.model.name}{changes}")
@@ -144,11 +140,26 @@ def _dry_run(suite: Suite, folder: Path, sets: list[str], log: Log) -> pd.DataFr
     return _plan_table(foreseen)
 
 
+def _epochs_said(foreseen: list[Foreseen]) -> str:
+    """The runs' epochs, as the dry run's first line says them ("10 epochs each (majority: fitted)"): a
+    fitted baseline's models named apart, since they have no epochs."""
+    fitted = sorted({f.config.model.name for f in foreseen if f.trained_by == "fit_arrays"})
+    epochs = sorted({f.config.train.epochs for f in foreseen if f.trained_by != "fit_arrays"})
+    if not epochs:
+        return "each fitted, no epochs"
+    said = (
+        f"{epochs[0]}–{epochs[-1]} epochs"
+        if len(epochs) > 1
+        else f"{epochs[0]} epoch{'s' * (epochs[0] > 1)} each"
+    )
+    return said + (f" ({', '.join(fitted)}: fitted)" if fitted else "")
+
+
 _ACTIONS = {  # a planned action, as the dry run's last line counts it
     "start": "to start",
     "resume": "to resume",
     "retrain": "to retrain",
-    "busy": "busy (another vislab process holds its folder)",
+    "busy": "busy (another vislab process holds its folder: the suite is refused while it does)",
     "done": "already complete",
     "failed": "failed",
 }

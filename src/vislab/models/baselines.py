@@ -30,5 +30,5 @@ class Majority(ModelHooks, nn.Module):
 
 
 @register_model("majority")
-def majority(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def majority(input_shape: tuple[int, ...], num_classes: int) -> Majority:
     return Majority(num_classes)

@@ -180,6 +180,6 @@ def svm(
     coef0: float = 0.0,
     max_samples: Annotated[int, Field(ge=2, description="or null for the whole split")]
     | None = None,
-) -> nn.Module:
+) -> SVM:
     """scikit-learn's SVC, fitted once on the train split (``max_samples``: a random subset, for big data)."""
     return SVM(num_classes, kernel, C, gamma, degree, coef0, max_samples)

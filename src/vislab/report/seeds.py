@@ -35,6 +35,7 @@ from vislab.experiments.results.table import (
     seed_rows,
     seed_verdicts,
     table_rows,
+    verdicts_need_seeds,
     with_settings,
 )
 from vislab.experiments.sweeps.results import trial_params
@@ -89,8 +90,12 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
     rows = plan_rows(plan)
     if not rows:
         return {}
-    groups = plan.info.get("groups") if plan.kind == "suite" else None
-    return seed_verdicts(plan.complete, rows, groups, pairing(plan), metric)
+    return seed_verdicts(plan.complete, rows, _groups(plan), pairing(plan), metric)
+
+
+def _groups(plan: Planned) -> dict | None:
+    """A suite's ``groups:`` (None: none, or not a suite)."""
+    return plan.info.get("groups") if plan.kind == "suite" else None
 
 
 def pairing(plan: Planned) -> str:
@@ -118,8 +123,9 @@ def table_context(plan: Planned) -> dict:
     in ``listed``, row → its ``key=value`` line, under ``listed_title`` and ``listed_note``), the ``bold``
     cells ((row, key) pairs; among the runs of each dataset) and the ``bold_note`` saying why, the
     reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read,
-    what the train ACC column is (``train_acc_note``), and with seeds the ``spread_note``, the groups'
-    ``verdicts`` (group → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
+    what the train ACC column is (``train_acc_note``), and with seeds the ``spread_note`` (without, for a
+    suite that asks for verdicts, why it has none: ``verdicts_need_seeds``), the groups' ``verdicts``
+    (group → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
     seeded = plan_rows(plan)
     settings = plan_settings(plan)
     readable = for_people(settings)
@@ -142,7 +148,7 @@ def table_context(plan: Planned) -> dict:
         bold=bold,
         bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),
-        spread_note=SPREAD_NOTE if seeded else "",
+        spread_note=SPREAD_NOTE if seeded else verdicts_need_seeds(_groups(plan), pairing(plan)),
         train_acc_note=train_acc_note(figure_cols),
         verdicts=verdicts,
         verdict_pairing=COMPARE[pairing(plan)],

@@ -227,6 +227,18 @@ def verdicts_markdown(
     return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
 
 
+def verdicts_need_seeds(groups: dict | None, compare: str = "previous") -> str:
+    """Under a table with one seed per row, of a suite that asks for verdicts (``groups``, or ``compare:
+    baseline``): why it has none — a verdict weighs a difference against the spread over seeds; else ""."""
+    if not groups and compare != "baseline":
+        return ""
+    each = COMPARE[compare].lower() + (", per group" if groups else "")
+    return (
+        f"Verdicts ({each}) need at least 2 seeds per run, to weigh each difference against the spread "
+        f"over seeds: run the suite with --seeds 3 (Python: seeds=3)."
+    )
+
+
 def with_settings(
     rows: list[dict],
     cols: list[tuple[str, str]],
@@ -307,9 +319,10 @@ def results_texts(
     values), a column per swept value (:func:`param_cell` in results.md; more than ``MAX_COLUMNS``
     settings: listed under its table instead, :func:`for_people`). ``rows`` (a seeded suite: row →
     its runs): a line per row, mean ± std and N, and under the table each group's verdicts
-    (:func:`verdicts_markdown`: ``groups``, ``compare``); the CSV gives each mean and, in ``<key>_std``,
-    each standard deviation. results.md bolds the best cells (:func:`bold_cells`); ``note``: a line under
-    its table. Under the title, how the runs were made (:func:`made_line`)."""
+    (:func:`verdicts_markdown`: ``groups``, ``compare``; without seeds, :func:`verdicts_need_seeds`); the
+    CSV gives each mean and, in ``<key>_std``, each standard deviation. results.md bolds the best cells
+    (:func:`bold_cells`); ``note``: a line under its table. Under the title, how the runs were made
+    (:func:`made_line`)."""
     reported = as_reported(reported)
     seeded = rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
@@ -328,6 +341,7 @@ def results_texts(
         unread_note(settings.unread),
         bold_note(seeded, mixed) if bold else "",
         train_acc_note(shown_cols),
+        "" if seeded else verdicts_need_seeds(groups, compare),
     )
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     return to_csv(table, cols), (

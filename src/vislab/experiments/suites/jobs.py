@@ -10,9 +10,11 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import resource_tracker
 
 import torch
 
@@ -64,14 +66,51 @@ def _job_start(parent: int) -> None:
     on_parent_death(signal.SIGTERM)
     if os.getppid() != parent:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+    take_held_ctrl_c()
+
+
+def take_held_ctrl_c() -> None:
+    """In a ``--jobs`` process, once it has started: Ctrl-C remembered from now on, and SIGINT unblocked
+    (:func:`ctrl_c_held` started the process with it blocked), so that one pressed during its start-up is
+    remembered now. Ctrl-C reaches every process: a worker raises nothing (the parent stops the pool), and
+    a run still setting up stops at its first step; during training the trainer's own handler saves a
+    resumable checkpoint and the run ends "interrupted"."""
+    remember_ctrl_c()
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """While inside (the suite's process starting a ``--jobs`` process), SIGINT is blocked in this thread.
+    The process started meanwhile begins with it blocked (a signal mask survives fork and exec), so a
+    Ctrl-C during its seconds of start-up (importing torch) waits for :func:`take_held_ctrl_c` instead of
+    ending it with a KeyboardInterrupt traceback (and a broken pool). One that reaches this thread
+    meanwhile is raised on leaving. Where threads have no signal mask (Windows), nothing changes."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    # multiprocessing starts its resource tracker with the first process, and unblocks SIGINT after it:
+    # started first, it leaves the mask as set here
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+_stopped = False  # in a --jobs process: a run of it was interrupted (Ctrl-C): the suite is stopping
 
 
 def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
-    # Ctrl-C reaches every process: a worker raises nothing (the parent stops the pool) and remembers it,
-    # so that a run still setting up stops at its first step; during training the trainer's own handler
-    # saves a resumable checkpoint and the run ends "interrupted".
-    remember_ctrl_c()
+    """Train one run in a ``--jobs`` process; after an interrupted one, start none (the suite stops: a
+    process whose neighbour was still starting may have been handed the next run already)."""
+    global _stopped
+    if _stopped:
+        return dict(status="interrupted", message="stopped before it started", seconds=0.0)
     outcome = _execute(cfg_dict, run_dir, resume, True, threads)
+    _stopped = outcome["status"] == "interrupted"
     if _parent is not None and os.getppid() != _parent:
         # orphaned: nobody reads the outcome, and the pool's queue would keep it waiting forever
         sys.stdout.flush()
@@ -133,7 +172,8 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
                     _started(p, log)
                     args = (p.config.to_dict(), str(p.run_dir), p.action == "resume")
                     own = None if p.config.train.threads else threads
-                    futures[pool.submit(_worker, *args, own)] = p
+                    with ctrl_c_held():  # submit may start a process
+                        futures[pool.submit(_worker, *args, own)] = p
                     _wake_manager(pool)
                 if not futures:
                     if source.finished():
@@ -195,6 +235,13 @@ def _end_jobs(grace_s: float) -> None:
         child.kill()
 
 
+#: a run in flight whose ``--jobs`` process ended with the Ctrl-C that stopped the suite
+_ENDED_WITH_ITS_PROCESS = (
+    "interrupted (Ctrl-C), its --jobs process ending with it: resumable from its last saved epoch (a "
+    "re-run resumes it, or starts it anew if none was saved)"
+)
+
+
 def _outcome_when_stopped(f: Future) -> dict:
     """The outcome of a run in flight when Ctrl-C stopped the suite: its worker's (it ends the run
     "interrupted", resumable), or "interrupted" when it never started or its worker process was lost."""
@@ -202,8 +249,9 @@ def _outcome_when_stopped(f: Future) -> dict:
         return dict(status="interrupted", message="stopped before it started", seconds=0.0)
     try:
         return f.result()
-    except Exception as e:  # its worker process died (BrokenProcessPool)
-        return dict(status="interrupted", message=f"its worker process ended ({e})", seconds=0.0)
+    # its worker process died (BrokenProcessPool): the Ctrl-C ended it, or came with its end
+    except Exception:
+        return dict(status="interrupted", message=_ENDED_WITH_ITS_PROCESS, seconds=0.0)
 
 
 def _started(p: PlannedRun, log: Callable[[str], None]) -> None:

@@ -5,8 +5,10 @@ holds its folder (busy) —, moving, training and writing nothing, and taking no
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from vislab.experiments.results.settings import changed_by, differing_settings, 
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
-from vislab.models.hooks import hooks_of
+from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.registry import MODELS
 from vislab.predict import load_model
 from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir, is_complete
@@ -157,6 +160,23 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     )
 
 
+def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
+    """UserError naming each run it would open (start, resume, retrain) whose folder in ``out`` a live
+    vislab process holds (:func:`in_use`: another run of this suite into the same folder, say) — the whole
+    suite is refused, before anything is trained or written. A shared suite (``--storage``) does not ask:
+    there such a run is another worker's claim."""
+    held = {p.name: message for p in plan if p.action in _OPENS and (message := in_use(p.run_dir))}
+    if not held:
+        return
+    lines = "\n".join(f"  - {name}: {message}" for name, message in held.items())
+    runs = "the folder of a run" if len(held) == 1 else f"the folders of {len(held)} runs"
+    raise UserError(
+        f"suite '{suite.name}' is already running into '{out}': another vislab process holds {runs} it "
+        f"would train, so the whole suite is refused and nothing was trained or written:\n{lines}\n"
+        f"Wait for that process to end, or give another --out (Python: out=...)."
+    )
+
+
 def _options_before(out: Path) -> str:
     """' (suite.json: --set …)': the options ``out``'s suite.json says the suite was run with ('' if none
     says)."""
@@ -175,13 +195,15 @@ class Foreseen:
     ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
     open: it would fail), ``said`` in words ("resume from epoch 3 of 5"), its ``config``
     and ``settings``, those of its config that differ between the suite's runs (dotted key → value, as
-    results.csv's columns; :attr:`changed`: those its line says)."""
+    results.csv's columns; :attr:`changed`: those its line says), and how its model trains
+    (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs)."""
 
     name: str
     action: str
     said: str
     config: Config
     settings: dict[str, Any]
+    trained_by: str = "optimizer"
 
     @property
     def changed(self) -> dict[str, Any]:
@@ -198,7 +220,10 @@ def foresee_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) ->
     plan = check_plan(suite, out, overrides)
     check_writable(out, "the suite's runs")
     changed = changed_settings(plan)
-    return [_foreseen(p, suite, settings) for p, settings in zip(plan, changed)]
+    return [
+        replace(_foreseen(p, suite, settings), trained_by=_trained_by(p))
+        for p, settings in zip(plan, changed)
+    ]
 
 
 def _foreseen(p: PlannedRun, suite: Suite, settings: dict[str, Any]) -> Foreseen:
@@ -292,12 +317,28 @@ def changed_settings(plan: list[PlannedRun]) -> list[dict[str, Any]]:
     """Per planned run, its settings whose values differ among the runs, by the rule of the tables
     (results/settings.py ``differing_settings``). A run already in its folder is compared as its
     summary.json says its model trains (a fitted baseline reads no optim.*, schedule.*, augment.* or
-    train.epochs); a run not started yet as one trained by an optimizer, its model being built only when
-    it trains."""
-    runs = [(flat_settings(p.config.to_dict()), _trained_by(p.run_dir)) for p in plan]
+    train.epochs); a run not started yet as its model's class declares it (:func:`declared_trained_by`)."""
+    runs = [(flat_settings(p.config.to_dict()), _trained_by(p)) for p in plan]
     return differing_settings(runs)
 
 
-def _trained_by(run_dir: Path) -> str:
-    """How the model in ``run_dir`` trains, as its summary.json records it ("optimizer" where none does)."""
-    return (RunDir(run_dir).read_summary() or {}).get("trained_by", "optimizer")
+def _trained_by(p: PlannedRun) -> str:
+    """How planned run ``p``'s model trains: as its summary.json records it, else as its model declares."""
+    recorded = (RunDir(p.run_dir).read_summary() or {}).get("trained_by")
+    return recorded or declared_trained_by(p.config.model.name)
+
+
+def declared_trained_by(name: str) -> str:
+    """How registered model ``name`` trains (ModelHooks ``trained_by``), read without building it: from its
+    class, or from the class its builder function's return annotation names (``-> Majority``);
+    "optimizer" where neither says (a builder returning ``nn.Module``, a prefix family, a user's model)."""
+    builder = MODELS.get(name)
+    target = getattr(builder, "vislab_target", builder)  # a registered class: adapt keeps it
+    if target is not None and not inspect.isclass(target):
+        try:
+            target = typing.get_type_hints(target).get("return")
+        except (NameError, TypeError):  # an annotation that does not resolve: nothing declared
+            target = None
+    if inspect.isclass(target) and issubclass(target, ModelHooks):
+        return target.trained_by
+    return "optimizer"

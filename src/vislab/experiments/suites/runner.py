@@ -15,7 +15,7 @@ from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.jobs import ListSource, run_all
-from vislab.experiments.suites.plan import PlannedRun, check_plan
+from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
 from vislab.experiments.suites.spec import Suite
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
@@ -63,6 +63,9 @@ def run_suite(
     """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. Raises SuiteFailed at the end
     if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped).
 
+    UserError before anything is trained or written if a live vislab process holds the folder of a run
+    it would train (the same suite run twice into ``out``).
+
     A run whose data cannot be read (a DataError of the data layer: missing or corrupt files) stops the
     suite: no further run starts (those under way finish), and that DataError is raised, its message
     once (exit 2 on the command line), naming the runs left untrained.
@@ -72,6 +75,7 @@ def run_suite(
     report.html)."""
     out = Path(out)
     plan = check_plan(suite, out, overrides)
+    refuse_busy(suite, out, plan)
     check_writable(out, "the suite's runs")
     out.mkdir(parents=True, exist_ok=True)
     plan = [seed_zero_of_before(p, suite, log) for p in plan]
