@@ -10,7 +10,10 @@ from pathlib import Path
 
 from vislab.api import written
 from vislab.errors import UserError
-from vislab.training.rundir import RUN_RECORDS, RunDir
+
+# what a run folder is: one rule, training/rundir.py's (the report, below the API, reads it too)
+from vislab.training.rundir import RUN_MARKS as RUN_MARKS
+from vislab.training.rundir import RUN_RECORDS, RunDir, folder_kind
 
 # ------------------------------------------------------------------------------------ start over
 FOLDER_KINDS = {
@@ -18,7 +21,6 @@ FOLDER_KINDS = {
     "suite": "suite.json",
     "sweep": "sweep.json or study.db",
 }
-RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
 
 # What vislab writes, as rules: a rule takes an entry of a folder and returns those of its files vislab
 # did not write ([]: all of it is vislab's). A folder vislab and its user share, a paper folder (the user
@@ -90,19 +92,6 @@ SWEEP_RULES = dict.fromkeys(("sweep.json", "study.db*", "sweep.yaml", "spec.yaml
 SWEEP_RULES |= {"trials": _holding({"*": _run_folder}), "narrow": _holding(SWEEP_RULES)}  # narrow/:
 # the second stage of a narrowed sweep, a sweep of its own
 KINDS = {"run": RUN_RULES, "suite": SUITE_RULES, "sweep": SWEEP_RULES}
-
-
-def folder_kind(folder: Path) -> str | None:
-    """What vislab wrote ``folder`` as: "run", "suite" or "sweep" (by the files in :data:`FOLDER_KINDS`;
-    a lone config.yaml is a run that stopped before its first epoch); None for any other folder."""
-    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    if "suite.json" in names:
-        return "suite"
-    if names & {"sweep.json", "study.db"}:
-        return "sweep"
-    if "config.yaml" in names and (names & RUN_MARKS or names == {"config.yaml"}):
-        return "run"
-    return None
 
 
 def foreign_entries(folder: Path, kind: str) -> list[Path]:

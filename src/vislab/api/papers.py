@@ -52,14 +52,16 @@ def paper(
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
     ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
     False: the tables and texts only, in seconds (figures/ and figures.tex stay as an earlier build drew
-    them). ``only``: a run's name, or a row of seeds' (all its seeds), or several: the paper of those runs
-    of the folder, its groups, verdicts and reported figures kept to them (UserError naming an unknown
-    name and the names there are). Returns the folder.
+    them; a figure figures.tex names that is gone is dropped from it, ``log`` told). ``only``: a run's
+    name, or a row of seeds' (all its seeds), or several: the paper of those runs of the folder, its
+    groups, verdicts and reported figures kept to them (UserError naming an unknown name and the names
+    there are). Returns the folder.
 
     Run again (after more runs), it rewrites its own files; a main.tex edited since it wrote it is yours:
     kept as it is (``log`` is told so, and whether it still inputs tables.tex and figures.tex). Any other
     file of its that was edited since (tables.tex, a figure) is refused by name (UserError), nothing
-    written.
+    written. A build cut short (Ctrl-C) leaves the folder as the last complete build left it; while
+    another vislab process writes the folder, a second is refused naming its pid (UserError).
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
     >>> vislab.paper("runs/dlvc", out="paper", only=["cnn-deep", "vit-deep"], figures=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write_text
+from vislab.training.folder_lock import FolderLock
 
 RECORD = ".vislab-written.json"
 #: what ``vislab paper`` replaces or deletes in its folder (paper_folder/build.py: _write_texts and the
@@ -36,10 +37,14 @@ PAPER_FILES = (
 
 
 def _scratch(rel: str) -> bool:
-    """A temp file of a write cut short (``.*.tmp``), or in a report's scratch folder (``.tmp-*/``)."""
+    """A temp file of a write cut short (``.*.tmp``), in a report's scratch folder (``.tmp-*/``), or
+    the folder's lock (``.lock``; ``.lock.stale.<pid>`` while one is taken over)."""
     parts = rel.split("/")
-    return fnmatch.fnmatchcase(parts[-1], ".*.tmp") or any(
-        p.startswith(".tmp-") for p in parts[:-1]
+    return (
+        fnmatch.fnmatchcase(parts[-1], ".*.tmp")
+        or any(p.startswith(".tmp-") for p in parts[:-1])
+        or rel == ".lock"
+        or rel.startswith(".lock.stale.")
     )
 
 
@@ -130,12 +135,40 @@ def recording(
     if folder is None:
         yield []
         return
-    kept = _check_replaceable(folder, replaces, command, keeps)
-    before = _stamps(folder)
+    with _locked(folder):
+        kept = _check_replaceable(folder, replaces, command, keeps)
+        before = _stamps(folder)
+        try:
+            yield kept
+        finally:
+            _record(folder, before)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock (FolderLock: another live vislab process writing it is refused by pid, a
+    dead one's lock taken over), creating the folder, and removing it again if it is left empty. A
+    file where the folder should be is left to the writer to refuse."""
+    if folder.exists() and not folder.is_dir():
+        yield
+        return
+    made = [d for d in (*reversed(folder.parents), folder) if not d.exists()]
+    unwritable = lambda e: UserError(  # noqa: E731
+        f"cannot write --out '{folder}': {e.strerror}. Choose a folder you can write to (Python: out=)."
+    )
+    lock = FolderLock(folder, "folder", "choose another folder (--out; Python: out=)", unwritable)
     try:
-        yield kept
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unwritable(e) from None
+    try:
+        lock.take()
+        yield
     finally:
-        _record(folder, before)
+        lock.release()
+        for d in reversed(made):
+            with suppress(OSError):  # not empty: kept
+                d.rmdir()
 
 
 def _check_replaceable(

@@ -8,35 +8,42 @@ usage errors should not wait for.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
 import sys
-from pathlib import Path
 
-import typer
-import yaml
-from rich.console import Console
-from rich.markup import escape
+# a Ctrl-C while the commands load (a third of a second, before main() watches for one) ends as one
+# after: "interrupted.", exit 130, no traceback
+try:
+    import contextlib
+    import errno
+    import os
+    from pathlib import Path
 
-from vislab.cli import compare as compare_cli
-from vislab.cli import data as data_cli
-from vislab.cli import experiments as experiments_cli
-from vislab.cli import explain as explain_cli
-from vislab.cli import export as export_cli
-from vislab.cli import figure as figure_cli
-from vislab.cli import lr_find as lr_find_cli
-from vislab.cli import model as model_cli
-from vislab.cli import paper as paper_cli
-from vislab.cli import predict as predict_cli
-from vislab.cli import quickstart as quickstart_cli
-from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
-from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
-from vislab.cli.worker import is_worker, record_said, said_by_rank_0
-from vislab.config import config_differences, load_config
-from vislab.errors import TrainingInterrupted, UserError, VislabError
-from vislab.interrupts import watch_ctrl_c
-from vislab.reporting import use_display
+    import typer
+    import yaml
+    from rich.console import Console
+    from rich.markup import escape
+
+    from vislab.cli import compare as compare_cli
+    from vislab.cli import data as data_cli
+    from vislab.cli import experiments as experiments_cli
+    from vislab.cli import explain as explain_cli
+    from vislab.cli import export as export_cli
+    from vislab.cli import figure as figure_cli
+    from vislab.cli import lr_find as lr_find_cli
+    from vislab.cli import model as model_cli
+    from vislab.cli import paper as paper_cli
+    from vislab.cli import predict as predict_cli
+    from vislab.cli import quickstart as quickstart_cli
+    from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
+    from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
+    from vislab.cli.worker import is_worker, record_said, said_by_rank_0
+    from vislab.config import config_differences, load_config
+    from vislab.errors import TrainingInterrupted, UserError, VislabError
+    from vislab.interrupts import watch_ctrl_c
+    from vislab.reporting import use_display
+except KeyboardInterrupt:
+    print("interrupted.", file=sys.stderr)
+    raise SystemExit(130) from None
 
 app = typer.Typer(
     add_completion=False,

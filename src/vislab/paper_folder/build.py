@@ -18,6 +18,7 @@ a main.tex the user edited (api/papers.py decides, by the folder's record of wha
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.paper_folder.epochs import epoch_table, table_file
 from vislab.paper_folder.figures import PageFigure, PageFigures
-from vislab.paper_folder.latex import escape, figure_environments, main_document
+from vislab.paper_folder.latex import escape, figure_environments, main_document, without_missing
 from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
@@ -73,13 +74,21 @@ def write_paper(
     ``log`` is told each run file that could not be read (main.tex's notes and the tables list them too).
     ``keep_main``: main.tex is the user's (edited since vislab wrote it): left as it is, and ``log`` told
     so. ``figures`` False: the tables and texts only (figures/ and figures.tex left as an earlier build
-    drew them). ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
-    Whether the folder's files may be replaced is the caller's to check (api/papers.py)."""
+    drew them, but for a figure figures.tex names that is gone: dropped from it, ``log`` told). The
+    figures are drawn aside and moved in once all are drawn: a build cut short leaves the last one's.
+    ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
+    Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
+    check (api/papers.py)."""
     plan = paper_plan(targets, out, only)
     folder = Path(out) if out is not None else plan.folder / "paper"
-    _check_out(folder, figures)
-    drawn = _draw(plan, folder, trust_code) if figures else None
+    _check_out(folder)
+    figs = _draw(plan, folder, trust_code) if figures else None
+    drawn = list(figs.saved.values()) if figs is not None else None
     _write_texts(plan, folder, drawn, title, keep_main)
+    if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
+        figs.drop_earlier()
+    else:
+        _keep_figures_there(folder / "figures.tex", log)
     write_epoch_tables(plan, folder, unread=not figures)
     for note in plan.unread:
         log(f"warning: {note}")
@@ -89,14 +98,33 @@ def write_paper(
     return folder / "main.tex"
 
 
-def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> list[PageFigure]:
-    """The report's figures of ``plan`` drawn for a page into ``folder/figures``, in the order drawn."""
+def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> PageFigures:
+    """The report's figures of ``plan`` drawn for a page, moved into ``folder/figures`` once all are
+    drawn (a build cut short moves none); ``.saved`` in the order drawn."""
     figs = PageFigures(folder / "figures", plan.notes)
     try:
         draw_sections(plan, figs, trust_code)
+        figs.publish()
     finally:
         figs.close()
-    return list(figs.saved.values())
+    return figs
+
+
+def _keep_figures_there(figures_tex: Path, log: Callable[[str], None]) -> None:
+    """An earlier build's figures.tex, kept (no figures drawn), rewritten without the figures it names
+    that figures/ no longer holds (they were deleted since), and ``log`` told which."""
+    try:
+        text = figures_tex.read_text()
+    except OSError:  # none, or unreadable: main.tex's \input says so when compiled
+        return
+    kept, gone = without_missing(text, figures_tex.parent)
+    if gone:
+        atomic_write_text(figures_tex, kept)
+        log(
+            f"note: figures.tex named {len(gone)} figure{'s' * (len(gone) != 1)} no longer in "
+            f"figures/ ({', '.join(gone[:4])}{' …' * (len(gone) > 4)}): dropped from it. Draw the "
+            f"figures again: the same without --no-figures (Python: figures=True)."
+        )
 
 
 def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> list[Path]:
@@ -114,6 +142,8 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
             path.parent.mkdir(exist_ok=True)
             atomic_write_text(path, text)
             written.append(path)
+    for old in set((folder / "tables").glob("*_epochs.tex")) - set(written):  # an earlier build's
+        old.unlink()
     return written
 
 
@@ -162,18 +192,17 @@ def _named(paths: list[Path]) -> dict[str, Path]:
     return out
 
 
-def _check_out(folder: Path, figures: bool = True) -> None:
-    """Make ``folder`` and its figures/, and delete an earlier build's per-epoch tables and (``figures``:
-    this build draws them anew) figures; UserError when it cannot be written. Which of its files are
-    vislab's to replace is its record's to say (api/written.py)."""
+def _check_out(folder: Path) -> None:
+    """Make ``folder`` and its figures/, and delete the scratch folders of a build that was killed
+    (``figures/.tmp-*``: the folder's lock, held by the caller, says no other build is drawing); UserError
+    when it cannot be written. Which of its files are vislab's to replace is its record's to say
+    (api/written.py); the earlier build's figures and tables go once this one's are written."""
     if folder.is_file():
         raise UserError(f"--out '{folder}' is a file: give a folder for the paper.")
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
-        olds = list((folder / "tables").glob("*_epochs.tex"))
-        olds += list((folder / "figures").glob("*.p[dn][fg]")) if figures else []
-        for old in olds:  # an earlier build's
-            old.unlink()
+        for scratch in (folder / "figures").glob(".tmp-*"):
+            shutil.rmtree(scratch)
     except OSError as e:
         raise UserError(
             f"cannot write --out '{folder}': {e.strerror}. Choose a folder you can write to."

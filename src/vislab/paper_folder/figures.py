@@ -1,10 +1,11 @@
 """The report's figures drawn for a page: each figure function of a report section runs inside the page
 style with its figure captured (``plotting.canvas.captured_figures``), then is sized for one column or
-the text width, its texts kept at 8 pt or more, and saved as vector PDF and 300-dpi PNG."""
+the text width, its texts kept at 8 pt or more, and saved as vector PDF and 300-dpi PNG into a scratch
+folder: moved into figures/ only once all are drawn (a build cut short leaves the last one's as they were)."""
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,20 @@ class PageFigures(FigureSet):
         if width < PAGE_IN and cut_texts(fig):
             fit_to_page(fig, PAGE_IN)
         for suffix in ("pdf", "png"):
-            fig.savefig(self.fig_dir / f"{stem}.{suffix}", dpi=DPI)
+            fig.savefig(self.tmp / f"{stem}.{suffix}", dpi=DPI)
         width, height = fig.get_size_inches()
         return PageFigure(stem, caption, round(float(width), 3), round(float(height), 3))
 
-    def close(self) -> None:
-        """Remove the scratch folder (the figures are saved straight into ``fig_dir``)."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def publish(self) -> None:
+        """Move every figure drawn from the scratch folder into ``fig_dir`` (each replacing an earlier
+        build's of its name)."""
+        for page in self.saved.values():
+            for file in (f"{page.stem}.pdf", f"{page.stem}.png"):
+                os.replace(self.tmp / file, self.fig_dir / file)
+        self.close()
+
+    def drop_earlier(self) -> None:
+        """Delete the PDFs and PNGs of earlier builds that this one did not draw."""
+        for old in [*self.fig_dir.glob("*.pdf"), *self.fig_dir.glob("*.png")]:
+            if old.stem not in self.saved:
+                old.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ and compiling it (latexmk, else pdflatex twice) where a TeX installation is pres
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import unicodedata
@@ -106,6 +107,22 @@ def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str
         "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide.\n"
     )
     return head + "\n".join(blocks)
+
+
+def without_missing(figures_tex: str, folder: Path) -> tuple[str, list[str]]:
+    """``figures_tex`` (a figures.tex of :func:`figure_environments`) without the ``figure``
+    environments whose \\includegraphics file is not in ``folder`` (the paper folder), and those files."""
+    gone: list[str] = []
+
+    def kept(block: re.Match) -> str:
+        graphic = re.search(r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}", block.group(0))
+        if graphic is None or (folder / graphic.group(1)).is_file():
+            return block.group(0)
+        gone.append(graphic.group(1))
+        return ""
+
+    env = r"\\begin\{figure\}.*?\\end\{figure\}\n(?:\\clearpage\n)?\n?"
+    return re.sub(env, kept, figures_tex, flags=re.DOTALL), gone
 
 
 def _sentence(text: str) -> str:

@@ -33,7 +33,7 @@ from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import is_complete
+from vislab.training.rundir import folder_kind, is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
@@ -68,13 +68,17 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
             {n: folder / n for n in state.get("order", []) if (folder / n).is_dir()},
             state,
         )
+    # every sub-folder that is a run (folder_kind), finished or not, so that none is left out silently;
+    # and any with a summary.json (a run assembled by hand, without its config.yaml)
     runs = {
-        p.name: p for p in sorted(folder.iterdir()) if p.is_dir() and (p / "summary.json").is_file()
+        p.name: p
+        for p in sorted(folder.iterdir())
+        if p.is_dir() and (folder_kind(p) == "run" or (p / "summary.json").is_file())
     }
     if not runs:
         raise UserError(
-            f"'{folder}' holds no runs (no summary.json in it or its sub-folders). "
-            f"Give a run, suite or sweep directory."
+            f"'{folder}' holds no runs (no run folder in it or its sub-folders: a run holds "
+            f"config.yaml). Give a run, suite or sweep directory."
         )
     return "folder", runs, {}
 
@@ -173,7 +177,12 @@ def _failures(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[
     if kind == "sweep":
         return {}
     return {
-        n: s.get("message") or f"status {s.get('status', 'unknown')}"
+        n: s.get("message")
+        or (
+            f"status {s['status']}"
+            if s.get("status")
+            else "no summary.json yet: still training, or stopped before writing one"
+        )
         for n, s in summaries.items()
         if s is not None and s.get("status") != "complete"
     }
@@ -205,15 +214,17 @@ def build_report(
     is told each run file that could not be read (the page's notes list them too)."""
     plan = plan_report(folder, study)
     figs = FigureSet(plan.folder / "figures", plan.notes)
-    try:
+    try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
         sections = draw_sections(plan, figs, trust_code)
+        figs.publish()
     finally:
-        # a run's own folder also holds the trainer's figures
-        figs.publish(clean=plan.kind != "run")
+        figs.close()
     html = render(_page(plan, sections, title))
     path = plan.folder / "report.html"
     atomic_write_text(path, html)
     os.chmod(path, 0o644)  # a page to share
+    if plan.kind != "run":  # a run's own folder also holds the trainer's figures
+        figs.drop_earlier()
     for note in plan.unread:
         log(f"warning: {note}")
     return path

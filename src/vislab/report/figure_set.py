@@ -99,13 +99,20 @@ class FigureSet:
         self.made.append(name)
         return {"name": name, "caption": caption}
 
-    def publish(self, clean: bool) -> None:
-        """Move the new figures in; with ``clean``, drop PNGs of earlier builds that this one did not draw."""
+    def publish(self) -> None:
+        """Move the new figures in (each replacing an earlier build's of its name), once all are drawn."""
         for name in self.made:
             if (self.tmp / name).is_file():
                 os.replace(self.tmp / name, self.fig_dir / name)
+        self.close()
+
+    def close(self) -> None:
+        """Remove the private folder and what it still holds (a build cut short publishes nothing)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
-        if clean:
-            for old in self.fig_dir.glob("*.png"):
-                if old.name not in self.made:
-                    old.unlink(missing_ok=True)
+
+    def drop_earlier(self) -> None:
+        """Delete the PNGs of earlier builds that this one did not draw (once its page no longer names
+        them)."""
+        for old in self.fig_dir.glob("*.png"):
+            if old.name not in self.made:
+                old.unlink(missing_ok=True)

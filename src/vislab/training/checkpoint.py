@@ -75,19 +75,23 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Load a vislab checkpoint safely; anything that is not one is a clear DataError."""
-    return Checkpoint.from_dict(_load_dict(Path(path)), str(path))
+#: what to do about a checkpoint that is damaged or no vislab checkpoint, where no caller knows better
+CHECKPOINT_FIX = "Use best.pt/last.pt from a vislab run directory."
 
 
-def _load_dict(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, fix: str = CHECKPOINT_FIX) -> Checkpoint:
+    """Load a vislab checkpoint safely; anything that is not one is a clear DataError, ending with ``fix``
+    where the file is damaged or no vislab checkpoint ("": the caller says what to do)."""
+    return Checkpoint.from_dict(_load_dict(Path(path), fix), str(path), fix)
+
+
+def _load_dict(path: Path, fix: str) -> dict[str, Any]:
     """The checkpoint file as the dict it was saved as, loaded without running code."""
     if not path.is_file():
         raise DataError(
             f"checkpoint '{path}' does not exist. Give a run directory or a .pt file written by vislab."
         )
     corrupt = f"checkpoint '{path}' is corrupt or not a PyTorch file"
-    fix = "Use best.pt/last.pt from a vislab run directory."
     try:
         with open(path, "rb") as f:
             head = f.read(2)
@@ -96,11 +100,11 @@ def _load_dict(path: Path) -> dict[str, Any]:
     # neither torch's zip format nor its legacy pickle format
     if head[:2] != b"PK" and head[:1] != b"\x80":
         raise DataError(
-            f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}"
+            f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}".strip()
         )
     if head[:2] == b"PK" and not zipfile.is_zipfile(path):
         raise DataError(
-            f"{corrupt} (a zip archive without its central directory: truncated?). {fix}"
+            f"{corrupt} (a zip archive without its central directory: truncated?). {fix}".strip()
         )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -116,13 +120,13 @@ def _load_dict(path: Path) -> dict[str, Any]:
             ) from None
         why = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
         raise DataError(
-            f"{corrupt} (unpickling failed: {why.group(1)[:200] if why else 'invalid data'}). {fix}"
+            f"{corrupt} (unpickling failed: {why.group(1)[:200] if why else 'invalid data'}). {fix}".strip()
         ) from None
     except Exception as e:  # truncated zip, not a torch file, ...
-        raise DataError(f"{corrupt} ({type(e).__name__}: {str(e)[:200]}). {fix}") from None
+        raise DataError(f"{corrupt} ({type(e).__name__}: {str(e)[:200]}). {fix}".strip()) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_name" not in ckpt:
         raise DataError(
-            f"'{path}' is a PyTorch file but not a vislab checkpoint (no model_name/state_dict)."
+            f"'{path}' is a PyTorch file but not a vislab checkpoint (no model_name/state_dict). {fix}".strip()
         )
     return ckpt
 
@@ -216,11 +220,17 @@ def _last_note(run: Path, last: Path, asked: bool) -> str | None:
             f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at "
             f"{at}, not {average}."
         )
+    live = " (the live weights, not the train.ema average best.pt would hold)" if ema else ""
+    using = f"Using checkpoints/last.pt, its weights at {at}{live}"
+    saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
+    if saved is not None:  # an evaluation picked it, and best.pt held it: gone since
+        return (
+            f"run '{run}' has no checkpoints/best.pt, though it was written there at epoch {saved} "
+            f"(deleted or moved since?). {using}: to use them without this note, ask for last.pt "
+            f"(--checkpoint last / checkpoint='last'); put best.pt back to use epoch {saved}'s, or "
+            f"resume the run with more epochs (it writes best.pt again at its next evaluation)."
+        )
     why = "no evaluation on val has picked a best epoch yet"
     if epoch == 1 and step:  # stopped mid-way through epoch 1: nothing evaluated yet
         why = "it stopped in epoch 1, before its first evaluation on val"
-    live = " (the live weights, not the train.ema average best.pt would hold)" if ema else ""
-    return (
-        f"run '{run}' has no checkpoints/best.pt: {why}. Using checkpoints/last.pt, its weights at "
-        f"{at}{live}."
-    )
+    return f"run '{run}' has no checkpoints/best.pt: {why}. {using}."

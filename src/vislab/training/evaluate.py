@@ -118,9 +118,7 @@ def finish_run(
     if not dist.is_main:
         return {}
     model, precision, device = network.model, optim.precision, data.test.device
-    best = run.ckpt_dir / "best.pt"
-    if best.is_file():
-        model.load_state_dict(load_checkpoint(best).state_dict)
+    weights = load_scored(run, model, network.hooks.trained_by == "fit_arrays", loop)
     k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
     started = time.perf_counter()
     val = evaluate(scored, data.val, k, precision=precision)
@@ -129,7 +127,7 @@ def finish_run(
     test_time = time.perf_counter() - t0
     loss = F.cross_entropy(logits, labels).item()
     test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)
-    scores = Scores(val, test, test_time)
+    scores = Scores(weights, val, test, test_time)
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
     summary.update(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name
@@ -146,15 +144,8 @@ def finish_run(
             log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
         summary["figures_s"] = round(time.perf_counter() - started, 3)
         run.write_summary(summary)
-    scored_as = (  # which weights these figures are of
-        "fitted on the train split"
-        if network.hooks.trained_by == "fit_arrays"
-        else f"best.pt, epoch {loop.best_epoch}"
-        if best.is_file()
-        else "the last weights"
-    )
     log.line(
-        f"done ({scored_as}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
+        f"done ({weights.said}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
         f"pacc {test.pacc:.4f} "
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
@@ -162,9 +153,31 @@ def finish_run(
 
 
 @dataclass
-class Scores:
-    """The best weights' val and test metrics, and the test split's scoring time in seconds."""
+class Scored:
+    """Which weights a run's scores are of (summary.json's ``scored``, the done: line's parenthesis)."""
 
+    said: str  # "best.pt, epoch 6", "the last weights, epoch 10" or "fitted on the train split"
+    epoch: int | None  # their epoch (summary.json's best_epoch: train_acc and train_loss are its)
+
+
+def load_scored(run: RunDir, model: torch.nn.Module, fitted: bool, loop: LoopState) -> Scored:
+    """Load into ``model`` the weights the run is scored with: best.pt's, at the epoch the file
+    records; without one (deleted since), the model's last weights, as they are."""
+    best = run.ckpt_dir / "best.pt"
+    if not best.is_file():
+        return Scored(f"the last weights, epoch {loop.epoch}", loop.epoch)
+    ckpt = load_checkpoint(best)
+    model.load_state_dict(ckpt.state_dict)
+    epoch = ckpt.epoch if ckpt.epoch is not None else loop.best_epoch
+    return Scored("fitted on the train split" if fitted else f"best.pt, epoch {epoch}", epoch)
+
+
+@dataclass
+class Scores:
+    """Which weights were scored, their val and test metrics, and the test split's scoring time in
+    seconds."""
+
+    weights: Scored
     val: Metrics
     test: Metrics
     test_time_s: float
@@ -182,11 +195,11 @@ def _summary(
 ) -> dict:
     """summary.json of a complete run (``finish_run`` adds the world size, versions and memory)."""
     val, test, names = scores.val, scores.test, splits.class_names
-    best_row = next((r for r in history if r["epoch"] == loop.best_epoch), {})
+    best_row = next((r for r in history if r["epoch"] == scores.weights.epoch), {})
     cfg = record.config or {}
     return dict(
         status="complete",
-        run=run.path.name,
+        run=run.name,
         model=record.model.name,
         # a user's own model (file.py:Net): its reference, file and sha256
         **({"model_code": record.model.code} if record.model.code else {}),
@@ -204,7 +217,8 @@ def _summary(
         **({"test_top5_acc": test.top5_acc} if test.top5_acc is not None else {}),
         train_time_s=round(loop.train_time_s, 3),
         test_time_s=round(scores.test_time_s, 4),
-        best_epoch=loop.best_epoch,
+        best_epoch=scores.weights.epoch,  # the epoch whose weights were scored
+        scored=scores.weights.said,
         epochs_run=loop.epoch,
         stopped_early=bool(history and history[-1].get("stopped_early")),  # before its last epoch
         params=n_params,
@@ -237,19 +251,17 @@ def _write_figures(
     names, splits = data.splits.class_names, data.splits
     steps = run.read_rows(STEPS_FILE)
     if history and "train_loss" in history[0]:
-        plot_curves(history, run.fig_dir / "curves.png", title=run.path.name, steps=steps)
+        plot_curves(history, run.fig_dir / "curves.png", title=run.name, steps=steps)
     if lr_changes(history, steps):
-        plot_lr(
-            history, run.fig_dir / "lr.png", title=f"{run.path.name}: learning rate", steps=steps
-        )
+        plot_lr(history, run.fig_dir / "lr.png", title=f"{run.name}: learning rate", steps=steps)
     if grad_rows := run.read_rows(GRAD_FILE):
-        title = f"{run.path.name}: gradient norms (before clipping)"
+        title = f"{run.name}: gradient norms (before clipping)"
         plot_grad_norms(grad_rows, run.fig_dir / "grad_norms.png", title=title)
     plot_confusion(
         test.confusion,
         names,
         run.fig_dir / "confusion_test.png",
-        title=f"{run.path.name}: test",
+        title=f"{run.name}: test",
     )
     if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
         # drawn on the raw features, as predict takes them; each point normalised on its way in
@@ -259,6 +271,6 @@ def _write_figures(
             splits.test.y,
             run.fig_dir / "boundary_test.png",
             names,
-            title=run.path.name,
+            title=run.name,
             prepare=data.spec.prepare,
         )

@@ -106,9 +106,10 @@ class Checkpoint:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str) -> Checkpoint:
-        """The typed checkpoint; DataError naming ``source`` when a field is missing or malformed."""
-        _check(d, source)
+    def from_dict(cls, d: dict[str, Any], source: str, fix: str = "") -> Checkpoint:
+        """The typed checkpoint; DataError naming ``source`` when a field is missing or malformed, ending
+        with ``fix`` (what to do about it)."""
+        _check(d, source, fix)
         model = ModelRecord(
             d["model_name"], dict(d["model_kwargs"]), [str(n) for n in d["class_names"]],
             d.get("model_code"),
@@ -161,7 +162,7 @@ def _world(value: object) -> int | None:
     return value if type(value) is int and value >= 1 else None
 
 
-def _check(d: dict[str, Any], source: str) -> None:
+def _check(d: dict[str, Any], source: str, fix: str) -> None:
     bad = [k for k, t in _REQUIRED.items() if not isinstance(d.get(k), t)]
     if not bad and len(d["class_names"]) != d["num_classes"]:
         bad.append("class_names")
@@ -172,7 +173,7 @@ def _check(d: dict[str, Any], source: str) -> None:
     if bad:
         raise DataError(
             f"checkpoint '{source}' lacks or has malformed {', '.join(bad)}: it is damaged or was not "
-            f"written by vislab's trainer. Use best.pt/last.pt from a vislab run directory."
+            f"written by vislab's trainer. {fix}".strip()
         )
 
 

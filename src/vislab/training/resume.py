@@ -44,15 +44,41 @@ def resumable(run: RunDir) -> Checkpoint:
             f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
             f"checkpoint). Start it again: {_anew(run.path)}."
         )
-    ckpt = load_checkpoint(last)
+    try:
+        ckpt = load_checkpoint(last, fix="")
+    except DataError as e:
+        raise DataError(f"cannot resume '{run.path}': {e} {_ways_on(run)}") from None
     if ckpt.resume is None:
         raise DataError(
-            f"'{last}' is not a resumable vislab checkpoint (no config/state/history). "
-            f"Start a new run."
+            f"cannot resume '{run.path}': '{last}' is not a resumable vislab checkpoint (no "
+            f"config/state/history). {_ways_on(run)}"
         )
     if (run.read_summary() or {}).get("status") == "pruned":
         raise UserError(_pruned(run.path, ckpt.resume.loop.epoch))
     return ckpt
+
+
+def _ways_on(run: RunDir) -> str:
+    """What can be done with a run whose last.pt cannot be resumed: use its best.pt where that loads
+    (evaluate and predict with it, or start a new run from it), or train the run again."""
+    config = run.path / "config.yaml"
+    again = (
+        f"train the run again from the start, which deletes it: vislab train --config {config} --out "
+        f"{run.path} --overwrite / vislab.train({str(config)!r}, out={str(run.path)!r}, overwrite=True)"
+    )
+    best = run.ckpt_dir / "best.pt"
+    try:
+        epoch = load_checkpoint(best).epoch if best.is_file() else None
+    except DataError:
+        return f"Its checkpoints/best.pt cannot be read either: {again}."
+    if not best.is_file():
+        return f"It has no checkpoints/best.pt either: {again}."
+    return (
+        f"Its checkpoints/best.pt{f' (epoch {epoch})' if epoch else ''} is intact: evaluating and "
+        f"predicting use it (vislab eval {run.path} / vislab.load_run({str(run.path)!r})); to train "
+        f"on from its weights, start a new run from it: --init-from {best} / "
+        f"train__init_from={str(best)!r}; or {again}."
+    )
 
 
 def _pruned(path: Path, epoch: int) -> str:
@@ -168,6 +194,25 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
             f"epochs than that."
         )
     return build_config(cfg.to_dict(), [f"train.epochs={epochs}"], source=f"--epochs {epochs}")
+
+
+def forget_lost_best(t: Training) -> None:
+    """A resumed run whose best.pt is gone (deleted or moved): say so up front, and forget the value it
+    held, so that the next evaluation writes best.pt again — the best epoch from there on, which the
+    run's scores are then of (summary.json's ``scored`` says which weights they are)."""
+    loop, best = t.loop, t.run.ckpt_dir / "best.pt"
+    if loop.best is None or best.is_file():
+        return
+    loop.best = None  # nothing to beat: the next evaluation is best.pt's (epoch_end)
+    if loop.epoch < t.cfg.epochs and not loop.stopped_early:
+        then = f"the best epoch from epoch {loop.epoch + 1} on is written there and scored"
+    else:
+        then = f"nothing is left to train: the run's last weights (epoch {loop.epoch}) are scored"
+    t.log.line(
+        f"note: '{best}' is missing (deleted or moved?): it held epoch {loop.best_epoch}, the best "
+        f"{t.cfg.select_metric} so far, whose weights can no longer be scored; {then} "
+        f"(summary.json's scored says which)."
+    )
 
 
 def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = False) -> None:

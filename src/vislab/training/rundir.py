@@ -20,9 +20,6 @@ import contextlib
 import fnmatch
 import io
 import json
-import os
-import socket
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +27,8 @@ import numpy as np
 from vislab.config import Config, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write, atomic_write_text
+from vislab.training.folder_lock import FolderLock, pid_alive  # noqa: F401 (pid_alive: imported from here)
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (a process of another user counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_complete(summary: dict | None) -> bool:
@@ -54,7 +41,7 @@ class RunDir:
         self.path = Path(path)
         self.ckpt_dir = self.path / "checkpoints"
         self.fig_dir = self.path / "figures"
-        self._locked = False
+        self.lock = FolderLock(self.path, "run directory", unwritable=self._unwritable)
         self._created: list[
             Path
         ] = []  # folders open() made: close() removes those left empty (a failed start)
@@ -72,7 +59,7 @@ class RunDir:
             self.fig_dir.mkdir(exist_ok=True)
         except OSError as e:
             raise self._unwritable(e, "create") from None
-        self._lock()
+        self.lock.take()
         for d in (
             self.path,
             self.ckpt_dir,
@@ -81,65 +68,6 @@ class RunDir:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
         return self
-
-    def _lock(self) -> None:
-        """Create ``.lock`` holding "pid host" in one step (write a temp file, hard-link it), so no process ever
-        sees an empty lock; a lock whose pid is dead on this host is stale and taken over."""
-        lock = self.path / ".lock"
-        me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(5):
-            if self._create_lock(lock, me):
-                self._locked = True
-                return
-            try:
-                seen = lock.read_text()
-            except FileNotFoundError:
-                continue  # released meanwhile: try again
-            except OSError:
-                seen = ""
-            self._refuse_if_held(seen)
-            # stale: move it aside atomically, then check that it is the stale one we read (another process
-            # may have taken it over in between: then its lock goes back)
-            aside = lock.with_name(f".lock.stale.{os.getpid()}")
-            try:
-                os.replace(lock, aside)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                raise self._unwritable(e) from None
-            try:
-                if aside.read_text() != seen:
-                    with contextlib.suppress(OSError):
-                        os.link(aside, lock)
-            finally:
-                aside.unlink(missing_ok=True)
-        raise UserError(
-            f"could not take the lock '{lock}'; delete it if no vislab process uses '{self.path}'."
-        )
-
-    def _create_lock(self, lock: Path, text: str) -> bool:
-        """True if we created ``lock`` with ``text``; False if it exists."""
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".lock.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                try:
-                    os.link(tmp, lock)
-                except FileExistsError:
-                    return False
-                except OSError:  # no hard links on this file system: exclusive create, then write
-                    try:
-                        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                    except FileExistsError:
-                        return False
-                    with os.fdopen(fd, "w") as f:
-                        f.write(text)
-                return True
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        except OSError as e:
-            raise self._unwritable(e) from None
 
     def _unwritable(self, e: OSError, verb: str = "write to") -> UserError:
         if (
@@ -153,54 +81,24 @@ class RunDir:
             fix = "Choose a writable location with --out."
         return UserError(f"cannot {verb} run directory '{self.path}': {e.strerror}. {fix}")
 
-    def _refuse_if_held(self, text: str) -> None:
-        """UserError naming the process of lock content ``text`` ("pid host") if it may still be running."""
-        pid, host = _lock_holder(text)
-        lock = self.path / ".lock"
-        if host and host != socket.gethostname() and pid > 0:
-            raise UserError(
-                f"run directory '{self.path}' is locked by vislab process {pid} on host '{host}' (shared file "
-                f"system?). Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'."
-            )
-        if pid > 0 and pid != os.getpid() and pid_alive(pid):
-            raise UserError(
-                f"run directory '{self.path}' is in use by another vislab process (pid {pid}). "
-                f"Wait for it to finish, or choose another --out. If no such process runs, delete '{lock}'."
-            )
-
     def check_free(self) -> None:
         """Raise the 'in use by pid N' UserError if another live process holds this directory's lock."""
-        with contextlib.suppress(OSError):
-            self._refuse_if_held((self.path / ".lock").read_text())
+        self.lock.check_free()
 
     def live_holder(self) -> int | None:
-        """The pid of another live process of this host that holds this directory's lock; None when the
-        directory is free, its lock stale, or held on another host (whose processes this one cannot see)."""
-        try:
-            pid, host = _lock_holder((self.path / ".lock").read_text())
-        except OSError:
-            return None
-        if host not in ("", socket.gethostname()) or pid <= 0 or pid == os.getpid():
-            return None
-        return pid if pid_alive(pid) else None
+        """The pid of another live process of this host holding this directory's lock (FolderLock's)."""
+        return self.lock.live_holder()
 
     def break_lock(self, host: str) -> bool:
-        """Remove the lock of a process on another ``host`` known to be gone (e.g. a suite worker whose
-        claim lapsed); True if one was removed. Locks of this host are left to ``open`` (it checks pids)."""
-        lock = self.path / ".lock"
-        try:
-            held_by = lock.read_text().partition(" ")[2].strip()
-        except OSError:
-            return False
-        if host == socket.gethostname() or held_by != host:
-            return False
-        lock.unlink(missing_ok=True)
-        return True
+        """Remove the lock of a process on another ``host`` known to be gone (FolderLock's)."""
+        return self.lock.break_lock(host)
+
+    @property
+    def _locked(self) -> bool:  # whether this RunDir holds its lock (tests read it)
+        return self.lock.held
 
     def close(self) -> None:
-        if self._locked:
-            (self.path / ".lock").unlink(missing_ok=True)
-            self._locked = False
+        self.lock.release()
         # a run that failed before writing anything leaves no empty folders
         for d in reversed(self._created):
             with contextlib.suppress(OSError):
@@ -212,6 +110,12 @@ class RunDir:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def name(self) -> str:
+        """The run's name (summary.json's ``run``, its figures' titles): its folder's, links resolved, as a
+        folder of runs lists it — whether the run is given through a link (``--resume link``) or as ``.``."""
+        return self.path.resolve().name
 
     # ------------------------------------------------------------------ writers
     def write_config(self, yaml_text: str, unused: dict[str, str] | None = None) -> None:
@@ -324,20 +228,27 @@ class RunDir:
         atomic_write_text(self.path / name, text)
 
 
-def _lock_holder(text: str) -> tuple[int, str]:
-    """(pid, host) of a lock's content "pid host"; pid 0 when unreadable (a stale lock)."""
-    pid_s, _, host = text.partition(" ")
-    try:
-        return int(pid_s), host.strip()
-    except ValueError:
-        return 0, host.strip()
-
-
 #: the files a run folder holds as its record (what vislab reads back; ``api.folders`` adds what it draws)
 RUN_RECORDS = ("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl",
                "predictions_*.npz")  # fmt: skip
 #: what no command writes over, not even with --force: the records, the lock and the checkpoints
 RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints")
+#: what a run folder holds beside its config.yaml (``folder_kind``)
+RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
+
+
+def folder_kind(folder: Path) -> str | None:
+    """What vislab wrote ``folder`` as: "run" (config.yaml, alone — a run that stopped before its first
+    epoch — or beside one of :data:`RUN_MARKS`), "suite" (suite.json) or "sweep" (sweep.json or
+    study.db); None for any other folder."""
+    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    if "suite.json" in names:
+        return "suite"
+    if names & {"sweep.json", "study.db"}:
+        return "sweep"
+    if "config.yaml" in names and (names & RUN_MARKS or names == {"config.yaml"}):
+        return "run"
+    return None
 
 
 def refuse_run_file(path: str | Path, option: str, also: Path | None = None) -> None:

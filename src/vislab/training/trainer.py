@@ -34,7 +34,13 @@ from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.optim import set_lr
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
-from vislab.training.resume import checkpoint, extend, nothing_to_train, open_resume
+from vislab.training.resume import (
+    checkpoint,
+    extend,
+    forget_lost_best,
+    nothing_to_train,
+    open_resume,
+)
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, lost_peer
 from vislab.training.setup import Network, Optimisation, Training, set_up
@@ -164,6 +170,8 @@ def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
 def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: bool) -> dict:
     """Epochs of training steps, each followed by evaluation, checkpoints and a metrics row."""
     tc = t.cfg
+    if resumed:
+        forget_lost_best(t)  # best.pt deleted since: the next evaluation writes it again
     if t.dist.is_main and resumed:
         t.run.write_metrics(t.history)
     t.log.start(tc.epochs, len(t.data.train), first_epoch=t.loop.epoch)
