@@ -90,19 +90,14 @@ def sweep(
     overwrite: bool = False,
     **settings: Any,
 ) -> optuna.Study:
-    """Run (or join) an Optuna sweep: a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
-    Weights & Biases sweep file as it is), or the same mapping (base:, space:, metric:, ...); each trial trains
-    ``out/trials/<n>``; the report draws the training curves of the best ``curves`` trials (default: the
-    file's ``curves:``, 30), written with its figures when ``report`` (as ``run_suite``'s; the command
-    line writes it unless ``--no-report``). Returns the study. ``overwrite=True``: an earlier sweep in
-    ``out`` is deleted; a folder holding another sweep is refused (UserError) without it. Joining a study
-    started with another (compatible) search space warns a :class:`~vislab.errors.Note`.
-    ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set
-    every trial's config as ``vislab sweep --set`` does; a key given twice: UserError.
-
-    ``quiet``: None (default) prints the sweep's lines (one per trial, where its results went) in a notebook
-    only, nothing in a script; False prints them and each trial's training progress, anywhere; True nothing.
-    ``log``: a function that receives the sweep's lines instead (whatever ``quiet``).
+    """Run (or join) an Optuna sweep — a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
+    W&B sweep file as it is) or the same mapping — each trial into ``out/trials/<n>``; return the study.
+    ``report``: write the report (curves of the best ``curves`` trials; the command writes it unless
+    ``--no-report``). ``overwrite``: delete an earlier sweep in ``out`` (another sweep's folder: UserError
+    without it); joining a study of another search space warns a :class:`~vislab.errors.Note`. ``data``,
+    ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set every
+    trial's config as ``--set`` does (a key given twice: UserError). ``quiet``: None prints the sweep's
+    lines in a notebook only, False also each trial's progress, True nothing; ``log`` receives them instead.
 
     >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},

@@ -15,6 +15,20 @@ from vislab.cli.options import TrustRunsOpt
 console = Console(stderr=True, highlight=False)
 
 
+NoFiguresOpt = typer.Option(
+    False,
+    "--no-figures",
+    help="Tables and texts only, in seconds: figures/ and figures.tex stay as the last build drew them.",
+)
+OnlyOpt = typer.Option(
+    None,
+    "--only",
+    metavar="NAME",
+    help="Only this run of the folder, or row of seeds (all its seeds); repeat for several. Its groups, "
+    "verdicts and reported figures are kept to them.",
+)
+
+
 def paper(
     targets: list[Path] = typer.Argument(
         ..., help="A suite folder, a run folder, or several run folders."
@@ -32,18 +46,8 @@ def paper(
         help="Then compile main.pdf (latexmk, else pdflatex; needs a TeX installation).",
     ),
     trust_code: bool = TrustRunsOpt,
-    no_figures: bool = typer.Option(
-        False,
-        "--no-figures",
-        help="Tables and texts only, in seconds: figures/ and figures.tex stay as the last build drew them.",
-    ),
-    only: list[str] | None = typer.Option(
-        None,
-        "--only",
-        metavar="NAME",
-        help="Only this run of the folder, or row of seeds (all its seeds); repeat for several. Its groups, "
-        "verdicts and reported figures are kept to them.",
-    ),
+    no_figures: bool = NoFiguresOpt,
+    only: list[str] | None = OnlyOpt,
 ) -> None:
     """Write a paper folder: the report's figures (with seeds, a model's own figures of each row's first
     seed only) as PDF and 300-dpi PNG sized for a page (3.3 or

@@ -85,6 +85,28 @@ def eval_(
     print_figures(ev)
 
 
+TopKOpt = typer.Option(
+    None,
+    "--top-k",
+    "-k",
+    min=1,
+    help="Classes per image (default 3, or all of a model's fewer classes; more than the model has: all "
+    "of them, and a note says so).",
+    show_default=False,
+)
+CsvOpt = typer.Option(
+    None,
+    "--csv",
+    help="Write one row per image here (file, predicted, probability, the other top-k classes and "
+    "probabilities, error) instead of a line each on the terminal.",
+)
+ForceCsvOpt = typer.Option(
+    False,
+    "--force",
+    help="Replace a file already at --csv (never a run's own checkpoints, config.yaml, ...).",
+)
+
+
 def predict(
     checkpoint: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     images: list[Path] = typer.Argument(
@@ -92,28 +114,11 @@ def predict(
         help="Image files or folders of them (every image inside, sub-folders too); any size: resized "
         "to the run's image size, then centre-cropped when it trained on crops (augment.crop.size).",
     ),
-    top_k: int | None = typer.Option(
-        None,
-        "--top-k",
-        "-k",
-        min=1,
-        help="Classes per image (default 3, or all of a model's fewer classes; more than the model "
-        "has: all of them, and a note says so).",
-        show_default=False,
-    ),
+    top_k: int | None = TopKOpt,
     which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
-    csv: Path | None = typer.Option(
-        None,
-        "--csv",
-        help="Write one row per image here (file, predicted, probability, the other top-k classes and "
-        "probabilities, error) instead of a line each on the terminal.",
-    ),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Replace a file already at --csv (never a run's own checkpoints, config.yaml, ...).",
-    ),
+    csv: Path | None = CsvOpt,
+    force: bool = ForceCsvOpt,
 ) -> None:
     """Top-k classes for each image. Exit code 2 if any image could not be read (the others are
     classified)."""

@@ -40,8 +40,9 @@ from vislab.data.sources import require_source
 from vislab.errors import RunFailed, UserError
 from vislab.interrupts import on_parent_death
 from vislab.models import check_model_options
+from vislab.training.folder_lock import pid_alive
 from vislab.training.resume import open_resume, resumable
-from vislab.training.rundir import RunDir, pid_alive
+from vislab.training.rundir import RunDir
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 # A file rank 0 writes once it has printed its error (vislab.cli.worker.record_said): the launcher then prints

@@ -27,7 +27,7 @@ import numpy as np
 from vislab.config import Config, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write, atomic_write_text
-from vislab.training.folder_lock import FolderLock, pid_alive  # noqa: F401 (pid_alive: imported from here)
+from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
 
 

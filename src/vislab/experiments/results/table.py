@@ -312,17 +312,12 @@ def results_texts(
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
 ) -> tuple[str, str]:
-    """The text of results.csv (finished runs, full precision, reported figures as printed) and of
-    results.md: the title with the data used, the table, the reported figures' sources, failures.
-    After each run, its model, seed and the settings the runs changed (:func:`table_settings`, from the
-    runs' folders: ``run_dirs``, default ``out/<run>``) — or, given ``params`` (a sweep: run → its swept
-    values), a column per swept value (:func:`param_cell` in results.md; more than ``MAX_COLUMNS``
-    settings: listed under its table instead, :func:`for_people`). ``rows`` (a seeded suite: row →
-    its runs): a line per row, mean ± std and N, and under the table each group's verdicts
-    (:func:`verdicts_markdown`: ``groups``, ``compare``; without seeds, :func:`verdicts_need_seeds`); the
-    CSV gives each mean and, in ``<key>_std``, each standard deviation. results.md bolds the best cells
-    (:func:`bold_cells`); ``note``: a line under its table. Under the title, how the runs were made
-    (:func:`made_line`)."""
+    """The text of results.csv (finished runs, full precision) and of results.md (title with the data and
+    how the runs were made, the table with its best cells bold, notes, the reported figures' sources,
+    failures). After each run: its model, seed and the settings the runs changed (from ``run_dirs``,
+    default ``out/<run>``), or a sweep's ``params`` (run → swept values). ``rows`` (a seeded suite: row →
+    its runs): mean ± std and N per row (the CSV's ``<key>_std``) and each group's verdicts (``groups``,
+    ``compare``; without seeds, a note that they need seeds). ``note``: a line under the table."""
     reported = as_reported(reported)
     seeded = rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}

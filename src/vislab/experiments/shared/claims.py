@@ -36,7 +36,7 @@ from vislab.config import config_differences
 from vislab.errors import RunFailed, UserError
 from vislab.experiments.databases import first_line, public_url
 from vislab.experiments.shared.postgres import SharedStorage, connect_postgres, postgres_driver
-from vislab.training.rundir import pid_alive
+from vislab.training.folder_lock import pid_alive
 
 _LOCK_KEY = 0x76_69_73_6C_61_62  # "vislab": serialises table creation and registration
 _SCHEMA = """

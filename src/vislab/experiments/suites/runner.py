@@ -60,19 +60,12 @@ def run_suite(
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
 ) -> dict[str, dict]:
-    """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. Raises SuiteFailed at the end
-    if any run failed, TrainingInterrupted if stopped by a signal (re-running continues where it stopped).
-
-    UserError before anything is trained or written if a live vislab process holds the folder of a run
-    it would train (the same suite run twice into ``out``).
-
-    A run whose data cannot be read (a DataError of the data layer: missing or corrupt files) stops the
-    suite: no further run starts (those under way finish), and that DataError is raised, its message
-    once (exit 2 on the command line), naming the runs left untrained.
-
-    results.csv/.md are written however it ends — but for a table of nothing, when it stopped on its data
-    with no run finished; then ``on_results(out)`` unless it was interrupted (the CLI passes one that builds
-    report.html)."""
+    """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. SuiteFailed at the end if a
+    run failed, TrainingInterrupted if stopped by a signal (a re-run continues); UserError before anything
+    is written if a live vislab process holds a run's folder (the suite run twice into ``out``). A run
+    whose data cannot be read (DataError) stops the suite: no further run starts, and that DataError is
+    raised once, naming the runs left untrained. results.csv/.md are written however it ends (not a table
+    of nothing), then ``on_results(out)`` unless it was interrupted (the CLI's builds report.html)."""
     out = Path(out)
     plan = check_plan(suite, out, overrides)
     refuse_busy(suite, out, plan)

@@ -24,7 +24,7 @@ from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, publi
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep
-from vislab.training.rundir import pid_alive
+from vislab.training.folder_lock import pid_alive
 
 STORAGE_FORMS = (
     "vislab sweeps use sqlite:///PATH/study.db (one machine; the default is DIR/study.db) or "
