@@ -187,3 +187,21 @@ def test_resuming_a_complete_run_says_so_and_rewrites_nothing(one_process_run, c
         )
         assert f"`vislab eval {one_process_run}`" in said and "done (" not in said
         assert {f: (one_process_run / f).read_bytes() for f in records} == before
+
+
+def test_a_hand_edited_config_yaml_is_named_on_resume(tmp_path, capsys):
+    """optim.lr edited in config.yaml, then --resume: the resume trains by last.pt's config (as it always
+    did) and says which edits it drops and how to train with them; an unedited run says nothing."""
+    run = tmp_path / "run"
+    train(tiny_config("train.epochs=1", NO_FIGURES), run, quiet=True)
+    code, text = cli(capsys, "train", "--resume", run, "--epochs", "2")
+    assert code == 0 and "was edited" not in text, text
+    saved = run / "config.yaml"
+    lr = load_checkpoint(run / "checkpoints" / "last.pt").record.config["optim"]["lr"]
+    saved.write_text(saved.read_text().replace(f"  lr: {lr}\n", "  lr: 0.5\n"))
+    code, text = cli(capsys, "train", "--resume", run, "--epochs", "3")
+    said = one_line(text)
+    assert code == 0, text
+    assert f"'{saved}' was edited since the run wrote it (optim.lr: {lr} → 0.5)" in said, said
+    assert f"--init-from {run}" in said
+    assert f"  lr: {lr}\n" in saved.read_text()  # written again from last.pt

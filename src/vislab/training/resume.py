@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from vislab.config import Config, build_config
+from vislab.config import Config, build_config, config_differences
+from vislab.config.files import read_yaml
 from vislab.errors import DataError, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
@@ -131,6 +132,29 @@ def _anew(path: Path) -> str:
 def _init_from(path: Path) -> str:
     """``train.init_from`` from ``path``, in the command's and the API's words."""
     return f"--init-from {path} / train__init_from={str(path)!r}"
+
+
+def config_edits(run: RunDir, recorded: dict) -> str | None:
+    """A note when the run's config.yaml was edited since the run wrote it (the settings whose values
+    differ from those its last.pt records, as ``--set`` on a resume would be refused for): the resume
+    trains by last.pt's and writes config.yaml from it again. None when it holds what last.pt does (or
+    cannot be read: the resume writes it anew, as the report's note on it says)."""
+    path = run.path / "config.yaml"
+    try:
+        edited = config_differences(
+            recorded, build_config(read_yaml(path), source=str(path)).to_dict()
+        )
+    except (UserError, OSError):  # ConfigError too; no file
+        return None
+    if not edited:
+        return None
+    shown = "; ".join(edited[:4]) + (" …" if len(edited) > 4 else "")
+    return (
+        f"note: '{path}' was edited since the run wrote it ({shown}): a resume trains by the config its "
+        f"last.pt holds and writes config.yaml from it again, dropping the edits. To train with other "
+        f"settings, start a new run from its weights: --init-from {run.path} (Python: "
+        f"train__init_from={str(run.path)!r})."
+    )
 
 
 def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> str | None:

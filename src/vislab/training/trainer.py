@@ -36,6 +36,7 @@ from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import (
     checkpoint,
+    config_edits,
     extend,
     forget_lost_best,
     nothing_to_train,
@@ -86,8 +87,10 @@ def train(
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
-            if (done := nothing_to_train(run, cfg, ckpt.resume)) is not None:
-                Progress(quiet=quiet or not dist.is_main).line(done)
+            said = [config_edits(run, ckpt.record.config), nothing_to_train(run, cfg, ckpt.resume)]
+            for line in filter(None, said):
+                Progress(quiet=quiet or not dist.is_main).line(line)
+            if said[1] is not None:
                 return run.read_summary()
         elif (run.ckpt_dir / "last.pt").exists():
             run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
