@@ -39,19 +39,36 @@ def _seeded_suite(
     overwrite: bool,
     storage: str | None,
     seeds: int | None,
-) -> tuple[Suite, Path]:
-    """The suite and its folder (started over with ``overwrite``), each run ``seeds`` times (None: as
-    the suite in the folder was run, else once)."""
+    only: str | Sequence[str] | None = None,
+) -> tuple[Suite, Path, list[str] | None]:
+    """The suite, each run ``seeds`` times (None: as the suite in the folder was run, else once), its
+    folder (started over with ``overwrite``) and the runs ``only`` names (None: all); an unknown name
+    is refused before the folder is touched."""
     from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
-    from vislab.experiments.suites.spec import with_seeds
+    from vislab.experiments.suites.spec import only_runs, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
+    if seeds is None:
+        seeds = 1 if overwrite else suite_info(folder).get("seeds", 1)
+    suite = with_seeds(suite, seeds)
+    chosen = None if only is None else only_runs(suite, _only_names(only, storage))
     if overwrite:
         start_over(folder, "suite", storage=storage)
     check_new(folder, "suite")
-    return with_seeds(
-        suite, seeds if seeds is not None else suite_info(folder).get("seeds", 1)
-    ), folder
+    return suite, folder, chosen
+
+
+def _only_names(only: str | Sequence[str], storage: str | None) -> list[str]:
+    """``only`` as a list of names (one name: a string); UserError with ``storage`` or for no name."""
+    names = [only] if isinstance(only, str) else list(only)
+    if storage is not None:
+        raise UserError(
+            "only some runs of a shared suite cannot be chosen: its runs go to whichever machine claims "
+            "them. Leave out --only (Python: only=...), or --storage (Python: storage=...)."
+        )
+    if not names:
+        raise UserError("only= names no run: give a run's (or row's) name, or leave it out.")
+    return names
 
 
 def run_suite(
@@ -71,6 +88,7 @@ def run_suite(
     overwrite: bool = False,
     seeds: int | None = None,
     dry_run: bool = False,
+    only: str | Sequence[str] | None = None,
     **settings: Any,
 ) -> SuiteResult | pd.DataFrame:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
@@ -88,21 +106,22 @@ def run_suite(
     a claim silent (heartbeat every ``heartbeat`` s, 20) for ``heartbeat_lapse`` s (90) is taken over.
     ``dry_run=True``: checked as a run is (the same errors), nothing trained, moved or written; returns the
     plan, a DataFrame (run, action, what, model, epochs, the settings runs differ in). No overwrite/storage.
+    ``only``: those runs alone (a row: all its seeds), the others left for a later run; no storage.
 
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
     """
     if dry_run:
         _refuse_in_dry_run(overwrite, storage)
-    suite, folder = _seeded_suite(name_or_file, out, overwrite, storage, seeds)
+    suite, folder, chosen = _seeded_suite(name_or_file, out, overwrite, storage, seeds, only)
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     quiet = not in_notebook() if quiet is None else quiet
     log = lines_to(log, quiet)
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     if dry_run:
-        return _dry_run(suite, folder, sets, log)
+        return _dry_run(suite, folder, sets, log, chosen)
     kw = dict(jobs=jobs, quiet=quiet, on_results=report_hook(log) if report else None)
-    _train_runs(suite, folder, shared, sets, log=log, **kw)
+    _train_runs(suite, folder, shared, sets, log=log, only=chosen, **kw)
     return _suite_result(suite, folder)
 
 
@@ -120,17 +139,18 @@ def _refuse_in_dry_run(overwrite: bool, storage: str | None) -> None:
         )
 
 
-def _dry_run(suite: Suite, folder: Path, sets: list[str], log: Log) -> pd.DataFrame:
-    """What running ``suite`` into ``folder`` would do: a line per run, between the suite's line (its runs,
-    seeds and epochs) and a count of each action; returned as :func:`_plan_table`."""
+def _dry_run(
+    suite: Suite, folder: Path, sets: list[str], log: Log, only: list[str] | None
+) -> pd.DataFrame:
+    """What running ``suite`` into ``folder`` would do (``only``: to those runs): a line per run, between
+    the suite's line (its runs, seeds and epochs) and a count of each action; returned as
+    :func:`_plan_table`."""
     from vislab.experiments.results.settings import setting_text  # on use (see the imports)
     from vislab.experiments.suites.plan import foresee_suite
 
-    foreseen = foresee_suite(suite, folder, sets)
-    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
-    log(
-        f"suite {suite.name}: {len(suite.runs)} runs{each}, {_epochs_said(foreseen)} → {folder} (dry run)"
-    )
+    foreseen = foresee_suite(suite, folder, sets, only)
+    said = _runs_said(suite, only)
+    log(f"suite {suite.name}: {said}, {_epochs_said(foreseen)} → {folder} (dry run)")
     for f in foreseen:
         changes = "".join(f", {k}={setting_text(v)}" for k, v in f.changed.items())
         log(f"  {f.name}: {f.said} — model {f.config.model.name}{changes}")
@@ -138,6 +158,15 @@ def _dry_run(suite: Suite, folder: Path, sets: list[str], log: Log) -> pd.DataFr
     told = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in counts.items() if n)
     log(f"dry run: {told}; nothing was trained or written")
     return _plan_table(foreseen)
+
+
+def _runs_said(suite: Suite, only: list[str] | None) -> str:
+    """The suite's runs, as its first line says them: "3 runs × 2 seeds"; with ``only``, "1 of its 3
+    runs (cnn)"."""
+    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
+    if only is None:
+        return f"{len(suite.runs)} runs{each}"
+    return f"{len(only)} of its {len(suite.run_names())} runs ({', '.join(only)})"
 
 
 def _epochs_said(foreseen: list[Foreseen]) -> str:
@@ -187,16 +216,17 @@ def _train_runs(
     sets: list[str],
     *,
     log: Log,
+    only: list[str] | None = None,
     **kw: Any,
 ) -> None:
-    """The suite's runs, on this machine alone or shared with others through ``shared`` storage."""
+    """The suite's runs (``only``: those; never with ``shared`` storage), on this machine alone or shared
+    with others through ``shared`` storage."""
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
     from vislab.experiments.suites.runner import run_suite
 
-    each = f" × {suite.seeds} seeds" if suite.seeds > 1 else ""
-    log(f"suite {suite.name}: {len(suite.runs)} runs{each} → {folder}")
+    log(f"suite {suite.name}: {_runs_said(suite, only)} → {folder}")
     if shared is None:
-        run_suite(suite, folder, sets, log=log, **kw)
+        run_suite(suite, folder, sets, log=log, only=only, **kw)
     else:
         run_shared_suite(suite, folder, shared, sets, log=log, **kw)
 

@@ -94,6 +94,14 @@ DryRunOpt = typer.Option(
     "the settings it changes; check everything a run checks, but train and write nothing.",
 )
 
+SuiteOnlyOpt = typer.Option(
+    None,
+    "--only",
+    metavar="RUN",
+    help="Train (or resume) only this run of the suite, or row of seeds (all its seeds); repeat for "
+    "several. The others are listed as not trained yet: the same command without --only trains them.",
+)
+
 
 def suite(
     name: str | None = SuiteNameArg,
@@ -110,14 +118,15 @@ def suite(
     overwrite: bool = SuiteOverwriteOpt,
     seeds: int | None = SeedsOpt,
     dry_run: bool = DryRunOpt,
+    only: list[str] | None = SuiteOnlyOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1); a
     run whose data cannot be read stops the suite with that error (exit 2). A re-run whose runs differ from
     those DIR holds (another --set or suite file) is refused (exit 2): --overwrite starts it over. With
-    --storage, run the same command on several machines to share the runs. --dry-run prints the plan
-    instead (exit 0; 2 for what a run would refuse). `vislab suite list` (or no NAME) lists the built-in
-    suites."""
+    --storage, run the same command on several machines to share the runs. --only RUN trains just that
+    run (a later run without --only trains the rest). --dry-run prints the plan instead (exit 0; 2 for
+    what a run would refuse). `vislab suite list` (or no NAME) lists the built-in suites."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
 
@@ -127,7 +136,8 @@ def suite(
     check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_suite(name, out)
     common = dict(out=folder, data=data, epochs=epochs, overrides=set_ or [], storage=storage,
-                  heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse, overwrite=overwrite, seeds=seeds)  # fmt: skip
+                  heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse, overwrite=overwrite, seeds=seeds,
+                  only=only or None)  # fmt: skip
     if dry_run:  # the plan is the output: on stdout, line by line
         run_suite(name, log=print, dry_run=True, **common)
         return

@@ -4,23 +4,21 @@ keep theirs, so that the verdicts, the bold cells and the reports' columns are t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 from vislab.errors import UserError
+from vislab.experiments.results.chosen import chosen_runs
 from vislab.report.build import ReportPlan
 from vislab.report.seeds import plan_rows
 
 
 def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     """``plan`` kept to the runs ``names`` (a run's name, or a row's: its seed runs); UserError naming
-    each unknown name, the closest known one and the names there are."""
-    rows = plan_rows(plan) or {}
-    known = {**{n: [n] for n in plan.runs}, **rows}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UserError(_unknown(unknown, list(known), plan))
-    keep = {run for n in names for run in known[n]}
+    each unknown name, the closest known one and the names there are (results/chosen.py)."""
+    where = (
+        f"of '{plan.folder}'" if plan.kind != "folder" else ""
+    )  # several run folders: the paper's
+    keep = chosen_runs(names, list(plan.runs), plan_rows(plan), where)
     plan.runs = {n: p for n, p in plan.runs.items() if n in keep}
     plan.complete = {n: s for n, s in plan.complete.items() if n in keep}
     plan.detailed = {n: s for n, s in plan.detailed.items() if n in keep}
@@ -51,16 +49,3 @@ def _kept_info(info: dict, runs: set[str], names: set[str]) -> dict:
         runs_cited = {n: v for n, v in reported["runs"].items() if n in runs | names}
         out["reported"] = {**reported, "runs": runs_cited}
     return out
-
-
-def _unknown(unknown: list[str], known: list[str], plan: ReportPlan) -> str:
-    """The message for names ``--only`` (Python: ``only=``) gave that are no run or row of the folder."""
-    parts = []
-    for name in unknown:
-        near = difflib.get_close_matches(name, known, n=1)
-        parts.append(f"'{name}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
-    shown = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
-    where = (
-        f" of '{plan.folder}'" if plan.kind != "folder" else ""
-    )  # several run folders: the paper's
-    return f"no run or row named {', '.join(parts)} among the runs{where}: choose among {shown}."

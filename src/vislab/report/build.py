@@ -18,6 +18,7 @@ import optuna
 
 from vislab.config import Config
 from vislab.errors import UserError
+from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import provenance_line, suite_info
 from vislab.experiments.results.reported import mismatches, reported_columns
@@ -169,11 +170,15 @@ def _failures(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[
     whose failed trials are in the trial table; none for a run whose summary.json was not read: the plan's
     ``unread`` says why)."""
     if kind == "suite":
-        return {
+        recorded = info.get("runs", {})
+        failed = {
             n: r.get("message", r.get("status"))
-            for n, r in info.get("runs", {}).items()
+            for n, r in recorded.items()
             if r.get("status") != "complete"
         }
+        # a run of the suite not trained yet (vislab suite --only trained others)
+        untrained = [n for n in info.get("order", []) if n not in recorded and n not in summaries]
+        return failed | dict.fromkeys(untrained, NOT_TRAINED)
     if kind == "sweep":
         return {}
     return {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -212,8 +212,11 @@ class Foreseen:
         return changed_by(self.settings)
 
 
-def foresee_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[Foreseen]:
-    """What running ``suite`` into ``out`` would do to each run, checked as the runner checks it first
+def foresee_suite(
+    suite: Suite, out: Path, overrides: list[str] | tuple = (), only: Collection[str] | None = None
+) -> list[Foreseen]:
+    """What running ``suite`` into ``out`` would do to each run (``only``: to those runs; their settings
+    still those that differ among all the suite's runs), checked as the runner checks it first
     (:func:`check_plan`, then that ``out`` can be written: the same errors), but nothing is moved, trained
     or written. A run the runner moves first — kept for another epoch count, or trained before the suite
     had seeds (suites/folders.py) — is planned where it lies."""
@@ -223,6 +226,7 @@ def foresee_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) ->
     return [
         replace(_foreseen(p, suite, settings), trained_by=_trained_by(p))
         for p, settings in zip(plan, changed)
+        if only is None or p.name in only
     ]
 
 

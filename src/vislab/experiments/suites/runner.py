@@ -6,9 +6,10 @@ CLI's report)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
+from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
@@ -59,15 +60,17 @@ def run_suite(
     quiet: bool = False,
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, dict]:
-    """Run every run of ``suite`` into ``out/<run>``; return {run: outcome}. SuiteFailed at the end if a
-    run failed, TrainingInterrupted if stopped by a signal (a re-run continues); UserError before anything
-    is written if a live vislab process holds a run's folder (the suite run twice into ``out``). A run
+    """Run every run of ``suite`` (``only``: those runs; suite.json records them all) into ``out/<run>``;
+    return {run: outcome}. SuiteFailed at the end if a run failed, TrainingInterrupted if stopped by a
+    signal (a re-run continues); UserError before anything is written if a live vislab process holds a
+    run's folder (the suite run twice into ``out``). A run
     whose data cannot be read (DataError) stops the suite: no further run starts, and that DataError is
     raised once, naming the runs left untrained. results.csv/.md are written however it ends (not a table
     of nothing), then ``on_results(out)`` unless it was interrupted (the CLI's builds report.html)."""
     out = Path(out)
-    plan = check_plan(suite, out, overrides)
+    plan = [p for p in check_plan(suite, out, overrides) if only is None or p.name in only]
     refuse_busy(suite, out, plan)
     check_writable(out, "the suite's runs")
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +174,9 @@ def write_results(
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
 ) -> None:
-    """results.csv, results.md from the run folders named in ``state``; then ``on_results(out)``."""
+    """results.csv, results.md from the run folders named in ``state``; then ``on_results(out)``. Under
+    the table, the runs that failed or did not finish, and those the suite has not trained yet (``only``,
+    or a suite stopped before them)."""
     summaries = {}
     for name in state["order"]:
         s = RunDir(Path(out) / name).read_summary()
@@ -182,6 +187,9 @@ def write_results(
         for k, v in state["runs"].items()
         if v.get("status") not in ("complete",)
     }
+    failures.update(
+        {n: NOT_TRAINED for n in state["order"] if n not in summaries and n not in state["runs"]}
+    )
     write_tables(
         out,
         summaries,

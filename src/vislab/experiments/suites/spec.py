@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,6 +46,7 @@ from vislab.config import (
 )
 from vislab.data.sources import require_source
 from vislab.errors import UserError
+from vislab.experiments.results.chosen import chosen_runs
 from vislab.experiments.results.reported import Reported
 
 SUITE_DIR = Path(__file__).parent / "builtin"
@@ -154,6 +156,14 @@ def with_seeds(suite: Suite, seeds: int) -> Suite:
             f"or seeds=3 trains each with train.seed, train.seed+1 and train.seed+2)."
         )
     return dataclasses.replace(suite, seeds=seeds)
+
+
+def only_runs(suite: Suite, names: Sequence[str]) -> list[str]:
+    """The suite's runs ``names`` stand for (a row's name: all its seeds), in the suite's order; UserError
+    for a name that is no run or row of the suite, naming the closest and the runs there are."""
+    rows = suite.rows() if suite.seeds > 1 else None
+    chosen = chosen_runs(names, list(suite.run_names()), rows, f"of suite '{suite.name}'")
+    return [name for name in suite.run_names() if name in chosen]
 
 
 def builtin_suites() -> dict[str, str]:
