@@ -99,14 +99,12 @@ def run_suite(
 
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
     (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
-    ``quiet``: None (default) prints the progress in a notebook only; False everywhere; True nowhere;
-    ``log``: a function that receives the suite's lines instead. ``seeds``: runs each trained that many
-    times (``<run>-s0`` … with train.seed + 0 …; None: as the suite in ``out`` was run, else once).
-    ``storage``: a PostgreSQL URL shared by the machines running the same suite, each run claimed by one;
-    a claim silent (heartbeat every ``heartbeat`` s, 20) for ``heartbeat_lapse`` s (90) is taken over.
-    ``dry_run=True``: checked as a run is (the same errors), nothing trained, moved or written; returns the
-    plan, a DataFrame (run, action, what, model, epochs, the settings runs differ in). No overwrite/storage.
-    ``only``: those runs alone (a row: all its seeds), the others left for a later run; no storage.
+    ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere; ``log``
+    receives the suite's lines instead. ``seeds``: each run trained that many times (``<run>-s0`` …; None:
+    as the suite in ``out`` was run). ``storage``: a PostgreSQL URL shared by the machines running the
+    suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over;
+    ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns the
+    plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
 
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
