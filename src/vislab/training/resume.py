@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 
 from vislab.config import Config, build_config, config_differences
-from vislab.config.files import read_yaml
 from vislab.errors import DataError, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
@@ -134,54 +133,63 @@ def _init_from(path: Path) -> str:
     return f"--init-from {path} / train__init_from={str(path)!r}"
 
 
-def config_edits(run: RunDir, recorded: dict) -> str | None:
-    """A note when the run's config.yaml was edited since the run wrote it (the settings whose values
-    differ from those its last.pt records, as ``--set`` on a resume would be refused for): the resume
-    trains by last.pt's and writes config.yaml from it again. None when it holds what last.pt does (or
-    cannot be read: the resume writes it anew, as the report's note on it says)."""
-    path = run.path / "config.yaml"
+def before_resume(run: RunDir, cfg: Config, ckpt: Checkpoint) -> tuple[list[str], dict | None]:
+    """What a resume of ``run`` (its ``ckpt``, for ``cfg``'s epochs) says first, and the run's summary when
+    there is nothing left to train (None: train on), each of its records read once. Notes: settings edited
+    by hand in config.yaml (:func:`config_edits`), and nothing left to train (:func:`nothing_to_train`)."""
     try:
-        edited = config_differences(
-            recorded, build_config(read_yaml(path), source=str(path)).to_dict()
-        )
-    except (UserError, OSError):  # ConfigError too; no file
-        return None
+        saved = run.load_config()
+    except UserError:  # ConfigError: unreadable or invalid; the resume writes it anew
+        saved = None
+    edits = config_edits(run.path, ckpt.record.config, saved)
+    done = nothing_to_train(run, cfg, ckpt.resume) if saved is not None else None
+    notes = [note for note in (edits, done[0] if done else None) if note]
+    return notes, done[1] if done else None
+
+
+def config_edits(path: Path, recorded: dict, saved: Config | None) -> str | None:
+    """A note when run ``path``'s config.yaml (``saved``; None: unreadable) was edited since the run wrote
+    it — the settings whose values differ from those last.pt records (``recorded``), as ``--set`` on a
+    resume would be refused for: the resume trains by last.pt's and writes config.yaml from it again."""
+    edited = config_differences(recorded, saved.to_dict()) if saved is not None else []
     if not edited:
         return None
     shown = "; ".join(edited[:4]) + (" …" if len(edited) > 4 else "")
     return (
-        f"note: '{path}' was edited since the run wrote it ({shown}): a resume trains by the config its "
-        f"last.pt holds and writes config.yaml from it again, dropping the edits. To train with other "
-        f"settings, start a new run from its weights: --init-from {run.path} (Python: "
-        f"train__init_from={str(run.path)!r})."
+        f"note: '{path / 'config.yaml'}' was edited since the run wrote it ({shown}): a resume trains by "
+        f"the config its last.pt holds and writes config.yaml from it again, dropping the edits. To train "
+        f"with other settings, start a new run from its weights: --init-from {path} (Python: "
+        f"train__init_from={str(path)!r})."
     )
 
 
-def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> str | None:
-    """Why resuming run ``run`` (its last.pt's ``resume``, for ``cfg``'s epochs) has nothing to do — every
-    epoch trained (or stopped early), and its records whole: a complete summary.json, a valid config.yaml,
-    metrics.jsonl with every row of its history and nothing else; it would only score the run again and
-    rewrite them —, with what to do instead. None when there is something to do (a damaged record: the
-    resume writes it anew, as :meth:`RunDir.rewrite_fix` says)."""
+def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dict] | None:
+    """Why resuming ``run`` (its last.pt's ``resume``, for ``cfg``'s epochs) has nothing to do, and its
+    summary — every epoch trained (or stopped early), a complete summary.json, metrics.jsonl with every
+    row of its history and nothing else: it would only score the run again and rewrite them. None when
+    there is something to do (a damaged record: the resume writes it anew, as
+    :meth:`RunDir.rewrite_fix` says)."""
     loop, tc = resume.loop, cfg.train
     if loop.epoch < tc.epochs and not loop.stopped_early:
         return None
     try:
-        whole = is_complete(run.load_summary()) and run.load_config() is not None
-        whole = whole and _lines(run.path / "metrics.jsonl") == len(run.read_metrics())
-        whole = whole and len(run.read_metrics()) == len(resume.history)
-    except UserError:  # ConfigError too
+        summary, rows = run.load_summary(), run.read_metrics()
+    except UserError:
         return None
-    if not whole:
+    if not is_complete(summary) or not _lines(run.path / "metrics.jsonl") == len(rows) == len(
+        resume.history
+    ):
         return None
     if loop.epoch < tc.epochs:  # train.early_stop's patience ran out: extending it would stop again
-        how, then = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}", ""
+        how = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}"
+        then = "Score it again"
     else:
-        how, then = f"{loop.epoch} of {tc.epochs} epochs trained", "Train it on with --epochs N "
-        then += "(Python: epochs=N), or score"
+        how = f"{loop.epoch} of {tc.epochs} epochs trained"
+        then = "Train it on with --epochs N (Python: epochs=N), or score it again"
     return (
         f"nothing left to train: '{run.path}' is complete ({how}); its records are kept as they are. "
-        f"{then or 'Score'} it again with `vislab eval {run.path}` / vislab.load_run(...).evaluate()."
+        f"{then} with `vislab eval {run.path}` / vislab.load_run(...).evaluate().",
+        summary,
     )
 
 

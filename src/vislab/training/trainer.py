@@ -35,11 +35,10 @@ from vislab.training.optim import set_lr
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import (
+    before_resume,
     checkpoint,
-    config_edits,
     extend,
     forget_lost_best,
-    nothing_to_train,
     open_resume,
 )
 from vislab.training.rundir import RunDir
@@ -87,11 +86,11 @@ def train(
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
-            said = [config_edits(run, ckpt.record.config), nothing_to_train(run, cfg, ckpt.resume)]
-            for line in filter(None, said):
+            notes, done = before_resume(run, cfg, ckpt)
+            for line in notes:
                 Progress(quiet=quiet or not dist.is_main).line(line)
-            if said[1] is not None:
-                return run.read_summary()
+            if done is not None:
+                return done
         elif (run.ckpt_dir / "last.pt").exists():
             run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
             raise RunExists(run.path)
