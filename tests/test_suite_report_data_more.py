@@ -4,7 +4,7 @@ each class."""
 
 import json
 import multiprocessing as mp
-import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -38,7 +38,7 @@ def _hold(run: Path, ready) -> None:
     RunDir(run).open()
     ready.set()
     while True:
-        os.pause()
+        signal.pause()
 
 
 @pytest.fixture
@@ -74,7 +74,10 @@ def test_dry_run_says_a_run_whose_folder_a_live_process_holds_is_busy(tmp_path, 
     assert code == 0, text
     said = one_line(text)
     busy = f"run directory '{run}' is in use by another vislab process (pid {pid})"
-    assert f"mlp: busy, so it would fail: {busy}" in said, said
+    assert (
+        f"mlp: busy, so the whole suite would be refused before anything is trained or written: {busy}"
+        in said
+    ), said
     assert "mlp-fast: start" in said
     assert "1 to start, 1 busy" in said, said
     table = vislab.run_suite(spec, out=tmp_path / "out", dry_run=True, quiet=True)
@@ -169,3 +172,26 @@ def test_limit_per_class_refuses_a_class_with_fewer_images_and_a_limit_beside_it
         "data.limit=30",
     )
     assert code == 2 and "give one of them" in one_line(text), text
+
+
+def test_a_dry_run_says_a_busy_folder_refuses_the_suite_as_a_run_does(tmp_path, capsys, held):
+    held = held[0]
+    base = {
+        "data": {"name": "digits", "limit": 100},
+        "train": {"epochs": 1, "device": "cpu", "figures": False},
+        "model": {"name": "mlp", "hidden": [8]},
+    }
+    spec = tmp_path / "s.yaml"
+    runs = {"mlp": {}, "mlp-fast": {"optim.lr": 0.1}}
+    spec.write_text(yaml.safe_dump({"base": base, "runs": runs}))
+    out = tmp_path / "out"
+    code, text = cli(capsys, "suite", spec, "--out", out)
+    said = one_line(text)
+    assert code == 2 and "whole suite is refused and nothing was trained or written" in said, said
+    assert not (out / "mlp-fast").exists()  # the other run did not start either
+    code, text = cli(capsys, "suite", spec, "--out", out, "--dry-run")
+    said = one_line(text)
+    assert code == 0, text
+    assert "mlp: busy, so the whole suite would be refused before anything is trained or written: " \
+        f"run directory '{held}' is in use" in said, said  # fmt: skip
+    assert "would fail" not in said

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import Splits
 from vislab.training.checkpoint import load_checkpoint
+from vislab.training.ema import WeightEMA
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.precision import Precision
 from vislab.training.progress import Progress
@@ -118,7 +119,7 @@ def finish_run(
     if not dist.is_main:
         return {}
     model, precision, device = network.model, optim.precision, data.test.device
-    weights = load_scored(run, model, network.hooks.trained_by == "fit_arrays", loop)
+    weights = load_scored(run, model, network.hooks.trained_by == "fit_arrays", loop, optim.ema)
     k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
     started = time.perf_counter()
     val = evaluate(scored, data.val, k, precision=precision)
@@ -156,14 +157,26 @@ def finish_run(
 class Scored:
     """Which weights a run's scores are of (summary.json's ``scored``, the done: line's parenthesis)."""
 
-    said: str  # "best.pt, epoch 6", "the last weights, epoch 10" or "fitted on the train split"
+    # "best.pt, epoch 6", "the last weights, epoch 10", "the train.ema average of the last weights,
+    # epoch 10" or "fitted on the train split"
+    said: str
     epoch: int | None  # their epoch (summary.json's best_epoch: train_acc and train_loss are its)
 
 
-def load_scored(run: RunDir, model: torch.nn.Module, fitted: bool, loop: LoopState) -> Scored:
+def load_scored(
+    run: RunDir,
+    model: torch.nn.Module,
+    fitted: bool,
+    loop: LoopState,
+    ema: WeightEMA | None = None,
+) -> Scored:
     """Load into ``model`` the weights the run is scored with: best.pt's, at the epoch the file
-    records; without one (deleted since), the model's last weights, as they are."""
+    records; without one (deleted since), the last weights — with ``train.ema`` (``ema``) their average,
+    which best.pt would hold, else the model's own, as they are."""
     best = run.ckpt_dir / "best.pt"
+    if not best.is_file() and ema is not None:
+        model.load_state_dict(ema.state_dict())
+        return Scored(f"the train.ema average of the last weights, epoch {loop.epoch}", loop.epoch)
     if not best.is_file():
         return Scored(f"the last weights, epoch {loop.epoch}", loop.epoch)
     ckpt = load_checkpoint(best)

@@ -69,8 +69,10 @@ class StopFlag:
         self.signal = signal.Signals(signum).name
 
     def received(self) -> str | None:
-        """The signal's name, or None. A call (unlike reading ``signal``) first runs a Python handler
-        still pending, e.g. for a signal that arrived while a C call blocked (a collective)."""
+        """The name of the signal that asked the run to stop (SIGINT, SIGTERM; a Ctrl-C swallowed before
+        the flag was entered counts as SIGINT), or None: the same as reading ``signal``. Python runs the
+        handlers between bytecodes of the main thread, so a signal that came while a C call blocked (a
+        collective) is seen once that call has returned."""
         return self.signal
 
     def __exit__(self, *exc) -> None:

@@ -193,10 +193,10 @@ def _options_before(out: Path) -> str:
 class Foreseen:
     """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
     ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
-    open: it would fail), ``said`` in words ("resume from epoch 3 of 5"), its ``config``
-    and ``settings``, those of its config that differ between the suite's runs (dotted key → value, as
-    results.csv's columns; :attr:`changed`: those its line says), and how its model trains
-    (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs)."""
+    open: the whole suite would be refused, :func:`refuse_busy`), ``said`` in words ("resume from epoch 3
+    of 5"), its ``config`` and ``settings``, those of its config that differ between the suite's runs
+    (dotted key → value, as results.csv's columns; :attr:`changed`: those its line says), and how its
+    model trains (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs)."""
 
     name: str
     action: str
@@ -235,8 +235,9 @@ def _foreseen(p: PlannedRun, suite: Suite, settings: dict[str, Any]) -> Foreseen
     moved = seed_zero_before(p, suite)
     if moved is not None:
         return Foreseen(p.name, *_moved_said(moved), p.config, settings)
-    if held := (in_use(p.run_dir) if p.action in _OPENS else ""):  # the run would fail on its lock
-        return Foreseen(p.name, "busy", f"busy, so it would fail: {held}", p.config, settings)
+    if held := (in_use(p.run_dir) if p.action in _OPENS else ""):  # the suite refuses (refuse_busy)
+        said = f"busy, so the whole suite would be refused before anything is trained or written: {held}"
+        return Foreseen(p.name, "busy", said, p.config, settings)
     back = kept_back(p) if p.action == "retrain" else None
     if back is not None:
         said = f"{_said(back)} ({p.message}: the run kept as {back.run_dir} comes back)"
@@ -249,8 +250,8 @@ _OPENS = ("start", "resume", "retrain")
 
 
 def in_use(run_dir: Path) -> str:
-    """The error a run would fail with because a live vislab process holds ``run_dir``'s lock (naming
-    that process, as ``.lock`` records it), or '' when none does; the lock is only read, never taken."""
+    """Why a run cannot open ``run_dir``: a live vislab process holds its lock (the error names that
+    process, as ``.lock`` records it), or '' when none does; the lock is only read, never taken."""
     try:
         RunDir(run_dir).check_free()
     except UserError as e:

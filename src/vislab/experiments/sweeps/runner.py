@@ -230,6 +230,7 @@ def run_sweep(
     if narrow:
         refuse_another_sweep(out / "narrow", f"{sweep.name}-narrow", storage_url)
     n = _n_trials(sweep, trials or sweep.trials, log)
+    sweep = _ran(sweep, n)
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
     out.mkdir(parents=True, exist_ok=True)
@@ -240,9 +241,7 @@ def run_sweep(
     if narrow:
         second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
         n2 = _n_trials(second, narrow_trials or n, log)
-        # its sweep.yaml records this stage: `vislab sweep DIR/narrow/sweep.yaml --out DIR/narrow` goes on
-        recorded = second.recorded + (() if "trials" in second.recorded else ("trials",))
-        second = replace(second, trials=n2, recorded=recorded)
+        second = _ran(second, n2)
         study2 = run_stage(
             second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
             option="--narrow-trials", made=made,
@@ -259,6 +258,13 @@ def _n_trials(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> in
     if asked and asked > size:
         log(f"the grid has {size} points; running that many trials, not {asked}")
     return min(asked or size, size)
+
+
+def _ran(sweep: Sweep, n: int) -> Sweep:
+    """``sweep`` as a stage runs it, ``n`` trials, which its sweep.yaml records (not the file's count):
+    `vislab sweep DIR/sweep.yaml --out DIR` (``DIR/narrow``'s likewise) goes on with that stage."""
+    recorded = sweep.recorded + (() if "trials" in sweep.recorded else ("trials",))
+    return replace(sweep, trials=n, recorded=recorded)
 
 
 def _is_grid(sweep: Sweep) -> bool:
