@@ -13,11 +13,11 @@ import yaml
 
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
-from vislab.config import Config
+from vislab.config import Config, config_differences
 from vislab.errors import RunExists, UserError
 from vislab.run import Run
 from vislab.training.progress import in_notebook
-from vislab.training.rundir import is_complete
+from vislab.training.rundir import RunDir, is_complete
 from vislab.training.runtime import Distributed
 
 # The trainer and the results table are imported by the functions that use them ("on use" below):
@@ -49,7 +49,9 @@ def train(
     ``data``: a dataset name, numpy arrays ``(x, y)`` or ``(x, y, class_names)``, or a torch Dataset.
     ``overrides``: config keys with ``__`` for the dot (``optim__lr=1e-3``), or dotted via
     ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
-    config (``trust_code=True`` lets it import its model file even if the file changed since);
+    config; overrides may change only where and how it runs (``data__root``, ``train__device``,
+    ``train__eval_batch_size``, ``track__*`` ...), which it then uses (``trust_code=True`` lets it import
+    its model file even if the file changed since);
     ``overwrite=True`` deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
     ``epochs``: the run's ``train.epochs`` (given with ``train__epochs`` too: UserError); with
     ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
@@ -59,14 +61,14 @@ def train(
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
     >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)  # your nn.Module
     >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
+    >>> run = vislab.train(out=run.path, resume=True, data__root="/mnt/data")  # its data moved
     >>> run = vislab.train(out=run.path, resume=True, epochs=20)  # 10 more epochs of a finished run
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
     if resume:
         given = dict(config=config, model=model, data=data)
-        given_names = [k for k, v in given.items() if v is not None] + list(overrides)
-        _check_resume_arguments(out, given_names, overwrite)
-        cfg = None
+        _check_resume_arguments(out, [k for k, v in given.items() if v is not None], overwrite)
+        cfg = _resumed_with(Path(out), overrides)  # out: checked above
     else:
         cfg = _new_config(config, model, data, epochs, overrides)
     quiet = not in_notebook() if quiet is None else quiet
@@ -110,7 +112,7 @@ def _in_api_words(e: RunExists) -> RunExists:
 
 
 def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
-    """resume=True takes ``out`` and nothing that would change (or delete) the run: UserError otherwise."""
+    """resume=True takes ``out`` and no config, model or data, nor ``overwrite``: UserError otherwise."""
     if overwrite:
         raise UserError(
             "resume=True continues the run in `out`; overwrite=True deletes it to start afresh: "
@@ -119,8 +121,36 @@ def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite:
     if out is None or given:
         raise UserError(
             "resume=True continues the run in `out` with its saved config: give out=<its folder> "
-            f"and no {', '.join(given) or 'config, model, data or overrides'}."
+            f"and no {', '.join(given) or 'config, model or data'} (overrides of where and how it "
+            f"runs may be given: data__root, train__device, ...)."
         )
+
+
+def _resumed_with(out: Path, overrides: dict[str, Any]) -> Config | None:
+    """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top; None
+    without any. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are used by the resumed run;
+    UserError naming any that would change what it computes (rather than ignore them)."""
+    if not overrides:
+        return None
+    from vislab.training.resume import resumable  # on use: torch and the model zoo
+
+    stored = resumable(RunDir(out)).record.config
+    wanted = make_config(stored, overrides=overrides)
+    diff = config_differences(stored, wanted.to_dict())
+    if diff:
+        changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
+        epochs = wanted.train.epochs
+        fix = (  # train.epochs alone: epochs= trains a resumed run on (where its schedule allows)
+            f"To train it on to {epochs} epochs, give epochs={epochs} instead."
+            if all(d.startswith("train.epochs:") for d in diff)
+            else f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
+            f"starts from its weights)."
+        )
+        raise UserError(
+            f"resume=True continues the run in '{out}' with its saved config, but these arguments "
+            f"change it: {changes}. {fix}"
+        )
+    return wanted
 
 
 def train_config(
@@ -134,8 +164,9 @@ def train_config(
     epochs: int | None = None,
 ) -> Run:
     """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
-    there (``resume``: its saved config is used; ``epochs``: trained on to that many), or start it over
-    (``overwrite``: :func:`start_over`); what :func:`train` and ``vislab train`` both call."""
+    there (``resume``: its saved config is used, with ``cfg``'s settings of where and how it runs — None:
+    the saved ones; ``epochs``: trained on to that many), or start it over (``overwrite``:
+    :func:`start_over`); what :func:`train` and ``vislab train`` both call."""
     if out is None and cfg is None:
         raise UserError("give the run directory to resume.")
     # on use (see the imports): the trainer draws its figures with matplotlib
@@ -152,9 +183,9 @@ def train_config(
             dist.barrier()
         if not resume:
             check_new(out, "run")
+        given = cfg if resume else cfg or Config()  # a resume's: what it was given (None: nothing)
         _train(
-            cfg or Config(), out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code,
-            epochs=epochs,
+            given, out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code, epochs=epochs,
         )  # fmt: skip
     finally:
         dist.close()

@@ -19,7 +19,6 @@ try:
     from pathlib import Path
 
     import typer
-    import yaml
     from rich.console import Console
     from rich.markup import escape
 
@@ -37,7 +36,7 @@ try:
     from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
     from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
     from vislab.cli.worker import is_worker, record_said, said_by_rank_0
-    from vislab.config import config_differences, load_config
+    from vislab.config import Config, config_differences, load_config
     from vislab.errors import TrainingInterrupted, UserError, VislabError
     from vislab.interrupts import watch_ctrl_c
     from vislab.reporting import use_display
@@ -102,14 +101,14 @@ def train(
 
     end_with_launcher()  # in a --nproc worker: stop (as on SIGTERM) if the launcher dies
     if resume is not None:
-        _check_resume_args(resume, config, set_ or [], out, overwrite, init_from)
+        _check_resume_args(resume, out, overwrite, init_from)
     set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
     if epochs is not None and resume is None:
         check_flags_and_sets(set_, epochs=epochs)
         set_.append(f"train.epochs={epochs}")
     if nproc > 1:
         raise WorkersEnded(_launch(nproc, config, set_, resume, out))
-    cfg = load_config(config, set_ or [])
+    cfg = load_config(config, set_) if resume is None else _resumed_with(resume, config, set_)
     with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
         train_config(
             cfg,
@@ -125,8 +124,9 @@ def train(
 def _launch(
     nproc: int, config: str | None, set_: list[str], resume: Path | None, out: Path | None
 ) -> int:
-    """``--nproc``: the config checked once here (one error message, not one per rank), then the ranks
-    started; their exit code."""
+    """``--nproc``: the config checked once here (one error message, not one per rank; a resume's options
+    too), then the ranks started — each runs the same command, so a resumed run's options reach them all;
+    their exit code."""
     from vislab.api import default_run_dir  # on use (module docstring)
     from vislab.training.launch import (
         check_gpu_count,
@@ -135,27 +135,26 @@ def _launch(
         launch_torchrun,
     )
 
-    cfg = load_config(config, set_) if resume is None else None
+    cfg = load_config(config, set_) if resume is None else _resumed_with(resume, config, set_)
     device = check_launchable(cfg, resume, nproc)
+    if resume is not None and cfg is not None:  # the device it is resumed on, not the saved one
+        device = cfg.train.device
     check_gpu_count(nproc, device)
     note = crowded_note(nproc, device)
     if note:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     # one folder for every rank (each would name the default by its own clock)
-    first = default_run_dir(cfg) if cfg is not None and out is None else None
+    first = default_run_dir(cfg) if resume is None and cfg is not None and out is None else None
     return launch_torchrun(nproc, sys.argv[1:], first, resume if resume is not None else out)
 
 
 def _check_resume_args(
     resume: Path,
-    config: str | None,
-    set_: list[str],
     out: Path | None,
     overwrite: bool = False,
     init_from: Path | None = None,
 ) -> None:
-    """--resume continues a run with its saved config: the original command's --config/--set/--out may be
-    repeated, but settings that would change the run are refused rather than silently ignored."""
+    """UserError for the options --resume cannot go with: --overwrite, --init-from, another --out."""
     if overwrite:
         raise UserError(
             f"--resume {resume} continues that run; --overwrite deletes it to start afresh: give one."
@@ -170,15 +169,24 @@ def _check_resume_args(
             f"--resume {resume} continues that run in its own folder; --out {out} names another. "
             f"Drop --out, or start a new run there without --resume."
         )
-    saved = Path(resume) / "config.yaml"
-    if not (config or set_) or not saved.is_file():
-        return
-    stored = yaml.safe_load(saved.read_text()) or {}
-    wanted = load_config(config, set_, base=stored).to_dict()  # the options on top
-    diff = config_differences(stored, wanted)
+
+
+def _resumed_with(resume: Path, config: str | None, set_: list[str]) -> Config | None:
+    """The config --resume was given: the run's saved config (its last.pt's) with --config and --set on
+    top; None without them. The original command's options may be repeated and where and how the run
+    runs may change (data.root, train.device, ...: ``RESULT_NEUTRAL_KEYS``, which the resumed run uses);
+    settings that would change what it computes are refused rather than silently ignored."""
+    if not (config or set_):
+        return None
+    from vislab.training.resume import resumable  # on use: torch (module docstring)
+    from vislab.training.rundir import RunDir
+
+    stored = resumable(RunDir(resume)).record.config
+    wanted = load_config(config, set_, base=stored)  # the options on top
+    diff = config_differences(stored, wanted.to_dict())
     if diff:
         changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
-        epochs = wanted["train"]["epochs"]
+        epochs = wanted.train.epochs
         fix = (  # train.epochs alone: --epochs trains a resumed run on (where its schedule allows)
             f"To train it on to {epochs} epochs, give --epochs instead: vislab train --resume {resume} "
             f"--epochs {epochs}."
@@ -189,6 +197,7 @@ def _check_resume_args(
             f"--resume {resume} continues the run with its saved config, but these options change it: "
             f"{changes}. {fix}"
         )
+    return wanted
 
 
 predict_cli.register(app)  # eval, predict: listed after train

@@ -1,6 +1,9 @@
-"""A stored config against a wanted one: the keys that differ, except those that leave results alone."""
+"""A stored config against a wanted one: the keys that differ, except those that leave results alone; and
+the stored one with the wanted one's settings of those keys (what a resumed run trains by)."""
 
 from __future__ import annotations
+
+import copy
 
 from vislab.config.build import build_config
 from vislab.errors import ConfigError
@@ -34,6 +37,21 @@ def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str
             out += config_differences(a, b, dotted + ".")
         elif a != b and not dotted.startswith(RESULT_NEUTRAL_KEYS):
             out.append(f"{dotted}: {a!r} → {b!r}")
+    return out
+
+
+def with_neutral_settings(stored: dict, wanted: dict, prefix: str = "") -> dict:
+    """``stored`` (a config tree) with ``wanted``'s values of the RESULT_NEUTRAL_KEYS — where and how a
+    run runs: a resumed run trains by its own config on the machine and data path it is resumed with. A new
+    tree; every other key keeps ``stored``'s value, as does a neutral key ``wanted`` lacks."""
+    out = dict(stored)
+    for key, value in wanted.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(stored.get(key), dict):
+            out[key] = with_neutral_settings(stored[key], value, dotted + ".")
+        # a neutral key, or a neutral section that stored lacks (track)
+        elif dotted.startswith(RESULT_NEUTRAL_KEYS) or f"{dotted}." in RESULT_NEUTRAL_KEYS:
+            out[key] = copy.deepcopy(value)
     return out
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from vislab.config import Config, build_config, config_differences
+from vislab.config.differences import with_neutral_settings
 from vislab.errors import DataError, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
@@ -56,6 +57,16 @@ def resumable(run: RunDir) -> Checkpoint:
     if (run.read_summary() or {}).get("status") == "pruned":
         raise UserError(_pruned(run.path, ckpt.resume.loop.epoch))
     return ckpt
+
+
+def resumed_config(ckpt: Checkpoint, given: Config | None, path: Path) -> Config:
+    """The config a resume of run ``path`` trains by (and config.yaml records): its last.pt's (``ckpt``),
+    with the result-neutral settings (``RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ...) of
+    ``given``, the config it is resumed with — a command's options or a call's arguments over the saved
+    config, a suite's or sweep's current config; None: last.pt's as it is."""
+    saved = ckpt.record.config
+    tree = saved if given is None else with_neutral_settings(saved, given.to_dict())
+    return build_config(tree, source=str(path / "checkpoints" / "last.pt"))
 
 
 def _ways_on(run: RunDir) -> str:

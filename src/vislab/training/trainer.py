@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from vislab.config import Config, build_config
+from vislab.config import Config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
@@ -40,6 +40,7 @@ from vislab.training.resume import (
     extend,
     forget_lost_best,
     open_resume,
+    resumed_config,
 )
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, lost_peer
@@ -57,7 +58,7 @@ from vislab.training.tracking import build_trackers
 
 # ------------------------------------------------------------------------------------- entry
 def train(
-    cfg: Config,
+    cfg: Config | None,
     out: str | Path,
     resume: bool = False,
     quiet: bool = False,
@@ -73,6 +74,8 @@ def train(
     ``trust_code``: on resume, import the run's own model code (``model.name=file.py:Net``) even when
     the file is not the one the run recorded (without it, such a file is refused: UntrustedCode).
     ``epochs``: on resume, train a finished or interrupted run on to this many epochs (``extend``).
+    On resume, ``cfg`` is the config it is resumed with (None: none): the run trains by its last.pt's,
+    with ``cfg``'s settings of where and how it runs (``resumed_config``).
     """
     dist = dist or Distributed()
     run = RunDir(out)
@@ -80,7 +83,7 @@ def train(
         ckpt = open_resume(run, dist.world) if resume else None
         build_as = None
         if ckpt is not None:
-            cfg = build_config(ckpt.record.config, source=str(run.ckpt_dir / "last.pt"))
+            cfg = resumed_config(ckpt, cfg, run.path)
             if epochs is not None:
                 cfg = extend(cfg, epochs, ckpt.resume.loop, run.path)
             # the run's own model code (file.py:Net) is imported only if trusted or unchanged

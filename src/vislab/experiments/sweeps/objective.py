@@ -164,8 +164,9 @@ class Objective:
         return run_dir, True
 
     def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path, resumed: bool) -> dict:
-        """The trial's run (``resumed``: go on from the last.pt in ``run_dir``): its summary; TrialPruned,
-        TrialFailed or TrainingInterrupted otherwise."""
+        """The trial's run (``resumed``: go on from the last.pt in ``run_dir``, by its saved config with
+        this trial's settings of where and how it runs — this machine's data.root, train.device ...:
+        ``resumed_config``): its summary; TrialPruned, TrialFailed or TrainingInterrupted otherwise."""
         try:
             cfg = build_config(tree, source=f"trial {trial.number}")
             prune = _PruneReport(
