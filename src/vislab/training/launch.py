@@ -11,7 +11,8 @@ table) are kept out of the output: the workers print what went wrong themselves.
 terminal, ranks 1.. into log files, shown when one of them failed first (``run``), in a temporary folder
 that the next launch sweeps if this one was killed (``_log_folder``). More processes than the GPUs a CUDA
 run would use are refused before any starts (``check_gpu_count``). The workers end with the launcher:
-killed (SIGKILL too), it leaves none training on (``end_with_launcher``).
+killed (SIGKILL too), it leaves none training on (``end_with_launcher``). Workers that ended early leave
+a summary.json saying "interrupted" even where rank 0 could not write it (``summarise_stopped``).
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ from torch.distributed.run import config_from_args, parse_args
 
 from vislab.config import Config
 from vislab.data.sources import require_source
-from vislab.errors import RunFailed, UserError
+from vislab.errors import DataError, RunFailed, UserError
 from vislab.interrupts import on_parent_death
 from vislab.models import check_model_options
+from vislab.training.checkpoint import load_checkpoint
 from vislab.training.folder_lock import pid_alive
 from vislab.training.resume import open_resume, resumable
 from vislab.training.rundir import RunDir
+from vislab.training.state import LoopState
+from vislab.training.stopping import write_stopped_summary
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 # A file rank 0 writes once it has printed its error (vislab.cli.worker.record_said): the launcher then prints
@@ -159,7 +163,8 @@ def launch_torchrun(
     starting either side of a second would train into two folders). ``folder``: the run's folder when
     ``argv`` names it (``--out``, ``--resume``), for the resume command a killed worker's message gives.
 
-    When a worker fails, torchrun stops the others; the code returned is the failing worker's (2 for a
+    When a worker fails, torchrun stops the others (and the run's summary.json says where it stopped even
+    if no rank could write it: ``summarise_stopped``); the code returned is the failing worker's (2 for a
     user error, 130 for an interruption, ...: ``_cause``); 130 when the launcher itself got a signal
     (Ctrl-C, SIGTERM: the workers saved a resumable checkpoint and said so). Rank 0 prints its own error;
     when another rank failed first and rank 0 had none to print, that rank's log is printed here. A
@@ -172,8 +177,10 @@ def launch_torchrun(
                 extra = ["--out", str(run_dir)] if run_dir is not None else []
                 run(parse_args(torchrun_args(nproc, [*argv, *extra], logs)))
         except SignalException:  # the workers got it too: they saved last.pt and said so
+            summarise_stopped(folder or run_dir)
             return 130  # an interrupted run, whichever the signal (TrainingInterrupted's code)
         except ChildFailedError as e:
+            summarise_stopped(folder or run_dir)
             rank, failure = _cause(e)
             if rank != 0 and not said.exists():
                 _echo_rank_log(Path(logs), failure.local_rank)
@@ -248,6 +255,45 @@ def _what_was_kept(folder: Path, nproc: int) -> str:
             f"--nproc {nproc}."
         )
     return f"No epoch had finished, so {folder} holds nothing to resume: start the run again."
+
+
+def summarise_stopped(folder: Path | None) -> None:
+    """After the workers ended early (torchrun has stopped them all): the run in ``folder`` (None: the
+    launcher knows no folder) gets the "interrupted" summary.json that rank 0 writes as it stops
+    (``stopping.mark``), at its ``last.pt``'s epoch end, where rank 0 wrote none — killed, or stuck in a
+    collective until torchrun's SIGKILL — or where the one there is not about this end (``_stale``). A
+    folder where no run started (no config.yaml), whose last.pt cannot be read (where it stopped is
+    unknown) or that cannot be written is left as it is."""
+    if folder is None or not (folder / "config.yaml").is_file():
+        return
+    run = RunDir(folder)
+    loop = _where_it_stopped(run)
+    if loop is not None and _stale(run.read_summary(), loop):
+        with contextlib.suppress(OSError):
+            write_stopped_summary(run, loop, "interrupted")
+
+
+def _where_it_stopped(run: RunDir) -> LoopState | None:
+    """The loop state of ``run``'s ``last.pt`` (none yet: no epoch had finished); None when it cannot be
+    read or is no resumable checkpoint."""
+    last = run.ckpt_dir / "last.pt"
+    if not last.is_file():
+        return LoopState()
+    try:
+        resume = load_checkpoint(last, fix="").resume
+    except DataError:
+        return None
+    return resume.loop if resume is not None else None
+
+
+def _stale(summary: dict | None, loop: LoopState) -> bool:
+    """Whether a run's summary.json (None: absent or unreadable) is not its word on a stop at ``loop``:
+    none, or written before a ``--resume`` that got further (a summary's last word —
+    complete, interrupted, failed, ... — at last.pt's epoch and step is kept)."""
+    if summary is None:
+        return True
+    said = (summary.get("epochs_run"), summary.get("step") or 0)
+    return not isinstance(said[0], int) or said < (loop.epoch, loop.step)
 
 
 def end_with_launcher() -> None:

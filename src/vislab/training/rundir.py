@@ -4,7 +4,7 @@ RUN_DIR/config.yaml      resolved config
 RUN_DIR/metrics.jsonl    one JSON line per evaluated epoch
 RUN_DIR/steps.jsonl      the training loss every train.log_every steps (step, epoch, loss, lr)
 RUN_DIR/grad_norms.jsonl per-layer mean gradient L2 norm of each epoch (train.track_grad_norm)
-RUN_DIR/summary.json     final (or interim: status running/interrupted/diverged/failed) results
+RUN_DIR/summary.json     final results, or where a stopped run stopped (status interrupted/diverged/failed ...)
 RUN_DIR/checkpoints/     best.pt, last.pt
 RUN_DIR/figures/         PNGs
 RUN_DIR/predictions_test.npz  test probabilities and labels (for report figures)

@@ -12,7 +12,9 @@ import torch
 from vislab.errors import TrainingDiverged, TrainingInterrupted
 from vislab.training.checks import user_code
 from vislab.training.resume import checkpoint
+from vislab.training.rundir import RunDir
 from vislab.training.setup import Training
+from vislab.training.state import LoopState
 
 
 def stop_resumably(
@@ -135,9 +137,16 @@ def mark(t: Training, status: str, saved_step: bool = False) -> None:
     saved it there (``saved_step``), else at the end of the last finished epoch (step 0) — what a
     data-parallel run, a NaN loss and a failure before the epoch's steps were done keep."""
     if t.dist.is_main:
-        loop = t.loop
         t.run.write_metrics(t.history)
-        t.run.write_summary(
-            dict(status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
-                 best_epoch=loop.best_epoch, train_time_s=loop.train_time_s)
-        )  # fmt: skip
+        write_stopped_summary(t.run, t.loop, status, saved_step)
+
+
+def write_stopped_summary(
+    run: RunDir, loop: LoopState, status: str, saved_step: bool = False
+) -> None:
+    """``run``'s summary.json for a run stopped with ``status`` where ``loop`` stood (``mark``); also what
+    the ``--nproc`` launcher writes from ``last.pt`` when no rank could (``launch.summarise_stopped``)."""
+    run.write_summary(
+        dict(status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
+             best_epoch=loop.best_epoch, train_time_s=loop.train_time_s)
+    )  # fmt: skip
