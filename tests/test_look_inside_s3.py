@@ -141,10 +141,10 @@ def test_explain_takes_a_folder_in_python_and_on_the_command_line(
 ):
     fig = cnn_run.explain(digit_folder)
     titles = [row._suptitle.get_text() for row in fig.subfigs]
-    assert [t.split(":")[0] for t in titles] == ["c.png", "b.png"]  # sorted, sub-folders too
+    assert [t.split(":")[0] for t in titles] == ["a/c.png", "b.png"]  # sorted, sub-folders too
     code, out = cli(capsys, "explain", cnn_run.path, digit_folder, "--out", tmp_path)
     assert code == 0, out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b_gradcam.png", "c_gradcam.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_c_gradcam.png", "b_gradcam.png"]
 
 
 # ------------------------------------------------------------------------------------------- --block

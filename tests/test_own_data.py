@@ -123,7 +123,7 @@ GOOD_X, GOOD_Y = digits_like(10)
         (GOOD_X, GOOD_Y + 0.5, None, {}, r"integer class labels, but y\[0\] = "),
         (GOOD_X, np.eye(4)[GOOD_Y], None, {}, r"y has shape \(10, 4\)"),
         (GOOD_X, GOOD_Y - 1, None, {}, "negative label -1"),
-        (GOOD_X, np.array(list("abcdefghij")), None, {}, "must hold numbers"),
+        (GOOD_X, np.array([*"abcdefghi", None], dtype=object), None, {}, "y mixes text labels"),
         (np.where(GOOD_X > 100, np.nan, 0.5), GOOD_Y, None, {}, "NaN or infinite"),
         ((GOOD_X - 128.0) / 64, GOOD_Y, None, {}, "before normalisation"),
         (GOOD_X.astype(np.int32) * 4, GOOD_Y, None, {}, "integer images with values in"),

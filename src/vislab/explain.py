@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -224,7 +224,9 @@ def explain_images(
     missing or unreadable), so a bad image stops none of the others.
 
     PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>][_last].png``
-    (``_last``: a checkpoint file other than best.pt, by its stem, also in the title);
+    (``<image>``: a file's stem, ``img1``; an image in a folder given, its path under that folder,
+    ``cat/0.png`` as ``cat_0``, since class folders repeat file names; ``_last``: a checkpoint file other
+    than best.pt, by its stem, also in the title);
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, None the last.
     A folder that cannot be written (or created) is refused before any image is explained; the readable
     images are explained before any PNG is written, so an error of the run, the method or the names (a
@@ -232,12 +234,13 @@ def explain_images(
     model, record, method, at, shape = _set_up(target, method, block, trust_code)
     folder = Path(out) if out is not None else _default_folder(Path(target))
     check_writable(folder, "the PNGs", undone="nothing was explained")
-    paths = [Path(p) for p in expand_folders(list(images))]
+    named = _named_images(list(images))
+    paths = [Path(p) for p, _ in named]  # type: ignore[arg-type]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
     explained = {i: explain_one(model, record, arrays[i], method, at) for i in readable}
     tag = checkpoint_tag(target)
-    pngs = {i: folder / e.file_name(paths[i].stem, tag) for i, e in explained.items()}
+    pngs = {i: folder / e.file_name(_stem(named[i][1]), tag) for i, e in explained.items()}
     _check_distinct([paths[i] for i in readable], list(pngs.values()))
     check_new_files(pngs.values(), force)
     results: list[tuple[Path, Path | UserError]] = []
@@ -245,7 +248,7 @@ def explain_images(
         if isinstance(arr, UserError):
             results.append((path, arr))
         else:
-            title = _title(path.name, explained[i], target)
+            title = _title(named[i][1], explained[i], target)
             results.append((path, _draw(arr, explained[i], record, pngs[i], title)))
     return results
 
@@ -263,15 +266,12 @@ def explain_figure(
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, default the
     last. The first image that cannot be read stops it, named (a UserError, as any other mistake)."""
     model, record, method, at, shape = _set_up(target, method, block, trust_code)
-    images = expand_folders(split_images(images, shape[0]))  # arrays of several images: each one
-    if not images:
+    named = _named_images(split_images(images, shape[0]))  # arrays of several images: each one
+    if not named:
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
-    arrays = [_image(image, i, shape) for i, image in enumerate(images)]
+    arrays = [_image(image, i, shape) for i, (image, _) in enumerate(named)]
     explained = [explain_one(model, record, a, method, at) for a in arrays]
-    names = [
-        Path(im).name if isinstance(im, (str, Path)) else f"image {i}"
-        for i, im in enumerate(images)
-    ]
+    names = [name for _, name in named]
     return explanation_rows_figure(
         [_shown(a, record) for a in arrays],
         [e.maps for e in explained],
@@ -299,6 +299,27 @@ def _check_method(method: str | None) -> None:
         )
 
 
+def _named_images(images: Sequence[ImageLike]) -> list[tuple[ImageLike, str]]:
+    """Each image (a folder: each image under it, sorted, :func:`expand_folders`) with the name its title
+    and PNG take: a file given, its name (``img1.png``); an image in a folder given, its path under that
+    folder (``cat/0.png``: class folders repeat file names); any other image, its place (``image 3``)."""
+    named: list[tuple[ImageLike, str]] = []
+    for image in images:
+        if not isinstance(image, (str, Path)):
+            named.append((image, f"image {len(named)}"))
+        elif Path(image).is_dir():
+            found = expand_folders([image])
+            named += [(p, Path(p).relative_to(image).as_posix()) for p in found]  # type: ignore[arg-type]
+        else:
+            named.append((image, Path(image).name))
+    return named
+
+
+def _stem(name: str) -> str:
+    """An image's name (:func:`_named_images`) as the start of its PNG's: ``cat/0.png`` → ``cat_0``."""
+    return PurePosixPath(name).with_suffix("").as_posix().replace("/", "_")
+
+
 def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndarray:
     """:func:`vislab.data.images.image_array`, its error naming the image: a file names itself, any other
     image by its place in the list."""
@@ -311,7 +332,7 @@ def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndar
 
 
 def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
-    """UserError when two images would be written to one PNG (same name, other folder or suffix)."""
+    """UserError when two images would be written to one PNG (same name, other suffix or folder given)."""
     first: dict[Path, Path] = {}
     for image, png in zip(images, pngs):
         if png in first:

@@ -52,8 +52,9 @@ OutOpt = typer.Option(
     None,
     "--out",
     "-o",
-    help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png; a checkpoint file "
-    "other than best.pt adds its name: IMAGE_METHOD_last.png for RUN/checkpoints/last.pt.",
+    help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png, IMAGE an image "
+    "file's stem, or for an image in a folder given its path under it (cat/0.png: cat_0_gradcam.png); a "
+    "checkpoint file other than best.pt adds its name: IMAGE_METHOD_last.png for RUN/checkpoints/last.pt.",
 )
 ForceOpt = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote.")
 
@@ -62,8 +63,8 @@ def explain(
     run: Path = typer.Argument(..., help="Run directory or checkpoint file."),
     images: list[Path] = typer.Argument(
         ...,
-        help="Image files or folders (each image under it, sorted), preprocessed as `vislab predict` "
-        "does (resize, centre crop, normalise).",
+        help="Image files or folders (each image under it, sorted, named by its path there: cat/0.png), "
+        "preprocessed as `vislab predict` does (resize, centre crop, normalise).",
     ),
     method: Method | None = MethodOpt,
     block: int | None = BlockOpt,

@@ -22,6 +22,10 @@ Conversion (anything else is refused with a DataError naming the culprit and the
   class names every label 0..max(y) must have a sample: labels 1..10 would make a class "0" that is
   never seen (its accuracy undefined), so they are refused, naming the labels present and the fix.
   Given class names may include classes without samples (a subset of a dataset's classes).
+- ``y`` as text (``["cat", "dog", ...]``: numpy strings, a list, an object array of str): the class names
+  are the distinct labels sorted (``np.unique(y)``), each label its index among them; with class names
+  given, each label must be one of them and is its index there. A test set's text labels are named by
+  train's class names.
 
 The arrays live only in this process: a run trained on them cannot reload them elsewhere. In another
 process, :func:`register_arrays` (public as ``vislab.register_arrays``) registers the same arrays
@@ -125,17 +129,22 @@ def as_inputs(x: Any) -> np.ndarray:
     return np.ascontiguousarray(_to_uint8(_channels_last(arr)))
 
 
-def as_labels(y: Any, n: int) -> np.ndarray:
-    """``y`` as int64 labels ≥ 0, one per sample of ``x`` (DataError if not)."""
-    arr = numeric_array(y, "y")
+def _one_per_sample(arr: np.ndarray, n: int) -> np.ndarray:
+    """Labels ``arr`` as a 1-D array (an N×1 column flattened), DataError unless one per sample of ``x``."""
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
-        raise DataError(f"y has shape {arr.shape}: give one integer label per sample (shape (N,)).")
+        raise DataError(f"y has shape {arr.shape}: give one label per sample (shape (N,)).")
     if len(arr) != n:
         raise DataError(
             f"x has {n} samples but y has {len(arr)} labels: give one label per sample."
         )
+    return arr
+
+
+def as_labels(y: Any, n: int) -> np.ndarray:
+    """``y`` as int64 labels ≥ 0, one per sample of ``x`` (DataError if not)."""
+    arr = _one_per_sample(numeric_array(y, "y"), n)
     if arr.dtype.kind == "f":
         whole = np.isfinite(arr) & (arr == np.round(arr))
         if not whole.all():
@@ -187,15 +196,24 @@ def _empty_classes(y: np.ndarray) -> DataError | None:
     )
 
 
+def _given_names(names: Any) -> list[str]:
+    """The class names given, as strings (DataError unless a list of distinct names)."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise DataError(f"class_names must be a list of names, not {type(names).__name__}.")
+    names = [str(n) for n in names]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"class_names repeats '{dup}': give each class a distinct name.")
+    return names
+
+
 def _class_names(names: Sequence[Any] | None, y: np.ndarray) -> list[str]:
     k = int(y.max()) + 1
     if names is None:
         if (empty := _empty_classes(y)) is not None:
             raise empty
         return [str(i) for i in range(k)]
-    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
-        raise DataError(f"class_names must be a list of names, not {type(names).__name__}.")
-    names = [str(n) for n in names]
+    names = _given_names(names)
     if len(names) < k:
         low = int(y.min())
         counted = f" (the labels run {_labels_present(y)}: subtract {low} if they count from {low})"
@@ -203,10 +221,52 @@ def _class_names(names: Sequence[Any] | None, y: np.ndarray) -> list[str]:
             f"y holds label {k - 1} but class_names has only {len(names)} names: give one name per "
             f"class, label i naming class_names[i]{counted if low > 0 else ''}."
         )
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise DataError(f"class_names repeats '{dup}': give each class a distinct name.")
     return names
+
+
+def _text(y: Any) -> np.ndarray | None:
+    """``y`` as a str array if it holds text labels (numpy strings or bytes, a list or object array of
+    str), else None (numbers, a tensor, no array: :func:`as_labels` judges them)."""
+    if isinstance(y, torch.Tensor):
+        return None
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError):
+        return None
+    if arr.dtype.kind in "US":
+        return arr.astype(str)
+    if arr.dtype.kind != "O" or not any(isinstance(v, str) for v in arr.flat):
+        return None
+    if others := [i for i, v in enumerate(arr.ravel()) if not isinstance(v, str)]:
+        raise DataError(
+            f"y mixes text labels with other values (y[{others[0]}] = {arr.ravel()[others[0]]!r}): "
+            f"give every label as text (class names), or every label as a number."
+        )
+    return arr.astype(str)
+
+
+def _labels_and_names(y: Any, names: Sequence[Any] | None, n: int) -> tuple[np.ndarray, list[str]]:
+    """``y`` as int64 labels, one per sample of ``x``, and the class names (rules in the module
+    docstring: numbers name classes by ``names`` or "0".."K-1"; text by ``names`` or sorted)."""
+    if (text := _text(y)) is None:
+        labels = as_labels(y, n)
+        return labels, _class_names(names, labels)
+    return _text_labels(text, None if names is None else _given_names(names), n)
+
+
+def _text_labels(text: np.ndarray, names: list[str] | None, n: int) -> tuple[np.ndarray, list[str]]:
+    """Text labels as their indices among ``names`` (None: the distinct labels, sorted), and the names."""
+    text = _one_per_sample(text, n)
+    names = sorted(set(text.tolist())) if names is None else names
+    index = {name: i for i, name in enumerate(names)}
+    if unknown := [t for t in dict.fromkeys(text.tolist()) if t not in index]:
+        shown = ", ".join(map(repr, unknown[:12])) + (", ..." if len(unknown) > 12 else "")
+        raise DataError(
+            f"y holds the label{'s' if len(unknown) > 1 else ''} {shown}, not among the class names "
+            f"({', '.join(names)}): name every class in class_names, (x, y, class_names) (a test "
+            f"set's labels are named by data['train']'s), or leave class_names out."
+        )
+    return np.array([index[t] for t in text.tolist()], dtype=np.int64), names
 
 
 def _content_name(sets: dict[str, ArraySet], names: list[str]) -> str:
@@ -242,7 +302,8 @@ def _test_set(x: Any, y: Any, train: ArraySet, names: list[str]) -> ArraySet:
     """The given test arrays, converted as train's and checked against them (DataError if not)."""
     try:
         xs = as_inputs(x)
-        ys = as_labels(y, len(xs))
+        text = _text(y)  # text labels: named by train's class names
+        ys = as_labels(y, len(xs)) if text is None else _text_labels(text, names, len(xs))[0]
     except DataError as e:
         raise DataError(f"data['test']: {e}") from None
     if xs.shape[1:] != train.x.shape[1:] or xs.dtype != train.x.dtype:
@@ -296,8 +357,7 @@ def register_arrays(
             f"give register_arrays(x, y[, class_names]) or register_arrays({_FORM[5:]})."
         )
     xs = as_inputs(x)
-    ys = as_labels(y, len(xs))
-    names = _class_names(class_names, ys)
+    ys, names = _labels_and_names(y, class_names, len(xs))
     sets = {"train": ArraySet(xs, ys)}
     if test is not None:
         sets["test"] = _test_set(*test, sets["train"], names)
