@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloads into unasked
 
@@ -112,9 +112,22 @@ class ColorJitter(Section):
 
 
 class Blur(Section):
+    """Gaussian blur: a kernel_size×kernel_size kernel, odd so that it centres on a pixel, of a standard
+    deviation drawn per sample from ``sigma``."""
+
     p: float = Field(0.0, ge=0, le=1)
     kernel_size: int = Field(3, ge=3)
     sigma: tuple[float, float] = (0.1, 1.5)
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd(cls, k: int) -> int:
+        if k % 2 == 0:
+            raise ValueError(
+                f"a Gaussian blur kernel is odd-sized, to centre on a pixel: use {k - 1} or {k + 1} "
+                f"(earlier vislab versions ran an even size as {k + 1})"
+            )
+        return k
 
 
 class Erasing(Section):

@@ -31,7 +31,7 @@ from kornia.augmentation.auto.rand_augment import rand_augment
 from kornia.augmentation.auto.trivial_augment import trivial_augment
 from pydantic import BaseModel
 
-from vislab.config import AugmentConfig, AutoAug, Crop, RandAug
+from vislab.config import AugmentConfig, AutoAug, Crop, RandAug, given
 from vislab.errors import ConfigError
 
 
@@ -274,7 +274,8 @@ def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> list[nn.Module]:
     ops: list[nn.Module] = []
     if cfg.resized_crop.p > 0:
         r = cfg.resized_crop
-        ops.append(K.RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio, p=r.p))
+        # kornia takes RandomResizedCrop's p as one draw per batch (its p_batch): Sometimes draws per sample
+        ops.append(Sometimes(K.RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio), r.p))
     if cfg.crop.p > 0 or cfg.crop.size:  # with a size the crop always runs: p = 0 centre-crops
         ops.append(RandomCropPad(crop_padding(cfg.crop, min(h, w)), cfg.crop.p, cfg.crop.size))
     if cfg.hflip.p > 0:
@@ -297,7 +298,7 @@ def _photometric_ops(cfg: AugmentConfig, channels: int) -> list[nn.Module]:
         sat, hue = (j.saturation, j.hue) if colour else (0.0, 0.0)
         ops.append(K.ColorJitter(j.brightness, j.contrast, sat, hue, p=j.p))
     if cfg.blur.p > 0:
-        k = cfg.blur.kernel_size | 1  # odd kernel
+        k = cfg.blur.kernel_size  # odd: the schema refuses an even one
         ops.append(K.RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p))
     if cfg.randaugment.num_ops > 0:
         ops.append(randaugment(cfg.randaugment, channels))
@@ -321,6 +322,24 @@ def describe_augment(cfg: AugmentConfig) -> str:
         image_ops.append(f"each sample augmented with p={cfg.p:g}")
     mixing = [f"{n} {_settings(getattr(cfg, n))}" for n in ("mixup", "cutmix") if _is_on(cfg, n)]
     return "; ".join((image_ops if cfg.p > 0 else []) + mixing)
+
+
+def colour_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None:
+    """A run's note when ``augment.color_jitter.saturation`` or ``hue``, given (away from its default) and
+    above 0, does nothing because the images are not RGB (:func:`_photometric_ops` jitters only their
+    brightness and contrast); None otherwise. Known only once the data is loaded, unlike the config's own
+    notes (``vislab.config.config_notes``)."""
+    j = cfg.color_jitter
+    if len(sample_shape) != 3 or sample_shape[0] == 3 or cfg.p == 0 or j.p == 0:
+        return None  # feature vectors, RGB images, or jitter off: the config's notes say so
+    idle = [k for k in ("saturation", "hue") if given(j, k) and getattr(j, k) > 0]
+    if not idle:
+        return None
+    keys = " and ".join(f"augment.color_jitter.{k}={getattr(j, k):g}" for k in idle)
+    return (
+        f"{keys} {'does' if len(idle) == 1 else 'do'} nothing with {sample_shape[0]}-channel images: "
+        f"only RGB images have a saturation and a hue to jitter (brightness and contrast are jittered)."
+    )
 
 
 def _is_on(cfg: AugmentConfig, name: str) -> bool:

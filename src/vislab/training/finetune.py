@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from types import MethodType
 
 import torch
 import torch.nn as nn
@@ -48,7 +49,8 @@ def init_from_run(model: nn.Module, source: str) -> Start:
 
 
 def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
-    """Stop the gradients of parameters whose names match any pattern (fnmatch: ``features.*``); the
+    """Stop the gradients of parameters whose names match any pattern (fnmatch: ``features.*``), and keep
+    the running statistics of the normalisation layers left with nothing to train (:func:`hold_norms`); the
     names frozen. UserError for a pattern that matches nothing, with the first names of model ``name``."""
     names = [n for n, _ in model.named_parameters()]
     for pattern in patterns:
@@ -62,7 +64,31 @@ def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
     for n, p in model.named_parameters():
         if n in frozen:
             p.requires_grad_(False)
+    hold_norms(model, patterns)
     return frozen
+
+
+def hold_norms(model: nn.Module, patterns: list[str]) -> list[str]:
+    """Keep in eval mode, whatever ``model.train()`` says, each batch/instance norm layer with running
+    statistics that ``patterns`` freeze whole: all its parameters (one without any: its running_mean)
+    match one. As in the usual fine-tuning, it then normalises by the statistics it was trained with and
+    never updates them, so a frozen backbone's outputs stay as they were. The names of those layers."""
+    held = []
+    for module_name, m in model.named_modules():
+        if not isinstance(m, nn.modules.batchnorm._NormBase) or not m.track_running_stats:
+            continue
+        names = [f"{module_name}.{n}" for n, _ in m.named_parameters(recurse=False)]
+        names = names or [f"{module_name}.running_mean"]  # affine=False: nothing else to match
+        if all(any(fnmatch.fnmatch(n, pat) for pat in patterns) for n in names):
+            m.train = MethodType(_eval_only, m)  # nn.Module.train calls each child's own train()
+            m.eval()
+            held.append(module_name)
+    return held
+
+
+def _eval_only(module: nn.Module, mode: bool = True) -> nn.Module:
+    """A held norm layer's ``train(mode)``: eval mode, whatever the mode asked."""
+    return nn.Module.train(module, False)
 
 
 def head_names(model: nn.Module, num_classes: int, reinitialised: list[str]) -> list[str]:
