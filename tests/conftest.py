@@ -1,6 +1,7 @@
 """Shared test helpers: tiny configs and runs on the bundled `digits` data (no network, seconds per run), and the
 in-process CLI runner (``from conftest import cli, one_line, tiny_sets``)."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -174,3 +175,13 @@ def zygote(tmp_path_factory):
     z = Zygote(tmp_path_factory.mktemp("zygote"))
     yield z
     z.close()
+
+
+def table_run(folder: Path, name: str, *assignments: str) -> Path:
+    """A finished mlp run as the tables read it (its config.yaml and summary.json), without training."""
+    run = folder / name
+    run.mkdir()
+    (run / "config.yaml").write_text(build_config({}, ["model.name=mlp", *assignments]).to_yaml())
+    summary = dict(status="complete", model="mlp", seed=0, test_acc=0.5, data="digits")
+    (run / "summary.json").write_text(json.dumps(summary))
+    return run

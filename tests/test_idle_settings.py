@@ -4,13 +4,10 @@ torch's Adam refuses is a config error naming it, before any run folder is made.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 import vislab
-from conftest import TINY_DIGITS, cli, one_line, tiny_sets
+from conftest import TINY_DIGITS, cli, one_line, table_run, tiny_sets
 from vislab.config import build_config, config_notes
 from vislab.errors import ConfigError
 
@@ -114,16 +111,6 @@ def test_compare_of_adam_with_and_without_momentum_shows_no_momentum(tmp_path):
     assert table["test_loss"].tolist()[0] == table["test_loss"].tolist()[1]
 
 
-def _run(folder: Path, name: str, *assignments: str) -> Path:
-    """A finished run as the tables read it (its config.yaml and summary.json), without training."""
-    run = folder / name
-    run.mkdir()
-    (run / "config.yaml").write_text(build_config({}, ["model.name=mlp", *assignments]).to_yaml())
-    summary = dict(status="complete", model="mlp", seed=0, test_acc=0.5, data="digits")
-    (run / "summary.json").write_text(json.dumps(summary))
-    return run
-
-
 # the settings of IDLE's runs that do something: a run with them alone trains as the run with all
 KEPT = ("optim.name", "optim.weight_decay", "optim.lr", "train.epochs")
 
@@ -134,8 +121,8 @@ def test_a_setting_that_does_nothing_makes_no_column(tmp_path, case):
     at weight_decay 0 is Adam, but its name says which optimizer the run asked for: it keeps its
     column.)"""
     idle, _, _ = IDLE[case]
-    a = _run(tmp_path, "a", *[s for s in idle if s.split("=")[0] in KEPT])
-    b = _run(tmp_path, "b", *idle)
+    a = table_run(tmp_path, "a", *[s for s in idle if s.split("=")[0] in KEPT])
+    b = table_run(tmp_path, "b", *idle)
     table = vislab.compare([a, b])
     assert [c for c in table.columns if "." in c] == [], list(table.columns)
 
@@ -144,9 +131,9 @@ def test_a_schedule_that_never_moves_the_lr_differs_from_one_that_does(tmp_path)
     """A step schedule longer than the run is compared as no schedule: no column beside a run without
     one, but a column beside a cosine run, showing each run's own schedule.name."""
     inert = ("schedule.name=step", "train.epochs=5")
-    none = _run(tmp_path, "none", "train.epochs=5")
-    step = _run(tmp_path, "step", *inert)
-    cosine = _run(tmp_path, "cosine", "schedule.name=cosine", "train.epochs=5")
+    none = table_run(tmp_path, "none", "train.epochs=5")
+    step = table_run(tmp_path, "step", *inert)
+    cosine = table_run(tmp_path, "cosine", "schedule.name=cosine", "train.epochs=5")
     assert "schedule.name" not in vislab.compare([none, step]).columns
     table = vislab.compare([step, cosine])
     assert table["schedule.name"].tolist() == ["step", "cosine"]

@@ -411,7 +411,7 @@ def test_every_undecodable_image_is_named_in_one_error(tmp_path, capsys):
     assert text.startswith("13 image file(s) cannot be decoded:")
     named = [p for p in [files["cat"][1], *bad] if f"{p} (" in text]
     assert len(named) == 10 and "... and 3 more" in text  # the first ten, the rest counted
-    assert f"{bad[0]} (UnidentifiedImageError: cannot identify image file)" in text
+    assert f"{bad[0]} (is not a readable image (UnidentifiedImageError)" in text
     assert "Delete or replace them" in text
     code, out = cli(capsys, "data", "info", "folder", "--set", f"data.root={tmp_path}")
     assert code == 2 and "13 image file(s) cannot be decoded" in out and "Traceback" not in out
@@ -434,7 +434,7 @@ def test_eval_on_other_folders_matches_classes_by_name(tmp_path, capsys):
     other = tmp_path / "other"
     for c in ("cat", "frog"):  # the same images: the same predictions as on the run's own data
         shutil.copytree(tmp_path / "own" / c, other / c)
-    sets = [f"data.root={other}", "data.val_fraction=0.01"]
+    sets = [f"data.root={other}", "data.val_fraction=0.01", "data.test_fraction=0.01"]
     scored = score_split(run, "train", sets)
     assert scored.class_names == ["cat", "dog", "frog"] and set(scored.data.y) == {0, 2}
     assert np.isnan(scored.metrics.per_class[1])  # no dog here: not scored, not counted in pacc

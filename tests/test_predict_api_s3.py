@@ -38,7 +38,12 @@ def colour_run(tmp_path_factory) -> vislab.Run:
     write_image_folder(root, per_class=8)
     run = tmp_path_factory.mktemp("colour-run") / "run"
     sets = ["data.name=folder", f"data.root={root}", "data.image_size=8", "data.val_fraction=0.3"]
-    sets += ["train.epochs=1", "train.batch_size=8", "train.figures=false"]
+    sets += [
+        "data.test_fraction=0.3",
+        "train.epochs=1",
+        "train.batch_size=8",
+        "train.figures=false",
+    ]
     train(tiny_config(*sets), run, quiet=True)
     return vislab.load_run(run)
 

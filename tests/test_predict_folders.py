@@ -35,7 +35,12 @@ def folder_run(tmp_path_factory):
     write_image_folder(root, classes=CLASSES, per_class=10)
     run = tmp_path_factory.mktemp("run") / "run"
     sets = ["data.name=folder", f"data.root={root}", "data.image_size=8", "data.val_fraction=0.3"]
-    sets += ["train.epochs=1", "train.batch_size=8", "train.figures=false"]
+    sets += [
+        "data.test_fraction=0.3",
+        "train.epochs=1",
+        "train.batch_size=8",
+        "train.figures=false",
+    ]
     train(tiny_config(*sets), run, quiet=True)
     return run, root
 

@@ -72,7 +72,7 @@ def test_mlp_scratch_at_the_default_optimizer_runs_with_a_note_suggesting_an_lr(
 def test_a_whole_dump_of_a_config_is_not_refused_for_the_default_optimizer(capsys, tmp_path):
     """A suite hands its runs to workers as whole dumps (every key named): optim.name=adam there is the
     default — a note, not an error; a value away from its default is still refused."""
-    dumped = build_config(tiny_config(*SCRATCH).to_dict())
+    dumped = build_config(tiny_config(*SCRATCH, "data.limit=null").to_dict())
     train(dumped, tmp_path / "r", quiet=False)
     (note,) = notes(capsys.readouterr().err)
     assert "optim.name=adam (the default) is not used" in note

@@ -309,6 +309,8 @@ def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[
     ih, iw = crop["image_size"] if crop else (h, w)
     grey = "greyscale (PIL mode L: L = 0.299 R + 0.587 G + 0.114 B)"
     steps = [
+        "Turn the image upright as its EXIF orientation tag says (PIL.ImageOps.exif_transpose), as "
+        "photo viewers show it.",
         "Bring an image deeper than 8 bits to 0-255 by rescaling, never clipping: a 16-bit image "
         "(values 0-65535) divided by 257; a float image with values in [0, 1] times 255; values "
         "within 0-255 as they are; any other range stretched from its minimum (0) to its maximum "
@@ -317,7 +319,7 @@ def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[
         f"height) from its full size (a JPEG decoded whole: no draft mode) with PIL's bilinear "
         f"resampling (Image.resize(..., Image.BILINEAR), which filters over the whole shrink window; "
         f"OpenCV's INTER_LINEAR gives other pixels): a uint8 array H×W×C = {ih}×{iw}×{c}. "
-        "(vislab predict, and training on an image folder, do both steps with PIL.)",
+        "(vislab predict, and training on an image folder, do these steps with PIL.)",
     ]
     if crop:
         top, left = crop["top"], crop["left"]

@@ -122,7 +122,9 @@ def split_inputs(
     _check_data_settings(overrides)
     cfg = build_config(record.config, list(overrides), source="checkpoint config")
     spec = record.inputs
-    splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats)
+    # an image folder is decoded to the model's channels (another folder's images converted)
+    channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
+    splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats, channels=channels)
     got = InputSpec.build(cfg.augment, splits.sample_shape, spec.stats).input_shape
     _check_fits(target, spec.input_shape, got, cfg.data.name)
     data = _labels_by_name(

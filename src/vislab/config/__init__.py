@@ -6,7 +6,7 @@ kwargs under ``model.*``), ``optim.lr``, ``schedule.name``, ``train.epochs`` ...
 
 from __future__ import annotations
 
-from vislab.config.build import build_config, load_config
+from vislab.config.build import as_stored, build_config, load_config
 from vislab.config.differences import RESULT_NEUTRAL_KEYS, config_differences
 from vislab.config.files import (
     PRESET_DIR,
@@ -78,6 +78,7 @@ __all__ = [
     "TrainConfig",
     "TrivialAug",
     "apply_override",
+    "as_stored",
     "assignments",
     "augmentations_on",
     "beyond_plain_sgd",

@@ -12,6 +12,16 @@ from vislab.config.validation import validate
 from vislab.errors import ConfigError
 
 
+def as_stored(tree: Any) -> Any:
+    """A config tree a run stored (its config.yaml, a checkpoint's) with each setting added to vislab since
+    set to what that run did: ``data.test_fraction`` — before it, a test split carved from train took
+    ``data.val_fraction``. Anything that is not such a tree, as it is."""
+    data = tree.get("data") if isinstance(tree, dict) else None
+    if isinstance(data, dict) and "val_fraction" in data and "test_fraction" not in data:
+        return {**tree, "data": {**data, "test_fraction": data["val_fraction"]}}
+    return tree
+
+
 def _deep_merge(base: dict, over: dict) -> dict:
     """``over`` merged into ``base``, as a new tree (neither input's nested dicts are shared with the result,
     so overrides applied to it never reach the caller's dicts)."""

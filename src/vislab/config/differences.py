@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from vislab.config.build import build_config
+from vislab.config.build import as_stored, build_config
 from vislab.errors import ConfigError
 
 # Keys that do not change what a run computes (where and how it runs): two configs that differ only in these
@@ -58,6 +58,6 @@ def with_neutral_settings(stored: dict, wanted: dict, prefix: str = "") -> dict:
 def _as_current(tree: dict) -> dict:
     """``tree`` with the current schema's defaults filled in; ``tree`` itself if it no longer validates."""
     try:
-        return build_config(tree, source="stored config").to_dict()
+        return build_config(as_stored(tree), source="stored config").to_dict()
     except ConfigError:
         return tree

@@ -26,6 +26,9 @@ class DataConfig(Section):
     normalize: Literal["none", "standard", "zca", "imagenet"] = "standard"
     zca_epsilon: float = Field(0.1, gt=0)
     val_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train where a source has no val set
+    # carved from train first where a source has no test set (digits, a folder without test/, memory:
+    # arrays without one), whatever val_fraction: runs with another val_fraction keep the same test set
+    test_fraction: float = Field(0.1, gt=0, lt=1)
     # A source's own validation set (CIFAR-10: data_batch_5; a folder's val/) is the val split; false: it joins
     # train and val is carved with val_fraction (the RDFIA reports train on all 50,000 CIFAR-10 images).
     official_val: bool = True

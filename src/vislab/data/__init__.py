@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from vislab.config import DataConfig
 from vislab.data.preprocess import fit_stats
 from vislab.data.sources import load_source
+from vislab.data.sources.folder import load_folder
 from vislab.data.split import make_splits
 from vislab.data.types import ArraySet, Splits
 
@@ -23,9 +24,13 @@ def resize_images(data: ArraySet, size: int) -> ArraySet:
     return ArraySet(np.ascontiguousarray(out), data.y, data.names)
 
 
-def load_splits(cfg: DataConfig, seed: int) -> Splits:
-    """The three splits of ``cfg.name`` (deterministic for a seed), resized if ``data.resize`` is set."""
-    splits = make_splits(load_source(cfg), cfg, seed)
+def load_splits(cfg: DataConfig, seed: int, channels: int | None = None) -> Splits:
+    """The three splits of ``cfg.name`` (deterministic for a seed), resized if ``data.resize`` is set (an
+    image folder is decoded straight to that size). ``channels`` (1 or 3; other sources ignore it): an
+    image folder decoded to that many channels whatever its images are, as ``vislab predict`` decodes a
+    file for a model of those inputs."""
+    own = cfg.name == "folder" and channels in (1, 3)
+    splits = make_splits(load_folder(cfg, channels) if own else load_source(cfg), cfg, seed)
     if cfg.resize:
         splits.train, splits.val, splits.test = (
             resize_images(s, cfg.resize) for _, s in splits.items()
@@ -34,14 +39,19 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
 
 
 def prepare_data(
-    cfg: DataConfig, seed: int, stats: dict | None = None, crop_size: int | None = None
+    cfg: DataConfig,
+    seed: int,
+    stats: dict | None = None,
+    crop_size: int | None = None,
+    channels: int | None = None,
 ) -> tuple[Splits, dict]:
-    """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict).
+    """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict);
+    ``channels``: as :func:`load_splits` says.
 
     ``crop_size`` (``augment.crop.size``): the model sees size×size crops, so a ZCA matrix, which acts on
     whole samples, is fitted on the train images' centre crops (per-channel standardisation is the same
     for any window and is fitted on the whole images)."""
-    splits = load_splits(cfg, seed)
+    splits = load_splits(cfg, seed, channels)
     if stats is None:
         x = splits.train.x
         if cfg.normalize == "zca" and crop_size and x.ndim == 4:

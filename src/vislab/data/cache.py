@@ -8,7 +8,9 @@ system folder (a course's dataset folder, a Debian package's); where it is not w
 cached. Its key is a hash of each source file's name, size, mtime and the sha256
 of its first and last MiB (2 ms a file; a full sha256 of CIFAR-10's batches, 0.13 s, would take twice the
 cached read). A changed source file gets a new key (the stale entry is deleted when the new one is
-written); an entry that cannot be read or fails the source's own checks is decoded again.
+written); an entry that cannot be read or fails the source's own checks is decoded again. A source
+with too many files to read each one (an image folder) gives its own facts for the key
+(:func:`keyed_arrays`).
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def _fingerprint(path: Path) -> list:
     return [path.name, st.st_size, st.st_mtime_ns, h.hexdigest()]
 
 
-def cache_key(name: str, files: Sequence[Path]) -> str:
-    """The entry's key: what is decoded (``name``) and the fingerprint of every source file."""
-    blob = json.dumps([VERSION, name, [_fingerprint(p) for p in files]]).encode()
+def _key(name: str, facts: object) -> str:
+    """The entry's key: what is decoded (``name``) and the facts about its sources (their fingerprints)."""
+    blob = json.dumps([VERSION, name, facts]).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
@@ -118,8 +120,16 @@ def cached_arrays(
     ``name`` says what is decoded (source, set, labels: one entry per name and folder); ``check`` raises
     DataError on arrays that a decode of valid files cannot return: a cached entry it rejects is decoded
     again."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-    key = cache_key(name, files)
+    return keyed_arrays(name, [_fingerprint(p) for p in files], decode, check)
+
+
+def keyed_arrays(
+    name: str, facts: object, decode: Callable[[], Arrays], check: Callable[[Arrays], object]
+) -> Arrays:
+    """:func:`cached_arrays` keyed by ``facts`` (JSON values that change whenever the decoded arrays
+    would, e.g. each file's path, size and mtime) rather than by reading every file."""
+    name = _safe(name)
+    key = _key(name, facts)
     folders = [user_cache_dir()]
     for folder in folders:
         found = _read(folder, name, key)
@@ -130,3 +140,8 @@ def cached_arrays(
     found = decode()
     any(_write(folder, name, key, found) for folder in folders)  # into the first writable one
     return found
+
+
+def _safe(name: str) -> str:
+    """``name`` as a file-name part: runs of other characters than letters, digits, ``_.-`` as ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

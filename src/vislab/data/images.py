@@ -1,49 +1,129 @@
 """One way from a picture to the uint8 pixels a model sees, for training (the ``folder`` source) and for
 ``vislab predict`` alike, so that the same file gives the same array in both — and one rule for which
-files in a folder are pictures (:func:`image_files`).
+files in a folder are pictures (:func:`scan_images`).
 
-A 16-bit, 32-bit or float image is first rescaled to 0-255 (:func:`to_uint8`), never clipped; the image
+A picture is first turned upright as its EXIF orientation says (a phone photo, as image viewers show
+it); a 16-bit, 32-bit or float image is rescaled to 0-255 (:func:`to_uint8`), never clipped; the image
 is then converted to greyscale (PIL mode L) or RGB and resized with PIL's bilinear filter, decoded at
 full resolution (no JPEG draft mode: an exported model's user repeats these steps with any library)."""
 
 from __future__ import annotations
 
 import os
+import re
+import warnings
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from vislab.errors import UserError
+from vislab.errors import Note, UserError
 
 #: PIL modes of one channel deeper than 8 bits: 16-bit and 32-bit integers, 32-bit floats
 DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 #: PIL modes of one grey channel (with or without alpha, of any depth)
 GREY_MODES = ("1", "L", "LA", *DEEP_MODES)
-#: the file extensions (lower-cased) an image folder's images have, for training and predict alike
-IMAGE_EXTS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+#: the file extensions (lower-cased) an image folder's images have, for training and predict alike:
+#: torchvision ImageFolder's, and other names of the same formats (.jfif: JPEG; .pbm, .pnm: PPM's family)
+IMAGE_EXTS = (
+    *(".bmp", ".gif", ".jfif", ".jpeg", ".jpg", ".pbm", ".pgm", ".png", ".pnm", ".ppm"),
+    *(".tif", ".tiff", ".webp"),
+)
 #: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
 #: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says); a torch tensor as its array.
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 
 
-def image_files(folder: Path) -> list[Path]:
-    """The image files under ``folder`` (recursively, by :data:`IMAGE_EXTS` in any case), sorted; hidden
-    files and those in hidden folders (``.vislab-cache``) skipped. Symlinked folders are followed (a
-    class folder gathered from elsewhere), each real folder once (a link back up is no loop)."""
-    found, seen = [], set()
+@dataclass
+class FolderScan:
+    """What :func:`scan_images` found under a folder: its image files (sorted), the other files it skipped
+    counted by kind (their extension, ``without extension``, or ``broken link`` for a link to nothing), and
+    the folder links it did not follow (each a link back up to a folder that holds it)."""
+
+    images: list[Path] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    links_up: list[Path] = field(default_factory=list)
+
+
+def scan_images(folder: Path) -> FolderScan:
+    """The image files under ``folder`` (recursively, by :data:`IMAGE_EXTS` in any case) and what was
+    skipped; hidden files and hidden folders (``.vislab-cache``) are left out, not counted. A symlinked
+    folder is followed (a class folder gathered from elsewhere), each real folder once, unless it links back
+    up to ``folder``, the folder holding the link, or a folder above them: their other images are not
+    ``folder``'s (``cat/up -> ..`` would add every class's images to ``cat``)."""
+    scan, seen, top = FolderScan(), set(), os.path.realpath(folder)
     for where, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(where)
         if real in seen:  # reached again through a link
             folders.clear()
             continue
         seen.add(real)
-        folders[:] = [f for f in folders if not f.startswith(".")]
-        paths = (Path(where, f) for f in files if not f.startswith("."))
-        found += [p for p in paths if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
-    return sorted(found)
+        folders[:] = [f for f in folders if _follows(Path(where, f), (top, real), scan)]
+        for path in (Path(where, f) for f in files if not f.startswith(".")):
+            kind = _skipped_kind(path)
+            if kind:
+                scan.skipped[kind] += 1
+            else:
+                scan.images.append(path)
+    scan.images.sort()
+    return scan
+
+
+def _follows(path: Path, holders: tuple[str, str], scan: FolderScan) -> bool:
+    """Whether :func:`scan_images` walks into the sub-folder ``path``: not hidden, and not a link to one of
+    ``holders`` (real paths) or a folder above one (recorded in ``scan.links_up``)."""
+    if path.name.startswith("."):
+        return False
+    if path.is_symlink():
+        target = os.path.realpath(path).rstrip(os.sep) + os.sep
+        if any(f"{h}{os.sep}".startswith(target) for h in holders):
+            scan.links_up.append(path)
+            return False
+    return True
+
+
+def _skipped_kind(path: Path) -> str | None:
+    """None for an image file; else how :class:`FolderScan` counts it."""
+    if not path.exists():  # a symlink to nothing
+        return "broken link"
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTS and path.is_file():
+        return None
+    return ext or "without extension"
+
+
+def scan_notes(scan: FolderScan, folder: Path) -> list[str]:
+    """What a user should know of ``scan`` of ``folder``: the files it skipped, the links it did not follow."""
+    notes = []
+    if scan.skipped:
+        n = sum(scan.skipped.values())
+        kinds = ", ".join(
+            f"{k} {kind}" for kind, k in sorted(scan.skipped.items(), key=_most_first)
+        )
+        notes.append(f"{n} file{'s' if n > 1 else ''} in '{folder}' skipped (not images): {kinds}.")
+    notes += [
+        f"'{link}' links back up to '{os.path.realpath(link)}', a folder holding it: not followed, so "
+        f"that '{folder}' does not take in the images of the other folders there."
+        for link in scan.links_up
+    ]
+    return notes
+
+
+def _most_first(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def image_files(folder: Path) -> list[Path]:
+    """:func:`scan_images`'s image files under ``folder``; each of :func:`scan_notes` is warned as a
+    :class:`~vislab.errors.Note` (the CLI shows a ``note:`` line; the same note once)."""
+    scan = scan_images(folder)
+    for note in scan_notes(scan, folder):
+        warnings.warn(note, Note, stacklevel=1)  # one place: a folder scanned twice is noted once
+    return scan.images
 
 
 def is_grey(img: Image.Image) -> bool:
@@ -52,14 +132,23 @@ def is_grey(img: Image.Image) -> bool:
 
 
 def fit_image(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
-    """A PIL image as uint8 H×W×C of ``shape`` (C, H, W): deeper than 8 bits rescaled to 0-255
-    (:func:`to_uint8`), converted to grey (C=1) or RGB (C=3), resized bilinearly to W×H."""
+    """A PIL image as uint8 H×W×C of ``shape`` (C, H, W): turned upright (:func:`upright`), deeper than
+    8 bits rescaled to 0-255 (:func:`to_uint8`), converted to grey (C=1) or RGB (C=3), resized bilinearly
+    to W×H."""
     c, h, w = shape
+    img = upright(img)
     if img.mode in DEEP_MODES:
         img = Image.fromarray(to_uint8(np.array(img), sixteen_bit=img.mode != "F"))
     img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
     arr = np.array(img, np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+def upright(img: Image.Image) -> Image.Image:
+    """``img`` turned and mirrored as its EXIF orientation says (a phone photo: as image viewers show it,
+    ``PIL.ImageOps.exif_transpose``); ``img`` itself when it has no such tag."""
+    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    return ImageOps.exif_transpose(img) if orientation in range(2, 9) else img
 
 
 def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
@@ -105,20 +194,60 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         )
     if not Path(path).is_file():
         raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
-    try:
-        with Image.open(path) as img:
+    with open_image(path) as img:
+        try:
             return fit_image(img, shape)
-    except UserError as e:  # pixel values no rule of to_uint8 fits
-        raise UserError(f"'{path}': {e}") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise UserError(
+        except UserError as e:  # pixel values no rule of to_uint8 fits
+            raise UserError(f"'{path}': {e}") from None
+        except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types (OSError, ValueError, ...)
+            raise _unreadable(path, e) from None
+
+
+def open_image(path: Path) -> Image.Image:
+    """``PIL.Image.open(path)`` (its pixels decoded on first use; usable in ``with``), or UserError naming
+    the file: unreadable, or too large (past twice PIL's ``Image.MAX_IMAGE_PIXELS``, its decompression-bomb
+    limit). An image past ``MAX_IMAGE_PIXELS`` itself is opened with a :class:`~vislab.errors.Note` naming
+    it, in place of PIL's ``DecompressionBombWarning`` (which names no file)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Exception as e:  # noqa: BLE001 - PIL's openers raise many types (OSError, SyntaxError, ...)
+        raise _unreadable(path, e) from None
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and img.width * img.height > limit:
+        warnings.warn(
+            f"'{path}' is {_mpx(img.width * img.height)} Mpx, past PIL's warning size for decompression "
+            f"bombs ({_mpx(limit)} Mpx): decoded all the same. Downscale it to decode it faster.",
+            Note,
+            stacklevel=2,
+        )
+    return img
+
+
+def _unreadable(path: Path, e: Exception) -> UserError:
+    """The UserError for an image file PIL could not open or decode (``e``)."""
+    if isinstance(e, Image.DecompressionBombError):
+        size = re.search(r"\((\d+) pixels\)", str(e))  # PIL's message is the only place it says
+        mpx = f"{_mpx(int(size[1]))} Mpx; " if size else ""
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        return UserError(
+            f"'{path}' is too large to decode ({mpx}PIL's limit: {_mpx(limit)} Mpx): downscale it."
+        )
+    if isinstance(e, UnidentifiedImageError):
+        return UserError(
             f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files."
-        ) from None
-    except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types (OSError, ValueError, SyntaxError, ...)
-        raise UserError(
-            f"'{path}' is not a readable image ({type(e).__name__}: {str(e)[:120]}): give PNG/JPEG/BMP/... "
-            f"files."
-        ) from None
+        )
+    return UserError(
+        f"'{path}' is not a readable image ({type(e).__name__}: {str(e)[:120]}): give PNG/JPEG/BMP/... "
+        f"files."
+    )
+
+
+def _mpx(pixels: int) -> str:
+    """A pixel count in megapixels, as people write it: 196, 89, 1.5."""
+    mpx = pixels / 1e6
+    return f"{mpx:.0f}" if mpx >= 10 else f"{mpx:.2g}"
 
 
 def load_image_or_error(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:

@@ -75,8 +75,9 @@ def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray,
 
 def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
-    carving val (and test, if the source has none) from train with ``data.val_fraction`` — val too when
-    ``data.official_val`` is false (the official val set then joins train)."""
+    carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
+    ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
+    train)."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     if cfg.split is not None:
@@ -101,12 +102,12 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
             train = _concat([train, src.sets["val"]])
         test = src.sets.get("test")
         if test is None:
-            train, test = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed)
+            train, test = carve(train, max(1, round(len(train) * cfg.test_fraction)), seed)
         val = src.sets.get("val") if cfg.official_val else None
         if val is None:
             train, val = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed + 1)
     # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
-    # which classes it leaves without training samples)
+    # which classes it leaves without training samples, and when the train split holds fewer images)
     if cfg.limit is not None and cfg.limit < len(train):
         train = train.take(
             np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit])
@@ -156,11 +157,16 @@ def per_class(
 
 
 def limit_note(splits: Splits, limit: int | None) -> str | None:
-    """The classes ``data.limit`` left without training samples (present in val or test) and the fix, or
-    None. The limit draws its samples at random from the whole train split, not per class; it stays so
-    (published runs depend on its selection): this note says what it did (``data.limit_per_class`` draws
-    per class)."""
-    if limit is None or len(splits.train) != limit:  # not limited (the train split was no larger)
+    """What ``data.limit`` did that a user would not expect, and the fix, or None: nothing where the train
+    split holds fewer images (:func:`_limit_above`), or classes left without training samples (present
+    in val or test). The limit draws its samples at random from the whole train split, not per class; it
+    stays so (published runs depend on its selection): this note says what it did
+    (``data.limit_per_class`` draws per class)."""
+    if limit is None:
+        return None
+    if len(splits.train) < limit:
+        return _limit_above(limit, len(splits.train))
+    if len(splits.train) != limit:  # the train split was no larger
         return None
     trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
     elsewhere = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
@@ -177,4 +183,14 @@ def limit_note(splits: Splits, limit: int | None) -> str | None:
         f"{', '.join(repr(c) for c in missing)}: the model never trains on {which}, which val and test "
         f"still score. Raise the limit, e.g. to {bigger}{per_class}: --set data.limit={bigger} / "
         f"data__limit={bigger}, or keep N of each class with data.limit_per_class."
+    )
+
+
+def _limit_above(limit: int, held: int) -> str:
+    """The note for a ``data.limit`` above the ``held`` images of the train split, which are all kept (a
+    note, not an error: one limit given to a suite's datasets of several sizes caps the larger ones)."""
+    return (
+        f"data.limit={limit} asks for more training images than the train split holds ({held:,}): all "
+        f"{held:,} are used, not {limit:,}. Give at most {held}: --set data.limit={held} / "
+        f"data__limit={held}, or leave data.limit unset (null) for the whole split."
     )

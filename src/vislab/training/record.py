@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from vislab.config import as_stored
 from vislab.data.input_spec import InputSpec
 from vislab.data.tta import TTA_MODES
 from vislab.errors import DataError
@@ -117,7 +118,7 @@ class Checkpoint:
         shape = tuple(d["input_shape"])
         sample = tuple(d.get("sample_shape") or shape)
         spec = InputSpec(sample, shape, d["preprocess"], str(d.get("tta", "none")))
-        config = d.get("config") if isinstance(d.get("config"), dict) else None
+        config = as_stored(d["config"]) if isinstance(d.get("config"), dict) else None
         record = RunRecord(model, spec, config, str(d.get("vislab_version", "unknown")))
         return cls(record, d["state_dict"], d.get("epoch"), _resume_of(d))
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.config import Config, build_config, read_yaml
+from vislab.config import Config, as_stored, build_config, read_yaml
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
@@ -173,7 +173,11 @@ class RunDir:
         """config.yaml as a validated Config; None when absent; ConfigError naming the file when it
         cannot be read or is no valid config."""
         p = self.path / "config.yaml"
-        return build_config(read_yaml(p, kind="run config"), source=str(p)) if p.is_file() else None
+        return (
+            build_config(as_stored(read_yaml(p, kind="run config")), source=str(p))
+            if p.is_file()
+            else None
+        )
 
     def read_metrics(self) -> list[dict]:
         """metrics.jsonl's rows, as :meth:`read_rows` reads them."""

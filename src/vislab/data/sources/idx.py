@@ -1,4 +1,6 @@
 """MNIST and Fashion-MNIST from the four official IDX files (raw or ``.gz``), with our own IDX parser.
+A file is gunzipped when its bytes are gzip's, whatever its name: a browser that decompressed a download
+but kept its ``.gz`` name leaves the raw file, read as it is.
 
 IDX layout: two zero bytes, a dtype code, the number of dimensions, one big-endian uint32 per
 dimension, then the values (big-endian) — nothing after them. Files are searched in data.root,
@@ -26,6 +28,7 @@ from vislab.errors import DataError
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 MAX_BYTES = 1 << 32  # refuse headers that declare more than 4 GiB of values
 _CHUNK = 1 << 24
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip file
 
 
 def _bad(path: Path, why: str) -> DataError:
@@ -47,11 +50,17 @@ def _read(f, n: int) -> bytes:
     return b"".join(parts)
 
 
+def _is_gzip(path: Path) -> bool:
+    """Whether ``path`` holds gzip data (by its first bytes, not its name)."""
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
 def read_idx(path: str | Path) -> np.ndarray:
-    """An IDX file (gzip-compressed if its name ends in .gz) → numpy array in native byte order."""
+    """An IDX file, raw or gzip-compressed (by its content) → numpy array in native byte order."""
     path = Path(path)
     try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+        with gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb") as f:
             head = _read(f, 4)
             if len(head) < 4 or head[0] != 0 or head[1] != 0:
                 raise _bad(path, f"wrong magic number {head.hex() or '(empty file)'}")

@@ -1,13 +1,13 @@
 """Your own data, in memory: numpy arrays or a torch Dataset given to the Python API.
 
 :func:`register_arrays` checks and converts the arrays once and registers them in this process as
-``data.name=memory:<name>`` (``<name>`` is the given name, else a short hash of the content, so the
-same arrays always get the same name and a run records which data it saw). From there they go
-through split, normalisation and augmentation exactly as a built-in source: the source has one
-official set, 'train'; val and test are carved from it with ``data.val_fraction`` (or all three with
-``data.split``). Given as ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}``, it has two,
-as mnist has: the test split is exactly the given test arrays and val is carved from train alone.
-Registering a name again replaces its arrays (re-running a notebook cell).
+``data.name=memory:<name>`` (``<name>`` is the given name, else a short hash of the content, so the same
+arrays always get the same name and a run records which data it saw). From there they go through split,
+normalisation and augmentation exactly as a built-in source: the source has one official set, 'train';
+test and val are carved from it with ``data.test_fraction`` and ``data.val_fraction`` (or all three with
+``data.split``). Given as ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}``, it has two, as
+mnist has: the test split is exactly the given test arrays and val is carved from train alone. Registering
+a name again replaces its arrays (re-running a notebook cell).
 
 Conversion (anything else is refused with a DataError naming the culprit and the fix):
 

@@ -11,7 +11,10 @@ own step, optim.*, schedule.*, augment.* and train.epochs for a fitted baseline:
 ``models.hooks.UNREAD_SECTIONS``) and what its
 own settings make inert (``config.notes.READS``, which the run's ``note:`` lines also read: a schedule key
 its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
-A run is silent on those keys: it never makes the others' values a difference. A schedule that never moves
+A run is silent on those keys: it never makes the others' values a difference. Yet a key the run's own
+settings make inert is shown for the runs that read it away from vislab's default, where a setting of its
+section differs (:func:`changed_keys`): a step schedule's step_size and gamma beside a run without a
+schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
@@ -91,8 +94,14 @@ def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
     (``models.hooks.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
     nothing (``config.notes.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
     adam, an augmentation with augment.p=0) — but those :func:`same_as` compares as another value."""
+    return {k for k in settings if unread_setting(k, trained_by)} | idle_keys(settings, trained_by)
+
+
+def idle_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
+    """The :func:`silent_keys` of a run that its own settings make do nothing (``config.notes.READS``:
+    schedule.step_size with schedule.name=none), not those its model never reads."""
     idle = set(idle_settings(settings.__getitem__)) - set(SAME_AS)
-    return {k for k in settings if unread_setting(k, trained_by) or k in idle}
+    return {k for k in idle if k in settings and not unread_setting(k, trained_by)}
 
 
 def same_as(settings: dict[str, Any], trained_by: str) -> dict[str, Any]:
@@ -103,19 +112,41 @@ def same_as(settings: dict[str, Any], trained_by: str) -> dict[str, Any]:
 
 
 def changed_keys(
-    settings: Sequence[dict[str, Any]], silent: Sequence[set[str]] | None = None
+    settings: Sequence[dict[str, Any]],
+    silent: Sequence[set[str]] | None = None,
+    idle: Sequence[set[str]] | None = None,
 ) -> list[str]:
     """The dotted keys whose value differs among the ``settings`` with a say on them, sorted, without
     :data:`NOT_SHOWN`. A key missing from a run counts as None (another model family's setting), unless
     the run is ``silent`` on it (:func:`silent_keys`, one set per run): then the run makes no
-    difference."""
+    difference. Also each key that tells how a differing one differs (:func:`_tells_how`; ``idle``: the
+    silent keys each run's own settings make do nothing, :func:`idle_keys`)."""
     silent = silent or [set() for _ in settings]
     keys = sorted({k for s in settings for k in s if not k.startswith(NOT_SHOWN)})
-    return [k for k in keys if _differs([s.get(k) for s, m in zip(settings, silent) if k not in m])]
+    differ = [
+        k for k in keys if _differs([s.get(k) for s, m in zip(settings, silent) if k not in m])
+    ]
+    idle_somewhere = set().union(*(idle or []))
+    told = [k for k in keys if k in idle_somewhere and _tells_how(k, settings, silent, differ)]
+    return sorted({*differ, *told})
 
 
 def _differs(values: list[Any]) -> bool:
     return any(v != values[0] for v in values[1:])
+
+
+def _tells_how(
+    key: str, settings: Sequence[dict[str, Any]], silent: Sequence[set[str]], differ: list[str]
+) -> bool:
+    """Whether ``key``, which some runs' own settings make do nothing (a step schedule's step_size beside a
+    run without a schedule), shows: where a run that reads it has it away from vislab's default and a
+    setting of its section (schedule.*; augment.rotation.* for augment.rotation.degrees) differs — it
+    says how that section differs (step_size=2 of the step schedule that schedule.name shows)."""
+    section = f"{key.rpartition('.')[0]}."
+    if not any(k.startswith(section) for k in differ):
+        return False
+    default = _defaults().get(key)
+    return any(key in s and s[key] != default for s, m in zip(settings, silent) if key not in m)
 
 
 def table_settings(
@@ -129,17 +160,20 @@ def table_settings(
     A setting silent for a run (:func:`silent_keys`) is not among its values; one :func:`same_as` another
     differs as that one, and shows as it is. ``configs``: run → its config.yaml already read (a report's);
     a run not in it has its file read here."""
-    found, compared, silent, unread = _read_all(summaries, run_dirs, configs or {})
+    sides, unread = _read_all(summaries, run_dirs, configs or {})
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
         groups = {r: names for r, names in groups.items() if names}
     else:
         groups = {n: [n] for n in summaries}
-    shared = {r: _shared([found[n] for n in names if n in found]) for r, names in groups.items()}
-    read = [r for r, s in shared.items() if s is not None]
-    mute = [set().union(*(silent.get(n, ()) for n in groups[r])) for r in read]
+    shared = {
+        r: _shared([sides[n].found for n in names if n in sides]) for r, names in groups.items()
+    }
+    read = [[n for n in groups[r] if n in sides] for r, s in shared.items() if s is not None]
     keys = changed_keys(
-        [_shared([compared[n] for n in groups[r] if n in found]) for r in read], mute
+        [_shared([sides[n].compared for n in names]) for names in read],
+        [set().union(*(sides[n].silent for n in names)) for names in read],
+        [set().union(*(sides[n].idle for n in names)) for names in read],
     )
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values = {}
@@ -149,15 +183,23 @@ def table_settings(
     return Settings(identity + keys, values, unread)
 
 
+@dataclass(frozen=True)
+class _Sides:
+    """A run's settings as the tables compare them: ``found`` (its settings but its :func:`silent_keys`),
+    ``compared`` (the same as compared, :func:`same_as`), ``silent`` and ``idle`` (:func:`idle_keys`)."""
+
+    found: dict[str, Any]
+    compared: dict[str, Any]
+    silent: set[str]
+    idle: set[str]
+
+
 def _read_all(
     summaries: dict[str, dict], run_dirs: dict[str, Path], configs: dict[str, Config]
-) -> tuple[
-    dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, set[str]], dict[str, UserError]
-]:
-    """(run → its settings (``configs``' or :func:`read_settings`) but its :func:`silent_keys`, run → the
-    same as compared (:func:`same_as`), run → its silent keys, run → why its settings could not be read)
-    for the runs of ``summaries``."""
-    found, compared, silent, unread = {}, {}, {}, {}
+) -> tuple[dict[str, _Sides], dict[str, UserError]]:
+    """(run → its :func:`_sides`, run → why its settings could not be read) for the runs of
+    ``summaries``; a run's settings are ``configs``' or :func:`read_settings`."""
+    sides, unread = {}, {}
     for name in summaries:
         try:
             if name not in run_dirs:
@@ -169,19 +211,16 @@ def _read_all(
         except UserError as e:
             unread[name] = e
             continue
-        how = summaries[name].get("trained_by", "optimizer")
-        found[name], compared[name], silent[name] = _sides(read, how)
-    return found, compared, silent, unread
+        sides[name] = _sides(read, summaries[name].get("trained_by", "optimizer"))
+    return sides, unread
 
 
-def _sides(
-    settings: dict[str, Any], trained_by: str
-) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
-    """A run's ``settings`` but its :func:`silent_keys`, the same as compared (:func:`same_as`), and its
-    silent keys."""
+def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
+    """A run's ``settings`` as the tables compare them (:class:`_Sides`)."""
     silent = silent_keys(settings, trained_by)
     found = {k: v for k, v in settings.items() if k not in silent}
-    return found, {**found, **same_as(settings, trained_by)}, silent
+    compared = {**found, **same_as(settings, trained_by)}
+    return _Sides(found, compared, silent, idle_keys(settings, trained_by))
 
 
 def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
@@ -189,8 +228,10 @@ def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[
     ``trained_by``) — the settings that differ among ``runs``, as the tables find them for runs without
     seeds (:func:`table_settings`): what a suite's dry run says of its runs before they train."""
     sides = [_sides(settings, how) for settings, how in runs]
-    keys = changed_keys([compared for _, compared, _ in sides], [silent for *_, silent in sides])
-    return [{k: found[k] for k in keys if k in found} for found, _, _ in sides]
+    keys = changed_keys(
+        [s.compared for s in sides], [s.silent for s in sides], [s.idle for s in sides]
+    )
+    return [{k: s.found[k] for k in keys if k in s.found} for s in sides]
 
 
 def _shared(settings: list[dict[str, Any]]) -> dict[str, Any] | None:
