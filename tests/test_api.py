@@ -178,7 +178,7 @@ def test_a_builder_function_with_an_option_pydantic_cannot_check(tmp_path):
         (lambda tmp: vislab.train(resume=True), "give out="),
         (lambda tmp: vislab.train(TINY, out=tmp, resume=True), "and no config"),
         (lambda tmp: vislab.load_run(tmp), "not a vislab run directory"),
-        (lambda tmp: vislab.compare([tmp / "missing"]), "not a vislab run directory"),
+        (lambda tmp: vislab.compare([tmp / "missing"]), "does not exist"),
     ],
 )
 def test_bad_arguments_are_user_errors_naming_the_fix(tmp_path, call, fragment):

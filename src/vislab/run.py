@@ -21,6 +21,7 @@ import torch
 from vislab.config import Config, assignments
 from vislab.errors import Note, UserError
 from vislab.experiments.results.table import COLUMNS
+from vislab.not_a_run import not_a_run
 from vislab.training.checkpoint import resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
@@ -56,7 +57,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not (self.path / "config.yaml").is_file():
-            raise UserError(f"'{self.path}' is not a vislab run directory {_what_it_is(self.path)}")
+            raise UserError(not_a_run(self.path))
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
@@ -93,7 +94,12 @@ class Run:
         return load_model(resolve_checkpoint(self.path, checkpoint), trust_code)[0]
 
     def predict(
-        self, images: ImageLike | Sequence[ImageLike], top_k: int = 3, *, trust_code: bool = False
+        self,
+        images: ImageLike | Sequence[ImageLike],
+        top_k: int = 3,
+        *,
+        trust_code: bool = False,
+        checkpoint: str = "best",
     ) -> list[list[tuple[str, float]]]:
         """Top-k (class, probability) pairs, best first (all the classes when ``top_k`` is more), per
         image: image files, PIL images, numpy arrays or torch tensors (uint8 0-255, float 0-1, bool masks,
@@ -103,7 +109,8 @@ class Run:
         images for a run of grey ones (``vislab.data.images.split_images``). Images are resized to the
         model's input and normalised as in training; an unreadable one raises UserError. For a folder
         (its images named, unreadable files listed), use :meth:`predict_files`. A model of feature
-        vectors (circles) takes an N×D array of raw features (or one D-vector).
+        vectors (circles) takes an N×D array of raw features (or one D-vector). ``checkpoint`` as for
+        :meth:`evaluate`.
 
         >>> run.predict(["a.png", Image.open("b.png"), x_test[:2]], top_k=1)   # 4 lists: x_test is N×H×W
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
@@ -115,7 +122,7 @@ class Run:
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
-        model, record = load_model(self.path, trust_code)
+        model, record = load_model(resolve_checkpoint(self.path, checkpoint), trust_code)
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
@@ -132,12 +139,18 @@ class Run:
         return classify(model, record, [image_array(img, shape) for img in listed], top_k)
 
     def predict_files(
-        self, paths: str | Path | Sequence[str | Path], top_k: int = 3, *, trust_code: bool = False
+        self,
+        paths: str | Path | Sequence[str | Path],
+        top_k: int = 3,
+        *,
+        trust_code: bool = False,
+        checkpoint: str = "best",
     ) -> pd.DataFrame:
         """``vislab predict --csv``'s table for image files and folders (every image in a folder and its
         sub-folders, sorted), a row per image: file, predicted, probability, class_2, probability_2 …
         (up to ``top_k``, at most the model's classes), error — empty, or why that file could not be
-        read (the others go on; its class and probability cells empty).
+        read (the others go on; its class and probability cells empty). ``checkpoint`` as for
+        :meth:`evaluate`.
 
         >>> table = run.predict_files("photos/", top_k=2); table[table.error != ""]
         """
@@ -154,7 +167,8 @@ class Run:
                 f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
                 f"images and arrays with run.predict."
             )
-        results = predict_images(self.path, [Path(p) for p in listed], top_k, trust_code)
+        target = resolve_checkpoint(self.path, checkpoint)
+        results = predict_images(target, [Path(p) for p in listed], top_k, trust_code)
         fields, rows = prediction_table(results)
         return pd.DataFrame(rows, columns=fields)
 
@@ -190,10 +204,12 @@ class Run:
             "per_class": dict(zip(names, m.per_class)),
         }
 
-    def mistakes(self, split: str = "test", *, trust_code: bool = False) -> pd.DataFrame:
-        """Every wrong prediction of the best checkpoint on a split, most confident first: ``vislab eval``'s
-        mistakes_<split>.csv as a DataFrame (file — an image folder's, else empty —, index in the split,
-        true, predicted, probability).
+    def mistakes(
+        self, split: str = "test", *, trust_code: bool = False, checkpoint: str = "best"
+    ) -> pd.DataFrame:
+        """Every wrong prediction of a checkpoint (``checkpoint`` as for :meth:`evaluate`) on a split, most
+        confident first: ``vislab eval``'s mistakes_<split>.csv as a DataFrame (file — an image folder's,
+        else empty —, index in the split, true, predicted, probability).
 
         >>> run.mistakes().head(); run.mistakes("val").groupby(["true", "predicted"]).size()
         """
@@ -201,7 +217,8 @@ class Run:
 
         from vislab.predict import evaluate_checkpoint, mistakes_table
 
-        ev = evaluate_checkpoint(self.path, split, [], None, trust_code, mistakes=0)
+        target = resolve_checkpoint(self.path, checkpoint)
+        ev = evaluate_checkpoint(target, split, [], None, trust_code, mistakes=0)
         fields, rows = mistakes_table(ev.scored)
         return pd.DataFrame(rows, columns=fields)
 
@@ -230,16 +247,22 @@ class Run:
         )
 
     def plot(
-        self, kind: str = "curves", split: str = "test", *, trust_code: bool = False
+        self,
+        kind: str = "curves",
+        split: str = "test",
+        *,
+        trust_code: bool = False,
+        checkpoint: str = "best",
     ) -> Figure:
         """A matplotlib Figure: ``curves`` (loss and accuracy per epoch), or ``confusion``, ``per-class``,
         ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew), or
         ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab), in
         raw units as :meth:`predict` takes them, or
         ``pos-embed``: a ViT's position embedding and the cosine similarity of its positions (as
-        ``vislab figure pos-embed --run`` draws it).
+        ``vislab figure pos-embed --run`` draws it). ``checkpoint``: the model of every kind but curves,
+        as for :meth:`evaluate`.
 
-        >>> run.plot("roc").savefig("roc.png")
+        >>> run.plot("roc").savefig("roc.png"); run.plot("confusion", checkpoint="last")
         """
         # on use (see the imports)
         from vislab.plotting.runs import (
@@ -259,10 +282,10 @@ class Run:
                 )
             return curves_figure({self.path.name: rows})
         if kind == "boundary":
-            return self._boundary(split, trust_code)
+            return self._boundary(split, trust_code, checkpoint)
         if kind == "pos-embed":
-            return self._pos_embed(trust_code)
-        m, names = self._scores(split, trust_code)
+            return self._pos_embed(trust_code, checkpoint)
+        m, names = self._scores(split, trust_code, checkpoint)
         title = f"{self.path.name}: {split}"
         if kind == "confusion":
             return confusion_figure(m.confusion, names, title=title)
@@ -270,11 +293,12 @@ class Run:
             return per_class_figure(m.per_class, names, title=title)
         return roc_figure(m.roc, names, title=title)
 
-    def _boundary(self, split: str, trust_code: bool) -> Figure:
+    def _boundary(self, split: str, trust_code: bool, checkpoint: str) -> Figure:
         from vislab.plotting.boundary import decision_boundary_figure  # on use (see the imports)
         from vislab.predict import split_inputs
 
-        model, record, data, _ = split_inputs(self.path, split, (), trust_code)
+        target = resolve_checkpoint(self.path, checkpoint)
+        model, record, data, _ = split_inputs(target, split, (), trust_code)
         if record.inputs.sample_shape != (2,):
             raise UserError(
                 f"run '{self.path}' takes inputs of shape {record.inputs.sample_shape}: a decision boundary "
@@ -286,12 +310,13 @@ class Run:
             model, data.x, data.y, names, title=title, prepare=record.inputs.prepare
         )
 
-    def _pos_embed(self, trust_code: bool) -> Figure:
+    def _pos_embed(self, trust_code: bool, checkpoint: str) -> Figure:
         # on use (see the imports)
         from vislab.plotting.canvas import drawn_figure
         from vislab.position_embedding import position_table
 
-        return drawn_figure(position_table(self.path, trust_code).draw)
+        target = resolve_checkpoint(self.path, checkpoint)
+        return drawn_figure(position_table(target, trust_code).draw)
 
     def explain(
         self,
@@ -300,6 +325,7 @@ class Run:
         block: int | None = None,
         *,
         trust_code: bool = False,
+        checkpoint: str = "best",
     ) -> Figure:
         """What the model looks at, as ``vislab explain`` draws it: a row per image (file paths, folders:
         each image under it, sorted; PIL images or arrays, as :meth:`predict` takes them), the image then
@@ -307,20 +333,22 @@ class Run:
         default the last; ViTs), ``rollout`` (ViTs), ``gradcam`` (convolutional networks: the last
         conv feature maps after their activation), ``saliency`` (any model); default rollout for a ViT,
         gradcam for a convolutional network, else saliency. ``block`` is refused with any method but
-        attention.
+        attention. ``checkpoint`` as for :meth:`evaluate` (the titles name a last.pt).
 
         >>> run.explain(["cat.png", x_test[0]], method="saliency").savefig("maps.png")
         """
         from vislab.explain import explain_figure  # on use (see the imports)
 
-        return explain_figure(self.path, images, method, block, trust_code)
+        target = resolve_checkpoint(self.path, checkpoint)
+        return explain_figure(target, images, method, block, trust_code)
 
-    def _scores(self, split: str, trust_code: bool) -> tuple[Metrics, list[str]]:
+    def _scores(self, split: str, trust_code: bool, checkpoint: str) -> tuple[Metrics, list[str]]:
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
-        npz = self.path / "predictions_test.npz"
-        if split != "test" or not npz.is_file():
-            return score_checkpoint(self.path, split, (), trust_code)
+        npz = self.path / "predictions_test.npz"  # best.pt's test predictions, saved at the end
+        if split != "test" or checkpoint != "best" or not npz.is_file():
+            target = resolve_checkpoint(self.path, checkpoint)
+            return score_checkpoint(target, split, (), trust_code)
         with np.load(npz) as f:
             probs, labels = f["probs"], f["labels"]
         names = list(self.summary.get("test_per_class") or {}) or [
@@ -371,23 +399,3 @@ class SuiteResult:
 
     def _repr_html_(self) -> str:
         return f"<div><b>suite</b> <code>{html.escape(str(self.path))}</code>{self.table.to_html()}</div>"
-
-
-def _what_it_is(path: Path) -> str:
-    """Why ``path`` is not a run, and what to give instead: a suite's or sweep's runs lie in it."""
-    for info, kind, runs, table in (
-        ("suite.json", "suite", path, "results.csv"),
-        ("sweep.json", "sweep", path / "trials", "trials.csv"),
-    ):
-        if (path / info).is_file():
-            found = sorted(p.parent.name for p in runs.glob("*/config.yaml"))
-            example = (runs / found[0]).as_posix() if found else f"{runs.as_posix()}/RUN"
-            return (
-                f"but a {kind} folder (it holds {info}): its runs are '{runs.as_posix()}/<run>' and its "
-                f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
-                f"the table with pandas.read_csv."
-            )
-    return (
-        "(it holds no config.yaml): give the folder a run was trained into (`vislab train --out DIR`, "
-        "`vislab.train(out=DIR)`)."
-    )

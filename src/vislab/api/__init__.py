@@ -1,7 +1,8 @@
 """vislab's Python API: train, load, compare and sweep runs from Python or a notebook.
 
 The ``vislab`` command is a thin layer over these functions (one implementation): ``vislab train`` calls
-:func:`train`, ``vislab suite`` :func:`run_suite`, ``vislab sweep`` :func:`sweep`; ``eval`` and
+:func:`train`, ``vislab suite`` :func:`run_suite`, ``vislab sweep`` :func:`sweep`; ``compare`` shares
+:mod:`vislab.api.comparison` with :func:`compare` (its ``--csv`` table is the DataFrame); ``eval`` and
 ``predict`` share :mod:`vislab.predict` with :meth:`Run.evaluate` and :meth:`Run.predict`; ``data preview``
 and ``lr-find`` draw what :func:`preview_data` and :func:`lr_find` return, ``explain`` and ``figure
 pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return, ``model info`` and

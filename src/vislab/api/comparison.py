@@ -1,13 +1,13 @@
 """What ``vislab compare`` compares: the runs of run folders and of folders of runs (a suite's, a sweep's,
 any folder whose sub-folders are runs, found as ``vislab report`` finds them), the finished ones in the
-table and the others left out, each with why; and that table as results.csv and results.md hold it.
-(``vislab.compare`` takes runs, each one finished, and returns results.csv's table as a DataFrame.)"""
+table and the others left out, each with why; and that table as results.csv and results.md hold it
+(``vislab compare``) or as results.csv's rows and columns (``vislab.compare``'s DataFrame)."""
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,10 @@ from vislab.training.rundir import RunDir, is_complete
 
 # The report's finder and the results table are imported by the functions that use them ("on use"
 # below): they load optuna, matplotlib and pandas, which `import vislab.api` should not wait for.
+
+# What is compared: run folders, or folders of runs; a mapping names each by its key (a folder of runs
+# given so: its runs as ``key/run``).
+Targets = str | Path | Sequence[str | Path] | Mapping[str, str | Path]
 
 
 @dataclass(frozen=True)
@@ -31,18 +35,20 @@ class Found:
     suite: dict  # suite.json of the one suite folder given ({} otherwise): its title, rows, groups
 
 
-def find_runs(targets: str | Path | Sequence[str | Path]) -> Found:
-    """The runs of ``targets`` (run folders, or folders of runs) and their summaries; a run given twice
-    (a suite and one of its runs) is compared once. UserError for a path that is missing, a file, a
-    folder holding no run, a summary.json that cannot be read (named, with the fix), or no finished run."""
+def find_runs(targets: Targets) -> Found:
+    """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
+    summaries; a run given twice (a suite and one of its runs) is compared once. UserError for a path that
+    is missing, a file, a folder holding no run, a summary.json that cannot be read (named, with the fix),
+    or no finished run."""
     from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
 
-    paths = [Path(targets)] if isinstance(targets, (str, Path)) else [Path(t) for t in targets]
+    given = _given(targets)
+    paths = [p for _, p in given]
     if not paths:
         raise UserError(
             "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
         )
-    folders = _named([_runs_of(p) for p in paths])
+    folders = _named([_runs_of(p, key) for key, p in given])
     summaries, left_out = {}, {}
     for name, folder in folders.items():
         summary = RunDir(folder).load_summary()  # UserError naming a damaged file and the fix
@@ -63,9 +69,20 @@ def find_runs(targets: str | Path | Sequence[str | Path]) -> Found:
     return Found(folders, summaries, left_out, holder, suite)
 
 
-def _runs_of(target: Path) -> dict[str, Path]:
+def _given(targets: Targets) -> list[tuple[str | None, Path]]:
+    """Each target with the name a mapping gives it (None: named by its folder); a single path is a list
+    of one (a string is no list of its characters)."""
+    if isinstance(targets, (str, Path)):
+        return [(None, Path(targets))]
+    if isinstance(targets, Mapping):
+        return [(str(key), Path(t)) for key, t in targets.items()]
+    return [(None, Path(t)) for t in targets]
+
+
+def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
     """The run folders of ``target`` by name: itself when it is a run (api.folders), else what the
-    report finds in it (a suite's runs, a sweep's trials, the sub-folders that are runs)."""
+    report finds in it (a suite's runs, a sweep's trials, the sub-folders that are runs). ``key``: the
+    name a mapping gave ``target``, the run's own or the prefix of its runs' (``key/run``)."""
     from vislab.report.build import discover  # on use (see the imports)
 
     if not target.exists():
@@ -78,13 +95,13 @@ def _runs_of(target: Path) -> dict[str, Path]:
             f"folder of runs (a suite's, a sweep's)."
         )
     if folder_kind(target) == "run":
-        return {target.resolve().name: target}
+        return {key or target.resolve().name: target}
     kind, runs, _ = discover(target)  # UserError for a folder holding no run
     if not runs:
         raise UserError(
             f"'{target}' is a {kind} folder that holds no runs yet: compare it once one has trained."
         )
-    return runs
+    return {f"{key}/{name}": folder for name, folder in runs.items()} if key else runs
 
 
 def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
@@ -110,9 +127,7 @@ def _unfinished(summary: dict | None) -> str:
     return f"not finished (status {summary.get('status', 'unknown')}{f': {message}' if message else ''})"
 
 
-def comparison_texts(
-    targets: str | Path | Sequence[str | Path], sort: str | None = None
-) -> tuple[str, str, Found]:
+def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, str, Found]:
     """The comparison table of the runs of ``targets`` (:func:`find_runs`) as results.csv and results.md
     hold it — after each run its model, seed and the settings that differ; the best cells bold; the
     runs left out listed under it — rows in the order given, or by column ``sort`` (best first for an
@@ -122,15 +137,7 @@ def comparison_texts(
 
     found = find_runs(targets)
     suite = found.suite
-    rows, groups = suite.get("rows"), suite.get("groups")
-    summaries = found.summaries
-    if sort is not None:
-        order = sorted_names(found, sort, rows)
-        if rows:  # the verdicts keep the suite's order: each row against the one before it there
-            groups = groups or {"all runs": list(rows)}
-            rows = {r: rows[r] for r in order}
-        else:
-            summaries = {n: summaries[n] for n in order}
+    summaries, rows, groups = _ordered(found, sort)
     csv_text, markdown = results_texts(
         found.holder,
         summaries,
@@ -143,6 +150,41 @@ def comparison_texts(
         run_dirs=found.folders,
     )
     return csv_text, markdown, found
+
+
+def comparison_table(
+    targets: Targets, sort: str | None = None, reported: dict | None = None
+) -> tuple[list[dict], list[str], Found]:
+    """results.csv's rows and column names of the runs of ``targets`` (:func:`find_runs`), in
+    :func:`comparison_texts`' order (``sort``), as ``vislab compare --csv`` writes them: one row per run
+    (one suite folder: per row of its seeds); ``reported`` (None: one suite folder's own) joins a
+    ``reported:`` block's figures. UserError naming the first config.yaml that cannot be read (the
+    command notes it under its table instead)."""
+    from vislab.experiments.results.settings import table_settings  # on use (see the imports)
+    from vislab.experiments.results.table import csv_table
+
+    found = find_runs(targets)
+    summaries, rows, _ = _ordered(found, sort)
+    settings = table_settings(summaries, found.folders, rows)
+    if settings.unread:  # each run's config.yaml, read as Run.config reads it
+        raise next(iter(settings.unread.values()))
+    given = reported if reported is not None else found.suite.get("reported")
+    table, cols = csv_table(summaries, settings, given, rows)
+    return table, [k for k, _ in cols], found
+
+
+def _ordered(
+    found: Found, sort: str | None
+) -> tuple[dict[str, dict], dict[str, list[str]] | None, dict | None]:
+    """The summaries, a suite's rows of seeds and its groups, in the order ``sort`` asks for
+    (:func:`sorted_names`; None: as given)."""
+    rows, groups, summaries = found.suite.get("rows"), found.suite.get("groups"), found.summaries
+    if sort is None:
+        return summaries, rows, groups
+    order = sorted_names(found, sort, rows)
+    if rows:  # the verdicts keep the suite's order: each row against the one before it there
+        return summaries, {r: rows[r] for r in order}, groups or {"all runs": list(rows)}
+    return {n: summaries[n] for n in order}, rows, groups
 
 
 def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = None) -> list[str]:

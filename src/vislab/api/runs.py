@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +16,10 @@ import yaml
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
 from vislab.config import Config, config_differences
-from vislab.errors import RunExists, UserError
+from vislab.errors import Note, RunExists, UserError
 from vislab.run import Run
 from vislab.training.progress import in_notebook
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 
 # The trainer and the results table are imported by the functions that use them ("on use" below):
@@ -40,7 +42,8 @@ def train(
     epochs: int | None = None,
     **overrides: Any,
 ) -> Run:
-    """Train one run into ``out`` (default ``runs/<model>-<data>-<time>``) and return it.
+    """Train one run into ``out`` (default a new ``runs/<model>-<data>-<time>``, ``-2`` after it when
+    that is taken: :func:`default_run_dir`) and return it.
 
     ``config``: a dict, a YAML path or preset name, or a :class:`Config` (defaults when None).
     ``model``: a registered model name, ``file.py:Net``, or your own ``build(input_shape, num_classes,
@@ -163,7 +166,7 @@ def train_config(
     trust_code: bool = False,
     epochs: int | None = None,
 ) -> Run:
-    """Train a validated config into ``out`` (``runs/<model>-<data>-<time>`` when None), or continue the run
+    """Train a validated config into ``out`` (None: :func:`default_run_dir`), or continue the run
     there (``resume``: its saved config is used, with ``cfg``'s settings of where and how it runs — None:
     the saved ones; ``epochs``: trained on to that many), or start it over (``overwrite``:
     :func:`start_over`); what :func:`train` and ``vislab train`` both call."""
@@ -174,9 +177,11 @@ def train_config(
 
     device = cfg.train.device if cfg is not None else _saved_device(Path(out))
     dist = Distributed(device)
+    # the default folder made here: removed again if the run fails before writing in it
+    made: Path | None = None
     try:
-        if out is None:  # under torchrun, rank 0's name: each rank's clock would give its own
-            out = dist.from_main(default_run_dir(cfg))
+        if out is None:  # under torchrun, rank 0's folder: each rank's clock would name its own
+            out = made = dist.from_main(default_run_dir(cfg) if dist.is_main else None)
         if overwrite:  # rank 0 deletes; the others wait for it
             if dist.is_main:
                 start_over(out, "run")
@@ -187,6 +192,11 @@ def train_config(
         _train(
             given, out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code, epochs=epochs,
         )  # fmt: skip
+    except BaseException:
+        if made is not None and dist.is_main:
+            with contextlib.suppress(OSError):  # an empty folder only: rmdir refuses any other
+                made.rmdir()
+        raise
     finally:
         dist.close()
     return Run(out)
@@ -201,10 +211,26 @@ def _saved_device(out: Path) -> str:
 
 
 def default_run_dir(cfg: Config) -> Path:
-    """``runs/<model>-<data>-<time>``, names made safe for a folder (``timm:x`` → ``timm_x``)."""
+    """A new, empty folder ``runs/<model>-<data>-<time>`` (names made safe for a folder: ``timm:x`` →
+    ``timm_x``), or that name with ``-2``, ``-3``, ... when it is taken: created here, so that no other
+    call — the next cell in the same second, another process — gets it too. UserError when it cannot be
+    created."""
     safe = lambda name: re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"  # noqa: E731
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{safe(cfg.model.name)}-{safe(cfg.data.name)}-{stamp}"
+    base = f"{safe(cfg.model.name)}-{safe(cfg.data.name)}-{stamp}"
+    folder, n = Path("runs") / base, 1
+    while True:
+        try:
+            folder.mkdir(parents=True)  # atomic: FileExistsError when another call took it first
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = folder.with_name(f"{base}-{n}")
+        except OSError as e:
+            raise UserError(
+                f"cannot create the run folder '{folder}' (the default when none is given): "
+                f"{e.strerror}. Give a folder you can write to (--out; Python: out=)."
+            ) from None
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -219,38 +245,47 @@ def load_run(path: str | Path) -> Run:
 def compare(
     runs: Run | str | Path | Sequence[Run | str | Path] | Mapping[str, Run | str | Path],
     reported: dict | None = None,
+    *,
+    sort: str | None = None,
 ) -> pd.DataFrame:
-    """The comparison table of finished runs: ``run``, what each run was — its ``model``, ``seed`` and a
-    column per config setting whose value differs between the runs (dotted keys, ``optim.lr``; a setting
-    a run does not have is None; where and how a run ran, e.g. data.root or train.device, is not compared)
-    — then the figures as results.csv has them (train_acc, val_acc, ..., params, best_epoch). A list is
-    named by folder, a mapping by its keys, a single run is a list of one. ``reported``: a suite's
-    ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
+    """The comparison table of finished runs, as ``vislab compare --csv`` writes it (one implementation:
+    ``vislab.api.comparison``): ``run``, what each run was — its ``model``, ``seed`` and a column per
+    config setting whose value differs between the runs (dotted keys, ``optim.lr``; a setting a run does
+    not have is None; where and how a run ran, e.g. data.root or train.device, is not compared) — then
+    the figures as results.csv has them (train_acc, val_acc, ..., params, best_epoch).
 
-    >>> vislab.compare([run_a, "runs/cnn"]).sort_values("val_acc")   # run, model, seed, optim.lr, ...
+    ``runs``: run folders (or :class:`Run`), or folders of runs (a suite's, a sweep's, any folder whose
+    sub-folders are runs), named by folder (``a/cnn`` and ``b/cnn`` where two share a name); a mapping
+    names each by its key (a folder of runs: ``key/run``); one run or folder is a list of one. One suite
+    folder gives its own rows (mean and ``<key>_std`` over its seeds) and ``reported:`` block.
+    Runs that have not finished are left out of the table: the DataFrame's ``attrs["left_out"]`` maps
+    each to why, and a :class:`vislab.errors.Note` warning lists them. ``reported``: a suite's
+    ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
+    ``sort``: a column to order the rows by, best first for an accuracy or loss, else ascending.
+
+    >>> vislab.compare([run_a, "runs/cnn"], sort="val_acc")   # run, model, seed, optim.lr, ...
+    >>> vislab.compare("runs/suite-quickstart").attrs["left_out"]   # {'cnn': 'not finished (...)'}
     """
     import pandas as pd  # on use (see the imports)
 
-    from vislab.experiments.results.settings import table_settings
-    from vislab.experiments.results.table import csv_table
+    from vislab.api.comparison import comparison_table
 
-    if isinstance(runs, (Run, str, Path)):  # one run (a string is no list of runs)
-        runs = [runs]
-    named = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
-    summaries: dict[str, dict] = {}
-    folders: dict[str, Path] = {}
-    for name, r in named:
-        run = r if isinstance(r, Run) else Run(r)
-        s = run.summary
-        if not is_complete(s):
-            raise UserError(
-                f"run '{run.path}' has not finished (no complete summary.json): finish it "
-                f"(vislab.train(out=..., resume=True)) or leave it out."
-            )
-        summaries[name or run.path.name] = s
-        folders[name or run.path.name] = run.path
-    settings = table_settings(summaries, folders)
-    if settings.unread:  # each run's config.yaml, read as Run.config reads it
-        raise next(iter(settings.unread.values()))
-    rows, cols = csv_table(summaries, settings, reported)
-    return pd.DataFrame(rows, columns=[k for k, _ in cols])
+    table, columns, found = comparison_table(_run_folders(runs), sort, reported)
+    frame = pd.DataFrame(table, columns=columns)
+    frame.attrs["left_out"] = dict(found.left_out)
+    if found.left_out:
+        listed = "; ".join(f"{name}: {why}" for name, why in found.left_out.items())
+        warnings.warn(f"left out of the table: {listed}", Note, stacklevel=2)
+    return frame
+
+
+def _run_folders(
+    runs: Run | str | Path | Sequence[Run | str | Path] | Mapping[str, Run | str | Path],
+) -> Path | list[Path] | dict[str, Path]:
+    """``runs`` with each :class:`Run` as its folder (a string is one path, not a list of characters)."""
+    folder = lambda r: r.path if isinstance(r, Run) else Path(r)  # noqa: E731
+    if isinstance(runs, (Run, str, Path)):
+        return folder(runs)
+    if isinstance(runs, Mapping):
+        return {str(name): folder(r) for name, r in runs.items()}
+    return [folder(r) for r in runs]

@@ -1,6 +1,7 @@
 """``vislab compare RUN_OR_FOLDER...``: the comparison table of finished runs on the terminal, as a suite
 prints its own at its end (its results.md), and as results.csv / results.md files with ``--csv`` /
-``--md`` (the logic: ``vislab.api.comparison``).
+``--md`` (the logic: ``vislab.api.comparison``, which ``vislab.compare`` shares: its DataFrame is the
+``--csv`` table).
 
 Commands import the layers they drive when they run ("on use" below): the tables load pandas, matplotlib
 and optuna, which `vislab --help` and usage errors should not wait for.

@@ -1,0 +1,55 @@
+"""What a path given as a run directory (``vislab.load_run``, ``Run``) is when it is none: a file (a
+checkpoint's run named, with how its methods choose that checkpoint), a suite's or sweep's folder (a run
+in it named), or some other folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def not_a_run(path: Path) -> str:
+    """Why ``path`` (no config.yaml in it) is not a run directory, and what to give instead: a file's
+    run (a checkpoint's: the folder above checkpoints/), or a suite's or sweep's runs, which lie in it."""
+    return f"'{path}' is not a vislab run directory {_what_it_is(path)}"
+
+
+def _what_it_is(path: Path) -> str:
+    """:func:`not_a_run`'s words after "is not a vislab run directory"."""
+    if path.is_file():
+        return _file_is(path)
+    for info, kind, runs, table in (
+        ("suite.json", "suite", path, "results.csv"),
+        ("sweep.json", "sweep", path / "trials", "trials.csv"),
+    ):
+        if (path / info).is_file():
+            found = sorted(p.parent.name for p in runs.glob("*/config.yaml"))
+            example = (runs / found[0]).as_posix() if found else f"{runs.as_posix()}/RUN"
+            return (
+                f"but a {kind} folder (it holds {info}): its runs are '{runs.as_posix()}/<run>' and its "
+                f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
+                f"the table with pandas.read_csv."
+            )
+    return (
+        "(it holds no config.yaml): give the folder a run was trained into (`vislab train --out DIR`, "
+        "`vislab.train(out=DIR)`)."
+    )
+
+
+def _file_is(path: Path) -> str:
+    """Why file ``path`` is not a run: a run is a folder; a checkpoint's run is the folder above its
+    checkpoints/, whose methods choose best.pt or last.pt (``checkpoint=``)."""
+    checkpoint = path.parent.name == "checkpoints"
+    run = path.parent.parent if checkpoint else path.parent
+    if not (run / "config.yaml").is_file():
+        return (
+            "but a file: give the folder a run was trained into (`vislab train --out DIR`, "
+            "`vislab.train(out=DIR)`)."
+        )
+    if not checkpoint:
+        return f"but a file of run '{run.as_posix()}': open its folder, vislab.load_run('{run.as_posix()}')."
+    which = "'last'" if path.name == "last.pt" else "'best' (the default) or 'last'"
+    return (
+        f"but a checkpoint file of run '{run.as_posix()}': a Run is a run folder. Open it with "
+        f"vislab.load_run('{run.as_posix()}'); its methods choose the checkpoint with checkpoint={which} "
+        f"(run.evaluate, predict, predict_files, mistakes, explain, plot, model, export)."
+    )
