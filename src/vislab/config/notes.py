@@ -8,6 +8,8 @@
   which a run prints as a ``note:`` line at its start (never an error: suites and sweeps combine settings,
   and a quick ``--epochs 1`` check of a warm-up config must still run); the comparison tables leave the
   same settings out (``experiments/results/settings.py``);
+- ``warmup_note``: a warm-up of at most one optimizer step, which is none (the trainer asks: the steps per
+  epoch come with the data);
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
@@ -60,35 +62,49 @@ def when_on(key: str, why: str) -> Gate:
 
 def lr_moves(value: Value) -> Idle | None:
     """None where the schedule moves the lr; else why it keeps optim.lr all run (after any warm-up), as
-    ``schedule.name=none`` does (training/optim.py ``lr_factor``)."""
+    ``schedule.name=none`` does (training/optim.py ``lr_factor``: exponential and step count their epochs
+    from the warm-up's end)."""
     name, epochs = value("schedule.name"), value("train.epochs")
+    warm = value("schedule.warmup_epochs")
     gamma, step_size, min_lr = (value(f"schedule.{k}") for k in ("gamma", "step_size", "min_lr"))
+    less = f" - schedule.warmup_epochs={warm:g}" if warm else ""
     if name in ("exponential", "step") and gamma == 1:
         cause, rule = "schedule.gamma=1", f"the {name} schedule multiplies the lr by 1"
-    elif name == "exponential" and epochs == 1:
-        cause = "train.epochs=1"
-        rule = "the exponential schedule first lowers the lr after one epoch"
-    elif name == "step" and step_size >= epochs:
-        cause = f"schedule.step_size={step_size} ≥ train.epochs={epochs}"
-        rule = "the step schedule first lowers the lr after step_size epochs"
+    elif name == "exponential" and epochs - warm <= 1:
+        cause = f"train.epochs={epochs}{less} ≤ 1" if warm else "train.epochs=1"
+        when = "one epoch after the warm-up" if warm else "after one epoch"
+        rule = f"the exponential schedule first lowers the lr {when}"
+    elif name == "step" and step_size >= epochs - warm:
+        cause = f"schedule.step_size={step_size} ≥ train.epochs={epochs}{less}"
+        when = "step_size epochs after the warm-up" if warm else "after step_size epochs"
+        rule = f"the step schedule first lowers the lr {when}"
     elif name in ("cosine", "plateau") and min_lr >= value("optim.lr"):
         cause = f"schedule.min_lr={min_lr:g} ≥ optim.lr={value('optim.lr'):g}"
         rule = f"the {name} schedule never goes below min_lr"
-    elif name == "plateau" and (patience := value("schedule.patience")) >= _evaluations(value) - 1:
-        cause = f"schedule.patience={patience} and the run's {_evaluations(value)} evaluations"
-        rule = (
-            "the plateau schedule first lowers the lr at evaluation patience + 1 at the earliest, "
-        )
+    elif name == "plateau" and (patience := value("schedule.patience")) >= _counted(value):
+        cause = f"schedule.patience={patience} and the run's {len(_evaluations(value))} evaluations"
+        if warm:
+            cause += f" ({_counted(value)} counted after schedule.warmup_epochs={warm:g})"
+            rule = "the plateau schedule counts neither the first evaluation nor those of the warm-up, "
+        else:
+            rule = "the plateau schedule first lowers the lr at evaluation patience + 1 at the earliest, "
         rule += "and nothing trains after the last"
     else:
         return None
-    return Idle(cause, f"{rule}, so the lr stays at optim.lr, as with schedule.name=none")
+    then = " after the warm-up" if warm else ""
+    return Idle(cause, f"{rule}, so the lr stays at optim.lr{then}, as with schedule.name=none")
 
 
-def _evaluations(value: Value) -> int:
-    """The evaluations of a run: every train.eval_every epochs, and after the last."""
+def _evaluations(value: Value) -> list[int]:
+    """The epochs after which a run evaluates: every train.eval_every epochs, and the last."""
     epochs, every = value("train.epochs"), value("train.eval_every")
-    return epochs // every + (epochs % every != 0)
+    return [e for e in range(1, epochs + 1) if e % every == 0 or e == epochs]
+
+
+def _counted(value: Value) -> int:
+    """The evaluations plateau can count towards a cut (training/plateau.py): not the first, which sets the
+    value to beat, nor those before the warm-up's end."""
+    return sum(e >= value("schedule.warmup_epochs") for e in _evaluations(value)[1:])
 
 
 # image augmentation → the setting that turns it on (mixup and cutmix, which mix pairs, are not gated by augment.p)
@@ -221,6 +237,22 @@ def config_notes(cfg: Config) -> list[str]:
             "Give optim.weight_decay (e.g. 0.01), or optim.name=adam."
         )
     return notes
+
+
+def warmup_note(cfg: Config, steps: int, steps_per_epoch: int) -> str | None:
+    """The note for a warm-up given that is ``steps`` ≤ 1 optimizer step of the run's ``steps_per_epoch``
+    (the data decides them: the trainer asks, beside the others): its one step is at optim.lr, as without
+    a warm-up. None for any other."""
+    warm = cfg.schedule.warmup_epochs
+    if not warm or steps > 1:
+        return None
+    return (
+        f"schedule.warmup_epochs={warm:g} does nothing with {steps_per_epoch} optimizer "
+        f"step{'' if steps_per_epoch == 1 else 's'} per epoch: it rounds to "
+        f"{'1 warm-up step, which is at optim.lr' if steps else '0 warm-up steps'}, so the lr is "
+        f"optim.lr from the first step, as with schedule.warmup_epochs=0. Give schedule.warmup_epochs="
+        f"{2 / steps_per_epoch:.2g} or more (2 steps) for a warm-up."
+    )
 
 
 def _idle_notes(cfg: Config) -> list[str]:

@@ -1,5 +1,5 @@
 """Figures of the finer tracking: the step losses under the epoch curves, the layer × epoch gradient norms,
-the learning rate of a schedule or warm-up.
+the learning rate of a schedule or warm-up (per optimizer step: ``training.optim.lr_per_step``).
 
 Rows are the run's ``steps.jsonl`` (``{step, epoch, loss, lr}``, ``train.log_every``) and
 ``grad_norms.jsonl`` (``{epoch, grad_norm: {layer: norm}}``, ``train.track_grad_norm``).
@@ -80,35 +80,56 @@ def lr_points(rows: list[dict], steps: list[dict] | None = None) -> tuple[list, 
     return epochs, list(zip(step_positions(logged), (r["lr"] for r in logged)))
 
 
-def lr_changes(rows: list[dict], steps: list[dict] | None = None) -> bool:
-    """Whether the learning rate changed during the run (a schedule, a warm-up): a constant one has no
-    figure (a flat line says nothing the config does not)."""
-    values = [lr for points in lr_points(rows, steps) for _, lr in points]
+def lr_changes(
+    rows: list[dict],
+    steps: list[dict] | None = None,
+    schedule: list[tuple[float, float]] | None = None,
+) -> bool:
+    """Whether the learning rate changed during the run (a schedule, a warm-up — within an epoch too, which
+    only ``schedule``, the (position, lr) of every optimizer step, shows): a constant one has no figure
+    (a flat line says nothing the config does not)."""
+    points = [*lr_points(rows, steps), schedule or []]
+    values = [lr for pairs in points for _, lr in pairs]
     return bool(values) and not np.allclose(values, values[0], rtol=1e-6, atol=0.0)
 
 
-def lr_figure(rows: list[dict], steps: list[dict] | None = None, title: str = "") -> Figure:
-    """The learning rate per epoch (the last optimizer step's, a marker at the epoch's end) and, when
-    the run logged steps (``train.log_every``), at each logged step as a thin line beneath."""
+def lr_figure(
+    rows: list[dict],
+    steps: list[dict] | None = None,
+    title: str = "",
+    schedule: list[tuple[float, float]] | None = None,
+) -> Figure:
+    """The learning rate at every optimizer step (``schedule``: (position on the epoch axis, lr) pairs, as
+    the schedule set it) with a marker at each epoch's end, metrics.jsonl's ``lr`` (the epoch's last
+    step's). Without ``schedule``, the epochs' markers and, when the run logged steps
+    (``train.log_every``), the logged steps' lr as a thin line beneath."""
     epochs, at_steps = lr_points(rows, steps)
     fig = NotebookFigure(figsize=(5.5, 3.2), layout="constrained")
     ax = fig.subplots()
-    if at_steps:
+    if schedule:
+        ax.plot(*zip(*schedule), "-", color="C0", lw=0.8, alpha=0.8, label="at each optimizer step")
+    elif at_steps:
         ax.plot(*zip(*at_steps), "-", color="C0", lw=0.8, alpha=0.6, label="at logged steps")
     if epochs:
-        ax.plot(
-            *zip(*epochs), "o-" if len(epochs) < 40 else "-", color="C0", ms=3, label="per epoch"
-        )
+        style = "o" if schedule else ("o-" if len(epochs) < 40 else "-")
+        ms = 3 if len(epochs) < 40 else 1.5
+        ax.plot(*zip(*epochs), style, color="C0", ms=ms, label="per epoch")
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     ax.grid(alpha=0.3)
-    if at_steps and epochs:
+    if (schedule or at_steps) and epochs:
         ax.legend(fontsize=8)
     ax.set_title(title or "learning rate")
     return fig
 
 
-def plot_lr(rows: list[dict], path: Path, title: str = "", steps: list[dict] | None = None) -> Path:
+def plot_lr(
+    rows: list[dict],
+    path: Path,
+    title: str = "",
+    steps: list[dict] | None = None,
+    schedule: list[tuple[float, float]] | None = None,
+) -> Path:
     """:func:`lr_figure` as a PNG."""
-    return save_figure(lr_figure(rows, steps, title), path)
+    return save_figure(lr_figure(rows, steps, title, schedule), path)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
+from vislab.data.augment import colour_note
 from vislab.data.download import is_default_root
 from vislab.data.split import limit_note
 from vislab.data.types import Splits
@@ -70,20 +71,36 @@ def check_output(
     shape: tuple[int, ...],
     num_classes: int,
     device: torch.device,
+    train_mode: bool = True,
 ) -> None:
-    """One dummy batch (zeros, batch 2, eval mode, no grad): UserCodeError unless the model maps it to
-    logits [2, num_classes]; an exception in the forward of the user's own model (``file.py:Net`` or a
-    model object given to ``vislab.train``) shows the user's traceback and the data's input shape."""
+    """One dummy batch (zeros, batch 2, no grad) in eval mode and, with ``train_mode`` (a model trained by
+    its forward), in train mode too: UserCodeError unless the model maps it to logits [2, num_classes] in
+    each (a model may return a tuple, e.g. an auxiliary head's outputs, in train mode only). An exception in
+    the eval-mode forward of the user's own model (``file.py:Net`` or a model object given to
+    ``vislab.train``) shows the user's traceback and the data's input shape. The model's mode is kept."""
     was_training = model.training
     model.eval()
-    shape_text = "×".join(map(str, shape))
+    try:
+        _check_logits(_eval_output(model, name, shape, device), name, shape, num_classes, False)
+        out = _train_mode_output(model, shape, device) if train_mode else None
+        if out is not None:
+            _check_logits(out, name, shape, num_classes, True)
+    finally:
+        model.train(was_training)
+
+
+def _eval_output(
+    model: torch.nn.Module, name: str, shape: tuple[int, ...], device: torch.device
+) -> object:
+    """What ``model`` (in eval mode) returns for 2 inputs of zeros; its exception, if it is the user's
+    code, a UserCodeError."""
     try:
         with torch.no_grad():
-            out = model(torch.zeros(2, *shape, device=device))
+            return model(torch.zeros(2, *shape, device=device))
     except Exception as e:
         if not is_users_code(name):
             raise
-        when = f"on a dummy batch of zeros (2 inputs of the data's shape, {shape_text})"
+        when = f"on a dummy batch of zeros (2 inputs of the data's shape, {_text(shape)})"
         then = (  # torch's words for layers sized for other inputs
             f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
             f"names an input_shape parameter, a builder as its first argument."
@@ -91,16 +108,93 @@ def check_output(
             else ""
         )
         raise code_failed(name, e, when, code_files(name, model), then, model=model) from None
+
+
+def _train_mode_output(
+    model: torch.nn.Module, shape: tuple[int, ...], device: torch.device
+) -> object | None:
+    """What ``model`` returns for 2 inputs of zeros in train mode, its buffers (batch norm's running
+    statistics) and the RNG (dropout's) left as they were. None where it raises: the training step meets
+    that exception again and says when it came and what was kept (``stopping.users_model``)."""
+    model.train()
+    kept = {n: b.clone() for n, b in model.named_buffers()}
+    cuda = []  # fork_rng keeps the CPU's RNG state, and these GPUs'
+    if device.type == "cuda":
+        cuda = [torch.cuda.current_device() if device.index is None else device.index]
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda):
+            return model(torch.zeros(2, *shape, device=device))
+    except Exception:
+        return None
     finally:
-        model.train(was_training)
-    got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-    if got != [2, num_classes]:
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                if n in kept and kept[n].shape == b.shape:
+                    b.copy_(kept[n])
+
+
+def _check_logits(out: object, name: str, shape: tuple[int, ...], k: int, train: bool) -> None:
+    """UserCodeError unless ``out``, the model's output for 2 inputs, is logits [2, k]."""
+    if isinstance(out, torch.Tensor) and list(out.shape) == [2, k]:
+        return
+    what = f"forward(x) on a batch of 2 inputs of shape {_text(shape)}"
+    if not train:
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise UserCodeError(
-            f"model '{name}': forward(x) on a batch of 2 inputs of shape {shape_text} returned {got}, "
-            f"expected logits of shape [2, {num_classes}] ([batch, num_classes]). Make forward return "
-            f"one row of {num_classes} class scores per input (e.g. end with "
-            f"nn.Linear(..., num_classes))."
+            f"model '{name}': {what} returned {got}, expected logits of shape [2, {k}] ([batch, "
+            f"num_classes]). Make forward return one row of {k} class scores per input (e.g. end with "
+            f"nn.Linear(..., {k}))."
         )
+    raise UserCodeError(
+        f"model '{name}': in train mode (model.train(), as training calls it), {what} returned "
+        f"{_described(out)}, not the logits tensor of shape [2, {k}] ([batch, num_classes]) it returns "
+        f"in eval mode. Make forward return that one tensor in train mode too: training's loss is the "
+        f"cross-entropy of those logits alone (it has no use for an auxiliary head's outputs)."
+    )
+
+
+def _described(out: object) -> str:
+    """A model's output in words: a tensor's shape, a tuple's or list's items, else its type."""
+    if isinstance(out, torch.Tensor):
+        return f"a tensor of shape {list(out.shape)}"
+    if isinstance(out, (tuple, list)):
+        items = ", ".join(_described(o) for o in out[:4]) + (", ..." if len(out) > 4 else "")
+        return f"a {type(out).__name__} of {len(out)} ({items})"
+    return f"a {type(out).__name__}"
+
+
+def _text(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def check_trainable(cfg: Config, network: Network) -> None:
+    """For a model trained by an optimizer: UserError unless it has a parameter to train — naming why it
+    has none (no layer with weights, ``train.freeze`` froze them all, requires_grad off everywhere)."""
+    model, name = network.model, cfg.model.name
+    if network.hooks.trained_by != "optimizer":
+        return
+    params = list(model.named_parameters())
+    if any(p.requires_grad for _, p in params):
+        return
+    nothing = "an optimizer would have nothing to update"
+    if not params:
+        raise UserCodeError(
+            f"model '{name}' has no parameters to train (no layer with weights): {nothing}. Give it "
+            f"layers with weights, e.g. end forward with nn.Linear(..., {network.num_classes})."
+        )
+    last = ", ".join(n for n, _ in params[-4:])
+    if cfg.train.freeze:
+        raise ConfigError(
+            f"train.freeze={list(cfg.train.freeze)} freezes every parameter of model '{name}' "
+            f"({len(params)} tensors): {nothing}. Leave the layers to train out of the patterns — its "
+            f"last parameters, usually the head, are {last} (`vislab model info {name}` lists its "
+            f"layers)."
+        )
+    raise UserCodeError(
+        f"model '{name}' has {len(params)} parameter tensors, none trainable (requires_grad=False on "
+        f"each): {nothing}. Leave requires_grad=True on the layers to train (its last parameters, "
+        f"usually the head: {last})."
+    )
 
 
 @contextlib.contextmanager
@@ -126,7 +220,8 @@ def user_code(
 
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
-    (``config_notes``), augmentations of feature vectors, and an optimizer a model's own step ignores."""
+    (``config_notes``), augmentations of feature vectors, colour jitter of grey images, and an optimizer a
+    model's own step ignores."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
     if on and not data.spec.is_image:
@@ -140,6 +235,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
             f"{_lr_hint(cfg)}"
         )
     if note := limit_note(data.splits, cfg.data.limit):  # data.limit left a class without images
+        notes.append(note)
+    if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
         notes.append(note)
     return notes
 

@@ -9,6 +9,7 @@ import platform
 import re
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from vislab.data.types import Splits
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.ema import WeightEMA
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.optim import lr_per_step
 from vislab.training.precision import Precision
 from vislab.training.progress import Progress
 from vislab.training.record import RunRecord
@@ -113,9 +115,11 @@ def finish_run(
     dist: Distributed,
     log: Progress,
     figures: bool = True,
+    stopped: Callable[[], str | None] = lambda: None,
 ) -> dict:
     """Reload the best weights, score val and test, write summary.json, predictions and (``figures``) the
-    run's figures (on the main rank; the others return {})."""
+    run's figures (on the main rank; the others return {}). ``stopped``: the signal that asked the run to
+    stop (None: none), asked before each figure (``add_figures``)."""
     if not dist.is_main:
         return {}
     model, precision, device = network.model, optim.precision, data.test.device
@@ -138,13 +142,8 @@ def finish_run(
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)  # before the figures: a figure that fails loses no result
     if figures:
-        started = time.perf_counter()
-        try:
-            _write_figures(run, history, test, data, model)
-        except OSError as e:
-            log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
-        summary["figures_s"] = round(time.perf_counter() - started, 3)
-        run.write_summary(summary)
+        lr_steps = lr_per_step(optim.lr_at, optim.steps_per_epoch, history)
+        add_figures(run, summary, Figures(history, test, data, model, lr_steps), log, stopped)
     log.line(
         f"done ({weights.said}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
         f"pacc {test.pacc:.4f} "
@@ -246,44 +245,78 @@ def _summary(
     )
 
 
-def _write_figures(
+@dataclass
+class Figures:
+    """What a run's figures are drawn from: its metrics rows, test metrics, data and scored model, and the
+    lr at each optimizer step (``optim.lr_per_step``)."""
+
+    history: list[dict]
+    test: Metrics
+    data: RunData
+    model: torch.nn.Module
+    lr_steps: list[tuple[float, float]]
+
+
+def add_figures(
     run: RunDir,
-    history: list[dict],
-    test: Metrics,
-    data: RunData,
-    model: torch.nn.Module,
+    summary: dict,
+    figures: Figures,
+    log: Progress,
+    stopped: Callable[[], str | None] = lambda: None,
 ) -> None:
-    """The run's figures/: learning curves (with the step losses), the learning rate when it changed (a
-    schedule, a warm-up), the gradient norms per layer, the test confusion matrix, and (2-D features) the
-    decision boundary."""
+    """Draw the run's figures, then write ``summary`` again with the time they took (``figures_s``). A
+    signal (``stopped()``) leaves the figures not yet drawn undrawn: the run is then ``interrupted``, its
+    scores kept, ``figures_missing`` naming them — a resume scores it again and draws them all."""
+    started, missing = time.perf_counter(), []
+    try:
+        missing = _write_figures(run, figures, stopped)
+    except OSError as e:
+        log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
+    summary["figures_s"] = round(time.perf_counter() - started, 3)
+    if missing:
+        summary.update(status="interrupted", figures_missing=missing)
+    run.write_summary(summary)
+
+
+def _write_figures(
+    run: RunDir, figures: Figures, stopped: Callable[[], str | None] = lambda: None
+) -> list[str]:
+    """Draw the run's figures/ one after another until ``stopped()``; the files left undrawn."""
+    drawers = _figure_drawers(run, figures)
+    for i, (name, draw) in enumerate(drawers):
+        if stopped():
+            return [n for n, _ in drawers[i:]]
+        draw(run.fig_dir / name)
+    return []
+
+
+def _figure_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path], None]]]:
+    """The run's figures, each a file name and what draws it there: learning curves (with the step
+    losses), the learning rate when it changed (a schedule, a warm-up), the gradient norms per layer, the
+    test confusion matrix, and (2-D features) the decision boundary."""
     # on use: matplotlib costs ~1 s of start-up that a run with train.figures=false, or a rank > 0, never needs
     from vislab.plotting.boundary import plot_decision_boundary
     from vislab.plotting.runs import plot_confusion, plot_curves
     from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 
-    names, splits = data.splits.class_names, data.splits
-    steps = run.read_rows(STEPS_FILE)
+    history, names, splits, name = f.history, f.data.splits.class_names, f.data.splits, run.name
+    steps, grad_rows = run.read_rows(STEPS_FILE), run.read_rows(GRAD_FILE)
+    drawers: list[tuple[str, Callable[[Path], None]]] = []
     if history and "train_loss" in history[0]:
-        plot_curves(history, run.fig_dir / "curves.png", title=run.name, steps=steps)
-    if lr_changes(history, steps):
-        plot_lr(history, run.fig_dir / "lr.png", title=f"{run.name}: learning rate", steps=steps)
-    if grad_rows := run.read_rows(GRAD_FILE):
-        title = f"{run.name}: gradient norms (before clipping)"
-        plot_grad_norms(grad_rows, run.fig_dir / "grad_norms.png", title=title)
-    plot_confusion(
-        test.confusion,
-        names,
-        run.fig_dir / "confusion_test.png",
-        title=f"{run.name}: test",
+        drawers.append(("curves.png", lambda p: plot_curves(history, p, title=name, steps=steps)))
+    if lr_changes(history, steps, f.lr_steps):
+        title = f"{name}: learning rate"
+        drawers.append(("lr.png", lambda p: plot_lr(history, p, title, steps, f.lr_steps)))
+    if grad_rows:
+        grads = f"{name}: gradient norms (before clipping)"
+        drawers.append(("grad_norms.png", lambda p: plot_grad_norms(grad_rows, p, title=grads)))
+    test = f"{name}: test"
+    drawers.append(
+        ("confusion_test.png", lambda p: plot_confusion(f.test.confusion, names, p, title=test))
     )
     if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
         # drawn on the raw features, as predict takes them; each point normalised on its way in
-        plot_decision_boundary(
-            model,
-            splits.test.x,
-            splits.test.y,
-            run.fig_dir / "boundary_test.png",
-            names,
-            title=run.name,
-            prepare=data.spec.prepare,
-        )
+        drawers.append(("boundary_test.png", lambda p: plot_decision_boundary(
+            f.model, splits.test.x, splits.test.y, p, names, title=name, prepare=f.data.spec.prepare,
+        )))  # fmt: skip
+    return drawers

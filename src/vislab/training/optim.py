@@ -87,6 +87,9 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
+ONECYCLE_FLOOR = 1e-4  # onecycle's last factor: its cosine ends at optim.lr / 10,000, never at 0
+
+
 def warmup_steps(cfg: ScheduleConfig, steps_per_epoch: int) -> int:
     """``schedule.warmup_epochs`` in whole optimizer steps."""
     return math.floor(cfg.warmup_epochs * steps_per_epoch + 0.5)  # 1.5 steps would peak at 1.33
@@ -99,9 +102,10 @@ def lr_factor(
     warm-up over ``cfg.warmup_epochs`` (in whole steps), then the schedule from its own beginning over the
     steps that remain — exponential and step count their epochs (``steps_per_epoch`` steps each) from the
     warm-up's end (epoch boundaries, as in the reports, after a warm-up of whole epochs); cosine decays to
-    ``min_lr``. onecycle's first 25 % is its own warm-up (from 0.04, as torch's OneCycleLR): a warm-up given
-    replaces it, so onecycle then only decays; plateau is 1 here (its cuts follow the evaluations:
-    training/plateau.py). A pure function of the step: resuming needs the step only."""
+    ``min_lr``. onecycle's first 25 % is its own warm-up (from 0.04, as torch's OneCycleLR) to exactly 1,
+    then a cosine down to ``ONECYCLE_FLOOR``: a warm-up given replaces its rise, so onecycle then only decays;
+    plateau is 1 here (its cuts follow the evaluations: training/plateau.py). A pure function of the step:
+    resuming needs the step only."""
     warm = warmup_steps(cfg, steps_per_epoch)
     if step < warm:
         return (step + 1) / warm
@@ -115,9 +119,32 @@ def lr_factor(
     if cfg.name == "cosine":
         floor = min(1.0, cfg.min_lr / base_lr)
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    if cfg.name == "onecycle":  # linear up (unless warmed up), cosine down to ~0
-        rise = 0.0 if warm else 0.25
+    if cfg.name == "onecycle":  # linear up (unless warmed up), cosine down to the floor
+        rise, floor = (0.0 if warm else 0.25), ONECYCLE_FLOOR
         if progress < rise:
             return 0.04 + 0.96 * progress / rise
-        return 0.5 * (1 + math.cos(math.pi * (progress - rise) / (1 - rise))) + 1e-4
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (progress - rise) / (1 - rise)))
     return 1.0
+
+
+def lr_per_step(
+    lr_at: Callable[[int], float], steps_per_epoch: int, rows: list[dict]
+) -> list[tuple[float, float]]:
+    """The learning rate of every optimizer step of the epochs of metrics ``rows``, as (place on the epoch
+    axis, lr): step i of epoch e at e - 1 + (i + 1) / ``steps_per_epoch``, its last at e, whose lr is the
+    row's. ``lr_at`` is the run's schedule with plateau's cuts as they are now; each epoch is scaled to its
+    row's lr, which had the cuts of its time (a cut acts from the next epoch on, so none falls inside one).
+    Computed, not logged: the schedule is a function of the step."""
+    points: list[tuple[float, float]] = []
+    for row in rows:
+        epoch, lr = row["epoch"], row.get("lr")
+        if epoch < 1 or lr is None:  # row 0 (train.eval_at_start) is before any step
+            continue
+        first = (epoch - 1) * steps_per_epoch
+        at_end = lr_at(first + steps_per_epoch - 1)
+        scale = lr / at_end if at_end else 1.0  # 1.0 exactly but after plateau's cuts
+        points += [
+            (epoch - 1 + (i + 1) / steps_per_epoch, lr_at(first + i) * scale)
+            for i in range(steps_per_epoch)
+        ]
+    return points

@@ -31,6 +31,7 @@ from vislab.training.checks import (
     check_output,
     check_own_step,
     check_same_data,
+    check_trainable,
     run_notes,
     unused_settings,
     user_code,
@@ -129,6 +130,7 @@ def build_parts(
         network.start = init_from_run(network.model, cfg.train.init_from)
     if cfg.train.freeze:
         freeze(network.model, cfg.train.freeze, cfg.model.name)
+    check_trainable(cfg, network)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
 
@@ -220,7 +222,8 @@ def _build_network(
     hooks = hooks_of(model)
     if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
         # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
-        check_output(model, cfg.model.name, spec.input_shape, num_classes, device)
+        by_forward = hooks.trained_by == "optimizer"  # checked in train mode too
+        check_output(model, cfg.model.name, spec.input_shape, num_classes, device, by_forward)
     n_params = sum(p.numel() for p in model.parameters())
     if n_params == 0:  # fitted baselines: their size is what they store
         n_params = sum(b.numel() for b in model.buffers())

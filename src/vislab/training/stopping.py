@@ -1,6 +1,7 @@
-"""How a run ends before its last epoch: a signal (a resumable ``last.pt``, exit 130), a NaN loss (the last
-good checkpoint kept), the user's own model code raising (a UserCodeError, its frames only, what was kept
-named) — each leaves metrics.jsonl and a summary.json saying so (``mark``)."""
+"""How a run ends before its last epoch: a signal (a resumable ``last.pt``, exit 130; where the run cannot
+stop mid-way — a fit on arrays, the last evaluation, the final scoring — right after it, what it wrote kept),
+a NaN loss (the last good checkpoint kept), the user's own model code raising (a UserCodeError, its frames
+only, what was kept named) — each leaves metrics.jsonl and a summary.json saying so (``mark``)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,48 @@ def stop_resumably(
     )
 
 
+def stop_unfitted(t: Training, signal_name: str) -> None:
+    """A signal arrived before a model fitted on arrays (``trained_by="fit_arrays"``) was saved — its fit
+    ran to the end (a fit cannot be cut short), or never started: nothing is kept, TrainingInterrupted."""
+    mark(t, "interrupted")
+    raise TrainingInterrupted(
+        f"training stopped by {signal_name} before {t.record.model.name}'s fit on the train split was "
+        f"saved (it is saved once scored): nothing was kept. Start the run again: its command without "
+        f"--resume{_python_start(t)}."
+    )
+
+
+def stop_before_scoring(t: Training, signal_name: str) -> None:
+    """A signal arrived in the last epoch's evaluation: its ``last.pt`` is saved; the best weights are not
+    scored (no complete summary.json, no figures) — TrainingInterrupted; a resume scores them."""
+    mark(t, "interrupted")
+    raise TrainingInterrupted(
+        f"training stopped by {signal_name} after its last epoch ({t.loop.epoch}), before the run was "
+        f"scored; every epoch is saved in {t.run.ckpt_dir / 'last.pt'}: resume to score it and draw its "
+        f"figures, with {_resume_command(t)}{_python_resume(t)}."
+    )
+
+
+def stop_after_scoring(t: Training, signal_name: str, summary: dict) -> None:
+    """A signal arrived while the run was scored (``evaluate.finish_run``), which kept what it wrote: a
+    complete summary.json, or the scores with ``interrupted`` and the figures not drawn
+    (``figures_missing``). TrainingInterrupted saying which, and how to go on."""
+    missing = summary.get("figures_missing")
+    where = t.run.path / "summary.json"
+    if not missing:
+        raise TrainingInterrupted(
+            f"training stopped by {signal_name} while the run was scored; the scoring finished first: "
+            f"the run is complete ({where}), nothing is left to do for it."
+        )
+    fitted = t.network.hooks.trained_by == "fit_arrays"
+    again = "fits and scores the model again" if fitted else "scores the run again"
+    raise TrainingInterrupted(
+        f"training stopped by {signal_name} while the run's figures were drawn; its scores are kept in "
+        f"{where} (status interrupted), its checkpoints too; not drawn: {', '.join(missing)}. A resume "
+        f"{again} and draws them: {_resume_command(t)}{_python_resume(t)}."
+    )
+
+
 def _resume_command(t: Training) -> str:
     nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
     return f"vislab train --resume {t.run.path}{nproc}"
@@ -60,6 +103,15 @@ def _python_resume(t: Training) -> str:
     """For one process, the Python call that resumes the run (a notebook's run), in brackets; else ""."""
     return (
         "" if t.dist.world > 1 else f" (Python: vislab.train(out={str(t.run.path)!r}, resume=True))"
+    )
+
+
+def _python_start(t: Training) -> str:
+    """For one process, how a Python caller starts the run again (in brackets); else ""."""
+    return (
+        ""
+        if t.dist.world > 1
+        else f" (Python: vislab.train(..., out={str(t.run.path)!r}) without resume)"
     )
 
 

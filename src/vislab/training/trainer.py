@@ -25,13 +25,14 @@ import torch
 import torch.nn.functional as F
 
 from vislab.config import Config
+from vislab.config.notes import warmup_note
 from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start, track_test
 from vislab.training.evaluate import evaluate, finish_run
-from vislab.training.optim import set_lr
+from vislab.training.optim import set_lr, warmup_steps
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import (
@@ -50,7 +51,10 @@ from vislab.training.stopping import (
     check_finite,
     mark,
     note_exploding_loss,
+    stop_after_scoring,
+    stop_before_scoring,
     stop_resumably,
+    stop_unfitted,
     users_model,
 )
 from vislab.training.tracking import build_trackers
@@ -118,7 +122,8 @@ def _run(
             t = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if t.network.hooks.trained_by == "fit_arrays":
                 with users_model(t, "while fitting it on the train split"):
-                    return fit_once(t)
+                    return fit_once(t, stop)
+            _note_short_warmup(cfg, t)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
             except RuntimeError as e:
@@ -142,12 +147,24 @@ def _run(
         run.close()
 
 
+def _note_short_warmup(cfg: Config, t: Training) -> None:
+    """The ``note:`` for a warm-up of at most one optimizer step, which the config alone cannot tell
+    (``config.notes.warmup_note``: the steps per epoch come with the data)."""
+    per_epoch = t.optim.steps_per_epoch
+    if note := warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch):
+        t.log.line(f"note: {note}")
+
+
 # ----------------------------------------------------------------------------- fitted models
-def fit_once(t: Training) -> dict:
+def fit_once(t: Training, stop: StopFlag) -> dict:
     """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
-    random view of each image is no augmentation), one row, no epochs."""
+    random view of each image is no augmentation), one row, no epochs. A signal stops it before or after
+    the fit (which cannot be cut short), nothing saved."""
     started = time.perf_counter()
-    t.network.hooks.fit_arrays(*_whole_split(t.data.train))
+    if not stop.received():  # one during the set-up: nothing to fit
+        t.network.hooks.fit_arrays(*_whole_split(t.data.train))
+    if stop.received():
+        stop_unfitted(t, stop.received())
     t.loop.epoch, t.loop.best_epoch = 1, 1
     t.loop.train_time_s = time.perf_counter() - started
     model, k = t.network.model, t.data.splits.num_classes
@@ -161,7 +178,7 @@ def fit_once(t: Training) -> dict:
         t.run.write_metrics(t.history)  # its one row, as every run has (the run directory contract)
     checkpoint(t, "best.pt", epoch=1)
     checkpoint(t, "last.pt", resume=True)
-    return _finish(t)
+    return _finish(t, stop)
 
 
 def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,8 +216,11 @@ def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: 
         if row.get("stopped_early"):
             t.log.line(f"early stop {_early_stop(t)}")
     t.log.stop()
+    # a signal in the last epoch's evaluation: its last.pt is saved, the scoring not begun
+    if stop.received():
+        stop_before_scoring(t, stop.received())
     with users_model(t, "in the final evaluation of the best weights"):
-        return _finish(t)
+        return _finish(t, stop)
 
 
 def _note_plateau_cut(t: Training) -> None:
@@ -352,7 +372,12 @@ def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = 
         cb.on_epoch_end(row)
 
 
-def _finish(t: Training) -> dict:
-    return finish_run(
-        t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, t.cfg.figures
-    )
+def _finish(t: Training, stop: StopFlag) -> dict:
+    """Score the run (``finish_run``); a signal meanwhile: what it wrote is kept, then TrainingInterrupted."""
+    summary = finish_run(
+        t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, t.cfg.figures,
+        stop.received,
+    )  # fmt: skip
+    if stop.received():
+        stop_after_scoring(t, stop.received(), summary)
+    return summary
