@@ -51,11 +51,10 @@ def train(
     it); registered in this process as ``user-<name>``; its other parameters are ``model.*`` options.
     ``data``: a dataset name, numpy arrays ``(x, y)`` or ``(x, y, class_names)``, or a torch Dataset.
     ``overrides``: config keys with ``__`` for the dot (``optim__lr=1e-3``), or dotted via
-    ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the interrupted run in ``out`` with its saved
-    config; overrides may change only where and how it runs (``data__root``, ``train__device``,
-    ``train__eval_batch_size``, ``track__*`` ...), which it then uses (``trust_code=True`` lets it import
-    its model file even if the file changed since);
-    ``overwrite=True`` deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
+    ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the run in ``out`` with its saved config; overrides
+    may change only where and how it runs (``data__root``, ``train__device``, ``track__*`` ...), which it
+    then uses (``trust_code=True``: import its model file even if changed since); ``overwrite=True``
+    deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
     ``epochs``: the run's ``train.epochs`` (given with ``train__epochs`` too: UserError); with
     ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
     allows (not cosine or one-cycle: they spread over the total).
@@ -63,8 +62,7 @@ def train(
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
     >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)  # your nn.Module
-    >>> run = vislab.train(out=run.path, resume=True)  # after an interruption
-    >>> run = vislab.train(out=run.path, resume=True, data__root="/mnt/data")  # its data moved
+    >>> run = vislab.train(out=run.path, resume=True, data__root="/mnt/data")  # interrupted; data moved
     >>> run = vislab.train(out=run.path, resume=True, epochs=20)  # 10 more epochs of a finished run
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
