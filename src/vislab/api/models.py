@@ -39,7 +39,9 @@ def model_info(
     """The layer table of ``model`` (as ``vislab model info``): each layer's output shape, parameters,
     multiply-accumulates (MACs) and receptive field; the totals as attributes (``params``, ``macs``, ...);
     a transformer's tokens and ``attention_share``. A notebook shows it as a table; ``.layers`` is a
-    DataFrame, ``.lines()`` the totals in words.
+    DataFrame, ``.lines()`` the totals in words. A forward pass that fails at ``input_shape`` (an
+    ``nn.Module`` sized for other inputs) leaves the layers and parameters, no MACs, and ``.note`` saying
+    why, as its title, repr and notebook view do.
 
     ``model``: a registered name (``"cnn"``, ``"timm:resnet18"``) built with seed 0 and ``options``; your
     class or builder, as :func:`vislab.train` takes it; a run (a ``Run``, a ``Path`` to its folder or a

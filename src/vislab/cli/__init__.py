@@ -212,11 +212,8 @@ def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt)
     from vislab.models import check_model_options, model_kwargs
 
     cfg = load_config(config, set_ or [])
-    check_model_options(cfg.model.name, cfg.model.kwargs())
-    options = {
-        **model_kwargs(cfg.model.name),
-        **cfg.model.kwargs(),
-    }  # its signature's: builds nothing
+    checked = check_model_options(cfg.model.name, cfg.model.kwargs())  # as a run records them
+    options = {**model_kwargs(cfg.model.name), **checked}  # its signature's: builds nothing
     cfg = cfg.model_copy(update={"model": type(cfg.model)(name=cfg.model.name, **options)})
     print(cfg.to_yaml(), end="")
 

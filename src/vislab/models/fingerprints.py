@@ -14,12 +14,16 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import inspect
+import linecache
 import os
+import re
 import sys
 import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from vislab.errors import UserCodeError
 
@@ -150,3 +154,34 @@ def check_imports(recorded: dict, folder: Path, model: str, run: str) -> None:
             f"new run with the code as it is now (to evaluate or draw the run with it anyway: "
             f"--trust-code, Python: trust_code=True)."
         )
+
+
+def source_fingerprint(obj: Any) -> dict[str, Any]:
+    """``{"source_sha256": …}``, the sha256 of the object's source; where Python cannot find it (code typed
+    at a plain ``python`` prompt or passed to ``python -c``), ``None`` and ``"source"`` saying why."""
+    try:
+        source = _source(obj)
+    except (OSError, TypeError) as e:
+        return {"source_sha256": None, "source": f"unavailable ({e})"}
+    return {"source_sha256": remember(source)}
+
+
+def _source(obj: Any) -> str:
+    """The source of a function or class. Python finds a class's by its name in its module's file, which
+    a notebook's ``__main__`` lacks (before Python 3.13) and where a script may define it twice: so a class
+    with functions of its own is read from where their code says it is, the ``class`` line above them."""
+    own = [
+        f.__code__
+        for f in vars(obj).values()
+        if inspect.isfunction(f) and f.__qualname__.startswith(f"{obj.__qualname__}.")
+    ]
+    if not inspect.isclass(obj) or not own:
+        return inspect.getsource(obj)
+    first = min(own, key=lambda c: c.co_firstlineno)
+    lines = linecache.getlines(first.co_filename)
+    header = re.compile(rf"\s*class\s+{re.escape(obj.__name__)}\b")
+    above = range(min(first.co_firstlineno, len(lines)) - 1, -1, -1)
+    start = next((i for i in above if header.match(lines[i])), None)
+    if start is None:
+        raise OSError(f"could not find the source of class {obj.__qualname__}")
+    return "".join(inspect.getblock(lines[start:]))

@@ -114,6 +114,9 @@ def _is_attention(m: nn.Module) -> bool:
     return isinstance(m, nn.MultiheadAttention) or type(m).__name__.endswith("Attention")
 
 
+_NO_PASS = "no forward pass "  # a note's start: the exception follows
+
+
 def _forward_pass(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> _Pass:
     names = {m: n for n, m in model.named_modules()}
     p, tracker = _Pass(), FieldTracker()
@@ -151,7 +154,7 @@ def _forward_pass(model: nn.Module, input_shape: tuple[int, ...], batch: int) ->
             tracker.mark(x)
             model(x)
     except Exception as e:  # noqa: BLE001 - e.g. a fitted baseline before fit_arrays: still list the layers
-        p.note = f"no forward pass ({type(e).__name__}: {e})"
+        p.note = f"{_NO_PASS}({type(e).__name__}: {e})"
     finally:
         for h in handles:
             h.remove()
@@ -280,8 +283,9 @@ class ModelInfo:
 
     @property
     def title(self) -> str:
-        """'cnn: input 1×28×28 → output 10'."""
-        return f"{self.name}: input {'×'.join(map(str, self.input_shape))} → output {self.output_shape}"
+        """'cnn: input 1×28×28 → output 10'; '… → no output: the forward pass failed' when it did."""
+        out = "no output: the forward pass failed" if self.note else f"output {self.output_shape}"
+        return f"{self.name}: input {'×'.join(map(str, self.input_shape))} → {out}"
 
     @property
     def attention_share(self) -> float | None:
@@ -318,16 +322,21 @@ class ModelInfo:
         return _cost_lines(self)
 
     def __repr__(self) -> str:
+        if self.note:  # nothing was counted: why, not "0 MACs"
+            why = " ".join(self.note.removeprefix(_NO_PASS).split())[:300]
+            return f"<ModelInfo {self.title} {why}: {self.params:,} parameters, MACs not counted>"
         return f"<ModelInfo {self.title}: {self.params:,} parameters, {self.macs:,} MACs per image>"
 
     def _repr_html_(self) -> str:
-        """The notebook view: the title, the layer table, the totals in words."""
+        """The notebook view: the title (then why no forward pass ran, if none did), the layer table, the
+        totals in words."""
+        failed = f"<p><b>{html.escape(self.note)}</b></p>" if self.note else ""
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines())
         view = self.layers.astype(object).fillna("")  # layers without a field: blank, not <NA>
         for column in ("params", "trainable", "macs"):
             view[column] = [f"{v:,}" for v in view[column]]
         table = view.to_html(index=False)
-        return f"<div><b>{html.escape(self.title)}</b>{table}<ul>{items}</ul></div>"
+        return f"<div><b>{html.escape(self.title)}</b>{failed}{table}<ul>{items}</ul></div>"
 
 
 def _side(f: Field | None, which: str) -> int | tuple[int, int] | None:

@@ -6,13 +6,13 @@ reference ``module:attr`` (:mod:`vislab.models.user` imports and hashes it as fo
 ``model.name=package.module:Net``). Any other object — a notebook's or a script's ``__main__``, a class
 made inside a function — is registered in this process only, as ``user-<qualified name>``, with the
 sha256 of its source: a notebook cell run again with other code replaces it, and reopening a run trained
-with the earlier code is then refused by :func:`check_unchanged`, saying what changed.
+with the earlier code is then refused by :func:`check_unchanged`, saying what changed. A class registered
+under a name of the user's (``@vislab.register_model("tiny")``) is fingerprinted and checked the same way.
 """
 
 from __future__ import annotations
 
 import inspect
-import linecache
 import re
 import sys
 from pathlib import Path
@@ -23,8 +23,8 @@ import torch.nn as nn
 from vislab.errors import UserCodeError
 from vislab.models import user
 from vislab.models.calling import adapt, source_files
-from vislab.models.fingerprints import changes, check_imports, remember
-from vislab.models.registry import MODEL_PREFIXES, MODELS, register_model
+from vislab.models.fingerprints import changes, check_imports, source_fingerprint
+from vislab.models.registry import MODEL_PREFIXES, MODELS, register_model, registered_code
 
 PREFIX = "user-"  # the registered names of model objects
 
@@ -35,9 +35,16 @@ def is_user_object(name: str) -> bool:
 
 
 def is_users_code(name: str) -> bool:
-    """True when model ``name`` is the user's own code: a model object, or a reference (``file.py:Net``,
+    """True when model ``name`` is the user's own code: a model object, a class or builder of the user's
+    registered under a name (``@vislab.register_model``), or a reference (``file.py:Net``,
     ``package.module:Net``)."""
-    return is_user_object(name) or user.is_user_reference(name)
+    return is_registered_users(name) or user.is_user_reference(name)
+
+
+def is_registered_users(name: str) -> bool:
+    """True when the model registered as ``name`` is the user's own code: a model object, or a class or
+    builder registered by ``@vislab.register_model`` outside vislab."""
+    return is_user_object(name) or registered_code(name) is not None
 
 
 def reference_of(obj: Any) -> str | None:
@@ -65,41 +72,10 @@ def _importable(dotted: str) -> bool:
     return all(files) and Path(spec.origin).resolve() == Path(files[1]).resolve()
 
 
-def fingerprint(obj: Any) -> dict[str, Any]:
-    """``{"source_sha256": …}``, the sha256 of the object's source; where Python cannot find it (code typed
-    at a plain ``python`` prompt or passed to ``python -c``), ``None`` and ``"source"`` saying why."""
-    try:
-        source = _source(obj)
-    except (OSError, TypeError) as e:
-        return {"source_sha256": None, "source": f"unavailable ({e})"}
-    return {"source_sha256": remember(source)}
-
-
-def _source(obj: Any) -> str:
-    """The source of a function or class. Python finds a class's by its name in its module's file, which
-    a notebook's ``__main__`` lacks (before Python 3.13) and where a script may define it twice: so a class
-    with functions of its own is read from where their code says it is, the ``class`` line above them."""
-    own = [
-        f.__code__
-        for f in vars(obj).values()
-        if inspect.isfunction(f) and f.__qualname__.startswith(f"{obj.__qualname__}.")
-    ]
-    if not inspect.isclass(obj) or not own:
-        return inspect.getsource(obj)
-    first = min(own, key=lambda c: c.co_firstlineno)
-    lines = linecache.getlines(first.co_filename)
-    header = re.compile(rf"\s*class\s+{re.escape(obj.__name__)}\b")
-    above = range(min(first.co_firstlineno, len(lines)) - 1, -1, -1)
-    start = next((i for i in above if header.match(lines[i])), None)
-    if start is None:
-        raise OSError(f"could not find the source of class {obj.__qualname__}")
-    return "".join(inspect.getblock(lines[start:]))
-
-
 def code_files(name: str, model: nn.Module) -> list[Path]:
     """The files of the user's own model ``name`` whose frames a traceback of its errors shows: the file
     its record names (``file.py:Net``) and the user's modules it imported, else the files defining the
-    model object registered as ``name``."""
+    model object or class registered as ``name``."""
     code = getattr(model, "vislab_code", None) or {}
     if code.get("path"):
         folder = Path(code["path"]).parent
@@ -109,7 +85,7 @@ def code_files(name: str, model: nn.Module) -> list[Path]:
         ]
     builder = MODELS.get(name)
     target = getattr(builder, "vislab_target", builder)
-    return source_files(target) if is_user_object(name) and target is not None else []
+    return source_files(target) if is_registered_users(name) and target is not None else []
 
 
 def register(obj: Any) -> str:
@@ -121,7 +97,7 @@ def register(obj: Any) -> str:
     qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
     name = PREFIX + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
     where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    record = {"reference": name, "object": where, **fingerprint(obj)}
+    record = {"reference": name, "object": where, **source_fingerprint(obj)}
     register_model(name)(adapt(obj, name, where, source_files(obj), record))
     return name
 
@@ -131,14 +107,15 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     sibling ``blocks.py``) changed since (unless ``trust_code``: the code as it is now), or when neither
     the model object registered under that name nor the one its module now binds to the same name (a
     notebook cell run again) has the source the run recorded — the model built would not be the one
-    trained. A current definition that has it is registered again. Nothing to compare (a run before
-    vislab recorded it, a source Python cannot find, a name not registered in this process) passes."""
+    trained; for a model object and a class registered with ``@vislab.register_model`` alike. A current
+    definition that has it is registered again. Nothing to compare (a run before vislab recorded it, a
+    source Python cannot find, a name not registered in this process) passes."""
     imports = recorded.get("imports") if isinstance(recorded, dict) else None
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
     if folder is not None and not trust_code:
         check_imports(imports, folder, recorded.get("reference") or name, run)  # type: ignore[arg-type]
     was = recorded.get("source_sha256") if isinstance(recorded, dict) else None
-    builder = MODELS.get(name) if is_user_object(name) else None
+    builder = MODELS.get(name) if is_registered_users(name) else None
     if not was or builder is None:
         return
     target = getattr(builder, "vislab_target", builder)
@@ -147,13 +124,16 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
         return
     same = next((o for o, sha in known if sha == was), None)
     if same is not None:
-        if same is not target:  # the original definition, run again
+        if same is not target and is_user_object(name):  # the original definition, run again
             register(same)
+        elif same is not target:  # a registered class's original definition, run undecorated
+            register_model(name)(same)
         return
     shown, now = known[0]
     attr = getattr(shown, "__name__", name[len(PREFIX) :])
+    who = "the run" if run == name else f"run '{run}'"  # resuming names the run by its model
     raise UserCodeError(
-        f"run '{run}' was trained with model '{name}', the "
+        f"{who} was trained with model '{name}', the "
         f"{'class' if inspect.isclass(shown) else 'function'} {attr} as it was defined then, but {attr} "
         f"has been redefined since ({changes(was, now)}): the model built now would not "
         f"be the one trained. Run the original definition of {attr} again (e.g. its notebook cell) "
@@ -163,7 +143,7 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
 
 
 def _sha(obj: Any) -> str | None:
-    return fingerprint(obj)["source_sha256"]
+    return source_fingerprint(obj)["source_sha256"]
 
 
 def _bound_now(target: Any) -> Any:

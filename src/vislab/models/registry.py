@@ -17,7 +17,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch.nn as nn
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, validate_call
@@ -26,19 +26,30 @@ from pydantic.fields import FieldInfo
 from vislab.errors import ConfigError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, source_files
+from vislab.models.fingerprints import source_fingerprint
 from vislab.registry import registrar
+
+if TYPE_CHECKING:
+    from vislab.config import Config
 
 Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
 #: prefix → ``build(rest_of_name, input_shape, num_classes, **options)`` for names ``prefix:rest``.
 MODEL_PREFIXES: dict[str, Builder] = {}
+#: name → the record of a user's class or builder registered under it (:func:`registered_code`)
+_CODE: dict[str, dict[str, Any]] = {}
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
     """Decorator: register ``build(input_shape, num_classes, **options)``, or an ``nn.Module`` class taking
     ``num_classes`` (and ``input_shape`` if it names it), as model ``name``; returns it unchanged.
 
-    A second builder under a taken name is a ValueError (re-importing the same module is not).
+    Another class or function under a taken name is a ValueError; the same module and qualified name
+    again (a notebook cell run again, a module re-imported) replaces the entry, with its code as it is
+    now. A class or builder of yours (not vislab's own) is recorded with the sha256 of its source
+    (``model_code`` in the run's checkpoints and summary.json): once ``name`` holds code that differs, a
+    run trained with the earlier code is refused (UserCodeError) by evaluate, predict and resume, in this
+    process or another, until the definition it was trained with is registered again.
 
     >>> @vislab.register_model("tiny")
     ... class Tiny(nn.Module):
@@ -47,13 +58,36 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
     put = registrar(MODELS, name, "model")
 
     def deco(obj: Builder) -> Builder:
+        where = _origin(obj)
         if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
-            put(adapt(obj, name, f"{obj.__module__}.{obj.__qualname__}", source_files(obj)))
+            put(adapt(obj, name, where, source_files(obj)))
         else:
             put(obj)
+        if _is_users(obj):  # the run records it; reopening it checks it (objects.check_unchanged)
+            _CODE[name] = {"reference": name, "object": where, **source_fingerprint(obj)}
+        else:
+            _CODE.pop(name, None)
         return obj
 
     return deco
+
+
+def registered_code(name: str) -> dict[str, Any] | None:
+    """The record of the user's class or builder registered as ``name`` (reference, where it is defined,
+    the sha256 of its source); None for vislab's own models and for names not registered."""
+    return _CODE.get(name)
+
+
+def _is_users(obj: Any) -> bool:
+    """Whether ``obj`` is the user's code to fingerprint: not vislab's own, nor a builder vislab made for a
+    model object (``vislab.train(model=Net)``, which carries its own record)."""
+    module = getattr(obj, "__module__", None) or ""
+    return module.partition(".")[0] != "vislab" and not hasattr(obj, "vislab_target")
+
+
+def _origin(obj: Any) -> str:
+    """Where ``obj`` is defined: ``module.QualifiedName``."""
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def register_model_prefix(prefix: str) -> Callable[[Builder], Builder]:
@@ -63,6 +97,7 @@ def register_model_prefix(prefix: str) -> Callable[[Builder], Builder]:
 
 def unregister_model(name: str) -> None:
     """Remove model ``name`` from the registry (e.g. a test's toy family, when the test ends)."""
+    _CODE.pop(name, None)
     if MODELS.pop(name, None) is None:
         raise KeyError(f"no model '{name}' is registered")
 
@@ -77,14 +112,16 @@ def model_kwargs(name: str) -> dict[str, Any]:
     }
 
 
-def check_model_options(name: str, kwargs: dict[str, Any]) -> None:
-    """ConfigError for an option model ``name`` does not take, or a value of the wrong type or out of the
-    range its builder declares; builds nothing. A builder that passes any option on (timm) checks its
-    options when it builds."""
+def check_model_options(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` as model ``name``'s builder takes them, the ones to record (config.yaml, checkpoints):
+    each value coerced to the type its signature declares (``batchnorm="yes"`` → ``True``, ``width=8.0``
+    → ``8``), as plain values. ConfigError for an option the model does not take, or a value of the wrong
+    type or out of its declared range; builds nothing. A builder that passes any option on (timm)
+    checks its options when it builds: its ``kwargs`` come back as given."""
     fn = _lookup(name)
     params = inspect.signature(fn).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
-        return
+        return dict(kwargs)
     valid = [p.name for p in params if p.name not in RESERVED]
     for key in kwargs:
         if key not in valid:
@@ -94,9 +131,30 @@ def check_model_options(name: str, kwargs: dict[str, Any]) -> None:
                 f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
             )
     try:
-        _options_model(fn).model_validate(kwargs)
+        options = _options_model(fn).model_validate(kwargs)
     except ValidationError as e:
         raise ConfigError(_explain(name, fn, kwargs, e)) from None
+    return _plain(options, kwargs)
+
+
+def with_checked_options(cfg: Config, name: str | None = None) -> Config:
+    """``cfg`` with its ``model.*`` options as :func:`check_model_options` returns them for model ``name``
+    (default ``cfg.model.name``; a resumed run's code found elsewhere is built under another): what a run
+    records in config.yaml and its checkpoints, whatever the spelling it was given in."""
+    options = check_model_options(name or cfg.model.name, cfg.model.kwargs())
+    return cfg.model_copy(update={"model": type(cfg.model)(name=cfg.model.name, **options)})
+
+
+def _plain(options: BaseModel, given: dict[str, Any]) -> dict[str, Any]:
+    """The validated values of the options ``given``, as JSON-like values (a tuple as a list); a value
+    that has no such form (an object passed from Python) as it was given."""
+    plain = dict(given)
+    for key in given:
+        try:
+            plain[key] = options.model_dump(mode="json", include={key}, warnings=False)[key]
+        except Exception:  # noqa: BLE001 - pydantic serialisation raises several types
+            continue
+    return plain
 
 
 def build_model(
@@ -113,8 +171,10 @@ def build_model(
         except ValidationError as e:
             raise ConfigError(_explain(name, fn, kwargs, e)) from None
     model.vislab_name = name  # type: ignore[attr-defined]
-    if getattr(fn, "vislab_code", None):  # a user's own model: its reference, file and sha256
-        model.vislab_code = fn.vislab_code  # type: ignore[attr-defined]
+    # a user's own model: its reference, file or source, and sha256
+    code = getattr(fn, "vislab_code", None) or _CODE.get(name)
+    if code:
+        model.vislab_code = code  # type: ignore[attr-defined]
     return model
 
 

@@ -27,6 +27,7 @@ from vislab.errors import UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.objects import check_unchanged
+from vislab.models.registry import with_checked_options
 from vislab.training.checks import (
     check_output,
     check_own_step,
@@ -320,7 +321,7 @@ def set_up(
     data, network = build_parts(cfg, device, dist, ckpt, build_as)
     if ckpt is None:  # a resumed run's settings were checked when it started
         check_own_step(cfg, network)
-    cfg = recorded_config(cfg)  # config.yaml and the checkpoints' record
+    cfg = recorded_config(with_checked_options(cfg, build_as))  # config.yaml, checkpoints' record
     if dist.is_main:
         run.write_config(cfg.to_yaml(), unused_settings(cfg, network))
     log = Progress(quiet=quiet or not dist.is_main)
