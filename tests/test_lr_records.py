@@ -5,11 +5,13 @@ onecycle's peak at exactly optim.lr, and the notes for schedules a warm-up leave
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
 from conftest import tiny_config
 from vislab.config import ScheduleConfig, build_config, config_notes
+from vislab.errors import Note
 from vislab.experiments.results.settings import differing_settings, flat_settings
 from vislab.plotting.steps import lr_changes, lr_figure
 from vislab.training.optim import ONECYCLE_FLOOR, lr_factor, lr_per_step
@@ -116,14 +118,16 @@ def test_a_plateau_schedule_whose_patience_outlasts_the_evaluations_after_its_wa
 
 def test_a_warmup_of_at_most_one_step_is_noted_at_the_run_start(tmp_path, capsys):
     """300 digits in batches of 32: 9 steps an epoch; 0.1 epochs rounds to 1 step, which is at optim.lr."""
-    train(tiny_config("schedule.warmup_epochs=0.1", "train.epochs=1", "train.figures=false"),
-          tmp_path / "short")  # fmt: skip
-    err = capsys.readouterr().err
+    with pytest.warns(Note) as caught:
+        train(tiny_config("schedule.warmup_epochs=0.1", "train.epochs=1", "train.figures=false"),
+              tmp_path / "short")  # fmt: skip
     assert (
-        "note: schedule.warmup_epochs=0.1 does nothing with 9 optimizer steps per epoch: it rounds to 1 "
+        "schedule.warmup_epochs=0.1 does nothing with 9 optimizer steps per epoch: it rounds to 1 "
         "warm-up step, which is at optim.lr, so the lr is optim.lr from the first step, as with "
         "schedule.warmup_epochs=0. Give schedule.warmup_epochs=0.22 or more (2 steps) for a warm-up."
-    ) in err
-    train(tiny_config("schedule.warmup_epochs=0.22", "train.epochs=1", "train.figures=false"),
-          tmp_path / "two")  # fmt: skip
-    assert "note: schedule.warmup_epochs" not in capsys.readouterr().err
+    ) in [str(w.message) for w in caught]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(tiny_config("schedule.warmup_epochs=0.22", "train.epochs=1", "train.figures=false"),
+              tmp_path / "two")  # fmt: skip
+    assert not [w for w in caught if "schedule.warmup_epochs" in str(w.message)]

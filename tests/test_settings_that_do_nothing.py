@@ -8,7 +8,7 @@ import pytest
 
 from conftest import cli, one_line, tiny_config
 from vislab.config import build_config
-from vislab.errors import ConfigError
+from vislab.errors import ConfigError, Note
 from vislab.training.trainer import train
 
 # mlp-scratch on a small circles set, one epoch
@@ -73,8 +73,9 @@ def test_a_whole_dump_of_a_config_is_not_refused_for_the_default_optimizer(capsy
     """A suite hands its runs to workers as whole dumps (every key named): optim.name=adam there is the
     default — a note, not an error; a value away from its default is still refused."""
     dumped = build_config(tiny_config(*SCRATCH, "data.limit=null").to_dict())
-    train(dumped, tmp_path / "r", quiet=False)
-    (note,) = notes(capsys.readouterr().err)
+    with pytest.warns(Note) as caught:
+        train(dumped, tmp_path / "r", quiet=False)
+    (note,) = [str(w.message) for w in caught if issubclass(w.category, Note)]
     assert "optim.name=adam (the default) is not used" in note
     with pytest.raises(ConfigError, match="optim.momentum=0.9"):
         train(build_config(dumped.to_dict(), ["optim.momentum=0.9"]), tmp_path / "m", quiet=True)

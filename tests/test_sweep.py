@@ -279,8 +279,8 @@ def test_a_rerun_asking_for_no_more_trials_says_so_and_overwrite_starts_over(tmp
     err = " ".join(capsys.readouterr().err.split())
     assert (
         "study 't' already holds 2 finished trials (--trials 1 counts all of the study's trials): "
-        "nothing to train; give --trials 3 or more to add trials, or --overwrite to start the sweep "
-        "over." in err
+        "nothing to train; give --trials 3 or more (Python: trials=3) to add trials, or --overwrite "
+        "(Python: overwrite=True) to start the sweep over." in err
     ), err
     storage = f"sqlite:///{out / 'study.db'}"
     assert len(load_existing_study(storage, "t").trials) == 2

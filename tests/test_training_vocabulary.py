@@ -208,7 +208,7 @@ def test_init_from_another_run_keeps_its_body_and_reinitialises_a_new_head(tmp_p
     [
         (
             "train.freeze=[nothing.*]",
-            r"matches no parameter.*\(`vislab model info cnn` lists its layers\)",
+            r"matches no parameter.*\(`vislab model info cnn` / vislab.model_info\('cnn'\) lists its layers\)",
         ),
         ("train.init_from=MISSING", "MISSING"),
     ],

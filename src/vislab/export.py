@@ -72,7 +72,9 @@ def export_run(
         model_file, spec = export_run("runs/cnn", "onnx")
     """
     if fmt not in FORMATS:
-        raise UserError(f"--format '{fmt}' is not an export format: use onnx or torchscript.")
+        raise UserError(
+            f"'{fmt}' is not an export format: use onnx or torchscript (--format; Python: fmt=)."
+        )
     target = Path(target)
     if not target.exists():
         raise UserError(
@@ -115,7 +117,7 @@ def _check_outputs(ckpt_path: Path, fmt: str, paths: list[Path], force: bool) ->
     for path in paths:
         refuse_run_file(path, "--out", also=ckpt_path)
     if paths[0].resolve() != _default_path(ckpt_path, fmt).resolve():
-        check_new_files(paths, force)
+        check_new_files(paths, force, "--out (Python: force=True, or another out=)")
 
 
 def _default_path(ckpt_path: Path, fmt: str) -> Path:
@@ -135,8 +137,8 @@ def _output_path(ckpt_path: Path, fmt: str, out: str | Path | None) -> Path:
         return out / FORMATS[fmt]
     if out.suffix.lower() == ".json":
         raise UserError(
-            f"--out '{out}' is where the model goes, and its inference spec is written beside it with "
-            f"the same stem and .json: give the model's file name (e.g. "
+            f"'{out}' (--out; Python: out=) is where the model goes, and its inference spec is written "
+            f"beside it with the same stem and .json: give the model's file name (e.g. "
             f"{_model_file_like(out, ckpt_path, fmt)})."
         )
     return out

@@ -7,6 +7,7 @@ Python API (``vislab.Run.evaluate``). Nothing here prints."""
 from __future__ import annotations
 
 import errno
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.config import build_config
+from vislab.config import DataConfig, build_config
 from vislab.data import prepare_data
+from vislab.data.fingerprint import data_change
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
-from vislab.data.types import ArraySet
-from vislab.errors import DataError, UserCodeError, UserError
+from vislab.data.types import ArraySet, Splits
+from vislab.errors import DataError, Note, UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.trust import recorded_code
@@ -125,6 +127,9 @@ def split_inputs(
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
     splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats, channels=channels)
+    note = None if _names_other_data(overrides) else _changed_note(record, splits, cfg.data, split)
+    if note:
+        warnings.warn(note, Note, stacklevel=2)
     got = InputSpec.build(cfg.augment, splits.sample_shape, spec.stats).input_shape
     _check_fits(target, spec.input_shape, got, cfg.data.name)
     data = _labels_by_name(
@@ -134,16 +139,61 @@ def split_inputs(
     return model, record, data, loader
 
 
+def _names_other_data(overrides: Sequence[str]) -> bool:
+    """Whether ``overrides`` name other data than the run's (data.name, data.root or data.use)."""
+    keys = {o.split("=", 1)[0].strip() for o in overrides}
+    return bool(keys & {"data.name", "data.root", "data.use"})
+
+
+def _changed_note(record: RunRecord, splits: Splits, data: DataConfig, split: str) -> str | None:
+    """The note for the run's own data changed since it trained (``splits`` drawn from it now): the
+    ``split`` scored is then not the one the run trained on or held out; None where it is unchanged or
+    the run recorded no fingerprint (trained before vislab recorded one)."""
+    if record.data is None or splits.fingerprint is None:
+        return None
+    change = data_change(record.data, splits.fingerprint)
+    if change is None:
+        return None
+    folder = splits.fingerprint["of"] == "files"
+    where = f"under data.root '{data.root}'" if folder else f"of data.name={data.name}"
+    what = "images" if folder else "samples"
+    was = "trained on" if split == "train" else f"held out, and may hold {what} it trained on"
+    fix = (
+        "Restore the folder as it was when the run trained, or evaluate on a separate folder of new "
+        "images (--set data.root=OTHER / data__root=OTHER)"
+        if folder
+        else "Evaluate on the data the run trained on"
+    )
+    return (
+        f"the data {where} changed since the run trained ({change}): its {split} split drawn now is "
+        f"not the one the run {was}, so these scores are not the run's. {fix}."
+    )
+
+
 def _check_data_settings(overrides: Sequence[str]) -> None:
-    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained."""
+    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained;
+    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`)."""
     for o in overrides:
         key = o.split("=", 1)[0].strip()
+        if "." not in key:
+            raise UserError(_no_section(o, key))
         if not (key.startswith("data.") or key == "train.eval_batch_size"):
             raise UserError(
                 f"setting '{o}': eval scores the checkpoint's own model, whose options cannot change. "
                 f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
                 f"data__root=DIR)."
             )
+
+
+def _no_section(setting: str, key: str) -> str:
+    """Why ``setting`` (``key=value``) is no config key, in the command's words and Python's: with its
+    section when ``key`` is a data.* key (``limit_eval=30`` → data.limit_eval / data__limit_eval)."""
+    value = setting.split("=", 1)[1] if "=" in setting else "..."
+    if key in DataConfig.model_fields:
+        fix = f"data.{key}={value} (Python: data__{key}={value})"
+    else:
+        fix = "data.root=DIR (Python: data__root=DIR); eval takes data.* settings only"
+    return f"'{setting}' is no config key: a config key names its section, e.g. {fix}."
 
 
 def _check_fits(

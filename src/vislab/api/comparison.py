@@ -83,7 +83,7 @@ def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
     """The run folders of ``target`` by name: itself when it is a run (api.folders), else what the
     report finds in it (a suite's runs, a sweep's trials, the sub-folders that are runs). ``key``: the
     name a mapping gave ``target``, the run's own or the prefix of its runs' (``key/run``)."""
-    from vislab.report.build import discover  # on use (see the imports)
+    from vislab.experiments.results.folders import discover  # on use (see the imports)
 
     if not target.exists():
         raise UserError(

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
+from vislab.config.build import setting_key
 from vislab.data.sources import memory
 from vislab.data.sources.dataset_arrays import arrays_from_dataset
 from vislab.errors import UserError
@@ -37,12 +38,7 @@ def make_config(
     if data is not None:
         set_dotted(tree, "data.name", data if isinstance(data, str) else _data_name(data))
     for key, value in (overrides or {}).items():
-        dotted = key.replace("__", ".")
-        if "." not in dotted:
-            raise UserError(
-                f"'{key}={value!r}' is no config key: a config key is section__key (e.g. optim__lr=1e-3, "
-                f"train__epochs=5, model__hidden=[64]) or dotted via **{{'optim.lr': 1e-3}}."
-            )
+        dotted = setting_key(key, value)
         if dotted == "model.name":
             _set_model_name(tree, value if isinstance(value, str) else user_model(value))
         else:

@@ -260,8 +260,9 @@ def _shared_storage(
     if url is None:
         if heartbeat is not None or lapse is not None:
             raise UserError(
-                "--heartbeat and --heartbeat-lapse time the claims of a shared suite: give --storage "
-                "postgresql://... too, or leave them out."
+                "--heartbeat and --heartbeat-lapse (Python: heartbeat=, heartbeat_lapse=) time the claims "
+                "of a shared suite: give --storage postgresql://... (Python: storage=) too, or leave them "
+                "out."
             )
         return None
     from vislab.experiments.shared.postgres import SharedStorage  # on use (see the imports)

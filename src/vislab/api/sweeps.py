@@ -48,11 +48,12 @@ def _load_sweep(
     overwrite: bool,
     storage: str | None,
 ) -> tuple[Sweep, Path]:
-    """The sweep and its folder. A mapping goes to the folder's spec.yaml, unless the folder holds another
-    sweep (:func:`refuse_another_sweep`; with ``overwrite`` it is about to be deleted)."""
+    """The sweep and its folder. A mapping is checked (its mistakes name it, not a file), then goes to the
+    folder's spec.yaml, unless the folder holds another sweep (:func:`refuse_another_sweep`; with
+    ``overwrite`` it is about to be deleted)."""
     with optuna_quietly():  # on use (see the imports)
         from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
-        from vislab.experiments.sweeps.spec import load_sweep
+        from vislab.experiments.sweeps.spec import load_sweep, sweep_of
 
     if not isinstance(spec_or_file, Mapping):
         spec = load_sweep(spec_or_file, overrides)
@@ -62,12 +63,14 @@ def _load_sweep(
     folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
     if not overwrite:
         refuse_another_sweep(folder, name, stage_storage(folder, storage))
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spec.yaml"
+    sweep_of(tree, path, overrides, source="the sweep given to vislab.sweep")
     try:
-        path.write_text(yaml.safe_dump(tree, sort_keys=False))
+        text = yaml.safe_dump(tree, sort_keys=False)
     except yaml.YAMLError as e:
         raise UserError(f"the sweep spec holds a value YAML cannot write: {e}") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
     return load_sweep(path, overrides), folder
 
 

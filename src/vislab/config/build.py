@@ -1,12 +1,14 @@
-"""A validated Config from a base mapping, a YAML file and ``--set`` overrides, in that order."""
+"""A validated Config from a base mapping, a YAML file and overrides (``--set`` assignments, or settings
+given in Python), in that order."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vislab.config.files import read_yaml
-from vislab.config.overrides import apply_override
+from vislab.config.overrides import apply_override, set_dotted
 from vislab.config.schema import Config
 from vislab.config.validation import validate
 from vislab.errors import ConfigError
@@ -76,14 +78,54 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
 
 
 def load_config(
-    path: str | Path | None = None, overrides: list[str] | tuple = (), base: dict | None = None
+    path: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    base: dict | None = None,
+    **settings: Any,
 ) -> Config:
-    """Base dict (optional) ← YAML file (optional) ← ``--set`` overrides → validated Config."""
+    """Base dict (optional) ← YAML file (optional) ← overrides → validated Config (ConfigError naming
+    each mistake). ``overrides``: ``key.sub=value`` strings, typed as YAML types them (the command's
+    ``--set``), or a mapping ``{"optim.lr": 0.1}``; ``settings``: ``section__key`` keywords, as
+    :func:`vislab.train` takes them. A key given twice: ConfigError.
+
+    >>> cfg = vislab.load_config("my.yaml", optim__lr=0.1, train__epochs=5)
+    """
     tree = _deep_merge({}, base or {})
     if path is not None:
         tree = _deep_merge(tree, read_yaml(path))
-    source = (
-        " + ".join([*([str(path)] if path else []), *(["--set"] if overrides else [])])
-        or "defaults"
+    if isinstance(overrides, Mapping):
+        given, sets = {**overrides, **settings}, []
+    else:
+        given, sets = settings, [overrides] if isinstance(overrides, str) else list(overrides)
+    _set_once(tree, given, sets)
+    source = " + ".join(
+        [*([str(path)] if path else []), *(["--set"] if sets else [])]
+        + (["vislab.load_config arguments"] if given else [])
     )
-    return build_config(tree, overrides, source=source)
+    return build_config(tree, sets, source=source or "defaults")
+
+
+def _set_once(tree: dict, given: Mapping[str, Any], sets: list[str]) -> None:
+    """Set each of ``given`` (a key dotted or ``section__key`` → its value) in ``tree``; ConfigError for a
+    key set twice, in ``given`` or in ``sets`` (``key=value`` strings, applied later)."""
+    seen = {s.partition("=")[0].strip(): s for s in sets}
+    for key, value in given.items():
+        dotted = setting_key(key, value)
+        if dotted in seen:
+            raise ConfigError(
+                f"{dotted} is given twice ({seen[dotted]!r} and {key}={value!r}): give it once."
+            )
+        seen[dotted] = f"{key}={value!r}"
+        set_dotted(tree, dotted, value)
+
+
+def setting_key(key: str, value: Any) -> str:
+    """The dotted config key of a setting given in Python: ``optim__lr`` or ``optim.lr`` → ``optim.lr``;
+    ConfigError for one that names no section (``lr=0.1``)."""
+    dotted = key.replace("__", ".")
+    if "." not in dotted:
+        raise ConfigError(
+            f"'{key}={value!r}' is no config key: a config key is section__key (e.g. optim__lr=1e-3, "
+            f"train__epochs=5, model__hidden=[64]) or dotted in a mapping ({{'optim.lr': 1e-3}})."
+        )
+    return dotted

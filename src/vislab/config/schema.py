@@ -321,6 +321,16 @@ class TrackConfig(Section):
 
 
 class Config(Section):
+    """A run's whole configuration, validated: the sections ``data``, ``augment``, ``model``, ``optim``,
+    ``schedule``, ``train`` and ``track``, each key with its default unless set. An unknown key or a
+    value of the wrong type is refused: by :func:`vislab.load_config` (ConfigError naming it), and when
+    set on the object (``cfg.optim.lr = 0.1`` is checked: pydantic's ValidationError). ``to_dict()`` and
+    ``to_yaml()`` give it as a run's config.yaml holds it.
+
+    >>> cfg = vislab.load_config("my.yaml", optim__lr=0.1)   # vislab.Config(): every default
+    >>> run = vislab.train(cfg, out="runs/mine")
+    """
+
     data: DataConfig = DataConfig()
     augment: AugmentConfig = AugmentConfig()
     model: ModelConfig = ModelConfig()

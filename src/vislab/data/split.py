@@ -3,15 +3,23 @@
 The carving draws exactly what scikit-learn's ``train_test_split(..., random_state=seed, stratify=y)``
 draws (1.x; the same ``RandomState`` calls in the same order), so runs and checkpoints made when vislab
 called it keep their splits; in numpy alone, every run is spared scikit-learn's import (1.3 s on 2 idle
-cores). tests/test_startup.py compares the two."""
+cores). tests/test_startup.py compares the two. One departure: a class of a single sample, which
+scikit-learn answers by not stratifying at all, stays in train and the other classes are stratified
+(:func:`split_off`; a note names the classes too small to reach val or test)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from vislab.config import DataConfig
+from vislab.data.fingerprint import source_fingerprint
 from vislab.data.types import ArraySet, SourceData, Splits
-from vislab.errors import ConfigError, DataError, UserError
+from vislab.errors import ConfigError, DataError, Note, UserError
+
+#: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
+Left = dict[str, tuple[np.ndarray, int]]
 
 
 def _concat(sets: list[ArraySet]) -> ArraySet:
@@ -22,16 +30,39 @@ def _concat(sets: list[ArraySet]) -> ArraySet:
 
 
 def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
-    """Split off ``n`` samples, stratified by label when every class has ≥ 2 samples: (rest, carved)."""
+    """Split off ``n`` samples, stratified by label where :func:`_stratifies`, else shuffled: (rest,
+    carved) — scikit-learn's draw (:func:`split_off` keeps classes of one sample out of it)."""
     if not 0 < n < len(data):
         raise UserError(
             f"cannot carve {n} samples out of a set of {len(data)}: choose smaller split sizes."
         )
-    counts = np.bincount(data.y)
-    classes = np.count_nonzero(counts)  # stratifying needs every class on both sides
-    stratify = counts[counts > 0].min() >= 2 and min(n, len(data) - n) >= classes
-    rest, carved = (stratified_split if stratify else shuffled_split)(data.y, n, seed)
+    rest, carved = _draw(data.y, n, seed)
     return data.take(np.sort(rest)), data.take(np.sort(carved))
+
+
+def split_off(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
+    """:func:`carve`, but a class of a single sample, which cannot be on both sides, stays in the rest
+    and the other classes are carved (stratified): one such class does not turn stratifying off."""
+    single = np.bincount(data.y)[data.y] == 1
+    kept = np.flatnonzero(~single)
+    if not single.any() or not 0 < n < len(kept):  # none to keep apart, or too few others
+        return carve(data, n, seed)
+    rest, carved = _draw(data.y[kept], n, seed)
+    rest = np.concatenate([kept[rest], np.flatnonzero(single)])
+    return data.take(np.sort(rest)), data.take(np.sort(kept[carved]))
+
+
+def _draw(y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, carved) indices of ``y``: stratified where :func:`_stratifies`, else shuffled."""
+    stratify = _stratifies(np.bincount(y), n)
+    return (stratified_split if stratify else shuffled_split)(y, n, seed)
+
+
+def _stratifies(counts: np.ndarray, n: int) -> bool:
+    """Whether a carve of ``n`` from classes of these sample ``counts`` is stratified: every class has ≥ 2
+    samples and both sides can hold one of each (stratifying needs every class on both sides)."""
+    present = counts[counts > 0]
+    return len(present) > 0 and present.min() >= 2 and min(n, present.sum() - n) >= len(present)
 
 
 def shuffled_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,35 +108,14 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
     carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
     ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
-    train)."""
+    train). A :class:`~vislab.errors.Note` names the classes too small to reach a carved split."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
-    if cfg.split is not None:
-        pool = _concat([src.sets[k] for k in ("train", "val", "test") if k in src.sets])
-        n_train, n_val, n_test = cfg.split
-        if n_train + n_val + n_test > len(pool):
-            raise UserError(
-                f"data.split={cfg.split} asks for {n_train + n_val + n_test} samples but '{src.name}' "
-                f"(sets {sorted(src.sets)}) has {len(pool)}. Use smaller sizes."
-            )
-        rest, test = carve(pool, n_test, seed)
-        rest, val = carve(rest, n_val, seed + 1)
-        train = rest if len(rest) == n_train else carve(rest, len(rest) - n_train, seed + 2)[0]
-    else:
-        if "train" not in src.sets:
-            raise UserError(
-                f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
-                f"give data.split=[train,val,test] sizes to carve all three from what is loaded."
-            )
-        train = src.sets["train"]
-        if not cfg.official_val and "val" in src.sets:  # the official val set becomes training data
-            train = _concat([train, src.sets["val"]])
-        test = src.sets.get("test")
-        if test is None:
-            train, test = carve(train, max(1, round(len(train) * cfg.test_fraction)), seed)
-        val = src.sets.get("val") if cfg.official_val else None
-        if val is None:
-            train, val = carve(train, max(1, round(len(train) * cfg.val_fraction)), seed + 1)
+    left: Left = {}
+    carved = _sized if cfg.split is not None else _official
+    pool, (train, val, test) = carved(src, cfg, seed, left)
+    if note := small_classes_note(left, pool, list(src.class_names)):
+        warnings.warn(note, Note, stacklevel=2)
     # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
     # which classes it leaves without training samples, and when the train split holds fewer images)
     if cfg.limit is not None and cfg.limit < len(train):
@@ -119,7 +129,98 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
             _sampled(val, cfg.limit_eval, seed + 1),
             _sampled(test, cfg.limit_eval, seed + 2),
         )
-    return Splits(train, val, test, list(src.class_names), name=src.name)
+    return Splits(train, val, test, list(src.class_names), src.name, source_fingerprint(src))
+
+
+def _sized(
+    src: SourceData, cfg: DataConfig, seed: int, left: Left
+) -> tuple[np.ndarray, tuple[ArraySet, ArraySet, ArraySet]]:
+    """The labels of the pooled sets and train, val and test of ``data.split``'s sizes carved from them;
+    ``left``: the classes each held-out split drew none of (:func:`_held_out`)."""
+    pool = _concat([src.sets[k] for k in ("train", "val", "test") if k in src.sets])
+    n_train, n_val, n_test = cfg.split  # type: ignore[misc]
+    if n_train + n_val + n_test > len(pool):
+        raise UserError(
+            f"data.split={cfg.split} asks for {n_train + n_val + n_test} samples but '{src.name}' "
+            f"(sets {sorted(src.sets)}) has {len(pool)}. Use smaller sizes."
+        )
+    rest, test = _held_out(pool, n_test, seed, "test", left)
+    rest, val = _held_out(rest, n_val, seed + 1, "val", left)
+    train = rest if len(rest) == n_train else split_off(rest, len(rest) - n_train, seed + 2)[0]
+    return pool.y, (train, val, test)
+
+
+def _official(
+    src: SourceData, cfg: DataConfig, seed: int, left: Left
+) -> tuple[np.ndarray, tuple[ArraySet, ArraySet, ArraySet]]:
+    """The labels of the train set (with the official val set where it joins train) and the official
+    sets, test and val carved from train where the source has none (or ``data.official_val`` is false);
+    ``left``: as :func:`_sized`'s."""
+    if "train" not in src.sets:
+        raise UserError(
+            f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
+            f"give data.split=[train,val,test] sizes to carve all three from what is loaded."
+        )
+    train = src.sets["train"]
+    if not cfg.official_val and "val" in src.sets:  # the official val set becomes training data
+        train = _concat([train, src.sets["val"]])
+    pool, test = train.y, src.sets.get("test")
+    if test is None:
+        n = max(1, round(len(train) * cfg.test_fraction))
+        train, test = _held_out(train, n, seed, "test", left)
+    val = src.sets.get("val") if cfg.official_val else None
+    if val is None:
+        n = max(1, round(len(train) * cfg.val_fraction))
+        train, val = _held_out(train, n, seed + 1, "val", left)
+    return pool, (train, val, test)
+
+
+def _held_out(
+    data: ArraySet, n: int, seed: int, split: str, left: Left
+) -> tuple[ArraySet, ArraySet]:
+    """:func:`split_off`, noting in ``left[split]`` the classes it drew none of for being too small, and
+    ``n``."""
+    rest, carved = split_off(data, n, seed)
+    left[split] = (_too_small(data.y, carved.y, n), n)
+    return rest, carved
+
+
+def _too_small(y: np.ndarray, carved: np.ndarray, n: int) -> np.ndarray:
+    """The classes of ``y`` that a carve of ``n`` drew none of (``carved``: its labels) for their size: a
+    class of one sample, or, where the draw was stratified, one whose share rounded to nothing — not
+    those a shuffled draw missed."""
+    counts = np.bincount(y)
+    missing = (counts > 0) & (np.bincount(carved, minlength=len(counts)) == 0)
+    if not _stratifies(np.where(counts >= 2, counts, 0), n):
+        missing &= counts == 1
+    return np.flatnonzero(missing)
+
+
+def small_classes_note(left: Left, pool: np.ndarray, class_names: list[str]) -> str | None:
+    """The note naming the classes that a held-out split drew none of (``left``, of a ``pool`` of these
+    labels) for being too small, and the split(s) they have no samples in; None where there are none."""
+    missing: dict[int, list[str]] = {}
+    for split in ("val", "test"):
+        for k in left.get(split, (np.array([], int), 0))[0]:
+            missing.setdefault(int(k), []).append(split)
+    if not missing:
+        return None
+    counts = np.bincount(pool, minlength=len(class_names))
+    listed = "; ".join(
+        f"{class_names[k]!r} ({counts[k]} sample{'s' if counts[k] != 1 else ''}) has no "
+        f"{' or '.join(splits)} samples"
+        for k, splits in sorted(missing.items())
+    )
+    need = int(np.ceil(len(pool) / min(n for _, n in left.values())))
+    one = len(missing) == 1
+    it, its = ("it", "its") if one else ("them", "their")
+    return (
+        f"{'a class is' if one else f'{len(missing)} classes are'} too small to be split: {listed}. "
+        f"{its.capitalize()} samples stay in train, and the val and test scores (per-class accuracy "
+        f"too) leave {it} out where {'it has' if one else 'they have'} none. At these split sizes a "
+        f"class needs about {need} samples to have one in each split: add samples of {it}, or remove "
+        f"{it} from the data."
+    )
 
 
 def _sampled(data: ArraySet, n: int, seed: int) -> ArraySet:

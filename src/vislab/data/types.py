@@ -53,6 +53,8 @@ class SourceData:
     class_names: list[str]
     name: str = ""
     files: list[str] = field(default_factory=list)  # the files read (for messages and `data info`)
+    # the source's own identity of its data (an image folder's files), if it has one
+    digest: str | None = None
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Splits:
     test: ArraySet
     class_names: list[str]
     name: str = ""
+    fingerprint: dict | None = None  # what the splits came from (vislab.data.fingerprint)
 
     @property
     def num_classes(self) -> int:

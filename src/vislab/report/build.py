@@ -7,7 +7,6 @@ and per-run figures, what failed), the sections draw the figures, and the page i
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -20,7 +19,8 @@ from vislab.config import Config
 from vislab.errors import UserError
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
-from vislab.experiments.results.provenance import provenance_line, suite_info
+from vislab.experiments.results.folders import discover
+from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
@@ -34,54 +34,10 @@ from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import folder_kind, is_complete
+from vislab.training.rundir import is_complete
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
-
-
-def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
-    """(kind, {run name: run dir}, info): kind is run | suite | sweep | folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"'{folder}' is not a folder: give a run, suite or sweep directory.")
-    if (folder / "summary.json").is_file() or (folder / "checkpoints").is_dir():
-        return "run", {folder.name: folder}, {}
-    if (folder / "sweep.json").is_file():
-        trials = folder / "trials"
-        dirs = (
-            sorted(
-                (p for p in trials.iterdir() if p.is_dir() and p.name.isdigit()),
-                key=lambda p: int(p.name),
-            )
-            if trials.is_dir()
-            else []
-        )
-        return (
-            "sweep",
-            {f"trial-{p.name}": p for p in dirs},
-            json.loads((folder / "sweep.json").read_text()),
-        )
-    if (folder / "suite.json").is_file():
-        state = suite_info(folder)
-        return (
-            "suite",
-            {n: folder / n for n in state.get("order", []) if (folder / n).is_dir()},
-            state,
-        )
-    # every sub-folder that is a run (folder_kind), finished or not, so that none is left out silently;
-    # and any with a summary.json (a run assembled by hand, without its config.yaml)
-    runs = {
-        p.name: p
-        for p in sorted(folder.iterdir())
-        if p.is_dir() and (folder_kind(p) == "run" or (p / "summary.json").is_file())
-    }
-    if not runs:
-        raise UserError(
-            f"'{folder}' holds no runs (no run folder in it or its sub-folders: a run holds "
-            f"config.yaml). Give a run, suite or sweep directory."
-        )
-    return "folder", runs, {}
 
 
 @dataclass

@@ -102,7 +102,7 @@ def _load_dict(path: Path, fix: str) -> dict[str, Any]:
         raise DataError(
             f"{corrupt} ({f'it starts with {head!r}' if head else 'it is empty'}). {fix}".strip()
         )
-    if head[:2] == b"PK" and not zipfile.is_zipfile(path):
+    if head[:2] == b"PK" and not _is_zip(path):
         raise DataError(
             f"{corrupt} (a zip archive without its central directory: truncated?). {fix}".strip()
         )
@@ -196,6 +196,15 @@ def weights_at(ckpt: Checkpoint) -> tuple[int | None, int | None]:
         return None, None
     loop = ckpt.resume.loop
     return (loop.epoch + 1, loop.step) if loop.step else (loop.epoch, None)
+
+
+def _is_zip(path: Path) -> bool:
+    """Whether ``path`` is a whole zip archive (torch's format); False for a damaged one, which
+    ``zipfile.is_zipfile`` may raise on ("zipfiles that span multiple disks")."""
+    try:
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:
+        return False
 
 
 def _last_note(run: Path, last: Path, asked: bool) -> str | None:

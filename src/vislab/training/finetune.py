@@ -58,7 +58,8 @@ def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
             shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
             raise UserError(
                 f"train.freeze pattern '{pattern}' matches no parameter of this model. Its parameters "
-                f"are named like: {shown} (`vislab model info {name}` lists its layers)."
+                f"are named like: {shown} (`vislab model info {name}` / vislab.model_info({name!r}) "
+                f"lists its layers)."
             )
     frozen = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
     for n, p in model.named_parameters():

@@ -4,9 +4,9 @@ weights, and — in ``last.pt`` — what resuming needs. The one module that kno
 On disk a checkpoint stays a flat dict of plain types and tensors (loaded with ``weights_only=True``);
 the keys are the ones vislab has written since checkpoints began, so older files load unchanged:
 ``model_name, model_code, model_kwargs, input_shape, sample_shape, num_classes, class_names,
-preprocess, tta, config, vislab_version, state_dict`` and ``epoch`` (best.pt) or ``optimizer, history,
-state, rng, cuda_rng, step_tracking, ema, scaler, split_sizes, world_size`` (last.pt); keys added later
-have defaults.
+preprocess, tta, config, vislab_version, data_fingerprint, state_dict`` and ``epoch`` (best.pt) or
+``optimizer, history, state, rng, cuda_rng, step_tracking, ema, scaler, split_sizes, world_size``
+(last.pt); keys added later have defaults.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from vislab.config import as_stored
+from vislab.data.fingerprint import is_fingerprint
 from vislab.data.input_spec import InputSpec
 from vislab.data.tta import TTA_MODES
 from vislab.errors import DataError
@@ -56,6 +57,8 @@ class RunRecord:
     inputs: InputSpec
     config: dict | None  # the validated config as plain values (None only in hand-made files)
     vislab_version: str = "unknown"
+    # what its splits came from (vislab.data.fingerprint); None: not recorded (older files)
+    data: dict | None = None
 
 
 @dataclass
@@ -100,6 +103,8 @@ class Checkpoint:
             vislab_version=r.vislab_version,
             state_dict=self.state_dict,
         )
+        if r.data is not None:
+            out["data_fingerprint"] = r.data
         if self.epoch is not None:
             out["epoch"] = self.epoch
         if self.resume is not None:
@@ -119,7 +124,9 @@ class Checkpoint:
         sample = tuple(d.get("sample_shape") or shape)
         spec = InputSpec(sample, shape, d["preprocess"], str(d.get("tta", "none")))
         config = as_stored(d["config"]) if isinstance(d.get("config"), dict) else None
-        record = RunRecord(model, spec, config, str(d.get("vislab_version", "unknown")))
+        data = d.get("data_fingerprint")
+        version = str(d.get("vislab_version", "unknown"))
+        record = RunRecord(model, spec, config, version, data if is_fingerprint(data) else None)
         return cls(record, d["state_dict"], d.get("epoch"), _resume_of(d))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import UserError
+from vislab.errors import Note, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.objects import check_unchanged
@@ -141,7 +142,7 @@ def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
     code = getattr(model, "vislab_code", None)  # a user's model: reference, file, sha256
     names = list(data.splits.class_names)
     model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, code)
-    return RunRecord(model_record, data.spec, cfg.to_dict(), __version__)
+    return RunRecord(model_record, data.spec, cfg.to_dict(), __version__, data.splits.fingerprint)
 
 
 def build_optimisation(
@@ -325,7 +326,7 @@ def set_up(
     if dist.is_main:
         run.write_config(cfg.to_yaml(), unused_settings(cfg, network))
     log = Progress(quiet=quiet or not dist.is_main)
-    _announce(cfg, data, network, device, log)
+    _announce(cfg, data, network, device, log, dist.is_main)
     resume = ckpt.resume if ckpt else None
     if network.hooks.trained_by != "fit_arrays":
         if resume is None and network.start is None:  # a model's first start only: last.pt holds it
@@ -349,17 +350,20 @@ def set_up(
 
 
 def _announce(
-    cfg: Config, data: RunData, network: Network, device: torch.device, log: Progress
+    cfg: Config, data: RunData, network: Network, device: torch.device, log: Progress, main: bool
 ) -> None:
     """The run's first lines: model, data sizes, parameters, device (and where its weights came from), then
-    a ``note:`` for each setting that does nothing here, or that another defeats (``run_notes``)."""
+    (``main``: in the main process) a :class:`~vislab.errors.Note` warning for each setting that does
+    nothing here, or that another defeats (``run_notes``): the command shows it as a ``note:`` line, a
+    Python caller gets the warning, quiet or not."""
     n = "/".join(str(len(s)) for _, s in data.splits.items())
     size = f"{network.n_params:,} parameter{'' if network.n_params == 1 else 's'}"
     log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {size}, device {device}")
     if network.start:
         log.line(network.start.line())
-    for note in run_notes(cfg, data, network):
-        log.line(f"note: {note}")
+    if main:
+        for note in run_notes(cfg, data, network):
+            warnings.warn(note, Note, stacklevel=2)
 
 
 def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:

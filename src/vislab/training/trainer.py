@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from vislab.config import Config
 from vislab.config.notes import warmup_note
 from vislab.data.loader import DeviceLoader
-from vislab.errors import RunExists, TrainingInterrupted
+from vislab.errors import Note, RunExists, TrainingInterrupted
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start, track_test
@@ -148,11 +149,12 @@ def _run(
 
 
 def _note_short_warmup(cfg: Config, t: Training) -> None:
-    """The ``note:`` for a warm-up of at most one optimizer step, which the config alone cannot tell
-    (``config.notes.warmup_note``: the steps per epoch come with the data)."""
+    """The :class:`~vislab.errors.Note` for a warm-up of at most one optimizer step, which the config alone
+    cannot tell (``config.notes.warmup_note``: the steps per epoch come with the data)."""
     per_epoch = t.optim.steps_per_epoch
-    if note := warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch):
-        t.log.line(f"note: {note}")
+    note = warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch)
+    if note and t.dist.is_main:
+        warnings.warn(note, Note, stacklevel=2)
 
 
 # ----------------------------------------------------------------------------- fitted models

@@ -236,6 +236,18 @@ def _cache_facts(root: Path, layout: Layout, shape: Shape) -> list:
     return [CACHE_VERSION, str(root.resolve()), list(shape), entries]
 
 
+def files_digest(root: Path, layout: Layout) -> str:
+    """A hash of the folder's image files: each one's set, class, relative path and size (not its time:
+    a copy of the folder is the same data). A run records it (:mod:`vislab.data.fingerprint`)."""
+    h = hashlib.sha256()
+    for key, classes in layout.items():
+        for c, files in classes.items():
+            for p in files:
+                path = p.relative_to(root).as_posix()
+                h.update(f"{key}\0{c}\0{path}\0{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
 def _drop_old_cache(root: Path) -> None:
     """Remove the cache earlier versions wrote inside data.root (torchvision's ImageFolder, and the
     user's own code, take its folder for a class); kept quietly where data.root is read-only."""
@@ -297,4 +309,4 @@ def load_folder(cfg: DataConfig, channels: int | None = None) -> SourceData:
             f"'{root}' has only {sorted(layout)} image sets but data.use={list(cfg.use)}. Add "
             f"'train' to data.use, or add a test/ folder with class sub-folders."
         )
-    return SourceData(sets, class_names, cfg.name, files=[str(root)])
+    return SourceData(sets, class_names, cfg.name, [str(root)], files_digest(root, layout))

@@ -34,8 +34,6 @@ again under the run's name first (the error of :func:`load_memory` gives the cal
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,13 +42,13 @@ import torch
 
 from vislab.config import DataConfig
 from vislab.data.images import to_uint8
+from vislab.data.sources.memory_name import data_name
 from vislab.data.sources.registry import register_source_prefix
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError
 
 PREFIX = "memory"
 _REGISTERED: dict[str, SourceData] = {}
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def numeric_array(value: Any, what: str) -> np.ndarray:
@@ -269,19 +267,6 @@ def _text_labels(text: np.ndarray, names: list[str] | None, n: int) -> tuple[np.
     return np.array([index[t] for t in text.tolist()], dtype=np.int64), names
 
 
-def _content_name(sets: dict[str, ArraySet], names: list[str]) -> str:
-    """A hash of the sets and class names (train alone hashes as before test sets existed)."""
-    h = hashlib.sha256()
-    for key, s in sets.items():
-        if key != "train":
-            h.update(f"\0{key}".encode())
-        for part in (str(s.x.shape).encode(), str(s.x.dtype).encode(), s.x, s.y):  # C-contiguous
-            h.update(part)
-        if key == "train":
-            h.update("\0".join(names).encode())
-    return h.hexdigest()[:12]
-
-
 _FORM = "data={'train': (x, y) or (x, y, class_names), 'test': (x_test, y_test)}"
 
 
@@ -347,7 +332,7 @@ def register_arrays(
     ``x`` may instead be a dict ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}`` (``y``
     and ``class_names`` left out): a test set of one's own. Rules of conversion: the module docstring.
     ``name`` (letters, digits, ``_.-``) names the data (``memory:<name>``); without it the name is a
-    hash of the content.
+    hash of the content (a name of that form is refused for arrays of another hash).
     """
     test = None
     if isinstance(x, dict) and y is None and class_names is None:
@@ -361,13 +346,7 @@ def register_arrays(
     sets = {"train": ArraySet(xs, ys)}
     if test is not None:
         sets["test"] = _test_set(*test, sets["train"], names)
-    if name is None:
-        name = _content_name(sets, names)
-    elif not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise DataError(
-            f"name={name!r}: give 1 to 64 letters, digits, '_', '.' or '-' (starting with a letter "
-            f"or digit)."
-        )
+    name = data_name(name, sets, names)
     _REGISTERED[name] = SourceData(sets, names, files=[])
     return f"{PREFIX}:{name}"
 

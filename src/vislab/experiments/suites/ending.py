@@ -41,8 +41,8 @@ def raise_unfinished(
     SuiteFailed if a run failed; else nothing."""
     if interrupted:
         raise TrainingInterrupted(
-            f"{interrupted}\nRe-run the same `vislab suite` command to continue: finished runs "
-            f"are skipped and interrupted ones resume."
+            f"{interrupted}\nRe-run the same `vislab suite` command (Python: the same vislab.run_suite "
+            f"call) to continue: finished runs are skipped and interrupted ones resume."
         )
     failed = {k: v for k, v in outcomes.items() if v["status"] != "complete"}
     data = data_errors(outcomes)
@@ -84,7 +84,8 @@ def _data_message(
     if done:
         lines.append(f"Finished: {_names(done)} (in {out / 'results.md'}).")
     lines.append(
-        "Fix the data, then re-run the same `vislab suite` command: finished runs are skipped."
+        "Fix the data, then re-run the same `vislab suite` command (Python: the same vislab.run_suite "
+        "call): finished runs are skipped."
     )
     return problems + "\n\n" + "\n".join(lines)
 

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -19,7 +20,7 @@ from multiprocessing import resource_tracker
 import torch
 
 from vislab.config import build_config
-from vislab.errors import DataError, TrainingInterrupted, VislabError
+from vislab.errors import DataError, Note, TrainingInterrupted, VislabError
 from vislab.experiments.suites.ending import raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun
 from vislab.interrupts import on_parent_death, remember_ctrl_c
@@ -58,9 +59,11 @@ _parent: int | None = None  # in a --jobs process: the suite's process, whose de
 def _job_start(parent: int) -> None:
     """Initialiser of a ``--jobs`` process: it gets SIGTERM when ``parent`` (the suite's process) dies, even
     by SIGKILL — its run in flight then saves a resumable checkpoint, as on Ctrl-C, and :func:`_worker`
-    exits after it — instead of training on as an orphan that holds its run folder's lock."""
+    exits after it — instead of training on as an orphan that holds its run folder's lock. Its runs are
+    quiet: their notes (:class:`~vislab.errors.Note` warnings) are not shown either."""
     global _parent
     _parent = parent
+    warnings.simplefilter("ignore", Note)
     # SIGTERM when the thread that started this process ends (the one that calls pool.submit); where the
     # kernel offers no such signal, only _worker's check after its run
     on_parent_death(signal.SIGTERM)

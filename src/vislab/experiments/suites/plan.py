@@ -80,7 +80,7 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
         return PlannedRun(name, run_dir, "retrain", cfg, message)
     problem = (
         f"'{run_dir}' holds a run with a different config ({_listed(diff)}). Delete that folder to "
-        f"redo it, or choose another --out."
+        f"redo it, or choose another --out (Python: out=)."
     )
     return PlannedRun(name, run_dir, "failed", cfg, problem, diff)
 
@@ -156,7 +156,7 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
         f"the ones asked for, so nothing was trained or written:\n{lines}\nRe-run it with the suite file "
         f"and options it was run with{_options_before(out)}, delete those runs' folders to train them "
         f"anew (the others are kept), add --overwrite to start the suite over (deletes its runs; "
-        f"Python: overwrite=True), or choose another --out."
+        f"Python: overwrite=True), or choose another --out (Python: out=)."
     )
 
 
@@ -178,14 +178,14 @@ def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
 
 
 def _options_before(out: Path) -> str:
-    """' (suite.json: --set …)': the options ``out``'s suite.json says the suite was run with ('' if none
-    says)."""
+    """' (suite.json: --set …; Python: overrides=[…])': the options ``out``'s suite.json says the suite was
+    run with, in the command's words and in :func:`vislab.run_suite`'s ('' if none says)."""
     sets = suite_info(out).get("overrides")
     if not isinstance(sets, list):
         return ""
-    return (
-        f" (suite.json: {' '.join(f'--set {s}' for s in sets) or 'no --set, --data or --epochs'})"
-    )
+    if not sets:
+        return " (suite.json: no --set, --data or --epochs; Python: no overrides, data or epochs)"
+    return f" (suite.json: {' '.join(f'--set {s}' for s in sets)}; Python: overrides={sets!r})"
 
 
 # ------------------------------------------------------------------------------ a dry run

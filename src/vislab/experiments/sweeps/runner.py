@@ -100,11 +100,18 @@ def _nothing_to_train(study: optuna.Study, n_target: int, option: str, full: boo
     if full:
         more = "every point of its grid is taken"
     else:
-        more = f"give {option} {count_busy(study) + 1} or more to add trials"
+        n = count_busy(study) + 1
+        more = f"give {option} {n} or more (Python: {_in_python(option)}={n}) to add trials"
     return (
         f"study '{study.study_name}' already holds {what} ({option} {n_target} counts all of the study's "
-        f"trials): nothing to train; {more}, or --overwrite to start the sweep over."
+        f"trials): nothing to train; {more}, or --overwrite (Python: overwrite=True) to start the sweep "
+        f"over."
     )
+
+
+def _in_python(option: str) -> str:
+    """The argument of :func:`vislab.sweep` that is command-line ``option``: --narrow-trials → narrow_trials."""
+    return option.lstrip("-").replace("-", "_")
 
 
 def _join_study(sweep: Sweep, storage) -> optuna.Study:
@@ -144,7 +151,8 @@ def _check_compatible(name: str, stored: dict, distributions: dict) -> None:
         raise UserError(
             f"study '{name}' was started with another search space, which these trials cannot join: "
             f"{'; '.join(changed)}. Give the sweep another name (the name: key of its file) to start "
-            f"another study, --overwrite to delete this one, or restore the space it was started with."
+            f"another study, --overwrite (Python: overwrite=True) to delete this one, or restore the space "
+            f"it was started with."
         )
 
 
@@ -162,7 +170,10 @@ def _work(
         if count_busy(study) >= n_target:
             return
         if deadline is not None and time.time() >= deadline:
-            log(f"--timeout reached; {count_busy(study)} of {n_target} trials finished or running")
+            log(
+                f"timeout reached (--timeout; Python: timeout=); {count_busy(study)} of {n_target} trials "
+                f"finished or running"
+            )
             return
         try:
             study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus))
@@ -197,9 +208,10 @@ def _check_same_base(study: optuna.Study, base: dict) -> None:
         raise UserError(
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
             f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
-            f"it with the same sweep file and --data/--epochs/--set options, or start another study: give "
-            f"the sweep another name (the name: key of its file), another --out or --storage, or use "
-            f"--overwrite to delete this one."
+            f"it with the same sweep file and --data/--epochs/--set options (Python: data=, epochs=, "
+            f"overrides= or section__key=), or start another study: give the sweep another name (the "
+            f"name: key of its file), another --out or --storage (Python: out=, storage=), or use "
+            f"--overwrite (Python: overwrite=True) to delete this one."
         )
 
 
@@ -279,7 +291,9 @@ def _narrowed_sweep(
     (UserError if it has fewer complete trials)."""
     top = best_trials(study, k)
     if len(top) < k:
-        raise UserError(f"--narrow {k} needs {k} complete trials; the study has {len(top)}.")
+        raise UserError(
+            f"--narrow {k} (Python: narrow={k}) needs {k} complete trials; the study has {len(top)}."
+        )
     name = f"{study.study_name}-narrow"
     log(
         f"narrowing to the ranges of the best {k} trials ({', '.join(str(t.number) for t in top)}) "

@@ -200,14 +200,22 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple = ()) -> Sweep:
     p = find_yaml(path, SWEEP_DIR)
     expect = "a mapping with base:, space:, metric: ... (or a W&B sweep: method:, parameters:, ...)"
     tree = read_yaml(p, kind="sweep", builtin_dir=SWEEP_DIR, builtin_word="sweep", expect=expect)
+    return sweep_of(tree, p, overrides)
+
+
+def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: str = "") -> Sweep:
+    """:func:`load_sweep` of ``tree``, the sweep file ``path`` holds (or will hold: a ``base:`` path is read
+    beside it); ConfigError naming ``source`` (default: ``path``), e.g. the mapping given to
+    :func:`vislab.sweep`, and the key path of each mistake."""
+    p, source = Path(path), source or str(path)
     notes: list[str] = []
     if is_wandb_sweep(tree):
-        tree, notes = from_wandb(tree, str(p))
-    spec = validate(SweepSpec, tree, str(p), kind="sweep")
+        tree, notes = from_wandb(tree, source)
+    spec = validate(SweepSpec, tree, source, kind="sweep")
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
     base = read_base(spec.base, p)
     distributions = {key: param.distribution() for key, param in spec.space.items()}
-    check_values(base_tree(base, overrides, f"{p}, its base"), distributions, str(p))
+    check_values(base_tree(base, overrides, f"{source}, its base"), distributions, source)
     return Sweep(
         name=spec.name or p.stem,
         path=p,

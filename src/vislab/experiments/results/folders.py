@@ -1,0 +1,55 @@
+"""What runs a folder holds: itself (a run), a suite's runs, a sweep's trials, or the runs among its
+sub-folders — what a report and ``vislab compare`` read (no optuna: a sweep is read from its files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vislab.errors import UserError
+from vislab.experiments.results.provenance import suite_info
+from vislab.training.rundir import folder_kind
+
+
+def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
+    """(kind, {run name: run dir}, info): kind is run | suite | sweep | folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"'{folder}' is not a folder: give a run, suite or sweep directory.")
+    if (folder / "summary.json").is_file() or (folder / "checkpoints").is_dir():
+        return "run", {folder.name: folder}, {}
+    if (folder / "sweep.json").is_file():
+        trials = folder / "trials"
+        dirs = (
+            sorted(
+                (p for p in trials.iterdir() if p.is_dir() and p.name.isdigit()),
+                key=lambda p: int(p.name),
+            )
+            if trials.is_dir()
+            else []
+        )
+        return (
+            "sweep",
+            {f"trial-{p.name}": p for p in dirs},
+            json.loads((folder / "sweep.json").read_text()),
+        )
+    if (folder / "suite.json").is_file():
+        state = suite_info(folder)
+        return (
+            "suite",
+            {n: folder / n for n in state.get("order", []) if (folder / n).is_dir()},
+            state,
+        )
+    # every sub-folder that is a run (folder_kind), finished or not, so that none is left out silently;
+    # and any with a summary.json (a run assembled by hand, without its config.yaml)
+    runs = {
+        p.name: p
+        for p in sorted(folder.iterdir())
+        if p.is_dir() and (folder_kind(p) == "run" or (p / "summary.json").is_file())
+    }
+    if not runs:
+        raise UserError(
+            f"'{folder}' holds no runs (no run folder in it or its sub-folders: a run holds "
+            f"config.yaml). Give a run, suite or sweep directory."
+        )
+    return "folder", runs, {}
