@@ -111,3 +111,33 @@ def test_freeze_holds_only_wholly_frozen_norm_layers():
     model.eval()
     model.train()  # re-entering train mode keeps it held
     assert not model[1].training
+
+
+def test_a_run_saved_with_an_even_blur_kernel_reads_as_the_kernel_it_ran(tmp_path, capsys):
+    """Runs saved before even sizes were refused ran kernel_size k as k + 1: their config.yaml and
+    checkpoints still load (eval, load_run), read as the size that ran."""
+    import json
+
+    import torch
+    import yaml
+
+    import vislab
+    from conftest import cli, tiny_sets
+
+    run = tmp_path / "old"
+    sets = tiny_sets("augment.blur.p=0.5", "augment.blur.kernel_size=5", "train.figures=false")
+    code, text = cli(capsys, "train", *sets, "--out", run, "-q")
+    assert code == 0, text
+    for ckpt in (run / "checkpoints").glob("*.pt"):  # as an earlier vislab wrote them
+        state = torch.load(ckpt, weights_only=False)
+        state["config"]["augment"]["blur"]["kernel_size"] = 4
+        torch.save(state, ckpt)
+    stored = yaml.safe_load((run / "config.yaml").read_text())
+    stored["augment"]["blur"]["kernel_size"] = 4
+    (run / "config.yaml").write_text(yaml.safe_dump(stored))
+    loaded = vislab.load_run(run)
+    assert loaded.config.augment.blur.kernel_size == 5
+    summary = json.loads((run / "summary.json").read_text())
+    assert loaded.evaluate()["acc"] == summary["test_acc"]
+    code, text = cli(capsys, "eval", run)
+    assert code == 0, text

@@ -15,12 +15,19 @@ from vislab.errors import ConfigError
 
 
 def as_stored(tree: Any) -> Any:
-    """A config tree a run stored (its config.yaml, a checkpoint's) with each setting added to vislab since
-    set to what that run did: ``data.test_fraction`` — before it, a test split carved from train took
-    ``data.val_fraction``. Anything that is not such a tree, as it is."""
-    data = tree.get("data") if isinstance(tree, dict) else None
+    """A config tree a run stored (its config.yaml, a checkpoint's) read as today's vislab reads settings,
+    each set to what that run did: ``data.test_fraction``, added since — before it, a test split carved
+    from train took ``data.val_fraction``; an even ``augment.blur.kernel_size``, refused since — it ran
+    one larger. Anything that is not such a tree, as it is."""
+    if not isinstance(tree, dict):
+        return tree
+    data, augment = tree.get("data"), tree.get("augment")
     if isinstance(data, dict) and "val_fraction" in data and "test_fraction" not in data:
-        return {**tree, "data": {**data, "test_fraction": data["val_fraction"]}}
+        tree = {**tree, "data": {**data, "test_fraction": data["val_fraction"]}}
+    blur = augment.get("blur") if isinstance(augment, dict) else None
+    k = blur.get("kernel_size") if isinstance(blur, dict) else None
+    if isinstance(k, int) and not isinstance(k, bool) and k % 2 == 0:
+        tree = {**tree, "augment": {**augment, "blur": {**blur, "kernel_size": k + 1}}}
     return tree
 
 
