@@ -230,11 +230,12 @@ def explain_images(
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, None the last.
     A folder that cannot be written (or created) is refused before any image is explained; the readable
     images are explained before any PNG is written, so an error of the run, the method or the names (a
-    PNG there without ``force``, two images of one name) stops the command with nothing written."""
+    PNG there without ``force``, two images of one name) stops the command with nothing written. An image
+    given twice (a file also under a folder given) is explained once."""
     model, record, method, at, shape = _set_up(target, method, block, trust_code)
     folder = Path(out) if out is not None else _default_folder(Path(target))
     check_writable(folder, "the PNGs", undone="nothing was explained")
-    named = _named_images(list(images))
+    named = _each_once(_named_images(list(images)))
     paths = [Path(p) for p, _ in named]  # type: ignore[arg-type]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
@@ -313,6 +314,18 @@ def _named_images(images: Sequence[ImageLike]) -> list[tuple[ImageLike, str]]:
         else:
             named.append((image, Path(image).name))
     return named
+
+
+def _each_once(named: list[tuple[ImageLike, str]]) -> list[tuple[ImageLike, str]]:
+    """The image files of ``named`` each once, as first given (one file by where its path leads)."""
+    seen: set[Path] = set()
+    once = []
+    for image, name in named:
+        where = Path(image).resolve()  # type: ignore[arg-type]
+        if where not in seen:
+            seen.add(where)
+            once.append((image, name))
+    return once
 
 
 def _stem(name: str) -> str:

@@ -35,12 +35,19 @@ def _what_it_is(path: Path) -> str:
     )
 
 
+def run_of_file(path: Path) -> Path | None:
+    """The run that file ``path`` belongs to: a checkpoint's, the folder above its checkpoints/; any other
+    file's, the folder it is in; None where that folder is no run (no config.yaml)."""
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return run if (run / "config.yaml").is_file() else None
+
+
 def _file_is(path: Path) -> str:
     """Why file ``path`` is not a run: a run is a folder; a checkpoint's run is the folder above its
     checkpoints/, whose methods choose best.pt or last.pt (``checkpoint=``)."""
     checkpoint = path.parent.name == "checkpoints"
-    run = path.parent.parent if checkpoint else path.parent
-    if not (run / "config.yaml").is_file():
+    run = run_of_file(path)
+    if run is None:
         return (
             "but a file: give the folder a run was trained into (`vislab train --out DIR`, "
             "`vislab.train(out=DIR)`)."

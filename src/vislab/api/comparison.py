@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError
+from vislab.not_a_run import run_of_file
 from vislab.training.rundir import RunDir, is_complete
 
 # The report's finder and the results table are imported by the functions that use them ("on use"
@@ -90,10 +91,7 @@ def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
             f"'{target}' does not exist: give a run folder, or a folder of runs (a suite's, a sweep's)."
         )
     if not target.is_dir():
-        raise UserError(
-            f"'{target}' is a file: give a run folder (the folder a run was trained into), or a "
-            f"folder of runs (a suite's, a sweep's)."
-        )
+        raise UserError(_file_given(target))
     if folder_kind(target) == "run":
         return {key or target.resolve().name: target}
     kind, runs, _ = discover(target)  # UserError for a folder holding no run
@@ -102,6 +100,19 @@ def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
             f"'{target}' is a {kind} folder that holds no runs yet: compare it once one has trained."
         )
     return {f"{key}/{name}": folder for name, folder in runs.items()} if key else runs
+
+
+def _file_given(path: Path) -> str:
+    """Why file ``path`` cannot be compared, naming its run as ``vislab.load_run`` does (not_a_run): a
+    checkpoint's run is the folder above checkpoints/, any other file's the folder it is in."""
+    run = run_of_file(path)
+    if run is not None:
+        what = "a checkpoint file" if path.parent.name == "checkpoints" else "a file"
+        return f"'{path}' is {what} of run '{run.as_posix()}': give the run's folder, '{run.as_posix()}'."
+    return (
+        f"'{path}' is a file: give a run folder (the folder a run was trained into), or a folder of "
+        f"runs (a suite's, a sweep's)."
+    )
 
 
 def _named(found: list[dict[str, Path]]) -> dict[str, Path]:

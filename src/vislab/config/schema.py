@@ -46,7 +46,8 @@ class DataConfig(Section):
     limit_eval: int | None = Field(None, gt=0)
     # up-sample images to resize x resize (e.g. for timm ViTs)
     resize: int | None = Field(None, gt=0)
-    image_size: int = Field(32, gt=0)  # `folder` source: decode every image to this square size
+    # `folder` source: decode every image to this square size (to data.resize instead when given)
+    image_size: int = Field(32, gt=0)
     n_samples: int = Field(1000, gt=0)  # `circles` source: number of points
     noise: float = Field(0.1, ge=0)  # `circles` source: gaussian noise on the points
     # `cifar100` source: the 100 fine classes or the 20 coarse superclasses

@@ -34,8 +34,8 @@ Arrays = dict[str, np.ndarray]
 
 
 def user_cache_dir() -> Path:
-    """Where entries go when the data's own folder is read-only: ``$VISLAB_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/vislab`` (``~/.cache/vislab``)."""
+    """The user's cache folder, where every entry goes (never beside the data): ``$VISLAB_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/vislab`` (``~/.cache/vislab``)."""
     if os.environ.get("VISLAB_CACHE_DIR"):
         return Path(os.environ["VISLAB_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vislab"
@@ -130,15 +130,14 @@ def keyed_arrays(
     would, e.g. each file's path, size and mtime) rather than by reading every file."""
     name = _safe(name)
     key = _key(name, facts)
-    folders = [user_cache_dir()]
-    for folder in folders:
-        found = _read(folder, name, key)
-        if found is not None:
-            with contextlib.suppress(DataError):
-                check(found)
-                return found
+    folder = user_cache_dir()
+    found = _read(folder, name, key)
+    if found is not None:
+        with contextlib.suppress(DataError):
+            check(found)
+            return found
     found = decode()
-    any(_write(folder, name, key, found) for folder in folders)  # into the first writable one
+    _write(folder, name, key, found)  # False where it cannot be written: decoded again next time
     return found
 
 

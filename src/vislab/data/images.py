@@ -36,6 +36,9 @@ IMAGE_EXTS = (
 #: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
 #: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says); a torch tensor as its array.
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
+#: files an operating system leaves in image folders (Windows' thumbnails and folder settings, any case):
+#: left out of a folder's scan, as hidden files are, not counted as skipped
+OS_FILES = ("thumbs.db", "desktop.ini")
 
 
 @dataclass
@@ -51,10 +54,11 @@ class FolderScan:
 
 def scan_images(folder: Path) -> FolderScan:
     """The image files under ``folder`` (recursively, by :data:`IMAGE_EXTS` in any case) and what was
-    skipped; hidden files and hidden folders (``.vislab-cache``) are left out, not counted. A symlinked
-    folder is followed (a class folder gathered from elsewhere), each real folder once, unless it links back
-    up to ``folder``, the folder holding the link, or a folder above them: their other images are not
-    ``folder``'s (``cat/up -> ..`` would add every class's images to ``cat``)."""
+    skipped; hidden files and folders (``.DS_Store``, ``.vislab-cache``) and :data:`OS_FILES` are left
+    out, not counted. A symlinked folder is followed (a class folder gathered from elsewhere), each real
+    folder once, unless it links back up to ``folder``, the folder holding the link, or a folder above
+    them: their other images are not ``folder``'s (``cat/up -> ..`` would add every class's images to
+    ``cat``)."""
     scan, seen, top = FolderScan(), set(), os.path.realpath(folder)
     for where, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(where)
@@ -63,7 +67,7 @@ def scan_images(folder: Path) -> FolderScan:
             continue
         seen.add(real)
         folders[:] = [f for f in folders if _follows(Path(where, f), (top, real), scan)]
-        for path in (Path(where, f) for f in files if not f.startswith(".")):
+        for path in (Path(where, f) for f in files if not _left_out(f)):
             kind = _skipped_kind(path)
             if kind:
                 scan.skipped[kind] += 1
@@ -71,6 +75,11 @@ def scan_images(folder: Path) -> FolderScan:
                 scan.images.append(path)
     scan.images.sort()
     return scan
+
+
+def _left_out(name: str) -> bool:
+    """Whether :func:`scan_images` leaves file ``name`` out uncounted: hidden, or one of :data:`OS_FILES`."""
+    return name.startswith(".") or name.lower() in OS_FILES
 
 
 def _follows(path: Path, holders: tuple[str, str], scan: FolderScan) -> bool:

@@ -115,7 +115,8 @@ def scan(root: Path) -> Layout:
         guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
         raise DataError(
             f"data.root '{root}' is not a folder.{guess} For data.name=folder, point data.root at a folder "
-            f"with one sub-folder of images per class (e.g. {root}/cat/*.png, {root}/dog/*.jpg)."
+            f"with one sub-folder of images per class (e.g. {root}/cat/*.png, {root}/dog/*.jpg): "
+            f"--set data.root=DIR, also with --resume (Python: data__root=DIR)."
         )
     by_set = _sets(root)
     layout: Layout = {}

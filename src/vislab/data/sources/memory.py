@@ -24,8 +24,9 @@ Conversion (anything else is refused with a DataError naming the culprit and the
   Given class names may include classes without samples (a subset of a dataset's classes).
 - ``y`` as text (``["cat", "dog", ...]``: numpy strings, a list, an object array of str): the class names
   are the distinct labels sorted (``np.unique(y)``), each label its index among them; with class names
-  given, each label must be one of them and is its index there. A test set's text labels are named by
-  train's class names.
+  given, each label must be one of them and is its index there. A test set's labels are of the kind of
+  train's (text with text, numbers with numbers: a mix is refused); its text labels are named by train's
+  class names.
 
 The arrays live only in this process: a run trained on them cannot reload them elsewhere. In another
 process, :func:`register_arrays` (public as ``vislab.register_arrays``) registers the same arrays
@@ -283,11 +284,27 @@ def _set_tuple(data: dict[Any, Any], key: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _test_set(x: Any, y: Any, train: ArraySet, names: list[str]) -> ArraySet:
+def _same_kind(test_text: bool, train_text: bool, names: list[str]) -> None:
+    """DataError unless the test labels are text exactly when train's are (a number is no class name)."""
+    if test_text == train_text:
+        return
+    if train_text:
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        what, theirs = "numbers", "text (class names)"
+        fix = f"give the test labels as text too, each one of {shown} (or both sets' labels as "
+        fix += "numbers, with the names as (x, y, class_names) in data['train'])"
+    else:
+        what, theirs = "text", "numbers"
+        fix = "give the test labels as numbers too, numbered as the train's (or both sets' as text)"
+    raise DataError(f"its labels are {what} but data['train']'s are {theirs}: {fix}.")
+
+
+def _test_set(x: Any, y: Any, train: ArraySet, names: list[str], train_text: bool) -> ArraySet:
     """The given test arrays, converted as train's and checked against them (DataError if not)."""
     try:
         xs = as_inputs(x)
         text = _text(y)  # text labels: named by train's class names
+        _same_kind(text is not None, train_text, names)
         ys = as_labels(y, len(xs)) if text is None else _text_labels(text, names, len(xs))[0]
     except DataError as e:
         raise DataError(f"data['test']: {e}") from None
@@ -345,7 +362,7 @@ def register_arrays(
     ys, names = _labels_and_names(y, class_names, len(xs))
     sets = {"train": ArraySet(xs, ys)}
     if test is not None:
-        sets["test"] = _test_set(*test, sets["train"], names)
+        sets["test"] = _test_set(*test, sets["train"], names, _text(y) is not None)
     name = data_name(name, sets, names)
     _REGISTERED[name] = SourceData(sets, names, files=[])
     return f"{PREFIX}:{name}"

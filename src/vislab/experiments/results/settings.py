@@ -33,11 +33,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config, read_yaml
+from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
 from vislab.config.notes import SAME_AS, idle_settings
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.models.hooks import unread_setting
+from vislab.training.rundir import RunDir
 
 WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
     "train.figures",
@@ -77,16 +78,16 @@ def flat_settings(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def read_settings(run_dir: Path) -> dict[str, Any]:
-    """The run's config.yaml as :func:`flat_settings`, read as ``Run.config`` reads it (validated, so a
-    setting added to vislab since counts with its default). UserError naming the file when it is
-    missing, unreadable or no longer a valid config."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
+    """The run's config.yaml as :func:`flat_settings`, read as ``Run.config`` reads it (validated, each
+    setting as that run did it: ``RunDir.load_config``). UserError naming the file when it is missing,
+    unreadable or no longer a valid config."""
+    cfg = RunDir(run_dir).load_config()
+    if cfg is None:
         raise UserError(
-            f"'{path}' is missing: the run's settings are unknown. Give a run folder that vislab wrote."
+            f"'{Path(run_dir) / 'config.yaml'}' is missing: the run's settings are unknown. Give a run "
+            f"folder that vislab wrote."
         )
-    tree = read_yaml(path, kind="run config")
-    return flat_settings(build_config(tree, source=str(path)).to_dict())
+    return flat_settings(cfg.to_dict())
 
 
 def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
