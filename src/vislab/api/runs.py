@@ -69,7 +69,7 @@ def train(
     if resume:
         given = dict(config=config, model=model, data=data)
         _check_resume_arguments(out, [k for k, v in given.items() if v is not None], overwrite)
-        cfg = _resumed_with(Path(out), overrides)  # out: checked above
+        cfg = _resumed_with(Path(out), overrides, epochs)  # out: checked above
     else:
         cfg = _new_config(config, model, data, epochs, overrides)
     quiet = not in_notebook() if quiet is None else quiet
@@ -127,10 +127,11 @@ def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite:
         )
 
 
-def _resumed_with(out: Path, overrides: dict[str, Any]) -> Config | None:
+def _resumed_with(out: Path, overrides: dict[str, Any], epochs: int | None = None) -> Config | None:
     """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top; None
     without any. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are used by the resumed run;
-    UserError naming any that would change what it computes (rather than ignore them)."""
+    UserError naming any that would change what it computes (rather than ignore them; ``epochs``: the
+    epochs= given, which the refusal of a train.epochs names)."""
     if not overrides:
         return None
     from vislab.training.resume import resumable  # on use: torch and the model zoo
@@ -140,9 +141,8 @@ def _resumed_with(out: Path, overrides: dict[str, Any]) -> Config | None:
     diff = config_differences(stored, wanted.to_dict())
     if diff:
         changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
-        epochs = wanted.train.epochs
         fix = (  # train.epochs alone: epochs= trains a resumed run on (where its schedule allows)
-            f"To train it on to {epochs} epochs, give epochs={epochs} instead."
+            _epochs_fix(wanted.train.epochs, overrides, epochs)
             if all(d.startswith("train.epochs:") for d in diff)
             else f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
             f"starts from its weights)."
@@ -152,6 +152,15 @@ def _resumed_with(out: Path, overrides: dict[str, Any]) -> Config | None:
             f"change it: {changes}. {fix}"
         )
     return wanted
+
+
+def _epochs_fix(wanted: int, overrides: dict[str, Any], epochs: int | None) -> str:
+    """How to go on when an override changed train.epochs alone: ``epochs=`` trains a resumed run on;
+    given already (``epochs``), the override is what to leave out."""
+    if epochs is None:
+        return f"To train it on to {wanted} epochs, give epochs={wanted} instead."
+    given = (f"{k}={v!r}" for k, v in overrides.items() if k.replace("__", ".") == "train.epochs")
+    return f"epochs={epochs} says how far to train it on: leave out {next(given, 'train__epochs')}."
 
 
 def train_config(

@@ -34,10 +34,11 @@ try:
     from vislab.cli import predict as predict_cli
     from vislab.cli import quickstart as quickstart_cli
     from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
+    from vislab.cli.resuming import check_resume_args, resumed_with
     from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
     from vislab.cli.worker import is_worker, record_said, said_by_rank_0
-    from vislab.config import Config, config_differences, load_config
-    from vislab.errors import TrainingInterrupted, UserError, VislabError
+    from vislab.config import load_config
+    from vislab.errors import TrainingInterrupted, VislabError
     from vislab.interrupts import watch_ctrl_c
     from vislab.reporting import use_display
 except KeyboardInterrupt:
@@ -55,7 +56,12 @@ app.add_typer(config_app, name="config")
 err = Console(stderr=True)
 
 
-ResumeOpt = typer.Option(None, "--resume", help="Continue the run in this directory.")
+ResumeOpt = typer.Option(
+    None,
+    "--resume",
+    help="Continue the run in this directory, with its saved config. --set may change only where and "
+    "how it runs: data.root, train.device, train.eval_batch_size, train.threads, track.*, ...",
+)
 OverwriteOpt = typer.Option(
     False,
     "--overwrite",
@@ -101,14 +107,16 @@ def train(
 
     end_with_launcher()  # in a --nproc worker: stop (as on SIGTERM) if the launcher dies
     if resume is not None:
-        _check_resume_args(resume, out, overwrite, init_from)
+        check_resume_args(resume, out, overwrite, init_from)
     set_ = [*(set_ or []), *([f"train.init_from={init_from}"] if init_from else [])]
     if epochs is not None and resume is None:
         check_flags_and_sets(set_, epochs=epochs)
         set_.append(f"train.epochs={epochs}")
     if nproc > 1:
-        raise WorkersEnded(_launch(nproc, config, set_, resume, out))
-    cfg = load_config(config, set_) if resume is None else _resumed_with(resume, config, set_)
+        raise WorkersEnded(_launch(nproc, config, set_, resume, out, epochs))
+    cfg = (
+        load_config(config, set_) if resume is None else resumed_with(resume, config, set_, epochs)
+    )
     with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
         train_config(
             cfg,
@@ -122,11 +130,16 @@ def train(
 
 
 def _launch(
-    nproc: int, config: str | None, set_: list[str], resume: Path | None, out: Path | None
+    nproc: int,
+    config: str | None,
+    set_: list[str],
+    resume: Path | None,
+    out: Path | None,
+    epochs: int | None = None,
 ) -> int:
     """``--nproc``: the config checked once here (one error message, not one per rank; a resume's options
     too), then the ranks started — each runs the same command, so a resumed run's options reach them all;
-    their exit code."""
+    their exit code. The default folder made here is removed again, if still empty, when they fail."""
     from vislab.api import default_run_dir  # on use (module docstring)
     from vislab.training.launch import (
         check_gpu_count,
@@ -135,7 +148,9 @@ def _launch(
         launch_torchrun,
     )
 
-    cfg = load_config(config, set_) if resume is None else _resumed_with(resume, config, set_)
+    cfg = (
+        load_config(config, set_) if resume is None else resumed_with(resume, config, set_, epochs)
+    )
     device = check_launchable(cfg, resume, nproc)
     if resume is not None and cfg is not None:  # the device it is resumed on, not the saved one
         device = cfg.train.device
@@ -145,59 +160,14 @@ def _launch(
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     # one folder for every rank (each would name the default by its own clock)
     first = default_run_dir(cfg) if resume is None and cfg is not None and out is None else None
-    return launch_torchrun(nproc, sys.argv[1:], first, resume if resume is not None else out)
-
-
-def _check_resume_args(
-    resume: Path,
-    out: Path | None,
-    overwrite: bool = False,
-    init_from: Path | None = None,
-) -> None:
-    """UserError for the options --resume cannot go with: --overwrite, --init-from, another --out."""
-    if overwrite:
-        raise UserError(
-            f"--resume {resume} continues that run; --overwrite deletes it to start afresh: give one."
-        )
-    if init_from is not None:
-        raise UserError(
-            f"--init-from starts a new run from another run's weights; --resume {resume} continues "
-            f"that run with its own. Give one."
-        )
-    if out is not None and Path(out).resolve() != Path(resume).resolve():
-        raise UserError(
-            f"--resume {resume} continues that run in its own folder; --out {out} names another. "
-            f"Drop --out, or start a new run there without --resume."
-        )
-
-
-def _resumed_with(resume: Path, config: str | None, set_: list[str]) -> Config | None:
-    """The config --resume was given: the run's saved config (its last.pt's) with --config and --set on
-    top; None without them. The original command's options may be repeated and where and how the run
-    runs may change (data.root, train.device, ...: ``RESULT_NEUTRAL_KEYS``, which the resumed run uses);
-    settings that would change what it computes are refused rather than silently ignored."""
-    if not (config or set_):
-        return None
-    from vislab.training.resume import resumable  # on use: torch (module docstring)
-    from vislab.training.rundir import RunDir
-
-    stored = resumable(RunDir(resume)).record.config
-    wanted = load_config(config, set_, base=stored)  # the options on top
-    diff = config_differences(stored, wanted.to_dict())
-    if diff:
-        changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
-        epochs = wanted.train.epochs
-        fix = (  # train.epochs alone: --epochs trains a resumed run on (where its schedule allows)
-            f"To train it on to {epochs} epochs, give --epochs instead: vislab train --resume {resume} "
-            f"--epochs {epochs}."
-            if all(d.startswith("train.epochs:") for d in diff)
-            else "Resume without them, or start a new run (a new --out)."
-        )
-        raise UserError(
-            f"--resume {resume} continues the run with its saved config, but these options change it: "
-            f"{changes}. {fix}"
-        )
-    return wanted
+    code = 1
+    try:
+        code = launch_torchrun(nproc, sys.argv[1:], first, resume if resume is not None else out)
+    finally:
+        if code != 0 and first is not None:  # as one process does (api.train_config)
+            with contextlib.suppress(OSError):  # an empty folder only: rmdir refuses any other
+                first.rmdir()
+    return code
 
 
 predict_cli.register(app)  # eval, predict: listed after train

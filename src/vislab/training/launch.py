@@ -12,7 +12,8 @@ terminal, ranks 1.. into log files, shown when one of them failed first (``run``
 that the next launch sweeps if this one was killed (``_log_folder``). More processes than the GPUs a CUDA
 run would use are refused before any starts (``check_gpu_count``). The workers end with the launcher:
 killed (SIGKILL too), it leaves none training on (``end_with_launcher``). Workers that ended early leave
-a summary.json saying "interrupted" even where rank 0 could not write it (``summarise_stopped``).
+a summary.json saying "interrupted" (a signal) or "failed" (an error) even where rank 0 could not write it
+(``summarise_stopped``).
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def check_gpu_count(nproc: int, device: str) -> None:
         f"--nproc {nproc} starts {nproc} processes on CUDA, one GPU each, but this machine has {gpus} "
         f"(torch.cuda.device_count() = {count}; CUDA_VISIBLE_DEVICES decides which are seen). Use "
         f"--nproc {count} or fewer, or run the {nproc} processes on the CPU, which gloo connects: "
-        f"--set train.device=cpu (a new run)."
+        f"--set train.device=cpu (a new run, or with --resume)."
     )
 
 
@@ -167,7 +168,8 @@ def launch_torchrun(
     if no rank could write it: ``summarise_stopped``); the code returned is the failing worker's (2 for a
     user error, 130 for an interruption, ...: ``_cause``); 130 when the launcher itself got a signal
     (Ctrl-C, SIGTERM: the workers saved a resumable checkpoint and said so). Rank 0 prints its own error;
-    when another rank failed first and rank 0 had none to print, that rank's log is printed here. A
+    when another rank failed first and rank 0 had none to print (or only its own stop), that rank's log
+    is printed here (``_said_why``). A
     worker killed by a signal could not say so itself: RunFailed names it, and the resume command.
     """
     with _log_folder() as logs:
@@ -180,9 +182,10 @@ def launch_torchrun(
             summarise_stopped(folder or run_dir)
             return 130  # an interrupted run, whichever the signal (TrainingInterrupted's code)
         except ChildFailedError as e:
-            summarise_stopped(folder or run_dir)
             rank, failure = _cause(e)
-            if rank != 0 and not said.exists():
+            status = stopped_as(failure.exitcode)
+            summarise_stopped(folder or run_dir, status)
+            if rank != 0 and not _said_why(said, status):
                 _echo_rank_log(Path(logs), failure.local_rank)
             if failure.exitcode > 0:
                 return failure.exitcode
@@ -190,6 +193,17 @@ def launch_torchrun(
             raise RunFailed(message) from None
     sys.stdout.flush()
     return 0
+
+
+def _said_why(said: Path, status: str) -> bool:
+    """Whether rank 0 printed why the run ended (its mark ``said``, ``worker.record_said``): any error of its
+    own, but for a ``status`` "failed" not an interruption — the SIGTERM torchrun stops it with when
+    another rank failed, whose error is then the one to show."""
+    try:
+        gist = said.read_text()
+    except OSError:
+        return False
+    return status != "failed" or gist != "interrupted"
 
 
 @contextlib.contextmanager
@@ -257,20 +271,35 @@ def _what_was_kept(folder: Path, nproc: int) -> str:
     return f"No epoch had finished, so {folder} holds nothing to resume: start the run again."
 
 
-def summarise_stopped(folder: Path | None) -> None:
+def stopped_as(exitcode: int) -> str:
+    """The summary.json status of a run whose first worker to end ended with ``exitcode`` (``_cause``):
+    "interrupted" for 130 (a signal it honoured, saving what it could) or a kill by a signal (negative:
+    ``killed_message``); "failed" for any other code, as one process records an error of the user's
+    code (``stopping._stopped_by_code``)."""
+    return "interrupted" if exitcode == 130 or exitcode < 0 else "failed"
+
+
+def summarise_stopped(folder: Path | None, status: str = "interrupted") -> None:
     """After the workers ended early (torchrun has stopped them all): the run in ``folder`` (None: the
-    launcher knows no folder) gets the "interrupted" summary.json that rank 0 writes as it stops
-    (``stopping.mark``), at its ``last.pt``'s epoch end, where rank 0 wrote none — killed, or stuck in a
-    collective until torchrun's SIGKILL — or where the one there is not about this end (``_stale``). A
-    folder where no run started (no config.yaml), whose last.pt cannot be read (where it stopped is
+    launcher knows no folder) gets the summary.json with ``status`` (``stopped_as``) that rank 0 writes
+    as it stops (``stopping.mark``), at its ``last.pt``'s epoch end, where rank 0 wrote none — killed, or
+    stuck in a collective until torchrun's SIGKILL — or where the one there is not about this end
+    (``_stale``); a failure also turns rank 0's "interrupted" (it saw only its peer end) into "failed".
+    A folder where no run started (no config.yaml), whose last.pt cannot be read (where it stopped is
     unknown) or that cannot be written is left as it is."""
     if folder is None or not (folder / "config.yaml").is_file():
         return
     run = RunDir(folder)
     loop = _where_it_stopped(run)
-    if loop is not None and _stale(run.read_summary(), loop):
-        with contextlib.suppress(OSError):
-            write_stopped_summary(run, loop, "interrupted")
+    if loop is None:
+        return
+    summary = run.read_summary()
+    with contextlib.suppress(OSError):
+        if _stale(summary, loop):
+            write_stopped_summary(run, loop, status)
+        elif summary is not None and status == "failed" and summary.get("status") == "interrupted":
+            # what rank 0 wrote is kept (a stop in the final scoring keeps its scores)
+            run.write_summary({**summary, "status": status})
 
 
 def _where_it_stopped(run: RunDir) -> LoopState | None:
