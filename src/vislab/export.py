@@ -30,8 +30,8 @@ from vislab.predict import load_model
 from vislab.training.checkpoint import (
     atomic_write,
     atomic_write_text,
+    choose_checkpoint,
     load_checkpoint,
-    resolve_checkpoint,
     weights_at,
 )
 from vislab.training.record import RunRecord
@@ -80,11 +80,11 @@ def export_run(
         raise UserError(
             f"run '{target}' does not exist: give a run directory (or its checkpoints/best.pt)."
         )
-    ckpt_path = resolve_checkpoint(target, checkpoint)
+    ckpt_path, _ = choose_checkpoint(target, checkpoint)  # its note: load_model's
     path = _output_path(ckpt_path, fmt, out)
     spec_path = path.with_suffix(".json")
     _check_outputs(ckpt_path, fmt, [path, spec_path], force)
-    model, record = load_model(ckpt_path, trust_code=trust_code)
+    model, record = load_model(target, trust_code, checkpoint)
     name = record.model.name
     _refuse_fitted(model, name)
     model = record.inputs.wrap(model)  # the run's test-time augmentation is exported with it

@@ -35,27 +35,36 @@ from vislab.plotting.mistakes import (
     plot_mistakes,
 )
 from vislab.plotting.runs import plot_confusion
-from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
+from vislab.training.checkpoint import best_weights, load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 from vislab.training.writable import check_writable
 
 
-def load_model(target: str | Path, trust_code: bool = False) -> tuple[torch.nn.Module, RunRecord]:
+def load_model(
+    target: str | Path, trust_code: bool = False, checkpoint: str = "best"
+) -> tuple[torch.nn.Module, RunRecord]:
     """Rebuild the model of a checkpoint (needs nothing but the checkpoint) and the run's record.
+
+    ``target``: a checkpoint file (its weights: last.pt's live ones) or a run directory, whose
+    ``checkpoint`` (:func:`resolve_checkpoint`) is used: ``"best"``, best.pt — or, where the run has none,
+    last.pt standing in for it, with its ``train.ema`` average where it has one (what the run's scores in
+    summary.json are of: :func:`best_weights`); ``"last"``, last.pt's live weights.
 
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
     model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError."""
-    path = resolve_checkpoint(target)
+    path = resolve_checkpoint(target, checkpoint)
     ckpt = load_checkpoint(path)
+    stand_in = checkpoint == "best" and Path(target).is_dir()
+    weights = best_weights(ckpt) if stand_in else ckpt.state_dict
     m, spec = ckpt.record.model, ckpt.record.inputs
     code = recorded_code(m.name, m.code, trust_code, str(target))
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
         check_unchanged(name, m.code, str(target), trust_code)  # code changed since training
         model = build_model(name, spec.input_shape, m.num_classes, **m.kwargs)
     try:
-        model.load_state_dict(ckpt.state_dict)
+        model.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing keys, shape mismatch
         own = is_users_code(m.name)
         why = (

@@ -22,7 +22,7 @@ from vislab.config import Config, assignments
 from vislab.errors import Note, UserError
 from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
-from vislab.training.checkpoint import resolve_checkpoint
+from vislab.training.checkpoint import checkpoint_target
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
 
@@ -91,7 +91,7 @@ class Run:
         """
         from vislab.predict import load_model  # on use (see the imports)
 
-        return load_model(resolve_checkpoint(self.path, checkpoint), trust_code)[0]
+        return load_model(checkpoint_target(self.path, checkpoint), trust_code)[0]
 
     def predict(
         self,
@@ -122,7 +122,7 @@ class Run:
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
-        model, record = load_model(resolve_checkpoint(self.path, checkpoint), trust_code)
+        model, record = load_model(checkpoint_target(self.path, checkpoint), trust_code)
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
@@ -167,7 +167,7 @@ class Run:
                 f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
                 f"images and arrays with run.predict."
             )
-        target = resolve_checkpoint(self.path, checkpoint)
+        target = checkpoint_target(self.path, checkpoint)
         results = predict_images(target, [Path(p) for p in listed], top_k, trust_code)
         fields, rows = prediction_table(results)
         return pd.DataFrame(rows, columns=fields)
@@ -194,7 +194,7 @@ class Run:
         """
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
-        path = resolve_checkpoint(self.path, checkpoint)
+        path = checkpoint_target(self.path, checkpoint)
         m, names = score_checkpoint(path, split, assignments(data_settings), trust_code)
         return {
             "acc": m.acc,
@@ -217,7 +217,7 @@ class Run:
 
         from vislab.predict import evaluate_checkpoint, mistakes_table
 
-        target = resolve_checkpoint(self.path, checkpoint)
+        target = checkpoint_target(self.path, checkpoint)
         ev = evaluate_checkpoint(target, split, [], None, trust_code, mistakes=0)
         fields, rows = mistakes_table(ev.scored)
         return pd.DataFrame(rows, columns=fields)
@@ -297,7 +297,7 @@ class Run:
         from vislab.plotting.boundary import decision_boundary_figure  # on use (see the imports)
         from vislab.predict import split_inputs
 
-        target = resolve_checkpoint(self.path, checkpoint)
+        target = checkpoint_target(self.path, checkpoint)
         model, record, data, _ = split_inputs(target, split, (), trust_code)
         if record.inputs.sample_shape != (2,):
             raise UserError(
@@ -315,7 +315,7 @@ class Run:
         from vislab.plotting.canvas import drawn_figure
         from vislab.position_embedding import position_table
 
-        target = resolve_checkpoint(self.path, checkpoint)
+        target = checkpoint_target(self.path, checkpoint)
         return drawn_figure(position_table(target, trust_code).draw)
 
     def explain(
@@ -339,7 +339,7 @@ class Run:
         """
         from vislab.explain import explain_figure  # on use (see the imports)
 
-        target = resolve_checkpoint(self.path, checkpoint)
+        target = checkpoint_target(self.path, checkpoint)
         return explain_figure(target, images, method, block, trust_code)
 
     def _scores(self, split: str, trust_code: bool, checkpoint: str) -> tuple[Metrics, list[str]]:
@@ -347,7 +347,7 @@ class Run:
 
         npz = self.path / "predictions_test.npz"  # best.pt's test predictions, saved at the end
         if split != "test" or checkpoint != "best" or not npz.is_file():
-            target = resolve_checkpoint(self.path, checkpoint)
+            target = checkpoint_target(self.path, checkpoint)
             return score_checkpoint(target, split, (), trust_code)
         with np.load(npz) as f:
             probs, labels = f["probs"], f["labels"]

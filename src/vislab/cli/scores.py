@@ -18,7 +18,7 @@ from vislab.classify import Ranked, prediction_table
 from vislab.errors import DataError, UserError
 from vislab.plotting.mistakes import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
-from vislab.training.checkpoint import atomic_write_text, choose_checkpoint
+from vislab.training.checkpoint import atomic_write_text, checkpoint_target
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
 
@@ -38,16 +38,16 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
             f"checkpoint file: give the run directory, or the file without --checkpoint."
         )
     try:
-        path, note = choose_checkpoint(target, checkpoint or "best")
+        # its note is warned: shown as a note: line (notes_as_lines)
+        path = checkpoint_target(target, checkpoint or "best")
     except DataError:
         if checkpoint is not None:
             raise
         return (
             target  # no checkpoint to choose from: the command names what is missing, in its turn
         )
-    if note:
-        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    # the run itself for its best.pt: eval names its figures as it always has
+    # the run itself for its best.pt (or a train.ema run's average in last.pt, which checkpoint_target
+    # gives as the run): eval names its figures as it always has
     return target if target.is_dir() and path.name == "best.pt" else path
 
 

@@ -138,18 +138,35 @@ CHECKPOINTS = ("best", "last")
 
 def resolve_checkpoint(target: str | Path, checkpoint: str = "best") -> Path:
     """A run directory → its ``checkpoints/best.pt`` (``checkpoint="best"``; its ``last.pt`` when it has
-    no best.pt yet, with a :class:`CheckpointNote` warning saying so) or ``checkpoints/last.pt``
-    (``"last"``; a ``train.ema`` run's with a note that it holds the live weights, not the average); a
-    checkpoint file → itself."""
+    no best.pt, with a :class:`CheckpointNote` warning saying so — standing in for best.pt, whose weights
+    :func:`best_weights` takes from it) or ``checkpoints/last.pt`` (``"last"``; a ``train.ema`` run's with a
+    note that its live weights are scored, not the average); a checkpoint file → itself."""
     path, note = choose_checkpoint(target, checkpoint)
     if note:
         warnings.warn(note, CheckpointNote, stacklevel=2)
     return path
 
 
+def checkpoint_target(target: str | Path, checkpoint: str = "best") -> Path:
+    """What a model of ``target``'s ``checkpoint`` is loaded from (:func:`vislab.predict.load_model`):
+    :func:`resolve_checkpoint`'s file, with its note — but for the best weights of a ``train.ema`` run
+    without best.pt, the run directory itself: load_model takes last.pt's average from it (and notes
+    that), where the file alone would give its live weights."""
+    path, note = choose_checkpoint(target, checkpoint)
+    run = Path(target)
+    if checkpoint == "best" and run.is_dir() and path.name == "last.pt":
+        resume = load_checkpoint(path).resume
+        if resume is not None and resume.ema is not None:
+            return run
+    if note:
+        warnings.warn(note, CheckpointNote, stacklevel=2)
+    return path
+
+
 def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Path, str | None]:
-    """:func:`resolve_checkpoint`'s file, and its note: last.pt in place of a missing best.pt, or last.pt of a
-    ``train.ema`` run (its live weights, not the average); None otherwise."""
+    """:func:`resolve_checkpoint`'s file, and its note: last.pt in place of a missing best.pt (a
+    ``train.ema`` run's average), or last.pt asked for in a ``train.ema`` run (its live weights, not the
+    average); None otherwise."""
     if checkpoint not in CHECKPOINTS:
         raise UserError(f"the checkpoint must be best or last, not '{checkpoint}'.")
     p = Path(target)
@@ -207,39 +224,67 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
+def best_weights(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
+    """The weights a run's best.pt would hold, from its ``last.pt`` (``ckpt``) standing in for a best.pt the
+    run lacks: the ``train.ema`` average where it has one (what evaluation and summary.json score), else
+    its weights; a best.pt's (no resume state): its own weights."""
+    resume = ckpt.resume
+    return resume.ema if resume is not None and resume.ema is not None else ckpt.state_dict
+
+
 def _last_note(run: Path, last: Path, asked: bool) -> str | None:
     """Why ``run`` is used through its ``last.pt`` (unless ``asked``), where in training its weights are,
-    and, for a ``train.ema`` run, that they are the live weights, not the average; None when nothing of
-    that needs saying (last.pt asked for, no EMA)."""
+    and, for a ``train.ema`` run, which of them are used (asked for: the live weights; standing in for
+    best.pt: the average); None when nothing of that needs saying (last.pt asked for, no EMA)."""
     ckpt = load_checkpoint(last)
     ema = ckpt.resume is not None and ckpt.resume.ema is not None
     if asked and not ema:
         return None
     epoch, step = weights_at(ckpt)
     at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
-    if asked:
-        has_best = (run / "checkpoints" / "best.pt").is_file()
-        average = (
-            "the train.ema average that best.pt holds (the run's scores are its): for the average, "
-            "use best.pt (--checkpoint best / checkpoint='best')"
-            if has_best
-            else "the train.ema average, which no best.pt holds yet (no evaluation on val has saved one)"
-        )
-        return (
-            f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at "
-            f"{at}, not {average}."
-        )
-    live = " (the live weights, not the train.ema average best.pt would hold)" if ema else ""
-    using = f"Using checkpoints/last.pt, its weights at {at}{live}"
     saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
+    if asked:
+        return _live_note(run, at, saved)
+    weights = (
+        f"the train.ema average of its weights at {at}, what best.pt would hold"
+        if ema
+        else f"its weights at {at}"
+    )
+    using = f"Using checkpoints/last.pt, {weights}"
+    ask = (
+        "its live weights instead: ask for last.pt (--checkpoint last / checkpoint='last')"
+        if ema
+        else "to use them without this note, ask for last.pt (--checkpoint last / checkpoint='last')"
+    )
     if saved is not None:  # an evaluation picked it, and best.pt held it: gone since
         return (
             f"run '{run}' has no checkpoints/best.pt, though it was written there at epoch {saved} "
-            f"(deleted or moved since?). {using}: to use them without this note, ask for last.pt "
-            f"(--checkpoint last / checkpoint='last'); put best.pt back to use epoch {saved}'s, or "
+            f"(deleted or moved since?). {using}; {ask}; put best.pt back to use epoch {saved}'s, or "
             f"resume the run with more epochs (it writes best.pt again at its next evaluation)."
         )
     why = "no evaluation on val has picked a best epoch yet"
     if epoch == 1 and step:  # stopped mid-way through epoch 1: nothing evaluated yet
         why = "it stopped in epoch 1, before its first evaluation on val"
     return f"run '{run}' has no checkpoints/best.pt: {why}. {using}."
+
+
+def _live_note(run: Path, at: str, saved: int | None) -> str:
+    """What last.pt, asked for, scores in a ``train.ema`` run: the live weights at ``at``, not the average —
+    which best.pt holds, or held until deleted (written at epoch ``saved``), or no evaluation saved yet."""
+    if (run / "checkpoints" / "best.pt").is_file():
+        average = "which best.pt holds (the run's scores are its)"
+    elif saved is not None:
+        average = (
+            f"which best.pt held (written at epoch {saved}, missing since: deleted or moved?); without "
+            f"it, the best weights (the default) are last.pt's average"
+        )
+    else:
+        average = (
+            "which no best.pt holds yet (no evaluation on val has saved one); until one does, the best "
+            "weights (the default) are last.pt's average"
+        )
+    return (
+        f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at {at}, "
+        f"not the train.ema average, {average}: for the average, use the best weights "
+        f"(--checkpoint best / checkpoint='best')."
+    )

@@ -250,7 +250,10 @@ def forget_lost_best(t: Training) -> None:
     if loop.epoch < t.cfg.epochs and not loop.stopped_early:
         then = f"the best epoch from epoch {loop.epoch + 1} on is written there and scored"
     else:
-        then = f"nothing is left to train: the run's last weights (epoch {loop.epoch}) are scored"
+        last = f"the run's last weights (epoch {loop.epoch}) are"
+        if t.optim.ema:  # what evaluate.load_scored scores: the average, as best.pt would hold
+            last = f"the train.ema average of the run's last weights (epoch {loop.epoch}) is"
+        then = f"nothing is left to train: {last} scored"
     t.log.line(
         f"note: '{best}' is missing (deleted or moved?): it held epoch {loop.best_epoch}, the best "
         f"{t.cfg.select_metric} so far, whose weights can no longer be scored; {then} "

@@ -1,0 +1,106 @@
+"""A train.ema run whose best.pt is gone: its best weights are last.pt's average, as the run's scores
+(summary.json's ``scored``) are; the resume note and the checkpoint notes say which weights are used;
+``checkpoint="last"`` keeps the live weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import vislab
+from conftest import cli, one_line, tiny_config, tiny_sets
+from vislab.errors import CheckpointNote
+from vislab.predict import load_model, score_checkpoint
+from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
+from vislab.training.trainer import train
+
+EMA = ("train.ema.decay=0.9", "train.epochs=2", "train.figures=false")
+
+
+@pytest.fixture(scope="module")
+def lost(tmp_path_factory):
+    """A finished 2-epoch train.ema run whose best.pt was deleted, then scored again by a resume (its
+    summary.json deleted too): summary.json's scores are of the average of its last weights."""
+    run = tmp_path_factory.mktemp("ema") / "run"
+    train(tiny_config(*EMA), run, quiet=True)
+    (run / "checkpoints" / "best.pt").unlink()
+    (run / "summary.json").unlink()
+    train(None, run, resume=True, quiet=True)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["scored"] == "the train.ema average of the last weights, epoch 2"
+    return run
+
+
+def _same(model: torch.nn.Module, weights: dict) -> bool:
+    return all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+
+
+def test_the_resume_note_says_the_average_is_scored(tmp_path, capsys):
+    run = tmp_path / "run"
+    sets = tiny_sets("train.ema.decay=0.9", "train.figures=false")
+    code, text = cli(capsys, "train", *sets, "--out", run)
+    assert code == 0, text
+    (run / "checkpoints" / "best.pt").unlink()
+    (run / "summary.json").unlink()
+    code, text = cli(capsys, "train", "--resume", run)
+    said = one_line(text)
+    assert code == 0 and "note:" in said, text
+    assert "the train.ema average of the run's last weights (epoch 1) is scored" in said, text
+    assert "done (the train.ema average of the last weights, epoch 1)" in said, text
+
+
+def test_the_best_weights_without_best_pt_are_last_pts_average(lost):
+    """What summary.json scored, eval's default scores again; last.pt asked for: its live weights."""
+    resume = load_checkpoint(lost / "checkpoints" / "last.pt").resume
+    with pytest.warns(
+        CheckpointNote, match="the train.ema average of its weights at the end of epoch 2"
+    ):
+        model, _ = load_model(lost)
+    assert _same(model, resume.ema)
+    with pytest.warns(CheckpointNote, match="live weights"):
+        live, _ = load_model(lost, checkpoint="last")
+    assert _same(live, load_checkpoint(lost / "checkpoints" / "last.pt").state_dict)
+    assert not _same(live, resume.ema)
+    summary = json.loads((lost / "summary.json").read_text())
+    with pytest.warns(CheckpointNote):
+        val, _ = score_checkpoint(lost, "val")
+        test, _ = score_checkpoint(lost, "test")
+    assert (val.acc, test.acc) == (summary["val_acc"], summary["test_acc"])
+
+
+def test_a_last_pt_asked_for_says_best_pt_is_missing_not_never_saved(lost):
+    with pytest.warns(CheckpointNote) as notes:
+        vislab.load_run(lost).evaluate("val", checkpoint="last")
+    said = one_line(str(notes[0].message))
+    assert "live weights at the end of epoch 2" in said, said
+    assert "which best.pt held (written at epoch 2, missing since: deleted or moved?)" in said, said
+    assert "no evaluation on val has saved one" not in said, said
+
+
+def test_the_notes_name_the_weights_they_use(lost):
+    with pytest.warns(CheckpointNote) as notes:
+        resolve_checkpoint(lost)  # the best weights: last.pt's average stands in
+    said = one_line(str(notes[0].message))
+    assert "the train.ema average of its weights at the end of epoch 2" in said, said
+    assert "(the live weights, not" not in said, said
+    assert "its live weights instead: ask for last.pt (--checkpoint last" in said, said
+
+
+def test_eval_and_run_evaluate_score_what_summary_json_scored(lost, capsys):
+    """Needs the callers to load a run's best weights through checkpoint_target (run.py, cli/scores.py,
+    export.py)."""
+    summary = json.loads((lost / "summary.json").read_text())
+    code, text = cli(capsys, "eval", lost, "--split", "val", "--mistakes", "0")
+    said = one_line(text)
+    assert code == 0 and f"val: acc {summary['val_acc']:.4f}" in said, text
+    assert said.count("has no checkpoints/best.pt") == 1 and "train.ema average" in said, text
+    assert (lost / "figures" / "confusion_val.png").is_file()  # the run's scored weights: its names
+    with pytest.warns(CheckpointNote):
+        assert vislab.load_run(lost).evaluate("val")["acc"] == summary["val_acc"]
+    with pytest.warns(CheckpointNote, match="live weights"):
+        live = vislab.load_run(lost).evaluate("val", checkpoint="last")["acc"]
+    assert live == score_checkpoint(lost / "checkpoints" / "last.pt", "val")[0].acc
+    code, text = cli(capsys, "export", lost, "--format", "torchscript")
+    assert code == 0 and one_line(text).count("train.ema average") == 1, text
