@@ -47,6 +47,19 @@ _FITTED = {
 
 
 #: a run folder's own files (and its checkpoints/ folder): never written over by an export or a CSV
+def _checked_request(target: Path, fmt: str) -> Path:
+    """``target``, once ``fmt`` is an export format and ``target`` exists: UserError otherwise."""
+    if fmt not in FORMATS:
+        raise UserError(
+            f"'{fmt}' is not an export format: use onnx or torchscript (--format; Python: fmt=)."
+        )
+    if not target.exists():
+        raise UserError(
+            f"run '{target}' does not exist: give a run directory (or its checkpoints/best.pt)."
+        )
+    return target
+
+
 def export_run(
     target: str | Path,
     fmt: str,
@@ -71,15 +84,7 @@ def export_run(
 
         model_file, spec = export_run("runs/cnn", "onnx")
     """
-    if fmt not in FORMATS:
-        raise UserError(
-            f"'{fmt}' is not an export format: use onnx or torchscript (--format; Python: fmt=)."
-        )
-    target = Path(target)
-    if not target.exists():
-        raise UserError(
-            f"run '{target}' does not exist: give a run directory (or its checkpoints/best.pt)."
-        )
+    target = _checked_request(Path(target), fmt)
     ckpt_path, _ = choose_checkpoint(target, checkpoint)  # its note: load_model's
     path = _output_path(ckpt_path, fmt, out)
     spec_path = path.with_suffix(".json")

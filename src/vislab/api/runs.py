@@ -42,8 +42,7 @@ def train(
     epochs: int | None = None,
     **overrides: Any,
 ) -> Run:
-    """Train one run into ``out`` (default a new ``runs/<model>-<data>-<time>``, ``-2`` after it when
-    that is taken: :func:`default_run_dir`) and return it.
+    """Train one run into ``out`` (default: :func:`default_run_dir`) and return it.
 
     ``config``: a dict, a YAML path or preset name, or a :class:`Config` (defaults when None).
     ``model``: a registered model name, ``file.py:Net``, or your own ``build(input_shape, num_classes,
