@@ -113,6 +113,35 @@ def test_ctrl_c_while_scoring_without_figures_leaves_it_complete_and_stops(tmp_p
     assert done["status"] == "complete" and done["test_acc"] is not None
 
 
+def test_ctrl_c_while_a_suite_run_is_scored_keeps_it_complete_and_stops_the_suite(
+    tmp_path, capsys, monkeypatch
+):
+    """The run whose scoring finished is complete in suite.json and in the table (not listed as
+    unfinished); the suite starts no further run, and a re-run trains the rest only."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({**SUITE, "runs": {"first": {"model.name": "majority"},
+                                                       "second": {"model.name": "majority"}}}))  # fmt: skip
+    real = evaluate_module.load_scored
+
+    def load_scored(*a, **kw):
+        ctrl_c()
+        return real(*a, **kw)
+
+    monkeypatch.setattr(evaluate_module, "load_scored", load_scored)
+    out = tmp_path / "out"
+    code, text = cli(capsys, "suite", spec, "--out", out, "-q", "--no-report")
+    assert code == 130, text
+    assert summary(out / "first")["status"] == "complete"
+    assert json.loads((out / "suite.json").read_text())["runs"]["first"]["status"] == "complete"
+    results = (out / "results.md").read_text()
+    assert "| first |" in results and "first:" not in results.split("| first |")[-1], results
+    assert not (out / "second" / "summary.json").exists()  # the suite stopped there
+    monkeypatch.setattr(evaluate_module, "load_scored", real)
+    code, text = cli(capsys, "suite", spec, "--out", out, "-q", "--no-report")
+    assert code == 0, text
+    assert summary(out / "second")["status"] == "complete"
+
+
 def test_ctrl_c_in_the_last_evaluation_stops_before_scoring_and_resumes(tmp_path, monkeypatch):
     real = trainer.evaluate_and_checkpoint
 

@@ -23,6 +23,7 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
+from vislab.experiments.suites.jobs import halts
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
 from vislab.experiments.suites.runner import (
     SuiteState,
@@ -179,7 +180,7 @@ def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
 
     def take(name: str, outcome: dict) -> None:
         source.settle(name, outcome)
-        if outcome["status"] == "interrupted":
+        if halts(outcome):
             interrupted[name] = outcome["message"]
 
     stopped = run_to_end(source, jobs, quiet, log, take)

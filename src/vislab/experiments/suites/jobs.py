@@ -24,6 +24,7 @@ from vislab.errors import DataError, Note, TrainingInterrupted, VislabError
 from vislab.experiments.suites.ending import raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun
 from vislab.interrupts import on_parent_death, remember_ctrl_c
+from vislab.training.rundir import RunDir, is_complete
 from vislab.training.trainer import train
 
 
@@ -33,12 +34,15 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    data_error = False
+    data_error = halted = False
     try:
         train(build_config(cfg_dict), run_dir, resume=resume, quiet=quiet)
         status, message, tb = "complete", "", ""
     except TrainingInterrupted as e:
-        status, message, tb = "interrupted", str(e), ""
+        # a signal in its final scoring, which finished first: the run is complete, the suite stops
+        done = is_complete(RunDir(run_dir).read_summary())
+        status, message, tb = ("complete" if done else "interrupted"), str(e), ""
+        halted = True
     except VislabError as e:
         status, message, tb = "failed", str(e), ""
         data_error = isinstance(e, DataError) and raised_by_the_data(e)
@@ -50,7 +54,14 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
         traceback=tb,
         seconds=round(time.perf_counter() - t0, 2),
         data_error=data_error or None,  # None: left out of suite.json
+        halted=halted or None,  # a signal stopped it: the suite stops (halts)
     )
+
+
+def halts(outcome: dict) -> bool:
+    """Whether a run's ``outcome`` stops the suite: a signal ended the run, resumable ("interrupted"), or
+    came as it was scored, which finished first (complete, ``halted``)."""
+    return outcome["status"] == "interrupted" or bool(outcome.get("halted"))
 
 
 _parent: int | None = None  # in a --jobs process: the suite's process, whose death ends this one
@@ -113,7 +124,7 @@ def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> 
     if _stopped:
         return dict(status="interrupted", message="stopped before it started", seconds=0.0)
     outcome = _execute(cfg_dict, run_dir, resume, True, threads)
-    _stopped = outcome["status"] == "interrupted"
+    _stopped = halts(outcome)
     if _parent is not None and os.getppid() != _parent:
         # orphaned: nobody reads the outcome, and the pool's queue would keep it waiting forever
         sys.stdout.flush()
@@ -153,7 +164,7 @@ def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
                 p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None
             )
             yield _finished(p, outcome, log)
-            if outcome["status"] == "interrupted":
+            if halts(outcome):
                 return
         return
     yield from _run_pool(source, jobs, log)

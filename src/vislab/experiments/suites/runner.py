@@ -15,7 +15,7 @@ from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
-from vislab.experiments.suites.jobs import ListSource, run_all
+from vislab.experiments.suites.jobs import ListSource, halts, run_all
 from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
 from vislab.experiments.suites.spec import Suite
 from vislab.training.checkpoint import atomic_write_text
@@ -85,7 +85,7 @@ def run_suite(
     def take(name: str, outcome: dict) -> None:
         outcomes[name] = outcome
         state.record(name, outcome)
-        if outcome["status"] == "interrupted":
+        if halts(outcome):
             interrupted[name] = outcome["message"]
         if outcome.get("data_error"):  # each run on that data would fail alike: start no more
             untrained.extend(p.name for p in source.todo)
