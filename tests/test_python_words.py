@@ -172,3 +172,24 @@ def test_help_of_config_is_vislabs_own():
         and "Usage Documentation" not in said
     )
     assert "vislab.load_config" in pydoc.render_doc(vislab.Config)
+
+
+def test_load_config_takes_a_nested_dict_as_train_does():
+    cfg = vislab.load_config({"optim": {"lr": 0.5}}, train__epochs=5)
+    assert (cfg.optim.lr, cfg.train.epochs) == (0.5, 5)
+    with pytest.raises(ConfigError, match=r"Invalid config \(the config dict\)"):
+        vislab.load_config({"optim": {"bogus": 1}})
+
+
+@pytest.mark.parametrize(
+    "call, said",
+    [
+        (lambda out: vislab.run_suite("quickstart", out=out, jobs=0), "run_suite got jobs=0"),
+        (lambda out: vislab.run_suite("quickstart", out=out, seeds=0), "run_suite got seeds=0"),
+        (lambda out: vislab.sweep("dlvc-cnn", out=out, trials=0), "sweep got trials=0"),
+    ],
+)
+def test_counts_below_one_are_refused_as_the_command_refuses_them(tmp_path, call, said):
+    with pytest.raises(UserError, match=said):
+        call(tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything is written

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.api.experiments import Log, every_run_sets, lines_to, report_hook
+from vislab.api.experiments import Log, check_counts, every_run_sets, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
 from vislab.errors import UserError
@@ -109,6 +109,7 @@ def run_suite(
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
     """
+    check_counts("run_suite", jobs=jobs, seeds=seeds, epochs=epochs)
     if dry_run:
         _refuse_in_dry_run(overwrite, storage)
     suite, folder, chosen = _seeded_suite(name_or_file, out, overwrite, storage, seeds, only)

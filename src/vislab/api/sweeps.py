@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from vislab.api.experiments import Log, every_run_sets, lines_to, optuna_quietly, report_hook
+from vislab.api.experiments import (
+    Log,
+    check_counts,
+    every_run_sets,
+    lines_to,
+    optuna_quietly,
+    report_hook,
+)
 from vislab.api.folders import check_new, start_over
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
@@ -111,6 +118,7 @@ def sweep(
         from vislab.experiments.sweeps.runner import run_sweep
         from vislab.report.build import build_report
 
+    check_counts("sweep", trials=trials, narrow=narrow, narrow_trials=narrow_trials, epochs=epochs)
     sets = every_run_sets("sweep", data, epochs, overrides, settings)
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)

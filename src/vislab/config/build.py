@@ -85,20 +85,23 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
 
 
 def load_config(
-    path: str | Path | None = None,
+    path: str | Path | Mapping[str, Any] | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
     base: dict | None = None,
     **settings: Any,
 ) -> Config:
-    """Base dict (optional) ← YAML file (optional) ← overrides → validated Config (ConfigError naming
-    each mistake). ``overrides``: ``key.sub=value`` strings, typed as YAML types them (the command's
-    ``--set``), or a mapping ``{"optim.lr": 0.1}``; ``settings``: ``section__key`` keywords, as
-    :func:`vislab.train` takes them. A key given twice: ConfigError.
+    """Base dict (optional) ← YAML file or nested dict (optional) ← overrides → validated Config
+    (ConfigError naming each mistake). ``overrides``: ``key.sub=value`` strings, typed as YAML types them
+    (the command's ``--set``), or a mapping ``{"optim.lr": 0.1}``; ``settings``: ``section__key``
+    keywords, as :func:`vislab.train` takes them. A key given twice: ConfigError.
 
     >>> cfg = vislab.load_config("my.yaml", optim__lr=0.1, train__epochs=5)
+    >>> cfg = vislab.load_config({"optim": {"lr": 0.5}}, train__epochs=5)
     """
-    tree = _deep_merge({}, base or {})
-    if path is not None:
+    tree, given_dict = _deep_merge({}, base or {}), isinstance(path, Mapping)
+    if isinstance(path, Mapping):
+        tree, path = _deep_merge(tree, dict(path)), None
+    elif path is not None:
         tree = _deep_merge(tree, read_yaml(path))
     if isinstance(overrides, Mapping):
         given, sets = {**overrides, **settings}, []
@@ -106,7 +109,8 @@ def load_config(
         given, sets = settings, [overrides] if isinstance(overrides, str) else list(overrides)
     _set_once(tree, given, sets)
     source = " + ".join(
-        [*([str(path)] if path else []), *(["--set"] if sets else [])]
+        [*([str(path)] if path else []), *(["the config dict"] if given_dict else [])]
+        + (["--set"] if sets else [])
         + (["vislab.load_config arguments"] if given else [])
     )
     return build_config(tree, sets, source=source or "defaults")
