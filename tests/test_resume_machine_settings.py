@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import TINY_RUN, cli, one_line
+from conftest import TINY_RUN, cli, one_line, tiny_sets
 from fixtures import write_image_folder
 from vislab.config import build_config
 from vislab.errors import UserError
@@ -130,3 +130,21 @@ def test_a_sweep_trial_resumed_on_another_machine_uses_the_trials_data_root(tmp_
     summary = objective._train(trial, tree, run_dir, resumed=True)
     assert summary["status"] == "complete" and summary["epochs_run"] == 2
     assert saved(run_dir)["data"]["root"] == str(new)
+
+
+def test_a_cosine_run_is_not_told_to_train_on_with_epochs(tmp_path, capsys):
+    """cosine spreads over train.epochs, so --epochs is refused for it: neither the refusal of a changed
+    train.epochs nor the nothing-left-to-train note may send the user there."""
+    run = tmp_path / "cos"
+    code, text = cli(capsys, "train", *tiny_sets("schedule.name=cosine", "train.figures=false"),
+                     "--out", run, "-q")  # fmt: skip
+    assert code == 0, text
+    code, text = cli(capsys, "train", "--resume", run, "--set", "train.epochs=3")
+    said = one_line(text)
+    assert code == 2 and "train.epochs: 1 → 3" in said and "--epochs" not in said, said
+    code, text = cli(capsys, "train", "--resume", run)
+    said = one_line(text)
+    assert code == 0 and "nothing left to train" in said and "--epochs" not in said, said
+    with pytest.raises(UserError) as e:
+        vislab.train(out=run, resume=True, train__epochs=3)
+    assert "epochs=3 instead" not in str(e.value)

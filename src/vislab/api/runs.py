@@ -133,7 +133,7 @@ def _resumed_with(out: Path, overrides: dict[str, Any], epochs: int | None = Non
     epochs= given, which the refusal of a train.epochs names)."""
     if not overrides:
         return None
-    from vislab.training.resume import resumable  # on use: torch and the model zoo
+    from vislab.training.resume import SPREAD_SCHEDULES, resumable  # on use: torch, the model zoo
 
     stored = resumable(RunDir(out)).record.config
     wanted = make_config(stored, overrides=overrides)
@@ -143,6 +143,7 @@ def _resumed_with(out: Path, overrides: dict[str, Any], epochs: int | None = Non
         fix = (  # train.epochs alone: epochs= trains a resumed run on (where its schedule allows)
             _epochs_fix(wanted.train.epochs, overrides, epochs)
             if all(d.startswith("train.epochs:") for d in diff)
+            and wanted.schedule.name not in SPREAD_SCHEDULES
             else f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
             f"starts from its weights)."
         )

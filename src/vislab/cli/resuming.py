@@ -41,7 +41,7 @@ def resumed_with(
     the --epochs given, which the refusal of a train.epochs names)."""
     if not (config or set_):
         return None
-    from vislab.training.resume import resumable  # on use: torch (vislab.cli's docstring)
+    from vislab.training.resume import SPREAD_SCHEDULES, resumable  # on use: torch (vislab.cli's)
     from vislab.training.rundir import RunDir
 
     stored = resumable(RunDir(resume)).record.config
@@ -49,7 +49,10 @@ def resumed_with(
     diff = config_differences(stored, wanted.to_dict())
     if diff:
         changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
-        epochs_only = all(d.startswith("train.epochs:") for d in diff)
+        # train.epochs alone: --epochs trains it on, where its schedule allows (extend)
+        epochs_only = all(d.startswith("train.epochs:") for d in diff) and (
+            wanted.schedule.name not in SPREAD_SCHEDULES
+        )
         fix = (
             _epochs_fix(resume, wanted.train.epochs, config, set_, epochs)
             if epochs_only

@@ -182,13 +182,13 @@ def check_trainable(cfg: Config, network: Network) -> None:
             f"model '{name}' has no parameters to train (no layer with weights): {nothing}. Give it "
             f"layers with weights, e.g. end forward with nn.Linear(..., {network.num_classes})."
         )
-    last = ", ".join(n for n, _ in params[-4:])
+    last = ", ".join(n for n, _ in params[-2:])  # a head's weight and bias
     if cfg.train.freeze:
         raise ConfigError(
             f"train.freeze={list(cfg.train.freeze)} freezes every parameter of model '{name}' "
             f"({len(params)} tensors): {nothing}. Leave the layers to train out of the patterns — its "
-            f"last parameters, usually the head, are {last} (`vislab model info {name}` lists its "
-            f"layers)."
+            f"last parameters, usually the head, are {last} (`vislab model info {name}` / "
+            f"vislab.model_info({name!r}) lists its layers)."
         )
     raise UserCodeError(
         f"model '{name}' has {len(params)} parameter tensors, none trainable (requires_grad=False on "

@@ -194,6 +194,9 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dic
     if loop.epoch < tc.epochs:  # train.early_stop's patience ran out: extending it would stop again
         how = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}"
         then = "Score it again"
+    elif cfg.schedule.name in SPREAD_SCHEDULES:  # extend refuses it
+        how = f"{loop.epoch} of {tc.epochs} epochs trained, schedule.name={cfg.schedule.name}"
+        then = "Score it again"
     else:
         how = f"{loop.epoch} of {tc.epochs} epochs trained"
         then = "Train it on with --epochs N (Python: epochs=N), or score it again"
@@ -207,6 +210,10 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dic
 def _lines(path: Path) -> int:
     """The lines of text of ``path`` (a cut last line counts): 0 when it is absent."""
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+
+
+# schedules whose learning rates depend on train.epochs: a run of one cannot be trained on (extend)
+SPREAD_SCHEDULES = ("cosine", "onecycle")
 
 
 def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
@@ -224,7 +231,7 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
             f"from its weights instead: {_init_from(path)}, with train.epochs={epochs} (and a larger "
             f"train.early_stop, or none)."
         )
-    if cfg.schedule.name in ("cosine", "onecycle"):
+    if cfg.schedule.name in SPREAD_SCHEDULES:
         raise UserError(
             f"cannot extend '{path}' to {epochs} epochs: its schedule.name={cfg.schedule.name} spreads "
             f"the learning rate over all {cfg.train.epochs} epochs, so the epochs already trained would "
