@@ -645,3 +645,17 @@ def test_a_suite_into_a_read_only_out_stops_before_any_run(
     (tmp_path / "file").write_text("")
     code, text = cli(capsys, "suite", spec, "--out", tmp_path / "file" / "suite", "-q")
     assert code == 2 and f"'{tmp_path / 'file'}' is a file, not a folder" in one_line(text), text
+
+
+# ----------------------------------------------------------------------- notes from --jobs processes
+def test_the_notes_of_runs_in_jobs_processes_are_shown_once_each(tmp_path, capsys):
+    """Each --jobs process is quiet, but a setting that does nothing is said as with --jobs 1: its note
+    comes back with the run's outcome and the suite's process shows it, once per text."""
+    runs = {"a": {"schedule.gamma": 0.5}, "b": {"schedule.gamma": 0.5, "train.seed": 1}}
+    spec = write_suite(tmp_path / "s.yaml", runs)
+    out = tmp_path / "out"
+    code, text = cli(capsys, "suite", spec, "--out", out, "-q", "--no-report", "--jobs", "2")
+    assert code == 0, text
+    said = one_line(text)
+    assert said.count("note: schedule.gamma=0.5 does nothing") == 1, said
+    assert "notes" not in json.loads((out / "suite.json").read_text())["runs"]["a"]

@@ -71,10 +71,9 @@ def _job_start(parent: int) -> None:
     """Initialiser of a ``--jobs`` process: it gets SIGTERM when ``parent`` (the suite's process) dies, even
     by SIGKILL — its run in flight then saves a resumable checkpoint, as on Ctrl-C, and :func:`_worker`
     exits after it — instead of training on as an orphan that holds its run folder's lock. Its runs are
-    quiet: their notes (:class:`~vislab.errors.Note` warnings) are not shown either."""
+    quiet: their notes (:class:`~vislab.errors.Note` warnings) go back with each outcome (:func:`_worker`)."""
     global _parent
     _parent = parent
-    warnings.simplefilter("ignore", Note)
     # SIGTERM when the thread that started this process ends (the one that calls pool.submit); where the
     # kernel offers no such signal, only _worker's check after its run
     on_parent_death(signal.SIGTERM)
@@ -123,7 +122,11 @@ def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> 
     global _stopped
     if _stopped:
         return dict(status="interrupted", message="stopped before it started", seconds=0.0)
-    outcome = _execute(cfg_dict, run_dir, resume, True, threads)
+    with warnings.catch_warnings(record=True) as caught:  # shown by the suite's process (_finished)
+        warnings.simplefilter("always", Note)
+        outcome = _execute(cfg_dict, run_dir, resume, True, threads)
+    notes = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, Note))
+    outcome["notes"] = list(notes) or None
     _stopped = halts(outcome)
     if _parent is not None and os.getppid() != _parent:
         # orphaned: nobody reads the outcome, and the pool's queue would keep it waiting forever
@@ -273,6 +276,8 @@ def _started(p: PlannedRun, log: Callable[[str], None]) -> None:
 
 
 def _finished(p: PlannedRun, o: dict, log: Callable[[str], None]) -> tuple[str, dict]:
+    for note in o.pop("notes", None) or ():  # a --jobs process's: shown here, once per text
+        warnings.warn(note, Note, stacklevel=2)
     if o["status"] == "complete":
         msg = f"done in {o['seconds']:.1f}s"
     elif o.get("data_error"):  # the suite's error says it, once
