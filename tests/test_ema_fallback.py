@@ -104,3 +104,19 @@ def test_eval_and_run_evaluate_score_what_summary_json_scored(lost, capsys):
     assert live == score_checkpoint(lost / "checkpoints" / "last.pt", "val")[0].acc
     code, text = cli(capsys, "export", lost, "--format", "torchscript")
     assert code == 0 and one_line(text).count("train.ema average") == 1, text
+
+
+def test_the_average_is_not_called_best_pt_s_where_the_best_epoch_was_another(tmp_path):
+    """best.pt (epoch 1, which summary.json scored) deleted; last.pt at epoch 2: its average is not what
+    best.pt held, and the note says which epoch best.pt was."""
+    run = tmp_path / "run"
+    train(tiny_config(*EMA), run, quiet=True)
+    (run / "checkpoints" / "best.pt").unlink()
+    last = run / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=False)
+    state["state"]["best_epoch"] = 1  # as if epoch 1 had been the best
+    torch.save(state, last)
+    with pytest.warns(CheckpointNote) as caught:
+        resolve_checkpoint(run)
+    said = one_line(str(caught[0].message))
+    assert "written there at epoch 1" in said and "what best.pt would hold" not in said, said

@@ -245,10 +245,10 @@ def _last_note(run: Path, last: Path, asked: bool) -> str | None:
     saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
     if asked:
         return _live_note(run, at, saved)
+    # best.pt would hold the average now only where the best epoch is the last one
+    would = ", what best.pt would hold" if saved in (None, epoch) and not step else ""
     weights = (
-        f"the train.ema average of its weights at {at}, what best.pt would hold"
-        if ema
-        else f"its weights at {at}"
+        f"the train.ema average of its weights at {at}{would}" if ema else f"its weights at {at}"
     )
     using = f"Using checkpoints/last.pt, {weights}"
     ask = (
