@@ -21,6 +21,7 @@ from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite
 from vislab.paper_folder import build as paper_build
 from vislab.paper_folder.build import write_paper
+from vislab.paper_folder.latex import escape
 
 SAY = "What the reports say about these runs"
 RDFIA = {  # words, no numbers: as vit-study's report A (§ as the reports write their sections)
@@ -80,7 +81,9 @@ def test_a_report_of_words_alone_is_said_under_the_tables_as_results_md_says_it(
     assert tables.index(run) > tables.rindex("**Table: ")  # under the tables
     assert "\\paragraph*{What the reports say about these runs} (they print no numbers" in tex
     assert "\\item patch-14: \\S{}2.2, Figure 20. The best patch size" in tex
-    assert "\\item \\textbf{rdfia-A}: RDFIA 1-e, students' report A. Measured on" in tex
+    assert (
+        "\\item \\textbf{rdfia-A}: " + escape("RDFIA 1-e, students' report A. Measured on") in tex
+    )
 
 
 def test_footnotes_only_for_the_sources_a_table_cites_and_their_notes_said_after(
@@ -110,7 +113,7 @@ def test_footnotes_only_for_the_sources_a_table_cites_and_their_notes_said_after
     )  # its where: footnote
     assert "  - mlp: §2.2, Figure 20. The best patch size" in said
     other_data = "rdfia-A's figures were measured on mnist; the runs here used digits"
-    assert other_data in md and other_data in said and other_data in tex
+    assert other_data in md and other_data in said and escape(other_data) in tex
 
 
 @pytest.mark.skipif(

@@ -21,6 +21,7 @@ from vislab.experiments.results.table import seed_rows, table_rows, write_tables
 from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite, with_seeds
 from vislab.paper_folder.build import write_paper
+from vislab.paper_folder.latex import escape
 from vislab.plotting.mistakes import Mistake, mistakes_figure
 from vislab.plotting.style import COLUMN_IN, MIN_PT, PAGE_IN, fit_to_page, page_style, page_width
 from vislab.report.build import build_report, plan_report
@@ -235,6 +236,6 @@ def test_the_papers_tables_say_under_them_that_reported_figures_are_not_like_for
     assert not any("**Note:**" in t for t in others)  # no reported column there
     tex = (tmp_path / "paper" / "tables.tex").read_text()
     [first, *rest] = tex.split("\\end{table}")[:-1]
-    assert "\\textbf{Note:} paper\\_b's figures were measured on cifar10" in first
+    assert "\\textbf{Note:} " + escape("paper_b's figures were measured on cifar10") in first
     assert first.index("\\textbf{Note:}") > first.index("\\end{tabular}")
     assert not any("Note:" in t for t in rest)

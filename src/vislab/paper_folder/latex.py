@@ -7,10 +7,11 @@ import re
 import shutil
 import subprocess
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from vislab.errors import RunFailed, UserError
+from vislab.errors import Note, RunFailed, UserError
 from vislab.paper_folder.figures import PageFigure
 
 MARK = "% written by vislab paper"  # the first line of main.tex (which files are vislab's: api/written.py)
@@ -28,6 +29,10 @@ _SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    # printed as typed, so that a command pasted from the PDF works: straight quotes (no “ ” ‘ ’, and no
+    # ¡ ¿ of !` ?`); and -- and ,, are kept apart (_at), not joined into – and „ (textcomp: main_document)
+    "'": r"\textquotesingle{}",
+    "`": r"\textasciigrave{}",
 }
 _UNICODE = {  # what vislab's texts hold beyond the letters pdflatex's utf8 and T1 encodings know
     "±": r"$\pm$",
@@ -72,13 +77,44 @@ _GREEK = {  # math mode needs no package; the capitals drawn as Latin letters (�
 
 
 def escape(text: str) -> str:
-    """``text`` as LaTeX source that prints it: special characters escaped, symbols and Greek letters
-    as math, accented Latin letters kept (utf8 + T1), any other character by its closest ASCII form
-    ("?" when it has none)."""
-    return "".join(_char(c) for c in str(text))
+    """``text`` as LaTeX source that prints it as typed: special characters escaped, quotes straight,
+    ``--`` two hyphens, symbols and Greek letters as math, accented Latin letters kept (utf8 + T1), any
+    other character by its closest ASCII form. Characters with none (猫, кот) are kept for a Unicode
+    engine (lualatex, xelatex) and printed as their code points by pdflatex ([U+732B]), with a
+    :class:`~vislab.errors.Note` for each word of them."""
+    text = str(text)
+    missing = "".join(c if _char(c) is None else " " for c in text)
+    for word in dict.fromkeys(missing.split()):  # stacklevel 1: Python notes each word once
+        warnings.warn(_untypeset_note(word), Note, stacklevel=1)
+    return "".join(_at(text, i) for i in range(len(text)))
 
 
-def _char(c: str) -> str:
+def _at(text: str, i: int) -> str:
+    """``text[i]`` as LaTeX: a hyphen or comma that a second one follows, then a kern (pdflatex's T1 fonts
+    would join the two into – or „; {} would not keep them apart in lualatex)."""
+    c, tex = text[i], _char(text[i])
+    if tex is None:  # \Umathcode is XeTeX's and LuaTeX's, not pdfTeX's
+        return f"\\ifdefined\\Umathcode {c}\\else[{_code_point(c)}]\\fi{{}}"
+    return tex + "\\kern0pt" if c in "-," and text[i + 1 : i + 2] == c else tex
+
+
+def _code_point(c: str) -> str:
+    return f"U+{ord(c):04X}"
+
+
+def _untypeset_note(word: str) -> str:
+    """What the paper does with ``word``, which pdflatex cannot typeset, and how to print it."""
+    codes = "".join(f"[{_code_point(c)}]" for c in word)
+    return (
+        f"'{word}' (in a name or title) cannot be typeset by pdflatex: the paper prints {codes} for it, "
+        "and its figures draw empty boxes where matplotlib's font lacks the glyphs. To print it, compile "
+        "main.tex with lualatex or xelatex after loading a font that has it (e.g. "
+        "\\usepackage{luatexja}; xelatex: \\usepackage{xeCJK}), or rename it with Latin letters."
+    )
+
+
+def _char(c: str) -> str | None:
+    """``c`` as LaTeX source, or None when pdflatex cannot typeset it."""
     if c in _SPECIAL:
         return _SPECIAL[c]
     if c in _UNICODE:
@@ -87,7 +123,7 @@ def _char(c: str) -> str:
         return _GREEK[c]
     if c.isascii() or 0xC0 <= ord(c) <= 0x17F:  # Latin-1 and Latin Extended-A letters: T1 has them
         return c
-    return unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"
+    return unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or None
 
 
 def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str:
@@ -143,6 +179,7 @@ def main_document(title: str, intro: Sequence[str], verdicts: str, notes: Sequen
 \\documentclass[10pt]{{article}}
 \\usepackage[T1]{{fontenc}}
 \\usepackage[utf8]{{inputenc}}
+\\usepackage{{textcomp}} % \\textquotesingle: quotes printed straight (LaTeX before 2020 needs it)
 \\IfFileExists{{lmodern.sty}}{{\\usepackage{{lmodern}}}}{{}}
 \\usepackage[letterpaper,margin=0.8in]{{geometry}} % text width 6.9 in: the width of page-wide figures
 \\usepackage{{booktabs}}

@@ -15,7 +15,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from vislab.errors import UserError
-from vislab.plotting.canvas import NotebookFigure, plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]  # N×2 points as drawn → the model's input
 
@@ -139,7 +139,7 @@ def _scatter_classes(ax, x: torch.Tensor, y: np.ndarray, names: list[str], color
                 color=colors[k],
                 edgecolors="k",
                 linewidths=0.3,
-                label=names[k] if k < len(names) else str(k),
+                label=literal(names[k]) if k < len(names) else str(k),
             )
 
 

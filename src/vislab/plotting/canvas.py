@@ -18,7 +18,7 @@ if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend; elsew
     matplotlib.use("Agg")  # no display is needed (or wanted) on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["NotebookFigure", "captured_figures", "drawn_figure", "plt", "save_figure"]
+__all__ = ["NotebookFigure", "captured_figures", "drawn_figure", "literal", "plt", "save_figure"]
 _CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
 
 
@@ -30,6 +30,12 @@ class NotebookFigure(Figure):
         buf = io.BytesIO()
         self.savefig(buf, format="png", dpi=90, bbox_inches="tight")
         return buf.getvalue()
+
+
+def literal(text: object) -> str:
+    """``text`` (a class or run name) drawn as written: matplotlib reads a text between two $ as
+    mathtext ("a$x^2$b" would show "ax²b"), an escaped one as a $."""
+    return str(text).replace("$", r"\$")
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:

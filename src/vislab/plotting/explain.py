@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure, SubFigure
 
-from vislab.plotting.canvas import NotebookFigure, plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
 
 ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
 NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map that is 0 everywhere
@@ -74,7 +74,7 @@ def draw_explanation_row(
         ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
         if m is not None and not zero:
             ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
-        ax.set_title(label + NOTHING if zero else label, fontsize=8)
+        ax.set_title(literal(label) + NOTHING if zero else literal(label), fontsize=8)
         ax.axis("off")
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(literal(title), fontsize=9)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.canvas import literal, plt, save_figure
 
 
 def plot_image_grid(
@@ -38,14 +38,14 @@ def plot_image_grid(
                     ax.text(
                         0.5,
                         -0.04,
-                        labels[j],
+                        literal(labels[j]),
                         transform=ax.transAxes,
                         ha="center",
                         va="top",
                         fontsize=6,
                     )
         if row_titles:
-            axes[i][0].set_title(row_titles[i], fontsize=8, loc="left")
+            axes[i][0].set_title(literal(row_titles[i]), fontsize=8, loc="left")
     return save_figure(fig, path)
 
 
@@ -71,13 +71,13 @@ def plot_feature_scatter(
             pts[:, 0],
             pts[:, 1] if x.shape[1] > 1 else np.zeros(len(pts)),
             s=8,
-            label=name,
+            label=literal(name),
             alpha=0.7,
         )
     ax.set_xlabel("feature 0")
     ax.set_ylabel("feature 1")
     ax.legend(fontsize=7)
-    ax.set_title(title or "samples")
+    ax.set_title(literal(title or "samples"))
     return save_figure(fig, path)
 
 
@@ -110,5 +110,7 @@ def plot_image_mosaic(
     )
     ax.axis("off")
     for i, title in enumerate(row_titles or []):
-        ax.text(-pad, pad + i * (h + pad) + h / 2, title, ha="right", va="center", fontsize=8)
+        ax.text(
+            -pad, pad + i * (h + pad) + h / 2, literal(title), ha="right", va="center", fontsize=8
+        )
     return save_figure(fig, path)

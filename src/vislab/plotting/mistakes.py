@@ -17,7 +17,7 @@ from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
-from vislab.plotting.canvas import NotebookFigure, save_figure
+from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.style import ReflowLayout
 
 GALLERY_SIZE = 16  # wrong images shown by default
@@ -116,8 +116,8 @@ def mistakes_figure(
     of :data:`CELL_IN` a row) and again at a page's width (``plotting.style.fit_to_page``): fewer images a
     row there, each cell still wider than its title."""
     shown = mistakes if images is not None else []
-    titles = [mistake_title(m, class_names) for m in shown]
-    labels = [s.rsplit(":", 1)[0] for s in pair_lines(pairs, class_names)]
+    titles = [literal(mistake_title(m, class_names)) for m in shown]
+    labels = [literal(s.rsplit(":", 1)[0]) for s in pair_lines(pairs, class_names)]
     fig = NotebookFigure()
     head = fig.text(0.5, 1, "", ha="center", va="top", fontsize=HEAD_PT)
     tiles = _tiles(images, shown)

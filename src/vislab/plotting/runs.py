@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from vislab.plotting.canvas import NotebookFigure, save_figure
+from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.legend import legend_beside, legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 
@@ -68,11 +68,11 @@ def curves_figure(
     for i, (name, rows) in enumerate(histories.items()):
         color, marker = run_style(i)
         for key, panel, style, word in CURVES:
-            label = f"{name} {word}" if len(histories) > 1 else word
+            label = f"{literal(name)} {word}" if len(histories) > 1 else word
             line = dict(ls=style, color=color, marker=marker, label=label)
             points |= _draw_curve(axes[panel], rows, key, line) == 1
         if steps and steps.get(name):
-            label = "" if len(histories) == 1 else f"{name} steps"
+            label = "" if len(histories) == 1 else f"{literal(name)} steps"
             draw_step_losses(axes[0], steps[name], color, label)
     ax_loss, ax_acc = axes
     epochs = {r["epoch"] for rows in histories.values() for r in rows}
@@ -95,7 +95,9 @@ def curves_figure(
         styles.append(dict(linestyle="-", lw=5, alpha=0.25, label="± 1 std (seeds)"))
     # one legend entry per run and per kind of line, beside the panels rather than over the curves
     if styles:
-        legend_outside(ax_acc, list(histories) if len(histories) > 1 else [], styles)
+        legend_outside(
+            ax_acc, [literal(n) for n in histories] if len(histories) > 1 else [], styles
+        )
     return fig
 
 
@@ -146,8 +148,9 @@ def confusion_figure(
     fig = NotebookFigure(figsize=(side + 0.7 * label + 1.0, side + 0.7 * label + 1.0))
     ax = fig.subplots()
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_yticks(range(k), class_names)
+    names = [literal(n) for n in class_names]
+    ax.set_xticks(range(k), names, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(k), names)
     ax.tick_params(labelsize=CELL_PT)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -158,7 +161,7 @@ def confusion_figure(
                 colour = "white" if share[i, j] > 0.5 else "black"
                 ax.text(j, i, text, ha="center", va="center", fontsize=CELL_PT, color=colour)
     what = "share of each true class" if normalize else "counts"
-    ax.set_title(f"{title or 'confusion matrix'} ({what})")
+    ax.set_title(f"{literal(title or 'confusion matrix')} ({what})")
     fig.tight_layout()
     return fig
 
@@ -186,10 +189,11 @@ def per_class_figure(
     ax = fig.subplots()
     errors = None if std is None else np.nan_to_num(np.asarray(std, dtype=float))
     ax.bar(range(len(per_class)), np.nan_to_num(per_class), yerr=errors, capsize=3, color="C0")
-    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
+    names = [literal(n) for n in class_names]
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("class accuracy (recall)")
-    ax.set_title(title or "per-class accuracy")
+    ax.set_title(literal(title or "per-class accuracy"))
     return fig
 
 
@@ -214,14 +218,14 @@ def roc_figure(
     for k, (fpr, tpr) in sorted(roc.items()):
         area = np.trapezoid(tpr, fpr)  # fpr rises: the trapezoidal area under the curve
         color, marker = run_style(k, len(class_names))
-        label = f"{class_names[k]} (AUC {area:.3f})"
+        label = f"{literal(class_names[k])} (AUC {area:.3f})"
         ax.plot(fpr, tpr, color=color, marker=marker, markevery=0.1, ms=4, lw=1, label=label)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     if roc:
         legend_beside(ax, ax.get_legend_handles_labels()[0])
-    ax.set_title(title or "ROC (one vs rest)")
+    ax.set_title(literal(title or "ROC (one vs rest)"))
     return fig
 
 

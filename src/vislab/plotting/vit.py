@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 
-from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.canvas import literal, plt, save_figure
 
 PANELS_IN = (12.0, 5.6)  # the positional-embedding figure: table and similarity map side by side
 IMAGE_IN = 2.2  # an attention panel (image, and its map under it)
@@ -124,7 +124,7 @@ def plot_attention(
             ax.axis("off")
         axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
         if titles is not None:
-            axes[0, i].set_title(titles[i], fontsize=8)
+            axes[0, i].set_title(literal(titles[i]), fontsize=8)
     for ax, row in zip(axes[:, 0], ("input", label)):  # beside the row: the titles are the images'
         ax.text(-0.05, 0.5, row, rotation=90, ha="right", va="center", transform=ax.transAxes)
     fig.tight_layout()
