@@ -4,6 +4,7 @@ to start it over — never a file vislab did not write."""
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -101,11 +102,38 @@ def foreign_entries(folder: Path, kind: str) -> list[Path]:
     return _judged(folder, KINDS[kind]) if folder.is_dir() else []
 
 
+def refuse_inside(folder: Path, kind: str) -> None:
+    """Refuse a ``kind`` whose folder would be inside a suite's or a sweep's (SUITE/NEW, SWEEP/trials/NEW):
+    those list their runs themselves (suite.json, the study), so the reports and ``vislab compare`` of
+    that folder would leave it out, and starting it over would delete it. SWEEP/narrow, the narrowed
+    stage of a sweep (:data:`SWEEP_RULES`), goes on as a sweep of its own."""
+    parent = folder.resolve().parent
+    holder = parent.parent if parent.name == "trials" else parent
+    found = folder_kind(holder)
+    if found not in ("suite", "sweep") or (kind, found, folder.name) == (
+        "sweep",
+        "sweep",
+        "narrow",
+    ):
+        return
+    shown = holder if folder.is_absolute() else Path(os.path.relpath(holder))
+    add = "; to add a run to the suite, add it to the suite's file and run the suite again"
+    raise UserError(
+        f"'{folder}' is inside the vislab {found} '{shown}', which holds only the runs of its own "
+        f"{found}: its report, paper and compare would leave this {kind} out, and starting the {found} "
+        f"over would delete it. Give the {kind} a folder outside it, e.g. --out "
+        f"{shown.parent / f'{shown.name}-{folder.name}'} (Python: out=...)"
+        f"{add if found == 'suite' else ''}."
+    )
+
+
 def check_new(folder: str | Path, kind: str, keep: Path | None = None) -> None:
     """Refuse to start a new ``kind`` in a folder that holds files and is no vislab folder (say a project
-    folder given as --out .), or is a vislab folder of another kind (a run into a suite's folder): its
-    files would mix with the new one's. ``keep``: a sweep's spec file."""
+    folder given as --out .), is a vislab folder of another kind (a run into a suite's folder): its files
+    would mix with the new one's, or is inside a suite's or a sweep's folder (:func:`refuse_inside`).
+    ``keep``: a sweep's spec file."""
     folder = Path(folder)
+    refuse_inside(folder, kind)
     found = folder_kind(folder)
     if found is not None and found != kind:
         raise UserError(
@@ -142,6 +170,7 @@ def start_over(
             f"name (name: in its file) instead, or without the storage URL."
         )
     folder = Path(folder)
+    refuse_inside(folder, kind)  # before anything is deleted
     kept = [keep.resolve(), *keep.resolve().parents] if keep is not None else []
     entries = [p for p in folder.iterdir() if p.resolve() not in kept] if folder.is_dir() else []
     if not entries:

@@ -1,6 +1,6 @@
 """What a config's settings do not do, told from the config alone (pure functions: a config in, text out).
 
-- ``READS``: for each optimizer, schedule and augmentation setting that others can make do nothing, when
+- ``READS``: for each data, optimizer, schedule and augmentation setting that others can make do nothing, when
   it is read — the one declaration of settings that do nothing given the others (``optim.momentum`` with
   adam, a step schedule whose step_size outlasts the run, an augmentation with ``augment.p=0``), which
   :func:`idle_settings` applies to a config;
@@ -152,6 +152,23 @@ def _augment_reads() -> dict[str, tuple[Gate, ...]]:
     return reads
 
 
+def decoded_to_image_size(value: Value) -> Idle | None:
+    """None where an image folder is decoded to data.image_size: no data.resize given, which it decodes
+    to instead (data/sources/folder.py)."""
+    if value("data.resize") is None:
+        return None
+    return Idle(
+        f"data.resize={value('data.resize')}", "an image folder is decoded to data.resize instead"
+    )
+
+
+def images(value: Value) -> Idle | None:
+    """None where the data source gives images (circles gives 2-D points, which nothing resizes)."""
+    if value("data.name") != "circles":
+        return None
+    return Idle("data.name=circles", "its points are no images, and only images are resized")
+
+
 _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
 # setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
 _BY_PLATEAU = read_by("schedule.name", "plateau", kind="schedule")
@@ -171,6 +188,8 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.min_lr": (read_by("schedule.name", "cosine", "plateau", kind="schedule"), lr_moves),
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
+    "data.image_size": (read_by("data.name", "folder", kind="data source"), decoded_to_image_size),
+    "data.resize": (images,),
     "augment.p": (image_ops_on,),
     **_augment_reads(),
 }

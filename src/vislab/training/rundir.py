@@ -20,12 +20,14 @@ import contextlib
 import fnmatch
 import io
 import json
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from vislab.config import Config, as_stored, build_config, read_yaml
-from vislab.errors import UserError
+from vislab.errors import Note, UserError
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
@@ -187,8 +189,9 @@ class RunDir:
         """The rows of a JSON-lines file of the run (``metrics.jsonl``, ``steps.jsonl``, ``grad_norms.jsonl``);
         [] if absent. A last line that is no JSON object is left out: a writer killed mid-line leaves it
         (resuming the run rewrites metrics.jsonl from its checkpoint, and the next epoch's rows of the
-        others after their whole ones). UserError naming the file, the line and the fix for any other line
-        that is no JSON object."""
+        others after their whole ones); where summary.json says the run went further, a :class:`Note`
+        names the row lost (:meth:`_cut_short`). UserError naming the file, the line and the fix for any
+        other line that is no JSON object."""
         p = self.path / name
         if not p.is_file():
             return []
@@ -205,14 +208,40 @@ class RunDir:
                 rows.append(row)
             elif k < len(lines) - 1:
                 raise self._unreadable(p, row)
+            else:
+                self._cut_short(p, row, line, rows[-1].get("epoch") if rows else 0)
         return rows
+
+    def _cut_short(self, path: Path, why: str, line: str, last: object) -> None:
+        """Warn a :class:`Note` when ``path``'s last ``line`` (``why`` it is no JSON object) is a row the
+        run wrote: summary.json says the run ran past ``last``, the epoch of the last whole row (or, with
+        no epochs_run, that it is complete). A run stopped mid-write (no summary past it) is left alone:
+        resuming it writes the row."""
+        last = last if isinstance(last, int) else 0
+        summary = self.read_summary() or {}
+        ran = summary.get("epochs_run")
+        if not (ran > last if isinstance(ran, int) else is_complete(summary)):
+            return
+        said = "is complete" if is_complete(summary) else f"ran {ran} epochs"
+        epoch = re.match(r'\s*\{\s*"epoch"\s*:\s*(\d+)', line)
+        lost = f"epoch {epoch[1]}'s row" if epoch else f"the row after epoch {last}'s"
+        warnings.warn(
+            Note(
+                f"'{path}' ends in a line cut short ({why}), though summary.json says the run {said}: "
+                f"{lost} is lost, left out of what reads the file. {self._fix(path)}"
+            ),
+            stacklevel=3,
+        )
 
     def _unreadable(self, path: Path, why: str) -> UserError:
         """The error for a file of the run that cannot be read: which, why, and what writes it again."""
+        return UserError(f"'{path}' cannot be read ({why}). {self._fix(path)}")
+
+    def _fix(self, path: Path) -> str:
+        """What writes a damaged file of the run again, or what to do with it."""
         # resuming rewrites these from the checkpoint; it keeps the rows of steps.jsonl and grad_norms.jsonl
         rewritten = path.name in ("summary.json", "metrics.jsonl")
-        fix = self.rewrite_fix() if rewritten else "Repair or delete it."
-        return UserError(f"'{path}' cannot be read ({why}). {fix}")
+        return self.rewrite_fix() if rewritten else "Repair or delete it."
 
     def rewrite_fix(self) -> str:
         """What writes the run's summary.json, metrics.jsonl and config.yaml again: resuming it from its
