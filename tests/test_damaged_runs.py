@@ -21,6 +21,7 @@ from figures_skipped import skip_report_figures
 from fixtures import made_once
 from vislab.cli import main
 from vislab.errors import UserError
+from vislab.paper_folder.latex import escape
 from vislab.report.build import build_report
 from vislab.run import Run
 from vislab.training.rundir import RunDir
@@ -73,13 +74,13 @@ def _notes(page: str) -> str:
 
 
 def _report_and_paper(capsys, folder: Path) -> tuple[str, str, str, str]:
-    """(terminal, report.html, paper's main.tex, paper's tables.md) of `vislab report` and `vislab paper`
+    """(terminal, report.html, paper's texts.tex, paper's tables.md) of `vislab report` and `vislab paper`
     of ``folder``, both of which must succeed."""
     code, said = cli(capsys, "report", folder)
     assert code == 0, said
     code, paper_said = cli(capsys, "paper", folder, "--out", "pc")
     assert code == 0, paper_said
-    texts = [Path("pc", name).read_text() for name in ("main.tex", "tables.md")]
+    texts = [Path("pc", name).read_text() for name in ("texts.tex", "tables.md")]
     return one_line(said + paper_said), (folder / "report.html").read_text(), *texts
 
 
@@ -91,7 +92,7 @@ def test_a_run_whose_summary_cannot_be_read_is_named_with_the_fix_that_repairs_i
     assert said.count(f"warning: {named}") == 2 and fix in said  # report's, then paper's
     assert named in _notes(page) and fix in _notes(page)
     assert _seeds_of(page, "mlp") == "2" and _seeds_of(page, "majority") == "3"
-    assert named in one_line(main_tex)
+    assert escape(named) in one_line(main_tex)
     assert "Not in these tables: mlp-s1, whose summary.json could not be read" in tables_md
     # the fix given repairs it: the row has its 3 seeds again, and nothing is said
     assert cli(capsys, "train", "--resume", "mc/mlp-s1")[0] == 0
@@ -121,7 +122,7 @@ def test_a_metrics_line_that_cannot_be_read_is_a_note_naming_it(suite, capsys):
         "(Unterminated string starting at: line 1 column 14). Resuming the run writes it again"
     )
     assert said.count(f"warning: {named}") == 2
-    assert named in _notes(page) and named in one_line(main_tex)
+    assert named in _notes(page) and escape(named) in one_line(main_tex)
     assert _seeds_of(page, "mlp") == "3"  # the table still holds the run: only its curves are gone
     with pytest.raises(UserError, match="metrics.jsonl' cannot be read"):
         _ = Run(
@@ -160,7 +161,7 @@ def test_a_config_that_cannot_be_read_is_a_note_in_report_and_paper(suite, capsy
         "Resuming the run writes it again from its last checkpoint: vislab train --resume mc/mlp-s2"
     )
     assert said.count(f"warning: {named}") == 2 and fix in said
-    assert named in _notes(page) and named in one_line(main_tex)
+    assert named in _notes(page) and escape(named) in one_line(main_tex)
     assert _seeds_of(page, "mlp") == "3"
     assert cli(capsys, "train", "--resume", "mc/mlp-s2")[0] == 0  # the fix given repairs it
     assert yaml.safe_load((suite / "mlp-s2" / "config.yaml").read_text())["model"]["name"] == "mlp"

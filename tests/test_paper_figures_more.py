@@ -36,10 +36,14 @@ def runs(tmp_path_factory) -> Path:
 def test_the_report_draws_the_learning_rate_of_a_run_whose_rate_changed(runs, tmp_path):
     from vislab.report.figure_set import FigureSet
     from vislab.report.tracking import tracking_figures
+    from vislab.training.rundir import RunDir
 
     notes: list[str] = []
     figs = FigureSet(tmp_path / "figures", notes)
-    drawn = {n: tracking_figures(figs, n, runs / n) for n in ("cos_run", "flat")}
+    drawn = {
+        n: tracking_figures(figs, n, runs / n, RunDir(runs / n).load_config(), {})
+        for n in ("cos_run", "flat")
+    }
     assert [f["name"] for f in drawn["cos_run"] if f["name"].startswith("lr_")] == [
         "lr_cos_run.png"
     ]
@@ -141,12 +145,12 @@ def test_a_kept_main_tex_is_not_even_built(runs, tmp_path, monkeypatch):
     vislab.paper(runs / "flat", out=out, figures=False, log=lambda s: 0)
     main = out / "main.tex"
     main.write_text(main.read_text() + "% my own words\n")
-    import vislab.paper_folder.build as build
+    import vislab.paper_folder.texts as texts
 
     def built(*a, **k):
         raise AssertionError("main.tex's text built although the user's main.tex is kept")
 
-    monkeypatch.setattr(build, "main_document", built)
+    monkeypatch.setattr(texts, "main_document", built)
     said = []
     vislab.paper(runs / "flat", out=out, figures=False, log=said.append)
     assert main.read_text().endswith("% my own words\n")

@@ -8,7 +8,6 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -21,7 +20,10 @@ KEPT = (
     "main.tex is yours (edited since vislab wrote it): kept; tables.tex, figures.tex, tables.md and "
     "1 figure rewritten"
 )
-INPUTS = " — your main.tex \\input's them"
+INPUTS = (
+    " — your main.tex \\input's them, and texts.tex: the data, seeds, verdicts and notes it shows are "
+    "this build's"
+)
 MINE = "\\section{Introduction}\nMy own words.\n"
 
 
@@ -124,20 +126,3 @@ def test_a_main_tex_that_no_longer_inputs_the_tables_gets_a_note(root, capsys):
         "it: put \\input{tables} back where they go."
     ) in said
     assert "figures.tex, so" not in said
-
-
-def test_a_kept_main_tex_is_said_to_hold_the_verdicts_of_its_time(root, capsys, monkeypatch):
-    """With verdicts (seeded groups; one stands in here for the seeded suite it takes), main.tex's
-    section of them is not rewritten with it kept: the line says so, and where today's are."""
-    today = SimpleNamespace(sentence=lambda: "added-run beats base-run")
-    monkeypatch.setattr("vislab.paper_folder.build.plan_verdicts", lambda plan: {"all": [today]})
-    mine = _edit_main(root / "paper")
-    code, said = _again(capsys, root)
-    assert code == 0, said
-    assert (root / "paper" / "main.tex").read_bytes() == mine
-    assert "- all: added-run beats base-run" in (root / "paper" / "tables.md").read_text()
-    assert (
-        KEPT
-        + INPUTS
-        + " (its section of the groups' verdicts is not rewritten: tables.md has today's)"
-    ) in said

@@ -1,6 +1,6 @@
 """How each number was made, on every output a teacher reads: a suite run with `--epochs 1 --set ...` says
 its command-line changes and the checkpoint of its test figures in results.md, report.html, and the
-paper's tables.md, tables.tex (visibly, not as a `%` comment) and main.tex — one line, built once."""
+paper's tables.md, tables.tex (visibly, not as a `%` comment) and texts.tex — one line, built once."""
 
 import re
 from html import unescape
@@ -69,7 +69,7 @@ def test_every_output_says_the_command_line_changes_and_the_checkpoint(folders):
     assert "provenance test: Adam, 3 epochs" in header and _flat(made) in _flat(header)
     assert "by <code>train.select_metric</code>" not in html  # the metric is named instead
     assert made in (paper / "tables.md").read_text()
-    main_tex = _flat((paper / "main.tex").read_text())
+    main_tex = _flat((paper / "texts.tex").read_text())
     assert "train.epochs=1, optim.lr=0.01" in main_tex and "(best.pt)" in main_tex
 
 

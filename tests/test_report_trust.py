@@ -63,4 +63,4 @@ def test_paper_takes_trust_code(capsys, edited_run, tmp_path):
     code, text = cli(capsys, "paper", edited_run, "--out", tmp_path / "paper", "--trust-code")
     assert code == 0, text
     assert (tmp_path / "paper" / "figures" / "gradcam_run.pdf").is_file()
-    assert "not importing user code" not in (tmp_path / "paper" / "main.tex").read_text()
+    assert "not importing user code" not in (tmp_path / "paper" / "texts.tex").read_text()

@@ -27,6 +27,7 @@ RECORD = ".vislab-written.json"
 #: figures of an earlier build); what --pdf compiles next to main.tex is replaced by LaTeX itself
 PAPER_FILES = (
     "main.tex",
+    "texts.tex",
     "tables.tex",
     "tables.md",
     "figures.tex",

@@ -52,9 +52,10 @@ def paper(
     """Write a paper folder: the report's figures (with seeds, a model's own figures of each row's first
     seed only) as PDF and 300-dpi PNG sized for a page (3.3 or
     6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex (captions as in the
-    report), main.tex, which compiles with pdflatex, and tables/<run>_epochs.tex (a run's metrics per
-    epoch, to \\input where you want it). Run again after more runs, it rewrites its own
-    files and keeps a main.tex you edited (which inputs tables.tex and figures.tex)."""
+    report), texts.tex (the data, seeds, verdicts and notes), main.tex, which compiles with pdflatex, and
+    tables/<run>_epochs.tex (a run's metrics per epoch, to \\input where you want it). Run again after more
+    runs, it rewrites its own files and keeps a main.tex you edited (which inputs texts.tex, tables.tex
+    and figures.tex)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import paper as make_paper
 
@@ -67,7 +68,8 @@ def paper(
     epochs = len(list((folder / "tables").glob("*_epochs.tex")))
     drawn = "kept" if no_figures else "as PDF and PNG"
     console.print(
-        f"paper: {folder} (main.tex, tables.tex, tables.md, figures.tex; {figures} figures {drawn}; "
+        f"paper: {folder} (main.tex, texts.tex, tables.tex, tables.md, figures.tex; {figures} figures "
+        f"{drawn}; "
         f"{epochs} per-epoch table{'s' * (epochs != 1)} in tables/)",
         markup=False,
         soft_wrap=True,

@@ -8,16 +8,20 @@
     DIR/figures.tex                 one figure environment per figure, with the report's caption
     DIR/tables/<run>_epochs.tex     a run's metrics per epoch (paper_folder/epochs.py): \\input one where
                                     you want it
-    DIR/main.tex                    all of it, with the groups' verdicts: compiles with pdflatex
+    DIR/texts.tex                   the data, how the runs were made, the seeds, the groups' verdicts and
+                                    the notes on runs left out (paper_folder/texts.py)
+    DIR/main.tex                    the title, then texts.tex, tables.tex and figures.tex \\input: compiles
+                                    with pdflatex
 
 The plan and the figures are the report's (``report.build``); this module draws them for a page and
 writes the LaTeX and Markdown around them. Written again (after more runs), it rewrites them all, or all but
-a main.tex the user edited (api/papers.py decides, by the folder's record of what vislab wrote).
+a main.tex the user edited (api/papers.py decides, by the folder's record of what vislab wrote): what it
+says of the runs is in texts.tex, rewritten, so an edited main.tex that inputs it stays true.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +36,7 @@ from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.paper_folder.epochs import epoch_table, table_file
 from vislab.paper_folder.figures import PageFigure, PageFigures
-from vislab.paper_folder.latex import escape, figure_environments, main_document, without_missing
+from vislab.paper_folder.latex import escape, figure_environments, without_missing
 from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
@@ -41,6 +45,7 @@ from vislab.paper_folder.tables import (
     parts,
     sources,
 )
+from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex
 from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs, provenance_of
 from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
@@ -71,12 +76,13 @@ def write_paper(
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
-    ``log`` is told each run file that could not be read (main.tex's notes and the tables list them too).
+    ``log`` is told each run file that could not be read (texts.tex's notes and the tables list them too).
     ``keep_main``: main.tex is the user's (edited since vislab wrote it): left as it is, and ``log`` told
-    so. ``figures`` False: the tables and texts only (figures/ and figures.tex left as an earlier build
-    drew them, but for a figure figures.tex names that is gone: dropped from it, ``log`` told). The
-    figures are drawn aside and moved in once all are drawn: a build cut short leaves the last one's.
-    ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
+    so (texts.tex, which it inputs, is rewritten). ``figures`` False: the tables and texts only (figures/
+    and figures.tex left as an earlier build drew them, but for a figure figures.tex names that is gone:
+    dropped from it, and for figures.tex of runs the paper no longer holds (``only``): emptied; ``log``
+    told). The figures are drawn aside and moved in once all are drawn: a build cut short leaves the last
+    one's. ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
     Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
     check (api/papers.py)."""
     plan = paper_plan(targets, out, only)
@@ -88,12 +94,12 @@ def write_paper(
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
     else:
-        _keep_figures_there(folder / "figures.tex", log)
+        _keep_figures_there(folder / "figures.tex", set(plan.runs), bool(only), log)
     write_epoch_tables(plan, folder, unread=not figures)
     for note in plan.unread:
         log(f"warning: {note}")
     if keep_main:
-        for line in _kept_main(folder / "main.tex", drawn, bool(plan_verdicts(plan))):
+        for line in kept_main(folder / "main.tex", len(drawn) if drawn is not None else None):
             log(line)
     return folder / "main.tex"
 
@@ -110,13 +116,29 @@ def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> PageFigures:
     return figs
 
 
-def _keep_figures_there(figures_tex: Path, log: Callable[[str], None]) -> None:
+def _keep_figures_there(
+    figures_tex: Path, runs: set[str], chosen: bool, log: Callable[[str], None]
+) -> None:
     """An earlier build's figures.tex, kept (no figures drawn), rewritten without the figures it names
-    that figures/ no longer holds (they were deleted since), and ``log`` told which."""
+    that figures/ no longer holds (they were deleted since), and ``log`` told which; emptied, ``log`` told,
+    when they were drawn of runs other than the paper's ``runs`` (an earlier build of more runs, or of
+    others), or when that is not known (a figures.tex without its runs: an older vislab's) and the paper
+    holds ``chosen`` runs (``--only``)."""
     try:
         text = figures_tex.read_text()
     except OSError:  # none, or unreadable: main.tex's \input says so when compiled
         return
+    drawn_of = _figures_runs(text)
+    if (drawn_of - runs) if drawn_of is not None else chosen:
+        _no_figures_of(figures_tex, text, sorted((drawn_of or set()) - runs), log)
+        return
+    newer = sorted(runs - drawn_of) if drawn_of is not None else []
+    if newer and "\\begin{figure}" in text:
+        log(
+            f"note: figures.tex's figures were drawn before {', '.join(newer[:4])}"
+            f"{' …' * (len(newer) > 4)} (kept as they were: no figures drawn). Draw them with "
+            f"{'it' if len(newer) == 1 else 'them'}: the same without --no-figures (Python: figures=True)."
+        )
     kept, gone = without_missing(text, figures_tex.parent)
     if gone:
         atomic_write_text(figures_tex, kept)
@@ -125,6 +147,45 @@ def _keep_figures_there(figures_tex: Path, log: Callable[[str], None]) -> None:
             f"figures/ ({', '.join(gone[:4])}{' …' * (len(gone) > 4)}): dropped from it. Draw the "
             f"figures again: the same without --no-figures (Python: figures=True)."
         )
+
+
+def _figures_tex(figures: list[PageFigure], runs: Sequence[str]) -> str:
+    """figures.tex of ``figures``, drawn of ``runs``: its first line names them (:func:`_figures_runs`)."""
+    return f"{_RUNS_LINE}{json.dumps(sorted(runs))}\n" + figure_environments(figures)
+
+
+_RUNS_LINE = "% figures of the runs: "
+
+
+def _figures_runs(text: str) -> set[str] | None:
+    """The runs a figures.tex's figures were drawn of (:func:`_figures_tex`); None when it does not say."""
+    first = text.partition("\n")[0]
+    if not first.startswith(_RUNS_LINE):
+        return None
+    try:
+        runs = json.loads(first.removeprefix(_RUNS_LINE))
+    except ValueError:
+        return None
+    return {str(r) for r in runs} if isinstance(runs, list) else None
+
+
+def _no_figures_of(
+    figures_tex: Path, text: str, others: list[str], log: Callable[[str], None]
+) -> None:
+    """figures.tex emptied (no figures drawn): its figures showed runs ``others`` (or runs not known)
+    that the paper does not hold; ``log`` told, when it named any."""
+    atomic_write_text(figures_tex, _figures_tex([], []))
+    n = text.count("\\begin{figure}")
+    if not n:
+        return
+    whose = (
+        f"{', '.join(others[:4])}{' …' * (len(others) > 4)}" if others else "which: not recorded"
+    )
+    log(
+        f"note: figures.tex named {n} figure{'s' * (n != 1)} drawn by an earlier build, showing runs "
+        f"this paper leaves out ({whose}): it names none now (figures/ keeps their files). Draw this "
+        f"paper's figures: the same without --no-figures (Python: figures=True)."
+    )
 
 
 def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> list[Path]:
@@ -216,8 +277,9 @@ def _write_texts(
     title: str | None,
     keep_main: bool,
 ) -> None:
-    """tables.tex, tables.md, figures.tex of the drawn ``figures`` (None: none drawn, an earlier build's
-    figures.tex kept, else one without figures written) and main.tex (unless ``keep_main``)."""
+    """tables.tex, tables.md, texts.tex, figures.tex of the drawn ``figures`` (None: none drawn, an
+    earlier build's figures.tex kept, else one without figures written) and main.tex (unless
+    ``keep_main``)."""
     figures_only, figure_cols = results_table(plan)
     readable = for_people(plan_settings(plan))  # a few settings as columns, more listed
     rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
@@ -237,61 +299,25 @@ def _write_texts(
     atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note, listed))
     atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences, listed))
     if figures is not None or not (folder / "figures.tex").is_file():
-        atomic_write_text(folder / "figures.tex", figure_environments(figures or []))
-    if not keep_main:  # the user's main.tex is kept: its text is not even built
-        intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
-        atomic_write_text(folder / "main.tex", _main_text(plan, title, intro, verdicts))
+        atomic_write_text(folder / "figures.tex", _figures_tex(figures or [], list(plan.runs)))
+    # what main.tex says of the runs, in a file of its own that each build rewrites: a main.tex the user
+    # edited (kept) inputs it, and so says what the tables say
+    intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
+    said = texts_tex(intro, latex_verdicts(verdicts, COMPARE[pairing(plan)]), _notes(plan))
+    atomic_write_text(folder / f"{TEXTS}.tex", said)
+    if not keep_main:
+        atomic_write_text(
+            folder / "main.tex", main_tex(title or titled(_heading(plan), plan.complete))
+        )
 
 
-def _main_text(
-    plan: ReportPlan, title: str | None, intro: list[str], verdicts: dict[str, list[Verdict]]
-) -> str:
-    """main.tex: the title, ``intro``, the groups' verdicts, the runs that did not finish and the notes
-    (the like-for-like caveats are under their tables, in tables.tex, which it inputs: not again here)."""
-    heading = title or titled(_heading(plan), plan.complete)
+def _notes(plan: ReportPlan) -> list[str]:
+    """texts.tex's notes: the runs that did not finish, the files that could not be read, the figures
+    not drawn (the like-for-like caveats are under their tables, in tables.tex: not again here)."""
     failed = [
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
-    verdict_text = latex_verdicts(verdicts, COMPARE[pairing(plan)])
-    return main_document(heading, intro, verdict_text, failed + plan.unread + plan.notes)
-
-
-def _kept_main(main_tex: Path, figures: list[PageFigure] | None, verdicts: bool) -> list[str]:
-    """What a paper written again says of the user's main.tex, kept: what was rewritten beside it (no
-    ``figures``: none drawn), and a note when it no longer inputs tables.tex or figures.tex (the refresh
-    would not show in it)."""
-    n = len(figures or [])
-    drawn = f"figures.tex, tables.md and {n} figure{'s' * (n != 1)}" if figures is not None else ""
-    said = (
-        "main.tex is yours (edited since vislab wrote it): kept; tables.tex, "
-        + (drawn or "tables.md (figures not drawn: kept as they were)")
-        + " rewritten"
-    )
-    try:
-        text = main_tex.read_text(errors="replace")
-    except OSError:  # gone or unreadable meanwhile: nothing to tell of it
-        return [said]
-    lost = [name for name in ("tables", "figures") if not _inputs(text, name)]
-    said += "" if lost else " — your main.tex \\input's them"
-    if verdicts:
-        said += " (its section of the groups' verdicts is not rewritten: tables.md has today's)"
-    if not lost:
-        return [said]
-    files = " nor ".join(f"{name}.tex" for name in lost)
-    inputs = " and ".join(f"\\input{{{name}}}" for name in lost)
-    return [
-        said,
-        f"note: your main.tex no longer \\input's {files}, so the refreshed {' and '.join(lost)} do "
-        f"not show in it: put {inputs} back where they go.",
-    ]
-
-
-def _inputs(tex: str, name: str) -> bool:
-    """Whether LaTeX ``tex`` inputs (\\input, \\include) the file ``name`` (or name.tex) outside a
-    comment."""
-    code = re.sub(r"(?<!\\)%.*", "", tex)  # a comment runs from an unescaped % to the line's end
-    file = rf"(?:\./)?{re.escape(name)}(?:\.tex)?"
-    return re.search(rf"\\(?:input|include)(?:\s*\{{\s*{file}\s*\}}|\s+{file}\b)", code) is not None
+    return failed + plan.unread + plan.notes
 
 
 def _left_out(plan: ReportPlan) -> str:

@@ -1,0 +1,77 @@
+"""A paper folder's texts about its runs, kept apart from the main.tex they go into: ``texts.tex`` (the data
+and how the runs were made, the seeds, the groups' verdicts, the notes on the runs left out) is vislab's
+and written again by every build, like tables.tex; main.tex only \\input's it, so a main.tex the user
+edited (theirs, kept) still shows what the tables show. And what a build says of such a main.tex."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from vislab.paper_folder.latex import escape, main_document
+
+TEXTS = "texts"  # texts.tex, \input by main.tex
+INPUT_TEXTS = (
+    f"\\input{{{TEXTS}}} % the data, seeds, verdicts and notes on the runs: vislab writes {TEXTS}.tex "
+    "again on each build\n"
+)
+
+
+def texts_tex(intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
+    """texts.tex: the ``intro`` paragraphs (plain text), the ``verdicts`` section (LaTeX) and the
+    ``notes`` (plain text: the runs that did not finish, files that could not be read) as a list."""
+    paragraphs = "\n\n".join(escape(p) for p in intro if p)
+    items = "".join(f"  \\item {escape(n)}\n" for n in notes)
+    listed = f"\\section*{{Notes}}\n\\begin{{itemize}}\n{items}\\end{{itemize}}\n" if notes else ""
+    head = f"% written by vislab paper, again on each build: edit main.tex, which \\input's {TEXTS}.tex\n"
+    return head + "\n\n".join(p for p in (paragraphs, verdicts, listed) if p) + "\n"
+
+
+def main_tex(title: str) -> str:
+    """main.tex: the ``title``, then texts.tex, tables.tex and figures.tex, each \\input."""
+    return main_document(title, [], INPUT_TEXTS, [])
+
+
+def kept_main(main_tex_path: Path, drawn: int | None) -> list[str]:
+    """What a paper written again says of the user's main.tex, kept: what was rewritten beside it
+    (``drawn``: how many figures; None: none drawn), and a note when it does not \\input texts.tex,
+    tables.tex or figures.tex (what was rewritten would not show in it), naming the line to add."""
+    figures = f"figures.tex, tables.md and {drawn} figure{'s' * (drawn != 1)}"
+    said = (
+        "main.tex is yours (edited since vislab wrote it): kept; tables.tex, "
+        + (figures if drawn is not None else "tables.md (figures not drawn: kept as they were)")
+        + " rewritten"
+    )
+    try:
+        text = main_tex_path.read_text(errors="replace")
+    except OSError:  # gone or unreadable meanwhile: nothing to tell of it
+        return [said]
+    lost = [name for name in ("tables", "figures") if not inputs(text, name)]
+    lines = [said if lost else said + " — your main.tex \\input's them"]
+    if inputs(text, TEXTS):
+        lines[0] += (
+            f", and {TEXTS}.tex: the data, seeds, verdicts and notes it shows are this build's"
+        )
+    else:
+        lines.append(
+            f"note: your main.tex does not \\input {TEXTS}.tex, which holds this build's data and seeds, "
+            f"the groups' verdicts and the notes on the runs left out: what your main.tex says of them is "
+            f"an earlier build's. Put \\input{{{TEXTS}}} after \\maketitle, in place of those paragraphs."
+        )
+    if lost:
+        files = " nor ".join(f"{name}.tex" for name in lost)
+        put = " and ".join(f"\\input{{{name}}}" for name in lost)
+        lines.append(
+            f"note: your main.tex no longer \\input's {files}, so the refreshed {' and '.join(lost)} do "
+            f"not show in it: put {put} back where they go."
+        )
+    return lines
+
+
+def inputs(tex: str, name: str) -> bool:
+    """Whether LaTeX ``tex`` inputs (\\input, \\include) the file ``name`` (or name.tex) outside a
+    comment."""
+    code = re.sub(r"(?<!\\)%.*", "", tex)  # a comment runs from an unescaped % to the line's end
+    file = rf"(?:\./)?{re.escape(name)}(?:\.tex)?"
+    return re.search(rf"\\(?:input|include)(?:\s*\{{\s*{file}\s*\}}|\s+{file}\b)", code) is not None
