@@ -122,9 +122,9 @@ def _forbid_writes() -> None:
 def _sigterm_at_step(step: int) -> Callable[[], None]:
     """Make this process send itself a SIGTERM, once, as the trainer asks the learning rate of ``step``;
     returns the undo."""
-    import vislab.training.setup as setup
+    import vislab.training.optim as optim
 
-    real, sent = setup.lr_factor, []
+    real, sent = optim.lr_factor, []
 
     def lr_factor(schedule, at, *args):
         if at == step and not sent:
@@ -132,8 +132,8 @@ def _sigterm_at_step(step: int) -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGTERM)
         return real(schedule, at, *args)
 
-    setup.lr_factor = lr_factor
-    return lambda: setattr(setup, "lr_factor", real)
+    optim.lr_factor = lr_factor
+    return lambda: setattr(optim, "lr_factor", real)
 
 
 _launched: dict[str, Path] = {}  # this process's: without xdist, made_once makes anew at each call

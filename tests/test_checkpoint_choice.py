@@ -18,7 +18,7 @@ import warnings
 import pytest
 
 import vislab
-import vislab.training.setup as setup_mod
+import vislab.training.optim as optim_mod
 from conftest import cli, one_line, tiny_config
 from vislab.cli import main
 from vislab.errors import DataError, TrainingInterrupted, UserError
@@ -42,7 +42,7 @@ def finished(tmp_path_factory):
 def stopped(tmp_path_factory):
     """A tiny run stopped by SIGTERM after its 4th step of epoch 1, as Ctrl-C leaves one."""
     run = tmp_path_factory.mktemp("choice") / "intr"
-    real, sent = setup_mod.lr_factor, []
+    real, sent = optim_mod.lr_factor, []
 
     def lr_factor(cfg, step, *a):
         if step == 3 and not sent:
@@ -51,7 +51,7 @@ def stopped(tmp_path_factory):
         return real(cfg, step, *a)
 
     with pytest.MonkeyPatch.context() as mp, pytest.raises(TrainingInterrupted):
-        mp.setattr(setup_mod, "lr_factor", lr_factor)
+        mp.setattr(optim_mod, "lr_factor", lr_factor)
         train(tiny_config(*SETS), run, quiet=True)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["best_epoch"] is None

@@ -98,7 +98,6 @@ def test_csv_and_md_write_results_csv_and_md(runs, tmp_path, capsys):
         ("missing", "'{p}' does not exist"),
         ("file", "'{p}' is a file"),
         ("empty", "'{p}' holds no runs"),
-        ("damaged", "'{p}/a/summary.json' cannot be read"),
         ("unfinished", "no finished run to compare in {p}"),
     ],
 )

@@ -185,7 +185,7 @@ def test_load_config_takes_a_nested_dict_as_train_does():
     "call, said",
     [
         (lambda out: vislab.run_suite("quickstart", out=out, jobs=0), "run_suite got jobs=0"),
-        (lambda out: vislab.run_suite("quickstart", out=out, seeds=0), "run_suite got seeds=0"),
+        (lambda out: vislab.run_suite("quickstart", out=out, epochs=0), "run_suite got epochs=0"),
         (lambda out: vislab.sweep("dlvc-cnn", out=out, trials=0), "sweep got trials=0"),
     ],
 )

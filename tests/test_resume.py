@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-import vislab.training.setup as setup_mod
+import vislab.training.optim as optim_mod
 from conftest import one_line, tiny_config
 from fixtures import EPOCHS, KILL_ARGS, Zygote
 from vislab.errors import TrainingInterrupted
@@ -79,7 +79,7 @@ def weights_hash(path: Path) -> str:
 def sigterm_at_step(monkeypatch, step_of: Callable[[int], int]) -> Iterator[None]:
     """Within: a SIGTERM, once, as the trainer asks the learning rate of optimizer step
     ``step_of(steps_per_epoch)`` (the step then runs, and the loop stops after it)."""
-    real, sent = setup_mod.lr_factor, []
+    real, sent = optim_mod.lr_factor, []
 
     def lr_factor(cfg, step, steps_per_epoch, *a):
         if step == step_of(steps_per_epoch) and not sent:
@@ -87,11 +87,11 @@ def sigterm_at_step(monkeypatch, step_of: Callable[[int], int]) -> Iterator[None
             os.kill(os.getpid(), signal.SIGTERM)
         return real(cfg, step, steps_per_epoch, *a)
 
-    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
+    monkeypatch.setattr(optim_mod, "lr_factor", lr_factor)
     try:
         yield
     finally:
-        monkeypatch.setattr(setup_mod, "lr_factor", real)
+        monkeypatch.setattr(optim_mod, "lr_factor", real)
 
 
 def run_result(run: Path) -> dict:

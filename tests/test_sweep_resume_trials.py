@@ -12,7 +12,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-import vislab.training.setup as setup_mod
+import vislab.training.optim as optim_mod
 import vislab.training.trainer as trainer_mod
 from test_resume import run_result
 from vislab.errors import TrainingInterrupted
@@ -42,7 +42,7 @@ def stop_in_trials(
     last.pt is saved, the sweep stops), once per trial; (the lines logged, the log that sees which trial
     trains)."""
     lines, now, sent = [], {}, set()
-    real = setup_mod.lr_factor
+    real = optim_mod.lr_factor
 
     def lr_factor(cfg, step, steps_per_epoch, *a):
         n = now.get("trial")
@@ -56,7 +56,7 @@ def stop_in_trials(
         if m := re.match(r"trial (\d+): optim", line):
             now["trial"] = int(m.group(1))
 
-    monkeypatch.setattr(setup_mod, "lr_factor", lr_factor)
+    monkeypatch.setattr(optim_mod, "lr_factor", lr_factor)
     return lines, log
 
 

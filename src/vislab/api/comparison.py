@@ -38,9 +38,9 @@ class Found:
 
 def find_runs(targets: Targets) -> Found:
     """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
-    summaries; a run given twice (a suite and one of its runs) is compared once. UserError for a path that
-    is missing, a file, a folder holding no run, a summary.json that cannot be read (named, with the fix),
-    or no finished run."""
+    summaries; a run given twice (a suite and one of its runs) is compared once; a run whose summary.json
+    cannot be read is left out (``left_out``: the file and the fix). UserError for a path that is missing,
+    a file, a folder holding no run, or no finished run."""
     from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
 
     given = _given(targets)
@@ -52,11 +52,15 @@ def find_runs(targets: Targets) -> Found:
     folders = _named([_runs_of(p, key) for key, p in given])
     summaries, left_out = {}, {}
     for name, folder in folders.items():
-        summary = RunDir(folder).load_summary()  # UserError naming a damaged file and the fix
+        try:
+            summary = RunDir(folder).load_summary()
+        except UserError as e:  # a damaged summary.json: named with its fix, the others compared
+            left_out[name] = f"unreadable: {e}"
+            continue
         if is_complete(summary):
             summaries[name] = summary
         else:
-            left_out[name] = _unfinished(summary)
+            left_out[name] = _unfinished(summary, folder)
     if not summaries:
         listed = "; ".join(f"{n} is {why}" for n, why in left_out.items())
         raise UserError(
@@ -130,12 +134,18 @@ def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
     return out
 
 
-def _unfinished(summary: dict | None) -> str:
-    """Why a run is not in the table: its summary.json's status and message, or none yet."""
+def _unfinished(summary: dict | None, folder: Path) -> str:
+    """Why a run is not in the table: its summary.json's status and message, or none yet; for a scored
+    run whose figures were cut short, the resume that draws them (``report.build.figures_fix``)."""
     if not summary:
         return "not finished (no summary.json yet: still training, or stopped before writing one)"
-    message = " ".join(str(summary.get("message") or "").split())
-    return f"not finished (status {summary.get('status', 'unknown')}{f': {message}' if message else ''})"
+    message, fix = " ".join(str(summary.get("message") or "").split()), ""
+    if summary.get("figures_missing"):
+        from vislab.report.build import figures_fix  # on use: it loads matplotlib and optuna
+
+        fix = figures_fix(summary, folder)
+    said = "; ".join(p for p in (message, fix) if p)
+    return f"not finished (status {summary.get('status', 'unknown')}{f': {said}' if said else ''})"
 
 
 def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, str, Found]:

@@ -109,7 +109,7 @@ def run_suite(
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
     >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
     """
-    check_counts("run_suite", jobs=jobs, seeds=seeds, epochs=epochs)
+    check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
     if dry_run:
         _refuse_in_dry_run(overwrite, storage)
     suite, folder, chosen = _seeded_suite(name_or_file, out, overwrite, storage, seeds, only)

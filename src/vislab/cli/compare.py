@@ -52,8 +52,9 @@ def compare(
 ) -> None:
     """Print the comparison table of finished runs, as a suite prints its own: after each run its model,
     seed and the settings that differ, the best accuracy and loss of each column in bold. Runs that have
-    not finished are left out and listed under the table (exit code 0); a path that is missing, a file,
-    a folder holding no run or a summary.json that cannot be read: exit code 2."""
+    not finished, or whose summary.json cannot be read, are left out and listed under the table with the
+    fix (exit code 0); a path that is missing, a file, a folder holding no run, or no finished run: exit
+    code 2."""
     # on use: pandas & co. take seconds to load (module docstring)
     from vislab.api.comparison import comparison_texts
     from vislab.training.checkpoint import atomic_write_text

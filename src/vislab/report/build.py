@@ -90,7 +90,7 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
         info=info,
         study=study if kind == "sweep" else None,
         complete=complete,
-        failures=_failures(kind, info, summaries),
+        failures=_failures(kind, info, summaries, runs),
         detailed=detailed,
         shown=shown,
         notes=notes,
@@ -112,7 +112,7 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
         info={},
         study=None,
         complete=complete,
-        failures=_failures("folder", {}, summaries),
+        failures=_failures("folder", {}, summaries, runs),
         detailed=dict(complete),
         shown=list(complete),
         unread=unread + unread_cfg,
@@ -121,7 +121,33 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     )
 
 
-def _failures(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[str, str]:
+def _failures(
+    kind: str, info: dict, summaries: dict[str, dict | None], runs: dict[str, Path]
+) -> dict[str, str]:
+    """Run → message for every run that did not complete, with what draws the figures of a scored run
+    whose figures were cut short (:func:`figures_fix`); none for sweeps, whose failed trials are in the
+    trial table."""
+    failed = _not_complete(kind, info, summaries)
+    for n, msg in failed.items():
+        if fix := figures_fix(summaries.get(n), runs.get(n)):
+            failed[n] = f"{msg}; {fix}" if msg else fix
+    return failed
+
+
+def figures_fix(summary: dict | None, folder: Path | None) -> str:
+    """For a run scored but stopped while its figures were drawn (summary.json's ``figures_missing``):
+    which were not drawn and the resume that draws them; else ""."""
+    missing = (summary or {}).get("figures_missing")
+    if not missing or folder is None:
+        return ""
+    return (
+        f"its scores are kept but these figures were not drawn: {', '.join(missing)}; resuming the run "
+        f"draws them: vislab train --resume {folder} (Python: vislab.train(out={str(folder)!r}, "
+        f"resume=True))"
+    )
+
+
+def _not_complete(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[str, str]:
     """Run → message for every run that did not complete (a suite's from suite.json; none for sweeps,
     whose failed trials are in the trial table; none for a run whose summary.json was not read: the plan's
     ``unread`` says why)."""

@@ -54,7 +54,15 @@ def run_section(
         name=name,
         headline=headline(summary),
         figures=guarded(
-            notes, f"{name}: test figures", run_figures, figs, name, folder, summary, default=[]
+            notes,
+            f"{name}: test figures",
+            run_figures,
+            figs,
+            name,
+            folder,
+            summary,
+            cfg,
+            default=[],
         ),
         mistakes=guarded(
             notes, f"{name}: mistakes", mistake_section, figs, name, folder, summary, cfg
@@ -72,7 +80,10 @@ def row_section(
     summaries = {n: plan.complete[n] for n in done}
     seeds = read_seeds(notes, {n: plan.runs[n] for n in done}, summaries)
     label = seed_label(row, first)
-    tracked = guarded(notes, f"{first}: tracking", tracking_figures, figs, first, plan.runs[first])
+    tracked = guarded(
+        notes, f"{first}: tracking", tracking_figures, figs, first, plan.runs[first], cfg,
+        summaries[first],
+    )  # fmt: skip
     combined = guarded(notes, f"{row}: test figures", row_figures, figs, row, seeds, default=[])
     mistakes = guarded(
         notes,

@@ -54,10 +54,12 @@ def scored(probs: np.ndarray, labels: np.ndarray, with_roc: bool = False) -> Met
     )
 
 
-def run_figures(figs: FigureSet, name: str, run_dir: Path, summary: dict) -> list[dict]:
-    """The step losses and gradient norms when tracked (``report/tracking.py``); the test confusion matrix,
-    per-class accuracy bars and ROC curves from predictions_test.npz."""
-    tracked = tracking_figures(figs, name, run_dir)
+def run_figures(
+    figs: FigureSet, name: str, run_dir: Path, summary: dict, cfg: Config | None
+) -> list[dict]:
+    """The step losses, learning rate and gradient norms when tracked (``report/tracking.py``); the test
+    confusion matrix, per-class accuracy bars and ROC curves from predictions_test.npz."""
+    tracked = tracking_figures(figs, name, run_dir, cfg, summary)
     saved = saved_predictions(run_dir, summary)
     if saved is None:
         return tracked

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vislab.config import Config
 from vislab.plotting.runs import plot_curves
 from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 from vislab.report.figure_set import FigureSet, safe_name
+from vislab.training.optim import lr_per_step, optimizer_steps, scheduled_lr
 from vislab.training.rundir import RunDir
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
 
 
-def tracking_figures(figs: FigureSet, name: str, run_dir: Path) -> list[dict]:
+def tracking_figures(
+    figs: FigureSet, name: str, run_dir: Path, cfg: Config | None, summary: dict
+) -> list[dict]:
     """``train.log_every``: the run's loss curves with the step losses under them (the noisy updates,
-    the first steps' loss); a schedule or warm-up: the learning rate; ``train.track_grad_norm``: the
-    layer × epoch gradient-norm heat map."""
+    the first steps' loss); a schedule or warm-up: the learning rate (per step, from the run's ``cfg``
+    and ``summary``); ``train.track_grad_norm``: the layer × epoch gradient-norm heat map."""
     run, s = RunDir(run_dir), safe_name(name)
     rows, steps = run.read_metrics(), run.read_rows(STEPS_FILE)
     out = []
@@ -31,15 +35,18 @@ def tracking_figures(figs: FigureSet, name: str, run_dir: Path) -> list[dict]:
                 steps=steps,
             )
         )
-    if lr_changes(rows, steps):
+    schedule = schedule_per_step(cfg, summary, rows)
+    if lr_changes(rows, steps, schedule):
+        said = "at every optimizer step (line) and at each epoch's end (markers)"
         out.append(
             figs.make(
                 f"lr_{s}.png",
-                f"{name}: learning rate per epoch (and at the logged steps)",
+                f"{name}: learning rate {said if schedule else 'per epoch (and at the logged steps)'}",
                 plot_lr,
                 rows,
                 title=f"{name}: learning rate",
                 steps=steps,
+                schedule=schedule,
             )
         )
     if grads := run.read_rows(GRAD_FILE):
@@ -54,3 +61,23 @@ def tracking_figures(figs: FigureSet, name: str, run_dir: Path) -> list[dict]:
             )
         )
     return [f for f in out if f]
+
+
+def schedule_per_step(
+    cfg: Config | None, summary: dict, rows: list[dict]
+) -> list[tuple[float, float]] | None:
+    """The lr at every optimizer step of the epochs of metrics ``rows`` (``training.optim.lr_per_step``),
+    as the run's own figures/lr.png draws it: its schedule rebuilt from its config and the train split's
+    size in its summary (``n_train``, ``world_size``); None when either is missing (the figure then shows
+    the epochs' lr and the logged steps')."""
+    if cfg is None or not summary.get("n_train"):
+        return None
+    per_epoch = steps_per_epoch(cfg, summary["n_train"], summary.get("world_size") or 1)
+    return lr_per_step(lambda step: scheduled_lr(cfg, step, per_epoch), per_epoch, rows)
+
+
+def steps_per_epoch(cfg: Config, n_train: int, world: int = 1) -> int:
+    """Optimizer steps per epoch as the trainer counts them: each process's share of the ``n_train``
+    samples in whole batches (the last partial one dropped), one step per ``train.accumulate`` batches."""
+    share = n_train // world if world > 1 else n_train
+    return max(1, optimizer_steps(share // cfg.train.batch_size, cfg.train.accumulate))

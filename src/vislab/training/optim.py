@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vislab.config import OptimConfig, ScheduleConfig
+from vislab.config import Config, OptimConfig, ScheduleConfig
 
 
 class _Eager(torch.optim.Optimizer):
@@ -125,6 +125,19 @@ def lr_factor(
             return 0.04 + 0.96 * progress / rise
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (progress - rise) / (1 - rise)))
     return 1.0
+
+
+def optimizer_steps(batches_per_epoch: int, accumulate: int) -> int:
+    """Optimizer steps per epoch: one per ``train.accumulate`` batches (an epoch's last window may be
+    short)."""
+    return -(-batches_per_epoch // accumulate)
+
+
+def scheduled_lr(cfg: Config, step: int, per_epoch: int) -> float:
+    """The learning rate the schedule (warm-up included) sets at optimizer ``step`` of a run of ``cfg``
+    with ``per_epoch`` steps an epoch — before plateau's cuts, which follow the evaluations."""
+    lr, total = cfg.optim.lr, cfg.train.epochs * per_epoch
+    return lr * lr_factor(cfg.schedule, step, per_epoch, total, lr)
 
 
 def lr_per_step(

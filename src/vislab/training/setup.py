@@ -41,7 +41,7 @@ from vislab.training.checks import (
 from vislab.training.compiling import forward_net
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
-from vislab.training.optim import build_optimizer, decay_groups, lr_factor
+from vislab.training.optim import build_optimizer, decay_groups, optimizer_steps, scheduled_lr
 from vislab.training.plateau import Plateau
 from vislab.training.precision import Precision, choose_precision
 from vislab.training.progress import Progress
@@ -163,11 +163,10 @@ def build_optimisation(
         groups = param_groups(model, head, oc.head_lr, oc.lr)
         groups = decay_groups(model, groups, oc, network.hooks.no_weight_decay())
         opt = build_optimizer(groups, oc)
-    per_epoch = -(-batches_per_epoch // tc.accumulate)  # the last window of an epoch may be short
-    total, loop = tc.epochs * per_epoch, loop or LoopState()
+    per_epoch, loop = optimizer_steps(batches_per_epoch, tc.accumulate), loop or LoopState()
 
     def lr_at(step: int) -> float:
-        return oc.lr * lr_factor(cfg.schedule, step, per_epoch, total, oc.lr) * loop.lr_drop
+        return scheduled_lr(cfg, step, per_epoch) * loop.lr_drop
 
     precision = choose_precision(device, tc.amp)
     trained = network.hooks.trained_by != "fit_arrays"
