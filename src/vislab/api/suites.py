@@ -99,15 +99,14 @@ def run_suite(
 
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
     (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
-    ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere; ``log``
-    receives the suite's lines instead. ``seeds``: each run trained that many times (``<run>-s0`` …; None:
+    ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere (``log``
+    receives it instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None:
     as the suite in ``out`` was run). ``storage``: a PostgreSQL URL shared by the machines running the
     suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over;
     ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns the
     plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
 
-    >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)
-    >>> res.table[["run", "test_acc"]]; res.runs["cnn"].plot("curves")   # seeds=3: res.runs["cnn-s0"]
+    >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
     if dry_run:
