@@ -136,14 +136,13 @@ def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
 
 def _unfinished(summary: dict | None, folder: Path) -> str:
     """Why a run is not in the table: its summary.json's status and message, or none yet; for a scored
-    run whose figures were cut short, the resume that draws them (``report.build.figures_fix``)."""
+    run whose figures were cut short, the resume that draws them (``results.folders.figures_fix``)."""
     if not summary:
         return "not finished (no summary.json yet: still training, or stopped before writing one)"
-    message, fix = " ".join(str(summary.get("message") or "").split()), ""
-    if summary.get("figures_missing"):
-        from vislab.report.build import figures_fix  # on use: it loads matplotlib and optuna
+    from vislab.experiments.results.folders import figures_fix  # on use (see the imports)
 
-        fix = figures_fix(summary, folder)
+    message = " ".join(str(summary.get("message") or "").split())
+    fix = figures_fix(summary, folder)
     said = "; ".join(p for p in (message, fix) if p)
     return f"not finished (status {summary.get('status', 'unknown')}{f': {said}' if said else ''})"
 

@@ -19,7 +19,7 @@ from vislab.config import Config
 from vislab.errors import UserError
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
-from vislab.experiments.results.folders import discover
+from vislab.experiments.results.folders import discover, figures_fix
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
@@ -132,19 +132,6 @@ def _failures(
         if fix := figures_fix(summaries.get(n), runs.get(n)):
             failed[n] = f"{msg}; {fix}" if msg else fix
     return failed
-
-
-def figures_fix(summary: dict | None, folder: Path | None) -> str:
-    """For a run scored but stopped while its figures were drawn (summary.json's ``figures_missing``):
-    which were not drawn and the resume that draws them; else ""."""
-    missing = (summary or {}).get("figures_missing")
-    if not missing or folder is None:
-        return ""
-    return (
-        f"its scores are kept but these figures were not drawn: {', '.join(missing)}; resuming the run "
-        f"draws them: vislab train --resume {folder} (Python: vislab.train(out={str(folder)!r}, "
-        f"resume=True))"
-    )
 
 
 def _not_complete(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[str, str]:

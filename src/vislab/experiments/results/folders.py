@@ -1,5 +1,6 @@
 """What runs a folder holds: itself (a run), a suite's runs, a sweep's trials, or the runs among its
-sub-folders — what a report and ``vislab compare`` read (no optuna: a sweep is read from its files)."""
+sub-folders — what a report and ``vislab compare`` read (no optuna: a sweep is read from its files); and
+what they say of a run whose figures were cut short (:func:`figures_fix`)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,16 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
             f"config.yaml). Give a run, suite or sweep directory."
         )
     return "folder", runs, {}
+
+
+def figures_fix(summary: dict | None, folder: Path | None) -> str:
+    """For a run scored but stopped while its figures were drawn (summary.json's ``figures_missing``):
+    which were not drawn and the resume that draws them; else ""."""
+    missing = (summary or {}).get("figures_missing")
+    if not missing or folder is None:
+        return ""
+    return (
+        f"its scores are kept but these figures were not drawn: {', '.join(missing)}; resuming the run "
+        f"draws them: vislab train --resume {folder} (Python: vislab.train(out={str(folder)!r}, "
+        f"resume=True))"
+    )
