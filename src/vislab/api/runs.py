@@ -15,7 +15,7 @@ import yaml
 
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
-from vislab.config import Config, config_differences
+from vislab.config import Config
 from vislab.errors import Note, RunExists, UserError
 from vislab.run import Run
 from vislab.training.progress import in_notebook
@@ -133,17 +133,15 @@ def _resumed_with(out: Path, overrides: dict[str, Any], epochs: int | None = Non
     epochs= given, which the refusal of a train.epochs names)."""
     if not overrides:
         return None
-    from vislab.training.resume import SPREAD_SCHEDULES, resumable  # on use: torch, the model zoo
+    from vislab.training.resume import refused_changes, resumable  # on use: torch, model zoo
 
     stored = resumable(RunDir(out)).record.config
     wanted = make_config(stored, overrides=overrides)
-    diff = config_differences(stored, wanted.to_dict())
-    if diff:
-        changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
+    if refused := refused_changes(stored, wanted):
+        changes, epochs_only = refused
         fix = (  # train.epochs alone: epochs= trains a resumed run on (where its schedule allows)
             _epochs_fix(wanted.train.epochs, overrides, epochs)
-            if all(d.startswith("train.epochs:") for d in diff)
-            and wanted.schedule.name not in SPREAD_SCHEDULES
+            if epochs_only
             else f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
             f"starts from its weights)."
         )

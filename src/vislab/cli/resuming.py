@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vislab.config import Config, config_differences, load_config
+from vislab.config import Config, load_config
 from vislab.errors import UserError
 
 
@@ -41,18 +41,13 @@ def resumed_with(
     the --epochs given, which the refusal of a train.epochs names)."""
     if not (config or set_):
         return None
-    from vislab.training.resume import SPREAD_SCHEDULES, resumable  # on use: torch (vislab.cli's)
+    from vislab.training.resume import refused_changes, resumable  # on use: torch (vislab.cli's)
     from vislab.training.rundir import RunDir
 
     stored = resumable(RunDir(resume)).record.config
     wanted = load_config(config, set_, base=stored)  # the options on top
-    diff = config_differences(stored, wanted.to_dict())
-    if diff:
-        changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
-        # train.epochs alone: --epochs trains it on, where its schedule allows (extend)
-        epochs_only = all(d.startswith("train.epochs:") for d in diff) and (
-            wanted.schedule.name not in SPREAD_SCHEDULES
-        )
+    if refused := refused_changes(stored, wanted):
+        changes, epochs_only = refused
         fix = (
             _epochs_fix(resume, wanted.train.epochs, config, set_, epochs)
             if epochs_only
