@@ -22,8 +22,12 @@ The CLI prints ``str(error)`` (no traceback) and exits with ``error.exit_code``.
 writing a file is named with its path and the fix: exit 2 for a path that cannot be written (read-only,
 forbidden, a file where a folder should be), 1 for a full disk or an I/O error. Any other exception
 is a bug. ``MetricsInputError`` is for callers of the Python API (wrong tensors), not a CLI outcome.
-``Note`` is no error but a warning (``warnings.warn``): the CLI shows it as a ``note:`` line.
+``Note`` is no error but a warning (:func:`show_note`): the CLI shows it as a ``note:`` line.
 """
+
+import os
+import sys
+import warnings
 
 
 class VislabError(Exception):
@@ -109,3 +113,22 @@ class CheckpointNote(Note):
     """A run used through its ``last.pt``: in place of a ``best.pt`` it does not have yet (it stopped
     before an evaluation on val picked a best epoch), or, for a ``train.ema`` run, holding the live weights
     rather than the average that best.pt holds. The message names the file and its epoch."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def show_note(message: str, category: type[Note] = Note) -> None:
+    """Warn ``message`` as a :class:`Note`, placed at the line that called into vislab.
+
+    That is the caller of the outermost vislab frame: a notebook shows the cell's ``vislab.train(...)``
+    rather than a line inside vislab (or inside a wrapper such as pydantic's), and ``warnings`` filters
+    by module see the user's module. The same note from the same line is shown once, as Python's default
+    filter does.
+    """
+    frame, level, caller = sys._getframe(1), 2, 2  # stacklevel 2: show_note's caller
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            caller = level + 1
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=caller)

@@ -7,7 +7,6 @@ Python API (``vislab.Run.evaluate``). Nothing here prints."""
 from __future__ import annotations
 
 import errno
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from vislab.data.fingerprint import data_change
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet, Splits
-from vislab.errors import DataError, Note, UserCodeError, UserError
+from vislab.errors import DataError, UserCodeError, UserError, show_note
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.trust import recorded_code
@@ -138,7 +137,7 @@ def split_inputs(
     splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats, channels=channels)
     note = None if _names_other_data(overrides) else _changed_note(record, splits, cfg.data, split)
     if note:
-        warnings.warn(note, Note, stacklevel=2)
+        show_note(note)
     got = InputSpec.build(cfg.augment, splits.sample_shape, spec.stats).input_shape
     _check_fits(target, spec.input_shape, got, cfg.data.name)
     data = _labels_by_name(

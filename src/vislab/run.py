@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from vislab.config import Config, assignments
-from vislab.errors import Note, UserError
+from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
 from vislab.training.checkpoint import checkpoint_target
@@ -135,7 +134,7 @@ class Run:
                 f"and arrays."
             )
         if (why := low_range(listed)) is not None:
-            warnings.warn(why, Note, stacklevel=2)
+            show_note(why)
         return classify(model, record, [image_array(img, shape) for img in listed], top_k)
 
     def predict_files(

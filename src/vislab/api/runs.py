@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ import yaml
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
 from vislab.config import Config
-from vislab.errors import Note, RunExists, UserError
+from vislab.errors import RunExists, UserError, show_note
 from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
@@ -280,7 +279,7 @@ def compare(
     frame.attrs["left_out"] = dict(found.left_out)
     if found.left_out:
         listed = "; ".join(f"{name}: {why}" for name, why in found.left_out.items())
-        warnings.warn(f"left out of the table: {listed}", Note, stacklevel=2)
+        show_note(f"left out of the table: {listed}")
     return frame
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from vislab.errors import Note, UserError
+from vislab.errors import UserError, show_note
 
 #: PIL modes of one channel deeper than 8 bits: 16-bit and 32-bit integers, 32-bit floats
 DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
@@ -131,7 +131,7 @@ def image_files(folder: Path) -> list[Path]:
     :class:`~vislab.errors.Note` (the CLI shows a ``note:`` line; the same note once)."""
     scan = scan_images(folder)
     for note in scan_notes(scan, folder):
-        warnings.warn(note, Note, stacklevel=1)  # one place: a folder scanned twice is noted once
+        show_note(note)  # a folder scanned twice in one call is noted once
     return scan.images
 
 
@@ -225,11 +225,9 @@ def open_image(path: Path) -> Image.Image:
         raise _unreadable(path, e) from None
     limit = Image.MAX_IMAGE_PIXELS
     if limit and img.width * img.height > limit:
-        warnings.warn(
+        show_note(
             f"'{path}' is {_mpx(img.width * img.height)} Mpx, past PIL's warning size for decompression "
-            f"bombs ({_mpx(limit)} Mpx): decoded all the same. Downscale it to decode it faster.",
-            Note,
-            stacklevel=2,
+            f"bombs ({_mpx(limit)} Mpx): decoded all the same. Downscale it to decode it faster."
         )
     return img
 

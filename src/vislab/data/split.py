@@ -9,14 +9,12 @@ scikit-learn answers by not stratifying at all, stays in train and the other cla
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.fingerprint import source_fingerprint
 from vislab.data.types import ArraySet, SourceData, Splits
-from vislab.errors import ConfigError, DataError, Note, UserError
+from vislab.errors import ConfigError, DataError, UserError, show_note
 
 #: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
 Left = dict[str, tuple[np.ndarray, int]]
@@ -115,7 +113,7 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     carved = _sized if cfg.split is not None else _official
     pool, (train, val, test) = carved(src, cfg, seed, left)
     if note := small_classes_note(left, pool, list(src.class_names)):
-        warnings.warn(note, Note, stacklevel=2)
+        show_note(note)
     # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
     # which classes it leaves without training samples, and when the train split holds fewer images)
     if cfg.limit is not None and cfg.limit < len(train):

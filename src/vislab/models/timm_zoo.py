@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from vislab.errors import ConfigError, UserError
+from vislab.errors import ConfigError, UserError, show_note
 from vislab.models.hooks import BoundHooks, TokenGrid, register_library_hooks
 from vislab.models.options import (
     patch_sizes,
@@ -38,7 +38,7 @@ from vislab.models.options import (
     resize_hint,
 )
 from vislab.models.registry import register_model_prefix
-from vislab.models.weights import note, read_state_dict
+from vislab.models.weights import read_state_dict
 
 INSTALL = "pip install 'vislab[timm]'"
 
@@ -248,7 +248,7 @@ def _load_matching(model: nn.Module, file: Path, name: str) -> None:
     model.load_state_dict(fits, strict=False)
     head = getattr(model, "pretrained_cfg", {}).get("classifier")
     if isinstance(head, str) and any(k.startswith(f"{head}.") and k not in fits for k in own):
-        note(
+        show_note(
             f"timm:{name}: re-initialised {head} (no fitting tensor in '{file.name}'); the rest is from it."
         )
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from vislab.errors import UserError
-
-
-def note(message: str) -> None:
-    """A one-line notice for the user on stderr (e.g. which tensors were re-initialised)."""
-    print(f"note: {message}", file=sys.stderr)
+from vislab.errors import UserError, show_note
 
 
 def read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
@@ -59,7 +53,9 @@ def load_fitting(model: nn.Module, sd: dict[str, torch.Tensor], what: str) -> li
             and src.shape[2:] == t.shape[2:]
         ):
             take[name] = src.sum(1, keepdim=True)  # RGB filters on a gray image: the same response
-            note(f"{what}: '{name}' adapted from RGB to 1 channel (filters summed over colour).")
+            show_note(
+                f"{what}: '{name}' adapted from RGB to 1 channel (filters summed over colour)."
+            )
         else:
             reinit.append(name)
     if not take:
@@ -69,7 +65,7 @@ def load_fitting(model: nn.Module, sd: dict[str, torch.Tensor], what: str) -> li
     model.load_state_dict(take, strict=False)
     if reinit:
         layers = sorted({n.rsplit(".", 1)[0] for n in reinit})
-        note(
+        show_note(
             f"{what}: re-initialised {', '.join(layers)} (no fitting pretrained tensor); the rest is pretrained."
         )
     return reinit

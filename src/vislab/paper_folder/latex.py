@@ -7,11 +7,10 @@ import re
 import shutil
 import subprocess
 import unicodedata
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from vislab.errors import Note, RunFailed, UserError
+from vislab.errors import RunFailed, UserError, show_note
 from vislab.paper_folder.figures import PageFigure
 
 MARK = "% written by vislab paper"  # the first line of main.tex (which files are vislab's: api/written.py)
@@ -84,8 +83,8 @@ def escape(text: str) -> str:
     :class:`~vislab.errors.Note` for each word of them."""
     text = str(text)
     missing = "".join(c if _char(c) is None else " " for c in text)
-    for word in dict.fromkeys(missing.split()):  # stacklevel 1: Python notes each word once
-        warnings.warn(_untypeset_note(word), Note, stacklevel=1)
+    for word in dict.fromkeys(missing.split()):  # Python notes each word once per calling line
+        show_note(_untypeset_note(word))
     return "".join(_at(text, i) for i in range(len(text)))
 
 

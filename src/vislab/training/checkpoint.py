@@ -13,14 +13,13 @@ import os
 import pickle
 import re
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from vislab.errors import CheckpointNote, DataError, UserError, WriteFailed
+from vislab.errors import CheckpointNote, DataError, UserError, WriteFailed, show_note
 from vislab.training.record import Checkpoint
 
 _UMASK = os.umask(0o022)
@@ -143,7 +142,7 @@ def resolve_checkpoint(target: str | Path, checkpoint: str = "best") -> Path:
     note that its live weights are scored, not the average); a checkpoint file → itself."""
     path, note = choose_checkpoint(target, checkpoint)
     if note:
-        warnings.warn(note, CheckpointNote, stacklevel=2)
+        show_note(note, CheckpointNote)
     return path
 
 
@@ -159,7 +158,7 @@ def checkpoint_target(target: str | Path, checkpoint: str = "best") -> Path:
         if resume is not None and resume.ema is not None:
             return run
     if note:
-        warnings.warn(note, CheckpointNote, stacklevel=2)
+        show_note(note, CheckpointNote)
     return path
 
 

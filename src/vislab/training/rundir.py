@@ -21,13 +21,12 @@ import fnmatch
 import io
 import json
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from vislab.config import Config, as_stored, build_config, read_yaml
-from vislab.errors import Note, UserError
+from vislab.errors import UserError, show_note
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
@@ -225,12 +224,9 @@ class RunDir:
         said = "is complete" if is_complete(summary) else f"ran {ran} epochs"
         epoch = re.match(r'\s*\{\s*"epoch"\s*:\s*(\d+)', line)
         lost = f"epoch {epoch[1]}'s row" if epoch else f"the row after epoch {last}'s"
-        warnings.warn(
-            Note(
-                f"'{path}' ends in a line cut short ({why}), though summary.json says the run {said}: "
-                f"{lost} is lost, left out of what reads the file. {self._fix(path)}"
-            ),
-            stacklevel=3,
+        show_note(
+            f"'{path}' ends in a line cut short ({why}), though summary.json says the run {said}: "
+            f"{lost} is lost, left out of what reads the file. {self._fix(path)}"
         )
 
     def _unreadable(self, path: Path, why: str) -> UserError:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import Note, UserError
+from vislab.errors import UserError, show_note
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.objects import check_unchanged
@@ -362,7 +361,7 @@ def _announce(
         log.line(network.start.line())
     if main:
         for note in run_notes(cfg, data, network):
-            warnings.warn(note, Note, stacklevel=2)
+            show_note(note)
 
 
 def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:

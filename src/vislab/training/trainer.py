@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 from vislab.config import Config
 from vislab.config.notes import warmup_note
 from vislab.data.loader import DeviceLoader
-from vislab.errors import Note, RunExists, TrainingInterrupted
+from vislab.errors import RunExists, TrainingInterrupted, show_note
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start, track_test
@@ -154,7 +153,7 @@ def _note_short_warmup(cfg: Config, t: Training) -> None:
     per_epoch = t.optim.steps_per_epoch
     note = warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch)
     if note and t.dist.is_main:
-        warnings.warn(note, Note, stacklevel=2)
+        show_note(note)
 
 
 # ----------------------------------------------------------------------------- fitted models

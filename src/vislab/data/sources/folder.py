@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from vislab.data.cache import Arrays, keyed_arrays
 from vislab.data.images import IMAGE_EXTS, fit_image, image_files, is_grey, open_image
 from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
-from vislab.errors import DataError, Note, UserError
+from vislab.errors import DataError, UserError, show_note
 
 SET_NAMES = ("train", "val", "test")
 #: a split folder's name (lower-cased) → its split
@@ -278,11 +277,9 @@ def _note_converted(root: Path, channels: int, grey: bool) -> None:
         if channels == 3
         else "grey (1 channel, PIL mode L)"
     )
-    warnings.warn(
+    show_note(
         f"'{root}' holds {what}: they are decoded as {into}, the inputs the model was trained on, as "
-        f"vislab predict converts them.",
-        Note,
-        stacklevel=3,
+        f"vislab predict converts them."
     )
 
 

@@ -20,7 +20,7 @@ from multiprocessing import resource_tracker
 import torch
 
 from vislab.config import build_config
-from vislab.errors import DataError, Note, TrainingInterrupted, VislabError
+from vislab.errors import DataError, Note, TrainingInterrupted, VislabError, show_note
 from vislab.experiments.suites.ending import raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun
 from vislab.interrupts import on_parent_death, remember_ctrl_c
@@ -277,7 +277,7 @@ def _started(p: PlannedRun, log: Callable[[str], None]) -> None:
 
 def _finished(p: PlannedRun, o: dict, log: Callable[[str], None]) -> tuple[str, dict]:
     for note in o.pop("notes", None) or ():  # a --jobs process's: shown here, once per text
-        warnings.warn(note, Note, stacklevel=2)
+        show_note(note)
     if o["status"] == "complete":
         msg = f"done in {o['seconds']:.1f}s"
     elif o.get("data_error"):  # the suite's error says it, once

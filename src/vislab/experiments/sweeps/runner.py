@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from optuna.distributions import check_distribution_compatibility
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config, config_differences
-from vislab.errors import Note, TrainingInterrupted, UserError
+from vislab.errors import TrainingInterrupted, UserError, show_note
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed
 from vislab.experiments.sweeps.results import (
     ResultsHook,
@@ -126,12 +125,10 @@ def _join_study(sweep: Sweep, storage) -> optuna.Study:
     stored = study.user_attrs.get("space")
     if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
         _check_compatible(study.study_name, stored, sweep.distributions)
-        warnings.warn(
+        show_note(
             f"study '{study.study_name}' was started with another search space; its earlier trials stay "
             f"in it (to start afresh, give the sweep another name — the name: key of its file — or start "
-            f"it over: --overwrite, Python: overwrite=True)",
-            Note,
-            stacklevel=2,
+            f"it over: --overwrite, Python: overwrite=True)"
         )
     return study
 
