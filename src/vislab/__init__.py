@@ -38,19 +38,22 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     )
     from vislab.config import Config, load_config
     from vislab.data.sources.memory import register_arrays
-    from vislab.errors import UserError, VislabError
+    from vislab.errors import Note, UserError, VislabError
     from vislab.models import register_model
     from vislab.models.gradcheck import GradCheck
     from vislab.models.info import ModelInfo
     from vislab.run import Run, SuiteResult
     from vislab.training.lr_find import LRFinding
+    from vislab.training.state import Callback
 
 __all__ = [
     "__version__",
+    "Callback",
     "Config",
     "GradCheck",
     "LRFinding",
     "ModelInfo",
+    "Note",
     "Run",
     "SuiteResult",
     "UserError",
@@ -73,7 +76,8 @@ __all__ = [
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
 _HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}
 _HOME |= {"LRFinding": "training.lr_find", "register_arrays": "data.sources.memory"}
-_HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck"}
+_HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck", "Note": "errors"}
+_HOME |= {"Callback": "training.state"}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
 
 

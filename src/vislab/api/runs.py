@@ -20,6 +20,7 @@ from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
+from vislab.training.state import Callback
 
 # The trainer and the results table are imported by the functions that use them ("on use" below):
 # they load matplotlib and pandas, which `import vislab.api` should not wait for (see its __init__).
@@ -39,6 +40,7 @@ def train(
     overwrite: bool = False,
     trust_code: bool = False,
     epochs: int | None = None,
+    callbacks: Sequence[Callback] = (),
     **overrides: Any,
 ) -> Run:
     """Train one run into ``out`` (default: :func:`default_run_dir`) and return it.
@@ -57,6 +59,8 @@ def train(
     ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
     allows (not cosine or one-cycle: they spread over the total).
     ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
+    ``callbacks``: :class:`vislab.Callback` objects: ``on_epoch_end(row)`` after each metrics row (a dict
+    as metrics.jsonl holds it; raise to stop the run), ``close()`` when the run ends.
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
     >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)  # your nn.Module
@@ -74,10 +78,22 @@ def train(
     try:
         return train_config(
             cfg, out, resume=resume, overwrite=overwrite, quiet=quiet, trust_code=trust_code,
-            epochs=epochs if resume else None,
+            epochs=epochs if resume else None, callbacks=_checked_callbacks(callbacks),
         )  # fmt: skip
     except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
         raise _in_api_words(e) from None
+
+
+def _checked_callbacks(callbacks: Sequence[Callback]) -> tuple[Callback, ...]:
+    """``callbacks`` as a tuple; UserError naming any that is no :class:`Callback` object."""
+    listed = tuple(callbacks) if isinstance(callbacks, (list, tuple)) else (callbacks,)
+    for cb in listed:
+        if not isinstance(cb, Callback):
+            raise UserError(
+                f"callbacks: {cb!r} is no vislab.Callback: subclass it and override on_epoch_end(self, row) "
+                f"(and close(self) if you need it), then give an instance: callbacks=[MyCallback()]."
+            )
+    return listed
 
 
 def check_given_once(given: Sequence[tuple[str, str]]) -> None:
@@ -169,6 +185,7 @@ def train_config(
     quiet: bool = True,
     trust_code: bool = False,
     epochs: int | None = None,
+    callbacks: tuple[Callback, ...] = (),
 ) -> Run:
     """Train a validated config into ``out`` (None: :func:`default_run_dir`), or continue the run
     there (``resume``: its saved config is used, with ``cfg``'s settings of where and how it runs — None:
@@ -195,6 +212,7 @@ def train_config(
         given = cfg if resume else cfg or Config()  # a resume's: what it was given (None: nothing)
         _train(
             given, out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code, epochs=epochs,
+            callbacks=callbacks,
         )  # fmt: skip
     except BaseException:
         if made is not None and dist.is_main:
