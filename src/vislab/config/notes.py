@@ -172,6 +172,7 @@ def images(value: Value) -> Idle | None:
 _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
 # setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
 _BY_PLATEAU = read_by("schedule.name", "plateau", kind="schedule")
+_BY_CIRCLES = read_by("data.name", "circles", kind="data source")
 READS: dict[str, tuple[Gate, ...]] = {
     "optim.momentum": (_BY_SGD,),
     "optim.nesterov": (
@@ -189,6 +190,10 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
     "data.image_size": (read_by("data.name", "folder", kind="data source"), decoded_to_image_size),
+    "data.n_samples": (_BY_CIRCLES,),
+    "data.noise": (_BY_CIRCLES,),
+    "data.label_mode": (read_by("data.name", "cifar100", kind="data source"),),
+    "data.zca_epsilon": (read_by("data.normalize", "zca", kind="normalisation"),),
     "data.resize": (images,),
     "augment.p": (image_ops_on,),
     **_augment_reads(),
