@@ -120,3 +120,18 @@ def test_the_average_is_not_called_best_pt_s_where_the_best_epoch_was_another(tm
         resolve_checkpoint(run)
     said = one_line(str(caught[0].message))
     assert "written there at epoch 1" in said and "what best.pt would hold" not in said, said
+
+
+def test_init_from_a_run_without_best_pt_starts_from_its_average(lost):
+    """train.init_from=RUN takes the weights best.pt would hold, as its note says (it took last.pt's live
+    weights); naming checkpoints/last.pt itself gives that file's own (live) weights."""
+    from vislab.training.finetune import init_from_run
+
+    last = load_checkpoint(lost / "checkpoints" / "last.pt")
+    with pytest.warns(CheckpointNote):
+        model, _ = load_model(lost, checkpoint="last")
+    with pytest.warns(CheckpointNote, match="the train.ema average of its weights"):
+        init_from_run(model, str(lost))
+    assert _same(model, last.resume.ema)
+    init_from_run(model, str(lost / "checkpoints" / "last.pt"))
+    assert _same(model, last.state_dict)
