@@ -114,6 +114,7 @@ def test_an_export_records_its_checkpoint_epoch_and_test_accuracy(finished):
         "file": "checkpoints/best.pt",
         "epoch": summary["best_epoch"],
         "step": None,
+        "ema_average": False,
         "test_acc": summary["test_acc"],
     }
     # last.pt after 2 epochs: epoch 2; summary.json's accuracy is best.pt's, not these weights'
@@ -122,6 +123,7 @@ def test_an_export_records_its_checkpoint_epoch_and_test_accuracy(finished):
         "file": "checkpoints/last.pt",
         "epoch": 2,
         "step": None,
+        "ema_average": False,
         "test_acc": None,
     }
 
@@ -136,6 +138,7 @@ def test_exporting_an_interrupted_run_says_it_is_its_mid_epoch_last_pt(stopped, 
         "file": "checkpoints/last.pt",
         "epoch": 1,
         "step": 4,
+        "ema_average": False,
         "test_acc": None,
     }
 

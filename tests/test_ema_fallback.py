@@ -135,3 +135,25 @@ def test_init_from_a_run_without_best_pt_starts_from_its_average(lost):
     assert _same(model, last.resume.ema)
     init_from_run(model, str(lost / "checkpoints" / "last.pt"))
     assert _same(model, last.state_dict)
+
+
+def test_an_export_says_whether_it_holds_the_average(lost, tmp_path):
+    """export's JSON: ``ema_average`` true for the best weights (last.pt's average, best.pt gone), false
+    for last.pt's live weights asked for."""
+    from vislab.export import export_run
+
+    with pytest.warns(CheckpointNote):
+        _, spec = export_run(lost, "torchscript", tmp_path / "best")
+    assert json.loads(spec.read_text())["checkpoint"]["ema_average"] is True
+    with pytest.warns(CheckpointNote):
+        _, spec = export_run(lost, "torchscript", tmp_path / "last", checkpoint="last")
+    assert json.loads(spec.read_text())["checkpoint"]["ema_average"] is False
+
+
+def test_a_best_pt_of_an_ema_run_exports_as_the_average(tmp_path):
+    from vislab.export import export_run
+
+    run = tmp_path / "run"
+    train(tiny_config(*EMA), run, quiet=True)
+    _, spec = export_run(run, "torchscript")
+    assert json.loads(spec.read_text())["checkpoint"]["ema_average"] is True

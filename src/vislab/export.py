@@ -100,7 +100,9 @@ def export_run(
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
     spec = inference_spec(record, fmt, path.name, diff, [len(c) for c in checks])
-    spec["checkpoint"] = checkpoint_spec(ckpt_path)
+    spec["checkpoint"] = checkpoint_spec(
+        ckpt_path, standing_in=target.is_dir() and checkpoint == "best"
+    )
     atomic_write_text(spec_path, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     return path, spec_path
 
@@ -217,13 +219,19 @@ def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: l
     }
 
 
-def checkpoint_spec(ckpt_path: Path) -> dict:
+def checkpoint_spec(ckpt_path: Path, standing_in: bool = False) -> dict:
     """Where exported weights come from: the checkpoint ``file`` (``checkpoints/best.pt`` in a run
-    folder), the ``epoch`` they are at and, mid-epoch, the ``step`` (else None): ``weights_at``; and the
+    folder), the ``epoch`` they are at and, mid-epoch, the ``step`` (else None): ``weights_at``; whether
+    they are the ``train.ema`` average (``ema_average``: a best.pt of such a run, or a last.pt
+    ``standing_in`` for a best.pt it lacks; a last.pt asked for holds the live weights); and the
     run's ``test_acc`` from summary.json where that scored these weights (a finished run's best.pt, of
     the epoch it names, trained with the run's model, data and seed: not one copied from another
     run), else None."""
     ckpt = load_checkpoint(ckpt_path)
+    if ckpt_path.name == "best.pt":
+        averaged = (ckpt.record.config or {}).get("train", {}).get("ema", {}).get("decay", 0) > 0
+    else:
+        averaged = standing_in and ckpt.resume is not None and ckpt.resume.ema is not None
     epoch, step = weights_at(ckpt)
     in_run = ckpt_path.parent.name == "checkpoints"
     summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or {}
@@ -236,6 +244,7 @@ def checkpoint_spec(ckpt_path: Path) -> dict:
         "file": f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
         "epoch": epoch,
         "step": step,
+        "ema_average": averaged,
         "test_acc": summary.get("test_acc") if best and is_complete(summary) else None,
     }
 
