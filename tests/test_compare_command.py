@@ -57,7 +57,7 @@ def test_a_folder_of_runs_leaves_out_unfinished_ones_and_lists_them(runs, tmp_pa
     (folder / "c").mkdir()  # a run that stopped before its first epoch: its config alone
     shutil.copy(runs / "a" / "config.yaml", folder / "c")
     code, text = cli(capsys, "compare", folder / "a", folder / "c")
-    assert code == 0 and "- **c**: not finished (no summary.json yet" in text
+    assert code == 0 and "- **c**: not finished (no summary.json and no checkpoint" in text
 
 
 def test_a_suite_folder_prints_its_title(runs, tmp_path, capsys):

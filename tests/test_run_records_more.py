@@ -50,13 +50,24 @@ def test_a_folder_lists_a_run_without_summary_json_in_compare_and_report(
     shutil.copytree(trained, tmp_path / "dmg" / "ok")
     shutil.copytree(trained, tmp_path / "dmg" / "nosum")
     (tmp_path / "dmg" / "nosum" / "summary.json").unlink()
-    code, text = cli(capsys, "compare", tmp_path / "dmg")
-    assert code == 0 and "nosum" in text and "not finished" in text, text
+    code, text_of_compare = cli(capsys, "compare", tmp_path / "dmg")
+    assert code == 0 and "nosum" in text_of_compare and "not finished" in text_of_compare, (
+        text_of_compare
+    )
     code, text = cli(capsys, "report", tmp_path / "dmg")
     assert code == 0, text
     page = (tmp_path / "dmg" / "report.html").read_text()
     assert "nosum" in page and "Failed or unfinished runs" in page
-    assert "no summary.json yet: still training, or stopped before writing one" in page
+    resume = f"stopped before writing its summary.json; continue it: vislab train --resume {tmp_path / 'dmg' / 'nosum'}"
+    assert resume in page and resume in one_line(text_of_compare), page
+    # no checkpoint either: nothing to resume
+    shutil.rmtree(tmp_path / "dmg" / "nosum" / "checkpoints")
+    code, text = cli(capsys, "compare", tmp_path / "dmg")
+    assert (
+        code == 0
+        and "no summary.json and no checkpoint" in one_line(text)
+        and "--resume" not in text
+    ), text
 
 
 def test_a_resume_without_best_pt_says_so_and_scores_the_best_pt_it_writes_again(run, capsys):

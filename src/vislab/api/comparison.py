@@ -137,9 +137,13 @@ def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
 def _unfinished(summary: dict | None, folder: Path) -> str:
     """Why a run is not in the table: its summary.json's status and message, or none yet; for a scored
     run whose figures were cut short, the resume that draws them (``results.folders.figures_fix``)."""
+    from vislab.experiments.results.folders import (
+        figures_fix,
+        no_summary_why,
+    )  # on use (see the imports)
+
     if not summary:
-        return "not finished (no summary.json yet: still training, or stopped before writing one)"
-    from vislab.experiments.results.folders import figures_fix  # on use (see the imports)
+        return f"not finished ({no_summary_why(folder)})"
 
     message = " ".join(str(summary.get("message") or "").split())
     fix = figures_fix(summary, folder)

@@ -19,7 +19,7 @@ from vislab.config import Config
 from vislab.errors import UserError
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
-from vislab.experiments.results.folders import discover, figures_fix
+from vislab.experiments.results.folders import discover, figures_fix, no_summary_why
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
@@ -127,14 +127,16 @@ def _failures(
     """Run → message for every run that did not complete, with what draws the figures of a scored run
     whose figures were cut short (:func:`figures_fix`); none for sweeps, whose failed trials are in the
     trial table."""
-    failed = _not_complete(kind, info, summaries)
+    failed = _not_complete(kind, info, summaries, runs)
     for n, msg in failed.items():
         if fix := figures_fix(summaries.get(n), runs.get(n)):
             failed[n] = f"{msg}; {fix}" if msg else fix
     return failed
 
 
-def _not_complete(kind: str, info: dict, summaries: dict[str, dict | None]) -> dict[str, str]:
+def _not_complete(
+    kind: str, info: dict, summaries: dict[str, dict | None], runs: dict[str, Path]
+) -> dict[str, str]:
     """Run → message for every run that did not complete (a suite's from suite.json; none for sweeps,
     whose failed trials are in the trial table; none for a run whose summary.json was not read: the plan's
     ``unread`` says why)."""
@@ -152,11 +154,7 @@ def _not_complete(kind: str, info: dict, summaries: dict[str, dict | None]) -> d
         return {}
     return {
         n: s.get("message")
-        or (
-            f"status {s['status']}"
-            if s.get("status")
-            else "no summary.json yet: still training, or stopped before writing one"
-        )
+        or (f"status {s['status']}" if s.get("status") else no_summary_why(runs[n]))
         for n, s in summaries.items()
         if s is not None and s.get("status") != "complete"
     }

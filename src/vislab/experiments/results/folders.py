@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vislab.errors import UserError
 from vislab.experiments.results.provenance import suite_info
-from vislab.training.rundir import folder_kind
+from vislab.training.rundir import RunDir, folder_kind
 
 
 def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
@@ -66,4 +66,21 @@ def figures_fix(summary: dict | None, folder: Path | None) -> str:
         f"its scores are kept but these figures were not drawn: {', '.join(missing)}; resuming the run "
         f"draws them: vislab train --resume {folder} (Python: vislab.train(out={str(folder)!r}, "
         f"resume=True))"
+    )
+
+
+def no_summary_why(folder: Path) -> str:
+    """Why a run folder has no summary.json yet, and what to do: a live process of this host writing it
+    (its lock), or stopped with a last.pt to resume, or stopped before its first checkpoint."""
+    run = RunDir(folder)
+    if (pid := run.live_holder()) is not None:
+        return f"no summary.json yet: process {pid} is still training it"
+    if (run.ckpt_dir / "last.pt").is_file():
+        return (
+            f"stopped before writing its summary.json; continue it: vislab "
+            f"train --resume {folder} (Python: vislab.train(out={str(folder)!r}, resume=True))"
+        )
+    return (
+        "no summary.json and no checkpoint: stopped before its first, or another host is training it; "
+        "nothing to resume"
     )
