@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from conftest import cli, one_line
 from vislab.models import build_model
-from vislab.models.info import layer_table
+from vislab.models.layer_table import layer_table
 
 
 def rows(model: nn.Module, shape: tuple[int, ...]):

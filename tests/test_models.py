@@ -873,7 +873,7 @@ def test_model_info_total_matches_parameter_count(capsys, name, shape, sets):
 
 
 def test_model_info_layer_rows_add_up_to_total():
-    from vislab.models.info import layer_table
+    from vislab.models.layer_table import layer_table
 
     model = seeded("vit", (1, 8, 8), 3, patch_size=4, embed_dim=8, depth=2, num_heads=2)
     t = layer_table(model, (1, 8, 8))
