@@ -31,6 +31,8 @@ CURVES = (
 )
 # a curve of one point (one epoch, a fitted model) has no line to show its style: its kind's marker does
 POINT_MARKERS = {"-": "o", "--": "s", ":": "^"}
+# the per-class bars' mark for a class the scored split holds no image of (its recall undefined: NaN)
+NO_SAMPLES = "no images"
 
 
 def mean_history(seeds: list[list[dict]]) -> list[dict]:
@@ -178,17 +180,21 @@ def plot_confusion(
 
 
 def per_class_figure(
-    per_class: list[float],
+    per_class: list[float | None],
     class_names: list[str],
     title: str = "",
     std: list[float] | None = None,
 ) -> Figure:
     """Accuracy (recall) of each class as bars; ``std`` (e.g. over seeds, when ``per_class`` is their
-    mean): an error bar of ± 1 std on each bar (NaN: none)."""
+    mean): an error bar of ± 1 std on each bar (NaN: none). A class the split holds no image of (its value
+    None or NaN) gets no bar but the words :data:`NO_SAMPLES` upright at its place, not an empty slot."""
     fig = NotebookFigure(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
     ax = fig.subplots()
+    values = np.array([np.nan if v is None else v for v in per_class], dtype=float)
     errors = None if std is None else np.nan_to_num(np.asarray(std, dtype=float))
-    ax.bar(range(len(per_class)), np.nan_to_num(per_class), yerr=errors, capsize=3, color="C0")
+    ax.bar(range(len(values)), np.nan_to_num(values), yerr=errors, capsize=3, color="C0")
+    for i in np.flatnonzero(np.isnan(values)):
+        ax.text(i, 0.02, NO_SAMPLES, rotation=90, ha="center", va="bottom", fontsize=8, color="0.4")
     names = [literal(n) for n in class_names]
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
@@ -198,7 +204,7 @@ def per_class_figure(
 
 
 def plot_per_class(
-    per_class: list[float],
+    per_class: list[float | None],
     class_names: list[str],
     path: Path,
     title: str = "",

@@ -18,6 +18,7 @@ from vislab.data.split import limit_note
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, UserCodeError, VislabError
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
+from vislab.models.hooks import unread_setting
 from vislab.models.objects import code_files, is_users_code
 from vislab.models.user import is_user_reference
 from vislab.training.record import Checkpoint
@@ -220,8 +221,8 @@ def user_code(
 
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
-    (``config_notes``), augmentations of feature vectors, colour jitter of grey images, and an optimizer a
-    model's own step ignores."""
+    (``config_notes``), augmentations of feature vectors, colour jitter of grey images, an optimizer a
+    model's own step ignores, and test-time flips of a model never trained on mirrored images."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
     if on and not data.spec.is_image:
@@ -238,7 +239,33 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
         notes.append(note)
+    if note := _tta_flip_note(cfg, network):
+        notes.append(note)
     return notes
+
+
+def _tta_flip_note(cfg: Config, network: Network) -> str:
+    """For ``train.tta`` (each mode averages the logits over the image and its mirror) on a model trained
+    on no mirrored image (``augment.hflip.p`` 0, or idle at ``augment.p=0``, or a model fitted on the
+    unaugmented train split): why, and how to score without the mirror or train with it; else ''."""
+    tta, aug = cfg.train.tta, cfg.augment
+    if tta == "none" or "augment.hflip.p" in augmentations_on(cfg):
+        return ""
+    if unread_setting("augment.hflip", network.hooks.trained_by):  # fitted on the split as it is
+        why, fix = f"{cfg.model.name} is fitted on the train split as it is (not augmented)", ""
+    elif aug.hflip.p > 0:  # augment.p=0 keeps it from mirroring
+        why = f"training never mirrors images (augment.hflip.p={aug.hflip.p:g} with augment.p=0)"
+        fix = "; or train on mirrored images: --set augment.p=1 / augment__p=1"
+    else:
+        why = "training never mirrors images (augment.hflip.p=0)"
+        fix = "; or train on mirrored images: --set augment.hflip.p=0.5 / augment__hflip__p=0.5"
+    views = "its mirror" + ("" if tta == "flip" else ", each also shifted by one pixel")
+    return (
+        f"train.tta={tta} scores each image by the mean of the model's logits for it and {views}, but "
+        f"{why}: the model never saw a mirrored image. For digits and text a mirrored image is another "
+        f"shape, and the mean can cost much accuracy. Score without the mirror (every train.tta mode "
+        f"includes it): --set train.tta=none / train__tta='none'{fix}."
+    )
 
 
 def unused_settings(cfg: Config, network: Network) -> dict[str, str]:

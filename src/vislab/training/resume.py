@@ -192,7 +192,7 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dic
     ):
         return None
     if loop.epoch < tc.epochs:  # train.early_stop's patience ran out: extending it would stop again
-        how = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop)}"
+        how = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop, tc.min_delta)}"
         then = "Score it again"
     elif cfg.schedule.name in SPREAD_SCHEDULES:  # extend refuses it
         how = f"{loop.epoch} of {tc.epochs} epochs trained, schedule.name={cfg.schedule.name}"

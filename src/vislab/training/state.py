@@ -31,12 +31,15 @@ class LoopState:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def early_stop(self, metric: str, patience: int | None) -> str:
+    def early_stop(self, metric: str, patience: int | None, min_delta: float = 0.0) -> str:
         """When and why ``train.early_stop`` ended the run, e.g. ``after epoch 5: val_pacc did not
-        improve for 2 evaluations (train.early_stop=2)``."""
+        improve for 2 evaluations (train.early_stop=2)``; with ``min_delta`` (``train.min_delta``) > 0,
+        ``did not improve by more than train.min_delta=0.01``: a smaller rise (which still updates
+        best.pt) counts toward the patience."""
         n = self.bad_evals
+        by = f" by more than train.min_delta={min_delta:g}" if min_delta > 0 else ""
         return (
-            f"after epoch {self.epoch}: {metric} did not improve for {n} "
+            f"after epoch {self.epoch}: {metric} did not improve{by} for {n} "
             f"evaluation{'' if n == 1 else 's'} (train.early_stop={patience})"
         )
 

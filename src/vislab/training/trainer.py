@@ -358,7 +358,7 @@ def _optimizer_step(
 
 # ------------------------------------------------------------------------- the epoch's record
 def _early_stop(t: Training) -> str:
-    return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop)
+    return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop, t.cfg.min_delta)
 
 
 def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = True) -> None:
