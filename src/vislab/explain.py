@@ -5,11 +5,13 @@ vislab). What a model offers is asked of its hooks
 (:func:`vislab.models.hooks.hooks_of`), never guessed from its class.
 
 Images go through the run's own preprocessing exactly as ``vislab predict`` (resize, centre crop,
-normalisation: :mod:`vislab.predict`). Every map is a ``B × K × h × w`` tensor: ``K`` heads for
-``attention``, one map otherwise; ``h × w`` the patch grid (attention, rollout) or the input's size
-(gradcam, saliency). ``vislab explain`` writes a PNG per image (:func:`explain_images`), ``Run.explain``
-returns one Figure of them all (:func:`explain_figure`); both take folders as predict does. Mistakes are
-UserErrors naming each option both ways, command line / Python: ``--block 3 / block=3``.
+normalisation: :mod:`vislab.predict`) and are titled with the class the run predicts (its test-time
+augmentation included, as predict's), the class the gradient methods explain. Every map is a
+``B × K × h × w`` tensor: ``K`` heads for ``attention``, one map otherwise; ``h × w`` the patch grid
+(attention, rollout) or the input's size (gradcam, saliency). ``vislab explain`` writes a PNG per image
+(:func:`explain_images`), ``Run.explain`` returns one Figure of them all (:func:`explain_figure`); both
+take folders as predict does. Mistakes are UserErrors naming each option both ways, command line /
+Python: ``--block 3 / block=3``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from vislab.classify import classify, image_shape
+from vislab.classify import image_shape
 from vislab.data.augment import centre_crop
 from vislab.data.images import (
     ImageLike,
@@ -48,7 +50,8 @@ METHODS = ("attention", "rollout", "gradcam", "saliency")
 @dataclass
 class Explanation:
     """One image's maps: ``maps`` K × h × w, ``labels`` one caption per map, ``top`` (class, prob); for
-    ``method`` attention, ``block`` is the block shown (0-based) of the model's ``depth``."""
+    ``method`` attention, ``block`` is the block shown (0-based) of the model's ``depth``; ``tta``: the
+    run's test-time augmentation (``top`` is its prediction, the maps of the plain forward pass)."""
 
     maps: torch.Tensor
     labels: list[str]
@@ -56,6 +59,7 @@ class Explanation:
     method: str
     block: int | None = None
     depth: int = 0
+    tta: str = "none"
 
     def file_name(self, stem: str, checkpoint: str = "") -> str:
         """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block,
@@ -78,6 +82,20 @@ def model_input(record: RunRecord, arrays: Sequence[np.ndarray]) -> torch.Tensor
     return record.inputs.images(arrays)
 
 
+def run_probabilities(model: nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:
+    """B × classes: what the run predicts for the normalised batch ``x``, as predict, eval and
+    predictions_test.npz do — the model inside its test-time augmentation (``train.tta``), if any."""
+    with torch.no_grad():
+        return torch.softmax(record.inputs.wrap(model)(x), 1)
+
+
+def tta_note(tta: str) -> str:
+    """What a title or caption of maps adds for a run with test-time augmentation ``tta``; "" without."""
+    if tta == "none":
+        return ""
+    return f"maps of the plain forward pass; the run predicts with train.tta={tta}"
+
+
 def explain_maps(
     model: nn.Module,
     x: torch.Tensor,
@@ -88,7 +106,8 @@ def explain_maps(
     """The maps of ``method`` for the normalised batch ``x``: B × K × h × w (see the module docstring).
 
     ``block``: the block whose heads ``attention`` shows (default the last); ``target``: the class each
-    gradient method explains (default the predicted one)."""
+    gradient method explains (default the plain model's argmax on ``x``; the class a run with test-time
+    augmentation predicts: ``run_probabilities(model, record, x).argmax(1)``)."""
     return _maps_and_depth(model, x, method, block, target)[0]
 
 
@@ -372,20 +391,24 @@ def _title(name: str, e: Explanation, target: str | Path) -> str:
     """``name: class (probability) | what the maps are``, then ``| last.pt`` when ``target`` is a
     checkpoint file other than best.pt (:func:`checkpoint_tag`)."""
     of = f" | {Path(target).name}" if checkpoint_tag(target) else ""
-    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}{of}"
+    note = f"\n{tta_note(e.tta)}" if e.tta != "none" else ""
+    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}{of}{note}"
 
 
 def explain_one(
     model: nn.Module, record: RunRecord, arr: np.ndarray, method: str, block: int = -1
 ) -> Explanation:
-    """One uint8 H×W×C image's maps by ``method``, with captions and the top class."""
-    maps, depth = _maps_and_depth(model, model_input(record, [arr]), method, block, None)
-    [ranked] = classify(model, record, [arr], top_k=1)
+    """One uint8 H×W×C image's maps by ``method``, with captions and the class the run predicts
+    (:func:`run_probabilities`, test-time augmentation included), the one the gradient methods explain."""
+    x = model_input(record, [arr])
+    p, c = run_probabilities(model, record, x)[0].max(0)
+    top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
+    maps, depth = _maps_and_depth(model, x, method, block, c[None])
     if method == "attention":
         labels = [f"head {h}" for h in range(len(maps[0]))]
-        return Explanation(maps[0], labels, ranked[0], method, block % depth, depth)
+        return Explanation(maps[0], labels, top, method, block % depth, depth, tta)
     labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
-    return Explanation(maps[0], labels, ranked[0], method)
+    return Explanation(maps[0], labels, top, method, tta=tta)
 
 
 def _default_folder(target: Path) -> Path:

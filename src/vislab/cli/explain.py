@@ -33,11 +33,12 @@ MethodOpt = typer.Option(
     None,
     "--method",
     "-m",
-    help="attention: each head's class-token attention (ViTs, --block); rollout: attention rollout "
-    "through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default its "
-    "last conv feature maps after their activation); saliency: |gradient| of the predicted class "
-    "(any model); both through captum. Default: rollout for a ViT, gradcam for a convolutional "
-    "network, else saliency.",
+    help="attention: each head's attention to the patches in one block (ViTs, --block): the class "
+    "token's, or without one (vit model.pool=mean) the mean over all tokens; rollout: attention "
+    "rollout through all blocks (ViTs); gradcam: Grad-CAM at the model's Grad-CAM layer (by default "
+    "its last conv feature maps after their activation); saliency: |gradient| (any model); both of "
+    "the predicted class (as predict's, with the run's train.tta), through captum. Default: rollout "
+    "for a ViT, gradcam for a convolutional network, else saliency.",
     show_default=False,
 )
 BlockOpt = typer.Option(

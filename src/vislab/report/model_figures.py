@@ -16,13 +16,14 @@ from vislab.data.augment import centre_crop
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
-from vislab.explain import explain_maps
-from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.explain import explain_maps, run_probabilities, tta_note
+from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
 from vislab.predict import load_model
 from vislab.report.figure_set import FigureSet, failure_note, install_hint, safe_name, wide
+from vislab.training.record import RunRecord
 
 
 def model_figures(
@@ -46,12 +47,14 @@ def model_figures(
             return []
         test, x = _test_batch(figs, cfg, record.inputs, None if looks_inside else 100_000)
         inside = looks_inside and test.is_image
-        titles = _image_titles(model, x, test.y, record.model.class_names) if inside else []
+        predicted = _predicted(model, record, x) if inside else None
     except Exception as e:
         figs.notes.append(failure_note(f"{name}: model figures (model or data not loaded)", e))
         return []
     if inside:
-        out = _inside_figures(figs, name, label or name, model, hooks, (x, test.x, titles))
+        titles = _image_titles(predicted, test.y, record.model.class_names)
+        batch = (x, test.x, titles, predicted)
+        out = _inside_figures(figs, name, label or name, model, hooks, batch, record.inputs.tta)
     elif x.ndim == 2 and x.shape[1] == 2:
         out = [
             figs.make(
@@ -85,27 +88,30 @@ def _inside_figures(
     label: str,
     model: torch.nn.Module,
     hooks: ModelHooks,
-    batch: tuple[torch.Tensor, np.ndarray, list[str]],
+    batch: tuple[torch.Tensor, np.ndarray, list[str], torch.Tensor],
+    tta: str = "none",
 ) -> list[dict | None]:
     """The figures the model's hooks offer on the test ``batch`` (the model's input, the images shown,
-    their titles: :func:`_image_titles`): position embedding, attention rollout and heads
-    (transformers), Grad-CAM (a Grad-CAM layer); files named by the run's ``name``, captions by its
-    ``label``."""
+    their titles: :func:`_image_titles`, the classes the run predicts: :func:`_predicted`): position
+    embedding, attention rollout and heads (transformers), Grad-CAM (a Grad-CAM layer); files named by
+    the run's ``name``, captions by its ``label``; with test-time augmentation ``tta``, they say the
+    maps are of the plain forward pass."""
     safe, tokens, table = safe_name(name), hooks.token_grid(), hooks.position_embedding()
+    note = f" ({tta_note(tta)})" if tta != "none" else ""
     out = []
     if tokens is not None and table is not None:
         caption = f"{label}: positional embeddings"
         out.append(figs.make(f"vit_pos_{safe}.png", caption, _positions, table, tokens.grid))
     if tokens is not None:
-        caption = f"{label}: attention on test images"
+        caption = f"{label}: attention on test images{note}"
         out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, model, *batch))
-        caption = f"{label}: each head's class-token attention (last block) on a test image"
+        caption = f"{label}: {_heads_shown(tokens)} on a test image{note}"
         out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, model, *batch))
     if hooks.gradcam_layer() is not None and importlib.util.find_spec("captum") is None:
         # captum is a core dependency: only an environment that lacks it anyway gets the hint
         figs.notes.append(install_hint(f"{name}: Grad-CAM", "captum"))
     elif hooks.gradcam_layer() is not None:
-        caption = f"{label}: Grad-CAM of the predicted class on test images"
+        caption = f"{label}: Grad-CAM of the predicted class on test images{note}"
         out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, model, *batch))
     return [wide(f) for f in out]
 
@@ -116,32 +122,49 @@ def _positions(table: torch.Tensor, grid: tuple[int, int], path: Path) -> Path:
     return plot_pos_embedding(table, grid, path, class_token=class_token)
 
 
-def _image_titles(
-    model: torch.nn.Module, x: torch.Tensor, y: np.ndarray, names: list[str]
-) -> list[str]:
-    """Each image's title: its predicted class (the one Grad-CAM explains: the model's argmax on ``x``)
-    and its true class ``y``."""
-    with torch.no_grad():
-        predicted = model(x.to(next(model.parameters()).device)).argmax(1).tolist()
-    return [f"predicted {names[p]}\ntrue {names[t]}" for p, t in zip(predicted, y.tolist())]
+def _heads_shown(tokens: TokenGrid) -> str:
+    """What the heads figure draws (``vislab explain --method attention``): the class token's attention
+    to each patch, or for a model without one the attention each patch gets, averaged over all tokens."""
+    if tokens.class_token:
+        return "each head's class-token attention (last block)"
+    return (
+        "each head's attention to each patch, averaged over all tokens (no class token; last block)"
+    )
 
 
-def _rollout(model: torch.nn.Module, x: torch.Tensor, display, titles, path: Path) -> Path:
+def _predicted(model: torch.nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:
+    """The class the run predicts for each image of the normalised batch ``x``: its test-time
+    augmentation included (:func:`vislab.explain.run_probabilities`), as in predictions_test.npz."""
+    return run_probabilities(model, record, x.to(next(model.parameters()).device)).argmax(1)
+
+
+def _image_titles(predicted: torch.Tensor, y: np.ndarray, names: list[str]) -> list[str]:
+    """Each image's title: the class the run predicts (the one Grad-CAM explains) and its true class."""
+    return [
+        f"predicted {names[p]}\ntrue {names[t]}" for p, t in zip(predicted.tolist(), y.tolist())
+    ]
+
+
+def _rollout(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Path) -> Path:
     """Attention rollout (``vislab explain --method rollout``) on the normalised batch ``x`` over ``display``."""
     maps = explain_maps(model, x.to(next(model.parameters()).device), "rollout")[:, 0]
     return plot_attention(maps, x, display, path=path, titles=titles)
 
 
-def _heads(model: torch.nn.Module, x: torch.Tensor, display, titles, path: Path) -> Path:
+def _heads(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Path) -> Path:
     """``vislab explain --method attention`` on the first image of ``x``: one panel per head."""
     maps = explain_maps(model, x[:1].to(next(model.parameters()).device), "attention")[0]
     heads = [f"head {h}" for h in range(len(maps))]
     return plot_explanation(display[0], maps, heads, path, titles[0].replace("\n", ", "))
 
 
-def _gradcam(model: torch.nn.Module, x: torch.Tensor, display, titles, path: Path) -> Path:
-    """Grad-CAM (``vislab explain --method gradcam``) on the normalised batch ``x`` over ``display``."""
-    maps = explain_maps(model, x.to(next(model.parameters()).device), "gradcam")[:, 0]
+def _gradcam(
+    model: torch.nn.Module, x: torch.Tensor, display, titles, predicted: torch.Tensor, path: Path
+) -> Path:
+    """Grad-CAM (``vislab explain --method gradcam``) of the ``predicted`` classes on the normalised
+    batch ``x`` over ``display``."""
+    device = next(model.parameters()).device
+    maps = explain_maps(model, x.to(device), "gradcam", target=predicted.to(device))[:, 0]
     return plot_attention(maps, x, display, path=path, label="Grad-CAM", titles=titles)
 
 
