@@ -26,7 +26,7 @@ def test_a_run_notes_test_time_flips_of_a_model_never_trained_on_mirrored_images
     assert "(augment.hflip.p=0): the model never saw a mirrored image" in said
     assert "For digits and text a mirrored image is another shape" in said
     assert "--set train.tta=none / train__tta='none'" in said
-    assert "train on mirrored images: --set augment.hflip.p=0.5 / augment__hflip__p=0.5" in said
+    assert "train on mirrored images" not in said  # digits: a mirrored digit is no digit
     assert out.index("note: train.tta=flip") < out.index("epoch 1/1")
     code, out = cli(capsys, "train", "--out", tmp_path / "h", *args, "--set", "augment.hflip.p=0.5")
     assert code == 0 and "train.tta" not in out, out
@@ -39,7 +39,10 @@ def test_the_flip_note_names_augment_p_0_that_keeps_hflip_from_mirroring(capsys,
     assert code == 0, out
     assert "note: train.tta=flip-translate scores each image by the mean" in said, out
     assert "(augment.hflip.p=0.5 with augment.p=0): the model never saw a mirrored image" in said
-    assert "train on mirrored images: --set augment.p=1 / augment__p=1." in said
+    assert "train on mirrored images" not in said  # digits
+    assert (
+        "note: augment.hflip.p=0.5 mirrors the digits images, and a mirrored digit" not in said
+    )  # p=0
 
 
 # ----------------------------------------------------------------------- early stop and min_delta
@@ -82,3 +85,26 @@ def test_the_early_stop_line_says_min_delta_when_a_smaller_rise_did_not_count(ca
         "evaluations (train.early_stop=2)" in one_line(out)
     ), out
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["best_epoch"] > 1
+
+
+@pytest.mark.parametrize(
+    "sets,fix",
+    [
+        ([], "train on mirrored images: --set augment.hflip.p=0.5 / augment__hflip__p=0.5."),
+        (
+            ["augment.hflip.p=0.5", "augment.p=0"],
+            "train on mirrored images: --set augment.p=1 / augment__p=1.",
+        ),
+    ],
+)
+def test_on_photos_the_flip_note_also_offers_training_on_mirrored_images(sets, fix):
+    """cifar10's photos may be mirrored: the note offers both fixes (digits only the first)."""
+    from types import SimpleNamespace
+
+    from vislab.config import build_config
+    from vislab.training.checks import _tta_flip_note
+
+    cfg = build_config({}, ["data.name=cifar10", "train.tta=flip", *sets])
+    network = SimpleNamespace(hooks=SimpleNamespace(trained_by="optimizer"))
+    note = _tta_flip_note(cfg, network)
+    assert "--set train.tta=none" in note and note.endswith(fix), note

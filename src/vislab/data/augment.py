@@ -342,6 +342,24 @@ def colour_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None
     )
 
 
+def crop_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None:
+    """A run's note when ``augment.crop.padding``, given, is more than a quarter of the images' side (the
+    dlvc recipes' 4 px on the 8×8 digits: half of each image can be shifted out); None otherwise."""
+    crop = cfg.crop
+    if len(sample_shape) != 3 or cfg.p == 0 or crop.p == 0 or crop.padding is None:
+        return None
+    side = min(sample_shape[1:])
+    if crop.padding * 4 <= side:
+        return None
+    usual = crop_padding(Crop(size=crop.size), side)
+    return (
+        f"augment.crop.padding={crop.padding} is {crop.padding / side:.0%} of the {side}×{side} images' "
+        f"side: a random crop shifts them by up to {crop.padding} px, which can move much of a digit or "
+        f"object out of view. The usual padding is an eighth of the side: --set augment.crop.padding="
+        f"{usual} / augment__crop__padding={usual}, or leave it unset (null) for that."
+    )
+
+
 def _is_on(cfg: AugmentConfig, name: str) -> bool:
     """Whether op ``name`` of ``cfg`` does anything (a crop with a size always crops)."""
     op = getattr(cfg, name)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
-from vislab.data.augment import colour_note
+from vislab.data.augment import colour_note, crop_note
 from vislab.data.download import is_default_root
 from vislab.data.split import limit_note
 from vislab.data.types import Splits
@@ -221,8 +221,9 @@ def user_code(
 
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
-    (``config_notes``), augmentations of feature vectors, colour jitter of grey images, an optimizer a
-    model's own step ignores, and test-time flips of a model never trained on mirrored images."""
+    (``config_notes``), augmentations of feature vectors, colour jitter of grey images, a crop padding of
+    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores, and
+    test-time flips of a model never trained on mirrored images."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
     if on and not data.spec.is_image:
@@ -239,9 +240,20 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
         notes.append(note)
+    if note := crop_note(cfg.augment, data.splits.sample_shape):  # a padding of half an 8×8 digit
+        notes.append(note)
+    if cfg.data.name in DIGITS and "augment.hflip.p" in on:
+        notes.append(
+            f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored digit "
+            f"is another shape or none (a mirrored 2, 3, 4, 7 is no digit): the model learns from images "
+            f"its test split never holds. Leave the flip out: --set augment.hflip.p=0 / augment__hflip__p=0."
+        )
     if note := _tta_flip_note(cfg, network):
         notes.append(note)
     return notes
+
+
+DIGITS = ("digits", "mnist")  # the built-in sources of handwritten digits, which no mirror keeps
 
 
 def _tta_flip_note(cfg: Config, network: Network) -> str:
@@ -259,6 +271,10 @@ def _tta_flip_note(cfg: Config, network: Network) -> str:
     else:
         why = "training never mirrors images (augment.hflip.p=0)"
         fix = "; or train on mirrored images: --set augment.hflip.p=0.5 / augment__hflip__p=0.5"
+    if (
+        cfg.data.name in DIGITS
+    ):  # a digit is not to be mirrored: scoring without the mirror is the fix
+        fix = ""
     views = "its mirror" + ("" if tta == "flip" else ", each also shifted by one pixel")
     return (
         f"train.tta={tta} scores each image by the mean of the model's logits for it and {views}, but "
