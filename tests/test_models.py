@@ -832,13 +832,20 @@ def test_svm_state_dict_round_trip_and_unfitted_error(tmp_path):
     assert (model(xt)[:, 3] < -1e3).all()
 
 
-def test_svm_start_line_counts_one_parameter_in_the_singular(capsys, tmp_path):
+def test_svm_says_its_size_once_fitted(capsys, tmp_path):
+    """Its start line holds no size (an unfitted svm stores only its gamma); the line after its fit
+    says what summary.json records (tests/test_fitted_params_and_paper_only.py: the loaded model's)."""
+    import json
+
     from conftest import tiny_sets
 
     sets = tiny_sets("model.name=svm", "train.figures=false", drop="model.hidden=[32]")
     code, out = run(capsys, "train", "--out", str(tmp_path / "run"), *sets)
     assert code == 0, out
-    assert "train/val/test, 1 parameter, device" in " ".join(out.split()), out
+    said = " ".join(out.split())
+    params = json.loads((tmp_path / "run" / "summary.json").read_text())["params"]
+    assert "train/val/test, device" in said and "1 parameter" not in said, out
+    assert f"fitted on the train split: {params:,} parameters" in said, out
 
 
 # ============================================================================ 10. model info

@@ -31,7 +31,7 @@ from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.reported import legend
-from vislab.experiments.results.settings import for_people
+from vislab.experiments.results.settings import Settings, for_people, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.paper_folder.epochs import epoch_table, table_file
@@ -85,12 +85,12 @@ def write_paper(
     one's. ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
     Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
     check (api/papers.py)."""
-    plan = paper_plan(targets, out, only)
+    plan, settings = paper_plan(targets, out, only)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
     figs = _draw(plan, folder, trust_code) if figures else None
     drawn = list(figs.saved.values()) if figs is not None else None
-    _write_texts(plan, folder, drawn, title, keep_main)
+    _write_texts(plan, settings, folder, drawn, title, keep_main)
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
     else:
@@ -210,10 +210,10 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
 
 def paper_plan(
     targets: Sequence[str | Path], out: str | Path | None, only: Sequence[str] = ()
-) -> ReportPlan:
+) -> tuple[ReportPlan, Settings]:
     """The report's plan of ``targets`` (``only``: of those runs, ``selection.only_runs``), its model
     figures kept to the first seed of each row (the curves, tables and each row's test figures hold
-    every seed: ``report/run_sections.py``)."""
+    every seed: ``report/run_sections.py``), and what its tables say each row was (``_chosen_settings``)."""
     paths = [Path(t) for t in targets]
     if not paths:
         raise UserError("give a suite folder, or one or more run folders, to make a paper of.")
@@ -229,14 +229,26 @@ def paper_plan(
             f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
             f"finish a run first (vislab train / vislab suite), then make its paper.{unread}"
         )
+    settings = plan_settings(plan)
     if only:
         plan = only_runs(plan, only)
+        settings = _chosen_settings(plan, settings)
     rows = plan_rows(plan)
     if rows:
         firsts = first_of_rows(plan.complete, rows)
         keep = {next(n for n in rows[r] if n in plan.complete) for r in firsts}
         plan.detailed = {n: s for n, s in plan.detailed.items() if n in keep}
-    return plan
+    return plan, settings
+
+
+def _chosen_settings(plan: ReportPlan, whole: Settings) -> Settings:
+    """The settings of the runs ``--only`` kept in ``plan``, with the setting keys of the ``whole``
+    folder's table: a row lists what it sets away from vislab's default as it does without ``--only``
+    (an augmentation two chosen runs share included), whichever runs are chosen; a sweep's trials their
+    swept values."""
+    if whole.swept:
+        return plan_settings(plan)
+    return table_settings(plan.complete, plan.runs, plan_rows(plan), plan.configs, whole.keys)
 
 
 def _named(paths: list[Path]) -> dict[str, Path]:
@@ -272,6 +284,7 @@ def _check_out(folder: Path) -> None:
 
 def _write_texts(
     plan: ReportPlan,
+    settings: Settings,
     folder: Path,
     figures: list[PageFigure] | None,
     title: str | None,
@@ -279,9 +292,9 @@ def _write_texts(
 ) -> None:
     """tables.tex, tables.md, texts.tex, figures.tex of the drawn ``figures`` (None: none drawn, an
     earlier build's figures.tex kept, else one without figures written) and main.tex (unless
-    ``keep_main``)."""
+    ``keep_main``); ``settings``: what each row was (``paper_plan``'s)."""
     figures_only, figure_cols = results_table(plan)
-    readable = for_people(plan_settings(plan))  # a few settings as columns, more listed
+    readable = for_people(settings)  # a few settings as columns, more listed
     rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
     seeded = plan_rows(plan) is not None
     rows_cited = cited(plan)

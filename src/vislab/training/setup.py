@@ -224,13 +224,26 @@ def _build_network(
         # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
         by_forward = hooks.trained_by == "optimizer"  # checked in train mode too
         check_output(model, cfg.model.name, spec.input_shape, num_classes, device, by_forward)
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params == 0:  # fitted baselines: their size is what they store
-        n_params = sum(b.numel() for b in model.buffers())
+    n_params = model_size(model, hooks)  # a fitted model's: counted again once fitted (fit_once)
     nhwc = _channels_last(cfg, model, spec.input_shape)
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
     return Network(model, hooks, n_params, num_classes, channels_last=nhwc)
+
+
+def model_size(model: torch.nn.Module, hooks: ModelHooks) -> int:
+    """A run's size, its ``params``: a trained model's parameters; a fitted one's
+    (``trained_by="fit_arrays"``: majority, svm) — or one without parameters — what it stores, its
+    parameters and buffers, known only once it is fitted (an unfitted svm holds just its gamma)."""
+    n = sum(p.numel() for p in model.parameters())
+    if hooks.trained_by == "fit_arrays" or n == 0:
+        n += sum(b.numel() for b in model.buffers())
+    return n
+
+
+def parameters(n: int) -> str:
+    """``n`` parameters as the run's lines say it: "1 parameter", "16,710 parameters"."""
+    return f"{n:,} parameter{'' if n == 1 else 's'}"
 
 
 def _channels_last(cfg: Config, model: torch.nn.Module, input_shape: tuple) -> bool:
@@ -355,8 +368,10 @@ def _announce(
     nothing here, or that another defeats (``run_notes``): the command shows it as a ``note:`` line, a
     Python caller gets the warning, quiet or not."""
     n = "/".join(str(len(s)) for _, s in data.splits.items())
-    size = f"{network.n_params:,} parameter{'' if network.n_params == 1 else 's'}"
-    log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test, {size}, device {device}")
+    # a fitted model's size is known once fitted: fit_once says it then
+    fitted = network.hooks.trained_by == "fit_arrays"
+    size = "" if fitted else f", {parameters(network.n_params)}"
+    log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test{size}, device {device}")
     if network.start:
         log.line(network.start.line())
     if main:

@@ -45,7 +45,7 @@ from vislab.training.resume import (
 )
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, lost_peer
-from vislab.training.setup import Network, Optimisation, Training, set_up
+from vislab.training.setup import Network, Optimisation, Training, model_size, parameters, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
 from vislab.training.stopping import (
     check_finite,
@@ -169,6 +169,8 @@ def fit_once(t: Training, stop: StopFlag) -> dict:
     t.loop.epoch, t.loop.best_epoch = 1, 1
     t.loop.train_time_s = time.perf_counter() - started
     model, k = t.network.model, t.data.splits.num_classes
+    t.network.n_params = model_size(model, t.network.hooks)  # what the fit stored: summary's params
+    t.log.line(f"fitted on the train split: {parameters(t.network.n_params)}")
     fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k, t.device)
     val = evaluate(model, t.data.val, k, t.device)
     t.history.append(

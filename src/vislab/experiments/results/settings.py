@@ -155,12 +155,14 @@ def table_settings(
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
     configs: dict[str, Config] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> Settings:
     """The setting columns of a table of ``summaries`` (its runs' folders in ``run_dirs``): per run, or
     per row of seeds (``rows``: row → its runs; each row's settings those all its finished seeds share).
     A setting silent for a run (:func:`silent_keys`) is not among its values; one :func:`same_as` another
     differs as that one, and shows as it is. ``configs``: run → its config.yaml already read (a report's);
-    a run not in it has its file read here."""
+    a run not in it has its file read here. ``keys``: the settings to show (a larger table's, of which
+    these runs are some: ``vislab paper --only``), instead of those that differ between these runs."""
     sides, unread = _read_all(summaries, run_dirs, configs or {})
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
@@ -171,11 +173,13 @@ def table_settings(
         r: _shared([sides[n].found for n in names if n in sides]) for r, names in groups.items()
     }
     read = [[n for n in groups[r] if n in sides] for r, s in shared.items() if s is not None]
-    keys = changed_keys(
-        [_shared([sides[n].compared for n in names]) for names in read],
-        [set().union(*(sides[n].silent for n in names)) for names in read],
-        [set().union(*(sides[n].idle for n in names)) for names in read],
-    )
+    if keys is None:
+        keys = changed_keys(
+            [_shared([sides[n].compared for n in names]) for names in read],
+            [set().union(*(sides[n].silent for n in names)) for names in read],
+            [set().union(*(sides[n].idle for n in names)) for names in read],
+        )
+    keys = [k for k in keys if k not in IDENTITY]
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values = {}
     for row, names in groups.items():
