@@ -35,7 +35,8 @@ def adapt(
     models, for ``file.py:Net`` references and for objects given to ``vislab.train(model=...)``:
 
     - a class is called as ``Net(num_classes=K, **options)``, plus ``input_shape=(C, H, W)`` when its
-      ``__init__`` names it; a builder as ``build(input_shape, num_classes, **options)``.
+      ``__init__`` names it (a ``**kwargs`` takes num_classes); a builder as ``build(input_shape,
+      num_classes, **options)``, or with both as keywords when it takes them by ``**kwargs``.
 
     ``label`` names the model in messages, ``attr`` the target (default its ``__name__``), ``where`` the
     place it is defined, ``files`` the files whose
@@ -46,9 +47,9 @@ def adapt(
     attr = attr or getattr(target, "__name__", type(target).__name__)
     params = _target_params(label, attr, where, target)
     options = _options(target, params)
-    build = _caller(
-        target, label, attr, where, files, takes_shape="input_shape" in {p.name for p in params}
-    )
+    named = [p.name for p in params]
+    by_keyword = not inspect.isclass(target) and named[:2] != list(RESERVED)  # def build(**kw)
+    build = _caller(target, label, attr, where, files, "input_shape" in named, by_keyword)
     P = inspect.Parameter
     reserved = [P(n, P.POSITIONAL_OR_KEYWORD) for n in RESERVED]
     build.__signature__ = inspect.Signature([*reserved, *options])  # type: ignore[attr-defined]
@@ -81,10 +82,17 @@ def _options(target: Any, params: list[inspect.Parameter]) -> list[inspect.Param
 
 
 def _caller(
-    target: Any, label: str, attr: str, where: str, files: list[Path], takes_shape: bool
+    target: Any,
+    label: str,
+    attr: str,
+    where: str,
+    files: list[Path],
+    takes_shape: bool,
+    by_keyword: bool = False,
 ) -> Callable[..., nn.Module]:
-    """``build(input_shape, num_classes, **options)`` calling ``target`` by the one convention; the
-    user's exception or a non-module result is a UserCodeError naming the file."""
+    """``build(input_shape, num_classes, **options)`` calling ``target`` by the one convention (a builder
+    taking them by ``**kwargs`` only: as keywords); the user's exception or a non-module result is a
+    UserCodeError naming the file."""
     is_class = inspect.isclass(target)
 
     def build(input_shape: Any, num_classes: Any, **kwargs: Any) -> nn.Module:
@@ -93,6 +101,8 @@ def _caller(
                 if takes_shape:
                     kwargs["input_shape"] = tuple(input_shape)
                 model = target(num_classes=num_classes, **kwargs)
+            elif by_keyword:
+                model = target(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
             else:
                 model = target(tuple(input_shape), num_classes, **kwargs)
         except Exception as e:
@@ -135,18 +145,32 @@ def _target_params(label: str, attr: str, where: str, target: Any) -> list[inspe
     except (TypeError, ValueError):  # a C callable without a signature: options unchecked
         return [inspect.Parameter("options", inspect.Parameter.VAR_KEYWORD)]
     names = [p.name for p in params]
-    if inspect.isclass(target) and "num_classes" not in names:
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)  # **kwargs: num_classes among them
+    if inspect.isclass(target) and "num_classes" not in names and not takes_any:
         raise UserCodeError(
             f"{what} does not take num_classes (its parameters: {', '.join(names) or 'none'}). A model "
             f"class must accept num_classes, and may accept input_shape: "
             f"def __init__(self, num_classes, input_shape=None, ...)."
         )
-    if not inspect.isclass(target) and names[:2] != list(RESERVED):
+    if not inspect.isclass(target) and names[:2] != list(RESERVED) and not _by_keyword(params):
         raise UserCodeError(
             f"{what} takes ({', '.join(names)}), but a builder's first two parameters must be "
             f"input_shape and num_classes: def {attr}(input_shape, num_classes, **options)."
         )
     return params
+
+
+def _by_keyword(params: list[inspect.Parameter]) -> bool:
+    """Whether a builder whose first two parameters are not (input_shape, num_classes) takes them as
+    keywords all the same: it has ``**kwargs`` and needs no other argument (``def build(**kw)``)."""
+    P = inspect.Parameter
+    if not any(p.kind is P.VAR_KEYWORD for p in params):
+        return False
+    return all(
+        p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD)
+        or (p.kind is not P.POSITIONAL_ONLY and (p.name in RESERVED or p.default is not P.empty))
+        for p in params
+    )
 
 
 def _hints(fn: Any) -> dict[str, Any]:
