@@ -268,7 +268,9 @@ class TrainConfig(Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     eval_batch_size: int = Field(1024, ge=1)
-    seed: int = 0
+    seed: int = Field(
+        0, ge=0, lt=2**31
+    )  # numpy takes 0 … 2**32 - 1: room for the seed + i vislab derives
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval_every: int = Field(1, ge=1)
     # an epoch-0 row: the untrained model scored on the train images of epoch 1 (unaugmented) and val
