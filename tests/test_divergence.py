@@ -48,6 +48,18 @@ def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path,
         torch.isfinite(v).all() for v in kept["state_dict"].values()
     )
     assert raw_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 1
+    # the advice keeps the epoch trained: a new run from last.pt at a tenth of the lr, which works
+    last = run / "checkpoints" / "last.pt"
+    assert (
+        f"To keep its 1 epoch, start a new run from them with a lower lr: --init-from {last}"
+        in one_line(out)
+    )
+    monkeypatch.undo()
+    code, text = cli(
+        capsys, "train", *tiny_sets("train.epochs=1"), "--init-from", last, "--set", "optim.lr=0.0001",
+        "--out", tmp_path / "again", "-q",
+    )  # fmt: skip
+    assert code == 0, text
 
 
 def test_signal_after_an_unnoticed_nan_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

@@ -152,16 +152,19 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
     if math.isfinite(loss):
         return
     mark(t, "diverged")
-    epoch = t.loop.epoch
-    good = (
-        f"{t.run.ckpt_dir / 'last.pt'} (after epoch {epoch})"
-        if epoch > 0
-        else "none (it diverged in the first epoch)"
-    )
-    raise TrainingDiverged(
+    epoch, last = t.loop.epoch, t.run.ckpt_dir / "last.pt"
+    good = f"{last} (after epoch {epoch})" if epoch > 0 else "none (it diverged in the first epoch)"
+    said = (
         f"the training loss became NaN/inf in epoch {epoch + 1} (lr {lr:.3g}). Lower optim.lr, set "
         f"train.grad_clip, or check data.normalize. Training stopped; last good checkpoint: {good}."
     )
+    if epoch > 0:  # a resume keeps the settings that diverged: a new run starts from those weights
+        said += (
+            f" To keep its {epoch} epoch{'s' if epoch > 1 else ''}, start a new run from them with a lower "
+            f"lr: --init-from {last} --set optim.lr={lr / 10:.3g} / train__init_from={str(last)!r}, "
+            f"optim__lr={lr / 10:.3g}."
+        )
+    raise TrainingDiverged(said)
 
 
 EXPLODING = (
