@@ -16,6 +16,9 @@ def parse_value(text: str) -> Any:
         value = yaml.safe_load(text)
     except Exception:  # noqa: BLE001 - YAMLError, and ValueError/RecursionError from e.g. '2001-13-01', '!!int x', '[[[['
         return text
+    # 'net.py:' or 'a: b' reads as a mapping; a --set value is one only written as one: {a: 1}
+    if isinstance(value, dict) and not text.lstrip().startswith("{"):
+        return text
     # YAML 1.1 reads '1e-3' as a string; users mean a float.
     if isinstance(value, str):
         try:
