@@ -61,10 +61,8 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
                 "augment.crop.p": 1,
                 "augment.crop.padding": 1,
             },
-            "too-deep": {
-                "model.name": "cnn",
-                "model.widths": [4, 4, 4, 4],
-            },  # 8×8 digits cannot take 4 pools
+            # fails as it sets up (its batches), after the suite's checks: the others go on
+            "too-deep": {"train.batch_size": 4096},
         },
         groups={"nets": ["mlp", "cnn"]},
     )
@@ -75,7 +73,7 @@ def test_suite_table_matches_summaries_failures_reported_and_rerun_skips(
     assert code == 1  # one run failed, the suite went on
     assert (
         "too-deep" in text.err
-        and "max-pools" in text.err
+        and "larger than the train split" in text.err
         and "Traceback" not in text.err + text.out
     )
 
@@ -114,12 +112,12 @@ def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch)
         tmp_path / "s.yaml",
         {
             "majority": {"model.name": "majority"},
-            "too-deep": {"model.name": "cnn", "model.widths": [4] * 4},
+            "too-deep": {"train.batch_size": 4096},  # fails as it sets up
         },
     )
     assert main(["suite", str(spec), "--out", str(tmp_path / "failed"), "-q"]) == 1
     page = (tmp_path / "failed" / "report.html").read_text()
-    assert "too-deep" in page and "max-pools" in page  # the failure is on the page
+    assert "too-deep" in page and "larger than the train split" in page  # the failure is on the page
     assert f"report: {tmp_path / 'failed' / 'report.html'}" in capsys.readouterr().err
 
     def interrupted(cfg, out, **kw):
@@ -186,13 +184,14 @@ def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
 
 @pytest.mark.slow
 def test_parallel_jobs_and_data_override(tmp_path, capsys):
-    """--jobs 2 trains in two spawned processes, each seed of a run with its own train.seed; --data circles
-    makes the image-only run fail cleanly."""
+    """--jobs 2 trains in two spawned processes, each seed of a run with its own train.seed; a run failing
+    in its process (batches larger than the train split) fails cleanly, the others go on. (An image-only
+    model on --data circles stops the suite before anything trains: test_suite_dry_run_data.)"""
     spec = write_suite(
         tmp_path / "s.yaml",
         {
             "majority": {"model.name": "majority"},
-            "cnn": {"model.name": "cnn", "model.widths": [8]},
+            "big-batch": {"model.name": "mlp", "train.batch_size": 4096},
             "majority-small": {"model.name": "majority", "data.limit": 100},
         },
     )
@@ -218,7 +217,8 @@ def test_parallel_jobs_and_data_override(tmp_path, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "cnn-s0" in err and "cnn-s1" in err and "needs images" in err
+    assert code == 1 and "big-batch-s0" in err and "big-batch-s1" in err
+    assert "larger than the train split" in err
     for name in ("majority", "majority-small"):
         for i in (0, 1):
             summary = json.loads((out / f"{name}-s{i}" / "summary.json").read_text())

@@ -16,6 +16,7 @@ from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.results.settings import changed_by, differing_settings, flat_settings
+from vislab.experiments.suites.data_checks import DataChecks
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.models import check_model_options
@@ -114,13 +115,18 @@ def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
     ]
 
 
-def check_plan(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
+def check_plan(
+    suite: Suite, out: Path, overrides: list[str] | tuple = (), unread: bool = False
+) -> list[PlannedRun]:
     """The suite's plan (plan_suite), every run's config checked first — its keys, values and model options
-    (as ``vislab train`` checks them before training): ConfigError naming each bad run, so that nothing
-    trains until the suite file (or --set) is fixed; then UserError if ``out`` holds runs of another
-    config (:func:`refuse_other_runs`)."""
+    (as ``vislab train`` checks them before training), and for each run that would train, its data read and
+    its model built for the data's input shape (as a run's set-up checks them: :class:`DataChecks`):
+    ConfigError naming each bad run, so that nothing trains until the suite file (or --set) is fixed; then
+    UserError if ``out`` holds runs of another config (:func:`refuse_other_runs`). ``unread``: data that
+    cannot be read is a mistake too (a dry run's check); else the runner meets it as the suite runs."""
     plan = plan_suite(suite, out, overrides)
-    mistakes = {p.name: message for p in plan if (message := _config_mistake(p))}
+    on_data = DataChecks(unread)
+    mistakes = {p.name: message for p in plan if (message := _config_mistake(p, on_data))}
     if not mistakes:
         refuse_other_runs(suite, Path(out), plan)
         return plan
@@ -132,15 +138,16 @@ def check_plan(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
     raise ConfigError(f"{which}, so nothing was trained:\n" + "\n".join(lines))
 
 
-def _config_mistake(p: PlannedRun) -> str:
-    """What is wrong with the config of planned run ``p`` ("" when nothing is)."""
+def _config_mistake(p: PlannedRun, on_data: DataChecks) -> str:
+    """What is wrong with the config of planned run ``p`` ("" when nothing is); checked on its data where
+    it would train."""
     if p.config is None:
         return p.message
     try:
         check_model_options(p.config.model.name, p.config.model.kwargs())
     except UserError as e:
         return str(e)
-    return ""
+    return on_data.mistake(p.config) if p.action in _OPENS else ""
 
 
 def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
@@ -217,10 +224,11 @@ def foresee_suite(
 ) -> list[Foreseen]:
     """What running ``suite`` into ``out`` would do to each run (``only``: to those runs; their settings
     still those that differ among all the suite's runs), checked as the runner checks it first
-    (:func:`check_plan`, then that ``out`` can be written: the same errors), but nothing is moved, trained
-    or written. A run the runner moves first — kept for another epoch count, or trained before the suite
+    (:func:`check_plan`, then that ``out`` can be written: the same errors) — and data that cannot be read,
+    which the runner meets as the suite runs, named too —, but nothing is moved, trained, downloaded or
+    written. A run the runner moves first — kept for another epoch count, or trained before the suite
     had seeds (suites/folders.py) — is planned where it lies."""
-    plan = check_plan(suite, out, overrides)
+    plan = check_plan(suite, out, overrides, unread=True)
     check_writable(out, "the suite's runs")
     changed = changed_settings(plan)
     return [
