@@ -36,6 +36,7 @@ from vislab.training.checkpoint import (
 )
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir, is_complete, refuse_run_file
+from vislab.training.writable import check_writable
 from vislab.version import __version__
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
@@ -79,8 +80,9 @@ def export_run(
     :func:`checkpoint_spec`); returns both paths. Outside ``RUN/export/``, a file already at either
     path is replaced only with ``force``; a run's own files (``training.rundir.RUN_OWN``) and the checkpoint
     exported never are (checked before the export). ``trust_code``: as for ``predict.load_model``.
-    ``UserError`` when the run is missing, the format unknown, the ONNX extra absent (``pip install
-    'vislab[onnx]'``) or the model cannot be exported faithfully::
+    ``UserError`` when the run is missing, the format unknown, ``out`` not a place the files can be
+    written (checked before the export), the ONNX extra absent (``pip install 'vislab[onnx]'``) or the
+    model cannot be exported faithfully::
 
         model_file, spec = export_run("runs/cnn", "onnx")
     """
@@ -89,6 +91,7 @@ def export_run(
     path = _output_path(ckpt_path, fmt, out)
     spec_path = path.with_suffix(".json")
     _check_outputs(ckpt_path, fmt, [path, spec_path], force)
+    check_writable(path, "the model", undone="nothing was exported", is_file=True)
     model, record = load_model(target, trust_code, checkpoint)
     name = record.model.name
     _refuse_fitted(model, name)

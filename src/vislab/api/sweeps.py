@@ -19,6 +19,7 @@ from vislab.api.experiments import (
 from vislab.api.folders import check_new, start_over
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
+from vislab.training.writable import check_writable
 
 # The sweep runner and reports are imported by the functions that use them ("on use" below): they load
 # matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
@@ -64,10 +65,10 @@ def _load_sweep(
 
     if not isinstance(spec_or_file, Mapping):
         spec = load_sweep(spec_or_file, overrides)
-        return spec, Path(out) if out is not None else Path("runs") / f"sweep-{spec.name}"
+        return spec, _sweep_folder(out, spec.name)
     tree = dict(spec_or_file)
     name = str(tree.setdefault("name", "sweep"))
-    folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
+    folder = _sweep_folder(out, name)
     if not overwrite:
         refuse_another_sweep(folder, name, stage_storage(folder, storage))
     path = folder / "spec.yaml"
@@ -79,6 +80,14 @@ def _load_sweep(
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return load_sweep(path, overrides), folder
+
+
+def _sweep_folder(out: str | Path | None, name: str) -> Path:
+    """``out`` (default ``runs/sweep-<name>``), once it is, or can be made, a writable folder: UserError
+    otherwise, before the spec is written there or anything trains."""
+    folder = Path(out) if out is not None else Path("runs") / f"sweep-{name}"
+    check_writable(folder, "the sweep's trials", undone="no trial was run")
+    return folder
 
 
 def sweep(

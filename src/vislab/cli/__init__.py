@@ -315,11 +315,14 @@ def _environment_error(e: OSError, argv: list[str] | None = None) -> int | None:
         errno.ENAMETOOLONG,
     ):
         fix, code = f"Check the path and its permissions, or {elsewhere}.", 2
+    elif e.errno == errno.ENOENT:  # a folder that cannot be made where it is asked for (/proc/x)
+        fix, code = f"Check the path, or {elsewhere}.", 2
     else:
         return None
     where = f" '{escape(str(_shown_path(e.filename)))}'" if e.filename else ""
+    verb = "use" if e.errno == errno.ENOENT else "write"  # it may be a file read, too
     err.print(
-        f"[bold red]error:[/] cannot write{where}: {e.strerror}. {fix}",
+        f"[bold red]error:[/] cannot {verb}{where}: {e.strerror}. {fix}",
         highlight=False,
         soft_wrap=True,
     )
@@ -336,10 +339,12 @@ def _shown_path(filename: str | bytes | int) -> str | Path:
 
 
 def _takes_out(argv: list[str] | None) -> bool:
-    """Whether the command on the command line has an --out option."""
+    """Whether the command on the command line has an --out option (``vislab sweep FILE``: its group's
+    default command, ``sweep run``)."""
     command = typer.main.get_command(app)
     for word in sys.argv[1:] if argv is None else argv:
-        sub = getattr(command, "commands", {}).get(word)
+        commands = getattr(command, "commands", {})
+        sub = commands.get(word, commands.get("run") if not word.startswith("-") else None)
         if sub is None:
             break
         command = sub
