@@ -137,6 +137,7 @@ def test_run_export_raises_user_error_for_an_unwritable_out(where, trained, a_fi
         with pytest.raises(vislab.UserError, match="nothing was exported") as caught:
             run.export("torchscript", out=out)
         assert f"'{named}'" in str(caught.value)
+        assert "--out (Python: out=)" in str(caught.value)  # a notebook's words too
     assert exports_made == []
 
 

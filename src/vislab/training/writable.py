@@ -33,17 +33,26 @@ def check_writable(
     if not folder.is_dir():
         raise UserError(
             f"{option} '{out}': '{folder}' is a file, not a folder, so {what} cannot be saved there; "
-            f"{undone}. Choose another {option}."
+            f"{undone}. Choose another {_both_ways(option)}."
         )
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".vislab-probe.", suffix=".tmp")
     except OSError as e:
         raise UserError(
             f"{option} '{out}': {_cannot_create(to_make, folder, e)}, so {what} cannot be saved "
-            f"there; {undone}. Choose a writable {option}."
+            f"there; {undone}. Choose a writable {_both_ways(option)}."
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _both_ways(option: str) -> str:
+    """``--out`` as the command and the Python API name it: ``--out (Python: out=)``."""
+    return (
+        f"{option} (Python: {option.removeprefix('--').replace('-', '_')}=)"
+        if option == "--out"
+        else option
+    )
 
 
 def _cannot_create(to_make: Path, folder: Path, e: OSError) -> str:
