@@ -123,4 +123,10 @@ def test_an_interrupted_trial_resumes_in_the_rerun_and_ends_as_an_uninterrupted_
     md = (out / "results.md").read_text()
     shown = set(re.findall(r"trial-\d+", md))
     assert shown == {"trial-0", f"trial-{last}"}, md
-    assert f"2 complete trials in this table; {len(stops)} failed" in md, md
+    # counted as interrupted, not failed: results.md and sweep show's title
+    n = len(stops)
+    assert f"{n} interrupted" in md and "failed" not in md, md
+    from vislab.experiments.sweeps.trials import best_table
+
+    assert best_table(study).title.endswith(f"2 complete, {n} interrupted")
+    assert f"2 complete trials in this table; {n} interrupted" in md, md

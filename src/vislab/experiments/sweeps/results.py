@@ -10,7 +10,6 @@ from pathlib import Path
 
 import optuna
 import yaml
-from optuna.trial import TrialState
 
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.databases import public_url
@@ -21,7 +20,7 @@ from vislab.experiments.sweeps.study import (
     load_existing_study,
     open_storage,
 )
-from vislab.experiments.sweeps.trials import trials_csv
+from vislab.experiments.sweeps.trials import STATE_WORDS, state_word, trials_csv
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 
@@ -136,26 +135,17 @@ def finish(
         on_results(out, study)
 
 
-STATE_WORDS = {  # a trial's state as results.md counts it
-    TrialState.COMPLETE: "complete",
-    TrialState.PRUNED: "pruned",
-    TrialState.FAIL: "failed",
-    TrialState.RUNNING: "running",
-    TrialState.WAITING: "queued",
-}
-
-
 def trial_counts(study: optuna.Study, in_table: int) -> str:
     """results.md's line under the table: how many trials it shows, and how many were pruned, failed, are
     running or queued (listed in trials.csv)."""
     trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
-    counts = Counter(STATE_WORDS[t.state] for t in trials)
+    counts = Counter(state_word(t) for t in trials)
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     if counts["complete"] > in_table:  # run on a machine whose folders are not here
         shown += (
             f" ({counts['complete'] - in_table} more complete, their run folders not found here)"
         )
-    others = ", ".join(f"{counts[w]} {w}" for w in list(STATE_WORDS.values())[1:] if counts[w])
+    others = ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS[1:] if counts[w])
     return (
         f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "
         f"state, parameters and error."

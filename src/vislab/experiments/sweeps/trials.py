@@ -18,6 +18,26 @@ def higher_better(study: optuna.Study) -> bool:
     return study.direction == optuna.study.StudyDirection.MAXIMIZE
 
 
+STATE_WORDS = (
+    "complete",
+    "pruned",
+    "failed",
+    "interrupted",
+    "running",
+    "queued",
+)  # counted in this order
+_WORDS = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+_WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
+
+
+def state_word(t: FrozenTrial) -> str:
+    """A trial's state as results.md and ``sweep show`` count it: optuna's, but a trial stopped by a signal
+    (failed for optuna; its parameters queued again) is "interrupted", not "failed"."""
+    if t.state is TrialState.FAIL and str(t.user_attrs.get("error", "")).startswith("interrupted"):
+        return "interrupted"
+    return _WORDS[t.state]
+
+
 def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
     """(parameter names, one row per trial: number, state, value, params, duration_s, epochs, error)."""
     trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
@@ -79,7 +99,7 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         if not t.user_attrs.get("surplus"):
-            counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+            counts[state_word(t)] = counts.get(state_word(t), 0) + 1
     names, _ = trial_rows(study)
     headers = ["trial", metric, *names]
     rows = [
@@ -91,7 +111,7 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
         justify=["right"] * len(headers),
         rows=rows,
         title=f"study {study.study_name}: best {len(rows)} by {metric} ({study.direction.name.lower()}); "
-        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+        + ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS if w in counts),
     )
 
 
