@@ -198,14 +198,17 @@ def test_a_batch_larger_than_the_train_split_names_each_process_share(capsys):
     share, and that train.batch_size is per process (it said the whole split 'per process')."""
     from types import SimpleNamespace
 
+    import torch
+
     from conftest import tiny_config
     from vislab.errors import UserError
-    from vislab.training import setup
+    from vislab.training import parts as setup
+    from vislab.training.runtime import Distributed
 
     code, text = cli(capsys, "train", *tiny_sets("train.batch_size=1000"))
     assert code == 2 and "train.batch_size=1000 is larger than the train split" in one_line(text)
     cfg = tiny_config("train.batch_size=200")  # 300 training samples: 150 in each share of 2
-    data, network = setup.build_parts(cfg, setup.resolve_device("cpu"), setup.Distributed())
+    data, network = setup.build_parts(cfg, torch.device("cpu"), Distributed())
     two = SimpleNamespace(rank=0, world=2)
     with pytest.raises(UserError, match=r"\(150 samples in each of its 2 processes' shares; "):
         setup._build_loaders(cfg, data.splits, data.spec, data.train.device, two, network)

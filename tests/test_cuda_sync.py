@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import vislab.training.setup as setup_mod
+import vislab.training.parts as parts_mod
 from conftest import tiny_config
 from vislab.data import prepare_data
 from vislab.data.augment import build_augment
@@ -121,7 +121,7 @@ def test_trainer_syncs_only_at_its_log_points(tmp_path, monkeypatch, precision):
     extra = ()
     if precision == "fp16":
         fp16 = Precision("cuda", torch.float16)
-        monkeypatch.setattr(setup_mod, "choose_precision", lambda device, amp: fp16)
+        monkeypatch.setattr(parts_mod, "choose_precision", lambda device, amp: fp16)
         extra = ("train.grad_clip=1.0",)
     monkeypatch.setattr(Progress, "wants_update", lambda self, step: False)
     real_epoch = DeviceLoader.epoch

@@ -117,7 +117,8 @@ def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch)
     )
     assert main(["suite", str(spec), "--out", str(tmp_path / "failed"), "-q"]) == 1
     page = (tmp_path / "failed" / "report.html").read_text()
-    assert "too-deep" in page and "larger than the train split" in page  # the failure is on the page
+    # the failure is on the page
+    assert "too-deep" in page and "larger than the train split" in page
     assert f"report: {tmp_path / 'failed' / 'report.html'}" in capsys.readouterr().err
 
     def interrupted(cfg, out, **kw):

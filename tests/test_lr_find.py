@@ -16,8 +16,8 @@ from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import UserError
 from vislab.training.lr_find import RangeTest, lr_find, lr_range_test, suggest
 from vislab.training.optim import build_optimizer
+from vislab.training.parts import build_parts
 from vislab.training.runtime import Distributed
-from vislab.training.setup import build_parts
 
 
 def test_model_optimizer_and_rng_are_left_as_they_were():

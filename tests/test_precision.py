@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-import vislab.training.setup as setup_mod
+import vislab.training.parts as parts_mod
 from conftest import tiny_config
 from test_resume import RESULT_KEYS, raw_checkpoint, run_result, sigterm_at_step
 from vislab.errors import TrainingInterrupted
@@ -53,7 +53,7 @@ FP16_RUN = (
 @pytest.fixture
 def fp16_on_cpu(monkeypatch):
     monkeypatch.setattr(
-        setup_mod, "choose_precision", lambda device, amp: Precision("cpu", torch.float16)
+        parts_mod, "choose_precision", lambda device, amp: Precision("cpu", torch.float16)
     )
 
 

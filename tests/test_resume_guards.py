@@ -15,7 +15,7 @@ import json
 import pytest
 import torch
 
-import vislab.training.setup as setup_mod
+import vislab.training.parts as parts_mod
 from conftest import cli, one_line, tiny_config
 from test_resume import sigterm_at_step
 from vislab.errors import TrainingInterrupted, UserError
@@ -76,7 +76,7 @@ def test_a_data_parallel_run_stopped_mid_epoch_says_it_kept_the_epoch_end_and_re
     naming both counts and the commands that resume it with 2; nothing is trained."""
     run = tmp_path / "run"
     cfg = tiny_config("train.epochs=3", NO_FIGURES)
-    steps = len(setup_mod.build_parts(cfg, torch.device("cpu"), TwoRanksAsOne())[0].train)
+    steps = len(parts_mod.build_parts(cfg, torch.device("cpu"), TwoRanksAsOne())[0].train)
     with (
         sigterm_at_step(monkeypatch, lambda per_epoch: steps + 1),
         pytest.raises(TrainingInterrupted, match="resume from the end of epoch 1"),

@@ -15,7 +15,7 @@ import torch.nn as nn
 from sklearn.datasets import load_digits
 
 import vislab
-import vislab.training.setup as setup_mod
+import vislab.training.parts as parts_mod
 import vislab.training.trainer as trainer_mod
 from conftest import cli, one_line, tiny_config
 from test_fast import _CountSyncs
@@ -31,11 +31,11 @@ from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.ema import WeightEMA
 from vislab.training.optim import build_optimizer, decay_groups
+from vislab.training.parts import build_optimisation, build_parts
 from vislab.training.plateau import Plateau, better
 from vislab.training.precision import Precision
 from vislab.training.progress import Progress
 from vislab.training.runtime import Distributed
-from vislab.training.setup import build_optimisation, build_parts
 from vislab.training.state import LoopState
 from vislab.training.step_log import StepTracker
 from vislab.training.trainer import train
@@ -530,7 +530,7 @@ def test_an_fp16_run_leaves_the_step_its_scaler_skipped_out_of_grad_norms(tmp_pa
     and grad_norms.jsonl's epoch 1 is the finite mean of the steps applied, saying one was skipped — with
     no more host syncs than the epochs' log points while the train split is iterated (test_fast's count)."""
     fp16 = Precision("cpu", torch.float16)
-    monkeypatch.setattr(setup_mod, "choose_precision", lambda device, amp: fp16)
+    monkeypatch.setattr(parts_mod, "choose_precision", lambda device, amp: fp16)
     monkeypatch.setattr(Progress, "wants_update", lambda self, step: False)
     real_epoch, syncs = DeviceLoader.epoch, _CountSyncs()
 

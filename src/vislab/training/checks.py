@@ -23,8 +23,8 @@ from vislab.models.objects import code_files, is_users_code
 from vislab.models.user import is_user_reference
 from vislab.training.record import Checkpoint
 
-if TYPE_CHECKING:  # the set-up's records (training/setup.py builds them, then calls these checks)
-    from vislab.training.setup import Network, RunData
+if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
+    from vislab.training.parts import Network, RunData
 
 
 def split_sizes(splits: Splits) -> dict[str, int]:

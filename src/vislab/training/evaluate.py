@@ -23,12 +23,12 @@ from vislab.training.checkpoint import load_checkpoint
 from vislab.training.ema import WeightEMA
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.optim import lr_per_step
+from vislab.training.parts import Network, Optimisation, RunData
 from vislab.training.precision import Precision
 from vislab.training.progress import Progress
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
-from vislab.training.setup import Network, Optimisation, RunData
 from vislab.training.state import LoopState
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
 from vislab.version import __version__

@@ -57,8 +57,8 @@ from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
 from vislab.training.checks import user_code
 from vislab.training.optim import set_lr
+from vislab.training.parts import build_optimisation, build_parts, init_from_data
 from vislab.training.runtime import Distributed, resolve_device
-from vislab.training.setup import build_optimisation, build_parts, init_from_data
 
 # matplotlib (~1 s) is imported by LRFinding.plot when it draws ("on use"): the test itself needs none
 if TYPE_CHECKING:

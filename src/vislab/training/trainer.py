@@ -33,6 +33,7 @@ from vislab.training.accumulate import Window
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start, track_test
 from vislab.training.evaluate import evaluate, finish_run
 from vislab.training.optim import set_lr, warmup_steps
+from vislab.training.parts import Network, Optimisation, model_size, parameters
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import (

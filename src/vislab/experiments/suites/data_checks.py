@@ -1,5 +1,5 @@
 """A suite's runs checked against their data before anything trains, as a run's set-up checks them
-(training/setup.py ``build_parts``): the data read (each distinct data section once, never downloaded),
+(training/parts.py ``build_parts``): the data read (each distinct data section once, never downloaded),
 the input shape its augmentation crop gives (``InputSpec.build``), and the model built for that shape
 on the CPU, without pretrained weights, and checked on the trainer's dummy batch (each distinct model
 once per input shape)."""

@@ -1,0 +1,281 @@
+"""A run's parts, each built once: the data (``RunData``: splits, input spec, loaders), the model
+(``Network``), how steps update it (``Optimisation``) and the run's record — the one recipe that training
+(:mod:`vislab.training.setup`) and the LR range test (``vislab lr-find``) build with."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from vislab.config import (
+    Config,
+)
+from vislab.data import prepare_data
+from vislab.data.augment import build_augment
+from vislab.data.input_spec import InputSpec
+from vislab.data.loader import DeviceLoader
+from vislab.data.mix import build_mix
+from vislab.data.types import Splits
+from vislab.errors import UserError
+from vislab.models import build_model, skip_pretrained
+from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.objects import check_unchanged
+from vislab.training.checks import (
+    check_output,
+    check_same_data,
+    check_trainable,
+    user_code,
+)
+from vislab.training.ema import WeightEMA
+from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
+from vislab.training.optim import build_optimizer, decay_groups, optimizer_steps, scheduled_lr
+from vislab.training.plateau import Plateau
+from vislab.training.precision import Precision, choose_precision
+from vislab.training.record import Checkpoint, ModelRecord, RunRecord
+from vislab.training.rundir import RunDir
+from vislab.training.runtime import (
+    Distributed,
+    resolve_data_device,
+)
+from vislab.training.state import LoopState
+from vislab.version import __version__
+
+
+@dataclass
+class RunData:
+    """A run's data: the splits, the input spec (evaluation's crop and normalisation) and the loaders."""
+
+    splits: Splits
+    spec: InputSpec
+    train: DeviceLoader  # shuffled, augmented, this rank's share
+    val: DeviceLoader
+    test: DeviceLoader
+
+
+@dataclass
+class Network:
+    """The model (weights, checkpoints, hooks), what runs forward (``net``: DDP-wrapped and/or compiled,
+    set by ``set_up``: training/compiling.py), its hooks and size."""
+
+    model: torch.nn.Module
+    hooks: ModelHooks
+    n_params: int
+    num_classes: int
+    net: torch.nn.Module | None = None
+    graphs: bool = False  # compiled with CUDA graphs: each step must be marked (torch.compiler)
+    channels_last: bool = False  # NHWC weights, so the loaders deliver NHWC batches
+    start: Start | None = None  # train.init_from: what came from the other run
+
+    @property
+    def forward(self) -> torch.nn.Module:
+        return self.net if self.net is not None else self.model
+
+
+@dataclass
+class Optimisation:
+    """How a step updates the weights: the optimizer (None for models that update themselves), the
+    learning rate at each optimizer step, precision, the loss's options, gradient accumulation (one
+    optimizer step every ``accumulate`` batches: ``steps_per_epoch`` of them), the weight average and
+    the plateau rule (``schedule.name=plateau``: cuts the lr after evaluations)."""
+
+    opt: torch.optim.Optimizer | None
+    lr_at: Callable[[int], float]
+    precision: Precision  # train.amp: bf16, fp16 with loss scaling (``scaler``), or float32
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None
+    accumulate: int = 1
+    steps_per_epoch: int = 1
+    ema: WeightEMA | None = None
+    scaler: torch.amp.GradScaler | None = None
+    plateau: Plateau | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return self.precision.autocast()
+
+
+def build_parts(
+    cfg: Config,
+    device: torch.device,
+    dist: Distributed,
+    ckpt: Checkpoint | None = None,
+    build_as: str | None = None,
+) -> tuple[RunData, Network]:
+    """Data (statistics fitted on train, or the checkpoint's), the seeded model checked on a dummy batch
+    (with the checkpoint's weights when resuming), and the loaders.
+
+    ``build_as``: the model name to build with instead of ``cfg.model.name`` (a resumed run's user code
+    found at the path its checkpoint recorded, see ``vislab.models.trust.recorded_code``)."""
+    stats = ckpt.record.inputs.stats if ckpt else None
+    splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
+    if ckpt is not None:
+        check_same_data(cfg, splits, ckpt)
+    spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
+    network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
+    if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
+        network.start = init_from_run(network.model, cfg.train.init_from)
+    if cfg.train.freeze:
+        freeze(network.model, cfg.train.freeze, cfg.model.name)
+    check_trainable(cfg, network)
+    loaders = _build_loaders(cfg, splits, spec, device, dist, network)
+    return RunData(splits, spec, *loaders), network
+
+
+def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
+    """What every checkpoint of this run carries beside the weights."""
+    code = getattr(model, "vislab_code", None)  # a user's model: reference, file, sha256
+    names = list(data.splits.class_names)
+    model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, code)
+    return RunRecord(model_record, data.spec, cfg.to_dict(), __version__, data.splits.fingerprint)
+
+
+def build_optimisation(
+    cfg: Config,
+    network: Network,
+    device: torch.device,
+    batches_per_epoch: int,
+    loop: LoopState | None = None,
+) -> Optimisation:
+    """The optimizer over the trainable weights (models trained by an optimizer), the schedule (in
+    optimizer steps; times ``loop.lr_drop``, plateau's cuts), AMP, and the weight average
+    (``train.ema``) of the model as it is now."""
+    tc, model, oc = cfg.train, network.model, cfg.optim
+    opt = None
+    if network.hooks.trained_by == "optimizer":
+        reinit = network.start.reinitialised if network.start else []
+        head = head_names(model, network.num_classes, reinit) if oc.head_lr else []
+        groups = param_groups(model, head, oc.head_lr, oc.lr)
+        groups = decay_groups(model, groups, oc, network.hooks.no_weight_decay())
+        opt = build_optimizer(groups, oc)
+    per_epoch, loop = optimizer_steps(batches_per_epoch, tc.accumulate), loop or LoopState()
+
+    def lr_at(step: int) -> float:
+        return scheduled_lr(cfg, step, per_epoch) * loop.lr_drop
+
+    precision = choose_precision(device, tc.amp)
+    trained = network.hooks.trained_by != "fit_arrays"
+    ema = (
+        WeightEMA(network.model, tc.ema.decay, tc.ema.warmup) if tc.ema.decay and trained else None
+    )
+    scaler = precision.scaler() if opt is not None else None
+    return Optimisation(
+        opt, lr_at, precision, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema,
+        scaler, Plateau.of(cfg.schedule, oc.lr, per_epoch),
+    )  # fmt: skip
+
+
+def init_from_data(network: Network, train: DeviceLoader) -> None:
+    """A new run's data-dependent init (e.g. `fast`'s whitening) from up to 10,000 train images."""
+    first = torch.arange(min(len(train.y), 10_000))
+    network.hooks.init_from_data(train.batch(first, augment=False)[0])
+
+
+def first_start_init(
+    name: str, run: RunDir, dist: Distributed, network: Network, train: DeviceLoader
+) -> None:
+    """``init_from_data``, where the user's own model raising is a UserCodeError naming the hook (its
+    frames only); summary.json then says the run failed before its first step."""
+
+    def stopped() -> str:
+        if dist.is_main:
+            run.write_summary(dict(status="failed", epochs_run=0, step=0))
+        return "Nothing was trained: after fixing your code, run the same command again."
+
+    with user_code(name, network.model, "in its init_from_data hook (before training)", stopped):
+        init_from_data(network, train)
+
+
+def _build_network(
+    cfg: Config,
+    spec: InputSpec,
+    num_classes: int,
+    ckpt: Checkpoint | None,
+    device: torch.device,
+    build_as: str | None,
+) -> Network:
+    """The seeded model for inputs of ``spec.input_shape`` on ``device`` (the checkpoint's weights when
+    resuming), checked on a dummy batch, its hooks and size."""
+    torch.manual_seed(cfg.train.seed)  # model init
+    name = build_as or cfg.model.name
+    if ckpt:  # resuming: a notebook's class redefined since would build another model
+        check_unchanged(name, ckpt.record.model.code, cfg.model.name)
+    with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
+        model = build_model(name, spec.input_shape, num_classes, **cfg.model.kwargs())
+        model = model.to(device)
+    if ckpt:
+        model.load_state_dict(ckpt.state_dict)
+    hooks = hooks_of(model)
+    if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
+        # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
+        by_forward = hooks.trained_by == "optimizer"  # checked in train mode too
+        check_output(model, cfg.model.name, spec.input_shape, num_classes, device, by_forward)
+    n_params = model_size(model, hooks)  # a fitted model's: counted again once fitted (fit_once)
+    nhwc = _channels_last(cfg, model, spec.input_shape)
+    if nhwc:
+        model = model.to(memory_format=torch.channels_last)
+    return Network(model, hooks, n_params, num_classes, channels_last=nhwc)
+
+
+def model_size(model: torch.nn.Module, hooks: ModelHooks) -> int:
+    """A run's size, its ``params``: a trained model's parameters; a fitted one's
+    (``trained_by="fit_arrays"``: majority, svm) — or one without parameters — what it stores, its
+    parameters and buffers, known only once it is fitted (an unfitted svm holds just its gamma)."""
+    n = sum(p.numel() for p in model.parameters())
+    if hooks.trained_by == "fit_arrays" or n == 0:
+        n += sum(b.numel() for b in model.buffers())
+    return n
+
+
+def parameters(n: int) -> str:
+    """``n`` parameters as the run's lines say it: "1 parameter", "16,710 parameters"."""
+    return f"{n:,} parameter{'' if n == 1 else 's'}"
+
+
+def _channels_last(cfg: Config, model: torch.nn.Module, input_shape: tuple) -> bool:
+    # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores
+    is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    return cfg.train.channels_last and len(input_shape) == 3 and is_conv
+
+
+def _build_loaders(
+    cfg: Config,
+    splits: Splits,
+    spec: InputSpec,
+    device: torch.device,
+    dist: Distributed,
+    network: Network,
+) -> tuple[DeviceLoader, DeviceLoader, DeviceLoader]:
+    """Train (shuffled, augmented, this rank's share), val and test loaders on ``device``; what is not
+    cropped at random is centre-cropped to the spec's input (evaluation's transform)."""
+    tc = cfg.train
+    nbytes = sum(s.x.nbytes for _, s in splits.items())
+    storage = resolve_data_device(cfg.data.device, device, nbytes)
+    augment = build_augment(cfg.augment, splits.sample_shape)
+    mix = build_mix(cfg.augment, splits.sample_shape, splits.num_classes)
+    stats, size = spec.stats, spec.crop_size
+    train = DeviceLoader(
+        splits.train, stats, tc.batch_size, device, shuffle=True, drop_last=True, augment=augment,
+        seed=tc.seed, rank=dist.rank, world=dist.world, storage=storage, size=size, mix=mix,
+    )  # fmt: skip
+    val = DeviceLoader(splits.val, stats, tc.eval_batch_size, device, storage=storage, size=size)
+    test = DeviceLoader(splits.test, stats, tc.eval_batch_size, device, storage=storage, size=size)
+    channels_last = network.channels_last
+    for loader in (train, val, test):
+        loader.channels_last = channels_last
+    train.alternate_flip = network.hooks.flip_policy == "alternate"
+    if (
+        len(train) == 0 and network.hooks.trained_by != "fit_arrays"
+    ):  # a fitted model takes it whole
+        share = (
+            f"{len(splits.train) // dist.world} samples in each of its {dist.world} processes' shares; "
+            f"train.batch_size is per process"
+            if dist.world > 1
+            else f"{len(splits.train)} samples"
+        )
+        raise UserError(
+            f"train.batch_size={tc.batch_size} is larger than the train split ({share}) and drop_last "
+            f"leaves no batch. Use a smaller batch size."
+        )
+    return train, val, test
