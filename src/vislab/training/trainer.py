@@ -46,7 +46,7 @@ from vislab.training.resume import (
 )
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed, lost_peer
-from vislab.training.setup import Network, Optimisation, Training, model_size, parameters, set_up
+from vislab.training.setup import Training, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
 from vislab.training.stopping import (
     check_finite,
