@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.config import DataConfig, build_config
+from vislab.config import DataConfig, build_config, read_yaml
 from vislab.data import prepare_data
 from vislab.data.fingerprint import data_change
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet, Splits
-from vislab.errors import DataError, UserCodeError, UserError, show_note
+from vislab.errors import CheckpointNote, DataError, UserCodeError, UserError, show_note
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.trust import recorded_code
@@ -37,6 +37,7 @@ from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import best_weights, load_checkpoint, resolve_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
+from vislab.training.rundir import RunDir
 from vislab.training.writable import check_writable
 
 
@@ -56,6 +57,9 @@ def load_model(
     path = resolve_checkpoint(target, checkpoint)
     ckpt = load_checkpoint(path)
     stand_in = checkpoint == "best" and Path(target).is_dir()
+    run = _run_of(Path(target))
+    if note := (_other_config_note(run, path, ckpt.record) if run is not None else None):
+        show_note(note, CheckpointNote)
     weights = best_weights(ckpt) if stand_in else ckpt.state_dict
     m, spec = ckpt.record.model, ckpt.record.inputs
     code = recorded_code(m.name, m.code, trust_code, str(target))
@@ -79,6 +83,41 @@ def load_model(
             f"{m.kwargs}): {' '.join(str(e).split())[:300].rstrip('.')}. {why}"
         ) from None
     return model.eval(), ckpt.record
+
+
+def _other_config_note(run: Path, path: Path, record: RunRecord) -> str | None:
+    """The note for run folder ``run``'s checkpoint ``path`` (``record``) holding another model than its
+    config.yaml names (``model`` section): copied from another run, or config.yaml edited since. None where
+    they agree, or where either holds no readable config. config.yaml is read as YAML, not validated: the
+    commands that need it as a Config read it once themselves."""
+    try:
+        saved = read_yaml(run / "config.yaml", kind="run config")
+    except UserError:  # the command that needs config.yaml says what is wrong with it
+        return None
+    if not isinstance(saved, dict) or not isinstance(record.config, dict):
+        return None
+    ours, theirs = record.config.get("model") or {}, saved.get("model") or {}
+    keys = sorted(set(ours) | set(theirs))
+    diff = [
+        f"model.{k}: {ours.get(k)!r} → {theirs.get(k)!r}"
+        for k in keys
+        if ours.get(k) != theirs.get(k)
+    ]
+    if not diff:
+        return None
+    shown = "; ".join(diff[:4]) + (" …" if len(diff) > 4 else "")
+    named = (RunDir(run).read_summary() or {}).get("model")
+    scores = (
+        f", and summary.json's scores are of model {named}"
+        if isinstance(named, str) and named != record.model.name
+        else ""
+    )
+    return (
+        f"'{path}' holds model {record.model.name}, not the model of '{run / 'config.yaml'}' (the "
+        f"checkpoint's → config.yaml's: {shown}{scores}): it was copied from another run, or config.yaml "
+        f"was edited since. What is used here is the checkpoint's model, as it records itself; if the "
+        f"checkpoint is another run's, put this run's own back."
+    )
 
 
 def score_checkpoint(
@@ -336,12 +375,19 @@ def write_evaluation_figures(ev: Evaluation) -> None:
 def _figures_folder(target: Path) -> Path:
     """Where eval writes without ``--out``: the figures/ of the run that ``target`` is or holds the
     checkpoint of (``RUN/checkpoints/last.pt``); beside a checkpoint file outside a run folder."""
+    run = _run_of(target)
+    return run / "figures" if run is not None else target.parent
+
+
+def _run_of(target: Path) -> Path | None:
+    """The run folder ``target`` is, or holds the checkpoint of (``RUN/checkpoints/best.pt``: a folder
+    with a config.yaml); None for a checkpoint file outside a run folder."""
     if target.is_dir():
-        return target / "figures"
+        return target
     run = target.parent.parent
     if target.parent.name == "checkpoints" and (run / "config.yaml").is_file():
-        return run / "figures"
-    return target.parent
+        return run
+    return None
 
 
 def checkpoint_tag(target: str | Path) -> str:

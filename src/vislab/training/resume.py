@@ -5,13 +5,15 @@ continue exactly: loop state, optimizer, RNG, EMA, loss scaler, the number of pr
 
 from __future__ import annotations
 
+import math
+import warnings
 from pathlib import Path
 
 import torch
 
 from vislab.config import Config, build_config, config_differences
 from vislab.config.differences import with_neutral_settings
-from vislab.errors import DataError, UserError
+from vislab.errors import DataError, Note, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
@@ -56,7 +58,78 @@ def resumable(run: RunDir) -> Checkpoint:
         )
     if (run.read_summary() or {}).get("status") == "pruned":
         raise UserError(_pruned(run.path, ckpt.resume.loop.epoch))
+    _check_own(run, ckpt)
     return ckpt
+
+
+def _check_own(run: RunDir, ckpt: Checkpoint) -> None:
+    """UserError when ``run``'s last.pt (``ckpt``) is another run's (:func:`_not_its_own`): a resume would
+    train that run on in this folder and write its records over this run's."""
+    why = _not_its_own(run, ckpt)
+    if why is None:
+        return
+    last, config = run.ckpt_dir / "last.pt", run.path / "config.yaml"
+    m, loop = ckpt.record.model, ckpt.resume.loop
+    data = (ckpt.record.config or {}).get("data", {}).get("name", "?")
+    plural = "" if loop.epoch == 1 else "s"
+    raise UserError(
+        f"cannot resume '{run.path}': its checkpoints/last.pt is not this run's own ({why}). It holds "
+        f"another run — model {m.name} on {data}, {loop.epoch} epoch{plural} trained — which a resume "
+        f"would train on here, writing its config, metrics and best.pt over this run's config.yaml, "
+        f"metrics.jsonl, summary.json and checkpoints/best.pt; nothing was changed. Put this run's own "
+        f"last.pt back and resume again; or train this run again from the start, which deletes it: "
+        f"vislab train --config {config} --out {run.path} --overwrite / vislab.train({str(config)!r}, "
+        f"out={str(run.path)!r}, overwrite=True); or start a new run from that checkpoint's weights "
+        f"(a config of model {m.name}): --init-from {last} / train__init_from={str(last)!r}."
+    )
+
+
+def _not_its_own(run: RunDir, ckpt: Checkpoint) -> str | None:
+    """Why ``run``'s last.pt (``ckpt``) is not the checkpoint of the run the folder records, or None.
+
+    The records the run wrote and a user does not edit decide: an epoch whose training loss in
+    metrics.jsonl is not the one in last.pt's history (the rows are written from that history, so a
+    run's own agree on every epoch both hold), or a summary.json naming another model. config.yaml
+    alone does not: it may have been edited (:func:`config_edits`); where it names another model too,
+    that is said. None where they agree or there is nothing to compare."""
+    with warnings.catch_warnings():  # a cut or lost row: the resume's own reading notes it
+        warnings.simplefilter("ignore", Note)
+        try:
+            rows = {r.get("epoch"): r for r in run.read_metrics()}
+        except UserError:  # unreadable: the resume writes it anew from last.pt
+            rows = {}
+    why = []
+    for mine in ckpt.resume.history:
+        row = rows.get(mine.get("epoch"))
+        if row is not None and not _same(mine.get("train_loss"), row.get("train_loss")):
+            why.append(
+                f"metrics.jsonl records epoch {mine['epoch']}'s train loss as "
+                f"{_shown(row.get('train_loss'))}, last.pt's history as {_shown(mine.get('train_loss'))}"
+            )
+            break
+    name, named = ckpt.record.model.name, (run.read_summary() or {}).get("model")
+    if isinstance(named, str) and named != name:
+        why.append(f"summary.json names model {named}, last.pt holds model {name}")
+    if why:
+        try:
+            saved = run.load_config()
+        except UserError:
+            saved = None
+        if saved is not None and saved.model.name != name:
+            why.append(f"config.yaml names model {saved.model.name}")
+    return "; ".join(why) or None
+
+
+def _same(a: object, b: object) -> bool:
+    """Whether two recorded losses are the same number (one not finite: written as null), or not numbers."""
+    if not all(isinstance(v, (int, float)) or v is None for v in (a, b)):
+        return True
+    a, b = (None if v is None or not math.isfinite(v) else v for v in (a, b))
+    return a == b if a is None or b is None else math.isclose(a, b, rel_tol=1e-6)
+
+
+def _shown(loss: object) -> str:
+    return f"{loss:.6g}" if isinstance(loss, (int, float)) else "null"
 
 
 def resumed_config(ckpt: Checkpoint, given: Config | None, path: Path) -> Config:
@@ -184,7 +257,8 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dic
     if loop.epoch < tc.epochs and not loop.stopped_early:
         return None
     try:
-        summary, rows = run.load_summary(), run.read_metrics()
+        # read_rows: no note that rows are lost, the resume writes them again
+        summary, rows = run.load_summary(), run.read_rows("metrics.jsonl")
     except UserError:
         return None
     if not is_complete(summary) or not _lines(run.path / "metrics.jsonl") == len(rows) == len(
