@@ -274,10 +274,12 @@ class Run:
         if kind not in PLOT_KINDS:
             raise UserError(f"plot kind '{kind}' is unknown: use one of {', '.join(PLOT_KINDS)}.")
         if kind == "curves":
-            rows = RunDir(self.path).read_metrics()
+            run = RunDir(self.path)
+            rows = run.read_rows("metrics.jsonl")  # rows_lost is this error, not a note too
             if not rows:
                 raise UserError(
-                    f"run '{self.path}' has no metrics.jsonl rows yet: nothing to plot."
+                    run.rows_lost()
+                    or f"run '{self.path}' has no metrics.jsonl rows yet: nothing to plot."
                 )
             return curves_figure({self.path.name: rows})
         if kind == "boundary":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vislab.api.folders import folder_kind
-from vislab.errors import UserError
+from vislab.errors import UserError, show_note
 from vislab.not_a_run import run_of_file
 from vislab.training.rundir import RunDir, is_complete
 
@@ -39,8 +39,9 @@ class Found:
 def find_runs(targets: Targets) -> Found:
     """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
     summaries; a run given twice (a suite and one of its runs) is compared once; a run whose summary.json
-    cannot be read is left out (``left_out``: the file and the fix). UserError for a path that is missing,
-    a file, a folder holding no run, or no finished run."""
+    cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
+    the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
+    path that is missing, a file, a folder holding no run, or no finished run."""
     from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
 
     given = _given(targets)
@@ -59,6 +60,8 @@ def find_runs(targets: Targets) -> Found:
             continue
         if is_complete(summary):
             summaries[name] = summary
+            if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
+                show_note(lost)
         else:
             left_out[name] = _unfinished(summary, folder)
     if not summaries:

@@ -90,12 +90,13 @@ def write_paper(
     _check_out(folder)
     figs = _draw(plan, folder, trust_code) if figures else None
     drawn = list(figs.saved.values()) if figs is not None else None
+    # before texts.tex: its notes name what it noted
+    write_epoch_tables(plan, folder, unread=not figures)
     _write_texts(plan, settings, folder, drawn, title, keep_main)
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
     else:
         _keep_figures_there(folder / "figures.tex", set(plan.runs), bool(only), log)
-    write_epoch_tables(plan, folder, unread=not figures)
     for note in plan.unread:
         log(f"warning: {note}")
     if keep_main:

@@ -180,9 +180,44 @@ class RunDir:
             else None
         )
 
+    def config_missing(self) -> str:
+        """Why a run without its config.yaml has no settings, and what writes the file again."""
+        missing = f"'{self.path / 'config.yaml'}' is missing: the run's settings are unknown."
+        return f"{missing} {self.rewrite_fix()}"
+
     def read_metrics(self) -> list[dict]:
-        """metrics.jsonl's rows, as :meth:`read_rows` reads them."""
-        return self.read_rows("metrics.jsonl")
+        """metrics.jsonl's rows, as :meth:`read_rows` reads them; where the file is missing or empty though
+        summary.json says the run trained, a :class:`Note` says so (:meth:`rows_lost`)."""
+        rows = self.read_rows("metrics.jsonl")
+        if not rows and (lost := self.rows_lost()):
+            show_note(lost)
+        return rows
+
+    def rows_lost(self, summary: dict | None = None) -> str | None:
+        """Why the run has no metrics.jsonl rows though its summary.json (``summary``, read when None) says
+        it trained epochs (``epochs_run``) — the file is missing or empty —, what that leaves out and the
+        fix; None where the file holds a line, or where nothing says an epoch was written (a run in
+        progress has no rows yet; a summary.json made by hand, without ``epochs_run``)."""
+        p = self.path / "metrics.jsonl"
+        try:
+            with p.open() as f:
+                if any(line.strip() for line in f):
+                    return None  # rows, or a line that read_rows names
+            state = "empty"
+        except FileNotFoundError:
+            state = "missing"
+        except (OSError, UnicodeDecodeError):  # read_rows says why
+            return None
+        summary = (self.read_summary() or {}) if summary is None else summary
+        ran = summary.get("epochs_run")
+        if not (isinstance(ran, int) and ran > 0):
+            return None
+        epochs = f"{ran} epoch{'s' * (ran != 1)}"
+        said = f"is complete ({epochs})" if is_complete(summary) else f"ran {epochs}"
+        return (
+            f"'{p}' is {state}, though summary.json says the run {said}: its per-epoch rows are lost — "
+            f"no training curves, no per-epoch table (its scores in summary.json stay). {self._fix(p)}"
+        )
 
     def read_rows(self, name: str) -> list[dict]:
         """The rows of a JSON-lines file of the run (``metrics.jsonl``, ``steps.jsonl``, ``grad_norms.jsonl``);

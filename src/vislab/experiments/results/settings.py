@@ -81,12 +81,10 @@ def read_settings(run_dir: Path) -> dict[str, Any]:
     """The run's config.yaml as :func:`flat_settings`, read as ``Run.config`` reads it (validated, each
     setting as that run did it: ``RunDir.load_config``). UserError naming the file when it is missing,
     unreadable or no longer a valid config."""
-    cfg = RunDir(run_dir).load_config()
+    run = RunDir(run_dir)
+    cfg = run.load_config()
     if cfg is None:
-        raise UserError(
-            f"'{Path(run_dir) / 'config.yaml'}' is missing: the run's settings are unknown. Give a run "
-            f"folder that vislab wrote."
-        )
+        raise UserError(run.config_missing())
     return flat_settings(cfg.to_dict())
 
 
