@@ -4,9 +4,9 @@
   summary.json names another model — and changes nothing: a resume would train that other run here and
   write its records over the folder's. A config.yaml edited by hand (the run's own last.pt) is still only
   noted, and the resume goes on.
-- ``eval`` of a run folder (or of its checkpoints/best.pt) notes a best.pt not trained with the folder's
-  config.yaml; a checkpoint file outside a run folder is used as it is, and a run extended with --epochs
-  has nothing to note.
+- ``eval`` of a run folder (or of its checkpoints/best.pt) notes a best.pt of another model than the one
+  its summary.json says the run trained; a checkpoint file outside a run folder is used as it is, and a
+  run extended with --epochs has nothing to note.
 """
 
 from __future__ import annotations
@@ -103,29 +103,29 @@ def test_resume_refuses_a_sibling_runs_last_pt_of_the_same_model(runs, tmp_path,
 
 
 def test_eval_notes_a_best_pt_of_another_run(runs, tmp_path, capsys):
-    """`vislab eval RUN` with the cnn's best.pt in the mlp run scores it with a note naming the file,
-    config.yaml and what differs (vislab.load_run(...).evaluate() warns a CheckpointNote); the file copied
-    out of the run folder, and a run of its own extended with --epochs, are scored without one."""
+    """`vislab eval RUN` with the cnn's best.pt in the mlp run scores it with a note naming the file and
+    the model summary.json says the run trained (vislab.load_run(...).evaluate() warns a CheckpointNote);
+    the file copied out of the run folder, and a run of its own extended with --epochs, are scored without
+    one."""
     run = _with_checkpoint(runs, tmp_path / "run", "cnn", "best.pt")
     best = run / "checkpoints" / "best.pt"
     code, text = cli(capsys, "eval", run, "--mistakes", "0")
     said = one_line(text)
     assert code == 0, text
-    note = f"'{best}' holds model cnn, not the model of '{run / 'config.yaml'}'"
+    note = f"'{best}' holds model cnn, but '{run / 'summary.json'}' says the run trained model mlp"
     assert note in said, said
-    assert "model.name: 'cnn' → 'mlp'" in said, said
-    assert "summary.json's scores are of model mlp" in said, said
-    with pytest.warns(CheckpointNote, match="not the model of"):
+    assert "the checkpoint was copied from another run" in said, said
+    with pytest.warns(CheckpointNote, match="says the run trained model mlp"):
         vislab.load_run(run).evaluate()
 
     alone = tmp_path / "cnn-best.pt"  # a checkpoint file outside a run folder: nothing to compare
     shutil.copy2(best, alone)
     code, text = cli(capsys, "eval", alone, "--mistakes", "0")
-    assert code == 0 and "not the model of" not in text, text
+    assert code == 0 and "copied from another run" not in text, text
 
     own = tmp_path / "own"
     shutil.copytree(runs["mlp"], own)
     code, text = cli(capsys, "train", "-q", "--resume", own, "--epochs", "2")
     assert code == 0, text
     code, text = cli(capsys, "eval", own, "--mistakes", "0")
-    assert code == 0 and "not the model of" not in text, text
+    assert code == 0 and "copied from another run" not in text, text

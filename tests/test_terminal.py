@@ -172,7 +172,7 @@ def test_the_best_trials_table_ranks_complete_trials():
     table = best_table(study, 2)
     assert table.headers == ["trial", "val_pacc", "lr"]
     assert table.rows == [["1", "0.9000", "0.01"], ["2", "0.7000", "0.001"]]
-    assert table.title == "study s: best 2 by val_pacc (maximize); 3 complete, 1 fail"
+    assert table.title == "study s: best 2 by val_pacc (maximize); 3 complete, 1 failed"
 
 
 def test_train_quiet_prints_plain_lines_without_the_bar(capsys, monkeypatch, tmp_path):

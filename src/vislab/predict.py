@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.config import DataConfig, build_config, read_yaml
+from vislab.config import DataConfig, build_config
 from vislab.data import prepare_data
 from vislab.data.fingerprint import data_change
 from vislab.data.input_spec import InputSpec
@@ -58,7 +58,7 @@ def load_model(
     ckpt = load_checkpoint(path)
     stand_in = checkpoint == "best" and Path(target).is_dir()
     run = _run_of(Path(target))
-    if note := (_other_config_note(run, path, ckpt.record) if run is not None else None):
+    if note := (_other_run_note(run, path, ckpt.record) if run is not None else None):
         show_note(note, CheckpointNote)
     weights = best_weights(ckpt) if stand_in else ckpt.state_dict
     m, spec = ckpt.record.model, ckpt.record.inputs
@@ -85,38 +85,18 @@ def load_model(
     return model.eval(), ckpt.record
 
 
-def _other_config_note(run: Path, path: Path, record: RunRecord) -> str | None:
-    """The note for run folder ``run``'s checkpoint ``path`` (``record``) holding another model than its
-    config.yaml names (``model`` section): copied from another run, or config.yaml edited since. None where
-    they agree, or where either holds no readable config. config.yaml is read as YAML, not validated: the
-    commands that need it as a Config read it once themselves."""
-    try:
-        saved = read_yaml(run / "config.yaml", kind="run config")
-    except UserError:  # the command that needs config.yaml says what is wrong with it
-        return None
-    if not isinstance(saved, dict) or not isinstance(record.config, dict):
-        return None
-    ours, theirs = record.config.get("model") or {}, saved.get("model") or {}
-    keys = sorted(set(ours) | set(theirs))
-    diff = [
-        f"model.{k}: {ours.get(k)!r} → {theirs.get(k)!r}"
-        for k in keys
-        if ours.get(k) != theirs.get(k)
-    ]
-    if not diff:
-        return None
-    shown = "; ".join(diff[:4]) + (" …" if len(diff) > 4 else "")
+def _other_run_note(run: Path, path: Path, record: RunRecord) -> str | None:
+    """The note for run folder ``run``'s checkpoint ``path`` (``record``) holding another model than the
+    one its summary.json says the run trained: copied from another run. None where they agree, or where
+    summary.json names none (config.yaml is not read: the commands that need it read it once)."""
     named = (RunDir(run).read_summary() or {}).get("model")
-    scores = (
-        f", and summary.json's scores are of model {named}"
-        if isinstance(named, str) and named != record.model.name
-        else ""
-    )
+    if not isinstance(named, str) or named == record.model.name:
+        return None
     return (
-        f"'{path}' holds model {record.model.name}, not the model of '{run / 'config.yaml'}' (the "
-        f"checkpoint's → config.yaml's: {shown}{scores}): it was copied from another run, or config.yaml "
-        f"was edited since. What is used here is the checkpoint's model, as it records itself; if the "
-        f"checkpoint is another run's, put this run's own back."
+        f"'{path}' holds model {record.model.name}, but '{run / 'summary.json'}' says the run trained "
+        f"model {named}, and its scores are of that model: the checkpoint was copied from another run. "
+        f"What is used here is the checkpoint's model, as it records itself; put this run's own back to "
+        f"use the run's."
     )
 
 
