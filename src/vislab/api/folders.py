@@ -3,14 +3,17 @@ to start it over — never a file vislab did not write."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vislab.api import written
 from vislab.errors import UserError
+from vislab.training.folder_lock import FolderLock, lock_holder, pid_alive
 
 # what a run folder is: one rule, training/rundir.py's (the report, below the API, reads it too)
 from vislab.training.rundir import RUN_MARKS as RUN_MARKS
@@ -20,7 +23,7 @@ from vislab.training.rundir import RUN_RECORDS, RunDir, folder_kind
 FOLDER_KINDS = {
     "run": "config.yaml, alone or beside summary.json, metrics.jsonl, checkpoints/ or figures/",
     "suite": "suite.json",
-    "sweep": "sweep.json or study.db",
+    "sweep": "sweep.json, or study.db beside trials/",
 }
 
 # What vislab writes, as rules: a rule takes an entry of a folder and returns those of its files vislab
@@ -90,8 +93,13 @@ SUITE_RULES = dict.fromkeys(("suite.json", "results.csv", "results.md"), _file) 
 SUITE_RULES["*"] = _run_folder  # last: its runs, by their names
 SWEEP_RULES = dict.fromkeys(("sweep.json", "study.db*", "sweep.yaml", "spec.yaml", "trials.csv",
                              "results.csv", "results.md"), _file) | _REPORTS  # fmt: skip
-SWEEP_RULES |= {"trials": _holding({"*": _run_folder}), "narrow": _holding(SWEEP_RULES)}  # narrow/:
-# the second stage of a narrowed sweep, a sweep of its own
+#: where each live worker of a sweep marks its folder (:func:`sweep_worker`): WORKERS/<host>-<pid>/.lock
+WORKERS = ".workers"
+SWEEP_RULES |= {
+    "trials": _holding({"*": _run_folder}),
+    WORKERS: _holding({"*": _holding({".lock": _file, ".lock.stale.*": _file, **_TEMP})}),
+    "narrow": _holding(SWEEP_RULES),  # the second stage of a narrowed sweep, a sweep of its own
+}
 KINDS = {"run": RUN_RULES, "suite": SUITE_RULES, "sweep": SWEEP_RULES}
 
 
@@ -116,15 +124,29 @@ def refuse_inside(folder: Path, kind: str) -> None:
         "narrow",
     ):
         return
-    shown = holder if folder.is_absolute() else Path(os.path.relpath(holder))
+    shown = (
+        holder if folder.is_absolute() or holder == Path.cwd() else Path(os.path.relpath(holder))
+    )
     add = "; to add a run to the suite, add it to the suite's file and run the suite again"
     raise UserError(
         f"'{folder}' is inside the vislab {found} '{shown}', which holds only the runs of its own "
         f"{found}: its report, paper and compare would leave this {kind} out, and starting the {found} "
         f"over would delete it. Give the {kind} a folder outside it, e.g. --out "
-        f"{shown.parent / f'{shown.name}-{folder.name}'} (Python: out=...)"
+        f"{beside(shown, folder.resolve().name)} (Python: out=...)"
         f"{add if found == 'suite' else ''}."
     )
+
+
+def beside(folder: Path, suffix: str) -> str:
+    """The folder beside ``folder`` named ``<its name>-<suffix>``, as a path to give --out: written as
+    ``folder`` is, but for a folder with no name of its own there (``.``, ``..``), whose name is resolved
+    (absolute if ``folder`` is, else relative to here); never with a leading '-' (a command-line option)."""
+    if folder.name in ("", ".."):
+        full = folder.resolve()
+        parent = full.parent if folder.is_absolute() else Path(os.path.relpath(full.parent))
+        folder = parent / (full.name or "folder")
+    shown = str(folder.parent / f"{folder.name}-{suffix}")
+    return f"./{shown}" if shown.startswith("-") else shown
 
 
 def check_new(folder: str | Path, kind: str, keep: Path | None = None) -> None:
@@ -138,7 +160,7 @@ def check_new(folder: str | Path, kind: str, keep: Path | None = None) -> None:
     if found is not None and found != kind:
         raise UserError(
             f"'{folder}' holds a vislab {found}, and a {kind} writes its own files into its folder: they "
-            f"would mix. Give the {kind} another folder, e.g. --out {folder.parent / f'{folder.name}-{kind}'} "
+            f"would mix. Give the {kind} another folder, e.g. --out {beside(folder, kind)} "
             f"(Python: out=...)."
         )
     if found is not None or not folder.is_dir():
@@ -162,7 +184,8 @@ def start_over(
     left alone; any other folder is refused (UserError) and left untouched: one holding a file vislab did
     not write (:func:`foreign_entries`: by the names vislab gives its files; in a paper folder, the files
     its record lists unchanged, so an edited main.tex is the user's), one a live process is writing a run
-    of, or a suite or sweep shared through a ``storage`` URL (its record there would outlive the folder)."""
+    of or works on as a sweep's worker (:func:`sweep_worker`), or a suite or sweep shared through a
+    ``storage`` URL (its record there would outlive the folder)."""
     if storage is not None:
         raise UserError(
             f"starting a {kind} over empties its folder, but a {kind} shared through a storage URL keeps "
@@ -192,8 +215,7 @@ def start_over(
             f"{f' ({why})' if why else ''}. Move them out of '{folder}', or choose another folder "
             f"(--out; Python: out=)."
         )
-    for lock in sorted(folder.rglob(".lock")):  # every run in it (a suite's, a sweep's trials)
-        RunDir(lock.parent).check_free()
+    _refuse_live_writers(folder, kind)
     for entry in entries:
         try:
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
@@ -202,3 +224,61 @@ def start_over(
                 f"could not delete '{e.filename or entry}' to start '{folder}' over: {e.strerror}. "
                 f"Check its permissions, or choose another folder."
             ) from None
+
+
+# ------------------------------------------------------------------------------- live sweep workers
+@contextlib.contextmanager
+def sweep_worker(folder: Path) -> Iterator[None]:
+    """Mark sweep ``folder`` as worked on by this process while the block runs, between its trials too:
+    a FolderLock of its own in ``folder/.workers/<host>-<pid>`` (the workers of one sweep share its
+    folder), which :func:`start_over` refuses to delete while its process lives; the marker of a dead
+    process is stale and blocks nothing. The folders it made are removed after, if left empty."""
+    made = [d for d in (folder, *folder.parents) if not d.exists()]
+    mine = folder / WORKERS / f"{socket.gethostname()}-{os.getpid()}"
+    try:
+        mine.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"cannot write to sweep folder '{folder}': {e.strerror}. Choose a writable location with "
+            f"--out (Python: out=)."
+        ) from None
+    lock = FolderLock(mine, "sweep worker folder")
+    lock.take()
+    try:
+        yield
+    finally:
+        lock.release()
+        for d in (mine, mine.parent, *made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _refuse_live_writers(folder: Path, kind: str) -> None:
+    """UserError if a live process works on ``folder`` as a sweep's worker, or writes a run in it (a
+    suite's, a sweep's trials): their locks, the workers' first."""
+    locks = sorted(folder.rglob(".lock"))
+    for lock in locks:
+        if lock.parent.parent.name == WORKERS:
+            _refuse_live_worker(folder, kind, lock)
+    for lock in locks:
+        if lock.parent.parent.name != WORKERS:
+            RunDir(lock.parent).check_free()
+
+
+def _refuse_live_worker(folder: Path, kind: str, lock: Path) -> None:
+    """UserError naming the process of sweep worker marker ``lock`` (:func:`sweep_worker`) if it may still
+    be running: starting ``folder`` over would delete the study and trials it goes on writing."""
+    try:
+        pid, host = lock_holder(lock.read_text())
+    except OSError:
+        return
+    here = host in ("", socket.gethostname())
+    if pid <= 0 or (here and (pid == os.getpid() or not pid_alive(pid))):
+        return
+    where = "" if here else f" on host '{host}', whose processes this machine cannot see"
+    raise UserError(
+        f"'{folder}' is being worked on by a live vislab sweep worker (pid {pid}{where}), so starting the "
+        f"{kind} over deletes nothing: it would delete the study and trials that worker goes on writing. "
+        f"Wait for it to finish (or stop it), or choose another folder (--out; Python: out=). If no such "
+        f"process runs, delete '{lock.parent}'."
+    )

@@ -16,7 +16,7 @@ from vislab.api.experiments import (
     optuna_quietly,
     report_hook,
 )
-from vislab.api.folders import check_new, start_over
+from vislab.api.folders import check_new, start_over, sweep_worker
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
 from vislab.training.writable import check_writable
@@ -131,11 +131,12 @@ def sweep(
     sets = every_run_sets("sweep", data, epochs, overrides, settings)
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)
-    study = run_sweep(
-        spec, folder, trials=trials, timeout=timeout, storage=storage, overrides=sets, narrow=narrow,
-        narrow_trials=narrow_trials, quiet=quiet is not False, log=log,
-        on_results=report_hook(log) if report else None, curves=curves,
-    )  # fmt: skip
+    with sweep_worker(folder):  # --overwrite by another process refuses while this one works on it
+        study = run_sweep(
+            spec, folder, trials=trials, timeout=timeout, storage=storage, overrides=sets, narrow=narrow,
+            narrow_trials=narrow_trials, quiet=quiet is not False, log=log,
+            on_results=report_hook(log) if report else None, curves=curves,
+        )  # fmt: skip
     if narrow and report:  # the first stage's report links to the second's
         build_report(folder, study=study)
     return study

@@ -303,12 +303,14 @@ RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
 
 def folder_kind(folder: Path) -> str | None:
     """What vislab wrote ``folder`` as: "run" (config.yaml, alone — a run that stopped before its first
-    epoch — or beside one of :data:`RUN_MARKS`), "suite" (suite.json) or "sweep" (sweep.json or
-    study.db); None for any other folder."""
+    epoch — or beside one of :data:`RUN_MARKS`), "suite" (suite.json) or "sweep" (sweep.json, or — a
+    sweep stopped before it wrote that — its default study.db beside its trials/ folder, which a sweep
+    makes first); None for any other folder. A study.db alone is no sweep: ``--storage sqlite:///study.db``
+    puts one in whatever folder the command runs from."""
     names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     if "suite.json" in names:
         return "suite"
-    if names & {"sweep.json", "study.db"}:
+    if "sweep.json" in names or ("study.db" in names and (folder / "trials").is_dir()):
         return "sweep"
     if "config.yaml" in names and (names & RUN_MARKS or names == {"config.yaml"}):
         return "run"
