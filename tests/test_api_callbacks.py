@@ -61,3 +61,8 @@ def test_notes_can_be_silenced_by_their_category(tmp_path):
         warnings.filterwarnings("ignore", category=vislab.Note)
         vislab.train(out=tmp_path / "run", optim__momentum=0.9, **TINY_DIGITS)  # adam: a note
     assert not [w for w in caught if issubclass(w.category, vislab.Note)]
+
+
+def test_callbacks_none_means_none(tmp_path):
+    run = vislab.train(out=tmp_path / "run", callbacks=None, **TINY_DIGITS)
+    assert run.summary["status"] == "complete"

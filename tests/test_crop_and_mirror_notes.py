@@ -41,3 +41,16 @@ def test_mirrored_digits_are_noted(capsys, tmp_path):
         in said
     ), out
     assert "--set augment.hflip.p=0 / augment__hflip__p=0" in said
+
+
+def test_a_fitted_model_gets_no_augmentation_notes(capsys, tmp_path):
+    """svm and majority are fitted on the train split as it is: crop and flip settings reach them not."""
+    sets = ("model.name=svm", "augment.hflip.p=0.5", "augment.crop.p=1", "augment.crop.padding=4")
+    code, out = cli(
+        capsys, "train", "--out", tmp_path / "r", *tiny_sets(*sets, drop="model.hidden=[32]")
+    )
+    assert (
+        code == 0
+        and "is 50% of the 8×8 images' side" not in out
+        and "mirrors the digits" not in out
+    ), out

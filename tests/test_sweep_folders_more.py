@@ -117,7 +117,7 @@ def test_a_trial_whose_worker_died_says_so_in_trials_csv(tmp_path, capsys):
     assert code == 0 and f"worker (pid {dead.pid}) is gone" in text, text
     with open(out / "trials.csv", newline="") as f:
         rows = {r["number"]: r for r in csv.DictReader(f)}
-    assert rows["0"]["state"] == "fail", rows
+    assert rows["0"]["state"] == "failed", rows
     assert f"its worker (pid {dead.pid}) died during the trial" in rows["0"]["error"]
     assert rows["1"]["state"] == "complete" and rows["1"]["error"] == ""
 

@@ -114,7 +114,7 @@ def test_an_interrupted_trial_resumes_in_the_rerun_and_ends_as_an_uninterrupted_
         rows = {r["number"]: r for r in csv.DictReader(f)}
     assert [rows[str(t.number)]["state"] for t in study.trials] == [
         "complete",
-        *["fail"] * len(stops),
+        *["interrupted"] * len(stops),
         "complete",
     ]
     assert all(rows[str(t.number)]["error"].startswith("interrupted") for t in interrupted)

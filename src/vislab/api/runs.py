@@ -40,7 +40,7 @@ def train(
     overwrite: bool = False,
     trust_code: bool = False,
     epochs: int | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback] | None = (),
     **overrides: Any,
 ) -> Run:
     """Train one run into ``out`` (default: :func:`default_run_dir`) and return it.
@@ -84,8 +84,10 @@ def train(
         raise _in_api_words(e) from None
 
 
-def _checked_callbacks(callbacks: Sequence[Callback]) -> tuple[Callback, ...]:
-    """``callbacks`` as a tuple; UserError naming any that is no :class:`Callback` object."""
+def _checked_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...]:
+    """``callbacks`` as a tuple (None: none); UserError naming any that is no :class:`Callback` object."""
+    if callbacks is None:
+        return ()
     listed = tuple(callbacks) if isinstance(callbacks, (list, tuple)) else (callbacks,)
     for cb in listed:
         if not isinstance(cb, Callback):

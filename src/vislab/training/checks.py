@@ -240,9 +240,12 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
         notes.append(note)
-    if note := crop_note(cfg.augment, data.splits.sample_shape):  # a padding of half an 8×8 digit
+    fitted = unread_setting("augment.hflip", network.hooks.trained_by)  # no augmentation at all
+    if not fitted and (
+        note := crop_note(cfg.augment, data.splits.sample_shape)
+    ):  # half an 8×8 digit
         notes.append(note)
-    if cfg.data.name in DIGITS and "augment.hflip.p" in on:
+    if not fitted and cfg.data.name in DIGITS and "augment.hflip.p" in on:
         notes.append(
             f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored digit "
             f"is another shape or none (a mirrored 2, 3, 4, 7 is no digit): the model learns from images "

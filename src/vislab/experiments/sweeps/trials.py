@@ -49,7 +49,7 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
         rows.append(
             dict(
                 number=t.number,
-                state=t.state.name.lower(),
+                state=state_word(t),
                 value=t.value,
                 params=dict(t.params),
                 duration_s=duration,
