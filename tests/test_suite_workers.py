@@ -508,26 +508,6 @@ def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs
         assert plan.action == "resume" and RunDir(out / r).live_holder() is None
 
 
-@pytest.mark.slow
-def test_a_killed_job_process_ends_the_suite_as_interrupted_without_a_traceback(tmp_path):
-    """One job process of `vislab suite --jobs 2` killed outright (the OOM killer, kill -9) breaks the
-    pool: the suite says so, marks both runs in flight interrupted (resumable) and exits 130 — it had
-    ended on a BrokenProcessPool traceback, exit 1."""
-
-    def kill_a(proc, out):  # run a's job process, as the OOM killer does
-        os.kill(int((out / "a" / ".lock").read_text().split()[0]), signal.SIGKILL)
-
-    code, text, out = stopped_jobs_suite(tmp_path, "checkpoints/last.pt", kill_a)
-    assert code == 130 and "Traceback" not in text, text
-    said = one_line(text)
-    assert "interrupted, and with it 2 runs" in said and "a --jobs process was killed" in said, text
-    runs = json.loads((out / "suite.json").read_text())["runs"]
-    assert {r: runs[r]["status"] for r in "ab"} == {"a": "interrupted", "b": "interrupted"}
-    suite = load_suite(tmp_path / "s.yaml")
-    for r in "ab":  # a re-run resumes both
-        assert plan_run(r, out / r, lambda r=r: run_config(suite, r)).action == "resume"
-
-
 # ----------------------------------------------------------------------- a stopped worker's run
 def test_a_worker_whose_claim_was_taken_over_records_the_run_it_completed(pg):
     """Worker A, stopped for a while, lost its claim to B; A finishes the run after all: its complete

@@ -76,3 +76,18 @@ def on_parent_death(signum: int) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+@contextmanager
+def term_as_ctrl_c() -> Iterator[None]:
+    """While inside: SIGTERM (``kill PID``, a job scheduler's stop) is a Ctrl-C: KeyboardInterrupt, and
+    remembered (:func:`take_ctrl_c`); a trainer's own handler (``StopFlag``) still takes both. Main
+    thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -1,6 +1,7 @@
 """A suite's runs trained: one after another in this process, or in ``--jobs`` spawned processes, each
 given a run as soon as it is free; each run's outcome (status, message, seconds) never raises for the
-run's own failure. A job process dies with the suite's process and stops (saving its run) on Ctrl-C."""
+run's own failure. A job process dies with the suite's process and stops (saving its run) on a Ctrl-C or
+SIGTERM to the suite's process; one killed by another signal fails its run alone."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing import resource_tracker
+from pathlib import Path
 
 import torch
 
 from vislab.config import build_config
 from vislab.errors import DataError, Note, TrainingInterrupted, VislabError, show_note
 from vislab.experiments.suites.ending import raised_by_the_data
-from vislab.experiments.suites.plan import PlannedRun
+from vislab.experiments.suites.plan import PlannedRun, plan_run
 from vislab.interrupts import on_parent_death, remember_ctrl_c
 from vislab.training.rundir import RunDir, is_complete
 from vislab.training.trainer import train
@@ -65,15 +67,18 @@ def halts(outcome: dict) -> bool:
 
 
 _parent: int | None = None  # in a --jobs process: the suite's process, whose death ends this one
+_said = None  # in a --jobs process: the queue that hears which run it starts (_job_start)
 
 
-def _job_start(parent: int) -> None:
+def _job_start(parent: int, said=None) -> None:
     """Initialiser of a ``--jobs`` process: it gets SIGTERM when ``parent`` (the suite's process) dies, even
     by SIGKILL — its run in flight then saves a resumable checkpoint, as on Ctrl-C, and :func:`_worker`
     exits after it — instead of training on as an orphan that holds its run folder's lock. Its runs are
-    quiet: their notes (:class:`~vislab.errors.Note` warnings) go back with each outcome (:func:`_worker`)."""
-    global _parent
-    _parent = parent
+    quiet: their notes (:class:`~vislab.errors.Note` warnings) go back with each outcome (:func:`_worker`).
+    ``said`` (a queue) hears which run it starts (pid, run folder): the suite's process names the run
+    whose process died."""
+    global _parent, _said
+    _parent, _said = parent, said
     # SIGTERM when the thread that started this process ends (the one that calls pool.submit); where the
     # kernel offers no such signal, only _worker's check after its run
     on_parent_death(signal.SIGTERM)
@@ -122,6 +127,8 @@ def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> 
     global _stopped
     if _stopped:
         return dict(status="interrupted", message="stopped before it started", seconds=0.0)
+    if _said is not None:
+        _said.put((os.getpid(), run_dir))
     with warnings.catch_warnings(record=True) as caught:  # shown by the suite's process (_finished)
         warnings.simplefilter("always", Note)
         outcome = _execute(cfg_dict, run_dir, resume, True, threads)
@@ -174,15 +181,40 @@ def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
 
 
 def _run_pool(source, jobs: int, log: Callable[[str], None]):
-    """run_all with ``jobs`` spawned processes, each given a run as soon as it is free."""
+    """run_all with ``jobs`` spawned processes, each given a run as soon as it is free. A job process killed
+    by a signal the suite did not send (the OOM killer, ``kill -9``) fails its run and breaks the pool,
+    whose other processes stop (each saves its run, as on SIGTERM): a new pool goes on with those runs."""
+    again: list[PlannedRun] | None = []
+    while again is not None:
+        again = yield from _one_pool(_First(again, source), jobs, log)
+
+
+class _First:
+    """``source``, handing out the runs ``first`` before its own."""
+
+    def __init__(self, first: list[PlannedRun], source):
+        self.first, self.source, self.poll_s = list(first), source, source.poll_s
+
+    def next(self) -> PlannedRun | None:
+        return self.first.pop(0) if self.first else self.source.next()
+
+    def finished(self) -> bool:
+        return not self.first and self.source.finished()
+
+
+def _one_pool(source, jobs: int, log: Callable[[str], None]):
+    """_run_pool's work in one pool; returns None, or the runs to go on with in another (this one broke)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    # (pid, run folder) of each run a job process starts: whose run a process that died was training
+    said = mp.get_context("spawn").SimpleQueue()
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=mp.get_context("spawn"),
         initializer=_job_start,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), said),
     ) as pool:
         futures: dict = {}
+        procs: dict[int, mp.process.BaseProcess] = {}  # the job processes: their exit codes
         try:
             while True:
                 while len(futures) < jobs and (p := source.next()) is not None:
@@ -192,19 +224,21 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
                     with ctrl_c_held():  # submit may start a process
                         futures[pool.submit(_worker, *args, own)] = p
                     _wake_manager(pool)
+                    procs.update((c.pid, c) for c in mp.active_children())
                 if not futures:
                     if source.finished():
-                        return
+                        return None
                     time.sleep(source.poll_s)
                     continue
                 done, _ = wait(futures, timeout=source.poll_s or None, return_when=FIRST_COMPLETED)
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                    yield from _pool_broken(futures, log)  # no job can start any more
-                    return
+                    return (yield from _pool_broken(futures, procs, said, log))
                 for f in done:
                     yield _finished(futures.pop(f), f.result(), log)
         except KeyboardInterrupt:
-            # Ctrl-C reached the workers too: each saves its run and ends it "interrupted"
+            # Ctrl-C (or SIGTERM) reached this process: the workers each save their run and end it
+            # "interrupted" — told here, whether or not the signal came to them too
+            _stop_jobs()
             for f in futures:
                 f.cancel()
             for f, p in futures.items():
@@ -214,6 +248,15 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
             for f in futures:
                 f.cancel()
             raise
+
+
+def _stop_jobs() -> None:
+    """Ctrl-C for every job process: a signal to the suite's process alone (``kill -INT PID``, ``timeout
+    -s INT``, a scheduler's SIGTERM) stops its runs as one to the whole process group does (a Ctrl-C at
+    the terminal), which already reached them: a second one changes nothing."""
+    for child in mp.active_children():
+        with suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGINT)
 
 
 def _wake_manager(pool: ProcessPoolExecutor) -> None:
@@ -227,29 +270,94 @@ def _wake_manager(pool: ProcessPoolExecutor) -> None:
         wakeup.wakeup()
 
 
-def _pool_broken(futures: dict[Future, PlannedRun], log: Callable[[str], None]):
-    """A job process was killed outright (SIGKILL: the OOM killer, ``kill -9``), which breaks the pool:
-    its other processes are stopped too (each saves its run, as on Ctrl-C). The runs in flight end
-    "interrupted", resumable; the suite stops as if interrupted, and a re-run resumes them."""
-    for f, p in futures.items():
+def _pool_broken(futures: dict[Future, PlannedRun], procs: dict, said, log: Callable[[str], None]):
+    """A job process died outright, which breaks the pool: its other processes are stopped (SIGTERM: each
+    saves its run). Died by a signal the suite did not send (SIGKILL: the OOM killer, ``kill -9``), its run
+    fails and the others go on in a new pool (returned: each run to resume or start); where no run of
+    the pool's was its own, all end "interrupted", resumable, and the suite stops (None)."""
+    for f in futures:
         f.cancel()
+    ours = _end_jobs([p.run_dir for p in futures.values()], grace_s=20.0)
+    for c in procs.values():
+        c.join(5)
+    killed = {  # by a signal this process did not send (the pool's SIGTERM, _end_jobs's SIGKILL)
+        pid: -c.exitcode
+        for pid, c in procs.items()
+        if c.exitcode is not None
+        and c.exitcode < 0
+        and c.exitcode != -signal.SIGTERM
+        and pid not in ours
+    }
+    runs = _runs_started(said)
+    lost = {runs[pid]: sig for pid, sig in killed.items() if pid in runs}
+    if not any(str(p.run_dir) in lost for p in futures.values()):
         why = (
             "a --jobs process was killed (SIGKILL: out of memory, or kill -9), which stops every job "
             "process: resumable from its last saved epoch"
         )
-        yield _finished(p, dict(status="interrupted", message=why, seconds=0.0), log)
-    _end_jobs(grace_s=20.0)
+        for p in futures.values():
+            yield _finished(p, dict(status="interrupted", message=why, seconds=0.0), log)
+        return None
+    again = []
+    for f, p in list(futures.items()):
+        outcome, q = _after_the_break(p, lost.get(str(p.run_dir)))
+        if outcome is None:
+            log(f"{p.name}: stopped with the other --jobs processes (one was killed); going on")
+            again.append(q)
+        else:
+            yield _finished(p, outcome, log)
+            del futures[f]  # recorded: a Ctrl-C from now on ends only the others "interrupted"
+    return again
 
 
-def _end_jobs(grace_s: float) -> None:
+def _after_the_break(p: PlannedRun, signum: int | None) -> tuple[dict | None, PlannedRun | None]:
+    """What became of run ``p``, in flight when its pool broke (``signum``: the signal that killed its own
+    process): (its outcome, None), or (None, the run to go on with: resume or start)."""
+    if signum:
+        return dict(status="failed", message=_killed(signum, p.run_dir), seconds=0.0), None
+    q = plan_run(p.name, p.run_dir, lambda: p.config)
+    if q.action == "done":  # it ended as its process was stopped
+        return dict(status="complete", seconds=0.0), None
+    if q.action in ("resume", "start"):
+        return None, q
+    return dict(status="failed", message=q.message, seconds=0.0), None
+
+
+def _runs_started(said) -> dict[int, str]:
+    """{job process's pid: the run folder it started last}, from the queue its runs write to (_worker)."""
+    runs = {}
+    while not said.empty():
+        pid, run_dir = said.get()
+        runs[pid] = run_dir
+    return runs
+
+
+def _killed(signum: int, run_dir: Path) -> str:
+    """A failed run's message: its job process was killed by ``signum``, a signal the suite did not send."""
+    name = signal.Signals(signum).name if signum in signal.valid_signals() else "?"
+    saved = (Path(run_dir) / "checkpoints" / "last.pt").is_file()
+    then = "resumes it from its last saved epoch" if saved else "starts it anew"
+    return (
+        f"its --jobs process was killed by signal {signum} ({name}: e.g. out of memory, or kill -9); "
+        f"a re-run of the suite {then}"
+    )
+
+
+def _end_jobs(run_dirs: list[Path], grace_s: float) -> set[int]:
     """After a broken pool: the job processes still alive (the pool sent them SIGTERM: each saves its run
-    and ends) get ``grace_s`` seconds, then SIGKILL — one that saved but waits for work the broken pool
-    will never send must not keep the suite (and the pool's shutdown) waiting."""
+    and ends it) get up to ``grace_s`` seconds to let go of ``run_dirs``, then SIGKILL — one that saved but
+    waits for work the broken pool will never send must not keep the suite (and the pool's shutdown)
+    waiting. Returns the pids it killed."""
     deadline = time.monotonic() + grace_s
-    while mp.active_children() and time.monotonic() < deadline:  # active_children reaps the ended
-        time.sleep(0.2)
-    for child in mp.active_children():
+    while time.monotonic() < deadline and (
+        mp.active_children()  # reaps the ended
+        and any(RunDir(d).live_holder() is not None for d in run_dirs)
+    ):
+        time.sleep(0.05)
+    left = mp.active_children()
+    for child in left:
         child.kill()
+    return {child.pid for child in left}
 
 
 #: a run in flight whose ``--jobs`` process ended with the Ctrl-C that stopped the suite

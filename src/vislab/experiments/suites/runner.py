@@ -18,6 +18,7 @@ from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.jobs import ListSource, halts, run_all
 from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
 from vislab.experiments.suites.spec import Suite
+from vislab.interrupts import term_as_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 from vislab.training.writable import check_writable
@@ -70,7 +71,9 @@ def run_suite(
     raised once, naming the runs left untrained. results.csv/.md are written however it ends (not a table
     of nothing), then ``on_results(out)`` unless it was interrupted (the CLI's builds report.html)."""
     out = Path(out)
-    plan = [p for p in check_plan(suite, out, overrides) if only is None or p.name in only]
+    plan = [
+        p for p in check_plan(suite, out, overrides, only=only) if only is None or p.name in only
+    ]
     refuse_busy(suite, out, plan)
     check_writable(out, "the suite's runs")
     out.mkdir(parents=True, exist_ok=True)
@@ -144,15 +147,17 @@ def run_to_end(
     source, jobs: int, quiet: bool, log: Callable[[str], None], take: Callable[[str, dict], None]
 ) -> bool:
     """Train what ``source`` hands out (run_all), passing each (run, outcome) to ``take`` as it ends;
-    True if Ctrl-C stopped it — then the runs in flight are passed on too, each ended "interrupted"."""
+    True if Ctrl-C (or SIGTERM, taken as one) stopped it — then the runs in flight are passed on too,
+    each ended "interrupted"."""
     runs = run_all(source, jobs, quiet, log)
-    try:
-        for name, outcome in runs:
-            take(name, outcome)
-    except KeyboardInterrupt:
-        for name, outcome in _still_in_flight(runs):
-            take(name, outcome)
-        return True
+    with term_as_ctrl_c():
+        try:
+            for name, outcome in runs:
+                take(name, outcome)
+        except KeyboardInterrupt:
+            for name, outcome in _still_in_flight(runs):
+                take(name, outcome)
+            return True
     return False
 
 
