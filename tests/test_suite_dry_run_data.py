@@ -85,3 +85,21 @@ def test_dry_run_of_data_the_run_would_download_downloads_nothing(tmp_path, caps
     code, text = cli(capsys, "suite", spec, "--out", out, "--dry-run")
     assert code == 0 and "mlp-cifar: start" in text, text
     assert train_spy == [] and not out.exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("dry", [True, False], ids=["dry-run", "real-start"])
+def test_only_checks_the_runs_it_asks_for_on_their_data(dry, tmp_path, capsys, monkeypatch):
+    """--only mlp trains that run alone: the other runs' data mistakes neither stop it nor are built."""
+    import vislab.experiments.suites.data_checks as data_checks
+
+    built = []
+    real = data_checks._model_mistake
+    monkeypatch.setattr(
+        data_checks, "_model_mistake", lambda cfg, *a: built.append(cfg.model.name) or real(cfg, *a)
+    )
+    spec, out = write_suite(tmp_path / "s.yaml", RUNS), tmp_path / "out"
+    code, text = cli(
+        capsys, "suite", spec, "--out", out, "-q", "--only", "mlp", *(["--dry-run"] if dry else [])
+    )
+    assert code == 0, text
+    assert built == ["mlp"]

@@ -116,17 +116,26 @@ def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
 
 
 def check_plan(
-    suite: Suite, out: Path, overrides: list[str] | tuple = (), unread: bool = False
+    suite: Suite,
+    out: Path,
+    overrides: list[str] | tuple = (),
+    unread: bool = False,
+    only: Collection[str] | None = None,
 ) -> list[PlannedRun]:
     """The suite's plan (plan_suite), every run's config checked first — its keys, values and model options
     (as ``vislab train`` checks them before training), and for each run that would train, its data read and
     its model built for the data's input shape (as a run's set-up checks them: :class:`DataChecks`):
     ConfigError naming each bad run, so that nothing trains until the suite file (or --set) is fixed; then
     UserError if ``out`` holds runs of another config (:func:`refuse_other_runs`). ``unread``: data that
-    cannot be read is a mistake too (a dry run's check); else the runner meets it as the suite runs."""
+    cannot be read is a mistake too (a dry run's check); else the runner meets it as the suite runs.
+    ``only``: the runs asked for (--only): the others' data is neither read nor checked."""
     plan = plan_suite(suite, out, overrides)
     on_data = DataChecks(unread)
-    mistakes = {p.name: message for p in plan if (message := _config_mistake(p, on_data))}
+    mistakes = {
+        p.name: message
+        for p in plan
+        if (message := _config_mistake(p, on_data if only is None or p.name in only else None))
+    }
     if not mistakes:
         refuse_other_runs(suite, Path(out), plan)
         return plan
@@ -138,16 +147,16 @@ def check_plan(
     raise ConfigError(f"{which}, so nothing was trained:\n" + "\n".join(lines))
 
 
-def _config_mistake(p: PlannedRun, on_data: DataChecks) -> str:
+def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
     """What is wrong with the config of planned run ``p`` ("" when nothing is); checked on its data where
-    it would train."""
+    it would train (``on_data``; None: not on its data)."""
     if p.config is None:
         return p.message
     try:
         check_model_options(p.config.model.name, p.config.model.kwargs())
     except UserError as e:
         return str(e)
-    return on_data.mistake(p.config) if p.action in _OPENS else ""
+    return on_data.mistake(p.config) if on_data is not None and p.action in _OPENS else ""
 
 
 def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
@@ -228,7 +237,7 @@ def foresee_suite(
     which the runner meets as the suite runs, named too —, but nothing is moved, trained, downloaded or
     written. A run the runner moves first — kept for another epoch count, or trained before the suite
     had seeds (suites/folders.py) — is planned where it lies."""
-    plan = check_plan(suite, out, overrides, unread=True)
+    plan = check_plan(suite, out, overrides, unread=True, only=only)
     check_writable(out, "the suite's runs")
     changed = changed_settings(plan)
     return [
