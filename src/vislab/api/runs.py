@@ -58,13 +58,10 @@ def train(
     ``epochs``: the run's ``train.epochs`` (given with ``train__epochs`` too: UserError); with
     ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
     allows (not cosine or one-cycle: they spread over the total).
-    ``quiet``: None (default) shows progress in a notebook and nothing elsewhere (a script, a test).
-    ``callbacks``: :class:`vislab.Callback` objects: ``on_epoch_end(row)`` after each metrics row (a dict
-    as metrics.jsonl holds it; raise to stop the run), ``close()`` when the run ends.
+    ``quiet``: None (default): progress in a notebook, none elsewhere. ``callbacks``: Callback objects.
 
     >>> run = vislab.train(model="mlp", data="digits", train__epochs=2, model__hidden=[64])
     >>> run = vislab.train({"data": {"name": "digits"}}, model=Net, model__width=64)  # your nn.Module
-    >>> run = vislab.train(out=run.path, resume=True, data__root="/mnt/data")  # interrupted; data moved
     >>> run = vislab.train(out=run.path, resume=True, epochs=20)  # 10 more epochs of a finished run
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
