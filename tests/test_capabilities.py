@@ -14,7 +14,7 @@ import yaml
 from conftest import cli
 from fixtures import made_once
 from vislab.cli import main
-from vislab.explain import explain_maps
+from vislab.explain_maps import explain_maps
 from vislab.models import build_model
 from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
 

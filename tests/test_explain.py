@@ -9,7 +9,8 @@ from PIL import Image
 
 from conftest import cli, one_line, tiny_config
 from vislab.errors import UserError
-from vislab.explain import explain_maps, model_input
+from vislab.explain import model_input
+from vislab.explain_maps import explain_maps
 from vislab.models import build_model
 from vislab.predict import load_model
 from vislab.report.build import build_report

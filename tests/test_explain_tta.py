@@ -15,7 +15,8 @@ import vislab.report.model_figures as model_figures
 from conftest import cli, tiny_config
 from vislab.classify import predict_images
 from vislab.data.tta import TTA
-from vislab.explain import explain_maps, model_input
+from vislab.explain import model_input
+from vislab.explain_maps import explain_maps
 from vislab.predict import load_model
 from vislab.report.build import build_report
 from vislab.training.trainer import train

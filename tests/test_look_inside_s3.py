@@ -17,7 +17,7 @@ from PIL import Image
 
 import vislab
 from conftest import cli, one_line, tiny_config
-from vislab.explain import explain_maps
+from vislab.explain_maps import explain_maps
 from vislab.models import build_model
 from vislab.models.hooks import hooks_of
 from vislab.plotting.explain import explanation_rows_figure

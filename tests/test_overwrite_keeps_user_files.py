@@ -12,7 +12,8 @@ import pytest
 import vislab
 from conftest import cli, one_line, tiny_sets
 from vislab.api import start_over
-from vislab.explain import METHODS, Explanation
+from vislab.explain import Explanation
+from vislab.explain_maps import METHODS
 from vislab.export import FORMATS
 
 EDIT = "% my edit\n"

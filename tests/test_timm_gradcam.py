@@ -33,7 +33,7 @@ def test_the_layer_is_the_feature_map_the_head_pools(name):
 
 
 def test_a_mobilenetv3_map_is_not_one_flat_colour():
-    from vislab.explain import explain_maps  # noqa: PLC0415
+    from vislab.explain_maps import explain_maps  # noqa: PLC0415
 
     torch.manual_seed(0)
     model = timm.create_model("mobilenetv3_small_050", pretrained=False, num_classes=4).eval()

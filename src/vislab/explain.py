@@ -1,14 +1,9 @@
-"""Why a finished run predicts what it does: attention maps and attention rollout for transformers
-(vislab's ``vit``, timm ViTs: any model whose hooks give attention maps), Grad-CAM for models with a
-Grad-CAM layer (any convolutional network) and saliency for any model (captum, a dependency of
-vislab). What a model offers is asked of its hooks
-(:func:`vislab.models.hooks.hooks_of`), never guessed from its class.
+"""Why a finished run predicts what it does, image by image: the maps of :mod:`vislab.explain_maps`
+(attention, rollout, Grad-CAM, saliency) of a run's model, drawn over its images.
 
 Images go through the run's own preprocessing exactly as ``vislab predict`` (resize, centre crop,
 normalisation: :mod:`vislab.predict`) and are titled with the class the run predicts (its test-time
-augmentation included, as predict's), the class the gradient methods explain. Every map is a
-``B × K × h × w`` tensor: ``K`` heads for ``attention``, one map otherwise; ``h × w`` the patch grid
-(attention, rollout) or the input's size (gradcam, saliency). ``vislab explain`` writes a PNG per image
+augmentation included, as predict's), the class the gradient methods explain. ``vislab explain`` writes a PNG per image
 (:func:`explain_images`), ``Run.explain`` returns one Figure of them all (:func:`explain_figure`); both
 take folders as predict does. Mistakes are UserErrors naming each option both ways, command line /
 Python: ``--block 3 / block=3``.
@@ -18,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -36,15 +30,19 @@ from vislab.data.images import (
     split_images,
 )
 from vislab.errors import UserError
-from vislab.models.hooks import TokenGrid, hooks_of
-from vislab.models.vit import attention_rollout
+from vislab.explain_maps import (
+    check_block,
+    check_method,
+    default_method,
+    maps_and_depth,
+    run_probabilities,
+    tta_note,
+)
 from vislab.plotting.explain import explanation_rows_figure, plot_explanation
 from vislab.plotting.files import check_new_files
 from vislab.predict import checkpoint_tag, load_model
 from vislab.training.record import RunRecord
 from vislab.training.writable import check_writable
-
-METHODS = ("attention", "rollout", "gradcam", "saliency")
 
 
 @dataclass
@@ -80,153 +78,6 @@ class Explanation:
 def model_input(record: RunRecord, arrays: Sequence[np.ndarray]) -> torch.Tensor:
     """uint8 H×W×C images (of :func:`vislab.classify.image_shape`) as the normalised batch the model takes."""
     return record.inputs.images(arrays)
-
-
-def run_probabilities(model: nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:
-    """B × classes: what the run predicts for the normalised batch ``x``, as predict, eval and
-    predictions_test.npz do — the model inside its test-time augmentation (``train.tta``), if any."""
-    with torch.no_grad():
-        return torch.softmax(record.inputs.wrap(model)(x), 1)
-
-
-def tta_note(tta: str) -> str:
-    """What a title or caption of maps adds for a run with test-time augmentation ``tta``; "" without."""
-    if tta == "none":
-        return ""
-    return f"maps of the plain forward pass; the run predicts with train.tta={tta}"
-
-
-def explain_maps(
-    model: nn.Module,
-    x: torch.Tensor,
-    method: str,
-    block: int = -1,
-    target: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """The maps of ``method`` for the normalised batch ``x``: B × K × h × w (see the module docstring).
-
-    ``block``: the block whose heads ``attention`` shows (default the last); ``target``: the class each
-    gradient method explains (default the plain model's argmax on ``x``; the class a run with test-time
-    augmentation predicts: ``run_probabilities(model, record, x).argmax(1)``)."""
-    return _maps_and_depth(model, x, method, block, target)[0]
-
-
-def _maps_and_depth(
-    model: nn.Module, x: torch.Tensor, method: str, block: int, target: torch.Tensor | None
-) -> tuple[torch.Tensor, int]:
-    """:func:`explain_maps`'s maps, and the model's number of attention blocks (0 for the gradient
-    methods, which do not look at them)."""
-    _check_method(method)
-    model.eval()
-    if hooks_of(model).trained_by == "fit_arrays":
-        raise UserError(
-            f"this model ({type(model).__name__}) is a fitted baseline, not a network: it has no attention "
-            f"or gradients to explain. Explain a network trained by gradient steps (mlp, cnn, vit, ...)."
-        )
-    if method in ("attention", "rollout"):
-        attns, tokens = _attentions(model, x)
-        if method == "rollout":
-            r = attention_rollout(attns, tokens.residual)  # B × T × T
-            row = r[:, :1] if tokens.class_token else r.mean(1, keepdim=True)
-        else:
-            a = attns[_block_index(block, len(attns))]  # B × heads × T × T
-            row = a[:, :, 0] if tokens.class_token else a.mean(2)  # class token → every token
-        n = tokens.grid[0] * tokens.grid[1]
-        # drop the class (and register) tokens
-        return row[..., -n:].reshape(len(x), -1, *tokens.grid), len(attns)
-    if target is None:
-        with torch.no_grad():
-            target = model(x).argmax(1)
-    return _gradient_map(model, x, method, target), 0
-
-
-def _block_index(block: int, depth: int) -> int:
-    if not -depth <= block < depth:
-        raise UserError(
-            f"--block {block} / block={block}: this model has {depth} blocks (0 to {depth - 1}, or -1 "
-            f"for the last)."
-        )
-    return block % depth
-
-
-def _check_block(block: object, method: str) -> None:
-    """UserError unless ``block`` is None (not given) or a whole number given with method attention,
-    the one method drawn per block (the CLI and the API share this rule)."""
-    if block is None:
-        return
-    if isinstance(block, bool) or not isinstance(block, Integral):
-        raise UserError(
-            f"block={block!r}: give the block as a whole number, 0 for the first, -1 for the last "
-            f"(--block 0 / block=0)."
-        )
-    if method != "attention":
-        raise UserError(
-            f"--block {block} / block={block} chooses the block whose heads method attention shows; "
-            f"method {method} draws no single block: drop the block, or use method attention "
-            f"(--method attention / method='attention')."
-        )
-
-
-def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], TokenGrid]:
-    """(per-block attention B × heads × T × T, how the T tokens cover the image), from the model's hooks."""
-    hooks = hooks_of(model)
-    tokens = hooks.token_grid()
-    attns = None if tokens is None else hooks.attention_maps(x)
-    if tokens is None or not attns:
-        raise UserError(
-            f"this model ({type(model).__name__}) has no attention layers, so it has no attention maps "
-            f"or rollout: use method gradcam (convolutional models: --method gradcam / "
-            f"method='gradcam') or saliency (any model: --method saliency / method='saliency')."
-        )
-    return attns, tokens
-
-
-def _gradient_map(
-    model: nn.Module, x: torch.Tensor, method: str, target: torch.Tensor
-) -> torch.Tensor:
-    """Grad-CAM at the model's Grad-CAM layer, upsampled to the input; or saliency |∂logit/∂x| max over channels."""
-    try:  # optional dependency: vislab[explain]
-        from captum.attr import LayerAttribution, LayerGradCam, Saliency
-    except ImportError:
-        raise UserError(
-            f"method {method} needs captum, which vislab installs: this environment lacks it. "
-            f"Reinstall vislab, or pip install captum."
-        ) from None
-    x = x.clone().requires_grad_(True)
-    if method == "saliency":
-        grad = Saliency(model).attribute(x, target=target, abs=True)
-        return grad.amax(1, keepdim=True).detach()
-    layer = _gradcam_layer(model)
-    cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
-    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear").detach()
-
-
-def _gradcam_layer(model: nn.Module) -> nn.Module:
-    """The layer the model's hooks name for Grad-CAM, or a UserError naming the methods that work."""
-    hooks = hooks_of(model)
-    layer = hooks.gradcam_layer()
-    if layer is not None:
-        return layer
-    if hooks.token_grid() is not None:  # e.g. a ViT: its one conv is the patch embedding
-        raise UserError(
-            f"method gradcam explains a convolutional network's last feature map; this model "
-            f"({type(model).__name__}) is a vision transformer, whose one convolution only cuts the "
-            f"image into patches: use method attention or rollout, or saliency (--method rollout / "
-            f"method='rollout')."
-        )
-    raise UserError(
-        f"method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
-        f"none: use method saliency, for any model (--method saliency / method='saliency')."
-    )
-
-
-def default_method(model: nn.Module) -> str:
-    """What ``vislab explain`` shows without ``--method``: ``rollout`` for a model with attention maps
-    (a ViT), ``gradcam`` for one with a Grad-CAM layer (a convolutional network), else ``saliency``."""
-    hooks = hooks_of(model)
-    if hooks.token_grid() is not None:
-        return "rollout"
-    return "gradcam" if hooks.gradcam_layer() is not None else "saliency"
 
 
 def explain_images(
@@ -305,18 +156,11 @@ def _set_up(
 ) -> tuple[nn.Module, RunRecord, str, int, tuple[int, int, int]]:
     """What explaining a run's images needs, its mistakes refused first: the model and its record, the
     method (None: :func:`default_method`), the block shown (-1: the last) and the images' shape."""
-    _check_method(method)
+    check_method(method)
     model, record = load_model(target, trust_code)
     method = method or default_method(model)
-    _check_block(block, method)
+    check_block(block, method)
     return model, record, method, -1 if block is None else block, image_shape(record, target)
-
-
-def _check_method(method: str | None) -> None:
-    if method is not None and method not in METHODS:
-        raise UserError(
-            f"method {method!r} is unknown (--method / method=): use one of {', '.join(METHODS)}."
-        )
 
 
 def _named_images(images: Sequence[ImageLike]) -> list[tuple[ImageLike, str]]:
@@ -403,7 +247,7 @@ def explain_one(
     x = model_input(record, [arr])
     p, c = run_probabilities(model, record, x)[0].max(0)
     top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
-    maps, depth = _maps_and_depth(model, x, method, block, c[None])
+    maps, depth = maps_and_depth(model, x, method, block, c[None])
     if method == "attention":
         labels = [f"head {h}" for h in range(len(maps[0]))]
         return Explanation(maps[0], labels, top, method, block % depth, depth, tta)

@@ -1,5 +1,5 @@
 """Explanation maps over their image: one row, the image, then each map (attention head, rollout,
-Grad-CAM, saliency) upsampled over it. Maps come from :mod:`vislab.explain`; this module only draws."""
+Grad-CAM, saliency) upsampled over it. Maps come from :mod:`vislab.explain_maps`; this module only draws."""
 
 from __future__ import annotations
 

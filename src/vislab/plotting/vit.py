@@ -1,7 +1,7 @@
 """A Vision Transformer's figures, from its tensors: the positional-embedding table, attention-rollout maps.
 
 The model side (its hooks' ``position_embedding``, ``token_grid`` and ``attention_maps``, read by
-:mod:`vislab.explain`) stays with the model; these functions only draw what they are given.
+:mod:`vislab.explain_maps`) stays with the model; these functions only draw what they are given.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def plot_attention(
     each image under its title from ``titles`` (e.g. its predicted and true class), if given.
 
     ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g. attention rollout:
-    ``vislab.explain.explain_maps(model, x, "rollout")[:, 0]``); ``images``: the normalised B×C×H×W
+    ``vislab.explain_maps.explain_maps(model, x, "rollout")[:, 0]``); ``images``: the normalised B×C×H×W
     batch the model took; ``display``: the same images as uint8 N×H×W×C (else ``images`` min-max
     scaled)."""
     x = images[:max_images]

@@ -16,7 +16,7 @@ from vislab.data.augment import centre_crop
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
-from vislab.explain import explain_maps, run_probabilities, tta_note
+from vislab.explain_maps import explain_maps, run_probabilities, tta_note
 from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import plot_explanation
@@ -134,7 +134,7 @@ def _heads_shown(tokens: TokenGrid) -> str:
 
 def _predicted(model: torch.nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:
     """The class the run predicts for each image of the normalised batch ``x``: its test-time
-    augmentation included (:func:`vislab.explain.run_probabilities`), as in predictions_test.npz."""
+    augmentation included (:func:`vislab.explain_maps.run_probabilities`), as in predictions_test.npz."""
     return run_probabilities(model, record, x.to(next(model.parameters()).device)).argmax(1)
 
 
