@@ -142,3 +142,18 @@ def test_run_plot_says_the_rows_are_lost_not_yet_to_come(runs):
         with pytest.raises(UserError, match=r"has no metrics.jsonl rows yet: nothing to plot"):
             vislab.load_run(run).plot("curves")
         assert _noted(lambda: vislab.load_run(run).history) == []
+
+
+def test_load_run_of_a_run_without_its_config_names_the_resume(runs):
+    """A folder holding a run's checkpoints but no config.yaml is that run, its config lost: load_run says
+    so and how to write it again (it said "not a vislab run directory"); a folder of nothing stays refused."""
+    with pytest.raises(UserError) as e:
+        vislab.load_run(runs / "nocfg")
+    said = one_line(str(e.value))
+    assert (
+        f"'{runs / 'nocfg' / 'config.yaml'}' is missing" in said
+        and f"--resume {runs / 'nocfg'}" in said
+    )
+    (runs / "bare").mkdir()
+    with pytest.raises(UserError, match="is not a vislab run directory"):
+        vislab.load_run(runs / "bare")

@@ -56,7 +56,11 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not (self.path / "config.yaml").is_file():
-            raise UserError(not_a_run(self.path))
+            run = RunDir(
+                self.path
+            )  # a run's checkpoint in it: its config.yaml lost, written again by a resume
+            lost = any((run.ckpt_dir / f).is_file() for f in ("last.pt", "best.pt"))
+            raise UserError(run.config_missing() if lost else not_a_run(self.path))
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
