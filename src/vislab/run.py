@@ -56,14 +56,21 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not (self.path / "config.yaml").is_file():
-            run = RunDir(
-                self.path
-            )  # a run's checkpoint in it: its config.yaml lost, written again by a resume
+            # a run's checkpoint in it: its config.yaml lost, written again by a resume
+            run = RunDir(self.path)
             lost = any((run.ckpt_dir / f).is_file() for f in ("last.pt", "best.pt"))
             raise UserError(run.config_missing() if lost else not_a_run(self.path))
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
+
+    def _rows(self) -> list[dict]:
+        """metrics.jsonl's rows; a :class:`~vislab.errors.Note` where a finished run's are lost."""
+        run = RunDir(self.path)
+        rows = run.read_metrics()
+        if not rows and (lost := run.rows_lost()):
+            show_note(lost)
+        return rows
 
     @property
     def summary(self) -> dict:
@@ -83,7 +90,7 @@ class Run:
         """metrics.jsonl as a DataFrame: one row per epoch (epoch, train_loss, train_acc, val_acc, ...)."""
         import pandas as pd  # on use (see the imports)
 
-        return pd.DataFrame(RunDir(self.path).read_metrics())
+        return pd.DataFrame(self._rows())
 
     def model(self, *, trust_code: bool = False, checkpoint: str = "best") -> torch.nn.Module:
         """A checkpoint's model, in eval mode: ``checkpoint`` as for :meth:`evaluate`. A model from a user's
@@ -279,7 +286,7 @@ class Run:
             raise UserError(f"plot kind '{kind}' is unknown: use one of {', '.join(PLOT_KINDS)}.")
         if kind == "curves":
             run = RunDir(self.path)
-            rows = run.read_rows("metrics.jsonl")  # rows_lost is this error, not a note too
+            rows = run.read_metrics()
             if not rows:
                 raise UserError(
                     run.rows_lost()
@@ -368,10 +375,8 @@ class Run:
         """The notebook view: the headline metrics as a table and the learning curves inline."""
         page = f"<div><b>vislab run</b> <code>{html.escape(str(self.path))}</code>"
         try:
-            s, curves = self.summary, RunDir(self.path).read_metrics()
-        except (
-            UserError
-        ) as e:  # a damaged summary.json or metrics.jsonl: say so where they would be
+            s, curves = self.summary, self._rows()
+        except UserError as e:  # a damaged summary.json or metrics.jsonl: said where they would be
             return f"{page}<p>{html.escape(str(e))}</p></div>"
         cells = "".join(
             f"<tr><th style='text-align:left'>{label}</th><td>{html.escape(_cell(s[key]))}</td></tr>"

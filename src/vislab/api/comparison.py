@@ -140,10 +140,8 @@ def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
 def _unfinished(summary: dict | None, folder: Path) -> str:
     """Why a run is not in the table: its summary.json's status and message, or none yet; for a scored
     run whose figures were cut short, the resume that draws them (``results.folders.figures_fix``)."""
-    from vislab.experiments.results.folders import (
-        figures_fix,
-        no_summary_why,
-    )  # on use (see the imports)
+    # on use (see the imports)
+    from vislab.experiments.results.folders import figures_fix, no_summary_why
 
     if not summary:
         return f"not finished ({no_summary_why(folder)})"

@@ -66,7 +66,7 @@ def read_histories(
     for name in names:
         run = RunDir(runs[name])
         try:
-            histories[name] = run.read_rows("metrics.jsonl")  # rows_lost: a note below
+            histories[name] = run.read_metrics()
         except UserError as e:
             histories[name] = []
             unread.append(f"{name}: its training curves are left out: {e}")

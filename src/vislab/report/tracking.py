@@ -21,8 +21,7 @@ def tracking_figures(
     the first steps' loss); a schedule or warm-up: the learning rate (per step, from the run's ``cfg``
     and ``summary``); ``train.track_grad_norm``: the layer × epoch gradient-norm heat map."""
     run, s = RunDir(run_dir), safe_name(name)
-    # metrics.jsonl missing or empty: the report's notes say so (run_files.read_histories), not a note again
-    rows, steps = run.read_rows("metrics.jsonl"), run.read_rows(STEPS_FILE)
+    rows, steps = run.read_metrics(), run.read_rows(STEPS_FILE)
     out = []
     if steps:
         every = "per step" if steps[0]["step"] == 1 else f"every {steps[0]['step']} steps"

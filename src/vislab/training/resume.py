@@ -92,7 +92,7 @@ def _not_its_own(run: RunDir, ckpt: Checkpoint) -> str | None:
     run's own agree on every epoch both hold), or a summary.json naming another model. config.yaml
     alone does not: it may have been edited (:func:`config_edits`); where it names another model too,
     that is said. None where they agree or there is nothing to compare."""
-    with warnings.catch_warnings():  # a cut or lost row: the resume's own reading notes it
+    with warnings.catch_warnings():  # a row cut short: the resume's own reading notes it
         warnings.simplefilter("ignore", Note)
         try:
             rows = {r.get("epoch"): r for r in run.read_metrics()}
@@ -257,8 +257,7 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dic
     if loop.epoch < tc.epochs and not loop.stopped_early:
         return None
     try:
-        # read_rows: no note that rows are lost, the resume writes them again
-        summary, rows = run.load_summary(), run.read_rows("metrics.jsonl")
+        summary, rows = run.load_summary(), run.read_metrics()
     except UserError:
         return None
     if not is_complete(summary) or not _lines(run.path / "metrics.jsonl") == len(rows) == len(

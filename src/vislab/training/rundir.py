@@ -186,12 +186,9 @@ class RunDir:
         return f"{missing} {self.rewrite_fix()}"
 
     def read_metrics(self) -> list[dict]:
-        """metrics.jsonl's rows, as :meth:`read_rows` reads them; where the file is missing or empty though
-        summary.json says the run trained, a :class:`Note` says so (:meth:`rows_lost`)."""
-        rows = self.read_rows("metrics.jsonl")
-        if not rows and (lost := self.rows_lost()):
-            show_note(lost)
-        return rows
+        """metrics.jsonl's rows, as :meth:`read_rows` reads them (none where the file is missing or empty:
+        :meth:`rows_lost` says whether rows were lost, which each reader says in its own way)."""
+        return self.read_rows("metrics.jsonl")
 
     def rows_lost(self, summary: dict | None = None) -> str | None:
         """Why the run has no metrics.jsonl rows though its summary.json (``summary``, read when None) says
