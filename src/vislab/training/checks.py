@@ -240,33 +240,42 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
         notes.append(note)
-    fitted = unread_setting("augment.hflip", network.hooks.trained_by)  # no augmentation at all
-    if not fitted and (
-        note := crop_note(cfg.augment, data.splits.sample_shape)
-    ):  # half an 8×8 digit
-        notes.append(note)
-    if not fitted and cfg.data.name in DIGITS and "augment.hflip.p" in on:
-        notes.append(
-            f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored digit "
-            f"is another shape or none (a mirrored 2, 3, 4, 7 is no digit): the model learns from images "
-            f"its test split never holds. Leave the flip out: --set augment.hflip.p=0 / augment__hflip__p=0."
-        )
-    if note := _tta_flip_note(cfg, network):
-        notes.append(note)
+    notes += _augment_notes(cfg, data.splits.sample_shape, network)
     return notes
 
 
 DIGITS = ("digits", "mnist")  # the built-in sources of handwritten digits, which no mirror keeps
 
 
-def _tta_flip_note(cfg: Config, network: Network) -> str:
+def _augment_notes(cfg: Config, sample_shape: tuple[int, ...], network: Network) -> list[str]:
+    """Augmentation that hurts these images: a crop padding of more than a quarter of their side (half an
+    8×8 digit), mirrored digits, test-time flips of a model never trained on mirrored images — for a model
+    fitted on the train split as it is (``trained_by="fit_arrays"``), which sees no augmentation, only
+    the last."""
+    fitted = unread_setting("augment.hflip", network.hooks.trained_by)
+    notes = [] if fitted else [crop_note(cfg.augment, sample_shape), _mirrored_digits_note(cfg)]
+    return [n for n in (*notes, _tta_flip_note(cfg, fitted)) if n]
+
+
+def _mirrored_digits_note(cfg: Config) -> str:
+    """For ``augment.hflip`` on handwritten digits (:data:`DIGITS`): a mirrored digit is none; else ''."""
+    if cfg.data.name not in DIGITS or "augment.hflip.p" not in augmentations_on(cfg):
+        return ""
+    return (
+        f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored digit "
+        f"is another shape or none (a mirrored 2, 3, 4, 7 is no digit): the model learns from images "
+        f"its test split never holds. Leave the flip out: --set augment.hflip.p=0 / augment__hflip__p=0."
+    )
+
+
+def _tta_flip_note(cfg: Config, fitted: bool) -> str:
     """For ``train.tta`` (each mode averages the logits over the image and its mirror) on a model trained
-    on no mirrored image (``augment.hflip.p`` 0, or idle at ``augment.p=0``, or a model fitted on the
+    on no mirrored image (``augment.hflip.p`` 0, or idle at ``augment.p=0``, or ``fitted`` on the
     unaugmented train split): why, and how to score without the mirror or train with it; else ''."""
     tta, aug = cfg.train.tta, cfg.augment
     if tta == "none" or "augment.hflip.p" in augmentations_on(cfg):
         return ""
-    if unread_setting("augment.hflip", network.hooks.trained_by):  # fitted on the split as it is
+    if fitted:
         why, fix = f"{cfg.model.name} is fitted on the train split as it is (not augmented)", ""
     elif aug.hflip.p > 0:  # augment.p=0 keeps it from mirroring
         why = f"training never mirrors images (augment.hflip.p={aug.hflip.p:g} with augment.p=0)"
