@@ -4,7 +4,6 @@ run), its results (results.csv/.md of the complete trials, trials.csv) and ``vis
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from vislab.experiments.sweeps.study import (
     load_existing_study,
     open_storage,
 )
-from vislab.experiments.sweeps.trials import STATE_WORDS, state_word, trials_csv
+from vislab.experiments.sweeps.trials import STATE_WORDS, state_counts, trials_csv
 from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir, is_complete
 
@@ -138,8 +137,7 @@ def finish(
 def trial_counts(study: optuna.Study, in_table: int) -> str:
     """results.md's line under the table: how many trials it shows, and how many were pruned, failed, are
     running or queued (listed in trials.csv)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
-    counts = Counter(state_word(t) for t in trials)
+    counts = state_counts(study)
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     if counts["complete"] > in_table:  # run on a machine whose folders are not here
         shown += (

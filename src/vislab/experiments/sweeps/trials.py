@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+from collections import Counter
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -18,14 +19,8 @@ def higher_better(study: optuna.Study) -> bool:
     return study.direction == optuna.study.StudyDirection.MAXIMIZE
 
 
-STATE_WORDS = (
-    "complete",
-    "pruned",
-    "failed",
-    "interrupted",
-    "running",
-    "queued",
-)  # counted in this order
+# a trial's states as results.md and sweep show count them, in this order
+STATE_WORDS = ("complete", "pruned", "failed", "interrupted", "running", "queued")
 _WORDS = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
 _WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 
@@ -36,6 +31,12 @@ def state_word(t: FrozenTrial) -> str:
     if t.state is TrialState.FAIL and str(t.user_attrs.get("error", "")).startswith("interrupted"):
         return "interrupted"
     return _WORDS[t.state]
+
+
+def state_counts(study: optuna.Study) -> Counter[str]:
+    """How many of the study's trials (its surplus ones left out) are in each :func:`state_word`."""
+    trials = study.get_trials(deepcopy=False)
+    return Counter(state_word(t) for t in trials if not t.user_attrs.get("surplus"))
 
 
 def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
@@ -96,10 +97,7 @@ def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
 def best_table(study: optuna.Study, top: int = 10) -> TextTable:
     """The best ``top`` trials (number, objective, parameters), titled with a count of trials per state."""
     metric = study.user_attrs.get("metric", "value")
-    counts: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        if not t.user_attrs.get("surplus"):
-            counts[state_word(t)] = counts.get(state_word(t), 0) + 1
+    counts = state_counts(study)
     names, _ = trial_rows(study)
     headers = ["trial", metric, *names]
     rows = [
