@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from vislab.config import DataConfig
+from vislab.data.augment import centre_offsets
 from vislab.data.preprocess import fit_stats
 from vislab.data.sources import load_source
 from vislab.data.sources.folder import load_folder
@@ -55,7 +56,7 @@ def prepare_data(
     if stats is None:
         x = splits.train.x
         if cfg.normalize == "zca" and crop_size and x.ndim == 4:
-            top, left = (x.shape[1] - crop_size) // 2, (x.shape[2] - crop_size) // 2
+            top, left = centre_offsets(x.shape[1], x.shape[2], crop_size)
             x = x[:, top : top + crop_size, left : left + crop_size]  # N×H×W×C
         stats = fit_stats(x, cfg.normalize, cfg.zca_epsilon)
     return splits, stats

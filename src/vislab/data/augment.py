@@ -55,13 +55,19 @@ def crop_pad(
     return windows[torch.arange(n, device=x.device), :, dy, dx]
 
 
+def centre_offsets(h: int, w: int, size: int) -> tuple[int, int]:
+    """Top and left of the central ``size``×``size`` window of an h×w image: ⌊(H − size)/2⌋, ⌊(W − size)/2⌋
+    (what evaluation crops, ZCA is fitted on and the export JSON states)."""
+    return (h - size) // 2, (w - size) // 2
+
+
 def centre_crop(x: torch.Tensor, size: int | None) -> torch.Tensor:
-    """The central ``size``×``size`` window of N×C×H×W images (rows and columns from ⌊(H − size)/2⌋),
-    a view; ``x`` itself when ``size`` is None or the images are that size already."""
+    """The central ``size``×``size`` window of N×C×H×W images (:func:`centre_offsets`), a view; ``x``
+    itself when ``size`` is None or the images are that size already."""
     h, w = x.shape[-2:]
     if size is None or (h, w) == (size, size):
         return x
-    top, left = (h - size) // 2, (w - size) // 2
+    top, left = centre_offsets(h, w, size)
     return x[..., top : top + size, left : left + size]
 
 

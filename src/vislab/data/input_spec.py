@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vislab.config import AugmentConfig
-from vislab.data.augment import centre_crop, model_input_shape
+from vislab.data.augment import centre_crop, centre_offsets, model_input_shape
 from vislab.data.preprocess import apply_stats
 from vislab.data.tta import with_tta
 from vislab.errors import ConfigError
@@ -61,7 +61,8 @@ class InputSpec:
         if self.crop_size is None:
             return None
         (_, h, w), size = self.sample_shape, self.crop_size
-        return {"image_size": [h, w], "size": size, "top": (h - size) // 2, "left": (w - size) // 2}
+        top, left = centre_offsets(h, w, size)
+        return {"image_size": [h, w], "size": size, "top": top, "left": left}
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """A float batch (N×C×H×W in [0, 1] of ``sample_shape``, or N×D) → the model's normalised input."""
