@@ -54,3 +54,18 @@ def test_a_fitted_model_gets_no_augmentation_notes(capsys, tmp_path):
         and "is 50% of the 8×8 images' side" not in out
         and "mirrors the digits" not in out
     ), out
+
+
+def test_a_crop_of_the_whole_unpadded_image_is_noted_as_doing_nothing(capsys, tmp_path):
+    """cnn-ladder's RandomCrop(28) (of CIFAR's 32×32) run on 28×28 images — here 8×8 digits, size 8."""
+    args = tiny_sets("augment.crop.p=1", "augment.crop.size=8", "train.figures=false")
+    code, out = cli(capsys, "train", "--out", tmp_path / "r", *args)
+    said = one_line(out)
+    assert code == 0, out
+    assert "note: augment.crop.size=8 takes the whole 8×8 image, unpadded: the random crop" in said
+    assert "--set augment.crop.padding=1 / augment__crop__padding=1" in said
+    padded = tiny_sets("augment.crop.p=1", "augment.crop.size=8", "augment.crop.padding=1")
+    code, out = cli(
+        capsys, "train", "--out", tmp_path / "p", *padded, "--set", "train.figures=false"
+    )
+    assert code == 0 and "takes the whole" not in out, out

@@ -350,11 +350,22 @@ def colour_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None
 
 def crop_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None:
     """A run's note when ``augment.crop.padding``, given, is more than a quarter of the images' side (the
-    dlvc recipes' 4 px on the 8×8 digits: half of each image can be shifted out); None otherwise."""
+    dlvc recipes' 4 px on the 8×8 digits: half of each image can be shifted out), or when the crop takes
+    the whole unpadded image (RDFIA's RandomCrop(28) of CIFAR's 32×32, run on 28×28 images); else None."""
     crop = cfg.crop
-    if len(sample_shape) != 3 or cfg.p == 0 or crop.p == 0 or crop.padding is None:
+    if len(sample_shape) != 3 or cfg.p == 0 or crop.p == 0:
         return None
     side = min(sample_shape[1:])
+    if crop.size == side == max(sample_shape[1:]) and crop_padding(crop, side) == 0:
+        pad = crop_padding(Crop(), side)
+        return (
+            f"augment.crop.size={side} takes the whole {side}×{side} image, unpadded: the random crop "
+            f"does nothing. Pad the images first, --set augment.crop.padding={pad} / "
+            f"augment__crop__padding={pad} (RandomCrop({side}, padding={pad})), or crop a smaller window "
+            f"(augment.crop.size={side - pad})."
+        )
+    if crop.padding is None:
+        return None
     if crop.padding * 4 <= side:
         return None
     usual = crop_padding(Crop(size=crop.size), side)
