@@ -4,9 +4,10 @@ sized for a page, and main.tex)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
-from vislab.api.written import PAPER_FILES, recording
+from vislab.api.written import PAPER_FILES, recorded, recording, unchanged
 
 # The report's and the paper folder's modules are imported by the function that uses them ("on use"
 # below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
@@ -48,7 +49,9 @@ def paper(
     seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
     PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
     and tables.md, figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for
-    the runs with their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex.
+    the runs with their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without,
+    a main.pdf an earlier ``pdf=True`` compiled is deleted with its LaTeX files, ``log`` told: it showed
+    that build's runs; one the user compiled or changed is kept).
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
     ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
     False: the tables and texts only, in seconds (figures/ and figures.tex stay as an earlier build drew
@@ -76,9 +79,13 @@ def paper(
     with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
         keep_main = "main.tex" in kept
         chosen = [only] if isinstance(only, str) else list(only or ())
+        # without pdf, an earlier build's main.pdf (vislab's, by its record) shows that build's runs
+        record = recorded(folder) if folder is not None and not pdf else None
+        ours = partial(unchanged, folder, record=record) if record is not None else None
         folder = write_paper(
-            many, out, title, trust_code, log, keep_main, figures=figures, only=chosen
-        ).parent
+            many, out, title, trust_code, log, keep_main,
+            figures=figures, only=chosen, compiled_ours=ours,
+        ).parent  # fmt: skip
         if pdf:
             compile_pdf(folder)
     return folder

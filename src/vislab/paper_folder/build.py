@@ -7,7 +7,8 @@
                                     what each run was: its model, seed and the settings that differ
     DIR/figures.tex                 one figure environment per figure, with the report's caption
     DIR/tables/<run>_epochs.tex     a run's metrics per epoch (paper_folder/epochs.py): \\input one where
-                                    you want it
+                                    you want it; none of a model fitted once (majority, svm); runs whose
+                                    names differ only in punctuation (a b, a_b): <run>-<6 hex digits>
     DIR/texts.tex                   the data, how the runs were made, the seeds, the groups' verdicts and
                                     the notes on runs left out (paper_folder/texts.py)
     DIR/main.tex                    the title, then texts.tex, tables.tex and figures.tex \\input: compiles
@@ -30,13 +31,19 @@ from pathlib import Path
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
+from vislab.experiments.results.provenance import FITTED
 from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, for_people, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
-from vislab.paper_folder.epochs import epoch_table, table_file
+from vislab.paper_folder.epochs import epoch_table, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
-from vislab.paper_folder.latex import escape, figure_environments, without_missing
+from vislab.paper_folder.latex import (
+    drop_compiled,
+    escape,
+    figure_environments,
+    without_missing,
+)
 from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
@@ -45,7 +52,7 @@ from vislab.paper_folder.tables import (
     parts,
     sources,
 )
-from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex
+from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, trials_left_out
 from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs, provenance_of
 from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
@@ -72,6 +79,7 @@ def write_paper(
     *,
     figures: bool = True,
     only: Sequence[str] = (),
+    compiled_ours: Callable[[str], bool] | None = None,
 ) -> Path:
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
@@ -83,6 +91,8 @@ def write_paper(
     dropped from it, and for figures.tex of runs the paper no longer holds (``only``): emptied; ``log``
     told). The figures are drawn aside and moved in once all are drawn: a build cut short leaves the last
     one's. ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
+    ``compiled_ours`` (a build not compiled: no --pdf): which of the files an earlier --pdf compiled
+    are vislab's, unchanged: those are deleted, ``log`` told (``latex.drop_compiled``).
     Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
     check (api/papers.py)."""
     plan, settings = paper_plan(targets, out, only)
@@ -99,6 +109,8 @@ def write_paper(
         _keep_figures_there(folder / "figures.tex", set(plan.runs), bool(only), log)
     for note in plan.unread:
         log(f"warning: {note}")
+    if compiled_ours is not None and (said := drop_compiled(folder, compiled_ours)):
+        log(said)
     if keep_main:
         for line in kept_main(folder / "main.tex", len(drawn) if drawn is not None else None):
             log(line)
@@ -191,16 +203,20 @@ def _no_figures_of(
 
 def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> list[Path]:
     """``tables/<run>_epochs.tex``: the metrics per epoch of each run with its own figures (a seeded
-    row's first seed, a sweep's best few trials); ``unread``: note each metrics.jsonl that cannot be read
-    in the plan (the figures' build notes it otherwise)."""
-    histories, notes = read_histories(plan.runs, list(plan.detailed))
+    row's first seed, a sweep's best few trials), none of a model fitted once (majority, svm: no epochs);
+    each run its own file and label (``table_names``); ``unread``: note each
+    metrics.jsonl that cannot be read in the plan (the figures' build notes it otherwise)."""
+    trained = [n for n, s in plan.detailed.items() if s.get("trained_by") != FITTED]
+    histories, notes = read_histories(plan.runs, trained)
     if unread:
         plan.unread += notes
+    names = table_names(histories, [*plan.runs, *(plan_rows(plan) or {})])  # as its figures'
     written = []
     for name, rows in histories.items():
-        text = epoch_table(name, rows, plan.detailed[name].get("best_epoch"))
+        part, label = names[name]
+        text = epoch_table(name, rows, plan.detailed[name].get("best_epoch"), label)
         if text:
-            path = folder / table_file(name)
+            path = folder / table_file(part)
             path.parent.mkdir(exist_ok=True)
             atomic_write_text(path, text)
             written.append(path)
@@ -234,6 +250,8 @@ def paper_plan(
     if only:
         plan = only_runs(plan, only)
         settings = _chosen_settings(plan, settings)
+    if plan.study is not None:  # texts.tex's notes name the trials in no table
+        plan.notes += trials_left_out(plan.study, set(plan.runs) if only else None)
     rows = plan_rows(plan)
     if rows:
         firsts = first_of_rows(plan.complete, rows)

@@ -5,9 +5,11 @@ epochs and the epoch whose weights were kept (best.pt), and the caption says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from vislab.paper_folder.latex import escape
+from vislab.report.figure_set import unique_names
 
 MAX_ROWS = 25  # a table that fits half a page
 # (metrics-row key, header, format): the columns, each shown when some row has it
@@ -21,11 +23,30 @@ COLUMNS = (
 )
 
 
-def table_file(run: str) -> str:
-    """The file of ``run``'s table in the paper folder: ``tables/<run>_epochs.tex`` (a name's
-    characters other than letters, digits and ``-_.`` as ``_``)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run)
-    return f"tables/{safe}_epochs.tex"
+def table_file(part: str) -> str:
+    """The file of a run's table in the paper folder, ``part`` its name's (:func:`table_names`):
+    ``tables/<part>_epochs.tex``."""
+    return f"tables/{part}_epochs.tex"
+
+
+def label_part(run: str) -> str:
+    """``run`` as a part of its table's LaTeX label: characters other than letters and digits as ``-``."""
+    return "".join(c if c.isalnum() else "-" for c in run)
+
+
+def table_names(runs: Iterable[str], among: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each of ``runs`` → (the part of its table's file name, of its label), distinct for distinct runs
+    (``a b`` and ``a_b``, ``x-1`` and ``x_1``): the file part ``unique_names``' among the paper's runs
+    and rows ``among`` (its figures' in figures/), the label :func:`label_part` where no other of
+    ``runs`` has the same (an earlier vislab's label), else the file part."""
+    names = list(runs)
+    every = unique_names([*names, *among])
+    files = {r: every[r] for r in names}
+    shared = Counter(label_part(r) for r in names)
+    labels = {r: label_part(r) if shared[label_part(r)] == 1 else files[r] for r in names}
+    if len(set(labels.values())) < len(labels):  # a file part spelling another run's label
+        labels = files
+    return {r: (files[r], labels[r]) for r in names}
 
 
 def kept_rows(rows: Sequence[dict], best: int | None = None) -> tuple[list[dict], int]:
@@ -40,10 +61,13 @@ def kept_rows(rows: Sequence[dict], best: int | None = None) -> tuple[list[dict]
     ], stride
 
 
-def epoch_table(run: str, rows: Sequence[dict], best: int | None = None) -> str:
+def epoch_table(
+    run: str, rows: Sequence[dict], best: int | None = None, label: str | None = None
+) -> str:
     """``run``'s metrics.jsonl ``rows`` as a LaTeX ``table`` (booktabs), the ``best`` epoch's row (best.pt)
     in bold; '' without rows. The epoch-0 row of ``train.eval_at_start`` (the untrained model) has no
-    learning rate: a dash."""
+    learning rate: a dash. Labelled ``tab:epochs-<label>`` (default :func:`label_part`; a paper of runs
+    whose labels would be the same gives each its own: :func:`table_names`)."""
     shown, stride = kept_rows(rows, best)
     cols = [(k, h, f) for k, h, f in COLUMNS if any(r.get(k) is not None for r in shown)]
     if not shown or len(cols) < 2:
@@ -52,7 +76,7 @@ def epoch_table(run: str, rows: Sequence[dict], best: int | None = None) -> str:
         " & ".join(_cell(r, k, f, r["epoch"] == best) for k, _, f in cols) + " \\\\" for r in shown
     )
     header = " & ".join(escape(h) for _, h, _ in cols) + " \\\\"
-    label = "".join(c if c.isalnum() else "-" for c in run)
+    label = label_part(run) if label is None else label
     return (
         f"% {escape(run)}: metrics per epoch (written by vislab paper; booktabs)\n"
         "\\begin{table}[htbp]\n\\centering\\small\n"

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vislab.errors import RunFailed, UserError, show_note
@@ -203,6 +203,45 @@ def main_document(title: str, intro: Sequence[str], verdicts: str, notes: Sequen
 \\clearpage
 {notes_part}\\end{{document}}
 """
+
+
+#: what compiling main.tex (:func:`compile_pdf`: latexmk, else pdflatex) writes beside it
+COMPILED = (
+    "main.pdf",
+    "main.aux",
+    "main.log",
+    "main.fls",
+    "main.fdb_latexmk",
+    "main.out",
+    "main.toc",
+    "main.synctex.gz",
+)
+
+
+def drop_compiled(folder: Path, ours: Callable[[str], bool]) -> str:
+    """Delete the files of :data:`COMPILED` in ``folder`` that ``ours`` says vislab wrote, as it wrote
+    them (an earlier ``--pdf``'s: api/written.py's record): they show that build's tables and figures.
+    Return the note saying so and how to compile this build's; for a main.pdf kept (compiled by hand, or
+    changed since: the user's), that it is not this build's; '' when there is none."""
+    gone = []
+    for name in COMPILED:
+        path = folder / name
+        if path.is_file() and not path.is_symlink() and ours(name):
+            path.unlink(missing_ok=True)
+            gone.append(name)
+    again = "compile this build's: the same with --pdf (Python: pdf=True)"
+    if "main.pdf" in gone:
+        files = ", ".join(n for n in gone if n != "main.pdf")
+        return (
+            f"note: main.pdf, compiled by an earlier build (of its tables and figures), removed"
+            f"{f' with its LaTeX files ({files})' if files else ''}: {again}."
+        )
+    if (folder / "main.pdf").exists():
+        return (
+            "note: main.pdf is not one vislab compiled (or it changed since): kept, though it shows an "
+            f"earlier main.tex, not this build's tables and figures: {again}."
+        )
+    return ""
 
 
 def compile_pdf(folder: Path) -> Path:

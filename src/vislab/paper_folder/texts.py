@@ -6,9 +6,13 @@ edited (theirs, kept) still shows what the tables show. And what a build says of
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
+import optuna
+
+from vislab.experiments.sweeps.results import trial_name
+from vislab.experiments.sweeps.trials import STATE_WORDS, state_word
 from vislab.paper_folder.latex import escape, main_document
 
 TEXTS = "texts"  # texts.tex, \input by main.tex
@@ -26,6 +30,29 @@ def texts_tex(intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
     listed = f"\\section*{{Notes}}\n\\begin{{itemize}}\n{items}\\end{{itemize}}\n" if notes else ""
     head = f"% written by vislab paper, again on each build: edit main.tex, which \\input's {TEXTS}.tex\n"
     return head + "\n\n".join(p for p in (paragraphs, verdicts, listed) if p) + "\n"
+
+
+def trials_left_out(study: optuna.Study, chosen: Collection[str] | None = None) -> list[str]:
+    """The note on a sweep's trials that are in no table (pruned, failed, interrupted, running or
+    queued), named by state, as results.md counts them; ``chosen``: only those of these runs (--only).
+    [] when there are none."""
+    by_state: dict[str, list[str]] = {}
+    for t in study.get_trials(deepcopy=False):
+        name, state = trial_name(t), state_word(t)
+        wanted = chosen is None or name in chosen
+        if state != "complete" and not t.user_attrs.get("surplus") and wanted:
+            by_state.setdefault(state, []).append(name)
+    if not by_state:
+        return []
+    named = "; ".join(
+        f"{state}: {', '.join(names[:8])}{f' and {len(names) - 8} more' * (len(names) > 8)}"
+        for state in STATE_WORDS
+        if (names := by_state.get(state))
+    )
+    return [
+        f"Trials not in the tables, which hold the complete ones only ({named}): the sweep's "
+        "trials.csv lists every trial with its state, parameters and error."
+    ]
 
 
 def main_tex(title: str) -> str:

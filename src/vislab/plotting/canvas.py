@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -18,8 +20,17 @@ if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend; elsew
     matplotlib.use("Agg")  # no display is needed (or wanted) on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
+from vislab.errors import show_note  # noqa: E402
+
 __all__ = ["NotebookFigure", "captured_figures", "drawn_figure", "literal", "plt", "save_figure"]
 _CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
+
+# matplotlib's warning for a character its font cannot draw (a class named 猫), once per text it lays out
+_GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
+# its raw form (a source line of vislab under it) is never shown for vislab's own drawing: the figure
+# writer says it once as a note (:func:`_glyph_notes`), the paper in its own notes
+warnings.filterwarnings("ignore", _GLYPH.pattern, UserWarning, r"vislab(\.|$)")
+_NOTED: set[str] = set()  # the characters a note has named in this process
 
 
 class NotebookFigure(Figure):
@@ -28,8 +39,35 @@ class NotebookFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
-        self.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        with _glyph_notes():
+            self.savefig(buf, format="png", dpi=90, bbox_inches="tight")
         return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _glyph_notes() -> Iterator[None]:
+    """Within: matplotlib's warnings about characters its font lacks become one note (per character,
+    per process) that says what the figure shows for them and how to draw them; other warnings pass."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing: dict[str, str] = {}  # character → the font that lacks it
+    for w in caught:
+        if (m := _GLYPH.match(str(w.message))) and issubclass(w.category, UserWarning):
+            missing.setdefault(chr(int(m[1])), m[2])
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    new = [c for c in missing if c not in _NOTED]
+    if new:
+        _NOTED.update(new)
+        chars = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in new)
+        it = "it" if len(new) == 1 else "them"
+        show_note(
+            f"the figures draw {chars} as an empty box: matplotlib's font "
+            f"({', '.join(sorted({missing[c] for c in new}))}) has no glyph for {it}. To draw {it}, "
+            "install a font that has them (e.g. Noto Sans CJK) and name it first in matplotlib's "
+            "font.sans-serif (matplotlibrc), or use Latin letters in class and run names"
+        )
 
 
 def literal(text: object) -> str:
@@ -48,7 +86,8 @@ def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Pa
         captured.append(fig)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
+    with _glyph_notes():
+        fig.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
 

@@ -33,13 +33,21 @@ CURVES = (
 POINT_MARKERS = {"-": "o", "--": "s", ":": "^"}
 # the per-class bars' mark for a class the scored split holds no image of (its recall undefined: NaN)
 NO_SAMPLES = "no images"
+# a seed mean's epochs (or a class's bar) that fewer of its seeds count in: drawn at this opacity
+FEWER_ALPHA = 0.35
+FEWER_WORDS = "fewer seeds (faded)"
 
 
 def mean_history(seeds: list[list[dict]]) -> list[dict]:
     """The metrics rows of several runs of one configuration (one list per seed) as one history: per epoch
-    each curve's mean over the runs that have it, and ``<key>_std`` (ddof=1) where two or more do."""
+    each curve's mean over the runs that have it, and ``<key>_std`` (ddof=1) where two or more do;
+    ``seeds``: how many runs reached the epoch, ``of``: how many there are (fewer where some stopped
+    early: :func:`curves_figure` fades those epochs)."""
     by_epoch: dict[int, dict[str, list[float]]] = {}
+    reached: dict[int, int] = {}
     for rows in seeds:
+        for epoch in {r["epoch"] for r in rows}:
+            reached[epoch] = reached.get(epoch, 0) + 1
         for r in rows:
             into = by_epoch.setdefault(r["epoch"], {})
             for key, *_ in CURVES:
@@ -47,7 +55,7 @@ def mean_history(seeds: list[list[dict]]) -> list[dict]:
                     into.setdefault(key, []).append(float(r[key]))
     out = []
     for epoch, values in sorted(by_epoch.items()):
-        row: dict = {"epoch": epoch}
+        row: dict = {"epoch": epoch, "seeds": reached[epoch], "of": len(seeds)}
         for key, v in values.items():
             row[key] = float(np.mean(v))
             if len(v) > 1:
@@ -61,7 +69,8 @@ def curves_figure(
 ) -> Figure:
     """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
     dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
-    Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean.
+    Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean; the
+    epochs fewer of a row's seeds reached (early stopping) are faded, a legend entry says so.
     ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves.
     A curve of one point is drawn as its kind's marker (:data:`POINT_MARKERS`: train ●, val ■)."""
     fig = NotebookFigure(figsize=(11, 4))
@@ -95,6 +104,8 @@ def curves_figure(
         styles.append(dict(linestyle="-", lw=0.7, alpha=0.35, label="train (steps)"))
     if any(k.endswith("_std") for rows in histories.values() for r in rows for k in r):
         styles.append(dict(linestyle="-", lw=5, alpha=0.25, label="± 1 std (seeds)"))
+    if any(fewer_seeds(r) for rows in histories.values() for r in rows):
+        styles.append(dict(linestyle="-", alpha=FEWER_ALPHA, label=FEWER_WORDS))
     # one legend entry per run and per kind of line, beside the panels rather than over the curves
     if styles:
         legend_outside(
@@ -105,18 +116,37 @@ def curves_figure(
 
 def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:
     """One curve of ``rows`` on ``ax`` (``line``: its plot options), and its ± std band when rows have one;
-    the number of points drawn (one: drawn as its kind's marker, :data:`POINT_MARKERS`)."""
-    pts = [(r["epoch"], r[key], r.get(f"{key}_std")) for r in rows if r.get(key) is not None]
+    the number of points drawn (one: drawn as its kind's marker, :data:`POINT_MARKERS`). A seed mean's
+    epochs that fewer of its seeds reached (:func:`fewer_seeds`) are drawn faded (:data:`FEWER_ALPHA`)."""
+    pts = [
+        (r["epoch"], r[key], r.get(f"{key}_std"), fewer_seeds(r))
+        for r in rows
+        if r.get(key) is not None
+    ]
     if not pts:
         return 0
     if len(pts) == 1:
         line.update(marker=POINT_MARKERS[line["ls"]], markersize=7)
-    epochs, mean, std = zip(*pts)
-    ax.plot(epochs, mean, line.pop("ls"), **line)
-    band = [(e, m - s, m + s) for e, m, s in pts if s is not None]
-    if band:
-        ax.fill_between(*zip(*band), color=line["color"], alpha=0.2, lw=0)
+    epochs, mean, std, fewer = zip(*pts)
+    style, color = line.pop("ls"), line["color"]
+    mean = np.array(mean, dtype=float)
+    spread = np.array([np.nan if s is None else s for s in std], dtype=float)  # NaN: no band there
+    if any(fewer):  # the whole curve faded, then the epochs every seed reached drawn over it
+        ax.plot(epochs, mean, style, **dict(line, label=f"_{line['label']}", alpha=FEWER_ALPHA))
+        ax.fill_between(
+            epochs, mean - spread, mean + spread, color=color, alpha=0.2 * FEWER_ALPHA, lw=0
+        )
+        mean = np.where(fewer, np.nan, mean)
+    ax.plot(epochs, mean, style, **line)
+    if np.isfinite(mean - spread).any():
+        ax.fill_between(epochs, mean - spread, mean + spread, color=color, alpha=0.2, lw=0)
     return len(pts)
+
+
+def fewer_seeds(row: dict) -> bool:
+    """Whether a :func:`mean_history` row is the mean of fewer seeds than its curve's others (some had
+    stopped before its epoch)."""
+    return row.get("seeds", 0) < row.get("of", 0)
 
 
 def plot_curves(
@@ -184,17 +214,27 @@ def per_class_figure(
     class_names: list[str],
     title: str = "",
     std: list[float] | None = None,
+    seeds: list[int] | None = None,
+    of: int = 0,
 ) -> Figure:
     """Accuracy (recall) of each class as bars; ``std`` (e.g. over seeds, when ``per_class`` is their
     mean): an error bar of ± 1 std on each bar (NaN: none). A class the split holds no image of (its value
-    None or NaN) gets no bar but the words :data:`NO_SAMPLES` upright at its place, not an empty slot."""
+    None or NaN) gets no bar but the words :data:`NO_SAMPLES` upright at its place, not an empty slot.
+    ``seeds``: how many of the ``of`` seeds (default: the most) hold each class in their test split; a
+    bar of fewer is faded (:data:`FEWER_ALPHA`) and says upright how many ("1 of 2 seeds")."""
     fig = NotebookFigure(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
     ax = fig.subplots()
     values = np.array([np.nan if v is None else v for v in per_class], dtype=float)
     errors = None if std is None else np.nan_to_num(np.asarray(std, dtype=float))
-    ax.bar(range(len(values)), np.nan_to_num(values), yerr=errors, capsize=3, color="C0")
+    bars = ax.bar(range(len(values)), np.nan_to_num(values), yerr=errors, capsize=3, color="C0")
     for i in np.flatnonzero(np.isnan(values)):
         ax.text(i, 0.02, NO_SAMPLES, rotation=90, ha="center", va="bottom", fontsize=8, color="0.4")
+    of = of or max(seeds or [0])
+    for i, n in enumerate(seeds or []):
+        if 0 < n < of and not np.isnan(values[i]):
+            bars[i].set_alpha(FEWER_ALPHA)
+            words = f"{n} of {of} seeds"
+            ax.text(i, 0.02, words, rotation=90, ha="center", va="bottom", fontsize=8, color="0.2")
     names = [literal(n) for n in class_names]
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
@@ -209,9 +249,12 @@ def plot_per_class(
     path: Path,
     title: str = "",
     std: list[float] | None = None,
+    seeds: list[int] | None = None,
+    of: int = 0,
 ) -> Path:
-    """Accuracy (recall) of each class as bars, as a PNG (``std``: ± 1 std error bars)."""
-    return save_figure(per_class_figure(per_class, class_names, title, std), path)
+    """Accuracy (recall) of each class as bars, as a PNG (``std``: ± 1 std error bars; ``seeds``: how many
+    of the ``of`` seeds hold each class, :func:`per_class_figure`)."""
+    return save_figure(per_class_figure(per_class, class_names, title, std, seeds, of), path)
 
 
 def roc_figure(

@@ -205,6 +205,7 @@ def build_report(
 def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -> dict:
     """Draw every figure of the page (into ``figs``: the report's, or the paper's); return its sections
     (figures not yet embedded). ``trust_code``: see :func:`build_report`."""
+    figs.name_files([*plan.runs, *(plan_rows(plan) or {})])  # "a b" and "a_b": files of their own
     sweep = None
     if plan.kind == "sweep":
         sweep = guarded(

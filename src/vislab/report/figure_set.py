@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from vislab.config import Config
@@ -63,8 +65,37 @@ def wide(fig: dict | None) -> dict | None:
 
 
 def safe_name(name: str) -> str:
-    """``name`` as a file-name part: anything but letters, digits and ``-_.`` becomes ``_``."""
+    """``name`` as a file-name part: anything but letters, digits and ``-_.`` becomes ``_`` (names
+    that differ only there share it: :func:`unique_names` tells them apart)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def unique_names(names: Iterable[str]) -> dict[str, str]:
+    """Each of ``names`` → its file-name part, distinct for distinct names (also where case is all
+    they differ in: a file system may not tell ``A`` from ``a``): its :func:`safe_name` where no
+    other name shares that, else the safe name plus ``-`` and the start of the sha1 of the real name
+    ("a b" and "a_b" → ``a_b-2d8e5f1c``, ``a_b-9a3c07e4``), the same in every build that has both."""
+    names = list(dict.fromkeys(names))
+    shared = Counter(safe_name(n).casefold() for n in names)
+    plain = [n for n in names if shared[safe_name(n).casefold()] == 1]
+    used = {safe_name(n).casefold() for n in plain}
+    out = {n: safe_name(n) for n in plain}
+    for n in names:
+        if n not in out:
+            out[n] = _suffixed(n, used)
+    return {n: out[n] for n in names}
+
+
+def _suffixed(name: str, used: set[str]) -> str:
+    """``name``'s safe name with the shortest start (8 or more hex digits) of its sha1 that makes it
+    none of ``used`` (case-folded), which it joins."""
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()
+    width = 8
+    while f"{safe_name(name)}-{digest[:width]}".casefold() in used and width < len(digest):
+        width += 1
+    part = f"{safe_name(name)}-{digest[:width]}"
+    used.add(part.casefold())
+    return part
 
 
 class FigureSet:
@@ -77,6 +108,25 @@ class FigureSet:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.made: list[str] = []
         self._splits: dict[str, Splits] = {}
+        self._parts: dict[str, str] = {}  # run or row name → its files' name part
+
+    def name_files(self, names: list[str]) -> None:
+        """Name the files of the runs and rows ``names`` as :func:`unique_names` does among them (call
+        before drawing any; a name met later gets a part no earlier one has: :meth:`file_part`)."""
+        if not self._parts:
+            self._parts = unique_names(names)
+        for name in names:
+            self.file_part(name)
+
+    def file_part(self, name: str) -> str:
+        """The part of its figures' file names for run or row ``name``, distinct from every other name's
+        in this build: its :func:`unique_names` part, or for a name not given to :meth:`name_files` its
+        safe name, suffixed when an earlier name has that."""
+        if name not in self._parts:
+            used = {p.casefold() for p in self._parts.values()}
+            plain = safe_name(name)
+            self._parts[name] = plain if plain.casefold() not in used else _suffixed(name, used)
+        return self._parts[name]
 
     def splits(self, cfg: Config) -> Splits:
         """``cfg``'s data splits, loaded once per report for every run and figure that uses the same data

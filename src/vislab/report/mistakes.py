@@ -17,7 +17,7 @@ from vislab.plotting.mistakes import (
     pair_lines,
     plot_mistakes,
 )
-from vislab.report.figure_set import FigureSet, safe_name
+from vislab.report.figure_set import FigureSet
 
 
 def mistake_section(
@@ -56,7 +56,7 @@ def mistake_section(
         shows = "the most confused class pairs of the test set (true → predicted)"
     label = label or name
     fig = figs.make(
-        f"mistakes_{safe_name(name)}.png",
+        f"mistakes_{figs.file_part(name)}.png",
         f"{label}: {shows}",
         plot_mistakes,
         images,

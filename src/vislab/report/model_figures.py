@@ -22,7 +22,7 @@ from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
 from vislab.predict import load_model
-from vislab.report.figure_set import FigureSet, failure_note, install_hint, safe_name, wide
+from vislab.report.figure_set import FigureSet, failure_note, install_hint, wide
 from vislab.training.record import RunRecord
 
 
@@ -58,7 +58,7 @@ def model_figures(
     elif x.ndim == 2 and x.shape[1] == 2:
         out = [
             figs.make(
-                f"boundary_{safe_name(name)}.png",
+                f"boundary_{figs.file_part(name)}.png",
                 f"{label or name}: decision boundary on the test points",
                 plot_decision_boundary,
                 model,
@@ -96,7 +96,7 @@ def _inside_figures(
     embedding, attention rollout and heads (transformers), Grad-CAM (a Grad-CAM layer); files named by
     the run's ``name``, captions by its ``label``; with test-time augmentation ``tta``, they say the
     maps are of the plain forward pass."""
-    safe, tokens, table = safe_name(name), hooks.token_grid(), hooks.position_embedding()
+    safe, tokens, table = figs.file_part(name), hooks.token_grid(), hooks.position_embedding()
     note = f" ({tta_note(tta)})" if tta != "none" else ""
     out = []
     if tokens is not None and table is not None:

@@ -15,13 +15,14 @@ from vislab.data.types import ArraySet, Splits
 from vislab.experiments.sweeps.trials import best, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.runs import (
+    fewer_seeds,
     mean_history,
     plot_confusion,
     plot_curves_overlay,
     plot_per_class,
     plot_roc,
 )
-from vislab.report.figure_set import FigureSet, safe_name, wide
+from vislab.report.figure_set import FigureSet, unique_names, wide
 from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
@@ -65,7 +66,7 @@ def run_figures(
         return tracked
     probs, labels, names = saved
     m = scored(probs, labels, with_roc=True)
-    s = safe_name(name)
+    s = figs.file_part(name)
     out = [
         wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
             figs.make(
@@ -209,13 +210,15 @@ def curve_figures(
     rows: dict[str, list[str]] | None = None,
 ) -> list[dict]:
     """Loss and accuracy of every trained run in one figure, and one figure per group of runs. ``rows``
-    (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std."""
+    (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std, faded where
+    fewer of them reached the epoch (the caption says which: :func:`fewer_note`)."""
     out = []
     band = (
         f"; each curve the mean over {_seed_counts(rows, histories)}, band ± 1 std" if rows else ""
     )
     if rows:
         histories = seed_histories(histories, rows)
+        band += fewer_note(histories)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
     tracking = _test_tracking(trained)
     if trained:
@@ -227,6 +230,7 @@ def curve_figures(
                 trained,
             )
         )
+    parts = unique_names(groups or {})
     for group, members in (groups or {}).items():
         sub = {m: trained[m] for m in members if m in trained}
         if (
@@ -234,7 +238,7 @@ def curve_figures(
         ):  # a group of every run: curves.png already
             out.append(
                 figs.make(
-                    f"curves_{safe_name(group)}.png",
+                    f"curves_{parts[group]}.png",
                     f"group '{group}': {', '.join(sub)}{_test_tracking(sub)}{band}",
                     plot_curves_overlay,
                     sub,
@@ -261,6 +265,32 @@ def seed_histories(
         if found:
             out[row] = mean_history(found)
     return out
+
+
+def fewer_note(means: dict[str, list[dict]]) -> str:
+    """The caption's words for the faded epochs of seed means (:func:`~vislab.plotting.runs.mean_history`
+    rows): which row's epochs average fewer of its seeds, and how many ('' when every seed reached every
+    epoch), e.g. '; faded: the epochs some seeds did not reach (they stopped early), the mean of those
+    that did: cnn 2 of 3 seeds at epochs 4–5'."""
+    said = []
+    for row, rows in means.items():
+        spans: list[list] = []  # [first epoch, last epoch, seeds, of]
+        for r in (r for r in rows if fewer_seeds(r)):
+            if spans and spans[-1][2:] == [r["seeds"], r["of"]] and spans[-1][1] + 1 == r["epoch"]:
+                spans[-1][1] = r["epoch"]
+            else:
+                spans.append([r["epoch"], r["epoch"], r["seeds"], r["of"]])
+        said += [f"{row} {n} of {of} seeds at {_epochs(a, b)}" for a, b, n, of in spans]
+    if not said:
+        return ""
+    return (
+        "; faded: the epochs some seeds did not reach (they stopped early), the mean of those that did: "
+        + ", ".join(said)
+    )
+
+
+def _epochs(first: int, last: int) -> str:
+    return f"epoch {first}" if first == last else f"epochs {first}–{last}"
 
 
 def _seed_counts(rows: dict[str, list[str]], histories: dict[str, list[dict]]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
-from vislab.report.figure_set import FigureSet, safe_name, wide
+from vislab.report.figure_set import FigureSet, wide
 from vislab.report.sections import saved_predictions, scored
 
 
@@ -55,13 +55,14 @@ def over(n: int) -> str:
     return f"over {n} seed{'s' if n != 1 else ''}"
 
 
-def mean_and_std(values: np.ndarray) -> tuple[list[float], list[float] | None]:
-    """Each column's mean over the rows (seeds) that have it (not NaN: a class a seed's test split lacks)
-    and its sample std (ddof=1, NaN where fewer than two have it); no std for a single row."""
+def mean_and_std(values: np.ndarray) -> tuple[list[float], list[float] | None, list[int]]:
+    """Each column's mean over the rows (seeds) that have it (not NaN: a class a seed's test split lacks),
+    its sample std (ddof=1, NaN where fewer than two have it; no std for a single row) and how many
+    rows have it."""
     columns = [v[~np.isnan(v)] for v in np.asarray(values, dtype=float).T]
     mean = [float(c.mean()) if len(c) else float("nan") for c in columns]
     std = [float(c.std(ddof=1)) if len(c) > 1 else float("nan") for c in columns]
-    return mean, (std if len(values) > 1 else None)
+    return mean, (std if len(values) > 1 else None), [len(c) for c in columns]
 
 
 def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list[dict]:
@@ -69,14 +70,16 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
     them, ± 1 std) and ROC curves (their test predictions pooled); [] without seeds."""
     if not seeds:
         return []
-    names, n, s = seeds[0].names, len(seeds), safe_name(row)
+    names, n, s = seeds[0].names, len(seeds), figs.file_part(row)
     each = [scored(p.probs, p.labels) for p in seeds]
     confusion = np.sum([m.confusion for m in each], axis=0)
-    mean, std = mean_and_std(np.array([m.per_class for m in each]))
+    mean, std, held = mean_and_std(np.array([m.per_class for m in each]))
     pooled = scored(
         np.concatenate([p.probs for p in seeds]), np.concatenate([p.labels for p in seeds]), True
     )
-    bars = "; error bars ± 1 std over the seeds" if std is not None else ""
+    bars = ("; error bars ± 1 std over the seeds" if std is not None else "") + _fewer(
+        names, held, n
+    )
     out = [
         wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
             figs.make(
@@ -98,6 +101,8 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
             names,
             title=f"{row}: per-class accuracy (test, mean {over(n)})",
             std=std,
+            seeds=held,
+            of=n,
         ),
         figs.make(
             f"roc_{s}.png",
@@ -109,3 +114,21 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
         ),
     ]
     return [f for f in out if f]
+
+
+def _fewer(names: list[str], held: list[int], n: int) -> str:
+    """The caption's words for the faded bars: the classes only some of the ``n`` seeds' test splits hold
+    (``held``: how many hold each), their mean over those ('' when every seed holds every class)."""
+    by_count: dict[int, list[str]] = {}
+    for name, k in zip(names, held):
+        if 0 < k < n:
+            by_count.setdefault(k, []).append(name)
+    said = [
+        f"{'class' if len(c) == 1 else 'classes'} {', '.join(c)}: {k} of {n} seeds"
+        for k, c in sorted(by_count.items())
+    ]
+    return (
+        f"; faded: the mean over the seeds whose test split holds the class ({'; '.join(said)})"
+        if said
+        else ""
+    )

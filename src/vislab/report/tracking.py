@@ -8,7 +8,7 @@ from pathlib import Path
 from vislab.config import Config
 from vislab.plotting.runs import plot_curves
 from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
-from vislab.report.figure_set import FigureSet, safe_name
+from vislab.report.figure_set import FigureSet
 from vislab.training.optim import lr_per_step, optimizer_steps, scheduled_lr
 from vislab.training.rundir import RunDir
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
@@ -20,7 +20,7 @@ def tracking_figures(
     """``train.log_every``: the run's loss curves with the step losses under them (the noisy updates,
     the first steps' loss); a schedule or warm-up: the learning rate (per step, from the run's ``cfg``
     and ``summary``); ``train.track_grad_norm``: the layer × epoch gradient-norm heat map."""
-    run, s = RunDir(run_dir), safe_name(name)
+    run, s = RunDir(run_dir), figs.file_part(name)
     rows, steps = run.read_metrics(), run.read_rows(STEPS_FILE)
     out = []
     if steps:
