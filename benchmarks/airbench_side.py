@@ -223,12 +223,12 @@ def vislab_run(tensors: Path, seed: int, device: str, tiny: bool, extra: list[st
         s = train(load_config("fast", over), Path(tmp) / "run", quiet=True)
     return dict(
         seed=seed,
-        train_s=s["train_time_s"],
+        train_s=s.train_time_s,
         whole_run_s=round(time.perf_counter() - t0, 3),
-        test_acc=round(s["test_acc"], 4),
-        epochs=s["epochs_run"],
-        n_train=s["n_train"],
-        n_val=s["n_val"],
+        test_acc=round(s.test_acc, 4),
+        epochs=s.epochs_run,
+        n_train=s.n_train,
+        n_val=s.n_val,
     )
 
 

@@ -163,15 +163,15 @@ def throughput(
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     s, clock = train_clocked(cfg)
-    seen = (s["n_train"] // batch) * batch
+    seen = (s.n_train // batch) * batch
     return dict(
         model=name,
-        params=s["params"],
+        params=s.params,
         batch_size=batch,
         train_images_per_s=round(seen / clock.rows[-1]["seconds"]),
-        eval_images_per_s=round(s["n_test"] / s["test_time_s"]),
-        peak_cuda_mb=s.get("peak_cuda_mb"),
-        peak_rss_mb=s["peak_rss_mb"],
+        eval_images_per_s=round(s.n_test / s.test_time_s),
+        peak_cuda_mb=s.peak_cuda_mb,
+        peak_rss_mb=s.peak_rss_mb,
         first_epoch_s=clock.rows[0]["train_s"],
         compile=compile_,
     )
@@ -192,11 +192,11 @@ def time_to_accuracy(
         target_val_acc=target,
         reached_at=hit,
         epochs=len(clock.rows),
-        train_time_s=s["train_time_s"],
+        train_time_s=s.train_time_s,
         whole_run_s=round(time.perf_counter() - t0, 1),
-        test_acc=s["test_acc"],
+        test_acc=s.test_acc,
         curve=clock.rows,
-        peak_cuda_mb=s.get("peak_cuda_mb"),
+        peak_cuda_mb=s.peak_cuda_mb,
     )
 
 
@@ -218,13 +218,13 @@ def vs_plain(
     """Training images/s of vislab and of the plain loop (each side's last epoch) for model ``name``."""
     cfg = build_config({}, synthetic_overrides(name, device, batch, epochs, False, False, extra))
     s, clock = train_clocked(cfg)
-    steps = s["n_train"] // batch  # vislab's epoch: its train split (val carved off), drop_last
+    steps = s.n_train // batch  # vislab's epoch: its train split (val carved off), drop_last
     loop = plain_loop_for(cfg, *data, steps=steps)
     plain_s = [loop.epoch() for _ in range(epochs)][-1]
     vislab_ips, plain_ips = steps * batch / clock.rows[-1]["seconds"], steps * batch / plain_s
     return dict(
         model=name,
-        params=s["params"],
+        params=s.params,
         steps_per_epoch=steps,
         vislab_images_per_s=round(vislab_ips, 1),
         plain_images_per_s=round(plain_ips, 1),
@@ -260,7 +260,7 @@ def busy_shares(
         s, _ = train_clocked(cfg)
     row = dict(model=name, batch_size=cfg.train.batch_size, vislab=vislab_epochs.summary())
     if name != "fast":
-        loop = plain_loop_for(cfg, *data, steps=s["n_train"] // cfg.train.batch_size)
+        loop = plain_loop_for(cfg, *data, steps=s.n_train // cfg.train.batch_size)
         plain_epochs = EpochProfiles(torch.device(device))
         for _ in range(epochs):
             plain_epochs.measure(loop.epoch)

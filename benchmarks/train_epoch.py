@@ -146,12 +146,12 @@ def plain_loop(cfg, splits, stats, workers: int) -> dict:
 def vislab_run(cfg) -> dict:
     with tempfile.TemporaryDirectory() as tmp, Timer() as t_all:
         s = train(cfg, Path(tmp) / "run", quiet=True)
-    n = (s["n_train"] // cfg.train.batch_size) * cfg.train.batch_size
+    n = (s.n_train // cfg.train.batch_size) * cfg.train.batch_size
     return dict(
-        epoch_s=round(s["train_time_s"], 2),
-        images_per_s=round(n / s["train_time_s"], 1),
-        test_s=s["test_time_s"],
-        test_acc=s["test_acc"],
+        epoch_s=round(s.train_time_s, 2),
+        images_per_s=round(n / s.train_time_s, 1),
+        test_s=s.test_time_s,
+        test_acc=s.test_acc,
         whole_run_s=round(t_all.seconds, 2),
         eval_batch_size=cfg.train.eval_batch_size,
         channels_last=cfg.train.channels_last,

@@ -92,11 +92,11 @@ def build(name: str, seed: int) -> nn.Module:
         "vit",
         (1, 28, 28),
         10,
-        patch_size=s["patch"],
-        embed_dim=s["dim"],
-        depth=s["depth"],
-        num_heads=s["heads"],
-        mlp_hidden=s["mlp"],
+        patch_size=s.patch,
+        embed_dim=s.dim,
+        depth=s.depth,
+        num_heads=s.heads,
+        mlp_hidden=s.mlp,
         init=name,
     )
 
@@ -197,10 +197,10 @@ def long_run(inits: list[str], seeds: list[int], epochs: int, mnist_root: Path) 
             row = dict(
                 init=init,
                 seed=seed,
-                test_acc=round(s["test_acc"], 4),
-                val_acc=round(s["val_acc"], 4),
-                best_epoch=s["best_epoch"],
-                train_time_s=round(s["train_time_s"], 1),
+                test_acc=round(s.test_acc, 4),
+                val_acc=round(s.val_acc, 4),
+                best_epoch=s.best_epoch,
+                train_time_s=round(s.train_time_s, 1),
             )
             print(row, file=sys.stderr, flush=True)
             rows.append(row)

@@ -77,8 +77,10 @@ def test_a_folder_of_runs_gives_the_commands_rows_and_lists_the_unfinished_ones(
     with pytest.warns(Note, match="stopped: not finished"):
         table = vislab.compare(suite)  # before: "not a vislab run directory"
     assert table["run"].tolist() == ["fast", "slow"]
+    resume = f"vislab.train(out={str(suite / 'stopped')!r}, resume=True)"
     assert table.attrs["left_out"] == {
-        "stopped": "not finished (status interrupted: stopped by Ctrl-C)"
+        "stopped": "not finished (status interrupted: stopped by Ctrl-C; continue it from its last "
+        f"checkpoint: vislab train --resume {suite / 'stopped'} (Python: {resume}))"
     }
     csv = cli_csv(capsys, tmp_path, suite)
     assert list(table.columns) == list(csv.columns)

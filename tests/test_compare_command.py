@@ -53,7 +53,10 @@ def test_a_folder_of_runs_leaves_out_unfinished_ones_and_lists_them(runs, tmp_pa
     code, text = cli(capsys, "compare", folder)
     assert code == 0, text
     assert "| a | mlp |" in text and "| b |" not in text
-    assert "- **b**: not finished (status interrupted: stopped by Ctrl-C)" in text
+    assert (  # why, and the fix
+        "- **b**: not finished (status interrupted: stopped by Ctrl-C; continue it from its last "
+        f"checkpoint: vislab train --resume {folder / 'b'} (Python: "
+    ) in text
     (folder / "c").mkdir()  # a run that stopped before its first epoch: its config alone
     shutil.copy(runs / "a" / "config.yaml", folder / "c")
     code, text = cli(capsys, "compare", folder / "a", folder / "c")

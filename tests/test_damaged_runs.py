@@ -232,10 +232,10 @@ def test_a_nan_is_written_as_null_and_the_run_still_reports(trained, capsys, mon
     skip_report_figures(monkeypatch)
     run = RunDir(trained)
     summary = run.read_summary()
-    classes = list(summary["test_per_class"])
-    summary["test_per_class"][classes[3]] = float("nan")  # a class with no test sample
-    summary["val_per_class"][classes[3]] = np.float32("nan")
-    summary["test_loss"] = np.float64("inf")
+    classes = list(summary.test_per_class)
+    summary.test_per_class[classes[3]] = float("nan")  # a class with no test sample
+    summary.val_per_class[classes[3]] = np.float32("nan")
+    summary.test_loss = np.float64("inf")
     run.write_summary(summary)
     rows = run.read_metrics()
     rows[-1]["val_per_class"][3] = float("nan")
@@ -243,7 +243,7 @@ def test_a_nan_is_written_as_null_and_the_run_still_reports(trained, capsys, mon
     written = _strict((trained / "summary.json").read_text())
     assert written["test_per_class"][classes[3]] is None and written["test_loss"] is None
     assert written["val_per_class"][classes[3]] is None
-    assert written["test_per_class"][classes[0]] == summary["test_per_class"][classes[0]]
+    assert written["test_per_class"][classes[0]] == summary.test_per_class[classes[0]]
     [last] = [_strict(line) for line in (trained / "metrics.jsonl").read_text().splitlines()][-1:]
     assert last["val_per_class"][3] is None and math.isfinite(last["val_per_class"][0])
     assert Run(trained).summary["test_per_class"][classes[3]] is None

@@ -57,8 +57,8 @@ def test_preset_loads():
 
 def test_fast_trains_end_to_end_above_chance(fast_run):
     _, summary = fast_run
-    assert summary["status"] == "complete"
-    assert summary["test_acc"] > 0.5  # 10 classes: chance is 0.1
+    assert summary.status == "complete"
+    assert summary.test_acc > 0.5  # 10 classes: chance is 0.1
 
 
 def test_whitening_fitted_from_train_data(fast_run):
@@ -93,7 +93,7 @@ def test_checkpoint_round_trip_keeps_ema_and_scores(fast_run):
 
     splits, stats = prepare_data(load_config(None, [], base=ckpt["config"]).data, 0)
     logits, labels = predict_logits(model, DeviceLoader(splits.test, ckpt["preprocess"], 256))
-    assert (logits.argmax(1) == labels).float().mean().item() == pytest.approx(summary["test_acc"])
+    assert (logits.argmax(1) == labels).float().mean().item() == pytest.approx(summary.test_acc)
 
 
 def test_eval_is_ema_weights_with_flip_tta():
@@ -104,25 +104,26 @@ def test_eval_is_ema_weights_with_flip_tta():
     opt = SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     x, y = torch.randn(32, 3, 16, 16), torch.randint(0, 5, (32,))
     for _ in range(3):
-        before = [t.clone() for t in model.ema.tensors()]
+        before = [t.clone() for t in model.ema.buffers()]
         loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         # forward leaves the average alone: the trainer's after_step hook folds the new weights in
-        assert all(torch.equal(a, b) for a, b in zip(before, model.ema.tensors()))
+        assert all(torch.equal(a, b) for a, b in zip(before, model.ema.buffers()))
         hooks_of(model).after_step()
-        assert not all(torch.equal(a, b) for a, b in zip(before, model.ema.tensors()))
+        assert not all(torch.equal(a, b) for a, b in zip(before, model.ema.buffers()))
     model.eval()
     with torch.no_grad():
         out = model(x)
-        ema = model.ema.as_dict()
-        expected = 0.5 * (model.logits(x, ema) + model.logits(x.flip(-1), ema))
-        assert torch.allclose(out, expected, atol=1e-5)
+        ema = lambda v: model.ema(v) * model.scale  # noqa: E731 - the averaged network's logits
+        assert torch.allclose(out, 0.5 * (ema(x) + ema(x.flip(-1))), atol=1e-5)
         assert torch.allclose(model(x.flip(-1)), out, atol=1e-5)  # flip TTA: mirror-invariant
-        assert not torch.allclose(model.logits(x), model.logits(x, ema))  # EMA ≠ live weights
+        assert not torch.allclose(model.net(x), model.ema(x))  # EMA ≠ live weights
         model.tta = "none"
-        assert torch.allclose(model(x), model.logits(x, ema), atol=1e-6)
+        assert torch.allclose(model(x), ema(x), atol=1e-6)
+    # the average is no parameter: nothing for the optimizer, the parameter count, or train.freeze
+    assert not any(name.startswith("ema.") for name, _ in model.named_parameters())
 
 
 def test_too_small_images_are_a_user_error():

@@ -15,6 +15,7 @@ from conftest import TINY_DIGITS, cli, one_line
 from vislab.errors import UserCodeError
 from vislab.models import build_model
 from vislab.models.code_errors import MARKER, code_failed
+from vislab.models.registry import code_of
 
 BLOCKS = """\
 import torch.nn as nn
@@ -146,9 +147,9 @@ def test_a_package_modules_own_imports_are_recorded(tmp_path, monkeypatch):
     (pkg / "blocks.py").write_text(BLOCKS)
     (pkg / "nets.py").write_text(MODEL.replace("from blocks import", "from mypkg_t3.blocks import"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    model = build_model("mypkg_t3.nets:Net", (1, 8, 8), 10)
+    build_model("mypkg_t3.nets:Net", (1, 8, 8), 10)
     # its package's __init__ is not recorded, as the module's own file is the one a run records
-    assert model.vislab_code["imports"] == {"blocks.py": sha256(pkg / "blocks.py")}
+    assert code_of("mypkg_t3.nets:Net")["imports"] == {"blocks.py": sha256(pkg / "blocks.py")}
 
 
 def test_a_timm_models_exception_is_timms_not_the_users():
@@ -186,7 +187,7 @@ def test_a_helper_edited_while_its_module_stays_imported_is_recorded_as_it_ran(m
 
 def test_a_timm_models_size_error_does_not_ask_to_size_its_layers():
     # "Size the layers from input_shape" is advice for the user's own class, not for timm's
-    from vislab.training.checks import check_output
+    from vislab.training.model_checks import check_output
 
     class Sized(torch.nn.Module):
         def forward(self, x):
@@ -194,5 +195,5 @@ def test_a_timm_models_size_error_does_not_ask_to_size_its_layers():
 
     for name, advised in (("timm:vit_tiny_patch16_224", False), ("net.py:Net", True)):
         with pytest.raises(UserCodeError) as got:
-            check_output(Sized(), name, (3, 8, 8), 10, torch.device("cpu"))
+            check_output(Sized(), name, (3, 8, 8), 10, torch.device("cpu"), code=None)
         assert ("Size the layers from input_shape" in str(got.value)) is advised, str(got.value)

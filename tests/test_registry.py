@@ -25,6 +25,7 @@ from vislab.data.sources import SOURCES, register_source, require_source, unregi
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import ConfigError
 from vislab.models import MODELS, build_model, check_model_options, register_model, unregister_model
+from vislab.models.registry import code_of
 
 TOY_FAMILY = '''
 """A toy model family: one file, written the way a newcomer would."""
@@ -73,7 +74,7 @@ def toy_family(tmp_path, monkeypatch):
 
 def test_a_family_in_one_file_builds(toy_family):
     model = build_model("toy", (1, 4, 4), 3, width=5, dropout=0.25)
-    assert model.vislab_name == "toy"
+    assert code_of("toy")["reference"] == "toy"  # your family's code, as a run records it
     assert [type(m).__name__ for m in model] == ["Flatten", "Linear", "ReLU", "Dropout", "Linear"]
     assert model[1].in_features == 16 and model[1].out_features == 5 and model[3].p == 0.25
     assert model[4].out_features == 3

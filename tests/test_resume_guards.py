@@ -24,6 +24,7 @@ from vislab.training.launch import check_launchable
 from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
+from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 NO_FIGURES = "train.figures=false"
@@ -156,7 +157,8 @@ def test_a_pruned_sweep_trial_is_not_resumed_and_its_config_starts_a_new_run(tmp
             callbacks=[PruneAfterEpoch1()],
         )
     # as the sweep's objective writes it
-    RunDir(trial).write_summary(dict(status="pruned", run="0", message="pruned after epoch 1"))
+    pruned = RunSummary(status="pruned", run="0", message="pruned after epoch 1")
+    RunDir(trial).write_summary(pruned)
 
     code, text = cli(capsys, "train", "-q", "--resume", trial)
     flat = one_line(text)

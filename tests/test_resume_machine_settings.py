@@ -128,7 +128,7 @@ def test_a_sweep_trial_resumed_on_another_machine_uses_the_trials_data_root(tmp_
     objective = Objective(sweep, tree, tmp_path / "trials", 1, True, lambda line: None)
     trial = optuna.create_study(direction="maximize").ask()
     summary = objective._train(trial, tree, run_dir, resumed=True)
-    assert summary["status"] == "complete" and summary["epochs_run"] == 2
+    assert summary.complete and summary.epochs_run == 2
     assert saved(run_dir)["data"]["root"] == str(new)
 
 

@@ -19,7 +19,7 @@ from vislab.errors import ConfigError, TrainingInterrupted, UserCodeError
 from vislab.models.baselines import Majority
 from vislab.training import evaluate as evaluate_module
 from vislab.training import trainer
-from vislab.training.checks import check_output
+from vislab.training.model_checks import check_output
 
 
 def ctrl_c() -> None:
@@ -216,7 +216,7 @@ def test_the_train_mode_check_leaves_the_model_and_the_rng_as_they_were():
     stats = (bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone())
     rng = torch.get_rng_state()
     with pytest.raises(UserCodeError, match="in train mode"):
-        check_output(model, "user-TrainShapeOff", (4,), 3, torch.device("cpu"))
+        check_output(model, "user-TrainShapeOff", (4,), 3, torch.device("cpu"), code=None)
     assert model.training  # its mode restored
     assert torch.equal(bn.running_mean, stats[0]) and torch.equal(bn.running_var, stats[1])
     assert torch.equal(bn.num_batches_tracked, stats[2])

@@ -17,6 +17,7 @@ from vislab.cli import main
 from vislab.errors import ConfigError, UntrustedCode, UserCodeError
 from vislab.models import MODEL_PREFIXES, build_model, check_model_options
 from vislab.models.code_errors import MARKER
+from vislab.models.registry import code_of
 from vislab.models.trust import recorded_code
 from vislab.predict import load_model
 
@@ -197,13 +198,13 @@ def test_a_module_reference(tmp_path, monkeypatch):
     (pkg / "__init__.py").write_text("")
     (pkg / "nets.py").write_text(NET)
     monkeypatch.syspath_prepend(str(tmp_path))
-    model = build_model("mypkg.nets:Net", (1, 8, 8), 10, width=5)
-    assert model.vislab_code == {
+    build_model("mypkg.nets:Net", (1, 8, 8), 10, width=5)
+    assert code_of("mypkg.nets:Net") == {
         "reference": "mypkg.nets:Net",
         "path": str((pkg / "nets.py").resolve()),
         "sha256": sha256(pkg / "nets.py"),
     }
-    record = dict(model.vislab_code)
+    record = dict(code_of("mypkg.nets:Net"))
     with recorded_code("mypkg.nets:Net", record, False, "run") as name:  # unchanged: allowed
         assert name == "mypkg.nets:Net"
     for changed, why in (

@@ -22,6 +22,7 @@ import torch
 
 from vislab.config.files import read_yaml
 from vislab.data.input_spec import InputSpec
+from vislab.data.tta import TTA_MODES
 from vislab.errors import UserError
 from vislab.export_formats import INPUT_NAME, OUTPUT_NAME, check_export, to_onnx, to_torchscript
 from vislab.models.hooks import hooks_of
@@ -35,7 +36,8 @@ from vislab.training.checkpoint import (
     weights_at,
 )
 from vislab.training.record import RunRecord
-from vislab.training.rundir import RunDir, is_complete, refuse_run_file
+from vislab.training.rundir import RunDir, refuse_run_file
+from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
 from vislab.version import __version__
 
@@ -95,6 +97,7 @@ def export_run(
     model, record = load_model(target, trust_code, checkpoint)
     name = record.model.name
     _refuse_fitted(model, name)
+    own = hooks_of(model)  # what its eval forward does itself: its own TTA, its own weight average
     model = record.inputs.wrap(model)  # the run's test-time augmentation is exported with it
     example, checks = _batches(record.inputs)
     with torch.inference_mode(False), torch.no_grad():
@@ -102,9 +105,9 @@ def export_run(
         diff = check_export(model, run, checks, name, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
-    spec = inference_spec(record, fmt, path.name, diff, [len(c) for c in checks])
+    spec = inference_spec(record, fmt, path.name, diff, [len(c) for c in checks], own.eval_tta)
     spec["checkpoint"] = checkpoint_spec(
-        ckpt_path, standing_in=target.is_dir() and checkpoint == "best"
+        ckpt_path, target.is_dir() and checkpoint == "best", own.eval_weight_average
     )
     atomic_write_text(spec_path, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     return path, spec_path
@@ -188,9 +191,12 @@ def _batches(spec: InputSpec) -> tuple[torch.Tensor, list[torch.Tensor]]:
     return inputs[0], inputs[1:]
 
 
-def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: list[int]) -> dict:
+def inference_spec(
+    record: RunRecord, fmt: str, file: str, diff: float, sizes: list[int], model_tta: str = "none"
+) -> dict:
     """What inference needs besides the model file: shapes, normalisation, class names, the recipe —
-    all from the run's input spec, the one definition of the evaluation transform."""
+    all from the run's input spec, the one definition of the evaluation transform; ``model_tta``: the
+    test-time augmentation the model does itself (``ModelHooks.eval_tta``)."""
     spec = record.inputs
     shape, names = list(spec.input_shape), list(record.model.class_names)
     crop = spec.crop_window
@@ -215,21 +221,24 @@ def inference_spec(record: RunRecord, fmt: str, file: str, diff: float, sizes: l
         },
         "class_names": names,
         "centre_crop": crop,
-        "test_time_augmentation": _tta_text(spec.tta),
+        "test_time_augmentation": _tta_text(max(spec.tta, model_tta, key=TTA_MODES.index)),
         "normalization": normalization_spec(spec.stats),
         "recipe": recipe(spec.input_shape, spec.stats["mode"], crop),
         "check": {"max_abs_diff_vs_pytorch": diff, "batch_sizes": sizes},
     }
 
 
-def checkpoint_spec(ckpt_path: Path, standing_in: bool = False) -> dict:
+def checkpoint_spec(
+    ckpt_path: Path, standing_in: bool = False, model_average: bool = False
+) -> dict:
     """Where exported weights come from: the checkpoint ``file`` (``checkpoints/best.pt`` in a run
     folder), the ``epoch`` they are at and, mid-epoch, the ``step`` (else None): ``weights_at``; whether
-    they are the ``train.ema`` average (``ema_average``: a best.pt of such a run, or a last.pt
-    ``standing_in`` for a best.pt it lacks; a last.pt asked for holds the live weights); and the
-    run's ``test_acc`` from summary.json where that scored these weights (a finished run's best.pt, of
-    the epoch it names, trained with the run's model, data and seed: not one copied from another
-    run), else None."""
+    they are a weight average (``ema_average``): the model's own, which its eval forward uses
+    (``model_average``: ``ModelHooks.eval_weight_average``), or the ``train.ema`` average (a best.pt of
+    such a run, or a last.pt ``standing_in`` for a best.pt it lacks; a last.pt asked for holds the live
+    weights); and the run's ``test_acc`` from summary.json where that scored these weights (a finished
+    run's best.pt, of the epoch it names, trained with the run's model, data and seed: not one copied
+    from another run), else None."""
     ckpt = load_checkpoint(ckpt_path)
     if ckpt_path.name == "best.pt":
         averaged = (ckpt.record.config or {}).get("train", {}).get("ema", {}).get("decay", 0) > 0
@@ -237,18 +246,18 @@ def checkpoint_spec(ckpt_path: Path, standing_in: bool = False) -> dict:
         averaged = standing_in and ckpt.resume is not None and ckpt.resume.ema is not None
     epoch, step = weights_at(ckpt)
     in_run = ckpt_path.parent.name == "checkpoints"
-    summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or {}
+    summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or RunSummary()
     best = (
         ckpt_path.name == "best.pt"
-        and summary.get("best_epoch") == epoch
+        and summary.best_epoch == epoch
         and _same_run(ckpt.record.config, ckpt_path.parent.parent / "config.yaml")
     )
     return {
         "file": f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
         "epoch": epoch,
         "step": step,
-        "ema_average": averaged,
-        "test_acc": summary.get("test_acc") if best and is_complete(summary) else None,
+        "ema_average": averaged or model_average,
+        "test_acc": summary.test_acc if best and summary.complete else None,
     }
 
 
@@ -268,7 +277,8 @@ def _same_run(config: dict | None, run_config: Path) -> bool:
 
 
 def _tta_text(mode: str) -> str:
-    """What the exported model does about test-time augmentation (``train.tta``)."""
+    """What the exported model does about test-time augmentation (``train.tta``, with what the model
+    does itself: the wider of the two, as each mode's views include the narrower one's)."""
     return {
         "none": "none",
         "flip": "inside the model: its logits are the mean over each image and its mirror; feed "
@@ -331,7 +341,8 @@ def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[
         "Turn the image upright as its EXIF orientation tag says (PIL.ImageOps.exif_transpose), as "
         "photo viewers show it.",
         "Bring an image deeper than 8 bits to 0-255 by rescaling, never clipping: a 16-bit image "
-        "(values 0-65535) divided by 257; a float image with values in [0, 1] times 255; values "
+        "(values 0-65535) divided by 257, and so a 32-bit integer one whose values pass 255 but "
+        "not 65535 (16-bit greys); a float image with values in [0, 1] times 255; values "
         "within 0-255 as they are; any other range stretched from its minimum (0) to its maximum "
         "(255); then rounded to uint8. An 8-bit image stays as it is.",
         f"Convert the image to {grey if c == 1 else 'RGB'} and resize it to {iw}×{ih} (width × "

@@ -38,6 +38,7 @@ from vislab.training.checkpoint import best_weights, load_checkpoint, resolve_ch
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
 
 
@@ -89,8 +90,8 @@ def _other_run_note(run: Path, path: Path, record: RunRecord) -> str | None:
     """The note for run folder ``run``'s checkpoint ``path`` (``record``) holding another model than the
     one its summary.json says the run trained: copied from another run. None where they agree, or where
     summary.json names none (config.yaml is not read: the commands that need it read it once)."""
-    named = (RunDir(run).read_summary() or {}).get("model")
-    if not isinstance(named, str) or named == record.model.name:
+    named = (RunDir(run).read_summary() or RunSummary()).model
+    if named is None or named == record.model.name:
         return None
     return (
         f"'{path}' holds model {record.model.name}, but '{run / 'summary.json'}' says the run trained "

@@ -24,6 +24,7 @@ from vislab.not_a_run import not_a_run
 from vislab.training.checkpoint import checkpoint_target
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 # pandas, matplotlib (~1 s on 2 cores) and vislab.predict / export / explain (they draw figures) are imported
 # by the methods that use them ("on use"): opening a run, reading its summary or training one does not wait.
@@ -74,11 +75,11 @@ class Run:
 
     @property
     def summary(self) -> dict:
-        """summary.json: a finished run's final metrics (``status`` "complete"); a run that stopped
-        before the end holds its ``status`` ("interrupted", "diverged", "failed"; a sweep's trial
-        "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``; {} before it writes
-        one (running, or not started). UserError naming the file and the fix when it cannot be read."""
-        return RunDir(self.path).load_summary() or {}
+        """summary.json's keys (:attr:`RunSummary.row`): a finished run's final metrics (``status``
+        "complete"); a run that stopped before the end holds its ``status`` ("interrupted", "diverged",
+        "failed"; a sweep's trial "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``;
+        {} before it writes one. UserError naming the file and the fix when it cannot be read."""
+        return (RunDir(self.path).load_summary() or RunSummary()).row
 
     @property
     def config(self) -> Config:
@@ -363,9 +364,8 @@ class Run:
             return score_checkpoint(target, split, (), trust_code)
         with np.load(npz) as f:
             probs, labels = f["probs"], f["labels"]
-        names = list(self.summary.get("test_per_class") or {}) or [
-            str(i) for i in range(probs.shape[1])
-        ]
+        per_class = (RunDir(self.path).load_summary() or RunSummary()).test_per_class
+        names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
         logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))
         return compute_metrics(
             logits, torch.from_numpy(labels), probs.shape[1], with_roc=True

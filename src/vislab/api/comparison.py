@@ -14,7 +14,8 @@ from pathlib import Path
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError, show_note
 from vislab.not_a_run import run_of_file
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 # The report's finder and the results table are imported by the functions that use them ("on use"
 # below): they load optuna, matplotlib and pandas, which `import vislab.api` should not wait for.
@@ -42,7 +43,9 @@ def find_runs(targets: Targets) -> Found:
     cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
     the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
     path that is missing, a file, a folder holding no run, or no finished run."""
-    from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
+    # on use (see the imports)
+    from vislab.experiments.results.folders import other_settings, why_unfinished
+    from vislab.experiments.results.provenance import suite_info
 
     given = _given(targets)
     paths = [p for _, p in given]
@@ -51,15 +54,19 @@ def find_runs(targets: Targets) -> Found:
             "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
         )
     folders = _named([_runs_of(p, key) for key, p in given])
+    suite = suite_info(paths[0]) if len(paths) == 1 else {}
     summaries, left_out = {}, {}
     for name, folder in folders.items():
+        if name in other_settings(suite):  # trained with other settings than the suite's now
+            left_out[name] = why_unfinished(suite["runs"][name], folder)
+            continue
         try:
             summary = RunDir(folder).load_summary()
         except UserError as e:  # a damaged summary.json: named with its fix, the others compared
             left_out[name] = f"unreadable: {e}"
             continue
-        if is_complete(summary):
-            summaries[name] = summary
+        if summary is not None and summary.complete:
+            summaries[name] = summary.row
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)
         else:
@@ -73,7 +80,6 @@ def find_runs(targets: Targets) -> Found:
     # a run's own folder holds no suite.json: the folder above it may (a suite's run given alone)
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
     holder = Path(os.path.commonpath([str(h) for h in held]))
-    suite = suite_info(paths[0]) if len(paths) == 1 else {}
     return Found(folders, summaries, left_out, holder, suite)
 
 
@@ -137,19 +143,15 @@ def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
     return out
 
 
-def _unfinished(summary: dict | None, folder: Path) -> str:
-    """Why a run is not in the table: its summary.json's status and message, or none yet; for a scored
-    run whose figures were cut short, the resume that draws them (``results.folders.figures_fix``)."""
-    # on use (see the imports)
-    from vislab.experiments.results.folders import figures_fix, no_summary_why
+def _unfinished(summary: RunSummary | None, folder: Path) -> str:
+    """Why a run is not in the table and the fix, as every table says it (``results.folders.why_unfinished``:
+    its summary.json's message, else its status, then the resume that goes on from its last checkpoint or
+    draws the figures cut short; no summary.json yet: why), its status first where a message says why."""
+    from vislab.experiments.results.folders import why_unfinished  # on use (see the imports)
 
-    if not summary:
-        return f"not finished ({no_summary_why(folder)})"
-
-    message = " ".join(str(summary.get("message") or "").split())
-    fix = figures_fix(summary, folder)
-    said = "; ".join(p for p in (message, fix) if p)
-    return f"not finished (status {summary.get('status', 'unknown')}{f': {said}' if said else ''})"
+    why = " ".join(why_unfinished(None if summary is None else summary.row, folder).split())
+    told = summary is not None and summary.status and summary.message
+    return f"not finished ({f'status {summary.status}: {why}' if told else why})"
 
 
 def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, str, Found]:

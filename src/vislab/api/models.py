@@ -15,8 +15,9 @@ from vislab.errors import UserError
 from vislab.models import MODELS, build_model
 from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_mlp_scratch
 from vislab.models.objects import is_users_code
+from vislab.models.registry import code_of
 from vislab.run import Run
-from vislab.training.checks import check_output
+from vislab.training.model_checks import check_output
 
 # Imported by the functions that use them ("on use" below), as `import vislab.api` should not wait for them
 # (see its __init__): the layer table (torch's flop counter, ~0.6 s on 2 cores) and vislab.predict, which
@@ -80,7 +81,8 @@ def _built(
         torch.manual_seed(0)
         model = build_model(name, input_shape, num_classes, **options)
     if is_users_code(name):  # options only its forward reads (timm's drop_rate=abc) fail here
-        check_output(model, name, input_shape, num_classes, torch.device("cpu"))
+        cpu = torch.device("cpu")
+        check_output(model, name, input_shape, num_classes, cpu, code=code_of(name))
     return model
 
 

@@ -12,7 +12,8 @@ from vislab.api.runs import compare
 from vislab.errors import UserError
 from vislab.run import Run, SuiteResult
 from vislab.training.progress import in_notebook
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 # The suite runners, their shared storage and the tables are imported by the functions that use them
 # ("on use" below): they load matplotlib, pandas and SQLAlchemy, which `import vislab.api` should not
@@ -42,20 +43,38 @@ def _seeded_suite(
     only: str | Sequence[str] | None = None,
 ) -> tuple[Suite, Path, list[str] | None]:
     """The suite, each run ``seeds`` times (None: as the suite in the folder was run, else once), its
-    folder (started over with ``overwrite``) and the runs ``only`` names (None: all); an unknown name
-    is refused before the folder is touched."""
+    folder (started over with ``overwrite``) and the runs ``only`` names (None: all); an unknown name,
+    or fewer seeds than the folder's suite was run with (without ``overwrite``: its other seeds would
+    drop out of every table), is refused before the folder is touched."""
     from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
     from vislab.experiments.suites.spec import only_runs, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
+    before = suite_info(folder).get("seeds", 1)
     if seeds is None:
-        seeds = 1 if overwrite else suite_info(folder).get("seeds", 1)
+        seeds = 1 if overwrite else before
     suite = with_seeds(suite, seeds)
+    if isinstance(before, int) and seeds < before and not overwrite:
+        raise UserError(_fewer_seeds(suite.name, folder, before, seeds))
     chosen = None if only is None else only_runs(suite, _only_names(only, storage))
     if overwrite:
         start_over(folder, "suite", storage=storage)
     check_new(folder, "suite")
     return suite, folder, chosen
+
+
+def _fewer_seeds(name: str, folder: Path, before: int, seeds: int) -> str:
+    """Why suite ``name`` is not run into ``folder``, run there with ``before`` seeds, with fewer, and the
+    ways on."""
+    dropped = list(range(seeds, before))
+    which = f"seed {dropped[0]}" if len(dropped) == 1 else f"seeds {dropped[0]}–{dropped[-1]}"
+    return (
+        f"suite '{name}' was run into '{folder}' with --seeds {before} (suite.json): --seeds {seeds} "
+        f"(Python: seeds={seeds}) would leave each run's {which} out of every table, so nothing was "
+        f"trained or written. Leave out --seeds (Python: seeds=None) or give --seeds {before} (Python: "
+        f"seeds={before}) to keep them all, or add --overwrite (Python: overwrite=True) to start the suite "
+        f"over with {seeds} seed{'s' * (seeds > 1)} (deletes its runs)."
+    )
 
 
 def _only_names(only: str | Sequence[str], storage: str | None) -> list[str]:
@@ -100,11 +119,11 @@ def run_suite(
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
     (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
     ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere (``log``
-    receives it instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None:
-    as the suite in ``out`` was run). ``storage``: a PostgreSQL URL shared by the machines running the
-    suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over;
-    ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns the
-    plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
+    receives it instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: as in
+    ``out``; fewer: UserError unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines
+    running the suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken
+    over; ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns
+    the plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
 
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
@@ -231,8 +250,12 @@ def _train_runs(
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
     """The finished runs of ``suite`` in ``folder`` and their table (a seeded suite's: :func:`_seed_table`)."""
-    names = suite.run_names()
-    done = [name for name in names if is_complete(RunDir(folder / name).read_summary())]
+    from vislab.experiments.results.folders import other_settings  # on use (see the imports)
+    from vislab.experiments.results.provenance import suite_info
+
+    other = other_settings(suite_info(folder))  # run before with other settings: in no table
+    names = [n for n in suite.run_names() if n not in other]
+    done = [n for n in names if (RunDir(folder / n).read_summary() or RunSummary()).complete]
     finished = {name: Run(folder / name) for name in done}
     table = compare(finished, suite.reported) if suite.seeds == 1 else _seed_table(suite, finished)
     return SuiteResult(path=folder, table=table, runs=finished)

@@ -3,7 +3,7 @@
 files in a folder are pictures (:func:`scan_images`).
 
 A picture is first turned upright as its EXIF orientation says (a phone photo, as image viewers show
-it); a 16-bit, 32-bit or float image is rescaled to 0-255 (:func:`to_uint8`), never clipped; the image
+it); a 16-bit, 32-bit or float image is brought to 0-255 (:func:`to_uint8`), never clipped; the image
 is then converted to greyscale (PIL mode L) or RGB and resized with PIL's bilinear filter, decoded at
 full resolution (no JPEG draft mode: an exported model's user repeats these steps with any library)."""
 
@@ -147,7 +147,7 @@ def fit_image(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
     c, h, w = shape
     img = upright(img)
     if img.mode in DEEP_MODES:
-        img = Image.fromarray(to_uint8(np.array(img), sixteen_bit=img.mode != "F"))
+        img = Image.fromarray(to_uint8(np.array(img), sixteen_bit=img.mode == "I"))
     img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
     arr = np.array(img, np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
@@ -165,11 +165,12 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
 
     - uint8 values: as they are;
     - booleans (a mask): False black (0), True white (255);
-    - a 16-bit image (``sixteen_bit``: PIL's integer modes, which hold 16-bit PNG/TIFF greys, or a
-      uint16 array) with values in 0-65535: divided by 257, so 65535 is white (the bit-depth
+    - a 16-bit image (a uint16 array: PIL's ``I;16`` modes) with values in 0-65535, or a 32-bit one
+      that may hold 16-bit greys (``sixteen_bit``: PIL's mode ``I``, which older Pillow gives 16-bit
+      PNGs) with values past 255 and within 0-65535: divided by 257, so 65535 is white (the bit-depth
       convention of image viewers and scikit-image);
-    - values in [0, 1]: times 255 (floats in [0, 1], 0/1 masks);
-    - values in [0, 255]: as they are (rounded);
+    - values in [0, 1]: times 255 (floats in [0, 1], 0/1 masks), unless ``sixteen_bit``;
+    - values in [0, 255]: as they are (rounded; a mode ``I`` image's, as the export recipe says);
     - anything else (negative values, counts past the range): stretched from its minimum (black) to its
       maximum (white); a constant image is black.
 
@@ -185,9 +186,10 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
         )
     v = values.astype(np.float64)
     lo, hi = (v.min(), v.max()) if v.size else (0.0, 0.0)
-    if (sixteen_bit or values.dtype == np.uint16) and lo >= 0 and hi <= 65535:
+    uint16 = values.dtype.kind == "u" and values.dtype.itemsize == 2  # any byte order (I;16B)
+    if (uint16 or (sixteen_bit and hi > 255)) and lo >= 0 and hi <= 65535:
         v = v / 257
-    elif lo >= 0 and hi <= 1:
+    elif lo >= 0 and hi <= 1 and not sixteen_bit:
         v = v * 255
     elif lo < 0 or hi > 255:
         v = (v - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(v)

@@ -12,7 +12,14 @@ from typing import Literal
 import torch.nn as nn
 
 from vislab.errors import UserError
-from vislab.models.options import Probability, Size, merge_options, require_image_input
+from vislab.models.options import (
+    Probability,
+    Size,
+    input_words,
+    merge_options,
+    require_image_input,
+    size_setting,
+)
 from vislab.models.registry import register_model
 
 # Presets fill the options the user did not set. `rdfia` is RDFIA 1-cd: conv 5×5 ×32, ×64, ×64
@@ -61,16 +68,33 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def _check_poolable(h: int, w: int, stages: int, ceil_mode: bool) -> None:
-    """UserError unless h×w images survive ``stages`` 2×2 max-pools."""
-    # every pool must have at least 2 pixels a side to pool: 2^n a side rounding down, 2^(n-1) + 1 rounding up
-    need = 2 ** (stages - 1) + 1 if ceil_mode else 2**stages
-    if min(h, w) < need:
-        raise UserError(
-            f"image too small for the cnn: {h}×{w} cannot go through {stages} 2×2 max-pools "
-            f"(it needs at least {need}×{need}). Use fewer stages "
-            f"(e.g. model.widths=[32,64]) or up-sample with data.resize={need}."
-        )
+def _check_poolable(h: int, w: int, widths: list[int], ceil_mode: bool) -> None:
+    """UserError unless h×w images survive one 2×2 max-pool per width (stage), naming the stages that fit."""
+    stages = len(widths)
+    if min(h, w) >= _pool_need(stages, ceil_mode):
+        return
+    fit = max(s for s in range(stages) if min(h, w) >= _pool_need(s, ceil_mode))
+    need = _pool_need(stages, ceil_mode)
+    bigger = size_setting([need])
+    fix = (
+        f"Use fewer stages (e.g. model.widths={_list(widths[:fit])}) or {bigger}" if fit else bigger
+    )
+    raise UserError(
+        f"image too small for the cnn: {input_words(h, w)} cannot go through {stages} 2×2 max-pool"
+        f"{'s' if stages > 1 else ''} (it needs at least {need}×{need}). {fix[0].upper()}{fix[1:]}."
+    )
+
+
+def _pool_need(stages: int, ceil_mode: bool) -> int:
+    """The smallest side that ``stages`` 2×2 max-pools can pool: each needs at least 2 pixels a side —
+    2^n rounding down, 2^(n-1) + 1 rounding up (no stage: 1)."""
+    if stages == 0:
+        return 1
+    return 2 ** (stages - 1) + 1 if ceil_mode else 2**stages
+
+
+def _list(values: list[int]) -> str:
+    return f"[{','.join(map(str, values))}]"
 
 
 @register_model("cnn")
@@ -98,7 +122,7 @@ def cnn(
     )
     o = merge_options(PRESETS[preset], given)
     c, h, w = require_image_input("cnn", input_shape)
-    _check_poolable(h, w, len(o["widths"]), o["ceil_mode"])
+    _check_poolable(h, w, o["widths"], o["ceil_mode"])
     k = o["kernel_size"]
     layers: list[nn.Module] = []
     for width in o["widths"]:

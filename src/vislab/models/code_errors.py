@@ -35,10 +35,11 @@ def code_failed(
     library = _library(reference)
     frames = _frames_in(error, files)
     at = ""
-    if frames:
-        at = f" at {frames[-1].filename}, line {frames[-1].lineno}"
-    elif isinstance(error, SyntaxError) and error.filename:
+    # a SyntaxError's own place: the file that does not parse (a sibling module), not the line importing it
+    if isinstance(error, SyntaxError) and error.filename:
         at = f" at {error.filename}, line {error.lineno}"
+    elif frames:
+        at = f" at {frames[-1].filename}, line {frames[-1].lineno}"
     found = raising_layer(error, model) if model is not None else None
     layer = found is not None and found[0] != ""
     if layer:

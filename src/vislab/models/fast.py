@@ -8,25 +8,27 @@ augmentation, Nesterov SGD with a short schedule — is in the ``fast`` config p
 - three conv stages (conv → max-pool → BN → GELU → conv → BN → GELU), a global max-pool and a
   linear head whose logits are scaled down (a calmer start for a large learning rate);
 - an exponential moving average (EMA) of the weights, updated after every training step (the
-  ``after_step`` hook) and used for evaluation — the EMA tensors are buffers, so they live in the
-  state dict and in checkpoints;
+  ``after_step`` hook) and used for evaluation: ``ema``, a copy of the network whose tensors are
+  buffers (in the state dict and checkpoints, not parameters), run as it is in eval mode — so the eval
+  forward is plain tensor operations, which ``vislab export`` traces;
 - test-time augmentation in eval mode: the mean of the logits of the image and of its mirror image.
 
-The model reads everything it needs from its input; it stays an ordinary registry model.
+The model reads everything it needs from its input; it stays an ordinary registry model. What its eval
+forward adds (``eval_tta``, ``eval_weight_average``) it declares, for the export's description.
 """
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from pydantic import Field
-from torch.func import functional_call
 
 from vislab.errors import UserError
-from vislab.models.hooks import ModelHooks
+from vislab.models.hooks import ModelHooks, rectified_features
 from vislab.models.options import Size, require_image_input
 from vislab.models.registry import register_model
 
@@ -104,22 +106,45 @@ class FastNet(ModelHooks, nn.Module):
         self.net = nn.Sequential(*layers)
         self.scale, self.tta, self.ema_decay = scale, tta, ema_decay
         self.flip_policy = "alternate" if alternate_flip else "random"  # a ModelHooks field
-        self.ema = _Shadow(self._tracked())
+        self.ema = _average_of(self.net)
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
+
+    # ------------------------------------------------------------------ what eval adds (export reads it)
+    @property
+    def eval_tta(self) -> str:
+        """The test-time augmentation the eval forward does itself, as a ``train.tta`` mode."""
+        return self.tta
+
+    @property
+    def eval_weight_average(self) -> bool:
+        """Whether the eval forward uses the weight average (``ema``) rather than the trained weights."""
+        return self.ema_decay > 0
+
+    def gradcam_layer(self) -> nn.Module | None:
+        """The last stage's GELU (a ModelHooks hook): ``net``'s, shared with ``ema``, so it runs in eval."""
+        return rectified_features(self.net)
+
+    def measured_network(self) -> nn.Module:
+        """``net``, the network trained (a ModelHooks hook): what ``vislab model info`` counts, once —
+        the eval forward runs the averaged copy twice, on each image and its mirror."""
+        return self.net
 
     # ------------------------------------------------------------------ data-dependent init
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
         """Fit the whitening filters on (normalised, un-augmented) training images N×C×H×W."""
         self.whiten.fit(x.to(self.whiten.weight.device))
-        self.ema.copy_from(self._tracked())
+        live, average = self._tracked()
+        torch._foreach_copy_(average, live)
 
     # ------------------------------------------------------------------ EMA
-    def _tracked(self) -> dict[str, torch.Tensor]:
-        """The float tensors the EMA follows: every parameter and the BN running statistics."""
-        state = dict(self.net.named_parameters())
-        state.update((k, b) for k, b in self.net.named_buffers() if b.is_floating_point())
-        return state
+    def _tracked(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The float tensors the EMA follows (every parameter and BN running statistic of ``net``) and
+        their averages in ``ema``, in the same order."""
+        live = [*self.net.named_parameters(), *self.net.named_buffers()]
+        average = dict(self.ema.named_buffers())
+        pairs = [(t.detach(), average[name]) for name, t in live if t.is_floating_point()]
+        return [w for w, _ in pairs], [a for _, a in pairs]
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -128,47 +153,54 @@ class FastNet(ModelHooks, nn.Module):
         # Everything stays a device tensor: no host sync, nothing for torch.compile to specialise on.
         t = self.ema_steps.add_(1).double()
         d = torch.clamp((1 + t) / (10 + t), max=self.ema_decay).float()
-        live = [v.detach() for v in self._tracked().values()]
-        shadow = self.ema.tensors()
+        live, shadow = self._tracked()
         torch._foreach_mul_(shadow, d)
         torch._foreach_add_(shadow, torch._foreach_mul(live, 1 - d))
 
     # ------------------------------------------------------------------ forward
-    def logits(
-        self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None
-    ) -> torch.Tensor:
-        out = self.net(x) if weights is None else functional_call(self.net, weights, (x,))
-        return out * self.scale
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            return self.logits(x)
-        weights = self.ema.as_dict()
-        out = self.logits(x, weights)
-        if self.tta == "flip":  # mean logits of the image and its mirror image
-            out = 0.5 * (out + self.logits(x.flip(-1), weights))
+        """Training: the trained weights. Eval: the average (``ema``), over the image and its mirror
+        when ``tta="flip"``."""
+        net = self.net if self.training else self.ema
+        out = net(x) * self.scale
+        if not self.training and self.tta == "flip":  # the mean logits of the image and its mirror
+            out = 0.5 * (out + net(x.flip(-1)) * self.scale)
         return out
 
 
-class _Shadow(nn.Module):
-    """Buffers mirroring a dict of named tensors ('a.b.c' stored as 'a__b__c'), kept in the state dict."""
+def _average_of(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` to hold its weight average: its parameters become buffers (no gradients, not
+    the optimizer's, not counted as parameters); its layers without tensors (GELU, pooling) are
+    ``net``'s own, shared, so a hook on them (Grad-CAM's) sees the eval forward too. Its state dict keeps
+    the flat keys of earlier versions (float tensors only, 'a.b.c' as 'a__b__c'), so their checkpoints
+    load and ``train.init_from`` matches them."""
+    stateless = [m for m in net.modules() if not any(m.children()) and not m.state_dict()]
+    average = deepcopy(net, memo={id(m): m for m in stateless})
+    for module in average.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            delattr(module, name)
+            module.register_buffer(name, p.detach())
+    average.register_state_dict_post_hook(_flat_keys)
+    average.register_load_state_dict_pre_hook(_nested_keys)
+    return average
 
-    def __init__(self, tensors: dict[str, torch.Tensor]):
-        super().__init__()
-        self.names = list(tensors)
-        for name, t in tensors.items():
-            self.register_buffer(name.replace(".", "__"), t.detach().clone())
 
-    def tensors(self) -> list[torch.Tensor]:
-        return [getattr(self, n.replace(".", "__")) for n in self.names]
+def _flat_keys(module: nn.Module, state: dict, prefix: str, _metadata: dict) -> None:
+    """State-dict post-hook: the average's float tensors under 'PREFIXa__b__c' (its BN step counts,
+    never read in eval, are left out)."""
+    for key in [k for k in state if k.startswith(prefix)]:
+        value = state.pop(key)
+        if value.is_floating_point():
+            state[prefix + key.removeprefix(prefix).replace(".", "__")] = value
 
-    def as_dict(self) -> dict[str, torch.Tensor]:
-        return dict(zip(self.names, self.tensors()))
 
-    @torch.no_grad()
-    def copy_from(self, tensors: dict[str, torch.Tensor]) -> None:
-        for name, t in tensors.items():
-            getattr(self, name.replace(".", "__")).copy_(t)
+def _nested_keys(module: nn.Module, state: dict, prefix: str, *_: object) -> None:
+    """Load pre-hook: 'PREFIXa__b__c' back to the copy's 'PREFIXa.b.c'; its BN step counts kept."""
+    for key in [k for k in state if k.startswith(prefix)]:
+        state[prefix + key.removeprefix(prefix).replace("__", ".")] = state.pop(key)
+    for name, t in module.named_buffers():
+        if not t.is_floating_point():
+            state.setdefault(prefix + name, t)
 
 
 @register_model("fast")

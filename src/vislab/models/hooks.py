@@ -101,6 +101,15 @@ class ModelHooks:
     #: half in odd ones (derandomised flips, as in the CIFAR-10 speed records).
     flip_policy: FlipPolicy = "random"
 
+    #: The test-time augmentation the model's own eval-mode forward does, as a ``train.tta`` mode
+    #: ("none", "flip", "flip-translate"); the run's ``train.tta`` adds its views around it. ``vislab
+    #: export`` describes the two together.
+    eval_tta: str = "none"
+
+    #: Whether the model's eval-mode forward runs on a running average of the weights that it keeps itself
+    #: (e.g. an EMA updated in ``after_step``) rather than on the trained weights; ``vislab export`` says so.
+    eval_weight_average: bool = False
+
     def fit_arrays(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Fit on the whole train split at once: ``x`` normalised inputs N×…, ``y`` labels N.
 
@@ -165,6 +174,13 @@ class ModelHooks:
     def position_embedding(self) -> torch.Tensor | None:
         """The table added to the tokens: (n [+1]) × D, the class token's row first when it has one, then
         the n = rows × columns patches of ``token_grid`` row by row; None (default): none."""
+        return None
+
+    def measured_network(self) -> nn.Module | None:
+        """The sub-module whose one forward pass ``vislab model info`` measures (layer rows, MACs), or None
+        (default): the model itself. A model whose eval forward runs its network more than once (its own
+        test-time augmentation) or runs a copy of it (a weight average it keeps) returns the network it
+        trains, so that the table counts each layer once."""
         return None
 
 

@@ -1,7 +1,9 @@
 """A layer table for any model: every sub-module with its output shape, its own parameters, its own cost
 and, for conv and pool layers, its receptive field.
 
-One forward pass on a zero batch (eval mode, no grad) gives it all:
+One forward pass on a zero batch (eval mode, no grad) gives it all — of the model, or of the network a
+model names for it (``ModelHooks.measured_network``: e.g. ``fast``'s, whose eval forward runs an averaged
+copy on each image and its mirror):
 
 - output shapes from forward hooks;
 - multiply-accumulates (MACs) from torch's own flop counter (``torch.utils.flop_counter.FlopCounterMode``;
@@ -29,6 +31,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from vislab.models.hooks import hooks_of
 from vislab.models.receptive_field import Field, FieldTracker
 
 _WINDOW_MODULES = (
@@ -95,6 +98,8 @@ class _Pass:
     grid: tuple[int, int] | None = None
     patch: tuple[int, int] | None = None
     note: str = ""
+    output_shape: str = "-"  # the measured network's output
+    names: dict[nn.Module, str] = field(default_factory=dict)  # each module's one name in the model
 
 
 def _shape(out) -> str:
@@ -112,9 +117,12 @@ def _is_attention(m: nn.Module) -> bool:
 NO_PASS = "no forward pass "  # a note's start: the exception follows
 
 
-def _forward_pass(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> _Pass:
+def _forward_pass(
+    model: nn.Module, network: nn.Module, input_shape: tuple[int, ...], batch: int
+) -> _Pass:
+    """One pass of ``network`` (``model`` or a sub-module of it), recorded under ``model``'s names."""
     names = {m: n for n, m in model.named_modules()}
-    p, tracker = _Pass(), FieldTracker()
+    p, tracker = _Pass(names=names), FieldTracker()
 
     def after(m, inputs, output):
         name, out = names[m], output[0] if isinstance(output, tuple) else output
@@ -147,7 +155,7 @@ def _forward_pass(model: nn.Module, input_shape: tuple[int, ...], batch: int) ->
         x = torch.zeros(batch, *input_shape, device=device)
         with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter, tracker:
             tracker.mark(x)
-            model(x)
+            p.output_shape = _shape(network(x))
     except Exception as e:  # noqa: BLE001 - e.g. a fitted baseline before fit_arrays: still list the layers
         p.note = f"{NO_PASS}({type(e).__name__}: {e})"
     finally:
@@ -155,9 +163,11 @@ def _forward_pass(model: nn.Module, input_shape: tuple[int, ...], batch: int) ->
             h.remove()
         model.train(was_training)
     counts = counter.get_flop_counts()
-    root = type(model).__name__  # the counter names modules "ViT", "ViT.blocks.0", ...
-    for name in names.values():
-        ops = counts.get(f"{root}.{name}" if name else root, {})
+    root = type(network).__name__  # the counter names modules "ViT", "ViT.blocks.0", ...
+    within = {m: n for n, m in network.named_modules()}  # the counter's: root + "." + these
+    for m, name in names.items():
+        inner = within.get(m)
+        ops = {} if inner is None else counts.get(f"{root}.{inner}" if inner else root, {})
         p.flops[name] = {str(op): n // batch for op, n in ops.items()}
     p.total_flops = sum(counts.get("Global", {}).values()) // batch
     return p
@@ -165,19 +175,19 @@ def _forward_pass(model: nn.Module, input_shape: tuple[int, ...], batch: int) ->
 
 def _own_macs(p: _Pass, name: str, module: nn.Module) -> int:
     """MACs of ``module``'s own forward: its count less its called sub-modules' (one MAC = 2 FLOPs)."""
-    inner = sum(sum(p.flops.get(c, {}).values()) for c in _called_below(p, name, module))
+    inner = sum(sum(p.flops.get(c, {}).values()) for c in _called_below(p, module))
     own = sum(p.flops.get(name, {}).values()) - inner
     return max(own, 0) // 2  # < 0 only if a sub-module also ran outside this module's forward
 
 
-def _called_below(p: _Pass, name: str, module: nn.Module):
-    """The nearest sub-modules that ran, looking through containers that did not (a ModuleList)."""
-    for child_name, child in module.named_children():
-        path = f"{name}.{child_name}" if name else child_name
-        if path in p.calls:
-            yield path
+def _called_below(p: _Pass, module: nn.Module):
+    """The names of the nearest sub-modules that ran, looking through containers that did not (a
+    ModuleList); by module, so a layer registered twice (``fast``'s ``whiten``, also ``net.0``) is found."""
+    for child in module.children():
+        if p.names[child] in p.calls:
+            yield p.names[child]
         else:
-            yield from _called_below(p, path, child)
+            yield from _called_below(p, child)
 
 
 def _attention_cost(model: nn.Module, p: _Pass) -> AttentionCost | None:
@@ -200,16 +210,20 @@ def _mixes_tokens(op: str) -> bool:
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> LayerTable:
-    """Rows for every sub-module (in registration order) and totals; one forward pass on zeros."""
-    p = _forward_pass(model, input_shape, batch)
+    """Rows for every sub-module (in registration order) and totals; one forward pass on zeros (of the
+    model's ``measured_network``: modules outside it without parameters get no row)."""
+    network = hooks_of(model).measured_network() or model
+    p = _forward_pass(model, network, input_shape, batch)
+    measured = set(network.modules())
     rows, seen = [], set()
     for name, m in model.named_modules():
         own = [
             t for t in m.parameters(recurse=False) if id(t) not in seen
         ]  # a shared tensor counts once
         seen.update(map(id, own))
-        if name and not own and list(m.children()) and name not in p.shapes:
-            continue  # an unused container adds nothing
+        unused = name and not own and name not in p.shapes
+        if unused and (list(m.children()) or m not in measured):
+            continue  # an unused container adds nothing, nor a module beside the network measured
         key = name or "(model)"
         rows.append(
             LayerRow(
@@ -236,4 +250,4 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) 
         buffers=sum(b.numel() for b in model.buffers()),
         macs=p.total_flops // 2,
     )
-    return LayerTable(rows, root.output_shape, totals, p.note, _attention_cost(model, p))
+    return LayerTable(rows, p.output_shape, totals, p.note, _attention_cost(model, p))

@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch.nn as nn
-
 from vislab.errors import UserCodeError
 from vislab.models import user
 from vislab.models.calling import adapt, source_files
@@ -72,11 +70,11 @@ def _importable(dotted: str) -> bool:
     return all(files) and Path(spec.origin).resolve() == Path(files[1]).resolve()
 
 
-def code_files(name: str, model: nn.Module) -> list[Path]:
+def code_files(name: str, code: dict[str, Any] | None) -> list[Path]:
     """The files of the user's own model ``name`` whose frames a traceback of its errors shows: the file
-    its record names (``file.py:Net``) and the user's modules it imported, else the files defining the
-    model object or class registered as ``name``."""
-    code = getattr(model, "vislab_code", None) or {}
+    its record ``code`` names (``file.py:Net``; ``registry.code_of`` of the name built) and the user's
+    modules it imported, else the files defining the model object or class registered as ``name``."""
+    code = code or {}
     if code.get("path"):
         folder = Path(code["path"]).parent
         return [

@@ -48,11 +48,50 @@ def patch_sizes(h: int, w: int) -> list[int]:
 
 
 def resize_hint(patch: int, side: int) -> str:
-    """How data.resize makes ``patch``×``patch`` patches tile square images: the multiples of ``patch``
-    around ``side`` (a data.resize the user gave may be the culprit)."""
+    """How to make ``patch``×``patch`` patches tile the model's square inputs: sides that are multiples
+    of ``patch`` around ``side``, by :func:`size_setting` (a data.resize or crop the user gave may be the
+    culprit)."""
     below = side // patch * patch
     sizes = [s for s in (below, below + patch) if s > 0]
-    return f"data.resize={' or '.join(map(str, sizes))} (a multiple of {patch})"
+    return f"{size_setting(sizes)} (a multiple of {patch})"
+
+
+#: (crop side, image side) while a crop (``augment.crop.size``) sets the model's input (:func:`cropped_input`)
+_crop: list[tuple[int, int] | None] = [None]
+
+
+@contextlib.contextmanager
+def cropped_input(crop: int | None, image_side: int) -> Iterator[None]:
+    """Within this block, models are built for ``crop``×``crop`` crops of images at least ``image_side``
+    a side, and their size hints name the crop; ``crop`` None: for the whole images (data.resize)."""
+    was = _crop[0]
+    _crop[0] = (crop, image_side) if crop else None
+    try:
+        yield
+    finally:
+        _crop[0] = was
+
+
+def input_words(h: int, w: int) -> str:
+    """The model's h×w inputs in words: "8×8 images", or "6×6 crops (augment.crop.size=6)" while a crop
+    sets them."""
+    return f"{h}×{w} crops (augment.crop.size={h})" if _crop[0] else f"{h}×{w} images"
+
+
+def size_setting(sides: list[int]) -> str:
+    """How the model's inputs become one of ``sides`` a side: "resize the images with data.resize=…",
+    or, while a crop sets them, "crop them with augment.crop.size=…" (after a data.resize where the
+    images are smaller than every side)."""
+    if _crop[0] is None:
+        return f"resize the images with data.resize={_either(sides)}"
+    fit = [s for s in sides if s <= _crop[0][1]]
+    if fit:
+        return f"crop them with augment.crop.size={_either(fit)}"
+    return f"crop them with augment.crop.size={sides[0]} after data.resize={sides[0]}"
+
+
+def _either(sides: list[int]) -> str:
+    return " or ".join(map(str, sides))
 
 
 _skip_pretrained = [0]

@@ -72,6 +72,15 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
     return deco
 
 
+def code_of(name: str) -> dict[str, Any] | None:
+    """The record of the user's code that model ``name`` is built from, as a run records it (``model_code``
+    in its checkpoints and summary.json): reference, its file or the object it names, the sha256 of its
+    source and of the user's modules it imported; None for vislab's own models. A file reference is
+    recorded as the file is now: ask with the name just built (a resumed run's ``build_as``).
+    ConfigError for a name no model has."""
+    return getattr(_lookup(name), "vislab_code", None) or _CODE.get(name)
+
+
 def registered_code(name: str) -> dict[str, Any] | None:
     """The record of the user's class or builder registered as ``name`` (reference, where it is defined,
     the sha256 of its source); None for vislab's own models and for names not registered."""
@@ -170,11 +179,6 @@ def build_model(
             model = _validating(fn)(input_shape, num_classes, **kwargs)
         except ValidationError as e:
             raise ConfigError(_explain(name, fn, kwargs, e)) from None
-    model.vislab_name = name  # type: ignore[attr-defined]
-    # a user's own model: its reference, file or source, and sha256
-    code = getattr(fn, "vislab_code", None) or _CODE.get(name)
-    if code:
-        model.vislab_code = code  # type: ignore[attr-defined]
     return model
 
 
@@ -252,11 +256,22 @@ def _explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationEr
                 f"{label}={value}{':' if every else ''} {every}must {_rule(bounds)}{note} "
                 f"for model '{name}'."
             )
+        elif er["type"] == "missing":
+            sentences.append(
+                f"model '{name}' needs {label} (its {_takes(fn)} has no default for {key}): "
+                f"--set {label}=<value>."
+            )
         else:
             sentences.append(
                 f"invalid option for model '{name}': {label} = {value!r}: {er['msg']}."
             )
     return " ".join(sentences)
+
+
+def _takes(fn: Builder) -> str:
+    """What takes a model's options, as its code names it: ``__init__`` (a class), ``build()`` (a builder)."""
+    target = getattr(fn, "vislab_target", fn)
+    return "__init__" if inspect.isclass(target) else f"{getattr(target, '__name__', 'builder')}()"
 
 
 def _bounds(tp: Any) -> tuple[dict[str, Any], str]:

@@ -32,10 +32,12 @@ import torch.nn as nn
 from vislab.errors import ConfigError, UserError, show_note
 from vislab.models.hooks import BoundHooks, TokenGrid, register_library_hooks
 from vislab.models.options import (
+    input_words,
     patch_sizes,
     pretrained_skipped,
     require_image_input,
     resize_hint,
+    size_setting,
 )
 from vislab.models.registry import register_model_prefix
 from vislab.models.weights import read_state_dict
@@ -261,11 +263,13 @@ def _check_input_size(model: nn.Module, name: str, h: int, w: int) -> None:
     if size is None or not getattr(embed, "strict_img_size", False) or tuple(size) == (h, w):
         return
     sh, sw = size
-    resize = f"data.resize={sh}" if sh == sw else "data.resize (square images)"
+    resize = (
+        size_setting([sh]) if sh == sw else "resize the images with data.resize (square images)"
+    )
     raise ConfigError(
-        f"model.img_size builds timm:{name} for {sh}×{sw} inputs, but this data gives it {h}×{w} "
-        f"images. Leave model.img_size unset (vislab gives timm the images' size), resize the images "
-        f"with {resize}, or let the model take any size with model.dynamic_img_size=true."
+        f"model.img_size builds timm:{name} for {sh}×{sw} inputs, but this data gives it "
+        f"{input_words(h, w)}. Leave model.img_size unset (vislab gives timm the inputs' size), "
+        f"{resize}, or let the model take any size with model.dynamic_img_size=true."
     )
 
 
@@ -277,9 +281,9 @@ def _check_patches(model: nn.Module, name: str, h: int, w: int) -> None:
     ph, pw = (patch, patch) if isinstance(patch, int) else tuple(patch)
     if h % ph or w % pw:
         raise UserError(
-            f"timm:{name} uses {ph}×{pw} patches, which do not tile the {h}×{w} images. Set "
-            f"model.patch_size to one of {', '.join(map(str, patch_sizes(h, w)))}, or resize the images "
-            f"with {resize_hint(ph, min(h, w))}."
+            f"timm:{name} uses {ph}×{pw} patches, which do not tile the {input_words(h, w)}. Set "
+            f"model.patch_size to one of {', '.join(map(str, patch_sizes(h, w)))}, or "
+            f"{resize_hint(ph, min(h, w))}."
         )
 
 

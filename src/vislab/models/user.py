@@ -11,8 +11,8 @@ from the current directory). A registered prefix (``timm:``) wins over both. The
 The options come from ``model.*`` and are checked against the target's signature like a built-in's
 (:func:`vislab.models.registry.check_model_options`). A file is read once, hashed (sha256) and executed
 from those very bytes under a unique module name, its folder first on sys.path meanwhile (as ``python
-file.py`` would: ``from blocks import Block`` finds a sibling ``blocks.py``); the model built from it
-carries ``vislab_code`` (reference, path, sha256, and ``imports``: the sha256 of the user's own modules
+file.py`` would: ``from blocks import Block`` finds a sibling ``blocks.py``); its builder carries
+``vislab_code`` (reference, path, sha256, and ``imports``: the sha256 of the user's own modules
 its code imported, see :mod:`vislab.models.fingerprints`), which the trainer records in checkpoints and
 summary.json. The calling convention is :mod:`vislab.models.calling`'s.
 

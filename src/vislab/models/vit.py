@@ -46,6 +46,7 @@ from vislab.models.hooks import ModelHooks, TokenGrid
 from vislab.models.options import (
     Probability,
     Size,
+    input_words,
     merge_options,
     patch_sizes,
     require_image_input,
@@ -260,9 +261,9 @@ def _check_patch_size(patch_size: int, h: int, w: int) -> None:
     """UserError unless p×p patches tile the h×w images exactly (no pixel silently dropped)."""
     if h % patch_size or w % patch_size:
         raise UserError(
-            f"model.patch_size={patch_size} does not divide the {h}×{w} images into whole patches. "
-            f"Valid patch sizes for {h}×{w}: {', '.join(map(str, patch_sizes(h, w)))}; or resize the images "
-            f"with {resize_hint(patch_size, min(h, w))}."
+            f"model.patch_size={patch_size} does not divide the {input_words(h, w)} into whole "
+            f"patches. Valid patch sizes for {h}×{w}: {', '.join(map(str, patch_sizes(h, w)))}; or "
+            f"{resize_hint(patch_size, min(h, w))}."
         )
 
 

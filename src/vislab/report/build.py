@@ -19,7 +19,7 @@ from vislab.config import Config
 from vislab.errors import UserError
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
-from vislab.experiments.results.folders import discover, figures_fix, no_summary_why
+from vislab.experiments.results.folders import discover, other_settings, why_unfinished
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
@@ -34,7 +34,7 @@ from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import is_complete
+from vislab.training.summary import RunSummary
 from vislab.version import __version__
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
@@ -72,7 +72,8 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
         study = study or _load_study(folder, notes)
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
-    complete = {n: s for n, s in summaries.items() if is_complete(s)}
+    other = other_settings(info) if kind == "suite" else set()
+    complete = {n: s for n, s in summaries.items() if _complete(s) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = dict(complete), list(complete)
     if kind == "sweep":  # curves of the best K trials, per-run figures of the best few
@@ -103,7 +104,7 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
 def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
     summaries, unread = read_summaries(runs)
-    complete = {n: s for n, s in summaries.items() if is_complete(s)}
+    complete = {n: s for n, s in summaries.items() if _complete(s)}
     configs, unread_cfg = read_configs(runs, list(complete))
     return ReportPlan(
         folder=Path(folder),
@@ -124,26 +125,13 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
 def _failures(
     kind: str, info: dict, summaries: dict[str, dict | None], runs: dict[str, Path]
 ) -> dict[str, str]:
-    """Run → message for every run that did not complete, with what draws the figures of a scored run
-    whose figures were cut short (:func:`figures_fix`); none for sweeps, whose failed trials are in the
-    trial table."""
-    failed = _not_complete(kind, info, summaries, runs)
-    for n, msg in failed.items():
-        if fix := figures_fix(summaries.get(n), runs.get(n)):
-            failed[n] = f"{msg}; {fix}" if msg else fix
-    return failed
-
-
-def _not_complete(
-    kind: str, info: dict, summaries: dict[str, dict | None], runs: dict[str, Path]
-) -> dict[str, str]:
-    """Run → message for every run that did not complete (a suite's from suite.json; none for sweeps,
-    whose failed trials are in the trial table; none for a run whose summary.json was not read: the plan's
-    ``unread`` says why)."""
+    """Run → why it did not complete and the fix (:func:`why_unfinished`; a suite's from its record in
+    suite.json; none for sweeps, whose failed trials are in the trial table; none for a run whose
+    summary.json was not read: the plan's ``unread`` says why)."""
     if kind == "suite":
         recorded = info.get("runs", {})
         failed = {
-            n: r.get("message", r.get("status"))
+            n: why_unfinished({**(summaries.get(n) or {}), **r}, runs.get(n))
             for n, r in recorded.items()
             if r.get("status") != "complete"
         }
@@ -153,11 +141,15 @@ def _not_complete(
     if kind == "sweep":
         return {}
     return {
-        n: s.get("message")
-        or (f"status {s['status']}" if s.get("status") else no_summary_why(runs[n]))
+        n: why_unfinished(s, runs[n])
         for n, s in summaries.items()
-        if s is not None and s.get("status") != "complete"
+        if s is not None and not _complete(s)
     }
+
+
+def _complete(row: dict | None) -> bool:
+    """Whether a run's summary row (:attr:`RunSummary.row`; None: unread) says the run finished."""
+    return row is not None and RunSummary.from_json(row).complete
 
 
 def _load_study(folder: Path, notes: list[str]) -> optuna.Study | None:

@@ -18,6 +18,7 @@ from vislab.plotting.mistakes import (
     plot_mistakes,
 )
 from vislab.report.figure_set import FigureSet
+from vislab.training.summary import RunSummary
 
 
 def mistake_section(
@@ -39,7 +40,7 @@ def mistake_section(
     with np.load(npz) as f:
         probs, labels = f["probs"], f["labels"]
     k = probs.shape[1]
-    names = list(summary.get("test_per_class") or {}) or [str(i) for i in range(k)]
+    names = list(RunSummary.from_json(summary).test_per_class or {}) or [str(i) for i in range(k)]
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, probs.argmax(1)), 1)
     pairs = confused_pairs(confusion)

@@ -13,16 +13,18 @@ from pathlib import Path
 from vislab.config import Config
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 
 def read_summaries(runs: dict[str, Path]) -> tuple[dict[str, dict | None], list[str]]:
-    """Each run's summary.json ({} where it is absent, None where it is there but cannot be read), and a
-    note for each that cannot be read: that run is left out of the tables and figures."""
+    """Each run's summary.json as its row (:attr:`RunSummary.row`; {} where it is absent, None where it is
+    there but cannot be read), and a note for each that cannot be read: that run is left out of the
+    tables and figures."""
     summaries: dict[str, dict | None] = {}
     unread = []
     for name, run_dir in runs.items():
         try:
-            summaries[name] = RunDir(run_dir).load_summary() or {}
+            summaries[name] = (RunDir(run_dir).load_summary() or RunSummary()).row
         except UserError as e:
             summaries[name] = None
             unread.append(f"{name}: left out of the tables and figures: {e}")

@@ -17,6 +17,7 @@ from vislab.report.sections import run_figures
 from vislab.report.seed_figures import over, read_seeds, row_figures
 from vislab.report.seeds import Planned, plan_rows
 from vislab.report.tracking import tracking_figures
+from vislab.training.summary import RunSummary
 
 _SEED = re.compile(r"-s(\d+)$")  # the seed runs of a row are named <row>-s<i>
 
@@ -149,5 +150,5 @@ def row_headline(summaries: list[dict]) -> str:
     first = summaries[0]
     return (
         f"{first.get('model', '?')}, test ACC {spread('test_acc')}, PACC {spread('test_pacc')} "
-        f"{over(len(summaries))}, {first.get('params', 0):,} parameters"
+        f"{over(len(summaries))}, {RunSummary.from_json(first).params or 0:,} parameters"
     )

@@ -27,6 +27,7 @@ from vislab.report.previews import augmentation_rows
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.summary import RunSummary
 
 MAX_PREVIEWS = 6  # augmentation previews per report
 
@@ -41,7 +42,8 @@ def saved_predictions(
         return None
     with np.load(npz) as f:
         probs, labels = f["probs"], f["labels"]
-    names = list(summary.get("test_per_class") or {}) or [str(i) for i in range(probs.shape[1])]
+    per_class = RunSummary.from_json(summary).test_per_class
+    names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
     return probs, labels, names
 
 

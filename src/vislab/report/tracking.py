@@ -12,6 +12,7 @@ from vislab.report.figure_set import FigureSet
 from vislab.training.optim import lr_per_step, optimizer_steps, scheduled_lr
 from vislab.training.rundir import RunDir
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
+from vislab.training.summary import RunSummary
 
 
 def tracking_figures(
@@ -70,9 +71,10 @@ def schedule_per_step(
     as the run's own figures/lr.png draws it: its schedule rebuilt from its config and the train split's
     size in its summary (``n_train``, ``world_size``); None when either is missing (the figure then shows
     the epochs' lr and the logged steps')."""
-    if cfg is None or not summary.get("n_train"):
+    s = RunSummary.from_json(summary)
+    if cfg is None or not s.n_train:
         return None
-    per_epoch = steps_per_epoch(cfg, summary["n_train"], summary.get("world_size") or 1)
+    per_epoch = steps_per_epoch(cfg, s.n_train, s.world_size or 1)
     return lr_per_step(lambda step: scheduled_lr(cfg, step, per_epoch), per_epoch, rows)
 
 

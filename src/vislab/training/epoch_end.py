@@ -10,6 +10,7 @@ import torch
 from vislab.training.evaluate import evaluate
 from vislab.training.plateau import better, reference
 from vislab.training.resume import checkpoint
+from vislab.training.runtime import unwrap
 from vislab.training.setup import Training
 
 
@@ -17,7 +18,7 @@ def evaluated(t: Training) -> torch.nn.Module:
     """What evaluation scores: the weight average (``train.ema``) or the network, DDP unwrapped, inside
     the run's test-time augmentation (``train.tta``)."""
     net = t.optim.ema.average if t.optim.ema else t.network.forward
-    return t.data.spec.wrap(getattr(net, "module", net))
+    return t.data.spec.wrap(unwrap(net))
 
 
 def evaluate_at_start(t: Training) -> dict:
@@ -26,8 +27,8 @@ def evaluate_at_start(t: Training) -> dict:
     k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
     kw = dict(precision=t.optim.precision, dist=t.dist)
     first = t.data.train.trained_indices(t.loop.epoch)
-    start = evaluate(net, t.data.train.unaugmented(bs, first), k, t.device, **kw)
-    val = evaluate(net, t.data.val, k, t.device, **kw)
+    start = evaluate(net, t.data.train.unaugmented(bs, first), k, **kw)
+    val = evaluate(net, t.data.val, k, **kw)
     return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
                 **val.as_dict("val"), val_per_class=val.per_class, **track_test(t))  # fmt: skip
 
@@ -38,7 +39,7 @@ def track_test(t: Training) -> dict:
     if not t.cfg.track_test:
         return {}
     k, kw = t.data.splits.num_classes, dict(precision=t.optim.precision, dist=t.dist)
-    return evaluate(evaluated(t), t.data.test, k, t.device, **kw).as_dict("test")
+    return evaluate(evaluated(t), t.data.test, k, **kw).as_dict("test")
 
 
 def evaluate_and_checkpoint(t: Training, row: dict) -> None:
@@ -53,7 +54,7 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
     if epoch % tc.eval_every and epoch != tc.epochs:
         return
     k = t.data.splits.num_classes
-    val = evaluate(evaluated(t), t.data.val, k, t.device, precision=optim.precision, dist=t.dist)
+    val = evaluate(evaluated(t), t.data.val, k, precision=optim.precision, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
     if loop.best is None or better(value, loop.best, tc.select_metric):

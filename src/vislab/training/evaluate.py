@@ -28,9 +28,10 @@ from vislab.training.precision import Precision
 from vislab.training.progress import Progress
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
-from vislab.training.runtime import Distributed
+from vislab.training.runtime import Distributed, unwrap
 from vislab.training.state import LoopState
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
+from vislab.training.summary import RunSummary
 from vislab.version import __version__
 
 
@@ -56,12 +57,13 @@ def evaluate(
     model: torch.nn.Module,
     loader: DeviceLoader,
     num_classes: int,
-    device=None,
     precision: Precision | None = None,
     with_roc: bool = False,
     dist=None,
 ) -> Metrics:
-    model = getattr(model, "module", model)
+    """The metrics of ``model`` (DDP unwrapped) on ``loader``'s split, its forward passes in ``precision``;
+    with ``dist``, rank 0's, which every rank gets."""
+    model = unwrap(model)
     # DDP: every rank evaluates the same model, and all act on rank 0's figures
     if dist is not None:
         dist.sync_buffers(model)
@@ -97,7 +99,8 @@ def _installed_version(package: str) -> str:
         return "not installed"
 
 
-def peak_memory(device: torch.device) -> dict:
+def peak_memory(device: torch.device) -> dict[str, float]:
+    """The process's peak memory in MB (summary.json's ``peak_rss_mb``; ``peak_cuda_mb`` on a GPU)."""
     out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if device.type == "cuda":
         out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
@@ -116,12 +119,12 @@ def finish_run(
     log: Progress,
     figures: bool = True,
     stopped: Callable[[], str | None] = lambda: None,
-) -> dict:
+) -> RunSummary | None:
     """Reload the best weights, score val and test, write summary.json, predictions and (``figures``) the
-    run's figures (on the main rank; the others return {}). ``stopped``: the signal that asked the run to
+    run's figures (on the main rank; the others return None). ``stopped``: the signal that asked the run to
     stop (None: none), asked before each figure (``add_figures``)."""
     if not dist.is_main:
-        return {}
+        return None
     model, precision, device = network.model, optim.precision, data.test.device
     weights = load_scored(run, model, network.hooks.trained_by == "fit_arrays", loop, optim.ema)
     k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
@@ -134,16 +137,17 @@ def finish_run(
     test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)
     scores = Scores(weights, val, test, test_time)
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
-    summary.update(
-        trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name
-    )
-    summary.update(versions=library_versions(), **peak_memory(device))
-    summary.update(setup_s=round(loop.setup_s, 3), eval_s=round(time.perf_counter() - started, 3))
+    summary = summary.replace(
+        trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
+        versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
+        eval_s=round(time.perf_counter() - started, 3),
+    )  # fmt: skip
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)  # before the figures: a figure that fails loses no result
     if figures:
         lr_steps = lr_per_step(optim.lr_at, optim.steps_per_epoch, history)
-        add_figures(run, summary, Figures(history, test, data, model, lr_steps), log, stopped)
+        figs = Figures(history, test, data, model, lr_steps)
+        summary = add_figures(run, summary, figs, log, stopped)
     log.line(
         f"done ({weights.said}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
         f"pacc {test.pacc:.4f} "
@@ -204,17 +208,17 @@ def _summary(
     splits: Splits,
     device: torch.device,
     n_params: int,
-) -> dict:
+) -> RunSummary:
     """summary.json of a complete run (``finish_run`` adds the world size, versions and memory)."""
     val, test, names = scores.val, scores.test, splits.class_names
     best_row = next((r for r in history if r["epoch"] == scores.weights.epoch), {})
     cfg = record.config or {}
-    return dict(
+    return RunSummary(
         status="complete",
         run=run.name,
         model=record.model.name,
-        # a user's own model (file.py:Net): its reference, file and sha256
-        **({"model_code": record.model.code} if record.model.code else {}),
+        model_code=record.model.code
+        or None,  # a user's own model (file.py:Net): reference, file, sha256
         data=cfg.get("data", {}).get("name"),
         train_acc=best_row.get("train_acc"),
         train_loss=best_row.get("train_loss"),
@@ -225,8 +229,8 @@ def _summary(
         test_pacc=test.pacc,
         test_loss=test.loss,
         test_auc=test.auc,
-        **({"val_top5_acc": val.top5_acc} if val.top5_acc is not None else {}),
-        **({"test_top5_acc": test.top5_acc} if test.top5_acc is not None else {}),
+        val_top5_acc=val.top5_acc,
+        test_top5_acc=test.top5_acc,
         train_time_s=round(loop.train_time_s, 3),
         test_time_s=round(scores.test_time_s, 4),
         best_epoch=scores.weights.epoch,  # the epoch whose weights were scored
@@ -259,12 +263,13 @@ class Figures:
 
 def add_figures(
     run: RunDir,
-    summary: dict,
+    summary: RunSummary,
     figures: Figures,
     log: Progress,
     stopped: Callable[[], str | None] = lambda: None,
-) -> None:
-    """Draw the run's figures, then write ``summary`` again with the time they took (``figures_s``). A
+) -> RunSummary:
+    """Draw the run's figures, then write ``summary`` again with the time they took (``figures_s``), and
+    return it. A
     signal (``stopped()``) leaves the figures not yet drawn undrawn: the run is then ``interrupted``, its
     scores kept, ``figures_missing`` naming them — a resume scores it again and draws them all."""
     started, missing = time.perf_counter(), []
@@ -272,10 +277,11 @@ def add_figures(
         missing = _write_figures(run, figures, stopped)
     except OSError as e:
         log.line(f"could not write figures in {run.fig_dir}: {e.strerror}")
-    summary["figures_s"] = round(time.perf_counter() - started, 3)
+    summary = summary.replace(figures_s=round(time.perf_counter() - started, 3))
     if missing:
-        summary.update(status="interrupted", figures_missing=missing)
+        summary = summary.replace(status="interrupted", figures_missing=missing)
     run.write_summary(summary)
+    return summary
 
 
 def _write_figures(

@@ -48,6 +48,7 @@ from vislab.training.resume import open_resume, resumable
 from vislab.training.rundir import RunDir
 from vislab.training.state import LoopState
 from vislab.training.stopping import write_stopped_summary
+from vislab.training.summary import RunSummary
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
 # A file rank 0 writes once it has printed its error (vislab.cli.worker.record_said): the launcher then prints
@@ -297,9 +298,9 @@ def summarise_stopped(folder: Path | None, status: str = "interrupted") -> None:
     with contextlib.suppress(OSError):
         if _stale(summary, loop):
             write_stopped_summary(run, loop, status)
-        elif summary is not None and status == "failed" and summary.get("status") == "interrupted":
+        elif summary is not None and status == "failed" and summary.status == "interrupted":
             # what rank 0 wrote is kept (a stop in the final scoring keeps its scores)
-            run.write_summary({**summary, "status": status})
+            run.write_summary(summary.replace(status=status))
 
 
 def _where_it_stopped(run: RunDir) -> LoopState | None:
@@ -315,14 +316,15 @@ def _where_it_stopped(run: RunDir) -> LoopState | None:
     return resume.loop if resume is not None else None
 
 
-def _stale(summary: dict | None, loop: LoopState) -> bool:
+def _stale(summary: RunSummary | None, loop: LoopState) -> bool:
     """Whether a run's summary.json (None: absent or unreadable) is not its word on a stop at ``loop``:
     none, or written before a ``--resume`` that got further (a summary's last word —
     complete, interrupted, failed, ... — at last.pt's epoch and step is kept)."""
     if summary is None:
         return True
-    said = (summary.get("epochs_run"), summary.get("step") or 0)
-    return not isinstance(said[0], int) or said < (loop.epoch, loop.step)
+    if summary.epochs_run is None:
+        return True
+    return (summary.epochs_run, summary.step or 0) < (loop.epoch, loop.step)
 
 
 def end_with_launcher() -> None:

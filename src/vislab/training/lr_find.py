@@ -55,7 +55,7 @@ from vislab.config import Config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
-from vislab.training.checks import user_code
+from vislab.training.model_checks import user_code
 from vislab.training.optim import set_lr
 from vislab.training.parts import build_optimisation, build_parts, init_from_data
 from vislab.training.runtime import Distributed, resolve_device
@@ -180,11 +180,11 @@ def lr_find(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         # the same set-up as `vislab train`: data, seeded model, augmented loader, optimizer, AMP
         data, network = build_parts(cfg, device, Distributed())
-        check_trainable(network.model, cfg.model.name)
+        check_optimizer_trained(network.model, cfg.model.name)
         if on_start is not None:
             on_start()
         # your own model (model.name=file.py:Net) raising: its traceback only, exit 2
-        with user_code(cfg.model.name, network.model, "in the LR range test"):
+        with user_code(cfg.model.name, network.model, "in the LR range test", code=network.code):
             init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
             optim = build_optimisation(cfg, network, device, len(data.train))
             finding = lr_range_test(
@@ -212,7 +212,7 @@ def _endless(loader: DeviceLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]
         epoch += 1
 
 
-def check_trainable(model: torch.nn.Module, name: str) -> None:
+def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
     """UserError unless ``model`` is trained by a torch optimizer (the test sweeps its learning rate)."""
     how = hooks_of(model).trained_by
     if how == "fit_arrays":
@@ -247,7 +247,7 @@ def lr_range_test(
     rates, each on ``accumulate`` batches, and return the losses (each step's mean) and the suggestion;
     ``model`` and ``optimizer`` are restored after."""
     test = test or RangeTest()
-    check_trainable(model, type(model).__name__)
+    check_optimizer_trained(model, type(model).__name__)
     saved = _snapshot(model, optimizer)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     try:

@@ -23,14 +23,17 @@ from vislab.errors import UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.objects import check_unchanged
-from vislab.training.checks import (
-    check_output,
-    check_same_data,
-    check_trainable,
-    user_code,
-)
+from vislab.models.options import cropped_input
+from vislab.models.registry import code_of
+from vislab.training.checks import check_same_data
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
+from vislab.training.model_checks import (
+    check_finite_output,
+    check_output,
+    check_params_to_train,
+    user_code,
+)
 from vislab.training.optim import build_optimizer, decay_groups, optimizer_steps, scheduled_lr
 from vislab.training.plateau import Plateau
 from vislab.training.precision import Precision, choose_precision
@@ -41,6 +44,7 @@ from vislab.training.runtime import (
     resolve_data_device,
 )
 from vislab.training.state import LoopState
+from vislab.training.summary import stopped_summary
 from vislab.version import __version__
 
 
@@ -58,12 +62,14 @@ class RunData:
 @dataclass
 class Network:
     """The model (weights, checkpoints, hooks), what runs forward (``net``: DDP-wrapped and/or compiled,
-    set by ``set_up``: training/compiling.py), its hooks and size."""
+    set by ``set_up``: training/compiling.py), its hooks and size, and the record of the user's code it
+    is built from (``registry.code_of``: checkpoints' model_code, the files of its tracebacks)."""
 
     model: torch.nn.Module
     hooks: ModelHooks
     n_params: int
     num_classes: int
+    code: dict | None  # None: vislab's own model
     net: torch.nn.Module | None = None
     graphs: bool = False  # compiled with CUDA graphs: each step must be marked (torch.compiler)
     channels_last: bool = False  # NHWC weights, so the loaders deliver NHWC batches
@@ -114,20 +120,21 @@ def build_parts(
         check_same_data(cfg, splits, ckpt)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
+    if ckpt is None:  # a fresh model: its output for the run's own inputs, before any step
+        check_finite_output(network, cfg.model.name, splits, spec, device)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
         network.start = init_from_run(network.model, cfg.train.init_from)
     if cfg.train.freeze:
         freeze(network.model, cfg.train.freeze, cfg.model.name)
-    check_trainable(cfg, network)
+    check_params_to_train(network, cfg.model.name, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
 
 
-def run_record(cfg: Config, data: RunData, model: torch.nn.Module) -> RunRecord:
+def run_record(cfg: Config, data: RunData, network: Network) -> RunRecord:
     """What every checkpoint of this run carries beside the weights."""
-    code = getattr(model, "vislab_code", None)  # a user's model: reference, file, sha256
     names = list(data.splits.class_names)
-    model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, code)
+    model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, network.code)
     return RunRecord(model_record, data.spec, cfg.to_dict(), __version__, data.splits.fingerprint)
 
 
@@ -180,10 +187,11 @@ def first_start_init(
 
     def stopped() -> str:
         if dist.is_main:
-            run.write_summary(dict(status="failed", epochs_run=0, step=0))
+            run.write_summary(stopped_summary("failed", LoopState()))
         return "Nothing was trained: after fixing your code, run the same command again."
 
-    with user_code(name, network.model, "in its init_from_data hook (before training)", stopped):
+    when = "in its init_from_data hook (before training)"
+    with user_code(name, network.model, when, stopped, code=network.code):
         init_from_data(network, train)
 
 
@@ -201,21 +209,21 @@ def _build_network(
     name = build_as or cfg.model.name
     if ckpt:  # resuming: a notebook's class redefined since would build another model
         check_unchanged(name, ckpt.record.model.code, cfg.model.name)
-    with skip_pretrained() if ckpt else contextlib.nullcontext():  # last.pt holds the weights
+    skip = skip_pretrained() if ckpt else contextlib.nullcontext()  # last.pt holds the weights
+    with skip, cropped_input(spec.crop_size, min(spec.sample_shape[-2:])):  # hints name a crop
         model = build_model(name, spec.input_shape, num_classes, **cfg.model.kwargs())
         model = model.to(device)
     if ckpt:
         model.load_state_dict(ckpt.state_dict)
+    code = code_of(name)  # the user's code just built (a resumed run's: where its checkpoint says)
+    # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
+    check_output(model, cfg.model.name, spec.input_shape, num_classes, device, code=code)
     hooks = hooks_of(model)
-    if hooks.trained_by != "fit_arrays":  # fitted models predict nothing before their fit
-        # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
-        by_forward = hooks.trained_by == "optimizer"  # checked in train mode too
-        check_output(model, cfg.model.name, spec.input_shape, num_classes, device, by_forward)
     n_params = model_size(model, hooks)  # a fitted model's: counted again once fitted (fit_once)
     nhwc = _channels_last(cfg, model, spec.input_shape)
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
-    return Network(model, hooks, n_params, num_classes, channels_last=nhwc)
+    return Network(model, hooks, n_params, num_classes, code, channels_last=nhwc)
 
 
 def model_size(model: torch.nn.Module, hooks: ModelHooks) -> int:

@@ -1,5 +1,6 @@
 """What a checkpoint says, as typed objects: the run's record (model, inputs, config, version), the
-weights, and — in ``last.pt`` — what resuming needs. The one module that knows the file's keys.
+weights, and — in ``last.pt`` — what resuming needs. The one module that knows a checkpoint file's keys
+(a run's summary.json has its own: :mod:`vislab.training.summary`).
 
 On disk a checkpoint stays a flat dict of plain types and tensors (loaded with ``weights_only=True``);
 the keys are the ones vislab has written since checkpoints began, so older files load unchanged:

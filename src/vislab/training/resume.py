@@ -17,10 +17,11 @@ from vislab.errors import DataError, Note, UserError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
 from vislab.training.runtime import world_size
 from vislab.training.setup import Training
 from vislab.training.state import LoopState
+from vislab.training.summary import RunSummary
 
 
 def open_resume(run: RunDir, world: int | None = None) -> Checkpoint:
@@ -56,7 +57,7 @@ def resumable(run: RunDir) -> Checkpoint:
             f"cannot resume '{run.path}': '{last}' is not a resumable vislab checkpoint (no "
             f"config/state/history). {_ways_on(run)}"
         )
-    if (run.read_summary() or {}).get("status") == "pruned":
+    if (run.read_summary() or RunSummary()).status == "pruned":
         raise UserError(_pruned(run.path, ckpt.resume.loop.epoch))
     _check_own(run, ckpt)
     return ckpt
@@ -107,8 +108,8 @@ def _not_its_own(run: RunDir, ckpt: Checkpoint) -> str | None:
                 f"{_shown(row.get('train_loss'))}, last.pt's history as {_shown(mine.get('train_loss'))}"
             )
             break
-    name, named = ckpt.record.model.name, (run.read_summary() or {}).get("model")
-    if isinstance(named, str) and named != name:
+    name, named = ckpt.record.model.name, (run.read_summary() or RunSummary()).model
+    if named is not None and named != name:
         why.append(f"summary.json names model {named}, last.pt holds model {name}")
     if why:
         try:
@@ -217,7 +218,9 @@ def _init_from(path: Path) -> str:
     return f"--init-from {path} / train__init_from={str(path)!r}"
 
 
-def before_resume(run: RunDir, cfg: Config, ckpt: Checkpoint) -> tuple[list[str], dict | None]:
+def before_resume(
+    run: RunDir, cfg: Config, ckpt: Checkpoint
+) -> tuple[list[str], RunSummary | None]:
     """What a resume of ``run`` (its ``ckpt``, for ``cfg``'s epochs) says first, and the run's summary when
     there is nothing left to train (None: train on), each of its records read once. Notes: settings edited
     by hand in config.yaml (:func:`config_edits`), and nothing left to train (:func:`nothing_to_train`)."""
@@ -247,7 +250,7 @@ def config_edits(path: Path, recorded: dict, saved: Config | None) -> str | None
     )
 
 
-def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dict] | None:
+def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, RunSummary] | None:
     """Why resuming ``run`` (its last.pt's ``resume``, for ``cfg``'s epochs) has nothing to do, and its
     summary — every epoch trained (or stopped early), a complete summary.json, metrics.jsonl with every
     row of its history and nothing else: it would only score the run again and rewrite them. None when
@@ -260,8 +263,10 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, dic
         summary, rows = run.load_summary(), run.read_metrics()
     except UserError:
         return None
-    if not is_complete(summary) or not _lines(run.path / "metrics.jsonl") == len(rows) == len(
-        resume.history
+    if (
+        summary is None
+        or not summary.complete
+        or not _lines(run.path / "metrics.jsonl") == len(rows) == len(resume.history)
     ):
         return None
     if loop.epoch < tc.epochs:  # train.early_stop's patience ran out: extending it would stop again

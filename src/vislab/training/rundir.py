@@ -4,7 +4,8 @@ RUN_DIR/config.yaml      resolved config
 RUN_DIR/metrics.jsonl    one JSON line per evaluated epoch
 RUN_DIR/steps.jsonl      the training loss every train.log_every steps (step, epoch, loss, lr)
 RUN_DIR/grad_norms.jsonl per-layer mean gradient L2 norm of each epoch (train.track_grad_norm)
-RUN_DIR/summary.json     final results, or where a stopped run stopped (status interrupted/diverged/failed ...)
+RUN_DIR/summary.json     final results, or where a stopped run stopped (status interrupted/diverged/failed ...):
+                         a :class:`~vislab.training.summary.RunSummary`
 RUN_DIR/checkpoints/     best.pt, last.pt
 RUN_DIR/figures/         PNGs
 RUN_DIR/predictions_test.npz  test probabilities and labels (for report figures)
@@ -30,11 +31,7 @@ from vislab.errors import UserError, show_note
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
-
-
-def is_complete(summary: dict | None) -> bool:
-    """Whether a run's ``summary.json`` content (None when absent) says the run finished."""
-    return bool(summary) and summary.get("status") == "complete"
+from vislab.training.summary import RunSummary
 
 
 class RunDir:
@@ -137,8 +134,9 @@ class RunDir:
         """Rewrite metrics.jsonl from the full history (so a resumed run has exactly one row per epoch)."""
         atomic_write_text(self.path / "metrics.jsonl", "".join(strict_json(r) + "\n" for r in rows))
 
-    def write_summary(self, summary: dict) -> None:
-        atomic_write_text(self.path / "summary.json", strict_json(summary, indent=2))
+    def write_summary(self, summary: RunSummary) -> None:
+        """summary.json (:meth:`RunSummary.to_json`)."""
+        atomic_write_text(self.path / "summary.json", strict_json(summary.to_json(), indent=2))
 
     def write_predictions(self, split: str, probs: np.ndarray, labels: np.ndarray) -> None:
         def write(f):
@@ -149,14 +147,14 @@ class RunDir:
         atomic_write(self.path / f"predictions_{split}.npz", write)
 
     # ------------------------------------------------------------------ readers
-    def read_summary(self) -> dict | None:
+    def read_summary(self) -> RunSummary | None:
         """summary.json; None when it is absent or cannot be read (:meth:`load_summary` says why)."""
         try:
             return self.load_summary()
         except UserError:
             return None
 
-    def load_summary(self) -> dict | None:
+    def load_summary(self) -> RunSummary | None:
         """summary.json; None when absent; UserError naming the file and the fix when it is there but
         cannot be read (cut short, not a JSON object, unreadable)."""
         p = self.path / "summary.json"
@@ -168,7 +166,7 @@ class RunDir:
             raise self._unreadable(p, why_unreadable(e)) from None
         if not isinstance(summary, dict):
             raise self._unreadable(p, f"it holds a {type(summary).__name__}, not a JSON object")
-        return summary
+        return RunSummary.from_json(summary)
 
     def load_config(self) -> Config | None:
         """config.yaml as a validated Config; None when absent; ConfigError naming the file when it
@@ -190,7 +188,7 @@ class RunDir:
         :meth:`rows_lost` says whether rows were lost, which each reader says in its own way)."""
         return self.read_rows("metrics.jsonl")
 
-    def rows_lost(self, summary: dict | None = None) -> str | None:
+    def rows_lost(self, summary: RunSummary | None = None) -> str | None:
         """Why the run has no metrics.jsonl rows though its summary.json (``summary``, read when None) says
         it trained epochs (``epochs_run``) — the file is missing or empty —, what that leaves out and the
         fix; None where the file holds a line, or where nothing says an epoch was written (a run in
@@ -205,12 +203,12 @@ class RunDir:
             state = "missing"
         except (OSError, UnicodeDecodeError):  # read_rows says why
             return None
-        summary = (self.read_summary() or {}) if summary is None else summary
-        ran = summary.get("epochs_run")
-        if not (isinstance(ran, int) and ran > 0):
+        summary = (self.read_summary() or RunSummary()) if summary is None else summary
+        ran = summary.epochs_run
+        if not (ran is not None and ran > 0):
             return None
         epochs = f"{ran} epoch{'s' * (ran != 1)}"
-        said = f"is complete ({epochs})" if is_complete(summary) else f"ran {epochs}"
+        said = f"is complete ({epochs})" if summary.complete else f"ran {epochs}"
         return (
             f"'{p}' is {state}, though summary.json says the run {said}: its per-epoch rows are lost — "
             f"no training curves, no per-epoch table (its scores in summary.json stay). {self._fix(p)}"
@@ -249,11 +247,11 @@ class RunDir:
         no epochs_run, that it is complete). A run stopped mid-write (no summary past it) is left alone:
         resuming it writes the row."""
         last = last if isinstance(last, int) else 0
-        summary = self.read_summary() or {}
-        ran = summary.get("epochs_run")
-        if not (ran > last if isinstance(ran, int) else is_complete(summary)):
+        summary = self.read_summary() or RunSummary()
+        ran = summary.epochs_run
+        if not (ran > last if ran is not None else summary.complete):
             return
-        said = "is complete" if is_complete(summary) else f"ran {ran} epochs"
+        said = "is complete" if summary.complete else f"ran {ran} epochs"
         epoch = re.match(r'\s*\{\s*"epoch"\s*:\s*(\d+)', line)
         lost = f"epoch {epoch[1]}'s row" if epoch else f"the row after epoch {last}'s"
         show_note(

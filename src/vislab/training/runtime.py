@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.distributed as tdist
@@ -59,6 +60,17 @@ def resolve_data_device(
         return device
     free, _ = torch.cuda.mem_get_info(device)
     return device if nbytes <= fraction * free else torch.device("cpu")
+
+
+def unwrap(net: torch.nn.Module) -> torch.nn.Module:
+    """The model inside ``net``'s DistributedDataParallel wrapper (also under torch.compile's), which
+    evaluation scores and whose buffers it syncs; ``net`` itself when it has none (a model's own
+    attribute named ``module`` is no wrapper)."""
+    compiled = sys.modules.get(
+        "torch._dynamo.eval_frame"
+    )  # loaded by torch.compile (1.3 s to import)
+    inner = net._orig_mod if compiled and isinstance(net, compiled.OptimizedModule) else net
+    return inner.module if isinstance(inner, DDP) else net
 
 
 def lost_peer(error: BaseException) -> bool:

@@ -106,7 +106,7 @@ def set_up(
     steps = start_tracking(tc, network, device, dist, log, resume, optim.scaler is not None)
     loop.setup_s += time.perf_counter() - started
     return Training(
-        tc, run, dist, device, run_record(cfg, data, network.model), data, network, optim, loop,
+        tc, run, dist, device, run_record(cfg, data, network), data, network, optim, loop,
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
     )  # fmt: skip

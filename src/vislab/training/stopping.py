@@ -11,11 +11,12 @@ import math
 import torch
 
 from vislab.errors import TrainingDiverged, TrainingInterrupted
-from vislab.training.checks import user_code
+from vislab.training.model_checks import user_code
 from vislab.training.resume import checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.setup import Training
 from vislab.training.state import LoopState
+from vislab.training.summary import RunSummary, stopped_summary
 
 
 def stop_resumably(
@@ -74,11 +75,12 @@ def stop_before_scoring(t: Training, signal_name: str) -> None:
     )
 
 
-def stop_after_scoring(t: Training, signal_name: str, summary: dict) -> None:
+def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None) -> None:
     """A signal arrived while the run was scored (``evaluate.finish_run``), which kept what it wrote: a
     complete summary.json, or the scores with ``interrupted`` and the figures not drawn
-    (``figures_missing``). TrainingInterrupted saying which, and how to go on."""
-    missing = summary.get("figures_missing")
+    (``figures_missing``; ``summary`` None: another rank's). TrainingInterrupted saying which, and how
+    to go on."""
+    missing = summary.figures_missing if summary is not None else None
     where = t.run.path / "summary.json"
     if not missing:
         raise TrainingInterrupted(
@@ -120,9 +122,8 @@ def users_model(t: Training, when: str, trained: bool = False) -> contextlib.Abs
     UserCodeError (its frames only, exit 2) saying what was kept (``_stopped_by_code``); ``trained``: the
     epoch's steps are done (its evaluation is what failed). Vislab's own errors, and built-in models',
     pass unchanged; so does the Python API's ``train(model=Net)``, whose caller gets Python's exception."""
-    return user_code(
-        t.record.model.name, t.network.model, when, lambda: _stopped_by_code(t, trained)
-    )
+    name, model, code = t.record.model.name, t.network.model, t.network.code
+    return user_code(name, model, when, lambda: _stopped_by_code(t, trained), code=code)
 
 
 def _stopped_by_code(t: Training, trained: bool) -> str:
@@ -201,7 +202,4 @@ def write_stopped_summary(
 ) -> None:
     """``run``'s summary.json for a run stopped with ``status`` where ``loop`` stood (``mark``); also what
     the ``--nproc`` launcher writes from ``last.pt`` when no rank could (``launch.summarise_stopped``)."""
-    run.write_summary(
-        dict(status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
-             best_epoch=loop.best_epoch, train_time_s=loop.train_time_s)
-    )  # fmt: skip
+    run.write_summary(stopped_summary(status, loop, saved_step))

@@ -58,6 +58,7 @@ from vislab.training.stopping import (
     stop_unfitted,
     users_model,
 )
+from vislab.training.summary import RunSummary
 from vislab.training.tracking import build_trackers
 
 
@@ -71,8 +72,8 @@ def train(
     callbacks: list[Callback] | tuple[Callback, ...] = (),
     trust_code: bool = False,
     epochs: int | None = None,
-) -> dict:
-    """Train ``cfg`` into run directory ``out`` and return its summary.
+) -> RunSummary | None:
+    """Train ``cfg`` into run directory ``out`` and return its summary (None on a rank > 0).
 
     ``callbacks``: ``Callback`` objects (``vislab.training.state``), e.g. a tracker or an Optuna pruner:
     ``on_epoch_end(row)`` after each metrics row, ``close()`` when the run ends.
@@ -113,7 +114,7 @@ def _run(
     dist: Distributed,
     callbacks: list[Callback] | tuple[Callback, ...],
     build_as: str | None,
-) -> dict:
+) -> RunSummary | None:
     """Open the run directory, set up, train (epochs or one fit); close trackers and the directory."""
     if dist.is_main:
         run.open()
@@ -158,7 +159,7 @@ def _note_short_warmup(cfg: Config, t: Training) -> None:
 
 
 # ----------------------------------------------------------------------------- fitted models
-def fit_once(t: Training, stop: StopFlag) -> dict:
+def fit_once(t: Training, stop: StopFlag) -> RunSummary | None:
     """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
     random view of each image is no augmentation), one row, no epochs. A signal stops it before or after
     the fit (which cannot be cut short), nothing saved."""
@@ -172,8 +173,8 @@ def fit_once(t: Training, stop: StopFlag) -> dict:
     model, k = t.network.model, t.data.splits.num_classes
     t.network.n_params = model_size(model, t.network.hooks)  # what the fit stored: summary's params
     t.log.line(f"fitted on the train split: {parameters(t.network.n_params)}")
-    fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k, t.device)
-    val = evaluate(model, t.data.val, k, t.device)
+    fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k)
+    val = evaluate(model, t.data.val, k)
     t.history.append(
         dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
              val_per_class=val.per_class, lr=0.0, seconds=t.loop.train_time_s, **track_test(t))
@@ -193,7 +194,9 @@ def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # -------------------------------------------------------------------------------- the loop
-def fit_epochs(t: Training, stop: StopFlag, callbacks: list[Callback], resumed: bool) -> dict:
+def fit_epochs(
+    t: Training, stop: StopFlag, callbacks: list[Callback], resumed: bool
+) -> RunSummary | None:
     """Epochs of training steps, each followed by evaluation, checkpoints and a metrics row."""
     tc = t.cfg
     if resumed:
@@ -376,7 +379,7 @@ def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = 
         cb.on_epoch_end(row)
 
 
-def _finish(t: Training, stop: StopFlag) -> dict:
+def _finish(t: Training, stop: StopFlag) -> RunSummary | None:
     """Score the run (``finish_run``); a signal meanwhile: what it wrote is kept, then TrainingInterrupted."""
     summary = finish_run(
         t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, t.cfg.figures,

@@ -1,27 +1,33 @@
 """The data each run used, stated from the runs' own summaries (never from a suite's description): the
 line under a table's title (:func:`data_line`: dataset, split sizes and what a sample is), the title's
 datasets (:func:`titled`), and each table row's dataset (:func:`row_datasets`: bold ranks only runs of one
-dataset against each other)."""
+dataset against each other). Each summary is a row of the tables (:attr:`RunSummary.row`), whose fixed
+keys are read through :class:`RunSummary` (a hand-edited value of another type: unknown)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vislab.training.summary import RunSummary
+
+
+def _data(summary: dict) -> str:
+    """The dataset (data.name) a run used; "?" where its summary does not say."""
+    return RunSummary.from_json(summary).data or "?"
+
 
 def datasets(summaries: dict[str, dict]) -> list[str]:
     """The datasets (data.name) the runs used, in run order."""
-    return list(dict.fromkeys(str(s.get("data", "?")) for s in summaries.values()))
+    return list(dict.fromkeys(_data(s) for s in summaries.values()))
 
 
 def samples_word(summary: dict) -> str:
     """What a run's samples were, by their shape (``sample_shape``): images (C×H×W), 2-D points (the
     circles) or feature vectors. A summary from before vislab recorded the shape: by its dataset's name."""
-    shape = summary.get("sample_shape")
+    shape = RunSummary.from_json(summary).sample_shape
     if shape is not None:
-        return (
-            "images" if len(shape) == 3 else "points" if list(shape) == [2] else "feature vectors"
-        )
-    data = str(summary.get("data", "?"))
+        return "images" if len(shape) == 3 else "points" if shape == [2] else "feature vectors"
+    data = _data(summary)
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
 
@@ -29,10 +35,10 @@ def data_line(summaries: dict[str, dict]) -> str:
     """What the runs were trained and scored on, from their summaries: dataset and split sizes."""
     groups: dict[str, list[str]] = {}
     for name, s in summaries.items():
-        sizes = " / ".join(
-            f"{s[k]:,} {k.removeprefix('n_')}" for k in ("n_train", "n_val", "n_test") if k in s
-        )
-        data = str(s.get("data", "?"))
+        r = RunSummary.from_json(s)
+        split = {"train": r.n_train, "val": r.n_val, "test": r.n_test}
+        sizes = " / ".join(f"{n:,} {k}" for k, n in split.items() if n is not None)
+        data = _data(s)
         what = f"{data} ({sizes} {samples_word(s)})" if sizes else data
         groups.setdefault(what, []).append(name)
     if len(groups) == 1:
@@ -56,7 +62,10 @@ def row_datasets(
     firsts = {
         r: next((n for n in names if n in summaries), "") for r, names in (rows or {}).items()
     }
-    return [str(summaries.get(firsts.get(r["run"], r["run"]), {}).get("data")) for r in table]
+    return [
+        str(RunSummary.from_json(summaries.get(firsts.get(r["run"], r["run"]), {})).data)
+        for r in table
+    ]
 
 
 def mixes_data(data: Sequence[str] | None) -> bool:

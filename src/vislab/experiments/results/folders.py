@@ -1,15 +1,26 @@
 """What runs a folder holds: itself (a run), a suite's runs, a sweep's trials, or the runs among its
 sub-folders — what a report and ``vislab compare`` read (no optuna: a sweep is read from its files); and
-what they say of a run whose figures were cut short (:func:`figures_fix`)."""
+what they all say of a run that did not finish, and its fix (:func:`why_unfinished`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from vislab.errors import UserError
 from vislab.experiments.results.provenance import suite_info
+from vislab.models.user import is_user_reference
 from vislab.training.rundir import RunDir, folder_kind
+from vislab.training.summary import RunSummary
+
+# suite.json's status of a run ``--only`` left out whose folder holds it trained with other settings than
+# the suite's now (another train.epochs): out of the tables, listed under them with the command that
+# trains it
+OTHER_SETTINGS = "other settings"
 
 
 def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
@@ -56,17 +67,63 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
     return "folder", runs, {}
 
 
+def other_settings(suite: dict) -> set[str]:
+    """The runs ``suite`` (suite.json's content) records as trained with other settings than its own now
+    (:data:`OTHER_SETTINGS`): in no table, listed under it with the command that trains them."""
+    return {n for n, r in (suite.get("runs") or {}).items() if r.get("status") == OTHER_SETTINGS}
+
+
 def figures_fix(summary: dict | None, folder: Path | None) -> str:
     """For a run scored but stopped while its figures were drawn (summary.json's ``figures_missing``):
     which were not drawn and the resume that draws them; else ""."""
-    missing = (summary or {}).get("figures_missing")
+    missing = RunSummary.from_json(summary or {}).figures_missing
     if not missing or folder is None:
         return ""
     return (
         f"its scores are kept but these figures were not drawn: {', '.join(missing)}; resuming the run "
-        f"draws them: vislab train --resume {folder} (Python: vislab.train(out={str(folder)!r}, "
-        f"resume=True))"
+        f"draws them: {resume_command(folder)}"
     )
+
+
+def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str:
+    """Why a run did not finish, and the fix — the one wording of every table, report, paper and suite
+    error. ``record``: its summary.json (a row), or a suite's record of its outcome (suite.json's): its
+    ``message``, else its status; then, for a run scored but whose figures were cut short, the resume
+    that draws them (:func:`figures_fix`), or for a failed or interrupted run whose ``folder`` holds a
+    checkpoint to go on from, its resume command (unless the message gives one). No status (no
+    summary.json yet): :func:`no_summary_why`."""
+    record = record or {}
+    status, message = record.get("status"), record.get("message")
+    if not status:
+        return no_summary_why(folder) if folder is not None else "no summary.json"
+    said = str(message) if message else f"status {status}"
+    fix = figures_fix(dict(record), folder)
+    resumable = folder is not None and (folder / "checkpoints" / "last.pt").is_file()
+    if not fix and status in ("failed", "interrupted") and resumable and "--resume" not in said:
+        fix = f"continue it from its last checkpoint: {resume_command(folder)}"
+    return f"{said}; {fix}" if fix else said
+
+
+def resume_command(folder: Path) -> str:
+    """How to resume the run in ``folder``, in the command's words and Python's; a run of the user's own
+    model code (``model.name=file.py:Net``) with --trust-code, which imports that file as it is now
+    (edited since, say, to fix what stopped the run)."""
+    own = _own_code(folder)
+    flag, kw = (" --trust-code", ", trust_code=True") if own else ("", "")
+    return (
+        f"vislab train --resume {folder}{flag} (Python: vislab.train(out={str(folder)!r}, "
+        f"resume=True{kw}))"
+    )
+
+
+def _own_code(folder: Path) -> bool:
+    """Whether the run in ``folder`` trains the user's own model code, as its config.yaml names it."""
+    try:
+        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+        name = (config.get("model") or {}).get("name")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False
+    return isinstance(name, str) and is_user_reference(name)
 
 
 def no_summary_why(folder: Path) -> str:
@@ -76,10 +133,7 @@ def no_summary_why(folder: Path) -> str:
     if (pid := run.live_holder()) is not None:
         return f"no summary.json yet: process {pid} is still training it"
     if (run.ckpt_dir / "last.pt").is_file():
-        return (
-            f"stopped before writing its summary.json; continue it: vislab "
-            f"train --resume {folder} (Python: vislab.train(out={str(folder)!r}, resume=True))"
-        )
+        return f"stopped before writing its summary.json; continue it: {resume_command(folder)}"
     return (
         "no summary.json and no checkpoint: stopped before its first, or another host is training it; "
         "nothing to resume"

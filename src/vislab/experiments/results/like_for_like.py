@@ -28,6 +28,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from vislab.config import SpecFile
+from vislab.training.summary import RunSummary
 
 Size = Annotated[int, Field(strict=True)]
 SPLITS = ("train", "val", "test")
@@ -98,7 +99,9 @@ class Aspect:
 
 
 Seeds = Sequence[Mapping]
-"""A run's summaries: its summary.json alone, or each seed's of a row."""
+"""A run's summaries (rows of the tables: :attr:`RunSummary.row`): its summary.json alone, or each
+seed's of a row. Their fixed keys are read through :class:`RunSummary` (a value of another type, as a
+hand-edited file may hold: unknown)."""
 
 
 def conditions(m: MeasuredWith, seeds: Seeds) -> dict[str, Aspect]:
@@ -106,12 +109,15 @@ def conditions(m: MeasuredWith, seeds: Seeds) -> dict[str, Aspect]:
     report does not give is left out, and so are the epochs of a fitted baseline."""
     their_epochs, their_split = theirs(m)
     out = {}
-    if their_epochs and not any(s.get("trained_by") == "fit_arrays" for s in seeds):
-        differ = any(_epochs_differ(m, s) for s in seeds)
-        out["epochs"] = Aspect(their_epochs, _epochs_done(seeds) if differ else "")
+    records = [RunSummary.from_json(dict(s)) for s in seeds]
+    if their_epochs and not any(s.trained_by == "fit_arrays" for s in records):
+        differ = any(_epochs_differ(m, s) for s in records)
+        out["epochs"] = Aspect(their_epochs, _epochs_done(records) if differ else "")
     if their_split:
-        differ = any(_split_differs(m, s) for s in seeds)
-        out["split"] = Aspect(their_split, f"on {_split_text(_run_sizes(seeds))}" if differ else "")
+        differ = any(_split_differs(m, s) for s in records)
+        out["split"] = Aspect(
+            their_split, f"on {_split_text(_run_sizes(records))}" if differ else ""
+        )
     return out
 
 
@@ -126,12 +132,12 @@ def theirs(m: MeasuredWith) -> tuple[str, str]:
     return epochs, f"on {_split_text(sizes)}" if sizes else ""
 
 
-def _epochs_done(seeds: Seeds) -> str:
+def _epochs_done(seeds: list[RunSummary]) -> str:
     """How many epochs the seeds trained, e.g. 'trained 1 epoch', 'stopped early after 4–5 epochs',
     'trained 5–8 epochs, stopping early in 2 of 3 seeds'."""
-    ran = [s for s in seeds if s.get("epochs_run") is not None]
-    span = _epochs(*_span([int(s["epochs_run"]) for s in ran]))
-    stopped = sum(bool(s.get("stopped_early")) for s in ran)
+    ran = [s.epochs_run for s in seeds if s.epochs_run is not None]
+    span = _epochs(*_span(ran))
+    stopped = sum(bool(s.stopped_early) for s in seeds if s.epochs_run is not None)
     if stopped == len(ran):
         return f"stopped early after {span}"
     return f"trained {span}" + (
@@ -139,25 +145,30 @@ def _epochs_done(seeds: Seeds) -> str:
     )
 
 
-def _epochs_differ(m: MeasuredWith, summary: Mapping) -> bool:
+def _epochs_differ(m: MeasuredWith, summary: RunSummary) -> bool:
     """Whether the run trained other epochs than the report (see the module's docstring)."""
-    ran = summary.get("epochs_run")
+    ran = summary.epochs_run
     if m.epochs is None or ran is None:
         return False
     if not m.early_stopping:
         return ran != m.epochs
     # both stopped on validation: the data decided, within the report's most
-    return ran > m.epochs or (not summary.get("stopped_early") and ran < m.epochs)
+    return ran > m.epochs or (not summary.stopped_early and ran < m.epochs)
 
 
-def _split_differs(m: MeasuredWith, summary: Mapping) -> bool:
-    run = {k: int(summary[f"n_{k}"]) for k in SPLITS if summary.get(f"n_{k}") is not None}
+def _split_sizes(summary: RunSummary) -> dict[str, int | None]:
+    """Split → its size in the run (summary.json's n_train, n_val, n_test; None: not said)."""
+    return {"train": summary.n_train, "val": summary.n_val, "test": summary.n_test}
+
+
+def _split_differs(m: MeasuredWith, summary: RunSummary) -> bool:
+    run = {k: n for k, n in _split_sizes(summary).items() if n is not None}
     return any(k in run and run[k] != n for k, n in _sizes(m).items())
 
 
-def _run_sizes(seeds: Seeds) -> dict[str, tuple[int, int]]:
+def _run_sizes(seeds: list[RunSummary]) -> dict[str, tuple[int, int]]:
     """Split → the smallest and largest size over the seeds (summary.json's n_train, n_val, n_test)."""
-    sizes = {k: [int(s[f"n_{k}"]) for s in seeds if s.get(f"n_{k}") is not None] for k in SPLITS}
+    sizes = {k: [n for s in seeds if (n := _split_sizes(s)[k]) is not None] for k in SPLITS}
     return {k: _span(ns) for k, ns in sizes.items() if ns}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
+from vislab.training.summary import RunSummary
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
 
@@ -115,6 +116,10 @@ def provenance_line(
     dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}
     for run, metric in select_metrics(dirs, configs).items():
         select.setdefault(row_of.get(run, run), metric)
-    fitted = [row_of.get(n, n) for n, s in summaries.items() if s.get("trained_by") == FITTED]
+    fitted = [
+        row_of.get(n, n)
+        for n, s in summaries.items()
+        if RunSummary.from_json(s).trained_by == FITTED
+    ]
     parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))
     return " ".join(p for p in parts if p)

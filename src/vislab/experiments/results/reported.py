@@ -37,6 +37,7 @@ from vislab.experiments.results.like_for_like import (
     measured_with,
     unlike_sentence,
 )
+from vislab.training.summary import RunSummary
 
 # The figures a report can give for a run: keys of the results table (results/table.py COLUMNS).
 FIGURES = (
@@ -270,7 +271,7 @@ def _other_dataset(
     theirs_, ours_ = set(), set()
     for run, figures in cited.items():
         dataset = figures.dataset or reported.sources[src].dataset
-        used = {str(s.get("data")) for s in seeds[run]} - {dataset}
+        used = {str(RunSummary.from_json(dict(s)).data) for s in seeds[run]} - {dataset}
         if dataset and used:
             theirs_.add(dataset)
             ours_ |= used

@@ -39,6 +39,7 @@ from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.models.hooks import unread_setting
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
     "train.figures",
@@ -214,7 +215,8 @@ def _read_all(
         except UserError as e:
             unread[name] = e
             continue
-        sides[name] = _sides(read, summaries[name].get("trained_by", "optimizer"))
+        trained_by = RunSummary.from_json(summaries[name]).trained_by
+        sides[name] = _sides(read, trained_by or "optimizer")
     return sides, unread
 
 

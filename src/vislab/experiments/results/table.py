@@ -5,7 +5,8 @@ Beside vislab's figures, a suite's ``reported:`` block adds one column per figur
 course's report published for that run; blank where it gives none), and the data each run used is
 stated from the runs' own summaries (data_used.py). After each run, what it was: its
 model, seed and the settings the runs changed (settings.py), or a sweep's swept values; cells print and are
-bolded as cells.py says.
+bolded as cells.py says. A run's summary is its row (:attr:`RunSummary.row`): the metric columns are
+read from it by name (:data:`COLUMNS`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from vislab.experiments.results.spread import (
     spread_of,
 )
 from vislab.training.checkpoint import atomic_write_text
+from vislab.training.summary import RunSummary
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
     ("run", "run"),
@@ -96,9 +98,10 @@ EPOCH_KEYS = ("epochs_run", "best_epoch")
 
 
 def figure(summary: dict, key: str) -> Any:
-    """Figure ``key`` of a run's summary as every table shows it: none for the epochs of a run fitted
-    once (majority, svm: summary.json says 1, but there are no epochs to count)."""
-    if key in EPOCH_KEYS and summary.get("trained_by") == FITTED:
+    """Figure ``key`` (a metric column) of a run's summary row (:attr:`RunSummary.row`) as every table
+    shows it: none for the epochs of a run fitted once (majority, svm: summary.json says 1, but there
+    are no epochs to count)."""
+    if key in EPOCH_KEYS and RunSummary.from_json(summary).trained_by == FITTED:
         return None
     return summary.get(key)
 

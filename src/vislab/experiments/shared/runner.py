@@ -33,7 +33,8 @@ from vislab.experiments.suites.runner import (
     write_results,
 )
 from vislab.experiments.suites.spec import Suite, run_config
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
 
 Log = Callable[[str], None]
@@ -192,11 +193,14 @@ def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
 
 
 def _run_files(run_dir: Path) -> dict:
-    """A finished run's summary (parsed), metrics.jsonl and config.yaml, as stored in the database."""
-    rd = RunDir(run_dir)
+    """A finished run's summary (summary.json's object), metrics.jsonl and config.yaml, as stored in the
+    database."""
+    summary = RunDir(run_dir).read_summary()
     read = lambda name: (run_dir / name).read_text() if (run_dir / name).is_file() else None  # noqa: E731
     return dict(
-        summary=rd.read_summary(), metrics=read("metrics.jsonl"), config=read("config.yaml")
+        summary=summary.to_json() if summary is not None else None,
+        metrics=read("metrics.jsonl"),
+        config=read("config.yaml"),
     )
 
 
@@ -213,7 +217,7 @@ def _gather(out: Path, records: dict[str, dict], log: Log) -> None:
                 rd.write_config(r.get("config") or "")
                 rows = [json.loads(line) for line in (r.get("metrics") or "").splitlines() if line]
                 rd.write_metrics(rows)
-                rd.write_summary(r["summary"])
+                rd.write_summary(RunSummary.from_json(r["summary"]))
         except UserError as e:  # e.g. another worker writes the same shared folder right now
             log(f"{name}: not gathered from the database ({e})")
             continue
@@ -229,6 +233,7 @@ def _state_entry(record: dict) -> dict:
     """A run's line in suite.json, from its database row."""
     keep = ("status", "message", "host", "attempts", "run_dir")
     entry = {k: record[k] for k in keep if record.get(k) not in (None, "")}
-    if is_complete(record.get("summary")) and record["summary"].get("train_time_s") is not None:
-        entry["seconds"] = record["summary"]["train_time_s"]
+    summary = RunSummary.from_json(record.get("summary") or {})
+    if summary.complete and summary.train_time_s is not None:
+        entry["seconds"] = summary.train_time_s
     return entry

@@ -17,8 +17,8 @@ from vislab.data.download import may_download
 from vislab.data.input_spec import InputSpec
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
-from vislab.models.hooks import hooks_of
-from vislab.training.checks import check_output
+from vislab.models.registry import code_of
+from vislab.training.model_checks import check_output
 
 _CPU = torch.device("cpu")
 
@@ -73,10 +73,8 @@ def _model_mistake(cfg: Config, input_shape: tuple[int, ...], num_classes: int) 
         with torch.random.fork_rng(devices=[]), skip_pretrained(), _one_thread():
             torch.manual_seed(cfg.train.seed)  # the model's init, as the trainer seeds it
             model = build_model(cfg.model.name, input_shape, num_classes, **cfg.model.kwargs())
-            trained_by = hooks_of(model).trained_by
-            if trained_by != "fit_arrays":  # fitted models predict nothing before their fit
-                by_forward = trained_by == "optimizer"
-                check_output(model, cfg.model.name, input_shape, num_classes, _CPU, by_forward)
+            code = code_of(cfg.model.name)
+            check_output(model, cfg.model.name, input_shape, num_classes, _CPU, code=code)
     except UserError as e:
         return str(e)
     except Exception as e:  # the run would fail with it as it starts

@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from vislab.errors import DataError, SuiteFailed, TrainingInterrupted
+from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.suites.spec import Suite
 
 
@@ -51,7 +52,7 @@ def raise_unfinished(
     if failed:
         raise SuiteFailed(
             f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed (the others are in "
-            f"{out / 'results.md'}):\n{_failures(failed)}"
+            f"{out / 'results.md'}):\n{_failures(failed, out)}"
         )
 
 
@@ -79,7 +80,7 @@ def _data_message(
     ]
     others = {k: v for k, v in failed.items() if not v.get("data_error")}
     if others:
-        lines += ["Also failed:", _failures(others)]
+        lines += ["Also failed:", _failures(others, out)]
     done = [k for k, v in outcomes.items() if v["status"] == "complete"]
     if done:
         lines.append(f"Finished: {_names(done)} (in {out / 'results.md'}).")
@@ -106,7 +107,8 @@ def said_once(messages: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _failures(failed: dict[str, dict]) -> str:
-    """A line per failed run (its message, or its status), each message once."""
-    messages = {k: o.get("message") or o["status"] for k, o in failed.items()}
+def _failures(failed: dict[str, dict], out: Path) -> str:
+    """A line per failed run of the suite in ``out`` (why, and the fix: :func:`why_unfinished`), each
+    message once."""
+    messages = {k: why_unfinished(o, out / k) for k, o in failed.items()}
     return "\n".join(f"  - {k}: {msg}" for k, msg in said_once(messages).items())

@@ -12,7 +12,7 @@ import yaml
 from vislab.errors import UserError
 from vislab.experiments.suites.plan import PlannedRun, kept_back, plan_run, seed_zero_before
 from vislab.experiments.suites.spec import Suite
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
 
 
 def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
@@ -27,7 +27,8 @@ def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
         p.run_dir.rename(aside)
     except (UserError, OSError, KeyError, TypeError, yaml.YAMLError) as e:
         return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}; it stays: {e}")
-    what = "finished" if is_complete(RunDir(aside).read_summary()) else "unfinished"
+    summary = RunDir(aside).read_summary()
+    what = "finished" if summary is not None and summary.complete else "unfinished"
     said = f"{p.name}: {p.message}: that {what} run is kept as {aside}"
     if kept_back(p) is not None:
         kept = p.run_dir.with_name(f"{p.run_dir.name}.epochs-{new}")
@@ -61,8 +62,8 @@ def _rename_in_summary(run_dir: Path) -> None:
     """summary.json's ``run`` (the run folder's name) after the folder was renamed ``run_dir``."""
     rd = RunDir(run_dir)
     summary = rd.read_summary()
-    if summary and "run" in summary:
-        rd.write_summary({**summary, "run": run_dir.name})
+    if summary is not None and summary.run is not None:
+        rd.write_summary(summary.replace(run=run_dir.name))
 
 
 def _free_name(path: Path) -> Path:

@@ -26,7 +26,7 @@ from vislab.errors import DataError, Note, TrainingInterrupted, VislabError, sho
 from vislab.experiments.suites.ending import raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun, plan_run
 from vislab.interrupts import on_parent_death, remember_ctrl_c
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
 from vislab.training.trainer import train
 
 
@@ -42,7 +42,8 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
         status, message, tb = "complete", "", ""
     except TrainingInterrupted as e:
         # a signal in its final scoring, which finished first: the run is complete, the suite stops
-        done = is_complete(RunDir(run_dir).read_summary())
+        summary = RunDir(run_dir).read_summary()
+        done = summary is not None and summary.complete
         status, message, tb = ("complete" if done else "interrupted"), str(e), ""
         halted = True
     except VislabError as e:

@@ -24,7 +24,8 @@ from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.registry import MODELS
 from vislab.predict import load_model
 from vislab.training.resume import open_resume
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
 
 
@@ -47,9 +48,9 @@ def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> Pla
     except UserError as e:
         return PlannedRun(name, run_dir, "failed", message=str(e))
     rd = RunDir(run_dir)
-    summary = rd.read_summary() or {}
+    summary = rd.read_summary() or RunSummary()
     has_last = (rd.ckpt_dir / "last.pt").is_file()
-    if (has_last or is_complete(summary)) and (run_dir / "config.yaml").is_file():
+    if (has_last or summary.complete) and (run_dir / "config.yaml").is_file():
         try:
             stored = read_yaml(run_dir / "config.yaml", kind="run config")
         except ConfigError as e:  # cut short or edited by hand: resuming writes it again
@@ -57,13 +58,13 @@ def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> Pla
         other = _other_run(name, run_dir, cfg, stored)
         if other is not None:
             return other
-    if summary.get("status") == "diverged":
+    if summary.status == "diverged":
         problem = (
             f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
             f"train.grad_clip, and delete '{run_dir}' to redo it."
         )
         return PlannedRun(name, run_dir, "failed", cfg, problem)
-    action = "done" if is_complete(summary) else "resume" if has_last else "start"
+    action = "done" if summary.complete else "resume" if has_last else "start"
     return PlannedRun(name, run_dir, action, cfg)
 
 
@@ -95,10 +96,10 @@ def _fitted(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a finished run of a model fitted once (``trained_by="fit_arrays"``: the
     majority baseline, an SVM) rather than trained by epochs."""
     summary = RunDir(run_dir).read_summary()
-    if not is_complete(summary):
+    if summary is None or not summary.complete:
         return False
-    if "trained_by" in summary:
-        return summary["trained_by"] == "fit_arrays"
+    if summary.trained_by is not None:
+        return summary.trained_by == "fit_arrays"
     try:  # a run from before summary.json recorded it
         model, _ = load_model(run_dir)
     except UserError:  # e.g. the user's model code changed since: treat it as trained by epochs
@@ -346,7 +347,7 @@ def changed_settings(plan: list[PlannedRun]) -> list[dict[str, Any]]:
 
 def _trained_by(p: PlannedRun) -> str:
     """How planned run ``p``'s model trains: as its summary.json records it, else as its model declares."""
-    recorded = (RunDir(p.run_dir).read_summary() or {}).get("trained_by")
+    recorded = (RunDir(p.run_dir).read_summary() or RunSummary()).trained_by
     return recorded or declared_trained_by(p.config.model.name)
 
 

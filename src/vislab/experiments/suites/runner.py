@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from vislab.experiments.results.chosen import NOT_TRAINED
+from vislab.experiments.results.folders import OTHER_SETTINGS, other_settings, why_unfinished
 from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
@@ -20,7 +21,7 @@ from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import term_as_ctrl_c
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
 from vislab.training.writable import check_writable
 
 
@@ -44,6 +45,19 @@ class SuiteState:
         )
         if suite.seeds > 1:  # the table's rows: each the mean ± std of its seeds' runs
             self.data.update(seeds=suite.seeds, rows=suite.rows())
+
+    def note_other_settings(self, plan: list[PlannedRun], chosen: list[PlannedRun]) -> None:
+        """Record each run left out of ``chosen`` (``only``) whose folder holds it trained with other
+        settings than ``plan``'s (planned ``retrain``, as the dry run says it): the tables leave it out and
+        say how to train it. Such a record of a run whose folder now holds it as planned goes; then save."""
+        runs = self.data["runs"]
+        picked = {p.name for p in chosen}
+        for p in plan:
+            if p.action == "retrain" and p.name not in picked:
+                runs[p.name] = dict(status=OTHER_SETTINGS, message=_not_with_these(p))
+            elif runs.get(p.name, {}).get("status") == OTHER_SETTINGS:
+                del runs[p.name]
+        self.save()
 
     def record(self, name: str, outcome: dict) -> None:
         self.data["runs"][name] = {k: v for k, v in outcome.items() if v not in ("", None)}
@@ -71,15 +85,9 @@ def run_suite(
     raised once, naming the runs left untrained. results.csv/.md are written however it ends (not a table
     of nothing), then ``on_results(out)`` unless it was interrupted (the CLI's builds report.html)."""
     out = Path(out)
-    plan = [
-        p for p in check_plan(suite, out, overrides, only=only) if only is None or p.name in only
-    ]
-    refuse_busy(suite, out, plan)
-    check_writable(out, "the suite's runs")
-    out.mkdir(parents=True, exist_ok=True)
-    plan = [seed_zero_of_before(p, suite, log) for p in plan]
+    full, plan = _planned(suite, out, overrides, only, log)
     state = SuiteState(out, suite, list(overrides))
-    state.save()
+    state.note_other_settings(full, plan)
     outcomes, todo = _settled(plan, state, log)
     source = ListSource(todo)
     interrupted: dict[str, str] = {}  # run → how it was stopped
@@ -103,6 +111,24 @@ def run_suite(
             write_results(out, state.data, log=log, on_results=on_results if ended else None)
     raise_unfinished(suite, out, outcomes, interruption(interrupted, stopped), untrained)
     return outcomes
+
+
+def _planned(
+    suite: Suite,
+    out: Path,
+    overrides: list[str] | tuple,
+    only: Collection[str] | None,
+    log: Callable[[str], None],
+) -> tuple[list[PlannedRun], list[PlannedRun]]:
+    """(every run's plan, the plan of those ``only`` names), checked (check_plan, refuse_busy, ``out``
+    writable; ``out`` made) — a run trained before the suite had seeds moved to its seed 0 first, whether
+    ``only`` names it or not (it is moved, not trained: the tables count it either way)."""
+    full = check_plan(suite, out, overrides, only=only)
+    refuse_busy(suite, out, [p for p in full if only is None or p.name in only])
+    check_writable(out, "the suite's runs")
+    out.mkdir(parents=True, exist_ok=True)
+    full = [seed_zero_of_before(p, suite, log) for p in full]
+    return full, [p for p in full if only is None or p.name in only]
 
 
 def interruption(interrupted: dict[str, str], stopped: bool) -> str | None:
@@ -132,6 +158,15 @@ def _settled(
         else:
             todo.append(p)
     return outcomes, todo
+
+
+def _not_with_these(p: PlannedRun) -> str:
+    """What the tables say of planned run ``p`` (``retrain``) that ``only`` left out, and the fix."""
+    return (
+        f"not trained with these settings ({p.message}), so it is in no table: the same command with "
+        f"--only {p.name} (Python: only=[{p.name!r}]), or without --only, trains it (the run there now "
+        f"is kept beside it)"
+    )
 
 
 def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> dict:
@@ -180,15 +215,16 @@ def write_results(
     on_results: Callable[[Path], None] | None = None,
 ) -> None:
     """results.csv, results.md from the run folders named in ``state``; then ``on_results(out)``. Under
-    the table, the runs that failed or did not finish, and those the suite has not trained yet (``only``,
-    or a suite stopped before them)."""
-    summaries = {}
+    the table, the runs that failed or did not finish (why, and the fix), those the suite has not trained
+    yet (``only``, or a suite stopped before them), and those ``only`` left out whose folder holds them
+    trained with other settings (:meth:`SuiteState.note_other_settings`: in no table)."""
+    summaries, other = {}, other_settings(state)
     for name in state["order"]:
         s = RunDir(Path(out) / name).read_summary()
-        if is_complete(s):
-            summaries[name] = s
+        if s is not None and s.complete and name not in other:
+            summaries[name] = s.row
     failures = {
-        k: v.get("message", v.get("status"))
+        k: why_unfinished(v, Path(out) / k)
         for k, v in state["runs"].items()
         if v.get("status") not in ("complete",)
     }

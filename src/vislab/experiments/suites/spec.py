@@ -240,8 +240,3 @@ def run_config(suite: Suite, name: str, overrides: list[str] | tuple = ()) -> Co
         cfg = build_config(cfg.to_dict(), [seed], source=f"suite run '{name}'")
     require_source(cfg.data.name)  # now, not after the runs before it have trained
     return cfg
-
-
-def run_configs(suite: Suite, overrides: list[str] | tuple = ()) -> dict[str, Config]:
-    """Validated config per run (the first invalid one raises ConfigError)."""
-    return {name: run_config(suite, name, overrides) for name in suite.run_names()}

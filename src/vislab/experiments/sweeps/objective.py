@@ -29,6 +29,7 @@ from vislab.experiments.sweeps.space import apply_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
+from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -110,7 +111,7 @@ class Objective:
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
         summary = self._train(trial, tree, run_dir, resumed)
         metric = self.sweep.metric
-        value = summary.get(metric)
+        value = summary.row.get(metric)  # a metric column, by name
         if value is None or not math.isfinite(value):
             self._failed(trial, f"the run finished without a finite {metric}")
         self.log(f"trial {trial.number}: {metric} {value:.4f}")
@@ -163,7 +164,7 @@ class Objective:
         )
         return run_dir, True
 
-    def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path, resumed: bool) -> dict:
+    def _train(self, trial: optuna.Trial, tree: dict, run_dir: Path, resumed: bool) -> RunSummary:
         """The trial's run (``resumed``: go on from the last.pt in ``run_dir``, by its saved config with
         this trial's settings of where and how it runs — this machine's data.root, train.device ...:
         ``resumed_config``): its summary; TrialPruned, TrialFailed or TrainingInterrupted otherwise."""
@@ -176,7 +177,8 @@ class Objective:
             prune.report_earlier()  # a resumed run with no epoch left to train
             return summary
         except optuna.TrialPruned as e:
-            RunDir(run_dir).write_summary(dict(status="pruned", run=run_dir.name, message=str(e)))
+            pruned = RunSummary(status="pruned", run=run_dir.name, message=str(e))
+            RunDir(run_dir).write_summary(pruned)
             self.log(f"trial {trial.number}: {e}")
             raise
         # the worker stops; the driver queues these parameters again

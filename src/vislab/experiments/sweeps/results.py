@@ -21,7 +21,7 @@ from vislab.experiments.sweeps.study import (
 )
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_counts, trials_csv
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.rundir import RunDir, is_complete
+from vislab.training.rundir import RunDir
 
 ResultsHook = Callable[[Path, optuna.Study], None]
 """Called with (stage folder, its study) once a stage's results.csv/.md and trials.csv are written (the
@@ -117,8 +117,8 @@ def finish(
     summaries, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
-        if is_complete(s):
-            summaries[name] = s
+        if s is not None and s.complete:
+            summaries[name] = s.row
     params = trial_params(study)
     write_tables(
         out,

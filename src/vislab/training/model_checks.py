@@ -1,0 +1,225 @@
+"""What a run checks of its model before it trains: a dummy batch maps to logits (in eval and, for a
+model its optimizer trains, train mode), its output for the run's own images is finite, some parameter
+trains; and the user's own model code, when it raises, is shown by its own frames."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import torch
+
+from vislab.data.input_spec import InputSpec
+from vislab.data.types import Splits
+from vislab.errors import ConfigError, UserCodeError, VislabError
+from vislab.models.code_errors import code_failed, raised_in, raising_layer
+from vislab.models.hooks import hooks_of
+from vislab.models.objects import code_files, is_users_code
+from vislab.models.user import is_user_reference
+
+if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
+    from vislab.training.parts import Network
+
+
+def check_output(
+    model: torch.nn.Module,
+    name: str,
+    shape: tuple[int, ...],
+    num_classes: int,
+    device: torch.device,
+    *,
+    code: dict | None,
+) -> None:
+    """The trainer's check of a model before it trains (and of a suite's runs, and ``model_info``'s), as
+    its hooks declare how it learns: none for a model fitted on arrays (it predicts nothing before its
+    fit); else one dummy batch (zeros, batch 2, no grad) in eval mode and, for a model trained by an
+    optimizer (whose forward the steps call), in train mode too: UserCodeError unless the model maps it
+    to logits [2, num_classes] in each (a model may return a tuple, e.g. an auxiliary head's outputs, in
+    train mode only). An exception in the eval-mode forward of the user's own model (``file.py:Net`` or a
+    model object given to ``vislab.train``) shows the user's traceback (the files of ``code``, its
+    ``registry.code_of`` record) and the data's input shape. The model's mode is kept."""
+    trained_by = hooks_of(model).trained_by
+    if trained_by == "fit_arrays":
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        out = _eval_output(model, name, shape, device, code)
+        _check_logits(out, name, shape, num_classes, False)
+        out = _train_mode_output(model, shape, device) if trained_by == "optimizer" else None
+        if out is not None:
+            _check_logits(out, name, shape, num_classes, True)
+    finally:
+        model.train(was_training)
+
+
+def check_finite_output(
+    network: Network, name: str, splits: Splits, spec: InputSpec, device: torch.device
+) -> None:
+    """UserCodeError when a fresh model its optimizer trains maps the run's first training inputs,
+    normalised as training feeds them (finite), to NaN/inf in eval mode: its loss would be NaN from the
+    first step, whatever the learning rate. An exception here is the training step's to tell."""
+    if network.hooks.trained_by != "optimizer":
+        return
+    model, x = network.model, splits.train.x[:8]
+    inputs = spec.images(x) if spec.is_image else spec.prepare(torch.as_tensor(x).float())
+    if not inputs.isfinite().all():  # data.normalize's doing, not the model's
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(inputs.to(device))
+    except Exception:  # noqa: BLE001 - the training step meets it again and says what was kept
+        return
+    finally:
+        model.train(was_training)
+    if isinstance(out, torch.Tensor) and out.is_floating_point() and not out.isfinite().all():
+        what = "images" if spec.is_image else "samples"
+        raise UserCodeError(
+            f"model '{name}': its output for the run's first {len(x)} training {what} (normalised as "
+            f"training feeds them) holds NaN/inf before any training step, so the loss would be NaN "
+            f"from the first step whatever optim.lr. Check its forward (and the layers it builds): a "
+            f"division by zero, the log or square root of a negative number, a NaN constant."
+        )
+
+
+def _eval_output(
+    model: torch.nn.Module,
+    name: str,
+    shape: tuple[int, ...],
+    device: torch.device,
+    code: dict | None,
+) -> object:
+    """What ``model`` (in eval mode) returns for 2 inputs of zeros; its exception, if it is the user's
+    code, a UserCodeError."""
+    try:
+        with torch.no_grad():
+            return model(torch.zeros(2, *shape, device=device))
+    except Exception as e:
+        if not is_users_code(name):
+            raise
+        when = f"on a dummy batch of zeros (2 inputs of the data's shape, {_text(shape)})"
+        then = (  # torch's words for layers sized for other inputs
+            f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
+            f"names an input_shape parameter, a builder as its first argument."
+            if ("shape" in str(e) or "size" in str(e)) and not name.startswith("timm:")
+            else ""
+        )
+        raise code_failed(name, e, when, code_files(name, code), then, model=model) from None
+
+
+def _train_mode_output(
+    model: torch.nn.Module, shape: tuple[int, ...], device: torch.device
+) -> object | None:
+    """What ``model`` returns for 2 inputs of zeros in train mode, its buffers (batch norm's running
+    statistics) and the RNG (dropout's) left as they were. None where it raises: the training step meets
+    that exception again and says when it came and what was kept (``stopping.users_model``)."""
+    model.train()
+    kept = {n: b.clone() for n, b in model.named_buffers()}
+    cuda = []  # fork_rng keeps the CPU's RNG state, and these GPUs'
+    if device.type == "cuda":
+        cuda = [torch.cuda.current_device() if device.index is None else device.index]
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda):
+            return model(torch.zeros(2, *shape, device=device))
+    except Exception:
+        return None
+    finally:
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                if n in kept and kept[n].shape == b.shape:
+                    b.copy_(kept[n])
+
+
+def _check_logits(out: object, name: str, shape: tuple[int, ...], k: int, train: bool) -> None:
+    """UserCodeError unless ``out``, the model's output for 2 inputs, is logits [2, k]."""
+    if isinstance(out, torch.Tensor) and list(out.shape) == [2, k]:
+        return
+    what = f"forward(x) on a batch of 2 inputs of shape {_text(shape)}"
+    if not train:
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UserCodeError(
+            f"model '{name}': {what} returned {got}, expected logits of shape [2, {k}] ([batch, "
+            f"num_classes]). Make forward return one row of {k} class scores per input (e.g. end with "
+            f"nn.Linear(..., {k}))."
+        )
+    raise UserCodeError(
+        f"model '{name}': in train mode (model.train(), as training calls it), {what} returned "
+        f"{_described(out)}, not the logits tensor of shape [2, {k}] ([batch, num_classes]) it returns "
+        f"in eval mode. Make forward return that one tensor in train mode too: training's loss is the "
+        f"cross-entropy of those logits alone (it has no use for an auxiliary head's outputs)."
+    )
+
+
+def _described(out: object) -> str:
+    """A model's output in words: a tensor's shape, a tuple's or list's items, else its type."""
+    if isinstance(out, torch.Tensor):
+        return f"a tensor of shape {list(out.shape)}"
+    if isinstance(out, (tuple, list)):
+        items = ", ".join(_described(o) for o in out[:4]) + (", ..." if len(out) > 4 else "")
+        return f"a {type(out).__name__} of {len(out)} ({items})"
+    return f"a {type(out).__name__}"
+
+
+def _text(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def check_params_to_train(network: Network, name: str, freeze: list[str]) -> None:
+    """For a model trained by an optimizer: UserError unless it has a parameter to train — naming why
+    model ``name`` has none (no layer with weights, ``train.freeze`` = ``freeze`` froze them all,
+    requires_grad off everywhere)."""
+    model = network.model
+    if network.hooks.trained_by != "optimizer":
+        return
+    params = list(model.named_parameters())
+    if any(p.requires_grad for _, p in params):
+        return
+    nothing = "an optimizer would have nothing to update"
+    if not params:
+        raise UserCodeError(
+            f"model '{name}' has no parameters to train (no layer with weights): {nothing}. Give it "
+            f"layers with weights, e.g. end forward with nn.Linear(..., {network.num_classes})."
+        )
+    last = ", ".join(n for n, _ in params[-2:])  # a head's weight and bias
+    if freeze:
+        raise ConfigError(
+            f"train.freeze={list(freeze)} freezes every parameter of model '{name}' "
+            f"({len(params)} tensors): {nothing}. Leave the layers to train out of the patterns — its "
+            f"last parameters, usually the head, are {last} (`vislab model info {name}` / "
+            f"vislab.model_info({name!r}) lists its layers)."
+        )
+    raise UserCodeError(
+        f"model '{name}' has {len(params)} parameter tensors, none trainable (requires_grad=False on "
+        f"each): {nothing}. Leave requires_grad=True on the layers to train (its last parameters, "
+        f"usually the head: {last})."
+    )
+
+
+@contextlib.contextmanager
+def user_code(
+    name: str,
+    model: torch.nn.Module,
+    when: str,
+    then: Callable[[], str] | None = None,
+    *,
+    code: dict | None,
+) -> Iterator[None]:
+    """Within: an exception raised in the user's own model ``name`` (``file.py:Net``) — a frame of its file
+    (named by ``code``, its ``registry.code_of`` record) in the traceback, or the forward of one of
+    ``model``'s layers (a builder's ``nn.Sequential`` of torch modules has no frame in the user's file)
+    — becomes a UserCodeError showing the user's frames only (or the layer that raised), its paragraph
+    ending with ``then()`` (called first: what was kept, how to go on). Anything else passes unchanged:
+    vislab's own errors, and any other exception — a built-in model's, or one outside the user's model —
+    is a bug."""
+    try:
+        yield
+    except Exception as e:
+        files = code_files(name, code)
+        if isinstance(e, VislabError) or not is_user_reference(name):
+            raise
+        if not (raised_in(e, files) or raising_layer(e, model) is not None):
+            raise
+        raise code_failed(name, e, when, files, then() if then else "", model=model) from None

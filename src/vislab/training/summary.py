@@ -1,0 +1,163 @@
+"""A run's summary.json as one typed record: :class:`RunSummary`, the one module that knows its layout.
+Code reads its fixed keys as attributes; the results tables read their metric columns from its
+:attr:`RunSummary.row` by name.
+
+On disk it stays the flat JSON object vislab has always written, so older run folders read unchanged:
+a finished run's scores (``status`` "complete"; "interrupted" with ``figures_missing`` when a signal cut
+its figures short), or where a stopped run stopped (``status`` interrupted, diverged or failed,
+``epochs_run``, ``step``, ``best_epoch``, ``train_time_s``), or a sweep's pruned trial (``status``,
+``run``, ``message``). A key it does not know (a newer vislab's, one added by hand), or a known key whose
+value has another type (a hand-edited file), is kept as it is in ``extra`` and written back unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from vislab.training.state import LoopState
+
+PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
+
+
+@dataclass
+class RunSummary:
+    """A run's summary.json (None: not in the file). Fields in the order a finished run writes them."""
+
+    status: str | None = None  # complete, interrupted, diverged, failed, pruned
+    run: str | None = None  # the run folder's name
+    model: str | None = None
+    model_code: dict[str, Any] | None = (
+        None  # a user's own model (file.py:Net): reference, path, sha256
+    )
+    data: str | None = None
+    train_acc: float | None = None  # of the best epoch
+    train_loss: float | None = None
+    val_acc: float | None = None
+    val_pacc: float | None = None
+    val_loss: float | None = None
+    test_acc: float | None = None
+    test_pacc: float | None = None
+    test_loss: float | None = None
+    test_auc: float | None = None
+    val_top5_acc: float | None = None  # 10 classes or more
+    test_top5_acc: float | None = None
+    train_time_s: float | None = None
+    test_time_s: float | None = None
+    best_epoch: int | None = None  # the epoch whose weights were scored
+    scored: str | None = None  # which weights the scores are of ("best.pt, epoch 6", ...)
+    epochs_run: int | None = None
+    stopped_early: bool | None = None  # train.early_stop ended it before its last epoch
+    params: int | None = None
+    val_per_class: PerClass | None = None
+    test_per_class: PerClass | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    sample_shape: list[int] | None = None  # C×H×W images, or D features
+    seed: int | None = None
+    device: str | None = None
+    trained_by: str | None = (
+        None  # "optimizer", or "fit_arrays" (a model fitted once: majority, svm)
+    )
+    world_size: int | None = None
+    precision: str | None = None
+    versions: dict[str, str] | None = None  # vislab, torch, torchvision, kornia, python
+    peak_rss_mb: float | None = None
+    peak_cuda_mb: float | None = None
+    setup_s: float | None = None
+    eval_s: float | None = None
+    figures_s: float | None = None
+    figures_missing: list[str] | None = None  # the figures a signal left undrawn
+    step: int | None = None  # a stopped run: steps of the epoch after epochs_run its last.pt holds
+    message: str | None = None  # a pruned trial: why
+    extra: dict[str, Any] = field(
+        default_factory=dict
+    )  # keys not known, or of another type: as read
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunSummary:
+        """The record of summary.json's object ``d``: a missing key is None; an unknown key, or a known
+        one whose value has another type, goes to ``extra`` unchanged."""
+        known, extra = {}, {}
+        for key, value in d.items():
+            hint = _HINTS.get(key)
+            if hint is not None and _fits(value, hint):
+                known[key] = value
+            else:
+                extra[key] = value
+        return cls(**known, extra=extra)
+
+    def to_json(self) -> dict[str, Any]:
+        """summary.json's object, keys as vislab has always written them: a scored run's every score
+        (null where unknown; ``model_code``, the top-5 accuracies, ``peak_cuda_mb`` and the figures' keys
+        only where set), a stopped run's where it stopped (``best_epoch`` null before one), then any
+        other key set, then ``extra``'s — a value of another type read where its key belongs."""
+        values = {f: getattr(self, f) for f in _HINTS}
+        values.update((k, v) for k, v in self.extra.items() if k in values and values[k] is None)
+        layout = SCORED if self.scored is not None else STOPPED if self.step is not None else ()
+        out = {k: values[k] for k in layout if values[k] is not None or k not in ONLY_WHERE_SET}
+        out.update((k, v) for k, v in values.items() if v is not None and k not in out)
+        out.update((k, v) for k, v in self.extra.items() if k not in out and k not in _HINTS)
+        return out
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run finished (``status`` "complete")."""
+        return self.status == "complete"
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The flat mapping of the summary's keys (:meth:`to_json`): what the results tables read their
+        metric columns from by name — the one place a summary is read by key rather than attribute."""
+        return self.to_json()
+
+    def replace(self, **changes: Any) -> RunSummary:
+        """A copy with ``changes`` (e.g. another ``status``); ``extra`` is kept."""
+        return dataclasses.replace(self, **changes, extra=dict(self.extra))
+
+
+def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> RunSummary:
+    """The summary of a run stopped with ``status`` where ``loop`` stood: its ``last.pt`` at the loop's
+    step where the stop has just saved it (``saved_step``), else at the end of its last finished epoch."""
+    return RunSummary(
+        status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
+        best_epoch=loop.best_epoch, train_time_s=loop.train_time_s,
+    )  # fmt: skip
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether JSON ``value`` has the type ``hint`` (a field's annotation) says; an int is a float too."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items()
+        )
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+#: field → its type, in the order a finished run writes them (``extra`` aside)
+_HINTS = {k: v for k, v in typing.get_type_hints(RunSummary, globals()).items() if k != "extra"}
+#: what a scored run's summary.json holds (``finish_run``), in its order
+SCORED = tuple(k for k in _HINTS if k not in ("step", "message"))
+#: what a stopped run's holds (``stopped_summary``), in its order
+STOPPED = ("status", "epochs_run", "step", "best_epoch", "train_time_s")
+#: the keys written only where set, never as null
+ONLY_WHERE_SET = frozenset(
+    {"model_code", "val_top5_acc", "test_top5_acc", "peak_cuda_mb", "figures_s", "figures_missing"}
+)
