@@ -5,12 +5,14 @@ run, sweep trial and test; reading the same uint8 arrays back takes 0.03 s and 0
 benchmarks/startup.py). Entries live in the user's cache folder, ``$VISLAB_CACHE_DIR`` or
 ``~/.cache/vislab/`` (``$XDG_CACHE_HOME/vislab``) — never beside the data, which may be a shared or
 system folder (a course's dataset folder, a Debian package's); where it is not writable, nothing is
-cached. Its key is a hash of each source file's name, size, mtime and the sha256
-of its first and last MiB (2 ms a file; a full sha256 of CIFAR-10's batches, 0.13 s, would take twice the
-cached read). A changed source file gets a new key (the stale entry is deleted when the new one is
-written); an entry that cannot be read or fails the source's own checks is decoded again. A source
-with too many files to read each one (an image folder) gives its own facts for the key
-(:func:`keyed_arrays`).
+cached. Its key is a hash of each source file's name, size, mtime and the sha256 of its first and last
+MiB (2 ms a file; a full sha256 of CIFAR-10's batches, 0.13 s, would take twice the cached read): a
+source file replaced, grown, shrunk, touched or edited within its first or last MiB gets a new key (the
+stale entry is deleted when the new one is written); an edit inside a larger file that keeps its size
+and mtime is not seen. An entry is decoded again when it cannot be read, fails the source's own
+checks, or one of its ``.npy`` files no longer has the size and mtime recorded when it was written
+(its contents are not hashed). A source with too many files to read each one (an image folder) gives
+its own facts for the key (:func:`keyed_arrays`).
 """
 
 from __future__ import annotations
@@ -60,17 +62,30 @@ def _key(name: str, facts: object) -> str:
 
 
 def _entry(folder: Path, name: str, key: str, array: str) -> Path:
-    """One array of an entry; ``array="index"``: the list of its arrays (written last: it completes it)."""
+    """One array of an entry; ``array="index"``: its arrays, each with the size and mtime of its file
+    as written (the index is written last: it completes the entry)."""
     return folder / f"{name}-{key}.{array}.{'json' if array == 'index' else 'npy'}"
 
 
+def _stamp(path: Path) -> list[int]:
+    """A file's size and mtime: what the index records of each array file, and checks."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
 def _read(folder: Path, name: str, key: str) -> Arrays | None:
-    """The entry's arrays, or None when it is absent, incomplete or unreadable."""
+    """The entry's arrays, or None when it is absent, incomplete, unreadable or an array file is not
+    the one written (another size or mtime than its index records)."""
     try:
         listed = json.loads(_entry(folder, name, key, "index").read_text())
-        if not all(isinstance(a, str) and a.isidentifier() for a in listed):
+        if not isinstance(listed, dict) or not all(
+            isinstance(a, str) and a.isidentifier() for a in listed
+        ):
             return None
-        return {a: np.load(_entry(folder, name, key, a), allow_pickle=False) for a in listed}
+        paths = {a: _entry(folder, name, key, a) for a in listed}
+        if any(_stamp(p) != listed[a] for a, p in paths.items()):
+            return None
+        return {a: np.load(p, allow_pickle=False) for a, p in paths.items()}
     except (OSError, ValueError, TypeError, EOFError, MemoryError):
         return None  # absent or damaged: decoded again
 
@@ -87,14 +102,17 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _write(folder: Path, name: str, key: str, found: Arrays) -> bool:
-    """Write the entry (its arrays, then the list of them, which completes it) and drop this name's
+    """Write the entry (its arrays, then their index, which completes it) and drop this name's
     stale entries; False when the folder cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        stamps = {}
         for a, value in found.items():
-            _replace(_entry(folder, name, key, a), lambda tmp, v=value: _save(tmp, v))
+            path = _entry(folder, name, key, a)
+            _replace(path, lambda tmp, v=value: _save(tmp, v))
+            stamps[a] = _stamp(path)
         index = _entry(folder, name, key, "index")
-        _replace(index, lambda tmp: tmp.write_text(json.dumps(list(found))))
+        _replace(index, lambda tmp: tmp.write_text(json.dumps(stamps)))
         entry = re.compile(rf"{re.escape(name)}-[0-9a-f]{{20}}\.\w+\.(npy|json)")
         for old in folder.glob(f"{name}-*"):
             if entry.fullmatch(old.name) and not old.name.startswith(f"{name}-{key}."):
@@ -115,7 +133,8 @@ def cached_arrays(
     decode: Callable[[], Arrays],
     check: Callable[[Arrays], object],
 ) -> Arrays:
-    """``decode()``'s arrays, read from the cache while ``files`` are unchanged, else decoded and cached.
+    """``decode()``'s arrays, read from the cache while each of ``files`` keeps its name, size, mtime and
+    first and last MiB (:func:`_fingerprint`), else decoded and cached.
 
     ``name`` says what is decoded (source, set, labels: one entry per name and folder); ``check`` raises
     DataError on arrays that a decode of valid files cannot return: a cached entry it rejects is decoded

@@ -114,6 +114,8 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     pool, (train, val, test) = carved(src, cfg, seed, left)
     if note := small_classes_note(left, pool, list(src.class_names)):
         show_note(note)
+    if note := untrained_note(Splits(train, val, test, list(src.class_names)), cfg):
+        show_note(note)
     # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
     # which classes it leaves without training samples, and when the train split holds fewer images)
     if cfg.limit is not None and cfg.limit < len(train):
@@ -218,6 +220,36 @@ def small_classes_note(left: Left, pool: np.ndarray, class_names: list[str]) -> 
         f"too) leave {it} out where {'it has' if one else 'they have'} none. At these split sizes a "
         f"class needs about {need} samples to have one in each split: add samples of {it}, or remove "
         f"{it} from the data."
+    )
+
+
+def untrained_note(splits: Splits, cfg: DataConfig) -> str | None:
+    """The note naming the classes (a few, then how many more) that the split sizes leave with no
+    training images though val or test hold some, and the fix; None where train holds every class."""
+    trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
+    held = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
+    missing = np.flatnonzero(~trained & (held[: len(trained)] > 0))
+    if not len(missing):
+        return None
+    names = ", ".join(repr(splits.class_names[k]) for k in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    if cfg.split is not None:
+        n_train, n_val, n_test = cfg.split
+        want = 10 * splits.num_classes
+        fix = (
+            f"give train more images, e.g. about 10 per class: "
+            f"--set data.split=[{want},{n_val},{n_test}] / data__split=[{want}, {n_val}, {n_test}]"
+        )
+    else:
+        fix = (
+            f"lower data.val_fraction (now {cfg.val_fraction:g}) or data.test_fraction "
+            f"(now {cfg.test_fraction:g}, where test is carved from train), e.g. "
+            f"--set data.val_fraction=0.1 / data__val_fraction=0.1"
+        )
+    return (
+        f"the splits leave {len(missing)} class{'es' if len(missing) != 1 else ''} with no training "
+        f"images: {names}{more} (train holds {len(splits.train)}). The model never trains on "
+        f"{'them' if len(missing) != 1 else 'it'}, which val and test still score: {fix}."
     )
 
 

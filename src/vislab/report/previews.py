@@ -11,7 +11,7 @@ import torch
 
 from vislab.config import AugmentConfig, Config
 from vislab.data import load_splits, prepare_data
-from vislab.data.augment import BatchAugment, build_augment
+from vislab.data.augment import BatchAugment, build_augment, centre_crop
 from vislab.data.mix import CUTMIX, MIXUP, BatchMix, build_mix
 from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet
@@ -40,8 +40,9 @@ def preview_grid(
     images after ``data.normalize`` (fitted on train, as for training)."""
     _check_preview(show, n, copies)
     if show == "normalized":
-        splits, stats = prepare_data(cfg.data, cfg.train.seed)  # fitted on train, as for training
-        rows, titles = normalization_rows(splits.train, stats, n)
+        size = cfg.augment.crop.size  # as for training: ZCA fitted on the centre crops
+        splits, stats = prepare_data(cfg.data, cfg.train.seed, crop_size=size)
+        rows, titles = normalization_rows(splits.train, stats, n, size)
     else:
         splits = load_splits(cfg.data, cfg.train.seed)
         rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies or 3, cfg.train.seed)
@@ -133,27 +134,37 @@ def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
     return f"{done}, then mixed {mixing}" if shares else done
 
 
-def normalization_rows(data: ArraySet, stats: dict, n: int) -> tuple[list[np.ndarray], list[str]]:
-    """First row: ``n`` training images (one per class first); second: the same images after the fitted
-    normalisation ``stats`` (data/preprocess.py), the values the model sees, mapped to grey levels by
-    :func:`vislab.plotting.images.signed_to_display` (the row title says how)."""
+def normalization_rows(
+    data: ArraySet, stats: dict, n: int, crop_size: int | None = None
+) -> tuple[list[np.ndarray], list[str]]:
+    """First row: ``n`` training images (one per class first), their centre ``crop_size``×``crop_size``
+    crops where given (``augment.crop.size``: the model's input, as evaluation crops it); second: the
+    same after the fitted normalisation ``stats`` (data/preprocess.py), the values the model sees, mapped
+    to grey levels by :func:`vislab.plotting.images.signed_to_display` (the row title says how)."""
     if stats["mode"] == "none":
         raise UserError(
             "data.normalize is none: the model sees the images as they are. To preview a normalisation, "
             "set it to standard or zca (--set data.normalize=zca / data__normalize='zca')."
         )
     originals = _originals(data, n)
-    x = torch.from_numpy(originals).permute(0, 3, 1, 2).float().div(255)  # as the loader feeds it
-    z = apply_stats(x, stats).permute(0, 2, 3, 1).numpy()
+    x = torch.from_numpy(originals).permute(0, 3, 1, 2)
+    cropped = crop_size is not None and crop_size < min(x.shape[-2:])
+    if cropped:
+        x = centre_crop(x, crop_size)
+        originals = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())
+    z = apply_stats(x.float().div(255), stats).permute(0, 2, 3, 1).numpy()  # as the loader feeds it
+    window = f"centre {crop_size}×{crop_size} crops" if cropped else ""
     return [originals, signed_to_display(z)], [
-        "originals",
-        f"{_normalization_name(stats)}, {SIGNED_DISPLAY}",
+        f"originals, {window} (augment.crop.size: the model's input)" if cropped else "originals",
+        f"{_normalization_name(stats, window)}, {SIGNED_DISPLAY}",
     ]
 
 
-def _normalization_name(stats: dict) -> str:
+def _normalization_name(stats: dict, window: str = "") -> str:
+    """What the normalisation is; ``window``: the crops a ZCA matrix was fitted on (not whole images)."""
     if stats["mode"] == "zca":
-        return f"ZCA-whitened (fitted on train, ε={stats['epsilon']:g})"
+        on = f"train's {window}" if window else "train"
+        return f"ZCA-whitened (fitted on {on}, ε={stats['epsilon']:g})"
     if stats.get("fixed") == "imagenet":
         return "standardised with the ImageNet mean and std"
     return "standardised (per-channel mean and std of train)"

@@ -174,9 +174,15 @@ def build_optimisation(
 
 
 def init_from_data(network: Network, train: DeviceLoader) -> None:
-    """A new run's data-dependent init (e.g. `fast`'s whitening) from up to 10,000 train images."""
-    first = torch.arange(min(len(train.y), 10_000))
-    network.hooks.init_from_data(train.batch(first, augment=False)[0])
+    """A new run's data-dependent init (e.g. `fast`'s whitening) from up to 10,000 train images: all of
+    them, or 10,000 drawn at random with ``train.seed`` (a split keeps its source's order, often sorted
+    by class: its first 10,000 may miss classes) by a generator of its own (the global RNGs untouched)."""
+    n = len(train.y)
+    picked = torch.arange(n)
+    if n > 10_000:
+        g = torch.Generator().manual_seed(train.seed)
+        picked = torch.randperm(n, generator=g)[:10_000].sort().values
+    network.hooks.init_from_data(train.batch(picked, augment=False)[0])
 
 
 def first_start_init(
