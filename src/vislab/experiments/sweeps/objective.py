@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
@@ -33,6 +33,31 @@ from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def taken(study: optuna.Study, states: tuple[TrialState, ...], grid: bool) -> list[FrozenTrial]:
+    """The study's trials in ``states`` and, on a grid (``grid``), its failed points: failed trials whose
+    parameters were not queued again, which the grid sampler counts as visited and never draws again."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+
+    def counts(t: FrozenTrial) -> bool:
+        failed_point = t.state == TrialState.FAIL and t.number not in retried
+        return t.state in states or (grid and failed_point and not t.user_attrs.get("surplus"))
+
+    return [t for t in trials if counts(t)]
+
+
+def _space_hint(message: str, values: dict) -> str:
+    """A trial's error, with the fix in the sweep's terms when it names a value the trial drew (e.g.
+    ``train.batch_size=256`` larger than the train split: a value checked against the data, at trial time)."""
+    for key, value in values.items():
+        if f"{key}={value}" in message:
+            return (
+                f"{message} (this trial drew {key}={value} from the sweep's space: drop that value from "
+                f"the space entry '{key}', or change the base so that it fits)"
+            )
+    return message
 
 
 class TrialFailed(Exception):
@@ -100,6 +125,7 @@ class Objective:
         self.trial_root, self.n_target, self.quiet, self.log = trial_root, n_target, quiet, log
         self.last_error: str | None = None
         self.current: optuna.Trial | None = None
+        self.values: dict = {}  # the current trial's values
         self.surplus = False
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -109,6 +135,7 @@ class Objective:
         tree = copy.deepcopy(self.base_tree)
         apply_values(tree, values)
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
+        self.values = values
         summary = self._train(trial, tree, run_dir, resumed)
         metric = self.sweep.metric
         value = summary.row.get(metric)  # a metric column, by name
@@ -120,7 +147,7 @@ class Objective:
     def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
         """Record this worker and the run folder in the trial (Surplus if the study has its trials); (the
         folder, whether it holds the interrupted run this trial resumes: :meth:`_folder`)."""
-        active = sorted(t.number for t in trial.study.get_trials(deepcopy=False, states=ACTIVE))
+        active = sorted(t.number for t in taken(trial.study, ACTIVE, self.sweep.is_grid))
         if trial.number not in active[: self.n_target]:
             trial.set_user_attr("surplus", True)
             self.surplus = True
@@ -190,7 +217,7 @@ class Objective:
                 f"on: that trial resumes the run from its last checkpoint."
             ) from None
         except VislabError as e:
-            self._failed(trial, str(e))
+            self._failed(trial, _space_hint(str(e), self.values))
         # a bug in this configuration's path: keep it visible, keep the sweep going
         except Exception as e:
             self._failed(trial, f"{type(e).__name__}: {e}", traceback.format_exc())

@@ -9,6 +9,7 @@ parameters: at once when its process is known dead on this host, else when its h
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -20,9 +21,9 @@ import optuna
 from optuna.distributions import check_distribution_compatibility
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.config import build_config, config_differences
+from vislab.config import build_config, config_differences, set_dotted
 from vislab.errors import TrainingInterrupted, UserError, show_note
-from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed
+from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
 from vislab.experiments.sweeps.results import (
     ResultsHook,
     finish,
@@ -32,7 +33,7 @@ from vislab.experiments.sweeps.results import (
     write_sweep_info,
 )
 from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
-from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution
+from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
     fail_dead_trials,
     open_storage,
@@ -45,13 +46,11 @@ MAX_FAILURES_IN_A_ROW = 3
 
 
 # ------------------------------------------------------------------------------------------ driver
-def count_busy(study: optuna.Study) -> int:
-    """Trials finished (complete or pruned) or running; queued (WAITING) retries still need a worker."""
-    return len(
-        study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-        )
-    )
+def count_busy(study: optuna.Study, grid: bool = False) -> int:
+    """Trials finished (complete or pruned) or running, and on a grid (``grid``) its failed points, which
+    are not tried again; queued (WAITING) retries still need a worker."""
+    busy = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    return len(taken(study, busy, grid))
 
 
 def run_stage(
@@ -79,27 +78,32 @@ def run_stage(
     made = made if made is not None else made_from(sweep, overrides)
     write_sweep_info(out, replace(sweep, base=base), study, storage_url, made)  # as its trials run
     fail_dead_trials(study, log)
-    if count_busy(study) >= n_target:
-        full = _is_grid(sweep) and count_busy(study) >= grid_size(sweep.distributions)
-        log(_nothing_to_train(study, n_target, option, full))
+    busy = count_busy(study, sweep.is_grid)
+    if busy >= n_target:
+        full = sweep.is_grid and busy >= grid_size(sweep.distributions)
+        log(_nothing_to_train(study, n_target, option, busy, full))
         return study
     objective = Objective(sweep, base, out / "trials", n_target, quiet, log)
     _work(study, objective, n_target, deadline, log)
     return study
 
 
-def _nothing_to_train(study: optuna.Study, n_target: int, option: str, full: bool) -> str:
-    """The note when a study already holds the ``n_target`` trials asked for: how to add some (``full``:
-    none can be added, every point of its grid is taken)."""
+def _nothing_to_train(
+    study: optuna.Study, n_target: int, option: str, busy: int, full: bool
+) -> str:
+    """The note when a study already holds the ``n_target`` trials asked for (``busy``: its
+    :func:`count_busy`): how to add some (``full``: none can be added, every point of its grid is taken)."""
     held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    running = count_busy(study) - len(held)
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    failed = busy - len(held) - running  # a grid's failed points
     what = f"{len(held)} finished trial{'s' if len(held) != 1 else ''}" + (
         f" and {running} running on other workers" if running else ""
     )
+    what += f" (and {failed} failed grid point{'s' if failed != 1 else ''})" if failed else ""
     if full:
         more = "every point of its grid is taken"
     else:
-        n = count_busy(study) + 1
+        n = busy + 1
         more = f"give {option} {n} or more (Python: {_in_python(option)}={n}) to add trials"
     return (
         f"study '{study.study_name}' already holds {what} ({option} {n_target} counts all of the study's "
@@ -164,11 +168,12 @@ def _work(
     failures = 0
     while True:
         fail_dead_trials(study, log)
-        if count_busy(study) >= n_target:
+        busy = count_busy(study, objective.sweep.is_grid)
+        if busy >= n_target:
             return
         if deadline is not None and time.time() >= deadline:
             log(
-                f"timeout reached (--timeout; Python: timeout=); {count_busy(study)} of {n_target} trials "
+                f"timeout reached (--timeout; Python: timeout=); {busy} of {n_target} trials "
                 f"finished or running"
             )
             return
@@ -239,7 +244,7 @@ def run_sweep(
     if narrow:
         refuse_another_sweep(out / "narrow", f"{sweep.name}-narrow", storage_url)
     n = _n_trials(sweep, trials or sweep.trials, log)
-    sweep = _ran(sweep, n)
+    sweep = _selecting(_ran(sweep, n), overrides, log)
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
     out.mkdir(parents=True, exist_ok=True)
@@ -259,9 +264,30 @@ def run_sweep(
     return study
 
 
+def _selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], None]) -> Sweep:
+    """``sweep`` whose trials keep best.pt, their summary and score at the best epoch by the sweep's metric:
+    its base's ``train.select_metric`` set to it, unless the base or the command line set that — then a
+    note, once, when it differs."""
+    tree = with_overrides(sweep.base, overrides)
+    chosen = (tree.get("train") or {}).get("select_metric") if isinstance(tree, dict) else None
+    if chosen is not None:
+        if chosen != sweep.metric:
+            log(
+                f"note: the base sets train.select_metric: {chosen}, so each trial is scored by its "
+                f"{sweep.metric} at its best epoch by {chosen}, not its best {sweep.metric} (drop "
+                f"train.select_metric from the base to select each trial's epoch by {sweep.metric})"
+            )
+        return sweep
+    if build_config(tree, source="sweep base").train.select_metric == sweep.metric:
+        return sweep
+    base = copy.deepcopy(sweep.base)
+    set_dotted(base, "train.select_metric", sweep.metric)
+    return replace(sweep, base=base)
+
+
 def _n_trials(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> int:
     """The trials a stage runs: as asked (default 20), at most a grid's size (default: all of it)."""
-    if not _is_grid(sweep):
+    if not sweep.is_grid:
         return asked or 20
     size = grid_size(sweep.distributions)
     if asked and asked > size:
@@ -274,11 +300,6 @@ def _ran(sweep: Sweep, n: int) -> Sweep:
     `vislab sweep DIR/sweep.yaml --out DIR` (``DIR/narrow``'s likewise) goes on with that stage."""
     recorded = sweep.recorded + (() if "trials" in sweep.recorded else ("trials",))
     return replace(sweep, trials=n, recorded=recorded)
-
-
-def _is_grid(sweep: Sweep) -> bool:
-    s = sweep.sampler or "tpe"
-    return (s if isinstance(s, str) else s.get("name")) == "grid"
 
 
 def _narrowed_sweep(

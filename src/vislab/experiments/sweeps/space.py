@@ -25,7 +25,7 @@ from optuna.distributions import (
 from vislab.config import build_config, set_dotted
 from vislab.data.sources import require_source
 from vislab.errors import ConfigError
-from vislab.models import check_model_options
+from vislab.models import check_model_options, model_kwargs
 
 
 def encode(choice: Any) -> Any:
@@ -81,7 +81,8 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
 
 def apply_values(tree: dict, values: dict[str, Any]) -> None:
     """Set each dotted key of ``values`` in a config tree. A key ending in a number sets that item of a list
-    (``model.widths.1``): of the list the tree holds, or of one built from item 0 up."""
+    (``model.widths.1``): of the list the tree holds, else of its default (:func:`default_list`), else of
+    one built from item 0 up (the swept items make the whole list)."""
     items: dict[str, dict[int, Any]] = {}
     for key, value in values.items():
         if _is_item(key):
@@ -91,7 +92,9 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
             set_dotted(tree, key, value)
     for key, by_index in items.items():
         current = _get_dotted(tree, key)
-        new = list(current) if isinstance(current, (list, tuple)) else []
+        if not isinstance(current, (list, tuple)):
+            current = default_list(tree, key) or []
+        new = list(current)
         for i in sorted(by_index):
             if i > len(new):
                 raise ConfigError(
@@ -102,12 +105,44 @@ def apply_values(tree: dict, values: dict[str, Any]) -> None:
         set_dotted(tree, key, new)
 
 
+def default_list(tree: dict, key: str) -> list | None:
+    """The list ``key`` holds when the tree does not set it: a model option's default (its builder's
+    signature) or the config schema's; None when there is none (e.g. cnn's widths: its preset decides)."""
+    try:
+        if key.startswith("model.") and key.count(".") == 1:
+            default = model_kwargs(str(_get_dotted(tree, "model.name"))).get(key[len("model.") :])
+        else:
+            default = _get_dotted(build_config(tree, source="sweep base").to_dict(), key)
+    except ConfigError:
+        return None
+    return list(default) if isinstance(default, (list, tuple)) else None
+
+
+def list_notes(base: dict, distributions: dict[str, BaseDistribution]) -> list[str]:
+    """A note per list whose items the space sweeps though neither the base nor the model gives it: the
+    trials' list is those items alone."""
+    notes = []
+    for key in sorted({k.rpartition(".")[0] for k in distributions if _is_item(k)}):
+        unset = _get_dotted(base, key) is None and "model.name" not in distributions
+        if unset and default_list(base, key) is None:
+            swept = sorted(k for k in distributions if k.rpartition(".")[0] == key)
+            notes.append(
+                f"the space sweeps {', '.join(swept)}, but neither the base nor the model sets a "
+                f"'{key}' list: each trial's {key} is those {len(swept)} item(s) alone (set {key} in "
+                f"the base to sweep items of a longer list)"
+            )
+    return notes
+
+
 def check_values(base: dict, distributions: dict[str, BaseDistribution], source: str) -> None:
     """Build a config from a valid base (with the command line's overrides) and each value a trial can draw
     at the edges of the space: every categorical choice, the low and high of each range and, of a float
-    range, a fractional value (an int config key needs ``type: int``). ConfigError naming the space key, the
-    value and the schema's message: a bad value is refused before any trial, not in the trial that draws it.
-    The first values also name a data source and (the model not swept) model options that exist."""
+    range, a fractional value (an int config key needs ``type: int``); a value of a model option is checked
+    against the model's options too (the model not swept). ConfigError naming the space key, the value and
+    the message: a bad value is refused before any trial, not in the trial that draws it. Space keys that
+    overlap (``model.hidden`` and ``model.hidden.0``) are refused; the first values also name a data
+    source and (the model not swept) model options that exist."""
+    _check_no_overlap(distributions, source)
     # list items (model.widths.1) are set together: the other items at their first value
     items = {key: _probes(d)[0] for key, d in distributions.items() if _is_item(key)}
     for key, d in distributions.items():
@@ -115,10 +150,25 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
             tree = copy.deepcopy(base)
             apply_values(tree, {**items, key: value} if _is_item(key) else {key: value})
             try:
-                build_config(tree, source=f"sweep space '{key}'")
+                cfg = build_config(tree, source=f"sweep space '{key}'")
+                if key.startswith("model.") and "model.name" not in distributions:
+                    check_model_options(cfg.model.name, cfg.model.kwargs())
             except ConfigError as e:
                 raise _space_error(key, d, value, e, source) from None
     _check_first_values(base, distributions)
+
+
+def _check_no_overlap(distributions: dict[str, BaseDistribution], source: str) -> None:
+    """ConfigError naming two space keys of which one sets a part of the other (the later one would
+    overwrite what the trial records of the earlier)."""
+    for key in distributions:
+        for other in distributions:
+            if other.startswith(f"{key}."):
+                raise ConfigError(
+                    f"Invalid sweep ({source}): space keys '{key}' and '{other}' overlap: '{other}' is a "
+                    f"part of '{key}', so a trial would record a value of one it did not train with. "
+                    f"Fix the space: keep one of the two."
+                )
 
 
 def _space_error(
@@ -127,7 +177,9 @@ def _space_error(
     """:func:`check_values`' error: the space key is no config key (rename it), a float range draws
     fractions for an int key (use type: int), or the value makes an invalid config (change it)."""
     why = str(error).partition("\n")[2].strip() or str(error)
-    unknown = re.search(r"unknown config key '([^']+)'\.(?: Did you mean '([^']+)'\?)?", why)
+    unknown = re.search(
+        r"unknown config key '([^']+)'\.(?: Did you mean '([^']+)'\?)?", why
+    ) or re.search(r"has no option '([^']+)'\.(?: Did you mean '([^']+)'\?)?", why)
     if unknown and f"{key}.".startswith(f"{unknown[1]}."):  # the key itself, not a key in a value
         near = f" to '{unknown[2]}{key[len(unknown[1]) :]}'" if unknown[2] else ""
         return ConfigError(

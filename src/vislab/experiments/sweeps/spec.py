@@ -44,7 +44,8 @@ from vislab.config import (
     read_yaml,
     validate,
 )
-from vislab.experiments.sweeps.space import check_values, encode, space_yaml
+from vislab.errors import ConfigError
+from vislab.experiments.sweeps.space import check_values, encode, list_notes, space_yaml
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
@@ -161,9 +162,17 @@ class Sweep:
     timeout: float | None = None
     seed: int | None = None
     curves: int = DEFAULT_CURVES
-    notes: tuple[str, ...] = ()  # what a W&B sweep file holds that vislab ignores
+    notes: tuple[
+        str, ...
+    ] = ()  # what a W&B sweep file holds that vislab ignores; lists its items make
     recorded: tuple[str, ...] = ("name", "base", "space", "metric", "direction", "curves")
     """The keys sweep.yaml records, in order: those the file set, then those vislab resolved."""
+
+    @property
+    def is_grid(self) -> bool:
+        """Whether its sampler is the grid: each point tried once."""
+        s = self.sampler or "tpe"
+        return (s if isinstance(s, str) else s.get("name")) == "grid"
 
     def as_file(self) -> dict:
         """The sweep as a sweep file (sweep.yaml): its ``recorded`` keys, the space as it is searched."""
@@ -215,7 +224,10 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
     base = read_base(spec.base, p)
     distributions = {key: param.distribution() for key, param in spec.space.items()}
-    check_values(base_tree(base, overrides, f"{source}, its base"), distributions, source)
+    _refuse_swept_overrides(overrides, distributions, source)
+    tree = base_tree(base, overrides, f"{source}, its base")
+    check_values(tree, distributions, source)
+    notes += list_notes(tree, distributions)
     return Sweep(
         name=spec.name or p.stem,
         path=p,
@@ -233,6 +245,23 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
         notes=tuple(notes),
         recorded=given + tuple(k for k in _RESOLVED if k not in given),
     )
+
+
+def _refuse_swept_overrides(
+    overrides: list[str] | tuple, distributions: dict[str, BaseDistribution], source: str
+) -> None:
+    """ConfigError naming a command-line change (--data/--epochs/--set) of a key the space samples: each
+    trial would train its drawn value instead, the change ignored."""
+    for assignment in overrides:
+        key = assignment.partition("=")[0].strip()
+        swept = [s for s in distributions if key == s or key.startswith(f"{s}.")]
+        if swept:
+            raise ConfigError(
+                f"Invalid sweep ({source}): the command line sets '{assignment}' (--data/--epochs/--set), "
+                f"but the sweep's space samples '{swept[0]}': each trial would train the value it draws "
+                f"and ignore this one. Fix: drop that option, or remove '{swept[0]}' from the space: of "
+                f"the sweep file to fix its value for every trial."
+            )
 
 
 def to_distribution(key: str, s: Any) -> BaseDistribution:

@@ -188,6 +188,7 @@ def open_study(
             pruner=samplers.build_pruner(sweep),
             load_if_exists=True,
         )
+    _check_same_metric(study, sweep.metric)
     if study.direction.name.lower() != sweep.direction:
         raise UserError(
             f"study '{name}' in {public_url(storage.url)} exists with direction "
@@ -198,6 +199,18 @@ def open_study(
         study.set_user_attr("metric", sweep.metric)
         study.set_user_attr("space", space_yaml(sweep.distributions))
     return study
+
+
+def _check_same_metric(study: optuna.Study, metric: str) -> None:
+    """UserError when the study scores its trials by another metric: one column would mix the two."""
+    stored = study.user_attrs.get("metric")
+    if stored is not None and stored != metric:
+        raise UserError(
+            f"study '{study.study_name}' scores its trials by {stored}, but this sweep asks for {metric}: "
+            f"its trials would mix the two in one column. Join it with metric: {stored}, or start another "
+            f"study for {metric}: another --out or --storage (Python: out=, storage=), or another study "
+            f"name (the name: key of the sweep file)."
+        )
 
 
 def load_existing_study(storage_url: str, name: str) -> optuna.Study:
