@@ -99,7 +99,8 @@ SuiteOnlyOpt = typer.Option(
     "--only",
     metavar="RUN",
     help="Train (or resume) only this run of the suite, or row of seeds (all its seeds); repeat for "
-    "several. The others are listed as not trained yet: the same command without --only trains them.",
+    "several. The others are listed as not trained yet (or, trained with other settings, as not trained "
+    "with these, in no table): the same command without --only trains them.",
 )
 
 
