@@ -18,8 +18,9 @@ import ctypes
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _seen = False
 
@@ -38,12 +39,25 @@ def watch_ctrl_c() -> Iterator[None]:
         yield
         return
     _seen = False
-    old = signal.signal(signal.SIGINT, _interrupt)
+    old, old_hook = signal.signal(signal.SIGINT, _interrupt), sys.unraisablehook
+    sys.unraisablehook = _quiet_ctrl_c(old_hook)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+        sys.unraisablehook = old_hook
         _seen = False
+
+
+def _quiet_ctrl_c(hook: Callable[[Any], object]) -> Callable[[Any], object]:
+    """``hook`` (sys.unraisablehook) but silent for a Ctrl-C raised in a finaliser: no "Exception ignored"
+    traceback; it is remembered (:func:`take_ctrl_c`), and the command line ends with it."""
+
+    def quiet(unraisable: Any) -> None:
+        if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+            hook(unraisable)
+
+    return quiet
 
 
 def remember_ctrl_c() -> None:

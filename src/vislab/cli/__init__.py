@@ -39,7 +39,7 @@ try:
     from vislab.cli.worker import is_worker, record_said, said_by_rank_0
     from vislab.config import load_config
     from vislab.errors import TrainingInterrupted, VislabError
-    from vislab.interrupts import watch_ctrl_c
+    from vislab.interrupts import take_ctrl_c, watch_ctrl_c
     from vislab.reporting import use_display
 except KeyboardInterrupt:
     print("interrupted.", file=sys.stderr)
@@ -225,10 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         # a Ctrl-C is remembered from here on; the layers below show progress with rich's bars
         with watch_ctrl_c(), use_display(RichDisplay()), notes_as_lines(err):
             rv = app(args=argv, prog_name="vislab", standalone_mode=False)
+            # a Ctrl-C raised inside a finaliser, which Python prints as "Exception ignored" and goes on
+            # from: the command finished, but the user asked it to stop
+            swallowed = take_ctrl_c()
+        # typer ends a Ctrl-C that no handler of vislab's caught with 130, and says nothing
+        if rv == 130 or (swallowed and rv in (None, 0)):
+            return _outcome(KeyboardInterrupt())
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
-            # typer ends a Ctrl-C that no handler of vislab's caught with 130, and says nothing
-            if rv == 130:
-                return _outcome(KeyboardInterrupt())
             return rv
     except WorkersEnded as e:
         return e.code
