@@ -15,7 +15,7 @@ import numpy as np
 from vislab.data.types import SourceData
 
 
-def source_fingerprint(src: SourceData) -> dict:
+def data_fingerprint(src: SourceData) -> dict:
     """The fingerprint of ``src``'s sets (see the module docstring)."""
     counts = {
         key: np.bincount(s.y, minlength=len(src.class_names)).tolist()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vislab.config import DataConfig
-from vislab.data.fingerprint import source_fingerprint
+from vislab.data.fingerprint import data_fingerprint
 from vislab.data.types import ArraySet, SourceData, Splits
 from vislab.errors import ConfigError, DataError, UserError, show_note
 
@@ -129,7 +129,7 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
             _sampled(val, cfg.limit_eval, seed + 1),
             _sampled(test, cfg.limit_eval, seed + 2),
         )
-    return Splits(train, val, test, list(src.class_names), src.name, source_fingerprint(src))
+    return Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
 
 
 def _sized(

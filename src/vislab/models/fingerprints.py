@@ -156,7 +156,7 @@ def check_imports(recorded: dict, folder: Path, model: str, run: str) -> None:
         )
 
 
-def source_fingerprint(obj: Any) -> dict[str, Any]:
+def code_fingerprint(obj: Any) -> dict[str, Any]:
     """``{"source_sha256": …}``, the sha256 of the object's source; where Python cannot find it (code typed
     at a plain ``python`` prompt or passed to ``python -c``), ``None`` and ``"source"`` saying why."""
     try:

@@ -21,7 +21,7 @@ from typing import Any
 from vislab.errors import UserCodeError
 from vislab.models import user
 from vislab.models.calling import adapt, source_files
-from vislab.models.fingerprints import changes, check_imports, source_fingerprint
+from vislab.models.fingerprints import changes, check_imports, code_fingerprint
 from vislab.models.registry import MODEL_PREFIXES, MODELS, register_model, registered_code
 
 PREFIX = "user-"  # the registered names of model objects
@@ -95,7 +95,7 @@ def register(obj: Any) -> str:
     qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
     name = PREFIX + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
     where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    record = {"reference": name, "object": where, **source_fingerprint(obj)}
+    record = {"reference": name, "object": where, **code_fingerprint(obj)}
     register_model(name)(adapt(obj, name, where, source_files(obj), record))
     return name
 
@@ -141,7 +141,7 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
 
 
 def _sha(obj: Any) -> str | None:
-    return source_fingerprint(obj)["source_sha256"]
+    return code_fingerprint(obj)["source_sha256"]
 
 
 def _bound_now(target: Any) -> Any:

@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from vislab.errors import ConfigError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, source_files
-from vislab.models.fingerprints import source_fingerprint
+from vislab.models.fingerprints import code_fingerprint
 from vislab.registry import registrar
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
         else:
             put(obj)
         if _is_users(obj):  # the run records it; reopening it checks it (objects.check_unchanged)
-            _CODE[name] = {"reference": name, "object": where, **source_fingerprint(obj)}
+            _CODE[name] = {"reference": name, "object": where, **code_fingerprint(obj)}
         else:
             _CODE.pop(name, None)
         return obj

@@ -157,7 +157,7 @@ def finish_run(
 
 
 @dataclass
-class Scored:
+class ScoredWeights:
     """Which weights a run's scores are of (summary.json's ``scored``, the done: line's parenthesis)."""
 
     # "best.pt, epoch 6", "the last weights, epoch 10", "the train.ema average of the last weights,
@@ -172,20 +172,24 @@ def load_scored(
     fitted: bool,
     loop: LoopState,
     ema: WeightEMA | None = None,
-) -> Scored:
+) -> ScoredWeights:
     """Load into ``model`` the weights the run is scored with: best.pt's, at the epoch the file
     records; without one (deleted since), the last weights — with ``train.ema`` (``ema``) their average,
     which best.pt would hold, else the model's own, as they are."""
     best = run.ckpt_dir / "best.pt"
     if not best.is_file() and ema is not None:
         model.load_state_dict(ema.state_dict())
-        return Scored(f"the train.ema average of the last weights, epoch {loop.epoch}", loop.epoch)
+        return ScoredWeights(
+            f"the train.ema average of the last weights, epoch {loop.epoch}", loop.epoch
+        )
     if not best.is_file():
-        return Scored(f"the last weights, epoch {loop.epoch}", loop.epoch)
+        return ScoredWeights(f"the last weights, epoch {loop.epoch}", loop.epoch)
     ckpt = load_checkpoint(best)
     model.load_state_dict(ckpt.state_dict)
     epoch = ckpt.epoch if ckpt.epoch is not None else loop.best_epoch
-    return Scored("fitted on the train split" if fitted else f"best.pt, epoch {epoch}", epoch)
+    return ScoredWeights(
+        "fitted on the train split" if fitted else f"best.pt, epoch {epoch}", epoch
+    )
 
 
 @dataclass
@@ -193,7 +197,7 @@ class Scores:
     """Which weights were scored, their val and test metrics, and the test split's scoring time in
     seconds."""
 
-    weights: Scored
+    weights: ScoredWeights
     val: Metrics
     test: Metrics
     test_time_s: float
