@@ -19,7 +19,7 @@ from vislab.experiments.results.cells import (
     bold_cells,
     bold_rule,
     fmt,
-    markdown_cell,
+    pipe_table,
     ranks,
 )
 from vislab.experiments.results.data_used import mixes_data
@@ -350,11 +350,8 @@ def markdown_tables(
     out = [f"{note}\n"] if note else []
     for n, t in enumerate(tables):
         out.append(f"**Table: {t.caption}**\n")
-        out.append("| " + " | ".join(_header(k, h, srcs, latex=False) for k, h in t.cols) + " |")
-        out.append("|" + "|".join("---" if k in t.text else "---:" for k, _ in t.cols) + "|")
-        for i, r in enumerate(t.rows):
-            cells = [markdown_cell(k, r.get(k), (i, k) in t.bold) for k, _ in t.cols]
-            out.append("| " + " | ".join(cells) + " |")
+        cols = [(k, _header(k, h, srcs, latex=False)) for k, h in t.cols]
+        out += pipe_table(cols, t.rows, t.bold, t.text)
         if caveat := " ".join(s.caveat for s in used_sources(t, srcs) if s.caveat):
             out.append(f"\n**Note:** {caveat}")
         if n == 0 and listed:

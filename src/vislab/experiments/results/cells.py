@@ -4,7 +4,7 @@ report.html and the paper's tables share."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from vislab.experiments.results.spread import ALPHA, Spread, verdict
@@ -137,3 +137,21 @@ def markdown_cell(key: str, value: object, bold: bool) -> str:
     """A Markdown table cell (:func:`fmt`, '|' escaped), ``bold``: its mean alone in bold, never the ± std."""
     mean, sep, std = fmt(key, value).replace("|", "\\|").partition(" ± ")
     return f"{f'**{mean}**' if bold else mean}{sep}{std}"
+
+
+def pipe_table(
+    cols: Sequence[tuple[str, str]],
+    rows: Sequence[Mapping],
+    bold: Collection[tuple[int, str]] = frozenset(),
+    text: Collection[str] = ("run",),
+) -> list[str]:
+    """A Markdown pipe table's lines: ``cols`` (key, header), each row's cells by :func:`markdown_cell`
+    (``bold``: the (row, key) cells in bold), the columns of ``text`` left-aligned, the figures right."""
+    return [
+        "| " + " | ".join(h for _, h in cols) + " |",
+        "|" + "|".join("---" if k in text else "---:" for k, _ in cols) + "|",
+        *(
+            "| " + " | ".join(markdown_cell(k, r.get(k), (i, k) in bold) for k, _ in cols) + " |"
+            for i, r in enumerate(rows)
+        ),
+    ]

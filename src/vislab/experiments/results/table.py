@@ -21,8 +21,8 @@ from typing import Any
 from vislab.experiments.results.cells import (
     bold_cells,
     bold_note,
-    markdown_cell,
     param_cell,
+    pipe_table,
     train_acc_note,
 )
 from vislab.experiments.results.data_used import data_line, mixes_data, row_datasets, titled
@@ -169,19 +169,8 @@ def to_markdown(
     """A pipe table of ``rows`` (``bold``: the (row, column) cells whose mean is bold), then ``failures``;
     the columns of ``text`` (the run, what each run was: :func:`text_columns`) left-aligned, the figures
     right-aligned."""
-    cols = cols or COLUMNS
-    head = (
-        "| "
-        + " | ".join(h for _, h in cols)
-        + " |\n|"
-        + "|".join("---" if k in text else "---:" for k, _ in cols)
-        + "|\n"
-    )
-    text = head + "".join(
-        "| " + " | ".join(markdown_cell(k, r[k], (i, k) in bold) for k, _ in cols) + " |\n"
-        for i, r in enumerate(rows)
-    )
-    return text + failures_markdown(failures)
+    lines = pipe_table(cols or COLUMNS, rows, bold, text)
+    return "".join(f"{line}\n" for line in lines) + failures_markdown(failures)
 
 
 def failures_markdown(failures: dict[str, str] | None) -> str:
