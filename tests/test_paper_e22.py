@@ -18,7 +18,7 @@ import optuna
 import pytest
 
 import vislab
-from conftest import TINY_DIGITS, cli, one_line
+from conftest import TINY_DIGITS, cli, one_line, tiny_sweep
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps.runner import run_sweep
 from vislab.experiments.sweeps.spec import load_sweep
@@ -128,18 +128,7 @@ class _PruneTrialOne(optuna.pruners.BasePruner):
 
 def test_texts_tex_names_the_pruned_trials_of_a_sweep(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(samplers, "build_pruner", lambda spec: _PruneTrialOne())
-    spec = {
-        "name": "e22",
-        "base": {
-            "data": {"name": "digits", "limit": 200},
-            "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "figures": False},
-            "model": {"name": "mlp", "hidden": [16]},
-        },
-        "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
-        "metric": "val_pacc",
-        "sampler": "random",
-        "seed": 0,
-    }
+    spec = tiny_sweep(name="e22", base__train__epochs=2, metric="val_pacc")
     (tmp_path / "s.yaml").write_text(json.dumps(spec))
     study = run_sweep(
         load_sweep(tmp_path / "s.yaml"), tmp_path / "sw", trials=3, log=lambda s: None
@@ -184,3 +173,19 @@ def test_runs_differing_only_in_punctuation_get_their_own_epoch_tables_and_label
     # the same runs again: the same files and labels
     assert cli(capsys, "paper", *folders, "--out", paper, "--no-figures")[0] == 0
     assert _tables(paper) == tables
+
+
+def test_a_page_figure_that_needs_a_missing_package_says_how_to_install_it(tmp_path):
+    """The paper's figures note a missing package as the report's do: with its pip command."""
+    from vislab.paper_folder.figures import PageFigures
+
+    def needs_captum(path):
+        raise ModuleNotFoundError("No module named 'captum'", name="captum")
+
+    notes: list[str] = []
+    figs = PageFigures(tmp_path / "figures", notes)
+    try:
+        assert figs.make("gradcam.png", "Grad-CAM of cnn", needs_captum) is None
+    finally:
+        figs.close()
+    assert notes == ["Grad-CAM of cnn needs captum: pip install 'vislab[explain]'"], notes

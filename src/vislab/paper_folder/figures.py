@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from vislab.plotting.canvas import captured_figures, plt
 from vislab.plotting.style import DPI, PAGE_IN, cut_texts, fit_to_page, page_style, page_width
-from vislab.report.figure_set import FigureSet
+from vislab.report.figure_set import FigureSet, failure_note
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class PageFigures(FigureSet):
                     for i, fig in enumerate(drawn)
                 ]
         except Exception as e:  # one broken figure must not cost the whole paper
-            self.notes.append(f"{caption}: not drawn ({type(e).__name__}: {e})")
+            self.notes.append(failure_note(caption, e))  # a missing package: its install hint
             return None
         finally:
             for fig in drawn:
