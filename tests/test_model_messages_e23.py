@@ -141,6 +141,33 @@ def test_a_model_that_is_nan_on_zeros_only_still_trains(capsys, tmp_path, monkey
     assert code == 0, out
 
 
+def test_a_model_its_init_from_data_hook_makes_finite_trains(capsys, tmp_path, monkeypatch):
+    """Statistics filled by the model's init_from_data hook (zeros until then: 0/0) are checked after the
+    hook, as training uses them (the check refused this model before its hook ran)."""
+    _write(
+        tmp_path,
+        "dnet.py",
+        """\
+        import torch, torch.nn as nn
+        from vislab.models.hooks import ModelHooks
+        class Net(ModelHooks, nn.Module):
+            def __init__(self, num_classes):
+                super().__init__()
+                self.fc = nn.Linear(64, num_classes)
+                self.register_buffer("mean", torch.zeros(64))
+                self.register_buffer("std", torch.zeros(64))
+            def init_from_data(self, x):
+                self.mean.copy_(x.flatten(1).mean(0))
+                self.std.copy_(x.flatten(1).std(0) + 1e-3)
+            def forward(self, x):
+                return self.fc((x.flatten(1) - self.mean) / self.std)
+        """,
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out = _train(capsys, tmp_path, "model.name=dnet.py:Net")
+    assert code == 0, out
+
+
 # 6. a constructor argument without a default is asked for by name
 
 

@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from vislab.data.input_spec import InputSpec
-from vislab.data.types import Splits
 from vislab.errors import ConfigError, UserCodeError, VislabError
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
@@ -54,34 +52,30 @@ def check_output(
         model.train(was_training)
 
 
-def check_finite_output(
-    network: Network, name: str, splits: Splits, spec: InputSpec, device: torch.device
-) -> None:
-    """UserCodeError when a fresh model its optimizer trains maps the run's first training inputs,
-    normalised as training feeds them (finite), to NaN/inf in eval mode: its loss would be NaN from the
-    first step, whatever the learning rate. An exception here is the training step's to tell."""
-    if network.hooks.trained_by != "optimizer":
-        return
-    model, x = network.model, splits.train.x[:8]
-    inputs = spec.images(x) if spec.is_image else spec.prepare(torch.as_tensor(x).float())
-    if not inputs.isfinite().all():  # data.normalize's doing, not the model's
-        return
-    was_training = model.training
+def check_finite_output(network: Network, name: str, inputs: torch.Tensor) -> None:
+    """UserCodeError when a new model its optimizer trains, once initialised (its ``init_from_data``
+    hook run), maps ``inputs`` — the run's first training images or samples as training feeds them,
+    finite — to NaN/inf in eval mode: its loss would be NaN from the first step, whatever the learning
+    rate. An exception here is the training step's to tell."""
+    if network.hooks.trained_by != "optimizer" or not inputs.isfinite().all():
+        return  # non-finite inputs: data.normalize's doing, not the model's
+    model, was_training = network.model, network.model.training
     model.eval()
     try:
         with torch.no_grad():
-            out = model(inputs.to(device))
+            out = model(inputs)
     except Exception:  # noqa: BLE001 - the training step meets it again and says what was kept
         return
     finally:
         model.train(was_training)
     if isinstance(out, torch.Tensor) and out.is_floating_point() and not out.isfinite().all():
-        what = "images" if spec.is_image else "samples"
+        what = "images" if inputs.ndim == 4 else "samples"
         raise UserCodeError(
-            f"model '{name}': its output for the run's first {len(x)} training {what} (normalised as "
-            f"training feeds them) holds NaN/inf before any training step, so the loss would be NaN "
-            f"from the first step whatever optim.lr. Check its forward (and the layers it builds): a "
-            f"division by zero, the log or square root of a negative number, a NaN constant."
+            f"model '{name}': its output for the run's first {len(inputs)} training {what} (as "
+            f"training feeds them, after its init_from_data hook) holds NaN/inf before any training step, "
+            f"so the loss would be NaN from the first step whatever optim.lr. Check its forward (and the "
+            f"layers it builds): a division by zero, the log or square root of a negative number, a NaN "
+            f"constant."
         )
 
 

@@ -19,7 +19,7 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import UserError
+from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.objects import check_unchanged
@@ -120,8 +120,6 @@ def build_parts(
         check_same_data(cfg, splits, ckpt)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
-    if ckpt is None:  # a fresh model: its output for the run's own inputs, before any step
-        check_finite_output(network, cfg.model.name, splits, spec, device)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
         network.start = init_from_run(network.model, cfg.train.init_from)
     if cfg.train.freeze:
@@ -189,7 +187,8 @@ def first_start_init(
     name: str, run: RunDir, dist: Distributed, network: Network, train: DeviceLoader
 ) -> None:
     """``init_from_data``, where the user's own model raising is a UserCodeError naming the hook (its
-    frames only); summary.json then says the run failed before its first step."""
+    frames only), then the initialised model's output on the run's first inputs checked finite
+    (``check_finite_output``); summary.json then says the run failed before its first step."""
 
     def stopped() -> str:
         if dist.is_main:
@@ -199,6 +198,12 @@ def first_start_init(
     when = "in its init_from_data hook (before training)"
     with user_code(name, network.model, when, stopped, code=network.code):
         init_from_data(network, train)
+    first = train.batch(torch.arange(min(8, len(train.y))), augment=False)[0]
+    try:  # initialised: its output for the run's own inputs, before any step
+        check_finite_output(network, name, first)
+    except UserCodeError:
+        stopped()
+        raise
 
 
 def _build_network(
