@@ -1,10 +1,12 @@
 """Shared test helpers: tiny configs and runs on the bundled `digits` data (no network, seconds per run), and the
 in-process CLI runner (``from conftest import cli, one_line, tiny_sets``)."""
 
+import copy
 import json
 import os
 import shutil
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -45,19 +47,89 @@ def user_cache_dir(tmp_path_factory):
         os.environ["VISLAB_CACHE_DIR"] = before
 
 
+DROP = object()  # as a change's value: the key is removed
+
+
+def _frozen(tree):
+    """``tree`` read-only: its dicts as mapping proxies, its lists as tuples."""
+    if isinstance(tree, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in tree.items()})
+    return tuple(_frozen(v) for v in tree) if isinstance(tree, list) else tree
+
+
+def _thawed(tree):
+    """A frozen ``tree`` as new plain dicts and lists."""
+    if isinstance(tree, MappingProxyType):
+        return {k: _thawed(v) for k, v in tree.items()}
+    return [_thawed(v) for v in tree] if isinstance(tree, tuple) else tree
+
+
+def _changed(tree: MappingProxyType, changes: dict) -> dict:
+    """Frozen ``tree`` as a new plain dict with each ``a__b=value`` of ``changes`` set (``__`` goes one level
+    down; a missing level is made) or, for ``DROP``, removed."""
+    tree = _thawed(tree)
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+        if value is DROP:
+            del node[key]
+        else:
+            node[key] = copy.deepcopy(value)
+    return tree
+
+
+# the tiny base config of runs, suites and sweeps: 1 epoch of a 16-unit MLP on 200 digits, on the CPU, in
+# batches of 32, no figures/ (most of a tiny run's time); read it through tiny_base()
+_TINY_BASE = _frozen(
+    {
+        "data": {"name": "digits", "limit": 200},
+        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
+        "model": {"name": "mlp", "hidden": [16]},
+    }
+)
+
+
+def tiny_base(**changes) -> dict:
+    """The tiny base config as a new plain dict, with ``section__key=value`` changes (``DROP`` removes)."""
+    return _changed(_TINY_BASE, changes)
+
+
+# a sweep of the tiny base over optim.lr (random search, seed 0); read it through tiny_sweep()
+TINY_SWEEP = _frozen(
+    {
+        "name": "tiny",
+        "base": tiny_base(),
+        "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+        "sampler": "random",
+        "seed": 0,
+    }
+)
+# a suite of two rows on the tiny base: the majority baseline and the MLP; read it through tiny_suite()
+TINY_SUITE = _frozen(
+    {"base": tiny_base(), "runs": {"majority": {"model.name": "majority"}, "mlp": {}}}
+)
+
+
+def tiny_sweep(**changes) -> dict:
+    """TINY_SWEEP as a new plain dict, with ``key__subkey=value`` changes (``base__train__epochs=3``)."""
+    return _changed(TINY_SWEEP, changes)
+
+
+def tiny_suite(**changes) -> dict:
+    """TINY_SUITE as a new plain dict, with ``key__subkey=value`` changes (``base__data__limit=120``)."""
+    return _changed(TINY_SUITE, changes)
+
+
 def tiny_config(*overrides: str, **sections):
-    """digits, 300 train samples, an MLP (unless model.name is given), 2 epochs — plus ``key=value`` overrides."""
-    base = [
-        "data.name=digits",
-        "data.limit=300",
-        "train.epochs=2",
-        "train.batch_size=32",
-        "train.seed=0",
-        "train.device=cpu",
-    ]
-    if not any(o.startswith("model.name=") for o in overrides):
-        base += ["model.name=mlp", "model.hidden=[32]"]
-    return build_config({}, [*base, *overrides])
+    """tiny_base's run on 300 digits, 2 epochs of a 32-unit MLP (unless model.name is given), seed 0, with
+    its figures — as a Config, plus ``key=value`` overrides."""
+    base = tiny_base(data__limit=300, train__epochs=2, train__seed=0, model__hidden=[32])
+    del base["train"]["figures"]
+    if any(o.startswith("model.name=") for o in overrides):
+        del base["model"]
+    return build_config(base, list(overrides))
 
 
 @pytest.fixture
@@ -94,17 +166,21 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# ``vislab.train`` keywords of a tiny run: 1 epoch of a small MLP on the CPU, no figures (give the data)
-TINY_RUN = dict(
-    model="mlp",
-    model__hidden=[16],
-    train__epochs=1,
-    train__seed=0,
-    train__device="cpu",
-    train__figures=False,
-)
-# the same on 200 of the bundled digits, batches of 32
-TINY_DIGITS = dict(TINY_RUN, data="digits", data__limit=200, train__batch_size=32)
+def as_keywords(config: dict) -> dict:
+    """``config`` as ``vislab.train`` keywords: ``section=name`` for a section's name, else ``section__key``."""
+    return {
+        section if key == "name" else f"{section}__{key}": value
+        for section, keys in config.items()
+        for key, value in keys.items()
+    }
+
+
+# ``vislab.train`` keywords of the tiny run (tiny_base, seed 0); TINY_RUN without the data (give it) and
+# the batch size
+TINY_DIGITS = as_keywords(tiny_base(train__seed=0))
+TINY_RUN = {
+    k: v for k, v in TINY_DIGITS.items() if k.split("__")[0] != "data" and k != "train__batch_size"
+}
 
 
 @pytest.fixture

@@ -14,17 +14,16 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import vislab
+from conftest import DROP, tiny_base
 from vislab.cli import main
 from vislab.training.progress import (  # the one internal module: its notebook mode is checked
     Progress,
     progress_line,
 )
 
-TINY = {
-    "data": {"name": "digits", "limit": 300},
-    "model": {"name": "mlp", "hidden": [32]},
-    "train": {"epochs": 2, "batch_size": 32, "seed": 0, "device": "cpu"},
-}
+TINY = tiny_base(
+    data__limit=300, train__epochs=2, train__seed=0, train__figures=DROP, model__hidden=[32]
+)
 # the runs whose figures/ no test looks at skip them (most of a tiny run's time)
 QUICK = {**TINY, "train": {**TINY["train"], "figures": False}}
 METRICS = ("train_acc", "train_loss", "val_acc", "val_pacc", "val_loss", "test_acc", "test_pacc")

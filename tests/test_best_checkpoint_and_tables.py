@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import TINY_DIGITS, cli, one_line, tiny_sets
+from conftest import DROP, TINY_DIGITS, cli, one_line, tiny_base, tiny_sets, tiny_suite
 from vislab.config import build_config
 from vislab.experiments.results.settings import (
     IDENTITY,
@@ -128,18 +128,15 @@ def test_a_default_value_is_never_listed_as_a_runs_change():
 
 
 # ------------------------------------------------------------- a suite: its tables and dry run
-SUITE = {
-    "base": {
-        "data": {"name": "digits", "limit": 200},
-        "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "figures": False},
-    },
-    "runs": {
+SUITE = tiny_suite(
+    base=tiny_base(train__epochs=2, model=DROP),
+    runs={
         "majority": {"model.name": "majority"},
         "mlp": {"model.name": "mlp", "model.hidden": [16], "model.dropout": 0.1},
         "cnn": {"model.name": "cnn", "model.preset": "simple", "augment.crop.p": 0.5},
         "mlp-wide": {"model.name": "mlp", "model.hidden": [32], "optim.lr": 0.01},
     },
-}
+)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_base, tiny_suite
 from figures_skipped import skip_report_figures
 from fixtures import made_once
 from vislab.cli import main
@@ -26,14 +26,7 @@ from vislab.report.build import build_report
 from vislab.run import Run
 from vislab.training.rundir import RunDir
 
-SUITE = {
-    "base": {
-        "data": {"name": "digits", "limit": 120},
-        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "seed": 0, "figures": False},
-        "model": {"name": "mlp", "hidden": [8]},
-    },
-    "runs": {"majority": {"model.name": "majority"}, "mlp": {}},
-}
+SUITE = tiny_suite(base=tiny_base(data__limit=120, train__seed=0, model__hidden=[8]))
 
 
 def _make_suite(root: Path) -> dict:

@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import tiny_base
 from vislab.api import run_suite
 from vislab.cli import main
 from vislab.config import build_config
@@ -30,11 +31,7 @@ from vislab.report.seeds import plan_verdicts
 
 # runs skip their own figures/ (most of a tiny run's time): nothing here looks at them (a suite's report
 # draws its own), and test_train checks them
-BASE = {
-    "data": {"name": "digits", "limit": 300},
-    "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [32]},
-}
+BASE = tiny_base(data__limit=300, train__epochs=2, model__hidden=[32])
 
 
 def write_suite(path: Path, runs: dict, base: dict = BASE, **extra) -> Path:

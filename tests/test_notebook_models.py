@@ -15,13 +15,11 @@ import torch
 import yaml
 
 import vislab
+from conftest import DROP, tiny_base
 from vislab.errors import ConfigError, UserCodeError
 from vislab.models import MODELS, unregister_model
 
-QUICK = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "seed": 0, "device": "cpu", "figures": False},
-}
+QUICK = tiny_base(train__seed=0, model=DROP)
 
 NET = """
 import torch.nn as nn

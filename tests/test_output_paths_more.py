@@ -12,23 +12,13 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, one_line
+from conftest import DROP, cli, one_line, tiny_sweep
 
 PROC = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 NOPE = "/proc/vislab-nope"  # /proc is there; nothing can be created in it, root included
 
 # a tiny sweep: nothing of it trains here (the refusals come first)
-SPEC = {
-    "name": "paths",
-    "base": {
-        "data": {"name": "digits", "limit": 200},
-        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-        "model": {"name": "mlp", "hidden": [16]},
-    },
-    "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
-    "metric": "val_pacc",
-    "sampler": "random",
-}
+SPEC = tiny_sweep(name="paths", metric="val_pacc", seed=DROP)
 
 
 @pytest.fixture

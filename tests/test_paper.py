@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
 
-from conftest import cli
+from conftest import cli, tiny_base, tiny_suite
 from fixtures import made_once
 from seed_scores import check_row_numbers, drawn
 from vislab.cli import main
@@ -23,22 +23,18 @@ from vislab.experiments.results.spread import verdict
 from vislab.experiments.results.table import COLUMNS
 from vislab.plotting.style import cut_texts
 
-SUITE = {
-    "description": "paper test",
-    "base": {
-        "data": {"name": "digits", "limit": 240},
-        # the runs skip their own figures/ (the paper draws its own; test_train checks theirs)
-        "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "seed": 0, "figures": False},
-        "model": {"name": "mlp", "hidden": [32]},
-    },
-    "runs": {
+SUITE = tiny_suite(
+    description="paper test",
+    # the runs skip their own figures/ (the paper draws its own; test_train checks theirs)
+    base=tiny_base(data__limit=240, train__epochs=2, train__seed=0, model__hidden=[32]),
+    runs={
         "majority": {"model.name": "majority"},
         "mlp": {},
         # augmented: the paper gets its augmentation preview (augment_1)
         "cnn": {"model.name": "cnn", "model.widths": [8], "model.fc": [16], "augment.hflip.p": 0.5},
     },
-    "groups": {"nets": ["majority", "mlp"]},  # a group of part of the suite: its own curves figure
-}
+    groups={"nets": ["majority", "mlp"]},  # a group of part of the suite: its own curves figure
+)
 ROWS = tuple(SUITE["runs"])
 WIDTHS_IN = (3.3, 6.9)
 TEX = shutil.which("latexmk") or shutil.which("pdflatex")

@@ -8,20 +8,14 @@ from html import unescape
 import pytest
 import yaml
 
+from conftest import tiny_suite
 from figures_skipped import skip_report_figures
 from fixtures import made_once
 from vislab.cli import main
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.provenance import checkpoint_sentence, provenance_line
 
-SUITE = {
-    "description": "provenance test: Adam, 3 epochs",
-    "base": {
-        "data": {"name": "digits", "limit": 200},
-        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "figures": False},
-        "model": {"name": "mlp", "hidden": [16]},
-    },
-    "runs": {"majority": {"model.name": "majority"}, "mlp": {}},
-}
+SUITE = tiny_suite(description="provenance test: Adam, 3 epochs", base__train__epochs=3)
 
 
 def _make(root):
@@ -90,9 +84,9 @@ def test_runs_selected_by_different_metrics_name_each_and_rows_replace_seeds(tmp
         (tmp_path / name / "config.yaml").write_text(f"train: {{select_metric: {metric}}}\n")
     summaries = {n: {} for n in ("a-s0", "a-s1", "b-s0")}
     rows = {"a": ["a-s0", "a-s1"], "b": ["b-s0"]}
-    line = provenance_line({}, summaries, {n: tmp_path / n for n in summaries}, rows)
+    line = provenance_line(None, summaries, {n: tmp_path / n for n in summaries}, rows)
     best = "the best val_acc for a; val_loss for b (best.pt)."
     assert line == f"Test figures from the checkpoint with {best}"
     assert checkpoint_sentence({}, []) == ""
-    info = {"name": "s", "overrides": []}
+    info = SuiteInfo(name="s", overrides=[])
     assert provenance_line(info, {}, {}).endswith("as its file gives it (no command-line changes).")

@@ -12,16 +12,12 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_base
 from vislab.errors import ConfigError, Note, TrainingInterrupted, UserError
 from vislab.experiments.suites.ending import raise_unfinished
 from vislab.experiments.suites.spec import load_suite
 
-TINY = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+TINY = tiny_base()
 FITTED = {**TINY, "model": {"name": "majority"}}  # fitted at once: no epochs to wait for
 
 

@@ -11,21 +11,18 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
+from conftest import tiny_base, tiny_suite
 from figures_skipped import skip_report_figures
 from fixtures import made_once
 from seed_scores import check_row_numbers, drawn, seed_scores
 from vislab.cli import main
 from vislab.report.build import build_report
 
-SUITE = {
-    "description": "seed figures test",
-    "base": {
-        "data": {"name": "digits", "limit": 240},
-        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "seed": 0, "figures": False},
-        "model": {"name": "mlp", "hidden": [16]},
-    },
-    "runs": {"maj": {"model.name": "majority"}, "mlp": {}},
-}
+SUITE = tiny_suite(
+    description="seed figures test",
+    base=tiny_base(data__limit=240, train__seed=0),
+    runs={"maj": {"model.name": "majority"}, "mlp": {}},
+)
 ROWS = ("maj", "mlp")
 
 

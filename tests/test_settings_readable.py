@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import vislab
+from conftest import tiny_suite
 from vislab.config import build_config
 from vislab.experiments.results.data_used import data_line
 from vislab.experiments.results.settings import LISTED, MAX_COLUMNS
@@ -21,17 +22,12 @@ from vislab.paper_folder import build as paper_build
 from vislab.paper_folder.build import write_paper
 from vislab.report.build import build_report
 
-SUITE = {  # an MLP and a CNN: each model family's own settings (no model.hidden for the CNN), an lr
-    "base": {
-        "data": {"name": "digits", "limit": 200},
-        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-        "model": {"name": "mlp", "hidden": [16]},
-    },
-    "runs": {
+SUITE = tiny_suite(  # an MLP and a CNN: each model family's own settings (no model.hidden for the CNN), an lr
+    runs={
         "mlp": {"optim.lr": 0.01},
         "cnn": {"model.name": "cnn", "model.widths": [4], "model.fc": [8], "model.dropout": 0.1},
     },
-}
+)
 
 
 @pytest.fixture(scope="module")

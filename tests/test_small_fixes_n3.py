@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from conftest import cli, one_line, tiny_sets
+from conftest import cli, one_line, tiny_sets, tiny_sweep
 
 
 # ------------------------------------------------------------------ a train.ema run without best.pt
@@ -31,18 +31,7 @@ def test_an_ema_run_scored_without_best_pt_is_scored_on_the_average(tmp_path, ca
 
 
 # ---------------------------------------------------------------------- a sweep's recorded trials
-SWEEP = {
-    "name": "n3",
-    "base": {
-        "data": {"name": "digits", "limit": 120},
-        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-        "model": {"name": "mlp", "hidden": [8]},
-    },
-    "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
-    "sampler": "random",
-    "seed": 0,
-    "trials": 5,
-}
+SWEEP = tiny_sweep(name="n3", base__data__limit=120, base__model__hidden=[8], trials=5)
 
 
 def test_a_two_stage_sweep_records_the_trials_each_stage_ran(tmp_path, capsys):

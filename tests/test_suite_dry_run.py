@@ -8,14 +8,10 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_base
 from vislab.errors import ConfigError, UserError
 
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base()
 THREE = {"mlp": {}, "mlp-fast": {"optim.lr": 0.1}, "cnn": {"model.name": "cnn"}}
 
 

@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_base
 
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base()
 VIT = {"model.name": "vit", "model.embed_dim": 8, "model.depth": 1, "model.num_heads": 2}
 RUNS = {
     "mlp": {},

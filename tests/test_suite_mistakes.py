@@ -9,13 +9,9 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_base
 
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base()
 NOT_FOUND = "CIFAR-10 data not found under"
 
 

@@ -14,17 +14,13 @@ import pytest
 import yaml
 
 import vislab
-from conftest import TINY_DIGITS, cli, one_line
+from conftest import TINY_DIGITS, cli, one_line, tiny_base
 from vislab.config import build_config
 from vislab.data import load_splits
 from vislab.errors import ConfigError
 from vislab.training.rundir import RunDir
 
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base()
 
 
 def write_suite(path: Path, runs: dict) -> Path:

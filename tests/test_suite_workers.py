@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_base
 from vislab.errors import UserError
 from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
@@ -36,11 +36,7 @@ from vislab.training.trainer import train
 
 PG_URL = os.environ.get("VISLAB_TEST_POSTGRES_URL")
 # runs skip their own figures/ (most of a tiny run's time): nothing here looks at them
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base()
 SIX = {  # six quick runs (~1 s each)
     "majority": {"model.name": "majority"},
     "mlp": {},

@@ -16,6 +16,7 @@ import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
+from conftest import tiny_base
 from vislab.cli import main
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps import samplers
@@ -26,11 +27,7 @@ from vislab.experiments.sweeps.study import load_existing_study
 
 # trials skip their own figures/ (most of a tiny trial's time): nothing here looks at them (a sweep's
 # report draws its own), and test_train checks them
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base()
 SPACE = {
     "optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
     "model.hidden": {"type": "categorical", "choices": [[8], [16], [32, 16]]},

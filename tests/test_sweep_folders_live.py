@@ -11,14 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from conftest import cli, tiny_sets
+from conftest import cli, tiny_base, tiny_sets
 
 # tiny trials: 1 epoch of 200 digits, an 8-unit MLP, one thread, no figures
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "threads": 1, "figures": False},
-    "model": {"name": "mlp", "hidden": [8]},
-}
+BASE = tiny_base(train__threads=1, model__hidden=[8])
 
 
 def spec_file(folder: Path, name: str = "tiny") -> Path:

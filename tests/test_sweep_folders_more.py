@@ -16,16 +16,12 @@ import yaml
 from optuna.trial import TrialState
 
 import vislab
-from conftest import cli
+from conftest import cli, tiny_base
 from vislab.errors import Note, UserError
 from vislab.experiments.sweeps.study import load_existing_study
 
 # tiny trials: 1 epoch of 120 digits, no figures (nothing here looks at them)
-BASE = {
-    "data": {"name": "digits", "limit": 120},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [8]},
-}
+BASE = tiny_base(data__limit=120, model__hidden=[8])
 LR = {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}
 
 

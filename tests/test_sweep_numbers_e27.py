@@ -10,16 +10,13 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from conftest import tiny_base
 from vislab.cli import main
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.sweeps.runner import run_sweep
 from vislab.experiments.sweeps.spec import load_sweep
 
-BASE = {
-    "data": {"name": "digits", "limit": 200},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False, "threads": 1},
-    "model": {"name": "mlp", "hidden": [16]},
-}
+BASE = tiny_base(train__threads=1)
 
 
 def spec_file(tmp_path: Path, name: str = "t", base: dict | None = None, **keys) -> Path:

@@ -9,22 +9,12 @@ import yaml
 from optuna.trial import TrialState
 
 import vislab
-from conftest import cli
+from conftest import cli, tiny_base, tiny_sweep
 from vislab.experiments.sweeps.study import load_existing_study
 
 # the file's base trains 3 epochs; every test cuts it to 1 from outside (trials skip their figures)
-BASE = {
-    "data": {"name": "digits", "limit": 120},
-    "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "figures": False},
-    "model": {"name": "mlp", "hidden": [8]},
-}
-SPEC = {
-    "name": "rec",
-    "base": BASE,
-    "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
-    "sampler": "random",
-    "seed": 0,
-}
+BASE = tiny_base(data__limit=120, train__epochs=3, model__hidden=[8])
+SPEC = tiny_sweep(name="rec", base=BASE)
 
 
 def spec_file(folder: Path) -> Path:

@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 import vislab.training.optim as optim_mod
 import vislab.training.trainer as trainer_mod
+from conftest import tiny_base, tiny_sweep
 from test_resume import run_result
 from vislab.errors import TrainingInterrupted
 from vislab.experiments.sweeps.runner import run_sweep
@@ -21,18 +22,12 @@ from vislab.experiments.sweeps.spec import load_sweep
 from vislab.training.rundir import RunDir
 from vislab.training.trainer import train
 
-SPEC = {
-    "name": "r",
-    "base": {
-        "data": {"name": "digits", "limit": 200},
-        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "figures": False, "threads": 1},
-        "model": {"name": "mlp", "hidden": [16], "dropout": 0.2},
-    },
-    "space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
-    "metric": "val_pacc",
-    "sampler": "random",
-    "seed": 3,
-}
+SPEC = tiny_sweep(
+    name="r",
+    base=tiny_base(train__epochs=3, train__threads=1, model__dropout=0.2),
+    metric="val_pacc",
+    seed=3,
+)
 
 
 def stop_in_trials(

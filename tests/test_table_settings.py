@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import TINY_DIGITS
+from conftest import TINY_DIGITS, tiny_suite
 from vislab.config import build_config
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS, write_tables
@@ -57,18 +57,13 @@ def test_compare_names_a_run_whose_config_cannot_be_read(two_lrs, tmp_path):
 def _write_suite(path: Path) -> Path:
     """The majority baseline and two MLPs, one with its learning rate raised, one lowered: a second of
     training each."""
-    spec = {
-        "base": {
-            "data": {"name": "digits", "limit": 200},
-            "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
-            "model": {"name": "mlp", "hidden": [16]},
-        },
-        "runs": {
+    spec = tiny_suite(
+        runs={
             "majority": {"model.name": "majority"},
             "mlp": {"optim.lr": 0.01},
             "mlp-slow": {"optim.lr": 0.0001},
-        },
-    }
+        }
+    )
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 

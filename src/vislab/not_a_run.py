@@ -1,10 +1,30 @@
 """What a path given as a run directory (``vislab.load_run``, ``Run``) is when it is none: a file (a
 checkpoint's run named, with how its methods choose that checkpoint), a suite's or sweep's folder (a run
-in it named), or some other folder."""
+in it named), or some other folder. And what kind of folder vislab wrote (:func:`folder_kind`): asked
+here, below every layer that asks it (training, experiments, the API), so that all say the same."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+#: what a run folder holds beside its config.yaml (:func:`folder_kind`)
+RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
+
+
+def folder_kind(folder: Path) -> str | None:
+    """What vislab wrote ``folder`` as: "run" (config.yaml, alone — a run that stopped before its first
+    epoch — or beside one of :data:`RUN_MARKS`), "suite" (suite.json) or "sweep" (sweep.json, or — a
+    sweep stopped before it wrote that — its default study.db beside its trials/ folder, which a sweep
+    makes first); None for any other folder. A study.db alone is no sweep: ``--storage sqlite:///study.db``
+    puts one in whatever folder the command runs from."""
+    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    if "suite.json" in names:
+        return "suite"
+    if "sweep.json" in names or ("study.db" in names and (folder / "trials").is_dir()):
+        return "sweep"
+    if "config.yaml" in names and (names & RUN_MARKS or names == {"config.yaml"}):
+        return "run"
+    return None
 
 
 def not_a_run(path: Path) -> str:
@@ -17,18 +37,17 @@ def _what_it_is(path: Path) -> str:
     """:func:`not_a_run`'s words after "is not a vislab run directory"."""
     if path.is_file():
         return _file_is(path)
-    for info, kind, runs, table in (
-        ("suite.json", "suite", path, "results.csv"),
-        ("sweep.json", "sweep", path / "trials", "trials.csv"),
-    ):
-        if (path / info).is_file():
-            found = sorted(p.parent.name for p in runs.glob("*/config.yaml"))
-            example = (runs / found[0]).as_posix() if found else f"{runs.as_posix()}/RUN"
-            return (
-                f"but a {kind} folder (it holds {info}): its runs are '{runs.as_posix()}/<run>' and its "
-                f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
-                f"the table with pandas.read_csv."
-            )
+    kind = folder_kind(path)
+    if kind in ("suite", "sweep"):
+        runs, table = (path, "results.csv") if kind == "suite" else (path / "trials", "trials.csv")
+        holds = f"{kind}.json" if (path / f"{kind}.json").is_file() else "study.db and trials/"
+        found = sorted(p.parent.name for p in runs.glob("*/config.yaml"))
+        example = (runs / found[0]).as_posix() if found else f"{runs.as_posix()}/RUN"
+        return (
+            f"but a {kind} folder (it holds {holds}): its runs are '{runs.as_posix()}/<run>' and its "
+            f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
+            f"the table with pandas.read_csv."
+        )
     return (
         "(it holds no config.yaml): give the folder a run was trained into (`vislab train --out DIR`, "
         "`vislab.train(out=DIR)`)."

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError, show_note
+from vislab.experiments.records import SuiteInfo
 from vislab.not_a_run import run_of_file
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -34,7 +35,9 @@ class Found:
     summaries: dict[str, dict]
     left_out: dict[str, str]
     holder: Path  # the folder holding them all: its suite.json (if any) says how they were made
-    suite: dict  # suite.json of the one suite folder given ({} otherwise): its title, rows, groups
+    suite: (
+        SuiteInfo  # suite.json of the one suite folder given (empty otherwise): title, rows, groups
+    )
 
 
 def find_runs(targets: Targets) -> Found:
@@ -44,8 +47,7 @@ def find_runs(targets: Targets) -> Found:
     the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
     path that is missing, a file, a folder holding no run, or no finished run."""
     # on use (see the imports)
-    from vislab.experiments.results.folders import other_settings, why_unfinished
-    from vislab.experiments.results.provenance import suite_info
+    from vislab.experiments.results.folders import why_unfinished
 
     given = _given(targets)
     paths = [p for _, p in given]
@@ -54,11 +56,11 @@ def find_runs(targets: Targets) -> Found:
             "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
         )
     folders = _named([_runs_of(p, key) for key, p in given])
-    suite = suite_info(paths[0]) if len(paths) == 1 else {}
+    suite = SuiteInfo.read(paths[0]) if len(paths) == 1 else SuiteInfo()
     summaries, left_out = {}, {}
     for name, folder in folders.items():
-        if name in other_settings(suite):  # trained with other settings than the suite's now
-            left_out[name] = why_unfinished(suite["runs"][name], folder)
+        if name in suite.trained_otherwise():  # trained with other settings than the suite's now
+            left_out[name] = why_unfinished((suite.runs or {})[name], folder)
             continue
         try:
             summary = RunDir(folder).load_summary()
@@ -169,11 +171,11 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
         found.holder,
         summaries,
         found.left_out,
-        title=f"suite {suite['name']}" if suite.get("name") else "",
-        reported=suite.get("reported"),
+        title=f"suite {suite.name}" if suite.name else "",
+        reported=suite.reported,
         rows=rows,
         groups=groups,
-        compare=suite.get("compare") or "previous",
+        compare=suite.compare or "previous",
         run_dirs=found.folders,
     )
     return csv_text, markdown, found
@@ -195,7 +197,7 @@ def comparison_table(
     settings = table_settings(summaries, found.folders, rows)
     if settings.unread:  # each run's config.yaml, read as Run.config reads it
         raise next(iter(settings.unread.values()))
-    given = reported if reported is not None else found.suite.get("reported")
+    given = reported if reported is not None else found.suite.reported
     table, cols = csv_table(summaries, settings, given, rows)
     return table, [k for k, _ in cols], found
 
@@ -205,7 +207,7 @@ def _ordered(
 ) -> tuple[dict[str, dict], dict[str, list[str]] | None, dict | None]:
     """The summaries, a suite's rows of seeds and its groups, in the order ``sort`` asks for
     (:func:`sorted_names`; None: as given)."""
-    rows, groups, summaries = found.suite.get("rows"), found.suite.get("groups"), found.summaries
+    rows, groups, summaries = found.suite.rows, found.suite.groups, found.summaries
     if sort is None:
         return summaries, rows, groups
     order = sorted_names(found, sort, rows)
@@ -222,7 +224,7 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
     from vislab.experiments.results.table import csv_table
 
     settings = table_settings(found.summaries, found.folders, rows)
-    table, cols = csv_table(found.summaries, settings, found.suite.get("reported"), rows)
+    table, cols = csv_table(found.summaries, settings, found.suite.reported, rows)
     keys = [k for k, _ in cols]
     if column not in keys:
         near = difflib.get_close_matches(column, keys, n=3, cutoff=0.5)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import FITTED
@@ -363,7 +364,7 @@ def _left_out(plan: ReportPlan) -> str:
 
 
 def _heading(plan: ReportPlan) -> str:
-    name = plan.info.get("name", plan.folder.name)
+    name = (plan.info.name if isinstance(plan.info, SuiteInfo) else None) or plan.folder.name
     return {"suite": f"Suite {name}", "run": f"Run {plan.folder.name}"}.get(plan.kind, "Runs")
 
 

@@ -5,8 +5,10 @@ keep theirs, so that the verdicts, the bold cells and the reports' columns are t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from vislab.errors import UserError
+from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import chosen_runs
 from vislab.report.build import ReportPlan
 from vislab.report.seeds import plan_rows
@@ -34,18 +36,23 @@ def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     return plan
 
 
-def _kept_info(info: dict, runs: set[str], names: set[str]) -> dict:
+def _kept_info(
+    info: SuiteInfo | SweepInfo | None, runs: set[str], names: set[str]
+) -> SuiteInfo | SweepInfo | None:
     """suite.json's rows, groups and reported figures kept to the runs (or rows) chosen; a group left
-    with fewer than two members goes (no verdict, no curves of its own)."""
-    out = dict(info)
-    if "rows" in info:
-        out["rows"] = {r: ns for r, ns in info["rows"].items() if set(ns) & runs}
-    if "groups" in info:
-        groups = {g: [m for m in ms if m in runs or m in names] for g, ms in info["groups"].items()}
-        out["groups"] = {g: ms for g, ms in groups.items() if len(ms) > 1}
-    reported = info.get("reported")
+    with fewer than two members goes (no verdict, no curves of its own). Any other record: as it is."""
+    if not isinstance(info, SuiteInfo):
+        return info
+    rows = info.rows
+    if rows is not None:
+        rows = {r: ns for r, ns in rows.items() if set(ns) & runs}
+    groups = info.groups
+    if groups is not None:
+        kept = {g: [m for m in ms if m in runs or m in names] for g, ms in groups.items()}
+        groups = {g: ms for g, ms in kept.items() if len(ms) > 1}
+    reported = info.reported
     if isinstance(reported, dict) and isinstance(reported.get("runs"), dict):
         # run (or row) → source → figures: the sources citing no run kept are then in no table
         runs_cited = {n: v for n, v in reported["runs"].items() if n in runs | names}
-        out["reported"] = {**reported, "runs": runs_cited}
-    return out
+        reported = {**reported, "runs": runs_cited}
+    return replace(info, rows=rows, groups=groups, reported=reported, extra=dict(info.extra))

@@ -17,9 +17,10 @@ import optuna
 
 from vislab.config import Config
 from vislab.errors import UserError
+from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
-from vislab.experiments.results.folders import discover, other_settings, why_unfinished
+from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
@@ -47,7 +48,9 @@ class ReportPlan:
     folder: Path
     kind: str  # run | suite | sweep | folder
     runs: dict[str, Path]  # every run (a sweep's trials) found, by name
-    info: dict  # suite.json or sweep.json ({} for a run or a folder of runs)
+    info: (
+        SuiteInfo | SweepInfo | None
+    )  # suite.json or sweep.json (None for a run or a folder of runs)
     study: optuna.Study | None  # a sweep's study (None when it could not be loaded, or no sweep)
     complete: dict[str, dict]  # summaries of the complete runs
     failures: dict[str, str]  # run → why it did not complete
@@ -72,18 +75,18 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
         study = study or _load_study(folder, notes)
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
-    other = other_settings(info) if kind == "suite" else set()
+    other = info.trained_otherwise() if isinstance(info, SuiteInfo) else set()
     complete = {n: s for n, s in summaries.items() if _complete(s) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = dict(complete), list(complete)
-    if kind == "sweep":  # curves of the best K trials, per-run figures of the best few
+    if isinstance(info, SweepInfo):  # curves of the best K trials, per-run figures of the best few
         ranked = sorted(
             complete,
-            key=lambda n: complete[n].get(info.get("metric", "val_pacc")) or 0,
-            reverse=info.get("direction") != "minimize",
+            key=lambda n: complete[n].get(info.metric or "val_pacc") or 0,
+            reverse=info.direction != "minimize",
         )
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
-        shown = ranked[: int(info.get("curves") or DEFAULT_CURVES)]
+        shown = ranked[: info.curves or DEFAULT_CURVES]
     return ReportPlan(
         folder=folder,
         kind=kind,
@@ -110,10 +113,10 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
         folder=Path(folder),
         kind="folder",
         runs=runs,
-        info={},
+        info=None,
         study=None,
         complete=complete,
-        failures=_failures("folder", {}, summaries, runs),
+        failures=_failures("folder", None, summaries, runs),
         detailed=dict(complete),
         shown=list(complete),
         unread=unread + unread_cfg,
@@ -123,20 +126,23 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
 
 
 def _failures(
-    kind: str, info: dict, summaries: dict[str, dict | None], runs: dict[str, Path]
+    kind: str,
+    info: SuiteInfo | SweepInfo | None,
+    summaries: dict[str, dict | None],
+    runs: dict[str, Path],
 ) -> dict[str, str]:
     """Run → why it did not complete and the fix (:func:`why_unfinished`; a suite's from its record in
     suite.json; none for sweeps, whose failed trials are in the trial table; none for a run whose
     summary.json was not read: the plan's ``unread`` says why)."""
-    if kind == "suite":
-        recorded = info.get("runs", {})
+    if isinstance(info, SuiteInfo):
+        recorded = info.runs or {}
         failed = {
             n: why_unfinished({**(summaries.get(n) or {}), **r}, runs.get(n))
             for n, r in recorded.items()
             if r.get("status") != "complete"
         }
         # a run of the suite not trained yet (vislab suite --only trained others)
-        untrained = [n for n in info.get("order", []) if n not in recorded and n not in summaries]
+        untrained = [n for n in info.order or [] if n not in recorded and n not in summaries]
         return failed | dict.fromkeys(untrained, NOT_TRAINED)
     if kind == "sweep":
         return {}
@@ -201,7 +207,13 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
     sweep = None
     if plan.kind == "sweep":
         sweep = guarded(
-            plan.notes, "sweep section", sweep_section, figs, plan.folder, plan.info, plan.study
+            plan.notes,
+            "sweep section",
+            sweep_section,
+            figs,
+            plan.folder,
+            _sweep_json(plan),
+            plan.study,
         )
     histories, unread = read_histories(plan.runs, plan.shown)
     plan.unread += unread
@@ -230,9 +242,9 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
 def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]]) -> list[dict]:
     """The training curves of the shown runs: a sweep's many trials coloured by their objective, without
     a legend entry each; a suite's runs in its groups."""
-    if plan.kind == "sweep":
+    if isinstance(plan.info, SweepInfo):
         return trial_curves(figs, histories, plan.complete, plan.info)
-    groups = plan.info.get("groups", {}) if plan.kind == "suite" else {}
+    groups = (plan.info.groups if isinstance(plan.info, SuiteInfo) else None) or {}
     return curve_figures(figs, histories, groups, plan_rows(plan))
 
 
@@ -272,12 +284,12 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
             r["mistakes"]["figures"] = embed(r["mistakes"]["figures"])
     for v in model_figs:
         v["figures"] = embed(v["figures"])
-    info, folder = plan.info, plan.folder
+    folder = plan.folder
     reported = reported_of(plan)
     # the title names the data the runs used (their summaries), not the suite's default data
     return dict(
         title=title or titled(_heading(plan), plan.complete),
-        subtitle=info.get("description")
+        subtitle=(plan.info.description if isinstance(plan.info, SuiteInfo) else None)
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
         data_line=data_line(plan.complete) if plan.complete else "",
         provenance=provenance_of(plan),
@@ -302,8 +314,13 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
 def provenance_of(plan: ReportPlan) -> str:
     """How the plan's finished runs were made (:func:`provenance_line`): a suite's command-line changes
     to its config, and the checkpoint their test figures come from."""
-    info = plan.info if plan.kind in ("suite", "sweep") else {}
-    return provenance_line(info, plan.complete, plan.runs, plan_rows(plan), plan.configs)
+    return provenance_line(plan.info, plan.complete, plan.runs, plan_rows(plan), plan.configs)
+
+
+def _sweep_json(plan: ReportPlan) -> dict:
+    """A sweep's sweep.json object as the sweep section reads it, its keys without a value left out."""
+    info = plan.info.to_json() if isinstance(plan.info, SweepInfo) else {}
+    return {k: v for k, v in info.items() if v is not None}
 
 
 def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:
@@ -322,9 +339,11 @@ def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:
 def _heading(plan: ReportPlan) -> str:
     """The page's heading before the data is named: what kind of folder, and its name."""
     info, folder = plan.info, plan.folder
+    suite = info.name if isinstance(info, SuiteInfo) else None
+    sweep = info.study if isinstance(info, SweepInfo) else None
     return {
-        "suite": f"Suite {info.get('name', folder.name)}",
-        "sweep": f"Sweep {info.get('study', folder.name)}",
+        "suite": f"Suite {suite or folder.name}",
+        "sweep": f"Sweep {sweep or folder.name}",
         "run": f"Run {folder.name}",
         "folder": f"Runs in {folder.name}",
     }[plan.kind]

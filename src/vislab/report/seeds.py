@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vislab.config import Config
+from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.cells import bold_cells, bold_note, train_acc_note
 from vislab.experiments.results.data_used import mixes_data, row_datasets
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
@@ -48,7 +49,7 @@ class Planned(Protocol):
     """What these functions read of a report's plan (``report.build.ReportPlan``)."""
 
     kind: str
-    info: dict
+    info: SuiteInfo | SweepInfo | None
     complete: dict[str, dict]
     runs: dict[str, Path]
     study: optuna.Study | None
@@ -59,13 +60,18 @@ def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
     """Row → its runs when runs have seeds: a seeded suite's rows (suite.json), or runs named
     ``<row>-s<i>`` in a folder; None when every run is its own row."""
     if plan.kind == "suite":
-        return plan.info.get("rows")
+        return _suite(plan).rows
     return rows_by_seed_suffix(list(plan.complete)) if plan.kind == "folder" else None
+
+
+def _suite(plan: Planned) -> SuiteInfo:
+    """A suite's suite.json (an empty record for anything but a suite)."""
+    return plan.info if isinstance(plan.info, SuiteInfo) else SuiteInfo()
 
 
 def reported_of(plan: Planned) -> ReportedLike:
     """The suite's ``reported:`` block (None for anything but a suite)."""
-    return plan.info.get("reported") if plan.kind == "suite" else None
+    return _suite(plan).reported
 
 
 def cited(plan: Planned) -> Cited:
@@ -95,12 +101,12 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
 
 def _groups(plan: Planned) -> dict | None:
     """A suite's ``groups:`` (None: none, or not a suite)."""
-    return plan.info.get("groups") if plan.kind == "suite" else None
+    return _suite(plan).groups
 
 
 def pairing(plan: Planned) -> str:
     """How the verdicts pair a group's runs: a suite's ``compare:`` ("previous" or "baseline")."""
-    return plan.info.get("compare", "previous") if plan.kind == "suite" else "previous"
+    return _suite(plan).compare or "previous"
 
 
 def plan_settings(plan: Planned) -> Settings:

@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.trials import higher_better, importances
 from vislab.plotting.sweeps import (
     plot_bars,
@@ -71,11 +72,11 @@ def sweep_figures(study: optuna.Study, fig_dir: Path) -> dict[str, Path]:
 
 
 def trial_curves(
-    figs: FigureSet, histories: dict[str, list[dict]], summaries: dict[str, dict], info: dict
+    figs: FigureSet, histories: dict[str, list[dict]], summaries: dict[str, dict], info: SweepInfo
 ) -> list[dict]:
     """The training curves of the best trials (``histories``: their metrics rows; ``info``: sweep.json),
     coloured by the objective — the DLVC assignment 1 report draws its best 30 runs so."""
-    metric = info.get("metric", "val_pacc")
+    metric = info.metric or "val_pacc"
     values = {n: summaries.get(n, {}).get(metric) for n in histories}
     shown = {
         n: h
@@ -94,6 +95,6 @@ def trial_curves(
         shown,
         {n: values[n] for n in shown},
         metric=metric,
-        higher_better=info.get("direction") != "minimize",
+        higher_better=info.direction != "minimize",
     )
     return [fig] if fig else []

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from vislab.errors import CheckpointNote, DataError, UserError, WriteFailed, show_note
+from vislab.not_a_run import folder_kind
 from vislab.training.record import Checkpoint
 
 _UMASK = os.umask(0o022)
@@ -185,9 +186,8 @@ def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Pat
 def _not_a_run(folder: Path) -> str | None:
     """Why ``folder`` is no run but a suite's or sweep's (or another folder of runs), naming a few of its
     runs; None when it is none of them."""
-    names = {q.name for q in folder.iterdir()}
-    kind = "sweep" if names & {"sweep.json", "study.db"} else None
-    kind = "suite" if "suite.json" in names else kind
+    kind = folder_kind(folder)
+    kind = kind if kind in ("suite", "sweep") else None
     runs = sorted(
         c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
     )

@@ -28,6 +28,8 @@ import numpy as np
 
 from vislab.config import Config, as_stored, build_config, read_yaml
 from vislab.errors import UserError, show_note
+from vislab.not_a_run import RUN_MARKS as RUN_MARKS
+from vislab.not_a_run import folder_kind as folder_kind
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, strict_json, why_unreadable
@@ -292,24 +294,6 @@ RUN_RECORDS = ("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "g
                "predictions_*.npz")  # fmt: skip
 #: what no command writes over, not even with --force: the records, the lock and the checkpoints
 RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints")
-#: what a run folder holds beside its config.yaml (``folder_kind``)
-RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
-
-
-def folder_kind(folder: Path) -> str | None:
-    """What vislab wrote ``folder`` as: "run" (config.yaml, alone — a run that stopped before its first
-    epoch — or beside one of :data:`RUN_MARKS`), "suite" (suite.json) or "sweep" (sweep.json, or — a
-    sweep stopped before it wrote that — its default study.db beside its trials/ folder, which a sweep
-    makes first); None for any other folder. A study.db alone is no sweep: ``--storage sqlite:///study.db``
-    puts one in whatever folder the command runs from."""
-    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    if "suite.json" in names:
-        return "suite"
-    if "sweep.json" in names or ("study.db" in names and (folder / "trials").is_dir()):
-        return "sweep"
-    if "config.yaml" in names and (names & RUN_MARKS or names == {"config.yaml"}):
-        return "run"
-    return None
 
 
 def refuse_run_file(path: str | Path, option: str, also: Path | None = None) -> None:

@@ -4,73 +4,81 @@ what they all say of a run that did not finish, and its fix (:func:`why_unfinish
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from vislab.errors import UserError
-from vislab.experiments.results.provenance import suite_info
+from vislab.errors import UserError, show_note
+from vislab.experiments.records import OTHER_SETTINGS as OTHER_SETTINGS
+from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.models.user import is_user_reference
 from vislab.training.rundir import RunDir, folder_kind
 from vislab.training.summary import RunSummary
 
-# suite.json's status of a run ``--only`` left out whose folder holds it trained with other settings than
-# the suite's now (another train.epochs): out of the tables, listed under them with the command that
-# trains it
-OTHER_SETTINGS = "other settings"
 
-
-def discover(folder: Path) -> tuple[str, dict[str, Path], dict]:
-    """(kind, {run name: run dir}, info): kind is run | suite | sweep | folder."""
+def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo | None]:
+    """(kind, {run name: run dir}, info): kind is run | suite | sweep | folder, as
+    :func:`~vislab.not_a_run.folder_kind` says (a folder holding a summary.json — a run assembled by
+    hand, without its config.yaml — is a run too); info: a suite's suite.json, a sweep's sweep.json
+    (empty when a sweep stopped before writing it, or it is damaged: a note names it and its fix), None
+    for a run or a folder of runs."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"'{folder}' is not a folder: give a run, suite or sweep directory.")
-    if (folder / "summary.json").is_file() or (folder / "checkpoints").is_dir():
-        return "run", {folder.name: folder}, {}
-    if (folder / "sweep.json").is_file():
-        trials = folder / "trials"
-        dirs = (
-            sorted(
-                (p for p in trials.iterdir() if p.is_dir() and p.name.isdigit()),
-                key=lambda p: int(p.name),
-            )
-            if trials.is_dir()
-            else []
-        )
-        return (
-            "sweep",
-            {f"trial-{p.name}": p for p in dirs},
-            json.loads((folder / "sweep.json").read_text()),
-        )
-    if (folder / "suite.json").is_file():
-        state = suite_info(folder)
-        return (
-            "suite",
-            {n: folder / n for n in state.get("order", []) if (folder / n).is_dir()},
-            state,
-        )
+    kind = folder_kind(folder)
+    if kind == "run" or (kind is None and _hand_made_run(folder)):
+        return "run", {folder.name: folder}, None
+    if kind == "sweep":
+        return "sweep", _trial_folders(folder), _sweep_info(folder)
+    if kind == "suite":
+        state = SuiteInfo.read(folder)
+        return "suite", {n: folder / n for n in state.order or [] if (folder / n).is_dir()}, state
     # every sub-folder that is a run (folder_kind), finished or not, so that none is left out silently;
     # and any with a summary.json (a run assembled by hand, without its config.yaml)
     runs = {
         p.name: p
         for p in sorted(folder.iterdir())
-        if p.is_dir() and (folder_kind(p) == "run" or (p / "summary.json").is_file())
+        if p.is_dir() and (folder_kind(p) == "run" or _hand_made_run(p))
     }
     if not runs:
         raise UserError(
             f"'{folder}' holds no runs (no run folder in it or its sub-folders: a run holds "
             f"config.yaml). Give a run, suite or sweep directory."
         )
-    return "folder", runs, {}
+    return "folder", runs, None
+
+
+def _sweep_info(folder: Path) -> SweepInfo:
+    """``folder``'s sweep.json; an empty record when there is none yet, or when it is damaged: a note
+    names it and its fix, and the sweep's trials are read from its trials/ folder without it."""
+    try:
+        return SweepInfo.strict(folder) or SweepInfo()
+    except UserError as e:
+        show_note(f"{e} Meanwhile its trials are read from '{folder / 'trials'}' without it.")
+        return SweepInfo()
+
+
+def _hand_made_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a summary.json without being a run :func:`folder_kind` knows (a run
+    assembled by hand, without its config.yaml): listed as a run."""
+    return (folder / "summary.json").is_file()
+
+
+def _trial_folders(folder: Path) -> dict[str, Path]:
+    """A sweep folder's trials as its files hold them (no optuna): ``trials/<n>``, by number."""
+    trials = folder / "trials"
+    numbered = (
+        [p for p in trials.iterdir() if p.is_dir() and p.name.isdigit()] if trials.is_dir() else []
+    )
+    return {f"trial-{p.name}": p for p in sorted(numbered, key=lambda p: int(p.name))}
 
 
 def other_settings(suite: dict) -> set[str]:
     """The runs ``suite`` (suite.json's content) records as trained with other settings than its own now
     (:data:`OTHER_SETTINGS`): in no table, listed under it with the command that trains them."""
-    return {n for n, r in (suite.get("runs") or {}).items() if r.get("status") == OTHER_SETTINGS}
+    return SuiteInfo.from_json(suite).trained_otherwise()
 
 
 def figures_fix(summary: dict | None, folder: Path | None) -> str:

@@ -5,35 +5,29 @@ tables.md, tables.tex and main.tex all print :func:`provenance_line`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
+from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.training.summary import RunSummary
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
 
 
 def suite_info(folder: Path) -> dict:
-    """``folder/suite.json`` as a dict ({} when the folder is no suite's, or the file is unreadable)."""
-    return _json_record(Path(folder) / "suite.json")
+    """``folder/suite.json``'s object as :class:`SuiteInfo` reads it, its keys without a value left out
+    ({} when the folder is no suite's, or the file is unreadable: :meth:`SuiteInfo.read`)."""
+    return {k: v for k, v in SuiteInfo.read(folder).to_json().items() if v is not None}
 
 
-def made_info(folder: Path) -> dict:
-    """What says how the runs of ``folder`` were made: its suite.json, or a sweep stage's sweep.json."""
-    return suite_info(folder) or _json_record(Path(folder) / "sweep.json")
-
-
-def _json_record(path: Path) -> dict:
-    """A suite.json or sweep.json as a dict ({} when it is missing or unreadable)."""
-    try:
-        info = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return info if isinstance(info, dict) else {}
+def made_info(folder: Path) -> SuiteInfo | SweepInfo:
+    """What says how the runs of ``folder`` were made: its suite.json, or a sweep stage's sweep.json (an
+    empty :class:`SweepInfo` when neither is there or readable)."""
+    suite = SuiteInfo.read(folder)
+    return suite if suite != SuiteInfo() else SweepInfo.read(folder)
 
 
 def select_metrics(
@@ -59,20 +53,20 @@ def select_metrics(
     return out
 
 
-def changes_sentence(info: dict) -> str:
+def changes_sentence(info: SuiteInfo | SweepInfo | None) -> str:
     """What the command line changed in a suite's config (suite.json: ``name``, ``overrides``) or a sweep's
-    base config (sweep.json: ``kind: sweep``, ``study``, ``overrides``); the keys that leave results alone
+    base config (sweep.json: ``study``, ``overrides``); the keys that leave results alone
     (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) named apart, without their values (a local
     path). "" when ``info`` records no overrides."""
-    if "overrides" not in info:
+    if info is None or info.overrides is None:
         return ""
-    sweep = info.get("kind") == "sweep"
-    name = info.get("study") if sweep else info.get("name")
+    sweep = isinstance(info, SweepInfo)
+    name = info.study if isinstance(info, SweepInfo) else info.name
     kind, config = ("sweep", "base config") if sweep else ("suite", "config")
     made = (
         f"{'Trials' if sweep else 'Runs'} made with {f'{kind} {name}' if name else f'the {kind}'}'s"
     )
-    sets = [str(s) for s in info.get("overrides") or []]
+    sets = [str(s) for s in info.overrides]
     neutral = [s for s in sets if s.split("=", 1)[0].strip().startswith(RESULT_NEUTRAL_KEYS)]
     changed = [s for s in sets if s not in neutral]
     if not sets:
@@ -102,15 +96,16 @@ def checkpoint_sentence(select: dict[str, str], fitted: Sequence[str] = ()) -> s
 
 
 def provenance_line(
-    info: dict,
+    info: SuiteInfo | SweepInfo | None,
     summaries: dict[str, dict],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
     configs: dict[str, Config] | None = None,
 ) -> str:
     """The one line saying how the table's runs (``summaries``, in ``run_dirs``) were made: the suite's
-    command-line changes (``info``: suite.json) and the checkpoint of the test figures. ``rows`` (row →
-    its seeds' runs) names rows instead of each seed's run; ``configs``: as :func:`select_metrics`."""
+    or sweep's command-line changes (``info``: its suite.json or sweep.json; None: neither) and the
+    checkpoint of the test figures. ``rows`` (row → its seeds' runs) names rows instead of each seed's
+    run; ``configs``: as :func:`select_metrics`."""
     row_of = {run: row for row, runs in (rows or {}).items() for run in runs}
     select: dict[str, str] = {}
     dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}

@@ -5,13 +5,12 @@ CLI's report)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import OTHER_SETTINGS, other_settings, why_unfinished
-from vislab.experiments.results.provenance import suite_info
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
@@ -20,7 +19,6 @@ from vislab.experiments.suites.jobs import ListSource, halts, run_all
 from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import term_as_ctrl_c
-from vislab.training.checkpoint import atomic_write_text
 from vislab.training.rundir import RunDir
 from vislab.training.writable import check_writable
 
@@ -30,7 +28,7 @@ class SuiteState:
 
     def __init__(self, out: Path, suite: Suite, overrides: list[str]):
         self.path = Path(out) / "suite.json"
-        old = suite_info(out)
+        old = SuiteInfo.read(out).runs or {}
         names = suite.run_names()
         self.data = dict(
             name=suite.name,
@@ -41,7 +39,7 @@ class SuiteState:
             compare=suite.compare,
             reported=as_block(suite.reported),  # the reports' figures, beside the table's
             order=list(names),
-            runs={k: v for k, v in (old.get("runs") or {}).items() if k in names},
+            runs={k: v for k, v in old.items() if k in names},
         )
         if suite.seeds > 1:  # the table's rows: each the mean ± std of its seeds' runs
             self.data.update(seeds=suite.seeds, rows=suite.rows())
@@ -64,7 +62,8 @@ class SuiteState:
         self.save()
 
     def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.data, indent=2))
+        """Write suite.json, through :class:`SuiteInfo` (its one layout)."""
+        SuiteInfo.from_json(self.data).write(self.path.parent)
 
 
 def run_suite(

@@ -3,7 +3,6 @@ run), its results (results.csv/.md of the complete trials, trials.csv) and ``vis
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import yaml
 
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.databases import public_url
+from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
@@ -31,10 +31,18 @@ CLI passes one that builds the stage's report.html)."""
 def write_sweep_info(
     out: Path, sweep: Sweep, study: optuna.Study, storage_url: str, made: dict | None = None
 ) -> None:
-    """``out/sweep.json`` (the study, its storage without password, metric, curves and ``made``: the sweep
-    file and the command line's changes to its base, :func:`made_from`; no ``overrides`` key: unknown) and
-    ``out/sweep.yaml`` (the sweep as this stage runs it, its base with those changes applied:
-    :meth:`Sweep.as_file`)."""
+    """``out/sweep.json`` (:func:`sweep_record`) and ``out/sweep.yaml`` (the sweep as this stage runs it,
+    its base with those changes applied: :meth:`Sweep.as_file`)."""
+    sweep_record(out, sweep, study, storage_url, made).write(out)
+    atomic_write_text(Path(out) / "sweep.yaml", yaml.safe_dump(sweep.as_file(), sort_keys=False))
+
+
+def sweep_record(
+    out: Path, sweep: Sweep, study: optuna.Study, storage_url: str, made: dict | None = None
+) -> SweepInfo:
+    """What ``out/sweep.json`` records: the study, its storage without password, metric, curves and
+    ``made`` (the sweep file and the command line's changes to its base, :func:`made_from`; no
+    ``overrides`` key: unknown)."""
     info = dict(
         kind="sweep",
         study=study.study_name,
@@ -46,8 +54,7 @@ def write_sweep_info(
         curves=sweep.curves,
     )
     info.update(made or {})
-    atomic_write_text(Path(out) / "sweep.json", json.dumps(info, indent=2))
-    atomic_write_text(Path(out) / "sweep.yaml", yaml.safe_dump(sweep.as_file(), sort_keys=False))
+    return SweepInfo.from_json(info)
 
 
 def made_from(sweep: Sweep, overrides: Sequence[str]) -> dict:
@@ -56,32 +63,21 @@ def made_from(sweep: Sweep, overrides: Sequence[str]) -> dict:
     applied) that still holds the changes that folder's sweep.json records: that file and those changes,
     then ``overrides``."""
     spec = str(sweep.path) if sweep.path is not None else ""
-    before = {}
+    before = SweepInfo()
     if sweep.path is not None and Path(sweep.path).name == "sweep.yaml":
-        before = _sweep_info(Path(sweep.path).parent)
-    earlier = before.get("overrides")
-    if not before.get("spec") or not _holds(sweep.base, earlier):
+        before = SweepInfo.read(Path(sweep.path).parent)
+    earlier = before.overrides
+    if not before.spec or earlier is None or not _holds(sweep.base, earlier):
         return dict(spec=spec, overrides=list(overrides))
-    return dict(spec=before["spec"], overrides=[*earlier, *overrides])
+    return dict(spec=before.spec, overrides=[*earlier, *overrides])
 
 
-def _holds(base: dict, overrides: object) -> bool:
+def _holds(base: dict, overrides: list[str]) -> bool:
     """Whether ``overrides`` (a list of ``key=value``) change nothing in ``base``: it was made with them."""
-    if not isinstance(overrides, list) or not all(isinstance(s, str) for s in overrides):
-        return False
     try:
         return with_overrides(base, overrides) == base
     except ConfigError:
         return False
-
-
-def _sweep_info(folder: Path) -> dict:
-    """``folder/sweep.json`` as a dict ({} when it is missing or unreadable)."""
-    try:
-        info = json.loads((Path(folder) / "sweep.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return info if isinstance(info, dict) else {}
 
 
 def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
@@ -151,23 +147,27 @@ def trial_counts(study: optuna.Study, in_table: int) -> str:
 
 
 def load_study_of(folder: Path) -> optuna.Study | None:
-    """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded."""
-    info = json.loads((folder / "sweep.json").read_text())
+    """The study named by ``folder/sweep.json``, or None when its storage URL's password is not recorded.
+    UserError naming the file and its fix when it is missing, damaged or names no study."""
+    info = SweepInfo.strict(folder)
+    if info is None or not info.study:
+        what = "holds no sweep.json" if info is None else "has a sweep.json that names no study"
+        raise UserError(f"'{folder}' {what}. Fix: {SweepInfo.FIX.format(folder=folder)}")
     url = _recorded_storage(folder, info)
     if not url or "***" in url:
         return None
-    return load_existing_study(url, info["study"])
+    return load_existing_study(url, info.study)
 
 
-def _recorded_storage(folder: Path, info: dict) -> str | None:
+def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
     """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none."""
-    return default_storage(folder) if info.get("default_storage") else info.get("storage")
+    return default_storage(folder) if info.default_storage else info.storage
 
 
 def stage_storage(out: Path, storage: str | None) -> str:
     """The storage of the sweep stage in ``out``: ``storage`` when given, else the one ``out/sweep.json``
     records (a narrowed stage's study lies in its first stage's study.db), else ``out/study.db``."""
-    recorded = _recorded_storage(out, _sweep_info(out))
+    recorded = _recorded_storage(out, SweepInfo.read(out))
     if storage or not recorded or "***" in recorded:
         return storage or default_storage(out)
     return recorded
@@ -176,9 +176,9 @@ def stage_storage(out: Path, storage: str | None) -> str:
 def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
     """UserError, before anything is trained or written, if ``out/sweep.json`` records another study than
     ``study`` in ``storage_url``: its trials and results would mix with theirs in one folder."""
-    info = _sweep_info(out)
-    held, url = info.get("study"), _recorded_storage(out, info)
-    if not isinstance(held, str) or not url:
+    info = SweepInfo.read(out)
+    held, url = info.study, _recorded_storage(out, info)
+    if held is None or not url:
         return
     if held != study:
         what = f"the trials of sweep '{held}', not '{study}'"
@@ -213,8 +213,11 @@ def show_sweep(
     study = load_existing_study(url, name)
     out = Path(folder) if folder is not None else Path("runs") / f"sweep-{name}"
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "sweep.json").is_file():
-        write_sweep_info(out, _sweep_of(study), study, url)
+    if SweepInfo.read(out) == SweepInfo():  # none, or a damaged one: written again from the study
+        if (out / "sweep.yaml").is_file():  # the sweep as it ran: kept
+            sweep_record(out, _sweep_of(study), study, url).write(out)
+        else:
+            write_sweep_info(out, _sweep_of(study), study, url)
     if on_study is not None:
         on_study(study)
     for stage in (out, out / "narrow"):
@@ -231,17 +234,18 @@ def _study_location(
     folder: Path | None, storage: str | None, study_name: str | None
 ) -> tuple[str, str]:
     """(storage URL, study name): --storage and --study, else what ``folder/sweep.json`` records."""
-    info = {}
-    if folder is not None and (Path(folder) / "sweep.json").is_file():
-        info = json.loads((Path(folder) / "sweep.json").read_text())
-    elif folder is not None and storage is None:
-        raise UserError(
-            f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME."
-        )
-    url = storage or (
-        default_storage(folder) if info.get("default_storage") else info.get("storage")
-    )
-    name = study_name or info.get("study")
+    info = None
+    if folder is not None and not (
+        storage and study_name
+    ):  # both given: its sweep.json is not needed
+        info = SweepInfo.strict(folder)  # a damaged one: UserError naming it and its fix
+        if info is None and storage is None:
+            raise UserError(
+                f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME."
+            )
+    info = info or SweepInfo()
+    url = storage or (_recorded_storage(folder, info) if folder is not None else None)
+    name = study_name or info.study
     if url and not name:
         names = optuna.get_all_study_names(open_storage(url))
         raise UserError(
@@ -274,5 +278,6 @@ def _sweep_of(study: optuna.Study) -> Sweep:
 
 def _set_curves(stage: Path, curves: int) -> None:
     """Record in ``stage/sweep.json`` how many trials' curves its report draws."""
-    info = json.loads((stage / "sweep.json").read_text())
-    atomic_write_text(stage / "sweep.json", json.dumps(dict(info, curves=curves), indent=2))
+    info = SweepInfo.strict(stage) or SweepInfo()
+    info.curves = curves
+    info.write(stage)
