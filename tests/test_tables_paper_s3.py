@@ -203,7 +203,7 @@ def test_a_verdict_over_a_missing_seed_names_it_and_how_to_get_it_back(tmp_path)
     (out / "mlp-s1").rmdir()
     fix = (
         "no spread to compare with: mlp-s1 has no result (failed, stopped or its folder removed); "
-        "re-run the same vislab suite command to train it."
+        "re-run the same vislab suite command, without --only if it had one (Python: only=), to train it."
     )
     page = html.unescape(build_report(out).read_text())
     assert "mlp vs majority: +69.5 pt test ACC over 1 and 2 seeds: " + fix in page

@@ -77,6 +77,9 @@ class RunSummary:
     extra: dict[str, Any] = field(
         default_factory=dict
     )  # keys not known, or of another type: as read
+    # known keys the file read did not hold: left out again where written (a reader's .get(key, default)
+    # keeps its default), not written as null
+    absent: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSummary:
@@ -85,11 +88,18 @@ class RunSummary:
         known, extra = {}, {}
         for key, value in d.items():
             hint = _HINTS.get(key)
+            if (
+                isinstance(value, float)
+                and value.is_integer()
+                and _fits(0, hint)
+                and not _fits(0.5, hint)
+            ):
+                value = int(value)  # 2.0 written by hand for an epoch: the epoch 2
             if hint is not None and _fits(value, hint):
                 known[key] = value
             else:
                 extra[key] = value
-        return cls(**known, extra=extra)
+        return cls(**known, extra=extra, absent=frozenset(_HINTS) - set(d))
 
     def to_json(self) -> dict[str, Any]:
         """summary.json's object, keys as vislab has always written them: a scored run's every score
@@ -99,7 +109,8 @@ class RunSummary:
         values = {f: getattr(self, f) for f in _HINTS}
         values.update((k, v) for k, v in self.extra.items() if k in values and values[k] is None)
         layout = SCORED if self.scored is not None else STOPPED if self.step is not None else ()
-        out = {k: values[k] for k in layout if values[k] is not None or k not in ONLY_WHERE_SET}
+        unset = ONLY_WHERE_SET | self.absent
+        out = {k: values[k] for k in layout if values[k] is not None or k not in unset}
         out.update((k, v) for k, v in values.items() if v is not None and k not in out)
         out.update((k, v) for k, v in self.extra.items() if k not in out and k not in _HINTS)
         return out
@@ -116,8 +127,10 @@ class RunSummary:
         return self.to_json()
 
     def replace(self, **changes: Any) -> RunSummary:
-        """A copy with ``changes`` (e.g. another ``status``); ``extra`` is kept."""
-        return dataclasses.replace(self, **changes, extra=dict(self.extra))
+        """A copy with ``changes`` (e.g. another ``status``); ``extra`` is kept, and the keys the file
+        read did not hold stay out unless ``changes`` sets them."""
+        absent = self.absent - set(changes)
+        return dataclasses.replace(self, **changes, extra=dict(self.extra), absent=absent)
 
 
 def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> RunSummary:
@@ -152,7 +165,11 @@ def _fits(value: Any, hint: Any) -> bool:
 
 
 #: field → its type, in the order a finished run writes them (``extra`` aside)
-_HINTS = {k: v for k, v in typing.get_type_hints(RunSummary, globals()).items() if k != "extra"}
+_HINTS = {
+    k: v
+    for k, v in typing.get_type_hints(RunSummary, globals()).items()
+    if k not in ("extra", "absent")
+}
 #: what a scored run's summary.json holds (``finish_run``), in its order
 SCORED = tuple(k for k in _HINTS if k not in ("step", "message"))
 #: what a stopped run's holds (``stopped_summary``), in its order

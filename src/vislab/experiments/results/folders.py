@@ -98,12 +98,13 @@ def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str
     error. ``record``: its summary.json (a row), or a suite's record of its outcome (suite.json's): its
     ``message``, else its status; then, for a run scored but whose figures were cut short, the resume
     that draws them (:func:`figures_fix`), or for a failed or interrupted run whose ``folder`` holds a
-    checkpoint to go on from, its resume command (unless the message gives one). No status (no
+    checkpoint to go on from, its resume command (unless the message gives one). No record (no
     summary.json yet): :func:`no_summary_why`."""
-    record = record or {}
-    status, message = record.get("status"), record.get("message")
-    if not status:
+    status, message = (record or {}).get("status"), (record or {}).get("message")
+    if not record:
         return no_summary_why(folder) if folder is not None else "no summary.json"
+    if not status and not message:  # a summary.json without its status (edited by hand)
+        return "status unknown (its summary.json names none)"
     said = str(message) if message else f"status {status}"
     fix = figures_fix(dict(record), folder)
     resumable = folder is not None and (folder / "checkpoints" / "last.pt").is_file()

@@ -106,7 +106,8 @@ class Verdict:
         runs, one = ", ".join(self.missing), len(self.missing) == 1
         return (
             f": {runs} {'has' if one else 'have'} no result (failed, stopped or its folder removed); "
-            f"re-run the same vislab suite command to train {'it' if one else 'them'}"
+            f"re-run the same vislab suite command, without --only if it had one (Python: only=), to "
+            f"train {'it' if one else 'them'}"
         )
 
 

@@ -206,6 +206,8 @@ def _check_same_base(study: optuna.Study, base: dict) -> None:
         study.set_user_attr("base", resolved)
         return
     diff = config_differences(stored, resolved)
+    if diff and all(d.startswith("train.select_metric") for d in diff):
+        raise UserError(_selected_before(study, stored))
     if diff:
         raise UserError(
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
@@ -215,6 +217,21 @@ def _check_same_base(study: optuna.Study, base: dict) -> None:
             f"name: key of its file), another --out or --storage (Python: out=, storage=), or use "
             f"--overwrite (Python: overwrite=True) to delete this one."
         )
+
+
+def _selected_before(study: optuna.Study, stored: dict) -> str:
+    """Why a study whose trials chose their best epoch by another metric (a vislab before trials were
+    scored at their best by the sweep's metric, or another train.select_metric) is not joined, and the
+    two ways on."""
+    was = (stored.get("train") or {}).get("select_metric")
+    return (
+        f"study '{study.study_name}' chose each trial's best epoch by {was} (train.select_metric: a "
+        f"vislab before each trial was scored at its best by the sweep's metric picks by {was}), so its "
+        f"trials would not be comparable with these. To go on with it as it was: add --set "
+        f"train.select_metric={was} (Python: train__select_metric={was!r}), or put it in the base of the "
+        f"sweep file; to start again scored by the metric: --overwrite (Python: overwrite=True), or "
+        f"another --out or --storage."
+    )
 
 
 def run_sweep(
