@@ -91,3 +91,9 @@ def test_a_study_whose_trials_chose_their_epoch_by_another_metric_names_the_ways
     args = ["--trials", "2", "--out", tmp_path / "s", "--set", "train.select_metric=val_pacc"]
     code, out = cli(capsys, "sweep", tmp_path / "new.yaml", *args)
     assert code == 0, out
+
+
+def test_unknown_keys_holding_whole_floats_are_kept_as_read():
+    """A key vislab does not know, 0.0 in a hand-made file: kept in extra (reading it raised a TypeError)."""
+    s = RunSummary.from_json({"status": "complete", "lr_at_end": 0.0, "test_acc": 1.0})
+    assert s.extra == {"lr_at_end": 0.0} and s.test_acc == 1.0

@@ -89,10 +89,10 @@ class RunSummary:
         for key, value in d.items():
             hint = _HINTS.get(key)
             if (
-                isinstance(value, float)
+                hint is not None
+                and isinstance(value, float)
                 and value.is_integer()
-                and _fits(0, hint)
-                and not _fits(0.5, hint)
+                and _int_field(hint)
             ):
                 value = int(value)  # 2.0 written by hand for an epoch: the epoch 2
             if hint is not None and _fits(value, hint):
@@ -140,6 +140,11 @@ def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> R
         status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
         best_epoch=loop.best_epoch, train_time_s=loop.train_time_s,
     )  # fmt: skip
+
+
+def _int_field(hint: Any) -> bool:
+    """Whether a field of type ``hint`` holds whole numbers (an epoch, a count), not any float."""
+    return _fits(0, hint) and not _fits(0.5, hint)
 
 
 def _fits(value: Any, hint: Any) -> bool:
