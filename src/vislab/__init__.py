@@ -24,6 +24,7 @@ from vislab.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
     from vislab.api import (
+        SuiteResult,
         compare,
         gradcheck,
         load_run,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.models import register_model
     from vislab.models.gradcheck import GradCheck
     from vislab.models.info import ModelInfo
-    from vislab.run import Run, SuiteResult
+    from vislab.run import Run
     from vislab.training.lr_find import LRFinding
     from vislab.training.state import Callback
 
@@ -74,7 +75,7 @@ __all__ = [
     "write_report",
 ]
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
-_HOME |= {"SuiteResult": "run", "UserError": "errors", "VislabError": "errors"}
+_HOME |= {"UserError": "errors", "VislabError": "errors"}
 _HOME |= {"LRFinding": "training.lr_find", "register_arrays": "data.sources.memory"}
 _HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck", "Note": "errors"}
 _HOME |= {"Callback": "training.state"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -396,16 +395,3 @@ def _cell(v: object) -> str:
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     return str(v)
-
-
-@dataclass
-class SuiteResult:
-    """What ``vislab.run_suite`` returns: the comparison ``table`` (one row per suite run, columns as
-    results.csv) and each finished run folder by name (with seeds ``cnn-s0``, ``cnn-s1``, ...)."""
-
-    path: Path
-    table: pd.DataFrame
-    runs: dict[str, Run] = field(default_factory=dict)
-
-    def _repr_html_(self) -> str:
-        return f"<div><b>suite</b> <code>{html.escape(str(self.path))}</code>{self.table.to_html()}</div>"

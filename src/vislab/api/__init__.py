@@ -28,7 +28,7 @@ from vislab.api.inspection import lr_find, preview_data
 from vislab.api.models import gradcheck, model_info
 from vislab.api.papers import paper, write_report
 from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
-from vislab.api.suites import resolve_suite, run_suite
+from vislab.api.suites import SuiteResult, resolve_suite, run_suite
 from vislab.api.sweeps import resolve_sweep, sweep
 
 # The public names of vislab are listed in vislab/__init__.py (vislab.__all__); these are what it and
@@ -37,6 +37,7 @@ __all__ = [
     "FOLDER_KINDS",
     "RUN_MARKS",
     "ConfigLike",
+    "SuiteResult",
     "Log",
     "compare",
     "default_run_dir",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +12,7 @@ from vislab.api.experiments import Log, check_counts, every_run_sets, lines_to, 
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
 from vislab.errors import UserError
-from vislab.run import Run, SuiteResult
+from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -24,6 +26,19 @@ if TYPE_CHECKING:
     from vislab.experiments.shared.postgres import SharedStorage
     from vislab.experiments.suites.plan import Foreseen
     from vislab.experiments.suites.spec import Suite
+
+
+@dataclass
+class SuiteResult:
+    """What ``vislab.run_suite`` returns: the comparison ``table`` (one row per suite run, columns as
+    results.csv) and each finished run folder by name (with seeds ``cnn-s0``, ``cnn-s1``, ...)."""
+
+    path: Path
+    table: pd.DataFrame
+    runs: dict[str, Run] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return f"<div><b>suite</b> <code>{html.escape(str(self.path))}</code>{self.table.to_html()}</div>"
 
 
 def resolve_suite(name_or_file: str | Path, out: str | Path | None = None) -> tuple[Suite, Path]:
