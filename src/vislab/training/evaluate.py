@@ -145,7 +145,7 @@ def finish_run(
     run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
     run.write_summary(summary)  # before the figures: a figure that fails loses no result
     if figures:
-        steps = optim.steps_per_epoch  # none for a model fitted on arrays, or a train split < a batch
+        steps = optim.steps_per_epoch  # 0: a model fitted on arrays, or a split < a batch
         lr_steps = lr_per_step(optim.lr_at, steps, history) if steps > 0 else []
         figs = Figures(history, test, data, model, lr_steps)
         summary = add_figures(run, summary, figs, log, stopped)
