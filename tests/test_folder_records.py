@@ -106,3 +106,16 @@ def test_records_keep_the_files_layout_and_what_they_do_not_know(sweep, tmp_path
     assert SuiteInfo.read(tmp_path) == SuiteInfo()  # a tolerant read: nothing to go on, no error
     with pytest.raises(UserError, match="suite.json"):
         SuiteInfo.strict(tmp_path)
+
+
+def test_a_damaged_suite_json_is_named_and_its_runs_still_compared(sweep, tmp_path, capsys):
+    """Was "'DIR' is a suite folder that holds no runs yet" though its runs were there, finished."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    for n, name in ((0, "a"), (1, "b")):
+        shutil.copytree(sweep / "trials" / str(n), suite / name)
+    (suite / "suite.json").write_text('{"name": "s", "order": ["a", ')
+    code, out = cli(capsys, "compare", suite)
+    said = " ".join(out.split())
+    assert code == 0, out
+    assert f"'{suite / 'suite.json'}' cannot be read" in said and "| a |" in out and "| b |" in out

@@ -33,21 +33,29 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
     if kind == "sweep":
         return "sweep", _trial_folders(folder), _sweep_info(folder)
     if kind == "suite":
-        state = SuiteInfo.read(folder)
+        try:
+            state = SuiteInfo.strict(folder) or SuiteInfo()
+        except UserError as e:  # damaged: its runs are the sub-folders that are runs
+            show_note(f"{e} Meanwhile its runs are read from its sub-folders without it.")
+            return "suite", _run_folders(folder), SuiteInfo()
         return "suite", {n: folder / n for n in state.order or [] if (folder / n).is_dir()}, state
-    # every sub-folder that is a run (folder_kind), finished or not, so that none is left out silently;
-    # and any with a summary.json (a run assembled by hand, without its config.yaml)
-    runs = {
-        p.name: p
-        for p in sorted(folder.iterdir())
-        if p.is_dir() and (folder_kind(p) == "run" or _hand_made_run(p))
-    }
+    runs = _run_folders(folder)
     if not runs:
         raise UserError(
             f"'{folder}' holds no runs (no run folder in it or its sub-folders: a run holds "
             f"config.yaml). Give a run, suite or sweep directory."
         )
     return "folder", runs, None
+
+
+def _run_folders(folder: Path) -> dict[str, Path]:
+    """Every sub-folder of ``folder`` that is a run (folder_kind), finished or not, so that none is left
+    out silently; and any with a summary.json (a run assembled by hand, without its config.yaml)."""
+    return {
+        p.name: p
+        for p in sorted(folder.iterdir())
+        if p.is_dir() and (folder_kind(p) == "run" or _hand_made_run(p))
+    }
 
 
 def _sweep_info(folder: Path) -> SweepInfo:
