@@ -9,9 +9,10 @@ import textwrap
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
-from conftest import cli, one_line
+from conftest import cli, one_line, tiny_suite
 from vislab.data.images import load_image
 from vislab.errors import UserCodeError
 from vislab.models import build_model
@@ -44,6 +45,19 @@ def test_vit_patches_that_do_not_tile_a_crop_name_crop_sizes_that_do(capsys, tmp
         capsys, tmp_path, "model.name=vit", "augment.crop.p=1", "augment.crop.size=8"
     )
     assert code == 0, out  # the fix named works
+
+
+def test_a_suite_dry_run_names_the_crop_as_its_run_would(capsys, tmp_path):
+    """The suite's checks before anything trains built the model without the crop's words."""
+    suite = tiny_suite(
+        runs={"vit": {"model.name": "vit", "augment.crop.p": 1, "augment.crop.size": 6}}
+    )
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(suite))
+    code, out = cli(capsys, "suite", tmp_path / "s.yaml", "--out", tmp_path / "o", "--dry-run")
+    said = one_line(out)
+    assert code == 2 and "6×6 crops (augment.crop.size=6)" in said and "data.resize" not in said, (
+        out
+    )
 
 
 def test_timm_size_checks_name_the_crop(capsys, tmp_path):

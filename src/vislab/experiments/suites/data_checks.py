@@ -17,6 +17,7 @@ from vislab.data.download import may_download
 from vislab.data.input_spec import InputSpec
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
+from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
 from vislab.training.model_checks import check_output
 
@@ -49,9 +50,11 @@ class DataChecks:
             spec = InputSpec.build(cfg.augment, sample_shape, {}, cfg.train.tta)
         except UserError as e:
             return str(e)
-        key = (cfg.model.model_dump_json(), spec.input_shape, num_classes)
+        side = min(spec.sample_shape[-2:]) if spec.is_image else 0  # a crop's hints name the crop
+        key = (cfg.model.model_dump_json(), spec.input_shape, num_classes, spec.crop_size, side)
         if key not in self._models:
-            self._models[key] = _model_mistake(cfg, spec.input_shape, num_classes)
+            with cropped_input(spec.crop_size, side):
+                self._models[key] = _model_mistake(cfg, spec.input_shape, num_classes)
         return self._models[key]
 
     def _read(self, data: DataConfig, seed: int) -> tuple[tuple[int, ...], int] | UserError:
