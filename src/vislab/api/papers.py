@@ -49,10 +49,9 @@ def paper(
     seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
     PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
     and tables.md, figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for
-    the runs with their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without,
-    a main.pdf an earlier ``pdf=True`` compiled is deleted with its LaTeX files, ``log`` told: it showed
-    that build's runs; one the user compiled or changed is kept).
-    ``trust_code``: import a run's own model file for its figures even if it changed since training.
+    the runs with their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without:
+    an earlier ``pdf=True``'s main.pdf, of that build's runs, deleted, ``log`` told; the user's kept).
+    ``trust_code``: import a run's own model file for its figures even if changed since training.
     ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
     False: the tables and texts only, in seconds (figures/ and figures.tex stay as an earlier build drew
     them; a figure figures.tex names that is gone is dropped from it, ``log`` told). ``only``: a run's
@@ -60,11 +59,11 @@ def paper(
     groups, verdicts and reported figures kept to them (UserError naming an unknown name and the names
     there are). Returns the folder.
 
-    Run again (after more runs), it rewrites its own files; a main.tex edited since it wrote it is yours:
-    kept as it is (``log`` is told so, and whether it still inputs tables.tex and figures.tex). Any other
-    file of its that was edited since (tables.tex, a figure) is refused by name (UserError), nothing
-    written. A build cut short (Ctrl-C) leaves the folder as the last complete build left it; while
-    another vislab process writes the folder, a second is refused naming its pid (UserError).
+    Run again, it rewrites its own files; a main.tex edited since is yours: kept (``log`` told so, and
+    whether it still inputs tables.tex and figures.tex). Any other file of its edited since (tables.tex,
+    a figure) is refused by name (UserError), nothing written. A build cut short (Ctrl-C) leaves the
+    last complete build; while another vislab process writes the folder, a second is refused naming its
+    pid (UserError).
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
     >>> vislab.paper("runs/dlvc", out="paper", only=["cnn-deep", "vit-deep"], figures=False)
@@ -73,19 +72,21 @@ def paper(
     from vislab.paper_folder.latex import compile_pdf
 
     many = [targets] if isinstance(targets, (str, Path)) else list(targets)
-    # write_paper's folder: out, or <folder>/paper for one folder (several without out are refused there)
+    chosen = [only] if isinstance(only, str) else list(only or ())
+    # out, or <folder>/paper for one folder (several without out: write_paper refuses)
     folder = Path(out) if out is not None else Path(many[0]) / "paper" if len(many) == 1 else None
-    # a file of vislab's the user edited is theirs: refused, but an edited main.tex is kept
     with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
-        keep_main = "main.tex" in kept
-        chosen = [only] if isinstance(only, str) else list(only or ())
-        # without pdf, an earlier build's main.pdf (vislab's, by its record) shows that build's runs
-        record = recorded(folder) if folder is not None and not pdf else None
-        ours = partial(unchanged, folder, record=record) if record is not None else None
         folder = write_paper(
-            many, out, title, trust_code, log, keep_main,
-            figures=figures, only=chosen, compiled_ours=ours,
+            many, out, title, trust_code, log, "main.tex" in kept,  # an edited main.tex: kept
+            figures=figures, only=chosen, compiled_ours=None if pdf else _compiled_ours(folder),
         ).parent  # fmt: skip
         if pdf:
             compile_pdf(folder)
     return folder
+
+
+def _compiled_ours(folder: Path | None) -> Callable[[str], bool] | None:
+    """Which files of ``folder`` an earlier ``pdf=True`` compiled and vislab's record says are unchanged
+    (an earlier build's main.pdf shows that build's runs: a build without pdf deletes them)."""
+    record = recorded(folder) if folder is not None else None
+    return partial(unchanged, folder, record=record) if record is not None else None

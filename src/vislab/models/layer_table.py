@@ -162,15 +162,20 @@ def _forward_pass(
         for h in handles:
             h.remove()
         model.train(was_training)
-    counts = counter.get_flop_counts()
+    _count_flops(p, counter.get_flop_counts(), network, batch)
+    return p
+
+
+def _count_flops(p: _Pass, counts: dict, network: nn.Module, batch: int) -> None:
+    """Each module's FLOPs per sample (``counts``: FlopCounterMode's, of ``network``) into ``p``, under
+    the model's names, and the pass's total."""
     root = type(network).__name__  # the counter names modules "ViT", "ViT.blocks.0", ...
     within = {m: n for n, m in network.named_modules()}  # the counter's: root + "." + these
-    for m, name in names.items():
+    for m, name in p.names.items():
         inner = within.get(m)
         ops = {} if inner is None else counts.get(f"{root}.{inner}" if inner else root, {})
         p.flops[name] = {str(op): n // batch for op, n in ops.items()}
     p.total_flops = sum(counts.get("Global", {}).values()) // batch
-    return p
 
 
 def _own_macs(p: _Pass, name: str, module: nn.Module) -> int:
