@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.summary import _fits
+from vislab.training.typed_json import typed_fields
 
 R = TypeVar("R", bound="_Record")
 
@@ -43,11 +43,7 @@ class _Record:
     def from_json(cls: type[R], d: dict[str, Any]) -> R:
         """The record of the file's object ``d``: a missing key is None; an unknown key, or a known one
         whose value has another type, goes to ``extra`` unchanged."""
-        hints = _hints(cls)
-        known, extra = {}, {}
-        for key, value in d.items():
-            hint = hints.get(key)
-            (known if hint is not None and _fits(value, hint) else extra)[key] = value
+        known, extra = typed_fields(d, _hints(cls))
         return cls(**known, extra=extra)
 
     def to_json(self) -> dict[str, Any]:

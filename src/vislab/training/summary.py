@@ -13,12 +13,12 @@ value has another type (a hand-edited file), is kept as it is in ``extra`` and w
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from vislab.training.state import LoopState
+from vislab.training.typed_json import typed_fields
 
 PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
 
@@ -85,20 +85,7 @@ class RunSummary:
     def from_json(cls, d: dict[str, Any]) -> RunSummary:
         """The record of summary.json's object ``d``: a missing key is None; an unknown key, or a known
         one whose value has another type, goes to ``extra`` unchanged."""
-        known, extra = {}, {}
-        for key, value in d.items():
-            hint = _HINTS.get(key)
-            if (
-                hint is not None
-                and isinstance(value, float)
-                and value.is_integer()
-                and _int_field(hint)
-            ):
-                value = int(value)  # 2.0 written by hand for an epoch: the epoch 2
-            if hint is not None and _fits(value, hint):
-                known[key] = value
-            else:
-                extra[key] = value
+        known, extra = typed_fields(d, _HINTS)
         return cls(**known, extra=extra, absent=frozenset(_HINTS) - set(d))
 
     def to_json(self) -> dict[str, Any]:
@@ -140,33 +127,6 @@ def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> R
         status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
         best_epoch=loop.best_epoch, train_time_s=loop.train_time_s,
     )  # fmt: skip
-
-
-def _int_field(hint: Any) -> bool:
-    """Whether a field of type ``hint`` holds whole numbers (an epoch, a count), not any float."""
-    return _fits(0, hint) and not _fits(0.5, hint)
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether JSON ``value`` has the type ``hint`` (a field's annotation) says; an int is a float too."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if origin is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items()
-        )
-    if hint is Any:
-        return True
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
 
 
 #: field → its type, in the order a finished run writes them (``extra`` aside)

@@ -12,7 +12,7 @@ import yaml
 
 from vislab.errors import UserError, show_note
 from vislab.experiments.records import OTHER_SETTINGS as OTHER_SETTINGS
-from vislab.experiments.records import SuiteInfo, SweepInfo
+from vislab.experiments.records import R, SuiteInfo, SweepInfo
 from vislab.models.user import is_user_reference
 from vislab.training.rundir import RunDir, folder_kind
 from vislab.training.summary import RunSummary
@@ -31,12 +31,11 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
     if kind == "run" or (kind is None and _hand_made_run(folder)):
         return "run", {folder.name: folder}, None
     if kind == "sweep":
-        return "sweep", _trial_folders(folder), _sweep_info(folder)
+        info = _info(SweepInfo, folder, f"its trials are read from '{folder / 'trials'}'")
+        return "sweep", _trial_folders(folder), info or SweepInfo()
     if kind == "suite":
-        try:
-            state = SuiteInfo.strict(folder) or SuiteInfo()
-        except UserError as e:  # damaged: its runs are the sub-folders that are runs
-            show_note(f"{e} Meanwhile its runs are read from its sub-folders without it.")
+        state = _info(SuiteInfo, folder, "its runs are read from its sub-folders")
+        if state is None:  # damaged: the sub-folders that are runs
             return "suite", _run_folders(folder), SuiteInfo()
         return "suite", {n: folder / n for n in state.order or [] if (folder / n).is_dir()}, state
     runs = _run_folders(folder)
@@ -58,14 +57,15 @@ def _run_folders(folder: Path) -> dict[str, Path]:
     }
 
 
-def _sweep_info(folder: Path) -> SweepInfo:
-    """``folder``'s sweep.json; an empty record when there is none yet, or when it is damaged: a note
-    names it and its fix, and the sweep's trials are read from its trials/ folder without it."""
+def _info(record: type[R], folder: Path, instead: str) -> R | None:
+    """``folder``'s suite.json or sweep.json (``record``'s file); an empty record when there is none yet
+    (a sweep stopped before writing it); None when it is damaged: a note names it, its fix, and what is
+    done ``instead`` ("its runs are read from ...")."""
     try:
-        return SweepInfo.strict(folder) or SweepInfo()
+        return record.strict(folder) or record()
     except UserError as e:
-        show_note(f"{e} Meanwhile its trials are read from '{folder / 'trials'}' without it.")
-        return SweepInfo()
+        show_note(f"{e} Meanwhile {instead} without it.")
+        return None
 
 
 def _hand_made_run(folder: Path) -> bool:
