@@ -98,8 +98,9 @@ def test_a_run_folder_whose_summary_is_no_json_object_is_noted_not_failed(suite,
     (suite / "mlp-s2" / "summary.json").write_text("[1, 2]\n")
     code, said = cli(capsys, "report", suite / "mlp-s2")
     page = (suite / "mlp-s2" / "report.html").read_text()
-    assert code == 0 and "'mc/mlp-s2/summary.json' cannot be read (it holds a list" in one_line(
-        said
+    assert (
+        code == 0
+        and "'mc/mlp-s2/summary.json' cannot be read (it holds a JSON list" in one_line(said)
     )
     assert "Failed or unfinished runs" not in page and "cannot be read" in _notes(page)
     code, said = cli(capsys, "paper", suite / "mlp-s2", "--out", "pc")

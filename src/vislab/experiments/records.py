@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 from vislab.errors import UserError
 from vislab.training.checkpoint import atomic_write_text
+from vislab.training.strict_json import read_json_object
 from vislab.training.typed_json import typed_fields
 
 R = TypeVar("R", bound="_Record")
@@ -77,15 +78,11 @@ class _Record:
         if not path.is_file():
             return None
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            fix = cls.FIX.format(folder=folder)
-            raise UserError(f"'{path}' cannot be read ({e}). Fix: {fix}") from None
-        if not isinstance(data, dict):
+            data = read_json_object(path)
+        except ValueError as e:
             raise UserError(
-                f"'{path}' holds a JSON {type(data).__name__}, not the object vislab writes. "
-                f"Fix: {cls.FIX.format(folder=folder)}"
-            )
+                f"'{path}' cannot be read ({e}). Fix: {cls.FIX.format(folder=folder)}"
+            ) from None
         return cls.from_json(data)
 
 

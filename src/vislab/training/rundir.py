@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import io
-import json
 import re
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from vislab.not_a_run import RUN_MARKS as RUN_MARKS
 from vislab.not_a_run import folder_kind as folder_kind
 from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
-from vislab.training.strict_json import json_object, strict_json, why_unreadable
+from vislab.training.strict_json import json_object, read_json_object, strict_json, why_unreadable
 from vislab.training.summary import RunSummary
 
 
@@ -163,12 +162,9 @@ class RunDir:
         if not p.is_file():
             return None
         try:
-            summary = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise self._unreadable(p, why_unreadable(e)) from None
-        if not isinstance(summary, dict):
-            raise self._unreadable(p, f"it holds a {type(summary).__name__}, not a JSON object")
-        return RunSummary.from_json(summary)
+            return RunSummary.from_json(read_json_object(p))
+        except ValueError as e:
+            raise self._unreadable(p, str(e)) from None
 
     def load_config(self) -> Config | None:
         """config.yaml as a validated Config; None when absent; ConfigError naming the file when it

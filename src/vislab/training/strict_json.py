@@ -49,6 +49,18 @@ def json_object(line: str, number: int) -> dict | str:
     return row if isinstance(row, dict) else f"line {number} holds no JSON object"
 
 
+def read_json_object(path: Path) -> dict:
+    """The JSON object in file ``path``; ValueError saying, in a few words, why it holds none (unreadable,
+    cut short or no JSON, another JSON type)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(why_unreadable(e)) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"it holds a JSON {type(data).__name__}, not a JSON object")
+    return data
+
+
 def why_unreadable(e: Exception) -> str:
     """Why a JSON file could not be read, in a few words: JSON's message and place, or the system's."""
     if isinstance(e, json.JSONDecodeError):
