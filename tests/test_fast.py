@@ -126,6 +126,36 @@ def test_eval_is_ema_weights_with_flip_tta():
     assert not any(name.startswith("ema.") for name, _ in model.named_parameters())
 
 
+def _folded_once(model, weight):
+    """The EMA's tensors after one after_step from zero with every tracked weight of ``model.net`` set to
+    ``weight``: (1 − d)·weight with d ≤ ``ema_decay`` = 0.5, so at least half of it."""
+    with torch.no_grad():
+        for t in [*model.net.parameters(), *model.net.buffers()]:
+            if t.is_floating_point():
+                t.fill_(weight)
+        for t in model.ema.buffers():
+            if t.is_floating_point():
+                t.zero_()
+    hooks_of(model).after_step()
+    return [t for t in model.ema.buffers() if t.is_floating_point()]
+
+
+def test_the_average_follows_the_tensors_a_conversion_or_copy_made():
+    """The EMA lists the tensors it follows once; `.to()`/`.double()` and a deep copy make new ones,
+    which it must follow instead (a stale list would average the old, untrained tensors)."""
+    import copy
+
+    model = build_model("fast", (3, 16, 16), 5, widths=[8, 16], ema_decay=0.5)
+    hooks_of(model).after_step()  # the list of tracked tensors is made here
+    model.double()
+    assert all(t.dtype == torch.float64 and float(t.min()) >= 0.5 for t in _folded_once(model, 1.0))
+    twin = copy.deepcopy(model)
+    assert all(
+        float(t.min()) >= 0.5 * 2 for t in _folded_once(twin, 2.0)
+    )  # the copy follows its own
+    assert all(float(t.max()) <= 1.0 for t in model.ema.buffers() if t.is_floating_point())
+
+
 def test_too_small_images_are_a_user_error():
     with pytest.raises(UserError, match="too small"):
         build_model("fast", (1, 8, 8), 10, widths=[16, 32, 64])

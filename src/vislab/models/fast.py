@@ -108,6 +108,7 @@ class FastNet(ModelHooks, nn.Module):
         self.flip_policy = "alternate" if alternate_flip else "random"  # a ModelHooks field
         self.ema = _average_of(self.net)
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
+        self._pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
     # ------------------------------------------------------------------ what eval adds (export reads it)
     @property
@@ -140,11 +141,20 @@ class FastNet(ModelHooks, nn.Module):
     # ------------------------------------------------------------------ EMA
     def _tracked(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The float tensors the EMA follows (every parameter and BN running statistic of ``net``) and
-        their averages in ``ema``, in the same order."""
-        live = [*self.net.named_parameters(), *self.net.named_buffers()]
-        average = dict(self.ema.named_buffers())
-        pairs = [(t.detach(), average[name]) for name, t in live if t.is_floating_point()]
-        return [w for w, _ in pairs], [a for _, a in pairs]
+        their averages in ``ema``, in the same order: listed once, again after ``.to()`` replaces them."""
+        if self._pairs is None:
+            live = [*self.net.named_parameters(), *self.net.named_buffers()]
+            average = dict(self.ema.named_buffers())
+            pairs = [(t.detach(), average[name]) for name, t in live if t.is_floating_point()]
+            self._pairs = [w for w, _ in pairs], [a for _, a in pairs]
+        return self._pairs
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): new tensors, list them again
+        self._pairs = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self) -> dict:  # a copy or a pickle lists its own tensors
+        return {**self.__dict__, "_pairs": None}
 
     @torch.no_grad()
     def after_step(self) -> None:
