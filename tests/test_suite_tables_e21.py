@@ -29,6 +29,16 @@ def test_only_with_other_epochs_leaves_the_runs_trained_otherwise_out_of_every_t
 ):
     spec, out = write_suite(tmp_path / "s.yaml", RUNS), tmp_path / "out"
     assert cli(capsys, "suite", spec, "--out", out, "--no-report")[0] == 0
+    # the dry run says so first: wide is left out of every table
+    code, text = cli(
+        capsys, "suite", spec, "--out", out, "--epochs", "2", "--only", "mlp", "--dry-run"
+    )
+    assert code == 0 and len(train_spy) == 3, text
+    assert (
+        "wide: left out by --only: not trained with these settings (its folder holds it trained for "
+        in text
+    )
+    assert "1 to retrain, 1 left out of every table" in one_line(text)
     code, text = cli(
         capsys, "suite", spec, "--out", out, "--epochs", "2", "--only", "mlp", "--no-report"
     )

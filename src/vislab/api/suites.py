@@ -223,11 +223,13 @@ _ACTIONS = {  # a planned action, as the dry run's last line counts it
     "busy": "busy (another vislab process holds its folder: the suite is refused while it does)",
     "done": "already complete",
     "failed": "failed",
+    "left out": "left out of every table (--only, trained with other settings)",
 }
 
 
 def _plan_table(foreseen: list[Foreseen]) -> pd.DataFrame:
-    """A dry run's plan: a row per run — ``run``, ``action`` (start, resume, done, retrain, busy or failed),
+    """A dry run's plan: a row per run — ``run``, ``action`` (start, resume, done, retrain, busy, failed, or left out:
+    ``only`` leaves out a run its folder holds trained with other settings),
     ``what`` (in the words its line says), ``model``, ``epochs`` (train.epochs), then a column per setting
     that differs between the runs (a run without that key: None)."""
     import pandas as pd  # on use (see the imports)

@@ -210,7 +210,8 @@ def _options_before(out: Path) -> str:
 class Foreseen:
     """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
     ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
-    open: the whole suite would be refused, :func:`refuse_busy`), ``said`` in words ("resume from epoch 3
+    open: the whole suite would be refused, :func:`refuse_busy`) or ``left out`` (see :func:`_foreseen`),
+    ``said`` in words ("resume from epoch 3
     of 5"), its ``config`` and ``settings``, those of its config that differ between the suite's runs
     (dotted key → value, as results.csv's columns; :attr:`changed`: those its line says), and how its
     model trains (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs)."""
@@ -242,14 +243,21 @@ def foresee_suite(
     check_writable(out, "the suite's runs")
     changed = changed_settings(plan)
     return [
-        replace(_foreseen(p, suite, settings), trained_by=_trained_by(p))
+        replace(_foreseen(p, suite, settings, only), trained_by=_trained_by(p))
         for p, settings in zip(plan, changed)
-        if only is None or p.name in only
+        if only is None or p.name in only or p.action == "retrain"
     ]
 
 
-def _foreseen(p: PlannedRun, suite: Suite, settings: dict[str, Any]) -> Foreseen:
-    """:class:`Foreseen` of planned run ``p`` (its config checked: never None here)."""
+def _foreseen(
+    p: PlannedRun, suite: Suite, settings: dict[str, Any], only: Collection[str] | None
+) -> Foreseen:
+    """:class:`Foreseen` of planned run ``p`` (its config checked: never None here); ``left out`` where
+    ``only`` leaves out a run its folder holds trained with other settings (the tables leave it out)."""
+    if only is not None and p.name not in only:
+        return Foreseen(
+            p.name, "left out", f"left out by --only: {not_with_these(p)}", p.config, settings
+        )
     moved = seed_zero_before(p, suite)
     if moved is not None:
         return Foreseen(p.name, *_moved_said(moved), p.config, settings)
@@ -265,6 +273,15 @@ def _foreseen(p: PlannedRun, suite: Suite, settings: dict[str, Any]) -> Foreseen
 
 # the actions whose run opens its folder (retrain: moves it aside first)
 _OPENS = ("start", "resume", "retrain")
+
+
+def not_with_these(p: PlannedRun) -> str:
+    """What the tables say of planned run ``p`` (``retrain``) that ``only`` left out, and the fix."""
+    return (
+        f"not trained with these settings ({p.message}), so it is in no table: the same command with "
+        f"--only {p.name} (Python: only=[{p.name!r}]), or without --only, trains it (the run there now "
+        f"is kept beside it)"
+    )
 
 
 def in_use(run_dir: Path) -> str:

@@ -16,7 +16,7 @@ from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.jobs import ListSource, halts, run_all
-from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
+from vislab.experiments.suites.plan import PlannedRun, check_plan, not_with_these, refuse_busy
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import term_as_ctrl_c
 from vislab.training.rundir import RunDir
@@ -52,7 +52,7 @@ class SuiteState:
         picked = {p.name for p in chosen}
         for p in plan:
             if p.action == "retrain" and p.name not in picked:
-                runs[p.name] = dict(status=OTHER_SETTINGS, message=_not_with_these(p))
+                runs[p.name] = dict(status=OTHER_SETTINGS, message=not_with_these(p))
             elif runs.get(p.name, {}).get("status") == OTHER_SETTINGS:
                 del runs[p.name]
         self.save()
@@ -157,15 +157,6 @@ def _settled(
         else:
             todo.append(p)
     return outcomes, todo
-
-
-def _not_with_these(p: PlannedRun) -> str:
-    """What the tables say of planned run ``p`` (``retrain``) that ``only`` left out, and the fix."""
-    return (
-        f"not trained with these settings ({p.message}), so it is in no table: the same command with "
-        f"--only {p.name} (Python: only=[{p.name!r}]), or without --only, trains it (the run there now "
-        f"is kept beside it)"
-    )
 
 
 def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> dict:
