@@ -63,14 +63,15 @@ def resolve_data_device(
 
 
 def unwrap(net: torch.nn.Module) -> torch.nn.Module:
-    """The model inside ``net``'s DistributedDataParallel wrapper (also under torch.compile's), which
-    evaluation scores and whose buffers it syncs; ``net`` itself when it has none (a model's own
+    """The model inside ``net``'s torch.compile and DistributedDataParallel wrappers, which evaluation
+    scores (eagerly: a compiled eval would compile a second graph, and CUDA graphs would reuse its output
+    buffers batch after batch) and whose buffers it syncs; ``net`` itself when it has none (a model's own
     attribute named ``module`` is no wrapper)."""
     compiled = sys.modules.get(
         "torch._dynamo.eval_frame"
     )  # loaded by torch.compile (1.3 s to import)
     inner = net._orig_mod if compiled and isinstance(net, compiled.OptimizedModule) else net
-    return inner.module if isinstance(inner, DDP) else net
+    return inner.module if isinstance(inner, DDP) else inner
 
 
 def lost_peer(error: BaseException) -> bool:
