@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# vislab's GPU checks in one run (about 5 minutes of GPU time): the CUDA tests, `fast` against airbench's
-# train94, vislab's trainer against a plain PyTorch loop, and the GPU-busy share of training.
+# vislab's GPU checks in one run (at most 8 minutes of GPU time: the steps' limits add up to 480 s):
+# `fast` against airbench's train94, vislab's trainer against a plain PyTorch loop, the GPU-busy share
+# of training, and the CUDA tests.
 #
 # 1. Here — a machine with PyPI and vislab's environment (python = that environment's), once:
 #        bash benchmarks/gpu_check.sh --prepare
@@ -69,12 +70,16 @@ check() {
     { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
       "$py" -c 'import torch, vislab; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
     } >> "$LOG" 2>&1
-    step "CUDA tests" 160 pytest_cuda.log "$py" -m pytest tests -k cuda -p no:cacheprovider \
-        --continue-on-collection-errors -rs
+    # the figures first, the tests last: a test step cut short still names each test it ran (-v)
     step "fast vs airbench" 150 vs_airbench.json "$py" benchmarks/gpu.py --vs-airbench --seeds 3 \
         --fashion-root "$fashion"
-    step "vislab vs plain loop" 110 vs_plain.json "$py" benchmarks/gpu.py --vs-plain
-    step "GPU-busy share" 110 profile.json "$py" benchmarks/gpu.py --profile
+    step "vislab vs plain loop" 90 vs_plain.json "$py" benchmarks/gpu.py --vs-plain
+    step "GPU-busy share" 90 profile.json "$py" benchmarks/gpu.py --profile
+    # tiny_modes: the three steps above at a small scale, already run for real
+    local per_test=()
+    "$py" -c 'import pytest_timeout' 2> /dev/null && per_test=(--timeout=90)
+    step "CUDA tests" 150 pytest_cuda.log "$py" -m pytest tests -k "cuda and not tiny_modes" -v -rfEs \
+        --durations=10 -p no:cacheprovider --continue-on-collection-errors "${per_test[@]}"
 }
 
 if [ "${1:-}" = "--prepare" ]; then prepare; else check; fi

@@ -106,6 +106,7 @@ def test_vs_airbench_on_cpu(datasets, tmp_path):
     args = ["--vs-airbench", "--device", "cpu", "--tiny", "--seeds", "1", "--keep-tensors", kept]
     result = run_bench(*args, *data_args(datasets), cwd=tmp_path)
     assert result["benchmark"] == "gpu-vs-airbench" and result["missing"] == {}
+    assert result["vislab_sets"] == ["train.cudnn_benchmark=true"]  # cuDNN autotuned, as airbench's
     fashion, cifar = result["datasets"]
     assert (fashion["dataset"], cifar["dataset"]) == ("fashion-mnist", "cifar10")
     assert (fashion["n_train"], fashion["n_test"]) == (TINY_TRAIN, TINY_TEST)
