@@ -10,6 +10,8 @@
   same settings out (``experiments/results/settings.py``);
 - ``warmup_note``: a warm-up of at most one optimizer step, which is none (the trainer asks: the steps per
   epoch come with the data);
+- ``eval_size_note``: a ``data.limit`` far below the val split's size, ``data.limit_eval`` not given (the
+  trainer asks: the split sizes come with the data);
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
@@ -276,6 +278,22 @@ def warmup_note(cfg: Config, steps: int, steps_per_epoch: int) -> str | None:
         f"{'1 warm-up step, which is at optim.lr' if steps else '0 warm-up steps'}, so the lr is "
         f"optim.lr from the first step, as with schedule.warmup_epochs=0. Give schedule.warmup_epochs="
         f"{2 / steps_per_epoch:.2g} or more (2 steps) for a warm-up."
+    )
+
+
+def eval_size_note(cfg: Config, n_train: int, n_val: int, n_test: int) -> str | None:
+    """The note for a ``data.limit`` that keeps ``n_train`` train images while val (``n_val``; ``n_test``
+    test) stays more than twice as large, ``data.limit_eval`` not given: each evaluation then scores more
+    images than an epoch trains on (the split sizes come with the data: the trainer asks). None else."""
+    limit = cfg.data.limit
+    if limit is None or cfg.data.limit_eval is not None or n_val <= 2 * n_train:
+        return None
+    return (
+        f"data.limit={limit} keeps {n_train} train images, but val ({n_val}) and test ({n_test}) stay "
+        f"whole (data.limit limits train only): each evaluation scores {n_val / n_train:.0f}× as many "
+        f"val images as an epoch trains on, and may take longer than the epoch. For a quick run, also "
+        f"give data.limit_eval=N (e.g. --set data.limit_eval={n_train}): N val and N test images, "
+        f"stratified (the test figures are then of a sample)."
     )
 
 

@@ -7,18 +7,33 @@ from __future__ import annotations
 
 import torch
 
-from vislab.training.evaluate import evaluate
+from vislab.training.evaluate import evaluate, file_identity, unsaved_buffers
+from vislab.training.metrics import Metrics
 from vislab.training.plateau import better, reference
 from vislab.training.resume import checkpoint
 from vislab.training.runtime import unwrap
 from vislab.training.setup import Training
+from vislab.training.state import BestEval
 
 
 def evaluated(t: Training) -> torch.nn.Module:
     """What evaluation scores: the weight average (``train.ema``) or the network, DDP unwrapped, inside
     the run's test-time augmentation (``train.tta``)."""
-    net = t.optim.ema.average if t.optim.ema else t.network.forward
-    return t.data.spec.wrap(unwrap(net))
+    return t.data.spec.wrap(_scored_model(t))
+
+
+def _scored_model(t: Training) -> torch.nn.Module:
+    """The weight average (``train.ema``) or the network, DDP unwrapped: what best.pt saves the weights of."""
+    return unwrap(t.optim.ema.average if t.optim.ema else t.network.forward)
+
+
+def _keep_best_eval(t: Training, epoch: int, val: Metrics) -> BestEval | None:
+    """``val``, the evaluation of the best.pt just written, to keep in memory for the run's scoring
+    (``evaluate.kept_val``); None with several processes, whose scoring evaluates val again."""
+    if t.dist.world > 1:
+        return None
+    written = file_identity(t.run.ckpt_dir / "best.pt")
+    return BestEval(epoch, val, written, unsaved_buffers(_scored_model(t)))
 
 
 def evaluate_at_start(t: Training) -> dict:
@@ -44,11 +59,12 @@ def track_test(t: Training) -> dict:
 
 def evaluate_and_checkpoint(t: Training, row: dict) -> None:
     """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
-    far (by any margin); count the evaluation for the patience, which only an improvement by more than
-    ``train.min_delta`` restarts (``plateau.reference``). When early stopping's patience runs out, the loop
-    state says so (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and
-    ``row`` (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run
-    before its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
+    far (by any margin), and its evaluation in memory (``loop.best_eval``, for the run's scoring); count
+    the evaluation for the patience, which only an improvement by more than ``train.min_delta`` restarts
+    (``plateau.reference``). When early stopping's patience runs out, the loop state says so
+    (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and ``row``
+    (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run before
+    its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
     tc, loop, optim = t.cfg, t.loop, t.optim
     epoch = row["epoch"]
     if epoch % tc.eval_every and epoch != tc.epochs:
@@ -60,6 +76,7 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
     if loop.best is None or better(value, loop.best, tc.select_metric):
         loop.best, loop.best_epoch = value, epoch
         checkpoint(t, "best.pt", epoch=epoch)
+        loop.best_eval = _keep_best_eval(t, epoch, val)
     ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
     improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
     if optim.plateau:

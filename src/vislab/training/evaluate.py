@@ -120,16 +120,18 @@ def finish_run(
     figures: bool = True,
     stopped: Callable[[], str | None] = lambda: None,
 ) -> RunSummary | None:
-    """Reload the best weights, score val and test, write summary.json, predictions and (``figures``) the
-    run's figures (on the main rank; the others return None). ``stopped``: the signal that asked the run to
-    stop (None: none), asked before each figure (``add_figures``)."""
+    """Reload the best weights, score val (or reuse their epoch's: ``kept_val``; ``eval_s`` is then the test
+    pass only) and test, write summary.json, predictions and (``figures``) the run's figures (main rank; the
+    others return None). ``stopped``: the signal that asked the run to stop (None: none), before each figure."""
     if not dist.is_main:
         return None
     model, precision, device = network.model, optim.precision, data.test.device
+    written = file_identity(run.ckpt_dir / "best.pt")  # before loading: the file loaded is this one
     weights = load_scored(run, model, network.hooks.trained_by == "fit_arrays", loop, optim.ema)
     k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
     started = time.perf_counter()
-    val = evaluate(scored, data.val, k, precision=precision)
+    val = kept_val(loop, weights, written, model, dist)  # the best epoch's own: the same numbers
+    val = val or evaluate(scored, data.val, k, precision=precision)
     t0 = time.perf_counter()
     logits, labels = predict_logits(scored, data.test, precision)
     test_time = time.perf_counter() - t0
@@ -155,6 +157,52 @@ def finish_run(
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
     return summary
+
+
+def kept_val(
+    loop: LoopState,
+    weights: ScoredWeights,
+    written: tuple[int, int, int] | None,
+    model: torch.nn.Module,
+    dist: Distributed,
+) -> Metrics | None:
+    """The val metrics of the scored weights as their epoch's evaluation made them (``loop.best_eval``),
+    where scoring val again is sure to give the same numbers: one process (never a resume that started
+    without them), the weights loaded from the very best.pt file that evaluation wrote (``written``:
+    its ``file_identity`` now), of that epoch, and the model's float buffers outside the state dict as
+    they were then (the evaluation ran the same model, or the train.ema copy of it, in the same TTA).
+    None otherwise: evaluate val."""
+    kept = loop.best_eval
+    if kept is None or dist.world > 1 or written is None or written != kept.file:
+        return None
+    if weights.epoch != kept.epoch:
+        return None
+    now = unsaved_buffers(model)
+    same = now.keys() == kept.unsaved.keys() and all(
+        torch.equal(now[n], kept.unsaved[n]) for n in now
+    )
+    return kept.metrics if same else None
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """``path``'s inode, size and modification time in ns (None: no file); a checkpoint written again —
+    atomically, as a new file — has another."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def unsaved_buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of ``model``'s floating-point buffers that its state dict leaves out (``persistent=False``):
+    what a checkpoint does not restore."""
+    saved = model.state_dict().keys()
+    return {
+        name: b.detach().clone()
+        for name, b in model.named_buffers()
+        if b.is_floating_point() and name not in saved
+    }
 
 
 @dataclass

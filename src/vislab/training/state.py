@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import signal
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 import torch
 
 from vislab.interrupts import take_ctrl_c
+from vislab.training.metrics import Metrics
+
+
+@dataclass
+class BestEval:
+    """The val evaluation of the epoch ``best.pt`` holds, kept in memory by the process that made it (never
+    in last.pt: a resume starts without one), so that scoring the run need not evaluate val again
+    (``evaluate.kept_val`` says when it may not)."""
+
+    epoch: int
+    metrics: Metrics
+    file: tuple[int, int, int] | None  # best.pt as written: (inode, size, mtime in ns)
+    unsaved: dict[str, torch.Tensor]  # the evaluated model's float buffers outside its state dict
 
 
 @dataclass
@@ -27,9 +41,16 @@ class LoopState:
     train_time_s: float = 0.0
     setup_s: float = 0.0  # building data, model and optimizer, summed over the run's processes
     partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way
+    # this process's evaluation of best.pt's epoch (epoch_end): in memory only, not in to_dict
+    best_eval: BestEval | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """What last.pt saves: every field but ``best_eval``."""
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "best_eval"
+        }
 
     def early_stop(self, metric: str, patience: int | None, min_delta: float = 0.0) -> str:
         """When and why ``train.early_stop`` ended the run, e.g. ``after epoch 5: val_pacc did not

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from vislab.config import Config
-from vislab.config.notes import warmup_note
+from vislab.config.notes import eval_size_note, warmup_note
 from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted, show_note
 from vislab.models.trust import recorded_code
@@ -126,6 +126,8 @@ def _run(
                 with users_model(t, "while fitting it on the train split"):
                     return fit_once(t, stop)
             _note_short_warmup(cfg, t)
+            if ckpt is None:  # a resume keeps its data: data.limit_eval cannot change
+                _note_eval_size(cfg, t)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
             except RuntimeError as e:
@@ -154,6 +156,15 @@ def _note_short_warmup(cfg: Config, t: Training) -> None:
     cannot tell (``config.notes.warmup_note``: the steps per epoch come with the data)."""
     per_epoch = t.optim.steps_per_epoch
     note = warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch)
+    if note and t.dist.is_main:
+        show_note(note)
+
+
+def _note_eval_size(cfg: Config, t: Training) -> None:
+    """The :class:`~vislab.errors.Note` for a val split much larger than what ``data.limit`` trains on
+    (``config.notes.eval_size_note``: the split sizes come with the data)."""
+    splits = t.data.splits
+    note = eval_size_note(cfg, len(splits.train), len(splits.val), len(splits.test))
     if note and t.dist.is_main:
         show_note(note)
 
