@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from kornia.augmentation.auto import AutoAugment, RandAugment, TrivialAugment
 
+import vislab.training.trainer as trainer_mod
 from conftest import cli, one_line, tiny_config, tiny_sets
 from test_cuda_sync import sync_debug
 from test_resume import RESULT_KEYS, run_result, sigterm_at_step
@@ -102,15 +103,30 @@ def test_draws_are_fixed_by_seed_epoch_and_rank():
     assert not torch.equal(mix.draws(50, (3, 1, 0)), mix.draws(50, (3, 1, 1)))
 
 
-def test_label_smoothing_smooths_the_mixed_targets():
-    """The trainer's loss, F.cross_entropy(logits, targets, label_smoothing=ε), on mixed targets t is
+def test_label_smoothing_smooths_the_mixed_targets(tmp_path, monkeypatch):
+    """Each training step's loss under train.label_smoothing=ε=0.2 and mixup is
+    F.cross_entropy(logits, targets, label_smoothing=ε) on the mixed targets t:
     −Σ ((1 − ε)·t + ε/K) · log softmax(logits): smoothing and mixing compose."""
-    mix = mixer(mixup={"p": 1.0}, cutmix={"p": 1.0})
-    x, y = noise(16, side=8), torch.arange(16) % 10
-    _, t, _ = mix.mix(x, y, mix.draws(16, (0, 0, 0)))
-    logits = torch.randn(16, 10, generator=torch.Generator().manual_seed(1))
-    want = -(((1 - 0.1) * t + 0.1 / 10) * logits.log_softmax(1)).sum(1).mean()
-    assert torch.allclose(F.cross_entropy(logits, t, label_smoothing=0.1), want)
+    steps, real = [], trainer_mod.train_step
+
+    def spy(network, optim, x, y, *rest):
+        loss, logits = real(network, optim, x, y, *rest)
+        steps.append((loss.detach(), logits.detach().float(), y))
+        return loss, logits
+
+    monkeypatch.setattr(trainer_mod, "train_step", spy)
+    over = ("train.label_smoothing=0.2", "augment.mixup.p=1.0", "train.epochs=2", "optim.lr=0.05")
+    train(tiny_config(*over, "train.figures=false"), tmp_path / "r", quiet=True)
+    assert steps
+    for loss, logits, t in steps:
+        assert t.shape == logits.shape and (t.max(1).values < 1).any()  # mixed targets
+        want = -(((1 - 0.2) * t + 0.2 / 10) * logits.log_softmax(1)).sum(1).mean()
+        torch.testing.assert_close(loss, want)
+        torch.testing.assert_close(loss, F.cross_entropy(logits, t, label_smoothing=0.2))
+    # the smoothed targets penalise confidence: once the model is confident, the loss is above the
+    # unsmoothed one
+    loss, logits, t = steps[-1]
+    assert loss > F.cross_entropy(logits, t) + 0.1
 
 
 # ------------------------------------------------------------------ policies, drawn per sample
