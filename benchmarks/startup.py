@@ -5,6 +5,8 @@ load decoded from its ``.gz`` files (cold) against one read back from the decode
   temporary ``--out``, as a fresh process (wall time, and user + system CPU of the process);
 - import: ``python -c "import vislab.api"`` in a fresh process, and the ten modules with the largest
   cumulative time in its ``-X importtime`` report;
+- commands that train nothing (their time is mostly imports): ``vislab compare`` on a digits run and
+  ``vislab model info cnn``, each as a fresh process (wall time), and which heavy libraries it imported;
 - Fashion-MNIST (when ``/usr/share/datasets/fashion-mnist`` holds it: Debian's dataset-fashion-mnist):
   the four files copied into a temporary folder, loaded once with no cache (decode + write the cache),
   then ``--repeat`` times from the cache; in this process, imports excluded.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import resource
@@ -80,6 +83,39 @@ def import_times(repeat: int) -> dict:
     return dict(wall_s=_median(walls), top10_cumulative_s={n: round(us / 1e6, 3) for us, n in top})
 
 
+HEAVY = ("torch", "torch._dynamo", "kornia", "matplotlib", "optuna", "pandas", "sklearn")
+IMPORTED = """
+import json, sys
+from vislab.cli import main
+main({args!r})
+print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+"""
+
+
+def reading_times(repeat: int) -> dict:
+    """Wall time of ``vislab compare`` on a run of COMMAND and of ``vislab model info cnn``, and the heavy
+    libraries (HEAVY) each imported."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [sys.executable, "-m", "vislab", *COMMAND, "--out", f"{tmp}/r", "-q"]
+        subprocess.run(args, check=True, capture_output=True)
+        for name, argv in (
+            ("compare", ["compare", f"{tmp}/r"]),
+            ("model_info", ["model", "info", "cnn"]),
+        ):
+            walls = [
+                timed_process([sys.executable, "-m", "vislab", *argv])[0] for _ in range(repeat)
+            ]
+            code = IMPORTED.format(args=argv, heavy=HEAVY)
+            said = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            )
+            out[name] = dict(
+                wall_s=_median(walls), imported=json.loads(said.stdout.splitlines()[-1])
+            )
+    return out
+
+
 def fashion_times(repeat: int) -> dict:
     """Cold: decoded into an empty cache folder of its own (the user's cache may hold these very files,
     under the same key: their copies keep name, size and mtime); then read back from it."""
@@ -127,6 +163,7 @@ def main() -> None:
         machine=machine(),
         command=command_times(args.repeat),
         import_api=import_times(args.repeat),
+        reading_commands=reading_times(args.repeat),
     )
     if fashion_available():
         result["fashion_mnist_load"] = fashion_times(args.repeat)

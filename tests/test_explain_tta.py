@@ -103,7 +103,8 @@ def test_report_gallery_titles_and_gradcam_are_the_runs_predictions(
     html = build_report(tta_run).read_text()
     [((maps, x, _), kw)] = [c for c in drawn if c[1].get("label") == "Grad-CAM"]
     model, record = load_model(tta_run)
-    predicted = np.load(tta_run / "predictions_test.npz")["probs"][: len(x)].argmax(1)
+    with np.load(tta_run / "predictions_test.npz") as saved:  # the test images the figures show
+        predicted = saved["probs"][model_figures.spread_indices(saved["labels"], len(x))].argmax(1)
     names = record.model.class_names
     assert [t.split("\n")[0] for t in kw["titles"]] == [f"predicted {names[p]}" for p in predicted]
     with torch.no_grad():

@@ -16,7 +16,7 @@ from conftest import TINY_DIGITS, TINY_RUN, cli, one_line
 from fixtures import write_image_folder
 from vislab.cli import app
 from vislab.report.figure_set import FigureSet
-from vislab.report.model_figures import model_figures
+from vislab.report.model_figures import model_figures, spread_indices
 
 needs_captum = pytest.mark.skipif(importlib.util.find_spec("captum") is None, reason="captum")
 NO_MLP = {k: v for k, v in TINY_DIGITS.items() if k != "model__hidden"}
@@ -190,7 +190,7 @@ def _test_labels(run) -> list[str]:
     cfg = vislab.Run(run).config
     figs = FigureSet(run / "report-figures", [])
     splits = figs.splits(cfg)
-    return [splits.class_names[int(y)] for y in splits.test.y[:6]]
+    return [splits.class_names[int(y)] for y in splits.test.y[spread_indices(splits.test.y, 6)]]
 
 
 @needs_captum

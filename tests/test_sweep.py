@@ -160,9 +160,12 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path, z
 
 def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     """Random stage → --narrow over the best 2 → reports with importances and parallel coordinates."""
+    import vislab.experiments.sweeps.trials
     import vislab.report.build
 
     monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
+    # importances from the 4 trials here (a report asks for 11; tests/test_imports_h1.py checks that)
+    monkeypatch.setattr(vislab.experiments.sweeps.trials, "MIN_IMPORTANCE_TRIALS", 4)
     spec = write_spec(tmp_path / "s.yaml", seed=0, curves=3)
     out = tmp_path / "sweep"
     assert (

@@ -38,7 +38,7 @@ from vislab.explain_maps import (
     run_probabilities,
     tta_note,
 )
-from vislab.plotting.explain import explanation_rows_figure, plot_explanation
+from vislab.plotting.explain import explanation_rows_figure, head_labels, plot_explanation
 from vislab.plotting.files import check_new_files
 from vislab.predict import checkpoint_tag, load_model
 from vislab.training.record import RunRecord
@@ -249,7 +249,7 @@ def explain_one(
     top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
     maps, depth = maps_and_depth(model, x, method, block, c[None])
     if method == "attention":
-        labels = [f"head {h}" for h in range(len(maps[0]))]
+        labels = head_labels(len(maps[0]))  # counted from 1, as the title's block
         return Explanation(maps[0], labels, top, method, block % depth, depth, tta)
     labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
     return Explanation(maps[0], labels, top, method, tta=tta)

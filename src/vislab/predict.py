@@ -283,6 +283,7 @@ class Evaluation:
     mistakes_png: Path | None
     mistakes_csv: Path
     normalize: bool = False
+    run: str = ""  # what the figures' titles call the checkpoint: its run (and which checkpoint)
 
 
 def evaluate_checkpoint(
@@ -322,9 +323,19 @@ def evaluate_checkpoint(
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
+    run = _run_label(target)
     return Evaluation(
-        split, scored, pairs, wrong, confusion_png, mistakes_png, mistakes_csv, normalize
+        split, scored, pairs, wrong, confusion_png, mistakes_png, mistakes_csv, normalize, run
     )
+
+
+def _run_label(target: Path) -> str:
+    """What eval's titles call ``target``: its run's name, with the checkpoint when not the run's own
+    (``cnn-s0 (last)``); a checkpoint file outside a run folder, its file name."""
+    run, tag = _run_of(target), checkpoint_tag(target)
+    if run is None:
+        return target.name
+    return f"{run.name} ({tag})" if tag else run.name
 
 
 #: the columns of eval's mistakes_<split>.csv and of ``Run.mistakes``
@@ -347,10 +358,11 @@ def write_evaluation_figures(ev: Evaluation) -> None:
     if folder.exists() and not folder.is_dir():  # mkdir would say only "File exists"
         raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(folder))
     m, names = ev.scored.metrics, ev.scored.class_names
-    plot_confusion(m.confusion, names, ev.confusion_png, title=ev.split, normalize=ev.normalize)
+    title = f"{ev.run}: {ev.split}" if ev.run else ev.split  # as the run's own: "cnn-s0: test"
+    plot_confusion(m.confusion, names, ev.confusion_png, title=title, normalize=ev.normalize)
     if ev.mistakes_png is not None:
         images = ev.scored.data.x if ev.scored.data.is_image else None
-        plot_mistakes(images, ev.mistakes, ev.pairs, names, ev.mistakes_png, title=ev.split)
+        plot_mistakes(images, ev.mistakes, ev.pairs, names, ev.mistakes_png, title=title)
 
 
 def _figures_folder(target: Path) -> Path:

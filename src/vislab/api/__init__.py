@@ -13,6 +13,11 @@ pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return,
 >>> run.summary["test_acc"], run.plot("confusion")
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
 # suites and sweeps share) → suites, sweeps; configs → inspection; configs, folders → models (looking
 # inside a model); written (which files are vislab's) → folders, papers.
@@ -20,16 +25,19 @@ pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return,
 # The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
 # in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook
 # that opens runs, a sweep trial or `vislab train` should not wait for (tests/test_startup.py checks it).
+# The modules themselves load on first use of one of their names (__getattr__ below): `vislab compare`
+# imports vislab.api.comparison alone, and the modules it needs.
 
-from vislab.api.configs import ConfigLike, make_config, user_model
-from vislab.api.experiments import Log, report_hook
-from vislab.api.folders import FOLDER_KINDS, RUN_MARKS, folder_kind, start_over
-from vislab.api.inspection import lr_find, preview_data
-from vislab.api.models import gradcheck, model_info
-from vislab.api.papers import paper, write_report
-from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
-from vislab.api.suites import SuiteResult, resolve_suite, run_suite
-from vislab.api.sweeps import resolve_sweep, sweep
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use (__getattr__)
+    from vislab.api.configs import ConfigLike, make_config, user_model
+    from vislab.api.experiments import Log, report_hook
+    from vislab.api.folders import FOLDER_KINDS, RUN_MARKS, folder_kind, start_over
+    from vislab.api.inspection import lr_find, preview_data
+    from vislab.api.models import gradcheck, model_info
+    from vislab.api.papers import paper, write_report
+    from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
+    from vislab.api.suites import SuiteResult, resolve_suite, run_suite
+    from vislab.api.sweeps import resolve_sweep, sweep
 
 # The public names of vislab are listed in vislab/__init__.py (vislab.__all__); these are what it and
 # the command import from here.
@@ -60,3 +68,27 @@ __all__ = [
     "user_model",
     "write_report",
 ]
+# each name's module
+_HOME = dict.fromkeys(("ConfigLike", "make_config", "user_model"), "configs")
+_HOME |= dict.fromkeys(("Log", "report_hook"), "experiments")
+_HOME |= dict.fromkeys(("FOLDER_KINDS", "RUN_MARKS", "folder_kind", "start_over"), "folders")
+_HOME |= dict.fromkeys(("lr_find", "preview_data"), "inspection")
+_HOME |= dict.fromkeys(("gradcheck", "model_info"), "models")
+_HOME |= dict.fromkeys(("paper", "write_report"), "papers")
+_HOME |= dict.fromkeys(("compare", "default_run_dir", "load_run", "train", "train_config"), "runs")
+_HOME |= dict.fromkeys(("SuiteResult", "resolve_suite", "run_suite"), "suites")
+_HOME |= dict.fromkeys(("resolve_sweep", "sweep"), "sweeps")
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'vislab.api' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"vislab.api.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

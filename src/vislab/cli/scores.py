@@ -70,7 +70,10 @@ def print_scores(ev: Evaluation) -> None:
 def print_figures(ev: Evaluation) -> None:
     """Where the confusion matrix, the gallery and the list of wrong predictions were written."""
     lines = [f"confusion matrix: {ev.confusion_png}"]
-    if ev.mistakes_png is not None and ev.scored.data.is_image:
+    if ev.mistakes_png is not None and not ev.pairs:  # plot_mistakes drew none
+        what = "image" if ev.scored.data.is_image else "sample"
+        lines.append(f"mistakes: no figure, no {ev.split} {what} was misclassified")
+    elif ev.mistakes_png is not None and ev.scored.data.is_image:
         lines.append(f"most confidently wrong images ({len(ev.mistakes)}): {ev.mistakes_png}")
     elif ev.mistakes_png is not None:
         lines.append(f"most confused pairs (feature vectors, no images): {ev.mistakes_png}")

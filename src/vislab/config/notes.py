@@ -15,6 +15,8 @@
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
+- ``unread_setting``: the settings a model not trained by an optimizer never reads (its hooks say how it
+  is trained: ``models.hooks.ModelHooks.trained_by``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -359,3 +361,41 @@ def _at(cfg: Config, key: str) -> Any:
     for part in key.split("."):
         node = getattr(node, part)
     return node
+
+
+TrainedBy = Literal["optimizer", "fit_arrays", "manual_step"]
+# config section → the keys of it still read, for a model not trained by an optimizer: its own step reads
+# the (scheduled) learning rate alone; a model fitted on arrays has no steps at all, and is fitted on the
+# train split as it is (no augmentation), once: of train.*, it reads what scores, seeds and places the fit
+# (training/trainer.py fit_once, evaluate.py finish_run) — no epochs, batches, steps, evaluation schedule,
+# early stop or weight average. (A train key added to the schema is unread for it until listed here.)
+UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "manual_step": {"optim": ("lr",)},
+    "fit_arrays": {
+        "optim": (),
+        "schedule": (),
+        "augment": (),
+        "train": (
+            "eval_batch_size",
+            "seed",
+            "device",
+            "threads",
+            "track_test",
+            "amp",
+            "channels_last",
+            "cudnn_benchmark",
+            "tta",
+            "init_from",
+            "freeze",
+            "figures",
+        ),  # fmt: skip
+    },
+}
+
+
+def unread_setting(key: str, trained_by: str) -> bool:
+    """Whether a model trained as ``trained_by`` never reads the dotted config ``key`` (``optim.momentum``
+    for a model with its own step)."""
+    section, _, leaf = key.partition(".")
+    kept = UNREAD_SECTIONS.get(trained_by, {}).get(section)
+    return kept is not None and leaf not in kept

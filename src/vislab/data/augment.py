@@ -21,18 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import kornia.augmentation as K
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from kornia.augmentation.auto import AutoAugment, RandAugment, TrivialAugment
-from kornia.augmentation.auto.autoaugment import autoaugment as autoaugment_policies
-from kornia.augmentation.auto.rand_augment import rand_augment
-from kornia.augmentation.auto.trivial_augment import trivial_augment
 from pydantic import BaseModel
 
 from vislab.config import AugmentConfig, AutoAug, Crop, RandAug, given
 from vislab.errors import ConfigError
+
+# kornia is imported by the functions that build its operations ("on use" below): it loads in 0.2 s, which
+# every command that builds no augmentation (compare, model info, predict, ...) should not wait for.
 
 
 def crop_pad(
@@ -214,11 +212,8 @@ class Sometimes(nn.Module):
         return torch.where(chosen[:, None, None, None], self.op(x), x)
 
 
-AUTOAUGMENT_POLICIES = {
-    "cifar10": autoaugment_policies.cifar10_policy,
-    "imagenet": autoaugment_policies.imagenet_policy,
-    "svhn": autoaugment_policies.svhn_policy,
-}
+# augment.autoaugment.policy → its table in kornia.augmentation.auto.autoaugment.autoaugment
+AUTOAUGMENT_POLICIES = {name: f"{name}_policy" for name in ("cifar10", "imagenet", "svhn")}
 _COLOUR_OPS = {"color"}  # saturation: RGB only (on grey images it is the identity)
 
 
@@ -230,6 +225,9 @@ def _for_channels(sub_policy: list, channels: int) -> list:
 def randaugment(cfg: RandAug, channels: int) -> nn.Module:
     """RandAugment per sample: ``num_ops`` rounds, each giving every sample one of kornia's RandAugment
     operations (an RGB-only one is the identity on other images) at ``magnitude``."""
+    from kornia.augmentation.auto import RandAugment  # on use (see the imports)
+    from kornia.augmentation.auto.rand_augment import rand_augment
+
     ops = [_for_channels(op, channels) for op in rand_augment.default_policy]
     candidates = [
         RandAugment(1, cfg.magnitude, policy=[op], transformation_matrix_mode="skip")
@@ -242,6 +240,9 @@ def randaugment(cfg: RandAug, channels: int) -> nn.Module:
 
 def trivialaugment(p: float, channels: int) -> nn.Module:
     """TrivialAugment per sample: one of kornia's TrivialAugment operations at a random magnitude."""
+    from kornia.augmentation.auto import TrivialAugment  # on use (see the imports)
+    from kornia.augmentation.auto.trivial_augment import trivial_augment
+
     ops = [_for_channels(op, channels) for op in trivial_augment.default_policy]
     candidates = [
         TrivialAugment(policy=[op], transformation_matrix_mode="skip") if op else nn.Identity()
@@ -253,7 +254,11 @@ def trivialaugment(p: float, channels: int) -> nn.Module:
 def autoaugment(cfg: AutoAug, channels: int) -> nn.Module:
     """AutoAugment per sample: one sub-policy of ``cfg.policy`` each (its operations with their own
     probabilities and magnitude bins)."""
-    subs = [_for_channels(sub, channels) for sub in AUTOAUGMENT_POLICIES[cfg.policy]]
+    from kornia.augmentation.auto import AutoAugment  # on use (see the imports)
+    from kornia.augmentation.auto.autoaugment import autoaugment as policies
+
+    table = getattr(policies, AUTOAUGMENT_POLICIES[cfg.policy])
+    subs = [_for_channels(sub, channels) for sub in table]
     candidates = [
         AutoAugment(policy=[sub], transformation_matrix_mode="skip") if sub else nn.Identity()
         for sub in subs
@@ -263,6 +268,8 @@ def autoaugment(cfg: AutoAug, channels: int) -> nn.Module:
 
 def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAugment | None:
     """The augmentation pipeline for images of ``sample_shape`` (C, H, W), or None when nothing is on."""
+    import kornia.augmentation as K  # on use (see the imports)
+
     if len(sample_shape) != 3:
         return None  # feature vectors are never augmented
     model_input_shape(cfg, sample_shape)  # a crop size these images allow
@@ -277,6 +284,8 @@ def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAug
 
 def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> list[nn.Module]:
     """Resized crop, crop, flip, rotation and affine, as configured, in that order."""
+    import kornia.augmentation as K  # on use (see the imports)
+
     ops: list[nn.Module] = []
     if cfg.resized_crop.p > 0:
         r = cfg.resized_crop
@@ -298,6 +307,8 @@ def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> list[nn.Module]:
 
 def _photometric_ops(cfg: AugmentConfig, channels: int) -> list[nn.Module]:
     """Colour jitter, blur, RandAugment, TrivialAugment and AutoAugment, as configured, in that order."""
+    import kornia.augmentation as K  # on use (see the imports)
+
     ops: list[nn.Module] = []
     if cfg.color_jitter.p > 0:
         j, colour = cfg.color_jitter, channels == 3  # saturation and hue only exist for RGB

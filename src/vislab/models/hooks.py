@@ -29,43 +29,11 @@ from typing import Literal
 import torch
 import torch.nn as nn
 
-TrainedBy = Literal["optimizer", "fit_arrays", "manual_step"]
-# config section → the keys of it still read, for a model not trained by an optimizer: its own step reads
-# the (scheduled) learning rate alone; a model fitted on arrays has no steps at all, and is fitted on the
-# train split as it is (no augmentation), once: of train.*, it reads what scores, seeds and places the fit
-# (training/trainer.py fit_once, evaluate.py finish_run) — no epochs, batches, steps, evaluation schedule,
-# early stop or weight average. (A train key added to the schema is unread for it until listed here.)
-UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "manual_step": {"optim": ("lr",)},
-    "fit_arrays": {
-        "optim": (),
-        "schedule": (),
-        "augment": (),
-        "train": (
-            "eval_batch_size",
-            "seed",
-            "device",
-            "threads",
-            "track_test",
-            "amp",
-            "channels_last",
-            "cudnn_benchmark",
-            "tta",
-            "init_from",
-            "freeze",
-            "figures",
-        ),  # fmt: skip
-    },
-}
-
-
-def unread_setting(key: str, trained_by: str) -> bool:
-    """Whether a model trained as ``trained_by`` never reads the dotted config ``key`` (``optim.momentum``
-    for a model with its own step)."""
-    section, _, leaf = key.partition(".")
-    kept = UNREAD_SECTIONS.get(trained_by, {}).get(section)
-    return kept is not None and leaf not in kept
-
+# how a model may be trained, and the settings each way leaves unread, are declared with the other settings
+# that do nothing (config.notes), where the comparison tables read them without loading torch
+from vislab.config.notes import UNREAD_SECTIONS as UNREAD_SECTIONS
+from vislab.config.notes import TrainedBy as TrainedBy
+from vislab.config.notes import unread_setting as unread_setting
 
 FlipPolicy = Literal["random", "alternate"]
 

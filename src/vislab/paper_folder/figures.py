@@ -44,7 +44,8 @@ class PageFigures(FigureSet):
 
     def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:
         """Draw ``fn(*args, path=..., **kw)`` in the page style and save what it drew for a page; the
-        figure's {name, caption}, or None and a note when it could not be drawn."""
+        figure's {name, caption}, or None: a note when it could not be drawn, none when ``fn`` drew
+        nothing (nothing to show, e.g. no mistakes)."""
         stem, drawn = Path(name).stem, []
         try:
             with page_style(), captured_figures() as drawn:
@@ -59,6 +60,8 @@ class PageFigures(FigureSet):
         finally:
             for fig in drawn:
                 plt.close(fig)
+        if not saved:
+            return None
         self.saved.update((page.stem, page) for page in saved)
         self.made.append(name)
         return {"name": name, "caption": caption}

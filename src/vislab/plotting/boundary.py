@@ -15,7 +15,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from vislab.errors import UserError
-from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, literal, save_figure
+from vislab.plotting.images import class_colors, feature_label
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]  # N×2 points as drawn → the model's input
 
@@ -49,7 +50,9 @@ def decision_boundary_figure(
 
     ``x``: N×2 features, ``y``: their labels (tensors or arrays). ``prepare``: what turns points of the
     plane into the model's input (a run's normalisation, ``record.inputs.prepare``): the axes are then in
-    raw units ("x₁ (raw)"); None: the model takes ``x`` as it is. A Figure outside pyplot."""
+    raw units ("x₁ (raw)"); None: the model takes ``x`` as it is. Classes take the colours and
+    axes the names of the samples' scatter (:func:`~vislab.plotting.images.plot_feature_scatter`). A
+    Figure outside pyplot."""
     x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     y = np.asarray(torch.as_tensor(np.asarray(y)).long())
     if x.ndim != 2 or x.shape[1] != 2:
@@ -59,7 +62,7 @@ def decision_boundary_figure(
         )
     if len(x) == 0:
         raise UserError("a decision boundary needs at least one data point.")
-    raw = " (raw)" if prepare is not None else ""
+    raw = prepare is not None
     prepare = prepare or (lambda points: points)
     g0, g1 = _plane(x, resolution)
     xx, yy = np.meshgrid(g0, g1)
@@ -70,15 +73,15 @@ def decision_boundary_figure(
     conf = probs.max(1).values.numpy().reshape(xx.shape)
     n_classes = max(probs.shape[1], int(y.max()) + 1)  # x (and so y) is not empty
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
-    colors = [plt.get_cmap("tab10")(i % 10) for i in range(n_classes)]
+    colors = class_colors(n_classes)
     fig = NotebookFigure(figsize=(5.5, 5))
     ax = fig.subplots()
     _draw_regions(ax, (g0, g1), pred, conf, colors)
     _scatter_classes(ax, x, y, names, colors)
     acc = float((predict_classes(model, prepare(x), device) == torch.from_numpy(y)).float().mean())
     ax.set(
-        xlabel=f"x₁{raw}",
-        ylabel=f"x₂{raw}",
+        xlabel=feature_label(0, raw),
+        ylabel=feature_label(1, raw),
         title=(f"{title}: " if title else "") + f"decision boundary (accuracy {acc:.3f})",
     )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)

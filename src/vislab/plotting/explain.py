@@ -9,29 +9,76 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure, SubFigure
 
 from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
 
 ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
+CMAP = "jet"  # a map's colours, drawn half opaque over its image
+PER_MAP = "scaled per image"  # the colour bar of maps in arbitrary units, each min-max scaled
 NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map that is 0 everywhere
 
 
-def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """K × h × w maps as K × H × W, bilinear, each min-max scaled to [0, 1] (a flat map becomes 0)."""
+def upsample_maps(maps: torch.Tensor, size: tuple[int, int], shared: bool = False) -> np.ndarray:
+    """K × h × w maps as K × H × W, bilinear, each min-max scaled to [0, 1] (a flat map becomes 0), or
+    with ``shared`` left in their own units (drawn on one scale: :func:`map_scale`)."""
     m = maps.detach().float().cpu()[:, None]
     m = F.interpolate(m, size=size, mode="bilinear", align_corners=False)[:, 0]
+    if shared:
+        return m.numpy()
     lo, hi = m.amin((1, 2), keepdim=True), m.amax((1, 2), keepdim=True)
     return ((m - lo) / (hi - lo).clamp_min(1e-12)).numpy()
 
 
+def map_scale(
+    maps: torch.Tensor, size: tuple[int, int], units: str | None
+) -> tuple[np.ndarray, ScalarMappable]:
+    """The K × h × w ``maps`` upsampled to ``size`` and the colour scale they are drawn on: with
+    ``units`` (attention weights: a share of the token's attention), one for all, from 0 (or the least,
+    if below) to the largest, so a weak head looks weak; without (Grad-CAM, saliency: arbitrary units),
+    each map min–max scaled to [0, 1] (:func:`upsample_maps`)."""
+    over = upsample_maps(maps, size, shared=units is not None)
+    lo, hi = (min(0.0, float(over.min())), float(over.max())) if units else (0.0, 1.0)
+    return over, ScalarMappable(Normalize(lo, max(hi, lo + 1e-12)), cmap=CMAP)
+
+
+def colour_bar(
+    fig: Figure | SubFigure,
+    scale: ScalarMappable,
+    axes: list,
+    units: str | None,
+    shrink: float = 0.9,
+) -> None:
+    """A colour bar right of ``axes`` (``shrink``: its share of their height, at their foot): in
+    ``units``, or without them each map's own min and max."""
+    bar = fig.colorbar(scale, ax=axes, shrink=shrink, pad=0.02, anchor=(0.0, 0.0))
+    if units is None:
+        bar.set_ticks([0, 1], labels=["min", "max"])
+        bar.set_label(PER_MAP)
+    else:
+        bar.set_label(units)
+
+
+def head_labels(heads: int) -> list[str]:
+    """The captions of ``heads`` attention heads: counted from 1, as a figure's blocks are."""
+    return [f"head {h + 1}" for h in range(heads)]
+
+
 def plot_explanation(
-    image: np.ndarray, maps: torch.Tensor, labels: list[str], path: str | Path, title: str = ""
+    image: np.ndarray,
+    maps: torch.Tensor,
+    labels: list[str],
+    path: str | Path,
+    title: str = "",
+    units: str | None = None,
 ) -> Path:
-    """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (jet, half opaque)."""
-    fig = plt.figure(figsize=(ROW_IN[0] * (1 + len(labels)), ROW_IN[1]))
-    draw_explanation_row(fig, image, maps, labels, title)
-    fig.tight_layout()
+    """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (jet, half opaque);
+    ``units``: :func:`draw_explanation_row`'s."""
+    wide = ROW_IN[0] * (1 + len(labels)) + (0.8 if units else 0)  # room for the colour bar
+    fig = plt.figure(figsize=(wide, ROW_IN[1]), layout="constrained")
+    draw_explanation_row(fig, image, maps, labels, title, units)
     return save_figure(fig, path, dpi=100, tight=True)
 
 
@@ -60,12 +107,14 @@ def draw_explanation_row(
     maps: torch.Tensor,
     labels: Sequence[str],
     title: str = "",
+    units: str | None = None,
 ) -> None:
     """On ``fig`` (a figure or one row of one): the uint8 H×W×C ``image`` (grey on its 0–255 scale, not
-    stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque). A map that is
-    zero everywhere (Grad-CAM when no feature map speaks for the class) is not drawn: its caption says
-    so (:data:`NOTHING`) over the bare image."""
-    over = upsample_maps(maps, image.shape[:2])
+    stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque): with ``units``
+    (e.g. "attention weight") all on one scale, a colour bar in those units beside them; without, each
+    min-max scaled (:func:`map_scale`). A map that is zero everywhere (Grad-CAM when no feature map
+    speaks for the class) is not drawn: its caption says so (:data:`NOTHING`) over the bare image."""
+    over, scale = map_scale(maps, image.shape[:2], units)
     empty = [False, *(maps.detach().flatten(1).amax(1) <= 0).tolist()]
     axes = fig.subplots(1, 1 + len(over), squeeze=False)[0]
     gray = image.shape[-1] == 1
@@ -73,8 +122,10 @@ def draw_explanation_row(
     for ax, label, m, zero in zip(axes, ["input", *labels], [None, *over], empty):
         ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
         if m is not None and not zero:
-            ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.imshow(m, cmap=CMAP, alpha=0.5, norm=scale.norm)
         ax.set_title(literal(label) + NOTHING if zero else literal(label), fontsize=8)
         ax.axis("off")
+    if units:
+        colour_bar(fig, scale, list(axes[1:]), units)
     if title:
         fig.suptitle(literal(title), fontsize=9)

@@ -8,20 +8,34 @@ from pathlib import Path
 import numpy as np
 
 from vislab.plotting.canvas import literal, plt, save_figure
+from vislab.plotting.legend import run_style
+
+Labels = list[str] | list[list[str]]  # under each image: one list for every row, or one per row
+
+
+def row_labels(labels: Labels | None, rows: int) -> list[list[str]]:
+    """The labels under each row's images: ``labels`` one list for every row (e.g. class names) or one
+    list per row (e.g. a mixed image's two classes); none: empty lists."""
+    if not labels:
+        return [[] for _ in range(rows)]
+    if isinstance(labels[0], str):
+        return [[str(label) for label in labels]] * rows
+    return [list(r) for r in labels]
 
 
 def plot_image_grid(
     rows: list[np.ndarray],
     path: Path,
     row_titles: list[str] | None = None,
-    labels: list[str] | None = None,
+    labels: Labels | None = None,
 ) -> Path:
     """Grid of uint8 N×H×W×C images, one row per array (e.g. originals vs augmented); ``labels`` (e.g. class
-    names) are written under the images of every row."""
+    names) are written under the images: the same under every row, or a list per row (:func:`row_labels`)."""
     n = max(len(r) for r in rows)
     fig, axes = plt.subplots(
         len(rows), n, figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)), squeeze=False
     )
+    under = row_labels(labels, len(rows))
     for i, imgs in enumerate(rows):
         for j in range(n):
             ax = axes[i][j]
@@ -34,11 +48,11 @@ def plot_image_grid(
                     vmin=0,
                     vmax=255,
                 )
-                if labels and j < len(labels):
+                if j < len(under[i]):
                     ax.text(
                         0.5,
                         -0.04,
-                        literal(labels[j]),
+                        literal(under[i][j]),
                         transform=ax.transAxes,
                         ha="center",
                         va="top",
@@ -60,57 +74,106 @@ def signed_to_display(x: np.ndarray) -> np.ndarray:
     return np.rint(128 + 127 * x / peak[:, None, None, None]).clip(0, 255).astype(np.uint8)
 
 
+def class_colors(n: int) -> list[str]:
+    """The colour of each of ``n`` classes in every figure of feature data (samples, decision boundary):
+    the current palette's (:func:`~vislab.plotting.legend.run_style`: a page's Okabe–Ito), tab10 past it."""
+    return [run_style(k, n)[0] for k in range(n)]
+
+
+def feature_label(k: int, raw: bool = False) -> str:
+    """The axis name of the data's column ``k`` (counted from 0): x₁ for column 0; ``raw``: in the
+    data's own units, before the run's normalisation (data.normalize)."""
+    sub = str(k + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+    return f"x{sub} (raw)" if raw else f"x{sub}"
+
+
 def plot_feature_scatter(
     x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = ""
 ) -> Path:
     """2-D feature data (e.g. `circles`) coloured by class; higher dimensions show their first two features."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for k, name in enumerate(class_names):
+    for k, (name, color) in enumerate(zip(class_names, class_colors(len(class_names)))):
         pts = x[y == k]
         ax.scatter(
             pts[:, 0],
             pts[:, 1] if x.shape[1] > 1 else np.zeros(len(pts)),
             s=8,
+            color=color,
             label=literal(name),
             alpha=0.7,
         )
-    ax.set_xlabel("feature 0")
-    ax.set_ylabel("feature 1")
+    ax.set_xlabel(feature_label(0, raw=True))
+    ax.set_ylabel(feature_label(1, raw=True))
     ax.legend(fontsize=7)
     ax.set_title(literal(title or "samples"))
     return save_figure(fig, path)
 
 
+MOSAIC_COLUMNS = 4  # a single row of more images is wrapped into rows of at most this many
+MOSAIC_IN = (0.6, 12.0)  # an image's least width, the mosaic's greatest, in inches
+LABEL_IN = 0.15  # a line of labels under a row of images, in inches
+
+
 def plot_image_mosaic(
-    rows: list[np.ndarray], path: Path, row_titles: list[str] | None = None, scale: float = 0.45
+    rows: list[np.ndarray],
+    path: Path,
+    row_titles: list[str] | None = None,
+    scale: float = 0.45,
+    labels: Labels | None = None,
 ) -> Path:
     """Like plot_image_grid, drawn as one picture (one axes): fast for the report's sample grids. Rows of
-    smaller images (e.g. augment.crop.size crops beside the originals) sit centred in their cells."""
+    smaller images (e.g. augment.crop.size crops beside the originals) sit centred in their cells;
+    ``labels`` (:func:`row_labels`) under the images. A single row of more than :data:`MOSAIC_COLUMNS`
+    images (a dataset's samples) is wrapped into rows of as many, its title above them. ``scale``: tenths
+    of an inch per pixel, an image at least :data:`MOSAIC_IN` wide, the figure as large as its content."""
+    under, title = row_labels(labels, len(rows)), None
+    if len(rows) == 1 and len(rows[0]) > MOSAIC_COLUMNS:
+        rows, under = _wrap_row(rows[0], under[0])
+        title, row_titles = (row_titles or [None])[0], None
     n = max(len(r) for r in rows)
     h, w = max(r.shape[1] for r in rows), max(r.shape[2] for r in rows)
-    c = rows[0].shape[3]
     pad = max(1, h // 16)
-    canvas = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, c), 255, dtype=np.uint8)
+    px = max(scale / 10, MOSAIC_IN[0] / w)  # inches per pixel
+    px = min(px, MOSAIC_IN[1] / (n * (w + pad) + pad))
+    lines = max((label.count("\n") + 1 for r in under for label in r), default=0)
+    below = int(np.ceil(lines * LABEL_IN / px))  # pixels for the labels under a row
+    pitch = h + pad + below
+    canvas = _canvas(rows, (h, w), pad, pitch, n)
+    inches = (canvas.shape[1] * px, canvas.shape[0] * px + (0.3 if title else 0.0))
+    fig, ax = plt.subplots(figsize=inches)
+    c = canvas.shape[2]
+    ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0,
+              vmax=255, interpolation="nearest")  # fmt: skip
+    ax.axis("off")
+    for i, row in enumerate(under):
+        for j, label in enumerate(row[: len(rows[i])]):
+            x, y = pad + j * (w + pad) + w / 2, pad + i * pitch + h + pad / 2
+            ax.text(x, y, literal(label), ha="center", va="top", fontsize=7, linespacing=1.0)
+    for i, text in enumerate(row_titles or []):
+        ax.text(-pad, pad + i * pitch + h / 2, literal(text), ha="right", va="center", fontsize=8)
+    if title:
+        ax.set_title(literal(title), fontsize=9)
+    return save_figure(fig, path)
+
+
+def _wrap_row(images: np.ndarray, labels: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
+    """One row of images (and their labels) as rows of at most :data:`MOSAIC_COLUMNS`, as even as can be."""
+    per = -(-len(images) // -(-len(images) // MOSAIC_COLUMNS))
+    starts = range(0, len(images), per)
+    return [images[k : k + per] for k in starts], [labels[k : k + per] for k in starts]
+
+
+def _canvas(
+    rows: list[np.ndarray], cell: tuple[int, int], pad: int, pitch: int, n: int
+) -> np.ndarray:
+    """The white uint8 picture of the mosaic: row i's images from ``pad + i * pitch``, each centred in
+    its h × w ``cell``."""
+    h, w = cell
+    c = rows[0].shape[3]
+    canvas = np.full((len(rows) * pitch + pad, n * (w + pad) + pad, c), 255, dtype=np.uint8)
     for i, imgs in enumerate(rows):
         for j, img in enumerate(imgs):
-            y = pad + i * (h + pad) + (h - img.shape[0]) // 2
+            y = pad + i * pitch + (h - img.shape[0]) // 2
             x = pad + j * (w + pad) + (w - img.shape[1]) // 2
             canvas[y : y + img.shape[0], x : x + img.shape[1]] = img
-    inches = (
-        max(4.0, min(12.0, canvas.shape[1] * scale / 10)),
-        max(1.0, canvas.shape[0] * scale / 10 + 0.2),
-    )
-    fig, ax = plt.subplots(figsize=inches)
-    ax.imshow(
-        canvas[..., 0] if c == 1 else canvas,
-        cmap="gray" if c == 1 else None,
-        vmin=0,
-        vmax=255,
-        interpolation="nearest",
-    )
-    ax.axis("off")
-    for i, title in enumerate(row_titles or []):
-        ax.text(
-            -pad, pad + i * (h + pad) + h / 2, literal(title), ha="right", va="center", fontsize=8
-        )
-    return save_figure(fig, path)
+    return canvas

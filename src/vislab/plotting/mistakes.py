@@ -360,6 +360,9 @@ def plot_mistakes(
     class_names: list[str],
     path: Path,
     title: str = "",
-) -> Path:
-    """:func:`mistakes_figure` as a PNG."""
+) -> Path | None:
+    """:func:`mistakes_figure` as a PNG; None, and no figure drawn, when nothing was misclassified (no
+    mistakes, no confused pairs: an empty gallery and chart would show nothing)."""
+    if not mistakes and not pairs:
+        return None
     return save_figure(mistakes_figure(images, mistakes, pairs, class_names, title), path)

@@ -16,9 +16,15 @@ from matplotlib.ticker import MaxNLocator
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.legend import legend_beside, legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
+from vislab.plotting.style import name_ticks
 
 CELL_IN = 0.5  # a confusion-matrix cell, inches: room for "1000" or "0.93" at CELL_PT
 CELL_PT = 8.0  # its numbers and class names: the smallest text a printed page holds
+# the room of a class name on an axis of many (plotting.style.name_ticks), in its font sizes: a line's
+# height across the axis, more for one slanted at 45°; fewer names are labelled where all would crowd
+LEVEL_PITCH, SLANTED_PITCH = 1.3, 1.8
+# classes past ROC_LINES: a ROC draws the ROC_EACH of lowest and of highest AUC, and the macro average
+ROC_LINES, ROC_EACH = 20, 5
 
 # (metrics-row key, panel, line style, legend word): test rows exist with train.track_test only
 CURVES = (
@@ -65,19 +71,23 @@ def mean_history(seeds: list[list[dict]]) -> list[dict]:
 
 
 def curves_figure(
-    histories: dict[str, list[dict]], steps: dict[str, list[dict]] | None = None
+    histories: dict[str, list[dict]],
+    steps: dict[str, list[dict]] | None = None,
+    first_colour: int = 0,
 ) -> Figure:
     """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
     dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
     Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean; the
     epochs fewer of a row's seeds reached (early stopping) are faded, a legend entry says so.
     ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves.
-    A curve of one point is drawn as its kind's marker (:data:`POINT_MARKERS`: train ●, val ■)."""
+    A curve of one point is drawn as its kind's marker (:data:`POINT_MARKERS`: train ●, val ■).
+    ``first_colour``: the first run's place in the palette (:func:`run_style`), the next runs' after it
+    (a run drawn alone takes the colour it has among others: its row's in a report's curves.png)."""
     fig = NotebookFigure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
     points = False  # some curve is a single point
     for i, (name, rows) in enumerate(histories.items()):
-        color, marker = run_style(i)
+        color, marker = run_style(first_colour + i)
         for key, panel, style, word in CURVES:
             label = f"{literal(name)} {word}" if len(histories) > 1 else word
             line = dict(ls=style, color=color, marker=marker, label=label)
@@ -150,11 +160,16 @@ def fewer_seeds(row: dict) -> bool:
 
 
 def plot_curves(
-    history: list[dict], path: Path, title: str = "", steps: list[dict] | None = None
+    history: list[dict],
+    path: Path,
+    title: str = "",
+    steps: list[dict] | None = None,
+    colour: int = 0,
 ) -> Path:
-    """Train vs val (and tracked test) loss and accuracy per epoch (one run), the step losses under them."""
+    """Train vs val (and tracked test) loss and accuracy per epoch (one run), the step losses under them;
+    ``colour``: the run's place in the palette (:func:`curves_figure`'s ``first_colour``)."""
     name = title or "run"
-    return save_figure(curves_figure({name: history}, {name: steps or []}), path)
+    return save_figure(curves_figure({name: history}, {name: steps or []}, colour), path)
 
 
 def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
@@ -168,7 +183,8 @@ def confusion_figure(
     """Confusion matrix (rows = true, columns = predicted) with each cell's count, or with ``normalize``
     each row's share (rows sum to 1). The shade is the row's share either way, so classes of different
     sizes compare; each cell gets :data:`CELL_IN` inches, room for its number at :data:`CELL_PT` points
-    (up to 20 classes; more draw no numbers) and for rotated class names that do not overlap."""
+    (up to 20 classes; more draw no numbers) and for rotated class names that do not overlap (drawn
+    smaller, for a page, every n-th name: :func:`~vislab.plotting.style.name_ticks`)."""
     k = len(class_names)
     cm = np.asarray(confusion, dtype=float)
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
@@ -181,9 +197,10 @@ def confusion_figure(
     ax = fig.subplots()
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     names = [literal(n) for n in class_names]
-    ax.set_xticks(range(k), names, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_yticks(range(k), names)
+    name_ticks(ax.xaxis, names, SLANTED_PITCH * CELL_PT)
+    name_ticks(ax.yaxis, names, LEVEL_PITCH * CELL_PT)
     ax.tick_params(labelsize=CELL_PT)
+    ax.tick_params(axis="x", labelrotation=45, labelrotation_mode="xtick")  # ends at its tick
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if k <= 20:
@@ -218,14 +235,19 @@ def per_class_figure(
     of: int = 0,
 ) -> Figure:
     """Accuracy (recall) of each class as bars; ``std`` (e.g. over seeds, when ``per_class`` is their
-    mean): an error bar of ± 1 std on each bar (NaN: none). A class the split holds no image of (its value
-    None or NaN) gets no bar but the words :data:`NO_SAMPLES` upright at its place, not an empty slot.
+    mean): an error bar of ± 1 std on each bar, cut at 0 and 1 (NaN: none), the x label saying so. A
+    class the split holds no image of (its value None or NaN) gets no bar but the words
+    :data:`NO_SAMPLES` upright at its place, not an empty slot. Past the names that fit, every n-th is
+    named (:func:`~vislab.plotting.style.name_ticks`).
     ``seeds``: how many of the ``of`` seeds (default: the most) hold each class in their test split; a
     bar of fewer is faded (:data:`FEWER_ALPHA`) and says upright how many ("1 of 2 seeds")."""
     fig = NotebookFigure(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
     ax = fig.subplots()
     values = np.array([np.nan if v is None else v for v in per_class], dtype=float)
-    errors = None if std is None else np.nan_to_num(np.asarray(std, dtype=float))
+    errors = None
+    if std is not None:  # ± 1 std, cut at 0 and 1: an accuracy lies between
+        spread, mean = np.nan_to_num(np.asarray(std, dtype=float)), np.nan_to_num(values)
+        errors = np.stack([np.minimum(spread, mean), np.minimum(spread, 1 - mean)])
     bars = ax.bar(range(len(values)), np.nan_to_num(values), yerr=errors, capsize=3, color="C0")
     for i in np.flatnonzero(np.isnan(values)):
         ax.text(i, 0.02, NO_SAMPLES, rotation=90, ha="center", va="bottom", fontsize=8, color="0.4")
@@ -236,8 +258,10 @@ def per_class_figure(
             words = f"{n} of {of} seeds"
             ax.text(i, 0.02, words, rotation=90, ha="center", va="bottom", fontsize=8, color="0.2")
     names = [literal(n) for n in class_names]
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    name_ticks(ax.xaxis, names, SLANTED_PITCH * 8)
+    ax.tick_params(axis="x", labelsize=8, labelrotation=45, labelrotation_mode="xtick")
     ax.set_ylim(0, 1)
+    ax.set_xlabel("class" if std is None else "class (whiskers: ± 1 std, within 0–1)")
     ax.set_ylabel("class accuracy (recall)")
     ax.set_title(literal(title or "per-class accuracy"))
     return fig
@@ -261,19 +285,34 @@ def roc_figure(
     roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
 ) -> Figure:
     """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
-    comparison curves are (:func:`run_style`: ten colours, then markers), the legend beside the axes."""
+    comparison curves are (:func:`run_style`: ten colours, then markers), the legend beside the axes.
+    Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest AUC only, and the macro
+    average of all (their mean true positive rate, their mean AUC), the legend's title saying so."""
     fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
     ax = fig.subplots()
-    for k, (fpr, tpr) in sorted(roc.items()):
-        area = np.trapezoid(tpr, fpr)  # fpr rises: the trapezoidal area under the curve
-        color, marker = run_style(k, len(class_names))
-        label = f"{literal(class_names[k])} (AUC {area:.3f})"
+    areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
+    shown = sorted(areas)
+    if len(roc) > ROC_LINES:
+        ranked = sorted(areas, key=lambda k: (areas[k], k))
+        shown = ranked[:ROC_EACH] + ranked[-ROC_EACH:]
+    for i, k in enumerate(shown):
+        fpr, tpr = roc[k]
+        color, marker = run_style(i, len(shown))
+        label = f"{literal(class_names[k])} (AUC {areas[k]:.3f})"
         ax.plot(fpr, tpr, color=color, marker=marker, markevery=0.1, ms=4, lw=1, label=label)
+    legend_title = None
+    if len(shown) < len(roc):
+        grid = np.linspace(0, 1, 201)
+        mean = np.mean([np.interp(grid, *roc[k]) for k in roc], axis=0)
+        label = f"macro average of all (AUC {np.mean(list(areas.values())):.3f})"
+        ax.plot(grid, mean, color="k", lw=2, label=label)
+        legend_title = f"{ROC_EACH} lowest and {ROC_EACH} highest AUC of {len(roc)} classes"
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     if roc:
         legend_beside(ax, ax.get_legend_handles_labels()[0])
+        ax.get_legend().set_title(legend_title, prop={"size": 7})
     ax.set_title(literal(title or "ROC (one vs rest)"))
     return fig
 

@@ -13,10 +13,12 @@ import warnings
 from collections.abc import Callable, Iterator
 
 import matplotlib as mpl
+import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine, LayoutEngine, TightLayoutEngine
 from matplotlib.text import Text
+from matplotlib.ticker import FuncFormatter, Locator
 
 COLUMN_IN = 3.3  # one column of a two-column paper, in inches
 PAGE_IN = 6.9  # the full text width
@@ -86,6 +88,35 @@ class ReflowLayout(LayoutEngine):
         """Nothing at draw time: :attr:`place` laid the figure out for its size."""
 
 
+class FittingTicks(Locator):
+    """Ticks at 0 … n-1 (a class each), every ``step``-th one where all would crowd the axis at the size it
+    is drawn: as many as fit its length ``pitch_pt`` points apart (a label's room: its line height, more
+    for a slanted one). Laid out again at every draw, so a figure sized for a page thins its labels."""
+
+    def __init__(self, n: int, pitch_pt: float):
+        self.n, self.pitch_pt = n, pitch_pt
+
+    def __call__(self) -> list[int]:
+        ax = self.axis.axes
+        box = ax.get_window_extent()
+        length = (box.width if self.axis is ax.xaxis else box.height) * 72 / ax.figure.dpi
+        step = -(-self.n // max(int(length // self.pitch_pt), 1))
+        return list(range(0, self.n, max(step, 1)))
+
+    def tick_values(self, vmin: float, vmax: float) -> list[int]:
+        return self()
+
+
+def name_ticks(axis, names: list[str], pitch_pt: float) -> None:
+    """Label ``axis`` (an x or y axis) with ``names``, one a position 0 … n-1, every one that fits
+    (:class:`FittingTicks`) — a minor tick marks each position."""
+    axis.set_ticks(range(len(names)), minor=True)
+    axis.set_major_locator(FittingTicks(len(names), pitch_pt))
+    axis.set_major_formatter(
+        FuncFormatter(lambda x, _: names[int(round(x))] if 0 <= round(x) < len(names) else "")
+    )
+
+
 def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
     """Size ``fig`` for a page: ``width`` inches wide, its height scaled with it (at most 1.25 times the
     width: a figure fits the page; at least MIN_HEIGHT_IN: its axis labels fit); every text below
@@ -111,7 +142,8 @@ def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
 
 
 def cut_texts(fig: Figure) -> list[str]:
-    """The texts drawn partly off ``fig`` as savefig draws it (by more than a pixel)."""
+    """The texts drawn partly off ``fig`` as savefig draws it (by more than a pixel), and the tick labels
+    drawn over a neighbour of theirs (:func:`_crowded_ticks`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     own = fig.canvas
@@ -121,10 +153,48 @@ def cut_texts(fig: Figure) -> list[str]:
     try:
         fig.draw(renderer)
         box = fig.bbox.padded(1)
-        extents = [(t, t.get_window_extent(renderer)) for t in _drawn_texts(fig)]
+        drawn = _drawn_texts(fig)
+        extents = [(t, t.get_window_extent(renderer)) for t in drawn]
+        crowded = _crowded_ticks(fig, set(drawn), renderer)
     finally:
         fig.set_canvas(own)
-    return [t.get_text() for t, e in extents if not (box.contains(*e.p0) and box.contains(*e.p1))]
+    cut = [t.get_text() for t, e in extents if not (box.contains(*e.p0) and box.contains(*e.p1))]
+    return cut + crowded
+
+
+def _crowded_ticks(fig: Figure, drawn: set[Text], renderer) -> list[str]:
+    """The tick labels of each axis that overlap the next one's (by more than a pixel), as
+    "a overlaps b": two labels of an axis are turned alike, so they overlap where their centres are
+    nearer than half their widths along the text and half their heights across it."""
+    out = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t for t in axis.get_ticklabels() if t in drawn]
+            for a, b in zip(labels, labels[1:]):
+                if _overlap(a, b, renderer):
+                    out.append(f"{a.get_text()} overlaps {b.get_text()}")
+    return out
+
+
+def _overlap(a: Text, b: Text, renderer) -> bool:
+    """Whether two texts turned by the same angle overlap by more than a pixel."""
+    angle = np.deg2rad(a.get_rotation())
+    along, across = (
+        np.array([np.cos(angle), np.sin(angle)]),
+        np.array([-np.sin(angle), np.cos(angle)]),
+    )
+    ea, eb = a.get_window_extent(renderer), b.get_window_extent(renderer)
+    gap = np.array([eb.x0 + eb.x1 - ea.x0 - ea.x1, eb.y0 + eb.y1 - ea.y0 - ea.y1]) / 2
+    (wa, ha), (wb, hb) = (_size(t, renderer) for t in (a, b))
+    return bool(abs(gap @ along) < (wa + wb) / 2 - 1 and abs(gap @ across) < (ha + hb) / 2 - 1)
+
+
+def _size(t: Text, renderer) -> tuple[float, float]:
+    """Width and height of ``t`` unturned, in pixels."""
+    w, h, _ = renderer.get_text_width_height_descent(
+        t.get_text(), t.get_fontproperties(), ismath=False
+    )
+    return w, h
 
 
 def _drawn_texts(fig: Figure) -> list[Text]:

@@ -11,8 +11,12 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from vislab.plotting.canvas import plt, save_figure
+from vislab.plotting.canvas import literal, plt, save_figure
 from vislab.plotting.runs import CURVES
+
+# the markers of the best trials of the curves figure, each named in its legend
+TRIAL_MARKERS = ("o", "s", "^", "D", "v", "P")
+NAMED_TRIALS = len(TRIAL_MARKERS)
 
 
 def plot_bars(values: dict[str, float], path: Path, title: str = "", xlabel: str = "") -> Path:
@@ -116,6 +120,7 @@ def plot_history(
     ax.plot(numbers, values, "o", color="C0", label=metric)
     best = np.maximum.accumulate(values) if higher_better else np.minimum.accumulate(values)
     ax.step(numbers, best, where="post", color="C3", label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers are whole
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
@@ -131,33 +136,43 @@ def plot_trial_curves(
     higher_better: bool = True,
 ) -> Path:
     """Loss and accuracy per epoch of many trials (name → metrics rows), each trial one colour on a scale of
-    its objective ``values[name]`` (best drawn last, on top); solid = train, dashed = val, dotted = tracked
-    test. A colour bar instead of a legend of one entry per trial."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    vals = np.array([values[n] for n in histories], dtype=float)
+    its objective ``values[name]`` (best drawn last, on top; a colour bar beside the panels); solid =
+    train, dashed = val, dotted = tracked test. The best :data:`NAMED_TRIALS` trials also get a marker
+    each and a legend entry naming them and their objective; the legend sits below the panels."""
+    fig = plt.figure(figsize=(12, 5.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    names = list(histories)
+    vals = np.array([values[n] for n in names], dtype=float)
     lo, hi = np.nanmin(vals), np.nanmax(vals)
     norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
     cmap = plt.get_cmap("viridis" if higher_better else "viridis_r")
-    for i in np.argsort(vals if higher_better else -vals):  # best drawn last, on top
-        name = list(histories)[i]
-        ep = [r["epoch"] for r in histories[name]]
+    order = np.argsort(-vals if higher_better else vals, kind="stable")  # best first
+    named = {names[i]: TRIAL_MARKERS[j] for j, i in enumerate(order[:NAMED_TRIALS])}
+    for i in order[::-1]:  # best drawn last, on top
+        line = dict(color=cmap(norm(vals[i])), lw=1.1, alpha=0.85, marker=named.get(names[i], ""))
         for key, panel, style, _ in CURVES:
-            pts = [(e, r[key]) for e, r in zip(ep, histories[name]) if r.get(key) is not None]
-            if pts:
-                axes[panel].plot(*zip(*pts), style, color=cmap(norm(vals[i])), lw=1.1, alpha=0.85)
+            rows = [r for r in histories[names[i]] if r.get(key) is not None]
+            if rows:
+                axes[panel].plot([r["epoch"] for r in rows], [r[key] for r in rows], style, **line)
     for ax, label in zip(axes, ("loss", "accuracy")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    styles = {
-        word: style
-        for key, _, style, word in CURVES
-        if any(key in r for h in histories.values() for r in h)
-    }
-    axes[1].legend(
-        [Line2D([], [], color="grey", ls=s) for s in styles.values()], list(styles), fontsize=8
-    )
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=metric)
-    fig.suptitle(f"best {len(histories)} trials by {metric}")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=literal(metric))
+    styles = [
+        Line2D([], [], color="0.3", ls=style, label=word)
+        for key, panel, style, word in CURVES
+        if panel == 0 and any(key in r for h in histories.values() for r in h)
+    ]
+    trials = [
+        Line2D(
+            [], [], color=cmap(norm(values[n])), marker=m, label=f"{literal(n)} ({values[n]:.3f})"
+        )
+        for n, m in named.items()
+    ]
+    handles = [*styles, *trials]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
+    more = f" (the best {len(named)} named)" if len(named) < len(names) else ""
+    fig.suptitle(literal(f"best {len(names)} trials by {metric}{more}"))
     return save_figure(fig, path)

@@ -6,6 +6,7 @@ The model side (its hooks' ``position_embedding``, ``token_grid`` and ``attentio
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,9 +16,13 @@ import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import literal, plt, save_figure
+from vislab.plotting.explain import CMAP, colour_bar, map_scale
 
 PANELS_IN = (12.0, 5.6)  # the positional-embedding figure: table and similarity map side by side
 IMAGE_IN = 2.2  # an attention panel (image, and its map under it)
+TITLE_CHARS = 14  # a title's line: ~0.8 in at 8 pt, a panel of six across a printed page
+# the height a title's line adds: at 8 pt on the page, where six panels shrink to about half their size
+TITLE_LINE_IN = 0.35
 
 
 def position_similarity(table: torch.Tensor) -> torch.Tensor:
@@ -64,12 +69,10 @@ def plot_pos_embedding(
         _draw_tiles(a2, grid)
     else:
         a2.set(xlabel="position", ylabel="position", title="cosine similarity of positions")
+    # tokens and dimensions are counted: no 0.5 (a tile map's ticks are its patch rows and columns)
     for axis in (
-        a1.xaxis,
-        a1.yaxis,
-        a2.xaxis,
-        a2.yaxis,
-    ):  # tokens and dimensions are counted: no 0.5
+        (a1.xaxis, a1.yaxis) if grid is not None else (a1.xaxis, a1.yaxis, a2.xaxis, a2.yaxis)
+    ):
         axis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=a2)
     fig.tight_layout()
@@ -77,14 +80,24 @@ def plot_pos_embedding(
 
 
 def _draw_tiles(ax, grid: tuple[int, int]) -> None:
-    """White lines between the tiles of a patch-grid similarity map, and its title."""
+    """White lines between the tiles of a patch-grid similarity map (tile (i, j): gh × gw pixels, patch
+    (i, j)'s similarity with every patch), ticks at the tiles' centres numbered by patch row and column
+    (every k-th past 16), and the title."""
     gh, gw = grid
     for k in range(1, max(gh, gw)):
         if k < gh:
             ax.axhline(k * gh - 0.5, color="w", lw=0.5)
         if k < gw:
             ax.axvline(k * gw - 0.5, color="w", lw=0.5)
-    ax.set(title=f"cosine similarity (tile = one of {gh}×{gw} patches)", xticks=[], yticks=[])
+    rows, cols = range(0, gh, -(-gh // 16)), range(0, gw, -(-gw // 16))
+    ax.set_yticks([i * gh + (gh - 1) / 2 for i in rows], [str(i) for i in rows])
+    ax.set_xticks([j * gw + (gw - 1) / 2 for j in cols], [str(j) for j in cols])
+    ax.tick_params(length=0)
+    ax.set(
+        title=f"cosine similarity of positions\n(tile = one patch vs all {gh}×{gw} patches)",
+        xlabel="patch column",
+        ylabel="patch row",
+    )
 
 
 def plot_attention(
@@ -96,36 +109,50 @@ def plot_attention(
     max_images: int = 8,
     label: str = "attention rollout",
     titles: Sequence[str] | None = None,
+    units: str | None = None,
 ) -> Path:
     """PNG: images (top) and their attention maps (or any ``label`` map: Grad-CAM) overlaid (bottom),
-    each image under its title from ``titles`` (e.g. its predicted and true class), if given.
+    each image under its title from ``titles`` (e.g. its predicted and true class), if given, wrapped to
+    fit a panel at a printed page's width (:data:`TITLE_CHARS`), and a colour bar.
 
     ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g. attention rollout:
-    ``vislab.explain_maps.explain_maps(model, x, "rollout")[:, 0]``); ``images``: the normalised B×C×H×W
-    batch the model took; ``display``: the same images as uint8 N×H×W×C (else ``images`` min-max
-    scaled)."""
+    ``vislab.explain_maps.explain_maps(model, x, "rollout")[:, 0]``); ``units``: what their values are
+    (e.g. "attention weight"): all drawn on one scale, 0 to the largest; None (arbitrary units, Grad-CAM):
+    each scaled to its own min–max, as its colour bar says (:data:`~vislab.plotting.explain.PER_MAP`).
+    ``images``: the normalised B×C×H×W batch the model took; ``display``: the same images as uint8
+    N×H×W×C (else ``images`` min-max scaled)."""
     x = images[:max_images]
-    maps = maps[: len(x)].detach().float().cpu()
     if display is None:
         lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
         display = ((x - lo) / (hi - lo).clamp_min(1e-8)).permute(0, 2, 3, 1).cpu().numpy()
-    size = display.shape[1:3]
-    maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-    maps = (maps - maps.amin((1, 2), keepdim=True)) / (
-        maps.amax((1, 2), keepdim=True) - maps.amin((1, 2), keepdim=True)
-    ).clamp_min(1e-8)
+    over, scale = map_scale(maps[: len(x)], display.shape[1:3], units)
+    wrapped = [wrap_title(t) for t in titles[: len(x)]] if titles is not None else None
+    lines = max((t.count("\n") + 1 for t in wrapped), default=0) if wrapped else 0
     n = len(x)
-    fig, axes = plt.subplots(2, n, figsize=(IMAGE_IN * n, 2 * IMAGE_IN + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        2, n, figsize=(IMAGE_IN * n + 1, 2 * IMAGE_IN + TITLE_LINE_IN * lines), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
     for i in range(n):
         img = display[i]
         gray = img.shape[-1] == 1
         for ax in axes[:, i]:
             ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
             ax.axis("off")
-        axes[1, i].imshow(maps[i].numpy(), cmap="jet", alpha=0.5)
-        if titles is not None:
-            axes[0, i].set_title(literal(titles[i]), fontsize=8)
-    for ax, row in zip(axes[:, 0], ("input", label)):  # beside the row: the titles are the images'
-        ax.text(-0.05, 0.5, row, rotation=90, ha="right", va="center", transform=ax.transAxes)
-    fig.tight_layout()
+        axes[1, i].imshow(over[i], cmap=CMAP, alpha=0.5, norm=scale.norm)
+        if wrapped is not None:
+            axes[0, i].set_title(literal(wrapped[i]), fontsize=8)
+    for ax, text in zip(axes[:, 0], ("input", label)):  # beside the row: the titles are the images'
+        ax.text(-0.05, 0.5, text, rotation=90, ha="right", va="center", transform=ax.transAxes)
+    colour_bar(fig, scale, axes.ravel().tolist(), units, shrink=0.45)  # beside the maps' row
     return save_figure(fig, path, tight=False)
+
+
+def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
+    """``title``'s lines wrapped at ``width`` characters, between words where it can ("predicted", then
+    a long class name on lines of its own), a word longer than a line cut into lines."""
+    out = []
+    for line in title.split("\n"):
+        for part in textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False):
+            out += [part[i : i + width] for i in range(0, len(part), width)]
+    return "\n".join(out)

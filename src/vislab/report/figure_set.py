@@ -109,6 +109,9 @@ class FigureSet:
         self.made: list[str] = []
         self._splits: dict[str, Splits] = {}
         self._parts: dict[str, str] = {}  # run or row name → its files' name part
+        # run or row name → its colour's place in the palette in curves.png (plotting.legend.run_style):
+        # the run's other figures take the same
+        self.colours: dict[str, int] = {}
 
     def name_files(self, names: list[str]) -> None:
         """Name the files of the runs and rows ``names`` as :func:`unique_names` does among them (call

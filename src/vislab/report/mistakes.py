@@ -44,6 +44,9 @@ def mistake_section(
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, probs.argmax(1)), 1)
     pairs = confused_pairs(confusion)
+    if not pairs:  # every test image right: no figure (plot_mistakes draws none), a note says so
+        figs.notes.append(f"{label or name}: no mistakes figure, no test image was misclassified")
+        return {"figures": [], "pairs": [], "files": []}
     test = _test_set(figs, name, cfg, labels)
     images = test.x if test is not None else None
     wrong = confident_mistakes(probs, labels, names=test.names if test is not None else None)

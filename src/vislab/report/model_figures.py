@@ -19,11 +19,14 @@ from vislab.data.types import ArraySet
 from vislab.explain_maps import explain_maps, run_probabilities, tta_note
 from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
 from vislab.plotting.boundary import plot_decision_boundary
-from vislab.plotting.explain import plot_explanation
+from vislab.plotting.explain import head_labels, plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
 from vislab.predict import load_model
 from vislab.report.figure_set import FigureSet, failure_note, install_hint, wide
 from vislab.training.record import RunRecord
+
+# a share of a token's attention, drawn on one colour scale for all maps of a figure
+ATTENTION_UNITS = "attention weight"
 
 
 def model_figures(
@@ -148,14 +151,17 @@ def _image_titles(predicted: torch.Tensor, y: np.ndarray, names: list[str]) -> l
 def _rollout(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Path) -> Path:
     """Attention rollout (``vislab explain --method rollout``) on the normalised batch ``x`` over ``display``."""
     maps = explain_maps(model, x.to(next(model.parameters()).device), "rollout")[:, 0]
-    return plot_attention(maps, x, display, path=path, titles=titles)
+    return plot_attention(maps, x, display, path=path, titles=titles, units=ATTENTION_UNITS)
 
 
 def _heads(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Path) -> Path:
-    """``vislab explain --method attention`` on the first image of ``x``: one panel per head."""
+    """``vislab explain --method attention`` on the first image of ``x``: one panel per head (counted
+    from 1), all on one colour scale."""
     maps = explain_maps(model, x[:1].to(next(model.parameters()).device), "attention")[0]
-    heads = [f"head {h}" for h in range(len(maps))]
-    return plot_explanation(display[0], maps, heads, path, titles[0].replace("\n", ", "))
+    title = titles[0].replace("\n", ", ")
+    return plot_explanation(
+        display[0], maps, head_labels(len(maps)), path, title, f"{ATTENTION_UNITS} (all heads)"
+    )
 
 
 def _gradcam(
@@ -171,14 +177,24 @@ def _gradcam(
 def _test_batch(
     figs: FigureSet, cfg: Config, spec: InputSpec, n: int | None
 ) -> tuple[ArraySet, torch.Tensor]:
-    """(first ``n`` test samples as an ArraySet, the same as the model's normalised input); n=None: 6."""
+    """(``n`` test samples as an ArraySet, the same as the model's normalised input); n=None: 6, spread
+    over the classes (:func:`spread_indices`: the same for every run on the data)."""
     splits = figs.splits(cfg)
-    n = min(n or 6, len(splits.test))
-    test = splits.test.take(torch.arange(n).numpy())
+    test = splits.test.take(spread_indices(splits.test.y, n or 6))
     size = spec.crop_size  # a model trained on crops sees the centre crop, as in evaluation
-    loader = DeviceLoader(test, spec.stats, n, torch.device("cpu"), size=size)
+    loader = DeviceLoader(test, spec.stats, len(test), torch.device("cpu"), size=size)
     x, _ = next(iter(loader.epoch(0)))
     if size and test.is_image:  # the images shown are the ones the model saw
         shown = centre_crop(torch.from_numpy(test.x).permute(0, 3, 1, 2), size)
         test = ArraySet(np.ascontiguousarray(shown.permute(0, 2, 3, 1).numpy()), test.y)
     return test, x
+
+
+def spread_indices(y: np.ndarray, n: int) -> np.ndarray:
+    """``n`` indices of labels ``y`` (all of them, if fewer) taken in turn from each class: the first
+    image of every class (in class order), then the second of every class, ... (a test split sorted by
+    class still shows them all)."""
+    order = np.argsort(y, kind="stable")
+    classes = y[order]
+    rank = np.arange(len(y)) - np.searchsorted(classes, classes)  # its place within its class
+    return order[np.lexsort((classes, rank))][:n]

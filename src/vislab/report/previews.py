@@ -25,11 +25,13 @@ MAX_PER_ROW, MAX_COPIES = 64, 8
 @dataclass
 class Preview:
     """A sample grid as :func:`vislab.plotting.images.plot_image_grid` draws it: uint8 N×H×W×C ``rows``,
-    a title per row, and the class of each column's original."""
+    a title per row, and the label under each image: the class of each column's original (under every
+    row), or where mixup or cutmix mixed them one list per row (a mixed image: its two classes and
+    shares, :func:`mix_label`)."""
 
     rows: list[np.ndarray]
     titles: list[str]
-    labels: list[str]
+    labels: list[str] | list[list[str]]
 
 
 def preview_grid(
@@ -45,7 +47,9 @@ def preview_grid(
         rows, titles = normalization_rows(splits.train, stats, n, size)
     else:
         splits = load_splits(cfg.data, cfg.train.seed)
-        rows, titles = augmentation_rows(splits.train, cfg.augment, n, copies or 3, cfg.train.seed)
+        return augmentation_preview(
+            splits.train, cfg.augment, n, copies or 3, cfg.train.seed, splits.class_names
+        )
     labels = [splits.class_names[k] for k in splits.train.y[preview_indices(splits.train.y, n)]]
     return Preview(rows, titles, labels)
 
@@ -77,19 +81,27 @@ def preview_indices(y: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([first, np.setdiff1d(np.arange(len(y)), first)])[:n]
 
 
-def augmentation_rows(
-    data: ArraySet, cfg: AugmentConfig, n: int, copies: int, seed: int = 0
-) -> tuple[list[np.ndarray], list[str]]:
+def augmentation_preview(
+    data: ArraySet,
+    cfg: AugmentConfig,
+    n: int,
+    copies: int,
+    seed: int = 0,
+    class_names: list[str] | None = None,
+) -> Preview:
     """First row: ``n`` training images (one per class first); then ``copies`` rows of what training feeds
     the model: the images through ``augment.*`` (each with probability ``augment.p``), then mixed by
     ``augment.mixup`` / ``augment.cutmix`` with the image to their left (the first with the last), by the
-    trainer's own :class:`~vislab.data.mix.BatchMix`. Each row's title says what was done to it."""
+    trainer's own :class:`~vislab.data.mix.BatchMix`. Each row's title says what was done to it; under
+    each image its class (``class_names``, default the label's number), under a mixed one both classes
+    with their shares (:func:`mix_label`)."""
     originals = _originals(data, n)
     shape = (originals.shape[3], originals.shape[1], originals.shape[2])
     aug = build_augment(cfg, shape)
     mix = build_mix(cfg, shape, int(data.y.max()) + 1)
     labels = torch.from_numpy(data.y[preview_indices(data.y, n)].astype(np.int64))
-    rows, titles = [originals], ["originals"]
+    names = [str(class_names[k]) if class_names else str(k) for k in labels.tolist()]
+    rows, titles, under = [originals], ["originals"], [names]
     torch.manual_seed(seed)
     x = torch.from_numpy(originals).permute(0, 3, 1, 2).float().div(255)
     for i in range(1, copies + 1):
@@ -98,30 +110,46 @@ def augmentation_rows(
         # training mixes the normalised batch: the same images, as a per-channel standardisation keeps
         # both mixes (ZCA, which spreads a pixel over the image, keeps mixup's blend, not cutmix's box)
         if mix is not None:
-            shown, shares = _mixed(mix, shown, labels, (seed, i))
+            shown, shares, own = _mixed(mix, shown, labels, (seed, i))
+            under.append([mix_label(names, j, lam) for j, lam in enumerate(own)])
+        else:
+            under.append(names)
         rows.append((shown.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
         titles.append(_row_title(aug, i, shares))
-    return rows, titles
+    return Preview(rows, titles, under if mix is not None else names)
+
+
+def mix_label(names: list[str], j: int, own: float | None) -> str:
+    """The label of image ``j`` of a mixed row (classes ``names``, each mixed with the one to its left):
+    'A ·0.72 / B ·0.28', its own class and share, then its left neighbour's (on two lines when long);
+    its class alone when not mixed (``own`` None)."""
+    if own is None:
+        return names[j]
+    mine, left = f"{names[j]} ·{own:.2f}", f"{names[j - 1]} ·{1 - own:.2f}"
+    return f"{mine} / {left}" if len(mine) + len(left) <= 16 else f"{mine}\n{left}"
 
 
 def _mixed(
     mix: BatchMix, x: torch.Tensor, y: torch.Tensor, seed: tuple[int, int]
-) -> tuple[torch.Tensor, str]:
-    """``x`` mixed as the trainer mixes a batch (``mix``'s draws for ``seed``), and each image's own
-    share in words: 'mixup 0.72' (its weight), 'cutmix 0.55' (its area left), 'kept' (not mixed)."""
+) -> tuple[torch.Tensor, str, list[float | None]]:
+    """``x`` mixed as the trainer mixes a batch (``mix``'s draws for ``seed``), each image's own share in
+    words: 'mixup 0.72' (its weight), 'cutmix 0.55' (its area left), 'kept' (not mixed), and as a
+    number (None: kept)."""
     draws = mix.draws(len(x), seed)
     mixed, _, own = mix.mix(x, y, draws)
     kinds = {MIXUP: "mixup ", CUTMIX: "cutmix "}
-    shares = [
+    shares = [lam if k in kinds else None for k, lam in zip(draws[:, 0].tolist(), own.tolist())]
+    words = [
         f"{kinds[k]}{lam:.2f}" if k in kinds else "kept"
         for k, lam in zip(draws[:, 0].tolist(), own.tolist(), strict=True)
     ]
-    return mixed, ", ".join(shares)
+    return mixed, ", ".join(words), shares
 
 
 def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
     """What row ``i`` shows: augmented (and with which ``augment.p``) or not and why; mixed, with each
-    image's own share (``shares``), when mixup or cutmix is on."""
+    image's own share (``shares``), when mixup or cutmix is on (under each image: both classes, each
+    with its share)."""
     mixing = f"each with the image to its left (own share: {shares})"
     if aug is None:
         return f"mixed #{i}, {mixing}" if shares else "not augmented (no augment.* image op is on)"

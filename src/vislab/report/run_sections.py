@@ -83,7 +83,7 @@ def row_section(
     label = seed_label(row, first)
     tracked = guarded(
         notes, f"{first}: tracking", tracking_figures, figs, first, plan.runs[first], cfg,
-        summaries[first],
+        summaries[first], row,
     )  # fmt: skip
     combined = guarded(notes, f"{row}: test figures", row_figures, figs, row, seeds, default=[])
     mistakes = guarded(

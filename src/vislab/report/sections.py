@@ -12,7 +12,7 @@ import torch
 from vislab.config import AugmentConfig, Config
 from vislab.data.augment import describe_augment
 from vislab.data.types import ArraySet, Splits
-from vislab.experiments.sweeps.trials import best, importances, trial_rows
+from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.runs import (
     fewer_seeds,
@@ -23,7 +23,7 @@ from vislab.plotting.runs import (
     plot_roc,
 )
 from vislab.report.figure_set import FigureSet, unique_names, wide
-from vislab.report.previews import augmentation_rows
+from vislab.report.previews import augmentation_preview
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.metrics import Metrics, compute_metrics
@@ -149,13 +149,18 @@ def _augment_figure(
         f"augmentation of run(s) {', '.join(runs)} ({what}): originals, then augmented "
         f"copies{mixed}"
     )
-    return figs.make(f"augment_{i}.png", caption, _augment_mosaic, splits.train, aug)
+    return figs.make(
+        f"augment_{i}.png", caption, _augment_mosaic, splits.train, aug, splits.class_names
+    )
 
 
-def _augment_mosaic(train: ArraySet, aug: AugmentConfig, path: Path) -> Path:
-    """Ten training images (one per class first) and three augmented copies of them, as one picture."""
-    rows, titles = augmentation_rows(train, aug, n=10, copies=3, seed=0)
-    return plot_image_mosaic(rows, row_titles=titles, path=path)
+def _augment_mosaic(
+    train: ArraySet, aug: AugmentConfig, class_names: list[str], path: Path
+) -> Path:
+    """Ten training images (one per class first) and three augmented copies of them, as one picture,
+    each image labelled with its class (a mixed one: both, with their shares)."""
+    p = augmentation_preview(train, aug, n=10, copies=3, seed=0, class_names=class_names)
+    return plot_image_mosaic(p.rows, row_titles=p.titles, labels=p.labels, path=path)
 
 
 def _data_key(cfg: Config) -> str:
@@ -181,14 +186,16 @@ def _load_for_preview(figs: FigureSet, name: str, cfg: Config) -> Splits | None:
 def _sample_figure(figs: FigureSet, cfg: Config, splits: Splits, i: int) -> dict | None:
     """Training samples of one dataset: images (one per class first), or a scatter of feature data."""
     if splits.train.is_image:
-        rows, _ = augmentation_rows(splits.train, AugmentConfig(), n=12, copies=0)
+        p = augmentation_preview(
+            splits.train, AugmentConfig(), n=12, copies=0, class_names=splits.class_names
+        )
         return figs.make(
             f"samples_{i}.png",
-            f"{cfg.data.name}: training samples (one per class first; "
-            f"classes {', '.join(splits.class_names[:12])})",
+            f"{cfg.data.name}: training samples, each labelled with its class (one per class first)",
             plot_image_mosaic,
-            rows,
+            p.rows,
             row_titles=[cfg.data.name],
+            labels=p.labels,
         )
     return figs.make(
         f"samples_{i}.png",
@@ -222,6 +229,7 @@ def curve_figures(
         histories = seed_histories(histories, rows)
         band += fewer_note(histories)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
+    figs.colours.update((name, i) for i, name in enumerate(trained))  # a run's colour everywhere
     tracking = _test_tracking(trained)
     if trained:
         out.append(
@@ -316,15 +324,10 @@ def sweep_section(
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
-    captions = {
-        "history": "objective per trial and best so far",
-        "importances": "parameter importances (optuna.importance.get_param_importances)",
-        "parallel": "parallel coordinates of complete trials",
-    }
-    made = []
-    for key, path in sweep_figures(study, figs.tmp).items():
-        figs.made.append(path.name)
-        made.append({"name": path.name, "caption": captions[key]})
+    imp, note = importances(study), importance_note(study)
+    if note:
+        figs.notes.append(note)
+    made = sweep_figures(study, figs, imp)
     top = best(study, 1)
     narrow = folder / "narrow"
     return dict(
@@ -335,7 +338,7 @@ def sweep_section(
         best=top[0] if top else None,
         params=params,
         trials=rows,
-        importances=importances(study),
+        importances=imp,
         figures=made,
         narrow_link="narrow/report.html" if (narrow / "sweep.json").is_file() else None,
     )

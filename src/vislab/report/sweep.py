@@ -4,13 +4,12 @@ the best trials (the tables of a study are in ``vislab.experiments.sweeps.trials
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from vislab.experiments.records import SweepInfo
-from vislab.experiments.sweeps.trials import higher_better, importances
+from vislab.experiments.sweeps.trials import higher_better
 from vislab.plotting.sweeps import (
     plot_bars,
     plot_history,
@@ -32,43 +31,64 @@ def axes_of(study: optuna.Study) -> dict[str, dict]:
     return dict(sorted(axes.items()))
 
 
-def sweep_figures(study: optuna.Study, fig_dir: Path) -> dict[str, Path]:
-    """history / importances / parallel-coordinates PNGs (each only when there is something to show)."""
+CAPTIONS = {
+    "history": "objective per trial and best so far",
+    "importances": "parameter importances (optuna.importance.get_param_importances)",
+    "parallel": "parallel coordinates of complete trials",
+}
+
+
+def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -> list[dict]:
+    """The history, importances (``imp``: :func:`~vislab.experiments.sweeps.trials.importances`) and
+    parallel-coordinates figures drawn into ``figs`` (the report's or the paper's), each only when there
+    is something to show: their :meth:`FigureSet.make` results."""
     metric = study.user_attrs.get("metric", "value")
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.value is not None and math.isfinite(t.value)
     ]
-    out: dict[str, Path] = {}
     if not done:
-        return out
-    out["history"] = plot_history(
-        [t.number for t in done],
-        [t.value for t in done],
-        fig_dir / "sweep_history.png",
-        metric,
-        higher_better(study),
-    )
-    imp = importances(study)
+        return []
+    up = higher_better(study)
+    values = [t.value for t in done]
+    made = [
+        figs.make(
+            "sweep_history.png",
+            CAPTIONS["history"],
+            plot_history,
+            [t.number for t in done],
+            values,
+            metric=metric,
+            higher_better=up,
+        )
+    ]
     if imp:
-        out["importances"] = plot_bars(
-            imp,
-            fig_dir / "sweep_importances.png",
-            title="parameter importances",
-            xlabel=f"importance for {metric}",
+        made.append(
+            figs.make(
+                "sweep_importances.png",
+                CAPTIONS["importances"],
+                plot_bars,
+                imp,
+                title="parameter importances",
+                xlabel=f"importance for {metric}",
+            )
         )
     axes = axes_of(study)
     if axes and len(done) >= 2:
-        out["parallel"] = plot_parallel_coordinates(
-            [t.params for t in done],
-            [t.value for t in done],
-            axes,
-            fig_dir / "sweep_parallel.png",
-            metric,
-            higher_better(study),
+        made.append(
+            figs.make(
+                "sweep_parallel.png",
+                CAPTIONS["parallel"],
+                plot_parallel_coordinates,
+                [t.params for t in done],
+                values,
+                axes,
+                metric=metric,
+                higher_better=up,
+            )
         )
-    return out
+    return [fig for fig in made if fig]
 
 
 def trial_curves(

@@ -16,11 +16,17 @@ from vislab.training.summary import RunSummary
 
 
 def tracking_figures(
-    figs: FigureSet, name: str, run_dir: Path, cfg: Config | None, summary: dict
+    figs: FigureSet,
+    name: str,
+    run_dir: Path,
+    cfg: Config | None,
+    summary: dict,
+    row: str | None = None,
 ) -> list[dict]:
     """``train.log_every``: the run's loss curves with the step losses under them (the noisy updates,
     the first steps' loss); a schedule or warm-up: the learning rate (per step, from the run's ``cfg``
-    and ``summary``); ``train.track_grad_norm``: the layer × epoch gradient-norm heat map."""
+    and ``summary``); ``train.track_grad_norm``: the layer × epoch gradient-norm heat map. The curves
+    take the colour of the run (or of its ``row``, a seed run's) in curves.png (``figs.colours``)."""
     run, s = RunDir(run_dir), figs.file_part(name)
     rows, steps = run.read_metrics(), run.read_rows(STEPS_FILE)
     out = []
@@ -34,6 +40,7 @@ def tracking_figures(
                 rows,
                 title=name,
                 steps=steps,
+                colour=figs.colours.get(row or name, 0),
             )
         )
     schedule = schedule_per_step(cfg, summary, rows)

@@ -15,13 +15,17 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from vislab.errors import CheckpointNote, DataError, UserError, WriteFailed, show_note
 from vislab.not_a_run import folder_kind
-from vislab.training.record import Checkpoint
+
+# torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
+# checkpoint ("on use" below): atomic_write alone is what a results table or report writing its files needs.
+if TYPE_CHECKING:
+    import torch
+
+    from vislab.training.record import Checkpoint
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -70,6 +74,8 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     """Write ``ckpt`` to ``path`` atomically (the previous file stays whole until the new one is)."""
     # Serialise in memory first: torch's zip writer turns a failed write (a full disk) into an opaque
     # RuntimeError ("unexpected pos"), while a plain write lets atomic_write name the cause.
+    import torch  # on use (see the imports)
+
     buf = io.BytesIO()
     torch.save(ckpt.to_dict(), buf)
     atomic_write(path, lambda f: f.write(buf.getbuffer()))
@@ -82,6 +88,8 @@ CHECKPOINT_FIX = "Use best.pt/last.pt from a vislab run directory."
 def load_checkpoint(path: str | Path, fix: str = CHECKPOINT_FIX) -> Checkpoint:
     """Load a vislab checkpoint safely; anything that is not one is a clear DataError, ending with ``fix``
     where the file is damaged or no vislab checkpoint ("": the caller says what to do)."""
+    from vislab.training.record import Checkpoint  # on use (see the imports)
+
     return Checkpoint.from_dict(_load_dict(Path(path), fix), str(path), fix)
 
 
@@ -106,6 +114,8 @@ def _load_dict(path: Path, fix: str) -> dict[str, Any]:
         raise DataError(
             f"{corrupt} (a zip archive without its central directory: truncated?). {fix}".strip()
         )
+    import torch  # on use (see the imports)
+
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

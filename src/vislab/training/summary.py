@@ -15,10 +15,12 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vislab.training.state import LoopState
 from vislab.training.typed_json import typed_fields
+
+if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json does not need
+    from vislab.training.state import LoopState
 
 PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
 

@@ -13,9 +13,11 @@ import yaml
 from vislab.errors import UserError, show_note
 from vislab.experiments.records import OTHER_SETTINGS as OTHER_SETTINGS
 from vislab.experiments.records import R, SuiteInfo, SweepInfo
-from vislab.models.user import is_user_reference
 from vislab.training.rundir import RunDir, folder_kind
 from vislab.training.summary import RunSummary
+
+# vislab.models is imported by the functions that use it ("on use" below): it loads torch (seconds), which
+# reading runs' results (`vislab compare`, a report's tables) does not need.
 
 
 def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo | None]:
@@ -140,6 +142,8 @@ def _own_code(folder: Path) -> bool:
         name = (config.get("model") or {}).get("name")
     except (OSError, yaml.YAMLError, AttributeError):
         return False
+    from vislab.models.user import is_user_reference  # on use (see the imports)
+
     return isinstance(name, str) and is_user_reference(name)
 
 

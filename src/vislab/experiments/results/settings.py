@@ -8,7 +8,7 @@ how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ..
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
 and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
 own step, optim.*, schedule.*, augment.* and train.epochs for a fitted baseline:
-``models.hooks.UNREAD_SECTIONS``) and what its
+``config.notes.UNREAD_SECTIONS``) and what its
 own settings make inert (``config.notes.READS``, which the run's ``note:`` lines also read: a schedule key
 its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
 A run is silent on those keys: it never makes the others' values a difference. Yet a key the run's own
@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
-from vislab.config.notes import SAME_AS, idle_settings
+from vislab.config.notes import SAME_AS, idle_settings, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
-from vislab.models.hooks import unread_setting
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -91,7 +90,7 @@ def read_settings(run_dir: Path) -> dict[str, Any]:
 
 def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
     """The keys of a run's ``settings`` that change nothing for it: those its model never reads
-    (``models.hooks.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
+    (``config.notes.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
     nothing (``config.notes.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
     adam, an augmentation with augment.p=0) — but those :func:`same_as` compares as another value."""
     return {k for k in settings if unread_setting(k, trained_by)} | idle_keys(settings, trained_by)

@@ -123,11 +123,28 @@ FEW_TRIALS_WARNINGS = (
 )
 
 
+# Optuna's importances (PED-ANOVA: how the best 10% of the complete trials spread over each parameter's range,
+# against all of them) rest on a single trial below 11, and optuna.importance loads scikit-learn and SciPy
+# (seconds): a sweep of fewer complete trials is reported without them, and says why (importance_note).
+MIN_IMPORTANCE_TRIALS = 11
+
+
+def importance_note(study: optuna.Study) -> str | None:
+    """Why the study's report shows no parameter importances (too few complete trials), or None."""
+    n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if n >= MIN_IMPORTANCE_TRIALS:
+        return None
+    return (
+        f"parameter importances appear from {MIN_IMPORTANCE_TRIALS} complete trials (this sweep has {n}): "
+        f"Optuna estimates them from the best 10% of the trials, a single one below {MIN_IMPORTANCE_TRIALS}."
+    )
+
+
 def importances(study: optuna.Study) -> dict[str, float]:
-    """optuna.importance.get_param_importances, or {} when there are too few complete trials to say;
-    Optuna's warnings about too few trials (:data:`FEW_TRIALS_WARNINGS`) silenced, any other shown."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(done) < 2:
+    """optuna.importance.get_param_importances, or {} when there are too few complete trials to say
+    (:data:`MIN_IMPORTANCE_TRIALS`); Optuna's warnings about too few trials (:data:`FEW_TRIALS_WARNINGS`)
+    silenced, any other shown."""
+    if importance_note(study) is not None:
         return {}
     try:
         with warnings.catch_warnings():
