@@ -95,15 +95,7 @@ def curves_figure(
         if steps and steps.get(name):
             label = "" if len(histories) == 1 else f"{literal(name)} steps"
             draw_step_losses(axes[0], steps[name], color, label)
-    ax_loss, ax_acc = axes
-    epochs = {r["epoch"] for rows in histories.values() for r in rows}
-    for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-        if len(epochs) == 1:  # one epoch: its tick alone (the locator would invent fractions)
-            ax.set_xticks(sorted(epochs))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
+    _label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
     drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
     styles = [
         dict(linestyle=s, label=w, marker=POINT_MARKERS[s] if points else "")
@@ -119,9 +111,20 @@ def curves_figure(
     # one legend entry per run and per kind of line, beside the panels rather than over the curves
     if styles:
         legend_outside(
-            ax_acc, [literal(n) for n in histories] if len(histories) > 1 else [], styles
+            axes[1], [literal(n) for n in histories] if len(histories) > 1 else [], styles
         )
     return fig
+
+
+def _label_epoch_axes(axes, epochs: set[int]) -> None:
+    """The loss and accuracy panels' axes: whole epochs (``epochs``, those drawn), labels, a grid."""
+    for ax, label in zip(axes, ("loss", "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if len(epochs) == 1:  # one epoch: its tick alone (the locator would invent fractions)
+            ax.set_xticks(sorted(epochs))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
 
 
 def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:

@@ -50,44 +50,21 @@ def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -
     ]
     if not done:
         return []
-    up = higher_better(study)
+    each = dict(metric=metric, higher_better=higher_better(study))
     values = [t.value for t in done]
-    made = [
-        figs.make(
-            "sweep_history.png",
-            CAPTIONS["history"],
-            plot_history,
-            [t.number for t in done],
-            values,
-            metric=metric,
-            higher_better=up,
-        )
-    ]
+    drawn = [("history", plot_history, ([t.number for t in done], values), each)]
     if imp:
-        made.append(
-            figs.make(
-                "sweep_importances.png",
-                CAPTIONS["importances"],
-                plot_bars,
-                imp,
-                title="parameter importances",
-                xlabel=f"importance for {metric}",
-            )
-        )
+        named = dict(title="parameter importances", xlabel=f"importance for {metric}")
+        drawn.append(("importances", plot_bars, (imp,), named))
     axes = axes_of(study)
     if axes and len(done) >= 2:
-        made.append(
-            figs.make(
-                "sweep_parallel.png",
-                CAPTIONS["parallel"],
-                plot_parallel_coordinates,
-                [t.params for t in done],
-                values,
-                axes,
-                metric=metric,
-                higher_better=up,
-            )
+        drawn.append(
+            ("parallel", plot_parallel_coordinates, ([t.params for t in done], values, axes), each)
         )
+    made = [
+        figs.make(f"sweep_{key}.png", CAPTIONS[key], draw, *args, **kw)
+        for key, draw, args, kw in drawn
+    ]
     return [fig for fig in made if fig]
 
 

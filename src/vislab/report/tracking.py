@@ -57,18 +57,23 @@ def tracking_figures(
                 schedule=schedule,
             )
         )
-    if grads := run.read_rows(GRAD_FILE):
-        out.append(
-            figs.make(
-                f"grad_norms_{s}.png",
-                f"{name}: mean gradient L2 norm of each layer per epoch, at optimizer steps before "
-                f"clipping (log colour scale)",
-                plot_grad_norms,
-                grads,
-                title=f"{name}: gradient norms (before clipping)",
-            )
-        )
+    out.append(_grad_norms_figure(figs, name, run))
     return [f for f in out if f]
+
+
+def _grad_norms_figure(figs: FigureSet, name: str, run: RunDir) -> dict | None:
+    """``train.track_grad_norm``: the run's layer × epoch gradient-norm heat map (None: not tracked)."""
+    grads = run.read_rows(GRAD_FILE)
+    if not grads:
+        return None
+    return figs.make(
+        f"grad_norms_{figs.file_part(name)}.png",
+        f"{name}: mean gradient L2 norm of each layer per epoch, at optimizer steps before clipping "
+        f"(log colour scale)",
+        plot_grad_norms,
+        grads,
+        title=f"{name}: gradient norms (before clipping)",
+    )
 
 
 def schedule_per_step(
