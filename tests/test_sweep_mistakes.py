@@ -119,6 +119,21 @@ def test_importances_of_few_trials_warn_nothing():
         importances(_study([0.5, 0.5]))  # PED-ANOVA: its quantiles hold the same trials
 
 
+def test_importances_are_ped_anovas_whatever_optunas_default(monkeypatch):
+    """The report's importances are PED-ANOVA's on every install (Optuna before 5 defaults to fANOVA),
+    the estimate the report's note about too few trials describes: the evaluator is named, not left to
+    Optuna's default."""
+    asked, real = [], optuna.importance.get_param_importances
+
+    def spy(study, evaluator=None, **kw):
+        asked.append(type(evaluator).__name__)
+        return real(study, evaluator=evaluator, **kw)
+
+    monkeypatch.setattr(optuna.importance, "get_param_importances", spy)
+    assert importances(_study([0.1 * i for i in range(12)]))
+    assert asked == ["PedAnovaImportanceEvaluator"]
+
+
 def test_a_storage_without_its_driver_names_the_urls_that_work():
     with pytest.raises(UserError) as e:
         open_storage("mysql://x@h/db", attempts=1)

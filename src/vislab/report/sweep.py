@@ -33,7 +33,7 @@ def axes_of(study: optuna.Study) -> dict[str, dict]:
 
 CAPTIONS = {
     "history": "objective per trial and best so far",
-    "importances": "parameter importances (optuna.importance.get_param_importances)",
+    "importances": "parameter importances (Optuna's PED-ANOVA: optuna.importance.get_param_importances)",
     "parallel": "parallel coordinates of complete trials",
 }
 
