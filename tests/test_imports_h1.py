@@ -76,7 +76,7 @@ def importance_calls(monkeypatch) -> list[int]:
     of trials here; it says optim.lr is all that matters."""
     calls: list[int] = []
 
-    def get_param_importances(study):
+    def get_param_importances(study, evaluator=None):
         calls.append(len(study.trials))
         return {"optim.lr": 1.0}
 

@@ -223,7 +223,7 @@ def test_importances_of_a_regime_of_one_trial_warn_nothing(monkeypatch):
 
 
 def test_importances_keep_warnings_not_about_few_trials(monkeypatch):
-    def get_param_importances(study):
+    def get_param_importances(study, evaluator=None):
         warnings.warn(
             "Some regimes for parameter `optim.lr` have less than 2 trials.",
             UserWarning,
