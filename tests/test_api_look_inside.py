@@ -61,9 +61,9 @@ def test_explain_draws_a_row_per_image_with_the_maps_the_command_draws(
     drawn = {}  # what `vislab explain` hands to its PNG
     real = explain_module.plot_explanation
 
-    def spy(image, maps, labels, path, title=""):
+    def spy(image, maps, labels, path, title="", units=None):
         drawn.update(image=image, maps=maps, labels=labels, title=title)
-        return real(image, maps, labels, path, title)
+        return real(image, maps, labels, path, title, units=units)
 
     monkeypatch.setattr(explain_module, "plot_explanation", spy)
     code, out = cli(capsys, "explain", cnn_run.path, digit_png, "--out", tmp_path)
@@ -73,7 +73,8 @@ def test_explain_draws_a_row_per_image_with_the_maps_the_command_draws(
     fig = cnn_run.explain([digit_png, pil, np.asarray(pil)])  # default method: gradcam for a cnn
     assert isinstance(fig, Figure)
     rows = _rows(fig)
-    assert [counts for _, counts in rows] == [[1, 2]] * 3  # the image; the image and its map
+    # the image; the image and its map; its colour bar (scaled per image)
+    assert [counts for _, counts in rows] == [[1, 2, 0]] * 3
     assert rows[0][0] == drawn["title"] and drawn["title"].endswith("| gradcam")
     assert rows[1][0].startswith("image 1: ") and rows[2][0].startswith("image 2: ")
     first = fig.subfigs[0].axes
@@ -86,11 +87,8 @@ def test_explain_draws_a_row_per_image_with_the_maps_the_command_draws(
 def test_explain_of_a_vit_shows_rollout_or_the_heads_of_a_block(vit_run, digit_png):
     assert _rows(vit_run.explain(digit_png))[0][0].endswith("| rollout")
     (title, counts), *_ = _rows(vit_run.explain(digit_png, method="attention", block=0))
-    assert title.endswith("attention, block 1 of 2 (--block 0 / block=0)") and counts == [
-        1,
-        2,
-        2,
-    ]  # input, 2 heads
+    assert title.endswith("attention, block 1 of 2 (--block 0 / block=0)")
+    assert counts == [1, 2, 2, 0]  # input, 2 heads, their colour bar
 
 
 @needs_captum

@@ -138,9 +138,9 @@ def titles(monkeypatch):
 
     seen, real = [], explain.plot_explanation
 
-    def spy(image, maps, labels, path, title=""):
+    def spy(image, maps, labels, path, title="", **kw):
         seen.append(title)
-        return real(image, maps, labels, path, title)
+        return real(image, maps, labels, path, title, **kw)
 
     monkeypatch.setattr(explain, "plot_explanation", spy)
     return seen

@@ -34,6 +34,7 @@ from vislab.explain_maps import (
     check_block,
     check_method,
     default_method,
+    map_units,
     maps_and_depth,
     run_probabilities,
     tta_note,
@@ -49,7 +50,8 @@ from vislab.training.writable import check_writable
 class Explanation:
     """One image's maps: ``maps`` K × h × w, ``labels`` one caption per map, ``top`` (class, prob); for
     ``method`` attention, ``block`` is the block shown (0-based) of the model's ``depth``; ``tta``: the
-    run's test-time augmentation (``top`` is its prediction, the maps of the plain forward pass)."""
+    run's test-time augmentation (``top`` is its prediction, the maps of the plain forward pass);
+    ``units``: what the maps hold, for their colour bar (None: each scaled per image, :func:`map_units`)."""
 
     maps: torch.Tensor
     labels: list[str]
@@ -58,6 +60,7 @@ class Explanation:
     block: int | None = None
     depth: int = 0
     tta: str = "none"
+    units: str | None = None
 
     def file_name(self, stem: str, checkpoint: str = "") -> str:
         """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block,
@@ -148,6 +151,7 @@ def explain_figure(
         [e.maps for e in explained],
         explained[0].labels,
         [_title(name, e, target) for name, e in zip(names, explained)],
+        explained[0].units,
     )
 
 
@@ -222,7 +226,7 @@ def _check_distinct(images: Sequence[Path], pngs: Sequence[Path]) -> None:
 def _draw(arr: np.ndarray, e: Explanation, record: RunRecord, png: Path, title: str) -> Path:
     """The image as the model saw it (centre-cropped), then each map over it, under ``title``;
     returns ``png``."""
-    return plot_explanation(_shown(arr, record), e.maps, e.labels, png, title)
+    return plot_explanation(_shown(arr, record), e.maps, e.labels, png, title, units=e.units)
 
 
 def _shown(arr: np.ndarray, record: RunRecord) -> np.ndarray:
@@ -248,11 +252,12 @@ def explain_one(
     p, c = run_probabilities(model, record, x)[0].max(0)
     top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
     maps, depth = maps_and_depth(model, x, method, block, c[None])
-    if method == "attention":
-        labels = head_labels(len(maps[0]))  # counted from 1, as the title's block
-        return Explanation(maps[0], labels, top, method, block % depth, depth, tta)
+    units = map_units(method)
+    if method == "attention":  # heads counted from 1, as the title's block; one scale for them all
+        labels, units = head_labels(len(maps[0])), f"{units} (all heads)"
+        return Explanation(maps[0], labels, top, method, block % depth, depth, tta, units)
     labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
-    return Explanation(maps[0], labels, top, method, tta=tta)
+    return Explanation(maps[0], labels, top, method, tta=tta, units=units)
 
 
 def _default_folder(target: Path) -> Path:

@@ -20,6 +20,7 @@ from vislab.models.vit import attention_rollout
 from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
+ATTENTION_UNITS = "attention weight"  # attention and rollout maps: a share of a token's attention
 
 
 def run_probabilities(model: nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:
@@ -167,6 +168,13 @@ def default_method(model: nn.Module) -> str:
     if hooks.token_grid() is not None:
         return "rollout"
     return "gradcam" if hooks.gradcam_layer() is not None else "saliency"
+
+
+def map_units(method: str) -> str | None:
+    """What the maps of ``method`` hold, for their colour bar: attention and rollout a share of a
+    token's attention (:data:`ATTENTION_UNITS`: drawn on one scale), the gradient methods None
+    (arbitrary units: each map scaled to its own min and max)."""
+    return ATTENTION_UNITS if method in ("attention", "rollout") else None
 
 
 def check_method(method: str | None) -> None:

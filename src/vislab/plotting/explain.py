@@ -18,6 +18,7 @@ from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
 ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
 CMAP = "jet"  # a map's colours, drawn half opaque over its image
 PER_MAP = "scaled per image"  # the colour bar of maps in arbitrary units, each min-max scaled
+BAR_IN = 0.8  # the width a colour bar and its label add to a row
 NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map that is 0 everywhere
 
 
@@ -52,13 +53,14 @@ def colour_bar(
     shrink: float = 0.9,
 ) -> None:
     """A colour bar right of ``axes`` (``shrink``: its share of their height, at their foot): in
-    ``units``, or without them each map's own min and max."""
+    ``units`` (a note in brackets on a line of its own: the label stays within a row of images), or
+    without them each map's own min and max."""
     bar = fig.colorbar(scale, ax=axes, shrink=shrink, pad=0.02, anchor=(0.0, 0.0))
     if units is None:
         bar.set_ticks([0, 1], labels=["min", "max"])
         bar.set_label(PER_MAP)
     else:
-        bar.set_label(units)
+        bar.set_label(units.replace(" (", "\n("))
 
 
 def head_labels(heads: int) -> list[str]:
@@ -74,9 +76,9 @@ def plot_explanation(
     title: str = "",
     units: str | None = None,
 ) -> Path:
-    """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (jet, half opaque);
-    ``units``: :func:`draw_explanation_row`'s."""
-    wide = ROW_IN[0] * (1 + len(labels)) + (0.8 if units else 0)  # room for the colour bar
+    """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (jet, half opaque)
+    and their colour bar; ``units``: :func:`draw_explanation_row`'s."""
+    wide = ROW_IN[0] * (1 + len(labels)) + BAR_IN
     fig = plt.figure(figsize=(wide, ROW_IN[1]), layout="constrained")
     draw_explanation_row(fig, image, maps, labels, title, units)
     return save_figure(fig, path, dpi=100, tight=True)
@@ -87,17 +89,22 @@ def explanation_rows_figure(
     maps: Sequence[torch.Tensor],
     labels: Sequence[str],
     titles: Sequence[str],
+    units: str | None = None,
 ) -> Figure:
     """One row per uint8 H×W×C image, as :func:`plot_explanation` draws one (what ``Run.explain``
     returns): the image, then each of its K × h × w ``maps``, captioned by ``labels`` (the same K for
-    every row), the row by its title."""
+    every row), the row by its title. With ``units`` every row is drawn on one scale, 0 to the largest
+    map of them all (each row's colour bar the same); without, each map on its own."""
     panels = 1 + len(labels)
     fig = NotebookFigure(
-        figsize=(ROW_IN[0] * panels, ROW_IN[1] * len(images)), layout="constrained"
+        figsize=(ROW_IN[0] * panels + BAR_IN, ROW_IN[1] * len(images)), layout="constrained"
     )
+    scales = [map_scale(m, image.shape[:2], units)[1] for image, m in zip(images, maps)]
+    lo, hi = min(s.norm.vmin for s in scales), max(s.norm.vmax for s in scales)
+    shared = ScalarMappable(Normalize(lo, hi), cmap=CMAP)
     rows = fig.subfigures(len(images), 1, squeeze=False)[:, 0]
     for row, image, m, title in zip(rows, images, maps, titles):
-        draw_explanation_row(row, image, m, labels, title)
+        draw_explanation_row(row, image, m, labels, title, units, shared)
     return fig
 
 
@@ -108,13 +115,16 @@ def draw_explanation_row(
     labels: Sequence[str],
     title: str = "",
     units: str | None = None,
+    scale: ScalarMappable | None = None,
 ) -> None:
     """On ``fig`` (a figure or one row of one): the uint8 H×W×C ``image`` (grey on its 0–255 scale, not
     stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque): with ``units``
     (e.g. "attention weight") all on one scale, a colour bar in those units beside them; without, each
-    min-max scaled (:func:`map_scale`). A map that is zero everywhere (Grad-CAM when no feature map
+    min-max scaled, the bar saying so (:func:`map_scale`, :func:`colour_bar`); ``scale``: the one to
+    draw on instead (rows of a figure sharing one). A map that is zero everywhere (Grad-CAM when no feature map
     speaks for the class) is not drawn: its caption says so (:data:`NOTHING`) over the bare image."""
-    over, scale = map_scale(maps, image.shape[:2], units)
+    over, own = map_scale(maps, image.shape[:2], units)
+    scale = scale or own
     empty = [False, *(maps.detach().flatten(1).amax(1) <= 0).tolist()]
     axes = fig.subplots(1, 1 + len(over), squeeze=False)[0]
     gray = image.shape[-1] == 1
@@ -125,7 +135,6 @@ def draw_explanation_row(
             ax.imshow(m, cmap=CMAP, alpha=0.5, norm=scale.norm)
         ax.set_title(literal(label) + NOTHING if zero else literal(label), fontsize=8)
         ax.axis("off")
-    if units:
-        colour_bar(fig, scale, list(axes[1:]), units)
+    colour_bar(fig, scale, list(axes[1:]), units)
     if title:
         fig.suptitle(literal(title), fontsize=9)

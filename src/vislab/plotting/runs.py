@@ -16,13 +16,17 @@ from matplotlib.ticker import MaxNLocator
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.legend import legend_beside, legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
-from vislab.plotting.style import name_ticks
+from vislab.plotting.style import ReflowLayout, name_ticks
 
 CELL_IN = 0.5  # a confusion-matrix cell, inches: room for "1000" or "0.93" at CELL_PT
 CELL_PT = 8.0  # its numbers and class names: the smallest text a printed page holds
 # the room of a class name on an axis of many (plotting.style.name_ticks), in its font sizes: a line's
 # height across the axis, more for one slanted at 45°; fewer names are labelled where all would crowd
 LEVEL_PITCH, SLANTED_PITCH = 1.3, 1.8
+# the per-class bars' height, inches: 0.3 of the figure's width, within these (a column's 3.3 in: the
+# least, room for the y label); the figure is as tall as its texts need around them
+BARS_IN = (1.4, 2.4)
+MARGIN_PAD_IN = 0.06  # room left around the texts, so none touches the figure's edge
 # classes past ROC_LINES: a ROC draws the ROC_EACH of lowest and of highest AUC, and the macro average
 ROC_LINES, ROC_EACH = 20, 5
 
@@ -243,9 +247,10 @@ def per_class_figure(
     :data:`NO_SAMPLES` upright at its place, not an empty slot. Past the names that fit, every n-th is
     named (:func:`~vislab.plotting.style.name_ticks`).
     ``seeds``: how many of the ``of`` seeds (default: the most) hold each class in their test split; a
-    bar of fewer is faded (:data:`FEWER_ALPHA`) and says upright how many ("1 of 2 seeds")."""
-    fig = NotebookFigure(figsize=(max(5, 0.5 * len(class_names) + 2), 3.5))
-    ax = fig.subplots()
+    bar of fewer is faded (:data:`FEWER_ALPHA`) and says upright how many ("1 of 2 seeds").
+    Laid out by :func:`_place_bars`, at its own width and again at a page's (``fit_to_page``)."""
+    fig = NotebookFigure()
+    ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
     values = np.array([np.nan if v is None else v for v in per_class], dtype=float)
     errors = None
     if std is not None:  # ± 1 std, cut at 0 and 1: an accuracy lies between
@@ -267,7 +272,43 @@ def per_class_figure(
     ax.set_xlabel("class" if std is None else "class (whiskers: ± 1 std, within 0–1)")
     ax.set_ylabel("class accuracy (recall)")
     ax.set_title(literal(title or "per-class accuracy"))
+    fig.set_layout_engine(ReflowLayout(_place_bars))
+    _place_bars(fig, max(5, 0.5 * len(class_names) + 2))
     return fig
+
+
+def _place_bars(fig: Figure, width: float) -> None:
+    """Size the per-class figure ``width`` inches wide and as tall as its texts need around bars
+    :data:`BARS_IN` high (slanted class names, however long, below them), and place its axes: the
+    texts' reach is measured, the axes placed for it, and again (fewer names fit a narrower axis)."""
+    ax = fig.axes[0]
+    height = float(np.clip(0.3 * width, *BARS_IN))
+    reach = (0.8, 1.0, 0.2, 0.4)  # left, bottom, right, top: a first guess
+    for _ in range(3):
+        left, bottom, right, top = (r + MARGIN_PAD_IN for r in reach)
+        tall = bottom + height + top
+        fig.set_size_inches(width, tall)
+        wide = max(width - left - right, 0.5)
+        ax.set_position((left / width, bottom / tall, wide / width, height / tall))
+        reach = _reach(fig, ax)
+
+
+def _reach(fig: Figure, ax) -> tuple[float, float, float, float]:
+    """How far, in inches, the texts of ``ax`` reach past it: left and right its axes' ticks and labels
+    (a title wider than the axes is centred over it, not a reason to narrow it), below and above all
+    of them (title, notes); 0 where none does."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    own = fig.canvas
+    try:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        box, drawn = ax.get_window_extent(renderer), ax.get_tightbbox(renderer)
+        side = Bbox.union([box, *(a.get_tightbbox(renderer) for a in (ax.xaxis, ax.yaxis))])
+    finally:
+        fig.set_canvas(own)
+    gaps = (box.x0 - side.x0, box.y0 - drawn.y0, side.x1 - box.x1, drawn.y1 - box.y1)
+    return tuple(max(float(g), 0.0) / fig.dpi for g in gaps)  # type: ignore[return-value]
 
 
 def plot_per_class(

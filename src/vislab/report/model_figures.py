@@ -16,7 +16,7 @@ from vislab.data.augment import centre_crop
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
-from vislab.explain_maps import explain_maps, run_probabilities, tta_note
+from vislab.explain_maps import ATTENTION_UNITS, explain_maps, run_probabilities, tta_note
 from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import head_labels, plot_explanation
@@ -24,9 +24,6 @@ from vislab.plotting.vit import plot_attention, plot_pos_embedding
 from vislab.predict import load_model
 from vislab.report.figure_set import FigureSet, failure_note, install_hint, wide
 from vislab.training.record import RunRecord
-
-# a share of a token's attention, drawn on one colour scale for all maps of a figure
-ATTENTION_UNITS = "attention weight"
 
 
 def model_figures(
