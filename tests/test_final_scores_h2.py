@@ -19,15 +19,11 @@ from vislab.errors import Note
 from vislab.training.state import Callback
 from vislab.training.trainer import train
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::vislab.errors.Note"
-)  # tta=flip of digits: said elsewhere
+pytestmark = pytest.mark.filterwarnings("ignore::vislab.errors.Note")  # tta=flip of digits
 QUICK = ("train.figures=false", "train.epochs=3")
 CNN = ("model.name=cnn", "model.widths=[4,8]")
-DIVERGING = (
-    "optim.name=sgd",
-    "optim.lr=3",
-)  # its best epoch is not its last (1 of 3; 2 with train.ema)
+# its best epoch is not its last (1 of 3; 2 with train.ema)
+DIVERGING = ("optim.name=sgd", "optim.lr=3")
 # everything summary.json says of the scores, and of which weights they are
 SCORES = (
     "val_acc", "val_pacc", "val_loss", "val_top5_acc", "val_per_class", "test_acc", "test_pacc",
@@ -104,6 +100,33 @@ def test_summary_scores_equal_those_of_a_run_that_scores_val_again(case, tmp_pat
         rows = [json.loads(line) for line in (again / "metrics.jsonl").read_text().splitlines()]
         best_row = max(rows, key=lambda r: r["val_pacc"])  # the first best: best.pt's epoch
         assert _summary(again)["val_loss"] != best_row["val_loss"]
+
+
+# a user's model whose forward counts its calls in a buffer best.pt does not save, and scales its logits by
+# that count: scoring val again gives other numbers than the best epoch's own evaluation did
+COUNTING = """
+import torch, torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(int(torch.tensor(input_shape).prod()), num_classes)
+        self.register_buffer("calls", torch.zeros(()), persistent=False)
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(x.flatten(1)) * (1 + 0.1 * self.calls)
+"""
+
+
+def test_a_forward_that_changes_an_unsaved_buffer_scores_val_again(tmp_path, monkeypatch):
+    (tmp_path / "counting.py").write_text(COUNTING)
+    monkeypatch.chdir(tmp_path)
+    sets = ("model.name=counting.py:Net",)
+    got = _trained(tmp_path / "reused", sets)
+    monkeypatch.setattr(evaluate_module, "kept_val", lambda *a, **k: None)
+    again = _trained(tmp_path / "again", sets)
+    assert _scores(got) == _scores(again)
 
 
 class _ValPasses:

@@ -27,13 +27,15 @@ def _scored_model(t: Training) -> torch.nn.Module:
     return unwrap(t.optim.ema.average if t.optim.ema else t.network.forward)
 
 
-def _keep_best_eval(t: Training, epoch: int, val: Metrics) -> BestEval | None:
+def _keep_best_eval(
+    t: Training, epoch: int, val: Metrics, unsaved: dict[str, torch.Tensor] | None
+) -> BestEval | None:
     """``val``, the evaluation of the best.pt just written, to keep in memory for the run's scoring
-    (``evaluate.kept_val``); None with several processes, whose scoring evaluates val again."""
-    if t.dist.world > 1:
+    (``evaluate.kept_val``), with the evaluated model's ``unsaved`` buffers as they were before it ran;
+    None with several processes, whose scoring evaluates val again."""
+    if unsaved is None:
         return None
-    written = file_identity(t.run.ckpt_dir / "best.pt")
-    return BestEval(epoch, val, written, unsaved_buffers(_scored_model(t)))
+    return BestEval(epoch, val, file_identity(t.run.ckpt_dir / "best.pt"), unsaved)
 
 
 def evaluate_at_start(t: Training) -> dict:
@@ -70,13 +72,15 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
     if epoch % tc.eval_every and epoch != tc.epochs:
         return
     k = t.data.splits.num_classes
+    # the buffers a checkpoint leaves out, as the evaluation starts (a forward may change them)
+    unsaved = unsaved_buffers(_scored_model(t)) if t.dist.world == 1 else None
     val = evaluate(evaluated(t), t.data.val, k, precision=optim.precision, dist=t.dist)
     row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
     value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
     if loop.best is None or better(value, loop.best, tc.select_metric):
         loop.best, loop.best_epoch = value, epoch
         checkpoint(t, "best.pt", epoch=epoch)
-        loop.best_eval = _keep_best_eval(t, epoch, val)
+        loop.best_eval = _keep_best_eval(t, epoch, val, unsaved)
     ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
     improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
     if optim.plateau:

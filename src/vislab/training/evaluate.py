@@ -169,9 +169,10 @@ def kept_val(
     """The val metrics of the scored weights as their epoch's evaluation made them (``loop.best_eval``),
     where scoring val again is sure to give the same numbers: one process (never a resume that started
     without them), the weights loaded from the very best.pt file that evaluation wrote (``written``:
-    its ``file_identity`` now), of that epoch, and the model's float buffers outside the state dict as
-    they were then (the evaluation ran the same model, or the train.ema copy of it, in the same TTA).
-    None otherwise: evaluate val."""
+    its ``file_identity`` now), of that epoch, and the model's buffers outside the state dict as they
+    were when that evaluation started (the evaluation ran the same model, or the train.ema copy of it, in
+    the same TTA; a forward that changes plain Python attributes is not seen). None otherwise: evaluate
+    val."""
     kept = loop.best_eval
     if kept is None or dist.world > 1 or written is None or written != kept.file:
         return None
@@ -195,14 +196,10 @@ def file_identity(path: Path) -> tuple[int, int, int] | None:
 
 
 def unsaved_buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Copies of ``model``'s floating-point buffers that its state dict leaves out (``persistent=False``):
-    what a checkpoint does not restore."""
+    """Copies of ``model``'s buffers that its state dict leaves out (``persistent=False``): what a
+    checkpoint does not restore."""
     saved = model.state_dict().keys()
-    return {
-        name: b.detach().clone()
-        for name, b in model.named_buffers()
-        if b.is_floating_point() and name not in saved
-    }
+    return {name: b.detach().clone() for name, b in model.named_buffers() if name not in saved}
 
 
 @dataclass

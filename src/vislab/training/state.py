@@ -22,7 +22,7 @@ class BestEval:
     epoch: int
     metrics: Metrics
     file: tuple[int, int, int] | None  # best.pt as written: (inode, size, mtime in ns)
-    unsaved: dict[str, torch.Tensor]  # the evaluated model's float buffers outside its state dict
+    unsaved: dict[str, torch.Tensor]  # the model's buffers outside its state dict, before it ran
 
 
 @dataclass
