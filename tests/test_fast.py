@@ -141,19 +141,22 @@ def _folded_once(model, weight):
 
 
 def test_the_average_follows_the_tensors_a_conversion_or_copy_made():
-    """The EMA lists the tensors it follows once; `.to()`/`.double()` and a deep copy make new ones,
-    which it must follow instead (a stale list would average the old, untrained tensors)."""
+    """`.to()`/`.double()` (of the model or of each child), a deep copy and load_state_dict(assign=True)
+    put new tensors in place, which the EMA must follow (a stale list would average the old ones)."""
     import copy
 
     model = build_model("fast", (3, 16, 16), 5, widths=[8, 16], ema_decay=0.5)
     hooks_of(model).after_step()  # the list of tracked tensors is made here
     model.double()
     assert all(t.dtype == torch.float64 and float(t.min()) >= 0.5 for t in _folded_once(model, 1.0))
-    twin = copy.deepcopy(model)
-    assert all(
-        float(t.min()) >= 0.5 * 2 for t in _folded_once(twin, 2.0)
-    )  # the copy follows its own
+    twin = copy.deepcopy(model)  # the copy follows its own tensors
+    assert all(float(t.min()) >= 0.5 * 2 for t in _folded_once(twin, 2.0))
     assert all(float(t.max()) <= 1.0 for t in model.ema.buffers() if t.is_floating_point())
+    model.net.float(), model.ema.float()  # each child converted on its own
+    assert all(t.dtype == torch.float32 and float(t.min()) >= 1.5 for t in _folded_once(model, 3.0))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state, assign=True)  # new tensors put in place of the old
+    assert all(float(t.min()) >= 2.5 for t in _folded_once(model, 5.0))
 
 
 def test_too_small_images_are_a_user_error():

@@ -108,7 +108,7 @@ class FastNet(ModelHooks, nn.Module):
         self.flip_policy = "alternate" if alternate_flip else "random"  # a ModelHooks field
         self.ema = _average_of(self.net)
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
-        self._pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+        self._slots: list[tuple[dict, dict, str]] | None = None  # see _tracked
 
     # ------------------------------------------------------------------ what eval adds (export reads it)
     @property
@@ -141,20 +141,20 @@ class FastNet(ModelHooks, nn.Module):
     # ------------------------------------------------------------------ EMA
     def _tracked(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The float tensors the EMA follows (every parameter and BN running statistic of ``net``) and
-        their averages in ``ema``, in the same order: listed once, again after ``.to()`` replaces them."""
-        if self._pairs is None:
-            live = [*self.net.named_parameters(), *self.net.named_buffers()]
-            average = dict(self.ema.named_buffers())
-            pairs = [(t.detach(), average[name]) for name, t in live if t.is_floating_point()]
-            self._pairs = [w for w, _ in pairs], [a for _, a in pairs]
-        return self._pairs
-
-    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): new tensors, list them again
-        self._pairs = None
-        return super()._apply(fn, *args, **kwargs)
-
-    def __getstate__(self) -> dict:  # a copy or a pickle lists its own tensors
-        return {**self.__dict__, "_pairs": None}
+        their averages in ``ema``, in the same order. Where each lives is listed once (its module's
+        parameter or buffer dict, and name) and looked up there at each call: what ``.to()``, a copy or
+        ``load_state_dict(..., assign=True)`` puts in place is what is followed."""
+        if self._slots is None:
+            nets, averages = dict(self.net.named_modules()), dict(self.ema.named_modules())
+            self._slots = [
+                (getattr(nets[path], kind), averages[path]._buffers, leaf)
+                for kind, named in (("_parameters", self.net.named_parameters()),
+                                    ("_buffers", self.net.named_buffers()))
+                for name, t in named
+                if t.is_floating_point()
+                for path, _, leaf in [name.rpartition(".")]
+            ]  # fmt: skip
+        return [w[leaf] for w, _, leaf in self._slots], [a[leaf] for _, a, leaf in self._slots]
 
     @torch.no_grad()
     def after_step(self) -> None:
