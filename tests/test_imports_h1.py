@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import optuna
+import optuna.importance  # the module itself: optuna.importance is a lazy proxy until it loads
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import create_trial
@@ -55,6 +56,17 @@ def test_compare_loads_no_optuna_matplotlib_or_kornia(loaded):
 
 def test_model_info_builds_no_augmentation(loaded):
     assert loaded["model_info"]["torch"] and not loaded["model_info"]["kornia"]
+
+
+def test_the_api_modules_load_as_attributes_and_a_misspelt_name_is_told_apart():
+    code = (
+        "import vislab.api\n"
+        "assert vislab.api.runs.train_config is vislab.api.train_config\n"
+        "vislab.api.trian\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "AttributeError: module 'vislab.api' has no attribute 'trian'" in out.stderr, out.stderr
+    assert "Did you mean: 'train'?" in out.stderr
 
 
 def _study(n: int) -> optuna.Study:

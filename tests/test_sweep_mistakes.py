@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import optuna
+import optuna.importance  # the module itself: optuna.importance is a lazy proxy until it loads
 import pytest
 import yaml
 from optuna.distributions import FloatDistribution

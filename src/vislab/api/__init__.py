@@ -16,6 +16,7 @@ pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return,
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
@@ -68,6 +69,7 @@ __all__ = [
     "user_model",
     "write_report",
 ]
+_this = sys.modules[__name__]
 # each name's module
 _HOME = dict.fromkeys(("ConfigLike", "make_config", "user_model"), "configs")
 _HOME |= dict.fromkeys(("Log", "report_hook"), "experiments")
@@ -81,11 +83,17 @@ _HOME |= dict.fromkeys(("resolve_sweep", "sweep"), "sweeps")
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (PEP 562)."""
+    """Load a public name from its module on first use (PEP 562); ``vislab.api.runs`` and the other
+    modules themselves load so too."""
     home = _HOME.get(name)
     if home is None:
-        raise AttributeError(f"module 'vislab.api' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"vislab.api.{home}"), name)
+        try:
+            return importlib.import_module(f"{__name__}.{name}")  # it becomes an attribute
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":  # a module of vislab.api missing one of its own
+                raise
+        raise AttributeError(f"module '{__name__}' has no attribute '{name}'", name=name, obj=_this)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value
     return value
 
