@@ -18,6 +18,7 @@ from vislab.config import load_config
 from vislab.data import load_splits
 from vislab.data.images import load_image
 from vislab.data.preprocess import apply_stats
+from vislab.export import spec_path
 from vislab.models import register_model, unregister_model
 from vislab.predict import load_model
 from vislab.training.trainer import train
@@ -143,7 +144,7 @@ def test_export_matches_pytorch_through_the_json_recipe(
     out = tmp_path / f"{name}.{fmt}"
     code, text = cli(capsys, "export", run, "--format", fmt, "--out", out)
     assert code == 0, text
-    spec = json.loads(out.with_suffix(".json").read_text())
+    spec = json.loads(spec_path(out, fmt).read_text())  # mlp.json, mlp.torchscript.json
     assert spec["model_file"] == out.name and spec["format"] == fmt
     # the run's own test images, raw uint8, through the JSON's recipe only
     cfg = load_config(run / "config.yaml")
@@ -242,7 +243,7 @@ def test_unexportable_models_are_refused(runs, capsys, tmp_path, name, why, fmt)
         "batch",
     ):  # frozen by the tracer (the check), or refused by torch's ONNX exporter
         assert "Python control flow" in text and "torch.where" in text, text
-    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not out.exists() and not spec_path(out, fmt).exists()
 
 
 def test_bad_arguments(runs, capsys, tmp_path, monkeypatch):

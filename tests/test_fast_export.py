@@ -14,6 +14,7 @@ from test_export import FORMATS, TOL, apply_recipe, run_exported, softmax
 from vislab.config import load_config
 from vislab.data import load_splits
 from vislab.data.preprocess import apply_stats
+from vislab.export import spec_path
 from vislab.models import build_model
 from vislab.predict import load_model
 from vislab.training.trainer import train
@@ -54,7 +55,7 @@ def test_fast_exports_what_the_run_evaluates(fast_run, capsys, tmp_path, fmt):
     out = tmp_path / f"fast.{fmt}"
     code, text = cli(capsys, "export", fast_run, "--format", fmt, "--out", out)
     assert code == 0, text  # TorchScript used to refuse: "model 'fast' could not be traced"
-    spec = json.loads(out.with_suffix(".json").read_text())
+    spec = json.loads(spec_path(out, fmt).read_text())
     images = _test_images(fast_run)
     got = run_exported(fmt, out, apply_recipe(spec, images))
     model, record = load_model(fast_run)

@@ -16,7 +16,7 @@ OWN = [
     "checkpoints/best.pt",
     "config.yaml",
     "summary.onnx",
-]  # summary.onnx: its spec is summary.json
+]  # summary.onnx: its spec is summary.json (an ONNX export's; a TorchScript one's: summary.torchscript.json)
 
 
 def _bytes(run):
@@ -26,30 +26,31 @@ def _bytes(run):
 @pytest.mark.parametrize("rel", OWN)
 def test_export_never_replaces_a_runs_own_file_even_with_force(capsys, trained, rel):
     before = _bytes(trained)
+    fmt = "onnx" if rel.endswith(".onnx") else "torchscript"
     with pytest.raises(UserError, match="never replaces"):
-        vislab.load_run(trained).export("torchscript", out=trained / rel)
-    code, text = cli(
-        capsys, "export", trained, "-f", "torchscript", "--out", trained / rel, "--force"
-    )
+        vislab.load_run(trained).export(fmt, out=trained / rel)
+    code, text = cli(capsys, "export", trained, "-f", fmt, "--out", trained / rel, "--force")
     assert code == 2 and "never replaces" in text, text
     with pytest.raises(UserError, match="never replaces"):
-        export_run(trained, "torchscript", trained / rel, force=True)
+        export_run(trained, fmt, trained / rel, force=True)
     assert _bytes(trained) == before  # best.pt still holds the weights, config and summary intact
 
 
 def test_export_replaces_an_existing_file_only_with_force(capsys, trained, tmp_path):
-    model, spec = tmp_path / "m.pt", tmp_path / "s.json"
+    model, spec = tmp_path / "m.pt", tmp_path / "s.torchscript.json"
     model.write_bytes(b"mine")
     spec.write_text("mine")
     code, text = cli(capsys, "export", trained, "-f", "torchscript", "--out", model)
     assert code == 2 and f"'{model}' already exists" in text and model.read_bytes() == b"mine"
-    with pytest.raises(UserError, match="already exists"):  # the spec's place: s.json
+    with pytest.raises(UserError, match="already exists"):  # the spec's place: s.torchscript.json
         vislab.load_run(trained).export("torchscript", out=tmp_path / "s.pt")
     assert spec.read_text() == "mine" and not (tmp_path / "s.pt").exists()
     vislab.load_run(trained).export("torchscript", out=tmp_path / "s.pt", force=True)
     assert spec.read_text() != "mine" and (tmp_path / "s.pt").is_file()
     assert cli(capsys, "export", trained, "-f", "torchscript", "--out", model, "--force")[0] == 0
-    assert model.read_bytes() != b"mine" and json.loads((tmp_path / "m.json").read_text())
+    assert model.read_bytes() != b"mine" and json.loads(
+        (tmp_path / "m.torchscript.json").read_text()
+    )
     for _ in range(2):  # the run's own export/ is vislab's: replaced without --force
         assert cli(capsys, "export", trained, "-f", "torchscript")[0] == 0
 

@@ -1,6 +1,7 @@
 """Export a finished run's model to ONNX or TorchScript, with a JSON of what inference needs.
 
-``export_run(run, "onnx")`` writes ``run/export/model.onnx`` and ``run/export/model.json``: the input
+``export_run(run, "onnx")`` writes ``run/export/model.onnx`` and ``run/export/model.json`` (TorchScript:
+``model.torchscript.pt`` and ``model.torchscript.json``; :func:`spec_path`): the input
 shape, the normalisation (per-channel mean/std, or the ZCA mean and matrix), the class names, the
 model name and options, the checkpoint the weights came from (its file, epoch, step when mid-epoch,
 and the run's test accuracy where it is theirs), and the exact recipe from a uint8 H×W×C image to the
@@ -78,8 +79,9 @@ def export_run(
 
     Writes the model to ``out`` (default ``RUN/export/model.onnx`` or ``model.torchscript.pt``; a
     folder — one that exists, or a name ending in ``/`` or without a suffix, then made — gets that name
-    inside) and the inference spec beside it (same stem, ``.json``; its ``checkpoint``:
-    :func:`checkpoint_spec`); returns both paths. Outside ``RUN/export/``, a file already at either
+    inside) and the inference spec beside it (:func:`spec_path`: ``X.json`` for ONNX, ``X.torchscript.json``
+    for TorchScript, so both formats can go to one stem ``X``; its ``checkpoint``: :func:`checkpoint_spec`);
+    returns both paths. Outside ``RUN/export/``, a file already at either
     path is replaced only with ``force``; a run's own files (``training.rundir.RUN_OWN``) and the checkpoint
     exported never are (checked before the export). ``trust_code``: as for ``predict.load_model``.
     ``UserError`` when the run is missing, the format unknown, ``out`` not a place the files can be
@@ -91,8 +93,8 @@ def export_run(
     target = _checked_request(Path(target), fmt)
     ckpt_path, _ = choose_checkpoint(target, checkpoint)  # its note: load_model's
     path = _output_path(ckpt_path, fmt, out)
-    spec_path = path.with_suffix(".json")
-    _check_outputs(ckpt_path, fmt, [path, spec_path], force)
+    spec_file = spec_path(path, fmt)
+    _check_outputs(ckpt_path, fmt, [path, spec_file], force)
     check_writable(path, "the model", undone="nothing was exported", is_file=True)
     model, record = load_model(target, trust_code, checkpoint)
     name = record.model.name
@@ -109,8 +111,19 @@ def export_run(
     spec["checkpoint"] = checkpoint_spec(
         ckpt_path, target.is_dir() and checkpoint == "best", own.eval_weight_average
     )
-    atomic_write_text(spec_path, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
-    return path, spec_path
+    atomic_write_text(spec_file, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
+    return path, spec_file
+
+
+def spec_path(model: Path, fmt: str) -> Path:
+    """The inference spec of ``model`` exported as ``fmt``, beside it: its stem and ``.json`` for ONNX
+    (model.onnx → model.json), its stem, ``.torchscript`` where the stem does not end so, and ``.json`` for
+    TorchScript (model.torchscript.pt → model.torchscript.json, X.pt and X.torchscript →
+    X.torchscript.json): an ONNX and a TorchScript export to one stem keep a spec each."""
+    stem = model.stem
+    if fmt == "torchscript" and not stem.lower().endswith(".torchscript"):
+        stem += ".torchscript"
+    return model.with_name(f"{stem}.json")
 
 
 def _refuse_fitted(model: torch.nn.Module, name: str) -> None:
@@ -130,7 +143,24 @@ def _check_outputs(ckpt_path: Path, fmt: str, paths: list[Path], force: bool) ->
     for path in paths:
         refuse_run_file(path, "--out", also=ckpt_path)
     if paths[0].resolve() != _default_path(ckpt_path, fmt).resolve():
+        if not force:
+            _refuse_others_spec(*paths)
         check_new_files(paths, force, "--out (Python: force=True, or another out=)")
+
+
+def _refuse_others_spec(model: Path, spec: Path) -> None:
+    """UserError when ``spec`` is the inference spec of another exported model file than ``model``."""
+    try:
+        other = json.loads(spec.read_text(encoding="utf-8")).get("model_file")
+    except (OSError, ValueError, AttributeError):  # none there, or not a spec: check_new_files says
+        return
+    if isinstance(other, str) and other != model.name:
+        raise UserError(
+            f"'{spec}' is the inference spec of the export '{spec.with_name(other)}', and the spec of "
+            f"--out '{model}' goes there too: give --out another name (e.g. "
+            f"{model.with_stem(model.stem + '-2')}), or --force to replace that spec (Python: force=True, "
+            f"or another out=)."
+        )
 
 
 def _default_path(ckpt_path: Path, fmt: str) -> Path:
@@ -151,7 +181,8 @@ def _output_path(ckpt_path: Path, fmt: str, out: str | Path | None) -> Path:
     if out.suffix.lower() == ".json":
         raise UserError(
             f"'{out}' (--out; Python: out=) is where the model goes, and its inference spec is written "
-            f"beside it with the same stem and .json: give the model's file name (e.g. "
+            f"beside it (its stem and .json; .torchscript.json for TorchScript): give the model's file "
+            f"name (e.g. "
             f"{_model_file_like(out, ckpt_path, fmt)})."
         )
     return out
@@ -159,10 +190,11 @@ def _output_path(ckpt_path: Path, fmt: str, out: str | Path | None) -> Path:
 
 def _model_file_like(spec: Path, ckpt_path: Path, fmt: str) -> Path:
     """A model file to suggest for ``--out`` given as the spec ``spec``: its stem with the format's
-    suffix, unless that or its spec is a file export refuses (a run's own), then ``RUN/export/``'s."""
+    suffix, unless that, its spec or ``spec`` is a file export refuses (a run's own), then
+    ``RUN/export/``'s."""
     model = spec.with_suffix(Path(FORMATS[fmt]).suffix)
     try:
-        for path in (model, spec):
+        for path in (model, spec_path(model, fmt), spec):
             refuse_run_file(path, "--out", also=ckpt_path)
     except UserError:
         return _default_path(ckpt_path, fmt)

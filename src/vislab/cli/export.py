@@ -28,8 +28,8 @@ def export(
         "--out",
         "-o",
         help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt; a name ending "
-        "in / or without a suffix is a folder, made if missing); the JSON goes beside the model (same "
-        "stem, .json).",
+        "in / or without a suffix is a folder, made if missing); the JSON goes beside the model: X.json "
+        "for X.onnx, X.torchscript.json for X.pt or X.torchscript.",
     ),
     which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,

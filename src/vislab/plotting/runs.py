@@ -7,7 +7,9 @@ function that saves the builder's figure as a PNG and returns its path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -17,6 +19,9 @@ from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.legend import legend_beside, legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 from vislab.plotting.style import ReflowLayout, name_ticks
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 CELL_IN = 0.5  # a confusion-matrix cell, inches: room for "1000" or "0.93" at CELL_PT
 CELL_PT = 8.0  # its numbers and class names: the smallest text a printed page holds
@@ -99,7 +104,7 @@ def curves_figure(
         if steps and steps.get(name):
             label = "" if len(histories) == 1 else f"{literal(name)} steps"
             draw_step_losses(axes[0], steps[name], color, label)
-    _label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
+    label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
     drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
     styles = [
         dict(linestyle=s, label=w, marker=POINT_MARKERS[s] if points else "")
@@ -120,8 +125,9 @@ def curves_figure(
     return fig
 
 
-def _label_epoch_axes(axes, epochs: set[int]) -> None:
-    """The loss and accuracy panels' axes: whole epochs (``epochs``, those drawn), labels, a grid."""
+def label_epoch_axes(axes: Iterable[Axes], epochs: set[int]) -> None:
+    """The loss and accuracy panels' axes (a run's, a sweep's trials'): whole epochs (``epochs``, those
+    drawn), labels, a grid."""
     for ax, label in zip(axes, ("loss", "accuracy")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if len(epochs) == 1:  # one epoch: its tick alone (the locator would invent fractions)

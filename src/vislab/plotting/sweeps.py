@@ -12,11 +12,15 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import literal, plt, save_figure
-from vislab.plotting.runs import CURVES
+from vislab.plotting.runs import CURVES, label_epoch_axes
 
 # the markers of the best trials of the curves figure, each named in its legend
 TRIAL_MARKERS = ("o", "s", "^", "D", "v", "P")
 NAMED_TRIALS = len(TRIAL_MARKERS)
+# a marker's fill says its curve's kind (train ●, val ○, tracked test ◒), as a line's style does: a curve
+# of one point (a 1-epoch trial) has no line, its marker a named trial's (at NAMED_SIZE) or a smaller dot
+POINT_FILLS = {"-": "full", "--": "none", ":": "bottom"}
+NAMED_SIZE, OTHER_SIZE = 8, 4.5
 
 
 def plot_bars(values: dict[str, float], path: Path, title: str = "", xlabel: str = "") -> Path:
@@ -138,7 +142,9 @@ def plot_trial_curves(
     """Loss and accuracy per epoch of many trials (name → metrics rows), each trial one colour on a scale of
     its objective ``values[name]`` (best drawn last, on top; a colour bar beside the panels); solid =
     train, dashed = val, dotted = tracked test. The best :data:`NAMED_TRIALS` trials also get a marker
-    each and a legend entry naming them and their objective; the legend sits below the panels."""
+    each (filled by the curve's kind: :data:`POINT_FILLS`) and a legend entry naming them and their
+    objective; the legend sits below the panels. A curve of one point (a 1-epoch trial, one stopped after
+    its first epoch) is a marker."""
     fig = plt.figure(figsize=(12, 5.2), layout="constrained")
     axes = fig.subplots(1, 2)
     names = list(histories)
@@ -149,19 +155,13 @@ def plot_trial_curves(
     order = np.argsort(-vals if higher_better else vals, kind="stable")  # best first
     named = {names[i]: TRIAL_MARKERS[j] for j, i in enumerate(order[:NAMED_TRIALS])}
     for i in order[::-1]:  # best drawn last, on top
-        line = dict(color=cmap(norm(vals[i])), lw=1.1, alpha=0.85, marker=named.get(names[i], ""))
+        trial = dict(color=cmap(norm(vals[i])), marker=named.get(names[i], ""))
         for key, panel, style, _ in CURVES:
-            rows = [r for r in histories[names[i]] if r.get(key) is not None]
-            if rows:
-                axes[panel].plot([r["epoch"] for r in rows], [r[key] for r in rows], style, **line)
-    for ax, label in zip(axes, ("loss", "accuracy")):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
+            _draw_trial_curve(axes[panel], histories[names[i]], key, style, trial)
+    label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=literal(metric))
     styles = [
-        Line2D([], [], color="0.3", ls=style, label=word)
+        Line2D([], [], color="0.3", ls=style, label=word, **_point_marks(style, "o"))
         for key, panel, style, word in CURVES
         if panel == 0 and any(key in r for h in histories.values() for r in h)
     ]
@@ -176,3 +176,29 @@ def plot_trial_curves(
     more = f" (the best {len(named)} named)" if len(named) < len(names) else ""
     fig.suptitle(literal(f"best {len(names)} trials by {metric}{more}"))
     return save_figure(fig, path)
+
+
+def _point_marks(style: str, marker: str) -> dict:
+    """The options of ``marker`` (none: "") on a curve of ``style``, filled by its kind (:data:`POINT_FILLS`)."""
+    return dict(marker=marker, fillstyle=POINT_FILLS[style]) if marker else {}
+
+
+def _draw_trial_curve(ax, rows: list[dict], key: str, style: str, trial: dict) -> None:
+    """One curve (``key``) of a trial's ``rows`` on ``ax`` in its ``trial`` colour and marker (a named
+    trial's, else none; a curve of one point gets a dot)."""
+    rows = [r for r in rows if r.get(key) is not None]
+    if not rows:
+        return
+    one = len(rows) == 1
+    marker = trial["marker"] or ("o" if one else "")
+    size = (NAMED_SIZE if trial["marker"] else OTHER_SIZE) if one else None
+    ax.plot(
+        [r["epoch"] for r in rows],
+        [r[key] for r in rows],
+        style,
+        color=trial["color"],
+        lw=1.1,
+        alpha=0.85,
+        markersize=size,
+        **_point_marks(style, marker),
+    )
