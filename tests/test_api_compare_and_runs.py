@@ -19,7 +19,7 @@ from PIL import Image
 import vislab
 import vislab.api
 import vislab.api.runs as api_runs
-from conftest import TINY_DIGITS, TINY_RUN, cli, one_line
+from conftest import TINY_DIGITS, TINY_RUN, cli, one_line, table_run
 from vislab.errors import CheckpointNote, Note, UserError
 
 CIRCLES = dict(TINY_RUN, data="circles", data__n_samples=100)
@@ -188,3 +188,12 @@ def test_checkpoint_best_falls_back_to_last_with_a_note(swapped, tmp_path, digit
     assert (
         table["probability"].tolist() == swapped[1].predict_files(digit_png)["probability"].tolist()
     )
+
+
+def test_a_run_whose_summary_cannot_be_read_is_named_in_one_sentence(tmp_path):
+    run = table_run(tmp_path, "r")
+    (run / "summary.json").write_text("[1, 2]")
+    with pytest.raises(UserError) as e:
+        vislab.compare([run])
+    said = str(e.value)
+    assert "summary.json' cannot be read (it holds a JSON list" in said and ".." not in said

@@ -62,6 +62,13 @@ def test_only_with_other_epochs_leaves_the_runs_trained_otherwise_out_of_every_t
     assert sorted(res.runs) == ["majority", "mlp"] and "wide" not in set(res.table["run"])
     assert len(train_spy) == 4
 
+    # at 1 epoch again, mlp is left out by --only wide: the fix brings its kept 1-epoch run back
+    code, text = cli(capsys, "suite", spec, "--out", out, "--only", "wide", "--dry-run")
+    assert code == 0 and len(train_spy) == 4, text
+    assert (
+        "--only mlp (Python: only=['mlp']), or without --only, brings back the run kept as "
+        f"{out / 'mlp.epochs-1'}" in one_line(text)
+    )
     # back to 1 epoch: mlp's 1-epoch run comes back, and wide's settings are the suite's again
     code, text = cli(capsys, "suite", spec, "--out", out, "--only", "mlp", "--no-report")
     assert code == 0, text

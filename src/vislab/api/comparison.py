@@ -74,7 +74,7 @@ def find_runs(targets: Targets) -> Found:
         else:
             left_out[name] = _unfinished(summary, folder)
     if not summaries:
-        listed = "; ".join(f"{n} is {why}" for n, why in left_out.items())
+        listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
         raise UserError(
             f"no finished run to compare in {', '.join(map(str, paths))}: {listed}. Finish a run "
             f"first (resume it, or train it again), then compare."

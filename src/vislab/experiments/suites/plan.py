@@ -276,10 +276,13 @@ _OPENS = ("start", "resume", "retrain")
 
 
 def not_with_these(p: PlannedRun) -> str:
-    """What the tables say of planned run ``p`` (``retrain``) that ``only`` left out, and the fix."""
+    """What the tables say of planned run ``p`` (``retrain``) that ``only`` left out, and the fix: the
+    command that trains it, or brings back the run an earlier switch of epochs kept (:func:`kept_back`)."""
+    back = kept_back(p)
+    does = "trains it" if back is None else f"brings back the run kept as {back.run_dir}"
     return (
         f"not trained with these settings ({p.message}), so it is in no table: the same command with "
-        f"--only {p.name} (Python: only=[{p.name!r}]), or without --only, trains it (the run there now "
+        f"--only {p.name} (Python: only=[{p.name!r}]), or without --only, {does} (the run there now "
         f"is kept beside it)"
     )
 
