@@ -42,9 +42,9 @@ def test_explain_names_and_titles_the_attention_block(
     titles = {}
     real = explain_module.plot_explanation
 
-    def spy(image, maps, labels, path, title=""):
+    def spy(image, maps, labels, path, title="", **kw):
         titles[path.name] = title
-        return real(image, maps, labels, path, title)
+        return real(image, maps, labels, path, title, **kw)
 
     monkeypatch.setattr(explain_module, "plot_explanation", spy)
     for block in ("0", "-1"):
