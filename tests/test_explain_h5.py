@@ -47,6 +47,15 @@ def _assert_one_attention_scale(fig, images: list) -> None:
     bars = _bars(fig)
     assert bars and all(b.get_ylabel() == "attention weight\n(all heads)" for b in bars)
     assert cut_texts(fig) == []  # the bar's label within the figure
+    _assert_bar_text_no_larger_than_titles(fig)
+
+
+def _assert_bar_text_no_larger_than_titles(fig) -> None:
+    """The colour bars' labels and ticks are set no larger than the panels' titles."""
+    titles = [ax.title.get_fontsize() for ax in fig.axes if ax.get_title()]
+    for bar in _bars(fig):
+        sizes = [bar.yaxis.label.get_fontsize(), *(t.get_fontsize() for t in bar.get_yticklabels())]
+        assert titles and max(sizes) <= min(titles), (sizes, titles)
 
 
 def test_explain_command_draws_attention_heads_on_one_scale_with_a_colour_bar(
@@ -95,6 +104,7 @@ def test_explain_saliency_is_scaled_per_image_and_its_bar_says_so(
         (bar,) = _bars(figure)
         assert bar.get_ylabel() == PER_MAP
         assert [t.get_text() for t in bar.get_yticklabels()] == ["min", "max"]
+        _assert_bar_text_no_larger_than_titles(figure)
         (image,) = _maps(figure)
         assert (image.norm.vmin, image.norm.vmax) == (0, 1)
     plt.close(*drawn)

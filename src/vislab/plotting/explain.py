@@ -18,6 +18,8 @@ from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
 ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
 CMAP = "jet"  # a map's colours, drawn half opaque over its image
 PER_MAP = "scaled per image"  # the colour bar of maps in arbitrary units, each min-max scaled
+TITLE_PT = 8  # a panel's title, and the colour bar's label and ticks: no larger
+BAR_PT = TITLE_PT
 BAR_IN = 0.8  # the width a colour bar and its label add to a row
 NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map that is 0 everywhere
 
@@ -58,9 +60,8 @@ def colour_bar(
     bar = fig.colorbar(scale, ax=axes, shrink=shrink, pad=0.02, anchor=(0.0, 0.0))
     if units is None:
         bar.set_ticks([0, 1], labels=["min", "max"])
-        bar.set_label(PER_MAP)
-    else:
-        bar.set_label(units.replace(" (", "\n("))
+    bar.set_label(PER_MAP if units is None else units.replace(" (", "\n("), fontsize=BAR_PT)
+    bar.ax.tick_params(labelsize=BAR_PT)
 
 
 def head_labels(heads: int) -> list[str]:
@@ -133,7 +134,7 @@ def draw_explanation_row(
         ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
         if m is not None and not zero:
             ax.imshow(m, cmap=CMAP, alpha=0.5, norm=scale.norm)
-        ax.set_title(literal(label) + NOTHING if zero else literal(label), fontsize=8)
+        ax.set_title(literal(label) + NOTHING if zero else literal(label), fontsize=TITLE_PT)
         ax.axis("off")
     colour_bar(fig, scale, list(axes[1:]), units)
     if title:
