@@ -31,6 +31,7 @@ from vislab.data.images import (
 )
 from vislab.errors import UserError
 from vislab.explain_maps import (
+    HEAD_UNITS,
     check_block,
     check_method,
     default_method,
@@ -252,12 +253,11 @@ def explain_one(
     p, c = run_probabilities(model, record, x)[0].max(0)
     top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
     maps, depth = maps_and_depth(model, x, method, block, c[None])
-    units = map_units(method)
     if method == "attention":  # heads counted from 1, as the title's block; one scale for them all
-        labels, units = head_labels(len(maps[0])), f"{units} (all heads)"
-        return Explanation(maps[0], labels, top, method, block % depth, depth, tta, units)
+        labels = head_labels(len(maps[0]))
+        return Explanation(maps[0], labels, top, method, block % depth, depth, tta, HEAD_UNITS)
     labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
-    return Explanation(maps[0], labels, top, method, tta=tta, units=units)
+    return Explanation(maps[0], labels, top, method, tta=tta, units=map_units(method))
 
 
 def _default_folder(target: Path) -> Path:

@@ -21,6 +21,7 @@ from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
 ATTENTION_UNITS = "attention weight"  # attention and rollout maps: a share of a token's attention
+HEAD_UNITS = f"{ATTENTION_UNITS} (all heads)"  # a block's heads, drawn on one scale
 
 
 def run_probabilities(model: nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:

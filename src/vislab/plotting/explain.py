@@ -24,13 +24,15 @@ BAR_IN = 0.8  # the width a colour bar and its label add to a row
 NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map that is 0 everywhere
 
 
-def upsample_maps(maps: torch.Tensor, size: tuple[int, int], shared: bool = False) -> np.ndarray:
-    """K × h × w maps as K × H × W, bilinear, each min-max scaled to [0, 1] (a flat map becomes 0), or
-    with ``shared`` left in their own units (drawn on one scale: :func:`map_scale`)."""
+def _upsampled(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """K × h × w maps as K × H × W, bilinear, in their own units."""
     m = maps.detach().float().cpu()[:, None]
-    m = F.interpolate(m, size=size, mode="bilinear", align_corners=False)[:, 0]
-    if shared:
-        return m.numpy()
+    return F.interpolate(m, size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """K × h × w maps as K × H × W, bilinear, each min-max scaled to [0, 1] (a flat map becomes 0)."""
+    m = _upsampled(maps, size)
     lo, hi = m.amin((1, 2), keepdim=True), m.amax((1, 2), keepdim=True)
     return ((m - lo) / (hi - lo).clamp_min(1e-12)).numpy()
 
@@ -42,7 +44,7 @@ def map_scale(
     ``units`` (attention weights: a share of the token's attention), one for all, from 0 (or the least,
     if below) to the largest, so a weak head looks weak; without (Grad-CAM, saliency: arbitrary units),
     each map min–max scaled to [0, 1] (:func:`upsample_maps`)."""
-    over = upsample_maps(maps, size, shared=units is not None)
+    over = _upsampled(maps, size).numpy() if units else upsample_maps(maps, size)
     lo, hi = (min(0.0, float(over.min())), float(over.max())) if units else (0.0, 1.0)
     return over, ScalarMappable(Normalize(lo, max(hi, lo + 1e-12)), cmap=CMAP)
 

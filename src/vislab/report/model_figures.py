@@ -16,7 +16,13 @@ from vislab.data.augment import centre_crop
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
-from vislab.explain_maps import ATTENTION_UNITS, explain_maps, run_probabilities, tta_note
+from vislab.explain_maps import (
+    ATTENTION_UNITS,
+    HEAD_UNITS,
+    explain_maps,
+    run_probabilities,
+    tta_note,
+)
 from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import head_labels, plot_explanation
@@ -156,9 +162,7 @@ def _heads(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Pa
     from 1), all on one colour scale."""
     maps = explain_maps(model, x[:1].to(next(model.parameters()).device), "attention")[0]
     title = titles[0].replace("\n", ", ")
-    return plot_explanation(
-        display[0], maps, head_labels(len(maps)), path, title, f"{ATTENTION_UNITS} (all heads)"
-    )
+    return plot_explanation(display[0], maps, head_labels(len(maps)), path, title, HEAD_UNITS)
 
 
 def _gradcam(
