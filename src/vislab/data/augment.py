@@ -266,57 +266,61 @@ def autoaugment(cfg: AutoAug, channels: int) -> nn.Module:
     return Sometimes(PerSampleChoice(candidates), cfg.p)
 
 
+def _kornia_ops():
+    """``kornia.augmentation``, imported when a pipeline first asks for one of its operations."""
+    import kornia.augmentation  # on use (see the imports)
+
+    return kornia.augmentation
+
+
 def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAugment | None:
     """The augmentation pipeline for images of ``sample_shape`` (C, H, W), or None when nothing is on."""
-    import kornia.augmentation as K  # on use (see the imports)
-
     if len(sample_shape) != 3:
         return None  # feature vectors are never augmented
     model_input_shape(cfg, sample_shape)  # a crop size these images allow
     c, h, w = sample_shape
     ops = [*_geometric_ops(cfg, h, w), *_photometric_ops(cfg, c)]
     if cfg.erasing.p > 0:
-        ops.append(
-            K.RandomErasing(scale=cfg.erasing.scale, ratio=cfg.erasing.ratio, p=cfg.erasing.p)
-        )
+        e = cfg.erasing
+        ops.append(_kornia_ops().RandomErasing(scale=e.scale, ratio=e.ratio, p=e.p))
     return BatchAugment(ops, cfg.p, cfg.crop.size) if ops else None
 
 
 def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> list[nn.Module]:
     """Resized crop, crop, flip, rotation and affine, as configured, in that order."""
-    import kornia.augmentation as K  # on use (see the imports)
-
     ops: list[nn.Module] = []
     if cfg.resized_crop.p > 0:
         r = cfg.resized_crop
         # kornia takes RandomResizedCrop's p as one draw per batch (its p_batch): Sometimes draws per sample
-        ops.append(Sometimes(K.RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio), r.p))
+        ops.append(
+            Sometimes(_kornia_ops().RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio), r.p)
+        )
     if cfg.crop.p > 0 or cfg.crop.size:  # with a size the crop always runs: p = 0 centre-crops
         ops.append(RandomCropPad(crop_padding(cfg.crop, min(h, w)), cfg.crop.p, cfg.crop.size))
     if cfg.hflip.p > 0:
         ops.append(RandomFlip(cfg.hflip.p))
     if cfg.rotation.p > 0:
-        ops.append(K.RandomRotation(cfg.rotation.degrees, p=cfg.rotation.p))
+        ops.append(_kornia_ops().RandomRotation(cfg.rotation.degrees, p=cfg.rotation.p))
     if cfg.affine.p > 0:
         a = cfg.affine
         ops.append(
-            K.RandomAffine(a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p)
+            _kornia_ops().RandomAffine(
+                a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p
+            )
         )
     return ops
 
 
 def _photometric_ops(cfg: AugmentConfig, channels: int) -> list[nn.Module]:
     """Colour jitter, blur, RandAugment, TrivialAugment and AutoAugment, as configured, in that order."""
-    import kornia.augmentation as K  # on use (see the imports)
-
     ops: list[nn.Module] = []
     if cfg.color_jitter.p > 0:
         j, colour = cfg.color_jitter, channels == 3  # saturation and hue only exist for RGB
         sat, hue = (j.saturation, j.hue) if colour else (0.0, 0.0)
-        ops.append(K.ColorJitter(j.brightness, j.contrast, sat, hue, p=j.p))
+        ops.append(_kornia_ops().ColorJitter(j.brightness, j.contrast, sat, hue, p=j.p))
     if cfg.blur.p > 0:
         k = cfg.blur.kernel_size  # odd: the schema refuses an even one
-        ops.append(K.RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p))
+        ops.append(_kornia_ops().RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p))
     if cfg.randaugment.num_ops > 0:
         ops.append(randaugment(cfg.randaugment, channels))
     if cfg.trivialaugment.p > 0:

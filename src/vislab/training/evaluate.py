@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import kornia
 import torch
 import torch.nn.functional as F
 
@@ -79,14 +78,15 @@ def library_versions() -> dict:
         vislab=__version__,
         torch=torch.__version__,
         torchvision=_installed_version("torchvision"),
-        kornia=kornia.__version__,
+        kornia=_installed_version("kornia"),  # kornia itself takes ~0.2 s to import
         python=platform.python_version(),
     )
 
 
 def _installed_version(package: str) -> str:
-    """``package.__version__`` as its ``version.py`` writes it (``0.29.1+cu130``), without importing the
-    package: importing torchvision pulls in torch's compiler stack, ~2 s of every run's end."""
+    """``package.__version__`` as its ``version.py`` writes it (``0.29.1+cu130``), else its installed
+    metadata, without importing the package: importing torchvision pulls in torch's compiler stack, ~2 s of
+    every run's end."""
     spec = importlib.util.find_spec(package)
     version_py = Path(spec.origin).with_name("version.py") if spec and spec.origin else None
     with contextlib.suppress(OSError, AttributeError):  # no file: the installed metadata
