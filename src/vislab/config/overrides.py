@@ -43,19 +43,56 @@ def _as_yaml(value: Any) -> str:
 
 
 def set_dotted(tree: dict, key: str, value: Any) -> None:
-    """``tree[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed."""
+    """``tree[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed. A number after a list
+    sets that item of it (``model.widths.0``), or one past its end adds an item; a list the tree does not
+    hold (a model's preset fills it) has no item to set, and the error says to give the whole list."""
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"config key '{key}' has an empty part.")
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part)
+    node: dict | list = tree
+    for depth, part in enumerate(parts[:-1]):
+        held = ".".join(parts[: depth + 1])
+        child = _item(node, part, key) if isinstance(node, list) else node.get(part)
         if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
+            if parts[depth + 1].isdigit():
+                raise ConfigError(
+                    f"config key '{key}': '{held}' is not set in this config (the model or the schema "
+                    f"fills it in), so it has no item to change; set the whole list: {held}=[...]"
+                )
+            child = _put(node, part, {}, key)
+        if isinstance(
+            child, list
+        ):  # a copy: the list may be shared (a suite's base, a caller's tree)
+            child = _put(node, part, list(child), key)
+        elif not isinstance(child, dict):
             raise ConfigError(f"config key '{key}': '{part}' holds a value, not a section.")
         node = child
-    node[parts[-1]] = value
+    _put(node, parts[-1], value, key)
+
+
+def _item(items: list, part: str, key: str, adding: bool = False) -> Any:
+    """The item of ``items`` that ``part`` numbers (with ``adding``, its index, which may be one past the
+    end); ConfigError naming the numbers it may take."""
+    last = len(items) if adding else len(items) - 1
+    if not part.isdigit() or int(part) > last:
+        held = key[: key.rindex(f".{part}")]
+        raise ConfigError(
+            f"config key '{key}': '{held}' is a list of {len(items)} item(s) ({_as_yaml(items)}); "
+            f"an item is set by its number, 0 to {last}"
+            + (" (the last adds one)." if adding else ".")
+        )
+    return int(part) if adding else items[int(part)]
+
+
+def _put(node: dict | list, part: str, value: Any, key: str) -> Any:
+    """``node[part] = value``, a list's item by its number (one past the end appends); returns value."""
+    if isinstance(node, dict):
+        node[part] = value
+    elif (index := _item(node, part, key, adding=True)) == len(node):
+        node.append(value)
+    else:
+        node[index] = value
+    return value
 
 
 def apply_override(tree: dict, assignment: str) -> None:
