@@ -15,7 +15,8 @@ type                       exit  meaning
 ``RunFailed``              1     a runtime failure with a message (disk full, some runs failed)
 ``WriteFailed``            1     a file of the run could not be written (a ``RunFailed``)
 ``SuiteFailed``            1     some runs of a suite failed, the others finished (a ``RunFailed``)
-``TrainingInterrupted``    130   stopped by a signal after saving a resumable checkpoint
+``TrainingInterrupted``    130   stopped by a signal after saving a resumable checkpoint (a
+                                 ``KeyboardInterrupt``, no ``Exception``: ``except Exception`` lets it by)
 =========================  ====  ===========================================================
 
 The CLI prints ``str(error)`` (no traceback) and exits with ``error.exit_code``. An ``OSError`` from
@@ -94,8 +95,10 @@ class SuiteFailed(RunFailed):
     """Some runs of a suite failed (the others finished)."""
 
 
-class TrainingInterrupted(VislabError):
-    """Training stopped by a signal after writing a resumable checkpoint."""
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by a signal after writing a resumable checkpoint. Not a VislabError but a
+    KeyboardInterrupt, as the Ctrl-C that caused it: ``except Exception`` (a notebook's loop of runs going
+    on past a failed one) lets it through, and the loop stops."""
 
     exit_code = 130
 

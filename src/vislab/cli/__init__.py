@@ -35,6 +35,7 @@ try:
     from vislab.cli import quickstart as quickstart_cli
     from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
     from vislab.cli.resuming import check_resume_args, resumed_with
+    from vislab.cli.stopped import Stopped, carry_interruptions
     from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
     from vislab.cli.worker import is_worker, record_said, said_by_rank_0
     from vislab.config import load_config
@@ -201,6 +202,7 @@ compare_cli.register(app)
 
 
 flow_summaries(app)
+carry_interruptions(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -235,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             return rv
     except WorkersEnded as e:
         return e.code
+    except Stopped as e:
+        return _outcome(e.interruption)
     except (VislabError, typer.Exit, typer.Abort, _CLICK_ERROR, KeyboardInterrupt) as e:
         return _outcome(e)
     except MemoryError:
@@ -275,7 +279,8 @@ def _outcome(e: BaseException) -> int:
     ``worker._WAIT_S`` seconds (rank 0 had none, or is slow to meet it): a rank's own error is never lost. Under
     ``--nproc`` ranks 1.. print into log files, and the launcher shows one only if rank 0 said nothing.
     """
-    if isinstance(e, VislabError):  # the exit code follows the type (errors.py)
+    # the exit code follows the type (errors.py)
+    if isinstance(e, (VislabError, TrainingInterrupted)):
         if not said_by_rank_0(e):
             stopped = isinstance(e, TrainingInterrupted)
             kind = "[bold yellow]interrupted:" if stopped else "[bold red]error:"

@@ -43,7 +43,7 @@ def leave(code: int) -> None:
 _WAIT_S = 5.0
 
 
-def said_by_rank_0(e: VislabError) -> bool:
+def said_by_rank_0(e: VislabError | TrainingInterrupted) -> bool:
     """Under torchrun, in a rank other than its machine's first: whether the first printed ``e`` too."""
     mark = _said_mark()
     if mark is None or _first_rank():
@@ -58,7 +58,7 @@ def said_by_rank_0(e: VislabError) -> bool:
         time.sleep(0.02)  # torchrun stops the others soon after rank 0 ends
 
 
-def record_said(e: VislabError) -> None:
+def record_said(e: VislabError | TrainingInterrupted) -> None:
     """In the first rank of a torchrun job's machine: record that it printed ``e``, for the other ranks
     and for the launcher of ``--nproc`` (training/launch.py). Written whole (renamed into place)."""
     mark = _said_mark()
@@ -86,6 +86,6 @@ def _first_rank() -> bool:
     return os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")) == "0"
 
 
-def _gist(e: VislabError) -> str:
+def _gist(e: VislabError | TrainingInterrupted) -> str:
     """What makes two ranks' errors the same: type and text; every interruption is one."""
     return "interrupted" if isinstance(e, TrainingInterrupted) else f"{type(e).__name__}: {e}"
