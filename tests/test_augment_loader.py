@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from vislab.config import AugmentConfig
-from vislab.data.augment import RandomCropPad, RandomFlip, build_augment
+from vislab.data.augment import RandomFlip, build_augment
+from vislab.data.crop import RandomCropPad
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 

@@ -9,7 +9,8 @@ import torch.nn as nn
 import vislab
 from conftest import cli
 from vislab.config import AugmentConfig, build_config
-from vislab.data.augment import build_augment, colour_note
+from vislab.data.augment import build_augment
+from vislab.data.augment_words import colour_note
 from vislab.errors import ConfigError
 from vislab.training.finetune import freeze
 

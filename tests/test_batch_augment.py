@@ -23,10 +23,10 @@ from vislab.data.augment import (
     Rounds,
     autoaugment,
     build_augment,
-    describe_augment,
     randaugment,
     trivialaugment,
 )
+from vislab.data.augment_words import describe_augment
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import CUTMIX, MIXUP, build_mix
 from vislab.data.preprocess import fit_stats

@@ -24,7 +24,7 @@ from vislab.cli import main
 from vislab.errors import DataError, TrainingInterrupted, UserError
 from vislab.export import export_run
 from vislab.predict import score_checkpoint
-from vislab.training.checkpoint import CheckpointNote, load_checkpoint, resolve_checkpoint
+from vislab.training.checkpoint import CheckpointNote, load_checkpoint, pick_checkpoint
 from vislab.training.trainer import train
 
 SETS = ("train.figures=false",)
@@ -150,15 +150,17 @@ def test_checkpoint_choices_that_cannot_be_met(finished, stopped, tmp_path, caps
     code, text = cli(capsys, "export", finished, "--format", "onnx", "--checkpoint", "newest")
     assert code == 2 and "newest" in text
     with pytest.raises(UserError, match="the checkpoint must be best or last, not 'newest'"):
-        resolve_checkpoint(finished, "newest")
+        pick_checkpoint(finished, "newest")
     no_last = tmp_path / "run"
     shutil.copytree(finished, no_last)
     (no_last / "checkpoints" / "last.pt").unlink()
     with pytest.raises(DataError, match="has no checkpoints/last.pt: was the run started"):
-        resolve_checkpoint(no_last, "last")
+        pick_checkpoint(no_last, "last")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # asked for: no warning
-        assert resolve_checkpoint(stopped, "last") == stopped / "checkpoints" / "last.pt"
+        picked = pick_checkpoint(stopped, "last")
+        picked.show_note()
+        assert picked.path == stopped / "checkpoints" / "last.pt"
 
 
 def test_run_methods_take_the_checkpoint_the_cli_takes(finished, stopped):

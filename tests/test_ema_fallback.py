@@ -13,7 +13,7 @@ import vislab
 from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import CheckpointNote
 from vislab.predict import load_model, score_checkpoint
-from vislab.training.checkpoint import load_checkpoint, resolve_checkpoint
+from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.trainer import train
 
 EMA = ("train.ema.decay=0.9", "train.epochs=2", "train.figures=false")
@@ -81,7 +81,7 @@ def test_a_last_pt_asked_for_says_best_pt_is_missing_not_never_saved(lost):
 
 def test_the_notes_name_the_weights_they_use(lost):
     with pytest.warns(CheckpointNote) as notes:
-        resolve_checkpoint(lost)  # the best weights: last.pt's average stands in
+        pick_checkpoint(lost).show_note()  # the best weights: last.pt's average stands in
     said = one_line(str(notes[0].message))
     assert "the train.ema average of its weights at the end of epoch 2" in said, said
     assert "(the live weights, not" not in said, said
@@ -117,7 +117,7 @@ def test_the_average_is_not_called_best_pt_s_where_the_best_epoch_was_another(tm
     state["state"]["best_epoch"] = 1  # as if epoch 1 had been the best
     torch.save(state, last)
     with pytest.warns(CheckpointNote) as caught:
-        resolve_checkpoint(run)
+        pick_checkpoint(run).show_note()
     said = one_line(str(caught[0].message))
     assert "written there at epoch 1" in said and "what best.pt would hold" not in said, said
 

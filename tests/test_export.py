@@ -290,7 +290,7 @@ def test_out_folder_gets_the_default_name(runs, capsys, tmp_path):
 
 def test_recipe_says_how_16_bit_and_float_images_become_0_to_255(tmp_path):
     """model.json's recipe, followed by hand on a 16-bit PNG and a float TIFF, gives predict's pixels."""
-    from vislab.export import recipe
+    from vislab.export_spec import recipe
 
     steps = " ".join(recipe((1, 8, 8), "none"))
     assert "rescaling, never clipping: a 16-bit image (values 0-65535) divided by 257" in steps

@@ -14,8 +14,9 @@ import torch.nn.functional as F
 import yaml
 
 import vislab
+from vislab.config.reads import UNREAD_SECTIONS
 from vislab.errors import UserCodeError
-from vislab.models.hooks import UNREAD_SECTIONS, ModelHooks
+from vislab.models.hooks import ModelHooks
 from vislab.models.registry import build_model
 from vislab.training.model_checks import check_output
 

@@ -17,7 +17,8 @@ from conftest import cli, one_line, tiny_config
 from fixtures import write_cifar
 from vislab.config import AugmentConfig, Crop
 from vislab.data import load_splits
-from vislab.data.augment import build_augment, crop_pad, crop_padding
+from vislab.data.augment import build_augment
+from vislab.data.crop import crop_pad, crop_padding
 from vislab.data.loader import DeviceLoader
 from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet

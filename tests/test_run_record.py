@@ -15,7 +15,7 @@ import torch
 
 import vislab
 from vislab.config import build_config
-from vislab.data.augment import centre_crop
+from vislab.data.crop import centre_crop
 from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import apply_stats
 from vislab.errors import DataError

@@ -16,7 +16,7 @@ import pytest
 import vislab
 from conftest import TINY_DIGITS, cli, one_line
 from figures_skipped import skip_report_figures
-from vislab.training.checkpoint import choose_checkpoint
+from vislab.training.checkpoint import pick_checkpoint
 
 # chance level from its first epoch on (the learning rate is far too high): no later epoch beats epoch 1
 STUCK = dict(TINY_DIGITS, train__epochs=2, optim__lr=0.5)
@@ -111,7 +111,8 @@ def test_a_cut_last_pt_names_the_intact_best_pt_and_the_ways_on(run, capsys):
 
 def test_a_deleted_best_pt_is_called_missing_with_the_fix(run):
     (run / "checkpoints" / "best.pt").unlink()
-    path, note = choose_checkpoint(run)
+    picked = pick_checkpoint(run)
+    path, note = picked.path, picked.note
     said = one_line(note)
     assert path.name == "last.pt"
     assert "no evaluation on val has picked" not in said

@@ -21,7 +21,7 @@ from conftest import cli, one_line, tiny_config
 from test_fast import _CountSyncs
 from test_resume import RESULT_KEYS, run_result, sigterm_at_step
 from vislab.config import OptimConfig, ScheduleConfig, build_config, config_notes
-from vislab.config.notes import idle_settings
+from vislab.config.reads import idle_settings
 from vislab.data.loader import DeviceLoader
 from vislab.data.sources.memory import register_arrays
 from vislab.data.tta import TTA

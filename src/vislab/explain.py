@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from vislab.classify import image_shape
-from vislab.data.augment import centre_crop
+from vislab.data.crop import centre_crop
 from vislab.data.images import (
     ImageLike,
     expand_folders,

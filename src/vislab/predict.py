@@ -34,7 +34,7 @@ from vislab.plotting.mistakes import (
     plot_mistakes,
 )
 from vislab.plotting.runs import plot_confusion
-from vislab.training.checkpoint import best_weights, load_checkpoint, resolve_checkpoint
+from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
@@ -48,20 +48,21 @@ def load_model(
     """Rebuild the model of a checkpoint (needs nothing but the checkpoint) and the run's record.
 
     ``target``: a checkpoint file (its weights: last.pt's live ones) or a run directory, whose
-    ``checkpoint`` (:func:`resolve_checkpoint`) is used: ``"best"``, best.pt — or, where the run has none,
-    last.pt standing in for it, with its ``train.ema`` average where it has one (what the run's scores in
-    summary.json are of: :func:`best_weights`); ``"last"``, last.pt's live weights.
+    ``checkpoint`` (:func:`pick_checkpoint`, its note warned) is used: ``"best"``, best.pt — or, where the
+    run has none, last.pt standing in for it, with its ``train.ema`` average where it has one (what the
+    run's scores in summary.json are of); ``"last"``, last.pt's live weights.
 
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
     model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError."""
-    path = resolve_checkpoint(target, checkpoint)
+    picked = pick_checkpoint(target, checkpoint)
+    picked.show_note()
+    path = picked.path
     ckpt = load_checkpoint(path)
-    stand_in = checkpoint == "best" and Path(target).is_dir()
     run = _run_of(Path(target))
     if note := (_other_run_note(run, path, ckpt.record) if run is not None else None):
         show_note(note, CheckpointNote)
-    weights = best_weights(ckpt) if stand_in else ckpt.state_dict
+    weights = picked.weights(ckpt)
     m, spec = ckpt.record.model, ckpt.record.inputs
     code = recorded_code(m.name, m.code, trust_code, str(target))
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed

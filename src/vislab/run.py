@@ -20,7 +20,7 @@ from vislab.config import Config, assignments
 from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
-from vislab.training.checkpoint import checkpoint_target
+from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from vislab.data.images import ImageLike
+    from vislab.export_spec import Exported
 
 PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed")
 _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
@@ -101,7 +102,7 @@ class Run:
         """
         from vislab.predict import load_model  # on use (see the imports)
 
-        return load_model(checkpoint_target(self.path, checkpoint), trust_code)[0]
+        return load_model(pick_checkpoint(self.path, checkpoint).loader_target(), trust_code)[0]
 
     def predict(
         self,
@@ -132,7 +133,8 @@ class Run:
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
-        model, record = load_model(checkpoint_target(self.path, checkpoint), trust_code)
+        target = pick_checkpoint(self.path, checkpoint).loader_target()
+        model, record = load_model(target, trust_code)
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
@@ -177,7 +179,7 @@ class Run:
                 f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
                 f"images and arrays with run.predict."
             )
-        target = checkpoint_target(self.path, checkpoint)
+        target = pick_checkpoint(self.path, checkpoint).loader_target()
         results = predict_images(target, [Path(p) for p in listed], top_k, trust_code)
         fields, rows = prediction_table(results)
         return pd.DataFrame(rows, columns=fields)
@@ -204,7 +206,7 @@ class Run:
         """
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
-        path = checkpoint_target(self.path, checkpoint)
+        path = pick_checkpoint(self.path, checkpoint).loader_target()
         m, names = score_checkpoint(path, split, assignments(data_settings), trust_code)
         return {
             "acc": m.acc,
@@ -227,7 +229,7 @@ class Run:
 
         from vislab.predict import evaluate_checkpoint, mistakes_table
 
-        target = checkpoint_target(self.path, checkpoint)
+        target = pick_checkpoint(self.path, checkpoint).loader_target()
         ev = evaluate_checkpoint(target, split, [], None, trust_code, mistakes=0)
         fields, rows = mistakes_table(ev.scored)
         return pd.DataFrame(rows, columns=fields)
@@ -240,13 +242,13 @@ class Run:
         trust_code: bool = False,
         checkpoint: str = "best",
         force: bool = False,
-    ) -> tuple[Path, Path]:
+    ) -> Exported:
         """Export a checkpoint (``checkpoint`` as for :meth:`evaluate`) as ``onnx`` or ``torchscript``
         (checked against PyTorch's outputs) and, beside it, the JSON of what inference needs (input
         shape, normalisation or ZCA, class names) and where the weights come from (its ``checkpoint``:
-        file, epoch, step mid-epoch, test accuracy). Returns (model file, JSON); the default place is
-        ``<run>/export/``. A file already at ``out`` is replaced only with ``force=True``; a run's own
-        files never.
+        file, epoch, step mid-epoch, test accuracy). Returns (model file, JSON), an ``Exported``
+        (``vislab.export_spec``); the default place is ``<run>/export/``. A file already at ``out`` is
+        replaced only with ``force=True``; a run's own files never.
 
         >>> model_file, spec = run.export("torchscript")
         """
@@ -309,7 +311,7 @@ class Run:
         from vislab.plotting.boundary import decision_boundary_figure  # on use (see the imports)
         from vislab.predict import split_inputs
 
-        target = checkpoint_target(self.path, checkpoint)
+        target = pick_checkpoint(self.path, checkpoint).loader_target()
         model, record, data, _ = split_inputs(target, split, (), trust_code)
         if record.inputs.sample_shape != (2,):
             raise UserError(
@@ -327,7 +329,7 @@ class Run:
         from vislab.plotting.canvas import drawn_figure
         from vislab.position_embedding import position_table
 
-        target = checkpoint_target(self.path, checkpoint)
+        target = pick_checkpoint(self.path, checkpoint).loader_target()
         return drawn_figure(position_table(target, trust_code).draw)
 
     def explain(
@@ -351,7 +353,7 @@ class Run:
         """
         from vislab.explain import explain_figure  # on use (see the imports)
 
-        target = checkpoint_target(self.path, checkpoint)
+        target = pick_checkpoint(self.path, checkpoint).loader_target()
         return explain_figure(target, images, method, block, trust_code)
 
     def _scores(self, split: str, trust_code: bool, checkpoint: str) -> tuple[Metrics, list[str]]:
@@ -359,7 +361,7 @@ class Run:
 
         npz = self.path / "predictions_test.npz"  # best.pt's test predictions, saved at the end
         if split != "test" or checkpoint != "best" or not npz.is_file():
-            target = checkpoint_target(self.path, checkpoint)
+            target = pick_checkpoint(self.path, checkpoint).loader_target()
             return score_checkpoint(target, split, (), trust_code)
         with np.load(npz) as f:
             probs, labels = f["probs"], f["labels"]

@@ -7,8 +7,8 @@ errors should not wait for.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.markup import escape
 
 from vislab.cli.options import TrustOpt
 from vislab.cli.predict import CheckpointChoice, CheckpointOpt
+
+if TYPE_CHECKING:
+    from vislab.export_spec import WeightsOrigin
 
 console = Console()
 
@@ -47,32 +50,31 @@ def export(
     from vislab.export import export_run
 
     chosen = chosen_checkpoint(target, which and which.value)
-    model_file, spec_file = export_run(chosen, fmt.lower(), out, trust_code=trust_code, force=force)
-    spec = json.loads(spec_file.read_text())
-    check = spec["check"]
+    exported = export_run(chosen, fmt.lower(), out, trust_code=trust_code, force=force)
+    check = exported.check
     console.print(
-        escape(f"model: {model_file} (from {_origin(spec['checkpoint'])})"),
+        escape(f"model: {exported.model_file} (from {_origin(exported.origin)})"),
         highlight=False,
         soft_wrap=True,
     )
     console.print(
         escape(
-            f"inference spec: {spec_file} (input shape, normalisation, class names, recipe); the "
-            f"export matches PyTorch within {check['max_abs_diff_vs_pytorch']:.2g} on batches of "
-            f"{', '.join(map(str, check['batch_sizes']))}"
+            f"inference spec: {exported.spec_file} (input shape, normalisation, class names, recipe); "
+            f"the export matches PyTorch within {check.max_abs_diff_vs_pytorch:.2g} on batches of "
+            f"{', '.join(map(str, check.batch_sizes))}"
         ),
         highlight=False,
         soft_wrap=True,
     )
 
 
-def _origin(source: dict) -> str:
+def _origin(origin: WeightsOrigin) -> str:
     """The spec's ``checkpoint`` in words: ``checkpoints/best.pt, epoch 2, test acc 0.9310``."""
-    if source["epoch"] is None:  # a hand-made checkpoint file
-        return source["file"]
-    step = f", step {source['step']}" if source["step"] else ""
-    acc = f", test acc {source['test_acc']:.4f}" if source["test_acc"] is not None else ""
-    return f"{source['file']}, epoch {source['epoch']}{step}{acc}"
+    if origin.epoch is None:  # a hand-made checkpoint file
+        return origin.file
+    step = f", step {origin.step}" if origin.step else ""
+    acc = f", test acc {origin.test_acc:.4f}" if origin.test_acc is not None else ""
+    return f"{origin.file}, epoch {origin.epoch}{step}{acc}"
 
 
 def register(app: typer.Typer) -> None:

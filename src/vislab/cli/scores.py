@@ -18,7 +18,7 @@ from vislab.classify import Ranked, prediction_table
 from vislab.errors import DataError, UserError
 from vislab.plotting.mistakes import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
-from vislab.training.checkpoint import atomic_write_text, checkpoint_target
+from vislab.training.checkpoint import atomic_write_text, pick_checkpoint
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
 
@@ -27,10 +27,11 @@ err = Console(stderr=True)
 
 
 def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
-    """What ``--checkpoint`` (best without it) picks in run directory ``target``: the folder itself for
-    its best.pt, else the checkpoint file — last.pt, asked for or in place of a best.pt the run does not
-    have yet (then a ``note:`` on stderr says so). A checkpoint file is used as it is; with
-    ``--checkpoint``, UserError."""
+    """What ``--checkpoint`` (best without it) picks in run directory ``target``, as eval, predict and
+    export take it: the run itself for its best weights (best.pt, or a ``train.ema`` run's average in the
+    last.pt standing in for it: :attr:`PickedCheckpoint.is_runs_best`), else the checkpoint file — last.pt,
+    asked for or in place of a best.pt the run does not have yet (then a ``note:`` on stderr says so). A
+    checkpoint file is used as it is; with ``--checkpoint``, UserError."""
     target = Path(target)
     if checkpoint is not None and target.is_file():
         raise UserError(
@@ -38,17 +39,18 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
             f"checkpoint file: give the run directory, or the file without --checkpoint."
         )
     try:
-        # its note is warned: shown as a note: line (notes_as_lines)
-        path = checkpoint_target(target, checkpoint or "best")
+        picked = pick_checkpoint(target, checkpoint or "best")
     except DataError:
         if checkpoint is not None:
             raise
         return (
             target  # no checkpoint to choose from: the command names what is missing, in its turn
         )
-    # the run itself for its best.pt (or a train.ema run's average in last.pt, which checkpoint_target
-    # gives as the run): eval names its figures as it always has
-    return target if target.is_dir() and path.name == "best.pt" else path
+    # the run: eval names its figures as it always has; the loader picks the same weights (and note) again
+    if picked.is_runs_best:
+        return target
+    picked.show_note()  # warned: shown as a note: line (notes_as_lines)
+    return picked.path
 
 
 def print_scores(ev: Evaluation) -> None:

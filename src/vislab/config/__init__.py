@@ -17,7 +17,7 @@ from vislab.config.files import (
     read_base,
     read_yaml,
 )
-from vislab.config.notes import augmentations_on, beyond_plain_sgd, config_notes, given
+from vislab.config.notes import augmentations_on, beyond_plain_sgd, config_notes
 from vislab.config.overrides import apply_override, assignments, parse_value, set_dotted
 from vislab.config.schema import (
     DEFAULT_DATA_ROOT,
@@ -44,6 +44,7 @@ from vislab.config.schema import (
     TrackConfig,
     TrainConfig,
     TrivialAug,
+    given,
 )
 from vislab.config.validation import Schema, friendly_error, validate
 

@@ -1,4 +1,5 @@
-"""The schema: Config and its pydantic sections (data, augment, model, optim, schedule, train, ...)."""
+"""The schema: Config and its pydantic sections (data, augment, model, optim, schedule, train, ...), and
+``given``: whether a setting is away from its default."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloa
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def given(section: BaseModel, key: str) -> bool:
+    """Whether ``section.key`` is away from its default: a value the user chose. (A key set to its default
+    value cannot be told from one left alone once a config is rebuilt from a whole dump — a run's
+    config.yaml, a suite's run handed to its worker — so it never counts as given.)"""
+    field = type(section).model_fields[key]
+    return getattr(section, key) != field.get_default(call_default_factory=True)
 
 
 # ----------------------------------------------------------------------------------------- data

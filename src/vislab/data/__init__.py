@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from vislab.config import DataConfig
-from vislab.data.augment import centre_offsets
+from vislab.data.crop import centre_offsets
 from vislab.data.preprocess import fit_stats
 from vislab.data.sources import load_source
 from vislab.data.sources.folder import load_folder

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vislab.config import AugmentConfig
-from vislab.data.augment import centre_crop, centre_offsets, model_input_shape
+from vislab.data.crop import centre_crop, centre_offsets, model_input_shape
 from vislab.data.preprocess import apply_stats
 from vislab.data.tta import with_tta
 from vislab.errors import ConfigError

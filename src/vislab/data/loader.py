@@ -25,13 +25,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from vislab.data.augment import (
-    BatchAugment,
-    RandomCropPad,
-    RandomFlip,
-    centre_crop,
-    flip_where,
-)
+from vislab.data.augment import BatchAugment, RandomFlip, flip_where
+from vislab.data.crop import RandomCropPad, centre_crop
 from vislab.data.mix import BatchMix
 from vislab.data.preprocess import apply_stats, stats_to_device
 from vislab.data.types import ArraySet

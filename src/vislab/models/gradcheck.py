@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
     import pandas as pd
 
 TOLERANCE = 1e-6
+# the built-in models with hand-written gradients (``manual_gradients``, models/scratch.py): a registered
+# builder says what it builds only once called, so the registry cannot tell them
+HAND_WRITTEN = ("mlp-scratch",)
 
 
 @dataclass
@@ -69,7 +72,8 @@ def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[
     """Relative error of ``model.manual_gradients`` vs autograd for each parameter (name → error)."""
     if not callable(getattr(model, "manual_gradients", None)):
         raise UserError(
-            f"{type(model).__name__} has no hand-written gradients to check; only mlp-scratch has."
+            f"{type(model).__name__} has no hand-written gradients to check; only "
+            f"{' and '.join(HAND_WRITTEN)} {'has' if len(HAND_WRITTEN) == 1 else 'have'}."
         )
     names = [n for n, _ in model.named_parameters()]
     _, _, manual = model.manual_gradients(x, y)

@@ -29,11 +29,10 @@ from typing import Literal
 import torch
 import torch.nn as nn
 
-# how a model may be trained, and the settings each way leaves unread, are declared with the other settings
-# that do nothing (config.notes), where the comparison tables read them without loading torch
-from vislab.config.notes import UNREAD_SECTIONS as UNREAD_SECTIONS
-from vislab.config.notes import TrainedBy as TrainedBy
-from vislab.config.notes import unread_setting as unread_setting
+# how a model may be trained, and the settings each way leaves unread (UNREAD_SECTIONS), are declared with
+# the other settings that are read or not (config/reads.py), where the comparison tables read them without
+# loading torch
+from vislab.config.reads import TrainedBy
 
 FlipPolicy = Literal["random", "alternate"]
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vislab.config import Config
-from vislab.data.augment import centre_crop
+from vislab.data.crop import centre_crop
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet

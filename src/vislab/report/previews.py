@@ -11,7 +11,8 @@ import torch
 
 from vislab.config import AugmentConfig, Config
 from vislab.data import load_splits, prepare_data
-from vislab.data.augment import BatchAugment, build_augment, centre_crop
+from vislab.data.augment import BatchAugment, build_augment
+from vislab.data.crop import centre_crop
 from vislab.data.mix import CUTMIX, MIXUP, BatchMix, build_mix
 from vislab.data.preprocess import apply_stats
 from vislab.data.types import ArraySet

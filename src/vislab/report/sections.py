@@ -10,7 +10,7 @@ import optuna
 import torch
 
 from vislab.config import AugmentConfig, Config
-from vislab.data.augment import describe_augment
+from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
 from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic

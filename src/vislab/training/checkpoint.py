@@ -14,6 +14,7 @@ import pickle
 import re
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,48 +147,73 @@ def _load_dict(path: Path, fix: str) -> dict[str, Any]:
 CHECKPOINTS = ("best", "last")
 
 
-def resolve_checkpoint(target: str | Path, checkpoint: str = "best") -> Path:
-    """A run directory → its ``checkpoints/best.pt`` (``checkpoint="best"``; its ``last.pt`` when it has
-    no best.pt, with a :class:`CheckpointNote` warning saying so — standing in for best.pt, whose weights
-    :func:`best_weights` takes from it) or ``checkpoints/last.pt`` (``"last"``; a ``train.ema`` run's with a
-    note that its live weights are scored, not the average); a checkpoint file → itself."""
-    path, note = choose_checkpoint(target, checkpoint)
-    if note:
-        show_note(note, CheckpointNote)
-    return path
+@dataclass(frozen=True)
+class PickedCheckpoint:
+    """The checkpoint :func:`pick_checkpoint` chose, and which of its weights are used."""
+
+    #: the checkpoint file read
+    path: Path
+    #: the run directory it was picked in; None for a checkpoint file given as it is
+    run: Path | None
+    #: its weights are last.pt's ``train.ema`` average, standing in for a best.pt the run lacks (what the
+    #: run's scores in summary.json are of); else the file's own weights
+    ema_average: bool
+    #: why this file or these weights (a :class:`CheckpointNote`): last.pt in place of a missing best.pt, or
+    #: last.pt asked for in a ``train.ema`` run (its live weights, not the average); None: nothing to say
+    note: str | None
+
+    @property
+    def is_runs_best(self) -> bool:
+        """Whether these are the run's best weights as :func:`pick_checkpoint` finds them in the run again:
+        its best.pt, or last.pt's average standing in for it."""
+        return self.run is not None and (self.path.name == "best.pt" or self.ema_average)
+
+    def show_note(self) -> None:
+        """Warn the note, if any, as a :class:`CheckpointNote`."""
+        if self.note:
+            show_note(self.note, CheckpointNote)
+
+    def loader_target(self) -> Path:
+        """What to give the model loaders (:func:`vislab.predict.load_model` and those built on it) for
+        these weights: the file, its note warned here — but for last.pt's average, the run itself (the
+        file alone would give its live weights), whose loader picks it again and warns the note."""
+        if self.ema_average and self.run is not None:
+            return self.run
+        self.show_note()
+        return self.path
+
+    def weights(self, ckpt: Checkpoint) -> dict[str, torch.Tensor]:
+        """The weights used of ``ckpt`` (this file, loaded): last.pt's ``train.ema`` average where it
+        stands in for best.pt, else its own."""
+        resume = ckpt.resume
+        return (
+            resume.ema
+            if self.ema_average and resume is not None and resume.ema is not None
+            else ckpt.state_dict
+        )
 
 
-def checkpoint_target(target: str | Path, checkpoint: str = "best") -> Path:
-    """What a model of ``target``'s ``checkpoint`` is loaded from (:func:`vislab.predict.load_model`):
-    :func:`resolve_checkpoint`'s file, with its note — but for the best weights of a ``train.ema`` run
-    without best.pt, the run directory itself: load_model takes last.pt's average from it (and notes
-    that), where the file alone would give its live weights."""
-    path, note = choose_checkpoint(target, checkpoint)
-    run = Path(target)
-    if checkpoint == "best" and run.is_dir() and path.name == "last.pt":
-        resume = load_checkpoint(path).resume
-        if resume is not None and resume.ema is not None:
-            return run
-    if note:
-        show_note(note, CheckpointNote)
-    return path
+def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint:
+    """The checkpoint of ``target`` to use (nothing is warned: :meth:`PickedCheckpoint.show_note`).
 
-
-def choose_checkpoint(target: str | Path, checkpoint: str = "best") -> tuple[Path, str | None]:
-    """:func:`resolve_checkpoint`'s file, and its note: last.pt in place of a missing best.pt (a
-    ``train.ema`` run's average), or last.pt asked for in a ``train.ema`` run (its live weights, not the
-    average); None otherwise."""
-    if checkpoint not in CHECKPOINTS:
-        raise UserError(f"the checkpoint must be best or last, not '{checkpoint}'.")
+    A checkpoint file: itself. A run directory: ``which="best"``, its ``checkpoints/best.pt`` — or its
+    ``last.pt`` when it has none, with a note saying so, and its ``train.ema`` average where it has one;
+    ``"last"``, its ``checkpoints/last.pt`` (a ``train.ema`` run's with a note that its live weights are
+    used, not the average). UserError for another ``which``; DataError when the run has no such file."""
+    if which not in CHECKPOINTS:
+        raise UserError(f"the checkpoint must be best or last, not '{which}'.")
     p = Path(target)
     if not p.is_dir():
-        return p, None
+        return PickedCheckpoint(p, None, False, None)
     best, last = p / "checkpoints" / "best.pt", p / "checkpoints" / "last.pt"
-    if checkpoint == "best" and best.is_file():
-        return best, None
+    if which == "best" and best.is_file():
+        return PickedCheckpoint(best, p, False, None)
     if last.is_file():
-        return last, _last_note(p, last, asked=checkpoint == "last")
-    wanted = "last.pt" if checkpoint == "last" else "best.pt or last.pt"
+        ckpt = load_checkpoint(last)
+        ema = ckpt.resume is not None and ckpt.resume.ema is not None
+        note = _last_note(p, ckpt, asked=which == "last")
+        return PickedCheckpoint(last, p, ema and which == "best", note)
+    wanted = "last.pt" if which == "last" else "best.pt or last.pt"
     raise DataError(
         _not_a_run(p) or f"run directory '{p}' has no checkpoints/{wanted}: was the run started?"
     )
@@ -233,19 +259,11 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def best_weights(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
-    """The weights a run's best.pt would hold, from its ``last.pt`` (``ckpt``) standing in for a best.pt the
-    run lacks: the ``train.ema`` average where it has one (what evaluation and summary.json score), else
-    its weights; a best.pt's (no resume state): its own weights."""
-    resume = ckpt.resume
-    return resume.ema if resume is not None and resume.ema is not None else ckpt.state_dict
-
-
-def _last_note(run: Path, last: Path, asked: bool) -> str | None:
+def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
     """Why ``run`` is used through its ``last.pt`` (unless ``asked``), where in training its weights are,
     and, for a ``train.ema`` run, which of them are used (asked for: the live weights; standing in for
-    best.pt: the average); None when nothing of that needs saying (last.pt asked for, no EMA)."""
-    ckpt = load_checkpoint(last)
+    best.pt: the average); None when nothing of that needs saying (last.pt asked for, no EMA). ``ckpt``:
+    its last.pt, loaded."""
     ema = ckpt.resume is not None and ckpt.resume.ema is not None
     if asked and not ema:
         return None

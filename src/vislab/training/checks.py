@@ -8,16 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
-from vislab.data.augment import colour_note, crop_note
+from vislab.config.notes import eval_size_note, warmup_note
+from vislab.config.reads import UNREAD_SECTIONS, unread_setting
+from vislab.data.augment_words import colour_note, crop_note
 from vislab.data.download import is_default_root
 from vislab.data.split import limit_note
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError
-from vislab.models.hooks import UNREAD_SECTIONS, unread_setting
+from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
     from vislab.training.parts import Network, RunData
+    from vislab.training.setup import Training
 
 
 def split_sizes(splits: Splits) -> dict[str, int]:
@@ -84,6 +87,18 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     return notes
 
 
+def loop_notes(cfg: Config, t: Training, resumed: bool) -> list[str]:
+    """The notes the config alone cannot tell, for a run about to train epochs: a warm-up of at most one
+    optimizer step (``config.notes.warmup_note``: the steps per epoch come with the data), and a val split
+    much larger than what ``data.limit`` trains on (``config.notes.eval_size_note``: the split sizes come
+    with the data; not on a resume, which keeps its data: data.limit_eval cannot change)."""
+    per_epoch, splits = t.optim.steps_per_epoch, t.data.splits
+    notes = [warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch)]
+    if not resumed:
+        notes.append(eval_size_note(cfg, len(splits.train), len(splits.val), len(splits.test)))
+    return [note for note in notes if note]
+
+
 DIGITS = ("digits", "mnist")  # the built-in sources of handwritten digits, which no mirror keeps
 
 
@@ -138,7 +153,7 @@ def _tta_flip_note(cfg: Config, fitted: bool) -> str:
 
 def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
     """Config section → what of it this run does not use, and why (config.yaml says so beside it), as
-    ``models.hooks.UNREAD_SECTIONS`` declares for the model's ``trained_by``: a model that updates its own
+    ``config.reads.UNREAD_SECTIONS`` declares for the model's ``trained_by``: a model that updates its own
     weights reads optim.lr alone; one fitted on arrays no optimizer, no schedule, no augmentation, and of
     train.* only what scores, seeds and places the fit."""
     how = network.hooks.trained_by

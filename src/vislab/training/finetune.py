@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MethodType
 
 import torch
 import torch.nn as nn
 
 from vislab.errors import UserError
-from vislab.training.checkpoint import best_weights, load_checkpoint, resolve_checkpoint
+from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 
 
 @dataclass
@@ -36,9 +35,10 @@ def init_from_run(model: nn.Module, source: str) -> Start:
     match; UserError when fewer than half of the model's tensors find a match (another architecture).
     A run folder without best.pt gives what best.pt would hold (a ``train.ema`` run: last.pt's average, as
     its note says); a checkpoint file named gives its own weights."""
-    path = resolve_checkpoint(source)
-    ckpt = load_checkpoint(path)
-    theirs = best_weights(ckpt) if Path(source).is_dir() else ckpt.state_dict
+    picked = pick_checkpoint(source)
+    picked.show_note()
+    path = picked.path
+    theirs = picked.weights(load_checkpoint(path))
     ours = model.state_dict()
     fits = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
     if len(fits) * 2 < len(ours):

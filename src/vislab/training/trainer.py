@@ -2,11 +2,11 @@
 
 Read it top to bottom: ``train`` opens the run directory, ``set_up`` (training/setup.py) builds the
 data, the network, the optimisation and the loop state once, then either ``fit_once`` (models fitted on
-arrays) or ``fit_epochs``, whose loop is ``train_one_epoch`` → ``evaluate_and_checkpoint``
-(training/epoch_end.py) → ``next_epoch`` → ``record``; ``finish_run`` scores the best weights. What a
-model may ask of the loop is declared in ``vislab.models.hooks``. How a run ends early (a signal, a NaN
-loss, the user's own model code raising: ``users_model``) is ``training/stopping.py``; the checkpoint it
-can resume from is kept.
+arrays: training/fitted.py) or ``fit_epochs``, whose loop is ``train_one_epoch`` →
+``evaluate_and_checkpoint`` (training/epoch_end.py) → ``next_epoch`` → ``record``; ``finish_run`` scores
+the best weights. What a model may ask of the loop is declared in ``vislab.models.hooks``. How a run ends
+early (a signal, a NaN loss, the user's own model code raising: ``users_model``) is
+``training/stopping.py``; the checkpoint it can resume from is kept.
 
 Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
 augmentation and dropout, so a CPU run is exactly repeatable and ``--resume`` (from an epoch
@@ -25,15 +25,15 @@ import torch
 import torch.nn.functional as F
 
 from vislab.config import Config
-from vislab.config.notes import eval_size_note, warmup_note
-from vislab.data.loader import DeviceLoader
 from vislab.errors import RunExists, TrainingInterrupted, show_note
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
-from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start, track_test
-from vislab.training.evaluate import evaluate, finish_run
-from vislab.training.optim import set_lr, warmup_steps
-from vislab.training.parts import Network, Optimisation, model_size, parameters
+from vislab.training.checks import loop_notes
+from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
+from vislab.training.evaluate import finish_run
+from vislab.training.fitted import fit_once
+from vislab.training.optim import set_lr
+from vislab.training.parts import Network, Optimisation
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import (
@@ -55,7 +55,6 @@ from vislab.training.stopping import (
     stop_after_scoring,
     stop_before_scoring,
     stop_resumably,
-    stop_unfitted,
     users_model,
 )
 from vislab.training.summary import RunSummary
@@ -124,10 +123,11 @@ def _run(
             t = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if t.network.hooks.trained_by == "fit_arrays":
                 with users_model(t, "while fitting it on the train split"):
-                    return fit_once(t, stop)
-            _note_short_warmup(cfg, t)
-            if ckpt is None:  # a resume keeps its data: data.limit_eval cannot change
-                _note_eval_size(cfg, t)
+                    fit_once(t, stop)
+                    return _finish(t, stop)
+            if dist.is_main:  # what the data makes of the settings (the rest: run_notes, at set-up)
+                for note in loop_notes(cfg, t, resumed=ckpt is not None):
+                    show_note(note)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
             except RuntimeError as e:
@@ -149,59 +149,6 @@ def _run(
         for cb in callbacks:
             cb.close()
         run.close()
-
-
-def _note_short_warmup(cfg: Config, t: Training) -> None:
-    """The :class:`~vislab.errors.Note` for a warm-up of at most one optimizer step, which the config alone
-    cannot tell (``config.notes.warmup_note``: the steps per epoch come with the data)."""
-    per_epoch = t.optim.steps_per_epoch
-    note = warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch)
-    if note and t.dist.is_main:
-        show_note(note)
-
-
-def _note_eval_size(cfg: Config, t: Training) -> None:
-    """The :class:`~vislab.errors.Note` for a val split much larger than what ``data.limit`` trains on
-    (``config.notes.eval_size_note``: the split sizes come with the data)."""
-    splits = t.data.splits
-    note = eval_size_note(cfg, len(splits.train), len(splits.val), len(splits.test))
-    if note and t.dist.is_main:
-        show_note(note)
-
-
-# ----------------------------------------------------------------------------- fitted models
-def fit_once(t: Training, stop: StopFlag) -> RunSummary | None:
-    """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
-    random view of each image is no augmentation), one row, no epochs. A signal stops it before or after
-    the fit (which cannot be cut short), nothing saved."""
-    started = time.perf_counter()
-    if not stop.received():  # one during the set-up: nothing to fit
-        t.network.hooks.fit_arrays(*_whole_split(t.data.train))
-    if stop.received():
-        stop_unfitted(t, stop.received())
-    t.loop.epoch, t.loop.best_epoch = 1, 1
-    t.loop.train_time_s = time.perf_counter() - started
-    model, k = t.network.model, t.data.splits.num_classes
-    t.network.n_params = model_size(model, t.network.hooks)  # what the fit stored: summary's params
-    t.log.line(f"fitted on the train split: {parameters(t.network.n_params)}")
-    fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k)
-    val = evaluate(model, t.data.val, k)
-    t.history.append(
-        dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
-             val_per_class=val.per_class, lr=0.0, seconds=t.loop.train_time_s, **track_test(t))
-    )  # fmt: skip
-    if t.dist.is_main:
-        t.run.write_metrics(t.history)  # its one row, as every run has (the run directory contract)
-    checkpoint(t, "best.pt", epoch=1)
-    checkpoint(t, "last.pt", resume=True)
-    return _finish(t, stop)
-
-
-def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every sample of the split as it is (normalised, not augmented): what a model is fitted on once."""
-    chunks = torch.arange(len(loader.y), device=loader.device).split(4096)
-    xs, ys = zip(*(loader.batch(idx, augment=False) for idx in chunks))
-    return torch.cat(xs), torch.cat(ys)
 
 
 # -------------------------------------------------------------------------------- the loop

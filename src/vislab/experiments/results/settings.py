@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
-from vislab.config.notes import SAME_AS, idle_settings, unread_setting
+from vislab.config.reads import SAME_AS, idle_settings, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.training.rundir import RunDir
