@@ -3,9 +3,12 @@ given in Python), in that order."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from vislab.config.files import read_yaml
 from vislab.config.overrides import apply_override, set_dotted
@@ -136,7 +139,29 @@ def setting_key(key: str, value: Any) -> str:
     dotted = key.replace("__", ".")
     if "." not in dotted:
         raise ConfigError(
-            f"'{key}={value!r}' is no config key: a config key is section__key (e.g. optim__lr=1e-3, "
-            f"train__epochs=5, model__hidden=[64]) or dotted in a mapping ({{'optim.lr': 1e-3}})."
+            f"'{key}={value!r}' is no config key{_near_setting(key, value)}: a config key is "
+            f"section__key (e.g. optim__lr=1e-3, train__epochs=5, model__hidden=[64]) or dotted in a "
+            f"mapping ({{'optim.lr': 1e-3}})."
         )
     return dotted
+
+
+#: the arguments of ``vislab.train`` that are no config keys, to suggest for a misspelt one
+TRAIN_ARGUMENTS = ("out", "model", "data", "quiet", "resume", "overwrite", "trust_code", "epochs")
+
+
+def _near_setting(key: str, value: Any) -> str:
+    """' (did you mean …?)' for a setting that names no section: a close argument of vislab.train
+    (``overwrit`` → ``overwrite``), else a config key whose name is close (``lr`` → ``optim__lr``)."""
+    near = difflib.get_close_matches(key, TRAIN_ARGUMENTS, n=1)
+    if near:
+        return f" (did you mean {near[0]}={value!r}, an argument of vislab.train?)"
+    keys = {
+        f"{section}__{field}": field
+        for section, info in Config.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+        for field in info.annotation.model_fields
+    }
+    near = difflib.get_close_matches(key, list(keys.values()), n=1)
+    dotted = next((k for k, f in keys.items() if near and f == near[0]), None)
+    return f" (did you mean {dotted}={value!r}?)" if dotted else ""

@@ -1,5 +1,7 @@
-"""Fingerprints of the user's model code: the sha256 of a source (its text remembered in this process, to
-show what a later version changed), and the user's own modules a model's file imported.
+"""Fingerprints of the user's model code: the sha256 of a class's or function's source followed by the
+user's code it runs (base classes, the functions and classes it calls, the globals it reads: a notebook's
+other cells), its text remembered in this process to show what a later version changed; and the user's
+own modules a model's file imported.
 
 A model file rarely stands alone: ``model.py`` does ``from blocks import Block``, a sibling file. Those
 modules — whose files lie under the model file's folder or the current directory, outside installed
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import dis
 import hashlib
 import inspect
 import linecache
@@ -57,11 +60,34 @@ def changes(was: str, now: str) -> str:
     process saw both, else the two fingerprints."""
     if was not in _TEXTS or now not in _TEXTS:
         return f"its sha256 is now {now[:12]}…, the run recorded {was[:12]}…"
-    diff = difflib.unified_diff(_TEXTS[was].splitlines(), _TEXTS[now].splitlines(), n=0)
-    lines = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
-    shown = "; ".join(f"{d[0]} {d[1:].strip()}" for d in lines[:6])
-    more = f"; … {len(lines) - 6} more lines" if len(lines) > 6 else ""
-    return f"its source changed: {shown}{more}"
+    before, after = _parts(_TEXTS[was]), _parts(_TEXTS[now])
+    said, left = [], 6
+    for part in dict.fromkeys([*before, *after]):
+        diff = difflib.unified_diff(before.get(part, []), after.get(part, []), n=0)
+        lines = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
+        if lines:
+            shown = "; ".join(f"{d[0]} {d[1:].strip()}" for d in lines[: max(left, 1)])
+            more = (
+                f"; … {len(lines) - max(left, 1)} more lines" if len(lines) > max(left, 1) else ""
+            )
+            said.append(f"{part or 'its source'} changed: {shown}{more}")
+            left -= len(lines)
+    return "; ".join(said) or "its source changed"
+
+
+def _parts(text: str) -> dict[str, list[str]]:
+    """A fingerprinted text's lines by part: "" (the object's own source), then ``"the code it uses,
+    module.Name,"`` and ``"the globals it uses"`` (:func:`code_fingerprint`)."""
+    parts: dict[str, list[str]] = {"": []}
+    part = ""
+    for line in text.splitlines():
+        if line.startswith(_HEADER + "uses "):
+            what = line.removeprefix(_HEADER + "uses ")
+            part = "the globals it uses" if what == "the globals" else f"the code it uses, {what},"
+            parts[part] = []
+        else:
+            parts[part].append(line)
+    return parts
 
 
 def own_imports(module: ModuleType, new: Iterable[str], folder: Path) -> dict[str, str]:
@@ -157,13 +183,147 @@ def check_imports(recorded: dict, folder: Path, model: str, run: str) -> None:
 
 
 def code_fingerprint(obj: Any) -> dict[str, Any]:
-    """``{"source_sha256": …}``, the sha256 of the object's source; where Python cannot find it (code typed
-    at a plain ``python`` prompt or passed to ``python -c``), ``None`` and ``"source"`` saying why."""
+    """``{"source_sha256": …}``: the sha256 of the object's source followed by the user's own code and the
+    globals its behaviour depends on (:func:`users_code_used`), those named in ``"uses"`` (absent where
+    there are none: a class that uses only libraries keeps the fingerprint of its own source); where
+    Python cannot find the object's source (code typed at a plain ``python`` prompt or passed to
+    ``python -c``), ``None`` and ``"source"`` saying why."""
     try:
         source = _source(obj)
     except (OSError, TypeError) as e:
         return {"source_sha256": None, "source": f"unavailable ({e})"}
-    return {"source_sha256": remember(source)}
+    code, bound = users_code_used(obj)
+    if not code and not bound:
+        return {"source_sha256": remember(source)}
+    texts = [f"\n{_HEADER}uses {_where(u)}\n{_source_or_why(u)}" for u in code]
+    if bound:
+        texts.append(f"\n{_HEADER}uses the globals\n" + "\n".join(bound[k] for k in sorted(bound)))
+    uses = [*map(_where, code), *sorted(bound)]
+    return {"source_sha256": remember(source + "".join(texts)), "uses": uses}
+
+
+def own_source_sha256(obj: Any) -> str | None:
+    """The sha256 of the object's own source alone: its fingerprint as runs recorded it before it covered
+    the code the object uses (their ``model_code`` has no ``"uses"``); None where Python cannot find it."""
+    try:
+        return remember(_source(obj))
+    except (OSError, TypeError):
+        return None
+
+
+_HEADER = "# vislab: "  # the line that starts each part of a fingerprinted text but the object's own source
+
+
+def users_code_used(obj: Any) -> tuple[list[Any], dict[str, str]]:
+    """What ``obj`` (a class or function) runs besides its own source: the user's own classes and
+    functions — its base classes, those its code (its methods', their nested functions') names as
+    globals, and theirs in turn — sorted by ``module.Name``; and the other globals that code names,
+    ``{name: "name = value"}``: a number (a tuple of them), or a library's class or function under a name of the
+    user's (``ACT = nn.ReLU``). The user's own: defined in ``obj``'s module (a notebook's ``__main__``,
+    the user's file) or in a file beside it or under the current directory — not in vislab, the standard
+    library or an installed package. As modules bind them now: a cell run again with another
+    ``block`` changes the model a class calling ``block()`` builds."""
+    module = sys.modules.get(_owner(obj))
+    folder = _file_of(module) if module is not None else None
+    roots = [Path.cwd().resolve(), *([folder.parent] if folder is not None else [])]
+    found: dict[int, Any] = {}
+    bound: dict[str, str] = {}
+    queue = [obj]
+    while queue:
+        for name, value in _refers_to(queue.pop()):
+            if _is_users(value, _owner(obj), roots):
+                if value is not obj and id(value) not in found:
+                    found[id(value)] = value
+                    queue.append(value)
+            elif name and (line := _binding(name, value)):
+                bound[name] = line
+    return sorted(found.values(), key=_where), bound
+
+
+def _refers_to(obj: Any) -> list[tuple[str | None, Any]]:
+    """(global name or None, value): what ``obj`` refers to outside its own source: a class's bases and
+    the classes and functions of its namespace defined elsewhere, and what its methods (a function's
+    code) load by global name."""
+    if inspect.isfunction(obj):
+        return _globals_named(obj)
+    if not inspect.isclass(obj):
+        return []
+    refers: list[tuple[str | None, Any]] = [(None, base) for base in obj.__bases__]
+    for value in vars(obj).values():
+        for f in _functions_in(value):
+            inside = f.__qualname__.startswith(f"{obj.__qualname__}.")
+            refers += _globals_named(f) if inside else [(None, f)]
+        if inspect.isclass(value):
+            refers.append((None, value))
+    return refers
+
+
+def _functions_in(value: Any) -> list[Any]:
+    """The functions a class attribute holds: itself, a static or class method's, a property's."""
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if inspect.isfunction(f)]
+    return [value] if inspect.isfunction(value) else []
+
+
+_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
+
+
+def _globals_named(fn: Any) -> list[tuple[str | None, Any]]:
+    """(name, value) of each global that function ``fn``'s code (and the code nested in it: lambdas,
+    comprehensions, inner functions) loads, as its module binds it now; not the builtins."""
+    space, found, codes = fn.__globals__, [], [fn.__code__]
+    while codes:
+        code = codes.pop()
+        codes += [c for c in code.co_consts if inspect.iscode(c)]
+        for ins in dis.get_instructions(code):
+            if ins.opname in _LOADS and ins.argval in space:
+                found.append((ins.argval, space[ins.argval]))
+    return found
+
+
+# the constants a fingerprint covers: numbers; not text, which may name this machine (DEVICE = "cuda")
+_PLAIN = (bool, int, float, complex, type(None))
+
+
+def _binding(name: str, value: Any) -> str | None:
+    """``"name = value"`` for a global the user's code reads whose value is a number (or a tuple of
+    them) or a library's class or function bound to another name than its own; None for the rest (a
+    module, ``Conv2d`` imported as itself, an object)."""
+    if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value):
+        alias = getattr(value, "__name__", name) != name
+        return f"{name} = {_where(value)}" if alias else None
+    plain = isinstance(value, _PLAIN) or (
+        isinstance(value, tuple) and all(isinstance(v, _PLAIN) for v in value)
+    )
+    text = repr(value) if plain else ""
+    return f"{name} = {text}" if text and len(text) <= 200 else None
+
+
+def _is_users(obj: Any, home: str, roots: list[Path]) -> bool:
+    """Whether ``obj`` is a class or function of the user's own code: defined in module ``home`` (the
+    model's) or ``__main__``, or in a file under one of ``roots`` outside installed packages, the
+    standard library and vislab."""
+    owner = _owner(obj)
+    if not (inspect.isclass(obj) or inspect.isfunction(obj)) or owner.partition(".")[0] == "vislab":
+        return False
+    if owner in (home, "__main__"):
+        return True
+    module = sys.modules.get(owner)
+    path = _file_of(module) if module is not None else None
+    return path is not None and _is_own(path, roots, set())
+
+
+def _where(obj: Any) -> str:
+    return f"{_owner(obj)}.{getattr(obj, '__qualname__', '?')}"
+
+
+def _source_or_why(obj: Any) -> str:
+    try:
+        return _source(obj)
+    except (OSError, TypeError) as e:
+        return f"(source unavailable: {e})"
 
 
 def _source(obj: Any) -> str:

@@ -21,8 +21,14 @@ from typing import Any
 from vislab.errors import UserCodeError
 from vislab.models import user
 from vislab.models.calling import adapt, source_files
-from vislab.models.fingerprints import changes, check_imports, code_fingerprint
-from vislab.models.registry import MODEL_PREFIXES, MODELS, register_model, registered_code
+from vislab.models.fingerprints import changes, check_imports, code_fingerprint, own_source_sha256
+from vislab.models.registry import (
+    MODEL_PREFIXES,
+    MODELS,
+    register_model,
+    registered_code,
+    require_registered,
+)
 
 PREFIX = "user-"  # the registered names of model objects
 
@@ -112,6 +118,7 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
     if folder is not None and not trust_code:
         check_imports(imports, folder, recorded.get("reference") or name, run)  # type: ignore[arg-type]
+    require_registered(name, recorded)  # registered in another process: say which class, and how
     was = recorded.get("source_sha256") if isinstance(recorded, dict) else None
     builder = MODELS.get(name) if is_registered_users(name) else None
     if not was or builder is None:
@@ -121,6 +128,8 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     if not known:
         return
     same = next((o for o, sha in known if sha == was), None)
+    if same is None and "uses" not in recorded:  # a run's from before the code a class uses counted
+        same = next((o for o, _ in known if own_source_sha256(o) == was), None)
     if same is not None:
         if same is not target and is_user_object(name):  # the original definition, run again
             register(same)

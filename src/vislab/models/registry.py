@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import sys
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,10 +24,10 @@ import torch.nn as nn
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, validate_call
 from pydantic.fields import FieldInfo
 
-from vislab.errors import ConfigError
+from vislab.errors import ConfigError, UserCodeError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, source_files
-from vislab.models.fingerprints import code_fingerprint
+from vislab.models.fingerprints import changes, code_fingerprint
 from vislab.registry import registrar
 
 if TYPE_CHECKING:
@@ -46,10 +47,12 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 
     Another class or function under a taken name is a ValueError; the same module and qualified name
     again (a notebook cell run again, a module re-imported) replaces the entry, with its code as it is
-    now. A class or builder of yours (not vislab's own) is recorded with the sha256 of its source
-    (``model_code`` in the run's checkpoints and summary.json): once ``name`` holds code that differs, a
-    run trained with the earlier code is refused (UserCodeError) by evaluate, predict and resume, in this
-    process or another, until the definition it was trained with is registered again.
+    now. A class or builder of yours (not vislab's own) is recorded with the sha256 of its source and of
+    the code of yours it runs (:func:`vislab.models.fingerprints.code_fingerprint`; ``model_code`` in the
+    run's checkpoints and summary.json): once ``name`` holds code that differs, a run trained with the
+    earlier code is refused (UserCodeError) by evaluate, predict and resume, in this process or another,
+    until the definition it was trained with is registered again; so is ``name`` itself once its module
+    binds another definition to the class's name (:func:`_lookup`).
 
     >>> @vislab.register_model("tiny")
     ... class Tiny(nn.Module):
@@ -187,6 +190,7 @@ def _lookup(name: str) -> Builder:
     bound; else a user's own model referenced as ``file.py:attr`` or ``package.module:attr``
     (:mod:`vislab.models.user`)."""
     if name in MODELS:
+        _check_current(name, MODELS[name])
         return MODELS[name]
     prefix, _, rest = name.partition(":")
     if rest and prefix in MODEL_PREFIXES:
@@ -194,21 +198,85 @@ def _lookup(name: str) -> Builder:
     own = user.resolve(name)  # path/to/file.py:Net or package.module:build: imports the user's code
     if own is not None:
         return own
+    raise ConfigError(_unknown(name))
+
+
+def require_registered(name: str, record: Any) -> None:
+    """Before a run's model ``name`` is rebuilt: ConfigError when no model has that name here but the
+    run's ``record`` (its ``model_code``) says it was a class or builder of the user's registered in
+    another Python process (``@vislab.register_model("tiny")``, ``vislab.train(model=Net)``), naming
+    it (``__main__.Tiny``) and how to register it again."""
+    where = record.get("object") if isinstance(record, dict) else None
+    if name in MODELS or not isinstance(where, str) or user.is_user_reference(name):
+        return
+    prefix, _, rest = name.partition(":")
+    if not (rest and prefix in MODEL_PREFIXES):
+        raise ConfigError(_unknown(name, where))
+
+
+def _unknown(name: str, where: str | None = None) -> str:
+    """Why ``name`` names no model, and what to do: a close name, a class or builder of the user's to
+    register again in this process (``where``: the ``module.Name`` a run recorded), a file's model."""
     near = difflib.get_close_matches(name, list(MODELS), n=1)
     hint = f" Did you mean '{near[0]}'?" if near else ""
-    if name.endswith(".py"):
+    attr = (where or "").rpartition(".")[2] or name.removeprefix("user-")
+    again = (
+        f" or put {attr} in a file and train with model.name=path/to/file.py:{attr} to reopen it "
+        f"anywhere."
+    )
+    if where is not None:  # a run's record names the user's class or builder, registered elsewhere
+        hint = (
+            f" The run was trained with {where}, registered as '{name}' in another Python process: run "
+            f"its definition again, as it was then, and register it again first "
+            f"(vislab.register_model('{name}') on {attr}),{again}"
+        )
+    elif name.endswith(".py"):
         hint = f" A model in a file is named with its class or builder: '{name}:Net'."
-    # a model object given to vislab.train(model=Net) is registered in that process only
-    if name.startswith("user-") and not near:
+    elif name.startswith("user-") and not near:  # a model object: registered in its process only
         hint = (
             f" '{name}' was a model object given to vislab.train(model=...) in another Python process: "
-            f"register it again first (vislab.register_model('{name}') on your class), or put it in a "
-            f"file and train with model.name=path/to/file.py:{name[5:]} to reopen it anywhere."
+            f"register it again first (vislab.register_model('{name}') on your class),{again}"
+        )
+    elif not near:
+        hint = (
+            f" If '{name}' is the name you registered a class or builder of yours under "
+            f"(vislab.register_model('{name}')) in another Python process, register it again first."
         )
     available = [*sorted(MODELS), *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
-    raise ConfigError(
+    return (
         f"unknown model '{name}'.{hint} Available: {', '.join(available)}; or your own model as "
         f"path/to/file.py:Net or package.module:build."
+    )
+
+
+def _check_current(name: str, builder: Builder) -> None:
+    """UserCodeError when the user's class or builder registered as ``name`` is no longer the one its
+    module binds to that name: a notebook cell run again with other code (a bug fixed) defined another,
+    which would silently not be the model built."""
+    target = getattr(builder, "vislab_target", builder)
+    if name not in _CODE and not hasattr(builder, "vislab_code"):
+        return  # vislab's own
+    module = sys.modules.get(getattr(target, "__module__", None) or "")
+    attr = getattr(target, "__qualname__", "")
+    now = getattr(module, attr, None) if module is not None and attr.isidentifier() else None
+    if now is None or now is target or not (inspect.isclass(now) or inspect.isfunction(now)):
+        return
+    was, is_now = (code_fingerprint(o)["source_sha256"] for o in (target, now))
+    if was is None or is_now is None or was == is_now:
+        return
+    kind = "class" if inspect.isclass(now) else "function"
+    train = (
+        f"vislab.train(model={attr}, ..., overwrite=True)"
+        if name.startswith("user-")
+        else f"register it again (vislab.register_model('{name}') on the new {attr}) and train with "
+        f"overwrite=True"
+    )
+    raise UserCodeError(
+        f"model '{name}' is the {kind} {attr} as registered earlier, but {target.__module__}.{attr} "
+        f"has been redefined since ({changes(was, is_now)}): the {attr} your code defines now is not "
+        f"the one '{name}' was registered (and its runs trained) with, so neither is used silently. To "
+        f"reopen or resume a run with the code it was trained with, run the earlier definition of "
+        f"{attr} again; to train the new {attr}, {train} (another out= keeps the earlier run)."
     )
 
 
