@@ -36,11 +36,8 @@ def cosine(p: float) -> float:
         (ScheduleConfig(name="cosine", min_lr=0.25), lambda s: 0.25 + 0.75 * cosine(s / 40)),
         (
             ScheduleConfig(name="onecycle"),
-            lambda s: (
-                0.04 + 0.96 * (s / 40) / 0.25
-                if s < 10
-                else 1e-4 + (1 - 1e-4) * cosine((s / 40 - 0.25) / 0.75)
-            ),
+            # up to step round(0.25·39) = 10, down to the floor at the last step, 39
+            lambda s: 0.04 + 0.96 * s / 10 if s < 10 else 1e-4 + (1 - 1e-4) * cosine((s - 10) / 29),
         ),
     ],
     ids=["none", "exponential", "step", "cosine", "cosine-min_lr", "onecycle"],
@@ -67,9 +64,9 @@ def test_step_decays_every_step_size_epochs_from_the_warmups_end():
 
 def test_onecycle_warmup_replaces_its_own_rise():
     """onecycle with W=1 of 10 epochs: the warm-up rises to 1, then one cosine down over the 36 steps
-    left — no drop to 0.04 and second rise (before: 1.0 → 0.04 → 1.0)."""
+    left, to its floor at the last — no drop to 0.04 and second rise (before: 1.0 → 0.04 → 1.0)."""
     f = factors(ScheduleConfig(name="onecycle", warmup_epochs=1), 40)
-    want = [(s + 1) / 4 for s in range(4)] + [1e-4 + (1 - 1e-4) * cosine(t / 36) for t in range(36)]
+    want = [(s + 1) / 4 for s in range(4)] + [1e-4 + (1 - 1e-4) * cosine(t / 35) for t in range(36)]
     assert f == pytest.approx(want)
     assert max(f) == pytest.approx(1.0) and all(a >= b for a, b in zip(f[4:], f[5:]))
 

@@ -9,6 +9,8 @@
   epoch come with the data);
 - ``eval_size_note``: a ``data.limit`` far below the val split's size, ``data.limit_eval`` not given (the
   trainer asks: the split sizes come with the data);
+- ``dropped_batch_note``: a last partial training batch (dropped) that leaves out ≥ 10 % of the train
+  images each epoch (the trainer asks, as above);
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
@@ -100,6 +102,23 @@ def eval_size_note(cfg: Config, n_train: int, n_val: int, n_test: int) -> str | 
         f"val images as an epoch trains on, and may take longer than the epoch. For a quick run, also "
         f"give data.limit_eval=N (e.g. --set data.limit_eval={n_train}): N val and N test images, "
         f"stratified (the test figures are then of a sample)."
+    )
+
+
+def dropped_batch_note(n: int, batch_size: int, world: int = 1) -> str | None:
+    """The note for a last partial training batch (``drop_last``: a tiny last batch is a noisy step and
+    breaks batch norm) that leaves out at least 10 % of the ``n`` train images a process has each epoch
+    (``world`` processes: ``n`` is each one's share, ``batch_size`` per process). None else."""
+    left = n % batch_size
+    if n < batch_size or left < 0.1 * n:  # no batch at all: refused where the loaders are built
+        return None
+    fits = [d for d in range(batch_size - 1, batch_size // 2 - 1, -1) if n % d == 0]
+    each = f" of each of the {world} processes' shares" if world > 1 else ""
+    return (
+        f"train.batch_size={batch_size}: each epoch trains on {n - left} of the {n} train images{each} "
+        f"({left / n:.0%} left out): the last partial batch is dropped, a different one each epoch (the "
+        f"order is shuffled), since a tiny last batch is a noisy step and upsets batch norm. Give a "
+        f"train.batch_size that divides {n}{f' (e.g. {fits[0]})' if fits else ''}, or more data."
     )
 
 

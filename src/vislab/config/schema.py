@@ -251,26 +251,49 @@ class OptimConfig(Section):
     # nor on those the model names in a no_weight_decay() method (timm's: position embeddings, class token)
     decay_bias_norm: bool = True
 
+    @field_validator("betas", mode="before")
+    @classmethod
+    def _two_betas(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)) and len(value) != 2:
+            raise ValueError(
+                "optim.betas takes two numbers, Adam's decay rates of the gradient's mean and of its "
+                "square, e.g. [0.9, 0.999] (--set optim.betas=[0.9,0.999])"
+            )
+        return value
+
 
 class ScheduleConfig(Section):
     name: Literal["none", "exponential", "step", "cosine", "onecycle", "plateau"] = "none"
-    gamma: float = Field(0.95, gt=0, le=1)  # exponential: per epoch; step: per step_size epochs
+    # the lr's factor — exponential: per epoch; step: per step_size epochs. None (config.yaml: null): the
+    # schedule's own (``gamma_read``): step 0.1, as torch's StepLR; exponential 0.95, the RDFIA default
+    gamma: float | None = Field(None, gt=0, le=1)
     step_size: int = Field(10, gt=0)
-    min_lr: float = Field(0.0, ge=0)  # cosine, plateau: the floor
+    # cosine, plateau: the floor, the same absolute lr for every parameter group (optim.head_lr's too), as
+    # torch's CosineAnnealingLR eta_min and ReduceLROnPlateau min_lr
+    min_lr: float = Field(0.0, ge=0)
     warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up (fractions allowed)
     # plateau: the lr times `factor` after `patience` evaluations in a row where train.select_metric did
     # not improve by train.min_delta (the cut resets the count); 0.1, as torch's ReduceLROnPlateau
     factor: float = Field(0.1, gt=0, lt=1)
     patience: int = Field(5, ge=1)
 
+    @property
+    def gamma_read(self) -> float:
+        """The factor the step or exponential schedule applies: ``gamma`` when given, else the schedule's
+        own (step 0.1, exponential 0.95). A run's config.yaml records gamma as given (null: the
+        schedule's own), so a run resumes with the gamma it started with."""
+        if self.gamma is not None:
+            return self.gamma
+        return 0.1 if self.name == "step" else 0.95
+
 
 class Ema(Section):
     """An exponential moving average of the weights, which evaluation, best.pt and export use."""
 
     decay: float = Field(0.0, ge=0, lt=1)  # 0 = off; e.g. 0.999
-    warmup: bool = (
-        True  # decay min(decay, (1 + t) / (10 + t)) at optimizer step t: early steps count more
-    )
+    # decay min(decay, (1 + t) / (10 + t)) at optimizer step t (TensorFlow's ExponentialMovingAverage
+    # num_updates rule, not timm's warm-up): early steps count more; false: decay from the first step
+    warmup: bool = True
 
 
 class TrainConfig(Section):
@@ -281,7 +304,7 @@ class TrainConfig(Section):
         0, ge=0, lt=2**31
     )  # numpy takes 0 … 2**32 - 1: room for the seed + i vislab derives
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    eval_every: int = Field(1, ge=1)
+    eval_every: int = Field(1, ge=1)  # evaluate on val every N epochs (and after the last)
     # an epoch-0 row: the untrained model scored on the train images of epoch 1 (unaugmented) and val
     eval_at_start: bool = False
     # score the test split at every evaluation, for the curves only (RDFIA's train-vs-test figures): written
@@ -291,6 +314,8 @@ class TrainConfig(Section):
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     min_delta: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    # the largest L2 norm of all gradients together (one vector of every parameter's, as torch's
+    # clip_grad_norm_), scaled down to it at each optimizer step; None: no clipping
     grad_clip: float | None = Field(None, gt=0)
     amp: bool = True  # CUDA autocast: bf16, or fp16 with loss scaling where bf16 is emulated (training/precision.py)
     channels_last: bool = True  # NHWC memory format for conv models (faster on CPU and CUDA)
@@ -323,6 +348,16 @@ class TrainConfig(Section):
     # the run's figures/ at its end (curves, confusion matrix, ...); false: summary, metrics and
     # predictions only (quick checks, many small runs: a suite's or a sweep's report draws its own)
     figures: bool = True
+
+    @field_validator("ema", mode="before")
+    @classmethod
+    def _ema_section(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(
+                f"train.ema is a section (decay, warmup), not a number: give its decay, "
+                f"--set train.ema.decay={value:g} (0 = off)"
+            )
+        return value
 
 
 class TrackConfig(Section):

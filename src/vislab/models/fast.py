@@ -158,7 +158,8 @@ class FastNet(ModelHooks, nn.Module):
 
     @torch.no_grad()
     def after_step(self) -> None:
-        """Fold the weights the optimizer step just produced into the average (a ModelHooks hook)."""
+        """Fold the weights the optimizer step just produced into the average (a ModelHooks hook, called
+        once per optimizer step: ``ema_steps`` counts them)."""
         # ema ← d·ema + (1 − d)·w with d = min(decay, (1 + t)/(10 + t)): early steps follow w closely.
         # Everything stays a device tensor: no host sync, nothing for torch.compile to specialise on.
         t = self.ema_steps.add_(1).double()

@@ -104,7 +104,8 @@ class ModelHooks:
         raise NotImplementedError(f"{type(self).__name__} declares trained_by='manual_step'")
 
     def after_step(self) -> None:
-        """Called after every training step (optimizer or manual), in training mode.
+        """Called once per update of the weights, in training mode: after every optimizer step (with
+        ``train.accumulate=k``, once per k batches, not after each batch) or manual step.
 
         The place for a running average of the weights (EMA). Keep it on the device: no ``.item()``.
         """

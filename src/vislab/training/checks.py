@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
-from vislab.config.notes import eval_size_note, warmup_note
+from vislab.config.notes import dropped_batch_note, eval_size_note, warmup_note
 from vislab.config.reads import UNREAD_SECTIONS, unread_setting
 from vislab.data.augment_words import colour_note, crop_note
 from vislab.data.download import is_default_root
@@ -84,16 +84,41 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
         notes.append(note)
     notes += _augment_notes(cfg, data.splits.sample_shape, network)
+    if note := _two_averages_note(cfg, network):
+        notes.append(note)
     return notes
+
+
+def _two_averages_note(cfg: Config, network: Network) -> str:
+    """For ``train.ema.decay`` > 0 on a model that evaluates on a weight average it keeps itself
+    (``eval_weight_average``, e.g. `fast`'s ``model.ema_decay``): train.ema then averages the model,
+    its average included — an average of an average; else ''."""
+    decay = cfg.train.ema.decay
+    if not decay or not network.hooks.eval_weight_average:
+        return ""
+    fast = cfg.model.name == "fast"
+    own = f" (model.ema_decay={getattr(network.model, 'ema_decay', 0):g})" if fast else ""
+    off = "--set model.ema_decay=0" if fast else "the model's own setting"
+    return (
+        f"train.ema.decay={decay:g} with model.name={cfg.model.name}, which already evaluates on a running "
+        f"average of its weights{own}: train.ema averages the whole model, that average included, so "
+        f"evaluation sees an average of an average, which lags the training further. Keep one: "
+        f"--set train.ema.decay=0 (the model's own), or turn the model's off: {off}."
+    )
 
 
 def loop_notes(cfg: Config, t: Training, resumed: bool) -> list[str]:
     """The notes the config alone cannot tell, for a run about to train epochs: a warm-up of at most one
     optimizer step (``config.notes.warmup_note``: the steps per epoch come with the data), and a val split
     much larger than what ``data.limit`` trains on (``config.notes.eval_size_note``: the split sizes come
-    with the data; not on a resume, which keeps its data: data.limit_eval cannot change)."""
-    per_epoch, splits = t.optim.steps_per_epoch, t.data.splits
-    notes = [warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch)]
+    with the data; not on a resume, which keeps its data: data.limit_eval cannot change), and a last
+    partial batch, dropped, that leaves out ≥ 10 % of the train images each epoch
+    (``config.notes.dropped_batch_note``)."""
+    per_epoch, splits, train = t.optim.steps_per_epoch, t.data.splits, t.data.train
+    notes = [
+        warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch),
+        dropped_batch_note(train.n_samples, train.batch_size, train.world),
+    ]
     if not resumed:
         notes.append(eval_size_note(cfg, len(splits.train), len(splits.val), len(splits.test)))
     return [note for note in notes if note]

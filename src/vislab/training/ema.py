@@ -1,8 +1,13 @@
 """An exponential moving average of the weights (``train.ema``), which evaluation, best.pt and export use.
 
-EMA (as timm's ModelEmaV3, Polyak averaging): after every optimizer step t,
+EMA (Polyak averaging): after every optimizer step t (0-based),
 
-    avg ← d·avg + (1 − d)·w,   d = min(decay, (1 + t) / (10 + t)) with warm-up, else decay,
+    avg ← d·avg + (1 − d)·w,   d = min(decay, (1 + t) / (10 + t)) with warm-up, else decay.
+
+The warm-up is TensorFlow's ``ExponentialMovingAverage(num_updates=t)`` rule (d = 0.1 at the first step,
+0.5 at t = 8, 0.9 at t = 80; decay 0.999 from t = 8,990): not timm's ModelEmaV3 warm-up,
+1 − (1 + t)^(−2/3). Without warm-up (``train.ema.warmup=false``) d is ``decay`` from the first step, as
+in timm's ModelEmaV3 by default (``use_warmup=False``).
 
 for every parameter and floating buffer (batch-norm statistics are averaged too; integer buffers are
 copied). One fused ``_foreach_lerp_`` on the device; t is the host's step counter, so no host sync.

@@ -82,7 +82,7 @@ def decay_groups(model: nn.Module, params: list, cfg: OptimConfig, names: set[st
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Every parameter group at learning rate ``lr``, times the group's ``lr_scale`` (e.g. a fine-tuned
-    model's new head, ``train.head_lr``)."""
+    model's new head, ``optim.head_lr``: the trainer sets its scale at each step, ``Optimisation.at``)."""
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)
 
@@ -98,12 +98,13 @@ def warmup_steps(cfg: ScheduleConfig, steps_per_epoch: int) -> int:
 def lr_factor(
     cfg: ScheduleConfig, step: int, steps_per_epoch: int, total_steps: int, base_lr: float = 1.0
 ) -> float:
-    """Multiplier of the base lr at optimizer step ``step`` (0-based), one rule for every schedule: a linear
-    warm-up over ``cfg.warmup_epochs`` (in whole steps), then the schedule from its own beginning over the
-    steps that remain — exponential and step count their epochs (``steps_per_epoch`` steps each) from the
-    warm-up's end (epoch boundaries, as in the reports, after a warm-up of whole epochs); cosine decays to
-    ``min_lr``. onecycle's first 25 % is its own warm-up (from 0.04, as torch's OneCycleLR) to exactly 1,
-    then a cosine down to ``ONECYCLE_FLOOR``: a warm-up given replaces its rise, so onecycle then only decays;
+    """Multiplier of ``base_lr`` (a parameter group's own lr: ``optim.lr``, or ``optim.head_lr``'s) at
+    optimizer step ``step`` (0-based), one rule for every schedule: a linear warm-up over
+    ``cfg.warmup_epochs`` (in whole steps), then the schedule from its own beginning over the steps that
+    remain — exponential and step count their epochs (``steps_per_epoch`` steps each) from the warm-up's
+    end (epoch boundaries, as in the reports, after a warm-up of whole epochs) and multiply by
+    ``cfg.gamma_read``; cosine decays to the absolute lr ``min_lr`` (torch's CosineAnnealingLR eta_min, the
+    same for every group), which it would reach one step after the last. onecycle: see :func:`onecycle`.
     plateau is 1 here (its cuts follow the evaluations: training/plateau.py). A pure function of the step:
     resuming needs the step only."""
     warm = warmup_steps(cfg, steps_per_epoch)
@@ -111,20 +112,33 @@ def lr_factor(
         return (step + 1) / warm
     step, total_steps = step - warm, total_steps - warm  # the schedule's own clock starts here
     epoch = step // steps_per_epoch
-    progress = min(1.0, step / max(1.0, total_steps))
     if cfg.name == "exponential":
-        return cfg.gamma**epoch
+        return cfg.gamma_read**epoch
     if cfg.name == "step":
-        return cfg.gamma ** (epoch // cfg.step_size)
+        return cfg.gamma_read ** (epoch // cfg.step_size)
     if cfg.name == "cosine":
-        floor = min(1.0, cfg.min_lr / base_lr)
+        floor, progress = min(1.0, cfg.min_lr / base_lr), min(1.0, step / max(1.0, total_steps))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    if cfg.name == "onecycle":  # linear up (unless warmed up), cosine down to the floor
-        rise, floor = (0.0 if warm else 0.25), ONECYCLE_FLOOR
-        if progress < rise:
-            return 0.04 + 0.96 * progress / rise
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (progress - rise) / (1 - rise)))
+    if cfg.name == "onecycle":
+        return onecycle(step, total_steps, rises=not warm)
     return 1.0
+
+
+def onecycle(step: int, total_steps: int, rises: bool = True) -> float:
+    """onecycle's factor at ``step`` of ``total_steps``: a straight line from 0.04 at step 0 up to exactly 1
+    at the peak step p = round(0.25·(total_steps − 1)), then half a cosine down to ``ONECYCLE_FLOOR``,
+    reached at the last step (total_steps − 1). Without its rise (``rises=False``: a warm-up given replaces
+    it), the cosine starts at 1 at step 0. Not torch's OneCycleLR, whose rise is a cosine over 30 % of the
+    steps and whose end is 4e-6 (its start 1/25 divided by 1e4); the same start (1/25) and progress
+    (step / (total − 1), so that the last step ends the cycle)."""
+    last = max(total_steps - 1, 0)
+    peak = round(0.25 * last) if rises else 0
+    if step < peak:
+        return 0.04 + 0.96 * step / peak
+    if step >= last:
+        return ONECYCLE_FLOOR if last > peak else 1.0
+    down = (step - peak) / (last - peak)
+    return ONECYCLE_FLOOR + (1 - ONECYCLE_FLOOR) * 0.5 * (1 + math.cos(math.pi * down))
 
 
 def optimizer_steps(batches_per_epoch: int, accumulate: int) -> int:
@@ -133,10 +147,11 @@ def optimizer_steps(batches_per_epoch: int, accumulate: int) -> int:
     return -(-batches_per_epoch // accumulate)
 
 
-def scheduled_lr(cfg: Config, step: int, per_epoch: int) -> float:
+def scheduled_lr(cfg: Config, step: int, per_epoch: int, base_lr: float | None = None) -> float:
     """The learning rate the schedule (warm-up included) sets at optimizer ``step`` of a run of ``cfg``
-    with ``per_epoch`` steps an epoch — before plateau's cuts, which follow the evaluations."""
-    lr, total = cfg.optim.lr, cfg.train.epochs * per_epoch
+    with ``per_epoch`` steps an epoch, for a parameter group starting at ``base_lr`` (None: optim.lr; the
+    head's: optim.head_lr) — before plateau's cuts, which follow the evaluations."""
+    lr, total = base_lr or cfg.optim.lr, cfg.train.epochs * per_epoch
     return lr * lr_factor(cfg.schedule, step, per_epoch, total, lr)
 
 

@@ -88,7 +88,8 @@ class Optimisation:
     the plateau rule (``schedule.name=plateau``: cuts the lr after evaluations)."""
 
     opt: torch.optim.Optimizer | None
-    lr_at: Callable[[int], float]
+    # the lr at an optimizer step of the group starting at a base lr (left out: optim.lr), cuts included
+    lr_at: Callable[..., float]
     precision: Precision  # train.amp: bf16, fp16 with loss scaling (``scaler``), or float32
     label_smoothing: float = 0.0
     grad_clip: float | None = None
@@ -97,9 +98,21 @@ class Optimisation:
     ema: WeightEMA | None = None
     scaler: torch.amp.GradScaler | None = None
     plateau: Plateau | None = None
+    head_lr: float | None = None  # optim.head_lr: the head's groups follow the schedule from it
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.precision.autocast()
+
+    def scale_groups(self, step: int) -> None:
+        """At optimizer ``step``, the head's groups (``optim.head_lr``) at their own scheduled lr, as a
+        multiple (``lr_scale``) of the others': each group runs its own schedule from its own lr to the
+        same absolute floor (``schedule.min_lr``), as torch's schedulers treat parameter groups."""
+        if self.head_lr is None or self.opt is None:
+            return
+        base = self.lr_at(step)
+        for group in self.opt.param_groups:
+            if "lr_scale" in group and base > 0:
+                group["lr_scale"] = self.lr_at(step, self.head_lr) / base
 
 
 def build_parts(
@@ -155,9 +168,13 @@ def build_optimisation(
         groups = decay_groups(model, groups, oc, network.hooks.no_weight_decay())
         opt = build_optimizer(groups, oc)
     per_epoch, loop = optimizer_steps(batches_per_epoch, tc.accumulate), loop or LoopState()
+    # plateau cuts down to the lowest group's floor (min_lr / the largest base lr); each group stops at its own
+    plateau = Plateau.of(cfg.schedule, max(oc.lr, oc.head_lr or oc.lr), per_epoch)
 
-    def lr_at(step: int) -> float:
-        return scheduled_lr(cfg, step, per_epoch) * loop.lr_drop
+    def lr_at(step: int, base_lr: float | None = None) -> float:
+        base = base_lr or oc.lr
+        drop = max(loop.lr_drop, min(1.0, cfg.schedule.min_lr / base)) if plateau else loop.lr_drop
+        return scheduled_lr(cfg, step, per_epoch, base) * drop
 
     precision = choose_precision(device, tc.amp)
     trained = network.hooks.trained_by != "fit_arrays"
@@ -167,7 +184,7 @@ def build_optimisation(
     scaler = precision.scaler() if opt is not None else None
     return Optimisation(
         opt, lr_at, precision, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema,
-        scaler, Plateau.of(cfg.schedule, oc.lr, per_epoch),
+        scaler, plateau, oc.head_lr if opt is not None else None,
     )  # fmt: skip
 
 

@@ -43,8 +43,9 @@ def reference(history: list[dict], metric: str, min_delta: float) -> float | Non
 @dataclass(frozen=True)
 class Plateau:
     """``schedule.name=plateau``'s settings: cut by ``factor`` after ``patience`` evaluations without
-    improvement, never below ``floor`` (``schedule.min_lr`` as a multiple of ``optim.lr``), and only once
-    the ``warmup`` (optimizer steps) is over."""
+    improvement, never below ``floor`` (``schedule.min_lr`` as a multiple of the largest group's base lr:
+    each group then stops at min_lr itself, as torch's ReduceLROnPlateau floors each group at min_lr),
+    and only once the ``warmup`` (optimizer steps) is over."""
 
     factor: float
     patience: int
@@ -53,7 +54,8 @@ class Plateau:
 
     @classmethod
     def of(cls, cfg: ScheduleConfig, lr: float, steps_per_epoch: int) -> Plateau | None:
-        """The plateau rule of a run at base lr ``lr``; None for the other schedules."""
+        """The plateau rule of a run whose largest base lr is ``lr`` (optim.lr, or optim.head_lr when
+        larger); None for the other schedules."""
         if cfg.name != "plateau":
             return None
         floor = min(1.0, cfg.min_lr / lr)

@@ -212,6 +212,8 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
     for x, y in t.data.train.epoch(epoch, loop.step):
         lr = optim.lr_at(opt_step(loop.step))
         window = Window.of(loop.step, k, steps)
+        if window.last:  # optim.head_lr's groups: their own schedule, to the same floor
+            optim.scale_groups(opt_step(loop.step))
         loss, logits = train_step(t.network, optim, x, y, lr, window, track)
         if window.last and optim.ema is not None:
             optim.ema.update(opt_step(loop.step))
@@ -295,7 +297,8 @@ def train_step(
         (optim.scaler.scale(scaled) if optim.scaler else scaled).backward()  # fp16: scaled up
         if window.last:
             _optimizer_step(network, optim, lr, track)
-    hooks.after_step()  # e.g. `fast`'s weight average
+    if window.last:  # once per optimizer step (a manual step is one): e.g. `fast`'s weight average
+        hooks.after_step()
     return loss, logits
 
 
