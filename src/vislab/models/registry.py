@@ -225,8 +225,13 @@ def _unknown(name: str, where: str | None = None) -> str:
         f"anywhere."
     )
     if where is not None:  # a run's record names the user's class or builder, registered elsewhere
+        how = (
+            "given to vislab.train(model=...)"  # a model object: registered in its process only
+            if name.startswith("user-")
+            else f"registered as '{name}'"
+        )
         hint = (
-            f" The run was trained with {where}, registered as '{name}' in another Python process: run "
+            f" The run was trained with {where}, {how} in another Python process: run "
             f"its definition again, as it was then, and register it again first "
             f"(vislab.register_model('{name}') on {attr}),{again}"
         )
