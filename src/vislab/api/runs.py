@@ -27,6 +27,8 @@ from vislab.training.state import Callback
 if TYPE_CHECKING:
     import pandas as pd
 
+    from vislab.training.resume_checks import RefusedChanges
+
 
 # ------------------------------------------------------------------------------------------ train
 def train(
@@ -53,7 +55,9 @@ def train(
     ``overrides``: config keys with ``__`` for the dot (``optim__lr=1e-3``), or dotted via
     ``**{"optim.lr": 1e-3}``. ``resume=True`` continues the run in ``out`` with its saved config; overrides
     may change only where and how it runs (``data__root``, ``train__device``, ``track__*`` ...), which it
-    then uses (``trust_code=True``: import its model file even if changed since); ``overwrite=True``
+    then uses (``trust_code=True``: import its model file even if changed since); ``config``, ``model``
+    and ``data`` may be given too where they are the run's own (a cell run again with ``resume=True``
+    added: the same model and code, data and config); ``overwrite=True``
     deletes the run ``out`` holds and starts afresh (see :func:`start_over`).
     ``epochs``: the run's ``train.epochs`` (given with ``train__epochs`` too: UserError); with
     ``resume=True``, a finished or interrupted run is trained on to that many epochs where its schedule
@@ -67,8 +71,10 @@ def train(
     """
     if resume:
         given = dict(config=config, model=model, data=data)
-        _check_resume_arguments(out, [k for k, v in given.items() if v is not None], overwrite)
-        cfg = _resumed_with(Path(out), overrides, epochs)  # out: checked above
+        named = [k for k, v in given.items() if v is not None]
+        _check_resume_arguments(out, named, overwrite)
+        cell = (config, model, data) if named else None  # a cell run again with resume=True
+        cfg = _resumed_with(Path(out), overrides, epochs, cell)  # out: checked above
     else:
         cfg = _new_config(config, model, data, epochs, overrides)
     quiet = not in_notebook() if quiet is None else quiet
@@ -110,11 +116,16 @@ def _new_config(
 ) -> Config:
     """train()'s config of a new run: ``epochs`` is ``train.epochs`` (a key given twice: UserError)."""
     check_given_once(
-        [(f"{k}={v!r}", k.replace("__", ".")) for k, v in overrides.items()]
+        _as_given(overrides)
         + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
     )
     with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
     return make_config(config, model=model, data=data, overrides=with_epochs)
+
+
+def _as_given(overrides: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each override as written (``optim__lr=0.1``) and the dotted key it sets (``optim.lr``)."""
+    return [(f"{k}={v!r}", k.replace("__", ".")) for k, v in overrides.items()]
 
 
 def _in_api_words(e: RunExists) -> RunExists:
@@ -126,53 +137,77 @@ def _in_api_words(e: RunExists) -> RunExists:
 
 
 def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
-    """resume=True takes ``out`` and no config, model or data, nor ``overwrite``: UserError otherwise."""
-    if overwrite:
+    """resume=True takes ``out`` and no ``overwrite``, nor config, model or data where ``out`` holds no
+    run (where it does, they may be its own: :func:`_resumed_with`): UserError otherwise
+    (``resume_checks.argument_clash``, in the API's words)."""
+    from vislab.training.resume_checks import argument_clash  # on use: torch, model zoo
+
+    clash = argument_clash(out, overwrite=overwrite, new_run=given)
+    if clash is None:
+        return
+    if clash.kind == "overwrite":
         raise UserError(
             "resume=True continues the run in `out`; overwrite=True deletes it to start afresh: "
             "give one of them."
         )
-    if out is None or given:
-        raise UserError(
-            "resume=True continues the run in `out` with its saved config: give out=<its folder> "
-            f"and no {', '.join(given) or 'config, model or data'} (overrides of where and how it "
-            f"runs may be given: data__root, train__device, ...)."
-        )
+    none = f" ('{out}' holds none: no checkpoints/last.pt)" if out is not None else ""
+    raise UserError(
+        f"resume=True continues the run in `out` with its saved config{none}: give out=<its folder> "
+        f"and no {', '.join(clash.given) or 'config, model or data'} but the run's own (overrides of "
+        f"where and how it runs may be given: data__root, train__device, ...)."
+    )
 
 
-def _resumed_with(out: Path, overrides: dict[str, Any], epochs: int | None = None) -> Config | None:
-    """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top; None
-    without any. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are used by the resumed run;
-    UserError naming any that would change what it computes (rather than ignore them; ``epochs``: the
-    epochs= given, which the refusal of a train.epochs names)."""
-    if not overrides:
+def _resumed_with(
+    out: Path, overrides: dict[str, Any], epochs: int | None = None, cell: tuple | None = None
+) -> Config | None:
+    """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top, or, given
+    ``cell`` (its config, model and data given again: a notebook cell run again with resume=True), that
+    of those arguments; None with neither. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are
+    used by the resumed run; UserError naming any that would change what it computes, a model whose code
+    was redefined since included (rather than ignore them; ``epochs``: the epochs= given, which says how
+    far to train on — not a change — and which the refusal of a train.epochs names)."""
+    if not overrides and cell is None:
         return None
-    from vislab.training.resume import refused_changes, resumable  # on use: torch, model zoo
+    from vislab.training.resume import resumable  # on use: torch, model zoo
+    from vislab.training.resume_checks import refused_changes
 
-    stored = resumable(RunDir(out)).record.config
-    wanted = make_config(stored, overrides=overrides)
-    if refused := refused_changes(stored, wanted):
-        changes, epochs_only = refused
-        fix = (  # train.epochs alone: epochs= trains a resumed run on (where its schedule allows)
-            _epochs_fix(wanted.train.epochs, overrides, epochs)
-            if epochs_only
-            else f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
-            f"starts from its weights)."
-        )
+    record = resumable(RunDir(out)).record
+    stored, code = record.config, None
+    if cell is None:
+        wanted = make_config(stored, overrides=overrides)
+    else:
+        ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
+        wanted, code = _new_config(*cell, ran, overrides), record.model.code
+    if refused := refused_changes(stored, wanted, epochs, _as_given(overrides), code):
+        words = "these arguments" if cell is None else "the arguments given"
         raise UserError(
-            f"resume=True continues the run in '{out}' with its saved config, but these arguments "
-            f"change it: {changes}. {fix}"
+            f"resume=True continues the run in '{out}' with its saved config, but {words} change it: "
+            f"{refused.listed}. {_fix(refused, out, epochs, cell is not None)}"
         )
     return wanted
 
 
-def _epochs_fix(wanted: int, overrides: dict[str, Any], epochs: int | None) -> str:
-    """How to go on when an override changed train.epochs alone: ``epochs=`` trains a resumed run on;
-    given already (``epochs``), the override is what to leave out."""
-    if epochs is None:
+def _fix(refused: RefusedChanges, out: Path, epochs: int | None, cell: bool = False) -> str:
+    """The way on from a refused change, in train()'s arguments: ``epochs=`` trains a resumed run on
+    (where its schedule allows); given already, the override of train.epochs is what to leave out; else
+    a new run (``cell``: config, model or data were given, which may be the run's own only)."""
+    if refused.fix == "epochs_instead":
+        wanted = refused.asked.train.epochs
         return f"To train it on to {wanted} epochs, give epochs={wanted} instead."
-    given = (f"{k}={v!r}" for k, v in overrides.items() if k.replace("__", ".") == "train.epochs")
-    return f"epochs={epochs} says how far to train it on: leave out {next(given, 'train__epochs')}."
+    if refused.fix == "drop_epochs_setting":
+        given = refused.epochs_set_by if refused.epochs_set_by is not None else "train__epochs"
+        return f"epochs={epochs} says how far to train it on: leave out {given}."
+    if cell:
+        return (
+            f"Give out={str(out)!r} and no model, data or config but the run's own, or train them as "
+            f"a new run: overwrite=True (deletes this one) or another out= "
+            f"(train__init_from={str(out)!r} starts from its weights)."
+        )
+    return (
+        f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
+        f"starts from its weights)."
+    )
 
 
 def train_config(

@@ -1,11 +1,16 @@
-"""``vislab train --resume``: the options it cannot go with, and the config it is resumed with."""
+"""``vislab train --resume``: the options it cannot go with, and the config it is resumed with — checked
+once for the command and vislab.train (``training.resume_checks``), refused here in the command's words."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vislab.config import Config, load_config
 from vislab.errors import UserError
+
+if TYPE_CHECKING:
+    from vislab.training.resume_checks import RefusedChanges
 
 
 def check_resume_args(
@@ -15,20 +20,20 @@ def check_resume_args(
     init_from: Path | None = None,
 ) -> None:
     """UserError for the options --resume cannot go with: --overwrite, --init-from, another --out."""
-    if overwrite:
-        raise UserError(
-            f"--resume {resume} continues that run; --overwrite deletes it to start afresh: give one."
-        )
-    if init_from is not None:
-        raise UserError(
-            f"--init-from starts a new run from another run's weights; --resume {resume} continues "
-            f"that run with its own. Give one."
-        )
-    if out is not None and Path(out).resolve() != Path(resume).resolve():
-        raise UserError(
-            f"--resume {resume} continues that run in its own folder; --out {out} names another. "
-            f"Drop --out, or start a new run there without --resume."
-        )
+    from vislab.training.resume_checks import argument_clash  # on use: torch (vislab.cli's)
+
+    clash = argument_clash(resume, out=out, overwrite=overwrite, init_from=init_from)
+    if clash is None:
+        return
+    words = {
+        "overwrite": f"--resume {resume} continues that run; --overwrite deletes it to start afresh: "
+        f"give one.",
+        "init_from": f"--init-from starts a new run from another run's weights; --resume {resume} "
+        f"continues that run with its own. Give one.",
+        "other_out": f"--resume {resume} continues that run in its own folder; --out {out} names "
+        f"another. Drop --out, or start a new run there without --resume.",
+    }
+    raise UserError(words[clash.kind])
 
 
 def resumed_with(
@@ -41,35 +46,32 @@ def resumed_with(
     the --epochs given, which the refusal of a train.epochs names)."""
     if not (config or set_):
         return None
-    from vislab.training.resume import refused_changes, resumable  # on use: torch (vislab.cli's)
+    from vislab.training.resume import resumable  # on use: torch (vislab.cli's)
+    from vislab.training.resume_checks import refused_changes
     from vislab.training.rundir import RunDir
 
     stored = resumable(RunDir(resume)).record.config
     wanted = load_config(config, set_, base=stored)  # the options on top
-    if refused := refused_changes(stored, wanted):
-        changes, epochs_only = refused
-        fix = (
-            _epochs_fix(resume, wanted.train.epochs, config, set_, epochs)
-            if epochs_only
-            else "Resume without them, or start a new run (a new --out)."
-        )
+    given = [(s, s.partition("=")[0].strip()) for s in set_]
+    if refused := refused_changes(stored, wanted, epochs, given):
         raise UserError(
             f"--resume {resume} continues the run with its saved config, but these options change it: "
-            f"{changes}. {fix}"
+            f"{refused.listed}. {_fix(refused, resume, config, epochs)}"
         )
     return wanted
 
 
-def _epochs_fix(
-    resume: Path, wanted: int, config: str | None, set_: list[str], epochs: int | None
-) -> str:
-    """How to go on when train.epochs alone was changed: --epochs trains a resumed run on (where its
-    schedule allows); given already, the --set (or --config) of train.epochs is what to drop."""
-    if epochs is None:
+def _fix(refused: RefusedChanges, resume: Path, config: str | None, epochs: int | None) -> str:
+    """The way on from a refused change, in the command's options: --epochs trains a resumed run on
+    (where its schedule allows); given already, the --set (or --config) of train.epochs is what to drop."""
+    if refused.fix == "epochs_instead":
+        wanted = refused.asked.train.epochs
         return (
             f"To train it on to {wanted} epochs, give --epochs instead: vislab train --resume "
             f"{resume} --epochs {wanted}."
         )
-    given = next((s for s in set_ if s.partition("=")[0].strip() == "train.epochs"), None)
-    drop = f"--set {given}" if given is not None else f"train.epochs from --config {config}"
-    return f"--epochs {epochs} says how far to train it on: drop {drop}."
+    if refused.fix == "drop_epochs_setting":
+        given = refused.epochs_set_by
+        drop = f"--set {given}" if given is not None else f"train.epochs from --config {config}"
+        return f"--epochs {epochs} says how far to train it on: drop {drop}."
+    return "Resume without them, or start a new run (a new --out)."

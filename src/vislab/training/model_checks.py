@@ -13,7 +13,7 @@ import torch
 from vislab.errors import ConfigError, UserCodeError, VislabError
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
-from vislab.models.objects import code_files, is_users_code
+from vislab.models.objects import code_files, is_registered_users, is_users_code
 from vislab.models.user import is_user_reference
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
@@ -192,6 +192,9 @@ def check_params_to_train(network: Network, name: str, freeze: list[str]) -> Non
     )
 
 
+NOTE = "vislab:"  # how the note added to the exception of a model of this process begins
+
+
 @contextlib.contextmanager
 def user_code(
     name: str,
@@ -201,19 +204,35 @@ def user_code(
     *,
     code: dict | None,
 ) -> Iterator[None]:
-    """Within: an exception raised in the user's own model ``name`` (``file.py:Net``) — a frame of its file
-    (named by ``code``, its ``registry.code_of`` record) in the traceback, or the forward of one of
-    ``model``'s layers (a builder's ``nn.Sequential`` of torch modules has no frame in the user's file)
-    — becomes a UserCodeError showing the user's frames only (or the layer that raised), its paragraph
-    ending with ``then()`` (called first: what was kept, how to go on). Anything else passes unchanged:
-    vislab's own errors, and any other exception — a built-in model's, or one outside the user's model —
-    is a bug."""
+    """Within: an exception raised in the user's own model ``name`` — a frame of its code (a file named by
+    ``code``, its ``registry.code_of`` record; the source of a model object) in the traceback, or the
+    forward of one of ``model``'s layers (a builder's ``nn.Sequential`` of torch modules has no frame in
+    the user's code) — calls ``then()`` (what was kept, how to go on). A reference's (``file.py:Net``)
+    becomes a UserCodeError showing the user's frames only (or the layer that raised), its paragraph
+    ending with those words; a model registered in this process (:func:`raises_its_own`) re-raises the
+    user's exception unchanged, those words added as a note. Anything else passes unchanged: vislab's own
+    errors, and any other exception — a built-in model's, or one outside the user's model — is a bug."""
     try:
         yield
     except Exception as e:
         files = code_files(name, code)
-        if isinstance(e, VislabError) or not is_user_reference(name):
+        noted = any(n.startswith(NOTE) for n in getattr(e, "__notes__", ()))  # an inner block's
+        if isinstance(e, VislabError) or noted or not is_users_code(name):
             raise
         if not (raised_in(e, files) or raising_layer(e, model) is not None):
             raise
-        raise code_failed(name, e, when, files, then() if then else "", model=model) from None
+        said = then() if then else ""
+        if raises_its_own(
+            name
+        ):  # a Python caller gets Python's exception, with vislab's words added
+            e.add_note(f"{NOTE} model '{name}' raised this {when}.{' ' if said else ''}{said}")
+            raise
+        raise code_failed(name, e, when, files, said, model=model) from None
+
+
+def raises_its_own(name: str) -> bool:
+    """Whether an exception of model ``name``'s code reaches its caller unchanged (with a note): a model
+    object (``vislab.train(model=Net)``) or a class registered with ``@vislab.register_model`` in this
+    Python process, whose caller gets Python's exception; not a ``file.py:Net`` reference, whose errors
+    are UserCodeErrors (the command shows no traceback)."""
+    return is_registered_users(name) and not is_user_reference(name)

@@ -294,19 +294,6 @@ def _lines(path: Path) -> int:
 SPREAD_SCHEDULES = ("cosine", "onecycle")
 
 
-def refused_changes(stored: dict, wanted: Config) -> tuple[str, bool] | None:
-    """What the settings a resume was given change in the run's saved config ``stored`` (``wanted``: the
-    saved config with them on top): the changes, listed, and whether they are train.epochs alone of a
-    run that can be trained on (:func:`extend`: not of SPREAD_SCHEDULES) — then ``--epochs`` / ``epochs=``
-    is the way; None where they change nothing but where and how it runs (RESULT_NEUTRAL_KEYS)."""
-    diff = config_differences(stored, wanted.to_dict())
-    if not diff:
-        return None
-    changes = f"{'; '.join(diff[:4])}{' …' if len(diff) > 4 else ''}"
-    epochs_only = all(d.startswith("train.epochs:") for d in diff)
-    return changes, epochs_only and wanted.schedule.name not in SPREAD_SCHEDULES
-
-
 def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
     """``cfg`` with ``train.epochs = epochs``, for a run whose loop is at ``loop``; UserError where the run
     stopped early (training on would keep its patience count: it would stop again at the next evaluation

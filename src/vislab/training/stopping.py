@@ -1,7 +1,8 @@
 """How a run ends before its last epoch: a signal (a resumable ``last.pt``, exit 130; where the run cannot
 stop mid-way — a fit on arrays, the last evaluation, the final scoring — right after it, what it wrote kept),
 a NaN loss (the last good checkpoint kept), the user's own model code raising (a UserCodeError, its frames
-only, what was kept named) — each leaves metrics.jsonl and a summary.json saying so (``mark``)."""
+only, what was kept named; a Python caller's model: its own exception, with that note) — each leaves
+metrics.jsonl and a summary.json saying so (``mark``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import math
 import torch
 
 from vislab.errors import TrainingDiverged, TrainingInterrupted
-from vislab.training.model_checks import user_code
+from vislab.models.objects import is_user_object
+from vislab.models.registry import MODELS
+from vislab.training.model_checks import raises_its_own, user_code
 from vislab.training.resume import checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.setup import Training
@@ -118,10 +121,11 @@ def _python_start(t: Training) -> str:
 
 
 def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
-    """Within: an exception the user's own model (``model.name=file.py:Net``) raises ends the run as a
-    UserCodeError (its frames only, exit 2) saying what was kept (``_stopped_by_code``); ``trained``: the
-    epoch's steps are done (its evaluation is what failed). Vislab's own errors, and built-in models',
-    pass unchanged; so does the Python API's ``train(model=Net)``, whose caller gets Python's exception."""
+    """Within: an exception the user's own model raises ends the run, saying what was kept
+    (``_stopped_by_code``): a ``model.name=file.py:Net``'s as a UserCodeError (its frames only, exit 2);
+    a model registered in this process (``train(model=Net)``, ``@vislab.register_model``) re-raises the
+    user's exception, those words its note, as its caller is Python. ``trained``: the epoch's steps are
+    done (its evaluation is what failed). Vislab's own errors, and built-in models', pass unchanged."""
     name, model, code = t.record.model.name, t.network.model, t.network.code
     return user_code(name, model, when, lambda: _stopped_by_code(t, trained), code=code)
 
@@ -136,6 +140,8 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
         checkpoint(t, "last.pt", resume=True)
     mark(t, "failed", saved_step=saved)
     t.log.stop()
+    if raises_its_own(t.record.model.name):
+        return _stopped_python(t, saved)
     resume = (
         f"after fixing your code, resume with: {_resume_command(t)} --trust-code (once edited, your "
         f"file no longer has the sha256 the run recorded)."
@@ -146,6 +152,32 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
     if last.is_file():
         return f"Training stopped; its last checkpoint, {last}, is kept: {resume}"
     return "Training stopped before its first checkpoint: after fixing your code, run it again."
+
+
+def _stopped_python(t: Training, saved: bool) -> str:
+    """``_stopped_by_code``'s words for a model registered in this process (``vislab.train(model=Net)``,
+    ``@vislab.register_model``), in Python's terms: what was kept, then how to go on — the fixed class,
+    run again, trains with ``overwrite=True`` (a run does not resume with a redefined class:
+    ``objects.check_unchanged``); ``resume=True`` continues it with the class unchanged."""
+    name, out, last = t.record.model.name, str(t.run.path), t.run.ckpt_dir / "last.pt"
+    builder = MODELS.get(name)
+    attr = getattr(getattr(builder, "vislab_target", builder), "__name__", name)
+    given = attr if is_user_object(name) else repr(name)
+    again = f"vislab.train(model={given}, ..., out={out!r}"
+    if not (saved or last.is_file()):
+        return f"Training stopped before its first checkpoint. After fixing {attr}, run {again})."
+    fitted = t.network.hooks.trained_by == "fit_arrays"  # no epochs: its fit
+    kept = (
+        f"epoch {t.loop.epoch + 1}'s training steps are saved in {last} (resuming evaluates them)"
+        if saved
+        else f"its last checkpoint, {last}{'' if fitted else f' (after epoch {t.loop.epoch})'}, is kept"
+    )
+    return (
+        f'Training stopped; summary.json says "failed"; {kept}. After fixing {attr} (its cell run '
+        f"again), train the new code with {again}, overwrite=True) (deletes this run; another out= "
+        f"keeps it): a run does not resume with a redefined {attr}. With {attr} unchanged (the fault "
+        f"was elsewhere), vislab.train(out={out!r}, resume=True) continues this run."
+    )
 
 
 def check_finite(t: Training, loss: float, lr: float) -> None:
