@@ -5,6 +5,7 @@ import copy
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from types import MappingProxyType
 
@@ -45,6 +46,68 @@ def user_cache_dir(tmp_path_factory):
         os.environ.pop("VISLAB_CACHE_DIR", None)
     else:
         os.environ["VISLAB_CACHE_DIR"] = before
+
+
+# ---------------------------------------------------------------- scheduling under `pytest -n N`
+# pyproject's ``--dist loadgroup``: the tests of a module that share a module-scoped fixture (a trained run, a
+# built suite) go to one worker, which builds it once, instead of each worker building its own (or waiting for
+# made_once's); every test that forks from the zygote goes to one worker, whose zygote starts once; every
+# other test goes alone to whichever worker is free. (xdist's own loadgroup reads `xdist_group` marks by
+# renaming node ids, which pytest 9 ignores: the workers tell the controller the groups through a file.)
+# the variable naming that file, set by the controller for the workers it starts
+_GROUPS = "VISLAB_TEST_GROUPS"
+_SHARED_SCOPES = {"module", "class", "package"}
+
+
+def _group(item: pytest.Item) -> str | None:
+    """The group of a collected test, or None for one that may run anywhere."""
+    defs = getattr(item, "_fixtureinfo", None)
+    if defs is None:
+        return None
+    if "zygote" in defs.name2fixturedefs:
+        return "zygote"
+    if any(d[-1].scope in _SHARED_SCOPES for d in defs.name2fixturedefs.values()):
+        return item.module.__name__
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("dist", "no") == "loadgroup" and "PYTEST_XDIST_WORKER" not in os.environ:
+        fd, path = tempfile.mkstemp(prefix="vislab-test-groups-", suffix=".json")
+        os.close(fd)
+        os.environ[_GROUPS] = path  # the workers, started later, inherit it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ and _GROUPS in os.environ:
+        Path(os.environ.pop(_GROUPS)).unlink(missing_ok=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    worker, path = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(_GROUPS)
+    if worker and path:  # every worker collects the same tests: the last to write wins
+        groups = {item.nodeid: g for item in items if (g := _group(item))}
+        Path(f"{path}.{worker}").write_text(json.dumps(groups))
+        os.replace(f"{path}.{worker}", path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's scheduling by scope, a scope being a test's group (or the test alone); groups go first."""
+    path = os.environ.get(_GROUPS)
+    if not path:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        groups: dict | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # read once the workers have collected
+                self.groups = json.loads(Path(path).read_text() or "{}")
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 DROP = object()  # as a change's value: the key is removed
@@ -245,12 +308,21 @@ def digit_png(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def zygote(tmp_path_factory):
-    """A ``Zygote`` (see fixtures.py) for the test module, its children killed at the end."""
+@pytest.fixture(scope="session")
+def _zygote_once(tmp_path_factory, user_cache_dir):
+    """The session's ``Zygote`` (per worker under xdist): its start-up imports take seconds, once; its
+    children fork from the same imported state whichever module asks. Closed at the end."""
     z = Zygote(tmp_path_factory.mktemp("zygote"))
     yield z
     z.close()
+
+
+@pytest.fixture(scope="module")
+def zygote(_zygote_once):
+    """A ``Zygote`` (see fixtures.py) for the test module, its children still running killed at the end."""
+    yield _zygote_once
+    for pid in list(_zygote_once.running):
+        _zygote_once.kill(pid)
 
 
 def table_run(folder: Path, name: str, *assignments: str) -> Path:
