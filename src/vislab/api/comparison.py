@@ -32,7 +32,7 @@ class Found:
     ones' summaries, and the others (``left_out``: run → why it is not in the table)."""
 
     folders: dict[str, Path]
-    summaries: dict[str, dict]
+    summaries: dict[str, RunSummary]
     left_out: dict[str, str]
     holder: Path  # the folder holding them all: its suite.json (if any) says how they were made
     suite: (
@@ -57,7 +57,8 @@ def find_runs(targets: Targets) -> Found:
         )
     folders = _named([_runs_of(p, key) for key, p in given])
     suite = SuiteInfo.read(paths[0]) if len(paths) == 1 else SuiteInfo()
-    summaries, left_out = {}, {}
+    summaries: dict[str, RunSummary] = {}
+    left_out: dict[str, str] = {}
     for name, folder in folders.items():
         if name in suite.trained_otherwise():  # trained with other settings than the suite's now
             left_out[name] = why_unfinished((suite.runs or {})[name], folder)
@@ -68,7 +69,7 @@ def find_runs(targets: Targets) -> Found:
             left_out[name] = f"unreadable: {e}"
             continue
         if summary is not None and summary.complete:
-            summaries[name] = summary.row
+            summaries[name] = summary
             if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
                 show_note(lost)
         else:
@@ -204,7 +205,7 @@ def comparison_table(
 
 def _ordered(
     found: Found, sort: str | None
-) -> tuple[dict[str, dict], dict[str, list[str]] | None, dict | None]:
+) -> tuple[dict[str, RunSummary], dict[str, list[str]] | None, dict | None]:
     """The summaries, a suite's rows of seeds and its groups, in the order ``sort`` asks for
     (:func:`sorted_names`; None: as given)."""
     rows, groups, summaries = found.suite.rows, found.suite.groups, found.summaries

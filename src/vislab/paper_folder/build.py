@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vislab.errors import UserError
-from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import FITTED
@@ -207,7 +206,7 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     row's first seed, a sweep's best few trials), none of a model fitted once (majority, svm: no epochs);
     each run its own file and label (``table_names``); ``unread``: note each
     metrics.jsonl that cannot be read in the plan (the figures' build notes it otherwise)."""
-    trained = [n for n, s in plan.detailed.items() if s.get("trained_by") != FITTED]
+    trained = [n for n, s in plan.detailed.items() if s.trained_by != FITTED]
     histories, notes = read_histories(plan.runs, trained)
     if unread:
         plan.unread += notes
@@ -215,7 +214,7 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     written = []
     for name, rows in histories.items():
         part, label = names[name]
-        text = epoch_table(name, rows, plan.detailed[name].get("best_epoch"), label)
+        text = epoch_table(name, rows, plan.detailed[name].best_epoch, label)
         if text:
             path = folder / table_file(part)
             path.parent.mkdir(exist_ok=True)
@@ -364,8 +363,9 @@ def _left_out(plan: ReportPlan) -> str:
 
 
 def _heading(plan: ReportPlan) -> str:
-    name = (plan.info.name if isinstance(plan.info, SuiteInfo) else None) or plan.folder.name
-    return {"suite": f"Suite {name}", "run": f"Run {plan.folder.name}"}.get(plan.kind, "Runs")
+    if plan.suite is not None:
+        return f"Suite {plan.suite.name or plan.folder.name}"
+    return f"Run {plan.folder.name}" if plan.one_run else "Runs"
 
 
 def _generated(plan: ReportPlan) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from vislab.errors import UserError
-from vislab.experiments.records import SuiteInfo, SweepInfo
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.chosen import chosen_runs
 from vislab.report.build import ReportPlan
 from vislab.report.seeds import plan_rows
@@ -17,9 +17,8 @@ from vislab.report.seeds import plan_rows
 def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     """``plan`` kept to the runs ``names`` (a run's name, or a row's: its seed runs); UserError naming
     each unknown name, the closest known one and the names there are (results/chosen.py)."""
-    where = (
-        f"of '{plan.folder}'" if plan.kind != "folder" else ""
-    )  # several run folders: the paper's
+    of_runs = plan.suite is None and plan.sweep is None and not plan.one_run
+    where = "" if of_runs else f"of '{plan.folder}'"  # several run folders: the paper's
     keep = chosen_runs(names, list(plan.runs), plan_rows(plan), where)
     plan.runs = {n: p for n, p in plan.runs.items() if n in keep}
     plan.complete = {n: s for n, s in plan.complete.items() if n in keep}
@@ -27,7 +26,7 @@ def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     plan.shown = [n for n in plan.shown if n in keep]
     plan.failures = {n: why for n, why in plan.failures.items() if n in keep}
     plan.left_out = [n for n in plan.left_out if n in keep]
-    plan.info = _kept_info(plan.info, keep, set(names))
+    plan.suite = _kept_suite(plan.suite, keep, set(names))
     if not plan.complete:
         raise UserError(
             f"none of {', '.join(names)} finished (no complete summary.json): finish it first "
@@ -36,13 +35,11 @@ def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     return plan
 
 
-def _kept_info(
-    info: SuiteInfo | SweepInfo | None, runs: set[str], names: set[str]
-) -> SuiteInfo | SweepInfo | None:
+def _kept_suite(info: SuiteInfo | None, runs: set[str], names: set[str]) -> SuiteInfo | None:
     """suite.json's rows, groups and reported figures kept to the runs (or rows) chosen; a group left
-    with fewer than two members goes (no verdict, no curves of its own). Any other record: as it is."""
-    if not isinstance(info, SuiteInfo):
-        return info
+    with fewer than two members goes (no verdict, no curves of its own). None (no suite): None."""
+    if info is None:
+        return None
     rows = info.rows
     if rows is not None:
         rows = {r: ns for r, ns in rows.items() if set(ns) & runs}

@@ -1,12 +1,16 @@
 """matplotlib without a display (Agg), and the one helper that writes a figure to a PNG (or, inside
 :func:`captured_figures`, hands it to the caller instead: the paper redraws the report's figures for a
-page)."""
+page); :func:`draw_once` draws a picture only where no file holds it yet (a report takes a run's own)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import inspect
 import io
+import json
 import re
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -15,15 +19,23 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+from PIL import Image
 
 if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend; elsewhere files only
     matplotlib.use("Agg")  # no display is needed (or wanted) on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
 from vislab.errors import show_note  # noqa: E402
+from vislab.version import __version__  # noqa: E402
 
-__all__ = ["NotebookFigure", "captured_figures", "drawn_figure", "literal", "plt", "save_figure"]
+__all__ = [
+    "NotebookFigure", "captured_figures", "draw_once", "drawn_figure", "figure_key", "literal", "plt",
+    "save_figure",
+]  # fmt: skip
 _CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
+# the PNG text chunk naming what a figure was drawn from (:func:`figure_key`), which :func:`draw_once` reads
+FIGURE_KEY = "vislab-figure"
+_KEY: ContextVar[str | None] = ContextVar("figure_key", default=None)
 
 # matplotlib's warning for a character its font cannot draw (a class named 猫), once per text it lays out
 _GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
@@ -86,8 +98,10 @@ def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Pa
         captured.append(fig)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = _KEY.get() if path.suffix.lower() == ".png" else None
     with _glyph_notes():
-        fig.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None,
+                    metadata={FIGURE_KEY: key} if key else None)  # fmt: skip
     plt.close(fig)
     return path
 
@@ -116,3 +130,58 @@ def drawn_figure(draw: Callable[[Path], object]) -> Figure:
         plt.close(fig)
     [fig] = drawn  # each plot_* function saves one figure
     return fig
+
+
+def figure_key(fn: Callable, *args, **kw) -> str | None:
+    """What ``fn(*args, path=..., **kw)`` draws, as a hash: the function, its arguments (defaults filled
+    in; not ``path``), and the vislab and matplotlib versions that draw it. None when an argument is no
+    plain value (a function, a model): that picture is always drawn."""
+    try:
+        bound = inspect.signature(fn).bind(*args, path=None, **kw)
+        bound.apply_defaults()
+        what = {k: v for k, v in bound.arguments.items() if k != "path"}
+        text = json.dumps(
+            [f"{fn.__module__}.{fn.__qualname__}", __version__, matplotlib.__version__, what],
+            sort_keys=True,
+            default=_plain,
+        )
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """An array (numpy, torch) or a number of one as JSON takes it, with its dtype; a path as text."""
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):
+        return {"dtype": str(value.dtype), "values": value.tolist()}
+    raise TypeError(f"{type(value).__name__} is no plain value")
+
+
+def key_in(path: Path) -> str | None:
+    """The :func:`figure_key` a PNG written by :func:`draw_once` carries (None: none, or no PNG there)."""
+    try:
+        with Image.open(path) as image:
+            return image.info.get(FIGURE_KEY)
+    except (OSError, ValueError):
+        return None
+
+
+def draw_once(fn: Callable, *args, path: Path, drawn: Path | None = None, **kw) -> Path:
+    """``fn(*args, path=path, **kw)``'s picture at ``path``, drawn once: a copy of the file ``drawn``
+    (a run's own figure) when that holds this very picture — its key (:func:`figure_key`) the one of
+    these arguments, so a file drawn from other data (stale), in another style or by another version is
+    never taken — else drawn, the key written into the PNG. Inside :func:`captured_figures`: drawn."""
+    key = figure_key(fn, *args, **kw)
+    if key and drawn is not None and _CAPTURED.get() is None and key_in(drawn) == key:
+        if Path(drawn).resolve() != Path(path).resolve():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(drawn, path)
+        return Path(path)
+    token = _KEY.set(key)
+    try:
+        fn(*args, path=path, **kw)
+    finally:
+        _KEY.reset(token)
+    return Path(path)

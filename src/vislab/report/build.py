@@ -46,15 +46,16 @@ class ReportPlan:
     """What a report shows, decided before anything is drawn."""
 
     folder: Path
-    kind: str  # run | suite | sweep | folder
+    # what the folder is, set once where the plan is made: a suite (its suite.json), a sweep (its
+    # sweep.json), a run's own folder (``one_run``), or else a folder of runs
+    suite: SuiteInfo | None
+    sweep: SweepInfo | None
+    one_run: bool
     runs: dict[str, Path]  # every run (a sweep's trials) found, by name
-    info: (
-        SuiteInfo | SweepInfo | None
-    )  # suite.json or sweep.json (None for a run or a folder of runs)
     study: optuna.Study | None  # a sweep's study (None when it could not be loaded, or no sweep)
-    complete: dict[str, dict]  # summaries of the complete runs
+    complete: dict[str, RunSummary]  # summaries of the complete runs
     failures: dict[str, str]  # run → why it did not complete
-    detailed: dict[str, dict]  # the runs that get their own figures (a sweep's best few)
+    detailed: dict[str, RunSummary]  # the runs that get their own figures (a sweep's best few)
     shown: list[str]  # the runs whose training curves are drawn (a sweep's best K, K in sweep.json)
     notes: list[str] = field(default_factory=list)  # what could not be shown, and why
     # the runs' files that could not be read: each note names the file, what was left out and the fix (the
@@ -70,31 +71,34 @@ def plan_report(folder: str | Path, study: optuna.Study | None = None) -> Report
     """Find the runs of ``folder`` and decide what its report shows (``study``: a sweep's, if loaded)."""
     folder = Path(folder)
     kind, runs, info = discover(folder)
+    suite = info if isinstance(info, SuiteInfo) else None
+    sweep = info if isinstance(info, SweepInfo) else None
     notes: list[str] = []
-    if kind == "sweep":
+    if sweep is not None:
         study = study or _load_study(folder, notes)
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
-    other = info.trained_otherwise() if isinstance(info, SuiteInfo) else set()
+    other = suite.trained_otherwise() if suite is not None else set()
     complete = {n: s for n, s in summaries.items() if _complete(s) and n not in other}
     configs, unread_cfg = read_configs(runs, list(complete))
     detailed, shown = dict(complete), list(complete)
-    if isinstance(info, SweepInfo):  # curves of the best K trials, per-run figures of the best few
+    if sweep is not None:  # curves of the best K trials, per-run figures of the best few
         ranked = sorted(
             complete,
-            key=lambda n: complete[n].get(info.metric or "val_pacc") or 0,
-            reverse=info.direction != "minimize",
+            key=lambda n: complete[n].score(sweep.metric or "val_pacc") or 0,
+            reverse=sweep.direction != "minimize",
         )
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
-        shown = ranked[: info.curves or DEFAULT_CURVES]
+        shown = ranked[: sweep.curves or DEFAULT_CURVES]
     return ReportPlan(
         folder=folder,
-        kind=kind,
+        suite=suite,
+        sweep=sweep,
+        one_run=kind == "run",
         runs=runs,
-        info=info,
-        study=study if kind == "sweep" else None,
+        study=study if sweep is not None else None,
         complete=complete,
-        failures=_failures(kind, info, summaries, runs),
+        failures=_failures(suite, sweep is not None, summaries, runs),
         detailed=detailed,
         shown=shown,
         notes=notes,
@@ -111,12 +115,13 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
     configs, unread_cfg = read_configs(runs, list(complete))
     return ReportPlan(
         folder=Path(folder),
-        kind="folder",
+        suite=None,
+        sweep=None,
+        one_run=False,
         runs=runs,
-        info=None,
         study=None,
         complete=complete,
-        failures=_failures("folder", None, summaries, runs),
+        failures=_failures(None, False, summaries, runs),
         detailed=dict(complete),
         shown=list(complete),
         unread=unread + unread_cfg,
@@ -126,36 +131,41 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
 
 
 def _failures(
-    kind: str,
-    info: SuiteInfo | SweepInfo | None,
-    summaries: dict[str, dict | None],
+    suite: SuiteInfo | None,
+    sweep: bool,
+    summaries: dict[str, RunSummary | None],
     runs: dict[str, Path],
 ) -> dict[str, str]:
-    """Run → why it did not complete and the fix (:func:`why_unfinished`; a suite's from its record in
-    suite.json; none for sweeps, whose failed trials are in the trial table; none for a run whose
+    """Run → why it did not complete and the fix (:func:`why_unfinished`; a ``suite``'s from its record
+    in suite.json; none for a ``sweep``, whose failed trials are in the trial table; none for a run whose
     summary.json was not read: the plan's ``unread`` says why)."""
-    if isinstance(info, SuiteInfo):
-        recorded = info.runs or {}
+    if suite is not None:
+        recorded = suite.runs or {}
         failed = {
-            n: why_unfinished({**(summaries.get(n) or {}), **r}, runs.get(n))
+            n: why_unfinished({**_row(summaries.get(n)), **r}, runs.get(n))
             for n, r in recorded.items()
             if r.get("status") != "complete"
         }
         # a run of the suite not trained yet (vislab suite --only trained others)
-        untrained = [n for n in info.order or [] if n not in recorded and n not in summaries]
+        untrained = [n for n in suite.order or [] if n not in recorded and n not in summaries]
         return failed | dict.fromkeys(untrained, NOT_TRAINED)
-    if kind == "sweep":
+    if sweep:
         return {}
     return {
-        n: why_unfinished(s, runs[n])
+        n: why_unfinished(s.row, runs[n])
         for n, s in summaries.items()
         if s is not None and not _complete(s)
     }
 
 
-def _complete(row: dict | None) -> bool:
-    """Whether a run's summary row (:attr:`RunSummary.row`; None: unread) says the run finished."""
-    return row is not None and RunSummary.from_json(row).complete
+def _row(summary: RunSummary | None) -> dict:
+    """The summary.json object a suite's record of the run is laid over ({}: none read)."""
+    return summary.row if summary is not None else {}
+
+
+def _complete(summary: RunSummary | None) -> bool:
+    """Whether a run's summary (None: unread) says the run finished."""
+    return summary is not None and summary.complete
 
 
 def _load_study(folder: Path, notes: list[str]) -> optuna.Study | None:
@@ -193,7 +203,7 @@ def build_report(
     path = plan.folder / "report.html"
     atomic_write_text(path, html)
     os.chmod(path, 0o644)  # a page to share
-    if plan.kind != "run":  # a run's own folder also holds the trainer's figures
+    if not plan.one_run:  # a run's own folder also holds the trainer's figures
         figs.drop_earlier()
     for note in plan.unread:
         log(f"warning: {note}")
@@ -205,14 +215,14 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
     (figures not yet embedded). ``trust_code``: see :func:`build_report`."""
     figs.name_files([*plan.runs, *(plan_rows(plan) or {})])  # "a b" and "a_b": files of their own
     sweep = None
-    if plan.kind == "sweep":
+    if plan.sweep is not None:
         sweep = guarded(
             plan.notes,
             "sweep section",
             sweep_section,
             figs,
             plan.folder,
-            _sweep_json(plan),
+            _sweep_json(plan.sweep),
             plan.study,
         )
     histories, unread = read_histories(plan.runs, plan.shown)
@@ -224,7 +234,7 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
     model_figs = _model_sections(plan, figs, configs, trust_code)
     interactive = (  # a sweep's trials are many: their curves stay a figure
         None
-        if plan.kind == "sweep"
+        if plan.sweep is not None
         else guarded(
             plan.notes, "interactive curves", interactive_context, histories, plan_rows(plan)
         )
@@ -242,9 +252,9 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
 def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]]) -> list[dict]:
     """The training curves of the shown runs: a sweep's many trials coloured by their objective, without
     a legend entry each; a suite's runs in its groups."""
-    if isinstance(plan.info, SweepInfo):
-        return trial_curves(figs, histories, plan.complete, plan.info)
-    groups = (plan.info.groups if isinstance(plan.info, SuiteInfo) else None) or {}
+    if plan.sweep is not None:
+        return trial_curves(figs, histories, plan.complete, plan.sweep)
+    groups = (plan.suite.groups if plan.suite is not None else None) or {}
     return curve_figures(figs, histories, groups, plan_rows(plan))
 
 
@@ -289,7 +299,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
     # the title names the data the runs used (their summaries), not the suite's default data
     return dict(
         title=title or titled(_heading(plan), plan.complete),
-        subtitle=(plan.info.description if isinstance(plan.info, SuiteInfo) else None)
+        subtitle=(plan.suite.description if plan.suite is not None else None)
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
         data_line=data_line(plan.complete) if plan.complete else "",
         provenance=provenance_of(plan),
@@ -314,13 +324,13 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
 def provenance_of(plan: ReportPlan) -> str:
     """How the plan's finished runs were made (:func:`provenance_line`): a suite's command-line changes
     to its config, and the checkpoint their test figures come from."""
-    return provenance_line(plan.info, plan.complete, plan.runs, plan_rows(plan), plan.configs)
+    info = plan.suite if plan.suite is not None else plan.sweep
+    return provenance_line(info, plan.complete, plan.runs, plan_rows(plan), plan.configs)
 
 
-def _sweep_json(plan: ReportPlan) -> dict:
+def _sweep_json(sweep: SweepInfo) -> dict:
     """A sweep's sweep.json object as the sweep section reads it, its keys without a value left out."""
-    info = plan.info.to_json() if isinstance(plan.info, SweepInfo) else {}
-    return {k: v for k, v in info.items() if v is not None}
+    return {k: v for k, v in sweep.to_json().items() if v is not None}
 
 
 def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:
@@ -338,12 +348,9 @@ def _embedder(fig_dir: Path) -> Callable[[list[dict]], list[dict]]:
 
 def _heading(plan: ReportPlan) -> str:
     """The page's heading before the data is named: what kind of folder, and its name."""
-    info, folder = plan.info, plan.folder
-    suite = info.name if isinstance(info, SuiteInfo) else None
-    sweep = info.study if isinstance(info, SweepInfo) else None
-    return {
-        "suite": f"Suite {suite or folder.name}",
-        "sweep": f"Sweep {sweep or folder.name}",
-        "run": f"Run {folder.name}",
-        "folder": f"Runs in {folder.name}",
-    }[plan.kind]
+    folder = plan.folder
+    if plan.suite is not None:
+        return f"Suite {plan.suite.name or folder.name}"
+    if plan.sweep is not None:
+        return f"Sweep {plan.sweep.study or folder.name}"
+    return f"Run {folder.name}" if plan.one_run else f"Runs in {folder.name}"

@@ -16,15 +16,15 @@ from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 
-def read_summaries(runs: dict[str, Path]) -> tuple[dict[str, dict | None], list[str]]:
-    """Each run's summary.json as its row (:attr:`RunSummary.row`; {} where it is absent, None where it is
-    there but cannot be read), and a note for each that cannot be read: that run is left out of the
-    tables and figures."""
-    summaries: dict[str, dict | None] = {}
+def read_summaries(runs: dict[str, Path]) -> tuple[dict[str, RunSummary | None], list[str]]:
+    """Each run's summary.json (an empty :class:`RunSummary` where it is absent, None where it is there
+    but cannot be read), and a note for each that cannot be read: that run is left out of the tables
+    and figures."""
+    summaries: dict[str, RunSummary | None] = {}
     unread = []
     for name, run_dir in runs.items():
         try:
-            summaries[name] = (RunDir(run_dir).load_summary() or RunSummary()).row
+            summaries[name] = RunDir(run_dir).load_summary() or RunSummary()
         except UserError as e:
             summaries[name] = None
             unread.append(f"{name}: left out of the tables and figures: {e}")

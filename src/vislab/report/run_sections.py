@@ -26,7 +26,7 @@ class Sectioned(Planned, Protocol):
     """What these functions read of a report's plan (``report.build.ReportPlan``)."""
 
     runs: dict[str, Path]
-    detailed: dict[str, dict]
+    detailed: dict[str, RunSummary]
     notes: list[str]
 
 
@@ -47,7 +47,7 @@ def run_sections(plan: Sectioned, figs: FigureSet, configs: dict[str, Config]) -
 
 
 def run_section(
-    plan: Sectioned, figs: FigureSet, name: str, cfg: Config | None, summary: dict
+    plan: Sectioned, figs: FigureSet, name: str, cfg: Config | None, summary: RunSummary
 ) -> dict:
     """One run's part: its headline, its test figures and its most confident mistakes."""
     notes, folder = plan.notes, plan.runs[name]
@@ -131,24 +131,32 @@ def seed_of(run: str) -> str:
     return f"seed {m[1]}" if m else run
 
 
-def headline(s: dict) -> str:
-    return (
-        f"{s.get('model', '?')}, test ACC {s.get('test_acc', 0):.4f}, "
-        f"PACC {s.get('test_pacc', 0):.4f}, "
-        f"{s.get('params', 0):,} parameters"
-    )
+NOT_SCORED = "—"  # a test score the run's summary.json does not hold
 
 
-def row_headline(summaries: list[dict]) -> str:
-    """A row's headline: its seed runs' test ACC and PACC as mean ± std (sample std), how many seeds."""
+def headline(s: RunSummary) -> str:
+    """A run's headline: its model, test ACC and PACC ("—" where it has none), parameters."""
+    acc, pacc = (NOT_SCORED if v is None else f"{v:.4f}" for v in (s.test_acc, s.test_pacc))
+    return f"{s.model or '?'}, test ACC {acc}, PACC {pacc}, {s.params or 0:,} parameters"
 
-    def spread(key: str) -> str:
-        values = [float(s.get(key) or 0) for s in summaries]
-        std = f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else ""
-        return f"{np.mean(values):.4f}{std}"
+
+def row_headline(summaries: list[RunSummary]) -> str:
+    """A row's headline: its seed runs' test ACC and PACC as mean ± std (sample std) over the seeds
+    scored — how many, where some were not ("—": none was) — and how many seeds."""
+    n = len(summaries)
+
+    def spread(values: list[float | None]) -> str:
+        scored = [float(v) for v in values if v is not None]
+        if not scored:
+            return NOT_SCORED
+        std = f" ± {np.std(scored, ddof=1):.4f}" if len(scored) > 1 else ""
+        return f"{np.mean(scored):.4f}{std}" + (
+            f" ({len(scored)} of {n} scored)" * (len(scored) < n)
+        )
 
     first = summaries[0]
+    acc, pacc = spread([s.test_acc for s in summaries]), spread([s.test_pacc for s in summaries])
     return (
-        f"{first.get('model', '?')}, test ACC {spread('test_acc')}, PACC {spread('test_pacc')} "
-        f"{over(len(summaries))}, {RunSummary.from_json(first).params or 0:,} parameters"
+        f"{first.model or '?'}, test ACC {acc}, PACC {pacc} {over(n)}, "
+        f"{first.params or 0:,} parameters"
     )

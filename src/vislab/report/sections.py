@@ -13,6 +13,7 @@ from vislab.config import AugmentConfig, Config
 from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
 from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
+from vislab.plotting.canvas import draw_once
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.runs import (
     fewer_seeds,
@@ -26,6 +27,7 @@ from vislab.report.figure_set import FigureSet, unique_names, wide
 from vislab.report.previews import augmentation_preview
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
+from vislab.training.evaluate import CONFUSION_PNG
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.summary import RunSummary
 
@@ -33,7 +35,7 @@ MAX_PREVIEWS = 6  # augmentation previews per report
 
 
 def saved_predictions(
-    run_dir: Path, summary: dict
+    run_dir: Path, summary: RunSummary
 ) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """A run's saved test probabilities (N×K), labels and class names (predictions_test.npz and its
     summary), or None when it saved none."""
@@ -42,8 +44,7 @@ def saved_predictions(
         return None
     with np.load(npz) as f:
         probs, labels = f["probs"], f["labels"]
-    per_class = RunSummary.from_json(summary).test_per_class
-    names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
+    names = list(summary.test_per_class or {}) or [str(i) for i in range(probs.shape[1])]
     return probs, labels, names
 
 
@@ -58,7 +59,7 @@ def scored(probs: np.ndarray, labels: np.ndarray, with_roc: bool = False) -> Met
 
 
 def run_figures(
-    figs: FigureSet, name: str, run_dir: Path, summary: dict, cfg: Config | None
+    figs: FigureSet, name: str, run_dir: Path, summary: RunSummary, cfg: Config | None
 ) -> list[dict]:
     """The step losses, learning rate and gradient norms when tracked (``report/tracking.py``); the test
     confusion matrix, per-class accuracy bars and ROC curves from predictions_test.npz."""
@@ -74,10 +75,12 @@ def run_figures(
             figs.make(
                 f"confusion_{s}.png",
                 f"{name}: test confusion matrix (counts; shade: the share of each true class)",
+                draw_once,  # the run's own confusion_test.png where it is this picture
                 plot_confusion,
                 m.confusion,
                 names,
                 title=f"{name}: test",
+                drawn=run_dir / "figures" / CONFUSION_PNG,
             )
         ),
         figs.make(

@@ -12,6 +12,7 @@ import numpy as np
 from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
 from vislab.report.figure_set import FigureSet, wide
 from vislab.report.sections import saved_predictions, scored
+from vislab.training.summary import RunSummary
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,14 @@ class SeedPredictions:
 
 
 def read_seeds(
-    notes: list[str], runs: dict[str, Path], summaries: dict[str, dict]
+    notes: list[str], runs: dict[str, Path], summaries: dict[str, RunSummary]
 ) -> list[SeedPredictions]:
     """The saved test predictions of a row's seed runs (name → folder), in order; a run without them,
     with an unreadable file or with other classes than the first is left out, with a note."""
     out: list[SeedPredictions] = []
     for run, folder in runs.items():
         try:
-            saved = saved_predictions(folder, summaries.get(run) or {})
+            saved = saved_predictions(folder, summaries.get(run, RunSummary()))
         except Exception as e:  # a damaged file costs its seed, not the row
             notes.append(
                 f"{run}: {folder / 'predictions_test.npz'} not readable ({type(e).__name__}: {e}); "

@@ -40,6 +40,7 @@ from vislab.experiments.results.table import (
     with_settings,
 )
 from vislab.experiments.sweeps.results import trial_params
+from vislab.training.summary import RunSummary
 
 if TYPE_CHECKING:
     import optuna
@@ -48,9 +49,10 @@ if TYPE_CHECKING:
 class Planned(Protocol):
     """What these functions read of a report's plan (``report.build.ReportPlan``)."""
 
-    kind: str
-    info: SuiteInfo | SweepInfo | None
-    complete: dict[str, dict]
+    suite: SuiteInfo | None
+    sweep: SweepInfo | None
+    one_run: bool
+    complete: dict[str, RunSummary]
     runs: dict[str, Path]
     study: optuna.Study | None
     configs: dict[str, Config]
@@ -59,14 +61,15 @@ class Planned(Protocol):
 def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
     """Row → its runs when runs have seeds: a seeded suite's rows (suite.json), or runs named
     ``<row>-s<i>`` in a folder; None when every run is its own row."""
-    if plan.kind == "suite":
-        return _suite(plan).rows
-    return rows_by_seed_suffix(list(plan.complete)) if plan.kind == "folder" else None
+    if plan.suite is not None:
+        return plan.suite.rows
+    of_runs = plan.sweep is None and not plan.one_run  # a folder of runs
+    return rows_by_seed_suffix(list(plan.complete)) if of_runs else None
 
 
 def _suite(plan: Planned) -> SuiteInfo:
     """A suite's suite.json (an empty record for anything but a suite)."""
-    return plan.info if isinstance(plan.info, SuiteInfo) else SuiteInfo()
+    return plan.suite if plan.suite is not None else SuiteInfo()
 
 
 def reported_of(plan: Planned) -> ReportedLike:
@@ -112,7 +115,7 @@ def pairing(plan: Planned) -> str:
 def plan_settings(plan: Planned) -> Settings:
     """What each row of the table was: a sweep's trials their swept values (its study's), any other
     table its runs' model, seed and the settings they changed (their config.yaml, as the plan read it)."""
-    if plan.kind == "sweep" and plan.study is not None:
+    if plan.sweep is not None and plan.study is not None:
         params = trial_params(plan.study)
         return swept({n: params.get(n, {}) for n in plan.complete})
     return table_settings(plan.complete, plan.runs, plan_rows(plan), plan.configs)

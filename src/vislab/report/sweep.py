@@ -17,6 +17,7 @@ from vislab.plotting.sweeps import (
     plot_trial_curves,
 )
 from vislab.report.figure_set import FigureSet
+from vislab.training.summary import RunSummary
 
 
 def axes_of(study: optuna.Study) -> dict[str, dict]:
@@ -69,12 +70,15 @@ def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -
 
 
 def trial_curves(
-    figs: FigureSet, histories: dict[str, list[dict]], summaries: dict[str, dict], info: SweepInfo
+    figs: FigureSet,
+    histories: dict[str, list[dict]],
+    summaries: dict[str, RunSummary],
+    info: SweepInfo,
 ) -> list[dict]:
     """The training curves of the best trials (``histories``: their metrics rows; ``info``: sweep.json),
     coloured by the objective — the DLVC assignment 1 report draws its best 30 runs so."""
     metric = info.metric or "val_pacc"
-    values = {n: summaries.get(n, {}).get(metric) for n in histories}
+    values = {n: summaries.get(n, RunSummary()).score(metric) for n in histories}
     shown = {
         n: h
         for n, h in histories.items()

@@ -346,12 +346,20 @@ def _write_figures(
     return []
 
 
+# the run's figures the report takes as they are where it would draw the same picture (plotting.canvas.draw_once)
+CURVES_PNG, LR_PNG, GRAD_NORMS_PNG, CONFUSION_PNG = (
+    "curves.png", "lr.png", "grad_norms.png", "confusion_test.png"
+)  # fmt: skip
+
+
 def _figure_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path], None]]]:
     """The run's figures, each a file name and what draws it there: learning curves (with the step
     losses), the learning rate when it changed (a schedule, a warm-up), the gradient norms per layer, the
-    test confusion matrix, and (2-D features) the decision boundary."""
+    test confusion matrix, and (2-D features) the decision boundary. Each PNG carries the key of what it
+    shows (``draw_once``): a report showing the same picture copies it rather than drawing it again."""
     # on use: matplotlib costs ~1 s of start-up that a run with train.figures=false, or a rank > 0, never needs
     from vislab.plotting.boundary import plot_decision_boundary
+    from vislab.plotting.canvas import draw_once
     from vislab.plotting.runs import plot_confusion, plot_curves
     from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 
@@ -359,17 +367,23 @@ def _figure_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path],
     steps, grad_rows = run.read_rows(STEPS_FILE), run.read_rows(GRAD_FILE)
     drawers: list[tuple[str, Callable[[Path], None]]] = []
     if history and "train_loss" in history[0]:
-        drawers.append(("curves.png", lambda p: plot_curves(history, p, title=name, steps=steps)))
+        drawers.append((CURVES_PNG, lambda p: draw_once(
+            plot_curves, history, path=p, title=name, steps=steps,
+        )))  # fmt: skip
     if lr_changes(history, steps, f.lr_steps):
         title = f"{name}: learning rate"
-        drawers.append(("lr.png", lambda p: plot_lr(history, p, title, steps, f.lr_steps)))
+        drawers.append((LR_PNG, lambda p: draw_once(
+            plot_lr, history, path=p, title=title, steps=steps, schedule=f.lr_steps,
+        )))  # fmt: skip
     if grad_rows:
         grads = f"{name}: gradient norms (before clipping)"
-        drawers.append(("grad_norms.png", lambda p: plot_grad_norms(grad_rows, p, title=grads)))
+        drawers.append((GRAD_NORMS_PNG, lambda p: draw_once(
+            plot_grad_norms, grad_rows, path=p, title=grads,
+        )))  # fmt: skip
     test = f"{name}: test"
-    drawers.append(
-        ("confusion_test.png", lambda p: plot_confusion(f.test.confusion, names, p, title=test))
-    )
+    drawers.append((CONFUSION_PNG, lambda p: draw_once(
+        plot_confusion, f.test.confusion, names, path=p, title=test,
+    )))  # fmt: skip
     if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
         # drawn on the raw features, as predict takes them; each point normalised on its way in
         drawers.append(("boundary_test.png", lambda p: plot_decision_boundary(

@@ -1,6 +1,6 @@
 """A run's summary.json as one typed record: :class:`RunSummary`, the one module that knows its layout.
-Code reads its fixed keys as attributes; the results tables read their metric columns from its
-:attr:`RunSummary.row` by name.
+Code reads its fixed keys as attributes; the results tables read their metric columns by name
+(:meth:`RunSummary.score`).
 
 On disk it stays the flat JSON object vislab has always written, so older run folders read unchanged:
 a finished run's scores (``status`` "complete"; "interrupted" with ``figures_missing`` when a signal cut
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,10 +110,17 @@ class RunSummary:
         """Whether the run finished (``status`` "complete")."""
         return self.status == "complete"
 
+    def score(self, key: str) -> Any:
+        """The value of column ``key`` (a metric column the results tables choose by name), as
+        :attr:`row` holds it: a known key's value (one of another type read: as read), or an unknown
+        key's from ``extra``; None where the summary has none."""
+        value = getattr(self, key) if key in _HINTS else None
+        return self.extra.get(key) if value is None else value
+
     @property
     def row(self) -> dict[str, Any]:
-        """The flat mapping of the summary's keys (:meth:`to_json`): what the results tables read their
-        metric columns from by name — the one place a summary is read by key rather than attribute."""
+        """The flat mapping of the summary's keys (:meth:`to_json`), for what takes summary.json's object
+        (``Run.summary``, ``why_unfinished``); the tables read a column with :meth:`score`."""
         return self.to_json()
 
     def replace(self, **changes: Any) -> RunSummary:
@@ -120,6 +128,17 @@ class RunSummary:
         read did not hold stay out unless ``changes`` sets them."""
         absent = self.absent - set(changes)
         return dataclasses.replace(self, **changes, extra=dict(self.extra), absent=absent)
+
+
+def as_record(summary: RunSummary | Mapping[str, Any]) -> RunSummary:
+    """A summary taken from outside as its record: a summary.json object (a ``Run.summary``, a caller's
+    :attr:`RunSummary.row`) read with :meth:`RunSummary.from_json`, a record as it is."""
+    return summary if isinstance(summary, RunSummary) else RunSummary.from_json(dict(summary))
+
+
+def as_records(summaries: Mapping[str, RunSummary | Mapping[str, Any]]) -> dict[str, RunSummary]:
+    """Each run's summary as its record (:func:`as_record`)."""
+    return {n: as_record(s) for n, s in summaries.items()}
 
 
 def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> RunSummary:

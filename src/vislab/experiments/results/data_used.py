@@ -1,42 +1,42 @@
 """The data each run used, stated from the runs' own summaries (never from a suite's description): the
 line under a table's title (:func:`data_line`: dataset, split sizes and what a sample is), the title's
 datasets (:func:`titled`), and each table row's dataset (:func:`row_datasets`: bold ranks only runs of one
-dataset against each other). Each summary is a row of the tables (:attr:`RunSummary.row`), whose fixed
-keys are read through :class:`RunSummary` (a hand-edited value of another type: unknown)."""
+dataset against each other). Each run is its :class:`RunSummary` (a hand-edited value of another type:
+unknown)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, as_records
 
 
-def _data(summary: dict) -> str:
+def _data(summary: RunSummary) -> str:
     """The dataset (data.name) a run used; "?" where its summary does not say."""
-    return RunSummary.from_json(summary).data or "?"
+    return summary.data or "?"
 
 
-def datasets(summaries: dict[str, dict]) -> list[str]:
+def datasets(summaries: dict[str, RunSummary]) -> list[str]:
     """The datasets (data.name) the runs used, in run order."""
     return list(dict.fromkeys(_data(s) for s in summaries.values()))
 
 
-def samples_word(summary: dict) -> str:
+def samples_word(summary: RunSummary) -> str:
     """What a run's samples were, by their shape (``sample_shape``): images (C×H×W), 2-D points (the
     circles) or feature vectors. A summary from before vislab recorded the shape: by its dataset's name."""
-    shape = RunSummary.from_json(summary).sample_shape
+    shape = summary.sample_shape
     if shape is not None:
         return "images" if len(shape) == 3 else "points" if shape == [2] else "feature vectors"
     data = _data(summary)
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
 
-def data_line(summaries: dict[str, dict]) -> str:
+def data_line(summaries: Mapping[str, RunSummary | Mapping[str, Any]]) -> str:
     """What the runs were trained and scored on, from their summaries: dataset and split sizes."""
     groups: dict[str, list[str]] = {}
-    for name, s in summaries.items():
-        r = RunSummary.from_json(s)
-        split = {"train": r.n_train, "val": r.n_val, "test": r.n_test}
+    for name, s in as_records(summaries).items():
+        split = {"train": s.n_train, "val": s.n_val, "test": s.n_test}
         sizes = " / ".join(f"{n:,} {k}" for k, n in split.items() if n is not None)
         data = _data(s)
         what = f"{data} ({sizes} {samples_word(s)})" if sizes else data
@@ -48,24 +48,21 @@ def data_line(summaries: dict[str, dict]) -> str:
     )
 
 
-def titled(title: str, summaries: dict[str, dict]) -> str:
+def titled(title: str, summaries: dict[str, RunSummary]) -> str:
     """``title`` plus the data actually used, e.g. 'suite dlvc-compare on fashion-mnist'."""
     names = datasets(summaries)
     return f"{title} on {', '.join(names)}" if title and names else title
 
 
 def row_datasets(
-    table: list[dict], summaries: dict[str, dict], rows: dict[str, list[str]] | None = None
+    table: list[dict], summaries: dict[str, RunSummary], rows: dict[str, list[str]] | None = None
 ) -> list[str]:
     """Each table row's dataset (``data`` of its summary; a row of seeds, ``rows``: row → its runs, its
     first finished run's), for ``cells.bold_cells``."""
     firsts = {
         r: next((n for n in names if n in summaries), "") for r, names in (rows or {}).items()
     }
-    return [
-        str(RunSummary.from_json(summaries.get(firsts.get(r["run"], r["run"]), {})).data)
-        for r in table
-    ]
+    return [str(summaries.get(firsts.get(r["run"], r["run"]), RunSummary()).data) for r in table]
 
 
 def mixes_data(data: Sequence[str] | None) -> bool:

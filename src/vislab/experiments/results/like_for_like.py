@@ -21,7 +21,7 @@ when any of its seeds does, and the note gives the seeds' range ('stopped early 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -98,9 +98,8 @@ class Aspect:
     ours: str = ""
 
 
-Seeds = Sequence[Mapping]
-"""A run's summaries (rows of the tables: :attr:`RunSummary.row`): its summary.json alone, or each
-seed's of a row. Their fixed keys are read through :class:`RunSummary` (a value of another type, as a
+Seeds = Sequence[RunSummary]
+"""A run's summaries: its summary.json alone, or each seed's of a row (a value of another type, as a
 hand-edited file may hold: unknown)."""
 
 
@@ -109,7 +108,7 @@ def conditions(m: MeasuredWith, seeds: Seeds) -> dict[str, Aspect]:
     report does not give is left out, and so are the epochs of a fitted baseline."""
     their_epochs, their_split = theirs(m)
     out = {}
-    records = [RunSummary.from_json(dict(s)) for s in seeds]
+    records = list(seeds)
     if their_epochs and not any(s.trained_by == "fit_arrays" for s in records):
         differ = any(_epochs_differ(m, s) for s in records)
         out["epochs"] = Aspect(their_epochs, _epochs_done(records) if differ else "")

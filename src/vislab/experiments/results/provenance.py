@@ -5,14 +5,15 @@ tables.md, tables.tex and main.tex all print :func:`provenance_line`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
 from vislab.experiments.records import SuiteInfo, SweepInfo
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, as_records
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
 
@@ -97,7 +98,7 @@ def checkpoint_sentence(select: dict[str, str], fitted: Sequence[str] = ()) -> s
 
 def provenance_line(
     info: SuiteInfo | SweepInfo | None,
-    summaries: dict[str, dict],
+    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
     configs: dict[str, Config] | None = None,
@@ -111,10 +112,6 @@ def provenance_line(
     dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}
     for run, metric in select_metrics(dirs, configs).items():
         select.setdefault(row_of.get(run, run), metric)
-    fitted = [
-        row_of.get(n, n)
-        for n, s in summaries.items()
-        if RunSummary.from_json(s).trained_by == FITTED
-    ]
+    fitted = [row_of.get(n, n) for n, s in as_records(summaries).items() if s.trained_by == FITTED]
     parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))
     return " ".join(p for p in parts if p)

@@ -37,7 +37,7 @@ from vislab.experiments.results.like_for_like import (
     measured_with,
     unlike_sentence,
 )
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, as_record
 
 # The figures a report can give for a run: keys of the results table (results/table.py COLUMNS).
 FIGURES = (
@@ -230,11 +230,13 @@ def _texts(entry: MeasuredWith) -> dict:
     return entry.model_dump(exclude_none=True, exclude=set(MEASURED_KEYS))
 
 
-Cited = Mapping[str, Mapping | Seeds]
+Cited = Mapping[str, RunSummary | Mapping | Seeds]
 """What the reports' figures are set beside: run → its summary.json, or row → its seeds' summaries."""
 
 
-def row_summaries(summaries: dict[str, dict], rows: dict[str, list[str]]) -> dict[str, list[dict]]:
+def row_summaries(
+    summaries: dict[str, RunSummary], rows: dict[str, list[str]]
+) -> dict[str, list[RunSummary]]:
     """Row → the summaries of its finished runs (its seeds), for the rows with one: what
     :func:`mismatches` weighs of a seeded suite (``reported:`` names rows, not ``<row>-s<i>`` runs)."""
     seeds = {row: [summaries[n] for n in names if n in summaries] for row, names in rows.items()}
@@ -260,8 +262,9 @@ def mismatches(reported: ReportedLike, summaries: Cited) -> list[str]:
     return [s for s in out if s]
 
 
-def _seeds(found: Mapping | Seeds) -> Seeds:
-    return [found] if isinstance(found, Mapping) else found
+def _seeds(found: RunSummary | Mapping | Seeds) -> Seeds:
+    """A run's summary, or a row's seeds', as records (:func:`as_record`: a summary.json object too)."""
+    return [as_record(s) for s in ([found] if isinstance(found, RunSummary | Mapping) else found)]
 
 
 def _other_dataset(
@@ -271,7 +274,7 @@ def _other_dataset(
     theirs_, ours_ = set(), set()
     for run, figures in cited.items():
         dataset = figures.dataset or reported.sources[src].dataset
-        used = {str(RunSummary.from_json(dict(s)).data) for s in seeds[run]} - {dataset}
+        used = {str(s.data) for s in seeds[run]} - {dataset}
         if dataset and used:
             theirs_.add(dataset)
             ours_ |= used
@@ -307,7 +310,7 @@ def cited_line(cited: dict) -> str:
     return f"{cited['run']}: {cited['where']}.{extra}"
 
 
-def reported_notes(reported: ReportedLike, summaries: dict[str, dict]) -> str:
+def reported_notes(reported: ReportedLike, summaries: Cited) -> str:
     """Markdown: for each source, what it is, on which data it measured, where each figure is and what it
     says of each run (:func:`source_line`, :func:`cited_line`)."""
     reported = as_reported(reported)

@@ -27,7 +27,7 @@ the table, ``key=value`` for the keys the row sets away from vislab's default (:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,7 +38,7 @@ from vislab.config.reads import SAME_AS, idle_settings, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.training.rundir import RunDir
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, as_records
 
 WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
     "train.figures",
@@ -149,7 +149,7 @@ def _tells_how(
 
 
 def table_settings(
-    summaries: dict[str, dict],
+    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
     configs: dict[str, Config] | None = None,
@@ -161,6 +161,7 @@ def table_settings(
     differs as that one, and shows as it is. ``configs``: run → its config.yaml already read (a report's);
     a run not in it has its file read here. ``keys``: the settings to show (a larger table's, of which
     these runs are some: ``vislab paper --only``), instead of those that differ between these runs."""
+    summaries = as_records(summaries)
     sides, unread = _read_all(summaries, run_dirs, configs or {})
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}
@@ -181,7 +182,7 @@ def table_settings(
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values = {}
     for row, names in groups.items():
-        ids = _shared([{k: summaries[n].get(k) for k in identity} for n in names]) or {}
+        ids = _shared([{k: summaries[n].score(k) for k in identity} for n in names]) or {}
         values[row] = {**ids, **{k: v for k, v in (shared[row] or {}).items() if k in keys}}
     return Settings(identity + keys, values, unread)
 
@@ -198,7 +199,7 @@ class _Sides:
 
 
 def _read_all(
-    summaries: dict[str, dict], run_dirs: dict[str, Path], configs: dict[str, Config]
+    summaries: dict[str, RunSummary], run_dirs: dict[str, Path], configs: dict[str, Config]
 ) -> tuple[dict[str, _Sides], dict[str, UserError]]:
     """(run → its :func:`_sides`, run → why its settings could not be read) for the runs of
     ``summaries``; a run's settings are ``configs``' or :func:`read_settings`."""
@@ -214,8 +215,7 @@ def _read_all(
         except UserError as e:
             unread[name] = e
             continue
-        trained_by = RunSummary.from_json(summaries[name]).trained_by
-        sides[name] = _sides(read, trained_by or "optimizer")
+        sides[name] = _sides(read, summaries[name].trained_by or "optimizer")
     return sides, unread
 
 

@@ -5,15 +5,15 @@ Beside vislab's figures, a suite's ``reported:`` block adds one column per figur
 course's report published for that run; blank where it gives none), and the data each run used is
 stated from the runs' own summaries (data_used.py). After each run, what it was: its
 model, seed and the settings the runs changed (settings.py), or a sweep's swept values; cells print and are
-bolded as cells.py says. A run's summary is its row (:attr:`RunSummary.row`): the metric columns are
-read from it by name (:data:`COLUMNS`).
+bolded as cells.py says. Each run is its :class:`RunSummary`: the metric columns are read from it by
+name (:meth:`RunSummary.score`, :data:`COLUMNS`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from vislab.experiments.results.spread import (
     spread_of,
 )
 from vislab.training.checkpoint import atomic_write_text
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, as_records
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
     ("run", "run"),
@@ -97,21 +97,23 @@ def columns(reported: ReportedLike = None, seeded: bool = False) -> list[tuple[s
 EPOCH_KEYS = ("epochs_run", "best_epoch")
 
 
-def figure(summary: dict, key: str) -> Any:
-    """Figure ``key`` (a metric column) of a run's summary row (:attr:`RunSummary.row`) as every table
-    shows it: none for the epochs of a run fitted once (majority, svm: summary.json says 1, but there
-    are no epochs to count)."""
-    if key in EPOCH_KEYS and RunSummary.from_json(summary).trained_by == FITTED:
+def figure(summary: RunSummary, key: str) -> Any:
+    """Figure ``key`` (a metric column) of a run's summary as every table shows it: none for the epochs
+    of a run fitted once (majority, svm: summary.json says 1, but there are no epochs to count)."""
+    if key in EPOCH_KEYS and summary.trained_by == FITTED:
         return None
-    return summary.get(key)
+    return summary.score(key)
 
 
-def table_rows(summaries: dict[str, dict], reported: ReportedLike = None) -> list[dict]:
-    """One row per run (named by its key): vislab's figures, then the reported ones (None: not given)."""
+def table_rows(
+    summaries: Mapping[str, RunSummary | Mapping[str, Any]], reported: ReportedLike = None
+) -> list[dict]:
+    """One row per run (named by its key): vislab's figures, then the reported ones (None: not given).
+    A summary.json object is read as its record (:func:`as_records`)."""
     reported = as_reported(reported)
     by_key = reported_columns(reported)
     rows = []
-    for name, s in summaries.items():
+    for name, s in as_records(summaries).items():
         row = {key: (name if key == "run" else figure(s, key)) for key, _ in COLUMNS}
         for key, sources in by_key.items():
             for src in sources:
@@ -121,17 +123,22 @@ def table_rows(summaries: dict[str, dict], reported: ReportedLike = None) -> lis
 
 
 def seed_rows(
-    summaries: dict[str, dict], rows: dict[str, list[str]], reported: ReportedLike = None
+    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
+    rows: dict[str, list[str]],
+    reported: ReportedLike = None,
 ) -> list[dict]:
     """One row per table row of a seeded suite (``rows``: row → its runs): each figure the
     :class:`Spread` (mean ± std) of its finished runs, ``seeds`` how many finished, then the reported
-    figures of the row. Rows with no finished run are left out."""
-    out = []
+    figures of the row. Rows with no finished run are left out. A summary.json object is read as its
+    record (:func:`as_records`)."""
+    out, summaries = [], as_records(summaries)
     for row, names in rows.items():
         done = {n: summaries[n] for n in names if n in summaries}
         if not done:
             continue
-        spreads = table_rows({row: {}}, reported)[0]  # the row's name and its reported figures
+        spreads = table_rows({row: RunSummary()}, reported)[
+            0
+        ]  # the row's name and its reported figures
         for key, _ in COLUMNS[1:]:
             spreads[key] = spread_of([figure(s, key) for s in done.values()])
         out.append(dict(spreads, seeds=len(done)))
@@ -183,7 +190,7 @@ def failures_markdown(failures: dict[str, str] | None) -> str:
 
 
 def seed_verdicts(
-    summaries: dict[str, dict],
+    summaries: dict[str, RunSummary],
     rows: dict[str, list[str]],
     groups: dict[str, list[str] | None] | None = None,
     compare: str = "previous",
@@ -193,7 +200,7 @@ def seed_verdicts(
     ``groups``' members against the one before it, or the group's first (``compare``); without groups,
     all rows in order. A verdict without a spread names the rows' seed runs that did not finish."""
     finished = {
-        row: {n: s[metric] for n in names if (s := summaries.get(n)) and s.get(metric) is not None}
+        row: {n: v for n in names if (s := summaries.get(n)) and (v := s.score(metric)) is not None}
         for row, names in rows.items()
     }
     values = {row: list(done.values()) for row, done in finished.items()}
@@ -203,7 +210,7 @@ def seed_verdicts(
 
 
 def verdicts_markdown(
-    summaries: dict[str, dict],
+    summaries: dict[str, RunSummary],
     rows: dict[str, list[str]],
     groups: dict[str, list[str] | None] | None = None,
     compare: str = "previous",
@@ -276,7 +283,7 @@ class TextTable:
 
 
 def csv_table(
-    summaries: dict[str, dict],
+    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
     settings: Settings,
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
@@ -284,7 +291,7 @@ def csv_table(
     """results.csv's rows and columns (what ``vislab.compare`` and ``run_suite().table`` return): a row
     per run, or per row of seeds (``rows``: mean, ``<key>_std``, N); after the run, ``settings``'
     columns (its model, seed and the settings the runs changed, or a sweep's swept values)."""
-    seeded = rows is not None
+    seeded, summaries = rows is not None, as_records(summaries)
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     return with_std_columns(
         *with_settings(figures, columns(reported, seeded), settings, lambda v: v)
@@ -293,7 +300,7 @@ def csv_table(
 
 def results_texts(
     out: Path,
-    summaries: dict[str, dict],
+    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
     failures: dict[str, str] | None = None,
     title: str = "",
     reported: ReportedLike = None,
@@ -310,8 +317,7 @@ def results_texts(
     default ``out/<run>``), or a sweep's ``params`` (run → swept values). ``rows`` (a seeded suite: row →
     its runs): mean ± std and N per row (the CSV's ``<key>_std``) and each group's verdicts (``groups``,
     ``compare``; without seeds, a note that they need seeds). ``note``: a line under the table."""
-    reported = as_reported(reported)
-    seeded = rows is not None
+    reported, seeded, summaries = as_reported(reported), rows is not None, as_records(summaries)
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
@@ -342,7 +348,9 @@ def results_texts(
     )
 
 
-def write_tables(out: Path, summaries: dict[str, dict], *args: Any, **kwargs: Any) -> None:
+def write_tables(
+    out: Path, summaries: Mapping[str, RunSummary | Mapping[str, Any]], *args: Any, **kwargs: Any
+) -> None:
     """``out/results.csv`` and ``out/results.md``: :func:`results_texts` of the same arguments."""
     csv_text, markdown = results_texts(out, summaries, *args, **kwargs)
     atomic_write_text(Path(out) / "results.csv", csv_text)
@@ -352,7 +360,7 @@ def write_tables(out: Path, summaries: dict[str, dict], *args: Any, **kwargs: An
 def _markdown_head(
     out: Path,
     title: str,
-    summaries: dict[str, dict],
+    summaries: dict[str, RunSummary],
     rows: dict[str, list[str]] | None,
     run_dirs: dict[str, Path],
 ) -> str:
@@ -366,7 +374,7 @@ def _markdown_head(
 
 def made_line(
     out: Path,
-    summaries: dict[str, dict],
+    summaries: dict[str, RunSummary],
     rows: dict[str, list[str]] | None = None,
     run_dirs: dict[str, Path] | None = None,
 ) -> str:
@@ -376,7 +384,9 @@ def made_line(
     return provenance_line(made_info(out), summaries, dirs, rows)
 
 
-def first_of_rows(summaries: dict[str, dict], rows: dict[str, list[str]]) -> dict[str, dict]:
+def first_of_rows(
+    summaries: dict[str, RunSummary], rows: dict[str, list[str]]
+) -> dict[str, RunSummary]:
     """Row → the summary of its first finished run (what the reports' notes need of a row: its data)."""
     firsts = {row: next((n for n in names if n in summaries), None) for row, names in rows.items()}
     return {row: summaries[n] for row, n in firsts.items() if n is not None}
