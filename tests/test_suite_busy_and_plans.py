@@ -21,8 +21,9 @@ from conftest import cli, one_line
 from test_paper_verdicts import fake_suite
 from test_suite_dry_run import plan_lines
 from test_suite_report_data_more import held, write_suite  # noqa: F401  (held: a fixture)
+from vislab.experiments.records import RunOutcome
 from vislab.experiments.results.provenance import suite_info
-from vislab.experiments.suites import jobs
+from vislab.experiments.suites import pool as jobs
 from vislab.experiments.suites.runner import write_results
 from vislab.interrupts import take_ctrl_c
 from vislab.models.hooks import ModelHooks
@@ -90,7 +91,7 @@ def test_a_jobs_process_whose_run_was_interrupted_starts_no_other(monkeypatch):
 
     def interrupted(cfg, run_dir, *args):
         ran.append(run_dir)
-        return dict(status="interrupted", message="training stopped by SIGINT", seconds=0.1)
+        return RunOutcome(status="interrupted", message="training stopped by SIGINT", seconds=0.1)
 
     monkeypatch.setattr(jobs, "_execute", interrupted)
     monkeypatch.setattr(jobs, "_stopped", False)

@@ -61,11 +61,12 @@ def _seeded_suite(
     folder (started over with ``overwrite``) and the runs ``only`` names (None: all); an unknown name,
     or fewer seeds than the folder's suite was run with (without ``overwrite``: its other seeds would
     drop out of every table), is refused before the folder is touched."""
-    from vislab.experiments.results.provenance import suite_info  # on use (see the imports)
+    from vislab.experiments.records import SuiteInfo  # on use (see the imports)
     from vislab.experiments.suites.spec import only_runs, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
-    before = suite_info(folder).get("seeds", 1)
+    before = SuiteInfo.read(folder).seeds
+    before = 1 if before is None else before
     if seeds is None:
         seeds = 1 if overwrite else before
     suite = with_seeds(suite, seeds)
@@ -267,10 +268,11 @@ def _train_runs(
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
     """The finished runs of ``suite`` in ``folder`` and their table (a seeded suite's: :func:`_seed_table`)."""
-    from vislab.experiments.results.folders import other_settings  # on use (see the imports)
-    from vislab.experiments.results.provenance import suite_info
+    from vislab.experiments.records import SuiteInfo  # on use (see the imports)
 
-    other = other_settings(suite_info(folder))  # run before with other settings: in no table
+    other = SuiteInfo.read(
+        folder
+    ).trained_otherwise()  # run before with other settings: in no table
     names = [n for n in suite.run_names() if n not in other]
     done = [n for n in names if (RunDir(folder / n).read_summary() or RunSummary()).complete]
     finished = {name: Run(folder / name) for name in done}

@@ -3,7 +3,7 @@
     results/     the comparison table of finished runs (results.csv/.md) and the figures the courses'
                  reports published, shown beside it (a suite's ``reported:`` block)
     suites/      a suite file (spec.py), its plan (plan.py) and its runs on one machine (runner.py,
-                 trained in this process or --jobs processes by jobs.py);
+                 each run trained by jobs.py, in this process or --jobs processes by pool.py);
                  quickstart.py; the built-in suites in suites/builtin/*.yaml
     shared/      one suite on several machines: run claims in PostgreSQL (postgres.py, claims.py, runner.py)
     sweeps/      a sweep file (spec.py; a W&B sweep file translated by wandb_sweep.py) and its search space

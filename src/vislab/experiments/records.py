@@ -1,5 +1,6 @@
-"""A suite's suite.json and a sweep's sweep.json as typed records — :class:`SuiteInfo` and
-:class:`SweepInfo`, the one place each file's layout is known and each is read.
+"""A suite's suite.json and a sweep's sweep.json as typed records — :class:`SuiteInfo` (each run's
+:class:`RunOutcome` in it) and :class:`SweepInfo`, the one place each file's layout is known and each is
+read.
 
 On disk they stay the JSON objects vislab has always written, so older folders read unchanged. As with
 summary.json (:class:`~vislab.training.summary.RunSummary`), a key a record does not know (a newer
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -87,6 +89,63 @@ class _Record:
 
 
 @dataclass
+class RunOutcome(Mapping[str, Any]):
+    """How a suite's run last ended, as suite.json's ``runs`` records it: ``status`` (complete, failed,
+    interrupted, :data:`OTHER_SETTINGS`), why (``message``; ``traceback`` for a bug), ``seconds`` it
+    trained; ``data_error``: its data cannot be read (the suite stops); ``halted``: a signal stopped it
+    (the suite stops); ``skipped``: complete already; a shared suite's ``host``, ``attempts`` and
+    ``run_dir``. ``notes``: a ``--jobs`` process's notes, shown by the suite's process, never in the file.
+
+    Read only by attribute in vislab; it also reads as its file's object (a read-only mapping) for what
+    takes either it or a summary.json row (:func:`~vislab.experiments.results.folders.why_unfinished`)."""
+
+    status: str | None = None
+    message: str = ""
+    traceback: str = ""
+    host: str | None = None
+    attempts: int | None = None
+    run_dir: str | None = None
+    seconds: float | None = None
+    data_error: bool = False
+    halted: bool = False
+    skipped: bool = False
+    notes: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunOutcome:
+        """The outcome of suite.json's object ``d``: an unknown key, or a known one whose value has
+        another type, goes to ``extra`` unchanged."""
+        hints = {k: v for k, v in _hints(cls).items() if k != "notes"}
+        known, extra = typed_fields(d, hints)
+        return cls(**known, extra=extra)
+
+    def to_json(self) -> dict[str, Any]:
+        """suite.json's object: the keys set (an empty text, False and None left out, as vislab has
+        always written it), in the fields' order, then ``extra``'s."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("notes", "extra"):
+                continue
+            if value is None or value is False or value == "":
+                value = self.extra.get(f.name)
+            if value is not None and value is not False and value != "":
+                out[f.name] = value
+        out.update((k, v) for k, v in self.extra.items() if k not in out)
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_json())
+
+    def __len__(self) -> int:
+        return len(self.to_json())
+
+
+@dataclass
 class SuiteInfo(_Record):
     """A suite folder's suite.json: what the suite is, and each run's last outcome (None: not in the file)."""
 
@@ -107,7 +166,7 @@ class SuiteInfo(_Record):
     compare: str | None = None  # how verdicts pair a group's runs: previous or baseline
     reported: dict[str, Any] | None = None  # figures reported elsewhere, set beside the table's
     order: list[str] | None = None  # every run of the suite, in its file's order
-    runs: dict[str, dict[str, Any]] | None = None  # run → its last outcome (status, message, ...)
+    runs: dict[str, RunOutcome] | None = None  # run → its last outcome
     seeds: int | None = None  # with seeds > 1, the table's rows: each the mean ± std of its runs
     rows: dict[str, list[str]] | None = None
     storage: str | None = (
@@ -115,10 +174,26 @@ class SuiteInfo(_Record):
     )
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SuiteInfo:
+        """As :meth:`_Record.from_json`, each run's outcome a :class:`RunOutcome` (``runs`` not a JSON
+        object of objects: kept in ``extra`` as read)."""
+        runs = d.get("runs")
+        if isinstance(runs, dict) and all(isinstance(r, dict) for r in runs.values()):
+            d = {**d, "runs": {n: RunOutcome.from_json(r) for n, r in runs.items()}}
+        return super().from_json(d)
+
+    def to_json(self) -> dict[str, Any]:
+        """As :meth:`_Record.to_json`, each run's outcome as its object."""
+        out = super().to_json()
+        if self.runs is not None:
+            out["runs"] = {n: r.to_json() for n, r in self.runs.items()}
+        return out
+
     def trained_otherwise(self) -> set[str]:
         """The runs recorded as trained with other settings than the suite's now (:data:`OTHER_SETTINGS`):
         in no table, listed under it with the command that trains them."""
-        return {n for n, r in (self.runs or {}).items() if r.get("status") == OTHER_SETTINGS}
+        return {n for n, r in (self.runs or {}).items() if r.status == OTHER_SETTINGS}
 
 
 @dataclass

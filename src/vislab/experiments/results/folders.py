@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 
 from vislab.errors import UserError, show_note
-from vislab.experiments.records import OTHER_SETTINGS as OTHER_SETTINGS
 from vislab.experiments.records import R, SuiteInfo, SweepInfo
 from vislab.training.rundir import RunDir, folder_kind
 from vislab.training.summary import RunSummary
@@ -85,12 +84,6 @@ def _trial_folders(folder: Path) -> dict[str, Path]:
     return {f"trial-{p.name}": p for p in sorted(numbered, key=lambda p: int(p.name))}
 
 
-def other_settings(suite: dict) -> set[str]:
-    """The runs ``suite`` (suite.json's content) records as trained with other settings than its own now
-    (:data:`OTHER_SETTINGS`): in no table, listed under it with the command that trains them."""
-    return SuiteInfo.from_json(suite).trained_otherwise()
-
-
 def figures_fix(summary: dict | None, folder: Path | None) -> str:
     """For a run scored but stopped while its figures were drawn (summary.json's ``figures_missing``):
     which were not drawn and the resume that draws them; else ""."""
@@ -105,7 +98,8 @@ def figures_fix(summary: dict | None, folder: Path | None) -> str:
 
 def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str:
     """Why a run did not finish, and the fix — the one wording of every table, report, paper and suite
-    error. ``record``: its summary.json (a row), or a suite's record of its outcome (suite.json's): its
+    error. ``record``: its summary.json (a row), or a suite's record of its outcome (a
+    :class:`~vislab.experiments.records.RunOutcome`, which reads as suite.json's object): its
     ``message``, else its status; then, for a run scored but whose figures were cut short, the resume
     that draws them (:func:`figures_fix`), or for a failed or interrupted run whose ``folder`` holds a
     checkpoint to go on from, its resume command (unless the message gives one). No record (no

@@ -10,12 +10,13 @@ Two tables, created on first use:
                       write the table
 
 A worker claims the next pending run with ``SELECT ... FOR UPDATE SKIP LOCKED`` (two workers never get the
-same row) and a thread beats its claims every ``heartbeat_s``. A claim is taken over by the next worker that
-asks when its heartbeat is older than the lapse its worker set, or at once when its process is gone on the
-asking worker's own host; a worker whose claim was taken over but that completes the run anyway (it was
-stopped, not dead) records it, unless another has completed it. Times are the server's (``now()``): the
-machines' clocks need not agree. The first worker to find every run settled takes the report with one
-conditional UPDATE, so the table and report are written once. The connection and its settings:
+same row; the statements: sql.py) and a thread beats its claims every ``heartbeat_s`` (heartbeat.py). A
+claim is taken over by the next worker that asks when its heartbeat is older than the lapse its worker set,
+or at once when its process is gone on the asking worker's own host; a worker whose claim was taken over
+but that completes the run anyway (it was stopped, not dead) records it, unless another has completed it.
+Times are the server's (``now()``): the machines' clocks need not agree. The first worker to find every run
+settled takes the report with one conditional UPDATE, so the table and report are written once.
+The connection and its settings:
 ``postgres.SharedStorage``.
 """
 
@@ -27,60 +28,23 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vislab.config import config_differences
 from vislab.errors import RunFailed, UserError
-from vislab.experiments.databases import first_line, public_url
-from vislab.experiments.shared.postgres import SharedStorage, connect_postgres, postgres_driver
-from vislab.training.folder_lock import pid_alive
-
-_LOCK_KEY = 0x76_69_73_6C_61_62  # "vislab": serialises table creation and registration
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS vislab_suite (
-    name TEXT PRIMARY KEY,
-    runs JSONB NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    reported_by TEXT,
-    reported_at TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS vislab_suite_run (
-    suite TEXT NOT NULL REFERENCES vislab_suite (name) ON DELETE CASCADE,
-    run TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    worker TEXT, host TEXT, pid INTEGER, run_dir TEXT,
-    claimed_at TIMESTAMPTZ, heartbeat_at TIMESTAMPTZ, lapse_s DOUBLE PRECISION,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    message TEXT, summary JSONB, metrics TEXT, config TEXT,
-    PRIMARY KEY (suite, run)
-);
-"""
-# the runs a worker may claim: pending, or held by another worker gone silent (its heartbeat older than
-# its lapse) or dead (its pid gone on this host)
-_TAKEABLE = """
-    suite = %(suite)s AND (status = 'pending' OR (status = 'running' AND worker <> %(worker)s
-        AND (heartbeat_at < now() - lapse_s * interval '1 second'
-             OR (host = %(host)s AND pid = ANY(%(dead)s::integer[])))))"""
-_CLAIM = f"""
-WITH next AS (
-    SELECT run, host AS old_host, pid AS old_pid, status = 'pending' AS handed_back,
-           EXTRACT(EPOCH FROM now() - heartbeat_at) AS silent_s
-    FROM vislab_suite_run
-    WHERE {_TAKEABLE} AND run <> ALL(%(skip)s::text[])
-    ORDER BY position LIMIT 1
-    FOR UPDATE SKIP LOCKED
+from vislab.experiments.databases import public_url
+from vislab.experiments.shared.heartbeat import Heartbeat
+from vislab.experiments.shared.postgres import (
+    SharedStorage,
+    close_quietly,
+    connect_postgres,
+    transaction,
 )
-UPDATE vislab_suite_run AS r
-SET status = 'running', worker = %(worker)s, host = %(host)s, pid = %(pid)s,
-    run_dir = %(out)s || '/' || r.run,
-    claimed_at = now(), heartbeat_at = now(), lapse_s = %(lapse)s, attempts = r.attempts + 1
-FROM next WHERE r.suite = %(suite)s AND r.run = next.run
-RETURNING r.run, r.attempts, next.old_host, next.old_pid, next.silent_s, next.handed_back
-"""
+from vislab.experiments.shared.sql import CLAIM, HAND_BACK, LOCK_KEY, SCHEMA, TAKEABLE
+from vislab.training.folder_lock import pid_alive
 
 
 @dataclass
@@ -105,21 +69,13 @@ class SuiteClaims:
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.worker = f"{self.host}/{self.pid}/{secrets.token_hex(3)}"
         self._conn = connect_postgres(storage)
-        self._stop = threading.Event()
-        self._beater: threading.Thread | None = None
+        self._stop = threading.Event()  # set: this worker beats its claims no more
+        self._heartbeat = Heartbeat(storage, suite, self.worker, log, self._stop)
 
     # ------------------------------------------------------------------------- transactions
-    @contextlib.contextmanager
-    def _tx(self, conn=None) -> Iterator[Any]:
-        conn = conn or self._conn
-        try:
-            with conn, conn.cursor() as cur:  # commits, or rolls back on an exception
-                yield cur
-        except postgres_driver(self.storage).Error as e:
-            raise RunFailed(
-                f"the suite database {public_url(self.storage.url)} failed: {first_line(e)}. Run "
-                f"the same command again to go on (what finished is kept there)."
-            ) from None
+    def _tx(self) -> contextlib.AbstractContextManager[Any]:
+        """One transaction on this worker's connection (postgres.transaction)."""
+        return transaction(self._conn, self.storage)
 
     # ------------------------------------------------------------------------- registration
     def join(self, runs: dict[str, dict | None]) -> bool:
@@ -128,8 +84,8 @@ class SuiteClaims:
         Returns whether every run was already settled (nothing left for anyone)."""
         registered = [{"run": n, "config": _jsonable(c)} for n, c in runs.items()]
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            cur.execute(_SCHEMA)
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            cur.execute(SCHEMA)
             cur.execute("SELECT runs FROM vislab_suite WHERE name = %s", (self.suite,))
             row = cur.fetchone()
             if row is None:
@@ -145,7 +101,7 @@ class SuiteClaims:
             else:
                 self._check_same(row[0], registered)
                 settled = self._retry_failed(cur)
-        self._start_heartbeat()
+        self._heartbeat.start()
         return settled
 
     def _check_same(self, stored: list[dict], mine: list[dict]) -> None:
@@ -194,7 +150,7 @@ class SuiteClaims:
         with self._tx() as cur:
             params = self._takeable_params(cur)
             params.update(lapse=self.storage.lapse_s, out=str(Path(out).resolve()), skip=list(skip))
-            cur.execute(_CLAIM, params)
+            cur.execute(CLAIM, params)
             row = cur.fetchone()
         if row is None:
             return None
@@ -262,12 +218,12 @@ class SuiteClaims:
         with self._tx() as cur:
             params = self._takeable_params(cur)
             cur.execute(
-                f"SELECT run FROM vislab_suite_run WHERE {_TAKEABLE} ORDER BY position", params
+                f"SELECT run FROM vislab_suite_run WHERE {TAKEABLE} ORDER BY position", params
             )
             return [run for (run,) in cur.fetchall()]
 
     def _takeable_params(self, cur) -> dict:
-        """_TAKEABLE's parameters: this worker, and the pids of this host's workers that are gone."""
+        """TAKEABLE's parameters: this worker, and the pids of this host's workers that are gone."""
         cur.execute(
             "SELECT DISTINCT pid FROM vislab_suite_run WHERE suite = %s AND status = 'running' "
             "AND host = %s AND pid <> %s",
@@ -331,49 +287,13 @@ class SuiteClaims:
             )
             return {row[0]: dict(zip(keys, row[1:])) for row in cur.fetchall()}
 
-    # ------------------------------------------------------------------------- heartbeat
-    def _start_heartbeat(self) -> None:
-        if self._beater is None:
-            self._beater = threading.Thread(target=self._beat_loop, name="vislab-heartbeat")
-            self._beater.daemon = True
-            self._beater.start()
-
-    def _beat_loop(self) -> None:
-        """Beat this worker's claims every heartbeat_s, on a connection of its own, until close()."""
-        conn = None
-        while not self._stop.wait(self.storage.heartbeat_s):
-            try:
-                conn = conn or connect_postgres(self.storage)
-                with self._tx(conn) as cur:
-                    cur.execute(
-                        "UPDATE vislab_suite_run SET heartbeat_at = now() WHERE suite = %s "
-                        "AND worker = %s AND status = 'running'",
-                        (self.suite, self.worker),
-                    )
-            except (UserError, RunFailed) as e:  # a missed beat; the next one may get through
-                self.log(f"heartbeat: {e}")
-                conn = _close(conn)
-        _close(conn)
-
+    # ------------------------------------------------------------------------- the end
     def close(self) -> None:
         """Stop the heartbeat; hand back (pending) any run still held, e.g. after Ctrl-C."""
-        self._stop.set()
-        if self._beater is not None:
-            self._beater.join(timeout=10)
+        self._heartbeat.stop()
         with contextlib.suppress(RunFailed), self._tx() as cur:
-            cur.execute(
-                "UPDATE vislab_suite_run SET status = 'pending' WHERE suite = %s "
-                "AND worker = %s AND status = 'running'",
-                (self.suite, self.worker),
-            )
-        _close(self._conn)
-
-
-def _close(conn) -> None:
-    """Close a connection (if any) that may already be broken; returns None, to forget it."""
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            conn.close()
+            cur.execute(HAND_BACK, dict(suite=self.suite, worker=self.worker))
+        close_quietly(self._conn)
 
 
 def _jsonable(cfg: dict | None) -> dict | None:

@@ -1,11 +1,15 @@
 """The PostgreSQL database several machines share a suite through (``--storage postgresql://...``), and the
-claims' timing: :class:`SharedStorage`; the psycopg2 connection (the optional ``vislab[postgres]`` extra)."""
+claims' timing: :class:`SharedStorage`; the psycopg2 connection (the optional ``vislab[postgres]`` extra)
+and its transactions."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from vislab.errors import UserError
+from vislab.errors import RunFailed, UserError
 from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, public_url
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
@@ -72,3 +76,24 @@ def connect_postgres(storage: SharedStorage):
             f"cannot open the suite database {public_url(storage.url)}: {first_line(e)}. Check the "
             f"URL (postgresql://user:password@host:port/database) and that the server runs."
         ) from None
+
+
+@contextlib.contextmanager
+def transaction(conn, storage: SharedStorage) -> Iterator[Any]:
+    """A cursor in one transaction on ``conn`` (a connection to ``storage``): committed, or rolled back
+    on an exception; a database failure is RunFailed (exit 1) naming the database."""
+    try:
+        with conn, conn.cursor() as cur:  # commits, or rolls back on an exception
+            yield cur
+    except postgres_driver(storage).Error as e:
+        raise RunFailed(
+            f"the suite database {public_url(storage.url)} failed: {first_line(e)}. Run "
+            f"the same command again to go on (what finished is kept there)."
+        ) from None
+
+
+def close_quietly(conn) -> None:
+    """Close a connection (if any) that may already be broken; returns None, to forget it."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()

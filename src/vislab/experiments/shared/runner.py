@@ -20,18 +20,13 @@ from pathlib import Path
 
 from vislab.errors import SuiteFailed, TrainingInterrupted, UserError
 from vislab.experiments.databases import public_url
+from vislab.experiments.records import RunOutcome
 from vislab.experiments.shared.claims import Claim, SuiteClaims
 from vislab.experiments.shared.postgres import SharedStorage
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
-from vislab.experiments.suites.jobs import halts
+from vislab.experiments.suites.jobs import halts, settled_outcome
 from vislab.experiments.suites.plan import PlannedRun, check_plan, plan_run
-from vislab.experiments.suites.runner import (
-    SuiteState,
-    interruption,
-    run_to_end,
-    settled_outcome,
-    write_results,
-)
+from vislab.experiments.suites.runner import SuiteState, interruption, run_to_end, write_results
 from vislab.experiments.suites.spec import Suite, run_config
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -106,11 +101,11 @@ class ClaimSource:
         self._waiting = names
         return False
 
-    def settle(self, name: str, outcome: dict) -> None:
+    def settle(self, name: str, outcome: RunOutcome) -> None:
         """Record a run's outcome in the database: complete (with its files), failed, or handed back."""
-        status = {"complete": "complete", "interrupted": "pending"}.get(outcome["status"], "failed")
+        status = {"complete": "complete", "interrupted": "pending"}.get(outcome.status, "failed")
         files = _run_files(self.out / name) if status == "complete" else None
-        self.claims.release(name, status, outcome.get("message", ""), files, self.out / name)
+        self.claims.release(name, status, outcome.message, files, self.out / name)
 
 
 def taken_from(claim: Claim) -> str:
@@ -132,7 +127,7 @@ def run_shared_suite(
     quiet: bool = False,
     log: Log = print,
     on_results: Callable[[Path], None] | None = None,
-) -> dict[str, dict]:
+) -> dict[str, RunOutcome]:
     """Work on ``suite`` with the other workers of ``storage`` until every run is settled; return
     {run: outcome} of all runs. Raises SuiteFailed if a run failed, TrainingInterrupted if stopped."""
     out = Path(out)
@@ -153,25 +148,26 @@ def run_shared_suite(
         _work(ClaimSource(claims, suite, out, overrides, log), jobs, quiet, log)
         records = claims.records()
         _gather(out, records, log)
+        outcomes = {n: _outcome(r) for n, r in records.items()}
         state = SuiteState(out, suite, list(overrides))
-        state.data["storage"] = public_url(storage.url)
-        state.data["runs"] = {n: _state_entry(r) for n, r in records.items()}
+        state.info.storage = public_url(storage.url)
+        state.info.runs = dict(outcomes)
         state.save()
         if claims.take_report() or joined_settled:
-            write_results(out, state.data, log=log, on_results=on_results)
+            write_results(out, state.info, log=log, on_results=on_results)
         else:
             log(
                 f"results: written by worker {claims.reported_by()} into its --out (it settled the last run)"
             )
     finally:
         claims.close()
-    failed = {n: r for n, r in records.items() if r["status"] != "complete"}
+    failed = {n: o for n, o in outcomes.items() if o.status != "complete"}
     if failed:
-        lines = "\n".join(f"  - {n}: {r.get('message') or r['status']}" for n, r in failed.items())
+        lines = "\n".join(f"  - {n}: {o.message or o.status}" for n, o in failed.items())
         raise SuiteFailed(
-            f"{len(failed)} of {len(records)} runs of suite '{suite.name}' failed:\n{lines}"
+            f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed:\n{lines}"
         )
-    return {n: _state_entry(r) for n, r in records.items()}
+    return outcomes
 
 
 def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
@@ -179,10 +175,10 @@ def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
     in flight go back to the database, each resumable from its checkpoint)."""
     interrupted: dict[str, str] = {}
 
-    def take(name: str, outcome: dict) -> None:
+    def take(name: str, outcome: RunOutcome) -> None:
         source.settle(name, outcome)
         if halts(outcome):
-            interrupted[name] = outcome["message"]
+            interrupted[name] = outcome.message
 
     stopped = run_to_end(source, jobs, quiet, log, take)
     if stopped or interrupted:
@@ -229,11 +225,14 @@ def _gather(out: Path, records: dict[str, dict], log: Log) -> None:
         )
 
 
-def _state_entry(record: dict) -> dict:
-    """A run's line in suite.json, from its database row."""
-    keep = ("status", "message", "host", "attempts", "run_dir")
-    entry = {k: record[k] for k in keep if record.get(k) not in (None, "")}
+def _outcome(record: dict) -> RunOutcome:
+    """A run's outcome (its line in suite.json), from its database row (:meth:`SuiteClaims.records`)."""
     summary = RunSummary.from_json(record.get("summary") or {})
-    if summary.complete and summary.train_time_s is not None:
-        entry["seconds"] = summary.train_time_s
-    return entry
+    return RunOutcome(
+        status=record["status"],
+        message=record.get("message") or "",
+        host=record.get("host") or None,
+        attempts=record.get("attempts"),
+        run_dir=record.get("run_dir") or None,
+        seconds=summary.train_time_s if summary.complete else None,
+    )

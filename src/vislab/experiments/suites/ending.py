@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from vislab.errors import DataError, SuiteFailed, TrainingInterrupted
+from vislab.experiments.records import RunOutcome
 from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.suites.spec import Suite
 
@@ -22,19 +23,19 @@ def raised_by_the_data(e: DataError) -> bool:
     return raised_in is not None and raised_in.startswith("vislab.data")
 
 
-def data_errors(outcomes: dict[str, dict]) -> dict[str, list[str]]:
+def data_errors(outcomes: dict[str, RunOutcome]) -> dict[str, list[str]]:
     """Each message of a run whose data could not be read → the runs that met it."""
     found: dict[str, list[str]] = {}
     for name, o in outcomes.items():
-        if o.get("data_error"):
-            found.setdefault(o["message"], []).append(name)
+        if o.data_error:
+            found.setdefault(o.message, []).append(name)
     return found
 
 
 def raise_unfinished(
     suite: Suite,
     out: Path,
-    outcomes: dict[str, dict],
+    outcomes: dict[str, RunOutcome],
     interrupted: str | None,
     untrained: list[str] = (),
 ) -> None:
@@ -45,7 +46,7 @@ def raise_unfinished(
             f"{interrupted}\nRe-run the same `vislab suite` command (Python: the same vislab.run_suite "
             f"call) to continue: finished runs are skipped and interrupted ones resume."
         )
-    failed = {k: v for k, v in outcomes.items() if v["status"] != "complete"}
+    failed = {k: v for k, v in outcomes.items() if v.status != "complete"}
     data = data_errors(outcomes)
     if data:
         raise DataError(_data_message(suite, out, outcomes, data, failed, list(untrained)))
@@ -59,9 +60,9 @@ def raise_unfinished(
 def _data_message(
     suite: Suite,
     out: Path,
-    outcomes: dict[str, dict],
+    outcomes: dict[str, RunOutcome],
     data: dict[str, list[str]],
-    failed: dict[str, dict],
+    failed: dict[str, RunOutcome],
     untrained: list[str],
 ) -> str:
     """The DataError a suite stops with: each data problem once, then what became of the other runs."""
@@ -78,10 +79,10 @@ def _data_message(
             else "."
         )
     ]
-    others = {k: v for k, v in failed.items() if not v.get("data_error")}
+    others = {k: v for k, v in failed.items() if not v.data_error}
     if others:
         lines += ["Also failed:", _failures(others, out)]
-    done = [k for k, v in outcomes.items() if v["status"] == "complete"]
+    done = [k for k, v in outcomes.items() if v.status == "complete"]
     if done:
         lines.append(f"Finished: {_names(done)} (in {out / 'results.md'}).")
     lines.append(
@@ -107,7 +108,7 @@ def said_once(messages: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _failures(failed: dict[str, dict], out: Path) -> str:
+def _failures(failed: dict[str, RunOutcome], out: Path) -> str:
     """A line per failed run of the suite in ``out`` (why, and the fix: :func:`why_unfinished`), each
     message once."""
     messages = {k: why_unfinished(o, out / k) for k, o in failed.items()}

@@ -1,36 +1,28 @@
-"""A suite's runs trained: one after another in this process, or in ``--jobs`` spawned processes, each
-given a run as soon as it is free; each run's outcome (status, message, seconds) never raises for the
-run's own failure. A job process dies with the suite's process and stops (saving its run) on a Ctrl-C or
-SIGTERM to the suite's process; one killed by another signal fails its run alone."""
+"""A suite's run trained, and its outcome (:class:`~vislab.experiments.records.RunOutcome`): built here,
+whether the run trained (:func:`_execute`, which never raises for the run's own failure), was settled
+without training, or was ended by its ``--jobs`` process (pool.py); said as it ends (:func:`finished`)."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import signal
-import sys
 import time
 import traceback
-import warnings
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, suppress
-from multiprocessing import resource_tracker
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 
 from vislab.config import build_config
-from vislab.errors import DataError, Note, TrainingInterrupted, VislabError, show_note
+from vislab.errors import DataError, TrainingInterrupted, VislabError, show_note
+from vislab.experiments.records import OTHER_SETTINGS, RunOutcome
 from vislab.experiments.suites.ending import raised_by_the_data
-from vislab.experiments.suites.plan import PlannedRun, plan_run
-from vislab.interrupts import on_parent_death, remember_ctrl_c
+from vislab.experiments.suites.plan import PlannedRun, not_with_these
 from vislab.training.rundir import RunDir
 from vislab.training.trainer import train
 
 
-def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None) -> dict:
+def _execute(
+    cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None
+) -> RunOutcome:
     """Train one run; never raises for a run's own failure (returns status + message instead;
     ``data_error``: its data files are missing or unreadable, see ``ending.raised_by_the_data``)."""
     if threads:
@@ -51,349 +43,60 @@ def _execute(cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: i
         data_error = isinstance(e, DataError) and raised_by_the_data(e)
     except Exception as e:  # a bug or runtime failure in this run: keep the others going
         status, message, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
-    return dict(
+    return RunOutcome(
         status=status,
         message=message,
         traceback=tb,
         seconds=round(time.perf_counter() - t0, 2),
-        data_error=data_error or None,  # None: left out of suite.json
-        halted=halted or None,  # a signal stopped it: the suite stops (halts)
+        data_error=data_error,  # False: left out of suite.json
+        halted=halted,  # a signal stopped it: the suite stops (halts)
     )
 
 
-def halts(outcome: dict) -> bool:
+def halts(outcome: RunOutcome) -> bool:
     """Whether a run's ``outcome`` stops the suite: a signal ended the run, resumable ("interrupted"), or
     came as it was scored, which finished first (complete, ``halted``)."""
-    return outcome["status"] == "interrupted" or bool(outcome.get("halted"))
+    return outcome.status == "interrupted" or outcome.halted
 
 
-_parent: int | None = None  # in a --jobs process: the suite's process, whose death ends this one
-_said = None  # in a --jobs process: the queue that hears which run it starts (_job_start)
+def unreported(status: str, message: str = "") -> RunOutcome:
+    """The outcome of a run that its ``--jobs`` process did not report (pool.py): stopped before it
+    started, ended with its process, or killed; no seconds counted (0)."""
+    return RunOutcome(status=status, message=message, seconds=0.0)
 
 
-def _job_start(parent: int, said=None) -> None:
-    """Initialiser of a ``--jobs`` process: it gets SIGTERM when ``parent`` (the suite's process) dies, even
-    by SIGKILL — its run in flight then saves a resumable checkpoint, as on Ctrl-C, and :func:`_worker`
-    exits after it — instead of training on as an orphan that holds its run folder's lock. Its runs are
-    quiet: their notes (:class:`~vislab.errors.Note` warnings) go back with each outcome (:func:`_worker`).
-    ``said`` (a queue) hears which run it starts (pid, run folder): the suite's process names the run
-    whose process died."""
-    global _parent, _said
-    _parent, _said = parent, said
-    # SIGTERM when the thread that started this process ends (the one that calls pool.submit); where the
-    # kernel offers no such signal, only _worker's check after its run
-    on_parent_death(signal.SIGTERM)
-    if os.getppid() != parent:  # it died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-    take_held_ctrl_c()
+def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> RunOutcome:
+    """The outcome of a run settled without training: ``done`` (complete already) or ``failed``."""
+    if p.action == "done":
+        log(f"{p.name}: already complete, skipped")
+        return RunOutcome(status="complete", skipped=True)
+    log(f"{p.name}: FAILED — {p.message}")
+    return RunOutcome(status="failed", message=p.message)
 
 
-def take_held_ctrl_c() -> None:
-    """In a ``--jobs`` process, once it has started: Ctrl-C remembered from now on, and SIGINT unblocked
-    (:func:`ctrl_c_held` started the process with it blocked), so that one pressed during its start-up is
-    remembered now. Ctrl-C reaches every process: a worker raises nothing (the parent stops the pool), and
-    a run still setting up stops at its first step; during training the trainer's own handler saves a
-    resumable checkpoint and the run ends "interrupted"."""
-    remember_ctrl_c()
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+def with_other_settings(p: PlannedRun) -> RunOutcome:
+    """The record of run ``p``, left out by ``--only``, whose folder holds it trained with other settings
+    than the suite's now (:data:`~vislab.experiments.records.OTHER_SETTINGS`)."""
+    return RunOutcome(status=OTHER_SETTINGS, message=not_with_these(p))
 
 
-@contextmanager
-def ctrl_c_held() -> Iterator[None]:
-    """While inside (the suite's process starting a ``--jobs`` process), SIGINT is blocked in this thread.
-    The process started meanwhile begins with it blocked (a signal mask survives fork and exec), so a
-    Ctrl-C during its seconds of start-up (importing torch) waits for :func:`take_held_ctrl_c` instead of
-    ending it with a KeyboardInterrupt traceback (and a broken pool). One that reaches this thread
-    meanwhile is raised on leaving. Where threads have no signal mask (Windows), nothing changes."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    # multiprocessing starts its resource tracker with the first process, and unblocks SIGINT after it:
-    # started first, it leaves the mask as set here
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-_stopped = False  # in a --jobs process: a run of it was interrupted (Ctrl-C): the suite is stopping
-
-
-def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> dict:
-    """Train one run in a ``--jobs`` process; after an interrupted one, start none (the suite stops: a
-    process whose neighbour was still starting may have been handed the next run already)."""
-    global _stopped
-    if _stopped:
-        return dict(status="interrupted", message="stopped before it started", seconds=0.0)
-    if _said is not None:
-        _said.put((os.getpid(), run_dir))
-    with warnings.catch_warnings(record=True) as caught:  # shown by the suite's process (_finished)
-        warnings.simplefilter("always", Note)
-        outcome = _execute(cfg_dict, run_dir, resume, True, threads)
-    notes = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, Note))
-    outcome["notes"] = list(notes) or None
-    _stopped = halts(outcome)
-    if _parent is not None and os.getppid() != _parent:
-        # orphaned: nobody reads the outcome, and the pool's queue would keep it waiting forever
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
-    return outcome
-
-
-class ListSource:
-    """The runs to train, from a list: all known up front (one machine)."""
-
-    poll_s = 0.0
-
-    def __init__(self, todo: list[PlannedRun]):
-        self.todo = list(todo)
-
-    def next(self) -> PlannedRun | None:
-        return self.todo.pop(0) if self.todo else None
-
-    def finished(self) -> bool:
-        return not self.todo
-
-
-def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
-    """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes.
-
-    ``source`` hands out the runs: ``next()`` a PlannedRun to train now (None: none now), ``finished()``
-    whether none will come any more (else ask again after ``poll_s`` seconds) — a ListSource, or a suite's
-    claims in a shared database (shared/runner.py)."""
-    if jobs <= 1 or (isinstance(source, ListSource) and len(source.todo) <= 1):
-        while (p := source.next()) is not None or not source.finished():
-            if p is None:
-                time.sleep(source.poll_s)
-                continue
-            _started(p, log)
-            outcome = _execute(
-                p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None
-            )
-            yield _finished(p, outcome, log)
-            if halts(outcome):
-                return
-        return
-    yield from _run_pool(source, jobs, log)
-
-
-def _run_pool(source, jobs: int, log: Callable[[str], None]):
-    """run_all with ``jobs`` spawned processes, each given a run as soon as it is free. A job process killed
-    by a signal the suite did not send (the OOM killer, ``kill -9``) fails its run and breaks the pool,
-    whose other processes stop (each saves its run, as on SIGTERM): a new pool goes on with those runs."""
-    again: list[PlannedRun] | None = []
-    while again is not None:
-        again = yield from _one_pool(_First(again, source), jobs, log)
-
-
-class _First:
-    """``source``, handing out the runs ``first`` before its own."""
-
-    def __init__(self, first: list[PlannedRun], source):
-        self.first, self.source, self.poll_s = list(first), source, source.poll_s
-
-    def next(self) -> PlannedRun | None:
-        return self.first.pop(0) if self.first else self.source.next()
-
-    def finished(self) -> bool:
-        return not self.first and self.source.finished()
-
-
-def _one_pool(source, jobs: int, log: Callable[[str], None]):
-    """_run_pool's work in one pool; returns None, or the runs to go on with in another (this one broke)."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    # (pid, run folder) of each run a job process starts: whose run a process that died was training
-    said = mp.get_context("spawn").SimpleQueue()
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=mp.get_context("spawn"),
-        initializer=_job_start,
-        initargs=(os.getpid(), said),
-    ) as pool:
-        futures: dict = {}
-        procs: dict[int, mp.process.BaseProcess] = {}  # the job processes: their exit codes
-        try:
-            while True:
-                while len(futures) < jobs and (p := source.next()) is not None:
-                    _started(p, log)
-                    args = (p.config.to_dict(), str(p.run_dir), p.action == "resume")
-                    own = None if p.config.train.threads else threads
-                    with ctrl_c_held():  # submit may start a process
-                        futures[pool.submit(_worker, *args, own)] = p
-                    _wake_manager(pool)
-                    procs.update((c.pid, c) for c in mp.active_children())
-                if not futures:
-                    if source.finished():
-                        return None
-                    time.sleep(source.poll_s)
-                    continue
-                done, _ = wait(futures, timeout=source.poll_s or None, return_when=FIRST_COMPLETED)
-                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                    return (yield from _pool_broken(futures, procs, said, log))
-                for f in done:
-                    yield _finished(futures.pop(f), f.result(), log)
-        except KeyboardInterrupt:
-            # Ctrl-C (or SIGTERM) reached this process: the workers each save their run and end it
-            # "interrupted" — told here, whether or not the signal came to them too
-            _stop_jobs()
-            for f in futures:
-                f.cancel()
-            for f, p in futures.items():
-                yield _finished(p, _outcome_when_stopped(f), log)
-            raise
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-
-
-def _stop_jobs() -> None:
-    """Ctrl-C for every job process: a signal to the suite's process alone (``kill -INT PID``, ``timeout
-    -s INT``, a scheduler's SIGTERM) stops its runs as one to the whole process group does (a Ctrl-C at
-    the terminal), which already reached them: a second one changes nothing."""
-    for child in mp.active_children():
-        with suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGINT)
-
-
-def _wake_manager(pool: ProcessPoolExecutor) -> None:
-    """Make the pool's manager thread look at its processes again, now that ``submit`` has started one.
-    Python 3.11's ``submit`` wakes it before starting the process: it may list its processes without the
-    new one and never see that process die (a SIGKILLed job: the suite waited forever, 1 time in ~5)."""
-    wakeup = getattr(
-        pool, "_executor_manager_thread_wakeup", None
-    )  # private: absent, nothing to do
-    if wakeup is not None:
-        wakeup.wakeup()
-
-
-def _pool_broken(futures: dict[Future, PlannedRun], procs: dict, said, log: Callable[[str], None]):
-    """A job process died outright, which breaks the pool: its other processes are stopped (SIGTERM: each
-    saves its run). Died by a signal the suite did not send (SIGKILL: the OOM killer, ``kill -9``), its run
-    fails and the others go on in a new pool (returned: each run to resume or start); where no run of
-    the pool's was its own, all end "interrupted", resumable, and the suite stops (None)."""
-    for f in futures:
-        f.cancel()
-    ours = _end_jobs([p.run_dir for p in futures.values()], grace_s=20.0)
-    for c in procs.values():
-        c.join(5)
-    killed = {  # by a signal this process did not send (the pool's SIGTERM, _end_jobs's SIGKILL)
-        pid: -c.exitcode
-        for pid, c in procs.items()
-        if c.exitcode is not None
-        and c.exitcode < 0
-        and c.exitcode != -signal.SIGTERM
-        and pid not in ours
-    }
-    runs = _runs_started(said)
-    lost = {runs[pid]: sig for pid, sig in killed.items() if pid in runs}
-    if not any(str(p.run_dir) in lost for p in futures.values()):
-        why = (
-            "a --jobs process was killed (SIGKILL: out of memory, or kill -9), which stops every job "
-            "process: resumable from its last saved epoch"
-        )
-        for p in futures.values():
-            yield _finished(p, dict(status="interrupted", message=why, seconds=0.0), log)
-        return None
-    again = []
-    for f, p in list(futures.items()):
-        outcome, q = _after_the_break(p, lost.get(str(p.run_dir)))
-        if outcome is None:
-            log(f"{p.name}: stopped with the other --jobs processes (one was killed); going on")
-            again.append(q)
-        else:
-            yield _finished(p, outcome, log)
-            del futures[f]  # recorded: a Ctrl-C from now on ends only the others "interrupted"
-    return again
-
-
-def _after_the_break(p: PlannedRun, signum: int | None) -> tuple[dict | None, PlannedRun | None]:
-    """What became of run ``p``, in flight when its pool broke (``signum``: the signal that killed its own
-    process): (its outcome, None), or (None, the run to go on with: resume or start)."""
-    if signum:
-        return dict(status="failed", message=_killed(signum, p.run_dir), seconds=0.0), None
-    q = plan_run(p.name, p.run_dir, lambda: p.config)
-    if q.action == "done":  # it ended as its process was stopped
-        return dict(status="complete", seconds=0.0), None
-    if q.action in ("resume", "start"):
-        return None, q
-    return dict(status="failed", message=q.message, seconds=0.0), None
-
-
-def _runs_started(said) -> dict[int, str]:
-    """{job process's pid: the run folder it started last}, from the queue its runs write to (_worker)."""
-    runs = {}
-    while not said.empty():
-        pid, run_dir = said.get()
-        runs[pid] = run_dir
-    return runs
-
-
-def _killed(signum: int, run_dir: Path) -> str:
-    """A failed run's message: its job process was killed by ``signum``, a signal the suite did not send."""
-    name = signal.Signals(signum).name if signum in signal.valid_signals() else "?"
-    saved = (Path(run_dir) / "checkpoints" / "last.pt").is_file()
-    then = "resumes it from its last saved epoch" if saved else "starts it anew"
-    return (
-        f"its --jobs process was killed by signal {signum} ({name}: e.g. out of memory, or kill -9); "
-        f"a re-run of the suite {then}"
-    )
-
-
-def _end_jobs(run_dirs: list[Path], grace_s: float) -> set[int]:
-    """After a broken pool: the job processes still alive (the pool sent them SIGTERM: each saves its run
-    and ends it) get up to ``grace_s`` seconds to let go of ``run_dirs``, then SIGKILL — one that saved but
-    waits for work the broken pool will never send must not keep the suite (and the pool's shutdown)
-    waiting. Returns the pids it killed."""
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and (
-        mp.active_children()  # reaps the ended
-        and any(RunDir(d).live_holder() is not None for d in run_dirs)
-    ):
-        time.sleep(0.05)
-    left = mp.active_children()
-    for child in left:
-        child.kill()
-    return {child.pid for child in left}
-
-
-#: a run in flight whose ``--jobs`` process ended with the Ctrl-C that stopped the suite
-_ENDED_WITH_ITS_PROCESS = (
-    "interrupted (Ctrl-C), its --jobs process ending with it: resumable from its last saved epoch (a "
-    "re-run resumes it, or starts it anew if none was saved)"
-)
-
-
-def _outcome_when_stopped(f: Future) -> dict:
-    """The outcome of a run in flight when Ctrl-C stopped the suite: its worker's (it ends the run
-    "interrupted", resumable), or "interrupted" when it never started or its worker process was lost."""
-    if f.cancel():
-        return dict(status="interrupted", message="stopped before it started", seconds=0.0)
-    try:
-        return f.result()
-    # its worker process died (BrokenProcessPool): the Ctrl-C ended it, or came with its end
-    except Exception:
-        return dict(status="interrupted", message=_ENDED_WITH_ITS_PROCESS, seconds=0.0)
-
-
-def _started(p: PlannedRun, log: Callable[[str], None]) -> None:
+def started(p: PlannedRun, log: Callable[[str], None]) -> None:
+    """Say that run ``p`` starts (or resumes), and where."""
     log(f"{p.name}: {'resuming' if p.action == 'resume' else 'starting'} → {p.run_dir}")
 
 
-def _finished(p: PlannedRun, o: dict, log: Callable[[str], None]) -> tuple[str, dict]:
-    for note in o.pop("notes", None) or ():  # a --jobs process's: shown here, once per text
+def finished(p: PlannedRun, o: RunOutcome, log: Callable[[str], None]) -> tuple[str, RunOutcome]:
+    """Say how run ``p`` ended (``o``; a ``--jobs`` process's notes shown here); (its name, its outcome
+    without the notes)."""
+    for note in o.notes or ():  # a --jobs process's: shown here, once per text
         show_note(note)
-    if o["status"] == "complete":
-        msg = f"done in {o['seconds']:.1f}s"
-    elif o.get("data_error"):  # the suite's error says it, once
+    if o.status == "complete":
+        msg = f"done in {o.seconds:.1f}s"
+    elif o.data_error:  # the suite's error says it, once
         msg = "FAILED — its data cannot be read (the error, at the end, says why)"
     else:
-        msg = f"{o['status'].upper()} — {o['message']}"
+        msg = f"{o.status.upper()} — {o.message}"
     log(f"{p.name}: {msg}")
-    if o.get("traceback"):
-        log(o["traceback"].rstrip())
-    return p.name, o
+    if o.traceback:
+        log(o.traceback.rstrip())
+    return p.name, replace(o, notes=None)

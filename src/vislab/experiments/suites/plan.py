@@ -14,7 +14,7 @@ from typing import Any
 
 from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
-from vislab.experiments.results.provenance import suite_info
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.settings import changed_by, differing_settings, flat_settings
 from vislab.experiments.suites.data_checks import DataChecks
 from vislab.experiments.suites.ending import said_once
@@ -197,7 +197,7 @@ def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
 def _options_before(out: Path) -> str:
     """' (suite.json: --set …; Python: overrides=[…])': the options ``out``'s suite.json says the suite was
     run with, in the command's words and in :func:`vislab.run_suite`'s ('' if none says)."""
-    sets = suite_info(out).get("overrides")
+    sets = SuiteInfo.read(out).overrides
     if not isinstance(sets, list):
         return ""
     if not sets:

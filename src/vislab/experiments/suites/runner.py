@@ -1,4 +1,4 @@
-"""Running a suite: its runs one after another or in N spawned processes (jobs.py), finished runs skipped,
+"""Running a suite: its runs one after another or in N spawned processes (pool.py), finished runs skipped,
 interrupted ones resumed, failures recorded (the suite goes on) — but a run whose data cannot be read
 stops it (no further run starts: each would fail the same way); then results.csv/.md (and a hook, the
 CLI's report)."""
@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import Any
 
-from vislab.experiments.records import SuiteInfo
+from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
-from vislab.experiments.results.folders import OTHER_SETTINGS, other_settings, why_unfinished
+from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
-from vislab.experiments.suites.jobs import ListSource, halts, run_all
-from vislab.experiments.suites.plan import PlannedRun, check_plan, not_with_these, refuse_busy
+from vislab.experiments.suites.jobs import halts, settled_outcome, with_other_settings
+from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
+from vislab.experiments.suites.pool import ListSource, run_all
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import term_as_ctrl_c
 from vislab.training.rundir import RunDir
@@ -24,13 +26,14 @@ from vislab.training.writable import check_writable
 
 
 class SuiteState:
-    """DIR/suite.json: what the suite is, and each run's last outcome."""
+    """DIR/suite.json (:attr:`info`): what the suite is, and each run's last outcome."""
 
     def __init__(self, out: Path, suite: Suite, overrides: list[str]):
-        self.path = Path(out) / "suite.json"
+        self.out = Path(out)
         old = SuiteInfo.read(out).runs or {}
         names = suite.run_names()
-        self.data = dict(
+        seeded = suite.seeds > 1  # the table's rows: each the mean ± std of its seeds' runs
+        self.info = SuiteInfo(
             name=suite.name,
             source=str(suite.path),
             description=suite.description,
@@ -40,30 +43,30 @@ class SuiteState:
             reported=as_block(suite.reported),  # the reports' figures, beside the table's
             order=list(names),
             runs={k: v for k, v in old.items() if k in names},
+            seeds=suite.seeds if seeded else None,
+            rows=suite.rows() if seeded else None,
         )
-        if suite.seeds > 1:  # the table's rows: each the mean ± std of its seeds' runs
-            self.data.update(seeds=suite.seeds, rows=suite.rows())
 
     def note_other_settings(self, plan: list[PlannedRun], chosen: list[PlannedRun]) -> None:
         """Record each run left out of ``chosen`` (``only``) whose folder holds it trained with other
         settings than ``plan``'s (planned ``retrain``, as the dry run says it): the tables leave it out and
         say how to train it. Such a record of a run whose folder now holds it as planned goes; then save."""
-        runs = self.data["runs"]
+        runs = self.info.runs
         picked = {p.name for p in chosen}
         for p in plan:
             if p.action == "retrain" and p.name not in picked:
-                runs[p.name] = dict(status=OTHER_SETTINGS, message=not_with_these(p))
-            elif runs.get(p.name, {}).get("status") == OTHER_SETTINGS:
+                runs[p.name] = with_other_settings(p)
+            elif p.name in runs and runs[p.name].status == OTHER_SETTINGS:
                 del runs[p.name]
         self.save()
 
-    def record(self, name: str, outcome: dict) -> None:
-        self.data["runs"][name] = {k: v for k, v in outcome.items() if v not in ("", None)}
+    def record(self, name: str, outcome: RunOutcome) -> None:
+        self.info.runs[name] = outcome
         self.save()
 
     def save(self) -> None:
-        """Write suite.json, through :class:`SuiteInfo` (its one layout)."""
-        SuiteInfo.from_json(self.data).write(self.path.parent)
+        """Write suite.json (:class:`SuiteInfo`, its one layout)."""
+        self.info.write(self.out)
 
 
 def run_suite(
@@ -75,7 +78,7 @@ def run_suite(
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
     only: Collection[str] | None = None,
-) -> dict[str, dict]:
+) -> dict[str, RunOutcome]:
     """Run every run of ``suite`` (``only``: those runs; suite.json records them all) into ``out/<run>``;
     return {run: outcome}. SuiteFailed at the end if a run failed, TrainingInterrupted if stopped by a
     signal (a re-run continues); UserError before anything is written if a live vislab process holds a
@@ -92,12 +95,12 @@ def run_suite(
     interrupted: dict[str, str] = {}  # run → how it was stopped
     untrained: list[str] = []
 
-    def take(name: str, outcome: dict) -> None:
+    def take(name: str, outcome: RunOutcome) -> None:
         outcomes[name] = outcome
         state.record(name, outcome)
         if halts(outcome):
-            interrupted[name] = outcome["message"]
-        if outcome.get("data_error"):  # each run on that data would fail alike: start no more
+            interrupted[name] = outcome.message
+        if outcome.data_error:  # each run on that data would fail alike: start no more
             untrained.extend(p.name for p in source.todo)
             source.todo.clear()
 
@@ -105,9 +108,9 @@ def run_suite(
     try:
         stopped = run_to_end(source, jobs, quiet, log, take)
     finally:
-        if any(o["status"] == "complete" for o in outcomes.values()) or not data_errors(outcomes):
+        if any(o.status == "complete" for o in outcomes.values()) or not data_errors(outcomes):
             ended = not (stopped or interrupted)
-            write_results(out, state.data, log=log, on_results=on_results if ended else None)
+            write_results(out, state.info, log=log, on_results=on_results if ended else None)
     raise_unfinished(suite, out, outcomes, interruption(interrupted, stopped), untrained)
     return outcomes
 
@@ -144,10 +147,10 @@ def interruption(interrupted: dict[str, str], stopped: bool) -> str | None:
 
 def _settled(
     plan: list[PlannedRun], state: SuiteState, log: Callable[[str], None]
-) -> tuple[dict[str, dict], list[PlannedRun]]:
+) -> tuple[dict[str, RunOutcome], list[PlannedRun]]:
     """Outcomes of the runs settled before training (complete already, or a bad config; recorded in
     suite.json), and the runs still to train."""
-    outcomes: dict[str, dict] = {}
+    outcomes: dict[str, RunOutcome] = {}
     todo: list[PlannedRun] = []
     for p in plan:
         p = make_room(p, log) if p.action == "retrain" else p
@@ -159,17 +162,12 @@ def _settled(
     return outcomes, todo
 
 
-def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> dict:
-    """The outcome of a run settled without training: ``done`` (complete already) or ``failed``."""
-    if p.action == "done":
-        log(f"{p.name}: already complete, skipped")
-        return dict(status="complete", skipped=True)
-    log(f"{p.name}: FAILED — {p.message}")
-    return dict(status="failed", message=p.message)
-
-
 def run_to_end(
-    source, jobs: int, quiet: bool, log: Callable[[str], None], take: Callable[[str, dict], None]
+    source,
+    jobs: int,
+    quiet: bool,
+    log: Callable[[str], None],
+    take: Callable[[str, RunOutcome], None],
 ) -> bool:
     """Train what ``source`` hands out (run_all), passing each (run, outcome) to ``take`` as it ends;
     True if Ctrl-C (or SIGTERM, taken as one) stopped it — then the runs in flight are passed on too,
@@ -186,7 +184,9 @@ def run_to_end(
     return False
 
 
-def _still_in_flight(runs: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
+def _still_in_flight(
+    runs: Iterator[tuple[str, RunOutcome]],
+) -> Iterator[tuple[str, RunOutcome]]:
     """After a Ctrl-C that landed outside ``runs`` (a run_all generator, paused where it yielded): the
     outcomes of its runs in flight. One that landed inside has ended it (its runs in flight yielded)."""
     try:
@@ -200,36 +200,36 @@ def _still_in_flight(runs: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, di
 
 def write_results(
     out: Path,
-    state: dict,
+    info: SuiteInfo | dict[str, Any],
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
 ) -> None:
-    """results.csv, results.md from the run folders named in ``state``; then ``on_results(out)``. Under
-    the table, the runs that failed or did not finish (why, and the fix), those the suite has not trained
-    yet (``only``, or a suite stopped before them), and those ``only`` left out whose folder holds them
-    trained with other settings (:meth:`SuiteState.note_other_settings`: in no table)."""
-    summaries, other = {}, other_settings(state)
-    for name in state["order"]:
+    """results.csv, results.md from the run folders ``info`` (the suite's suite.json: its record, or the
+    file's object as read) names; then ``on_results(out)``. Under the table, the runs that failed or did
+    not finish (why, and the fix), those the suite has not trained yet (``only``, or a suite stopped
+    before them), and those ``only`` left out whose folder holds them trained with other settings
+    (:meth:`SuiteState.note_other_settings`: in no table)."""
+    if not isinstance(info, SuiteInfo):
+        info = SuiteInfo.from_json(info)
+    order, runs, other = info.order or [], info.runs or {}, info.trained_otherwise()
+    summaries = {}
+    for name in order:
         s = RunDir(Path(out) / name).read_summary()
         if s is not None and s.complete and name not in other:
-            summaries[name] = s.row
+            summaries[name] = s
     failures = {
-        k: why_unfinished(v, Path(out) / k)
-        for k, v in state["runs"].items()
-        if v.get("status") not in ("complete",)
+        k: why_unfinished(v, Path(out) / k) for k, v in runs.items() if v.status != "complete"
     }
-    failures.update(
-        {n: NOT_TRAINED for n in state["order"] if n not in summaries and n not in state["runs"]}
-    )
+    failures.update({n: NOT_TRAINED for n in order if n not in summaries and n not in runs})
     write_tables(
         out,
         summaries,
         failures,
-        title=f"suite {state['name']}",
-        reported=state.get("reported"),
-        rows=state.get("rows"),
-        groups=state.get("groups"),
-        compare=state.get("compare") or "previous",
+        title=f"suite {info.name}",
+        reported=info.reported,
+        rows=info.rows,
+        groups=info.groups,
+        compare=info.compare or "previous",
     )
     log(f"results: {out / 'results.md'}")
     if on_results is not None:

@@ -114,7 +114,7 @@ def finish(
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
         if s is not None and s.complete:
-            summaries[name] = s.row
+            summaries[name] = s
     params = trial_params(study)
     write_tables(
         out,
