@@ -1,5 +1,6 @@
-"""What a run checks of its model before it trains: a dummy batch maps to logits (in eval and, for a
-model its optimizer trains, train mode), its output for the run's own images is finite, some parameter
+"""What a run checks of its model before it trains: it holds values (no parameter on 'meta'), a dummy
+batch maps to logits (in eval and, for a model its optimizer trains, train mode), the user's own model
+gives the same output twice in eval mode, its output for the run's own images is finite, some parameter
 trains; and the user's own model code, when it raises, is shown by its own frames."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from vislab.errors import ConfigError, UserCodeError, VislabError
+from vislab.errors import ConfigError, UserCodeError, VislabError, show_note
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
@@ -36,7 +37,10 @@ def check_output(
     to logits [2, num_classes] in each (a model may return a tuple, e.g. an auxiliary head's outputs, in
     train mode only). An exception in the eval-mode forward of the user's own model (``file.py:Net`` or a
     model object given to ``vislab.train``) shows the user's traceback (the files of ``code``, its
-    ``registry.code_of`` record) and the data's input shape. The model's mode is kept."""
+    ``registry.code_of`` record) and the data's input shape; the user's model, when its output differs
+    between two calls on the same input in eval mode, gets a note (:func:`_note_random_eval`). The
+    model's mode is kept."""
+    check_not_meta(model, name)
     trained_by = hooks_of(model).trained_by
     if trained_by == "fit_arrays":
         return
@@ -45,6 +49,8 @@ def check_output(
     try:
         out = _eval_output(model, name, shape, device, code)
         _check_logits(out, name, shape, num_classes, False)
+        if is_users_code(name):
+            _note_random_eval(model, name, shape, device)
         out = _train_mode_output(model, shape, device) if trained_by == "optimizer" else None
         if out is not None:
             _check_logits(out, name, shape, num_classes, True)
@@ -107,24 +113,76 @@ def _eval_output(
 def _train_mode_output(
     model: torch.nn.Module, shape: tuple[int, ...], device: torch.device
 ) -> object | None:
-    """What ``model`` returns for 2 inputs of zeros in train mode, its buffers (batch norm's running
-    statistics) and the RNG (dropout's) left as they were. None where it raises: the training step meets
-    that exception again and says when it came and what was kept (``stopping.users_model``)."""
+    """What ``model`` returns for 2 inputs of zeros in train mode, its buffers and the RNG left as they
+    were (:func:`_untouched`). None where it raises: the training step meets that exception again and
+    says when it came and what was kept (``stopping.users_model``)."""
     model.train()
+    try:
+        with _untouched(model, device):
+            return model(torch.zeros(2, *shape, device=device))
+    except Exception:
+        return None
+
+
+def _note_random_eval(
+    model: torch.nn.Module, name: str, shape: tuple[int, ...], device: torch.device
+) -> None:
+    """A note when ``model`` (in eval mode) maps the same 2 inputs (normal noise) to different outputs
+    in two calls — dropout left on in eval, so every evaluation scores differently; its buffers and the
+    RNG left as they were. Nothing where it raises or returns something else than one tensor."""
+    x = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+    try:
+        with _untouched(model, device):
+            first, second = model(x), model(x)
+    except Exception:  # noqa: BLE001 - the zeros' forward passed: training meets it again
+        return
+    if not (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)):
+        return
+    if first.shape == second.shape and torch.allclose(
+        first.float(), second.float(), rtol=1e-3, atol=1e-5, equal_nan=True
+    ):
+        return
+    show_note(
+        f"model '{name}' gives different outputs for the same inputs in eval mode (two calls of "
+        f"forward after model.eval()), so its test and val scores change on every evaluation. Likely "
+        f"cause: F.dropout(x, p) in forward, which drops in eval mode too (its training=True default) "
+        f"— write F.dropout(x, p, training=self.training), or use an nn.Dropout(p) layer; or other "
+        f"randomness in forward (torch.rand*, noise) to turn off when not self.training."
+    )
+
+
+@contextlib.contextmanager
+def _untouched(model: torch.nn.Module, device: torch.device) -> Iterator[None]:
+    """Within, no grad; after, ``model``'s buffers (batch norm's running statistics) and the RNG
+    (dropout's: the CPU's and ``device``'s GPU's) as they were before."""
     kept = {n: b.clone() for n, b in model.named_buffers()}
     cuda = []  # fork_rng keeps the CPU's RNG state, and these GPUs'
     if device.type == "cuda":
         cuda = [torch.cuda.current_device() if device.index is None else device.index]
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=cuda):
-            return model(torch.zeros(2, *shape, device=device))
-    except Exception:
-        return None
+            yield
     finally:
         with torch.no_grad():
             for n, b in model.named_buffers():
                 if n in kept and kept[n].shape == b.shape:
                     b.copy_(kept[n])
+
+
+def check_not_meta(model: torch.nn.Module, name: str) -> None:
+    """UserCodeError when parameters or buffers of ``model`` are on the 'meta' device (shapes without
+    values: nothing can compute with them, or move them), naming them and the fix."""
+    on_meta = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+    if not on_meta:
+        return
+    listed = ", ".join(on_meta[:4]) + (f" and {len(on_meta) - 4} more" if len(on_meta) > 4 else "")
+    raise UserCodeError(
+        f"model '{name}': {listed} {'is' if len(on_meta) == 1 else 'are'} on the 'meta' device "
+        f"(shapes without values: built with device='meta' or under torch.device('meta')), so the model "
+        f"cannot compute or be moved to the run's device. Build it on the CPU (leave out device='meta'; "
+        f"the run moves it to its device), or end __init__ with self.to_empty(device='cpu') and "
+        f"initialise its weights (e.g. each layer's reset_parameters())."
+    )
 
 
 def _check_logits(out: object, name: str, shape: tuple[int, ...], k: int, train: bool) -> None:

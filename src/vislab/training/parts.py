@@ -30,6 +30,7 @@ from vislab.training.ema import WeightEMA
 from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
 from vislab.training.model_checks import (
     check_finite_output,
+    check_not_meta,
     check_output,
     check_params_to_train,
     user_code,
@@ -210,7 +211,10 @@ def first_start_init(
     def stopped() -> str:
         if dist.is_main:
             run.write_summary(stopped_summary("failed", LoopState()))
-        return "Nothing was trained: after fixing your code, run the same command again."
+        return (
+            "Nothing was trained: after fixing your code, run it again (the same command, or the same "
+            "vislab.train call)."
+        )
 
     when = "in its init_from_data hook (before training)"
     with user_code(name, network.model, when, stopped, code=network.code):
@@ -240,6 +244,7 @@ def _build_network(
     skip = skip_pretrained() if ckpt else contextlib.nullcontext()  # last.pt holds the weights
     with skip, cropped_input(spec.crop_size, min(spec.sample_shape[-2:])):  # hints name a crop
         model = build_model(name, spec.input_shape, num_classes, **cfg.model.kwargs())
+        check_not_meta(model, cfg.model.name)  # before .to(device), which cannot copy them
         model = model.to(device)
     if ckpt:
         model.load_state_dict(ckpt.state_dict)

@@ -102,7 +102,8 @@ def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str
     :class:`~vislab.experiments.records.RunOutcome`, which reads as suite.json's object): its
     ``message``, else its status; then, for a run scored but whose figures were cut short, the resume
     that draws them (:func:`figures_fix`), or for a failed or interrupted run whose ``folder`` holds a
-    checkpoint to go on from, its resume command (unless the message gives one). No record (no
+    checkpoint to go on from, its resume command (unless the message gives one) — for a failed run of a
+    notebook's class, training the fixed class anew first (:func:`_notebook_failed_fix`). No record (no
     summary.json yet): :func:`no_summary_why`."""
     status, message = (record or {}).get("status"), (record or {}).get("message")
     if not record:
@@ -113,8 +114,28 @@ def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str
     fix = figures_fix(dict(record), folder)
     resumable = folder is not None and (folder / "checkpoints" / "last.pt").is_file()
     if not fix and status in ("failed", "interrupted") and resumable and "--resume" not in said:
-        fix = f"continue it from its last checkpoint: {resume_command(folder)}"
+        fix = (_notebook_failed_fix(folder) if status == "failed" else "") or (
+            f"continue it from its last checkpoint: {resume_command(folder)}"
+        )
     return f"{said}; {fix}" if fix else said
+
+
+def _notebook_failed_fix(folder: Path) -> str:
+    """For a failed run of a model object (``vislab.train(model=Net)``, a notebook's class): train the
+    fixed class anew (a run does not resume with a redefined class), resume only with it unchanged;
+    else ""."""
+    name = _model_name(folder)
+    from vislab.models.objects import PREFIX, is_user_object  # on use (see the imports)
+
+    if not (isinstance(name, str) and is_user_object(name)):
+        return ""
+    attr, out = name[len(PREFIX) :].rpartition(".")[2], str(folder)  # its __name__
+    return (
+        f"after fixing {attr} (its cell run again), train it anew with vislab.train(model={attr}, ..., "
+        f"out={out!r}, overwrite=True) (or another out= to keep this run): a run does not resume with "
+        f"a redefined {attr}; with {attr} unchanged (the fault was elsewhere), "
+        f"vislab.train(out={out!r}, resume=True) continues it from its last checkpoint"
+    )
 
 
 def resume_command(folder: Path) -> str:
@@ -131,14 +152,19 @@ def resume_command(folder: Path) -> str:
 
 def _own_code(folder: Path) -> bool:
     """Whether the run in ``folder`` trains the user's own model code, as its config.yaml names it."""
-    try:
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-        name = (config.get("model") or {}).get("name")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return False
+    name = _model_name(folder)
     from vislab.models.user import is_user_reference  # on use (see the imports)
 
     return isinstance(name, str) and is_user_reference(name)
+
+
+def _model_name(folder: Path) -> object:
+    """The model name the config.yaml of the run in ``folder`` gives; None where it cannot be read."""
+    try:
+        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+        return (config.get("model") or {}).get("name")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
 
 
 def no_summary_why(folder: Path) -> str:
