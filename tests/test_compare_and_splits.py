@@ -22,6 +22,7 @@ from vislab.experiments.results.settings import (
     for_people,
     table_settings,
 )
+from vislab.training.summary import RunSummary
 
 STEP2 = ("train.epochs=4", "schedule.name=step", "schedule.step_size=2", "schedule.gamma=0.1")
 PLAIN4 = ("train.epochs=4",)
@@ -72,7 +73,10 @@ def test_the_listed_settings_and_the_dry_run_name_step_size_and_gamma(tmp_path):
         "step2": table_run(tmp_path, "step2", *STEP2, *more),
         "plain": table_run(tmp_path, "plain"),
     }
-    summaries = {n: json.loads((p / "summary.json").read_text()) for n, p in runs.items()}
+    summaries = {
+        n: RunSummary.from_json(json.loads((p / "summary.json").read_text()))
+        for n, p in runs.items()
+    }
     listed = for_people(table_settings(summaries, runs)).listed
     assert listed.get("step2") == [
         "optim.lr=0.01",

@@ -14,20 +14,21 @@ from vislab.experiments.results.reported import as_block, as_reported, mismatche
 from vislab.experiments.results.table import write_tables
 from vislab.experiments.suites.spec import builtin_suites, load_suite
 from vislab.paper_folder.build import write_paper
+from vislab.training.summary import RunSummary
 
 
-def summary(epochs_run: int = 10, split=(40000, 10000, 10000), **extra) -> dict:
+def summary(epochs_run: int = 10, split=(40000, 10000, 10000), **extra) -> RunSummary:
     """A finished run's summary.json fields that say how it was measured (as evaluate._summary writes)."""
     n_train, n_val, n_test = split
     base = dict(status="complete", data="cifar10", epochs_run=epochs_run, stopped_early=False)
     base.update(trained_by="optimizer", n_train=n_train, n_val=n_val, n_test=n_test)
-    return {**base, **extra}
+    return RunSummary.from_json({**base, **extra})
 
 
 DLVC_B_RUNS = ["cnn-simple", "cnn-deep", "cnn-deep-bn", "vit-shallow", "resnet18"]
 
 
-def dlvc_compare(**kw) -> dict[str, dict]:
+def dlvc_compare(**kw) -> dict[str, RunSummary]:
     """dlvc-compare's cited runs (and the majority baseline, fitted: one "epoch") all alike."""
     runs = {r: summary(**kw) for r in DLVC_B_RUNS}
     return {"majority": summary(**{**kw, "epochs_run": 1, "trained_by": "fit_arrays"}), **runs}
@@ -37,7 +38,7 @@ def test_fewer_epochs_is_said_once_per_source_naming_the_runs_compactly():
     reported = load_suite("dlvc-compare").reported
     assert mismatches(reported, dlvc_compare()) == []  # measured as the report: nothing said
     # older summaries without epochs or split sizes: nothing to compare, nothing said
-    assert mismatches(reported, {"resnet18": {"data": "cifar10"}}) == []
+    assert mismatches(reported, {"resnet18": RunSummary(data="cifar10")}) == []
     [note] = mismatches(reported, dlvc_compare(epochs_run=1))
     assert note == (
         "dlvc-B's figures were measured after 10 epochs on 40k train / 10k val / 10k test images; "
@@ -120,7 +121,7 @@ def reported(**measured) -> dict:
     ],
 )
 def test_early_stopping_and_partial_splits(measured, run, said):
-    notes = mismatches(reported(**measured), {"net": {**summary(split=(5000, 1000, 1000)), **run}})
+    notes = mismatches(reported(**measured), {"net": summary(split=(5000, 1000, 1000), **run)})
     if said is None:
         assert notes == []
     else:

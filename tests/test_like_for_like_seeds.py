@@ -8,15 +8,17 @@ import yaml
 
 from conftest import cli, one_line, tiny_config
 from vislab.experiments.results.reported import mismatches, row_summaries
+from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 
-def summary(epochs_run: int, stopped_early: bool = False, **extra) -> dict:
+def summary(epochs_run: int, stopped_early: bool = False, **extra) -> RunSummary:
     """summary.json's fields that say how a run on digits (data.limit=300) was measured."""
     base = dict(
         status="complete", data="digits", epochs_run=epochs_run, stopped_early=stopped_early
     )
-    return {**base, "trained_by": "optimizer", "n_train": 300, "n_val": 162, "n_test": 180, **extra}
+    sizes = {"trained_by": "optimizer", "n_train": 300, "n_val": 162, "n_test": 180}
+    return RunSummary.from_json({**base, **sizes, **extra})
 
 
 def block(sources: dict, runs: dict) -> dict:
@@ -132,7 +134,8 @@ def test_patience_running_out_on_the_last_epoch_is_no_early_stop(tmp_path, capsy
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert (done["epochs_run"], done["stopped_early"]) == (2, False)
     assert not any("stopped_early" in r for r in rows), rows
-    assert mismatches(block({"A": {"epochs": 2}}, {"all": {"A": {}}}), {"all": done}) == []
+    all_runs = {"all": RunSummary.from_json(done)}
+    assert mismatches(block({"A": {"epochs": 2}}, {"all": {"A": {}}}), all_runs) == []
     code, text = cli(capsys, "train", "-q", "--resume", run)
     assert code == 0 and "stopped early" not in text and "early stop" not in text, text
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 2
@@ -141,7 +144,8 @@ def test_patience_running_out_on_the_last_epoch_is_no_early_stop(tmp_path, capsy
     done = json.loads((early / "summary.json").read_text())
     last = json.loads((early / "metrics.jsonl").read_text().splitlines()[-1])
     assert (done["epochs_run"], done["stopped_early"], last["stopped_early"]) == (2, True, True)
-    [note] = mismatches(block({"A": {"epochs": 4}}, {"early": {"A": {}}}), {"early": done})
+    early_runs = {"early": RunSummary.from_json(done)}
+    [note] = mismatches(block({"A": {"epochs": 4}}, {"early": {"A": {}}}), early_runs)
     assert "the runs here stopped early after 2 epochs (early)" in note
     code, text = cli(capsys, "train", "-q", "--resume", early)  # an early stop outlives a resume
     said = " ".join(text.split())

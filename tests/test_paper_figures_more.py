@@ -17,6 +17,7 @@ from vislab.paper_folder.epochs import MAX_ROWS, epoch_table
 from vislab.plotting.mistakes import Mistake, mistakes_figure
 from vislab.plotting.steps import lr_changes, lr_figure
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 
 PDFLATEX = shutil.which("pdflatex")
 
@@ -41,7 +42,7 @@ def test_the_report_draws_the_learning_rate_of_a_run_whose_rate_changed(runs, tm
     notes: list[str] = []
     figs = FigureSet(tmp_path / "figures", notes)
     drawn = {
-        n: tracking_figures(figs, n, runs / n, RunDir(runs / n).load_config(), {})
+        n: tracking_figures(figs, n, runs / n, RunDir(runs / n).load_config(), RunSummary())
         for n in ("cos_run", "flat")
     }
     assert [f["name"] for f in drawn["cos_run"] if f["name"].startswith("lr_")] == [

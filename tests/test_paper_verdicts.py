@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from vislab.config import build_config
-from vislab.experiments.results.provenance import suite_info
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite
 from vislab.paper_folder import build as paper_build
@@ -55,7 +55,7 @@ def fake_suite(root: Path, runs: dict[str, list[str]], reported: dict | None = N
 
 def results_and_paper(out: Path, paper: Path, monkeypatch) -> tuple[str, str, str]:
     """(results.md, tables.md, tables.tex) of the faked suite ``out``: the paper's tables alone."""
-    write_results(out, suite_info(out), log=lambda _: None)
+    write_results(out, SuiteInfo.read(out), log=lambda _: None)
     monkeypatch.setattr(paper_build, "draw_sections", lambda *a: None)  # its tables alone
     write_paper([out], out=paper)
     texts = [out / "results.md", paper / "tables.md", paper / "tables.tex"]

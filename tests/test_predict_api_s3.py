@@ -19,7 +19,7 @@ from conftest import cli, one_line, tiny_config
 from fixtures import write_image_folder
 from vislab.data.images import to_uint8
 from vislab.errors import UserError, WriteFailed
-from vislab.training.checkpoint import atomic_write_text
+from vislab.files import atomic_write_text
 from vislab.training.trainer import train
 
 
@@ -171,7 +171,7 @@ def test_a_csv_that_fails_at_the_write_names_csv(capsys, trained, pngs, tmp_path
     def refused(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("vislab.training.checkpoint.tempfile.mkstemp", refused)
+    monkeypatch.setattr("vislab.files.tempfile.mkstemp", refused)
     code, text = cli(capsys, "predict", trained, pngs / "0.png", "--csv", tmp_path / "p.csv")
     assert code == 1 and "Choose a writable --csv." in one_line(text)
     assert "--out" not in text

@@ -14,6 +14,7 @@ from fixtures import made_once
 from vislab.cli import main
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.provenance import checkpoint_sentence, provenance_line
+from vislab.training.summary import RunSummary
 
 SUITE = tiny_suite(description="provenance test: Adam, 3 epochs", base__train__epochs=3)
 
@@ -82,7 +83,7 @@ def test_runs_selected_by_different_metrics_name_each_and_rows_replace_seeds(tmp
     for name, metric in (("a-s0", "val_acc"), ("a-s1", "val_acc"), ("b-s0", "val_loss")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.yaml").write_text(f"train: {{select_metric: {metric}}}\n")
-    summaries = {n: {} for n in ("a-s0", "a-s1", "b-s0")}
+    summaries = {n: RunSummary() for n in ("a-s0", "a-s1", "b-s0")}
     rows = {"a": ["a-s0", "a-s1"], "b": ["b-s0"]}
     line = provenance_line(None, summaries, {n: tmp_path / n for n in summaries}, rows)
     best = "the best val_acc for a; val_loss for b (best.pt)."

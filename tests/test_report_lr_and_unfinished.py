@@ -51,9 +51,7 @@ def report_lr(run: Path, monkeypatch) -> tuple[list[dict], list]:
     monkeypatch.setattr(tracking, "plot_lr", spy)
     figs = FigureSet(run.parent / "report-figures", [])
     rd = RunDir(run)
-    return tracking.tracking_figures(
-        figs, run.name, run, rd.load_config(), rd.read_summary().row
-    ), seen
+    return tracking.tracking_figures(figs, run.name, run, rd.load_config(), rd.read_summary()), seen
 
 
 @pytest.mark.parametrize("name", ["cos", "warm"])

@@ -18,6 +18,7 @@ from vislab.errors import ConfigError
 from vislab.experiments.results.reported import FIGURES, mismatches
 from vislab.experiments.results.table import COLUMNS, write_tables
 from vislab.experiments.suites.spec import builtin_suites, load_suite
+from vislab.training.summary import RunSummary
 
 REPORTED = {
     "sources": {
@@ -80,8 +81,8 @@ def test_dlvc_compare_table_holds_the_suite_files_figures_on_the_data_used(tmp_p
     suite = load_suite("dlvc-compare")
     summary = dict(status="complete", data="fashion-mnist", n_train=54000, n_val=6000, n_test=10000)
     summaries = {
-        "resnet18": {**summary, "test_acc": 0.5, "val_acc": 0.4},
-        "resnet18-noaug": {**summary, "test_acc": 0.45},
+        "resnet18": RunSummary.from_json({**summary, "test_acc": 0.5, "val_acc": 0.4}),
+        "resnet18-noaug": RunSummary.from_json({**summary, "test_acc": 0.45}),
     }
     write_tables(tmp_path, summaries, title="suite dlvc-compare", reported=suite.reported)
     rows = {
@@ -228,9 +229,9 @@ def test_quickstart_writes_report_and_says_where(tmp_path, capsys, monkeypatch):
 def test_a_run_may_cite_another_dataset_than_its_source():
     """mlp-basics: report A's figures are on circles, its MNIST run's on MNIST; a note only on a real mismatch."""
     reported = load_suite("mlp-basics").reported
-    on = {"default": {"data": "circles"}, "mnist": {"data": "mnist"}}
+    on = {"default": RunSummary(data="circles"), "mnist": RunSummary(data="mnist")}
     assert mismatches(reported, on) == []
-    [note] = mismatches(reported, {**on, "mnist": {"data": "fashion-mnist"}})
+    [note] = mismatches(reported, {**on, "mnist": RunSummary(data="fashion-mnist")})
     assert note.startswith(
         "rdfia-A's figures were measured on mnist; the runs here used fashion-mnist"
     )

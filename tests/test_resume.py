@@ -110,7 +110,7 @@ def run_result(run: Path) -> dict:
 HALF_WRITE = textwrap.dedent("""
     import io, time, torch
     import vislab.training.resume as resume
-    from vislab.training.checkpoint import atomic_write
+    from vislab.files import atomic_write
     _save_checkpoint = resume.save_checkpoint
     def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang
         loop = payload.resume.loop if payload.resume else None

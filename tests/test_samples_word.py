@@ -5,6 +5,7 @@ import numpy as np
 
 import vislab
 from vislab.experiments.results.data_used import data_line
+from vislab.training.summary import RunSummary
 
 
 def test_a_feature_vector_run_records_its_shape_and_is_said_so(tmp_path):
@@ -13,12 +14,12 @@ def test_a_feature_vector_run_records_its_shape_and_is_said_so(tmp_path):
     kw = dict(model="mlp", model__hidden=[4], epochs=1, train__device="cpu", train__figures=False)
     run = vislab.train(data=features, out=tmp_path / "f", quiet=True, **kw)
     assert run.summary["sample_shape"] == [5]
-    assert data_line({"f": run.summary}).endswith("test feature vectors).")
+    assert data_line({"f": RunSummary.from_json(run.summary)}).endswith("test feature vectors).")
 
 
 def test_images_and_points_by_their_shape_whatever_the_name():
     sizes = dict(n_train=8, n_val=2, n_test=2)
-    images = dict(data="memory:mine", sample_shape=[1, 8, 8], **sizes)
+    images = RunSummary(data="memory:mine", sample_shape=[1, 8, 8], **sizes)
     assert data_line({"i": images}).endswith("test images).")
-    points = dict(data="my-moons", sample_shape=[2], **sizes)
+    points = RunSummary(data="my-moons", sample_shape=[2], **sizes)
     assert data_line({"p": points}).endswith("test points).")

@@ -21,6 +21,7 @@ from vislab.experiments.results.table import write_tables
 from vislab.paper_folder import build as paper_build
 from vislab.paper_folder.build import write_paper
 from vislab.report.build import build_report
+from vislab.training.summary import RunSummary
 
 SUITE = tiny_suite(  # an MLP and a CNN: each model family's own settings (no model.hidden for the CNN), an lr
     runs={
@@ -107,8 +108,10 @@ def fake_run(folder: Path, data: str, test_acc: float, *sets: str) -> Path:
     return folder
 
 
-def summaries_of(folders: list[Path]) -> dict[str, dict]:
-    return {p.name: json.loads((p / "summary.json").read_text()) for p in folders}
+def summaries_of(folders: list[Path]) -> dict[str, RunSummary]:
+    return {
+        p.name: RunSummary.from_json(json.loads((p / "summary.json").read_text())) for p in folders
+    }
 
 
 def test_few_settings_stay_columns_in_results_md_and_the_paper(tmp_path):
@@ -166,9 +169,9 @@ def test_bold_ranks_runs_of_one_dataset_never_circles_against_digits(tmp_path):
 
 
 def test_the_circles_are_points_not_images(tmp_path):
-    circles = {"c": dict(data="circles", n_train=800, n_val=200, n_test=1000)}
+    circles = {"c": RunSummary(data="circles", n_train=800, n_val=200, n_test=1000)}
     assert data_line(circles) == "Data: circles (800 train / 200 val / 1,000 test points)."
-    digits = {"d": dict(data="digits", n_train=1, n_val=1, n_test=1)}
+    digits = {"d": RunSummary(data="digits", n_train=1, n_val=1, n_test=1)}
     assert "images)" in data_line(digits)
     runs = [fake_run(tmp_path / "c1", "circles", 0.8), fake_run(tmp_path / "c2", "circles", 0.9)]
     write_paper(runs, out=tmp_path / "paper")

@@ -21,8 +21,7 @@ from conftest import cli, one_line
 from test_paper_verdicts import fake_suite
 from test_suite_dry_run import plan_lines
 from test_suite_report_data_more import held, write_suite  # noqa: F401  (held: a fixture)
-from vislab.experiments.records import RunOutcome
-from vislab.experiments.results.provenance import suite_info
+from vislab.experiments.records import RunOutcome, SuiteInfo
 from vislab.experiments.suites import pool as jobs
 from vislab.experiments.suites.runner import write_results
 from vislab.interrupts import take_ctrl_c
@@ -95,9 +94,9 @@ def test_a_jobs_process_whose_run_was_interrupted_starts_no_other(monkeypatch):
 
     monkeypatch.setattr(jobs, "_execute", interrupted)
     monkeypatch.setattr(jobs, "_stopped", False)
-    assert jobs._worker({}, "a", False, None)["status"] == "interrupted"
+    assert jobs._worker({}, "a", False, None).status == "interrupted"
     second = jobs._worker({}, "b", False, None)
-    assert second["status"] == "interrupted" and second["message"] == "stopped before it started"
+    assert second.status == "interrupted" and second.message == "stopped before it started"
     assert ran == ["a"]
 
 
@@ -106,13 +105,13 @@ def test_a_run_whose_jobs_process_ended_with_the_ctrl_c_is_listed_interrupted(tm
     ended.set_running_or_notify_cancel()
     ended.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
     outcome = jobs._outcome_when_stopped(ended)
-    assert outcome["status"] == "interrupted"
-    assert outcome["message"].startswith("interrupted (Ctrl-C)") and "resum" in outcome["message"]
-    assert "terminated abruptly" not in outcome["message"]
+    assert outcome.status == "interrupted"
+    assert outcome.message.startswith("interrupted (Ctrl-C)") and "resum" in outcome.message
+    assert "terminated abruptly" not in outcome.message
     # results.md lists it so
     out = fake_suite(tmp_path, {"a": [], "b": []})
-    state = suite_info(out)
-    state["runs"]["b"] = {"status": "interrupted", "message": outcome["message"]}
+    state = SuiteInfo.read(out)
+    state.runs["b"] = RunOutcome(status="interrupted", message=outcome.message)
     (out / "b" / "summary.json").unlink()
     write_results(out, state, log=lambda _: None)
     assert "- **b**: interrupted (Ctrl-C)" in (out / "results.md").read_text()
@@ -160,7 +159,7 @@ def test_a_suite_with_groups_but_one_seed_says_its_verdicts_need_seeds(tmp_path)
     info = json.loads((out / "suite.json").read_text())
     info.update(groups={"width": ["base", "wide", "deep"]}, compare="baseline")
     (out / "suite.json").write_text(json.dumps(info))
-    write_results(out, suite_info(out), log=lambda _: None)
+    write_results(out, SuiteInfo.read(out), log=lambda _: None)
     md = (out / "results.md").read_text()
     note = "need at least 2 seeds per run"
     assert md.count(note) == 1, md
@@ -171,7 +170,7 @@ def test_a_suite_with_groups_but_one_seed_says_its_verdicts_need_seeds(tmp_path)
     # a suite that asks for no verdicts says nothing of them
     (tmp_path / "plain").mkdir()
     plain = fake_suite(tmp_path / "plain", {"a": [], "b": []})
-    write_results(plain, suite_info(plain), log=lambda _: None)
+    write_results(plain, SuiteInfo.read(plain), log=lambda _: None)
     assert note not in (plain / "results.md").read_text()
     assert table_context(plan_report(plain))["spread_note"] == ""
 

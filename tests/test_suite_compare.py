@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from vislab.errors import ConfigError
-from vislab.experiments.results.provenance import suite_info
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.spread import COMPARE, RULE, group_verdicts, verdict
 from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite, with_seeds
@@ -107,7 +107,7 @@ def test_figures_reported_on_other_data_are_flagged_for_a_seeded_suite(tmp_path)
 def test_results_md_gives_each_groups_verdicts_under_its_table(tmp_path):
     """results.md (which the terminal prints after a suite) says what report.html says of the groups."""
     out = _suite_folder(tmp_path, "baseline")
-    write_results(out, suite_info(out), log=lambda _: None)
+    write_results(out, SuiteInfo.read(out), log=lambda _: None)
     md = (out / "results.md").read_text()
     [(_, found)] = plan_verdicts(plan_report(out)).items()
     below = md.index("| plus-b |")

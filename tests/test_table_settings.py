@@ -19,6 +19,7 @@ from vislab.experiments.results.table import COLUMNS, write_tables
 from vislab.experiments.sweeps.runner import run_sweep
 from vislab.experiments.sweeps.spec import load_sweep
 from vislab.report.build import build_report
+from vislab.training.summary import RunSummary
 
 FIGURES = [k for k, _ in COLUMNS[1:]]
 
@@ -128,7 +129,10 @@ SEEDED = {"slow": (0.001, [0.80, 0.81, 0.79]), "fast": (0.01, [0.90, 0.91, 0.92]
 
 def test_seeded_tables_bold_the_mean_never_the_std_and_seeds_are_no_setting(tmp_path):
     _seeded_runs(tmp_path, SEEDED)
-    summaries = {p.name: json.loads((p / "summary.json").read_text()) for p in tmp_path.iterdir()}
+    summaries = {
+        p.name: RunSummary.from_json(json.loads((p / "summary.json").read_text()))
+        for p in tmp_path.iterdir()
+    }
     rows = {row: [f"{row}-s{i}" for i in range(3)] for row in SEEDED}
     write_tables(tmp_path, summaries, rows=rows)
     md = (tmp_path / "results.md").read_text()
@@ -145,7 +149,10 @@ def test_seeded_tables_bold_the_mean_never_the_std_and_seeds_are_no_setting(tmp_
 def test_a_run_whose_config_is_unreadable_keeps_the_table_and_is_named(tmp_path):
     _seeded_runs(tmp_path, {"a": (0.001, [0.5]), "b": (0.01, [0.6]), "c": (0.1, [0.7])})
     (tmp_path / "c-s0" / "config.yaml").write_text("optim: [")
-    summaries = {p.name: json.loads((p / "summary.json").read_text()) for p in tmp_path.iterdir()}
+    summaries = {
+        p.name: RunSummary.from_json(json.loads((p / "summary.json").read_text()))
+        for p in tmp_path.iterdir()
+    }
     write_tables(tmp_path, dict(sorted(summaries.items())))
     md = (tmp_path / "results.md").read_text()
     assert "| a-s0 | mlp | 0 | 0.001 |" in md and "| c-s0 | mlp | 0 | - |" in md

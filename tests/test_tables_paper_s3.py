@@ -15,7 +15,7 @@ import yaml
 from conftest import cli, one_line, tiny_config
 from test_figure_layout import outside, overlapping, text_boxes
 from vislab.data.sources.idx import FASHION_MNIST
-from vislab.experiments.results.provenance import suite_info
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.spread import verdict
 from vislab.experiments.results.table import seed_rows, table_rows, write_tables
 from vislab.experiments.suites.runner import SuiteState, write_results
@@ -28,6 +28,7 @@ from vislab.report.build import build_report, plan_report
 from vislab.report.figure_set import FigureSet
 from vislab.report.model_figures import model_figures
 from vislab.report.run_sections import run_labels
+from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 VEHICLES = ["automobile", "airplane", "truck"]
@@ -110,9 +111,9 @@ def seeded_folder(tmp_path, reported: dict | None = None, seeds: int = 2):
     return out, suite.rows()
 
 
-def summaries_of(out) -> dict[str, dict]:
+def summaries_of(out) -> dict[str, RunSummary]:
     return {
-        p.name: json.loads((p / "summary.json").read_text())
+        p.name: RunSummary.from_json(json.loads((p / "summary.json").read_text()))
         for p in sorted(out.iterdir())
         if (p / "summary.json").is_file()
     }
@@ -209,7 +210,7 @@ def test_a_verdict_over_a_missing_seed_names_it_and_how_to_get_it_back(tmp_path)
     assert "mlp vs majority: +69.5 pt test ACC over 1 and 2 seeds: " + fix in page
     assert "cnn vs mlp: +10.5 pt test ACC over 2 and 1 seeds: " + fix in page
     assert "--seeds 2 or more" not in page  # the suite ran with --seeds 2
-    write_results(out, suite_info(out), log=lambda _: None)
+    write_results(out, SuiteInfo.read(out), log=lambda _: None)
     assert fix in (out / "results.md").read_text()
     # a row trained without seeds keeps the advice to train some
     assert "(train with --seeds 2 or more)" in verdict("a", [0.1], "b", [0.2, 0.3]).sentence()

@@ -24,10 +24,11 @@ from vislab.data.input_spec import InputSpec
 from vislab.errors import UserError
 from vislab.export_formats import check_export, to_onnx, to_torchscript
 from vislab.export_spec import ExportCheck, Exported, inference_spec, weights_origin
+from vislab.files import atomic_write, atomic_write_text
 from vislab.models.hooks import hooks_of
 from vislab.plotting.files import check_new_files
 from vislab.predict import load_model
-from vislab.training.checkpoint import atomic_write, atomic_write_text, pick_checkpoint
+from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
 

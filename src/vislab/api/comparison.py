@@ -61,7 +61,7 @@ def find_runs(targets: Targets) -> Found:
     left_out: dict[str, str] = {}
     for name, folder in folders.items():
         if name in suite.trained_otherwise():  # trained with other settings than the suite's now
-            left_out[name] = why_unfinished((suite.runs or {})[name], folder)
+            left_out[name] = why_unfinished((suite.runs or {})[name].to_json(), folder)
             continue
         try:
             summary = RunDir(folder).load_summary()

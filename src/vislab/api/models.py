@@ -13,7 +13,7 @@ from vislab.api.configs import user_model
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError
 from vislab.models import MODELS, build_model
-from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_mlp_scratch
+from vislab.models.gradcheck import HAND_WRITTEN, TOLERANCE, GradCheck, gradcheck_mlp_scratch
 from vislab.models.objects import is_users_code
 from vislab.models.registry import code_of
 from vislab.run import Run
@@ -178,10 +178,12 @@ def gradcheck(
         raise UserError(
             f"tolerance {tol:g}: give a positive tolerance, e.g. --tol 1e-6 / tol=1e-6."
         )
-    if model != "mlp-scratch":
+    if model not in HAND_WRITTEN:
+        only = " and ".join(HAND_WRITTEN)
         raise UserError(
-            f"model '{model}' has no hand-written gradients to check: only mlp-scratch has "
-            f"(`vislab model gradcheck mlp-scratch`, vislab.gradcheck('mlp-scratch'))."
+            f"model '{model}' has no hand-written gradients to check: only {only} "
+            f"{'has' if len(HAND_WRITTEN) == 1 else 'have'} (`vislab model gradcheck {HAND_WRITTEN[0]}`, "
+            f"vislab.gradcheck('{HAND_WRITTEN[0]}'))."
         )
     if not (isinstance(batch, int) and batch >= 1):
         raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")

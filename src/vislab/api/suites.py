@@ -288,7 +288,7 @@ def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
     from vislab.experiments.results.settings import table_settings
     from vislab.experiments.results.table import csv_table
 
-    summaries = {name: run.summary for name, run in finished.items()}
+    summaries = {name: RunSummary.from_json(run.summary) for name, run in finished.items()}
     folders = {name: run.path for name, run in finished.items()}
     settings = table_settings(summaries, folders, suite.rows())
     rows, cols = csv_table(summaries, settings, suite.reported, suite.rows())

@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from vislab.errors import UserError
-from vislab.training.checkpoint import atomic_write_text
+from vislab.files import atomic_write_text
 from vislab.training.folder_lock import FolderLock
 
 RECORD = ".vislab-written.json"

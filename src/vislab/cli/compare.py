@@ -57,7 +57,7 @@ def compare(
     code 2."""
     # on use: pandas & co. take seconds to load (module docstring)
     from vislab.api.comparison import comparison_texts
-    from vislab.training.checkpoint import atomic_write_text
+    from vislab.files import atomic_write_text
 
     files = {option: path for option, path in (("--csv", csv), ("--md", md)) if path is not None}
     check_table_files(files, force)  # before anything is read

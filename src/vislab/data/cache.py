@@ -24,10 +24,12 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from vislab.errors import DataError
+from vislab.files import try_atomic_write
 
 VERSION = 1  # bump when what a source caches changes
 _MIB = 1 << 20
@@ -90,17 +92,6 @@ def _read(folder: Path, name: str, key: str) -> Arrays | None:
         return None  # absent or damaged: decoded again
 
 
-def _replace(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file renamed into place (readers never see half a file)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-
-
 def _write(folder: Path, name: str, key: str, found: Arrays) -> bool:
     """Write the entry (its arrays, then their index, which completes it) and drop this name's
     stale entries; False when the folder cannot be written."""
@@ -109,10 +100,12 @@ def _write(folder: Path, name: str, key: str, found: Arrays) -> bool:
         stamps = {}
         for a, value in found.items():
             path = _entry(folder, name, key, a)
-            _replace(path, lambda tmp, v=value: _save(tmp, v))
+            if not try_atomic_write(path, lambda f, v=value: _save(f, v)):
+                return False
             stamps[a] = _stamp(path)
         index = _entry(folder, name, key, "index")
-        _replace(index, lambda tmp: tmp.write_text(json.dumps(stamps)))
+        if not try_atomic_write(index, lambda f: f.write(json.dumps(stamps).encode())):
+            return False
         entry = re.compile(rf"{re.escape(name)}-[0-9a-f]{{20}}\.\w+\.(npy|json)")
         for old in folder.glob(f"{name}-*"):
             if entry.fullmatch(old.name) and not old.name.startswith(f"{name}-{key}."):
@@ -122,9 +115,10 @@ def _write(folder: Path, name: str, key: str, found: Arrays) -> bool:
     return True
 
 
-def _save(path: Path, value: np.ndarray) -> None:
-    with open(path, "wb") as f:  # a file object: np.save would append .npy to a path
-        np.save(f, np.ascontiguousarray(value), allow_pickle=False)
+def _save(f: BinaryIO, value: np.ndarray) -> None:
+    np.save(
+        f, np.ascontiguousarray(value), allow_pickle=False
+    )  # to a file: a path would get .npy added
 
 
 def cached_arrays(

@@ -23,6 +23,7 @@ from pathlib import Path
 from vislab.config import DEFAULT_DATA_ROOT, DataConfig
 from vislab.data.cache import user_cache_dir
 from vislab.errors import DataError
+from vislab.files import try_atomic_write
 from vislab.reporting import Advance, display
 
 CHECKSUM_FILE = "md5-{folder}.json"  # in the user's cache folder, one per data folder
@@ -59,15 +60,7 @@ def _remember(path: Path, digest: str) -> None:
     st = path.stat()
     cache = _read_cache(path)
     cache[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": digest}
-    memo = _cache_path(path)
-    tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
-    try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(cache, indent=1))
-        os.replace(tmp, memo)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    try_atomic_write(_cache_path(path), lambda f: f.write(json.dumps(cache, indent=1).encode()))
 
 
 def cached_md5(path: str | Path) -> str:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from vislab.errors import UserError
-from vislab.training.checkpoint import atomic_write_text
+from vislab.files import atomic_write_text
 from vislab.training.strict_json import read_json_object
 from vislab.training.typed_json import typed_fields
 
@@ -89,15 +88,14 @@ class _Record:
 
 
 @dataclass
-class RunOutcome(Mapping[str, Any]):
+class RunOutcome:
     """How a suite's run last ended, as suite.json's ``runs`` records it: ``status`` (complete, failed,
     interrupted, :data:`OTHER_SETTINGS`), why (``message``; ``traceback`` for a bug), ``seconds`` it
     trained; ``data_error``: its data cannot be read (the suite stops); ``halted``: a signal stopped it
     (the suite stops); ``skipped``: complete already; a shared suite's ``host``, ``attempts`` and
     ``run_dir``. ``notes``: a ``--jobs`` process's notes, shown by the suite's process, never in the file.
 
-    Read only by attribute in vislab; it also reads as its file's object (a read-only mapping) for what
-    takes either it or a summary.json row (:func:`~vislab.experiments.results.folders.why_unfinished`)."""
+    Read by attribute; :meth:`to_json` is its suite.json object (what ``why_unfinished`` takes)."""
 
     status: str | None = None
     message: str = ""
@@ -134,15 +132,6 @@ class RunOutcome(Mapping[str, Any]):
                 out[f.name] = value
         out.update((k, v) for k, v in self.extra.items() if k not in out)
         return out
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_json())
-
-    def __len__(self) -> int:
-        return len(self.to_json())
 
 
 @dataclass

@@ -36,6 +36,7 @@ from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, for_people, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
+from vislab.files import atomic_write_text
 from vislab.paper_folder.epochs import epoch_table, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.latex import (
@@ -65,7 +66,6 @@ from vislab.report.seeds import (
     reported_of,
     results_table,
 )
-from vislab.training.checkpoint import atomic_write_text
 from vislab.version import __version__
 
 

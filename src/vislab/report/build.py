@@ -25,6 +25,7 @@ from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
+from vislab.files import atomic_write_text
 from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
@@ -34,7 +35,6 @@ from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
-from vislab.training.checkpoint import atomic_write_text
 from vislab.training.summary import RunSummary
 from vislab.version import __version__
 
@@ -142,9 +142,9 @@ def _failures(
     if suite is not None:
         recorded = suite.runs or {}
         failed = {
-            n: why_unfinished({**_row(summaries.get(n)), **r}, runs.get(n))
+            n: why_unfinished({**_row(summaries.get(n)), **r.to_json()}, runs.get(n))
             for n, r in recorded.items()
-            if r.get("status") != "complete"
+            if r.status != "complete"
         }
         # a run of the suite not trained yet (vislab suite --only trained others)
         untrained = [n for n in suite.order or [] if n not in recorded and n not in summaries]

@@ -4,9 +4,7 @@ image folder) and the most confused pairs, from the run's ``predictions_test.npz
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,29 +18,29 @@ from vislab.plotting.mistakes import (
     plot_mistakes,
 )
 from vislab.report.figure_set import FigureSet
-from vislab.training.summary import RunSummary, as_record
+from vislab.training.summary import RunSummary
 
 
 def mistake_section(
     figs: FigureSet,
     name: str,
     run_dir: Path,
-    summary: RunSummary | Mapping[str, Any],
+    summary: RunSummary,
     cfg: Config | None,
     label: str | None = None,
 ) -> dict | None:
     """``{figures: [the gallery PNG], pairs: ["true → predicted: count", ...], files: [the gallery's
     rows of file, index, true, predicted, probability: an image folder's; else empty]}``, or None
     without saved test predictions. Without the test images (data not on this machine, or not the
-    images the run scored) the figure shows the pairs only, and a note says why. ``summary``: a record
-    or a summary.json object. ``label``: what the caption calls the run (default ``name``)."""
+    images the run scored) the figure shows the pairs only, and a note says why. ``summary``: the run's
+    summary. ``label``: what the caption calls the run (default ``name``)."""
     npz = run_dir / "predictions_test.npz"
     if not npz.is_file():
         return None
     with np.load(npz) as f:
         probs, labels = f["probs"], f["labels"]
     k = probs.shape[1]
-    names = list(as_record(summary).test_per_class or {}) or [str(i) for i in range(k)]
+    names = list(summary.test_per_class or {}) or [str(i) for i in range(k)]
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, probs.argmax(1)), 1)
     pairs = confused_pairs(confusion)

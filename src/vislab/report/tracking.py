@@ -3,9 +3,7 @@ its gradient norms per layer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from vislab.config import Config
 from vislab.plotting.canvas import draw_once
@@ -16,7 +14,7 @@ from vislab.training.evaluate import CURVES_PNG, GRAD_NORMS_PNG, LR_PNG
 from vislab.training.optim import lr_per_step, optimizer_steps, scheduled_lr
 from vislab.training.rundir import RunDir
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
-from vislab.training.summary import RunSummary, as_record
+from vislab.training.summary import RunSummary
 
 
 def tracking_figures(
@@ -24,12 +22,12 @@ def tracking_figures(
     name: str,
     run_dir: Path,
     cfg: Config | None,
-    summary: RunSummary | Mapping[str, Any],
+    summary: RunSummary,
     row: str | None = None,
 ) -> list[dict]:
     """``train.log_every``: the run's loss curves with the step losses under them (the noisy updates,
     the first steps' loss); a schedule or warm-up: the learning rate (per step, from the run's ``cfg``
-    and ``summary``, a summary.json object read as its record); ``train.track_grad_norm``: the layer ×
+    and ``summary``); ``train.track_grad_norm``: the layer ×
     epoch gradient-norm heat map. The curves take the colour of the run (or of its ``row``, a seed
     run's) in curves.png (``figs.colours``). Each is a copy of the run's own figure where that is the
     same picture (``draw_once``)."""
@@ -51,7 +49,7 @@ def tracking_figures(
                 drawn=run.fig_dir / CURVES_PNG,
             )
         )
-    schedule = schedule_per_step(cfg, as_record(summary), rows)
+    schedule = schedule_per_step(cfg, summary, rows)
     if lr_changes(rows, steps, schedule):
         said = "at every optimizer step (line) and at each epoch's end (markers)"
         out.append(

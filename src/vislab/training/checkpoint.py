@@ -1,4 +1,5 @@
-"""Checkpoint files: atomic writes, and loading that never executes code (``weights_only=True``).
+"""Checkpoint files: written atomically (:func:`vislab.files.atomic_write`), and loading that never
+executes code (``weights_only=True``).
 
 What a checkpoint holds is a typed :class:`~vislab.training.record.Checkpoint` (the run's record, the
 weights, the resume state); on disk it is a dict of plain types and tensors, whose keys only
@@ -7,68 +8,24 @@ weights, the resume state); on disk it is a dict of plain types and tensors, who
 
 from __future__ import annotations
 
-import errno
 import io
-import os
 import pickle
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.errors import CheckpointNote, DataError, UserError, WriteFailed, show_note
+from vislab.errors import CheckpointNote, DataError, UserError, show_note
+from vislab.files import atomic_write
 from vislab.not_a_run import folder_kind
 
 # torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
-# checkpoint ("on use" below): atomic_write alone is what a results table or report writing its files needs.
+# checkpoint ("on use" below): importing this module stays light.
 if TYPE_CHECKING:
     import torch
 
     from vislab.training.record import Checkpoint
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, write, option: str = "--out") -> None:
-    """Write via ``write(file_obj)`` to a temp file in the same folder, fsync, then rename over ``path``.
-
-    A crash at any moment leaves either the old file or the new one, never half of one (a killed process
-    may leave a ``.<name>.*.tmp`` file behind, which nothing reads). ``option``: the command's option that
-    chose the place (``--out``, ``--csv``), named as the fix when it cannot be written.
-    """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise WriteFailed(
-            f"cannot write to '{path.parent}': {e.strerror}. Choose a writable {option}."
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            # mkstemp makes 0600 files; give the usual permissions
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
-        raise WriteFailed(
-            f"could not write '{path}': {what}. Free space or choose another {option}; "
-            f"the previous file there is intact."
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str, option: str = "--out") -> None:
-    """``text`` into ``path`` by :func:`atomic_write` (``option``: as there)."""
-    atomic_write(path, lambda f: f.write(text.encode()), option)
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:

@@ -27,9 +27,9 @@ import numpy as np
 
 from vislab.config import Config, as_stored, build_config, read_yaml
 from vislab.errors import UserError, show_note
+from vislab.files import atomic_write, atomic_write_text
 from vislab.not_a_run import RUN_MARKS as RUN_MARKS
 from vislab.not_a_run import folder_kind as folder_kind
-from vislab.training.checkpoint import atomic_write, atomic_write_text
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, read_json_object, strict_json, why_unreadable
 from vislab.training.summary import RunSummary

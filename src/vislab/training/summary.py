@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -128,17 +127,6 @@ class RunSummary:
         read did not hold stay out unless ``changes`` sets them."""
         absent = self.absent - set(changes)
         return dataclasses.replace(self, **changes, extra=dict(self.extra), absent=absent)
-
-
-def as_record(summary: RunSummary | Mapping[str, Any]) -> RunSummary:
-    """A summary taken from outside as its record: a summary.json object (a ``Run.summary``, a caller's
-    :attr:`RunSummary.row`) read with :meth:`RunSummary.from_json`, a record as it is."""
-    return summary if isinstance(summary, RunSummary) else RunSummary.from_json(dict(summary))
-
-
-def as_records(summaries: Mapping[str, RunSummary | Mapping[str, Any]]) -> dict[str, RunSummary]:
-    """Each run's summary as its record (:func:`as_record`)."""
-    return {n: as_record(s) for n, s in summaries.items()}
 
 
 def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> RunSummary:

@@ -87,25 +87,20 @@ def _channels_last(x: np.ndarray) -> np.ndarray:
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
-    """Image values as uint8 (rules in the module docstring)."""
-    if x.dtype == np.uint8:
-        return x
-    if x.dtype == np.uint16:  # 16-bit images: 65535 is white
-        return to_uint8(x)
-    if x.dtype.kind == "b":
-        return x.astype(np.uint8) * 255
-    lo, hi = (x.min(), x.max()) if x.size else (0, 0)
-    if lo < 0 or hi > 255:
-        kind = "float" if x.dtype.kind == "f" else "integer"
-        raise DataError(
-            f"x holds {kind} images with values in [{lo:.4g}, {hi:.4g}]: vislab takes raw images (uint8, "
-            f"integers in 0..255, floats in [0, 1] or 0..255) and normalises them itself "
-            f"(data.normalize). Give the images before normalisation, in 0..255."
-        )
-    if x.dtype.kind in "iu":
-        return x.astype(np.uint8)
-    scale = 255.0 if hi <= 1.0 else 1.0
-    return np.rint(x.astype(np.float64) * scale).astype(np.uint8)
+    """Image values as uint8 (rules in the module docstring): :func:`~vislab.data.images.to_uint8`'s, but
+    values past 0..255 are refused rather than stretched, and integers are kept as they are (0/1 too)."""
+    if x.dtype not in (np.uint8, np.uint16) and x.dtype.kind != "b":
+        lo, hi = (x.min(), x.max()) if x.size else (0, 0)
+        if lo < 0 or hi > 255:
+            kind = "float" if x.dtype.kind == "f" else "integer"
+            raise DataError(
+                f"x holds {kind} images with values in [{lo:.4g}, {hi:.4g}]: vislab takes raw images "
+                f"(uint8, integers in 0..255, floats in [0, 1] or 0..255) and normalises them itself "
+                f"(data.normalize). Give the images before normalisation, in 0..255."
+            )
+        if x.dtype.kind in "iu":
+            x = x.astype(np.uint8)
+    return to_uint8(x)
 
 
 def as_inputs(x: Any) -> np.ndarray:

@@ -7,9 +7,8 @@ unknown)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from vislab.training.summary import RunSummary, as_records
+from vislab.training.summary import RunSummary
 
 
 def _data(summary: RunSummary) -> str:
@@ -32,10 +31,10 @@ def samples_word(summary: RunSummary) -> str:
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
 
-def data_line(summaries: Mapping[str, RunSummary | Mapping[str, Any]]) -> str:
+def data_line(summaries: Mapping[str, RunSummary]) -> str:
     """What the runs were trained and scored on, from their summaries: dataset and split sizes."""
     groups: dict[str, list[str]] = {}
-    for name, s in as_records(summaries).items():
+    for name, s in summaries.items():
         split = {"train": s.n_train, "val": s.n_val, "test": s.n_test}
         sizes = " / ".join(f"{n:,} {k}" for k, n in split.items() if n is not None)
         data = _data(s)

@@ -99,7 +99,7 @@ def figures_fix(summary: dict | None, folder: Path | None) -> str:
 def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str:
     """Why a run did not finish, and the fix — the one wording of every table, report, paper and suite
     error. ``record``: its summary.json (a row), or a suite's record of its outcome (a
-    :class:`~vislab.experiments.records.RunOutcome`, which reads as suite.json's object): its
+    :class:`~vislab.experiments.records.RunOutcome`'s suite.json object, its ``to_json()``): its
     ``message``, else its status; then, for a run scored but whose figures were cut short, the resume
     that draws them (:func:`figures_fix`), or for a failed or interrupted run whose ``folder`` holds a
     checkpoint to go on from, its resume command (unless the message gives one) — for a failed run of a

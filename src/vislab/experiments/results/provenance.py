@@ -7,21 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
 from vislab.experiments.records import SuiteInfo, SweepInfo
-from vislab.training.summary import RunSummary, as_records
+from vislab.training.summary import RunSummary
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
-
-
-def suite_info(folder: Path) -> dict:
-    """``folder/suite.json``'s object as :class:`SuiteInfo` reads it, its keys without a value left out
-    ({} when the folder is no suite's, or the file is unreadable: :meth:`SuiteInfo.read`)."""
-    return {k: v for k, v in SuiteInfo.read(folder).to_json().items() if v is not None}
 
 
 def made_info(folder: Path) -> SuiteInfo | SweepInfo:
@@ -98,7 +91,7 @@ def checkpoint_sentence(select: dict[str, str], fitted: Sequence[str] = ()) -> s
 
 def provenance_line(
     info: SuiteInfo | SweepInfo | None,
-    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
+    summaries: Mapping[str, RunSummary],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
     configs: dict[str, Config] | None = None,
@@ -112,6 +105,6 @@ def provenance_line(
     dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}
     for run, metric in select_metrics(dirs, configs).items():
         select.setdefault(row_of.get(run, run), metric)
-    fitted = [row_of.get(n, n) for n, s in as_records(summaries).items() if s.trained_by == FITTED]
+    fitted = [row_of.get(n, n) for n, s in summaries.items() if s.trained_by == FITTED]
     parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))
     return " ".join(p for p in parts if p)

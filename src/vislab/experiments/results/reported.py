@@ -37,7 +37,7 @@ from vislab.experiments.results.like_for_like import (
     measured_with,
     unlike_sentence,
 )
-from vislab.training.summary import RunSummary, as_record
+from vislab.training.summary import RunSummary
 
 # The figures a report can give for a run: keys of the results table (results/table.py COLUMNS).
 FIGURES = (
@@ -230,7 +230,7 @@ def _texts(entry: MeasuredWith) -> dict:
     return entry.model_dump(exclude_none=True, exclude=set(MEASURED_KEYS))
 
 
-Cited = Mapping[str, RunSummary | Mapping | Seeds]
+Cited = Mapping[str, RunSummary | Seeds]
 """What the reports' figures are set beside: run → its summary.json, or row → its seeds' summaries."""
 
 
@@ -262,9 +262,9 @@ def mismatches(reported: ReportedLike, summaries: Cited) -> list[str]:
     return [s for s in out if s]
 
 
-def _seeds(found: RunSummary | Mapping | Seeds) -> Seeds:
-    """A run's summary, or a row's seeds', as records (:func:`as_record`: a summary.json object too)."""
-    return [as_record(s) for s in ([found] if isinstance(found, RunSummary | Mapping) else found)]
+def _seeds(found: RunSummary | Seeds) -> Seeds:
+    """A run's summary, or a row's seeds', as a list of records."""
+    return [found] if isinstance(found, RunSummary) else list(found)
 
 
 def _other_dataset(

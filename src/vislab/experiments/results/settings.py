@@ -8,8 +8,8 @@ how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ..
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
 and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
 own step, optim.*, schedule.*, augment.* and train.epochs for a fitted baseline:
-``config.notes.UNREAD_SECTIONS``) and what its
-own settings make inert (``config.notes.READS``, which the run's ``note:`` lines also read: a schedule key
+``config.reads.UNREAD_SECTIONS``) and what its
+own settings make inert (``config.reads.READS``, which the run's ``note:`` lines also read: a schedule key
 its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
 A run is silent on those keys: it never makes the others' values a difference. Yet a key the run's own
 settings make inert is shown for the runs that read it away from vislab's default, where a setting of its
@@ -38,7 +38,7 @@ from vislab.config.reads import SAME_AS, idle_settings, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.training.rundir import RunDir
-from vislab.training.summary import RunSummary, as_records
+from vislab.training.summary import RunSummary
 
 WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
     "train.figures",
@@ -90,14 +90,14 @@ def read_settings(run_dir: Path) -> dict[str, Any]:
 
 def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
     """The keys of a run's ``settings`` that change nothing for it: those its model never reads
-    (``config.notes.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
-    nothing (``config.notes.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
+    (``config.reads.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
+    nothing (``config.reads.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
     adam, an augmentation with augment.p=0) — but those :func:`same_as` compares as another value."""
     return {k for k in settings if unread_setting(k, trained_by)} | idle_keys(settings, trained_by)
 
 
 def idle_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
-    """The :func:`silent_keys` of a run that its own settings make do nothing (``config.notes.READS``:
+    """The :func:`silent_keys` of a run that its own settings make do nothing (``config.reads.READS``:
     schedule.step_size with schedule.name=none), not those its model never reads."""
     idle = set(idle_settings(settings.__getitem__)) - set(SAME_AS)
     return {k for k in idle if k in settings and not unread_setting(k, trained_by)}
@@ -105,7 +105,7 @@ def idle_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
 
 def same_as(settings: dict[str, Any], trained_by: str) -> dict[str, Any]:
     """The settings of a run that do nothing but still say what it did, as the value they amount to
-    (``config.notes.SAME_AS``: a step schedule whose step_size outlasts the run is schedule.name=none)."""
+    (``config.reads.SAME_AS``: a step schedule whose step_size outlasts the run is schedule.name=none)."""
     idle = idle_settings(settings.__getitem__)
     return {k: v for k, v in SAME_AS.items() if k in idle and not unread_setting(k, trained_by)}
 
@@ -149,7 +149,7 @@ def _tells_how(
 
 
 def table_settings(
-    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
+    summaries: Mapping[str, RunSummary],
     run_dirs: dict[str, Path],
     rows: dict[str, list[str]] | None = None,
     configs: dict[str, Config] | None = None,
@@ -161,7 +161,6 @@ def table_settings(
     differs as that one, and shows as it is. ``configs``: run → its config.yaml already read (a report's);
     a run not in it has its file read here. ``keys``: the settings to show (a larger table's, of which
     these runs are some: ``vislab paper --only``), instead of those that differ between these runs."""
-    summaries = as_records(summaries)
     sides, unread = _read_all(summaries, run_dirs, configs or {})
     if rows:
         groups = {r: [n for n in names if n in summaries] for r, names in rows.items()}

@@ -51,8 +51,8 @@ from vislab.experiments.results.spread import (
     group_verdicts,
     spread_of,
 )
-from vislab.training.checkpoint import atomic_write_text
-from vislab.training.summary import RunSummary, as_records
+from vislab.files import atomic_write_text
+from vislab.training.summary import RunSummary
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
     ("run", "run"),
@@ -105,15 +105,12 @@ def figure(summary: RunSummary, key: str) -> Any:
     return summary.score(key)
 
 
-def table_rows(
-    summaries: Mapping[str, RunSummary | Mapping[str, Any]], reported: ReportedLike = None
-) -> list[dict]:
-    """One row per run (named by its key): vislab's figures, then the reported ones (None: not given).
-    A summary.json object is read as its record (:func:`as_records`)."""
+def table_rows(summaries: Mapping[str, RunSummary], reported: ReportedLike = None) -> list[dict]:
+    """One row per run (named by its key): vislab's figures, then the reported ones (None: not given)."""
     reported = as_reported(reported)
     by_key = reported_columns(reported)
     rows = []
-    for name, s in as_records(summaries).items():
+    for name, s in summaries.items():
         row = {key: (name if key == "run" else figure(s, key)) for key, _ in COLUMNS}
         for key, sources in by_key.items():
             for src in sources:
@@ -123,15 +120,14 @@ def table_rows(
 
 
 def seed_rows(
-    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
+    summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]],
     reported: ReportedLike = None,
 ) -> list[dict]:
     """One row per table row of a seeded suite (``rows``: row → its runs): each figure the
     :class:`Spread` (mean ± std) of its finished runs, ``seeds`` how many finished, then the reported
-    figures of the row. Rows with no finished run are left out. A summary.json object is read as its
-    record (:func:`as_records`)."""
-    out, summaries = [], as_records(summaries)
+    figures of the row. Rows with no finished run are left out."""
+    out = []
     for row, names in rows.items():
         done = {n: summaries[n] for n in names if n in summaries}
         if not done:
@@ -283,7 +279,7 @@ class TextTable:
 
 
 def csv_table(
-    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
+    summaries: Mapping[str, RunSummary],
     settings: Settings,
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
@@ -291,7 +287,7 @@ def csv_table(
     """results.csv's rows and columns (what ``vislab.compare`` and ``run_suite().table`` return): a row
     per run, or per row of seeds (``rows``: mean, ``<key>_std``, N); after the run, ``settings``'
     columns (its model, seed and the settings the runs changed, or a sweep's swept values)."""
-    seeded, summaries = rows is not None, as_records(summaries)
+    seeded = rows is not None
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     return with_std_columns(
         *with_settings(figures, columns(reported, seeded), settings, lambda v: v)
@@ -300,7 +296,7 @@ def csv_table(
 
 def results_texts(
     out: Path,
-    summaries: Mapping[str, RunSummary | Mapping[str, Any]],
+    summaries: Mapping[str, RunSummary],
     failures: dict[str, str] | None = None,
     title: str = "",
     reported: ReportedLike = None,
@@ -317,7 +313,7 @@ def results_texts(
     default ``out/<run>``), or a sweep's ``params`` (run → swept values). ``rows`` (a seeded suite: row →
     its runs): mean ± std and N per row (the CSV's ``<key>_std``) and each group's verdicts (``groups``,
     ``compare``; without seeds, a note that they need seeds). ``note``: a line under the table."""
-    reported, seeded, summaries = as_reported(reported), rows is not None, as_records(summaries)
+    reported, seeded = as_reported(reported), rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
@@ -348,9 +344,7 @@ def results_texts(
     )
 
 
-def write_tables(
-    out: Path, summaries: Mapping[str, RunSummary | Mapping[str, Any]], *args: Any, **kwargs: Any
-) -> None:
+def write_tables(out: Path, summaries: Mapping[str, RunSummary], *args: Any, **kwargs: Any) -> None:
     """``out/results.csv`` and ``out/results.md``: :func:`results_texts` of the same arguments."""
     csv_text, markdown = results_texts(out, summaries, *args, **kwargs)
     atomic_write_text(Path(out) / "results.csv", csv_text)

@@ -111,5 +111,5 @@ def said_once(messages: dict[str, str]) -> dict[str, str]:
 def _failures(failed: dict[str, RunOutcome], out: Path) -> str:
     """A line per failed run of the suite in ``out`` (why, and the fix: :func:`why_unfinished`), each
     message once."""
-    messages = {k: why_unfinished(o, out / k) for k, o in failed.items()}
+    messages = {k: why_unfinished(o.to_json(), out / k) for k, o in failed.items()}
     return "\n".join(f"  - {k}: {msg}" for k, msg in said_once(messages).items())

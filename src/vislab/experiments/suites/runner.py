@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
 
 from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
@@ -200,17 +199,15 @@ def _still_in_flight(
 
 def write_results(
     out: Path,
-    info: SuiteInfo | dict[str, Any],
+    info: SuiteInfo,
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
 ) -> None:
-    """results.csv, results.md from the run folders ``info`` (the suite's suite.json: its record, or the
-    file's object as read) names; then ``on_results(out)``. Under the table, the runs that failed or did
-    not finish (why, and the fix), those the suite has not trained yet (``only``, or a suite stopped
-    before them), and those ``only`` left out whose folder holds them trained with other settings
+    """results.csv, results.md from the run folders ``info`` (the suite's suite.json) names; then
+    ``on_results(out)``. Under the table, the runs that failed or did not finish (why, and the fix),
+    those the suite has not trained yet (``only``, or a suite stopped before them), and those ``only``
+    left out whose folder holds them trained with other settings
     (:meth:`SuiteState.note_other_settings`: in no table)."""
-    if not isinstance(info, SuiteInfo):
-        info = SuiteInfo.from_json(info)
     order, runs, other = info.order or [], info.runs or {}, info.trained_otherwise()
     summaries = {}
     for name in order:
@@ -218,7 +215,9 @@ def write_results(
         if s is not None and s.complete and name not in other:
             summaries[name] = s
     failures = {
-        k: why_unfinished(v, Path(out) / k) for k, v in runs.items() if v.status != "complete"
+        k: why_unfinished(v.to_json(), Path(out) / k)
+        for k, v in runs.items()
+        if v.status != "complete"
     }
     failures.update({n: NOT_TRAINED for n in order if n not in summaries and n not in runs})
     write_tables(

@@ -20,7 +20,7 @@ from vislab.experiments.sweeps.study import (
     open_storage,
 )
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_counts, trials_csv
-from vislab.training.checkpoint import atomic_write_text
+from vislab.files import atomic_write_text
 from vislab.training.rundir import RunDir
 
 ResultsHook = Callable[[Path, optuna.Study], None]

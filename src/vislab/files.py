@@ -1,0 +1,67 @@
+"""Atomic file writes (a temp file in the same folder, fsync, rename), so that a crash leaves the old file
+or the new one, never half of one: a run's files, tables, reports, exports (:func:`atomic_write`), and
+cache entries and memos that may be skipped (:func:`try_atomic_write`)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from vislab.errors import WriteFailed
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], option: str = "--out") -> None:
+    """Write via ``write(file_obj)`` to a temp file in the same folder, fsync, then rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never half of one (a killed process
+    may leave a ``.<name>.*.tmp`` file behind, which nothing reads). ``option``: the command's option that
+    chose the place (``--out``, ``--csv``), named as the fix when it cannot be written (WriteFailed).
+    """
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise WriteFailed(
+            f"cannot write to '{path.parent}': {e.strerror}. Choose a writable {option}."
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            # mkstemp makes 0600 files; give the usual permissions
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
+        raise WriteFailed(
+            f"could not write '{path}': {what}. Free space or choose another {option}; "
+            f"the previous file there is intact."
+        ) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str, option: str = "--out") -> None:
+    """``text`` into ``path`` by :func:`atomic_write` (``option``: as there)."""
+    atomic_write(path, lambda f: f.write(text.encode()), option)
+
+
+def try_atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> bool:
+    """:func:`atomic_write` for a file that may be skipped (a cache entry, a memo): creates the folder;
+    False, with nothing written, where it cannot be written (a read-only or full folder)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, write)
+    except (OSError, WriteFailed):
+        return False
+    return True
