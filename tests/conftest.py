@@ -3,9 +3,13 @@ in-process CLI runner (``from conftest import cli, one_line, tiny_sets``)."""
 
 import copy
 import json
+import linecache
 import os
 import shutil
+import sys
 import tempfile
+import textwrap
+import types
 from pathlib import Path
 from types import MappingProxyType
 
@@ -14,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+import vislab
 from fixtures import Zygote
 from vislab.cli import main
 from vislab.config import build_config
@@ -333,3 +338,28 @@ def table_run(folder: Path, name: str, *assignments: str) -> Path:
     summary = dict(status="complete", model="mlp", seed=0, test_acc=0.5, data="digits")
     (run / "summary.json").write_text(json.dumps(summary))
     return run
+
+
+def notebook_cell(namespace: dict, source: str, name: str) -> None:
+    """Run ``source`` as a Jupyter cell does: in ``__main__``'s namespace (the ``notebook`` fixture's),
+    compiled under a file name of its own that only linecache holds (Python cannot find a notebook class's
+    source by its name)."""
+    source = textwrap.dedent(source)
+    file = f"/ipykernel_test/{name}.py"
+    linecache.cache[file] = (len(source), None, source.splitlines(True), file)
+    exec(compile(source, file, "exec"), namespace)  # noqa: S102 - the test's own cell
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """A notebook's namespace: the ``__main__`` module's, as in Jupyter, holding ``nn`` and ``vislab``;
+    the models it registered go when the test ends."""
+    from vislab.models import MODELS, unregister_model
+
+    main = types.ModuleType("__main__")
+    main.nn, main.vislab = torch.nn, vislab
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    before = set(MODELS)
+    yield vars(main)
+    for name in set(MODELS) - before:
+        unregister_model(name)

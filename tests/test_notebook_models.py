@@ -5,21 +5,22 @@ to the model passed; a class of an importable module is recorded by its referenc
 process; an in-memory model's own errors at set-up are vislab's UserCodeError with the data's input shape;
 an instance is refused for its class; a config file's mistakes name the file."""
 
-import linecache
 import sys
-import textwrap
-import types
 
 import pytest
 import torch
 import yaml
 
 import vislab
-from conftest import DROP, tiny_base
+from conftest import DROP, notebook_cell, tiny_base
 from vislab.errors import ConfigError, UserCodeError
-from vislab.models import MODELS, unregister_model
 
 QUICK = tiny_base(train__seed=0, model=DROP)
+
+
+def _cell(namespace: dict, source: str, number: int) -> None:
+    notebook_cell(namespace, source, f"cell{number}")
+
 
 NET = """
 import torch.nn as nn
@@ -46,15 +47,6 @@ class OneChan(nn.Module):  # sized for 28×28 images, whatever the data
 """
 
 
-def _cell(namespace: dict, source: str, number: int) -> None:
-    """Run ``source`` as a Jupyter cell does: in ``__main__``'s namespace, compiled under a file name of its
-    own that only linecache holds (Python cannot find a notebook class's source by its name)."""
-    source = textwrap.dedent(source)
-    name = f"/ipykernel_test/cell{number}.py"
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - the test's own cell
-
-
 SMALLNET = """
 class SmallNetNB(nn.Module):
     def __init__(self, num_classes, input_shape, width: int = 8):
@@ -66,19 +58,6 @@ class SmallNetNB(nn.Module):
     def forward(self, x):
         return self.net(x)
 """
-
-
-@pytest.fixture
-def notebook(monkeypatch):
-    """A notebook's namespace: the ``__main__`` module's, as in Jupyter; the model objects it registered
-    go when the test ends."""
-    main = types.ModuleType("__main__")
-    main.nn = torch.nn
-    monkeypatch.setitem(sys.modules, "__main__", main)
-    before = set(MODELS)
-    yield vars(main)
-    for name in set(MODELS) - before:
-        unregister_model(name)
 
 
 def test_a_run_refuses_to_reopen_once_its_notebook_class_is_redefined(notebook, tmp_path):

@@ -4,19 +4,14 @@ trained with the earlier code refuse to reopen or resume, as a redefined ``model
 run again unedited changes nothing; model options are recorded as the builder takes them, not as typed;
 a model whose forward pass fails says so in its ``model_info`` view."""
 
-import linecache
-import sys
-import textwrap
-import types
-
 import pytest
 import torch
 import yaml
 
 import vislab
-from conftest import DROP, tiny_base
+from conftest import DROP, notebook_cell, tiny_base
 from vislab.errors import UserCodeError
-from vislab.models import MODELS, build_model, check_model_options, registry, unregister_model
+from vislab.models import build_model, check_model_options, registry
 
 QUICK = tiny_base(train__seed=0, model=DROP)
 
@@ -35,24 +30,7 @@ class TinyReg(nn.Module):
 
 
 def _cell(namespace: dict, source: str, number: int) -> None:
-    """Run ``source`` as a Jupyter cell does: in ``__main__``'s namespace, under a file name of its own that
-    only linecache holds."""
-    source = textwrap.dedent(source)
-    name = f"/ipykernel_test/registered_cell{number}.py"
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - the test's own cell
-
-
-@pytest.fixture
-def notebook(monkeypatch):
-    """A notebook's ``__main__`` namespace; the models it registered go when the test ends."""
-    main = types.ModuleType("__main__")
-    main.nn, main.vislab = torch.nn, vislab
-    monkeypatch.setitem(sys.modules, "__main__", main)
-    before = set(MODELS)
-    yield vars(main)
-    for name in set(MODELS) - before:
-        unregister_model(name)
+    notebook_cell(namespace, source, f"registered_cell{number}")
 
 
 def _activation(name: str) -> type:

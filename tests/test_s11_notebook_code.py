@@ -8,21 +8,22 @@ of vislab.train is suggested."""
 import hashlib
 import inspect
 import linecache
-import sys
-import textwrap
-import types
 
 import pytest
-import torch
 
 import vislab
-from conftest import DROP, tiny_base
+from conftest import DROP, notebook_cell, tiny_base
 from vislab.errors import ConfigError, UserCodeError
-from vislab.models import MODELS, unregister_model
+from vislab.models import unregister_model
 from vislab.models.fingerprints import code_fingerprint, own_source_sha256
 from vislab.models.objects import check_unchanged
 
 QUICK = tiny_base(train__seed=0, model=DROP)
+
+
+def _cell(namespace: dict, source: str, number: int) -> None:
+    notebook_cell(namespace, source, f"s11_cell{number}")
+
 
 BASE = """
 class Base(nn.Module):
@@ -71,27 +72,6 @@ class LateS11(nn.Module):
             {bug}
         return self.fc(x.flatten(1))
 """
-
-
-def _cell(namespace: dict, source: str, number: int) -> None:
-    """Run ``source`` as a Jupyter cell does: in ``__main__``'s namespace, under a file name of its own that
-    only linecache holds."""
-    source = textwrap.dedent(source)
-    name = f"/ipykernel_test/s11_cell{number}.py"
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - the test's own cell
-
-
-@pytest.fixture
-def notebook(monkeypatch):
-    """A notebook's ``__main__`` namespace; the models it registered go when the test ends."""
-    main = types.ModuleType("__main__")
-    main.nn, main.vislab = torch.nn, vislab
-    monkeypatch.setitem(sys.modules, "__main__", main)
-    before = set(MODELS)
-    yield vars(main)
-    for name in set(MODELS) - before:
-        unregister_model(name)
 
 
 def test_a_run_refuses_to_reopen_once_the_base_class_it_inherits_is_redefined(notebook, tmp_path):

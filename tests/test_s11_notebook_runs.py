@@ -4,18 +4,12 @@ what was trained and re-raises the user's own exception with a note saying so an
 run again with ``resume=True`` added was refused for giving its model and data — the run's own are now
 accepted, anything else refused naming what differs."""
 
-import linecache
-import sys
-import textwrap
-import types
-
 import pytest
 import torch
 
 import vislab
-from conftest import DROP, tiny_base
+from conftest import DROP, notebook_cell, tiny_base
 from vislab.errors import UserError
-from vislab.models import MODELS, unregister_model
 from vislab.models.hooks import ModelHooks
 
 # 200 digits in batches of 32: 6 steps an epoch (the set-up's check of train mode counts 1 step more)
@@ -40,24 +34,7 @@ EVAL_BUG = "if not self.training and self.steps > 10: raise ValueError('my bug i
 
 
 def _cell(namespace: dict, source: str, number: int) -> None:
-    """Run ``source`` as a Jupyter cell does: in ``__main__``'s namespace, under a file name of its own that
-    only linecache holds."""
-    source = textwrap.dedent(source)
-    name = f"/ipykernel_test/n2_cell{number}.py"
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - the test's own cell
-
-
-@pytest.fixture
-def notebook(monkeypatch):
-    """A notebook's ``__main__`` namespace; the models it registered go when the test ends."""
-    main = types.ModuleType("__main__")
-    main.nn, main.vislab = torch.nn, vislab
-    monkeypatch.setitem(sys.modules, "__main__", main)
-    before = set(MODELS)
-    yield vars(main)
-    for name in set(MODELS) - before:
-        unregister_model(name)
+    notebook_cell(namespace, source, f"n2_cell{number}")
 
 
 @pytest.mark.parametrize(
