@@ -52,7 +52,7 @@ def stop_resumably(
     t.log.stop()
     raise TrainingInterrupted(
         f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
-        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_resume_command(t)}{_python_resume(t)}"
+        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_how_to_resume(t)}"
     )
 
 
@@ -74,7 +74,7 @@ def stop_before_scoring(t: Training, signal_name: str) -> None:
     raise TrainingInterrupted(
         f"training stopped by {signal_name} after its last epoch ({t.loop.epoch}), before the run was "
         f"scored; every epoch is saved in {t.run.ckpt_dir / 'last.pt'}: resume to score it and draw its "
-        f"figures, with {_resume_command(t)}{_python_resume(t)}."
+        f"figures, with {_how_to_resume(t)}."
     )
 
 
@@ -95,13 +95,25 @@ def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None
     raise TrainingInterrupted(
         f"training stopped by {signal_name} while the run's figures were drawn; its scores are kept in "
         f"{where} (status interrupted), its checkpoints too; not drawn: {', '.join(missing)}. A resume "
-        f"{again} and draws them: {_resume_command(t)}{_python_resume(t)}."
+        f"{again} and draws them: {_how_to_resume(t)}."
     )
 
 
 def _resume_command(t: Training) -> str:
     nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
     return f"vislab train --resume {t.run.path}{nproc}"
+
+
+def _how_to_resume(t: Training) -> str:
+    """The command that resumes the run, with the Python call beside it (one process); for a model defined
+    in this Python process (``vislab.train(model=Net)``, ``@vislab.register_model``) the Python call
+    alone: a command, or another process, cannot build that model until it is defined again."""
+    if t.dist.world == 1 and raises_its_own(t.record.model.name):
+        return (
+            f"vislab.train(out={str(t.run.path)!r}, resume=True), in this Python process or one that "
+            f"defines the model as it was (the command line cannot build a model defined in Python)"
+        )
+    return f"{_resume_command(t)}{_python_resume(t)}"
 
 
 def _python_resume(t: Training) -> str:
