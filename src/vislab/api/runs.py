@@ -70,11 +70,7 @@ def train(
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
     if resume:
-        given = dict(config=config, model=model, data=data)
-        named = [k for k, v in given.items() if v is not None]
-        _check_resume_arguments(out, named, overwrite)
-        cell = (config, model, data) if named else None  # a cell run again with resume=True
-        cfg = _resumed_with(Path(out), overrides, epochs, cell)  # out: checked above
+        cfg = _resumed_config(config, model, data, out, overwrite, epochs, overrides)
     else:
         cfg = _new_config(config, model, data, epochs, overrides)
     quiet = not in_notebook() if quiet is None else quiet
@@ -85,6 +81,25 @@ def train(
         )  # fmt: skip
     except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
         raise _in_api_words(e) from None
+
+
+def _resumed_config(
+    config: ConfigLike,
+    model: Any,
+    data: Any,
+    out: str | Path | None,
+    overwrite: bool,
+    epochs: int | None,
+    overrides: dict[str, Any],
+) -> Config:
+    """The config ``train(resume=True)`` goes on with: the run's saved one, changed by ``overrides`` where a
+    resume may; ``config``, ``model`` and ``data`` given (a cell run again with resume=True) must be the
+    run's own."""
+    given = dict(config=config, model=model, data=data)
+    named = [k for k, v in given.items() if v is not None]
+    _check_resume_arguments(out, named, overwrite)
+    cell = (config, model, data) if named else None
+    return _resumed_with(Path(out), overrides, epochs, cell)  # type: ignore[arg-type]  # out: checked above
 
 
 def _checked_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...]:
