@@ -98,7 +98,7 @@ def main() -> None:
 
     x, y = random_images(args.n)
     stats = fit_stats(x, "standard")
-    mean, std = stats["mean"].tolist(), stats["std"].tolist()
+    mean, std = stats.mean.tolist(), stats.std.tolist()
     ours = vislab_loader(x, y, stats, args.batch, args.device)
     ours_big = vislab_loader(x, y, stats, 512, args.device)
     theirs = torchvision_loader(x, y, mean, std, args.batch, args.workers)

@@ -93,7 +93,7 @@ def plain_loop(cfg, splits, stats, workers: int) -> dict:
     """The reports' way, on the same data/model/optimizer settings as ``cfg``."""
     import torchvision.transforms as T
 
-    mean, std = stats["mean"].tolist(), stats["std"].tolist()
+    mean, std = stats.mean.tolist(), stats.std.tolist()
     pad = cfg.augment.crop.padding
     train_tf = T.Compose(
         [

@@ -8,6 +8,7 @@ from vislab.config import AugmentConfig
 from vislab.data.augment import RandomFlip, build_augment
 from vislab.data.crop import RandomCropPad
 from vislab.data.loader import DeviceLoader
+from vislab.data.preprocess import NormStats
 from vislab.data.types import ArraySet
 
 
@@ -89,7 +90,7 @@ def make_set(n=50):
 
 def test_loader_batches_cover_split_and_shuffle_is_seeded_per_epoch():
     data = make_set()
-    stats = {"mode": "none"}
+    stats = NormStats("none")
     ld = DeviceLoader(data, stats, batch_size=8, shuffle=True, drop_last=True, seed=1)
     assert len(ld) == 6
     e0 = torch.cat([y for _, y in ld.epoch(0)])
@@ -107,7 +108,7 @@ def test_loader_batches_cover_split_and_shuffle_is_seeded_per_epoch():
 
 
 def test_loader_resumes_mid_epoch_with_the_same_batches():
-    ld = DeviceLoader(make_set(), {"mode": "none"}, batch_size=8, shuffle=True, seed=3)
+    ld = DeviceLoader(make_set(), NormStats("none"), batch_size=8, shuffle=True, seed=3)
     full = [y for _, y in ld.epoch(2)]
     tail = [y for _, y in ld.epoch(2, start_step=3)]
     assert all(torch.equal(a, b) for a, b in zip(full[3:], tail))
@@ -124,7 +125,7 @@ def test_flipped_shard_resumes_mid_epoch_with_the_same_batches(stream):
     alternate-epoch flips included; the same seed gives the same batches in a fresh loader."""
 
     def loader():
-        ld = DeviceLoader(image_set(), {"mode": "none"}, 4, shuffle=True, seed=7, rank=1, world=2)
+        ld = DeviceLoader(image_set(), NormStats("none"), 4, shuffle=True, seed=7, rank=1, world=2)
         ld.alternate_flip, ld.stream = True, stream
         return ld
 
@@ -151,14 +152,14 @@ def test_loader_shards_disjointly_across_ranks():
             [
                 y
                 for _, y in DeviceLoader(
-                    data, {"mode": "none"}, 4, shuffle=True, seed=0, rank=r, world=2
+                    data, NormStats("none"), 4, shuffle=True, seed=0, rank=r, world=2
                 ).epoch(5)
             ]
         )
         for r in (0, 1)
     ]
     order = [
-        DeviceLoader(data, {"mode": "none"}, 4, shuffle=True, seed=0, rank=r, world=2).order(5)
+        DeviceLoader(data, NormStats("none"), 4, shuffle=True, seed=0, rank=r, world=2).order(5)
         for r in (0, 1)
     ]
     assert len(set(order[0].tolist()) & set(order[1].tolist())) == 0

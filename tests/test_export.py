@@ -195,12 +195,12 @@ def test_json_holds_what_inference_needs(runs, capsys):
     assert spec["model"] == {"name": "mlp", "kwargs": {"hidden": [32]}}
     assert spec["vislab_version"] and spec["trained_with_vislab"] == record.vislab_version
     norm, stats = spec["normalization"], record.inputs.stats
-    assert norm["mode"] == "zca" and norm["epsilon"] == stats["epsilon"]
-    assert np.array_equal(np.float32(norm["mean"]), stats["mean"].numpy())
+    assert norm["mode"] == "zca" and norm["epsilon"] == stats.epsilon
+    assert np.array_equal(np.float32(norm["mean"]), stats.mean.numpy())
     matrix = np.frombuffer(base64.b64decode(norm["matrix"]["data"]), "<f4").reshape(
         norm["matrix"]["shape"]
     )
-    assert np.array_equal(matrix, stats["W"].numpy())  # exact: float32 bytes
+    assert np.array_equal(matrix, stats.W.numpy())  # exact: float32 bytes
     recipe = " ".join(spec["recipe"])
     for step in ("greyscale", "bilinear", "/ 255", "C×H×W", "(x - mean) @ W"):
         assert step in recipe
@@ -216,7 +216,7 @@ def test_json_holds_what_inference_needs(runs, capsys):
     ]
     _, record = load_model(runs["mlp"])
     assert code == 0 and std["mode"] == "standard"
-    assert np.array_equal(np.float32(std["std"]), record.inputs.stats["std"].numpy())
+    assert np.array_equal(np.float32(std["std"]), record.inputs.stats.std.numpy())
     assert "(x - mean) / std" in " ".join(
         json.loads((runs["mlp"] / "export" / "model.torchscript.json").read_text())["recipe"]
     )

@@ -10,7 +10,7 @@ from vislab.config import AugmentConfig, load_config
 from vislab.data.augment import PerSampleChoice, build_augment
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
-from vislab.data.preprocess import apply_stats, fit_stats
+from vislab.data.preprocess import NormStats, apply_stats, fit_stats
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
 from vislab.models import build_model
@@ -92,7 +92,8 @@ def test_checkpoint_round_trip_keeps_ema_and_scores(fast_run):
     from vislab.data import prepare_data
 
     splits, stats = prepare_data(load_config(None, [], base=ckpt["config"]).data, 0)
-    logits, labels = predict_logits(model, DeviceLoader(splits.test, ckpt["preprocess"], 256))
+    saved = NormStats.from_dict(ckpt["preprocess"])
+    logits, labels = predict_logits(model, DeviceLoader(splits.test, saved, 256))
     assert (logits.argmax(1) == labels).float().mean().item() == pytest.approx(summary.test_acc)
 
 
@@ -190,7 +191,7 @@ def test_byte_crop_flip_matches_the_float_ops():
 
 def test_alternating_flip_mirrors_each_image_every_other_epoch():
     data = image_set()
-    ld = DeviceLoader(data, {"mode": "none"}, 64, shuffle=False)
+    ld = DeviceLoader(data, NormStats("none"), 64, shuffle=False)
     ld.alternate_flip = True
     x = ld.x.float() / 255
     flipped = []

@@ -21,6 +21,7 @@ from test_explain_tta import _shifted_forward
 from vislab.config import DataConfig
 from vislab.data import load_splits
 from vislab.data.loader import DeviceLoader
+from vislab.data.preprocess import NormStats
 from vislab.data.sources import register_source, unregister_source
 from vislab.data.tta import TTA
 from vislab.data.types import ArraySet, SourceData
@@ -123,7 +124,7 @@ def test_a_majority_runs_test_acc_is_the_test_share_of_trains_most_frequent_clas
 def _epoch_orders(seed: int) -> list[list[int]]:
     """The sample order of epochs 0 and 1 of a shuffled loader with ``seed`` (labels = indices)."""
     data = ArraySet(np.zeros((64, 4, 4, 1), np.uint8), np.arange(64))
-    ld = DeviceLoader(data, {"mode": "none"}, batch_size=8, shuffle=True, seed=seed)
+    ld = DeviceLoader(data, NormStats("none"), batch_size=8, shuffle=True, seed=seed)
     return [torch.cat([y for _, y in ld.epoch(e)]).tolist() for e in (0, 1)]
 
 

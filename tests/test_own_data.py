@@ -73,7 +73,7 @@ def test_arrays_train_through_the_whole_pipeline(tmp_path):
     assert splits.class_names == ["a", "b", "c", "d"] and splits.sample_shape == (1, 8, 8)
     assert splits.train.x.dtype == np.uint8 and splits.train.x.shape[1:] == (8, 8, 1)
     # statistics fitted on the train split only, as for every source
-    assert float(stats["mean"].flatten()[0]) == pytest.approx(splits.train.x.mean() / 255, abs=1e-5)
+    assert float(stats.mean.flatten()[0]) == pytest.approx(splits.train.x.mean() / 255, abs=1e-5)
     aug = build_augment(c.augment, splits.sample_shape)
     assert aug is not None
     summary = train(c, tmp_path / "run", quiet=True).row

@@ -6,7 +6,7 @@ import torch
 
 from vislab.config import DataConfig
 from vislab.data import prepare_data
-from vislab.data.preprocess import apply_stats, fit_stats
+from vislab.data.preprocess import NormStats, apply_stats, fit_stats
 from vislab.data.sources import register_source, unregister_source
 from vislab.data.types import ArraySet, SourceData
 
@@ -39,20 +39,21 @@ def test_stats_fitted_on_train_only(toy_source, mode):
     cfg = DataConfig(name="toy", normalize=mode)
     splits, stats = prepare_data(cfg, seed=0)
     expected = fit_stats(splits.train.x, mode, cfg.zca_epsilon)
-    for k, v in expected.items():
+    for k, v in expected.to_dict().items():
         if isinstance(v, torch.Tensor):
-            assert torch.allclose(stats[k], v), k
+            assert torch.allclose(getattr(stats, k), v), k
     # changing val/test leaves the statistics untouched
     splits.val.x[:] = 255
     splits.test.x[:] = 255
     again = fit_stats(splits.train.x, mode, cfg.zca_epsilon)
-    assert all(torch.equal(again[k], stats[k]) for k in stats if isinstance(stats[k], torch.Tensor))
+    fitted = {k: v for k, v in stats.to_dict().items() if isinstance(v, torch.Tensor)}
+    assert all(torch.equal(getattr(again, k), v) for k, v in fitted.items())
 
 
 def test_imagenet_statistics_are_fixed_not_fitted(toy_source):
     splits, stats = prepare_data(DataConfig(name="toy", normalize="imagenet"), seed=0)
-    assert stats["mean"].tolist() == pytest.approx([0.485, 0.456, 0.406])
-    assert stats["std"].tolist() == pytest.approx([0.229, 0.224, 0.225])
+    assert stats.mean.tolist() == pytest.approx([0.485, 0.456, 0.406])
+    assert stats.std.tolist() == pytest.approx([0.229, 0.224, 0.225])
     # ImageNet's mean colour maps to 0, one ImageNet std above it to 1, whatever the train split holds
     pixel = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
     assert apply_stats(pixel, stats).abs().max() < 1e-6
@@ -64,17 +65,16 @@ def test_imagenet_statistics_are_fixed_not_fitted(toy_source):
         < 1e-5
     )
     grey = fit_stats(np.zeros((4, 5, 5, 1), np.uint8), "imagenet")
-    assert grey["mean"].tolist() == pytest.approx([0.449]) and grey[
-        "std"
-    ].tolist() == pytest.approx([0.226])
+    assert grey.mean.tolist() == pytest.approx([0.449])
+    assert grey.std.tolist() == pytest.approx([0.226])
 
 
 def test_given_stats_are_reused_not_refitted(toy_source):
     cfg = DataConfig(name="toy", normalize="standard")
     _, stats = prepare_data(cfg, seed=0)
-    fake = {"mode": "standard", "mean": torch.full((3,), 0.5), "std": torch.full((3,), 2.0)}
+    fake = NormStats("standard", torch.full((3,), 0.5), torch.full((3,), 2.0))
     _, reused = prepare_data(cfg, seed=0, stats=fake)
-    assert reused is fake and not torch.equal(stats["mean"], fake["mean"])
+    assert reused is fake and not torch.equal(stats.mean, fake.mean)
 
 
 def test_standard_gives_zero_mean_unit_std_on_train():
@@ -97,7 +97,7 @@ def test_zca_whitens_train_covariance():
     z = apply_stats(t, stats).reshape(2000, -1).double()
     cov = z.T @ z / len(z)
     assert torch.allclose(cov, torch.eye(12, dtype=torch.float64), atol=0.05)
-    assert stats["W"].shape == (12, 12)
+    assert stats.W.shape == (12, 12)
 
 
 def test_features_standardised_per_dimension():

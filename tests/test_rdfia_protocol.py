@@ -20,7 +20,7 @@ from vislab.data import load_splits
 from vislab.data.augment import build_augment
 from vislab.data.crop import crop_pad, crop_padding
 from vislab.data.loader import DeviceLoader
-from vislab.data.preprocess import apply_stats
+from vislab.data.preprocess import NormStats, apply_stats
 from vislab.data.types import ArraySet
 from vislab.experiments.suites.spec import load_suite, run_config
 from vislab.predict import load_model
@@ -95,7 +95,7 @@ def test_tracked_test_rows_are_the_test_split_and_are_drawn(tmp_path):
     test = load_splits(cfg.data, cfg.train.seed).test
     x = torch.from_numpy(test.x).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
-        logits = model(apply_stats(x, ckpt["preprocess"]))
+        logits = model(apply_stats(x, NormStats.from_dict(ckpt["preprocess"])))
     acc = (logits.argmax(1).numpy() == test.y).mean()
     assert last["test_acc"] == pytest.approx(acc)
     assert last["test_loss"] == pytest.approx(
@@ -322,7 +322,7 @@ def test_trained_indices_cover_every_rank_without_the_dropped_tails():
     data = ArraySet(np.zeros((50, 4, 4, 1), np.uint8), np.arange(50))  # label = sample index
     for world, n in ((1, 48), (2, 48)):  # 50 → 6 batches of 8; 2 shards of 25 → 3 batches of 8 each
         shards = [
-            DeviceLoader(data, {"mode": "none"}, 8, shuffle=True, drop_last=True, seed=3, rank=r, world=world)
+            DeviceLoader(data, NormStats("none"), 8, shuffle=True, drop_last=True, seed=3, rank=r, world=world)
             for r in range(world)
         ]  # fmt: skip
         trained = torch.cat([b[1] for ld in shards for b in ld.epoch(2)]).sort()[0]

@@ -17,7 +17,7 @@ import vislab
 from vislab.config import build_config
 from vislab.data.crop import centre_crop
 from vislab.data.input_spec import InputSpec
-from vislab.data.preprocess import apply_stats
+from vislab.data.preprocess import NormStats, apply_stats
 from vislab.errors import DataError
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.record import Checkpoint
@@ -35,7 +35,7 @@ def test_an_old_checkpoint_loads_as_a_typed_record():
     assert r.model.name == "cnn" and r.model.kwargs["widths"] == [4, 8]
     assert r.model.class_names == [str(i) for i in range(10)] and r.model.num_classes == 10
     assert r.inputs.sample_shape == (1, 8, 8) and r.inputs.input_shape == (1, 6, 6)
-    assert r.inputs.crop_size == 6 and r.inputs.stats["mode"] == "standard"
+    assert r.inputs.crop_size == 6 and r.inputs.stats.mode == "standard"
     assert r.config["data"]["name"] == "digits" and ckpt.epoch == 1 and ckpt.resume is None
     assert build_config(r.config).augment.crop.size == 6
 
@@ -87,7 +87,7 @@ def test_a_record_missing_a_field_names_it(tmp_path, field):
 
 
 def test_the_input_spec_is_the_evaluation_transform():
-    stats = {"mode": "standard", "mean": torch.tensor([0.5]), "std": torch.tensor([0.25])}
+    stats = NormStats("standard", torch.tensor([0.5]), torch.tensor([0.25]))
     spec = InputSpec((1, 8, 8), (1, 6, 6), stats)
     assert spec.crop_size == 6 and spec.is_image
     assert spec.crop_window == {"image_size": [8, 8], "size": 6, "top": 1, "left": 1}

@@ -115,7 +115,7 @@ def test_a_tta_run_scores_predicts_and_exports_with_its_views(tmp_path):
     model = run.model()
     x = torch.from_numpy(image).float().div(255)[None, None]
     stats = load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt").record.inputs.stats
-    x = (x - stats["mean"].view(1, -1, 1, 1)) / stats["std"].view(1, -1, 1, 1)
+    x = (x - stats.mean.view(1, -1, 1, 1)) / stats.std.view(1, -1, 1, 1)
     with torch.no_grad():
         want = torch.softmax((model(x) + model(x.flip(-1))) / 2, 1)[0]
     [[(name, p)]] = run.predict([image], top_k=1)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from vislab.config.files import read_yaml
+from vislab.data.preprocess import NormStats
 from vislab.data.tta import TTA_MODES
 from vislab.errors import UserError
 from vislab.export_formats import INPUT_NAME, OUTPUT_NAME
@@ -106,7 +107,7 @@ def inference_spec(
         "centre_crop": crop,
         "test_time_augmentation": _tta_text(max(spec.tta, model_tta, key=TTA_MODES.index)),
         "normalization": normalization_spec(spec.stats),
-        "recipe": recipe(spec.input_shape, spec.stats["mode"], crop),
+        "recipe": recipe(spec.input_shape, spec.stats.mode, crop),
         "check": asdict(check),
         "checkpoint": asdict(origin),
     }
@@ -171,22 +172,22 @@ def _tta_text(mode: str) -> str:
     }[mode]
 
 
-def normalization_spec(stats: dict) -> dict:
+def normalization_spec(stats: NormStats) -> dict:
     """The checkpoint's ``preprocess`` statistics as JSON (the ZCA matrix as base64 float32 bytes)."""
-    mode = stats["mode"]
+    mode = stats.mode
     if mode == "none":
         return {"mode": "none"}
     as_list = lambda t: torch.as_tensor(t).float().flatten().tolist()  # noqa: E731
     if mode == "standard":
-        spec = {"mode": "standard", "mean": as_list(stats["mean"]), "std": as_list(stats["std"])}
-        if "fixed" in stats:  # e.g. the ImageNet statistics of pretrained weights
-            spec["fixed"] = stats["fixed"]
+        spec = {"mode": "standard", "mean": as_list(stats.mean), "std": as_list(stats.std)}
+        if stats.fixed is not None:  # e.g. the ImageNet statistics of pretrained weights
+            spec["fixed"] = stats.fixed
         return spec
-    w = np.ascontiguousarray(torch.as_tensor(stats["W"]).float().numpy(), dtype="<f4")
+    w = np.ascontiguousarray(torch.as_tensor(stats.W).float().numpy(), dtype="<f4")
     return {
         "mode": "zca",
-        "epsilon": stats.get("epsilon"),
-        "mean": as_list(stats["mean"]),
+        "epsilon": stats.epsilon,
+        "mean": as_list(stats.mean),
         "matrix": {
             "shape": list(w.shape),
             "dtype": "float32",

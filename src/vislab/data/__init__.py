@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from vislab.config import DataConfig
 from vislab.data.crop import centre_offsets
-from vislab.data.preprocess import fit_stats
+from vislab.data.preprocess import NormStats, fit_stats
 from vislab.data.sources import load_source
 from vislab.data.sources.folder import load_folder
 from vislab.data.split import make_splits
@@ -42,10 +42,10 @@ def load_splits(cfg: DataConfig, seed: int, channels: int | None = None) -> Spli
 def prepare_data(
     cfg: DataConfig,
     seed: int,
-    stats: dict | None = None,
+    stats: NormStats | None = None,
     crop_size: int | None = None,
     channels: int | None = None,
-) -> tuple[Splits, dict]:
+) -> tuple[Splits, NormStats]:
     """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict);
     ``channels``: as :func:`load_splits` says.
 

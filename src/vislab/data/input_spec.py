@@ -15,7 +15,7 @@ import torch
 
 from vislab.config import AugmentConfig
 from vislab.data.crop import centre_crop, centre_offsets, model_input_shape
-from vislab.data.preprocess import apply_stats
+from vislab.data.preprocess import NormStats, apply_stats
 from vislab.data.tta import with_tta
 from vislab.errors import ConfigError
 
@@ -30,12 +30,16 @@ class InputSpec:
 
     sample_shape: tuple[int, ...]
     input_shape: tuple[int, ...]
-    stats: dict
+    stats: NormStats
     tta: str = "none"
 
     @classmethod
     def build(
-        cls, augment: AugmentConfig, sample_shape: Sequence[int], stats: dict, tta: str = "none"
+        cls,
+        augment: AugmentConfig,
+        sample_shape: Sequence[int],
+        stats: NormStats,
+        tta: str = "none",
     ) -> InputSpec:
         """The spec of a run: its samples' shape, the crop its config asks for, its statistics, its TTA."""
         shape = tuple(sample_shape)

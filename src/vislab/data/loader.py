@@ -28,7 +28,7 @@ import torch
 from vislab.data.augment import BatchAugment, RandomFlip, flip_where
 from vislab.data.crop import RandomCropPad, centre_crop
 from vislab.data.mix import BatchMix
-from vislab.data.preprocess import apply_stats, stats_to_device
+from vislab.data.preprocess import NormStats, apply_stats
 from vislab.data.types import ArraySet
 
 
@@ -79,7 +79,7 @@ class DeviceLoader:
     def __init__(
         self,
         data: ArraySet,
-        stats: dict,
+        stats: NormStats,
         batch_size: int,
         device: torch.device | str = "cpu",
         shuffle: bool = False,
@@ -107,10 +107,10 @@ class DeviceLoader:
         self.index: torch.Tensor | None = None  # the samples iterated (None: all), `unaugmented`
         self.channels_last = False
         self.alternate_flip = False
-        self._stats = stats_to_device(stats, self.device)
+        self._stats = stats.to(self.device)
         self._byte_ops = byte_ops(augment)
-        if stats["mode"] == "standard" and self.is_image:  # (x/255 − mean)/std = x·scale + shift
-            std, mean = self._stats["std"].view(1, -1, 1, 1), self._stats["mean"].view(1, -1, 1, 1)
+        if stats.mode == "standard" and self.is_image:  # (x/255 − mean)/std = x·scale + shift
+            std, mean = self._stats.std.view(1, -1, 1, 1), self._stats.mean.view(1, -1, 1, 1)
             self._scale, self._shift = 1 / (255 * std), -mean / std
         else:
             self._scale = self._shift = None

@@ -1,11 +1,16 @@
 """Normalisation fitted on the TRAIN split only: per-channel standardisation or ZCA whitening — or the
 fixed ImageNet statistics that pretrained weights expect.
 
-The statistics are a dict of tensors (stored in checkpoints, reused for val/test/predict):
-``{"mode": str, "mean": Tensor, "std": Tensor}`` or ``{"mode": "zca", "mean": Tensor(D), "W": Tensor(D×D)}``.
+The statistics travel as one :class:`NormStats` (reused for val/test/predict); a checkpoint stores its
+:meth:`NormStats.to_dict`, the dict of tensors vislab has always written: ``{"mode": "none"}``,
+``{"mode": "standard", "mean": Tensor, "std": Tensor}`` (plus ``"fixed": "imagenet"``) or
+``{"mode": "zca", "mean": Tensor(D), "W": Tensor(D×D), "epsilon": float}``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,12 +21,57 @@ MAX_ZCA_DIM = 4096  # D×D whitening matrix; CIFAR-10 is 3072
 # The fixed ImageNet statistics that torchvision's and timm's pretrained weights expect (RGB in [0, 1]);
 # a single-channel image gets their channel averages.
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+_TENSORS = {"none": (), "standard": ("mean", "std"), "zca": ("mean", "W")}  # what each mode needs
 
 
-def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
+@dataclass(frozen=True, eq=False)
+class NormStats:
+    """Normalisation statistics fitted on the train split. ``mode``: none, standard or zca; ``mean``: per
+    channel (images) or per value (features; ZCA: per value of the flattened sample); ``std``: per channel
+    (standard); ``W``: the D×D whitening matrix and ``epsilon`` its ε (zca); ``fixed``: "imagenet" where
+    the statistics are the ones pretrained weights expect rather than fitted."""
+
+    mode: str
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
+    W: torch.Tensor | None = None  # the whitening matrix's name in the maths
+    epsilon: float | None = None
+    fixed: str | None = None
+
+    def to(self, device: torch.device | str) -> NormStats:
+        """The same statistics with their tensors on ``device``."""
+        moved = {k: v.to(device) for k, v in self._present().items() if isinstance(v, torch.Tensor)}
+        return replace(self, **moved)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dict a checkpoint stores (``preprocess``): the keys of the fields that are set."""
+        return self._present()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NormStats:
+        """The statistics of a checkpoint's ``preprocess`` dict; ValueError naming what is malformed."""
+        mode = d.get("mode")
+        if not isinstance(mode, str) or mode not in _TENSORS:
+            raise ValueError(f"mode {mode!r} is not one of {', '.join(_TENSORS)}")
+        bad = [k for k in _TENSORS[mode] if not isinstance(d.get(k), torch.Tensor)]
+        if d.get("epsilon") is not None and not isinstance(d["epsilon"], (int, float)):
+            bad.append("epsilon")
+        if d.get("fixed") is not None and not isinstance(d["fixed"], str):
+            bad.append("fixed")
+        if bad:
+            raise ValueError(f"{mode} statistics lack or have malformed {', '.join(bad)}")
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+
+    def _present(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+
+def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> NormStats:
     """Fit statistics on train samples: uint8 N×H×W×C images (scaled to [0, 1]) or float N×D features."""
     if mode == "none":
-        return {"mode": "none"}
+        return NormStats("none")
     if mode == "imagenet":  # not fitted: the statistics pretrained weights were trained with
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3):
             raise UserError(
@@ -31,7 +81,7 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         if x.shape[-1] == 1:
             mean, std = mean.mean().view(1), std.mean().view(1)
-        return {"mode": "standard", "mean": mean, "std": std, "fixed": "imagenet"}
+        return NormStats("standard", mean, std, fixed="imagenet")
     if x.dtype == np.uint8:
         xf = torch.from_numpy(x).float().div_(255)  # N×H×W×C
         axes = (0, 1, 2)
@@ -41,7 +91,7 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
     if mode == "standard":
         mean = xf.mean(dim=axes)
         std = xf.std(dim=axes).clamp_min(1e-6)
-        return {"mode": "standard", "mean": mean, "std": std}
+        return NormStats("standard", mean, std)
     # ZCA: X = centred train samples (N×D, pixels in C×H×W order); Σ = XᵀX / N = U S Uᵀ;
     # W = U (S + ε)^-½ Uᵀ whitens while staying as close as possible to the original images.
     flat = xf.permute(0, 3, 1, 2).reshape(len(x), -1) if x.dtype == np.uint8 else xf
@@ -56,23 +106,18 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> dict:
     cov = (centred.T @ centred).double() / len(flat)
     s, u = torch.linalg.eigh(cov)
     w = (u * (s.clamp_min(0) + epsilon).rsqrt()) @ u.T
-    return {"mode": "zca", "mean": mean, "W": w.float(), "epsilon": float(epsilon)}
+    return NormStats("zca", mean, W=w.float(), epsilon=float(epsilon))
 
 
-def apply_stats(x: torch.Tensor, stats: dict) -> torch.Tensor:
+def apply_stats(x: torch.Tensor, stats: NormStats) -> torch.Tensor:
     """Normalise a float batch (N×C×H×W in [0, 1], or N×D features) with fitted statistics."""
-    mode = stats["mode"]
-    if mode == "none":
+    if stats.mode == "none":
         return x
-    if mode == "standard":
-        mean, std = stats["mean"].to(x.device), stats["std"].to(x.device)
+    if stats.mode == "standard":
+        mean, std = stats.mean.to(x.device), stats.std.to(x.device)
         if x.ndim == 4:
             mean, std = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
         return (x - mean) / std
     shape = x.shape
     flat = x.reshape(shape[0], -1)
-    return ((flat - stats["mean"].to(x.device)) @ stats["W"].to(x.device)).reshape(shape)
-
-
-def stats_to_device(stats: dict, device: torch.device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in stats.items()}
+    return ((flat - stats.mean.to(x.device)) @ stats.W.to(x.device)).reshape(shape)

@@ -125,6 +125,11 @@ class FastNet(ModelHooks, nn.Module):
         """The last stage's GELU (a ModelHooks hook): ``net``'s, shared with ``ema``, so it runs in eval."""
         return rectified_features(self.net)
 
+    def head_modules(self) -> list[str]:
+        """``net``'s linear head (a ModelHooks hook, for ``optim.head_lr``): ``ema``'s copy of it, registered
+        later, holds buffers, no parameters."""
+        return [f"net.{len(self.net) - 1}"]
+
     def measured_network(self) -> nn.Module:
         """``net``, the network trained (a ModelHooks hook): what ``vislab model info`` counts, once —
         the eval forward runs the averaged copy twice, on each image and its mirror."""

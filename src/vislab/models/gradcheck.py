@@ -16,14 +16,15 @@ import torch
 import torch.nn.functional as F
 
 from vislab.errors import UserError
+from vislab.models.hooks import hooks_of
 from vislab.models.registry import build_model
 
 if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
     import pandas as pd
 
 TOLERANCE = 1e-6
-# the built-in models with hand-written gradients (``manual_gradients``, models/scratch.py): a registered
-# builder says what it builds only once called, so the registry cannot tell them
+# the built-in models with hand-written gradients (the ``hand_written_gradients`` hook, models/scratch.py):
+# a registered builder says what it builds only once called, so the registry cannot tell them
 HAND_WRITTEN = ("mlp-scratch",)
 
 
@@ -69,19 +70,20 @@ class GradCheck:
 
 
 def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Relative error of ``model.manual_gradients`` vs autograd for each parameter (name → error)."""
-    if not callable(getattr(model, "manual_gradients", None)):
+    """Relative error of the model's ``hand_written_gradients`` (a ModelHooks hook) vs autograd through
+    its reference logits, for each parameter (name → error)."""
+    check = hooks_of(model).hand_written_gradients(x, y)
+    if check is None:
         raise UserError(
             f"{type(model).__name__} has no hand-written gradients to check; only "
             f"{' and '.join(HAND_WRITTEN)} {'has' if len(HAND_WRITTEN) == 1 else 'have'}."
         )
     names = [n for n, _ in model.named_parameters()]
-    _, _, manual = model.manual_gradients(x, y)
     params = list(model.parameters())
-    loss = F.cross_entropy(model.net(x.flatten(1)), y)  # autograd reference through torch.nn
+    loss = F.cross_entropy(check.reference_logits, y)  # autograd reference through torch.nn
     auto = torch.autograd.grad(loss, params)
     errors = {}
-    for name, gm, ga in zip(names, manual, auto):
+    for name, gm, ga in zip(names, check.gradients, auto):
         scale = max(gm.norm().item(), ga.norm().item())
         errors[name] = (gm - ga).norm().item() / scale if scale > 0 else 0.0
     return errors

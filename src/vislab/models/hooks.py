@@ -12,12 +12,22 @@ A model that needs more subclasses ``ModelHooks`` beside ``nn.Module`` and overr
 The trainer reads the hooks through ``hooks_of(model)`` and calls each at the moment its docstring
 names; it never looks for other attributes. Every hook's default does nothing special.
 
-The same object says what a model offers the figures (``vislab explain``, the report): the layer
-Grad-CAM weighs (``gradcam_layer``), a transformer's token grid, attention maps and position embedding.
-Their defaults fit a plain network: its last convolutional feature map after its activation for
-Grad-CAM (:func:`rectified_features`), no attention. A library's
-models, which cannot subclass ``ModelHooks``, get hooks bound to them by ``register_library_hooks``
-(timm's, in :mod:`vislab.models.timm_zoo`).
+The hooks, by what asks for them:
+
+- how the model is trained: ``trained_by`` (with ``fit_arrays`` or ``manual_step``), ``init_from_data``,
+  ``after_step``, ``flip_policy``, ``no_weight_decay``, and ``head_modules``, the classifier head that
+  ``optim.head_lr`` trains at its own learning rate (default: the last ``nn.Linear`` to the classes,
+  :func:`last_linear_to`);
+- what it offers the figures (``vislab explain``, the report): the layer Grad-CAM weighs
+  (``gradcam_layer``), a transformer's token grid, attention maps and position embedding. Their defaults
+  fit a plain network: its last convolutional feature map after its activation for Grad-CAM
+  (:func:`rectified_features`), no attention;
+- what ``vislab model info``, ``vislab export`` and ``vislab model gradcheck`` describe:
+  ``measured_network``, ``eval_tta``, ``eval_weight_average``, and ``hand_written_gradients``, a backward
+  pass written by hand that gradcheck compares with autograd (default: none).
+
+A library's models, which cannot subclass ``ModelHooks``, get hooks bound to them by
+``register_library_hooks`` (timm's, in :mod:`vislab.models.timm_zoo`).
 """
 
 from __future__ import annotations
@@ -52,9 +62,22 @@ class TokenGrid:
     residual: bool = True
 
 
+@dataclass(frozen=True)
+class HandWrittenGradients:
+    """A model's own gradients of the mean cross-entropy on one batch, and what autograd checks them by.
+
+    ``gradients``: one tensor per parameter, in ``parameters()`` order, from the backward pass written by
+    hand. ``reference_logits``: the same batch's logits computed by torch's library code (``nn`` modules,
+    with autograd's graph), whose ``F.cross_entropy`` autograd differentiates for the comparison.
+    """
+
+    gradients: list[torch.Tensor]
+    reference_logits: torch.Tensor
+
+
 class ModelHooks:
-    """The trainer's side of a model (how it is trained, the moments it may act) and what it offers
-    figures (Grad-CAM layer, token grid, attention maps, position embedding)."""
+    """The trainer's side of a model (how it is trained, the moments it may act, its classifier head) and
+    what it offers figures (Grad-CAM layer, token grid, attention maps, position embedding)."""
 
     #: How the model learns. ``"optimizer"``: epochs of gradient steps by a ``torch.optim`` optimizer
     #: (``optim.*``, ``schedule.*``, AMP and ``train.grad_clip`` apply). ``"fit_arrays"``: fitted once
@@ -116,6 +139,22 @@ class ModelHooks:
         should not shrink towards 0 (timm's convention). Names that are no parameter are skipped.
         Default: none."""
         return set()
+
+    def head_modules(self) -> list[str] | None:
+        """Names of the modules (as ``named_modules()`` gives them) that form the classifier head, whose
+        parameters ``optim.head_lr`` trains at their own learning rate (after ``train.init_from``, the
+        tensors re-initialised for other classes are the head instead). None (default): the last
+        ``nn.Linear`` to the classes (:func:`last_linear_to`). Name the head when it is not that: a 1×1
+        conv to the classes, an MLP head, a Linear with a copy registered after it (a weight average's)."""
+        return None
+
+    def hand_written_gradients(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> HandWrittenGradients | None:
+        """The gradients of the mean cross-entropy on the batch (``x``, labels ``y``) by the model's own
+        backward pass, with the reference logits autograd checks them by (``vislab model gradcheck``,
+        ``vislab.gradcheck``; see ``HandWrittenGradients``). None (default): no hand-written gradients."""
+        return None
 
     def gradcam_layer(self) -> nn.Module | None:
         """The layer whose output feature map Grad-CAM weighs by its gradients, or None (no such map).
@@ -186,6 +225,17 @@ def rectified_features(model: nn.Module) -> nn.Module | None:
         if isinstance(follower, _ACTIVATIONS):
             layer = follower
     return layer
+
+
+def last_linear_to(model: nn.Module, num_classes: int) -> str | None:
+    """The name of ``model``'s last ``nn.Linear`` (registration order) with ``num_classes`` outputs, or None:
+    the classifier head of a model whose ``head_modules`` hook names none."""
+    linears = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and m.out_features == num_classes
+    ]
+    return linears[-1] if linears else None
 
 
 class BoundHooks(ModelHooks):

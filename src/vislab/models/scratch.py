@@ -31,7 +31,9 @@ Trainer hooks (``vislab.models.hooks``): the first three levels declare ``traine
 "manual_step"``, so the trainer calls ``manual_step(x, y, lr) -> (loss, logits)`` instead of autograd +
 ``torch.optim``: plain SGD at the scheduled lr, so a run that sets what that step ignores (momentum,
 weight decay, label smoothing, grad clipping, ...) is refused (``training/checks.py`` ``check_own_step``);
-``optim`` declares ``trained_by = "optimizer"``.
+``optim`` declares ``trained_by = "optimizer"``. Every level declares its hand-written gradients
+(``hand_written_gradients``, which ``vislab model gradcheck`` compares with autograd through ``net``) and its
+head, ``net``'s last Linear (``head_modules``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pydantic import Field
 
-from vislab.models.hooks import ModelHooks
+from vislab.models.hooks import HandWrittenGradients, ModelHooks
 from vislab.models.options import Size
 from vislab.models.registry import register_model
 
@@ -150,6 +152,16 @@ class ScratchMLP(ModelHooks, nn.Module):
             logits, acts = self.forward_manual(x.flatten(1))
             loss = cross_entropy(logits, y)
             return loss, logits, self.backward_manual(acts, softmax(logits), y)
+
+    def hand_written_gradients(self, x: torch.Tensor, y: torch.Tensor) -> HandWrittenGradients:
+        """``manual_gradients``' gradients, checked against autograd through ``net``'s torch.nn layers (a
+        ModelHooks hook, read by ``vislab model gradcheck``): the same weights at every ``impl``."""
+        _, _, grads = self.manual_gradients(x, y)
+        return HandWrittenGradients(grads, self.net(x.flatten(1)))
+
+    def head_modules(self) -> list[str]:
+        """``net``'s last Linear, to the logits (a ModelHooks hook: ``optim.head_lr``, ``impl: optim``)."""
+        return [f"net.{len(self.net) - 1}"]
 
     # ---------------------------------------------------------------------- one training step
     def manual_step(

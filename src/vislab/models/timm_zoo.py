@@ -12,7 +12,8 @@ to the new classifier, channel count and image size (RDFIA 1-e fine-tunes ImageN
 
 Every model whose class timm defines gets ``TimmHooks`` from ``hooks_of``: a timm ViT (attention
 modules in its blocks, a fixed patch grid) offers its attention maps, token grid and position embedding
-to ``vislab explain`` and the report; any other timm model Grad-CAM on its last stage's feature map.
+to ``vislab explain`` and the report; any other timm model Grad-CAM on its last stage's feature map. Every
+one names its classifier head (``optim.head_lr``) as timm's ``get_classifier()`` returns it.
 """
 
 from __future__ import annotations
@@ -305,6 +306,17 @@ class TimmHooks(BoundHooks):
         """The names the timm model itself gives (``no_weight_decay()``: a ViT's pos_embed, cls_token)."""
         names = getattr(self.model, "no_weight_decay", None)
         return set(names()) if callable(names) else set()
+
+    def head_modules(self) -> list[str] | None:
+        """The names of the classifier(s) timm's ``get_classifier()`` returns (a distilled ViT's: two); None
+        (the last Linear to the classes) for a model without one."""
+        try:
+            found = self.model.get_classifier()
+        except (AttributeError, NotImplementedError):  # a model that does not say
+            return None
+        names = {id(m): name for name, m in self.model.named_modules()}
+        heads = found if isinstance(found, tuple) else (found,)
+        return [names[id(m)] for m in heads if id(m) in names] or None
 
     def gradcam_layer(self) -> nn.Module | None:
         """None for a ViT (its one conv is the patch embedding); else the module of the last feature map

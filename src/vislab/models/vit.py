@@ -137,6 +137,11 @@ class ViT(ModelHooks, nn.Module):
         x = self.norm(x)
         return self.head(x[:, 0] if self.cls_token is not None else x.mean(1))
 
+    def head_modules(self) -> list[str]:
+        """The head's last Linear, to the logits (a ModelHooks hook, for ``optim.head_lr``); the hidden
+        layers of a ``head_hidden`` MLP before it train at ``optim.lr``, as timm's pre-logits do."""
+        return [f"head.{len(self.head) - 1}"]
+
     def gradcam_layer(self) -> None:
         """None: the one convolution is the patch embedding, no feature map worth a CAM (a ModelHooks hook)."""
         return None

@@ -14,7 +14,7 @@ from vislab.data import load_splits, prepare_data
 from vislab.data.augment import BatchAugment, build_augment
 from vislab.data.crop import centre_crop
 from vislab.data.mix import CUTMIX, MIXUP, BatchMix, build_mix
-from vislab.data.preprocess import apply_stats
+from vislab.data.preprocess import NormStats, apply_stats
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
 from vislab.plotting.images import SIGNED_DISPLAY, signed_to_display
@@ -164,13 +164,13 @@ def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
 
 
 def normalization_rows(
-    data: ArraySet, stats: dict, n: int, crop_size: int | None = None
+    data: ArraySet, stats: NormStats, n: int, crop_size: int | None = None
 ) -> tuple[list[np.ndarray], list[str]]:
     """First row: ``n`` training images (one per class first), their centre ``crop_size``×``crop_size``
     crops where given (``augment.crop.size``: the model's input, as evaluation crops it); second: the
     same after the fitted normalisation ``stats`` (data/preprocess.py), the values the model sees, mapped
     to grey levels by :func:`vislab.plotting.images.signed_to_display` (the row title says how)."""
-    if stats["mode"] == "none":
+    if stats.mode == "none":
         raise UserError(
             "data.normalize is none: the model sees the images as they are. To preview a normalisation, "
             "set it to standard or zca (--set data.normalize=zca / data__normalize='zca')."
@@ -189,12 +189,12 @@ def normalization_rows(
     ]
 
 
-def _normalization_name(stats: dict, window: str = "") -> str:
+def _normalization_name(stats: NormStats, window: str = "") -> str:
     """What the normalisation is; ``window``: the crops a ZCA matrix was fitted on (not whole images)."""
-    if stats["mode"] == "zca":
+    if stats.mode == "zca":
         on = f"train's {window}" if window else "train"
-        return f"ZCA-whitened (fitted on {on}, ε={stats['epsilon']:g})"
-    if stats.get("fixed") == "imagenet":
+        return f"ZCA-whitened (fitted on {on}, ε={stats.epsilon:g})"
+    if stats.fixed == "imagenet":
         return "standardised with the ImageNet mean and std"
     return "standardised (per-channel mean and std of train)"
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from vislab.errors import UserError
+from vislab.models.hooks import hooks_of, last_linear_to
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 
 
@@ -97,22 +98,42 @@ def _eval_only(module: nn.Module, mode: bool = True) -> nn.Module:
 
 
 def head_names(model: nn.Module, num_classes: int, reinitialised: list[str]) -> list[str]:
-    """The classifier's parameters: those re-initialised from another run, else the last layer that
-    outputs ``num_classes`` values (a Linear's weight and bias)."""
+    """The classifier's parameters: those re-initialised from another run, else those of the modules the
+    model's ``head_modules`` hook names (default: its last nn.Linear to ``num_classes`` values)."""
     params = dict(model.named_parameters())
     if reinit := [n for n in reinitialised if n in params]:
         return reinit
-    last = [
-        name
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and m.out_features == num_classes
-    ]
-    if not last:
+    modules = hooks_of(model).head_modules()
+    if modules is None:
+        last = last_linear_to(model, num_classes)
+        if last is None:
+            raise UserError(
+                f"optim.head_lr: this model has no final nn.Linear to {num_classes} classes to call its "
+                f"head. Name its head in a head_modules() hook (vislab.models.hooks.ModelHooks), or "
+                f"remove optim.head_lr."
+            )
+        modules = [last]
+    owned = {id(p) for name in modules for p in _declared_module(model, name).parameters()}
+    head = [n for n, p in params.items() if id(p) in owned]
+    if not head:
         raise UserError(
-            f"optim.head_lr: this model has no final nn.Linear to {num_classes} classes to call its "
-            f"head. Remove optim.head_lr."
+            f"optim.head_lr: this model's head ({', '.join(modules) or 'no module'}) has no parameters "
+            f"to train at their own learning rate. Remove optim.head_lr."
         )
-    return [n for n in params if n.rsplit(".", 1)[0] == last[-1]]
+    return head
+
+
+def _declared_module(model: nn.Module, name: str) -> nn.Module:
+    """The module ``name`` of ``model``'s ``head_modules`` hook; UserError when it has none of that name."""
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        names = [n for n, _ in model.named_modules() if n]
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise UserError(
+            f"optim.head_lr: the head_modules() hook of {type(model).__name__} names '{name}', which is "
+            f"no module of it. Name its head as named_modules() lists it: {shown}."
+        ) from None
 
 
 def param_groups(

@@ -20,6 +20,7 @@ import torch
 from vislab.config import as_stored
 from vislab.data.fingerprint import is_fingerprint
 from vislab.data.input_spec import InputSpec
+from vislab.data.preprocess import NormStats
 from vislab.data.tta import TTA_MODES
 from vislab.errors import DataError
 from vislab.training.state import LoopState
@@ -98,7 +99,7 @@ class Checkpoint:
             sample_shape=list(spec.sample_shape),
             num_classes=m.num_classes,
             class_names=list(m.class_names),
-            preprocess=spec.stats,
+            preprocess=spec.stats.to_dict(),
             tta=spec.tta,
             config=r.config,
             vislab_version=r.vislab_version,
@@ -123,7 +124,8 @@ class Checkpoint:
         )  # fmt: skip
         shape = tuple(d["input_shape"])
         sample = tuple(d.get("sample_shape") or shape)
-        spec = InputSpec(sample, shape, d["preprocess"], str(d.get("tta", "none")))
+        stats = NormStats.from_dict(d["preprocess"])
+        spec = InputSpec(sample, shape, stats, str(d.get("tta", "none")))
         config = as_stored(d["config"]) if isinstance(d.get("config"), dict) else None
         data = d.get("data_fingerprint")
         version = str(d.get("vislab_version", "unknown"))
@@ -177,6 +179,8 @@ def _check(d: dict[str, Any], source: str, fix: str) -> None:
         bad.append("class_names")
     if not _fits_crop(d.get("sample_shape"), d.get("input_shape")):
         bad.append("sample_shape")
+    if "preprocess" not in bad and not _is_stats(d["preprocess"]):
+        bad.append("preprocess")
     if d.get("tta", "none") not in TTA_MODES:
         bad.append("tta")
     if bad:
@@ -194,6 +198,15 @@ def _fits_crop(sample: object, model_input: object) -> bool:
     if not (_is_shape(sample) and _is_shape(model_input) and len(sample) == len(model_input)):
         return False
     return sample[0] == model_input[0] and all(a >= b for a, b in zip(sample, model_input))
+
+
+def _is_stats(value: dict) -> bool:
+    """Whether a checkpoint's ``preprocess`` dict holds what its mode needs (:class:`NormStats`)."""
+    try:
+        NormStats.from_dict(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_shape(value: object) -> bool:

@@ -15,6 +15,7 @@ from vislab.config import Config, DataConfig
 from vislab.data import load_splits
 from vislab.data.download import may_download
 from vislab.data.input_spec import InputSpec
+from vislab.data.preprocess import NormStats
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.options import cropped_input
@@ -47,7 +48,7 @@ class DataChecks:
             return str(found)
         sample_shape, num_classes = found
         try:
-            spec = InputSpec.build(cfg.augment, sample_shape, {}, cfg.train.tta)
+            spec = InputSpec.build(cfg.augment, sample_shape, NormStats("none"), cfg.train.tta)
         except UserError as e:
             return str(e)
         side = min(spec.sample_shape[-2:]) if spec.is_image else 0  # a crop's hints name the crop
