@@ -13,7 +13,7 @@ def test_run_mistakes_is_evals_csv_as_a_table(trained, capsys):
     code, text = cli(capsys, "eval", trained, "--split", "val", "--mistakes", "0")
     assert code == 0, text
     written = pd.read_csv(trained / "figures" / "mistakes_val.csv", keep_default_na=False)
-    assert list(table.columns) == ["file", "index", "true", "predicted", "probability"]
+    assert list(table.columns) == ["file", "index", "true", "predicted", "probability", "source"]
     pd.testing.assert_frame_equal(table.astype(str), written.astype(str))
     scores = run.evaluate("val")
     assert len(table) == round((1 - scores["acc"]) * scores["n"]) > 0

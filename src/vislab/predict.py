@@ -266,7 +266,7 @@ def _labels_by_name(
             f"those classes (an image folder's class folders named as they are)."
         )
     index = np.array([want.index(n) for n in names], dtype=np.int64)
-    return ArraySet(data.x, index[data.y], data.names)
+    return ArraySet(data.x, index[data.y], data.names, data.origin)
 
 
 @dataclass
@@ -340,16 +340,20 @@ def _run_label(target: Path) -> str:
 
 
 #: the columns of eval's mistakes_<split>.csv and of ``Run.mistakes``
-MISTAKES_FIELDS = ["file", "index", "true", "predicted", "probability"]
+MISTAKES_FIELDS = ["file", "index", "true", "predicted", "probability", "source"]
 
 
 def mistakes_table(scored: Scored) -> tuple[list[str], list[dict]]:
     """Every wrong prediction of a scored split, most confident first, a row each: its file (an image
-    folder's; else empty), index in the split, true and predicted class, probability. The rows of eval's
-    mistakes_<split>.csv and of ``Run.mistakes``."""
+    folder's; else empty), index in the split, true and predicted class, probability, and its source:
+    its official set and index in that set (``test[425]``: ``ArraySet.sources``), which the index in a
+    split sampled by data.split or data.limit_eval is not. The rows of eval's mistakes_<split>.csv and
+    of ``Run.mistakes``."""
     data = scored.data
     wrong = confident_mistakes(scored.probs, data.y, None, data.names)
-    return MISTAKES_FIELDS, mistake_rows(wrong, scored.class_names)
+    sources = data.sources(np.array([m.index for m in wrong], dtype=np.int64))
+    rows = mistake_rows(wrong, scored.class_names)
+    return MISTAKES_FIELDS, [{**row, "source": s} for row, s in zip(rows, sources)]
 
 
 def write_evaluation_figures(ev: Evaluation) -> None:

@@ -54,7 +54,10 @@ def info(
         if splits.train.is_image
         else f"{x.shape[1]}-D features"
     )
-    table = Table(title=f"{name}: {kind}, {splits.num_classes} classes")
+    # a line of its own: rich wraps a table's title to the table's width (fashion-mnist's: 39 columns)
+    head = f"{name}: {kind}, {splits.num_classes} classes"
+    console.print(head, markup=False, highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("class")
     for split, _ in splits.items():
         table.add_column(split, justify="right")

@@ -22,7 +22,7 @@ def resize_images(data: ArraySet, size: int) -> ArraySet:
     x = torch.from_numpy(data.x).permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     out = x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return ArraySet(np.ascontiguousarray(out), data.y, data.names)
+    return ArraySet(np.ascontiguousarray(out), data.y, data.names, data.origin)
 
 
 def load_splits(cfg: DataConfig, seed: int, channels: int | None = None) -> Splits:

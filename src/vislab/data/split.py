@@ -9,11 +9,13 @@ scikit-learn answers by not stratifying at all, stays in train and the other cla
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.fingerprint import data_fingerprint
-from vislab.data.types import ArraySet, SourceData, Splits
+from vislab.data.types import OFFICIAL_SETS, ArraySet, SourceData, Splits
 from vislab.errors import ConfigError, DataError, UserError, show_note
 
 #: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
@@ -21,10 +23,14 @@ Left = dict[str, tuple[np.ndarray, int]]
 
 
 def _concat(sets: list[ArraySet]) -> ArraySet:
-    """The sets one after another; their file names too when every set has them."""
-    named = all(s.names is not None for s in sets)
-    names = np.concatenate([s.names for s in sets]) if named else None  # type: ignore[misc]
-    return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]), names)
+    """The sets one after another; their file names and origins too when every set has them."""
+    joined = [
+        np.concatenate(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
+        for parts in ([s.names for s in sets], [s.origin for s in sets])
+    ]
+    return ArraySet(
+        np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]), *joined
+    )
 
 
 def carve(data: ArraySet, n: int, seed: int) -> tuple[ArraySet, ArraySet]:
@@ -109,6 +115,7 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     train). A :class:`~vislab.errors.Note` names the classes too small to reach a carved split."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
+    src = _traced(src)
     left: Left = {}
     carved = _sized if cfg.split is not None else _official
     pool, (train, val, test) = carved(src, cfg, seed, left)
@@ -129,7 +136,19 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
             _sampled(val, cfg.limit_eval, seed + 1),
             _sampled(test, cfg.limit_eval, seed + 2),
         )
-    return Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
+    splits = Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
+    if note := pooled_note(splits, src, cfg):
+        show_note(note)
+    return splits
+
+
+def _traced(src: SourceData) -> SourceData:
+    """``src`` with each sample of its official sets given its origin (:meth:`ArraySet.as_official`)."""
+    sets = {
+        k: s.as_official(k) if s.origin is None and k in OFFICIAL_SETS else s
+        for k, s in src.sets.items()
+    }
+    return dataclasses.replace(src, sets=sets)
 
 
 def _sized(
@@ -325,3 +344,76 @@ def _limit_above(limit: int, held: int) -> str:
         f"{held:,} are used, not {limit:,}. Give at most {held}: --set data.limit={held} / "
         f"data__limit={held}, or leave data.limit unset (null) for the whole split."
     )
+
+
+def pooled_note(splits: Splits, src: SourceData, cfg: DataConfig) -> str | None:
+    """The note for ``data.split`` drawing train or val samples from the source's official test set,
+    which it pools with the others: how many train and val hold, how many of test are official test
+    samples, and the settings that keep the official test set (:func:`_official_fix`); None else."""
+    if cfg.split is None or not {"train", "test"} <= set(src.sets):
+        return None
+    code = OFFICIAL_SETS.index("test")
+    held = {
+        k: int((s.origin[:, 0] == code).sum()) for k, s in splits.items() if s.origin is not None
+    }
+    if held.get("train", 0) + held.get("val", 0) == 0:
+        return None
+    what = "images" if splits.train.is_image else "samples"
+    *some, last = [k for k in OFFICIAL_SETS if k in src.sets]
+    pooled = f"{', '.join(some)} and {last}"
+    n_pool, n_test = sum(len(s) for s in src.sets.values()), len(splits.test)
+    return (
+        f"data.split={list(cfg.split)} draws train, val and test at random (stratified) from {src.name}'s official "
+        f"{pooled} sets pooled ({n_pool:,} {what}): train holds {held['train']:,} and val "
+        f"{held.get('val', 0):,} of the {len(src.sets['test']):,} official test {what}, and "
+        f"{held.get('test', 0):,} of the {n_test:,} test {what} "
+        f"({held.get('test', 0) / n_test:.1%}) are official test {what}, so its test scores are not "
+        f"scores on the official test set. {_official_fix(splits, src, cfg, what)}"
+    )
+
+
+def _official_fix(splits: Splits, src: SourceData, cfg: DataConfig, what: str) -> str:
+    """The settings that give train, val and test of ``splits``' sizes from the official sets, test
+    being the official test set (sampled by ``data.limit_eval`` where smaller), and the sizes they
+    give: val carved from train by ``data.val_fraction`` (or the official val set), train capped by
+    ``data.limit`` (or by ``data.limit_per_class`` where given)."""
+    n_train, n_val, n_test = (len(s) for _, s in splits.items())
+    own_val = cfg.official_val and "val" in src.sets
+    train = len(src.sets["train"]) + (
+        len(src.sets["val"]) if "val" in src.sets and not own_val else 0
+    )
+    sets, val = ["data.split=null"], len(src.sets["val"]) if own_val else 0
+    if not own_val:
+        fraction = _fraction(n_val, train) if n_val < train else cfg.val_fraction
+        val = max(1, round(train * fraction))
+        train -= val
+        sets.append(f"data.val_fraction={fraction}")
+    if n_train < train:  # data.limit_per_class, where given, keeps its own n per class
+        train = n_train
+        sets += [] if cfg.limit_per_class is not None else [f"data.limit={n_train}"]
+    limit_eval, test = cfg.limit_eval, len(src.sets["test"])
+    if n_test < test and n_test != limit_eval:
+        limit_eval = n_test
+        sets.append(f"data.limit_eval={n_test}")
+    if limit_eval is not None:
+        val, test = min(val, limit_eval), min(test, limit_eval)
+    python = ", ".join(s.replace("data.", "data__").replace("=null", "=None") for s in sets)
+    where = (
+        f"train {train:,} {what} of the official train set, val {val:,} of its val set"
+        if own_val
+        else f"train {train:,} and val {val:,} {what} of the official "
+        f"{'train and val sets' if 'val' in src.sets else 'train set'}"
+    )
+    return (
+        f"To keep the official test set as test: {' '.join(f'--set {s}' for s in sets)} / {python} "
+        f"({where}, test {test:,} of the official test set's {len(src.sets['test']):,})."
+    )
+
+
+def _fraction(n: int, total: int) -> float:
+    """The shortest decimal ``f`` for which ``round(total * f)`` is ``n`` (``data.val_fraction`` carving
+    ``n`` of ``total``)."""
+    for digits in range(2, 12):
+        if round(total * (f := round(n / total, digits))) == n and 0 < f < 1:
+            return f
+    return n / total

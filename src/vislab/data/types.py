@@ -8,15 +8,21 @@ import numpy as np
 
 from vislab.errors import DataError
 
+#: the official sets of a source, by the code :attr:`ArraySet.origin` gives each
+OFFICIAL_SETS = ("train", "val", "test")
+
 
 @dataclass
 class ArraySet:
     """One set of samples: ``x`` is uint8 N×H×W×C images, or float32 N×D features (e.g. `circles`);
-    ``names``: each sample's source file (an image folder's), else None."""
+    ``names``: each sample's source file (an image folder's), else None; ``origin``: each sample's
+    official set (its code in :data:`OFFICIAL_SETS`) and index in that set, an N×2 int64 array that
+    splits carry along (:func:`vislab.data.split.make_splits` gives it), else None."""
 
     x: np.ndarray
     y: np.ndarray  # int64 labels in [0, n_classes)
     names: np.ndarray | None = None  # str paths (object array), as the files were read
+    origin: np.ndarray | None = None  # N×2 int64: (official set's code, index in that set)
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.int64)
@@ -26,6 +32,8 @@ class ArraySet:
             )
         if self.names is not None and len(self.names) != len(self.y):
             raise DataError(f"{len(self.y)} samples but {len(self.names)} file names.")
+        if self.origin is not None and self.origin.shape != (len(self.y), 2):
+            raise DataError(f"{len(self.y)} samples but origins of shape {self.origin.shape}.")
         if self.x.dtype == np.uint8:
             if self.x.ndim != 4:
                 raise DataError(f"images must be N×H×W×C uint8, got shape {self.x.shape}.")
@@ -42,7 +50,26 @@ class ArraySet:
         return self.x.dtype == np.uint8
 
     def take(self, idx: np.ndarray) -> ArraySet:
-        return ArraySet(self.x[idx], self.y[idx], None if self.names is None else self.names[idx])
+        """The samples at ``idx``, with their file names and origins."""
+        names = None if self.names is None else self.names[idx]
+        origin = None if self.origin is None else self.origin[idx]
+        return ArraySet(self.x[idx], self.y[idx], names, origin)
+
+    def as_official(self, official: str) -> ArraySet:
+        """This set with each sample's origin: its index in the source's ``official`` set (this set is
+        that set as the source returned it)."""
+        origin = np.stack(
+            [np.full(len(self), OFFICIAL_SETS.index(official)), np.arange(len(self))], 1
+        )
+        return ArraySet(self.x, self.y, self.names, origin.astype(np.int64))
+
+    def sources(self, idx: np.ndarray | None = None) -> list[str]:
+        """Where the samples at ``idx`` (None: all) come from, e.g. ``test[425]``: the index in the
+        source's official test set; '' each where origins are not known."""
+        if self.origin is None:
+            return [""] * (len(self) if idx is None else len(idx))
+        origin = self.origin if idx is None else self.origin[idx]
+        return [f"{OFFICIAL_SETS[s]}[{i}]" for s, i in origin.tolist()]
 
 
 @dataclass
