@@ -110,7 +110,7 @@ def test_only_without_figures_keeps_no_figure_of_other_runs(root, capsys):
     said = _paper(capsys, root, "--only", "base-run", "--no-figures")
     assert "added-run" not in (paper / "tables.tex").read_text()
     assert "\\includegraphics" not in _shown(paper)
-    assert "figures.tex named 1 figure drawn by an earlier build" in said and "added-run" in said
+    assert "leaves out 1 figure of several runs (curves)" in said and "added-run" in said
     _paper(capsys, root, "--only", "base-run")
     assert "figures/curves.pdf" in _shown(paper)
     said = _paper(capsys, root, "--only", "base-run", "--no-figures")

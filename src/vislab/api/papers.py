@@ -53,8 +53,9 @@ def paper(
     an earlier ``pdf=True``'s main.pdf, of that build's runs, deleted, ``log`` told; the user's kept).
     ``trust_code``: import a run's own model file for its figures even if changed since training.
     ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
-    False: the tables and texts only, in seconds (figures/ and figures.tex stay as an earlier build drew
-    them; a figure figures.tex names that is gone is dropped from it, ``log`` told). ``only``: a run's
+    False: the tables and texts only, in seconds: nothing drawn, figures.tex lists the figures an earlier
+    build drew of the paper's runs that figures/ still holds (those gone, or of several runs drawn with runs
+    the paper leaves out, not named, ``log`` told). ``only``: a run's
     name, or a row of seeds' (all its seeds), or several: the paper of those runs of the folder, its
     groups, verdicts and reported figures kept to them (UserError naming an unknown name and the names
     there are). Returns the folder.

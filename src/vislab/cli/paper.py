@@ -18,7 +18,8 @@ console = Console(stderr=True, highlight=False)
 NoFiguresOpt = typer.Option(
     False,
     "--no-figures",
-    help="Tables and texts only, in seconds: figures/ and figures.tex stay as the last build drew them.",
+    help="Tables and texts only, in seconds: nothing drawn; figures.tex lists the figures figures/ holds "
+    "of the paper's runs.",
 )
 OnlyOpt = typer.Option(
     None,
@@ -64,9 +65,12 @@ def paper(
         targets, out=out, title=title, pdf=pdf, trust_code=trust_code, log=say,
         figures=not no_figures, only=only,
     )  # fmt: skip
-    figures = len(list((folder / "figures").glob("*.pdf")))
+    try:  # the figures the paper shows: those figures.tex names (figures/ may hold other runs')
+        figures = (folder / "figures.tex").read_text(errors="replace").count("\\includegraphics")
+    except OSError:
+        figures = 0
     epochs = len(list((folder / "tables").glob("*_epochs.tex")))
-    drawn = "kept" if no_figures else "as PDF and PNG"
+    drawn = "kept, in figures.tex" if no_figures else "as PDF and PNG"
     console.print(
         f"paper: {folder} (main.tex, texts.tex, tables.tex, tables.md, figures.tex; {figures} figures "
         f"{drawn}; "

@@ -22,16 +22,16 @@ says of the runs is in texts.tex, rewritten, so an edited main.tex that inputs i
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vislab.errors import UserError
+from vislab.errors import Note, UserError, show_note
 from vislab.experiments.results.cells import param_cell
-from vislab.experiments.results.data_used import data_line, titled
-from vislab.experiments.results.provenance import FITTED
+from vislab.experiments.results.data_used import data_line, rows_with_own_test_sets, titled
+from vislab.experiments.results.provenance import FITTED, recipe_sentence
 from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, for_people, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
@@ -39,12 +39,8 @@ from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_se
 from vislab.files import atomic_write_text
 from vislab.paper_folder.epochs import epoch_table, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
-from vislab.paper_folder.latex import (
-    drop_compiled,
-    escape,
-    figure_environments,
-    without_missing,
-)
+from vislab.paper_folder.figures_tex import figures_tex, keep_figures, keep_older_figures
+from vislab.paper_folder.latex import drop_compiled, escape
 from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
@@ -86,11 +82,12 @@ def write_paper(
     ``trust_code``: import a run's own model file for its figures even if it changed since training.
     ``log`` is told each run file that could not be read (texts.tex's notes and the tables list them too).
     ``keep_main``: main.tex is the user's (edited since vislab wrote it): left as it is, and ``log`` told
-    so (texts.tex, which it inputs, is rewritten). ``figures`` False: the tables and texts only (figures/
-    and figures.tex left as an earlier build drew them, but for a figure figures.tex names that is gone:
-    dropped from it, and for figures.tex of runs the paper no longer holds (``only``): emptied; ``log``
-    told). The figures are drawn aside and moved in once all are drawn: a build cut short leaves the last
-    one's. ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
+    so (texts.tex, which it inputs, is rewritten). ``figures`` False: the tables and texts only, nothing
+    drawn: figures.tex lists the figures an earlier build drew of this paper's runs that figures/ still
+    holds (``figures_tex.keep_figures``; a figure of several runs only when drawn of none the paper leaves
+    out), ``log`` told of those left out. The figures are drawn aside and moved in once all are drawn: a
+    build cut short leaves the last one's. ``only``: the runs (or rows of seeds) the paper keeps
+    (``selection.only_runs``).
     ``compiled_ours`` (a build not compiled: no --pdf): which of the files an earlier --pdf compiled
     are vislab's, unchanged: those are deleted, ``log`` told (``latex.drop_compiled``).
     Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
@@ -105,8 +102,8 @@ def write_paper(
     _write_texts(plan, settings, folder, drawn, title, keep_main)
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
-    else:
-        _keep_figures_there(folder / "figures.tex", set(plan.runs), bool(only), log)
+    elif not keep_figures(folder / "figures.tex", plan.runs, plan_rows(plan) or {}, log):
+        keep_older_figures(folder / "figures.tex", set(plan.runs), bool(only), log)
     for note in plan.unread:
         log(f"warning: {note}")
     if compiled_ours is not None and (said := drop_compiled(folder, compiled_ours)):
@@ -129,85 +126,24 @@ def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> PageFigures:
     return figs
 
 
-def _keep_figures_there(
-    figures_tex: Path, runs: set[str], chosen: bool, log: Callable[[str], None]
-) -> None:
-    """An earlier build's figures.tex, kept (no figures drawn), rewritten without the figures it names
-    that figures/ no longer holds (they were deleted since), and ``log`` told which; emptied, ``log`` told,
-    when they were drawn of runs other than the paper's ``runs`` (an earlier build of more runs, or of
-    others), or when that is not known (a figures.tex without its runs: an older vislab's) and the paper
-    holds ``chosen`` runs (``--only``)."""
-    try:
-        text = figures_tex.read_text()
-    except OSError:  # none, or unreadable: main.tex's \input says so when compiled
-        return
-    drawn_of = _figures_runs(text)
-    if (drawn_of - runs) if drawn_of is not None else chosen:
-        _no_figures_of(figures_tex, text, sorted((drawn_of or set()) - runs), log)
-        return
-    newer = sorted(runs - drawn_of) if drawn_of is not None else []
-    if newer and "\\begin{figure}" in text:
-        log(
-            f"note: figures.tex's figures were drawn before {', '.join(newer[:4])}"
-            f"{' …' * (len(newer) > 4)} (kept as they were: no figures drawn). Draw them with "
-            f"{'it' if len(newer) == 1 else 'them'}: the same without --no-figures (Python: figures=True)."
-        )
-    kept, gone = without_missing(text, figures_tex.parent)
-    if gone:
-        atomic_write_text(figures_tex, kept)
-        log(
-            f"note: figures.tex named {len(gone)} figure{'s' * (len(gone) != 1)} no longer in "
-            f"figures/ ({', '.join(gone[:4])}{' …' * (len(gone) > 4)}): dropped from it. Draw the "
-            f"figures again: the same without --no-figures (Python: figures=True)."
-        )
-
-
-def _figures_tex(figures: list[PageFigure], runs: Sequence[str]) -> str:
-    """figures.tex of ``figures``, drawn of ``runs``: its first line names them (:func:`_figures_runs`)."""
-    return f"{_RUNS_LINE}{json.dumps(sorted(runs))}\n" + figure_environments(figures)
-
-
-_RUNS_LINE = "% figures of the runs: "
-
-
-def _figures_runs(text: str) -> set[str] | None:
-    """The runs a figures.tex's figures were drawn of (:func:`_figures_tex`); None when it does not say."""
-    first = text.partition("\n")[0]
-    if not first.startswith(_RUNS_LINE):
-        return None
-    try:
-        runs = json.loads(first.removeprefix(_RUNS_LINE))
-    except ValueError:
-        return None
-    return {str(r) for r in runs} if isinstance(runs, list) else None
-
-
-def _no_figures_of(
-    figures_tex: Path, text: str, others: list[str], log: Callable[[str], None]
-) -> None:
-    """figures.tex emptied (no figures drawn): its figures showed runs ``others`` (or runs not known)
-    that the paper does not hold; ``log`` told, when it named any."""
-    atomic_write_text(figures_tex, _figures_tex([], []))
-    n = text.count("\\begin{figure}")
-    if not n:
-        return
-    whose = (
-        f"{', '.join(others[:4])}{' …' * (len(others) > 4)}" if others else "which: not recorded"
-    )
-    log(
-        f"note: figures.tex named {n} figure{'s' * (n != 1)} drawn by an earlier build, showing runs "
-        f"this paper leaves out ({whose}): it names none now (figures/ keeps their files). Draw this "
-        f"paper's figures: the same without --no-figures (Python: figures=True)."
-    )
-
-
 def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> list[Path]:
     """``tables/<run>_epochs.tex``: the metrics per epoch of each run with its own figures (a seeded
     row's first seed, a sweep's best few trials), none of a model fitted once (majority, svm: no epochs);
     each run its own file and label (``table_names``); ``unread``: note each
-    metrics.jsonl that cannot be read in the plan (the figures' build notes it otherwise)."""
+    metrics.jsonl that cannot be read in the plan (the figures' build notes it otherwise). A row lost
+    from a metrics.jsonl (its last line cut short: a :class:`Note`) is shown and goes into the notes."""
     trained = [n for n, s in plan.detailed.items() if s.trained_by != FITTED]
-    histories, notes = read_histories(plan.runs, trained)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", Note)
+        histories, notes = read_histories(plan.runs, trained)
+    for (
+        note
+    ) in said:  # a row metrics.jsonl lost (cut short): said on the terminal, and in the paper
+        if isinstance(note.message, Note):
+            show_note(str(note.message), type(note.message))
+            plan.notes += [str(note.message)] * (str(note.message) not in plan.notes)
+        else:
+            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
     if unread:
         plan.unread += notes
     names = table_names(histories, [*plan.runs, *(plan_rows(plan) or {})])  # as its figures'
@@ -321,7 +257,7 @@ def _write_texts(
     srcs = sources(legend(reported_of(plan), list(rows_cited)), caveats)
     data = plan_datasets(plan, figures_only)
     tables = parts(rows, cols, seeded, data, readable.columns.keys)
-    line, made = data_line(plan.complete), provenance_of(plan)
+    line, made = data_line(plan.complete, _own_splits(plan)), _made(plan)
     # under every table (a table copied alone keeps it): the data used, how the runs were made, the runs
     # left out because a file of theirs could not be read
     note = " ".join(p for p in (line, made, _left_out(plan)) if p)
@@ -331,7 +267,7 @@ def _write_texts(
     atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note, listed))
     atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences, listed))
     if figures is not None or not (folder / "figures.tex").is_file():
-        atomic_write_text(folder / "figures.tex", _figures_tex(figures or [], list(plan.runs)))
+        atomic_write_text(folder / "figures.tex", figures_tex(figures or [], plan.runs))
     # what main.tex says of the runs, in a file of its own that each build rewrites: a main.tex the user
     # edited (kept) inputs it, and so says what the tables say
     intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
@@ -341,6 +277,22 @@ def _write_texts(
         atomic_write_text(
             folder / "main.tex", main_tex(title or titled(_heading(plan), plan.complete))
         )
+
+
+def _own_splits(plan: ReportPlan) -> list[str]:
+    """The rows of seeds whose seeds drew their own split (their test sets differ): the data line says so."""
+    rows = plan_rows(plan) or {}
+    return rows_with_own_test_sets(
+        {r: [n for n in ns if n in plan.complete] for r, ns in rows.items()}, plan.runs
+    )
+
+
+def _made(plan: ReportPlan) -> str:
+    """How the runs were made: the suite's command-line changes and the checkpoint of the test figures
+    (``provenance_of``), then the training settings they share and those that differ (``recipe_sentence``)."""
+    return " ".join(
+        p for p in (provenance_of(plan), recipe_sentence(plan.configs, plan.complete)) if p
+    )
 
 
 def _notes(plan: ReportPlan) -> list[str]:

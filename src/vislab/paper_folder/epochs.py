@@ -80,17 +80,24 @@ def epoch_table(
     return (
         f"% {escape(run)}: metrics per epoch (written by vislab paper; booktabs)\n"
         "\\begin{table}[htbp]\n\\centering\\small\n"
-        f"\\caption{{{escape(_caption(run, len(rows), stride, best))}}}\n"
+        f"\\caption{{{escape(_caption(run, rows, stride, best))}}}\n"
         f"\\label{{tab:epochs-{label}}}\n"
         f"\\begin{{tabular}}{{{'r' * len(cols)}}}\n\\toprule\n{header}\n\\midrule\n{body}\n"
         "\\bottomrule\n\\end{tabular}\n\\end{table}\n"
     )
 
 
-def _caption(run: str, n: int, stride: int, best: int | None) -> str:
-    """What the table shows: the run, which epochs (every k-th of a long run) and what is in bold."""
+def _caption(run: str, rows: Sequence[dict], stride: int, best: int | None) -> str:
+    """What the table shows: the run, which epochs (every k-th of a long run) and what is in bold — or,
+    where the kept epoch has no row (metrics.jsonl lost it: cut short), that it is not in the table."""
+    n = len(rows)
     which = "" if stride == 1 else f" (one epoch in {stride} of its {n}, the first and the last)"
     bold = f"; in bold epoch {best}, whose weights were kept (best.pt)" if best is not None else ""
+    if best is not None and all(r.get("epoch") != best for r in rows):
+        bold = (
+            f"; epoch {best}, whose weights were kept (best.pt), is not in it: its row is missing from "
+            f"the run's metrics.jsonl (see the notes)"
+        )
     return f"{run}: loss, accuracy and learning rate per epoch{which}{bold}."
 
 

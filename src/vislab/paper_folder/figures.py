@@ -6,6 +6,7 @@ folder: moved into figures/ only once all are drawn (a build cut short leaves th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,14 @@ from vislab.report.figure_set import FigureSet, failure_note
 
 @dataclass(frozen=True)
 class PageFigure:
-    """One saved figure: its files (relative to the paper folder), caption and size in inches."""
+    """One saved figure: its files (relative to the paper folder), caption, size in inches and the run or
+    row it is of (``of``; None: a figure of several runs, such as the curves, or of their data)."""
 
     stem: str  # figures/<stem>.pdf and figures/<stem>.png
     caption: str
     width_in: float
     height_in: float
+    of: str | None = None
 
     @property
     def pdf(self) -> str:
@@ -33,6 +36,18 @@ class PageFigure:
     @property
     def png(self) -> str:
         return f"figures/{self.stem}.png"
+
+
+def figure_of(stem: str, parts: dict[str, str]) -> str | None:
+    """The run or row whose figure ``stem`` is: the one whose files' name part (``parts``: name → part,
+    ``FigureSet.file_part``) ends it, as in ``confusion_<row>`` or ``gradcam_<run>-1`` (a second figure
+    drawn by one call); the longest such part. None for a figure of several runs (curves, samples)."""
+    owners = [
+        (len(part), name)
+        for name, part in parts.items()
+        if re.fullmatch(rf".+_{re.escape(part)}(?:-\d+)?", stem)
+    ]
+    return max(owners)[1] if owners else None
 
 
 class PageFigures(FigureSet):
@@ -76,7 +91,8 @@ class PageFigures(FigureSet):
         for suffix in ("pdf", "png"):
             fig.savefig(self.tmp / f"{stem}.{suffix}", dpi=DPI)
         width, height = fig.get_size_inches()
-        return PageFigure(stem, caption, round(float(width), 3), round(float(height), 3))
+        size = round(float(width), 3), round(float(height), 3)
+        return PageFigure(stem, caption, *size, figure_of(stem, self._parts))
 
     def publish(self) -> None:
         """Move every figure drawn from the scratch folder into ``fig_dir`` (each replacing an earlier

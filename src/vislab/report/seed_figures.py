@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vislab.experiments.results.data_used import own_test_sets
 from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
 from vislab.report.figure_set import FigureSet, wide
 from vislab.report.sections import saved_predictions, scored
@@ -81,13 +82,14 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
     bars = ("; error bars ± 1 std over the seeds" if std is not None else "") + _fewer(
         names, held, n
     )
+    own = OWN_SPLIT * own_test_sets([p.labels for p in seeds])  # each seed drew its own split
     out = [
         wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
             figs.make(
                 f"confusion_{s}.png",
                 f"{row}: test confusion matrix summed {over(n)} (counts of the {n} seed runs' "
-                f"{int(confusion.sum()):,} test predictions together; shade: the share of each "
-                f"true class)",
+                f"{int(confusion.sum()):,} test predictions together{own}; shade: the "
+                f"share of each true class)",
                 plot_confusion,
                 confusion,
                 names,
@@ -96,7 +98,7 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
         ),
         figs.make(
             f"per_class_{s}.png",
-            f"{row}: test accuracy per class, the mean {over(n)}{bars}",
+            f"{row}: test accuracy per class, the mean {over(n)}{own}{bars}",
             plot_per_class,
             mean,
             names,
@@ -107,7 +109,7 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
         ),
         figs.make(
             f"roc_{s}.png",
-            f"{row}: ROC curves, one vs rest, {over(n)} (their test predictions pooled)",
+            f"{row}: ROC curves, one vs rest, {over(n)} (their test predictions pooled{own})",
             plot_roc,
             pooled.roc,
             names,
@@ -115,6 +117,9 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
         ),
     ]
     return [f for f in out if f]
+
+
+OWN_SPLIT = ", each seed on its own test split, drawn with its train.seed"
 
 
 def _fewer(names: list[str], held: list[int], n: int) -> str:

@@ -64,8 +64,9 @@ def ranks(key: str) -> bool:
 
 def best_row(rows: list[dict], key: str) -> int | None:
     """The row whose value of vislab's column ``key`` is printed in bold (the tables' one rule): the best
-    (highest accuracy, lowest loss) when it beats the second best — by more than the spread of the seeds
-    where the values are :class:`Spread` (:func:`verdict`), else by a value that prints differently.
+    (highest accuracy, lowest loss) when it beats every other row — by more than the spread of the seeds
+    where both values are :class:`Spread` (:func:`verdict` against each, not only the second best: a
+    lower mean with a wide spread may be within it), else by a value that prints differently.
     None for a column that does not :func:`ranks`, fewer than two values, or no such best."""
     if not ranks(key):
         return None
@@ -73,12 +74,18 @@ def best_row(rows: list[dict], key: str) -> int | None:
     if len(values) < 2:
         return None
     ranked = sorted(values, key=lambda i: -values[i] if key.endswith("acc") else values[i])
-    best, second = values[ranked[0]], values[ranked[1]]
-    if fmt(key, float(best)) == fmt(key, float(second)):  # a tie as printed (e.g. 0.3000 twice)
-        return None
-    if isinstance(best, Spread) and isinstance(second, Spread):
-        return ranked[0] if verdict("", best.values, "", second.values).exceeds else None
-    return ranked[0]
+    best = values[ranked[0]]
+    return ranked[0] if all(_beats(key, best, values[i]) for i in ranked[1:]) else None
+
+
+def _beats(key: str, best: float, other: float) -> bool:
+    """Whether ``best`` (ranked first) beats ``other``: printed differently (0.3000 twice is a tie) and,
+    both with seeds, by more than their spread (Welch's t-test, :func:`verdict`)."""
+    if fmt(key, float(best)) == fmt(key, float(other)):
+        return False
+    if isinstance(best, Spread) and isinstance(other, Spread):
+        return bool(verdict("", best.values, "", other.values).exceeds)
+    return True
 
 
 def bold_cells(
@@ -117,8 +124,8 @@ def bold_rule(seeded: bool, mixed: bool = False) -> str:
     best = f"in bold, the best of vislab's runs{' on each dataset' if mixed else ''}"
     if seeded:
         return (
-            f"{best} beyond the spread of the seeds (Welch's t-test against the second best, "
-            f"p < {ALPHA}; none where no run is)"
+            f"{best} when it beats every other run beyond the spread of the seeds (Welch's t-test "
+            f"against each, p < {ALPHA}, not only against the second best; none where no run does)"
         )
     return f"{best} (none where two runs tie)"
 

@@ -1,12 +1,16 @@
 """The data each run used, stated from the runs' own summaries (never from a suite's description): the
 line under a table's title (:func:`data_line`: dataset, split sizes and what a sample is), the title's
-datasets (:func:`titled`), and each table row's dataset (:func:`row_datasets`: bold ranks only runs of one
-dataset against each other). Each run is its :class:`RunSummary` (a hand-edited value of another type:
+datasets (:func:`titled`), each table row's dataset (:func:`row_datasets`: bold ranks only runs of one
+dataset against each other), and the rows of seeds that each drew their own split (:func:`rows_with_own_test_sets`,
+from their saved test labels). Each run is its :class:`RunSummary` (a hand-edited value of another type:
 unknown)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
 
 from vislab.training.summary import RunSummary
 
@@ -31,8 +35,25 @@ def samples_word(summary: RunSummary) -> str:
     return "points" if data == "circles" else "samples" if data.startswith("memory:") else "images"
 
 
-def data_line(summaries: Mapping[str, RunSummary]) -> str:
-    """What the runs were trained and scored on, from their summaries: dataset and split sizes."""
+def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = ()) -> str:
+    """What the runs were trained and scored on, from their summaries: dataset and split sizes; and
+    where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ."""
+    line = _sizes_line(summaries)
+    if not own_splits:
+        return line
+    return (
+        f"{line} The seeds of {_and(own_splits)} each drew their own train/val/test split (with "
+        f"their train.seed): the sizes are each seed's, and the seeds' test images differ."
+    )
+
+
+def _and(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
+    """The dataset and split sizes of the runs, one group per dataset and sizes."""
     groups: dict[str, list[str]] = {}
     for name, s in summaries.items():
         split = {"train": s.n_train, "val": s.n_val, "test": s.n_test}
@@ -67,3 +88,27 @@ def row_datasets(
 def mixes_data(data: Sequence[str] | None) -> bool:
     """Whether a table's rows (``data``: each one's dataset) hold more than one dataset."""
     return len(set(data or ())) > 1
+
+
+def own_test_sets(labels: Sequence[np.ndarray]) -> bool:
+    """Whether seeds' test sets differ — each drew its own split — by their saved test ``labels``
+    (predictions_test.npz's, in the split's order: one test set gives the same sequence every seed)."""
+    return any(len(y) != len(labels[0]) or not np.array_equal(y, labels[0]) for y in labels[1:])
+
+
+def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -> list[str]:
+    """The rows of seeds (row → its runs) whose seeds' test sets differ (:func:`own_test_sets`), read
+    from each run's predictions_test.npz in ``runs`` (run → folder); a run without a readable one is
+    left out (its row's figures say so)."""
+    out = []
+    for row, names in rows.items():
+        labels = []
+        for name in names:
+            try:
+                with np.load(runs[name] / "predictions_test.npz") as f:
+                    labels.append(f["labels"])
+            except Exception:  # missing or damaged: read_seeds notes it for the row's figures
+                continue
+        if len(labels) > 1 and own_test_sets(labels):
+            out.append(row)
+    return out

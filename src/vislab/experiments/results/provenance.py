@@ -1,7 +1,8 @@
 """How the numbers of a table were made, said in one line: the command-line changes to a suite's config
 (suite.json's ``overrides``: ``--data``, ``--epochs``, ``--set``) and the checkpoint the test figures come
 from (each run's ``train.select_metric``, in its config.yaml). results.md, report.html and the paper's
-tables.md, tables.tex and main.tex all print :func:`provenance_line`."""
+tables.md, tables.tex and main.tex all print :func:`provenance_line`; the paper adds how the runs trained
+(:func:`recipe_sentence`: the optimizer, learning rate, batch size, epochs, ... they share)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from pathlib import Path
 import yaml
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
+from vislab.config.notes import augmentations_on
+from vislab.config.reads import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
+from vislab.experiments.results.settings import flat_settings, setting_text, silent_keys
 from vislab.training.summary import RunSummary
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
@@ -108,3 +112,48 @@ def provenance_line(
     fitted = [row_of.get(n, n) for n, s in summaries.items() if s.trained_by == FITTED]
     parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))
     return " ".join(p for p in parts if p)
+
+
+# (dotted key, words): the settings that say how a run trained, as the paper states them
+RECIPE = (
+    ("optim.name", "optimizer"),
+    ("optim.lr", "learning rate"),
+    ("optim.momentum", "momentum"),
+    ("optim.weight_decay", "weight decay"),
+    ("train.batch_size", "batch size"),
+    ("train.epochs", "epochs"),
+    ("schedule.name", "schedule"),
+    ("data.normalize", "normalization"),
+)
+AUGMENTATION = "augmentation"
+
+
+def recipe_sentence(configs: Mapping[str, Config], summaries: Mapping[str, RunSummary]) -> str:
+    """How the runs of ``summaries`` trained (their ``configs``: run → config.yaml read): each setting of
+    :data:`RECIPE`, and whether they were augmented, said once where every run that reads it has the
+    same value, else named as differing per run (the table's settings give each run's). A run's setting
+    it never reads is left out (``settings.silent_keys``: the optimizer of a fitted baseline, momentum
+    with adam). "" without a config."""
+    values: dict[str, list[str]] = {words: [] for _, words in (*RECIPE, ("", AUGMENTATION))}
+    for name, cfg in configs.items():
+        if name not in summaries:
+            continue
+        flat = flat_settings(cfg.to_dict())
+        trained_by = summaries[name].trained_by or "optimizer"
+        silent = silent_keys(flat, trained_by)
+        for key, words in RECIPE:
+            if key in flat and key not in silent:
+                values[words].append(setting_text(flat[key]))
+        if not unread_setting("augment.p", trained_by):  # a fitted baseline is never augmented
+            on = [k.removeprefix("augment.").removesuffix(".p") for k in augmentations_on(cfg)]
+            values[AUGMENTATION].append(f"on ({', '.join(on)})" if on else "off")
+    shared = [f"{words} {vs[0]}" for words, vs in values.items() if vs and len(set(vs)) == 1]
+    differ = [words for words, vs in values.items() if len(set(vs)) > 1]
+    if not shared and not differ:
+        return ""
+    several = len([n for n in configs if n in summaries]) > 1
+    every = ", the same in every run that uses them" if several else ""
+    said = f"Training settings{every}: {', '.join(shared)}." if shared else ""
+    if differ:
+        said += f" Set per run (the table's settings give each run's): {', '.join(differ)}."
+    return said.strip()

@@ -25,7 +25,13 @@ from vislab.experiments.results.cells import (
     pipe_table,
     train_acc_note,
 )
-from vislab.experiments.results.data_used import data_line, mixes_data, row_datasets, titled
+from vislab.experiments.results.data_used import (
+    data_line,
+    mixes_data,
+    row_datasets,
+    rows_with_own_test_sets,
+    titled,
+)
 from vislab.experiments.results.provenance import FITTED, made_info, provenance_line
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -361,7 +367,8 @@ def _markdown_head(
     """results.md above its table: the title with the data used, the data line, how the runs were made
     (:func:`made_line`) and, with seeds, what a cell is."""
     head = f"# {titled(title, summaries)}\n\n" if title else ""
-    head += f"{data_line(summaries)}\n\n" if summaries else ""
+    own = rows_with_own_test_sets(rows, run_dirs) if rows else []  # each seed its own split
+    head += f"{data_line(summaries, own)}\n\n" if summaries else ""
     head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
     return head + (f"{SPREAD_NOTE}\n\n" if rows is not None else "")
 
