@@ -1,0 +1,183 @@
+"""The notes a split may give: classes too small to be split, classes the splits leave untrained, what
+``data.limit`` did that a user would not expect, and ``data.split`` pooling the official test set into
+train and val — each with the numbers and the settings that fix it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vislab.config import DataConfig
+from vislab.data.types import OFFICIAL_SETS, SourceData, Splits
+
+#: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
+Left = dict[str, tuple[np.ndarray, int]]
+
+
+def small_classes_note(left: Left, pool: np.ndarray, class_names: list[str]) -> str | None:
+    """The note naming the classes that a held-out split drew none of (``left``, of a ``pool`` of these
+    labels) for being too small, and the split(s) they have no samples in; None where there are none."""
+    missing: dict[int, list[str]] = {}
+    for split in ("val", "test"):
+        for k in left.get(split, (np.array([], int), 0))[0]:
+            missing.setdefault(int(k), []).append(split)
+    if not missing:
+        return None
+    counts = np.bincount(pool, minlength=len(class_names))
+    listed = "; ".join(
+        f"{class_names[k]!r} ({counts[k]} sample{'s' if counts[k] != 1 else ''}) has no "
+        f"{' or '.join(splits)} samples"
+        for k, splits in sorted(missing.items())
+    )
+    need = int(np.ceil(len(pool) / min(n for _, n in left.values())))
+    one = len(missing) == 1
+    it, its = ("it", "its") if one else ("them", "their")
+    return (
+        f"{'a class is' if one else f'{len(missing)} classes are'} too small to be split: {listed}. "
+        f"{its.capitalize()} samples stay in train, and the val and test scores (per-class accuracy "
+        f"too) leave {it} out where {'it has' if one else 'they have'} none. At these split sizes a "
+        f"class needs about {need} samples to have one in each split: add samples of {it}, or remove "
+        f"{it} from the data."
+    )
+
+
+def untrained_note(splits: Splits, cfg: DataConfig) -> str | None:
+    """The note naming the classes (a few, then how many more) that the split sizes leave with no
+    training images though val or test hold some, and the fix; None where train holds every class."""
+    trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
+    held = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
+    missing = np.flatnonzero(~trained & (held[: len(trained)] > 0))
+    if not len(missing):
+        return None
+    names = ", ".join(repr(splits.class_names[k]) for k in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    if cfg.split is not None:
+        n_train, n_val, n_test = cfg.split
+        want = 10 * splits.num_classes
+        fix = (
+            f"give train more images, e.g. about 10 per class: "
+            f"--set data.split=[{want},{n_val},{n_test}] / data__split=[{want}, {n_val}, {n_test}]"
+        )
+    else:
+        fix = (
+            f"lower data.val_fraction (now {cfg.val_fraction:g}) or data.test_fraction "
+            f"(now {cfg.test_fraction:g}, where test is carved from train), e.g. "
+            f"--set data.val_fraction=0.1 / data__val_fraction=0.1"
+        )
+    return (
+        f"the splits leave {len(missing)} class{'es' if len(missing) != 1 else ''} with no training "
+        f"images: {names}{more} (train holds {len(splits.train)}). The model never trains on "
+        f"{'them' if len(missing) != 1 else 'it'}, which val and test still score: {fix}."
+    )
+
+
+def limit_note(splits: Splits, limit: int | None) -> str | None:
+    """What ``data.limit`` did that a user would not expect, and the fix, or None: nothing where the train
+    split holds fewer images (:func:`_limit_above`), or classes left without training samples (present
+    in val or test). The limit draws its samples at random from the whole train split, not per class; it
+    stays so (published runs depend on its selection): this note says what it did
+    (``data.limit_per_class`` draws per class)."""
+    if limit is None:
+        return None
+    if len(splits.train) < limit:
+        return _limit_above(limit, len(splits.train))
+    if len(splits.train) != limit:  # the train split was no larger
+        return None
+    trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
+    elsewhere = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
+    missing = [
+        splits.class_names[k] for k in np.flatnonzero(~trained & (elsewhere[: len(trained)] > 0))
+    ]
+    if not missing:
+        return None
+    bigger = max(10 * splits.num_classes, 2 * limit)
+    per_class = " (about 10 per class)" if bigger == 10 * splits.num_classes else ""
+    which = "that class" if len(missing) == 1 else "those classes"
+    return (
+        f"data.limit={limit} draws the training images at random, not per class, and drew none of "
+        f"{', '.join(repr(c) for c in missing)}: the model never trains on {which}, which val and test "
+        f"still score. Raise the limit, e.g. to {bigger}{per_class}: --set data.limit={bigger} / "
+        f"data__limit={bigger}, or keep N of each class with data.limit_per_class."
+    )
+
+
+def _limit_above(limit: int, held: int) -> str:
+    """The note for a ``data.limit`` above the ``held`` images of the train split, which are all kept (a
+    note, not an error: one limit given to a suite's datasets of several sizes caps the larger ones)."""
+    return (
+        f"data.limit={limit} asks for more training images than the train split holds ({held:,}): all "
+        f"{held:,} are used, not {limit:,}. Give at most {held}: --set data.limit={held} / "
+        f"data__limit={held}, or leave data.limit unset (null) for the whole split."
+    )
+
+
+def pooled_note(splits: Splits, src: SourceData, cfg: DataConfig) -> str | None:
+    """The note for ``data.split`` drawing train or val samples from the source's official test set,
+    which it pools with the others: how many train and val hold, how many of test are official test
+    samples, and the settings that keep the official test set (:func:`_official_fix`); None else."""
+    if cfg.split is None or not {"train", "test"} <= set(src.sets):
+        return None
+    code = OFFICIAL_SETS.index("test")
+    held = {
+        k: int((s.origin[:, 0] == code).sum()) for k, s in splits.items() if s.origin is not None
+    }
+    if held.get("train", 0) + held.get("val", 0) == 0:
+        return None
+    what = "images" if splits.train.is_image else "samples"
+    *some, last = [k for k in OFFICIAL_SETS if k in src.sets]
+    pooled = f"{', '.join(some)} and {last}"
+    n_pool, n_test = sum(len(s) for s in src.sets.values()), len(splits.test)
+    return (
+        f"data.split={list(cfg.split)} draws train, val and test at random (stratified) from {src.name}'s official "
+        f"{pooled} sets pooled ({n_pool:,} {what}): train holds {held['train']:,} and val "
+        f"{held.get('val', 0):,} of the {len(src.sets['test']):,} official test {what}, and "
+        f"{held.get('test', 0):,} of the {n_test:,} test {what} "
+        f"({held.get('test', 0) / n_test:.1%}) are official test {what}, so its test scores are not "
+        f"scores on the official test set. {_official_fix(splits, src, cfg, what)}"
+    )
+
+
+def _official_fix(splits: Splits, src: SourceData, cfg: DataConfig, what: str) -> str:
+    """The settings that give train, val and test of ``splits``' sizes from the official sets, test
+    being the official test set (sampled by ``data.limit_eval`` where smaller), and the sizes they
+    give: val carved from train by ``data.val_fraction`` (or the official val set), train capped by
+    ``data.limit`` (or by ``data.limit_per_class`` where given)."""
+    n_train, n_val, n_test = (len(s) for _, s in splits.items())
+    own_val = cfg.official_val and "val" in src.sets
+    train = len(src.sets["train"]) + (
+        len(src.sets["val"]) if "val" in src.sets and not own_val else 0
+    )
+    sets, val = ["data.split=null"], len(src.sets["val"]) if own_val else 0
+    if not own_val:
+        fraction = _fraction(n_val, train) if n_val < train else cfg.val_fraction
+        val = max(1, round(train * fraction))
+        train -= val
+        sets.append(f"data.val_fraction={fraction}")
+    if n_train < train:  # data.limit_per_class, where given, keeps its own n per class
+        train = n_train
+        sets += [] if cfg.limit_per_class is not None else [f"data.limit={n_train}"]
+    limit_eval, test = cfg.limit_eval, len(src.sets["test"])
+    if n_test < test and n_test != limit_eval:
+        limit_eval = n_test
+        sets.append(f"data.limit_eval={n_test}")
+    if limit_eval is not None:
+        val, test = min(val, limit_eval), min(test, limit_eval)
+    python = ", ".join(s.replace("data.", "data__").replace("=null", "=None") for s in sets)
+    where = (
+        f"train {train:,} {what} of the official train set, val {val:,} of its val set"
+        if own_val
+        else f"train {train:,} and val {val:,} {what} of the official "
+        f"{'train and val sets' if 'val' in src.sets else 'train set'}"
+    )
+    return (
+        f"To keep the official test set as test: {' '.join(f'--set {s}' for s in sets)} / {python} "
+        f"({where}, test {test:,} of the official test set's {len(src.sets['test']):,})."
+    )
+
+
+def _fraction(n: int, total: int) -> float:
+    """The shortest decimal ``f`` for which ``round(total * f)`` is ``n`` (``data.val_fraction`` carving
+    ``n`` of ``total``)."""
+    for digits in range(2, 12):
+        if round(total * (f := round(n / total, digits))) == n and 0 < f < 1:
+            return f
+    return n / total
