@@ -114,7 +114,13 @@ def test_best_checkpoint_is_the_best_val_pacc_epoch(tmp_path):
 
 
 def test_same_seed_same_numbers_on_cpu(tmp_path):
-    over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2")
+    # without figures/ (drawn after training, from its numbers; most of a tiny run's time): not compared
+    over = (
+        "augment.crop.p=0.5",
+        "augment.crop.padding=1",
+        "model.dropout=0.2",
+        "train.figures=false",
+    )
     a = train(tiny_config(*over), tmp_path / "a", quiet=True).row
     b = train(tiny_config(*over), tmp_path / "b", quiet=True).row
     train(tiny_config(*over, "train.seed=1"), tmp_path / "c", quiet=True)
@@ -148,6 +154,9 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval
         "optim.lr=0.05",
         "optim.momentum=0.9",
         f"train.eval_at_start={str(eval_at_start).lower()}",
+        # no figures/ (drawn after training; not compared here): a resume that draws them is
+        # test_resume.py's (KILL_ARGS)
+        "train.figures=false",
     )
     ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).row
     with pytest.raises(TrainingInterrupted, match="--resume"):
@@ -181,7 +190,14 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
     from vislab.models import build_model
     from vislab.training.evaluate import evaluate
 
-    over = ("augment.crop.p=0.5", "augment.crop.padding=1", "model.dropout=0.2", "optim.lr=0.01")
+    # without figures/ (drawn after training, from its numbers): not compared
+    over = (
+        "augment.crop.p=0.5",
+        "augment.crop.padding=1",
+        "model.dropout=0.2",
+        "optim.lr=0.01",
+        "train.figures=false",
+    )
     plain = train(tiny_config(*over), tmp_path / "plain", quiet=True).row
     start = train(
         tiny_config(*over, "train.eval_at_start=true"), tmp_path / "start", quiet=True
@@ -220,9 +236,11 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
 
 
 def test_existing_run_is_not_overwritten(tmp_path):
-    train(tiny_config("train.epochs=1"), tmp_path / "r", quiet=True)
+    # a run is recognised by its checkpoints/last.pt, not its figures/ (left out: most of its time)
+    once = ("train.epochs=1", "train.figures=false")
+    train(tiny_config(*once), tmp_path / "r", quiet=True)
     with pytest.raises(UserError, match="--resume"):
-        train(tiny_config("train.epochs=1"), tmp_path / "r", quiet=True)
+        train(tiny_config(*once), tmp_path / "r", quiet=True)
     with pytest.raises(UserError, match="nothing to resume"):
         train(tiny_config(), tmp_path / "empty", resume=True, quiet=True)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from vislab.errors import UserError
+from vislab.interrupts import take_ctrl_c
 
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 #: the exported model must match PyTorch within this (absolute, plus relative to the logits' scale)
@@ -32,6 +33,7 @@ def to_torchscript(
         try:
             traced = torch.jit.trace(model, example, check_trace=False)
         except Exception as e:  # noqa: BLE001 - the tracer raises any type the forward does
+            _raise_if_interrupted(e)
             raise UserError(
                 f"model '{name}' could not be traced to TorchScript: {_summary(e)}. Its forward must be "
                 f"tensor operations only; rewrite the failing part, or try --format onnx."
@@ -51,6 +53,7 @@ def to_onnx(model: torch.nn.Module, example: torch.Tensor, name: str) -> tuple[b
         import onnxruntime
         import onnxscript  # noqa: F401
     except ImportError as e:
+        _raise_if_interrupted(e)
         raise UserError(
             f"--format onnx needs the ONNX packages ({e.name} is missing): pip install 'vislab[onnx]'."
         ) from None
@@ -68,6 +71,7 @@ def to_onnx(model: torch.nn.Module, example: torch.Tensor, name: str) -> tuple[b
             )
             data = program.model_proto.SerializeToString()
         except Exception as e:  # noqa: BLE001 - the exporter wraps whatever the forward or a pass raised
+            _raise_if_interrupted(e)
             raise UserError(
                 f"model '{name}' could not be exported to ONNX: torch's exporter failed ({_summary(e)}). "
                 f"A forward with Python control flow on tensor values or on the batch size, or an operator "
@@ -93,6 +97,7 @@ def check_export(
             with _quiet():
                 got = run(x).float()
         except Exception as e:  # noqa: BLE001 - the exported program fails on another batch size
+            _raise_if_interrupted(e)
             got, why = None, f"it fails on a batch of {len(x)} ({_summary(e)})"
         if got is not None and got.shape != want.shape:
             why = f"it returns shape {tuple(got.shape)} for a batch of {len(x)}, not {tuple(want.shape)}"
@@ -110,6 +115,21 @@ def check_export(
             f"for the example batch: rewrite it with tensor operations (e.g. torch.where) to export it."
         )
     return worst
+
+
+def _raise_if_interrupted(e: BaseException) -> None:
+    """Raise a Ctrl-C that ``e`` stands for: torch's exporter and tracer wrap a KeyboardInterrupt in their
+    own errors (or a half-imported module fails later with an AttributeError or ImportError), which would
+    otherwise be reported as a model that cannot be exported, or as a missing package."""
+    seen, cause = set(), e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    # the command line's record of a Ctrl-C (vislab.interrupts), however torch hid it
+    if take_ctrl_c():
+        raise KeyboardInterrupt from None
 
 
 def _summary(e: BaseException) -> str:

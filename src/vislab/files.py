@@ -41,14 +41,22 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], option: str = 
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
-        raise WriteFailed(
-            f"could not write '{path}': {what}. Free space or choose another {option}; "
-            f"the previous file there is intact."
-        ) from None
+        raise WriteFailed(_not_written(path, e, option)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _not_written(path: Path, e: OSError, option: str) -> str:
+    """Why :func:`atomic_write` could not put its file at ``path`` (``e``), and the fix: free space for a
+    full disk, the folder in the way where one is, else the system's reason; that an earlier file there is
+    kept only where there is one."""
+    kept = "; the previous file there is intact" if path.is_file() else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"could not write '{path}': the disk is full. Free space or choose another {option}{kept}."
+    if path.is_dir():  # os.replace onto a folder: EISDIR (or, on some systems, EEXIST or ENOTEMPTY)
+        return f"could not write '{path}': a folder of that name is in the way. Move or rename it."
+    return f"could not write '{path}': {e.strerror}. Choose another {option}{kept}."
 
 
 def atomic_write_text(path: Path, text: str, option: str = "--out") -> None:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from vislab.config import Config, assignments
@@ -359,12 +358,16 @@ class Run:
     def _scores(self, split: str, trust_code: bool, checkpoint: str) -> tuple[Metrics, list[str]]:
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
-        npz = self.path / "predictions_test.npz"  # best.pt's test predictions, saved at the end
-        if split != "test" or checkpoint != "best" or not npz.is_file():
+        # best.pt's test predictions, saved at the end
+        saved = (
+            RunDir(self.path).read_predictions()
+            if (split, checkpoint) == ("test", "best")
+            else None
+        )
+        if saved is None:
             target = pick_checkpoint(self.path, checkpoint).loader_target()
             return score_checkpoint(target, split, (), trust_code)
-        with np.load(npz) as f:
-            probs, labels = f["probs"], f["labels"]
+        probs, labels = saved
         per_class = (RunDir(self.path).load_summary() or RunSummary()).test_per_class
         names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
         logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
-from vislab.config.build import setting_key
+from vislab.config.build import TRAIN, Caller, setting_key
 from vislab.data.sources import memory
 from vislab.data.sources.dataset_arrays import arrays_from_dataset
 from vislab.errors import UserError
@@ -26,25 +26,26 @@ def make_config(
     model: str | Callable[..., torch.nn.Module] | None = None,
     data: Any = None,
     overrides: Mapping[str, Any] | None = None,
-    caller: str = "vislab.train",
+    caller: Caller = TRAIN,
 ) -> Config:
     """The validated Config of :func:`train`'s arguments: ``config`` ← ``model`` ← ``data`` ← overrides.
 
     ``caller``: the function whose arguments these are, named by its errors with the YAML file given as
-    ``config`` ("Invalid config (bad.yaml + vislab.lr_find arguments)")."""
+    ``config`` ("Invalid config (bad.yaml + vislab.lr_find arguments)") and by the hint for a setting that
+    is no config key (``epochs=1`` given to vislab.lr_find)."""
     tree = _config_tree(config)
     if model is not None:
         _set_model_name(tree, model if isinstance(model, str) else user_model(model))
     if data is not None:
         set_dotted(tree, "data.name", data if isinstance(data, str) else _data_name(data))
     for key, value in (overrides or {}).items():
-        dotted = setting_key(key, value)
+        dotted = setting_key(key, value, caller)
         if dotted == "model.name":
             _set_model_name(tree, value if isinstance(value, str) else user_model(value))
         else:
             set_dotted(tree, dotted, value)
     file = f"{config} + " if isinstance(config, (str, Path)) else ""
-    return build_config(tree, source=f"{file}{caller} arguments")
+    return build_config(tree, source=f"{file}{caller.name} arguments")
 
 
 def _config_tree(config: ConfigLike) -> dict:

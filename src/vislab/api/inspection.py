@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vislab.api.configs import ConfigLike, make_config
+from vislab.config.build import Caller
 
 # The data, plotting and trainer set-up modules are imported by the functions that use them ("on use"
 # below): they load matplotlib, which `import vislab.api` should not wait for (see its __init__).
@@ -16,6 +17,25 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from vislab.training.lr_find import LRFinding
+
+_FIGURE = "it writes nothing: save the Figure it returns with .savefig('{name}.png')"
+PREVIEW_DATA = Caller(
+    "vislab.preview_data",
+    ("data", "show", "n", "copies", "config"),
+    {
+        "out": _FIGURE.format(name="preview"),
+        "epochs": "it trains nothing",
+        "model": "it shows data only",
+    },
+)
+LR_FIND = Caller(
+    "vislab.lr_find",
+    ("config", "model", "data", "start_lr", "end_lr", "steps"),
+    {
+        "epochs": "it takes optimizer steps, not epochs: give steps=N (200 unless given)",
+        "out": "it writes nothing: save its figure with .plot().savefig('lr_find.png')",
+    },
+)
 
 
 def preview_data(
@@ -42,7 +62,7 @@ def preview_data(
     from vislab.plotting.images import plot_image_grid
     from vislab.report.previews import preview_grid
 
-    cfg = make_config(config, data=data, overrides=overrides, caller="vislab.preview_data")
+    cfg = make_config(config, data=data, overrides=overrides, caller=PREVIEW_DATA)
     grid = preview_grid(cfg, show, n, copies)
     return drawn_figure(lambda path: plot_image_grid(grid.rows, path, grid.titles, grid.labels))
 
@@ -72,5 +92,5 @@ def lr_find(
     from vislab.training.lr_find import lr_find as range_test
 
     test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
-    cfg = make_config(config, model=model, data=data, overrides=overrides, caller="vislab.lr_find")
+    cfg = make_config(config, model=model, data=data, overrides=overrides, caller=LR_FIND)
     return range_test(cfg, test)

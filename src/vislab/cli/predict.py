@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vislab.cli.options import SetOpt, TrustOpt
+
+if TYPE_CHECKING:
+    from vislab.predict import Evaluation
 
 DEFAULT_TOP_K = 3  # classes per image without --top-k (all of them when the model has fewer)
 
@@ -80,9 +84,25 @@ def eval_(
     ev = evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
     # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
     print_scores(ev)
+    _rewrite_damaged_predictions(target, split, set_ or [], ev)
     write_evaluation_figures(ev)
     write_mistakes_csv(ev)
     print_figures(ev)
+
+
+def _rewrite_damaged_predictions(target: Path, split: str, sets: list[str], ev: Evaluation) -> None:
+    """A run's predictions_test.npz that cannot be read (``RunDir.read_predictions`` names it and
+    this fix), written again from this scoring: the run's best weights on its own test split, no --set."""
+    from vislab.errors import UserError
+    from vislab.training.rundir import RunDir
+
+    if split != "test" or sets or not target.is_dir():
+        return
+    try:
+        RunDir(target).read_predictions()
+    except UserError:
+        RunDir(target).write_predictions("test", ev.scored.probs, ev.scored.data.y)
+        print(f"wrote {target / 'predictions_test.npz'} again (it could not be read)")
 
 
 TopKOpt = typer.Option(

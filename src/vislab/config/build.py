@@ -6,7 +6,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -124,7 +125,7 @@ def _set_once(tree: dict, given: Mapping[str, Any], sets: list[str]) -> None:
     key set twice, in ``given`` or in ``sets`` (``key=value`` strings, applied later)."""
     seen = {s.partition("=")[0].strip(): s for s in sets}
     for key, value in given.items():
-        dotted = setting_key(key, value)
+        dotted = setting_key(key, value, LOAD_CONFIG)
         if dotted in seen:
             raise ConfigError(
                 f"{dotted} is given twice ({seen[dotted]!r} and {key}={value!r}): give it once."
@@ -133,29 +134,58 @@ def _set_once(tree: dict, given: Mapping[str, Any], sets: list[str]) -> None:
         set_dotted(tree, dotted, value)
 
 
-def setting_key(key: str, value: Any) -> str:
+class Caller(NamedTuple):
+    """A Python function taking settings as ``section__key`` keywords, as its hint for one that names no
+    section names it: its ``name``, its own ``arguments`` (a misspelt one is suggested) and, for those of
+    vislab.train's arguments it lacks, what to give it ``instead`` (``{value!r}``: the value given)."""
+
+    name: str
+    arguments: tuple[str, ...]
+    instead: Mapping[str, str] = MappingProxyType({})
+
+
+#: the arguments of ``vislab.train`` that are no config keys, to suggest for a misspelt one
+TRAIN_ARGUMENTS = ("out", "model", "data", "quiet", "resume", "overwrite", "trust_code", "epochs")
+TRAIN = Caller("vislab.train", TRAIN_ARGUMENTS)
+LOAD_CONFIG = Caller(
+    "vislab.load_config",
+    ("path", "overrides", "base"),
+    MappingProxyType(
+        {
+            "model": "give model__name={value!r}",
+            "data": "give data__name={value!r}",
+            "out": "a config holds no run folder: give out= to vislab.train",
+        }
+    ),
+)
+
+
+def setting_key(key: str, value: Any, caller: Caller = TRAIN) -> str:
     """The dotted config key of a setting given in Python: ``optim__lr`` or ``optim.lr`` → ``optim.lr``;
-    ConfigError for one that names no section (``lr=0.1``)."""
+    ConfigError for one that names no section (``lr=0.1``), with a hint for ``caller``, the function
+    given it."""
     dotted = key.replace("__", ".")
     if "." not in dotted:
         raise ConfigError(
-            f"'{key}={value!r}' is no config key{_near_setting(key, value)}: a config key is "
+            f"'{key}={value!r}' is no config key{_near_setting(key, value, caller)}: a config key is "
             f"section__key (e.g. optim__lr=1e-3, train__epochs=5, model__hidden=[64]) or dotted in a "
             f"mapping ({{'optim.lr': 1e-3}})."
         )
     return dotted
 
 
-#: the arguments of ``vislab.train`` that are no config keys, to suggest for a misspelt one
-TRAIN_ARGUMENTS = ("out", "model", "data", "quiet", "resume", "overwrite", "trust_code", "epochs")
-
-
-def _near_setting(key: str, value: Any) -> str:
-    """' (did you mean …?)' for a setting that names no section: a close argument of vislab.train
-    (``overwrit`` → ``overwrite``), else a config key whose name is close (``lr`` → ``optim__lr``)."""
-    near = difflib.get_close_matches(key, TRAIN_ARGUMENTS, n=1)
+def _near_setting(key: str, value: Any, caller: Caller) -> str:
+    """' (…)' for a setting that names no section: a close argument of ``caller`` (``overwrit`` →
+    ``overwrite``), what ``caller`` takes in place of an argument of vislab.train it lacks (``epochs`` →
+    ``train__epochs``), else a config key whose name is close (``lr`` → ``optim__lr``)."""
+    lacked = [a for a in TRAIN_ARGUMENTS if a not in caller.arguments]
+    near = difflib.get_close_matches(key, [*caller.arguments, *lacked], n=1)
+    if near and near[0] in caller.arguments:
+        return f" (did you mean {near[0]}={value!r}, an argument of {caller.name}?)"
     if near:
-        return f" (did you mean {near[0]}={value!r}, an argument of vislab.train?)"
+        default = "give train__epochs={value!r}" if near[0] == "epochs" else "vislab.train takes it"
+        fix = caller.instead.get(near[0], default).format(value=value)
+        return f" ({caller.name} takes no {near[0]} argument: {fix})"
     keys = {
         f"{section}__{field}": field
         for section, info in Config.model_fields.items()

@@ -134,13 +134,14 @@ def check_model_options(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     params = inspect.signature(fn).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return dict(kwargs)
-    valid = [p.name for p in params if p.name not in RESERVED]
+    options = [p.name for p in params if p.name not in RESERVED]
     for key in kwargs:
-        if key not in valid:
+        if key not in options:
+            valid = ["name", *options]  # model.name picks the model: a key of the section too
             near = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean 'model.{near[0]}'?" if near else ""
             raise ConfigError(
-                f"model '{name}' has no option 'model.{key}'.{hint} Valid options: {', '.join(valid) or '(none)'}."
+                f"model '{name}' has no option 'model.{key}'.{hint} Valid keys: {', '.join(valid)}."
             )
     try:
         options = _options_model(fn).model_validate(kwargs)

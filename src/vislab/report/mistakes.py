@@ -18,6 +18,7 @@ from vislab.plotting.mistakes import (
     plot_mistakes,
 )
 from vislab.report.figure_set import FigureSet
+from vislab.report.sections import saved_predictions
 from vislab.training.summary import RunSummary
 
 
@@ -34,13 +35,11 @@ def mistake_section(
     without saved test predictions. Without the test images (data not on this machine, or not the
     images the run scored) the figure shows the pairs only, and a note says why. ``summary``: the run's
     summary. ``label``: what the caption calls the run (default ``name``)."""
-    npz = run_dir / "predictions_test.npz"
-    if not npz.is_file():
+    saved = saved_predictions(run_dir, summary)
+    if saved is None:
         return None
-    with np.load(npz) as f:
-        probs, labels = f["probs"], f["labels"]
+    probs, labels, names = saved
     k = probs.shape[1]
-    names = list(summary.test_per_class or {}) or [str(i) for i in range(k)]
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, probs.argmax(1)), 1)
     pairs = confused_pairs(confusion)

@@ -12,6 +12,7 @@ import torch
 from vislab.config import AugmentConfig, Config
 from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
+from vislab.errors import UserError, show_note
 from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.canvas import draw_once
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
@@ -29,6 +30,7 @@ from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.evaluate import CONFUSION_PNG
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 MAX_PREVIEWS = 6  # augmentation previews per report
@@ -38,12 +40,16 @@ def saved_predictions(
     run_dir: Path, summary: RunSummary
 ) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """A run's saved test probabilities (N×K), labels and class names (predictions_test.npz and its
-    summary), or None when it saved none."""
-    npz = run_dir / "predictions_test.npz"
-    if not npz.is_file():
+    summary), or None when it saved none. A damaged file: UserError naming it and its fix, said on the
+    terminal too (a :class:`~vislab.errors.Note`), since the page only leaves its figures out."""
+    try:
+        saved = RunDir(run_dir).read_predictions()
+    except UserError as e:
+        show_note(f"{run_dir.name}: its test figures and mistakes are left out: {e}")
+        raise
+    if saved is None:
         return None
-    with np.load(npz) as f:
-        probs, labels = f["probs"], f["labels"]
+    probs, labels = saved
     names = list(summary.test_per_class or {}) or [str(i) for i in range(probs.shape[1])]
     return probs, labels, names
 

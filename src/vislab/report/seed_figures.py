@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vislab.errors import UserError
 from vislab.experiments.results.data_used import own_test_sets
 from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
 from vislab.report.figure_set import FigureSet, wide
@@ -35,11 +36,8 @@ def read_seeds(
     for run, folder in runs.items():
         try:
             saved = saved_predictions(folder, summaries.get(run, RunSummary()))
-        except Exception as e:  # a damaged file costs its seed, not the row
-            notes.append(
-                f"{run}: {folder / 'predictions_test.npz'} not readable ({type(e).__name__}: {e}); "
-                f"the row's test figures leave this seed out (train the run again to restore it)"
-            )
+        except UserError as e:  # a damaged file costs its seed, not the row
+            notes.append(f"{run}: {e} The row's test figures leave this seed out.")
             continue
         if saved is None:
             notes.append(

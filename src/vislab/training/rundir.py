@@ -148,6 +148,31 @@ class RunDir:
         atomic_write(self.path / f"predictions_{split}.npz", write)
 
     # ------------------------------------------------------------------ readers
+    def read_predictions(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The saved test probabilities (N×K) and labels (N), predictions_test.npz; None when the run has
+        none; UserError naming the file and what writes it again when it cannot be read (cut short, not
+        an npz, arrays of the wrong shape)."""
+        npz = self.path / "predictions_test.npz"
+        if not npz.is_file():
+            return None
+        try:
+            with np.load(npz, allow_pickle=False) as f:
+                probs, labels = f["probs"], f["labels"]
+            wrong = (
+                probs.ndim != 2 or labels.shape != probs.shape[:1] or labels.dtype.kind not in "iu"
+            )
+        except Exception as e:  # noqa: BLE001 - zipfile, zlib, numpy and the OS each raise their own
+            why = f"{type(e).__name__}: {' '.join(str(e).split())}".rstrip(": ")
+        else:
+            if not wrong:
+                return probs, labels
+            why = f"probs {probs.shape}, labels {labels.shape} {labels.dtype} are not N×K and N"
+        raise UserError(
+            f"'{npz}' cannot be read ({why}): the run's saved test predictions (its test confusion "
+            f"matrix, per-class accuracy, ROC curves and mistakes) are damaged. Write it again from "
+            f"checkpoints/best.pt: vislab eval {self.path}"
+        )
+
     def read_summary(self) -> RunSummary | None:
         """summary.json; None when it is absent or cannot be read (:meth:`load_summary` says why)."""
         try:

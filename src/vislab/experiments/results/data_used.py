@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vislab.errors import UserError
+from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 
@@ -105,10 +107,11 @@ def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -
         labels = []
         for name in names:
             try:
-                with np.load(runs[name] / "predictions_test.npz") as f:
-                    labels.append(f["labels"])
-            except Exception:  # missing or damaged: read_seeds notes it for the row's figures
+                saved = RunDir(runs[name]).read_predictions()
+            except UserError:  # damaged: read_seeds notes it for the row's figures
                 continue
+            if saved is not None:
+                labels.append(saved[1])
         if len(labels) > 1 and own_test_sets(labels):
             out.append(row)
     return out
