@@ -27,6 +27,26 @@ def folder_kind(folder: Path) -> str | None:
     return None
 
 
+def runs_folder_note(folder: Path) -> str | None:
+    """Why ``folder`` is no run but a suite's or sweep's (or another folder of runs), naming a few of its
+    runs; None when it is none of them."""
+    kind = folder_kind(folder)
+    kind = kind if kind in ("suite", "sweep") else None
+    runs = sorted(
+        c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
+    )
+    if kind is None and not runs:
+        return None
+    what = f"a {kind} folder" if kind else "a folder of runs"
+    if not runs:
+        return f"'{folder}' is {what}, not a run, and holds no runs yet: give one of its runs once it has some."
+    more = f" (and {len(runs) - 3} more)" if len(runs) > 3 else ""
+    return (
+        f"'{folder}' is {what}, not a run: give one of its runs, e.g. "
+        f"{', '.join(repr(str(r)) for r in runs[:3])}{more}."
+    )
+
+
 def not_a_run(path: Path) -> str:
     """Why ``path`` (no config.yaml in it) is not a run directory, and what to give instead: a file's
     run (a checkpoint's: the folder above checkpoints/), or a suite's or sweep's runs, which lie in it."""

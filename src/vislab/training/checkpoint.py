@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
-from vislab.not_a_run import folder_kind
+from vislab.not_a_run import runs_folder_note
 
 # torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
 # checkpoint ("on use" below): importing this module stays light.
@@ -172,27 +172,8 @@ def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint
         return PickedCheckpoint(last, p, ema and which == "best", note)
     wanted = "last.pt" if which == "last" else "best.pt or last.pt"
     raise DataError(
-        _not_a_run(p) or f"run directory '{p}' has no checkpoints/{wanted}: was the run started?"
-    )
-
-
-def _not_a_run(folder: Path) -> str | None:
-    """Why ``folder`` is no run but a suite's or sweep's (or another folder of runs), naming a few of its
-    runs; None when it is none of them."""
-    kind = folder_kind(folder)
-    kind = kind if kind in ("suite", "sweep") else None
-    runs = sorted(
-        c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
-    )
-    if kind is None and not runs:
-        return None
-    what = f"a {kind} folder" if kind else "a folder of runs"
-    if not runs:
-        return f"'{folder}' is {what}, not a run, and holds no runs yet: give one of its runs once it has some."
-    more = f" (and {len(runs) - 3} more)" if len(runs) > 3 else ""
-    return (
-        f"'{folder}' is {what}, not a run: give one of its runs, e.g. "
-        f"{', '.join(repr(str(r)) for r in runs[:3])}{more}."
+        runs_folder_note(p)
+        or f"run directory '{p}' has no checkpoints/{wanted}: was the run started?"
     )
 
 

@@ -14,7 +14,8 @@ import torch
 from vislab.config import Config, build_config, config_differences
 from vislab.config.differences import with_neutral_settings
 from vislab.errors import DataError, Note, UserError
-from vislab.training.checkpoint import _not_a_run, load_checkpoint, save_checkpoint
+from vislab.not_a_run import runs_folder_note
+from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
@@ -46,7 +47,7 @@ def resumable(run: RunDir) -> Checkpoint:
     if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue
         # a suite's, sweep's or quickstart's folder: starting it "again" there is refused too
         raise UserError(
-            _not_a_run(run.path)
+            runs_folder_note(run.path)
             or f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
             f"checkpoint). Start it again: {_anew(run.path)}."
         )

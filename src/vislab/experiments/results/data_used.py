@@ -105,7 +105,7 @@ def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -
     out = []
     for row, names in rows.items():
         labels = []
-        for name in names:
+        for name in (n for n in names if n in runs):  # a failed seed has no folder to read
             try:
                 saved = RunDir(runs[name]).read_predictions()
             except UserError:  # damaged: read_seeds notes it for the row's figures
