@@ -872,9 +872,11 @@ def test_model_info_total_matches_parameter_count(capsys, name, shape, sets):
     m = re.search(r"parameters: ([\d,]+)", out)
     assert m, out
     from vislab.cli.model import parse_sets, parse_shape
+    from vislab.models.hooks import model_size
 
     model = build_model(name, parse_shape(shape), 10, **parse_sets(sets))
-    expected = sum(p.numel() for p in model.parameters())
+    # as a run's params count them: torch's parameters; a fitted model's (svm), its buffers
+    expected = model_size(model)
     assert int(m.group(1).replace(",", "")) == expected
     assert re.search(rf"total\s.*\b{expected:,}\b", out)  # the table's total row too
 

@@ -98,9 +98,14 @@ class SuiteFailed(RunFailed):
 class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped by a signal after writing a resumable checkpoint. Not a VislabError but a
     KeyboardInterrupt, as the Ctrl-C that caused it: ``except Exception`` (a notebook's loop of runs going
-    on past a failed one) lets it through, and the loop stops."""
+    on past a failed one) lets it through, and the loop stops. ``complete``: the signal came as the run
+    was scored, which finished first — the run is complete, nothing was stopped (the command line ends 0)."""
 
     exit_code = 130
+
+    def __init__(self, message: str = "", *, complete: bool = False):
+        super().__init__(message)
+        self.complete = complete
 
 
 class MetricsInputError(ValueError):

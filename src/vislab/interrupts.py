@@ -32,8 +32,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def watch_ctrl_c() -> Iterator[None]:
-    """While inside: Ctrl-C raises KeyboardInterrupt as usual and is also remembered. Main thread only."""
+def watch_ctrl_c(last: bool = False) -> Iterator[None]:
+    """While inside: Ctrl-C raises KeyboardInterrupt as usual and is also remembered. Main thread only.
+
+    ``last``: the process ends when this block does (the command line's entry point): from its end on a
+    Ctrl-C is ignored, not raised — nothing is left to stop. The interpreter's shutdown that follows (a
+    second or two freeing torch and matplotlib) would otherwise end a finished command with 130 and no
+    word, and a script's ``vislab train ... && vislab eval ...`` would stop there."""
     global _seen
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -44,7 +49,8 @@ def watch_ctrl_c() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        # SIG_IGN outlasts the shutdown: Python resets only the handlers that are its own functions
+        signal.signal(signal.SIGINT, signal.SIG_IGN if last else old)
         sys.unraisablehook = old_hook
         _seen = False
 

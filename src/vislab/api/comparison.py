@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from vislab.api.folders import folder_kind
+from vislab.config import TrainConfig
 from vislab.errors import UserError, show_note
 from vislab.experiments.records import SuiteInfo
 from vislab.not_a_run import run_of_file
@@ -217,22 +219,31 @@ def _ordered(
     return {n: summaries[n] for n in order}, rows, groups
 
 
+# what runs can be selected by (train.select_metric): --sort takes them, a column of the table or not
+SELECTABLE = typing.get_args(TrainConfig.model_fields["select_metric"].annotation)
+
+
 def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = None) -> list[str]:
-    """The table's rows (runs, or ``rows`` of seeds) ordered by ``column`` of results.csv: best first for
-    an accuracy or loss (highest accuracy, lowest loss), else ascending; a row without a value last.
-    UserError naming the closest columns for one the table does not have."""
+    """The table's rows (runs, or ``rows`` of seeds) ordered by ``column`` of results.csv, or by a metric
+    runs are selected by (:data:`SELECTABLE`: val_loss, which the table does not show, is read from each
+    summary.json, a row of seeds' mean; a note says so): best first for an accuracy or loss (highest
+    accuracy, lowest loss), else ascending; a row without a value last. UserError naming the closest
+    columns for one the table does not have."""
     from vislab.experiments.results.settings import table_settings  # on use (see the imports)
     from vislab.experiments.results.table import csv_table
 
     settings = table_settings(found.summaries, found.folders, rows)
     table, cols = csv_table(found.summaries, settings, found.suite.reported, rows)
     keys = [k for k, _ in cols]
-    if column not in keys:
-        near = difflib.get_close_matches(column, keys, n=3, cutoff=0.5)
+    if column not in keys and column in SELECTABLE:
+        _add_selectable(found, column, rows, table)
+    elif column not in keys:
+        known = [*keys, *(m for m in SELECTABLE if m not in keys)]
+        near = difflib.get_close_matches(column, known, n=3, cutoff=0.5)
         closest = f" (closest: {', '.join(near)})" if near else ""
         raise UserError(
             f"cannot sort by '{column}': the table has no such column{closest}. Its columns: "
-            f"{', '.join(keys)}."
+            f"{', '.join(keys)}; or a metric runs are selected by: {', '.join(SELECTABLE)}."
         )
     best_high = column.endswith("acc")
 
@@ -243,3 +254,23 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
         return (1, 0.0, str(v)) if v is not None and v != "" else (2, 0.0, "")
 
     return [row["run"] for row in sorted(table, key=key)]
+
+
+def _add_selectable(
+    found: Found, column: str, rows: dict[str, list[str]] | None, table: list[dict]
+) -> None:
+    """Put metric ``column`` (not a column of the table) in each of its rows: the run's value in its
+    summary.json, a row of seeds' mean over the runs that have one; a note says the rows are so ordered."""
+    runs = rows if rows is not None else {name: [name] for name in found.summaries}
+    for row in table:
+        summaries = [found.summaries[n] for n in runs.get(row["run"], ()) if n in found.summaries]
+        values = [summary.score(column) for summary in summaries]
+        numbers = [
+            float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        row[column] = sum(numbers) / len(numbers) if numbers else None
+    mean = ", a row of seeds by their mean" if rows is not None else ""
+    show_note(
+        f"rows ordered by {column}, best first: each run's in its summary.json{mean} (the table has no "
+        f"{column} column)."
+    )

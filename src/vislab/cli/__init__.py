@@ -222,10 +222,12 @@ class WorkersEnded(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map errors to messages and exit codes."""
+    """Entry point: run the CLI and map errors to messages and exit codes. ``argv`` None: the process's
+    own command line (the ``vislab`` script, ``python -m vislab``), which ends with the command: a Ctrl-C
+    after the command is ignored (``watch_ctrl_c(last=True)``)."""
     try:
         # a Ctrl-C is remembered from here on; the layers below show progress with rich's bars
-        with watch_ctrl_c(), use_display(RichDisplay()), notes_as_lines(err):
+        with watch_ctrl_c(last=argv is None), use_display(RichDisplay()), notes_as_lines(err):
             rv = app(args=argv, prog_name="vislab", standalone_mode=False)
             # a Ctrl-C raised inside a finaliser, which Python prints as "Exception ignored" and goes on
             # from: the command finished, but the user asked it to stop
@@ -279,15 +281,19 @@ def _outcome(e: BaseException) -> int:
     ``worker._WAIT_S`` seconds (rank 0 had none, or is slow to meet it): a rank's own error is never lost. Under
     ``--nproc`` ranks 1.. print into log files, and the launcher shows one only if rank 0 said nothing.
     """
-    # the exit code follows the type (errors.py)
+    # the exit code follows the type (errors.py); a signal that came as a run was scored, which finished
+    # first (``complete``), stopped nothing: a note, 0
     if isinstance(e, (VislabError, TrainingInterrupted)):
+        complete = getattr(e, "complete", False)
         if not said_by_rank_0(e):
             stopped = isinstance(e, TrainingInterrupted)
-            kind = "[bold yellow]interrupted:" if stopped else "[bold red]error:"
+            kind = "[bold yellow]interrupted:[/]" if stopped else "[bold red]error:[/]"
             # text may hold [/x]
-            err.print(f"{kind}[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            err.print(
+                f"{'note:' if complete else kind} {escape(str(e))}", highlight=False, soft_wrap=True
+            )
             record_said(e)
-        return e.exit_code
+        return 0 if complete else e.exit_code
     if isinstance(e, typer.Exit):
         return e.exit_code
     if isinstance(e, typer.Abort):

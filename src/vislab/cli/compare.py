@@ -33,7 +33,8 @@ def compare(
         None,
         "--sort",
         metavar="COLUMN",
-        help="Order the rows by this column of results.csv (val_acc, test_loss, optim.lr, ...): best "
+        help="Order the rows by this column of results.csv (val_acc, test_loss, optim.lr, ...), or by "
+        "a metric runs are selected by (train.select_metric: val_loss too, from summary.json): best "
         "first for an accuracy or loss, else ascending; rows without a value last.",
     ),
     csv: Path | None = typer.Option(

@@ -173,7 +173,8 @@ def _layer_rows(t: ModelInfo) -> Table:
     ):
         table.add_column(col, justify=justify)
     for r in t.rows:
-        frozen = " (frozen)" if r.trainable < r.params else ""
+        # a fitted model's parameters are buffers (``ModelInfo.counts_buffers``): none is frozen
+        frozen = " (frozen)" if r.trainable < r.params and not t.counts_buffers else ""
         table.add_row(
             escape(r.name),
             escape(r.type),

@@ -238,6 +238,25 @@ def last_linear_to(model: nn.Module, num_classes: int) -> str | None:
     return linears[-1] if linears else None
 
 
+def model_size(model: nn.Module, hooks: ModelHooks | None = None) -> int:
+    """A model's parameters, as a run's summary (``params``), the results tables and ``vislab model info``
+    count them: a trained model's parameters (not its buffers: batch-norm statistics); a fitted one's
+    (``trained_by="fit_arrays"``: majority, svm) — or one without parameters — what it stores, which it
+    holds as buffers, known only once it is fitted (an unfitted svm holds just its gamma). ``hooks``: the
+    model's (default ``hooks_of(model)``)."""
+    n = sum(p.numel() for p in model.parameters())
+    if stores_buffers(model, hooks):
+        n += sum(b.numel() for b in model.buffers())
+    return n
+
+
+def stores_buffers(model: nn.Module, hooks: ModelHooks | None = None) -> bool:
+    """Whether ``model_size`` counts ``model``'s buffers as its parameters: a fitted model, or one without
+    parameters."""
+    fitted = (hooks if hooks is not None else hooks_of(model)).trained_by == "fit_arrays"
+    return fitted or not any(p.numel() for p in model.parameters())
+
+
 class BoundHooks(ModelHooks):
     """The default hooks of a module that does not subclass ``ModelHooks``, bound to that ``model``."""
 

@@ -5,11 +5,12 @@ model info`` prints it."""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch.nn as nn
 
+from vislab.models.hooks import model_size, stores_buffers
 from vislab.models.layer_table import NO_PASS, AttentionCost, LayerRow, layer_table
 from vislab.models.receptive_field import Field
 
@@ -33,25 +34,34 @@ class ModelInfo:
     params: int
     trainable: int
     weights: int  # the layers' weights (matrices, kernels: ≥ 2-D), as hand counts give them
-    buffers: int  # values held outside the parameters (batch-norm statistics)
+    buffers: (
+        int  # values held outside torch's parameters (batch-norm statistics; a fitted model's fit)
+    )
     macs: int  # multiply-accumulates per image (0 when no forward pass ran: see ``note``)
     attention: AttentionCost | None = None
     note: str = ""  # why no forward pass ran (e.g. a fitted baseline before it is fitted)
+    # ``params`` counts the buffers (``model_size``): a fitted model's (majority, svm), or one without parameters
+    counts_buffers: bool = False
 
     @classmethod
     def of(cls, model: nn.Module, input_shape: tuple[int, ...], name: str, num_classes: int | None):
-        """The layer table of ``model`` (one forward pass on zeros, see the module docstring)."""
+        """The layer table of ``model`` (one forward pass on zeros, see the module docstring); ``params``
+        as a run's summary and the results tables count them (:func:`model_size`)."""
         t = layer_table(model, tuple(input_shape))
         totals = {k: t.totals[k] for k in ("params", "trainable", "weights", "buffers", "macs")}
+        counts_buffers = stores_buffers(model)
+        rows = _buffers_as_params(model, t.rows, t.output_shape) if counts_buffers else t.rows
+        totals["params"] = model_size(model)
         return cls(
             name,
             tuple(input_shape),
             num_classes,
             t.output_shape,
-            t.rows,
+            rows,
             **totals,
             attention=t.attention,
             note=t.note,
+            counts_buffers=counts_buffers,
         )
 
     @property
@@ -112,6 +122,22 @@ class ModelInfo:
         return f"<div><b>{html.escape(self.title)}</b>{failed}{table}<ul>{items}</ul></div>"
 
 
+def _buffers_as_params(model: nn.Module, rows: list[LayerRow], output_shape: str) -> list[LayerRow]:
+    """``rows`` with each module's own buffers in its ``params`` (a fitted model's, see :func:`model_size`),
+    and the model's own row, which the table leaves out when it holds no parameters and costs no MACs,
+    put back first when it holds buffers (majority's class prior)."""
+    modules = dict(model.named_modules())
+
+    def own(name: str) -> int:
+        return sum(b.numel() for b in modules[name].buffers(recurse=False))
+
+    key = {"(model)": ""}
+    rows = [replace(r, params=r.params + own(key.get(r.name, r.name))) for r in rows]
+    if (not rows or rows[0].name != "(model)") and own(""):
+        rows.insert(0, LayerRow("(model)", type(model).__name__, output_shape, own(""), 0))
+    return rows
+
+
 def _side(f: Field | None, which: str) -> int | tuple[int, int] | None:
     """A field's size or jump: one number when square."""
     if f is None:
@@ -130,11 +156,8 @@ def _si(n: float, unit: str) -> str:
 
 def _cost_lines(info: ModelInfo) -> list[str]:
     """The lines under the table: parameters, MACs, receptive fields, a ViT's tokens and attention."""
-    macs, weights, shape = info.macs, info.weights, info.input_shape
-    lines = [
-        f"parameters: {info.params:,} (trainable {info.trainable:,}; weights {weights:,} "
-        f"+ 1-D biases and scales {info.params - weights:,}), buffers: {info.buffers:,} values"
-    ]
+    macs, shape = info.macs, info.input_shape
+    lines = [_parameters_line(info)]
     if not info.note:  # else no forward pass ran: nothing was counted
         lines.append(
             f"MACs per image: {macs:,} ({_si(macs, 'MAC')} = {_si(2 * macs, 'FLOP')}): the "
@@ -154,6 +177,24 @@ def _cost_lines(info: ModelInfo) -> list[str]:
     if info.note:
         lines.append(f"note: {info.note}")
     return lines
+
+
+def _parameters_line(info: ModelInfo) -> str:
+    """The parameters (as a run's summary and the results tables count them: :func:`model_size`), then
+    how they are held: a trained model's trainable share, weights and biases, and its buffers; a fitted
+    model's (``counts_buffers``) buffers, which are its parameters."""
+    if not info.counts_buffers:
+        weights = info.weights
+        return (
+            f"parameters: {info.params:,} (trainable {info.trainable:,}; weights {weights:,} "
+            f"+ 1-D biases and scales {info.params - weights:,}), buffers: {info.buffers:,} values"
+        )
+    values = f"{info.buffers:,} value{'' if info.buffers == 1 else 's'}"
+    return (
+        f"parameters: {info.params:,}, what the model stores: {values} held as buffers (torch "
+        f"parameters {info.params - info.buffers:,}, trainable {info.trainable:,}: a fitted model is set "
+        f"by its fit, not by gradient descent), as a run's summary and the results tables count them"
+    )
 
 
 def _attention_lines(a: AttentionCost, total_macs: int) -> list[str]:

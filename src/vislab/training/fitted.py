@@ -8,9 +8,10 @@ import time
 import torch
 
 from vislab.data.loader import DeviceLoader
+from vislab.models.hooks import model_size
 from vislab.training.epoch_end import track_test
 from vislab.training.evaluate import evaluate
-from vislab.training.parts import model_size, parameters
+from vislab.training.parts import parameters
 from vislab.training.resume import checkpoint
 from vislab.training.setup import Training
 from vislab.training.state import StopFlag

@@ -21,7 +21,7 @@ from vislab.data.mix import build_mix
 from vislab.data.types import Splits
 from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
-from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.hooks import ModelHooks, hooks_of, model_size
 from vislab.models.objects import check_unchanged
 from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
@@ -257,16 +257,6 @@ def _build_network(
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
     return Network(model, hooks, n_params, num_classes, code, channels_last=nhwc)
-
-
-def model_size(model: torch.nn.Module, hooks: ModelHooks) -> int:
-    """A run's size, its ``params``: a trained model's parameters; a fitted one's
-    (``trained_by="fit_arrays"``: majority, svm) — or one without parameters — what it stores, its
-    parameters and buffers, known only once it is fitted (an unfitted svm holds just its gamma)."""
-    n = sum(p.numel() for p in model.parameters())
-    if hooks.trained_by == "fit_arrays" or n == 0:
-        n += sum(b.numel() for b in model.buffers())
-    return n
 
 
 def parameters(n: int) -> str:

@@ -87,8 +87,9 @@ def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None
     where = t.run.path / "summary.json"
     if not missing:
         raise TrainingInterrupted(
-            f"training stopped by {signal_name} while the run was scored; the scoring finished first: "
-            f"the run is complete ({where}), nothing is left to do for it."
+            f"{signal_name} came while the run was scored; the scoring finished first: the run is "
+            f"complete ({where}), nothing is left to do for it.",
+            complete=True,
         )
     fitted = t.network.hooks.trained_by == "fit_arrays"
     again = "fits and scores the model again" if fitted else "scores the run again"
