@@ -132,8 +132,8 @@ def test_gradcheck_fails_on_a_wrong_backward(monkeypatch):
 
 
 def test_gradcheck_refuses_other_models_and_tolerances():
-    with pytest.raises(UserError, match="only mlp-scratch has"):
-        vislab.gradcheck("vit")
+    with pytest.raises(UserError, match="model 'cnn' has no hand-written gradients to check"):
+        vislab.gradcheck("cnn", input_shape=(1, 8, 8))
     with pytest.raises(UserError, match="give a positive tolerance"):
         vislab.gradcheck(tol=0)
     with pytest.raises(UserError, match="at least 2"):

@@ -131,6 +131,41 @@ def test_gradcheck_checks_any_model_that_declares_its_gradients():
     errors = gradcheck(Softmax(3, 4).double(), x, y)
     assert list(errors) == ["fc.weight", "fc.bias"] and max(errors.values()) < 1e-12
     with pytest.raises(
-        UserError, match="^Linear has no hand-written gradients to check; only mlp-scratch has.$"
+        UserError, match="^Linear has no hand-written gradients to check: it declares"
     ):
         gradcheck(nn.Linear(3, 4).double(), x, y)
+
+
+SOFTMAX_FILE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+from vislab.models.hooks import HandWrittenGradients, ModelHooks
+
+SCALE = {scale}  # 2: a wrong weight gradient
+
+
+class Net(ModelHooks, nn.Module):
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(input_shape[0], num_classes)
+
+    def forward(self, x):
+        return self.fc(x)
+
+    def hand_written_gradients(self, x, y):
+        with torch.no_grad():
+            delta = (self.fc(x).softmax(1) - F.one_hot(y, self.fc.out_features)) / len(y)
+        return HandWrittenGradients([SCALE * delta.T @ x, delta.sum(0)], self.fc(x))
+"""
+
+
+@pytest.mark.parametrize("scale, passed", [(1, True), (2, False)])
+def test_vislab_gradcheck_checks_a_users_model_file(tmp_path, monkeypatch, scale, passed):
+    """Before, vislab.gradcheck and `vislab model gradcheck` refused every model but mlp-scratch by name,
+    though a model of one's own may declare its hand-written gradients."""
+    import vislab
+
+    (tmp_path / f"hw{scale}.py").write_text(SOFTMAX_FILE.format(scale=scale))
+    monkeypatch.chdir(tmp_path)
+    check = vislab.gradcheck(f"hw{scale}.py:Net", input_shape=(3,), num_classes=4)
+    assert check.passed is passed and list(check.relative_errors) == ["fc.weight", "fc.bias"]
+    assert (check.relative_errors["fc.weight"] > 0.1) is not passed

@@ -53,9 +53,9 @@ def assert_png(path, min_size=100):
 @pytest.mark.parametrize("hidden", [[8], [6, 5]], ids=["1-hidden", "2-hidden"])
 @pytest.mark.parametrize("shape", [(2,), (1, 4, 4)], ids=["features", "image"])
 def test_gradcheck_hand_written_backward_matches_autograd(hidden, shape):
-    from vislab.models.gradcheck import TOLERANCE, gradcheck_mlp_scratch
+    from vislab.models.gradcheck import TOLERANCE, gradcheck_model
 
-    errors = gradcheck_mlp_scratch(shape, num_classes=3, batch=8, seed=1, hidden=hidden)
+    errors = gradcheck_model("mlp-scratch", shape, num_classes=3, batch=8, seed=1, hidden=hidden)
     n_linear = len(hidden) + 1
     assert len(errors) == 2 * n_linear  # a weight and a bias per layer: every parameter is checked
     assert all(e < TOLERANCE for e in errors.values()), errors
@@ -65,13 +65,13 @@ def test_gradcheck_hand_written_backward_matches_autograd(hidden, shape):
 def test_gradcheck_detects_a_wrong_backward(monkeypatch):
     """The check is not vacuous: a backward off by 1 % fails it."""
     from vislab.models import scratch
-    from vislab.models.gradcheck import gradcheck_mlp_scratch
+    from vislab.models.gradcheck import gradcheck_model
 
     orig = scratch.ScratchMLP.backward_manual
     monkeypatch.setattr(
         scratch.ScratchMLP, "backward_manual", lambda self, *a: [g * 1.01 for g in orig(self, *a)]
     )
-    errors = gradcheck_mlp_scratch((2,), 3, 8, hidden=[5])
+    errors = gradcheck_model("mlp-scratch", (2,), 3, 8, hidden=[5])
     assert min(errors.values()) > 1e-3
 
 

@@ -13,7 +13,7 @@ from vislab.api.configs import user_model
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError
 from vislab.models import MODELS, build_model
-from vislab.models.gradcheck import HAND_WRITTEN, TOLERANCE, GradCheck, gradcheck_mlp_scratch
+from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_model
 from vislab.models.objects import is_users_code
 from vislab.models.registry import code_of
 from vislab.run import Run
@@ -167,8 +167,9 @@ def gradcheck(
     tol: float = TOLERANCE,
     **options: Any,
 ) -> GradCheck:
-    """The hand-written backward pass of ``mlp-scratch`` (built with ``options``) against torch.autograd
-    in float64, on a random batch (as ``vislab model gradcheck``): each parameter's relative error
+    """The hand-written backward pass of ``model`` (built with ``options``: ``mlp-scratch``, or any model
+    whose ``hand_written_gradients`` hook gives one, e.g. ``"nets.py:Net"``) against torch.autograd in
+    float64, on a random batch (as ``vislab model gradcheck``): each parameter's relative error
     (``.table``, a DataFrame) and ``.passed`` (the largest within ``tol``).
 
     >>> check = vislab.gradcheck(hidden=[8, 8], input_shape=(1, 8, 8), num_classes=10)
@@ -178,15 +179,8 @@ def gradcheck(
         raise UserError(
             f"tolerance {tol:g}: give a positive tolerance, e.g. --tol 1e-6 / tol=1e-6."
         )
-    if model not in HAND_WRITTEN:
-        only = " and ".join(HAND_WRITTEN)
-        raise UserError(
-            f"model '{model}' has no hand-written gradients to check: only {only} "
-            f"{'has' if len(HAND_WRITTEN) == 1 else 'have'} (`vislab model gradcheck {HAND_WRITTEN[0]}`, "
-            f"vislab.gradcheck('{HAND_WRITTEN[0]}'))."
-        )
     if not (isinstance(batch, int) and batch >= 1):
         raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")
     classes = _classes(num_classes, least=2)
-    errors = gradcheck_mlp_scratch(_shape(input_shape), classes, batch, seed, **options)
+    errors = gradcheck_model(model, _shape(input_shape), classes, batch, seed, **options)
     return GradCheck(model, errors, tol)

@@ -201,7 +201,9 @@ def _field_text(field) -> str:
 @app.command("gradcheck")
 def gradcheck(
     name: str = typer.Argument(
-        "mlp-scratch", help="The model with hand-written gradients (mlp-scratch)."
+        "mlp-scratch",
+        help="A model with hand-written gradients: mlp-scratch, or your own (file.py:Net) with a "
+        "hand_written_gradients hook.",
     ),
     set_: list[str] | None = SetOpt,
     input_: str = typer.Option("2", "--input", "-i", help="Input shape: D (2) or C×H×W."),

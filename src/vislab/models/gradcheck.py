@@ -1,7 +1,8 @@
-"""Gradient check: the hand-written backward pass of `mlp-scratch` against torch.autograd, in float64.
+"""Gradient check: a model's hand-written backward pass (its ``hand_written_gradients`` hook: vislab's
+`mlp-scratch`, or a model of your own) against torch.autograd, in float64.
 
-The reference is autograd through the *library* path (``nn.Linear``/``nn.Tanh`` + ``F.cross_entropy``),
-so the check covers the hand-written forward, softmax, loss and backward at once. The error of one
+The reference is autograd through the *library* path (for `mlp-scratch`: ``nn.Linear``/``nn.Tanh`` +
+``F.cross_entropy``), so the check covers the hand-written forward, softmax, loss and backward at once. The error of one
 parameter tensor is ‖g_manual − g_autograd‖ / max(‖g_manual‖, ‖g_autograd‖); float64 round-off gives
 ~1e-15, a wrong formula gives ~1.
 """
@@ -23,9 +24,9 @@ if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
     import pandas as pd
 
 TOLERANCE = 1e-6
-# the built-in models with hand-written gradients (the ``hand_written_gradients`` hook, models/scratch.py):
-# a registered builder says what it builds only once called, so the registry cannot tell them
-HAND_WRITTEN = ("mlp-scratch",)
+# the built-in model with hand-written gradients (its ``hand_written_gradients`` hook, models/scratch.py),
+# named in messages; any model that declares the hook is checked
+HAND_WRITTEN = "mlp-scratch"
 
 
 @dataclass
@@ -69,17 +70,27 @@ class GradCheck:
         return f"<div>{title}{table}<p>{html.escape(self.verdict())}</p></div>"
 
 
-def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def gradcheck(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, name: str | None = None
+) -> dict[str, float]:
     """Relative error of the model's ``hand_written_gradients`` (a ModelHooks hook) vs autograd through
-    its reference logits, for each parameter (name → error)."""
+    its reference logits, for each parameter (name → error). ``name``: the model's, for messages
+    (default: its class's)."""
+    who = f"model '{name}'" if name else type(model).__name__
     check = hooks_of(model).hand_written_gradients(x, y)
     if check is None:
         raise UserError(
-            f"{type(model).__name__} has no hand-written gradients to check; only "
-            f"{' and '.join(HAND_WRITTEN)} {'has' if len(HAND_WRITTEN) == 1 else 'have'}."
+            f"{who} has no hand-written gradients to check: it declares no "
+            f"hand_written_gradients hook (vislab.models.hooks.ModelHooks), as {HAND_WRITTEN} does."
         )
     names = [n for n, _ in model.named_parameters()]
     params = list(model.parameters())
+    if len(check.gradients) != len(params):
+        raise UserError(
+            f"{who}: its hand_written_gradients hook gives {len(check.gradients)} "
+            f"gradients for its {len(params)} parameters ({', '.join(names)}): give one per parameter, "
+            f"in parameters() order."
+        )
     loss = F.cross_entropy(check.reference_logits, y)  # autograd reference through torch.nn
     auto = torch.autograd.grad(loss, params)
     errors = {}
@@ -89,18 +100,20 @@ def gradcheck(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[
     return errors
 
 
-def gradcheck_mlp_scratch(
+def gradcheck_model(
+    name: str = HAND_WRITTEN,
     input_shape: tuple[int, ...] = (2,),
     num_classes: int = 3,
     batch: int = 16,
     seed: int = 0,
     **kwargs,
 ) -> dict[str, float]:
-    """Build `mlp-scratch` (``kwargs`` as in ``model.*``) in float64 on random data and run :func:`gradcheck`."""
+    """Build model ``name`` (``kwargs`` as in ``model.*``) in float64 on random data and run
+    :func:`gradcheck`."""
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model("mlp-scratch", tuple(input_shape), num_classes, **kwargs).double()
+        model = build_model(name, tuple(input_shape), num_classes, **kwargs).double()
     x = torch.randn(batch, *input_shape, generator=gen, dtype=torch.float64)
     y = torch.randint(0, num_classes, (batch,), generator=gen)
-    return gradcheck(model, x, y)
+    return gradcheck(model, x, y, name)
