@@ -96,6 +96,21 @@ def test_a_plain_model_keeps_its_last_linear_as_head():
         head_names(model, 4, [])
 
 
+def test_a_stem_re_initialised_for_other_channels_is_no_head():
+    """E41: train.init_from a grey run into an RGB model re-initialises the first conv (its shape
+    differs); optim.head_lr then trained that stem at head_lr and the classifier at optim.lr."""
+    model = build_model("cnn", (3, 8, 8), 10, widths=[4, 8], fc=[16])
+    stem = next(n for n, p in model.named_parameters() if p.ndim == 4)
+    last = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    head = head_names(model, 10, [stem])
+    assert stem not in head and head == [f"{last}.weight", f"{last}.bias"]
+    # a head that is no Linear and is not declared: the tensors re-initialised for other classes
+    conv_head = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.Conv2d(4, 7, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+    )
+    assert head_names(conv_head, 7, ["1.weight", "1.bias"]) == ["1.weight", "1.bias"]
+
+
 def test_timm_models_name_their_classifier():
     """dla's classifier is a 1×1 conv (before: refused), a distilled DeiT has two (before: only the last)."""
     pytest.importorskip("timm")

@@ -142,9 +142,9 @@ class ModelHooks:
 
     def head_modules(self) -> list[str] | None:
         """Names of the modules (as ``named_modules()`` gives them) that form the classifier head, whose
-        parameters ``optim.head_lr`` trains at their own learning rate (after ``train.init_from``, the
-        tensors re-initialised for other classes are the head instead). None (default): the last
-        ``nn.Linear`` to the classes (:func:`last_linear_to`). Name the head when it is not that: a 1×1
+        parameters ``optim.head_lr`` trains at their own learning rate. None (default): the last
+        ``nn.Linear`` to the classes (:func:`last_linear_to`); a model without one, the tensors
+        ``train.init_from`` re-initialised. Name the head when it is not that: a 1×1
         conv to the classes, an MLP head, a Linear with a copy registered after it (a weight average's)."""
         return None
 

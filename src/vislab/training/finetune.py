@@ -98,14 +98,16 @@ def _eval_only(module: nn.Module, mode: bool = True) -> nn.Module:
 
 
 def head_names(model: nn.Module, num_classes: int, reinitialised: list[str]) -> list[str]:
-    """The classifier's parameters: those re-initialised from another run, else those of the modules the
-    model's ``head_modules`` hook names (default: its last nn.Linear to ``num_classes`` values)."""
+    """The classifier's parameters: those of the modules the model's ``head_modules`` hook names (default:
+    its last nn.Linear to ``num_classes`` values); where it has none, the tensors re-initialised from
+    another run (a head for other classes). Not those alone: a stem re-initialised for another number of
+    channels is no head."""
     params = dict(model.named_parameters())
-    if reinit := [n for n in reinitialised if n in params]:
-        return reinit
     modules = hooks_of(model).head_modules()
     if modules is None:
         last = last_linear_to(model, num_classes)
+        if last is None and (reinit := [n for n in reinitialised if n in params]):
+            return reinit
         if last is None:
             raise UserError(
                 f"optim.head_lr: this model has no final nn.Linear to {num_classes} classes to call its "
