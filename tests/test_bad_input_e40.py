@@ -183,3 +183,21 @@ def test_lr_find_out_points_to_saving_its_figure():
         ConfigError, match=r"vislab.lr_find takes no out argument.*\.plot\(\)\.savefig"
     ):
         vislab.lr_find(model="mlp", data="digits", out="lr")
+
+
+# ------------------------------------------------------------------ --resume of what holds no run (E41)
+def test_resume_of_a_paper_folder_or_a_file_says_it_holds_no_run(trained, tmp_path, capsys):
+    """Before: a paper folder got "no checkpoints/last.pt ... Start it again: its command with --out",
+    advice that is refused; a file got "does not exist"."""
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "main.tex").write_text("\\documentclass{article}")
+    code, out = cli(capsys, "train", "--resume", paper)
+    assert code != 0 and "no vislab run's folder (no config.yaml; it holds main.tex)" in out, out
+    assert "Start it again" not in out
+    spec = tmp_path / "mys.yaml"
+    spec.write_text("train: {epochs: 1}\n")
+    code, out = cli(capsys, "train", "--resume", spec)
+    assert code != 0 and "is a file, not a run's folder" in out and "does not exist" not in out, out
+    code, out = cli(capsys, "train", "--resume", trained / "checkpoints" / "last.pt")
+    assert code != 0 and f"is a file of run '{trained}'" in out, out

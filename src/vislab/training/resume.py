@@ -14,7 +14,7 @@ import torch
 from vislab.config import Config, build_config, config_differences
 from vislab.config.differences import with_neutral_settings
 from vislab.errors import DataError, Note, UserError
-from vislab.not_a_run import runs_folder_note
+from vislab.not_a_run import run_of_file, runs_folder_note
 from vislab.training.checkpoint import load_checkpoint, save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
@@ -39,16 +39,16 @@ def resumable(run: RunDir) -> Checkpoint:
     pruned trial. The errors name the fix for both callers: the command's options /
     :func:`vislab.train`'s arguments."""
     last = run.ckpt_dir / "last.pt"
+    if why := _no_run_folder(run.path):
+        raise UserError(why)
     if not run.path.is_dir():
         raise UserError(
             f"nothing to resume: '{run.path}' does not exist (a typo, or the run never started?). "
             f"Start the run as a new one: {_anew(run.path)}."
         )
     if not last.is_file():  # e.g. killed before its first checkpoint: nothing to continue
-        # a suite's, sweep's or quickstart's folder: starting it "again" there is refused too
         raise UserError(
-            runs_folder_note(run.path)
-            or f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
+            f"nothing to resume in '{run.path}': no checkpoints/last.pt (the run never finished a "
             f"checkpoint). Start it again: {_anew(run.path)}."
         )
     try:
@@ -64,6 +64,38 @@ def resumable(run: RunDir) -> Checkpoint:
         raise UserError(_pruned(run.path, ckpt.resume.loop.epoch))
     _check_own(run, ckpt)
     return ckpt
+
+
+def _no_run_folder(path: Path) -> str | None:
+    """Why ``path``, which exists, holds no run to resume: a file (a run's file: that run named), a folder
+    of runs (:func:`runs_folder_note`) or another folder without a run's config.yaml or last.pt; None otherwise (an
+    empty folder too: a run stopped before it wrote anything)."""
+    if path.is_file():
+        run = run_of_file(path)
+        if run is not None:
+            return (
+                f"nothing to resume: '{path}' is a file of run '{run}'. Resume the run's folder: "
+                f"--resume {run} / vislab.train(out='{run}', resume=True)."
+            )
+        return (
+            f"nothing to resume: '{path}' is a file, not a run's folder. Give the folder a run was "
+            f"trained into: --resume DIR / vislab.train(out=DIR, resume=True)."
+        )
+    if not path.is_dir() or any(
+        (path / f).is_file() for f in ("config.yaml", "checkpoints/last.pt")
+    ):
+        return None  # a run's folder: last.pt holds its config too
+    if why := runs_folder_note(path):
+        return why
+    held = sorted(p.name for p in path.iterdir())
+    if not held:  # a run that stopped before it wrote anything: started again there
+        return None
+    shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+    return (
+        f"nothing to resume in '{path}': it is no vislab run's folder (no config.yaml; it holds "
+        f"{shown}). Give the folder a run was trained into: --resume DIR / "
+        f"vislab.train(out=DIR, resume=True)."
+    )
 
 
 def _check_own(run: RunDir, ckpt: Checkpoint) -> None:
