@@ -37,9 +37,11 @@ class Found:
     summaries: dict[str, RunSummary]
     left_out: dict[str, str]
     holder: Path  # the folder holding them all: its suite.json (if any) says how they were made
-    suite: (
-        SuiteInfo  # suite.json of the one suite folder given (empty otherwise): title, rows, groups
-    )
+    suite: SuiteInfo  # suite.json of the one suite folder given (empty otherwise): title, reported
+    # row → its runs where a suite folder given has rows of seeds (None: every run its own row), and
+    # the groups its verdicts pair rows in: the one suite's, or of several, each row the folders share
+    rows: dict[str, list[str]] | None = None
+    groups: dict[str, list[str] | None] | None = None
 
 
 def find_runs(targets: Targets) -> Found:
@@ -47,23 +49,23 @@ def find_runs(targets: Targets) -> Found:
     summaries; a run given twice (a suite and one of its runs) is compared once; a run whose summary.json
     cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
     the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
-    path that is missing, a file, a folder holding no run, or no finished run."""
-    # on use (see the imports)
-    from vislab.experiments.results.folders import why_unfinished
-
+    path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
+    seeds gives its rows of seeds (``rows``: :func:`_seed_rows`)."""
     given = _given(targets)
     paths = [p for _, p in given]
     if not paths:
         raise UserError(
             "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
         )
-    folders = _named([_runs_of(p, key) for key, p in given])
-    suite = SuiteInfo.read(paths[0]) if len(paths) == 1 else SuiteInfo()
+    found = [_runs_of(p, key) for key, p in given]
+    folders = _named(found)
+    suites = [SuiteInfo.read(p) for p in paths]
+    otherwise = _trained_otherwise(suites, found)
     summaries: dict[str, RunSummary] = {}
     left_out: dict[str, str] = {}
     for name, folder in folders.items():
-        if name in suite.trained_otherwise():  # trained with other settings than the suite's now
-            left_out[name] = why_unfinished((suite.runs or {})[name].to_json(), folder)
+        if folder.resolve() in otherwise:
+            left_out[name] = otherwise[folder.resolve()]
             continue
         try:
             summary = RunDir(folder).load_summary()
@@ -85,7 +87,80 @@ def find_runs(targets: Targets) -> Found:
     # a run's own folder holds no suite.json: the folder above it may (a suite's run given alone)
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
     holder = Path(os.path.commonpath([str(h) for h in held]))
-    return Found(folders, summaries, left_out, holder, suite)
+    suite = suites[0] if len(paths) == 1 else SuiteInfo()
+    rows, labels = _seed_rows(suites, found, folders, given)
+    groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
+    return Found(folders, summaries, left_out, holder, suite, rows, groups)
+
+
+def _trained_otherwise(suites: list[SuiteInfo], found: list[dict[str, Path]]) -> dict[Path, str]:
+    """The runs each suite folder records as trained with other settings than its suite's now (by
+    resolved folder): why, and the command that trains them (``results.folders.why_unfinished``)."""
+    from vislab.experiments.results.folders import why_unfinished  # on use (see the imports)
+
+    return {
+        runs[n].resolve(): why_unfinished((suite.runs or {})[n].to_json(), runs[n])
+        for suite, runs in zip(suites, found)
+        for n in suite.trained_otherwise()
+        if n in runs
+    }
+
+
+def _seed_rows(
+    suites: list[SuiteInfo],
+    found: list[dict[str, Path]],
+    folders: dict[str, Path],
+    given: list[tuple[str | None, Path]],
+) -> tuple[dict[str, list[str]] | None, list[dict[str, str]]]:
+    """Row → its runs (by their names in ``folders``), in the order given: each suite folder's rows of
+    seeds (its suite.json's, as one suite's results.md has them), named as its runs are (``s/mlp`` for
+    ``s/mlp-s0``, ``s/mlp-s1``), every other run a row of its own; None when no folder given has rows
+    of seeds. Also, per folder given, its rows' names here."""
+    name_of = {folder.resolve(): name for name, folder in folders.items()}
+    row_of: dict[str, str] = {}
+    labels: list[dict[str, str]] = []
+    for suite, runs, (key, path) in zip(suites, found, given):
+        labels.append({})
+        runs = {n.removeprefix(f"{key}/") if key else n: f for n, f in runs.items()}
+        for row, members in (suite.rows or {}).items():
+            names = [(m, name_of[runs[m].resolve()]) for m in members if m in runs]
+            # a run given twice (a suite and one of its runs): in its first row
+            names = [(m, n) for m, n in names if n not in row_of]
+            if not names:
+                continue
+            member, name = names[0]
+            label = name[: -len(member)] + row if name.endswith(member) else row
+            if label in folders or label in row_of.values():  # a run's name, or another's row
+                label = f"{path.resolve().name}/{row}"
+            labels[-1][row] = label
+            row_of.update((n, label) for _, n in names)
+    if not row_of:
+        return None, labels
+    rows: dict[str, list[str]] = {}
+    for name in folders:
+        rows.setdefault(row_of.get(name, name), []).append(name)
+    return rows, labels
+
+
+def _groups(suite: SuiteInfo, labels: list[dict[str, str]]) -> dict[str, list[str] | None] | None:
+    """The one suite folder's groups, each row named as :func:`_seed_rows` names it."""
+    if not suite.groups or not labels[0]:
+        return suite.groups
+    return {
+        group: None if members is None else [labels[0].get(m, m) for m in members]
+        for group, members in suite.groups.items()
+    }
+
+
+def _shared_rows(labels: list[dict[str, str]]) -> dict[str, list[str] | None] | None:
+    """Of several folders: a group per row that two or more of them have (``mlp``: ``s/mlp``,
+    ``s2/mlp``), its verdicts each folder's row against the one before; None when they share none."""
+    shared: dict[str, list[str]] = {}
+    for named in labels:
+        for row, label in named.items():
+            shared.setdefault(row, []).append(label)
+    groups = {row: members for row, members in shared.items() if len(members) > 1}
+    return groups or None
 
 
 def _given(targets: Targets) -> list[tuple[str | None, Path]]:
@@ -164,7 +239,8 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
     hold it — after each run its model, seed and the settings that differ; the best cells bold; the
     runs left out listed under it — rows in the order given, or by column ``sort`` (best first for an
     accuracy or loss, else ascending; runs without a value last). One suite folder: its own title,
-    rows of seeds and verdicts, as its results.md."""
+    rows of seeds and verdicts, as its results.md; several: each suite folder's rows of seeds, named
+    by it (``s/mlp``, ``s2/mlp``), each row they share a group of verdicts."""
     from vislab.experiments.results.table import results_texts  # on use (see the imports)
 
     found = find_runs(targets)
@@ -189,7 +265,7 @@ def comparison_table(
 ) -> tuple[list[dict], list[str], Found]:
     """results.csv's rows and column names of the runs of ``targets`` (:func:`find_runs`), in
     :func:`comparison_texts`' order (``sort``), as ``vislab compare --csv`` writes them: one row per run
-    (one suite folder: per row of its seeds); ``reported`` (None: one suite folder's own) joins a
+    (a suite folder with seeds: per row of its seeds); ``reported`` (None: one suite folder's own) joins a
     ``reported:`` block's figures. UserError naming the first config.yaml that cannot be read (the
     command notes it under its table instead)."""
     from vislab.experiments.results.settings import table_settings  # on use (see the imports)
@@ -210,7 +286,7 @@ def _ordered(
 ) -> tuple[dict[str, RunSummary], dict[str, list[str]] | None, dict | None]:
     """The summaries, a suite's rows of seeds and its groups, in the order ``sort`` asks for
     (:func:`sorted_names`; None: as given)."""
-    rows, groups, summaries = found.suite.rows, found.suite.groups, found.summaries
+    rows, groups, summaries = found.rows, found.groups, found.summaries
     if sort is None:
         return summaries, rows, groups
     order = sorted_names(found, sort, rows)

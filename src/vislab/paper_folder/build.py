@@ -30,8 +30,8 @@ from pathlib import Path
 
 from vislab.errors import Note, UserError, show_note
 from vislab.experiments.results.cells import param_cell
-from vislab.experiments.results.data_used import data_line, rows_with_own_test_sets, titled
-from vislab.experiments.results.provenance import FITTED, recipe_sentence
+from vislab.experiments.results.data_used import data_line, titled
+from vislab.experiments.results.provenance import FITTED, fitted_rows, recipe_sentence
 from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, for_people, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
@@ -50,7 +50,15 @@ from vislab.paper_folder.tables import (
     sources,
 )
 from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, trials_left_out
-from vislab.report.build import ReportPlan, draw_sections, plan_report, plan_runs, provenance_of
+from vislab.report.build import (
+    ReportPlan,
+    draw_sections,
+    notes_once,
+    own_splits,
+    plan_report,
+    plan_runs,
+    provenance_of,
+)
 from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
     cited,
@@ -95,10 +103,11 @@ def write_paper(
     plan, settings = paper_plan(targets, out, only)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
-    figs = _draw(plan, folder, trust_code) if figures else None
+    with notes_once():  # the figures and the per-epoch tables read the same files: a note once
+        figs = _draw(plan, folder, trust_code) if figures else None
+        # before texts.tex: its notes name what it noted
+        write_epoch_tables(plan, folder, unread=not figures)
     drawn = list(figs.saved.values()) if figs is not None else None
-    # before texts.tex: its notes name what it noted
-    write_epoch_tables(plan, folder, unread=not figures)
     _write_texts(plan, settings, folder, drawn, title, keep_main)
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
@@ -256,8 +265,9 @@ def _write_texts(
     caveats = caveats_by_source(reported_of(plan), rows_cited)  # reported otherwise than these runs
     srcs = sources(legend(reported_of(plan), list(rows_cited)), caveats)
     data = plan_datasets(plan, figures_only)
-    tables = parts(rows, cols, seeded, data, readable.columns.keys)
-    line, made = data_line(plan.complete, _own_splits(plan)), _made(plan)
+    fitted = fitted_rows(plan.complete, plan_rows(plan))  # a caption says what their parameters are
+    tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted)
+    line, made = data_line(plan.complete, own_splits(plan)), _made(plan)
     # under every table (a table copied alone keeps it): the data used, how the runs were made, the runs
     # left out because a file of theirs could not be read
     note = " ".join(p for p in (line, made, _left_out(plan)) if p)
@@ -277,14 +287,6 @@ def _write_texts(
         atomic_write_text(
             folder / "main.tex", main_tex(title or titled(_heading(plan), plan.complete))
         )
-
-
-def _own_splits(plan: ReportPlan) -> list[str]:
-    """The rows of seeds whose seeds drew their own split (their test sets differ): the data line says so."""
-    rows = plan_rows(plan) or {}
-    return rows_with_own_test_sets(
-        {r: [n for n in ns if n in plan.complete] for r, ns in rows.items()}, plan.runs
-    )
 
 
 def _made(plan: ReportPlan) -> str:

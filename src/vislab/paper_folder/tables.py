@@ -23,6 +23,7 @@ from vislab.experiments.results.cells import (
     ranks,
 )
 from vislab.experiments.results.data_used import mixes_data
+from vislab.experiments.results.provenance import fitted_params_note
 from vislab.experiments.results.reported import (
     FIGURES,
     NO_NUMBERS,
@@ -102,12 +103,13 @@ def parts(
     seeded: bool,
     data: Sequence[str] | None = None,
     lead: Sequence[str] = (),
+    fitted: Sequence[str] = (),
 ) -> list[Part]:
     """The results table split in three (accuracy, training, cost), each with its reported columns and
     the cells ``cells.bold_cells`` picks in bold (``data``: each row's dataset, ranked within one); a
     column no run has a value for (e.g. top-5 accuracy below ten classes) is left out, and a table left
     with none. ``lead``: the columns of what each run was (model, seed, a few settings), after the run in
-    the first table."""
+    the first table. ``fitted``: the rows of a fitted baseline, whose parameters the caption explains."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
     for label, caption, keys in PARTS:
@@ -125,6 +127,8 @@ def parts(
         ranked = any(ranks(k) for k, _ in mine)  # a table of times and counts bolds nothing
         rule = f"; {bold_rule(seeded, mixes_data(data))}" if ranked else ""
         rule += f"; {TRAIN_ACC_MEANS}" if any(k == "train_acc" for k, _ in mine) else ""
+        params = fitted_params_note(fitted) if any(k == "params" for k, _ in mine) else ""
+        rule += f"; {params}" if params else ""
         what = f"; after each run: {_what(first)}" if first else ""
         text = ("run", *first)
         out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text))

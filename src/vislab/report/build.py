@@ -7,19 +7,21 @@ and per-run figures, what failed), the sections draw the figures, and the page i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
 
 from vislab.config import Config
-from vislab.errors import UserError
+from vislab.errors import Note, UserError, show_note
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
-from vislab.experiments.results.data_used import data_line, titled
+from vislab.experiments.results.data_used import data_line, rows_with_own_test_sets, titled
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
@@ -195,7 +197,8 @@ def build_report(
     plan = plan_report(folder, study)
     figs = FigureSet(plan.folder / "figures", plan.notes)
     try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
-        sections = draw_sections(plan, figs, trust_code)
+        with notes_once():
+            sections = draw_sections(plan, figs, trust_code)
         figs.publish()
     finally:
         figs.close()
@@ -208,6 +211,29 @@ def build_report(
     for note in plan.unread:
         log(f"warning: {note}")
     return path
+
+
+@contextlib.contextmanager
+def notes_once() -> Iterator[None]:
+    """Within: each :class:`Note` warned is shown once, when the block ends (also when it fails). A build
+    reads a run's files more than once — its curves, its tracking figures, the paper's per-epoch tables —
+    and each read notes what it finds (a metrics.jsonl cut short); Python's own once-per-line filter is
+    reset by every ``catch_warnings`` on the way (the figures' drawing has some). Other warnings pass on
+    as they were warned."""
+    said: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", Note)
+            yield
+    finally:
+        shown: set[tuple[type, str]] = set()
+        for w in said:
+            key = (w.category, str(w.message))
+            if not issubclass(w.category, Note):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            elif key not in shown:
+                shown.add(key)
+                show_note(str(w.message), w.category)
 
 
 def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -> dict:
@@ -301,7 +327,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         title=title or titled(_heading(plan), plan.complete),
         subtitle=(plan.suite.description if plan.suite is not None else None)
         or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
-        data_line=data_line(plan.complete) if plan.complete else "",
+        data_line=data_line(plan.complete, own_splits(plan)) if plan.complete else "",
         provenance=provenance_of(plan),
         reported_figures=bool(reported_columns(reported)),
         reported_warnings=mismatches(reported, cited(plan)),  # rows, with seeds
@@ -318,6 +344,15 @@ def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
         runs=run_ctx,
         model_figs=model_figs,
         notes=plan.unread + plan.notes,
+    )
+
+
+def own_splits(plan: ReportPlan) -> list[str]:
+    """The rows of seeds whose seeds drew their own split (their test sets differ): the data line of
+    report.html and the paper says so, as results.md's does."""
+    rows = plan_rows(plan) or {}
+    return rows_with_own_test_sets(
+        {r: [n for n in ns if n in plan.complete] for r, ns in rows.items()}, plan.runs
     )
 
 

@@ -109,9 +109,34 @@ def provenance_line(
     dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}
     for run, metric in select_metrics(dirs, configs).items():
         select.setdefault(row_of.get(run, run), metric)
-    fitted = [row_of.get(n, n) for n, s in summaries.items() if s.trained_by == FITTED]
-    parts = (changes_sentence(info), checkpoint_sentence(select, list(dict.fromkeys(fitted))))
+    parts = (changes_sentence(info), checkpoint_sentence(select, fitted_rows(summaries, rows)))
     return " ".join(p for p in parts if p)
+
+
+def fitted_rows(
+    summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None = None
+) -> list[str]:
+    """The table's rows of a model fitted once (:data:`FITTED`: majority, svm), each once; ``rows`` (row
+    → its seeds' runs) names rows instead of each seed's run."""
+    row_of = {run: row for row, runs in (rows or {}).items() for run in runs}
+    fitted = [row_of.get(n, n) for n, s in summaries.items() if s.trained_by == FITTED]
+    return list(dict.fromkeys(fitted))
+
+
+# what the parameters column counts of a fitted baseline, as `vislab model info` explains it
+FITTED_PARAMS = (
+    "the values the model stores, held as buffers (majority: its class priors; svm: its support "
+    "vectors and their coefficients), set by its fit, not by gradient descent, as vislab model info "
+    "counts them"
+)
+
+
+def fitted_params_note(fitted: Sequence[str]) -> str:
+    """Under a table with a parameters column: what it counts of the ``fitted`` rows (:func:`fitted_rows`,
+    :data:`FITTED_PARAMS`), lower-case, without a full stop; "" without one."""
+    if not fitted:
+        return ""
+    return f"parameters of {', '.join(fitted)} (fitted once): {FITTED_PARAMS}"
 
 
 # (dotted key, words): the settings that say how a run trained, as the paper states them

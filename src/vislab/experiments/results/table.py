@@ -32,7 +32,13 @@ from vislab.experiments.results.data_used import (
     rows_with_own_test_sets,
     titled,
 )
-from vislab.experiments.results.provenance import FITTED, made_info, provenance_line
+from vislab.experiments.results.provenance import (
+    FITTED,
+    fitted_params_note,
+    fitted_rows,
+    made_info,
+    provenance_line,
+)
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
@@ -331,11 +337,13 @@ def results_texts(
     data = row_datasets(figures, summaries, rows)
     bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
     mixed = mixes_data(data)
+    fitted = fitted_params_note(fitted_rows(summaries, rows))  # parameters of a fitted baseline
     under = (
         note,
         unread_note(settings.unread),
         bold_note(seeded, mixed) if bold else "",
         train_acc_note(shown_cols),
+        f"{fitted[:1].upper()}{fitted[1:]}." if fitted else "",
         "" if seeded else verdicts_need_seeds(groups, compare),
     )
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
