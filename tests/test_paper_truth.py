@@ -139,6 +139,36 @@ def test_each_seeds_own_split_is_said_in_the_data_line_and_the_pooled_captions(
         assert "on its own test split, drawn with its train.seed" in caption, caption
     # only when they differ: the same test set (its labels in order) every seed says nothing
     from vislab.report.seed_figures import own_test_sets
+    from vislab.training.rundir import SavedPredictions
 
-    same = np.array([0, 1, 2, 1])
-    assert not own_test_sets([same, same.copy()]) and own_test_sets([same, same[::-1]])
+    def saved(labels, origin=None):
+        return SavedPredictions(np.zeros((len(labels), 3)), np.array(labels), origin)
+
+    same = [0, 1, 2, 1]
+    assert not own_test_sets([saved(same), saved(same)]) and own_test_sets(
+        [saved(same), saved(same[::-1])]
+    )
+    # where every seed saved its samples' origins, those tell: a folder's test sets sorted by class
+    one, other = np.array([[2, 0], [2, 1]]), np.array([[0, 5], [0, 9]])
+    assert own_test_sets([saved([0, 1], one), saved([0, 1], other)])
+    assert not own_test_sets([saved([0, 1], one), saved([0, 1], one.copy())])
+
+
+def test_seeds_of_an_image_folder_are_said_to_draw_their_own_splits(tmp_path):
+    """E41: a folder's images are read sorted by class, so two seeds' test splits (other files) gave the
+    same label sequence, and results.md did not say the seeds' test images differ. The saved origins
+    (each test image's index in the folder) tell them apart."""
+    from fixtures import write_image_folder
+
+    write_image_folder(tmp_path / "imgs", per_class=10, gray=True)
+    base = tiny_base(
+        data__name="folder",
+        data__root=str(tmp_path / "imgs"),
+        data__image_size=8,
+        train__batch_size=8,
+    )
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(tiny_suite(base=base, runs={"mlp": {}}), sort_keys=False))
+    out = tmp_path / "suite"
+    assert main(["suite", str(spec), "--seeds", "2", "--out", str(out), "-q", "--no-report"]) == 0
+    assert "each drew their own train/val/test split" in (out / "results.md").read_text()

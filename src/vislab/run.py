@@ -367,7 +367,7 @@ class Run:
         if saved is None:
             target = pick_checkpoint(self.path, checkpoint).loader_target()
             return score_checkpoint(target, split, (), trust_code)
-        probs, labels = saved
+        probs, labels = saved.probs, saved.labels
         per_class = (RunDir(self.path).load_summary() or RunSummary()).test_per_class
         names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
         logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))

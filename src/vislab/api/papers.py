@@ -47,18 +47,17 @@ def paper(
     """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
     ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
     seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
-    PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs)
-    and tables.md, figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for
-    the runs with their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without:
-    an earlier ``pdf=True``'s main.pdf, of that build's runs, deleted, ``log`` told; the user's kept).
+    PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md,
+    figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for the runs with
+    their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without: an earlier
+    ``pdf=True``'s main.pdf, of that build's runs, deleted, ``log`` told; the user's kept).
     ``trust_code``: import a run's own model file for its figures even if changed since training.
     ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
     False: the tables and texts only, in seconds: nothing drawn, figures.tex lists the figures an earlier
     build drew of the paper's runs that figures/ still holds (those gone, or of several runs drawn with runs
-    the paper leaves out, not named, ``log`` told). ``only``: a run's
-    name, or a row of seeds' (all its seeds), or several: the paper of those runs of the folder, its
-    groups, verdicts and reported figures kept to them (UserError naming an unknown name and the names
-    there are). Returns the folder.
+    the paper leaves out, not named, ``log`` told). ``only``: a run's name, or a row of seeds' (all its
+    seeds), or several: the paper of those runs of the folder, its groups, verdicts and reported figures
+    kept to them (UserError naming an unknown name and the names there are). Returns the folder.
 
     Run again, it rewrites its own files; a main.tex edited since is yours: kept (``log`` told so, and
     whether it still inputs tables.tex and figures.tex). Any other file of its edited since (tables.tex,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vislab.api.experiments import Log, check_counts, every_run_sets, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
-from vislab.errors import UserError
+from vislab.errors import TrainingInterrupted, UserError, show_note
 from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
@@ -257,13 +257,21 @@ def _train_runs(
     """The suite's runs (``only``: those; never with ``shared`` storage), on this machine alone or shared
     with others through ``shared`` storage."""
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
+    from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.runner import run_suite
 
     log(f"suite {suite.name}: {_runs_said(suite, only)} → {folder}")
-    if shared is None:
-        run_suite(suite, folder, sets, log=log, only=only, **kw)
-    else:
-        run_shared_suite(suite, folder, shared, sets, log=log, **kw)
+    try:
+        if shared is None:
+            run_suite(suite, folder, sets, log=log, only=only, **kw)
+        else:
+            run_shared_suite(suite, folder, shared, sets, log=log, **kw)
+    except TrainingInterrupted:
+        if not stopped_nothing(folder):
+            raise
+        show_note(NOTHING_STOPPED)  # the suite is complete: its report, as when nothing came
+        if kw.get("on_results") is not None:
+            kw["on_results"](folder)
 
 
 def _suite_result(suite: Suite, folder: Path) -> SuiteResult:

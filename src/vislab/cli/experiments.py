@@ -290,8 +290,11 @@ def report(
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import write_report
+    from vislab.cli.paper import kept_on_ctrl_c
 
-    _log(f"report: {write_report(folder, title=title, trust_code=trust_code, log=_log)}")
+    page = folder / "report.html"
+    with kept_on_ctrl_c("report", [page, folder / "figures"], page):
+        _log(f"report: {write_report(folder, title=title, trust_code=trust_code, log=_log)}")
 
 
 def register(app: typer.Typer) -> None:

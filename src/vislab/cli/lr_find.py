@@ -9,6 +9,7 @@ errors should not wait for.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,8 +17,12 @@ from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
 from vislab.cli.options import ConfigOpt, SetOpt
-from vislab.config import load_config
+from vislab.config import Config, load_config
+from vislab.errors import TrainingInterrupted
 from vislab.plotting.files import check_new_files, name_part
+
+if TYPE_CHECKING:
+    from vislab.training.lr_find import RangeTest
 
 console = Console()
 
@@ -47,20 +52,40 @@ def lr_find(
     check_figure_path(out)
     check_new_files([out], force)
     test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
-    k = cfg.train.accumulate
-    header = (
-        f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {start_lr:.3g} → "
-        f"{end_lr:.3g} over {steps} steps of batch {cfg.train.batch_size}"
-        + (f" × {k} accumulated (train.accumulate)" if k > 1 else "")
-    )
     # said once the model is known to be trained by the optimizer (mlp-scratch is refused first)
-    f = range_test(
-        cfg, test, on_start=lambda: console.print(escape(header), highlight=False, soft_wrap=True)
-    )
+    try:
+        f = range_test(cfg, test, on_start=lambda: _say(_header(cfg, test)))
+    except (
+        KeyboardInterrupt
+    ):  # before its first step: nothing to keep (after it: ``f.interrupted``)
+        raise TrainingInterrupted(
+            "the LR range test stopped before its first step: nothing was run or written. Run the same "
+            "`vislab lr-find` command again."
+        ) from None
     path = save_figure(f.plot(), out)
     lines = [*f.lines(), f"train with --set optim.lr={f.suggestion:.2g}", f"plot: {path}"]
     for line in lines:
-        console.print(escape(line), highlight=False, soft_wrap=True)
+        _say(line)
+    if f.interrupted:  # the steps taken are shown above: said, and exit 130
+        raise TrainingInterrupted(
+            f"the LR range test was cut short after step {len(f.lrs)} of {steps}; the lines above and the "
+            f"plot ({path}) show the steps it took (lr {f.lrs[0]:.3g} → {f.lrs[-1]:.3g}). For the whole "
+            f"range, run the same `vislab lr-find` command again with --force (it replaces the plot)."
+        )
+
+
+def _header(cfg: Config, test: RangeTest) -> str:
+    """The line that opens the range test: model, data, optimizer, the lr range and the batch."""
+    k = cfg.train.accumulate
+    return (
+        f"LR range test: {cfg.model.name} on {cfg.data.name}, {cfg.optim.name}, lr {test.start_lr:.3g} "
+        f"→ {test.end_lr:.3g} over {test.steps} steps of batch {cfg.train.batch_size}"
+        + (f" × {k} accumulated (train.accumulate)" if k > 1 else "")
+    )
+
+
+def _say(line: str) -> None:
+    console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

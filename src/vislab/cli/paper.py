@@ -5,12 +5,16 @@ The command imports the layers it drives when it runs (as every command: `vislab
 
 from __future__ import annotations
 
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from vislab.cli.options import TrustRunsOpt
+from vislab.errors import TrainingInterrupted
 
 console = Console(stderr=True, highlight=False)
 
@@ -61,10 +65,18 @@ def paper(
     from vislab.api import paper as make_paper
 
     say = lambda line: console.print(line, markup=False, soft_wrap=True)  # noqa: E731
-    folder = make_paper(
-        targets, out=out, title=title, pdf=pdf, trust_code=trust_code, log=say,
-        figures=not no_figures, only=only,
-    )  # fmt: skip
+    # api.paper's default (several run folders without --out are refused)
+    where = out if out is not None else targets[0] / "paper" if len(targets) == 1 else None
+    with kept_on_ctrl_c("paper", [where] if where else [], where / "main.tex" if where else None):
+        folder = make_paper(
+            targets, out=out, title=title, pdf=pdf, trust_code=trust_code, log=say,
+            figures=not no_figures, only=only,
+        )  # fmt: skip
+    _say_written(folder, no_figures, pdf)
+
+
+def _say_written(folder: Path, no_figures: bool, pdf: bool) -> None:
+    """The line naming what the paper folder holds (and main.pdf, when compiled)."""
     try:  # the figures the paper shows: those figures.tex names (figures/ may hold other runs')
         figures = (folder / "figures.tex").read_text(errors="replace").count("\\includegraphics")
     except OSError:
@@ -73,13 +85,64 @@ def paper(
     drawn = "kept, in figures.tex" if no_figures else "as PDF and PNG"
     console.print(
         f"paper: {folder} (main.tex, texts.tex, tables.tex, tables.md, figures.tex; {figures} figures "
-        f"{drawn}; "
-        f"{epochs} per-epoch table{'s' * (epochs != 1)} in tables/)",
+        f"{drawn}; {epochs} per-epoch table{'s' * (epochs != 1)} in tables/)",
         markup=False,
         soft_wrap=True,
     )
     if pdf:
         console.print(f"pdf: {folder / 'main.pdf'}", markup=False, soft_wrap=True)
+
+
+@contextmanager
+def kept_on_ctrl_c(
+    command: str,
+    paths: list[Path],
+    page: Path | None = None,
+    done: str = "",
+    again: str = "write it",
+) -> Iterator[None]:
+    """Within: a Ctrl-C ends ``vislab COMMAND`` (TrainingInterrupted, exit 130) saying what it left at
+    ``paths`` (files or folders) — nothing written (and ``page``, its main file: the earlier one, or none
+    yet), or the files it wrote or deleted —, ``done`` (what it had already finished) and how to go on:
+    the same command again, to ``again``."""
+    before = _stamps(paths)
+    try:
+        yield
+    except KeyboardInterrupt:
+        now = _stamps(paths)
+        changed = sorted(p for p in {*before, *now} if before.get(p) != now.get(p))
+        if not changed:
+            had = f"{page} is the earlier one, as it was" if page in before else f"no {page} yet"
+            left = "before it wrote a file: nothing was written" + (f" ({had})" if page else "")
+        else:
+            more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
+            left = (
+                f"after it wrote (or deleted) {len(changed)} file(s): {', '.join(map(str, changed[:6]))}"
+                f"{more}; the other files are as they were"
+            )
+        raise TrainingInterrupted(
+            f"vislab {command} was cut short {left}{'; ' + done if done else ''}. Run the same "
+            f"`vislab {command}` command again to {again}."
+        ) from None
+
+
+def _stamps(paths: list[Path]) -> dict[Path, tuple[int, int, int]]:
+    """Each file at or under ``paths`` (files or folders; in a folder, a dot's — vislab's record, lock,
+    scratch — left out): (inode, size, mtime in ns), which a file written over or replaced since changes."""
+    files = [p for p in paths if p.is_file()] + [
+        f
+        for p in paths
+        if p.is_dir()
+        for f in sorted(p.rglob("*"))
+        if not any(part.startswith(".") for part in f.relative_to(p).parts)
+    ]
+    stamps = {}
+    for f in files:
+        with suppress(OSError):  # gone meanwhile, or a folder
+            st = f.stat()
+            if stat.S_ISREG(st.st_mode):
+                stamps[f] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return stamps
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from vislab.cli.options import SetOpt, TrustOpt
+from vislab.cli.paper import kept_on_ctrl_c
 
 if TYPE_CHECKING:
     from vislab.predict import Evaluation
@@ -72,22 +73,34 @@ def eval_(
     """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
     matrix and wrong-image gallery PNGs, and the list of wrong predictions (CSV)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import (
-        chosen_checkpoint,
-        print_figures,
-        print_scores,
-        write_mistakes_csv,
-    )
-    from vislab.predict import evaluate_checkpoint, write_evaluation_figures
+    from vislab.cli.scores import chosen_checkpoint, print_figures, print_scores
+    from vislab.predict import evaluate_checkpoint
 
     target = chosen_checkpoint(target, which and which.value)
-    ev = evaluate_checkpoint(target, split, set_ or [], out, trust_code, mistakes, force, normalize)
+    with kept_on_ctrl_c("eval", []):
+        ev = evaluate_checkpoint(
+            target, split, set_ or [], out, trust_code, mistakes, force, normalize
+        )
     # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
     print_scores(ev)
-    _rewrite_damaged_predictions(target, split, set_ or [], ev)
-    write_evaluation_figures(ev)
-    write_mistakes_csv(ev)
+    _write_files(ev, target, split, set_ or [], out is not None)
     print_figures(ev)
+
+
+def _write_files(ev: Evaluation, target: Path, split: str, sets: list[str], out: bool) -> None:
+    """The evaluation's figures and CSV (and a damaged predictions_test.npz again); a Ctrl-C meanwhile
+    says which were written, the scores being printed, and that the same command draws them again."""
+    from vislab.cli.scores import write_mistakes_csv
+    from vislab.predict import write_evaluation_figures
+
+    files = [p for p in (ev.confusion_png, ev.mistakes_png, ev.mistakes_csv) if p is not None]
+    redraw = "draw them" + (
+        " (with --out: and --force, which replaces those written)" if out else ""
+    )
+    with kept_on_ctrl_c("eval", files, done="the scores above are complete", again=redraw):
+        _rewrite_damaged_predictions(target, split, sets, ev)
+        write_evaluation_figures(ev)
+        write_mistakes_csv(ev)
 
 
 def _rewrite_damaged_predictions(target: Path, split: str, sets: list[str], ev: Evaluation) -> None:
@@ -101,7 +114,9 @@ def _rewrite_damaged_predictions(target: Path, split: str, sets: list[str], ev: 
     try:
         RunDir(target).read_predictions()
     except UserError:
-        RunDir(target).write_predictions("test", ev.scored.probs, ev.scored.data.y)
+        RunDir(target).write_predictions(
+            "test", ev.scored.probs, ev.scored.data.y, ev.scored.data.origin
+        )
         print(f"wrote {target / 'predictions_test.npz'} again (it could not be read)")
 
 

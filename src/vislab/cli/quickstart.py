@@ -7,13 +7,14 @@ pandas (seconds), which `vislab --help`, tab completion and usage errors should 
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from vislab.cli.terminal import print_results
-from vislab.errors import SuiteFailed
+from vislab.errors import SuiteFailed, TrainingInterrupted, show_note
 
 err = Console(stderr=True)
 
@@ -44,6 +45,8 @@ def quickstart(
     results.md and report.html."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
+    from vislab.cli.paper import kept_on_ctrl_c
+    from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.quickstart import run_quickstart
 
     def log(line: str) -> None:
@@ -54,8 +57,28 @@ def quickstart(
     except SuiteFailed:  # the finished runs' table still says what they did
         print_results(out)
         raise
+    except TrainingInterrupted as e:
+        if not stopped_nothing(out):  # the suite's words name `vislab suite`: this command was run
+            raise _interrupted(e, out, epochs) from None
+        show_note(NOTHING_STOPPED)  # complete: its table and report, as when nothing came
     print_results(out)
-    report_hook(log)(Path(out))
+    page = Path(out) / "report.html"
+    done = "its runs and tables are complete"
+    with kept_on_ctrl_c(
+        "quickstart", [page, Path(out) / "figures"], page, done, "write the report"
+    ):
+        report_hook(log)(Path(out))
+
+
+def _interrupted(e: TrainingInterrupted, out: Path, epochs: int | None) -> TrainingInterrupted:
+    """The suite's interruption ``e``, saying how to go on with the command that was run."""
+    what = str(e).partition("\nRe-run the same `vislab suite` command")[0]
+    again = f"vislab quickstart --out {shlex.quote(str(out))}"
+    again += f" --epochs {epochs}" if epochs is not None else ""
+    return TrainingInterrupted(
+        f"{what}\nRun `{again}` again to continue: finished runs are skipped and interrupted ones "
+        f"resume."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -124,29 +124,35 @@ def model_kwargs(name: str) -> dict[str, Any]:
     }
 
 
-def check_model_options(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+def check_model_options(
+    name: str, kwargs: dict[str, Any], source: str | None = None
+) -> dict[str, Any]:
     """``kwargs`` as model ``name``'s builder takes them, the ones to record (config.yaml, checkpoints):
     each value coerced to the type its signature declares (``batchnorm="yes"`` → ``True``, ``width=8.0``
     → ``8``), as plain values. ConfigError for an option the model does not take, or a value of the wrong
-    type or out of its declared range; builds nothing. A builder that passes any option on (timm)
-    checks its options when it builds: its ``kwargs`` come back as given."""
+    type or out of its declared range; builds nothing. ``source``: where the options were written (a
+    sweep or suite file), named as a config error names it ("Invalid config (SOURCE): ..."). A builder
+    that passes any option on (timm) checks its options when it builds: its ``kwargs`` come back as given."""
     fn = _lookup(name)
     params = inspect.signature(fn).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return dict(kwargs)
     options = [p.name for p in params if p.name not in RESERVED]
+    invalid = (
+        (lambda why: ConfigError(f"Invalid config ({source}):\n  {why}")) if source else ConfigError
+    )
     for key in kwargs:
         if key not in options:
             valid = ["name", *options]  # model.name picks the model: a key of the section too
             near = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean 'model.{near[0]}'?" if near else ""
-            raise ConfigError(
+            raise invalid(
                 f"model '{name}' has no option 'model.{key}'.{hint} Valid keys: {', '.join(valid)}."
             )
     try:
         options = _options_model(fn).model_validate(kwargs)
     except ValidationError as e:
-        raise ConfigError(_explain(name, fn, kwargs, e)) from None
+        raise invalid(_explain(name, fn, kwargs, e)) from None
     return _plain(options, kwargs)
 
 

@@ -38,7 +38,8 @@ def mistake_section(
     saved = saved_predictions(run_dir, summary)
     if saved is None:
         return None
-    probs, labels, names = saved
+    predictions, names = saved
+    probs, labels = predictions.probs, predictions.labels
     k = probs.shape[1]
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, probs.argmax(1)), 1)

@@ -30,7 +30,7 @@ from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.evaluate import CONFUSION_PNG
 from vislab.training.metrics import Metrics, compute_metrics
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
 
 MAX_PREVIEWS = 6  # augmentation previews per report
@@ -38,7 +38,7 @@ MAX_PREVIEWS = 6  # augmentation previews per report
 
 def saved_predictions(
     run_dir: Path, summary: RunSummary
-) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+) -> tuple[SavedPredictions, list[str]] | None:
     """A run's saved test probabilities (N×K), labels and class names (predictions_test.npz and its
     summary), or None when it saved none. A damaged file: UserError naming it and its fix, said on the
     terminal too (a :class:`~vislab.errors.Note`), since the page only leaves its figures out."""
@@ -49,9 +49,8 @@ def saved_predictions(
         raise
     if saved is None:
         return None
-    probs, labels = saved
-    names = list(summary.test_per_class or {}) or [str(i) for i in range(probs.shape[1])]
-    return probs, labels, names
+    names = list(summary.test_per_class or {}) or [str(i) for i in range(saved.probs.shape[1])]
+    return saved, names
 
 
 def scored(probs: np.ndarray, labels: np.ndarray, with_roc: bool = False) -> Metrics:
@@ -73,7 +72,8 @@ def run_figures(
     saved = saved_predictions(run_dir, summary)
     if saved is None:
         return tracked
-    probs, labels, names = saved
+    predictions, names = saved
+    probs, labels = predictions.probs, predictions.labels
     m = scored(probs, labels, with_roc=True)
     s = figs.file_part(name)
     out = [

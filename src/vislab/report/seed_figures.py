@@ -25,6 +25,7 @@ class SeedPredictions:
     probs: np.ndarray  # N×K
     labels: np.ndarray  # N
     names: list[str]  # the K class names
+    origin: np.ndarray | None  # N×2: each sample's official set and index (None: not saved)
 
 
 def read_seeds(
@@ -43,10 +44,11 @@ def read_seeds(
             notes.append(
                 f"{run}: no predictions_test.npz; the row's test figures leave this seed out"
             )
-        elif out and saved[2] != out[0].names:
+        elif out and saved[1] != out[0].names:
             notes.append(f"{run}: other classes than {out[0].run}; the row's figures leave it out")
         else:
-            out.append(SeedPredictions(run, *saved))
+            p, names = saved
+            out.append(SeedPredictions(run, p.probs, p.labels, names, p.origin))
     return out
 
 
@@ -80,7 +82,7 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
     bars = ("; error bars ± 1 std over the seeds" if std is not None else "") + _fewer(
         names, held, n
     )
-    own = OWN_SPLIT * own_test_sets([p.labels for p in seeds])  # each seed drew its own split
+    own = OWN_SPLIT * own_test_sets(seeds)  # each seed drew its own split
     out = [
         wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
             figs.make(

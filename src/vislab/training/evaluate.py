@@ -132,11 +132,7 @@ def finish_run(
     started = time.perf_counter()
     val = kept_val(loop, weights, written, model, dist)  # the best epoch's own: the same numbers
     val = val or evaluate(scored, data.val, k, precision=precision)
-    t0 = time.perf_counter()
-    logits, labels = predict_logits(scored, data.test, precision)
-    test_time = time.perf_counter() - t0
-    loss = F.cross_entropy(logits, labels).item()
-    test = compute_metrics(logits, labels, k, loss=loss, with_roc=True)
+    logits, labels, test, test_time = _score_test(scored, data, k, precision)
     scores = Scores(weights, val, test, test_time)
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
     summary = summary.replace(
@@ -144,7 +140,9 @@ def finish_run(
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
         eval_s=round(time.perf_counter() - started, 3),
     )  # fmt: skip
-    run.write_predictions("test", torch.softmax(logits, 1).numpy(), labels.numpy())
+    run.write_predictions(
+        "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
+    )
     run.write_summary(summary)  # before the figures: a figure that fails loses no result
     if figures:
         steps = optim.steps_per_epoch  # 0: a model fitted on arrays, or a split < a batch
@@ -157,6 +155,17 @@ def finish_run(
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
     return summary
+
+
+def _score_test(
+    scored: torch.nn.Module, data: RunData, k: int, precision: Precision
+) -> tuple[torch.Tensor, torch.Tensor, Metrics, float]:
+    """The test split's logits and labels, its metrics (with ROC curves) and the seconds its pass took."""
+    t0 = time.perf_counter()
+    logits, labels = predict_logits(scored, data.test, precision)
+    test_time = time.perf_counter() - t0
+    loss = F.cross_entropy(logits, labels).item()
+    return logits, labels, compute_metrics(logits, labels, k, loss=loss, with_roc=True), test_time
 
 
 def kept_val(

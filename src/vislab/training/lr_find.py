@@ -123,6 +123,8 @@ class LRFinding:
     rule: str = RULE
     title: str = ""  # what was tested, e.g. "cnn on digits (sgd)"
     accumulate: int = 1  # batches per step (train.accumulate)
+    # cut short by Ctrl-C: the steps taken until then (``stopped`` says where)
+    interrupted: bool = False
 
     @property
     def warning(self) -> str:
@@ -150,7 +152,10 @@ class LRFinding:
 
     def __repr__(self) -> str:
         what = f"{self.title}: " if self.title else ""
-        return f"<LRFinding {what}suggested lr {self.suggestion:.2g} after {len(self.lrs)} steps>"
+        cut = " (interrupted)" if self.interrupted else ""
+        return (
+            f"<LRFinding {what}suggested lr {self.suggestion:.2g} after {len(self.lrs)} steps{cut}>"
+        )
 
     def _repr_html_(self) -> str:
         """The notebook view: what was found, then the plot inline."""
@@ -172,7 +177,8 @@ def lr_find(
 
     ``on_start``: called once the model is built and known to be trained by the ``optim.name`` optimizer
     (a model that updates its own weights, or is fitted in one go, is refused first), before the first
-    step — where ``vislab lr-find`` says what it tests."""
+    step — where ``vislab lr-find`` says what it tests. A Ctrl-C during the steps returns those taken
+    (``interrupted``: :func:`lr_range_test`)."""
     test = test or RangeTest()
     device = resolve_device(cfg.train.device)
     if cfg.train.threads:
@@ -245,16 +251,29 @@ def lr_range_test(
 ) -> LRFinding:
     """Take up to ``test.steps`` optimizer steps on ``batches`` (x, y) at exponentially growing learning
     rates, each on ``accumulate`` batches, and return the losses (each step's mean) and the suggestion;
-    ``model`` and ``optimizer`` are restored after."""
+    ``model`` and ``optimizer`` are restored after. A Ctrl-C ends the test early: the steps taken are
+    returned (``interrupted``; ``stopped`` says at which step), or with none, the KeyboardInterrupt."""
     test = test or RangeTest()
     check_optimizer_trained(model, type(model).__name__)
     saved = _snapshot(model, optimizer)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    lrs: list[float] = []
+    losses: list[float] = []
+    interrupted = False
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            lrs, losses, stopped = _sweep(
-                model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate
-            )
+            stopped = _sweep(
+                model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses
+            )  # fmt: skip
+    except KeyboardInterrupt:  # the steps taken are kept (none: nothing to show, it goes on up)
+        del lrs[len(losses) :]  # a step whose loss was not kept yet
+        if not losses:
+            raise
+        interrupted = True
+        stopped = (
+            f"interrupted (Ctrl-C) after step {len(losses)} of {test.steps}: the curve ends at lr "
+            f"{lrs[-1]:.3g}, not {test.end_lr:.3g}"
+        )
     finally:
         _restore(model, optimizer, saved)
     if not losses:
@@ -263,36 +282,35 @@ def lr_range_test(
     lowest = int(np.argmin(smoothed))
     suggestion = suggest(lrs, smoothed)
     return LRFinding(
-        lrs, losses, smoothed, suggestion, lrs[lowest], stopped, test, accumulate=accumulate
-    )
+        lrs, losses, smoothed, suggestion, lrs[lowest], stopped, test,
+        accumulate=accumulate, interrupted=interrupted,
+    )  # fmt: skip
 
 
-def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate):
-    """The steps, each on ``accumulate`` batches: (lrs, losses, why it stopped early)."""
+def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses):
+    """The steps, each on ``accumulate`` batches, appended to ``lrs`` and ``losses`` as they are taken (a
+    Ctrl-C keeps those); why it stopped early ("" when it took them all)."""
     hooks = hooks_of(model)
     model.train()
-    lrs: list[float] = []
-    losses: list[float] = []
     best = math.inf
     steps = iter(batches)
     for i in range(test.steps):
         window = list(itertools.islice(steps, accumulate))
         if len(window) < accumulate:
-            return lrs, losses, f"the batches ran out after {i} steps"
+            return f"the batches ran out after {i} steps"
         lr = test.lr(i)
         loss = _step(model, optimizer, window, lr, loss_fn, grad_clip, autocast)
         hooks.after_step()
         value = loss.item()  # one host sync per step: the stop rule needs the value now
         if not math.isfinite(value):
-            return lrs, losses, f"the loss became {value} at lr {lr:.3g}"
+            return f"the loss became {value} at lr {lr:.3g}"
         lrs.append(lr)
         losses.append(value)
         smooth = _smooth(losses, test.smoothing)[-1]  # the causal average: the rule decides now
         if smooth > test.diverge * best:
-            why = f"the smoothed loss passed {test.diverge:g}× its minimum at lr {lr:.3g} (step {i + 1})"
-            return lrs, losses, why
+            return f"the smoothed loss passed {test.diverge:g}× its minimum at lr {lr:.3g} (step {i + 1})"
         best = min(best, smooth)
-    return lrs, losses, ""
+    return ""
 
 
 def _step(model, optimizer, window, lr, loss_fn, grad_clip, autocast) -> torch.Tensor:

@@ -21,6 +21,7 @@ import contextlib
 import fnmatch
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,16 @@ from vislab.not_a_run import folder_kind as folder_kind
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, read_json_object, strict_json, why_unreadable
 from vislab.training.summary import RunSummary
+
+
+@dataclass(frozen=True)
+class SavedPredictions:
+    """A run's saved test predictions (predictions_test.npz): ``probs`` N×K, ``labels`` N, and ``origin``
+    N×2 (each sample's official set and index in it; None in runs saved before vislab kept it)."""
+
+    probs: np.ndarray
+    labels: np.ndarray
+    origin: np.ndarray | None = None
 
 
 class RunDir:
@@ -139,33 +150,43 @@ class RunDir:
         """summary.json (:meth:`RunSummary.to_json`)."""
         atomic_write_text(self.path / "summary.json", strict_json(summary.to_json(), indent=2))
 
-    def write_predictions(self, split: str, probs: np.ndarray, labels: np.ndarray) -> None:
+    def write_predictions(
+        self, split: str, probs: np.ndarray, labels: np.ndarray, origin: np.ndarray | None = None
+    ) -> None:
+        """predictions_<split>.npz: the probabilities (N×K), labels (N) and, where known, each sample's
+        origin (N×2: its official set and index in it, ``ArraySet.origin``)."""
+        arrays = {"probs": probs.astype(np.float32), "labels": labels.astype(np.int64)}
+        if origin is not None:
+            arrays["origin"] = origin.astype(np.int64)
+
         def write(f):
             buf = io.BytesIO()
-            np.savez_compressed(buf, probs=probs.astype(np.float32), labels=labels.astype(np.int64))
+            np.savez_compressed(buf, **arrays)
             f.write(buf.getvalue())
 
         atomic_write(self.path / f"predictions_{split}.npz", write)
 
     # ------------------------------------------------------------------ readers
-    def read_predictions(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The saved test probabilities (N×K) and labels (N), predictions_test.npz; None when the run has
-        none; UserError naming the file and what writes it again when it cannot be read (cut short, not
-        an npz, arrays of the wrong shape)."""
+    def read_predictions(self) -> SavedPredictions | None:
+        """The saved test predictions, predictions_test.npz; None when the run has none; UserError naming
+        the file and what writes it again when it cannot be read (cut short, not an npz, arrays of the
+        wrong shape)."""
         npz = self.path / "predictions_test.npz"
         if not npz.is_file():
             return None
         try:
             with np.load(npz, allow_pickle=False) as f:
                 probs, labels = f["probs"], f["labels"]
+                origin = f["origin"] if "origin" in f.files else None  # not before vislab saved it
             wrong = (
                 probs.ndim != 2 or labels.shape != probs.shape[:1] or labels.dtype.kind not in "iu"
             )
+            wrong |= origin is not None and origin.shape != (len(labels), 2)
         except Exception as e:  # noqa: BLE001 - zipfile, zlib, numpy and the OS each raise their own
             why = f"{type(e).__name__}: {' '.join(str(e).split())}".rstrip(": ")
         else:
             if not wrong:
-                return probs, labels
+                return SavedPredictions(probs, labels, origin)
             why = f"probs {probs.shape}, labels {labels.shape} {labels.dtype} are not N×K and N"
         raise UserError(
             f"'{npz}' cannot be read ({why}): the run's saved test predictions (its test confusion "

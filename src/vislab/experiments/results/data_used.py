@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vislab.errors import UserError
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
 
 
@@ -92,10 +92,14 @@ def mixes_data(data: Sequence[str] | None) -> bool:
     return len(set(data or ())) > 1
 
 
-def own_test_sets(labels: Sequence[np.ndarray]) -> bool:
-    """Whether seeds' test sets differ — each drew its own split — by their saved test ``labels``
-    (predictions_test.npz's, in the split's order: one test set gives the same sequence every seed)."""
-    return any(len(y) != len(labels[0]) or not np.array_equal(y, labels[0]) for y in labels[1:])
+def own_test_sets(seeds: Sequence[SavedPredictions]) -> bool:
+    """Whether seeds' test sets differ — each drew its own split — by their saved test predictions (or
+    anything with their ``labels`` and ``origin``): the samples' origins (official set and index) where
+    every seed saved them, else their labels in the split's order (one test set gives the same sequence
+    every seed; a folder's, sorted by class, may not tell)."""
+    known = all(s.origin is not None for s in seeds)
+    ids = [s.origin if known else s.labels for s in seeds]
+    return any(a.shape != ids[0].shape or not np.array_equal(a, ids[0]) for a in ids[1:])
 
 
 def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -> list[str]:
@@ -104,14 +108,14 @@ def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -
     left out (its row's figures say so)."""
     out = []
     for row, names in rows.items():
-        labels = []
+        tests = []
         for name in (n for n in names if n in runs):  # a failed seed has no folder to read
             try:
                 saved = RunDir(runs[name]).read_predictions()
             except UserError:  # damaged: read_seeds notes it for the row's figures
                 continue
             if saved is not None:
-                labels.append(saved[1])
-        if len(labels) > 1 and own_test_sets(labels):
+                tests.append(saved)
+        if len(tests) > 1 and own_test_sets(tests):
             out.append(row)
     return out

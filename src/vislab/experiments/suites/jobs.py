@@ -8,12 +8,13 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from vislab.config import build_config
-from vislab.errors import DataError, TrainingInterrupted, VislabError, show_note
-from vislab.experiments.records import OTHER_SETTINGS, RunOutcome
+from vislab.errors import DataError, TrainingInterrupted, UserError, VislabError, show_note
+from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.suites.ending import raised_by_the_data
 from vislab.experiments.suites.plan import PlannedRun, not_with_these
 from vislab.training.rundir import RunDir
@@ -34,6 +35,7 @@ def _execute(
         status, message, tb = "complete", "", ""
     except TrainingInterrupted as e:
         # a signal in its final scoring, which finished first: the run is complete, the suite stops
+        # (the last run's: nothing is left to stop, :func:`stopped_nothing`)
         summary = RunDir(run_dir).read_summary()
         done = summary is not None and summary.complete
         status, message, tb = ("complete" if done else "interrupted"), str(e), ""
@@ -57,6 +59,25 @@ def halts(outcome: RunOutcome) -> bool:
     """Whether a run's ``outcome`` stops the suite: a signal ended the run, resumable ("interrupted"), or
     came as it was scored, which finished first (complete, ``halted``)."""
     return outcome.status == "interrupted" or outcome.halted
+
+
+def stopped_nothing(out: Path) -> bool:
+    """Whether the interruption of the suite in ``out`` stopped nothing: its suite.json records every run
+    of the suite complete (the signal came as its last run was scored, which finished first). The suite
+    is then complete: a note, and it ends as one that was not interrupted (``vislab train`` alike)."""
+    try:
+        info = SuiteInfo.read(out)
+    except UserError:
+        return False
+    runs = info.runs or {}
+    return bool(info.order) and all(n in runs and runs[n].status == "complete" for n in info.order)
+
+
+#: the note of a suite whose interruption stopped nothing (:func:`stopped_nothing`)
+NOTHING_STOPPED = (
+    "the Ctrl-C came as the suite's last run was scored, which finished first: every run is complete, "
+    "nothing was stopped."
+)
 
 
 def unreported(status: str, message: str = "") -> RunOutcome:

@@ -18,7 +18,7 @@ from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.settings import changed_by, differing_settings, flat_settings
 from vislab.experiments.suites.data_checks import DataChecks
 from vislab.experiments.suites.ending import said_once
-from vislab.experiments.suites.spec import Suite, run_config
+from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.registry import MODELS
@@ -145,7 +145,9 @@ def check_plan(
     which = (
         f"no run of suite '{suite.name}' has a valid config" if len(mistakes) == len(plan) else some
     )
-    raise ConfigError(f"{which}, so nothing was trained:\n" + "\n".join(lines))
+    # a file of the user's is named: where to fix a mistake its runs or base hold (not --set's)
+    where = f" (suite file {suite.path})" if suite.path.parent != SUITE_DIR else ""
+    raise ConfigError(f"{which}, so nothing was trained{where}:\n" + "\n".join(lines))
 
 
 def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:

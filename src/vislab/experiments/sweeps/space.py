@@ -141,8 +141,11 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
     against the model's options too (the model not swept). ConfigError naming the space key, the value and
     the message: a bad value is refused before any trial, not in the trial that draws it. Space keys that
     overlap (``model.hidden`` and ``model.hidden.0``) are refused; the first values also name a data
-    source and (the model not swept) model options that exist."""
+    source and (the model not swept) model options that exist. The base's own model options are checked
+    first, the file named as the base's mistake (not a space entry's)."""
     _check_no_overlap(distributions, source)
+    if "model.name" not in distributions:
+        _check_base_options(base, distributions, source)
     # list items (model.widths.1) are set together: the other items at their first value
     items = {key: _probes(d)[0] for key, d in distributions.items() if _is_item(key)}
     for key, d in distributions.items():
@@ -156,6 +159,19 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
             except ConfigError as e:
                 raise _space_error(key, d, value, e, source) from None
     _check_first_values(base, distributions)
+
+
+def _check_base_options(
+    base: dict, distributions: dict[str, BaseDistribution], source: str
+) -> None:
+    """ConfigError naming ``source``'s base for a model option it sets that its model does not take, or a
+    value out of range; an option the space draws is left to the space's check."""
+    cfg = build_config(copy.deepcopy(base), source=f"{source}, its base")
+    drawn = {
+        key.split(".")[1] for key in distributions if key.startswith("model.") and not _is_item(key)
+    }
+    given = {k: v for k, v in cfg.model.kwargs().items() if k not in drawn}
+    check_model_options(cfg.model.name, given, source=f"{source}, its base")
 
 
 def _check_no_overlap(distributions: dict[str, BaseDistribution], source: str) -> None:
