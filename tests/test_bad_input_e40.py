@@ -185,6 +185,16 @@ def test_lr_find_out_points_to_saving_its_figure():
         vislab.lr_find(model="mlp", data="digits", out="lr")
 
 
+def test_lr_find_lr_points_to_its_range_not_to_a_setting_it_ignores():
+    """E41: lr=0.1 got "did you mean optim__lr=0.1?", which the range test never reads."""
+    with pytest.raises(ConfigError) as e:
+        vislab.lr_find(model="mlp", data="digits", lr=0.1)
+    said = one_line(str(e.value))
+    assert "start_lr= and end_lr=" in said and "did you mean optim__lr" not in said, said
+    with pytest.raises(ConfigError, match="vislab.preview_data takes no steps argument"):
+        vislab.preview_data("digits", steps=3)
+
+
 # ------------------------------------------------------------------ --resume of what holds no run (E41)
 def test_resume_of_a_paper_folder_or_a_file_says_it_holds_no_run(trained, tmp_path, capsys):
     """Before: a paper folder got "no checkpoints/last.pt ... Start it again: its command with --out",

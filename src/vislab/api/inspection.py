@@ -25,6 +25,7 @@ PREVIEW_DATA = Caller(
     {
         "out": _FIGURE.format(name="preview"),
         "epochs": "it trains nothing",
+        "steps": "it trains nothing",
         "model": "it shows data only",
     },
 )
@@ -34,6 +35,8 @@ LR_FIND = Caller(
     {
         "epochs": "it takes optimizer steps, not epochs: give steps=N (200 unless given)",
         "out": "it writes nothing: save its figure with .plot().savefig('lr_find.png')",
+        "lr": "the range test sweeps the learning rate itself, so optim__lr is not read: give "
+        "start_lr= and end_lr= (1e-07 and 10 unless given)",
     },
 )
 

@@ -177,7 +177,12 @@ def setting_key(key: str, value: Any, caller: Caller = TRAIN) -> str:
 def _near_setting(key: str, value: Any, caller: Caller) -> str:
     """' (…)' for a setting that names no section: a close argument of ``caller`` (``overwrit`` →
     ``overwrite``), what ``caller`` takes in place of an argument of vislab.train it lacks (``epochs`` →
-    ``train__epochs``), else a config key whose name is close (``lr`` → ``optim__lr``)."""
+    ``train__epochs``), else a config key whose name is close (``lr`` → ``optim__lr``). A key ``caller``
+    says what to give instead of (``vislab.lr_find``'s ``lr``) is answered so first."""
+    if key in caller.instead and key not in TRAIN_ARGUMENTS:
+        return (
+            f" ({caller.name} takes no {key} argument: {caller.instead[key].format(value=value)})"
+        )
     lacked = [a for a in TRAIN_ARGUMENTS if a not in caller.arguments]
     near = difflib.get_close_matches(key, [*caller.arguments, *lacked], n=1)
     if near and near[0] in caller.arguments:
