@@ -235,6 +235,7 @@ def vislab_run(tensors: Path, seed: int, device: str, tiny: bool, extra: list[st
         train_s=s.train_time_s,
         whole_run_s=round(time.perf_counter() - t0, 3),
         test_acc=round(s.test_acc, 4),
+        params=s.params,
         epochs=s.epochs_run,
         n_train=s.n_train,
         n_val=s.n_val,
@@ -276,10 +277,16 @@ def summarise(runs: list[dict], tta: str) -> dict:
 
 
 def compare_on(
-    data: CifarShaped, airbench: ModuleType | str, folder: Path, seeds: int, device: str, tiny: bool
+    data: CifarShaped,
+    airbench: ModuleType | str,
+    folder: Path,
+    seeds: int,
+    device: str,
+    tiny: bool,
+    extra: list[str],
 ) -> dict:
-    """Both sides on one dataset, seed by seed (airbench, then vislab): times, test accuracies and
-    the ratio vislab / airbench."""
+    """Both sides on one dataset, seed by seed (airbench, then vislab, with ``extra`` overrides): times,
+    test accuracies and the ratio vislab / airbench."""
     tensors = write_airbench_tensors(data, folder / data.name)
     reason = airbench_unavailable(airbench)
     theirs_ok = airbench if reason is None else None
@@ -288,7 +295,7 @@ def compare_on(
     for seed in range(seeds):
         if theirs_ok is not None:
             theirs.append(airbench_run(theirs_ok, tensors, seed, tiny))
-        ours.append(vislab_run(tensors, seed, device, tiny, []))
+        ours.append(vislab_run(tensors, seed, device, tiny, extra))
     out = dict(dataset=data.name, n_train=len(data.train_y), n_test=len(data.test_y))
     out["vislab"] = summarise(ours, "flip (the fast preset's model.tta)")
     out["vislab"]["val_split"] = f"the first {ours[0]['n_val']} training images (trained on too)"
@@ -324,14 +331,21 @@ def datasets(fashion_root: Path, cifar_root: Path, tiny: bool) -> tuple[list[Cif
 
 
 def vs_airbench(
-    seeds: int, device: str, tiny: bool, fashion_root: Path, cifar_root: Path, keep: Path | None
+    seeds: int,
+    device: str,
+    tiny: bool,
+    fashion_root: Path,
+    cifar_root: Path,
+    keep: Path | None,
+    extra: list[str],
 ) -> dict:
-    """The whole comparison: every dataset found, ``seeds`` runs of each side on each."""
+    """The whole comparison: every dataset found, ``seeds`` runs of each side on each; ``extra``:
+    overrides of vislab's runs (gpu.py takes them only on the CPU, where airbench cannot train)."""
     airbench = import_airbench()
     found, missing = datasets(fashion_root, cifar_root, tiny)
     with tempfile.TemporaryDirectory() as tmp:
         folder = (keep or Path(tmp)).resolve()
-        results = [compare_on(d, airbench, folder, seeds, device, tiny) for d in found]
+        results = [compare_on(d, airbench, folder, seeds, device, tiny, extra) for d in found]
     return dict(
         datasets=results,
         missing=missing,

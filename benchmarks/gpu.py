@@ -27,9 +27,10 @@ Three other modes, each printing its own JSON object:
 Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a smoke run of the code path;
 ``--tiny`` shrinks the new modes to a few hundred images and one epoch). ``--set KEY=VALUE`` (repeatable)
 adds a vislab config override to each vislab run of the mode, after the mode's own settings (the plain
-loop builds its model from the same config; ``--vs-airbench`` takes none): ``--set model.widths=[16,32,32]``
-gives a smoke run small models. The JSON lists them under ``vislab_set``. benchmarks/gpu_check.sh runs
-them all on a GPU machine.
+loop builds its model from the same config; ``--vs-airbench`` only with ``--device cpu``, where airbench
+cannot train and nothing is compared): ``--set model.widths=[16,32,32]`` gives a smoke run small
+models. The JSON lists them under ``vislab_set``. benchmarks/gpu_check.sh runs them all on a GPU
+machine.
 Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``,
 ``python benchmarks/gpu.py --vs-airbench --seeds 3``, ``--vs-plain``, ``--profile``
 [``--device cpu --tiny``] [``--set KEY=VALUE``]
@@ -300,12 +301,14 @@ def parse_args() -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a vislab config override for every run (not --vs-airbench), e.g. model.widths=[16,32,32]",
+        help="a vislab config override for every run (--vs-airbench: with --device cpu only), "
+        "e.g. model.widths=[16,32,32]",
     )
     args = ap.parse_args()
-    if args.vislab_set and args.vs_airbench:
+    if args.vislab_set and args.vs_airbench and args.device != "cpu":
         ap.error(
-            "--set is not passed on to --vs-airbench's runs (airbench_side.py trains the preset)"
+            "--set is not passed on to --vs-airbench's runs on a GPU (airbench_side.py trains the "
+            "preset, as airbench trains its own); give it with --device cpu, a smoke run of the code path"
         )
     if args.tiny:
         args.n, args.batch, args.epochs = TINY["n"], TINY["batch"], TINY["epochs"]
@@ -326,7 +329,7 @@ def run_mode(args: argparse.Namespace) -> dict:
             benchmark=mode_name(args),
             seeds=args.seeds,
             **vs_airbench(args.seeds, args.device, args.tiny, args.fashion_root,
-                          args.cifar_root, args.keep_tensors),
+                          args.cifar_root, args.keep_tensors, args.vislab_set),
         )  # fmt: skip
     n_test = TINY["n_test"] if args.tiny else 10_000
     data = register_synthetic(args.n, n_test)

@@ -191,10 +191,10 @@ def tiny_suite(**changes) -> dict:
 
 
 def tiny_config(*overrides: str, **sections):
-    """tiny_base's run on 300 digits, 2 epochs of a 32-unit MLP (unless model.name is given), seed 0, with
-    its figures — as a Config, plus ``key=value`` overrides."""
+    """tiny_base's run on 300 digits, 2 epochs of a 32-unit MLP (unless model.name is given), seed 0,
+    without figures/ (a test that reads them gives ``train.figures=true``) — as a Config, plus
+    ``key=value`` overrides."""
     base = tiny_base(data__limit=300, train__epochs=2, train__seed=0, model__hidden=[32])
-    del base["train"]["figures"]
     if any(o.startswith("model.name=") for o in overrides):
         del base["model"]
     return build_config(base, list(overrides))

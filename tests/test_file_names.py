@@ -19,7 +19,8 @@ def vit_run(tmp_path_factory):
     """A 1-epoch ViT of 2 blocks on 8×8 digits (4×4 patches of 2×2)."""
     run = tmp_path_factory.mktemp("vit") / "vit"
     vit = ["model.name=vit", "model.embed_dim=8", "model.depth=2", "model.num_heads=2"]
-    train(tiny_config(*vit, "model.patch_size=2", "train.epochs=1"), run, quiet=True)
+    cfg = tiny_config(*vit, "model.patch_size=2", "train.epochs=1", "train.figures=true")
+    train(cfg, run, quiet=True)
     return run
 
 

@@ -1,9 +1,9 @@
 """benchmarks/gpu.py's side-by-side modes, run as a user runs them (``--device cpu --tiny``) on small
 Fashion-MNIST and CIFAR-10 files written in their official formats: the JSON each mode prints has its
 fields with sane values, and the tensors written for airbench hold exactly the dataset's images.
-``--vs-plain`` and ``--profile`` run small models (``--set model.widths=[16,32,32]``) that draw no
-figures/ (``--set train.figures=false``): the code path is the same, and the overrides are checked to
-reach the model and the JSON.
+Every mode runs small models (``--set model.widths=[16,32,32]``) that draw no figures/
+(``--set train.figures=false``): the code path is the same, and the overrides are checked to reach the
+model and the JSON.
 
 The figures themselves (times, ratios) are never asserted: benchmarks print them. On a machine with
 CUDA, ``test_tiny_modes_on_cuda`` (selected by ``pytest -k cuda``) runs the same modes on the GPU,
@@ -104,15 +104,19 @@ def check_tensors(folder: Path, x: np.ndarray, y: np.ndarray) -> None:
 def test_vs_airbench_on_cpu(datasets, tmp_path):
     kept = tmp_path / "tensors"
     args = ["--vs-airbench", "--device", "cpu", "--tiny", "--seeds", "1", "--keep-tensors", kept]
-    result = run_bench(*args, *data_args(datasets), cwd=tmp_path)
+    args += ["--set", SMALL, "--set", NO_FIGURES, *data_args(datasets)]
+    result = run_bench(*args, cwd=tmp_path)
     assert result["benchmark"] == "gpu-vs-airbench" and result["missing"] == {}
     assert result["vislab_sets"] == ["train.cudnn_benchmark=true"]  # cuDNN autotuned, as airbench's
+    assert result["vislab_set"] == [SMALL, NO_FIGURES]  # on the CPU only: nothing is compared
+    small = build_model("fast", (3, 32, 32), 10, widths=[16, 32, 32])
     fashion, cifar = result["datasets"]
     assert (fashion["dataset"], cifar["dataset"]) == ("fashion-mnist", "cifar10")
     assert (fashion["n_train"], fashion["n_test"]) == (TINY_TRAIN, TINY_TEST)
     assert (cifar["n_train"], cifar["n_test"]) == (TINY_TRAIN, 80)  # test_batch holds 80
     for d in (fashion, cifar):
         check_vislab_side(d["vislab"], TINY_TRAIN)
+        assert d["vislab"]["runs"][0]["params"] == sum(p.numel() for p in small.parameters())
         check_airbench_skipped(d["airbench"], d["n_train"], d["n_test"])
         assert "time_ratio_vislab_over_airbench" not in d  # nothing to divide by
     # Fashion-MNIST: 28×28 zero-padded by 2, grey copied to three channels

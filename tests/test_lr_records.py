@@ -51,9 +51,8 @@ def test_the_per_step_lr_keeps_each_epochs_plateau_cuts():
 
 
 def test_a_run_with_a_warmup_of_one_epoch_draws_its_learning_rate(tmp_path):
-    cfg = tiny_config(
-        "optim.name=sgd", "optim.lr=0.1", "schedule.warmup_epochs=1", "train.epochs=3"
-    )
+    sgd = ("optim.name=sgd", "optim.lr=0.1", "schedule.warmup_epochs=1", "train.epochs=3")
+    cfg = tiny_config(*sgd, "train.figures=true")
     train(cfg, tmp_path / "r", quiet=True)
     rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["lr"] for r in rows] == pytest.approx([0.1, 0.1, 0.1])  # each epoch's last step's

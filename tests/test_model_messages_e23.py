@@ -20,8 +20,10 @@ from vislab.models.code_errors import MARKER
 
 
 def _train(capsys, tmp_path, *sets: str) -> tuple[int, str]:
-    """``vislab train`` of 1 epoch on 300 digits with ``sets``: (exit code, its output on one line)."""
+    """``vislab train`` of 1 epoch on 300 digits without figures/, with ``sets``: (exit code, its output
+    on one line)."""
     base = ["data.name=digits", "data.limit=300", "train.epochs=1", "train.device=cpu"]
+    base += ["train.figures=false"]
     args = [a for s in [*base, *sets] for a in ("--set", s)]
     code, out = cli(capsys, "train", *args, "--out", tmp_path / "run")
     return code, one_line(out)

@@ -86,7 +86,8 @@ def test_tracking_the_test_set_never_changes_the_training(tmp_path):
 
 def test_tracked_test_rows_are_the_test_split_and_are_drawn(tmp_path):
     run = tmp_path / "run"
-    train(tiny_config("train.track_test=true", "train.epochs=2"), run, quiet=True)
+    sets = ("train.track_test=true", "train.epochs=2")
+    train(tiny_config(*sets, "train.figures=true"), run, quiet=True)
     last = rows(run)[-1]
     # the last row is the last epoch's weights (last.pt) on the test split, scored by hand
     ckpt = raw_checkpoint(run / "checkpoints" / "last.pt")

@@ -35,7 +35,8 @@ def lr_runs(tmp_path_factory) -> tuple[Path, dict]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(plotting_steps, "plot_lr", spy)
         for name, extra in (("cos", ["schedule.name=cosine"]), ("warm", [])):
-            cfg = tiny_config("schedule.warmup_epochs=1", "optim.lr=0.01", *extra)
+            sets = ("schedule.warmup_epochs=1", "optim.lr=0.01", "train.figures=true")
+            cfg = tiny_config(*sets, *extra)
             train(cfg, folder / name, quiet=True)
     return folder, drawn
 

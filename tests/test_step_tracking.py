@@ -96,7 +96,7 @@ def test_a_tracked_run_draws_its_figures_and_report_panels(tmp_path, capsys):
     """grad_norms.jsonl has one row per epoch over every parameterised layer; the run's figures hold the
     heat map, and report.html shows it and the step-loss curves."""
     over = ("model.name=cnn", "model.widths=[4,8]", "train.epochs=2", "train.log_every=2",
-            "train.track_grad_norm=true")  # fmt: skip
+            "train.track_grad_norm=true", "train.figures=true")  # fmt: skip
     run = tmp_path / "r"
     train(tiny_config(*over), run, quiet=True)
     grads = rows(run / "grad_norms.jsonl")

@@ -43,7 +43,7 @@ def same_weights(a, b):
 
 
 def test_run_directory_contract(tmp_path):
-    s = train(tiny_config("train.epochs=3"), tmp_path / "run", quiet=True).row
+    s = train(tiny_config("train.epochs=3", "train.figures=true"), tmp_path / "run", quiet=True).row
     run = tmp_path / "run"
     for f in (
         "config.yaml",

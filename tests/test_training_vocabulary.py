@@ -220,7 +220,7 @@ def test_bad_fine_tuning_settings_name_the_culprit(tmp_path, setting, message):
 
 def test_the_command_line_extends_and_builds_on_runs(tmp_path, capsys):
     sets = [a for s in ("data.name=digits", "data.limit=300", "train.device=cpu", "model.name=mlp",
-                        "model.hidden=[16]") for a in ("--set", s)]  # fmt: skip
+                        "model.hidden=[16]", "train.figures=false") for a in ("--set", s)]  # fmt: skip
     base, more = str(tmp_path / "base"), str(tmp_path / "more")
     assert cli(capsys, "train", "-q", "--out", base, "--epochs", "1", *sets)[0] == 0
     code, text = cli(capsys, "train", "-q", "--resume", base, "--epochs", "2")

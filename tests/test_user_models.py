@@ -371,7 +371,7 @@ def test_a_sweep_over_a_user_models_option(capsys, tmp_path, monkeypatch):
         "name": "own",
         "base": {
             "data": {"name": "digits", "limit": 200},
-            "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+            "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "figures": False},
             "model": {"name": "net.py:Net"},
         },
         "space": {"model.width": {"type": "categorical", "choices": [4, 8]}},
