@@ -25,7 +25,7 @@ class SeedPredictions:
     probs: np.ndarray  # N×K
     labels: np.ndarray  # N
     names: list[str]  # the K class names
-    origin: np.ndarray | None  # N×2: each sample's official set and index (None: not saved)
+    origin: np.ndarray | None = None  # N×2: each sample's official set and index (None: not saved)
 
 
 def read_seeds(
