@@ -290,7 +290,7 @@ def report(
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import write_report
-    from vislab.cli.paper import kept_on_ctrl_c
+    from vislab.cli.stopped import kept_on_ctrl_c
 
     page = folder / "report.html"
     with kept_on_ctrl_c("report", [page, folder / "figures"], page):

@@ -5,16 +5,13 @@ The command imports the layers it drives when it runs (as every command: `vislab
 
 from __future__ import annotations
 
-import stat
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from vislab.cli.options import TrustRunsOpt
-from vislab.errors import TrainingInterrupted
+from vislab.cli.stopped import kept_on_ctrl_c
 
 console = Console(stderr=True, highlight=False)
 
@@ -91,58 +88,6 @@ def _say_written(folder: Path, no_figures: bool, pdf: bool) -> None:
     )
     if pdf:
         console.print(f"pdf: {folder / 'main.pdf'}", markup=False, soft_wrap=True)
-
-
-@contextmanager
-def kept_on_ctrl_c(
-    command: str,
-    paths: list[Path],
-    page: Path | None = None,
-    done: str = "",
-    again: str = "write it",
-) -> Iterator[None]:
-    """Within: a Ctrl-C ends ``vislab COMMAND`` (TrainingInterrupted, exit 130) saying what it left at
-    ``paths`` (files or folders) — nothing written (and ``page``, its main file: the earlier one, or none
-    yet), or the files it wrote or deleted —, ``done`` (what it had already finished) and how to go on:
-    the same command again, to ``again``."""
-    before = _stamps(paths)
-    try:
-        yield
-    except KeyboardInterrupt:
-        now = _stamps(paths)
-        changed = sorted(p for p in {*before, *now} if before.get(p) != now.get(p))
-        if not changed:
-            had = f"{page} is the earlier one, as it was" if page in before else f"no {page} yet"
-            left = "before it wrote a file: nothing was written" + (f" ({had})" if page else "")
-        else:
-            more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
-            left = (
-                f"after it wrote (or deleted) {len(changed)} file(s): {', '.join(map(str, changed[:6]))}"
-                f"{more}; the other files are as they were"
-            )
-        raise TrainingInterrupted(
-            f"vislab {command} was cut short {left}{'; ' + done if done else ''}. Run the same "
-            f"`vislab {command}` command again to {again}."
-        ) from None
-
-
-def _stamps(paths: list[Path]) -> dict[Path, tuple[int, int, int]]:
-    """Each file at or under ``paths`` (files or folders; in a folder, a dot's — vislab's record, lock,
-    scratch — left out): (inode, size, mtime in ns), which a file written over or replaced since changes."""
-    files = [p for p in paths if p.is_file()] + [
-        f
-        for p in paths
-        if p.is_dir()
-        for f in sorted(p.rglob("*"))
-        if not any(part.startswith(".") for part in f.relative_to(p).parts)
-    ]
-    stamps = {}
-    for f in files:
-        with suppress(OSError):  # gone meanwhile, or a folder
-            st = f.stat()
-            if stat.S_ISREG(st.st_mode):
-                stamps[f] = (st.st_ino, st.st_size, st.st_mtime_ns)
-    return stamps
 
 
 def register(app: typer.Typer) -> None:

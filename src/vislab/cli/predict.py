@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from vislab.cli.options import SetOpt, TrustOpt
-from vislab.cli.paper import kept_on_ctrl_c
+from vislab.cli.stopped import kept_on_ctrl_c
 
 if TYPE_CHECKING:
     from vislab.predict import Evaluation

@@ -45,7 +45,7 @@ def quickstart(
     results.md and report.html."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
-    from vislab.cli.paper import kept_on_ctrl_c
+    from vislab.cli.stopped import kept_on_ctrl_c
     from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.quickstart import run_quickstart
 
