@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -131,13 +132,14 @@ def _idle_notes(cfg: Config) -> list[str]:
         if given(value(section), leaf):
             groups.setdefault(idle, []).append(f"{key}={_as_set(value(key))}")
     return [
-        f"{_and(keys)} {'does' if len(keys) == 1 else 'do'} nothing with {idle.cause}: "
+        f"{and_list(keys)} {'does' if len(keys) == 1 else 'do'} nothing with {idle.cause}: "
         f"{idle.why.format(it='it' if len(keys) == 1 else 'them')}."
         for idle, keys in groups.items()
     ]
 
 
-def _and(texts: list[str]) -> str:
+def and_list(texts: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
     return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} and {texts[-1]}"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from vislab.config import DataConfig
+from vislab.config.notes import and_list
 from vislab.data.types import OFFICIAL_SETS, SourceData, Splits
 
 #: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
@@ -123,8 +124,7 @@ def pooled_note(splits: Splits, src: SourceData, cfg: DataConfig) -> str | None:
     if held.get("train", 0) + held.get("val", 0) == 0:
         return None
     what = "images" if splits.train.is_image else "samples"
-    *some, last = [k for k in OFFICIAL_SETS if k in src.sets]
-    pooled = f"{', '.join(some)} and {last}"
+    pooled = and_list([k for k in OFFICIAL_SETS if k in src.sets])
     n_pool, n_test = sum(len(s) for s in src.sets.values()), len(splits.test)
     return (
         f"data.split={list(cfg.split)} draws train, val and test at random (stratified) from {src.name}'s official "

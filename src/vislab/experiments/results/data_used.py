@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vislab.config.notes import and_list
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
@@ -44,14 +45,9 @@ def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = (
     if not own_splits:
         return line
     return (
-        f"{line} The seeds of {_and(own_splits)} each drew their own train/val/test split (with "
+        f"{line} The seeds of {and_list(own_splits)} each drew their own train/val/test split (with "
         f"their train.seed): the sizes are each seed's, and the seeds' test images differ."
     )
-
-
-def _and(names: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
