@@ -149,3 +149,24 @@ def test_a_report_rebuild_cut_short_keeps_the_earlier_figures(trained, tmp_path,
     with pytest.raises(KeyboardInterrupt):
         vislab.write_report(folder, log=_quiet)
     assert _contents(folder) == before
+
+
+def test_a_report_cut_short_while_its_page_is_made_keeps_the_earlier_page_and_figures(
+    trained, tmp_path, monkeypatch
+):
+    """The page is made before the new figures move into figures/: a Ctrl-C while it is rendered leaves
+    the earlier page and the figures it shows, not new figures beside an old page."""
+    folder = tmp_path / "runs"
+    shutil.copytree(trained, folder / "run")
+    skip_report_figures(monkeypatch, keep=KEEP)
+    vislab.write_report(folder, log=_quiet)
+    (folder / "figures" / "curves.png").write_bytes(b"an earlier build's figure")
+    before = _contents(folder)
+
+    def ctrl_c(context: dict) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("vislab.report.build.render", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        vislab.write_report(folder, log=_quiet)
+    assert _contents(folder) == before

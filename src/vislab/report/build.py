@@ -199,10 +199,11 @@ def build_report(
     try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
         with notes_once():
             sections = draw_sections(plan, figs, trust_code)
+        # the page embeds the figures as drawn, so it is whole before they move into figures/
+        html = render(_page(plan, sections, title, figs.tmp))
         figs.publish()
     finally:
         figs.close()
-    html = render(_page(plan, sections, title))
     path = plan.folder / "report.html"
     atomic_write_text(path, html)
     os.chmod(path, 0o644)  # a page to share
@@ -308,9 +309,10 @@ def _model_sections(
     return [dict(name=n, figures=f) for n, f in drawn.items() if f]
 
 
-def _page(plan: ReportPlan, sections: dict, title: str | None) -> dict:
-    """The template's context: the sections' figures embedded as data URIs, the table, the notes."""
-    embed = _embedder(plan.folder / "figures")
+def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> dict:
+    """The template's context: the sections' figures (files in ``drawn``) embedded as data URIs, the
+    table, the notes."""
+    embed = _embedder(drawn)
     sweep, run_ctx, model_figs = sections["sweep"], sections["runs"], sections["model_figs"]
     if sweep:
         sweep["figures"] = embed(sweep["figures"])
