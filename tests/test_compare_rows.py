@@ -97,3 +97,25 @@ def test_paper_notes_a_metrics_file_cut_short_once(capsys, trained, tmp_path):
     assert code == 0
     assert said.count("ends in a line cut short") == 1, said
     assert "ends in a line cut short" in (tmp_path / "paper" / "texts.tex").read_text()
+
+
+def test_a_plain_folder_of_seed_runs_is_compared_in_rows_of_seeds_as_its_report_shows_it(
+    capsys, suites, tmp_path
+):
+    """Runs named ``<row>-s<i>`` in a folder that is no suite's (trained one by one, or copied out of
+    one): `vislab compare` gives their rows of seeds, as the folder's report does, with the figures
+    the suite's own table has."""
+    import shutil
+
+    s, _ = suites
+    plain = tmp_path / "runs"
+    for run in ("majority-s0", "majority-s1", "mlp-s0", "mlp-s1"):
+        shutil.copytree(s / run, plain / run)
+    code, text = cli(capsys, "compare", plain)
+    assert code == 0, text
+    table, own = _table(text), _table(cli(capsys, "compare", s)[1])
+    assert list(table) == ["majority", "mlp"]
+    for row in ("majority", "mlp"):
+        assert table[row]["N"] == "2"
+        assert table[row]["test ACC"].replace("**", "") == own[row]["test ACC"].replace("**", "")
+    assert list(vislab.compare(plain)["seeds"]) == [2, 2]

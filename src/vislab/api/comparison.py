@@ -16,6 +16,7 @@ from vislab.api.folders import folder_kind
 from vislab.config import TrainConfig
 from vislab.errors import UserError, show_note
 from vislab.experiments.records import SuiteInfo
+from vislab.experiments.results.spread import rows_by_seed_suffix
 from vislab.not_a_run import run_of_file
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -89,6 +90,10 @@ def find_runs(targets: Targets) -> Found:
     holder = Path(os.path.commonpath([str(h) for h in held]))
     suite = suites[0] if len(paths) == 1 else SuiteInfo()
     rows, labels = _seed_rows(suites, found, folders, given)
+    if rows is None and len(paths) == 1 and folder_kind(paths[0]) is None:
+        rows = rows_by_seed_suffix(
+            list(folders)
+        )  # runs named <row>-s<i>, as their report groups them
     groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
     return Found(folders, summaries, left_out, holder, suite, rows, groups)
 
