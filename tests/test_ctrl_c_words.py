@@ -43,9 +43,8 @@ def test_report_cut_short_keeps_the_earlier_page_and_says_so(capsys, monkeypatch
 
 def test_report_cut_short_after_its_figures_names_them(capsys, monkeypatch, tmp_path, trained):
     with monkeypatch.context() as m:
-        m.setattr(
-            report_build, "render", ctrl_c
-        )  # the figures are drawn and moved in: the page not
+        # the figures are drawn and moved in: the page not written
+        m.setattr(report_build, "atomic_write_text", ctrl_c)
         code, text = cli(capsys, "report", trained)
     said = one_line(text)
     assert code == 130, text
