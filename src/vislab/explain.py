@@ -252,7 +252,7 @@ def explain_one(
     x = model_input(record, [arr])
     p, c = run_probabilities(model, record, x)[0].max(0)
     top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
-    maps, depth = maps_and_depth(model, x, method, block, c[None])
+    maps, depth = maps_and_depth(model, x, method, block, c[None], record.model.name)
     if method == "attention":  # heads counted from 1, as the title's block; one scale for them all
         labels = head_labels(len(maps[0]))
         return Explanation(maps[0], labels, top, method, block % depth, depth, tta, HEAD_UNITS)

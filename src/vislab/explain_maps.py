@@ -44,29 +44,37 @@ def explain_maps(
     method: str,
     block: int = -1,
     target: torch.Tensor | None = None,
+    name: str | None = None,
 ) -> torch.Tensor:
     """The maps of ``method`` for the normalised batch ``x``: B × K × h × w (see the module docstring).
 
     ``block``: the block whose heads ``attention`` shows (default the last); ``target``: the class each
     gradient method explains (default the plain model's argmax on ``x``; the class a run with test-time
-    augmentation predicts: ``run_probabilities(model, record, x).argmax(1)``)."""
-    return maps_and_depth(model, x, method, block, target)[0]
+    augmentation predicts: ``run_probabilities(model, record, x).argmax(1)``); ``name``: the model's, as
+    its run names it (``record.model.name``), for messages (default: its class's)."""
+    return maps_and_depth(model, x, method, block, target, name)[0]
 
 
 def maps_and_depth(
-    model: nn.Module, x: torch.Tensor, method: str, block: int, target: torch.Tensor | None
+    model: nn.Module,
+    x: torch.Tensor,
+    method: str,
+    block: int,
+    target: torch.Tensor | None,
+    name: str | None = None,
 ) -> tuple[torch.Tensor, int]:
     """:func:`explain_maps`'s maps, and the model's number of attention blocks (0 for the gradient
     methods, which do not look at them)."""
     check_method(method)
     model.eval()
+    who = _who(model, name)
     if hooks_of(model).trained_by == "fit_arrays":
         raise UserError(
-            f"this model ({type(model).__name__}) is a fitted baseline, not a network: it has no attention "
+            f"{who} is a fitted baseline, not a network: it has no attention "
             f"or gradients to explain. Explain a network trained by gradient steps (mlp, cnn, vit, ...)."
         )
     if method in ("attention", "rollout"):
-        attns, tokens = _attentions(model, x)
+        attns, tokens = _attentions(model, x, who)
         if method == "rollout":
             r = attention_rollout(attns, tokens.residual)  # B × T × T
             row = r[:, :1] if tokens.class_token else r.mean(1, keepdim=True)
@@ -79,7 +87,12 @@ def maps_and_depth(
     if target is None:
         with torch.no_grad():
             target = model(x).argmax(1)
-    return _gradient_map(model, x, method, target), 0
+    return _gradient_map(model, x, method, target, who), 0
+
+
+def _who(model: nn.Module, name: str | None) -> str:
+    """The model in a message: "model 'cnn'" as its run names it, else "this model (Sequential)"."""
+    return f"model '{name}'" if name else f"this model ({type(model).__name__})"
 
 
 def _block_index(block: int, depth: int) -> int:
@@ -109,14 +122,17 @@ def check_block(block: object, method: str) -> None:
         )
 
 
-def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], TokenGrid]:
-    """(per-block attention B × heads × T × T, how the T tokens cover the image), from the model's hooks."""
+def _attentions(
+    model: nn.Module, x: torch.Tensor, who: str
+) -> tuple[list[torch.Tensor], TokenGrid]:
+    """(per-block attention B × heads × T × T, how the T tokens cover the image), from the model's hooks;
+    ``who``: the model in the message when it has none (:func:`_who`)."""
     hooks = hooks_of(model)
     tokens = hooks.token_grid()
     attns = None if tokens is None else hooks.attention_maps(x)
     if tokens is None or not attns:
         raise UserError(
-            f"this model ({type(model).__name__}) has no attention layers, so it has no attention maps "
+            f"{who} has no attention layers, so it has no attention maps "
             f"or rollout: use method gradcam (convolutional models: --method gradcam / "
             f"method='gradcam') or saliency (any model: --method saliency / method='saliency')."
         )
@@ -124,7 +140,7 @@ def _attentions(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], 
 
 
 def _gradient_map(
-    model: nn.Module, x: torch.Tensor, method: str, target: torch.Tensor
+    model: nn.Module, x: torch.Tensor, method: str, target: torch.Tensor, who: str
 ) -> torch.Tensor:
     """Grad-CAM at the model's Grad-CAM layer, upsampled to the input; or saliency |∂logit/∂x| max over channels."""
     try:  # optional dependency: vislab[explain]
@@ -138,27 +154,28 @@ def _gradient_map(
     if method == "saliency":
         grad = Saliency(model).attribute(x, target=target, abs=True)
         return grad.amax(1, keepdim=True).detach()
-    layer = _gradcam_layer(model)
+    layer = _gradcam_layer(model, who)
     cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
     return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear").detach()
 
 
-def _gradcam_layer(model: nn.Module) -> nn.Module:
-    """The layer the model's hooks name for Grad-CAM, or a UserError naming the methods that work."""
+def _gradcam_layer(model: nn.Module, who: str) -> nn.Module:
+    """The layer the model's hooks name for Grad-CAM, or a UserError naming ``who`` (:func:`_who`) and the
+    methods that work."""
     hooks = hooks_of(model)
     layer = hooks.gradcam_layer()
     if layer is not None:
         return layer
     if hooks.token_grid() is not None:  # e.g. a ViT: its one conv is the patch embedding
         raise UserError(
-            f"method gradcam explains a convolutional network's last feature map; this model "
-            f"({type(model).__name__}) is a vision transformer, whose one convolution only cuts the "
+            f"method gradcam explains a convolutional network's last feature map; {who} is a "
+            f"vision transformer, whose one convolution only cuts the "
             f"image into patches: use method attention or rollout, or saliency (--method rollout / "
             f"method='rollout')."
         )
     raise UserError(
-        f"method gradcam needs a convolutional layer, and this model ({type(model).__name__}) has "
-        f"none: use method saliency, for any model (--method saliency / method='saliency')."
+        f"method gradcam needs a convolutional layer, and {who} has none: use method saliency, "
+        f"for any model (--method saliency / method='saliency')."
     )
 
 

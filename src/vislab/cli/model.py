@@ -206,7 +206,12 @@ def gradcheck(
         "hand_written_gradients hook.",
     ),
     set_: list[str] | None = SetOpt,
-    input_: str = typer.Option("2", "--input", "-i", help="Input shape: D (2) or C×H×W."),
+    input_: str = typer.Option(
+        "2",
+        "--input",
+        "-i",
+        help="Input shape: D (2) or C×H×W (a model that takes images: give one).",
+    ),
     classes: int = typer.Option(3, "--classes", "-k", min=2),
     batch: int = typer.Option(16, "--batch", "-b", min=1),
     seed: int = typer.Option(0, "--seed"),
@@ -215,7 +220,15 @@ def gradcheck(
     """Hand-written backprop vs torch.autograd in float64; exit code 1 if an error exceeds --tol."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api.models import gradcheck as check_gradients
+    from vislab.models import MODELS
 
+    if name not in MODELS and _is_run(name, model_options=False):
+        what = "checkpoint" if Path(name).expanduser().is_file() else "run"
+        raise UserError(
+            f"'{name}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
+            f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net); "
+            f"`vislab model info {name}` names its model."
+        )
     shape = parse_shape(input_)
     check = check_gradients(
         name, shape, classes, batch=batch, seed=seed, tol=tol, **parse_sets(set_)

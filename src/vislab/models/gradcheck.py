@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from vislab.errors import UserError
-from vislab.models.hooks import hooks_of
+from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.options import NeedsImages
 from vislab.models.registry import build_model
 
 if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
@@ -27,6 +28,8 @@ TOLERANCE = 1e-6
 # the built-in model with hand-written gradients (its ``hand_written_gradients`` hook, models/scratch.py),
 # named in messages; any model that declares the hook is checked
 HAND_WRITTEN = "mlp-scratch"
+# the input shape a model that takes images is built at when asked for feature vectors (gradcheck_model)
+IMAGES = (3, 32, 32)
 
 
 @dataclass
@@ -109,11 +112,49 @@ def gradcheck_model(
     **kwargs,
 ) -> dict[str, float]:
     """Build model ``name`` (``kwargs`` as in ``model.*``) in float64 on random data and run
-    :func:`gradcheck`."""
+    :func:`gradcheck`. A model that takes images, asked for feature vectors (the default input shape):
+    UserError saying it has no hand-written gradients when it declares none, else naming the input
+    shape to give."""
     gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_model(name, tuple(input_shape), num_classes, **kwargs).double()
+    try:
+        model = _built(name, input_shape, num_classes, seed, kwargs)
+    except UserError as e:  # your code's NeedsImages comes wrapped in a UserCodeError
+        if not (isinstance(e, NeedsImages) or isinstance(e.__context__, NeedsImages)):
+            raise
+        model, input_shape = _built_for_images(name, input_shape, num_classes, seed, kwargs), IMAGES
     x = torch.randn(batch, *input_shape, generator=gen, dtype=torch.float64)
     y = torch.randint(0, num_classes, (batch,), generator=gen)
     return gradcheck(model, x, y, name)
+
+
+def _built_for_images(
+    name: str, given: tuple[int, ...], num_classes: int, seed: int, kwargs: dict
+) -> torch.nn.Module:
+    """Model ``name``, which takes images, at :data:`IMAGES` when it declares no hand-written gradients
+    (:func:`gradcheck` then says so); else a UserError naming the input shape to give for it."""
+    try:
+        model = _built(name, IMAGES, num_classes, seed, kwargs)
+    except UserError:  # sized for other images: its gradients are not known either
+        model = None
+    if model is not None and not _declares_gradients(model):
+        return model
+    shape = "x".join(map(str, IMAGES))
+    raise UserError(
+        f"model '{name}' takes images, and the input shape {tuple(given)} is one of feature vectors: "
+        f"give the images' shape as C×H×W, e.g. --input {shape} / input_shape={IMAGES}."
+    )
+
+
+def _built(
+    name: str, input_shape: tuple[int, ...], num_classes: int, seed: int, kwargs: dict
+) -> torch.nn.Module:
+    """Model ``name`` built in float64 with torch's seed ``seed``, the global generator left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(name, tuple(input_shape), num_classes, **kwargs).double()
+
+
+def _declares_gradients(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s hooks override ``hand_written_gradients`` (the default gives none)."""
+    own = type(hooks_of(model)).hand_written_gradients
+    return own is not ModelHooks.hand_written_gradients

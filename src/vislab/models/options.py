@@ -27,10 +27,15 @@ Probability = Annotated[float, Field(ge=0, lt=1, description="a probability; 0 =
 Size = Annotated[int, Field(ge=1)]
 
 
+class NeedsImages(UserError):
+    """A model that takes images was asked to take feature vectors (:func:`require_image_input`); a caller
+    whose input shape came from no data (``vislab model gradcheck``) says what to give instead."""
+
+
 def require_image_input(name: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(C, H, W) or a UserError saying that this model needs images."""
+    """(C, H, W) or a :class:`NeedsImages` error saying that this model needs images."""
     if len(input_shape) != 3:
-        raise UserError(
+        raise NeedsImages(
             f"model '{name}' needs images but the data are {input_shape[0]}-D feature vectors "
             f"(e.g. data.name=circles). Use model.name=mlp or mlp-scratch for feature data."
         )

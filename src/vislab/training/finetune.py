@@ -1,10 +1,12 @@
-"""Building on an earlier run (``train.init_from``): its weights as the new model's start, the layers whose
-shapes differ (a head for other classes) left freshly initialised and named, ``train.freeze`` patterns,
-and the head's own learning rate (``optim.head_lr``)."""
+"""Building on an earlier run (``train.init_from``): its weights as the new model's start, the tensors it
+cannot give (shapes that differ, as a head for other classes; names it lacks) left freshly initialised and
+named, as are its tensors this model has no place for; ``train.freeze`` patterns, and the head's own
+learning rate (``optim.head_lr``)."""
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MethodType
 
@@ -15,19 +17,39 @@ from vislab.errors import UserError
 from vislab.models.hooks import hooks_of, last_linear_to
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 
+#: how many names (or whole modules, ``blocks.2.*``) a list in :meth:`Start.line` shows before "and N more"
+MOST_SHOWN = 6
+
 
 @dataclass
 class Start:
-    """What ``init_from_run`` did: where from, how many tensors came over, which were re-initialised."""
+    """What ``init_from_run`` did: where from, how many of the model's tensors came over, which were
+    re-initialised (shapes differ), which the source lacks (they stay new) and which of the source's
+    this model has no place for (not used). ``ours``/``theirs``: the model's and the source's tensor names
+    (a module whose tensors are all in a list is shown as one: :func:`_shown`)."""
 
     source: str
     loaded: int
     reinitialised: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+    ours: tuple[str, ...] = field(default=(), repr=False)
+    theirs: tuple[str, ...] = field(default=(), repr=False)
 
     def line(self) -> str:
-        text = f"initialised from {self.source}: {self.loaded} tensors"
-        if self.reinitialised:
-            text += f"; re-initialised (shapes differ): {', '.join(self.reinitialised)}"
+        """'initialised from runs/vit: 32 of 44 tensors; new (runs/vit has no such tensor): blocks.2.*
+        (12 tensors)'."""
+        of = f" of {len(self.ours)}" if self.ours else ""
+        text = f"initialised from {self.source}: {self.loaded}{of} tensors"
+        said = (
+            ("reinitialised", "re-initialised (shapes differ)"),
+            ("new", f"new ({self.source} has no such tensor)"),
+            ("unused", f"not used ({self.source}'s, no such tensor here)"),
+        )
+        for key, words in said:
+            if names := getattr(self, key):
+                among = self.theirs if key == "unused" else self.ours
+                text += f"; {words}: {_shown(names, among or names)}"
         return text
 
 
@@ -50,7 +72,31 @@ def init_from_run(model: nn.Module, source: str) -> Start:
         )
     model.load_state_dict(fits, strict=False)
     reinit = sorted(k for k in ours if k not in fits and k in theirs)
-    return Start(str(source), len(fits), reinit)
+    new = sorted(k for k in ours if k not in theirs)
+    unused = sorted(k for k in theirs if k not in ours)
+    return Start(str(source), len(fits), reinit, new, unused, tuple(ours), tuple(theirs))
+
+
+def _shown(names: list[str], among: Iterable[str]) -> str:
+    """``names`` for a message: a module whose tensors in ``among`` are all named, 3 or more, as one
+    ``blocks.2.* (12 tensors)``; the first :data:`MOST_SHOWN` of those and the other names, then how many
+    more."""
+    named = set(names)
+    under: dict[str, list[str]] = {}  # module → its tensors in among
+    for key in among:
+        parts = key.split(".")
+        for i in range(1, len(parts)):
+            under.setdefault(".".join(parts[:i]), []).append(key)
+    shown: dict[str, int] = {}  # what is shown → how many tensors it stands for
+    for name in names:
+        parts = name.split(".")
+        prefixes = (".".join(parts[:i]) for i in range(1, len(parts)))
+        whole = [p for p in prefixes if len(under[p]) >= 3 and named.issuperset(under[p])]
+        item = f"{whole[0]}.*" if whole else name  # the outermost module named whole
+        shown[item] = shown.get(item, 0) + 1
+    items = [f"{k} ({n} tensors)" if k.endswith(".*") else k for k, n in shown.items()]
+    more = f" and {len(items) - MOST_SHOWN} more" if len(items) > MOST_SHOWN else ""
+    return ", ".join(items[:MOST_SHOWN]) + more
 
 
 def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
