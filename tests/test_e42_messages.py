@@ -94,6 +94,9 @@ def test_gradcheck_of_a_run_folder_asks_for_a_model_name(vit_run, capsys):
     said = one_line(text)
     assert code == 2 and "is a run" in said and "give a model name" in said, text
     assert "unknown model" not in said, text
+    for given in (vit_run, str(vit_run), vislab.load_run(vit_run)):  # from Python: the same
+        with pytest.raises(UserError, match="is a run, and gradcheck checks"):
+            vislab.gradcheck(given)
 
 
 @pytest.mark.parametrize(
@@ -133,3 +136,14 @@ def test_explain_command_names_the_runs_model_when_it_refuses(vit_run, digit_png
     said = one_line(text)
     assert code == 2 and "model 'vit' is a vision transformer" in said, said
     assert "Traceback" not in text
+
+
+def test_model_info_of_an_image_model_at_a_feature_shape_asks_for_the_images_shape(capsys):
+    """`vislab model info vit --input 2`: the shape was given by hand, so the fix is --input C×H×W, not
+    another dataset or model."""
+    code, text = cli(capsys, "model", "info", "vit", "--input", "2")
+    said = one_line(text)
+    assert code == 2 and "model 'vit' takes images" in said and "--input 3x32x32" in said, said
+    assert "data.name" not in said
+    with pytest.raises(UserError, match="input_shape=\\(3, 32, 32\\)"):
+        vislab.model_info("vit", (2,))

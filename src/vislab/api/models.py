@@ -15,6 +15,7 @@ from vislab.errors import UserError
 from vislab.models import MODELS, build_model
 from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_model
 from vislab.models.objects import is_users_code
+from vislab.models.options import NeedsImages, images_not_features
 from vislab.models.registry import code_of
 from vislab.run import Run
 from vislab.training.model_checks import check_output
@@ -79,7 +80,10 @@ def _built(
     input shape, then, for your own code, one forward pass on zeros (train's messages, either way)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = build_model(name, input_shape, num_classes, **options)
+        try:
+            model = build_model(name, input_shape, num_classes, **options)
+        except NeedsImages as e:  # the shape was given by hand, not by data
+            raise images_not_features(name, input_shape) from e
     if is_users_code(name):  # options only its forward reads (timm's drop_rate=abc) fail here
         cpu = torch.device("cpu")
         check_output(model, name, input_shape, num_classes, cpu, code=code_of(name))
@@ -181,6 +185,13 @@ def gradcheck(
         )
     if not (isinstance(batch, int) and batch >= 1):
         raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")
+    if (run := _run_target(model)) is not None and run.exists():
+        what = "checkpoint" if run.is_file() else "run"
+        raise UserError(
+            f"'{model}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
+            f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net); "
+            f"`vislab model info {model}` names its model."
+        )
     classes = _classes(num_classes, least=2)
     errors = gradcheck_model(model, _shape(input_shape), classes, batch, seed, **options)
     return GradCheck(model, errors, tol)

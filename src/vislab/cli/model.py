@@ -220,15 +220,7 @@ def gradcheck(
     """Hand-written backprop vs torch.autograd in float64; exit code 1 if an error exceeds --tol."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api.models import gradcheck as check_gradients
-    from vislab.models import MODELS
 
-    if name not in MODELS and _is_run(name, model_options=False):
-        what = "checkpoint" if Path(name).expanduser().is_file() else "run"
-        raise UserError(
-            f"'{name}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
-            f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net); "
-            f"`vislab model info {name}` names its model."
-        )
     shape = parse_shape(input_)
     check = check_gradients(
         name, shape, classes, batch=batch, seed=seed, tol=tol, **parse_sets(set_)

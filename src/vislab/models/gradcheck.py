@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from vislab.errors import UserError
 from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.models.options import NeedsImages
+from vislab.models.options import NeedsImages, images_not_features
 from vislab.models.registry import build_model
 
 if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
@@ -138,11 +138,7 @@ def _built_for_images(
         model = None
     if model is not None and not _declares_gradients(model):
         return model
-    shape = "x".join(map(str, IMAGES))
-    raise UserError(
-        f"model '{name}' takes images, and the input shape {tuple(given)} is one of feature vectors: "
-        f"give the images' shape as C×H×W, e.g. --input {shape} / input_shape={IMAGES}."
-    )
+    raise images_not_features(name, given)
 
 
 def _built(

@@ -32,6 +32,15 @@ class NeedsImages(UserError):
     whose input shape came from no data (``vislab model gradcheck``) says what to give instead."""
 
 
+def images_not_features(name: str, given: tuple[int, ...]) -> UserError:
+    """The error for model ``name``, which takes images, given the feature-vector shape ``given`` by hand
+    (``vislab model info/gradcheck --input``, not from data): the images' shape to give instead."""
+    return UserError(
+        f"model '{name}' takes images, and the input shape {tuple(given)} is one of feature vectors: "
+        f"give the images' shape as C×H×W, e.g. --input 3x32x32 / input_shape=(3, 32, 32)."
+    )
+
+
 def require_image_input(name: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     """(C, H, W) or a :class:`NeedsImages` error saying that this model needs images."""
     if len(input_shape) != 3:
