@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vislab.words import first_few
+
 #: what a run folder holds beside its config.yaml (:func:`folder_kind`)
 RUN_MARKS = {"summary.json", "metrics.jsonl", "checkpoints", "figures", ".lock"}
 
@@ -40,11 +42,8 @@ def runs_folder_note(folder: Path) -> str | None:
     what = f"a {kind} folder" if kind else "a folder of runs"
     if not runs:
         return f"'{folder}' is {what}, not a run, and holds no runs yet: give one of its runs once it has some."
-    more = f" (and {len(runs) - 3} more)" if len(runs) > 3 else ""
-    return (
-        f"'{folder}' is {what}, not a run: give one of its runs, e.g. "
-        f"{', '.join(repr(str(r)) for r in runs[:3])}{more}."
-    )
+    named = first_few([repr(str(r)) for r in runs], 3)
+    return f"'{folder}' is {what}, not a run: give one of its runs, e.g. {named}."
 
 
 def not_a_run(path: Path) -> str:

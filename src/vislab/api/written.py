@@ -21,6 +21,7 @@ from pathlib import Path
 from vislab.errors import UserError
 from vislab.files import atomic_write_text
 from vislab.training.folder_lock import FolderLock
+from vislab.words import first_few
 
 RECORD = ".vislab-written.json"
 #: what ``vislab paper`` replaces or deletes in its folder (paper_folder/build.py: _write_texts and the
@@ -212,8 +213,7 @@ def listed(paths: Sequence[Path], folder: Path, most: int = 4) -> str:
     """``paths`` relative to ``folder``, a folder with a trailing /: the first ``most``, then how many
     more."""
     names = [p.relative_to(folder).as_posix() + ("/" if p.is_dir() else "") for p in paths]
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
+    return first_few(names, most)
 
 
 def _stamps(folder: Path) -> dict[str, tuple[int, int, int]]:

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from vislab.errors import TrainingInterrupted
+from vislab.words import first_few
 
 
 class Stopped(Exception):
@@ -70,10 +71,9 @@ def kept_on_ctrl_c(
             had = f"{page} is the earlier one, as it was" if page in before else f"no {page} yet"
             left = "before it wrote a file: nothing was written" + (f" ({had})" if page else "")
         else:
-            more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
             left = (
-                f"after it wrote (or deleted) {len(changed)} file(s): {', '.join(map(str, changed[:6]))}"
-                f"{more}; the other files are as they were"
+                f"after it wrote (or deleted) {len(changed)} file(s): "
+                f"{first_few(list(map(str, changed)), 6)}; the other files are as they were"
             )
         raise TrainingInterrupted(
             f"vislab {command} was cut short {left}{'; ' + done if done else ''}. Run the same "

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -31,6 +30,7 @@ from vislab.config.reads import (
     idle_settings,
 )
 from vislab.config.schema import Config, given
+from vislab.words import and_list
 
 # what plain SGD at the scheduled optim.lr amounts to, for each setting that would change a step
 PLAIN_SGD: dict[str, Any] = {
@@ -136,11 +136,6 @@ def _idle_notes(cfg: Config) -> list[str]:
         f"{idle.why.format(it='it' if len(keys) == 1 else 'them')}."
         for idle, keys in groups.items()
     ]
-
-
-def and_list(texts: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} and {texts[-1]}"
 
 
 def beyond_plain_sgd(cfg: Config) -> list[tuple[str, str, str]]:

@@ -18,6 +18,7 @@ from vislab.data.fingerprint import data_fingerprint
 from vislab.data.split_notes import Left, pooled_note, small_classes_note, untrained_note
 from vislab.data.types import OFFICIAL_SETS, ArraySet, SourceData, Splits
 from vislab.errors import ConfigError, DataError, UserError, show_note
+from vislab.words import first_few
 
 
 def _concat(sets: list[ArraySet]) -> ArraySet:
@@ -230,8 +231,7 @@ def per_class(
     short = np.flatnonzero((counts < n) & (present[: len(counts)] > 0))
     if len(short):
         fewest = int(counts[short].min())
-        which = ", ".join(f"{class_names[k]!r} ({counts[k]})" for k in short[:10])
-        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        which = first_few([f"{class_names[k]!r} ({counts[k]})" for k in short], 10)
         fix = (
             f"lower it to at most {fewest}: --set data.limit_per_class={fewest} / "
             f"data__limit_per_class={fewest}, or "
@@ -240,7 +240,7 @@ def per_class(
         )
         raise ConfigError(
             f"data.limit_per_class={n} keeps {n} training images of each class, but the train split holds "
-            f"fewer of {which}{more}: {fix}use data.limit for a total that is not balanced."
+            f"fewer of {which}: {fix}use data.limit for a total that is not balanced."
         )
     rng = np.random.default_rng(seed)
     kept = [rng.permutation(np.flatnonzero(train.y == k))[:n] for k in np.flatnonzero(counts)]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from vislab.config import DataConfig
-from vislab.config.notes import and_list
 from vislab.data.types import OFFICIAL_SETS, SourceData, Splits
+from vislab.words import and_list, first_few
 
 #: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
 Left = dict[str, tuple[np.ndarray, int]]
@@ -49,8 +49,7 @@ def untrained_note(splits: Splits, cfg: DataConfig) -> str | None:
     missing = np.flatnonzero(~trained & (held[: len(trained)] > 0))
     if not len(missing):
         return None
-    names = ", ".join(repr(splits.class_names[k]) for k in missing[:5])
-    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    names = first_few([repr(splits.class_names[k]) for k in missing], 5)
     if cfg.split is not None:
         n_train, n_val, n_test = cfg.split
         want = 10 * splits.num_classes
@@ -66,7 +65,7 @@ def untrained_note(splits: Splits, cfg: DataConfig) -> str | None:
         )
     return (
         f"the splits leave {len(missing)} class{'es' if len(missing) != 1 else ''} with no training "
-        f"images: {names}{more} (train holds {len(splits.train)}). The model never trains on "
+        f"images: {names} (train holds {len(splits.train)}). The model never trains on "
         f"{'them' if len(missing) != 1 else 'it'}, which val and test still score: {fix}."
     )
 

@@ -14,6 +14,7 @@ import optuna
 from vislab.experiments.sweeps.results import trial_name
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_word
 from vislab.paper_folder.latex import escape, main_document
+from vislab.words import first_few
 
 TEXTS = "texts"  # texts.tex, \input by main.tex
 INPUT_TEXTS = (
@@ -45,9 +46,7 @@ def trials_left_out(study: optuna.Study, chosen: Collection[str] | None = None) 
     if not by_state:
         return []
     named = "; ".join(
-        f"{state}: {', '.join(names[:8])}{f' and {len(names) - 8} more' * (len(names) > 8)}"
-        for state in STATE_WORDS
-        if (names := by_state.get(state))
+        f"{state}: {first_few(names, 8)}" for state in STATE_WORDS if (names := by_state.get(state))
     )
     return [
         f"Trials not in the tables, which hold the complete ones only ({named}): the sweep's "

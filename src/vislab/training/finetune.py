@@ -16,6 +16,7 @@ import torch.nn as nn
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of, last_linear_to
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
+from vislab.words import first_few
 
 #: how many names (or whole modules, ``blocks.2.*``) a list in :meth:`Start.line` shows before "and N more"
 MOST_SHOWN = 6
@@ -95,8 +96,7 @@ def _shown(names: list[str], among: Iterable[str]) -> str:
         item = f"{whole[0]}.*" if whole else name  # the outermost module named whole
         shown[item] = shown.get(item, 0) + 1
     items = [f"{k} ({n} tensors)" if k.endswith(".*") else k for k, n in shown.items()]
-    more = f" and {len(items) - MOST_SHOWN} more" if len(items) > MOST_SHOWN else ""
-    return ", ".join(items[:MOST_SHOWN]) + more
+    return first_few(items, MOST_SHOWN)
 
 
 def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:

@@ -16,6 +16,7 @@ from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
 from vislab.models.user import is_user_reference
+from vislab.words import first_few
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
     from vislab.training.parts import Network
@@ -175,9 +176,8 @@ def check_not_meta(model: torch.nn.Module, name: str) -> None:
     on_meta = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
     if not on_meta:
         return
-    listed = ", ".join(on_meta[:4]) + (f" and {len(on_meta) - 4} more" if len(on_meta) > 4 else "")
     raise UserCodeError(
-        f"model '{name}': {listed} {'is' if len(on_meta) == 1 else 'are'} on the 'meta' device "
+        f"model '{name}': {first_few(on_meta, 4)} {'is' if len(on_meta) == 1 else 'are'} on the 'meta' device "
         f"(shapes without values: built with device='meta' or under torch.device('meta')), so the model "
         f"cannot compute or be moved to the run's device. Build it on the CPU (leave out device='meta'; "
         f"the run moves it to its device), or end __init__ with self.to_empty(device='cpu') and "

@@ -7,6 +7,7 @@ import difflib
 from collections.abc import Sequence
 
 from vislab.errors import UserError
+from vislab.words import first_few
 
 # what a suite's tables say of a run the suite has not trained yet (``--only`` chose others)
 NOT_TRAINED = "not trained yet (a later run of the suite trains it)"
@@ -34,6 +35,5 @@ def _unknown(unknown: list[str], known: list[str], where: str) -> str:
     for name in unknown:
         near = difflib.get_close_matches(name, known, n=1)
         parts.append(f"'{name}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
-    shown = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
     among = f"among the runs {where}" if where else "among the runs"
-    return f"no run or row named {', '.join(parts)} {among}: choose among {shown}."
+    return f"no run or row named {', '.join(parts)} {among}: choose among {first_few(known, 12)}."

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.config.notes import and_list
 from vislab.errors import UserError
 from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
+from vislab.words import and_list
 
 
 def _data(summary: RunSummary) -> str:

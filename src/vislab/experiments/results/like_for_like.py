@@ -29,9 +29,11 @@ from pydantic import Field, field_validator
 
 from vislab.config import SpecFile
 from vislab.training.summary import RunSummary
+from vislab.words import and_list, first_few
 
 Size = Annotated[int, Field(strict=True)]
 SPLITS = ("train", "val", "test")
+_NAMED = 3  # how many runs a claim names before "and N more"
 
 
 class Split(SpecFile):
@@ -216,7 +218,7 @@ def _reported(
     groups = _grouped({run: c[key].theirs for run, c in differ.items() if key in c})
     if len({c[key].theirs for c in runs.values() if key in c}) == 1:
         return "".join(groups)
-    return " or ".join(f"{text} ({_names(names)})" for text, names in groups.items())
+    return " or ".join(f"{text} ({first_few(names, _NAMED)})" for text, names in groups.items())
 
 
 def _done(differ: dict[str, dict[str, Aspect]]) -> str:
@@ -231,10 +233,10 @@ def _done(differ: dict[str, dict[str, Aspect]]) -> str:
         split = next((s for s, n in by_key["split"].items() if n == names), None)
         if split is not None:
             del by_key["split"][split]
-        claims.append(f"{text}{f' {split}' if split else ''} ({_names(names)})")
+        claims.append(f"{text}{f' {split}' if split else ''} ({first_few(names, _NAMED)})")
     for text, names in sorted(by_key["split"].items(), key=lambda g: -len(g[1])):
-        claims.append(f"trained {text} ({_names(names)})")
-    return ", ".join(claims[:-1]) + (" and " if len(claims) > 1 else "") + claims[-1]
+        claims.append(f"trained {text} ({first_few(names, _NAMED)})")
+    return and_list(claims)
 
 
 def _grouped(texts: dict[str, str]) -> dict[str, list[str]]:
@@ -242,9 +244,3 @@ def _grouped(texts: dict[str, str]) -> dict[str, list[str]]:
     for run, text in texts.items():
         out.setdefault(text, []).append(run)
     return out
-
-
-def _names(runs: list[str], shown: int = 3) -> str:
-    """Runs named compactly: up to ``shown``, then how many more."""
-    more = f" and {len(runs) - shown} more" if len(runs) > shown else ""
-    return ", ".join(runs[:shown]) + more

@@ -11,6 +11,9 @@ from vislab.errors import DataError, SuiteFailed, TrainingInterrupted
 from vislab.experiments.records import RunOutcome
 from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.suites.spec import Suite
+from vislab.words import first_few
+
+_NAMED = 8  # how many runs a suite's data message names before "and N more"
 
 
 def raised_by_the_data(e: DataError) -> bool:
@@ -67,14 +70,15 @@ def _data_message(
 ) -> str:
     """The DataError a suite stops with: each data problem once, then what became of the other runs."""
     problems = "\n\n".join(
-        (f"{_names(runs)}: " if len(data) > 1 else "") + message for message, runs in data.items()
+        (f"{first_few(runs, _NAMED)}: " if len(data) > 1 else "") + message
+        for message, runs in data.items()
     )
     met = sum(data.values(), [])
     lines = [
-        f"Suite '{suite.name}' stopped at {'run' if len(met) == 1 else 'runs'} {_names(met)}, whose "
+        f"Suite '{suite.name}' stopped at {'run' if len(met) == 1 else 'runs'} {first_few(met, _NAMED)}, whose "
         f"data cannot be read"
         + (
-            f"; not started (a suite stops at the first data it cannot read): {_names(untrained)}."
+            f"; not started (a suite stops at the first data it cannot read): {first_few(untrained, _NAMED)}."
             if untrained
             else "."
         )
@@ -84,18 +88,12 @@ def _data_message(
         lines += ["Also failed:", _failures(others, out)]
     done = [k for k, v in outcomes.items() if v.status == "complete"]
     if done:
-        lines.append(f"Finished: {_names(done)} (in {out / 'results.md'}).")
+        lines.append(f"Finished: {first_few(done, _NAMED)} (in {out / 'results.md'}).")
     lines.append(
         "Fix the data, then re-run the same `vislab suite` command (Python: the same vislab.run_suite "
         "call): finished runs are skipped."
     )
     return problems + "\n\n" + "\n".join(lines)
-
-
-def _names(names: list[str], most: int = 8) -> str:
-    """'a, b, c' — the first ``most`` names and how many more."""
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
 
 
 def said_once(messages: dict[str, str]) -> dict[str, str]:
