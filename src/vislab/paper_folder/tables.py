@@ -44,6 +44,7 @@ from vislab.experiments.results.settings import (
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import escape
+from vislab.words import and_list
 
 ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
 COST = ("train_time_s", "test_time_s", "params", "epochs_run", "best_epoch")
@@ -140,7 +141,7 @@ def _what(lead: Sequence[str]) -> str:
     words = [k for k in IDENTITY if k in lead]
     if len(words) < len(lead):
         words.append("the settings that differ between the runs")
-    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+    return and_list(words) if words else ""
 
 
 def sources(
