@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import shutil
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vislab.errors import Note, UserError, show_note
+from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import FITTED, fitted_rows, recipe_sentence
@@ -54,7 +53,6 @@ from vislab.report.build import (
     ReportPlan,
     draw_sections,
     notes_once,
-    own_splits,
     plan_report,
     plan_runs,
     provenance_of,
@@ -62,6 +60,7 @@ from vislab.report.build import (
 from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
     cited,
+    own_splits,
     pairing,
     plan_datasets,
     plan_rows,
@@ -103,7 +102,7 @@ def write_paper(
     plan, settings = paper_plan(targets, out, only)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
-    with notes_once():  # the figures and the per-epoch tables read the same files: a note once
+    with notes_once():  # the figures load a run's data per seed: each load's notes, said once
         figs = _draw(plan, folder, trust_code) if figures else None
         # before texts.tex: its notes name what it noted
         write_epoch_tables(plan, folder, unread=not figures)
@@ -126,7 +125,7 @@ def write_paper(
 def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> PageFigures:
     """The report's figures of ``plan`` drawn for a page, moved into ``folder/figures`` once all are
     drawn (a build cut short moves none); ``.saved`` in the order drawn."""
-    figs = PageFigures(folder / "figures", plan.notes)
+    figs = PageFigures(folder / "figures", plan.notes, plan.files)
     try:
         draw_sections(plan, figs, trust_code)
         figs.publish()
@@ -140,19 +139,13 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     row's first seed, a sweep's best few trials), none of a model fitted once (majority, svm: no epochs);
     each run its own file and label (``table_names``); ``unread``: note each
     metrics.jsonl that cannot be read in the plan (the figures' build notes it otherwise). A row lost
-    from a metrics.jsonl (its last line cut short: a :class:`Note`) is shown and goes into the notes."""
+    from a metrics.jsonl (its last line cut short: a :class:`~vislab.errors.Note`, shown when the build
+    read the file) goes into the notes."""
     trained = [n for n, s in plan.detailed.items() if s.trained_by != FITTED]
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter("always", Note)
-        histories, notes = read_histories(plan.runs, trained)
-    for (
-        note
-    ) in said:  # a row metrics.jsonl lost (cut short): said on the terminal, and in the paper
-        if isinstance(note.message, Note):
-            show_note(str(note.message), type(note.message))
-            plan.notes += [str(note.message)] * (str(note.message) not in plan.notes)
-        else:
-            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+    histories, notes = read_histories(plan.runs, trained, plan.files)  # as the figures read them
+    for name in trained:
+        for note in plan.files.noted(plan.runs[name]):
+            plan.notes += [note] * (note not in plan.notes)
     if unread:
         plan.unread += notes
     names = table_names(histories, [*plan.runs, *(plan_rows(plan) or {})])  # as its figures'

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from vislab.plotting.canvas import captured_figures, plt
 from vislab.plotting.style import DPI, PAGE_IN, cut_texts, fit_to_page, page_style, page_width
 from vislab.report.figure_set import FigureSet, failure_note
+from vislab.report.run_files import RunFiles
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ def figure_of(stem: str, parts: dict[str, str]) -> str | None:
 class PageFigures(FigureSet):
     """A report's FigureSet whose figures go to ``<paper>/figures/`` as PDF and PNG for a page."""
 
-    def __init__(self, fig_dir: Path, notes: list[str]):
-        super().__init__(fig_dir, notes)
+    def __init__(self, fig_dir: Path, notes: list[str], files: RunFiles | None = None):
+        super().__init__(fig_dir, notes, files)
         self.saved: dict[str, PageFigure] = {}  # stem → figure, in the order drawn
 
     def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:

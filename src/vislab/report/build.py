@@ -21,7 +21,7 @@ from vislab.config import Config
 from vislab.errors import Note, UserError, show_note
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
-from vislab.experiments.results.data_used import data_line, rows_with_own_test_sets, titled
+from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
@@ -32,10 +32,10 @@ from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import model_figures
-from vislab.report.run_files import read_configs, read_histories, read_summaries
+from vislab.report.run_files import RunFiles, read_configs, read_histories, read_summaries
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
-from vislab.report.seeds import cited, plan_rows, reported_of, table_context
+from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context
 from vislab.report.sweep import trial_curves
 from vislab.training.summary import RunSummary
 from vislab.version import __version__
@@ -67,6 +67,8 @@ class ReportPlan:
     left_out: list[str] = field(default_factory=list)
     # the configs of the complete runs (config.yaml, read once; one that cannot be read: in ``unread``)
     configs: dict[str, Config] = field(default_factory=dict)
+    # the runs' metrics.jsonl and predictions_test.npz, each read once for the whole build
+    files: RunFiles = field(default_factory=RunFiles)
 
 
 def plan_report(folder: str | Path, study: optuna.Study | None = None) -> ReportPlan:
@@ -195,7 +197,7 @@ def build_report(
     import a run's own model file for its model figures even if it changed since training. ``log``
     is told each run file that could not be read (the page's notes list them too)."""
     plan = plan_report(folder, study)
-    figs = FigureSet(plan.folder / "figures", plan.notes)
+    figs = FigureSet(plan.folder / "figures", plan.notes, plan.files)
     try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
         with notes_once():
             sections = draw_sections(plan, figs, trust_code)
@@ -217,10 +219,10 @@ def build_report(
 @contextlib.contextmanager
 def notes_once() -> Iterator[None]:
     """Within: each :class:`Note` warned is shown once, when the block ends (also when it fails). A build
-    reads a run's files more than once — its curves, its tracking figures, the paper's per-epoch tables —
-    and each read notes what it finds (a metrics.jsonl cut short); Python's own once-per-line filter is
-    reset by every ``catch_warnings`` on the way (the figures' drawing has some). Other warnings pass on
-    as they were warned."""
+    loads a run's data once per data and seed (``FigureSet.splits``), and each load notes what it finds
+    (an image folder's files that are no images: for each seed again); Python's own once-per-line filter
+    is reset by every ``catch_warnings`` on the way (the figures' drawing has some). Other warnings pass
+    on as they were warned."""
     said: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as said:
@@ -252,7 +254,7 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
             _sweep_json(plan.sweep),
             plan.study,
         )
-    histories, unread = read_histories(plan.runs, plan.shown)
+    histories, unread = read_histories(plan.runs, plan.shown, plan.files)
     plan.unread += unread
     curves = _curves(plan, figs, histories)
     configs = {n: plan.configs[n] for n in plan.detailed if n in plan.configs}
@@ -346,15 +348,6 @@ def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> d
         runs=run_ctx,
         model_figs=model_figs,
         notes=plan.unread + plan.notes,
-    )
-
-
-def own_splits(plan: ReportPlan) -> list[str]:
-    """The rows of seeds whose seeds drew their own split (their test sets differ): the data line of
-    report.html and the paper says so, as results.md's does."""
-    rows = plan_rows(plan) or {}
-    return rows_with_own_test_sets(
-        {r: [n for n in ns if n in plan.complete] for r, ns in rows.items()}, plan.runs
     )
 
 

@@ -15,6 +15,7 @@ from vislab.config import Config
 from vislab.data import load_splits
 from vislab.data.types import Splits
 from vislab.errors import UserError
+from vislab.report.run_files import RunFiles
 
 # optional packages → the vislab extra that installs them (pyproject.toml's optional-dependencies)
 EXTRAS = {
@@ -102,8 +103,10 @@ class FigureSet:
     """Draws figures into a private folder (several workers may build one report at once), then moves
     them into place; a figure that cannot be drawn becomes a note instead of an error."""
 
-    def __init__(self, fig_dir: Path, notes: list[str]):
+    def __init__(self, fig_dir: Path, notes: list[str], files: RunFiles | None = None):
         self.fig_dir, self.notes = fig_dir, notes
+        # the runs' metrics.jsonl and predictions_test.npz, read once per build (the plan's)
+        self.files = files if files is not None else RunFiles()
         self.tmp = fig_dir / f".tmp-{os.getpid()}-{time.time_ns()}"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.made: list[str] = []

@@ -35,7 +35,7 @@ def mistake_section(
     without saved test predictions. Without the test images (data not on this machine, or not the
     images the run scored) the figure shows the pairs only, and a note says why. ``summary``: the run's
     summary. ``label``: what the caption calls the run (default ``name``)."""
-    saved = saved_predictions(run_dir, summary)
+    saved = saved_predictions(figs.files, run_dir, summary)
     if saved is None:
         return None
     predictions, names = saved

@@ -1,4 +1,5 @@
-"""What a report (and the paper) reads of each run folder: summary.json, config.yaml and metrics.jsonl.
+"""What a report (and the paper) reads of each run folder: summary.json, config.yaml, metrics.jsonl and
+predictions_test.npz — the last two once per build (:class:`RunFiles`), whatever draws from them.
 
 A file that is there but cannot be read (cut short, edited by hand) — or, of a complete run, a config.yaml
 that is missing, a metrics.jsonl missing or empty — gives a note naming it, what the report leaves out
@@ -8,12 +9,17 @@ first and the command says them on the terminal, so that no run is left out of a
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from vislab.config import Config
-from vislab.errors import UserError
-from vislab.training.rundir import RunDir
+from vislab.errors import Note, UserError, show_note
+from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
+
+_T = TypeVar("_T")
 
 
 def read_summaries(runs: dict[str, Path]) -> tuple[dict[str, RunSummary | None], list[str]]:
@@ -58,17 +64,17 @@ def read_configs(runs: dict[str, Path], names: list[str]) -> tuple[dict[str, Con
 
 
 def read_histories(
-    runs: dict[str, Path], names: list[str]
+    runs: dict[str, Path], names: list[str], files: RunFiles
 ) -> tuple[dict[str, list[dict]], list[str]]:
-    """The metrics.jsonl rows of the runs ``names``, and a note for each whose file cannot be read, or is
-    missing or empty though summary.json says the run trained (``RunDir.rows_lost``): its history is
-    then empty, its curves and per-epoch table left out."""
+    """The metrics.jsonl rows of the runs ``names`` (as the build's ``files`` read them), and a note for
+    each whose file cannot be read, or is missing or empty though summary.json says the run trained
+    (``RunDir.rows_lost``): its history is then empty, its curves and per-epoch table left out."""
     histories: dict[str, list[dict]] = {}
     unread = []
     for name in names:
         run = RunDir(runs[name])
         try:
-            histories[name] = run.read_metrics()
+            histories[name] = files.metrics(run.path)
         except UserError as e:
             histories[name] = []
             unread.append(f"{name}: its training curves are left out: {e}")
@@ -76,3 +82,61 @@ def read_histories(
         if not histories[name] and (lost := run.rows_lost()):
             unread.append(f"{name}: {lost}")
     return histories, unread
+
+
+class RunFiles:
+    """A build's reads (a report's, a paper's) of its runs' metrics.jsonl and predictions_test.npz, each
+    file read once, by run folder: the curves, the tracking figures and the paper's per-epoch tables share
+    a run's metrics rows; the data line's "own test sets", the test figures and the mistakes its saved
+    test predictions. A file that cannot be read raises its UserError at each use, as a read would; the
+    notes reading a metrics.jsonl warned (a row cut short) are said once, and kept (:meth:`noted`)."""
+
+    def __init__(self) -> None:
+        self._metrics: dict[Path, list[dict] | UserError] = {}
+        self._noted: dict[Path, list[str]] = {}
+        self._predictions: dict[Path, SavedPredictions | None | UserError] = {}
+
+    def metrics(self, run_dir: Path) -> list[dict]:
+        """The metrics.jsonl rows of the run in ``run_dir`` (``RunDir.read_metrics``)."""
+        run = RunDir(run_dir)
+        if run.path not in self._metrics:
+            self._metrics[run.path], self._noted[run.path] = _noting(run.read_metrics)
+        return _held(self._metrics[run.path])
+
+    def noted(self, run_dir: Path) -> list[str]:
+        """The notes reading the run's metrics.jsonl warned (none where it was not read)."""
+        return self._noted.get(Path(run_dir), [])
+
+    def predictions(self, run_dir: Path) -> SavedPredictions | None:
+        """The saved test predictions of the run in ``run_dir`` (``RunDir.read_predictions``)."""
+        run = RunDir(run_dir)
+        if run.path not in self._predictions:
+            try:
+                self._predictions[run.path] = run.read_predictions()
+            except UserError as e:
+                self._predictions[run.path] = e
+        return _held(self._predictions[run.path])
+
+
+def _held(got: _T | UserError) -> _T:
+    """What a read gave, or the UserError it raised, raised again."""
+    if isinstance(got, UserError):
+        raise got
+    return got
+
+
+def _noting(read: Callable[[], list[dict]]) -> tuple[list[dict] | UserError, list[str]]:
+    """``read()`` (or the UserError it raised) and the notes (:class:`Note`) it warned, said as they
+    were (other warnings pass on as warned)."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", Note)
+        try:
+            got: list[dict] | UserError = read()
+        except UserError as e:
+            got = e
+    for w in said:
+        if issubclass(w.category, Note):
+            show_note(str(w.message), w.category)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return got, [str(w.message) for w in said if issubclass(w.category, Note)]

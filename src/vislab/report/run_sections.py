@@ -79,7 +79,7 @@ def row_section(
     combined, and the step losses and mistakes of the first (named as which seed it is)."""
     notes, first = plan.notes, done[0]
     summaries = {n: plan.complete[n] for n in done}
-    seeds = read_seeds(notes, {n: plan.runs[n] for n in done}, summaries)
+    seeds = read_seeds(notes, {n: plan.runs[n] for n in done}, summaries, figs.files)
     label = seed_label(row, first)
     tracked = guarded(
         notes, f"{first}: tracking", tracking_figures, figs, first, plan.runs[first], cfg,

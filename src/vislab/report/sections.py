@@ -26,24 +26,26 @@ from vislab.plotting.runs import (
 )
 from vislab.report.figure_set import FigureSet, unique_names, wide
 from vislab.report.previews import augmentation_preview
+from vislab.report.run_files import RunFiles
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.evaluate import CONFUSION_PNG
 from vislab.training.metrics import Metrics, compute_metrics
-from vislab.training.rundir import RunDir, SavedPredictions
+from vislab.training.rundir import SavedPredictions
 from vislab.training.summary import RunSummary
 
 MAX_PREVIEWS = 6  # augmentation previews per report
 
 
 def saved_predictions(
-    run_dir: Path, summary: RunSummary
+    files: RunFiles, run_dir: Path, summary: RunSummary
 ) -> tuple[SavedPredictions, list[str]] | None:
     """A run's saved test probabilities (N×K), labels and class names (predictions_test.npz and its
     summary), or None when it saved none. A damaged file: UserError naming it and its fix, said on the
-    terminal too (a :class:`~vislab.errors.Note`), since the page only leaves its figures out."""
+    terminal too (a :class:`~vislab.errors.Note`), since the page only leaves its figures out. The file
+    is read once per build (``files``: the build's)."""
     try:
-        saved = RunDir(run_dir).read_predictions()
+        saved = files.predictions(run_dir)
     except UserError as e:
         show_note(f"{run_dir.name}: its test figures and mistakes are left out: {e}")
         raise
@@ -69,7 +71,7 @@ def run_figures(
     """The step losses, learning rate and gradient norms when tracked (``report/tracking.py``); the test
     confusion matrix, per-class accuracy bars and ROC curves from predictions_test.npz."""
     tracked = tracking_figures(figs, name, run_dir, cfg, summary)
-    saved = saved_predictions(run_dir, summary)
+    saved = saved_predictions(figs.files, run_dir, summary)
     if saved is None:
         return tracked
     predictions, names = saved

@@ -13,6 +13,7 @@ from vislab.errors import UserError
 from vislab.experiments.results.data_used import own_test_sets
 from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
 from vislab.report.figure_set import FigureSet, wide
+from vislab.report.run_files import RunFiles
 from vislab.report.sections import saved_predictions, scored
 from vislab.training.summary import RunSummary
 
@@ -29,14 +30,14 @@ class SeedPredictions:
 
 
 def read_seeds(
-    notes: list[str], runs: dict[str, Path], summaries: dict[str, RunSummary]
+    notes: list[str], runs: dict[str, Path], summaries: dict[str, RunSummary], files: RunFiles
 ) -> list[SeedPredictions]:
     """The saved test predictions of a row's seed runs (name → folder), in order; a run without them,
     with an unreadable file or with other classes than the first is left out, with a note."""
     out: list[SeedPredictions] = []
     for run, folder in runs.items():
         try:
-            saved = saved_predictions(folder, summaries.get(run, RunSummary()))
+            saved = saved_predictions(files, folder, summaries.get(run, RunSummary()))
         except UserError as e:  # a damaged file costs its seed, not the row
             notes.append(f"{run}: {e} The row's test figures leave this seed out.")
             continue

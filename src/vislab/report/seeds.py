@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING, Protocol
 from vislab.config import Config
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.cells import bold_cells, bold_note, train_acc_note
-from vislab.experiments.results.data_used import mixes_data, row_datasets
+from vislab.experiments.results.data_used import (
+    mixes_data,
+    row_datasets,
+    rows_with_own_test_sets,
+)
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.settings import (
     LISTED,
@@ -40,6 +44,7 @@ from vislab.experiments.results.table import (
     with_settings,
 )
 from vislab.experiments.sweeps.results import trial_params
+from vislab.report.run_files import RunFiles
 from vislab.training.summary import RunSummary
 
 if TYPE_CHECKING:
@@ -56,6 +61,7 @@ class Planned(Protocol):
     runs: dict[str, Path]
     study: optuna.Study | None
     configs: dict[str, Config]
+    files: RunFiles
 
 
 def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
@@ -65,6 +71,18 @@ def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
         return plan.suite.rows
     of_runs = plan.sweep is None and not plan.one_run  # a folder of runs
     return rows_by_seed_suffix(list(plan.complete)) if of_runs else None
+
+
+def own_splits(plan: Planned) -> list[str]:
+    """The rows of seeds whose seeds drew their own split (their test sets differ, by the plan's read of
+    their predictions_test.npz): the data line of report.html and the paper says so, as results.md's
+    does."""
+    rows = plan_rows(plan) or {}
+    return rows_with_own_test_sets(
+        {r: [n for n in ns if n in plan.complete] for r, ns in rows.items()},
+        plan.runs,
+        plan.files.predictions,
+    )
 
 
 def _suite(plan: Planned) -> SuiteInfo:

@@ -30,9 +30,9 @@ def tracking_figures(
     and ``summary``); ``train.track_grad_norm``: the layer ×
     epoch gradient-norm heat map. The curves take the colour of the run (or of its ``row``, a seed
     run's) in curves.png (``figs.colours``). Each is a copy of the run's own figure where that is the
-    same picture (``draw_once``)."""
+    same picture (``draw_once``). Its metrics rows are the build's (``figs.files``)."""
     run, s = RunDir(run_dir), figs.file_part(name)
-    rows, steps = run.read_metrics(), run.read_rows(STEPS_FILE)
+    rows, steps = figs.files.metrics(run_dir), run.read_rows(STEPS_FILE)
     out = []
     if steps:
         every = "per step" if steps[0]["step"] == 1 else f"every {steps[0]['step']} steps"

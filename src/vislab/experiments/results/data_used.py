@@ -7,7 +7,7 @@ unknown)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,16 +98,22 @@ def own_test_sets(seeds: Sequence[SavedPredictions]) -> bool:
     return any(a.shape != ids[0].shape or not np.array_equal(a, ids[0]) for a in ids[1:])
 
 
-def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -> list[str]:
+def rows_with_own_test_sets(
+    rows: dict[str, list[str]],
+    runs: dict[str, Path],
+    read: Callable[[Path], SavedPredictions | None] | None = None,
+) -> list[str]:
     """The rows of seeds (row → its runs) whose seeds' test sets differ (:func:`own_test_sets`), read
-    from each run's predictions_test.npz in ``runs`` (run → folder); a run without a readable one is
-    left out (its row's figures say so)."""
+    from each run's predictions_test.npz in ``runs`` (run → folder) by ``read`` (default
+    ``RunDir.read_predictions``; a report's: the build's one read of each); a run without a readable
+    one is left out (its row's figures say so)."""
+    read = read or _read_predictions
     out = []
     for row, names in rows.items():
         tests = []
         for name in (n for n in names if n in runs):  # a failed seed has no folder to read
             try:
-                saved = RunDir(runs[name]).read_predictions()
+                saved = read(runs[name])
             except UserError:  # damaged: read_seeds notes it for the row's figures
                 continue
             if saved is not None:
@@ -115,3 +121,8 @@ def rows_with_own_test_sets(rows: dict[str, list[str]], runs: dict[str, Path]) -
         if len(tests) > 1 and own_test_sets(tests):
             out.append(row)
     return out
+
+
+def _read_predictions(run_dir: Path) -> SavedPredictions | None:
+    """The run's predictions_test.npz, read from its folder."""
+    return RunDir(run_dir).read_predictions()
