@@ -270,6 +270,29 @@ def _channels_last(cfg: Config, model: torch.nn.Module, input_shape: tuple) -> b
     return cfg.train.channels_last and len(input_shape) == 3 and is_conv
 
 
+def no_batch_message(batch_size: int, n_train: int, world: int) -> str:
+    """Why the train loader of each of ``world`` processes holds no batch of ``batch_size`` from a train
+    split of ``n_train`` samples (drop_last), and the fix: a smaller batch, or — where a process's share
+    holds no sample at all — fewer processes or more data."""
+    share = n_train // world
+    if world > 1 and share == 0:
+        return (
+            f"the train split has {n_train} sample{'s' if n_train != 1 else ''}, fewer than the "
+            f"{world} processes of --nproc {world}: each process trains on its own share, and theirs "
+            f"are empty. Use fewer processes (--nproc {max(n_train, 1)} at most) or more data (a "
+            f"larger data.limit, or another dataset)."
+        )
+    where = (
+        f"{share} samples in each of its {world} processes' shares; train.batch_size is per process"
+        if world > 1
+        else f"{n_train} samples"
+    )
+    return (
+        f"train.batch_size={batch_size} is larger than the train split ({where}) and drop_last "
+        f"leaves no batch. Use a smaller batch size (train.batch_size={max(share, 1)} at most)."
+    )
+
+
 def _build_loaders(
     cfg: Config,
     splits: Splits,
@@ -299,14 +322,5 @@ def _build_loaders(
     if (
         len(train) == 0 and network.hooks.trained_by != "fit_arrays"
     ):  # a fitted model takes it whole
-        share = (
-            f"{len(splits.train) // dist.world} samples in each of its {dist.world} processes' shares; "
-            f"train.batch_size is per process"
-            if dist.world > 1
-            else f"{len(splits.train)} samples"
-        )
-        raise UserError(
-            f"train.batch_size={tc.batch_size} is larger than the train split ({share}) and drop_last "
-            f"leaves no batch. Use a smaller batch size."
-        )
+        raise UserError(no_batch_message(tc.batch_size, len(splits.train), dist.world))
     return train, val, test

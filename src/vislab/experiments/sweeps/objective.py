@@ -10,6 +10,7 @@ machine's disk) the trial trains anew."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -27,6 +28,7 @@ from vislab.config import build_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments.sweeps.space import apply_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
+from vislab.experiments.sweeps.study import STORAGE_ERRORS
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 from vislab.training.summary import RunSummary
@@ -207,6 +209,11 @@ class Objective:
             pruned = RunSummary(status="pruned", run=run_dir.name, message=str(e))
             RunDir(run_dir).write_summary(pruned)
             self.log(f"trial {trial.number}: {e}")
+            raise
+        # the study database failed: not the trial's fault; the worker stops, the driver queues it again
+        except STORAGE_ERRORS:
+            with contextlib.suppress(*STORAGE_ERRORS):
+                trial.set_user_attr("error", "the study database failed during the trial")
             raise
         # the worker stops; the driver queues these parameters again
         except TrainingInterrupted as e:

@@ -4,25 +4,25 @@ Any number of workers (processes, machines) run ``vislab sweep FILE --storage UR
 (Optuna's shared RDB storage: SQLite for one machine, PostgreSQL for several). ``trials`` is the number of
 finished (complete or pruned) trials the study should hold, so a re-run after an interruption only runs
 what is missing. A trial left RUNNING by a killed worker is failed and re-queued with the same
-parameters: at once when its process is known dead on this host, else when its heartbeat stops.
+parameters: at once when its process is known dead on this host, else when its heartbeat stops. With
+``--narrow``, a worker waits for the first stage's running trials before it narrows to the best of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import optuna
-from optuna.distributions import check_distribution_compatibility
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.config import build_config, config_differences, set_dotted
-from vislab.errors import TrainingInterrupted, UserError, show_note
+from vislab.config import build_config, set_dotted
+from vislab.errors import TrainingInterrupted, UserError
+from vislab.experiments.sweeps.joining import check_same_base, join_study
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
 from vislab.experiments.sweeps.results import (
     ResultsHook,
@@ -35,14 +35,18 @@ from vislab.experiments.sweeps.results import (
 from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
+    STORAGE_ERRORS,
     fail_dead_trials,
     open_storage,
     open_study,
     requeue,
+    storage_errors,
+    storage_failure,
 )
 from vislab.experiments.sweeps.trials import best
 
 MAX_FAILURES_IN_A_ROW = 3
+POLL_S = 2.0  # how often a worker waiting for other workers' trials asks the study again
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -64,17 +68,20 @@ def run_stage(
     log: Callable[[str], None] = print,
     option: str = "--trials",
     made: dict | None = None,
+    settle: bool = False,
 ) -> optuna.Study:
     """Work on study ``sweep.name`` (over ``sweep.distributions``: the narrowed stage has its own) until it
-    holds ``n_target`` finished-or-running trials (or the deadline passes); ``option``: the one that asked
-    for ``n_target``, named when the study holds that many already; ``made``: how the sweep was made, as
-    sweep.json records it (default :func:`made_from` its file and ``overrides``)."""
+    holds ``n_target`` finished-or-running trials (or the deadline passes) — with ``settle``, finished:
+    the running trials of other workers too; ``option``: the one that asked for ``n_target``, named when
+    the study holds that many already; ``made``: how the sweep was made, as sweep.json records it
+    (default :func:`made_from` its file and ``overrides``). Nothing is made in ``out`` before the
+    storage has taken the study."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
+    study = join_study(sweep, open_storage(storage_url))
     (out / "trials").mkdir(parents=True, exist_ok=True)
-    study = _join_study(sweep, open_storage(storage_url))
     base = base_tree(sweep.base, overrides, f"sweep '{sweep.name}' base")
-    _check_same_base(study, base)
+    check_same_base(study, base)
     made = made if made is not None else made_from(sweep, overrides)
     write_sweep_info(out, replace(sweep, base=base), study, storage_url, made)  # as its trials run
     fail_dead_trials(study, log)
@@ -82,9 +89,10 @@ def run_stage(
     if busy >= n_target:
         full = sweep.is_grid and busy >= grid_size(sweep.distributions)
         log(_nothing_to_train(study, n_target, option, busy, full))
-        return study
+        if not settle:
+            return study
     objective = Objective(sweep, base, out / "trials", n_target, quiet, log)
-    _work(study, objective, n_target, deadline, log)
+    _work(study, objective, n_target, deadline, log, settle)
     return study
 
 
@@ -117,59 +125,22 @@ def _in_python(option: str) -> str:
     return option.lstrip("-").replace("-", "_")
 
 
-def _join_study(sweep: Sweep, storage) -> optuna.Study:
-    """Open (or create) study ``sweep.name``; a seeded sampler never replays the samples of earlier
-    workers. A :class:`Note` when it was started with another (compatible) search space."""
-    seed = sweep.seed
-    if seed is not None:
-        existing = open_study(sweep, storage).get_trials(deepcopy=False)
-        joining = any(t.state == TrialState.RUNNING for t in existing)
-        seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
-    study = open_study(sweep, storage, seed=seed)
-    stored = study.user_attrs.get("space")
-    if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
-        _check_compatible(study.study_name, stored, sweep.distributions)
-        show_note(
-            f"study '{study.study_name}' was started with another search space; its earlier trials stay "
-            f"in it (to start afresh, give the sweep another name — the name: key of its file — or start "
-            f"it over: --overwrite, Python: overwrite=True)"
-        )
-    return study
-
-
-def _check_compatible(name: str, stored: dict, distributions: dict) -> None:
-    """UserError unless each space key the study searched before keeps its kind, log scale and (a
-    categorical) its choices: Optuna cannot change those within a study — its trials would fail one by
-    one. Other changes (a range's bounds) join the study, with a note."""
-    changed = []
-    for key, d in distributions.items():
-        if key in stored:
-            try:
-                check_distribution_compatibility(to_distribution(key, stored[key]), d)
-            except ValueError as e:
-                changed.append(f"'{key}': {str(e).rstrip('.')} (was {stored[key]})")
-    if changed:
-        raise UserError(
-            f"study '{name}' was started with another search space, which these trials cannot join: "
-            f"{'; '.join(changed)}. Give the sweep another name (the name: key of its file) to start "
-            f"another study, --overwrite (Python: overwrite=True) to delete this one, or restore the space "
-            f"it was started with."
-        )
-
-
 def _work(
     study: optuna.Study,
     objective: Objective,
     n_target: int,
     deadline: float | None,
     log: Callable[[str], None],
+    settle: bool = False,
 ) -> None:
-    """Run trials one at a time until the study is full, the deadline passes or too many fail."""
-    failures = 0
+    """Run trials one at a time until the study is full (``settle``: and no trial runs), the deadline
+    passes or too many fail."""
+    failures, waiting = 0, 0
     while True:
         fail_dead_trials(study, log)
         busy = count_busy(study, objective.sweep.is_grid)
-        if busy >= n_target:
+        running = running_trials(study) if settle and busy >= n_target else 0
+        if busy >= n_target and not running:
             return
         if deadline is not None and time.time() >= deadline:
             log(
@@ -177,17 +148,18 @@ def _work(
                 f"finished or running"
             )
             return
+        if running:  # (one that fails queues its retry: then busy < n_target, this worker runs it)
+            waiting = _wait_for_others(running, waiting, log)
+            continue
         try:
             study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus))
-        except (TrainingInterrupted, KeyboardInterrupt):
-            # run the interrupted trial's parameters again, however often it was stopped: each time
-            # its run goes on from its last checkpoint (a worker that keeps dying is retried 3 times)
-            if objective.current is not None:
-                current = study._storage.get_trial(objective.current._trial_id)
-                requeue(study, current, max_retry=None)
+        except BaseException as e:
+            if isinstance(e, (TrainingInterrupted, KeyboardInterrupt)) or storage_failure(e):
+                _requeue_current(study, objective)
             raise
-        if objective.surplus:
+        if objective.surplus and not settle:
             return
+        objective.surplus = False
         failures = 0 if objective.last_error is None else failures + 1
         if failures >= MAX_FAILURES_IN_A_ROW:
             raise UserError(
@@ -196,42 +168,38 @@ def _work(
             )
 
 
-def _check_same_base(study: optuna.Study, base: dict) -> None:
-    """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
-    with another base would rank trials trained on different data or budgets together: refuse. Where and how a
-    worker runs (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines."""
-    resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
-    stored = study.user_attrs.get("base")
-    if stored is None:
-        study.set_user_attr("base", resolved)
-        return
-    diff = config_differences(stored, resolved)
-    if diff and all(d.startswith("train.select_metric") for d in diff):
-        raise UserError(_selected_before(study, stored))
-    if diff:
-        raise UserError(
-            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
-            f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
-            f"it with the same sweep file and --data/--epochs/--set options (Python: data=, epochs=, "
-            f"overrides= or section__key=), or start another study: give the sweep another name (the "
-            f"name: key of its file), another --out or --storage (Python: out=, storage=), or use "
-            f"--overwrite (Python: overwrite=True) to delete this one."
+def running_trials(study: optuna.Study) -> int:
+    """How many of the study's trials run now (on other workers, when this one waits)."""
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _wait_for_others(running: int, said: int, log: Callable[[str], None]) -> int:
+    """Wait one poll for the ``running`` trials of other workers (said when it changes from ``said``, the
+    count said before); returns the count said."""
+    if running != said:
+        log(
+            f"waiting for {running} running trial{'s' if running != 1 else ''} of other workers to "
+            f"finish: the narrowed stage starts from every trial of this one"
         )
+    _pause()
+    return running
 
 
-def _selected_before(study: optuna.Study, stored: dict) -> str:
-    """Why a study whose trials chose their best epoch by another metric (a vislab before trials were
-    scored at their best by the sweep's metric, or another train.select_metric) is not joined, and the
-    two ways on."""
-    was = (stored.get("train") or {}).get("select_metric")
-    return (
-        f"study '{study.study_name}' chose each trial's best epoch by {was} (train.select_metric: a "
-        f"vislab before each trial was scored at its best by the sweep's metric picks by {was}), so its "
-        f"trials would not be comparable with these. To go on with it as it was: add --set "
-        f"train.select_metric={was} (Python: train__select_metric={was!r}), or put it in the base of the "
-        f"sweep file; to start again scored by the metric: --overwrite (Python: overwrite=True), or "
-        f"another --out or --storage."
-    )
+def _pause() -> None:
+    """Sleep one poll (POLL_S) between two looks at the study."""
+    time.sleep(POLL_S)
+
+
+def _requeue_current(study: optuna.Study, objective: Objective) -> None:
+    """Queue the interrupted trial's parameters again, however often it was stopped: each time its run
+    goes on from its last checkpoint. A trial the study database failed in is queued where it was marked
+    failed (else it stays RUNNING, and the next run queues it again as its worker's)."""
+    if objective.current is None:
+        return
+    with contextlib.suppress(*STORAGE_ERRORS):
+        current = study._storage.get_trial(objective.current._trial_id)
+        if current.state == TrialState.FAIL:
+            requeue(study, current, max_retry=None)
 
 
 def run_sweep(
@@ -264,21 +232,37 @@ def run_sweep(
     sweep = _selecting(_ran(sweep, n), overrides, log)
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
-    out.mkdir(parents=True, exist_ok=True)
     # read before a stage rewrites the sweep.json it may come from (run from DIR/sweep.yaml)
     made = made_from(sweep, overrides)
-    study = run_stage(sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made)
-    finish(out, study, log, on_results)
-    if narrow:
-        second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
-        n2 = _n_trials(second, narrow_trials or n, log)
-        second = _ran(second, n2)
-        study2 = run_stage(
-            second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
-            option="--narrow-trials", made=made,
+    with storage_errors(storage_url):
+        study = run_stage(
+            sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made,
+            settle=bool(narrow),
         )  # fmt: skip
-        finish(out / "narrow", study2, log, on_results)
+        finish(out, study, log, on_results)
+        if narrow and _first_stage_done(study, log):
+            second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
+            n2 = _n_trials(second, narrow_trials or n, log)
+            second = _ran(second, n2)
+            study2 = run_stage(
+                second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
+                option="--narrow-trials", made=made,
+            )  # fmt: skip
+            finish(out / "narrow", study2, log, on_results)
     return study
+
+
+def _first_stage_done(study: optuna.Study, log: Callable[[str], None]) -> bool:
+    """Whether no trial of the first stage runs any more (one may, when the timeout stopped the wait):
+    the narrowed stage starts from all of them."""
+    running = running_trials(study)
+    if running:
+        log(
+            f"the narrowed stage is not started: {running} trial{'s' if running != 1 else ''} of "
+            f"study '{study.study_name}' still run{'s' if running == 1 else ''} on other workers; run "
+            f"the same command again once they finish"
+        )
+    return not running
 
 
 def _selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], None]) -> Sweep:
@@ -330,23 +314,29 @@ def _narrowed_sweep(
             f"--narrow {k} (Python: narrow={k}) needs {k} complete trials; the study has {len(top)}."
         )
     name = f"{study.study_name}-narrow"
+    space, used = _shared_space(sweep, storage_url, name, top)
     log(
-        f"narrowing to the ranges of the best {k} trials ({', '.join(str(t.number) for t in top)}) "
+        f"narrowing to the ranges of the best {k} trials ({', '.join(str(n) for n in used)}) "
         f"→ study '{name}'"
     )
-    return replace(sweep, name=name, distributions=_shared_space(sweep, storage_url, name, top))
+    return replace(sweep, name=name, distributions=space)
 
 
-def _shared_space(sweep: Sweep, storage_url: str, name: str, top: list[FrozenTrial]) -> dict:
-    """The narrowed space, stored with the second study so that every worker uses the same ranges."""
+def _shared_space(
+    sweep: Sweep, storage_url: str, name: str, top: list[FrozenTrial]
+) -> tuple[dict, list[int]]:
+    """The narrowed space, stored with the second study so that every worker uses the same ranges (the
+    first to get there stores it), and the numbers of the trials it was narrowed to."""
     study = open_study(sweep, open_storage(storage_url), name)
     stored = study.user_attrs.get("narrowed_space")
+    used = study.user_attrs.get("narrowed_from")
     if stored is None:
-        stored = space_yaml(narrowed(sweep.distributions, top))
+        stored, used = space_yaml(narrowed(sweep.distributions, top)), [t.number for t in top]
         study.set_user_attr("narrowed_space", stored)
-        study.set_user_attr("narrowed_from", [t.number for t in top])
+        study.set_user_attr("narrowed_from", used)
         study.set_user_attr("space", stored)
-    return {k: to_distribution(k, v) for k, v in stored.items()}
+    used = used if used is not None else [t.number for t in top]
+    return {k: to_distribution(k, v) for k, v in stored.items()}, used
 
 
 def best_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:

@@ -3,6 +3,7 @@ heartbeats, and re-queuing the trials of workers that died."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import inspect
@@ -10,21 +11,25 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from vislab.errors import UserError
+from vislab.errors import RunFailed, UserError, VislabError
 from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, public_url
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.training.folder_lock import pid_alive
+
+# what a study's storage raises when its database fails (a lost server, a write it refuses): SQLAlchemy's
+# errors, which Optuna wraps in StorageInternalError where it commits
+STORAGE_ERRORS = (SQLAlchemyError, optuna.exceptions.StorageInternalError)
 
 STORAGE_FORMS = (
     "vislab sweeps use sqlite:///PATH/study.db (one machine; the default is DIR/study.db) or "
@@ -139,8 +144,10 @@ def _with_driver(url: str) -> str:
 
 def _sqlite_wal(url: str) -> None:
     """Put a local SQLite study file in WAL mode: workers read while another writes, commits fsync less."""
-    db = make_url(url).database
-    if not db or db == ":memory:":
+    parsed = make_url(url)
+    db = parsed.database
+    # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here
+    if not db or db == ":memory:" or parsed.query.get("uri") or db.startswith("file:"):
         return
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(db, timeout=120) as conn:
@@ -148,8 +155,9 @@ def _sqlite_wal(url: str) -> None:
 
 
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
-    """RUNNING trials whose worker process on this host is gone → FAIL, and re-queued with the same params."""
-    storage, host = study._storage, socket.gethostname()
+    """RUNNING trials whose worker is gone → FAIL, and re-queued with the same params: a worker process on
+    this host that is dead, or a worker anywhere whose heartbeat stopped for GRACE_S (``error`` says why)."""
+    host = socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
         if (
@@ -160,15 +168,62 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
         ):
             continue
         why = f"its worker (pid {pid}) died during the trial; its parameters were queued again"
-        try:
-            storage.set_trial_user_attr(t._trial_id, "error", why)  # trials.csv's error column
-            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
-                requeue(study, storage.get_trial(t._trial_id))
-                log(
-                    f"trial {t.number}: its worker (pid {pid}) is gone; marked failed and re-queued"
-                )
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # another worker got there first
+        if _fail_and_requeue(study, t._trial_id, why):
+            log(f"trial {t.number}: its worker (pid {pid}) is gone; marked failed and re-queued")
+    storage = study._storage  # optuna's cache in front of the RDB storage, which beats
+    if not hasattr(storage, "_get_stale_trial_ids") or storage.get_heartbeat_interval() is None:
+        return
+    why = (
+        f"its worker stopped sending heartbeats (none for over {GRACE_S} s: it died, or lost the study "
+        f"database); its parameters were queued again"
+    )
+    for trial_id in storage._get_stale_trial_ids(study._study_id):  # what optuna's own check asks
+        if _fail_and_requeue(study, trial_id, why):
+            number = storage.get_trial(trial_id).number
+            log(f"trial {number}: its worker sent no heartbeat for over {GRACE_S} s; marked failed "
+                f"and re-queued")  # fmt: skip
+
+
+def _fail_and_requeue(study: optuna.Study, trial_id: int, why: str) -> bool:
+    """Fail a RUNNING trial with ``why`` in its ``error`` (trials.csv's error column) and queue its
+    parameters again; False where another worker got there first."""
+    storage = study._storage
+    try:
+        storage.set_trial_user_attr(trial_id, "error", why)
+        if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+            requeue(study, storage.get_trial(trial_id))
+            return True
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+    return False
+
+
+def storage_failure(e: BaseException) -> BaseException | None:
+    """The failure of the study database behind ``e`` (``e`` itself, or what it was raised from or while
+    handling: Optuna's trial loop raises its own error when the database fails under it), or None."""
+    seen: set[int] = set()
+    while e is not None and not isinstance(e, VislabError) and id(e) not in seen:
+        if isinstance(e, STORAGE_ERRORS):
+            return e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
+        seen.add(id(e))
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
+    return None
+
+
+@contextlib.contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """A failure of the study database (:func:`storage_failure`) → RunFailed naming it, and how to go on."""
+    try:
+        yield
+    except Exception as e:
+        failure = storage_failure(e)
+        if failure is None:
+            raise
+        raise RunFailed(
+            f"the study database {public_url(url)} failed: {first_line(failure)}. Run the same command "
+            f"again to go on (finished trials are kept there; an interrupted trial resumes from its "
+            f"last checkpoint)."
+        ) from None
 
 
 def open_study(
@@ -179,15 +234,19 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or join it (load_if_exists) — how several workers share one."""
     name = name or sweep.name
-    with samplers.known_optuna_warnings():
-        study = optuna.create_study(
-            storage=storage,
-            study_name=name,
-            direction=sweep.direction,
-            sampler=samplers.build_sampler(sweep, seed),
-            pruner=samplers.build_pruner(sweep),
-            load_if_exists=True,
-        )
+    try:
+        with samplers.known_optuna_warnings():
+            study = optuna.create_study(
+                storage=storage,
+                study_name=name,
+                direction=sweep.direction,
+                sampler=samplers.build_sampler(sweep, seed),
+                pruner=samplers.build_pruner(sweep),
+                load_if_exists=True,
+            )
+    # creating the study is the first write: a storage that refuses writes fails here
+    except STORAGE_ERRORS as e:
+        raise UserError(_unwritable(storage.url, e)) from None
     _check_same_metric(study, sweep.metric)
     if study.direction.name.lower() != sweep.direction:
         raise UserError(
@@ -199,6 +258,17 @@ def open_study(
         study.set_user_attr("metric", sweep.metric)
         study.set_user_attr("space", space_yaml(sweep.distributions))
     return study
+
+
+def _unwritable(url: str, e: Exception) -> str:
+    """Why a storage that opened (it can be read) cannot hold a study: it refuses writes, or failed."""
+    cause = e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
+    return (
+        f"cannot write to the study storage '{public_url(url)}': {first_line(cause)}. Every worker "
+        f"writes its trials there: give --storage a database this user can write (a SQLite file "
+        f"opened read-write, in a folder it can write; a PostgreSQL role allowed to INSERT and UPDATE "
+        f"in it), or leave --storage out (DIR/study.db)."
+    )
 
 
 def _check_same_metric(study: optuna.Study, metric: str) -> None:

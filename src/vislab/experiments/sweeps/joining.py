@@ -1,0 +1,95 @@
+"""Joining a sweep's study: a worker's sweep must match the study it joins (its search space, its base
+config and the metric that picked each trial's best epoch), so that the study's trials stay comparable."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import optuna
+from optuna.distributions import check_distribution_compatibility
+from optuna.trial import TrialState
+
+from vislab.config import build_config, config_differences
+from vislab.errors import UserError, show_note
+from vislab.experiments.sweeps.space import space_yaml
+from vislab.experiments.sweeps.spec import Sweep, to_distribution
+from vislab.experiments.sweeps.study import open_study
+
+
+def join_study(sweep: Sweep, storage) -> optuna.Study:
+    """Open (or create) study ``sweep.name``; a seeded sampler never replays the samples of earlier
+    workers. A :class:`Note` when it was started with another (compatible) search space."""
+    seed = sweep.seed
+    if seed is not None:
+        existing = open_study(sweep, storage).get_trials(deepcopy=False)
+        joining = any(t.state == TrialState.RUNNING for t in existing)
+        seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
+    study = open_study(sweep, storage, seed=seed)
+    stored = study.user_attrs.get("space")
+    if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
+        _check_compatible(study.study_name, stored, sweep.distributions)
+        show_note(
+            f"study '{study.study_name}' was started with another search space; its earlier trials stay "
+            f"in it (to start afresh, give the sweep another name — the name: key of its file — or start "
+            f"it over: --overwrite, Python: overwrite=True)"
+        )
+    return study
+
+
+def _check_compatible(name: str, stored: dict, distributions: dict) -> None:
+    """UserError unless each space key the study searched before keeps its kind, log scale and (a
+    categorical) its choices: Optuna cannot change those within a study — its trials would fail one by
+    one. Other changes (a range's bounds) join the study, with a note."""
+    changed = []
+    for key, d in distributions.items():
+        if key in stored:
+            try:
+                check_distribution_compatibility(to_distribution(key, stored[key]), d)
+            except ValueError as e:
+                changed.append(f"'{key}': {str(e).rstrip('.')} (was {stored[key]})")
+    if changed:
+        raise UserError(
+            f"study '{name}' was started with another search space, which these trials cannot join: "
+            f"{'; '.join(changed)}. Give the sweep another name (the name: key of its file) to start "
+            f"another study, --overwrite (Python: overwrite=True) to delete this one, or restore the space "
+            f"it was started with."
+        )
+
+
+def check_same_base(study: optuna.Study, base: dict) -> None:
+    """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
+    with another base would rank trials trained on different data or budgets together: refuse. Where and how a
+    worker runs (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines."""
+    resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
+    stored = study.user_attrs.get("base")
+    if stored is None:
+        study.set_user_attr("base", resolved)
+        return
+    diff = config_differences(stored, resolved)
+    if diff and all(d.startswith("train.select_metric") for d in diff):
+        raise UserError(_selected_before(study, stored))
+    if diff:
+        raise UserError(
+            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
+            f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
+            f"it with the same sweep file and --data/--epochs/--set options (Python: data=, epochs=, "
+            f"overrides= or section__key=), or start another study: give the sweep another name (the "
+            f"name: key of its file), another --out or --storage (Python: out=, storage=), or use "
+            f"--overwrite (Python: overwrite=True) to delete this one."
+        )
+
+
+def _selected_before(study: optuna.Study, stored: dict) -> str:
+    """Why a study whose trials chose their best epoch by another metric (a vislab before trials were
+    scored at their best by the sweep's metric, or another train.select_metric) is not joined, and the
+    two ways on."""
+    was = (stored.get("train") or {}).get("select_metric")
+    return (
+        f"study '{study.study_name}' chose each trial's best epoch by {was} (train.select_metric: a "
+        f"vislab before each trial was scored at its best by the sweep's metric picks by {was}), so its "
+        f"trials would not be comparable with these. To go on with it as it was: add --set "
+        f"train.select_metric={was} (Python: train__select_metric={was!r}), or put it in the base of the "
+        f"sweep file; to start again scored by the metric: --overwrite (Python: overwrite=True), or "
+        f"another --out or --storage."
+    )
