@@ -29,7 +29,7 @@ from vislab.config.reads import (
     get_dotted,
     idle_settings,
 )
-from vislab.config.schema import Config, given
+from vislab.config.schema import Config, DataConfig, given
 from vislab.words import and_list
 
 # what plain SGD at the scheduled optim.lr amounts to, for each setting that would change a step
@@ -74,11 +74,11 @@ def config_notes(cfg: Config) -> list[str]:
     return notes
 
 
-def warmup_note(cfg: Config, steps: int, steps_per_epoch: int) -> str | None:
-    """The note for a warm-up given that is ``steps`` ≤ 1 optimizer step of the run's ``steps_per_epoch``
+def warmup_note(warm: float, steps: int, steps_per_epoch: int) -> str | None:
+    """The note for a warm-up of ``warm`` epochs (``schedule.warmup_epochs``) that is ``steps`` ≤ 1
+    optimizer step of the run's ``steps_per_epoch``
     (the data decides them: the trainer asks, beside the others): its one step is at optim.lr, as without
     a warm-up. None for any other."""
-    warm = cfg.schedule.warmup_epochs
     if not warm or steps > 1:
         return None
     return (
@@ -90,12 +90,12 @@ def warmup_note(cfg: Config, steps: int, steps_per_epoch: int) -> str | None:
     )
 
 
-def eval_size_note(cfg: Config, n_train: int, n_val: int, n_test: int) -> str | None:
-    """The note for a ``data.limit`` that keeps ``n_train`` train images while val (``n_val``; ``n_test``
+def eval_size_note(data: DataConfig, n_train: int, n_val: int, n_test: int) -> str | None:
+    """The note for a ``data.limit`` (of ``data``) that keeps ``n_train`` train images while val (``n_val``; ``n_test``
     test) stays more than twice as large, ``data.limit_eval`` not given: each evaluation then scores more
     images than an epoch trains on (the split sizes come with the data: the trainer asks). None else."""
-    limit = cfg.data.limit
-    if limit is None or cfg.data.limit_eval is not None or n_val <= 2 * n_train:
+    limit = data.limit
+    if limit is None or data.limit_eval is not None or n_val <= 2 * n_train:
         return None
     return (
         f"data.limit={limit} keeps {n_train} train images, but val ({n_val}) and test ({n_test}) stay "

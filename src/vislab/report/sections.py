@@ -9,7 +9,7 @@ import numpy as np
 import optuna
 import torch
 
-from vislab.config import AugmentConfig, Config
+from vislab.config import AugmentConfig, Config, DataConfig
 from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
 from vislab.errors import UserError, show_note
@@ -118,12 +118,12 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
     sharing = _runs_by_augmentation(configs)
     previewed: list[str] = []
     for name, cfg in configs.items():
-        dkey = _data_key(cfg)
+        dkey = _data_key(cfg.data)
         if dkey not in splits_cache:
             splits_cache[dkey] = _load_for_preview(figs, name, cfg)
             if splits_cache[dkey] is None:
                 continue
-            fig = _sample_figure(figs, cfg, splits_cache[dkey], len(splits_cache))
+            fig = _sample_figure(figs, cfg.data.name, splits_cache[dkey], len(splits_cache))
             out += [fig] if fig else []
         splits, akey = splits_cache[dkey], _augment_key(cfg)
         if splits is None or not splits.train.is_image or akey not in sharing or akey in previewed:
@@ -137,7 +137,7 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
 
 def _augment_key(cfg: Config) -> str | None:
     """What decides a run's augmentation preview (its data and augmentation); None without augmentation."""
-    return _data_key(cfg) + cfg.augment.model_dump_json() if _augments(cfg.augment) else None
+    return _data_key(cfg.data) + cfg.augment.model_dump_json() if _augments(cfg.augment) else None
 
 
 def _runs_by_augmentation(configs: dict[str, Config]) -> dict[str, list[str]]:
@@ -174,11 +174,11 @@ def _augment_mosaic(
     return plot_image_mosaic(p.rows, row_titles=p.titles, labels=p.labels, path=path)
 
 
-def _data_key(cfg: Config) -> str:
+def _data_key(data: DataConfig) -> str:
     """What decides a run's data (not where it lives, how it is normalised, or the seed that splits it):
     runs that share it share one sample grid (the seeds of a suite's run show one)."""
     return json.dumps(
-        cfg.data.model_dump(
+        data.model_dump(
             mode="json", exclude={"device", "download", "root", "normalize", "zca_epsilon"}
         ),
         sort_keys=True,
@@ -194,28 +194,28 @@ def _load_for_preview(figs: FigureSet, name: str, cfg: Config) -> Splits | None:
         return None
 
 
-def _sample_figure(figs: FigureSet, cfg: Config, splits: Splits, i: int) -> dict | None:
-    """Training samples of one dataset: images (one per class first), or a scatter of feature data."""
+def _sample_figure(figs: FigureSet, data_name: str, splits: Splits, i: int) -> dict | None:
+    """Training samples of dataset ``data_name``: images (one per class first), or a scatter of feature data."""
     if splits.train.is_image:
         p = augmentation_preview(
             splits.train, AugmentConfig(), n=12, copies=0, class_names=splits.class_names
         )
         return figs.make(
             f"samples_{i}.png",
-            f"{cfg.data.name}: training samples, each labelled with its class (one per class first)",
+            f"{data_name}: training samples, each labelled with its class (one per class first)",
             plot_image_mosaic,
             p.rows,
-            row_titles=[cfg.data.name],
+            row_titles=[data_name],
             labels=p.labels,
         )
     return figs.make(
         f"samples_{i}.png",
-        f"{cfg.data.name}: training samples",
+        f"{data_name}: training samples",
         plot_feature_scatter,
         splits.train.x,
         splits.train.y,
         splits.class_names,
-        title=cfg.data.name,
+        title=data_name,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vislab.config import Config
+from vislab.config import Config, TrainConfig
 from vislab.plotting.canvas import draw_once
 from vislab.plotting.runs import plot_curves
 from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
@@ -95,12 +95,12 @@ def schedule_per_step(
     the epochs' lr and the logged steps')."""
     if cfg is None or not summary.n_train:
         return None
-    per_epoch = steps_per_epoch(cfg, summary.n_train, summary.world_size or 1)
+    per_epoch = steps_per_epoch(cfg.train, summary.n_train, summary.world_size or 1)
     return lr_per_step(lambda step: scheduled_lr(cfg, step, per_epoch), per_epoch, rows)
 
 
-def steps_per_epoch(cfg: Config, n_train: int, world: int = 1) -> int:
+def steps_per_epoch(train: TrainConfig, n_train: int, world: int = 1) -> int:
     """Optimizer steps per epoch as the trainer counts them: each process's share of the ``n_train``
     samples in whole batches (the last partial one dropped), one step per ``train.accumulate`` batches."""
     share = n_train // world if world > 1 else n_train
-    return max(1, optimizer_steps(share // cfg.train.batch_size, cfg.train.accumulate))
+    return max(1, optimizer_steps(share // train.batch_size, train.accumulate))

@@ -7,7 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vislab.config import Config, augmentations_on, beyond_plain_sgd, config_notes, given
+from vislab.config import (
+    Config,
+    DataConfig,
+    augmentations_on,
+    beyond_plain_sgd,
+    config_notes,
+    given,
+)
 from vislab.config.notes import dropped_batch_note, eval_size_note, warmup_note
 from vislab.config.reads import UNREAD_SECTIONS, unread_setting
 from vislab.data.augment_words import colour_note, crop_note
@@ -28,7 +35,7 @@ def split_sizes(splits: Splits) -> dict[str, int]:
     return {name: len(split) for name, split in splits.items()}
 
 
-def check_same_data(cfg: Config, splits: Splits, ckpt: Checkpoint) -> None:
+def check_same_data(data: DataConfig, splits: Splits, ckpt: Checkpoint) -> None:
     """DataError unless a resumed run finds the data it started on: the classes its checkpoint names
     and, where the checkpoint recorded them (last.pt files before vislab recorded them do not), the
     split sizes."""
@@ -40,9 +47,9 @@ def check_same_data(cfg: Config, splits: Splits, ckpt: Checkpoint) -> None:
         if sizes and name in sizes and sizes[name] != n
     ]
     if changes:
-        root = "" if is_default_root(Path(cfg.data.root)) else f" in {cfg.data.root}"
+        root = "" if is_default_root(Path(data.root)) else f" in {data.root}"
         raise DataError(
-            f"the data ({cfg.data.name}{root}) is not what this run started on: {'; '.join(changes)}. "
+            f"the data ({data.name}{root}) is not what this run started on: {'; '.join(changes)}. "
             f"A resumed run continues on the data it began with: restore that data and resume, or "
             f"start a new run (a new --out) on the data as it is now."
         )
@@ -76,7 +83,7 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         )
     if network.hooks.trained_by == "manual_step" and not given(cfg.optim, "name"):
         notes.append(
-            f"{_own_step(cfg, network)}: optim.name={cfg.optim.name} (the default) is not used."
+            f"{_own_step(cfg.model.name, network)}: optim.name={cfg.optim.name} (the default) is not used."
             f"{_lr_hint(cfg)}"
         )
     if note := limit_note(data.splits, cfg.data.limit):  # data.limit left a class without images
@@ -116,11 +123,11 @@ def loop_notes(cfg: Config, t: Training, resumed: bool) -> list[str]:
     (``config.notes.dropped_batch_note``)."""
     per_epoch, splits, train = t.optim.steps_per_epoch, t.data.splits, t.data.train
     notes = [
-        warmup_note(cfg, warmup_steps(cfg.schedule, per_epoch), per_epoch),
+        warmup_note(cfg.schedule.warmup_epochs, warmup_steps(cfg.schedule, per_epoch), per_epoch),
         dropped_batch_note(train.n_samples, train.batch_size, train.world),
     ]
     if not resumed:
-        notes.append(eval_size_note(cfg, len(splits.train), len(splits.val), len(splits.test)))
+        notes.append(eval_size_note(cfg.data, len(splits.train), len(splits.val), len(splits.test)))
     return [note for note in notes if note]
 
 
@@ -199,7 +206,7 @@ def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
 def _why_unread(cfg: Config, network: Network, section: str) -> str:
     """Why a model not trained by an optimizer leaves (part of) config ``section`` unread, in words."""
     if network.hooks.trained_by == "manual_step":
-        return _own_step(cfg, network)
+        return _own_step(cfg.model.name, network)
     as_it_is = "the train split as it is (not augmented)" if section == "augment" else ""
     return (
         f"{cfg.model.name} is fitted once on "
@@ -219,7 +226,7 @@ def check_own_step(cfg: Config, network: Network) -> None:
     one = len(ignored) == 1
     optim = " — or train the same network by torch.optim: --set model.impl=optim"
     raise ConfigError(
-        f"{_own_step(cfg, network)}, so {'this setting' if one else 'these settings'} would change "
+        f"{_own_step(cfg.model.name, network)}, so {'this setting' if one else 'these settings'} would change "
         f"nothing: {', '.join(f'{key}={value}' for key, value, _ in ignored)}. Leave "
         f"{'it' if one else 'them'} out or set what plain SGD does: "
         f"{', '.join(f'{key}={plain}' for key, _, plain in ignored)}"
@@ -227,12 +234,12 @@ def check_own_step(cfg: Config, network: Network) -> None:
     )
 
 
-def _own_step(cfg: Config, network: Network) -> str:
-    """How a model that updates its own weights does it, in words."""
+def _own_step(name: str, network: Network) -> str:
+    """How model ``name``, which updates its own weights, does it, in words."""
     cls = type(network.model)
-    what = "plain SGD" if cfg.model.name == SCRATCH else "its own update"
+    what = "plain SGD" if name == SCRATCH else "its own update"
     return (
-        f"{cfg.model.name} updates its weights by hand: {what} at optim.lr, as the schedule sets it "
+        f"{name} updates its weights by hand: {what} at optim.lr, as the schedule sets it "
         f"({cls.__module__}.{cls.__qualname__}.manual_step)"
     )
 

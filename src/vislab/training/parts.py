@@ -131,7 +131,7 @@ def build_parts(
     stats = ckpt.record.inputs.stats if ckpt else None
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
     if ckpt is not None:
-        check_same_data(cfg, splits, ckpt)
+        check_same_data(cfg.data, splits, ckpt)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
@@ -253,7 +253,7 @@ def _build_network(
     check_output(model, cfg.model.name, spec.input_shape, num_classes, device, code=code)
     hooks = hooks_of(model)
     n_params = model_size(model, hooks)  # a fitted model's: counted again once fitted (fit_once)
-    nhwc = _channels_last(cfg, model, spec.input_shape)
+    nhwc = _channels_last(cfg.train.channels_last, model, spec.input_shape)
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
     return Network(model, hooks, n_params, num_classes, code, channels_last=nhwc)
@@ -264,10 +264,10 @@ def parameters(n: int) -> str:
     return f"{n:,} parameter{'' if n == 1 else 's'}"
 
 
-def _channels_last(cfg: Config, model: torch.nn.Module, input_shape: tuple) -> bool:
+def _channels_last(wanted: bool, model: torch.nn.Module, input_shape: tuple) -> bool:
     # NHWC suits oneDNN (CPU) and tensor cores (CUDA) alike: ~25 % off a CNN step on 2 CPU cores
     is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    return cfg.train.channels_last and len(input_shape) == 3 and is_conv
+    return wanted and len(input_shape) == 3 and is_conv
 
 
 def no_batch_message(batch_size: int, n_train: int, world: int) -> str:
