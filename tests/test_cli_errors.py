@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
-from conftest import cli, one_line, tiny_sets
+from conftest import cli, one_line, tiny_base, tiny_sets
 
 BAD_TRAIN_INPUTS = [
     # (id, extra CLI args, exit code, fragments of the message)
@@ -258,3 +259,21 @@ def test_a_figure_out_under_a_file_is_refused_before_any_work(capsys, tmp_path, 
     code, out = cli(capsys, *argv, "--out", tmp_path / "a-file" / "x.png")
     assert code == 2 and f"'{tmp_path / 'a-file'}' is a file, not a folder" in one_line(out), out
     assert "LR range test" not in out
+
+
+@pytest.mark.parametrize("nproc", [[], ["--nproc", "2"]])
+def test_a_model_option_typo_in_a_config_file_names_the_file_before_anything_is_made(
+    capsys, tmp_path, nproc
+):
+    """`vislab train --config my.yaml` (one process, or --nproc: checked once, before the ranks start)
+    with a misspelt model option: the message names the file, as a suite's or sweep's does."""
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(tiny_base(model__hiden=[16])))
+    out = tmp_path / "run"
+    code, text = cli(capsys, "train", "--config", path, "--out", out, *nproc)
+    said = one_line(text)
+    assert code == 2, text
+    assert f"Invalid config ({path}): model 'mlp' has no option 'model.hiden'" in said, said
+    assert "Did you mean 'model.hidden'?" in said and not out.exists()
+    code, text = cli(capsys, "train", "--config", path, "--set", "model.hidden=[8]", "--out", out)
+    assert code == 2 and f"Invalid config ({path} + --set)" in one_line(text), text

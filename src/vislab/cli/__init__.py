@@ -38,7 +38,8 @@ try:
     from vislab.cli.stopped import Stopped, carry_interruptions
     from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
     from vislab.cli.worker import is_worker, record_said, said_by_rank_0
-    from vislab.config import load_config
+    from vislab.config import Config, load_config
+    from vislab.config.build import config_source
     from vislab.errors import TrainingInterrupted, VislabError
     from vislab.interrupts import take_ctrl_c, watch_ctrl_c
     from vislab.reporting import use_display
@@ -116,7 +117,9 @@ def train(
     if nproc > 1:
         raise WorkersEnded(_launch(nproc, config, set_, resume, out, epochs))
     cfg = (
-        load_config(config, set_) if resume is None else resumed_with(resume, config, set_, epochs)
+        checked_config(config, set_)
+        if resume is None
+        else resumed_with(resume, config, set_, epochs)
     )
     with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
         train_config(
@@ -150,7 +153,9 @@ def _launch(
     )
 
     cfg = (
-        load_config(config, set_) if resume is None else resumed_with(resume, config, set_, epochs)
+        checked_config(config, set_)
+        if resume is None
+        else resumed_with(resume, config, set_, epochs)
     )
     device = check_launchable(cfg, resume, nproc)
     if resume is not None and cfg is not None:  # the device it is resumed on, not the saved one
@@ -169,6 +174,17 @@ def _launch(
             with contextlib.suppress(OSError):  # an empty folder only: rmdir refuses any other
                 first.rmdir()
     return code
+
+
+def checked_config(config: str | None, set_: list[str]) -> Config:
+    """The config of ``--config`` and ``--set``, its model's options checked here, naming where they were
+    given ("Invalid config (my.yaml + --set): model 'mlp' has no option 'model.hiden'"), before any run
+    folder is made or ``--nproc`` starts its ranks."""
+    from vislab.models.registry import check_model_options  # on use (module docstring)
+
+    cfg = load_config(config, set_)
+    check_model_options(cfg.model.name, cfg.model.kwargs(), source=config_source(config, set_))
+    return cfg
 
 
 predict_cli.register(app)  # eval, predict: listed after train

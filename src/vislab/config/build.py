@@ -112,12 +112,20 @@ def load_config(
     else:
         given, sets = settings, [overrides] if isinstance(overrides, str) else list(overrides)
     _set_once(tree, given, sets)
-    source = " + ".join(
-        [*([str(path)] if path else []), *(["the config dict"] if given_dict else [])]
-        + (["--set"] if sets else [])
-        + (["vislab.load_config arguments"] if given else [])
-    )
-    return build_config(tree, sets, source=source or "defaults")
+    source = config_source(path, sets, given_dict, bool(given))
+    return build_config(tree, sets, source=source)
+
+
+def config_source(
+    path: str | Path | None,
+    sets: Sequence[str] = (),
+    dict_given: bool = False,
+    kwargs: bool = False,
+) -> str:
+    """Where a config's settings were given, as its errors name it: "my.yaml + --set", "defaults"."""
+    parts = [*([str(path)] if path else []), *(["the config dict"] if dict_given else [])]
+    parts += (["--set"] if sets else []) + (["vislab.load_config arguments"] if kwargs else [])
+    return " + ".join(parts) or "defaults"
 
 
 def _set_once(tree: dict, given: Mapping[str, Any], sets: list[str]) -> None:
