@@ -28,6 +28,7 @@ from vislab.experiments.results.reported import (
     FIGURES,
     NO_NUMBERS,
     REPORTS_SAY,
+    Cited,
     ReportedLike,
     as_reported,
     cited_line,
@@ -161,7 +162,7 @@ def sources(
     return out
 
 
-def caveats_by_source(reported: ReportedLike, cited: Mapping) -> dict[str, list[str]]:
+def caveats_by_source(reported: ReportedLike, cited: Cited) -> dict[str, list[str]]:
     """Source key → the sentences saying where its figures are not like-for-like with the runs ``cited``
     (``reported.mismatches``, asked one source at a time); sources with none left out."""
     block = as_reported(reported)
