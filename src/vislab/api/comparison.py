@@ -62,23 +62,7 @@ def find_runs(targets: Targets) -> Found:
     folders = _named(found)
     suites = [SuiteInfo.read(p) for p in paths]
     otherwise = _trained_otherwise(suites, found)
-    summaries: dict[str, RunSummary] = {}
-    left_out: dict[str, str] = {}
-    for name, folder in folders.items():
-        if folder.resolve() in otherwise:
-            left_out[name] = otherwise[folder.resolve()]
-            continue
-        try:
-            summary = RunDir(folder).load_summary()
-        except UserError as e:  # a damaged summary.json: named with its fix, the others compared
-            left_out[name] = f"unreadable: {e}"
-            continue
-        if summary is not None and summary.complete:
-            summaries[name] = summary
-            if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
-                show_note(lost)
-        else:
-            left_out[name] = _unfinished(summary, folder)
+    summaries, left_out = _finished(folders, otherwise)
     if not summaries:
         listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
         raise UserError(
@@ -96,6 +80,31 @@ def find_runs(targets: Targets) -> Found:
         )  # runs named <row>-s<i>, as their report groups them
     groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
     return Found(folders, summaries, left_out, holder, suite, rows, groups)
+
+
+def _finished(
+    folders: dict[str, Path], otherwise: dict[Path, str]
+) -> tuple[dict[str, RunSummary], dict[str, str]]:
+    """The summaries of the finished runs of ``folders``, and why each other run is left out (trained with
+    other settings than its suite's: ``otherwise``; unfinished; a summary.json that cannot be read)."""
+    summaries: dict[str, RunSummary] = {}
+    left_out: dict[str, str] = {}
+    for name, folder in folders.items():
+        if folder.resolve() in otherwise:
+            left_out[name] = otherwise[folder.resolve()]
+            continue
+        try:
+            summary = RunDir(folder).load_summary()
+        except UserError as e:  # a damaged summary.json: named with its fix, the others compared
+            left_out[name] = f"unreadable: {e}"
+            continue
+        if summary is not None and summary.complete:
+            summaries[name] = summary
+            if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
+                show_note(lost)
+        else:
+            left_out[name] = _unfinished(summary, folder)
+    return summaries, left_out
 
 
 def _trained_otherwise(suites: list[SuiteInfo], found: list[dict[str, Path]]) -> dict[Path, str]:
