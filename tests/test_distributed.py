@@ -178,33 +178,41 @@ def test_launcher_prints_the_log_of_the_rank_that_failed_first_once(tmp_path, ca
     # where each rank's output goes: test_nproc_of_11_or_more_sends_ranks_1_on_into_log_files
 
 
-def test_nproc_data_error_is_printed_once_without_torchruns_banner(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    env.pop("OMP_NUM_THREADS", None)  # torchrun announces its default in a banner when it is unset
+def test_nproc_data_error_is_printed_once_without_torchruns_banner(tmp_path, zygote):
     sets = ["data.name=mnist", f"data.root={tmp_path / 'empty'}", "data.download=false"]
-    cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", "-q"]
-    cmd += [a for s in (*sets, "train.device=cpu") for a in ("--set", s)]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    text = r.stdout + r.stderr
+    argv = [
+        "train",
+        "--nproc",
+        "2",
+        "-q",
+        *(a for s in (*sets, "train.device=cpu") for a in ("--set", s)),
+    ]
+    log = tmp_path / "launcher.log"
+    # torchrun announces its default in a banner when OMP_NUM_THREADS is unset
+    pid = vislab_forked(zygote, log, *argv, pre="os.environ.pop('OMP_NUM_THREADS', None)")
+    code, text = zygote.wait(pid, 120), log.read_text()
     # the workers find the data missing (the launcher's check loads none): their exit code, not torchrun's 1
-    assert r.returncode == 2, text
+    assert code == 2, text
     assert text.count("MNIST data not found") == 1, text
     assert "OMP_NUM_THREADS" not in text and "torch/distributed" not in text
     assert "Traceback" not in text
 
 
 @pytest.mark.slow
-def test_ctrl_c_under_nproc_says_interrupted_once_and_exits_130(tmp_path):
+def test_ctrl_c_under_nproc_says_interrupted_once_and_exits_130(tmp_path, zygote):
     """Ctrl-C reaches the launcher and every worker: rank 0 saves a resumable checkpoint and says so,
     the launcher exits 130 without a traceback of its own."""
-    proc = _start_nproc(tmp_path / "r", "train.epochs=500")
+    log, code = tmp_path / "launcher.log", None
+    pid = _start_nproc(zygote, tmp_path / "r", log, "train.epochs=500")
     try:
-        os.killpg(proc.pid, signal.SIGINT)  # its process group: the "terminal" Ctrl-C reaches
-        text = proc.communicate(timeout=60)[0]
+        os.killpg(pid, signal.SIGINT)  # its process group: the "terminal" Ctrl-C reaches
+        code = zygote.wait(pid, 60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, text
+        if code is None:
+            os.killpg(pid, signal.SIGKILL)
+            zygote.wait(pid, 30)
+    text = log.read_text()
+    assert code == 130, text
     assert text.count("interrupted: training stopped by SIGINT") == 1 and "Traceback" not in text
     assert "death signal" not in text
     assert "interrupted." not in text.splitlines()  # the launcher adds no line of its own
@@ -481,65 +489,68 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _start_nproc(out: Path, *sets: str) -> subprocess.Popen:
+def vislab_forked(zygote, log: Path, *argv: str | Path, pre: str = "") -> int:
+    """`python -m vislab ARGV` (the launcher; its workers start as new Pythons, as torchrun starts them),
+    forked from the tests' zygote (tests/fixtures.py), which did the launcher's seconds of imports once;
+    after ``pre`` (os and sys imported). Its output goes to ``log``; returns its pid."""
+    argv = [str(a) for a in argv]  # sys.argv: what the launcher passes on to its workers
+    return zygote.start(argv, log, pre=f"import os, sys\nsys.argv = ['vislab', *{argv!r}]\n{pre}")
+
+
+def _start_nproc(zygote, out: Path, log: Path, *sets: str) -> int:
     """`vislab train --nproc 2` of a long run into ``out``, started in a process group of its own (a
-    terminal's); returns once it saved a last.pt."""
-    cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", "-q", "--out", str(out)]
-    proc = subprocess.Popen(
-        [*cmd, *_sets(*sets)], env=_vislab_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )  # fmt: skip
+    terminal's), its output into ``log``; returns its pid once it saved a last.pt."""
+    argv = ["train", "--nproc", "2", "-q", "--out", out, *_sets(*sets)]
+    pid = vislab_forked(zygote, log, *argv, pre="os.setsid()")
     deadline = time.time() + 120
     while not (out / "checkpoints" / "last.pt").is_file():
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
-        time.sleep(0.02)
-    return proc
+        assert zygote.wait(pid, 0.02) is None and time.time() < deadline, log.read_text()
+    return pid
 
 
-def _end_all(proc: subprocess.Popen, pids: list[int]) -> None:
+def _end_all(zygote, launcher: int, pids: list[int]) -> None:
     """Clean-up: the launcher and any worker still alive."""
-    for pid in [proc.pid, *pids]:
+    for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.communicate(timeout=30)
+    zygote.kill(launcher)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="Linux's parent-death signal, and /proc")
-def test_killed_nproc_launcher_stops_its_workers_and_the_run_resumes_to_a_clean_end(tmp_path):
+def test_killed_nproc_launcher_stops_its_workers_and_the_run_resumes_to_a_clean_end(
+    tmp_path, zygote
+):
     """SIGKILL to `vislab train --nproc 2` left both ranks training as orphans to the end of the run. They
     stop with it, as on SIGTERM: the run keeps its last epoch end, says so, and `--resume --nproc 2` goes
     on to the end: torchrun's workers train the run (rank 0 writes it, world size 2), every rank leaves
     cleanly (exit 0, no abort), and torchrun's banner is not shown."""
-    out, ranks, logs = tmp_path / "r", {}, tmp_path / "no-logs"
-    proc = _start_nproc(out, "train.epochs=500", "train.figures=false")
+    out, ranks, logs, log = tmp_path / "r", {}, tmp_path / "no-logs", tmp_path / "launcher.log"
+    pid = _start_nproc(zygote, out, log, "train.epochs=500", "train.figures=false")
     try:
-        ranks = _worker_pids(proc.pid)
+        ranks = _worker_pids(pid)
         assert sorted(ranks) == [0, 1]
         logs = _launchers_logs(ranks[0])
-        proc.kill()  # what a launcher cannot pass on
+        os.kill(pid, signal.SIGKILL)  # what a launcher cannot pass on
+        assert zygote.wait(pid, 30) == -signal.SIGKILL
         deadline = time.time() + 10
         while not all(_gone(pid) for pid in ranks.values()):
             assert time.time() < deadline, "the workers train on without their launcher"
             time.sleep(0.02)
-        text = proc.communicate(timeout=30)[0]  # rank 0 wrote into the launcher's output
+        text = log.read_text()  # rank 0 wrote into the launcher's output
     finally:
-        _end_all(proc, list(ranks.values()))
+        _end_all(zygote, pid, list(ranks.values()))
         shutil.rmtree(logs, ignore_errors=True)
     assert text.count("interrupted: training stopped by SIGTERM") == 1 and "Traceback" not in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     more = summary["epochs_run"] + 1  # enough to see it go on
-    cmd = [sys.executable, "-m", "vislab", "train", "--resume", str(out), "--nproc", "2", "-q"]
-    ok = subprocess.run(
-        [*cmd, "--epochs", str(more)], env=_vislab_env(), capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert ok.returncode == 0 and "terminate called" not in ok.stderr, (ok.stdout + ok.stderr)[
-        -3000:
-    ]
-    assert "OMP_NUM_THREADS" not in ok.stderr and "torch/distributed" not in ok.stderr  # no banner
+    log = tmp_path / "resumed.log"
+    argv = ["train", "--resume", out, "--nproc", "2", "-q", "--epochs", more]
+    code = zygote.wait(vislab_forked(zygote, log, *argv), 120)
+    said = log.read_text()  # its stdout and stderr
+    assert code == 0 and "terminate called" not in said, said[-3000:]
+    assert "OMP_NUM_THREADS" not in said and "torch/distributed" not in said  # no banner
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["epochs_run"] == more
     assert summary["world_size"] == 2
@@ -547,18 +558,19 @@ def test_killed_nproc_launcher_stops_its_workers_and_the_run_resumes_to_a_clean_
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="/proc")
-def test_a_worker_killed_mid_run_is_explained_once_without_a_traceback(tmp_path):
+def test_a_worker_killed_mid_run_is_explained_once_without_a_traceback(tmp_path, zygote):
     """The OOM killer's way (SIGKILL to rank 1): the launcher's message names the rank and the resume
     command; rank 0, whose collective failed, adds no `[rank0]:` traceback."""
-    out, ranks = tmp_path / "r", {}
-    proc = _start_nproc(out, "train.epochs=500")
+    out, ranks, log = tmp_path / "r", {}, tmp_path / "launcher.log"
+    pid = _start_nproc(zygote, out, log, "train.epochs=500")
     try:
-        ranks = _worker_pids(proc.pid)
+        ranks = _worker_pids(pid)
         os.kill(ranks[1], signal.SIGKILL)
-        text = proc.communicate(timeout=60)[0]
+        code = zygote.wait(pid, 60)
     finally:
-        _end_all(proc, list(ranks.values()))
-    assert proc.returncode == 1, text
+        _end_all(zygote, pid, list(ranks.values()))
+    text = log.read_text()
+    assert code == 1, text
     assert "Traceback" not in text and "[rank0]" not in text, text
     text = one_line(text)
     assert text.count("error: worker rank 1 of 2 was killed by SIGKILL") == 1, text

@@ -8,8 +8,6 @@ import os
 import re
 import signal
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -127,7 +125,7 @@ def test_suite_report_follows_how_the_suite_ended(tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "stopped" / "report.html").exists()
 
 
-def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
+def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy, zygote):
     spec = write_suite(
         tmp_path / "s.yaml",
         {
@@ -139,33 +137,18 @@ def test_killed_suite_resumes_only_the_missing_runs(tmp_path, train_spy):
             "third": {"model.name": "majority", "data.limit": 100},
         },
     )
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vislab",
-            "suite",
-            str(spec),
-            "--out",
-            str(out),
-            "-q",
-            "--no-report",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    out, log = tmp_path / "out", tmp_path / "suite.log"
+    # `vislab suite` in a process of its own, forked from the tests' zygote (its imports done once)
+    pid = zygote.start(["suite", spec, "--out", out, "-q", "--no-report"], log)
     try:
         deadline = time.time() + 60
         while not (out / "second" / "checkpoints" / "last.pt").is_file():
-            assert proc.poll() is None, "the suite ended before it could be killed"
+            assert zygote.wait(pid, 0.02) is None, "the suite ended before it could be killed"
             assert time.time() < deadline
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(pid, signal.SIGKILL)
+        assert zygote.wait(pid, 30) == -signal.SIGKILL
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        zygote.kill(pid)
     assert json.loads((out / "first" / "summary.json").read_text())["status"] == "complete"
     assert not (out / "third").exists()
     first_mtime = (out / "first" / "summary.json").stat().st_mtime_ns

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -34,12 +35,13 @@ TINY_TRAIN, TINY_TEST = 384, 128  # airbench_side.TINY: the images --tiny keeps 
 SMALL = "model.widths=[16,32,32]"
 # and without the run's figures/, drawn after the timed epochs (a third of a tiny run's time; not checked)
 NO_FIGURES = "train.figures=false"
-# each case starts Python (seconds of imports), and all but one train a few steps
+# all but one case train a few steps; the CUDA cases each start Python (seconds of imports)
 pytestmark = pytest.mark.slow
 
 
 def run_bench(*args: str | Path, cwd: Path) -> dict:
-    """``python benchmarks/gpu.py ARGS``: the one JSON object it prints."""
+    """``python benchmarks/gpu.py ARGS`` in a new Python (on a GPU: timings of a process of their own);
+    the one JSON object it prints."""
     env = dict(os.environ)  # the benchmark imports the vislab these tests import
     src = str(Path(vislab.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
@@ -53,6 +55,30 @@ def run_bench(*args: str | Path, cwd: Path) -> dict:
     )
     assert out.returncode == 0, out.stderr[-4000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_bench_here(monkeypatch, capsys, *args: str | Path, cwd: Path) -> dict:
+    """``python benchmarks/gpu.py ARGS`` as ``python`` runs the script (``__main__``), in this process (on
+    the CPU a new Python's seconds of imports were most of a tiny mode's time); the one JSON object it
+    prints. What it changes for the process is undone after: its modules (imported from beside it), the
+    data sources it registers, cuDNN's autotuner switch (importing airbench sets it) and torch's seed."""
+    from vislab.data.sources.registry import SOURCES, unregister_source
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", [str(GPU_BENCH), *map(str, args)])
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ first
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)
+    modules, sources, rng = set(sys.modules), set(SOURCES), torch.get_rng_state()
+    try:
+        runpy.run_path(str(GPU_BENCH), run_name="__main__")
+    finally:
+        for name in set(sys.modules) - modules:
+            if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == GPU_BENCH.parent:
+                del sys.modules[name]
+        for name in set(SOURCES) - sources:
+            unregister_source(name)
+        torch.set_rng_state(rng)
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +127,11 @@ def check_tensors(folder: Path, x: np.ndarray, y: np.ndarray) -> None:
     assert np.array_equal(saved["labels"].numpy(), y)
 
 
-def test_vs_airbench_on_cpu(datasets, tmp_path):
+def test_vs_airbench_on_cpu(datasets, tmp_path, monkeypatch, capsys):
     kept = tmp_path / "tensors"
     args = ["--vs-airbench", "--device", "cpu", "--tiny", "--seeds", "1", "--keep-tensors", kept]
     args += ["--set", SMALL, "--set", NO_FIGURES, *data_args(datasets)]
-    result = run_bench(*args, cwd=tmp_path)
+    result = run_bench_here(monkeypatch, capsys, *args, cwd=tmp_path)
     assert result["benchmark"] == "gpu-vs-airbench" and result["missing"] == {}
     assert result["vislab_sets"] == ["train.cudnn_benchmark=true"]  # cuDNN autotuned, as airbench's
     assert result["vislab_set"] == [SMALL, NO_FIGURES]  # on the CPU only: nothing is compared
@@ -130,17 +156,19 @@ def test_vs_airbench_on_cpu(datasets, tmp_path):
     check_tensors(kept / "cifar10" / "cifar10", x, y)
 
 
-def test_missing_datasets_are_named(tmp_path):
+def test_missing_datasets_are_named(tmp_path, monkeypatch, capsys):
     args = ["--fashion-root", tmp_path / "none", "--cifar-root", tmp_path / "none"]
-    result = run_bench("--vs-airbench", "--device", "cpu", "--tiny", *args, cwd=tmp_path)
+    result = run_bench_here(
+        monkeypatch, capsys, "--vs-airbench", "--device", "cpu", "--tiny", *args, cwd=tmp_path
+    )
     assert result["datasets"] == []
     assert set(result["missing"]) == {"fashion-mnist", "cifar10"}
     assert str(tmp_path / "none") in result["missing"]["fashion-mnist"]
 
 
-def test_vs_plain_on_cpu(tmp_path):
-    args = ["--vs-plain", "--models", "cnn", "--device", "cpu", "--tiny"]
-    result = run_bench(*args, "--set", SMALL, "--set", NO_FIGURES, cwd=tmp_path)
+def test_vs_plain_on_cpu(tmp_path, monkeypatch, capsys):
+    args = ["--vs-plain", "--models", "cnn", "--device", "cpu", "--tiny", "--set", SMALL]
+    result = run_bench_here(monkeypatch, capsys, *args, "--set", NO_FIGURES, cwd=tmp_path)
     assert result["benchmark"] == "gpu-vs-plain" and result["epochs"] == 1
     assert result["vislab_set"] == [SMALL, NO_FIGURES]
     (row,) = result["models"]
@@ -152,9 +180,9 @@ def test_vs_plain_on_cpu(tmp_path):
     assert row["ratio_vislab_over_plain"] == pytest.approx(ratio, rel=0.01)
 
 
-def test_profile_on_cpu(tmp_path):
-    args = ["--profile", "--models", "fast,cnn", "--device", "cpu", "--tiny"]
-    result = run_bench(*args, "--set", SMALL, "--set", NO_FIGURES, cwd=tmp_path)
+def test_profile_on_cpu(tmp_path, monkeypatch, capsys):
+    args = ["--profile", "--models", "fast,cnn", "--device", "cpu", "--tiny", "--set", SMALL]
+    result = run_bench_here(monkeypatch, capsys, *args, "--set", NO_FIGURES, cwd=tmp_path)
     assert result["vislab_set"] == [SMALL, NO_FIGURES]
     fast, cnn = result["models"]
     assert (fast["model"], cnn["model"]) == ("fast", "cnn")

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,7 +16,8 @@ from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, P
 
 import vislab
 import vislab.training.launch as launch
-from conftest import REPO, cli, one_line
+from conftest import cli, one_line
+from test_distributed import vislab_forked
 from vislab.errors import UserError
 from vislab.training.launch import check_gpu_count, launch_torchrun
 
@@ -107,17 +106,18 @@ class Net(nn.Module):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("after", [2, 60])
-def test_nproc_run_whose_code_raises_on_rank_1_records_failed(tmp_path, after):
+def test_nproc_run_whose_code_raises_on_rank_1_records_failed(tmp_path, zygote, after):
     """The user's model raises on rank 1 only, in epoch 1 (no checkpoint yet: "run it again") or later
     (its last checkpoint kept): summary.json says "failed", as one process would, where it stopped."""
     (tmp_path / "badnet.py").write_text(textwrap.dedent(_BAD_NET.format(after=after)))
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     sets = ["data.name=digits", "model.name=badnet.py:Net", "train.epochs=6", "train.figures=false"]
-    cmd = [sys.executable, "-m", "vislab", "train", "--nproc", "2", "-q", "-o", "np2"]
-    cmd += [a for s in (*sets, "train.device=cpu") for a in ("--set", s)]
-    r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    text = one_line(r.stdout + r.stderr)
-    assert r.returncode == 2 and "your code raised RuntimeError" in text, text
+    argv = ["train", "--nproc", "2", "-q", "-o", "np2"]
+    argv += [a for s in (*sets, "train.device=cpu") for a in ("--set", s)]
+    log = tmp_path / "launcher.log"
+    pid = vislab_forked(zygote, log, *argv, pre=f"os.chdir({str(tmp_path)!r})")  # in tmp_path
+    code = zygote.wait(pid, 120)
+    text = one_line(log.read_text())
+    assert code == 2 and "your code raised RuntimeError" in text, text
     status, epochs_run = _status(tmp_path / "np2")
     assert status == "failed", text
     if after == 2:

@@ -12,7 +12,6 @@ import errno
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -95,46 +94,48 @@ def test_rerun_with_other_epochs_keeps_the_finished_runs_and_calls_none_failed(
 
 
 # ----------------------------------------------------------------------- Ctrl-C with --jobs 2
-def start_endless_jobs_suite(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
-    """`vislab suite --jobs 2` of two runs that never finish, in its own process group; its --out."""
+def start_endless_jobs_suite(zygote, tmp_path: Path) -> tuple[int, Path]:
+    """`vislab suite --jobs 2` of two runs that never finish, in its own process group (a terminal's),
+    forked from the tests' zygote (tests/fixtures.py: its imports done once), its output into
+    tmp_path/suite.log; its pid and its --out."""
     long = {"train.epochs": 100_000}
     spec = write_suite(tmp_path / "s.yaml", {"a": long, "b": {**long, "train.seed": 1}})
     out = tmp_path / "out"
     args = ["suite", spec, "--out", out, "-q", "--no-report", "--jobs", "2"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vislab", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
-    return proc, out
+    return zygote.start(args, tmp_path / "suite.log", pre="import os; os.setsid()"), out
 
 
-def wait_until_both_train(proc: subprocess.Popen, out: Path, written: str) -> None:
+def wait_until_both_train(zygote, pid: int, out: Path, written: str) -> None:
     """Until runs a and b of :func:`start_endless_jobs_suite` have each written ``written`` (both are
     training); fails if the suite ended first or after 120 s."""
     deadline = time.monotonic() + 120
     while not all((out / r / written).is_file() for r in "ab"):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-        time.sleep(0.02)
+        assert zygote.wait(pid, 0.02) is None and time.monotonic() < deadline, (
+            out.parent / "suite.log"
+        ).read_text()
 
 
-def stopped_jobs_suite(tmp_path: Path, written: str, stop) -> tuple[int, str, Path]:
-    """:func:`start_endless_jobs_suite`, ``stop(proc, out)`` once both runs wrote ``written``; the suite's
+def stopped_jobs_suite(zygote, tmp_path: Path, written: str, stop) -> tuple[int, str, Path]:
+    """:func:`start_endless_jobs_suite`, ``stop(pid, out)`` once both runs wrote ``written``; the suite's
     exit code, its output and its --out (its process group killed if it outlives the test)."""
-    proc, out = start_endless_jobs_suite(tmp_path)
+    pid, out = start_endless_jobs_suite(zygote, tmp_path)
+    code = None
     try:
-        wait_until_both_train(proc, out, written)
-        stop(proc, out)
-        text, _ = proc.communicate(timeout=120)
+        wait_until_both_train(zygote, pid, out, written)
+        stop(pid, out)
+        code = zygote.wait(pid, 120)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    return proc.returncode, text, out
+        if code is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            zygote.wait(pid, 30)
+    return code, (tmp_path / "suite.log").read_text(), out
 
 
-def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path):
+def test_ctrl_c_with_two_workers_records_the_runs_in_flight_as_interrupted(tmp_path, zygote):
     # never done: Ctrl-C (to the whole process group) stops both
     code, text, out = stopped_jobs_suite(
-        tmp_path, "metrics.jsonl", lambda proc, out: os.killpg(proc.pid, signal.SIGINT)
+        zygote, tmp_path, "metrics.jsonl", lambda pid, out: os.killpg(pid, signal.SIGINT)
     )
     assert code == 130 and "Traceback" not in text, text
     said = one_line(text)
@@ -480,23 +481,25 @@ def _gone(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_killed_jobs_suite_takes_its_job_processes_with_it_and_leaves_its_runs_resumable(
-    tmp_path,
+    tmp_path, zygote
 ):
     """`vislab suite --jobs 2` killed by SIGKILL: its two job processes do not train on as orphans that
     hold the runs' folders; each saves its run, resumable, and ends within seconds."""
-    proc, out = start_endless_jobs_suite(tmp_path)  # never done: only the kill ends them
+    pid, out = start_endless_jobs_suite(zygote, tmp_path)  # never done: only the kill ends them
     try:
-        wait_until_both_train(proc, out, "checkpoints/last.pt")
+        wait_until_both_train(zygote, pid, out, "checkpoints/last.pt")
         jobs = [int((out / r / ".lock").read_text().split()[0]) for r in "ab"]
-        proc.kill()  # the suite's process alone, as the OOM killer or `kill -9 PID` does
-        proc.wait(30)
+        os.kill(
+            pid, signal.SIGKILL
+        )  # the suite's process alone, as the OOM killer or `kill -9 PID` does
+        assert zygote.wait(pid, 30) == -signal.SIGKILL
         deadline = time.monotonic() + 30
-        while not all(_gone(pid) for pid in jobs):
+        while not all(_gone(job) for job in jobs):
             assert time.monotonic() < deadline, f"job processes {jobs} outlived their suite"
             time.sleep(0.02)
     finally:
         with contextlib.suppress(ProcessLookupError):  # raised when every one of them ended
-            os.killpg(proc.pid, signal.SIGKILL)  # the suite's process group: its job processes too
+            os.killpg(pid, signal.SIGKILL)  # the suite's process group: its job processes too
     suite = load_suite(tmp_path / "s.yaml")
     for r in "ab":
         assert json.loads((out / r / "summary.json").read_text())["status"] == "interrupted"
