@@ -39,6 +39,8 @@ ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 #: files an operating system leaves in image folders (Windows' thumbnails and folder settings, any case):
 #: left out of a folder's scan, as hidden files are, not counted as skipped
 OS_FILES = ("thumbs.db", "desktop.ini")
+#: the largest value of a 16-bit image that decodes dark (:func:`deep_max`): 12 bits' (4095 → 16 of 255)
+DARK_DEEP = 4095
 
 
 @dataclass
@@ -151,6 +153,17 @@ def fit_image(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
     img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
     arr = np.array(img, np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+def deep_max(img: Image.Image) -> int | None:
+    """The largest value of a 16-bit image, which :func:`to_uint8` divides by 257 (a 16-bit mode, or mode
+    ``I`` with values past 255); None for any other image. At most :data:`DARK_DEEP` (values of 8 or 12
+    bits saved as 16-bit), the image decodes dark."""
+    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return None
+    values = np.array(img)
+    hi = int(values.max()) if values.size else 0
+    return hi if img.mode != "I" or 255 < hi <= 65535 else None
 
 
 def upright(img: Image.Image) -> Image.Image:

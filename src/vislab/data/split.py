@@ -185,12 +185,56 @@ def _official(
     pool, test = train.y, src.sets.get("test")
     if test is None:
         n = max(1, round(len(train) * cfg.test_fraction))
+        _check_fraction(n, len(train), "test", src, cfg)
         train, test = _held_out(train, n, seed, "test", left)
     val = src.sets.get("val") if cfg.official_val else None
     if val is None:
         n = max(1, round(len(train) * cfg.val_fraction))
+        _check_fraction(n, len(train), "val", src, cfg)
         train, val = _held_out(train, n, seed + 1, "val", left)
     return pool, (train, val, test)
+
+
+def _check_fraction(n: int, held: int, split: str, src: SourceData, cfg: DataConfig) -> None:
+    """ConfigError where carving ``n`` of the ``held`` training samples into ``split`` leaves none to
+    train on: it names the fraction(s) to blame, the counts by class, and values that fit."""
+    if n < held:
+        return
+    counts = _class_counts(src, cfg)
+    whole = sum(counts.values())
+    carved_test = "test" not in src.sets
+    of = (
+        f"its {whole} training samples ({first_few([f'{c!r}: {k}' for c, k in counts.items()], 5)})"
+    )
+    if split == "val" and carved_test:
+        took = (
+            f"data.test_fraction={cfg.test_fraction:g} carves {whole - held} of {of} into test, "
+            f"leaving {held}, and data.val_fraction={cfg.val_fraction:g} asks for {n} of them"
+        )
+    else:
+        fraction = cfg.val_fraction if split == "val" else cfg.test_fraction
+        took = f"data.{split}_fraction={fraction:g} asks for {n} of {of}"
+    names = ("test", "val") if carved_test else (split,)
+    sets = [f"data.{s}_fraction=0.1" for s in names]
+    raise ConfigError(
+        f"{_named(src)} cannot be split: {took} for {split}, so nothing is left to train on. Lower "
+        f"{' and '.join(f'data.{s}_fraction' for s in names)} so that train keeps images, e.g. "
+        f"{' '.join(f'--set {s}' for s in sets)} / {', '.join(s.replace('data.', 'data__') for s in sets)}."
+    )
+
+
+def _named(src: SourceData) -> str:
+    """The source as a message names it: 'folder' ('/data/photos') where it read one folder or file."""
+    return f"'{src.name}'" + (f" ('{src.files[0]}')" if len(src.files) == 1 else "")
+
+
+def _class_counts(src: SourceData, cfg: DataConfig) -> dict[str, int]:
+    """Each class of the training samples (the official val set's too, where it joins train) and its
+    count."""
+    joins = ("val",) if not cfg.official_val else ()
+    y = np.concatenate([src.sets[k].y for k in ("train", *joins) if k in src.sets])
+    counts = np.bincount(y, minlength=len(src.class_names))
+    return {name: int(k) for name, k in zip(src.class_names, counts) if k}
 
 
 def _held_out(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,20 @@ import numpy as np
 from vislab.config import DataConfig
 from vislab.data import download as dl
 from vislab.data.cache import Arrays, keyed_arrays
-from vislab.data.images import IMAGE_EXTS, fit_image, image_files, is_grey, open_image
+from vislab.data.images import (
+    DARK_DEEP,
+    IMAGE_EXTS,
+    OS_FILES,
+    deep_max,
+    fit_image,
+    image_files,
+    is_grey,
+    open_image,
+)
 from vislab.data.sources.registry import register_source
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import DataError, UserError, show_note
+from vislab.words import first_few
 
 SET_NAMES = ("train", "val", "test")
 #: a split folder's name (lower-cased) → its split
@@ -38,8 +49,8 @@ SPLIT_FOLDERS = {
 # where the cache was kept before, inside data.root: removed when met
 OLD_CACHE_DIR = ".vislab-cache"
 # 2: 16-bit images rescaled, JPEGs decoded at full size (as predict does); 3: decoded straight to
-# data.resize, the folder's grey flag kept, in the user's cache folder
-CACHE_VERSION = 3
+# data.resize, the folder's grey flag kept, in the user's cache folder; 4: the 16-bit images' counts kept
+CACHE_VERSION = 4
 MAX_LISTED = 10  # undecodable files named in the error; the rest are counted
 LAYOUTS = (
     "vislab reads two layouts: one folder of images per class (DIR/cat/*.png, DIR/dog/*.jpg), or "
@@ -107,8 +118,12 @@ def _flat_split(root: Path, flat: Path, split: Path) -> DataError:
     )
 
 
-def scan(root: Path) -> Layout:
-    """Find the class folders and their images (flat layout → a single 'train' set)."""
+def scan(root: Path, evaluated: bool = False) -> Layout:
+    """Find the class folders and their images (flat layout → a single 'train' set); class names are
+    the folders' names in Unicode NFC (a name copied from macOS or a zip file matches the same name
+    typed), the files their paths on disk. DataError for fewer than two classes unless ``evaluated`` (a
+    trained run scores it: new images of one class); a :class:`~vislab.errors.Note` names the files
+    beside the class folders, and the classes a test or val folder lacks."""
     if not root.is_dir():
         near = dl.near_misses(root)
         guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
@@ -118,19 +133,11 @@ def scan(root: Path) -> Layout:
             f"--set data.root=DIR, also with --resume (Python: data__root=DIR)."
         )
     by_set = _sets(root)
-    layout: Layout = {}
-    for key, d in by_set.items():
-        layout[key] = {}
-        if not _subdirs(d):
-            raise DataError(f"no class folders in '{d}'. For data.name=folder, {LAYOUTS}.")
-        for c in _subdirs(d):
-            files = image_files(c)
-            if not files:
-                raise DataError(
-                    f"class folder '{c}' holds no images ({', '.join(IMAGE_EXTS)}). Add images "
-                    f"or remove the folder."
-                )
-            layout[key][c.name] = files
+    if set(by_set) != {"train"} or by_set["train"] != root:
+        _note_loose(root, "the split folders", by_set["train"])
+    layout = {key: _classes(d) for key, d in by_set.items()}
+    if not evaluated:
+        _check_two(by_set["train"], layout["train"])
     for key, classes in layout.items():
         extra = sorted(set(classes) - set(layout["train"]))
         if extra:
@@ -138,32 +145,100 @@ def scan(root: Path) -> Layout:
                 f"'{by_set[key]}' has class folders {extra} that '{by_set['train']}' lacks; every "
                 f"class needs training images. Add them to train/ or remove them."
             )
+        if lacking := sorted(set(layout["train"]) - set(classes)):
+            _note_lacking(by_set[key], key, lacking, len(layout["train"]))
     return layout
 
 
-def _decode(path: Path, shape: Shape) -> tuple[np.ndarray, bool]:
+def _classes(d: Path) -> dict[str, list[Path]]:
+    """The image files of each class folder of ``d``, by class name (the folder's name in NFC)."""
+    if not _subdirs(d):
+        raise DataError(f"no class folders in '{d}'. For data.name=folder, {LAYOUTS}.")
+    _note_loose(d, "the class folders", d)
+    classes: dict[str, list[Path]] = {}
+    folders: dict[str, Path] = {}
+    for c in _subdirs(d):
+        files = image_files(c)
+        if not files:
+            raise DataError(
+                f"class folder '{c}' holds no images ({', '.join(IMAGE_EXTS)}). Add images "
+                f"or remove the folder."
+            )
+        name = unicodedata.normalize("NFC", c.name)
+        if name in folders:
+            raise DataError(
+                f"'{folders[name]}' and '{c}' name the same class {name!r} (its letters encoded two "
+                f"ways, as copies from macOS or zip files may be): merge them into one folder."
+            )
+        classes[name], folders[name] = files, c
+    return classes
+
+
+def _note_loose(d: Path, beside: str, into: Path) -> None:
+    """The note naming the files (a few, then how many more) that lie directly in ``d``, beside
+    ``beside`` (its sub-folders), which no class holds: they are not used; images go in ``into``'s class
+    folders."""
+    loose = sorted(
+        p.name
+        for p in d.iterdir()
+        if not p.is_dir() and not p.name.startswith(".") and p.name.lower() not in OS_FILES
+    )
+    if loose:
+        n = len(loose)
+        image = next((f for f in loose if Path(f).suffix.lower() in IMAGE_EXTS), "")
+        show_note(
+            f"{n} file{'s' if n > 1 else ''} in '{d}' lie{'s' if n == 1 else ''} beside {beside} and "
+            f"{'are' if n > 1 else 'is'} not used ({first_few(loose, 5)}): an image must be in a "
+            f"folder named by its class, to train on it (e.g. '{into / '<class>' / image}')."
+        )
+
+
+def _check_two(d: Path, classes: dict[str, list[Path]]) -> None:
+    """DataError where ``d`` holds fewer than two class folders: a classifier of one class learns
+    nothing (its loss is 0 from the start, its accuracy 1)."""
+    if len(classes) < 2:
+        (name,) = classes
+        raise DataError(
+            f"'{d}' holds a single class folder, {name!r} ({len(classes[name])} images): a classifier "
+            f"needs at least two classes (with one, every prediction is right and nothing is "
+            f"learnt). Put each class's images in a folder of its own beside it, at least two "
+            f"(e.g. '{d}/{name}/', '{d}/other/'). {LAYOUTS}."
+        )
+
+
+def _note_lacking(d: Path, key: str, lacking: list[str], n_classes: int) -> None:
+    """The note naming the classes of train that the ``key`` set's folder ``d`` has no folder of."""
+    n = len(lacking)
+    show_note(
+        f"'{d}' has no folder for {n} of the {n_classes} classes ({first_few([repr(c) for c in lacking], 5)}): "
+        f"the {key} scores (per-class accuracy too) leave {'it' if n == 1 else 'them'} out. Add "
+        f"{d.name}/<class>/ images of {'it' if n == 1 else 'them'} to score every class."
+    )
+
+
+def _decode(path: Path, shape: Shape) -> tuple[np.ndarray, bool, int | None]:
     """One image → uint8 H×W×C of ``shape`` (C, H, W), as predict decodes it for a model of C channels
-    (C None: 1 for a grey image, else 3), and whether the image is grey."""
+    (C None: 1 for a grey image, else 3), whether the image is grey, and its :func:`deep_max`."""
     c, h, w = shape
     with open_image(path) as im:
         grey = is_grey(im)
-        return fit_image(im, (c or (1 if grey else 3), h, w)), grey
+        return fit_image(im, (c or (1 if grey else 3), h, w)), grey, deep_max(im)
 
 
 def _decode_all(
     layout: Layout, class_names: list[str], shape: Shape
-) -> tuple[dict[str, list[Labelled]], bool]:
-    """Each set's (image, label) pairs and whether every image is grey; one DataError naming every file
-    that cannot be decoded."""
+) -> tuple[dict[str, list[Labelled]], bool, list[int]]:
+    """Each set's (image, label) pairs, whether every image is grey and the 16-bit images' largest
+    values (:func:`deep_max`); one DataError naming every file that cannot be decoded."""
     decoded: dict[str, list[Labelled]] = {}
     bad: list[str] = []
-    grey = True
+    grey, deep = True, []
     for key, classes in layout.items():
         decoded[key] = []
         for c, files in classes.items():
             for p in files:
                 try:
-                    image, image_grey = _decode(p, shape)
+                    image, image_grey, hi = _decode(p, shape)
                 except UserError as e:  # open_image's: unreadable or too large, in its words
                     said = str(e).replace(f"'{p}' ", "")
                     bad.append(f"{p} ({said})")
@@ -174,6 +249,7 @@ def _decode_all(
                     continue
                 decoded[key].append((image, class_names.index(c)))
                 grey = grey and image_grey
+                deep += [] if hi is None else [hi]
     if bad:
         listed = "\n  ".join(bad[:MAX_LISTED])
         more = f"\n  ... and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
@@ -181,7 +257,7 @@ def _decode_all(
             f"{len(bad)} image file(s) cannot be decoded:\n  {listed}{more}\nDelete or replace them "
             f"(or move them out of data.root), then run again."
         )
-    return decoded, grey
+    return decoded, grey, deep
 
 
 def _file_names(layout: Layout) -> dict[str, np.ndarray]:
@@ -195,10 +271,15 @@ def _file_names(layout: Layout) -> dict[str, np.ndarray]:
 
 def _build(layout: Layout, class_names: list[str], shape: Shape) -> Arrays:
     """Every set as ``x_<set>`` uint8 N×H×W×C (C = ``shape``'s, else 1 if every image is grey, else 3:
-    grey images repeated) and ``y_<set>`` labels; ``grey``: whether every image is grey."""
-    decoded, grey = _decode_all(layout, class_names, shape)
+    grey images repeated) and ``y_<set>`` labels; ``grey``: whether every image is grey; ``deep``: how
+    many images are 16-bit, how many of them decode dark, and the largest value of those."""
+    decoded, grey, deep = _decode_all(layout, class_names, shape)
     channels = shape[0] or (1 if grey else 3)
-    arrays = {"grey": np.array(grey)}
+    dark = [hi for hi in deep if hi <= DARK_DEEP]
+    arrays = {
+        "grey": np.array(grey),
+        "deep": np.array([len(deep), len(dark), max(dark, default=0)]),
+    }
     for key, items in decoded.items():
         arrays[f"x_{key}"] = np.stack([np.repeat(a, channels // a.shape[-1], -1) for a, _ in items])
         arrays[f"y_{key}"] = np.array([y for _, y in items], dtype=np.int64)
@@ -210,7 +291,7 @@ def _array_sets(arrays: Arrays, layout: Layout) -> dict[str, ArraySet]:
     the layout or lack the grey flag (a damaged cache entry, then decoded again)."""
     names = _file_names(layout)
     try:
-        bool(arrays["grey"])
+        bool(arrays["grey"]), arrays["deep"]
         return {k: ArraySet(arrays[f"x_{k}"], arrays[f"y_{k}"], names[k]) for k in layout}
     except KeyError as e:
         raise DataError(f"no array {e} for the folder's sets") from None
@@ -283,17 +364,34 @@ def _note_converted(root: Path, channels: int, grey: bool) -> None:
     )
 
 
+def _note_dark(root: Path, deep: np.ndarray) -> None:
+    """The note for 16-bit images of ``root`` that use only a small part of their range (``deep``:
+    :func:`_build`'s counts), which decode dark."""
+    n_deep, n_dark, hi = (int(v) for v in deep)
+    if n_dark:
+        show_note(
+            f"{n_dark} of the {n_deep} 16-bit images in '{root}' use only values up to {hi} of 65535 "
+            f"(8 or 12 bits saved as 16): vislab scales 16-bit images to 0-255 by dividing by 257 "
+            f"(65535 is white, as image viewers show them), so these decode dark, at most "
+            f"{round(hi / 257)} of 255, and the model sees near-black inputs (vislab predict decodes "
+            f"them alike). Save them scaled to the full 16-bit range (12-bit values times 16), or as "
+            f"8-bit images."
+        )
+
+
 @register_source("folder")
 def load_folder(cfg: DataConfig, channels: int | None = None) -> SourceData:
     """Class-folder images as uint8 N×S×S×C (S = cfg.resize, else cfg.image_size; C = ``channels``, 1 or
     3, else 1 if every image is grey, else 3), class names = folder names; each set names its samples'
-    files. A :class:`~vislab.errors.Note` when ``channels`` converts the folder's images."""
+    files (``channels`` given: a run's, which scores the folder; one class is then allowed). A
+    :class:`~vislab.errors.Note` when ``channels`` converts the folder's images."""
     root = Path(cfg.root).expanduser()
-    layout = scan(root)
+    layout = scan(root, evaluated=channels is not None)
     class_names = sorted(layout["train"])
     size = cfg.resize or cfg.image_size
     arrays = _arrays(root, layout, class_names, (None, size, size))
     _drop_old_cache(root)
+    _note_dark(root, arrays["deep"])
     grey = bool(arrays["grey"])
     if channels and channels != (1 if grey else 3):  # another run's inputs: decoded as predict does
         _note_converted(root, channels, grey)
