@@ -16,7 +16,7 @@ from fixtures import MNIST_FILES, write_mnist
 from vislab.config import DataConfig
 from vislab.data.images import image_array, image_files, load_image
 from vislab.data.sources import load_source
-from vislab.data.sources.folder import scan
+from vislab.data.sources.folder_layout import scan
 from vislab.errors import Note, UserError
 
 

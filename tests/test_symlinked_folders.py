@@ -7,7 +7,7 @@ from PIL import Image
 
 import vislab
 from vislab.data.images import image_files
-from vislab.data.sources.folder import scan
+from vislab.data.sources.folder_layout import scan
 
 
 def _pngs(folder, n, value):
