@@ -194,7 +194,10 @@ class Run:
         """Score a checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
         ``data_settings`` (``data__root="other/"``, ``train__eval_batch_size=256``) change the data as
         ``vislab eval --set`` does: another copy or version of the dataset, scored with the run's own
-        normalisation; the model's options cannot change.
+        normalisation; the model's options cannot change. ``split="all"``: every sample of the data
+        (train, val and test together), e.g. every image of a folder of new images
+        (``evaluate(split="all", data__root="new/")``); of the run's own data, a note says it holds
+        the images the run trained on.
         ``checkpoint``: "best" (checkpoints/best.pt, the epoch whose val score was best: summary.json's
         test scores are its) or "last" (last.pt, the latest weights). A run with no best.pt yet (stopped
         before its first evaluation on val) is scored on its last.pt, with a ``CheckpointNote`` warning
@@ -202,6 +205,7 @@ class Run:
 
         >>> run.evaluate("val")["acc"]; run.evaluate(checkpoint="last")["acc"]
         >>> run.evaluate(data__root="data/mnist-c")["acc"]
+        >>> run.evaluate("all", data__root="new-photos/")["n"]  # every image of the folder
         """
         from vislab.predict import score_checkpoint  # on use (see the imports)
 

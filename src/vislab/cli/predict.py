@@ -40,7 +40,14 @@ CheckpointOpt = typer.Option(
 
 def eval_(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    split: str = typer.Option("test", "--split", help="train | val | test"),
+    split: str = typer.Option(
+        "test",
+        "--split",
+        help="train | val | test | all. all: every sample of the data, its three splits together: "
+        "with --set data.root=OTHER, every image of a folder of new images (test alone is the tenth "
+        "vislab carves from a folder without a test/ folder); of the run's own data, the images it "
+        "trained on too (a note says so).",
+    ),
     set_: list[str] | None = SetOpt,
     out: Path | None = typer.Option(
         None,
@@ -70,8 +77,8 @@ def eval_(
         help="Confusion matrix as each true class's shares (rows sum to 1) instead of counts.",
     ),
 ) -> None:
-    """Evaluate a checkpoint on a split: accuracy, per-class table, most confused class pairs, confusion
-    matrix and wrong-image gallery PNGs, and the list of wrong predictions (CSV)."""
+    """Evaluate a checkpoint on a split (or all of the data): accuracy, per-class table, most confused
+    class pairs, confusion matrix and wrong-image gallery PNGs, and the list of wrong predictions (CSV)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.cli.scores import chosen_checkpoint, print_figures, print_scores
     from vislab.predict import evaluate_checkpoint

@@ -38,20 +38,21 @@ class Preview:
 def preview_grid(
     cfg: Config, show: str = "augmented", n: int = 8, copies: int | None = None
 ) -> Preview:
-    """``n`` training images of ``cfg``'s data (one per class first), then ``copies`` (default 3) rows of
-    augmented copies (``augment.*``, mixup and cutmix included), or with ``show="normalized"`` the same
-    images after ``data.normalize`` (fitted on train, as for training)."""
+    """``n`` training images of ``cfg``'s data (:func:`preview_indices`), then ``copies`` (default 3)
+    rows of augmented copies (``augment.*``, mixup and cutmix included), or with ``show="normalized"``
+    the same images after ``data.normalize`` (fitted on train, as for training)."""
     _check_preview(show, n, copies)
     if show == "normalized":
         size = cfg.augment.crop.size  # as for training: ZCA fitted on the centre crops
         splits, stats = prepare_data(cfg.data, cfg.train.seed, crop_size=size)
-        rows, titles = normalization_rows(splits.train, stats, n, size)
+        rows, titles = normalization_rows(splits.train, stats, n, size, cfg.train.seed)
     else:
         splits = load_splits(cfg.data, cfg.train.seed)
         return augmentation_preview(
             splits.train, cfg.augment, n, copies or 3, cfg.train.seed, splits.class_names
         )
-    labels = [splits.class_names[k] for k in splits.train.y[preview_indices(splits.train.y, n)]]
+    shown = preview_indices(splits.train.y, n, cfg.train.seed)
+    labels = [splits.class_names[k] for k in splits.train.y[shown]]
     return Preview(rows, titles, labels)
 
 
@@ -76,10 +77,14 @@ def _check_preview(show: str, n: int, copies: int | None) -> None:
         )
 
 
-def preview_indices(y: np.ndarray, n: int) -> np.ndarray:
-    """``n`` sample indices: the first image of each class (in class order), then the next ones."""
+def preview_indices(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` sample indices: the first image of each class (in class order), then a random sample of the
+    others (drawn with ``seed``: the same each time), so that the preview shows the data's mix of classes
+    and not the order of its files (an image folder's train split is ordered by class)."""
     _, first = np.unique(y, return_index=True)
-    return np.concatenate([first, np.setdiff1d(np.arange(len(y)), first)])[:n]
+    rest = np.setdiff1d(np.arange(len(y)), first)
+    drawn = np.random.default_rng(seed).permutation(rest)[: max(n - len(first), 0)]
+    return np.concatenate([first, drawn])[:n]
 
 
 def augmentation_preview(
@@ -90,17 +95,17 @@ def augmentation_preview(
     seed: int = 0,
     class_names: list[str] | None = None,
 ) -> Preview:
-    """First row: ``n`` training images (one per class first); then ``copies`` rows of what training feeds
-    the model: the images through ``augment.*`` (each with probability ``augment.p``), then mixed by
-    ``augment.mixup`` / ``augment.cutmix`` with the image to their left (the first with the last), by the
-    trainer's own :class:`~vislab.data.mix.BatchMix`. Each row's title says what was done to it; under
-    each image its class (``class_names``, default the label's number), under a mixed one both classes
-    with their shares (:func:`mix_label`)."""
-    originals = _originals(data, n)
+    """First row: ``n`` training images (:func:`preview_indices` with ``seed``); then ``copies`` rows
+    of what training feeds the model: the images through ``augment.*`` (each with probability
+    ``augment.p``), then mixed by ``augment.mixup`` / ``augment.cutmix`` with the image to their left
+    (the first with the last), by the trainer's own :class:`~vislab.data.mix.BatchMix`. Each row's
+    title says what was done to it; under each image its class (``class_names``, default the label's
+    number), under a mixed one both classes with their shares (:func:`mix_label`)."""
+    originals = _originals(data, n, seed)
     shape = (originals.shape[3], originals.shape[1], originals.shape[2])
     aug = build_augment(cfg, shape)
     mix = build_mix(cfg, shape, int(data.y.max()) + 1)
-    labels = torch.from_numpy(data.y[preview_indices(data.y, n)].astype(np.int64))
+    labels = torch.from_numpy(data.y[preview_indices(data.y, n, seed)].astype(np.int64))
     names = [str(class_names[k]) if class_names else str(k) for k in labels.tolist()]
     rows, titles, under = [originals], ["originals"], [names]
     torch.manual_seed(seed)
@@ -164,9 +169,9 @@ def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
 
 
 def normalization_rows(
-    data: ArraySet, stats: NormStats, n: int, crop_size: int | None = None
+    data: ArraySet, stats: NormStats, n: int, crop_size: int | None = None, seed: int = 0
 ) -> tuple[list[np.ndarray], list[str]]:
-    """First row: ``n`` training images (one per class first), their centre ``crop_size``×``crop_size``
+    """First row: ``n`` training images (:func:`preview_indices`), their centre ``crop_size``×``crop_size``
     crops where given (``augment.crop.size``: the model's input, as evaluation crops it); second: the
     same after the fitted normalisation ``stats`` (data/preprocess.py), the values the model sees, mapped
     to grey levels by :func:`vislab.plotting.images.signed_to_display` (the row title says how)."""
@@ -175,7 +180,7 @@ def normalization_rows(
             "data.normalize is none: the model sees the images as they are. To preview a normalisation, "
             "set it to standard or zca (--set data.normalize=zca / data__normalize='zca')."
         )
-    originals = _originals(data, n)
+    originals = _originals(data, n, seed)
     x = torch.from_numpy(originals).permute(0, 3, 1, 2)
     cropped = crop_size is not None and crop_size < min(x.shape[-2:])
     if cropped:
@@ -199,10 +204,10 @@ def _normalization_name(stats: NormStats, window: str = "") -> str:
     return "standardised (per-channel mean and std of train)"
 
 
-def _originals(data: ArraySet, n: int) -> np.ndarray:
-    """``n`` training images (one per class first); UserError for feature vectors."""
+def _originals(data: ArraySet, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` training images (:func:`preview_indices`); UserError for feature vectors."""
     if not data.is_image:
         raise UserError(
             "this dataset holds feature vectors, not images: there is nothing to preview."
         )
-    return data.x[preview_indices(data.y, n)]
+    return data.x[preview_indices(data.y, n, seed)]
