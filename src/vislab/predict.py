@@ -7,7 +7,6 @@ Python API (``vislab.Run.evaluate``). Nothing here prints."""
 from __future__ import annotations
 
 import errno
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.config import DataConfig, build_config
+from vislab.config import build_config
 from vislab.data import prepare_data
-from vislab.data.fingerprint import data_change
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
-from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
+from vislab.data.types import ArraySet
 from vislab.errors import CheckpointNote, DataError, UserCodeError, UserError, show_note
+from vislab.eval_data import (
+    SPLITS,
+    check_data_settings,
+    check_fits,
+    data_note,
+    every_sample,
+    labels_by_name,
+)
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.trust import recorded_code
@@ -154,211 +160,20 @@ def split_inputs(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
         )
-    _check_data_settings(overrides)
+    check_data_settings(overrides)
     cfg = build_config(record.config, list(overrides), source="checkpoint config")
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
     splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats, channels=channels)
-    if note := _data_note(target, record, splits, cfg.data, split, overrides):
+    if note := data_note(target, record, splits, cfg.data, split, overrides):
         show_note(note)
     got = InputSpec.build(cfg.augment, splits.sample_shape, spec.stats).input_shape
-    _check_fits(target, spec.input_shape, got, cfg.data.name)
-    chosen = _every_sample(splits) if split == "all" else dict(splits.items())[split]
-    data = _labels_by_name(target, record, splits.class_names, chosen, cfg.data.name)
+    check_fits(target, spec.input_shape, got, cfg.data.name)
+    chosen = every_sample(splits) if split == "all" else dict(splits.items())[split]
+    data = labels_by_name(target, record, splits.class_names, chosen, cfg.data.name)
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
     return model, record, data, loader
-
-
-#: what eval scores: a split of the data, or "all": every sample of it (its three splits together)
-SPLITS = ("train", "val", "test", "all")
-
-
-def _every_sample(splits: Splits) -> ArraySet:
-    """Every sample of ``splits``: train's, then val's, then test's (with their files and origins)."""
-    sets = [s for _, s in splits.items()]
-    names = None if any(s.names is None for s in sets) else np.concatenate([s.names for s in sets])
-    origin = (
-        None if any(s.origin is None for s in sets) else np.concatenate([s.origin for s in sets])
-    )
-    x, y = np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets])
-    return ArraySet(x, y, names, origin)
-
-
-def _data_note(
-    target: str | Path,
-    record: RunRecord,
-    splits: Splits,
-    data: DataConfig,
-    split: str,
-    overrides: Sequence[str],
-) -> str | None:
-    """The note on what is scored, or None: the run's own data changed since it trained; ``split`` all
-    of the data the run trained on (its train split included); a split of other data carved from its
-    train set (a part of it only)."""
-    other = _names_other_data(overrides)
-    if not other and split != "all":
-        return _changed_note(target, record, splits, data, split)
-    own = not other or (
-        record.data is not None
-        and splits.fingerprint is not None
-        and data_change(record.data, splits.fingerprint) is None
-    )
-    if split == "all":
-        return _trained_on_note(splits, data) if own else None
-    return None if own else _carved_note(splits, data, split)
-
-
-def _where(splits: Splits, data: DataConfig) -> str:
-    """The data in a note's words: an image folder's data.root, else data.name."""
-    folder = splits.fingerprint is not None and splits.fingerprint["of"] == "files"
-    return f"data.root '{data.root}'" if folder else f"data.name={data.name}"
-
-
-def _trained_on_note(splits: Splits, data: DataConfig) -> str:
-    """The note for ``--split all`` of the run's own data: it holds the samples the run trained on."""
-    n = {key: len(s) for key, s in splits.items()}
-    return (
-        f"--split all scores every sample of the run's own data ({_where(splits, data)}): the "
-        f"{n['train']} it trained on (train) and the {n['val']} it picked its best checkpoint by (val) "
-        f"among them, so these are not held-out scores (--split test: the {n['test']} it held out). "
-        f"To score new images, give their folder: --split all --set data.root=OTHER."
-    )
-
-
-def _carved_note(splits: Splits, data: DataConfig, split: str) -> str | None:
-    """The note for ``split`` of other data than the run's being a part carved from its train set (the
-    data has no such set of its own: an image folder without a test/ folder); None where it has one."""
-    scored = dict(splits.items())[split]
-    if scored.origin is None or not (scored.origin[:, 0] != OFFICIAL_SETS.index(split)).any():
-        return None
-    total = sum(len(s) for _, s in splits.items())
-    return (
-        f"{_where(splits, data)} has no {split} set of its own, so its {split} split is carved from "
-        f"it: these scores are of {len(scored)} of its {total} samples. To score all of them: "
-        f'--split all (Python: split="all").'
-    )
-
-
-def _names_other_data(overrides: Sequence[str]) -> bool:
-    """Whether ``overrides`` name other data than the run's (data.name, data.root or data.use)."""
-    keys = {o.split("=", 1)[0].strip() for o in overrides}
-    return bool(keys & {"data.name", "data.root", "data.use"})
-
-
-def _changed_note(
-    target: str | Path, record: RunRecord, splits: Splits, data: DataConfig, split: str
-) -> str | None:
-    """The note for the run's own data changed since it trained (``splits`` drawn from it now): the
-    ``split`` scored is then not the one the run trained on or held out; None where it is unchanged or
-    the run recorded no fingerprint (trained before vislab recorded one)."""
-    if record.data is None or splits.fingerprint is None:
-        return None
-    change = data_change(record.data, splits.fingerprint)
-    if change is None:
-        return None
-    folder = splits.fingerprint["of"] == "files"
-    where = f"under data.root '{data.root}'" if folder else f"of data.name={data.name}"
-    what = "images" if folder else "samples"
-    was = "trained on" if split == "train" else f"held out, and may hold {what} it trained on"
-    fix = (
-        "Restore the folder as it was when the run trained, or score a separate folder of new images, "
-        f"every one of them: vislab eval {target} --split all --set data.root=OTHER (Python: "
-        f'evaluate(split="all", data__root=OTHER))'
-        if folder
-        else "Evaluate on the data the run trained on"
-    )
-    return (
-        f"the data {where} changed since the run trained ({change}): its {split} split drawn now is "
-        f"not the one the run {was}, so these scores are not the run's. {fix}."
-    )
-
-
-def _check_data_settings(overrides: Sequence[str]) -> None:
-    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained;
-    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`)."""
-    for o in overrides:
-        key = o.split("=", 1)[0].strip()
-        if "." not in key:
-            raise UserError(_no_section(o, key))
-        if not (key.startswith("data.") or key == "train.eval_batch_size"):
-            raise UserError(
-                f"setting '{o}': eval scores the checkpoint's own model, whose options cannot change. "
-                f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
-                f"data__root=DIR)."
-            )
-
-
-def _no_section(setting: str, key: str) -> str:
-    """Why ``setting`` (``key=value``) is no config key, in the command's words and Python's: with its
-    section when ``key`` is a data.* key (``limit_eval=30`` → data.limit_eval / data__limit_eval)."""
-    value = setting.split("=", 1)[1] if "=" in setting else "..."
-    if key in DataConfig.model_fields:
-        fix = f"data.{key}={value} (Python: data__{key}={value})"
-    else:
-        fix = "data.root=DIR (Python: data__root=DIR); eval takes data.* settings only"
-    return f"'{setting}' is no config key: a config key names its section, e.g. {fix}."
-
-
-def _check_fits(
-    target: str | Path, want: tuple[int, ...], got: tuple[int, ...], data_name: str
-) -> None:
-    """UserError unless this data gives the inputs the checkpoint's model was built for."""
-    if got == want:
-        return
-    shape = lambda s: "×".join(map(str, s))  # noqa: E731
-    if len(got) != len(want):
-        kinds = {1: "feature vectors", 3: "images"}
-        fix = f"Evaluate on {kinds[len(want)]}, as the run trained on"
-    elif len(got) == 3 and got[0] != want[0]:
-        kind = {1: "grey (1-channel)", 3: "colour (3-channel)"}
-        fix = f"Evaluate on {kind.get(want[0], f'{want[0]}-channel')} images, as the run trained on"
-    else:
-        fix = (
-            f"Evaluate on data of that size (the run's own: no data.* overrides), or resize it with "
-            f"data.resize={want[-1]} (an image folder: data.image_size={want[-1]})"
-        )
-    raise UserError(
-        f"checkpoint '{target}' was trained on {shape(want)} inputs, but this data ({data_name}) gives "
-        f"{shape(got)} inputs. {fix}."
-    )
-
-
-def _labels_by_name(
-    target: str | Path, record: RunRecord, names: list[str], data: ArraySet, data_name: str
-) -> ArraySet:
-    """``data`` labelled with the checkpoint's class indices, matched by class name (other data may
-    hold the classes in another order, or some of them; names compared NFC-normalised: a name typed or
-    stored with combining accents is the same name); UserError for a class the model never saw."""
-    want = [unicodedata.normalize("NFC", n) for n in record.model.class_names]
-    got = [unicodedata.normalize("NFC", n) for n in names]
-    if got == want:
-        return data
-    unknown = [n for n in got if n not in want]
-    if unknown:
-        raise UserError(
-            f"this data ({data_name}) has classes that checkpoint '{target}' was not trained on: "
-            f"{', '.join(map(repr, unknown[:10]))}{' …' if len(unknown) > 10 else ''}. The model knows "
-            f"{', '.join(map(repr, want[:20]))}{' …' if len(want) > 20 else ''}: evaluate on data of "
-            f"those classes (an image folder's class folders named as they are).{_alike(unknown, want)}"
-        )
-    index = np.array([want.index(n) for n in got], dtype=np.int64)
-    return ArraySet(data.x, index[data.y], data.names, data.origin)
-
-
-def _alike(unknown: list[str], known: list[str]) -> str:
-    """For each name of ``unknown`` that looks like one of ``known`` but is other characters (a
-    ligature, a full-width letter, an invisible or no-break space), both as code points."""
-    look = lambda n: "".join(  # noqa: E731
-        " " if c.isspace() else c
-        for c in unicodedata.normalize("NFKC", n)
-        if unicodedata.category(c) != "Cf"
-    ).strip()
-    pairs = [(u, k) for u in unknown for k in known if look(u) == look(k)]
-    return "".join(
-        f" {ascii(u)} and the model's {ascii(k)} look alike but are other characters."
-        for u, k in pairs
-    )
 
 
 @dataclass
