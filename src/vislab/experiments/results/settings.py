@@ -237,6 +237,15 @@ def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[
     return [{k: s.found[k] for k in keys if k in s.found} for s in sides]
 
 
+def row_sets(settings: dict[str, Any], sets: dict, trained_by: str) -> dict[str, Any]:
+    """Of a suite run's flat ``settings`` (how its model trains: ``trained_by``), those its row's overrides
+    ``sets`` name (dotted keys, ``{"optim.lr": 0.001}``) that a table could show — none of :data:`NOT_SHOWN`,
+    none silent for it (:func:`silent_keys`) —, valued as its config has them."""
+    silent = silent_keys(settings, trained_by)
+    named = [k for k in flat_settings(sets) if k in settings and k not in silent]
+    return {k: settings[k] for k in named if not k.startswith(NOT_SHOWN)}
+
+
 def _shared(settings: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The settings every one of ``settings`` has with one value (None when none is given)."""
     if not settings:
@@ -302,9 +311,22 @@ def for_people(settings: Settings) -> ForPeople:
 def changed_by(values: dict[str, Any]) -> dict[str, Any]:
     """Of a row's setting ``values``, those it changed: away from vislab's default (a run that leaves
     augment.crop.p at 0 did not change it, even where another run's crop differs). What "Settings each run
-    changed" lists under a table, and what a suite's dry run says of each run."""
+    changed" lists under a table (and a suite's dry run, with what each row sets: :func:`said_settings`)."""
     defaults = _defaults()
     return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+
+
+def said_settings(
+    values: Sequence[dict[str, Any]], sets: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per suite run, the settings its dry-run line says: what results.md will show of it — its value of
+    each setting that differs between the runs (``values``: :func:`differing_settings`) where these are
+    the table's columns (at most :data:`MAX_COLUMNS`), else those it changed (:func:`changed_by`, as
+    "Settings each run changed" lists them) — and those its suite row sets (``sets``: :func:`row_sets`),
+    even at vislab's default (``optim.lr=0.001``); keys sorted."""
+    columns = len({k for v in values for k in v}) <= MAX_COLUMNS
+    shown = values if columns else [changed_by(v) for v in values]
+    return [dict(sorted({**v, **own}.items())) for v, own in zip(shown, sets)]
 
 
 @cache

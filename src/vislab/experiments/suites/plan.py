@@ -15,7 +15,12 @@ from typing import Any
 from vislab.config import Config, config_differences, read_yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.records import SuiteInfo
-from vislab.experiments.results.settings import changed_by, differing_settings, flat_settings
+from vislab.experiments.results.settings import (
+    differing_settings,
+    flat_settings,
+    row_sets,
+    said_settings,
+)
 from vislab.experiments.suites.data_checks import DataChecks
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
@@ -213,10 +218,11 @@ class Foreseen:
     """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
     ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
     open: the whole suite would be refused, :func:`refuse_busy`) or ``left out`` (see :func:`_foreseen`),
-    ``said`` in words ("resume from epoch 3
-    of 5"), its ``config`` and ``settings``, those of its config that differ between the suite's runs
-    (dotted key → value, as results.csv's columns; :attr:`changed`: those its line says), and how its
-    model trains (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs)."""
+    ``said`` in words ("resume from epoch 3 of 5"), its ``config`` and ``settings``, those of its config
+    that differ between the suite's runs (dotted key → value, as results.csv's columns), how its model
+    trains (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs) and ``changed``: the
+    settings its line says — what results.md will show of it and what its suite row sets
+    (results/settings.py ``said_settings``)."""
 
     name: str
     action: str
@@ -224,12 +230,7 @@ class Foreseen:
     config: Config
     settings: dict[str, Any]
     trained_by: str = "optimizer"
-
-    @property
-    def changed(self) -> dict[str, Any]:
-        """What its line says: the ``settings`` it changed (away from vislab's default), as results.md lists
-        each run's under its table (results/settings.py ``changed_by``)."""
-        return changed_by(self.settings)
+    changed: dict[str, Any] = field(default_factory=dict)
 
 
 def foresee_suite(
@@ -243,12 +244,19 @@ def foresee_suite(
     had seeds (suites/folders.py) — is planned where it lies."""
     plan = check_plan(suite, out, overrides, unread=True, only=only)
     check_writable(out, "the suite's runs")
-    changed = changed_settings(plan)
+    changed, how = changed_settings(plan), [_trained_by(p) for p in plan]
+    sets = [_row_sets(suite, p, trained_by) for p, trained_by in zip(plan, how)]
     return [
-        replace(_foreseen(p, suite, settings, only), trained_by=_trained_by(p))
-        for p, settings in zip(plan, changed)
+        replace(_foreseen(p, suite, settings, only), trained_by=trained_by, changed=said)
+        for p, settings, trained_by, said in zip(plan, changed, how, said_settings(changed, sets))
         if only is None or p.name in only or p.action == "retrain"
     ]
+
+
+def _row_sets(suite: Suite, p: PlannedRun, trained_by: str) -> dict[str, Any]:
+    """The settings of planned run ``p`` that its suite row sets (results/settings.py ``row_sets``)."""
+    row = suite.run_names()[p.name]
+    return row_sets(flat_settings(p.config.to_dict()), suite.runs[row] or {}, trained_by)
 
 
 def _foreseen(
