@@ -62,12 +62,28 @@ def crop_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None:
         return None
     if crop.padding * 4 <= side:
         return None
-    usual = crop_padding(Crop(size=crop.size), side)
     return (
         f"augment.crop.padding={crop.padding} is {crop.padding / side:.0%} of the {side}×{side} images' "
         f"side: a random crop shifts them by up to {crop.padding} px, which can move much of a digit or "
-        f"object out of view. The usual padding is an eighth of the side: --set augment.crop.padding="
-        f"{usual} / augment__crop__padding={usual}, or leave it unset (null) for that."
+        f"object out of view. {_usual_padding(crop.size, side)}"
+    )
+
+
+def _usual_padding(size: int | None, side: int) -> str:
+    """The usual crop padding for crops of ``size`` (None: the image's own size) of ``side``-px images,
+    in words, with its setting: none around a smaller window (the automatic value), an eighth of the
+    side around a window of the whole image (as with no size: the automatic value there)."""
+    if size is not None and size < side:
+        return (
+            f"A {size}×{size} crop of the {side}×{side} images is usually taken unpadded (it already "
+            f"moves by up to {side - size} px): --set augment.crop.padding=0 / "
+            f"augment__crop__padding=0, or leave it unset (null) for that."
+        )
+    usual = crop_padding(Crop(), side)
+    unset = "" if size else ", or leave it unset (null) for that"
+    return (
+        f"The usual padding is an eighth of the side: --set augment.crop.padding={usual} / "
+        f"augment__crop__padding={usual}{unset}."
     )
 
 

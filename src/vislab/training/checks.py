@@ -131,7 +131,13 @@ def loop_notes(cfg: Config, t: Training, resumed: bool) -> list[str]:
     return [note for note in notes if note]
 
 
-DIGITS = ("digits", "mnist")  # the built-in sources of handwritten digits, which no mirror keeps
+# The sources whose classes a mirror changes (handwritten or printed digits, letters, characters): what
+# each image shows. Fashion-MNIST, CIFAR and other pictures of objects are left out (a mirrored shirt is a shirt).
+MIRROR_CHANGES = {
+    **dict.fromkeys(("digits", "mnist"), "digit"),
+    **{f"torchvision:{n}": "digit" for n in ("MNIST", "QMNIST", "USPS", "SEMEION", "SVHN")},
+    **{f"torchvision:{n}": "character" for n in ("EMNIST", "KMNIST")},
+}
 
 
 def _augment_notes(cfg: Config, sample_shape: tuple[int, ...], network: Network) -> list[str]:
@@ -145,12 +151,15 @@ def _augment_notes(cfg: Config, sample_shape: tuple[int, ...], network: Network)
 
 
 def _mirrored_digits_note(cfg: Config) -> str:
-    """For ``augment.hflip`` on handwritten digits (:data:`DIGITS`): a mirrored digit is none; else ''."""
-    if cfg.data.name not in DIGITS or "augment.hflip.p" not in augmentations_on(cfg):
+    """For ``augment.hflip`` on digits or characters (:data:`MIRROR_CHANGES`): a mirrored one is another
+    or none; else ''."""
+    what = MIRROR_CHANGES.get(cfg.data.name)
+    if what is None or "augment.hflip.p" not in augmentations_on(cfg):
         return ""
+    example = "a mirrored 2, 3, 4, 7 is no digit" if what == "digit" else "a mirrored b is a d"
     return (
-        f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored digit "
-        f"is another shape or none (a mirrored 2, 3, 4, 7 is no digit): the model learns from images "
+        f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored {what} "
+        f"is another shape or none ({example}): the model learns from images "
         f"its test split never holds. Leave the flip out: --set augment.hflip.p=0 / augment__hflip__p=0."
     )
 
@@ -170,9 +179,7 @@ def _tta_flip_note(cfg: Config, fitted: bool) -> str:
     else:
         why = "training never mirrors images (augment.hflip.p=0)"
         fix = "; or train on mirrored images: --set augment.hflip.p=0.5 / augment__hflip__p=0.5"
-    if (
-        cfg.data.name in DIGITS
-    ):  # a digit is not to be mirrored: scoring without the mirror is the fix
+    if cfg.data.name in MIRROR_CHANGES:  # not to be mirrored: scoring without the mirror is the fix
         fix = ""
     views = "its mirror" + ("" if tta == "flip" else ", each also shifted by one pixel")
     return (

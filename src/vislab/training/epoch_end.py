@@ -40,13 +40,14 @@ def _keep_best_eval(
 
 def evaluate_at_start(t: Training) -> dict:
     """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
-    on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row)."""
+    on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row).
+    Its ``lr`` is None (null in metrics.jsonl): no optimizer step has been taken."""
     k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
     kw = dict(precision=t.optim.precision, dist=t.dist)
     first = t.data.train.trained_indices(t.loop.epoch)
     start = evaluate(net, t.data.train.unaugmented(bs, first), k, **kw)
     val = evaluate(net, t.data.val, k, **kw)
-    return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=0.0, seconds=0.0,
+    return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=None, seconds=0.0,
                 **val.as_dict("val"), val_per_class=val.per_class, **track_test(t))  # fmt: skip
 
 
