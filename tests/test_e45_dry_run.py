@@ -1,7 +1,7 @@
 """A suite's dry run says of each run what its suite row sets, even at vislab's default (a row named for
 optim.lr=0.001, vislab's default lr, says optim.lr=0.001), and what results.md will show of it: the values
-of the settings that differ between the runs where these are its columns (at most 4), else those each run
-changed, as "Settings each run changed" lists them."""
+of the settings that differ between the runs where these are its columns (at most 4), else those that
+tell it apart, as "Settings each run changed" lists them (all but a setting left off at vislab's default)."""
 
 from pathlib import Path
 
@@ -66,7 +66,9 @@ def test_the_dry_run_says_what_results_md_lists_and_what_each_row_sets(tmp_path,
         told = [] if listed[run] == "none of these settings" else listed[run].split(", ")
         own = [t for t in texts if t.split("=")[0] in LADDER[run]]
         assert sorted({*told, *own}) == sorted(texts), (run, said, listed[run])
-    assert "optim.lr=0.001" in lines["adam"] and "optim.lr" not in listed["adam"]
+    assert "optim.lr=0.001" in lines["adam"] and "optim.lr=0.001" in listed["adam"]
+    # results.md says them too: at vislab's default, but not off (sgd elsewhere)
+    assert "optim.name=adam" in listed["adam"]
 
 
 def test_python_dry_run_says_a_default_lr_the_runs_differ_in(tmp_path, capsys):

@@ -153,10 +153,11 @@ def test_settings_a_run_has_no_say_on_are_no_difference(tmp_path, monkeypatch):
     md, tables, _ = results_and_paper(out, tmp_path / "paper", monkeypatch)
     expected = {
         "majority": "none of these settings",
-        "mlp": "model.hidden=[16], schedule.gamma=0.9, schedule.name=exponential",
-        "cnn": "model.fc=[8], model.widths=[4], schedule.gamma=0.8, schedule.name=exponential",
-        "flat": "model.hidden=[16], optim.lr=0.01",
-    }
+        "mlp": "model.hidden=[16], optim.lr=0.001, schedule.gamma=0.9, schedule.name=exponential",
+        "cnn": "model.fc=[8], model.widths=[4], optim.lr=0.001, schedule.gamma=0.8, "
+        "schedule.name=exponential",
+        "flat": "model.hidden=[16], optim.lr=0.01",  # schedule.name=none: off, at vislab's default
+    }  # optim.lr=0.001 (vislab's default) beside flat's 0.01: what tells the rows apart
     assert listed_lines(md) == expected
     assert listed_lines(tables) == expected
 

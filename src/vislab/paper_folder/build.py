@@ -200,7 +200,7 @@ def paper_plan(
 
 def _chosen_settings(plan: ReportPlan, whole: Settings) -> Settings:
     """The settings of the runs ``--only`` kept in ``plan``, with the setting keys of the ``whole``
-    folder's table: a row lists what it sets away from vislab's default as it does without ``--only``
+    folder's table: a row lists what tells it apart as it does without ``--only``
     (an augmentation two chosen runs share included), whichever runs are chosen; a sweep's trials their
     swept values."""
     if whole.swept:

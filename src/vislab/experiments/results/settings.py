@@ -21,8 +21,9 @@ settings all its seeds share.
 
 results.csv and ``vislab.compare`` keep a column per setting; a table for people (results.md, report.html,
 the paper) keeps them as columns only when at most :data:`MAX_COLUMNS` differ, else lists each row's under
-the table, ``key=value`` for the keys the row sets away from vislab's default (:func:`for_people`,
-:func:`changed_by`, which a suite's dry run says too).
+the table, ``key=value`` for each such setting the row has but one left off at vislab's default (no crop,
+dropout or schedule): what tells the rows apart, optim.name=adam included beside runs with sgd
+(:func:`for_people`, :func:`told_apart`, which a suite's dry run says too).
 """
 
 from __future__ import annotations
@@ -274,7 +275,7 @@ LISTED = "Settings each run changed"
 LISTED_NOTE = (
     f"more than {MAX_COLUMNS} settings differ between the runs, so each row's values are listed, keys "
     "sorted; a row names only the keys it has, e.g. a model family's own settings only for its runs, and "
-    "never a setting left at vislab's default"
+    "not one left off at vislab's default (0, false, none: no crop, no dropout)"
 )
 
 
@@ -290,13 +291,13 @@ class ForPeople:
 
 def for_people(settings: Settings) -> ForPeople:
     """``settings`` as columns when at most :data:`MAX_COLUMNS` differ (besides the model and seed), else
-    the model and seed as columns and each row's settings listed: those it changed (:func:`changed_by`),
-    or a sweep's swept values, all of them."""
+    the model and seed as columns and each row's settings listed: those that tell it apart
+    (:func:`told_apart`), or a sweep's swept values, all of them."""
     changed = [k for k in settings.keys if k not in IDENTITY]
     if len(changed) <= MAX_COLUMNS:
         return ForPeople(settings, {})
     identity = [k for k in settings.keys if k in IDENTITY]
-    rule = (lambda values: values) if settings.swept else changed_by
+    rule = (lambda values: values) if settings.swept else told_apart
     listed = {  # a run whose config.yaml was not read has no settings to list (unread_note says why)
         row: [
             f"{k}={setting_text(v)}"
@@ -308,12 +309,20 @@ def for_people(settings: Settings) -> ForPeople:
     return ForPeople(Settings(identity, settings.values, settings.unread, settings.swept), listed)
 
 
-def changed_by(values: dict[str, Any]) -> dict[str, Any]:
-    """Of a row's setting ``values``, those it changed: away from vislab's default (a run that leaves
-    augment.crop.p at 0 did not change it, even where another run's crop differs). What "Settings each run
-    changed" lists under a table (and a suite's dry run, with what each row sets: :func:`said_settings`)."""
+def told_apart(values: dict[str, Any]) -> dict[str, Any]:
+    """Of a row's ``values`` of the settings the runs differ in, those that tell it apart: all but those
+    left off at vislab's default (:func:`_off`: a run that leaves augment.crop.p at 0 uses no crop, even
+    where another run's crop differs), so a value at any other default shows (optim.name=adam beside runs
+    with sgd). What "Settings each run changed" lists under a table (and a suite's dry run, with what each
+    row sets: :func:`said_settings`)."""
     defaults = _defaults()
-    return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+    return {k: v for k, v in values.items() if k not in defaults or not _off(v, defaults[k])}
+
+
+def _off(value: Any, default: Any) -> bool:
+    """Whether ``value`` is vislab's ``default`` and that turns its feature off: 0, false, none, null or
+    empty (augment.crop.p=0, model.dropout=0, schedule.name=none, data.limit=null)."""
+    return value == default and (not default or default == "none")
 
 
 def said_settings(
@@ -321,11 +330,11 @@ def said_settings(
 ) -> list[dict[str, Any]]:
     """Per suite run, the settings its dry-run line says: what results.md will show of it — its value of
     each setting that differs between the runs (``values``: :func:`differing_settings`) where these are
-    the table's columns (at most :data:`MAX_COLUMNS`), else those it changed (:func:`changed_by`, as
-    "Settings each run changed" lists them) — and those its suite row sets (``sets``: :func:`row_sets`),
+    the table's columns (at most :data:`MAX_COLUMNS`), else those that tell it apart (:func:`told_apart`,
+    as "Settings each run changed" lists them) — and those its suite row sets (``sets``: :func:`row_sets`),
     even at vislab's default (``optim.lr=0.001``); keys sorted."""
     columns = len({k for v in values for k in v}) <= MAX_COLUMNS
-    shown = values if columns else [changed_by(v) for v in values]
+    shown = values if columns else [told_apart(v) for v in values]
     return [dict(sorted({**v, **own}.items())) for v, own in zip(shown, sets)]
 
 
