@@ -6,8 +6,6 @@ import csv
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 
 import optuna
@@ -105,13 +103,13 @@ def test_a_trial_whose_worker_on_another_host_stopped_beating_is_failed_and_run_
     assert float(redo["optim.lr"]) == pytest.approx(dead.params["optim.lr"])
 
 
-# a worker whose study database fails as its trial reports the first epoch: that write alone (a blip: the
-# trial is then marked failed), or (sys.argv[1] == "down") every later one too — the trial stays RUNNING
+# run before a forked `vislab sweep` (the zygote's ``pre``): its study database fails as its trial reports the
+# first epoch — that write alone (a blip: the trial is then marked failed), or (DOWN) every later one too, the
+# trial staying RUNNING
 DATABASE_GOES_DOWN = """
-import contextlib, sys
+import contextlib
 import optuna, sqlalchemy
 import optuna.storages._rdb.storage as rdb
-from vislab.cli import main
 
 down = []
 
@@ -129,32 +127,32 @@ def session(*a, **kw):
         yield s
 
 optuna.storages.RDBStorage.set_trial_intermediate_value = lost
-if sys.argv[1] == "down":
+if DOWN:
     rdb._create_scoped_session = session
-sys.exit(main(sys.argv[2:]))
 """
 
 
 @pytest.mark.parametrize("how", ["blip", "down"])
-def test_a_study_database_failing_mid_sweep_is_one_line_and_the_rerun_resumes(tmp_path, how):
+def test_a_study_database_failing_mid_sweep_is_one_line_and_the_rerun_resumes(
+    tmp_path, how, zygote
+):
     """The database fails as a trial reports its first epoch: one line naming it (no traceback), exit 1
     as the shared suite's; run again, the trial goes on from its checkpoint and completes."""
     spec = tiny_sweep(name="db", base=tiny_base(train__epochs=2))
     path = write(tmp_path / "s.yaml", spec)
     out = tmp_path / "sw"
-    args = ["sweep", str(path), "--trials", "1", "--out", str(out)]
-    run = [sys.executable, "-c", DATABASE_GOES_DOWN, how, *args]
-    done = subprocess.run(run, capture_output=True, text=True, timeout=300)
-    said = one_line(done.stdout + done.stderr)
-    assert done.returncode == 1 and "Traceback" not in said, said
+    args = ["sweep", path, "--trials", "1", "--out", out]
+    pre = f"DOWN = {how == 'down'}\n{DATABASE_GOES_DOWN}"
+    pid = zygote.start(args, tmp_path / "first.log", pre=pre)
+    code = zygote.wait(pid, 300)
+    said = one_line((tmp_path / "first.log").read_text())
+    assert code == 1 and "Traceback" not in said, said
     assert f"the study database sqlite:///{out / 'study.db'} failed" in said, said
     assert "server closed the connection" in said and "Run the same command again" in said
     assert (out / "trials" / "0" / "checkpoints" / "last.pt").is_file()
-    again = subprocess.run(
-        [sys.executable, "-m", "vislab", *args], capture_output=True, text=True, timeout=300
-    )
-    said = again.stdout + again.stderr
-    assert again.returncode == 0, said
+    pid = zygote.start(args, tmp_path / "again.log")
+    code, said = zygote.wait(pid, 300), (tmp_path / "again.log").read_text()
+    assert code == 0, said
     assert "resumes the interrupted run" in said, said
     rows = csv_rows(out)
     assert [r["state"] for r in rows] == ["failed", "complete"]
