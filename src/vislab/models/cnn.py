@@ -97,7 +97,7 @@ def _list(values: list[int]) -> str:
     return f"[{','.join(map(str, values))}]"
 
 
-@register_model("cnn")
+@register_model("cnn", presets=lambda preset: PRESETS[preset])
 def cnn(
     input_shape: tuple[int, ...],
     num_classes: int,

@@ -39,11 +39,17 @@ MODELS: dict[str, Builder] = {}
 MODEL_PREFIXES: dict[str, Builder] = {}
 #: name → the record of a user's class or builder registered under it (:func:`registered_code`)
 _CODE: dict[str, dict[str, Any]] = {}
+# model name → the values a preset fills its unset options with (register_model's ``presets``)
+_PRESETS: dict[str, Callable[[str | None], dict[str, Any]]] = {}
 
 
-def register_model(name: str) -> Callable[[Builder], Builder]:
+def register_model(
+    name: str, presets: Callable[[str | None], dict[str, Any]] | None = None
+) -> Callable[[Builder], Builder]:
     """Decorator: register ``build(input_shape, num_classes, **options)``, or an ``nn.Module`` class taking
     ``num_classes`` (and ``input_shape`` if it names it), as model ``name``; returns it unchanged.
+    ``presets``: for a builder whose options default to None to be filled by its ``preset`` option, the
+    values preset ``p`` (None: no preset given) fills them with (:func:`option_defaults`).
 
     Another class or function under a taken name is a ValueError; the same module and qualified name
     again (a notebook cell run again, a module re-imported) replaces the entry, with its code as it is
@@ -59,6 +65,8 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
     ...     def __init__(self, num_classes: int, width: int = 32): ...
     """
     put = registrar(MODELS, name, "model")
+    if presets is not None:
+        _PRESETS[name] = presets
 
     def deco(obj: Builder) -> Builder:
         where = _origin(obj)
@@ -110,6 +118,7 @@ def register_model_prefix(prefix: str) -> Callable[[Builder], Builder]:
 def unregister_model(name: str) -> None:
     """Remove model ``name`` from the registry (e.g. a test's toy family, when the test ends)."""
     _CODE.pop(name, None)
+    _PRESETS.pop(name, None)
     if MODELS.pop(name, None) is None:
         raise KeyError(f"no model '{name}' is registered")
 
@@ -122,6 +131,17 @@ def model_kwargs(name: str) -> dict[str, Any]:
         for k, p in params
         if k not in RESERVED and p.kind is not p.VAR_KEYWORD
     }
+
+
+def option_defaults(name: str, preset: str | None = None) -> dict[str, Any]:
+    """The values model ``name``'s options take when left unset: its signature's defaults, those it leaves
+    to a preset (None) filled by ``preset``'s (default: the preset its signature names)."""
+    defaults = model_kwargs(name)
+    fill = _PRESETS.get(name)
+    if fill is None:
+        return defaults
+    filled = fill(preset if preset is not None else defaults.get("preset"))
+    return {k: filled.get(k) if v is None else v for k, v in defaults.items()}
 
 
 def check_model_options(

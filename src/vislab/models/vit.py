@@ -67,6 +67,11 @@ PRESETS: dict[str, dict] = {
 DEFAULTS = dict(embed_dim=64, depth=4, residual=True, pos_embed="learned", dropout=0.0)
 
 
+def _preset_values(preset: str | None) -> dict:
+    """The values ``preset`` (None: none given) fills the options left unset with."""
+    return {**DEFAULTS, **(PRESETS[preset] if preset else {})}
+
+
 def sinusoidal_table(n_positions: int, dim: int) -> torch.Tensor:
     """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)); n_positions × dim."""
     pos = torch.arange(n_positions, dtype=torch.float64)[:, None]
@@ -209,7 +214,7 @@ def rollout_maps(model: ViT, x: torch.Tensor) -> torch.Tensor:
     return maps.reshape(len(x), *model.grid)
 
 
-@register_model("vit")
+@register_model("vit", presets=_preset_values)
 def vit(
     input_shape: tuple[int, ...],
     num_classes: int,
@@ -236,7 +241,7 @@ def vit(
     given = dict(
         embed_dim=embed_dim, depth=depth, residual=residual, pos_embed=pos_embed, dropout=dropout
     )
-    o = merge_options({**DEFAULTS, **(PRESETS[preset] if preset else {})}, given)
+    o = merge_options(_preset_values(preset), given)
     c, h, w = require_image_input("vit", input_shape)
     _check_patch_size(patch_size, h, w)
     if drop_path > 0 and not o["residual"]:

@@ -16,6 +16,8 @@ settings make inert is shown for the runs that read it away from vislab's defaul
 section differs (:func:`changed_keys`): a step schedule's step_size and gamma beside a run without a
 schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
+A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
+preset has none) is compared and shown as unset (:func:`at_model_default`).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 
@@ -222,9 +224,40 @@ def _read_all(
 def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
     """A run's ``settings`` as the tables compare them (:class:`_Sides`)."""
     silent = silent_keys(settings, trained_by)
-    found = {k: v for k, v in settings.items() if k not in silent}
+    unset = at_model_default(settings)
+    found = {k: v for k, v in settings.items() if k not in silent and k not in unset}
     compared = {**found, **same_as(settings, trained_by)}
     return _Sides(found, compared, silent, idle_keys(settings, trained_by))
+
+
+def at_model_default(settings: dict[str, Any]) -> set[str]:
+    """The ``model.*`` keys of a run's flat ``settings`` set to the value its model uses when they are
+    left unset (``model.dropout=0`` of an mlp, or of a cnn whose preset has no dropout): the run is the
+    same as one that leaves them to its model, so the tables compare and show them as unset."""
+    options = {k.removeprefix("model."): k for k in settings if k.startswith("model.")}
+    options.pop("name", None)
+    if not options:  # nothing to look up: no model is loaded (a table of runs reads no torch)
+        return set()
+    preset = settings.get("model.preset")
+    defaults = _model_defaults(
+        settings.get("model.name"), preset if isinstance(preset, str) else None
+    )
+    return {k for o, k in options.items() if settings[k] in defaults.get(o, [])}
+
+
+def _model_defaults(name: Any, preset: str | None) -> dict[str, list[Any]]:
+    """Model ``name``'s options → the values that build it as leaving them unset does: None, and the
+    value it takes then (``models.option_defaults``: its signature's, or its ``preset``'s). {} for a
+    model not registered here (a model in a file is not imported for a table)."""
+    from vislab.models import MODELS, option_defaults  # on use: the models load torch
+
+    if name not in MODELS:
+        return {}
+    try:
+        defaults = option_defaults(name, preset)
+    except (UserError, KeyError):  # redefined since it was registered, or an unknown preset
+        return {}
+    return {k: [None, v] for k, v in defaults.items()}
 
 
 def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
