@@ -52,6 +52,7 @@ from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, tri
 from vislab.report.build import (
     ReportPlan,
     draw_sections,
+    note_lost_rows,
     notes_once,
     plan_report,
     plan_runs,
@@ -143,9 +144,7 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     read the file) goes into the notes."""
     trained = [n for n, s in plan.detailed.items() if s.trained_by != FITTED]
     histories, notes = read_histories(plan.runs, trained, plan.files)  # as the figures read them
-    for name in trained:
-        for note in plan.files.noted(plan.runs[name]):
-            plan.notes += [note] * (note not in plan.notes)
+    note_lost_rows(plan, trained)
     if unread:
         plan.unread += notes
     names = table_names(histories, [*plan.runs, *(plan_rows(plan) or {})])  # as its figures'

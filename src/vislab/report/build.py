@@ -256,6 +256,7 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
         )
     histories, unread = read_histories(plan.runs, plan.shown, plan.files)
     plan.unread += unread
+    note_lost_rows(plan, plan.shown)
     curves = _curves(plan, figs, histories)
     configs = {n: plan.configs[n] for n in plan.detailed if n in plan.configs}
     data_figs = guarded(plan.notes, "data previews", data_figures, figs, configs, default=[])
@@ -284,7 +285,16 @@ def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]])
     if plan.sweep is not None:
         return trial_curves(figs, histories, plan.complete, plan.sweep)
     groups = (plan.suite.groups if plan.suite is not None else None) or {}
-    return curve_figures(figs, histories, groups, plan_rows(plan))
+    lost = [n for n in histories if plan.files.noted(plan.runs[n])]
+    return curve_figures(figs, histories, groups, plan_rows(plan), lost)
+
+
+def note_lost_rows(plan: ReportPlan, names: list[str]) -> None:
+    """Into the plan's notes (the page's, the paper's), once each: what reading the metrics.jsonl of the
+    runs ``names`` noted (a row lost: the file cut short), of any run, a row's every seed."""
+    for name in names:
+        for note in plan.files.noted(plan.runs[name]):
+            plan.notes += [note] * (note not in plan.notes)
 
 
 def _model_sections(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from vislab.training.evaluate import CONFUSION_PNG
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import SavedPredictions
 from vislab.training.summary import RunSummary
+from vislab.words import and_list
 
 MAX_PREVIEWS = 6  # augmentation previews per report
 
@@ -228,17 +230,20 @@ def curve_figures(
     histories: dict[str, list[dict]],
     groups: dict[str, list[str]],
     rows: dict[str, list[str]] | None = None,
+    lost: Collection[str] = (),
 ) -> list[dict]:
     """Loss and accuracy of every trained run in one figure, and one figure per group of runs. ``rows``
     (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std, faded where
-    fewer of them reached the epoch (the caption says which: :func:`fewer_note`)."""
+    fewer of them have a row for the epoch (the caption says which and why: :func:`fewer_note`; ``lost``:
+    the runs whose metrics.jsonl lost a row, cut short)."""
     out = []
     band = (
         f"; each curve the mean over {_seed_counts(rows, histories)}, band ± 1 std" if rows else ""
     )
     if rows:
+        cut = {r: [n for n in names if n in lost] for r, names in rows.items()}
         histories = seed_histories(histories, rows)
-        band += fewer_note(histories)
+        band += fewer_note(histories, cut)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
     figs.colours.update((name, i) for i, name in enumerate(trained))  # a run's colour everywhere
     tracking = _test_tracking(trained)
@@ -288,12 +293,13 @@ def seed_histories(
     return out
 
 
-def fewer_note(means: dict[str, list[dict]]) -> str:
+def fewer_note(means: dict[str, list[dict]], cut: dict[str, list[str]] | None = None) -> str:
     """The caption's words for the faded epochs of seed means (:func:`~vislab.plotting.runs.mean_history`
-    rows): which row's epochs average fewer of its seeds, and how many ('' when every seed reached every
+    rows): which row's epochs average fewer of its seeds, how many, and why ('' when every seed has every
     epoch), e.g. '; faded: the epochs some seeds did not reach (they stopped early), the mean of those
-    that did: cnn 2 of 3 seeds at epochs 4–5'."""
-    said = []
+    that did: cnn 2 of 3 seeds at epochs 4–5'. ``cut``: row → its seeds whose metrics.jsonl lost its last
+    row (cut short): their row's words say so, not early stopping."""
+    said, lost = [], []  # lost: per row with faded epochs, whether a seed lost its row
     for row, rows in means.items():
         spans: list[list] = []  # [first epoch, last epoch, seeds, of]
         for r in (r for r in rows if fewer_seeds(r)):
@@ -301,9 +307,21 @@ def fewer_note(means: dict[str, list[dict]]) -> str:
                 spans[-1][1] = r["epoch"]
             else:
                 spans.append([r["epoch"], r["epoch"], r["seeds"], r["of"]])
-        said += [f"{row} {n} of {of} seeds at {_epochs(a, b)}" for a, b, n, of in spans]
+        why = (cut or {}).get(row) if spans else None
+        lost += [bool(why)] if spans else []
+        said += [
+            f"{row} {n} of {of} seeds at {_epochs(a, b)}"
+            + (f" ({and_list(why)}: its metrics.jsonl cut short, a row lost)" if why else "")
+            for a, b, n, of in spans
+        ]
     if not said:
         return ""
+    if any(lost):
+        why = "their metrics.jsonl lost it" if all(lost) else "they stopped early, or lost it"
+        return (
+            f"; faded: the epochs some seeds have no row for ({why}), the mean of those that have: "
+            + ", ".join(said)
+        )
     return (
         "; faded: the epochs some seeds did not reach (they stopped early), the mean of those that did: "
         + ", ".join(said)

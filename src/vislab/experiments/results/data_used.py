@@ -40,14 +40,26 @@ def samples_word(summary: RunSummary) -> str:
 
 def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = ()) -> str:
     """What the runs were trained and scored on, from their summaries: dataset and split sizes; and
-    where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ."""
+    where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ;
+    and, of :class:`OwnSplits`, the rows it could not tell of (a seed's test predictions unreadable)."""
     line = _sizes_line(summaries)
-    if not own_splits:
-        return line
-    return (
-        f"{line} The seeds of {and_list(own_splits)} each drew their own train/val/test split (with "
-        f"their train.seed): the sizes are each seed's, and the seeds' test images differ."
-    )
+    if own_splits:
+        line = (
+            f"{line} The seeds of {and_list(own_splits)} each drew their own train/val/test split "
+            f"(with their train.seed): the sizes are each seed's, and the seeds' test images differ."
+        )
+    unknown = own_splits.unknown if isinstance(own_splits, OwnSplits) else []
+    return " ".join([line, *unknown])
+
+
+class OwnSplits(list[str]):
+    """The rows of seeds whose seeds drew their own split (:func:`rows_with_own_test_sets`), and
+    ``unknown``: for each row it cannot tell of, as a seed's predictions_test.npz could not be read, a
+    sentence naming that file (:func:`data_line` adds it)."""
+
+    def __init__(self, rows: Sequence[str] = (), unknown: Sequence[str] = ()) -> None:
+        super().__init__(rows)
+        self.unknown = list(unknown)
 
 
 def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
@@ -102,25 +114,31 @@ def rows_with_own_test_sets(
     rows: dict[str, list[str]],
     runs: dict[str, Path],
     read: Callable[[Path], SavedPredictions | None] | None = None,
-) -> list[str]:
+) -> OwnSplits:
     """The rows of seeds (row → its runs) whose seeds' test sets differ (:func:`own_test_sets`), read
     from each run's predictions_test.npz in ``runs`` (run → folder) by ``read`` (default
-    ``RunDir.read_predictions``; a report's: the build's one read of each); a run without a readable
-    one is left out (its row's figures say so)."""
+    ``RunDir.read_predictions``; a report's: the build's one read of each). A row that does not differ
+    by its readable seeds but has a seed whose file cannot be read is not known: ``unknown`` names it."""
     read = read or _read_predictions
-    out = []
+    out, unknown = [], []
     for row, names in rows.items():
-        tests = []
+        tests, unread = [], []
         for name in (n for n in names if n in runs):  # a failed seed has no folder to read
             try:
                 saved = read(runs[name])
-            except UserError:  # damaged: read_seeds notes it for the row's figures
+            except UserError as e:  # damaged: the row's figures note it too
+                unread.append(" ".join(str(e).split()).rstrip("."))  # names the file
                 continue
             if saved is not None:
                 tests.append(saved)
         if len(tests) > 1 and own_test_sets(tests):
             out.append(row)
-    return out
+        elif unread and len(names) > 1:
+            unknown.append(
+                f"Whether the seeds of {row} drew their own train/val/test split is not known: "
+                f"{'; '.join(unread)}."
+            )
+    return OwnSplits(out, unknown)
 
 
 def _read_predictions(run_dir: Path) -> SavedPredictions | None:
