@@ -10,7 +10,9 @@ import json
 import pytest
 import yaml
 
+import vislab
 from conftest import cli, one_line, tiny_base, tiny_sets
+from vislab.errors import ConfigError
 
 BAD_TRAIN_INPUTS = [
     # (id, extra CLI args, exit code, fragments of the message)
@@ -277,3 +279,21 @@ def test_a_model_option_typo_in_a_config_file_names_the_file_before_anything_is_
     assert "Did you mean 'model.hidden'?" in said and not out.exists()
     code, text = cli(capsys, "train", "--config", path, "--set", "model.hidden=[8]", "--out", out)
     assert code == 2 and f"Invalid config ({path} + --set)" in one_line(text), text
+
+
+def test_an_unknown_model_in_a_config_file_names_the_file_from_the_command_and_python(
+    capsys, tmp_path
+):
+    """`model.name: mlpp` in my.yaml, or a misspelt option of it given to vislab.train(config=...): the
+    error names the file, as its other config errors do."""
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(tiny_base(model__name="mlpp")))
+    code, text = cli(capsys, "train", "--config", path, "--out", tmp_path / "run")
+    said = one_line(text)
+    assert code == 2 and f"Invalid config ({path}): unknown model 'mlpp'" in said, said
+    path.write_text(yaml.safe_dump(tiny_base(model__hiden=[8])))
+    with pytest.raises(
+        ConfigError, match=r"my\.yaml \+ vislab\.train arguments\):\s+model 'mlp' has no"
+    ):
+        vislab.train(config=path, out=tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()

@@ -16,6 +16,7 @@ from vislab.data.sources import memory
 from vislab.data.sources.dataset_arrays import arrays_from_dataset
 from vislab.errors import UserError
 from vislab.models import objects
+from vislab.models.registry import check_model_options
 
 ConfigLike = Config | Mapping[str, Any] | str | Path | None
 
@@ -45,7 +46,11 @@ def make_config(
         else:
             set_dotted(tree, dotted, value)
     file = f"{config} + " if isinstance(config, (str, Path)) else ""
-    return build_config(tree, source=f"{file}{caller.name} arguments")
+    source = f"{file}{caller.name} arguments"
+    cfg = build_config(tree, source=source)
+    if file:  # a model option in the file: the error names it, as the file's other errors do
+        check_model_options(cfg.model.name, cfg.model.kwargs(), source=source)
+    return cfg
 
 
 def _config_tree(config: ConfigLike) -> dict:

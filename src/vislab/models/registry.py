@@ -153,14 +153,19 @@ def check_model_options(
     type or out of its declared range; builds nothing. ``source``: where the options were written (a
     sweep or suite file), named as a config error names it ("Invalid config (SOURCE): ..."). A builder
     that passes any option on (timm) checks its options when it builds: its ``kwargs`` come back as given."""
-    fn = _lookup(name)
+    invalid = (
+        (lambda why: ConfigError(f"Invalid config ({source}):\n  {why}")) if source else ConfigError
+    )
+    try:
+        fn = _lookup(name)
+    except ConfigError as e:  # no model of that name: said naming where it was written
+        if source is None or type(e) is not ConfigError:
+            raise
+        raise invalid(str(e)) from None
     params = inspect.signature(fn).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return dict(kwargs)
     options = [p.name for p in params if p.name not in RESERVED]
-    invalid = (
-        (lambda why: ConfigError(f"Invalid config ({source}):\n  {why}")) if source else ConfigError
-    )
     for key in kwargs:
         if key not in options:
             valid = ["name", *options]  # model.name picks the model: a key of the section too
