@@ -201,3 +201,15 @@ def test_nproc_beyond_the_train_split_says_use_fewer_processes():
     assert "smaller batch size" not in said
     assert "--nproc 2 at most" in said and "data.limit" in said
     assert "Use a smaller batch size" in no_batch_message(64, 40, 2)
+
+
+def test_a_full_study_with_trials_running_elsewhere_offers_no_overwrite():
+    """A worker that finds the study full while other workers still run trials is not told to start the
+    sweep over (--overwrite would delete what they are running); once none runs, it is."""
+    study = optuna.create_study(direction="maximize")
+    study.tell(study.ask(), 0.5)
+    study.ask()  # another worker's trial, running
+    said = runner._nothing_to_train(study, 2, "--trials", busy=2, full=False)
+    assert "1 finished trial and 1 running on other workers" in said and "--overwrite" not in said
+    study.tell(study.get_trials()[-1].number, 0.6)
+    assert "--overwrite" in runner._nothing_to_train(study, 2, "--trials", busy=2, full=False)

@@ -113,10 +113,11 @@ def _nothing_to_train(
     else:
         n = busy + 1
         more = f"give {option} {n} or more (Python: {_in_python(option)}={n}) to add trials"
+    # starting over would delete the trials other workers are running: not offered while they run
+    over = "" if running else ", or --overwrite (Python: overwrite=True) to start the sweep over"
     return (
         f"study '{study.study_name}' already holds {what} ({option} {n_target} counts all of the study's "
-        f"trials): nothing to train; {more}, or --overwrite (Python: overwrite=True) to start the sweep "
-        f"over."
+        f"trials): nothing to train; {more}{over}."
     )
 
 
