@@ -10,14 +10,40 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.config import DataConfig
+from vislab.config import DataConfig, build_config
 from vislab.data.fingerprint import data_change
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import UserError
 from vislab.training.record import RunRecord
+from vislab.training.summary import RunSummary
 
 #: what eval scores: a split of the data, or "all": every sample of it (its three splits together)
 SPLITS = ("train", "val", "test", "all")
+
+#: the data settings that keep a part of the data: "all" scores every sample, so the run's are not applied
+_LIMITS = ("limit", "limit_per_class", "limit_eval")
+
+
+def unlimited(config: dict, overrides: Sequence[str]) -> dict:
+    """The run's ``config`` (plain values) for ``--split all``: its data.limit, data.limit_per_class and
+    data.limit_eval dropped, so every sample is scored; UserError where ``overrides`` give one of them
+    (not null): "all" means all, and a limit would keep part of the data, not all of it."""
+    tree = {**config, "data": {**config.get("data", {}), **dict.fromkeys(_LIMITS)}}
+    given = build_config(tree, list(overrides), source="checkpoint config").data
+    for key in _LIMITS:
+        if getattr(given, key) is not None:
+            typed = next(
+                (o for o in reversed(overrides) if o.split("=", 1)[0].strip() == f"data.{key}"),
+                f"data.{key}={getattr(given, key)}",
+            )
+            raise UserError(
+                f"setting '{typed}' (Python: data__{key}={getattr(given, key)}): --split all scores "
+                f"every sample of the data, and data.{key} "
+                f"would keep a part of it. Drop the setting to score all of them; to score a part, "
+                f"score a split: --split test --set data.limit_eval=N (Python: "
+                f'evaluate(split="test", data__limit_eval=N)).'
+            )
+    return tree
 
 
 def every_sample(splits: Splits) -> ArraySet:
@@ -38,10 +64,11 @@ def data_note(
     data: DataConfig,
     split: str,
     overrides: Sequence[str],
+    summary: RunSummary | None = None,
 ) -> str | None:
     """The note on what is scored, or None: the run's own data changed since it trained; ``split`` all
-    of the data the run trained on (its train split included); a split of other data carved from its
-    train set (a part of it only)."""
+    of the data the run trained on (its train split included: its sizes from the run's ``summary``); a
+    split of other data carved from its train set (a part of it only)."""
     other = _names_other_data(overrides)
     if not other and split != "all":
         return _changed_note(target, record, splits, data, split)
@@ -51,7 +78,7 @@ def data_note(
         and data_change(record.data, splits.fingerprint) is None
     )
     if split == "all":
-        return _trained_on_note(splits, data) if own else None
+        return _trained_on_note(splits, data, summary) if own else None
     return None if own else _carved_note(splits, data, split)
 
 
@@ -61,14 +88,18 @@ def _where(splits: Splits, data: DataConfig) -> str:
     return f"data.root '{data.root}'" if folder else f"data.name={data.name}"
 
 
-def _trained_on_note(splits: Splits, data: DataConfig) -> str:
-    """The note for ``--split all`` of the run's own data: it holds the samples the run trained on."""
-    n = {key: len(s) for key, s in splits.items()}
+def _trained_on_note(splits: Splits, data: DataConfig, summary: RunSummary | None) -> str:
+    """The note for ``--split all`` of the run's own data: it holds the samples the run trained on (how
+    many: the run's summary.json's n_train, n_val, n_test; unsaid where it has none)."""
+    s = summary or RunSummary()
+    n = lambda count, some: some if count is None else f"the {count}"  # noqa: E731
     return (
-        f"--split all scores every sample of the run's own data ({_where(splits, data)}): the "
-        f"{n['train']} it trained on (train) and the {n['val']} it picked its best checkpoint by (val) "
-        f"among them, so these are not held-out scores (--split test: the {n['test']} it held out). "
-        f"To score new images, give their folder: --split all --set data.root=OTHER."
+        f"--split all scores every sample of the run's own data ({_where(splits, data)}): "
+        f"{n(s.n_train, 'the samples')} it trained on (train) and {n(s.n_val, 'those')} it picked its "
+        f"best checkpoint by (val) among them, so these are not held-out scores (--split test: "
+        f'{n(s.n_test, "the ones")} it held out; Python: split="test"). To score new images, give their '
+        f'folder: --split all --set data.root=OTHER (Python: evaluate(split="all", '
+        f"data__root=OTHER))."
     )
 
 

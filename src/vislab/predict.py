@@ -27,6 +27,7 @@ from vislab.eval_data import (
     data_note,
     every_sample,
     labels_by_name,
+    unlimited,
 )
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged, is_users_code
@@ -161,12 +162,15 @@ def split_inputs(
             f"written by vislab's trainer."
         )
     check_data_settings(overrides)
-    cfg = build_config(record.config, list(overrides), source="checkpoint config")
+    # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
+    tree = unlimited(record.config, overrides) if split == "all" else record.config
+    cfg = build_config(tree, list(overrides), source="checkpoint config")
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
     splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats, channels=channels)
-    if note := data_note(target, record, splits, cfg.data, split, overrides):
+    summary = _summary_of(Path(target)) if split == "all" else None
+    if note := data_note(target, record, splits, cfg.data, split, overrides, summary):
         show_note(note)
     got = InputSpec.build(cfg.augment, splits.sample_shape, spec.stats).input_shape
     check_fits(target, spec.input_shape, got, cfg.data.name)
@@ -282,6 +286,12 @@ def _figures_folder(target: Path) -> Path:
     checkpoint of (``RUN/checkpoints/last.pt``); beside a checkpoint file outside a run folder."""
     run = _run_of(target)
     return run / "figures" if run is not None else target.parent
+
+
+def _summary_of(target: Path) -> RunSummary | None:
+    """The summary.json of the run ``target`` is (or holds the checkpoint of); None where it has none."""
+    run = _run_of(target)
+    return RunDir(run).read_summary() if run is not None else None
 
 
 def _run_of(target: Path) -> Path | None:

@@ -51,7 +51,8 @@ def find_runs(targets: Targets) -> Found:
     cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
     the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
     path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
-    seeds gives its rows of seeds (``rows``: :func:`_seed_rows`)."""
+    seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds (``rows``:
+    :func:`_seed_rows`)."""
     given = _given(targets)
     paths = [p for _, p in given]
     if not paths:
@@ -73,11 +74,10 @@ def find_runs(targets: Targets) -> Found:
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
     holder = Path(os.path.commonpath([str(h) for h in held]))
     suite = suites[0] if len(paths) == 1 else SuiteInfo()
-    rows, labels = _seed_rows(suites, found, folders, given)
-    if rows is None and len(paths) == 1 and folder_kind(paths[0]) is None:
-        rows = rows_by_seed_suffix(
-            list(folders)
-        )  # runs named <row>-s<i>, as their report groups them
+    own_rows = [
+        _folder_rows(info, runs, key, p) for info, runs, (key, p) in zip(suites, found, given)
+    ]
+    rows, labels = _seed_rows(own_rows, found, folders, given)
     groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
     return Found(folders, summaries, left_out, holder, suite, rows, groups)
 
@@ -120,23 +120,36 @@ def _trained_otherwise(suites: list[SuiteInfo], found: list[dict[str, Path]]) ->
     }
 
 
+def _folder_rows(
+    suite: SuiteInfo, runs: dict[str, Path], key: str | None, path: Path
+) -> dict[str, list[str]] | None:
+    """The rows of seeds of a folder given: a suite's (its suite.json's); a plain folder's (no suite's,
+    sweep's or run's) runs named ``<row>-s<i>``, as its report groups them (``rows_by_seed_suffix``),
+    each other run no row of seeds; None for any other folder."""
+    if suite.rows or folder_kind(path) is not None:
+        return suite.rows
+    names = [n.removeprefix(f"{key}/") if key else n for n in runs]
+    rows = rows_by_seed_suffix(names) or {}
+    return {row: members for row, members in rows.items() if members != [row]} or None
+
+
 def _seed_rows(
-    suites: list[SuiteInfo],
+    suite_rows: list[dict[str, list[str]] | None],
     found: list[dict[str, Path]],
     folders: dict[str, Path],
     given: list[tuple[str | None, Path]],
 ) -> tuple[dict[str, list[str]] | None, list[dict[str, str]]]:
-    """Row → its runs (by their names in ``folders``), in the order given: each suite folder's rows of
-    seeds (its suite.json's, as one suite's results.md has them), named as its runs are (``s/mlp`` for
-    ``s/mlp-s0``, ``s/mlp-s1``), every other run a row of its own; None when no folder given has rows
-    of seeds. Also, per folder given, its rows' names here."""
+    """Row → its runs (by their names in ``folders``), in the order given: each folder's rows of seeds
+    (``suite_rows``: :func:`_folder_rows`, as its results.md or report has them), named as its runs are
+    (``s/mlp`` for ``s/mlp-s0``, ``s/mlp-s1``), every other run a row of its own; None when no folder
+    given has rows of seeds. Also, per folder given, its rows' names here."""
     name_of = {folder.resolve(): name for name, folder in folders.items()}
     row_of: dict[str, str] = {}
     labels: list[dict[str, str]] = []
-    for suite, runs, (key, path) in zip(suites, found, given):
+    for own, runs, (key, path) in zip(suite_rows, found, given):
         labels.append({})
         runs = {n.removeprefix(f"{key}/") if key else n: f for n, f in runs.items()}
-        for row, members in (suite.rows or {}).items():
+        for row, members in (own or {}).items():
             names = [(m, name_of[runs[m].resolve()]) for m in members if m in runs]
             # a run given twice (a suite and one of its runs): in its first row
             names = [(m, n) for m, n in names if n not in row_of]
