@@ -43,8 +43,8 @@ def run_and_other(request, tmp_path_factory):
     """A tiny run trained on colour (or grey) images, and a folder of the other kind."""
     grey = request.param
     root, other = tmp_path_factory.mktemp("own"), tmp_path_factory.mktemp("other")
-    write_image_folder(root, classes=CLASSES, per_class=6, gray=grey)
-    write_image_folder(other, classes=CLASSES, per_class=6, seed=1, gray=not grey)
+    write_image_folder(root, classes=CLASSES, per_class=10, gray=grey)
+    write_image_folder(other, classes=CLASSES, per_class=10, seed=1, gray=not grey)
     run = tmp_path_factory.mktemp("run") / "run"
     sets = ["data.name=folder", f"data.root={root}", "data.image_size=8", "data.val_fraction=0.3"]
     train(tiny_config(*sets, "train.epochs=1", "train.batch_size=4", "train.figures=false"), run)

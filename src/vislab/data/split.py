@@ -15,7 +15,14 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.fingerprint import data_fingerprint
-from vislab.data.split_notes import Left, pooled_note, small_classes_note, untrained_note
+from vislab.data.split_notes import (
+    Carve,
+    Left,
+    missed_note,
+    pooled_note,
+    small_classes_note,
+    untrained_note,
+)
 from vislab.data.types import OFFICIAL_SETS, ArraySet, SourceData, Splits
 from vislab.errors import ConfigError, DataError, UserError, show_note
 from vislab.words import first_few
@@ -111,17 +118,22 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
     carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
     ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
-    train). A :class:`~vislab.errors.Note` names the classes too small to reach a carved split."""
+    train). :class:`~vislab.errors.Note` notes name the classes a carved split has no sample of (too small
+    or missed by the draw) and those left without training images, with the settings to blame."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     src = _traced(src)
     left: Left = {}
     carved = _sized if cfg.split is not None else _official
     pool, (train, val, test) = carved(src, cfg, seed, left)
-    if note := small_classes_note(left, pool, list(src.class_names)):
-        show_note(note)
-    if note := untrained_note(Splits(train, val, test, list(src.class_names)), cfg):
-        show_note(note)
+    carved_splits = Splits(train, val, test, list(src.class_names))
+    for note in (
+        small_classes_note(left, pool, carved_splits),
+        missed_note(left, list(src.class_names), cfg),
+        untrained_note(carved_splits, cfg, set(left)),
+    ):
+        if note:
+            show_note(note)
     # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
     # which classes it leaves without training samples, and when the train split holds fewer images)
     if cfg.limit is not None and cfg.limit < len(train):
@@ -240,10 +252,14 @@ def _class_counts(src: SourceData, cfg: DataConfig) -> dict[str, int]:
 def _held_out(
     data: ArraySet, n: int, seed: int, split: str, left: Left
 ) -> tuple[ArraySet, ArraySet]:
-    """:func:`split_off`, noting in ``left[split]`` the classes it drew none of for being too small, and
-    ``n``."""
+    """:func:`split_off`, noting in ``left[split]`` how it carved: ``n``, the classes it drew none of for
+    being too small, and the others it drew none of."""
     rest, carved = split_off(data, n, seed)
-    left[split] = (_too_small(data.y, carved.y, n), n)
+    small = _too_small(data.y, carved.y, n)
+    counts = np.bincount(data.y)
+    none = np.flatnonzero((counts > 0) & (np.bincount(carved.y, minlength=len(counts)) == 0))
+    classes = int((counts > 0).sum())
+    left[split] = Carve(n, len(data), classes, small, np.setdiff1d(none, small))
     return rest, carved
 
 

@@ -4,46 +4,112 @@ train and val — each with the numbers and the settings that fix it."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection
+
 import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.types import OFFICIAL_SETS, SourceData, Splits
 from vislab.words import and_list, first_few
 
-#: a held-out split → the classes its carve drew none of for being too small, and the samples it drew
-Left = dict[str, tuple[np.ndarray, int]]
+
+@dataclasses.dataclass(frozen=True)
+class Carve:
+    """A held-out split carved from ``held`` samples of ``classes`` classes: its size ``n``, the classes
+    it drew none of for being too small (``small``) and the others it drew none of (``missed``)."""
+
+    n: int
+    held: int
+    classes: int
+    small: np.ndarray
+    missed: np.ndarray
 
 
-def small_classes_note(left: Left, pool: np.ndarray, class_names: list[str]) -> str | None:
+#: each held-out split carved → how it was carved
+Left = dict[str, Carve]
+
+
+def small_classes_note(left: Left, pool: np.ndarray, splits: Splits) -> str | None:
     """The note naming the classes that a held-out split drew none of (``left``, of a ``pool`` of these
-    labels) for being too small, and the split(s) they have no samples in; None where there are none."""
+    labels) for being too small, the split(s) they have no samples in and where their samples are;
+    None where there are none."""
     missing: dict[int, list[str]] = {}
-    for split in ("val", "test"):
-        for k in left.get(split, (np.array([], int), 0))[0]:
+    for split, carve in left.items():
+        for k in carve.small:
             missing.setdefault(int(k), []).append(split)
     if not missing:
         return None
-    counts = np.bincount(pool, minlength=len(class_names))
+    counts = np.bincount(pool, minlength=len(splits.class_names))
     listed = "; ".join(
-        f"{class_names[k]!r} ({counts[k]} sample{'s' if counts[k] != 1 else ''}) has no "
-        f"{' or '.join(splits)} samples"
-        for k, splits in sorted(missing.items())
+        f"{splits.class_names[k]!r} ({counts[k]} sample{'s' if counts[k] != 1 else ''}) has no "
+        f"{' or '.join(sorted(names, reverse=True))} samples ({_where(splits, left, k)})"
+        for k, names in sorted(missing.items())
     )
-    need = int(np.ceil(len(pool) / min(n for _, n in left.values())))
+    need = int(np.ceil(len(pool) / min(c.n for c in left.values())))
     one = len(missing) == 1
-    it, its = ("it", "its") if one else ("them", "their")
+    it = "it" if one else "them"
     return (
         f"{'a class is' if one else f'{len(missing)} classes are'} too small to be split: {listed}. "
-        f"{its.capitalize()} samples stay in train, and the val and test scores (per-class accuracy "
-        f"too) leave {it} out where {'it has' if one else 'they have'} none. At these split sizes a "
-        f"class needs about {need} samples to have one in each split: add samples of {it}, or remove "
-        f"{it} from the data."
+        f"The val and test scores (per-class accuracy too) leave {it} out where "
+        f"{'it has' if one else 'they have'} none. At these split sizes a class needs about {need} "
+        f"samples to have one in each split: add samples of {it}, or remove {it} from the data."
     )
 
 
-def untrained_note(splits: Splits, cfg: DataConfig) -> str | None:
+def _where(splits: Splits, left: Left, k: int) -> str:
+    """Where the samples of class ``k`` are: '1 in train, 1 in test' (train and the carved splits)."""
+    held = [(s, int((getattr(splits, s).y == k).sum())) for s in ("train", "val", "test")]
+    held = [(s, n) for s, n in held if n and (s == "train" or s in left)]
+    return ", ".join(f"{n} in {s}" for s, n in held)
+
+
+def missed_note(left: Left, class_names: list[str], cfg: DataConfig) -> str | None:
+    """The note naming the classes that a carved val or test split drew no sample of though it was
+    carved from some (not for being too small: :func:`small_classes_note`), that its per-class scores
+    leave them out, and a size that draws one of each class; None where every carve holds them all."""
+    parts, fixes = [], []
+    for split, carve in left.items():
+        if not len(carve.missed):
+            continue
+        n = len(carve.missed)
+        names = first_few([repr(class_names[k]) for k in carve.missed], 5)
+        parts.append(
+            f"the carved {split} split ({carve.n} of {carve.held} samples) has no sample of {n} of "
+            f"the {carve.classes} classes it was carved from ({names}): its scores (per-class "
+            f"accuracy too) leave {'it' if n == 1 else 'them'} out"
+        )
+        fixes.append(_carve_fix(split, carve, cfg))
+    if not parts:
+        return None
+    return "; ".join(parts) + ". " + " ".join(fixes)
+
+
+def _carve_fix(split: str, carve: Carve, cfg: DataConfig) -> str:
+    """The setting that carves ``split`` with at least one sample of each class (stratified)."""
+    if cfg.split is not None:
+        sizes = list(cfg.split)
+        sizes[("train", "val", "test").index(split)] = max(carve.n, carve.classes)
+        return (
+            f"To draw one of each class, give {split} at least {carve.classes}: --set "
+            f"data.split=[{','.join(map(str, sizes))}] / data__split={sizes}."
+        )
+    fraction = np.ceil(100 * carve.classes / carve.held) / 100
+    while round(carve.held * fraction) < carve.classes:
+        fraction += 0.01
+    if carve.held - round(carve.held * fraction) < carve.classes:
+        return f"To draw one of each class in {split}, add images (it needs {carve.classes})."
+    f = f"{fraction:.2f}".rstrip("0")
+    return (
+        f"To draw one of each class in {split}, carve at least {carve.classes}: "
+        f"--set data.{split}_fraction={f} / data__{split}_fraction={f}."
+    )
+
+
+def untrained_note(splits: Splits, cfg: DataConfig, carved: Collection[str] = ()) -> str | None:
     """The note naming the classes (a few, then how many more) that the split sizes leave with no
-    training images though val or test hold some, and the fix; None where train holds every class."""
+    training images though val or test hold some, and the fix: the fractions of the ``carved`` splits
+    that hold them, or adding images; None where train holds every class."""
     trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
     held = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
     missing = np.flatnonzero(~trained & (held[: len(trained)] > 0))
@@ -58,15 +124,37 @@ def untrained_note(splits: Splits, cfg: DataConfig) -> str | None:
             f"--set data.split=[{want},{n_val},{n_test}] / data__split=[{want}, {n_val}, {n_test}]"
         )
     else:
-        fix = (
-            f"lower data.val_fraction (now {cfg.val_fraction:g}) or data.test_fraction "
-            f"(now {cfg.test_fraction:g}, where test is carved from train), e.g. "
-            f"--set data.val_fraction=0.1 / data__val_fraction=0.1"
-        )
+        fix = _fraction_fix(splits, cfg, missing, carved)
     return (
         f"the splits leave {len(missing)} class{'es' if len(missing) != 1 else ''} with no training "
         f"images: {names} (train holds {len(splits.train)}). The model never trains on "
         f"{'them' if len(missing) != 1 else 'it'}, which val and test still score: {fix}."
+    )
+
+
+def _fraction_fix(
+    splits: Splits, cfg: DataConfig, missing: np.ndarray, carved: Collection[str]
+) -> str:
+    """The fix for the ``missing`` classes: lower the fractions of the carved splits holding their
+    images that are above 0.1 (to 0.1), or add images where none is."""
+    frac = {"val": cfg.val_fraction, "test": cfg.test_fraction}
+    culprits = [
+        s for s in ("test", "val") if s in carved and np.isin(getattr(splits, s).y, missing).any()
+    ]
+    if not culprits:
+        return "add training images of them"
+    big = [s for s in culprits if frac[s] > 0.1] or culprits
+    named = and_list([f"data.{s}_fraction (now {frac[s]:g})" for s in big])
+    carve = "carves" if len(big) == 1 else "carve"
+    sets = [f"data.{s}_fraction=0.1" for s in big if frac[s] > 0.1]
+    if not sets:
+        return (
+            f"{named} {carve} their images out of train, taking at least one image each: add "
+            f"training images of them"
+        )
+    return (
+        f"lower {named}, which {carve} their images out of train, e.g. "
+        f"{' '.join(f'--set {s}' for s in sets)} / {', '.join(s.replace('data.', 'data__') for s in sets)}"
     )
 
 
