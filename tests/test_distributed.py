@@ -458,7 +458,8 @@ def test_plain_torchrun_prints_a_config_error_once(tmp_path):
     cmd += ["-m", "vislab", "train", *_sets("model.name=mlpp"), "--out", str(tmp_path / "r")]
     r = subprocess.run(cmd, env=_vislab_env(), capture_output=True, text=True, timeout=120)
     text = r.stdout + r.stderr
-    assert r.returncode != 0 and text.count("error: unknown model 'mlpp'") == 1, text[-3000:]
+    assert r.returncode != 0 and text.count("unknown model 'mlpp'") == 1, text[-3000:]
+    assert "error: Invalid config (--set):" in text  # named as the other errors of a --set are
 
 
 def _worker_pids(launcher: int) -> dict[int, int]:
