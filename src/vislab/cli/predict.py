@@ -38,16 +38,19 @@ CheckpointOpt = typer.Option(
 )
 
 
+SplitOpt = typer.Option(
+    "test",
+    "--split",
+    help="train | val | test | all. all: every sample of the data, its three splits together: "
+    "with --set data.root=OTHER, every image of a folder of new images (test alone is the tenth "
+    "vislab carves from a folder without a test/ folder); of the run's own data, the images it "
+    "trained on too (a note says so).",
+)
+
+
 def eval_(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    split: str = typer.Option(
-        "test",
-        "--split",
-        help="train | val | test | all. all: every sample of the data, its three splits together: "
-        "with --set data.root=OTHER, every image of a folder of new images (test alone is the tenth "
-        "vislab carves from a folder without a test/ folder); of the run's own data, the images it "
-        "trained on too (a note says so).",
-    ),
+    split: str = SplitOpt,
     set_: list[str] | None = SetOpt,
     out: Path | None = typer.Option(
         None,
