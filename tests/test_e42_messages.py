@@ -147,3 +147,14 @@ def test_model_info_of_an_image_model_at_a_feature_shape_asks_for_the_images_sha
     assert "data.name" not in said
     with pytest.raises(UserError, match="input_shape=\\(3, 32, 32\\)"):
         vislab.model_info("vit", (2,))
+
+
+def test_model_info_at_a_size_the_patches_do_not_divide_asks_for_another_input(capsys):
+    """`vislab model info vit --input 1x7x7`: no data were given, so the hint names --input, not
+    data.resize; training on such data still names data.resize."""
+    code, text = cli(capsys, "model", "info", "vit", "--input", "1x7x7")
+    said = one_line(text)
+    assert code == 2 and "give inputs 4 or 8 a side, e.g. --input C×8×8" in said, said
+    assert "data.resize" not in said
+    with pytest.raises(UserError, match="data.resize=4 or 8"):
+        build_model("vit", (1, 7, 7), 10)

@@ -15,7 +15,7 @@ from vislab.errors import UserError
 from vislab.models import MODELS, build_model
 from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_model
 from vislab.models.objects import is_users_code
-from vislab.models.options import NeedsImages, images_not_features
+from vislab.models.options import NeedsImages, images_not_features, input_given
 from vislab.models.registry import code_of
 from vislab.run import Run
 from vislab.training.model_checks import check_output
@@ -81,7 +81,8 @@ def _built(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         try:
-            model = build_model(name, input_shape, num_classes, **options)
+            with input_given():  # its size hints name the shape given, not data settings
+                model = build_model(name, input_shape, num_classes, **options)
         except NeedsImages as e:  # the shape was given by hand, not by data
             raise images_not_features(name, input_shape) from e
     if is_users_code(name):  # options only its forward reads (timm's drop_rate=abc) fail here

@@ -92,10 +92,29 @@ def input_words(h: int, w: int) -> str:
     return f"{h}×{w} crops (augment.crop.size={h})" if _crop[0] else f"{h}×{w} images"
 
 
+#: True while the model's input shape was given by hand (``vislab model info/gradcheck --input``)
+_given: list[bool] = [False]
+
+
+@contextlib.contextmanager
+def input_given() -> Iterator[None]:
+    """Within this block, models are built at an input shape given by hand (no data, no crop): their
+    size hints name ``--input`` / ``input_shape``."""
+    was = _given[0]
+    _given[0] = True
+    try:
+        yield
+    finally:
+        _given[0] = was
+
+
 def size_setting(sides: list[int]) -> str:
     """How the model's inputs become one of ``sides`` a side: "resize the images with data.resize=…",
     or, while a crop sets them, "crop them with augment.crop.size=…" (after a data.resize where the
-    images are smaller than every side)."""
+    images are smaller than every side), or, for a shape given by hand, "give --input …"."""
+    if _given[0]:
+        s = sides[-1]
+        return f"give inputs {_either(sides)} a side, e.g. --input C×{s}×{s} / input_shape=(C, {s}, {s})"
     if _crop[0] is None:
         return f"resize the images with data.resize={_either(sides)}"
     fit = [s for s in sides if s <= _crop[0][1]]
