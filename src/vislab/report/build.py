@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 
 from vislab.config import Config
-from vislab.errors import Note, UserError, show_note
+from vislab.errors import Note, UserError
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.data_used import data_line, titled
@@ -32,7 +32,13 @@ from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import model_figures
-from vislab.report.run_files import RunFiles, read_configs, read_histories, read_summaries
+from vislab.report.run_files import (
+    RunFiles,
+    read_configs,
+    read_histories,
+    read_summaries,
+    say_recorded,
+)
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures, sweep_section
 from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context
@@ -229,14 +235,7 @@ def notes_once() -> Iterator[None]:
             warnings.simplefilter("always", Note)
             yield
     finally:
-        shown: set[tuple[type, str]] = set()
-        for w in said:
-            key = (w.category, str(w.message))
-            if not issubclass(w.category, Note):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            elif key not in shown:
-                shown.add(key)
-                show_note(str(w.message), w.category)
+        say_recorded(said)
 
 
 def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -> dict:

@@ -134,9 +134,18 @@ def _noting(read: Callable[[], list[dict]]) -> tuple[list[dict] | UserError, lis
             got: list[dict] | UserError = read()
         except UserError as e:
             got = e
+    return got, say_recorded(said)
+
+
+def say_recorded(said: list[warnings.WarningMessage]) -> list[str]:
+    """Warnings recorded by ``catch_warnings(record=True)`` said now: each :class:`Note` once (its texts
+    returned), any other warning passed on as it was warned."""
+    shown: dict[tuple[type, str], str] = {}
     for w in said:
-        if issubclass(w.category, Note):
-            show_note(str(w.message), w.category)
-        else:
+        key = (w.category, str(w.message))
+        if not issubclass(w.category, Note):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return got, [str(w.message) for w in said if issubclass(w.category, Note)]
+        elif key not in shown:
+            shown[key] = str(w.message)
+            show_note(str(w.message), w.category)
+    return list(shown.values())
