@@ -10,8 +10,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.data.images import as_array, expand_folders, load_image_or_error
-from vislab.errors import UserError
+from vislab.data.images import (
+    as_array,
+    dark_counts,
+    dark_note,
+    expand_folders,
+    load_image_or_error,
+)
+from vislab.errors import UserError, show_note
 from vislab.predict import load_model
 from vislab.training.record import RunRecord
 
@@ -90,20 +96,26 @@ def predict_images(
     target: Path, images: Sequence[Path], top_k: int = 3, trust_code: bool = False
 ) -> list[tuple[Path, Ranked | UserError]]:
     """The top-k classes of each image file (a folder: each image in it, :func:`expand_folders`), or
-    the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time."""
+    the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time.
+    One note for the 16-bit files that decode dark (:func:`~vislab.data.images.dark_note`)."""
     files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
     model, record = load_model(target, trust_code)
     shape = image_shape(record, target)
     out: list[tuple[Path, Ranked | UserError]] = []
+    deep: list[int] = []  # the 16-bit files' largest values
     for start in range(0, len(files), PREDICT_BATCH):
         batch = files[start : start + PREDICT_BATCH]
-        loaded = [load_image_or_error(path, shape) for path in batch]
+        loaded = [load_image_or_error(path, shape, deep) for path in batch]
         ranked = iter(
             classify(model, record, [a for a in loaded if isinstance(a, np.ndarray)], top_k)
         )
         out.extend(
             (p, a if isinstance(a, UserError) else next(ranked)) for p, a in zip(batch, loaded)
         )
+    if note := dark_note(
+        dark_counts(deep), "given", "image folders for training decode them alike"
+    ):
+        show_note(note)
     return out
 
 

@@ -166,6 +166,29 @@ def deep_max(img: Image.Image) -> int | None:
     return hi if img.mode != "I" or 255 < hi <= 65535 else None
 
 
+def dark_counts(highest: Sequence[int]) -> tuple[int, int, int]:
+    """Of 16-bit images' largest values (:func:`deep_max`): how many images, how many of them decode dark
+    (at most :data:`DARK_DEEP`), and the largest value of those (0 if none)."""
+    dark = [hi for hi in highest if hi <= DARK_DEEP]
+    return len(highest), len(dark), max(dark, default=0)
+
+
+def dark_note(counts: Sequence[int], where: str, alike: str) -> str | None:
+    """The note for 16-bit images (``where``: "in 'FOLDER'", "given") that use only a small part of their
+    range and decode dark (``counts``: :func:`dark_counts`'s); ``alike``: where they decode the same;
+    None if none is dark."""
+    n_deep, n_dark, hi = (int(v) for v in counts)
+    if not n_dark:
+        return None
+    return (
+        f"{n_dark} of the {n_deep} 16-bit images {where} use only values up to {hi} of 65535 (8 or 12 "
+        f"bits saved as 16): vislab scales 16-bit images to 0-255 by dividing by 257 (65535 is white, as "
+        f"image viewers show them), so these decode dark, at most {round(hi / 257)} of 255, and the "
+        f"model sees near-black inputs ({alike}). Save them scaled to the full 16-bit range (12-bit "
+        f"values times 16), or as 8-bit images."
+    )
+
+
 def upright(img: Image.Image) -> Image.Image:
     """``img`` turned and mirrored as its EXIF orientation says (a phone photo: as image viewers show it,
     ``PIL.ImageOps.exif_transpose``); ``img`` itself when it has no such tag."""
@@ -209,8 +232,11 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
     return np.clip(np.rint(v), 0, 255).astype(np.uint8)
 
 
-def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
-    """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable."""
+def load_image(
+    path: Path, shape: tuple[int, int, int], deep: list[int] | None = None
+) -> np.ndarray:
+    """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable.
+    ``deep``: where a 16-bit image's largest value (:func:`deep_max`) is appended."""
     if Path(path).is_dir():
         raise UserError(
             f"'{path}' is a folder: give the image files in it, e.g. "
@@ -220,6 +246,8 @@ def load_image(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
     with open_image(path) as img:
         try:
+            if deep is not None and (hi := deep_max(img)) is not None:
+                deep.append(hi)
             return fit_image(img, shape)
         except UserError as e:  # pixel values no rule of to_uint8 fits
             raise UserError(f"'{path}': {e}") from None
@@ -272,10 +300,12 @@ def _mpx(pixels: int) -> str:
     return f"{mpx:.0f}" if mpx >= 10 else f"{mpx:.2g}"
 
 
-def load_image_or_error(path: Path, shape: tuple[int, int, int]) -> np.ndarray | UserError:
+def load_image_or_error(
+    path: Path, shape: tuple[int, int, int], deep: list[int] | None = None
+) -> np.ndarray | UserError:
     """:func:`load_image`, its UserError returned rather than raised: of many files, the others go on."""
     try:
-        return load_image(path, shape)
+        return load_image(path, shape, deep)
     except UserError as e:
         return e
 

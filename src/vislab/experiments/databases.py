@@ -10,11 +10,13 @@ HEARTBEAT_S, GRACE_S = 20, 90
 
 
 def public_url(url: str) -> str:
-    """The storage URL without its password (for files and messages)."""
+    """The storage URL without its password (for files and messages); one without a password as given
+    (SQLAlchemy's rendering URL-encodes it: ``sqlite:///file:PATH`` would read ``file%3A``)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:
         return url
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def first_line(e: BaseException) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import math
 
+import numpy as np
 import torch
 
 from vislab.errors import TrainingDiverged, TrainingInterrupted
-from vislab.models.objects import is_user_object
+from vislab.models.objects import is_user_object, is_users_code
 from vislab.models.registry import MODELS
+from vislab.training.checkpoint import load_checkpoint
 from vislab.training.model_checks import raises_its_own, user_code
 from vislab.training.resume import checkpoint
 from vislab.training.rundir import RunDir
@@ -194,15 +196,24 @@ def _stopped_python(t: Training, saved: bool) -> str:
 
 
 def check_finite(t: Training, loss: float, lr: float) -> None:
-    """Stop a run whose training loss became NaN/inf, keeping the last good checkpoint."""
+    """Stop a run whose training loss became NaN/inf, keeping the last good checkpoint; the message says
+    what is known of the cause (:func:`_bad_outputs`), checked once, here."""
     if math.isfinite(loss):
         return
     mark(t, "diverged")
     epoch, last = t.loop.epoch, t.run.ckpt_dir / "last.pt"
     good = f"{last} (after epoch {epoch})" if epoch > 0 else "none (it diverged in the first epoch)"
-    said = (
-        f"the training loss became NaN/inf in epoch {epoch + 1} (lr {lr:.3g}). Lower optim.lr, set "
-        f"train.grad_clip, or check data.normalize. Training stopped; last good checkpoint: {good}."
+    stopped = f"Training stopped; last good checkpoint: {good}."
+    said = f"the training loss became NaN/inf in epoch {epoch + 1} (lr {lr:.3g})"
+    if bad := _bad_outputs(t):
+        raise TrainingDiverged(
+            f"{said}: with the weights of the last good checkpoint (after epoch {epoch}), model "
+            f"'{t.record.model.name}' already maps {bad} to NaN/inf, its inputs finite: its forward "
+            f"gives NaN/inf for them (a division by zero, the log or square root of a negative number, "
+            f"an overflow), so lowering optim.lr will not help. {stopped}"
+        )
+    said += (
+        f". Lower optim.lr, set train.grad_clip, or check data.normalize{_also_model(t)}. {stopped}"
     )
     if epoch > 0:  # a resume keeps the settings that diverged: a new run starts from those weights
         said += (
@@ -211,6 +222,52 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
             f"optim__lr={lr / 10:.3g}."
         )
     raise TrainingDiverged(said)
+
+
+def _also_model(t: Training) -> str:
+    """For the user's own model in its first epoch (no good weights to check it with), that its forward
+    may be the cause: only the first batch's output was checked before training; else ""."""
+    name = t.record.model.name
+    if t.loop.epoch > 0 or not is_users_code(name):
+        return ""
+    return (
+        f"; if it happens at a low lr too, check model '{name}''s forward: its output was finite for "
+        f"the first batch, but other inputs may make it NaN/inf"
+    )
+
+
+def _which(t: Training, rows: np.ndarray) -> str:
+    """Rows ``rows`` (≥ 1) of the train split in words: how many of its samples, the first by its file, or
+    by its index in the source's official set (``train[5]``: ``x[5]`` of ``data=(x, y)``)."""
+    train = t.data.splits.train
+    i = int(rows[0])
+    named = train.names is not None
+    first = f"'{train.names[i]}'" if named else train.sources(rows[:1])[0] or f"sample {i}"
+    return f"{len(rows)} of the train split's {len(train.y)} samples (the first: {first})"
+
+
+def _bad_outputs(t: Training) -> str | None:
+    """After a good epoch (one process), the train samples that the weights of ``last.pt`` map to NaN/inf
+    in eval mode, in words (None if none): one pass over the train split, no gradients. The model keeps
+    those weights (its own have gone NaN; nothing saves them)."""
+    last = t.run.ckpt_dir / "last.pt"
+    if t.loop.epoch == 0 or t.dist.world > 1 or not last.is_file():
+        return None
+    if t.network.hooks.trained_by != "optimizer":
+        return None
+    model, loader = t.network.model, t.data.train
+    try:
+        model.load_state_dict(load_checkpoint(last).state_dict)
+        model.eval()
+        with torch.no_grad():
+            finite = [
+                model(x).reshape(len(x), -1).isfinite().all(1)
+                for x, _ in loader.unaugmented(loader.batch_size).epoch(0)
+            ]
+    except Exception:  # noqa: BLE001 - a check for the message only: the divergence is what is said
+        return None
+    bad = np.flatnonzero(~torch.cat(finite).cpu().numpy())
+    return _which(t, bad) if len(bad) else None
 
 
 EXPLODING = (

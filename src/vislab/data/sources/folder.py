@@ -24,7 +24,8 @@ import numpy as np
 from vislab.config import DataConfig
 from vislab.data.cache import Arrays, keyed_arrays
 from vislab.data.images import (
-    DARK_DEEP,
+    dark_counts,
+    dark_note,
     deep_max,
     fit_image,
     is_grey,
@@ -104,11 +105,7 @@ def _build(layout: Layout, class_names: list[str], shape: Shape) -> Arrays:
     many images are 16-bit, how many of them decode dark, and the largest value of those."""
     decoded, grey, deep = _decode_all(layout, class_names, shape)
     channels = shape[0] or (1 if grey else 3)
-    dark = [hi for hi in deep if hi <= DARK_DEEP]
-    arrays = {
-        "grey": np.array(grey),
-        "deep": np.array([len(deep), len(dark), max(dark, default=0)]),
-    }
+    arrays = {"grey": np.array(grey), "deep": np.array(dark_counts(deep))}
     for key, items in decoded.items():
         arrays[f"x_{key}"] = np.stack([np.repeat(a, channels // a.shape[-1], -1) for a, _ in items])
         arrays[f"y_{key}"] = np.array([y for _, y in items], dtype=np.int64)
@@ -196,16 +193,8 @@ def _note_converted(root: Path, channels: int, grey: bool) -> None:
 def _note_dark(root: Path, deep: np.ndarray) -> None:
     """The note for 16-bit images of ``root`` that use only a small part of their range (``deep``:
     :func:`_build`'s counts), which decode dark."""
-    n_deep, n_dark, hi = (int(v) for v in deep)
-    if n_dark:
-        show_note(
-            f"{n_dark} of the {n_deep} 16-bit images in '{root}' use only values up to {hi} of 65535 "
-            f"(8 or 12 bits saved as 16): vislab scales 16-bit images to 0-255 by dividing by 257 "
-            f"(65535 is white, as image viewers show them), so these decode dark, at most "
-            f"{round(hi / 257)} of 255, and the model sees near-black inputs (vislab predict decodes "
-            f"them alike). Save them scaled to the full 16-bit range (12-bit values times 16), or as "
-            f"8-bit images."
-        )
+    if note := dark_note(deep, f"in '{root}'", "vislab predict decodes them alike"):
+        show_note(note)
 
 
 @register_source("folder")

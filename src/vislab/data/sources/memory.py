@@ -113,13 +113,20 @@ def as_inputs(x: Any) -> np.ndarray:
         )
     if len(arr) == 0:
         raise DataError("x holds no samples (its first axis has length 0).")
+    given = arr
+    if arr.ndim == 2:  # features are stored as float32: a float64 past its range becomes inf
+        with np.errstate(over="ignore"):
+            arr = np.ascontiguousarray(arr, dtype=np.float32)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = int(np.flatnonzero(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1))[0])
-        raise DataError(
-            f"x holds NaN or infinite values (first in sample {bad}): remove or fix them."
+        why = (
+            "NaN or infinite values"
+            if given is arr or not np.isfinite(given[bad]).all()
+            else ("values past float32's range (±3.4e38; vislab stores features as float32)")
         )
+        raise DataError(f"x holds {why} (first in sample {bad}): remove, fix or rescale them.")
     if arr.ndim == 2:
-        return np.ascontiguousarray(arr, dtype=np.float32)
+        return arr
     return np.ascontiguousarray(_to_uint8(_channels_last(arr)))
 
 

@@ -29,6 +29,7 @@ from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments.sweeps.space import apply_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.experiments.sweeps.study import STORAGE_ERRORS
+from vislab.experiments.sweeps.trials import DATABASE_FAILED
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 from vislab.training.summary import RunSummary
@@ -213,7 +214,7 @@ class Objective:
         # the study database failed: not the trial's fault; the worker stops, the driver queues it again
         except STORAGE_ERRORS:
             with contextlib.suppress(*STORAGE_ERRORS):
-                trial.set_user_attr("error", "the study database failed during the trial")
+                trial.set_user_attr("error", DATABASE_FAILED)
             raise
         # the worker stops; the driver queues these parameters again
         except TrainingInterrupted as e:

@@ -25,9 +25,17 @@ _WORDS = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialSta
 _WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 
 
+# the error of a trial whose study database failed during it: interrupted, as by a signal (runner queues it
+# again, and its run resumes from its last checkpoint)
+DATABASE_FAILED = (
+    "interrupted: the study database failed during the trial; its parameters were queued again"
+)
+
+
 def state_word(t: FrozenTrial) -> str:
     """A trial's state as results.md and ``sweep show`` count it: optuna's, but a trial stopped by a signal
-    (failed for optuna; its parameters queued again) is "interrupted", not "failed"."""
+    or by its study database failing (failed for optuna; its parameters queued again, its run resumed)
+    is "interrupted", not "failed"."""
     if t.state is TrialState.FAIL and str(t.user_attrs.get("error", "")).startswith("interrupted"):
         return "interrupted"
     return _WORDS[t.state]
