@@ -12,6 +12,7 @@ import numpy as np
 
 from vislab.config import DataConfig, build_config
 from vislab.data.fingerprint import data_change
+from vislab.data.images import IMAGE_EXTS
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import UserError
 from vislab.training.record import RunRecord
@@ -27,15 +28,17 @@ _LIMITS = ("limit", "limit_per_class", "limit_eval")
 def unlimited(config: dict, overrides: Sequence[str]) -> dict:
     """The run's ``config`` (plain values) for ``--split all``: its data.limit, data.limit_per_class and
     data.limit_eval dropped, so every sample is scored; UserError where ``overrides`` give one of them
-    (not null): "all" means all, and a limit would keep part of the data, not all of it."""
+    (not null): "all" means all, and a limit would keep part of the data, not all of it. Its data.split
+    sizes, which may sum to less than the data holds, are dropped too where the sets loaded
+    (``data.use``) hold a train set to split otherwise and ``overrides`` give none (:func:`data_note`
+    says how many samples are scored where they are not all)."""
     tree = {**config, "data": {**config.get("data", {}), **dict.fromkeys(_LIMITS)}}
     given = build_config(tree, list(overrides), source="checkpoint config").data
+    if "train" in given.use and not _given(overrides, "data.split"):
+        tree["data"]["split"] = None
     for key in _LIMITS:
         if getattr(given, key) is not None:
-            typed = next(
-                (o for o in reversed(overrides) if o.split("=", 1)[0].strip() == f"data.{key}"),
-                f"data.{key}={getattr(given, key)}",
-            )
+            typed = _given(overrides, f"data.{key}") or f"data.{key}={getattr(given, key)}"
             raise UserError(
                 f"setting '{typed}' (Python: data__{key}={getattr(given, key)}): --split all scores "
                 f"every sample of the data, and data.{key} "
@@ -44,6 +47,11 @@ def unlimited(config: dict, overrides: Sequence[str]) -> dict:
                 f'evaluate(split="test", data__limit_eval=N)).'
             )
     return tree
+
+
+def _given(overrides: Sequence[str], key: str) -> str | None:
+    """The last of ``overrides`` that sets ``key``, or None."""
+    return next((o for o in reversed(overrides) if o.split("=", 1)[0].strip() == key), None)
 
 
 def every_sample(splits: Splits) -> ArraySet:
@@ -67,39 +75,86 @@ def data_note(
     summary: RunSummary | None = None,
 ) -> str | None:
     """The note on what is scored, or None: the run's own data changed since it trained; ``split`` all
-    of the data the run trained on (its train split included: its sizes from the run's ``summary``); a
-    split of other data carved from its train set (a part of it only)."""
+    of the data the run trained on (its train split included: its sizes from the run's ``summary``), or
+    all but fewer samples than the data holds (:func:`_part_note`); a split of other data carved from its
+    train set (a part of it only); a split with no sample of some classes, drawn otherwise than at
+    training (:func:`_absent_note`; training said those of its own draw)."""
     other = _names_other_data(overrides)
     if not other and split != "all":
-        return _changed_note(target, record, splits, data, split)
+        changed = _changed_note(target, record, splits, data, split)
+        return _joined(
+            changed, None if changed or not overrides else _absent_note(splits, data, split)
+        )
     own = not other or (
         record.data is not None
         and splits.fingerprint is not None
         and data_change(record.data, splits.fingerprint) is None
     )
     if split == "all":
-        return _trained_on_note(splits, data, summary) if own else None
-    return None if own else _carved_note(splits, data, split)
+        part = _part_note(splits, data)
+        return _joined(_trained_on_note(splits, data, summary, not part) if own else None, part)
+    return _joined(
+        None if own else _carved_note(splits, data, split), _absent_note(splits, data, split)
+    )
+
+
+def _joined(*notes: str | None) -> str | None:
+    """The ``notes`` given, one after another, each but the first as a sentence (not a setting's name:
+    data.split stays so); None where none is."""
+    given = [n for n in notes if n]
+    sentences = [n if "." in n.split()[0] else n[0].upper() + n[1:] for n in given[1:]]
+    return " ".join([*given[:1], *sentences]) or None
 
 
 def _where(splits: Splits, data: DataConfig) -> str:
     """The data in a note's words: an image folder's data.root, else data.name."""
     folder = splits.fingerprint is not None and splits.fingerprint["of"] == "files"
-    return f"data.root '{data.root}'" if folder else f"data.name={data.name}"
+    return (
+        f"the data under data.root '{data.root}'"
+        if folder
+        else f"the data of data.name={data.name}"
+    )
 
 
-def _trained_on_note(splits: Splits, data: DataConfig, summary: RunSummary | None) -> str:
-    """The note for ``--split all`` of the run's own data: it holds the samples the run trained on (how
-    many: the run's summary.json's n_train, n_val, n_test; unsaid where it has none)."""
+def _held(splits: Splits) -> int:
+    """How many samples the data held (the sets loaded, before any split size or limit kept a part)."""
+    if splits.fingerprint is None:
+        return sum(len(s) for _, s in splits.items())
+    return int(sum(sum(c) for c in splits.fingerprint["counts"].values()))
+
+
+def _trained_on_note(
+    splits: Splits, data: DataConfig, summary: RunSummary | None, every: bool = True
+) -> str:
+    """The note for ``--split all`` of the run's own data (``every`` sample of it, or a part:
+    :func:`_part_note`): it holds the samples the run trained on (how many: the run's summary.json's
+    n_train, n_val, n_test; unsaid where it has none)."""
     s = summary or RunSummary()
     n = lambda count, some: some if count is None else f"the {count}"  # noqa: E731
     return (
-        f"--split all scores every sample of the run's own data ({_where(splits, data)}): "
+        f"--split all scores {'every sample' if every else 'samples'} of {_where(splits, data)}, "
+        f"the run's own: "
         f"{n(s.n_train, 'the samples')} it trained on (train) and {n(s.n_val, 'those')} it picked its "
         f"best checkpoint by (val) among them, so these are not held-out scores (--split test: "
         f'{n(s.n_test, "the ones")} it held out; Python: split="test"). To score new images, give their '
         f'folder: --split all --set data.root=OTHER (Python: evaluate(split="all", '
         f"data__root=OTHER))."
+    )
+
+
+def _part_note(splits: Splits, data: DataConfig) -> str | None:
+    """The note for ``--split all`` scoring fewer samples than the data holds: data.split's sizes, kept
+    where the sets loaded hold no train set to split otherwise (:func:`unlimited`); None where all are."""
+    scored, held = sum(len(s) for _, s in splits.items()), _held(splits)
+    if scored >= held or data.split is None:
+        return None
+    _, n_val, n_test = data.split
+    sizes = [held - n_val - n_test, n_val, n_test]
+    return (
+        f"data.split={list(data.split)} keeps {scored} of the {held} samples of "
+        f"{_where(splits, data)} (data.use={list(data.use)}: no train set to split otherwise), so "
+        f"--split all scores those {scored}, not every one. To score all {held}: --set "
+        f"data.split=[{','.join(map(str, sizes))}] (Python: data__split={sizes})."
     )
 
 
@@ -109,11 +164,38 @@ def _carved_note(splits: Splits, data: DataConfig, split: str) -> str | None:
     scored = dict(splits.items())[split]
     if scored.origin is None or not (scored.origin[:, 0] != OFFICIAL_SETS.index(split)).any():
         return None
-    total = sum(len(s) for _, s in splits.items())
     return (
         f"{_where(splits, data)} has no {split} set of its own, so its {split} split is carved from "
-        f"it: these scores are of {len(scored)} of its {total} samples. To score all of them: "
+        f"it: these scores are of {len(scored)} of its {_held(splits)} samples. To score all of them: "
         f'--split all (Python: split="all").'
+    )
+
+
+def _absent_note(splits: Splits, data: DataConfig, split: str) -> str | None:
+    """The note naming the classes of the sets ``split`` is drawn from that it holds no sample of (a
+    carve or data.limit_eval's sample missed them), with the limit that keeps one of each where
+    data.limit_eval is the cause; None where it holds every class, or where the data tell no sets."""
+    scored = dict(splits.items())[split]
+    if scored.origin is None or splits.fingerprint is None or not len(scored):
+        return None
+    counts = splits.fingerprint["counts"]
+    sets = [OFFICIAL_SETS[k] for k in np.unique(scored.origin[:, 0]) if OFFICIAL_SETS[k] in counts]
+    held = np.sum([counts[s] for s in sets], axis=0) > 0
+    missing = np.flatnonzero(held & (np.bincount(scored.y, minlength=len(held)) == 0))
+    if not len(missing):
+        return None
+    n, classes = len(missing), int(held.sum())
+    fix = ""
+    if data.limit_eval is not None and len(scored) == data.limit_eval < classes:
+        fix = (
+            f" data.limit_eval={data.limit_eval} samples fewer than its {classes} classes: "
+            f"--set data.limit_eval={classes} / data__limit_eval={classes} keeps one of each."
+        )
+    names = ", ".join(repr(splits.class_names[k]) for k in missing[:10])
+    return (
+        f"the {split} split scored holds no sample of {n} of the {classes} classes it is drawn from "
+        f"({names}{' …' if n > 10 else ''}): its scores (per-class accuracy too) leave "
+        f"{'it' if n == 1 else 'them'} out.{fix}"
     )
 
 
@@ -135,7 +217,6 @@ def _changed_note(
     if change is None:
         return None
     folder = splits.fingerprint["of"] == "files"
-    where = f"under data.root '{data.root}'" if folder else f"of data.name={data.name}"
     what = "images" if folder else "samples"
     was = "trained on" if split == "train" else f"held out, and may hold {what} it trained on"
     fix = (
@@ -146,14 +227,15 @@ def _changed_note(
         else "Evaluate on the data the run trained on"
     )
     return (
-        f"the data {where} changed since the run trained ({change}): its {split} split drawn now is "
-        f"not the one the run {was}, so these scores are not the run's. {fix}."
+        f"{_where(splits, data)} changed since the run trained ({change}): its {split} split drawn now "
+        f"is not the one the run {was}, so these scores are not the run's. {fix}."
     )
 
 
-def check_data_settings(overrides: Sequence[str]) -> None:
+def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") -> None:
     """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained;
-    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`)."""
+    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.root of
+    images without class folders (:func:`_check_labelled`)."""
     for o in overrides:
         key = o.split("=", 1)[0].strip()
         if "." not in key:
@@ -164,6 +246,23 @@ def check_data_settings(overrides: Sequence[str]) -> None:
                 f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
                 f"data__root=DIR)."
             )
+    if root := _given(overrides, "data.root"):
+        _check_labelled(Path(root.split("=", 1)[1].strip()), target)
+
+
+def _check_labelled(root: Path, target: str | Path) -> None:
+    """UserError where ``root`` holds images but no folder: no class folders to label them, so nothing
+    to score — ``vislab predict`` classifies such images."""
+    if not root.is_dir() or any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir()):
+        return
+    images = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    if images:
+        raise UserError(
+            f"data.root '{root}' holds {len(images)} image{'s' if len(images) != 1 else ''} but no "
+            f"class folders, so eval has no labels to score them by (it reads one folder per class: "
+            f"{root / '<class>'}/*.png). To classify them: vislab predict {target} {root} --csv "
+            f"predictions.csv (Python: load_run(RUN).predict_files('{root}'))."
+        )
 
 
 def _no_section(setting: str, key: str) -> str:

@@ -161,14 +161,17 @@ def split_inputs(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
         )
-    check_data_settings(overrides)
+    check_data_settings(overrides, target)
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
     tree = unlimited(record.config, overrides) if split == "all" else record.config
     cfg = build_config(tree, list(overrides), source="checkpoint config")
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
-    splits, _ = prepare_data(cfg.data, cfg.train.seed, stats=spec.stats, channels=channels)
+    # training said how its splits were drawn; data_note says what these scores depend on
+    splits, _ = prepare_data(
+        cfg.data, cfg.train.seed, stats=spec.stats, channels=channels, notes=False
+    )
     summary = _summary_of(Path(target)) if split == "all" else None
     if note := data_note(target, record, splits, cfg.data, split, overrides, summary):
         show_note(note)

@@ -25,13 +25,16 @@ def resize_images(data: ArraySet, size: int) -> ArraySet:
     return ArraySet(np.ascontiguousarray(out), data.y, data.names, data.origin)
 
 
-def load_splits(cfg: DataConfig, seed: int, channels: int | None = None) -> Splits:
+def load_splits(
+    cfg: DataConfig, seed: int, channels: int | None = None, notes: bool = True
+) -> Splits:
     """The three splits of ``cfg.name`` (deterministic for a seed), resized if ``data.resize`` is set (an
     image folder is decoded straight to that size). ``channels`` (1 or 3; other sources ignore it): an
     image folder decoded to that many channels whatever its images are, as ``vislab predict`` decodes a
-    file for a model of those inputs."""
+    file for a model of those inputs. ``notes``: whether the split notes are shown
+    (:func:`~vislab.data.split.make_splits`)."""
     own = cfg.name == "folder" and channels in (1, 3)
-    splits = make_splits(load_folder(cfg, channels) if own else load_source(cfg), cfg, seed)
+    splits = make_splits(load_folder(cfg, channels) if own else load_source(cfg), cfg, seed, notes)
     if cfg.resize:
         splits.train, splits.val, splits.test = (
             resize_images(s, cfg.resize) for _, s in splits.items()
@@ -45,16 +48,17 @@ def prepare_data(
     stats: NormStats | None = None,
     crop_size: int | None = None,
     channels: int | None = None,
+    notes: bool = True,
 ) -> tuple[Splits, NormStats]:
     """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict);
-    ``channels``: as :func:`load_splits` says.
+    ``channels`` and ``notes``: as :func:`load_splits` says.
 
     ``crop_size`` (``augment.crop.size``): the model sees size×size crops, so a ZCA matrix, which acts on
     whole samples, is fitted on the train images' centre crops. Per-channel standardisation is fitted on
     the whole images (the random training crops range over all of them), so evaluation's centre crops
     are not exactly zero-mean, unit-std: on Fashion-MNIST with 16×16 crops, whole images have mean
     0.286, std 0.353; their centre crops mean 0.485, std 0.344."""
-    splits = load_splits(cfg, seed, channels)
+    splits = load_splits(cfg, seed, channels, notes)
     if stats is None:
         x = splits.train.x
         if cfg.normalize == "zca" and crop_size and x.ndim == 4:

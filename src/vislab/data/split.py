@@ -18,6 +18,7 @@ from vislab.data.fingerprint import data_fingerprint
 from vislab.data.split_notes import (
     Carve,
     Left,
+    limit_eval_note,
     missed_note,
     pooled_note,
     small_classes_note,
@@ -114,12 +115,14 @@ def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray,
     return np.concatenate(rest), np.concatenate(test)
 
 
-def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
+def make_splits(src: SourceData, cfg: DataConfig, seed: int, notes: bool = True) -> Splits:
     """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
     carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
     ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
     train). :class:`~vislab.errors.Note` notes name the classes a carved split has no sample of (too small
-    or missed by the draw) and those left without training images, with the settings to blame."""
+    or missed by the draw), those left without training images and those ``data.limit_eval``'s sample
+    leaves out, with the settings to blame — shown unless ``notes`` is false (eval drawing a run's splits
+    again: training said them)."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     src = _traced(src)
@@ -127,13 +130,25 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
     carved = _sized if cfg.split is not None else _official
     pool, (train, val, test) = carved(src, cfg, seed, left)
     carved_splits = Splits(train, val, test, list(src.class_names))
-    for note in (
+    said = [
         small_classes_note(left, pool, carved_splits),
         missed_note(left, list(src.class_names), cfg),
         untrained_note(carved_splits, cfg, set(left)),
-    ):
+    ]
+    train, val, test, limited = _limited(train, val, test, cfg, seed, list(src.class_names))
+    splits = Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
+    for note in [*said, limited, pooled_note(splits, src, cfg)] if notes else []:
         if note:
             show_note(note)
+    return splits
+
+
+def _limited(
+    train: ArraySet, val: ArraySet, test: ArraySet, cfg: DataConfig, seed: int, names: list[str]
+) -> tuple[ArraySet, ArraySet, ArraySet, str | None]:
+    """train, val and test cut to ``data.limit`` / ``data.limit_per_class`` (train) and
+    ``data.limit_eval`` (val and test), and the note naming the classes a sample smaller than them
+    leaves out (None if none)."""
     # data.limit is not stratified, and stays so: published runs depend on its draw (limit_note says
     # which classes it leaves without training samples, and when the train split holds fewer images)
     if cfg.limit is not None and cfg.limit < len(train):
@@ -141,16 +156,13 @@ def make_splits(src: SourceData, cfg: DataConfig, seed: int) -> Splits:
             np.sort(np.random.default_rng(seed).permutation(len(train))[: cfg.limit])
         )
     if cfg.limit_per_class is not None:
-        train = per_class(train, cfg.limit_per_class, seed, [val, test], list(src.class_names))
+        train = per_class(train, cfg.limit_per_class, seed, [val, test], names)
     if cfg.limit_eval is not None:
-        val, test = (
-            _sampled(val, cfg.limit_eval, seed + 1),
-            _sampled(test, cfg.limit_eval, seed + 2),
-        )
-    splits = Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
-    if note := pooled_note(splits, src, cfg):
-        show_note(note)
-    return splits
+        left_out: dict[str, tuple[int, np.ndarray]] = {}
+        val = _sampled(val, cfg.limit_eval, seed + 1, "val", left_out)
+        test = _sampled(test, cfg.limit_eval, seed + 2, "test", left_out)
+        return train, val, test, limit_eval_note(cfg.limit_eval, left_out, names)
+    return train, val, test, None
 
 
 def _traced(src: SourceData) -> SourceData:
@@ -274,10 +286,30 @@ def _too_small(y: np.ndarray, carved: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(missing)
 
 
-def _sampled(data: ArraySet, n: int, seed: int) -> ArraySet:
-    """``n`` samples of ``data`` (stratified, as ``carve`` draws them; all when ``n`` is not smaller):
-    data.limit_eval's val and test."""
-    return carve(data, n, seed)[1] if n < len(data) else data
+def _sampled(
+    data: ArraySet, n: int, seed: int, split: str, left_out: dict[str, tuple[int, np.ndarray]]
+) -> ArraySet:
+    """``n`` samples of ``data`` (all when ``n`` is not smaller): data.limit_eval's val and test, drawn as
+    ``carve`` draws them (stratified where it can) — or, where that draw misses a class and ``n``
+    allows one of each, one of each class and the rest at random. ``left_out[split]``: the number of
+    classes of ``data`` and those the sample has none of."""
+    if n >= len(data):
+        return data
+    sample = carve(data, n, seed)[1]
+    present = np.unique(data.y)
+    if not np.isin(present, sample.y).all() and n >= len(present):
+        sample = _one_of_each(data, n, seed)
+    left_out[split] = (len(present), np.setdiff1d(present, sample.y))
+    return sample
+
+
+def _one_of_each(data: ArraySet, n: int, seed: int) -> ArraySet:
+    """``n`` samples of ``data`` (in its order) holding one of each class, all drawn at random with
+    ``seed``: each class's first in a permutation, then the permutation's others."""
+    order = np.random.RandomState(seed).permutation(len(data))
+    first = order[np.unique(data.y[order], return_index=True)[1]]
+    others = order[~np.isin(order, first)]
+    return data.take(np.sort(np.concatenate([first, others[: n - len(first)]])))
 
 
 def per_class(

@@ -1,6 +1,8 @@
 """The notes a split may give: classes too small to be split, classes the splits leave untrained, what
 ``data.limit`` did that a user would not expect, and ``data.split`` pooling the official test set into
-train and val — each with the numbers and the settings that fix it."""
+train and val, ``data.limit_eval`` sampling fewer samples than classes — each with the numbers and the
+settings that fix it. They are said where the splits are drawn for training (and ``vislab data info``), not
+where eval draws a run's splits again: its own note says what its scores depend on."""
 
 from __future__ import annotations
 
@@ -268,3 +270,27 @@ def _fraction(n: int, total: int) -> float:
         if round(total * (f := round(n / total, digits))) == n and 0 < f < 1:
             return f
     return n / total
+
+
+def limit_eval_note(
+    limit: int, left_out: dict[str, tuple[int, np.ndarray]], names: list[str]
+) -> str | None:
+    """The note for ``data.limit_eval`` sampling val or test with fewer samples than the classes they
+    hold (``left_out``: each such split → its number of classes and those its sample has none of): the
+    classes its scores leave out and the limit that keeps one of each; None where none is left out."""
+    told = {k: v for k, v in left_out.items() if len(v[1])}
+    if not told:
+        return None
+    need = max(classes for classes, _ in told.values())
+    parts = and_list(
+        [
+            f"{split} holds none of {first_few([repr(names[k]) for k in missed], 5)}"
+            for split, (_, missed) in told.items()
+        ]
+    )
+    return (
+        f"data.limit_eval={limit} samples val and test with fewer samples than the {need} classes "
+        f"they hold, so {parts}: {'its' if len(told) == 1 else 'their'} scores (per-class accuracy "
+        f"too) leave them out. To keep one of each class: --set data.limit_eval={need} / "
+        f"data__limit_eval={need}."
+    )
