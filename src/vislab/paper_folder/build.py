@@ -30,6 +30,7 @@ from pathlib import Path
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
+from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.provenance import FITTED, fitted_rows, recipe_sentence
 from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, for_people, table_settings
@@ -139,14 +140,17 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     """``tables/<run>_epochs.tex``: the metrics per epoch of each run with its own figures (a seeded
     row's first seed, a sweep's best few trials), none of a model fitted once (majority, svm: no epochs);
     each run its own file and label (``table_names``); ``unread``: note each
-    metrics.jsonl that cannot be read in the plan (the figures' build notes it otherwise). A row lost
+    metrics.jsonl that cannot be read in the plan, of a row's every seed (the figures' build notes it
+    otherwise). A row lost
     from a metrics.jsonl (its last line cut short: a :class:`~vislab.errors.Note`, shown when the build
     read the file) goes into the notes."""
     trained = [n for n, s in plan.detailed.items() if s.trained_by != FITTED]
-    histories, notes = read_histories(plan.runs, trained, plan.files)  # as the figures read them
-    note_lost_rows(plan, trained)
+    read = _with_their_seeds(plan, trained) if unread else trained  # the curves read every seed
+    histories, notes = read_histories(plan.runs, read, plan.files)  # as the figures read them
+    note_lost_rows(plan, read)
     if unread:
         plan.unread += notes
+    histories = {n: histories[n] for n in trained}
     names = table_names(histories, [*plan.runs, *(plan_rows(plan) or {})])  # as its figures'
     written = []
     for name, rows in histories.items():
@@ -160,6 +164,14 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     for old in set((folder / "tables").glob("*_epochs.tex")) - set(written):  # an earlier build's
         old.unlink()
     return written
+
+
+def _with_their_seeds(plan: ReportPlan, names: list[str]) -> list[str]:
+    """``names`` (a seeded row's first seed) and the other finished seeds of their rows, row by row: the
+    runs whose metrics.jsonl the curves read (a paper without figures notes each that cannot be read)."""
+    rows = [seeds for seeds in (plan_rows(plan) or {}).values() if set(seeds) & set(names)]
+    seeds = [n for r in rows for n in r if n in plan.complete and n in plan.runs]
+    return list(dict.fromkeys([*names, *seeds]))
 
 
 def paper_plan(
@@ -262,7 +274,8 @@ def _write_texts(
     line, made = data_line(plan.complete, own_splits(plan)), _made(plan)
     # under every table (a table copied alone keeps it): the data used, how the runs were made, the runs
     # left out because a file of theirs could not be read
-    note = " ".join(p for p in (line, made, _left_out(plan)) if p)
+    na = not_taken_note(readable.columns.values, readable.columns.keys)  # an mlp's model.widths
+    note = " ".join(p for p in (line, made, _left_out(plan), na) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
     listed = readable.listed

@@ -7,7 +7,7 @@ function that saves the builder's figure as a PNG and returns its path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,24 +53,32 @@ FEWER_ALPHA = 0.35
 FEWER_WORDS = "fewer seeds (faded)"
 
 
-def mean_history(seeds: list[list[dict]]) -> list[dict]:
+def mean_history(seeds: list[list[dict]], ran: Sequence[int | None] | None = None) -> list[dict]:
     """The metrics rows of several runs of one configuration (one list per seed) as one history: per epoch
-    each curve's mean over the runs that have it, and ``<key>_std`` (ddof=1) where two or more do;
-    ``seeds``: how many runs reached the epoch, ``of``: how many there are (fewer where some stopped
-    early: :func:`curves_figure` fades those epochs)."""
+    each curve's mean over the runs that have a row for it, and ``<key>_std`` (ddof=1) where two or more
+    do; ``seeds``: how many runs have the epoch's row, ``of``: how many there are, ``reached``: how many
+    trained that far — fewer only past the epoch where some run stopped (early stopping;
+    :func:`curves_figure` fades those epochs), not where a run's file lost a row. ``ran``: per run, the
+    epochs it trained (summary.json's ``epochs_run``: a row lost at the end of its file is no stop);
+    None, or a run's None: the epoch of its last row."""
     by_epoch: dict[int, dict[str, list[float]]] = {}
-    reached: dict[int, int] = {}
+    have: dict[int, int] = {}
     for rows in seeds:
         for epoch in {r["epoch"] for r in rows}:
-            reached[epoch] = reached.get(epoch, 0) + 1
+            have[epoch] = have.get(epoch, 0) + 1
         for r in rows:
             into = by_epoch.setdefault(r["epoch"], {})
             for key, *_ in CURVES:
                 if r.get(key) is not None:
                     into.setdefault(key, []).append(float(r[key]))
+    lasts = [max((r["epoch"] for r in rows), default=0) for rows in seeds]
+    stops = [
+        last if n is None else max(n, last) for n, last in zip(ran or [None] * len(seeds), lasts)
+    ]
     out = []
     for epoch, values in sorted(by_epoch.items()):
-        row: dict = {"epoch": epoch, "seeds": reached[epoch], "of": len(seeds)}
+        reached = sum(stop >= epoch for stop in stops)
+        row: dict = {"epoch": epoch, "seeds": have[epoch], "of": len(seeds), "reached": reached}
         for key, v in values.items():
             row[key] = float(np.mean(v))
             if len(v) > 1:
@@ -86,8 +94,9 @@ def curves_figure(
 ) -> Figure:
     """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
     dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
-    Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean; the
-    epochs fewer of a row's seeds reached (early stopping) are faded, a legend entry says so.
+    Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean (a bar
+    at a curve of one epoch); the epochs past where some of a row's seeds stopped (early stopping, not a
+    row lost from a file: :func:`fewer_seeds`) are faded, a legend entry says so.
     ``steps``: name → steps.jsonl rows (``train.log_every``), drawn faintly under the loss curves.
     A curve of one point is drawn as its kind's marker (:data:`POINT_MARKERS`: train ●, val ■).
     ``first_colour``: the first run's place in the palette (:func:`run_style`), the next runs' after it
@@ -139,7 +148,8 @@ def label_epoch_axes(axes: Iterable[Axes], epochs: set[int]) -> None:
 
 def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:
     """One curve of ``rows`` on ``ax`` (``line``: its plot options), and its ± std band when rows have one;
-    the number of points drawn (one: drawn as its kind's marker, :data:`POINT_MARKERS`). A seed mean's
+    the number of points drawn (one: drawn as its kind's marker, :data:`POINT_MARKERS`, its band a bar of
+    ± 1 std). A seed mean's
     epochs that fewer of its seeds reached (:func:`fewer_seeds`) are drawn faded (:data:`FEWER_ALPHA`)."""
     pts = [
         (r["epoch"], r[key], r.get(f"{key}_std"), fewer_seeds(r))
@@ -154,6 +164,10 @@ def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:
     style, color = line.pop("ls"), line["color"]
     mean = np.array(mean, dtype=float)
     spread = np.array([np.nan if s is None else s for s in std], dtype=float)  # NaN: no band there
+    if len(pts) == 1 and np.isfinite(spread).all():  # a band of one epoch has no width: a bar
+        alpha = 0.5 * (FEWER_ALPHA if fewer[0] else 1)
+        ax.vlines(epochs, mean - spread, mean + spread, color=color, alpha=alpha, lw=5)
+        spread = np.full(1, np.nan)
     if any(fewer):  # the whole curve faded, then the epochs every seed reached drawn over it
         ax.plot(epochs, mean, style, **dict(line, label=f"_{line['label']}", alpha=FEWER_ALPHA))
         ax.fill_between(
@@ -167,9 +181,9 @@ def _draw_curve(ax, rows: list[dict], key: str, line: dict) -> int:
 
 
 def fewer_seeds(row: dict) -> bool:
-    """Whether a :func:`mean_history` row is the mean of fewer seeds than its curve's others (some had
-    stopped before its epoch)."""
-    return row.get("seeds", 0) < row.get("of", 0)
+    """Whether a :func:`mean_history` row is past the epoch where some of its seeds stopped: the mean of
+    fewer seeds than its curve's others (``reached``; a row without it: ``seeds``, those with its row)."""
+    return row.get("reached", row.get("seeds", 0)) < row.get("of", 0)
 
 
 def plot_curves(

@@ -242,7 +242,7 @@ def curve_figures(
     )
     if rows:
         cut = {r: [n for n in names if n in lost] for r, names in rows.items()}
-        histories = seed_histories(histories, rows)
+        histories = seed_histories(histories, rows, lost)
         band += fewer_note(histories, cut)
     trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
     figs.colours.update((name, i) for i, name in enumerate(trained))  # a run's colour everywhere
@@ -282,14 +282,17 @@ def _test_tracking(histories: dict[str, list[dict]]) -> str:
 
 
 def seed_histories(
-    histories: dict[str, list[dict]], rows: dict[str, list[str]]
+    histories: dict[str, list[dict]], rows: dict[str, list[str]], lost: Collection[str] = ()
 ) -> dict[str, list[dict]]:
-    """Row → the mean history of its runs' histories (:func:`~vislab.plotting.runs.mean_history`)."""
+    """Row → the mean history of its runs' histories (:func:`~vislab.plotting.runs.mean_history`);
+    ``lost``: the runs whose metrics.jsonl lost its last row (cut short): they ran one epoch past their
+    last row, so that epoch is not faded as one they stopped before."""
     out = {}
     for row, names in rows.items():
-        found = [histories[n] for n in names if histories.get(n)]
+        found = [n for n in names if histories.get(n)]
+        ran = [histories[n][-1]["epoch"] + 1 if n in lost else None for n in found]
         if found:
-            out[row] = mean_history(found)
+            out[row] = mean_history([histories[n] for n in found], ran)
     return out
 
 

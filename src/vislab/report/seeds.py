@@ -17,6 +17,7 @@ from vislab.experiments.results.data_used import (
     row_datasets,
     rows_with_own_test_sets,
 )
+from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.settings import (
     LISTED,
@@ -171,7 +172,14 @@ def table_context(plan: Planned) -> dict:
         listed={row: listed_line(texts) for row, texts in readable.listed.items()},
         listed_title=LISTED,
         listed_note=f"{LISTED_NOTE[0].upper()}{LISTED_NOTE[1:]}.",
-        settings_note=unread_note(settings.unread),
+        settings_note=" ".join(
+            p
+            for p in (
+                unread_note(settings.unread),
+                not_taken_note(readable.columns.values, readable.columns.keys),  # an mlp's widths
+            )
+            if p
+        ),
         bold=bold,
         bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),

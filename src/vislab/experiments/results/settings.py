@@ -17,7 +17,9 @@ section differs (:func:`changed_keys`): a step schedule's step_size and gamma be
 schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
-preset has none) is compared and shown as unset (:func:`at_model_default`).
+preset has none) is compared as unset; where model options differ, a row that leaves one unset shows
+the value its model takes then, and a row whose model has no such option shows ``n/a`` and makes no
+difference (model_options.py).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 
@@ -30,8 +32,8 @@ dropout or schedule): what tells the rows apart, optim.name=adam included beside
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,14 @@ from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
 from vislab.config.reads import SAME_AS, idle_settings, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
+from vislab.experiments.results.model_options import (
+    NOT_TAKEN,
+    Model,
+    at_model_default,
+    model_of,
+    not_taken,
+    with_model_defaults,
+)
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -59,13 +69,15 @@ IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the
 class Settings:
     """A table's setting columns: ``keys`` in order (model, seed, then the changed settings, sorted),
     ``values`` (row → {key: value}; a setting a run does not have is missing), ``unread`` (run → the
-    error that kept its config.yaml from being read: its settings are not compared), and ``swept``: a
-    sweep's values, each a trial's choice (listed even at vislab's default)."""
+    error that kept its config.yaml from being read: its settings are not compared), ``swept``: a
+    sweep's values, each a trial's choice (listed even at vislab's default), and ``unset``: row → the
+    model options it leaves unset, valued as its model has them (``model_options.with_model_defaults``)."""
 
     keys: list[str]
     values: dict[str, dict[str, Any]]
     unread: dict[str, UserError]
     swept: bool = False
+    unset: dict[str, set[str]] = field(default_factory=dict)
 
 
 def flat_settings(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -175,29 +187,32 @@ def table_settings(
     }
     read = [[n for n in groups[r] if n in sides] for r, s in shared.items() if s is not None]
     if keys is None:
-        keys = changed_keys(
-            [_shared([sides[n].compared for n in names]) for names in read],
-            [set().union(*(sides[n].silent for n in names)) for names in read],
-            [set().union(*(sides[n].idle for n in names)) for names in read],
-        )
+        keys = _changed_of([[sides[n] for n in names] for names in read])
     keys = [k for k in keys if k not in IDENTITY]
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
-    values = {}
+    values, unset = {}, {}
     for row, names in groups.items():
         ids = _shared([{k: summaries[n].score(k) for k in identity} for n in names]) or {}
-        values[row] = {**ids, **{k: v for k, v in (shared[row] or {}).items() if k in keys}}
-    return Settings(identity + keys, values, unread)
+        own = {k: v for k, v in (shared[row] or {}).items() if k in keys}
+        if shared[row] is not None:  # unset model options as its model has them
+            model = next(sides[n] for n in names if n in sides).model
+            unset[row] = set(filled := with_model_defaults(own, keys, model)) - set(own)
+            own = filled
+        values[row] = {**ids, **own}
+    return Settings(identity + keys, values, unread, unset=unset)
 
 
 @dataclass(frozen=True)
 class _Sides:
     """A run's settings as the tables compare them: ``found`` (its settings but its :func:`silent_keys`),
-    ``compared`` (the same as compared, :func:`same_as`), ``silent`` and ``idle`` (:func:`idle_keys`)."""
+    ``compared`` (the same as compared, :func:`same_as`), ``silent``, ``idle`` (:func:`idle_keys`) and
+    ``model`` (its model.name and model.preset: what its unset model options are)."""
 
     found: dict[str, Any]
     compared: dict[str, Any]
     silent: set[str]
     idle: set[str]
+    model: Model = (None, None)
 
 
 def _read_all(
@@ -227,37 +242,7 @@ def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
     unset = at_model_default(settings)
     found = {k: v for k, v in settings.items() if k not in silent and k not in unset}
     compared = {**found, **same_as(settings, trained_by)}
-    return _Sides(found, compared, silent, idle_keys(settings, trained_by))
-
-
-def at_model_default(settings: dict[str, Any]) -> set[str]:
-    """The ``model.*`` keys of a run's flat ``settings`` set to the value its model uses when they are
-    left unset (``model.dropout=0`` of an mlp, or of a cnn whose preset has no dropout): the run is the
-    same as one that leaves them to its model, so the tables compare and show them as unset."""
-    options = {k.removeprefix("model."): k for k in settings if k.startswith("model.")}
-    options.pop("name", None)
-    if not options:  # nothing to look up: no model is loaded (a table of runs reads no torch)
-        return set()
-    preset = settings.get("model.preset")
-    defaults = _model_defaults(
-        settings.get("model.name"), preset if isinstance(preset, str) else None
-    )
-    return {k for o, k in options.items() if settings[k] in defaults.get(o, [])}
-
-
-def _model_defaults(name: Any, preset: str | None) -> dict[str, list[Any]]:
-    """Model ``name``'s options → the values that build it as leaving them unset does: None, and the
-    value it takes then (``models.option_defaults``: its signature's, or its ``preset``'s). {} for a
-    model not registered here (a model in a file is not imported for a table)."""
-    from vislab.models import MODELS, option_defaults  # on use: the models load torch
-
-    if name not in MODELS:
-        return {}
-    try:
-        defaults = option_defaults(name, preset)
-    except (UserError, KeyError):  # redefined since it was registered, or an unknown preset
-        return {}
-    return {k: [None, v] for k, v in defaults.items()}
+    return _Sides(found, compared, silent, idle_keys(settings, trained_by), model_of(settings))
 
 
 def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
@@ -265,10 +250,21 @@ def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[
     ``trained_by``) — the settings that differ among ``runs``, as the tables find them for runs without
     seeds (:func:`table_settings`): what a suite's dry run says of its runs before they train."""
     sides = [_sides(settings, how) for settings, how in runs]
-    keys = changed_keys(
-        [s.compared for s in sides], [s.silent for s in sides], [s.idle for s in sides]
-    )
-    return [{k: s.found[k] for k in keys if k in s.found} for s in sides]
+    keys = _changed_of([[s] for s in sides])
+    found = [{k: s.found[k] for k in keys if k in s.found} for s in sides]
+    filled = [with_model_defaults(f, keys, s.model) for f, s in zip(found, sides)]
+    return [
+        told_apart(v, set(v) - set(f)) | f for v, f in zip(filled, found)
+    ]  # no n/a, no unset off
+
+
+def _changed_of(rows: Sequence[Sequence[_Sides]]) -> list[str]:
+    """:func:`changed_keys` of ``rows`` (each the runs of one row, compared by the settings they share);
+    a row is silent on a model option its model does not have (``model_options.not_taken``)."""
+    compared = [_shared([s.compared for s in row]) or {} for row in rows]
+    lacking = not_taken([row[0].model for row in rows], {k for c in compared for k in c})
+    silent = [set().union(*(s.silent for s in row), lack) for row, lack in zip(rows, lacking)]
+    return changed_keys(compared, silent, [set().union(*(s.idle for s in row)) for row in rows])
 
 
 def row_sets(settings: dict[str, Any], sets: dict, trained_by: str) -> dict[str, Any]:
@@ -308,7 +304,8 @@ LISTED = "Settings each run changed"
 LISTED_NOTE = (
     f"more than {MAX_COLUMNS} settings differ between the runs, so each row's values are listed, keys "
     "sorted; a row names only the keys it has, e.g. a model family's own settings only for its runs, and "
-    "not one left off at vislab's default (0, false, none: no crop, no dropout)"
+    "not one left off at vislab's default (0, false, none: no crop, no dropout) or a model option left off; "
+    "a model option a row leaves unset is named with the value its model takes then"
 )
 
 
@@ -330,26 +327,34 @@ def for_people(settings: Settings) -> ForPeople:
     if len(changed) <= MAX_COLUMNS:
         return ForPeople(settings, {})
     identity = [k for k in settings.keys if k in IDENTITY]
-    rule = (lambda values: values) if settings.swept else told_apart
+    rule = (lambda values, _: values) if settings.swept else told_apart
+    unset = settings.unset
     listed = {  # a run whose config.yaml was not read has no settings to list (unread_note says why)
         row: [
             f"{k}={setting_text(v)}"
-            for k, v in rule({k: values[k] for k in changed if k in values}).items()
+            for k, v in rule(
+                {k: values[k] for k in changed if k in values}, unset.get(row, ())
+            ).items()
         ]
         for row, values in settings.values.items()
         if row not in settings.unread
     }
-    return ForPeople(Settings(identity, settings.values, settings.unread, settings.swept), listed)
+    kept = Settings(identity, settings.values, settings.unread, settings.swept, settings.unset)
+    return ForPeople(kept, listed)
 
 
-def told_apart(values: dict[str, Any]) -> dict[str, Any]:
+def told_apart(values: dict[str, Any], unset: Collection[str] = ()) -> dict[str, Any]:
     """Of a row's ``values`` of the settings the runs differ in, those that tell it apart: all but those
     left off at vislab's default (:func:`_off`: a run that leaves augment.crop.p at 0 uses no crop, even
-    where another run's crop differs), so a value at any other default shows (optim.name=adam beside runs
-    with sgd). What "Settings each run changed" lists under a table (and a suite's dry run, with what each
-    row sets: :func:`said_settings`)."""
+    where another run's crop differs), a model option the row leaves ``unset`` whose value then is off
+    (model.dropout=0 of an mlp) and one its model does not have (``NOT_TAKEN``: an mlp's model.widths),
+    so a value at any other default shows (optim.name=adam beside runs with sgd, an mlp's model.hidden
+    beside one that sets it). What "Settings each run changed" lists under a table (and a suite's dry
+    run, with what each row sets: :func:`said_settings`)."""
     defaults = _defaults()
-    return {k: v for k, v in values.items() if k not in defaults or not _off(v, defaults[k])}
+    off = {k for k, v in values.items() if k in defaults and _off(v, defaults[k])}
+    off |= {k for k in unset if k in values and _off(values[k], values[k])}
+    return {k: v for k, v in values.items() if k not in off and v is not NOT_TAKEN}
 
 
 def _off(value: Any, default: Any) -> bool:

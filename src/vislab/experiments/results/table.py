@@ -32,6 +32,7 @@ from vislab.experiments.results.data_used import (
     rows_with_own_test_sets,
     titled,
 )
+from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.provenance import (
     FITTED,
     fitted_params_note,
@@ -336,12 +337,12 @@ def results_texts(
     )
     data = row_datasets(figures, summaries, rows)
     bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
-    mixed = mixes_data(data)
     fitted = fitted_params_note(fitted_rows(summaries, rows))  # parameters of a fitted baseline
     under = (
         note,
         unread_note(settings.unread),
-        bold_note(seeded, mixed) if bold else "",
+        not_taken_note(readable.columns.values, readable.columns.keys),
+        bold_note(seeded, mixes_data(data)) if bold else "",
         train_acc_note(shown_cols),
         f"{fitted[:1].upper()}{fitted[1:]}." if fitted else "",
         "" if seeded else verdicts_need_seeds(groups, compare),

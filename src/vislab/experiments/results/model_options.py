@@ -1,0 +1,95 @@
+"""A comparison table's model options (``model.*``): each row's value where another row's differs. A row
+that leaves an option unset shows the value its model takes then (the registry's
+``models.option_defaults``: its signature's, or its preset's: an mlp's ``model.hidden`` ``[256]``); a row
+whose model has no such option (``model.widths`` of an mlp) shows :data:`NOT_TAKEN`, which the line under
+the table explains (:func:`not_taken_note`), and is no difference: two CNNs with the same widths do not
+list them beside an mlp. Only a table with a model option set looks models up (they load torch): a table
+of runs that set none reads no torch.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from vislab.errors import UserError
+
+NOT_TAKEN = "n/a"  # a row's cell of a model option its model does not have
+Model = tuple[Any, "str | None"]  # a run's model.name and model.preset
+
+
+def model_of(settings: dict[str, Any]) -> Model:
+    """A run's model as its flat settings name it: (model.name, model.preset or None)."""
+    preset = settings.get("model.preset")
+    return settings.get("model.name"), preset if isinstance(preset, str) else None
+
+
+def option_values(model: Model) -> dict[str, Any] | None:
+    """The options ``model`` takes → the value each has when left unset (``models.option_defaults``);
+    None where that is not known here: a model not registered in this process (a model in a file is not
+    imported for a table), one taking any option (``**kwargs``), or an unknown preset."""
+    from vislab.models import MODELS, option_defaults  # on use: the models load torch
+
+    name, preset = model
+    if name not in MODELS:
+        return None
+    try:
+        params = inspect.signature(MODELS[name]).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return option_defaults(name, preset)
+    except (
+        UserError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ):  # redefined since registered, unknown preset
+        return None
+
+
+def at_model_default(settings: dict[str, Any]) -> set[str]:
+    """The ``model.*`` keys of a run's flat ``settings`` set to the value its model uses when they are
+    left unset (``model.dropout=0`` of an mlp, or of a cnn whose preset has no dropout): the run is the
+    same as one that leaves them to its model, so the tables compare them as unset."""
+    options = {k.removeprefix("model."): k for k in settings if k.startswith("model.")}
+    options.pop("name", None)
+    if not options:  # nothing to look up: no model is loaded (a table of runs reads no torch)
+        return set()
+    defaults = option_values(model_of(settings)) or {}
+    return {k for o, k in options.items() if o in defaults and settings[k] in (None, defaults[o])}
+
+
+def not_taken(models: Sequence[Model], keys: set[str]) -> list[set[str]]:
+    """Per run of ``models``, the model options of ``keys`` (dotted, ``model.widths``) its model does
+    not have — the run has no say on them; none looked up when ``keys`` has no model option."""
+    options = {k for k in keys if k.startswith("model.") and k != "model.name"}
+    if not options:
+        return [set() for _ in models]
+    takes = [option_values(m) for m in models]
+    return [set() if t is None else {k for k in options if k[6:] not in t} for t in takes]
+
+
+def with_model_defaults(
+    values: dict[str, Any], keys: Sequence[str], model: Model
+) -> dict[str, Any]:
+    """A row's ``values`` with each model option of ``keys`` it leaves unset: its model's value then,
+    or :data:`NOT_TAKEN` where its model has no such option (as they were, for a model not known here)."""
+    unset = [k for k in keys if k.startswith("model.") and k not in values]
+    if not unset:
+        return values
+    options = option_values(model)
+    if options is None:
+        return values
+    return {
+        **values,
+        **{k: options.get(k[6:], NOT_TAKEN) if k[6:] in options else NOT_TAKEN for k in unset},
+    }
+
+
+def not_taken_note(values: dict[str, dict[str, Any]], shown: Collection[str]) -> str:
+    """The line under a table whose columns (``shown``: their keys) have a :data:`NOT_TAKEN` cell (row
+    → its settings: ``values``), naming the rows and options; "" when none has."""
+    rows = {row: [k for k in shown if vs.get(k) is NOT_TAKEN] for row, vs in values.items()}
+    said = "; ".join(f"{row}: {', '.join(keys)}" for row, keys in rows.items() if keys)
+    return f"{NOT_TAKEN}: the row's model has no such option ({said})." if said else ""
