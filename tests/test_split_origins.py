@@ -139,7 +139,8 @@ def test_mistakes_csv_names_each_wrong_images_official_set_and_index(fm_run, cap
         classes[official["test"][1][i]] for i in rows["index"]
     ]  # the index as the source's
     assert np.mean(np.array(looked_up) == rows["true"].to_numpy()) < 0.5
-    with warnings.catch_warnings(record=True) as said:  # the run's data.split: training said its note
+    # the run's data.split: training said its note, eval does not repeat it
+    with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         table = run.mistakes()
     assert not [w for w in said if "pooled" in str(w.message)], [str(w.message) for w in said]
