@@ -1,5 +1,5 @@
 """Results tables show a row's model option at its model's default where another row changes it, and
-``n/a`` where the row's model has no such option (no difference then); seed means fade only the epochs
+``n/a`` where the row's model has no such option (counted as unset there); seed means fade only the epochs
 past where a seed stopped, not one a seed's file lost, and a one-epoch mean shows its spread;
 ``vislab paper --no-figures`` names a row's every seed whose metrics.jsonl it cannot read."""
 
@@ -47,17 +47,39 @@ def test_a_row_that_leaves_a_model_option_unset_shows_its_models_value(capsys, t
     assert table["base"]["model.hidden"] == str(option_defaults("mlp")["hidden"])  # not '-'
 
 
-def test_an_option_a_rows_model_does_not_have_is_no_difference_and_shows_n_a(capsys, tmp_path):
+def test_an_option_a_rows_model_does_not_have_shows_n_a_and_counts_as_unset(capsys, tmp_path):
+    """An MLP beside CNNs: the CNNs' widths show (n/a for the MLP) where they are not the CNN's
+    default, shared or not; CNNs at their default widths show none."""
     mlp = _run(tmp_path, "mlp", "mlp")
+    default = [_run(tmp_path, f"cnn-d{i}", "cnn") for i in (1, 2)]
+    code, said = cli(capsys, "compare", mlp, *default)
+    assert code == 0 and "model.widths" not in said
     same = [_run(tmp_path, f"cnn{i}", "cnn", "model.widths=[8,16]") for i in (1, 2)]
     code, said = cli(capsys, "compare", mlp, *same)
-    assert code == 0 and "model.widths" not in said  # the CNNs share their widths
+    table = _table(said)  # the CNNs share their widths, which are not a CNN's default: they show
+    assert code == 0 and table["mlp"]["model.widths"] == "n/a", said
+    assert table["cnn1"]["model.widths"] == table["cnn2"]["model.widths"] == "[8, 16]"
     other = _run(tmp_path, "cnn3", "cnn", "model.widths=[4,8]")
     code, said = cli(capsys, "compare", mlp, same[0], other)
     table = _table(said)
     assert code == 0 and table["mlp"]["model.widths"] == "n/a"
     assert [table[r]["model.widths"] for r in ("cnn1", "cnn3")] == ["[8, 16]", "[4, 8]"]
     assert "n/a: the row's model has no such option (mlp: model.widths)" in one_line(said)
+
+
+def test_an_option_only_one_rows_model_has_shows_where_that_row_changes_it(capsys, tmp_path):
+    """The quickstart's shape: a majority, one MLP with its own widths and a CNN with batch norm — each
+    model's option set away from its default shows, n/a for the others (E49: they vanished)."""
+    rows = [
+        _run(tmp_path, "majority", "majority"),
+        _run(tmp_path, "mlp", "mlp", "model.hidden=[16,8]"),
+        _run(tmp_path, "cnn", "cnn", "model.batchnorm=true"),
+    ]
+    code, said = cli(capsys, "compare", *rows)
+    table = _table(said)
+    assert code == 0 and table["mlp"]["model.hidden"] == "[16, 8]", said
+    assert table["cnn"]["model.hidden"] == table["majority"]["model.hidden"] == "n/a"
+    assert table["cnn"]["model.batchnorm"] in ("True", "true"), said
 
 
 def test_listed_settings_name_a_model_default_but_no_option_the_model_lacks(capsys, tmp_path):

@@ -138,27 +138,26 @@ def listed_lines(md: str) -> dict[str, str]:
 
 
 def test_settings_a_run_has_no_say_on_are_no_difference(tmp_path, monkeypatch):
-    """majority reads no optim or schedule settings; flat's schedule (none) reads no gamma or step_size;
-    the CNN has no model.hidden, the MLPs no model.widths: none makes the others' values a difference,
-    nor lists them."""
+    """majority reads no optim or schedule settings; flat's schedule (none) reads no gamma or step_size:
+    neither makes the others' values a difference, nor lists them."""
     out = fake_suite(
         tmp_path,
         {
             "majority": ["model.name=majority"],
             "mlp": ["model.hidden=[16]", "schedule.name=exponential", "schedule.gamma=0.9"],
-            "cnn": ["model.name=cnn", "model.widths=[4]", "model.dropout=0.1",
+            "cnn": ["model.name=cnn", "model.widths=[4]", "model.fc=[8]",
                     "schedule.name=exponential", "schedule.gamma=0.8"],
-            "flat": ["model.hidden=[8]", "optim.lr=0.01", "schedule.step_size=3"],
+            "flat": ["model.hidden=[16]", "optim.lr=0.01", "schedule.step_size=3"],
         },
     )  # fmt: skip
     md, tables, _ = results_and_paper(out, tmp_path / "paper", monkeypatch)
     expected = {
         "majority": "none of these settings",
         "mlp": "model.hidden=[16], optim.lr=0.001, schedule.gamma=0.9, schedule.name=exponential",
-        "cnn": "model.dropout=0.1, optim.lr=0.001, schedule.gamma=0.8, schedule.name=exponential",
-        "flat": "model.hidden=[8], optim.lr=0.01",  # schedule.name=none: off, at vislab's default
-    }  # optim.lr=0.001 (vislab's default) beside flat's 0.01: what tells the rows apart; the MLPs'
-    # model.dropout left unset (0: off) is not listed
+        "cnn": "model.fc=[8], model.widths=[4], optim.lr=0.001, schedule.gamma=0.8, "
+        "schedule.name=exponential",
+        "flat": "model.hidden=[16], optim.lr=0.01",  # schedule.name=none: off, at vislab's default
+    }  # optim.lr=0.001 (vislab's default) beside flat's 0.01: what tells the rows apart
     assert listed_lines(md) == expected
     assert listed_lines(tables) == expected
 

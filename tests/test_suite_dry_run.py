@@ -59,7 +59,7 @@ def test_dry_run_says_each_run_starts_with_its_model_and_settings_and_writes_not
     # the settings the runs differ in, as results.md's columns will show them (at most 4 differ: each
     # run's value, vislab's default too); what all share is not said
     assert "optim.lr=0.001" in lines["mlp"] and "optim.lr=0.1" in lines["mlp-fast"]
-    assert "model.hidden" not in text  # the MLPs share theirs; the CNN has none: no difference
+    assert "model.hidden=[16]" in lines["mlp"] and "model.hidden" not in lines["cnn"]
     assert "data.limit" not in text and "train.epochs" not in text
     assert "3 to start; nothing was trained or written" in text
     assert train_spy == [] and not out.exists()

@@ -77,15 +77,15 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
     assert head[:3] == ["run", "model", "seed"] and head[-len(FIGURES) :] == FIGURES
     changed = head[3 : -len(FIGURES)]
     # the model column says model.name; the majority reads no optim.* or schedule.*: they do not
-    # differ for it, nor model.hidden, which its model does not have (the MLPs share theirs)
-    assert changed == ["optim.lr"]
+    # differ for it (only model.hidden, which one model family has and the other lacks)
+    assert changed == ["model.hidden", "optim.lr"]
     assert [(r["run"], r["model"], r["optim.lr"]) for r in rows] == [
         ("majority", "majority", ""),  # a fitted baseline reads no optim.*: no value to compare
         ("mlp", "mlp", "0.01"),
         ("mlp-slow", "mlp", "0.0001"),
     ]
     md = (out / "results.md").read_text()
-    assert "| run | model | seed | optim.lr | train ACC |" in md
+    assert "| run | model | seed | model.hidden | optim.lr | train ACC |" in md
     mlp_acc = float(rows[1]["test_acc"])
     assert mlp_acc > float(rows[0]["test_acc"])  # an MLP beats the majority class
     cells = _markdown_rows(md)

@@ -91,7 +91,7 @@ def data_note(
         and data_change(record.data, splits.fingerprint) is None
     )
     if split == "all":
-        part = _part_note(splits, data)
+        part = _part_note(splits, data, _given(overrides, "data.split") is not None)
         return _joined(_trained_on_note(splits, data, summary, not part) if own else None, part)
     return _joined(
         None if own else _carved_note(splits, data, split), _absent_note(splits, data, split)
@@ -142,19 +142,25 @@ def _trained_on_note(
     )
 
 
-def _part_note(splits: Splits, data: DataConfig) -> str | None:
-    """The note for ``--split all`` scoring fewer samples than the data holds: data.split's sizes, kept
-    where the sets loaded hold no train set to split otherwise (:func:`unlimited`); None where all are."""
+def _part_note(splits: Splits, data: DataConfig, given: bool) -> str | None:
+    """The note for ``--split all`` scoring fewer samples than the data holds: data.split's sizes,
+    ``given`` with --set, or the run's, kept where the sets loaded hold no train set to split otherwise
+    (:func:`unlimited`); None where all are."""
     scored, held = sum(len(s) for _, s in splits.items()), _held(splits)
     if scored >= held or data.split is None:
         return None
     _, n_val, n_test = data.split
     sizes = [held - n_val - n_test, n_val, n_test]
+    why = "given here" if given else f"data.use={list(data.use)}: no train set to split otherwise"
+    fix = (
+        "leave data.split out"
+        if given and "train" in data.use
+        else f"--set data.split=[{','.join(map(str, sizes))}] (Python: data__split={sizes})"
+    )
     return (
         f"data.split={list(data.split)} keeps {scored} of the {held} samples of "
-        f"{_where(splits, data)} (data.use={list(data.use)}: no train set to split otherwise), so "
-        f"--split all scores those {scored}, not every one. To score all {held}: --set "
-        f"data.split=[{','.join(map(str, sizes))}] (Python: data__split={sizes})."
+        f"{_where(splits, data)} ({why}), so --split all scores those {scored}, not every one. To "
+        f"score all {held}: {fix}."
     )
 
 

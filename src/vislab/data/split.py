@@ -290,24 +290,25 @@ def _sampled(
     data: ArraySet, n: int, seed: int, split: str, left_out: dict[str, tuple[int, np.ndarray]]
 ) -> ArraySet:
     """``n`` samples of ``data`` (all when ``n`` is not smaller): data.limit_eval's val and test, drawn as
-    ``carve`` draws them (stratified where it can) — or, where that draw misses a class and ``n``
-    allows one of each, one of each class and the rest at random. ``left_out[split]``: the number of
-    classes of ``data`` and those the sample has none of."""
+    ``carve`` draws them (stratified where it can) — or, where that draw misses a class, one of each
+    class (of ``n`` classes drawn at random where ``n`` is fewer) and the rest at random.
+    ``left_out[split]``: the number of classes of ``data`` and those the sample has none of."""
     if n >= len(data):
         return data
     sample = carve(data, n, seed)[1]
     present = np.unique(data.y)
-    if not np.isin(present, sample.y).all() and n >= len(present):
+    if not np.isin(present, sample.y).all():
         sample = _one_of_each(data, n, seed)
     left_out[split] = (len(present), np.setdiff1d(present, sample.y))
     return sample
 
 
 def _one_of_each(data: ArraySet, n: int, seed: int) -> ArraySet:
-    """``n`` samples of ``data`` (in its order) holding one of each class, all drawn at random with
-    ``seed``: each class's first in a permutation, then the permutation's others."""
+    """``n`` samples of ``data`` (in its order) holding one of each class — of the first ``n`` classes
+    met where ``n`` is fewer —, all drawn at random with ``seed``: each class's first in a permutation,
+    then the permutation's others."""
     order = np.random.RandomState(seed).permutation(len(data))
-    first = order[np.unique(data.y[order], return_index=True)[1]]
+    first = order[np.sort(np.unique(data.y[order], return_index=True)[1])[:n]]
     others = order[~np.isin(order, first)]
     return data.take(np.sort(np.concatenate([first, others[: n - len(first)]])))
 

@@ -3,20 +3,26 @@ database have in common: the heartbeat timing of their workers, and how their UR
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
+import re
 
 # A worker beats every HEARTBEAT_S seconds; a trial or claim silent for GRACE_S is taken as abandoned.
 HEARTBEAT_S, GRACE_S = 20, 90
 
 
 def public_url(url: str) -> str:
-    """The storage URL without its password (for files and messages); one without a password as given
-    (SQLAlchemy's rendering URL-encodes it: ``sqlite:///file:PATH`` would read ``file%3A``)."""
-    try:
-        parsed = make_url(url)
-    except Exception:
-        return url
-    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+    """The storage URL as given (SQLAlchemy's rendering would URL-encode ``sqlite:///file:PATH`` as
+    ``file%3A``), its password shown as ``***``: the one after ``user:`` (up to the last ``@`` before
+    the query, so a password holding ``@`` or ``/`` is hidden whole) and a ``password=`` query parameter (libpq's
+    form) — for files and messages, also where the URL is malformed."""
+    scheme, sep, rest = url.partition("://")
+    before, q, query = rest.partition("?")
+    userinfo, at, after = before.rpartition("@")
+    if at and ":" in userinfo and not rest.startswith("/"):  # "/...": no host, a path (sqlite's)
+        rest = f"{userinfo.split(':', 1)[0]}:***@{after}{q}{query}"
+    return _PASSWORD_PARAMETER.sub(r"\1***", scheme + sep + rest)
+
+
+_PASSWORD_PARAMETER = re.compile(r"(?i)([?&]password=)[^&]*")
 
 
 def first_line(e: BaseException) -> str:

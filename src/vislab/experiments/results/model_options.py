@@ -2,9 +2,8 @@
 that leaves an option unset shows the value its model takes then (the registry's
 ``models.option_defaults``: its signature's, or its preset's: an mlp's ``model.hidden`` ``[256]``); a row
 whose model has no such option (``model.widths`` of an mlp) shows :data:`NOT_TAKEN`, which the line under
-the table explains (:func:`not_taken_note`), and is no difference: two CNNs with the same widths do not
-list them beside an mlp. Only a table with a model option set looks models up (they load torch): a table
-of runs that set none reads no torch.
+the table explains (:func:`not_taken_note`). Only a table with a model option set looks models up
+(they load torch): a table of runs that set none reads no torch.
 """
 
 from __future__ import annotations
@@ -58,16 +57,6 @@ def at_model_default(settings: dict[str, Any]) -> set[str]:
         return set()
     defaults = option_values(model_of(settings)) or {}
     return {k for o, k in options.items() if o in defaults and settings[k] in (None, defaults[o])}
-
-
-def not_taken(models: Sequence[Model], keys: set[str]) -> list[set[str]]:
-    """Per run of ``models``, the model options of ``keys`` (dotted, ``model.widths``) its model does
-    not have — the run has no say on them; none looked up when ``keys`` has no model option."""
-    options = {k for k in keys if k.startswith("model.") and k != "model.name"}
-    if not options:
-        return [set() for _ in models]
-    takes = [option_values(m) for m in models]
-    return [set() if t is None else {k for k in options if k[6:] not in t} for t in takes]
 
 
 def with_model_defaults(

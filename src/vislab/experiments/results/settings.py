@@ -18,8 +18,8 @@ schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
 preset has none) is compared as unset; where model options differ, a row that leaves one unset shows
-the value its model takes then, and a row whose model has no such option shows ``n/a`` and makes no
-difference (model_options.py).
+the value its model takes then, and a row whose model has no such option shows ``n/a``
+(model_options.py).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 
@@ -47,7 +47,6 @@ from vislab.experiments.results.model_options import (
     Model,
     at_model_default,
     model_of,
-    not_taken,
     with_model_defaults,
 )
 from vislab.training.rundir import RunDir
@@ -259,11 +258,11 @@ def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[
 
 
 def _changed_of(rows: Sequence[Sequence[_Sides]]) -> list[str]:
-    """:func:`changed_keys` of ``rows`` (each the runs of one row, compared by the settings they share);
-    a row is silent on a model option its model does not have (``model_options.not_taken``)."""
+    """:func:`changed_keys` of ``rows`` (each the runs of one row, compared by the settings they share).
+    A model option a row's model does not have counts as unset there: a CNN's widths set to other than
+    its default differ from an MLP's (none), and show beside it."""
     compared = [_shared([s.compared for s in row]) or {} for row in rows]
-    lacking = not_taken([row[0].model for row in rows], {k for c in compared for k in c})
-    silent = [set().union(*(s.silent for s in row), lack) for row, lack in zip(rows, lacking)]
+    silent = [set().union(*(s.silent for s in row)) for row in rows]
     return changed_keys(compared, silent, [set().union(*(s.idle for s in row)) for row in rows])
 
 
