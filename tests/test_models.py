@@ -434,7 +434,8 @@ def test_lsa_temperature_is_learnable():
 
 @pytest.mark.parametrize("pool,residual", [("cls", True), ("mean", True), ("cls", False)])
 def test_attention_rollout_one_map_per_image(pool, residual):
-    from vislab.models.vit import attention_rollout, rollout_maps
+    from vislab.explain_maps import explain_maps
+    from vislab.models.vit import attention_rollout
 
     model = seeded(
         "vit",
@@ -448,7 +449,7 @@ def test_attention_rollout_one_map_per_image(pool, residual):
         residual=residual,
     )
     x = torch.randn(5, 1, 12, 8)
-    maps = rollout_maps(model, x)
+    maps = explain_maps(model, x, "rollout")[:, 0]
     assert maps.shape == (5, 3, 2)  # one map per image, on the 3×2 patch grid
     assert torch.isfinite(maps).all() and (maps >= 0).all()
     r = attention_rollout(model.attention_maps(x), residual)
@@ -970,7 +971,7 @@ def test_train_on_circles_writes_boundary_figure(capsys, tmp_path, model):
     ],
 )
 def test_vit_figures_write_pngs(tmp_path, shape, opts):
-    from vislab.models.vit import rollout_maps
+    from vislab.explain_maps import explain_maps
     from vislab.plotting.vit import plot_attention, plot_pos_embedding
 
     model = seeded("vit", shape, 3, patch_size=2, embed_dim=8, depth=2, num_heads=2, **opts)
@@ -982,10 +983,11 @@ def test_vit_figures_write_pngs(tmp_path, shape, opts):
     images = (np.random.default_rng(0).random((3, shape[1], shape[2], shape[0])) * 255).astype(
         np.uint8
     )
-    p = plot_attention(rollout_maps(model, x), x, images, path=tmp_path / "attn.png")
+    maps = explain_maps(model, x, "rollout")[:, 0]  # B × grid_h × grid_w
+    p = plot_attention(maps, x, images, path=tmp_path / "attn.png")
     assert_png(p)
     # no display images: min-max scaled
-    p = plot_attention(rollout_maps(model, x), x, path=tmp_path / "attn_scaled.png")
+    p = plot_attention(maps, x, path=tmp_path / "attn_scaled.png")
     assert_png(p)
 
 

@@ -109,7 +109,7 @@ def run_result(run: Path) -> dict:
 # inside a child: the 2nd end-of-epoch last.pt is half written when the process stops (to be SIGKILLed there)
 HALF_WRITE = textwrap.dedent("""
     import io, time, torch
-    import vislab.training.resume as resume
+    import vislab.training.saving as resume
     from vislab.files import atomic_write
     _save_checkpoint = resume.save_checkpoint
     def save_checkpoint(path, payload):  # the second last.pt (state: epoch 2, step 0): half of it, then hang

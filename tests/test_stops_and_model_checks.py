@@ -17,7 +17,7 @@ import vislab.plotting.runs as run_plots
 from conftest import TINY_DIGITS, cli, one_line
 from vislab.errors import ConfigError, TrainingInterrupted, UserCodeError
 from vislab.models.baselines import Majority
-from vislab.training import evaluate as evaluate_module
+from vislab.training import scoring as evaluate_module
 from vislab.training import trainer
 from vislab.training.model_checks import check_output
 

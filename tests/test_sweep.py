@@ -118,7 +118,7 @@ def test_two_workers_share_one_postgres_study(tmp_path, zygote):
 # inside the worker: once trial 0 has written its first last.pt, the process waits there to be killed
 STOP_AT_THE_FIRST_CHECKPOINT = textwrap.dedent("""
     import time
-    import vislab.training.resume as resume
+    import vislab.training.saving as resume
     _save_checkpoint = resume.save_checkpoint
     def save_checkpoint(path, payload):
         _save_checkpoint(path, payload)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vislab.config.build import setting
 from vislab.config.files import read_yaml
 from vislab.data.preprocess import NormStats
 from vislab.data.tta import TTA_MODES
@@ -125,7 +126,7 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     ckpt_path = picked.path
     ckpt = load_checkpoint(ckpt_path)
     if ckpt_path.name == "best.pt":
-        averaged = (ckpt.record.config or {}).get("train", {}).get("ema", {}).get("decay", 0) > 0
+        averaged = setting(ckpt.record.config, "train.ema.decay", 0) > 0
     else:
         averaged = picked.ema_average
     epoch, step = weights_at(ckpt)
@@ -152,11 +153,10 @@ def _same_run(config: dict | None, run_config: Path) -> bool:
         saved = read_yaml(run_config, kind="run config")
     except UserError:
         return False
-    seed = lambda c: (c.get("train") or {}).get("seed")  # noqa: E731
     return (
         bool(config)
         and all(config.get(k) == saved.get(k) for k in ("model", "data"))
-        and (seed(config) == seed(saved))
+        and setting(config, "train.seed") == setting(saved, "train.seed")
     )
 
 

@@ -15,6 +15,7 @@ import yaml
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
 from vislab.config import Config
+from vislab.config.build import setting, stored_tree
 from vislab.errors import RunExists, UserError, show_note
 from vislab.run import Run
 from vislab.training.progress import in_notebook
@@ -275,9 +276,8 @@ def train_config(
 
 def _saved_device(out: Path) -> str:
     try:
-        saved = yaml.safe_load((out / "config.yaml").read_text()) or {}
-        return str(saved["train"]["device"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return str(setting(stored_tree(out), "train.device", "auto"))
+    except (OSError, yaml.YAMLError):
         return "auto"
 
 

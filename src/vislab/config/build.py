@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+import yaml
 from pydantic import BaseModel
 
 from vislab.config.files import read_yaml
@@ -33,6 +34,26 @@ def as_stored(tree: Any) -> Any:
     if isinstance(k, int) and not isinstance(k, bool) and k % 2 == 0:
         tree = {**tree, "augment": {**augment, "blur": {**blur, "kernel_size": k + 1}}}
     return tree
+
+
+def setting(tree: Any, dotted: str, default: Any = None) -> Any:
+    """The value at ``dotted`` (``"train.select_metric"``) in a plain config tree (a run's stored config, a
+    sweep's base), unvalidated; ``default`` where a key is missing or a section is no mapping (an old or
+    hand-edited file: ``train:`` left empty)."""
+    node = tree
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def stored_tree(folder: str | Path) -> Any:
+    """The config tree the run in ``folder`` stored (its config.yaml) as plain YAML, neither validated nor
+    updated (:func:`as_stored`): what reads one setting of any run, one of an older vislab or one whose
+    config no longer validates (:meth:`~vislab.training.rundir.RunDir.load_config` validates); {} for an
+    empty file. OSError or yaml.YAMLError where it cannot be read."""
+    return yaml.safe_load((Path(folder) / "config.yaml").read_text()) or {}
 
 
 def _deep_merge(base: dict, over: dict) -> dict:

@@ -230,7 +230,7 @@ TrainedBy = Literal["optimizer", "fit_arrays", "manual_step"]
 # config section → the keys of it still read, for a model not trained by an optimizer: its own step reads
 # the (scheduled) learning rate alone; a model fitted on arrays has no steps at all, and is fitted on the
 # train split as it is (no augmentation), once: of train.*, it reads what scores, seeds and places the fit
-# (training/fitted.py fit_once, evaluate.py finish_run) — no epochs, batches, steps, evaluation schedule,
+# (training/fitted.py fit_once, scoring.py finish_run) — no epochs, batches, steps, evaluation schedule,
 # early stop or weight average. (A train key added to the schema is unread for it until listed here.)
 UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "manual_step": {"optim": ("lr",)},

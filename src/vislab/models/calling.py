@@ -7,6 +7,7 @@ whose signature is its options, the target checked to be a model class or builde
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,6 @@ def adapt(
     label: str,
     where: str,
     files: list[Path],
-    record: dict | None = None,
     attr: str | None = None,
 ) -> Callable[..., nn.Module]:
     """``target`` (an ``nn.Module`` class or a builder function) as a registry builder
@@ -39,10 +39,9 @@ def adapt(
       num_classes, **options)``, or with both as keywords when it takes them by ``**kwargs``.
 
     ``label`` names the model in messages, ``attr`` the target (default its ``__name__``), ``where`` the
-    place it is defined, ``files`` the files whose
-    frames a traceback of the user's code shows; ``record`` (reference, path, sha256) travels with the
-    builder as ``vislab_code`` into checkpoints and summary.json, ``target`` as ``vislab_target`` (whose
-    source a reopened run compares with the one it recorded: :mod:`vislab.models.objects`).
+    place it is defined, ``files`` the files whose frames a traceback of the user's code shows. The
+    builder declares ``target`` (:func:`target_of`): whose source a reopened run compares with the one it
+    recorded (:mod:`vislab.models.objects`).
     """
     attr = attr or getattr(target, "__name__", type(target).__name__)
     params = _target_params(label, attr, where, target)
@@ -58,10 +57,23 @@ def adapt(
     build.__qualname__ = getattr(target, "__qualname__", attr)
     build.__module__ = getattr(target, "__module__", None) or __name__
     build.__doc__ = getattr(target, "__doc__", None)
-    build.vislab_target = target  # type: ignore[attr-defined]  # whose source a reopened run checks
-    if record is not None:
-        build.vislab_code = record  # type: ignore[attr-defined]
+    build.vislab_target = target  # type: ignore[attr-defined]  # read by target_of, nowhere else
     return build
+
+
+def target_of(builder: Any) -> Any:
+    """The class or function a registry builder calls: the target :func:`adapt` made it for, else the
+    builder itself (a builder function registered as it is, vislab's or the user's)."""
+    return getattr(builder, "vislab_target", builder)
+
+
+def bound_now(target: Any) -> Any:
+    """The class or function that ``target``'s module binds to its name now (a notebook cell run again
+    binds its redefinition), or None."""
+    module = sys.modules.get(getattr(target, "__module__", None) or "")
+    attr = getattr(target, "__qualname__", "")
+    now = getattr(module, attr, None) if module is not None and attr.isidentifier() else None
+    return now if inspect.isclass(now) or inspect.isfunction(now) else None
 
 
 def _options(target: Any, params: list[inspect.Parameter]) -> list[inspect.Parameter]:

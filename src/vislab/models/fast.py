@@ -121,6 +121,11 @@ class FastNet(ModelHooks, nn.Module):
         """Whether the eval forward uses the weight average (``ema``) rather than the trained weights."""
         return self.ema_decay > 0
 
+    @property
+    def weight_average_option(self) -> tuple[str, float]:
+        """``model.ema_decay`` and its value: the option that sets (or at 0 turns off) the eval average."""
+        return ("ema_decay", self.ema_decay)
+
     def gradcam_layer(self) -> nn.Module | None:
         """The last stage's GELU (a ModelHooks hook): ``net``'s, shared with ``ema``, so it runs in eval."""
         return rectified_features(self.net)

@@ -23,8 +23,9 @@ The hooks, by what asks for them:
   fit a plain network: its last convolutional feature map after its activation for Grad-CAM
   (:func:`rectified_features`), no attention;
 - what ``vislab model info``, ``vislab export`` and ``vislab model gradcheck`` describe:
-  ``measured_network``, ``eval_tta``, ``eval_weight_average``, and ``hand_written_gradients``, a backward
-  pass written by hand that gradcheck compares with autograd (default: none).
+  ``measured_network``, ``eval_tta``, ``eval_weight_average`` (with ``weight_average_option``, which the
+  set-up's notes name too), and ``hand_written_gradients``, a backward pass written by hand that gradcheck
+  compares with autograd (default: none).
 
 A library's models, which cannot subclass ``ModelHooks``, get hooks bound to them by
 ``register_library_hooks`` (timm's, in :mod:`vislab.models.timm_zoo`).
@@ -99,6 +100,11 @@ class ModelHooks:
     #: Whether the model's eval-mode forward runs on a running average of the weights that it keeps itself
     #: (e.g. an EMA updated in ``after_step``) rather than on the trained weights; ``vislab export`` says so.
     eval_weight_average: bool = False
+
+    #: The ``model.*`` option that sets that average's decay, 0 turning it off, and its value in this model
+    #: (e.g. `fast`'s ``("ema_decay", 0.98)``), for messages to name; None where no option of the model's
+    #: does (the default).
+    weight_average_option: tuple[str, float] | None = None
 
     def fit_arrays(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Fit on the whole train split at once: ``x`` normalised inputs N×…, ``y`` labels N.

@@ -20,7 +20,7 @@ from typing import Any
 
 from vislab.errors import UserCodeError
 from vislab.models import user
-from vislab.models.calling import adapt, source_files
+from vislab.models.calling import adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, check_imports, code_fingerprint, own_source_sha256
 from vislab.models.registry import (
     MODEL_PREFIXES,
@@ -87,22 +87,20 @@ def code_files(name: str, code: dict[str, Any] | None) -> list[Path]:
             Path(code["path"]),
             *((folder / rel).resolve() for rel in code.get("imports") or {}),
         ]
-    builder = MODELS.get(name)
-    target = getattr(builder, "vislab_target", builder)
+    target = target_of(MODELS.get(name))
     return source_files(target) if is_registered_users(name) and target is not None else []
 
 
 def register(obj: Any) -> str:
     """Register ``obj`` (a class or builder function) in this process as ``user-<qualified name>``, called
     as a ``file.py:Net`` reference would be (:func:`vislab.models.calling.adapt`), its record
-    (``vislab_code``: checkpoints, summary.json) holding its source's fingerprint; return that name. The
-    same module and qualified name (a notebook cell run again) replaces itself; ValueError when another
-    model holds the name."""
+    (``registry.code_of``: checkpoints, summary.json) holding its source's fingerprint; return that name.
+    The same module and qualified name (a notebook cell run again) replaces itself; ValueError when
+    another model holds the name."""
     qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
     name = PREFIX + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
     where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    record = {"reference": name, "object": where, **code_fingerprint(obj)}
-    register_model(name)(adapt(obj, name, where, source_files(obj), record))
+    register_model(name)(adapt(obj, name, where, source_files(obj)))  # records obj's code
     return name
 
 
@@ -123,8 +121,8 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     builder = MODELS.get(name) if is_registered_users(name) else None
     if not was or builder is None:
         return
-    target = getattr(builder, "vislab_target", builder)
-    known = [(o, sha) for o in (_bound_now(target), target) if o is not None and (sha := _sha(o))]
+    target = target_of(builder)
+    known = [(o, sha) for o in (bound_now(target), target) if o is not None and (sha := _sha(o))]
     if not known:
         return
     same = next((o for o, sha in known if sha == was), None)
@@ -151,14 +149,6 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
 
 def _sha(obj: Any) -> str | None:
     return code_fingerprint(obj)["source_sha256"]
-
-
-def _bound_now(target: Any) -> Any:
-    """The class or function that ``target``'s module binds to its name now (a notebook's redefinition),
-    or None."""
-    module = sys.modules.get(getattr(target, "__module__", None) or "")
-    now = getattr(module, getattr(target, "__qualname__", ""), None)
-    return now if inspect.isclass(now) or inspect.isfunction(now) else None
 
 
 def _code_folder(name: str, recorded: dict) -> Path | None:

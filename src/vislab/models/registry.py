@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import sys
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from pydantic.fields import FieldInfo
 
 from vislab.errors import ConfigError, UserCodeError
 from vislab.models import user
-from vislab.models.calling import RESERVED, adapt, source_files
+from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint
 from vislab.registry import registrar
 
@@ -37,7 +36,7 @@ Builder = Callable[..., nn.Module]
 MODELS: dict[str, Builder] = {}
 #: prefix → ``build(rest_of_name, input_shape, num_classes, **options)`` for names ``prefix:rest``.
 MODEL_PREFIXES: dict[str, Builder] = {}
-#: name → the record of a user's class or builder registered under it (:func:`registered_code`)
+#: name → the record of the user's code registered under it (:func:`registered_code`): its one record
 _CODE: dict[str, dict[str, Any]] = {}
 # model name → the values a preset fills its unset options with (register_model's ``presets``)
 _PRESETS: dict[str, Callable[[str | None], dict[str, Any]]] = {}
@@ -69,13 +68,15 @@ def register_model(
         _PRESETS[name] = presets
 
     def deco(obj: Builder) -> Builder:
-        where = _origin(obj)
+        # a model object's builder (objects.register): the user's class or function it calls
+        target = target_of(obj)
+        where = _origin(target)
         if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
             put(adapt(obj, name, where, source_files(obj)))
         else:
             put(obj)
         if _is_users(obj):  # the run records it; reopening it checks it (objects.check_unchanged)
-            _CODE[name] = {"reference": name, "object": where, **code_fingerprint(obj)}
+            _CODE[name] = {"reference": name, "object": where, **code_fingerprint(target)}
         else:
             _CODE.pop(name, None)
         return obj
@@ -89,20 +90,22 @@ def code_of(name: str) -> dict[str, Any] | None:
     source and of the user's modules it imported; None for vislab's own models. A file reference is
     recorded as the file is now: ask with the name just built (a resumed run's ``build_as``).
     ConfigError for a name no model has."""
-    return getattr(_lookup(name), "vislab_code", None) or _CODE.get(name)
+    return _resolve(name)[1]
 
 
 def registered_code(name: str) -> dict[str, Any] | None:
-    """The record of the user's class or builder registered as ``name`` (reference, where it is defined,
-    the sha256 of its source); None for vislab's own models and for names not registered."""
+    """The record of the user's code registered as ``name``: a model object (``vislab.train(model=Net)``)
+    or a class or builder of the user's (reference, where it is defined, the sha256 of its source); None
+    for vislab's own models and for names not registered."""
     return _CODE.get(name)
 
 
 def _is_users(obj: Any) -> bool:
-    """Whether ``obj`` is the user's code to fingerprint: not vislab's own, nor a builder vislab made for a
-    model object (``vislab.train(model=Net)``, which carries its own record)."""
+    """Whether ``obj``, given to :func:`register_model`, is the user's code to fingerprint: a builder vislab
+    made for a model object (``vislab.train(model=Net)``: its target is not itself), or a class or
+    function not vislab's own."""
     module = getattr(obj, "__module__", None) or ""
-    return module.partition(".")[0] != "vislab" and not hasattr(obj, "vislab_target")
+    return target_of(obj) is not obj or module.partition(".")[0] != "vislab"
 
 
 def _origin(obj: Any) -> str:
@@ -218,15 +221,20 @@ def build_model(
 
 
 def _lookup(name: str) -> Builder:
-    """The builder of ``name``: a registered model; for ``prefix:rest``, the prefix's builder with ``rest``
-    bound; else a user's own model referenced as ``file.py:attr`` or ``package.module:attr``
-    (:mod:`vislab.models.user`)."""
+    """The builder of ``name`` (:func:`_resolve`)."""
+    return _resolve(name)[0]
+
+
+def _resolve(name: str) -> tuple[Builder, dict[str, Any] | None]:
+    """The builder of ``name``, and the record of the user's code it builds (None for vislab's own): a
+    registered model; for ``prefix:rest``, the prefix's builder with ``rest`` bound; else a user's own
+    model referenced as ``file.py:attr`` or ``package.module:attr`` (:mod:`vislab.models.user`)."""
     if name in MODELS:
         _check_current(name, MODELS[name])
-        return MODELS[name]
+        return MODELS[name], _CODE.get(name)
     prefix, _, rest = name.partition(":")
     if rest and prefix in MODEL_PREFIXES:
-        return functools.partial(MODEL_PREFIXES[prefix], rest)
+        return functools.partial(MODEL_PREFIXES[prefix], rest), None
     own = user.resolve(name)  # path/to/file.py:Net or package.module:build: imports the user's code
     if own is not None:
         return own
@@ -290,14 +298,13 @@ def _check_current(name: str, builder: Builder) -> None:
     """UserCodeError when the user's class or builder registered as ``name`` is no longer the one its
     module binds to that name: a notebook cell run again with other code (a bug fixed) defined another,
     which would silently not be the model built."""
-    target = getattr(builder, "vislab_target", builder)
-    if name not in _CODE and not hasattr(builder, "vislab_code"):
+    if name not in _CODE:
         return  # vislab's own
-    module = sys.modules.get(getattr(target, "__module__", None) or "")
-    attr = getattr(target, "__qualname__", "")
-    now = getattr(module, attr, None) if module is not None and attr.isidentifier() else None
-    if now is None or now is target or not (inspect.isclass(now) or inspect.isfunction(now)):
+    target = target_of(builder)
+    now = bound_now(target)
+    if now is None or now is target:
         return
+    attr = target.__qualname__
     was, is_now = (code_fingerprint(o)["source_sha256"] for o in (target, now))
     if was is None or is_now is None or was == is_now:
         return
@@ -375,7 +382,7 @@ def _explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationEr
 
 def _takes(fn: Builder) -> str:
     """What takes a model's options, as its code names it: ``__init__`` (a class), ``build()`` (a builder)."""
-    target = getattr(fn, "vislab_target", fn)
+    target = target_of(fn)
     return "__init__" if inspect.isclass(target) else f"{getattr(target, '__name__', 'builder')}()"
 
 

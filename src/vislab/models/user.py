@@ -11,10 +11,10 @@ from the current directory). A registered prefix (``timm:``) wins over both. The
 The options come from ``model.*`` and are checked against the target's signature like a built-in's
 (:func:`vislab.models.registry.check_model_options`). A file is read once, hashed (sha256) and executed
 from those very bytes under a unique module name, its folder first on sys.path meanwhile (as ``python
-file.py`` would: ``from blocks import Block`` finds a sibling ``blocks.py``); its builder carries
-``vislab_code`` (reference, path, sha256, and ``imports``: the sha256 of the user's own modules
+file.py`` would: ``from blocks import Block`` finds a sibling ``blocks.py``); :func:`resolve` returns its
+builder with its record (reference, path, sha256, and ``imports``: the sha256 of the user's own modules
 its code imported, see :mod:`vislab.models.fingerprints`), which the trainer records in checkpoints and
-summary.json. The calling convention is :mod:`vislab.models.calling`'s.
+summary.json (``registry.code_of``). The calling convention is :mod:`vislab.models.calling`'s.
 
 Opening a finished run never executes code silently: ``models/trust.py`` lets a run's user code be
 imported only with ``trust_code`` or when the file at the recorded path has the recorded hash, which
@@ -94,9 +94,10 @@ def is_user_reference(name: str) -> bool:
         return False
 
 
-def resolve(name: str) -> Callable[..., nn.Module] | None:
-    """A registry-style builder ``(input_shape, num_classes, **options)`` for a user reference (None for
-    any other name); imports the user's code. UserCodeError naming the file and the fix when it is unusable."""
+def resolve(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any]] | None:
+    """A registry-style builder ``(input_shape, num_classes, **options)`` for a user reference, and the
+    record of its code as it is now (reference, path, sha256, imports); None for any other name. Imports
+    the user's code. UserCodeError naming the file and the fix when it is unusable."""
     ref = parse_reference(name)
     if ref is None:
         return None
@@ -118,8 +119,8 @@ def resolve(name: str) -> Callable[..., nn.Module] | None:
     key = (name, record["path"], sha, id(target), tuple(imports.items()))
     if key not in _ADAPTERS:
         files = [path] if path else _module_files(ref.target)
-        _ADAPTERS[key] = adapt(target, name, where, files, record, attr=ref.attr)
-    return _ADAPTERS[key]
+        _ADAPTERS[key] = adapt(target, name, where, files, attr=ref.attr)
+    return _ADAPTERS[key], record
 
 
 # ---------------------------------------------------------------------------------- loading

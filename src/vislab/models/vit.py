@@ -28,7 +28,8 @@ the class token at 0, a learned positional embedding ~ N(0, 0.02²) truncated at
 
 What it offers figures (its ``ModelHooks``): ``token_grid()``, ``attention_maps(x)``,
 ``position_embedding()``, and no Grad-CAM layer (its one convolution is the patch embedding); with
-:func:`attention_rollout`, :func:`rollout_maps` and :func:`sinusoidal_table`. The figures are drawn by
+:func:`attention_rollout` (whose maps ``vislab.explain_maps`` draws from any transformer's attention) and
+:func:`sinusoidal_table`. The figures are drawn by
 ``vislab.plotting.vit``. The layers (patch embeddings, attention, block, head) are in
 :mod:`vislab.models.vit_layers`.
 """
@@ -205,13 +206,6 @@ def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> 
             a = a / a.sum(-1, keepdim=True)
         result = a @ result
     return result
-
-
-def rollout_maps(model: ViT, x: torch.Tensor) -> torch.Tensor:
-    """How much each patch feeds the prediction: B × grid_h × grid_w (class-token row, or the mean row)."""
-    r = attention_rollout(model.attention_maps(x), model.residual)
-    maps = r[:, 0, 1:] if model.pool == "cls" else r.mean(1)
-    return maps.reshape(len(x), *model.grid)
 
 
 @register_model("vit", presets=_preset_values)

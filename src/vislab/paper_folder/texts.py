@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 
+from vislab.experiments.sweeps.attrs import is_surplus
 from vislab.experiments.sweeps.results import trial_name
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_word
 from vislab.paper_folder.latex import escape, main_document
@@ -41,7 +42,7 @@ def trials_left_out(study: optuna.Study, chosen: Collection[str] | None = None) 
     for t in study.get_trials(deepcopy=False):
         name, state = trial_name(t), state_word(t)
         wanted = chosen is None or name in chosen
-        if state != "complete" and not t.user_attrs.get("surplus") and wanted:
+        if state != "complete" and not is_surplus(t) and wanted:
             by_state.setdefault(state, []).append(name)
     if not by_state:
         return []

@@ -14,6 +14,7 @@ from vislab.config import AugmentConfig, Config, DataConfig
 from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
 from vislab.errors import UserError, show_note
+from vislab.experiments.sweeps.attrs import study_metric
 from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.canvas import draw_once
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
@@ -30,9 +31,9 @@ from vislab.report.previews import augmentation_preview
 from vislab.report.run_files import RunFiles
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
-from vislab.training.evaluate import CONFUSION_PNG
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import SavedPredictions
+from vislab.training.scoring import CONFUSION_PNG
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
@@ -364,7 +365,7 @@ def sweep_section(
     narrow = folder / "narrow"
     return dict(
         study=study.study_name,
-        metric=study.user_attrs.get("metric", info.get("metric", "value")),
+        metric=study_metric(study, info.get("metric", "value")),
         direction=study.direction.name.lower(),
         counts=", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
         best=top[0] if top else None,

@@ -9,6 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from vislab.experiments.records import SweepInfo
+from vislab.experiments.sweeps.attrs import study_metric
 from vislab.experiments.sweeps.trials import higher_better
 from vislab.plotting.sweeps import (
     plot_bars,
@@ -43,7 +44,7 @@ def sweep_figures(study: optuna.Study, figs: FigureSet, imp: dict[str, float]) -
     """The history, importances (``imp``: :func:`~vislab.experiments.sweeps.trials.importances`) and
     parallel-coordinates figures drawn into ``figs`` (the report's or the paper's), each only when there
     is something to show: their :meth:`FigureSet.make` results."""
-    metric = study.user_attrs.get("metric", "value")
+    metric = study_metric(study)
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

@@ -10,9 +10,9 @@ from vislab.plotting.canvas import draw_once
 from vislab.plotting.runs import plot_curves
 from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 from vislab.report.figure_set import FigureSet
-from vislab.training.evaluate import CURVES_PNG, GRAD_NORMS_PNG, LR_PNG
 from vislab.training.optim import lr_per_step, optimizer_steps, scheduled_lr
 from vislab.training.rundir import RunDir
+from vislab.training.scoring import CURVES_PNG, GRAD_NORMS_PNG, LR_PNG
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
 from vislab.training.summary import RunSummary
 

@@ -26,8 +26,8 @@ from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
+    from vislab.data.loader import DeviceLoader
     from vislab.training.parts import Network, RunData
-    from vislab.training.setup import Training
 
 
 def split_sizes(splits: Splits) -> dict[str, int]:
@@ -98,14 +98,15 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
 
 def _two_averages_note(cfg: Config, network: Network) -> str:
     """For ``train.ema.decay`` > 0 on a model that evaluates on a weight average it keeps itself
-    (``eval_weight_average``, e.g. `fast`'s ``model.ema_decay``): train.ema then averages the model,
-    its average included — an average of an average; else ''."""
-    decay = cfg.train.ema.decay
-    if not decay or not network.hooks.eval_weight_average:
+    (``eval_weight_average``; the option it declares sets it, ``weight_average_option``: e.g. `fast`'s
+    ``model.ema_decay``): train.ema then averages the model, its average included — an average of an
+    average; else ''."""
+    decay, hooks = cfg.train.ema.decay, network.hooks
+    if not decay or not hooks.eval_weight_average:
         return ""
-    fast = cfg.model.name == "fast"
-    own = f" (model.ema_decay={getattr(network.model, 'ema_decay', 0):g})" if fast else ""
-    off = "--set model.ema_decay=0" if fast else "the model's own setting"
+    option = hooks.weight_average_option
+    own = f" (model.{option[0]}={option[1]:g})" if option else ""
+    off = f"--set model.{option[0]}=0" if option else "the model's own setting"
     return (
         f"train.ema.decay={decay:g} with model.name={cfg.model.name}, which already evaluates on a running "
         f"average of its weights{own}: train.ema averages the whole model, that average included, so "
@@ -114,16 +115,18 @@ def _two_averages_note(cfg: Config, network: Network) -> str:
     )
 
 
-def loop_notes(cfg: Config, t: Training, resumed: bool) -> list[str]:
+def loop_notes(
+    cfg: Config, steps_per_epoch: int, splits: Splits, train: DeviceLoader, resumed: bool
+) -> list[str]:
     """The notes the config alone cannot tell, for a run about to train epochs: a warm-up of at most one
     optimizer step (``config.notes.warmup_note``: the steps per epoch come with the data), and a val split
     much larger than what ``data.limit`` trains on (``config.notes.eval_size_note``: the split sizes come
     with the data; not on a resume, which keeps its data: data.limit_eval cannot change), and a last
     partial batch, dropped, that leaves out ≥ 10 % of the train images each epoch
     (``config.notes.dropped_batch_note``)."""
-    per_epoch, splits, train = t.optim.steps_per_epoch, t.data.splits, t.data.train
+    warmup = warmup_steps(cfg.schedule, steps_per_epoch)
     notes = [
-        warmup_note(cfg.schedule.warmup_epochs, warmup_steps(cfg.schedule, per_epoch), per_epoch),
+        warmup_note(cfg.schedule.warmup_epochs, warmup, steps_per_epoch),
         dropped_batch_note(train.n_samples, train.batch_size, train.world),
     ]
     if not resumed:

@@ -10,8 +10,8 @@ import torch
 from vislab.training.evaluate import evaluate, file_identity, unsaved_buffers
 from vislab.training.metrics import Metrics
 from vislab.training.plateau import better, reference
-from vislab.training.resume import checkpoint
 from vislab.training.runtime import unwrap
+from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
 from vislab.training.state import BestEval
 
@@ -60,18 +60,19 @@ def track_test(t: Training) -> dict:
     return evaluate(evaluated(t), t.data.test, k, **kw).as_dict("test")
 
 
-def evaluate_and_checkpoint(t: Training, row: dict) -> None:
+def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
     """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
     far (by any margin), and its evaluation in memory (``loop.best_eval``, for the run's scoring); count
     the evaluation for the patience, which only an improvement by more than ``train.min_delta`` restarts
     (``plateau.reference``). When early stopping's patience runs out, the loop state says so
     (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and ``row``
     (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run before
-    its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step)."""
+    its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step). Whether plateau
+    cut the learning rate (False when val was not due)."""
     tc, loop, optim = t.cfg, t.loop, t.optim
     epoch = row["epoch"]
     if epoch % tc.eval_every and epoch != tc.epochs:
-        return
+        return False
     k = t.data.splits.num_classes
     # the buffers a checkpoint leaves out, as the evaluation starts (a forward may change them)
     unsaved = unsaved_buffers(_scored_model(t)) if t.dist.world == 1 else None
@@ -84,10 +85,11 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> None:
         loop.best_eval = _keep_best_eval(t, epoch, val, unsaved)
     ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
     improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
-    if optim.plateau:
-        optim.plateau.count(loop, improved, epoch * optim.steps_per_epoch)
+    step = epoch * optim.steps_per_epoch
+    cut = optim.plateau.count(loop, improved, step) if optim.plateau else False
     loop.bad_evals = 0 if improved else loop.bad_evals + 1
     if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
         loop.stopped_early = True
         if epoch < tc.epochs:
             row["stopped_early"] = True
+    return cut

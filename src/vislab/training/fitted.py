@@ -12,7 +12,7 @@ from vislab.models.hooks import model_size
 from vislab.training.epoch_end import track_test
 from vislab.training.evaluate import evaluate
 from vislab.training.parts import parameters
-from vislab.training.resume import checkpoint
+from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
 from vislab.training.state import StopFlag
 from vislab.training.stopping import stop_unfitted

@@ -38,6 +38,7 @@ from torch.distributed.launcher.api import elastic_launch
 from torch.distributed.run import config_from_args, parse_args
 
 from vislab.config import Config
+from vislab.config.build import setting
 from vislab.data.sources import require_source
 from vislab.errors import DataError, RunFailed, UserError
 from vislab.interrupts import on_parent_death
@@ -45,7 +46,7 @@ from vislab.models import check_model_options
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.folder_lock import pid_alive
 from vislab.training.resume import open_resume, resumable
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, resume_command
 from vislab.training.state import LoopState
 from vislab.training.stopping import write_stopped_summary
 from vislab.training.summary import RunSummary
@@ -115,7 +116,8 @@ def check_launchable(
     if resume is not None:
         run = RunDir(resume)
         ckpt = resumable(run) if nproc is None else open_resume(run, nproc)
-        return str(ckpt.record.config["train"]["device"])
+        # the stored tree, unvalidated: a key it lacks (an old or hand-edited file) is at its default
+        return str(setting(ckpt.record.config, "train.device", "auto"))
     if cfg is None:
         return "auto"
     check_model_options(cfg.model.name, cfg.model.kwargs())
@@ -265,10 +267,7 @@ def killed_message(rank: int, nproc: int, signum: int, folder: Path | None = Non
 def _what_was_kept(folder: Path, nproc: int) -> str:
     """A data-parallel run stopped: it keeps its last epoch end's ``last.pt`` (``stop_resumably``)."""
     if (folder / "checkpoints" / "last.pt").is_file():
-        return (
-            f"The run keeps its last epoch end: resume it with: vislab train --resume {folder} "
-            f"--nproc {nproc}."
-        )
+        return f"The run keeps its last epoch end: resume it with: {resume_command(folder, nproc)}."
     return f"No epoch had finished, so {folder} holds nothing to resume: start the run again."
 
 

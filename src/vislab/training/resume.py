@@ -1,7 +1,6 @@
 """Where a run goes on from: its ``last.pt`` opened for ``--resume`` (by as many processes as trained it;
-never a sweep's pruned trial; with more epochs: ``extend``), and the checkpoints the loop writes —
-``best.pt`` (the weights evaluation scored) and ``last.pt`` (the live weights and everything needed to
-continue exactly: loop state, optimizer, RNG, EMA, loss scaler, the number of processes)."""
+never a sweep's pruned trial; with more epochs: ``extend``). The checkpoints the loop writes are
+``training/saving.py``'s."""
 
 from __future__ import annotations
 
@@ -9,14 +8,12 @@ import math
 import warnings
 from pathlib import Path
 
-import torch
-
 from vislab.config import Config, build_config, config_differences
+from vislab.config.build import setting
 from vislab.config.differences import with_neutral_settings
 from vislab.errors import DataError, Note, UserError
 from vislab.not_a_run import run_of_file, runs_folder_note
-from vislab.training.checkpoint import load_checkpoint, save_checkpoint
-from vislab.training.checks import split_sizes
+from vislab.training.checkpoint import load_checkpoint
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import world_size
@@ -106,7 +103,7 @@ def _check_own(run: RunDir, ckpt: Checkpoint) -> None:
         return
     last, config = run.ckpt_dir / "last.pt", run.path / "config.yaml"
     m, loop = ckpt.record.model, ckpt.resume.loop
-    data = (ckpt.record.config or {}).get("data", {}).get("name", "?")
+    data = setting(ckpt.record.config, "data.name", "?")
     plural = "" if loop.epoch == 1 else "s"
     raise UserError(
         f"cannot resume '{run.path}': its checkpoints/last.pt is not this run's own ({why}). It holds "
@@ -371,39 +368,11 @@ def forget_lost_best(t: Training) -> None:
         then = f"the best epoch from epoch {loop.epoch + 1} on is written there and scored"
     else:
         last = f"the run's last weights (epoch {loop.epoch}) are"
-        if t.optim.ema:  # what evaluate.load_scored scores: the average, as best.pt would hold
+        if t.optim.ema:  # what scoring.load_scored scores: the average, as best.pt would hold
             last = f"the train.ema average of the run's last weights (epoch {loop.epoch}) is"
         then = f"nothing is left to train: {last} scored"
     t.log.line(
         f"note: '{best}' is missing (deleted or moved?): it held epoch {loop.best_epoch}, the best "
         f"{t.cfg.select_metric} so far, whose weights can no longer be scored; {then} "
         f"(summary.json's scored says which)."
-    )
-
-
-def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = False) -> None:
-    """Write ``checkpoints/<name>`` (main rank only): the record and weights, with the epoch it was taken
-    at (best.pt: the weights evaluation scored — the average with ``train.ema``) or what resuming needs
-    (last.pt: the live weights, the average beside them)."""
-    if t.dist.is_main:
-        ema = t.optim.ema
-        weights = ema.state_dict() if ema and not resume else t.network.model.state_dict()
-        state = resume_state(t) if resume else None
-        save_checkpoint(t.run.ckpt_dir / name, Checkpoint(t.record, weights, epoch, state))
-
-
-def resume_state(t: Training) -> Resume:
-    """What ``last.pt`` needs beyond the weights to continue exactly where the loop is."""
-    on_cuda = t.device.type == "cuda"
-    return Resume(
-        loop=t.loop,
-        history=t.history,
-        optimizer=t.optim.opt.state_dict() if t.optim.opt else None,
-        rng=torch.get_rng_state(),
-        cuda_rng=torch.cuda.get_rng_state() if on_cuda else None,
-        step_tracking=t.steps.state_dict(),
-        ema=t.optim.ema.state_dict() if t.optim.ema else None,
-        scaler=t.optim.scaler.state_dict() if t.optim.scaler else None,
-        split_sizes=split_sizes(t.data.splits),
-        world=t.dist.world,
     )

@@ -338,6 +338,12 @@ RUN_RECORDS = ("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "g
 RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints")
 
 
+def resume_command(path: Path, world: int) -> str:
+    """The command that resumes the run in ``path`` with ``world`` processes (``--nproc`` beyond one)."""
+    nproc = f" --nproc {world}" if world > 1 else ""
+    return f"vislab train --resume {path}{nproc}"
+
+
 def refuse_run_file(path: str | Path, option: str, also: Path | None = None) -> None:
     """UserError, even with --force, when ``path`` (or a folder above it) is one of a run folder's own
     files (:data:`RUN_OWN`, in a folder holding a config.yaml), or is ``also`` (the checkpoint read)."""

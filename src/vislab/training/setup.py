@@ -63,7 +63,8 @@ class Training:
     history: list[dict]
     log: Progress
     steps: StepTracker
-    resume_rng: tuple = (None, None)  # (cpu, cuda) RNG states of an epoch interrupted mid-way
+    # (cpu, cuda) RNG states of an epoch interrupted mid-way
+    resume_rng: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
 
 
 def set_up(

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from vislab.errors import TrainingDiverged, TrainingInterrupted
+from vislab.models.calling import target_of
 from vislab.models.objects import is_user_object, is_users_code
 from vislab.models.registry import MODELS
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.model_checks import raises_its_own, user_code
-from vislab.training.resume import checkpoint
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, resume_command
+from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
 from vislab.training.state import LoopState
 from vislab.training.summary import RunSummary, stopped_summary
@@ -36,8 +38,9 @@ def stop_resumably(
         mark(t, "interrupted")
         t.log.stop()
         last = t.run.ckpt_dir / "last.pt"
+        command = resume_command(t.run.path, t.dist.world)
         resume = (
-            f"resume from the end of epoch {t.loop.epoch} ({last}) with: {_resume_command(t)}"
+            f"resume from the end of epoch {t.loop.epoch} ({last}) with: {command}"
             if t.loop.epoch > 0 or last.is_file()
             else "no epoch had finished, so nothing was saved: start the run again"
         )
@@ -65,7 +68,7 @@ def stop_unfitted(t: Training, signal_name: str) -> None:
     raise TrainingInterrupted(
         f"training stopped by {signal_name} before {t.record.model.name}'s fit on the train split was "
         f"saved (it is saved once scored): nothing was kept. Start the run again: its command without "
-        f"--resume{_python_start(t)}."
+        f"--resume{_python_start(t.run.path, t.dist.world)}."
     )
 
 
@@ -81,7 +84,7 @@ def stop_before_scoring(t: Training, signal_name: str) -> None:
 
 
 def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None) -> None:
-    """A signal arrived while the run was scored (``evaluate.finish_run``), which kept what it wrote: a
+    """A signal arrived while the run was scored (``scoring.finish_run``), which kept what it wrote: a
     complete summary.json, or the scores with ``interrupted`` and the figures not drawn
     (``figures_missing``; ``summary`` None: another rank's). TrainingInterrupted saying which, and how
     to go on."""
@@ -102,11 +105,6 @@ def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None
     )
 
 
-def _resume_command(t: Training) -> str:
-    nproc = f" --nproc {t.dist.world}" if t.dist.world > 1 else ""
-    return f"vislab train --resume {t.run.path}{nproc}"
-
-
 def _how_to_resume(t: Training) -> str:
     """The command that resumes the run, with the Python call beside it (one process); for a model defined
     in this Python process (``vislab.train(model=Net)``, ``@vislab.register_model``) the Python call
@@ -116,23 +114,18 @@ def _how_to_resume(t: Training) -> str:
             f"vislab.train(out={str(t.run.path)!r}, resume=True), in this Python process or one that "
             f"defines the model as it was (the command line cannot build a model defined in Python)"
         )
-    return f"{_resume_command(t)}{_python_resume(t)}"
+    path, world = t.run.path, t.dist.world
+    return f"{resume_command(path, world)}{_python_resume(path, world)}"
 
 
-def _python_resume(t: Training) -> str:
+def _python_resume(path: Path, world: int) -> str:
     """For one process, the Python call that resumes the run (a notebook's run), in brackets; else ""."""
-    return (
-        "" if t.dist.world > 1 else f" (Python: vislab.train(out={str(t.run.path)!r}, resume=True))"
-    )
+    return "" if world > 1 else f" (Python: vislab.train(out={str(path)!r}, resume=True))"
 
 
-def _python_start(t: Training) -> str:
+def _python_start(path: Path, world: int) -> str:
     """For one process, how a Python caller starts the run again (in brackets); else ""."""
-    return (
-        ""
-        if t.dist.world > 1
-        else f" (Python: vislab.train(..., out={str(t.run.path)!r}) without resume)"
-    )
+    return "" if world > 1 else f" (Python: vislab.train(..., out={str(path)!r}) without resume)"
 
 
 def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
@@ -157,9 +150,10 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
     t.log.stop()
     if raises_its_own(t.record.model.name):
         return _stopped_python(t, saved)
+    command = resume_command(t.run.path, t.dist.world)
     resume = (
-        f"after fixing your code, resume with: {_resume_command(t)} --trust-code (once edited, your "
-        f"file no longer has the sha256 the run recorded)."
+        f"after fixing your code, resume with: {command} --trust-code (once edited, your file no "
+        f"longer has the sha256 the run recorded)."
     )
     if saved:
         kept = f"epoch {t.loop.epoch + 1}'s training is saved in {last} (resuming evaluates it)"
@@ -175,8 +169,7 @@ def _stopped_python(t: Training, saved: bool) -> str:
     run again, trains with ``overwrite=True`` (a run does not resume with a redefined class:
     ``objects.check_unchanged``); ``resume=True`` continues it with the class unchanged."""
     name, out, last = t.record.model.name, str(t.run.path), t.run.ckpt_dir / "last.pt"
-    builder = MODELS.get(name)
-    attr = getattr(getattr(builder, "vislab_target", builder), "__name__", name)
+    attr = getattr(target_of(MODELS.get(name)), "__name__", name)
     given = attr if is_user_object(name) else repr(name)
     again = f"vislab.train(model={given}, ..., out={out!r}"
     if not (saved or last.is_file()):

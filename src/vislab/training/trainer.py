@@ -30,7 +30,6 @@ from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.checks import loop_notes
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
-from vislab.training.evaluate import finish_run
 from vislab.training.fitted import fit_once
 from vislab.training.optim import set_lr
 from vislab.training.parts import Network, Optimisation
@@ -38,14 +37,15 @@ from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
 from vislab.training.resume import (
     before_resume,
-    checkpoint,
     extend,
     forget_lost_best,
     open_resume,
     resumed_config,
 )
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, resume_command
 from vislab.training.runtime import Distributed, lost_peer
+from vislab.training.saving import checkpoint
+from vislab.training.scoring import finish_run
 from vislab.training.setup import Training, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
 from vislab.training.stopping import (
@@ -126,7 +126,10 @@ def _run(
                     fit_once(t, stop)
                     return _finish(t, stop)
             if dist.is_main:  # what the data makes of the settings (the rest: run_notes, at set-up)
-                for note in loop_notes(cfg, t, resumed=ckpt is not None):
+                data, resumed = t.data, ckpt is not None
+                for note in loop_notes(
+                    cfg, t.optim.steps_per_epoch, data.splits, data.train, resumed
+                ):
                     show_note(note)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
@@ -142,8 +145,7 @@ def _run(
                 mark(t, "interrupted")
                 raise TrainingInterrupted(
                     f"training stopped by {stop.received()} while the workers were exchanging results; "
-                    f"resume from the last saved checkpoint with: vislab train --resume {run.path} "
-                    f"--nproc {dist.world}"
+                    f"resume from the last saved checkpoint with: {resume_command(run.path, dist.world)}"
                 ) from None
     finally:
         for cb in callbacks:
@@ -170,13 +172,13 @@ def fit_epochs(
         t.log.line(f"nothing left to train: this run stopped early {_early_stop(t)}")
     while t.loop.epoch < tc.epochs and not t.loop.stopped_early:
         with users_model(t, f"in training epoch {t.loop.epoch + 1}"):
-            row, lr_drop = train_one_epoch(t, stop), t.loop.lr_drop
+            row = train_one_epoch(t, stop)
         with users_model(t, f"in the evaluation after training epoch {row['epoch']}", trained=True):
-            evaluate_and_checkpoint(t, row)
+            plateau_cut = evaluate_and_checkpoint(t, row)
         next_epoch(t, row)
         record(t, row, callbacks)
         note_exploding_loss(t, row)
-        if t.loop.lr_drop != lr_drop and t.loop.epoch < tc.epochs and not t.loop.stopped_early:
+        if plateau_cut and t.loop.epoch < tc.epochs and not t.loop.stopped_early:
             _note_plateau_cut(t)
         if row.get("stopped_early"):
             t.log.line(f"early stop {_early_stop(t)}")
@@ -206,22 +208,18 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
     t.network.model.train()
     started = time.perf_counter()
     # the schedule counts optimizer steps: one per window of k batches (the epoch's last may be shorter)
-    opt_step = lambda step: epoch * optim.steps_per_epoch + step // k  # noqa: E731
+    opt_step = lambda batch: epoch * optim.steps_per_epoch + batch // k  # noqa: E731
     # the row's lr if a resumed epoch has no step left
     lr = optim.lr_at(max(opt_step(loop.step - 1), 0))
     for x, y in t.data.train.epoch(epoch, loop.step):
-        lr = optim.lr_at(opt_step(loop.step))
-        window = Window.of(loop.step, k, steps)
+        step = opt_step(loop.step)  # the optimizer step this batch belongs to
+        lr, window = optim.lr_at(step), Window.of(loop.step, k, steps)
         if window.last:  # optim.head_lr's groups: their own schedule, to the same floor
-            optim.scale_groups(opt_step(loop.step))
+            optim.scale_groups(step)
         loss, logits = train_step(t.network, optim, x, y, lr, window, track)
         if window.last and optim.ema is not None:
-            optim.ema.update(opt_step(loop.step))
-        n = torch.full((), len(y), device=t.device, dtype=torch.float64)
-        # mixup/cutmix: targets N×K, counted by their argmax
-        label = y if y.ndim == 1 else y.argmax(1)
-        correct = (logits.detach().argmax(1) == label).sum().double()
-        sums += torch.stack([loss.detach().double() * len(y), correct, n])
+            optim.ema.update(step)
+        _add_batch(sums, loss, logits, y)
         loop.step += 1
         loop.global_step += 1
         t.steps.after_step(loss, loop.global_step, epoch + 1, lr)  # device sums: no host sync
@@ -232,6 +230,17 @@ def train_one_epoch(t: Training, stop: StopFlag) -> dict:
         if stop.signal and window.last:  # mid-window the accumulated gradients would be lost
             stop_resumably(t, stop.signal, sums, lr, time.perf_counter() - started)
     return _end_epoch(t, sums, lr, time.perf_counter() - started)
+
+
+def _add_batch(
+    sums: torch.Tensor, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor
+) -> None:
+    """Add a batch's loss·n, correct predictions and n to the epoch's running ``sums``, on the device
+    (mixup/cutmix targets, N×K, count by their argmax)."""
+    n = torch.full((), len(y), device=sums.device, dtype=torch.float64)
+    label = y if y.ndim == 1 else y.argmax(1)
+    correct = (logits.detach().argmax(1) == label).sum().double()
+    sums += torch.stack([loss.detach().double() * len(y), correct, n])
 
 
 def _begin_epoch(t: Training) -> torch.Tensor:
@@ -343,8 +352,8 @@ def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = 
 def _finish(t: Training, stop: StopFlag) -> RunSummary | None:
     """Score the run (``finish_run``); a signal meanwhile: what it wrote is kept, then TrainingInterrupted."""
     summary = finish_run(
-        t.run, t.record, t.network, t.data, t.optim, t.loop, t.history, t.dist, t.log, t.cfg.figures,
-        stop.received,
+        run=t.run, record=t.record, network=t.network, data=t.data, optim=t.optim, loop=t.loop,
+        history=t.history, dist=t.dist, log=t.log, figures=t.cfg.figures, stopped=stop.received,
     )  # fmt: skip
     if stop.received():
         stop_after_scoring(t, stop.received(), summary)

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from vislab.config.build import setting, stored_tree
 from vislab.errors import UserError, show_note
 from vislab.experiments.records import R, SuiteInfo, SweepInfo
 from vislab.training.rundir import RunDir, folder_kind
@@ -161,9 +162,8 @@ def _own_code(folder: Path) -> bool:
 def _model_name(folder: Path) -> object:
     """The model name the config.yaml of the run in ``folder`` gives; None where it cannot be read."""
     try:
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-        return (config.get("model") or {}).get("name")
-    except (OSError, yaml.YAMLError, AttributeError):
+        return setting(stored_tree(folder), "model.name")
+    except (OSError, yaml.YAMLError):
         return None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
+from vislab.config.build import setting, stored_tree
 from vislab.config.notes import augmentations_on
 from vislab.config.reads import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
@@ -42,10 +43,9 @@ def select_metrics(
                 out[name] = train.select_metric
             continue
         try:
-            cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+            metric = setting(stored_tree(run_dir), "train.select_metric")
         except (OSError, yaml.YAMLError):
             continue
-        metric = (cfg.get("train") or {}).get("select_metric") if isinstance(cfg, dict) else None
         if metric:
             out[name] = str(metric)
     return out

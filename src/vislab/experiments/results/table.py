@@ -311,6 +311,7 @@ def results_texts(
     out: Path,
     summaries: Mapping[str, RunSummary],
     failures: dict[str, str] | None = None,
+    *,
     title: str = "",
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
@@ -359,9 +360,25 @@ def results_texts(
     )
 
 
-def write_tables(out: Path, summaries: Mapping[str, RunSummary], *args: Any, **kwargs: Any) -> None:
+def write_tables(
+    out: Path,
+    summaries: Mapping[str, RunSummary],
+    failures: dict[str, str] | None = None,
+    *,
+    title: str = "",
+    reported: ReportedLike = None,
+    rows: dict[str, list[str]] | None = None,
+    groups: dict[str, list[str] | None] | None = None,
+    compare: str = "previous",
+    params: dict[str, dict[str, Any]] | None = None,
+    note: str = "",
+    run_dirs: dict[str, Path] | None = None,
+) -> None:
     """``out/results.csv`` and ``out/results.md``: :func:`results_texts` of the same arguments."""
-    csv_text, markdown = results_texts(out, summaries, *args, **kwargs)
+    csv_text, markdown = results_texts(
+        out, summaries, failures, title=title, reported=reported, rows=rows, groups=groups,
+        compare=compare, params=params, note=note, run_dirs=run_dirs,
+    )  # fmt: skip
     atomic_write_text(Path(out) / "results.csv", csv_text)
     atomic_write_text(Path(out) / "results.md", markdown)
 

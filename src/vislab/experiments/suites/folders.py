@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from vislab.config.build import stored_tree
 from vislab.errors import UserError
 from vislab.experiments.suites.plan import PlannedRun, kept_back, plan_run, seed_zero_before
 from vislab.experiments.suites.spec import Suite
@@ -21,7 +22,7 @@ def make_room(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
     when one holds it, else trained anew. A finished run is never overwritten, nor called failed."""
     try:
         RunDir(p.run_dir).check_free()  # not while a live process writes it
-        old = (yaml.safe_load((p.run_dir / "config.yaml").read_text()) or {})["train"]["epochs"]
+        old = stored_tree(p.run_dir)["train"]["epochs"]
         new = p.config.train.epochs
         aside = _free_name(p.run_dir.with_name(f"{p.run_dir.name}.epochs-{old}"))
         p.run_dir.rename(aside)

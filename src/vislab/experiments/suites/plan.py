@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import Config, config_differences, read_yaml
+from vislab.config.build import setting
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.settings import (
@@ -25,6 +26,7 @@ from vislab.experiments.suites.data_checks import DataChecks
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
+from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.registry import MODELS
 from vislab.predict import load_model
@@ -82,7 +84,7 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
     if all(d.startswith("train.epochs:") for d in diff):
         if _fitted(run_dir):  # no epochs: train.epochs does not change it
             return None
-        old = (stored.get("train") or {}).get("epochs")
+        old = setting(stored, "train.epochs")
         message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
         return PlannedRun(name, run_dir, "retrain", cfg, message)
     problem = (
@@ -385,8 +387,7 @@ def declared_trained_by(name: str) -> str:
     """How registered model ``name`` trains (ModelHooks ``trained_by``), read without building it: from its
     class, or from the class its builder function's return annotation names (``-> Majority``);
     "optimizer" where neither says (a builder returning ``nn.Module``, a prefix family, a user's model)."""
-    builder = MODELS.get(name)
-    target = getattr(builder, "vislab_target", builder)  # a registered class: adapt keeps it
+    target = target_of(MODELS.get(name))  # a registered class: the class adapt made its builder for
     if target is not None and not inspect.isclass(target):
         try:
             target = typing.get_type_hints(target).get("return")

@@ -11,7 +11,9 @@ from optuna.distributions import check_distribution_compatibility
 from optuna.trial import TrialState
 
 from vislab.config import build_config, config_differences
+from vislab.config.build import setting
 from vislab.errors import UserError, show_note
+from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep, to_distribution
 from vislab.experiments.sweeps.study import open_study
@@ -26,7 +28,7 @@ def join_study(sweep: Sweep, storage) -> optuna.Study:
         joining = any(t.state == TrialState.RUNNING for t in existing)
         seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
     study = open_study(sweep, storage, seed=seed)
-    stored = study.user_attrs.get("space")
+    stored = study.user_attrs.get(attrs.SPACE)
     if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
         _check_compatible(study.study_name, stored, sweep.distributions)
         show_note(
@@ -62,9 +64,9 @@ def check_same_base(study: optuna.Study, base: dict) -> None:
     with another base would rank trials trained on different data or budgets together: refuse. Where and how a
     worker runs (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines."""
     resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
-    stored = study.user_attrs.get("base")
+    stored = study.user_attrs.get(attrs.BASE)
     if stored is None:
-        study.set_user_attr("base", resolved)
+        study.set_user_attr(attrs.BASE, resolved)
         return
     diff = config_differences(stored, resolved)
     if diff and all(d.startswith("train.select_metric") for d in diff):
@@ -84,7 +86,7 @@ def _selected_before(study: optuna.Study, stored: dict) -> str:
     """Why a study whose trials chose their best epoch by another metric (a vislab before trials were
     scored at their best by the sweep's metric, or another train.select_metric) is not joined, and the
     two ways on."""
-    was = (stored.get("train") or {}).get("select_metric")
+    was = setting(stored, "train.select_metric")
     return (
         f"study '{study.study_name}' chose each trial's best epoch by {was} (train.select_metric: a "
         f"vislab before each trial was scored at its best by the sweep's metric picks by {was}), so its "

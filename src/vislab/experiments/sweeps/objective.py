@@ -26,10 +26,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config
 from vislab.errors import TrainingInterrupted, UserError, VislabError
+from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.space import apply_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.experiments.sweeps.study import STORAGE_ERRORS
-from vislab.experiments.sweeps.trials import DATABASE_FAILED
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 from vislab.training.summary import RunSummary
@@ -46,7 +46,7 @@ def taken(study: optuna.Study, states: tuple[TrialState, ...], grid: bool) -> li
 
     def counts(t: FrozenTrial) -> bool:
         failed_point = t.state == TrialState.FAIL and t.number not in retried
-        return t.state in states or (grid and failed_point and not t.user_attrs.get("surplus"))
+        return t.state in states or (grid and failed_point and not attrs.is_surplus(t))
 
     return [t for t in trials if counts(t)]
 
@@ -152,17 +152,17 @@ class Objective:
         folder, whether it holds the interrupted run this trial resumes: :meth:`_folder`)."""
         active = sorted(t.number for t in taken(trial.study, ACTIVE, self.sweep.is_grid))
         if trial.number not in active[: self.n_target]:
-            trial.set_user_attr("surplus", True)
+            trial.set_user_attr(attrs.SURPLUS, True)
             self.surplus = True
             raise Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
         run_dir, resumed = self._folder(trial)
         # a retry inherits the failed trial's attributes: this one has not failed
-        if trial.user_attrs.get("error"):
-            trial.set_user_attr("error", None)
+        if trial.user_attrs.get(attrs.ERROR):
+            trial.set_user_attr(attrs.ERROR, None)
         for key, value in (
-            ("run_dir", str(run_dir.resolve())),
-            ("host", socket.gethostname()),
-            ("pid", os.getpid()),
+            (attrs.RUN_DIR, str(run_dir.resolve())),
+            (attrs.HOST, socket.gethostname()),
+            (attrs.PID, os.getpid()),
         ):
             trial.set_user_attr(key, value)
         return run_dir, resumed
@@ -178,7 +178,7 @@ class Objective:
             self.log(
                 f"trial {trial.number}: {run_dir} held another study's run; kept as {aside.name}"
             )
-        recorded = trial.user_attrs.get("resume_from")
+        recorded = trial.user_attrs.get(attrs.RESUME_FROM)
         earlier = Path(recorded) if recorded else None
         # none, or killed before its first checkpoint: nothing to go on from
         if earlier is None or not (earlier / "checkpoints" / "last.pt").is_file():
@@ -214,11 +214,11 @@ class Objective:
         # the study database failed: not the trial's fault; the worker stops, the driver queues it again
         except STORAGE_ERRORS:
             with contextlib.suppress(*STORAGE_ERRORS):
-                trial.set_user_attr("error", DATABASE_FAILED)
+                trial.set_user_attr(attrs.ERROR, attrs.DATABASE_FAILED)
             raise
         # the worker stops; the driver queues these parameters again
         except TrainingInterrupted as e:
-            trial.set_user_attr("error", "interrupted; its parameters were queued again")
+            trial.set_user_attr(attrs.ERROR, attrs.SIGNALLED)
             raise TrainingInterrupted(
                 f"sweep interrupted during trial {trial.number} ({str(e).split(';')[0]}); its "
                 f"parameters are queued again. Run the same `vislab sweep` command to go "
@@ -231,7 +231,7 @@ class Objective:
             self._failed(trial, f"{type(e).__name__}: {e}", traceback.format_exc())
 
     def _failed(self, trial: optuna.Trial, message: str, tb: str = "") -> NoReturn:
-        trial.set_user_attr("error", message[:2000])
+        trial.set_user_attr(attrs.ERROR, message[:2000])
         self.last_error = message
         self.log(f"trial {trial.number}: FAILED — {message}" + (f"\n{tb.rstrip()}" if tb else ""))
         raise TrialFailed(message)

@@ -13,6 +13,7 @@ from vislab.errors import ConfigError, UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.table import write_tables
+from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
     default_storage,
@@ -84,9 +85,9 @@ def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
     """Run folder per trial: the one the trial recorded when this machine can see it, else ``out/trials/<n>``."""
     dirs = {}
     for t in study.get_trials(deepcopy=False):
-        recorded = Path(t.user_attrs.get("run_dir", ""))
+        recorded = Path(t.user_attrs.get(attrs.RUN_DIR, ""))
         local = Path(out) / "trials" / str(t.number)
-        path = recorded if t.user_attrs.get("run_dir") and recorded.is_dir() else local
+        path = recorded if t.user_attrs.get(attrs.RUN_DIR) and recorded.is_dir() else local
         if path.is_dir():
             dirs[trial_name(t)] = path
     return dirs
@@ -266,11 +267,11 @@ def _sweep_of(study: optuna.Study) -> Sweep:
     return Sweep(
         name=study.study_name,
         path=None,
-        base=study.user_attrs.get("base", {}),
+        base=study.user_attrs.get(attrs.BASE, {}),
         distributions={
-            k: to_distribution(k, v) for k, v in study.user_attrs.get("space", {}).items()
+            k: to_distribution(k, v) for k, v in study.user_attrs.get(attrs.SPACE, {}).items()
         },
-        metric=study.user_attrs.get("metric", "value"),
+        metric=attrs.study_metric(study),
         direction=study.direction.name.lower(),
         recorded=("name", "metric", "direction", "base", "space"),
     )

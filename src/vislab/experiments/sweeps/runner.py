@@ -21,7 +21,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config, set_dotted
+from vislab.config.build import setting
 from vislab.errors import TrainingInterrupted, UserError
+from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.joining import check_same_base, join_study
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
 from vislab.experiments.sweeps.results import (
@@ -271,7 +273,7 @@ def _selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], 
     its base's ``train.select_metric`` set to it, unless the base or the command line set that — then a
     note, once, when it differs."""
     tree = with_overrides(sweep.base, overrides)
-    chosen = (tree.get("train") or {}).get("select_metric") if isinstance(tree, dict) else None
+    chosen = setting(tree, "train.select_metric")
     if chosen is not None:
         if chosen != sweep.metric:
             log(
@@ -329,13 +331,13 @@ def _shared_space(
     """The narrowed space, stored with the second study so that every worker uses the same ranges (the
     first to get there stores it), and the numbers of the trials it was narrowed to."""
     study = open_study(sweep, open_storage(storage_url), name)
-    stored = study.user_attrs.get("narrowed_space")
-    used = study.user_attrs.get("narrowed_from")
+    stored = study.user_attrs.get(attrs.NARROWED_SPACE)
+    used = study.user_attrs.get(attrs.NARROWED_FROM)
     if stored is None:
         stored, used = space_yaml(narrowed(sweep.distributions, top)), [t.number for t in top]
-        study.set_user_attr("narrowed_space", stored)
-        study.set_user_attr("narrowed_from", used)
-        study.set_user_attr("space", stored)
+        study.set_user_attr(attrs.NARROWED_SPACE, stored)
+        study.set_user_attr(attrs.NARROWED_FROM, used)
+        study.set_user_attr(attrs.SPACE, stored)
     used = used if used is not None else [t.number for t in top]
     return {k: to_distribution(k, v) for k, v in stored.items()}, used
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from vislab.errors import RunFailed, UserError, VislabError
 from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, public_url
-from vislab.experiments.sweeps import samplers
+from vislab.experiments.sweeps import attrs, samplers
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.training.folder_lock import pid_alive
@@ -53,10 +53,10 @@ def _retry_callback(max_retry: int | None = 3) -> Callable[[optuna.Study, Frozen
         retry = cls(max_retry=max_retry)
 
     def requeue_resumable(study: optuna.Study, trial: FrozenTrial) -> None:
-        run_dir = trial.user_attrs.get("run_dir")
+        run_dir = trial.user_attrs.get(attrs.RUN_DIR)
         if run_dir:  # the new trial inherits the failed one's user attributes
             trial = copy.copy(trial)
-            trial.user_attrs = {**trial.user_attrs, "resume_from": run_dir}
+            trial.user_attrs = {**trial.user_attrs, attrs.RESUME_FROM: run_dir}
         retry(study, trial)
 
     return requeue_resumable
@@ -159,9 +159,9 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
     this host that is dead, or a worker anywhere whose heartbeat stopped for GRACE_S (``error`` says why)."""
     host = socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = t.user_attrs.get("pid")
+        pid = t.user_attrs.get(attrs.PID)
         if (
-            t.user_attrs.get("host") != host
+            t.user_attrs.get(attrs.HOST) != host
             or not isinstance(pid, int)
             or pid == os.getpid()
             or pid_alive(pid)
@@ -189,7 +189,7 @@ def _fail_and_requeue(study: optuna.Study, trial_id: int, why: str) -> bool:
     parameters again; False where another worker got there first."""
     storage = study._storage
     try:
-        storage.set_trial_user_attr(trial_id, "error", why)
+        storage.set_trial_user_attr(trial_id, attrs.ERROR, why)
         if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
             requeue(study, storage.get_trial(trial_id))
             return True
@@ -254,9 +254,9 @@ def open_study(
             f"{study.direction.name.lower()}, but the sweep file asks for {sweep.direction}. "
             f"Give the sweep another name: (or another --storage)."
         )
-    if "metric" not in study.user_attrs:
-        study.set_user_attr("metric", sweep.metric)
-        study.set_user_attr("space", space_yaml(sweep.distributions))
+    if attrs.METRIC not in study.user_attrs:
+        study.set_user_attr(attrs.METRIC, sweep.metric)
+        study.set_user_attr(attrs.SPACE, space_yaml(sweep.distributions))
     return study
 
 
@@ -273,7 +273,7 @@ def _unwritable(url: str, e: Exception) -> str:
 
 def _check_same_metric(study: optuna.Study, metric: str) -> None:
     """UserError when the study scores its trials by another metric: one column would mix the two."""
-    stored = study.user_attrs.get("metric")
+    stored = study.user_attrs.get(attrs.METRIC)
     if stored is not None and stored != metric:
         raise UserError(
             f"study '{study.study_name}' scores its trials by {stored}, but this sweep asks for {metric}: "

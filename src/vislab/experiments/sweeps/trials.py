@@ -12,6 +12,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from vislab.experiments.results.table import TextTable, param_cell
+from vislab.experiments.sweeps.attrs import (
+    RUN_DIR,
+    is_interrupted,
+    is_surplus,
+    study_metric,
+    trial_error,
+)
 
 
 def higher_better(study: optuna.Study) -> bool:
@@ -25,18 +32,11 @@ _WORDS = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialSta
 _WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 
 
-# the error of a trial whose study database failed during it: interrupted, as by a signal (runner queues it
-# again, and its run resumes from its last checkpoint)
-DATABASE_FAILED = (
-    "interrupted: the study database failed during the trial; its parameters were queued again"
-)
-
-
 def state_word(t: FrozenTrial) -> str:
     """A trial's state as results.md and ``sweep show`` count it: optuna's, but a trial stopped by a signal
     or by its study database failing (failed for optuna; its parameters queued again, its run resumed)
     is "interrupted", not "failed"."""
-    if t.state is TrialState.FAIL and str(t.user_attrs.get("error", "")).startswith("interrupted"):
+    if is_interrupted(t):
         return "interrupted"
     return _WORDS[t.state]
 
@@ -44,12 +44,12 @@ def state_word(t: FrozenTrial) -> str:
 def state_counts(study: optuna.Study) -> Counter[str]:
     """How many of the study's trials (its surplus ones left out) are in each :func:`state_word`."""
     trials = study.get_trials(deepcopy=False)
-    return Counter(state_word(t) for t in trials if not t.user_attrs.get("surplus"))
+    return Counter(state_word(t) for t in trials if not is_surplus(t))
 
 
 def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
     """(parameter names, one row per trial: number, state, value, params, duration_s, epochs, error)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
     names = sorted({k for t in trials for k in t.params})
     rows = []
     for t in trials:
@@ -63,8 +63,8 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
                 params=dict(t.params),
                 duration_s=duration,
                 epochs=max(t.intermediate_values, default=None),
-                error=t.user_attrs.get("error") or "",
-                run_dir=t.user_attrs.get("run_dir", ""),
+                error=trial_error(t),
+                run_dir=t.user_attrs.get(RUN_DIR, ""),
             )
         )
     return names, rows
@@ -75,9 +75,7 @@ def trials_csv(study: optuna.Study) -> str:
     names, rows = trial_rows(study)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        ["number", "state", study.user_attrs.get("metric", "value"), *names, "duration_s", "error"]
-    )
+    w.writerow(["number", "state", study_metric(study), *names, "duration_s", "error"])
     for r in rows:
         w.writerow(
             [
@@ -104,7 +102,7 @@ def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
 
 def best_table(study: optuna.Study, top: int = 10) -> TextTable:
     """The best ``top`` trials (number, objective, parameters), titled with a count of trials per state."""
-    metric = study.user_attrs.get("metric", "value")
+    metric = study_metric(study)
     counts = state_counts(study)
     names, _ = trial_rows(study)
     headers = ["trial", metric, *names]
