@@ -224,8 +224,8 @@ def _also_model(t: Training) -> str:
     if t.loop.epoch > 0 or not is_users_code(name):
         return ""
     return (
-        f"; if it happens at a low lr too, check model '{name}''s forward: its output was finite for "
-        f"the first batch, but other inputs may make it NaN/inf"
+        f"; if it happens at a low lr too, check the forward of model '{name}': its output was finite "
+        f"for the first batch, but other inputs may make it NaN/inf"
     )
 
 
@@ -240,27 +240,31 @@ def _which(t: Training, rows: np.ndarray) -> str:
 
 
 def _bad_outputs(t: Training) -> str | None:
-    """After a good epoch (one process), the train samples that the weights of ``last.pt`` map to NaN/inf
-    in eval mode, in words (None if none): one pass over the train split, no gradients. The model keeps
-    those weights (its own have gone NaN; nothing saves them)."""
+    """For a user's own model after a good epoch (one process) whose loss never blew up, the train
+    samples that the weights of ``last.pt`` map to NaN/inf, in eval mode or else in training mode, in
+    words (None if none): a pass or two over the train split, no gradients. The model keeps those
+    weights (its own have gone NaN; nothing saves them)."""
     last = t.run.ckpt_dir / "last.pt"
-    if t.loop.epoch == 0 or t.dist.world > 1 or not last.is_file():
+    if t.loop.epoch == 0 or t.dist.world > 1 or not last.is_file() or _exploded(t)[1]:
         return None
-    if t.network.hooks.trained_by != "optimizer":
-        return None
+    if t.network.hooks.trained_by != "optimizer" or not is_users_code(t.record.model.name):
+        return None  # vislab's own models: NaN outputs come from the weights, i.e. the lr
     model, loader = t.network.model, t.data.train
     try:
         model.load_state_dict(load_checkpoint(last).state_dict)
-        model.eval()
-        with torch.no_grad():
-            finite = [
-                model(x).reshape(len(x), -1).isfinite().all(1)
-                for x, _ in loader.unaugmented(loader.batch_size).epoch(0)
-            ]
+        for mode, words in ((False, "in eval mode"), (True, "in training mode")):
+            model.train(mode)
+            with torch.no_grad():
+                finite = [
+                    model(x).reshape(len(x), -1).isfinite().all(1)
+                    for x, _ in loader.unaugmented(loader.batch_size).epoch(0)
+                ]
+            bad = np.flatnonzero(~torch.cat(finite).cpu().numpy())
+            if len(bad):
+                return f"{_which(t, bad)} {words}"
     except Exception:  # noqa: BLE001 - a check for the message only: the divergence is what is said
         return None
-    bad = np.flatnonzero(~torch.cat(finite).cpu().numpy())
-    return _which(t, bad) if len(bad) else None
+    return None
 
 
 EXPLODING = (
@@ -272,14 +276,19 @@ def note_exploding_loss(t: Training, row: dict) -> None:
     """A note, at the first epoch whose mean train loss passes EXPLODING × ln K (the cross-entropy of a
     uniform guess over K classes): the loss stayed finite, so the run goes on, but steps that large
     mean the learning rate is too high — a run that ends "complete" at chance accuracy otherwise."""
-    chance = math.log(max(t.data.splits.num_classes, 2))
-    exploded = [r for r in t.history if r.get("train_loss", 0.0) > EXPLODING * chance]
+    chance, exploded = _exploded(t)
     if exploded and exploded[0] is row and t.dist.is_main:
         t.log.line(
             f"note: the train loss of epoch {row['epoch']} is {row['train_loss']:.3g}, over "
             f"{EXPLODING:g}× that of guessing ({chance:.2f}): the weights are blowing up. Lower optim.lr "
             f"(vislab lr-find suggests one), or set train.grad_clip."
         )
+
+
+def _exploded(t: Training) -> tuple[float, list[dict]]:
+    """The cross-entropy of a uniform guess (ln K) and the epochs whose train loss passed EXPLODING × it."""
+    chance = math.log(max(t.data.splits.num_classes, 2))
+    return chance, [r for r in t.history if r.get("train_loss", 0.0) > EXPLODING * chance]
 
 
 def mark(t: Training, status: str, saved_step: bool = False) -> None:
