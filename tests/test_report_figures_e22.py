@@ -4,8 +4,6 @@ matplotlib's font cannot draw (猫) is one vislab note on the terminal, not raw 
 
 import html
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -125,16 +123,19 @@ def test_per_class_bars_mark_classes_fewer_seeds_hold(tmp_path):
         plt.close(f)
 
 
-def _vislab(*args: str) -> str:
-    """``vislab ARGS`` as a user runs it; what it prints on stderr (it must succeed)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "vislab", *args], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stderr
+def _vislab(zygote, log: Path, *args: str) -> str:
+    """``vislab ARGS`` as a user runs it, a real process (forked by the module's zygote, tests/fixtures.py,
+    instead of seconds of imports): what it prints (it must succeed)."""
+    pid = zygote.start(list(args), log)
+    try:
+        code = zygote.wait(pid, 300)
+    finally:
+        zygote.kill(pid)
+    assert code == 0, log.read_text()
+    return log.read_text()
 
 
-def test_class_name_without_glyph_is_one_note(tmp_path):
+def test_class_name_without_glyph_is_one_note(zygote, tmp_path):
     """A class folder named 猫: train and eval draw their figures with one note each in vislab's words
     (what the figures show, how to draw it), no matplotlib warning with vislab's source lines."""
     write_image_folder(tmp_path / "imgs", classes=("猫", "dog"), per_class=12)
@@ -149,8 +150,9 @@ def test_class_name_without_glyph_is_one_note(tmp_path):
         "train.device=cpu",
     ]
     run = tmp_path / "run"
-    trained = _vislab("train", "--out", str(run), *(x for s in sets for x in ("--set", s)))
-    for err in (trained, _vislab("eval", str(run))):
+    sets = [x for s in sets for x in ("--set", s)]
+    trained = _vislab(zygote, tmp_path / "train.log", "train", "--out", str(run), *sets)
+    for err in (trained, _vislab(zygote, tmp_path / "eval.log", "eval", str(run))):
         assert "Warning" not in err and "Glyph" not in err and ".py:" not in err, err
         notes = [line for line in err.splitlines() if line.startswith("note:") and "U+732B" in line]
         assert len(notes) == 1, err

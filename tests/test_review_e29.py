@@ -76,19 +76,16 @@ def test_a_study_whose_trials_chose_their_epoch_by_another_metric_names_the_ways
     by the sweep's metric: not 'started with another base config … join it with the same sweep file'."""
     old = tiny_sweep(metric="val_acc", base__train__select_metric="val_pacc")
     (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
-    code, out = cli(
-        capsys, "sweep", tmp_path / "old.yaml", "--trials", "1", "--out", tmp_path / "s"
-    )
+    into = ("--out", tmp_path / "s", "--no-report")  # what is read: the study, not a report
+    code, out = cli(capsys, "sweep", tmp_path / "old.yaml", "--trials", "1", *into)
     assert code == 0, out
     new = tiny_sweep(metric="val_acc")
     (tmp_path / "new.yaml").write_text(yaml.safe_dump(new))
-    code, out = cli(
-        capsys, "sweep", tmp_path / "new.yaml", "--trials", "2", "--out", tmp_path / "s"
-    )
+    code, out = cli(capsys, "sweep", tmp_path / "new.yaml", "--trials", "2", *into)
     said = " ".join(out.split())
     assert code == 2 and "chose each trial's best epoch by val_pacc" in said, out
     assert "--set train.select_metric=val_pacc" in said
-    args = ["--trials", "2", "--out", tmp_path / "s", "--set", "train.select_metric=val_pacc"]
+    args = ["--trials", "2", *into, "--set", "train.select_metric=val_pacc"]
     code, out = cli(capsys, "sweep", tmp_path / "new.yaml", *args)
     assert code == 0, out
 

@@ -17,6 +17,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState, create_trial
 
 from conftest import tiny_base
+from figures_skipped import skip_report_figures
 from vislab.cli import main
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps import samplers
@@ -166,6 +167,8 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
     # importances from the 4 trials here (a report asks for 11; tests/test_imports_h1.py checks that)
     monkeypatch.setattr(vislab.experiments.sweeps.trials, "MIN_IMPORTANCE_TRIALS", 4)
+    # the sweep figures and curves this test reads; not the detailed trial's own (test_report_browser's)
+    skip_report_figures(monkeypatch, keep=("sweep_", "curves"))
     spec = write_spec(tmp_path / "s.yaml", seed=0, curves=3)
     out = tmp_path / "sweep"
     assert (

@@ -3,9 +3,6 @@ no folder a sweep's), and a live worker of a sweep keeps it from being started o
 too — while the workers that share it still run."""
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,15 +28,14 @@ def sweep(capsys, *args) -> tuple[int, str]:
 
 
 # A worker that stops between its first and second trial until told to go on: the loop of runner._work
-# checks for dead trials before each trial (its 1st call is run_stage's, its 2nd before trial 0).
-WORKER = """
-import sys, time
+# checks for dead trials before each trial (its 1st call is run_stage's, its 2nd before trial 0). A real
+# `vislab sweep` process, forked by the module's zygote (tests/fixtures.py) instead of seconds of imports.
+BETWEEN = """
+import time
 from pathlib import Path
-import vislab
 from vislab.experiments.sweeps import runner
 
-spec, out, flag = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-real, calls = runner.fail_dead_trials, []
+flag, real, calls = Path({flag!r}), runner.fail_dead_trials, []
 
 def between_trials(study, log):
     calls.append(1)
@@ -50,31 +46,28 @@ def between_trials(study, log):
     real(study, log)
 
 runner.fail_dead_trials = between_trials
-vislab.sweep(spec, out=out, trials=3, quiet=True)
 """
 
 
-def start_worker(tmp_path: Path, spec: Path, out: Path) -> tuple[subprocess.Popen, Path]:
-    """A worker process of sweep ``spec`` in ``out``, returned once it waits between two trials."""
+def start_worker(zygote, tmp_path: Path, spec: Path, out: Path) -> tuple[int, Path]:
+    """A worker process (its pid) of sweep ``spec`` in ``out``, returned once it waits between two trials."""
     flag = tmp_path / "worker"
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(spec), str(out), str(flag)])
-    for _ in range(1200):  # it loads torch first
-        if flag.with_suffix(".between").exists() or proc.poll() is not None:
+    argv = ["sweep", spec, "--out", out, "--trials", 3, "--no-report"]
+    pid = zygote.start(argv, tmp_path / "worker.log", pre=BETWEEN.format(flag=str(flag)))
+    for _ in range(1200):
+        if flag.with_suffix(".between").exists() or zygote.wait(pid, 0) is not None:
             break
         time.sleep(0.1)
-    assert flag.with_suffix(".between").exists(), (
-        f"the worker did not get between trials ({proc.poll()})"
-    )
-    return proc, flag
+    assert flag.with_suffix(".between").exists(), (tmp_path / "worker.log").read_text()
+    return pid, flag
 
 
-def stop_worker(proc: subprocess.Popen, flag: Path) -> int:
+def stop_worker(zygote, pid: int, flag: Path) -> int | None:
     flag.with_suffix(".go").write_text("")
     try:
-        return proc.wait(timeout=300)
+        return zygote.wait(pid, 300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        zygote.kill(pid)
 
 
 def test_a_study_db_in_the_current_folder_makes_it_no_sweep(tmp_path, capsys, monkeypatch):
@@ -111,42 +104,41 @@ def test_the_way_out_of_a_sweep_folder_is_a_usable_out(tmp_path, capsys, monkeyp
     assert not (here / "r1").exists()
 
 
-def test_overwrite_is_refused_while_a_worker_is_between_trials(tmp_path, capsys):
+def test_overwrite_is_refused_while_a_worker_is_between_trials(zygote, tmp_path, capsys):
     """`--overwrite` from another process while a worker waits between two trials: refused (exit 2), naming
     that worker's pid, and nothing deleted; once the worker is gone (killed: its marker left stale), it
     starts the sweep over."""
     spec = spec_file(tmp_path)
     out = tmp_path / "sw"
-    proc, flag = start_worker(tmp_path, spec, out)
+    pid, flag = start_worker(zygote, tmp_path, spec, out)
     try:
         code, text = sweep(capsys, spec, "--trials", 1, "--out", out, "--overwrite")
         assert code == 2, text
-        assert f"pid {proc.pid}" in text, text
+        assert f"pid {pid}" in text, text
         assert (out / "study.db").is_file() and (out / "trials" / "0" / "summary.json").is_file()
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        zygote.kill(pid)  # SIGKILL
     code, text = sweep(capsys, spec, "--trials", 1, "--out", out, "--overwrite")
     assert code == 0, text
     assert sorted(p.name for p in (out / "trials").iterdir()) == ["0"]
     assert not (out / ".workers").exists()
 
 
-def test_workers_share_a_sweep_folder_and_each_keeps_it(tmp_path, capsys):
+def test_workers_share_a_sweep_folder_and_each_keeps_it(zygote, tmp_path, capsys):
     """A second worker joins the sweep of a live one and runs its trials; once it is done, the first one
     still keeps the folder from --overwrite, and finishes the study."""
     spec = spec_file(tmp_path)
     out = tmp_path / "sw"
-    proc, flag = start_worker(tmp_path, spec, out)
+    pid, flag = start_worker(zygote, tmp_path, spec, out)
     try:
         code, text = sweep(capsys, spec, "--trials", 2, "--out", out)
         assert code == 0, text
         assert (out / "trials" / "1" / "summary.json").is_file()
         code, text = sweep(capsys, spec, "--trials", 1, "--out", out, "--overwrite")
         assert code == 2, text
-        assert f"pid {proc.pid}" in text and f"pid {os.getpid()}" not in text, text
+        assert f"pid {pid}" in text and f"pid {os.getpid()}" not in text, text
     finally:
-        assert stop_worker(proc, flag) == 0
+        assert stop_worker(zygote, pid, flag) == 0, (tmp_path / "worker.log").read_text()
     assert sorted(p.name for p in (out / "trials").iterdir()) == ["0", "1", "2"]
     code, text = sweep(capsys, spec, "--trials", 1, "--out", out, "--overwrite")
     assert code == 0, text
