@@ -16,6 +16,7 @@ from PIL import Image
 import vislab
 from conftest import DROP, tiny_base
 from vislab.cli import main
+from vislab.training.history import EpochRow  # the row its notebook lines print
 from vislab.training.progress import (  # the one internal module: its notebook mode is checked
     Progress,
     progress_line,
@@ -366,7 +367,7 @@ def test_progress_in_a_notebook_prints_plain_lines(capsys):
     assert p.jupyter and not p.interactive
     p.line("hello")
     p.start(1, 10)
-    p.epoch_done(dict(epoch=1, train_loss=0.5, train_acc=0.9, seconds=1.0))
+    p.epoch_done(EpochRow(epoch=1, train_loss=0.5, train_acc=0.9, lr=None, seconds=1.0))
     p.stop()
     out = capsys.readouterr().out
     assert "hello" in out and "epoch 1/1" in out and "\x1b" not in out

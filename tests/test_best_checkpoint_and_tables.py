@@ -27,6 +27,7 @@ from vislab.experiments.suites.plan import foresee_suite
 from vislab.experiments.suites.spec import load_suite
 from vislab.paper_folder.tables import parts
 from vislab.training.checkpoint import load_checkpoint
+from vislab.training.history import EpochRow
 from vislab.training.plateau import reference
 
 
@@ -84,14 +85,17 @@ def test_resuming_goes_on_with_the_same_patience_and_best_pt(tmp_path):
 
 
 def test_the_patience_counts_from_the_last_evaluation_that_improved_by_more_than_min_delta():
-    rows = [{"epoch": 0, "val_pacc": 0.9}] + [  # epoch 0 (before training) never counts
-        {"epoch": e, "val_pacc": v} for e, v in [(1, 0.5), (2, 0.55), (3, 0.59), (4, 0.7)]
+    rows = [  # epoch 0 (before training) never counts
+        EpochRow(e, 0.0, 0.0, None, 0.0, val_pacc=v)
+        for e, v in [(0, 0.9), (1, 0.5), (2, 0.55), (3, 0.59), (4, 0.7)]
     ]
     assert reference(rows[:1], "val_pacc", 0.1) is None
     assert reference(rows[:4], "val_pacc", 0.1) == 0.5  # 0.55 and 0.59 beat 0.5 by less than 0.1
     assert reference(rows, "val_pacc", 0.1) == 0.7
     assert reference(rows[:4], "val_pacc", 0.0) == 0.59
-    losses = [{"epoch": e, "val_loss": v} for e, v in [(1, 1.0), (2, 0.95), (3, 0.8)]]
+    losses = [
+        EpochRow(e, 0.0, 0.0, None, 0.0, val_loss=v) for e, v in [(1, 1.0), (2, 0.95), (3, 0.8)]
+    ]
     assert reference(losses, "val_loss", 0.1) == 0.8
 
 

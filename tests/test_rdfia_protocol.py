@@ -315,8 +315,8 @@ def test_epoch_zero_scores_the_images_epoch_one_trains_on(tmp_path):
     assert len(y) == 96  # drop_last leaves 4 of the 100 out
     with torch.no_grad():
         logits = t.network.model.eval()(x)
-    assert row["train_loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
-    assert row["train_acc"] == pytest.approx((logits.argmax(1) == y).double().mean().item())
+    assert row.train_loss == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
+    assert row.train_acc == pytest.approx((logits.argmax(1) == y).double().mean().item())
 
 
 def test_trained_indices_cover_every_rank_without_the_dropped_tails():

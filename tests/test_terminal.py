@@ -14,11 +14,12 @@ from vislab.data.download import download
 from vislab.experiments.results.table import TextTable
 from vislab.experiments.sweeps.trials import best_table
 from vislab.reporting import display, use_display
+from vislab.training.history import EpochRow
 from vislab.training.progress import Progress
 
-ROW_1 = dict(epoch=1, train_loss=0.5, train_acc=0.75, seconds=1.0)
-ROW_2 = dict(epoch=2, train_loss=0.25, train_acc=0.875, val_loss=0.3, val_acc=0.8, val_pacc=0.79)
-ROW_2["seconds"] = 2.0
+ROW_1 = EpochRow(epoch=1, train_loss=0.5, train_acc=0.75, lr=None, seconds=1.0)
+ROW_2 = EpochRow(2, train_loss=0.25, train_acc=0.875, lr=None, seconds=2.0, val_loss=0.3)
+ROW_2.val_acc, ROW_2.val_pacc = 0.8, 0.79
 
 
 class RecordedBar:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from vislab.training.evaluate import evaluate, file_identity, unsaved_buffers
+from vislab.training.history import EpochRow
 from vislab.training.metrics import Metrics
 from vislab.training.plateau import better, reference
 from vislab.training.runtime import unwrap
@@ -38,7 +39,7 @@ def _keep_best_eval(
     return BestEval(epoch, val, file_identity(t.run.ckpt_dir / "best.pt"), unsaved)
 
 
-def evaluate_at_start(t: Training) -> dict:
+def evaluate_at_start(t: Training) -> EpochRow:
     """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
     on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row).
     Its ``lr`` is None (null in metrics.jsonl): no optimizer step has been taken."""
@@ -47,20 +48,22 @@ def evaluate_at_start(t: Training) -> dict:
     first = t.data.train.trained_indices(t.loop.epoch)
     start = evaluate(net, t.data.train.unaugmented(bs, first), k, **kw)
     val = evaluate(net, t.data.val, k, **kw)
-    return dict(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=None, seconds=0.0,
-                **val.as_dict("val"), val_per_class=val.per_class, **track_test(t))  # fmt: skip
+    row = EpochRow(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=None, seconds=0.0)
+    row.add_val(val)
+    row.add_test(track_test(t))
+    return row
 
 
-def track_test(t: Training) -> dict:
-    """``train.track_test``: the test split's loss, accuracy and per-class accuracy now, for the curves
-    only — nothing reads them to select, stop or prune (those read val). {} when off."""
+def track_test(t: Training) -> Metrics | None:
+    """``train.track_test``: the test split's metrics now (its loss and accuracies go into the row), for
+    the curves only — nothing reads them to select, stop or prune (those read val). None when off."""
     if not t.cfg.track_test:
-        return {}
+        return None
     k, kw = t.data.splits.num_classes, dict(precision=t.optim.precision, dist=t.dist)
-    return evaluate(evaluated(t), t.data.test, k, **kw).as_dict("test")
+    return evaluate(evaluated(t), t.data.test, k, **kw)
 
 
-def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
+def evaluate_and_checkpoint(t: Training, row: EpochRow) -> bool:
     """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
     far (by any margin), and its evaluation in memory (``loop.best_eval``, for the run's scoring); count
     the evaluation for the patience, which only an improvement by more than ``train.min_delta`` restarts
@@ -70,15 +73,16 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
     its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step). Whether plateau
     cut the learning rate (False when val was not due)."""
     tc, loop, optim = t.cfg, t.loop, t.optim
-    epoch = row["epoch"]
+    epoch = row.epoch
     if epoch % tc.eval_every and epoch != tc.epochs:
         return False
     k = t.data.splits.num_classes
     # the buffers a checkpoint leaves out, as the evaluation starts (a forward may change them)
     unsaved = unsaved_buffers(_scored_model(t)) if t.dist.world == 1 else None
     val = evaluate(evaluated(t), t.data.val, k, precision=optim.precision, dist=t.dist)
-    row.update(val.as_dict("val"), val_per_class=val.per_class, **track_test(t))
-    value = {"val_pacc": val.pacc, "val_acc": val.acc, "val_loss": val.loss}[tc.select_metric]
+    row.add_val(val)
+    row.add_test(track_test(t))
+    value = row.metric(tc.select_metric)
     if loop.best is None or better(value, loop.best, tc.select_metric):
         loop.best, loop.best_epoch = value, epoch
         checkpoint(t, "best.pt", epoch=epoch)
@@ -91,5 +95,5 @@ def evaluate_and_checkpoint(t: Training, row: dict) -> bool:
     if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
         loop.stopped_early = True
         if epoch < tc.epochs:
-            row["stopped_early"] = True
+            row.stopped_early = True
     return cut

@@ -11,6 +11,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.models.hooks import model_size
 from vislab.training.epoch_end import track_test
 from vislab.training.evaluate import evaluate
+from vislab.training.history import EpochRow, to_rows
 from vislab.training.parts import parameters
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
@@ -35,12 +36,13 @@ def fit_once(t: Training, stop: StopFlag) -> None:
     t.log.line(f"fitted on the train split: {parameters(t.network.n_params)}")
     fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k)
     val = evaluate(model, t.data.val, k)
-    t.history.append(
-        dict(epoch=1, train_loss=fitted.loss, train_acc=fitted.acc, **val.as_dict("val"),
-             val_per_class=val.per_class, lr=0.0, seconds=t.loop.train_time_s, **track_test(t))
-    )  # fmt: skip
+    row = EpochRow(1, fitted.loss, fitted.acc, lr=0.0, seconds=t.loop.train_time_s)
+    row.add_val(val)
+    row.add_test(track_test(t))
+    t.history.append(row)
     if t.dist.is_main:
-        t.run.write_metrics(t.history)  # its one row, as every run has (the run directory contract)
+        # its one row, as every run has (the run directory contract)
+        t.run.write_metrics(to_rows(t.history))
     checkpoint(t, "best.pt", epoch=1)
     checkpoint(t, "last.pt", resume=True)
 

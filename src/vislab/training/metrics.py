@@ -26,12 +26,21 @@ class Metrics:
     top5_acc: float | None = None
 
     def as_dict(self, prefix: str) -> dict:
-        out = {f"{prefix}_acc": self.acc, f"{prefix}_pacc": self.pacc}
-        if self.top5_acc is not None:
-            out[f"{prefix}_top5_acc"] = self.top5_acc
-        if self.loss is not None:
-            out[f"{prefix}_loss"] = self.loss
-        return out
+        """The figures an epoch row holds of this split, under ``<prefix>_`` keys (:func:`split_scores`)."""
+        return split_scores(prefix, self.acc, self.pacc, self.top5_acc, self.loss)
+
+
+def split_scores(
+    prefix: str, acc: float | None, pacc: float | None, top5: float | None, loss: float | None
+) -> dict:
+    """A split's figures as metrics.jsonl's rows hold them: ``<prefix>_acc``, ``_pacc``, then ``_top5_acc``
+    and ``_loss`` where known."""
+    out = {f"{prefix}_acc": acc, f"{prefix}_pacc": pacc}
+    if top5 is not None:
+        out[f"{prefix}_top5_acc"] = top5
+    if loss is not None:
+        out[f"{prefix}_loss"] = loss
+    return out
 
 
 def _check(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:

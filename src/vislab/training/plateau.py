@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vislab.config import ScheduleConfig
+from vislab.training.history import EpochRow
 from vislab.training.optim import warmup_steps
 from vislab.training.state import LoopState
 
@@ -26,7 +27,7 @@ def better(value: float, best: float, metric: str, min_delta: float = 0.0) -> bo
     return value > best + min_delta
 
 
-def reference(history: list[dict], metric: str, min_delta: float) -> float | None:
+def reference(history: list[EpochRow], metric: str, min_delta: float) -> float | None:
     """The value of ``metric`` the next evaluation must beat by more than ``min_delta`` to count as an
     improvement for the patience (``train.early_stop``, ``schedule.patience``): the first evaluation's,
     then each one's that beat it so — Lightning's EarlyStopping ``best_score``, ReduceLROnPlateau's
@@ -34,7 +35,7 @@ def reference(history: list[dict], metric: str, min_delta: float) -> float | Non
     follows. Read from the run's metrics rows (epoch 0, before training, does not count), which
     ``last.pt`` keeps: a resumed run has it exactly. None before the first evaluation."""
     ref = None
-    for value in (row.get(metric) for row in history if row["epoch"] > 0):
+    for value in (row.metric(metric) for row in history if row.epoch > 0):
         if value is not None and (ref is None or better(value, ref, metric, min_delta)):
             ref = value
     return ref

@@ -12,8 +12,12 @@ import builtins
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from vislab.reporting import LiveBar, display
+
+if TYPE_CHECKING:  # a type only: the progress lines load no torch
+    from vislab.training.history import EpochRow
 
 NOTEBOOK_REFRESH_S = (
     0.25  # a notebook's line is redrawn at most this often: each redraw is a message
@@ -78,14 +82,14 @@ class Progress:
         elif self._cell is not None:
             self._cell.step(step, info)
 
-    def epoch_done(self, row: dict) -> None:
+    def epoch_done(self, row: EpochRow) -> None:
         text = epoch_line(row, self.epochs)
         if self._bar is not None:
             self._bar.print(text)
-            if row["epoch"] < self.epochs:
-                self._bar.restart(f"epoch {row['epoch'] + 1}/{self.epochs}")
+            if row.epoch < self.epochs:
+                self._bar.restart(f"epoch {row.epoch + 1}/{self.epochs}")
         elif self._cell is not None:
-            self._cell.epoch_done(text, next_epoch=row["epoch"])
+            self._cell.epoch_done(text, next_epoch=row.epoch)
         elif not self.quiet:
             print(text, file=sys.stdout if self.jupyter else sys.stderr, flush=True)
 
@@ -98,21 +102,21 @@ class Progress:
             self._cell = None
 
 
-def epoch_line(row: dict, epochs: int) -> str:
+def epoch_line(row: EpochRow, epochs: int) -> str:
     """An epoch's metrics row as one line: train, val (when scored), tracked test, seconds."""
     return (
-        f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"
+        f"epoch {row.epoch}/{epochs}  train loss {row.train_loss:.4f} acc {row.train_acc:.4f}"
         + (
-            f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} pacc {row['val_pacc']:.4f}"
-            if "val_acc" in row
+            f"  val loss {row.val_loss:.4f} acc {row.val_acc:.4f} pacc {row.val_pacc:.4f}"
+            if row.evaluated
             else ""
         )
         + (
-            f"  test (tracked) loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
-            if "test_acc" in row
+            f"  test (tracked) loss {row.test_loss:.4f} acc {row.test_acc:.4f}"
+            if row.test_acc is not None
             else ""
         )
-        + f"  {row['seconds']:.1f}s"
+        + f"  {row.seconds:.1f}s"
     )
 
 

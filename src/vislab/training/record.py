@@ -23,6 +23,7 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import NormStats
 from vislab.data.tta import TTA_MODES
 from vislab.errors import DataError
+from vislab.training.history import EpochRow, from_rows, to_rows
 from vislab.training.state import LoopState
 
 _REQUIRED = {
@@ -68,7 +69,7 @@ class Resume:
     """What ``last.pt`` holds beyond the weights to continue exactly where the loop stopped."""
 
     loop: LoopState
-    history: list[dict]
+    history: list[EpochRow]  # on disk: the rows as metrics.jsonl has them (EpochRow.to_json)
     optimizer: dict | None = None
     rng: torch.Tensor | None = None  # CPU RNG of an epoch interrupted mid-way
     cuda_rng: torch.Tensor | None = None
@@ -136,7 +137,7 @@ class Checkpoint:
 def _resume_dict(r: Resume) -> dict[str, Any]:
     return dict(
         optimizer=r.optimizer,
-        history=r.history,
+        history=to_rows(r.history),
         state=r.loop.to_dict(),
         rng=r.rng,
         cuda_rng=r.cuda_rng,
@@ -155,7 +156,7 @@ def _resume_of(d: dict[str, Any]) -> Resume | None:
     if not isinstance(d.get("config"), dict):
         return None
     return Resume(
-        LoopState.from_dict(d["state"]), list(d["history"]), d.get("optimizer"), d.get("rng"),
+        LoopState.from_dict(d["state"]), from_rows(d["history"]), d.get("optimizer"), d.get("rng"),
         d.get("cuda_rng"), d.get("step_tracking"), d.get("ema"), d.get("scaler"),
         _split_sizes(d.get("split_sizes")), _world(d.get("world_size")),
     )  # fmt: skip

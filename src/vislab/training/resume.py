@@ -133,11 +133,11 @@ def _not_its_own(run: RunDir, ckpt: Checkpoint) -> str | None:
             rows = {}
     why = []
     for mine in ckpt.resume.history:
-        row = rows.get(mine.get("epoch"))
-        if row is not None and not _same(mine.get("train_loss"), row.get("train_loss")):
+        row = rows.get(mine.epoch)
+        if row is not None and not _same(mine.train_loss, row.get("train_loss")):
             why.append(
-                f"metrics.jsonl records epoch {mine['epoch']}'s train loss as "
-                f"{_shown(row.get('train_loss'))}, last.pt's history as {_shown(mine.get('train_loss'))}"
+                f"metrics.jsonl records epoch {mine.epoch}'s train loss as "
+                f"{_shown(row.get('train_loss'))}, last.pt's history as {_shown(mine.train_loss)}"
             )
             break
     name, named = ckpt.record.model.name, (run.read_summary() or RunSummary()).model

@@ -22,6 +22,7 @@ from vislab.data.types import Splits
 from vislab.training import evaluate as evaluation
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.ema import WeightEMA
+from vislab.training.history import EpochRow, to_rows
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.optim import lr_per_step
 from vislab.training.parts import Network, Optimisation, RunData
@@ -78,7 +79,7 @@ def finish_run(
     data: RunData,
     optim: Optimisation,
     loop: LoopState,
-    history: list[dict],
+    history: list[EpochRow],
     dist: Distributed,
     log: Progress,
     figures: bool = True,
@@ -111,9 +112,9 @@ def finish_run(
     )
     run.write_summary(summary)  # before the figures: a figure that fails loses no result
     if figures:
-        steps = optim.steps_per_epoch  # 0: a model fitted on arrays, or a split < a batch
-        lr_steps = lr_per_step(optim.lr_at, steps, history) if steps > 0 else []
-        figs = Figures(history, test, data, model, lr_steps)
+        rows, steps = to_rows(history), optim.steps_per_epoch  # steps 0: fitted, or split < batch
+        lr_steps = lr_per_step(optim.lr_at, steps, rows) if steps > 0 else []
+        figs = Figures(rows, test, data, model, lr_steps)
         summary = add_figures(run, summary, figs, log, stopped)
     log.line(
         f"done ({weights.said}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
@@ -184,7 +185,7 @@ class Scores:
 def _summary(
     run: RunDir,
     record: RunRecord,
-    history: list[dict],
+    history: list[EpochRow],
     loop: LoopState,
     scores: Scores,
     splits: Splits,
@@ -193,7 +194,7 @@ def _summary(
 ) -> RunSummary:
     """summary.json of a complete run (``finish_run`` adds the world size, versions and memory)."""
     val, test, names = scores.val, scores.test, splits.class_names
-    best_row = next((r for r in history if r["epoch"] == scores.weights.epoch), {})
+    best_row = next((r for r in history if r.epoch == scores.weights.epoch), None)
     cfg = record.config or {}
     return RunSummary(
         status="complete",
@@ -202,8 +203,8 @@ def _summary(
         model_code=record.model.code
         or None,  # a user's own model (file.py:Net): reference, file, sha256
         data=setting(cfg, "data.name"),
-        train_acc=best_row.get("train_acc"),
-        train_loss=best_row.get("train_loss"),
+        train_acc=best_row.train_acc if best_row else None,
+        train_loss=best_row.train_loss if best_row else None,
         val_acc=val.acc,
         val_pacc=val.pacc,
         val_loss=val.loss,
@@ -218,7 +219,7 @@ def _summary(
         best_epoch=scores.weights.epoch,  # the epoch whose weights were scored
         scored=scores.weights.said,
         epochs_run=loop.epoch,
-        stopped_early=bool(history and history[-1].get("stopped_early")),  # before its last epoch
+        stopped_early=bool(history and history[-1].stopped_early),  # before its last epoch
         params=n_params,
         val_per_class=dict(zip(names, val.per_class)),
         test_per_class=dict(zip(names, test.per_class)),
@@ -233,8 +234,8 @@ def _summary(
 
 @dataclass
 class Figures:
-    """What a run's figures are drawn from: its metrics rows, test metrics, data and scored model, and the
-    lr at each optimizer step (``optim.lr_per_step``)."""
+    """What a run's figures are drawn from: its metrics rows (as metrics.jsonl holds them), test metrics,
+    data and scored model, and the lr at each optimizer step (``optim.lr_per_step``)."""
 
     history: list[dict]
     test: Metrics

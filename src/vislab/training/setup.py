@@ -24,6 +24,7 @@ from vislab.training.checks import (
     unused_settings,
 )
 from vislab.training.compiling import forward_net
+from vislab.training.history import EpochRow
 from vislab.training.parts import (
     Network,
     Optimisation,
@@ -60,7 +61,7 @@ class Training:
     network: Network
     optim: Optimisation
     loop: LoopState
-    history: list[dict]
+    history: list[EpochRow]
     log: Progress
     steps: StepTracker
     # (cpu, cuda) RNG states of an epoch interrupted mid-way

@@ -108,7 +108,8 @@ class Callback:
     """What ``train(callbacks=[...])`` calls on each object: subclass and override what you need."""
 
     def on_epoch_end(self, row: dict) -> None:
-        """After each metrics row is written (row 0 too, with ``train.eval_at_start``). The row after which
+        """After each metrics row is written (row 0 too, with ``train.eval_at_start``), as metrics.jsonl
+        holds it: a plain dict (``EpochRow.to_json``, training/history.py). The row after which
         ``train.early_stop`` ends the run says so (``stopped_early: True``); the run's last row is that one
         or epoch ``train.epochs``'s. May raise to stop the run (e.g. ``optuna.TrialPruned``); the run's files
         stay as written."""

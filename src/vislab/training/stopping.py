@@ -18,6 +18,7 @@ from vislab.models.calling import target_of
 from vislab.models.objects import is_user_object, is_users_code
 from vislab.models.registry import MODELS
 from vislab.training.checkpoint import load_checkpoint
+from vislab.training.history import EpochRow, to_rows
 from vislab.training.model_checks import raises_its_own, user_code
 from vislab.training.rundir import RunDir, resume_command
 from vislab.training.saving import checkpoint
@@ -272,23 +273,23 @@ EXPLODING = (
 )
 
 
-def note_exploding_loss(t: Training, row: dict) -> None:
+def note_exploding_loss(t: Training, row: EpochRow) -> None:
     """A note, at the first epoch whose mean train loss passes EXPLODING × ln K (the cross-entropy of a
     uniform guess over K classes): the loss stayed finite, so the run goes on, but steps that large
     mean the learning rate is too high — a run that ends "complete" at chance accuracy otherwise."""
     chance, exploded = _exploded(t)
     if exploded and exploded[0] is row and t.dist.is_main:
         t.log.line(
-            f"note: the train loss of epoch {row['epoch']} is {row['train_loss']:.3g}, over "
+            f"note: the train loss of epoch {row.epoch} is {row.train_loss:.3g}, over "
             f"{EXPLODING:g}× that of guessing ({chance:.2f}): the weights are blowing up. Lower optim.lr "
             f"(vislab lr-find suggests one), or set train.grad_clip."
         )
 
 
-def _exploded(t: Training) -> tuple[float, list[dict]]:
+def _exploded(t: Training) -> tuple[float, list[EpochRow]]:
     """The cross-entropy of a uniform guess (ln K) and the epochs whose train loss passed EXPLODING × it."""
     chance = math.log(max(t.data.splits.num_classes, 2))
-    return chance, [r for r in t.history if r.get("train_loss", 0.0) > EXPLODING * chance]
+    return chance, [r for r in t.history if (r.train_loss or 0.0) > EXPLODING * chance]
 
 
 def mark(t: Training, status: str, saved_step: bool = False) -> None:
@@ -297,7 +298,7 @@ def mark(t: Training, status: str, saved_step: bool = False) -> None:
     saved it there (``saved_step``), else at the end of the last finished epoch (step 0) — what a
     data-parallel run, a NaN loss and a failure before the epoch's steps were done keep."""
     if t.dist.is_main:
-        t.run.write_metrics(t.history)
+        t.run.write_metrics(to_rows(t.history))
         write_stopped_summary(t.run, t.loop, status, saved_step)
 
 

@@ -31,6 +31,7 @@ from vislab.training.accumulate import Window
 from vislab.training.checks import loop_notes
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
 from vislab.training.fitted import fit_once
+from vislab.training.history import EpochRow, to_rows
 from vislab.training.optim import set_lr
 from vislab.training.parts import Network, Optimisation
 from vislab.training.progress import Progress
@@ -162,7 +163,7 @@ def fit_epochs(
     if resumed:
         forget_lost_best(t)  # best.pt deleted since: the next evaluation writes it again
     if t.dist.is_main and resumed:
-        t.run.write_metrics(t.history)
+        t.run.write_metrics(to_rows(t.history))
     t.log.start(tc.epochs, len(t.data.train), first_epoch=t.loop.epoch)
     if tc.eval_at_start and not t.history:  # epoch 0: the untrained model's error on train and val
         with users_model(t, "in the evaluation before training (train.eval_at_start)"):
@@ -173,14 +174,14 @@ def fit_epochs(
     while t.loop.epoch < tc.epochs and not t.loop.stopped_early:
         with users_model(t, f"in training epoch {t.loop.epoch + 1}"):
             row = train_one_epoch(t, stop)
-        with users_model(t, f"in the evaluation after training epoch {row['epoch']}", trained=True):
+        with users_model(t, f"in the evaluation after training epoch {row.epoch}", trained=True):
             plateau_cut = evaluate_and_checkpoint(t, row)
         next_epoch(t, row)
         record(t, row, callbacks)
         note_exploding_loss(t, row)
         if plateau_cut and t.loop.epoch < tc.epochs and not t.loop.stopped_early:
             _note_plateau_cut(t)
-        if row.get("stopped_early"):
+        if row.stopped_early:
             t.log.line(f"early stop {_early_stop(t)}")
     t.log.stop()
     # a signal in the last epoch's evaluation: its last.pt is saved, the scoring not begun
@@ -199,7 +200,7 @@ def _note_plateau_cut(t: Training) -> None:
     )
 
 
-def train_one_epoch(t: Training, stop: StopFlag) -> dict:
+def train_one_epoch(t: Training, stop: StopFlag) -> EpochRow:
     """One pass over this rank's share of the train split; returns the epoch's metrics row."""
     loop, steps, optim = t.loop, len(t.data.train), t.optim
     epoch, k = loop.epoch, optim.accumulate
@@ -256,7 +257,7 @@ def _begin_epoch(t: Training) -> torch.Tensor:
     return loop.partial.to(t.device)
 
 
-def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> dict:
+def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> EpochRow:
     """The epoch's row: its train loss and accuracy (summed over ranks). The loop stays after the epoch's
     last step, its running sums kept (as a signal there saves them), until ``next_epoch``: an evaluation
     that fails can still save the epoch's training."""
@@ -266,17 +267,14 @@ def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> dict:
     check_finite(t, train_loss, lr)
     loop.train_time_s += took
     loop.partial = sums
-    return dict(
-        epoch=loop.epoch + 1, train_loss=train_loss, train_acc=train_acc, lr=lr,
-        seconds=round(took, 4),
-    )  # fmt: skip
+    return EpochRow(loop.epoch + 1, train_loss, train_acc, lr, seconds=round(took, 4))
 
 
-def next_epoch(t: Training, row: dict) -> None:
+def next_epoch(t: Training, row: EpochRow) -> None:
     """The epoch ``row`` is over (trained and evaluated): its step rows written, the loop at the next."""
     loop = t.loop
     if t.steps.active:
-        t.steps.write_epoch(t.run, loop.global_step, row["epoch"], row["lr"])
+        t.steps.write_epoch(t.run, loop.global_step, row.epoch, row.lr)
     loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
 
 
@@ -337,16 +335,18 @@ def _early_stop(t: Training) -> str:
     return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop, t.cfg.min_delta)
 
 
-def record(t: Training, row: dict, callbacks: list[Callback], save_last: bool = True) -> None:
-    """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks."""
+def record(t: Training, row: EpochRow, callbacks: list[Callback], save_last: bool = True) -> None:
+    """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks (each a
+    dict of the row: :meth:`EpochRow.to_json`)."""
     t.history.append(row)
     if save_last:
         checkpoint(t, "last.pt", resume=True)
     if t.dist.is_main:
-        t.run.write_metrics(t.history)
+        t.run.write_metrics(to_rows(t.history))
     t.log.epoch_done(row)
+    told = row.to_json()
     for cb in callbacks:
-        cb.on_epoch_end(row)
+        cb.on_epoch_end(told)
 
 
 def _finish(t: Training, stop: StopFlag) -> RunSummary | None:

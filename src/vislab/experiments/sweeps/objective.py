@@ -30,6 +30,7 @@ from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.space import apply_values, suggest
 from vislab.experiments.sweeps.spec import Sweep
 from vislab.experiments.sweeps.study import STORAGE_ERRORS
+from vislab.training.history import EpochRow, from_rows
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 from vislab.training.summary import RunSummary
@@ -82,13 +83,14 @@ class _PruneReport(Callback):
         self.resumed = resumed
 
     def on_epoch_end(self, row: dict) -> None:
-        self.report_earlier(before=row["epoch"])
-        if self._report(row):
-            last = row["epoch"] >= self.epochs or row.get("stopped_early", False)
+        epoch_row = EpochRow.from_json(row)
+        self.report_earlier(before=epoch_row.epoch)
+        if self._report(epoch_row):
+            last = epoch_row.epoch >= self.epochs or epoch_row.stopped_early
             if not last and self.trial.should_prune():
-                value = row[self.metric]
+                value = epoch_row.metric(self.metric)
                 raise optuna.TrialPruned(
-                    f"pruned after epoch {row['epoch']} ({self.metric} {value:.4f})"
+                    f"pruned after epoch {epoch_row.epoch} ({self.metric} {value:.4f})"
                 )
 
     def report_earlier(self, before: float = math.inf) -> None:
@@ -97,18 +99,18 @@ class _PruneReport(Callback):
         judged by the pruner: the interrupted trial's pruner let them pass."""
         if self.resumed is None:
             return
-        rows, self.resumed = RunDir(self.resumed).read_metrics(), None
+        rows, self.resumed = from_rows(RunDir(self.resumed).read_metrics()), None
         for row in rows:
-            if row.get("epoch", 0) < before:
+            if row.epoch < before:
                 self._report(row)
 
-    def _report(self, row: dict) -> bool:
+    def _report(self, row: EpochRow) -> bool:
         """Report the row's metric at its epoch; False where it says nothing (epoch 0: untrained; no finite
         value)."""
-        value = row.get(self.metric)
-        if row["epoch"] < 1 or value is None or not math.isfinite(value):
+        value = row.metric(self.metric)
+        if row.epoch < 1 or value is None or not math.isfinite(value):
             return False
-        self.trial.report(float(value), step=int(row["epoch"]))
+        self.trial.report(float(value), step=int(row.epoch))
         return True
 
 
