@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vislab.config import DataConfig, build_config
+from vislab.config.reads import reads_files
 from vislab.data.fingerprint import data_change
 from vislab.data.images import IMAGE_EXTS
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
@@ -254,6 +255,22 @@ def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") ->
             )
     if root := _given(overrides, "data.root"):
         _check_labelled(Path(root.split("=", 1)[1].strip()), target)
+
+
+def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:
+    """UserError where ``overrides`` give a data.root the run's data source never reads (digits,
+    circles, ``memory:`` arrays: ``config.reads.reads_files``): the scores would be the run's own, named
+    as other data's."""
+    given = _given(overrides, "data.root")
+    idle = reads_files(lambda key: getattr(data, key.removeprefix("data.")))
+    if given is None or idle is None or _given(overrides, "data.name") is not None:
+        return
+    raise UserError(
+        f"setting '{given}' changes nothing here: with {idle.cause}, {idle.why.format(it='data.root')}, "
+        f"so these would be the run's own scores named as other data's. To score a folder of images "
+        f"(one sub-folder per class): --set data.name=folder --set data.root=DIR (Python: "
+        f'data__name="folder", data__root=DIR).'
+    )
 
 
 def _check_labelled(root: Path, target: str | Path) -> None:

@@ -24,6 +24,7 @@ from vislab.eval_data import (
     SPLITS,
     check_data_settings,
     check_fits,
+    check_root_read,
     data_note,
     every_sample,
     labels_by_name,
@@ -165,6 +166,7 @@ def split_inputs(
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
     tree = unlimited(record.config, overrides) if split == "all" else record.config
     cfg = build_config(tree, list(overrides), source="checkpoint config")
+    check_root_read(cfg.data, overrides)
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None

@@ -182,6 +182,18 @@ def images(value: Value) -> Idle | None:
     return Idle("data.name=circles", "its points are no images, and only images are resized")
 
 
+def reads_files(value: Value) -> Idle | None:
+    """None where the data source reads files under data.root; digits come with scikit-learn, circles
+    are drawn, ``memory:`` arrays are given from Python."""
+    name = value("data.name")
+    where = {"digits": "come with scikit-learn", "circles": "are drawn at random"}.get(name)
+    if where is None and str(name).startswith("memory:"):
+        where = "are the arrays given from Python"
+    if where is None:
+        return None
+    return Idle(f"data.name={name}", f"its samples {where}, not read from files under {{it}}")
+
+
 _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
 # setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
 _BY_PLATEAU = read_by("schedule.name", "plateau", kind="schedule")
@@ -202,6 +214,7 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.min_lr": (read_by("schedule.name", "cosine", "plateau", kind="schedule"), lr_moves),
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
+    "data.root": (reads_files,),
     "data.image_size": (read_by("data.name", "folder", kind="data source"), decoded_to_image_size),
     "data.n_samples": (_BY_CIRCLES,),
     "data.noise": (_BY_CIRCLES,),
