@@ -434,8 +434,7 @@ def test_lsa_temperature_is_learnable():
 
 @pytest.mark.parametrize("pool,residual", [("cls", True), ("mean", True), ("cls", False)])
 def test_attention_rollout_one_map_per_image(pool, residual):
-    from vislab.explain_maps import explain_maps
-    from vislab.models.vit import attention_rollout
+    from vislab.explain_maps import attention_rollout, explain_maps
 
     model = seeded(
         "vit",

@@ -16,12 +16,26 @@ from torch import nn
 
 from vislab.errors import UserError
 from vislab.models.hooks import TokenGrid, hooks_of
-from vislab.models.vit import attention_rollout
 from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
 ATTENTION_UNITS = "attention weight"  # attention and rollout maps: a share of a token's attention
 HEAD_UNITS = f"{ATTENTION_UNITS} (all heads)"  # a block's heads, drawn on one scale
+
+
+def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020): R = Â_L ⋯ Â_1 with Â = mean over heads of A, plus the
+    identity for the skip connection (Â = ½A + ½I, rows renormalised) when ``residual``. B × T × T."""
+    t = attentions[0].shape[-1]
+    eye = torch.eye(t, device=attentions[0].device)
+    result = eye.expand(attentions[0].shape[0], t, t)
+    for a in attentions:
+        a = a.mean(1)
+        if residual:
+            a = 0.5 * a + 0.5 * eye
+            a = a / a.sum(-1, keepdim=True)
+        result = a @ result
+    return result
 
 
 def run_probabilities(model: nn.Module, record: RunRecord, x: torch.Tensor) -> torch.Tensor:

@@ -28,8 +28,8 @@ the class token at 0, a learned positional embedding ~ N(0, 0.02²) truncated at
 
 What it offers figures (its ``ModelHooks``): ``token_grid()``, ``attention_maps(x)``,
 ``position_embedding()``, and no Grad-CAM layer (its one convolution is the patch embedding); with
-:func:`attention_rollout` (whose maps ``vislab.explain_maps`` draws from any transformer's attention) and
-:func:`sinusoidal_table`. The figures are drawn by
+:func:`sinusoidal_table` (attention rollout, from any transformer's attention: ``vislab.explain_maps``).
+The figures are drawn by
 ``vislab.plotting.vit``. The layers (patch embeddings, attention, block, head) are in
 :mod:`vislab.models.vit_layers`.
 """
@@ -191,21 +191,6 @@ def init_linear_layers(model: nn.Module, scheme: str) -> None:
             else:
                 nn.init.trunc_normal_(m.weight, std=0.02)
             nn.init.zeros_(m.bias)
-
-
-def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
-    """Attention rollout (Abnar & Zuidema 2020): R = Â_L ⋯ Â_1 with Â = mean over heads of A, plus the
-    identity for the skip connection (Â = ½A + ½I, rows renormalised) when ``residual``. B × T × T."""
-    t = attentions[0].shape[-1]
-    eye = torch.eye(t, device=attentions[0].device)
-    result = eye.expand(attentions[0].shape[0], t, t)
-    for a in attentions:
-        a = a.mean(1)
-        if residual:
-            a = 0.5 * a + 0.5 * eye
-            a = a / a.sum(-1, keepdim=True)
-        result = a @ result
-    return result
 
 
 @register_model("vit", presets=_preset_values)
