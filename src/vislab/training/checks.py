@@ -21,7 +21,8 @@ from vislab.data.augment_words import colour_note, crop_note
 from vislab.data.download import is_default_root
 from vislab.data.split_notes import limit_note
 from vislab.data.types import Splits
-from vislab.errors import ConfigError, DataError
+from vislab.errors import ConfigError, DataError, VislabError
+from vislab.models import model_kwargs
 from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
 
@@ -104,7 +105,7 @@ def _two_averages_note(cfg: Config, network: Network) -> str:
     decay, hooks = cfg.train.ema.decay, network.hooks
     if not decay or not hooks.eval_weight_average:
         return ""
-    option = hooks.weight_average_option
+    option = _own_option(cfg.model.name, hooks.weight_average_option)
     own = f" (model.{option[0]}={option[1]:g})" if option else ""
     off = f"--set model.{option[0]}=0" if option else "the model's own setting"
     return (
@@ -113,6 +114,16 @@ def _two_averages_note(cfg: Config, network: Network) -> str:
         f"evaluation sees an average of an average, which lags the training further. Keep one: "
         f"--set train.ema.decay=0 (the model's own), or turn the model's off: {off}."
     )
+
+
+def _own_option(name: str, option: tuple[str, float] | None) -> tuple[str, float] | None:
+    """The model option that sets the model's own weight average (its hooks' ``weight_average_option``),
+    where model ``name``'s builder takes it by that name — a user's builder on top of `fast` may not."""
+    try:
+        takes = model_kwargs(name)
+    except VislabError:  # a model that cannot be looked up here: its option is not named
+        return None
+    return option if option is not None and option[0] in takes else None
 
 
 def loop_notes(
