@@ -321,12 +321,11 @@ def results_texts(
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
 ) -> tuple[str, str]:
-    """The text of results.csv (finished runs, full precision) and of results.md (title with the data and
-    how the runs were made, the table with its best cells bold, notes, the reported figures' sources,
-    failures). After each run: its model, seed and the settings the runs changed (from ``run_dirs``,
-    default ``out/<run>``), or a sweep's ``params`` (run → swept values). ``rows`` (a seeded suite: row →
-    its runs): mean ± std and N per row (the CSV's ``<key>_std``) and each group's verdicts (``groups``,
-    ``compare``; without seeds, a note that they need seeds). ``note``: a line under the table."""
+    """results.csv's text (finished runs, full precision) and results.md's (title with the data and how the
+    runs were made, the table with its best cells bold, notes, reported figures' sources, failures). After
+    each run: its model, seed and the settings the runs changed (from ``run_dirs``, default ``out/<run>``),
+    or a sweep's ``params``. ``rows`` (a seeded suite: row → its runs): mean ± std and N per row (the CSV's
+    ``<key>_std``) and each group's verdicts (``groups``, ``compare``). ``note``: a line under the table."""
     reported, seeded = as_reported(reported), rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
