@@ -160,6 +160,7 @@ def test_a_study_database_failing_mid_sweep_is_one_line_and_the_rerun_resumes(
     assert [r["state"] for r in rows] == [first, "complete"]
     why = "died during the trial" if how == "down" else "study database failed"
     assert why in rows[0]["error"]
+    assert f"1 {first}" in (out / "results.md").read_text()
     assert not (out / "trials" / "0").exists() and (out / "trials" / "1" / "summary.json").is_file()
 
 

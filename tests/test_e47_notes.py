@@ -81,3 +81,12 @@ def test_a_seeds_unreadable_predictions_leave_its_rows_own_split_unknown_not_uns
     code, _ = cli(capsys, "paper", suite, "--out", tmp_path / "paper", "--no-figures")
     paper = one_line((tmp_path / "paper" / "texts.tex").read_text())
     assert code == 0 and paper.count(unknown) == 1, paper
+
+
+def test_a_paper_without_figures_names_a_second_seeds_unreadable_metrics(capsys, suite, tmp_path):
+    """`paper --no-figures` checks every seed's files, not only a row's first seed's (session 14, H3)."""
+    (suite / "mlp-s1" / "metrics.jsonl").unlink()
+    code, said = cli(capsys, "paper", suite, "--out", tmp_path / "paper", "--no-figures")
+    notes = one_line((tmp_path / "paper" / "texts.tex").read_text())
+    assert code == 0 and "mlp-s1/metrics.jsonl' is missing" in one_line(said), said
+    assert "mlp-s1" in notes and "is missing" in notes
