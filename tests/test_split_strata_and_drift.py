@@ -17,6 +17,7 @@ import vislab
 from conftest import TINY_RUN, cli, one_line
 from vislab.config import build_config
 from vislab.data import load_splits
+from vislab.data.fingerprint import data_change
 from vislab.data.sources import memory
 from vislab.errors import DataError, Note
 from vislab.training.checkpoint import load_checkpoint
@@ -146,6 +147,46 @@ def test_eval_notes_arrays_of_the_runs_name_with_other_labels(tmp_path, monkeypa
         vislab.load_run(run.path).evaluate()
     (note,) = data_notes(caught)
     assert "the data of data.name=memory:mine changed since the run trained (labels" in note, note
+
+
+def same_labels(y: np.ndarray, seed: int) -> np.ndarray:
+    """Other images of :func:`arrays`' kind for the labels ``y``."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 60, (len(y), 8, 8)) + 60 * y[:, None, None]).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("other", "said"),
+    [
+        # the same labels in the same order, other images: only their values tell
+        (lambda x, y: (same_labels(y, seed=5), y), "images replaced by others"),
+        # as many samples, all others: nothing added or removed
+        (lambda x, y: arrays(seed=7), "labels or image sizes changed"),
+    ],
+)
+def test_eval_notes_arrays_of_the_runs_name_replaced_by_as_many_others(
+    tmp_path, monkeypatch, other, said
+):
+    x, y = arrays()
+    vislab.register_arrays(x, y, name="mine")
+    run = vislab.train(data="memory:mine", out=tmp_path / "run", **TINY_RUN)
+    monkeypatch.setattr(memory, "_REGISTERED", {})  # what another Python process sees
+    x2, y2 = other(x, y)
+    assert len(x2) == len(x) and not np.array_equal(x2, x)
+    vislab.register_arrays(x2, y2, name="mine")
+    with pytest.warns(Note) as caught:
+        vislab.load_run(run.path).evaluate()
+    (note,) = data_notes(caught)
+    assert f"changed since the run trained ({said}" in note and "added or removed" not in note, note
+
+
+def test_a_fingerprint_recorded_before_pixel_values_were_hashed_still_matches_its_data():
+    x, y = arrays()
+    cfg = build_config({}, [f"data.name={vislab.register_arrays(x, y)}"])
+    now = load_splits(cfg.data, cfg.train.seed).fingerprint
+    old = {k: v for k, v in now.items() if k != "values"}  # as an earlier vislab recorded it
+    assert data_change(old, now) is None
+    assert data_change(now, {**now, "values": "0" * 16}) is not None
 
 
 def test_a_runs_hash_name_given_to_other_arrays_is_refused_naming_both_hashes(

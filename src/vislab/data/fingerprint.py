@@ -3,7 +3,10 @@ says when its data changed since (its held-out splits are then not the ones it h
 
 A fingerprint is ``{"of": "files" | "samples", "digest": str, "counts": {set: [samples per class]}}``:
 for an image folder the digest hashes its files' relative paths and sizes (not their times: a copy of
-the folder is the same data); for other sources, each set's shape and labels (cheap: no image is hashed).
+the folder is the same data); for other sources, each set's shape and labels, and ``"values"`` hashes a
+checksum of each sample (one fast pass over the arrays: arrays registered again under a run's name with
+other images of the same labels are told apart). Fingerprints recorded before
+``"values"`` existed are compared on the rest.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ def data_fingerprint(src: SourceData) -> dict:
         key: np.bincount(s.y, minlength=len(src.class_names)).tolist()
         for key, s in src.sets.items()
     }
+    if src.digest:
+        return {"of": "files", "digest": src.digest, "counts": counts}
     return {
-        "of": "files" if src.digest else "samples",
-        "digest": src.digest or _labels_digest(src),
+        "of": "samples",
+        "digest": _labels_digest(src),
         "counts": counts,
+        "values": _values(src),
     }
 
 
@@ -34,6 +40,19 @@ def _labels_digest(src: SourceData) -> str:
     for key, s in sorted(src.sets.items()):
         h.update(f"\0{key}{s.x.shape}{s.x.dtype}".encode())
         h.update(np.ascontiguousarray(s.y, dtype=np.int64))
+    return h.hexdigest()[:16]
+
+
+def _values(src: SourceData) -> str:
+    """A hash of each set's per-sample checksums: a sample's bytes read as 64-bit words and summed
+    (wrapping; one fast pass, 0.02 s for CIFAR-10's train set)."""
+    h = hashlib.sha256()
+    for key, s in sorted(src.sets.items()):
+        rows = np.ascontiguousarray(s.x).reshape(len(s.x), -1).view(np.uint8)
+        if rows.shape[1] % 8:  # whole words: zero bytes added at the end of each sample
+            rows = np.pad(rows, ((0, 0), (0, -rows.shape[1] % 8)))
+        h.update(key.encode())
+        h.update(rows.view(np.uint64).sum(1))
     return h.hexdigest()[:16]
 
 
@@ -47,16 +66,17 @@ def is_fingerprint(value: object) -> bool:
 
 def data_change(recorded: dict, now: dict) -> str | None:
     """How the data of fingerprint ``now`` differs from ``recorded`` ("2 files added or removed",
-    "files renamed, replaced or resized"), or None where it is the same."""
-    if recorded["digest"] == now["digest"] and recorded["of"] == now["of"]:
-        return None
+    "labels or image sizes changed", ...), or None where it is the same."""
     unit = now["of"]
-    moved = 0
-    for key in set(recorded["counts"]) | set(now["counts"]):
-        was, got = recorded["counts"].get(key, []), now["counts"].get(key, [])
-        width = max(len(was), len(got))
-        was, got = (np.pad(np.asarray(c, dtype=np.int64), (0, width - len(c))) for c in (was, got))
-        moved += int(np.abs(got - was).sum())
-    if moved:
-        return f"{moved} {unit[:-1] if moved == 1 else unit} added or removed"
-    return "files renamed, replaced or resized" if unit == "files" else "labels changed"
+    if recorded["of"] != now["of"] or recorded["digest"] != now["digest"]:
+        moved = 0  # samples added or removed: the sets' sizes
+        for key in set(recorded["counts"]) | set(now["counts"]):
+            moved += abs(sum(now["counts"].get(key, [])) - sum(recorded["counts"].get(key, [])))
+        if moved:
+            return f"{moved} {unit[:-1] if moved == 1 else unit} added or removed"
+        if unit == "files":
+            return "files renamed, moved between classes, replaced or resized"
+        return "labels or image sizes changed"
+    if "values" in recorded and recorded["values"] != now.get("values"):
+        return "images replaced by others of the same labels"
+    return None
