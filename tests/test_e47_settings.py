@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import table_run
 from vislab.experiments.results.settings import LISTED
-from vislab.experiments.results.table import write_tables
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.training.summary import RunSummary
 
 CNN = ("model.name=cnn", "model.widths=[4,8]", "model.fc=[8]")
@@ -27,7 +27,7 @@ def results_md(folder: Path, runs: list[Path]) -> str:
     summaries = {
         p.name: RunSummary.from_json(json.loads((p / "summary.json").read_text())) for p in runs
     }
-    write_tables(folder, summaries)
+    write_tables(folder, results_texts(folder, summaries))
     return (folder / "results.md").read_text()
 
 

@@ -11,7 +11,7 @@ import yaml
 from conftest import cli, one_line
 from vislab.errors import ConfigError
 from vislab.experiments.results.reported import as_block, as_reported, mismatches
-from vislab.experiments.results.table import write_tables
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.spec import builtin_suites, load_suite
 from vislab.paper_folder.build import write_paper
 from vislab.training.summary import RunSummary
@@ -249,9 +249,12 @@ def test_a_bad_field_is_a_clear_error_naming_the_file_and_key(
 def test_write_tables_puts_the_note_under_the_table(tmp_path):
     write_tables(
         tmp_path,
-        dlvc_compare(epochs_run=2),
-        title="suite dlvc-compare",
-        reported=load_suite("dlvc-compare").reported,
+        results_texts(
+            tmp_path,
+            dlvc_compare(epochs_run=2),
+            title="suite dlvc-compare",
+            reported=load_suite("dlvc-compare").reported,
+        ),
     )
     md = one_line((tmp_path / "results.md").read_text())
     assert "**Note:** dlvc-B's figures were measured after 10 epochs" in md

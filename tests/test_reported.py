@@ -16,7 +16,8 @@ from conftest import cli, one_line
 from figures_skipped import skip_report_figures
 from vislab.errors import ConfigError
 from vislab.experiments.results.reported import FIGURES, mismatches
-from vislab.experiments.results.table import COLUMNS, write_tables
+from vislab.experiments.results.table import COLUMNS
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.spec import builtin_suites, load_suite
 from vislab.training.summary import RunSummary
 
@@ -84,7 +85,10 @@ def test_dlvc_compare_table_holds_the_suite_files_figures_on_the_data_used(tmp_p
         "resnet18": RunSummary.from_json({**summary, "test_acc": 0.5, "val_acc": 0.4}),
         "resnet18-noaug": RunSummary.from_json({**summary, "test_acc": 0.45}),
     }
-    write_tables(tmp_path, summaries, title="suite dlvc-compare", reported=suite.reported)
+    write_tables(
+        tmp_path,
+        results_texts(tmp_path, summaries, title="suite dlvc-compare", reported=suite.reported),
+    )
     rows = {
         r["run"]: r for r in csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text()))
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import table_run
 from vislab.experiments.results.settings import LISTED
-from vislab.experiments.results.table import write_tables
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.paper_folder import build as paper_build
 from vislab.paper_folder.build import write_paper
 from vislab.report.build import build_report
@@ -43,7 +43,7 @@ def summaries_of(runs: list[Path]) -> dict[str, RunSummary]:
 
 def test_a_row_back_at_vislabs_default_optimizer_says_so_in_results_md(tmp_path):
     runs = ladder(tmp_path / "runs")
-    write_tables(tmp_path / "runs", summaries_of(runs))
+    write_tables(tmp_path / "runs", results_texts(tmp_path / "runs", summaries_of(runs)))
     lines = listed_lines((tmp_path / "runs" / "results.md").read_text())
     assert lines["adam"] == (
         "augment.crop.p=1, augment.crop.padding=4, augment.hflip.p=0.5, "
@@ -68,7 +68,7 @@ def test_the_papers_tables_list_the_same(tmp_path, monkeypatch):
 def test_the_report_lists_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr("vislab.report.build.run_sections", lambda *a: [])  # its tables alone
     runs = ladder(tmp_path / "runs")
-    write_tables(tmp_path / "runs", summaries_of(runs))
+    write_tables(tmp_path / "runs", results_texts(tmp_path / "runs", summaries_of(runs)))
     page = build_report(tmp_path / "runs").read_text()
     listed = page[page.index('id="settings-changed"') :]
     listed = listed[: listed.index("</table>")]

@@ -15,7 +15,8 @@ import vislab
 from conftest import TINY_DIGITS, tiny_suite
 from vislab.config import build_config
 from vislab.errors import UserError
-from vislab.experiments.results.table import COLUMNS, write_tables
+from vislab.experiments.results.table import COLUMNS
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps.runner import run_sweep
 from vislab.experiments.sweeps.spec import load_sweep
 from vislab.report.build import build_report
@@ -134,7 +135,7 @@ def test_seeded_tables_bold_the_mean_never_the_std_and_seeds_are_no_setting(tmp_
         for p in tmp_path.iterdir()
     }
     rows = {row: [f"{row}-s{i}" for i in range(3)] for row in SEEDED}
-    write_tables(tmp_path, summaries, rows=rows)
+    write_tables(tmp_path, results_texts(tmp_path, summaries, rows=rows))
     md = (tmp_path / "results.md").read_text()
     assert "| run | N | model | optim.lr | train ACC |" in md  # no seed: a row's seeds differ
     assert "| fast | 3 | mlp | 0.01 |" in md and "| **0.9100** ± 0.0100 |" in md
@@ -153,7 +154,7 @@ def test_a_run_whose_config_is_unreadable_keeps_the_table_and_is_named(tmp_path)
         p.name: RunSummary.from_json(json.loads((p / "summary.json").read_text()))
         for p in tmp_path.iterdir()
     }
-    write_tables(tmp_path, dict(sorted(summaries.items())))
+    write_tables(tmp_path, results_texts(tmp_path, dict(sorted(summaries.items()))))
     md = (tmp_path / "results.md").read_text()
     assert "| a-s0 | mlp | 0 | 0.001 |" in md and "| c-s0 | mlp | 0 | - |" in md
     assert "Settings not compared for c-s0" in md and "c-s0/config.yaml' is not valid YAML" in md

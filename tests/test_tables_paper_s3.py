@@ -17,7 +17,8 @@ from test_figure_layout import outside, overlapping, text_boxes
 from vislab.data.sources.idx import FASHION_MNIST
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.spread import verdict
-from vislab.experiments.results.table import seed_rows, table_rows, write_tables
+from vislab.experiments.results.table import seed_rows, table_rows
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite, with_seeds
 from vislab.paper_folder.build import write_paper
@@ -129,7 +130,7 @@ def test_a_seeded_table_gives_a_fitted_baseline_no_epochs_as_the_unseeded_one_do
     assert seeded["majority"]["epochs_run"] is seeded["majority"]["best_epoch"] is None
     assert seeded["mlp"]["epochs_run"] == 3 and seeded["mlp"]["best_epoch"] == 2
 
-    write_tables(out, summaries, rows=rows)
+    write_tables(out, results_texts(out, summaries, rows=rows))
     by_run = {r["run"]: r for r in csv.DictReader((out / "results.csv").open())}
     assert by_run["majority"]["epochs_run"] == by_run["majority"]["best_epoch"] == ""
     assert float(by_run["mlp"]["epochs_run"]) == 3

@@ -16,6 +16,7 @@ from vislab.data.fingerprint import data_change
 from vislab.data.images import IMAGE_EXTS
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import UserError
+from vislab.not_a_run import run_of_file
 from vislab.training.record import RunRecord
 from vislab.training.summary import RunSummary
 
@@ -284,8 +285,20 @@ def _check_labelled(root: Path, target: str | Path) -> None:
             f"data.root '{root}' holds {len(images)} image{'s' if len(images) != 1 else ''} but no "
             f"class folders, so eval has no labels to score them by (it reads one folder per class: "
             f"{root / '<class>'}/*.png). To classify them: vislab predict {target} {root} --csv "
-            f"predictions.csv (Python: load_run(RUN).predict_files('{root}'))."
+            f"predictions.csv{_predict_files_call(target, root)}."
         )
+
+
+def _predict_files_call(target: str | Path, root: Path) -> str:
+    """`` (Python: vislab.load_run('RUN').predict_files('ROOT'))`` for ``target``: the run folder it is,
+    or the one its checkpoint file belongs to (``checkpoint='last'`` for last.pt); "" for a file of no
+    run (``not_a_run.run_of_file``)."""
+    path = Path(target)
+    run = run_of_file(path) if path.is_file() else path
+    if run is None:
+        return ""
+    last = ", checkpoint='last'" if path.is_file() and path.name == "last.pt" else ""
+    return f" (Python: vislab.load_run('{run}').predict_files('{root}'{last}))"
 
 
 def _no_section(setting: str, key: str) -> str:

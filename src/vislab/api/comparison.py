@@ -6,6 +6,7 @@ table and the others left out, each with why; and that table as results.csv and 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import typing
 from collections.abc import Mapping, Sequence
@@ -268,7 +269,7 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
     accuracy or loss, else ascending; runs without a value last). One suite folder: its own title,
     rows of seeds and verdicts, as its results.md; several: each suite folder's rows of seeds, named
     by it (``s/mlp``, ``s2/mlp``), each row they share a group of verdicts."""
-    from vislab.experiments.results.table import results_texts  # on use (see the imports)
+    from vislab.experiments.results.texts import results_texts  # on use (see the imports)
 
     found = find_runs(targets)
     suite = found.suite
@@ -291,10 +292,10 @@ def comparison_table(
     targets: Targets, sort: str | None = None, reported: dict | None = None
 ) -> tuple[list[dict], list[str], Found]:
     """results.csv's rows and column names of the runs of ``targets`` (:func:`find_runs`), in
-    :func:`comparison_texts`' order (``sort``), as ``vislab compare --csv`` writes them: one row per run
-    (a suite folder with seeds: per row of its seeds); ``reported`` (None: one suite folder's own) joins a
-    ``reported:`` block's figures. UserError naming the first config.yaml that cannot be read (the
-    command notes it under its table instead)."""
+    :func:`comparison_texts`' order (``sort``), as ``vislab compare --csv`` writes them and pandas reads
+    them back (:func:`as_read_back`): one row per run (a suite folder with seeds: per row of its seeds);
+    ``reported`` (None: one suite folder's own) joins a ``reported:`` block's figures. UserError naming
+    the first config.yaml that cannot be read (the command notes it under its table instead)."""
     from vislab.experiments.results.settings import table_settings  # on use (see the imports)
     from vislab.experiments.results.table import csv_table
 
@@ -305,7 +306,23 @@ def comparison_table(
         raise next(iter(settings.unread.values()))
     given = reported if reported is not None else found.suite.reported
     table, cols = csv_table(summaries, settings, given, rows)
-    return table, [k for k, _ in cols], found
+    return as_read_back(table), [k for k, _ in cols], found
+
+
+def as_read_back(table: list[dict]) -> list[dict]:
+    """results.csv's rows (``csv_table``) with each cell as ``pd.read_csv`` reads it back from the file: an
+    empty one (a setting the row does not have, a figure it lacks) NaN, a list (``model.widths``) its
+    text, ``[8, 16]``; so a DataFrame of them equals the file read back, dtypes included (a numeric
+    column stays numeric), but for a ``reported:`` figure: the report's text (``0.1000``) stays text."""
+    return [{k: _read_back(v) for k, v in row.items()} for row in table]
+
+
+def _read_back(value: object) -> object:
+    """A cell of results.csv as pandas reads it back: None as NaN, a value csv writes as text (a list) as
+    that text (csv writes ``str(value)``), the others as they are."""
+    if value is None:
+        return math.nan
+    return value if isinstance(value, (str, int, float)) else str(value)
 
 
 def _ordered(

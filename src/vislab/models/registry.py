@@ -4,8 +4,9 @@ A builder has the signature ``build(input_shape, num_classes, **options) -> nn.M
 ``input_shape`` is (C, H, W) for images or (D,) for feature vectors and the options come from
 ``model.*`` in the config. Each option declares its type and bounds in that signature (see
 :mod:`vislab.models.options`), so a wrong key or an out-of-range value is a ConfigError before anything
-is built. A family whose names share a prefix (``timm:<name>``) registers one builder for the prefix
-and checks what it passes on itself.
+is built (the pydantic checks and the sentences of a refused value: :mod:`vislab.models.option_checks`).
+A family whose names share a prefix (``timm:<name>``) registers one builder for the prefix and checks
+what it passes on itself.
 
 This module imports no family: families import it, and :mod:`vislab.models` imports every family.
 """
@@ -15,18 +16,17 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch.nn as nn
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model, validate_call
-from pydantic.fields import FieldInfo
+from pydantic import ValidationError
 
 from vislab.errors import ConfigError, UserCodeError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint
+from vislab.models.option_checks import explain, options_model, plain_values, validating
 from vislab.registry import registrar
 
 if TYPE_CHECKING:
@@ -178,10 +178,10 @@ def check_model_options(
                 f"model '{name}' has no option 'model.{key}'.{hint} Valid keys: {', '.join(valid)}."
             )
     try:
-        options = _options_model(fn).model_validate(kwargs)
+        options = options_model(fn).model_validate(kwargs)
     except ValidationError as e:
-        raise invalid(_explain(name, fn, kwargs, e)) from None
-    return _plain(options, kwargs)
+        raise invalid(explain(name, fn, kwargs, e)) from None
+    return plain_values(options, kwargs)
 
 
 def with_checked_options(cfg: Config, name: str | None = None) -> Config:
@@ -190,18 +190,6 @@ def with_checked_options(cfg: Config, name: str | None = None) -> Config:
     records in config.yaml and its checkpoints, whatever the spelling it was given in."""
     options = check_model_options(name or cfg.model.name, cfg.model.kwargs())
     return cfg.model_copy(update={"model": type(cfg.model)(name=cfg.model.name, **options)})
-
-
-def _plain(options: BaseModel, given: dict[str, Any]) -> dict[str, Any]:
-    """The validated values of the options ``given``, as JSON-like values (a tuple as a list); a value
-    that has no such form (an object passed from Python) as it was given."""
-    plain = dict(given)
-    for key in given:
-        try:
-            plain[key] = options.model_dump(mode="json", include={key}, warnings=False)[key]
-        except Exception:  # noqa: BLE001 - pydantic serialisation raises several types
-            continue
-    return plain
 
 
 def build_model(
@@ -214,9 +202,9 @@ def build_model(
         model = fn(input_shape, num_classes, **kwargs)
     else:
         try:
-            model = _validating(fn)(input_shape, num_classes, **kwargs)
+            model = validating(fn)(input_shape, num_classes, **kwargs)
         except ValidationError as e:
-            raise ConfigError(_explain(name, fn, kwargs, e)) from None
+            raise ConfigError(explain(name, fn, kwargs, e)) from None
     return model
 
 
@@ -322,96 +310,3 @@ def _check_current(name: str, builder: Builder) -> None:
         f"reopen or resume a run with the code it was trained with, run the earlier definition of "
         f"{attr} again; to train the new {attr}, {train} (another out= keeps the earlier run)."
     )
-
-
-@functools.cache
-def _validating(fn: Builder) -> Builder:
-    """``fn`` wrapped by pydantic: its arguments are checked and coerced to its type hints."""
-    return validate_call(fn)
-
-
-@functools.cache
-def _options_model(fn: Builder) -> type[BaseModel]:
-    """A pydantic model of ``fn``'s options (its signature without input_shape/num_classes)."""
-    hints = typing.get_type_hints(fn, include_extras=True)
-    fields: dict[str, Any] = {
-        k: (hints.get(k, Any), ... if p.default is p.empty else p.default)
-        for k, p in inspect.signature(fn).parameters.items()
-        if k not in RESERVED and p.kind is not p.VAR_KEYWORD
-    }
-    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
-    return create_model(f"{fn.__name__}_options", __config__=config, **fields)
-
-
-_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-
-
-def _explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationError) -> str:
-    """One sentence per bad option: its value and the range or type it must have."""
-    hints = typing.get_type_hints(fn, include_extras=True)
-    errors: dict[str, dict] = {}
-    for er in error.errors():
-        head = er["loc"][0] if er["loc"] else "?"
-        key = RESERVED[head] if isinstance(head, int) and head < len(RESERVED) else str(head)
-        # the first error of each option; for a union, its range error says more than the other branches
-        if key not in errors or er["type"] in _RANGE_ERRORS:
-            errors[key] = er
-    sentences = []
-    for key, er in errors.items():
-        value = kwargs.get(key, er.get("input"))
-        label = key if key in RESERVED else f"model.{key}"  # input_shape, num_classes: no options
-        bounds, description = _bounds(hints.get(key))
-        if er["type"] in _RANGE_ERRORS and bounds:
-            every = "every item " if any(isinstance(p, int) for p in er["loc"][1:]) else ""
-            note = f" ({description})" if description else ""
-            sentences.append(
-                f"{label}={value}{':' if every else ''} {every}must {_rule(bounds)}{note} "
-                f"for model '{name}'."
-            )
-        elif er["type"] == "missing":
-            sentences.append(
-                f"model '{name}' needs {label} (its {_takes(fn)} has no default for {key}): "
-                f"--set {label}=<value>."
-            )
-        else:
-            sentences.append(
-                f"invalid option for model '{name}': {label} = {value!r}: {er['msg']}."
-            )
-    return " ".join(sentences)
-
-
-def _takes(fn: Builder) -> str:
-    """What takes a model's options, as its code names it: ``__init__`` (a class), ``build()`` (a builder)."""
-    target = target_of(fn)
-    return "__init__" if inspect.isclass(target) else f"{getattr(target, '__name__', 'builder')}()"
-
-
-def _bounds(tp: Any) -> tuple[dict[str, Any], str]:
-    """The numeric bounds (ge/gt/le/lt) and description declared anywhere in an option's type."""
-    if typing.get_origin(tp) is typing.Annotated:
-        bounds, description = {}, ""
-        for meta in typing.get_args(tp)[1:]:
-            items = [meta, *meta.metadata] if isinstance(meta, FieldInfo) else [meta]
-            for item in items:
-                for side in ("ge", "gt", "le", "lt"):
-                    if getattr(item, side, None) is not None:
-                        bounds[side] = getattr(item, side)
-            description = description or getattr(meta, "description", None) or ""
-        if bounds:
-            return bounds, description
-    for arg in typing.get_args(tp):  # list[Size], Probability | None, Literal[...] | float
-        found = _bounds(arg)
-        if found[0]:
-            return found
-    return {}, ""
-
-
-def _rule(b: dict[str, Any]) -> str:
-    """'lie in [0, 1)', 'be at least 1', 'be greater than 0', ..."""
-    low = ("[", b["ge"]) if "ge" in b else ("(", b["gt"]) if "gt" in b else None
-    high = (b["le"], "]") if "le" in b else (b["lt"], ")") if "lt" in b else None
-    if low and high:
-        return f"lie in {low[0]}{low[1]}, {high[0]}{high[1]}"
-    if low:
-        return f"be at least {low[1]}" if low[0] == "[" else f"be greater than {low[1]}"
-    return f"be at most {high[0]}" if high[1] == "]" else f"be less than {high[0]}"  # type: ignore[index]

@@ -1,9 +1,11 @@
 """A comparison table's model options (``model.*``): each row's value where another row's differs. A row
 that leaves an option unset shows the value its model takes then (the registry's
 ``models.option_defaults``: its signature's, or its preset's: an mlp's ``model.hidden`` ``[256]``); a row
-whose model has no such option (``model.widths`` of an mlp) shows :data:`NOT_TAKEN`, which the line under
-the table explains (:func:`not_taken_note`). Only a table with a model option set looks models up
-(they load torch): a table of runs that set none reads no torch.
+whose model has no such option (``model.widths`` of an mlp) shows :data:`NOT_TAKEN` in the tables for
+people (results.md, report.html, the paper), which the line under the table explains
+(:func:`not_taken_note`), and an empty cell in results.csv and ``vislab.compare`` (:func:`taken`: a
+numeric option's column stays numeric, as pandas reads it back). Only a table with a model option set
+looks models up (they load torch): a table of runs that set none reads no torch.
 """
 
 from __future__ import annotations
@@ -82,3 +84,9 @@ def not_taken_note(values: dict[str, dict[str, Any]], shown: Collection[str]) ->
     rows = {row: [k for k in shown if vs.get(k) is NOT_TAKEN] for row, vs in values.items()}
     said = "; ".join(f"{row}: {', '.join(keys)}" for row, keys in rows.items() if keys)
     return f"{NOT_TAKEN}: the row's model has no such option ({said})." if said else ""
+
+
+def taken(value: Any) -> Any:
+    """A setting's cell in results.csv and ``vislab.compare``: ``value``, but None (an empty cell, as for
+    a setting the row does not have) for :data:`NOT_TAKEN`, which only the tables for people show."""
+    return None if value is NOT_TAKEN else value

@@ -18,8 +18,8 @@ schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
 preset has none) is compared as unset; where model options differ, a row that leaves one unset shows
-the value its model takes then, and a row whose model has no such option shows ``n/a``
-(model_options.py).
+the value its model takes then, and a row whose model has no such option shows ``n/a`` in the tables
+for people, an empty cell in results.csv and ``vislab.compare`` (model_options.py).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 

@@ -1,5 +1,5 @@
-"""The reports' comparison table, built from run summaries: CSV, Markdown, text cells for a terminal (cli/
-draws them), and rows for HTML.
+"""The reports' comparison table, built from run summaries: its rows and columns (results.csv's; its CSV and
+Markdown texts in texts.py), text cells for a terminal (cli/ draws them), and rows for HTML.
 
 Beside vislab's figures, a suite's ``reported:`` block adds one column per figure and source (what the
 course's report published for that run; blank where it gives none), and the data each run used is
@@ -11,60 +11,26 @@ name (:meth:`RunSummary.score`, :data:`COLUMNS`).
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from vislab.experiments.results.cells import (
-    bold_cells,
-    bold_note,
-    param_cell,
-    pipe_table,
-    train_acc_note,
-)
-from vislab.experiments.results.data_used import (
-    data_line,
-    mixes_data,
-    row_datasets,
-    rows_with_own_test_sets,
-    titled,
-)
-from vislab.experiments.results.model_options import not_taken_note
-from vislab.experiments.results.provenance import (
-    FITTED,
-    fitted_params_note,
-    fitted_rows,
-    made_info,
-    provenance_line,
-)
+from vislab.experiments.results.model_options import taken
+from vislab.experiments.results.provenance import FITTED
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
     reported_columns,
     reported_figure,
-    reported_notes,
-    row_summaries,
 )
-from vislab.experiments.results.settings import (
-    Settings,
-    for_people,
-    listed_markdown,
-    swept,
-    table_settings,
-    unread_note,
-)
+from vislab.experiments.results.settings import Settings
 from vislab.experiments.results.spread import (
     COMPARE,
-    RULE,
     Spread,
     Verdict,
     group_verdicts,
     spread_of,
 )
-from vislab.files import atomic_write_text
 from vislab.training.summary import RunSummary
 
 COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the train–test gap of RDFIA 1-cd)
@@ -174,30 +140,6 @@ SPREAD_NOTE = (
 )
 
 
-# ------------------------------------------------------------------------------------------ formats
-def to_markdown(
-    rows: list[dict],
-    failures: dict[str, str] | None = None,
-    cols: list | None = None,
-    bold: set[tuple[int, str]] = frozenset(),
-    text: Sequence[str] = ("run",),
-) -> str:
-    """A pipe table of ``rows`` (``bold``: the (row, column) cells whose mean is bold), then ``failures``;
-    the columns of ``text`` (the run, what each run was: :func:`text_columns`) left-aligned, the figures
-    right-aligned."""
-    lines = pipe_table(cols or COLUMNS, rows, bold, text)
-    return "".join(f"{line}\n" for line in lines) + failures_markdown(failures)
-
-
-def failures_markdown(failures: dict[str, str] | None) -> str:
-    """The list of failed or unfinished runs under a table ("" when none)."""
-    if not failures:
-        return ""
-    return "\nFailed or unfinished runs:\n\n" + "".join(
-        f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items()
-    )
-
-
 def seed_verdicts(
     summaries: dict[str, RunSummary],
     rows: dict[str, list[str]],
@@ -216,23 +158,6 @@ def seed_verdicts(
     missing = {row: [n for n in names if n not in finished[row]] for row, names in rows.items()}
     label = dict(COLUMNS).get(metric, metric)
     return group_verdicts(groups or {"all runs": list(rows)}, values, label, compare, missing)
-
-
-def verdicts_markdown(
-    summaries: dict[str, RunSummary],
-    rows: dict[str, list[str]],
-    groups: dict[str, list[str] | None] | None = None,
-    compare: str = "previous",
-    metric: str = "test_acc",
-) -> str:
-    """Under a seeded table: :func:`seed_verdicts` as a list, and the rule; "" when no group has two rows
-    with finished runs."""
-    found = seed_verdicts(summaries, rows, groups, compare, metric)
-    label = dict(COLUMNS).get(metric, metric)
-    if not found:
-        return ""
-    lines = [f"- **{g}**: {v.sentence()}\n" for g, verdicts in found.items() for v in verdicts]
-    return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
 
 
 def verdicts_need_seeds(groups: dict | None, compare: str = "previous") -> str:
@@ -272,14 +197,6 @@ def text_columns(settings: Settings) -> tuple[str, ...]:
     return ("run", *settings.keys)
 
 
-def to_csv(rows: list[dict], cols: list | None = None) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=[k for k, _ in cols or COLUMNS], lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 @dataclass(frozen=True)
 class TextTable:
     """A table as text cells, for a terminal to lay out (the ``vislab`` command draws it with rich)."""
@@ -299,115 +216,11 @@ def csv_table(
 ) -> tuple[list[dict], list[tuple[str, str]]]:
     """results.csv's rows and columns (what ``vislab.compare`` and ``run_suite().table`` return): a row
     per run, or per row of seeds (``rows``: mean, ``<key>_std``, N); after the run, ``settings``'
-    columns (its model, seed and the settings the runs changed, or a sweep's swept values)."""
+    columns (its model, seed and the settings the runs changed, or a sweep's swept values), a model
+    option the row's model does not have empty (:func:`model_options.taken`)."""
     seeded = rows is not None
     figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
-    return with_std_columns(
-        *with_settings(figures, columns(reported, seeded), settings, lambda v: v)
-    )
-
-
-def results_texts(
-    out: Path,
-    summaries: Mapping[str, RunSummary],
-    failures: dict[str, str] | None = None,
-    *,
-    title: str = "",
-    reported: ReportedLike = None,
-    rows: dict[str, list[str]] | None = None,
-    groups: dict[str, list[str] | None] | None = None,
-    compare: str = "previous",
-    params: dict[str, dict[str, Any]] | None = None,
-    note: str = "",
-    run_dirs: dict[str, Path] | None = None,
-) -> tuple[str, str]:
-    """results.csv's text (finished runs, full precision) and results.md's (title with the data and how the
-    runs were made, the table with its best cells bold, notes, reported figures' sources, failures). After
-    each run: its model, seed and the settings the runs changed (from ``run_dirs``, default ``out/<run>``),
-    or a sweep's ``params``. ``rows`` (a seeded suite: row → its runs): mean ± std and N per row (the CSV's
-    ``<key>_std``) and each group's verdicts (``groups``, ``compare``). ``note``: a line under the table."""
-    reported, seeded = as_reported(reported), rows is not None
-    dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
-    settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
-    table, cols = csv_table(summaries, settings, reported, rows)
-    readable = for_people(settings)  # a few settings as columns, more listed under the table
-    shown, shown_cols = with_settings(
-        figures, columns(reported, seeded), readable.columns, param_cell
-    )
-    data = row_datasets(figures, summaries, rows)
-    bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
-    fitted = fitted_params_note(fitted_rows(summaries, rows))  # parameters of a fitted baseline
-    under = (
-        note,
-        unread_note(settings.unread),
-        not_taken_note(readable.columns.values, readable.columns.keys),
-        bold_note(seeded, mixes_data(data)) if bold else "",
-        train_acc_note(shown_cols),
-        f"{fitted[:1].upper()}{fitted[1:]}." if fitted else "",
-        "" if seeded else verdicts_need_seeds(groups, compare),
-    )
-    cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
-    return to_csv(table, cols), (
-        _markdown_head(out, title, summaries, rows, dirs)
-        + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
-        + listed_markdown(readable.listed)
-        + "".join(f"\n{line}\n" for line in under if line)
-        + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
-        + failures_markdown(failures)
-        + reported_notes(reported, cited)
-    )
-
-
-def write_tables(
-    out: Path,
-    summaries: Mapping[str, RunSummary],
-    failures: dict[str, str] | None = None,
-    *,
-    title: str = "",
-    reported: ReportedLike = None,
-    rows: dict[str, list[str]] | None = None,
-    groups: dict[str, list[str] | None] | None = None,
-    compare: str = "previous",
-    params: dict[str, dict[str, Any]] | None = None,
-    note: str = "",
-    run_dirs: dict[str, Path] | None = None,
-) -> None:
-    """``out/results.csv`` and ``out/results.md``: :func:`results_texts` of the same arguments."""
-    csv_text, markdown = results_texts(
-        out, summaries, failures, title=title, reported=reported, rows=rows, groups=groups,
-        compare=compare, params=params, note=note, run_dirs=run_dirs,
-    )  # fmt: skip
-    atomic_write_text(Path(out) / "results.csv", csv_text)
-    atomic_write_text(Path(out) / "results.md", markdown)
-
-
-def _markdown_head(
-    out: Path,
-    title: str,
-    summaries: dict[str, RunSummary],
-    rows: dict[str, list[str]] | None,
-    run_dirs: dict[str, Path],
-) -> str:
-    """results.md above its table: the title with the data used, the data line, how the runs were made
-    (:func:`made_line`) and, with seeds, what a cell is."""
-    head = f"# {titled(title, summaries)}\n\n" if title else ""
-    own = rows_with_own_test_sets(rows, run_dirs) if rows else []  # each seed its own split
-    head += f"{data_line(summaries, own)}\n\n" if summaries else ""
-    head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
-    return head + (f"{SPREAD_NOTE}\n\n" if rows is not None else "")
-
-
-def made_line(
-    out: Path,
-    summaries: dict[str, RunSummary],
-    rows: dict[str, list[str]] | None = None,
-    run_dirs: dict[str, Path] | None = None,
-) -> str:
-    """:func:`provenance_line` of the runs of folder ``out`` (its suite.json or sweep.json; the runs in
-    ``run_dirs``, default ``out/<run>``)."""
-    dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    return provenance_line(made_info(out), summaries, dirs, rows)
+    return with_std_columns(*with_settings(figures, columns(reported, seeded), settings, taken))
 
 
 def first_of_rows(

@@ -12,7 +12,7 @@ from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.results.reported import as_block
-from vislab.experiments.results.table import write_tables
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.jobs import halts, settled_outcome, with_other_settings
@@ -222,13 +222,16 @@ def write_results(
     failures.update({n: NOT_TRAINED for n in order if n not in summaries and n not in runs})
     write_tables(
         out,
-        summaries,
-        failures,
-        title=f"suite {info.name}",
-        reported=info.reported,
-        rows=info.rows,
-        groups=info.groups,
-        compare=info.compare or "previous",
+        results_texts(
+            out,
+            summaries,
+            failures,
+            title=f"suite {info.name}",
+            reported=info.reported,
+            rows=info.rows,
+            groups=info.groups,
+            compare=info.compare or "previous",
+        ),
     )
     log(f"results: {out / 'results.md'}")
     if on_results is not None:

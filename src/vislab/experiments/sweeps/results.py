@@ -12,7 +12,7 @@ import yaml
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.records import SweepInfo
-from vislab.experiments.results.table import write_tables
+from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
@@ -119,11 +119,14 @@ def finish(
     params = trial_params(study)
     write_tables(
         out,
-        summaries,
-        title=f"sweep {study.study_name}",
-        params={name: params.get(name, {}) for name in summaries},
-        note=trial_counts(study, len(summaries)),
-        run_dirs=dirs,
+        results_texts(
+            out,
+            summaries,
+            title=f"sweep {study.study_name}",
+            params={name: params.get(name, {}) for name in summaries},
+            note=trial_counts(study, len(summaries)),
+            run_dirs=dirs,
+        ),
     )
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")

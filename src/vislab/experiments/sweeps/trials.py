@@ -11,7 +11,8 @@ from collections import Counter
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.experiments.results.table import TextTable, param_cell
+from vislab.experiments.results.cells import param_cell
+from vislab.experiments.results.table import TextTable
 from vislab.experiments.sweeps.attrs import (
     RUN_DIR,
     is_interrupted,

@@ -1,0 +1,198 @@
+"""results.csv's and results.md's texts (:func:`results_texts`) and the two files (:func:`write_tables`):
+the table's rows and columns (table.py) as CSV, and as Markdown with what goes above the table (title, the
+data used, how the runs were made) and under it (notes, settings listed, verdicts, failures, reported
+figures' sources).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vislab.experiments.results.cells import (
+    bold_cells,
+    bold_note,
+    param_cell,
+    pipe_table,
+    train_acc_note,
+)
+from vislab.experiments.results.data_used import (
+    data_line,
+    mixes_data,
+    row_datasets,
+    rows_with_own_test_sets,
+    titled,
+)
+from vislab.experiments.results.model_options import not_taken_note
+from vislab.experiments.results.provenance import (
+    fitted_params_note,
+    fitted_rows,
+    made_info,
+    provenance_line,
+)
+from vislab.experiments.results.reported import (
+    ReportedLike,
+    as_reported,
+    reported_notes,
+    row_summaries,
+)
+from vislab.experiments.results.settings import (
+    for_people,
+    listed_markdown,
+    swept,
+    table_settings,
+    unread_note,
+)
+from vislab.experiments.results.spread import COMPARE, RULE
+from vislab.experiments.results.table import (
+    COLUMNS,
+    SPREAD_NOTE,
+    columns,
+    csv_table,
+    seed_rows,
+    seed_verdicts,
+    table_rows,
+    text_columns,
+    verdicts_need_seeds,
+    with_settings,
+)
+from vislab.files import atomic_write_text
+from vislab.training.summary import RunSummary
+
+
+def to_markdown(
+    rows: list[dict],
+    failures: dict[str, str] | None = None,
+    cols: list | None = None,
+    bold: set[tuple[int, str]] = frozenset(),
+    text: Sequence[str] = ("run",),
+) -> str:
+    """A pipe table of ``rows`` (``bold``: the (row, column) cells whose mean is bold), then ``failures``;
+    the columns of ``text`` (the run, what each run was: :func:`text_columns`) left-aligned, the figures
+    right-aligned."""
+    lines = pipe_table(cols or COLUMNS, rows, bold, text)
+    return "".join(f"{line}\n" for line in lines) + failures_markdown(failures)
+
+
+def failures_markdown(failures: dict[str, str] | None) -> str:
+    """The list of failed or unfinished runs under a table ("" when none)."""
+    if not failures:
+        return ""
+    return "\nFailed or unfinished runs:\n\n" + "".join(
+        f"- **{name}**: {' '.join(str(msg).split())}\n" for name, msg in failures.items()
+    )
+
+
+def verdicts_markdown(
+    summaries: dict[str, RunSummary],
+    rows: dict[str, list[str]],
+    groups: dict[str, list[str] | None] | None = None,
+    compare: str = "previous",
+    metric: str = "test_acc",
+) -> str:
+    """Under a seeded table: :func:`seed_verdicts` as a list, and the rule; "" when no group has two rows
+    with finished runs."""
+    found = seed_verdicts(summaries, rows, groups, compare, metric)
+    label = dict(COLUMNS).get(metric, metric)
+    if not found:
+        return ""
+    lines = [f"- **{g}**: {v.sentence()}\n" for g, verdicts in found.items() for v in verdicts]
+    return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
+
+
+def to_csv(rows: list[dict], cols: list | None = None) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[k for k, _ in cols or COLUMNS], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def results_texts(
+    out: Path,
+    summaries: Mapping[str, RunSummary],
+    failures: dict[str, str] | None = None,
+    *,
+    title: str = "",
+    reported: ReportedLike = None,
+    rows: dict[str, list[str]] | None = None,
+    groups: dict[str, list[str] | None] | None = None,
+    compare: str = "previous",
+    params: dict[str, dict[str, Any]] | None = None,
+    note: str = "",
+    run_dirs: dict[str, Path] | None = None,
+) -> tuple[str, str]:
+    """results.csv's text (finished runs, full precision) and results.md's (title with the data and how the
+    runs were made, the table with its best cells bold, notes, reported figures' sources, failures). After
+    each run: its model, seed and the settings the runs changed (from ``run_dirs``, default ``out/<run>``),
+    or a sweep's ``params``. ``rows`` (a seeded suite: row → its runs): mean ± std and N per row (the CSV's
+    ``<key>_std``) and each group's verdicts (``groups``, ``compare``). ``note``: a line under the table."""
+    reported, seeded = as_reported(reported), rows is not None
+    dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
+    figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
+    settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
+    table, cols = csv_table(summaries, settings, reported, rows)
+    readable = for_people(settings)  # a few settings as columns, more listed under the table
+    shown, shown_cols = with_settings(
+        figures, columns(reported, seeded), readable.columns, param_cell
+    )
+    data = row_datasets(figures, summaries, rows)
+    bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
+    fitted = fitted_params_note(fitted_rows(summaries, rows))  # parameters of a fitted baseline
+    under = (
+        note,
+        unread_note(settings.unread),
+        not_taken_note(readable.columns.values, readable.columns.keys),
+        bold_note(seeded, mixes_data(data)) if bold else "",
+        train_acc_note(shown_cols),
+        f"{fitted[:1].upper()}{fitted[1:]}." if fitted else "",
+        "" if seeded else verdicts_need_seeds(groups, compare),
+    )
+    cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
+    return to_csv(table, cols), (
+        _markdown_head(out, title, summaries, rows, dirs)
+        + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
+        + listed_markdown(readable.listed)
+        + "".join(f"\n{line}\n" for line in under if line)
+        + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
+        + failures_markdown(failures)
+        + reported_notes(reported, cited)
+    )
+
+
+def write_tables(out: Path, texts: tuple[str, str]) -> None:
+    """``out/results.csv`` and ``out/results.md``: ``texts``, what :func:`results_texts` returns."""
+    csv_text, markdown = texts
+    atomic_write_text(Path(out) / "results.csv", csv_text)
+    atomic_write_text(Path(out) / "results.md", markdown)
+
+
+def _markdown_head(
+    out: Path,
+    title: str,
+    summaries: dict[str, RunSummary],
+    rows: dict[str, list[str]] | None,
+    run_dirs: dict[str, Path],
+) -> str:
+    """results.md above its table: the title with the data used, the data line, how the runs were made
+    (:func:`made_line`) and, with seeds, what a cell is."""
+    head = f"# {titled(title, summaries)}\n\n" if title else ""
+    own = rows_with_own_test_sets(rows, run_dirs) if rows else []  # each seed its own split
+    head += f"{data_line(summaries, own)}\n\n" if summaries else ""
+    head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
+    return head + (f"{SPREAD_NOTE}\n\n" if rows is not None else "")
+
+
+def made_line(
+    out: Path,
+    summaries: dict[str, RunSummary],
+    rows: dict[str, list[str]] | None = None,
+    run_dirs: dict[str, Path] | None = None,
+) -> str:
+    """:func:`provenance_line` of the runs of folder ``out`` (its suite.json or sweep.json; the runs in
+    ``run_dirs``, default ``out/<run>``)."""
+    dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
+    return provenance_line(made_info(out), summaries, dirs, rows)
