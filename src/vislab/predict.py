@@ -19,7 +19,7 @@ from vislab.data import prepare_data
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
-from vislab.errors import CheckpointNote, DataError, UserCodeError, UserError, show_note
+from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.eval_data import (
     SPLITS,
     check_data_settings,
@@ -31,7 +31,7 @@ from vislab.eval_data import (
     unlimited,
 )
 from vislab.models import build_model, skip_pretrained
-from vislab.models.objects import check_unchanged, is_users_code
+from vislab.models.objects import check_unchanged
 from vislab.models.trust import recorded_code
 from vislab.plotting.files import check_new_files, name_part
 from vislab.plotting.mistakes import (
@@ -45,6 +45,7 @@ from vislab.plotting.mistakes import (
 from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.parts import load_weights
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -63,7 +64,8 @@ def load_model(
 
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
-    model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError."""
+    model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError, as is
+    code whose layers no longer fit the saved weights (``training.parts.load_weights``)."""
     picked = pick_checkpoint(target, checkpoint)
     picked.show_note()
     path = picked.path
@@ -77,22 +79,8 @@ def load_model(
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
         check_unchanged(name, m.code, str(target), trust_code)  # code changed since training
         model = build_model(name, spec.input_shape, m.num_classes, **m.kwargs)
-    try:
-        model.load_state_dict(weights)
-    except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing keys, shape mismatch
-        own = is_users_code(m.name)
-        why = (
-            f"{m.name} is your own code, which most likely builds other layers now than when the run "
-            f"trained: reopen the run with the code it was trained with (that version of the file, "
-            f"module or notebook cell)."
-            if own
-            else f"The file is damaged or from an incompatible vislab version "
-            f"({ckpt.record.vislab_version})."
-        )
-        raise (UserCodeError if own else DataError)(
-            f"checkpoint '{path}': its weights do not fit the model it describes ({m.name}, "
-            f"{m.kwargs}): {' '.join(str(e).split())[:300].rstrip('.')}. {why}"
-        ) from None
+    run_name = f"run '{run}' ({path.name})" if run is not None else f"checkpoint '{path}'"
+    load_weights(model, weights, m.name, run_name, ckpt.record.vislab_version)
     return model.eval(), ckpt.record
 
 

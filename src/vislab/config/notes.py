@@ -11,6 +11,8 @@
   trainer asks: the split sizes come with the data);
 - ``dropped_batch_note``: a last partial training batch (dropped) that leaves out ≥ 10 % of the train
   images each epoch (the trainer asks, as above);
+- ``norm_steps_note``: a run of fewer training batches in all than its batch norm needs for running
+  statistics of the train data (the trainer asks: the batches come with the data, the norm with the model);
 - ``beyond_plain_sgd``: the settings that plain SGD at ``optim.lr`` — the hand-written step of a model that
   updates its own weights (``trained_by="manual_step"``, e.g. ``mlp-scratch``) — does not apply;
 - ``augmentations_on``: the augment keys that turn an augmentation on (images only: the trainer decides).
@@ -120,6 +122,29 @@ def dropped_batch_note(n: int, batch_size: int, world: int = 1) -> str | None:
         f"({left / n:.0%} left out): the last partial batch is dropped, a different one each epoch (the "
         f"order is shuffled), since a tiny last batch is a noisy step and upsets batch norm. Give a "
         f"train.batch_size that divides {n}{f' (e.g. {fits[0]})' if fits else ''}, or more data."
+    )
+
+
+def norm_steps_note(
+    model: str, n: int, batch_size: int, epochs: int, needed: int, momentum: float
+) -> str | None:
+    """The note for a run whose ``epochs`` × (``n`` train images // ``batch_size``) training batches are
+    fewer than the ``needed`` ones after which the running statistics of the model's batch norm (updated
+    once a batch at ``momentum``), which evaluation uses, hold less than 5 % of their starting values
+    (mean 0, variance 1). None else."""
+    per_epoch = n // batch_size
+    total = per_epoch * epochs
+    if total >= needed or per_epoch == 0:  # no batch at all: refused where the loaders are built
+        return None
+    fits = n // -(-needed // epochs)  # the largest batch size giving `needed` batches in `epochs`
+    smaller = f" (at most {fits})" if 0 < fits < batch_size else ""
+    return (
+        f"{model} uses batch norm, whose running statistics (what evaluation normalises with) move "
+        f"{momentum:g} of the way to each training batch's: they are the train data's only after "
+        f"{needed} batches, but this run trains {total} in all ({per_epoch} an epoch: {n} train images "
+        f"in batches of train.batch_size={batch_size}, {epochs} epoch{'' if epochs == 1 else 's'}), so "
+        f"its evaluations may score near chance. Give a smaller train.batch_size{smaller}, more "
+        f"train.epochs, or more data."
     )
 
 

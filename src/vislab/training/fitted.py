@@ -4,6 +4,7 @@ one metrics row, no epochs. The trainer (training/trainer.py) then scores the ru
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import torch
 
@@ -15,15 +16,16 @@ from vislab.training.history import EpochRow, to_rows
 from vislab.training.parts import parameters
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
-from vislab.training.state import StopFlag
+from vislab.training.state import Callback, StopFlag
 from vislab.training.stopping import stop_unfitted
 
 
-def fit_once(t: Training, stop: StopFlag) -> None:
+def fit_once(t: Training, stop: StopFlag, callbacks: Sequence[Callback] = ()) -> None:
     """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
-    random view of each image is no augmentation), one row, no epochs. A signal stops it before or after
-    the fit (which cannot be cut short), nothing saved. The trainer then scores the run (``finish_run``),
-    as after a run's last epoch."""
+    random view of each image is no augmentation), one row, no epochs: marked ``fitted``, the run's last,
+    which ``callbacks`` get once it is saved. A signal stops it before or after the fit (which cannot be
+    cut short), nothing saved. The trainer then scores the run (``finish_run``), as after a run's last
+    epoch."""
     started = time.perf_counter()
     if not stop.received():  # one during the set-up: nothing to fit
         t.network.hooks.fit_arrays(*_whole_split(t.data.train))
@@ -36,7 +38,7 @@ def fit_once(t: Training, stop: StopFlag) -> None:
     t.log.line(f"fitted on the train split: {parameters(t.network.n_params)}")
     fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k)
     val = evaluate(model, t.data.val, k)
-    row = EpochRow(1, fitted.loss, fitted.acc, lr=0.0, seconds=t.loop.train_time_s)
+    row = EpochRow(1, fitted.loss, fitted.acc, lr=0.0, seconds=t.loop.train_time_s, fitted=True)
     row.add_val(val)
     row.add_test(track_test(t))
     t.history.append(row)
@@ -45,6 +47,9 @@ def fit_once(t: Training, stop: StopFlag) -> None:
         t.run.write_metrics(to_rows(t.history))
     checkpoint(t, "best.pt", epoch=1)
     checkpoint(t, "last.pt", resume=True)
+    told = row.to_json()
+    for cb in callbacks:
+        cb.on_epoch_end(told)
 
 
 def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,8 +22,9 @@ SELECT_METRICS = ("val_pacc", "val_acc", "val_loss")
 class EpochRow:
     """An epoch's metrics: its training (mean loss and accuracy over the epoch's steps, the lr of its last
     step — None in row 0, before any step —, its seconds), then the val split's when it was evaluated
-    (None when not), the test split's with ``train.track_test``, and ``stopped_early`` on the row after
-    which ``train.early_stop`` ended the run before its last epoch."""
+    (None when not), the test split's with ``train.track_test``, ``stopped_early`` on the row after
+    which ``train.early_stop`` ended the run before its last epoch, and ``fitted`` on the one row of a model
+    fitted once (``trained_by="fit_arrays"``: majority, svm), which no epoch follows."""
 
     epoch: int
     train_loss: float | None  # None: a fitted model's row from an early vislab
@@ -40,6 +41,7 @@ class EpochRow:
     test_top5_acc: float | None = None
     test_loss: float | None = None
     stopped_early: bool = False
+    fitted: bool = False
     # keys of a stored row that this vislab does not know: kept, written back after the others
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -65,10 +67,15 @@ class EpochRow:
             raise ValueError(f"not a metric of an epoch's val evaluation: {name!r}")
         return getattr(self, name)
 
+    def ends_run(self, epochs: int) -> bool:
+        """Whether this is the last row of a run of ``epochs`` epochs (``train.epochs``): epoch ``epochs``'s,
+        the one after which ``train.early_stop`` ended it, or a fitted model's one row."""
+        return self.epoch >= epochs or self.stopped_early or self.fitted
+
     def to_json(self) -> dict[str, Any]:
         """The row as metrics.jsonl writes it: epoch, train_loss, train_acc, lr, seconds, then — where
         scored — val's acc, pacc, top5_acc (10 classes or more), loss and per-class accuracies, test's
-        acc, pacc, top5_acc and loss, and ``stopped_early: true`` where it is so."""
+        acc, pacc, top5_acc and loss, and ``stopped_early: true`` and ``fitted: true`` where they are so."""
         out: dict[str, Any] = {"epoch": self.epoch}
         if self.train_loss is not None:
             out.update(train_loss=self.train_loss, train_acc=self.train_acc)
@@ -86,6 +93,8 @@ class EpochRow:
             )
         if self.stopped_early:
             out["stopped_early"] = True
+        if self.fitted:
+            out["fitted"] = True
         return {**out, **self.extra}
 
     @classmethod
@@ -101,7 +110,8 @@ class EpochRow:
             ("seconds", 0.0),
         ):
             kw.setdefault(key, value)
-        kw["stopped_early"] = bool(kw.get("stopped_early", False))
+        for flag in ("stopped_early", "fitted"):
+            kw[flag] = bool(kw.get(flag, False))
         return cls(**kw, extra={k: v for k, v in row.items() if k not in known})
 
 

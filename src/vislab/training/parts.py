@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -19,10 +19,10 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import UserCodeError, UserError
+from vislab.errors import DataError, UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of, model_size
-from vislab.models.objects import check_unchanged
+from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
 from vislab.training.checks import check_same_data
@@ -122,18 +122,20 @@ def build_parts(
     dist: Distributed,
     ckpt: Checkpoint | None = None,
     build_as: str | None = None,
+    run: str = "the run",
 ) -> tuple[RunData, Network]:
     """Data (statistics fitted on train, or the checkpoint's), the seeded model checked on a dummy batch
     (with the checkpoint's weights when resuming), and the loaders.
 
     ``build_as``: the model name to build with instead of ``cfg.model.name`` (a resumed run's user code
-    found at the path its checkpoint recorded, see ``vislab.models.trust.recorded_code``)."""
+    found at the path its checkpoint recorded, see ``vislab.models.trust.recorded_code``); ``run``: the
+    resumed run, as its messages name it."""
     stats = ckpt.record.inputs.stats if ckpt else None
     splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
     if ckpt is not None:
         check_same_data(cfg.data, splits, ckpt)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
-    network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as)
+    network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as, run)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
         network.start = init_from_run(network.model, cfg.train.init_from)
     if cfg.train.freeze:
@@ -234,9 +236,10 @@ def _build_network(
     ckpt: Checkpoint | None,
     device: torch.device,
     build_as: str | None,
+    run: str,
 ) -> Network:
     """The seeded model for inputs of ``spec.input_shape`` on ``device`` (the checkpoint's weights when
-    resuming), checked on a dummy batch, its hooks and size."""
+    resuming run ``run``: :func:`load_weights`), checked on a dummy batch, its hooks and size."""
     torch.manual_seed(cfg.train.seed)  # model init
     name = build_as or cfg.model.name
     if ckpt:  # resuming: a notebook's class redefined since would build another model
@@ -247,7 +250,7 @@ def _build_network(
         check_not_meta(model, cfg.model.name)  # before .to(device), which cannot copy them
         model = model.to(device)
     if ckpt:
-        model.load_state_dict(ckpt.state_dict)
+        load_weights(model, ckpt.state_dict, cfg.model.name, run, ckpt.record.vislab_version)
     code = code_of(name)  # the user's code just built (a resumed run's: where its checkpoint says)
     # also gives lazy layers (nn.LazyLinear, ...) their shapes before anything counts them
     check_output(model, cfg.model.name, spec.input_shape, num_classes, device, code=code)
@@ -257,6 +260,53 @@ def _build_network(
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
     return Network(model, hooks, n_params, num_classes, code, channels_last=nhwc)
+
+
+def load_weights(
+    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], name: str, run: str, version: str
+) -> None:
+    """Put a checkpoint's ``weights`` into ``model``, built now as model ``name`` for ``run`` (as messages
+    name it: ``run 'runs/a'``), whether resumed, evaluated or reopened. Where they do not fit: the first
+    tensor that differs (:func:`_first_difference`, else torch's words) — for the user's own code,
+    redefined since the run trained, a UserCodeError with the fix; for vislab's own model, a DataError
+    (a damaged file, or one of another vislab, ``version``)."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing keys, shape mismatch
+        first = _first_difference(weights, model.state_dict()) or " ".join(str(e).split())[:300]
+        if not is_users_code(name):
+            raise DataError(
+                f"{run}: its saved weights do not fit its model {name} ({first}). The file is damaged "
+                f"or from an incompatible vislab version ({version})."
+            ) from None
+        raise UserCodeError(
+            f"{run} was trained with model '{name}', your own code, which now builds other layers than "
+            f"then: {first}. "
+            f"Restore the definition of {name} as it was when the run trained (that version of the file, "
+            f"module or notebook cell) and reopen the run, or train a new run with the new definition."
+        ) from None
+
+
+def _first_difference(saved: Mapping[str, torch.Tensor], now: Mapping[str, torch.Tensor]) -> str:
+    """The first tensor, in the saved order, that the model built now lacks or has in another shape (then
+    the first it has that was not saved), e.g. ``body.1.weight was saved as 16×64, the model now has
+    24×64``; '' when all match (a load hook renaming keys: torch's message says more)."""
+
+    def shape(t: object) -> str:
+        if not isinstance(t, torch.Tensor):
+            return "a value"
+        return "×".join(map(str, t.shape)) or "a scalar"
+
+    for key, was in saved.items():
+        if key not in now:
+            return f"{key} was saved as {shape(was)}, the model now has no {key}"
+        built = now[key]
+        lazy = isinstance(built, torch.nn.parameter.UninitializedTensorMixin)  # takes any shape
+        tensors = isinstance(was, torch.Tensor) and isinstance(built, torch.Tensor)
+        if tensors and not lazy and built.shape != was.shape:
+            return f"{key} was saved as {shape(was)}, the model now has {shape(built)}"
+    extra = next((key for key in now if key not in saved), None)
+    return f"the model now has {extra}, which the run did not save" if extra else ""
 
 
 def parameters(n: int) -> str:

@@ -110,9 +110,10 @@ class Callback:
     def on_epoch_end(self, row: dict) -> None:
         """After each metrics row is written (row 0 too, with ``train.eval_at_start``), as metrics.jsonl
         holds it: a plain dict (``EpochRow.to_json``, training/history.py). The row after which
-        ``train.early_stop`` ends the run says so (``stopped_early: True``); the run's last row is that one
-        or epoch ``train.epochs``'s. May raise to stop the run (e.g. ``optuna.TrialPruned``); the run's files
-        stay as written."""
+        ``train.early_stop`` ends the run says so (``stopped_early: True``), as does the one row of a model
+        fitted once (``fitted: True``: majority, svm); the run's last row is one of those or epoch
+        ``train.epochs``'s (``EpochRow.ends_run``). May raise to stop the run (e.g.
+        ``optuna.TrialPruned``); the run's files stay as written."""
 
     def close(self) -> None:
         """Once, when the run ends: finished, failed or interrupted."""

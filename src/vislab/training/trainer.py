@@ -124,7 +124,7 @@ def _run(
             t = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if t.network.hooks.trained_by == "fit_arrays":
                 with users_model(t, "while fitting it on the train split"):
-                    fit_once(t, stop)
+                    fit_once(t, stop, callbacks)
                     return _finish(t, stop)
             if dist.is_main:  # what the data makes of the settings (the rest: run_notes, at set-up)
                 data, resumed = t.data, ckpt is not None

@@ -74,8 +74,9 @@ class Surplus(Exception):
 
 class _PruneReport(Callback):
     """Trainer callback: report the validation metric each epoch; raise TrialPruned when the pruner says so
-    — never at the run's last row (epoch ``epochs``, or the row after which ``train.early_stop`` ends the
-    run: ``stopped_early``): a trial that got there is complete, whatever the pruner says."""
+    — never at the run's last row (epoch ``epochs``, the row after which ``train.early_stop`` ends the
+    run, a fitted model's one row: ``EpochRow.ends_run``): a trial that got there is complete, whatever
+    the pruner says."""
 
     def __init__(self, trial: optuna.Trial, metric: str, epochs: int, resumed: Path | None = None):
         self.trial, self.metric, self.epochs = trial, metric, epochs
@@ -85,13 +86,12 @@ class _PruneReport(Callback):
     def on_epoch_end(self, row: dict) -> None:
         epoch_row = EpochRow.from_json(row)
         self.report_earlier(before=epoch_row.epoch)
-        if self._report(epoch_row):
-            last = epoch_row.epoch >= self.epochs or epoch_row.stopped_early
-            if not last and self.trial.should_prune():
-                value = epoch_row.metric(self.metric)
-                raise optuna.TrialPruned(
-                    f"pruned after epoch {epoch_row.epoch} ({self.metric} {value:.4f})"
-                )
+        last = epoch_row.ends_run(self.epochs)
+        if self._report(epoch_row) and not last and self.trial.should_prune():
+            value = epoch_row.metric(self.metric)
+            raise optuna.TrialPruned(
+                f"pruned after epoch {epoch_row.epoch} ({self.metric} {value:.4f})"
+            )
 
     def report_earlier(self, before: float = math.inf) -> None:
         """Report the rows a resumed run trained before this process (its metrics.jsonl: the history it
