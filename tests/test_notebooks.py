@@ -51,16 +51,21 @@ def _run_all(client: _Client) -> None:
 # how long a run trains changes how long a notebook takes (15 % of its CPU time as written), not what it shows:
 # the same cells, figures, table and progress updated in place. The first "Run All" trains 2 epochs a run (each
 # progress has lines to replace); the second 1 epoch, which shows that the runs in the same out= folders start
-# over (overwrite=True)
+# over (overwrite=True). The second also leaves out each run's figures/ files (train__figures=False; a sweep's
+# trials take it from their base, the first run's config): the notebook shows only the figures it draws
+# itself (Run.plot, a run's HTML view), and the first "Run All" draws those files, where a warning of theirs
+# would show
 EPOCHS = re.compile(r"train__epochs=\d+")
 FIRST_RUN_EPOCHS, RERUN_EPOCHS = 2, 1
 
 
-def _set_epochs(nb, epochs: int) -> int:
-    """Every ``train__epochs=N`` in the code cells set to ``epochs``; the number of cells changed."""
+def _set_epochs(nb, epochs: int, figures: bool = True) -> int:
+    """Every ``train__epochs=N`` in the code cells set to ``epochs`` (and, without ``figures``, followed by
+    ``train__figures=False``); the number of cells changed."""
     cells = [c for c in nb.cells if c.cell_type == "code" and EPOCHS.search(c.source)]
+    more = "" if figures else ", train__figures=False"
     for cell in cells:
-        cell.source = EPOCHS.sub(f"train__epochs={epochs}", cell.source)
+        cell.source = EPOCHS.sub(f"train__epochs={epochs}{more}", cell.source)
     return len(cells)
 
 
@@ -101,7 +106,7 @@ def test_notebook_runs_twice_and_shows_its_figures_and_progress(path, tmp_path):
     with client.setup_kernel(env={**os.environ, **ONE_THREAD}):
         _run_all(client)
         _check_run(nb, client.updates)
-        _set_epochs(nb, RERUN_EPOCHS)
+        _set_epochs(nb, RERUN_EPOCHS, figures=False)
         client.updates = 0
         _run_all(client)  # again: the runs in the same out= folders start over (overwrite=True)
         _check_run(nb, client.updates)
@@ -117,3 +122,5 @@ def test_notebook_runs_twice_and_shows_its_figures_and_progress(path, tmp_path):
         assert base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<table" in html and "test_acc" in html  # the comparison table
     assert (tmp_path / "runs").is_dir()
+    # the runs started over: none holds the first "Run All"'s figures/ files
+    assert not list((tmp_path / "runs").rglob("figures/*.png"))

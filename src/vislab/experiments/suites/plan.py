@@ -29,7 +29,6 @@ from vislab.models import check_model_options
 from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks, hooks_of
 from vislab.models.registry import MODELS
-from vislab.predict import load_model
 from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -107,6 +106,10 @@ def _fitted(run_dir: Path) -> bool:
         return False
     if summary.trained_by is not None:
         return summary.trained_by == "fit_arrays"
+    # on use: vislab.predict imports matplotlib (~1 s), which a --jobs process training without figures
+    # never needs otherwise
+    from vislab.predict import load_model
+
     try:  # a run from before summary.json recorded it
         model, _ = load_model(run_dir)
     except UserError:  # e.g. the user's model code changed since: treat it as trained by epochs
