@@ -155,9 +155,10 @@ def test_a_block_with_a_method_of_no_blocks_is_refused_both_ways(cnn_run, digit_
     assert not (cnn_run.path / "explain").exists()
 
 
-@pytest.mark.parametrize("block", ["1", 1.5, True])
+# "1" is block 1: a number given as a string is that number everywhere (vislab.arguments)
+@pytest.mark.parametrize("block", ["first", 1.5, True])
 def test_a_block_that_is_no_whole_number_is_a_user_error(vit_run, digit_png, block):
-    with pytest.raises(vislab.UserError, match=r"give the block as a whole number") as told:
+    with pytest.raises(vislab.UserError, match=r"block must be a whole number") as told:
         vit_run.explain(digit_png, method="attention", block=block)
     assert f"block={block!r}" in str(told.value)
 

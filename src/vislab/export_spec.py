@@ -56,9 +56,10 @@ class WeightsOrigin:
 @dataclass(frozen=True)
 class Exported:
     """What an export wrote: the model file and its inference spec, with the spec's ``checkpoint`` and
-    ``check``. Unpacks as ``(model_file, spec_file)``::
+    ``check``. It is the pair ``(model_file, spec_file)`` too: unpacked, indexed, sliced or measured::
 
         model_file, spec_file = export_run("runs/cnn", "onnx")
+        export_run("runs/cnn", "onnx")[0]   # the model file
     """
 
     model_file: Path
@@ -67,7 +68,17 @@ class Exported:
     check: ExportCheck
 
     def __iter__(self) -> Iterator[Path]:
-        return iter((self.model_file, self.spec_file))
+        return iter(self._pair)
+
+    def __getitem__(self, index: int | slice) -> Path | tuple[Path, ...]:
+        return self._pair[index]
+
+    def __len__(self) -> int:
+        return 2
+
+    @property
+    def _pair(self) -> tuple[Path, Path]:
+        return (self.model_file, self.spec_file)
 
 
 def inference_spec(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
+from pydantic import PlainValidator
 
+from vislab.arguments import Folder, checked
 from vislab.config import Config, assignments
 from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
@@ -42,8 +45,22 @@ _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run i
 )
 
 
+def _file_paths(paths: Any) -> list[Path]:
+    """:meth:`Run.predict_files`'s ``paths``: a path or paths, each as a ``Path``; UserError for anything
+    else (an image or an array: that is :meth:`Run.predict`'s)."""
+    listed = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    other = next((p for p in listed if not isinstance(p, (str, os.PathLike))), None)
+    if other is not None:
+        raise UserError(
+            f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
+            f"images and arrays with run.predict."
+        )
+    return [Path(p) for p in listed]
+
+
 class Run:
-    """One run directory written by vislab's trainer.
+    """One run directory written by vislab's trainer; it stands for its folder wherever one is taken
+    (``os.PathLike``: ``vislab.write_report(run)``, ``Path(run)``).
 
     >>> run = vislab.load_run("runs/cnn")
     >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
@@ -63,6 +80,9 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
     def _rows(self) -> list[dict]:
         """metrics.jsonl's rows; a :class:`~vislab.errors.Note` where a finished run's are lost."""
@@ -92,6 +112,7 @@ class Run:
 
         return pd.DataFrame(self._rows())
 
+    @checked
     def model(self, *, trust_code: bool = False, checkpoint: str = "best") -> torch.nn.Module:
         """A checkpoint's model, in eval mode: ``checkpoint`` as for :meth:`evaluate`. A model from a user's
         file (``model.name=file.py:Net``) is imported only if the file is the one the run recorded, or
@@ -103,6 +124,7 @@ class Run:
 
         return load_model(pick_checkpoint(self.path, checkpoint).loader_target(), trust_code)[0]
 
+    @checked
     def predict(
         self,
         images: ImageLike | Sequence[ImageLike],
@@ -149,9 +171,10 @@ class Run:
             show_note(why)
         return classify(model, record, [image_array(img, shape) for img in listed], top_k)
 
+    @checked
     def predict_files(
         self,
-        paths: str | Path | Sequence[str | Path],
+        paths: Annotated[Folder | Sequence[Folder], PlainValidator(_file_paths)],
         top_k: int = 3,
         *,
         trust_code: bool = False,
@@ -171,18 +194,12 @@ class Run:
 
         if top_k < 1:
             raise UserError(f"top_k must be at least 1, not {top_k}.")
-        listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        other = next((p for p in listed if not isinstance(p, (str, Path))), None)
-        if other is not None:
-            raise UserError(
-                f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
-                f"images and arrays with run.predict."
-            )
         target = pick_checkpoint(self.path, checkpoint).loader_target()
-        results = predict_images(target, [Path(p) for p in listed], top_k, trust_code)
+        results = predict_images(target, paths, top_k, trust_code)  # list[Path]: _file_paths
         fields, rows = prediction_table(results)
         return pd.DataFrame(rows, columns=fields)
 
+    @checked
     def evaluate(
         self,
         split: str = "test",
@@ -219,6 +236,7 @@ class Run:
             "per_class": dict(zip(names, m.per_class)),
         }
 
+    @checked
     def mistakes(
         self, split: str = "test", *, trust_code: bool = False, checkpoint: str = "best"
     ) -> pd.DataFrame:
@@ -237,10 +255,11 @@ class Run:
         fields, rows = mistakes_table(ev.scored)
         return pd.DataFrame(rows, columns=fields)
 
+    @checked
     def export(
         self,
         fmt: str = "onnx",
-        out: str | Path | None = None,
+        out: Folder | None = None,
         *,
         trust_code: bool = False,
         checkpoint: str = "best",
@@ -261,6 +280,7 @@ class Run:
             self.path, fmt, out, trust_code=trust_code, checkpoint=checkpoint, force=force
         )
 
+    @checked
     def plot(
         self,
         kind: str = "curves",
@@ -335,6 +355,7 @@ class Run:
         target = pick_checkpoint(self.path, checkpoint).loader_target()
         return drawn_figure(position_table(target, trust_code).draw)
 
+    @checked
     def explain(
         self,
         images: ImageLike | Sequence[ImageLike],

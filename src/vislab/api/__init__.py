@@ -8,6 +8,10 @@ and ``lr-find`` draw what :func:`preview_data` and :func:`lr_find` return, ``exp
 pos-embed --run`` what :meth:`Run.explain` and ``Run.plot("pos-embed")`` return, ``model info`` and
 ``model gradcheck`` what :func:`model_info` and :func:`gradcheck` return.
 
+Each public function checks its arguments against its type hints as it is called
+(:func:`vislab.arguments.checked`): a number given as a string is that number, a ``Run`` or a suite's
+result stands for its folder, and any other value of the wrong type is a UserError naming the argument.
+
 >>> import vislab
 >>> run = vislab.train(model="cnn", data="digits", train__epochs=3, out="runs/cnn")
 >>> run.summary["test_acc"], run.plot("confusion")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import InstanceOf
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.config.build import TRAIN, Caller, setting_key
@@ -18,7 +19,8 @@ from vislab.errors import UserError
 from vislab.models import objects
 from vislab.models.registry import check_model_options
 
-ConfigLike = Config | Mapping[str, Any] | str | Path | None
+# a Config is taken as it is (not validated again), a mapping as a config tree
+ConfigLike = InstanceOf[Config] | Mapping[str, Any] | str | Path | None
 
 
 def make_config(

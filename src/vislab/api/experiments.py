@@ -72,8 +72,8 @@ def every_run_sets(
 
 def check_counts(caller: str, **counts: int | None) -> None:
     """UserError for a count given to ``caller`` below 1 (``jobs=0``, ``trials=0``), which the command's
-    options refuse too; None: not given."""
-    low = {k: v for k, v in counts.items() if v is not None and (isinstance(v, bool) or v < 1)}
+    options refuse too; None: not given (whole numbers: :func:`~vislab.arguments.checked`)."""
+    low = {k: v for k, v in counts.items() if v is not None and v < 1}
     if low:
         given = ", ".join(f"{k}={v!r}" for k, v in low.items())
         raise UserError(f"{caller} got {given}: give a whole number of at least 1.")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vislab.api.configs import ConfigLike, make_config
+from vislab.arguments import checked
 from vislab.config.build import Caller
 
 # The data, plotting and trainer set-up modules are imported by the functions that use them ("on use"
@@ -41,6 +42,7 @@ LR_FIND = Caller(
 )
 
 
+@checked
 def preview_data(
     data: Any = None,
     *,
@@ -70,6 +72,7 @@ def preview_data(
     return drawn_figure(lambda path: plot_image_grid(grid.rows, path, grid.titles, grid.labels))
 
 
+@checked
 def lr_find(
     config: ConfigLike = None,
     *,

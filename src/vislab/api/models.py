@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
+from pydantic import PlainValidator
 
 from vislab.api.configs import user_model
 from vislab.api.folders import folder_kind
+from vislab.arguments import checked
 from vislab.errors import UserError
 from vislab.models import MODELS, build_model
 from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_model
@@ -30,9 +32,10 @@ ModelLike = str | Path | Run | Callable[..., torch.nn.Module] | torch.nn.Module
 DEFAULT_INPUT = (3, 32, 32)
 
 
+@checked
 def model_info(
     model: ModelLike,
-    input_shape: tuple[int, ...] | None = None,
+    input_shape: InputShape | None = None,
     num_classes: int | None = None,
     *,
     trust_code: bool = False,
@@ -59,7 +62,7 @@ def model_info(
 
     if isinstance(model, torch.nn.Module):
         _check_as_it_is(model, num_classes, options)
-        shape = _shape(DEFAULT_INPUT if input_shape is None else input_shape)
+        shape = DEFAULT_INPUT if input_shape is None else input_shape
         return ModelInfo.of(model, shape, type(model).__name__, None)
     target = _run_target(model)
     if target is not None:
@@ -68,7 +71,7 @@ def model_info(
         )
         return ModelInfo.of(net, shape, name, classes)
     name = model if isinstance(model, str) else user_model(model)
-    shape = _shape(DEFAULT_INPUT if input_shape is None else input_shape)
+    shape = DEFAULT_INPUT if input_shape is None else input_shape
     classes = 10 if num_classes is None else _classes(num_classes, least=1)
     return ModelInfo.of(_built(name, shape, classes, options), shape, name, classes)
 
@@ -141,10 +144,11 @@ def _check_as_it_is(model: torch.nn.Module, num_classes: Any, options: dict) -> 
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
-    """``shape`` as a tuple of 1 (D) or 3 (C, H, W) positive ints; UserError otherwise."""
+    """``shape`` as a tuple of 1 (D) or 3 (C, H, W) positive ints (a number's string as the number, as
+    :mod:`vislab.arguments` takes one); UserError otherwise."""
     try:
-        dims = tuple(int(d) for d in shape)
-        ok = dims == tuple(shape) and len(dims) in (1, 3) and min(dims) >= 1
+        dims = tuple(_whole(d) for d in shape)
+        ok = not isinstance(shape, str) and len(dims) in (1, 3) and min(dims) >= 1
     except (TypeError, ValueError):
         ok = False
     if not ok:
@@ -155,16 +159,28 @@ def _shape(shape: Any) -> tuple[int, ...]:
     return dims
 
 
-def _classes(n: Any, least: int) -> int:
-    """``n`` if it is a whole number of classes ≥ ``least``; UserError otherwise."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < least:
+def _whole(d: Any) -> int:
+    """``d`` as a whole number (``"8"``, ``8.0``: 8); ValueError for True/False or a fraction."""
+    if isinstance(d, bool) or (isinstance(d, float) and not d.is_integer()):
+        raise ValueError(d)
+    return int(d)
+
+
+# an input shape as model_info and gradcheck take it: checked by _shape (its message names the fix)
+InputShape = Annotated[tuple[int, ...], PlainValidator(_shape)]
+
+
+def _classes(n: int, least: int) -> int:
+    """``n`` if it is at least ``least`` classes; UserError otherwise."""
+    if n < least:
         raise UserError(f"num_classes={n!r}: give a whole number of classes, at least {least}.")
     return n
 
 
+@checked
 def gradcheck(
-    model: str = "mlp-scratch",
-    input_shape: tuple[int, ...] = (2,),
+    model: str | Path | Run = "mlp-scratch",
+    input_shape: InputShape = (2,),
     num_classes: int = 3,
     *,
     batch: int = 16,
@@ -175,7 +191,8 @@ def gradcheck(
     """The hand-written backward pass of ``model`` (built with ``options``: ``mlp-scratch``, or any model
     whose ``hand_written_gradients`` hook gives one, e.g. ``"nets.py:Net"``) against torch.autograd in
     float64, on a random batch (as ``vislab model gradcheck``): each parameter's relative error
-    (``.table``, a DataFrame) and ``.passed`` (the largest within ``tol``).
+    (``.table``, a DataFrame) and ``.passed`` (the largest within ``tol``). A run (a ``Run``, a ``Path``,
+    a run folder or checkpoint named) is refused: the check is of a model's code, not a run's weights.
 
     >>> check = vislab.gradcheck(hidden=[8, 8], input_shape=(1, 8, 8), num_classes=10)
     >>> check.passed, check.max_error, check.table
@@ -184,15 +201,15 @@ def gradcheck(
         raise UserError(
             f"tolerance {tol:g}: give a positive tolerance, e.g. --tol 1e-6 / tol=1e-6."
         )
-    if not (isinstance(batch, int) and batch >= 1):
+    if batch < 1:
         raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")
-    if (run := _run_target(model)) is not None and run.exists():
-        what = "checkpoint" if run.is_file() else "run"
+    if (run := _run_target(model)) is not None and (run.exists() or not isinstance(model, str)):
+        what = "checkpoint" if run.is_file() else "run" if run.exists() else "path"
         raise UserError(
-            f"'{model}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
+            f"'{run}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
             f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net); "
-            f"`vislab model info {model}` names its model."
+            f"`vislab model info {run}` names its model."
         )
     classes = _classes(num_classes, least=2)
-    errors = gradcheck_model(model, _shape(input_shape), classes, batch, seed, **options)
+    errors = gradcheck_model(str(model), input_shape, classes, batch, seed, **options)
     return GradCheck(model, errors, tol)

@@ -8,13 +8,16 @@ from functools import partial
 from pathlib import Path
 
 from vislab.api.written import PAPER_FILES, recorded, recording, unchanged
+from vislab.arguments import Folder, checked
+from vislab.errors import UserError
 
 # The report's and the paper folder's modules are imported by the function that uses them ("on use"
 # below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
 
 
+@checked
 def write_report(
-    folder: str | Path,
+    folder: Folder,
     *,
     title: str | None = None,
     trust_code: bool = False,
@@ -33,10 +36,11 @@ def write_report(
     return build_report(folder, title=title, trust_code=trust_code, log=log)
 
 
+@checked
 def paper(
-    targets: str | Path | Sequence[str | Path],
+    targets: Folder | Sequence[Folder],
     *,
-    out: str | Path | None = None,
+    out: Folder | None = None,
     title: str | None = None,
     pdf: bool = False,
     trust_code: bool = False,
@@ -44,7 +48,8 @@ def paper(
     figures: bool = True,
     only: str | Sequence[str] | None = None,
 ) -> Path:
-    """Write a paper folder for a suite folder, a run folder or several run folders (``targets``) into
+    """Write a paper folder for a suite folder, a run folder or several run folders (``targets``; a
+    :class:`~vislab.run.Run` or a ``run_suite`` result stands for its folder) into
     ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
     seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
     PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md,
@@ -71,10 +76,13 @@ def paper(
     from vislab.paper_folder.build import write_paper  # on use (see the imports)
     from vislab.paper_folder.latex import compile_pdf
 
-    many = [targets] if isinstance(targets, (str, Path)) else list(targets)
+    many = [targets] if isinstance(targets, Path) else list(targets)  # a Run: its folder (Folder)
     chosen = [only] if isinstance(only, str) else list(only or ())
-    # out, or <folder>/paper for one folder (several without out: write_paper refuses)
-    folder = Path(out) if out is not None else Path(many[0]) / "paper" if len(many) == 1 else None
+    if out is None and len(many) > 1:
+        raise UserError(
+            "with several run folders, give --out (Python: out=): the folder the paper goes to."
+        )
+    folder = Path(out) if out is not None else many[0] / "paper" if many else None
     with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
         folder = write_paper(
             many, out, title, trust_code, log, "main.tex" in kept,  # an edited main.tex: kept

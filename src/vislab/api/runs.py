@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
 import yaml
+from pydantic import InstanceOf, PlainValidator
 
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
+from vislab.arguments import Folder, checked
 from vislab.config import Config
 from vislab.config.build import setting, stored_tree
 from vislab.errors import RunExists, UserError, show_note
+from vislab.experiments.results.reported import Reported
 from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
@@ -32,10 +36,28 @@ if TYPE_CHECKING:
 
 
 # ------------------------------------------------------------------------------------------ train
+def _checked_callbacks(callbacks: Any) -> tuple[Callback, ...]:
+    """``callbacks`` as a tuple (None: none); UserError naming any that is no :class:`Callback` object."""
+    if callbacks is None:
+        return ()
+    listed = tuple(callbacks) if isinstance(callbacks, (list, tuple)) else (callbacks,)
+    for cb in listed:
+        if not isinstance(cb, Callback):
+            raise UserError(
+                f"callbacks: {cb!r} is no vislab.Callback: subclass it and override on_epoch_end(self, row) "
+                f"(and close(self) if you need it), then give an instance: callbacks=[MyCallback()]."
+            )
+    return listed
+
+
+Callbacks = Annotated[Callback | Sequence[Callback] | None, PlainValidator(_checked_callbacks)]
+
+
+@checked
 def train(
     config: ConfigLike = None,
     *,
-    out: str | Path | None = None,
+    out: Folder | None = None,
     model: str | Callable[..., torch.nn.Module] | None = None,
     data: Any = None,
     quiet: bool | None = None,
@@ -43,7 +65,7 @@ def train(
     overwrite: bool = False,
     trust_code: bool = False,
     epochs: int | None = None,
-    callbacks: Sequence[Callback] | None = (),
+    callbacks: Callbacks = (),
     **overrides: Any,
 ) -> Run:
     """Train one run into ``out`` (default: :func:`default_run_dir`) and return it.
@@ -78,7 +100,7 @@ def train(
     try:
         return train_config(
             cfg, out, resume=resume, overwrite=overwrite, quiet=quiet, trust_code=trust_code,
-            epochs=epochs if resume else None, callbacks=_checked_callbacks(callbacks),
+            epochs=epochs if resume else None, callbacks=callbacks,
         )  # fmt: skip
     except RunExists as e:  # the trainer names the command's options; a Python caller gets its own
         raise _in_api_words(e) from None
@@ -101,20 +123,6 @@ def _resumed_config(
     _check_resume_arguments(out, named, overwrite)
     cell = (config, model, data) if named else None
     return _resumed_with(Path(out), overrides, epochs, cell)  # type: ignore[arg-type]  # out: checked above
-
-
-def _checked_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...]:
-    """``callbacks`` as a tuple (None: none); UserError naming any that is no :class:`Callback` object."""
-    if callbacks is None:
-        return ()
-    listed = tuple(callbacks) if isinstance(callbacks, (list, tuple)) else (callbacks,)
-    for cb in listed:
-        if not isinstance(cb, Callback):
-            raise UserError(
-                f"callbacks: {cb!r} is no vislab.Callback: subclass it and override on_epoch_end(self, row) "
-                f"(and close(self) if you need it), then give an instance: callbacks=[MyCallback()]."
-            )
-    return listed
 
 
 def check_given_once(given: Sequence[tuple[str, str]]) -> None:
@@ -305,30 +313,35 @@ def default_run_dir(cfg: Config) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ runs
-def load_run(path: str | Path) -> Run:
-    """Open a run directory written by ``vislab train`` or :func:`train`.
+@checked
+def load_run(path: Folder) -> Run:
+    """Open a run directory written by ``vislab train`` or :func:`train` (a :class:`Run`: its folder).
 
     >>> run = vislab.load_run("runs/cnn"); run.history.tail(3); run.evaluate("test")["acc"]
     """
     return Run(path)
 
 
+@checked
 def compare(
-    runs: Run | str | Path | Sequence[Run | str | Path] | Mapping[str, Run | str | Path],
-    reported: dict | None = None,
+    runs: Folder | Sequence[Folder] | Mapping[str, Folder],
+    reported: InstanceOf[Reported] | Mapping[str, Any] | None = None,
     *,
     sort: str | None = None,
 ) -> pd.DataFrame:
     """The comparison table of finished runs, as ``vislab compare --csv`` writes it (one implementation:
     ``vislab.api.comparison``): ``run``, what each run was — its ``model``, ``seed`` and a column per
     config setting whose value differs between the runs (dotted keys, ``optim.lr``; a setting a run does
-    not have is None; where and how a run ran, e.g. data.root or train.device, is not compared) — then
-    the figures as results.csv has them (train_acc, val_acc, ..., params, best_epoch).
+    not have, or that its model does not take, is NaN, results.csv's empty cell; where and how a run
+    ran, e.g. data.root or train.device, is not compared) — then the figures as results.csv has them
+    (train_acc, val_acc, ..., params, best_epoch): the DataFrame equals ``pd.read_csv`` of the file,
+    dtypes included (a list setting is its text, ``[8, 16]``).
 
-    ``runs``: run folders (or :class:`Run`), or folders of runs (a suite's, a sweep's, any folder whose
-    sub-folders are runs), named by folder (``a/cnn`` and ``b/cnn`` where two share a name); a mapping
-    names each by its key (a folder of runs: ``key/run``); one run or folder is a list of one. One suite
-    folder gives its own rows (mean and ``<key>_std`` over its seeds) and ``reported:`` block.
+    ``runs``: run folders (or :class:`Run`), or folders of runs (a suite's — or what :func:`run_suite`
+    returns —, a sweep's, any folder whose sub-folders are runs), named by folder (``a/cnn`` and
+    ``b/cnn`` where two share a name); a mapping names each by its key (a folder of runs: ``key/run``);
+    one run or folder is a list of one. One suite folder gives its own rows (mean and ``<key>_std``
+    over its seeds) and ``reported:`` block.
     Runs that have not finished are left out of the table: the DataFrame's ``attrs["left_out"]`` maps
     each to why, and a :class:`vislab.errors.Note` warning lists them. ``reported``: a suite's
     ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).
@@ -351,12 +364,12 @@ def compare(
 
 
 def _run_folders(
-    runs: Run | str | Path | Sequence[Run | str | Path] | Mapping[str, Run | str | Path],
+    runs: Folder | Sequence[Folder] | Mapping[str, Folder],
 ) -> Path | list[Path] | dict[str, Path]:
-    """``runs`` with each :class:`Run` as its folder (a string is one path, not a list of characters)."""
-    folder = lambda r: r.path if isinstance(r, Run) else Path(r)  # noqa: E731
-    if isinstance(runs, (Run, str, Path)):
-        return folder(runs)
+    """``runs`` as folders (a :class:`Run` or ``SuiteResult`` as its own; a string is one path, not a
+    list of characters)."""
+    if isinstance(runs, (str, os.PathLike)):
+        return Path(runs)
     if isinstance(runs, Mapping):
-        return {str(name): folder(r) for name, r in runs.items()}
-    return [folder(r) for r in runs]
+        return {str(name): Path(r) for name, r in runs.items()}
+    return [Path(r) for r in runs]

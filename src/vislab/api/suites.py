@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vislab.api.experiments import Log, check_counts, every_run_sets, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
+from vislab.arguments import Folder, checked
 from vislab.errors import TrainingInterrupted, UserError, show_note
 from vislab.run import Run
 from vislab.training.progress import in_notebook
@@ -36,6 +37,10 @@ class SuiteResult:
     path: Path
     table: pd.DataFrame
     runs: dict[str, Run] = field(default_factory=dict)
+
+    def __fspath__(self) -> str:
+        """Its folder, which a suite's result stands for (``vislab.compare(res)``, ``write_report(res)``)."""
+        return str(self.path)
 
     def _repr_html_(self) -> str:
         return f"<div><b>suite</b> <code>{html.escape(str(self.path))}</code>{self.table.to_html()}</div>"
@@ -106,10 +111,11 @@ def _only_names(only: str | Sequence[str], storage: str | None) -> list[str]:
     return names
 
 
+@checked
 def run_suite(
     name_or_file: str | Path,
     *,
-    out: str | Path | None = None,
+    out: Folder | None = None,
     data: str | None = None,
     epochs: int | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
@@ -293,6 +299,7 @@ def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
     the rows changed, mean, std and N."""
     import pandas as pd  # on use (see the imports)
 
+    from vislab.api.comparison import as_read_back
     from vislab.experiments.results.settings import table_settings
     from vislab.experiments.results.table import csv_table
 
@@ -300,7 +307,7 @@ def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
     folders = {name: run.path for name, run in finished.items()}
     settings = table_settings(summaries, folders, suite.rows())
     rows, cols = csv_table(summaries, settings, suite.reported, suite.rows())
-    return pd.DataFrame(rows, columns=[k for k, _ in cols]).astype({"seeds": int})
+    return pd.DataFrame(as_read_back(rows), columns=[k for k, _ in cols]).astype({"seeds": int})
 
 
 def _shared_storage(

@@ -17,6 +17,7 @@ from vislab.api.experiments import (
     report_hook,
 )
 from vislab.api.folders import check_new, start_over, sweep_worker
+from vislab.arguments import Folder, checked
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
 from vislab.training.writable import check_writable
@@ -90,10 +91,11 @@ def _sweep_folder(out: str | Path | None, name: str) -> Path:
     return folder
 
 
+@checked
 def sweep(
     spec_or_file: str | Path | Mapping[str, Any],
     *,
-    out: str | Path | None = None,
+    out: Folder | None = None,
     trials: int | None = None,
     timeout: float | None = None,
     storage: str | None = None,

@@ -187,7 +187,9 @@ def paper_plan(
         plan = plan_report(paths[0])
     else:
         if out is None:
-            raise UserError("with several run folders, give --out: the folder the paper goes to.")
+            raise UserError(
+                "with several run folders, give --out (Python: out=): the folder the paper goes to."
+            )
         plan = plan_runs(_named(paths), Path(out))
     if not plan.complete:
         unread = "".join(f"\n  - {note}" for note in plan.unread)
