@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from vislab.config import DataConfig, build_config
-from vislab.config.reads import reads_files
+from vislab.config.overrides import parse_value
+from vislab.config.reads import READS, reads_files
+from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
 from vislab.data.images import IMAGE_EXTS
+from vislab.data.split_notes import absent_note, redrawn_note
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import UserError
 from vislab.not_a_run import run_of_file
@@ -25,6 +28,23 @@ SPLITS = ("train", "val", "test", "all")
 
 #: the data settings that keep a part of the data: "all" scores every sample, so the run's are not applied
 _LIMITS = ("limit", "limit_per_class", "limit_eval")
+
+#: the data settings that draw which samples fall in each split (with train.seed, which eval refuses)
+_DRAWS = tuple(
+    f"data.{k}" for k in ("split", "val_fraction", "test_fraction", "official_val", "use", *_LIMITS)
+)
+
+#: the data settings eval does not read, why, and what to do: the run's preprocessing is part of the model
+_RECORDED = (
+    "eval normalises the data with the statistics the run recorded (fitted with its data.normalize "
+    "and data.zca_epsilon on its train split), which are part of the model. Drop it; to score another "
+    "normalisation, train a run with it: vislab train --set {o}."
+)
+_UNREAD = {
+    "data.normalize": _RECORDED,
+    "data.zca_epsilon": _RECORDED,
+    "data.device": "eval scores on the CPU, with the data there. Drop it.",
+}
 
 
 def unlimited(config: dict, overrides: Sequence[str]) -> dict:
@@ -79,13 +99,16 @@ def data_note(
     """The note on what is scored, or None: the run's own data changed since it trained; ``split`` all
     of the data the run trained on (its train split included: its sizes from the run's ``summary``), or
     all but fewer samples than the data holds (:func:`_part_note`); a split of other data carved from its
-    train set (a part of it only); a split with no sample of some classes, drawn otherwise than at
-    training (:func:`_absent_note`; training said those of its own draw)."""
+    train set (a part of it only); a split of the run's own data drawn otherwise, holding samples it
+    trained or selected on (:func:`_redrawn_note`); a split with no sample of some classes, drawn
+    otherwise than at training (``split_notes.absent_note``; training said those of its own draw)."""
+    if split != "all" and (redrawn := _redrawn_note(record, splits, split, overrides)):
+        return _joined(redrawn, absent_note(splits, data, split))
     other = _names_other_data(overrides)
     if not other and split != "all":
         changed = _changed_note(target, record, splits, data, split)
         return _joined(
-            changed, None if changed or not overrides else _absent_note(splits, data, split)
+            changed, None if changed or not overrides else absent_note(splits, data, split)
         )
     own = not other or (
         record.data is not None
@@ -96,7 +119,7 @@ def data_note(
         part = _part_note(splits, data, _given(overrides, "data.split") is not None)
         return _joined(_trained_on_note(splits, data, summary, not part) if own else None, part)
     return _joined(
-        None if own else _carved_note(splits, data, split), _absent_note(splits, data, split)
+        None if own else _carved_note(splits, data, split), absent_note(splits, data, split)
     )
 
 
@@ -179,32 +202,27 @@ def _carved_note(splits: Splits, data: DataConfig, split: str) -> str | None:
     )
 
 
-def _absent_note(splits: Splits, data: DataConfig, split: str) -> str | None:
-    """The note naming the classes of the sets ``split`` is drawn from that it holds no sample of (a
-    carve or data.limit_eval's sample missed them), with the limit that keeps one of each where
-    data.limit_eval is the cause; None where it holds every class, or where the data tell no sets."""
-    scored = dict(splits.items())[split]
-    if scored.origin is None or splits.fingerprint is None or not len(scored):
+def _redrawn_note(
+    record: RunRecord, splits: Splits, split: str, overrides: Sequence[str]
+) -> str | None:
+    """The note for ``split`` drawn otherwise than the run drew it (``overrides`` give data settings
+    of :data:`_DRAWS`): how many of its samples the run trained on, or picked its best checkpoint by,
+    counted against the run's own draw of this data (its settings and train.seed); None where it holds
+    none, or where the data are not the run's as recorded (:func:`_changed_note` says so)."""
+    drawn = [o for o in overrides if o.split("=", 1)[0].strip() in _DRAWS]
+    carves = {o.split("=", 1)[0].strip() for o in drawn} - {f"data.{k}" for k in _LIMITS}
+    now, was = splits.fingerprint, record.data
+    if not (carves or (drawn and split == "train")) or record.config is None or not (now and was):
+        return None  # the limits keep a part of each split: val and test stay held out
+    if any(was["counts"].get(k) != c for k, c in now["counts"].items()):
+        return None  # other data
+    cfg = build_config(record.config, [o for o in overrides if o not in drawn], "checkpoint config")
+    shape = record.inputs.input_shape  # the same samples at any size: not resized
+    data = cfg.data.model_copy(update={"resize": None})
+    own = load_splits(data, cfg.train.seed, shape[0] if len(shape) == 3 else None, notes=False)
+    if own.fingerprint is None or data_change(was, own.fingerprint) is not None:
         return None
-    counts = splits.fingerprint["counts"]
-    sets = [OFFICIAL_SETS[k] for k in np.unique(scored.origin[:, 0]) if OFFICIAL_SETS[k] in counts]
-    held = np.sum([counts[s] for s in sets], axis=0) > 0
-    missing = np.flatnonzero(held & (np.bincount(scored.y, minlength=len(held)) == 0))
-    if not len(missing):
-        return None
-    n, classes = len(missing), int(held.sum())
-    fix = ""
-    if data.limit_eval is not None and len(scored) == data.limit_eval < classes:
-        fix = (
-            f" data.limit_eval={data.limit_eval} samples fewer than its {classes} classes: "
-            f"--set data.limit_eval={classes} / data__limit_eval={classes} keeps one of each."
-        )
-    names = ", ".join(repr(splits.class_names[k]) for k in missing[:10])
-    return (
-        f"the {split} split scored holds no sample of {n} of the {classes} classes it is drawn from "
-        f"({names}{' …' if n > 10 else ''}): its scores (per-class accuracy too) leave "
-        f"{'it' if n == 1 else 'them'} out.{fix}"
-    )
+    return redrawn_note(split, dict(splits.items())[split], own, drawn)
 
 
 def _names_other_data(overrides: Sequence[str]) -> bool:
@@ -242,8 +260,9 @@ def _changed_note(
 
 def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") -> None:
     """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained;
-    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.root of
-    images without class folders (:func:`_check_labelled`)."""
+    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.*
+    setting eval does not read (:data:`_UNREAD`); a data.root of images without class folders
+    (:func:`_check_labelled`)."""
     for o in overrides:
         key = o.split("=", 1)[0].strip()
         if "." not in key:
@@ -254,6 +273,9 @@ def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") ->
                 f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
                 f"data__root=DIR)."
             )
+        if key in _UNREAD:
+            why = _UNREAD[key].format(o=o)
+            raise UserError(f"setting '{o}' (Python: {_python(o)}) changes nothing here: {why}")
     if root := _given(overrides, "data.root"):
         _check_labelled(Path(root.split("=", 1)[1].strip()), target)
 
@@ -261,9 +283,19 @@ def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") ->
 def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:
     """UserError where ``overrides`` give a data.root the run's data source never reads (digits,
     circles, ``memory:`` arrays: ``config.reads.reads_files``): the scores would be the run's own, named
-    as other data's."""
+    as other data's; or another data.* setting that ``data`` makes do nothing (``config.reads.READS``:
+    data.image_size off an image folder, data.n_samples off circles, ...)."""
+    value = lambda key: getattr(data, key.removeprefix("data."))  # noqa: E731
+    for o in overrides:
+        key = o.split("=", 1)[0].strip()
+        gates = READS.get(key, ()) if key != "data.root" else ()
+        if idle := next((i for i in (gate(value) for gate in gates) if i is not None), None):
+            raise UserError(
+                f"setting '{o}' (Python: {_python(o)}) changes nothing here: with {idle.cause}, "
+                f"{idle.why.format(it='it')}, so these scores would be the same without it. Drop it."
+            )
     given = _given(overrides, "data.root")
-    idle = reads_files(lambda key: getattr(data, key.removeprefix("data.")))
+    idle = reads_files(value)
     if given is None or idle is None or _given(overrides, "data.name") is not None:
         return
     raise UserError(
@@ -299,6 +331,12 @@ def _predict_files_call(target: str | Path, root: Path) -> str:
         return ""
     last = ", checkpoint='last'" if path.is_file() and path.name == "last.pt" else ""
     return f" (Python: vislab.load_run('{run}').predict_files('{root}'{last}))"
+
+
+def _python(setting: str) -> str:
+    """``setting`` (``data.normalize=zca``) in Python's words: ``data__normalize='zca'``."""
+    key, _, value = setting.partition("=")
+    return f"{key.strip().replace('.', '__')}={parse_value(value.strip())!r}"
 
 
 def _no_section(setting: str, key: str) -> str:
