@@ -120,29 +120,29 @@ def summaries_of(out) -> dict[str, RunSummary]:
     }
 
 
-# ------------------------------------------------------------------ a fitted baseline has no epochs
-def test_a_seeded_table_gives_a_fitted_baseline_no_epochs_as_the_unseeded_one_does(tmp_path):
+# ------------------------------------------------ a fitted baseline's epochs: its one fit, as summary.json
+def test_a_seeded_table_gives_a_fitted_baseline_the_epochs_its_summary_says(tmp_path):
     out, rows = seeded_folder(tmp_path)
     summaries = summaries_of(out)
     [single] = table_rows({"majority-s0": summaries["majority-s0"]})
     seeded = {r["run"]: r for r in seed_rows(summaries, rows)}
-    assert single["epochs_run"] is single["best_epoch"] is None
-    assert seeded["majority"]["epochs_run"] is seeded["majority"]["best_epoch"] is None
+    assert single["epochs_run"] == single["best_epoch"] == 1
+    assert seeded["majority"]["epochs_run"] == 1 and seeded["majority"]["best_epoch"] == 1
     assert seeded["mlp"]["epochs_run"] == 3 and seeded["mlp"]["best_epoch"] == 2
 
     write_tables(out, results_texts(out, summaries, rows=rows))
     by_run = {r["run"]: r for r in csv.DictReader((out / "results.csv").open())}
-    assert by_run["majority"]["epochs_run"] == by_run["majority"]["best_epoch"] == ""
+    assert float(by_run["majority"]["epochs_run"]) == float(by_run["majority"]["best_epoch"]) == 1
     assert float(by_run["mlp"]["epochs_run"]) == 3
     [line] = [
         s for s in (out / "results.md").read_text().splitlines() if s.startswith("| majority")
     ]
-    assert line.endswith("| - | - |")
+    assert not line.endswith("| - | - |")
     page = build_report(out).read_text()
     keys = re.findall(r'<th data-key="([^"]+)"', page)
     row = re.search(r'<tr data-run="majority">(.*?)</tr>', page, re.S)[1]
     cells = dict(zip(keys, re.findall(r"<td[^>]*>(.*?)</td>", row)))
-    assert cells["epochs_run"] == cells["best_epoch"] == "-"
+    assert "-" not in (cells["epochs_run"], cells["best_epoch"])
 
 
 # ------------------------------------------------------------------ the data commands' help

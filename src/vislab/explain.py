@@ -29,7 +29,7 @@ from vislab.data.images import (
     load_image_or_error,
     split_images,
 )
-from vislab.errors import UserError
+from vislab.errors import UserError, show_note
 from vislab.explain_maps import (
     HEAD_UNITS,
     check_block,
@@ -139,14 +139,16 @@ def explain_figure(
     :meth:`Run.predict <vislab.run.Run.predict>` reads them) with the maps ``vislab explain`` draws for it.
 
     ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, default the
-    last. The first image that cannot be read stops it, named (a UserError, as any other mistake)."""
+    last. An image file in a folder given that cannot be read is left out, a note naming it and why, so
+    a bad image stops none of the others (as ``vislab explain``'s); any other image that cannot be read
+    stops it, named (a UserError, as any other mistake), as does a folder with no readable image."""
     model, record, method, at, shape = _set_up(target, method, block, trust_code)
-    named = _named_images(split_images(images, shape[0]))  # arrays of several images: each one
+    given = split_images(images, shape[0])  # arrays of several images: each one
+    named = _named_images(given)
     if not named:
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
-    arrays = [_image(image, i, shape) for i, (image, _) in enumerate(named)]
+    arrays, names = _readable(named, [Path(g) for g in given if _is_folder(g)], shape)
     explained = [explain_one(model, record, a, method, at) for a in arrays]
-    names = [name for _, name in named]
     return explanation_rows_figure(
         [_shown(a, record) for a in arrays],
         [e.maps for e in explained],
@@ -166,6 +168,39 @@ def _set_up(
     method = method or default_method(model)
     check_block(block, method)
     return model, record, method, -1 if block is None else block, image_shape(record, target)
+
+
+def _is_folder(image: ImageLike) -> bool:
+    return isinstance(image, (str, Path)) and Path(image).is_dir()
+
+
+def _readable(
+    named: list[tuple[ImageLike, str]], folders: list[Path], shape: tuple[int, int, int]
+) -> tuple[list[np.ndarray], list[str]]:
+    """The images of ``named`` as uint8 arrays, with their names (:func:`_named_images`). A file found
+    under one of ``folders`` that cannot be read is left out, a note naming each such file and why;
+    UserError when none of them is left. Any other image that cannot be read: its UserError (:func:`_image`)."""
+    arrays, names, unread = [], [], []
+    for i, (image, name) in enumerate(named):
+        found = isinstance(image, (str, Path)) and any(
+            Path(image).is_relative_to(f) for f in folders
+        )
+        arr = load_image_or_error(Path(image), shape) if found else _image(image, i, shape)  # type: ignore[arg-type]
+        if isinstance(arr, UserError):
+            unread.append(str(arr))
+        else:
+            arrays.append(arr)
+            names.append(name)
+    if unread and not arrays:
+        raise UserError(f"no image could be read, nothing to explain: {' '.join(unread)}")
+    if unread:
+        n = len(unread)
+        show_note(
+            f"{n} image{'s' if n > 1 else ''} in the folders given could not be read and "
+            f"{'are' if n > 1 else 'is'} left out of the figure (the others are explained): "
+            f"{' '.join(unread[:3])}{f' ... and {n - 3} more' if n > 3 else ''}"
+        )
+    return arrays, names
 
 
 def _named_images(images: Sequence[ImageLike]) -> list[tuple[ImageLike, str]]:

@@ -17,7 +17,7 @@ from vislab.training.parts import parameters
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
 from vislab.training.state import Callback, StopFlag
-from vislab.training.stopping import stop_unfitted
+from vislab.training.stopping import stop_unfitted, tell_callbacks
 
 
 def fit_once(t: Training, stop: StopFlag, callbacks: Sequence[Callback] = ()) -> None:
@@ -47,9 +47,7 @@ def fit_once(t: Training, stop: StopFlag, callbacks: Sequence[Callback] = ()) ->
         t.run.write_metrics(to_rows(t.history))
     checkpoint(t, "best.pt", epoch=1)
     checkpoint(t, "last.pt", resume=True)
-    told = row.to_json()
-    for cb in callbacks:
-        cb.on_epoch_end(told)
+    tell_callbacks(t, row, callbacks)
 
 
 def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:

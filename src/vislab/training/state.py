@@ -113,7 +113,9 @@ class Callback:
         ``train.early_stop`` ends the run says so (``stopped_early: True``), as does the one row of a model
         fitted once (``fitted: True``: majority, svm); the run's last row is one of those or epoch
         ``train.epochs``'s (``EpochRow.ends_run``). May raise to stop the run (e.g.
-        ``optuna.TrialPruned``); the run's files stay as written."""
+        ``optuna.TrialPruned``): the exception reaches the caller, a note added; summary.json says "failed"
+        ("interrupted" for a KeyboardInterrupt), the run's files and checkpoints stay as written, and
+        ``train(out=..., resume=True, callbacks=[...])`` goes on."""
 
     def close(self) -> None:
         """Once, when the run ends: finished, failed or interrupted."""

@@ -1,13 +1,15 @@
 """How a run ends before its last epoch: a signal (a resumable ``last.pt``, exit 130; where the run cannot
 stop mid-way — a fit on arrays, the last evaluation, the final scoring — right after it, what it wrote kept),
 a NaN loss (the last good checkpoint kept), the user's own model code raising (a UserCodeError, its frames
-only, what was kept named; a Python caller's model: its own exception, with that note) — each leaves
-metrics.jsonl and a summary.json saying so (``mark``)."""
+only, what was kept named; a Python caller's model: its own exception, with that note), a callback raising
+(its own exception, with that note: ``tell_callbacks``) — each leaves metrics.jsonl and a summary.json
+saying so (``mark``)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +21,11 @@ from vislab.models.objects import is_user_object, is_users_code
 from vislab.models.registry import MODELS
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.history import EpochRow, to_rows
-from vislab.training.model_checks import raises_its_own, user_code
+from vislab.training.model_checks import NOTE, raises_its_own, user_code
 from vislab.training.rundir import RunDir, resume_command
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
-from vislab.training.state import LoopState
+from vislab.training.state import Callback, LoopState
 from vislab.training.summary import RunSummary, stopped_summary
 
 
@@ -186,6 +188,42 @@ def _stopped_python(t: Training, saved: bool) -> str:
         f"again), train the new code with {again}, overwrite=True) (deletes this run; another out= "
         f"keeps it): a run does not resume with a redefined {attr}. With {attr} unchanged (the fault "
         f"was elsewhere), vislab.train(out={out!r}, resume=True) continues this run."
+    )
+
+
+def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) -> None:
+    """Give each callback ``row`` (saved: its ``last.pt`` written, its metrics row too), as a plain dict
+    (:meth:`EpochRow.to_json`). A callback's exception is the user's code ending the run, as their model's
+    is (``_stopped_by_code``): summary.json says "failed" ("interrupted" for a KeyboardInterrupt), the
+    checkpoints are kept, and the exception reaches the caller unchanged, a note added saying what was
+    kept and how to go on."""
+    told = row.to_json()
+    for cb in callbacks:
+        try:
+            cb.on_epoch_end(told)
+        except (Exception, KeyboardInterrupt) as e:
+            status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            mark(t, status)
+            t.log.stop()
+            e.add_note(f"{NOTE} {_stopped_by_callback(t, type(cb).__name__, row.epoch, status)}")
+            raise
+
+
+def _stopped_by_callback(t: Training, name: str, epoch: int, status: str) -> str:
+    """What ``tell_callbacks`` adds to the exception of callback ``name`` (a class) at ``epoch``'s row:
+    the run's ``status`` in summary.json, what was kept, and the Python call that goes on."""
+    out, last = str(t.run.path), t.run.ckpt_dir / "last.pt"
+    row = f"epoch {epoch}'s metrics row" if epoch else "row 0 (train.eval_at_start)"
+    said = (
+        f"callback {name} raised this in on_epoch_end after {row}; training stopped; summary.json "
+        f'says "{status}"'
+    )
+    if not last.is_file():
+        return f"{said}; no checkpoint was saved yet: start the run again, without resume."
+    return (
+        f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept. "
+        f"vislab.train(out={out!r}, resume=True, callbacks=[...]) continues this run (the callbacks "
+        f"given again: a resume does not keep them)."
     )
 
 

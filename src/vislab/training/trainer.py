@@ -56,6 +56,7 @@ from vislab.training.stopping import (
     stop_after_scoring,
     stop_before_scoring,
     stop_resumably,
+    tell_callbacks,
     users_model,
 )
 from vislab.training.summary import RunSummary
@@ -337,16 +338,14 @@ def _early_stop(t: Training) -> str:
 
 def record(t: Training, row: EpochRow, callbacks: list[Callback], save_last: bool = True) -> None:
     """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks (each a
-    dict of the row: :meth:`EpochRow.to_json`)."""
+    dict of the row: :meth:`EpochRow.to_json`; one that raises ends the run: ``tell_callbacks``)."""
     t.history.append(row)
     if save_last:
         checkpoint(t, "last.pt", resume=True)
     if t.dist.is_main:
         t.run.write_metrics(to_rows(t.history))
     t.log.epoch_done(row)
-    told = row.to_json()
-    for cb in callbacks:
-        cb.on_epoch_end(told)
+    tell_callbacks(t, row, callbacks)
 
 
 def _finish(t: Training, stop: StopFlag) -> RunSummary | None:

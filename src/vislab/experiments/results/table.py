@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from vislab.experiments.results.model_options import taken
-from vislab.experiments.results.provenance import FITTED
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
@@ -73,14 +72,10 @@ def columns(reported: ReportedLike = None, seeded: bool = False) -> list[tuple[s
     return out
 
 
-EPOCH_KEYS = ("epochs_run", "best_epoch")
-
-
 def figure(summary: RunSummary, key: str) -> Any:
-    """Figure ``key`` (a metric column) of a run's summary as every table shows it: none for the epochs
-    of a run fitted once (majority, svm: summary.json says 1, but there are no epochs to count)."""
-    if key in EPOCH_KEYS and summary.trained_by == FITTED:
-        return None
+    """Figure ``key`` (a metric column) of a run's summary as every table shows it: what summary.json
+    says (``Run.summary``'s), a run fitted once (majority, svm) included: its one fit is its epoch 1 and
+    its best, as its one metrics row says (the provenance line under the table names it fitted once)."""
     return summary.score(key)
 
 
