@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
 from vislab.not_a_run import runs_folder_note
+from vislab.training.folder_lock import FolderLock
 
 # torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
 # checkpoint ("on use" below): importing this module stays light.
@@ -163,17 +164,30 @@ def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint
     if not p.is_dir():
         return PickedCheckpoint(p, None, False, None)
     best, last = p / "checkpoints" / "best.pt", p / "checkpoints" / "last.pt"
+    live = _still_training_note(p)
     if which == "best" and best.is_file():
-        return PickedCheckpoint(best, p, False, None)
+        return PickedCheckpoint(best, p, False, live)
     if last.is_file():
         ckpt = load_checkpoint(last)
         ema = ckpt.resume is not None and ckpt.resume.ema is not None
-        note = _last_note(p, ckpt, asked=which == "last")
-        return PickedCheckpoint(last, p, ema and which == "best", note)
+        note = " ".join(n for n in (live, _last_note(p, ckpt, asked=which == "last")) if n)
+        return PickedCheckpoint(last, p, ema and which == "best", note or None)
     wanted = "last.pt" if which == "last" else "best.pt or last.pt"
     raise DataError(
         runs_folder_note(p)
         or f"run directory '{p}' has no checkpoints/{wanted}: was the run started?"
+    )
+
+
+def _still_training_note(run: Path) -> str | None:
+    """The note for a run another process of this host is training now (its lock held): its checkpoints
+    are of the epochs trained so far and change as it goes on; None where no live process holds it."""
+    if (pid := FolderLock(run).live_holder()) is None:
+        return None
+    return (
+        f"run '{run}' is still training (vislab process {pid}): its checkpoints are of the epochs "
+        f"trained so far and will change, so what is scored now is not the run's final result. Wait "
+        f"for it to finish for that."
     )
 
 

@@ -46,7 +46,7 @@ class FolderLock:
         self,
         path: str | Path,
         kind: str = "folder",
-        other: str = "choose another --out",
+        other: str = "choose another --out (Python: out=)",
         unwritable: Callable[[OSError], UserError] | None = None,
     ):
         self.path, self.kind, self.other = Path(path), kind, other
