@@ -124,3 +124,22 @@ def test_an_export_is_the_pair_it_is_documented_as(two_runs, tmp_path):
 def test_paper_of_several_runs_without_out_names_the_python_argument(two_runs, tmp_path):
     with pytest.raises(UserError, match=r"give --out \(Python: out=\)"):
         vislab.paper(list(two_runs), figures=False)
+
+
+def test_folders_are_taken_as_users_hold_them(two_runs, suite_file, tmp_path):
+    """Any iterable of folders (a generator, Path.glob's, an array, a Series), a mapping whose names are
+    numbers, overrides as one string, log=None: each worked before the arguments were checked."""
+    import pandas as pd
+
+    a, b = two_runs
+    paths = [a.path, b.path]
+    for runs in ((p for p in paths), np.array([str(p) for p in paths]), pd.Series(paths)):
+        assert vislab.compare(runs)["run"].tolist() == ["a", "b"]
+    assert vislab.compare({1: a, 2: b})["run"].tolist() == ["1", "2"]
+    paper = vislab.paper((p for p in paths), out=tmp_path / "paper", figures=False, log=None)
+    assert (paper / "tables.tex").is_file()
+    assert vislab.write_report(a, log=None) == a.path / "report.html"
+    plan = vislab.run_suite(
+        suite_file, overrides="data.limit=100", out=tmp_path / "s", dry_run=True, quiet=True
+    )
+    assert len(plan) == 2

@@ -26,7 +26,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from vislab.errors import UserError
 
@@ -38,6 +38,24 @@ def _as_path(folder: str | os.PathLike) -> Path:
 Folder = Annotated[str | os.PathLike, AfterValidator(_as_path)]
 """A folder (a run's, a suite's, where output goes): a string, a ``Path``, or an object that names one
 (``os.PathLike``: a :class:`~vislab.run.Run`, a ``SuiteResult``); the function gets it as a ``Path``."""
+
+
+def _as_given(folders: Any) -> Any:
+    """Several folders as the user may hold them — any iterable (a generator, ``Path.glob``, an array, a
+    Series) as a list, a mapping's names as strings —; one folder as it is."""
+    if isinstance(folders, (str, bytes, os.PathLike)):
+        return folders
+    if isinstance(folders, abc.Mapping):
+        return {str(name): folder for name, folder in folders.items()}
+    return list(folders) if isinstance(folders, abc.Iterable) else folders
+
+
+Folders = Annotated[Folder | list[Folder] | dict[str, Folder], BeforeValidator(_as_given)]
+"""One folder (:data:`Folder`), several (any iterable of them: a list, a generator, ``Path.glob``'s), or a
+mapping of names to folders (a name given as a number is its string)."""
+
+FolderList = Annotated[Folder | list[Folder], BeforeValidator(_as_given)]
+"""One folder or several (any iterable of them), as :data:`Folders` but for a mapping."""
 
 F = TypeVar("F", bound=abc.Callable[..., Any])
 _LAX = ConfigDict(arbitrary_types_allowed=True)

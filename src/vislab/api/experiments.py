@@ -48,7 +48,7 @@ def every_run_sets(
     caller: str,
     data: str | None,
     epochs: int | None,
-    overrides: Sequence[str] | Mapping[str, Any],
+    overrides: str | Sequence[str] | Mapping[str, Any],
     settings: Mapping[str, Any],
 ) -> list[str]:
     """``caller``'s (``run_suite``, ``sweep``) ``data``, ``epochs``, ``overrides`` and ``settings``

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from vislab.api.written import PAPER_FILES, recorded, recording, unchanged
-from vislab.arguments import Folder, checked
+from vislab.arguments import Folder, FolderList, checked
 from vislab.errors import UserError
 
 # The report's and the paper folder's modules are imported by the function that uses them ("on use"
@@ -21,30 +21,31 @@ def write_report(
     *,
     title: str | None = None,
     trust_code: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = print,
 ) -> Path:
     """Write ``folder/report.html`` (and its ``figures/``) for a run, suite or sweep folder, or any folder
     of runs, as ``vislab report`` does: the comparison table, curves, confusion / per-class / ROC figures
     and data previews. ``trust_code``: import a run's own model file for its figures even if it changed
     since training. ``log`` is told each run file that could not be read (the page's notes list them
-    too). Returns the page's path. (Not ``vislab.report``: that is the package of its parts.)
+    too; None: printed, as by default). Returns the page's path. (Not ``vislab.report``: that is the
+    package of its parts.)
 
     >>> vislab.write_report("runs/suite-quickstart")
     """
     from vislab.report.build import build_report  # on use (see the imports)
 
-    return build_report(folder, title=title, trust_code=trust_code, log=log)
+    return build_report(folder, title=title, trust_code=trust_code, log=log or print)
 
 
 @checked
 def paper(
-    targets: Folder | Sequence[Folder],
+    targets: FolderList,
     *,
     out: Folder | None = None,
     title: str | None = None,
     pdf: bool = False,
     trust_code: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = print,
     figures: bool = True,
     only: str | Sequence[str] | None = None,
 ) -> Path:
@@ -85,7 +86,7 @@ def paper(
     folder = Path(out) if out is not None else many[0] / "paper" if many else None
     with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
         folder = write_paper(
-            many, out, title, trust_code, log, "main.tex" in kept,  # an edited main.tex: kept
+            many, out, title, trust_code, log or print, "main.tex" in kept,  # an edited main.tex: kept
             figures=figures, only=chosen, compiled_ours=None if pdf else _compiled_ours(folder),
         ).parent  # fmt: skip
         if pdf:

@@ -16,7 +16,7 @@ from pydantic import InstanceOf, PlainValidator
 
 from vislab.api.configs import ConfigLike, make_config
 from vislab.api.folders import check_new, start_over
-from vislab.arguments import Folder, checked
+from vislab.arguments import Folder, Folders, checked
 from vislab.config import Config
 from vislab.config.build import setting, stored_tree
 from vislab.errors import RunExists, UserError, show_note
@@ -324,7 +324,7 @@ def load_run(path: Folder) -> Run:
 
 @checked
 def compare(
-    runs: Folder | Sequence[Folder] | Mapping[str, Folder],
+    runs: Folders,
     reported: InstanceOf[Reported] | Mapping[str, Any] | None = None,
     *,
     sort: str | None = None,
@@ -364,7 +364,7 @@ def compare(
 
 
 def _run_folders(
-    runs: Folder | Sequence[Folder] | Mapping[str, Folder],
+    runs: Folders,
 ) -> Path | list[Path] | dict[str, Path]:
     """``runs`` as folders (a :class:`Run` or ``SuiteResult`` as its own; a string is one path, not a
     list of characters)."""

@@ -118,7 +118,7 @@ def run_suite(
     out: Folder | None = None,
     data: str | None = None,
     epochs: int | None = None,
-    overrides: Sequence[str] | Mapping[str, Any] = (),
+    overrides: str | Sequence[str] | Mapping[str, Any] = (),
     jobs: int = 1,
     quiet: bool | None = None,
     report: bool = False,

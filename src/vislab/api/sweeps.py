@@ -101,7 +101,7 @@ def sweep(
     storage: str | None = None,
     data: str | None = None,
     epochs: int | None = None,
-    overrides: Sequence[str] | Mapping[str, Any] = (),
+    overrides: str | Sequence[str] | Mapping[str, Any] = (),
     narrow: int | None = None,
     narrow_trials: int | None = None,
     quiet: bool | None = None,
