@@ -138,7 +138,23 @@ def test_a_run_of_too_few_batches_for_its_batch_norm_gets_a_note(
         "note: cnn uses batch norm, whose running statistics (what evaluation normalises with) move 0.1 "
         "of the way to each training batch's: they are the train data's only after 29 batches, but "
         "this run trains 3 in all (3 an epoch: 200 train images in batches of train.batch_size=64, 1 "
-        "epoch), so its evaluations may score near chance. Give a smaller train.batch_size (at most 6), "
-        "more train.epochs, or more data."
+        "epoch): 73% of them is still their starting values then, so its evaluations may score well "
+        "below what its weights can do. Give a smaller train.batch_size (at most 6), more "
+        "train.epochs, or more data."
     )
     assert (note in text) == noted and ("batch norm" in text) == noted, text
+
+
+def test_a_run_initialised_from_a_trained_batch_norm_gets_no_note(tmp_path, capsys):
+    """train.init_from copies the running statistics in: they are not at their starting values."""
+    sets = ["data.name=digits", "data.limit=200", "train.epochs=1", "train.device=cpu",
+            "train.figures=false", "model.name=cnn", "model.batchnorm=true", "model.widths=[4,8]",
+            "model.fc=[16]"]  # fmt: skip
+    sets = [x for s in sets for x in ("--set", s)]
+    code, text = cli(capsys, "train", *sets, "--set", "train.batch_size=6", "--out", tmp_path / "a")
+    assert code == 0 and "batch norm" not in text, text
+    code, text = cli(
+        capsys, "train", *sets, "--set", "train.batch_size=64",
+        "--set", f"train.init_from={tmp_path / 'a'}", "--out", tmp_path / "b",
+    )  # fmt: skip
+    assert code == 0 and "initialised from" in text and "batch norm" not in text, text

@@ -60,6 +60,21 @@ def test_a_callback_raising_keyboard_interrupt_leaves_an_interrupted_run(tmp_pat
     assert 'summary.json says "interrupted"' in _notes(told.value)
 
 
+def test_a_fitted_baseline_stopped_by_its_callback_resumes_to_one_row(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="enough"):
+        vislab.train(
+            out=out,
+            callbacks=[StopAt(1, RuntimeError("enough"))],
+            **{k: v for k, v in TINY_DIGITS.items() if not k.startswith("model")},
+            model="majority",
+        )
+    assert vislab.load_run(out).summary["status"] == "failed"
+    resumed = vislab.train(out=out, resume=True)
+    assert resumed.summary["status"] == "complete"
+    assert resumed.history.epoch.tolist() == [1]  # fitted again, not a second row
+
+
 # ------------------------------------------------------------------ a fitted baseline's epochs
 def test_the_tables_give_a_fitted_baseline_the_epochs_its_summary_says(tmp_path):
     runs = tmp_path / "runs"

@@ -142,8 +142,9 @@ def norm_steps_note(
         f"{model} uses batch norm, whose running statistics (what evaluation normalises with) move "
         f"{momentum:g} of the way to each training batch's: they are the train data's only after "
         f"{needed} batches, but this run trains {total} in all ({per_epoch} an epoch: {n} train images "
-        f"in batches of train.batch_size={batch_size}, {epochs} epoch{'' if epochs == 1 else 's'}), so "
-        f"its evaluations may score near chance. Give a smaller train.batch_size{smaller}, more "
+        f"in batches of train.batch_size={batch_size}, {epochs} epoch{'' if epochs == 1 else 's'}): "
+        f"{(1 - momentum) ** total:.0%} of them is still their starting values then, so its evaluations "
+        f"may score well below what its weights can do. Give a smaller train.batch_size{smaller}, more "
         f"train.epochs, or more data."
     )
 

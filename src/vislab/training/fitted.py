@@ -41,7 +41,7 @@ def fit_once(t: Training, stop: StopFlag, callbacks: Sequence[Callback] = ()) ->
     row = EpochRow(1, fitted.loss, fitted.acc, lr=0.0, seconds=t.loop.train_time_s, fitted=True)
     row.add_val(val)
     row.add_test(track_test(t))
-    t.history.append(row)
+    t.history[:] = [row]  # its one row: a resume (after a callback stopped it) fits again
     if t.dist.is_main:
         # its one row, as every run has (the run directory contract)
         t.run.write_metrics(to_rows(t.history))

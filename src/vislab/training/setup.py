@@ -155,6 +155,7 @@ def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None
         and m.track_running_stats
         and m.momentum  # None: a cumulative average, the data's after one batch
         and not (m.affine and not m.weight.requires_grad)  # frozen whole: held in eval mode
+        and _at_start(m)  # statistics copied in (train.init_from, pretrained weights): no note
     ]
     if not momenta or network.hooks.trained_by == "fit_arrays":
         return None
@@ -164,6 +165,11 @@ def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None
     return norm_steps_note(
         cfg.model.name, train.n_samples, train.batch_size, tc.epochs, needed, slowest
     )
+
+
+def _at_start(norm: torch.nn.modules.batchnorm._BatchNorm) -> bool:
+    """Whether ``norm``'s running statistics are still their starting values (mean 0, variance 1)."""
+    return bool((norm.running_mean == 0).all() and (norm.running_var == 1).all())
 
 
 def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:
