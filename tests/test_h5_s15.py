@@ -143,3 +143,9 @@ def test_folders_are_taken_as_users_hold_them(two_runs, suite_file, tmp_path):
         suite_file, overrides="data.limit=100", out=tmp_path / "s", dry_run=True, quiet=True
     )
     assert len(plan) == 2
+
+
+def test_a_numpy_number_is_a_setting_like_any_number(two_runs):
+    """run.evaluate(data__limit_eval=np.int64(30)) raised yaml's RepresenterError."""
+    scores = two_runs[0].evaluate("val", data__limit_eval=np.int64(30))
+    assert scores == two_runs[0].evaluate("val", data__limit_eval=30) and scores["n"] == 30

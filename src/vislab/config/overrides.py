@@ -39,7 +39,19 @@ def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
 
 
 def _as_yaml(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    return (
+        yaml.safe_dump(_plain(value), default_flow_style=True).strip().removesuffix("...").strip()
+    )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy's (or torch's) numbers and arrays as Python's, which YAML writes."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # np.int64(30), np.array([8, 16]), a tensor
+    return tolist() if callable(tolist) and not isinstance(value, str) else value
 
 
 def set_dotted(tree: dict, key: str, value: Any) -> None:
