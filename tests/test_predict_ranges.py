@@ -1,5 +1,6 @@
 """Run.predict on float images of 0..16 (scikit-learn's load_digits().images): read as 0-255 values they
-are near-black, and every prediction was the same class without a word; now a Note says what to give."""
+are near-black, and every prediction was the same class without a word; now a Note says what to give
+(32- and 64-bit integer arrays too)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ def test_float_images_of_0_to_16_are_noted_with_the_scale_to_give(digits_run):
         digits_run.predict(raw)
     with pytest.warns(Note, match="span 0..16"):  # in a list of single images too
         digits_run.predict(list(raw[:2]))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+def test_integer_images_of_0_to_16_are_noted_too(digits_run, dtype):
+    """load_digits().images.astype(int): read as 0-255 pixel values too, near-black."""
+    with pytest.warns(Note, match=rf"\({np.dtype(dtype)}\) span 0\.\.16: .* give x \* 255 / 16"):
+        digits_run.predict(load_digits().images[:4].astype(dtype))
 
 
 @pytest.mark.parametrize(

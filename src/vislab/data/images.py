@@ -341,20 +341,28 @@ def as_array(x: object) -> object:
 
 
 def low_range(images: Sequence[ImageLike]) -> str | None:
-    """Why float images all in 0..16 are likely on another scale (None when they are not): :func:`to_uint8`
-    reads them as 0-255 pixel values, near-black, where scikit-learn's ``load_digits().images`` (0-16,
-    the bundled digits before vislab scales them) or 4-bit images mean white at 16 or 15."""
-    floats = [a for a in map(as_array, images) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-    if not floats or any(a.size == 0 or not np.isfinite(a).all() for a in floats):
+    """Why number images all in 0..16 are likely on another scale (None when they are not): :func:`to_uint8`
+    reads floats above 1, and integers but uint8 and uint16, as 0-255 pixel values, near-black, where
+    scikit-learn's ``load_digits().images`` (0-16, the bundled digits before vislab scales them) or 4-bit
+    images mean white at 16 or 15. uint8 images are pixel values as they are (a dark photo stays one)."""
+    given = [a for a in map(as_array, images) if isinstance(a, np.ndarray) and _rescaled(a.dtype)]
+    if not given or any(a.size == 0 or not np.isfinite(a).all() for a in given):
         return None
-    lo, hi = min(float(a.min()) for a in floats), max(float(a.max()) for a in floats)
+    lo, hi = min(float(a.min()) for a in given), max(float(a.max()) for a in given)
     if lo < 0 or not 1 < hi <= 16:
         return None
+    kinds = " and ".join(sorted({str(a.dtype) for a in given}))
     return (
-        f"the float images given span {lo:g}..{hi:g}: vislab reads floats above 1 as 0-255 pixel values, "
-        f"so these are near-black. If 16 is their white (scikit-learn's load_digits().images), give "
-        f"x * 255 / 16 (or x / 16)."
+        f"the images given ({kinds}) span {lo:g}..{hi:g}: vislab reads numbers above 1 as 0-255 pixel "
+        f"values, so these are near-black. If 16 is their white (scikit-learn's load_digits().images), "
+        f"give x * 255 / 16 (or x / 16)."
     )
+
+
+def _rescaled(dtype: np.dtype) -> bool:
+    """Whether images of ``dtype`` may be on a scale of their own: floats, and integers read as 0-255
+    values (not uint8, pixel values as they are, nor uint16, 16-bit images: :func:`to_uint8`)."""
+    return dtype.kind in "fi" or (dtype.kind == "u" and dtype.itemsize > 2)
 
 
 def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list[ImageLike]:
