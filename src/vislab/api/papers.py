@@ -79,11 +79,7 @@ def paper(
 
     many = [targets] if isinstance(targets, Path) else list(targets)  # a Run: its folder (Folder)
     chosen = [only] if isinstance(only, str) else list(only or ())
-    if out is None and len(many) > 1:
-        raise UserError(
-            "with several run folders, give --out (Python: out=): the folder the paper goes to."
-        )
-    folder = Path(out) if out is not None else many[0] / "paper" if many else None
+    folder = _paper_folder(many, out)
     with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
         folder = write_paper(
             many, out, title, trust_code, log or print, "main.tex" in kept,  # an edited main.tex: kept
@@ -92,6 +88,16 @@ def paper(
         if pdf:
             compile_pdf(folder)
     return folder
+
+
+def _paper_folder(targets: list[Path], out: Path | None) -> Path | None:
+    """Where the paper of ``targets`` goes: ``out``, else its one folder's ``paper/`` (None: no target,
+    which the build refuses); UserError for several targets without ``out``."""
+    if out is None and len(targets) > 1:
+        raise UserError(
+            "with several run folders, give --out (Python: out=): the folder the paper goes to."
+        )
+    return Path(out) if out is not None else targets[0] / "paper" if targets else None
 
 
 def _compiled_ours(folder: Path | None) -> Callable[[str], bool] | None:
