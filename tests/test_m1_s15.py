@@ -131,6 +131,9 @@ def test_a_sweeps_trials_are_listed_by_number(tmp_path):
     trial-2, as sorted by name)."""
     sweep = fake_sweep(tmp_path / "sw", [0.5] * 11)
     assert list(vislab.compare(sweep)["run"]) == [f"trial-{n}" for n in range(11)]
+    # a trial given alone is named as its sweep's table names it (it was '3', beside 'trial-3')
+    alone = vislab.compare([sweep / "trials" / "3", sweep / "trials" / "10"])
+    assert list(alone["run"]) == ["trial-3", "trial-10"]
 
 
 # ------------------------------------------------------------------ 4, 5. compare --sort

@@ -214,13 +214,20 @@ def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
     if not target.is_dir():
         raise UserError(_file_given(target))
     if folder_kind(target) == "run":
-        return {key or target.resolve().name: target}
+        return {key or _run_name(target.resolve()): target}
     kind, runs, _ = discover(target)  # UserError for a folder holding no run
     if not runs:
         raise UserError(
             f"'{target}' is a {kind} folder that holds no runs yet: compare it once one has trained."
         )
     return {f"{key}/{name}": folder for name, folder in runs.items()} if key else runs
+
+
+def _run_name(run: Path) -> str:
+    """A run given alone is named by its folder; a sweep's trial (``<sweep>/trials/<n>``) as its sweep's
+    table names it, ``trial-<n>``."""
+    trial = run.parent.name == "trials" and folder_kind(run.parent.parent) == "sweep"
+    return f"trial-{run.name}" if trial and run.name.isdigit() else run.name
 
 
 def _file_given(path: Path) -> str:
