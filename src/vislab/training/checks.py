@@ -4,8 +4,11 @@ here are noted. (What it checks of the model itself: ``model_checks``.)"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from vislab.config import (
     Config,
@@ -15,7 +18,7 @@ from vislab.config import (
     config_notes,
     given,
 )
-from vislab.config.notes import dropped_batch_note, eval_size_note, warmup_note
+from vislab.config.notes import dropped_batch_note, eval_size_note, norm_steps_note, warmup_note
 from vislab.config.reads import UNREAD_SECTIONS, unread_setting
 from vislab.data.augment_words import colour_note, crop_note
 from vislab.data.download import is_default_root
@@ -73,8 +76,8 @@ def _class_changes(was: list[str], now: list[str]) -> list[str]:
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
     (``config_notes``), augmentations of feature vectors, colour jitter of grey images, a crop padding of
-    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores, and
-    test-time flips of a model never trained on mirrored images."""
+    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores,
+    test-time flips of a model never trained on mirrored images, and batch norm trained on too few batches."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
     if on and not data.spec.is_image:
@@ -94,7 +97,46 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     notes += _augment_notes(cfg, data.splits.sample_shape, network)
     if note := _two_averages_note(cfg, network):
         notes.append(note)
+    if note := _norm_steps_note(cfg, data, network):
+        notes.append(note)
     return notes
+
+
+# Batch norm's running statistics, which evaluation normalises with, are an exponential average: each
+# training batch moves them a fraction `momentum` (torch's default 0.1) toward its own, so their starting
+# values (mean 0, variance 1) keep a weight of (1 - momentum)^k after k batches. Once that is under 5 %, the
+# statistics are the train data's in all but a rounding: k >= 29 at 0.1. A run of fewer batches in all
+# evaluates with statistics still weighted toward the starting values, and may score far below what its
+# weights can do (fast on 8x8 digits at its preset batch of 512: 2 batches an epoch, 20 in 10 epochs, scored
+# at chance). Without batch norm, or with statistics copied in (train.init_from, pretrained): no note.
+START_WEIGHT_LEFT = 0.05
+
+
+def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None:
+    """``config.notes.norm_steps_note`` for a model with batch norm (whose statistics train: not frozen by
+    ``train.freeze``) trained by steps on too few batches in all; None else."""
+    momenta = [
+        m.momentum
+        for m in network.model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        and m.track_running_stats
+        and m.momentum  # None: a cumulative average, the data's after one batch
+        and not (m.affine and not m.weight.requires_grad)  # frozen whole: held in eval mode
+        and _at_start(m)  # statistics copied in (train.init_from, pretrained weights): no note
+    ]
+    if not momenta or network.hooks.trained_by == "fit_arrays":
+        return None
+    slowest = min(momenta)
+    needed = 1 if slowest >= 1 else math.ceil(math.log(START_WEIGHT_LEFT) / math.log(1 - slowest))
+    train, tc = data.train, cfg.train
+    return norm_steps_note(
+        cfg.model.name, train.n_samples, train.batch_size, tc.epochs, needed, slowest
+    )
+
+
+def _at_start(norm: torch.nn.modules.batchnorm._BatchNorm) -> bool:
+    """Whether ``norm``'s running statistics are still their starting values (mean 0, variance 1)."""
+    return bool((norm.running_mean == 0).all() and (norm.running_var == 1).all())
 
 
 def _two_averages_note(cfg: Config, network: Network) -> str:

@@ -4,7 +4,6 @@ everything the loop touches, in one ``Training``."""
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from vislab.config import (
     Config,
     TrainConfig,
 )
-from vislab.config.notes import norm_steps_note
 from vislab.data.download import is_default_root
 from vislab.errors import show_note
 from vislab.models.registry import with_checked_options
@@ -131,45 +129,8 @@ def _announce(
     if network.start:
         log.line(network.start.line())
     if main:
-        for note in [*run_notes(cfg, data, network), _norm_steps_note(cfg, data, network)]:
-            if note:
-                show_note(note)
-
-
-# Batch norm's running statistics, which evaluation normalises with, are an exponential average: each
-# training batch moves them a fraction `momentum` (torch's default 0.1) toward its own, so their starting
-# values (mean 0, variance 1) keep a weight of (1 - momentum)^k after k batches. Once that is under 5 %, the
-# statistics are the train data's in all but a rounding: k >= 29 at 0.1. A run of fewer batches in all
-# evaluates with statistics still weighted toward the starting values, and may score near chance (fast on
-# 8x8 digits at its preset batch of 512: 2 batches an epoch, 20 in 10 epochs). Without batch norm: no note.
-START_WEIGHT_LEFT = 0.05
-
-
-def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None:
-    """``config.notes.norm_steps_note`` for a model with batch norm (whose statistics train: not frozen by
-    ``train.freeze``) trained by steps on too few batches in all; None else."""
-    momenta = [
-        m.momentum
-        for m in network.model.modules()
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-        and m.track_running_stats
-        and m.momentum  # None: a cumulative average, the data's after one batch
-        and not (m.affine and not m.weight.requires_grad)  # frozen whole: held in eval mode
-        and _at_start(m)  # statistics copied in (train.init_from, pretrained weights): no note
-    ]
-    if not momenta or network.hooks.trained_by == "fit_arrays":
-        return None
-    slowest = min(momenta)
-    needed = 1 if slowest >= 1 else math.ceil(math.log(START_WEIGHT_LEFT) / math.log(1 - slowest))
-    train, tc = data.train, cfg.train
-    return norm_steps_note(
-        cfg.model.name, train.n_samples, train.batch_size, tc.epochs, needed, slowest
-    )
-
-
-def _at_start(norm: torch.nn.modules.batchnorm._BatchNorm) -> bool:
-    """Whether ``norm``'s running statistics are still their starting values (mean 0, variance 1)."""
-    return bool((norm.running_mean == 0).all() and (norm.running_var == 1).all())
+        for note in run_notes(cfg, data, network):
+            show_note(note)
 
 
 def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:
