@@ -4,7 +4,6 @@ one metrics row, no epochs. The trainer (training/trainer.py) then scores the ru
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import torch
 
@@ -16,16 +15,16 @@ from vislab.training.history import EpochRow, to_rows
 from vislab.training.parts import parameters
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
-from vislab.training.state import Callback, StopFlag
-from vislab.training.stopping import stop_unfitted, tell_callbacks
+from vislab.training.state import StopFlag
+from vislab.training.stopping import stop_unfitted
 
 
-def fit_once(t: Training, stop: StopFlag, callbacks: Sequence[Callback] = ()) -> None:
+def fit_once(t: Training, stop: StopFlag) -> EpochRow:
     """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
     random view of each image is no augmentation), one row, no epochs: marked ``fitted``, the run's last,
-    which ``callbacks`` get once it is saved. A signal stops it before or after the fit (which cannot be
-    cut short), nothing saved. The trainer then scores the run (``finish_run``), as after a run's last
-    epoch."""
+    returned once it is saved (the trainer tells the callbacks, as after an epoch). A signal stops it
+    before or after the fit (which cannot be cut short), nothing saved. The trainer then scores the run
+    (``finish_run``), as after a run's last epoch."""
     started = time.perf_counter()
     if not stop.received():  # one during the set-up: nothing to fit
         t.network.hooks.fit_arrays(*_whole_split(t.data.train))
@@ -47,7 +46,7 @@ def fit_once(t: Training, stop: StopFlag, callbacks: Sequence[Callback] = ()) ->
         t.run.write_metrics(to_rows(t.history))
     checkpoint(t, "best.pt", epoch=1)
     checkpoint(t, "last.pt", resume=True)
-    tell_callbacks(t, row, callbacks)
+    return row
 
 
 def _whole_split(loader: DeviceLoader) -> tuple[torch.Tensor, torch.Tensor]:

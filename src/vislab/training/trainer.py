@@ -124,8 +124,11 @@ def _run(
             callbacks = [*callbacks, *(build_trackers(cfg, run) if dist.is_main else [])]
             t = set_up(cfg, run, ckpt, quiet, dist, build_as)
             if t.network.hooks.trained_by == "fit_arrays":
-                with users_model(t, "while fitting it on the train split"):
-                    fit_once(t, stop, callbacks)
+                fitting = "while fitting it on the train split"
+                with users_model(t, fitting):
+                    row = fit_once(t, stop)
+                tell_callbacks(t, row, callbacks)  # as after an epoch: outside the model's code
+                with users_model(t, fitting):
                     return _finish(t, stop)
             if dist.is_main:  # what the data makes of the settings (the rest: run_notes, at set-up)
                 data, resumed = t.data, ckpt is not None
