@@ -2,6 +2,7 @@
 
 import sys
 import time
+import types
 
 import pytest
 
@@ -95,3 +96,101 @@ def test_missing_extra_through_the_cli_exits_2_with_the_install_line(tmp_path, m
     )
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'vislab[wandb]'" in err and "Traceback" not in err
+
+
+class _FailingWriter:
+    """A SummaryWriter stand-in that fails as a full disk would: at ``fail_at``'s epoch, or on close."""
+
+    fail_at: int | None = None
+    fail_close = False
+    closed = 0
+
+    def __init__(self, log_dir):
+        pass
+
+    def add_scalar(self, key, value, global_step):
+        if global_step == self.fail_at:
+            raise OSError(28, "No space left on device")
+
+    def flush(self):
+        pass
+
+    def close(self):
+        type(self).closed += 1
+        if self.fail_close:
+            raise OSError(28, "No space left on device")
+
+
+@pytest.fixture
+def failing_tensorboard(monkeypatch):
+    """``torch.utils.tensorboard`` whose writer is a fresh subclass of _FailingWriter, returned."""
+    writer = type("Writer", (_FailingWriter,), {})
+    monkeypatch.setitem(
+        sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=writer)
+    )
+    return writer
+
+
+def _cli(*args):
+    from vislab.cli import main
+
+    return main([*args, "--quiet"])
+
+
+def test_a_tracker_failing_mid_run_is_an_error_naming_its_setting_and_a_resume_without_it(
+    tmp_path, capsys, failing_tensorboard
+):
+    failing_tensorboard.fail_at = 2
+    out = tmp_path / "run"
+    sets = ["data.name=digits", "data.limit=100", "model.name=mlp", "train.epochs=3"]
+    argv = [a for s in [*sets, "track.tensorboard=true"] for a in ("--set", s)]
+    code = _cli("train", *argv, "--out", str(out))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "track.tensorboard=true: " in err and "could not log epoch 2's row" in err
+    assert "No space left on device" in err
+    assert "--set track.tensorboard=false" in err and f"vislab train --resume {out}" in err
+    summary = RunDir(out).read_summary()
+    assert summary.status == "failed" and summary.epochs_run == 2
+    assert failing_tensorboard.closed == 1  # the writer closed all the same
+
+    # the command the message gives goes on without the tracker, to the run's last epoch
+    assert _cli("train", "--resume", str(out), "--set", "track.tensorboard=false") == 0
+    summary = RunDir(out).read_summary()
+    assert summary.status == "complete" and summary.epochs_run == 3
+
+
+def test_a_tracker_failing_to_close_keeps_the_finished_run(tmp_path, capsys, failing_tensorboard):
+    failing_tensorboard.fail_close = True
+    out = tmp_path / "run"
+    sets = ["data.name=digits", "data.limit=100", "model.name=majority", "track.tensorboard=true"]
+    code = _cli("train", *[a for s in sets for a in ("--set", s)], "--out", str(out))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "TensorBoardTracker could not close" in err and "files are kept" in err
+    assert RunDir(out).read_summary().status == "complete"
+
+
+def test_every_callback_is_closed_when_one_fails_to(tmp_path, tiny):
+    from vislab.training.state import Callback
+
+    closed = []
+
+    class Closing(Callback):
+        def __init__(self, name, fails=False):
+            self.name, self.fails = name, fails
+
+        def close(self):
+            closed.append(self.name)
+            if self.fails:
+                raise RuntimeError(f"{self.name} cannot close")
+
+    with pytest.raises(RuntimeError, match="first cannot close"):
+        train(
+            tiny(),
+            tmp_path / "run",
+            quiet=True,
+            callbacks=[Closing("first", True), Closing("second")],
+        )
+    assert closed == ["first", "second"]
+    assert RunDir(tmp_path / "run").read_summary().status == "complete"

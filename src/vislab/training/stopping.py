@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.errors import TrainingDiverged, TrainingInterrupted
+from vislab.errors import TrainingDiverged, TrainingInterrupted, UserError
 from vislab.models.calling import target_of
 from vislab.models.objects import is_user_object, is_users_code
 from vislab.models.registry import MODELS
@@ -27,6 +27,7 @@ from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
 from vislab.training.state import Callback, LoopState
 from vislab.training.summary import RunSummary, stopped_summary
+from vislab.training.tracking import Tracker
 
 
 def stop_resumably(
@@ -205,6 +206,8 @@ def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) ->
             status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             mark(t, status)
             t.log.stop()
+            if isinstance(cb, Tracker) and isinstance(e, UserError):  # vislab's words: one message
+                raise UserError(f"{e} {_stopped_by_tracker(t, cb, status)}") from e.__cause__
             e.add_note(f"{NOTE} {_stopped_by_callback(t, type(cb).__name__, row.epoch, status)}")
             raise
 
@@ -224,6 +227,19 @@ def _stopped_by_callback(t: Training, name: str, epoch: int, status: str) -> str
         f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept. "
         f"vislab.train(out={out!r}, resume=True, callbacks=[...]) continues this run (the callbacks "
         f"given again: a resume does not keep them)."
+    )
+
+
+def _stopped_by_tracker(t: Training, tracker: Tracker, status: str) -> str:
+    """What follows a tracker's failure (its config's callback, not the caller's): the run's ``status``,
+    what was kept, and the run's own resume, with the tracker's setting off to go on without it."""
+    said, last = f'Training stopped; summary.json says "{status}"', t.run.ckpt_dir / "last.pt"
+    off = f"--set {tracker.setting}=false (Python: {tracker.setting.replace('.', '__')}=False)"
+    if not last.is_file():
+        return f"{said}; no checkpoint was saved yet: start the run again, with {off} to train without it."
+    return (
+        f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept. Resume it with "
+        f"{off} to go on without the tracker: {_how_to_resume(t)}."
     )
 
 

@@ -1,14 +1,17 @@
 """Experiment trackers beyond the run directory's files (TensorBoard, Weights & Biases).
 
-Each tracker is a callback with ``on_epoch_end(row)`` and ``close()``. Both are optional extras:
+Each tracker is a callback (:class:`Tracker`) switched on by one ``track.*`` setting; one that cannot log an
+epoch's row stops the run with a UserError naming the tracker and that setting. Both are optional extras:
 ``pip install 'vislab[tensorboard]'`` / ``pip install 'vislab[wandb]'``. W&B honours its own
 environment (``WANDB_MODE=offline`` writes the run under ``RUN_DIR/wandb`` without a network).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import uuid
+from collections.abc import Iterator
 from numbers import Number
 
 from vislab.config import Config
@@ -36,8 +39,42 @@ def scalars(row: dict) -> dict[str, float]:
     return out
 
 
-class TensorBoardTracker(Callback):
+class Tracker(Callback):
+    """A callback the run's config switched on (``setting``, e.g. ``track.wandb``), not the user's own: it
+    logs each epoch row (:meth:`log`) and ends with the run (:meth:`end`); a failure to (a disk full, a
+    lost W&B login) is a UserError that names it, its cause kept, not a traceback from its library."""
+
+    setting: str
+
+    def log(self, row: dict) -> None:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        raise NotImplementedError
+
+    def on_epoch_end(self, row: dict) -> None:
+        with self._said(f"log epoch {row['epoch']}'s row"):
+            self.log(row)
+
+    def close(self) -> None:
+        with self._said("close", "; the run's own files are kept, as its summary.json says"):
+            self.end()
+
+    @contextlib.contextmanager
+    def _said(self, doing: str, kept: str = "") -> Iterator[None]:
+        try:
+            yield
+        except Exception as e:
+            raise UserError(
+                f"{self.setting}=true: {type(self).__name__} could not {doing} "
+                f"({type(e).__name__}: {e}){kept}."
+            ) from e
+
+
+class TensorBoardTracker(Tracker):
     """Scalars per epoch into ``RUN_DIR/tensorboard`` (event files)."""
+
+    setting = "track.tensorboard"
 
     def __init__(self, run: RunDir):
         try:
@@ -49,17 +86,19 @@ class TensorBoardTracker(Callback):
             ) from None
         self.writer = SummaryWriter(log_dir=str(run.path / "tensorboard"))
 
-    def on_epoch_end(self, row: dict) -> None:
+    def log(self, row: dict) -> None:
         for key, value in scalars(row).items():
             self.writer.add_scalar(key, value, global_step=int(row["epoch"]))
         self.writer.flush()
 
-    def close(self) -> None:
+    def end(self) -> None:
         self.writer.close()
 
 
-class WandbTracker(Callback):
+class WandbTracker(Tracker):
     """One W&B run per vislab run: config at start, the epoch row's scalars at every epoch."""
+
+    setting = "track.wandb"
 
     def __init__(self, cfg: Config, run: RunDir):
         try:
@@ -88,16 +127,16 @@ class WandbTracker(Callback):
                 f"`wandb login`, or set WANDB_MODE=offline to write it locally."
             ) from None
 
-    def on_epoch_end(self, row: dict) -> None:
+    def log(self, row: dict) -> None:
         self.run.log(scalars(row), step=int(row["epoch"]))
 
-    def close(self) -> None:
+    def end(self) -> None:
         self.run.finish()
 
 
-def build_trackers(cfg: Config, run: RunDir) -> list:
+def build_trackers(cfg: Config, run: RunDir) -> list[Tracker]:
     """Trackers switched on in ``cfg.track`` (files are always written by the run directory)."""
-    trackers: list = []
+    trackers: list[Tracker] = []
     try:
         if cfg.track.tensorboard:
             trackers.append(TensorBoardTracker(run))
@@ -105,6 +144,6 @@ def build_trackers(cfg: Config, run: RunDir) -> list:
             trackers.append(WandbTracker(cfg, run))
     except BaseException:
         for t in trackers:
-            t.close()
+            t.end()
         raise
     return trackers

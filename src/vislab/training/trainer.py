@@ -152,10 +152,11 @@ def _run(
                     f"training stopped by {stop.received()} while the workers were exchanging results; "
                     f"resume from the last saved checkpoint with: {resume_command(run.path, dist.world)}"
                 ) from None
-    finally:
-        for cb in callbacks:
-            cb.close()
-        run.close()
+    finally:  # each callback closed, in order, and the run's files, whichever of them raises
+        with contextlib.ExitStack() as closing:
+            closing.callback(run.close)
+            for cb in reversed(callbacks):
+                closing.callback(cb.close)
 
 
 # -------------------------------------------------------------------------------- the loop
