@@ -1,6 +1,7 @@
 """The public Python API: only names in ``vislab.__all__`` (and the CLI's ``main`` to compare with it)."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -179,11 +180,21 @@ def test_a_builder_function_with_an_option_pydantic_cannot_check(tmp_path):
         (lambda tmp: vislab.train(TINY, out=tmp, resume=True), "and no config"),
         (lambda tmp: vislab.load_run(tmp), "not a vislab run directory"),
         (lambda tmp: vislab.compare([tmp / "missing"]), "does not exist"),
+        (lambda tmp: vislab.load_config(5), "load_config got path=5 (int)"),
+        (lambda tmp: vislab.load_config(overrides=5), "overrides must be a string, a list"),
+        # the decorator written without its name would replace the class by a decorator
+        (lambda tmp: vislab.register_model(Net), 'write @vislab.register_model("net") above Net'),
+        (lambda tmp: vislab.register_model(3), "the model's name, a string, not int"),
     ],
 )
 def test_bad_arguments_are_user_errors_naming_the_fix(tmp_path, call, fragment):
-    with pytest.raises(vislab.UserError, match=fragment.replace(".", r"\.")):
+    with pytest.raises(vislab.UserError, match=re.escape(fragment)):
         call(tmp_path)
+
+
+def test_load_config_takes_one_override_string_as_the_command_line_does():
+    assert vislab.load_config(overrides="optim.lr=0.5").optim.lr == 0.5
+    assert vislab.load_config({"train": {"epochs": 4}}, ("optim.lr=0.25",)).optim.lr == 0.25
 
 
 def test_bad_plot_kind_and_bad_images(own_run, tmp_path):

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import yaml
 from pydantic import BaseModel
 
+from vislab.arguments import checked
 from vislab.config.files import read_yaml
 from vislab.config.overrides import apply_override, set_dotted
 from vislab.config.schema import Config
@@ -109,9 +110,10 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
             stack.extend((v, depth + 1) for v in node)
 
 
+@checked
 def load_config(
     path: str | Path | Mapping[str, Any] | None = None,
-    overrides: Sequence[str] | Mapping[str, Any] = (),
+    overrides: str | Sequence[str] | Mapping[str, Any] = (),
     base: dict | None = None,
     **settings: Any,
 ) -> Config:

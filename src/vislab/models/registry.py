@@ -17,12 +17,13 @@ import difflib
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch.nn as nn
-from pydantic import ValidationError
+from pydantic import PlainValidator, ValidationError
 
-from vislab.errors import ConfigError, UserCodeError
+from vislab.arguments import checked
+from vislab.errors import ConfigError, UserCodeError, UserError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint
@@ -42,8 +43,28 @@ _CODE: dict[str, dict[str, Any]] = {}
 _PRESETS: dict[str, Callable[[str | None], dict[str, Any]]] = {}
 
 
+def _model_name(name: Any) -> str:
+    """``register_model``'s name: a string; a class or function given instead is the decorator written
+    without its name (``@vislab.register_model`` alone), which would replace the class by a decorator."""
+    if isinstance(name, str):
+        return name
+    if callable(name):
+        own = getattr(name, "__name__", "net")
+        raise UserError(
+            f'@vislab.register_model takes the model\'s name: write @vislab.register_model("{own.lower()}") '
+            f'above {own} (then model.name={own.lower()} in a config, or vislab.train(model="{own.lower()}")).'
+        )
+    raise UserError(
+        f"vislab.register_model takes the model's name, a string, not {type(name).__name__} ({name!r})."
+    )
+
+
+ModelName = Annotated[str, PlainValidator(_model_name)]
+
+
+@checked
 def register_model(
-    name: str, presets: Callable[[str | None], dict[str, Any]] | None = None
+    name: ModelName, presets: Callable[[str | None], dict[str, Any]] | None = None
 ) -> Callable[[Builder], Builder]:
     """Decorator: register ``build(input_shape, num_classes, **options)``, or an ``nn.Module`` class taking
     ``num_classes`` (and ``input_shape`` if it names it), as model ``name``; returns it unchanged.
