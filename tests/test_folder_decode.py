@@ -13,7 +13,8 @@ from conftest import cli, one_line, tiny_config
 from fixtures import write_image_folder
 from vislab.config import DataConfig
 from vislab.data import load_splits
-from vislab.data.images import image_files, load_image
+from vislab.data.image_folders import image_files
+from vislab.data.images import load_image
 from vislab.data.sources import folder, load_source
 from vislab.errors import DataError, Note
 from vislab.predict import score_split

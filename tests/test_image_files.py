@@ -14,7 +14,8 @@ from PIL import Image, ImageOps
 from conftest import cli
 from fixtures import MNIST_FILES, write_mnist
 from vislab.config import DataConfig
-from vislab.data.images import image_array, image_files, load_image
+from vislab.data.image_folders import image_files
+from vislab.data.images import image_array, load_image
 from vislab.data.sources import load_source
 from vislab.data.sources.folder_layout import scan
 from vislab.errors import Note, UserError

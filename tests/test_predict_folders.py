@@ -16,7 +16,8 @@ from conftest import cli, one_line, tiny_config
 from fixtures import write_image_folder
 from vislab.classify import predict_images
 from vislab.data import load_splits
-from vislab.data.images import image_files, load_image
+from vislab.data.image_folders import image_files
+from vislab.data.images import load_image
 from vislab.data.sources import load_source
 from vislab.plotting.mistakes import Mistake, mistake_title
 from vislab.predict import evaluate_checkpoint

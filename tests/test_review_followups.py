@@ -14,7 +14,7 @@ import yaml
 import vislab
 from conftest import TINY_RUN, cli, one_line, table_run
 from fixtures import write_image_folder
-from vislab.data.images import scan_images, scan_notes
+from vislab.data.image_folders import scan_images, scan_notes
 from vislab.errors import DataError, UserError
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

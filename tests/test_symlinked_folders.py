@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 import vislab
-from vislab.data.images import image_files
+from vislab.data.image_folders import image_files
 from vislab.data.sources.folder_layout import scan
 
 

@@ -15,7 +15,7 @@ from vislab.config.overrides import parse_value
 from vislab.config.reads import READS, reads_files
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
-from vislab.data.images import IMAGE_EXTS
+from vislab.data.image_folders import IMAGE_EXTS
 from vislab.data.split_notes import absent_note, redrawn_note
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import UserError

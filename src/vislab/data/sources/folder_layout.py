@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 from vislab.data import download as dl
-from vislab.data.images import IMAGE_EXTS, OS_FILES, image_files
+from vislab.data.image_folders import IMAGE_EXTS, OS_FILES, image_files
 from vislab.errors import DataError, show_note
 from vislab.words import first_few
 
