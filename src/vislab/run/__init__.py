@@ -1,5 +1,5 @@
-"""A run directory as a Python object: :class:`Run` (what ``vislab.train`` and ``vislab.load_run`` return)
-and :class:`SuiteResult` (what ``vislab.run_suite`` returns).
+"""A run directory as a Python object: :class:`Run` (what ``vislab.train`` and ``vislab.load_run`` return;
+its figures: :mod:`vislab.run.figures`).
 
 A ``Run`` reads the files the trainer wrote (config.yaml, metrics.jsonl, summary.json, checkpoints/,
 predictions_test.npz) when asked; it holds no model or data itself.
@@ -22,8 +22,8 @@ from vislab.config import Config, assignments
 from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
+from vislab.run.figures import run_figure
 from vislab.training.checkpoint import pick_checkpoint
-from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from vislab.data.images import ImageLike
     from vislab.export_spec import Exported
 
-PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed")
 _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run is, then the results table's
     ("model", "model"),
     ("data", "data"),
@@ -299,61 +298,7 @@ class Run:
 
         >>> run.plot("roc").savefig("roc.png"); run.plot("confusion", checkpoint="last")
         """
-        # on use (see the imports)
-        from vislab.plotting.runs import (
-            confusion_figure,
-            curves_figure,
-            per_class_figure,
-            roc_figure,
-        )
-
-        if kind not in PLOT_KINDS:
-            raise UserError(f"plot kind '{kind}' is unknown: use one of {', '.join(PLOT_KINDS)}.")
-        if kind == "curves":
-            run = RunDir(self.path)
-            rows = run.read_metrics()
-            if not rows:
-                raise UserError(
-                    run.rows_lost()
-                    or f"run '{self.path}' has no metrics.jsonl rows yet: nothing to plot."
-                )
-            return curves_figure({self.path.name: rows})
-        if kind == "boundary":
-            return self._boundary(split, trust_code, checkpoint)
-        if kind == "pos-embed":
-            return self._pos_embed(trust_code, checkpoint)
-        m, names = self._scores(split, trust_code, checkpoint)
-        title = f"{self.path.name}: {split}"
-        if kind == "confusion":
-            return confusion_figure(m.confusion, names, title=title)
-        if kind == "per-class":
-            return per_class_figure(m.per_class, names, title=title)
-        return roc_figure(m.roc, names, title=title)
-
-    def _boundary(self, split: str, trust_code: bool, checkpoint: str) -> Figure:
-        from vislab.plotting.boundary import decision_boundary_figure  # on use (see the imports)
-        from vislab.predict import split_inputs
-
-        target = pick_checkpoint(self.path, checkpoint).loader_target()
-        model, record, data, _ = split_inputs(target, split, (), trust_code)
-        if record.inputs.sample_shape != (2,):
-            raise UserError(
-                f"run '{self.path}' takes inputs of shape {record.inputs.sample_shape}: a decision boundary "
-                f"needs 2-D features (data.name=circles)."
-            )
-        # the raw features, as predict takes them; each point normalised as in training on its way in
-        title, names = f"{self.path.name}: {split}", record.model.class_names
-        return decision_boundary_figure(
-            model, data.x, data.y, names, title=title, prepare=record.inputs.prepare
-        )
-
-    def _pos_embed(self, trust_code: bool, checkpoint: str) -> Figure:
-        # on use (see the imports)
-        from vislab.plotting.canvas import drawn_figure
-        from vislab.position_embedding import position_table
-
-        target = pick_checkpoint(self.path, checkpoint).loader_target()
-        return drawn_figure(position_table(target, trust_code).draw)
+        return run_figure(self.path, kind, split, trust_code, checkpoint)
 
     @checked
     def explain(
@@ -379,26 +324,6 @@ class Run:
 
         target = pick_checkpoint(self.path, checkpoint).loader_target()
         return explain_figure(target, images, method, block, trust_code)
-
-    def _scores(self, split: str, trust_code: bool, checkpoint: str) -> tuple[Metrics, list[str]]:
-        from vislab.predict import score_checkpoint  # on use (see the imports)
-
-        # best.pt's test predictions, saved at the end
-        saved = (
-            RunDir(self.path).read_predictions()
-            if (split, checkpoint) == ("test", "best")
-            else None
-        )
-        if saved is None:
-            target = pick_checkpoint(self.path, checkpoint).loader_target()
-            return score_checkpoint(target, split, (), trust_code)
-        probs, labels = saved.probs, saved.labels
-        per_class = (RunDir(self.path).load_summary() or RunSummary()).test_per_class
-        names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
-        logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))
-        return compute_metrics(
-            logits, torch.from_numpy(labels), probs.shape[1], with_roc=True
-        ), names
 
     def _repr_html_(self) -> str:
         """The notebook view: the headline metrics as a table and the learning curves inline."""
