@@ -1010,3 +1010,20 @@ def test_patches_that_do_not_tile_the_images_name_the_sizes_that_do(capsys, name
     # model info's shape is given by hand: the sizes that tile are asked of --input (training: data.resize)
     flat = " ".join(out.split())
     assert code == 2 and "give inputs 28 or 35 a side" in flat and "(a multiple of 7)" in flat, out
+
+
+def test_every_built_in_models_every_option_is_in_the_readmes_models_table():
+    """A user reads a model's options in the README's models table: each one its signature takes is
+    named in that model's row (``vislab model list`` gives their defaults)."""
+    from conftest import REPO
+    from vislab.models.registry import MODELS, model_kwargs
+
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([\w:<>-]+)` \| [^|]*\| (.*)\|$", readme, re.M))
+    missing = {
+        name: [key for key in model_kwargs(name) if f"`{key}`" not in rows.get(name, "")]
+        for name in MODELS
+    }
+    assert not {name: keys for name, keys in missing.items() if keys}, (
+        "not in README's models table"
+    )
