@@ -1021,9 +1021,8 @@ def test_every_built_in_models_every_option_is_in_the_readmes_models_table():
     readme = (REPO / "README.md").read_text()
     rows = dict(re.findall(r"^\| `([\w:<>-]+)` \| [^|]*\| (.*)\|$", readme, re.M))
     missing = {
-        name: [key for key in model_kwargs(name) if f"`{key}`" not in rows.get(name, "")]
+        name: keys
         for name in MODELS
+        if (keys := [key for key in model_kwargs(name) if f"`{key}`" not in rows.get(name, "")])
     }
-    assert not {name: keys for name, keys in missing.items() if keys}, (
-        "not in README's models table"
-    )
+    assert not missing, f"not in README.md's models table: {missing}"
