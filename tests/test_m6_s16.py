@@ -141,3 +141,14 @@ def test_a_worker_beats_its_claims_every_heartbeat_s(monkeypatch):
     finally:
         beat.stop()
     assert beats[0] == {"suite": "s", "worker": "w1"}
+
+
+def test_each_map_in_arbitrary_units_is_scaled_on_its_own():
+    """Grad-CAM/saliency maps have no units: each is min-max scaled by itself, so a weak map of one image
+    is not drawn flat beside a strong one."""
+    from vislab.plotting.explain import upsample_maps
+
+    maps = torch.stack([torch.arange(4.0).reshape(2, 2), 100 * torch.arange(4.0).reshape(2, 2)])
+    scaled = upsample_maps(maps, (2, 2))
+    assert scaled.shape == (2, 2, 2)
+    assert [(m.min(), m.max()) for m in scaled] == [(0.0, 1.0), (0.0, 1.0)]
