@@ -181,6 +181,10 @@ def test_a_builder_function_with_an_option_pydantic_cannot_check(tmp_path):
         (lambda tmp: vislab.load_run(tmp), "not a vislab run directory"),
         (lambda tmp: vislab.compare([tmp / "missing"]), "does not exist"),
         (lambda tmp: vislab.load_config(5), "load_config got path=5 (int)"),
+        (
+            lambda tmp: vislab.train(TINY, tmp / "g"),  # out given as a second positional argument
+            "takes 1 positional argument (config), 2 given: give the others by name (out=, model=",
+        ),
         (lambda tmp: vislab.load_config(overrides=5), "overrides must be a string, a list"),
         # the decorator written without its name would replace the class by a decorator
         (lambda tmp: vislab.register_model(Net), 'write @vislab.register_model("net") above Net'),

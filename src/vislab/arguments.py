@@ -61,6 +61,7 @@ F = TypeVar("F", bound=abc.Callable[..., Any])
 _LAX = ConfigDict(arbitrary_types_allowed=True)
 _EMPTY = inspect.Parameter.empty
 _SPREAD = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def checked(fn: F) -> F:
@@ -73,7 +74,8 @@ def checked(fn: F) -> F:
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as e:
-            raise UserError(f"{name}(): {e}. Its arguments: {_listed(signature)}.") from None
+            said = _by_name(signature, args) or f"{e}. Its arguments: {_listed(signature)}"
+            raise UserError(f"{name}(): {said}.") from None
         adapters = _adapters(fn)
         for key, value in bound.arguments.items():
             if key in adapters:
@@ -87,6 +89,23 @@ def _public_name(fn: abc.Callable[..., Any]) -> str:
     """How a user calls ``fn``: ``vislab.train``, ``run.predict``."""
     owner, _, method = fn.__qualname__.rpartition(".")
     return f"{owner.lower()}.{method}" if owner else f"vislab.{fn.__name__}"
+
+
+def _by_name(signature: inspect.Signature, args: tuple[Any, ...]) -> str | None:
+    """For more positional arguments than ``signature`` takes, where the rest are keyword-only: how many
+    it takes and the keywords to give the others by (``vislab.train(cfg, "runs/a")``: ``out=``); else
+    None."""
+    params = [p for p in signature.parameters.values() if p.name != "self"]
+    positional = [p.name for p in params if p.kind in _POSITIONAL]
+    keywords = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    given = len(args) - (len(signature.parameters) - len(params))  # self not counted
+    if given <= len(positional) or not keywords:
+        return None
+    taken = ", ".join(positional) or "none"
+    return (
+        f"takes {len(positional)} positional argument{'s' * (len(positional) != 1)} ({taken}), "
+        f"{given} given: give the others by name ({', '.join(f'{k}=' for k in keywords)})"
+    )
 
 
 def _listed(signature: inspect.Signature) -> str:
