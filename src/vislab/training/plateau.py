@@ -12,6 +12,7 @@ the warm-up do not count. The state — the cuts so far (``LoopState.lr_drop``) 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from vislab.config import ScheduleConfig
@@ -73,5 +74,8 @@ class Plateau:
             return False
         loop.plateau_bad = 0
         drop = max(loop.lr_drop * self.factor, self.floor)
-        cut, loop.lr_drop = drop < loop.lr_drop, drop
-        return cut
+        # the floor reached by float products (0.1 * 0.1 = 0.010000000000000002 above 0.01) is no new cut
+        if drop > loop.lr_drop or math.isclose(drop, loop.lr_drop, rel_tol=1e-9):
+            return False
+        loop.lr_drop = drop
+        return True

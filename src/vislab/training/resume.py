@@ -18,7 +18,7 @@ from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import world_size
 from vislab.training.setup import Training
-from vislab.training.state import LoopState
+from vislab.training.state import LoopState, by_min_delta
 from vislab.training.summary import RunSummary
 
 
@@ -334,12 +334,13 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
     if epochs == cfg.train.epochs:
         return cfg
     if loop.stopped_early:
+        tc = cfg.train
         raise UserError(
             f"cannot extend '{path}' to {epochs} epochs: its train.early_stop patience ran out "
-            f"{loop.early_stop(cfg.train.select_metric, cfg.train.early_stop)}. Training on would keep "
-            f"that count and stop again at the first evaluation that does not improve. Start a new run "
-            f"from its weights instead: {_init_from(path)}, with train.epochs={epochs} (and a larger "
-            f"train.early_stop, or none)."
+            f"{loop.early_stop(tc.select_metric, tc.early_stop, tc.min_delta)}. Training on would keep "
+            f"that count and stop again at the first evaluation that does not improve"
+            f"{by_min_delta(tc.min_delta)}. Start a new run from its weights instead: "
+            f"{_init_from(path)}, with train.epochs={epochs} (and a larger train.early_stop, or none)."
         )
     if cfg.schedule.name in SPREAD_SCHEDULES:
         raise UserError(

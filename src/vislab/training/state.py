@@ -58,9 +58,8 @@ class LoopState:
         ``did not improve by more than train.min_delta=0.01``: a smaller rise (which still updates
         best.pt) counts toward the patience."""
         n = self.bad_evals
-        by = f" by more than train.min_delta={min_delta:g}" if min_delta > 0 else ""
         return (
-            f"after epoch {self.epoch}: {metric} did not improve{by} for {n} "
+            f"after epoch {self.epoch}: {metric} did not improve{by_min_delta(min_delta)} for {n} "
             f"evaluation{'' if n == 1 else 's'} (train.early_stop={patience})"
         )
 
@@ -102,6 +101,11 @@ class StopFlag:
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def by_min_delta(min_delta: float) -> str:
+    """What counts as an improvement, after "improve": `` by more than train.min_delta=0.01``; "" for 0."""
+    return f" by more than train.min_delta={min_delta:g}" if min_delta > 0 else ""
 
 
 class Callback:
