@@ -196,9 +196,18 @@ def test_bad_arguments_are_user_errors_naming_the_fix(tmp_path, call, fragment):
         call(tmp_path)
 
 
-def test_load_config_takes_one_override_string_as_the_command_line_does():
-    assert vislab.load_config(overrides="optim.lr=0.5").optim.lr == 0.5
+def test_load_config_takes_paths_and_overrides_as_users_hold_them(tmp_path):
+    assert vislab.load_config(overrides="optim.lr=0.5").optim.lr == 0.5  # one, as --set takes it
     assert vislab.load_config({"train": {"epochs": 4}}, ("optim.lr=0.25",)).optim.lr == 0.25
+    assert vislab.load_config(None, np.array(["optim.lr=0.3"])).optim.lr == 0.3
+    assert vislab.load_config(None, (s for s in ["optim.lr=0.4"])).optim.lr == 0.4
+
+    class Named:  # any os.PathLike, as pytest's tmpdir (py.path.local)
+        def __fspath__(self) -> str:
+            return str(tmp_path / "c.yaml")
+
+    (tmp_path / "c.yaml").write_text("optim:\n  lr: 0.125\n")
+    assert vislab.load_config(Named()).optim.lr == 0.125
 
 
 def test_bad_plot_kind_and_bad_images(own_run, tmp_path):

@@ -3,6 +3,7 @@ shared suites)."""
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -120,12 +121,14 @@ def test_a_worker_beats_its_claims_every_heartbeat_s(monkeypatch):
     """A worker's heartbeat marks its claims alive every heartbeat_s (0.05 s), far more often than
     lapse_s (5 s), after which another worker would take them over."""
     beats: list[dict] = []
+    times = [time.monotonic()]  # the start, then each beat
     beaten = threading.Event()
 
     @contextmanager
     def transaction(conn, storage):
         def execute(sql, params):
             beats.append(params)
+            times.append(time.monotonic())
             if len(beats) >= 3:
                 beaten.set()
 
@@ -141,6 +144,8 @@ def test_a_worker_beats_its_claims_every_heartbeat_s(monkeypatch):
     finally:
         beat.stop()
     assert beats[0] == {"suite": "s", "worker": "w1"}
+    gaps = [later - earlier for earlier, later in zip(times, times[1:3])]
+    assert max(gaps) < 0.5, f"beats {gaps} s apart at heartbeat_s=0.05 (lapse_s=5)"
 
 
 def test_each_map_in_arbitrary_units_is_scaled_on_its_own():

@@ -57,6 +57,10 @@ mapping of names to folders (a name given as a number is its string)."""
 FolderList = Annotated[Folder | list[Folder], BeforeValidator(_as_given)]
 """One folder or several (any iterable of them), as :data:`Folders` but for a mapping."""
 
+Assignments = Annotated[str | list[str] | dict[str, Any], BeforeValidator(_as_given)]
+"""``key=value`` settings as a user may hold them: one string, any iterable of strings (a tuple, a
+generator, an array), or a mapping of keys to values."""
+
 F = TypeVar("F", bound=abc.Callable[..., Any])
 _LAX = ConfigDict(arbitrary_types_allowed=True)
 _EMPTY = inspect.Parameter.empty
@@ -74,7 +78,7 @@ def checked(fn: F) -> F:
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as e:
-            said = _by_name(signature, args) or f"{e}. Its arguments: {_listed(signature)}"
+            said = _by_name(signature, args, kwargs) or f"{e}. Its arguments: {_listed(signature)}"
             raise UserError(f"{name}(): {said}.") from None
         adapters = _adapters(fn)
         for key, value in bound.arguments.items():
@@ -91,13 +95,17 @@ def _public_name(fn: abc.Callable[..., Any]) -> str:
     return f"{owner.lower()}.{method}" if owner else f"vislab.{fn.__name__}"
 
 
-def _by_name(signature: inspect.Signature, args: tuple[Any, ...]) -> str | None:
+def _by_name(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str | None:
     """For more positional arguments than ``signature`` takes, where the rest are keyword-only: how many
     it takes and the keywords to give the others by (``vislab.train(cfg, "runs/a")``: ``out=``); else
     None."""
     params = [p for p in signature.parameters.values() if p.name != "self"]
     positional = [p.name for p in params if p.kind in _POSITIONAL]
-    keywords = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    keywords = [
+        p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in kwargs
+    ]
     given = len(args) - (len(signature.parameters) - len(params))  # self not counted
     if given <= len(positional) or not keywords:
         return None
@@ -109,7 +117,10 @@ def _by_name(signature: inspect.Signature, args: tuple[Any, ...]) -> str | None:
 
 
 def _listed(signature: inspect.Signature) -> str:
-    shown = [p.name for p in signature.parameters.values() if p.name != "self"]
+    stars = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    shown = [
+        stars.get(p.kind, "") + p.name for p in signature.parameters.values() if p.name != "self"
+    ]
     return ", ".join(shown)
 
 

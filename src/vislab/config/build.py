@@ -4,6 +4,7 @@ given in Python), in that order."""
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -12,7 +13,7 @@ from typing import Any, NamedTuple
 import yaml
 from pydantic import BaseModel
 
-from vislab.arguments import checked
+from vislab.arguments import Assignments, checked
 from vislab.config.files import read_yaml
 from vislab.config.overrides import apply_override, set_dotted
 from vislab.config.schema import Config
@@ -112,8 +113,8 @@ def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: i
 
 @checked
 def load_config(
-    path: str | Path | Mapping[str, Any] | None = None,
-    overrides: str | Sequence[str] | Mapping[str, Any] = (),
+    path: str | os.PathLike | Mapping[str, Any] | None = None,
+    overrides: Assignments = (),
     base: dict | None = None,
     **settings: Any,
 ) -> Config:

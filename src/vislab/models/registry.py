@@ -49,7 +49,8 @@ def _model_name(name: Any) -> str:
     if isinstance(name, str):
         return name
     if callable(name):
-        own = getattr(name, "__name__", "net")
+        own = getattr(name, "__name__", "")
+        own = own if own.isidentifier() else "net"  # a lambda's is <lambda>
         raise UserError(
             f'@vislab.register_model takes the model\'s name: write @vislab.register_model("{own.lower()}") '
             f'above {own} (then model.name={own.lower()} in a config, or vislab.train(model="{own.lower()}")).'

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.errors import TrainingDiverged, TrainingInterrupted, UserError
+from vislab.errors import RunFailed, TrainingDiverged, TrainingInterrupted
 from vislab.models.calling import target_of
 from vislab.models.objects import is_user_object, is_users_code
 from vislab.models.registry import MODELS
@@ -194,10 +194,10 @@ def _stopped_python(t: Training, saved: bool) -> str:
 
 def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) -> None:
     """Give each callback ``row`` (saved: its ``last.pt`` written, its metrics row too), as a plain dict
-    (:meth:`EpochRow.to_json`). A callback's exception is the user's code ending the run, as their model's
-    is (``_stopped_by_code``): summary.json says "failed" ("interrupted" for a KeyboardInterrupt), the
-    checkpoints are kept, and the exception reaches the caller unchanged, a note added saying what was
-    kept and how to go on."""
+    (:meth:`EpochRow.to_json`). A callback's exception ends the run: summary.json says "failed"
+    ("interrupted" for a KeyboardInterrupt), the checkpoints are kept, and what was kept and how to go on
+    is added — to a user's callback's exception as a note, as to their model's (``_stopped_by_code``), the
+    exception otherwise unchanged; to a tracker's RunFailed (vislab's words) as more of its message."""
     told = row.to_json()
     for cb in callbacks:
         try:
@@ -206,8 +206,8 @@ def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) ->
             status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             mark(t, status)
             t.log.stop()
-            if isinstance(cb, Tracker) and isinstance(e, UserError):  # vislab's words: one message
-                raise UserError(f"{e} {_stopped_by_tracker(t, cb, status)}") from e.__cause__
+            if isinstance(cb, Tracker) and isinstance(e, RunFailed):  # vislab's words: one message
+                raise RunFailed(f"{e} {_stopped_by_tracker(t, cb, status)}") from e.__cause__
             e.add_note(f"{NOTE} {_stopped_by_callback(t, type(cb).__name__, row.epoch, status)}")
             raise
 
@@ -215,32 +215,40 @@ def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) ->
 def _stopped_by_callback(t: Training, name: str, epoch: int, status: str) -> str:
     """What ``tell_callbacks`` adds to the exception of callback ``name`` (a class) at ``epoch``'s row:
     the run's ``status`` in summary.json, what was kept, and the Python call that goes on."""
-    out, last = str(t.run.path), t.run.ckpt_dir / "last.pt"
     row = f"epoch {epoch}'s metrics row" if epoch else "row 0 (train.eval_at_start)"
-    said = (
-        f"callback {name} raised this in on_epoch_end after {row}; training stopped; summary.json "
-        f'says "{status}"'
-    )
-    if not last.is_file():
-        return f"{said}; no checkpoint was saved yet: start the run again, without resume."
+    said = f"callback {name} raised this in on_epoch_end after {row}; training stopped"
+    said, kept = _kept(t, status, said, "start the run again, without resume")
+    if not kept:
+        return said
     return (
-        f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept. "
-        f"vislab.train(out={out!r}, resume=True, callbacks=[...]) continues this run (the callbacks "
-        f"given again: a resume does not keep them)."
+        f"{said} vislab.train(out={str(t.run.path)!r}, resume=True, callbacks=[...]) continues this run "
+        f"(the callbacks given again: a resume does not keep them)."
     )
 
 
 def _stopped_by_tracker(t: Training, tracker: Tracker, status: str) -> str:
     """What follows a tracker's failure (its config's callback, not the caller's): the run's ``status``,
-    what was kept, and the run's own resume, with the tracker's setting off to go on without it."""
-    said, last = f'Training stopped; summary.json says "{status}"', t.run.ckpt_dir / "last.pt"
-    off = f"--set {tracker.setting}=false (Python: {tracker.setting.replace('.', '__')}=False)"
+    what was kept, and the run's own resume with the tracker's setting off, which goes on without it."""
+    off, py_off = f"{tracker.setting}=false", f"{tracker.setting.replace('.', '__')}=False"
+    said, kept = _kept(t, status, "Training stopped", f"start the run again with {off} ({py_off})")
+    if not kept:
+        return said
+    path, world = t.run.path, t.dist.world
+    python = f"vislab.train(out={str(path)!r}, resume=True, {py_off})"
+    if world == 1 and raises_its_own(t.record.model.name):  # a model of this Python process
+        return f"{said} {python} goes on without the tracker, in this Python process."
+    also = f" (Python: {python})" if world == 1 else ""
+    return f"{said} {resume_command(path, world)} --set {off}{also} goes on without the tracker."
+
+
+def _kept(t: Training, status: str, said: str, start_again: str) -> tuple[str, bool]:
+    """``said``, then the run's ``status`` in summary.json and its last checkpoint, kept; where none was
+    saved yet, that none was and ``start_again``. And whether one was kept."""
+    said += f'; summary.json says "{status}"'
+    last = t.run.ckpt_dir / "last.pt"
     if not last.is_file():
-        return f"{said}; no checkpoint was saved yet: start the run again, with {off} to train without it."
-    return (
-        f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept. Resume it with "
-        f"{off} to go on without the tracker: {_how_to_resume(t)}."
-    )
+        return f"{said}; no checkpoint was saved yet: {start_again}.", False
+    return f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept.", True
 
 
 def check_finite(t: Training, loss: float, lr: float) -> None:

@@ -8,14 +8,12 @@ environment (``WANDB_MODE=offline`` writes the run under ``RUN_DIR/wandb`` witho
 
 from __future__ import annotations
 
-import contextlib
 import math
 import uuid
-from collections.abc import Iterator
 from numbers import Number
 
 from vislab.config import Config
-from vislab.errors import UserError
+from vislab.errors import RunFailed, UserError, show_note
 from vislab.training.rundir import RunDir
 from vislab.training.state import Callback
 
@@ -41,8 +39,9 @@ def scalars(row: dict) -> dict[str, float]:
 
 class Tracker(Callback):
     """A callback the run's config switched on (``setting``, e.g. ``track.wandb``), not the user's own: it
-    logs each epoch row (:meth:`log`) and ends with the run (:meth:`end`); a failure to (a disk full, a
-    lost W&B login) is a UserError that names it, its cause kept, not a traceback from its library."""
+    logs each epoch row (:meth:`log`) and ends with the run (:meth:`end`). Failing to log (a disk full, a
+    lost W&B login) is a RunFailed (exit 1) naming it, its cause kept, not a traceback from its
+    library; failing to end is a note: the run's own files are written whatever the tracker holds."""
 
     setting: str
 
@@ -53,22 +52,22 @@ class Tracker(Callback):
         raise NotImplementedError
 
     def on_epoch_end(self, row: dict) -> None:
-        with self._said(f"log epoch {row['epoch']}'s row"):
+        try:
             self.log(row)
+        except Exception as e:
+            raise RunFailed(self._could_not(f"log epoch {row['epoch']}'s row", e)) from e
 
     def close(self) -> None:
-        with self._said("close", "; the run's own files are kept, as its summary.json says"):
-            self.end()
-
-    @contextlib.contextmanager
-    def _said(self, doing: str, kept: str = "") -> Iterator[None]:
         try:
-            yield
+            self.end()
         except Exception as e:
-            raise UserError(
-                f"{self.setting}=true: {type(self).__name__} could not {doing} "
-                f"({type(e).__name__}: {e}){kept}."
-            ) from e
+            show_note(
+                f"{self._could_not('close', e)} Its record may be incomplete; the run's own files are "
+                f"as its summary.json says."
+            )
+
+    def _could_not(self, doing: str, e: Exception) -> str:
+        return f"{self.setting}=true: {type(self).__name__} could not {doing} ({type(e).__name__}: {e})."
 
 
 class TensorBoardTracker(Tracker):

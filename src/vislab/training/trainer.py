@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -119,6 +119,7 @@ def _run(
     """Open the run directory, set up, train (epochs or one fit); close trackers and the directory."""
     if dist.is_main:
         run.open()
+    ending: BaseException | None = None
     try:
         with StopFlag() as stop:
             callbacks = [*callbacks, *(build_trackers(cfg, run) if dist.is_main else [])]
@@ -152,11 +153,28 @@ def _run(
                     f"training stopped by {stop.received()} while the workers were exchanging results; "
                     f"resume from the last saved checkpoint with: {resume_command(run.path, dist.world)}"
                 ) from None
-    finally:  # each callback closed, in order, and the run's files, whichever of them raises
-        with contextlib.ExitStack() as closing:
-            closing.callback(run.close)
-            for cb in reversed(callbacks):
-                closing.callback(cb.close)
+    except BaseException as e:
+        ending = e
+        raise
+    finally:
+        close_all(callbacks, run, ending)
+
+
+def close_all(callbacks: Sequence[Callback], run: RunDir, ending: BaseException | None) -> None:
+    """Close each callback, in order, then the run's files, whichever raises. A callback's failure to
+    close does not hide ``ending``, the exception that ended the run (a note says it); after a run that
+    ended well, the first such failure is raised once all are closed."""
+    failed: Exception | None = None
+    for cb in callbacks:
+        try:
+            cb.close()
+        except Exception as e:
+            if ending is not None:
+                show_note(f"{type(cb).__name__}.close() raised {type(e).__name__}: {e}")
+            failed = failed or e
+    run.close()
+    if failed is not None and ending is None:
+        raise failed
 
 
 # -------------------------------------------------------------------------------- the loop
