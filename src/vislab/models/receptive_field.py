@@ -15,7 +15,6 @@ op (the residual sum, a ReLU, a concatenation) passes on the widest field of the
 
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass
 
@@ -75,15 +74,21 @@ def _window(name: str, args: tuple, kwargs: dict, out: torch.Tensor) -> tuple[Pa
     if name == "conv2d":
         kernel = tuple(a["weight"].shape[-2:])
         return kernel, _pair(a.get("stride"), (1, 1)), _pair(a.get("dilation"), (1, 1))
-    if name.startswith("adaptive"):  # torch's windows: [⌊i·n/m⌋, ⌈(i+1)·n/m⌉); exact when m | n
-        n, m = x.shape[-2:], out.shape[-2:]
-        return (
-            tuple(math.ceil(a / b) for a, b in zip(n, m)),
-            tuple(a // b for a, b in zip(n, m)),
-            (1, 1),
-        )
+    if name.startswith("adaptive"):
+        kernel, stride = zip(*(_adaptive(n, m) for n, m in zip(x.shape[-2:], out.shape[-2:])))
+        return kernel, stride, (1, 1)
     kernel = _pair(a["kernel_size"], (1, 1))
     return kernel, _pair(a.get("stride"), kernel), _pair(a.get("dilation"), (1, 1))
+
+
+def _adaptive(n: int, m: int) -> tuple[int, int]:
+    """An adaptive pool from ``n`` to ``m`` along one axis as a window and stride: torch's windows are
+    [⌊i·n/m⌋, ⌈(i+1)·n/m⌉), of one width and spacing when m divides n; else the widest of each (5 → 3:
+    windows [0, 2), [1, 4), [3, 5): 3 wide, starts 2 apart at most), so the field is what a unit may see."""
+    starts = [i * n // m for i in range(m)]
+    ends = [-(-(i + 1) * n // m) for i in range(m)]
+    widest = max(e - s for s, e in zip(starts, ends))
+    return widest, max((b - a for a, b in zip(starts, starts[1:])), default=n)
 
 
 class FieldTracker(TorchFunctionMode):
