@@ -362,6 +362,17 @@ def write_image_folder(
     return out
 
 
+def write_pngs(folder: Path, n: int, level: int, seed: int = 0) -> None:
+    """``n`` 8×8 grey PNGs of brightness about ``level`` in ``folder``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        pixels = np.clip(rng.integers(0, 60, (8, 8)) + level, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+
+
 # ------------------------------------------------------------------------------------- hostile
 class _RunsCommand:
     def __init__(self, command: str) -> None:

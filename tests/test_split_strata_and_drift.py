@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import vislab
 from conftest import TINY_RUN, cli, one_line
+from fixtures import write_pngs
 from vislab.config import build_config
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
@@ -22,15 +21,6 @@ from vislab.data.sources import memory
 from vislab.errors import DataError, Note
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.record import Checkpoint
-
-
-def write_pngs(folder: Path, n: int, level: int, seed: int = 0) -> None:
-    """``n`` 8×8 grey PNGs of brightness about ``level`` in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        pixels = np.clip(rng.integers(0, 60, (8, 8)) + level, 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
 
 
 def per_class(y: np.ndarray, k: int) -> list[int]:

@@ -146,7 +146,9 @@ def keyed_arrays(
     folder = user_cache_dir()
     found = _read(folder, name, key)
     if found is not None:
-        with contextlib.suppress(DataError):
+        with contextlib.suppress(
+            DataError, KeyError
+        ):  # refused, or without an array the check reads
             check(found)
             return found
     found = decode()
