@@ -146,9 +146,8 @@ def keyed_arrays(
     folder = user_cache_dir()
     found = _read(folder, name, key)
     if found is not None:
-        with contextlib.suppress(
-            DataError, KeyError
-        ):  # refused, or without an array the check reads
+        # refused by the check, or without an array it reads: decoded again
+        with contextlib.suppress(DataError, KeyError):
             check(found)
             return found
     found = decode()

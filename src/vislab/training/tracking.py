@@ -1,7 +1,7 @@
 """Experiment trackers beyond the run directory's files (TensorBoard, Weights & Biases).
 
 Each tracker is a callback (:class:`Tracker`) switched on by one ``track.*`` setting; one that cannot log an
-epoch's row stops the run with a UserError naming the tracker and that setting. Both are optional extras:
+epoch's row stops the run with a RunFailed naming the tracker and that setting. Both are optional extras:
 ``pip install 'vislab[tensorboard]'`` / ``pip install 'vislab[wandb]'``. W&B honours its own
 environment (``WANDB_MODE=offline`` writes the run under ``RUN_DIR/wandb`` without a network).
 """
@@ -143,6 +143,6 @@ def build_trackers(cfg: Config, run: RunDir) -> list[Tracker]:
             trackers.append(WandbTracker(cfg, run))
     except BaseException:
         for t in trackers:
-            t.end()
+            t.close()  # a failure to is a note: the error that stopped the building is what is raised
         raise
     return trackers
