@@ -49,7 +49,7 @@ RAISING = textwrap.dedent(
             raise ValueError("base forward is broken")
 
 
-    class Net(Base):
+    class InheritingNet(Base):  # a name no other test registers (user-<class name>)
         pass
 
 
@@ -103,13 +103,13 @@ def test_code_inherited_from_a_base_in_the_same_file_shows_its_frames(tmp_path, 
     spec.loader.exec_module(module)
     before = set(MODELS)
     try:
-        with pytest.raises(UserCodeError) as e:  # Base.__init__ raises while Net is built
-            vislab.model_info(module.Net, (1, 2, 2), 7)
+        with pytest.raises(UserCodeError) as e:  # Base.__init__ raises while the net is built
+            vislab.model_info(module.InheritingNet, (1, 2, 2), 7)
         text = str(e.value)
         assert "while building the model" in text, text
         assert 'm11_inherits.py", line 9, in __init__' in text, text
         with pytest.raises(UserCodeError) as e:  # Base.forward raises on the dummy batch
-            vislab.model_info(module.Net, (1, 2, 2), 3)
+            vislab.model_info(module.InheritingNet, (1, 2, 2), 3)
         text = str(e.value)
         assert 'm11_inherits.py", line 13, in forward' in text, text
     finally:
