@@ -132,10 +132,8 @@ def _run(
                 with users_model(t, fitting):
                     return _finish(t, stop)
             if dist.is_main:  # what the data makes of the settings (the rest: run_notes, at set-up)
-                data, resumed = t.data, ckpt is not None
-                for note in loop_notes(
-                    cfg, t.optim.steps_per_epoch, data.splits, data.train, resumed
-                ):
+                steps, data = t.optim.steps_per_epoch, t.data
+                for note in loop_notes(cfg, steps, data.splits, data.train, ckpt is not None):
                     show_note(note)
             try:
                 return fit_epochs(t, stop, callbacks, resumed=ckpt is not None)
