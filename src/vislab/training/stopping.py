@@ -109,22 +109,21 @@ def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None
     )
 
 
-def _how_to_resume(t: Training) -> str:
+def _how_to_resume(t: Training, off: str | None = None) -> str:
     """The command that resumes the run, with the Python call beside it (one process); for a model defined
     in this Python process (``vislab.train(model=Net)``, ``@vislab.register_model``) the Python call
-    alone: a command, or another process, cannot build that model until it is defined again."""
-    if t.dist.world == 1 and raises_its_own(t.record.model.name):
-        return (
-            f"vislab.train(out={str(t.run.path)!r}, resume=True), in this Python process or one that "
-            f"defines the model as it was (the command line cannot build a model defined in Python)"
-        )
+    alone: a command, or another process, cannot build that model until it is defined again. ``off``: a
+    setting (``track.wandb``) the resume turns off."""
     path, world = t.run.path, t.dist.world
-    return f"{resume_command(path, world)}{_python_resume(path, world)}"
-
-
-def _python_resume(path: Path, world: int) -> str:
-    """For one process, the Python call that resumes the run (a notebook's run), in brackets; else ""."""
-    return "" if world > 1 else f" (Python: vislab.train(out={str(path)!r}, resume=True))"
+    python = f"vislab.train(out={str(path)!r}, resume=True"
+    python += f", {off.replace('.', '__')}=False)" if off else ")"
+    if world == 1 and raises_its_own(t.record.model.name):
+        return (
+            f"{python}, in this Python process or one that defines the model as it was (the command "
+            f"line cannot build a model defined in Python)"
+        )
+    command = resume_command(path, world) + (f" --set {off}=false" if off else "")
+    return command if world > 1 else f"{command} (Python: {python})"
 
 
 def _python_start(path: Path, world: int) -> str:
@@ -233,12 +232,7 @@ def _stopped_by_tracker(t: Training, tracker: Tracker, status: str) -> str:
     said, kept = _kept(t, status, "Training stopped", f"start the run again with {off} ({py_off})")
     if not kept:
         return said
-    path, world = t.run.path, t.dist.world
-    python = f"vislab.train(out={str(path)!r}, resume=True, {py_off})"
-    if world == 1 and raises_its_own(t.record.model.name):  # a model of this Python process
-        return f"{said} {python} goes on without the tracker, in this Python process."
-    also = f" (Python: {python})" if world == 1 else ""
-    return f"{said} {resume_command(path, world)} --set {off}{also} goes on without the tracker."
+    return f"{said} Going on without the tracker: {_how_to_resume(t, off=tracker.setting)}."
 
 
 def _kept(t: Training, status: str, said: str, start_again: str) -> tuple[str, bool]:
