@@ -99,7 +99,7 @@ BAD_TRAIN_INPUTS = [
         "bad --set syntax",
         ["--set", "optim.lr"],
         2,
-        ["--set 'optim.lr' is not of the form key.sub=value"],
+        ["override 'optim.lr' is not of the form key.sub=value (e.g. --set optim.lr=0.01"],
     ),
     (
         "empty key part",

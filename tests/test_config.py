@@ -152,3 +152,12 @@ def test_a_merged_mapping_may_be_overridden(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("a: &t {epochs: 3, batch_size: 16}\nb:\n  <<: *t\n  epochs: 5\n")
     assert read_yaml(spec)["b"] == {"epochs": 5, "batch_size": 16}
+
+
+def test_an_override_without_a_value_is_refused_in_the_callers_terms():
+    """The same words serve the command line (--set) and Python (overrides=[...]): both forms shown."""
+    with pytest.raises(ConfigError) as e:
+        load_config(overrides=["optim.lr"])
+    said = str(e.value)
+    assert "override 'optim.lr' is not of the form key.sub=value" in said
+    assert "--set optim.lr=0.01" in said and "overrides=['optim.lr=0.01']" in said

@@ -87,3 +87,42 @@ def test_signal_after_an_unnoticed_nan_keeps_the_last_good_checkpoint(tmp_path, 
     kept = raw_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
     assert kept["state"]["epoch"] == 1 and kept["state"]["step"] == 0
     assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+
+
+def test_nan_after_a_mid_epoch_resume_keeps_and_names_the_steps_last_pt_holds(
+    capsys, tmp_path, monkeypatch
+):
+    """SIGTERM at step 3 of epoch 1 saves those steps in last.pt; the resumed run's loss turns NaN before
+    it saves again: last.pt, its 3 steps, is the last good checkpoint (not "none"), summary.json says so,
+    and the advice starts a new run from them."""
+    calls = []
+
+    def stopped_at_step_3(logits, y, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return F.cross_entropy(logits, y, **kw)
+
+    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=stopped_at_step_3))
+    run = tmp_path / "run"
+    code, out = cli(capsys, "train", *tiny_sets("train.epochs=3"), "--out", run, "-q")
+    assert code == 130 and "epoch 1, step 3" in out, out
+
+    def nan(logits, y, **kw):
+        return F.cross_entropy(logits, y, **kw) * float("nan")
+
+    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=nan))
+    code, out = cli(capsys, "train", "--resume", run, "-q")
+    last = run / "checkpoints" / "last.pt"
+    said = one_line(out)
+    assert code == 2 and "became NaN/inf in epoch 1" in said, out
+    assert f"last good checkpoint: {last} (epoch 1, step 3)." in said, said
+    assert (
+        f"To keep its 3 steps, start a new run from them with a lower lr: --init-from {last}"
+        in said
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["status"], summary["epochs_run"], summary["step"]) == ("diverged", 0, 3)
+    kept = raw_checkpoint(last)
+    assert (kept["state"]["epoch"], kept["state"]["step"]) == (0, 3)
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())

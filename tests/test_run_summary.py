@@ -9,7 +9,7 @@ import json
 from conftest import cli, table_run
 from vislab.run import Run
 from vislab.training.rundir import RunDir
-from vislab.training.state import LoopState
+from vislab.training.state import LoopState, Saved
 from vislab.training.stopping import write_stopped_summary
 from vislab.training.summary import RunSummary
 
@@ -45,7 +45,8 @@ def test_a_hand_made_summary_keeps_the_keys_vislab_does_not_know(tmp_path):
 def test_a_stopped_runs_summary_says_where_it_stopped(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    write_stopped_summary(run, LoopState(epoch=2, step=5, train_time_s=1.5), "interrupted", True)
+    loop = LoopState(epoch=2, step=5, train_time_s=1.5)
+    write_stopped_summary(run, loop, "interrupted", Saved(2, 5))
     written = json.loads((run.path / "summary.json").read_text())
     assert list(written.items()) == [
         ("status", "interrupted"), ("epochs_run", 2), ("step", 5), ("best_epoch", None),

@@ -95,7 +95,7 @@ def test_forward_raising_in_training_exits_2_keeping_the_last_checkpoint(capsys,
     net = here / "net.py"
     assert f"your code raised ValueError in training epoch 2 at {net}, line 21" in message
     last = Path("run") / "checkpoints" / "last.pt"
-    assert f"its last checkpoint, {last}, is kept" in message, message
+    assert f"its last checkpoint, {last} (after epoch 1), is kept" in message, message
     assert "vislab train --resume run --trust-code" in message, message
     assert load_checkpoint(last).resume.loop.epoch == 1
     assert status(here / "run") == "failed"

@@ -111,7 +111,8 @@ def apply_override(tree: dict, assignment: str) -> None:
     """Apply one ``key.sub=value`` assignment to a nested dict in place."""
     if "=" not in assignment:
         raise ConfigError(
-            f"--set '{assignment}' is not of the form key.sub=value (e.g. optim.lr=0.01)."
+            f"override '{assignment}' is not of the form key.sub=value (e.g. --set optim.lr=0.01; "
+            f"Python: overrides=['optim.lr=0.01'])."
         )
     key, _, text = assignment.partition("=")
     set_dotted(tree, key, parse_value(text))

@@ -47,7 +47,7 @@ from vislab.training.checkpoint import load_checkpoint
 from vislab.training.folder_lock import pid_alive
 from vislab.training.resume import open_resume, resumable
 from vislab.training.rundir import RunDir, resume_command
-from vislab.training.state import LoopState
+from vislab.training.state import LoopState, Saved
 from vislab.training.stopping import write_stopped_summary
 from vislab.training.summary import RunSummary
 
@@ -282,7 +282,7 @@ def stopped_as(exitcode: int) -> str:
 def summarise_stopped(folder: Path | None, status: str = "interrupted") -> None:
     """After the workers ended early (torchrun has stopped them all): the run in ``folder`` (None: the
     launcher knows no folder) gets the summary.json with ``status`` (``stopped_as``) that rank 0 writes
-    as it stops (``stopping.mark``), at its ``last.pt``'s epoch end, where rank 0 wrote none — killed, or
+    as it stops (``stopping.mark``), at where its ``last.pt`` stands, where rank 0 wrote none — killed, or
     stuck in a collective until torchrun's SIGKILL — or where the one there is not about this end
     (``_stale``); a failure also turns rank 0's "interrupted" (it saw only its peer end) into "failed".
     A folder where no run started (no config.yaml), whose last.pt cannot be read (where it stopped is
@@ -296,7 +296,7 @@ def summarise_stopped(folder: Path | None, status: str = "interrupted") -> None:
     summary = run.read_summary()
     with contextlib.suppress(OSError):
         if _stale(summary, loop):
-            write_stopped_summary(run, loop, status)
+            write_stopped_summary(run, loop, status, Saved(loop.epoch, loop.step))
         elif summary is not None and status == "failed" and summary.status == "interrupted":
             # what rank 0 wrote is kept (a stop in the final scoring keeps its scores)
             run.write_summary(summary.replace(status=status))

@@ -212,7 +212,7 @@ def first_start_init(
 
     def stopped() -> str:
         if dist.is_main:
-            run.write_summary(stopped_summary("failed", LoopState()))
+            run.write_summary(stopped_summary("failed", LoopState(), None))
         return (
             "Nothing was trained: after fixing your code, run it again (the same command, or the same "
             "vislab.train call)."

@@ -10,6 +10,7 @@ from vislab.training.checkpoint import save_checkpoint
 from vislab.training.checks import split_sizes
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.setup import Training
+from vislab.training.state import Saved
 
 
 def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = False) -> None:
@@ -21,6 +22,8 @@ def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = 
         weights = ema.state_dict() if ema and not resume else t.network.model.state_dict()
         state = resume_state(t) if resume else None
         save_checkpoint(t.run.ckpt_dir / name, Checkpoint(t.record, weights, epoch, state))
+    if resume:
+        t.last_saved = Saved(t.loop.epoch, t.loop.step)
 
 
 def resume_state(t: Training) -> Resume:

@@ -43,7 +43,7 @@ from vislab.training.runtime import (
     resolve_device,
     set_cudnn_benchmark,
 )
-from vislab.training.state import LoopState
+from vislab.training.state import LoopState, Saved
 from vislab.training.step_log import StepTracker
 
 
@@ -66,6 +66,7 @@ class Training:
     steps: StepTracker
     # (cpu, cuda) RNG states of an epoch interrupted mid-way
     resume_rng: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
+    last_saved: Saved | None = None  # how far last.pt's training goes (None: no last.pt yet)
 
 
 def set_up(
@@ -111,6 +112,7 @@ def set_up(
         tc, run, dist, device, run_record(cfg, data, network), data, network, optim, loop,
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
+        Saved(loop.epoch, loop.step) if resume else None,
     )  # fmt: skip
 
 

@@ -68,6 +68,27 @@ class LoopState:
         return cls(**saved)
 
 
+@dataclass(frozen=True)
+class Saved:
+    """How far the training a run's ``last.pt`` holds goes: ``epoch`` epochs, then ``step`` steps of the
+    next (a signal or an error mid-epoch saved it there; a resume from it keeps it until it saves again)."""
+
+    epoch: int
+    step: int = 0
+
+    def __str__(self) -> str:
+        """Where it stands: ``after epoch 2``, or ``epoch 3, step 5``."""
+        if self.step:
+            return f"epoch {self.epoch + 1}, step {self.step}"
+        return f"after epoch {self.epoch}"
+
+    def amount(self) -> str:
+        """What it holds: ``2 epochs``, ``1 epoch and 5 steps``, ``5 steps``."""
+        plural = lambda n, what: f"{n} {what}{'' if n == 1 else 's'}"  # noqa: E731
+        parts = [plural(self.epoch, "epoch")] if self.epoch else []
+        return " and ".join([*parts, plural(self.step, "step")] if self.step else parts)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of an epoch's shuffling, augmentation and dropout: any epoch replays on its own."""
     return seed * 1_000_003 + 7919 * (epoch + 1)

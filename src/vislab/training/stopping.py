@@ -25,7 +25,7 @@ from vislab.training.model_checks import NOTE, raises_its_own, user_code
 from vislab.training.rundir import RunDir, resume_command
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
-from vislab.training.state import Callback, LoopState
+from vislab.training.state import Callback, LoopState, Saved
 from vislab.training.summary import RunSummary, stopped_summary
 from vislab.training.tracking import Tracker
 
@@ -57,7 +57,7 @@ def stop_resumably(
     loop.train_time_s += took
     loop.partial = sums.cpu()
     checkpoint(t, "last.pt", resume=True)
-    mark(t, "interrupted", saved_step=True)
+    mark(t, "interrupted")
     t.log.stop()
     raise TrainingInterrupted(
         f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
@@ -149,7 +149,7 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
     saved = trained and t.dist.world == 1  # data-parallel: epoch ends only (stop_resumably)
     if saved:
         checkpoint(t, "last.pt", resume=True)
-    mark(t, "failed", saved_step=saved)
+    mark(t, "failed")
     t.log.stop()
     if raises_its_own(t.record.model.name):
         return _stopped_python(t, saved)
@@ -161,8 +161,8 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
     if saved:
         kept = f"epoch {t.loop.epoch + 1}'s training is saved in {last} (resuming evaluates it)"
         return f"Training stopped; {kept}: {resume}"
-    if last.is_file():
-        return f"Training stopped; its last checkpoint, {last}, is kept: {resume}"
+    if t.last_saved is not None:
+        return f"Training stopped; its last checkpoint, {last} ({t.last_saved}), is kept: {resume}"
     return "Training stopped before its first checkpoint: after fixing your code, run it again."
 
 
@@ -175,13 +175,13 @@ def _stopped_python(t: Training, saved: bool) -> str:
     attr = getattr(target_of(MODELS.get(name)), "__name__", name)
     given = attr if is_user_object(name) else repr(name)
     again = f"vislab.train(model={given}, ..., out={out!r}"
-    if not (saved or last.is_file()):
+    if t.last_saved is None:
         return f"Training stopped before its first checkpoint. After fixing {attr}, run {again})."
     fitted = t.network.hooks.trained_by == "fit_arrays"  # no epochs: its fit
     kept = (
         f"epoch {t.loop.epoch + 1}'s training steps are saved in {last} (resuming evaluates them)"
         if saved
-        else f"its last checkpoint, {last}{'' if fitted else f' (after epoch {t.loop.epoch})'}, is kept"
+        else f"its last checkpoint, {last}{'' if fitted else f' ({t.last_saved})'}, is kept"
     )
     return (
         f'Training stopped; summary.json says "failed"; {kept}. After fixing {attr} (its cell run '
@@ -239,10 +239,10 @@ def _kept(t: Training, status: str, said: str, start_again: str) -> tuple[str, b
     """``said``, then the run's ``status`` in summary.json and its last checkpoint, kept; where none was
     saved yet, that none was and ``start_again``. And whether one was kept."""
     said += f'; summary.json says "{status}"'
-    last = t.run.ckpt_dir / "last.pt"
-    if not last.is_file():
+    if t.last_saved is None:
         return f"{said}; no checkpoint was saved yet: {start_again}.", False
-    return f"{said}; its last checkpoint, {last} (after epoch {t.loop.epoch}), is kept.", True
+    last = t.run.ckpt_dir / "last.pt"
+    return f"{said}; its last checkpoint, {last} ({t.last_saved}), is kept.", True
 
 
 def check_finite(t: Training, loss: float, lr: float) -> None:
@@ -251,13 +251,13 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
     if math.isfinite(loss):
         return
     mark(t, "diverged")
-    epoch, last = t.loop.epoch, t.run.ckpt_dir / "last.pt"
-    good = f"{last} (after epoch {epoch})" if epoch > 0 else "none (it diverged in the first epoch)"
+    saved, last = t.last_saved, t.run.ckpt_dir / "last.pt"
+    good = f"{last} ({saved})" if saved else "none (it diverged in the first epoch)"
     stopped = f"Training stopped; last good checkpoint: {good}."
-    said = f"the training loss became NaN/inf in epoch {epoch + 1} (lr {lr:.3g})"
+    said = f"the training loss became NaN/inf in epoch {t.loop.epoch + 1} (lr {lr:.3g})"
     if bad := _bad_outputs(t):
         raise TrainingDiverged(
-            f"{said}: with the weights of the last good checkpoint (after epoch {epoch}), model "
+            f"{said}: with the weights of the last good checkpoint ({saved}), model "
             f"'{t.record.model.name}' already maps {bad} to NaN/inf, its inputs finite: its forward "
             f"gives NaN/inf for them (a division by zero, the log or square root of a negative number, "
             f"an overflow), so lowering optim.lr will not help. {stopped}"
@@ -265,9 +265,9 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
     said += (
         f". Lower optim.lr, set train.grad_clip, or check data.normalize{_also_model(t)}. {stopped}"
     )
-    if epoch > 0:  # a resume keeps the settings that diverged: a new run starts from those weights
+    if saved:  # a resume keeps the settings that diverged: a new run starts from those weights
         said += (
-            f" To keep its {epoch} epoch{'s' if epoch > 1 else ''}, start a new run from them with a lower "
+            f" To keep its {saved.amount()}, start a new run from them with a lower "
             f"lr: --init-from {last} --set optim.lr={lr / 10:.3g} / train__init_from={str(last)!r}, "
             f"optim__lr={lr / 10:.3g}."
         )
@@ -275,10 +275,10 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
 
 
 def _also_model(t: Training) -> str:
-    """For the user's own model in its first epoch (no good weights to check it with), that its forward
+    """For the user's own model before its first last.pt (no good weights to check it with), that its forward
     may be the cause: only the first batch's output was checked before training; else ""."""
     name = t.record.model.name
-    if t.loop.epoch > 0 or not is_users_code(name):
+    if t.last_saved is not None or not is_users_code(name):
         return ""
     return (
         f"; if it happens at a low lr too, check the forward of model '{name}': its output was finite "
@@ -297,12 +297,12 @@ def _which(t: Training, rows: np.ndarray) -> str:
 
 
 def _bad_outputs(t: Training) -> str | None:
-    """For a user's own model after a good epoch (one process) whose loss never blew up, the train
+    """For a user's own model with a last.pt (one process) whose loss never blew up, the train
     samples that the weights of ``last.pt`` map to NaN/inf, in eval mode or else in training mode, in
     words (None if none): a pass or two over the train split, no gradients. The model keeps those
     weights (its own have gone NaN; nothing saves them)."""
     last = t.run.ckpt_dir / "last.pt"
-    if t.loop.epoch == 0 or t.dist.world > 1 or not last.is_file() or _exploded(t)[1]:
+    if t.last_saved is None or t.dist.world > 1 or not last.is_file() or _exploded(t)[1]:
         return None
     if t.network.hooks.trained_by != "optimizer" or not is_users_code(t.record.model.name):
         return None  # vislab's own models: NaN outputs come from the weights, i.e. the lr
@@ -348,19 +348,18 @@ def _exploded(t: Training) -> tuple[float, list[EpochRow]]:
     return chance, [r for r in t.history if (r.train_loss or 0.0) > EXPLODING * chance]
 
 
-def mark(t: Training, status: str, saved_step: bool = False) -> None:
+def mark(t: Training, status: str) -> None:
     """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing; its
-    ``epochs_run`` and ``step`` say where its ``last.pt`` is: at the loop's step where the stop has just
-    saved it there (``saved_step``), else at the end of the last finished epoch (step 0) — what a
-    data-parallel run, a NaN loss and a failure before the epoch's steps were done keep."""
+    ``epochs_run`` and ``step`` say how far the training its ``last.pt`` holds goes (``t.last_saved``):
+    where a stop has just saved it, or where an earlier save left it (an epoch's end, or the step a
+    resumed run started from) — what a data-parallel run, a NaN loss and a failure mid-epoch keep."""
     if t.dist.is_main:
         t.run.write_metrics(to_rows(t.history))
-        write_stopped_summary(t.run, t.loop, status, saved_step)
+        write_stopped_summary(t.run, t.loop, status, t.last_saved)
 
 
-def write_stopped_summary(
-    run: RunDir, loop: LoopState, status: str, saved_step: bool = False
-) -> None:
-    """``run``'s summary.json for a run stopped with ``status`` where ``loop`` stood (``mark``); also what
-    the ``--nproc`` launcher writes from ``last.pt`` when no rank could (``launch.summarise_stopped``)."""
-    run.write_summary(stopped_summary(status, loop, saved_step))
+def write_stopped_summary(run: RunDir, loop: LoopState, status: str, saved: Saved | None) -> None:
+    """``run``'s summary.json for a run stopped with ``status`` where ``loop`` stood, its ``last.pt``
+    at ``saved`` (``mark``); also what the ``--nproc`` launcher writes from ``last.pt`` when no rank
+    could (``launch.summarise_stopped``)."""
+    run.write_summary(stopped_summary(status, loop, saved))

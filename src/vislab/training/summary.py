@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vislab.training.typed_json import typed_fields
 
 if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json does not need
-    from vislab.training.state import LoopState
+    from vislab.training.state import LoopState, Saved
 
 PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
 
@@ -129,11 +129,11 @@ class RunSummary:
         return dataclasses.replace(self, **changes, extra=dict(self.extra), absent=absent)
 
 
-def stopped_summary(status: str, loop: LoopState, saved_step: bool = False) -> RunSummary:
-    """The summary of a run stopped with ``status`` where ``loop`` stood: its ``last.pt`` at the loop's
-    step where the stop has just saved it (``saved_step``), else at the end of its last finished epoch."""
+def stopped_summary(status: str, loop: LoopState, saved: Saved | None) -> RunSummary:
+    """The summary of a run stopped with ``status`` where ``loop`` stood: ``epochs_run`` and ``step`` say
+    how far the training its ``last.pt`` holds goes (``saved``; None: it has none yet)."""
     return RunSummary(
-        status=status, epochs_run=loop.epoch, step=loop.step if saved_step else 0,
+        status=status, epochs_run=saved.epoch if saved else 0, step=saved.step if saved else 0,
         best_epoch=loop.best_epoch, train_time_s=loop.train_time_s,
     )  # fmt: skip
 

@@ -225,8 +225,15 @@ def _call(name: str, cls: type, root: Path, kwargs: dict[str, Any], download: bo
     except FileNotFoundError as e:
         raise _Missing(str(e)) from None
     except RuntimeError as e:
-        if "download=True" in str(e) and not download:
-            raise _Missing(str(e)) from None
+        if "download=True" in str(e):  # its files are not there
+            if not download:
+                raise _Missing(str(e)) from None
+            raise DataError(
+                f"torchvision.datasets.{name} downloaded into '{root}' but still finds no files there "
+                f"({' '.join(str(e).split())[:200]}): the download gave nothing usable. Check the network "
+                f"connection (a proxy page in place of the file?) and run again, or put the official "
+                f"files there by hand."
+            ) from None
         raise _unreadable(name, root, e) from None
     except (ValueError, TypeError) as e:
         if "alid values" in str(e) or isinstance(e, TypeError):  # verify_str_arg, a wrong argument
