@@ -1,25 +1,21 @@
 """The data a checkpoint is scored on (``vislab eval``, ``Run.evaluate``): the split asked for — or all of
-it —, checked against what the checkpoint records (its input shape, its classes by name, data settings
-only), with a note where the data are not the ones it was trained on, or only a part of a new folder."""
+it —, with a note where the data are not the ones it was trained on, or only a part of a new folder. What
+eval refuses before it scores (settings, shapes, classes) is ``eval_checks.py``'s."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from vislab.config import DataConfig, build_config
-from vislab.config.overrides import parse_value
-from vislab.config.reads import READS, reads_files
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
-from vislab.data.image_folders import IMAGE_EXTS
 from vislab.data.split_notes import absent_note, redrawn_note
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import UserError
-from vislab.not_a_run import run_of_file
+from vislab.eval_checks import given_setting
 from vislab.training.record import RunRecord
 from vislab.training.summary import RunSummary
 
@@ -34,18 +30,6 @@ _DRAWS = tuple(
     f"data.{k}" for k in ("split", "val_fraction", "test_fraction", "official_val", "use", *_LIMITS)
 )
 
-#: the data settings eval does not read, why, and what to do: the run's preprocessing is part of the model
-_RECORDED = (
-    "eval normalises the data with the statistics the run recorded (fitted with its data.normalize "
-    "and data.zca_epsilon on its train split), which are part of the model. Drop it; to score another "
-    "normalisation, train a run with it: vislab train --set {o}."
-)
-_UNREAD = {
-    "data.normalize": _RECORDED,
-    "data.zca_epsilon": _RECORDED,
-    "data.device": "eval scores on the CPU, with the data there. Drop it.",
-}
-
 
 def unlimited(config: dict, overrides: Sequence[str]) -> dict:
     """The run's ``config`` (plain values) for ``--split all``: its data.limit, data.limit_per_class and
@@ -56,11 +40,11 @@ def unlimited(config: dict, overrides: Sequence[str]) -> dict:
     says how many samples are scored where they are not all)."""
     tree = {**config, "data": {**config.get("data", {}), **dict.fromkeys(_LIMITS)}}
     given = build_config(tree, list(overrides), source="checkpoint config").data
-    if "train" in given.use and not _given(overrides, "data.split"):
+    if "train" in given.use and not given_setting(overrides, "data.split"):
         tree["data"]["split"] = None
     for key in _LIMITS:
         if getattr(given, key) is not None:
-            typed = _given(overrides, f"data.{key}") or f"data.{key}={getattr(given, key)}"
+            typed = given_setting(overrides, f"data.{key}") or f"data.{key}={getattr(given, key)}"
             raise UserError(
                 f"setting '{typed}' (Python: data__{key}={getattr(given, key)}): --split all scores "
                 f"every sample of the data, and data.{key} "
@@ -69,11 +53,6 @@ def unlimited(config: dict, overrides: Sequence[str]) -> dict:
                 f'evaluate(split="test", data__limit_eval=N)).'
             )
     return tree
-
-
-def _given(overrides: Sequence[str], key: str) -> str | None:
-    """The last of ``overrides`` that sets ``key``, or None."""
-    return next((o for o in reversed(overrides) if o.split("=", 1)[0].strip() == key), None)
 
 
 def every_sample(splits: Splits) -> ArraySet:
@@ -116,7 +95,7 @@ def data_note(
         and data_change(record.data, splits.fingerprint) is None
     )
     if split == "all":
-        part = _part_note(splits, data, _given(overrides, "data.split") is not None)
+        part = _part_note(splits, data, given_setting(overrides, "data.split") is not None)
         return _joined(_trained_on_note(splits, data, summary, not part) if own else None, part)
     return _joined(
         None if own else _carved_note(splits, data, split), absent_note(splits, data, split)
@@ -255,157 +234,4 @@ def _changed_note(
     return (
         f"{_where(splits, data)} changed since the run trained ({change}): its {split} split drawn now "
         f"is not the one the run {was}, so these scores are not the run's. {fix}."
-    )
-
-
-def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") -> None:
-    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained;
-    one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.*
-    setting eval does not read (:data:`_UNREAD`); a data.root of images without class folders
-    (:func:`_check_labelled`)."""
-    for o in overrides:
-        key = o.split("=", 1)[0].strip()
-        if "." not in key:
-            raise UserError(_no_section(o, key))
-        if not (key.startswith("data.") or key == "train.eval_batch_size"):
-            raise UserError(
-                f"setting '{o}': eval scores the checkpoint's own model, whose options cannot change. "
-                f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
-                f"data__root=DIR)."
-            )
-        if key in _UNREAD:
-            why = _UNREAD[key].format(o=o)
-            raise UserError(f"setting '{o}' (Python: {_python(o)}) changes nothing here: {why}")
-    if root := _given(overrides, "data.root"):
-        _check_labelled(Path(root.split("=", 1)[1].strip()), target)
-
-
-def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:
-    """UserError where ``overrides`` give a data.root the run's data source never reads (digits,
-    circles, ``memory:`` arrays: ``config.reads.reads_files``): the scores would be the run's own, named
-    as other data's; or another data.* setting that ``data`` makes do nothing (``config.reads.READS``:
-    data.image_size off an image folder, data.n_samples off circles, ...)."""
-    value = lambda key: getattr(data, key.removeprefix("data."))  # noqa: E731
-    for o in overrides:
-        key = o.split("=", 1)[0].strip()
-        gates = READS.get(key, ()) if key != "data.root" else ()
-        if idle := next((i for i in (gate(value) for gate in gates) if i is not None), None):
-            raise UserError(
-                f"setting '{o}' (Python: {_python(o)}) changes nothing here: with {idle.cause}, "
-                f"{idle.why.format(it='it')}, so these scores would be the same without it. Drop it."
-            )
-    given = _given(overrides, "data.root")
-    idle = reads_files(value)
-    if given is None or idle is None or _given(overrides, "data.name") is not None:
-        return
-    raise UserError(
-        f"setting '{given}' changes nothing here: with {idle.cause}, {idle.why.format(it='data.root')}, "
-        f"so these would be the run's own scores named as other data's. To score a folder of images "
-        f"(one sub-folder per class): --set data.name=folder --set data.root=DIR (Python: "
-        f'data__name="folder", data__root=DIR).'
-    )
-
-
-def _check_labelled(root: Path, target: str | Path) -> None:
-    """UserError where ``root`` holds images but no folder: no class folders to label them, so nothing
-    to score — ``vislab predict`` classifies such images."""
-    if not root.is_dir() or any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir()):
-        return
-    images = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
-    if images:
-        raise UserError(
-            f"data.root '{root}' holds {len(images)} image{'s' if len(images) != 1 else ''} but no "
-            f"class folders, so eval has no labels to score them by (it reads one folder per class: "
-            f"{root / '<class>'}/*.png). To classify them: vislab predict {target} {root} --csv "
-            f"predictions.csv{_predict_files_call(target, root)}."
-        )
-
-
-def _predict_files_call(target: str | Path, root: Path) -> str:
-    """`` (Python: vislab.load_run('RUN').predict_files('ROOT'))`` for ``target``: the run folder it is,
-    or the one its checkpoint file belongs to (``checkpoint='last'`` for last.pt); "" for a file of no
-    run (``not_a_run.run_of_file``)."""
-    path = Path(target)
-    run = run_of_file(path) if path.is_file() else path
-    if run is None:
-        return ""
-    last = ", checkpoint='last'" if path.is_file() and path.name == "last.pt" else ""
-    return f" (Python: vislab.load_run('{run}').predict_files('{root}'{last}))"
-
-
-def _python(setting: str) -> str:
-    """``setting`` (``data.normalize=zca``) in Python's words: ``data__normalize='zca'``."""
-    key, _, value = setting.partition("=")
-    return f"{key.strip().replace('.', '__')}={parse_value(value.strip())!r}"
-
-
-def _no_section(setting: str, key: str) -> str:
-    """Why ``setting`` (``key=value``) is no config key, in the command's words and Python's: with its
-    section when ``key`` is a data.* key (``limit_eval=30`` → data.limit_eval / data__limit_eval)."""
-    value = setting.split("=", 1)[1] if "=" in setting else "..."
-    if key in DataConfig.model_fields:
-        fix = f"data.{key}={value} (Python: data__{key}={value})"
-    else:
-        fix = "data.root=DIR (Python: data__root=DIR); eval takes data.* settings only"
-    return f"'{setting}' is no config key: a config key names its section, e.g. {fix}."
-
-
-def check_fits(
-    target: str | Path, want: tuple[int, ...], got: tuple[int, ...], data_name: str
-) -> None:
-    """UserError unless this data gives the inputs the checkpoint's model was built for."""
-    if got == want:
-        return
-    shape = lambda s: "×".join(map(str, s))  # noqa: E731
-    if len(got) != len(want):
-        kinds = {1: "feature vectors", 3: "images"}
-        fix = f"Evaluate on {kinds[len(want)]}, as the run trained on"
-    elif len(got) == 3 and got[0] != want[0]:
-        kind = {1: "grey (1-channel)", 3: "colour (3-channel)"}
-        fix = f"Evaluate on {kind.get(want[0], f'{want[0]}-channel')} images, as the run trained on"
-    else:
-        fix = (
-            f"Evaluate on data of that size (the run's own: no data.* overrides), or resize it with "
-            f"data.resize={want[-1]} (an image folder: data.image_size={want[-1]})"
-        )
-    raise UserError(
-        f"checkpoint '{target}' was trained on {shape(want)} inputs, but this data ({data_name}) gives "
-        f"{shape(got)} inputs. {fix}."
-    )
-
-
-def labels_by_name(
-    target: str | Path, record: RunRecord, names: list[str], data: ArraySet, data_name: str
-) -> ArraySet:
-    """``data`` labelled with the checkpoint's class indices, matched by class name (other data may
-    hold the classes in another order, or some of them; names compared NFC-normalised: a name typed or
-    stored with combining accents is the same name); UserError for a class the model never saw."""
-    want = [unicodedata.normalize("NFC", n) for n in record.model.class_names]
-    got = [unicodedata.normalize("NFC", n) for n in names]
-    if got == want:
-        return data
-    unknown = [n for n in got if n not in want]
-    if unknown:
-        raise UserError(
-            f"this data ({data_name}) has classes that checkpoint '{target}' was not trained on: "
-            f"{', '.join(map(repr, unknown[:10]))}{' …' if len(unknown) > 10 else ''}. The model knows "
-            f"{', '.join(map(repr, want[:20]))}{' …' if len(want) > 20 else ''}: evaluate on data of "
-            f"those classes (an image folder's class folders named as they are).{_alike(unknown, want)}"
-        )
-    index = np.array([want.index(n) for n in got], dtype=np.int64)
-    return ArraySet(data.x, index[data.y], data.names, data.origin)
-
-
-def _alike(unknown: list[str], known: list[str]) -> str:
-    """For each name of ``unknown`` that looks like one of ``known`` but is other characters (a
-    ligature, a full-width letter, an invisible or no-break space), both as code points."""
-    look = lambda n: "".join(  # noqa: E731
-        " " if c.isspace() else c
-        for c in unicodedata.normalize("NFKC", n)
-        if unicodedata.category(c) != "Cf"
-    ).strip()
-    pairs = [(u, k) for u in unknown for k in known if look(u) == look(k)]
-    return "".join(
-        f" {ascii(u)} and the model's {ascii(k)} look alike but are other characters."
-        for u, k in pairs
     )

@@ -20,16 +20,8 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
-from vislab.eval_data import (
-    SPLITS,
-    check_data_settings,
-    check_fits,
-    check_root_read,
-    data_note,
-    every_sample,
-    labels_by_name,
-    unlimited,
-)
+from vislab.eval_checks import check_data_settings, check_fits, check_root_read, labels_by_name
+from vislab.eval_data import SPLITS, data_note, every_sample, unlimited
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged
 from vislab.models.trust import recorded_code
