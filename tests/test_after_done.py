@@ -84,9 +84,12 @@ def test_a_ctrl_c_while_the_last_figure_is_drawn_leaves_a_complete_run_and_exit_
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
-    """runs/majority, runs/svm and runs/cnn (small widths, batch norm): tiny digits runs, trained once."""
+    """runs/majority, runs/svm and runs/cnn (small widths, batch norm): tiny digits runs, trained once,
+    without their figures/ (nothing here reads them)."""
     root = tmp_path_factory.mktemp("after-done") / "runs"
-    data = dict(data="digits", data__limit=300, train__device="cpu", train__seed=0)
+    data = dict(
+        data="digits", data__limit=300, train__device="cpu", train__seed=0, train__figures=False
+    )
     vislab.train(out=root / "majority", model="majority", **data)
     vislab.train(out=root / "svm", model="svm", **data)
     vislab.train(

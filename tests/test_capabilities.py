@@ -12,6 +12,7 @@ import torch.nn as nn
 import yaml
 
 from conftest import cli
+from figures_skipped import skip_report_figures
 from fixtures import made_once
 from vislab.cli import main
 from vislab.explain_maps import explain_maps
@@ -164,7 +165,8 @@ def test_a_users_own_transformer_is_explained_through_its_hooks():
 
 def _make_suite(root: Path) -> dict:
     """A suite of a user's conv net (``net.py:Net``) and a timm ViT, 1 epoch each, with its report, in
-    ROOT/out."""
+    ROOT/out. The report draws only the model figures checked here (Grad-CAM, the ViT's attention, heads
+    and position embedding): its test figures and curves are test_report_browser's."""
     (root / "net.py").write_text(textwrap.dedent(NET))
     vit = {"model.name": "timm:vit_tiny_patch16_224", "model.depth": 1}
     vit |= {f"model.{k}": v for k, v in TIMM_VIT.items()}
@@ -180,6 +182,7 @@ def _make_suite(root: Path) -> dict:
     (root / "suite.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # net.py is found relative to the current directory, as a user runs it
+        skip_report_figures(mp, keep=("gradcam_", "vit_"))
         assert main(["suite", "suite.yaml", "--out", "out", "-q"]) == 0
     return {}
 

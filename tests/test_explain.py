@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from conftest import cli, one_line, tiny_config
+from figures_skipped import skip_report_figures
 from vislab.errors import UserError
 from vislab.explain import model_input
 from vislab.explain_maps import explain_maps
@@ -107,7 +108,7 @@ def test_gradcam_on_a_cnn_run_has_the_input_size(tmp_path, capsys, cnn_run):
 @needs_captum
 @pytest.mark.slow
 def test_gradcam_on_a_resnet18_run_has_the_input_size(tmp_path, capsys):
-    run = _trained(tmp_path, "model.name=resnet18", "data.limit=64")
+    run = _trained(tmp_path, "model.name=resnet18", "data.limit=64", "data.limit_eval=64")
     _gradcam_has_the_input_size(run, tmp_path, capsys)
 
 
@@ -127,10 +128,9 @@ def test_vit_run_end_to_end_writes_heads_and_rollout(tmp_path, capsys, vit_run):
 
 
 @pytest.fixture(scope="module")
-def mlp_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("mlp") / "run"
-    train(tiny_config("train.epochs=1"), run, quiet=True)
-    return run
+def mlp_run(trained):
+    """A 1-epoch tiny mlp run: conftest's ``trained`` (the session's run, copied for this module)."""
+    return trained
 
 
 @needs_captum
@@ -179,7 +179,9 @@ def test_a_block_out_of_range_is_a_user_error():
 
 
 @needs_captum
-def test_report_of_a_cnn_run_shows_gradcam(cnn_run):
+def test_report_of_a_cnn_run_shows_gradcam(cnn_run, monkeypatch):
+    # the figure read here; the others are drawn elsewhere
+    skip_report_figures(monkeypatch, keep=("gradcam_",))
     html = build_report(cnn_run).read_text()
     assert (cnn_run / "figures" / "gradcam_run.png").is_file()
     assert "Grad-CAM of the predicted class on test images" in html
@@ -198,7 +200,9 @@ def test_a_fitted_baseline_exit_2(tmp_path, capsys, digit_png):
     assert code == 2 and "fitted baseline" in one_line(out) and "cnn" in out
 
 
-def test_report_of_a_vit_run_shows_rollout_and_heads(vit_run):
+def test_report_of_a_vit_run_shows_rollout_and_heads(vit_run, monkeypatch):
+    # the figures read here: rollout (vit_attention_) and heads; the others are drawn elsewhere
+    skip_report_figures(monkeypatch, keep=("vit_attention_", "vit_heads_"))
     html = build_report(vit_run).read_text()
     assert (vit_run / "figures" / "vit_heads_run.png").is_file()
     assert "class-token attention (last block)" in html and "attention on test images" in html

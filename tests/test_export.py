@@ -59,16 +59,16 @@ class BatchSized(Branchy):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Tiny 1-epoch digits runs: mlp (standard normalisation), cnn, mlp with ZCA, a ViT (cls token), and the models
-    export refuses (fitted baselines, user models with Python control flow, registered for this module only)."""
+def runs(trained, tmp_path_factory):
+    """Tiny 1-epoch digits runs: mlp (standard normalisation: conftest's ``trained``, this module's copy), cnn,
+    mlp with ZCA, a ViT (cls token), and the models export refuses (fitted baselines, user models with Python
+    control flow, registered for this module only)."""
     register_model("export-test-branchy")(lambda input_shape, num_classes: Branchy(64, num_classes))
     register_model("export-test-batch")(
         lambda input_shape, num_classes: BatchSized(64, num_classes)
     )
     root = tmp_path_factory.mktemp("export-runs")
     models = {
-        "mlp": [],
         "cnn": ["model.name=cnn"],
         "zca": ["data.normalize=zca"],
         "vit": [
@@ -86,7 +86,7 @@ def runs(tmp_path_factory):
     # no run figures: export reads the checkpoints and the test predictions
     for name, sets in models.items():
         train(tiny_config("train.epochs=1", "train.figures=false", *sets), root / name, quiet=True)
-    yield {name: root / name for name in models}
+    yield {"mlp": trained} | {name: root / name for name in models}
     unregister_model("export-test-branchy")
     unregister_model("export-test-batch")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import CHROMIUM
+from figures_skipped import skip_report_figures
 from vislab.cli import main
 from vislab.plotting.legend import run_style
 from vislab.report.build import build_report
@@ -78,12 +79,23 @@ MODELS = {  # a CNN and a ViT, as in a comparison of the DLVC assignment
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
+    """Two runs (no figures/ of their own: the report draws its own) and their report, which draws the
+    curves (the interactive charts go with them) and the panels read here (Grad-CAM, the ViT's heads, the
+    mistakes); its test figures are test_report_browser's."""
     root = tmp_path_factory.mktemp("runs")
     for name, model in MODELS.items():
-        sets = ["data.name=digits", "data.limit=150", "train.epochs=2", *model]
+        sets = [
+            "data.name=digits",
+            "data.limit=150",
+            "train.epochs=2",
+            "train.figures=false",
+            *model,
+        ]
         args = [a for s in sets for a in ("--set", s)]
         assert main(["train", *args, "--out", str(root / name), "--quiet"]) == 0
-    build_report(root)
+    with pytest.MonkeyPatch.context() as mp:
+        skip_report_figures(mp, keep=("curves", "gradcam_", "vit_heads_", "mistakes_"))
+        build_report(root)
     return root
 
 
