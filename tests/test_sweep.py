@@ -66,12 +66,34 @@ SHARED = {
 }
 
 
+# inside each worker: its first trial, about to save, waits (up to 60 s) for the other worker's first
+# trial to get there too: the two processes hold trials of one study at the same time
+MEET_THE_OTHER_WORKER = textwrap.dedent("""
+    import os, time
+    import vislab.training.saving as saving
+    _save_checkpoint = saving.save_checkpoint
+    def save_checkpoint(path, payload):
+        if not os.path.exists(os.path.join(MEET, str(os.getpid()))):
+            open(os.path.join(MEET, str(os.getpid())), "w").close()
+            deadline = time.monotonic() + 60
+            while len(os.listdir(MEET)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        _save_checkpoint(path, payload)
+    saving.save_checkpoint = save_checkpoint
+""")
+
+
 def check_workers_shared_study(
     zygote, spec: Path, out: Path, storage_args: list[str], storage: str, name: str, k: int = 2
 ):
-    """Two worker processes asked for 2k trials together: exactly 2k complete, distinct numbers and folders."""
+    """Two worker processes asked for 2k trials together, each holding a trial while the other does:
+    exactly 2k complete, distinct numbers and folders, trained by both workers."""
+    meet = out / "meet"
+    meet.mkdir()
+    pre = f"MEET = {str(meet)!r}\n" + MEET_THE_OTHER_WORKER
     workers = [
-        worker(zygote, spec, out / f"w{i}", "--trials", str(2 * k), *storage_args) for i in range(2)
+        worker(zygote, spec, out / f"w{i}", "--trials", str(2 * k), *storage_args, pre=pre)
+        for i in range(2)
     ]
     codes = [zygote.wait(pid, 120) for pid, _ in workers]
     logs = [log.read_text() for _, log in workers]
@@ -81,6 +103,7 @@ def check_workers_shared_study(
     assert len(complete) == 2 * k, logs
     assert len({t.number for t in complete}) == 2 * k
     dirs = {t.user_attrs["run_dir"] for t in complete}
+    assert {Path(d).relative_to(out).parts[0] for d in dirs} == {"w0", "w1"}, dirs
     assert len(dirs) == 2 * k and all(
         json.loads((Path(d) / "summary.json").read_text())["status"] == "complete" for d in dirs
     )
