@@ -236,12 +236,16 @@ def as_array(x: object) -> object:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def low_range(images: Sequence[ImageLike]) -> str | None:
+def low_range(images: ImageLike | Sequence[ImageLike]) -> str | None:
     """Why number images all in 0..16 are likely on another scale (None when they are not): :func:`to_uint8`
     reads floats above 1, and integers but uint8 and uint16, as 0-255 pixel values, near-black, where
     scikit-learn's ``load_digits().images`` (0-16, the bundled digits before vislab scales them) or 4-bit
     images mean white at 16 or 15. uint8 images are pixel values as they are (a dark photo stays one)."""
-    given = [a for a in map(as_array, images) if isinstance(a, np.ndarray) and _rescaled(a.dtype)]
+    given = [
+        a
+        for a in map(as_array, _listed(images))
+        if isinstance(a, np.ndarray) and _rescaled(a.dtype)
+    ]
     if not given or any(a.size == 0 or not np.isfinite(a).all() for a in given):
         return None
     lo, hi = min(float(a.min()) for a in given), max(float(a.max()) for a in given)
@@ -266,17 +270,28 @@ def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list
     an array means the same images alone or in a list. The rule, by shape: H×W is one grey image;
     H×W×C (C up to 4) one image; 1×H×W one grey image; 3×H×W one colour image (C×H×W) for a model of
     ``channels`` = 3, three grey images for a model of grey (1-channel) images; any other 3-D array is
-    N grey images N×H×W; N×H×W×C and N×C×H×W are N images. A torch tensor is read as its array."""
+    N grey images N×H×W; N×H×W×C and N×C×H×W are N images. A torch tensor is read as its array.
+
+    An array of several images is brought to 0-255 as a whole (:func:`to_uint8`), as training reads the
+    array it is given: the same array gives the model the same pixels in training and in prediction
+    (floats spanning 0..2: every image rounded, not those within 0..1 scaled by 255). An image given
+    alone is scaled by its own values."""
+    out: list[ImageLike] = []
+    for img in _listed(images):
+        img = as_array(img)
+        several = isinstance(img, np.ndarray) and _is_stack(img.shape, channels)
+        out.extend(list(to_uint8(img)) if several else [img])  # type: ignore[arg-type]
+    return out
+
+
+def _listed(images: ImageLike | Sequence[ImageLike]) -> Sequence[ImageLike]:
+    """One image (a path, PIL image, array or tensor, even one of several images) or a sequence of them,
+    as a sequence."""
     if isinstance(images, (str, Path, Image.Image, np.ndarray, torch.Tensor)) or not isinstance(
         images, Sequence
     ):
-        images = [images]  # type: ignore[list-item]
-    out: list[ImageLike] = []
-    for img in images:
-        img = as_array(img)
-        several = isinstance(img, np.ndarray) and _is_stack(img.shape, channels)
-        out.extend(list(img) if several else [img])  # type: ignore[arg-type]
-    return out
+        return [images]  # type: ignore[list-item]
+    return images
 
 
 def _is_stack(shape: tuple[int, ...], channels: int) -> bool:

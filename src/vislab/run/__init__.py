@@ -158,6 +158,7 @@ class Run:
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
+        low = low_range(images)  # before split_images brings arrays of several images to 0-255
         listed = split_images(images, shape[0])  # arrays of several images: each one
         folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
         if folder is not None:
@@ -166,8 +167,8 @@ class Run:
                 f"file name (and the files it could not read); predict takes image files, PIL images "
                 f"and arrays."
             )
-        if (why := low_range(listed)) is not None:
-            show_note(why)
+        if low is not None:
+            show_note(low)
         return classify(model, record, [image_array(img, shape) for img in listed], top_k)
 
     @checked

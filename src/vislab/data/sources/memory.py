@@ -16,7 +16,9 @@ Conversion (anything else is refused with a DataError naming the culprit and the
 - image values: uint8 as they are; uint16 (16-bit images) divided by 257, as ``vislab predict`` and image
   folders do (``vislab.data.images.to_uint8``); other integers must lie in 0..255; floats in [0, 1] are scaled
   by 255 and floats in [0, 255] rounded (already-normalised floats, e.g. negative values, are refused:
-  give raw images, vislab normalises with ``data.normalize``). NaN and ±inf are refused.
+  give raw images, vislab normalises with ``data.normalize``), the array as a whole, as ``Run.predict``
+  reads it; floats or integers past 1 but within 16 get a note (near-black, likely on a scale of their
+  own: ``images.low_range``). NaN and ±inf are refused.
 - ``y``: N integer labels (an N×1 column is flattened; whole-valued floats are accepted) in
   0..K-1, with K = ``len(class_names)`` when given, else max(y)+1 and names "0".."K-1". Without
   class names every label 0..max(y) must have a sample: labels 1..10 would make a class "0" that is
@@ -42,11 +44,11 @@ import numpy as np
 import torch
 
 from vislab.config import DataConfig
-from vislab.data.images import to_uint8
+from vislab.data.images import low_range, to_uint8
 from vislab.data.sources.memory_name import data_name
 from vislab.data.sources.registry import register_source_prefix
 from vislab.data.types import ArraySet, SourceData
-from vislab.errors import DataError
+from vislab.errors import DataError, show_note
 
 PREFIX = "memory"
 _REGISTERED: dict[str, SourceData] = {}
@@ -361,6 +363,8 @@ def register_arrays(
             f"give register_arrays(x, y[, class_names]) or register_arrays({_FORM[5:]})."
         )
     xs = as_inputs(x)
+    if xs.ndim == 4 and (why := low_range([x, *test[:1]] if test else x)) is not None:
+        show_note(why)  # the words predict has for the same arrays
     ys, names = _labels_and_names(y, class_names, len(xs))
     sets = {"train": ArraySet(xs, ys)}
     if test is not None:

@@ -1,0 +1,38 @@
+"""Defects a student's session found in data handling: float image arrays spanning 0..2 read one way by
+training and another by predict; ``eval --split all`` on a small image folder; a moved data folder's
+suggestion; counts in words."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import vislab
+from vislab.errors import Note
+
+
+def _offset_images(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 N×1×6×6 images in 0..2 (class 0 in 0..1; classes 1 and 2 lifted by 1 in one half)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((n, 1, 6, 6)).astype("float32"), np.arange(n) % 3
+    x[y == 1, :, :3] += 1
+    x[y == 2, :, 3:] += 1
+    return x, y
+
+
+def test_float_images_past_1_are_noted_in_training_and_predicted_as_trained(tmp_path):
+    """Training rounds an array of floats in 0..2 as a whole (0, 1, 2: near-black) and now says so, as
+    predict does; predict on the same array gives the pixels training saw — before, each image of it
+    was scaled alone, so those within 0..1 were multiplied by 255."""
+    x, y = _offset_images()
+    with pytest.warns(Note, match=r"\(float32\) span .*: vislab reads numbers above 1 as 0-255"):
+        run = vislab.train(
+            model="mlp", data=(x, y), out=tmp_path / "run", train__epochs=1, train__figures=False
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Note)
+        given = run.predict(x, top_k=3)
+        seen = run.predict(np.rint(x).astype(np.uint8), top_k=3)  # the pixels training read
+    assert given == seen
