@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 import vislab
-from vislab.errors import Note
+from fixtures import write_pngs
+from vislab.config import DataConfig
+from vislab.data import load_splits
+from vislab.errors import ConfigError, Note
 
 
 def _offset_images(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
@@ -36,3 +39,22 @@ def test_float_images_past_1_are_noted_in_training_and_predicted_as_trained(tmp_
         given = run.predict(x, top_k=3)
         seen = run.predict(np.rint(x).astype(np.uint8), top_k=3)  # the pixels training read
     assert given == seen
+
+
+@pytest.mark.parametrize(
+    ("classes", "said"),
+    [(("cat", "dog"), "its 2 training samples"), (("cat",), "its 1 training sample ")],
+)
+def test_a_folder_too_small_to_split_asks_for_images_not_for_the_fractions_in_use(
+    tmp_path, classes, said
+):
+    """Two images (or one) cannot give test, val and train one each, whatever the fractions: the
+    message said "Lower data.test_fraction ..., e.g. --set data.test_fraction=0.1", the value in use."""
+    for i, name in enumerate(classes):
+        write_pngs(tmp_path / name, 1, 60 * i)
+    with pytest.raises(ConfigError) as e:
+        load_splits(DataConfig(name="folder", root=str(tmp_path)), seed=0, channels=1)  # as eval
+    message = str(e.value)
+    assert said in message and "too few to carve test and val from" in message, message
+    assert "3 samples at least" in message and "vislab predict" in message
+    assert "--set data.test_fraction=0.1" not in message

@@ -1,5 +1,5 @@
-"""Lists in words, as messages and notes write them: "a, b and c", and a long list cut after its first few
-names, "a, b, c and 4 more"."""
+"""Lists and counts in words, as messages and notes write them: "a, b and c", a long list cut after its
+first few names, "a, b, c and 4 more", and "1 image" / "3 images"."""
 
 from __future__ import annotations
 
@@ -16,3 +16,8 @@ def first_few(names: Sequence[str], most: int) -> str:
     no more)."""
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(names[:most]) + more
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural but for 1: '1 image', '3 images' (a noun whose plural adds an s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -26,7 +26,7 @@ from vislab.data.split_notes import (
 )
 from vislab.data.types import OFFICIAL_SETS, ArraySet, SourceData, Splits
 from vislab.errors import ConfigError, DataError, UserError, show_note
-from vislab.words import first_few
+from vislab.words import counted, first_few
 
 
 def _concat(sets: list[ArraySet]) -> ArraySet:
@@ -228,7 +228,8 @@ def _check_fraction(n: int, held: int, split: str, src: SourceData, cfg: DataCon
     whole = sum(counts.values())
     carved_test = "test" not in src.sets
     of = (
-        f"its {whole} training samples ({first_few([f'{c!r}: {k}' for c, k in counts.items()], 5)})"
+        f"its {counted(whole, 'training sample')} "
+        f"({first_few([f'{c!r}: {k}' for c, k in counts.items()], 5)})"
     )
     if split == "val" and carved_test:
         took = (
@@ -239,6 +240,13 @@ def _check_fraction(n: int, held: int, split: str, src: SourceData, cfg: DataCon
         fraction = cfg.val_fraction if split == "val" else cfg.test_fraction
         took = f"data.{split}_fraction={fraction:g} asks for {n} of {of}"
     names = ("test", "val") if carved_test else (split,)
+    if whole <= len(names):  # each carved split takes one sample at least, whatever its fraction
+        raise ConfigError(
+            f"{_named(src)} cannot be split: {of} {'is' if whole == 1 else 'are'} too few to carve "
+            f"{' and '.join(names)} from and keep one to train on, whatever data.{names[0]}_fraction. "
+            f"Give it {len(names) + 1} samples at least (to classify a few images with a trained run: "
+            f"vislab predict RUN FILES)."
+        )
     sets = [f"data.{s}_fraction=0.1" for s in names]
     raise ConfigError(
         f"{_named(src)} cannot be split: {took} for {split}, so nothing is left to train on. Lower "

@@ -11,6 +11,7 @@ import torch
 
 from vislab.interrupts import take_ctrl_c
 from vislab.training.metrics import Metrics
+from vislab.words import counted
 
 
 @dataclass
@@ -84,9 +85,8 @@ class Saved:
 
     def amount(self) -> str:
         """What it holds: ``2 epochs``, ``1 epoch and 5 steps``, ``5 steps``."""
-        plural = lambda n, what: f"{n} {what}{'' if n == 1 else 's'}"  # noqa: E731
-        parts = [plural(self.epoch, "epoch")] if self.epoch else []
-        return " and ".join([*parts, plural(self.step, "step")] if self.step else parts)
+        parts = [counted(self.epoch, "epoch")] if self.epoch else []
+        return " and ".join([*parts, counted(self.step, "step")] if self.step else parts)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from vislab.data import download as dl
 from vislab.data.image_folders import IMAGE_EXTS, OS_FILES, image_files
 from vislab.errors import DataError, show_note
-from vislab.words import first_few
+from vislab.words import counted, first_few
 
 SET_NAMES = ("train", "val", "test")
 #: a split folder's name (lower-cased) → its split
@@ -163,7 +163,7 @@ def _check_two(d: Path, classes: dict[str, list[Path]]) -> None:
     if len(classes) < 2:
         (name,) = classes
         raise DataError(
-            f"'{d}' holds a single class folder, {name!r} ({len(classes[name])} images): a classifier "
+            f"'{d}' holds a single class folder, {name!r} ({counted(len(classes[name]), 'image')}): a classifier "
             f"needs at least two classes (with one, every prediction is right and nothing is "
             f"learnt). Put each class's images in a folder of its own beside it, at least two "
             f"(e.g. '{d}/{name}/', '{d}/other/'). {LAYOUTS}."
