@@ -69,6 +69,9 @@ def test_a_folder_predicts_into_a_csv_row_per_image_as_each_file_alone(
     code, text = cli(capsys, "predict", run, root, "--csv", out, "--top-k", "2")
     assert code == 0, text
     assert f"30 images: {out}" in one_line(text) and "cat_0.png:" not in text  # no line per image
+    one = tmp_path / "one.csv"
+    code, text = cli(capsys, "predict", run, sorted(root.rglob("*.png"))[0], "--csv", one)
+    assert code == 0 and f"1 image: {one}" in one_line(text), text  # not "1 images"
     rows = _rows(out)
     assert list(rows[0]) == [
         "file",

@@ -22,6 +22,7 @@ from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
 from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
+from vislab.words import counted
 
 out = Console()
 err = Console(stderr=True)
@@ -150,7 +151,9 @@ def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: 
     _write_csv(path, *prediction_table(results), option="--csv")
     failures = sum(isinstance(r, UserError) for _, r in results)
     unread = f" ({failures} could not be read)" if failures else ""
-    out.print(escape(f"{len(results)} images{unread}: {path}"), highlight=False, soft_wrap=True)
+    out.print(
+        escape(f"{counted(len(results), 'image')}{unread}: {path}"), highlight=False, soft_wrap=True
+    )
     return failures
 
 
