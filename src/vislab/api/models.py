@@ -44,9 +44,12 @@ def model_info(
     """The layer table of ``model`` (as ``vislab model info``): each layer's output shape, parameters,
     multiply-accumulates (MACs) and receptive field; the totals as attributes (``params``, ``macs``, ...);
     a transformer's tokens and ``attention_share``. A notebook shows it as a table; ``.layers`` is a
-    DataFrame, ``.lines()`` the totals in words. A forward pass that fails at ``input_shape`` (an
-    ``nn.Module`` sized for other inputs) leaves the layers and parameters, no MACs, and ``.note`` saying
-    why, as its title, repr and notebook view do.
+    DataFrame, ``.lines()`` the totals in words. An ``nn.Module`` object whose forward pass fails at
+    ``input_shape`` (sized for other inputs) leaves the layers and parameters, no MACs, and ``.note``
+    saying why, as its title, repr and notebook view do. A model it builds — your class or builder,
+    ``"file.py:Net"`` — is checked as :func:`vislab.train` checks it: a forward pass of your code that
+    fails at ``input_shape`` is a UserCodeError showing your code's frames; so is its ``__init__``
+    raising.
 
     ``model``: a registered name (``"cnn"``, ``"timm:resnet18"``) built with seed 0 and ``options``; your
     class or builder, as :func:`vislab.train` takes it; a run (a ``Run``, a ``Path`` to its folder or a
@@ -81,16 +84,16 @@ def _built(
 ) -> torch.nn.Module:
     """Model ``name`` as ``vislab.train`` builds it (seed 0): its builder's checks of the options and the
     input shape, then, for your own code, one forward pass on zeros (train's messages, either way)."""
-    with torch.random.fork_rng(devices=[]):
+    # input_given: the messages of the builder and of the forward pass name the shape given, not data
+    with torch.random.fork_rng(devices=[]), input_given():
         torch.manual_seed(0)
         try:
-            with input_given():  # its size hints name the shape given, not data settings
-                model = build_model(name, input_shape, num_classes, **options)
+            model = build_model(name, input_shape, num_classes, **options)
         except NeedsImages as e:  # the shape was given by hand, not by data
             raise images_not_features(name, input_shape) from e
-    if is_users_code(name):  # options only its forward reads (timm's drop_rate=abc) fail here
-        cpu = torch.device("cpu")
-        check_output(model, name, input_shape, num_classes, cpu, code=code_of(name))
+        if is_users_code(name):  # options only its forward reads (timm's drop_rate=abc) fail here
+            cpu = torch.device("cpu")
+            check_output(model, name, input_shape, num_classes, cpu, code=code_of(name))
     return model
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from vislab.errors import UserError
 from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.models.options import NeedsImages, images_not_features
+from vislab.models.options import NeedsImages, images_not_features, input_given
 from vislab.models.registry import build_model
 
 if TYPE_CHECKING:  # pandas is imported on use (GradCheck.table)
@@ -144,8 +144,9 @@ def _built_for_images(
 def _built(
     name: str, input_shape: tuple[int, ...], num_classes: int, seed: int, kwargs: dict
 ) -> torch.nn.Module:
-    """Model ``name`` built in float64 with torch's seed ``seed``, the global generator left as it was."""
-    with torch.random.fork_rng(devices=[]):
+    """Model ``name`` built in float64 with torch's seed ``seed``, the global generator left as it was; its
+    size hints name ``--input`` / ``input_shape`` (the shape is given by hand, not by data)."""
+    with torch.random.fork_rng(devices=[]), input_given():
         torch.manual_seed(seed)
         return build_model(name, tuple(input_shape), num_classes, **kwargs).double()
 

@@ -108,6 +108,16 @@ def input_given() -> Iterator[None]:
         _given[0] = was
 
 
+def inputs_of(shape: tuple[int, ...]) -> str:
+    """Inputs of ``shape`` in words, by where the shape came from: "of the data's shape, 1×8×8", or, for
+    a shape given by hand (:func:`input_given`), "of the shape given, --input 1x8x8 / input_shape=(1, 8, 8)"."""
+    if _given[0]:
+        return (
+            f"of the shape given, --input {'x'.join(map(str, shape))} / input_shape={tuple(shape)}"
+        )
+    return f"of the data's shape, {'×'.join(map(str, shape))}"
+
+
 def size_setting(sides: list[int]) -> str:
     """How the model's inputs become one of ``sides`` a side: "resize the images with data.resize=…",
     or, while a crop sets them, "crop them with augment.crop.size=…" (after a data.resize where the

@@ -287,22 +287,33 @@ def check_own_step(cfg: Config, network: Network) -> None:
     if not ignored:
         return
     one = len(ignored) == 1
-    optim = " — or train the same network by torch.optim: --set model.impl=optim"
+    given = ", ".join(f"{key}={value}" for key, value, _ in ignored)
+    idle = ", ".join(f"{key}={plain}" for key, _, plain in ignored)
+    if cfg.model.name == SCRATCH:
+        fix = (
+            f"Leave {'it' if one else 'them'} out or set what plain SGD does: {idle} — or train the "
+            f"same network by torch.optim: --set model.impl=optim"
+        )
+    else:  # the update is the model's own: these settings reach no optimizer
+        values = "a value that changes" if one else "values that change"
+        fix = f"Leave {'it' if one else 'them'} out (or at {values} nothing: {idle})"
     raise ConfigError(
-        f"{_own_step(cfg.model.name, network)}, so {'this setting' if one else 'these settings'} would change "
-        f"nothing: {', '.join(f'{key}={value}' for key, value, _ in ignored)}. Leave "
-        f"{'it' if one else 'them'} out or set what plain SGD does: "
-        f"{', '.join(f'{key}={plain}' for key, _, plain in ignored)}"
-        f"{optim if cfg.model.name == SCRATCH else ''}.{_lr_hint(cfg)}"
+        f"{_own_step(cfg.model.name, network)}, so {'this setting' if one else 'these settings'} would "
+        f"change nothing: {given}. {fix}.{_lr_hint(cfg)}"
     )
 
 
 def _own_step(name: str, network: Network) -> str:
-    """How model ``name``, which updates its own weights, does it, in words."""
+    """How model ``name``, which updates its own weights, does it, in words: mlp-scratch by plain SGD
+    (naming its class's ``manual_step``); any other by its own ``manual_step``, under the name given."""
+    if name != SCRATCH:
+        return (
+            f"{name} updates its weights by hand: its own manual_step makes each update, from the "
+            f"learning rate alone (optim.lr, as the schedule sets it)"
+        )
     cls = type(network.model)
-    what = "plain SGD" if name == SCRATCH else "its own update"
     return (
-        f"{name} updates its weights by hand: {what} at optim.lr, as the schedule sets it "
+        f"{name} updates its weights by hand: plain SGD at optim.lr, as the schedule sets it "
         f"({cls.__module__}.{cls.__qualname__}.manual_step)"
     )
 

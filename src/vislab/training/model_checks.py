@@ -15,6 +15,7 @@ from vislab.errors import ConfigError, UserCodeError, VislabError, show_note
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
+from vislab.models.options import inputs_of
 from vislab.models.user import is_user_reference
 from vislab.words import first_few
 
@@ -38,9 +39,9 @@ def check_output(
     to logits [2, num_classes] in each (a model may return a tuple, e.g. an auxiliary head's outputs, in
     train mode only). An exception in the eval-mode forward of the user's own model (``file.py:Net`` or a
     model object given to ``vislab.train``) shows the user's traceback (the files of ``code``, its
-    ``registry.code_of`` record) and the data's input shape; the user's model, when its output differs
-    between two calls on the same input in eval mode, gets a note (:func:`_note_random_eval`). The
-    model's mode is kept."""
+    ``registry.code_of`` record) and the input shape (the data's, or one given by hand:
+    ``options.input_given``); the user's model, when its output differs between two calls on the same
+    input in eval mode, gets a note (:func:`_note_random_eval`). The model's mode is kept."""
     check_not_meta(model, name)
     trained_by = hooks_of(model).trained_by
     if trained_by == "fit_arrays":
@@ -101,7 +102,7 @@ def _eval_output(
     except Exception as e:
         if not is_users_code(name):
             raise
-        when = f"on a dummy batch of zeros (2 inputs of the data's shape, {_text(shape)})"
+        when = f"on a dummy batch of zeros (2 inputs {inputs_of(shape)})"
         then = (  # torch's words for layers sized for other inputs
             f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
             f"names an input_shape parameter, a builder as its first argument."

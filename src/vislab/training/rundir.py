@@ -18,6 +18,7 @@ The JSON files are strict JSON: a float that is not finite (NaN, ±inf) is writt
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import io
 import re
@@ -34,6 +35,7 @@ from vislab.not_a_run import folder_kind as folder_kind
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, read_json_object, strict_json, why_unreadable
 from vislab.training.summary import RunSummary
+from vislab.training.writable import check_writable
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,13 @@ class RunDir:
         return self
 
     def _unwritable(self, e: OSError, verb: str = "write to") -> UserError:
+        """The UserError for ``e``, met as the run directory was made or written: a file where a folder
+        goes is named as ``vislab suite`` names it (:func:`check_writable`), with another --out / out=."""
+        if e.errno in (errno.ENOTDIR, errno.EEXIST):
+            try:
+                check_writable(self.path, "the run")
+            except UserError as refused:
+                return refused
         if (
             self.ckpt_dir / "last.pt"
         ).is_file():  # a run being continued (--resume): it stays where it is
