@@ -130,7 +130,11 @@ def test_cli_lr_find_writes_the_plot_and_prints_the_suggestion(capsys, tmp_path)
         (["model.name=majority"], ["'majority' is fitted in one go", "mlp, cnn, vit"]),
         (
             ["model.name=mlp-scratch", "model.impl=manual"],
-            ["hand-written SGD", "--set model.impl=optim", "mlp, cnn, vit"],
+            [
+                "updates its own weights (its manual_step)",
+                "--set model.impl=optim",
+                "mlp, cnn, vit",
+            ],
         ),
     ],
 )

@@ -89,7 +89,7 @@ def test_lr_find_announces_its_test_only_once_the_model_is_trained_by_the_optimi
 
     started: list[str] = []
     scratch = tiny_config("model.name=mlp-scratch", "model.impl=manual")
-    with pytest.raises(UserError, match="hand-written SGD"):
+    with pytest.raises(UserError, match=r"updates its own weights \(its manual_step\)"):
         lr_find(scratch, RangeTest(steps=10), on_start=lambda: started.append("scratch"))
     lr_find(tiny_config(), RangeTest(steps=10), on_start=lambda: started.append("mlp"))
     assert started == ["mlp"]

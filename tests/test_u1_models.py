@@ -131,6 +131,21 @@ def test_own_manual_step_is_named_as_given_and_its_refusal_names_its_own_update(
     assert code == 0, text
 
 
+def test_lr_find_of_an_own_manual_step_model_asks_for_its_optimizer_trained_form(
+    capsys, tmp_path, monkeypatch
+):
+    """lr-find cannot drive a model's own manual_step: it says so in those words, and the way out for
+    your class (not mlp-scratch's model.impl=optim, which it has not)."""
+    (tmp_path / "mymlp.py").write_text(OWN_STEP)
+    monkeypatch.chdir(tmp_path)
+    own = _sets(*CIRCLES, "model.name=mymlp.py:Net")
+    code, text = cli(capsys, "lr-find", *own, "--out", "lr.png")
+    flat = one_line(text)
+    assert code == 2, text
+    assert "updates its own weights (its manual_step), not through a torch optimizer" in flat
+    assert "its class without trained_by='manual_step'" in flat and "model.impl" not in flat, flat
+
+
 def test_train_out_naming_a_file_says_it_is_a_file(capsys, tmp_path, monkeypatch):
     """`vislab train --out afile` says what `vislab suite` says of a file (exit 2, nothing started,
     another --out / out=), not "cannot create run directory: Not a directory"; Python says the same."""

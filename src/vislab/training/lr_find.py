@@ -205,11 +205,16 @@ def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
             f"model.impl=optim / model__impl='optim')."
         )
     if how == "manual_step":
+        same = (
+            "the same network trained by torch.optim (--set model.impl=optim / model__impl='optim')"
+            if name == "mlp-scratch"
+            else "the same network trained by an optimizer (its class without trained_by="
+            "'manual_step', vislab's default)"
+        )
         raise UserError(
-            f"model '{name}' updates its own weights with hand-written SGD (manual_step), not a torch "
-            f"optimizer, so the LR range test cannot drive it. Use the same network trained by "
-            f"torch.optim (mlp-scratch: --set model.impl=optim / model__impl='optim') or another model "
-            f"trained by an optimizer: {OPTIMIZER_MODELS}."
+            f"model '{name}' updates its own weights (its manual_step), not through a torch optimizer, "
+            f"so the LR range test cannot drive it. Use {same}, or another model trained by an "
+            f"optimizer: {OPTIMIZER_MODELS}."
         )
 
 
