@@ -173,3 +173,21 @@ def test_gradcheck_at_a_size_the_patches_do_not_divide_asks_for_another_input(ca
     assert "data.resize" not in text
     with pytest.raises(UserError, match=r"input_shape=\(C, 8, 8\)"):
         vislab.gradcheck("vit", (1, 7, 7), 10)
+
+
+def test_hooks_declared_without_model_hooks_are_said_to_be_unused(capsys, tmp_path, monkeypatch):
+    """The same class without ModelHooks among its bases: its trained_by and manual_step are never
+    read (it trains by the optimizer): a note says so and how to declare it; with ModelHooks, no note."""
+    plain = OWN_STEP.replace("class Net(ModelHooks, nn.Module):", "class Net(nn.Module):")
+    (tmp_path / "plain.py").write_text(plain)
+    monkeypatch.chdir(tmp_path)
+    code, text = cli(capsys, "train", "--out", "r", *_sets(*CIRCLES, "model.name=plain.py:Net"))
+    assert code == 0, text
+    flat = one_line(text)
+    assert (
+        "model 'plain.py:Net' defines manual_step and trained_by, which vislab reads only" in flat
+    )
+    assert "Declare class Net(nn.Module, ModelHooks) to use them." in flat, flat
+    (tmp_path / "mymlp.py").write_text(OWN_STEP)
+    code, text = cli(capsys, "train", "--out", "r2", *_sets(*CIRCLES, "model.name=mymlp.py:Net"))
+    assert code == 0 and "reads only from a class that subclasses" not in text, text

@@ -26,8 +26,11 @@ from vislab.data.split_notes import limit_note
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, VislabError
 from vislab.models import model_kwargs
+from vislab.models.hooks import ModelHooks
+from vislab.models.objects import is_users_code
 from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
+from vislab.words import and_list
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
     from vislab.data.loader import DeviceLoader
@@ -99,7 +102,26 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     if note := _norm_steps_note(cfg, data, network):
         notes.append(note)
+    if note := _unread_hooks_note(cfg.model.name, network.model):
+        notes.append(note)
     return notes
+
+
+def _unread_hooks_note(name: str, model: torch.nn.Module) -> str:
+    """For the user's own model (``file.py:Net``, a class given to ``vislab.train``) that defines members
+    of ``ModelHooks`` (``trained_by``, ``manual_step``, ``gradcam_layer``, ...) without subclassing it:
+    vislab reads those only from a ``ModelHooks``, so none is used; else ''."""
+    if isinstance(model, ModelHooks) or not is_users_code(name):
+        return ""
+    found = sorted(n for n in vars(ModelHooks) if not n.startswith("_") and hasattr(type(model), n))
+    if not found:
+        return ""
+    cls = type(model).__name__
+    return (
+        f"model '{name}' defines {and_list(found)}, which vislab reads only from a class that "
+        f"subclasses vislab.models.hooks.ModelHooks: as {cls} is, none of them is used (it is trained "
+        f"by optim.name, as any nn.Module). Declare class {cls}(nn.Module, ModelHooks) to use them."
+    )
 
 
 # Batch norm's running statistics, which evaluation normalises with, are an exponential average: each
