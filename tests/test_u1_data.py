@@ -58,3 +58,14 @@ def test_a_folder_too_small_to_split_asks_for_images_not_for_the_fractions_in_us
     assert said in message and "too few to carve test and val from" in message, message
     assert "3 samples at least" in message and "vislab predict" in message
     assert "--set data.test_fraction=0.1" not in message
+
+
+def test_a_moved_folder_is_suggested_where_it_went(tmp_path):
+    """data.root 'imgs' renamed 'imgs_moved', beside another folder 'newimgs': both are suggested, the
+    one holding its name first — before, only 'newimgs' (difflib's closer name), other images."""
+    for folder in ("imgs_moved", "newimgs"):
+        write_pngs(tmp_path / folder / "cat", 1, 60)
+    with pytest.raises(vislab.errors.DataError) as e:
+        load_splits(DataConfig(name="folder", root=str(tmp_path / "imgs")), seed=0)
+    moved, other = repr(str(tmp_path / "imgs_moved")), repr(str(tmp_path / "newimgs"))
+    assert f"is not a folder. Did you mean {moved} or {other}?" in str(e.value), str(e.value)

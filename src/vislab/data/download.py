@@ -205,12 +205,17 @@ def may_download(cfg: DataConfig) -> bool:
 
 
 def near_misses(root: Path) -> list[Path]:
-    """Folders beside ``root`` whose names are close to its name (a typo: fashion_mnist → fashion-mnist)."""
+    """Up to three folders beside ``root`` that it may have been meant or moved to: those whose names hold
+    its name (renamed with a suffix or prefix: imgs → imgs_old), then those close to it (a typo:
+    fashion_mnist → fashion-mnist)."""
     try:
         siblings = {p.name.lower(): p for p in root.parent.iterdir() if p.is_dir()}  # MNIST ~ mnist
     except OSError:
         return []
-    return [siblings[n] for n in difflib.get_close_matches(root.name.lower(), list(siblings), n=3)]
+    name = root.name.lower()
+    holding = sorted(n for n in siblings if name and name in n)
+    close = difflib.get_close_matches(name, list(siblings), n=3)
+    return [siblings[n] for n in dict.fromkeys([*holding, *close])][:3]
 
 
 def require_root(root: Path, dataset: str, files: Sequence[str] = (), url: str = "") -> None:
