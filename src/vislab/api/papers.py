@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vislab.api.written import PAPER_FILES, recorded, recording, unchanged
 from vislab.arguments import Folder, FolderList, checked
-from vislab.errors import UserError
+from vislab.errors import TrainingInterrupted, UserError
 
 # The report's and the paper folder's modules are imported by the function that uses them ("on use"
 # below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
@@ -27,14 +27,57 @@ def write_report(
     of runs, as ``vislab report`` does: the comparison table, curves, confusion / per-class / ROC figures
     and data previews. ``trust_code``: import a run's own model file for its figures even if it changed
     since training. ``log`` is told each run file that could not be read (the page's notes list them
-    too; None: printed, as by default). Returns the page's path. (Not ``vislab.report``: that is the
-    package of its parts.)
+    too; None: printed, as by default). A suite's run finished since the suite recorded it (resumed by
+    ``vislab.train(out=..., resume=True)``): its suite.json and results.csv/.md are updated first,
+    ``log`` told. Returns the page's path. (Not ``vislab.report``: that is the package of its parts.)
 
     >>> vislab.write_report("runs/suite-quickstart")
     """
     from vislab.report.build import build_report  # on use (see the imports)
 
     return build_report(folder, title=title, trust_code=trust_code, log=log or print)
+
+
+class ReportCutShort(TrainingInterrupted):
+    """A Ctrl-C while a suite's or sweep's report was written, after its runs and tables
+    (:func:`report_kept_on_ctrl_c`): nothing of theirs was stopped."""
+
+
+def report_kept_on_ctrl_c(hook: Callable[..., None], kept: str, again: str) -> Callable[..., None]:
+    """``hook`` (a suite's or sweep stage's report: ``report_hook``), a Ctrl-C in it ended as
+    :class:`ReportCutShort` (exit 130) saying what was kept — ``kept`` ("runs", "trials") and the tables
+    written before it, report.html as it was — and how to write it: ``vislab report DIR``, or ``again``
+    (the command that ran them, in its words and Python's, and what it does again)."""
+
+    def write(out: Path, *args: object) -> None:
+        page = Path(out) / "report.html"
+        before = _stamp(page)
+        try:
+            hook(out, *args)
+        except KeyboardInterrupt:
+            left = (
+                "was written (the Ctrl-C came just after)"
+                if _stamp(page) != before
+                else "is the earlier one, as it was"
+                if before
+                else "was not written"
+            )
+            raise ReportCutShort(
+                f"Ctrl-C while the report was written: the {kept} and their tables "
+                f"({out / 'results.md'}, results.csv) are kept; {page} {left}. Write it: vislab report "
+                f"{out} (Python: vislab.write_report({str(out)!r})); or {again}."
+            ) from None
+
+    return write
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime in ns) of the file at ``path``, which writing it anew changes; None: no file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 @checked

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.api.experiments import Log, check_counts, every_run_sets, lines_to, report_hook
 from vislab.api.folders import check_new, start_over
+from vislab.api.papers import ReportCutShort, report_kept_on_ctrl_c
 from vislab.api.runs import compare
 from vislab.arguments import Folder, checked
 from vislab.errors import TrainingInterrupted, UserError, show_note
@@ -111,6 +112,13 @@ def _only_names(only: str | Sequence[str], storage: str | None) -> list[str]:
     return names
 
 
+# how a suite whose report was cut short writes it (report_kept_on_ctrl_c)
+_AGAIN = (
+    "re-run the same `vislab suite` command (Python: the same vislab.run_suite call), which skips the "
+    "finished runs and writes it"
+)
+
+
 @checked
 def run_suite(
     name_or_file: str | Path,
@@ -159,7 +167,8 @@ def run_suite(
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     if dry_run:
         return _dry_run(suite, folder, sets, log, chosen)
-    kw = dict(jobs=jobs, quiet=quiet, on_results=report_hook(log) if report else None)
+    hook = report_kept_on_ctrl_c(report_hook(log), "runs", _AGAIN) if report else None
+    kw = dict(jobs=jobs, quiet=quiet, on_results=hook)
     _train_runs(suite, folder, shared, sets, log=log, only=chosen, **kw)
     return _suite_result(suite, folder)
 
@@ -272,6 +281,8 @@ def _train_runs(
             run_suite(suite, folder, sets, log=log, only=only, **kw)
         else:
             run_shared_suite(suite, folder, shared, sets, log=log, **kw)
+    except ReportCutShort:
+        raise  # every run ended: its report was cut short (not a run's scoring)
     except TrainingInterrupted:
         if not stopped_nothing(folder):
             raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from vislab.api.experiments import (
     report_hook,
 )
 from vislab.api.folders import check_new, start_over, sweep_worker
+from vislab.api.papers import report_kept_on_ctrl_c
 from vislab.arguments import Folder, checked
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
@@ -91,6 +92,16 @@ def _sweep_folder(out: str | Path | None, name: str) -> Path:
     return folder
 
 
+def _said_if_cut_short(hook: Callable[..., None]) -> Callable[..., None]:
+    """A sweep stage's report ``hook``, a Ctrl-C in it said: what was kept, and that `vislab report` or
+    the same sweep again writes it (:func:`~vislab.api.papers.report_kept_on_ctrl_c`)."""
+    again = (
+        "re-run the same `vislab sweep` command (Python: the same vislab.sweep call), which trains only "
+        "the trials still missing, then writes it"
+    )
+    return report_kept_on_ctrl_c(hook, "trials", again)
+
+
 @checked
 def sweep(
     spec_or_file: str | Path | Mapping[str, Any],
@@ -137,8 +148,8 @@ def sweep(
         study = run_sweep(
             spec, folder, trials=trials, timeout=timeout, storage=storage, overrides=sets, narrow=narrow,
             narrow_trials=narrow_trials, quiet=quiet is not False, log=log,
-            on_results=report_hook(log) if report else None, curves=curves,
+            on_results=_said_if_cut_short(report_hook(log)) if report else None, curves=curves,
         )  # fmt: skip
     if narrow and report:  # the first stage's report links to the second's
-        build_report(folder, study=study)
+        _said_if_cut_short(lambda out, st: build_report(out, study=st))(folder, study)
     return study

@@ -7,6 +7,8 @@ errors should not wait for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -15,7 +17,7 @@ from typer.core import TyperGroup
 
 from vislab.cli.options import TrustRunsOpt, check_flags_and_sets
 from vislab.cli.terminal import print_results, print_table
-from vislab.errors import SuiteFailed
+from vislab.errors import SuiteFailed, TrainingInterrupted
 
 console = Console(stderr=True, highlight=False)
 SetOpt = typer.Option(
@@ -145,9 +147,24 @@ def suite(
     try:
         run_suite(name, jobs=jobs, quiet=quiet, report=not no_report, log=_log, **common)
     except SuiteFailed:
-        print_results(folder)
+        with _printing(folder, "suite"):
+            print_results(folder)
         raise
-    print_results(folder)
+    with _printing(folder, "suite"):
+        print_results(folder)
+
+
+@contextmanager
+def _printing(folder: Path, what: str) -> Iterator[None]:
+    """Within: the table of a suite or sweep (``what``) that has ended printed; a Ctrl-C in it ends the
+    command (exit 130) saying that it stopped nothing: every file is written."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"Ctrl-C while the {what}'s table was printed, once the {what} had ended: it stopped nothing, "
+            f"every file is written (the table: {folder / 'results.md'})."
+        ) from None
 
 
 def _list_suites() -> None:
@@ -237,10 +254,13 @@ def sweep_run(
                   epochs=epochs, overrides=set_ or [], narrow=narrow, narrow_trials=narrow_trials,
                   curves=curves, quiet=not verbose, report=not no_report, log=_log,
                   overwrite=overwrite)  # fmt: skip
-    print_table(best_table(study, 5), width=200)
-    if narrow:
-        second = load_existing_study(stage_storage(folder, storage), f"{study.study_name}-narrow")
-        print_table(best_table(second, 5), width=200)
+    with _printing(folder, "sweep"):
+        print_table(best_table(study, 5), width=200)
+        if narrow:
+            second = load_existing_study(
+                stage_storage(folder, storage), f"{study.study_name}-narrow"
+            )
+            print_table(best_table(second, 5), width=200)
 
 
 @sweep_app.command("list")
@@ -287,7 +307,9 @@ def report(
     title: str | None = typer.Option(None, "--title", help="Page title."),
     trust_code: bool = TrustRunsOpt,
 ) -> None:
-    """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews."""
+    """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews. A
+    suite's run finished since the suite recorded it (vislab train --resume): its suite.json and
+    results.csv/.md are updated first."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import write_report
     from vislab.cli.stopped import kept_on_ctrl_c

@@ -72,6 +72,7 @@ from vislab.report.seeds import (
     results_table,
 )
 from vislab.version import __version__
+from vislab.words import and_list
 
 
 def write_paper(
@@ -101,7 +102,7 @@ def write_paper(
     are vislab's, unchanged: those are deleted, ``log`` told (``latex.drop_compiled``).
     Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
     check (api/papers.py)."""
-    plan, settings = paper_plan(targets, out, only)
+    plan, settings = paper_plan(targets, out, only, log)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
     with notes_once():  # the figures load a run's data per seed: each load's notes, said once
@@ -109,12 +110,12 @@ def write_paper(
         # before texts.tex: its notes name what it noted
         write_epoch_tables(plan, folder, unread=not figures)
     drawn = list(figs.saved.values()) if figs is not None else None
-    _write_texts(plan, settings, folder, drawn, title, keep_main)
+    _write_texts(plan, settings, folder, drawn, title, keep_main, made_from=_made_from(targets))
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go
         figs.drop_earlier()
     elif not keep_figures(folder / "figures.tex", plan.runs, plan_rows(plan) or {}, log):
         keep_older_figures(folder / "figures.tex", set(plan.runs), bool(only), log)
-    for note in plan.unread:
+    for note in [*_failed(plan), *plan.unread]:  # as texts.tex's notes say them
         log(f"warning: {note}")
     if compiled_ours is not None and (said := drop_compiled(folder, compiled_ours)):
         log(said)
@@ -175,16 +176,20 @@ def _with_their_seeds(plan: ReportPlan, names: list[str]) -> list[str]:
 
 
 def paper_plan(
-    targets: Sequence[str | Path], out: str | Path | None, only: Sequence[str] = ()
+    targets: Sequence[str | Path],
+    out: str | Path | None,
+    only: Sequence[str] = (),
+    log: Callable[[str], None] = print,
 ) -> tuple[ReportPlan, Settings]:
     """The report's plan of ``targets`` (``only``: of those runs, ``selection.only_runs``), its model
     figures kept to the first seed of each row (the curves, tables and each row's test figures hold
-    every seed: ``report/run_sections.py``), and what its tables say each row was (``_chosen_settings``)."""
+    every seed: ``report/run_sections.py``), and what its tables say each row was (``_chosen_settings``);
+    ``log``: told of a suite's records brought up to date (``plan_report``)."""
     paths = [Path(t) for t in targets]
     if not paths:
         raise UserError("give a suite folder, or one or more run folders, to make a paper of.")
     if len(paths) == 1:
-        plan = plan_report(paths[0])
+        plan = plan_report(paths[0], log=log)
     else:
         if out is None:
             raise UserError(
@@ -259,10 +264,12 @@ def _write_texts(
     figures: list[PageFigure] | None,
     title: str | None,
     keep_main: bool,
+    made_from: str,
 ) -> None:
     """tables.tex, tables.md, texts.tex, figures.tex of the drawn ``figures`` (None: none drawn, an
     earlier build's figures.tex kept, else one without figures written) and main.tex (unless
-    ``keep_main``); ``settings``: what each row was (``paper_plan``'s)."""
+    ``keep_main``); ``settings``: what each row was (``paper_plan``'s); ``made_from``: the folders it
+    was made from, as texts.tex names them (:func:`_made_from`)."""
     figures_only, figure_cols = results_table(plan)
     readable = for_people(settings)  # a few settings as columns, more listed
     rows, cols = with_settings(figures_only, figure_cols, readable.columns, param_cell)
@@ -287,7 +294,7 @@ def _write_texts(
         atomic_write_text(folder / "figures.tex", figures_tex(figures or [], plan.runs))
     # what main.tex says of the runs, in a file of its own that each build rewrites: a main.tex the user
     # edited (kept) inputs it, and so says what the tables say
-    intro = [line, made, SPREAD_NOTE if seeded else "", _generated(plan)]
+    intro = [line, made, SPREAD_NOTE if seeded else "", _generated(made_from)]
     said = texts_tex(intro, latex_verdicts(verdicts, COMPARE[pairing(plan)]), _notes(plan))
     atomic_write_text(folder / f"{TEXTS}.tex", said)
     if not keep_main:
@@ -307,10 +314,15 @@ def _made(plan: ReportPlan) -> str:
 def _notes(plan: ReportPlan) -> list[str]:
     """texts.tex's notes: the runs that did not finish, the files that could not be read, the figures
     not drawn (the like-for-like caveats are under their tables, in tables.tex: not again here)."""
-    failed = [
+    return _failed(plan) + plan.unread + plan.notes
+
+
+def _failed(plan: ReportPlan) -> list[str]:
+    """A note per run that did not finish: left out of the tables, why, and the fix (texts.tex's, and
+    said on the terminal)."""
+    return [
         f"{n}: not in the tables, it did not finish ({msg})" for n, msg in plan.failures.items()
     ]
-    return failed + plan.unread + plan.notes
 
 
 def _left_out(plan: ReportPlan) -> str:
@@ -329,10 +341,15 @@ def _heading(plan: ReportPlan) -> str:
     return f"Run {plan.folder.name}" if plan.one_run else "Runs"
 
 
-def _generated(plan: ReportPlan) -> str:
-    return (
-        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {plan.folder}."
-    )
+def _made_from(targets: Sequence[str | Path]) -> str:
+    """The folders a paper is made from, as texts.tex names them: its one folder, or its run folders (not
+    the paper's own folder, where several runs' plan is made)."""
+    return and_list([str(t) for t in targets])
+
+
+def _generated(made_from: str) -> str:
+    """texts.tex's line saying when, by which vislab and from which folders (``made_from``) it was made."""
+    return f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {made_from}."
 
 
 def latex_verdicts(verdicts: dict[str, list[Verdict]], paired: str = COMPARE["previous"]) -> str:

@@ -25,6 +25,7 @@ from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.results.provenance import provenance_line
 from vislab.experiments.results.reported import mismatches, reported_columns
+from vislab.experiments.suites.catch_up import caught_up
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.files import atomic_write_text
@@ -77,11 +78,15 @@ class ReportPlan:
     files: RunFiles = field(default_factory=RunFiles)
 
 
-def plan_report(folder: str | Path, study: optuna.Study | None = None) -> ReportPlan:
-    """Find the runs of ``folder`` and decide what its report shows (``study``: a sweep's, if loaded)."""
+def plan_report(
+    folder: str | Path, study: optuna.Study | None = None, log: Callable[[str], None] = print
+) -> ReportPlan:
+    """Find the runs of ``folder`` and decide what its report shows (``study``: a sweep's, if loaded). A
+    suite's record of a run that its summary.json contradicts (resumed since) is brought up to date
+    first, ``log`` told (:func:`~vislab.experiments.suites.catch_up.caught_up`)."""
     folder = Path(folder)
     kind, runs, info = discover(folder)
-    suite = info if isinstance(info, SuiteInfo) else None
+    suite = caught_up(folder, info, log) if isinstance(info, SuiteInfo) else None
     sweep = info if isinstance(info, SweepInfo) else None
     notes: list[str] = []
     if sweep is not None:
@@ -202,7 +207,7 @@ def build_report(
     """Write ``folder/report.html`` and ``folder/figures/*.png``; return the HTML path. ``trust_code``:
     import a run's own model file for its model figures even if it changed since training. ``log``
     is told each run file that could not be read (the page's notes list them too)."""
-    plan = plan_report(folder, study)
+    plan = plan_report(folder, study, log)
     figs = FigureSet(plan.folder / "figures", plan.notes, plan.files)
     try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
         with notes_once():
