@@ -14,13 +14,9 @@ import sys
 # after: "interrupted.", exit 130, no traceback
 try:
     import contextlib
-    import errno
-    import os
     from pathlib import Path
 
     import typer
-    from rich.console import Console
-    from rich.markup import escape
 
     from vislab.cli import compare as compare_cli
     from vislab.cli import data as data_cli
@@ -33,14 +29,22 @@ try:
     from vislab.cli import paper as paper_cli
     from vislab.cli import predict as predict_cli
     from vislab.cli import quickstart as quickstart_cli
+    from vislab.cli.endings import (
+        DONE_THEN_CTRL_C,
+        HOST_MEMORY,
+        environment_error,
+        err,
+        out_of_memory,
+        outcome,
+        peer_gone,
+    )
     from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
     from vislab.cli.resuming import check_resume_args, resumed_with
     from vislab.cli.stopped import Stopped, carry_interruptions
     from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
-    from vislab.cli.worker import is_worker, record_said, said_by_rank_0
     from vislab.config import Config, load_config
     from vislab.config.build import config_source
-    from vislab.errors import TrainingInterrupted, VislabError
+    from vislab.errors import VislabError
     from vislab.interrupts import take_ctrl_c, watch_ctrl_c
     from vislab.reporting import use_display
 except KeyboardInterrupt:
@@ -55,7 +59,6 @@ app = typer.Typer(
 )
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configs.")
 app.add_typer(config_app, name="config")
-err = Console(stderr=True)
 
 
 ResumeOpt = typer.Option(
@@ -222,10 +225,6 @@ carry_interruptions(app)
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_HOST_MEMORY = (
-    "[bold red]error:[/] out of host memory: this command needed more RAM than is free (when "
-    "training: use a smaller train.batch_size{eval} or data.limit; elsewhere: smaller inputs)."
-)
 
 
 class WorkersEnded(Exception):
@@ -249,123 +248,34 @@ def main(argv: list[str] | None = None) -> int:
             # from: the command finished, but the user asked it to stop
             swallowed = take_ctrl_c()
         # typer ends a Ctrl-C that no handler of vislab's caught with 130, and says nothing
-        if rv == 130 or (swallowed and rv in (None, 0)):
-            return _outcome(KeyboardInterrupt())
+        if rv == 130:
+            return outcome(KeyboardInterrupt())
+        if swallowed and rv in (None, 0):  # the command went on past it to its end
+            err.print(DONE_THEN_CTRL_C, soft_wrap=True)
+            return 130
         if isinstance(rv, int):  # typer.Exit(code) inside a command returns its code here
             return rv
     except WorkersEnded as e:
         return e.code
     except Stopped as e:
-        return _outcome(e.interruption)
+        return outcome(e.interruption)
     except (VislabError, typer.Exit, typer.Abort, _CLICK_ERROR, KeyboardInterrupt) as e:
-        return _outcome(e)
+        return outcome(e)
     except MemoryError:
-        err.print(_HOST_MEMORY.format(eval=""), soft_wrap=True)
+        err.print(HOST_MEMORY.format(eval=""), soft_wrap=True)
         return 1
     except OSError as e:  # the environment: full disk, read-only or forbidden path, a file where a folder should be
-        code = _environment_error(e, argv)
+        code = environment_error(e, _takes_out(argv))
         if code is None:
             raise
         return code
     except RuntimeError as e:  # CUDA OOM is a RuntimeError subclass
-        if _peer_gone(e):
+        if peer_gone(e):
             return 130
-        if not _out_of_memory(e):
+        if not out_of_memory(e):
             raise
         return 1
     return 0
-
-
-def _peer_gone(e: RuntimeError) -> bool:
-    """In a data-parallel worker: whether its collective failed because another rank died. It then ends
-    quietly, 130, with no traceback: the launcher (or torchrun's failure summary) names the rank that
-    died, and the run keeps its last epoch end."""
-    if not is_worker():
-        return False
-    from vislab.training.runtime import lost_peer  # on use: torch (module docstring)
-
-    return lost_peer(e)
-
-
-def _outcome(e: BaseException) -> int:
-    """The message and exit code of an expected way for a command to end early.
-
-    Under torchrun, an error of vislab's that every rank meets (a config error, a data error before
-    training, an interruption) is printed once per machine: by its first rank (LOCAL_RANK 0, rank 0 on
-    rank 0's machine), which records it (``worker.said_by_rank_0``). Another rank prints its own error only if
-    it differs (another type or text; all interruptions count as one) or if none was recorded within
-    ``worker._WAIT_S`` seconds (rank 0 had none, or is slow to meet it): a rank's own error is never lost. Under
-    ``--nproc`` ranks 1.. print into log files, and the launcher shows one only if rank 0 said nothing.
-    """
-    # the exit code follows the type (errors.py); a signal that came as a run was scored, which finished
-    # first (``complete``), stopped nothing: a note, 0
-    if isinstance(e, (VislabError, TrainingInterrupted)):
-        complete = getattr(e, "complete", False)
-        if not said_by_rank_0(e):
-            stopped = isinstance(e, TrainingInterrupted)
-            kind = "[bold yellow]interrupted:[/]" if stopped else "[bold red]error:[/]"
-            # text may hold [/x]
-            err.print(
-                f"{'note:' if complete else kind} {escape(str(e))}", highlight=False, soft_wrap=True
-            )
-            record_said(e)
-        return 0 if complete else e.exit_code
-    if isinstance(e, typer.Exit):
-        return e.exit_code
-    if isinstance(e, typer.Abort):
-        err.print("aborted.")
-        return 130
-    if isinstance(e, KeyboardInterrupt):
-        err.print("interrupted.")
-        return 130
-    e.show()  # a usage error: unknown option, missing or extra argument
-    return 2
-
-
-def _environment_error(e: OSError, argv: list[str] | None = None) -> int | None:
-    """Print what to do about a full disk or an unwritable path, and return the exit code (errors.py: a
-    path the user chose that cannot be written 2, as ``UserError``; a full disk or an I/O error 1, as
-    ``RunFailed``); None for any other OSError (a bug)."""
-    elsewhere = (
-        "choose another --out"
-        if _takes_out(argv)
-        else "copy the folder somewhere writable and run the command on the copy"
-    )
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix, code = f"Free space, or {elsewhere}.", 1
-    elif e.errno == errno.EIO:
-        fix, code = f"Check the disk, or {elsewhere}.", 1
-    elif e.errno in (
-        errno.EROFS,
-        errno.EACCES,
-        errno.EPERM,
-        errno.ENOTDIR,
-        errno.EISDIR,
-        errno.EEXIST,  # a file where a folder should be made
-        errno.ENAMETOOLONG,
-    ):
-        fix, code = f"Check the path and its permissions, or {elsewhere}.", 2
-    elif e.errno == errno.ENOENT:  # a folder that cannot be made where it is asked for (/proc/x)
-        fix, code = f"Check the path, or {elsewhere}.", 2
-    else:
-        return None
-    where = f" '{escape(str(_shown_path(e.filename)))}'" if e.filename else ""
-    verb = "use" if e.errno == errno.ENOENT else "write"  # it may be a file read, too
-    err.print(
-        f"[bold red]error:[/] cannot {verb}{where}: {e.strerror}. {fix}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    return code
-
-
-def _shown_path(filename: str | bytes | int) -> str | Path:
-    """The path to name: an atomic write's temporary file (``.tmp-…``, ``.x.tmp``) as its folder."""
-    path = Path(os.fsdecode(filename)) if not isinstance(filename, int) else Path(str(filename))
-    temporary = path.name.startswith(".tmp-") or (
-        path.name.startswith(".") and path.suffix == ".tmp"
-    )
-    return f"{path.parent}{os.sep}" if temporary else path
 
 
 def _takes_out(argv: list[str] | None) -> bool:
@@ -379,21 +289,6 @@ def _takes_out(argv: list[str] | None) -> bool:
             break
         command = sub
     return any("--out" in getattr(p, "opts", ()) for p in getattr(command, "params", ()))
-
-
-def _out_of_memory(e: RuntimeError) -> bool:
-    """Print what to do when torch ran out of host or GPU memory; False for any other RuntimeError."""
-    if "can't allocate memory" in str(e):  # torch's CPU allocator
-        err.print(_HOST_MEMORY.format(eval=", train.eval_batch_size"), soft_wrap=True)
-        return True
-    if "out of memory" in str(e).lower():
-        err.print(
-            "[bold red]error:[/] the GPU ran out of memory. Use a smaller train.batch_size "
-            "(or train.eval_batch_size), or data.device=cpu to keep the data on the host.",
-            soft_wrap=True,
-        )
-        return True
-    return False
 
 
 if __name__ == "__main__":
