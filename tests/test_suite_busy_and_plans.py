@@ -182,3 +182,19 @@ def test_the_built_in_baselines_are_planned_as_fitted(tmp_path, capsys):
     assert code == 0, text
     assert "10 epochs each (majority: fitted)" in text
     assert plan_lines(text)["majority"] == "start — model majority"
+
+
+def test_a_fitted_baselines_other_settings_are_listed_without_its_epochs(tmp_path, capsys):
+    """A suite's majority trained with 1 epoch and data.limit=100, asked again with --epochs 2 and
+    data.limit=80: refused for its data, and the refusal lists data.limit alone — train.epochs changes
+    nothing of a fitted baseline (and alone, it is no difference: already complete)."""
+    spec = write_suite(tmp_path / "s.yaml", {"maj": {"model.name": "majority", "data.limit": 100}})
+    out = tmp_path / "out"
+    code, text = cli(capsys, "suite", spec, "--out", out, "--epochs", "1", "-q")
+    assert code == 0, text
+    code, text = cli(capsys, "suite", spec, "--out", out, "--epochs", "2", "--dry-run")
+    assert code == 0 and plan_lines(text)["maj"].startswith("already complete"), text
+    again = ["--epochs", "2", "--set", "data.limit=80", "--dry-run"]
+    code, text = cli(capsys, "suite", spec, "--out", out, *again)
+    (listed,) = [line.strip() for line in text.splitlines() if line.strip().startswith("- maj:")]
+    assert code == 2 and listed == "- maj: data.limit: 100 → 80", text  # no "train.epochs: 1 → 2"

@@ -78,11 +78,13 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
     """The plan when ``run_dir`` holds a run with another config (``stored``): ``retrain`` when only
     train.epochs differs, else ``failed``; None when it holds this run."""
     diff = config_differences(stored, cfg.to_dict())
+    if diff and _fitted(
+        run_dir
+    ):  # no epochs: train.epochs does not change it, nor is it a difference
+        diff = [d for d in diff if not d.startswith("train.epochs:")]
     if not diff:
         return None
     if all(d.startswith("train.epochs:") for d in diff):
-        if _fitted(run_dir):  # no epochs: train.epochs does not change it
-            return None
         old = setting(stored, "train.epochs")
         message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
         return PlannedRun(name, run_dir, "retrain", cfg, message)
