@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import vislab
-from fixtures import write_pngs
+from fixtures import write_image_folder, write_pngs
 from vislab.config import DataConfig
 from vislab.data import load_splits
 from vislab.errors import ConfigError, Note
@@ -69,3 +69,21 @@ def test_a_moved_folder_is_suggested_where_it_went(tmp_path):
         load_splits(DataConfig(name="folder", root=str(tmp_path / "imgs")), seed=0)
     moved, other = repr(str(tmp_path / "imgs_moved")), repr(str(tmp_path / "newimgs"))
     assert f"is not a folder. Did you mean {moved} or {other}?" in str(e.value), str(e.value)
+
+
+def test_eval_all_scores_a_folder_too_small_to_split(tmp_path):
+    """`--split all` scores every image: two images (one per class), or one of one class, are scored
+    whole — before, drawing the run's splits refused them as too few to carve test and val from."""
+    root = tmp_path / "imgs"
+    write_image_folder(root, classes=["cat", "dog"], per_class=12)
+    run = vislab.train(
+        model="mlp", data="folder", data__root=str(root), data__image_size=8, train__epochs=1,
+        train__batch_size=8, train__figures=False, out=tmp_path / "run",
+    )  # fmt: skip
+    for name, classes in (("two", ("cat", "dog")), ("one", ("cat",))):
+        for i, c in enumerate(classes):
+            write_pngs(tmp_path / name / c, 1, 80 * i)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Note)
+            scores = run.evaluate("all", data__root=str(tmp_path / name))
+        assert scores["n"] == len(classes), scores

@@ -151,9 +151,11 @@ def split_inputs(
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
     # training said how its splits were drawn; data_note says what these scores depend on
+    # "all" pools the splits again: data too small to carve them is scored whole, not refused
     splits, _ = prepare_data(
-        cfg.data, cfg.train.seed, stats=spec.stats, channels=channels, notes=False
-    )
+        cfg.data, cfg.train.seed, stats=spec.stats, channels=channels, notes=False,
+        whole=split == "all",
+    )  # fmt: skip
     summary = _summary_of(Path(target)) if split == "all" else None
     if note := data_note(target, record, splits, cfg.data, split, overrides, summary):
         show_note(note)

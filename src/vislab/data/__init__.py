@@ -26,15 +26,16 @@ def resize_images(data: ArraySet, size: int) -> ArraySet:
 
 
 def load_splits(
-    cfg: DataConfig, seed: int, channels: int | None = None, notes: bool = True
+    cfg: DataConfig, seed: int, channels: int | None = None, notes: bool = True, whole: bool = False
 ) -> Splits:
     """The three splits of ``cfg.name`` (deterministic for a seed), resized if ``data.resize`` is set (an
     image folder is decoded straight to that size). ``channels`` (1 or 3; other sources ignore it): an
     image folder decoded to that many channels whatever its images are, as ``vislab predict`` decodes a
-    file for a model of those inputs. ``notes``: whether the split notes are shown
-    (:func:`~vislab.data.split.make_splits`)."""
+    file for a model of those inputs. ``notes``: whether the split notes are shown; ``whole``: data too
+    small to carve val or test from is kept whole (both: :func:`~vislab.data.split.make_splits`)."""
     own = cfg.name == "folder" and channels in (1, 3)
-    splits = make_splits(load_folder(cfg, channels) if own else load_source(cfg), cfg, seed, notes)
+    source = load_folder(cfg, channels) if own else load_source(cfg)
+    splits = make_splits(source, cfg, seed, notes, whole)
     if cfg.resize:
         splits.train, splits.val, splits.test = (
             resize_images(s, cfg.resize) for _, s in splits.items()
@@ -49,16 +50,17 @@ def prepare_data(
     crop_size: int | None = None,
     channels: int | None = None,
     notes: bool = True,
+    whole: bool = False,
 ) -> tuple[Splits, NormStats]:
     """Splits plus normalisation statistics — fitted on the train split only, unless given (eval/predict);
-    ``channels`` and ``notes``: as :func:`load_splits` says.
+    ``channels``, ``notes`` and ``whole``: as :func:`load_splits` says.
 
     ``crop_size`` (``augment.crop.size``): the model sees size×size crops, so a ZCA matrix, which acts on
     whole samples, is fitted on the train images' centre crops. Per-channel standardisation is fitted on
     the whole images (the random training crops range over all of them), so evaluation's centre crops
     are not exactly zero-mean, unit-std: on Fashion-MNIST with 16×16 crops, whole images have mean
     0.286, std 0.353; their centre crops mean 0.485, std 0.344."""
-    splits = load_splits(cfg, seed, channels, notes)
+    splits = load_splits(cfg, seed, channels, notes, whole)
     if stats is None:
         x = splits.train.x
         if cfg.normalize == "zca" and crop_size and x.ndim == 4:

@@ -115,20 +115,25 @@ def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray,
     return np.concatenate(rest), np.concatenate(test)
 
 
-def make_splits(src: SourceData, cfg: DataConfig, seed: int, notes: bool = True) -> Splits:
+def make_splits(
+    src: SourceData, cfg: DataConfig, seed: int, notes: bool = True, whole: bool = False
+) -> Splits:
     """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
     carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
     ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
     train). :class:`~vislab.errors.Note` notes name the classes a carved split has no sample of (too small
     or missed by the draw), those left without training images and those ``data.limit_eval``'s sample
     leaves out, with the settings to blame — shown unless ``notes`` is false (eval drawing a run's splits
-    again: training said them)."""
+    again: training said them). ``whole`` (eval's ``--split all``, which scores every sample): data too
+    small to carve test or val from is not refused, the split it cannot carve left empty."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     src = _traced(src)
     left: Left = {}
-    carved = _sized if cfg.split is not None else _official
-    pool, (train, val, test) = carved(src, cfg, seed, left)
+    if cfg.split is not None:
+        pool, (train, val, test) = _sized(src, cfg, seed, left)
+    else:
+        pool, (train, val, test) = _official(src, cfg, seed, left, whole)
     carved_splits = Splits(train, val, test, list(src.class_names))
     said = [
         small_classes_note(left, pool, carved_splits),
@@ -193,11 +198,11 @@ def _sized(
 
 
 def _official(
-    src: SourceData, cfg: DataConfig, seed: int, left: Left
+    src: SourceData, cfg: DataConfig, seed: int, left: Left, whole: bool = False
 ) -> tuple[np.ndarray, tuple[ArraySet, ArraySet, ArraySet]]:
     """The labels of the train set (with the official val set where it joins train) and the official
     sets, test and val carved from train where the source has none (or ``data.official_val`` is false);
-    ``left``: as :func:`_sized`'s."""
+    ``left``: as :func:`_sized`'s; ``whole``: as :func:`make_splits`'s."""
     if "train" not in src.sets:
         raise UserError(
             f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
@@ -208,15 +213,30 @@ def _official(
         train = _concat([train, src.sets["val"]])
     pool, test = train.y, src.sets.get("test")
     if test is None:
-        n = max(1, round(len(train) * cfg.test_fraction))
-        _check_fraction(n, len(train), "test", src, cfg)
-        train, test = _held_out(train, n, seed, "test", left)
+        train, test = _carved(train, cfg.test_fraction, seed, "test", src, cfg, left, whole)
     val = src.sets.get("val") if cfg.official_val else None
     if val is None:
-        n = max(1, round(len(train) * cfg.val_fraction))
-        _check_fraction(n, len(train), "val", src, cfg)
-        train, val = _held_out(train, n, seed + 1, "val", left)
+        train, val = _carved(train, cfg.val_fraction, seed + 1, "val", src, cfg, left, whole)
     return pool, (train, val, test)
+
+
+def _carved(
+    train: ArraySet,
+    fraction: float,
+    seed: int,
+    split: str,
+    src: SourceData,
+    cfg: DataConfig,
+    left: Left,
+    whole: bool,
+) -> tuple[ArraySet, ArraySet]:
+    """``train`` less ``split`` (at least one sample, stratified: :func:`_held_out`), and ``split``;
+    too few samples to keep one in train: refused (:func:`_check_fraction`), or, ``whole``, none carved."""
+    n = max(1, round(len(train) * fraction))
+    if whole and n >= len(train):
+        return train, train.take(np.arange(0))
+    _check_fraction(n, len(train), split, src, cfg)
+    return _held_out(train, n, seed, split, left)
 
 
 def _check_fraction(n: int, held: int, split: str, src: SourceData, cfg: DataConfig) -> None:
