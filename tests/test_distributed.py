@@ -22,7 +22,8 @@ import vislab.training.launch as launch
 from conftest import REPO, cli, one_line, tiny_config
 from ddp_ranks import OVERRIDES, Run, final_weights, launched_once, run_ddp
 from fixtures import made_once
-from vislab.cli import _outcome, main
+from vislab.cli import main
+from vislab.cli.endings import outcome
 from vislab.data import prepare_data
 from vislab.data.loader import DeviceLoader
 from vislab.errors import ConfigError, DataError, RunFailed, TrainingInterrupted
@@ -169,7 +170,7 @@ def test_launcher_prints_the_log_of_the_rank_that_failed_first_once(tmp_path, ca
 
     def rank_0_said_it_then_was_stopped(args):  # the race: rank 0 printed, then torchrun stopped it
         monkeypatch.setenv("RANK", "0")
-        assert _outcome(DataError("the same error on every rank")) == 2
+        assert outcome(DataError("the same error on every rank")) == 2
         fake_run(args)
 
     monkeypatch.setattr(launch, "run", rank_0_said_it_then_was_stopped)
@@ -436,7 +437,7 @@ def test_under_torchrun_an_error_every_rank_meets_is_printed_once(tmp_path, caps
         monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
 
     def printed(error: Exception) -> str:
-        _outcome(error)
+        outcome(error)
         return one_line(capsys.readouterr().err)
 
     as_rank(0)

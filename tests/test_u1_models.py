@@ -20,7 +20,7 @@ from vislab.models.registry import MODELS, unregister_model
 BAD = """
 import torch.nn as nn
 
-class Net(nn.Module):
+class BadU1Net(nn.Module):
     def __init__(self, num_classes=10):
         super().__init__()
         self.fc = nn.Linear(5, num_classes)
@@ -70,7 +70,8 @@ def _sets(*assignments: str) -> list[str]:
 
 @pytest.fixture
 def bad_net(tmp_path, monkeypatch):
-    """bad1.py in the working directory, and its class Net imported (module u1_bad1)."""
+    """bad1.py in the working directory, and its class imported (module u1_bad1; a name of its own:
+    another test's class Net may hold 'user-Net' in this worker)."""
     (tmp_path / "bad1.py").write_text(BAD)
     monkeypatch.chdir(tmp_path)
     spec = importlib.util.spec_from_file_location("u1_bad1", tmp_path / "bad1.py")
@@ -78,7 +79,7 @@ def bad_net(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "u1_bad1", module)
     spec.loader.exec_module(module)
     before = set(MODELS)
-    yield module.Net
+    yield module.BadU1Net
     for name in set(MODELS) - before:
         unregister_model(name)
 
@@ -87,7 +88,7 @@ def test_model_info_of_a_model_whose_forward_fails_names_the_shape_given(bad_net
     """The model built from your class or file is checked as train checks it (README, model_info's
     docstring): UserCodeError, exit 2, your code's line — at the shape given by --input / input_shape,
     not "the data's shape" (there are no data); an nn.Module object is shown as it is, with the error."""
-    for model in (bad_net, "bad1.py:Net"):
+    for model in (bad_net, "bad1.py:BadU1Net"):
         with pytest.raises(UserCodeError) as e:
             vislab.model_info(model, (1, 8, 8))
         text = one_line(str(e.value))
@@ -97,7 +98,7 @@ def test_model_info_of_a_model_whose_forward_fails_names_the_shape_given(bad_net
     info = vislab.model_info(bad_net(10), (1, 8, 8))
     assert "no output: the forward pass failed" in repr(info) and "mat1 and mat2" in repr(info)
     # main, not cli: the message shows the user's own traceback (cli refuses any)
-    code = main(["model", "info", "bad1.py:Net", "--input", "1x8x8"])
+    code = main(["model", "info", "bad1.py:BadU1Net", "--input", "1x8x8"])
     out = one_line(capsys.readouterr().err)
     assert code == 2, out
     assert "(2 inputs of the shape given, --input 1x8x8 / input_shape=(1, 8, 8))" in out, out
