@@ -52,13 +52,15 @@ def centred_mean(losses: list[float], half: int) -> list[float]:
 
 
 def suggest(lrs: list[float], smoothed: list[float]) -> float:
-    """The lr where the ``smoothed`` curve falls fastest per decade, up to its minimum (``RULE``); the lr
+    """The lr where the ``smoothed`` curve falls fastest per decade, before its minimum (``RULE``); the lr
     of the minimum when fewer than 3 steps precede it."""
     lowest = int(np.argmin(smoothed))
     if lowest < 2:
         return lrs[lowest]
     slope = np.gradient(np.asarray(smoothed[: lowest + 1]), np.log10(lrs[: lowest + 1]))
-    return lrs[int(np.argmin(slope))]
+    # the minimum's own slope (the last step into it, one-sided) is left out: on a short test that step
+    # is often the steepest, and the minimum is the edge of divergence, not a learning rate to train with
+    return lrs[int(np.argmin(slope[:lowest]))]
 
 
 def weak_suggestion(losses: Sequence[float], smoothed: Sequence[float]) -> str:
