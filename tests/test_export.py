@@ -204,6 +204,8 @@ def test_json_holds_what_inference_needs(runs, capsys):
     recipe = " ".join(spec["recipe"])
     for step in ("greyscale", "bilinear", "/ 255", "C×H×W", "(x - mean) @ W"):
         assert step in recipe
+    # the matrix is where the recipe says: normalization.matrix is an object, its base64 in .data
+    assert "normalization.matrix: its .data, base64 of little-endian float32" in recipe, recipe
     assert spec["check"]["max_abs_diff_vs_pytorch"] <= TOL and spec["check"]["batch_sizes"] == [
         3,
         1,

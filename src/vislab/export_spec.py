@@ -220,8 +220,9 @@ def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[
         if len(shape) == 3
         else "Normalise: x = (x - mean) / std element-wise (normalization.mean, .std).",
         "zca": "Whiten: flatten x to its D values (in C, H, W order for images), x = (x - mean) @ W with "
-        "normalization.mean (D) and W = normalization.matrix (D×D: base64 of little-endian float32, "
-        "row-major), then reshape back.",
+        "normalization.mean (D) and W the D×D matrix of normalization.matrix: its .data, base64 of "
+        "little-endian float32 in row-major order (.shape, .dtype, .byte_order and .order say so), "
+        "then reshape back.",
     }[mode]
     if len(shape) != 3:
         return [
