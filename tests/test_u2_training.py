@@ -1,10 +1,14 @@
 """Defects a second explorer's session found in the training vocabulary's tools: lr-find on a short test
-suggested the learning rate of the loss minimum itself."""
+suggested the learning rate of the loss minimum itself; explain lacked --checkpoint."""
 
 from __future__ import annotations
 
-import numpy as np
+import importlib.util
 
+import numpy as np
+import pytest
+
+from conftest import cli
 from vislab.training.lr_curve import suggest
 
 
@@ -15,3 +19,26 @@ def test_a_short_tests_steepest_last_step_into_the_minimum_is_not_suggested():
     smoothed = [2.0, 1.9, 1.8, 1.0, 3.0]
     assert suggest(lrs, smoothed) == lrs[2]
     assert suggest(lrs, smoothed) < lrs[int(np.argmin(smoothed))]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("captum") is None, reason="captum not installed")
+def test_explain_takes_checkpoint_last_as_eval_predict_and_export_do(
+    capsys, trained, digit_png, tmp_path
+):
+    """`vislab explain RUN IMG --checkpoint last` draws from last.pt, named so (it was "No such
+    option": only RUN/checkpoints/last.pt worked)."""
+    out = tmp_path / "maps"
+    code, text = cli(
+        capsys,
+        "explain",
+        trained,
+        digit_png,
+        "--method",
+        "saliency",
+        "--checkpoint",
+        "last",
+        "--out",
+        out,
+    )
+    assert code == 0, text
+    assert (out / "seven_saliency_last.png").is_file(), sorted(p.name for p in out.iterdir())

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vislab.cli.options import TrustOpt
+from vislab.cli.predict import CheckpointChoice, CheckpointOpt
 from vislab.errors import UserError
 
 console = Console()
@@ -72,16 +73,18 @@ def explain(
     out: Path | None = OutOpt,
     force: bool = ForceOpt,
     trust_code: bool = TrustOpt,
+    which: CheckpointChoice | None = CheckpointOpt,
 ) -> None:
     """One PNG per image: the image, then the map(s) of --method over it, titled with the prediction.
     An image that fails is reported and the others still drawn; then the exit code is 2."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import print_image_error
+    from vislab.cli.scores import chosen_checkpoint, print_image_error
     from vislab.explain import explain_images
 
+    target = chosen_checkpoint(run, which and which.value)
     failures = 0
     for image, png in explain_images(
-        run, images, method and method.value, out, block, trust_code, force
+        target, images, method and method.value, out, block, trust_code, force
     ):
         if isinstance(png, UserError):
             failures += 1
