@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import cli
+from vislab.config import build_config
+from vislab.config.notes import config_notes
 from vislab.training.lr_curve import suggest
 
 
@@ -42,3 +44,21 @@ def test_explain_takes_checkpoint_last_as_eval_predict_and_export_do(
     )
     assert code == 0, text
     assert (out / "seven_saliency_last.png").is_file(), sorted(p.name for p in out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("sets", "said"),
+    [
+        (
+            ["train.eval_every=5", "train.epochs=2"],
+            "the run's 1 evaluation (train.epochs=2, train.eval_every=5)",
+        ),
+        (["train.epochs=3"], "the run's 3 evaluations (train.epochs=3)"),
+    ],
+)
+def test_an_early_stop_that_cannot_come_is_noted(sets, said):
+    """train.early_stop=2 stops at evaluation 3 at the earliest; with 1 (or 3: the last) there is nothing
+    left to save — as schedule.patience gets its note, early_stop now does."""
+    notes = config_notes(build_config({}, ["train.early_stop=2", *sets]))
+    assert any(n.startswith(f"train.early_stop=2 does nothing with {said}: ") for n in notes), notes
+    assert not config_notes(build_config({}, ["train.early_stop=2", "train.epochs=4"]))

@@ -116,6 +116,24 @@ def lr_moves(value: Value) -> Idle | None:
     return Idle(cause, f"{rule}, so the lr stays at optim.lr{then}, as with schedule.name=none")
 
 
+def early_stop_can_come(value: Value) -> Idle | None:
+    """None where ``train.early_stop`` (off: null or 0) can end the run before its last epoch: it stops at
+    the evaluation after ``early_stop`` in a row that did not improve on the first's value at the earliest,
+    and nothing trains after the last (training/state.py, the trainer's evaluation)."""
+    patience = value("train.early_stop")
+    n = len(_evaluations(value))
+    if not patience or n - 1 > patience:
+        return None
+    every = (
+        f", train.eval_every={value('train.eval_every')}" if value("train.eval_every") > 1 else ""
+    )
+    return Idle(
+        f"the run's {n} evaluation{'' if n == 1 else 's'} (train.epochs={value('train.epochs')}{every})",
+        f"early stopping ends a run at evaluation {patience + 1} at the earliest (the first sets the value "
+        f"to beat), and nothing trains after the last, so {{it}} never stops it early",
+    )
+
+
 def _evaluations(value: Value) -> list[int]:
     """The epochs after which a run evaluates: every train.eval_every epochs, and the last."""
     epochs, every = value("train.epochs"), value("train.eval_every")
@@ -214,6 +232,7 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.min_lr": (read_by("schedule.name", "cosine", "plateau", kind="schedule"), lr_moves),
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
+    "train.early_stop": (early_stop_can_come,),
     "data.root": (reads_files,),
     "data.image_size": (read_by("data.name", "folder", kind="data source"), decoded_to_image_size),
     "data.n_samples": (_BY_CIRCLES,),
