@@ -8,9 +8,11 @@ import importlib.util
 import numpy as np
 import pytest
 
+import vislab
 from conftest import cli
 from vislab.config import build_config
 from vislab.config.notes import config_notes
+from vislab.errors import UserError
 from vislab.training.lr_curve import suggest
 
 
@@ -62,3 +64,10 @@ def test_an_early_stop_that_cannot_come_is_noted(sets, said):
     notes = config_notes(build_config({}, ["train.early_stop=2", *sets]))
     assert any(n.startswith(f"train.early_stop=2 does nothing with {said}: ") for n in notes), notes
     assert not config_notes(build_config({}, ["train.early_stop=2", "train.epochs=4"]))
+
+
+@pytest.mark.parametrize("name", ["timm:foo", "examples/x.py:Net", "my net", ""])
+def test_register_model_refuses_a_name_that_would_hide_another_kind_of_model(name):
+    """ "timm:foo" registered a class that vislab.train(model="timm:foo") then trained in timm's place."""
+    with pytest.raises(UserError, match="a model's name is one word without ':'"):
+        vislab.register_model(name)

@@ -44,9 +44,16 @@ _PRESETS: dict[str, Callable[[str | None], dict[str, Any]]] = {}
 
 
 def _model_name(name: Any) -> str:
-    """``register_model``'s name: a string; a class or function given instead is the decorator written
-    without its name (``@vislab.register_model`` alone), which would replace the class by a decorator."""
+    """``register_model``'s name: a string, one word without ':' (a prefix's: ``timm:``, ``file.py:Net``); a
+    class or function given instead is the decorator written without its name (``@vislab.register_model``
+    alone), which would replace the class by a decorator."""
     if isinstance(name, str):
+        if not name.strip() or ":" in name or any(c.isspace() for c in name):
+            raise UserError(
+                f"vislab.register_model({name!r}): a model's name is one word without ':' — a name with "
+                f"':' means another kind of model (timm:NAME, torchvision:NAME, FILE.py:Class), which it "
+                f"would hide. Choose a name such as 'my-net'."
+            )
         return name
     if callable(name):
         own = getattr(name, "__name__", "")
