@@ -1,272 +1,24 @@
-"""What ``vislab compare`` compares: the runs of run folders and of folders of runs (a suite's, a sweep's,
-any folder whose sub-folders are runs, found as ``vislab report`` finds them), the finished ones in the
-table and the others left out, each with why; and that table as results.csv and results.md hold it
-(``vislab compare``) or as results.csv's rows and columns (``vislab.compare``'s DataFrame)."""
+"""The table ``vislab compare`` prints of the runs it finds (``api/found_runs.py``): as results.csv and
+results.md hold it (``vislab compare``) or as results.csv's rows and columns (``vislab.compare``'s
+DataFrame), sorted by a column if asked, the runs left out listed under it."""
 
 from __future__ import annotations
 
 import difflib
 import math
-import os
 import typing
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vislab.api.folders import folder_kind
+from vislab.api.found_runs import Found, Targets, find_runs
 from vislab.config import TrainConfig
 from vislab.errors import UserError, show_note
-from vislab.experiments.records import SuiteInfo
-from vislab.experiments.results.spread import rows_by_seed_suffix
-from vislab.not_a_run import run_of_file
-from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
-# The report's finder and the results table are imported by the functions that use them ("on use"
-# below): they load optuna, matplotlib and pandas, which `import vislab.api` should not wait for.
+if TYPE_CHECKING:
+    from vislab.experiments.results.settings import Settings
 
-# What is compared: run folders, or folders of runs; a mapping names each by its key (a folder of runs
-# given so: its runs as ``key/run``).
-Targets = str | Path | Sequence[str | Path] | Mapping[str, str | Path]
-
-
-@dataclass(frozen=True)
-class Found:
-    """The runs to compare, in the order given: every run found (``folders``, by name), the finished
-    ones' summaries, and the others (``left_out``: run → why it is not in the table)."""
-
-    folders: dict[str, Path]
-    summaries: dict[str, RunSummary]
-    left_out: dict[str, str]
-    holder: Path  # the folder holding them all: its suite.json (if any) says how they were made
-    suite: SuiteInfo  # suite.json of the one suite folder given (empty otherwise): title, reported
-    # row → its runs where a suite folder given has rows of seeds (None: every run its own row), and
-    # the groups its verdicts pair rows in: the one suite's, or of several, each row the folders share
-    rows: dict[str, list[str]] | None = None
-    groups: dict[str, list[str] | None] | None = None
-
-
-def find_runs(targets: Targets) -> Found:
-    """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
-    summaries; a run given twice (a suite and one of its runs) is compared once; a run whose summary.json
-    cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
-    the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
-    path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
-    seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds (``rows``:
-    :func:`_seed_rows`)."""
-    given = _given(targets)
-    paths = [p for _, p in given]
-    if not paths:
-        raise UserError(
-            "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
-        )
-    found = [_runs_of(p, key) for key, p in given]
-    folders = _named(found)
-    suites = [SuiteInfo.read(p) for p in paths]
-    otherwise = _trained_otherwise(suites, found)
-    summaries, left_out = _finished(folders, otherwise)
-    if not summaries:
-        listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
-        raise UserError(
-            f"no finished run to compare in {', '.join(map(str, paths))}: {listed}. Finish a run "
-            f"first (resume it, or train it again), then compare."
-        )
-    # a run's own folder holds no suite.json: the folder above it may (a suite's run given alone)
-    held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
-    holder = Path(os.path.commonpath([str(h) for h in held]))
-    suite = suites[0] if len(paths) == 1 else SuiteInfo()
-    own_rows = [
-        _folder_rows(info, runs, key, p) for info, runs, (key, p) in zip(suites, found, given)
-    ]
-    rows, labels = _seed_rows(own_rows, found, folders, given)
-    groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
-    return Found(folders, summaries, left_out, holder, suite, rows, groups)
-
-
-def _finished(
-    folders: dict[str, Path], otherwise: dict[Path, str]
-) -> tuple[dict[str, RunSummary], dict[str, str]]:
-    """The summaries of the finished runs of ``folders``, and why each other run is left out (trained with
-    other settings than its suite's: ``otherwise``; unfinished; a summary.json that cannot be read)."""
-    summaries: dict[str, RunSummary] = {}
-    left_out: dict[str, str] = {}
-    for name, folder in folders.items():
-        if folder.resolve() in otherwise:
-            left_out[name] = otherwise[folder.resolve()]
-            continue
-        try:
-            summary = RunDir(folder).load_summary()
-        except UserError as e:  # a damaged summary.json: named with its fix, the others compared
-            left_out[name] = f"unreadable: {e}"
-            continue
-        if summary is not None and summary.complete:
-            summaries[name] = summary
-            if lost := RunDir(folder).rows_lost(summary):  # its row stands: summary.json holds it
-                show_note(lost)
-        else:
-            left_out[name] = _unfinished(summary, folder)
-    return summaries, left_out
-
-
-def _trained_otherwise(suites: list[SuiteInfo], found: list[dict[str, Path]]) -> dict[Path, str]:
-    """The runs each suite folder records as trained with other settings than its suite's now (by
-    resolved folder): why, and the command that trains them (``results.folders.why_unfinished``)."""
-    from vislab.experiments.results.folders import why_unfinished  # on use (see the imports)
-
-    return {
-        runs[n].resolve(): why_unfinished((suite.runs or {})[n].to_json(), runs[n])
-        for suite, runs in zip(suites, found)
-        for n in suite.trained_otherwise()
-        if n in runs
-    }
-
-
-def _folder_rows(
-    suite: SuiteInfo, runs: dict[str, Path], key: str | None, path: Path
-) -> dict[str, list[str]] | None:
-    """The rows of seeds of a folder given: a suite's (its suite.json's); a plain folder's (no suite's,
-    sweep's or run's) runs named ``<row>-s<i>``, as its report groups them (``rows_by_seed_suffix``),
-    each other run no row of seeds; None for any other folder."""
-    if suite.rows or folder_kind(path) is not None:
-        return suite.rows
-    names = [n.removeprefix(f"{key}/") if key else n for n in runs]
-    rows = rows_by_seed_suffix(names) or {}
-    return {row: members for row, members in rows.items() if members != [row]} or None
-
-
-def _seed_rows(
-    suite_rows: list[dict[str, list[str]] | None],
-    found: list[dict[str, Path]],
-    folders: dict[str, Path],
-    given: list[tuple[str | None, Path]],
-) -> tuple[dict[str, list[str]] | None, list[dict[str, str]]]:
-    """Row → its runs (by their names in ``folders``), in the order given: each folder's rows of seeds
-    (``suite_rows``: :func:`_folder_rows`, as its results.md or report has them), named as its runs are
-    (``s/mlp`` for ``s/mlp-s0``, ``s/mlp-s1``), every other run a row of its own; None when no folder
-    given has rows of seeds. Also, per folder given, its rows' names here."""
-    name_of = {folder.resolve(): name for name, folder in folders.items()}
-    row_of: dict[str, str] = {}
-    labels: list[dict[str, str]] = []
-    for own, runs, (key, path) in zip(suite_rows, found, given):
-        labels.append({})
-        runs = {n.removeprefix(f"{key}/") if key else n: f for n, f in runs.items()}
-        for row, members in (own or {}).items():
-            names = [(m, name_of[runs[m].resolve()]) for m in members if m in runs]
-            # a run given twice (a suite and one of its runs): in its first row
-            names = [(m, n) for m, n in names if n not in row_of]
-            if not names:
-                continue
-            member, name = names[0]
-            label = name[: -len(member)] + row if name.endswith(member) else row
-            if label in folders or label in row_of.values():  # a run's name, or another's row
-                label = f"{path.resolve().name}/{row}"
-            labels[-1][row] = label
-            row_of.update((n, label) for _, n in names)
-    if not row_of:
-        return None, labels
-    rows: dict[str, list[str]] = {}
-    for name in folders:
-        rows.setdefault(row_of.get(name, name), []).append(name)
-    return rows, labels
-
-
-def _groups(suite: SuiteInfo, labels: list[dict[str, str]]) -> dict[str, list[str] | None] | None:
-    """The one suite folder's groups, each row named as :func:`_seed_rows` names it."""
-    if not suite.groups or not labels[0]:
-        return suite.groups
-    return {
-        group: None if members is None else [labels[0].get(m, m) for m in members]
-        for group, members in suite.groups.items()
-    }
-
-
-def _shared_rows(labels: list[dict[str, str]]) -> dict[str, list[str] | None] | None:
-    """Of several folders: a group per row that two or more of them have (``mlp``: ``s/mlp``,
-    ``s2/mlp``), its verdicts each folder's row against the one before; None when they share none."""
-    shared: dict[str, list[str]] = {}
-    for named in labels:
-        for row, label in named.items():
-            shared.setdefault(row, []).append(label)
-    groups = {row: members for row, members in shared.items() if len(members) > 1}
-    return groups or None
-
-
-def _given(targets: Targets) -> list[tuple[str | None, Path]]:
-    """Each target with the name a mapping gives it (None: named by its folder); a single path is a list
-    of one (a string is no list of its characters)."""
-    if isinstance(targets, (str, Path)):
-        return [(None, Path(targets))]
-    if isinstance(targets, Mapping):
-        return [(str(key), Path(t)) for key, t in targets.items()]
-    return [(None, Path(t)) for t in targets]
-
-
-def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
-    """The run folders of ``target`` by name: itself when it is a run (api.folders), else what the
-    report finds in it (a suite's runs, a sweep's trials, the sub-folders that are runs). ``key``: the
-    name a mapping gave ``target``, the run's own or the prefix of its runs' (``key/run``)."""
-    from vislab.experiments.results.folders import discover  # on use (see the imports)
-
-    if not target.exists():
-        raise UserError(
-            f"'{target}' does not exist: give a run folder, or a folder of runs (a suite's, a sweep's)."
-        )
-    if not target.is_dir():
-        raise UserError(_file_given(target))
-    if folder_kind(target) == "run":
-        return {key or _run_name(target.resolve()): target}
-    kind, runs, _ = discover(target)  # UserError for a folder holding no run
-    if not runs:
-        raise UserError(
-            f"'{target}' is a {kind} folder that holds no runs yet: compare it once one has trained."
-        )
-    return {f"{key}/{name}": folder for name, folder in runs.items()} if key else runs
-
-
-def _run_name(run: Path) -> str:
-    """A run given alone is named by its folder; a sweep's trial (``<sweep>/trials/<n>``) as its sweep's
-    table names it, ``trial-<n>``."""
-    trial = run.parent.name == "trials" and folder_kind(run.parent.parent) == "sweep"
-    return f"trial-{run.name}" if trial and run.name.isdigit() else run.name
-
-
-def _file_given(path: Path) -> str:
-    """Why file ``path`` cannot be compared, naming its run as ``vislab.load_run`` does (not_a_run): a
-    checkpoint's run is the folder above checkpoints/, any other file's the folder it is in."""
-    run = run_of_file(path)
-    if run is not None:
-        what = "a checkpoint file" if path.parent.name == "checkpoints" else "a file"
-        return f"'{path}' is {what} of run '{run.as_posix()}': give the run's folder, '{run.as_posix()}'."
-    return (
-        f"'{path}' is a file: give a run folder (the folder a run was trained into), or a folder of "
-        f"runs (a suite's, a sweep's)."
-    )
-
-
-def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
-    """Each run once (by its resolved folder), by its name; a name two runs share is prefixed with the
-    folder that holds each (``a/cnn``, ``b/cnn``)."""
-    seen: dict[Path, tuple[str, Path]] = {}
-    for runs in found:
-        for name, folder in runs.items():
-            seen.setdefault(folder.resolve(), (name, folder))
-    names = [name for name, _ in seen.values()]
-    out: dict[str, Path] = {}
-    for resolved, (name, folder) in seen.items():
-        key = name if names.count(name) == 1 else f"{resolved.parent.name}/{resolved.name}"
-        out[key if key not in out else str(folder)] = folder
-    return out
-
-
-def _unfinished(summary: RunSummary | None, folder: Path) -> str:
-    """Why a run is not in the table and the fix, as every table says it (``results.folders.why_unfinished``:
-    its summary.json's message, else its status, then the resume that goes on from its last checkpoint or
-    draws the figures cut short; no summary.json yet: why), its status first where a message says why."""
-    from vislab.experiments.results.folders import why_unfinished  # on use (see the imports)
-
-    why = " ".join(why_unfinished(None if summary is None else summary.row, folder).split())
-    told = summary is not None and summary.status and summary.message
-    return f"not finished ({f'status {summary.status}: {why}' if told else why})"
+# The results table is imported by the functions that use it ("on use" below): it loads pandas,
+# which `import vislab.api` should not wait for.
 
 
 def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, str, Found]:
@@ -290,6 +42,7 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
         rows=rows,
         groups=groups,
         compare=suite.compare or "previous",
+        params=found.params,
         run_dirs=found.folders,
     )
     return csv_text, markdown, found
@@ -303,17 +56,39 @@ def comparison_table(
     them back (:func:`as_read_back`): one row per run (a suite folder with seeds: per row of its seeds);
     ``reported`` (None: one suite folder's own) joins a ``reported:`` block's figures. UserError naming
     the first config.yaml that cannot be read (the command notes it under its table instead)."""
-    from vislab.experiments.results.settings import table_settings  # on use (see the imports)
-    from vislab.experiments.results.table import csv_table
+    from vislab.experiments.results.table import csv_table  # on use (see the imports)
 
     found = find_runs(targets)
     summaries, rows, _ = _ordered(found, sort)
-    settings = table_settings(summaries, found.folders, rows)
+    settings = _settings(found, summaries, rows)
     if settings.unread:  # each run's config.yaml, read as Run.config reads it
         raise next(iter(settings.unread.values()))
     given = reported if reported is not None else found.suite.reported
-    table, cols = csv_table(summaries, settings, given, rows)
+    table, cols = csv_table(summaries, settings, given, rows, _metric(found))
     return as_read_back(table), [k for k, _ in cols], found
+
+
+def _settings(
+    found: Found, summaries: dict[str, RunSummary], rows: dict[str, list[str]] | None
+) -> Settings:
+    """The table's setting columns: a sweep's swept values (``found.params``), as its results.csv has
+    them, else the runs' model, seed and the settings that differ (``table_settings``)."""
+    from vislab.experiments.results.settings import (
+        swept,
+        table_settings,
+    )  # on use (see the imports)
+
+    if found.params is not None:
+        return swept({n: found.params.get(n, {}) for n in summaries})
+    return table_settings(summaries, found.folders, rows)
+
+
+def _metric(found: Found) -> str | None:
+    """The metric a sweep folder's trials were chosen by, a column of its table as of its results.csv
+    (``provenance.swept_metric``); None for any other table."""
+    from vislab.experiments.results.provenance import swept_metric  # on use (see the imports)
+
+    return swept_metric(found.holder) if found.params is not None else None
 
 
 def as_read_back(table: list[dict]) -> list[dict]:
@@ -356,11 +131,10 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
     summary.json, a row of seeds' mean; a note says so): best first for an accuracy or loss (highest
     accuracy, lowest loss), else ascending; a row without a value last. UserError naming the closest
     columns for one the table does not have."""
-    from vislab.experiments.results.settings import table_settings  # on use (see the imports)
-    from vislab.experiments.results.table import csv_table
+    from vislab.experiments.results.table import csv_table  # on use (see the imports)
 
-    settings = table_settings(found.summaries, found.folders, rows)
-    table, cols = csv_table(found.summaries, settings, found.suite.reported, rows)
+    settings = _settings(found, found.summaries, rows)
+    table, cols = csv_table(found.summaries, settings, found.suite.reported, rows, _metric(found))
     keys = [k for k, _ in cols]
     if column not in keys and column in SELECTABLE:
         _add_selectable(found, column, rows, table)

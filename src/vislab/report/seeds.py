@@ -19,6 +19,7 @@ from vislab.experiments.results.data_used import (
 )
 from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
+from vislab.experiments.results.seed_rows import alike_seeds
 from vislab.experiments.results.settings import (
     LISTED,
     LISTED_NOTE,
@@ -67,11 +68,27 @@ class Planned(Protocol):
 
 def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
     """Row → its runs when runs have seeds: a seeded suite's rows (suite.json), or runs named
-    ``<row>-s<i>`` in a folder; None when every run is its own row."""
+    ``<row>-s<i>`` in a folder, but not those whose configs differ in more than their seed
+    (:func:`seeds_note`); None when every run is its own row."""
     if plan.suite is not None:
         return plan.suite.rows
-    of_runs = plan.sweep is None and not plan.one_run  # a folder of runs
-    return rows_by_seed_suffix(list(plan.complete)) if of_runs else None
+    rows = _named_rows(plan)[0]
+    return rows if any(len(names) > 1 for names in rows.values()) else None
+
+
+def seeds_note(plan: Planned) -> str:
+    """The note under the table naming runs named as seeds of one row (``<row>-s<i>``) whose configs
+    differ in more than their seed, each a row of its own ("" when none: ``seed_rows.alike_seeds``)."""
+    return "" if plan.suite is not None else _named_rows(plan)[1]
+
+
+def _named_rows(plan: Planned) -> tuple[dict[str, list[str]], str]:
+    """A folder of runs' rows of seeds by their names, those alike (``seed_rows.alike_seeds``), and the
+    note on those that are not; ({}, "") for a sweep or a run's own folder."""
+    if plan.sweep is not None or plan.one_run:
+        return {}, ""
+    by_name = rows_by_seed_suffix(list(plan.complete)) or {}
+    return alike_seeds(by_name, plan.runs, plan.configs)
 
 
 def own_splits(plan: Planned) -> list[str]:
@@ -106,8 +123,9 @@ def cited(plan: Planned) -> Cited:
 def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
     """The comparison table's rows and columns: a row per run, or per row of seeds (mean ± std, N)."""
     rows, reported = plan_rows(plan), reported_of(plan)
+    metric = plan.sweep.metric if plan.sweep is not None else None  # val_loss: a column of its own
     if rows is None:
-        return table_rows(plan.complete, reported), columns(reported)
+        return table_rows(plan.complete, reported, metric), columns(reported, metric=metric)
     return seed_rows(plan.complete, rows, reported), columns(reported, seeded=True)
 
 
@@ -150,7 +168,8 @@ def table_context(plan: Planned) -> dict:
     columns of :func:`plan_settings`, named in ``settings``: at most ``settings.MAX_COLUMNS`` of them, more
     in ``listed``, row → its ``key=value`` line, under ``listed_title`` and ``listed_note``), the ``bold``
     cells ((row, key) pairs; among the runs of each dataset) and the ``bold_note`` saying why, the
-    reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read,
+    reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read or
+    that are named as seeds of one row but differ in more (:func:`seeds_note`),
     what the train ACC column is (``train_acc_note``), and with seeds the ``spread_note`` (without, for a
     suite that asks for verdicts, why it has none: ``verdicts_need_seeds``), the groups' ``verdicts``
     (group → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
@@ -176,6 +195,7 @@ def table_context(plan: Planned) -> dict:
             p
             for p in (
                 unread_note(settings.unread),
+                seeds_note(plan),
                 not_taken_note(readable.columns.values, readable.columns.keys),  # an mlp's widths
             )
             if p

@@ -29,6 +29,13 @@ def made_info(folder: Path) -> SuiteInfo | SweepInfo:
     return suite if suite != SuiteInfo() else SweepInfo.read(folder)
 
 
+def swept_metric(folder: Path) -> str | None:
+    """The metric a sweep stage ``folder``'s trials were chosen by (its sweep.json's), None for any other
+    folder."""
+    info = made_info(folder)
+    return info.metric if isinstance(info, SweepInfo) else None
+
+
 def select_metrics(
     run_dirs: dict[str, Path], configs: dict[str, Config] | None = None
 ) -> dict[str, str]:

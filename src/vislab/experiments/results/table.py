@@ -49,6 +49,15 @@ COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the
 ]
 
 
+def figure_columns(metric: str | None = None) -> list[tuple[str, str]]:
+    """:data:`COLUMNS`, and a sweep's ``metric`` when it is none of them (val_loss: "val loss", after the
+    val figures): the figure its trials were chosen by is in its table (None: COLUMNS)."""
+    if metric is None or metric in dict(COLUMNS):
+        return COLUMNS
+    at = 1 + max(i for i, (key, _) in enumerate(COLUMNS) if key.startswith("val_"))
+    return [*COLUMNS[:at], (metric, metric.replace("_", " ")), *COLUMNS[at:]]
+
+
 def reported_key(key: str, source: str) -> str:
     """The column of figure ``key`` as ``source`` reported it, e.g. ``test_acc_reported_dlvc-B``."""
     return f"{key}_reported_{source}"
@@ -60,12 +69,14 @@ SEEDS = (
 )  # a seeded table's column after the run: how many of the row's seeds finished
 
 
-def columns(reported: ReportedLike = None, seeded: bool = False) -> list[tuple[str, str]]:
-    """COLUMNS, each figure followed by the reported columns of the sources that give it; ``seeded``:
-    the N column after the run."""
+def columns(
+    reported: ReportedLike = None, seeded: bool = False, metric: str | None = None
+) -> list[tuple[str, str]]:
+    """COLUMNS (and a sweep's ``metric``: :func:`figure_columns`), each figure followed by the reported
+    columns of the sources that give it; ``seeded``: the N column after the run."""
     by_key = reported_columns(reported)
     out = []
-    for key, head in COLUMNS:
+    for key, head in figure_columns(metric):
         out.append((key, head))
         out += [SEEDS] if seeded and key == "run" else []
         out += [(reported_key(key, s), f"{head} (reported, {s})") for s in by_key.get(key, [])]
@@ -79,13 +90,16 @@ def figure(summary: RunSummary, key: str) -> Any:
     return summary.score(key)
 
 
-def table_rows(summaries: Mapping[str, RunSummary], reported: ReportedLike = None) -> list[dict]:
-    """One row per run (named by its key): vislab's figures, then the reported ones (None: not given)."""
+def table_rows(
+    summaries: Mapping[str, RunSummary], reported: ReportedLike = None, metric: str | None = None
+) -> list[dict]:
+    """One row per run (named by its key): vislab's figures (a sweep's ``metric`` too:
+    :func:`figure_columns`), then the reported ones (None: not given)."""
     reported = as_reported(reported)
     by_key = reported_columns(reported)
     rows = []
     for name, s in summaries.items():
-        row = {key: (name if key == "run" else figure(s, key)) for key, _ in COLUMNS}
+        row = {key: (name if key == "run" else figure(s, key)) for key, _ in figure_columns(metric)}
         for key, sources in by_key.items():
             for src in sources:
                 row[reported_key(key, src)] = reported_figure(reported, name, src, key)
@@ -97,6 +111,7 @@ def seed_rows(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]],
     reported: ReportedLike = None,
+    metric: str | None = None,
 ) -> list[dict]:
     """One row per table row of a seeded suite (``rows``: row → its runs): each figure the
     :class:`Spread` (mean ± std) of its finished runs, ``seeds`` how many finished, then the reported
@@ -109,7 +124,7 @@ def seed_rows(
         spreads = table_rows({row: RunSummary()}, reported)[
             0
         ]  # the row's name and its reported figures
-        for key, _ in COLUMNS[1:]:
+        for key, _ in figure_columns(metric)[1:]:
             spreads[key] = spread_of([figure(s, key) for s in done.values()])
         out.append(dict(spreads, seeds=len(done)))
     return out
@@ -208,14 +223,29 @@ def csv_table(
     settings: Settings,
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
+    metric: str | None = None,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
     """results.csv's rows and columns (what ``vislab.compare`` and ``run_suite().table`` return): a row
     per run, or per row of seeds (``rows``: mean, ``<key>_std``, N); after the run, ``settings``'
     columns (its model, seed and the settings the runs changed, or a sweep's swept values), a model
-    option the row's model does not have empty (:func:`model_options.taken`)."""
-    seeded = rows is not None
-    figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
-    return with_std_columns(*with_settings(figures, columns(reported, seeded), settings, taken))
+    option the row's model does not have empty (:func:`model_options.taken`); a sweep's ``metric``
+    too (:func:`figure_columns`)."""
+    figures = figure_rows(summaries, rows, reported, metric)
+    cols = columns(reported, rows is not None, metric)
+    return with_std_columns(*with_settings(figures, cols, settings, taken))
+
+
+def figure_rows(
+    summaries: Mapping[str, RunSummary],
+    rows: dict[str, list[str]] | None = None,
+    reported: ReportedLike = None,
+    metric: str | None = None,
+) -> list[dict]:
+    """A row of figures per run (:func:`table_rows`), or per row of seeds (``rows``: :func:`seed_rows`),
+    with a sweep's ``metric`` (:func:`figure_columns`)."""
+    if rows is None:
+        return table_rows(summaries, reported, metric)
+    return seed_rows(summaries, rows, reported, metric)
 
 
 def first_of_rows(

@@ -32,6 +32,7 @@ from vislab.experiments.results.provenance import (
     fitted_rows,
     made_info,
     provenance_line,
+    swept_metric,
 )
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -52,9 +53,8 @@ from vislab.experiments.results.table import (
     SPREAD_NOTE,
     columns,
     csv_table,
-    seed_rows,
+    figure_rows,
     seed_verdicts,
-    table_rows,
     text_columns,
     verdicts_need_seeds,
     with_settings,
@@ -128,16 +128,18 @@ def results_texts(
     """results.csv's text (finished runs, full precision) and results.md's (title with the data and how the
     runs were made, the table with its best cells bold, notes, reported figures' sources, failures). After
     each run: its model, seed and the settings the runs changed (from ``run_dirs``, default ``out/<run>``),
-    or a sweep's ``params``. ``rows`` (a seeded suite: row → its runs): mean ± std and N per row (the CSV's
-    ``<key>_std``) and each group's verdicts (``groups``, ``compare``). ``note``: a line under the table."""
+    or a sweep's ``params`` and the metric its trials were chosen by (``provenance.swept_metric``). ``rows``
+    (a seeded suite: row → its runs): mean ± std and N per row (the CSV's ``<key>_std``) and each group's
+    verdicts (``groups``, ``compare``). ``note``: a line under the table."""
     reported, seeded = as_reported(reported), rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    figures = seed_rows(summaries, rows, reported) if seeded else table_rows(summaries, reported)
+    metric = swept_metric(out) if params is not None else None  # val_loss: no column otherwise
+    figures = figure_rows(summaries, rows, reported, metric)
     settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
-    table, cols = csv_table(summaries, settings, reported, rows)
+    table, cols = csv_table(summaries, settings, reported, rows, metric)
     readable = for_people(settings)  # a few settings as columns, more listed under the table
     shown, shown_cols = with_settings(
-        figures, columns(reported, seeded), readable.columns, param_cell
+        figures, columns(reported, seeded, metric), readable.columns, param_cell
     )
     data = row_datasets(figures, summaries, rows)
     bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
