@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +61,16 @@ def _load_sweep(
 ) -> tuple[Sweep, Path]:
     """The sweep and its folder. A mapping is checked (its mistakes name it, not a file), then goes to the
     folder's spec.yaml, unless the folder holds another sweep (:func:`refuse_another_sweep`; with
-    ``overwrite`` it is about to be deleted)."""
+    ``overwrite`` it is about to be deleted). Either is checked on its data first (:func:`check_on_data`:
+    a base whose model cannot take its data is refused before any folder or study is made)."""
     with optuna_quietly():  # on use (see the imports)
+        from vislab.experiments.sweeps.data_checks import check_on_data
         from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
         from vislab.experiments.sweeps.spec import load_sweep, sweep_of
 
     if not isinstance(spec_or_file, Mapping):
         spec = load_sweep(spec_or_file, overrides)
+        spec = check_on_data(spec, overrides, str(spec.path))
         return spec, _sweep_folder(out, spec.name)
     tree = dict(spec_or_file)
     name = str(tree.setdefault("name", "sweep"))
@@ -74,14 +78,15 @@ def _load_sweep(
     if not overwrite:
         refuse_another_sweep(folder, name, stage_storage(folder, storage))
     path = folder / "spec.yaml"
-    sweep_of(tree, path, overrides, source="the sweep given to vislab.sweep")
+    source = "the sweep given to vislab.sweep"
+    notes = check_on_data(sweep_of(tree, path, overrides, source=source), overrides, source).notes
     try:
         text = yaml.safe_dump(tree, sort_keys=False)
     except yaml.YAMLError as e:
         raise UserError(f"the sweep spec holds a value YAML cannot write: {e}") from None
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    return load_sweep(path, overrides), folder
+    return replace(load_sweep(path, overrides), notes=notes), folder
 
 
 def _sweep_folder(out: str | Path | None, name: str) -> Path:

@@ -185,7 +185,7 @@ TrialsOpt = typer.Option(
     "--trials",
     "-n",
     min=1,
-    help="Finished trials the study should hold (all workers together).",
+    help="Trials the study should hold, failed ones too (all workers together): no more are started.",
 )
 StorageOpt = typer.Option(
     None, "--storage", help="Optuna storage URL shared by workers (default sqlite:///DIR/study.db)."

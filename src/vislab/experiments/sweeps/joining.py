@@ -71,6 +71,13 @@ def check_same_base(study: optuna.Study, base: dict) -> None:
     diff = config_differences(stored, resolved)
     if diff and all(d.startswith("train.select_metric") for d in diff):
         raise UserError(_selected_before(study, stored))
+    if diff and _only_failed(study):
+        raise UserError(
+            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
+            f"{'; …' if len(diff) > 5 else ''}), and each of its trials failed: none finished. To start "
+            f"it over with this base, add --overwrite (Python: overwrite=True), which deletes the failed "
+            f"trials; or give another --out or --storage (Python: out=, storage=)."
+        )
     if diff:
         raise UserError(
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
@@ -80,6 +87,12 @@ def check_same_base(study: optuna.Study, base: dict) -> None:
             f"name: key of its file), another --out or --storage (Python: out=, storage=), or use "
             f"--overwrite (Python: overwrite=True) to delete this one."
         )
+
+
+def _only_failed(study: optuna.Study) -> bool:
+    """Whether the study holds trials and every one of them failed (none finished, runs or waits)."""
+    trials = study.get_trials(deepcopy=False)
+    return bool(trials) and all(t.state == TrialState.FAIL for t in trials)
 
 
 def _selected_before(study: optuna.Study, stored: dict) -> str:

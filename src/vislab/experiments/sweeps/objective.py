@@ -39,15 +39,17 @@ from vislab.training.trainer import train
 ACTIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
-def taken(study: optuna.Study, states: tuple[TrialState, ...], grid: bool) -> list[FrozenTrial]:
-    """The study's trials in ``states`` and, on a grid (``grid``), its failed points: failed trials whose
-    parameters were not queued again, which the grid sampler counts as visited and never draws again."""
+def taken(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTrial]:
+    """The study's trials in ``states`` and its failed ones: failed trials whose parameters were not queued
+    again (an interrupted trial's retry goes on in its place) — each counts as one of the trials asked for,
+    as Optuna's ``n_trials`` counts it, so that ``--trials N`` never starts more than N (a grid's sampler
+    counts such a point as visited, and never draws it again)."""
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
 
     def counts(t: FrozenTrial) -> bool:
         failed_point = t.state == TrialState.FAIL and t.number not in retried
-        return t.state in states or (grid and failed_point and not attrs.is_surplus(t))
+        return t.state in states or (failed_point and not attrs.is_surplus(t))
 
     return [t for t in trials if counts(t)]
 
@@ -152,7 +154,7 @@ class Objective:
     def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
         """Record this worker and the run folder in the trial (Surplus if the study has its trials); (the
         folder, whether it holds the interrupted run this trial resumes: :meth:`_folder`)."""
-        active = sorted(t.number for t in taken(trial.study, ACTIVE, self.sweep.is_grid))
+        active = sorted(t.number for t in taken(trial.study, ACTIVE))
         if trial.number not in active[: self.n_target]:
             trial.set_user_attr(attrs.SURPLUS, True)
             self.surplus = True

@@ -16,9 +16,11 @@ from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
+    absolute_storage,
     default_storage,
     load_existing_study,
-    open_storage,
+    open_existing_storage,
+    sqlite_path,
 )
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_counts, trials_csv
 from vislab.files import atomic_write_text
@@ -160,21 +162,48 @@ def load_study_of(folder: Path) -> optuna.Study | None:
     url = _recorded_storage(folder, info)
     if not url or "***" in url:
         return None
-    return load_existing_study(url, info.study)
+    return load_existing_study(_found(folder, url), info.study)
 
 
 def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
-    """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none."""
-    return default_storage(folder) if info.default_storage else info.storage
+    """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none. A
+    relative SQLite path (older vislab recorded ``--storage`` as typed, relative to the folder the sweep
+    started in) is looked for in the current folder, then in ``folder`` and each folder above it: the
+    first that holds it, made absolute; found in none, it is returned as recorded (:func:`_found`)."""
+    if info.default_storage:
+        return default_storage(folder)
+    url, path = info.storage, sqlite_path(info.storage or "")
+    if path is None or path.is_absolute():
+        return url
+    here = Path(folder).resolve()
+    for base in (Path.cwd(), here, *here.parents):
+        if (base / path).is_file():
+            return absolute_storage(url, base)
+    return url
+
+
+def _found(folder: Path, url: str) -> str:
+    """``url``, recorded by ``folder``'s sweep.json, once it names the database from here: UserError when
+    it is an older record's relative SQLite path that no folder holds (:func:`_recorded_storage`)."""
+    path = sqlite_path(url)
+    if path is None or path.is_absolute():
+        return url
+    raise UserError(
+        f"'{Path(folder) / 'sweep.json'}' records the storage {url}, a path relative to the folder its "
+        f"sweep was started in (older vislab recorded --storage as typed), and neither the current folder nor "
+        f"'{folder}' or a folder above it holds {path}, so nothing was read or made. Give the "
+        f"database's place: --storage sqlite:///PATH/TO/{path.name} (Python: storage=)."
+    )
 
 
 def stage_storage(out: Path, storage: str | None) -> str:
     """The storage of the sweep stage in ``out``: ``storage`` when given, else the one ``out/sweep.json``
-    records (a narrowed stage's study lies in its first stage's study.db), else ``out/study.db``."""
+    records (a narrowed stage's study lies in its first stage's study.db), else ``out/study.db``; a
+    relative SQLite path made absolute (:func:`absolute_storage`), so the stage names it from anywhere."""
     recorded = _recorded_storage(out, SweepInfo.read(out))
     if storage or not recorded or "***" in recorded:
-        return storage or default_storage(out)
-    return recorded
+        return absolute_storage(storage) if storage else default_storage(out)
+    return _found(out, recorded)
 
 
 def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
@@ -187,7 +216,7 @@ def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
     if held != study:
         what = f"the trials of sweep '{held}', not '{study}'"
         same = f"run the sweep file it holds ({Path(out) / 'sweep.yaml'} records it)"
-    elif url != storage_url and url != public_url(storage_url):
+    elif not _same_storage(url, storage_url):
         what = f"the trials of study '{held}' stored in {public_url(url)}, not in {public_url(storage_url)}"
         same = "give that storage (--storage; Python: storage=)"
     else:
@@ -197,6 +226,17 @@ def refuse_another_sweep(out: Path, study: str, storage_url: str) -> None:
         f"would mix in one folder. To go on with it, {same}; to start it over, --overwrite (Python: "
         f"overwrite=True; deletes its trials); else choose another folder (--out; Python: out=)."
     )
+
+
+def _same_storage(recorded: str, url: str) -> bool:
+    """Whether sweep.json's ``recorded`` storage is ``url``: the same URL (its password masked), or an older
+    record's relative SQLite path that no folder holds (:func:`_found`) and ``url`` ends with."""
+    if recorded in (url, public_url(url)):
+        return True
+    old, new = sqlite_path(recorded), sqlite_path(url)
+    if old is None or new is None or old.is_absolute():
+        return False
+    return new.parts[-len(old.parts) :] == old.parts
 
 
 # ------------------------------------------------------------------------------ vislab sweep show
@@ -248,10 +288,11 @@ def _study_location(
                 f"'{folder}' holds no sweep.json: give a sweep folder, or --storage URL --study NAME."
             )
     info = info or SweepInfo()
-    url = storage or (_recorded_storage(folder, info) if folder is not None else None)
+    recorded = _recorded_storage(folder, info) if folder is not None else None
+    url = absolute_storage(storage) if storage else recorded and _found(folder, recorded)
     name = study_name or info.study
     if url and not name:
-        names = optuna.get_all_study_names(open_storage(url))
+        names = optuna.get_all_study_names(open_existing_storage(url))
         raise UserError(
             f"give --study NAME: {public_url(url)} holds {', '.join(names) or 'no study'}."
         )

@@ -2,9 +2,10 @@
 
 Any number of workers (processes, machines) run ``vislab sweep FILE --storage URL`` against one study
 (Optuna's shared RDB storage: SQLite for one machine, PostgreSQL for several). ``trials`` is the number of
-finished (complete or pruned) trials the study should hold, so a re-run after an interruption only runs
-what is missing. A trial left RUNNING by a killed worker is failed and re-queued with the same
-parameters: at once when its process is known dead on this host, else when its heartbeat stops. With
+trials the study should hold — finished (complete or pruned), running or failed, as Optuna's ``n_trials``
+counts them: no more are ever started — so a re-run after an interruption only runs what is missing. A
+trial left RUNNING by a killed worker is failed and re-queued with the same parameters (its retry goes on in
+its place): at once when its process is known dead on this host, else when its heartbeat stops. With
 ``--narrow``, a worker waits for the first stage's running trials before it narrows to the best of them.
 """
 
@@ -52,11 +53,11 @@ POLL_S = 2.0  # how often a worker waiting for other workers' trials asks the st
 
 
 # ------------------------------------------------------------------------------------------ driver
-def count_busy(study: optuna.Study, grid: bool = False) -> int:
-    """Trials finished (complete or pruned) or running, and on a grid (``grid``) its failed points, which
-    are not tried again; queued (WAITING) retries still need a worker."""
+def count_busy(study: optuna.Study) -> int:
+    """Trials finished (complete or pruned), running or failed (not tried again); queued (WAITING) retries
+    of interrupted trials still need a worker."""
     busy = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    return len(taken(study, busy, grid))
+    return len(taken(study, busy))
 
 
 def run_stage(
@@ -73,7 +74,7 @@ def run_stage(
     settle: bool = False,
 ) -> optuna.Study:
     """Work on study ``sweep.name`` (over ``sweep.distributions``: the narrowed stage has its own) until it
-    holds ``n_target`` finished-or-running trials (or the deadline passes) — with ``settle``, finished:
+    holds ``n_target`` finished, running or failed trials (or the deadline passes) — with ``settle``, finished:
     the running trials of other workers too; ``option``: the one that asked for ``n_target``, named when
     the study holds that many already; ``made``: how the sweep was made, as sweep.json records it
     (default :func:`made_from` its file and ``overrides``). Nothing is made in ``out`` before the
@@ -87,7 +88,7 @@ def run_stage(
     made = made if made is not None else made_from(sweep, overrides)
     write_sweep_info(out, replace(sweep, base=base), study, storage_url, made)  # as its trials run
     fail_dead_trials(study, log)
-    busy = count_busy(study, sweep.is_grid)
+    busy = count_busy(study)
     if busy >= n_target:
         full = sweep.is_grid and busy >= grid_size(sweep.distributions)
         log(_nothing_to_train(study, n_target, option, busy, full))
@@ -105,11 +106,11 @@ def _nothing_to_train(
     :func:`count_busy`): how to add some (``full``: none can be added, every point of its grid is taken)."""
     held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-    failed = busy - len(held) - running  # a grid's failed points
+    failed = busy - len(held) - running
     what = f"{len(held)} finished trial{'s' if len(held) != 1 else ''}" + (
         f" and {running} running on other workers" if running else ""
     )
-    what += f" (and {failed} failed grid point{'s' if failed != 1 else ''})" if failed else ""
+    what += f" (and {failed} failed trial{'s' if failed != 1 else ''})" if failed else ""
     if full:
         more = "every point of its grid is taken"
     else:
@@ -141,7 +142,7 @@ def _work(
     failures, waiting = 0, 0
     while True:
         fail_dead_trials(study, log)
-        busy = count_busy(study, objective.sweep.is_grid)
+        busy = count_busy(study)
         running = running_trials(study) if settle and busy >= n_target else 0
         if busy >= n_target and not running:
             return
@@ -222,7 +223,8 @@ def run_sweep(
     """The whole sweep: stage 1, then (``narrow``) a second study over the best trials' ranges; the results
     of each stage (``on_results`` after each; their reports draw the curves of the best ``curves`` trials).
     Its storage: ``storage``, else the one ``out`` records, else ``out/study.db``. A folder that holds
-    another study's trials is refused before anything trains. Returns the first stage's study."""
+    another study's trials is refused before anything trains; a first stage whose every trial failed is a
+    UserError once its results are written. Returns the first stage's study."""
     out = Path(out)
     for note in sweep.notes:
         log(f"note: {note}")
@@ -243,6 +245,7 @@ def run_sweep(
             settle=bool(narrow),
         )  # fmt: skip
         finish(out, study, log, on_results)
+        _refuse_all_failed(study, out)
         if narrow and _first_stage_done(study, log):
             second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
             n2 = _n_trials(second, narrow_trials or n, log)
@@ -253,6 +256,25 @@ def run_sweep(
             )  # fmt: skip
             finish(out / "narrow", study2, log, on_results)
     return study
+
+
+def _refuse_all_failed(study: optuna.Study, out: Path) -> None:
+    """UserError (after its trials.csv and results are written) when every trial of the study failed and
+    none runs or waits: the sweep has no result. Its failed trials count as trials asked for, so the way on
+    is to start it over once the cause is fixed."""
+    trials = [t for t in study.get_trials(deepcopy=False) if not attrs.is_surplus(t)]
+    if not trials or any(t.state != TrialState.FAIL for t in trials):
+        return
+    failed = [t for t in trials if not attrs.is_interrupted(t)]
+    if not failed:
+        return
+    n, last = len(failed), attrs.trial_error(failed[-1]).rstrip(".")
+    raise UserError(
+        f"{'the' if n == 1 else f'all {n}'} trial{'s' if n != 1 else ''} of study '{study.study_name}' "
+        f"failed (each error: {out / 'trials.csv'}); the last: {last}. Fix "
+        f"that, then start the sweep over with --overwrite (Python: overwrite=True): its failed trials "
+        f"count as trials asked for."
+    )
 
 
 def _first_stage_done(study: optuna.Study, log: Callable[[str], None]) -> bool:

@@ -10,7 +10,7 @@ metric: val_pacc                  # val_pacc | val_acc | val_loss (never a test 
 direction: maximize
 sampler: tpe                      # random | grid | tpe  (or {name: tpe, n_startup_trials: 5})
 pruner: none                      # none | median | halving | hyperband  (or {name: median, n_warmup_steps: 2})
-trials: 20                        # finished trials the study should hold
+trials: 20                        # trials the study should hold (failed ones count)
 seed: 0                           # sampler seed (single worker reproducibility)
 curves: 30                        # the report draws the training curves of the best 30 trials
 

@@ -41,6 +41,33 @@ def default_storage(out: Path) -> str:
     return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
 
 
+def absolute_storage(url: str, base: Path | None = None) -> str:
+    """``url`` naming the same database from any folder: a relative SQLite path (``sqlite:///rel.db``, which
+    SQLite opens in the current folder) made absolute, against ``base`` (default: the current folder);
+    any other URL as given."""
+    path = sqlite_path(url)
+    if path is None or path.is_absolute():
+        return url
+    head, _, rest = url.partition(":///")
+    _, q, query = rest.partition("?")
+    return f"{head}:///{(Path(base or Path.cwd()) / path).resolve()}{q}{query}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite storage URL names, as written in it (perhaps relative); None for another
+    database, an in-memory one, or a ``file:`` URI (opened as the URI says)."""
+    head, sep, rest = url.partition(":///")
+    db = rest.partition("?")[0]
+    if (
+        not sep
+        or head.partition("+")[0] != "sqlite"
+        or db in ("", ":memory:")
+        or db.startswith("file:")
+    ):
+        return None
+    return Path(db)
+
+
 def _retry_callback(max_retry: int | None = 3) -> Callable[[optuna.Study, FrozenTrial], None]:
     """Re-queue a failed trial's parameters as a WAITING trial (at most ``max_retry`` times per original
     trial; None: always), with the user attribute ``resume_from``: the failed trial's run folder, which the
@@ -149,9 +176,16 @@ def _sqlite_wal(url: str) -> None:
     # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here
     if not db or db == ":memory:" or parsed.query.get("uri") or db.startswith("file:"):
         return
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(db, timeout=120) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
+    try:
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(db, timeout=120) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+    except OSError as e:  # a file where a folder of its path should be, a folder it may not write
+        file = next((p for p in Path(db).parents if p.is_file()), None)
+        why = f"'{file}' is a file, not a folder" if file else f"{e.strerror}: '{e.filename}'"
+        raise UserError(_unwritable(url, why)) from None
+    except sqlite3.Error as e:  # a folder SQLite cannot create its file in (/sys, /proc, read-only)
+        raise UserError(_unwritable(url, first_line(e))) from None
 
 
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
@@ -246,7 +280,8 @@ def open_study(
             )
     # creating the study is the first write: a storage that refuses writes fails here
     except STORAGE_ERRORS as e:
-        raise UserError(_unwritable(storage.url, e)) from None
+        cause = e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
+        raise UserError(_unwritable(storage.url, first_line(cause))) from None
     _check_same_metric(study, sweep.metric)
     if study.direction.name.lower() != sweep.direction:
         raise UserError(
@@ -260,11 +295,10 @@ def open_study(
     return study
 
 
-def _unwritable(url: str, e: Exception) -> str:
-    """Why a storage that opened (it can be read) cannot hold a study: it refuses writes, or failed."""
-    cause = e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
+def _unwritable(url: str, why: str) -> str:
+    """Why a storage cannot hold a study (``why``: its error): it refuses writes, or failed."""
     return (
-        f"cannot write to the study storage '{public_url(url)}': {first_line(cause)}. Every worker "
+        f"cannot write to the study storage '{public_url(url)}': {why}. Every worker "
         f"writes its trials there: give --storage a database this user can write (a SQLite file "
         f"opened read-write, in a folder it can write; a PostgreSQL role allowed to INSERT and UPDATE "
         f"in it), or leave --storage out (DIR/study.db)."
@@ -283,8 +317,22 @@ def _check_same_metric(study: optuna.Study, metric: str) -> None:
         )
 
 
+def open_existing_storage(url: str) -> optuna.storages.RDBStorage:
+    """:func:`open_storage` for reading a study: a SQLite file that is not there is refused (UserError
+    naming it and what to give instead), not made empty."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise UserError(
+            f"no study database at '{path.resolve()}' (moved, deleted or misspelt?): there is no study "
+            f"to read, and none was made. Give where it is: --storage sqlite:///PATH/TO/{path.name} "
+            f"(Python: storage=)."
+        )
+    return open_storage(url)
+
+
 def load_existing_study(storage_url: str, name: str) -> optuna.Study:
-    storage = open_storage(storage_url)
+    """The study ``name`` in ``storage_url``: UserError when the database or the study is not there."""
+    storage = open_existing_storage(storage_url)
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:

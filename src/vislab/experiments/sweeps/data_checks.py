@@ -1,0 +1,123 @@
+"""A sweep's base config checked on its data before its first trial — before its folder or study is made —
+as a run's set-up checks a config at once (training/parts.py ``build_parts``; suites: their DataChecks):
+the base's data read (never downloaded: data a trial would download is left to the trials), the input
+shape its augmentation crop gives, and the model built for that shape on the CPU, without pretrained
+weights, and checked on the trainer's dummy batch. A base whose model cannot take its data would fail
+every trial: refused. A space over ``model.name`` has each model it draws checked: one that cannot take
+the data fails the trials that draw it (a note says so before they start), all of them the sweep. A
+mistake that names another key the space draws (a patch size, a resize) is left to the trials that draw
+its values."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import replace
+
+import torch
+from optuna.distributions import CategoricalDistribution
+
+from vislab.config import Config, build_config, set_dotted
+from vislab.data import load_splits
+from vislab.data.input_spec import InputSpec
+from vislab.data.preprocess import NormStats
+from vislab.errors import ConfigError, DataError, UserError
+from vislab.experiments.sweeps.space import decode
+from vislab.experiments.sweeps.spec import Sweep, with_overrides
+from vislab.models import build_model, skip_pretrained
+from vislab.models.options import cropped_input
+from vislab.models.registry import code_of
+from vislab.training.model_checks import check_output
+
+_CPU = torch.device("cpu")
+
+
+def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sweep:
+    """``sweep``, with a note per model of its space that cannot take the base's data; ConfigError naming
+    ``source`` (the sweep file, or the mapping given to :func:`vislab.sweep`) when no trial could train:
+    the base's model — or every model the space draws — cannot, with the fix in the sweep's terms."""
+    space = sweep.distributions
+    if "data.name" in space:  # each trial's own data: its own check
+        return sweep
+    tree = with_overrides(sweep.base, overrides)
+    drawn = space.get("model.name")
+    names = [decode(c) for c in drawn.choices] if isinstance(drawn, CategoricalDistribution) else []
+    mistakes = {}
+    for name in names or [None]:
+        model_tree = copy.deepcopy(tree)
+        if name is not None:
+            set_dotted(model_tree, "model.name", name)
+        mistake = _mistake(build_config(model_tree, source=f"{source}, its base"))
+        if mistake and not any(key in mistake for key in space if key != "model.name"):
+            mistakes[name] = mistake
+    if not mistakes:
+        return sweep
+    if not names:
+        raise ConfigError(_base_refused(source, mistakes[None]))
+    if len(mistakes) == len(names):
+        raise ConfigError(_space_refused(source, mistakes))
+    notes = [
+        f"the trials that draw model.name={name} will fail: {mistake} (drop {name} from the space "
+        f"entry 'model.name' to train only models that take this data)"
+        for name, mistake in mistakes.items()
+    ]
+    return replace(sweep, notes=sweep.notes + tuple(notes))
+
+
+def _mistake(cfg: Config) -> str:
+    """What the data of ``cfg`` shows wrong with it, as a run's set-up would find it ("" when nothing is,
+    or when its data cannot be read without downloading it: the trials read it)."""
+    try:
+        splits = load_splits(cfg.data.model_copy(update={"download": False}), cfg.train.seed)
+        spec = InputSpec.build(cfg.augment, splits.sample_shape, NormStats("none"), cfg.train.tta)
+        side = min(spec.sample_shape[-2:]) if spec.is_image else 0  # a crop's hints name the crop
+        with (
+            torch.random.fork_rng(devices=[]),
+            skip_pretrained(),
+            cropped_input(spec.crop_size, side),
+        ):
+            model = build_model(
+                cfg.model.name, spec.input_shape, splits.num_classes, **cfg.model.kwargs()
+            )
+            code = code_of(cfg.model.name)
+            check_output(
+                model, cfg.model.name, spec.input_shape, splits.num_classes, _CPU, code=code
+            )
+    except DataError:
+        return ""
+    except UserError as e:
+        return str(e)
+    return ""
+
+
+def _fix(mistake: str) -> str:
+    """The fix of a base's mistake in a sweep's terms: the model (or other setting) its message suggests, by
+    --set and in Python, else the keys to change."""
+    suggested = re.search(r"\b(model\.name)=([\w:.-]+)", mistake)
+    if suggested:
+        key, value = suggested[1], suggested[2].rstrip(".")
+        python = f"{key.replace('.', '__')}={value!r}"
+        return (
+            f"train another model: --set {key}={value} (Python: {python}), or set {key}: {value} in "
+            f"the sweep file's base (a W&B sweep file: its parameter {key}: {{value: {value}}})"
+        )
+    return (
+        "change the base: --set key=value (Python: section__key=value), or the sweep file's base (a "
+        "W&B sweep file: its `value:` parameters)"
+    )
+
+
+def _base_refused(source: str, mistake: str) -> str:
+    return (
+        f"Invalid sweep ({source}): its base config cannot train on its data, so every trial would fail "
+        f"and none was started:\n  {mistake}\nFix: {_fix(mistake)}."
+    )
+
+
+def _space_refused(source: str, mistakes: dict) -> str:
+    lines = "\n".join(f"  - model.name={name}: {mistake}" for name, mistake in mistakes.items())
+    return (
+        f"Invalid sweep ({source}): no model of the space entry 'model.name' can take the base's data, so "
+        f"every trial would fail and none was started:\n{lines}\nFix the space entry 'model.name': add a "
+        f"model that takes this data, or change the data in the base."
+    )
