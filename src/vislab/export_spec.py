@@ -210,20 +210,25 @@ def normalization_spec(stats: NormStats) -> dict:
     }
 
 
-def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[str]:
-    """The steps from a raw input (uint8 H×W×C image, or feature vector) to the model's input; ``crop``:
-    ``InputSpec.crop_window`` (resize to its image size, then take the centre)."""
-    norm = {
+def _normalisation_step(mode: str, images: bool) -> str:
+    """The recipe's step for normalisation ``mode`` (data.normalize) of images or feature vectors."""
+    return {
         "none": "No normalisation.",
         "standard": "Normalise: x = (x - mean) / std, with normalization.mean and .std per channel "
         "(broadcast over H and W)."
-        if len(shape) == 3
+        if images
         else "Normalise: x = (x - mean) / std element-wise (normalization.mean, .std).",
         "zca": "Whiten: flatten x to its D values (in C, H, W order for images), x = (x - mean) @ W with "
         "normalization.mean (D) and W the D×D matrix of normalization.matrix: its .data, base64 of "
         "little-endian float32 in row-major order (.shape, .dtype, .byte_order and .order say so), "
         "then reshape back.",
     }[mode]
+
+
+def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[str]:
+    """The steps from a raw input (uint8 H×W×C image, or feature vector) to the model's input; ``crop``:
+    ``InputSpec.crop_window`` (resize to its image size, then take the centre)."""
+    norm = _normalisation_step(mode, images=len(shape) == 3)
     if len(shape) != 3:
         return [
             f"Take each sample as a float32 vector of {shape[0]} features (the raw values of the dataset).",

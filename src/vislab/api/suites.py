@@ -141,20 +141,19 @@ def run_suite(
     **settings: Any,
 ) -> SuiteResult | pd.DataFrame:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
-    ``runs/suite-<name>``): finished runs are skipped, interrupted ones resumed; results.csv/.md, and
-    report.html when ``report``. Raises SuiteFailed (after the tables) if a run failed, DataError if a run's
-    data cannot be read (no further run starts), UserError before anything trains if ``out`` holds its runs
-    with another config (another ``epochs`` alone retrains them). ``overwrite=True`` starts it over.
+    ``runs/suite-<name>``): finished runs skipped, interrupted ones resumed; results.csv/.md, report.html if
+    ``report``. SuiteFailed (after the tables) if a run failed, DataError if a run's data cannot be read (no
+    further run starts), UserError before anything trains if ``out`` holds its runs with another config
+    (another ``epochs`` alone retrains them; ``overwrite=True`` starts it over).
 
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
     (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
-    ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere (``log``
-    receives it instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: as in
-    ``out``; fewer: UserError unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines
-    running the suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken
-    over; ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns
-    the plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
-
+    ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere (``log`` receives it
+    instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: as in ``out``; fewer: UserError
+    unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines running the suite, each run claimed
+    by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over; ``heartbeat`` every 20 s). ``dry_run``:
+    checked as a run is, nothing trained or written; returns the plan as a DataFrame. ``only``: those runs alone (a
+    row: all its seeds), the others left for later.
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite

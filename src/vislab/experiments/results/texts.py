@@ -125,12 +125,10 @@ def results_texts(
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
 ) -> tuple[str, str]:
-    """results.csv's text (finished runs, full precision) and results.md's (title with the data and how the
-    runs were made, the table with its best cells bold, notes, reported figures' sources, failures). After
-    each run: its model, seed and the settings the runs changed (from ``run_dirs``, default ``out/<run>``),
-    or a sweep's ``params`` and the metric its trials were chosen by (``provenance.swept_metric``). ``rows``
-    (a seeded suite: row → its runs): mean ± std and N per row (the CSV's ``<key>_std``) and each group's
-    verdicts (``groups``, ``compare``). ``note``: a line under the table."""
+    """results.csv's text (finished runs, full precision) and results.md's (title, table with its best cells
+    bold, notes, reported figures' sources, failures). After each run: its model, seed and the settings
+    changed (``run_dirs``, default ``out/<run>``), or a sweep's ``params`` and metric. ``rows`` (row → its
+    seeds): mean ± std and N (the CSV's ``<key>_std``), each group's verdicts. ``note``: under the table."""
     reported, seeded = as_reported(reported), rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     metric = swept_metric(out) if params is not None else None  # val_loss: no column otherwise
