@@ -381,3 +381,20 @@ def test_the_same_space_as_wandbs_own_optuna_mapping(tmp_path):
     assert len(theirs) == 5
     for name, dist in theirs.items():
         assert ours.distributions[names.get(name, name)] == dist, name
+
+
+def test_a_grid_over_a_continuous_range_is_refused_in_wandbs_words(tmp_path):
+    """method: grid with a uniform parameter: the fix named is W&B's (values:, q_uniform), not vislab's
+    spec syntax ("type: categorical with choices, or a step:")."""
+    params = {"lr": {"min": 0.001, "max": 0.1}, "dropout": {"values": [0.0, 0.5]}}
+    text = yaml.safe_dump({"method": "grid", "parameters": params})
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write(tmp_path, text))
+    said = str(e.value)
+    assert (
+        "method: grid goes through every value of each parameter, and optim.lr is a continuous"
+        in said
+    )
+    assert (
+        "values: [...], or distribution: q_uniform" in said and "type: categorical" not in said
+    ), said

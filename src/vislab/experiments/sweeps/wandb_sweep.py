@@ -139,6 +139,8 @@ def from_wandb(tree: dict, source: str) -> tuple[dict, list[str]]:
         if getattr(spec, key) is not None
     ]
     base, space = _parameters(_flatten(spec.parameters), source, notes)
+    if spec.method == "grid":
+        _check_grid(space, source)
     out: dict[str, Any] = dict(
         base=base, space=space, sampler=SAMPLER_OF[spec.method], **_metric(spec, source, notes)
     )
@@ -149,6 +151,25 @@ def from_wandb(tree: dict, source: str) -> tuple[dict, list[str]]:
     if spec.run_cap:
         out["trials"] = spec.run_cap
     return out, notes
+
+
+def _check_grid(space: dict[str, dict], source: str) -> None:
+    """ConfigError, in W&B's words, naming the parameters a grid cannot list: a continuous range (uniform,
+    log_uniform_values, ...) has no finite set of values to go through."""
+    endless = [
+        key
+        for key, e in space.items()
+        if not (
+            e["type"] == "categorical" or (not e.get("log") and (e["type"] == "int" or "step" in e))
+        )
+    ]
+    if endless:
+        raise ConfigError(
+            f"W&B sweep '{source}': method: grid goes through every value of each parameter, and "
+            f"{', '.join(endless)} {'is a' if len(endless) == 1 else 'are'} continuous range"
+            f"{'' if len(endless) == 1 else 's'}. Give each values: [...], or distribution: q_uniform "
+            f"with min, max and q (int_uniform for integers); or method: random or bayes."
+        )
 
 
 # --------------------------------------------------------------------------------------- parameters
