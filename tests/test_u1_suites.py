@@ -149,3 +149,18 @@ def test_paper_of_run_folders_names_them_and_says_the_unfinished_one_once(tmp_pa
     assert f"from {a}, {b} and {stopped}".replace("_", "\\_") in texts
     assert f"from {paper}" not in texts
     assert text.count("r_int: not in the tables, it did not finish") == 1, text
+
+
+def test_a_run_the_suite_failed_is_not_caught_up_from_its_folders_summary(tmp_path):
+    """A run the suite recorded failed (e.g. its folder holds a run of another config, complete) keeps its
+    record: its folder's summary.json is of that other run — it is not turned into a complete row."""
+    from vislab.experiments.records import RunOutcome, SuiteInfo
+    from vislab.experiments.suites.catch_up import caught_up
+
+    run = tmp_path / "cnn"
+    run.mkdir()
+    (run / "summary.json").write_text('{"status": "complete", "epochs_run": 1}')
+    failed = RunOutcome(status="failed", message="holds a run with a different config")
+    info = SuiteInfo(runs={"cnn": failed})
+    said: list[str] = []
+    assert caught_up(tmp_path, info, said.append).runs == {"cnn": failed} and said == []

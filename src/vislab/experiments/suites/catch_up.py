@@ -20,9 +20,9 @@ from vislab.training.summary import RunSummary
 def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteInfo:
     """``info`` (the suite.json of the suite in ``out``), each run's record that its summary.json now
     contradicts replaced by what the summary says (:func:`_as_run_says`). When one is, suite.json and
-    results.csv/.md are written again and ``log`` told which runs — not while a live process trains a
-    run of the suite (the suite's own, which writes them); a folder that cannot be written is said
-    instead. The records returned are brought up to date either way."""
+    results.csv/.md are written again and ``log`` told which runs — not while a process here trains a
+    run of the suite, nor for a suite shared through ``storage`` (their processes write them); a folder
+    that cannot be written is said instead. The records returned are brought up to date either way."""
     records = info.runs or {}
     now = {
         name: o
@@ -32,10 +32,15 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
     if not now:
         return info
     info = replace(info, runs={**records, **now})
-    if any(RunDir(Path(out) / n).live_holder() is not None for n in records):
-        return info  # the suite is running: its process writes suite.json and the tables
+    if info.storage or any(RunDir(Path(out) / n).live_holder() is not None for n in records):
+        # a suite running here, or shared with other machines: its processes write suite.json
+        return info
     changed = ", ".join(f"{n} ({records[n].status} → {o.status})" for n, o in now.items())
     try:
+        fresh = SuiteInfo.read(
+            out
+        )  # as it is now (written since it was read?): only these records change
+        info = replace(fresh, runs={**fresh.runs, **now}) if fresh.runs else info
         info.write(out)
         write_results(out, info, log=lambda _: None)
     except (OSError, WriteFailed) as e:
@@ -54,13 +59,18 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
 
 
 def _as_run_says(record: RunOutcome, summary: RunSummary | None) -> RunOutcome | None:
-    """The suite's ``record`` of a run as its ``summary`` (None: unread) says it ended, where exactly one
-    of them says complete; None where they agree (or between two unfinished ends: the suite's message,
-    which names how the suite stopped it, stays), and for a run recorded as trained with other settings
-    (:data:`OTHER_SETTINGS`: its folder's summary is of that other run)."""
+    """The suite's ``record`` of a run as its ``summary`` (None: unread) says it ended: a run recorded
+    interrupted that is complete now, or one recorded complete that is not; None otherwise — where they
+    agree, between two unfinished ends (the suite's message, which names how it stopped the run, stays),
+    for a run recorded failed (perhaps for its folder, not its training) and for one recorded as trained
+    with other settings (:data:`OTHER_SETTINGS`: its folder's summary is of that other run)."""
     if summary is None or summary.status is None or record.status == OTHER_SETTINGS:
         return None
-    if (record.status == "complete") == summary.complete:
+    if record.status == "complete" and summary.complete:
+        return None
+    # of the unfinished, only a run the suite stopped resumably: one it failed may have failed for its
+    # folder (a run of another config there, a config.yaml it could not read), not for its training
+    if record.status != "complete" and not (record.status == "interrupted" and summary.complete):
         return None
     return replace(
         record,
