@@ -213,7 +213,7 @@ def near_misses(root: Path) -> list[Path]:
     except OSError:
         return []
     name = root.name.lower()
-    holding = sorted(n for n in siblings if name and name in n)
+    holding = sorted(n for n in siblings if len(name) >= 3 and name in n)  # "a" is in every name
     close = difflib.get_close_matches(name, list(siblings), n=3)
     return [siblings[n] for n in dict.fromkeys([*holding, *close])][:3]
 

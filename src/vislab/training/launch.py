@@ -296,7 +296,7 @@ def summarise_stopped(folder: Path | None, status: str = "interrupted") -> None:
     summary = run.read_summary()
     with contextlib.suppress(OSError):
         if _stale(summary, loop):
-            write_stopped_summary(run, loop, status, Saved(loop.epoch, loop.step))
+            write_stopped_summary(run, loop, status, Saved.of(loop))
         elif summary is not None and status == "failed" and summary.status == "interrupted":
             # what rank 0 wrote is kept (a stop in the final scoring keeps its scores)
             run.write_summary(summary.replace(status=status))

@@ -23,7 +23,7 @@ def checkpoint(t: Training, name: str, epoch: int | None = None, resume: bool = 
         state = resume_state(t) if resume else None
         save_checkpoint(t.run.ckpt_dir / name, Checkpoint(t.record, weights, epoch, state))
     if resume:
-        t.last_saved = Saved(t.loop.epoch, t.loop.step)
+        t.last_saved = Saved.of(t.loop)
 
 
 def resume_state(t: Training) -> Resume:

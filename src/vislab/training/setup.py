@@ -112,7 +112,7 @@ def set_up(
         tc, run, dist, device, run_record(cfg, data, network), data, network, optim, loop,
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
-        Saved(loop.epoch, loop.step) if resume else None,
+        Saved.of(loop) if resume else None,
     )  # fmt: skip
 
 

@@ -77,6 +77,11 @@ class Saved:
     epoch: int
     step: int = 0
 
+    @classmethod
+    def of(cls, loop: LoopState) -> Saved:
+        """Where ``loop`` stands: what a last.pt saved now holds, or what a resumed one held."""
+        return cls(loop.epoch, loop.step)
+
     def __str__(self) -> str:
         """Where it stands: ``after epoch 2``, or ``epoch 3, step 5``."""
         if self.step:

@@ -44,8 +44,8 @@ def stop_resumably(
         last = t.run.ckpt_dir / "last.pt"
         command = resume_command(t.run.path, t.dist.world)
         resume = (
-            f"resume from the end of epoch {t.loop.epoch} ({last}) with: {command}"
-            if t.loop.epoch > 0 or last.is_file()
+            f"resume from the end of epoch {t.last_saved.epoch} ({last}) with: {command}"
+            if t.last_saved is not None
             else "no epoch had finished, so nothing was saved: start the run again"
         )
         raise TrainingInterrupted(

@@ -68,7 +68,8 @@ def _mistake(cfg: Config) -> str:
     """What the data of ``cfg`` shows wrong with it, as a run's set-up would find it ("" when nothing is,
     or when its data cannot be read without downloading it: the trials read it)."""
     try:
-        splits = load_splits(cfg.data.model_copy(update={"download": False}), cfg.train.seed)
+        data = cfg.data.model_copy(update={"download": False})  # the trials say the splits' notes
+        splits = load_splits(data, cfg.train.seed, notes=False)
         spec = InputSpec.build(cfg.augment, splits.sample_shape, NormStats("none"), cfg.train.tta)
         side = min(spec.sample_shape[-2:]) if spec.is_image else 0  # a crop's hints name the crop
         with (

@@ -168,7 +168,7 @@ def load_study_of(folder: Path) -> optuna.Study | None:
 def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
     """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none. A
     relative SQLite path (older vislab recorded ``--storage`` as typed, relative to the folder the sweep
-    started in) is looked for in the current folder, then in ``folder`` and each folder above it: the
+    started in) is looked for in ``folder`` and each folder above it, then in the current folder: the
     first that holds it, made absolute; found in none, it is returned as recorded (:func:`_found`)."""
     if info.default_storage:
         return default_storage(folder)
@@ -176,7 +176,7 @@ def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
     if path is None or path.is_absolute():
         return url
     here = Path(folder).resolve()
-    for base in (Path.cwd(), here, *here.parents):
+    for base in (here, *here.parents, Path.cwd()):  # the sweep's own places before the caller's
         if (base / path).is_file():
             return absolute_storage(url, base)
     return url

@@ -149,7 +149,7 @@ def _work(
         if deadline is not None and time.time() >= deadline:
             log(
                 f"timeout reached (--timeout; Python: timeout=); {busy} of {n_target} trials "
-                f"finished or running"
+                f"finished, running or failed"
             )
             return
         if running:  # (one that fails queues its retry: then busy < n_target, this worker runs it)
