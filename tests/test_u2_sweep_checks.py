@@ -108,6 +108,12 @@ def test_trials_1_starts_one_trial_even_when_it_fails(tmp_path, capsys):
     assert text.count("FAILED") == 1 and "in a row" not in text, text
     assert "the trial of study 't' failed" in text and "--overwrite" in text, text
     assert "train.batch_size=500" in (out / "trials.csv").read_text()
+    # run again as it was: no "give --trials 2 to add trials" beside the refusal's --overwrite
+    code, text = sweep_cli(capsys, spec, out, "--trials", "1")
+    assert code == 2 and "each of its trials failed: fix the cause, then start it over" in text, (
+        text
+    )
+    assert "to add trials" not in text
 
 
 def test_a_study_whose_trials_all_failed_names_the_way_to_start_it_over(tmp_path, capsys):

@@ -76,7 +76,8 @@ def check_same_base(study: optuna.Study, base: dict) -> None:
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
             f"{'; …' if len(diff) > 5 else ''}), and each of its trials failed: none finished. To start "
             f"it over with this base, add --overwrite (Python: overwrite=True), which deletes the failed "
-            f"trials; or give another --out or --storage (Python: out=, storage=)."
+            f"trials (a study in a --storage of yours: give the sweep a new name: in its file); or give "
+            f"another --out or --storage (Python: out=, storage=)."
         )
     if diff:
         raise UserError(

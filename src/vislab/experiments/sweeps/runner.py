@@ -111,7 +111,9 @@ def _nothing_to_train(
         f" and {running} running on other workers" if running else ""
     )
     what += f" (and {failed} failed trial{'s' if failed != 1 else ''})" if failed else ""
-    if full:
+    if failed and not held and not running:  # more trials would not mend what failed them all
+        more = "each of its trials failed: fix the cause, then start it over"
+    elif full:
         more = "every point of its grid is taken"
     else:
         n = busy + 1
@@ -272,8 +274,8 @@ def _refuse_all_failed(study: optuna.Study, out: Path) -> None:
     raise UserError(
         f"{'the' if n == 1 else f'all {n}'} trial{'s' if n != 1 else ''} of study '{study.study_name}' "
         f"failed (each error: {out / 'trials.csv'}); the last: {last}. Fix "
-        f"that, then start the sweep over with --overwrite (Python: overwrite=True): its failed trials "
-        f"count as trials asked for."
+        f"that, then start the sweep over with --overwrite (Python: overwrite=True; a study in a --storage "
+        f"of yours: a new name: in its file): its failed trials count as trials asked for."
     )
 
 
