@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
 # suites and sweeps share) → suites, sweeps; configs → inspection; configs, folders → models (looking
-# inside a model); written (which files are vislab's) → folders, papers; papers (a report cut short by
-# Ctrl-C, in words) → suites, sweeps.
+# inside a model); written (which files are vislab's) → folders, papers.
 #
 # The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
 # in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.api.runs import check_given_once
 from vislab.config import assignments
-from vislab.errors import UserError
+from vislab.errors import TrainingInterrupted, UserError
 
 # Reports are imported by the functions that use them ("on use" below): they load matplotlib, optuna
 # and SQLAlchemy, which `import vislab.api` should not wait for (see its __init__).
@@ -89,3 +89,45 @@ def report_hook(log: Log) -> Callable[..., None]:
         log(f"report: {build_report(out, study=study)}")
 
     return write
+
+
+class ReportCutShort(TrainingInterrupted):
+    """A Ctrl-C while a suite's or sweep's report was written, after its runs and tables
+    (:func:`report_kept_on_ctrl_c`): nothing of theirs was stopped."""
+
+
+def report_kept_on_ctrl_c(hook: Callable[..., None], kept: str, again: str) -> Callable[..., None]:
+    """``hook`` (a suite's or sweep stage's report: ``report_hook``), a Ctrl-C in it ended as
+    :class:`ReportCutShort` (exit 130) saying what was kept — ``kept`` ("runs", "trials") and the tables
+    written before it, report.html as it was — and how to write it: ``vislab report DIR``, or ``again``
+    (the command that ran them, in its words and Python's, and what it does again)."""
+
+    def write(out: Path, *args: object) -> None:
+        page = Path(out) / "report.html"
+        before = _stamp(page)
+        try:
+            hook(out, *args)
+        except KeyboardInterrupt:
+            left = (
+                "was written (the Ctrl-C came just after)"
+                if _stamp(page) != before
+                else "is the earlier one, as it was"
+                if before
+                else "was not written"
+            )
+            raise ReportCutShort(
+                f"Ctrl-C while the report was written: the {kept} and their tables "
+                f"({out / 'results.md'}, results.csv) are kept; {page} {left}. Write it: vislab report "
+                f"{out} (Python: vislab.write_report({str(out)!r})); or {again}."
+            ) from None
+
+    return write
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime in ns) of the file at ``path``, which writing it anew changes; None: no file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns

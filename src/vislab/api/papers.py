@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vislab.api.written import PAPER_FILES, recorded, recording, unchanged
 from vislab.arguments import Folder, FolderList, checked
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import UserError
 
 # The report's and the paper folder's modules are imported by the function that uses them ("on use"
 # below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
@@ -36,48 +36,6 @@ def write_report(
     from vislab.report.build import build_report  # on use (see the imports)
 
     return build_report(folder, title=title, trust_code=trust_code, log=log or print)
-
-
-class ReportCutShort(TrainingInterrupted):
-    """A Ctrl-C while a suite's or sweep's report was written, after its runs and tables
-    (:func:`report_kept_on_ctrl_c`): nothing of theirs was stopped."""
-
-
-def report_kept_on_ctrl_c(hook: Callable[..., None], kept: str, again: str) -> Callable[..., None]:
-    """``hook`` (a suite's or sweep stage's report: ``report_hook``), a Ctrl-C in it ended as
-    :class:`ReportCutShort` (exit 130) saying what was kept — ``kept`` ("runs", "trials") and the tables
-    written before it, report.html as it was — and how to write it: ``vislab report DIR``, or ``again``
-    (the command that ran them, in its words and Python's, and what it does again)."""
-
-    def write(out: Path, *args: object) -> None:
-        page = Path(out) / "report.html"
-        before = _stamp(page)
-        try:
-            hook(out, *args)
-        except KeyboardInterrupt:
-            left = (
-                "was written (the Ctrl-C came just after)"
-                if _stamp(page) != before
-                else "is the earlier one, as it was"
-                if before
-                else "was not written"
-            )
-            raise ReportCutShort(
-                f"Ctrl-C while the report was written: the {kept} and their tables "
-                f"({out / 'results.md'}, results.csv) are kept; {page} {left}. Write it: vislab report "
-                f"{out} (Python: vislab.write_report({str(out)!r})); or {again}."
-            ) from None
-
-    return write
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """(inode, mtime in ns) of the file at ``path``, which writing it anew changes; None: no file."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
 
 
 @checked

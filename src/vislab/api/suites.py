@@ -8,9 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.api.experiments import Log, check_counts, every_run_sets, lines_to, report_hook
+from vislab.api.experiments import (
+    Log,
+    ReportCutShort,
+    check_counts,
+    every_run_sets,
+    lines_to,
+    report_hook,
+    report_kept_on_ctrl_c,
+)
 from vislab.api.folders import check_new, start_over
-from vislab.api.papers import ReportCutShort, report_kept_on_ctrl_c
 from vislab.api.runs import compare
 from vislab.arguments import Folder, checked
 from vislab.errors import TrainingInterrupted, UserError, show_note

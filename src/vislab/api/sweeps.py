@@ -16,9 +16,9 @@ from vislab.api.experiments import (
     lines_to,
     optuna_quietly,
     report_hook,
+    report_kept_on_ctrl_c,
 )
 from vislab.api.folders import check_new, start_over, sweep_worker
-from vislab.api.papers import report_kept_on_ctrl_c
 from vislab.arguments import Folder, checked
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
@@ -99,7 +99,7 @@ def _sweep_folder(out: str | Path | None, name: str) -> Path:
 
 def _said_if_cut_short(hook: Callable[..., None]) -> Callable[..., None]:
     """A sweep stage's report ``hook``, a Ctrl-C in it said: what was kept, and that `vislab report` or
-    the same sweep again writes it (:func:`~vislab.api.papers.report_kept_on_ctrl_c`)."""
+    the same sweep again writes it (:func:`~vislab.api.experiments.report_kept_on_ctrl_c`)."""
     again = (
         "re-run the same `vislab sweep` command (Python: the same vislab.sweep call), which trains only "
         "the trials still missing, then writes it"
