@@ -56,16 +56,20 @@ def absolute_storage(url: str, base: Path | None = None) -> str:
 def sqlite_path(url: str) -> Path | None:
     """The file a SQLite storage URL names, as written in it (perhaps relative); None for another
     database, an in-memory one, or a ``file:`` URI (opened as the URI says)."""
-    head, sep, rest = url.partition(":///")
-    db = rest.partition("?")[0]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # no URL: the storage's own check names it
+        return None
+    db = parsed.database
+    # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here
     if (
-        not sep
-        or head.partition("+")[0] != "sqlite"
-        or db in ("", ":memory:")
-        or db.startswith("file:")
+        parsed.get_backend_name() != "sqlite"
+        or not db
+        or db == ":memory:"
+        or parsed.query.get("uri")
     ):
         return None
-    return Path(db)
+    return None if db.startswith("file:") else Path(db)
 
 
 def _retry_callback(max_retry: int | None = 3) -> Callable[[optuna.Study, FrozenTrial], None]:
@@ -171,11 +175,10 @@ def _with_driver(url: str) -> str:
 
 def _sqlite_wal(url: str) -> None:
     """Put a local SQLite study file in WAL mode: workers read while another writes, commits fsync less."""
-    parsed = make_url(url)
-    db = parsed.database
-    # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here
-    if not db or db == ":memory:" or parsed.query.get("uri") or db.startswith("file:"):
+    path = sqlite_path(url)
+    if path is None:
         return
+    db = str(path)
     try:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(db, timeout=120) as conn:
