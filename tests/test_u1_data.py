@@ -57,6 +57,7 @@ def test_a_folder_too_small_to_split_asks_for_images_not_for_the_fractions_in_us
     message = str(e.value)
     assert said in message and "too few to carve test and val from" in message, message
     assert "3 samples at least" in message and "vislab predict" in message
+    assert "vislab eval RUN --split all --set data.root=DIR" in message  # what scores them whole
     assert "--set data.test_fraction=0.1" not in message
 
 

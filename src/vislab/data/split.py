@@ -264,7 +264,8 @@ def _check_fraction(n: int, held: int, split: str, src: SourceData, cfg: DataCon
         raise ConfigError(
             f"{_named(src)} cannot be split: {of} {'is' if whole == 1 else 'are'} too few to carve "
             f"{' and '.join(names)} from and keep one to train on, whatever data.{names[0]}_fraction. "
-            f"Give it {len(names) + 1} samples at least (to classify a few images with a trained run: "
+            f"Give it {len(names) + 1} samples at least (to score a few images with a trained run: "
+            f"vislab eval RUN --split all --set data.root=DIR, which splits nothing; to classify them: "
             f"vislab predict RUN FILES)."
         )
     sets = [f"data.{s}_fraction=0.1" for s in names]
