@@ -60,35 +60,23 @@ def comparison_table(
 
     found = find_runs(targets)
     summaries, rows, _ = _ordered(found, sort)
-    settings = _settings(found, summaries, rows)
+    settings, metric = _choice(found, summaries, rows)
     if settings.unread:  # each run's config.yaml, read as Run.config reads it
         raise next(iter(settings.unread.values()))
     given = reported if reported is not None else found.suite.reported
-    table, cols = csv_table(summaries, settings, given, rows, _metric(found))
+    table, cols = csv_table(summaries, settings, given, rows, metric)
     return as_read_back(table), [k for k, _ in cols], found
 
 
-def _settings(
+def _choice(
     found: Found, summaries: dict[str, RunSummary], rows: dict[str, list[str]] | None
-) -> Settings:
-    """The table's setting columns: a sweep's swept values (``found.params``), as its results.csv has
-    them, else the runs' model, seed and the settings that differ (``table_settings``)."""
-    from vislab.experiments.results.settings import (
-        swept,
-        table_settings,
-    )  # on use (see the imports)
+) -> tuple[Settings, str | None]:
+    """The table's setting columns and metric column, as results.csv has them (``texts.table_choice``): a
+    sweep folder's swept values and metric, else the runs' model, seed and the settings that differ."""
+    from vislab.experiments.results.texts import table_choice  # on use (see the imports)
 
-    if found.params is not None:
-        return swept({n: found.params.get(n, {}) for n in summaries})
-    return table_settings(summaries, found.folders, rows)
-
-
-def _metric(found: Found) -> str | None:
-    """The metric a sweep folder's trials were chosen by, a column of its table as of its results.csv
-    (``provenance.swept_metric``); None for any other table."""
-    from vislab.experiments.results.provenance import swept_metric  # on use (see the imports)
-
-    return swept_metric(found.holder) if found.params is not None else None
+    params = None if found.params is None else {n: found.params.get(n, {}) for n in summaries}
+    return table_choice(found.holder, summaries, found.folders, rows, params)
 
 
 def as_read_back(table: list[dict]) -> list[dict]:
@@ -133,8 +121,8 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
     columns for one the table does not have."""
     from vislab.experiments.results.table import csv_table  # on use (see the imports)
 
-    settings = _settings(found, found.summaries, rows)
-    table, cols = csv_table(found.summaries, settings, found.suite.reported, rows, _metric(found))
+    settings, metric = _choice(found, found.summaries, rows)
+    table, cols = csv_table(found.summaries, settings, found.suite.reported, rows, metric)
     keys = [k for k, _ in cols]
     if column not in keys and column in SELECTABLE:
         _add_selectable(found, column, rows, table)

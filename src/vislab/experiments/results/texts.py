@@ -41,6 +41,7 @@ from vislab.experiments.results.reported import (
     row_summaries,
 )
 from vislab.experiments.results.settings import (
+    Settings,
     for_people,
     listed_markdown,
     swept,
@@ -111,6 +112,21 @@ def to_csv(rows: list[dict], cols: list | None = None) -> str:
     return buf.getvalue()
 
 
+def table_choice(
+    out: Path,
+    summaries: Mapping[str, RunSummary],
+    run_dirs: Mapping[str, Path],
+    rows: dict[str, list[str]] | None,
+    params: dict[str, dict[str, Any]] | None,
+) -> tuple[Settings, str | None]:
+    """A table's setting columns and the metric column it adds: a sweep's (in ``out``) swept values
+    (``params``, run → its values) and the metric its trials were chosen by (val_loss: no column
+    otherwise; ``provenance.swept_metric``), else the runs' model, seed and the settings that differ."""
+    if params is not None:
+        return swept(params), swept_metric(out)
+    return table_settings(summaries, run_dirs, rows), None
+
+
 def results_texts(
     out: Path,
     summaries: Mapping[str, RunSummary],
@@ -131,9 +147,8 @@ def results_texts(
     seeds): mean ± std and N (the CSV's ``<key>_std``), each group's verdicts. ``note``: under the table."""
     reported, seeded = as_reported(reported), rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    metric = swept_metric(out) if params is not None else None  # val_loss: no column otherwise
+    settings, metric = table_choice(out, summaries, dirs, rows, params)
     figures = figure_rows(summaries, rows, reported, metric)
-    settings = swept(params) if params is not None else table_settings(summaries, dirs, rows)
     table, cols = csv_table(summaries, settings, reported, rows, metric)
     readable = for_people(settings)  # a few settings as columns, more listed under the table
     shown, shown_cols = with_settings(
