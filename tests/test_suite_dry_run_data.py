@@ -86,7 +86,7 @@ def test_dry_run_of_data_the_run_would_download_downloads_nothing(tmp_path, caps
 @pytest.mark.parametrize("dry", [True, False], ids=["dry-run", "real-start"])
 def test_only_checks_the_runs_it_asks_for_on_their_data(dry, tmp_path, capsys, monkeypatch):
     """--only mlp trains that run alone: the other runs' data mistakes neither stop it nor are built."""
-    import vislab.experiments.suites.data_checks as data_checks
+    import vislab.experiments.data_checks as data_checks
 
     built = []
     real = data_checks._model_mistake

@@ -15,6 +15,7 @@ from typing import Any
 from vislab.config import Config, config_differences, read_yaml
 from vislab.config.build import setting
 from vislab.errors import ConfigError, UserError
+from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.settings import (
     differing_settings,
@@ -22,7 +23,6 @@ from vislab.experiments.results.settings import (
     row_sets,
     said_settings,
 )
-from vislab.experiments.suites.data_checks import DataChecks
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options

@@ -1,5 +1,5 @@
 """A sweep's base config checked on its data before its first trial — before its folder or study is made —
-as a run's set-up checks a config at once (training/parts.py ``build_parts``; suites: their DataChecks):
+as a run's set-up checks a config at once (training/parts.py ``build_parts``), by the suites' DataChecks:
 the base's data read (never downloaded: data a trial would download is left to the trials), the input
 shape its augmentation crop gives, and the model built for that shape on the CPU, without pretrained
 weights, and checked on the trainer's dummy batch. A base whose model cannot take its data would fail
@@ -14,22 +14,13 @@ import copy
 import re
 from dataclasses import replace
 
-import torch
 from optuna.distributions import CategoricalDistribution
 
-from vislab.config import Config, build_config, set_dotted
-from vislab.data import load_splits
-from vislab.data.input_spec import InputSpec
-from vislab.data.preprocess import NormStats
-from vislab.errors import ConfigError, DataError, UserError
+from vislab.config import build_config, set_dotted
+from vislab.errors import ConfigError
+from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.sweeps.space import decode
 from vislab.experiments.sweeps.spec import Sweep, with_overrides
-from vislab.models import build_model, skip_pretrained
-from vislab.models.options import cropped_input
-from vislab.models.registry import code_of
-from vislab.training.model_checks import check_output
-
-_CPU = torch.device("cpu")
 
 
 def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sweep:
@@ -42,12 +33,12 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
     tree = with_overrides(sweep.base, overrides)
     drawn = space.get("model.name")
     names = [decode(c) for c in drawn.choices] if isinstance(drawn, CategoricalDistribution) else []
-    mistakes = {}
+    mistakes, on_data = {}, DataChecks(notes=False)  # the trials say the splits' notes
     for name in names or [None]:
         model_tree = copy.deepcopy(tree)
         if name is not None:
             set_dotted(model_tree, "model.name", name)
-        mistake = _mistake(build_config(model_tree, source=f"{source}, its base"))
+        mistake = on_data.mistake(build_config(model_tree, source=f"{source}, its base"))
         if mistake and not any(key in mistake for key in space if key != "model.name"):
             mistakes[name] = mistake
     if not mistakes:
@@ -62,33 +53,6 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
         for name, mistake in mistakes.items()
     ]
     return replace(sweep, notes=sweep.notes + tuple(notes))
-
-
-def _mistake(cfg: Config) -> str:
-    """What the data of ``cfg`` shows wrong with it, as a run's set-up would find it ("" when nothing is,
-    or when its data cannot be read without downloading it: the trials read it)."""
-    try:
-        data = cfg.data.model_copy(update={"download": False})  # the trials say the splits' notes
-        splits = load_splits(data, cfg.train.seed, notes=False)
-        spec = InputSpec.build(cfg.augment, splits.sample_shape, NormStats("none"), cfg.train.tta)
-        side = min(spec.sample_shape[-2:]) if spec.is_image else 0  # a crop's hints name the crop
-        with (
-            torch.random.fork_rng(devices=[]),
-            skip_pretrained(),
-            cropped_input(spec.crop_size, side),
-        ):
-            model = build_model(
-                cfg.model.name, spec.input_shape, splits.num_classes, **cfg.model.kwargs()
-            )
-            code = code_of(cfg.model.name)
-            check_output(
-                model, cfg.model.name, spec.input_shape, splits.num_classes, _CPU, code=code
-            )
-    except DataError:
-        return ""
-    except UserError as e:
-        return str(e)
-    return ""
 
 
 def _fix(mistake: str) -> str:

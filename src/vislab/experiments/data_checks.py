@@ -1,4 +1,5 @@
-"""A suite's runs checked against their data before anything trains, as a run's set-up checks them
+"""A suite's runs, or a sweep's base and the models its space draws, checked against their data before
+anything trains, as a run's set-up checks them
 (training/parts.py ``build_parts``): the data read (each distinct data section once, never downloaded),
 the input shape its augmentation crop gives (``InputSpec.build``), and the model built for that shape
 on the CPU, without pretrained weights, and checked on the trainer's dummy batch (each distinct model
@@ -32,10 +33,11 @@ class DataChecks:
 
     ``unread``: whether data that cannot be read (and that the run would not download) is a mistake too
     — for a dry run, which says how the run would end — or left to the runner, which stops the suite at
-    the first run on it and keeps the finished runs of other data."""
+    the first run on it and keeps the finished runs of other data. ``notes``: whether reading the data
+    shows its split notes (a sweep's check leaves them to its trials)."""
 
-    def __init__(self, unread: bool = False):
-        self.unread = unread
+    def __init__(self, unread: bool = False, notes: bool = True):
+        self.unread, self.notes = unread, notes
         self._data: dict[str, tuple[tuple[int, ...], int] | UserError] = {}
         self._models: dict[tuple, str] = {}
 
@@ -63,7 +65,9 @@ class DataChecks:
         key = data.model_dump_json()
         if key not in self._data:
             try:  # as a run reads it, but never downloading: a dry run writes nothing
-                splits = load_splits(data.model_copy(update={"download": False}), seed)
+                splits = load_splits(
+                    data.model_copy(update={"download": False}), seed, notes=self.notes
+                )
                 self._data[key] = (splits.sample_shape, splits.num_classes)
             except UserError as e:  # kept without its frames (and the arrays they hold)
                 self._data[key] = e.with_traceback(None)
