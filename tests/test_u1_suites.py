@@ -164,3 +164,26 @@ def test_a_run_the_suite_failed_is_not_caught_up_from_its_folders_summary(tmp_pa
     info = SuiteInfo(runs={"cnn": failed})
     said: list[str] = []
     assert caught_up(tmp_path, info, said.append).runs == {"cnn": failed} and said == []
+
+
+def test_resuming_a_suites_run_to_its_end_updates_its_results_table_at_once(
+    _suite_once, tmp_path, capsys
+):
+    """`vislab train --resume s/mlp` of a run the suite recorded interrupted: results.csv/.md and
+    suite.json say it finished as soon as it does (as `vislab compare s` does), not at the next report."""
+    out = tmp_path / "s"
+    shutil.copytree(_suite_once, out)
+    summary = out / "mlp" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "status": "interrupted"}))
+    info = SuiteInfo.read(out)
+    info.runs["mlp"] = RunOutcome(status="interrupted", message=STOPPED, halted=True)
+    info.write(out)
+    write_results(out, info, log=lambda line: None)
+    code, text = cli(capsys, "train", "--resume", out / "mlp")
+    assert code == 0, text
+    assert json.loads(summary.read_text())["status"] == "complete"
+    assert SuiteInfo.read(out).runs["mlp"].status == "complete"
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["run"]) == ["majority", "mlp"]
+    pd.testing.assert_frame_equal(vislab.compare([out]), table)
+    assert "mlp (interrupted → complete)" in text

@@ -20,6 +20,7 @@ from vislab.arguments import Folder, Folders, checked
 from vislab.config import Config
 from vislab.config.build import setting, stored_tree
 from vislab.errors import RunExists, UserError, show_note
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.reported import Reported
 from vislab.run import Run
 from vislab.training.progress import in_notebook
@@ -272,6 +273,8 @@ def train_config(
             given, out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code, epochs=epochs,
             callbacks=callbacks,
         )  # fmt: skip
+        if resume and dist.is_main:
+            _suite_caught_up(Path(out))
     except BaseException:
         if made is not None and dist.is_main:
             with contextlib.suppress(OSError):  # an empty folder only: rmdir refuses any other
@@ -280,6 +283,16 @@ def train_config(
     finally:
         dist.close()
     return Run(out)
+
+
+def _suite_caught_up(run: Path) -> None:
+    """A resumed run of a suite (its folder beside suite.json): the suite's suite.json and results.csv/.md
+    brought up to date with it now, as its next report would (:func:`caught_up`), and said in a note."""
+    from vislab.experiments.suites.catch_up import caught_up  # on use: pandas writes results.csv
+
+    suite = run.resolve().parent
+    if (suite / SuiteInfo.FILE).is_file():
+        caught_up(suite, SuiteInfo.read(suite), show_note)
 
 
 def _saved_device(out: Path) -> str:
