@@ -123,3 +123,20 @@ def test_show_of_a_study_database_that_is_gone_makes_none(tmp_path, capsys):
     assert code == 2 and not (tmp_path / "no.db").exists(), text
     code, text = cli(capsys, "sweep", "show", out, "--storage", f"sqlite:///{tmp_path / 'kept.db'}")
     assert code == 0, text
+
+
+def test_report_of_a_sweep_whose_database_moved_names_the_command_that_takes_storage(
+    tmp_path, capsys
+):
+    """`vislab report DIR` (which has no --storage) of a sweep whose study.db moved: its note names
+    `vislab sweep show DIR --storage URL`, and that command writes the report."""
+    out = tmp_path / "sw"
+    code, text = sweep(capsys, spec_file(tmp_path), "--trials", 1, "--out", out)
+    assert code == 0, text
+    move_db(out / "study.db", tmp_path / "kept.db")
+    code, text = cli(capsys, "report", out)
+    text = one_line(text)
+    assert f"`vislab sweep show {out} --storage URL`, which writes this report" in text, text
+    (out / "report.html").unlink()
+    code, text = cli(capsys, "sweep", "show", out, "--storage", f"sqlite:///{tmp_path / 'kept.db'}")
+    assert code == 0 and (out / "report.html").is_file(), text

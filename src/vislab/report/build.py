@@ -90,7 +90,7 @@ def plan_report(
     sweep = info if isinstance(info, SweepInfo) else None
     notes: list[str] = []
     if sweep is not None:
-        study = study or _load_study(folder, notes)
+        study = study or _load_study(folder, notes, log)
         runs = trial_dirs(study, folder) if study is not None else runs
     summaries, unread = read_summaries(runs)
     other = suite.trained_otherwise() if suite is not None else set()
@@ -183,18 +183,22 @@ def _complete(summary: RunSummary | None) -> bool:
     return summary is not None and summary.complete
 
 
-def _load_study(folder: Path, notes: list[str]) -> optuna.Study | None:
+def _load_study(folder: Path, notes: list[str], log: Callable[[str], None]) -> optuna.Study | None:
+    """``folder``'s sweep study, from the storage its sweep.json records; None, with a note (in ``notes``
+    and told to ``log``) saying why and the command that gives another storage (``vislab report`` has
+    no --storage; ``vislab sweep show`` has)."""
+    show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
     try:
         study = load_study_of(folder)
     except UserError as e:
-        notes.append(f"sweep study not loaded: {e}")
-        return None
-    if study is None:
-        notes.append(
-            "sweep study not loaded: its storage URL needs a password; "
-            "use `vislab sweep show DIR --storage URL`"
-        )
-    return study
+        why = f"{e} To give its storage to a report: {show}."
+    else:
+        if study is not None:
+            return study
+        why = f"its storage URL needs a password; use {show}."
+    notes.append(f"sweep study not loaded: {why}")
+    log(f"warning: sweep study not loaded, so the report shows its runs without it: {why}")
+    return None
 
 
 def build_report(
