@@ -23,7 +23,7 @@ from vislab.experiments.results.settings import (
     setting_text,
     silent_keys,
 )
-from vislab.experiments.suites.plan import foresee_suite
+from vislab.experiments.suites.foresee import foresee_suite
 from vislab.experiments.suites.spec import load_suite
 from vislab.paper_folder.tables import parts
 from vislab.training.checkpoint import load_checkpoint

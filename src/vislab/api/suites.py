@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from vislab.experiments.shared.postgres import SharedStorage
-    from vislab.experiments.suites.plan import Foreseen
+    from vislab.experiments.suites.foresee import Foreseen
     from vislab.experiments.suites.spec import Suite
 
 
@@ -200,7 +200,7 @@ def _dry_run(
     the suite's line (its runs, seeds and epochs) and a count of each action; returned as
     :func:`_plan_table`."""
     from vislab.experiments.results.settings import setting_text  # on use (see the imports)
-    from vislab.experiments.suites.plan import foresee_suite
+    from vislab.experiments.suites.foresee import foresee_suite
 
     foreseen = foresee_suite(suite, folder, sets, only)
     said = _runs_said(suite, only)

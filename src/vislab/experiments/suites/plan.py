@@ -1,38 +1,24 @@
 """A suite's plan: for each run, what its folder says to do — nothing (done), resume, start, retrain (the
 folder holds it for another epoch count), or report it failed (bad config, or a different run there).
-A dry run (:func:`foresee_suite`) says what that would be for each run — or that a live vislab process
-holds its folder (busy) —, moving, training and writing nothing, and taking no lock."""
+A dry run (suites/foresee.py) says what that would be for each run, moving, training and writing nothing."""
 
 from __future__ import annotations
 
-import inspect
-import typing
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from vislab.config import Config, config_differences, read_yaml
 from vislab.config.build import setting
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.records import SuiteInfo
-from vislab.experiments.results.settings import (
-    differing_settings,
-    flat_settings,
-    row_sets,
-    said_settings,
-)
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
-from vislab.models.calling import target_of
-from vislab.models.hooks import ModelHooks, hooks_of
-from vislab.models.registry import MODELS
-from vislab.training.resume import open_resume
+from vislab.models.hooks import hooks_of
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
-from vislab.training.writable import check_writable
 
 
 @dataclass
@@ -171,7 +157,7 @@ def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
         check_model_options(p.config.model.name, p.config.model.kwargs())
     except UserError as e:
         return str(e)
-    return on_data.mistake(p.config) if on_data is not None and p.action in _OPENS else ""
+    return on_data.mistake(p.config) if on_data is not None and p.action in OPENS else ""
 
 
 def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
@@ -196,7 +182,7 @@ def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     vislab process holds (:func:`in_use`: another run of this suite into the same folder, say) — the whole
     suite is refused, before anything is trained or written. A shared suite (``--storage``) does not ask:
     there such a run is another worker's claim."""
-    held = {p.name: message for p in plan if p.action in _OPENS and (message := in_use(p.run_dir))}
+    held = {p.name: message for p in plan if p.action in OPENS and (message := in_use(p.run_dir))}
     if not held:
         return
     lines = "\n".join(f"  - {name}: {message}" for name, message in held.items())
@@ -220,78 +206,6 @@ def _options_before(out: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ a dry run
-@dataclass(frozen=True)
-class Foreseen:
-    """What running the suite would do to one run, seen from its folder alone (nothing moved or trained):
-    ``action`` as :class:`PlannedRun`'s, or ``busy`` (a live vislab process holds the folder the run would
-    open: the whole suite would be refused, :func:`refuse_busy`) or ``left out`` (see :func:`_foreseen`),
-    ``said`` in words ("resume from epoch 3 of 5"), its ``config`` and ``settings``, those of its config
-    that differ between the suite's runs (dotted key → value, as results.csv's columns), how its model
-    trains (``trained_by``: "fit_arrays" for a fitted baseline, which has no epochs) and ``changed``: the
-    settings its line says — what results.md will show of it and what its suite row sets
-    (results/settings.py ``said_settings``)."""
-
-    name: str
-    action: str
-    said: str
-    config: Config
-    settings: dict[str, Any]
-    trained_by: str = "optimizer"
-    changed: dict[str, Any] = field(default_factory=dict)
-
-
-def foresee_suite(
-    suite: Suite, out: Path, overrides: list[str] | tuple = (), only: Collection[str] | None = None
-) -> list[Foreseen]:
-    """What running ``suite`` into ``out`` would do to each run (``only``: to those runs; their settings
-    still those that differ among all the suite's runs), checked as the runner checks it first
-    (:func:`check_plan`, then that ``out`` can be written: the same errors) — and data that cannot be read,
-    which the runner meets as the suite runs, named too —, but nothing is moved, trained, downloaded or
-    written. A run the runner moves first — kept for another epoch count, or trained before the suite
-    had seeds (suites/folders.py) — is planned where it lies."""
-    plan = check_plan(suite, out, overrides, unread=True, only=only)
-    check_writable(out, "the suite's runs")
-    changed, how = changed_settings(plan), [_trained_by(p) for p in plan]
-    sets = [_row_sets(suite, p, trained_by) for p, trained_by in zip(plan, how)]
-    return [
-        replace(_foreseen(p, suite, settings, only), trained_by=trained_by, changed=said)
-        for p, settings, trained_by, said in zip(plan, changed, how, said_settings(changed, sets))
-        if only is None or p.name in only or p.action == "retrain"
-    ]
-
-
-def _row_sets(suite: Suite, p: PlannedRun, trained_by: str) -> dict[str, Any]:
-    """The settings of planned run ``p`` that its suite row sets (results/settings.py ``row_sets``)."""
-    row = suite.run_names()[p.name]
-    return row_sets(flat_settings(p.config.to_dict()), suite.runs[row] or {}, trained_by)
-
-
-def _foreseen(
-    p: PlannedRun, suite: Suite, settings: dict[str, Any], only: Collection[str] | None
-) -> Foreseen:
-    """:class:`Foreseen` of planned run ``p`` (its config checked: never None here); ``left out`` where
-    ``only`` leaves out a run its folder holds trained with other settings (the tables leave it out)."""
-    if only is not None and p.name not in only:
-        return Foreseen(
-            p.name, "left out", f"left out by --only: {not_with_these(p)}", p.config, settings
-        )
-    moved = seed_zero_before(p, suite)
-    if moved is not None:
-        return Foreseen(p.name, *_moved_said(moved), p.config, settings)
-    if held := (in_use(p.run_dir) if p.action in _OPENS else ""):  # the suite refuses (refuse_busy)
-        said = f"busy, so the whole suite would be refused before anything is trained or written: {held}"
-        return Foreseen(p.name, "busy", said, p.config, settings)
-    back = kept_back(p) if p.action == "retrain" else None
-    if back is not None:
-        said = f"{_said(back)} ({p.message}: the run kept as {back.run_dir} comes back)"
-        return Foreseen(p.name, back.action, said, p.config, settings)
-    return Foreseen(p.name, p.action, _said(p), p.config, settings)
-
-
-# the actions whose run opens its folder (retrain: moves it aside first)
-_OPENS = ("start", "resume", "retrain")
-
-
 def not_with_these(p: PlannedRun) -> str:
     """What the tables say of planned run ``p`` (``retrain``) that ``only`` left out, and the fix: the
     command that trains it, or brings back the run an earlier switch of epochs kept (:func:`kept_back`)."""
@@ -302,49 +216,6 @@ def not_with_these(p: PlannedRun) -> str:
         f"--only {p.name} (Python: only=[{p.name!r}]), or without --only, {does} (the run there now "
         f"is kept beside it)"
     )
-
-
-def in_use(run_dir: Path) -> str:
-    """Why a run cannot open ``run_dir``: a live vislab process holds its lock (the error names that
-    process, as ``.lock`` records it), or '' when none does; the lock is only read, never taken."""
-    try:
-        RunDir(run_dir).check_free()
-    except UserError as e:
-        return str(e)
-    return ""
-
-
-def _moved_said(moved: PlannedRun) -> tuple[str, str]:
-    """(action, words) for the run a seeded suite's ``<row>-s0`` finds in ``<row>`` (:func:`seed_zero_before`):
-    moved there and planned as it is — or, while a live vislab process holds that folder, left where it
-    is and started anew (as the runner does)."""
-    before = f"{moved.run_dir}, trained before the suite had seeds"
-    if held := in_use(moved.run_dir):
-        return "start", f"start ({before}, stays where it is: {held})"
-    return moved.action, f"{_said(moved)} (moved from {before})"
-
-
-def _said(p: PlannedRun) -> str:
-    """What planned run ``p`` would do, in words."""
-    if p.action == "resume":
-        return _resume_said(p)
-    if p.action == "retrain":
-        return f"retrain ({p.message}: that run is kept beside it)"
-    if p.action == "failed":
-        return f"failed: {p.message}"
-    return "already complete, skipped" if p.action == "done" else p.action
-
-
-def _resume_said(p: PlannedRun) -> str:
-    """How planned run ``p`` resumes ("resume from epoch 3 of 5"), read from its last.pt as resuming opens
-    it (its error where it cannot: the run would fail); a run whose training ended is only evaluated."""
-    try:
-        loop = open_resume(RunDir(p.run_dir)).resume.loop
-    except UserError as e:
-        return f"resume, which fails: {e}"
-    if loop.stopped_early or loop.epoch >= p.config.train.epochs:
-        return f"resume: its training ended after epoch {loop.epoch}, so it is only evaluated"
-    return f"resume from epoch {loop.epoch + 1} of {p.config.train.epochs}"
 
 
 def seed_zero_before(p: PlannedRun, suite: Suite) -> PlannedRun | None:
@@ -373,31 +244,15 @@ def kept_back(p: PlannedRun) -> PlannedRun | None:
     return planned if planned.action in ("done", "resume") else None
 
 
-def changed_settings(plan: list[PlannedRun]) -> list[dict[str, Any]]:
-    """Per planned run, its settings whose values differ among the runs, by the rule of the tables
-    (results/settings.py ``differing_settings``). A run already in its folder is compared as its
-    summary.json says its model trains (a fitted baseline reads no optim.*, schedule.*, augment.* or
-    train.epochs); a run not started yet as its model's class declares it (:func:`declared_trained_by`)."""
-    runs = [(flat_settings(p.config.to_dict()), _trained_by(p)) for p in plan]
-    return differing_settings(runs)
+# the actions whose run opens its folder (retrain: moves it aside first)
+OPENS = ("start", "resume", "retrain")
 
 
-def _trained_by(p: PlannedRun) -> str:
-    """How planned run ``p``'s model trains: as its summary.json records it, else as its model declares."""
-    recorded = (RunDir(p.run_dir).read_summary() or RunSummary()).trained_by
-    return recorded or declared_trained_by(p.config.model.name)
-
-
-def declared_trained_by(name: str) -> str:
-    """How registered model ``name`` trains (ModelHooks ``trained_by``), read without building it: from its
-    class, or from the class its builder function's return annotation names (``-> Majority``);
-    "optimizer" where neither says (a builder returning ``nn.Module``, a prefix family, a user's model)."""
-    target = target_of(MODELS.get(name))  # a registered class: the class adapt made its builder for
-    if target is not None and not inspect.isclass(target):
-        try:
-            target = typing.get_type_hints(target).get("return")
-        except (NameError, TypeError):  # an annotation that does not resolve: nothing declared
-            target = None
-    if inspect.isclass(target) and issubclass(target, ModelHooks):
-        return target.trained_by
-    return "optimizer"
+def in_use(run_dir: Path) -> str:
+    """Why a run cannot open ``run_dir``: a live vislab process holds its lock (the error names that
+    process, as ``.lock`` records it), or '' when none does; the lock is only read, never taken."""
+    try:
+        RunDir(run_dir).check_free()
+    except UserError as e:
+        return str(e)
+    return ""
