@@ -128,3 +128,27 @@ def test_a_study_whose_trials_all_failed_names_the_way_to_start_it_over(tmp_path
     code, text = sweep_cli(capsys, spec, out, *fixed, "--overwrite")
     assert code == 0, text
     assert [t.state for t in trials_of(out)] == [optuna.trial.TrialState.COMPLETE]
+
+
+def test_a_space_over_models_gives_the_base_model_options_to_the_base_model_alone(tmp_path, capsys):
+    """The base trains an MLP with hidden=[16]; the space draws model.name from mlp and cnn: the cnn
+    trials start from an empty model section, as a suite's row does (cnn has no option 'hidden'), and
+    train; the mlp trials keep the base's hidden."""
+    spec = {
+        "base": BASE,
+        "space": {"model.name": {"type": "categorical", "choices": ["mlp", "cnn"]}},
+    }
+    checked = check_on_data(load_sweep(spec_file(tmp_path, spec)), (), "t.yaml")
+    assert not any("will fail" in n for n in checked.notes), checked.notes
+    out = tmp_path / "sw"
+    code, text = sweep_cli(
+        capsys, spec_file(tmp_path, {**spec, "sampler": "grid"}), out, "--trials", "2"
+    )
+    assert code == 0, text
+    trials = trials_of(out)
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2, text
+    configs = [
+        yaml.safe_load((run / "config.yaml").read_text()) for run in (out / "trials").iterdir()
+    ]
+    models = {c["model"]["name"]: c["model"] for c in configs}
+    assert models["mlp"]["hidden"] == [16] and "hidden" not in models["cnn"], models

@@ -50,6 +50,15 @@ def setting(tree: Any, dotted: str, default: Any = None) -> Any:
     return node
 
 
+def set_model(tree: dict, name: str) -> None:
+    """Make config ``tree`` train model ``name``. A model other than the one it trains (its model.name,
+    else the default) starts from an empty model section: the tree's model options are its own model's,
+    not every model's (a suite's row, a sweep's trial that draws another model)."""
+    if name != setting(tree, "model.name", Config.model_fields["model"].default.name):
+        tree["model"] = {}
+    tree.setdefault("model", {})["name"] = name
+
+
 def stored_tree(folder: str | Path) -> Any:
     """The config tree the run in ``folder`` stored (its config.yaml) as plain YAML, neither validated nor
     updated (:func:`as_stored`): what reads one setting of any run, one of an older vislab or one whose

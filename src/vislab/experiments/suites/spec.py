@@ -44,7 +44,7 @@ from vislab.config import (
     read_base,
     set_dotted,
 )
-from vislab.config.build import setting
+from vislab.config.build import set_model
 from vislab.data.sources import require_source
 from vislab.errors import UserError
 from vislab.experiments.results.chosen import chosen_runs
@@ -213,9 +213,7 @@ def apply_run_overrides(base: dict, changes: dict) -> dict:
     changes = dict(changes or {})
     new_model = changes.pop("model.name", None)
     if new_model is not None:
-        if new_model != setting(tree, "model.name"):
-            tree["model"] = {}
-        tree.setdefault("model", {})["name"] = new_model
+        set_model(tree, new_model)
     for key, value in changes.items():
         if value is None:
             *parents, leaf = str(key).split(".")

@@ -16,10 +16,10 @@ from dataclasses import replace
 
 from optuna.distributions import CategoricalDistribution
 
-from vislab.config import build_config, set_dotted
+from vislab.config import build_config
 from vislab.errors import ConfigError
 from vislab.experiments.data_checks import DataChecks
-from vislab.experiments.sweeps.space import decode
+from vislab.experiments.sweeps.space import apply_values, decode
 from vislab.experiments.sweeps.spec import Sweep, with_overrides
 
 
@@ -37,7 +37,7 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
     for name in names or [None]:
         model_tree = copy.deepcopy(tree)
         if name is not None:
-            set_dotted(model_tree, "model.name", name)
+            apply_values(model_tree, {"model.name": name})
         mistake = on_data.mistake(build_config(model_tree, source=f"{source}, its base"))
         if mistake and not any(key in mistake for key in space if key != "model.name"):
             mistakes[name] = mistake

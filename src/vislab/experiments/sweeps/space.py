@@ -23,6 +23,7 @@ from optuna.distributions import (
 )
 
 from vislab.config import build_config, set_dotted
+from vislab.config.build import set_model
 from vislab.data.sources import require_source
 from vislab.errors import ConfigError
 from vislab.models import check_model_options, model_kwargs
@@ -82,7 +83,10 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
 def apply_values(tree: dict, values: dict[str, Any]) -> None:
     """Set each dotted key of ``values`` in a config tree. A key ending in a number sets that item of a list
     (``model.widths.1``): of the list the tree holds, else of its default (:func:`default_list`), else of
-    one built from item 0 up (the swept items make the whole list)."""
+    one built from item 0 up (the swept items make the whole list). A ``model.name`` first: another model
+    than the tree's starts from an empty model section (``config.build.set_model``)."""
+    if "model.name" in values:
+        set_model(tree, values["model.name"])
     items: dict[str, dict[int, Any]] = {}
     for key, value in values.items():
         if _is_item(key):
