@@ -165,8 +165,8 @@ def test_broken_checkpoints_give_data_errors(capsys, tmp_path, trained, digit_pn
             assert code == 2 and why in one_line(out), (name, out)
     code, out = cli(capsys, "predict", tmp_path / "nope.pt", digit_png)
     assert code == 2 and "does not exist" in out
-    code, out = cli(capsys, "eval", tmp_path)  # a folder without checkpoints/
-    assert code == 2 and "has no checkpoints" in out
+    code, out = cli(capsys, "eval", tmp_path)  # a folder of .pt files, no run (no config.yaml)
+    assert code == 2 and "is not a vislab run directory" in out
 
 
 def test_randomly_mutated_checkpoints_load_or_give_user_errors(tmp_path, trained):

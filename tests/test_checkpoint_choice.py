@@ -154,8 +154,13 @@ def test_checkpoint_choices_that_cannot_be_met(finished, stopped, tmp_path, caps
     no_last = tmp_path / "run"
     shutil.copytree(finished, no_last)
     (no_last / "checkpoints" / "last.pt").unlink()
-    with pytest.raises(DataError, match="has no checkpoints/last.pt: was the run started"):
+    with pytest.raises(
+        DataError, match="has no checkpoints/last.pt: it trained, but the checkpoint is gone"
+    ):
         pick_checkpoint(no_last, "last")
+    (tmp_path / "notarun").mkdir()  # no config.yaml: no run at all, not one that never started
+    with pytest.raises(DataError, match="'.*notarun' is not a vislab run directory"):
+        pick_checkpoint(tmp_path / "notarun")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # asked for: no warning
         picked = pick_checkpoint(stopped, "last")

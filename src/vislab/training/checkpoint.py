@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
-from vislab.not_a_run import runs_folder_note
+from vislab.not_a_run import folder_kind, not_a_run, runs_folder_note
 from vislab.training.folder_lock import FolderLock
 
 # torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
@@ -172,10 +172,26 @@ def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint
         ema = ckpt.resume is not None and ckpt.resume.ema is not None
         note = " ".join(n for n in (live, _last_note(p, ckpt, asked=which == "last")) if n)
         return PickedCheckpoint(last, p, ema and which == "best", note or None)
+    if folder_kind(p) != "run":
+        raise DataError(runs_folder_note(p) or not_a_run(p))
     wanted = "last.pt" if which == "last" else "best.pt or last.pt"
-    raise DataError(
-        runs_folder_note(p)
-        or f"run directory '{p}' has no checkpoints/{wanted}: was the run started?"
+    raise DataError(f"run directory '{p}' has no checkpoints/{wanted}: {_no_checkpoint(p)}")
+
+
+def _no_checkpoint(run: Path) -> str:
+    """Why run folder ``run`` holds no checkpoint to use, and the way on: its checkpoints were deleted or
+    moved (a run that saved some: its summary.json or metrics.jsonl says it trained), or it stopped
+    before it saved its first."""
+    trained = (run / "summary.json").is_file() or (run / "metrics.jsonl").is_file()
+    if not trained:
+        return (
+            "it stopped before saving its first checkpoint, so it has no weights. Train it: "
+            f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER"
+        )
+    return (
+        "it trained, but the checkpoint is gone (deleted or moved?). Put it back into "
+        f"{run / 'checkpoints'}, or train the run again: vislab train --config {run / 'config.yaml'} "
+        "--out NEW_FOLDER"
     )
 
 
