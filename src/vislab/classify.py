@@ -20,6 +20,7 @@ from vislab.data.images import (
 from vislab.errors import UserError, show_note
 from vislab.predict import load_model
 from vislab.training.record import RunRecord
+from vislab.words import first_few
 
 #: (class name, probability) pairs, best first
 Ranked = list[tuple[str, float]]
@@ -48,6 +49,15 @@ def classify_features(
 ) -> list[Ranked]:
     """Top-k (class name, probability) pairs, best first, for each raw feature vector (a row of an N×D
     array, or one D-vector) of a model of feature vectors, normalised as in training."""
+    x = feature_batch(record, vectors)
+    with torch.inference_mode():
+        probs = torch.softmax(model(x), 1)
+    return [_ranked(p, record.model.class_names, top_k) for p in probs]
+
+
+def feature_batch(record: RunRecord, vectors: np.ndarray) -> torch.Tensor:
+    """Raw feature vectors (an N×D array, or one D-vector) as the model's N×D input, normalised as in
+    training; UserError naming the shape to give for anything else (images, another D)."""
     (dim,) = record.inputs.sample_shape
     try:
         x = np.asarray(as_array(vectors), dtype=np.float32)
@@ -64,9 +74,7 @@ def classify_features(
             f"this model takes {dim}-D feature vectors, not {given}: give an N×{dim} array of raw "
             f"features (or one vector of {dim} numbers)."
         )
-    with torch.inference_mode():
-        probs = torch.softmax(model(record.inputs.prepare(torch.from_numpy(x))), 1)
-    return [_ranked(p, record.model.class_names, top_k) for p in probs]
+    return record.inputs.prepare(torch.from_numpy(x))
 
 
 def _ranked(probs: torch.Tensor, names: list[str], top_k: int) -> Ranked:
@@ -97,7 +105,9 @@ def predict_images(
 ) -> list[tuple[Path, Ranked | UserError]]:
     """The top-k classes of each image file (a folder: each image in it, :func:`expand_folders`), or
     the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time.
-    One note for the 16-bit files that decode dark (:func:`~vislab.data.images.dark_note`)."""
+    One note for the 16-bit files that decode dark (:func:`~vislab.data.images.dark_note`). UserError
+    when no path given exists (a mistyped folder: nothing to classify)."""
+    _check_some_exist(images)
     files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
     model, record = load_model(target, trust_code)
     shape = image_shape(record, target)
@@ -117,6 +127,17 @@ def predict_images(
     ):
         show_note(note)
     return out
+
+
+def _check_some_exist(paths: Sequence[Path]) -> None:
+    """UserError naming the paths when none of them exists; one missing among others is its own row."""
+    if not paths or any(Path(p).exists() for p in paths):
+        return
+    named = first_few([f"'{p}'" for p in paths], 3)
+    what = f"{named} does not exist" if len(paths) == 1 else f"none of {named} exists"
+    raise UserError(
+        f"{what}: give image files, or folders of them (every image inside is classified)."
+    )
 
 
 def prediction_table(

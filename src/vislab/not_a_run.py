@@ -46,9 +46,18 @@ def runs_folder_note(folder: Path) -> str | None:
     return f"'{folder}' is {what}, not a run: give one of its runs, e.g. {named}."
 
 
+#: what to give for a run: the folder it was trained into
+_GIVE_A_RUN = (
+    "give the folder a run was trained into (`vislab train --out DIR`, `vislab.train(out=DIR)`)."
+)
+
+
 def not_a_run(path: Path) -> str:
     """Why ``path`` (no config.yaml in it) is not a run directory, and what to give instead: a file's
-    run (a checkpoint's: the folder above checkpoints/), or a suite's or sweep's runs, which lie in it."""
+    run (a checkpoint's: the folder above checkpoints/), a suite's or sweep's runs, which lie in it, or
+    the runs of another folder of them; or that it does not exist."""
+    if not path.exists():
+        return f"'{path}' does not exist: {_GIVE_A_RUN}"
     return f"'{path}' is not a vislab run directory {_what_it_is(path)}"
 
 
@@ -67,10 +76,14 @@ def _what_it_is(path: Path) -> str:
             f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
             f"the table with pandas.read_csv."
         )
-    return (
-        "(it holds no config.yaml): give the folder a run was trained into (`vislab train --out DIR`, "
-        "`vislab.train(out=DIR)`)."
-    )
+    runs = sorted(c.parent.as_posix() for c in path.glob("*/config.yaml"))
+    if runs:
+        named = first_few([f"'{r}'" for r in runs], 3)
+        return (
+            f"but a folder of runs: {named}. Open one, vislab.load_run('{runs[0]}'), or compare them "
+            f"all, vislab.compare('{path.as_posix()}')."
+        )
+    return f"(it holds no config.yaml): {_GIVE_A_RUN}"
 
 
 def run_of_file(path: Path) -> Path | None:
@@ -86,10 +99,7 @@ def _file_is(path: Path) -> str:
     checkpoint = path.parent.name == "checkpoints"
     run = run_of_file(path)
     if run is None:
-        return (
-            "but a file: give the folder a run was trained into (`vislab train --out DIR`, "
-            "`vislab.train(out=DIR)`)."
-        )
+        return f"but a file: {_GIVE_A_RUN}"
     if not checkpoint:
         return f"but a file of run '{run.as_posix()}': open its folder, vislab.load_run('{run.as_posix()}')."
     which = "'last'" if path.name == "last.pt" else "'best' (the default) or 'last'"

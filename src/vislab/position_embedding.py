@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from vislab.errors import UserError
-from vislab.models.hooks import hooks_of
+from vislab.models.hooks import TokenGrid, hooks_of
 from vislab.plotting import vit as vit_plots
 from vislab.predict import load_model
 
@@ -39,15 +39,29 @@ def position_table(target: str | Path, trust_code: bool = False) -> PositionTabl
     hooks = hooks_of(model)
     table, tokens = hooks.position_embedding(), hooks.token_grid()
     if table is None or tokens is None:
-        raise UserError(
-            f"'{target}': its model is {record.model.name}, which has no position embedding to draw: "
-            f"only a vision transformer has one. Give a run of a ViT (model.name=vit, or a timm ViT); "
-            f"`vislab figure pos-embed` without --run draws a sinusoidal table of any size."
-        )
+        raise UserError(_no_position_embedding(target, record.model.name, table, tokens))
     kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
     class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
     title = f"{kind} position embedding of {run_label(target)}"
     return PositionTable(table, tokens.grid, class_token, title)
+
+
+def _no_position_embedding(
+    target: str | Path, name: str, table: torch.Tensor | None, tokens: TokenGrid | None
+) -> str:
+    """Why model ``name`` has no position embedding to draw (its hooks gave ``table`` or ``tokens``
+    None), and the models that have one: a ViT's, or a model of the user's that its hooks name."""
+    missing = [
+        h for h, v in (("position_embedding()", table), ("token_grid()", tokens)) if v is None
+    ]
+    hooks = f"its {' and '.join(missing)} hook{'s give' if len(missing) > 1 else ' gives'} None"
+    return (
+        f"'{target}': its model is {name}, which has no position embedding to draw ({hooks}). Give a "
+        f"run of a vision transformer: model.name=vit, a timm ViT, or a model of your own that "
+        f"subclasses vislab.models.hooks.ModelHooks and returns its T×D table from "
+        f"position_embedding() and its patch grid, a vislab.models.hooks.TokenGrid, from token_grid(). "
+        f"`vislab figure pos-embed` without --run draws a sinusoidal table of any size."
+    )
 
 
 def run_label(target: str | Path) -> str:

@@ -11,7 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloads into unasked
 
 
-class Section(BaseModel):
+class ShownAsYaml(BaseModel):
+    """A config, or a section of one, that IPython and Jupyter show as its YAML (as config.yaml holds
+    it): its repr stays pydantic's one line."""
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        dumped = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        p.text(f"# vislab {type(self).__name__}\n{dumped.rstrip()}")
+
+
+class Section(ShownAsYaml):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
@@ -212,7 +221,7 @@ class AugmentConfig(Section):
 
 
 # ------------------------------------------------------------------------------------- model
-class ModelConfig(BaseModel):
+class ModelConfig(ShownAsYaml):
     """`name` picks a registry entry; every other key is a constructor kwarg, checked by the registry."""
 
     model_config = ConfigDict(extra="allow")

@@ -138,8 +138,10 @@ def load_image(
             f"'{path}' is a folder: give the image files in it, e.g. "
             f"'{os.path.join(path, '*.png')}'."
         )
+    if not Path(path).exists():
+        raise UserError(f"'{path}' does not exist: check its path (a typo?).")
     if not Path(path).is_file():
-        raise UserError(f"'{path}' does not exist or is not a file: give PNG/JPEG/BMP/... files.")
+        raise UserError(f"'{path}' is not a file: give PNG/JPEG/BMP/... files.")
     with open_image(path) as img:
         try:
             if deep is not None and (hi := deep_max(img)) is not None:

@@ -23,13 +23,14 @@ from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
 from vislab.run.figures import run_figure
-from vislab.training.checkpoint import pick_checkpoint
+from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 # pandas, matplotlib (~1 s on 2 cores) and vislab.predict / export / explain (they draw figures) are imported
 # by the methods that use them ("on use"): opening a run, reading its summary or training one does not wait.
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -57,6 +58,28 @@ def _file_paths(paths: Any) -> list[Path]:
     return [Path(p) for p in listed]
 
 
+def _image_arrays(
+    images: ImageLike | Sequence[ImageLike], shape: tuple[int, int, int]
+) -> list[np.ndarray]:
+    """What :meth:`Run.predict` and :meth:`Run.preprocess` take, as uint8 H×W×C arrays of the run's image
+    ``shape`` (C, H, W), one per image; UserError for a folder (:meth:`Run.predict_files`'s) or an
+    unreadable image, a note for number images on another scale."""
+    from vislab.data.images import image_array, low_range, split_images  # on use (see the imports)
+
+    low = low_range(images)  # before split_images brings arrays of several images to 0-255
+    listed = split_images(images, shape[0])  # arrays of several images: each one
+    folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
+    if folder is not None:
+        raise UserError(
+            f"'{folder}' is a folder: run.predict_files({str(folder)!r}) gives a table of its images by "
+            f"file name (and the files it could not read); predict takes image files, PIL images "
+            f"and arrays."
+        )
+    if low is not None:
+        show_note(low)
+    return [image_array(img, shape) for img in listed]
+
+
 class Run:
     """One run directory written by vislab's trainer; it stands for its folder wherever one is taken
     (``os.PathLike``: ``vislab.write_report(run)``, ``Path(run)``).
@@ -65,6 +88,7 @@ class Run:
     >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
     >>> run.predict(["cat.png"], top_k=1)   # [[('cat', 0.93)]]
     >>> run.predict_files("photos/")        # a DataFrame: file, predicted, probability, ..., error
+    >>> run.model()(run.preprocess(x))      # the network, fed the images as predict prepares them
     >>> run.plot("confusion")               # a matplotlib Figure
     >>> run.explain(["cat.png"])            # its maps over the image (Grad-CAM, rollout, ...): a Figure
     """
@@ -117,11 +141,38 @@ class Run:
         file (``model.name=file.py:Net``) is imported only if the file is the one the run recorded, or
         with ``trust_code=True``.
 
-        >>> net = run.model(); net(torch.zeros(1, 1, 8, 8)).shape   # torch.Size([1, 10])
+        It takes what training fed it, not pixels in 0-1: images resized, centre-cropped
+        (``augment.crop.size``) and normalised as ``data.normalize`` says (by default standard: each
+        channel less the train split's mean, over its std; zca, imagenet or none as the run set), as
+        N×C×H×W float32 — :meth:`preprocess` of the images :meth:`predict` takes. Its logits then rank
+        the classes as :meth:`predict` does (which also averages ``train.tta``'s views where one is set).
+
+        >>> net = run.model(); net(run.preprocess(x_test[:5])).argmax(1)   # x_test: uint8 N×H×W
         """
         from vislab.predict import load_model  # on use (see the imports)
 
         return load_model(pick_checkpoint(self.path, checkpoint).loader_target(), trust_code)[0]
+
+    @checked
+    def preprocess(self, images: ImageLike | Sequence[ImageLike]) -> torch.Tensor:
+        """The batch :meth:`model` takes for these images, as :meth:`predict` prepares them: image files,
+        PIL images, arrays or tensors (as :meth:`predict` reads them) resized to the run's images,
+        centre-cropped and normalised as in training, N×C×H×W float32; for a model of feature vectors,
+        an N×D array of raw features normalised as in training.
+
+        >>> run.model()(run.preprocess(["a.png", x_test[:2]])).argmax(1)   # predict's classes
+        """
+        # on use (see the imports)
+        from vislab.classify import feature_batch, image_shape
+
+        picked = pick_checkpoint(self.path)  # best.pt or last.pt: the run's inputs are the same
+        record = load_checkpoint(picked.path).record
+        if not record.inputs.is_image:
+            return feature_batch(record, images)  # type: ignore[arg-type]
+        arrays = _image_arrays(images, image_shape(record))
+        if not arrays:
+            return torch.empty(0, *record.inputs.input_shape)
+        return record.inputs.images(arrays)
 
     @checked
     def predict(
@@ -148,7 +199,6 @@ class Run:
         """
         # on use (see the imports)
         from vislab.classify import classify, classify_features, image_shape
-        from vislab.data.images import image_array, low_range, split_images
         from vislab.predict import load_model
 
         if top_k < 1:
@@ -157,19 +207,7 @@ class Run:
         model, record = load_model(target, trust_code)
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
-        shape = image_shape(record)
-        low = low_range(images)  # before split_images brings arrays of several images to 0-255
-        listed = split_images(images, shape[0])  # arrays of several images: each one
-        folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
-        if folder is not None:
-            raise UserError(
-                f"'{folder}' is a folder: run.predict_files({str(folder)!r}) gives a table of its images by "
-                f"file name (and the files it could not read); predict takes image files, PIL images "
-                f"and arrays."
-            )
-        if low is not None:
-            show_note(low)
-        return classify(model, record, [image_array(img, shape) for img in listed], top_k)
+        return classify(model, record, _image_arrays(images, image_shape(record)), top_k)
 
     @checked
     def predict_files(
