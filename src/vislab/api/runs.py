@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
 import time
@@ -26,7 +27,7 @@ from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
-from vislab.training.state import Callback
+from vislab.training.state import HOOKS, Callback
 
 # The trainer and the results table are imported by the functions that use them ("on use" below):
 # they load matplotlib and pandas, which `import vislab.api` should not wait for (see its __init__).
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 
 # ------------------------------------------------------------------------------------------ train
 def _checked_callbacks(callbacks: Any) -> tuple[Callback, ...]:
-    """``callbacks`` as a tuple (None: none); UserError naming any that is no :class:`Callback` object."""
+    """``callbacks`` as a tuple (None: none); UserError naming any that is no :class:`Callback` object; a
+    note for each of their classes' ``on_*`` methods that is no hook (``_misspelled_hooks``)."""
     if callbacks is None:
         return ()
     listed = tuple(callbacks) if isinstance(callbacks, (list, tuple)) else (callbacks,)
@@ -48,7 +50,26 @@ def _checked_callbacks(callbacks: Any) -> tuple[Callback, ...]:
                 f"callbacks: {cb!r} is no vislab.Callback: subclass it and override on_epoch_end(self, row) "
                 f"(and close(self) if you need it), then give an instance: callbacks=[MyCallback()]."
             )
+    for kind in dict.fromkeys(type(cb) for cb in listed):
+        for note in _misspelled_hooks(kind):
+            show_note(note)
     return listed
+
+
+def _misspelled_hooks(kind: type[Callback]) -> list[str]:
+    """A note for each ``on_*`` method of Callback class ``kind`` that vislab never calls (no hook of
+    ``HOOKS``: a misspelling, such as on_epoch_ends), naming the closest hook."""
+    notes = []
+    for name in sorted(n for n in dir(kind) if n.startswith("on_") and n not in HOOKS):
+        if not callable(getattr(kind, name, None)):
+            continue
+        close = difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.6)
+        meant = f"did you mean {close[0]}? " if close else ""
+        notes.append(
+            f"callbacks: {kind.__name__}.{name} is no hook vislab calls, so it never runs: {meant}"
+            f"vislab.Callback's hooks are on_epoch_end(self, row) and close(self)."
+        )
+    return notes
 
 
 Callbacks = Annotated[Callback | Sequence[Callback] | None, PlainValidator(_checked_callbacks)]
@@ -197,14 +218,15 @@ def _resumed_with(
     from vislab.training.resume import resumable  # on use: torch, model zoo
     from vislab.training.resume_checks import refused_changes
 
-    record = resumable(RunDir(out)).record
+    saved = resumable(RunDir(out))
+    record, trained = saved.record, saved.resume.loop.epoch
     stored, code = record.config, None
     if cell is None:
         wanted = make_config(stored, overrides=overrides)
     else:
         ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
         wanted, code = _new_config(*cell, ran, overrides), record.model.code
-    if refused := refused_changes(stored, wanted, epochs, _as_given(overrides), code):
+    if refused := refused_changes(stored, wanted, epochs, _as_given(overrides), code, trained):
         words = "these arguments" if cell is None else "the arguments given"
         raise UserError(
             f"resume=True continues the run in '{out}' with its saved config, but {words} change it: "
@@ -220,6 +242,8 @@ def _fix(refused: RefusedChanges, out: Path, epochs: int | None, cell: bool = Fa
     if refused.fix == "epochs_instead":
         wanted = refused.asked.train.epochs
         return f"To train it on to {wanted} epochs, give epochs={wanted} instead."
+    if refused.fix == "trained_more":
+        return _trained_more(refused, out, cell)
     if refused.fix == "drop_epochs_setting":
         given = refused.epochs_set_by if refused.epochs_set_by is not None else "train__epochs"
         return f"epochs={epochs} says how far to train it on: leave out {given}."
@@ -232,6 +256,22 @@ def _fix(refused: RefusedChanges, out: Path, epochs: int | None, cell: bool = Fa
     return (
         f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
         f"starts from its weights)."
+    )
+
+
+def _trained_more(refused: RefusedChanges, out: Path, cell: bool) -> str:
+    """The way on where train.epochs asks for no more epochs than the run has trained: it cannot be
+    shortened; reopen it as it is, or resume it with its own train.epochs; fewer epochs: a new run."""
+    has, wanted = refused.has["train"]["epochs"], refused.asked.train.epochs
+    given = refused.epochs_set_by
+    if given is None:  # a config's train.epochs
+        own = f"give a config with train.epochs={has!r}"
+    else:
+        own = f"give {given.partition('=')[0]}={has!r}" if cell else f"leave out {given}"
+    return (
+        f"It has trained {refused.trained} epochs already, and a resume does not take epochs back: "
+        f"vislab.load_run({str(out)!r}) opens it as it is; to resume it, {own}. A run of {wanted} "
+        f"epochs is a new run: overwrite=True (deletes this one) or another out=."
     )
 
 

@@ -50,10 +50,11 @@ def resumed_with(
     from vislab.training.resume_checks import refused_changes
     from vislab.training.rundir import RunDir
 
-    stored = resumable(RunDir(resume)).record.config
+    saved = resumable(RunDir(resume))
+    stored, trained = saved.record.config, saved.resume.loop.epoch
     wanted = load_config(config, set_, base=stored)  # the options on top
     given = [(s, s.partition("=")[0].strip()) for s in set_]
-    if refused := refused_changes(stored, wanted, epochs, given):
+    if refused := refused_changes(stored, wanted, epochs, given, trained=trained):
         raise UserError(
             f"--resume {resume} continues the run with its saved config, but these options change it: "
             f"{refused.listed}. {_fix(refused, resume, config, epochs)}"
@@ -69,6 +70,14 @@ def _fix(refused: RefusedChanges, resume: Path, config: str | None, epochs: int 
         return (
             f"To train it on to {wanted} epochs, give --epochs instead: vislab train --resume "
             f"{resume} --epochs {wanted}."
+        )
+    if refused.fix == "trained_more":
+        given = refused.epochs_set_by
+        drop = f"--set {given}" if given is not None else f"train.epochs from --config {config}"
+        return (
+            f"It has trained {refused.trained} epochs already, and a resume does not take epochs back: "
+            f"`vislab eval {resume}` scores it as it is; to resume it, drop {drop}. A run of "
+            f"{refused.asked.train.epochs} epochs is a new run (a new --out)."
         )
     if refused.fix == "drop_epochs_setting":
         given = refused.epochs_set_by

@@ -329,10 +329,17 @@ SPREAD_SCHEDULES = ("cosine", "onecycle")
 def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
     """``cfg`` with ``train.epochs = epochs``, for a run whose loop is at ``loop``; UserError where the run
     stopped early (training on would keep its patience count: it would stop again at the next evaluation
-    that does not improve), where the schedule's learning rates depend on the total (the epochs already
-    trained would have had other rates) or nothing is left to train."""
+    that does not improve; a callback's StopTraining ended it for good), where the schedule's learning
+    rates depend on the total (the epochs already trained would have had other rates) or nothing is left
+    to train."""
     if epochs == cfg.train.epochs:
         return cfg
+    if loop.stop_reason is not None:  # a callback's StopTraining: the run ended there for good
+        raise UserError(
+            f"cannot extend '{path}' to {epochs} epochs: it stopped early {loop.early_stop('', None)}, "
+            f"by raising vislab.StopTraining; a resume trains nothing more. Start a new run from its "
+            f"weights instead: {_init_from(path)}, with train.epochs={epochs}."
+        )
     if loop.stopped_early:
         tc = cfg.train
         raise UserError(

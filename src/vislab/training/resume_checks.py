@@ -58,14 +58,17 @@ class RefusedChanges:
     (``RESULT_NEUTRAL_KEYS``). ``differences``: each ``key: the run's → asked``; ``has``: the run's saved
     config; ``asked``: it with the settings on top. ``fix``: ``epochs_instead`` where they change
     train.epochs alone of a run that can be trained on (``resume.extend``: the epochs argument does that),
-    ``drop_epochs_setting`` where the epochs argument was given too (``epochs_set_by``: the setting of
-    train.epochs as given, to drop; None: not one of them, e.g. a config file's), else ``new_run``."""
+    ``trained_more`` where they ask for no more epochs than it has trained already (``trained``; no resume
+    shortens it: it can be reopened as it is, or its own train.epochs given), ``drop_epochs_setting``
+    where the epochs argument was given too (``epochs_set_by``: the setting of train.epochs as given, to
+    drop; None: not one of them, e.g. a config file's), else ``new_run``."""
 
     differences: tuple[str, ...]
     has: dict
     asked: Config
-    fix: Literal["new_run", "epochs_instead", "drop_epochs_setting"]
+    fix: Literal["new_run", "epochs_instead", "trained_more", "drop_epochs_setting"]
     epochs_set_by: str | None = None
+    trained: int | None = None
 
     @property
     def listed(self) -> str:
@@ -80,10 +83,12 @@ def refused_changes(
     epochs: int | None = None,
     given: Sequence[tuple[str, str]] = (),
     code: dict | None = None,
+    trained: int | None = None,
 ) -> RefusedChanges | None:
     """What the settings a resume was given change in its run's saved config ``has`` (``asked``: it with
     them on top, or the config of the arguments given again; ``epochs``: the epochs argument, None: not
-    given; ``given``: each setting as written and the dotted key it sets), or None where they change
+    given; ``given``: each setting as written and the dotted key it sets; ``trained``: the epochs its
+    last.pt has trained, None: not known), or None where they change
     nothing but where and how it runs. ``code``: the run's record of its model's code (``model_code``),
     where its model was given again: a model registered in this process (a model object,
     ``@vislab.register_model``) whose source now differs is a change too (:func:`_code_changes`)."""
@@ -96,9 +101,11 @@ def refused_changes(
     epochs_only = all(d.startswith("train.epochs:") for d in differences)
     if not epochs_only or asked.schedule.name in SPREAD_SCHEDULES:
         return RefusedChanges(differences, has, asked, "new_run")
+    set_by = next((shown for shown, key in given if key == "train.epochs"), None)
+    if trained is not None and asked.train.epochs <= trained:
+        return RefusedChanges(differences, has, asked, "trained_more", set_by, trained)
     if epochs is None:
         return RefusedChanges(differences, has, asked, "epochs_instead")
-    set_by = next((shown for shown, key in given if key == "train.epochs"), None)
     return RefusedChanges(differences, has, asked, "drop_epochs_setting", set_by)
 
 

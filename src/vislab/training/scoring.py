@@ -220,6 +220,7 @@ def _summary(
         scored=scores.weights.said,
         epochs_run=loop.epoch,
         stopped_early=bool(history and history[-1].stopped_early),  # before its last epoch
+        message=loop.stop_reason,  # a callback's vislab.StopTraining ended it: which, and why
         params=n_params,
         val_per_class=dict(zip(names, val.per_class)),
         test_per_class=dict(zip(names, test.per_class)),

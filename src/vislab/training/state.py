@@ -36,7 +36,8 @@ class LoopState:
     best: float | None = None  # best value of train.select_metric so far
     best_epoch: int | None = None
     bad_evals: int = 0  # evaluations since the best one (train.early_stop)
-    stopped_early: bool = False  # train.early_stop ended the run: a resume trains nothing more
+    stopped_early: bool = False  # train.early_stop or a callback ended it: a resume trains no more
+    stop_reason: str | None = None  # a callback's StopTraining ended it: which callback, and why
     lr_drop: float = 1.0  # schedule.name=plateau: the product of its cuts so far (times optim.lr)
     plateau_bad: int = 0  # schedule.name=plateau: evaluations not improving since the best or a cut
     train_time_s: float = 0.0
@@ -57,7 +58,10 @@ class LoopState:
         """When and why ``train.early_stop`` ended the run, e.g. ``after epoch 5: val_pacc did not
         improve for 2 evaluations (train.early_stop=2)``; with ``min_delta`` (``train.min_delta``) > 0,
         ``did not improve by more than train.min_delta=0.01``: a smaller rise (which still updates
-        best.pt) counts toward the patience."""
+        best.pt) counts toward the patience. A callback's stop (``stop_reason``): ``after epoch 3: callback
+        GoodEnough stopped it (good enough)``."""
+        if self.stop_reason is not None:
+            return f"after epoch {self.epoch}: {self.stop_reason}"
         n = self.bad_evals
         return (
             f"after epoch {self.epoch}: {metric} did not improve{by_min_delta(min_delta)} for {n} "
@@ -134,18 +138,39 @@ def by_min_delta(min_delta: float) -> str:
     return f" by more than train.min_delta={min_delta:g}" if min_delta > 0 else ""
 
 
+class StopTraining(Exception):
+    """Raised by a :class:`Callback`'s ``on_epoch_end`` to end training cleanly after that row, as
+    ``train.early_stop`` does: ``raise vislab.StopTraining("good enough")``. The run is scored as usual
+    (its best.pt, test, figures; summary.json "complete", ``stopped_early`` true where epochs were left,
+    ``message`` the reason); a resume trains nothing more."""
+
+
 class Callback:
-    """What ``train(callbacks=[...])`` calls on each object: subclass and override what you need."""
+    """What ``train(callbacks=[...])`` calls on each object: subclass and override what you need (the
+    hooks are ``on_epoch_end`` and ``close``; a misspelled ``on_*`` method is never called, and a note
+    says so)."""
 
     def on_epoch_end(self, row: dict) -> None:
         """After each metrics row is written (row 0 too, with ``train.eval_at_start``), as metrics.jsonl
         holds it: a plain dict (``EpochRow.to_json``, training/history.py). The row after which
         ``train.early_stop`` ends the run says so (``stopped_early: True``), as does the one row of a model
         fitted once (``fitted: True``: majority, svm); the run's last row is one of those or epoch
-        ``train.epochs``'s (``EpochRow.ends_run``). May raise to stop the run (e.g.
-        ``optuna.TrialPruned``): the exception reaches the caller, a note added; summary.json says "failed"
-        ("interrupted" for a KeyboardInterrupt), the run's files and checkpoints stay as written, and
-        ``train(out=..., resume=True, callbacks=[...])`` goes on."""
+        ``train.epochs``'s (``EpochRow.ends_run``).
+
+        To end training here as ``train.early_stop`` would, raise :class:`StopTraining` (``raise
+        vislab.StopTraining("val_acc above 0.9")``): the other callbacks still get the row, then the run
+        is scored from its best.pt and finishes "complete", its last row and summary.json
+        ``stopped_early`` (before its last epoch), summary.json's ``message`` naming the callback and
+        the reason; a resume trains nothing more (``epochs=`` cannot extend it).
+
+        Any other exception (e.g. ``optuna.TrialPruned``) ends the run as a failure: it reaches the
+        caller, a note added naming this callback; summary.json says "failed" ("interrupted" for a
+        KeyboardInterrupt) and its ``message`` names the callback, the run's files and checkpoints stay
+        as written, and ``train(out=..., resume=True, callbacks=[...])`` goes on."""
 
     def close(self) -> None:
         """Once, when the run ends: finished, failed or interrupted."""
+
+
+#: the methods vislab calls on a Callback
+HOOKS = ("on_epoch_end", "close")

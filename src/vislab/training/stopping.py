@@ -25,7 +25,7 @@ from vislab.training.model_checks import NOTE, raises_its_own, user_code
 from vislab.training.rundir import RunDir, resume_command
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
-from vislab.training.state import Callback, LoopState, Saved
+from vislab.training.state import Callback, LoopState, Saved, StopTraining
 from vislab.training.summary import RunSummary, stopped_summary
 from vislab.training.tracking import Tracker
 
@@ -191,37 +191,80 @@ def _stopped_python(t: Training, saved: bool) -> str:
     )
 
 
-def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) -> None:
+def tell_callbacks(t: Training, row: EpochRow, callbacks: Sequence[Callback]) -> str | None:
     """Give each callback ``row`` (saved: its ``last.pt`` written, its metrics row too), as a plain dict
-    (:meth:`EpochRow.to_json`). A callback's exception ends the run: summary.json says "failed"
-    ("interrupted" for a KeyboardInterrupt), the checkpoints are kept, and what was kept and how to go on
-    is added — to a user's callback's exception as a note, as to their model's (``_stopped_by_code``), the
-    exception otherwise unchanged; to a tracker's RunFailed (vislab's words) as more of its message."""
-    told = row.to_json()
+    (:meth:`EpochRow.to_json`). One raising :class:`StopTraining` asks the run to end after this row, as
+    ``train.early_stop`` would: the others are still told, and the first such reason is returned
+    (``stop_by_callback`` ends the run with it); None where none asked. Any other exception of a callback
+    ends the run: summary.json says "failed" ("interrupted" for a KeyboardInterrupt), its message naming
+    the callback, the checkpoints are kept, and what was kept and how to go on is added — to a user's
+    callback's exception as a note, as to their model's (``_stopped_by_code``), the exception otherwise
+    unchanged; to a tracker's RunFailed (vislab's words) as more of its message."""
+    told, stop = row.to_json(), None
     for cb in callbacks:
         try:
             cb.on_epoch_end(told)
+        except StopTraining as e:
+            name, why = type(cb).__name__, str(e)
+            stop = stop or f"callback {name} stopped it{f' ({why})' if why else ''}"
         except (Exception, KeyboardInterrupt) as e:
             status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-            mark(t, status)
-            t.log.stop()
             if isinstance(cb, Tracker) and isinstance(e, RunFailed):  # vislab's words: one message
+                mark(t, status)
+                t.log.stop()
                 raise RunFailed(f"{e} {_stopped_by_tracker(t, cb, status)}") from e.__cause__
+            mark(t, status, message=_callback_failed(t, type(cb).__name__, e, row.epoch))
+            t.log.stop()
             e.add_note(f"{NOTE} {_stopped_by_callback(t, type(cb).__name__, row.epoch, status)}")
             raise
+    return stop
+
+
+def stop_by_callback(t: Training, row: EpochRow, reason: str) -> None:
+    """A callback raised StopTraining after ``row`` (``reason``: ``tell_callbacks``'): the run ends there as
+    ``train.early_stop`` ends it — the loop state says so (``stopped_early``, its ``stop_reason``; last.pt
+    saved again, row 0's too: a resume then trains nothing), and so does ``row`` where epochs were left
+    (metrics.jsonl written again); the loop then scores the run. Where early stopping ended it at this
+    row already, its own reason is kept."""
+    loop = t.loop
+    if not loop.stopped_early:
+        loop.stopped_early, loop.stop_reason = True, reason
+    if row.epoch < t.cfg.epochs and not row.fitted:
+        row.stopped_early = True
+    checkpoint(t, "last.pt", resume=True)
+    if t.dist.is_main:
+        t.run.write_metrics(to_rows(t.history))
+
+
+def _row_words(epoch: int) -> str:
+    return f"epoch {epoch}'s metrics row" if epoch else "row 0 (train.eval_at_start)"
 
 
 def _stopped_by_callback(t: Training, name: str, epoch: int, status: str) -> str:
     """What ``tell_callbacks`` adds to the exception of callback ``name`` (a class) at ``epoch``'s row:
     the run's ``status`` in summary.json, what was kept, and the Python call that goes on."""
-    row = f"epoch {epoch}'s metrics row" if epoch else "row 0 (train.eval_at_start)"
+    row = _row_words(epoch)
     said = f"callback {name} raised this in on_epoch_end after {row}; training stopped"
     said, kept = _kept(t, status, said, "start the run again, without resume")
+    clean = " (To end training cleanly from a callback, raise vislab.StopTraining(reason) instead.)"
     if not kept:
-        return said
+        return said + clean
     return (
         f"{said} vislab.train(out={str(t.run.path)!r}, resume=True, callbacks=[...]) continues this run "
-        f"(the callbacks given again: a resume does not keep them)."
+        f"(the callbacks given again: a resume does not keep them).{clean}"
+    )
+
+
+def _callback_failed(t: Training, name: str, e: BaseException, epoch: int) -> str:
+    """summary.json's message for a run that callback ``name``'s exception ``e`` stopped after ``epoch``'s
+    row: the callback, not the model, and how to go on."""
+    raised = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    said = f"callback {name} raised {raised} in on_epoch_end after {_row_words(epoch)}"
+    if t.last_saved is None:
+        return f"{said}; no checkpoint was saved yet: start the run again, without resume"
+    return (
+        f"{said}; with it fixed (or left out), vislab.train(out={str(t.run.path)!r}, resume=True, "
+        f"callbacks=[...]) continues this run from its last checkpoint ({t.last_saved})"
     )
 
 
@@ -348,18 +391,22 @@ def _exploded(t: Training) -> tuple[float, list[EpochRow]]:
     return chance, [r for r in t.history if (r.train_loss or 0.0) > EXPLODING * chance]
 
 
-def mark(t: Training, status: str) -> None:
+def mark(t: Training, status: str, message: str | None = None) -> None:
     """metrics.jsonl and a summary.json with ``status`` for a run that ends before finishing; its
     ``epochs_run`` and ``step`` say how far the training its ``last.pt`` holds goes (``t.last_saved``):
     where a stop has just saved it, or where an earlier save left it (an epoch's end, or the step a
-    resumed run started from) — what a data-parallel run, a NaN loss and a failure mid-epoch keep."""
+    resumed run started from) — what a data-parallel run, a NaN loss and a failure mid-epoch keep;
+    ``message``: why, where the results tables should not guess (a callback's failure)."""
     if t.dist.is_main:
         t.run.write_metrics(to_rows(t.history))
-        write_stopped_summary(t.run, t.loop, status, t.last_saved)
+        write_stopped_summary(t.run, t.loop, status, t.last_saved, message)
 
 
-def write_stopped_summary(run: RunDir, loop: LoopState, status: str, saved: Saved | None) -> None:
+def write_stopped_summary(
+    run: RunDir, loop: LoopState, status: str, saved: Saved | None, message: str | None = None
+) -> None:
     """``run``'s summary.json for a run stopped with ``status`` where ``loop`` stood, its ``last.pt``
-    at ``saved`` (``mark``); also what the ``--nproc`` launcher writes from ``last.pt`` when no rank
-    could (``launch.summarise_stopped``)."""
-    run.write_summary(stopped_summary(status, loop, saved))
+    at ``saved`` (``mark``), ``message`` saying why (None: none); also what the ``--nproc`` launcher
+    writes from ``last.pt`` when no rank could (``launch.summarise_stopped``)."""
+    summary = stopped_summary(status, loop, saved)
+    run.write_summary(summary if message is None else summary.replace(message=message))

@@ -55,6 +55,7 @@ from vislab.training.stopping import (
     note_exploding_loss,
     stop_after_scoring,
     stop_before_scoring,
+    stop_by_callback,
     stop_resumably,
     tell_callbacks,
     users_model,
@@ -358,14 +359,16 @@ def _early_stop(t: Training) -> str:
 
 def record(t: Training, row: EpochRow, callbacks: list[Callback], save_last: bool = True) -> None:
     """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks (each a
-    dict of the row: :meth:`EpochRow.to_json`; one that raises ends the run: ``tell_callbacks``)."""
+    dict of the row: :meth:`EpochRow.to_json`; one that raises ends the run: ``tell_callbacks``; one that
+    raises StopTraining ends the training after this row: ``stop_by_callback``)."""
     t.history.append(row)
     if save_last:
         checkpoint(t, "last.pt", resume=True)
     if t.dist.is_main:
         t.run.write_metrics(to_rows(t.history))
     t.log.epoch_done(row)
-    tell_callbacks(t, row, callbacks)
+    if (reason := tell_callbacks(t, row, callbacks)) is not None:
+        stop_by_callback(t, row, reason)
 
 
 def _finish(t: Training, stop: StopFlag) -> RunSummary | None:

@@ -114,7 +114,8 @@ def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str
     said = str(message) if message else f"status {status}"
     fix = figures_fix(dict(record), folder)
     resumable = folder is not None and (folder / "checkpoints" / "last.pt").is_file()
-    if not fix and status in ("failed", "interrupted") and resumable and "--resume" not in said:
+    gives_resume = "--resume" in said or "resume=True" in said  # the message's own way on
+    if not fix and status in ("failed", "interrupted") and resumable and not gives_resume:
         fix = (_notebook_failed_fix(folder) if status == "failed" else "") or (
             f"continue it from its last checkpoint: {resume_command(folder)}"
         )
