@@ -10,7 +10,7 @@ import yaml
 
 import vislab
 from conftest import DROP, notebook_cell, tiny_base
-from vislab.errors import UserCodeError
+from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, check_model_options, registry
 
 QUICK = tiny_base(train__seed=0, model=DROP)
@@ -67,7 +67,7 @@ def test_a_cell_run_again_unedited_changes_nothing(notebook, tmp_path):
     assert run.evaluate()["acc"] == pytest.approx(run.summary["test_acc"])
     # another class under the taken name: refused
     other = TINY.format(act="ReLU").replace("class TinyReg", "class Other")
-    with pytest.raises(ValueError, match="'tiny-reg' is already registered by __main__.TinyReg"):
+    with pytest.raises(UserError, match="'tiny-reg' is already registered by __main__.TinyReg"):
         _cell(notebook, other, 3)
 
 

@@ -23,7 +23,7 @@ from vislab.config import DataConfig
 from vislab.data import load_splits
 from vislab.data.sources import SOURCES, register_source, require_source, unregister_source
 from vislab.data.types import ArraySet, SourceData
-from vislab.errors import ConfigError
+from vislab.errors import ConfigError, UserError
 from vislab.models import MODELS, build_model, check_model_options, register_model, unregister_model
 from vislab.models.registry import code_of
 
@@ -125,7 +125,7 @@ def test_a_taken_name_is_refused(toy_family):
     def other(input_shape, num_classes) -> nn.Module:
         return nn.Identity()
 
-    with pytest.raises(ValueError, match="'toy' is already registered by vislab_toy_family.toy"):
+    with pytest.raises(UserError, match="'toy' is already registered by vislab_toy_family.toy"):
         register_model("toy")(other)
     assert MODELS["toy"] is toy_family.toy
 

@@ -8,7 +8,8 @@ function's own type hint by pydantic before the function runs, as the config is.
   function as a ``Path``: a ``Run`` or a ``SuiteResult`` stands for its folder;
 - anything else of the wrong type is a :class:`~vislab.errors.UserError` naming the function, the
   argument, the value given and what the argument takes (no traceback: it is the caller's mistake), as
-  is an argument the function does not have.
+  is an argument the function does not have;
+- a UserError the function raises shows the caller's frames, not vislab's (:func:`users_frames`).
 
 A hint may declare its own check (``Annotated[..., PlainValidator(fn)]``: ``fn`` raises the UserError
 that names the fix); a hint naming a type imported for type checkers only (``Run.predict``'s images) is
@@ -21,6 +22,7 @@ import collections.abc as abc
 import functools
 import inspect
 import os
+import sys
 import types
 import typing
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
-from vislab.errors import UserError
+from vislab.errors import UserError, in_users_frames
 
 
 def _as_path(folder: str | os.PathLike) -> Path:
@@ -85,6 +87,25 @@ def checked(fn: F) -> F:
             if key in adapters:
                 bound.arguments[key] = _valid(name, key, value, *adapters[key])
         return fn(*bound.args, **bound.kwargs)
+
+    return users_frames(typing.cast(F, call))
+
+
+def users_frames(fn: F) -> F:
+    """``fn`` raising a :class:`~vislab.errors.UserError` with the user's frames alone
+    (:func:`~vislab.errors.in_users_frames`): a mistake shows the caller's line, not vislab's frames that
+    found it, nor this wrapper's. Any other exception (a bug of vislab's) keeps its whole traceback."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # noqa: F841 - IPython and pytest leave out a frame that sets it
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            in_users_frames(e)
+            if sys.version_info < (3, 11):  # there a bare raise re-raises the traceback as caught
+                raise e  # noqa: TRY201 - this frame added, hidden by __tracebackhide__
+            raise  # the traceback as rebuilt: a bare raise adds no frame of its own to it
 
     return typing.cast(F, call)
 

@@ -28,6 +28,8 @@ is a bug. ``MetricsInputError`` is for callers of the Python API (wrong tensors)
 
 import os
 import sys
+import sysconfig
+import types
 import warnings
 
 
@@ -124,6 +126,28 @@ class CheckpointNote(Note):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# the libraries' code: a frame there, between vislab's, is none of the user's (contextlib, torch, ...)
+_LIBRARIES = tuple(
+    {sysconfig.get_path(k) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+def in_users_frames(error: UserError) -> UserError:
+    """``error`` with its traceback rebuilt of the user's frames alone: those of vislab and of the
+    libraries it calls are left out, so a notebook shows the user's line that made the mistake (and any
+    frames of the user's code vislab called: a callback, a model), then the message. Its ``__cause__``
+    and ``__context__`` stay as they are. For the public API's boundary
+    (:func:`vislab.arguments.users_frames`); any other exception is a bug and keeps its traceback."""
+    kept, tb = [], error.__traceback__
+    while tb is not None:
+        file = tb.tb_frame.f_code.co_filename
+        if not file.startswith((_PACKAGE_DIR, *_LIBRARIES, "<frozen ")):
+            kept.append(tb)
+        tb = tb.tb_next
+    rebuilt = None
+    for tb in reversed(kept):
+        rebuilt = types.TracebackType(rebuilt, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    return error.with_traceback(rebuilt)
 
 
 def show_note(message: str, category: type[Note] = Note) -> None:

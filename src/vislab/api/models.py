@@ -182,7 +182,7 @@ def _classes(n: int, least: int) -> int:
 
 @checked
 def gradcheck(
-    model: str | Path | Run = "mlp-scratch",
+    model: str | Path | Run | Callable[..., torch.nn.Module] = "mlp-scratch",
     input_shape: InputShape = (2,),
     num_classes: int = 3,
     *,
@@ -192,7 +192,8 @@ def gradcheck(
     **options: Any,
 ) -> GradCheck:
     """The hand-written backward pass of ``model`` (built with ``options``: ``mlp-scratch``, or any model
-    whose ``hand_written_gradients`` hook gives one, e.g. ``"nets.py:Net"``) against torch.autograd in
+    whose ``hand_written_gradients`` hook gives one, e.g. ``"nets.py:Net"`` or your class itself, as
+    :func:`vislab.train` and :func:`model_info` take it) against torch.autograd in
     float64, on a random batch (as ``vislab model gradcheck``): each parameter's relative error
     (``.table``, a DataFrame) and ``.passed`` (the largest within ``tol``). A run (a ``Run``, a ``Path``,
     a run folder or checkpoint named) is refused: the check is of a model's code, not a run's weights.
@@ -208,11 +209,14 @@ def gradcheck(
         raise UserError(f"batch={batch!r}: give the number of random inputs, e.g. batch=16.")
     if (run := _run_target(model)) is not None and (run.exists() or not isinstance(model, str)):
         what = "checkpoint" if run.is_file() else "run" if run.exists() else "path"
+        cli = f"`vislab model info {run}` / " if isinstance(model, str) else ""  # else Python's
         raise UserError(
             f"'{run}' is a {what}, and gradcheck checks a model's hand-written backward pass on random "
-            f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net); "
-            f"`vislab model info {run}` names its model."
+            f"inputs, not a run's weights: give a model name (e.g. mlp-scratch, or path/to/file.py:Net) "
+            f"or, from Python, your class itself (vislab.gradcheck(Net)); {cli}"
+            f"vislab.model_info('{run}') names its model."
         )
     classes = _classes(num_classes, least=2)
-    errors = gradcheck_model(str(model), input_shape, classes, batch, seed, **options)
-    return GradCheck(model, errors, tol)
+    name = model if isinstance(model, str) else user_model(model)  # a Path or a Run: refused above
+    errors = gradcheck_model(name, input_shape, classes, batch, seed, **options)
+    return GradCheck(name, errors, tol)

@@ -13,6 +13,7 @@ the run's weights are loaded into, silently.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import dis
@@ -23,6 +24,7 @@ import os
 import re
 import sys
 import sysconfig
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -183,9 +185,10 @@ def check_imports(recorded: dict, folder: Path, model: str, run: str) -> None:
 
 
 def code_fingerprint(obj: Any) -> dict[str, Any]:
-    """``{"source_sha256": …}``: the sha256 of the object's source followed by the user's own code and the
-    globals its behaviour depends on (:func:`users_code_used`), those named in ``"uses"`` (absent where
-    there are none: a class that uses only libraries keeps the fingerprint of its own source); where
+    """``{"source_sha256": …, "code_sha256": …}``: the sha256 of the object's source followed by the
+    user's own code and the globals its behaviour depends on (:func:`users_code_used`), those named in
+    ``"uses"`` (absent where there are none: a class that uses only libraries keeps the fingerprint of
+    its own source); and of the same without comments and docstrings (:func:`same_code`); where
     Python cannot find the object's source (code typed at a plain ``python`` prompt or passed to
     ``python -c``), ``None`` and ``"source"`` saying why."""
     try:
@@ -193,13 +196,56 @@ def code_fingerprint(obj: Any) -> dict[str, Any]:
     except (OSError, TypeError) as e:
         return {"source_sha256": None, "source": f"unavailable ({e})"}
     code, bound = users_code_used(obj)
-    if not code and not bound:
-        return {"source_sha256": remember(source)}
-    texts = [f"\n{_HEADER}uses {_where(u)}\n{_source_or_why(u)}" for u in code]
+    parts = [("", source)] + [(f"\n{_HEADER}uses {_where(u)}\n", _source_or_why(u)) for u in code]
     if bound:
-        texts.append(f"\n{_HEADER}uses the globals\n" + "\n".join(bound[k] for k in sorted(bound)))
-    uses = [*map(_where, code), *sorted(bound)]
-    return {"source_sha256": remember(source + "".join(texts)), "uses": uses}
+        parts.append((f"\n{_HEADER}uses the globals\n", "\n".join(bound[k] for k in sorted(bound))))
+    text = "".join(h + t for h, t in parts)
+    bare = "".join(h + _without_comments(t) for h, t in parts)
+    found = {
+        "source_sha256": remember(text),
+        "code_sha256": hashlib.sha256(bare.encode()).hexdigest(),
+    }
+    if not code and not bound:
+        return found
+    return {**found, "uses": [*map(_where, code), *sorted(bound)]}
+
+
+def same_code(was: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether two records of a class's or function's code (:func:`code_fingerprint`'s; ``was`` a run's)
+    are of the same code: the same source, or where both record it (runs since vislab did), the same
+    code once comments and docstrings are left out — a comment or a docstring added in a notebook's cell
+    changes no model."""
+    sha = was.get("source_sha256")
+    if sha and sha == now.get("source_sha256"):
+        return True
+    code = was.get("code_sha256")
+    return bool(code) and code == now.get("code_sha256")
+
+
+def _without_comments(source: str) -> str:
+    """``source`` as Python reads it, without its comments and docstrings (``ast.unparse`` of it without
+    them); as it is where it is no Python (a source Python could not find)."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, _DOCUMENTED) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    value = getattr(statement, "value", None)
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+    )
 
 
 def own_source_sha256(obj: Any) -> str | None:

@@ -21,10 +21,17 @@ from typing import Any
 from vislab.errors import UserCodeError
 from vislab.models import user
 from vislab.models.calling import adapt, bound_now, source_files, target_of
-from vislab.models.fingerprints import changes, check_imports, code_fingerprint, own_source_sha256
+from vislab.models.fingerprints import (
+    changes,
+    check_imports,
+    code_fingerprint,
+    own_source_sha256,
+    same_code,
+)
 from vislab.models.registry import (
     MODEL_PREFIXES,
     MODELS,
+    register_as,
     register_model,
     registered_code,
     require_registered,
@@ -100,7 +107,7 @@ def register(obj: Any) -> str:
     qual = getattr(obj, "__qualname__", type(obj).__qualname__).replace("<locals>.", "")
     name = PREFIX + (re.sub(r"[^A-Za-z0-9._-]+", "_", qual) or "model")
     where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    register_model(name)(adapt(obj, name, where, source_files(obj)))  # records obj's code
+    register_as(name, adapt(obj, name, where, source_files(obj)))  # records obj's code
     return name
 
 
@@ -108,8 +115,9 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     """Before run ``run``'s model ``name`` is rebuilt: UserCodeError when a module its file imported (a
     sibling ``blocks.py``) changed since (unless ``trust_code``: the code as it is now), or when neither
     the model object registered under that name nor the one its module now binds to the same name (a
-    notebook cell run again) has the source the run recorded — the model built would not be the one
-    trained; for a model object and a class registered with ``@vislab.register_model`` alike. A current
+    notebook cell run again) has the code the run recorded (:func:`same_code`: comments and docstrings
+    aside) — the model built would not be the one trained; for a model object and a class registered
+    with ``@vislab.register_model`` alike. A current
     definition that has it is registered again. Nothing to compare (a run before vislab recorded it, a
     source Python cannot find, a name not registered in this process) passes."""
     imports = recorded.get("imports") if isinstance(recorded, dict) else None
@@ -122,10 +130,10 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     if not was or builder is None:
         return
     target = target_of(builder)
-    known = [(o, sha) for o in (bound_now(target), target) if o is not None and (sha := _sha(o))]
+    known = [(o, code) for o in (bound_now(target), target) if o is not None and (code := _code(o))]
     if not known:
         return
-    same = next((o for o, sha in known if sha == was), None)
+    same = next((o for o, code in known if same_code(recorded, code)), None)
     if same is None and "uses" not in recorded:  # a run's from before the code a class uses counted
         same = next((o for o, _ in known if own_source_sha256(o) == was), None)
     if same is not None:
@@ -134,7 +142,7 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
         elif same is not target:  # a registered class's original definition, run undecorated
             register_model(name)(same)
         return
-    shown, now = known[0]
+    shown, now = known[0][0], known[0][1]["source_sha256"]
     attr = getattr(shown, "__name__", name[len(PREFIX) :])
     who = "the run" if run == name else f"run '{run}'"  # resuming names the run by its model
     raise UserCodeError(
@@ -147,8 +155,10 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     )
 
 
-def _sha(obj: Any) -> str | None:
-    return code_fingerprint(obj)["source_sha256"]
+def _code(obj: Any) -> dict[str, Any] | None:
+    """The fingerprint of ``obj``'s code (:func:`code_fingerprint`); None where Python cannot find it."""
+    code = code_fingerprint(obj)
+    return code if code["source_sha256"] else None
 
 
 def _code_folder(name: str, recorded: dict) -> Path | None:

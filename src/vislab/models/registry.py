@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import torch.nn as nn
 from pydantic import PlainValidator, ValidationError
 
-from vislab.arguments import checked
+from vislab.arguments import checked, users_frames
 from vislab.errors import ConfigError, UserCodeError, UserError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
-from vislab.models.fingerprints import changes, code_fingerprint
+from vislab.models.fingerprints import changes, code_fingerprint, same_code
 from vislab.models.option_checks import explain, options_model, plain_values, validating
 from vislab.registry import registrar
 
@@ -79,38 +79,72 @@ def register_model(
     ``presets``: for a builder whose options default to None to be filled by its ``preset`` option, the
     values preset ``p`` (None: no preset given) fills them with (:func:`option_defaults`).
 
-    Another class or function under a taken name is a ValueError; the same module and qualified name
-    again (a notebook cell run again, a module re-imported) replaces the entry, with its code as it is
-    now. A class or builder of yours (not vislab's own) is recorded with the sha256 of its source and of
-    the code of yours it runs (:func:`vislab.models.fingerprints.code_fingerprint`; ``model_code`` in the
-    run's checkpoints and summary.json): once ``name`` holds code that differs, a run trained with the
-    earlier code is refused (UserCodeError) by evaluate, predict and resume, in this process or another,
-    until the definition it was trained with is registered again; so is ``name`` itself once its module
-    binds another definition to the class's name (:func:`_lookup`).
+    Another class or function under a taken name is a UserError saying how to go on (another name; in
+    a notebook, the same class name again, or a new kernel): the runs trained as ``name`` record the
+    class they were trained with, which ``name`` keeps. The same module and qualified name again (a
+    notebook cell run again, a module re-imported) replaces the entry, with its code as it is now. A
+    class or builder of yours (not vislab's own) is recorded with the sha256 of its source and of the
+    code of yours it runs (:func:`vislab.models.fingerprints.code_fingerprint`; ``model_code`` in the
+    run's checkpoints and summary.json): once ``name`` holds code that differs (more than in comments
+    and docstrings), a run trained with the earlier code is refused (UserCodeError) by evaluate, predict
+    and resume, in this process or another, until the definition it was trained with is registered
+    again; so is ``name`` itself once its module binds another definition to the class's name
+    (:func:`_lookup`).
 
     >>> @vislab.register_model("tiny")
     ... class Tiny(nn.Module):
     ...     def __init__(self, num_classes: int, width: int = 32): ...
     """
-    put = registrar(MODELS, name, "model")
     if presets is not None:
         _PRESETS[name] = presets
 
     def deco(obj: Builder) -> Builder:
-        # a model object's builder (objects.register): the user's class or function it calls
-        target = target_of(obj)
-        where = _origin(target)
-        if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
-            put(adapt(obj, name, where, source_files(obj)))
-        else:
-            put(obj)
-        if _is_users(obj):  # the run records it; reopening it checks it (objects.check_unchanged)
-            _CODE[name] = {"reference": name, "object": where, **code_fingerprint(target)}
-        else:
-            _CODE.pop(name, None)
-        return obj
+        try:
+            return register_as(name, obj)
+        except ValueError:  # the name is taken: by vislab's model, or by another class of yours
+            raise _taken(name, obj) from None
 
-    return deco
+    return users_frames(deco)
+
+
+def register_as(name: str, obj: Builder) -> Builder:
+    """:func:`register_model`'s work: ``obj`` (a class or builder; a model object's builder,
+    :mod:`vislab.models.objects`) registered as ``name``, its code recorded; ValueError when another class
+    or builder holds ``name`` (the registrar's words)."""
+    put = registrar(MODELS, name, "model")
+    target = target_of(obj)  # a model object's builder: the user's class or function it calls
+    where = _origin(target)
+    if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
+        put(adapt(obj, name, where, source_files(obj)))
+    else:
+        put(obj)
+    if _is_users(obj):  # the run records it; reopening it checks it (objects.check_unchanged)
+        _CODE[name] = {"reference": name, "object": where, **code_fingerprint(target)}
+    else:
+        _CODE.pop(name, None)
+    return obj
+
+
+def _taken(name: str, obj: Builder) -> UserError:
+    """Why ``obj`` is not registered as ``name``, which another class or builder holds, and how to go on."""
+    old, new = target_of(MODELS[name]), target_of(obj)
+    own = getattr(new, "__name__", "")
+    tries = [own.lower(), f"my-{name}", *(f"{name}-{i}" for i in range(2, len(MODELS) + 3))]
+    free = next(t for t in tries if t and t not in MODELS)
+    said = (
+        f"vislab.register_model('{name}'): model '{name}' is already registered by {_origin(old)}"
+    )
+    other = f"register {_origin(new)} under another name, e.g. @vislab.register_model('{free}')"
+    if name not in _CODE:  # vislab's own
+        return UserError(f"{said}, one of vislab's models: {other}.")
+    again = getattr(old, "__name__", "")
+    same_module = getattr(old, "__module__", None) == getattr(new, "__module__", "")
+    rename = f"; or name it {again} again (the same name replaces its entry)" * same_module
+    return UserError(
+        f"{said}, earlier in this process, which keeps it: the runs trained as '{name}' are of "
+        f"{again}. To go on, {other}{rename}; or restart the kernel (a new Python process starts with "
+        f"vislab's models only)."
+    )
 
 
 def code_of(name: str) -> dict[str, Any] | None:
@@ -322,9 +356,10 @@ def _check_current(name: str, builder: Builder) -> None:
     if now is None or now is target:
         return
     attr = target.__qualname__
-    was, is_now = (code_fingerprint(o)["source_sha256"] for o in (target, now))
-    if was is None or is_now is None or was == is_now:
-        return
+    old_code, new_code = code_fingerprint(target), code_fingerprint(now)
+    was, is_now = old_code["source_sha256"], new_code["source_sha256"]
+    if was is None or is_now is None or same_code(old_code, new_code):
+        return  # a comment or a docstring edited: the same model
     kind = "class" if inspect.isclass(now) else "function"
     train = (
         f"vislab.train(model={attr}, ..., overwrite=True)"

@@ -47,7 +47,9 @@ _NOTED: set[str] = set()  # the characters a note has named in this process
 
 class NotebookFigure(Figure):
     """A Figure outside pyplot (nothing shown or kept open behind the caller's back) that a notebook shows
-    as a PNG (IPython's ``_repr_png_``), whether or not pyplot's inline backend was ever started."""
+    as a PNG (IPython's ``_repr_png_``), whether or not pyplot's inline backend was ever started: as a
+    cell's last value or by ``display(fig)``, not by ``plt.show()``; ``fig.savefig`` saves it, not
+    ``plt.savefig`` (pyplot's functions act on pyplot's own current figure)."""
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()

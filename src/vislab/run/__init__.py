@@ -335,7 +335,13 @@ class Run:
         ``vislab figure pos-embed --run`` draws it). ``checkpoint``: the model of every kind but curves,
         as for :meth:`evaluate`.
 
-        >>> run.plot("roc").savefig("roc.png"); run.plot("confusion", checkpoint="last")
+        The figure is not pyplot's: ``plt.title``, ``plt.savefig`` and ``plt.show()`` act on another
+        (empty) figure. A notebook shows it as a cell's last value, or anywhere in a cell with IPython's
+        ``display(fig)``; save it with ``fig.savefig("a.png")``; change it through its axes
+        (``fig.axes[0].set_title("x")``).
+
+        >>> fig = run.plot("roc"); fig.axes[0].set_title("ROC"); fig.savefig("roc.png"); fig
+        >>> run.plot("confusion", checkpoint="last")
         """
         return run_figure(self.path, kind, split, trust_code, checkpoint)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from vislab.config import Config, config_differences
-from vislab.models.fingerprints import changes
+from vislab.models.fingerprints import changes, same_code
 from vislab.models.objects import is_registered_users
 from vislab.models.registry import code_of
 from vislab.models.user import is_user_reference
@@ -119,7 +119,8 @@ def _code_changes(name: str, recorded: dict | None) -> list[str]:
         return []
     if not is_registered_users(name) or is_user_reference(name):
         return []
-    was, now = recorded.get("source_sha256"), (code_of(name) or {}).get("source_sha256")
-    if not was or not now or was == now:
+    current = code_of(name) or {}
+    was, now = recorded.get("source_sha256"), current.get("source_sha256")
+    if not was or not now or same_code(recorded, current):  # comments and docstrings aside
         return []
     return [f"model '{name}': redefined since the run was trained ({changes(was, now)})"]
