@@ -52,7 +52,8 @@ def find_runs(targets: Targets) -> Found:
     the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
     path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
     seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds (``rows``:
-    :func:`_seed_rows`)."""
+    :func:`_seed_rows`), but not the seeds of a row whose configs differ in more than their seed
+    (:func:`_folder_rows`)."""
     given = _given(targets)
     paths = [p for _, p in given]
     if not paths:
@@ -74,8 +75,9 @@ def find_runs(targets: Targets) -> Found:
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
     holder = Path(os.path.commonpath([str(h) for h in held]))
     suite = suites[0] if len(paths) == 1 else SuiteInfo()
+    done = {folders[n].resolve() for n in summaries}
     own_rows = [
-        _folder_rows(info, runs, key, p) for info, runs, (key, p) in zip(suites, found, given)
+        _folder_rows(info, runs, key, p, done) for info, runs, (key, p) in zip(suites, found, given)
     ]
     rows, labels = _seed_rows(own_rows, found, folders, given)
     groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
@@ -143,18 +145,24 @@ def _trained_otherwise(suites: list[SuiteInfo], found: list[dict[str, Path]]) ->
 
 
 def _folder_rows(
-    suite: SuiteInfo, runs: dict[str, Path], key: str | None, path: Path
+    suite: SuiteInfo, runs: dict[str, Path], key: str | None, path: Path, done: set[Path]
 ) -> dict[str, list[str]] | None:
-    """The rows of seeds of a folder given: a suite's (its suite.json's); a plain folder's (no suite's,
-    sweep's or run's) runs named ``<row>-s<i>``, as its report groups them (``rows_by_seed_suffix``), but
-    those whose configs differ in more than their seed (``seed_rows.alike_seeds``: a note says which),
-    each other run no row of seeds; None for any other folder."""
+    """The rows of seeds of a folder given: a suite's (its suite.json's), or a plain folder's (no suite's,
+    sweep's or run's) runs named ``<row>-s<i>``, as its report groups them (``rows_by_seed_suffix``);
+    but those whose finished runs (``done``: their resolved folders) differ in more than their seed
+    (``seed_rows.alike_seeds``, the report's rule: a note says which), each other run no row of seeds;
+    None for any other folder."""
     from vislab.experiments.results.seed_rows import alike_seeds  # on use (see the imports)
 
-    if suite.rows or folder_kind(path) is not None:
-        return suite.rows
     named = {n.removeprefix(f"{key}/") if key else n: folder for n, folder in runs.items()}
-    rows, note = alike_seeds(rows_by_seed_suffix(list(named)) or {}, named)
+    if suite.rows:
+        rows = suite.rows
+    elif folder_kind(path) is None:
+        rows = rows_by_seed_suffix(list(named)) or {}
+    else:
+        return None
+    finished = [n for n, folder in named.items() if folder.resolve() in done]
+    rows, note = alike_seeds(rows, named, among=finished, suite=bool(suite.rows))
     if note:
         show_note(note)
     return {row: members for row, members in rows.items() if members != [row]} or None

@@ -13,6 +13,7 @@ from vislab.config import Config
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.cells import bold_cells, bold_note, train_acc_note
 from vislab.experiments.results.data_used import (
+    OwnSplits,
     mixes_data,
     row_datasets,
     rows_with_own_test_sets,
@@ -70,36 +71,39 @@ def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
     """Row → its runs when runs have seeds: a seeded suite's rows (suite.json), or runs named
     ``<row>-s<i>`` in a folder, but not those whose configs differ in more than their seed
     (:func:`seeds_note`); None when every run is its own row."""
-    if plan.suite is not None:
-        return plan.suite.rows
-    rows = _named_rows(plan)[0]
+    rows = _seed_rows(plan)[0]
     return rows if any(len(names) > 1 for names in rows.values()) else None
 
 
 def seeds_note(plan: Planned) -> str:
-    """The note under the table naming runs named as seeds of one row (``<row>-s<i>``) whose configs
-    differ in more than their seed, each a row of its own ("" when none: ``seed_rows.alike_seeds``)."""
-    return "" if plan.suite is not None else _named_rows(plan)[1]
+    """The note under the table naming runs grouped as seeds of one row (a suite's, or named
+    ``<row>-s<i>``) whose configs differ in more than their seed, each a row of its own ("" when none:
+    ``seed_rows.alike_seeds``)."""
+    return _seed_rows(plan)[1]
 
 
-def _named_rows(plan: Planned) -> tuple[dict[str, list[str]], str]:
-    """A folder of runs' rows of seeds by their names, those alike (``seed_rows.alike_seeds``), and the
-    note on those that are not; ({}, "") for a sweep or a run's own folder."""
+def _seed_rows(plan: Planned) -> tuple[dict[str, list[str]], str]:
+    """The plan's rows of seeds — a suite's (suite.json's), or a folder's runs named ``<row>-s<i>`` —
+    those alike (``seed_rows.alike_seeds``, comparing the finished runs' configs as the plan read them),
+    and the note on those that are not; ({}, "") for a sweep or a run's own folder."""
     if plan.sweep is not None or plan.one_run:
         return {}, ""
-    by_name = rows_by_seed_suffix(list(plan.complete)) or {}
-    return alike_seeds(by_name, plan.runs, plan.configs)
+    suite = plan.suite is not None
+    rows = (plan.suite.rows if suite else rows_by_seed_suffix(list(plan.complete))) or {}
+    # the finished runs' configs as the plan read them: no file is read again, however often asked
+    return alike_seeds(rows, plan.runs, plan.configs, among=plan.complete, suite=suite)
 
 
-def own_splits(plan: Planned) -> list[str]:
-    """The rows of seeds whose seeds drew their own split (their test sets differ, by the plan's read of
-    their predictions_test.npz): the data line of report.html and the paper says so, as results.md's
-    does."""
-    rows = plan_rows(plan) or {}
+def own_splits(plan: Planned) -> OwnSplits:
+    """The rows of seeds whose seeds drew their own split, and the rows scored on different test sets
+    (by the plan's read of their predictions_test.npz: ``data_used.rows_with_own_test_sets``): the data
+    line of report.html and the paper says so, as results.md's does."""
+    rows = plan_rows(plan) or {name: [name] for name in plan.complete}
     return rows_with_own_test_sets(
         {r: [n for n in ns if n in plan.complete] for r, ns in rows.items()},
         plan.runs,
         plan.files.predictions,
+        plan.complete,
     )
 
 
@@ -159,8 +163,9 @@ def plan_settings(plan: Planned) -> Settings:
 
 
 def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
-    """The dataset of each row of ``figures`` (:func:`results_table`'s): bold ranks within one only."""
-    return row_datasets(figures, plan.complete, plan_rows(plan))
+    """The dataset of each row of ``figures`` (:func:`results_table`'s), and its test set where rows of
+    one dataset were scored on different ones (:func:`own_splits`): bold ranks within one only."""
+    return row_datasets(figures, plan.complete, plan_rows(plan), own_splits(plan))
 
 
 def table_context(plan: Planned) -> dict:

@@ -16,6 +16,7 @@ from vislab.config.build import setting, stored_tree
 from vislab.config.notes import augmentations_on
 from vislab.config.reads import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
+from vislab.experiments.results.seed_rows import seeds_differing
 from vislab.experiments.results.settings import flat_settings, setting_text, silent_keys
 from vislab.training.summary import RunSummary
 
@@ -58,13 +59,30 @@ def select_metrics(
     return out
 
 
-def changes_sentence(info: SuiteInfo | SweepInfo | None) -> str:
+def changes_sentence(
+    info: SuiteInfo | SweepInfo | None, otherwise: Mapping[str, str] | None = None
+) -> str:
     """What the command line changed in a suite's config (suite.json: ``name``, ``overrides``) or a sweep's
     base config (sweep.json: ``study``, ``overrides``); the keys that leave results alone
     (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) named apart, without their values (a local
-    path). "" when ``info`` records no overrides."""
+    path); and the suite's rows whose seeds' configs differ in more than their seed (``otherwise``: row →
+    which runs differ in what, ``seed_rows.seeds_differing``): not all made with the suite's config. ""
+    when ``info`` records no overrides."""
     if info is None or info.overrides is None:
         return ""
+    said = _overrides_sentence(info, whose="vislab suite given " if otherwise else "")
+    if not otherwise:
+        return said
+    rows = "; ".join(f"{differ}, though seeds of {row}" for row, differ in otherwise.items())
+    return (
+        f"{said[:-1]}, but not all: {rows} — trained on since with other settings (vislab train "
+        f"--resume RUN with --epochs or --set), so each is a row of its own."
+    )
+
+
+def _overrides_sentence(info: SuiteInfo | SweepInfo, whose: str = "") -> str:
+    """:func:`changes_sentence` of ``info``'s overrides alone; ``whose``: what had no command-line
+    changes, where not all runs are as made."""
     sweep = isinstance(info, SweepInfo)
     name = info.study if isinstance(info, SweepInfo) else info.name
     kind, config = ("sweep", "base config") if sweep else ("suite", "config")
@@ -75,7 +93,7 @@ def changes_sentence(info: SuiteInfo | SweepInfo | None) -> str:
     neutral = [s for s in sets if s.split("=", 1)[0].strip().startswith(RESULT_NEUTRAL_KEYS)]
     changed = [s for s in sets if s not in neutral]
     if not sets:
-        return f"{made} {config} as its file gives it (no command-line changes)."
+        return f"{made} {config} as its file gives it ({whose}no command-line changes)."
     what = ", ".join(changed) if changed else "nothing that changes results"
     # their keys alone: a folder's path is the user's machine, not the paper's business
     keys = dict.fromkeys(s.split("=", 1)[0].strip() for s in neutral)
@@ -109,14 +127,19 @@ def provenance_line(
 ) -> str:
     """The one line saying how the table's runs (``summaries``, in ``run_dirs``) were made: the suite's
     or sweep's command-line changes (``info``: its suite.json or sweep.json; None: neither) and the
-    checkpoint of the test figures. ``rows`` (row → its seeds' runs) names rows instead of each seed's
-    run; ``configs``: as :func:`select_metrics`."""
+    checkpoint of the test figures; a suite's rows whose seeds differ in more than their seed named
+    (:func:`changes_sentence`). ``rows`` (row → its seeds' runs) names rows instead of each seed's run;
+    ``configs``: as :func:`select_metrics`."""
     row_of = {run: row for row, runs in (rows or {}).items() for run in runs}
     select: dict[str, str] = {}
     dirs = {n: run_dirs[n] for n in summaries if n in run_dirs}
     for run, metric in select_metrics(dirs, configs).items():
         select.setdefault(row_of.get(run, run), metric)
-    parts = (changes_sentence(info), checkpoint_sentence(select, fitted_rows(summaries, rows)))
+    otherwise = None
+    if isinstance(info, SuiteInfo) and info.rows:  # its seeds trained alike, as the tables check
+        otherwise = seeds_differing(info.rows, run_dirs, configs, among=summaries)
+    fitted = fitted_rows(summaries, rows)
+    parts = (changes_sentence(info, otherwise), checkpoint_sentence(select, fitted))
     return " ".join(p for p in parts if p)
 
 

@@ -1,10 +1,12 @@
-"""Runs named as seeds of one row (``<row>-s<i>``) are seeds only when their configs differ in nothing
-but their seed (and where or how they ran): otherwise each is a row of its own, and a note says which
-runs differ, in what."""
+"""Runs grouped as seeds of one row — a seeded suite's rows (suite.json's ``rows``), or runs named
+``<row>-s<i>`` in a folder — are seeds only when their configs differ in nothing but their seed (and where
+or how they ran): otherwise each is a row of its own, and a note says which runs differ, in what. One rule
+for every table (results.md, ``vislab compare``, report.html, the paper): a suite's run trained on since
+with other settings (``vislab train --resume DIR/<run> --epochs 3``) is not averaged with its seeds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
@@ -17,30 +19,63 @@ SEEDS_MAY_DIFFER = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, "train.seed")
 
 
 def alike_seeds(
-    rows: dict[str, list[str]],
+    rows: Mapping[str, list[str]],
     run_dirs: Mapping[str, Path],
     configs: Mapping[str, Config] | None = None,
+    among: Collection[str] | None = None,
+    suite: bool = False,
 ) -> tuple[dict[str, list[str]], str]:
-    """Of rows of seeds found by their runs' names (``<row>-s<i>``: ``spread.rows_by_seed_suffix``), each
-    whose runs' configs differ in nothing but :data:`SEEDS_MAY_DIFFER` (``configs``: run → its config
-    already read; the others' config.yaml is read from ``run_dirs``); a row whose runs differ otherwise
-    is no row of seeds, each of its runs a row of its own — and the note says which and in what ("" when
-    every row's seeds are alike; a row with a config that cannot be read stays as named)."""
+    """Of rows of seeds (a suite's, or runs named ``<row>-s<i>``: ``spread.rows_by_seed_suffix``), each
+    whose runs' configs differ in nothing but :data:`SEEDS_MAY_DIFFER` (:func:`seeds_differing`); a row
+    whose runs differ otherwise is no row of seeds, each of its runs a row of its own — and the note
+    says which and in what ("" when every row's seeds are alike; ``suite``: the rows are a suite's, the
+    note's fix its command's)."""
+    differ = seeds_differing(rows, run_dirs, configs, among)
     out: dict[str, list[str]] = {}
-    told: list[str] = []
     for row, names in rows.items():
-        differ = _seed_differences(names, run_dirs, configs or {}) if len(names) > 1 else []
-        if not differ:
-            out[row] = names
-            continue
-        out.update((name, [name]) for name in names)
-        told.append(f"{', '.join(names)} differ in {'; '.join(differ)}")
-    if not told:
-        return out, ""
-    return out, (
-        f"Not averaged as seeds, though named <row>-s<i>: {' — '.join(told)}. Each is a row of its "
-        f"own; runs are seeds of one row when their configs differ only in train.seed (as vislab suite "
-        f"--seeds N trains them): train them so to average them."
+        if row in differ:
+            out.update((name, [name]) for name in names)
+        else:
+            out[row] = list(names)
+    return out, differing_note(differ, suite)
+
+
+def seeds_differing(
+    rows: Mapping[str, list[str]],
+    run_dirs: Mapping[str, Path],
+    configs: Mapping[str, Config] | None = None,
+    among: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Row → what its seeds differ in but :data:`SEEDS_MAY_DIFFER` (``a, b differ in key (a 3, b 2)``),
+    for each row whose do. Only the runs ``among`` are compared (a table's finished runs; None: all): a
+    seed that failed is in no table. ``configs``: run → its config already read (a report's, read
+    once); the others' config.yaml is read from ``run_dirs``. A row with a config that cannot be read is
+    not told apart (the table's note on unread settings names it)."""
+    out = {}
+    for row, names in rows.items():
+        compared = [n for n in names if among is None or n in among]
+        differ = _seed_differences(compared, run_dirs, configs or {}) if len(compared) > 1 else []
+        if differ:
+            out[row] = f"{', '.join(compared)} differ in {'; '.join(differ)}"
+    return out
+
+
+def differing_note(differ: Mapping[str, str], suite: bool = False) -> str:
+    """The note under a table on the rows of :func:`seeds_differing` ("" when none); ``suite``: the rows
+    are a suite's, whose command trains such runs again."""
+    if not differ:
+        return ""
+    fix = (
+        "run the suite again (vislab suite FILE --out DIR --seeds N, with the suite's command-line "
+        "changes): it trains again each run not trained with the suite's config, keeping it beside "
+        "(--dry-run names them)"
+        if suite
+        else "train them so to average them"
+    )
+    return (
+        f"Not averaged as seeds, though named <row>-s<i>: {' — '.join(differ.values())}. Each is a "
+        f"row of its own; runs are seeds of one row when their configs differ only in train.seed (as "
+        f"vislab suite --seeds N trains them): {fix}."
     )
 
 

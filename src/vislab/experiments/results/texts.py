@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.cells import (
     bold_cells,
     bold_note,
@@ -20,6 +21,7 @@ from vislab.experiments.results.cells import (
     train_acc_note,
 )
 from vislab.experiments.results.data_used import (
+    OwnSplits,
     data_line,
     mixes_data,
     row_datasets,
@@ -40,6 +42,7 @@ from vislab.experiments.results.reported import (
     reported_notes,
     row_summaries,
 )
+from vislab.experiments.results.seed_rows import alike_seeds
 from vislab.experiments.results.settings import (
     Settings,
     for_people,
@@ -145,8 +148,9 @@ def results_texts(
     bold, notes, reported figures' sources, failures). After each run: its model, seed and the settings
     changed (``run_dirs``, default ``out/<run>``), or a sweep's ``params`` and metric. ``rows`` (row → its
     seeds): mean ± std and N (the CSV's ``<key>_std``), each group's verdicts. ``note``: under the table."""
-    reported, seeded = as_reported(reported), rows is not None
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
+    rows, unlike = _alike_rows(out, summaries, rows, dirs)
+    reported, seeded = as_reported(reported), rows is not None
     settings, metric = table_choice(out, summaries, dirs, rows, params)
     figures = figure_rows(summaries, rows, reported, metric)
     table, cols = csv_table(summaries, settings, reported, rows, metric)
@@ -154,21 +158,21 @@ def results_texts(
     shown, shown_cols = with_settings(
         figures, columns(reported, seeded, metric), readable.columns, param_cell
     )
-    data = row_datasets(figures, summaries, rows)
-    bold = bold_cells(figures, shown_cols, data)  # figures only: a setting is never "best"
-    fitted = fitted_params_note(fitted_rows(summaries, rows))  # parameters of a fitted baseline
+    own = _own_splits(summaries, rows, dirs)  # each seed its own split; rows on other test sets
+    bold = bold_cells(figures, shown_cols, data := row_datasets(figures, summaries, rows, own))
     under = (
         note,
         unread_note(settings.unread),
+        unlike,
         not_taken_note(readable.columns.values, readable.columns.keys),
         bold_note(seeded, mixes_data(data)) if bold else "",
         train_acc_note(shown_cols),
-        f"{fitted[:1].upper()}{fitted[1:]}." if fitted else "",
+        _fitted_sentence(summaries, rows),
         "" if seeded else verdicts_need_seeds(groups, compare),
     )
     cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     return to_csv(table, cols), (
-        _markdown_head(out, title, summaries, rows, dirs)
+        _markdown_head(out, title, summaries, rows, dirs, own)
         + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
@@ -185,17 +189,46 @@ def write_tables(out: Path, texts: tuple[str, str]) -> None:
     atomic_write_text(Path(out) / "results.md", markdown)
 
 
+def _alike_rows(
+    out: Path,
+    summaries: Mapping[str, RunSummary],
+    rows: dict[str, list[str]] | None,
+    run_dirs: Mapping[str, Path],
+) -> tuple[dict[str, list[str]] | None, str]:
+    """``rows`` of seeds (a suite's in ``out``, or of a folder) but those whose finished runs' configs
+    differ in more than their seed, each of their runs a row of its own (``seed_rows.alike_seeds``, the
+    one rule of every table), and the note naming them; None when no row has two runs left."""
+    if rows is None:
+        return None, ""
+    suite = (Path(out) / SuiteInfo.FILE).is_file()
+    alike, note = alike_seeds(rows, run_dirs, among=summaries, suite=suite)
+    return (alike if any(len(names) > 1 for names in alike.values()) else None), note
+
+
+def _own_splits(
+    summaries: Mapping[str, RunSummary],
+    rows: dict[str, list[str]] | None,
+    run_dirs: Mapping[str, Path],
+) -> OwnSplits:
+    """The rows of seeds that each drew their own split and the rows scored on different test sets
+    (``rows_with_own_test_sets``, each finished run's predictions_test.npz read once)."""
+    rows = rows if rows is not None else {name: [name] for name in summaries}
+    finished = {r: [n for n in ns if n in summaries] for r, ns in rows.items()}
+    dirs = {n: Path(run_dirs[n]) for n in summaries if n in run_dirs}
+    return rows_with_own_test_sets(finished, dirs, summaries=summaries)
+
+
 def _markdown_head(
     out: Path,
     title: str,
     summaries: dict[str, RunSummary],
     rows: dict[str, list[str]] | None,
     run_dirs: dict[str, Path],
+    own: OwnSplits,
 ) -> str:
-    """results.md above its table: the title with the data used, the data line, how the runs were made
-    (:func:`made_line`) and, with seeds, what a cell is."""
+    """results.md above its table: the title with the data used, the data line (``own``:
+    :func:`_own_splits`), how the runs were made (:func:`made_line`) and, with seeds, what a cell is."""
     head = f"# {titled(title, summaries)}\n\n" if title else ""
-    own = rows_with_own_test_sets(rows, run_dirs) if rows else []  # each seed its own split
     head += f"{data_line(summaries, own)}\n\n" if summaries else ""
     head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""
     return head + (f"{SPREAD_NOTE}\n\n" if rows is not None else "")
@@ -211,3 +244,9 @@ def made_line(
     ``run_dirs``, default ``out/<run>``)."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     return provenance_line(made_info(out), summaries, dirs, rows)
+
+
+def _fitted_sentence(summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None) -> str:
+    """The sentence under the table on the parameters of a fitted baseline's rows ("" when none)."""
+    fitted = fitted_params_note(fitted_rows(summaries, rows))
+    return f"{fitted[:1].upper()}{fitted[1:]}." if fitted else ""
