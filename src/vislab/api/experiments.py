@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.api.runs import check_given_once
+from vislab.api.train_configs import check_given_once
 from vislab.config import assignments
 from vislab.errors import TrainingInterrupted, UserError
 

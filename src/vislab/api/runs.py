@@ -15,8 +15,9 @@ import torch
 import yaml
 from pydantic import InstanceOf, PlainValidator
 
-from vislab.api.configs import ConfigLike, make_config
+from vislab.api.configs import ConfigLike
 from vislab.api.folders import check_new, start_over
+from vislab.api.train_configs import new_config, resumed_config
 from vislab.arguments import Folder, Folders, checked
 from vislab.config import Config
 from vislab.config.build import setting, stored_tree
@@ -25,7 +26,6 @@ from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.reported import Reported
 from vislab.run import Run
 from vislab.training.progress import in_notebook
-from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.state import HOOKS, Callback
 
@@ -33,8 +33,6 @@ from vislab.training.state import HOOKS, Callback
 # they load matplotlib and pandas, which `import vislab.api` should not wait for (see its __init__).
 if TYPE_CHECKING:
     import pandas as pd
-
-    from vislab.training.resume_checks import RefusedChanges
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -115,9 +113,9 @@ def train(
     >>> run = vislab.train(model="mlp", data="digits", out="runs/mlp", overwrite=True)  # a cell run again
     """
     if resume:
-        cfg = _resumed_config(config, model, data, out, overwrite, epochs, overrides)
+        cfg = resumed_config(config, model, data, out, overwrite, epochs, overrides)
     else:
-        cfg = _new_config(config, model, data, epochs, overrides)
+        cfg = new_config(config, model, data, epochs, overrides)
     quiet = not in_notebook() if quiet is None else quiet
     try:
         return train_config(
@@ -128,150 +126,11 @@ def train(
         raise _in_api_words(e) from None
 
 
-def _resumed_config(
-    config: ConfigLike,
-    model: Any,
-    data: Any,
-    out: str | Path | None,
-    overwrite: bool,
-    epochs: int | None,
-    overrides: dict[str, Any],
-) -> Config:
-    """The config ``train(resume=True)`` goes on with: the run's saved one, changed by ``overrides`` where a
-    resume may; ``config``, ``model`` and ``data`` given (a cell run again with resume=True) must be the
-    run's own."""
-    given = dict(config=config, model=model, data=data)
-    named = [k for k, v in given.items() if v is not None]
-    _check_resume_arguments(out, named, overwrite)
-    cell = (config, model, data) if named else None
-    return _resumed_with(Path(out), overrides, epochs, cell)  # type: ignore[arg-type]  # out: checked above
-
-
-def check_given_once(given: Sequence[tuple[str, str]]) -> None:
-    """UserError naming both when two arguments set the same config key (one would silently win);
-    ``given``: (the argument as written, e.g. ``"epochs=1"``, the dotted key it sets)."""
-    first: dict[str, str] = {}
-    for shown, key in given:
-        if key in first:
-            raise UserError(f"{first[key]} and {shown} both set {key}: give one of them.")
-        first[key] = shown
-
-
-def _new_config(
-    config: ConfigLike, model: Any, data: Any, epochs: int | None, overrides: dict[str, Any]
-) -> Config:
-    """train()'s config of a new run: ``epochs`` is ``train.epochs`` (a key given twice: UserError)."""
-    check_given_once(
-        _as_given(overrides)
-        + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
-    )
-    with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
-    return make_config(config, model=model, data=data, overrides=with_epochs)
-
-
-def _as_given(overrides: dict[str, Any]) -> list[tuple[str, str]]:
-    """Each override as written (``optim__lr=0.1``) and the dotted key it sets (``optim.lr``)."""
-    return [(f"{k}={v!r}", k.replace("__", ".")) for k, v in overrides.items()]
-
-
 def _in_api_words(e: RunExists) -> RunExists:
     return RunExists(
         e.path,
         f"'{e.path}' already holds a run. Continue it with vislab.train(out={str(e.path)!r}, "
         f"resume=True), start over with overwrite=True (deletes its files), or choose another out=.",
-    )
-
-
-def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
-    """resume=True takes ``out`` and no ``overwrite``, nor config, model or data where ``out`` holds no
-    run (where it does, they may be its own: :func:`_resumed_with`): UserError otherwise
-    (``resume_checks.argument_clash``, in the API's words)."""
-    from vislab.training.resume_checks import argument_clash  # on use: torch, model zoo
-
-    clash = argument_clash(out, overwrite=overwrite, new_run=given)
-    if clash is None:
-        return
-    if clash.kind == "overwrite":
-        raise UserError(
-            "resume=True continues the run in `out`; overwrite=True deletes it to start afresh: "
-            "give one of them."
-        )
-    none = f" ('{out}' holds none: no checkpoints/last.pt)" if out is not None else ""
-    raise UserError(
-        f"resume=True continues the run in `out` with its saved config{none}: give out=<its folder> "
-        f"and no {', '.join(clash.given) or 'config, model or data'} but the run's own (overrides of "
-        f"where and how it runs may be given: data__root, train__device, ...)."
-    )
-
-
-def _resumed_with(
-    out: Path, overrides: dict[str, Any], epochs: int | None = None, cell: tuple | None = None
-) -> Config | None:
-    """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top, or, given
-    ``cell`` (its config, model and data given again: a notebook cell run again with resume=True), that
-    of those arguments; None with neither. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are
-    used by the resumed run; UserError naming any that would change what it computes, a model whose code
-    was redefined since included (rather than ignore them; ``epochs``: the epochs= given, which says how
-    far to train on — not a change — and which the refusal of a train.epochs names)."""
-    if not overrides and cell is None:
-        return None
-    from vislab.training.resume import resumable  # on use: torch, model zoo
-    from vislab.training.resume_checks import refused_changes
-
-    saved = resumable(RunDir(out))
-    record, trained = saved.record, saved.resume.loop.epoch
-    stored, code = record.config, None
-    if cell is None:
-        wanted = make_config(stored, overrides=overrides)
-    else:
-        ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
-        wanted, code = _new_config(*cell, ran, overrides), record.model.code
-    if refused := refused_changes(stored, wanted, epochs, _as_given(overrides), code, trained):
-        words = "these arguments" if cell is None else "the arguments given"
-        raise UserError(
-            f"resume=True continues the run in '{out}' with its saved config, but {words} change it: "
-            f"{refused.listed}. {_fix(refused, out, epochs, cell is not None)}"
-        )
-    return wanted
-
-
-def _fix(refused: RefusedChanges, out: Path, epochs: int | None, cell: bool = False) -> str:
-    """The way on from a refused change, in train()'s arguments: ``epochs=`` trains a resumed run on
-    (where its schedule allows); given already, the override of train.epochs is what to leave out; else
-    a new run (``cell``: config, model or data were given, which may be the run's own only)."""
-    if refused.fix == "epochs_instead":
-        wanted = refused.asked.train.epochs
-        return f"To train it on to {wanted} epochs, give epochs={wanted} instead."
-    if refused.fix == "trained_more":
-        return _trained_more(refused, out, cell)
-    if refused.fix == "drop_epochs_setting":
-        given = refused.epochs_set_by if refused.epochs_set_by is not None else "train__epochs"
-        return f"epochs={epochs} says how far to train it on: leave out {given}."
-    if cell:
-        return (
-            f"Give out={str(out)!r} and no model, data or config but the run's own, or train them as "
-            f"a new run: overwrite=True (deletes this one) or another out= "
-            f"(train__init_from={str(out)!r} starts from its weights)."
-        )
-    return (
-        f"Leave them out, or start a new run (another out=; train__init_from={str(out)!r} "
-        f"starts from its weights)."
-    )
-
-
-def _trained_more(refused: RefusedChanges, out: Path, cell: bool) -> str:
-    """The way on where train.epochs asks for no more epochs than the run has trained: it cannot be
-    shortened; reopen it as it is, or resume it with its own train.epochs; fewer epochs: a new run."""
-    has, wanted = refused.has["train"]["epochs"], refused.asked.train.epochs
-    given = refused.epochs_set_by
-    if given is None:  # a config's train.epochs
-        own = f"give a config with train.epochs={has!r}"
-    else:
-        own = f"give {given.partition('=')[0]}={has!r}" if cell else f"leave out {given}"
-    return (
-        f"It has trained {refused.trained} epochs already, and a resume does not take epochs back: "
-        f"vislab.load_run({str(out)!r}) opens it as it is; to resume it, {own}. A run of {wanted} "
-        f"epochs is a new run: overwrite=True (deletes this one) or another out=."
     )
 
 
