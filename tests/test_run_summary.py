@@ -10,7 +10,7 @@ from conftest import cli, table_run
 from vislab.run import Run
 from vislab.training.rundir import RunDir
 from vislab.training.state import LoopState, Saved
-from vislab.training.stopping import write_stopped_summary
+from vislab.training.stopped_record import write_stopped_summary
 from vislab.training.summary import RunSummary
 
 

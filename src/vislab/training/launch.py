@@ -48,7 +48,7 @@ from vislab.training.folder_lock import pid_alive
 from vislab.training.resume import open_resume, resumable
 from vislab.training.rundir import RunDir, resume_command
 from vislab.training.state import LoopState, Saved
-from vislab.training.stopping import write_stopped_summary
+from vislab.training.stopped_record import write_stopped_summary
 from vislab.training.summary import RunSummary
 
 _TORCHRUN_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic")
@@ -282,7 +282,7 @@ def stopped_as(exitcode: int) -> str:
 def summarise_stopped(folder: Path | None, status: str = "interrupted") -> None:
     """After the workers ended early (torchrun has stopped them all): the run in ``folder`` (None: the
     launcher knows no folder) gets the summary.json with ``status`` (``stopped_as``) that rank 0 writes
-    as it stops (``stopping.mark``), at where its ``last.pt`` stands, where rank 0 wrote none — killed, or
+    as it stops (``stopped_record.mark``), at where its ``last.pt`` stands, where rank 0 wrote none — killed, or
     stuck in a collective until torchrun's SIGKILL — or where the one there is not about this end
     (``_stale``); a failure also turns rank 0's "interrupted" (it saw only its peer end) into "failed".
     A folder where no run started (no config.yaml), whose last.pt cannot be read (where it stopped is

@@ -29,6 +29,7 @@ from vislab.errors import RunExists, TrainingInterrupted, show_note
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.checks import loop_notes
+from vislab.training.divergence import check_finite, note_exploding_loss
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
 from vislab.training.fitted import fit_once
 from vislab.training.history import EpochRow, to_rows
@@ -49,10 +50,8 @@ from vislab.training.saving import checkpoint
 from vislab.training.scoring import finish_run
 from vislab.training.setup import Training, set_up
 from vislab.training.state import Callback, StopFlag, epoch_seed
+from vislab.training.stopped_record import mark
 from vislab.training.stopping import (
-    check_finite,
-    mark,
-    note_exploding_loss,
     stop_after_scoring,
     stop_before_scoring,
     stop_by_callback,
