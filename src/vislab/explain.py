@@ -166,7 +166,7 @@ def _set_up(
     check_method(method)
     model, record = load_model(target, trust_code)
     method = method or default_method(model)
-    check_block(block, method)
+    check_block(block, method, attends=default_method(model) == "rollout")
     return model, record, method, -1 if block is None else block, image_shape(record, target)
 
 

@@ -119,9 +119,10 @@ def _block_index(block: int, depth: int) -> int:
     return block % depth
 
 
-def check_block(block: object, method: str) -> None:
+def check_block(block: object, method: str, attends: bool = True) -> None:
     """UserError unless ``block`` is None (not given) or a whole number given with method attention,
-    the one method drawn per block (the CLI and the API share this rule)."""
+    the one method drawn per block (the CLI and the API share this rule); ``attends``: whether the model
+    has attention maps (a ViT), so that the refusal suggests method attention only for one that has."""
     if block is None:
         return
     if isinstance(block, bool) or not isinstance(block, Integral):
@@ -130,10 +131,14 @@ def check_block(block: object, method: str) -> None:
             f"(--block 0 / block=0)."
         )
     if method != "attention":
+        attention = (
+            "drop the block, or use method attention (--method attention / method='attention')"
+            if attends
+            else "drop the block (this model has no attention maps: only a ViT's blocks are shown)"
+        )
         raise UserError(
             f"--block {block} / block={block} chooses the block whose heads method attention shows; "
-            f"method {method} draws no single block: drop the block, or use method attention "
-            f"(--method attention / method='attention')."
+            f"method {method} draws no single block: {attention}."
         )
 
 
