@@ -5,6 +5,7 @@ docstring added to a notebook's class does not lock its runs; a taken name in re
 UserError saying how to go on; captum's "IProgress not found" warning is not shown; run.plot's figure
 says how to show and save it."""
 
+import shutil
 import sys
 import traceback
 import types
@@ -49,6 +50,19 @@ def test_a_user_error_shows_the_users_frames_not_vislabs(tmp_path):
     with pytest.raises(UserError, match="already holds a run") as refused:
         _my_cell_calls(vislab.train, QUICK, out=tmp_path / "r")
     assert not [f for f in _files(refused.value) if f.startswith(VISLAB)]
+
+
+def test_a_runs_properties_and_register_arrays_show_the_users_frames_too(trained, tmp_path):
+    """Run.summary/config/history and register_arrays go through the same boundary as the functions."""
+    shutil.copytree(trained, tmp_path / "run")
+    run = vislab.Run(tmp_path / "run")
+    (tmp_path / "run" / "summary.json").write_text("{cut short")
+    with pytest.raises(UserError, match="summary.json") as refused:
+        _my_cell_calls(lambda: run.summary)
+    assert not [f for f in _files(refused.value) if f.startswith(VISLAB)]
+    with pytest.raises(UserError) as refused:
+        _my_cell_calls(vislab.register_arrays, np.zeros((3, 8, 8)), np.zeros(4))
+    assert not [f for f in _files(refused.value) if f.startswith(VISLAB)], _files(refused.value)
 
 
 def test_the_users_own_frames_inside_vislabs_stay(tmp_path):

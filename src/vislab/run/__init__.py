@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import torch
 from pydantic import PlainValidator
 
-from vislab.arguments import Folder, checked
+from vislab.arguments import Folder, checked, users_frames
 from vislab.config import Config, assignments
 from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
@@ -116,6 +116,7 @@ class Run:
         return rows
 
     @property
+    @users_frames
     def summary(self) -> dict:
         """summary.json's keys (:attr:`RunSummary.row`): a finished run's final metrics (``status``
         "complete"); a run that stopped before the end holds its ``status`` ("interrupted", "diverged",
@@ -124,11 +125,13 @@ class Run:
         return (RunDir(self.path).load_summary() or RunSummary()).row
 
     @property
+    @users_frames
     def config(self) -> Config:
         """The run's validated config (config.yaml); ConfigError naming the file when it cannot be read."""
         return RunDir(self.path).load_config()
 
     @property
+    @users_frames
     def history(self) -> pd.DataFrame:
         """metrics.jsonl as a DataFrame: one row per epoch (epoch, train_loss, train_acc, val_acc, ...)."""
         import pandas as pd  # on use (see the imports)
@@ -265,7 +268,8 @@ class Run:
         from vislab.predict import score_checkpoint  # on use (see the imports)
 
         path = pick_checkpoint(self.path, checkpoint).loader_target()
-        m, names = score_checkpoint(path, split, assignments(data_settings), trust_code)
+        sets = assignments(data_settings)
+        m, names = score_checkpoint(path, split, sets, trust_code, "Run.evaluate arguments")
         return {
             "acc": m.acc,
             "pacc": m.pacc,

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vislab.arguments import users_frames
 from vislab.config import DataConfig
 from vislab.data.images import low_range, to_uint8
 from vislab.data.sources.memory_name import data_name
@@ -342,6 +343,7 @@ def _split_dict(data: dict[Any, Any]) -> tuple[Any, Any, Any, tuple[Any, Any] | 
     return x, y, rest[0] if rest else None, test
 
 
+@users_frames
 def register_arrays(
     x: Any, y: Any = None, class_names: Sequence[Any] | None = None, *, name: str | None = None
 ) -> str:
