@@ -120,7 +120,7 @@ def test_a_seed_without_readable_predictions_is_left_out_with_a_note(seeded, tmp
     assert "vislab eval" in page  # the fix: eval writes the file again
     assert "maj-s1: no predictions_test.npz" in page
     sections = _sections(page)
-    assert any("summed over 1 seed " in c for c in sections["mlp"])
+    assert any("of one seed run, mlp-s0 " in c for c in sections["mlp"])  # its other unread
     confusions, _ = seed_scores(suite, "mlp", seeds=(0,))
     cells = np.array([int(t) for t in shown["confusion_mlp"]["cells"]])
     assert np.array_equal(cells.reshape(confusions.shape[1:]), confusions[0])

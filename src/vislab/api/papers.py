@@ -3,6 +3,8 @@ sized for a page, and main.tex)."""
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -10,6 +12,10 @@ from pathlib import Path
 from vislab.api.written import PAPER_FILES, recorded, recording, unchanged
 from vislab.arguments import Folder, FolderList, checked
 from vislab.errors import UserError
+
+#: a paper folder's figures: those its record lists are an earlier build's, which the next replaces or
+#: deletes; any other file there is the user's (their own diagram), kept (``_replaced``)
+_FIGURES = ("figures/*.pdf", "figures/*.png")
 
 # The report's and the paper folder's modules are imported by the function that uses them ("on use"
 # below): they load matplotlib, optuna and SQLAlchemy, which `import vislab.api` should not wait for.
@@ -58,33 +64,33 @@ def paper(
     figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for the runs with
     their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without: an earlier
     ``pdf=True``'s main.pdf, of that build's runs, deleted, ``log`` told; the user's kept).
-    ``trust_code``: import a run's own model file for its figures even if changed since training.
-    ``log`` is told each run file that could not be read (main.tex's notes list them too). ``figures``
-    False: the tables and texts only, in seconds: nothing drawn, figures.tex lists the figures an earlier
-    build drew of the paper's runs that figures/ still holds (those gone, or of several runs drawn with runs
-    the paper leaves out, not named, ``log`` told). ``only``: a run's name, or a row of seeds' (all its
-    seeds), or several: the paper of those runs of the folder, its groups, verdicts and reported figures
-    kept to them (UserError naming an unknown name and the names there are). Returns the folder.
+    ``trust_code``: import a run's own model file even if changed since training. ``log``: told each
+    run file not read (main.tex's notes list them too). ``figures`` False: the tables and texts only,
+    nothing drawn; figures.tex lists the figures of the paper's runs an earlier build left (those of
+    several runs drawn with runs the paper leaves out, not named, ``log`` told). ``only``: runs or rows of
+    seeds of the folder, the paper's groups, verdicts and reported figures kept to them (an unknown
+    name: UserError naming the names there are). Returns the folder.
 
     Run again, it rewrites its own files; a main.tex edited since is yours: kept (``log`` told so, and
     whether it still inputs tables.tex and figures.tex). Any other file of its edited since (tables.tex,
-    a figure) is refused by name (UserError), nothing written. A build cut short (Ctrl-C) leaves the
-    last complete build; while another vislab process writes the folder, a second is refused naming its
-    pid (UserError).
+    a figure) is refused by name (UserError), nothing written, as is a file of yours that a figure it
+    draws would replace; your other files (your own diagram in figures/) are kept. A build cut short
+    (Ctrl-C) leaves the last complete build; while another vislab process writes the folder, a second
+    is refused naming its pid (UserError).
 
     >>> vislab.paper("runs/suite-quickstart", out="paper", pdf=True)
-    >>> vislab.paper("runs/dlvc", out="paper", only=["cnn-deep", "vit-deep"], figures=False)
-    """
+    >>> vislab.paper("runs/dlvc", out="paper", only=["cnn-deep", "vit-deep"], figures=False)"""
     from vislab.paper_folder.build import write_paper  # on use (see the imports)
     from vislab.paper_folder.latex import compile_pdf
 
     many = [targets] if isinstance(targets, Path) else list(targets)  # a Run: its folder (Folder)
-    chosen = [only] if isinstance(only, str) else list(only or ())
-    folder = _paper_folder(many, out)
-    with recording(folder, PAPER_FILES, "vislab paper", keeps=("main.tex",)) as kept:
+    chosen, folder = [only] if isinstance(only, str) else list(only or ()), _paper_folder(many, out)
+    replaced = _replaced(recorded(folder) if folder is not None else None)
+    with recording(folder, replaced, "vislab paper", keeps=("main.tex",)) as kept:
+        ours = _ours(folder)  # read again, under the folder's lock
         folder = write_paper(
             many, out, title, trust_code, log or print, "main.tex" in kept,  # an edited main.tex: kept
-            figures=figures, only=chosen, compiled_ours=None if pdf else _compiled_ours(folder),
+            figures=figures, only=chosen, compiled_ours=None if pdf else ours, ours=ours,
         ).parent  # fmt: skip
         if pdf:
             compile_pdf(folder)
@@ -101,8 +107,22 @@ def _paper_folder(targets: list[Path], out: Path | None) -> Path | None:
     return Path(out) if out is not None else targets[0] / "paper" if targets else None
 
 
-def _compiled_ours(folder: Path | None) -> Callable[[str], bool] | None:
-    """Which files of ``folder`` an earlier ``pdf=True`` compiled and vislab's record says are unchanged
-    (an earlier build's main.pdf shows that build's runs: a build without pdf deletes them)."""
+def _replaced(record: dict[str, str] | None) -> list[str]:
+    """What ``vislab paper`` replaces or deletes in a folder of ``record`` (its record of what vislab
+    wrote): PAPER_FILES, but in figures/ only the figures the record lists (an earlier build's). A file
+    of the user's there is kept; a build that draws a figure of its very name refuses it by name
+    (paper_folder/figures.py: ``PageFigures.publish``)."""
+    drawn = [
+        glob.escape(rel)
+        for rel in record or {}
+        if any(fnmatch.fnmatchcase(rel, pattern) for pattern in _FIGURES)
+    ]
+    return [*(p for p in PAPER_FILES if p not in _FIGURES), *drawn]
+
+
+def _ours(folder: Path | None) -> Callable[[str], bool] | None:
+    """Which files of ``folder`` (relative paths) vislab's record says it wrote, unchanged: those a build
+    may replace or delete (an earlier ``pdf=True``'s main.pdf, which shows that build's runs; an earlier
+    build's figures). None: no record (a new or empty folder)."""
     record = recorded(folder) if folder is not None else None
     return partial(unchanged, folder, record=record) if record is not None else None

@@ -17,7 +17,8 @@
 The plan and the figures are the report's (``report.build``); this module draws them for a page and
 writes the LaTeX and Markdown around them. Written again (after more runs), it rewrites them all, or all but
 a main.tex the user edited (api/papers.py decides, by the folder's record of what vislab wrote): what it
-says of the runs is in texts.tex, rewritten, so an edited main.tex that inputs it stays true.
+says of the runs is in texts.tex, rewritten, so an edited main.tex that inputs it stays true. A file of the
+user's in figures/ (their own diagram) is kept: only vislab's figures are replaced or deleted.
 """
 
 from __future__ import annotations
@@ -86,27 +87,29 @@ def write_paper(
     figures: bool = True,
     only: Sequence[str] = (),
     compiled_ours: Callable[[str], bool] | None = None,
+    ours: Callable[[str], bool] | None = None,
 ) -> Path:
     """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
-    ``trust_code``: import a run's own model file for its figures even if it changed since training.
-    ``log`` is told each run file that could not be read (texts.tex's notes and the tables list them too).
-    ``keep_main``: main.tex is the user's (edited since vislab wrote it): left as it is, and ``log`` told
-    so (texts.tex, which it inputs, is rewritten). ``figures`` False: the tables and texts only, nothing
-    drawn: figures.tex lists the figures an earlier build drew of this paper's runs that figures/ still
-    holds (``figures_tex.keep_figures``; a figure of several runs only when drawn of none the paper leaves
-    out), ``log`` told of those left out. The figures are drawn aside and moved in once all are drawn: a
-    build cut short leaves the last one's. ``only``: the runs (or rows of seeds) the paper keeps
-    (``selection.only_runs``).
+    ``trust_code``: import a run's own model file even if changed since training. ``log``: told each run
+    file not read (texts.tex's notes and the tables list them too). ``keep_main``: main.tex is the user's
+    (edited since vislab wrote it): left as it is, and ``log`` told so (texts.tex, which it inputs, is
+    rewritten). ``figures`` False: the tables and texts only, nothing drawn: figures.tex lists the figures
+    an earlier build drew of this paper's runs that figures/ still holds (``figures_tex.keep_figures``; a
+    figure of several runs only when drawn of none the paper leaves out), ``log`` told of those left out.
+    The figures are drawn aside and moved in once all are drawn: a build cut short leaves the last one's.
+    ``only``: the runs (or rows of seeds) the paper keeps (``selection.only_runs``).
     ``compiled_ours`` (a build not compiled: no --pdf): which of the files an earlier --pdf compiled
-    are vislab's, unchanged: those are deleted, ``log`` told (``latex.drop_compiled``).
-    Whether the folder's files may be replaced, and that no other process writes it, is the caller's to
-    check (api/papers.py)."""
+    are vislab's, unchanged: those are deleted, ``log`` told (``latex.drop_compiled``). ``ours``: which
+    files of the folder (relative paths) are vislab's, unchanged (None: all): a figure of an earlier
+    build is deleted or replaced only if so; any other file in figures/ is the user's, kept, and a
+    build that draws a figure of its name refuses it (UserError, nothing written: ``PageFigures``). That
+    the files may be replaced and no other process writes them is the caller's to check (api/papers.py)."""
     plan, settings = paper_plan(targets, out, only, log)
     folder = Path(out) if out is not None else plan.folder / "paper"
     _check_out(folder)
     with notes_once():  # the figures load a run's data per seed: each load's notes, said once
-        figs = _draw(plan, folder, trust_code) if figures else None
+        figs = _draw(plan, folder, trust_code, ours) if figures else None
         # before texts.tex: its notes name what it noted
         write_epoch_tables(plan, folder, unread=not figures)
     drawn = list(figs.saved.values()) if figs is not None else None
@@ -125,10 +128,14 @@ def write_paper(
     return folder / "main.tex"
 
 
-def _draw(plan: ReportPlan, folder: Path, trust_code: bool) -> PageFigures:
+def _draw(
+    plan: ReportPlan, folder: Path, trust_code: bool, ours: Callable[[str], bool] | None = None
+) -> PageFigures:
     """The report's figures of ``plan`` drawn for a page, moved into ``folder/figures`` once all are
-    drawn (a build cut short moves none); ``.saved`` in the order drawn."""
-    figs = PageFigures(folder / "figures", plan.notes, plan.files)
+    drawn (a build cut short moves none); ``.saved`` in the order drawn; ``ours``: see
+    :func:`write_paper`."""
+    mine = (lambda name: ours(f"figures/{name}")) if ours is not None else None
+    figs = PageFigures(folder / "figures", plan.notes, plan.files, mine)
     try:
         draw_sections(plan, figs, trust_code)
         figs.publish()

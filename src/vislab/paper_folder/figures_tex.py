@@ -7,7 +7,7 @@ record, so a later build of other runs (``--only``, or none) lists theirs."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -60,12 +60,16 @@ def _line(text: str, prefix: str):
 
 
 def keep_figures(
-    path: Path, runs: Collection[str], rows: Collection[str], log: Callable[[str], None]
+    path: Path,
+    runs: Collection[str],
+    rows: Mapping[str, Collection[str]],
+    log: Callable[[str], None],
 ) -> bool:
     """figures.tex at ``path`` rewritten for a build that draws nothing, from its record: the figures of
-    the paper's ``runs`` and ``rows`` that figures/ holds (a figure of several runs — curves, samples —
-    only when it was drawn of no run the paper leaves out); ``log`` told of those left out and those
-    gone. False (nothing done) for a figures.tex without a record, or none."""
+    the paper's ``runs`` and ``rows`` (row → its seed runs) that figures/ holds (a figure of several
+    runs — curves, samples, a row's pooled test figures — only when it was drawn of no run the paper
+    leaves out: ``--only`` one seed of a row leaves out its figures summed over both); ``log`` told of
+    those left out and those gone. False (nothing done) for a figures.tex without a record, or none."""
     try:
         text = path.read_text()
     except OSError:  # none, or unreadable: main.tex's \input says so when compiled
@@ -73,13 +77,21 @@ def keep_figures(
     drawn, drawn_of = drawn_figures(text), figures_runs(text)
     if drawn is None or drawn_of is None:
         return False
-    names, shared = {*runs, *rows}, not (drawn_of - set(runs))
-    ours = [f for f in drawn if (f.of in names if f.of is not None else shared)]
+    left = drawn_of - set(runs)  # drawn with these runs, which the paper leaves out
+
+    def of_several(f: PageFigure) -> bool:
+        return f.of is None or f.of in rows
+
+    def kept(f: PageFigure) -> bool:
+        if of_several(f):  # drawn of its row's seeds (None: of every run drawn)
+            return not (left & set(rows[f.of] if f.of is not None else drawn_of))
+        return f.of in runs
+
+    ours = [f for f in drawn if kept(f)]
     present = [f for f in ours if (path.parent / f.pdf).is_file()]
     atomic_write_text(path, figures_tex(present, drawn_of, drawn))
-    if not shared:
-        others = sorted(drawn_of - set(runs))
-        _tell(log, [f.stem for f in drawn if f.of is None], f"left out:{_few(others)}")
+    if lost := [f.stem for f in drawn if of_several(f) and not kept(f)]:
+        _tell(log, lost, f"left out:{_few(sorted(left))}")
     _tell(log, [f.pdf for f in ours if f not in present], "gone")
     newer = sorted(set(runs) - drawn_of)
     if newer and present:

@@ -246,10 +246,12 @@ def drop_compiled(folder: Path, ours: Callable[[str], bool]) -> str:
 
 def compile_pdf(folder: Path) -> Path:
     """Compile ``folder/main.tex`` into main.pdf with latexmk (else pdflatex, twice for references).
-    UserError when neither is installed; RunFailed, with the end of the log, when it does not compile."""
+    UserError when neither is installed; RunFailed when it does not compile, with LaTeX's errors from
+    main.log (:func:`latex_errors`), else the end of its output. latexmk runs pdflatex every time
+    (``-g``): main.log is this compile's, even when main.tex has not changed since a failed one."""
     folder = Path(folder)
     if shutil.which("latexmk"):
-        cmds = [["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]]
+        cmds = [["latexmk", "-g", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]]
     elif shutil.which("pdflatex"):
         cmds = [["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]] * 2
     else:
@@ -261,6 +263,33 @@ def compile_pdf(folder: Path) -> Path:
     for cmd in cmds:
         done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
+            said = latex_errors(_read(folder / "main.log"))
+            said = said and f"LaTeX's errors (main.log):\n{said}"
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
-            raise RunFailed(f"{' '.join(cmd)} failed in '{folder}':\n{tail}")
+            raise RunFailed(f"{' '.join(cmd)} failed in '{folder}':\n{said or tail}")
     return folder / "main.pdf"
+
+
+def latex_errors(log: str, most: int = 5) -> str:
+    """The first ``most`` errors of a LaTeX log ``log``: each ``!`` line with the lines up to the one
+    naming where it stopped (``l.20 \\undefinedcmd``) and the rest of that input line, as TeX prints
+    them; '' when it holds none."""
+    lines, found = log.splitlines(), []
+    for i, line in enumerate(lines):
+        if line.startswith("!") and "==> Fatal error occurred" not in line:
+            end = next((j for j in range(i + 1, min(i + 8, len(lines))) if _at_line(lines[j])), i)
+            found.append("\n".join(lines[i : end + 2 if end > i else i + 1]).rstrip())
+    return "\n".join(found[:most])
+
+
+def _at_line(line: str) -> bool:
+    """Whether a LaTeX log's ``line`` names the input line an error stopped at (``l.20 ...``)."""
+    return re.match(r"l\.\d+", line) is not None
+
+
+def _read(path: Path) -> str:
+    """The text of ``path`` ('' when it cannot be read: no log written)."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

@@ -29,10 +29,10 @@ from vislab.experiments.suites.catch_up import caught_up
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.files import atomic_write_text
-from vislab.report.figure_set import FigureSet, guarded
+from vislab.report.figure_set import FigureSet, failure_note, guarded
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
-from vislab.report.model_figures import model_figures
+from vislab.report.model_figures import ModelNotLoaded, model_figures
 from vislab.report.run_files import (
     RunFiles,
     read_configs,
@@ -309,24 +309,33 @@ def _model_sections(
     plan: ReportPlan, figs: FigureSet, configs: dict[str, Config], trust_code: bool
 ) -> list[dict]:
     """The model figures (what each detailed run's model offers) of the runs that have any, a seed
-    run's captioned with its row and seed (:func:`run_labels`)."""
+    run's captioned with its row and seed (:func:`run_labels`); a model that cannot be loaded (its
+    checkpoint gone) goes into the plan's ``unread``, said on the terminal too."""
     labels = run_labels(plan)
     drawn = {
-        n: guarded(
-            plan.notes,
-            f"{n}: model figures",
-            model_figures,
-            figs,
-            n,
-            plan.runs[n],
-            configs.get(n),
-            trust_code,
-            labels.get(n),
-            default=[],
-        )
+        n: _model_figures_of(plan, figs, n, configs.get(n), trust_code, labels.get(n))
         for n in plan.detailed
     }
     return [dict(name=n, figures=f) for n, f in drawn.items() if f]
+
+
+def _model_figures_of(
+    plan: ReportPlan,
+    figs: FigureSet,
+    name: str,
+    cfg: Config | None,
+    trust_code: bool,
+    label: str | None,
+) -> list[dict]:
+    """Run ``name``'s model figures (:func:`model_figures`); [] when they cannot be drawn, with a note:
+    in ``plan.unread`` when its model cannot be loaded, in ``plan.notes`` otherwise."""
+    try:
+        return model_figures(figs, name, plan.runs[name], cfg, trust_code, label)
+    except ModelNotLoaded as e:
+        plan.unread.append(str(e))
+    except Exception as e:  # as ``guarded``: the report shows what it can
+        plan.notes.append(failure_note(f"{name}: model figures skipped", e))
+    return []
 
 
 def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> dict:

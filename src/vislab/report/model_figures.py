@@ -42,11 +42,13 @@ def model_figures(
 ) -> list[dict]:
     """The model-specific figures of one run ([] when its model and data have none), captioned with
     ``label`` (default ``name``; a seed run: 'cnn, seed 0 (cnn-s0)'); ``trust_code``: import the run's
-    own model file even if it changed since training."""
+    own model file even if it changed since training. ModelNotLoaded when its model cannot be loaded
+    (its checkpoint gone or unreadable, its code changed): a run file not read, which a report's and a
+    paper's builds say on the terminal too."""
     if cfg is None:
         return []
+    model, record = _loaded(name, run_dir, trust_code)
     try:
-        model, record = load_model(run_dir, trust_code)
         hooks = hooks_of(model)
         looks_inside = _looks_inside(hooks)
         if not looks_inside and cfg.data.name != "circles":
@@ -55,7 +57,7 @@ def model_figures(
         inside = looks_inside and test.is_image
         predicted = _predicted(model, record, x) if inside else None
     except Exception as e:
-        figs.notes.append(failure_note(f"{name}: model figures (model or data not loaded)", e))
+        figs.notes.append(failure_note(f"{name}: model figures (test data not loaded)", e))
         return []
     if inside:
         titles = _image_titles(predicted, test.y, record.model.class_names)
@@ -78,6 +80,20 @@ def model_figures(
     else:
         out = []
     return [f for f in out if f]
+
+
+class ModelNotLoaded(Exception):
+    """A run's model that its figures cannot be drawn without: the message names the run, what is left
+    out, the file and the fix."""
+
+
+def _loaded(name: str, run_dir: Path, trust_code: bool) -> tuple[torch.nn.Module, RunRecord]:
+    """Run ``name``'s model and record (:func:`~vislab.predict.load_model`), else ModelNotLoaded."""
+    try:
+        return load_model(run_dir, trust_code)
+    except Exception as e:
+        what = f"{name}: its model figures (Grad-CAM, attention maps) are left out"
+        raise ModelNotLoaded(failure_note(what, e)) from e
 
 
 def _looks_inside(hooks: ModelHooks) -> bool:

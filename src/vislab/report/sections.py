@@ -238,9 +238,10 @@ def curve_figures(
     fewer of them have a row for the epoch (the caption says which and why: :func:`fewer_note`; ``lost``:
     the runs whose metrics.jsonl lost a row, cut short)."""
     out = []
-    band = (
-        f"; each curve the mean over {_seed_counts(rows, histories)}, band ± 1 std" if rows else ""
-    )
+    counts = _seed_counts(rows, histories) if rows else ""
+    band = f"; each curve the mean over {counts}, band ± 1 std" if counts else ""
+    if counts == "1 seed":  # --only one seed of each row: its curve is that run's
+        band = "; each curve a row's one seed run"
     if rows:
         cut = {r: [n for n in names if n in lost] for r, names in rows.items()}
         histories = seed_histories(histories, rows, lost)

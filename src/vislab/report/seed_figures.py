@@ -15,6 +15,7 @@ from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
 from vislab.report.figure_set import FigureSet, wide
 from vislab.report.run_files import RunFiles
 from vislab.report.sections import saved_predictions, scored
+from vislab.training.metrics import Metrics
 from vislab.training.summary import RunSummary
 
 
@@ -74,50 +75,64 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
     if not seeds:
         return []
     names, n, s = seeds[0].names, len(seeds), figs.file_part(row)
+    of, whose = _of_seeds(seeds)
     each = [scored(p.probs, p.labels) for p in seeds]
     confusion = np.sum([m.confusion for m in each], axis=0)
     mean, std, held = mean_and_std(np.array([m.per_class for m in each]))
-    pooled = scored(
-        np.concatenate([p.probs for p in seeds]), np.concatenate([p.labels for p in seeds]), True
-    )
-    bars = ("; error bars ± 1 std over the seeds" if std is not None else "") + _fewer(
-        names, held, n
-    )
+    bars = "; error bars ± 1 std over the seeds" if std is not None else ""
+    bars += _fewer(names, held, n)
     own = OWN_SPLIT * own_test_sets(seeds)  # each seed drew its own split
     out = [
         wide(  # its numbers are drawn at 8 pt: shown at its own size, on a row of its own
             figs.make(
                 f"confusion_{s}.png",
-                f"{row}: test confusion matrix summed {over(n)} (counts of the {n} seed runs' "
-                f"{int(confusion.sum()):,} test predictions together{own}; shade: the "
-                f"share of each true class)",
+                f"{row}: test confusion matrix {'summed ' * (n > 1)}{of} (counts of {whose} "
+                f"{int(confusion.sum()):,} test "
+                f"predictions{' together' * (n > 1)}{own}; shade: the share of each true class)",
                 plot_confusion,
                 confusion,
                 names,
-                title=f"{row}: test, {n} seeds summed",
+                title=f"{row}: test, {f'{n} seeds summed' if n > 1 else seeds[0].run}",
             )
         ),
         figs.make(
             f"per_class_{s}.png",
-            f"{row}: test accuracy per class, the mean {over(n)}{own}{bars}",
+            f"{row}: test accuracy per class{', the mean' * (n > 1)} {of}{own}{bars}",
             plot_per_class,
             mean,
             names,
-            title=f"{row}: per-class accuracy (test, mean {over(n)})",
+            title=f"{row}: per-class accuracy (test, {f'mean {of}' if n > 1 else seeds[0].run})",
             std=std,
             seeds=held,
             of=n,
         ),
         figs.make(
             f"roc_{s}.png",
-            f"{row}: ROC curves, one vs rest, {over(n)} (their test predictions pooled{own})",
+            f"{row}: ROC curves, one vs rest, {of} "
+            f"({'their test predictions pooled' if n > 1 else 'its test predictions'}{own})",
             plot_roc,
-            pooled.roc,
+            _pooled(seeds).roc,
             names,
-            title=f"{row}: ROC (test, {n} seeds pooled)",
+            title=f"{row}: ROC (test, {f'{n} seeds pooled' if n > 1 else seeds[0].run})",
         ),
     ]
     return [f for f in out if f]
+
+
+def _of_seeds(seeds: list[SeedPredictions]) -> tuple[str, str]:
+    """The captions' words for the seeds drawn ("over 2 seeds", "the 2 seed runs'"), or for one seed: the
+    only one the paper holds (--only), or whose predictions could be read."""
+    n = len(seeds)
+    if n > 1:
+        return over(n), f"the {n} seed runs'"
+    return f"of one seed run, {seeds[0].run}", "its"
+
+
+def _pooled(seeds: list[SeedPredictions]) -> Metrics:
+    """The scores of the seeds' test predictions pooled (their ROC curves)."""
+    return scored(
+        np.concatenate([p.probs for p in seeds]), np.concatenate([p.labels for p in seeds]), True
+    )
 
 
 OWN_SPLIT = ", each seed on its own test split, drawn with its train.seed"
