@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from vislab.errors import UserError
 from vislab.plotting.canvas import captured_figures, plt
 from vislab.plotting.style import DPI, PAGE_IN, cut_texts, fit_to_page, page_style, page_width
-from vislab.report.figure_set import FigureSet, failure_note
+from vislab.report.figure_set import FigureSet, failure_note, out_of_room
 from vislab.report.run_files import RunFiles
 from vislab.words import first_few
 
@@ -83,6 +83,8 @@ class PageFigures(FigureSet):
                     for i, fig in enumerate(drawn)
                 ]
         except Exception as e:  # one broken figure must not cost the whole paper
+            if out_of_room(e):  # but a full disk ends it: no figure would be saved
+                raise
             self.notes.append(failure_note(caption, e))  # a missing package: its install hint
             return None
         finally:

@@ -29,7 +29,7 @@ from vislab.experiments.suites.catch_up import caught_up
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.files import atomic_write_text
-from vislab.report.figure_set import FigureSet, failure_note, guarded
+from vislab.report.figure_set import FigureSet, failure_note, guarded, out_of_room
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import ModelNotLoaded, model_figures
@@ -334,6 +334,8 @@ def _model_figures_of(
     except ModelNotLoaded as e:
         plan.unread.append(str(e))
     except Exception as e:  # as ``guarded``: the report shows what it can
+        if out_of_room(e):
+            raise
         plan.notes.append(failure_note(f"{name}: model figures skipped", e))
     return []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -37,6 +38,16 @@ def install_hint(what: str, package: str) -> str:
     return f"{what} needs {package}: {how}"
 
 
+# the disk's failures, not a figure's: they end the whole build (a note per figure would hide them)
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
+def out_of_room(e: Exception) -> bool:
+    """Whether ``e`` is the disk's (full, failing, read-only), which no other figure would escape: the
+    build stops with it, rather than each figure noted as not drawn and the command ending well."""
+    return isinstance(e, OSError) and e.errno in DISK_ERRORS
+
+
 def failure_note(what: str, e: Exception) -> str:
     """One line for a part of a report that could not be made: a missing package's install hint, a
     UserError's own first line (it names the fix), else the exception's type and first line (a bug)."""
@@ -53,6 +64,8 @@ def guarded(notes: list[str], label: str, fn: Callable, *args, default=None):
     try:
         return fn(*args)
     except Exception as e:
+        if out_of_room(e):
+            raise
         notes.append(failure_note(f"{label} skipped", e))
         return default
 
@@ -150,6 +163,8 @@ class FigureSet:
         try:
             fn(*args, path=self.tmp / name, **kw)
         except Exception as e:  # one broken figure must not cost the whole report
+            if out_of_room(e):
+                raise
             self.notes.append(failure_note(caption, e))
             return None
         self.made.append(name)
