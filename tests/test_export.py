@@ -254,7 +254,7 @@ def test_bad_arguments(runs, capsys, tmp_path, monkeypatch):
     code, text = cli(
         capsys, "export", tmp_path, "--format", "torchscript"
     )  # a folder that is no run
-    assert code == 2 and "no checkpoints/best.pt" in one_line(text), text
+    assert code == 2 and "is not a vislab run directory" in one_line(text), text
     code, text = cli(capsys, "export", runs["mlp"], "--format", "tflite")
     assert code == 2 and "'tflite' is not an export format: use onnx or torchscript" in one_line(
         text
