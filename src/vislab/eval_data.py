@@ -4,17 +4,18 @@ eval refuses before it scores (settings, shapes, classes) is ``eval_checks.py``'
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from vislab.config import DataConfig, build_config
+from vislab.config import Config, DataConfig, build_config
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
 from vislab.data.split_notes import absent_note, redrawn_note
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
-from vislab.errors import UserError
+from vislab.errors import ConfigError, DataError, UserError
 from vislab.eval_checks import given_setting
 from vislab.training.record import RunRecord
 from vislab.training.summary import RunSummary
@@ -31,15 +32,30 @@ _DRAWS = tuple(
 )
 
 
-def unlimited(config: dict, overrides: Sequence[str]) -> dict:
+def eval_config(tree: dict, overrides: Sequence[str], source: str) -> Config:
+    """The config a checkpoint is scored with: the run's ``tree`` with ``overrides``. A ConfigError names
+    ``source`` where the overrides are to blame (``--set``, ``Run.evaluate arguments``), the checkpoint's
+    config where the run's own config is."""
+    try:
+        return build_config(tree, list(overrides), source=source)
+    except ConfigError as given:
+        try:
+            build_config(tree, source="checkpoint config")
+        except ConfigError as own:
+            raise own from None
+        raise given from None
+
+
+def unlimited(config: dict, overrides: Sequence[str], source: str = "--set") -> dict:
     """The run's ``config`` (plain values) for ``--split all``: its data.limit, data.limit_per_class and
     data.limit_eval dropped, so every sample is scored; UserError where ``overrides`` give one of them
     (not null): "all" means all, and a limit would keep part of the data, not all of it. Its data.split
     sizes, which may sum to less than the data holds, are dropped too where the sets loaded
     (``data.use``) hold a train set to split otherwise and ``overrides`` give none (:func:`data_note`
-    says how many samples are scored where they are not all)."""
+    says how many samples are scored where they are not all). ``source``: the overrides' (their
+    mistakes' errors name it: :func:`eval_config`)."""
     tree = {**config, "data": {**config.get("data", {}), **dict.fromkeys(_LIMITS)}}
-    given = build_config(tree, list(overrides), source="checkpoint config").data
+    given = eval_config(tree, overrides, source).data
     if "train" in given.use and not given_setting(overrides, "data.split"):
         tree["data"]["split"] = None
     for key in _LIMITS:
@@ -53,6 +69,81 @@ def unlimited(config: dict, overrides: Sequence[str]) -> dict:
                 f'evaluate(split="test", data__limit_eval=N)).'
             )
     return tree
+
+
+def eval_splits(
+    target: str | Path, cfg: Config, split: str, channels: int | None, overrides: Sequence[str]
+) -> Splits:
+    """The splits eval scores ``split`` of (``channels``: as ``data.load_splits`` takes them; training
+    said how they were drawn: no notes). "all" pools them again: data too small to carve is scored
+    whole, not refused. Sets loaded without a train set are scored as they are (:func:`_loaded_alone`);
+    so is the official test set, the run's test split, where the run's data fails to load but it does
+    (:func:`_test_set_alone`: the train set's files absent, say)."""
+    data, seed = cfg.data, cfg.train.seed
+    if "train" not in data.use and data.split is None:
+        splits = _loaded_alone(data, seed, channels)
+        if split != "all" and not len(dict(splits.items())[split]):
+            typed = given_setting(overrides, "data.use") or f"data.use={list(data.use)}"
+            held = next((k for k, s in splits.items() if len(s)), "test")
+            raise UserError(
+                f"setting '{typed}' loads no train set, and the {split} split is carved from the train "
+                f"set: it has no sample to score. Score the {held} set it loads: vislab eval {target} "
+                f'--split {held}{_sets(overrides)} (Python: split="{held}"), or every sample loaded: '
+                f'--split all (Python: split="all").'
+            )
+        return splits
+    try:
+        return load_splits(data, seed, channels, notes=False, whole=split == "all")
+    except DataError as error:
+        return _test_set_alone(target, data, seed, split, channels, overrides, error)
+
+
+def _loaded_alone(data: DataConfig, seed: int, channels: int | None) -> Splits:
+    """The sets ``data.use`` loads, no train set among them: each official set its own split, train
+    empty, as ``make_splits`` gives them ``whole`` (data.limit and data.limit_per_class, which keep a part
+    of train, left out; data.limit_eval samples val and test as the run's draw did)."""
+    kept = data.model_copy(update={"limit": None, "limit_per_class": None})
+    return load_splits(kept, seed, channels, notes=False, whole=True)
+
+
+def _test_set_alone(
+    target: str | Path,
+    data: DataConfig,
+    seed: int,
+    split: str,
+    channels: int | None,
+    overrides: Sequence[str],
+    error: DataError,
+) -> Splits:
+    """Where the run's ``data`` failed to load (``error``) but its official test set loads alone — its
+    test split, as data.use holds it and no data.split carves it: that set, for ``split`` test; for
+    another split, ``error`` with eval's way on (its ``--split test``) in place of any training advice.
+    ``error`` as it is where the test set does not load alone either."""
+    if data.split is not None or "test" not in data.use:
+        raise error
+    try:
+        splits = _loaded_alone(data.model_copy(update={"use": ["test"]}), seed, channels)
+    except UserError:
+        raise error from None
+    if not len(splits.test):
+        raise error
+    if split == "test":
+        return splits
+    # the sources' "Only the test set is here: train on ..." (data.download.test_set_only_hint) is
+    # training's advice: eval's is to score that test set
+    said = str(error).partition(" Only the test set is here:")[0]
+    needs = "--split all of the run's data" if split == "all" else f"the {split} split"
+    raise DataError(
+        f"{said} Its test set loads without the train set, and it is the run's test split (the "
+        f"samples it held out): score it with vislab eval {target} --split test{_sets(overrides)} "
+        f"(Python: split=\"test\"), or every sample of it with --split all --set 'data.use=[test]' "
+        f'(Python: split="all", data__use=["test"]); {needs} needs the train set.'
+    ) from None
+
+
+def _sets(overrides: Sequence[str]) -> str:
+    """``overrides`` as the command line's ``--set`` options (each quoted where the shell needs it)."""
+    return "".join(f" --set {shlex.quote(o)}" for o in overrides)
 
 
 def every_sample(splits: Splits) -> ArraySet:
@@ -198,7 +289,10 @@ def _redrawn_note(
     cfg = build_config(record.config, [o for o in overrides if o not in drawn], "checkpoint config")
     shape = record.inputs.input_shape  # the same samples at any size: not resized
     data = cfg.data.model_copy(update={"resize": None})
-    own = load_splits(data, cfg.train.seed, shape[0] if len(shape) == 3 else None, notes=False)
+    try:
+        own = load_splits(data, cfg.train.seed, shape[0] if len(shape) == 3 else None, notes=False)
+    except DataError:
+        return None  # the run's own data does not load (its train files absent): no draw to count
     if own.fingerprint is None or data_change(was, own.fingerprint) is not None:
         return None
     return redrawn_note(split, dict(splits.items())[split], own, drawn)
@@ -218,7 +312,7 @@ def _changed_note(
     the run recorded no fingerprint (trained before vislab recorded one)."""
     if record.data is None or splits.fingerprint is None:
         return None
-    change = data_change(record.data, splits.fingerprint)
+    change = _change_of_sets(record.data, splits.fingerprint)
     if change is None:
         return None
     folder = splits.fingerprint["of"] == "files"
@@ -235,3 +329,17 @@ def _changed_note(
         f"{_where(splits, data)} changed since the run trained ({change}): its {split} split drawn now "
         f"is not the one the run {was}, so these scores are not the run's. {fix}."
     )
+
+
+def _change_of_sets(recorded: dict, now: dict) -> str | None:
+    """``fingerprint.data_change`` of the run's ``recorded`` data and ``now``'s; where ``now`` holds only
+    some of the recorded sets (the test set alone: :func:`_test_set_alone`), how their sizes by class
+    differ, as their digests cover every set."""
+    if set(now["counts"]) >= set(recorded["counts"]):
+        return data_change(recorded, now)
+    was = {k: recorded["counts"].get(k, []) for k in now["counts"]}
+    moved = sum(abs(sum(c) - sum(was[k])) for k, c in now["counts"].items())
+    unit = now["of"]
+    if moved:
+        return f"{moved} {unit[:-1] if moved == 1 else unit} added or removed"
+    return None if was == now["counts"] else "labels changed"

@@ -16,21 +16,27 @@ from vislab.errors import WriteFailed
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
+#: the way out of an unwritable or full place that a command chose itself (no option names it: ``vislab
+#: report FOLDER`` writes FOLDER/report.html)
+ELSEWHERE = "copy the folder somewhere writable and run the command on the copy"
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object], option: str = "--out") -> None:
+
+def atomic_write(
+    path: Path, write: Callable[[BinaryIO], object], option: str | None = "--out"
+) -> None:
     """Write via ``write(file_obj)`` to a temp file in the same folder, fsync, then rename over ``path``.
 
     A crash at any moment leaves either the old file or the new one, never half of one (a killed process
     may leave a ``.<name>.*.tmp`` file behind, which nothing reads). ``option``: the command's option that
-    chose the place (``--out``, ``--csv``), named as the fix when it cannot be written (WriteFailed).
+    chose the place (``--out``, ``--csv``), named as the fix when it cannot be written (WriteFailed); None
+    where no option chose it (:data:`ELSEWHERE` is the fix).
     """
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise WriteFailed(
-            f"cannot write to '{path.parent}': {e.strerror}. Choose a writable {option}."
-        ) from None
+        fix = f"Choose a writable {option}" if option else _capital(ELSEWHERE)
+        raise WriteFailed(f"cannot write to '{path.parent}': {e.strerror}. {fix}.") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -47,19 +53,25 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], option: str = 
         raise
 
 
-def _not_written(path: Path, e: OSError, option: str) -> str:
+def _not_written(path: Path, e: OSError, option: str | None) -> str:
     """Why :func:`atomic_write` could not put its file at ``path`` (``e``), and the fix: free space for a
-    full disk, the folder in the way where one is, else the system's reason; that an earlier file there is
-    kept only where there is one."""
+    full disk, the folder in the way where one is, else the system's reason; another ``option`` (None:
+    :data:`ELSEWHERE`); that an earlier file there is kept only where there is one."""
     kept = "; the previous file there is intact" if path.is_file() else ""
+    elsewhere = f"choose another {option}" if option else ELSEWHERE
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"could not write '{path}': the disk is full. Free space or choose another {option}{kept}."
+        return f"could not write '{path}': the disk is full. Free space or {elsewhere}{kept}."
     if path.is_dir():  # os.replace onto a folder: EISDIR (or, on some systems, EEXIST or ENOTEMPTY)
         return f"could not write '{path}': a folder of that name is in the way. Move or rename it."
-    return f"could not write '{path}': {e.strerror}. Choose another {option}{kept}."
+    return f"could not write '{path}': {e.strerror}. {_capital(elsewhere)}{kept}."
 
 
-def atomic_write_text(path: Path, text: str, option: str = "--out") -> None:
+def _capital(text: str) -> str:
+    """``text`` as a sentence starts: its first letter in capitals."""
+    return text[:1].upper() + text[1:]
+
+
+def atomic_write_text(path: Path, text: str, option: str | None = "--out") -> None:
     """``text`` into ``path`` by :func:`atomic_write` (``option``: as there)."""
     atomic_write(path, lambda f: f.write(text.encode()), option)
 

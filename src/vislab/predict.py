@@ -14,14 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.config import build_config
-from vislab.data import prepare_data
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.eval_checks import check_data_settings, check_fits, check_root_read, labels_by_name
-from vislab.eval_data import SPLITS, data_note, every_sample, unlimited
+from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged
 from vislab.models.trust import recorded_code
@@ -39,7 +37,7 @@ from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.parts import load_weights
 from vislab.training.record import RunRecord
-from vislab.training.rundir import RunDir
+from vislab.training.rundir import RunDir, refuse_run_file
 from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
 
@@ -92,11 +90,16 @@ def _other_run_note(run: Path, path: Path, record: RunRecord) -> str | None:
 
 
 def score_checkpoint(
-    target: str | Path, split: str = "test", overrides: Sequence[str] = (), trust_code: bool = False
+    target: str | Path,
+    split: str = "test",
+    overrides: Sequence[str] = (),
+    trust_code: bool = False,
+    source: str = "--set",
 ) -> tuple[Metrics, list[str]]:
     """A checkpoint's metrics on a split of its dataset (with the checkpoint's own normalisation) and the
-    class names; ``overrides`` are ``--set`` assignments (data.* and train.eval_batch_size only)."""
-    scored = score_split(target, split, overrides, trust_code)
+    class names; ``overrides`` are ``--set`` assignments (data.* and train.eval_batch_size only), given
+    as ``source`` says (``--set``, ``Run.evaluate arguments``: what an error in them names)."""
+    scored = score_split(target, split, overrides, trust_code, source)
     return scored.metrics, scored.class_names
 
 
@@ -111,10 +114,15 @@ class Scored:
 
 
 def score_split(
-    target: str | Path, split: str, overrides: Sequence[str] = (), trust_code: bool = False
+    target: str | Path,
+    split: str,
+    overrides: Sequence[str] = (),
+    trust_code: bool = False,
+    source: str = "--set",
 ) -> Scored:
-    """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings) with its model."""
-    model, record, data, inputs = split_inputs(target, split, overrides, trust_code)
+    """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings, given as
+    ``source`` says) with its model."""
+    model, record, data, inputs = split_inputs(target, split, overrides, trust_code, source)
     # with the run's test-time augmentation, as training evaluated
     scored = record.inputs.wrap(model)
     with torch.inference_mode():
@@ -126,11 +134,15 @@ def score_split(
 
 
 def split_inputs(
-    target: str | Path, split: str, overrides: Sequence[str] = (), trust_code: bool = False
+    target: str | Path,
+    split: str,
+    overrides: Sequence[str] = (),
+    trust_code: bool = False,
+    source: str = "--set",
 ) -> tuple[torch.nn.Module, RunRecord, ArraySet, DeviceLoader]:
-    """A checkpoint's model and record, ``split`` of its own dataset (``overrides``: data.* settings; labels
-    as the model's class indices, matched by name) and its loader as evaluation feeds it to the model (the
-    spec's centre crop and normalisation)."""
+    """A checkpoint's model and record, ``split`` of its own dataset (``overrides``: data.* settings,
+    given as ``source`` says; labels as the model's class indices, matched by name) and its loader as
+    evaluation feeds it to the model (the spec's centre crop and normalisation)."""
     if split not in SPLITS:
         raise UserError(
             f"the split must be train, val or test, not '{split}'; or all: every sample of the data "
@@ -144,18 +156,14 @@ def split_inputs(
         )
     check_data_settings(overrides, target)
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
-    tree = unlimited(record.config, overrides) if split == "all" else record.config
-    cfg = build_config(tree, list(overrides), source="checkpoint config")
+    tree = unlimited(record.config, overrides, source) if split == "all" else record.config
+    cfg = eval_config(tree, overrides, source)
     check_root_read(cfg.data, overrides)
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
-    # training said how its splits were drawn; data_note says what these scores depend on
-    # "all" pools the splits again: data too small to carve them is scored whole, not refused
-    splits, _ = prepare_data(
-        cfg.data, cfg.train.seed, stats=spec.stats, channels=channels, notes=False,
-        whole=split == "all",
-    )  # fmt: skip
+    # data_note says what these scores depend on
+    splits = eval_splits(target, cfg, split, channels, overrides)
     summary = _summary_of(Path(target)) if split == "all" else None
     if note := data_note(target, record, splits, cfg.data, split, overrides, summary):
         show_note(note)
@@ -207,6 +215,7 @@ def evaluate_checkpoint(
     names: the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true
     class's shares (rows sum to 1) instead of counts."""
     if out is not None:  # the run's own folder: an unwritable one still shows the scores (the CLI)
+        refuse_run_file(out, "--out")  # not into its checkpoints/ or figures/, as export's --out
         check_writable(out, "the confusion PNG and the mistakes", undone="nothing was scored")
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")

@@ -78,11 +78,16 @@ def info(
 
 def check_figure_path(out: Path) -> None:
     """UserError unless ``out`` names a file type matplotlib writes in a folder that is, or can be
-    made, writable — checked before any work is done (an lr-find's steps are not run for nothing)."""
+    made, writable, and is none of a run's own files (``training.rundir.RUN_OWN``, not even with
+    --force, as export's --out) — checked before any work is done (an lr-find's steps are not run for
+    nothing)."""
+    from vislab.training.rundir import refuse_run_file  # on use (module docstring)
+
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
         raise UserError(
             f"--out '{out}': give an image file name ending in .png, .jpg, .pdf or .svg."
         )
+    refuse_run_file(out, "--out")
     check_writable(out, "the figure", is_file=True)
 
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.errors import TrainingInterrupted, VislabError
+from vislab.files import ELSEWHERE
 
 err = Console(stderr=True)
 
@@ -81,11 +82,7 @@ def environment_error(e: OSError, takes_out: bool) -> int | None:
     path the user chose that cannot be written 2, as ``UserError``; a full disk or an I/O error 1, as
     ``RunFailed``); None for any other OSError (a bug). ``takes_out``: the command has an --out, the
     fix to name."""
-    elsewhere = (
-        "choose another --out"
-        if takes_out
-        else "copy the folder somewhere writable and run the command on the copy"
-    )
+    elsewhere = "choose another --out" if takes_out else ELSEWHERE
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         fix, code = f"Free space, or {elsewhere}.", 1
     elif e.errno == errno.EIO:

@@ -80,7 +80,10 @@ def explain(
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.cli.scores import chosen_checkpoint, print_image_error
     from vislab.explain import explain_images
+    from vislab.training.rundir import refuse_run_file
 
+    if out is not None:  # not into a run's checkpoints/ or over its records, as export's --out
+        refuse_run_file(out, "--out")
     target = chosen_checkpoint(run, which and which.value)
     failures = 0
     for image, png in explain_images(

@@ -124,8 +124,10 @@ def make_splits(
     train). :class:`~vislab.errors.Note` notes name the classes a carved split has no sample of (too small
     or missed by the draw), those left without training images and those ``data.limit_eval``'s sample
     leaves out, with the settings to blame — shown unless ``notes`` is false (eval drawing a run's splits
-    again: training said them). ``whole`` (eval's ``--split all``, which scores every sample): data too
-    small to carve test or val from is not refused, the split it cannot carve left empty."""
+    again: training said them). ``whole`` (eval's ``--split all``, which scores every sample, or a run's
+    official test set alone): data too small to carve test or val from is not refused, the split it
+    cannot carve left empty, and sets loaded without a train set (``data.use=[test]``) are the splits
+    they are, train empty, not refused for lacking data.split's sizes."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     src = _traced(src)
@@ -202,13 +204,18 @@ def _official(
 ) -> tuple[np.ndarray, tuple[ArraySet, ArraySet, ArraySet]]:
     """The labels of the train set (with the official val set where it joins train) and the official
     sets, test and val carved from train where the source has none (or ``data.official_val`` is false);
-    ``left``: as :func:`_sized`'s; ``whole``: as :func:`make_splits`'s."""
-    if "train" not in src.sets:
+    ``left``: as :func:`_sized`'s; ``whole``: as :func:`make_splits`'s (with no train set loaded, an
+    empty train split)."""
+    if "train" not in src.sets and not whole:
         raise UserError(
             f"dataset '{src.name}' has no train set loaded (data.use={cfg.use}); "
             f"give data.split=[train,val,test] sizes to carve all three from what is loaded."
         )
-    train = src.sets["train"]
+    train = (
+        src.sets["train"]
+        if "train" in src.sets
+        else next(iter(src.sets.values())).take(np.arange(0))
+    )
     if not cfg.official_val and "val" in src.sets:  # the official val set becomes training data
         train = _concat([train, src.sets["val"]])
     pool, test = train.y, src.sets.get("test")

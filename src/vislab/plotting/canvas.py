@@ -101,11 +101,24 @@ def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Pa
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     key = _KEY.get() if path.suffix.lower() == ".png" else None
-    with _glyph_notes():
+    with _glyph_notes(), _naming(path):
         fig.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None,
                     metadata={FIGURE_KEY: key} if key else None)  # fmt: skip
     plt.close(fig)
     return path
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An OSError within that names no file names ``path``: Pillow's close of a PNG on a full disk
+    raises one without (``[Errno 28] No space left on device``), and the command's message then could
+    not say which file was not written."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from e
 
 
 @contextlib.contextmanager

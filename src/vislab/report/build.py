@@ -222,7 +222,7 @@ def build_report(
     finally:
         figs.close()
     path = plan.folder / "report.html"
-    atomic_write_text(path, html)
+    atomic_write_text(path, html, option=None)  # no option chose the folder (files.ELSEWHERE)
     os.chmod(path, 0o644)  # a page to share
     if not plan.one_run:  # a run's own folder also holds the trainer's figures
         figs.drop_earlier()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
-from vislab.not_a_run import folder_kind, not_a_run, runs_folder_note
+from vislab.not_a_run import folder_kind, not_a_run, run_of_file, runs_folder_note
 from vislab.training.folder_lock import FolderLock
 
 # torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
@@ -40,16 +40,46 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
-#: what to do about a checkpoint that is damaged or no vislab checkpoint, where no caller knows better
+#: what to do about a checkpoint file of no run that is damaged or no vislab checkpoint
 CHECKPOINT_FIX = "Use best.pt/last.pt from a vislab run directory."
 
 
-def load_checkpoint(path: str | Path, fix: str = CHECKPOINT_FIX) -> Checkpoint:
+def load_checkpoint(path: str | Path, fix: str | None = None) -> Checkpoint:
     """Load a vislab checkpoint safely; anything that is not one is a clear DataError, ending with ``fix``
-    where the file is damaged or no vislab checkpoint ("": the caller says what to do)."""
+    where the file is damaged or no vislab checkpoint ("": the caller says what to do; None, where no
+    caller knows better: :func:`damaged_fix`)."""
     from vislab.training.record import Checkpoint  # on use (see the imports)
 
-    return Checkpoint.from_dict(_load_dict(Path(path), fix), str(path), fix)
+    path = Path(path)
+    fix = damaged_fix(path) if fix is None else fix
+    return Checkpoint.from_dict(_load_dict(path, fix), str(path), fix)
+
+
+def damaged_fix(path: Path) -> str:
+    """What to do about checkpoint ``path`` where it is damaged or no vislab checkpoint: a run's best.pt,
+    use its last.pt where that is whole (a complete zip archive, torch's format), and a run's last.pt,
+    its best.pt; train the run again where neither is; a file of no run's checkpoints/,
+    :data:`CHECKPOINT_FIX`."""
+    run = run_of_file(path)
+    if run is None or path.parent.name != "checkpoints" or path.name not in ("best.pt", "last.pt"):
+        return CHECKPOINT_FIX
+    other = path.with_name("last.pt" if path.name == "best.pt" else "best.pt")
+    if other.is_file() and _is_zip(other):
+        if other.name == "last.pt":
+            return (
+                f"Run '{run}' has a whole checkpoints/last.pt (its latest weights): use that, the run "
+                f"with --checkpoint last (Python: checkpoint='last'), or the file '{other}'."
+            )
+        return (
+            f"Run '{run}' has a whole checkpoints/best.pt (its best epoch's weights): use that, the "
+            f"run without --checkpoint last (Python: checkpoint='best', the default), or the file "
+            f"'{other}'."
+        )
+    lost = "cannot be read either" if other.is_file() else "is missing"
+    return (
+        f"Its checkpoints/{other.name} {lost}, so run '{run}' has no weights left to use: train it "
+        f"again, vislab train --config {run / 'config.yaml'} --out NEW_FOLDER."
+    )
 
 
 def _load_dict(path: Path, fix: str) -> dict[str, Any]:

@@ -343,8 +343,9 @@ class RunDir:
 #: the files a run folder holds as its record (what vislab reads back; ``api.folders`` adds what it draws)
 RUN_RECORDS = ("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl",
                "predictions_*.npz")  # fmt: skip
-#: what no command writes over, not even with --force: the records, the lock and the checkpoints
-RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints")
+#: what no command writes over, not even with --force: the records, the lock, the checkpoints and the
+#: figures (train and eval draw them there, a report shows them as the run's)
+RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints", "figures")
 
 
 def resume_command(path: Path, world: int) -> str:
