@@ -24,7 +24,8 @@ from vislab.experiments.results.spread import RULE
 from vislab.experiments.results.table import COLUMNS
 from vislab.experiments.suites.spec import builtin_suites, load_suite, run_config, with_seeds
 from vislab.models import build_model, skip_pretrained
-from vislab.report.build import build_report, plan_report
+from vislab.report.build import build_report
+from vislab.report.plan import plan_report
 from vislab.report.seeds import plan_verdicts
 
 # runs skip their own figures/ (most of a tiny run's time): nothing here looks at them (a suite's report

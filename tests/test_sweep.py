@@ -186,9 +186,9 @@ def test_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path, z
 def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     """Random stage → --narrow over the best 2 → reports with importances and parallel coordinates."""
     import vislab.experiments.sweeps.trials
-    import vislab.report.build
+    import vislab.report.plan
 
-    monkeypatch.setattr(vislab.report.build, "MAX_DETAILED_TRIALS", 1)
+    monkeypatch.setattr(vislab.report.plan, "MAX_DETAILED_TRIALS", 1)
     # importances from the 4 trials here (a report asks for 11; tests/test_imports_h1.py checks that)
     monkeypatch.setattr(vislab.experiments.sweeps.trials, "MIN_IMPORTANCE_TRIALS", 4)
     # the sweep figures and curves this test reads; not the detailed trial's own (test_report_browser's)
@@ -230,7 +230,7 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
         assert min(lrs) <= t.params["optim.lr"] <= max(lrs)
         assert t.params["model.hidden"] in {b.params["model.hidden"] for b in best}
     assert (out / "trials.csv").read_text().count("\n") == 5 and not (out / "report.html").exists()
-    plan = vislab.report.build.plan_report(out)  # what the report will hold
+    plan = vislab.report.plan.plan_report(out)  # what the report will hold
     assert len(plan.detailed) == 1
     # curves of the best K trials (the file's curves: 3; default 30), not only the detailed one
     assert len(plan.shown) == 3
@@ -247,7 +247,7 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
     for name in ("sweep_parallel.png", "sweep_importances.png", "sweep_history.png"):
         assert (out / "figures" / name).is_file()
     # the best 2 of 4 from now on, and the curves figure the report drew says so
-    plan = vislab.report.build.plan_report(out)
+    plan = vislab.report.plan.plan_report(out)
     assert [plan.complete[n].score("val_pacc") for n in plan.shown] == [t.value for t in best]
     html = (out / "report.html").read_text()
     assert "training curves of the best 2 trials by val_pacc" in html

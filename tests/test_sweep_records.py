@@ -116,7 +116,8 @@ def test_a_sweep_shown_from_its_storage_records_the_base_it_ran(tmp_path, capsys
 def test_results_md_and_the_report_say_what_the_command_line_changed(tmp_path, capsys):
     """results.md and the sweep report's provenance line name the command line's changes, as a suite's
     tables do; a re-run from sweep.yaml keeps saying them (its trials were made with them)."""
-    from vislab.report.build import plan_report, provenance_of
+    from vislab.report.build import provenance_of
+    from vislab.report.plan import plan_report
 
     spec, out = spec_file(tmp_path), tmp_path / "sw"
     sweep(capsys, spec, "--trials", 1, "--epochs", 1, "--out", out)

@@ -16,7 +16,7 @@ import vislab
 from conftest import cli, tiny_base, tiny_sweep
 from vislab.cli import main
 from vislab.errors import Note
-from vislab.report.build import plan_report
+from vislab.report.plan import plan_report
 from vislab.report.seeds import plan_rows, table_context
 
 TINY = ["--set", "data.name=digits", "--set", "data.limit=200", "--set", "train.epochs=1"]

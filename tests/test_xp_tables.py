@@ -16,7 +16,8 @@ from vislab.cli import main
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.data_used import data_line
 from vislab.experiments.suites.runner import write_results
-from vislab.report.build import plan_report, provenance_of
+from vislab.report.build import provenance_of
+from vislab.report.plan import plan_report
 from vislab.report.seeds import own_splits, plan_rows, table_context
 
 DIFFER = "mlp-s0, mlp-s1 differ in train.epochs (mlp-s0 2, mlp-s1 1)"

@@ -51,15 +51,8 @@ from vislab.paper_folder.tables import (
     sources,
 )
 from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, trials_left_out
-from vislab.report.build import (
-    ReportPlan,
-    draw_sections,
-    note_lost_rows,
-    notes_once,
-    plan_report,
-    plan_runs,
-    provenance_of,
-)
+from vislab.report.build import draw_sections, note_lost_rows, notes_once, provenance_of
+from vislab.report.plan import ReportPlan, plan_report, plan_runs
 from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
     cited,

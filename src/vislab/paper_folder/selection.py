@@ -10,7 +10,7 @@ from dataclasses import replace
 from vislab.errors import UserError
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.chosen import chosen_runs
-from vislab.report.build import ReportPlan
+from vislab.report.plan import ReportPlan
 from vislab.report.seeds import plan_rows
 
 

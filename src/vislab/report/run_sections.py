@@ -23,7 +23,7 @@ _SEED = re.compile(r"-s(\d+)$")  # the seed runs of a row are named <row>-s<i>
 
 
 class Sectioned(Planned, Protocol):
-    """What these functions read of a report's plan (``report.build.ReportPlan``)."""
+    """What these functions read of a report's plan (``report.plan.ReportPlan``)."""
 
     runs: dict[str, Path]
     detailed: dict[str, RunSummary]

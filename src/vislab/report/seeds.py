@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 
 class Planned(Protocol):
-    """What these functions read of a report's plan (``report.build.ReportPlan``)."""
+    """What these functions read of a report's plan (``report.plan.ReportPlan``)."""
 
     suite: SuiteInfo | None
     sweep: SweepInfo | None

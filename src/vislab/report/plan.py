@@ -1,0 +1,175 @@
+"""What a report shows, decided before anything is drawn (:func:`plan_report`): the runs a folder holds (a
+suite's record of each brought up to date first, a sweep's study loaded), which finished, which get
+their curves and their own figures (a sweep's best few), and why each other one did not finish."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+
+from vislab.config import Config
+from vislab.errors import UserError
+from vislab.experiments.records import SuiteInfo, SweepInfo
+from vislab.experiments.results.chosen import NOT_TRAINED
+from vislab.experiments.results.folders import discover, why_unfinished
+from vislab.experiments.suites.catch_up import caught_up
+from vislab.experiments.sweeps.results import load_study_of, trial_dirs
+from vislab.experiments.sweeps.spec import DEFAULT_CURVES
+from vislab.report.run_files import RunFiles, read_configs, read_summaries
+from vislab.training.summary import RunSummary
+
+MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
+
+
+@dataclass
+class ReportPlan:
+    """What a report shows, decided before anything is drawn."""
+
+    folder: Path
+    # what the folder is, set once where the plan is made: a suite (its suite.json), a sweep (its
+    # sweep.json), a run's own folder (``one_run``), or else a folder of runs
+    suite: SuiteInfo | None
+    sweep: SweepInfo | None
+    one_run: bool
+    runs: dict[str, Path]  # every run (a sweep's trials) found, by name
+    study: optuna.Study | None  # a sweep's study (None when it could not be loaded, or no sweep)
+    complete: dict[str, RunSummary]  # summaries of the complete runs
+    failures: dict[str, str]  # run → why it did not complete
+    detailed: dict[str, RunSummary]  # the runs that get their own figures (a sweep's best few)
+    shown: list[str]  # the runs whose training curves are drawn (a sweep's best K, K in sweep.json)
+    notes: list[str] = field(default_factory=list)  # what could not be shown, and why
+    # the runs' files that could not be read: each note names the file, what was left out and the fix (the
+    # page's and the paper's notes list them first; build_report also says them on the terminal)
+    unread: list[str] = field(default_factory=list)
+    # the runs whose summary.json could not be read (in ``unread`` too): in no table
+    left_out: list[str] = field(default_factory=list)
+    # the configs of the complete runs (config.yaml, read once; one that cannot be read: in ``unread``)
+    configs: dict[str, Config] = field(default_factory=dict)
+    # the runs' metrics.jsonl and predictions_test.npz, each read once for the whole build
+    files: RunFiles = field(default_factory=RunFiles)
+
+
+def plan_report(
+    folder: str | Path, study: optuna.Study | None = None, log: Callable[[str], None] = print
+) -> ReportPlan:
+    """Find the runs of ``folder`` and decide what its report shows (``study``: a sweep's, if loaded). A
+    suite's record of a run that its summary.json contradicts (resumed since) is brought up to date
+    first, ``log`` told (:func:`~vislab.experiments.suites.catch_up.caught_up`)."""
+    folder = Path(folder)
+    kind, runs, info = discover(folder)
+    suite = caught_up(folder, info, log) if isinstance(info, SuiteInfo) else None
+    sweep = info if isinstance(info, SweepInfo) else None
+    notes: list[str] = []
+    if sweep is not None:
+        study = study or _load_study(folder, notes, log)
+        runs = trial_dirs(study, folder) if study is not None else runs
+    summaries, unread = read_summaries(runs)
+    other = suite.trained_otherwise() if suite is not None else set()
+    complete = {n: s for n, s in summaries.items() if _complete(s) and n not in other}
+    configs, unread_cfg = read_configs(runs, list(complete))
+    detailed, shown = dict(complete), list(complete)
+    if sweep is not None:  # curves of the best K trials, per-run figures of the best few
+        ranked = sorted(
+            complete,
+            key=lambda n: complete[n].score(sweep.metric or "val_pacc") or 0,
+            reverse=sweep.direction != "minimize",
+        )
+        detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
+        shown = ranked[: sweep.curves or DEFAULT_CURVES]
+    return ReportPlan(
+        folder=folder,
+        suite=suite,
+        sweep=sweep,
+        one_run=kind == "run",
+        runs=runs,
+        study=study if sweep is not None else None,
+        complete=complete,
+        failures=_failures(suite, sweep is not None, summaries, runs),
+        detailed=detailed,
+        shown=shown,
+        notes=notes,
+        unread=unread + unread_cfg,
+        left_out=[n for n, s in summaries.items() if s is None],
+        configs=configs,
+    )
+
+
+def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
+    """The plan of a report over chosen run folders (``vislab paper RUN_DIR...``), as for a folder of runs."""
+    summaries, unread = read_summaries(runs)
+    complete = {n: s for n, s in summaries.items() if _complete(s)}
+    configs, unread_cfg = read_configs(runs, list(complete))
+    return ReportPlan(
+        folder=Path(folder),
+        suite=None,
+        sweep=None,
+        one_run=False,
+        runs=runs,
+        study=None,
+        complete=complete,
+        failures=_failures(None, False, summaries, runs),
+        detailed=dict(complete),
+        shown=list(complete),
+        unread=unread + unread_cfg,
+        left_out=[n for n, s in summaries.items() if s is None],
+        configs=configs,
+    )
+
+
+def _failures(
+    suite: SuiteInfo | None,
+    sweep: bool,
+    summaries: dict[str, RunSummary | None],
+    runs: dict[str, Path],
+) -> dict[str, str]:
+    """Run → why it did not complete and the fix (:func:`why_unfinished`; a ``suite``'s from its record
+    in suite.json; none for a ``sweep``, whose failed trials are in the trial table; none for a run whose
+    summary.json was not read: the plan's ``unread`` says why)."""
+    if suite is not None:
+        recorded = suite.runs or {}
+        failed = {
+            n: why_unfinished({**_row(summaries.get(n)), **r.to_json()}, runs.get(n))
+            for n, r in recorded.items()
+            if r.status != "complete"
+        }
+        # a run of the suite not trained yet (vislab suite --only trained others)
+        untrained = [n for n in suite.order or [] if n not in recorded and n not in summaries]
+        return failed | dict.fromkeys(untrained, NOT_TRAINED)
+    if sweep:
+        return {}
+    return {
+        n: why_unfinished(s.row, runs[n])
+        for n, s in summaries.items()
+        if s is not None and not _complete(s)
+    }
+
+
+def _row(summary: RunSummary | None) -> dict:
+    """The summary.json object a suite's record of the run is laid over ({}: none read)."""
+    return summary.row if summary is not None else {}
+
+
+def _complete(summary: RunSummary | None) -> bool:
+    """Whether a run's summary (None: unread) says the run finished."""
+    return summary is not None and summary.complete
+
+
+def _load_study(folder: Path, notes: list[str], log: Callable[[str], None]) -> optuna.Study | None:
+    """``folder``'s sweep study, from the storage its sweep.json records; None, with a note (in ``notes``
+    and told to ``log``) saying why and the command that gives another storage (``vislab report`` has
+    no --storage; ``vislab sweep show`` has)."""
+    show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
+    try:
+        study = load_study_of(folder)
+    except UserError as e:
+        why = f"{e} To give its storage to a report: {show}."
+    else:
+        if study is not None:
+            return study
+        why = f"its storage URL needs a password; use {show}."
+    notes.append(f"sweep study not loaded: {why}")
+    log(f"warning: sweep study not loaded, so the report shows its runs without it: {why}")
+    return None
