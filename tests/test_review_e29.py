@@ -55,9 +55,10 @@ def test_a_summary_without_its_status_is_said_to_be_so(trained, tmp_path, capsys
 
 
 def test_an_epoch_written_as_a_float_is_an_epoch():
-    s = RunSummary.from_json({"status": "complete", "best_epoch": 2.0, "epochs_run": 3.5})
+    s = RunSummary.from_json({"status": "complete", "best_epoch": 2.0, "epochs_run": 3})
     assert s.best_epoch == 2 and isinstance(s.best_epoch, int)
-    assert s.epochs_run is None and s.extra == {"epochs_run": 3.5}  # not an epoch: kept as read
+    with pytest.raises(ValueError, match="epochs_run is 3.5, not a whole number"):  # no epoch
+        RunSummary.from_json({"status": "complete", "epochs_run": 3.5})
 
 
 def test_a_fitted_baseline_on_a_split_smaller_than_a_batch_finishes(tmp_path, capsys):

@@ -216,12 +216,12 @@ def _no_checkpoint(run: Path) -> str:
     if not trained:
         return (
             "it stopped before saving its first checkpoint, so it has no weights. Train it: "
-            f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER"
+            f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER."
         )
     return (
         "it trained, but the checkpoint is gone (deleted or moved?). Put it back into "
         f"{run / 'checkpoints'}, or train the run again: vislab train --config {run / 'config.yaml'} "
-        "--out NEW_FOLDER"
+        "--out NEW_FOLDER."
     )
 
 

@@ -3,7 +3,9 @@ train for a few hundred steps while the learning rate grows exponentially, and w
 
     lr_i = start · (end / start)^(i / (steps − 1)),   i = 0 … steps − 1
 
-The loss curve is smoothed, searched and judged in :mod:`vislab.training.lr_curve`.
+The loss curve is smoothed, searched and judged in :mod:`vislab.training.lr_curve`. A test whose loss
+diverged rising from its very first step (no loss after it as low) saw no descent to suggest an lr from:
+UserError saying the range starts too high, and a lower start.
 
 With gradient accumulation (``train.accumulate`` = k) each step of the test, as each optimizer step of
 training, takes k batches, each loss scaled by 1/k.
@@ -243,20 +245,22 @@ def lr_range_test(
     interrupted = False
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            stopped = _sweep(
+            stopped, diverged = _sweep(
                 model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses
             )  # fmt: skip
     except KeyboardInterrupt:  # the steps taken are kept (none: nothing to show, it goes on up)
         del lrs[len(losses) :]  # a step whose loss was not kept yet
         if not losses:
             raise
-        interrupted = True
+        interrupted, diverged = True, False
         stopped = (
             f"interrupted (Ctrl-C) after step {len(losses)} of {test.steps}: the curve ends at lr "
             f"{lrs[-1]:.3g}, not {test.end_lr:.3g}"
         )
     finally:
         _restore(model, optimizer, saved)
+    if diverged and all(loss > losses[0] for loss in losses[1:]):  # rising from the start
+        raise UserError(_diverged_at_start(test, stopped, losses))
     if not losses:
         raise UserError(f"the LR range test took no step: {stopped or 'no batches'}.")
     smoothed = centred_mean(losses, test.half_window)
@@ -268,9 +272,25 @@ def lr_range_test(
     )  # fmt: skip
 
 
+def _diverged_at_start(test: RangeTest, stopped: str, losses: list[float]) -> str:
+    """Why a test whose loss diverged rising from its first step (``losses``, none as low after it;
+    ``stopped``: where it diverged) suggests no lr, and the lower start to run it from."""
+    lower = RangeTest.start_lr if test.start_lr > RangeTest.start_lr else test.start_lr / 1000
+    how = (
+        f"from its first step (loss {losses[0]:.4g} at lr {test.start_lr:.3g}) and never fell below it"
+        if losses
+        else "at its first step"
+    )
+    return (
+        f"the LR range test diverged {how}: {stopped}. The range starts above any lr this model "
+        f"trains at, so no lr is suggested and nothing was written. Start it lower: --start-lr "
+        f"{lower:g} (Python: start_lr={lower:g})."
+    )
+
+
 def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses):
     """The steps, each on ``accumulate`` batches, appended to ``lrs`` and ``losses`` as they are taken (a
-    Ctrl-C keeps those); why it stopped early ("" when it took them all)."""
+    Ctrl-C keeps those); (why it stopped early, "" when it took them all; whether the loss diverged)."""
     hooks = hooks_of(model)
     model.train()
     best = math.inf
@@ -278,20 +298,21 @@ def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumu
     for i in range(test.steps):
         window = list(itertools.islice(steps, accumulate))
         if len(window) < accumulate:
-            return f"the batches ran out after {i} steps"
+            return f"the batches ran out after {i} steps", False
         lr = test.lr(i)
         loss = _step(model, optimizer, window, lr, loss_fn, grad_clip, autocast)
         hooks.after_step()
         value = loss.item()  # one host sync per step: the stop rule needs the value now
         if not math.isfinite(value):
-            return f"the loss became {value} at lr {lr:.3g}"
+            return f"the loss became {value} at lr {lr:.3g}", True
         lrs.append(lr)
         losses.append(value)
         smooth = causal_mean(losses, test.smoothing)[-1]  # the causal average: the rule decides now
         if smooth > test.diverge * best:
-            return f"the smoothed loss passed {test.diverge:g}× its minimum at lr {lr:.3g} (step {i + 1})"
+            why = f"the smoothed loss passed {test.diverge:g}× its minimum at lr {lr:.3g} (step {i + 1})"
+            return why, True
         best = min(best, smooth)
-    return ""
+    return "", False
 
 
 def _step(model, optimizer, window, lr, loss_fn, grad_clip, autocast) -> torch.Tensor:

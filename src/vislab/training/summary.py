@@ -6,8 +6,9 @@ On disk it stays the flat JSON object vislab has always written, so older run fo
 a finished run's scores (``status`` "complete"; "interrupted" with ``figures_missing`` when a signal cut
 its figures short), or where a stopped run stopped (``status`` interrupted, diverged or failed,
 ``epochs_run``, ``step``, ``best_epoch``, ``train_time_s``), or a sweep's pruned trial (``status``,
-``run``, ``message``). A key it does not know (a newer vislab's, one added by hand), or a known key whose
-value has another type (a hand-edited file), is kept as it is in ``extra`` and written back unchanged.
+``run``, ``message``). A key it does not know (a newer vislab's, one added by hand) is kept as it is in
+``extra`` and written back unchanged; a known key whose value has another type (a hand-edited file: a
+metric that is no number) makes the file unreadable, as one cut short is: named, left out of what reads it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vislab.training.typed_json import typed_fields
+from vislab.training.typed_json import mistyped, typed_fields
 
 if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json does not need
     from vislab.training.state import LoopState, Saved
@@ -76,17 +77,19 @@ class RunSummary:
     figures_missing: list[str] | None = None  # the figures a signal left undrawn
     step: int | None = None  # a stopped run: steps of the epoch after epochs_run its last.pt holds
     message: str | None = None  # a pruned trial: why
-    extra: dict[str, Any] = field(
-        default_factory=dict
-    )  # keys not known, or of another type: as read
+    extra: dict[str, Any] = field(default_factory=dict)  # keys not known: as read
     # known keys the file read did not hold: left out again where written (a reader's .get(key, default)
     # keeps its default), not written as null
     absent: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSummary:
-        """The record of summary.json's object ``d``: a missing key is None; an unknown key, or a known
-        one whose value has another type, goes to ``extra`` unchanged."""
+        """The record of summary.json's object ``d``: a missing key is None; an unknown key goes to
+        ``extra`` unchanged. ValueError saying which known keys hold a value of another type (a hand-edited
+        ``"val_acc": "x"``): such a file is unreadable, not a run whose score is "x"."""
+        wrong = mistyped(d, _HINTS)
+        if wrong:
+            raise ValueError("; ".join(wrong))
         known, extra = typed_fields(d, _HINTS)
         return cls(**known, extra=extra, absent=frozenset(_HINTS) - set(d))
 
@@ -94,9 +97,8 @@ class RunSummary:
         """summary.json's object, keys as vislab has always written them: a scored run's every score
         (null where unknown; ``model_code``, the top-5 accuracies, ``peak_cuda_mb`` and the figures' keys
         only where set), a stopped run's where it stopped (``best_epoch`` null before one), then any
-        other key set, then ``extra``'s — a value of another type read where its key belongs."""
+        other key set, then ``extra``'s."""
         values = {f: getattr(self, f) for f in _HINTS}
-        values.update((k, v) for k, v in self.extra.items() if k in values and values[k] is None)
         layout = SCORED if self.scored is not None else STOPPED if self.step is not None else ()
         unset = ONLY_WHERE_SET | self.absent
         out = {k: values[k] for k in layout if values[k] is not None or k not in unset}
@@ -111,10 +113,9 @@ class RunSummary:
 
     def score(self, key: str) -> Any:
         """The value of column ``key`` (a metric column the results tables choose by name), as
-        :attr:`row` holds it: a known key's value (one of another type read: as read), or an unknown
-        key's from ``extra``; None where the summary has none."""
-        value = getattr(self, key) if key in _HINTS else None
-        return self.extra.get(key) if value is None else value
+        :attr:`row` holds it: a known key's value, or an unknown key's from ``extra``; None where the
+        summary has none."""
+        return getattr(self, key) if key in _HINTS else self.extra.get(key)
 
     @property
     def row(self) -> dict[str, Any]:

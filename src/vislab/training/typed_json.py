@@ -1,9 +1,11 @@
 """The one reading of a JSON object into a typed record's fields (summary.json's ``RunSummary``, suite.json's
 and sweep.json's records): each key whose value has the field's type is the field's; anything else is kept
-as read, for the record to write back unchanged."""
+as read, for the record to write back unchanged. A record that refuses a known key's value of another type
+(summary.json's) says which with :func:`mistyped`."""
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from typing import Any
@@ -52,3 +54,44 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, hint)
+
+
+def mistyped(d: dict[str, Any], hints: dict[str, Any]) -> list[str]:
+    """What is wrong with each known key of ``d`` whose value has another type than its field's
+    (``hints``, as :func:`typed_fields` reads them): ``val_acc is "x", not a number``; [] where none is."""
+    _, extra = typed_fields(d, hints)
+    return [
+        f"{key} is {_shown(value)}, not {_words(hints[key])[0]}"
+        for key, value in extra.items()
+        if key in hints
+    ]
+
+
+def _shown(value: Any) -> str:
+    """JSON ``value`` as the file holds it, cut to a few words."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+#: a field's plain type → how a message names a value of it, and several
+_BASIC = {
+    float: ("a number", "numbers"),
+    int: ("a whole number", "whole numbers"),
+    str: ("a string", "strings"),
+    bool: ("true or false", "true or false"),
+    type(None): ("null", "nulls"),
+}
+
+
+def _words(hint: Any, top: bool = True) -> tuple[str, str]:
+    """How a message names a value of type ``hint`` (a field's annotation), and several of them; a field's
+    own null is left unsaid (``top``: an absent key is None too), a null inside a list or object is not."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        said = [_words(a, False) for a in args if not (top and a is type(None))]
+        return " or ".join(s[0] for s in said), " or ".join(s[1] for s in said)
+    if origin in (list, dict):
+        held = "" if args[-1] is Any else f" of {_words(args[-1], False)[1]}"
+        kind = ("a list", "lists") if origin is list else ("an object", "objects")
+        return f"{kind[0]}{held}", f"{kind[1]}{held}"
+    return _BASIC.get(hint, ("any value", "values"))

@@ -3,7 +3,8 @@ line under a table's title (:func:`data_line`: dataset, split sizes and what a s
 datasets (:func:`titled`), each table row's dataset (:func:`row_datasets`: bold ranks only runs of one
 dataset, and of one test set, against each other), and the rows of seeds that each drew their own split
 and the rows scored on different test sets (:func:`rows_with_own_test_sets`, from their saved test
-predictions). Each run is its :class:`RunSummary` (a hand-edited value of another type: unknown)."""
+predictions). Each run is its :class:`RunSummary` (one holding a value of another type is unreadable,
+left out before it gets here)."""
 
 from __future__ import annotations
 

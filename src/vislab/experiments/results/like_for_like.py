@@ -101,8 +101,7 @@ class Aspect:
 
 
 Seeds = Sequence[RunSummary]
-"""A run's summaries: its summary.json alone, or each seed's of a row (a value of another type, as a
-hand-edited file may hold: unknown)."""
+"""A run's summaries: its summary.json alone, or each seed's of a row."""
 
 
 def conditions(m: MeasuredWith, seeds: Seeds) -> dict[str, Aspect]:

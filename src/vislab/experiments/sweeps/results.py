@@ -15,12 +15,12 @@ from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.spec import Sweep, to_distribution, with_overrides
+from vislab.experiments.sweeps.sqlite_file import damage_named, sqlite_path
 from vislab.experiments.sweeps.study import (
     absolute_storage,
     default_storage,
     load_existing_study,
     open_existing_storage,
-    sqlite_path,
 )
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_counts, trials_csv
 from vislab.files import atomic_write_text
@@ -254,23 +254,26 @@ def show_sweep(
     its reports draw the curves of the best ``curves`` trials). Returns (study, sweep folder)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     url, name = _study_location(folder, storage, study_name)
-    study = load_existing_study(url, name)
-    out = Path(folder) if folder is not None else Path("runs") / f"sweep-{name}"
-    out.mkdir(parents=True, exist_ok=True)
-    if SweepInfo.read(out) == SweepInfo():  # none, or a damaged one: written again from the study
-        if (out / "sweep.yaml").is_file():  # the sweep as it ran: kept
-            sweep_record(out, _sweep_of(study), study, url).write(out)
-        else:
-            write_sweep_info(out, _sweep_of(study), study, url)
-    if on_study is not None:
-        on_study(study)
-    for stage in (out, out / "narrow"):
-        if (stage / "sweep.json").is_file() or stage == out:
-            st = study if stage == out else load_study_of(stage)
-            if curves is not None:
-                _set_curves(stage, curves)
-            if st is not None:
-                finish(stage, st, log, on_results)
+    with damage_named(url):  # a damaged study.db: named, with what still works
+        study = load_existing_study(url, name)
+        out = Path(folder) if folder is not None else Path("runs") / f"sweep-{name}"
+        out.mkdir(parents=True, exist_ok=True)
+        if (
+            SweepInfo.read(out) == SweepInfo()
+        ):  # none, or a damaged one: written again from the study
+            if (out / "sweep.yaml").is_file():  # the sweep as it ran: kept
+                sweep_record(out, _sweep_of(study), study, url).write(out)
+            else:
+                write_sweep_info(out, _sweep_of(study), study, url)
+        if on_study is not None:
+            on_study(study)
+        for stage in (out, out / "narrow"):
+            if (stage / "sweep.json").is_file() or stage == out:
+                st = study if stage == out else load_study_of(stage)
+                if curves is not None:
+                    _set_curves(stage, curves)
+                if st is not None:
+                    finish(stage, st, log, on_results)
     return study, out
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from vislab.errors import RunFailed, UserError, VislabError
@@ -25,6 +24,7 @@ from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, publi
 from vislab.experiments.sweeps import attrs, samplers
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep
+from vislab.experiments.sweeps.sqlite_file import damage_named, damaged_storage, sqlite_path
 from vislab.training.folder_lock import pid_alive
 
 # what a study's storage raises when its database fails (a lost server, a write it refuses): SQLAlchemy's
@@ -51,25 +51,6 @@ def absolute_storage(url: str, base: Path | None = None) -> str:
     head, _, rest = url.partition(":///")
     _, q, query = rest.partition("?")
     return f"{head}:///{(Path(base or Path.cwd()) / path).resolve()}{q}{query}"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file a SQLite storage URL names, as written in it (perhaps relative); None for another
-    database, an in-memory one, or a ``file:`` URI (opened as the URI says)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:  # no URL: the storage's own check names it
-        return None
-    db = parsed.database
-    # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here
-    if (
-        parsed.get_backend_name() != "sqlite"
-        or not db
-        or db == ":memory:"
-        or parsed.query.get("uri")
-    ):
-        return None
-    return None if db.startswith("file:") else Path(db)
 
 
 def _retry_callback(max_retry: int | None = 3) -> Callable[[optuna.Study, FrozenTrial], None]:
@@ -149,7 +130,7 @@ def _rdb_storage(url: str, sqlite: bool) -> optuna.storages.RDBStorage:
     engine = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
     if sqlite:
         _sqlite_wal(url)
-    with samplers.known_optuna_warnings():
+    with damage_named(url), samplers.known_optuna_warnings():
         return optuna.storages.RDBStorage(
             url,
             engine_kwargs=engine,
@@ -188,7 +169,7 @@ def _sqlite_wal(url: str) -> None:
         why = f"'{file}' is a file, not a folder" if file else f"{e.strerror}: '{e.filename}'"
         raise UserError(_unwritable(url, why)) from None
     except sqlite3.Error as e:  # a folder SQLite cannot create its file in (/sys, /proc, read-only)
-        raise UserError(_unwritable(url, first_line(e))) from None
+        raise (damaged_storage(url, e) or UserError(_unwritable(url, first_line(e)))) from None
 
 
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
@@ -249,9 +230,11 @@ def storage_failure(e: BaseException) -> BaseException | None:
 
 @contextlib.contextmanager
 def storage_errors(url: str) -> Iterator[None]:
-    """A failure of the study database (:func:`storage_failure`) → RunFailed naming it, and how to go on."""
+    """A failure of the study database (:func:`storage_failure`) → RunFailed naming it, and how to go on;
+    a damaged SQLite file → UserError naming it (:func:`damage_named`)."""
     try:
-        yield
+        with damage_named(url):
+            yield
     except Exception as e:
         failure = storage_failure(e)
         if failure is None:
@@ -284,7 +267,8 @@ def open_study(
     # creating the study is the first write: a storage that refuses writes fails here
     except STORAGE_ERRORS as e:
         cause = e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
-        raise UserError(_unwritable(storage.url, first_line(cause))) from None
+        unwritable = UserError(_unwritable(storage.url, first_line(cause)))
+        raise (damaged_storage(storage.url, e) or unwritable) from None
     _check_same_metric(study, sweep.metric)
     if study.direction.name.lower() != sweep.direction:
         raise UserError(
@@ -337,7 +321,8 @@ def load_existing_study(storage_url: str, name: str) -> optuna.Study:
     """The study ``name`` in ``storage_url``: UserError when the database or the study is not there."""
     storage = open_existing_storage(storage_url)
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        with damage_named(storage_url):
+            return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         names = optuna.get_all_study_names(storage)
         raise UserError(

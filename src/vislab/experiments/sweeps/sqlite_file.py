@@ -1,0 +1,103 @@
+"""The SQLite file a sweep's study lies in: its path, from the storage URL, and a damaged one (cut short, no
+database) named as such — with what still works: the trials' run folders, and starting the sweep over —
+rather than as a file SQLite may not write."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from vislab.errors import UserError
+from vislab.experiments.databases import first_line, public_url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite storage URL names, as written in it (perhaps relative); None for another
+    database, an in-memory one, or a ``file:`` URI (opened as the URI says)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # no URL: the storage's own check names it
+        return None
+    db = parsed.database
+    # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not db
+        or db == ":memory:"
+        or parsed.query.get("uri")
+    ):
+        return None
+    return None if db.startswith("file:") else Path(db)
+
+
+#: SQLite's primary result codes for a file it cannot read as a database: SQLITE_CORRUPT, SQLITE_NOTADB
+_DAMAGE_CODES = (11, 26)
+# ... and their words, for Python 3.10, whose sqlite3 errors hold no code
+_DAMAGE_WORDS = ("database disk image is malformed", "file is not a database")
+
+
+def sqlite_damage(e: BaseException | None) -> sqlite3.DatabaseError | None:
+    """The SQLite error behind ``e`` (``e`` itself, or what it was raised from or while handling) that says
+    the file is damaged — no database, or a malformed one —, or None (a permission, a lock: not damage)."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, sqlite3.DatabaseError) and _is_damage(e):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _is_damage(e: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite's error ``e`` says its file is no database or a malformed one."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return (
+        (code & 0xFF) in _DAMAGE_CODES
+        if code is not None
+        else any(w in str(e) for w in _DAMAGE_WORDS)
+    )
+
+
+def damaged_storage(url: str, e: BaseException) -> UserError | None:
+    """UserError naming the damaged SQLite study file behind ``e`` (:func:`sqlite_damage`) and what still
+    works: its trials' run folders, and starting the sweep over; None where ``e`` is no such damage."""
+    damage, path = sqlite_damage(e), sqlite_path(url)
+    if damage is None or path is None:
+        return None
+    said = (
+        f"the study database '{path}' is damaged ({first_line(damage)}): SQLite cannot read its study (a "
+        f"copy cut short, a disk fault?), so nothing was run or changed."
+    )
+    folder = path.parent
+    if path.name != "study.db" or not (
+        (folder / "trials").is_dir() or (folder / "sweep.json").is_file()
+    ):
+        return UserError(  # another --storage: the sweep folder is not known here
+            f"{said} The run folders of the trials stored there are kept: `vislab compare DIR/trials` (DIR: "
+            f"a sweep folder) compares them. To start a sweep over, move '{path}' aside and run it into a "
+            f"new folder: vislab sweep FILE --out NEWDIR --storage {public_url(url)}."
+        )
+    spec = folder / "sweep.yaml" if (folder / "sweep.yaml").is_file() else "FILE"
+    return UserError(
+        f"{said} Its trials' run folders are kept: `vislab compare {folder / 'trials'}` compares them. To "
+        f"start the sweep over: vislab sweep {spec} --out {folder} --overwrite (Python: vislab.sweep(..., "
+        f"out={str(folder)!r}, overwrite=True); it deletes its trials and study.db)."
+    )
+
+
+@contextlib.contextmanager
+def damage_named(url: str) -> Iterator[None]:
+    """An error of the block caused by a damaged SQLite study file → UserError naming it
+    (:func:`damaged_storage`); any other error goes on as it is."""
+    try:
+        yield
+    except Exception as e:
+        damaged = damaged_storage(url, e)
+        if damaged is None:
+            raise
+        raise damaged from None
