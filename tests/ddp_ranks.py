@@ -19,7 +19,7 @@ import torch.multiprocessing as mp
 from vislab.cli.worker import leave
 from vislab.config import Config
 from vislab.errors import TrainingInterrupted
-from vislab.training.state import Callback
+from vislab.training.state import Callback, StopTraining
 
 # the launch's runs: dropout, random crops and batch norm, so that the ranks stay equal only through DDP's
 # all-reduced gradients and averaged statistics, and a resume only by restoring RNG, optimizer and position
@@ -56,6 +56,9 @@ class Run(NamedTuple):
     resume: bool = False
     stop_after: int | None = None
     sigterm_at_step: int | None = None
+    rank0_stops_at: int | None = (
+        None  # rank 0's callback alone raises vislab.StopTraining at this epoch
+    )
 
 
 class UnnamedRun(NamedTuple):
@@ -107,6 +110,18 @@ class _StopAfterEpoch(Callback):
             raise _StopAfter()
 
 
+class _Rank0Stops(Callback):
+    """vislab.StopTraining at ``epoch``'s row, given to rank 0 alone (a decision of one rank's: a clock,
+    a file)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, row):
+        if row["epoch"] == self.epoch:
+            raise StopTraining("rank 0 decided")
+
+
 def _forbid_writes() -> None:
     """Make any file write through vislab's run-directory code fail loudly (for ranks > 0)."""
     import vislab.training.checkpoint as checkpoint
@@ -147,6 +162,7 @@ def launched_once(tmp_path_factory) -> Path:
     - ``run``: OVERRIDES trained to the end (the ranks' final weights in ``run-dump``);
     - ``stopped``: trained again from scratch and stopped after epoch 1;
     - ``cut``: again, stopped by a SIGTERM in the middle of epoch 2 (at step ``STEPS_PER_EPOCH + 2``);
+    - ``rank0-stopped``: again, ended after epoch 1 by a vislab.StopTraining of rank 0's callback alone;
     - ``unnamed``: the working folder of a run given no folder (``UnnamedRun``)."""
     from fixtures import made_once  # the tests' side, which the ranks need not import
 
@@ -164,6 +180,7 @@ def _launch(folder: Path) -> dict:
         Run(folder / "run"),
         Run(folder / "stopped", stop_after=1),
         Run(folder / "cut", sigterm_at_step=STEPS_PER_EPOCH + 2),
+        Run(folder / "rank0-stopped", rank0_stops_at=1),
         UnnamedRun(folder / "unnamed"),
     )
     return {}
@@ -199,6 +216,8 @@ def _worker(rank, world, port, cfg, runs):
                 _train_unnamed(run, cfg, rank)
                 continue
             callbacks = [_StopAfterEpoch(run.stop_after)] if run.stop_after else []
+            if run.rank0_stops_at and rank == 0:
+                callbacks.append(_Rank0Stops(run.rank0_stops_at))
             undo = _sigterm_at_step(run.sigterm_at_step) if run.sigterm_at_step else lambda: None
             try:
                 with contextlib.suppress(_StopAfter, TrainingInterrupted):

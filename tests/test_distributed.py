@@ -102,6 +102,17 @@ def test_resume_after_an_epoch_matches_the_uninterrupted_run(ddp_runs, resumed):
         assert torch.equal(w0[k], w_full[k]) and torch.equal(w1[k], w_full[k]), k
 
 
+def test_a_callback_stopping_on_rank_0_alone_stops_every_rank_after_that_row(ddp_runs):
+    """vislab.StopTraining raised by rank 0's callback only: every rank stops after epoch 1 (rank 0's
+    callbacks decide), the run is scored and complete, and the ranks end with the same weights."""
+    out = ddp_runs / "rank0-stopped"
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["status"], s["stopped_early"], s["epochs_run"]) == ("complete", True, 1), s
+    assert "rank 0 decided" in s["message"]
+    rank0, rank1 = final_weights(out)
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+
+
 def _rows(out: Path) -> list[dict]:
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]

@@ -142,7 +142,8 @@ class StopTraining(Exception):
     """Raised by a :class:`Callback`'s ``on_epoch_end`` to end training cleanly after that row, as
     ``train.early_stop`` does: ``raise vislab.StopTraining("good enough")``. The run is scored as usual
     (its best.pt, test, figures; summary.json "complete", ``stopped_early`` true where epochs were left,
-    ``message`` the reason); a resume trains nothing more."""
+    ``message`` the reason); a resume trains nothing more. Under ``--nproc``/torchrun, rank 0's callbacks
+    decide for every rank (all stop after the same row)."""
 
 
 class Callback:

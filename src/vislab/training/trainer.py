@@ -359,14 +359,15 @@ def _early_stop(t: Training) -> str:
 def record(t: Training, row: EpochRow, callbacks: list[Callback], save_last: bool = True) -> None:
     """Append ``row`` to the history, save ``last.pt``, write metrics.jsonl, tell the callbacks (each a
     dict of the row: :meth:`EpochRow.to_json`; one that raises ends the run: ``tell_callbacks``; one that
-    raises StopTraining ends the training after this row: ``stop_by_callback``)."""
+    raises StopTraining ends the training after this row: ``stop_by_callback`` — on every rank as rank
+    0's callbacks decide, so that the ranks stop after the same row)."""
     t.history.append(row)
     if save_last:
         checkpoint(t, "last.pt", resume=True)
     if t.dist.is_main:
         t.run.write_metrics(to_rows(t.history))
     t.log.epoch_done(row)
-    if (reason := tell_callbacks(t, row, callbacks)) is not None:
+    if (reason := t.dist.from_main(tell_callbacks(t, row, callbacks))) is not None:
         stop_by_callback(t, row, reason)
 
 
