@@ -187,3 +187,23 @@ def test_resuming_a_suites_run_to_its_end_updates_its_results_table_at_once(
     assert list(table["run"]) == ["majority", "mlp"]
     pd.testing.assert_frame_equal(vislab.compare([out]), table)
     assert "mlp (interrupted → complete)" in text
+
+
+def test_a_suite_record_of_another_shape_is_no_traceback_in_report_or_resume(
+    _suite_once, tmp_path, capsys
+):
+    """A suite.json record edited by hand (a message that is no text) beside a run without summary.json:
+    `vislab report` lists the run as unfinished, and resuming another run of the suite (which writes the
+    suite's tables again) still ends well: no traceback from reading the record as a summary."""
+    out = tmp_path / "s"
+    shutil.copytree(_suite_once, out)
+    record = json.loads((out / "suite.json").read_text())
+    record["runs"]["majority"] = {**record["runs"]["majority"], "status": "failed", "message": 5}
+    (out / "suite.json").write_text(json.dumps(record))
+    (out / "majority" / "summary.json").unlink()
+    with pytest.MonkeyPatch.context() as mp:
+        skip_report_figures(mp)
+        code, text = cli(capsys, "report", out)
+    assert code == 0 and "Traceback" not in text, text
+    code, text = cli(capsys, "train", "--resume", out / "mlp")
+    assert code == 0 and "Traceback" not in text, text

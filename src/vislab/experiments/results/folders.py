@@ -87,8 +87,12 @@ def _trial_folders(folder: Path) -> dict[str, Path]:
 
 def figures_fix(summary: dict | None, folder: Path | None) -> str:
     """For a run scored but stopped while its figures were drawn (summary.json's ``figures_missing``):
-    which were not drawn and the resume that draws them; else ""."""
-    missing = RunSummary.from_json(summary or {}).figures_missing
+    which were not drawn and the resume that draws them; else "" (a record of another shape too: a
+    suite.json record edited by hand names no figures)."""
+    try:
+        missing = RunSummary.from_json(summary or {}).figures_missing
+    except ValueError:  # a value of another type (RunSummary.from_json): no figures named
+        return ""
     if not missing or folder is None:
         return ""
     return (

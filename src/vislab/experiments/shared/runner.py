@@ -214,7 +214,7 @@ def _gather(out: Path, records: dict[str, dict], log: Log) -> None:
                 rows = [json.loads(line) for line in (r.get("metrics") or "").splitlines() if line]
                 rd.write_metrics(rows)
                 rd.write_summary(RunSummary.from_json(r["summary"]))
-        except UserError as e:  # e.g. another worker writes the same shared folder right now
+        except (UserError, ValueError) as e:  # another worker writes that folder; a summary mistyped
             log(f"{name}: not gathered from the database ({e})")
             continue
         gathered.append(f"{name} (trained on {r.get('host')})")
@@ -227,7 +227,10 @@ def _gather(out: Path, records: dict[str, dict], log: Log) -> None:
 
 def _outcome(record: dict) -> RunOutcome:
     """A run's outcome (its line in suite.json), from its database row (:meth:`SuiteClaims.records`)."""
-    summary = RunSummary.from_json(record.get("summary") or {})
+    try:
+        summary = RunSummary.from_json(record.get("summary") or {})
+    except ValueError:  # a summary of an older vislab holding a mistyped value: its time unknown
+        summary = RunSummary()
     return RunOutcome(
         status=record["status"],
         message=record.get("message") or "",
