@@ -110,3 +110,15 @@ def test_a_figure_on_a_full_disk_is_named(trained, tmp_path, monkeypatch, capsys
     assert code == 1 and f"cannot write '{pv}': No space left on device" in one_line(out), out
     code, out = cli(capsys, "eval", trained, "--out", tmp_path / "ev")
     assert code == 1 and f"cannot write '{tmp_path / 'ev' / 'confusion_test.png'}'" in out, out
+
+
+def test_a_new_file_beside_a_runs_figures_and_evals_own_folder_are_fine(trained, tmp_path, capsys):
+    """Only a figure the run holds is never replaced: a new file in its figures/ (a pos-embed figure of
+    the user's) and `eval RUN --out RUN/figures` (where eval writes by default) are written."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "figures").mkdir(exist_ok=True)
+    code, out = cli(capsys, "data", "preview", "digits", "--out", run / "figures" / "new.png")
+    assert code == 0 and (run / "figures" / "new.png").is_file(), out
+    code, out = cli(capsys, "eval", run, "--out", run / "figures")
+    assert code == 0, out

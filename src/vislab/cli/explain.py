@@ -82,7 +82,7 @@ def explain(
     from vislab.explain import explain_images
     from vislab.training.rundir import refuse_run_file
 
-    if out is not None:  # not into a run's checkpoints/ or over its records, as export's --out
+    if out is not None:  # not into a run's checkpoints/ nor over its records or figures (RUN_OWN)
         refuse_run_file(out, "--out")
     target = chosen_checkpoint(run, which and which.value)
     failures = 0

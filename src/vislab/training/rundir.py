@@ -343,9 +343,11 @@ class RunDir:
 #: the files a run folder holds as its record (what vislab reads back; ``api.folders`` adds what it draws)
 RUN_RECORDS = ("config.yaml", "summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl",
                "predictions_*.npz")  # fmt: skip
-#: what no command writes over, not even with --force: the records, the lock, the checkpoints and the
-#: figures (train and eval draw them there, a report shows them as the run's)
-RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints", "figures")
+#: what no command writes over or into, not even with --force: the records, the lock and the checkpoints
+RUN_OWN = (*RUN_RECORDS, ".lock*", "checkpoints")
+#: the run's figures (train and eval draw them, a report shows them as the run's): no command replaces one,
+#: not even with --force; a new file beside them is another figure's
+RUN_FIGURES = "figures"
 
 
 def resume_command(path: Path, world: int) -> str:
@@ -356,12 +358,14 @@ def resume_command(path: Path, world: int) -> str:
 
 def refuse_run_file(path: str | Path, option: str, also: Path | None = None) -> None:
     """UserError, even with --force, when ``path`` (or a folder above it) is one of a run folder's own
-    files (:data:`RUN_OWN`, in a folder holding a config.yaml), or is ``also`` (the checkpoint read)."""
+    files (:data:`RUN_OWN`, in a folder holding a config.yaml) or an existing figure in its figures/
+    (:data:`RUN_FIGURES`), or is ``also`` (the checkpoint read)."""
     resolved = Path(path).resolve()
     for part in (resolved, *resolved.parents):
         run = part.parent
-        if (run / "config.yaml").is_file() and any(
-            fnmatch.fnmatchcase(part.name, pat) for pat in RUN_OWN
+        drawn = part.name == RUN_FIGURES and resolved != part and resolved.is_file()
+        if (run / "config.yaml").is_file() and (
+            drawn or any(fnmatch.fnmatchcase(part.name, pat) for pat in RUN_OWN)
         ):
             raise UserError(
                 f"{option} '{path}' is the run's own {resolved.relative_to(run)} (run '{run}'), which vislab "
