@@ -215,7 +215,7 @@ def evaluate_checkpoint(
     names: the same checkpoint, split and data). ``normalize``: the confusion matrix shows each true
     class's shares (rows sum to 1) instead of counts."""
     if out is not None:  # the run's own folder: an unwritable one still shows the scores (the CLI)
-        refuse_run_file(out, "--out")  # not into its checkpoints/ nor over its records or figures (RUN_OWN)
+        refuse_run_file(out, "--out")  # RUN_OWN, RUN_FIGURES
         check_writable(out, "the confusion PNG and the mistakes", undone="nothing was scored")
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
