@@ -158,6 +158,12 @@ def test_checkpoint_choices_that_cannot_be_met(finished, stopped, tmp_path, caps
         DataError, match="has no checkpoints/last.pt: it trained, but the checkpoint is gone"
     ):
         pick_checkpoint(no_last, "last")
+    early = tmp_path / "early"  # stopped before its first save: its summary says epoch 0, step 0
+    shutil.copytree(finished, early)
+    shutil.rmtree(early / "checkpoints")
+    (early / "summary.json").write_text('{"status": "failed", "epochs_run": 0, "step": 0}')
+    with pytest.raises(DataError, match="it stopped before saving its first checkpoint"):
+        pick_checkpoint(early)
     (tmp_path / "notarun").mkdir()  # no config.yaml: no run at all, not one that never started
     with pytest.raises(DataError, match="'.*notarun' is not a vislab run directory"):
         pick_checkpoint(tmp_path / "notarun")

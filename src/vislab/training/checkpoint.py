@@ -20,6 +20,7 @@ from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
 from vislab.not_a_run import folder_kind, not_a_run, run_of_file, runs_folder_note
 from vislab.training.folder_lock import FolderLock
+from vislab.training.rundir import RunDir
 
 # torch and the checkpoint's record (which loads torch) are imported by the functions that read or write a
 # checkpoint ("on use" below): importing this module stays light.
@@ -210,10 +211,8 @@ def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint
 
 def _no_checkpoint(run: Path) -> str:
     """Why run folder ``run`` holds no checkpoint to use, and the way on: its checkpoints were deleted or
-    moved (a run that saved some: its summary.json or metrics.jsonl says it trained), or it stopped
-    before it saved its first."""
-    trained = (run / "summary.json").is_file() or (run / "metrics.jsonl").is_file()
-    if not trained:
+    moved (a run that saved some: :func:`_saved_one`), or it stopped before it saved its first."""
+    if not _saved_one(RunDir(run)):
         return (
             "it stopped before saving its first checkpoint, so it has no weights. Train it: "
             f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER."
@@ -223,6 +222,16 @@ def _no_checkpoint(run: Path) -> str:
         f"{run / 'checkpoints'}, or train the run again: vislab train --config {run / 'config.yaml'} "
         "--out NEW_FOLDER."
     )
+
+
+def _saved_one(run: RunDir) -> bool:
+    """Whether the run saved a checkpoint once: its summary.json says it finished, or stopped after an
+    epoch or a step of one (a run stopped before its first save says epoch 0, step 0); without a
+    summary, metrics.jsonl holds an epoch's row (not only row 0 of ``train.eval_at_start``)."""
+    summary = run.read_summary()
+    if summary is not None:
+        return summary.complete or bool(summary.epochs_run) or bool(summary.step)
+    return any((row.get("epoch") or 0) > 0 for row in run.read_metrics())
 
 
 def _still_training_note(run: Path) -> str | None:
