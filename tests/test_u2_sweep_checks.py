@@ -3,6 +3,7 @@ refused before any folder or study is made, with the fix in the sweep's terms), 
 starts more than N trials even when they fail, and a study whose trials all failed names the way to start
 it over with another base."""
 
+import copy
 from pathlib import Path
 
 import optuna
@@ -152,3 +153,23 @@ def test_a_space_over_models_gives_the_base_model_options_to_the_base_model_alon
     ]
     models = {c["model"]["name"]: c["model"] for c in configs}
     assert models["mlp"]["hidden"] == [16] and "hidden" not in models["cnn"], models
+
+
+def test_the_api_a_suite_and_a_sweep_switch_models_by_one_rule():
+    """Model options of a tree naming no model are given for the model named (kept); those of a tree
+    naming another model are that model's (dropped): vislab.train(model=...), a suite's row and a
+    sweep's trial build the same config."""
+    from vislab.api.configs import make_config
+    from vislab.experiments.suites.spec import apply_run_overrides
+    from vislab.experiments.sweeps.space import apply_values
+
+    for base, kept in (({"hidden": [16]}, True), ({"name": "cnn", "widths": [8]}, False)):
+        tree = tiny_base(model=base)
+        api = make_config(tree, model="mlp").model.kwargs()
+        suite = apply_run_overrides(tree, {"model.name": "mlp"})["model"]
+        sweep = copy.deepcopy(tree)
+        apply_values(sweep, {"model.name": "mlp"})
+        assert suite == sweep["model"] and {k: v for k, v in suite.items() if k != "name"} == (
+            {k: v for k, v in api.items() if k in suite}
+        )
+        assert ("hidden" in suite) is kept and "widths" not in suite

@@ -12,7 +12,7 @@ import torch
 from pydantic import InstanceOf
 
 from vislab.config import Config, build_config, read_yaml, set_dotted
-from vislab.config.build import TRAIN, Caller, setting_key
+from vislab.config.build import TRAIN, Caller, set_model, setting_key
 from vislab.data.sources import memory
 from vislab.data.sources.dataset_arrays import arrays_from_dataset
 from vislab.errors import UserError
@@ -38,13 +38,13 @@ def make_config(
     is no config key (``epochs=1`` given to vislab.lr_find)."""
     tree = _config_tree(config)
     if model is not None:
-        _set_model_name(tree, model if isinstance(model, str) else user_model(model))
+        set_model(tree, model if isinstance(model, str) else user_model(model))
     if data is not None:
         set_dotted(tree, "data.name", data if isinstance(data, str) else _data_name(data))
     for key, value in (overrides or {}).items():
         dotted = setting_key(key, value, caller)
         if dotted == "model.name":
-            _set_model_name(tree, value if isinstance(value, str) else user_model(value))
+            set_model(tree, value if isinstance(value, str) else user_model(value))
         else:
             set_dotted(tree, dotted, value)
     file = f"{config} + " if isinstance(config, (str, Path)) else ""
@@ -67,15 +67,6 @@ def _config_tree(config: ConfigLike) -> dict:
     raise UserError(
         f"config must be a dict, a YAML path, a preset name or a vislab.Config, not {type(config).__name__}."
     )
-
-
-def _set_model_name(tree: dict, name: str) -> None:
-    """model.name = ``name``. The config's other model.* options stay when it names no model or this one
-    (they are given for it: checked against its options when it is built), and go when it names another
-    model (they belong to that one), as in a suite's runs."""
-    section = tree.get("model") if isinstance(tree.get("model"), dict) else {}
-    kept = section if section.get("name") in (None, name) else {}
-    tree["model"] = {**kept, "name": name}
 
 
 # ------------------------------------------------------------------------------ user models

@@ -51,12 +51,13 @@ def setting(tree: Any, dotted: str, default: Any = None) -> Any:
 
 
 def set_model(tree: dict, name: str) -> None:
-    """Make config ``tree`` train model ``name``. A model other than the one it trains (its model.name,
-    else the default) starts from an empty model section: the tree's model options are its own model's,
-    not every model's (a suite's row, a sweep's trial that draws another model)."""
-    if name != setting(tree, "model.name", Config.model_fields["model"].default.name):
-        tree["model"] = {}
-    tree.setdefault("model", {})["name"] = name
+    """Make config ``tree`` train model ``name``. Its other model options stay where it names no model or
+    this one (they are given for it: checked against its options when it is built), and go where it names
+    another (they are that model's) — for ``vislab.train(model=...)``, a suite's row and a sweep's trial
+    alike."""
+    section = tree.get("model") if isinstance(tree.get("model"), dict) else {}
+    kept = section if section.get("name") in (None, name) else {}
+    tree["model"] = {**kept, "name": name}
 
 
 def stored_tree(folder: str | Path) -> Any:
