@@ -16,6 +16,11 @@ from vislab.errors import WriteFailed
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
+#: the errors of a full disk (or a full quota): "free space" is their fix
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+#: the disk's own failures, which no other file written there would escape (full, failing, read-only)
+DISK_FAILURES = (*DISK_FULL, errno.EIO, errno.EROFS)
+
 #: the way out of an unwritable or full place that a command chose itself (no option names it: ``vislab
 #: report FOLDER`` writes FOLDER/report.html)
 ELSEWHERE = "copy the folder somewhere writable and run the command on the copy"
@@ -59,7 +64,7 @@ def _not_written(path: Path, e: OSError, option: str | None) -> str:
     :data:`ELSEWHERE`); that an earlier file there is kept only where there is one."""
     kept = "; the previous file there is intact" if path.is_file() else ""
     elsewhere = f"choose another {option}" if option else ELSEWHERE
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+    if e.errno in DISK_FULL:
         return f"could not write '{path}': the disk is full. Free space or {elsewhere}{kept}."
     if path.is_dir():  # os.replace onto a folder: EISDIR (or, on some systems, EEXIST or ENOTEMPTY)
         return f"could not write '{path}': a folder of that name is in the way. Move or rename it."

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from vislab.cli.worker import is_worker, record_said, said_by_rank_0
 from vislab.errors import TrainingInterrupted, VislabError
-from vislab.files import ELSEWHERE
+from vislab.files import DISK_FULL, ELSEWHERE
 
 err = Console(stderr=True)
 
@@ -83,7 +83,7 @@ def environment_error(e: OSError, takes_out: bool) -> int | None:
     ``RunFailed``); None for any other OSError (a bug). ``takes_out``: the command has an --out, the
     fix to name."""
     elsewhere = "choose another --out" if takes_out else ELSEWHERE
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+    if e.errno in DISK_FULL:
         fix, code = f"Free space, or {elsewhere}.", 1
     elif e.errno == errno.EIO:
         fix, code = f"Check the disk, or {elsewhere}.", 1

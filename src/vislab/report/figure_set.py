@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -16,6 +15,7 @@ from vislab.config import Config
 from vislab.data import load_splits
 from vislab.data.types import Splits
 from vislab.errors import UserError
+from vislab.files import DISK_FAILURES
 from vislab.report.run_files import RunFiles
 
 # optional packages → the vislab extra that installs them (pyproject.toml's optional-dependencies)
@@ -38,14 +38,10 @@ def install_hint(what: str, package: str) -> str:
     return f"{what} needs {package}: {how}"
 
 
-# the disk's failures, not a figure's: they end the whole build (a note per figure would hide them)
-DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
-
-
 def out_of_room(e: Exception) -> bool:
     """Whether ``e`` is the disk's (full, failing, read-only), which no other figure would escape: the
     build stops with it, rather than each figure noted as not drawn and the command ending well."""
-    return isinstance(e, OSError) and e.errno in DISK_ERRORS
+    return isinstance(e, OSError) and e.errno in DISK_FAILURES
 
 
 def failure_note(what: str, e: Exception) -> str:
