@@ -45,6 +45,11 @@ class UserError(VislabError):
     exit_code = 2
 
 
+class ModelNameTaken(UserError, ValueError):
+    """``vislab.register_model`` of a name another class or builder holds: a UserError saying how to go
+    on, and the ValueError it was before (code catching that still does)."""
+
+
 class ConfigError(UserError):
     """An invalid configuration key or value."""
 

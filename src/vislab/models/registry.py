@@ -23,12 +23,12 @@ import torch.nn as nn
 from pydantic import PlainValidator, ValidationError
 
 from vislab.arguments import checked, users_frames
-from vislab.errors import ConfigError, UserCodeError, UserError
+from vislab.errors import ConfigError, ModelNameTaken, UserCodeError, UserError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint, same_code
 from vislab.models.option_checks import explain, options_model, plain_values, validating
-from vislab.registry import registrar
+from vislab.registry import NameTaken, registrar
 
 if TYPE_CHECKING:
     from vislab.config import Config
@@ -101,7 +101,7 @@ def register_model(
     def deco(obj: Builder) -> Builder:
         try:
             return register_as(name, obj)
-        except ValueError:  # the name is taken: by vislab's model, or by another class of yours
+        except NameTaken:  # by vislab's model, or by another class of yours
             raise _taken(name, obj) from None
 
     return users_frames(deco)
@@ -110,7 +110,7 @@ def register_model(
 def register_as(name: str, obj: Builder) -> Builder:
     """:func:`register_model`'s work: ``obj`` (a class or builder; a model object's builder,
     :mod:`vislab.models.objects`) registered as ``name``, its code recorded; ValueError when another class
-    or builder holds ``name`` (the registrar's words)."""
+    or builder holds ``name`` (the registrar's :class:`~vislab.registry.NameTaken`)."""
     put = registrar(MODELS, name, "model")
     target = target_of(obj)  # a model object's builder: the user's class or function it calls
     where = _origin(target)
@@ -125,7 +125,7 @@ def register_as(name: str, obj: Builder) -> Builder:
     return obj
 
 
-def _taken(name: str, obj: Builder) -> UserError:
+def _taken(name: str, obj: Builder) -> ModelNameTaken:
     """Why ``obj`` is not registered as ``name``, which another class or builder holds, and how to go on."""
     old, new = target_of(MODELS[name]), target_of(obj)
     own = getattr(new, "__name__", "")
@@ -136,11 +136,11 @@ def _taken(name: str, obj: Builder) -> UserError:
     )
     other = f"register {_origin(new)} under another name, e.g. @vislab.register_model('{free}')"
     if name not in _CODE:  # vislab's own
-        return UserError(f"{said}, one of vislab's models: {other}.")
+        return ModelNameTaken(f"{said}, one of vislab's models: {other}.")
     again = getattr(old, "__name__", "")
     same_module = getattr(old, "__module__", None) == getattr(new, "__module__", "")
     rename = f"; or name it {again} again (the same name replaces its entry)" * same_module
-    return UserError(
+    return ModelNameTaken(
         f"{said}, earlier in this process, which keeps it: the runs trained as '{name}' are of "
         f"{again}. To go on, {other}{rename}; or restart the kernel (a new Python process starts with "
         f"vislab's models only)."
