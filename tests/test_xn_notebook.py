@@ -94,7 +94,7 @@ def test_register_model_refuses_a_taken_name_as_a_user_error_saying_how_to_go_on
     with pytest.raises(UserError, match="one of vislab's models") as refused:
         _cell(notebook, '@vislab.register_model("cnn")\nclass MyCNN(nn.Module): pass\n', 1)
     assert "@vislab.register_model('mycnn')" in str(refused.value)
-    assert isinstance(refused.value, ValueError)  # what it was before: code catching that still does
+    assert isinstance(refused.value, ValueError)  # what it was before: still caught as such
     assert not [f for f in _files(refused.value) if f.startswith(VISLAB)]
     _cell(notebook, '@vislab.register_model("tiny-xn")\nclass TinyXN(nn.Module): pass\n', 2)
     with pytest.raises(UserError) as refused:  # the cell run again, its class renamed

@@ -214,7 +214,7 @@ def _gather(out: Path, records: dict[str, dict], log: Log) -> None:
                 rows = [json.loads(line) for line in (r.get("metrics") or "").splitlines() if line]
                 rd.write_metrics(rows)
                 rd.write_summary(RunSummary.from_json(r["summary"]))
-        except (UserError, ValueError) as e:  # another worker writes that folder; a summary mistyped
+        except (UserError, ValueError) as e:  # another worker writes it; a mistyped summary
             log(f"{name}: not gathered from the database ({e})")
             continue
         gathered.append(f"{name} (trained on {r.get('host')})")
