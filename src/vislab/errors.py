@@ -140,7 +140,8 @@ _LIBRARIES = tuple(
 def in_users_frames(error: UserError) -> UserError:
     """``error`` with its traceback rebuilt of the user's frames alone: those of vislab and of the
     libraries it calls are left out, so a notebook shows the user's line that made the mistake (and any
-    frames of the user's code vislab called: a callback, a model), then the message. Its ``__cause__``
+    frames of the user's code vislab called: a callback, a model — of a notebook, a script or a project
+    folder; code installed as a package counts as a library), then the message. Its ``__cause__``
     and ``__context__`` stay as they are. For the public API's boundary
     (:func:`vislab.arguments.users_frames`); any other exception is a bug and keeps its traceback."""
     kept, tb = [], error.__traceback__
