@@ -12,8 +12,7 @@ DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloa
 
 
 class ShownAsYaml(BaseModel):
-    """A config, or a section of one, that IPython and Jupyter show as its YAML (as config.yaml holds
-    it): its repr stays pydantic's one line."""
+    """A config or a section that IPython shows as its YAML (as config.yaml); its repr: pydantic's."""
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         dumped = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
