@@ -69,7 +69,15 @@ def test_ranks_end_with_identical_weights(ddp_runs):
 def test_only_rank0_writes_one_run_directory(ddp_runs):
     # ranks > 0 fail on any write (_forbid_writes): no folder of their own, nothing in rank 0's
     listing = sorted(p.name for p in ddp_runs.iterdir())
-    assert listing == ["cut", "run", "run-dump", "stopped", "unnamed"]
+    assert listing == [
+        "cut",
+        "rank0-stopped",
+        "rank0-stopped-dump",
+        "run",
+        "run-dump",
+        "stopped",
+        "unnamed",
+    ]
     out = ddp_runs / "run"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["world_size"] == 2
