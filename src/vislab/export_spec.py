@@ -241,6 +241,10 @@ def recipe(shape: tuple[int, ...], mode: str, crop: dict | None = None) -> list[
     steps = [
         "Turn the image upright as its EXIF orientation tag says (PIL.ImageOps.exif_transpose), as "
         "photo viewers show it.",
+        "Lay an image with transparency (an alpha channel, or a transparent colour or palette entry: "
+        "PNG's tRNS, a GIF's transparency index) on white: alpha-composite it over opaque white "
+        "(PIL: Image.alpha_composite(white, image.convert('RGBA')).convert('RGB')), as image viewers "
+        "show it on a white page.",
         "Bring an image deeper than 8 bits to 0-255 by rescaling, never clipping: a 16-bit image "
         "(values 0-65535) divided by 257, and so a 32-bit integer one whose values pass 255 but "
         "not 65535 (16-bit greys); a float image with values in [0, 1] times 255; values "

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from vislab.cli.options import ConfigOpt, SetOpt, check_flags_and_sets
 from vislab.config import Config, load_config
-from vislab.errors import UserError
+from vislab.errors import UserError, show_note
 from vislab.plotting.files import check_new_files, name_part
 from vislab.training.writable import check_writable
 
@@ -125,6 +125,7 @@ def preview(
     (augment.* from --set, mixup and cutmix included, each row titled with what was done), or with --show
     normalized the originals after standardisation or ZCA whitening."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.data.augment_words import normalized_preview_note
     from vislab.plotting.images import plot_image_grid
     from vislab.report.previews import preview_grid
 
@@ -132,5 +133,8 @@ def preview(
     out = out or Path(f"preview_{name_part(name)}{suffix}.png")
     check_figure_path(out)
     check_new_files([out], force)
-    grid = preview_grid(_config(name, config, set_), show.value, n, copies)
+    cfg = _config(name, config, set_)
+    if show is Show.normalized and (note := normalized_preview_note(cfg.augment)):
+        show_note(note)
+    grid = preview_grid(cfg, show.value, n, copies)
     console.print(f"wrote {plot_image_grid(grid.rows, out, grid.titles, grid.labels)}")

@@ -111,17 +111,29 @@ def eval_size_note(data: DataConfig, n_train: int, n_val: int, n_test: int) -> s
 def dropped_batch_note(n: int, batch_size: int, world: int = 1) -> str | None:
     """The note for a last partial training batch (``drop_last``: a tiny last batch is a noisy step and
     breaks batch norm) that leaves out at least 10 % of the ``n`` train images a process has each epoch
-    (``world`` processes: ``n`` is each one's share, ``batch_size`` per process). None else."""
+    (``world`` processes: ``n`` is each one's share, ``batch_size`` per process), with a batch size to give:
+    a divisor of ``n`` from half ``batch_size`` up, else the largest smaller size leaving under 10 % out
+    (``n`` itself where that is below half and ``n`` one batch). None else."""
     left = n % batch_size
     if n < batch_size or left < 0.1 * n:  # no batch at all: refused where the loaders are built
         return None
     fits = [d for d in range(batch_size - 1, batch_size // 2 - 1, -1) if n % d == 0]
     each = f" of each of the {world} processes' shares" if world > 1 else ""
+    if fits:
+        give = f"that divides {n} (e.g. {fits[0]})"
+    else:  # a prime n, say: the largest smaller size leaving under 10 % out (1 leaves none), or n
+        d = next(d for d in range(batch_size - 1, 0, -1) if n % d < 0.1 * n)
+        e_g = (
+            f"{n}: one batch of all {n}"
+            if d < batch_size // 2 and n < 2 * batch_size
+            else f"{d}: {n - n % d} an epoch"
+        )
+        give = f"that leaves under 10 % out (e.g. {e_g})"
     return (
         f"train.batch_size={batch_size}: each epoch trains on {n - left} of the {n} train images{each} "
         f"({left / n:.0%} left out): the last partial batch is dropped, a different one each epoch (the "
         f"order is shuffled), since a tiny last batch is a noisy step and upsets batch norm. Give a "
-        f"train.batch_size that divides {n}{f' (e.g. {fits[0]})' if fits else ''}, or more data."
+        f"train.batch_size {give}, or more data."
     )
 
 

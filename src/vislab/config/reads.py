@@ -3,7 +3,8 @@ those a model not trained by an optimizer never reads (pure functions of a confi
 
 - ``READS``: for each data, optimizer, schedule and augmentation setting that others can make do nothing,
   when it is read (``optim.momentum`` with adam, a step schedule whose step_size outlasts the run, an
-  augmentation with ``augment.p=0``), which :func:`idle_settings` applies to a config's values. The run's
+  augmentation with ``augment.p=0``, ``data.val_fraction`` beside ``data.split`` or a source's own val set:
+  ``OFFICIAL_SETS``), which :func:`idle_settings` applies to a config's values. The run's
   ``note:`` lines (``config/notes.py``) and the comparison tables (``experiments/results/settings.py``)
   both read it;
 - :func:`augment_switch`, :func:`augment_on`: the setting that turns an augmentation on, and whether it is;
@@ -212,6 +213,46 @@ def reads_files(value: Value) -> Idle | None:
     return Idle(f"data.name={name}", f"its samples {where}, not read from files under {{it}}")
 
 
+# the sources whose official sets the name alone tells (data/sources: cifar.py, idx.py, circles.py), each
+# with those it has beside train — a folder's or memory: arrays' depend on what is given, so are never told
+OFFICIAL_SETS: dict[str, tuple[str, ...]] = {
+    "cifar10": ("val", "test"),
+    "cifar100": ("test",),
+    "mnist": ("test",),
+    "fashion-mnist": ("test",),
+    "circles": ("test",),
+}
+
+
+def sized(value: Value) -> Idle | None:
+    """None unless ``data.split`` gives the three splits' sizes, which carve them instead of fractions."""
+    if value("data.split") is None:
+        return None
+    sizes = ", ".join(map(str, value("data.split")))
+    return Idle(f"data.split=[{sizes}]", "its sizes carve train, val and test, not fractions")
+
+
+def carved(split: str) -> Gate:
+    """Read only where ``split`` (val, test) is carved from train: a source with its own ``split`` set
+    loaded (with data.use; val where data.official_val is true) gives it instead (data/split.py)."""
+    instead = {
+        "val": "data.official_val=false carves val from train with {it} instead",
+        "test": "data.use=[train] carves test from train with {it} instead",
+    }[split]
+
+    def gate(value: Value) -> Idle | None:
+        name = value("data.name")
+        loaded = "train" in value("data.use") if split == "val" else "test" in value("data.use")
+        own = split in OFFICIAL_SETS.get(name, ()) and loaded
+        if not own or (split == "val" and not value("data.official_val")):
+            return None
+        return Idle(
+            f"data.name={name}", f"its official {split} set is the {split} split ({instead})"
+        )
+
+    return gate
+
+
 _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
 # setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
 _BY_PLATEAU = read_by("schedule.name", "plateau", kind="schedule")
@@ -233,6 +274,8 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
     "train.early_stop": (early_stop_can_come,),
+    "data.val_fraction": (sized, carved("val")),
+    "data.test_fraction": (sized, carved("test")),
     "data.root": (reads_files,),
     "data.image_size": (read_by("data.name", "folder", kind="data source"), decoded_to_image_size),
     "data.n_samples": (_BY_CIRCLES,),

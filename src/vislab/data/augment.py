@@ -60,6 +60,13 @@ class BatchAugment(nn.Module):
         """Whether a sample may be augmented at all: an op is on and ``p`` > 0 (else only centre-cropped)."""
         return bool(self.ops) and self.p > 0
 
+    @property
+    def varies(self) -> bool:
+        """Whether a sample may come out other than its centre crop: :attr:`augments`, with an op other
+        than a crop of ``p`` 0 (``augment.crop.size`` alone: every sample is centre-cropped)."""
+        crops_centre = [isinstance(op, RandomCropPad) and op.p == 0 for op in self.ops]
+        return self.augments and not all(crops_centre)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.augments:
             return centre_crop(x, self.size)

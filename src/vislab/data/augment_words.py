@@ -24,6 +24,29 @@ def describe_augment(cfg: AugmentConfig) -> str:
     return "; ".join((image_ops if cfg.p > 0 else []) + mixing)
 
 
+def normalized_preview_note(cfg: AugmentConfig) -> str | None:
+    """The note for a preview of the normalised images (``vislab data preview --show normalized``) with
+    augmentation on, which it does not draw: it shows the images as evaluation feeds them (centre-cropped
+    by ``augment.crop.size``); None when no augmentation is on."""
+    ops = [
+        f"augment.{name}"
+        for name in AugmentConfig.model_fields
+        if name != "p"
+        and (cfg.p > 0 or name in ("mixup", "cutmix"))  # augment.p=0: no image op runs
+        and _is_on(cfg, name)
+        and not (
+            name == "crop" and cfg.crop.p == 0
+        )  # a size alone: the centre crop, which is drawn
+    ]
+    if not ops:
+        return None
+    return (
+        f"{', '.join(ops)} not drawn: --show normalized / show='normalized' draws the images as evaluation "
+        f"feeds them, normalised but not augmented (training normalises its augmented images alike). "
+        f"To see the augmentation, --show augmented / show='augmented'."
+    )
+
+
 def colour_note(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> str | None:
     """A run's note when ``augment.color_jitter.saturation`` or ``hue``, given (away from its default) and
     above 0, does nothing because the images are not RGB (``data/augment.py`` jitters only their

@@ -3,9 +3,10 @@
 are pictures: :mod:`vislab.data.image_folders`).
 
 A picture is first turned upright as its EXIF orientation says (a phone photo, as image viewers show
-it); a 16-bit, 32-bit or float image is brought to 0-255 (:func:`to_uint8`), never clipped; the image
-is then converted to greyscale (PIL mode L) or RGB and resized with PIL's bilinear filter, decoded at
-full resolution (no JPEG draft mode: an exported model's user repeats these steps with any library)."""
+it) and its transparent pixels laid on white (:func:`on_white`); a 16-bit, 32-bit or float image is
+brought to 0-255 (:func:`to_uint8`), never clipped; the image is then converted to greyscale (PIL mode L)
+or RGB and resized with PIL's bilinear filter, decoded at full resolution (no JPEG draft mode: an
+exported model's user repeats these steps with any library)."""
 
 from __future__ import annotations
 
@@ -34,21 +35,53 @@ DARK_DEEP = 4095
 
 
 def is_grey(img: Image.Image) -> bool:
-    """Whether ``img`` has a single grey channel (any bit depth)."""
-    return img.mode in GREY_MODES
+    """Whether ``img`` holds only greys: a single grey channel (any bit depth, with or without alpha); a
+    palette image (a GIF's, PIL mode P or PA) whose colours in use are grey; or a WebP file, which PIL
+    decodes as RGB (lossy WebP has no grey mode), whose R, G and B differ by at most 1 (its decoder's
+    rounding: a grey picture saved as lossy WebP)."""
+    if img.mode in GREY_MODES:
+        return True
+    if img.mode in ("P", "PA"):
+        return _grey_palette(img)
+    if img.format == "WEBP" and img.mode in ("RGB", "RGBA"):
+        rgb = np.asarray(img.convert("RGB"), np.int16)
+        return bool(np.abs(rgb - rgb[..., 1:2]).max(initial=0) <= 1)
+    return False
+
+
+def _grey_palette(img: Image.Image) -> bool:
+    """Whether the palette entries a mode P or PA image uses are all grey (R = G = B)."""
+    index = np.asarray(img.getchannel(0) if img.mode == "PA" else img)
+    palette = np.asarray(img.getpalette("RGB") or [], np.int16).reshape(-1, 3)
+    used = np.unique(index)
+    colours = palette[used[used < len(palette)]]  # an index past the palette decodes black: grey
+    return bool((colours == colours[:, :1]).all())
 
 
 def fit_image(img: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
-    """A PIL image as uint8 H×W×C of ``shape`` (C, H, W): turned upright (:func:`upright`), deeper than
-    8 bits rescaled to 0-255 (:func:`to_uint8`), converted to grey (C=1) or RGB (C=3), resized bilinearly
-    to W×H."""
+    """A PIL image as uint8 H×W×C of ``shape`` (C, H, W): turned upright (:func:`upright`), transparent
+    pixels laid on white (:func:`on_white`), deeper than 8 bits rescaled to 0-255 (:func:`to_uint8`),
+    converted to grey (C=1) or RGB (C=3), resized bilinearly to W×H."""
     c, h, w = shape
-    img = upright(img)
+    img = on_white(upright(img))
     if img.mode in DEEP_MODES:
         img = Image.fromarray(to_uint8(np.array(img), sixteen_bit=img.mode == "I"))
     img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
     arr = np.array(img, np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+def on_white(img: Image.Image) -> Image.Image:
+    """``img`` composited on a white background where it has transparency (an alpha channel: RGBA, LA,
+    PA; or a transparent colour or palette entries: PNG's tRNS, GIF's transparency index), as image
+    viewers show it on a white page, rather than the colour PIL's ``convert("RGB")`` would reveal under
+    each transparent pixel; ``img`` itself when it has none. A grey image stays grey (R = G = B)."""
+    alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if not alpha or img.mode in DEEP_MODES:  # left as it is: RGBA would clip a 16-bit image
+        return img
+    rgba = img.convert("RGBA")
+    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return flat.convert("RGB")
 
 
 def deep_max(img: Image.Image) -> int | None:

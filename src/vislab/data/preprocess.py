@@ -96,7 +96,9 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> NormStats:
     centred = flat - mean
     cov = (centred.T @ centred).double() / len(flat)
     s, u = torch.linalg.eigh(cov)
-    if note := _zca_span_note(len(flat), d, epsilon, s.clamp_min(0).mean().item()):
+    mean_var = s.clamp_min(0).mean().item()
+    n = len(flat)
+    if note := _zca_span_note(n, d, epsilon, mean_var) or _zca_shrink_note(n, d, epsilon, mean_var):
         show_note(note)
     w = (u * (s.clamp_min(0) + epsilon).rsqrt()) @ u.T
     return NormStats("zca", mean, W=w.float(), epsilon=float(epsilon))
@@ -148,6 +150,28 @@ def _zca_span_note(n: int, d: int, epsilon: float, mean_var: float) -> str | Non
         f"do: their whitened inputs come out far larger than the train inputs, and the val loss can be "
         f"far above the train loss from the start. Use a larger ε, --set data.zca_epsilon={larger:g} / "
         f"data__zca_epsilon={larger:g}, or more than {d} train samples."
+    )
+
+
+def _zca_shrink_note(n: int, d: int, epsilon: float, mean_var: float) -> str | None:
+    """The note for a ZCA ε above the mean variance per value ``mean_var`` of ``n`` train samples of
+    ``d`` values (pixels in [0, 1] vary by 0.06-0.09: the default ε=0.1 is above it), which shrinks most
+    directions (those of eigenvalues below ε) rather than whitening them; else None. Where ``n`` ≤ ``d``,
+    a smaller ε brings :func:`_zca_span_note`'s trouble, and the note says so."""
+    if mean_var <= 0 or epsilon <= mean_var:
+        return None
+    smaller = 10 ** math.floor(math.log10(mean_var / 30))
+    cost = (
+        f"it amplifies noise too, and with {n} train samples of {d} values it scales the directions "
+        f"outside their span by 1/√ε: train on more than {d} samples first"
+        if n <= d
+        else "it amplifies noise too"
+    )
+    return (
+        f"data.zca_epsilon={epsilon:g} is above the train values' mean variance ({mean_var:.2g}): ZCA "
+        f"(data.normalize=zca) shrinks most directions rather than whitening them (ε is a regulariser; "
+        f"the whitened covariance is far from the identity). To whiten more, --set "
+        f"data.zca_epsilon={smaller:g} / data__zca_epsilon={smaller:g} ({cost})."
     )
 
 

@@ -18,6 +18,7 @@ from vislab.data.fingerprint import data_fingerprint
 from vislab.data.split_notes import (
     Carve,
     Left,
+    empty_classes_note,
     limit_eval_note,
     missed_note,
     pooled_note,
@@ -122,12 +123,13 @@ def make_splits(
     carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
     ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
     train). :class:`~vislab.errors.Note` notes name the classes a carved split has no sample of (too small
-    or missed by the draw), those left without training images and those ``data.limit_eval``'s sample
-    leaves out, with the settings to blame — shown unless ``notes`` is false (eval drawing a run's splits
-    again: training said them). ``whole`` (eval's ``--split all``, which scores every sample, or a run's
-    official test set alone): data too small to carve test or val from is not refused, the split it
-    cannot carve left empty, and sets loaded without a train set (``data.use=[test]``) are the splits
-    they are, train empty, not refused for lacking data.split's sizes."""
+    or missed by the draw), those left without training images, those ``data.limit_eval``'s sample
+    leaves out and those no split holds at all (:func:`empty_classes_note`), with the settings to blame
+    — shown unless ``notes`` is false (eval drawing a run's splits again: training said them). ``whole``
+    (eval's ``--split all``, which scores every sample, or a run's official test set alone): data too
+    small to carve test or val from is not refused, the split it cannot carve left empty, and sets loaded
+    without a train set (``data.use=[test]``) are the splits they are, train empty, not refused for
+    lacking data.split's sizes."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
     src = _traced(src)
@@ -144,7 +146,8 @@ def make_splits(
     ]
     train, val, test, limited = _limited(train, val, test, cfg, seed, list(src.class_names))
     splits = Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
-    for note in [*said, limited, pooled_note(splits, src, cfg)] if notes else []:
+    said += [limited, pooled_note(splits, src, cfg), empty_classes_note(carved_splits, splits, cfg)]
+    for note in said if notes else []:
         if note:
             show_note(note)
     return splits

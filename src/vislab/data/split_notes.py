@@ -192,6 +192,56 @@ def limit_note(splits: Splits, limit: int | None) -> str | None:
     )
 
 
+def empty_classes_note(drawn: Splits, kept: Splits, cfg: DataConfig) -> str | None:
+    """The note naming the classes that no split holds a sample of, for each of which the model has an
+    output that nothing trains or scores: those ``data.limit`` drew none of (held in the ``drawn`` splits,
+    not in the ``kept`` ones), and those the data has none of (its class names name more classes than its
+    labels hold). None where every class is held somewhere."""
+    held = [
+        np.bincount(np.concatenate([s.y for _, s in d.items()]), minlength=d.num_classes)
+        for d in (drawn, kept)
+    ]
+    names = kept.class_names
+    dropped = [repr(names[k]) for k in np.flatnonzero((held[1] == 0) & (held[0] > 0))]
+    never = [repr(names[k]) for k in np.flatnonzero(held[0] == 0)]
+    said = [_dropped(dropped, len(drawn.train), cfg.limit, kept.num_classes) if dropped else ""]
+    said.append(_never_held(never, kept) if never else "")
+    return " ".join(s for s in said if s) or None
+
+
+def _dropped(dropped: list[str], held: int, limit: int | None, classes: int) -> str:
+    """The note for the ``dropped`` classes (of ``classes``), of which ``data.limit`` drew no training
+    image of the ``held`` ones, and which val and test hold none of."""
+    more = max(10 * classes, 2 * (limit or 0))
+    fix = (
+        f"Raise the limit, e.g. --set data.limit={more} / data__limit={more}"
+        if more < held
+        else f"Leave data.limit unset (null) to keep all {held} training images"
+    )
+    return (
+        f"data.limit={limit} draws the training images at random, not per class, and drew none of "
+        f"{first_few(dropped, 5)}, of which val and test hold none either: no split holds "
+        f"{_them(dropped)}, so the model neither trains on nor scores {_them(dropped)}. {fix}, or add "
+        f"images of {_them(dropped)}."
+    )
+
+
+def _never_held(never: list[str], kept: Splits) -> str:
+    """The note for the ``never`` classes, named but held by no sample of the data (``kept``)."""
+    arrays = kept.name.startswith("memory:")  # the names given from Python
+    listed = "class_names" if arrays else "the class names"
+    name, hold = ("names", "y holds") if arrays else ("name", "the labels hold")
+    return (
+        f"{listed} {name} {kept.num_classes} classes but {hold} {kept.num_classes - len(never)} of them: "
+        f"no split holds {first_few(never, 5)}, for which the model has an output that nothing trains "
+        f"or scores. Leave {_them(never)} out of {listed}, or give samples of {_them(never)}."
+    )
+
+
+def _them(names: list[str]) -> str:
+    return "it" if len(names) == 1 else "them"
+
+
 def _limit_above(limit: int, held: int) -> str:
     """The note for a ``data.limit`` above the ``held`` images of the train split, which are all kept (a
     note, not an error: one limit given to a suite's datasets of several sizes caps the larger ones)."""

@@ -159,9 +159,10 @@ def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
     mixing = f"each with the image to its left (own share: {shares})"
     if aug is None:
         return f"mixed #{i}, {mixing}" if shares else "not augmented (no augment.* image op is on)"
-    if aug.p == 0:
+    if not aug.varies:  # augment.p=0, or augment.crop.size alone: every image centre-cropped
         size = f" (the centre {aug.size}×{aug.size} crop)" if aug.size else ""
-        done = f"not augmented: augment.p=0{size}"
+        why = "augment.p=0" if aug.p == 0 else "augment.crop.p=0, no other augment.* image op is on"
+        done = f"not augmented: {why}{size}"
     else:
         some = f" (each image with probability augment.p={aug.p:g})" if aug.p < 1 else ""
         done = f"augmented #{i}{some}"
@@ -207,7 +208,14 @@ def _normalization_name(stats: NormStats, window: str = "") -> str:
 def _originals(data: ArraySet, n: int, seed: int = 0) -> np.ndarray:
     """``n`` training images (:func:`preview_indices`); UserError for feature vectors."""
     if not data.is_image:
+        plane = data.x.ndim == 2 and data.x.shape[1] == 2  # circles' points
         raise UserError(
             "this dataset holds feature vectors, not images: there is nothing to preview."
+            + (
+                " A run on these 2-D points draws them with its decision boundary: "
+                "RUN/figures/boundary_test.png (vislab train)."
+                if plane
+                else ""
+            )
         )
     return data.x[preview_indices(data.y, n, seed)]

@@ -5,8 +5,9 @@ with the class folders. A split folder's name is matched in any case, and ``trai
 ``valid``/``validation`` and ``testing`` name the same splits; a split-named folder that holds images
 directly (no sub-folders) is a class. A top level mixing split folders with other folders is refused.
 Images are decoded once by :func:`vislab.data.images.fit_image` (as ``vislab predict`` decodes them:
-grayscale if every image is grayscale, else RGB — or a run's own channels, when it is evaluated; deeper
-than 8 bits rescaled), straight from their full size to ``data.resize`` square (else
+grayscale if every image is grayscale — :func:`~vislab.data.images.is_grey`: a grey-palette GIF and a
+grey WebP count —, else RGB, or a run's own channels, when it is evaluated; transparent pixels laid on
+white; deeper than 8 bits rescaled), straight from their full size to ``data.resize`` square (else
 ``data.image_size``), so that training, ``vislab predict`` and an export's recipe give one array. They
 are cached in the user's cache folder (:mod:`vislab.data.cache`; nothing is written inside data.root),
 one entry per folder, keyed by its resolved path, the files' relative paths, sizes and mtimes, the size
@@ -39,8 +40,9 @@ from vislab.errors import DataError, UserError, show_note
 # where the cache was kept before, inside data.root: removed when met
 OLD_CACHE_DIR = ".vislab-cache"
 # 2: 16-bit images rescaled, JPEGs decoded at full size (as predict does); 3: decoded straight to
-# data.resize, the folder's grey flag kept, in the user's cache folder; 4: the 16-bit images' counts kept
-CACHE_VERSION = 4
+# data.resize, the folder's grey flag kept, in the user's cache folder; 4: the 16-bit images' counts kept;
+# 5: transparent pixels laid on white, grey-palette GIFs and grey WebPs counted grey
+CACHE_VERSION = 5
 MAX_LISTED = 10  # undecodable files named in the error; the rest are counted
 Labelled = tuple[np.ndarray, int]  # a decoded image and its class index
 Shape = tuple[int | None, int, int]  # (C, H, W) decoded; C None: each image's own (1 grey, else 3)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import shlex
 from collections.abc import Callable
+from pathlib import Path
 
 from vislab.config import DataConfig
 from vislab.data.types import SourceData
@@ -51,14 +53,27 @@ def _lookup(name: str) -> Loader:
     if name not in SOURCES:
         if prefix in SOURCE_PREFIXES:  # 'torchvision:' without a class
             hint = f" '{prefix}:' needs a name after the colon (e.g. {_example(prefix)})."
-        else:
-            near = difflib.get_close_matches(name, list(SOURCES), n=1)
-            hint = f" Did you mean '{near[0]}'?" if near else ""
+        elif Path(name).is_dir():
+            hint = _folder_hint(name)
+        else:  # CIFAR10 as cifar-10: the case told apart by nothing but the near-match
+            lower = {n.lower(): n for n in SOURCES}
+            near = difflib.get_close_matches(name.lower(), list(lower), n=1)
+            hint = f" Did you mean '{lower[near[0]]}'?" if near else ""
         names = [*sorted(SOURCES), *(f"{p}:<name>" for p in sorted(SOURCE_PREFIXES))]
         raise ConfigError(
             f"unknown dataset data.name='{name}'.{hint} Available: {', '.join(names)}."
         )
     return SOURCES[name]
+
+
+def _folder_hint(path: str) -> str:
+    """What to give for a folder of images named as the dataset: the folder source, reading it."""
+    root = shlex.quote(path)
+    return (
+        f" '{path}' is a folder: read it as an image folder with data.name=folder and data.root set to "
+        f"it (vislab data info folder --set data.root={root}; vislab train --set data.name=folder "
+        f"--set data.root={root}; Python: data__name='folder', data__root={path!r})."
+    )
 
 
 def _example(prefix: str) -> str:
