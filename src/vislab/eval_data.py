@@ -13,7 +13,7 @@ import numpy as np
 from vislab.config import Config, DataConfig, build_config
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
-from vislab.data.split_notes import absent_note, redrawn_note
+from vislab.data.redrawn_notes import absent_note, redrawn_note
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import ConfigError, DataError, UserError
 from vislab.eval_checks import given_setting
@@ -171,7 +171,7 @@ def data_note(
     all but fewer samples than the data holds (:func:`_part_note`); a split of other data carved from its
     train set (a part of it only); a split of the run's own data drawn otherwise, holding samples it
     trained or selected on (:func:`_redrawn_note`); a split with no sample of some classes, drawn
-    otherwise than at training (``split_notes.absent_note``; training said those of its own draw)."""
+    otherwise than at training (``redrawn_notes.absent_note``; training said those of its own draw)."""
     if split != "all" and (redrawn := _redrawn_note(record, splits, split, overrides)):
         return _joined(redrawn, absent_note(splits, data, split))
     other = _names_other_data(overrides)

@@ -4,7 +4,7 @@ those a model not trained by an optimizer never reads (pure functions of a confi
 - ``READS``: for each data, optimizer, schedule and augmentation setting that others can make do nothing,
   when it is read (``optim.momentum`` with adam, a step schedule whose step_size outlasts the run, an
   augmentation with ``augment.p=0``, ``data.val_fraction`` beside ``data.split`` or a source's own val set:
-  ``OFFICIAL_SETS``), which :func:`idle_settings` applies to a config's values. The run's
+  ``OWN_SETS_BY_NAME``), which :func:`idle_settings` applies to a config's values. The run's
   ``note:`` lines (``config/notes.py``) and the comparison tables (``experiments/results/settings.py``)
   both read it;
 - :func:`augment_switch`, :func:`augment_on`: the setting that turns an augmentation on, and whether it is;
@@ -215,7 +215,7 @@ def reads_files(value: Value) -> Idle | None:
 
 # the sources whose official sets the name alone tells (data/sources: cifar.py, idx.py, circles.py), each
 # with those it has beside train — a folder's or memory: arrays' depend on what is given, so are never told
-OFFICIAL_SETS: dict[str, tuple[str, ...]] = {
+OWN_SETS_BY_NAME: dict[str, tuple[str, ...]] = {
     "cifar10": ("val", "test"),
     "cifar100": ("test",),
     "mnist": ("test",),
@@ -243,7 +243,7 @@ def carved(split: str) -> Gate:
     def gate(value: Value) -> Idle | None:
         name = value("data.name")
         loaded = "train" in value("data.use") if split == "val" else "test" in value("data.use")
-        own = split in OFFICIAL_SETS.get(name, ()) and loaded
+        own = split in OWN_SETS_BY_NAME.get(name, ()) and loaded
         if not own or (split == "val" and not value("data.official_val")):
             return None
         return Idle(
