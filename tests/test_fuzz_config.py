@@ -321,3 +321,10 @@ def test_bad_set_strings_name_the_culprit(assignment, fragment):
     with pytest.raises(ConfigError, match=None) as e:
         build_config({}, [assignment])
     assert fragment in str(e.value)
+
+
+def test_a_self_referencing_set_value_is_refused_before_it_is_walked():
+    """`--set data=&0 [*0]` then `--set data.name=x` (found by the fuzz above): a ConfigError naming the
+    --set, not a RecursionError from the message that describes the list."""
+    with pytest.raises(ConfigError, match=r"--set data\): it nests deeper"):
+        build_config({}, ["data=&0 [*0]", "data.name=x"])

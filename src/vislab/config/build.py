@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from vislab.arguments import Assignments, checked
 from vislab.config.files import read_yaml
-from vislab.config.overrides import apply_override, set_dotted
+from vislab.config.overrides import apply_override, check_plain, set_dotted
 from vislab.config.schema import Config
 from vislab.config.validation import validate
 from vislab.errors import ConfigError
@@ -92,7 +92,7 @@ def build_config(
         raise ConfigError(
             "config section 'model' must be a mapping (model.name plus model kwargs)."
         )
-    _check_plain(tree, source)
+    check_plain(tree, source)
     cfg = validate(Config, tree, source)
     try:
         cfg.to_dict()  # every value must go back to config.yaml (e.g. not a non-UTF-8 !!binary in model.*)
@@ -102,23 +102,6 @@ def build_config(
             f"{str(e)[:200]}). Use plain numbers, strings, booleans and lists."
         ) from None
     return cfg
-
-
-def _check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: int = 50) -> None:
-    """Refuse self-referencing or alias-bomb YAML (``&a [*a]``, nested ``*a`` lists) before it is walked."""
-    stack, n = [(tree, 0)], 0
-    while stack:
-        node, depth = stack.pop()
-        n += 1
-        if depth > max_depth or n > max_values:
-            raise ConfigError(
-                f"Invalid config ({source}): it nests deeper than {max_depth} levels or holds more "
-                f"than {max_values} values (recursive or repeated YAML anchors/aliases?)."
-            )
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, (list, tuple, set, frozenset)):
-            stack.extend((v, depth + 1) for v in node)
 
 
 @checked

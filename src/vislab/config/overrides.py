@@ -115,4 +115,23 @@ def apply_override(tree: dict, assignment: str) -> None:
             f"Python: overrides=['optim.lr=0.01'])."
         )
     key, _, text = assignment.partition("=")
-    set_dotted(tree, key, parse_value(text))
+    value = parse_value(text)
+    check_plain(value, f"--set {key.strip()}")  # '&a [*a]': refused before anything walks it
+    set_dotted(tree, key, value)
+
+
+def check_plain(tree: Any, source: str, max_values: int = 100_000, max_depth: int = 50) -> None:
+    """Refuse self-referencing or alias-bomb YAML (``&a [*a]``, nested ``*a`` lists) before it is walked."""
+    stack, n = [(tree, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        n += 1
+        if depth > max_depth or n > max_values:
+            raise ConfigError(
+                f"Invalid config ({source}): it nests deeper than {max_depth} levels or holds more "
+                f"than {max_values} values (recursive or repeated YAML anchors/aliases?)."
+            )
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in node)
