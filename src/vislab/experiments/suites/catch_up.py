@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vislab.errors import WriteFailed
 from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
+from vislab.experiments.suites.jobs import killed_outright
 from vislab.experiments.suites.runner import write_results
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -60,17 +61,20 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
 
 def _as_run_says(record: RunOutcome, summary: RunSummary | None) -> RunOutcome | None:
     """The suite's ``record`` of a run as its ``summary`` (None: unread) says it ended: a run recorded
-    interrupted that is complete now, or one recorded complete that is not; None otherwise — where they
-    agree, between two unfinished ends (the suite's message, which names how it stopped the run, stays),
-    for a run recorded failed (perhaps for its folder, not its training) and for one recorded as trained
-    with other settings (:data:`OTHER_SETTINGS`: its folder's summary is of that other run)."""
+    interrupted, or failed by its ``--jobs`` process killed outright (:func:`killed_outright`), that is
+    complete now, or one recorded complete that is not; None otherwise — where they agree, between two
+    unfinished ends (the suite's message, which names how it stopped the run, stays), for a run recorded
+    failed otherwise (perhaps for its folder, not its training) and for one recorded as trained with
+    other settings (:data:`OTHER_SETTINGS`: its folder's summary is of that other run)."""
     if summary is None or summary.status is None or record.status == OTHER_SETTINGS:
         return None
     if record.status == "complete" and summary.complete:
         return None
-    # of the unfinished, only a run the suite stopped resumably: one it failed may have failed for its
-    # folder (a run of another config there, a config.yaml it could not read), not for its training
-    if record.status != "complete" and not (record.status == "interrupted" and summary.complete):
+    # of the unfinished, only a run the suite stopped resumably (or whose process was killed): one it
+    # failed may have failed for its folder (a run of another config there, a config.yaml it could not
+    # read), not for its training
+    resumable = record.status == "interrupted" or killed_outright(record)
+    if record.status != "complete" and not (resumable and summary.complete):
         return None
     return replace(
         record,

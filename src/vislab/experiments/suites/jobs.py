@@ -86,6 +86,17 @@ def unreported(status: str, message: str = "") -> RunOutcome:
     return RunOutcome(status=status, message=message, seconds=0.0)
 
 
+#: how the message of a run whose ``--jobs`` process was killed outright begins (pool.py's ``_killed``):
+#: a failure of its process, not of its training or its folder — resumable from its last checkpoint
+KILLED = "its --jobs process was killed by signal"
+
+
+def killed_outright(outcome: RunOutcome) -> bool:
+    """Whether ``outcome`` is that of a run failed because its ``--jobs`` process was killed by a signal
+    the suite did not send (the OOM killer, ``kill -9``): its folder holds this run, to resume."""
+    return outcome.status == "failed" and outcome.message.startswith(KILLED)
+
+
 def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> RunOutcome:
     """The outcome of a run settled without training: ``done`` (complete already) or ``failed``."""
     if p.action == "done":

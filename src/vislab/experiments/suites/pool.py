@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vislab.errors import Note
 from vislab.experiments.records import RunOutcome
-from vislab.experiments.suites.jobs import _execute, finished, halts, started, unreported
+from vislab.experiments.suites.jobs import KILLED, _execute, finished, halts, started, unreported
 from vislab.experiments.suites.plan import PlannedRun, plan_run
 from vislab.interrupts import on_parent_death, remember_ctrl_c
 from vislab.training.rundir import RunDir
@@ -300,7 +300,7 @@ def _killed(signum: int, run_dir: Path) -> str:
     saved = (Path(run_dir) / "checkpoints" / "last.pt").is_file()
     then = "resumes it from its last saved epoch" if saved else "starts it anew"
     return (
-        f"its --jobs process was killed by signal {signum} ({name}: e.g. out of memory, or kill -9); "
+        f"{KILLED} {signum} ({name}: e.g. out of memory, or kill -9); "
         f"a re-run of the suite {then}"
     )
 

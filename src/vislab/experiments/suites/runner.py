@@ -46,17 +46,23 @@ class SuiteState:
             rows=suite.rows() if seeded else None,
         )
 
-    def note_other_settings(self, plan: list[PlannedRun], chosen: list[PlannedRun]) -> None:
-        """Record each run left out of ``chosen`` (``only``) whose folder holds it trained with other
-        settings than ``plan``'s (planned ``retrain``, as the dry run says it): the tables leave it out and
-        say how to train it. Such a record of a run whose folder now holds it as planned goes; then save."""
+    def note_other_settings(self, plan: list[PlannedRun]) -> None:
+        """Record each run whose folder holds it trained with other settings than ``plan``'s (planned
+        ``retrain``, as the dry run says it), whether ``only`` picked it or not: the tables leave it out
+        and say how to train it, until its own training moves it aside (:meth:`forget`). Such a record of
+        a run whose folder now holds it as planned goes; then save."""
         runs = self.info.runs
-        picked = {p.name for p in chosen}
         for p in plan:
-            if p.action == "retrain" and p.name not in picked:
+            if p.action == "retrain":
                 runs[p.name] = with_other_settings(p)
             elif p.name in runs and runs[p.name].status == OTHER_SETTINGS:
                 del runs[p.name]
+        self.save()
+
+    def forget(self, name: str) -> None:
+        """Drop the record of run ``name`` (its folder was just moved aside: nothing is trained there yet,
+        which the tables say of a run without one); then save."""
+        self.info.runs.pop(name, None)
         self.save()
 
     def record(self, name: str, outcome: RunOutcome) -> None:
@@ -88,9 +94,14 @@ def run_suite(
     out = Path(out)
     full, plan = _planned(suite, out, overrides, only, log)
     state = SuiteState(out, suite, list(overrides))
-    state.note_other_settings(full, plan)
+    state.note_other_settings(full)
     outcomes, todo = _settled(plan, state, log)
-    source = ListSource(todo)
+
+    def settle(p: PlannedRun) -> None:
+        outcomes[p.name] = settled_outcome(p, log)
+        state.record(p.name, outcomes[p.name])
+
+    source = RoomMaking(todo, settle, state.forget, log)
     interrupted: dict[str, str] = {}  # run → how it was stopped
     untrained: list[str] = []
 
@@ -148,17 +159,44 @@ def _settled(
     plan: list[PlannedRun], state: SuiteState, log: Callable[[str], None]
 ) -> tuple[dict[str, RunOutcome], list[PlannedRun]]:
     """Outcomes of the runs settled before training (complete already, or a bad config; recorded in
-    suite.json), and the runs still to train."""
+    suite.json), and the runs still to train (one to ``retrain`` still where it was: :class:`RoomMaking`)."""
     outcomes: dict[str, RunOutcome] = {}
     todo: list[PlannedRun] = []
     for p in plan:
-        p = make_room(p, log) if p.action == "retrain" else p
         if p.action in ("done", "failed"):
             outcomes[p.name] = settled_outcome(p, log)
             state.record(p.name, outcomes[p.name])
         else:
             todo.append(p)
     return outcomes, todo
+
+
+class RoomMaking(ListSource):
+    """The runs to train, from a list; a run whose folder holds it for another train.epochs (``retrain``)
+    moved aside only as it is handed out to train (folders.make_room), so that a suite stopped before
+    leaves it where it was (recorded as trained with other settings), and its record dropped then
+    (``forget``). One that needs no training after all — brought back finished from where an earlier
+    switch of epochs kept it, or that cannot be moved — is settled instead (``settle``)."""
+
+    def __init__(
+        self,
+        todo: list[PlannedRun],
+        settle: Callable[[PlannedRun], None],
+        forget: Callable[[str], None],
+        log: Callable[[str], None],
+    ):
+        super().__init__(todo)
+        self.settle, self.forget, self.log = settle, forget, log
+
+    def next(self) -> PlannedRun | None:
+        while (p := super().next()) is not None and p.action == "retrain":
+            p = make_room(p, self.log)
+            if p.action in ("done", "failed"):
+                self.settle(p)
+                continue
+            self.forget(p.name)
+            return p
+        return p
 
 
 def run_to_end(
