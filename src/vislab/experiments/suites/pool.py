@@ -300,8 +300,7 @@ def _killed(signum: int, run_dir: Path) -> str:
     saved = (Path(run_dir) / "checkpoints" / "last.pt").is_file()
     then = "resumes it from its last saved epoch" if saved else "starts it anew"
     return (
-        f"{KILLED} {signum} ({name}: e.g. out of memory, or kill -9); "
-        f"a re-run of the suite {then}"
+        f"{KILLED} {signum} ({name}: e.g. out of memory, or kill -9); a re-run of the suite {then}"
     )
 
 
