@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from vislab.config import DataConfig
 from vislab.errors import UserError, show_note
+
+#: data.zca_epsilon's default: the courses' recipe (no note says it smooths)
+DEFAULT_ZCA_EPSILON = DataConfig.model_fields["zca_epsilon"].default
 
 MAX_ZCA_DIM = 4096  # D×D whitening matrix; CIFAR-10 is 3072
 # The fixed ImageNet statistics that torchvision's and timm's pretrained weights expect (RGB in [0, 1]);
@@ -154,24 +158,19 @@ def _zca_span_note(n: int, d: int, epsilon: float, mean_var: float) -> str | Non
 
 
 def _zca_shrink_note(n: int, d: int, epsilon: float, mean_var: float) -> str | None:
-    """The note for a ZCA ε above the mean variance per value ``mean_var`` of ``n`` train samples of
-    ``d`` values (pixels in [0, 1] vary by 0.06-0.09: the default ε=0.1 is above it), which shrinks most
-    directions (those of eigenvalues below ε) rather than whitening them; else None. Where ``n`` ≤ ``d``,
-    a smaller ε brings :func:`_zca_span_note`'s trouble, and the note says so."""
-    if mean_var <= 0 or epsilon <= mean_var:
+    """The note for a ZCA ε given above the mean variance per value ``mean_var`` of ``n`` train samples
+    of ``d`` values, which shrinks most directions (those of eigenvalues below ε) rather than whitening
+    them; else None — and None for the default ε (the courses' recipe, on [0, 1] pixels above their
+    variance of 0.06-0.09, as the README says) and where ``n`` ≤ ``d`` (:func:`_zca_span_note`'s advice,
+    a larger ε, is the one that stands)."""
+    if n <= d or epsilon == DEFAULT_ZCA_EPSILON or mean_var <= 0 or epsilon <= mean_var:
         return None
     smaller = 10 ** math.floor(math.log10(mean_var / 30))
-    cost = (
-        f"it amplifies noise too, and with {n} train samples of {d} values it scales the directions "
-        f"outside their span by 1/√ε: train on more than {d} samples first"
-        if n <= d
-        else "it amplifies noise too"
-    )
     return (
         f"data.zca_epsilon={epsilon:g} is above the train values' mean variance ({mean_var:.2g}): ZCA "
         f"(data.normalize=zca) shrinks most directions rather than whitening them (ε is a regulariser; "
         f"the whitened covariance is far from the identity). To whiten more, --set "
-        f"data.zca_epsilon={smaller:g} / data__zca_epsilon={smaller:g} ({cost})."
+        f"data.zca_epsilon={smaller:g} / data__zca_epsilon={smaller:g} (it amplifies noise too)."
     )
 
 

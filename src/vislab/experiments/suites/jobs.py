@@ -107,8 +107,8 @@ def settled_outcome(p: PlannedRun, log: Callable[[str], None]) -> RunOutcome:
 
 
 def with_other_settings(p: PlannedRun) -> RunOutcome:
-    """The record of run ``p``, left out by ``--only``, whose folder holds it trained with other settings
-    than the suite's now (:data:`~vislab.experiments.records.OTHER_SETTINGS`)."""
+    """The record of run ``p`` whose folder holds it trained with other settings than the suite's now
+    (:data:`~vislab.experiments.records.OTHER_SETTINGS`): not reached yet, or left out by ``--only``."""
     return RunOutcome(status=OTHER_SETTINGS, message=not_with_these(p))
 
 

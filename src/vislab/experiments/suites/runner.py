@@ -243,8 +243,8 @@ def write_results(
 ) -> None:
     """results.csv, results.md from the run folders ``info`` (the suite's suite.json) names; then
     ``on_results(out)``. Under the table, the runs that failed or did not finish (why, and the fix),
-    those the suite has not trained yet (``only``, or a suite stopped before them), and those ``only``
-    left out whose folder holds them trained with other settings
+    those the suite has not trained yet (``only``, or a suite stopped before them), and those whose
+    folder holds them trained with other settings, not reached or left out by ``only``
     (:meth:`SuiteState.note_other_settings`: in no table)."""
     order, runs, other = info.order or [], info.runs or {}, info.trained_otherwise()
     summaries = {}
