@@ -190,3 +190,27 @@ def test_preview_of_2d_points_names_the_figure_that_draws_them(capsys, tmp_path)
     assert "feature vectors, not images" in said and "RUN/figures/boundary_test.png" in one_line(
         said
     )
+
+
+def _folder_of(root: Path, mode: str) -> None:
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("a", "b")):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(12):
+            grey = rng.integers(0, 120, (8, 8), dtype=np.uint8) + 120 * k
+            Image.fromarray(grey, "L").convert(mode).save(root / name / f"{i}.png")
+
+
+def test_a_resumed_run_decodes_its_folder_to_its_own_channels(tmp_path, capsys):
+    """A run trained on a grey folder, resumed after its images decode otherwise (here: saved as RGB;
+    a grey GIF folder read as RGB by an older vislab, as grey now): the images are decoded to the run's
+    own channels, as eval does, and the run goes on — not 'its saved weights do not fit its model'."""
+    _folder_of(tmp_path / "data", "L")
+    sets = ["--set", "data.name=folder", "--set", f"data.root={tmp_path / 'data'}", "--set",
+            "model.name=mlp", "--set", "model.hidden=[8]", "--set", "train.epochs=1", "--set",
+            "train.figures=false", "--set", "data.split=[16,4,4]", "--set", "train.batch_size=8"]  # fmt: skip
+    code, text = cli(capsys, "train", *sets, "--out", tmp_path / "run", "-q")
+    assert code == 0, text
+    _folder_of(tmp_path / "data", "RGB")
+    code, text = cli(capsys, "train", "--resume", tmp_path / "run", "--epochs", "2", "-q")
+    assert code == 0 and "do not fit" not in text, text

@@ -131,7 +131,10 @@ def build_parts(
     found at the path its checkpoint recorded, see ``vislab.models.trust.recorded_code``); ``run``: the
     resumed run, as its messages name it."""
     stats = ckpt.record.inputs.stats if ckpt else None
-    splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size)
+    # a resumed run's images decoded to its own channels, as eval does (how a folder is decoded may change)
+    shape = ckpt.record.inputs.input_shape if ckpt else ()
+    channels = shape[0] if len(shape) == 3 else None
+    splits, stats = prepare_data(cfg.data, cfg.train.seed, stats, cfg.augment.crop.size, channels)
     if ckpt is not None:
         check_same_data(cfg.data, splits, ckpt)
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
