@@ -16,7 +16,7 @@ from fixtures import write_cifar
 from vislab.config import DataConfig, load_config
 from vislab.data import load_splits
 from vislab.data.augment import build_augment
-from vislab.data.images import fit_image, load_image
+from vislab.data.images import fit_image, is_grey, load_image
 from vislab.data.preprocess import apply_stats, fit_stats
 from vislab.errors import Note
 
@@ -214,3 +214,16 @@ def test_a_resumed_run_decodes_its_folder_to_its_own_channels(tmp_path, capsys):
     _folder_of(tmp_path / "data", "RGB")
     code, text = cli(capsys, "train", "--resume", tmp_path / "run", "--epochs", "2", "-q")
     assert code == 0 and "do not fit" not in text, text
+
+
+def test_a_grey_gif_whose_transparent_entry_is_a_colour_is_grey(tmp_path):
+    """GIFs often keep a loud colour in their transparent palette entry: laid on white, it shows no
+    colour, so it does not make the image colour."""
+    index = np.zeros((8, 8), np.uint8)
+    index[4:] = 1
+    img = Image.fromarray(index, "P")
+    img.putpalette([128, 128, 128, 255, 0, 255] + [0] * 762)
+    img.save(tmp_path / "a.gif", transparency=1)
+    reread = Image.open(tmp_path / "a.gif")
+    assert is_grey(reread)
+    assert (fit_image(reread, (3, 8, 8))[4:] == 255).all()  # the transparent half: white

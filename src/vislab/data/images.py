@@ -50,10 +50,13 @@ def is_grey(img: Image.Image) -> bool:
 
 
 def _grey_palette(img: Image.Image) -> bool:
-    """Whether the palette entries a mode P or PA image uses are all grey (R = G = B)."""
+    """Whether the palette entries a mode P or PA image uses are all grey (R = G = B); its transparent
+    entry is not one of them (:func:`on_white` lays it on white, whatever colour it holds)."""
     index = np.asarray(img.getchannel(0) if img.mode == "PA" else img)
     palette = np.asarray(img.getpalette("RGB") or [], np.int16).reshape(-1, 3)
-    used = np.unique(index)
+    clear = img.info.get("transparency")  # the transparent index (GIF), or each entry's alpha (PNG)
+    clear = [clear] if isinstance(clear, int) else [i for i, a in enumerate(clear or b"") if a == 0]
+    used = np.setdiff1d(np.unique(index), clear)
     colours = palette[used[used < len(palette)]]  # an index past the palette decodes black: grey
     return bool((colours == colours[:, :1]).all())
 
