@@ -6,6 +6,22 @@ kwargs under ``model.*``), ``optim.lr``, ``schedule.name``, ``train.epochs`` ...
 
 from __future__ import annotations
 
+from vislab.config.augmentation import (
+    Affine,
+    AugmentConfig,
+    AutoAug,
+    Blur,
+    ColorJitter,
+    Crop,
+    CutMix,
+    Erasing,
+    Flip,
+    Mixup,
+    RandAug,
+    ResizedCrop,
+    Rotation,
+    TrivialAug,
+)
 from vislab.config.build import as_stored, build_config, load_config
 from vislab.config.differences import RESULT_NEUTRAL_KEYS, config_differences
 from vislab.config.files import (
@@ -21,31 +37,16 @@ from vislab.config.notes import augmentations_on, beyond_plain_sgd, config_notes
 from vislab.config.overrides import apply_override, assignments, parse_value, set_dotted
 from vislab.config.schema import (
     DEFAULT_DATA_ROOT,
-    Affine,
-    AugmentConfig,
-    AutoAug,
-    Blur,
-    ColorJitter,
     Config,
-    Crop,
-    CutMix,
     DataConfig,
     Ema,
-    Erasing,
-    Flip,
-    Mixup,
     ModelConfig,
     OptimConfig,
-    RandAug,
-    ResizedCrop,
-    Rotation,
     ScheduleConfig,
-    Section,
     TrackConfig,
     TrainConfig,
-    TrivialAug,
-    given,
 )
+from vislab.config.sections import Section, given
 from vislab.config.validation import Schema, friendly_error, validate
 
 __all__ = [

@@ -31,7 +31,8 @@ from vislab.config.reads import (
     get_dotted,
     idle_settings,
 )
-from vislab.config.schema import Config, DataConfig, given
+from vislab.config.schema import Config, DataConfig
+from vislab.config.sections import given
 from vislab.words import and_list
 
 # what plain SGD at the scheduled optim.lr amounts to, for each setting that would change a step

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from vislab.config.schema import AugmentConfig
+from vislab.config.augmentation import AugmentConfig
 
 Value = Callable[[str], Any]  # a config's setting by dotted key: optim.lr → 0.001
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +22,7 @@ from vislab.errors import UserError, show_note
 from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
 from vislab.run.figures import run_figure
+from vislab.run.inputs import file_paths, image_arrays
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -30,7 +30,6 @@ from vislab.training.summary import RunSummary
 # pandas, matplotlib (~1 s on 2 cores) and vislab.predict / export / explain (they draw figures) are imported
 # by the methods that use them ("on use"): opening a run, reading its summary or training one does not wait.
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -43,41 +42,6 @@ _HEADLINE = (  # (summary key, label) shown by the notebook view: what the run i
     ("status", "status"),
     *((key, head) for key, head in COLUMNS if key != "run"),
 )
-
-
-def _file_paths(paths: Any) -> list[Path]:
-    """:meth:`Run.predict_files`'s ``paths``: a path or paths, each as a ``Path``; UserError for anything
-    else (an image or an array: that is :meth:`Run.predict`'s)."""
-    listed = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    other = next((p for p in listed if not isinstance(p, (str, os.PathLike))), None)
-    if other is not None:
-        raise UserError(
-            f"predict_files takes file and folder paths, not a {type(other).__name__}: classify PIL "
-            f"images and arrays with run.predict."
-        )
-    return [Path(p) for p in listed]
-
-
-def _image_arrays(
-    images: ImageLike | Sequence[ImageLike], shape: tuple[int, int, int]
-) -> list[np.ndarray]:
-    """What :meth:`Run.predict` and :meth:`Run.preprocess` take, as uint8 H×W×C arrays of the run's image
-    ``shape`` (C, H, W), one per image; UserError for a folder (:meth:`Run.predict_files`'s) or an
-    unreadable image, a note for number images on another scale."""
-    from vislab.data.images import image_array, low_range, split_images  # on use (see the imports)
-
-    low = low_range(images)  # before split_images brings arrays of several images to 0-255
-    listed = split_images(images, shape[0])  # arrays of several images: each one
-    folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
-    if folder is not None:
-        raise UserError(
-            f"'{folder}' is a folder: run.predict_files({str(folder)!r}) gives a table of its images by "
-            f"file name (and the files it could not read); predict takes image files, PIL images "
-            f"and arrays."
-        )
-    if low is not None:
-        show_note(low)
-    return [image_array(img, shape) for img in listed]
 
 
 class Run:
@@ -172,7 +136,7 @@ class Run:
         record = load_checkpoint(picked.path).record
         if not record.inputs.is_image:
             return feature_batch(record, images)  # type: ignore[arg-type]
-        arrays = _image_arrays(images, image_shape(record))
+        arrays = image_arrays(images, image_shape(record))
         if not arrays:
             return torch.empty(0, *record.inputs.input_shape)
         return record.inputs.images(arrays)
@@ -210,12 +174,12 @@ class Run:
         model, record = load_model(target, trust_code)
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
-        return classify(model, record, _image_arrays(images, image_shape(record)), top_k)
+        return classify(model, record, image_arrays(images, image_shape(record)), top_k)
 
     @checked
     def predict_files(
         self,
-        paths: Annotated[Folder | Sequence[Folder], PlainValidator(_file_paths)],
+        paths: Annotated[Folder | Sequence[Folder], PlainValidator(file_paths)],
         top_k: int = 3,
         *,
         trust_code: bool = False,
