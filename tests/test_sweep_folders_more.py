@@ -113,7 +113,8 @@ def test_a_trial_whose_worker_died_says_so_in_trials_csv(tmp_path, capsys):
     assert code == 0 and f"worker (pid {dead.pid}) is gone" in text, text
     with open(out / "trials.csv", newline="") as f:
         rows = {r["number"]: r for r in csv.DictReader(f)}
-    assert rows["0"]["state"] == "failed", rows
+    # interrupted, as a Ctrl-C'd trial: its retry counts toward --trials instead
+    assert rows["0"]["state"] == "interrupted", rows
     assert f"its worker (pid {dead.pid}) died during the trial" in rows["0"]["error"]
     assert rows["1"]["state"] == "complete" and rows["1"]["error"] == ""
 

@@ -14,6 +14,7 @@ from vislab.errors import ConfigError, UserError
 from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.suites.ending import said_once
+from vislab.experiments.suites.lock_owner import jobs_owner
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
 from vislab.models.hooks import hooks_of
@@ -182,16 +183,32 @@ def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     vislab process holds (:func:`in_use`: another run of this suite into the same folder, say) — the whole
     suite is refused, before anything is trained or written. A shared suite (``--storage``) does not ask:
     there such a run is another worker's claim."""
-    held = {p.name: message for p in plan if p.action in OPENS and (message := in_use(p.run_dir))}
-    if not held:
+    busy = [p for p in plan if p.action in OPENS and in_use(p.run_dir)]
+    if not busy:
         return
-    lines = "\n".join(f"  - {name}: {message}" for name, message in held.items())
-    runs = "the folder of a run" if len(held) == 1 else f"the folders of {len(held)} runs"
+    lines = "\n".join(f"  - {p.name}: {in_use(p.run_dir)}" for p in busy)
+    runs = "the folder of a run" if len(busy) == 1 else f"the folders of {len(busy)} runs"
+    owners = {o[0] if (o := _owner(p.run_dir)) else None for p in busy}
+    owner = owners.pop() if len(owners) == 1 else None
+    wait = (
+        "Wait for that process to end"
+        if owner is None
+        else f"Wait for vislab process {owner} to end, or stop it (Ctrl-C where it runs, or kill -INT "
+        f"{owner}: its runs are saved, and this command then resumes them)"
+    )
     raise UserError(
         f"suite '{suite.name}' is already running into '{out}': another vislab process holds {runs} it "
         f"would train, so the whole suite is refused and nothing was trained or written:\n{lines}\n"
-        f"Wait for that process to end, or give another --out (Python: out=...)."
+        f"{wait}, or give another --out (Python: out=...)."
     )
+
+
+def _owner(run_dir: Path) -> tuple[int, str, int] | None:
+    """(pid, command, --jobs process's pid) of the process the user started that holds ``run_dir``
+    through one of its --jobs processes (a suite's: :func:`.lock_owner.jobs_owner`), or None."""
+    job = RunDir(run_dir).live_holder()
+    owner = jobs_owner(job) if job is not None else None
+    return (*owner, job) if owner is not None else None
 
 
 def _options_before(out: Path) -> str:
@@ -250,9 +267,18 @@ OPENS = ("start", "resume", "retrain")
 
 def in_use(run_dir: Path) -> str:
     """Why a run cannot open ``run_dir``: a live vislab process holds its lock (the error names that
-    process, as ``.lock`` records it), or '' when none does; the lock is only read, never taken."""
+    process, as ``.lock`` records it — or, for a suite's --jobs process, the suite's own process, the one
+    to wait for or stop), or '' when none does; the lock is only read, never taken."""
     try:
         RunDir(run_dir).check_free()
     except UserError as e:
-        return str(e)
+        owner = _owner(run_dir)
+        if owner is None:
+            return str(e)
+        pid, command, job = owner
+        return (
+            f"run directory '{run_dir}' is in use by vislab process {pid}"
+            + (f" ({command})" if command else "")
+            + f", through its --jobs process {job}"
+        )
     return ""

@@ -1,7 +1,8 @@
 """A suite's runs trained: one after another in this process, or in ``--jobs`` spawned processes, each
 given a run as soon as it is free (each run's outcome from jobs.py, never raising for the run's own
 failure). A job process dies with the suite's process and stops (saving its run) on a Ctrl-C or SIGTERM to
-the suite's process; one killed by another signal fails its run alone."""
+the suite's process; one killed by another signal fails its run alone (one killed as it starts, before it
+trained a run, fails none: the runs in flight go on in a new pool — once in a row)."""
 
 from __future__ import annotations
 
@@ -143,10 +144,13 @@ def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
 def _run_pool(source, jobs: int, log: Callable[[str], None]):
     """run_all with ``jobs`` spawned processes, each given a run as soon as it is free. A job process killed
     by a signal the suite did not send (the OOM killer, ``kill -9``) fails its run and breaks the pool,
-    whose other processes stop (each saves its run, as on SIGTERM): a new pool goes on with those runs."""
+    whose other processes stop (each saves its run, as on SIGTERM): a new pool goes on with those runs —
+    also where the one killed trained none of them (still starting: each run in flight goes on), but not
+    twice in a row, no run ending between (_pool_broken)."""
     again: list[PlannedRun] | None = []
+    blind = 0  # pools broken in a row by a job process that trained none of the runs in flight
     while again is not None:
-        again = yield from _one_pool(_First(again, source), jobs, log)
+        again, blind = yield from _one_pool(_First(again, source), jobs, log, blind)
 
 
 class _First:
@@ -162,8 +166,9 @@ class _First:
         return not self.first and self.source.finished()
 
 
-def _one_pool(source, jobs: int, log: Callable[[str], None]):
-    """_run_pool's work in one pool; returns None, or the runs to go on with in another (this one broke)."""
+def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int):
+    """_run_pool's work in one pool: returns (None, or the runs to go on with in another: this one broke;
+    the pools broken in a row by a job process that trained none of the runs in flight, ``blind`` before)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     # (pid, run folder) of each run a job process starts: whose run a process that died was training
     said = mp.get_context("spawn").SimpleQueue()
@@ -187,13 +192,14 @@ def _one_pool(source, jobs: int, log: Callable[[str], None]):
                     procs.update((c.pid, c) for c in mp.active_children())
                 if not futures:
                     if source.finished():
-                        return None
+                        return None, blind
                     time.sleep(source.poll_s)
                     continue
                 done, _ = wait(futures, timeout=source.poll_s or None, return_when=FIRST_COMPLETED)
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                    return (yield from _pool_broken(futures, procs, said, log))
+                    return (yield from _pool_broken(futures, procs, said, log, blind, source))
                 for f in done:
+                    blind = 0  # a run ended: the pool works
                     yield finished(futures.pop(f), f.result(), log)
         except KeyboardInterrupt:
             # Ctrl-C (or SIGTERM) reached this process: the workers each save their run and end it
@@ -230,34 +236,35 @@ def _wake_manager(pool: ProcessPoolExecutor) -> None:
         wakeup.wakeup()
 
 
-def _pool_broken(futures: dict[Future, PlannedRun], procs: dict, said, log: Callable[[str], None]):
+def _pool_broken(
+    futures: dict[Future, PlannedRun],
+    procs: dict,
+    said,
+    log: Callable[[str], None],
+    blind: int = 0,
+    source=None,
+):
     """A job process died outright, which breaks the pool: its other processes are stopped (SIGTERM: each
     saves its run). Died by a signal the suite did not send (SIGKILL: the OOM killer, ``kill -9``), its run
-    fails and the others go on in a new pool (returned: each run to resume or start); where no run of
-    the pool's was its own, all end "interrupted", resumable, and the suite stops (None)."""
+    fails and the others go on in a new pool. Where none of the runs in flight was its own (it was still
+    starting: it had not said that it started one), each goes on (resumed or started) — unless that
+    happened in the pool before too (``blind``: pools broken so in a row), then the suite stops: each run
+    in flight, and each of ``source`` not reached, ends "failed" saying so and what a re-run does (None).
+    Returns (the runs to go on with in a new pool, or None; ``blind`` now)."""
     for f in futures:
         f.cancel()
     ours = _end_jobs([p.run_dir for p in futures.values()], grace_s=20.0)
     for c in procs.values():
         c.join(5)
-    killed = {  # by a signal this process did not send (the pool's SIGTERM, _end_jobs's SIGKILL)
-        pid: -c.exitcode
-        for pid, c in procs.items()
-        if c.exitcode is not None
-        and c.exitcode < 0
-        and c.exitcode != -signal.SIGTERM
-        and pid not in ours
-    }
+    killed = _killed_outright(procs, ours)
     runs = _runs_started(said)
     lost = {runs[pid]: sig for pid, sig in killed.items() if pid in runs}
-    if not any(str(p.run_dir) in lost for p in futures.values()):
-        why = (
-            "a --jobs process was killed (SIGKILL: out of memory, or kill -9), which stops every job "
-            "process: resumable from its last saved epoch"
-        )
-        for p in futures.values():
-            yield finished(p, unreported("interrupted", why), log)
-        return None
+    if not any(str(p.run_dir) in lost for p in futures.values()):  # its own run unknown
+        if blind:
+            yield from _stop_blind(futures, source, killed, log)
+            return None, blind + 1
+        blind += 1
+        log(f"{_unsaid(killed)}; the runs in flight go on in new --jobs processes")
     again = []
     for f, p in list(futures.items()):
         outcome, q = _after_the_break(p, lost.get(str(p.run_dir)))
@@ -267,7 +274,64 @@ def _pool_broken(futures: dict[Future, PlannedRun], procs: dict, said, log: Call
         else:
             yield finished(p, outcome, log)
             del futures[f]  # recorded: a Ctrl-C from now on ends only the others "interrupted"
-    return again
+    return again, blind
+
+
+def _killed_outright(procs: dict, ours: set[int]) -> dict[int, int]:
+    """{pid: signal} of the job processes ``procs`` killed by a signal this process did not send (the
+    pool's SIGTERM, _end_jobs's SIGKILL to the pids ``ours``)."""
+    return {
+        pid: -c.exitcode
+        for pid, c in procs.items()
+        if c.exitcode is not None
+        and c.exitcode < 0
+        and c.exitcode != -signal.SIGTERM
+        and pid not in ours
+    }
+
+
+def _unsaid(killed: dict[int, int]) -> str:
+    """What broke a pool whose dead job process trained none of the runs in flight (still starting, or
+    between two runs): killed (by which signal), or ended so."""
+    sigs = sorted(set(killed.values()))
+    how = "ended" if not sigs else "was killed"
+    if sigs:
+        how += f" ({' and '.join(_signal_name(s) for s in sigs)}: e.g. out of memory, or kill -9)"
+    return (
+        f"a --jobs process {how} while it trained none of the runs in flight (still starting, or "
+        f"between two runs)"
+    )
+
+
+def _stop_blind(futures: dict[Future, PlannedRun], source, killed: dict[int, int], log):
+    """Stop the suite after a second pool in a row broke by :func:`_unsaid`: each run in flight ends
+    failed (or complete, if it finished as its process stopped), then each run of ``source`` not reached
+    (a ListSource's: a shared suite's stay in its database for the other workers), saying so and what a
+    re-run does."""
+    why = f"{_unsaid(killed)}, a second time before any run ended, so the suite stopped"
+    for p in futures.values():
+        outcome, q = _after_the_break(p, None)
+        if outcome is None:
+            saved = q.action == "resume"
+            then = "resumes it from its last saved epoch" if saved else "starts it"
+            outcome = unreported("failed", f"not finished: {why}; a re-run of the suite {then}")
+        yield finished(p, outcome, log)
+    for p in _not_reached(source):
+        yield finished(
+            p, unreported("failed", f"not started: {why}; a re-run of the suite trains it"), log
+        )
+
+
+def _not_reached(source) -> list[PlannedRun]:
+    """The runs ``source`` (a :class:`_First`) would still hand out, taken from it: those to go on with,
+    then a ListSource's list (none of a source that is not one)."""
+    if not isinstance(source, _First):
+        return []
+    runs, source.first = source.first, []
+    inner = source.source
+    if isinstance(inner, ListSource):
+        runs, inner.todo = runs + inner.todo, []
+    return runs
 
 
 def _after_the_break(
@@ -302,6 +366,12 @@ def _killed(signum: int, run_dir: Path) -> str:
     return (
         f"{KILLED} {signum} ({name}: e.g. out of memory, or kill -9); a re-run of the suite {then}"
     )
+
+
+def _signal_name(signum: int) -> str:
+    """``signum`` in words: "SIGKILL, signal 9"."""
+    name = signal.Signals(signum).name if signum in signal.valid_signals() else "?"
+    return f"{name}, signal {signum}"
 
 
 def _end_jobs(run_dirs: list[Path], grace_s: float) -> set[int]:

@@ -21,7 +21,8 @@ def sqlite_path(url: str) -> Path | None:
     database, an in-memory one, or a ``file:`` URI (opened as the URI says)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:  # no URL: the storage's own check names it
+    # no URL (or a port that is not a number): the storage's own check names it
+    except (ArgumentError, ValueError):
         return None
     db = parsed.database
     # a file: URI (sqlite:///file:PATH?mode=ro&uri=true) is opened as the URI says, never made here

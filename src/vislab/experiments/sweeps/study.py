@@ -11,6 +11,7 @@ import os
 import socket
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -82,8 +83,9 @@ def requeue(study: optuna.Study, trial: FrozenTrial, max_retry: int | None = 3) 
 def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats (stale RUNNING trials of dead workers are failed and retried).
 
-    Workers starting together race to create the tables: a failed first attempt is retried."""
-    url = _with_driver(url)
+    Workers starting together race to create the tables: a failed first attempt is retried. Messages show
+    ``url`` as given (:func:`given_url`), not with the driver put in for SQLAlchemy."""
+    given, url = url, _with_driver(url)
     sqlite = url.startswith("sqlite")
     for attempt in range(attempts):
         try:
@@ -91,7 +93,7 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
             break
         except ImportError as e:
             raise UserError(
-                f"no database driver for storage '{public_url(url)}' ({first_line(e)}). {STORAGE_FORMS}"
+                f"no database driver for storage '{public_url(given)}' ({first_line(e)}). {STORAGE_FORMS}"
                 + (
                     ""
                     if "postgres" in url
@@ -107,7 +109,7 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
                 time.sleep(0.5 * (attempt + 1))
                 continue
             raise UserError(
-                f"cannot open the study storage '{public_url(url)}': {first_line(e)}. {STORAGE_FORMS} "
+                f"cannot open the study storage '{public_url(given)}': {first_line(e)}. {STORAGE_FORMS} "
                 f"Check the URL and that the server runs."
             ) from None
     if sqlite:  # fewer fsyncs per commit: WAL makes NORMAL safe against process crashes
@@ -115,7 +117,18 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
             storage.engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous=NORMAL")
         )
         storage.engine.dispose()
+    _GIVEN[storage] = given
     return storage
+
+
+#: each storage open_storage opened → its URL as given (``postgresql://``, not the driver's scheme)
+_GIVEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def given_url(storage: optuna.storages.RDBStorage) -> str:
+    """The URL of ``storage`` as the user gave it to :func:`open_storage` (``postgresql://...``, not
+    ``postgresql+psycopg2://...``), for messages (through :func:`public_url`: no password)."""
+    return _GIVEN.get(storage, storage.url)
 
 
 def _rdb_storage(url: str, sqlite: bool) -> optuna.storages.RDBStorage:
@@ -174,7 +187,9 @@ def _sqlite_wal(url: str) -> None:
 
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
     """RUNNING trials whose worker is gone → FAIL, and re-queued with the same params: a worker process on
-    this host that is dead, or a worker anywhere whose heartbeat stopped for GRACE_S (``error`` says why)."""
+    this host that is dead, or a worker anywhere whose heartbeat stopped for GRACE_S (``error`` says why,
+    starting with :data:`attrs.INTERRUPTED`: such a trial counts as interrupted, as a Ctrl-C'd one, and
+    its retry counts toward ``--trials`` in its place)."""
     host = socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get(attrs.PID)
@@ -185,21 +200,24 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
             or pid_alive(pid)
         ):
             continue
-        why = f"its worker (pid {pid}) died during the trial; its parameters were queued again"
+        why = (
+            f"{attrs.INTERRUPTED}: its worker (pid {pid}) died during the trial; its parameters were "
+            f"queued again"
+        )
         if _fail_and_requeue(study, t._trial_id, why):
-            log(f"trial {t.number}: its worker (pid {pid}) is gone; marked failed and re-queued")
+            log(f"trial {t.number}: its worker (pid {pid}) is gone; marked interrupted, re-queued")
     storage = study._storage  # optuna's cache in front of the RDB storage, which beats
     if not hasattr(storage, "_get_stale_trial_ids") or storage.get_heartbeat_interval() is None:
         return
     why = (
-        f"its worker stopped sending heartbeats (none for over {GRACE_S} s: it died, or lost the study "
-        f"database); its parameters were queued again"
+        f"{attrs.INTERRUPTED}: its worker stopped sending heartbeats (none for over {GRACE_S} s: it died, "
+        f"or lost the study database); its parameters were queued again"
     )
     for trial_id in storage._get_stale_trial_ids(study._study_id):  # what optuna's own check asks
         if _fail_and_requeue(study, trial_id, why):
             number = storage.get_trial(trial_id).number
-            log(f"trial {number}: its worker sent no heartbeat for over {GRACE_S} s; marked failed "
-                f"and re-queued")  # fmt: skip
+            log(f"trial {number}: its worker sent no heartbeat for over {GRACE_S} s; marked "
+                f"interrupted, re-queued")  # fmt: skip
 
 
 def _fail_and_requeue(study: optuna.Study, trial_id: int, why: str) -> bool:
@@ -267,12 +285,12 @@ def open_study(
     # creating the study is the first write: a storage that refuses writes fails here
     except STORAGE_ERRORS as e:
         cause = e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
-        unwritable = UserError(_unwritable(storage.url, first_line(cause)))
-        raise (damaged_storage(storage.url, e) or unwritable) from None
+        unwritable = UserError(_unwritable(given_url(storage), first_line(cause)))
+        raise (damaged_storage(given_url(storage), e) or unwritable) from None
     _check_same_metric(study, sweep.metric)
     if study.direction.name.lower() != sweep.direction:
         raise UserError(
-            f"study '{name}' in {public_url(storage.url)} exists with direction "
+            f"study '{name}' in {public_url(given_url(storage))} exists with direction "
             f"{study.direction.name.lower()}, but the sweep file asks for {sweep.direction}. "
             f"Give the sweep another name: (or another --storage)."
         )
