@@ -16,8 +16,10 @@ from vislab.config.reads import READS, reads_files
 from vislab.data.image_folders import IMAGE_EXTS
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
+from vislab.models.objects import PREFIX as OBJECT_PREFIX
 from vislab.not_a_run import run_of_file
 from vislab.training.record import RunRecord
+from vislab.training.rundir import RunDir
 
 #: the data settings eval does not read, why, and what to do: the run's preprocessing is part of the model
 _RECORDED = (
@@ -38,7 +40,8 @@ def given_setting(overrides: Sequence[str], key: str) -> str | None:
 
 
 def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") -> None:
-    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained;
+    """UserError for the first setting but data.* and train.eval_batch_size: the model scores as trained
+    (model.name for a run of a Python class: how to score it in Python, :func:`_model_object_fix`);
     one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.*
     setting eval does not read (:data:`_UNREAD`); a data.root of images without class folders
     (:func:`_check_labelled`)."""
@@ -50,7 +53,7 @@ def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") ->
             raise UserError(
                 f"setting '{o}': eval scores the checkpoint's own model, whose options cannot change. "
                 f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
-                f"data__root=DIR)."
+                f"data__root=DIR).{_model_object_fix(target) if key == 'model.name' else ''}"
             )
         if key in _UNREAD:
             why = _UNREAD[key].format(o=o)
@@ -82,6 +85,25 @@ def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:
         f"so these would be the run's own scores named as other data's. To score a folder of images "
         f"(one sub-folder per class): --set data.name=folder --set data.root=DIR (Python: "
         f'data__name="folder", data__root=DIR).'
+    )
+
+
+def _model_object_fix(target: str | Path) -> str:
+    """For a run whose model was a class given to ``vislab.train(model=...)`` in Python (recorded as
+    ``user-<class>``, its summary.json says), which eval cannot import from the command line: how to
+    score it in Python, the class registered again under that name. "" for another run or a file of
+    none."""
+    path = Path(target)
+    run = run_of_file(path) if path.is_file() else path
+    summary = RunDir(run).read_summary() if run is not None else None
+    name = summary.model if summary is not None else None
+    if not name or not name.startswith(OBJECT_PREFIX):
+        return ""
+    cls = name.removeprefix(OBJECT_PREFIX)
+    return (
+        f" Its model, {name}, was the class {cls} given to vislab.train(model={cls}) in Python, "
+        f"which the command line cannot import: score the run in Python, with {cls} defined as it "
+        f"trained: vislab.register_model('{name}')({cls}), then vislab.load_run('{run}').evaluate()."
     )
 
 

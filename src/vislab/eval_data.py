@@ -169,7 +169,8 @@ def data_note(
     """The note on what is scored, or None: the run's own data changed since it trained; ``split`` all
     of the data the run trained on (its train split included: its sizes from the run's ``summary``), or
     all but fewer samples than the data holds (:func:`_part_note`); a split of other data carved from its
-    train set (a part of it only); a split of the run's own data drawn otherwise, holding samples it
+    train set (a part of it only), or of a dataset's copy as many by class as the run's but of other
+    samples (:func:`_other_copy_note`); a split of the run's own data drawn otherwise, holding samples it
     trained or selected on (:func:`_redrawn_note`); a split with no sample of some classes, drawn
     otherwise than at training (``redrawn_notes.absent_note``; training said those of its own draw)."""
     if split != "all" and (redrawn := _redrawn_note(record, splits, split, overrides)):
@@ -189,7 +190,9 @@ def data_note(
         part = _part_note(splits, data, given_setting(overrides, "data.split") is not None)
         return _joined(_trained_on_note(splits, data, summary, not part) if own else None, part)
     return _joined(
-        None if own else _carved_note(splits, data, split), absent_note(splits, data, split)
+        None if own else _other_copy_note(record, splits, data, split, overrides),
+        None if own else _carved_note(splits, data, split),
+        absent_note(splits, data, split),
     )
 
 
@@ -328,6 +331,35 @@ def _changed_note(
     return (
         f"{_where(splits, data)} changed since the run trained ({change}): its {split} split drawn now "
         f"is not the one the run {was}, so these scores are not the run's. {fix}."
+    )
+
+
+def _other_copy_note(
+    record: RunRecord, splits: Splits, data: DataConfig, split: str, overrides: Sequence[str]
+) -> str | None:
+    """The note for ``split`` of a dataset's files the ``overrides`` name (data.root: a copy of MNIST,
+    CIFAR-10, ... elsewhere) holding as many samples of each class as the run's data, but not the same
+    ones by the checksums the run recorded (another version of the dataset, images replaced): its split
+    there is not the one the run held out. None where the run recorded none, for other numbers of
+    samples (other data altogether: :func:`_carved_note` says what is scored), and for an image folder,
+    whose record (its files' paths and sizes) does not tell a changed copy from new images."""
+    now, was = splits.fingerprint, record.data
+    if now is None or was is None or now["of"] != "samples":
+        return None
+    if any(was["counts"].get(k) != c for k, c in now["counts"].items()):
+        return None
+    change = _change_of_sets(was, now)
+    if change is None:
+        return None
+    root = given_setting(overrides, "data.root")
+    where = f"data.root '{root.split('=', 1)[1].strip()}'" if root else _where(splits, data)
+    was_held = "trained on" if split == "train" else "held out"
+    return (
+        f"{where} holds as many samples of each class as the data the run trained on, but not the "
+        f"same ones ({change}; the run recorded checksums of its data): its {split} split there is "
+        f"not the one the run {was_held}, so these scores are not the run's. To score the run's own, "
+        f"give data.root a copy of the data it trained on: --set data.root=DIR (Python: "
+        f"data__root=DIR); an unchanged copy is scored without this note."
     )
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vislab.data.fingerprint import data_change
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
-from vislab.data.types import ArraySet
+from vislab.data.types import ArraySet, Splits
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.eval_checks import check_data_settings, check_fits, check_root_read, labels_by_name
 from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
@@ -121,14 +122,19 @@ def score_split(
     source: str = "--set",
 ) -> Scored:
     """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings, given as
-    ``source`` says) with its model."""
-    model, record, data, inputs = split_inputs(target, split, overrides, trust_code, source)
+    ``source`` says) with its model; a note where the run's summary.json records another accuracy
+    for these weights on this split of the same data (:func:`claimed_score`)."""
+    model, record, data, inputs, claimed = _split_inputs(
+        target, split, overrides, trust_code, source
+    )
     # with the run's test-time augmentation, as training evaluated
     scored = record.inputs.wrap(model)
     with torch.inference_mode():
         logits = torch.cat([scored(x) for x, _ in inputs.epoch(0)])
     names = list(record.model.class_names)
     m = compute_metrics(logits, torch.from_numpy(data.y), len(names), with_roc=True)
+    if claimed is not None and (note := claimed.note(m.acc, m.n)):
+        show_note(note)  # summary.json's score of these weights is not what they score
     probs = torch.softmax(logits.float(), 1).numpy()
     return Scored(m, names, probs, data)
 
@@ -143,18 +149,26 @@ def split_inputs(
     """A checkpoint's model and record, ``split`` of its own dataset (``overrides``: data.* settings,
     given as ``source`` says; labels as the model's class indices, matched by name) and its loader as
     evaluation feeds it to the model (the spec's centre crop and normalisation)."""
+    return _split_inputs(target, split, overrides, trust_code, source)[:4]
+
+
+def _split_inputs(
+    target: str | Path, split: str, overrides: Sequence[str], trust_code: bool, source: str
+) -> tuple[torch.nn.Module, RunRecord, ArraySet, DeviceLoader, Claimed | None]:
+    """:func:`split_inputs`, and the score the run's summary.json records for these weights on this
+    split, where it records one (:func:`claimed_score`)."""
     if split not in SPLITS:
         raise UserError(
             f"the split must be train, val or test, not '{split}'; or all: every sample of the data "
             "(train, val and test together)."
         )
+    check_data_settings(overrides, target)  # before the model: a setting refused is never unsaid
     model, record = load_model(target, trust_code)
     if record.config is None:
         raise DataError(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
         )
-    check_data_settings(overrides, target)
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
     tree = unlimited(record.config, overrides, source) if split == "all" else record.config
     cfg = eval_config(tree, overrides, source)
@@ -172,7 +186,76 @@ def split_inputs(
     chosen = every_sample(splits) if split == "all" else dict(splits.items())[split]
     data = labels_by_name(target, record, splits.class_names, chosen, cfg.data.name)
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
-    return model, record, data, loader
+    claimed = claimed_score(target, record, splits, split, overrides)
+    return model, record, data, loader, claimed
+
+
+#: the settings that leave the samples a split holds as the run drew them (a data.root: where a copy of
+#: the data is, whose checksums :func:`claimed_score` compares)
+_SAME_SAMPLES = ("data.root", "data.download", "train.eval_batch_size")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The accuracy the run's summary.json (``file``) records for the weights and split scored: its
+    ``key`` (val_acc or test_acc) and ``value``, scored in ``precision`` (fp32, or a GPU's bf16 or
+    fp16: summary.json's)."""
+
+    file: Path
+    key: str
+    value: float
+    precision: str | None = None
+
+    def note(self, acc: float, n: int) -> str | None:
+        """The note where ``acc``, scored now on ``n`` samples (in float32), is not the recorded value:
+        by more than one sample and more than 0.001 — 0.005 where the run scored in bf16 or fp16, whose
+        rounding flips more predictions; None where they agree."""
+        slack = 0.005 if self.precision in ("bf16", "fp16") else 0.001
+        if abs(acc - self.value) <= max(slack, 1.5 / max(n, 1)):
+            return None
+        return (
+            f"'{self.file}' records {self.key} {self.value:.4f} for these weights, which get "
+            f"{acc:.4f} now, on the same {self.key.split('_')[0]} split of the same data (checksums "
+            f"as the run recorded them): the recorded score is not theirs (the file edited, or the "
+            f"checkpoint replaced, since the run trained)."
+        )
+
+
+def claimed_score(
+    target: str | Path, record: RunRecord, splits: Splits, split: str, overrides: Sequence[str]
+) -> Claimed | None:
+    """What the run's summary.json records for ``split`` (val or test) where it is a score of what is
+    scored here: the run's best weights (``pick_checkpoint``'s "best", which its scores are of) on the
+    split drawn as the run drew it (no setting but :data:`_SAME_SAMPLES`; data whose fingerprint is
+    the one the run recorded, as many samples as summary.json counts); None otherwise."""
+    if split not in ("val", "test") or record.data is None or splits.fingerprint is None:
+        return None
+    if any(o.split("=", 1)[0].strip() not in _SAME_SAMPLES for o in overrides):
+        return None
+    if data_change(record.data, splits.fingerprint) is not None:
+        return None
+    path = Path(target)
+    run = _run_of(path)
+    if run is None or not _best_weights(run, path):
+        return None
+    summary = RunDir(run).read_summary() or RunSummary()
+    value, n = getattr(summary, f"{split}_acc"), getattr(summary, f"n_{split}")
+    if value is None or n != len(dict(splits.items())[split]):
+        return None
+    return Claimed(run / "summary.json", f"{split}_acc", value, summary.precision)
+
+
+def _best_weights(run: Path, target: Path) -> bool:
+    """Whether ``target`` (run folder ``run``, or a checkpoint file of it) gives the weights the run's
+    summary.json scored: its best, as ``pick_checkpoint`` picks them (a file: best.pt, or the last.pt
+    standing in for it, not for its train.ema average, which the file alone does not give)."""
+    if target.is_dir():
+        return True
+    try:
+        best = pick_checkpoint(run, "best")
+    except DataError:
+        return False
+    return best.path.resolve() == target.resolve() and not best.ema_average
 
 
 @dataclass

@@ -57,7 +57,8 @@ def eval_(
         "--out",
         "-o",
         help="Folder for the PNGs and the CSV (default: the run's figures/, also for a checkpoint "
-        "file in the run's checkpoints/).",
+        "file in the run's checkpoints/, where eval replaces its own files and the run's "
+        "confusion_test.png: the same figure while its data and weights are unchanged).",
     ),
     which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
