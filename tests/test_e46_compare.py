@@ -61,8 +61,9 @@ def test_a_run_given_beside_a_plain_folder_of_seeds_stays_a_row_of_its_own(capsy
     code, text = cli(capsys, "compare", seeds, lone)
     assert code == 0, text
     table = _table(text)
-    assert list(table) == ["majority", "mlp", "lone"]
-    assert table["mlp"]["N"] == "2" and table["lone"]["N"] == "1"
+    # the folder's rows named by it, as beside another folder (one rule: test_ft2_run_folders.py)
+    assert list(table) == ["seeds/majority", "seeds/mlp", "lone"]
+    assert table["seeds/mlp"]["N"] == "2" and table["lone"]["N"] == "1"
 
 
 def test_a_mapping_names_each_plain_folders_rows_of_seeds(plain):

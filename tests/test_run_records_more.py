@@ -60,12 +60,12 @@ def test_a_folder_lists_a_run_without_summary_json_in_compare_and_report(
     assert "nosum" in page and "Failed or unfinished runs" in page
     resume = f"stopped before writing its summary.json; continue it: vislab train --resume {tmp_path / 'dmg' / 'nosum'}"
     assert resume in page and resume in one_line(text_of_compare), page
-    # no checkpoint either: nothing to resume
+    # no checkpoint either, though metrics.jsonl records its epochs: its files lost, nothing to resume
     shutil.rmtree(tmp_path / "dmg" / "nosum" / "checkpoints")
     code, text = cli(capsys, "compare", tmp_path / "dmg")
     assert (
         code == 0
-        and "no summary.json and no checkpoint" in one_line(text)
+        and "summary.json and checkpoints/last.pt are missing" in one_line(text)
         and "--resume" not in text
     ), text
 

@@ -34,9 +34,12 @@ def runs_folder_note(folder: Path) -> str | None:
     runs; None when it is none of them."""
     kind = folder_kind(folder)
     kind = kind if kind in ("suite", "sweep") else None
-    runs = sorted(
-        c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
-    )
+    if kind is None:
+        runs = runs_below(folder)
+    else:
+        runs = sorted(
+            c.parent for pat in ("*/config.yaml", "trials/*/config.yaml") for c in folder.glob(pat)
+        )
     if kind is None and not runs:
         return None
     what = f"a {kind} folder" if kind else "a folder of runs"
@@ -44,6 +47,18 @@ def runs_folder_note(folder: Path) -> str | None:
         return f"'{folder}' is {what}, not a run, and holds no runs yet: give one of its runs once it has some."
     named = first_few([repr(str(r)) for r in runs], 3)
     return f"'{folder}' is {what}, not a run: give one of its runs, e.g. {named}."
+
+
+def runs_below(folder: Path) -> list[Path]:
+    """The run folders at any depth below ``folder`` (a suite's inside it too), as ``vislab compare``
+    finds them, by path; none under a hidden folder (``.git``)."""
+    found = (c.parent for c in folder.rglob("config.yaml"))
+    return sorted(
+        r
+        for r in found
+        if folder_kind(r) == "run"
+        and not any(p.startswith(".") for p in r.relative_to(folder).parts)
+    )
 
 
 #: what to give for a run: the folder it was trained into
@@ -76,7 +91,7 @@ def _what_it_is(path: Path) -> str:
             f"table '{(path / table).as_posix()}'. Give a run, e.g. vislab.load_run('{example}'), or read "
             f"the table with pandas.read_csv."
         )
-    runs = sorted(c.parent.as_posix() for c in path.glob("*/config.yaml"))
+    runs = [r.as_posix() for r in runs_below(path)]
     if runs:
         named = first_few([f"'{r}'" for r in runs], 3)
         return (

@@ -1,6 +1,7 @@
 """The runs ``vislab compare`` compares: of run folders and of folders of runs (a suite's, a sweep's, any
-folder whose sub-folders are runs, found as ``vislab report`` finds them), the finished ones, their rows
-(of seeds) and the others left out, each with why (:class:`Found`)."""
+folder with runs at any depth below it, found and named as ``vislab report`` and ``vislab paper`` find and
+name them: ``results.folders.runs_of``), the finished ones, their rows (of seeds) and the others left out,
+each with why (:class:`Found`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from vislab.training.summary import RunSummary
 # below): they load optuna, matplotlib and pandas, which `import vislab.api` should not wait for.
 
 # What is compared: run folders, or folders of runs; a mapping names each by its key (a folder of runs
-# given so: its runs as ``key/run``).
+# given so: its runs as ``key/run``; of several given otherwise, as ``<its folder's name>/run``).
 Targets = str | Path | Sequence[str | Path] | Mapping[str, str | Path]
 
 
@@ -47,21 +48,25 @@ class Found:
 
 def find_runs(targets: Targets) -> Found:
     """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
-    summaries; a run given twice (a suite and one of its runs) is compared once; a run whose summary.json
+    summaries, named by ``results.folders`` (:func:`_runs_of`: with several targets, a folder's runs as
+    ``<folder>/run``; names two runs share lengthened by the folders above them); a run given twice (a
+    suite and one of its runs) is compared once; a run whose summary.json
     cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
     the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
     path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
     seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds (``rows``:
     :func:`_seed_rows`), but not the seeds of a row whose configs differ in more than their seed
     (:func:`_folder_rows`)."""
-    given = _given(targets)
+    from vislab.experiments.results.folders import keyed, unique_names  # on use (see the imports)
+
+    given = keyed(_given(targets))
     paths = [p for _, p in given]
     if not paths:
         raise UserError(
             "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
         )
     found = [_runs_of(p, key) for key, p in given]
-    folders = _named(found)
+    folders = unique_names(found)
     suites = [SuiteInfo.read(p) for p in paths]
     otherwise = _trained_otherwise(suites, found)
     summaries, left_out = _finished(folders, otherwise)
@@ -236,10 +241,11 @@ def _given(targets: Targets) -> list[tuple[str | None, Path]]:
 
 
 def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
-    """The run folders of ``target`` by name: itself when it is a run (api.folders), else what the
-    report finds in it (a suite's runs, a sweep's trials, the sub-folders that are runs). ``key``: the
-    name a mapping gave ``target``, the run's own or the prefix of its runs' (``key/run``)."""
-    from vislab.experiments.results.folders import discover  # on use (see the imports)
+    """The run folders of ``target`` by name (``results.folders.runs_of``): itself when it is a run, else
+    what the report finds in it (a suite's runs, a sweep's trials, the runs at any depth below any other
+    folder). ``key``: the name a mapping gave ``target`` (or, of several, its folder's), the run's own or
+    the prefix of its runs' (``key/run``)."""
+    from vislab.experiments.results.folders import runs_of  # on use (see the imports)
 
     if not target.exists():
         raise UserError(
@@ -247,21 +253,13 @@ def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
         )
     if not target.is_dir():
         raise UserError(_file_given(target))
-    if folder_kind(target) == "run":
-        return {key or _run_name(target.resolve()): target}
-    kind, runs, _ = discover(target)  # UserError for a folder holding no run
+    runs = runs_of(target, key)  # UserError for a folder holding no run
     if not runs:
         raise UserError(
-            f"'{target}' is a {kind} folder that holds no runs yet: compare it once one has trained."
+            f"'{target}' is a {folder_kind(target)} folder that holds no runs yet: compare it once one "
+            f"has trained."
         )
-    return {f"{key}/{name}": folder for name, folder in runs.items()} if key else runs
-
-
-def _run_name(run: Path) -> str:
-    """A run given alone is named by its folder; a sweep's trial (``<sweep>/trials/<n>``) as its sweep's
-    table names it, ``trial-<n>``."""
-    trial = run.parent.name == "trials" and folder_kind(run.parent.parent) == "sweep"
-    return f"trial-{run.name}" if trial and run.name.isdigit() else run.name
+    return runs
 
 
 def _file_given(path: Path) -> str:
@@ -275,21 +273,6 @@ def _file_given(path: Path) -> str:
         f"'{path}' is a file: give a run folder (the folder a run was trained into), or a folder of "
         f"runs (a suite's, a sweep's)."
     )
-
-
-def _named(found: list[dict[str, Path]]) -> dict[str, Path]:
-    """Each run once (by its resolved folder), by its name; a name two runs share is prefixed with the
-    folder that holds each (``a/cnn``, ``b/cnn``)."""
-    seen: dict[Path, tuple[str, Path]] = {}
-    for runs in found:
-        for name, folder in runs.items():
-            seen.setdefault(folder.resolve(), (name, folder))
-    names = [name for name, _ in seen.values()]
-    out: dict[str, Path] = {}
-    for resolved, (name, folder) in seen.items():
-        key = name if names.count(name) == 1 else f"{resolved.parent.name}/{resolved.name}"
-        out[key if key not in out else str(folder)] = folder
-    return out
 
 
 def _unfinished(summary: RunSummary | None, folder: Path) -> str:

@@ -56,8 +56,10 @@ def paper(
     figures: bool = True,
     only: str | Sequence[str] | None = None,
 ) -> Path:
-    """Write a paper folder for a suite folder, a run folder or several run folders (``targets``; a
-    :class:`~vislab.run.Run` or a ``run_suite`` result stands for its folder) into
+    """Write a paper folder for a suite folder, a run folder, any folder of runs (its runs at any depth
+    below it, as :func:`~vislab.compare` finds them) or several of these (``targets``: a folder of runs
+    among them stands for its runs, ``<folder>/<run>``; a :class:`~vislab.run.Run` or a ``run_suite``
+    result stands for its folder) into
     ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
     seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
     PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md,
@@ -102,7 +104,7 @@ def _paper_folder(targets: list[Path], out: Path | None) -> Path | None:
     which the build refuses); UserError for several targets without ``out``."""
     if out is None and len(targets) > 1:
         raise UserError(
-            "with several run folders, give --out (Python: out=): the folder the paper goes to."
+            "with several folders, give --out (Python: out=): the folder the paper goes to."
         )
     return Path(out) if out is not None else targets[0] / "paper" if targets else None
 

@@ -250,10 +250,12 @@ def compare(
     dtypes included (a list setting is its text, ``[8, 16]``).
 
     ``runs``: run folders (or :class:`Run`), or folders of runs (a suite's — or what :func:`run_suite`
-    returns —, a sweep's, any folder whose sub-folders are runs), named by folder (``a/cnn`` and
-    ``b/cnn`` where two share a name); a mapping names each by its key (a folder of runs: ``key/run``);
-    one run or folder is a list of one. One suite folder gives its own rows (mean and ``<key>_std``
-    over its seeds) and ``reported:`` block.
+    returns —, a sweep's, any folder with runs at any depth below it, a suite's inside it too: its runs
+    named by their path below it, ``alice``, ``carol/cnn``), as ``vislab report`` and ``vislab paper``
+    find them; a run is named by its folder (``a/cnn`` and ``b/cnn`` where two share a name); of several
+    given, a folder of runs' runs by it (``s07/cnn``, ``s07/mlp``); a mapping names each by its key (a
+    folder of runs: ``key/run``); one run or folder is a list of one. One suite folder gives its own
+    rows (mean and ``<key>_std`` over its seeds) and ``reported:`` block.
     Runs that have not finished are left out of the table: the DataFrame's ``attrs["left_out"]`` maps
     each to why, and a :class:`vislab.errors.Note` warning lists them. ``reported``: a suite's
     ``reported:`` block, whose figures join as ``<key>_reported_<source>`` columns (as in results.csv).

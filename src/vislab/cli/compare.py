@@ -26,7 +26,8 @@ def compare(
     targets: list[Path] = typer.Argument(
         ...,
         metavar="RUN_OR_FOLDER",
-        help="Run folders, or folders of runs: a suite's, a sweep's, any folder whose sub-folders are runs.",
+        help="Run folders, or folders of runs: a suite's, a sweep's, any folder with runs at any depth "
+        "below it (named by their path below it; of several folders, <folder>/<run>).",
         show_default=False,
     ),
     sort: str | None = typer.Option(

@@ -33,13 +33,15 @@ OnlyOpt = typer.Option(
 
 def paper(
     targets: list[Path] = typer.Argument(
-        ..., help="A suite folder, a run folder, or several run folders."
+        ...,
+        help="A suite folder, a run folder, any folder of runs (its runs at any depth), or several of "
+        "them (a folder among them stands for its runs, named <folder>/<run>).",
     ),
     out: Path | None = typer.Option(
         None,
         "--out",
         "-o",
-        help="Paper folder (default DIR/paper for one folder; required for several run folders).",
+        help="Paper folder (default DIR/paper for one folder; required for several folders).",
     ),
     title: str | None = typer.Option(None, "--title", help="The document's title."),
     pdf: bool = typer.Option(
@@ -62,7 +64,7 @@ def paper(
     from vislab.api import paper as make_paper
 
     say = lambda line: console.print(line, markup=False, soft_wrap=True)  # noqa: E731
-    # api.paper's default (several run folders without --out are refused)
+    # api.paper's default (several folders without --out are refused)
     where = out if out is not None else targets[0] / "paper" if len(targets) == 1 else None
     with kept_on_ctrl_c("paper", [where] if where else [], where / "main.tex" if where else None):
         folder = make_paper(

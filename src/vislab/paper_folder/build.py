@@ -1,4 +1,4 @@
-"""``vislab paper``: a suite folder (or run folders) → a paper folder.
+"""``vislab paper``: a suite folder (or run folders, folders of runs) → a paper folder.
 
     DIR/figures/<name>.pdf, .png    the report's figures, drawn for a page (3.3 or 6.9 in wide); with
                                     seeds, a model's own figures (Grad-CAM, attention) of each row's first
@@ -31,6 +31,7 @@ from pathlib import Path
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
+from vislab.experiments.results.folders import keyed, runs_of, unique_names
 from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.provenance import FITTED, fitted_rows, recipe_sentence
 from vislab.experiments.results.reported import legend
@@ -82,7 +83,8 @@ def write_paper(
     compiled_ours: Callable[[str], bool] | None = None,
     ours: Callable[[str], bool] | None = None,
 ) -> Path:
-    """Write the paper folder of ``targets`` (one suite, run or runs folder, or several run folders) into
+    """Write the paper folder of ``targets`` (one suite, run or runs folder, or several of them: a folder
+    of runs stands for its runs, named as ``vislab compare`` names them, :func:`_named`) into
     ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
     ``trust_code``: import a run's own model file even if changed since training. ``log``: told each run
     file not read (texts.tex's notes and the tables list them too). ``keep_main``: main.tex is the user's
@@ -187,13 +189,15 @@ def paper_plan(
     ``log``: told of a suite's records brought up to date (``plan_report``)."""
     paths = [Path(t) for t in targets]
     if not paths:
-        raise UserError("give a suite folder, or one or more run folders, to make a paper of.")
+        raise UserError(
+            "give a suite folder, or one or more run folders or folders of runs, to make a paper of."
+        )
     if len(paths) == 1:
         plan = plan_report(paths[0], log=log)
     else:
         if out is None:
             raise UserError(
-                "with several run folders, give --out (Python: out=): the folder the paper goes to."
+                "with several folders, give --out (Python: out=): the folder the paper goes to."
             )
         plan = plan_runs(_named(paths), Path(out))
     if not plan.complete:
@@ -227,17 +231,10 @@ def _chosen_settings(plan: ReportPlan, whole: Settings) -> Settings:
 
 
 def _named(paths: list[Path]) -> dict[str, Path]:
-    """Run folders by name: the folder's own, or parent/name where two share one."""
-    names = [p.resolve().name for p in paths]
-    out = {}
-    for p, name in zip(paths, names):
-        if not (p / "summary.json").is_file():
-            raise UserError(
-                f"'{p}' is not a run folder (no summary.json): give run folders, or one suite folder."
-            )
-        key = name if names.count(name) == 1 else f"{p.resolve().parent.name}/{name}"
-        out[key] = p
-    return out
+    """The runs of several ``paths`` by name, as ``vislab compare`` names them (``results.folders``): a
+    run folder by its own name, a folder of runs (a suite's, a sweep's, any other) standing for its
+    runs, ``<folder>/run``; a name two runs share lengthened by the folders above them (``a/cnn``)."""
+    return unique_names([runs_of(p, key) for key, p in keyed([(None, p) for p in paths])])
 
 
 def _check_out(folder: Path) -> None:

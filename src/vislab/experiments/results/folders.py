@@ -1,10 +1,13 @@
-"""What runs a folder holds: itself (a run), a suite's runs, a sweep's trials, or the runs among its
-sub-folders — what a report and ``vislab compare`` read (no optuna: a sweep is read from its files); and
+"""What runs a folder holds: itself (a run), a suite's runs, a sweep's trials, or the runs at any depth
+below it — what a report, a paper and ``vislab compare`` read (no optuna: a sweep is read from its files),
+and the one rule naming the runs of several folders given (:func:`runs_of`, :func:`unique_names`); and
 what they all say of a run that did not finish, and its fix (:func:`why_unfinished`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
     if not folder.is_dir():
         raise UserError(f"'{folder}' is not a folder: give a run, suite or sweep directory.")
     kind = folder_kind(folder)
-    if kind == "run" or (kind is None and _hand_made_run(folder)):
+    if _is_run(folder):
         return "run", {folder.name: folder}, None
     if kind == "sweep":
         info = _info(SweepInfo, folder, f"its trials are read from '{folder / 'trials'}'")
@@ -40,23 +43,103 @@ def discover(folder: Path) -> tuple[str, dict[str, Path], SuiteInfo | SweepInfo 
         if state is None:  # damaged: the sub-folders that are runs
             return "suite", _run_folders(folder), SuiteInfo()
         return "suite", {n: folder / n for n in state.order or [] if (folder / n).is_dir()}, state
-    runs = _run_folders(folder)
+    runs = runs_below(folder)
     if not runs:
         raise UserError(
-            f"'{folder}' holds no runs (no run folder in it or its sub-folders: a run holds "
-            f"config.yaml). Give a run, suite or sweep directory."
+            f"'{folder}' holds no runs (no run, suite or sweep folder in it or in any folder below it: "
+            f"a run holds config.yaml). Give a run, suite or sweep directory."
         )
     return "folder", runs, None
 
 
+def runs_below(folder: Path, seen: set[Path] | None = None) -> dict[str, Path]:
+    """The runs at any depth below ``folder``, a folder of runs, by their path below it (``alice``,
+    ``bob/cnn``), so that none is left out silently: each folder that is a run (finished or not, or
+    assembled by hand: :func:`_hand_made_run`), the runs of each suite or sweep folder as
+    :func:`discover` names them (``carol/cnn``, ``sw/trial-0``), and those below any other folder; not
+    a hidden folder's (``.git``), and a folder reached again through a link once (``seen``)."""
+    seen = set() if seen is None else seen
+    seen.add(folder.resolve())
+    found: dict[str, Path] = {}
+    for p in _sub_folders(folder):
+        if (resolved := p.resolve()) in seen:
+            continue
+        seen.add(resolved)
+        if _is_run(p):
+            found[p.name] = p
+            continue
+        inner = discover(p)[1] if folder_kind(p) in ("suite", "sweep") else runs_below(p, seen)
+        found |= {f"{p.name}/{name}": run for name, run in inner.items()}
+    return found
+
+
+def _sub_folders(folder: Path) -> list[Path]:
+    """The folders in ``folder`` but hidden ones, by name; none where it cannot be read (a note names
+    it: the runs in it are left out)."""
+    try:  # scandir: a folder of many images is listed without a stat of each
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+        return [folder / name for name in sorted(names)]
+    except OSError as e:
+        show_note(f"'{folder}' cannot be read ({e.strerror}): any runs in it are left out.")
+        return []
+
+
 def _run_folders(folder: Path) -> dict[str, Path]:
     """Every sub-folder of ``folder`` that is a run (folder_kind), finished or not, so that none is left
-    out silently; and any with a summary.json (a run assembled by hand, without its config.yaml)."""
+    out silently; and any with a summary.json (a run assembled by hand, without its config.yaml): a
+    suite's runs when its suite.json is damaged."""
     return {
         p.name: p
         for p in sorted(folder.iterdir())
         if p.is_dir() and (folder_kind(p) == "run" or _hand_made_run(p))
     }
+
+
+def runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
+    """The runs of ``target`` by name, as compare, report and paper name them: a run by ``key``, else by
+    its folder (a sweep's trial ``<sweep>/trials/<n>`` as its sweep's table names it, ``trial-<n>``);
+    the runs of any other folder (:func:`discover`) by their path below it, prefixed ``key/``. UserError
+    for a path that is no folder or holds no run (:func:`discover`)."""
+    kind, runs, _ = discover(target)
+    if kind == "run":
+        return {key or run_name(target.resolve()): target}
+    return {f"{key}/{name}": run for name, run in runs.items()} if key else runs
+
+
+def run_name(run: Path) -> str:
+    """A run given alone is named by its folder; a sweep's trial (``<sweep>/trials/<n>``) as its sweep's
+    table names it, ``trial-<n>``."""
+    trial = run.parent.name == "trials" and folder_kind(run.parent.parent) == "sweep"
+    return f"trial-{run.name}" if trial and run.name.isdigit() else run.name
+
+
+def keyed(given: Sequence[tuple[str | None, Path]]) -> list[tuple[str | None, Path]]:
+    """The key of each target given (None: its own names): with several, each folder of runs (a suite's,
+    a sweep's, any other) not named by a mapping is keyed by its own folder's name, so that its runs are
+    ``s07/cnn``, ``s07/mlp`` whatever else is given (a mapping's ``key/run``); a run keeps its name."""
+    if len(given) < 2:
+        return list(given)
+    return [(key or (None if _is_run(p) else p.resolve().name or str(p)), p) for key, p in given]
+
+
+def unique_names(found: Sequence[Mapping[str, Path]]) -> dict[str, Path]:
+    """Each run of ``found`` (the runs of each target, by name) once, by its resolved folder, in the order
+    given; a name two runs share is lengthened by the folders above each (``alice/cnn``, ``bob/cnn``;
+    ``a/s07/cnn``, ``b/s07/cnn``) until the names differ."""
+    seen: dict[Path, tuple[str, Path]] = {}
+    for runs in found:
+        for name, folder in runs.items():
+            seen.setdefault(folder.resolve(), (name, folder))
+    names = {resolved: name for resolved, (name, _) in seen.items()}
+    while len(set(names.values())) < len(names):
+        counts = Counter(names.values())
+        for resolved, name in names.items():
+            if counts[name] > 1:
+                depth = name.count("/") + 2  # the folder above the name's first part
+                above = resolved.parts[-depth] if depth < len(resolved.parts) else ""
+                names[resolved] = f"{above}/{name}" if above else str(resolved)  # unique
+    return {names[resolved]: folder for resolved, (_, folder) in seen.items()}
 
 
 def _info(record: type[R], folder: Path, instead: str) -> R | None:
@@ -68,6 +151,12 @@ def _info(record: type[R], folder: Path, instead: str) -> R | None:
     except UserError as e:
         show_note(f"{e} Meanwhile {instead} without it.")
         return None
+
+
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` is a run: one :func:`folder_kind` knows, or one assembled by hand."""
+    kind = folder_kind(folder)
+    return kind == "run" or (kind is None and _hand_made_run(folder))
 
 
 def _hand_made_run(folder: Path) -> bool:
@@ -174,13 +263,38 @@ def _model_name(folder: Path) -> object:
 
 def no_summary_why(folder: Path) -> str:
     """Why a run folder has no summary.json yet, and what to do: a live process of this host writing it
-    (its lock), or stopped with a last.pt to resume, or stopped before its first checkpoint."""
+    (its lock), or stopped with a last.pt to resume, or its files missing (:func:`_files_missing`:
+    metrics.jsonl records epochs, which a run writes after saving last.pt), or stopped before its first
+    checkpoint."""
     run = RunDir(folder)
     if (pid := run.live_holder()) is not None:
         return f"no summary.json yet: process {pid} is still training it"
     if (run.ckpt_dir / "last.pt").is_file():
         return f"stopped before writing its summary.json; continue it: {resume_command(folder)}"
-    return (
+    return _files_missing(folder) or (
         "no summary.json and no checkpoint: stopped before its first, or another host is training it; "
         "nothing to resume"
+    )
+
+
+def _files_missing(folder: Path) -> str:
+    """Where run ``folder`` has neither summary.json nor checkpoints/last.pt though its metrics.jsonl
+    records finished epochs (each saved to last.pt before its row is written): that its files are
+    missing (a folder copied in part) and the fix; else ""."""
+    try:
+        rows = RunDir(folder).read_metrics()
+    except UserError:  # a damaged line: nothing said of its epochs
+        return ""
+    epochs = len(
+        {row["epoch"] for row in rows if isinstance(row.get("epoch"), int) and row["epoch"] > 0}
+    )
+    if not epochs:
+        return ""
+    config, name = folder / "config.yaml", str(folder)
+    return (
+        f"its summary.json and checkpoints/last.pt are missing although its metrics.jsonl records "
+        f"{epochs} finished epoch{'s' * (epochs != 1)}: its files were lost (a folder copied in part?). "
+        f"Copy the whole run folder again, or train it again from its config.yaml, which replaces it: "
+        f"vislab train --config {config} --out {folder} --overwrite (Python: vislab.train("
+        f"{str(config)!r}, out={name!r}, overwrite=True))"
     )
