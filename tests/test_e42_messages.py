@@ -9,7 +9,7 @@ import torch.nn as nn
 
 import vislab
 from conftest import cli, one_line, tiny_config
-from vislab.errors import UserError
+from vislab.errors import Note, UserError
 from vislab.explain_maps import explain_maps
 from vislab.models.hooks import ModelHooks
 from vislab.models.options import require_image_input
@@ -28,12 +28,15 @@ def vit_run(tmp_path_factory):
     return folder
 
 
-def test_init_from_a_shallower_run_names_the_blocks_it_lacks(vit_run, tmp_path, capsys):
-    """A ViT of 3 blocks from one of 2: its third block stays new, and the run says so."""
+def test_init_from_a_shallower_run_names_the_blocks_it_lacks(vit_run, tmp_path):
+    """A ViT of 3 blocks from one of 2: its third block stays new, and the run says so (a Note: the
+    command's note: line, a script's warning)."""
     over = (*VIT, "model.depth=3", "train.epochs=1", f"train.init_from={vit_run}")
-    train(tiny_config(*over, "optim.head_lr=0.01"), tmp_path / "deeper", quiet=False)
-    out = capsys.readouterr()
-    said = one_line(out.out + out.err)
+    with pytest.warns(Note, match="initialised from") as caught:
+        train(tiny_config(*over, "optim.head_lr=0.01"), tmp_path / "deeper", quiet=True)
+    said = one_line(
+        " ".join(str(w.message) for w in caught if "initialised from" in str(w.message))
+    )
     assert f"new ({vit_run} has no such tensor): blocks.2.* (" in said, said
     assert "not used" not in said and "re-initialised" not in said, said
 

@@ -69,10 +69,10 @@ def model_info(
         return ModelInfo.of(model, shape, type(model).__name__, None)
     target = _run_target(model)
     if target is not None:
-        net, shape, name, classes = _run_model(
+        net, shape, name, classes, frozen = _run_model(
             target, input_shape, num_classes, options, trust_code
         )
-        return ModelInfo.of(net, shape, name, classes)
+        return ModelInfo.of(net, shape, name, classes, frozen)
     name = model if isinstance(model, str) else user_model(model)
     shape = DEFAULT_INPUT if input_shape is None else input_shape
     classes = 10 if num_classes is None else _classes(num_classes, least=1)
@@ -117,8 +117,9 @@ def _run_target(model: ModelLike) -> Path | None:
 
 def _run_model(
     target: Path, input_shape: Any, num_classes: Any, options: dict, trust_code: bool
-) -> tuple[torch.nn.Module, tuple[int, ...], str, int]:
-    """A run's trained model, rebuilt from its checkpoint: (model, its input shape, title, classes)."""
+) -> tuple[torch.nn.Module, tuple[int, ...], str, int, list[str]]:
+    """A run's trained model, rebuilt from its checkpoint: (model, its input shape, title, classes, its
+    train.freeze patterns: ``ModelInfo`` counts trainable as the run trained)."""
     from vislab.predict import load_model  # on use (see the imports)
 
     model, record = load_model(target, trust_code)
@@ -132,7 +133,8 @@ def _run_model(
             f"{tuple(record.inputs.input_shape)})."
         )
     shape = tuple(record.inputs.input_shape)
-    return model, shape, f"{target} ({record.model.name})", record.model.num_classes
+    frozen = ((record.config or {}).get("train") or {}).get("freeze") or []
+    return model, shape, f"{target} ({record.model.name})", record.model.num_classes, frozen
 
 
 def _check_as_it_is(model: torch.nn.Module, num_classes: Any, options: dict) -> None:

@@ -82,6 +82,16 @@ def when_on(key: str, why: str) -> Gate:
     return lambda value: None if value(key) > 0 else Idle(f"{key}=0", why)
 
 
+def init_from_given(value: Value) -> Idle | None:
+    """None where train.init_from names a run to load (train.init_head says what of it the head takes)."""
+    if value("train.init_from"):
+        return None
+    return Idle(
+        "train.init_from=null",
+        "{it} says whether train.init_from loads the head, and nothing is loaded",
+    )
+
+
 def lr_moves(value: Value) -> Idle | None:
     """None where the schedule moves the lr; else why it keeps optim.lr all run (after any warm-up), as
     ``schedule.name=none`` does (training/optim.py ``lr_factor``: exponential and step count their epochs
@@ -274,6 +284,7 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
     "train.early_stop": (early_stop_can_come,),
+    "train.init_head": (init_from_given,),
     "data.val_fraction": (sized, carved("val")),
     "data.test_fraction": (sized, carved("test")),
     "data.root": (reads_files,),
@@ -324,6 +335,7 @@ UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "cudnn_benchmark",
             "tta",
             "init_from",
+            "init_head",
             "freeze",
             "figures",
         ),  # fmt: skip

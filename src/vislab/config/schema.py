@@ -207,11 +207,26 @@ class TrainConfig(Section):
     # start a new run from another run's weights (its folder or a checkpoint): tensors of the same name
     # and shape are loaded, the others (a head for other classes) stay freshly initialised and are named
     init_from: str | None = None
+    # the head (head_modules(), default the last Linear to the classes) with train.init_from: "auto"
+    # re-initialises it when the other run's class names differ from this run's (same number: same
+    # shape), "new" always, "keep" loads it wherever its shape fits
+    init_head: Literal["auto", "new", "keep"] = "auto"
     # parameter-name patterns (fnmatch, e.g. "features.*") whose weights do not train
     freeze: list[str] = []
     # the run's figures/ at its end (curves, confusion matrix, ...); false: summary, metrics and
     # predictions only (quick checks, many small runs: a suite's or a sweep's report draws its own)
     figures: bool = True
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _freeze_list(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            shown = "[]" if value is None else f"[{value}]"
+            raise ValueError(
+                f"train.freeze is a list of parameter-name patterns: --set 'train.freeze={shown}' "
+                f"(Python: train__freeze={[value] if value else []!r}; [] freezes nothing)"
+            )
+        return value
 
     @field_validator("ema", mode="before")
     @classmethod

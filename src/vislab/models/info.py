@@ -4,7 +4,9 @@ model info`` prints it."""
 
 from __future__ import annotations
 
+import fnmatch
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -42,11 +44,24 @@ class ModelInfo:
     note: str = ""  # why no forward pass ran (e.g. a fitted baseline before it is fitted)
     # ``params`` counts the buffers (``model_size``): a fitted model's (majority, svm), or one without parameters
     counts_buffers: bool = False
+    frozen: tuple[
+        str, ...
+    ] = ()  # a run's train.freeze patterns, whose parameters ``trainable`` leaves out
 
     @classmethod
-    def of(cls, model: nn.Module, input_shape: tuple[int, ...], name: str, num_classes: int | None):
+    def of(
+        cls,
+        model: nn.Module,
+        input_shape: tuple[int, ...],
+        name: str,
+        num_classes: int | None,
+        frozen: Sequence[str] = (),
+    ):
         """The layer table of ``model`` (one forward pass on zeros, see the module docstring); ``params``
-        as a run's summary and the results tables count them (:func:`model_size`)."""
+        as a run's summary and the results tables count them (:func:`model_size`). ``frozen``: a run's
+        train.freeze patterns, its parameters that match set not to train (:func:`freeze_as_trained`),
+        so that ``trainable`` counts what the run trained."""
+        freeze_as_trained(model, frozen)
         t = layer_table(model, tuple(input_shape))
         totals = {k: t.totals[k] for k in ("params", "trainable", "weights", "buffers", "macs")}
         counts_buffers = stores_buffers(model)
@@ -62,6 +77,7 @@ class ModelInfo:
             attention=t.attention,
             note=t.note,
             counts_buffers=counts_buffers,
+            frozen=tuple(frozen),
         )
 
     @property
@@ -120,6 +136,14 @@ class ModelInfo:
             view[column] = [f"{v:,}" for v in view[column]]
         table = view.to_html(index=False)
         return f"<div><b>{html.escape(self.title)}</b>{failed}{table}<ul>{items}</ul></div>"
+
+
+def freeze_as_trained(model: nn.Module, patterns: Sequence[str]) -> None:
+    """``model``'s parameters whose names match one of a run's ``train.freeze`` ``patterns`` (fnmatch, as
+    training matches them) set not to train (``requires_grad`` false), as the run trained them."""
+    for name, p in model.named_parameters():
+        if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+            p.requires_grad_(False)
 
 
 def _buffers_as_params(model: nn.Module, rows: list[LayerRow], output_shape: str) -> list[LayerRow]:
@@ -185,8 +209,13 @@ def _parameters_line(info: ModelInfo) -> str:
     model's (``counts_buffers``) buffers, which are its parameters."""
     if not info.counts_buffers:
         weights = info.weights
+        how = (
+            f" as the run trained them, train.freeze=[{', '.join(info.frozen)}]"
+            if info.frozen
+            else ""
+        )
         return (
-            f"parameters: {info.params:,} (trainable {info.trainable:,}; weights {weights:,} "
+            f"parameters: {info.params:,} (trainable {info.trainable:,}{how}; weights {weights:,} "
             f"+ 1-D biases and scales {info.params - weights:,}), buffers: {info.buffers:,} values"
         )
     values = f"{info.buffers:,} value{'' if info.buffers == 1 else 's'}"

@@ -49,6 +49,14 @@ def _resolve_weights(pretrained: bool, weights: str | None) -> Path | None:
     return path
 
 
+# a pretrained file's 7×7 conv1 fits no cifar_stem (3×3): how to keep it
+_STEM_HINT = (
+    "conv1 is model.cifar_stem's 3×3 stem (the default, for small images); model.cifar_stem=false keeps "
+    "the pretrained 7×7 conv1 and its max-pool (they divide the image by 4 first: for images of 64 px "
+    "or more)."
+)
+
+
 @register_model("resnet18")
 def resnet18(
     input_shape: tuple[int, ...],
@@ -72,5 +80,5 @@ def resnet18(
         if cifar_stem:
             model.maxpool = nn.Identity()
     if path is not None:
-        load_fitting(model, read_state_dict(path, "resnet18"), "resnet18")
+        load_fitting(model, read_state_dict(path, "resnet18"), "resnet18", _STEM_HINT * cifar_stem)
     return model

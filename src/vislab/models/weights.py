@@ -35,27 +35,38 @@ def read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
     return sd
 
 
-def load_fitting(model: nn.Module, sd: dict[str, torch.Tensor], what: str) -> list[str]:
-    """Copy the tensors of ``sd`` whose names and shapes fit ``model``; returns the names left as initialised."""
+def adapted_channels(src: torch.Tensor, shape: torch.Size) -> tuple[torch.Tensor, str] | None:
+    """A conv kernel ``src`` (out × in × kh × kw) made to fit ``shape``, which differs from it in the input
+    channels alone, for images of another colour: RGB filters on grey images summed over colour (a grey
+    image seen as RGB gives the same response), grey filters on RGB images repeated over the colours
+    and divided by their count (the same response to a grey RGB image); with what was done, in words.
+    None for anything else (another kernel, other filters, other channel counts)."""
+    fits = src.ndim == 4 and len(shape) == 4 and src.shape[0] == shape[0]
+    if not fits or src.shape[2:] != shape[2:] or {src.shape[1], shape[1]} != {1, 3}:
+        return None
+    if shape[1] == 1:
+        return src.sum(
+            1, keepdim=True
+        ), "adapted from RGB to 1 channel (filters summed over colour)"
+    grey = "adapted from 1 channel to RGB (each filter repeated over the colours, divided by 3)"
+    return src.repeat(1, 3, 1, 1) / 3, grey
+
+
+def load_fitting(
+    model: nn.Module, sd: dict[str, torch.Tensor], what: str, hint: str = ""
+) -> list[str]:
+    """Copy the tensors of ``sd`` whose names and shapes fit ``model`` (a conv of other input channels
+    adapted: :func:`adapted_channels`); returns the names left as initialised, said in a note that ends
+    with ``hint`` (how to keep more of the file) where given."""
     own = model.state_dict()
     take, reinit = {}, []
     for name, t in own.items():
         src = sd.get(name)
         if src is not None and src.shape == t.shape:
             take[name] = src
-        elif (
-            src is not None
-            and src.ndim == 4
-            and t.ndim == 4
-            and src.shape[1] == 3
-            and t.shape[1] == 1
-            and src.shape[0] == t.shape[0]
-            and src.shape[2:] == t.shape[2:]
-        ):
-            take[name] = src.sum(1, keepdim=True)  # RGB filters on a gray image: the same response
-            show_note(
-                f"{what}: '{name}' adapted from RGB to 1 channel (filters summed over colour)."
-            )
+        elif src is not None and (adapted := adapted_channels(src, t.shape)):
+            take[name] = adapted[0]
+            show_note(f"{what}: '{name}' {adapted[1]}.")
         else:
             reinit.append(name)
     if not take:
@@ -66,6 +77,7 @@ def load_fitting(model: nn.Module, sd: dict[str, torch.Tensor], what: str) -> li
     if reinit:
         layers = sorted({n.rsplit(".", 1)[0] for n in reinit})
         show_note(
-            f"{what}: re-initialised {', '.join(layers)} (no fitting pretrained tensor); the rest is pretrained."
+            f"{what}: re-initialised {', '.join(layers)} (no fitting pretrained tensor); the rest is "
+            f"pretrained.{f' {hint}' if hint else ''}"
         )
     return reinit

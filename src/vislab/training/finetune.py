@@ -1,33 +1,49 @@
 """Building on an earlier run (``train.init_from``): its weights as the new model's start, the tensors it
 cannot give (shapes that differ, as a head for other classes; names it lacks) left freshly initialised and
-named, as are its tensors this model has no place for; ``train.freeze`` patterns, and the head's own
-learning rate (``optim.head_lr``)."""
+named, as are its tensors this model has no place for; a head of the same shape for other classes
+re-initialised too (``train.init_head``), a first conv of other colours adapted; ``train.freeze``
+patterns (:class:`Frozen`: what they froze), and the head's own learning rate (``optim.head_lr``)."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MethodType
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
 
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of, last_linear_to
-from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
+from vislab.models.weights import adapted_channels
+from vislab.training.checkpoint import CHECKPOINT_FIX, damaged_fix, load_checkpoint, pick_checkpoint
 from vislab.words import first_few
+
+if TYPE_CHECKING:  # an annotation only
+    from vislab.training.record import Checkpoint
 
 #: how many names (or whole modules, ``blocks.2.*``) a list in :meth:`Start.line` shows before "and N more"
 MOST_SHOWN = 6
 
+#: what to give train.init_from instead of a file that is no vislab checkpoint (another library's weights)
+INIT_FROM_FIX = (
+    "train.init_from takes a vislab run folder or one of its checkpoints (checkpoints/best.pt, last.pt). "
+    "A weights file of another library (a torchvision or timm state dict) is a model's weights: give it "
+    "as --set model.weights=FILE / model__weights='FILE' (resnet18, timm:<name>) instead."
+)
+
 
 @dataclass
 class Start:
-    """What ``init_from_run`` did: where from, how many of the model's tensors came over, which were
-    re-initialised (shapes differ), which the source lacks (they stay new) and which of the source's
-    this model has no place for (not used). ``ours``/``theirs``: the model's and the source's tensor names
-    (a module whose tensors are all in a list is shown as one: :func:`_shown`)."""
+    """What ``init_from_run`` did: where from, how many of the model's tensors came over, the head left
+    new for other classes (``head``, ``head_why``: why, or why no head could be), which were re-initialised
+    (shapes differ), which the source lacks (they stay new), which of the source's this model has no place
+    for (not used) and which were adapted to other colours (``adapted``, as ``adapted_how`` says).
+    ``ours``/``theirs``: the model's and the source's tensor names (a module whose tensors are all in a
+    list is shown as one: :func:`_shown`)."""
 
     source: str
     loaded: int
@@ -36,73 +52,237 @@ class Start:
     unused: list[str] = field(default_factory=list)
     ours: tuple[str, ...] = field(default=(), repr=False)
     theirs: tuple[str, ...] = field(default=(), repr=False)
+    head: list[str] = field(default_factory=list)
+    head_why: str = ""
+    adapted: list[str] = field(default_factory=list)
+    adapted_how: str = ""
+
+    def _said(self) -> list[tuple[str, str]]:
+        """Each list's field and its words, in the order the line and the record give them."""
+        return [
+            ("head", f"head re-initialised ({self.head_why})"),
+            ("adapted", self.adapted_how),
+            ("reinitialised", "re-initialised (shapes differ)"),
+            ("new", f"new ({self.source} has no such tensor)"),
+            ("unused", f"not used ({self.source}'s, no such tensor here)"),
+        ]
 
     def line(self) -> str:
         """'initialised from runs/vit: 32 of 44 tensors; new (runs/vit has no such tensor): blocks.2.*
         (12 tensors)'."""
         of = f" of {len(self.ours)}" if self.ours else ""
         text = f"initialised from {self.source}: {self.loaded}{of} tensors"
-        said = (
-            ("reinitialised", "re-initialised (shapes differ)"),
-            ("new", f"new ({self.source} has no such tensor)"),
-            ("unused", f"not used ({self.source}'s, no such tensor here)"),
-        )
-        for key, words in said:
+        for key, words in self._said():
             if names := getattr(self, key):
                 among = self.theirs if key == "unused" else self.ours
                 text += f"; {words}: {_shown(names, among or names)}"
+        if self.head_why and not self.head:  # other classes, but no head to re-initialise
+            text += f"; {self.head_why}"
         return text
 
+    def record(self) -> dict[str, Any]:
+        """For summary.json: the source, the model's tensors and how many were loaded, and each list that
+        holds any as module patterns (``blocks.2.*``, :func:`_grouped`) with its count of tensors."""
+        out: dict[str, Any] = {
+            "source": self.source,
+            "tensors": len(self.ours),
+            "loaded": self.loaded,
+        }
+        for key, _ in self._said():
+            if names := getattr(self, key):
+                among = self.theirs if key == "unused" else self.ours
+                out[key] = {"tensors": len(names), "names": list(_grouped(names, among or names))}
+        return out
 
-def init_from_run(model: nn.Module, source: str) -> Start:
+
+def init_from_run(
+    model: nn.Module, source: str, class_names: list[str] | None = None, head: str = "auto"
+) -> Start:
     """Load ``source``'s (a run folder or checkpoint) best weights into ``model`` wherever name and shape
-    match; UserError when fewer than half of the model's tensors find a match (another architecture).
+    match (a first conv of other colours adapted: :func:`adapted_channels`); UserError when fewer than
+    half of the model's tensors find a match (another architecture). ``class_names``: this run's; the
+    model's head is left new (:func:`_new_head`, ``head``: train.init_head) where the source's differ.
     A run folder without best.pt gives what best.pt would hold (a ``train.ema`` run: last.pt's average, as
     its note says); a checkpoint file named gives its own weights."""
-    picked = pick_checkpoint(source)
-    picked.show_note()
-    path = picked.path
-    theirs = picked.weights(load_checkpoint(path))
+    path, ckpt, theirs = _source(source)
     ours = model.state_dict()
     fits = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
-    if len(fits) * 2 < len(ours):
+    adapted = {
+        k: a for k, v in theirs.items() if k in ours and k not in fits and (a := _adapt(v, ours[k]))
+    }
+    if (len(fits) + len(adapted)) * 2 < len(ours):
         raise UserError(
             f"train.init_from={source}: only {len(fits)} of this model's {len(ours)} weight tensors have "
             f"a namesake of the same shape in {path}, so it is not the same architecture. Initialise "
             f"from a run of the same model (model.* as there, other classes are fine)."
         )
-    model.load_state_dict(fits, strict=False)
-    reinit = sorted(k for k in ours if k not in fits and k in theirs)
+    theirs_names = list(ckpt.record.model.class_names) if class_names is not None else None
+    left, why = _new_head(model, fits, theirs_names, class_names, head, source)
+    taken = {k: v for k, v in fits.items() if k not in left} | {
+        k: a for k, (a, _) in adapted.items()
+    }
+    model.load_state_dict(taken, strict=False)
+    reinit = sorted(k for k in ours if k not in fits and k not in adapted and k in theirs)
     new = sorted(k for k in ours if k not in theirs)
     unused = sorted(k for k in theirs if k not in ours)
-    return Start(str(source), len(fits), reinit, new, unused, tuple(ours), tuple(theirs))
+    how = next((h for _, h in adapted.values()), "")
+    return Start(
+        str(source), len(taken), reinit, new, unused, tuple(ours), tuple(theirs), left, why,
+        sorted(adapted), how,
+    )  # fmt: skip
+
+
+def _source(source: str) -> tuple[Path, Checkpoint, dict[str, torch.Tensor]]:
+    """The checkpoint file of ``source`` (a run folder or checkpoint: :func:`pick_checkpoint`, its note
+    warned), the checkpoint and its weights used; UserError naming train.init_from where there is no such
+    path, DataError for a file that is no vislab checkpoint (the fix: :data:`INIT_FROM_FIX`)."""
+    if not Path(source).exists():
+        raise UserError(
+            f"train.init_from: '{source}' does not exist. Give a vislab run folder (its best weights are "
+            f"used) or a checkpoint file of one: --init-from runs/NAME / train__init_from='runs/NAME'."
+        )
+    picked = pick_checkpoint(source)
+    picked.show_note()
+    fix = damaged_fix(picked.path)  # a run's best.pt or last.pt: the other one
+    ckpt = load_checkpoint(picked.path, INIT_FROM_FIX if fix == CHECKPOINT_FIX else fix)
+    return picked.path, ckpt, picked.weights(ckpt)
+
+
+def _adapt(theirs: torch.Tensor, ours: torch.Tensor) -> tuple[torch.Tensor, str] | None:
+    """``theirs`` adapted to ``ours``' colours (:func:`adapted_channels`), in ``ours``' dtype; None else."""
+    adapted = adapted_channels(theirs, ours.shape)
+    return (adapted[0].to(ours.dtype), adapted[1]) if adapted else None
+
+
+def _new_head(
+    model: nn.Module,
+    fits: dict[str, torch.Tensor],
+    theirs: list[str] | None,
+    ours: list[str] | None,
+    rule: str,
+    source: str,
+) -> tuple[list[str], str]:
+    """The head's tensors among ``fits`` (same shape) to leave new, and why in words: ``rule`` "new", always;
+    "keep", never; "auto" (train.init_head's default), where the source's classes ``theirs`` are not this
+    run's ``ours`` (names or order: its outputs would be read as other classes). A model whose head is
+    unknown (no head_modules() hook, no last Linear to the classes): none, and why."""
+    if rule == "keep" or ours is None or (rule == "auto" and theirs == ours):
+        return [], ""
+    order = sorted(theirs or []) == sorted(ours)  # the same classes, in another order
+    other = f"{source}'s classes were {first_few(theirs or [], 4)}" + (
+        ", in another order" if order else ", not this run's"
+    )
+    head = _head_tensors(model, len(ours))
+    if head is None:
+        return [], (
+            f"{'train.init_head=new' if rule == 'new' else other}, but this model names no head to "
+            f"re-initialise (a head_modules() hook of vislab.models.hooks.ModelHooks; default its last "
+            f"nn.Linear to the classes): all loaded"
+        )
+    why = "train.init_head=new" if rule == "new" else f"{other}; train.init_head=keep loads it"
+    return sorted(k for k in fits if k in head), why
+
+
+def _head_tensors(model: nn.Module, num_classes: int) -> set[str] | None:
+    """The state-dict names of the modules the model's ``head_modules`` hook names (default: its last
+    nn.Linear to ``num_classes`` values); None where it has none (a hook naming no module of it)."""
+    modules = hooks_of(model).head_modules()
+    if modules is None:
+        last = last_linear_to(model, num_classes)
+        modules = [] if last is None else [last]
+    names = {n for n, _ in model.named_modules()}
+    modules = [m for m in modules if m in names]
+    if not modules:
+        return None
+    keys = model.state_dict()
+    return {k for m in modules for k in keys if k.startswith(f"{m}.") or not m}
 
 
 def _shown(names: list[str], among: Iterable[str]) -> str:
-    """``names`` for a message: a module whose tensors in ``among`` are all named, 3 or more, as one
-    ``blocks.2.* (12 tensors)``; the first :data:`MOST_SHOWN` of those and the other names, then how many
-    more."""
+    """``names`` for a message (:func:`_grouped`): a module's as ``blocks.2.* (12 tensors)``; the first
+    :data:`MOST_SHOWN` of those and the other names, then how many more."""
+    shown = _grouped(names, among)
+    items = [f"{k} ({n} tensors)" if k.endswith(".*") else k for k, n in shown.items()]
+    return first_few(items, MOST_SHOWN)
+
+
+def _grouped(names: list[str], among: Iterable[str]) -> dict[str, int]:
+    """``names`` with a module whose tensors in ``among`` are all named, 3 or more, as one ``blocks.2.*``
+    (the outermost such module): each item → how many tensors it stands for."""
     named = set(names)
     under: dict[str, list[str]] = {}  # module → its tensors in among
     for key in among:
         parts = key.split(".")
         for i in range(1, len(parts)):
             under.setdefault(".".join(parts[:i]), []).append(key)
-    shown: dict[str, int] = {}  # what is shown → how many tensors it stands for
+    shown: dict[str, int] = {}
     for name in names:
         parts = name.split(".")
         prefixes = (".".join(parts[:i]) for i in range(1, len(parts)))
         whole = [p for p in prefixes if len(under[p]) >= 3 and named.issuperset(under[p])]
         item = f"{whole[0]}.*" if whole else name  # the outermost module named whole
         shown[item] = shown.get(item, 0) + 1
-    items = [f"{k} ({n} tensors)" if k.endswith(".*") else k for k, n in shown.items()]
-    return first_few(items, MOST_SHOWN)
+    return shown
 
 
-def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
+@dataclass
+class Frozen:
+    """What ``train.freeze`` (``patterns``) froze: the parameters' names and their count of values, the
+    norm layers it holds in eval mode (:func:`hold_norms`), and the parameter values left to train."""
+
+    patterns: list[str]
+    names: list[str]
+    params: int
+    trainable: int
+    held: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """'train.freeze=[conv1.*, layer*]: froze 60 tensors (11,167,680 parameters); training 5,130
+        parameters; 20 batch norm layers keep their running statistics'."""
+        text = (
+            f"train.freeze=[{', '.join(self.patterns)}]: froze {_counted(len(self.names), 'tensor')} "
+            f"({_counted(self.params, 'parameter')}); training {_counted(self.trainable, 'parameter')}"
+        )
+        if self.held:
+            keep = "keeps its" if len(self.held) == 1 else "keep their"
+            text += (
+                f"; {_counted(len(self.held), 'norm layer')} {keep} running statistics (eval mode)"
+            )
+        return text
+
+    def record(self) -> dict[str, Any]:
+        """For summary.json: the patterns, the tensors and parameters they froze, the norm layers held."""
+        return {
+            "patterns": list(self.patterns), "tensors": len(self.names), "params": self.params,
+            "held_norms": len(self.held),
+        }  # fmt: skip
+
+
+def start_summary(
+    model: nn.Module, start: Start | None, frozen: Frozen | None, fitted: bool
+) -> dict[str, Any]:
+    """summary.json's ``trainable_params`` (the parameter values the steps train, as ``vislab model info``
+    counts them: not those train.freeze froze; none for a ``fitted`` model, which takes no steps) and
+    ``init`` (where the weights came from and what was frozen: :meth:`Start.record`,
+    :meth:`Frozen.record`; left out for a run with neither)."""
+    out: dict[str, Any] = {}
+    if not fitted:
+        out["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    init = {} if start is None else {"init_from": start.record()}
+    if frozen:
+        init["freeze"] = frozen.record()
+    return out | ({"init": init} if init else {})
+
+
+def _counted(n: int, noun: str) -> str:
+    """'1 tensor', '11,167,680 parameters'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def freeze(model: nn.Module, patterns: list[str], name: str) -> Frozen:
     """Stop the gradients of parameters whose names match any pattern (fnmatch: ``features.*``), and keep
-    the running statistics of the normalisation layers left with nothing to train (:func:`hold_norms`); the
-    names frozen. UserError for a pattern that matches nothing, with the first names of model ``name``."""
+    the running statistics of the normalisation layers left with nothing to train (:func:`hold_norms`);
+    what was frozen. UserError for a pattern that matches nothing, with the first names of model ``name``."""
     names = [n for n, _ in model.named_parameters()]
     for pattern in patterns:
         if not fnmatch.filter(names, pattern):
@@ -116,8 +296,11 @@ def freeze(model: nn.Module, patterns: list[str], name: str) -> list[str]:
     for n, p in model.named_parameters():
         if n in frozen:
             p.requires_grad_(False)
-    hold_norms(model, patterns)
-    return frozen
+    held = hold_norms(model, patterns)
+    params = dict(model.named_parameters())
+    n_frozen = sum(params[n].numel() for n in frozen)
+    trainable = sum(p.numel() for p in params.values() if p.requires_grad)
+    return Frozen(list(patterns), frozen, n_frozen, trainable, held)
 
 
 def hold_norms(model: nn.Module, patterns: list[str]) -> list[str]:
@@ -188,11 +371,17 @@ def param_groups(
     model: nn.Module, head: list[str], head_lr: float | None, lr: float
 ) -> list[dict] | list[torch.nn.Parameter]:
     """The trainable parameters, the head in a group of its own at ``head_lr`` when given (its
-    ``lr_scale`` follows the schedule as the rest does)."""
+    ``lr_scale`` follows the schedule as the rest does); UserError where train.freeze froze the head."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if head_lr is None:
         return [p for _, p in trainable]
     body = [p for n, p in trainable if n not in head]
     top = [p for n, p in trainable if n in head]
+    if head and not top:
+        raise UserError(
+            f"optim.head_lr={head_lr:g} trains the head ({_shown(head, dict(model.named_parameters()))}) "
+            f"at its own learning rate, but train.freeze freezes all of it: nothing would train at "
+            f"optim.head_lr. Remove optim.head_lr, or leave the head out of train.freeze."
+        )
     groups = [{"params": body}, {"params": top, "lr": head_lr, "lr_scale": head_lr / lr}]
     return [g for g in groups if g["params"]]  # everything but the head may be frozen

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -27,7 +28,15 @@ from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
 from vislab.training.checks import check_same_data
 from vislab.training.ema import WeightEMA
-from vislab.training.finetune import Start, freeze, head_names, init_from_run, param_groups
+from vislab.training.finetune import (
+    Frozen,
+    Start,
+    freeze,
+    head_names,
+    init_from_run,
+    param_groups,
+    start_summary,
+)
 from vislab.training.model_checks import (
     check_finite_output,
     check_not_meta,
@@ -75,10 +84,20 @@ class Network:
     graphs: bool = False  # compiled with CUDA graphs: each step must be marked (torch.compiler)
     channels_last: bool = False  # NHWC weights, so the loaders deliver NHWC batches
     start: Start | None = None  # train.init_from: what came from the other run
+    frozen: Frozen | None = None  # train.freeze: what it froze
 
     @property
     def forward(self) -> torch.nn.Module:
         return self.net if self.net is not None else self.model
+
+    def start_notes(self) -> list[str]:
+        """Its first lines' notes: what train.init_from loaded and left new, what train.freeze froze."""
+        return [r.line() for r in (self.start, self.frozen) if r is not None]
+
+    def start_summary(self) -> dict[str, Any]:
+        """summary.json's ``trainable_params`` and ``init`` (:func:`start_summary`)."""
+        fitted = self.hooks.trained_by == "fit_arrays"
+        return start_summary(self.model, self.start, self.frozen, fitted)
 
 
 @dataclass
@@ -140,9 +159,10 @@ def build_parts(
     spec = InputSpec.build(cfg.augment, splits.sample_shape, stats, cfg.train.tta)
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as, run)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
-        network.start = init_from_run(network.model, cfg.train.init_from)
+        names, head = list(splits.class_names), cfg.train.init_head
+        network.start = init_from_run(network.model, cfg.train.init_from, names, head)
     if cfg.train.freeze:
-        freeze(network.model, cfg.train.freeze, cfg.model.name)
+        network.frozen = freeze(network.model, cfg.train.freeze, cfg.model.name)
     check_params_to_train(network, cfg.model.name, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network

@@ -105,7 +105,7 @@ def finish_run(
     summary = summary.replace(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
-        eval_s=round(time.perf_counter() - started, 3),
+        eval_s=round(time.perf_counter() - started, 3), **network.start_summary(),
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin

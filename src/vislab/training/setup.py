@@ -119,19 +119,18 @@ def set_up(
 def _announce(
     cfg: Config, data: RunData, network: Network, device: torch.device, log: Progress, main: bool
 ) -> None:
-    """The run's first lines: model, data sizes, parameters, device (and where its weights came from), then
-    (``main``: in the main process) a :class:`~vislab.errors.Note` warning for each setting that does
-    nothing here, or that another defeats (``run_notes``): the command shows it as a ``note:`` line, a
-    Python caller gets the warning, quiet or not."""
+    """The run's first lines: model, data sizes, parameters, device, then (``main``: in the main process)
+    a :class:`~vislab.errors.Note` warning for where its weights came from and what it froze
+    (``Network.start_notes``), and for each setting that does nothing here, or that another defeats
+    (``run_notes``): the command shows it as a ``note:`` line, a Python caller gets the warning, quiet
+    or not."""
     n = "/".join(str(len(s)) for _, s in data.splits.items())
     # a fitted model's size is known once fitted: fit_once says it then
     fitted = network.hooks.trained_by == "fit_arrays"
     size = "" if fitted else f", {parameters(network.n_params)}"
     log.line(f"{cfg.model.name} on {cfg.data.name}: {n} train/val/test{size}, device {device}")
-    if network.start:
-        log.line(network.start.line())
-    if main:
-        for note in run_notes(cfg, data, network):
+    if main:  # train.init_from's and train.freeze's lines first: what the run starts from
+        for note in network.start_notes() + run_notes(cfg, data, network):
             show_note(note)
 
 

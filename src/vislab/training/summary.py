@@ -55,6 +55,12 @@ class RunSummary:
     epochs_run: int | None = None
     stopped_early: bool | None = None  # train.early_stop ended it before its last epoch
     params: int | None = None
+    trainable_params: int | None = (
+        None  # the parameters the steps trained: not train.freeze's (not fitted)
+    )
+    # where the weights started and what was frozen: init_from (source, tensors loaded, lists of module
+    # patterns with counts: head, adapted, reinitialised, new, unused), freeze (patterns, tensors, params)
+    init: dict[str, Any] | None = None
     val_per_class: PerClass | None = None
     test_per_class: PerClass | None = None
     n_train: int | None = None
@@ -151,5 +157,14 @@ SCORED = tuple(k for k in _HINTS if k not in ("step", "message"))
 STOPPED = ("status", "epochs_run", "step", "best_epoch", "train_time_s")
 #: the keys written only where set, never as null
 ONLY_WHERE_SET = frozenset(
-    {"model_code", "val_top5_acc", "test_top5_acc", "peak_cuda_mb", "figures_s", "figures_missing"}
+    {
+        "model_code",
+        "val_top5_acc",
+        "test_top5_acc",
+        "peak_cuda_mb",
+        "figures_s",
+        "figures_missing",
+        "trainable_params",
+        "init",
+    }  # fmt: skip
 )
