@@ -22,6 +22,7 @@ from test_paper_verdicts import fake_suite
 from test_suite_dry_run import plan_lines
 from test_suite_report_data_more import held, write_suite  # noqa: F401  (held: a fixture)
 from vislab.experiments.records import RunOutcome, SuiteInfo
+from vislab.experiments.suites import job_signals
 from vislab.experiments.suites import pool as jobs
 from vislab.experiments.suites.runner import write_results
 from vislab.interrupts import take_ctrl_c
@@ -61,7 +62,7 @@ def test_a_suite_whose_run_a_live_process_holds_is_refused_before_anything_train
 def test_a_jobs_process_starts_with_ctrl_c_held_and_remembers_it_once_it_can():
     # the suite's process starts each --jobs process with SIGINT blocked: the child inherits it, so a
     # Ctrl-C during its start-up (seconds importing torch) waits instead of a KeyboardInterrupt traceback
-    with jobs.ctrl_c_held():
+    with job_signals.ctrl_c_held():
         pool = mp.get_context("spawn").Pool(1)
     try:
         assert signal.SIGINT in pool.apply(signal.pthread_sigmask, (signal.SIG_BLOCK, ()))
@@ -73,12 +74,12 @@ def test_a_jobs_process_starts_with_ctrl_c_held_and_remembers_it_once_it_can():
     # first step, resumably), nothing raised
     old = signal.getsignal(signal.SIGINT)
     try:
-        with jobs.ctrl_c_held():
+        with job_signals.ctrl_c_held():
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # pressed meanwhile
             signal.signal(
                 signal.SIGINT, signal.SIG_DFL
             )  # as a process Python started ignoring nothing
-            jobs.take_held_ctrl_c()
+            job_signals.take_held_ctrl_c()
             assert take_ctrl_c()
     finally:
         signal.signal(signal.SIGINT, old)

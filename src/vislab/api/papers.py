@@ -56,22 +56,20 @@ def paper(
     figures: bool = True,
     only: str | Sequence[str] | None = None,
 ) -> Path:
-    """Write a paper folder for a suite folder, a run folder, any folder of runs (its runs at any depth
-    below it, as :func:`~vislab.compare` finds them) or several of these (``targets``: a folder of runs
-    among them stands for its runs, ``<folder>/<run>``; a :class:`~vislab.run.Run` or a ``run_suite``
-    result stands for its folder) into
-    ``out`` (default ``<folder>/paper`` for one folder; required for several): the report's figures (with
-    seeds, a model's own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi
-    PNG sized for a page (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md,
-    figures.tex, main.tex, and each run's metrics per epoch (tables/<run>_epochs.tex, for the runs with
-    their own figures); with ``pdf``, main.pdf compiled by latexmk or pdflatex (without: an earlier
-    ``pdf=True``'s main.pdf, of that build's runs, deleted, ``log`` told; the user's kept).
-    ``trust_code``: import a run's own model file even if changed since training. ``log``: told each
-    run file not read (main.tex's notes list them too). ``figures`` False: the tables and texts only,
-    nothing drawn; figures.tex lists the figures of the paper's runs an earlier build left (those of
-    several runs drawn with runs the paper leaves out, not named, ``log`` told). ``only``: runs or rows of
-    seeds of the folder, the paper's groups, verdicts and reported figures kept to them (an unknown
-    name: UserError naming the names there are). Returns the folder.
+    """Write a paper folder for ``targets`` — a suite folder, a run folder, any folder of runs (at any
+    depth, as :func:`~vislab.compare` finds them), or several (a folder of runs: ``<folder>/<run>``); a
+    :class:`~vislab.run.Run` or a ``run_suite`` result stands for its folder — into ``out`` (default
+    ``<folder>/paper`` for one folder; required for several): the report's figures (with seeds, a model's
+    own figures of each row's first seed only, so captioned) as vector PDF and 300-dpi PNG sized for a page
+    (3.3 or 6.9 in wide, text ≥ 8 pt), tables.tex (booktabs) and tables.md, figures.tex, main.tex, each
+    run's metrics per epoch (tables/<run>_epochs.tex, runs with own figures); with ``pdf``, main.pdf
+    compiled by latexmk or pdflatex (without: an earlier ``pdf=True``'s main.pdf, of that build's runs,
+    deleted, ``log`` told; the user's kept). ``trust_code``: import a run's own model file even if changed
+    since training. ``log``: told each run file not read (main.tex's notes list them too). ``figures``
+    False: the tables and texts only, nothing drawn; figures.tex lists the figures of the paper's runs an
+    earlier build left (those of several runs drawn with runs the paper leaves out, not named, ``log``
+    told). ``only``: runs or rows of seeds of the folder, the paper's groups, verdicts and reported figures
+    kept to them (an unknown name: UserError naming the names there are). Returns the folder.
 
     Run again, it rewrites its own files; a main.tex edited since is yours: kept (``log`` told so, and
     whether it still inputs tables.tex and figures.tex). Any other file of its edited since (tables.tex,

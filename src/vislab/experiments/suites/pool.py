@@ -12,19 +12,23 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, suppress
 from dataclasses import replace
-from multiprocessing import resource_tracker
 from pathlib import Path
 
 from vislab.errors import Note
 from vislab.experiments.records import RunOutcome
+from vislab.experiments.suites.job_signals import (
+    ctrl_c_held,
+    stop_jobs,
+    take_held_ctrl_c,
+    wake_manager,
+)
 from vislab.experiments.suites.jobs import KILLED, _execute, finished, halts, started, unreported
 from vislab.experiments.suites.plan import PlannedRun, plan_run
-from vislab.interrupts import on_parent_death, remember_ctrl_c
+from vislab.interrupts import on_parent_death
 from vislab.training.rundir import RunDir
 
 _parent: int | None = None  # in a --jobs process: the suite's process, whose death ends this one
@@ -46,37 +50,6 @@ def _job_start(parent: int, said=None) -> None:
     if os.getppid() != parent:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
     take_held_ctrl_c()
-
-
-def take_held_ctrl_c() -> None:
-    """In a ``--jobs`` process, once it has started: Ctrl-C remembered from now on, and SIGINT unblocked
-    (:func:`ctrl_c_held` started the process with it blocked), so that one pressed during its start-up is
-    remembered now. Ctrl-C reaches every process: a worker raises nothing (the parent stops the pool), and
-    a run still setting up stops at its first step; during training the trainer's own handler saves a
-    resumable checkpoint and the run ends "interrupted"."""
-    remember_ctrl_c()
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-@contextmanager
-def ctrl_c_held() -> Iterator[None]:
-    """While inside (the suite's process starting a ``--jobs`` process), SIGINT is blocked in this thread.
-    The process started meanwhile begins with it blocked (a signal mask survives fork and exec), so a
-    Ctrl-C during its seconds of start-up (importing torch) waits for :func:`take_held_ctrl_c` instead of
-    ending it with a KeyboardInterrupt traceback (and a broken pool). One that reaches this thread
-    meanwhile is raised on leaving. Where threads have no signal mask (Windows), nothing changes."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    # multiprocessing starts its resource tracker with the first process, and unblocks SIGINT after it:
-    # started first, it leaves the mask as set here
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 _stopped = False  # in a --jobs process: a run of it was interrupted (Ctrl-C): the suite is stopping
@@ -188,7 +161,7 @@ def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int):
                     own = None if p.config.train.threads else threads
                     with ctrl_c_held():  # submit may start a process
                         futures[pool.submit(_worker, *args, own)] = p
-                    _wake_manager(pool)
+                    wake_manager(pool)
                     procs.update((c.pid, c) for c in mp.active_children())
                 if not futures:
                     if source.finished():
@@ -204,7 +177,7 @@ def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int):
         except KeyboardInterrupt:
             # Ctrl-C (or SIGTERM) reached this process: the workers each save their run and end it
             # "interrupted" — told here, whether or not the signal came to them too
-            _stop_jobs()
+            stop_jobs()
             for f in futures:
                 f.cancel()
             for f, p in futures.items():
@@ -214,26 +187,6 @@ def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int):
             for f in futures:
                 f.cancel()
             raise
-
-
-def _stop_jobs() -> None:
-    """Ctrl-C for every job process: a signal to the suite's process alone (``kill -INT PID``, ``timeout
-    -s INT``, a scheduler's SIGTERM) stops its runs as one to the whole process group does (a Ctrl-C at
-    the terminal), which already reached them: a second one changes nothing."""
-    for child in mp.active_children():
-        with suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGINT)
-
-
-def _wake_manager(pool: ProcessPoolExecutor) -> None:
-    """Make the pool's manager thread look at its processes again, now that ``submit`` has started one.
-    Python 3.11's ``submit`` wakes it before starting the process: it may list its processes without the
-    new one and never see that process die (a SIGKILLed job: the suite waited forever, 1 time in ~5)."""
-    wakeup = getattr(
-        pool, "_executor_manager_thread_wakeup", None
-    )  # private: absent, nothing to do
-    if wakeup is not None:
-        wakeup.wakeup()
 
 
 def _pool_broken(
