@@ -64,7 +64,7 @@ def test_no_figure_into_a_runs_own_files(command, trained, digit_png, capsys):
     before = sorted(p.name for p in (trained / "checkpoints").iterdir())
     args = [a.format(run=trained, png=digit_png) for a in command]
     code, out = cli(capsys, *args)
-    assert code == 2 and "never replaces, not even with --force: give another --out" in out, out
+    assert code == 2 and "not even with --force: give another --out" in out, out
     assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == before
     assert (trained / "summary.json").is_file()
 
@@ -91,7 +91,7 @@ def test_no_output_over_a_runs_figures_or_into_its_checkpoints(command, trained,
         (run / "figures" / name).write_bytes(b"the run's own figure")
     before = {p.name: p.read_bytes() for p in (run / "figures").iterdir()}
     code, out = cli(capsys, *(a.format(run=run) for a in command))
-    assert code == 2 and "never replaces, not even with --force: give another --out" in out, out
+    assert code == 2 and "not even with --force: give another --out" in out, out
     assert {p.name: p.read_bytes() for p in (run / "figures").iterdir()} == before
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
 
@@ -122,3 +122,15 @@ def test_a_new_file_beside_a_runs_figures_and_evals_own_folder_are_fine(trained,
     assert code == 0 and (run / "figures" / "new.png").is_file(), out
     code, out = cli(capsys, "eval", run, "--out", run / "figures")
     assert code == 0, out
+
+
+def test_a_new_file_in_a_runs_checkpoints_is_refused_as_such(trained, capsys):
+    """Before: `vislab export RUN -f onnx --out RUN/checkpoints/` said "'RUN/checkpoints/model.onnx' is the
+    run's own checkpoints/model.onnx ... which vislab never replaces", a file that does not exist."""
+    out_dir = f"{trained}/checkpoints/"
+    code, out = cli(capsys, "export", str(trained), "-f", "torchscript", "--out", out_dir)
+    out = one_line(out)
+    assert code == 2, out
+    assert "writes nothing into a run's checkpoints/ folder, not even with --force" in out, out
+    assert "is the run's own checkpoints/model" not in out, out
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["best.pt", "last.pt"]

@@ -17,10 +17,11 @@ import torch
 
 from vislab.config.build import setting
 from vislab.config.files import read_yaml
+from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import NormStats
 from vislab.data.tta import TTA_MODES
 from vislab.errors import UserError
-from vislab.export_formats import INPUT_NAME, OUTPUT_NAME
+from vislab.export_formats import INPUT_NAME, OUTPUT_NAME, SPEC_IN_FILE
 from vislab.training.checkpoint import PickedCheckpoint, load_checkpoint, weights_at
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir
@@ -208,6 +209,26 @@ def normalization_spec(stats: NormStats) -> dict:
             "data": base64.b64encode(w.tobytes()).decode("ascii"),
         },
     }
+
+
+def input_hint(spec: InputSpec, spec_file: str) -> str:
+    """How to make the model's input of the right shape, in the words of its :func:`recipe` (the resize,
+    a centre crop): what a TorchScript export says to a batch of another shape (``spec_file``: the
+    inference spec's name)."""
+    where = (
+        f"as the recipe of {spec_file} says (its 'recipe'; also inside this file: "
+        f"torch.jit.load(f, _extra_files={{'{SPEC_IN_FILE}': ''}}))"
+    )
+    if not spec.is_image:
+        return f"Give each sample as its {spec.input_shape[0]} raw features, normalised {where}."
+    c, h, w = spec.input_shape
+    crop = spec.crop_window
+    ih, iw = crop["image_size"] if crop else (h, w)
+    cut = f", then centre-crop it to {w}×{h}" if crop else ""
+    return (
+        f"Convert each image to {'greyscale' if c == 1 else 'RGB'} and resize it to {iw}×{ih} (width × "
+        f"height) with PIL's bilinear resampling{cut}, then scale, transpose and normalise it {where}."
+    )
 
 
 def _normalisation_step(mode: str, images: bool) -> str:

@@ -18,21 +18,22 @@ from vislab.cli.options import TrustOpt
 from vislab.cli.predict import CheckpointChoice, CheckpointOpt
 
 if TYPE_CHECKING:
-    from vislab.export_spec import WeightsOrigin
+    from vislab.export_spec import Exported, WeightsOrigin
 
 console = Console()
 
 
 def export(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
+    fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript (any case)"),
     out: str | None = typer.Option(  # str: a trailing / says "folder", which Path drops
         None,
         "--out",
         "-o",
-        help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt; a name ending "
-        "in / or without a suffix is a folder, made if missing); the JSON goes beside the model: X.json "
-        "for X.onnx, X.torchscript.json for X.pt or X.torchscript.",
+        help="Model file or folder (default RUN/export/model.onnx or model.torchscript.pt; --checkpoint "
+        "last: model_last.onnx, model_last.torchscript.pt; a name ending in / or without a suffix is a "
+        "folder, made if missing); the JSON goes beside the model: X.json for X.onnx, X.torchscript.json "
+        "for X.pt or X.torchscript.",
     ),
     which: CheckpointChoice | None = CheckpointOpt,
     trust_code: bool = TrustOpt,
@@ -42,6 +43,13 @@ def export(
         help="Replace files already at --out (the run's own export/ always is; a run's checkpoints, "
         "config.yaml, summary.json, ... never are).",
     ),
+    opset: int | None = typer.Option(
+        None,
+        "--opset",
+        help="The ONNX opset version to write (default: torch's exporter's own); checked against the "
+        "installed onnx and onnxruntime.",
+        show_default=False,
+    ),
 ) -> None:
     """Export the run's best model (or --checkpoint last) as ONNX (the 'onnx' extra) or TorchScript, with
     a JSON inference spec that names the checkpoint and its epoch."""
@@ -50,7 +58,12 @@ def export(
     from vislab.export import export_run
 
     chosen = chosen_checkpoint(target, which and which.value)
-    exported = export_run(chosen, fmt.lower(), out, trust_code=trust_code, force=force)
+    exported = export_run(chosen, fmt, out, trust_code=trust_code, force=force, opset=opset)
+    _say(exported)
+
+
+def _say(exported: Exported) -> None:
+    """The files written, where the weights come from and how the export was checked."""
     check = exported.check
     console.print(
         escape(f"model: {exported.model_file} (from {_origin(exported.origin)})"),
@@ -59,7 +72,8 @@ def export(
     )
     console.print(
         escape(
-            f"inference spec: {exported.spec_file} (input shape, normalisation, class names, recipe); "
+            f"inference spec: {exported.spec_file} (input shape, normalisation, class names, recipe; "
+            f"also inside the model file); "
             f"the export matches PyTorch within {check.max_abs_diff_vs_pytorch:.2g} on batches of "
             f"{', '.join(map(str, check.batch_sizes))}"
         ),

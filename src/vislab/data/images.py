@@ -30,6 +30,11 @@ GREY_MODES = ("1", "L", "LA", *DEEP_MODES)
 #: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
 #: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says); a torch tensor as its array.
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
+#: what vislab takes as images given as arrays (the note or error for already-normalised ones says it)
+RAW_IMAGES = (
+    "vislab takes raw images (uint8, integers in 0..255, floats in [0, 1] or 0..255) and normalises "
+    "them itself (data.normalize)"
+)
 #: the largest value of a 16-bit image that decodes dark (:func:`deep_max`): 12 bits' (4095 → 16 of 255)
 DARK_DEEP = 4095
 
@@ -275,10 +280,13 @@ def as_array(x: object) -> object:
 
 
 def low_range(images: ImageLike | Sequence[ImageLike]) -> str | None:
-    """Why number images all in 0..16 are likely on another scale (None when they are not): :func:`to_uint8`
-    reads floats above 1, and integers but uint8 and uint16, as 0-255 pixel values, near-black, where
-    scikit-learn's ``load_digits().images`` (0-16, the bundled digits before vislab scales them) or 4-bit
-    images mean white at 16 or 15. uint8 images are pixel values as they are (a dark photo stays one)."""
+    """Why number images are likely on another scale (None when they are not): with negative values,
+    already normalised (``(x / 255 - mean) / std``), which :func:`to_uint8` stretches from their minimum
+    to their maximum and the model's normalisation then normalises again (training refuses such arrays,
+    in the words of :data:`RAW_IMAGES`); all in 0..16, :func:`to_uint8` reads floats above 1, and integers
+    but uint8 and uint16, as 0-255 pixel values, near-black, where scikit-learn's ``load_digits().images``
+    (0-16, the bundled digits before vislab scales them) or 4-bit images mean white at 16 or 15. uint8
+    images are pixel values as they are (a dark photo stays one)."""
     given = [
         a
         for a in map(as_array, _listed(images))
@@ -287,9 +295,16 @@ def low_range(images: ImageLike | Sequence[ImageLike]) -> str | None:
     if not given or any(a.size == 0 or not np.isfinite(a).all() for a in given):
         return None
     lo, hi = min(float(a.min()) for a in given), max(float(a.max()) for a in given)
-    if lo < 0 or not 1 < hi <= 16:
-        return None
     kinds = " and ".join(sorted({str(a.dtype) for a in given}))
+    if lo < 0:
+        return (
+            f"the images given ({kinds}) hold values in [{lo:.4g}, {hi:.4g}], below 0, as already "
+            f"normalised images do: {RAW_IMAGES}, so these are stretched from their minimum (black) to "
+            f"their maximum (white) and normalised again. Give the images before normalisation, in "
+            f"0..255 (or 0..1)."
+        )
+    if not 1 < hi <= 16:
+        return None
     return (
         f"the images given ({kinds}) span {lo:g}..{hi:g}: vislab reads numbers above 1 as 0-255 pixel "
         f"values, so these are near-black. If 16 is their white (scikit-learn's load_digits().images), "

@@ -42,7 +42,7 @@ class ShiftedPatchEmbed(nn.Module):
         x = (
             x.reshape(b, 5 * c, h // p, p, w // p, p)
             .permute(0, 2, 4, 1, 3, 5)
-            .reshape(b, (h // p) * (w // p), -1)
+            .reshape(b, (h // p) * (w // p), 5 * c * p * p)  # sizes, not -1: a batch may be empty
         )
         return self.proj(self.norm(x))
 
@@ -80,7 +80,9 @@ class Attention(nn.Module):
             out = F.scaled_dot_product_attention(
                 q * self.scale, k, v, attn_mask=allowed, dropout_p=p_drop, scale=1.0
             )
-        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, t, -1)))
+        # B × T × h·d: sizes, not -1, which an empty batch (B = 0) leaves undefined
+        out = out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)
+        return self.proj_drop(self.proj(out))
 
 
 class DropPath(nn.Module):

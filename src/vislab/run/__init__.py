@@ -270,12 +270,14 @@ class Run:
         trust_code: bool = False,
         checkpoint: str = "best",
         force: bool = False,
+        opset: int | None = None,
     ) -> Exported:
-        """Export a checkpoint (``checkpoint`` as for :meth:`evaluate`) as ``onnx`` or ``torchscript``
-        (checked against PyTorch's outputs) and, beside it, the JSON of what inference needs (input
-        shape, normalisation or ZCA, class names) and where the weights come from (its ``checkpoint``:
-        file, epoch, step mid-epoch, test accuracy). Returns (model file, JSON), an ``Exported``
-        (``vislab.export_spec``); the default place is ``<run>/export/``. A file already at ``out`` is
+        """Export a checkpoint (``checkpoint`` as for :meth:`evaluate`) as ``onnx`` (at ``opset``, None:
+        torch's default) or ``torchscript`` (checked against PyTorch's outputs) and, beside it and inside
+        the model file, the JSON of what inference needs (input shape, normalisation or ZCA, class names)
+        and where the weights come from (its ``checkpoint``: file, epoch, step mid-epoch, test accuracy).
+        Returns (model file, JSON), an ``Exported`` (``vislab.export_spec``); the default place is
+        ``<run>/export/`` (``model_last.onnx`` for ``checkpoint="last"``). A file already at ``out`` is
         replaced only with ``force=True``; a run's own files never.
 
         >>> model_file, spec = run.export("torchscript")
@@ -283,7 +285,13 @@ class Run:
         from vislab.export import export_run  # on use (see the imports)
 
         return export_run(
-            self.path, fmt, out, trust_code=trust_code, checkpoint=checkpoint, force=force
+            self.path,
+            fmt,
+            out,
+            trust_code=trust_code,
+            checkpoint=checkpoint,
+            force=force,
+            opset=opset,
         )
 
     @checked

@@ -367,6 +367,12 @@ def refuse_run_file(path: str | Path, option: str, also: Path | None = None) -> 
         if (run / "config.yaml").is_file() and (
             drawn or any(fnmatch.fnmatchcase(part.name, pat) for pat in RUN_OWN)
         ):
+            if part != resolved and not resolved.exists():  # a new file in checkpoints/, say
+                raise UserError(
+                    f"{option} '{path}' is inside the run's own {part.relative_to(run)}/ (run '{run}'): "
+                    f"vislab writes nothing into a run's {part.name}/ folder, not even with --force: "
+                    f"give another {option}, outside it."
+                )
             raise UserError(
                 f"{option} '{path}' is the run's own {resolved.relative_to(run)} (run '{run}'), which vislab "
                 f"never replaces, not even with --force: give another {option}."

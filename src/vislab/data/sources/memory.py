@@ -45,7 +45,7 @@ import torch
 
 from vislab.arguments import users_frames
 from vislab.config import DataConfig
-from vislab.data.images import low_range, to_uint8
+from vislab.data.images import RAW_IMAGES, low_range, to_uint8
 from vislab.data.sources.memory_name import data_name
 from vislab.data.sources.registry import register_source_prefix
 from vislab.data.types import ArraySet, SourceData
@@ -97,9 +97,8 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
         if lo < 0 or hi > 255:
             kind = "float" if x.dtype.kind == "f" else "integer"
             raise DataError(
-                f"x holds {kind} images with values in [{lo:.4g}, {hi:.4g}]: vislab takes raw images "
-                f"(uint8, integers in 0..255, floats in [0, 1] or 0..255) and normalises them itself "
-                f"(data.normalize). Give the images before normalisation, in 0..255."
+                f"x holds {kind} images with values in [{lo:.4g}, {hi:.4g}]: {RAW_IMAGES}. Give the "
+                f"images before normalisation, in 0..255."
             )
         if x.dtype.kind in "iu":
             x = x.astype(np.uint8)
