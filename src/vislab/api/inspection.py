@@ -87,8 +87,10 @@ def lr_find(
     as :func:`vislab.train` builds them (seeded by ``train__seed``), the lr growing exponentially from
     ``start_lr`` to ``end_lr``, stopped when the loss diverges. Nothing is written.
 
-    Returns the lrs, losses and smoothed losses of the steps taken, the ``suggestion`` (an ``optim.lr``)
-    and ``.plot()`` → Figure. ``config``, ``model``, ``data`` and ``overrides`` as :func:`vislab.train`.
+    Returns the lrs, losses and smoothed losses of the steps taken, the ``suggestion`` (an ``optim.lr``;
+    ``settings``: the keys to train with — with ``optim__head_lr`` both rates at their ratio, or the head's
+    alone where only the head trains) and ``.plot()`` → Figure. ``config``, ``model``, ``data`` and
+    ``overrides`` as :func:`vislab.train`.
 
     >>> f = vislab.lr_find(model="cnn", data="digits", optim__name="adam", steps=100)
     >>> vislab.train(model="cnn", data="digits", optim__name="adam", optim__lr=f.suggestion)

@@ -41,7 +41,8 @@ def lr_find(
     force: bool = typer.Option(False, "--force", help="Replace the plot if it exists."),
 ) -> None:
     """LR range test: train a few hundred steps at exponentially growing learning rates (stopping when
-    the loss diverges), plot the loss against the lr and suggest an optim.lr. Writes only the plot."""
+    the loss diverges), plot the loss against the lr and suggest an optim.lr (with optim.head_lr: both
+    rates at their ratio, or the head's alone where only the head trains). Writes only the plot."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.plotting.canvas import save_figure
     from vislab.training.lr_find import RangeTest
@@ -63,7 +64,8 @@ def lr_find(
             "`vislab lr-find` command again."
         ) from None
     path = save_figure(f.plot(), out)
-    lines = [*f.lines(), f"train with --set optim.lr={f.suggestion:.2g}", f"plot: {path}"]
+    sets = " ".join(f"--set {key}={value:g}" for key, value in f.settings.items())
+    lines = [*f.lines(), f"train with {sets}", f"plot: {path}"]
     for line in lines:
         _say(line)
     if f.interrupted:  # the steps taken are shown above: said, and exit 130

@@ -5,6 +5,7 @@ here are noted. (What it checks of the model itself: ``model_checks``.)"""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from vislab.data.split_notes import limit_note
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, VislabError
 from vislab.models import model_kwargs
-from vislab.models.hooks import ModelHooks
+from vislab.models.hooks import BoundHooks, ModelHooks
 from vislab.models.objects import is_users_code
 from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
@@ -102,16 +103,18 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     if note := _norm_steps_note(cfg, data, network):
         notes.append(note)
-    if note := _unread_hooks_note(cfg.model.name, network.model):
+    if note := _unread_hooks_note(cfg.model.name, network):
         notes.append(note)
     return notes
 
 
-def _unread_hooks_note(name: str, model: torch.nn.Module) -> str:
+def _unread_hooks_note(name: str, network: Network) -> str:
     """For the user's own model (``file.py:Net``, a class given to ``vislab.train``) that defines members
-    of ``ModelHooks`` (``trained_by``, ``manual_step``, ``gradcam_layer``, ...) without subclassing it:
-    vislab reads those only from a ``ModelHooks``, so none is used; else ''."""
-    if isinstance(model, ModelHooks) or not is_users_code(name):
+    of ``ModelHooks`` (``trained_by``, ``manual_step``, ``gradcam_layer``, ...) without subclassing it, and
+    so gets vislab's default hooks: vislab reads those only from a ``ModelHooks``, so none is used; else
+    ''. Not for a model whose library's hooks read them (a ``timm:<name>`` model: ``TimmHooks``)."""
+    model = network.model
+    if type(network.hooks) is not BoundHooks or not is_users_code(name):
         return ""
     found = sorted(n for n in vars(ModelHooks) if not n.startswith("_") and hasattr(type(model), n))
     if not found:
@@ -130,21 +133,26 @@ def _unread_hooks_note(name: str, model: torch.nn.Module) -> str:
 # statistics are the train data's in all but a rounding: k >= 29 at 0.1. A run of fewer batches in all
 # evaluates with statistics still weighted toward the starting values, and may score far below what its
 # weights can do (fast on 8x8 digits at its preset batch of 512: 2 batches an epoch, 20 in 10 epochs, scored
-# at chance). Without batch norm, or with statistics copied in (train.init_from, pretrained): no note.
+# at chance). Without batch norm, with statistics copied in (model.pretrained, model.weights, the layers
+# train.init_from loads: whatever values the file holds), or frozen by train.freeze (held in eval mode,
+# never updated): no note.
 START_WEIGHT_LEFT = 0.05
 
 
 def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None:
-    """``config.notes.norm_steps_note`` for a model with batch norm (whose statistics train: not frozen by
-    ``train.freeze``) trained by steps on too few batches in all; None else."""
+    """``config.notes.norm_steps_note`` for a model with batch norm whose statistics start at their initial
+    values and train (neither copied in from weights nor frozen by ``train.freeze``), trained by steps on
+    too few batches in all; None else."""
+    copied = _copied_in(cfg, network)
     momenta = [
         m.momentum
-        for m in network.model.modules()
+        for name, m in network.model.named_modules()
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
         and m.track_running_stats
         and m.momentum  # None: a cumulative average, the data's after one batch
         and not (m.affine and not m.weight.requires_grad)  # frozen whole: held in eval mode
-        and _at_start(m)  # statistics copied in (train.init_from, pretrained weights): no note
+        and not copied(f"{name}.running_mean" if name else "running_mean")
+        and _at_start(m)
     ]
     if not momenta or network.hooks.trained_by == "fit_arrays":
         return None
@@ -154,6 +162,20 @@ def _norm_steps_note(cfg: Config, data: RunData, network: Network) -> str | None
     return norm_steps_note(
         cfg.model.name, train.n_samples, train.batch_size, tc.epochs, needed, slowest
     )
+
+
+def _copied_in(cfg: Config, network: Network) -> Callable[[str], bool]:
+    """Whether the model's tensor of that (state dict) name started from trained weights: every one with
+    ``model.pretrained`` or ``model.weights`` (its builder loads them), those ``train.init_from`` took from
+    its source (not those it re-initialised or that the source lacks); none else."""
+    options = cfg.model.kwargs()
+    if options.get("pretrained") or options.get("weights"):
+        return lambda name: True
+    start = network.start
+    if start is None:
+        return lambda name: False
+    left = {*start.reinitialised, *start.new}
+    return lambda name: name in start.ours and name not in left
 
 
 def _at_start(norm: torch.nn.modules.batchnorm._BatchNorm) -> bool:

@@ -21,7 +21,8 @@ SELECT_METRICS = ("val_pacc", "val_acc", "val_loss")
 @dataclass
 class EpochRow:
     """An epoch's metrics: its training (mean loss and accuracy over the epoch's steps, the lr of its last
-    step — None in row 0, before any step —, its seconds), then the val split's when it was evaluated
+    step — None in row 0, before any step —, with ``optim.head_lr`` the head's lr at that step, its
+    seconds), then the val split's when it was evaluated
     (None when not), the test split's with ``train.track_test``, ``stopped_early`` on the row after
     which ``train.early_stop`` ended the run before its last epoch, and ``fitted`` on the one row of a model
     fitted once (``trained_by="fit_arrays"``: majority, svm), which no epoch follows."""
@@ -42,6 +43,7 @@ class EpochRow:
     test_loss: float | None = None
     stopped_early: bool = False
     fitted: bool = False
+    head_lr: float | None = None  # optim.head_lr's groups at the last step, scheduled as they train
     # keys of a stored row that this vislab does not know: kept, written back after the others
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -73,13 +75,17 @@ class EpochRow:
         return self.epoch >= epochs or self.stopped_early or self.fitted
 
     def to_json(self) -> dict[str, Any]:
-        """The row as metrics.jsonl writes it: epoch, train_loss, train_acc, lr, seconds, then — where
+        """The row as metrics.jsonl writes it: epoch, train_loss, train_acc, lr, head_lr (with
+        ``optim.head_lr``), seconds, then — where
         scored — val's acc, pacc, top5_acc (10 classes or more), loss and per-class accuracies, test's
         acc, pacc, top5_acc and loss, and ``stopped_early: true`` and ``fitted: true`` where they are so."""
         out: dict[str, Any] = {"epoch": self.epoch}
         if self.train_loss is not None:
             out.update(train_loss=self.train_loss, train_acc=self.train_acc)
-        out.update(lr=self.lr, seconds=self.seconds)
+        out["lr"] = self.lr
+        if self.head_lr is not None:
+            out["head_lr"] = self.head_lr
+        out["seconds"] = self.seconds
         if self.evaluated:
             out.update(
                 split_scores("val", self.val_acc, self.val_pacc, self.val_top5_acc, self.val_loss)

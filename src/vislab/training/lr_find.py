@@ -7,6 +7,11 @@ The loss curve is smoothed, searched and judged in :mod:`vislab.training.lr_curv
 diverged rising from its very first step (no loss after it as low) saw no descent to suggest an lr from:
 UserError saying the range starts too high, and a lower start.
 
+With ``optim.head_lr`` the head trains at its own rate: where the rest of the model trains too, the curve's
+lr is ``optim.lr`` and the head steps at head_lr/lr times it, the ratio configured, so the suggestion is
+both rates at that ratio; where only the head trains (the rest frozen by ``train.freeze``), the curve's lr
+is the head's own, and the suggestion an ``optim.head_lr``.
+
 With gradient accumulation (``train.accumulate`` = k) each step of the test, as each optimizer step of
 training, takes k batches, each loss scaled by 1/k.
 
@@ -36,7 +41,7 @@ from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
 from vislab.training.lr_curve import RULE, causal_mean, centred_mean, suggest, weak_suggestion
-from vislab.training.model_checks import user_code
+from vislab.training.model_checks import check_optimizer_trained, user_code
 from vislab.training.optim import set_lr
 from vislab.training.parts import build_optimisation, build_parts, init_from_data
 from vislab.training.runtime import Distributed, resolve_device
@@ -44,8 +49,6 @@ from vislab.training.runtime import Distributed, resolve_device
 # matplotlib (~1 s) is imported by LRFinding.plot when it draws ("on use"): the test itself needs none
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,20 @@ class LRFinding:
     accumulate: int = 1  # batches per step (train.accumulate)
     # cut short by Ctrl-C: the steps taken until then (``stopped`` says where)
     interrupted: bool = False
+    # the setting the curve's lr is: optim.head_lr where only the head trains
+    swept: str = "optim.lr"
+    # with optim.head_lr where the rest trains too: head_lr / lr, the head's lr as a multiple of the curve's
+    head_ratio: float | None = None
+
+    @property
+    def settings(self) -> dict[str, float]:
+        """The suggestion as the settings to train with (rounded to 2 significant digits): ``optim.lr``, with
+        ``optim.head_lr`` at its ratio to it as the test swept them; or ``optim.head_lr`` alone where only
+        the head trained."""
+        lr = float(f"{self.suggestion:.2g}")
+        if self.head_ratio is None:
+            return {self.swept: lr}
+        return {self.swept: lr, "optim.head_lr": float(f"{lr * self.head_ratio:.2g}")}
 
     @property
     def warning(self) -> str:
@@ -116,9 +133,22 @@ class LRFinding:
         lines = [
             f"ran {ran}" + (f"; stopped: {self.stopped}" if self.stopped else ""),
             f"lowest smoothed loss {min(self.smoothed):.4g} at lr {self.min_loss_lr:.3g}",
-            f"suggested optim.lr: {self.suggestion:.2g} ({self.rule})",
+            *self._suggested(),
         ]
         return lines + ([f"warning: {self.warning}"] if self.warning else [])
+
+    def _suggested(self) -> list[str]:
+        """The suggestion's lines: the setting the curve's lr is, then, with ``optim.head_lr``, the head's."""
+        values = list(self.settings.values())
+        lines = [f"suggested {self.swept}: {values[0]:g} ({self.rule})"]
+        if self.swept == "optim.head_lr":
+            lines.append("only the head trains (optim.head_lr): the curve's lr is the head's own")
+        elif self.head_ratio is not None:
+            lines.append(
+                f"suggested optim.head_lr: {values[1]:g}, {self.head_ratio:.3g}× optim.lr as the test "
+                f"swept the head (the ratio of optim.head_lr to optim.lr as given)"
+            )
+        return lines
 
     def plot(self) -> Figure:
         """Loss against lr (log scale): each step's loss, the smoothed curve, the suggestion marked."""
@@ -131,9 +161,8 @@ class LRFinding:
     def __repr__(self) -> str:
         what = f"{self.title}: " if self.title else ""
         cut = " (interrupted)" if self.interrupted else ""
-        return (
-            f"<LRFinding {what}suggested lr {self.suggestion:.2g} after {len(self.lrs)} steps{cut}>"
-        )
+        said = ", ".join(f"{k.removeprefix('optim.')} {v:g}" for k, v in self.settings.items())
+        return f"<LRFinding {what}suggested {said} after {len(self.lrs)} steps{cut}>"
 
     def _repr_html_(self) -> str:
         """The notebook view: what was found, then the plot inline."""
@@ -171,6 +200,7 @@ def lr_find(
         with user_code(cfg.model.name, network.model, "in the LR range test", code=network.code):
             init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
             optim = build_optimisation(cfg, network, device, len(data.train))
+            swept, ratio = _head_sweep(optim.opt, cfg.optim.lr, cfg.optim.head_lr)
             finding = lr_range_test(
                 network.model,
                 optim.opt,
@@ -184,8 +214,26 @@ def lr_find(
                 autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
                 accumulate=optim.accumulate,
             )
-    finding.title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name})"
+    head = ", the head alone" if swept == "optim.head_lr" else ""
+    finding.title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name}{head})"
+    finding.swept, finding.head_ratio = swept, ratio
     return finding
+
+
+def _head_sweep(
+    opt: torch.optim.Optimizer, lr: float, head_lr: float | None
+) -> tuple[str, float | None]:
+    """(the setting the test's lr stands for, the head's lr as a multiple of it) for ``opt``, whose head
+    groups (``optim.head_lr``) carry an ``lr_scale``: with no head_lr, optim.lr alone; with the rest of the
+    model trained too, optim.lr, the head at head_lr/lr times it (:func:`set_lr`) as in training; with the
+    head alone trained, optim.head_lr — its groups then swept at the test's lr itself (scale 1)."""
+    if head_lr is None:
+        return "optim.lr", None
+    if all("lr_scale" in group for group in opt.param_groups):
+        for group in opt.param_groups:
+            group["lr_scale"] = 1.0
+        return "optim.head_lr", None
+    return "optim.lr", head_lr / lr
 
 
 def _endless(loader: DeviceLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -194,30 +242,6 @@ def _endless(loader: DeviceLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]
     while True:
         yield from loader.epoch(epoch)
         epoch += 1
-
-
-def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
-    """UserError unless ``model`` is trained by a torch optimizer (the test sweeps its learning rate)."""
-    how = hooks_of(model).trained_by
-    if how == "fit_arrays":
-        raise UserError(
-            f"model '{name}' is fitted in one go on the whole train split (no steps, no learning rate): "
-            f"there is no learning rate to find. The LR range test works on models trained by an "
-            f"optimizer: {OPTIMIZER_MODELS}, or mlp-scratch with model.impl=optim (--set "
-            f"model.impl=optim / model__impl='optim')."
-        )
-    if how == "manual_step":
-        same = (
-            "the same network trained by torch.optim (--set model.impl=optim / model__impl='optim')"
-            if name == "mlp-scratch"
-            else "the same network trained by an optimizer (its class without trained_by="
-            "'manual_step', vislab's default)"
-        )
-        raise UserError(
-            f"model '{name}' updates its own weights (its manual_step), not through a torch optimizer, "
-            f"so the LR range test cannot drive it. Use {same}, or another model trained by an "
-            f"optimizer: {OPTIMIZER_MODELS}."
-        )
 
 
 # ----------------------------------------------------------------------------- the test itself

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from vislab.errors import ConfigError, UserCodeError, VislabError, show_note
+from vislab.errors import ConfigError, UserCodeError, UserError, VislabError, show_note
 from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
@@ -295,3 +295,32 @@ def raises_its_own(name: str) -> bool:
     Python process, whose caller gets Python's exception; not a ``file.py:Net`` reference, whose errors
     are UserCodeErrors (the command shows no traceback)."""
     return is_registered_users(name) and not is_user_reference(name)
+
+
+#: the models an optimizer trains, as the LR range test names them
+OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
+
+
+def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
+    """UserError unless ``model`` is trained by a torch optimizer (the LR range test sweeps its learning
+    rate)."""
+    how = hooks_of(model).trained_by
+    if how == "fit_arrays":
+        raise UserError(
+            f"model '{name}' is fitted in one go on the whole train split (no steps, no learning rate): "
+            f"there is no learning rate to find. The LR range test works on models trained by an "
+            f"optimizer: {OPTIMIZER_MODELS}, or mlp-scratch with model.impl=optim (--set "
+            f"model.impl=optim / model__impl='optim')."
+        )
+    if how == "manual_step":
+        same = (
+            "the same network trained by torch.optim (--set model.impl=optim / model__impl='optim')"
+            if name == "mlp-scratch"
+            else "the same network trained by an optimizer (its class without trained_by="
+            "'manual_step', vislab's default)"
+        )
+        raise UserError(
+            f"model '{name}' updates its own weights (its manual_step), not through a torch optimizer, "
+            f"so the LR range test cannot drive it. Use {same}, or another model trained by an "
+            f"optimizer: {OPTIMIZER_MODELS}."
+        )

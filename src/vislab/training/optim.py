@@ -87,6 +87,13 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
+def head_lr(optimizer: torch.optim.Optimizer | None) -> float | None:
+    """The learning rate the head's groups (``optim.head_lr``: those with an ``lr_scale``) took their last
+    step at, scheduled as they train (:func:`set_lr`); None without such groups."""
+    groups = [g for g in optimizer.param_groups if "lr_scale" in g] if optimizer else []
+    return groups[0]["lr"] if groups else None
+
+
 ONECYCLE_FLOOR = 1e-4  # onecycle's last factor: its cosine ends at optim.lr / 10,000, never at 0
 
 

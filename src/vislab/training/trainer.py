@@ -33,7 +33,7 @@ from vislab.training.divergence import check_finite, note_exploding_loss
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
 from vislab.training.fitted import fit_once
 from vislab.training.history import EpochRow, to_rows
-from vislab.training.optim import set_lr
+from vislab.training.optim import head_lr, set_lr
 from vislab.training.parts import Network, Optimisation
 from vislab.training.progress import Progress
 from vislab.training.record import Checkpoint
@@ -279,16 +279,18 @@ def _begin_epoch(t: Training) -> torch.Tensor:
 
 
 def _end_epoch(t: Training, sums: torch.Tensor, lr: float, took: float) -> EpochRow:
-    """The epoch's row: its train loss and accuracy (summed over ranks). The loop stays after the epoch's
-    last step, its running sums kept (as a signal there saves them), until ``next_epoch``: an evaluation
-    that fails can still save the epoch's training."""
+    """The epoch's row: its train loss and accuracy (summed over ranks), its lr (and optim.head_lr's). The
+    loop stays after the epoch's last step, its running sums kept (as a signal there saves them), until
+    ``next_epoch``: an evaluation that fails can still save the epoch's training."""
     loop = t.loop
     reduced = t.dist.all_reduce(sums.clone()) if t.dist.world > 1 else sums
     train_loss, train_acc = (reduced[0] / reduced[2]).item(), (reduced[1] / reduced[2]).item()
     check_finite(t, train_loss, lr)
     loop.train_time_s += took
     loop.partial = sums
-    return EpochRow(loop.epoch + 1, train_loss, train_acc, lr, seconds=round(took, 4))
+    row = EpochRow(loop.epoch + 1, train_loss, train_acc, lr, seconds=round(took, 4))
+    row.head_lr = head_lr(t.optim.opt)  # optim.head_lr's groups: their own lr, as scheduled
+    return row
 
 
 def next_epoch(t: Training, row: EpochRow) -> None:

@@ -1,7 +1,8 @@
 """A suite's dry run (``vislab suite ... --dry-run``): what running it would do to each run, seen from its
-folder alone — nothing (done), resume (from which epoch), start, retrain, failed, or busy (a live vislab
-process holds its folder) —, with the settings results.md will show of it; nothing is moved, trained or
-written, and no lock is taken."""
+folder alone — nothing (done), resume (from which epoch), start, retrain, failed (a start that would fail
+as it loads its weights too: :class:`StartChecks`), or busy (a live vislab process holds its folder) —,
+with the settings results.md will show of it; nothing is moved, trained or written, and no lock is
+taken."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from vislab.config import Config
+from vislab.data import load_splits
+from vislab.data.input_spec import InputSpec
+from vislab.data.preprocess import NormStats
 from vislab.errors import UserError
 from vislab.experiments.results.settings import (
     differing_settings,
@@ -32,7 +38,8 @@ from vislab.experiments.suites.plan import (
 from vislab.experiments.suites.spec import Suite
 from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks
-from vislab.models.registry import MODELS
+from vislab.models.registry import MODELS, build_model
+from vislab.training.finetune import init_from_run
 from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -72,11 +79,80 @@ def foresee_suite(
     check_writable(out, "the suite's runs")
     changed, how = changed_settings(plan), [_trained_by(p) for p in plan]
     sets = [_row_sets(suite, p, trained_by) for p, trained_by in zip(plan, how)]
+    starts = StartChecks([p.run_dir for p in plan if p.action in OPENS])
     return [
-        replace(_foreseen(p, suite, settings, only), trained_by=trained_by, changed=said)
+        starts.foreseen(
+            replace(_foreseen(p, suite, settings, only), trained_by=trained_by, changed=said)
+        )
         for p, settings, trained_by, said in zip(plan, changed, how, said_settings(changed, sets))
         if only is None or p.name in only or p.action == "retrain"
     ]
+
+
+class StartChecks:
+    """What a run that starts anew meets as it sets up, beyond what :func:`check_plan` checks (its config,
+    its data, its model built without weights): its model built with the weights it asks for
+    (``model.pretrained``, ``model.weights``: a builder looks for the file before it builds, so a missing
+    one costs no model) and ``train.init_from``'s checkpoint loaded into it, on the CPU, as the run's
+    set-up does (training/parts.py ``build_parts``) — each data section read once, nothing written. A
+    ``train.init_from`` of a run the suite trains (``trained``: their folders) is not there yet: not read."""
+
+    def __init__(self, trained: list[Path] = ()) -> None:
+        self._inputs: dict[str, tuple[tuple[int, ...], int] | None] = {}
+        self._trained = {folder.resolve() for folder in trained}
+
+    def foreseen(self, f: Foreseen) -> Foreseen:
+        """``f``, or, for a run that would start (or start over) and fail as it sets up, ``failed`` with
+        the run's own error."""
+        if f.action not in ("start", "retrain") or not (problem := self.mistake(f.config)):
+            return f
+        return replace(f, action="failed", said=f"{f.action}, which fails: {problem}")
+
+    def mistake(self, cfg: Config) -> str:
+        """Why a run of ``cfg`` would fail as its weights are loaded, or ""."""
+        options = cfg.model.kwargs()
+        source = self._init_from(cfg)
+        if not (source or options.get("pretrained") or options.get("weights")):
+            return ""
+        inputs = self._read(cfg)
+        if inputs is None:  # data that cannot be read: check_plan says so (or the runner meets it)
+            return ""
+        try:
+            with torch.random.fork_rng(devices=[]):
+                model = build_model(cfg.model.name, *inputs, **options)
+                if source:
+                    init_from_run(model, source)
+        except UserError as e:
+            return str(e)
+        except Exception as e:  # noqa: BLE001 - e.g. a weights file a user's builder cannot read
+            return (
+                f"building model {cfg.model.name} with its weights failed: {type(e).__name__}: {e}"
+            )
+        return ""
+
+    def _init_from(self, cfg: Config) -> str | None:
+        """``cfg``'s ``train.init_from`` to read; None without one, or for a run the suite trains."""
+        source = cfg.train.init_from
+        if not source:
+            return None
+        path = Path(source).resolve()
+        return None if self._trained.intersection([path, *path.parents]) else source
+
+    def _read(self, cfg: Config) -> tuple[tuple[int, ...], int] | None:
+        """(the model's input shape, the number of classes) of ``cfg``'s data, or None where it cannot be
+        read (never downloaded: a dry run writes nothing)."""
+        key = cfg.data.model_dump_json() + cfg.augment.model_dump_json() + cfg.train.tta
+        if key not in self._inputs:
+            try:
+                data = cfg.data.model_copy(update={"download": False})
+                splits = load_splits(data, cfg.train.seed, notes=False)
+                spec = InputSpec.build(
+                    cfg.augment, splits.sample_shape, NormStats("none"), cfg.train.tta
+                )
+                self._inputs[key] = (spec.input_shape, splits.num_classes)
+            except UserError:
+                self._inputs[key] = None
+        return self._inputs[key]
 
 
 def _row_sets(suite: Suite, p: PlannedRun, trained_by: str) -> dict[str, Any]:
