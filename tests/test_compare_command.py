@@ -87,7 +87,11 @@ def test_csv_and_md_write_results_csv_and_md(runs, tmp_path, capsys):
     out_csv, out_md = tmp_path / "t" / "table.csv", tmp_path / "table.md"
     code, text = cli(capsys, "compare", runs, "--csv", out_csv, "--md", out_md)
     assert code == 0, text
-    assert out_csv.read_text().splitlines()[0].startswith("run,model,seed,optim.lr,train_acc,")
+    assert (
+        out_csv.read_text()
+        .splitlines()[0]
+        .startswith("run,model,seed,optim.lr,test_set,train_acc,")
+    )
     assert out_md.read_text().strip() in text
     code, text = cli(capsys, "compare", runs, "--csv", out_csv)
     assert code == 2 and "already exists: give --force" in one_line(text)

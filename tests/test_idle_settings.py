@@ -108,7 +108,7 @@ def test_compare_of_adam_with_and_without_momentum_shows_no_momentum(tmp_path):
         out=tmp_path / "momentum", optim__momentum=0.9, optim__nesterov=True, **TINY_DIGITS
     )
     table = vislab.compare([a.path, b.path])
-    assert list(table.columns[:4]) == ["run", "model", "seed", "train_acc"]
+    assert list(table.columns[:5]) == ["run", "model", "seed", "test_set", "train_acc"]
     assert table["test_loss"].tolist()[0] == table["test_loss"].tolist()[1]
 
 

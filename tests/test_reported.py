@@ -100,7 +100,8 @@ def test_dlvc_compare_table_holds_the_suite_files_figures_on_the_data_used(tmp_p
     md = (tmp_path / "results.md").read_text()
     assert md.startswith("# suite dlvc-compare on fashion-mnist\n")
     assert "Data: fashion-mnist (54,000 train / 6,000 val / 10,000 test images)" in md
-    assert "| test ACC | test ACC (reported, dlvc-B) |" in md and "| **0.5000** | 0.6305 |" in md
+    assert "| test ACC | test ACC (reported, dlvc-B) |" in md and "| 0.5000 | 0.6305 |" in md
+    assert "Test set unknown for resnet18" in one_line(md)  # summaries alone: not ranked in bold
     flat = one_line(md)
     assert "DLVC assignment 1, group report B" in flat and "Measured on: CIFAR-10" in flat
     assert "dlvc-B's figures were measured on cifar10; the runs here used fashion-mnist" in flat
@@ -158,6 +159,7 @@ def test_suite_without_reported_figures_keeps_the_plain_table(tmp_path, capsys, 
             "model",
             "seed",
             "data.limit",
+            "test_set",
             *[k for k, _ in COLUMNS[1:]],
         ]
 

@@ -25,7 +25,8 @@ SCORES = {
 
 @pytest.fixture(scope="module")
 def headlines(trained, tmp_path_factory) -> dict[str, str]:
-    """Section → its headline in report.html, of a folder of copies of one finished run with ``SCORES``."""
+    """Section → its headline in report.html, of a folder of copies of one finished run with ``SCORES``
+    (a seed's config.yaml with its own train.seed)."""
     folder = tmp_path_factory.mktemp("scores") / "runs"
     for name, (acc, pacc) in SCORES.items():
         shutil.copytree(trained, folder / name)
@@ -37,6 +38,12 @@ def headlines(trained, tmp_path_factory) -> dict[str, str]:
             else:
                 summary[key] = value
         path.write_text(json.dumps(summary))
+        if (
+            "-s" in name
+        ):  # seeds of a row: each its train.seed + i, as seeds are (not one run copied)
+            config = folder / name / "config.yaml"
+            config.write_text(config.read_text().replace("  seed: 0\n", f"  seed: {name[-1]}\n"))
+            shutil.rmtree(folder / name / "checkpoints")  # which record seed 0
     with pytest.MonkeyPatch.context() as mp:
         skip_report_figures(mp)
         page = build_report(folder, log=lambda _: None).read_text()

@@ -38,12 +38,18 @@ def two_lrs(tmp_path_factory) -> tuple[Path, Path]:
 def test_compare_says_each_runs_model_seed_and_the_setting_that_changed(two_lrs):
     a, b = two_lrs
     table = vislab.compare([a, b])
-    assert list(table.columns) == ["run", "model", "seed", "optim.lr", *FIGURES]
+    assert list(table.columns) == ["run", "model", "seed", "optim.lr", "test_set", *FIGURES]
     assert table[["run", "model", "seed", "optim.lr"]].values.tolist() == [
         ["lr-0.01", "mlp", 0, 0.01],
         ["lr-0.001", "mlp", 0, 0.001],
     ]
-    assert vislab.compare([a]).columns[:4].tolist() == ["run", "model", "seed", "train_acc"]
+    assert vislab.compare([a]).columns[:5].tolist() == [
+        "run",
+        "model",
+        "seed",
+        "test_set",
+        "train_acc",
+    ]
 
 
 def test_compare_names_a_run_whose_config_cannot_be_read(two_lrs, tmp_path):
@@ -76,7 +82,8 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
     head = list(rows[0])
     assert head[:3] == ["run", "model", "seed"] and head[-len(FIGURES) :] == FIGURES
-    changed = head[3 : -len(FIGURES)]
+    changed, test_set = head[3 : -len(FIGURES) - 1], head[-len(FIGURES) - 1]
+    assert test_set == "test_set" and {r["test_set"] for r in rows} == {"1"}  # one split, seed 0
     # the model column says model.name; the majority reads no optim.* or schedule.*: they do not
     # differ for it (only model.hidden, which one model family has and the other lacks)
     assert changed == ["model.hidden", "optim.lr"]

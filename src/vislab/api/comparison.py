@@ -44,8 +44,14 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
         compare=suite.compare or "previous",
         params=found.params,
         run_dirs=found.folders,
+        order=_given_order(found),
     )
     return csv_text, markdown, found
+
+
+def _given_order(found: Found) -> list[str]:
+    """The table's rows as given, before any ``sort``: the order its test sets are numbered in."""
+    return list(found.rows if found.rows is not None else found.summaries)
 
 
 def comparison_table(
@@ -57,6 +63,7 @@ def comparison_table(
     ``reported`` (None: one suite folder's own) joins a ``reported:`` block's figures. UserError naming
     the first config.yaml that cannot be read (the command notes it under its table instead)."""
     from vislab.experiments.results.table import csv_table  # on use (see the imports)
+    from vislab.experiments.results.texts import own_splits
 
     found = find_runs(targets)
     summaries, rows, _ = _ordered(found, sort)
@@ -64,7 +71,8 @@ def comparison_table(
     if settings.unread:  # each run's config.yaml, read as Run.config reads it
         raise next(iter(settings.unread.values()))
     given = reported if reported is not None else found.suite.reported
-    table, cols = csv_table(summaries, settings, given, rows, metric)
+    splits = own_splits(summaries, rows, found.folders, _given_order(found))
+    table, cols = csv_table(summaries, settings, given, rows, metric, splits)
     return as_read_back(table), [k for k, _ in cols], found
 
 
@@ -117,9 +125,11 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
     """The table's rows (runs, or ``rows`` of seeds) ordered by ``column`` of results.csv, or by a metric
     runs are selected by (:data:`SELECTABLE`: val_loss, which the table does not show, is read from each
     summary.json, a row of seeds' mean; a note says so): best first for an accuracy or loss (highest
-    accuracy, lowest loss), else ascending; a row without a value last. UserError naming the closest
-    columns for one the table does not have."""
+    accuracy, lowest loss), else ascending; a row whose value disagrees with its runs' records
+    (``trust.doubted``) after those that agree, a row without a value last. UserError naming the
+    closest columns for one the table does not have."""
     from vislab.experiments.results.table import csv_table  # on use (see the imports)
+    from vislab.experiments.results.texts import own_splits
 
     settings, metric = _choice(found, found.summaries, rows)
     table, cols = csv_table(found.summaries, settings, found.suite.reported, rows, metric)
@@ -135,12 +145,14 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
             f"{', '.join(keys)}; or a metric runs are selected by: {', '.join(SELECTABLE)}."
         )
     best_high = column.endswith("acc")
+    doubts = own_splits(found.summaries, rows, found.folders).doubts
 
     def key(row: dict) -> tuple:
         v = row.get(column)
+        doubted = any(k.split(".")[-1] == column for k in doubts.get(row["run"], {}))
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return (0, -float(v) if best_high else float(v), "")
-        return (1, 0.0, str(v)) if v is not None and v != "" else (2, 0.0, "")
+            return (int(doubted), -float(v) if best_high else float(v), "")
+        return (2, 0.0, str(v)) if v is not None and v != "" else (3, 0.0, "")
 
     return [row["run"] for row in sorted(table, key=key)]
 

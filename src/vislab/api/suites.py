@@ -319,11 +319,13 @@ def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
     from vislab.api.comparison import as_read_back
     from vislab.experiments.results.settings import table_settings
     from vislab.experiments.results.table import csv_table
+    from vislab.experiments.results.texts import own_splits
 
     summaries = {name: RunSummary.from_json(run.summary) for name, run in finished.items()}
     folders = {name: run.path for name, run in finished.items()}
     settings = table_settings(summaries, folders, suite.rows())
-    rows, cols = csv_table(summaries, settings, suite.reported, suite.rows())
+    splits = own_splits(summaries, suite.rows(), folders)  # test_set, as results.csv has it
+    rows, cols = csv_table(summaries, settings, suite.reported, suite.rows(), splits=splits)
     return pd.DataFrame(as_read_back(rows), columns=[k for k, _ in cols]).astype({"seeds": int})
 
 

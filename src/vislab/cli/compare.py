@@ -41,7 +41,8 @@ def compare(
     csv: Path | None = typer.Option(
         None,
         "--csv",
-        help="Also write the table here as results.csv holds it (every figure in full).",
+        help="Also write the table here as results.csv holds it (every figure in full, the test_set each "
+        "row was scored on, numbered in the order given).",
     ),
     md: Path | None = typer.Option(
         None, "--md", help="Also write the table here as results.md holds it (what is printed)."
@@ -53,7 +54,9 @@ def compare(
     ),
 ) -> None:
     """Print the comparison table of finished runs, as a suite prints its own: after each run its model,
-    seed and the settings that differ, the best accuracy and loss of each column in bold. Runs that have
+    seed and the settings that differ (as its checkpoint recorded them), the best accuracy and loss of
+    each column in bold — never a row whose test set is unknown or whose summary.json figures disagree
+    with its own predictions_test.npz or metrics.jsonl (the notes name it). Runs that have
     not finished, or whose summary.json cannot be read, are left out and listed under the table with the
     fix (exit code 0); a path that is missing, a file, a folder holding no run, or no finished run: exit
     code 2."""

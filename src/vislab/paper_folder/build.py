@@ -83,9 +83,9 @@ def write_paper(
     compiled_ours: Callable[[str], bool] | None = None,
     ours: Callable[[str], bool] | None = None,
 ) -> Path:
-    """Write the paper folder of ``targets`` (one suite, run or runs folder, or several of them: a folder
-    of runs stands for its runs, named as ``vislab compare`` names them, :func:`_named`) into
-    ``out`` (default ``<target>/paper`` for one target); return the path of its main.tex.
+    """Write the paper folder of ``targets`` (one suite, run or runs folder, or several: a folder of runs
+    stands for its runs, named as compare names them) into ``out`` (default ``<target>/paper`` for one
+    target); return the path of its main.tex.
     ``trust_code``: import a run's own model file even if changed since training. ``log``: told each run
     file not read (texts.tex's notes and the tables list them too). ``keep_main``: main.tex is the user's
     (edited since vislab wrote it): left as it is, and ``log`` told so (texts.tex, which it inputs, is
@@ -105,8 +105,7 @@ def write_paper(
     _check_out(folder)
     with notes_once():  # the figures load a run's data per seed: each load's notes, said once
         figs = _draw(plan, folder, trust_code, ours) if figures else None
-        # before texts.tex: its notes name what it noted
-        write_epoch_tables(plan, folder, unread=not figures)
+        write_epoch_tables(plan, folder, unread=not figures)  # before texts.tex: its notes say it
     drawn = list(figs.saved.values()) if figs is not None else None
     _write_texts(plan, settings, folder, drawn, title, keep_main, made_from=_made_from(targets))
     if figs is not None:  # figures.tex names the new ones only now: the earlier build's may go

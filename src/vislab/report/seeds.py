@@ -19,6 +19,7 @@ from vislab.experiments.results.data_used import (
     rows_with_own_test_sets,
 )
 from vislab.experiments.results.model_options import not_taken_note
+from vislab.experiments.results.recorded import edited_note
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.seed_rows import alike_seeds
 from vislab.experiments.results.settings import (
@@ -104,6 +105,7 @@ def own_splits(plan: Planned) -> OwnSplits:
         plan.runs,
         plan.files.predictions,
         plan.complete,
+        metrics=plan.files.metrics,  # the val figures checked too, each file read once
     )
 
 
@@ -200,6 +202,9 @@ def table_context(plan: Planned) -> dict:
             p
             for p in (
                 unread_note(settings.unread),
+                edited_note(
+                    {n: plan.runs[n] for n in plan.complete if n in plan.runs}, plan.configs
+                ),
                 seeds_note(plan),
                 not_taken_note(readable.columns.values, readable.columns.keys),  # an mlp's widths
             )

@@ -14,6 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from vislab.errors import UserError
+from vislab.experiments.results.told_splits import (
+    Test,
+    by_config,
+    differ,
+    split_or_none,
+)
+from vislab.experiments.results.told_splits import told as told_of
+from vislab.experiments.results.trust import doubted, doubted_sentence, metrics_rows
 from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
@@ -42,22 +50,28 @@ def samples_word(summary: RunSummary) -> str:
 def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = ()) -> str:
     """What the runs were trained and scored on, from their summaries: dataset and split sizes; and
     where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ;
-    and, of :class:`OwnSplits`, the rows scored on different test sets (``apart``) and those it could not
-    tell of (a seed's test predictions unreadable)."""
+    and, of :class:`OwnSplits`, the rows scored on different test sets (``apart``), those it could not
+    tell of (a seed's test predictions unreadable; a run without them: ``blind``) and the rows whose
+    figures disagree with their runs' own records (``doubts``: ``trust.doubted``)."""
     line = _sizes_line(summaries)
     if own_splits:
         line = (
             f"{line} The seeds of {and_list(own_splits)} each drew their own train/val/test split "
             f"(with their train.seed): the sizes are each seed's, and the seeds' test images differ."
         )
-    apart = own_splits.apart if isinstance(own_splits, OwnSplits) else []
-    unknown = own_splits.unknown if isinstance(own_splits, OwnSplits) else []
-    return " ".join([line, *([apart_sentence(apart)] if apart else []), *unknown])
+    if not isinstance(own_splits, OwnSplits):
+        return line
+    own = own_splits
+    apart = [apart_sentence(own.apart, own.test_set)] if own.apart else []
+    said = [told_sentence(own.told), blind_sentence(own.blind), doubted_sentence(own.doubts)]
+    return " ".join([line, *apart, *own.unknown, *(s for s in said if s)])
 
 
-def apart_sentence(apart: Sequence[Sequence[str]]) -> str:
-    """The data line's sentence on rows scored on different test sets (``apart``: the rows of each)."""
-    sets = "; ".join(f"test set {i}: {', '.join(rows)}" for i, rows in enumerate(apart, 1))
+def apart_sentence(apart: Sequence[Sequence[str]], numbers: Mapping[str, int] | None = None) -> str:
+    """The data line's sentence on rows scored on different test sets (``apart``: the rows of each;
+    ``numbers``: row → its test set's number, :class:`OwnSplits`' ``test_set``; default 1, 2, ...)."""
+    numbered = [((numbers or {}).get(rows[0], i), rows) for i, rows in enumerate(apart, 1)]
+    sets = "; ".join(f"test set {n}: {', '.join(rows)}" for n, rows in numbered)
     return (
         f"Rows scored on different test images (their train/val/test splits differ: drawn with another "
         f"train.seed, or other data settings) — {sets}. Their test figures are not of the same images: "
@@ -65,21 +79,67 @@ def apart_sentence(apart: Sequence[Sequence[str]]) -> str:
     )
 
 
+def told_sentence(told: Mapping[str, str]) -> str:
+    """The data line's sentence on the rows whose test set their config tells (``told``: row → what it
+    says beside another row), "" when none."""
+    if not told:
+        return ""
+    said = "; ".join(f"{row} ({what})" if what else row for row, what in told.items())
+    return (
+        f"Test set told by config.yaml alone (no predictions_test.npz; train.seed and the data.* "
+        f"settings that draw the split compared instead) for {said}."
+    )
+
+
+def blind_sentence(blind: Mapping[str, str]) -> str:
+    """The data line's sentence on the rows whose test set is unknown (``blind``: row → why, and what
+    its config says of its split), "" when none."""
+    named = {row: why for row, why in blind.items() if why}  # "": said apart (the file named)
+    if not named:
+        return ""
+    said = "; ".join(f"{row} ({why})" for row, why in named.items())
+    return (
+        f"Test set unknown for {said}: {'its' if len(named) == 1 else 'their'} test figures are not "
+        f"ranked in bold; give the run folder with its predictions_test.npz, as vislab train writes it."
+    )
+
+
 class OwnSplits(list[str]):
     """The rows of seeds whose seeds drew their own split (:func:`rows_with_own_test_sets`); ``apart``:
     the rows scored on one test set each, grouped by it, where rows of one dataset were scored on
-    different ones ([] otherwise); and ``unknown``: for each row it cannot tell of, as a seed's
-    predictions_test.npz could not be read, a sentence naming that file (:func:`data_line` adds both)."""
+    different ones ([] otherwise); ``unknown``: for each row of seeds it cannot tell of, as a seed's
+    predictions_test.npz could not be read, a sentence naming that file; ``test_set``: row → the number
+    of the test set it was scored on (numbered in the order the rows were given, whatever order a table
+    sorts them in; none for a row of seeds each on their own, or one whose test set is unknown);
+    ``told``: row → what its config.yaml says of its test set, as it has no predictions_test.npz
+    (``told_splits.told``); ``blind``: row → why its test set is unknown (no predictions_test.npz, nor
+    a config.yaml to read); ``doubts``: row →
+    its figures that disagree with its runs' records (``trust.doubted``). :func:`data_line` says all of
+    these; :func:`row_datasets` ranks no ``blind`` or doubted row in bold (:attr:`unranked`)."""
 
     def __init__(
         self,
         rows: Sequence[str] = (),
         unknown: Sequence[str] = (),
         apart: Sequence[Sequence[str]] = (),
+        *,
+        test_set: Mapping[str, int] | None = None,
+        blind: Mapping[str, str] | None = None,
+        doubts: Mapping[str, dict[str, str]] | None = None,
+        told: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(rows)
         self.unknown = list(unknown)
         self.apart = [list(group) for group in apart]
+        self.test_set = dict(test_set or {})
+        self.blind = dict(blind or {})
+        self.doubts = dict(doubts or {})
+        self.told = dict(told or {})
+
+    @property
+    def unranked(self) -> set[str]:
+        """The rows never ranked in bold: test set unknown, or figures not their runs' own."""
+        return {*self.blind, *(row for row, d in self.doubts.items() if d)}
 
 
 def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
@@ -117,15 +177,18 @@ def row_datasets(
     """Each table row's dataset (``data`` of its summary; a row of seeds, ``rows``: row → its runs, its
     first finished run's), for ``cells.bold_cells``; with its test set where rows of one dataset were
     scored on different ones (``own``: :class:`OwnSplits`, its ``apart``), so that bold ranks only the
-    rows of one test set."""
+    rows of one test set; and a row of its own, ranked against none, for each row whose test set is
+    unknown or whose figures are not its runs' own (:attr:`OwnSplits.unranked`)."""
     firsts = {
         r: next((n for n in names if n in summaries), "") for r, names in (rows or {}).items()
     }
     apart = own.apart if isinstance(own, OwnSplits) else []
+    unranked = own.unranked if isinstance(own, OwnSplits) else set()
     test_set = {row: i for i, group in enumerate(apart, 1) for row in group}
     return [
         str(summaries.get(firsts.get(r["run"], r["run"]), RunSummary()).data)
         + (f"{_TEST_SET}{test_set[r['run']]}" if r["run"] in test_set else "")
+        + (f"{_TEST_SET}unknown {r['run']}" if r["run"] in unranked else "")
         for r in table
     ]
 
@@ -151,59 +214,138 @@ def rows_with_own_test_sets(
     runs: dict[str, Path],
     read: Callable[[Path], SavedPredictions | None] | None = None,
     summaries: Mapping[str, RunSummary] | None = None,
+    order: Sequence[str] = (),
+    metrics: Callable[[Path], list[dict]] | None = None,
 ) -> OwnSplits:
     """The rows (row → its runs) of seeds whose seeds' test sets differ (:func:`own_test_sets`), read
     from each run's predictions_test.npz in ``runs`` (run → folder) by ``read`` (default
-    ``RunDir.read_predictions``; a report's: the build's one read of each); and ``apart``: the other
+    ``RunDir.read_predictions``; a report's: the build's one read of each); ``apart``: the other
     rows grouped by their test set where rows of one dataset (their ``summaries``' data) were scored on
-    different ones (:func:`own_test_sets` again: the same rule). A row that does not differ by its
-    readable seeds but has a seed whose file cannot be read is not known: ``unknown`` names it."""
-    read = read or _read_predictions
-    out, unknown, one = [], [], {}
+    different ones (:func:`own_test_sets` again: the same rule), and each row's ``test_set``, numbered
+    in ``order`` (the rows as given, whatever order a table sorts them in; default ``rows``'). A row
+    that does not differ by its readable seeds but has a seed whose file cannot be read is not known:
+    ``unknown`` names it; one with a run without the file is ``told`` by its runs' config.yaml (their
+    ``told_splits.SPLIT_KEYS``), or ``blind`` without one. ``doubts``: each row's figures that disagree with
+    the same files and its metrics.jsonl's (``trust.doubted``), read by ``metrics`` (a build's; default
+    ``RunDir.read_metrics``, unless a build's ``read`` is given alone: then its test figures only)."""
+    check = metrics is not None or read is None  # a build's reads: each file once
+    read, summaries = read or _read_predictions, summaries or {}
+    out, unknown, one, blind, doubts, told = [], [], {}, {}, {}, []
     for row, names in rows.items():
-        tests, unread = _saved_tests([n for n in names if n in runs], runs, read)
-        if len(tests) > 1 and own_test_sets([t for _, t in tests]):
+        tests, unread, missing = _saved_tests(names, runs, read)
+        doubts[row] = _doubts(row, names, runs, dict(tests), summaries, metrics, check)
+        configs = by_config(names, runs, dict(tests)) if missing and not unread else None
+        seen = [t for _, t in tests] if configs is None else list(configs.values())
+        if len(seen) > 1 and (own_test_sets(seen) if configs is None else differ(seen)):
             out.append(row)
-        elif unread and len(names) > 1:
-            unknown.append(
-                f"Whether the seeds of {row} drew their own train/val/test split is not known: "
-                f"{'; '.join(unread)}."
-            )
-        elif tests and not unread:  # one test set: its first run's
-            data = (summaries or {}).get(tests[0][0], RunSummary()).data
-            one[row] = (data, tests[0][1])
-    return OwnSplits(out, unknown, _by_test_set(one))
+        elif unread or (missing and configs is None):
+            blind[row], apart = _unknown_split(row, names, unread, missing)
+            unknown += [apart] if apart else []
+        if configs is not None:
+            told.append(row)
+        if row not in out and row not in blind and seen:  # one test set: its first run's
+            first = tests[0][0] if configs is None else next(iter(configs))
+            one[row] = (summaries.get(first, RunSummary()).data, seen[0], first)
+    groups = _by_test_set(one, [*order, *rows], runs)
+    return OwnSplits(
+        out,
+        unknown,
+        [g for d, g in groups if [d2 for d2, _ in groups].count(d) > 1],
+        test_set={row: i for i, (_, group) in enumerate(groups, 1) for row in group},
+        blind=blind,
+        doubts={row: d for row, d in doubts.items() if d},
+        told={row: told_of(row, one, runs) for row in told},
+    )
+
+
+def _unknown_split(
+    row: str, names: list[str], unread: list[str], missing: list[str]
+) -> tuple[str, str | None]:
+    """For a row whose test set is not known (``unread``: its seeds' files that cannot be read;
+    ``missing``: its runs without one, nor a config to tell by): why, for the data line's "Test set
+    unknown" ("" where a sentence of its own says it), and that sentence (None if none)."""
+    if unread and len(names) > 1:
+        said = f"Whether the seeds of {row} drew their own train/val/test split is not known: "
+        return "", f"{said}{'; '.join(unread)}."
+    why = f"{_whose(row, missing)} no predictions_test.npz, nor a config.yaml to tell its split by"
+    return "; ".join(unread) or why, None
+
+
+def _whose(row: str, missing: list[str]) -> str:
+    """Who has no file: "it has", or the runs of a row of seeds ("a-s1 has")."""
+    return (
+        "it has"
+        if missing == [row]
+        else f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'}"
+    )
 
 
 def _saved_tests(
     names: list[str], runs: dict[str, Path], read: Callable[[Path], SavedPredictions | None]
-) -> tuple[list[tuple[str, SavedPredictions]], list[str]]:
-    """The runs ``names``' saved test predictions (run, what ``read`` gave; a run without any left
-    out), and the messages naming each file that cannot be read."""
-    tests, unread = [], []
-    for name in names:  # a failed seed has no folder to read
+) -> tuple[list[tuple[str, SavedPredictions]], list[str], list[str]]:
+    """The runs ``names``' saved test predictions (run, what ``read`` gave), the messages naming each
+    file that cannot be read, and the runs with no such file (or no folder here)."""
+    tests, unread, missing = [], [], []
+    for name in names:
         try:
-            saved = read(runs[name])
+            saved = read(runs[name]) if name in runs else None
         except UserError as e:  # damaged: the row's figures note it too
             unread.append(" ".join(str(e).split()).rstrip("."))  # names the file
             continue
         if saved is not None:
             tests.append((name, saved))
-    return tests, unread
+        else:
+            missing.append(name)
+    return tests, unread, missing
 
 
-def _by_test_set(one: dict[str, tuple[str | None, SavedPredictions]]) -> list[list[str]]:
-    """The rows of ``one`` (row → its dataset and its one test set) grouped by test set, those of a
-    dataset whose rows were scored on more than one; [] when every dataset's rows share theirs."""
-    groups: list[tuple[str | None, SavedPredictions, list[str]]] = []
-    for row, (data, test) in one.items():
-        same = (g for d, t, g in groups if d == data and not own_test_sets([t, test]))
+def _doubts(
+    row: str,
+    names: list[str],
+    runs: dict[str, Path],
+    saved: dict[str, SavedPredictions],
+    summaries: Mapping[str, RunSummary],
+    metrics: Callable[[Path], list[dict]] | None,
+    check: bool = True,
+) -> dict[str, str]:
+    """The figures of ``row``'s runs that disagree with their records (``trust.doubted``; their
+    metrics.jsonl read by ``metrics``, where ``check``), each named by its run where it is not the
+    row's own."""
+    out = {}
+    for name in names:
+        if name in summaries and name in runs:
+            rows = metrics_rows(runs[name], metrics) if check else []
+            for key, text in doubted(summaries[name], saved.get(name), rows).items():
+                out[key if name == row else f"{name}.{key}"] = (
+                    text if name == row else f"{name} {text}"
+                )
+    return out
+
+
+def _by_test_set(
+    one: dict[str, tuple[str | None, Test, str]], order: Sequence[str], runs: dict[str, Path]
+) -> list[tuple[str | None, list[str]]]:
+    """The rows of ``one`` (row → its dataset, its one test set and its first run) grouped by test set
+    (:func:`_same_test`), each with its dataset, the groups in ``order`` of their first row."""
+    groups: list[tuple[str | None, tuple[Test, str], list[str]]] = []
+    for row in sorted(one, key=[*order, *one].index):
+        data, test, first = one[row]
+        same = (g for d, t, g in groups if d == data and _same_test(t, (test, first), runs))
         if (group := next(same, None)) is not None:
             group.append(row)
         else:
-            groups.append((data, test, [row]))
-    datasets = [d for d, _, _ in groups]
-    return [g for d, _, g in groups if datasets.count(d) > 1]
+            groups.append((data, (test, first), [row]))
+    return [(d, g) for d, _, g in groups]
+
+
+def _same_test(a: tuple[Test, str], b: tuple[Test, str], runs: dict[str, Path]) -> bool:
+    """Whether two test sets (each with its run) are one: by their saved predictions where both have
+    them (:func:`own_test_sets`), else by the split settings of their runs' configs (none: not one)."""
+    (x, run_x), (y, run_y) = a, b
+    if isinstance(x, SavedPredictions) and isinstance(y, SavedPredictions):
+        return not own_test_sets([x, y])
+    mine, theirs = split_or_none(x, run_x, runs), split_or_none(y, run_y, runs)
+    return mine is not None and mine == theirs
 
 
 def _read_predictions(run_dir: Path) -> SavedPredictions | None:

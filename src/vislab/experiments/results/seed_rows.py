@@ -6,13 +6,14 @@ with other settings (``vislab train --resume DIR/<run> --epochs 3``) is not aver
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
 from vislab.errors import UserError
 from vislab.experiments.results.model_options import NOT_TAKEN, at_model_default
-from vislab.experiments.results.settings import WRITES_ONLY, flat_settings, read_settings
+from vislab.experiments.results.settings import WRITES_ONLY, read_settings
 
 # what seeds of one row may differ in: their seed, and what leaves results alone (where and how they ran)
 SEEDS_MAY_DIFFER = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, "train.seed")
@@ -87,9 +88,8 @@ def _seed_differences(
     cannot be read."""
     read, found = [], []
     for name in names:
-        cfg = configs.get(name)
         try:
-            read.append(flat_settings(cfg.to_dict()) if cfg else read_settings(run_dirs[name]))
+            read.append(read_settings(run_dirs[name], configs.get(name)))
         except (UserError, KeyError):
             return []  # its settings are unknown: the table's note on unread settings says so
         unset = at_model_default(read[-1])
@@ -99,4 +99,24 @@ def _seed_differences(
         f"{k} ({', '.join(f'{n} {s.get(k, NOT_TAKEN)}' for n, s in zip(names, read))})"
         for k in keys
         if any(s.get(k) != found[0].get(k) for s in found[1:])
-    ]
+    ] + _seeds_not_drawn(names, [s.get("train.seed") for s in read])
+
+
+_INDEX = re.compile(r"-s(\d+)$")  # a seed run's index i in its name, <row>-s<i>
+
+
+def _seeds_not_drawn(names: list[str], seeds: list[object]) -> list[str]:
+    """``train.seed (run seed, ...: ...)`` where the runs ``names`` were not trained with their row's
+    seeds: each run ``<row>-s<i>`` with one train.seed + i (as vislab suite --seeds N trains them) —
+    or, not so named, each with a seed of its own; [] where they were (or a seed is unknown)."""
+    index = [int(m[1]) if (m := _INDEX.search(n)) else None for n in names]
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        return []
+    if None not in index:
+        drawn = len({s - i for s, i in zip(seeds, index)}) == 1  # type: ignore[operator]
+        rule = "not one train.seed + i for <row>-s<i>"
+    else:
+        drawn = len(set(seeds)) == len(seeds)
+        rule = "not a seed each"
+    said = ", ".join(f"{n} {s}" for n, s in zip(names, seeds))
+    return [] if drawn else [f"train.seed ({said}: {rule})"]

@@ -49,16 +49,10 @@ from vislab.experiments.results.model_options import (
     model_of,
     with_model_defaults,
 )
+from vislab.experiments.results.recorded import WRITES_ONLY, flat_settings, recorded_settings
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
-WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
-    "train.figures",
-    "train.log_every",
-    "train.track_grad_norm",
-    "train.track_test",
-    "train.eval_at_start",
-)
 SHOWN_APART = ("model.name", "train.seed")  # the model and seed columns
 NOT_SHOWN = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, *SHOWN_APART)
 IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the run
@@ -79,27 +73,17 @@ class Settings:
     unset: dict[str, set[str]] = field(default_factory=dict)
 
 
-def flat_settings(tree: dict, prefix: str = "") -> dict[str, Any]:
-    """A config tree as {dotted key: value} (``{"optim": {"lr": 0.1}}`` → ``{"optim.lr": 0.1}``); lists
-    are values (``model.hidden``: ``[64, 32]``), an empty mapping gives no key."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flat_settings(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def read_settings(run_dir: Path) -> dict[str, Any]:
+def read_settings(run_dir: Path, cfg: Config | None = None) -> dict[str, Any]:
     """The run's config.yaml as :func:`flat_settings`, read as ``Run.config`` reads it (validated, each
-    setting as that run did it: ``RunDir.load_config``). UserError naming the file when it is missing,
-    unreadable or no longer a valid config."""
+    setting as that run did it: ``RunDir.load_config``; ``cfg``: already read, a report's), each
+    setting its checkpoint recorded as the checkpoint has it (:func:`recorded_settings`: config.yaml may
+    have been edited since). UserError naming the file when it is missing, unreadable or no longer a
+    valid config."""
     run = RunDir(run_dir)
-    cfg = run.load_config()
+    cfg = cfg if cfg is not None else run.load_config()
     if cfg is None:
         raise UserError(run.config_missing())
-    return flat_settings(cfg.to_dict())
+    return {**flat_settings(cfg.to_dict()), **(recorded_settings(run_dir) or ({}, ""))[0]}
 
 
 def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
@@ -218,16 +202,14 @@ def _read_all(
     summaries: dict[str, RunSummary], run_dirs: dict[str, Path], configs: dict[str, Config]
 ) -> tuple[dict[str, _Sides], dict[str, UserError]]:
     """(run → its :func:`_sides`, run → why its settings could not be read) for the runs of
-    ``summaries``; a run's settings are ``configs``' or :func:`read_settings`."""
+    ``summaries``; a run's settings are :func:`read_settings`' (its config.yaml: ``configs``' or read
+    here, and what its checkpoint recorded)."""
     sides, unread = {}, {}
     for name in summaries:
         try:
             if name not in run_dirs:
                 raise UserError(f"run '{name}' has no folder here: its settings are unknown.")
-            cfg = configs.get(name)
-            read = (
-                flat_settings(cfg.to_dict()) if cfg is not None else read_settings(run_dirs[name])
-            )
+            read = read_settings(run_dirs[name], configs.get(name))
         except UserError as e:
             unread[name] = e
             continue

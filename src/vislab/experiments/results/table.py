@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vislab.experiments.results.data_used import OwnSplits
 from vislab.experiments.results.model_options import taken
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -62,6 +63,9 @@ def reported_key(key: str, source: str) -> str:
     """The column of figure ``key`` as ``source`` reported it, e.g. ``test_acc_reported_dlvc-B``."""
     return f"{key}_reported_{source}"
 
+
+# the figure columns: a table's columns after what each run was
+FIGURES = {key for key, _ in COLUMNS[1:]}
 
 SEEDS = (
     "seeds",
@@ -224,15 +228,42 @@ def csv_table(
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
     metric: str | None = None,
+    splits: OwnSplits | None = None,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
     """results.csv's rows and columns (what ``vislab.compare`` and ``run_suite().table`` return): a row
     per run, or per row of seeds (``rows``: mean, ``<key>_std``, N); after the run, ``settings``'
     columns (its model, seed and the settings the runs changed, or a sweep's swept values), a model
-    option the row's model does not have empty (:func:`model_options.taken`); a sweep's ``metric``
+    option the row's model does not have empty (:func:`model_options.taken`); then, given ``splits``
+    (``data_used.rows_with_own_test_sets``), :func:`with_test_sets`' columns; a sweep's ``metric``
     too (:func:`figure_columns`)."""
     figures = figure_rows(summaries, rows, reported, metric)
     cols = columns(reported, rows is not None, metric)
-    return with_std_columns(*with_settings(figures, cols, settings, taken))
+    table, cols = with_std_columns(*with_settings(figures, cols, settings, taken))
+    return with_test_sets(table, cols, splits) if splits is not None else (table, cols)
+
+
+TEST_SET = ("test_set", "test set")  # the number of the test set a row was scored on
+
+
+def with_test_sets(
+    rows: list[dict], cols: list[tuple[str, str]], splits: OwnSplits
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Rows and columns with, before the figures, ``test_set``: the number of the test set each row was
+    scored on (``splits.test_set``, as the data line numbers them; empty where it is unknown, or each
+    seed of the row drew its own), and ``doubted`` where a row's figures disagree with its runs' records
+    (the figures, by key; ``trust.doubted``)."""
+    doubts = splits.doubts
+    added = [TEST_SET, *([("doubted", "doubted")] if doubts else [])]
+    out = [
+        dict(
+            r,
+            test_set=splits.test_set.get(r["run"]),
+            **({"doubted": ", ".join(doubts.get(r["run"], {})) or None} if doubts else {}),
+        )
+        for r in rows
+    ]
+    at = next((i for i, (k, _) in enumerate(cols) if k in FIGURES), len(cols))
+    return out, [*cols[:at], *added, *cols[at:]]
 
 
 def figure_rows(

@@ -36,6 +36,7 @@ from vislab.experiments.results.provenance import (
     provenance_line,
     swept_metric,
 )
+from vislab.experiments.results.recorded import edited_note
 from vislab.experiments.results.reported import (
     ReportedLike,
     as_reported,
@@ -143,26 +144,29 @@ def results_texts(
     params: dict[str, dict[str, Any]] | None = None,
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
+    order: Sequence[str] = (),
 ) -> tuple[str, str]:
     """results.csv's text (finished runs, full precision) and results.md's (title, table with its best cells
-    bold, notes, reported figures' sources, failures). After each run: its model, seed and the settings
-    changed (``run_dirs``, default ``out/<run>``), or a sweep's ``params`` and metric. ``rows`` (row → its
-    seeds): mean ± std and N (the CSV's ``<key>_std``), each group's verdicts. ``note``: under the table."""
+    bold, notes, reported figures' sources, failures). After each run: its model, seed, the settings changed
+    (``run_dirs``, default ``out/<run>``) or a sweep's ``params`` and metric, its test set (numbered in
+    ``order``: default the table's). ``rows`` (row → its seeds): mean ± std and N, each group's verdicts;
+    ``note``: under the table."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     rows, unlike = _alike_rows(out, summaries, rows, dirs)
     reported, seeded = as_reported(reported), rows is not None
     settings, metric = table_choice(out, summaries, dirs, rows, params)
     figures = figure_rows(summaries, rows, reported, metric)
-    table, cols = csv_table(summaries, settings, reported, rows, metric)
+    own = own_splits(summaries, rows, dirs, order)  # own splits, other or unknown test sets, doubts
+    table, cols = csv_table(summaries, settings, reported, rows, metric, own)
     readable = for_people(settings)  # a few settings as columns, more listed under the table
     shown, shown_cols = with_settings(
         figures, columns(reported, seeded, metric), readable.columns, param_cell
     )
-    own = _own_splits(summaries, rows, dirs)  # each seed its own split; rows on other test sets
     bold = bold_cells(figures, shown_cols, data := row_datasets(figures, summaries, rows, own))
     under = (
         note,
         unread_note(settings.unread),
+        edited_note({n: dirs[n] for n in summaries if n in dirs}),
         unlike,
         not_taken_note(readable.columns.values, readable.columns.keys),
         bold_note(seeded, mixes_data(data)) if bold else "",
@@ -170,7 +174,6 @@ def results_texts(
         _fitted_sentence(summaries, rows),
         "" if seeded else verdicts_need_seeds(groups, compare),
     )
-    cited = row_summaries(summaries, rows) if seeded else summaries  # a row's seeds, each
     return to_csv(table, cols), (
         _markdown_head(out, title, summaries, rows, dirs, own)
         + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
@@ -178,7 +181,7 @@ def results_texts(
         + "".join(f"\n{line}\n" for line in under if line)
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
         + failures_markdown(failures)
-        + reported_notes(reported, cited)
+        + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
     )
 
 
@@ -205,17 +208,19 @@ def _alike_rows(
     return (alike if any(len(names) > 1 for names in alike.values()) else None), note
 
 
-def _own_splits(
+def own_splits(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]] | None,
     run_dirs: Mapping[str, Path],
+    order: Sequence[str] = (),
 ) -> OwnSplits:
-    """The rows of seeds that each drew their own split and the rows scored on different test sets
-    (``rows_with_own_test_sets``, each finished run's predictions_test.npz read once)."""
+    """The rows of seeds that each drew their own split, the rows scored on different test sets (their
+    test sets numbered in ``order``), those whose test set is unknown and those whose figures are not
+    their runs' own (``rows_with_own_test_sets``, each finished run's predictions_test.npz read once)."""
     rows = rows if rows is not None else {name: [name] for name in summaries}
     finished = {r: [n for n in ns if n in summaries] for r, ns in rows.items()}
     dirs = {n: Path(run_dirs[n]) for n in summaries if n in run_dirs}
-    return rows_with_own_test_sets(finished, dirs, summaries=summaries)
+    return rows_with_own_test_sets(finished, dirs, summaries=summaries, order=order)
 
 
 def _markdown_head(
@@ -227,7 +232,7 @@ def _markdown_head(
     own: OwnSplits,
 ) -> str:
     """results.md above its table: the title with the data used, the data line (``own``:
-    :func:`_own_splits`), how the runs were made (:func:`made_line`) and, with seeds, what a cell is."""
+    :func:`own_splits`), how the runs were made (:func:`made_line`) and, with seeds, what a cell is."""
     head = f"# {titled(title, summaries)}\n\n" if title else ""
     head += f"{data_line(summaries, own)}\n\n" if summaries else ""
     head += f"{made}\n\n" if (made := made_line(out, summaries, rows, run_dirs)) else ""

@@ -1,0 +1,129 @@
+"""Whether a run's figures are its own: summary.json's accuracies checked against what the run recorded
+beside them — its test ones against its saved test predictions (predictions_test.npz: probabilities and
+labels), its train and val ones against its best epoch's row of metrics.jsonl — and each against [0, 1].
+A summary.json edited by hand (a test ACC of 0.99 where the predictions give 0.7533) disagrees: the
+tables name the figure, what summary.json claims and what the run recorded, and never rank such a row
+in bold (``data_used.row_datasets``). One check, where the tables read their runs' saved test
+predictions (``data_used.rows_with_own_test_sets``), for every table (results.md, ``vislab compare``,
+report.html, the paper)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vislab.errors import Note, UserError
+from vislab.training.rundir import RunDir, SavedPredictions
+from vislab.training.summary import RunSummary
+
+# summary.json's accuracies: each a share of samples, within [0, 1]
+ACCURACIES = (
+    "train_acc",
+    "val_acc",
+    "val_pacc",
+    "val_top5_acc",
+    "test_acc",
+    "test_pacc",
+    "test_top5_acc",
+)
+_EXACT = 1e-9  # float rounding: a figure copied from the run's records, or computed again as it was
+TOP5_MIN_CLASSES = 10  # as training.metrics: top-5 only of 10 classes or more
+
+
+def doubted(
+    summary: RunSummary, saved: SavedPredictions | None, rows: Sequence[dict] = ()
+) -> dict[str, str]:
+    """Figure → what summary.json claims beside what the run recorded (``'test_acc 0.9900
+    (predictions_test.npz: 0.7533)'``), for each accuracy that is outside [0, 1] or disagrees with the
+    run's own records (``saved``: its predictions_test.npz, None where it has none; ``rows``: its
+    metrics.jsonl's, :func:`metrics_rows`) beyond float rounding; {} when all agree (a figure without a
+    record is not checked)."""
+    recorded = {**_from_predictions(saved), **_from_metrics(summary, rows)}
+    out = {}
+    for key in ACCURACIES:
+        claimed = summary.score(key)
+        if not isinstance(claimed, (int, float)) or isinstance(claimed, bool):
+            continue
+        if not 0 <= claimed <= 1:
+            out[key] = f"{key} {claimed:.4f} (outside [0, 1])"
+        elif key in recorded and abs(claimed - recorded[key][0]) > recorded[key][2]:
+            value, where, _ = recorded[key]
+            out[key] = f"{key} {claimed:.4f} ({where}: {value:.4f})"
+    return out
+
+
+def _from_predictions(saved: SavedPredictions | None) -> dict[str, tuple[float, str, float]]:
+    """The test accuracies the saved predictions give: figure → (value, source, tolerance); the
+    tolerance counts the samples whose top classes tie (either may have been predicted)."""
+    if saved is None or len(saved.labels) == 0:
+        return {}
+    where, probs, labels = "predictions_test.npz", saved.probs, saved.labels
+    n, k = probs.shape
+    order = np.argsort(-probs, axis=1, kind="stable")
+    top = np.take_along_axis(probs, order, axis=1)
+    hit = order[:, 0] == labels
+    recall = [hit[labels == c].mean() for c in range(k) if (labels == c).any()]
+    tied = int((top[:, 0] == top[:, 1]).sum()) if k > 1 else 0
+    out = {
+        "test_acc": (float(hit.mean()), where, tied / n + _EXACT),
+        "test_pacc": (
+            float(np.mean(recall)),
+            where,
+            tied / min(np.bincount(labels)[labels]) + _EXACT,
+        ),
+    }
+    if k >= TOP5_MIN_CLASSES:
+        in_top5 = (order[:, :5] == labels[:, None]).any(1)
+        tied5 = int((top[:, 4] == top[:, 5]).sum()) if k > 5 else 0
+        out["test_top5_acc"] = (float(in_top5.mean()), where, tied5 / n + _EXACT)
+    return out
+
+
+def metrics_rows(run_dir: Path, read: Callable[[Path], list[dict]] | None = None) -> list[dict]:
+    """The run's metrics.jsonl rows, read by ``read`` (a build's one read of each; default
+    ``RunDir.read_metrics``, a row cut short said by the tables' other notes, not here); none where the
+    file cannot be read (the tables' notes name it)."""
+    try:
+        if read is not None:
+            return read(run_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Note)
+            return RunDir(run_dir).read_metrics()
+    except UserError:
+        return []
+
+
+def _from_metrics(summary: RunSummary, rows: Sequence[dict]) -> dict[str, tuple[float, str, float]]:
+    """The train and val accuracies of the best epoch's row of the run's metrics.jsonl (``rows``; none
+    where the row is missing): figure → (value, source, tolerance): float rounding for train ACC
+    (summary.json copies it), one val sample for the val figures (val scored again, in other processes
+    or after a resume, may differ by a sample)."""
+    row = next((r for r in rows if r.get("epoch") == summary.best_epoch), None)
+    if row is None:
+        return {}
+    where = f"metrics.jsonl, epoch {summary.best_epoch}"
+    one = 1 / summary.n_val + _EXACT if summary.n_val else _EXACT
+    return {
+        key: (float(v), where, one if key.startswith("val_") else _EXACT)
+        for key in ACCURACIES
+        if key.startswith(("train_", "val_"))
+        and isinstance(v := row.get(key), (int, float))
+        and not isinstance(v, bool)
+    }
+
+
+def doubted_sentence(doubts: dict[str, dict[str, str]]) -> str:
+    """The sentence on the rows whose figures are not their runs' own (row → :func:`doubted`'s, each
+    run of a row named), "" when none."""
+    if not doubts:
+        return ""
+    said = "; ".join(f"{row}: {', '.join(texts.values())}" for row, texts in doubts.items())
+    return (
+        f"Figures that disagree with their run's own records (summary.json edited since it was "
+        f"written, or outside [0, 1]; what the run recorded in brackets) — {said}. Those rows are not "
+        f"ranked in bold, nor first by --sort; to compare them, ask for the run folder as it trained, or "
+        f"train the run again: vislab train --config RUN/config.yaml --out NEW_FOLDER."
+    )
