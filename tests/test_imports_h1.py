@@ -29,12 +29,15 @@ assert main({argv!r}) == 0
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> dict[str, dict[str, bool]]:
-    """One fresh interpreter runs `vislab compare` on two finished runs, then `vislab model info cnn`; after
-    each, which of WATCHED it has imported (a stage has what the ones before it imported too)."""
+    """One fresh interpreter runs `vislab compare` on two finished runs, then on their folder, then `vislab
+    model info cnn`; after each, which of WATCHED it has imported (a stage has what the ones before it
+    imported too)."""
     folder = tmp_path_factory.mktemp("imports")
     runs = [str(table_run(folder, name, f"train.seed={i}")) for i, name in enumerate("ab")]
     stages = dict(
         compare=COMMAND.format(argv=["compare", *runs]),
+        # one folder of runs: whether it is a sweep's (whose study optuna reads) is asked first
+        compare_folder=COMMAND.format(argv=["compare", str(folder)]),
         model_info=COMMAND.format(argv=["model", "info", "cnn", "--input", "1x8x8"]),
     )
     script = STAGES_SCRIPT.format(codes=list(stages.values()), marker=LOADED, heavy=WATCHED)
@@ -52,6 +55,7 @@ def test_compare_reads_runs_without_torch(loaded):
 
 def test_compare_loads_no_optuna_matplotlib_or_kornia(loaded):
     assert not any(loaded["compare"][m] for m in ("optuna", "matplotlib", "kornia")), loaded
+    assert loaded["compare_folder"] == dict.fromkeys(WATCHED, False)  # before: optuna, seconds
 
 
 def test_model_info_builds_no_augmentation(loaded):

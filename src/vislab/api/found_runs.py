@@ -96,11 +96,12 @@ def _sweep_params(
     """Each finished trial's swept values when ``given`` is a sweep folder (its study's, by run name as
     :func:`_runs_of` names them), as its results.md shows them; None for any other folder, or a study
     that cannot be loaded (its trials are then compared by the settings that differ)."""
-    from vislab.experiments.sweeps.results import load_study_of, trial_params  # on use
-
     key, path = given
     if folder_kind(path) != "sweep":
         return None
+    # on use, a sweep's only: optuna takes seconds to import
+    from vislab.experiments.sweeps.results import load_study_of, trial_params
+
     try:
         study = load_study_of(path)
     except UserError:
