@@ -10,7 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
 from vislab.data.sources.idx import FASHION_MNIST
-from vislab.plotting.mistakes import Mistake, mistakes_figure
+from vislab.plotting.mistake_picks import Mistake
+from vislab.plotting.mistakes import mistakes_figure
 from vislab.plotting.runs import confusion_figure
 
 FASHION = list(FASHION_MNIST.class_names)  # the long names the real dataset gives

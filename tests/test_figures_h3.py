@@ -18,7 +18,8 @@ from figures_skipped import skip_report_figures
 from vislab.cli import main
 from vislab.paper_folder.figures import PageFigures
 from vislab.plotting.canvas import captured_figures, plt
-from vislab.plotting.mistakes import Mistake, plot_mistakes
+from vislab.plotting.mistake_picks import Mistake
+from vislab.plotting.mistakes import plot_mistakes
 from vislab.plotting.runs import confusion_figure, per_class_figure, roc_figure
 from vislab.plotting.style import PAGE_IN, cut_texts, fit_to_page, page_style
 from vislab.plotting.sweeps import plot_history, plot_trial_curves

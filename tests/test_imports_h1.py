@@ -119,3 +119,16 @@ def test_a_sweep_of_enough_trials_computes_its_importances_once(tmp_path, import
     assert section["importances"] == {"optim.lr": 1.0}
     assert any("importances" in f["caption"] for f in section["figures"])
     assert not [note for note in notes if "importances" in note]
+
+
+def test_scoring_export_and_predict_load_no_matplotlib():
+    """Scoring a checkpoint, exporting and classifying images draw nothing: matplotlib (a second to
+    import) waits for the figures eval draws. Before: predict imported it for its mistakes' picks."""
+    code = (
+        "import sys\n"
+        "import vislab.classify, vislab.export, vislab.predict\n"
+        "print(sorted(m for m in ('matplotlib', 'optuna', 'kornia') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout

@@ -14,14 +14,8 @@ from conftest import cli, tiny_config
 from vislab.cli import main
 from vislab.errors import UserError
 from vislab.plotting.canvas import captured_figures
-from vislab.plotting.mistakes import (
-    Mistake,
-    confident_mistakes,
-    confused_pairs,
-    mistake_title,
-    mistakes_figure,
-    plot_mistakes,
-)
+from vislab.plotting.mistake_picks import Mistake, confident_mistakes, confused_pairs
+from vislab.plotting.mistakes import mistake_title, mistakes_figure, plot_mistakes
 from vislab.report.build import build_report
 from vislab.report.figure_set import failure_note
 from vislab.training.trainer import train

@@ -14,7 +14,8 @@ import vislab
 from conftest import TINY_DIGITS, cli, one_line
 from figures_skipped import skip_report_figures
 from vislab.paper_folder.epochs import MAX_ROWS, epoch_table
-from vislab.plotting.mistakes import Mistake, mistakes_figure
+from vislab.plotting.mistake_picks import Mistake
+from vislab.plotting.mistakes import mistakes_figure
 from vislab.plotting.steps import lr_changes, lr_figure
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary

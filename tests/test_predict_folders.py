@@ -19,7 +19,8 @@ from vislab.data import load_splits
 from vislab.data.image_folders import image_files
 from vislab.data.images import load_image
 from vislab.data.sources import load_source
-from vislab.plotting.mistakes import Mistake, mistake_title
+from vislab.plotting.mistake_picks import Mistake
+from vislab.plotting.mistakes import mistake_title
 from vislab.predict import evaluate_checkpoint
 from vislab.report.figure_set import FigureSet
 from vislab.report.mistakes import mistake_section

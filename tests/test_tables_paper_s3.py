@@ -23,7 +23,8 @@ from vislab.experiments.suites.runner import SuiteState, write_results
 from vislab.experiments.suites.spec import load_suite, with_seeds
 from vislab.paper_folder.build import write_paper
 from vislab.paper_folder.latex import escape
-from vislab.plotting.mistakes import Mistake, mistakes_figure
+from vislab.plotting.mistake_picks import Mistake
+from vislab.plotting.mistakes import mistakes_figure
 from vislab.plotting.style import COLUMN_IN, MIN_PT, PAGE_IN, fit_to_page, page_style, page_width
 from vislab.report.build import build_report, plan_report
 from vislab.report.figure_set import FigureSet

@@ -25,15 +25,13 @@ from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged
 from vislab.models.trust import recorded_code
 from vislab.plotting.files import check_new_files, name_part
-from vislab.plotting.mistakes import (
+from vislab.plotting.mistake_picks import (
     GALLERY_SIZE,
     Mistake,
     confident_mistakes,
     confused_pairs,
     mistake_rows,
-    plot_mistakes,
 )
-from vislab.plotting.runs import plot_confusion
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.parts import load_weights
@@ -349,6 +347,10 @@ def mistakes_table(scored: Scored) -> tuple[list[str], list[dict]]:
 def write_evaluation_figures(ev: Evaluation) -> None:
     """Draw the confusion matrix and the gallery (its images; for feature vectors, the confused pairs
     only) into ``ev``'s paths. OSError when their folder cannot be written."""
+    # on use: matplotlib takes a second to import, which scoring, export and predict do without
+    from vislab.plotting.mistakes import plot_mistakes
+    from vislab.plotting.runs import plot_confusion
+
     folder = ev.confusion_png.parent
     if folder.exists() and not folder.is_dir():  # mkdir would say only "File exists"
         raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(folder))

@@ -17,7 +17,7 @@ from rich.table import Table
 from vislab.classify import Ranked, prediction_table
 from vislab.errors import DataError, UserError
 from vislab.files import atomic_write_text
-from vislab.plotting.mistakes import pair_lines
+from vislab.plotting.mistake_picks import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
 from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.rundir import refuse_run_file

@@ -14,6 +14,7 @@ Below ``train`` in the layers: it imports nothing of vislab but ``errors``. Its 
 - ``vit``: a ViT's positional-embedding table and attention-rollout maps;
 - ``lr_find``: the LR range test's loss against the learning rate;
 - ``explain``: explanation maps (attention heads, rollout, Grad-CAM, saliency) over their image.
+- ``mistake_picks`` (no matplotlib): which wrong predictions to show, ``mistakes`` draws them;
 - ``files``: figure file names that carry the options telling figures apart, and no silent
   replacement of an earlier file (``--force``).
 """

@@ -1,7 +1,7 @@
-"""What a classifier gets wrong: the most confidently wrong images and the most confused class pairs.
-
-The selections work on plain arrays (probabilities, labels, a confusion matrix) so that ``vislab eval``
-(fresh logits) and the report (a run's ``predictions_test.npz``) pick the same images the same way."""
+"""What a classifier gets wrong, drawn: a gallery of the most confidently wrong images and the most
+confused class pairs, picked by :mod:`vislab.plotting.mistake_picks` from plain arrays (probabilities,
+labels, a confusion matrix), so that ``vislab eval`` (fresh logits) and the report (a run's
+``predictions_test.npz``) show the same images."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
+from vislab.plotting.mistake_picks import Mistake, pair_lines
 from vislab.plotting.style import ReflowLayout
 
-GALLERY_SIZE = 16  # wrong images shown by default
-TOP_PAIRS = 5  # confused (true, predicted) pairs shown
 GALLERY_COLS = 8  # images a row
 TEXT_PT = 8.0  # titles, tick labels: the smallest text a printed page holds
 HEAD_PT = 10.0  # the overall title
@@ -30,73 +29,6 @@ CELL_IN = 1.3  # an image's cell (inches): the image and the gap to its neighbou
 GAP_IN = 0.25  # between neighbouring images
 CLEARANCE_IN = 0.12  # between neighbouring titles, at the least
 TILE_PX = 32  # an image is enlarged to at least this side in the gallery's picture (whole factors)
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """One wrong prediction: the sample's index in its split, its true and predicted class, the
-    probability the model gave the predicted class, and its source file when known (an image folder)."""
-
-    index: int
-    true: int
-    pred: int
-    prob: float
-    file: str | None = None
-
-
-def confident_mistakes(
-    probs: np.ndarray,
-    labels: np.ndarray,
-    n: int | None = GALLERY_SIZE,
-    names: np.ndarray | None = None,
-) -> list[Mistake]:
-    """The ``n`` wrong predictions (argmax ≠ label; None: all) with the highest predicted-class
-    probability, most confident first; ties keep the split's order. ``names``: the samples' files."""
-    probs, labels = np.asarray(probs), np.asarray(labels)
-    pred = probs.argmax(1)
-    wrong = np.flatnonzero(pred != labels)
-    conf = probs[wrong, pred[wrong]]
-    picked = wrong[np.argsort(-conf, kind="stable")[: None if n is None else max(n, 0)]]
-    return [
-        Mistake(
-            int(i),
-            int(labels[i]),
-            int(pred[i]),
-            float(probs[i, pred[i]]),
-            None if names is None else str(names[i]),
-        )
-        for i in picked
-    ]
-
-
-def mistake_rows(mistakes: list[Mistake], class_names: list[str]) -> list[dict]:
-    """The mistakes as table rows: file (empty when unknown), index in the split, true and predicted
-    class, probability of the prediction."""
-    return [
-        {
-            "file": m.file or "",
-            "index": m.index,
-            "true": class_names[m.true],
-            "predicted": class_names[m.pred],
-            "probability": round(m.prob, 6),
-        }
-        for m in mistakes
-    ]
-
-
-def confused_pairs(confusion: np.ndarray, k: int = TOP_PAIRS) -> list[tuple[int, int, int]]:
-    """The ``k`` largest off-diagonal cells of a confusion matrix (rows = true, columns = predicted) as
-    (true, predicted, count), largest first; (a, b) and (b, a) are separate pairs, empty cells left out."""
-    cm = np.array(confusion, dtype=np.int64)
-    np.fill_diagonal(cm, 0)
-    flat = np.argsort(-cm, axis=None, kind="stable")[: max(k, 0)]
-    rows, cols = np.unravel_index(flat, cm.shape)
-    return [(int(i), int(j), int(cm[i, j])) for i, j in zip(rows, cols) if cm[i, j] > 0]
-
-
-def pair_lines(pairs: list[tuple[int, int, int]], class_names: list[str]) -> list[str]:
-    """Confused pairs as text: ``true → predicted: count``."""
-    return [f"{class_names[i]} → {class_names[j]}: {c}" for i, j, c in pairs]
 
 
 def mistakes_figure(

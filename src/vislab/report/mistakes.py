@@ -10,13 +10,13 @@ import numpy as np
 
 from vislab.config import Config
 from vislab.data.types import ArraySet
-from vislab.plotting.mistakes import (
+from vislab.plotting.mistake_picks import (
     confident_mistakes,
     confused_pairs,
     mistake_rows,
     pair_lines,
-    plot_mistakes,
 )
+from vislab.plotting.mistakes import plot_mistakes
 from vislab.report.figure_set import FigureSet
 from vislab.report.sections import saved_predictions
 from vislab.training.summary import RunSummary
