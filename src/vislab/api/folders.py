@@ -72,8 +72,9 @@ CHECKPOINTS = _holding(
 )
 EXPLAIN = _holding({f"*_{m}.png": _file for m in ("rollout", "gradcam", "saliency")}
                    | {"*_attention_block*.png": _file, **_TEMP})  # fmt: skip
-EXPORT = _holding({f"model.{e}": _file for e in ("onnx", "json", "torchscript.pt", "torchscript.json")}
-                  | _TEMP)  # fmt: skip
+# export's default names: model.* for the run's best, model_last.* for its last.pt (export._checkpoint_tag)
+EXPORT = _holding({f"{stem}.{e}": _file for stem in ("model", "model_last")
+                   for e in ("onnx", "json", "torchscript.pt", "torchscript.json")} | _TEMP)  # fmt: skip
 _REPORTS = {"report.html": _file, "figures": FIGURES, "paper": PAPER, **_TEMP}  # report, paper
 RUN_RULES: dict[str, Rule] = (
     dict.fromkeys((*RUN_RECORDS, ".lock", ".lock.stale.*"), _file)

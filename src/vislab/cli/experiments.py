@@ -128,8 +128,9 @@ def suite(
     run whose data cannot be read stops the suite with that error (exit 2). A re-run whose runs differ from
     those DIR holds (another --set or suite file) is refused (exit 2): --overwrite starts it over. With
     --storage, run the same command on several machines to share the runs. --only RUN trains just that
-    run (a later run without --only trains the rest). --dry-run prints the plan instead (exit 0; 2 for
-    what a run would refuse). `vislab suite list` (or no NAME) lists the built-in suites."""
+    run (a later run without --only trains the rest). --dry-run prints the plan instead (exit 0, a run
+    that would fail as it starts listed failed; 2 for what a run would refuse). `vislab suite list` (or
+    no NAME) lists the built-in suites."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
 

@@ -52,19 +52,26 @@ def adapted_channels(src: torch.Tensor, shape: torch.Size) -> tuple[torch.Tensor
     return src.repeat(1, 3, 1, 1) / 3, grey
 
 
+def first_conv(state: dict[str, torch.Tensor]) -> str | None:
+    """The name of a model's first conv kernel, the one that sees the image's colours: the first 4-D
+    tensor of its state dict ``state`` (None: it has none). Only it is adapted to other colours
+    (:func:`adapted_channels`); a deeper conv of 1 or 3 input channels sees features, not colours."""
+    return next((name for name, t in state.items() if t.ndim == 4), None)
+
+
 def load_fitting(
     model: nn.Module, sd: dict[str, torch.Tensor], what: str, hint: str = ""
 ) -> list[str]:
-    """Copy the tensors of ``sd`` whose names and shapes fit ``model`` (a conv of other input channels
-    adapted: :func:`adapted_channels`); returns the names left as initialised, said in a note that ends
-    with ``hint`` (how to keep more of the file) where given."""
+    """Copy the tensors of ``sd`` whose names and shapes fit ``model`` (its first conv, of other input
+    channels, adapted: :func:`first_conv`, :func:`adapted_channels`); returns the names left as
+    initialised, said in a note that ends with ``hint`` (how to keep more of the file) where given."""
     own = model.state_dict()
-    take, reinit = {}, []
+    take, reinit, first = {}, [], first_conv(own)
     for name, t in own.items():
         src = sd.get(name)
         if src is not None and src.shape == t.shape:
             take[name] = src
-        elif src is not None and (adapted := adapted_channels(src, t.shape)):
+        elif src is not None and name == first and (adapted := adapted_channels(src, t.shape)):
             take[name] = adapted[0]
             show_note(f"{what}: '{name}' {adapted[1]}.")
         else:

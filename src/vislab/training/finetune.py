@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of, last_linear_to
-from vislab.models.weights import adapted_channels
+from vislab.models.weights import adapted_channels, first_conv
 from vislab.training.checkpoint import CHECKPOINT_FIX, damaged_fix, load_checkpoint, pick_checkpoint
 from vislab.words import first_few
 
@@ -107,8 +107,11 @@ def init_from_run(
     path, ckpt, theirs = _source(source)
     ours = model.state_dict()
     fits = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+    first = first_conv(ours)  # only the conv that sees the colours is adapted to others
     adapted = {
-        k: a for k, v in theirs.items() if k in ours and k not in fits and (a := _adapt(v, ours[k]))
+        k: a
+        for k, v in theirs.items()
+        if k == first and k not in fits and (a := _adapt(v, ours[k]))
     }
     if (len(fits) + len(adapted)) * 2 < len(ours):
         raise UserError(
@@ -139,7 +142,8 @@ def _source(source: str) -> tuple[Path, Checkpoint, dict[str, torch.Tensor]]:
     if not Path(source).exists():
         raise UserError(
             f"train.init_from: '{source}' does not exist. Give a vislab run folder (its best weights are "
-            f"used) or a checkpoint file of one: --init-from runs/NAME / train__init_from='runs/NAME'."
+            f"used) or a checkpoint file of one: --init-from runs/NAME / train__init_from='runs/NAME', "
+            f"in a config or suite file train.init_from: runs/NAME."
         )
     picked = pick_checkpoint(source)
     picked.show_note()
@@ -164,8 +168,9 @@ def _new_head(
 ) -> tuple[list[str], str]:
     """The head's tensors among ``fits`` (same shape) to leave new, and why in words: ``rule`` "new", always;
     "keep", never; "auto" (train.init_head's default), where the source's classes ``theirs`` are not this
-    run's ``ours`` (names or order: its outputs would be read as other classes). A model whose head is
-    unknown (no head_modules() hook, no last Linear to the classes): none, and why."""
+    run's ``ours`` (names or order: its outputs would be read as other classes); none, unsaid, where no
+    head tensor fits in shape (another number of classes: re-initialised, shapes differ). A model whose
+    head is unknown (no head_modules() hook, no last Linear to the classes): none, and why."""
     if rule == "keep" or ours is None or (rule == "auto" and theirs == ours):
         return [], ""
     order = sorted(theirs or []) == sorted(ours)  # the same classes, in another order
@@ -179,8 +184,11 @@ def _new_head(
             f"re-initialise (a head_modules() hook of vislab.models.hooks.ModelHooks; default its last "
             f"nn.Linear to the classes): all loaded"
         )
+    left = sorted(k for k in fits if k in head)
+    if not left:  # no head tensor fits in shape (another number of classes): re-initialised as such
+        return [], ""
     why = "train.init_head=new" if rule == "new" else f"{other}; train.init_head=keep loads it"
-    return sorted(k for k in fits if k in head), why
+    return left, why
 
 
 def _head_tensors(model: nn.Module, num_classes: int) -> set[str] | None:
@@ -259,16 +267,22 @@ class Frozen:
 
 
 def start_summary(
-    model: nn.Module, start: Start | None, frozen: Frozen | None, fitted: bool
+    model: nn.Module,
+    start: Start | None,
+    frozen: Frozen | None,
+    fitted: bool,
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """summary.json's ``trainable_params`` (the parameter values the steps train, as ``vislab model info``
     counts them: not those train.freeze froze; none for a ``fitted`` model, which takes no steps) and
-    ``init`` (where the weights came from and what was frozen: :meth:`Start.record`,
-    :meth:`Frozen.record`; left out for a run with neither)."""
+    ``init`` (where the weights came from and what was frozen: :meth:`Start.record`, or for a resumed
+    run, which loads nothing from another, ``earlier``: what its first start recorded; :meth:`Frozen.record`;
+    left out for a run with neither)."""
     out: dict[str, Any] = {}
     if not fitted:
         out["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    init = {} if start is None else {"init_from": start.record()}
+    first = start.record() if start is not None else earlier
+    init = {"init_from": first} if first else {}
     if frozen:
         init["freeze"] = frozen.record()
     return out | ({"init": init} if init else {})

@@ -94,10 +94,11 @@ class Network:
         """Its first lines' notes: what train.init_from loaded and left new, what train.freeze froze."""
         return [r.line() for r in (self.start, self.frozen) if r is not None]
 
-    def start_summary(self) -> dict[str, Any]:
-        """summary.json's ``trainable_params`` and ``init`` (:func:`start_summary`)."""
+    def start_summary(self, earlier: dict[str, Any] | None = None) -> dict[str, Any]:
+        """summary.json's ``trainable_params`` and ``init`` (:func:`start_summary`; ``earlier``: a resumed
+        run's ``init.init_from``, as its summary.json recorded it)."""
         fitted = self.hooks.trained_by == "fit_arrays"
-        return start_summary(self.model, self.start, self.frozen, fitted)
+        return start_summary(self.model, self.start, self.frozen, fitted, earlier)
 
 
 @dataclass

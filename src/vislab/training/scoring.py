@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -101,11 +102,12 @@ def finish_run(
     val = val or evaluation.evaluate(scored, data.val, k, precision=precision)
     logits, labels, test, test_time = _score_test(scored, data, k, precision)
     scores = Scores(weights, val, test, test_time)
+    earlier = _first_start(run, record, network)  # before summary.json is written over
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
     summary = summary.replace(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
-        eval_s=round(time.perf_counter() - started, 3), **network.start_summary(),
+        eval_s=round(time.perf_counter() - started, 3), **network.start_summary(earlier),
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
@@ -122,6 +124,19 @@ def finish_run(
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
     return summary
+
+
+def _first_start(run: RunDir, record: RunRecord, network: Network) -> dict[str, Any] | None:
+    """What a resumed run's first start recorded of ``train.init_from`` (summary.json's ``init.init_from``:
+    a resume loads the run's own weights, not the other run's); None for a run started now or without
+    train.init_from, or where no summary.json says it (deleted, or written by a stop, which records no
+    init)."""
+    if network.start is not None or not setting(record.config, "train.init_from"):
+        return None
+    summary = run.read_summary()
+    init = summary.init if summary is not None and isinstance(summary.init, dict) else {}
+    first = init.get("init_from")
+    return first if isinstance(first, dict) else None
 
 
 def _score_test(

@@ -6,6 +6,7 @@ what they all say of a run that did not finish, and its fix (:func:`why_unfinish
 from __future__ import annotations
 
 import os
+import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -290,10 +291,36 @@ def _files_missing(folder: Path) -> str:
     )
     if not epochs:
         return ""
-    config, name = folder / "config.yaml", str(folder)
     return (
         f"its summary.json and checkpoints/last.pt are missing although its metrics.jsonl records "
         f"{epochs} finished epoch{'s' * (epochs != 1)}: its files were lost (a folder copied in part?). "
+        + _train_again(folder)
+    )
+
+
+def _train_again(folder: Path) -> str:
+    """How to get back the run in ``folder`` whose files were lost: a suite's run by running its suite
+    again (which trains such a run anew, its finished runs skipped), a sweep's trial (which its sweep run
+    again does not train anew: its study holds its score) in a folder outside the sweep, a run of its own
+    from its config.yaml in its place."""
+    config, name, parent = folder / "config.yaml", str(folder), folder.parent
+    if folder_kind(parent) == "suite":
+        info = SuiteInfo.read(parent)
+        sets = [*(f" --set {shlex.quote(s)}" for s in info.overrides or ()), *(
+            [f" --seeds {info.seeds}"] if info.seeds and info.seeds > 1 else [])]  # fmt: skip
+        return (
+            f"Copy the whole suite folder again, or run its suite again, which trains this run anew and "
+            f"skips its finished runs: vislab suite {shlex.quote(info.source or 'FILE')} --out {parent}"
+            f"{''.join(sets)} (Python: the same vislab.run_suite call)"
+        )
+    if parent.name == "trials" and folder_kind(parent.parent) == "sweep":
+        out = f"{parent.parent}-{folder.name}"
+        return (
+            f"Copy the whole sweep folder again (its sweep run again does not train a finished trial "
+            f"anew), or train its config.yaml in a folder outside the sweep: vislab train --config "
+            f"{config} --out {out} (Python: vislab.train({str(config)!r}, out={out!r}))"
+        )
+    return (
         f"Copy the whole run folder again, or train it again from its config.yaml, which replaces it: "
         f"vislab train --config {config} --out {folder} --overwrite (Python: vislab.train("
         f"{str(config)!r}, out={name!r}, overwrite=True))"
