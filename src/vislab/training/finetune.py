@@ -1,8 +1,7 @@
 """Building on an earlier run (``train.init_from``): its weights as the new model's start, the tensors it
-cannot give (shapes that differ, as a head for other classes; names it lacks) left freshly initialised and
-named, as are its tensors this model has no place for; a head of the same shape for other classes
-re-initialised too (``train.init_head``), a first conv of other colours adapted; ``train.freeze``
-patterns (:class:`Frozen`: what they froze), and the head's own learning rate (``optim.head_lr``)."""
+cannot give (other shapes, as a head for other classes; names it lacks) left new and named, as are its own
+this model has no place for; a head for other classes re-initialised (``train.init_head``), a first conv
+of other colours adapted; ``train.freeze`` (:class:`Frozen`) and the head's lr (``optim.head_lr``)."""
 
 from __future__ import annotations
 

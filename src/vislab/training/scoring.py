@@ -102,12 +102,11 @@ def finish_run(
     val = val or evaluation.evaluate(scored, data.val, k, precision=precision)
     logits, labels, test, test_time = _score_test(scored, data, k, precision)
     scores = Scores(weights, val, test, test_time)
-    earlier = _first_start(run, record, network)  # before summary.json is written over
     summary = _summary(run, record, history, loop, scores, data.splits, device, network.n_params)
     summary = summary.replace(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
-        eval_s=round(time.perf_counter() - started, 3), **network.start_summary(earlier),
+        eval_s=round(time.perf_counter() - started, 3), **_start_record(run, record, network),
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
@@ -124,6 +123,12 @@ def finish_run(
         f"| train {loop.train_time_s:.1f}s test {test_time:.2f}s | {run.path}"
     )
     return summary
+
+
+def _start_record(run: RunDir, record: RunRecord, network: Network) -> dict[str, Any]:
+    """summary.json's record of the run's start (``Network.start_summary``), a resume's kept from its
+    first start (:func:`_first_start`: read before summary.json is written over)."""
+    return network.start_summary(_first_start(run, record, network))
 
 
 def _first_start(run: RunDir, record: RunRecord, network: Network) -> dict[str, Any] | None:
