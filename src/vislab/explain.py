@@ -3,7 +3,8 @@
 
 Images go through the run's own preprocessing exactly as ``vislab predict`` (resize, centre crop,
 normalisation: :mod:`vislab.predict`) and are titled with the class the run predicts (its test-time
-augmentation included, as predict's), the class the gradient methods explain. ``vislab explain`` writes a PNG per image
+augmentation included, as predict's), the class the gradient methods explain unless one is chosen
+(``--class cat / target="cat"``, then named in the title). ``vislab explain`` writes a PNG per image
 (:func:`explain_images`), ``Run.explain`` returns one Figure of them all (:func:`explain_figure`); both
 take folders as predict does. Mistakes are UserErrors naming each option both ways, command line /
 Python: ``--block 3 / block=3``.
@@ -34,6 +35,7 @@ from vislab.explain_maps import (
     HEAD_UNITS,
     check_block,
     check_method,
+    class_index,
     default_method,
     map_units,
     maps_and_depth,
@@ -52,7 +54,8 @@ class Explanation:
     """One image's maps: ``maps`` K × h × w, ``labels`` one caption per map, ``top`` (class, prob); for
     ``method`` attention, ``block`` is the block shown (0-based) of the model's ``depth``; ``tta``: the
     run's test-time augmentation (``top`` is its prediction, the maps of the plain forward pass);
-    ``units``: what the maps hold, for their colour bar (None: each scaled per image, :func:`map_units`)."""
+    ``units``: what the maps hold, for their colour bar (None: each scaled per image, :func:`map_units`);
+    ``of``: the class the maps explain and its probability, when one was chosen (else the predicted)."""
 
     maps: torch.Tensor
     labels: list[str]
@@ -62,17 +65,22 @@ class Explanation:
     depth: int = 0
     tta: str = "none"
     units: str | None = None
+    of: tuple[int, str, float] | None = None  # (index, name, probability) of a chosen class
 
     def file_name(self, stem: str, checkpoint: str = "") -> str:
         """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block,
-        ``b`` as ``--block`` counts, from 0); then ``_<checkpoint>`` (:func:`checkpoint_tag`) if any."""
+        ``b`` as ``--block`` counts, from 0); a chosen class: ``<stem>_<method>_class<k>.png`` (``k`` its
+        index: a class name may not fit a file name); then ``_<checkpoint>`` (:func:`checkpoint_tag`)."""
         block = f"_block{self.block}" if self.block is not None else ""
+        of = f"_class{self.of[0]}" if self.of else ""
         tag = f"_{checkpoint}" if checkpoint else ""
-        return f"{stem}_{self.method}{block}{tag}.png"
+        return f"{stem}_{self.method}{block}{of}{tag}.png"
 
     def shows(self) -> str:
         """What the maps are, for a title: ``attention, block 1 of 2 (--block 0 / block=0)`` (a person
         counts from 1, the option from 0) / ``rollout``."""
+        if self.of:
+            return f"{self.method} of class {self.of[1]} ({self.of[2]:.2f})"
         if self.block is None:
             return self.method
         b = self.block
@@ -92,28 +100,31 @@ def explain_images(
     block: int | None = None,
     trust_code: bool = False,
     force: bool = False,
+    target_class: str | int | None = None,
 ) -> list[tuple[Path, Path | UserError]]:
     """``vislab explain``: for each image in turn (a folder: each image under it, sorted, as predict
     reads it), (image, its PNG: the image, then each map over it) or (image, the UserError it gave:
     missing or unreadable), so a bad image stops none of the others.
 
-    PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>][_last].png``
+    PNGs go into ``out`` (default ``RUN/explain``), named ``<image>_<method>[_block<b>][_class<k>][_last].png``
     (``<image>``: a file's stem, ``img1``; an image in a folder given, its path under that folder,
     ``cat/0.png`` as ``cat_0``, since class folders repeat file names; ``_last``: a checkpoint file other
     than best.pt, by its stem, also in the title);
-    ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, None the last.
-    A folder that cannot be written (or created) is refused before any image is explained; the readable
-    images are explained before any PNG is written, so an error of the run, the method or the names (a
+    ``method`` None: :func:`default_method` (with ``block`` given: attention, for a ViT); ``block``
+    (attention only): the block shown, None the last; ``target_class``: the class gradcam and saliency
+    explain (``--class``: a class name; :func:`class_index`), None the one predicted. A folder that
+    cannot be written (or created) is refused before any image is explained; the readable images are
+    explained before any PNG is written, so an error of the run, the method or the names (a
     PNG there without ``force``, two images of one name) stops the command with nothing written. An image
     given twice (a file also under a folder given) is explained once."""
-    model, record, method, at, shape = _set_up(target, method, block, trust_code)
+    model, record, method, at, shape, k = _set_up(target, method, block, trust_code, target_class)
     folder = Path(out) if out is not None else _default_folder(Path(target))
     check_writable(folder, "the PNGs", undone="nothing was explained")
     named = _each_once(_named_images(list(images)))
     paths = [Path(p) for p, _ in named]  # type: ignore[arg-type]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
-    explained = {i: explain_one(model, record, arrays[i], method, at) for i in readable}
+    explained = {i: explain_one(model, record, arrays[i], method, at, k) for i in readable}
     tag = checkpoint_tag(target)
     pngs = {i: folder / e.file_name(_stem(named[i][1]), tag) for i, e in explained.items()}
     _check_distinct([paths[i] for i in readable], list(pngs.values()))
@@ -134,21 +145,22 @@ def explain_figure(
     method: str | None = None,
     block: int | None = None,
     trust_code: bool = False,
+    target_class: str | int | None = None,
 ) -> Figure:
     """``Run.explain``: one Figure, a row per image (paths, folders, PIL images or arrays, read as
     :meth:`Run.predict <vislab.run.Run.predict>` reads them) with the maps ``vislab explain`` draws for it.
 
-    ``method`` None: :func:`default_method`; ``block`` (attention only): the block shown, default the
-    last. An image file in a folder given that cannot be read is left out, a note naming it and why, so
-    a bad image stops none of the others (as ``vislab explain``'s); any other image that cannot be read
-    stops it, named (a UserError, as any other mistake), as does a folder with no readable image."""
-    model, record, method, at, shape = _set_up(target, method, block, trust_code)
-    given = split_images(images, shape[0])  # arrays of several images: each one
+    ``method``, ``block`` and ``target_class`` as for :func:`explain_images`. An image file in a folder
+    given that cannot be read is left out, a note naming it and why, so a bad image stops none of the
+    others (as ``vislab explain``'s); any other image that cannot be read stops it, named (a UserError,
+    as any other mistake), as does a folder with no readable image."""
+    model, record, method, at, shape, k = _set_up(target, method, block, trust_code, target_class)
+    given = split_images(images, shape[0], shape[1:])  # arrays of several images: each one
     named = _named_images(given)
     if not named:
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
     arrays, names = _readable(named, [Path(g) for g in given if _is_folder(g)], shape)
-    explained = [explain_one(model, record, a, method, at) for a in arrays]
+    explained = [explain_one(model, record, a, method, at, k) for a in arrays]
     return explanation_rows_figure(
         [_shown(a, record) for a in arrays],
         [e.maps for e in explained],
@@ -159,15 +171,24 @@ def explain_figure(
 
 
 def _set_up(
-    target: str | Path, method: str | None, block: int | None, trust_code: bool
-) -> tuple[nn.Module, RunRecord, str, int, tuple[int, int, int]]:
+    target: str | Path,
+    method: str | None,
+    block: int | None,
+    trust_code: bool,
+    target_class: str | int | None = None,
+) -> tuple[nn.Module, RunRecord, str, int, tuple[int, int, int], int | None]:
     """What explaining a run's images needs, its mistakes refused first: the model and its record, the
-    method (None: :func:`default_method`), the block shown (-1: the last) and the images' shape."""
+    method (None: :func:`default_method`, but attention for a ViT when a block is given: the one method
+    drawn per block), the block shown (-1: the last), the images' shape and the class index to explain
+    (None: the predicted; :func:`class_index`)."""
     check_method(method)
     model, record = load_model(target, trust_code)
-    method = method or default_method(model)
-    check_block(block, method, attends=default_method(model) == "rollout")
-    return model, record, method, -1 if block is None else block, image_shape(record, target)
+    attends = default_method(model) == "rollout"
+    method = method or ("attention" if attends and block is not None else default_method(model))
+    check_block(block, method, attends=attends)
+    names = record.model.class_names
+    k = None if target_class is None else class_index(target_class, names, method)
+    return model, record, method, -1 if block is None else block, image_shape(record, target), k
 
 
 def _is_folder(image: ImageLike) -> bool:
@@ -280,19 +301,31 @@ def _title(name: str, e: Explanation, target: str | Path) -> str:
 
 
 def explain_one(
-    model: nn.Module, record: RunRecord, arr: np.ndarray, method: str, block: int = -1
+    model: nn.Module,
+    record: RunRecord,
+    arr: np.ndarray,
+    method: str,
+    block: int = -1,
+    target_class: int | None = None,
 ) -> Explanation:
     """One uint8 H×W×C image's maps by ``method``, with captions and the class the run predicts
-    (:func:`run_probabilities`, test-time augmentation included), the one the gradient methods explain."""
+    (:func:`run_probabilities`, test-time augmentation included), the one the gradient methods explain
+    unless ``target_class`` (an index) is given."""
     x = model_input(record, [arr])
-    p, c = run_probabilities(model, record, x)[0].max(0)
-    top, tta = (str(record.model.class_names[int(c)]), float(p)), record.inputs.tta
+    probs = run_probabilities(model, record, x)[0]
+    p, c = probs.max(0)
+    names = record.model.class_names
+    top, tta = (str(names[int(c)]), float(p)), record.inputs.tta
+    of = None
+    if target_class is not None:
+        c = torch.tensor(target_class)
+        of = (target_class, str(names[target_class]), float(probs[target_class]))
     maps, depth = maps_and_depth(model, x, method, block, c[None], record.model.name)
     if method == "attention":  # heads counted from 1, as the title's block; one scale for them all
         labels = head_labels(len(maps[0]))
         return Explanation(maps[0], labels, top, method, block % depth, depth, tta, HEAD_UNITS)
     labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
-    return Explanation(maps[0], labels, top, method, tta=tta, units=map_units(method))
+    return Explanation(maps[0], labels, top, method, tta=tta, units=map_units(method), of=of)
 
 
 def _default_folder(target: Path) -> Path:

@@ -9,7 +9,10 @@ Mistakes are UserErrors naming each option both ways, command line / Python: ``-
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 import warnings
+from collections.abc import Sequence
 from numbers import Integral
 
 import torch
@@ -140,6 +143,32 @@ def check_block(block: object, method: str, attends: bool = True) -> None:
             f"--block {block} / block={block} chooses the block whose heads method attention shows; "
             f"method {method} draws no single block: {attention}."
         )
+
+
+def class_index(given: object, names: Sequence[str], method: str) -> int:
+    """The class the gradient methods explain, ``given`` as one of the run's class ``names`` (compared
+    NFC-normalised, as evaluation matches class names) or, from Python, its index; UserError for any other
+    class (naming the class names and the closest), and with method attention or rollout, whose maps
+    do not depend on a class (attention weights: what the model looks at, not for which class)."""
+    if method in ("attention", "rollout"):
+        raise UserError(
+            f"--class {given} / target={given!r} chooses the class that method gradcam or saliency "
+            f"explains; method {method}'s attention maps are the same whatever the class: drop the "
+            f"class, or use method saliency (--method saliency / method='saliency')."
+        )
+    if isinstance(given, Integral) and not isinstance(given, bool) and 0 <= given < len(names):
+        return int(given)
+    if isinstance(given, str):
+        known = [unicodedata.normalize("NFC", n) for n in names]
+        if (want := unicodedata.normalize("NFC", given)) in known:
+            return known.index(want)
+    near = difflib.get_close_matches(str(given), list(names), n=1)
+    listed = ", ".join(names[:30]) + (" …" if len(names) > 30 else "")
+    raise UserError(
+        f"--class {given} / target={given!r} is not a class of this run"
+        f"{f' (did you mean {near[0]!r}?)' if near else ''}: give one of its class names, {listed} "
+        f"(or, from Python, an index 0 to {len(names) - 1})."
+    )
 
 
 def _attentions(

@@ -65,11 +65,14 @@ def _no_position_embedding(
 
 
 def run_label(target: str | Path) -> str:
-    """A run's name for titles and file names: its folder's name; a checkpoint file inside a run
-    (``RUN/checkpoints/last.pt``) adds the file's stem (``RUN_last``), a checkpoint elsewhere is its stem."""
+    """A run's name for titles and file names: its folder's name; a checkpoint file inside a run adds
+    the file's stem (``RUN/checkpoints/last.pt``: ``RUN_last``) but for best.pt, the run's own weights
+    (``RUN``, as :func:`vislab.predict.checkpoint_tag` tells them); a checkpoint elsewhere is its stem."""
     path = Path(target).resolve()
     if not path.is_file():
         return path.name
+    if path.parent.name == "checkpoints" and path.name == "best.pt":
+        return path.parent.parent.name
     if path.parent.name == "checkpoints":
         return f"{path.parent.parent.name}_{path.stem}"
     return path.stem

@@ -47,7 +47,8 @@ BlockOpt = typer.Option(
     "--block",
     help="The block --method attention shows, counted from 0 (0: first, -1: last; default the last): "
     "the PNG's name has this number (IMAGE_attention_block0.png), its title counts from 1 (block 1 of "
-    "2 (--block 0)). Refused with the other methods, which draw no single block.",
+    "2 (--block 0)). Without --method it means --method attention (a ViT); refused with the other "
+    "methods, which draw no single block.",
     show_default=False,
 )
 OutOpt = typer.Option(
@@ -57,6 +58,14 @@ OutOpt = typer.Option(
     help="Folder for the PNGs (default RUN/explain), named IMAGE_METHOD[_blockB].png, IMAGE an image "
     "file's stem, or for an image in a folder given its path under it (cat/0.png: cat_0_gradcam.png); a "
     "checkpoint file other than best.pt adds its name: IMAGE_METHOD_last.png for RUN/checkpoints/last.pt.",
+)
+ClassOpt = typer.Option(
+    None,
+    "--class",
+    help="The class gradcam and saliency explain, by name (default: the predicted class); the PNG's "
+    "name ends _classK (K its index), its title names it and its probability. Refused with attention "
+    "and rollout, whose maps are the same for every class.",
+    show_default=False,
 )
 ForceOpt = typer.Option(False, "--force", help="Replace PNGs an earlier explain wrote.")
 
@@ -70,6 +79,7 @@ def explain(
     ),
     method: Method | None = MethodOpt,
     block: int | None = BlockOpt,
+    class_: str | None = ClassOpt,
     out: Path | None = OutOpt,
     force: bool = ForceOpt,
     trust_code: bool = TrustOpt,
@@ -87,7 +97,7 @@ def explain(
     target = chosen_checkpoint(run, which and which.value)
     failures = 0
     for image, png in explain_images(
-        target, images, method and method.value, out, block, trust_code, force
+        target, images, method and method.value, out, block, trust_code, force, class_
     ):
         if isinstance(png, UserError):
             failures += 1

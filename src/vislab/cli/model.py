@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
+WHOLE = 10_000  # the width a table is printed at into a file or a pipe: wide enough for any row
 
 SetOpt = typer.Option(
     None, "--set", "-s", help="A model option: key=value or model.key=value (repeatable)."
@@ -117,7 +118,8 @@ def info(
             None if input_ is None else parse_shape(input_)
         )  # "" is a bad shape, not the default
         found = model_info(name, shape, classes, **parse_sets(set_))
-    console.print(_layer_rows(found))
+    # into a file or a pipe its natural width, names not cut (as compare's); on a terminal, the terminal's
+    (console if console.is_terminal else Console(width=WHOLE)).print(_layer_rows(found))
     for line in found.lines():
         console.print(escape(line), highlight=False, soft_wrap=True)
 

@@ -318,12 +318,16 @@ def _rescaled(dtype: np.dtype) -> bool:
     return dtype.kind in "fi" or (dtype.kind == "u" and dtype.itemsize > 2)
 
 
-def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list[ImageLike]:
+def split_images(
+    images: ImageLike | Sequence[ImageLike], channels: int, side: tuple[int, int] | None = None
+) -> list[ImageLike]:
     """One image or many as a list of images, each array that holds several split into them, so that
     an array means the same images alone or in a list. The rule, by shape: H×W is one grey image;
     H×W×C (C up to 4) one image; 1×H×W one grey image; 3×H×W one colour image (C×H×W) for a model of
-    ``channels`` = 3, three grey images for a model of grey (1-channel) images; any other 3-D array is
-    N grey images N×H×W; N×H×W×C and N×C×H×W are N images. A torch tensor is read as its array.
+    ``channels`` = 3, three grey images for a model of grey (1-channel) images; an H×W×C array whose H×W
+    is the model's image ``side`` and whose C is not its width is one image of C channels, refused
+    (UserError: a model takes 1 or 3); any other 3-D array is N grey images N×H×W; N×H×W×C and N×C×H×W
+    are N images. A torch tensor is read as its array.
 
     An array of several images is brought to 0-255 as a whole (:func:`to_uint8`), as training reads the
     array it is given: the same array gives the model the same pixels in training and in prediction
@@ -333,8 +337,21 @@ def split_images(images: ImageLike | Sequence[ImageLike], channels: int) -> list
     for img in _listed(images):
         img = as_array(img)
         several = isinstance(img, np.ndarray) and _is_stack(img.shape, channels)
+        if several and side is not None and _many_channels(img.shape, side):
+            h, w, c = img.shape
+            raise UserError(
+                f"an image array of shape {img.shape} is one {h}×{w} image (the model's image side) of "
+                f"{c} channels: give it 1 or 3 channels (H×W, H×W×C or C×H×W); for {h} grey images of "
+                f"{w}×{c}, give them as a list (list(array))."
+            )
         out.extend(list(to_uint8(img)) if several else [img])  # type: ignore[arg-type]
     return out
+
+
+def _many_channels(shape: tuple[int, ...], side: tuple[int, int]) -> bool:
+    """Whether a 3-D ``shape`` read as N×H×W is rather one image H×W×C of the model's ``side`` (H, W)
+    with C other than W channels (:func:`split_images`'s rule; an N×H×W of that side ends in W)."""
+    return len(shape) == 3 and tuple(shape[:2]) == tuple(side) and shape[2] != side[1]
 
 
 def _listed(images: ImageLike | Sequence[ImageLike]) -> Sequence[ImageLike]:

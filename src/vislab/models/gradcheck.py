@@ -4,12 +4,15 @@
 The reference is autograd through the *library* path (for `mlp-scratch`: ``nn.Linear``/``nn.Tanh`` +
 ``F.cross_entropy``), so the check covers the hand-written forward, softmax, loss and backward at once. The error of one
 parameter tensor is ‖g_manual − g_autograd‖ / max(‖g_manual‖, ‖g_autograd‖); float64 round-off gives
-~1e-15, a wrong formula gives ~1.
+~1e-15, a wrong formula gives ~1. A hand-written gradient that holds NaN (inf) gets the error NaN (inf), and
+the check fails naming it; one of another shape than its parameter is refused (a UserError), as a wrong
+number of gradients is.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,11 +46,19 @@ class GradCheck:
 
     @property
     def max_error(self) -> float:
-        return max(self.relative_errors.values())
+        """The largest error; NaN if any is NaN (a gradient that holds NaN), as ``max`` would not say."""
+        errors = self.relative_errors.values()
+        return math.nan if any(math.isnan(e) for e in errors) else max(errors)
 
     @property
     def passed(self) -> bool:
-        return self.max_error <= self.tol
+        return self.max_error <= self.tol  # NaN: False
+
+    @property
+    def not_finite(self) -> dict[str, str]:
+        """Parameter name → 'NaN' or 'inf', for each hand-written gradient that holds one (its error)."""
+        errors = self.relative_errors.items()
+        return {n: "NaN" if math.isnan(e) else "inf" for n, e in errors if not math.isfinite(e)}
 
     @property
     def table(self) -> pd.DataFrame:
@@ -58,7 +69,11 @@ class GradCheck:
         return pd.DataFrame(items, columns=["parameter", "relative_error"])
 
     def verdict(self) -> str:
-        """'max relative error 3.1e-16 <= 1e-06: OK' (or '> ...: FAILED')."""
+        """'max relative error 3.1e-16 <= 1e-06: OK' (or '> ...: FAILED'; a gradient that holds NaN/inf:
+        'hand-written gradient of l1.bias holds NaN: FAILED')."""
+        if bad := self.not_finite:
+            held = ", ".join(f"{name} holds {what}" for name, what in bad.items())
+            return f"hand-written gradient of {held}: FAILED"
         ok = self.passed
         word = "OK" if ok else "FAILED"
         return f"max relative error {self.max_error:.2e} {'<=' if ok else '>'} {self.tol:g}: {word}"
@@ -94,13 +109,45 @@ def gradcheck(
             f"gradients for its {len(params)} parameters ({', '.join(names)}): give one per parameter, "
             f"in parameters() order."
         )
+    _check_shapes(who, names, params, check.gradients)
     loss = F.cross_entropy(check.reference_logits, y)  # autograd reference through torch.nn
     auto = torch.autograd.grad(loss, params)
-    errors = {}
-    for name, gm, ga in zip(names, check.gradients, auto):
-        scale = max(gm.norm().item(), ga.norm().item())
-        errors[name] = (gm - ga).norm().item() / scale if scale > 0 else 0.0
-    return errors
+    return {
+        name: _relative_error(who, name, gm, ga)
+        for name, gm, ga in zip(names, check.gradients, auto)
+    }
+
+
+def _check_shapes(who: str, names: list[str], params: list, gradients: list) -> None:
+    """UserError naming the first hand-written gradient whose shape is not its parameter's (a transposed
+    weight gradient, a bias gradient not summed over the batch), which would fail or broadcast."""
+    for name, param, grad in zip(names, params, gradients):
+        if tuple(grad.shape) != tuple(param.shape):
+            raise UserError(
+                f"{who}: its hand_written_gradients hook gives a gradient of shape {_shape(grad)} for "
+                f"parameter {name} of shape {_shape(param)}: give each gradient its parameter's shape, "
+                f"in parameters() order (summed over the batch; a Linear weight's is d_out.T @ x)."
+            )
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(d) for d in t.shape) + ("," if t.dim() == 1 else "") + ")"
+
+
+def _relative_error(who: str, name: str, gm: torch.Tensor, ga: torch.Tensor) -> float:
+    """‖gm − ga‖ / max(‖gm‖, ‖ga‖) (0 when both are 0); NaN (inf) when the hand-written ``gm`` holds NaN
+    (inf), which the norms would hide or turn into NaN. UserError when autograd's ``ga`` is not finite."""
+    if not torch.isfinite(ga).all():
+        raise UserError(
+            f"{who}: autograd's gradient of {name} is not finite on this random batch (its reference "
+            f"logits overflow): check the forward pass, or try another --seed / seed=."
+        )
+    if torch.isnan(gm).any():
+        return math.nan
+    if torch.isinf(gm).any():
+        return math.inf
+    scale = max(gm.norm().item(), ga.norm().item())
+    return (gm - ga).norm().item() / scale if scale > 0 else 0.0
 
 
 def gradcheck_model(

@@ -1,5 +1,10 @@
 """Explanation maps over their image: one row, the image, then each map (attention head, rollout,
-Grad-CAM, saliency) upsampled over it. Maps come from :mod:`vislab.explain_maps`; this module only draws."""
+Grad-CAM, saliency) upsampled over it. Maps come from :mod:`vislab.explain_maps`; this module only draws.
+
+A map coarser than its image is a token map (attention, rollout: one value per patch) and is upsampled
+nearest, each patch one flat block, as the model saw it; Grad-CAM comes already upsampled (bilinear, in
+:mod:`vislab.explain_maps`: its feature-map cells see overlapping parts of the image) and saliency is per
+pixel, so their size is the image's and they are drawn as they are."""
 
 from __future__ import annotations
 
@@ -25,13 +30,14 @@ NOTHING = ": all zero\n(no positive evidence)"  # after the caption of a map tha
 
 
 def _upsampled(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """K × h × w maps as K × H × W, bilinear, in their own units."""
+    """K × h × w maps as K × H × W, nearest (a token map: each patch one block), in their own units."""
     m = maps.detach().float().cpu()[:, None]
-    return F.interpolate(m, size=size, mode="bilinear", align_corners=False)[:, 0]
+    return F.interpolate(m, size=size, mode="nearest-exact")[:, 0]
 
 
 def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """K × h × w maps as K × H × W, bilinear, each min-max scaled to [0, 1] (a flat map becomes 0)."""
+    """K × h × w maps as K × H × W, nearest (:func:`_upsampled`), each min-max scaled to [0, 1] (a flat
+    map becomes 0)."""
     m = _upsampled(maps, size)
     lo, hi = m.amin((1, 2), keepdim=True), m.amax((1, 2), keepdim=True)
     return ((m - lo) / (hi - lo).clamp_min(1e-12)).numpy()

@@ -155,7 +155,8 @@ class Run:
         16-bit or other ranges rescaled as ``vislab.data.images.to_uint8`` says). An array is one image or
         many by its shape: H×W, H×W×C (C ≤ 4) and 1×H×W are one image; N×H×W×C, N×C×H×W and other 3-D arrays
         N×H×W are N images — but 3×H×W is one C×H×W colour image for a run of colour images, three grey
-        images for a run of grey ones (``vislab.data.images.split_images``). Images are resized to the
+        images for a run of grey ones, and H×W×C of the run's image side H×W (C not W) is one image, refused
+        unless C is 1 or 3 (``vislab.data.images.split_images``). Images are resized to the
         model's input and normalised as in training; an unreadable one raises UserError. For a folder
         (its images named, unreadable files listed), use :meth:`predict_files`. A model of feature
         vectors (circles) takes an N×D array of raw features (or one D-vector). ``checkpoint`` as for
@@ -328,6 +329,7 @@ class Run:
         method: str | None = None,
         block: int | None = None,
         *,
+        target: str | int | None = None,
         trust_code: bool = False,
         checkpoint: str = "best",
     ) -> Figure:
@@ -336,15 +338,17 @@ class Run:
         each map over it, titled with the prediction. ``method``: ``attention`` (each head of ``block``,
         default the last; ViTs), ``rollout`` (ViTs), ``gradcam`` (convolutional networks: the last
         conv feature maps after their activation), ``saliency`` (any model); default rollout for a ViT,
-        gradcam for a convolutional network, else saliency. ``block`` is refused with any method but
-        attention. ``checkpoint`` as for :meth:`evaluate` (the titles name a last.pt).
+        gradcam for a convolutional network, else saliency; ``block`` alone means attention (a ViT), and
+        is refused with any other method. ``target``: the class gradcam and saliency explain, a class name
+        or its index (default the predicted; refused with attention and rollout, whose maps are the same
+        for every class). ``checkpoint`` as for :meth:`evaluate` (the titles name a last.pt).
 
-        >>> run.explain(["cat.png", x_test[0]], method="saliency").savefig("maps.png")
+        >>> run.explain(["cat.png", x_test[0]], method="saliency", target="cat").savefig("maps.png")
         """
         from vislab.explain import explain_figure  # on use (see the imports)
 
-        target = pick_checkpoint(self.path, checkpoint).loader_target()
-        return explain_figure(target, images, method, block, trust_code)
+        at = pick_checkpoint(self.path, checkpoint).loader_target()
+        return explain_figure(at, images, method, block, trust_code, target)
 
     def _repr_html_(self) -> str:
         """The notebook view: the headline metrics as a table and the learning curves inline."""

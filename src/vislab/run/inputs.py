@@ -42,7 +42,7 @@ def image_arrays(
     )  # on use, as vislab.run imports them
 
     low = low_range(images)  # before split_images brings arrays of several images to 0-255
-    listed = split_images(images, shape[0])  # arrays of several images: each one
+    listed = split_images(images, shape[0], shape[1:])  # arrays of several images: each one
     folder = next((p for p in listed if isinstance(p, (str, Path)) and Path(p).is_dir()), None)
     if folder is not None:
         raise UserError(
