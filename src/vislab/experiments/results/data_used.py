@@ -86,8 +86,8 @@ def told_sentence(told: Mapping[str, str]) -> str:
         return ""
     said = "; ".join(f"{row} ({what})" if what else row for row, what in told.items())
     return (
-        f"Test set told by config.yaml alone (no predictions_test.npz; train.seed and the data.* "
-        f"settings that draw the split compared instead) for {said}."
+        f"Test set told by config.yaml alone (no predictions_test.npz; the data.* settings that draw "
+        f"the test split compared instead, and train.seed where it draws it) for {said}."
     )
 
 

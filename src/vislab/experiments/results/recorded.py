@@ -3,8 +3,10 @@ torch and without running code: the tables read its settings over config.yaml's,
 since (:func:`recorded_settings`, ``settings.read_settings``), and a note names where they disagree
 (:func:`edited_note`); and the flat settings the tables compare (:func:`flat_settings`). Only the
 checkpoint's pickle is read (``data.pkl`` of torch's zip format), each tensor in it left unread; a
-reference to anything but torch's tensor rebuilders and an ordered dict is refused, as
-``training.checkpoint`` refuses it (a legacy or damaged file: no record)."""
+reference to anything but torch's tensor rebuilders, an ordered dict and the bytes of pickle's protocol 2
+(a str encoded in latin-1) is refused, as ``training.checkpoint`` refuses it, and so is a pickle larger
+than :data:`PICKLE_CAP` (a legacy, damaged or crafted file: no record; what a crafted one may allocate
+stays within a small multiple of the cap)."""
 
 from __future__ import annotations
 
@@ -23,12 +25,13 @@ from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.training.rundir import RunDir
 
-# what a vislab checkpoint's pickle references: torch's rebuilders of tensors (left unread: None), dicts
+# what a vislab checkpoint's pickle references: torch's rebuilders of tensors (left unread: None), and
+# :data:`_ALLOWED`: ordered dicts, bytes (pickle's protocol 2 writes them as a str encoded in latin-1)
 _TORCH = "torch"
-_ALLOWED = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("_codecs", "encode"): codecs.encode,
-}
+# data.pkl's size (the pickle, not the tensors' data): a resnet18's last.pt on 10 classes holds 35 KB (a
+# vit's 26 KB), and each epoch of its history adds about 0.2 KB + 9 bytes a class (val_per_class): 1 MiB
+# holds a 1000-class run of 100 epochs. A larger one is not read (config.yaml's settings stand).
+PICKLE_CAP = 1 << 20
 WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, gradient norms, curves
     "train.figures",
     "train.log_every",
@@ -38,6 +41,20 @@ WRITES_ONLY = (  # what a run writes beside its results: figures, step losses, g
 )
 # newest first: last.pt holds the config its last epoch trained with (a resume's --epochs included)
 CHECKPOINTS = ("last.pt", "best.pt")
+
+
+def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    """``_codecs.encode`` as pickle's protocol 2 (torch.save's) writes bytes: a str in latin-1, as long as
+    the str; anything else refused (another codec, 'hex' nested, would double its input each time)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode but of a str in latin-1: no vislab checkpoint")
+    return codecs.encode(text, "latin1")
+
+
+_ALLOWED = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _latin1,
+}
 
 
 class _Unpickler(pickle.Unpickler):
@@ -75,12 +92,17 @@ def recorded_config(run_dir: Path) -> tuple[dict[str, Any], str] | None:
 
 @cache
 def _config_of(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
-    """The ``config`` of checkpoint ``path`` (read once per version of the file: ``mtime_ns``, ``size``)."""
+    """The ``config`` of checkpoint ``path`` (read once per version of the file: ``mtime_ns``, ``size``);
+    None where its pickle is over :data:`PICKLE_CAP`, unpacked or as the zip says."""
     try:
         with zipfile.ZipFile(path) as z:
-            pkl = next((n for n in z.namelist() if n.endswith("/data.pkl")), None)
-            data = z.read(pkl) if pkl else b""
-        saved = _Unpickler(io.BytesIO(data)).load() if data else None
+            pkl = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")), None)
+            if pkl is None or pkl.file_size > PICKLE_CAP:
+                return None
+            with z.open(pkl) as f:
+                data = f.read(PICKLE_CAP + 1)
+        small = 0 < len(data) <= PICKLE_CAP
+        saved = _Unpickler(io.BytesIO(data)).load() if small else None
     except Exception:  # noqa: BLE001 - zipfile, pickle and the OS each raise their own: no record
         return None
     config = saved.get("config") if isinstance(saved, dict) else None

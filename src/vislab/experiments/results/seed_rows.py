@@ -1,12 +1,13 @@
 """Runs grouped as seeds of one row — a seeded suite's rows (suite.json's ``rows``), or runs named
 ``<row>-s<i>`` in a folder — are seeds only when their configs differ in nothing but their seed (and where
-or how they ran): otherwise each is a row of its own, and a note says which runs differ, in what. One rule
-for every table (results.md, ``vislab compare``, report.html, the paper): a suite's run trained on since
-with other settings (``vislab train --resume DIR/<run> --epochs 3``) is not averaged with its seeds."""
+or how they ran), each run with a train.seed of its own (any seeds: a suite's train.seed + i, or a hand's;
+copies of one run are no seeds): otherwise each is a row of its own, and a note says which runs differ, in
+what, or share a seed. One rule for every table (results.md, ``vislab compare``, report.html, the paper):
+a suite's run trained on since with other settings (``vislab train --resume DIR/<run> --epochs 3``) is
+not averaged with its seeds."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -47,17 +48,18 @@ def seeds_differing(
     configs: Mapping[str, Config] | None = None,
     among: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """Row → what its seeds differ in but :data:`SEEDS_MAY_DIFFER` (``a, b differ in key (a 3, b 2)``),
-    for each row whose do. Only the runs ``among`` are compared (a table's finished runs; None: all): a
-    seed that failed is in no table. ``configs``: run → its config already read (a report's, read
-    once); the others' config.yaml is read from ``run_dirs``. A row with a config that cannot be read is
-    not told apart (the table's note on unread settings names it)."""
+    """Row → what keeps its runs from being seeds (:func:`_seed_differences`: ``a, b differ in key (a 3,
+    b 2)``, ``a, b share train.seed 0``), for each row whose runs are not. Only the runs ``among`` are
+    compared (a table's finished runs; None: all): a seed that failed is in no table. ``configs``: run
+    → its config already read (a report's, read once); the others' config.yaml is read from
+    ``run_dirs``. A row with a config that cannot be read is not told apart (the table's note on
+    unread settings names it)."""
     out = {}
     for row, names in rows.items():
         compared = [n for n in names if among is None or n in among]
         differ = _seed_differences(compared, run_dirs, configs or {}) if len(compared) > 1 else []
         if differ:
-            out[row] = f"{', '.join(compared)} differ in {'; '.join(differ)}"
+            out[row] = "; ".join(differ)
     return out
 
 
@@ -71,21 +73,23 @@ def differing_note(differ: Mapping[str, str], suite: bool = False) -> str:
         "changes): it trains again each run not trained with the suite's config, keeping it beside "
         "(--dry-run names them)"
         if suite
-        else "train them so to average them"
+        else "to average them, train each again with one config and a train.seed of its own: vislab "
+        "train --config FOLDER/<run>/config.yaml --set train.seed=S --out FOLDER/<row>-s<i> --overwrite"
     )
     return (
         f"Not averaged as seeds, though named <row>-s<i>: {' — '.join(differ.values())}. Each is a "
-        f"row of its own; runs are seeds of one row when their configs differ only in train.seed (as "
-        f"vislab suite --seeds N trains them): {fix}."
+        f"row of its own; runs are seeds of one row when their configs differ only in train.seed, "
+        f"each with a train.seed of its own (as vislab suite --seeds N trains them): {fix}."
     )
 
 
 def _seed_differences(
     names: list[str], run_dirs: Mapping[str, Path], configs: Mapping[str, Config]
 ) -> list[str]:
-    """``key (run value, run value)`` for each setting the runs ``names`` differ in but
-    :data:`SEEDS_MAY_DIFFER` (a model option at its model's default as unset); [] when one's config
-    cannot be read."""
+    """What keeps the runs ``names`` from being seeds of one row: ``run, run differ in key (run value,
+    run value); ...`` for the settings they differ in but :data:`SEEDS_MAY_DIFFER` (a model option at
+    its model's default as unset), and ``run, run share train.seed S`` for a seed more than one trained
+    with (:func:`_shared_seeds`); [] when none, or one's config cannot be read."""
     read, found = [], []
     for name in names:
         try:
@@ -95,28 +99,22 @@ def _seed_differences(
         unset = at_model_default(read[-1])
         found.append({k: v for k, v in read[-1].items() if k not in unset})
     keys = sorted({k for s in found for k in s if not k.startswith(SEEDS_MAY_DIFFER)})
-    return [
+    differ = [
         f"{k} ({', '.join(f'{n} {s.get(k, NOT_TAKEN)}' for n, s in zip(names, read))})"
         for k in keys
         if any(s.get(k) != found[0].get(k) for s in found[1:])
-    ] + _seeds_not_drawn(names, [s.get("train.seed") for s in read])
+    ]
+    said = [f"{', '.join(names)} differ in {'; '.join(differ)}"] if differ else []
+    return said + _shared_seeds(names, [s.get("train.seed") for s in read])
 
 
-_INDEX = re.compile(r"-s(\d+)$")  # a seed run's index i in its name, <row>-s<i>
-
-
-def _seeds_not_drawn(names: list[str], seeds: list[object]) -> list[str]:
-    """``train.seed (run seed, ...: ...)`` where the runs ``names`` were not trained with their row's
-    seeds: each run ``<row>-s<i>`` with one train.seed + i (as vislab suite --seeds N trains them) —
-    or, not so named, each with a seed of its own; [] where they were (or a seed is unknown)."""
-    index = [int(m[1]) if (m := _INDEX.search(n)) else None for n in names]
+def _shared_seeds(names: list[str], seeds: list[object]) -> list[str]:
+    """``run, run share train.seed S`` for each seed that more than one of the runs ``names`` trained
+    with: copies of one run, or runs trained alike, whose spread is no spread over seeds; [] where each
+    has a seed of its own (or a seed is unknown)."""
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         return []
-    if None not in index:
-        drawn = len({s - i for s, i in zip(seeds, index)}) == 1  # type: ignore[operator]
-        rule = "not one train.seed + i for <row>-s<i>"
-    else:
-        drawn = len(set(seeds)) == len(seeds)
-        rule = "not a seed each"
-    said = ", ".join(f"{n} {s}" for n, s in zip(names, seeds))
-    return [] if drawn else [f"train.seed ({said}: {rule})"]
+    by_seed: dict[object, list[str]] = {}
+    for name, seed in zip(names, seeds):
+        by_seed.setdefault(seed, []).append(name)
+    return [f"{', '.join(n)} share train.seed {s}" for s, n in by_seed.items() if len(n) > 1]

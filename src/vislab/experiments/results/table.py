@@ -150,7 +150,7 @@ def with_std_columns(rows: list[dict], cols: list) -> tuple[list[dict], list[tup
 
 SPREAD_NOTE = (
     "Each row: mean ± std over its seeds (N: runs finished; std: sample standard deviation, ddof=1); "
-    "run <row>-s<i> trained with train.seed + i."
+    "each run <row>-s<i> one seed of the row, with a train.seed of its own (a suite's: train.seed + i)."
 )
 
 

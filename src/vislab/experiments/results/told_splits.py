@@ -1,9 +1,10 @@
 """What a run's config says of its test set, where its saved test predictions (predictions_test.npz) are
-missing: the settings that draw its train/val/test split (:data:`SPLIT_KEYS`, as ``settings.read_settings``
-reads them: what its checkpoint recorded over config.yaml), compared with another run's
-(``data_used.rows_with_own_test_sets``). One config is one split; another train.seed may draw another
-(or not: an official test set is the same for every seed), so rows it tells apart are never ranked
-against each other."""
+missing: the settings that draw its test split (:data:`SPLIT_KEYS`, as ``settings.read_settings`` reads
+them: what its checkpoint recorded over config.yaml), compared with another run's
+(``data_used.rows_with_own_test_sets``). One config is one test set; another train.seed draws another
+only where the seed draws the test split (:func:`seed_draws_test`: an official test set is the same for
+every seed), and a setting that only resizes or transforms the images, or that draws train and val
+alone, draws none; rows it tells apart are never ranked against each other."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vislab.config import RESULT_NEUTRAL_KEYS
+from vislab.config.reads import Value, carved, idle_settings
 from vislab.errors import UserError
 from vislab.experiments.results.settings import read_settings
 from vislab.training.rundir import SavedPredictions
@@ -18,19 +20,44 @@ from vislab.training.rundir import SavedPredictions
 Test = SavedPredictions | dict  # a run's test set: its saved predictions, or its split settings
 
 
-# the settings that draw a run's train/val/test split (data.* but how images are shown or where read)
+# the settings that draw a run's test split (data.* but how images are shown or where read)
 SPLIT_KEYS = ("train.seed", "data.")
-NOT_SPLIT_KEYS = (*RESULT_NEUTRAL_KEYS, "data.normalize", "data.zca_epsilon", "data.resize")
+# what leaves the test split's images as they are: where and how they are read, and what only resizes
+# or transforms them (data.image_size: the size a folder's images are decoded to)
+NOT_SPLIT_KEYS = (
+    *RESULT_NEUTRAL_KEYS,
+    "data.normalize",
+    "data.zca_epsilon",
+    "data.resize",
+    "data.image_size",
+)
+# what draws train and val alone (data/split.py carves test first, whatever val_fraction; the limits
+# cut train): the keys themselves, not prefixes (data.limit_eval samples test)
+TRAIN_VAL_ONLY = ("data.val_fraction", "data.limit", "data.limit_per_class")
+
+
+def seed_draws_test(value: Value) -> bool:
+    """Whether train.seed draws the run's test split (``value``: its setting by dotted key), as
+    data/split.py does: data.split's sizes carve it from the pooled sets, data.limit_eval samples it, or
+    no official test set of its source is loaded so that it is carved from train (``config.reads.carved``,
+    the rule that reads data.test_fraction); not where its source's official test set is the test split."""
+    drawn = value("data.split") is not None or value("data.limit_eval") is not None
+    return drawn or carved("test")(value) is None
 
 
 def split_settings(run_dir: Path) -> dict[str, object]:
-    """The settings of the run in ``run_dir`` that draw its split (:data:`SPLIT_KEYS`), as
-    ``settings.read_settings`` reads them (what its checkpoint recorded over its config.yaml);
-    UserError naming the file where there is none to read."""
+    """The settings of the run in ``run_dir`` that draw its test split (:data:`SPLIT_KEYS`; train.seed
+    where :func:`seed_draws_test`; none that does nothing given the others, ``config.reads.idle_settings``:
+    data.test_fraction beside an official test set), as ``settings.read_settings`` reads them (what its
+    checkpoint recorded over its config.yaml); UserError naming the file where there is none to read."""
+    settings = read_settings(run_dir)
+    value = settings.__getitem__
+    idle = idle_settings(value)
+    skip = {*TRAIN_VAL_ONLY, *idle, *(() if seed_draws_test(value) else ("train.seed",))}
     return {
         k: v
-        for k, v in read_settings(run_dir).items()
-        if k.startswith(SPLIT_KEYS) and not k.startswith(NOT_SPLIT_KEYS)
+        for k, v in settings.items()
+        if k.startswith(SPLIT_KEYS) and not k.startswith(NOT_SPLIT_KEYS) and k not in skip
     }
 
 
@@ -76,7 +103,10 @@ def told(row: str, one: dict[str, tuple[str | None, Test, str]], runs: dict[str,
         theirs = split_or_none(their_test, their_first, runs)
         if other == row or their_data != data or theirs is None:
             continue
-        keys = [k for k in sorted({*mine, *theirs}) if mine.get(k) != theirs.get(k)]
+        # a key one of them lacks (train.seed where it draws no test split) follows from one both hold
+        keys = [k for k in sorted({*mine} & {*theirs}) if mine[k] != theirs[k]] or [
+            k for k in sorted({*mine, *theirs}) if mine.get(k) != theirs.get(k)
+        ]
         if not keys:
             return f"the split of {other}"
         return f"another split than {other}'s: " + ", ".join(

@@ -9,8 +9,10 @@ report.html, the paper)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -100,19 +102,71 @@ def _from_metrics(summary: RunSummary, rows: Sequence[dict]) -> dict[str, tuple[
     """The train and val accuracies of the best epoch's row of the run's metrics.jsonl (``rows``; none
     where the row is missing): figure → (value, source, tolerance): float rounding for train ACC
     (summary.json copies it), one val sample for the val figures (val scored again, in other processes
-    or after a resume, may differ by a sample)."""
+    or after a resume, may differ by a sample): of n_val for ACC and top-5, of the smallest class present
+    for PACC (:func:`_pacc_tolerance`; not checked where no per-class accuracy tells the classes)."""
     row = next((r for r in rows if r.get("epoch") == summary.best_epoch), None)
     if row is None:
         return {}
     where = f"metrics.jsonl, epoch {summary.best_epoch}"
     one = 1 / summary.n_val + _EXACT if summary.n_val else _EXACT
+    tolerance = {"train_acc": _EXACT, "val_acc": one, "val_top5_acc": one}
+    if (pacc := _pacc_tolerance(summary, rows, row)) is not None:
+        tolerance["val_pacc"] = pacc
     return {
-        key: (float(v), where, one if key.startswith("val_") else _EXACT)
+        key: (float(v), where, tolerance[key])
         for key in ACCURACIES
-        if key.startswith(("train_", "val_"))
+        if key in tolerance
         and isinstance(v := row.get(key), (int, float))
         and not isinstance(v, bool)
     }
+
+
+def _pacc_tolerance(summary: RunSummary, rows: Sequence[dict], best: dict) -> float | None:
+    """One val sample of the smallest class present, in val PACC (a mean over K classes): 1 / (K · n).
+    Each class's n as its accuracies (hits / n) in metrics.jsonl's rows and summary.json tell it
+    (:func:`_class_size`); a class always at 0 or 1 tells none — it counts as 1 where summary.json's
+    accuracy of it differs from the best row's (a sample of a class of one scored again) or summary.json
+    has none, and not at all where they agree (a sample of it scored otherwise would show as a fraction).
+    None where the best row has no per-class accuracies."""
+    classes = _per_class(best.get("val_per_class"))
+    if not classes:
+        return None
+    mine = _per_class(summary.val_per_class)  # in class order, as the rows'
+    lists = [_per_class(r.get("val_per_class")) for r in rows] + [mine]
+    sizes = []
+    for c, acc in enumerate(classes):
+        if acc is None:
+            continue  # no sample of it: not in the mean
+        size = _class_size([a[c] for a in lists if c < len(a)], summary.n_val or 10_000)
+        if size is None and (len(mine) != len(classes) or mine[c] != acc):
+            size = 1
+        sizes += [size] if size else []
+    present = sum(a is not None for a in classes)
+    return 1 / (present * min(sizes)) + _EXACT if sizes else _EXACT
+
+
+def _per_class(values: object) -> list[float | None]:
+    """A row's val_per_class (or summary.json's, class → accuracy) as a list in class order; [] where
+    it is none."""
+    values = list(values.values()) if isinstance(values, dict) else values
+    if not isinstance(values, list):
+        return []
+    return [
+        float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        for v in values
+    ]
+
+
+def _class_size(accuracies: Sequence[float | None], n_val: int) -> int | None:
+    """The fewest val samples a class can hold, by its accuracies (each hits / n: a fraction of a
+    denominator at most ``n_val``): the least common multiple of their denominators; None where each is
+    0 or 1 (they tell nothing)."""
+    told = {
+        a for a in accuracies if a is not None and 0 < a < 1
+    }  # each value once: epochs repeat them
+    denominators = [Fraction(a).limit_denominator(n_val).denominator for a in told]
+    size = math.lcm(*denominators) if denominators else 1
+    return min(size, n_val) if size > 1 else None
 
 
 def doubted_sentence(doubts: dict[str, dict[str, str]]) -> str:
