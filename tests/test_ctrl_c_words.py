@@ -14,7 +14,7 @@ import yaml
 
 import vislab.experiments.suites.jobs as jobs
 import vislab.paper_folder.build as paper_build
-import vislab.predict as predict
+import vislab.plotting.mistakes as mistakes_plot
 import vislab.report.build as report_build
 import vislab.training.lr_find as lr_find_module
 from conftest import cli, one_line, tiny_config, tiny_sets, tiny_suite, tiny_sweep
@@ -111,7 +111,7 @@ def test_lr_find_before_its_first_step_says_nothing_was_run(capsys, monkeypatch,
 
 
 def test_eval_cut_short_mid_figure_says_what_is_written(capsys, monkeypatch, trained):
-    monkeypatch.setattr(predict, "plot_mistakes", ctrl_c)  # after the confusion matrix
+    monkeypatch.setattr(mistakes_plot, "plot_mistakes", ctrl_c)  # after the confusion matrix
     code, text = cli(capsys, "eval", trained)
     said = one_line(text)
     assert code == 130, text
