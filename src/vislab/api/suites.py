@@ -70,21 +70,23 @@ def _seeded_suite(
     seeds: int | None,
     only: str | Sequence[str] | None = None,
 ) -> tuple[Suite, Path, list[str] | None]:
-    """The suite, each run ``seeds`` times (None: as the suite in the folder was run, else once), its
-    folder (started over with ``overwrite``) and the runs ``only`` names (None: all); an unknown name,
-    or fewer seeds than the folder's suite was run with (without ``overwrite``: its other seeds would
-    drop out of every table), is refused before the folder is touched."""
+    """The suite, each run ``seeds`` times (None: as its file's ``seeds:``, else as the suite in the
+    folder was run, else once), its folder (started over with ``overwrite``) and the runs ``only`` names
+    (None: all); an unknown name, or fewer seeds than the folder's suite was run with (without
+    ``overwrite``: its other seeds would drop out of every table), is refused before the folder is
+    touched."""
     from vislab.experiments.records import SuiteInfo  # on use (see the imports)
     from vislab.experiments.suites.spec import only_runs, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
     before = SuiteInfo.read(folder).seeds
     before = 1 if before is None else before
+    from_file = seeds is None and suite.file_seeds is not None
     if seeds is None:
-        seeds = 1 if overwrite else before
+        seeds = suite.file_seeds or (1 if overwrite else before)
     suite = with_seeds(suite, seeds)
     if isinstance(before, int) and seeds < before and not overwrite:
-        raise UserError(_fewer_seeds(suite.name, folder, before, seeds))
+        raise UserError(_fewer_seeds(suite, folder, before, from_file))
     chosen = None if only is None else only_runs(suite, _only_names(only, storage))
     if overwrite:
         start_over(folder, "suite", storage=storage)
@@ -92,16 +94,26 @@ def _seeded_suite(
     return suite, folder, chosen
 
 
-def _fewer_seeds(name: str, folder: Path, before: int, seeds: int) -> str:
-    """Why suite ``name`` is not run into ``folder``, run there with ``before`` seeds, with fewer, and the
-    ways on."""
+def _fewer_seeds(suite: Suite, folder: Path, before: int, from_file: bool) -> str:
+    """Why ``suite`` is not run into ``folder``, run there with ``before`` seeds, with fewer (its
+    file's ``seeds:`` where ``from_file``, else --seeds), and the ways on."""
+    name, seeds = suite.name, suite.seeds
     dropped = list(range(seeds, before))
     which = f"seed {dropped[0]}" if len(dropped) == 1 else f"seeds {dropped[0]}–{dropped[-1]}"
+    given = (
+        f"its file's seeds: {seeds} ({suite.path})"
+        if from_file
+        else f"--seeds {seeds} (Python: seeds={seeds})"
+    )
+    keep = f"Give --seeds {before} (Python: seeds={before})"
+    if from_file:
+        keep += f" or write seeds: {before} in the file"
+    elif (suite.file_seeds or before) >= before:
+        keep = f"Leave out --seeds (Python: seeds=None) or g{keep[1:]}"
     return (
-        f"suite '{name}' was run into '{folder}' with --seeds {before} (suite.json): --seeds {seeds} "
-        f"(Python: seeds={seeds}) would leave each run's {which} out of every table, so nothing was "
-        f"trained or written. Leave out --seeds (Python: seeds=None) or give --seeds {before} (Python: "
-        f"seeds={before}) to keep them all, or add --overwrite (Python: overwrite=True) to start the suite "
+        f"suite '{name}' was run into '{folder}' with --seeds {before} (suite.json): {given} "
+        f"would leave each run's {which} out of every table, so nothing was trained or written. "
+        f"{keep} to keep them all, or add --overwrite (Python: overwrite=True) to start the suite "
         f"over with {seeds} seed{'s' * (seeds > 1)} (deletes its runs)."
     )
 
@@ -156,11 +168,11 @@ def run_suite(
     ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
     (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
     ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere (``log`` receives it
-    instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: as in ``out``; fewer: UserError
-    unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines running the suite, each run claimed
-    by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over; ``heartbeat`` every 20 s). ``dry_run``:
-    checked as a run is, nothing trained or written; returns the plan as a DataFrame. ``only``: those runs alone (a
-    row: all its seeds), the others left for later.
+    instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: the file's ``seeds:``, else as
+    in ``out``; fewer: UserError unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines
+    running the suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over;
+    ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns the plan
+    as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite

@@ -186,7 +186,9 @@ def checked_config(config: str | None, set_: list[str]) -> Config:
     from vislab.models.registry import check_model_options  # on use (module docstring)
 
     cfg = load_config(config, set_)
-    check_model_options(cfg.model.name, cfg.model.kwargs(), source=config_source(config, set_))
+    chosen = "name" in cfg.model.model_fields_set  # else the default model's, never chosen
+    source = config_source(config, set_)
+    check_model_options(cfg.model.name, cfg.model.kwargs(), source=source, chosen=chosen)
     return cfg
 
 

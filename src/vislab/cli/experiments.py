@@ -77,7 +77,8 @@ SeedsOpt = typer.Option(
     None,
     "--seeds",
     help="Train each run N times (DIR/<run>-s0 … with train.seed + 0 … N-1); the tables and the report "
-    "give each run's mean ± std over its seeds. Default: as the suite in DIR was run, else once.",
+    "give each run's mean ± std over its seeds. Default: the suite file's seeds: N, else as the suite in "
+    "DIR was run, else once.",
 )
 HeartbeatOpt = typer.Option(
     None, "--heartbeat", help="With --storage: seconds between a worker's heartbeats (20)."

@@ -85,8 +85,25 @@ def friendly_error(
 Schema = TypeVar("Schema", bound=BaseModel)
 
 
+def _model_name_misspelt(tree: Any, source: str) -> None:
+    """ConfigError for a config whose model section misspells ``model.name`` (``model.nam``) and gives
+    no ``model.name``: said as an unknown key, not as an option of the default model, never chosen."""
+    model = tree.get("model") if isinstance(tree, dict) else None
+    if not isinstance(model, dict) or "name" in model:
+        return
+    for key in model:
+        if key != "name" and difflib.get_close_matches(str(key), ["name"], n=1, cutoff=0.7):
+            raise ConfigError(
+                f"Invalid config ({source}):\n  unknown config key 'model.{key}'. Did you mean "
+                f"'model.name'? (it picks the model; `vislab model list` names them and their options)"
+            )
+
+
 def validate(schema: type[Schema], tree: Any, source: str, kind: str = "config") -> Schema:
-    """``schema.model_validate(tree)``, its ValidationError turned into :func:`friendly_error`'s ConfigError."""
+    """``schema.model_validate(tree)``, its ValidationError turned into :func:`friendly_error`'s ConfigError
+    (for a Config, first: a misspelt ``model.name``)."""
+    if schema is Config:
+        _model_name_misspelt(tree, source)
     try:
         return schema.model_validate(tree)
     except ValidationError as e:

@@ -211,13 +211,14 @@ def option_defaults(name: str, preset: str | None = None) -> dict[str, Any]:
 
 
 def check_model_options(
-    name: str, kwargs: dict[str, Any], source: str | None = None
+    name: str, kwargs: dict[str, Any], source: str | None = None, chosen: bool = True
 ) -> dict[str, Any]:
     """``kwargs`` as model ``name``'s builder takes them, the ones to record (config.yaml, checkpoints):
     each value coerced to the type its signature declares (``batchnorm="yes"`` → ``True``, ``width=8.0``
     → ``8``), as plain values. ConfigError for an option the model does not take, or a value of the wrong
     type or out of its declared range; builds nothing. ``source``: where the options were written (a
-    sweep or suite file), named as a config error names it ("Invalid config (SOURCE): ..."). A builder
+    sweep or suite file), named as a config error names it ("Invalid config (SOURCE): ..."); ``chosen``
+    False: no model.name was given (``name`` is the default's), and an unknown option says so. A builder
     that passes any option on (timm) checks its options when it builds: its ``kwargs`` come back as given."""
     invalid = (
         (lambda why: ConfigError(f"Invalid config ({source}):\n  {why}")) if source else ConfigError
@@ -233,6 +234,12 @@ def check_model_options(
         return dict(kwargs)
     options = [p.name for p in params if p.name not in RESERVED]
     for key in kwargs:
+        if key not in options and not chosen:
+            raise invalid(
+                f"unknown config key 'model.{key}': no model.name was given, and the default model, "
+                f"'{name}', has no such option. Give model.name, the model whose option it is "
+                f"(`vislab model list` names the models and their options)."
+            )
         if key not in options:
             valid = ["name", *options]  # model.name picks the model: a key of the section too
             near = difflib.get_close_matches(key, valid, n=1)

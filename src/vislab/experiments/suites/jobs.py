@@ -38,7 +38,7 @@ def _execute(
         # (the last run's: nothing is left to stop, :func:`stopped_nothing`)
         summary = RunDir(run_dir).read_summary()
         done = summary is not None and summary.complete
-        status, message, tb = ("complete" if done else "interrupted"), str(e), ""
+        status, message, tb = ("complete" if done else "interrupted"), in_suite(str(e)), ""
         halted = True
     except VislabError as e:
         status, message, tb = "failed", str(e), ""
@@ -53,6 +53,26 @@ def _execute(
         data_error=data_error,  # False: left out of suite.json
         halted=halted,  # a signal stopped it: the suite stops (halts)
     )
+
+
+#: where a run's own advice begins in the message of its interruption (training/stopping.py), and what
+#: the suite's re-run, the way on within a suite, does with it instead
+_ADVICE = (
+    (" Resume with: ", "resumes it"),
+    (" Start the run again: ", "starts it again"),
+    (": resume to score it", "resumes it to score it and draw its figures"),
+    (" A resume ", "resumes it to draw them"),
+)
+
+
+def in_suite(message: str) -> str:
+    """The message of a run's interruption as the suite says it: its own advice (a ``vislab train``
+    command, a resume) replaced by what re-running the suite does with the run."""
+    for marker, does in _ADVICE:
+        head, found, _ = message.partition(marker)
+        if found:
+            return f"{head.rstrip(' .;:')}; re-running the suite {does}."
+    return message
 
 
 def halts(outcome: RunOutcome) -> bool:

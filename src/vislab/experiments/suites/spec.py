@@ -14,13 +14,14 @@
     reported:                                  # optional: the figures the courses' reports published
       sources: {rdfia-A: {title: ..., data: ...}}   #   (schema and examples: results/reported.py)
       runs: {baseline: {rdfia-A: {where: "Q18, Figure 6", test_acc: "0.70–0.75"}}}
+    seeds: 3                                   # optional: each run trained 3 times, as --seeds 3
 
 This module loads a suite into a :class:`Suite` and builds its runs' configs; ``suites/plan.py`` plans
 them (which are done, which resume, which start) and ``suites/runner.py`` executes the plan.
 
-A run of the file is a *row* of the results. With seeds (``vislab suite NAME --seeds N``,
-:func:`with_seeds`) each row trains N times, as the runs ``<row>-s0`` … ``<row>-s<N-1>`` with
-``train.seed`` + 0 … N-1 (the seed after every override); the tables give each row's mean ± std.
+A run of the file is a *row* of the results. With seeds (``seeds: N`` in the file or ``vislab suite NAME
+--seeds N``, which overrides it; :func:`with_seeds`) each row trains N times, as the runs ``<row>-s0`` …
+``<row>-s<N-1>`` with ``train.seed`` + 0 … N-1 (the seed after every override); the tables give each row's mean ± std.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from vislab.config import (
 )
 from vislab.config.build import set_model
 from vislab.data.sources import require_source
-from vislab.errors import UserError
+from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.chosen import chosen_runs
 from vislab.experiments.results.reported import Reported
 
@@ -95,6 +96,11 @@ class SuiteSpec(SpecFile):
     reported: Reported | None = Field(
         None, description="the figures the courses' reports published: sources: and runs:"
     )
+    seeds: Annotated[int, Field(ge=1, strict=True)] | None = Field(
+        None,
+        description="train each run this many times, with train.seed + 0 … seeds-1, as --seeds N "
+        "(which overrides it); default: as the suite in its folder was run, else once",
+    )
 
     @field_validator("groups", mode="after")
     @classmethod
@@ -133,6 +139,7 @@ class Suite:
     compare: str = "previous"  # the verdicts' pairing in a group: "previous" or "baseline"
     reported: Reported | None = None  # the figures the courses' reports published
     seeds: int = 1  # runs per row, train.seed + 0 … seeds-1 (with_seeds)
+    file_seeds: int | None = None  # the file's seeds: (None: not written there)
 
     def run_names(self) -> dict[str, str]:
         """Run (folder) name → the row it trains, in the suite's order: the row itself, or with seeds
@@ -181,7 +188,7 @@ def load_suite(name_or_file: str | Path) -> Suite:
         "suite",
         SUITE_DIR,
         "a mapping with runs: (run name → overrides) and optionally base:, groups:, compare:, "
-        "description:, reported:",
+        "seeds:, description:, reported:",
     )
     return Suite(
         name=spec.name or p.stem,
@@ -192,6 +199,8 @@ def load_suite(name_or_file: str | Path) -> Suite:
         groups=spec.groups or {},
         compare=spec.compare,
         reported=spec.reported,
+        seeds=spec.seeds or 1,
+        file_seeds=spec.seeds,
     )
 
 
@@ -232,10 +241,29 @@ def run_config(suite: Suite, name: str, overrides: list[str] | tuple = ()) -> Co
     a seeded run ``<row>-s<i>`` then adds i to train.seed."""
     row = suite.run_names()[name]
     tree = apply_run_overrides(suite.base, suite.runs[row])
-    cfg = build_config(tree, overrides, source=f"suite run '{row}'")
+    try:
+        cfg = build_config(tree, overrides, source=f"suite run '{row}'")
+    except ConfigError as e:
+        raise _with_seeds_hint(e, tree, overrides) from None
     if suite.seeds > 1:
         index = int(name.rsplit("-s", 1)[1])
         seed = f"train.seed={cfg.train.seed + index}"
         cfg = build_config(cfg.to_dict(), [seed], source=f"suite run '{name}'")
     require_source(cfg.data.name)  # now, not after the runs before it have trained
     return cfg
+
+
+def _with_seeds_hint(err: ConfigError, tree: dict, overrides: list[str] | tuple) -> ConfigError:
+    """``err``, with how a suite trains several seeds where the run gave train.seed a list."""
+    seed = tree["train"].get("seed") if isinstance(tree.get("train"), dict) else None
+    listed = isinstance(seed, list | tuple) or any(
+        str(o).replace(" ", "").startswith("train.seed=[") for o in overrides
+    )
+    if not listed:
+        return err
+    n = len(seed) if isinstance(seed, list | tuple) and len(seed) > 1 else 3
+    return ConfigError(
+        f"{err}\n  train.seed is one seed, the first: to train each run {n} times, write `seeds: {n}` "
+        f"at the top of the suite file (or give vislab suite --seeds {n}; Python: "
+        f"vislab.run_suite(..., seeds={n})), which trains train.seed, train.seed+1, … train.seed+{n - 1}."
+    )
