@@ -16,7 +16,7 @@ from vislab.not_a_run import run_of_file, runs_folder_note
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.record import Checkpoint, Resume
 from vislab.training.rundir import RunDir
-from vislab.training.runtime import world_size
+from vislab.training.runtime import threads_change, world_size
 from vislab.training.setup import Training
 from vislab.training.state import LoopState, by_min_delta
 from vislab.training.summary import RunSummary
@@ -255,14 +255,17 @@ def before_resume(
 ) -> tuple[list[str], RunSummary | None]:
     """What a resume of ``run`` (its ``ckpt``, for ``cfg``'s epochs) says first, and the run's summary when
     there is nothing left to train (None: train on), each of its records read once. Notes: settings edited
-    by hand in config.yaml (:func:`config_edits`), and nothing left to train (:func:`nothing_to_train`)."""
+    by hand in config.yaml (:func:`config_edits`), and nothing left to train (:func:`nothing_to_train`) or
+    another CPU thread count than the run's so far (:func:`~vislab.training.runtime.threads_change`)."""
     try:
         saved = run.load_config()
     except UserError:  # ConfigError: unreadable or invalid; the resume writes it anew
         saved = None
     edits = config_edits(run.path, ckpt.record.config, saved)
     done = nothing_to_train(run, cfg, ckpt.resume) if saved is not None else None
-    notes = [note for note in (edits, done[0] if done else None) if note]
+    tc, used = cfg.train, ckpt.resume.loop.threads
+    threads = None if done else threads_change(run.path, tc.threads, tc.device, used)
+    notes = [note for note in (edits, done[0] if done else threads) if note]
     return notes, done[1] if done else None
 
 

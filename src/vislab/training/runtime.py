@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import torch
 import torch.distributed as tdist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vislab.errors import UserError
+from vislab.words import counted
 
 # What a collective raises in a rank whose peer is gone (its process ended, or the network to it failed):
 # gloo names the connection ("Connection closed by peer", "... reset by peer", a write's "Broken pipe"),
@@ -39,6 +41,32 @@ def set_cudnn_benchmark(device: torch.device, on: bool) -> None:
     """``train.cudnn_benchmark`` for a run on ``device`` (a process-wide switch, so set by every CUDA run)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = on
+
+
+def set_threads(threads: int | None) -> int:
+    """Set ``train.threads`` (None: torch's count stays: one per core, or what the caller set, e.g. a
+    suite's job, which divides the cores); the CPU threads training then uses, ``torch.get_num_threads()``.
+    CPU ops sum floats in another order with another count: their results differ in the last bits."""
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def threads_change(path: Path, threads: int | None, device: str, used: list[int]) -> str | None:
+    """A note when a resume of run ``path`` on the CPU (``device``: train.device) trains with another
+    thread count (``threads``: train.threads, else torch's) than the run so far (``used``: its last.pt's;
+    empty, not recorded: no note): float sums round differently, so its numbers match an uninterrupted
+    run's only to rounding."""
+    now = threads or torch.get_num_threads()
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    if not used or now == used[-1] or not on_cpu:
+        return None
+    return (
+        f"note: '{path}' last trained with {counted(used[-1], 'CPU thread')}, this resume with {now} "
+        f"(train.threads): float sums round differently, so its numbers match an uninterrupted run's "
+        f"only to float rounding (the best epoch, an early stop may differ too). To go on as it trained, "
+        f"resume with --set train.threads={used[-1]} (Python: train__threads={used[-1]})."
+    )
 
 
 def resolve_data_device(

@@ -34,7 +34,7 @@ from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.state import LoopState
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, threads_record
 from vislab.version import __version__
 
 
@@ -106,7 +106,7 @@ def finish_run(
     summary = summary.replace(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
-        eval_s=round(time.perf_counter() - started, 3), **_start_record(run, record, network),
+        eval_s=round(time.perf_counter() - started, 3), **_start_record(run, record, network, loop),
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
@@ -125,10 +125,13 @@ def finish_run(
     return summary
 
 
-def _start_record(run: RunDir, record: RunRecord, network: Network) -> dict[str, Any]:
-    """summary.json's record of the run's start (``Network.start_summary``), a resume's kept from its
-    first start (:func:`_first_start`: read before summary.json is written over)."""
-    return network.start_summary(_first_start(run, record, network))
+def _start_record(
+    run: RunDir, record: RunRecord, network: Network, loop: LoopState
+) -> dict[str, Any]:
+    """summary.json's record of how the run started (``Network.start_summary``; a resume's kept from its
+    first start, :func:`_first_start`, read before summary.json is written over) and of the CPU threads
+    it trained with (``threads_record``)."""
+    return {**network.start_summary(_first_start(run, record, network)), **threads_record(loop)}
 
 
 def _first_start(run: RunDir, record: RunRecord, network: Network) -> dict[str, Any] | None:

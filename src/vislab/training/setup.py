@@ -42,6 +42,7 @@ from vislab.training.runtime import (
     Distributed,
     resolve_device,
     set_cudnn_benchmark,
+    set_threads,
 )
 from vislab.training.state import LoopState, Saved
 from vislab.training.step_log import StepTracker
@@ -82,8 +83,7 @@ def set_up(
     started = time.perf_counter()
     tc = cfg.train
     device = dist.device or resolve_device(tc.device)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
+    threads = set_threads(tc.threads)  # recorded: CPU float sums round by the count
     set_cudnn_benchmark(device, tc.cudnn_benchmark)
     data, network = build_parts(cfg, device, dist, ckpt, build_as, f"run '{run.path}'")
     if ckpt is None:  # a resumed run's settings were checked when it started
@@ -99,6 +99,8 @@ def set_up(
             first_start_init(cfg.model.name, run, dist, network, data.train)
         network.net, network.graphs = forward_net(network.model, tc.compile, dist, log)
     loop = resume.loop if resume else LoopState()
+    if threads not in loop.threads:
+        loop.threads.append(threads)
     optim = build_optimisation(cfg, network, device, len(data.train), loop)
     if optim.scaler is not None:
         log.line(

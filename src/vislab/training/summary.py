@@ -74,6 +74,8 @@ class RunSummary:
     )
     world_size: int | None = None
     precision: str | None = None
+    threads: int | None = None  # the CPU threads it started with: train.threads, else torch's
+    threads_resumed: list[int] | None = None  # the other counts its resumes trained with, in order
     versions: dict[str, str] | None = None  # vislab, torch, torchvision, kornia, python
     peak_rss_mb: float | None = None
     peak_cuda_mb: float | None = None
@@ -145,6 +147,14 @@ def stopped_summary(status: str, loop: LoopState, saved: Saved | None) -> RunSum
     )  # fmt: skip
 
 
+def threads_record(loop: LoopState) -> dict[str, Any]:
+    """summary.json's ``threads`` and ``threads_resumed`` of a run at ``loop`` (its ``threads``: the CPU
+    thread counts it trained with); None where its last.pt is older than that record. A CPU op's float
+    sums round by the count: a resume under another one matches an uninterrupted run only to rounding."""
+    first, *later = loop.threads or [None]
+    return {"threads": first, "threads_resumed": later or None}
+
+
 #: field → its type, in the order a finished run writes them (``extra`` aside)
 _HINTS = {
     k: v
@@ -166,5 +176,6 @@ ONLY_WHERE_SET = frozenset(
         "figures_missing",
         "trainable_params",
         "init",
+        "threads_resumed",
     }  # fmt: skip
 )

@@ -11,7 +11,10 @@ early (a signal, a NaN loss, the user's own model code raising: ``users_model``)
 Determinism: the seed fixes the split, the init, and — re-seeded at every epoch start — shuffling,
 augmentation and dropout, so a CPU run is exactly repeatable and ``--resume`` (from an epoch
 boundary or, after a signal, from the middle of an epoch with the saved RNG state) ends with the
-same numbers as an uninterrupted run.
+same numbers as an uninterrupted run — on the same device, precision and CPU thread count: CPU ops
+sum floats in an order that depends on the count (``train.threads``, else one per core; a suite's
+``--jobs`` divides the cores), which ``set_up`` records in last.pt and summary.json (``threads``); a
+resume under another count says its numbers then match only to float rounding (``runtime.threads_change``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """How the numbers of a table were made, said in one line: the command-line changes to a suite's config
 (suite.json's ``overrides``: ``--data``, ``--epochs``, ``--set``) and the checkpoint the test figures come
 from (each run's ``train.select_metric``, in its config.yaml). results.md, report.html and the paper's
-tables.md, tables.tex and main.tex all print :func:`provenance_line`; the paper adds how the runs trained
+tables.md, tables.tex and main.tex all print :func:`provenance_line` (with the CPU thread counts, where
+the runs trained with different ones); the paper adds how the runs trained
 (:func:`recipe_sentence`: the optimizer, learning rate, batch size, epochs, ... they share)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.seed_rows import seeds_differing
 from vislab.experiments.results.settings import flat_settings, setting_text, silent_keys
 from vislab.training.summary import RunSummary
+from vislab.words import and_list
 
 FITTED = "fit_arrays"  # summary.json's trained_by of a model fitted once on arrays (majority, svm)
 
@@ -139,8 +141,33 @@ def provenance_line(
     if isinstance(info, SuiteInfo) and info.rows:  # its seeds trained alike, as the tables check
         otherwise = seeds_differing(info.rows, run_dirs, configs, among=summaries)
     fitted = fitted_rows(summaries, rows)
-    parts = (changes_sentence(info, otherwise), checkpoint_sentence(select, fitted))
+    parts = (
+        changes_sentence(info, otherwise),
+        checkpoint_sentence(select, fitted),
+        threads_sentence(summaries),
+    )
     return " ".join(p for p in parts if p)
+
+
+def threads_sentence(summaries: Mapping[str, RunSummary]) -> str:
+    """Where the CPU runs of ``summaries`` trained with different thread counts (summary.json's
+    ``threads``, and ``threads_resumed``: the other counts resumes trained with): their float sums round
+    differently. "" where they agree or do not say (runs older than the record, GPU runs)."""
+    counts: set[int] = set()
+    for s in summaries.values():
+        if not str(s.device or "").startswith("cpu"):
+            continue
+        later = s.score("threads_resumed")
+        for n in [s.score("threads"), *(later if isinstance(later, list) else [])]:
+            if isinstance(n, int) and not isinstance(n, bool):
+                counts.add(n)
+    if len(counts) < 2:
+        return ""
+    return (
+        f"Trained with {and_list([str(n) for n in sorted(counts)])} CPU threads: float sums round "
+        f"differently, so "
+        f"results can differ slightly (set train.threads to the same value for bit-identical runs)."
+    )
 
 
 def fitted_rows(
