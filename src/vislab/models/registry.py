@@ -218,7 +218,8 @@ def check_model_options(
     → ``8``), as plain values. ConfigError for an option the model does not take, or a value of the wrong
     type or out of its declared range; builds nothing. ``source``: where the options were written (a
     sweep or suite file), named as a config error names it ("Invalid config (SOURCE): ..."); ``chosen``
-    False: no model.name was given (``name`` is the default's), and an unknown option says so. A builder
+    False: no model.name was given (``name`` is the default's), and an unknown option that is no typo of
+    the default's says so. A builder
     that passes any option on (timm) checks its options when it builds: its ``kwargs`` come back as given."""
     invalid = (
         (lambda why: ConfigError(f"Invalid config ({source}):\n  {why}")) if source else ConfigError
@@ -234,15 +235,15 @@ def check_model_options(
         return dict(kwargs)
     options = [p.name for p in params if p.name not in RESERVED]
     for key in kwargs:
-        if key not in options and not chosen:
-            raise invalid(
-                f"unknown config key 'model.{key}': no model.name was given, and the default model, "
-                f"'{name}', has no such option. Give model.name, the model whose option it is "
-                f"(`vislab model list` names the models and their options)."
-            )
         if key not in options:
             valid = ["name", *options]  # model.name picks the model: a key of the section too
             near = difflib.get_close_matches(key, valid, n=1)
+            if not near and not chosen:  # no typo of the default's options: another model's option
+                raise invalid(
+                    f"unknown config key 'model.{key}': no model.name was given, and the default "
+                    f"model, '{name}', has no such option. Give model.name, the model whose option it "
+                    f"is (`vislab model list` names the models and their options)."
+                )
             hint = f" Did you mean 'model.{near[0]}'?" if near else ""
             raise invalid(
                 f"model '{name}' has no option 'model.{key}'.{hint} Valid keys: {', '.join(valid)}."

@@ -99,7 +99,8 @@ def set_up(
             first_start_init(cfg.model.name, run, dist, network, data.train)
         network.net, network.graphs = forward_net(network.model, tc.compile, dist, log)
     loop = resume.loop if resume else LoopState()
-    if threads not in loop.threads:
+    # each count in the order the run's parts trained with it; a last.pt older than the record: unknown
+    if (resume is None or loop.threads) and loop.threads[-1:] != [threads]:
         loop.threads.append(threads)
     optim = build_optimisation(cfg, network, device, len(data.train), loop)
     if optim.scaler is not None:

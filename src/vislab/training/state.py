@@ -43,8 +43,9 @@ class LoopState:
     train_time_s: float = 0.0
     setup_s: float = 0.0  # building data, model and optimizer, summed over the run's processes
     partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way
-    # the CPU threads training used (train.threads, else torch's count), each once in order: a resume
-    # under another count adds it (runtime.set_threads); empty in a last.pt older than this field
+    # the CPU threads training used (train.threads, else torch's count), in order: a resume under another
+    # count than the last adds it (runtime.set_threads); empty in a last.pt older than this field (and
+    # kept so: the count its first part used is unknown)
     threads: list[int] = field(default_factory=list)
     # this process's evaluation of best.pt's epoch (epoch_end): in memory only, not in to_dict
     best_eval: BestEval | None = field(default=None, repr=False, compare=False)

@@ -75,7 +75,7 @@ class RunSummary:
     world_size: int | None = None
     precision: str | None = None
     threads: int | None = None  # the CPU threads it started with: train.threads, else torch's
-    threads_resumed: list[int] | None = None  # the other counts its resumes trained with, in order
+    threads_resumed: list[int] | None = None  # the counts its resumes changed to, in order
     versions: dict[str, str] | None = None  # vislab, torch, torchvision, kornia, python
     peak_rss_mb: float | None = None
     peak_cuda_mb: float | None = None
