@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import vislab
-from conftest import cli, one_line, tiny_config
-from vislab.training.trainer import train
+from conftest import cli, one_line
+from test_api_look_inside import _trained, cnn_run  # noqa: F401  (cnn_run: a fixture)
 
 needs_captum = pytest.mark.skipif(
     importlib.util.find_spec("captum") is None, reason="pip install 'vislab[explain]'"
@@ -96,17 +96,6 @@ def test_gradcheck_of_a_gradient_of_the_wrong_shape_names_it(capsys, nets, bug, 
 
 
 # ------------------------------------------------------------------------------------------ explain
-def _trained(folder, *sets):
-    train(tiny_config(*sets, "train.epochs=1", "train.figures=false"), folder / "run", quiet=True)
-    return vislab.load_run(folder / "run")
-
-
-@pytest.fixture(scope="module")
-def cnn_run(tmp_path_factory):
-    sets = ("model.name=cnn", "model.widths=[8,16]", "model.fc=[16]")
-    return _trained(tmp_path_factory.mktemp("cnn"), *sets)
-
-
 @pytest.fixture(scope="module")
 def vit_run(tmp_path_factory):
     sets = ("model.name=vit", "model.embed_dim=16", "model.depth=1", "model.num_heads=2")
@@ -123,7 +112,12 @@ def _map(fig):
 
 
 @needs_captum
-def test_explain_a_chosen_class_by_name_or_index(cnn_run, digit_png, tmp_path, capsys):
+def test_explain_a_chosen_class_by_name_or_index(
+    cnn_run,  # noqa: F811  (the fixture imported above)
+    digit_png,
+    tmp_path,
+    capsys,
+):
     by_name = cnn_run.explain(digit_png, method="saliency", target="3")
     assert "| saliency of class 3 (" in _titles(by_name)[0]
     by_index = cnn_run.explain(digit_png, method="saliency", target=3)
@@ -136,7 +130,11 @@ def test_explain_a_chosen_class_by_name_or_index(cnn_run, digit_png, tmp_path, c
 
 
 @needs_captum
-def test_explain_an_unknown_class_lists_the_classes(cnn_run, digit_png, capsys):
+def test_explain_an_unknown_class_lists_the_classes(
+    cnn_run,  # noqa: F811  (the fixture imported above)
+    digit_png,
+    capsys,
+):
     with pytest.raises(vislab.UserError) as told:
         cnn_run.explain(digit_png, method="saliency", target="33")
     assert "did you mean '3'?" in str(told.value) and "0, 1, 2, 3" in str(told.value)

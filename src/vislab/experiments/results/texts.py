@@ -45,6 +45,7 @@ from vislab.experiments.results.reported import (
 )
 from vislab.experiments.results.seed_rows import alike_seeds
 from vislab.experiments.results.settings import (
+    ForPeople,
     Settings,
     for_people,
     listed_markdown,
@@ -164,11 +165,7 @@ def results_texts(
     )
     bold = bold_cells(figures, shown_cols, data := row_datasets(figures, summaries, rows, own))
     under = (
-        note,
-        unread_note(settings.unread),
-        edited_note({n: dirs[n] for n in summaries if n in dirs}),
-        unlike,
-        not_taken_note(readable.columns.values, readable.columns.keys),
+        *_settings_notes(note, settings, readable, dirs, summaries, unlike),
         bold_note(seeded, mixes_data(data)) if bold else "",
         train_acc_note(shown_cols),
         _fitted_sentence(summaries, rows),
@@ -182,6 +179,25 @@ def results_texts(
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
         + failures_markdown(failures)
         + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
+    )
+
+
+def _settings_notes(
+    note: str,
+    settings: Settings,
+    readable: ForPeople,
+    run_dirs: Mapping[str, Path],
+    summaries: Mapping[str, RunSummary],
+    unlike: str,
+) -> tuple[str, ...]:
+    """The lines under a table on its runs' settings: ``note``, the settings not read, config.yaml
+    edited since the run trained, runs not alike (``unlike``), options a model does not take."""
+    return (
+        note,
+        unread_note(settings.unread),
+        edited_note({n: run_dirs[n] for n in summaries if n in run_dirs}),
+        unlike,
+        not_taken_note(readable.columns.values, readable.columns.keys),
     )
 
 
