@@ -183,12 +183,12 @@ def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     vislab process holds (:func:`in_use`: another run of this suite into the same folder, say) — the whole
     suite is refused, before anything is trained or written. A shared suite (``--storage``) does not ask:
     there such a run is another worker's claim."""
-    busy = [p for p in plan if p.action in OPENS and in_use(p.run_dir)]
+    busy = [(p, why) for p in plan if p.action in OPENS and (why := in_use(p.run_dir))]
     if not busy:
         return
-    lines = "\n".join(f"  - {p.name}: {in_use(p.run_dir)}" for p in busy)
+    lines = "\n".join(f"  - {p.name}: {why}" for p, why in busy)
     runs = "the folder of a run" if len(busy) == 1 else f"the folders of {len(busy)} runs"
-    owners = {o[0] if (o := _owner(p.run_dir)) else None for p in busy}
+    owners = {o[0] if (o := _owner(p.run_dir)) else None for p, _ in busy}
     owner = owners.pop() if len(owners) == 1 else None
     wait = (
         "Wait for that process to end"

@@ -313,18 +313,22 @@ def _runs_started(said) -> dict[int, str]:
 
 def _killed(signum: int, run_dir: Path) -> str:
     """A failed run's message: its job process was killed by ``signum``, a signal the suite did not send."""
-    name = signal.Signals(signum).name if signum in signal.valid_signals() else "?"
     saved = (Path(run_dir) / "checkpoints" / "last.pt").is_file()
     then = "resumes it from its last saved epoch" if saved else "starts it anew"
     return (
-        f"{KILLED} {signum} ({name}: e.g. out of memory, or kill -9); a re-run of the suite {then}"
+        f"{KILLED} {signum} ({_name(signum)}: e.g. out of memory, or kill -9); a re-run of the suite "
+        f"{then}"
     )
+
+
+def _name(signum: int) -> str:
+    """``signum``'s name: "SIGKILL" ("?" for a number that is no signal here)."""
+    return signal.Signals(signum).name if signum in signal.valid_signals() else "?"
 
 
 def _signal_name(signum: int) -> str:
     """``signum`` in words: "SIGKILL, signal 9"."""
-    name = signal.Signals(signum).name if signum in signal.valid_signals() else "?"
-    return f"{name}, signal {signum}"
+    return f"{_name(signum)}, signal {signum}"
 
 
 def _end_jobs(run_dirs: list[Path], grace_s: float) -> set[int]:
