@@ -34,7 +34,7 @@ from vislab.export_spec import ExportCheck, Exported, inference_spec, input_hint
 from vislab.files import atomic_write, atomic_write_text
 from vislab.models.hooks import hooks_of
 from vislab.plotting.files import check_new_files
-from vislab.predict import load_model
+from vislab.predict import checkpoint_tag, load_model
 from vislab.training.checkpoint import PickedCheckpoint, pick_checkpoint
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
@@ -145,8 +145,9 @@ def _exported(
 def _checkpoint_tag(picked: PickedCheckpoint) -> str:
     """What the default file names add for the weights exported: '' for the run's best (its best.pt, or
     last.pt's ``train.ema`` average standing in for it), else ``_`` and the checkpoint's stem (``_last``),
-    as eval's figures are named."""
-    return "" if picked.is_runs_best or picked.path.name == "best.pt" else f"_{picked.path.stem}"
+    as eval's figures are named (``predict.checkpoint_tag``)."""
+    tag = "" if picked.is_runs_best else checkpoint_tag(picked.path)
+    return f"_{tag}" if tag else ""
 
 
 def spec_path(model: Path, fmt: str) -> Path:
