@@ -66,22 +66,23 @@ def test_a_misspelt_model_name_is_not_blamed_on_the_default_model(capsys, tmp_pa
 
 
 # as training/stopping.py words a run stopped before its fit was saved, and one stopped mid-epoch
-_UNFITTED = (
+_UNFITTED = (  # what happened, how to go on (as training/stopping.py raises it)
     "training stopped by SIGINT before majority's fit on the train split was saved (it is saved once "
-    "scored): nothing was kept. Start the run again: its command without --resume (Python: "
-    "vislab.train(..., out='o/majority') without resume)."
+    "scored): nothing was kept.",
+    " Start the run again: its command without --resume (Python: "
+    "vislab.train(..., out='o/majority') without resume).",
 )
 _MID_EPOCH = (
-    "training stopped by SIGINT at epoch 1, step 3; state saved in o/mlp/checkpoints/last.pt. "
-    "Resume with: vislab train --resume o/mlp (Python: vislab.train(out='o/mlp', resume=True))"
+    "training stopped by SIGINT at epoch 1, step 3; state saved in o/mlp/checkpoints/last.pt.",
+    " Resume with: vislab train --resume o/mlp (Python: vislab.train(out='o/mlp', resume=True))",
 )
 
 
 def test_an_interrupted_run_of_a_suite_is_told_the_suites_re_run(capsys, monkeypatch, tmp_path):
-    for message, does in ((_UNFITTED, "starts it again"), (_MID_EPOCH, "resumes it")):
+    for (happened, then), does in ((_UNFITTED, "starts it again"), (_MID_EPOCH, "resumes it")):
 
-        def stopped(cfg, out, resume=False, message=message, **kw):
-            raise TrainingInterrupted(message)
+        def stopped(cfg, out, resume=False, happened=happened, then=then, does=does, **kw):
+            raise TrainingInterrupted(happened, then=then, rerun=does)
 
         monkeypatch.setattr(jobs, "train", stopped)
         out = tmp_path / does.replace(" ", "-")

@@ -106,13 +106,19 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped by a signal after writing a resumable checkpoint. Not a VislabError but a
     KeyboardInterrupt, as the Ctrl-C that caused it: ``except Exception`` (a notebook's loop of runs going
     on past a failed one) lets it through, and the loop stops. ``complete``: the signal came as the run
-    was scored, which finished first — the run is complete, nothing was stopped (the command line ends 0)."""
+    was scored, which finished first — the run is complete, nothing was stopped (the command line ends 0).
+    ``then``: how to go on (a resume command), said after ``message``; ``rerun``: what re-running a suite
+    does with the run instead ("resumes it"), which a suite says in place of ``then``."""
 
     exit_code = 130
 
-    def __init__(self, message: str = "", *, complete: bool = False):
-        super().__init__(message)
+    def __init__(
+        self, message: str = "", *, complete: bool = False, then: str = "", rerun: str = ""
+    ):
+        super().__init__(message + then)
         self.complete = complete
+        self.what_happened = message
+        self.rerun = rerun
 
 
 class MetricsInputError(ValueError):

@@ -50,8 +50,8 @@ def make_config(
     file = f"{config} + " if isinstance(config, (str, Path)) else ""
     source = f"{file}{caller.name} arguments"
     cfg = build_config(tree, source=source)
-    if file:  # a model option in the file: the error names it, as the file's other errors do
-        check_model_options(cfg.model.name, cfg.model.kwargs(), source=source)
+    chosen = "name" in cfg.model.model_fields_set  # else the default model's, never chosen
+    check_model_options(cfg.model.name, cfg.model.kwargs(), source=source, chosen=chosen)
     return cfg
 
 

@@ -241,8 +241,8 @@ def check_model_options(
             if not near and not chosen:  # no typo of the default's options: another model's option
                 raise invalid(
                     f"unknown config key 'model.{key}': no model.name was given, and the default "
-                    f"model, '{name}', has no such option. Give model.name, the model whose option it "
-                    f"is (`vislab model list` names the models and their options)."
+                    f"model, '{name}', has no such option. Give model.name (Python: model=), the model "
+                    f"whose option it is (`vislab model list` names the models and their options)."
                 )
             hint = f" Did you mean 'model.{near[0]}'?" if near else ""
             raise invalid(

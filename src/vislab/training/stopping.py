@@ -60,7 +60,9 @@ def stop_resumably(
     t.log.stop()
     raise TrainingInterrupted(
         f"training stopped by {signal_name} at epoch {loop.epoch + 1}, step {loop.step}; state saved "
-        f"in {t.run.ckpt_dir / 'last.pt'}. Resume with: {_how_to_resume(t)}"
+        f"in {t.run.ckpt_dir / 'last.pt'}.",
+        then=f" Resume with: {_how_to_resume(t)}",
+        rerun="resumes it",
     )
 
 
@@ -70,8 +72,10 @@ def stop_unfitted(t: Training, signal_name: str) -> None:
     mark(t, "interrupted")
     raise TrainingInterrupted(
         f"training stopped by {signal_name} before {t.record.model.name}'s fit on the train split was "
-        f"saved (it is saved once scored): nothing was kept. Start the run again: its command without "
-        f"--resume{_python_start(t.run.path, t.dist.world)}."
+        f"saved (it is saved once scored): nothing was kept.",
+        then=f" Start the run again: its command without --resume"
+        f"{_python_start(t.run.path, t.dist.world)}.",
+        rerun="starts it again",
     )
 
 
@@ -81,8 +85,9 @@ def stop_before_scoring(t: Training, signal_name: str) -> None:
     mark(t, "interrupted")
     raise TrainingInterrupted(
         f"training stopped by {signal_name} after its last epoch ({t.loop.epoch}), before the run was "
-        f"scored; every epoch is saved in {t.run.ckpt_dir / 'last.pt'}: resume to score it and draw its "
-        f"figures, with {_how_to_resume(t)}."
+        f"scored; every epoch is saved in {t.run.ckpt_dir / 'last.pt'}",
+        then=f": resume to score it and draw its figures, with {_how_to_resume(t)}.",
+        rerun="resumes it to score it and draw its figures",
     )
 
 
@@ -103,8 +108,9 @@ def stop_after_scoring(t: Training, signal_name: str, summary: RunSummary | None
     again = "fits and scores the model again" if fitted else "scores the run again"
     raise TrainingInterrupted(
         f"training stopped by {signal_name} while the run's figures were drawn; its scores are kept in "
-        f"{where} (status interrupted), its checkpoints too; not drawn: {', '.join(missing)}. A resume "
-        f"{again} and draws them: {_how_to_resume(t)}."
+        f"{where} (status interrupted), its checkpoints too; not drawn: {', '.join(missing)}.",
+        then=f" A resume {again} and draws them: {_how_to_resume(t)}.",
+        rerun="resumes it to draw them",
     )
 
 

@@ -38,7 +38,7 @@ def _execute(
         # (the last run's: nothing is left to stop, :func:`stopped_nothing`)
         summary = RunDir(run_dir).read_summary()
         done = summary is not None and summary.complete
-        status, message, tb = ("complete" if done else "interrupted"), in_suite(str(e)), ""
+        status, message, tb = ("complete" if done else "interrupted"), in_suite(e), ""
         halted = True
     except VislabError as e:
         status, message, tb = "failed", str(e), ""
@@ -55,24 +55,12 @@ def _execute(
     )
 
 
-#: where a run's own advice begins in the message of its interruption (training/stopping.py), and what
-#: the suite's re-run, the way on within a suite, does with it instead
-_ADVICE = (
-    (" Resume with: ", "resumes it"),
-    (" Start the run again: ", "starts it again"),
-    (": resume to score it", "resumes it to score it and draw its figures"),
-    (" A resume ", "resumes it to draw them"),
-)
-
-
-def in_suite(message: str) -> str:
-    """The message of a run's interruption as the suite says it: its own advice (a ``vislab train``
+def in_suite(stopped: TrainingInterrupted) -> str:
+    """The message of a run's interruption as the suite says it: the run's own advice (a ``vislab train``
     command, a resume) replaced by what re-running the suite does with the run."""
-    for marker, does in _ADVICE:
-        head, found, _ = message.partition(marker)
-        if found:
-            return f"{head.rstrip(' .;:')}; re-running the suite {does}."
-    return message
+    if not stopped.rerun:
+        return str(stopped)
+    return f"{stopped.what_happened.rstrip(' .;:')}; re-running the suite {stopped.rerun}."
 
 
 def halts(outcome: RunOutcome) -> bool:
