@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 import vislab
@@ -19,3 +22,52 @@ def test_python_says_an_option_of_no_model_given_as_the_command_does(tmp_path):
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="Did you mean 'model.dropout'"):  # a typo: corrected
         vislab.train(data="digits", model__dropuot=0.1, out=tmp_path / "run")
+
+
+class _StopAfterFirstEpoch(vislab.Callback):
+    def on_epoch_end(self, row):
+        raise KeyboardInterrupt  # a user's Ctrl-C, in the run's first epoch's end
+
+
+@pytest.mark.filterwarnings("ignore::vislab.errors.Note")
+def test_a_run_stopped_before_its_first_summary_keeps_where_its_weights_came_from(tmp_path):
+    """Before: a run from another's weights stopped before it was scored wrote a summary.json without
+    ``init``, and its resume lost ``init.init_from`` for good. Now every checkpoint records it."""
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (48, 8, 8), dtype=np.uint8), np.arange(48) % 2
+    kw = dict(data=(x, y, ["a", "b"]), train__batch_size=16, train__figures=False)
+    source = vislab.train(
+        model="mlp", model__hidden=[8], train__epochs=1, out=tmp_path / "src", **kw
+    )
+    out = tmp_path / "tuned"
+    with pytest.raises(KeyboardInterrupt):
+        vislab.train(
+            model="mlp", model__hidden=[8], train__epochs=2, train__init_from=str(source.path),
+            out=out, callbacks=[_StopAfterFirstEpoch()], **kw,
+        )  # fmt: skip
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+    vislab.train(out=out, resume=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert summary["init"]["init_from"]["source"] == str(source.path)
+
+
+@pytest.mark.filterwarnings("ignore::vislab.errors.Note")
+def test_a_resumed_run_with_its_own_head_rate_trains_as_one_never_stopped(tmp_path):
+    """optim.head_lr's parameter groups after train.init_from come back from last.pt as they were: a
+    run stopped after epoch 1 and resumed trains on exactly as the same run uninterrupted."""
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (48, 8, 8), dtype=np.uint8), np.arange(48) % 2
+    kw = dict(data=(x, y, ["a", "b"]), train__batch_size=16, train__figures=False, train__threads=1)
+    kw |= dict(model="cnn", model__widths=[4, 8])
+    source = vislab.train(train__epochs=1, out=tmp_path / "src", **kw)
+    kw |= dict(train__epochs=3, train__init_from=str(source.path), optim__head_lr=0.01)
+    whole = vislab.train(schedule__name="cosine", out=tmp_path / "whole", **kw)
+    with pytest.raises(KeyboardInterrupt):
+        vislab.train(
+            schedule__name="cosine", out=tmp_path / "b", callbacks=[_StopAfterFirstEpoch()], **kw
+        )
+    resumed = vislab.train(out=tmp_path / "b", resume=True)
+    assert list(resumed.history["train_loss"]) == list(whole.history["train_loss"])
+    assert list(resumed.history["lr"]) == list(whole.history["lr"])
+    assert resumed.summary["test_acc"] == whole.summary["test_acc"]

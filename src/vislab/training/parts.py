@@ -47,7 +47,7 @@ from vislab.training.model_checks import (
 from vislab.training.optim import build_optimizer, decay_groups, optimizer_steps, scheduled_lr
 from vislab.training.plateau import Plateau
 from vislab.training.precision import Precision, choose_precision
-from vislab.training.record import Checkpoint, ModelRecord, RunRecord
+from vislab.training.record import Checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import (
     Distributed,
@@ -55,7 +55,6 @@ from vislab.training.runtime import (
 )
 from vislab.training.state import LoopState
 from vislab.training.summary import stopped_summary
-from vislab.version import __version__
 
 
 @dataclass
@@ -167,13 +166,6 @@ def build_parts(
     check_params_to_train(network, cfg.model.name, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     return RunData(splits, spec, *loaders), network
-
-
-def run_record(cfg: Config, data: RunData, network: Network) -> RunRecord:
-    """What every checkpoint of this run carries beside the weights."""
-    names = list(data.splits.class_names)
-    model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, network.code)
-    return RunRecord(model_record, data.spec, cfg.to_dict(), __version__, data.splits.fingerprint)
 
 
 def build_optimisation(

@@ -62,6 +62,9 @@ class RunRecord:
     vislab_version: str = "unknown"
     # what its splits came from (vislab.data.fingerprint); None: not recorded (older files)
     data: dict | None = None
+    # where its weights started: train.init_from's record (finetune.Start.record), kept by every
+    # checkpoint, a resume's too (it loads the run's own weights); None: no train.init_from, or older files
+    init_from: dict | None = None
 
 
 @dataclass
@@ -108,6 +111,8 @@ class Checkpoint:
         )
         if r.data is not None:
             out["data_fingerprint"] = r.data
+        if r.init_from is not None:
+            out["init_from"] = r.init_from
         if self.epoch is not None:
             out["epoch"] = self.epoch
         if self.resume is not None:
@@ -130,7 +135,9 @@ class Checkpoint:
         config = as_stored(d["config"]) if isinstance(d.get("config"), dict) else None
         data = d.get("data_fingerprint")
         version = str(d.get("vislab_version", "unknown"))
-        record = RunRecord(model, spec, config, version, data if is_fingerprint(data) else None)
+        fingerprint = data if is_fingerprint(data) else None
+        init = d.get("init_from") if isinstance(d.get("init_from"), dict) else None
+        record = RunRecord(model, spec, config, version, fingerprint, init)
         return cls(record, d["state_dict"], d.get("epoch"), _resume_of(d))
 
 

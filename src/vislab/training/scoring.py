@@ -106,7 +106,7 @@ def finish_run(
     summary = summary.replace(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
-        eval_s=round(time.perf_counter() - started, 3), **_start_record(run, record, network, loop),
+        eval_s=round(time.perf_counter() - started, 3), **_start_record(record, network, loop),
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
@@ -125,26 +125,11 @@ def finish_run(
     return summary
 
 
-def _start_record(
-    run: RunDir, record: RunRecord, network: Network, loop: LoopState
-) -> dict[str, Any]:
-    """summary.json's record of how the run started (``Network.start_summary``; a resume's kept from its
-    first start, :func:`_first_start`, read before summary.json is written over) and of the CPU threads
-    it trained with (``threads_record``)."""
-    return {**network.start_summary(_first_start(run, record, network)), **threads_record(loop)}
-
-
-def _first_start(run: RunDir, record: RunRecord, network: Network) -> dict[str, Any] | None:
-    """What a resumed run's first start recorded of ``train.init_from`` (summary.json's ``init.init_from``:
-    a resume loads the run's own weights, not the other run's); None for a run started now or without
-    train.init_from, or where no summary.json says it (deleted, or written by a stop, which records no
-    init)."""
-    if network.start is not None or not setting(record.config, "train.init_from"):
-        return None
-    summary = run.read_summary()
-    init = summary.init if summary is not None and isinstance(summary.init, dict) else {}
-    first = init.get("init_from")
-    return first if isinstance(first, dict) else None
+def _start_record(record: RunRecord, network: Network, loop: LoopState) -> dict[str, Any]:
+    """summary.json's record of how the run started (``Network.start_summary``; a resume's from its
+    checkpoints' record of train.init_from, ``RunRecord.init_from``) and of the CPU threads it trained
+    with (``threads_record``)."""
+    return {**network.start_summary(record.init_from), **threads_record(loop)}
 
 
 def _score_test(

@@ -33,10 +33,9 @@ from vislab.training.parts import (
     build_parts,
     first_start_init,
     parameters,
-    run_record,
 )
 from vislab.training.progress import Progress
-from vislab.training.record import Checkpoint, Resume, RunRecord
+from vislab.training.record import Checkpoint, ModelRecord, Resume, RunRecord
 from vislab.training.rundir import RunDir
 from vislab.training.runtime import (
     Distributed,
@@ -46,6 +45,7 @@ from vislab.training.runtime import (
 )
 from vislab.training.state import LoopState, Saved
 from vislab.training.step_log import StepTracker
+from vislab.version import __version__
 
 
 @dataclass
@@ -112,7 +112,7 @@ def set_up(
     steps = start_tracking(tc, network, device, dist, log, resume, optim.scaler is not None)
     loop.setup_s += time.perf_counter() - started
     return Training(
-        tc, run, dist, device, run_record(cfg, data, network), data, network, optim, loop,
+        tc, run, dist, device, run_record(cfg, data, network, ckpt), data, network, optim, loop,
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
         Saved.of(loop) if resume else None,
@@ -177,3 +177,16 @@ def start_tracking(
     tracker = StepTracker(network.model, device, tc.log_every if main else 0, grads, scaled)
     tracker.load_state_dict(resume.step_tracking if resume else None)
     return tracker
+
+
+def run_record(
+    cfg: Config, data: RunData, network: Network, ckpt: Checkpoint | None = None
+) -> RunRecord:
+    """What every checkpoint of this run carries beside the weights (``ckpt``: the checkpoint a resume
+    started from, whose record of train.init_from it keeps)."""
+    names = list(data.splits.class_names)
+    model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, network.code)
+    start = network.start.record() if network.start else ckpt.record.init_from if ckpt else None
+    return RunRecord(
+        model_record, data.spec, cfg.to_dict(), __version__, data.splits.fingerprint, start
+    )
