@@ -6,9 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch.nn as nn
 
 import vislab
-from vislab.errors import ConfigError
+from conftest import tiny_config
+from vislab.errors import ConfigError, TrainingDiverged
+from vislab.models.registry import MODEL_PREFIXES
+from vislab.training.trainer import train
 
 
 def test_python_says_an_option_of_no_model_given_as_the_command_does(tmp_path):
@@ -71,3 +75,32 @@ def test_a_resumed_run_with_its_own_head_rate_trains_as_one_never_stopped(tmp_pa
     assert list(resumed.history["train_loss"]) == list(whole.history["train_loss"])
     assert list(resumed.history["lr"]) == list(whole.history["lr"])
     assert resumed.summary["test_acc"] == whole.summary["test_acc"]
+
+
+class _Flat(nn.Module):
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, num_classes)
+        )
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_a_timm_model_that_diverges_is_not_told_to_check_its_forward(tmp_path, monkeypatch):
+    """Before: a timm model's NaN loss ended "check the forward of model 'timm:…'", as for the user's
+    own code; a family vislab wraps is not the user's to check. A file's model still is told so."""
+    monkeypatch.setitem(MODEL_PREFIXES, "timm", lambda name, shape, n, **kw: _Flat(n))
+    huge = ("optim.name=sgd", "optim.lr=1e20")
+    with pytest.raises(TrainingDiverged) as e:
+        train(tiny_config("model.name=timm:stand_in", *huge), tmp_path / "timm", quiet=True)
+    assert "first epoch" in str(e.value) and "check the forward" not in str(e.value)
+    (tmp_path / "net.py").write_text(
+        "import torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, num_classes):\n"
+        "        super().__init__()\n        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), "
+        "nn.ReLU(), nn.Linear(16, num_classes))\n\n    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    own = f"model.name={tmp_path / 'net.py'}:Net"
+    with pytest.raises(TrainingDiverged, match="check the forward of model"):
+        train(tiny_config(own, *huge), tmp_path / "own", quiet=True)

@@ -52,6 +52,13 @@ def is_users_code(name: str) -> bool:
     return is_registered_users(name) or user.is_user_reference(name)
 
 
+def is_users_forward(name: str) -> bool:
+    """True when the user wrote model ``name``'s forward (:func:`is_users_code`), not a registered family's
+    (``timm:resnet18``: code outside vislab, but not the user's to check)."""
+    prefix, _, rest = name.partition(":")
+    return is_users_code(name) and not (rest and prefix in MODEL_PREFIXES)
+
+
 def is_registered_users(name: str) -> bool:
     """True when the model registered as ``name`` is the user's own code: a model object, or a class or
     builder registered by ``@vislab.register_model`` outside vislab."""

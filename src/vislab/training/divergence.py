@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vislab.errors import TrainingDiverged
-from vislab.models.objects import is_users_code
+from vislab.models.objects import is_users_forward
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.history import EpochRow
 from vislab.training.setup import Training
@@ -50,7 +50,7 @@ def _also_model(t: Training) -> str:
     """For the user's own model before its first last.pt (no good weights to check it with), that its forward
     may be the cause: only the first batch's output was checked before training; else ""."""
     name = t.record.model.name
-    if t.last_saved is not None or not is_users_code(name):
+    if t.last_saved is not None or not is_users_forward(name):
         return ""
     return (
         f"; if it happens at a low lr too, check the forward of model '{name}': its output was finite "
@@ -76,7 +76,7 @@ def _bad_outputs(t: Training) -> str | None:
     last = t.run.ckpt_dir / "last.pt"
     if t.last_saved is None or t.dist.world > 1 or not last.is_file() or _exploded(t)[1]:
         return None
-    if t.network.hooks.trained_by != "optimizer" or not is_users_code(t.record.model.name):
+    if t.network.hooks.trained_by != "optimizer" or not is_users_forward(t.record.model.name):
         return None  # vislab's own models: NaN outputs come from the weights, i.e. the lr
     model, loader = t.network.model, t.data.train
     try:
