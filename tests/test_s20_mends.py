@@ -9,7 +9,8 @@ import pytest
 import torch.nn as nn
 
 import vislab
-from conftest import tiny_config
+from conftest import cli, tiny_config
+from fixtures import write_image_folder
 from vislab.errors import ConfigError, TrainingDiverged
 from vislab.models.registry import MODEL_PREFIXES
 from vislab.training.trainer import train
@@ -104,3 +105,21 @@ def test_a_timm_model_that_diverges_is_not_told_to_check_its_forward(tmp_path, m
     own = f"model.name={tmp_path / 'net.py'}:Net"
     with pytest.raises(TrainingDiverged, match="check the forward of model"):
         train(tiny_config(own, *huge), tmp_path / "own", quiet=True)
+
+
+@pytest.mark.filterwarnings("ignore::vislab.errors.Note")
+def test_eval_reads_the_data_where_a_resume_moved_it(tmp_path, capsys):
+    """Before: after `vislab train --resume RUN --set data.root=NEW` (the data moved), eval of best.pt, written
+    before the move, read the old root: "data.root '…/a' is not a folder". Now the run's config.yaml says
+    where its data is; the scores are the run's own."""
+    write_image_folder(tmp_path / "a", per_class=10, seed=1)
+    kw = dict(model="cnn", model__widths=[4], model__fc=[8], data__image_size=12)
+    kw |= dict(train__batch_size=8, train__figures=False, train__threads=1)
+    vislab.train(
+        data="folder", data__root=str(tmp_path / "a"), out=tmp_path / "run", train__epochs=1, **kw
+    )
+    (tmp_path / "a").rename(tmp_path / "b")
+    run = vislab.train(out=tmp_path / "run", resume=True, epochs=2, data__root=str(tmp_path / "b"))
+    assert run.evaluate()["acc"] == pytest.approx(run.summary["test_acc"])
+    code, text = cli(capsys, "eval", tmp_path / "run")
+    assert code == 0 and "is not a folder" not in text, text

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vislab.config import Config, DataConfig, build_config
+from vislab.config.files import read_yaml
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
 from vislab.data.redrawn_notes import absent_note, redrawn_note
@@ -69,6 +70,27 @@ def unlimited(config: dict, overrides: Sequence[str], source: str = "--set") -> 
                 f'evaluate(split="test", data__limit_eval=N)).'
             )
     return tree
+
+
+#: where a run's data is, which ``vislab train --resume RUN --set data.root=NEW`` moves (config.yaml)
+_WHERE = ("root", "download")
+
+
+def data_where_now(run: Path | None, config: dict) -> dict:
+    """A checkpoint's ``config`` with where its data is now: data.root and data.download as the run's
+    config.yaml records them since a resume moved the data (a best.pt written before keeps the old
+    root). Unchanged for a checkpoint outside a run folder (``run`` None), or a config.yaml missing,
+    unreadable or of other data."""
+    try:
+        saved = read_yaml(run / "config.yaml", kind="run config") if run is not None else {}
+    except UserError:
+        return config
+    data, now = config.get("data"), saved.get("data")
+    if not (isinstance(data, dict) and isinstance(now, dict)):
+        return config
+    if any(data.get(k) != now.get(k) for k in {*data, *now} - {*_WHERE, "device"}):
+        return config
+    return {**config, "data": {**data, **{k: now[k] for k in _WHERE if k in now}}}
 
 
 def eval_splits(
