@@ -199,8 +199,9 @@ def test_preview_data_bad_settings_are_user_errors(kwargs, culprit):
 
 
 def test_preview_data_of_feature_vectors_is_a_user_error():
+    x, y = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32), np.arange(20) % 2
     with pytest.raises(vislab.UserError, match="feature vectors"):
-        vislab.preview_data("circles")
+        vislab.preview_data((x, y))  # 3 features: no plane to scatter them on (circles' 2 are)
 
 
 # ------------------------------------------------------------------------------------------ lr-find

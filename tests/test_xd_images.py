@@ -184,12 +184,11 @@ def test_preview_titles_a_centre_crop_alone_as_not_augmented(capsys, tmp_path, g
     assert code == 0 and grid_rows["titles"][1:] == [f"augmented #{i}" for i in (1, 2, 3)], said
 
 
-def test_preview_of_2d_points_names_the_figure_that_draws_them(capsys, tmp_path):
-    code, said = cli(capsys, "data", "preview", "circles", "--out", tmp_path / "c.png")
+def test_preview_of_2d_points_normalized_names_the_preview_that_draws_them(capsys, tmp_path):
+    out = tmp_path / "c.png"
+    code, said = cli(capsys, "data", "preview", "circles", "--show", "normalized", "--out", out)
     assert code != 0
-    assert "feature vectors, not images" in said and "RUN/figures/boundary_test.png" in one_line(
-        said
-    )
+    assert "feature vectors, not images" in said and "drop --show normalized" in one_line(said)
 
 
 def _folder_of(root: Path, mode: str) -> None:

@@ -55,6 +55,7 @@ def preview_data(
     """A grid of ``n`` training images of ``data`` (one per class first, labelled), then ``copies``
     (default 3) rows of augmented copies (``augment__*`` overrides), or with ``show="normalized"`` the same
     images after ``data__normalize`` (standard or zca, fitted on train) — as ``vislab data preview``.
+    2-D feature data (``"circles"``): a scatter of the train points, coloured by class.
 
     ``data``: a dataset name or numpy arrays ``(x, y[, class_names])``, as :func:`vislab.train` takes;
     ``config`` and ``overrides`` (``section__key=value``) as there too.
@@ -64,12 +65,10 @@ def preview_data(
     """
     # on use (see the imports)
     from vislab.plotting.canvas import drawn_figure
-    from vislab.plotting.images import plot_image_grid
-    from vislab.report.previews import preview_grid
+    from vislab.report.previews import preview_drawer
 
     cfg = make_config(config, data=data, overrides=overrides, caller=PREVIEW_DATA)
-    grid = preview_grid(cfg, show, n, copies)
-    return drawn_figure(lambda path: plot_image_grid(grid.rows, path, grid.titles, grid.labels))
+    return drawn_figure(preview_drawer(cfg, show, n, copies))
 
 
 @checked

@@ -123,11 +123,11 @@ def preview(
 ) -> None:
     """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
     (augment.* from --set, mixup and cutmix included, each row titled with what was done), or with --show
-    normalized the originals after standardisation or ZCA whitening."""
+    normalized the originals after standardisation or ZCA whitening. 2-D feature data (circles): a
+    scatter of the train points, coloured by class."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.data.augment_words import normalized_preview_note
-    from vislab.plotting.images import plot_image_grid
-    from vislab.report.previews import preview_grid
+    from vislab.report.previews import preview_drawer
 
     suffix = "_normalized" if show is Show.normalized else ""
     out = out or Path(f"preview_{name_part(name)}{suffix}.png")
@@ -136,5 +136,5 @@ def preview(
     cfg = _config(name, config, set_)
     if show is Show.normalized and (note := normalized_preview_note(cfg.augment)):
         show_note(note)
-    grid = preview_grid(cfg, show.value, n, copies)
-    console.print(f"wrote {plot_image_grid(grid.rows, out, grid.titles, grid.labels)}")
+    draw = preview_drawer(cfg, show.value, n, copies)
+    console.print(f"wrote {draw(out)}")

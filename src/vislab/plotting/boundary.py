@@ -110,7 +110,8 @@ def _grid_probs(model: torch.nn.Module, grid: torch.Tensor, device: torch.device
 
 
 def _draw_regions(ax, axes: tuple[np.ndarray, np.ndarray], pred, conf, colors: list) -> None:
-    """The predicted class as coloured regions, confidence as grey shades, the class borders as lines."""
+    """The predicted class as coloured regions, confidence as grey shades (``conf`` None: none), the class
+    borders as lines."""
     g0, g1 = axes
     n_classes = len(colors)
     ax.imshow(
@@ -125,7 +126,8 @@ def _draw_regions(ax, axes: tuple[np.ndarray, np.ndarray], pred, conf, colors: l
         interpolation="nearest",
     )
     xx, yy = np.meshgrid(g0, g1)
-    ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
+    if conf is not None:
+        ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
     if n_classes > 1:
         ax.contour(xx, yy, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k", linewidths=1)
 
@@ -144,6 +146,53 @@ def _scatter_classes(ax, x: torch.Tensor, y: np.ndarray, names: list[str], color
                 linewidths=0.3,
                 label=literal(names[k]) if k < len(names) else str(k),
             )
+
+
+MAX_PANELS = 6  # boundary_epochs.png: the epochs shown
+
+
+def shown_epochs(n: int, most: int = MAX_PANELS) -> list[int]:
+    """Which of ``n`` recorded epochs (their positions) get a panel: at most ``most``, spread evenly
+    over the run, the first and the last among them."""
+    return sorted({round(i) for i in np.linspace(0, n - 1, min(n, most))}) if n else []
+
+
+def plot_boundary_epochs(
+    axes: tuple[np.ndarray, np.ndarray],
+    epochs: Sequence[tuple[int, float | None, np.ndarray]],
+    x,
+    y,
+    path: str | Path,
+    class_names: Sequence[str],
+    title: str = "",
+) -> Path:
+    """The decision boundary as training went: a panel for each of up to :data:`MAX_PANELS` of
+    ``epochs`` (:func:`shown_epochs`), each (epoch, val accuracy or None, the predicted class over the
+    grid of ``axes``, rows along x₂), titled with its epoch and val accuracy, the points ``x`` (N×2, raw
+    units) with labels ``y`` scattered on each. Written to ``path``."""
+    shown = [epochs[i] for i in shown_epochs(len(epochs))]
+    if not shown:
+        raise UserError("no epoch's decision boundary was recorded: nothing to draw.")
+    x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
+    colors = class_colors(max(len(class_names), int(y.max(initial=0)) + 1))
+    names = [*class_names, *map(str, range(len(class_names), len(colors)))]
+    cols = min(len(shown), 3)
+    rows = -(-len(shown) // cols)
+    fig = NotebookFigure(figsize=(3.3 * cols, 3.2 * rows + 0.4))
+    panels = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (epoch, acc, pred) in zip(panels, shown):
+        _draw_regions(ax, axes, np.asarray(pred), None, colors)
+        _scatter_classes(ax, torch.from_numpy(x), y, names, colors)
+        said = "epoch 0 (untrained)" if epoch == 0 else f"epoch {epoch}"
+        ax.set_title(said + (f": val acc {acc:.3f}" if acc is not None else ""), fontsize=10)
+        ax.set(xlabel=feature_label(0, True), ylabel=feature_label(1, True))
+    for ax in panels[len(shown) :]:
+        ax.set_axis_off()
+    panels[0].legend(loc="upper right", fontsize=7, framealpha=0.8)
+    head = f"{literal(title)}: " if title else ""
+    fig.suptitle(f"{head}decision boundary per epoch (val points)")
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def predict_classes(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:

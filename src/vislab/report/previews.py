@@ -1,10 +1,12 @@
 """Sample grids: originals, augmented (and mixup/cutmix-mixed) copies and normalised (standardised or
-ZCA-whitened) versions, as uint8 images. :func:`preview_grid` is what ``vislab data preview`` and
-``vislab.preview_data`` draw."""
+ZCA-whitened) versions, as uint8 images; 2-D feature data (``circles``) as a scatter of its points.
+:func:`preview_drawer` is what ``vislab data preview`` and ``vislab.preview_data`` draw."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +35,42 @@ class Preview:
     rows: list[np.ndarray]
     titles: list[str]
     labels: list[str] | list[list[str]]
+
+
+def preview_drawer(
+    cfg: Config, show: str = "augmented", n: int = 8, copies: int | None = None
+) -> Callable[[Path], Path]:
+    """What writes the preview of ``cfg``'s data to a path: :func:`preview_grid`'s sample grid, or for
+    2-D feature data (``circles``, two-column arrays) the train split's points coloured by class, as a
+    report's samples figure draws them (every point: ``n`` does not apply)."""
+    from vislab.plotting import images  # read when called: a test's spy stands in for its functions
+
+    if show != "augmented":  # normalized: images only (preview_grid says so)
+        grid = preview_grid(cfg, show, n, copies)
+        return lambda path: images.plot_image_grid(grid.rows, path, grid.titles, grid.labels)
+    _check_preview(show, n, copies)
+    splits = load_splits(cfg.data, cfg.train.seed)
+    train = splits.train
+    if _is_plane(train):
+        if copies is not None:
+            raise UserError(
+                "copies sets the number of augmented rows, but 2-D feature data is previewed as a "
+                "scatter of its train points, with no augmented rows. Drop --copies / copies=."
+            )
+        name = "the arrays given" if cfg.data.name.startswith("memory:") else cfg.data.name
+        title = f"{name}: train split, {len(train)} points"
+        return lambda path: images.plot_feature_scatter(
+            train.x, train.y, splits.class_names, path, title=title
+        )
+    grid = augmentation_preview(
+        train, cfg.augment, n, copies or 3, cfg.train.seed, splits.class_names
+    )
+    return lambda path: images.plot_image_grid(grid.rows, path, grid.titles, grid.labels)
+
+
+def _is_plane(data: ArraySet) -> bool:
+    """Whether ``data`` holds 2-D feature vectors (circles' points), which a preview scatters."""
+    return not data.is_image and data.x.ndim == 2 and data.x.shape[1] == 2
 
 
 def preview_grid(
@@ -208,13 +246,12 @@ def _normalization_name(stats: NormStats, window: str = "") -> str:
 def _originals(data: ArraySet, n: int, seed: int = 0) -> np.ndarray:
     """``n`` training images (:func:`preview_indices`); UserError for feature vectors."""
     if not data.is_image:
-        plane = data.x.ndim == 2 and data.x.shape[1] == 2  # circles' points
         raise UserError(
             "this dataset holds feature vectors, not images: there is nothing to preview."
             + (
-                " A run on these 2-D points draws them with its decision boundary: "
-                "RUN/figures/boundary_test.png (vislab train)."
-                if plane
+                " Its 2-D points are previewed as a scatter: drop --show normalized / "
+                "show='normalized'."
+                if _is_plane(data)
                 else ""
             )
         )

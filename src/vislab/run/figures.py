@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vislab.errors import UserError
-from vislab.training.checkpoint import pick_checkpoint
+from vislab.training.checkpoint import PickedCheckpoint, load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -62,17 +62,32 @@ def _boundary(path: Path, split: str, trust_code: bool, checkpoint: str) -> Figu
     from vislab.plotting.boundary import decision_boundary_figure  # on use (module docstring)
     from vislab.predict import split_inputs
 
-    target = pick_checkpoint(path, checkpoint).loader_target()
-    model, record, data, _ = split_inputs(target, split, (), trust_code)
+    picked = pick_checkpoint(path, checkpoint)
+    model, record, data, _ = split_inputs(picked.loader_target(), split, (), trust_code)
     if record.inputs.sample_shape != (2,):
         raise UserError(
             f"run '{path}' takes inputs of shape {record.inputs.sample_shape}: a decision boundary "
             f"needs 2-D features (data.name=circles)."
         )
     # the raw features, as predict takes them; each point normalised as in training on its way in
-    title, names = f"{path.name}: {split}", record.model.class_names
+    title, names = f"{path.name}: {split}, {_weights_said(picked)}", record.model.class_names
     return decision_boundary_figure(
         model, data.x, data.y, names, title=title, prepare=record.inputs.prepare
+    )
+
+
+def _weights_said(picked: PickedCheckpoint) -> str:
+    """Which weights a figure shows: 'best.pt epoch 6', 'last.pt epoch 10', 'last.pt's train.ema average
+    epoch 10' (standing in for a deleted best.pt), 'last.pt 5 steps into epoch 4' (stopped mid-epoch)."""
+    ckpt = load_checkpoint(picked.path)
+    name = picked.path.name + ("'s train.ema average" if picked.ema_average else "")
+    loop = ckpt.resume.loop if ckpt.resume is not None else None
+    if ckpt.epoch is not None or loop is None:
+        return f"{name} epoch {ckpt.epoch}" if ckpt.epoch is not None else name
+    return (
+        f"{name} {loop.step} steps into epoch {loop.epoch + 1}"
+        if loop.step
+        else f"{name} epoch {loop.epoch}"
     )
 
 

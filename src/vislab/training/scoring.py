@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from vislab.config.build import setting
 from vislab.data.types import Splits
 from vislab.training import evaluate as evaluation
+from vislab.training.boundary_epochs import BOUNDARY_FILE, BoundaryEpochs
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.ema import WeightEMA
 from vislab.training.history import EpochRow, to_rows
@@ -297,15 +298,15 @@ CURVES_PNG, LR_PNG, GRAD_NORMS_PNG, CONFUSION_PNG = (
 def _figure_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path], None]]]:
     """The run's figures, each a file name and what draws it there: learning curves (with the step
     losses), the learning rate when it changed (a schedule, a warm-up), the gradient norms per layer, the
-    test confusion matrix, and (2-D features) the decision boundary. Each PNG carries the key of what it
+    test confusion matrix, and (2-D features) the decision boundary, and its evolution where it was
+    recorded at each evaluation (``_boundary_drawers``). Each PNG carries the key of what it
     shows (``draw_once``): a report showing the same picture copies it rather than drawing it again."""
     # on use: matplotlib costs ~1 s of start-up that a run with train.figures=false, or a rank > 0, never needs
-    from vislab.plotting.boundary import plot_decision_boundary
     from vislab.plotting.canvas import draw_once
     from vislab.plotting.runs import plot_confusion, plot_curves
     from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 
-    history, names, splits, name = f.history, f.data.splits.class_names, f.data.splits, run.name
+    history, names, name = f.history, f.data.splits.class_names, run.name
     steps, grad_rows = run.read_rows(STEPS_FILE), run.read_rows(GRAD_FILE)
     drawers: list[tuple[str, Callable[[Path], None]]] = []
     if history and "train_loss" in history[0]:
@@ -326,9 +327,26 @@ def _figure_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path],
     drawers.append((CONFUSION_PNG, lambda p: draw_once(
         plot_confusion, f.test.confusion, names, path=p, title=test,
     )))  # fmt: skip
-    if splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2:  # 2-D features (circles)
-        # drawn on the raw features, as predict takes them; each point normalised on its way in
-        drawers.append(("boundary_test.png", lambda p: plot_decision_boundary(
-            f.model, splits.test.x, splits.test.y, p, names, title=name, prepare=f.data.spec.prepare,
+    return drawers + _boundary_drawers(run, f)
+
+
+def _boundary_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path], None]]]:
+    """A 2-D feature run's (circles) figures: the scored model's decision boundary on the test points,
+    and the boundary at each evaluation as recorded beside last.pt (``training.boundary_epochs``)."""
+    from vislab.plotting.boundary import plot_boundary_epochs, plot_decision_boundary  # on use
+
+    splits, names, name = f.data.splits, f.data.splits.class_names, run.name
+    if not (splits.test.x.ndim == 2 and splits.test.x.shape[1] == 2):
+        return []
+    # drawn on the raw features, as predict takes them; each point normalised on its way in
+    drawers: list[tuple[str, Callable[[Path], None]]] = []
+    drawers.append(("boundary_test.png", lambda p: plot_decision_boundary(
+        f.model, splits.test.x, splits.test.y, p, names, title=name, prepare=f.data.spec.prepare,
+    )))  # fmt: skip
+    kept = BoundaryEpochs.load(run.ckpt_dir / BOUNDARY_FILE)
+    if kept is not None and kept.epochs:
+        epochs = list(zip(kept.epochs, kept.val_acc, kept.preds))
+        drawers.append(("boundary_epochs.png", lambda p: plot_boundary_epochs(
+            kept.axes, epochs, splits.val.x, splits.val.y, p, names, title=name,
         )))  # fmt: skip
     return drawers

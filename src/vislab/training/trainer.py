@@ -31,6 +31,7 @@ from vislab.config import Config
 from vislab.errors import RunExists, TrainingInterrupted, show_note
 from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
+from vislab.training.boundary_epochs import boundary_recorder
 from vislab.training.checks import loop_notes
 from vislab.training.divergence import check_finite, note_exploding_loss
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
@@ -182,8 +183,10 @@ def close_all(callbacks: Sequence[Callback], run: RunDir, ending: BaseException 
 def fit_epochs(
     t: Training, stop: StopFlag, callbacks: list[Callback], resumed: bool
 ) -> RunSummary | None:
-    """Epochs of training steps, each followed by evaluation, checkpoints and a metrics row."""
+    """Epochs of training steps, each followed by evaluation, checkpoints and a metrics row (a 2-D
+    feature run's decision boundary recorded at each evaluation: ``boundary_recorder``)."""
     tc = t.cfg
+    callbacks = [*boundary_recorder(t, resumed), *callbacks]
     if resumed:
         forget_lost_best(t)  # best.pt deleted since: the next evaluation writes it again
     if t.dist.is_main and resumed:
