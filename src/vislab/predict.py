@@ -20,15 +20,8 @@ from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet, Splits
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.eval_checks import check_data_settings, check_fits, check_root_read, labels_by_name
-from vislab.eval_data import (
-    SPLITS,
-    data_note,
-    data_where_now,
-    eval_config,
-    eval_splits,
-    every_sample,
-    unlimited,
-)
+from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
+from vislab.eval_data import data_where_now as where_now
 from vislab.models import build_model, skip_pretrained
 from vislab.models.objects import check_unchanged
 from vislab.models.trust import recorded_code
@@ -175,7 +168,7 @@ def _split_inputs(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
             f"written by vislab's trainer."
         )
-    config = data_where_now(_run_of(Path(target)), record.config)
+    config = where_now(_run_of(Path(target)), record.config)
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
     tree = unlimited(config, overrides, source) if split == "all" else config
     cfg = eval_config(tree, overrides, source)
