@@ -3,6 +3,8 @@ hand-written backprop — what ``vislab model info`` and ``vislab model gradchec
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,14 +15,14 @@ from pydantic import PlainValidator
 from vislab.api.configs import user_model
 from vislab.api.folders import folder_kind
 from vislab.arguments import checked
-from vislab.errors import UserError
-from vislab.models import MODELS, build_model
+from vislab.errors import ConfigError, UserError
+from vislab.models import MODELS, build_model, check_model_options, model_kwargs
 from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_model
 from vislab.models.objects import is_users_code
 from vislab.models.options import NeedsImages, images_not_features, input_given
 from vislab.models.registry import code_of
 from vislab.run import Run
-from vislab.training.model_checks import check_output
+from vislab.training.model_checks import check_output, user_code
 
 # Imported by the functions that use them ("on use" below), as `import vislab.api` should not wait for them
 # (see its __init__): the layer table (torch's flop counter, ~0.6 s on 2 cores) and vislab.predict, which
@@ -199,6 +201,10 @@ def gradcheck(
     float64, on a random batch (as ``vislab model gradcheck``): each parameter's relative error
     (``.table``, a DataFrame) and ``.passed`` (the largest within ``tol``). A run (a ``Run``, a ``Path``,
     a run folder or checkpoint named) is refused: the check is of a model's code, not a run's weights.
+    Your model is checked as :func:`vislab.train` checks it: an exception of your hook or forward is a
+    UserCodeError showing your code's frames (your class given from Python: your exception, with a note);
+    a hook returning other than ``HandWrittenGradients`` of tensors is a UserError naming what it returned.
+    Options are keywords of their own (``hidden=8``; ``classes=`` is refused naming ``num_classes=``).
 
     >>> check = vislab.gradcheck(hidden=[8, 8], input_shape=(1, 8, 8), num_classes=10)
     >>> check.passed, check.max_error, check.table
@@ -219,6 +225,84 @@ def gradcheck(
             f"vislab.model_info('{run}') names its model."
         )
     classes = _classes(num_classes, least=2)
+    _not_an_instance(model)
     name = model if isinstance(model, str) else user_model(model)  # a Path or a Run: refused above
-    errors = gradcheck_model(name, input_shape, classes, batch, seed, **options)
+    _check_gradcheck_options(name, options)
+    guard = _users_hook(name)
+    errors = gradcheck_model(name, input_shape, classes, batch, seed, guard=guard, **options)
     return GradCheck(name, errors, tol)
+
+
+# gradcheck's own keywords, by the words a caller may write for them (the command's options among them)
+_KEYWORDS = {
+    **dict.fromkeys(["num_classes", "classes", "n_classes"], "num_classes"),
+    **dict.fromkeys(["input_shape", "input", "shape"], "input_shape"),
+    **dict.fromkeys(["batch", "batch_size"], "batch"),
+    **dict.fromkeys(["tol", "tolerance"], "tol"),
+    "seed": "seed",
+}
+_FLAGS = {"num_classes": "--classes", "input_shape": "--input", "batch": "--batch"}
+
+
+def _not_an_instance(model: Any) -> None:
+    """UserError for an ``nn.Module`` object: gradcheck builds the model (float64, seeded) from its class."""
+    if not isinstance(model, torch.nn.Module):
+        return
+    cls = type(model).__name__
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = inspect.signature(type(model)).parameters.values()
+    fixed = ("input_shape", "num_classes")  # gradcheck's to give, not options
+    option = next((p.name for p in params if p.kind in named and p.name not in fixed), "width")
+    raise UserError(
+        f"model: you passed a {cls} object (an nn.Module instance); gradcheck builds the model itself "
+        f"(in float64, with seed=): pass the class {cls} itself, without parentheses, and its options as "
+        f"keywords, e.g. vislab.gradcheck({cls}, {option}=...)."
+    )
+
+
+def _check_gradcheck_options(name: str, options: dict[str, Any]) -> None:
+    """UserError for an option model ``name`` does not take (:func:`_unknown_option`); the model's own
+    check of the values otherwise (a ConfigError)."""
+    own = list(model_kwargs(name))
+    try:
+        check_model_options(name, options)
+    except ConfigError:
+        unknown = [k for k in options if k not in own]
+        if unknown:
+            raise _unknown_option(name, unknown[0], own) from None
+        raise
+
+
+def _unknown_option(name: str, key: str, own: list[str]) -> UserError:
+    """What ``key=`` is, model ``name`` taking the options ``own``: one of them with vislab.train's
+    ``model__`` prefix, one of gradcheck's own keywords misspelt (``classes=``: ``num_classes=``) or a
+    misspelt option of the model's."""
+    bare = key.removeprefix("model__")
+    if bare != key and bare in own:
+        return UserError(
+            f"{key}=: gradcheck takes a model's options as keywords of their own: {bare}=... "
+            f"(model__{bare}= is vislab.train's spelling, beside its other sections)."
+        )
+    near = difflib.get_close_matches(key, own, 1)
+    close = [] if near else difflib.get_close_matches(key, _KEYWORDS, 1)
+    keyword = _KEYWORDS.get(key) or (_KEYWORDS[close[0]] if close else None)
+    options = f"its options: {', '.join(own) or 'none'}"
+    if keyword:
+        flag = f" (the command's {_FLAGS[keyword]})" if keyword in _FLAGS else ""
+        return UserError(
+            f"{key}=: neither a keyword of vislab.gradcheck nor an option of model '{name}' ({options}). "
+            f"Did you mean gradcheck's {keyword}={flag}?"
+        )
+    hint = f" Did you mean {near[0]}=?" if near else ""
+    return UserError(
+        f"model '{name}' has no option {key}= (--set {key}=... / {key}=...).{hint} {options[0].upper()}"
+        f"{options[1:]}; gradcheck's own keywords: input_shape, num_classes, batch, seed, tol."
+    )
+
+
+def _users_hook(name: str) -> Callable[[torch.nn.Module, str], Any]:
+    """What gradcheck runs the hook of model ``name`` within: an exception of your own code shown as
+    ``vislab train`` shows it (``user_code``: a file.py:Net's as a UserCodeError with your frames only;
+    a class given from Python re-raises it with a note)."""
+    code = code_of(name)
+    return lambda model, when: user_code(name, model, when, code=code)

@@ -6,13 +6,18 @@ The reference is autograd through the *library* path (for `mlp-scratch`: ``nn.Li
 parameter tensor is ‖g_manual − g_autograd‖ / max(‖g_manual‖, ‖g_autograd‖); float64 round-off gives
 ~1e-15, a wrong formula gives ~1. A hand-written gradient that holds NaN (inf) gets the error NaN (inf), and
 the check fails naming it; one of another shape than its parameter is refused (a UserError), as a wrong
-number of gradients is.
+number of gradients is, a hook that returns something else than ``HandWrittenGradients`` of tensors, and
+reference logits without autograd's graph. An exception the user's own hook raises is its caller's to
+show (the ``guard`` that :func:`vislab.gradcheck` passes: the user's frames only, as ``vislab train``
+shows them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from vislab.errors import UserError
-from vislab.models.hooks import ModelHooks, hooks_of
+from vislab.models.hooks import HandWrittenGradients, ModelHooks, hooks_of
 from vislab.models.options import NeedsImages, images_not_features, input_given
 from vislab.models.registry import build_model
 
@@ -33,6 +38,9 @@ TOLERANCE = 1e-6
 HAND_WRITTEN = "mlp-scratch"
 # the input shape a model that takes images is built at when asked for feature vectors (gradcheck_model)
 IMAGES = (3, 32, 32)
+# what runs the user's hook: (model, when) → a context manager in which an exception of the user's own
+# code becomes the error to show (the API's: training/model_checks.user_code); none: it passes unchanged
+Guard = Callable[[torch.nn.Module, str], contextlib.AbstractContextManager]
 
 
 @dataclass
@@ -89,13 +97,19 @@ class GradCheck:
 
 
 def gradcheck(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, name: str | None = None
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    name: str | None = None,
+    guard: Guard | None = None,
 ) -> dict[str, float]:
     """Relative error of the model's ``hand_written_gradients`` (a ModelHooks hook) vs autograd through
     its reference logits, for each parameter (name → error). ``name``: the model's, for messages
-    (default: its class's)."""
+    (default: its class's); ``guard``: what the hook runs within (:data:`Guard`)."""
     who = f"model '{name}'" if name else type(model).__name__
-    check = hooks_of(model).hand_written_gradients(x, y)
+    when = f"in its hand_written_gradients hook (on gradcheck's random batch x of shape {list(x.shape)})"
+    with guard(model, when) if guard else contextlib.nullcontext():
+        check = hooks_of(model).hand_written_gradients(x, y)
     if check is None:
         raise UserError(
             f"{who} has no hand-written gradients to check: it declares no "
@@ -103,6 +117,7 @@ def gradcheck(
         )
     names = [n for n, _ in model.named_parameters()]
     params = list(model.parameters())
+    _check_returned(who, check)
     if len(check.gradients) != len(params):
         raise UserError(
             f"{who}: its hand_written_gradients hook gives {len(check.gradients)} "
@@ -110,12 +125,67 @@ def gradcheck(
             f"in parameters() order."
         )
     _check_shapes(who, names, params, check.gradients)
+    _check_reference(who, check.reference_logits, len(y))
     loss = F.cross_entropy(check.reference_logits, y)  # autograd reference through torch.nn
     auto = torch.autograd.grad(loss, params)
     return {
         name: _relative_error(who, name, gm, ga)
         for name, gm, ga in zip(names, check.gradients, auto)
     }
+
+
+# the hook's contract (models/hooks.py), as the messages below name it
+CONTRACT = (
+    "HandWrittenGradients(gradients, reference_logits) (vislab.models.hooks): gradients a list of torch "
+    "tensors, one per parameter in parameters() order; reference_logits the batch's logits with "
+    "autograd's graph (e.g. self(x))"
+)
+
+
+def _check_returned(who: str, check: object) -> None:
+    """UserError unless the hook returned ``HandWrittenGradients`` whose gradients are a list (or tuple)
+    of tensors and whose reference logits are a tensor, naming what it returned instead."""
+    said = f"{who}: its hand_written_gradients hook returned"
+    if not isinstance(check, HandWrittenGradients):
+        raise UserError(f"{said} {_described(check)}, not HandWrittenGradients: return {CONTRACT}.")
+    grads, logits = check.gradients, check.reference_logits
+    if not isinstance(grads, (list, tuple)) or not all(isinstance(g, torch.Tensor) for g in grads):
+        raise UserError(
+            f"{said} gradients as {_described(grads)}, not a list of torch tensors: give each as a "
+            f"tensor of its parameter's shape, one per parameter in parameters() order "
+            f"(torch.from_numpy(a) for a numpy array a, or leave out .numpy())."
+        )
+    if not isinstance(logits, torch.Tensor):
+        raise UserError(
+            f"{said} reference_logits as {_described(logits)}, not a tensor: return {CONTRACT}."
+        )
+
+
+def _described(value: object) -> str:
+    """A value in words: a tuple's or list's items' types (the first 4), else its type."""
+    kind = type(value)
+    what = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(_described(v) for v in value[:4]) + (", ..." if len(value) > 4 else "")
+        return f"a {what} of {len(value)} ({items})"
+    return f"a {what}"
+
+
+def _check_reference(who: str, logits: torch.Tensor, batch: int) -> None:
+    """UserError unless the reference logits are [batch, classes] floats with autograd's graph (computed
+    outside ``torch.no_grad()``, not detached), which autograd differentiates for the comparison."""
+    if logits.dim() != 2 or len(logits) != batch or not logits.is_floating_point():
+        raise UserError(
+            f"{who}: its hand_written_gradients hook gives reference_logits of shape "
+            f"{list(logits.shape)} ({logits.dtype}): give the batch's logits, [{batch}, num_classes] "
+            f"floats, e.g. self(x)."
+        )
+    if not logits.requires_grad:
+        raise UserError(
+            f"{who}: its hand_written_gradients hook gives reference_logits without autograd's graph "
+            f"(requires_grad=False), so autograd has nothing to check the gradients by: compute them "
+            f"outside torch.no_grad() and without .detach() (e.g. self(x) after the no_grad block)."
+        )
 
 
 def _check_shapes(who: str, names: list[str], params: list, gradients: list) -> None:
@@ -156,12 +226,14 @@ def gradcheck_model(
     num_classes: int = 3,
     batch: int = 16,
     seed: int = 0,
+    *,
+    guard: Guard | None = None,
     **kwargs,
 ) -> dict[str, float]:
     """Build model ``name`` (``kwargs`` as in ``model.*``) in float64 on random data and run
-    :func:`gradcheck`. A model that takes images, asked for feature vectors (the default input shape):
-    UserError saying it has no hand-written gradients when it declares none, else naming the input
-    shape to give."""
+    :func:`gradcheck` (its hook within ``guard``). A model that takes images, asked for feature vectors
+    (the default input shape): UserError saying it has no hand-written gradients when it declares none,
+    else naming the input shape to give."""
     gen = torch.Generator().manual_seed(seed)
     try:
         model = _built(name, input_shape, num_classes, seed, kwargs)
@@ -171,7 +243,7 @@ def gradcheck_model(
         model, input_shape = _built_for_images(name, input_shape, num_classes, seed, kwargs), IMAGES
     x = torch.randn(batch, *input_shape, generator=gen, dtype=torch.float64)
     y = torch.randint(0, num_classes, (batch,), generator=gen)
-    return gradcheck(model, x, y, name)
+    return gradcheck(model, x, y, name, guard)
 
 
 def _built_for_images(
