@@ -20,6 +20,9 @@ IMAGE_EXTS = (
 #: files an operating system leaves in image folders (Windows' thumbnails and folder settings, any case):
 #: left out of a folder's scan, as hidden files are, not counted as skipped
 OS_FILES = ("thumbs.db", "desktop.ini")
+#: folders an operating system leaves in image folders (any case): macOS's zip files' ``__MACOSX/``, its
+#: files' metadata in ``._`` files; left out of a scan, as hidden folders are
+OS_FOLDERS = ("__macosx",)
 
 
 @dataclass
@@ -35,11 +38,11 @@ class FolderScan:
 
 def scan_images(folder: Path) -> FolderScan:
     """The image files under ``folder`` (recursively, by :data:`IMAGE_EXTS` in any case) and what was
-    skipped; hidden files and folders (``.DS_Store``, ``.vislab-cache``) and :data:`OS_FILES` are left
-    out, not counted. A symlinked folder is followed (a class folder gathered from elsewhere), each real
-    folder once, unless it links back up to ``folder``, the folder holding the link, or a folder above
-    them: their other images are not ``folder``'s (``cat/up -> ..`` would add every class's images to
-    ``cat``)."""
+    skipped; hidden files and folders (``.DS_Store``, ``.vislab-cache``), :data:`OS_FILES` and
+    :data:`OS_FOLDERS` are left out, not counted. A symlinked folder is followed (a class folder gathered
+    from elsewhere), each real folder once, unless it links back up to ``folder``, the folder holding the
+    link, or a folder above them: their other images are not ``folder``'s (``cat/up -> ..`` would add
+    every class's images to ``cat``)."""
     scan, seen, top = FolderScan(), set(), os.path.realpath(folder)
     for where, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(where)
@@ -64,9 +67,10 @@ def _left_out(name: str) -> bool:
 
 
 def _follows(path: Path, holders: tuple[str, str], scan: FolderScan) -> bool:
-    """Whether :func:`scan_images` walks into the sub-folder ``path``: not hidden, and not a link to one of
-    ``holders`` (real paths) or a folder above one (recorded in ``scan.links_up``)."""
-    if path.name.startswith("."):
+    """Whether :func:`scan_images` walks into the sub-folder ``path``: not hidden nor one of
+    :data:`OS_FOLDERS`, and not a link to one of ``holders`` (real paths) or a folder above one
+    (recorded in ``scan.links_up``)."""
+    if path.name.startswith(".") or path.name.lower() in OS_FOLDERS:
         return False
     if path.is_symlink():
         target = os.path.realpath(path).rstrip(os.sep) + os.sep

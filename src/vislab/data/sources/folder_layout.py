@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 from vislab.data import download as dl
-from vislab.data.image_folders import IMAGE_EXTS, OS_FILES, image_files
+from vislab.data.image_folders import IMAGE_EXTS, OS_FILES, OS_FOLDERS, image_files
 from vislab.errors import DataError, show_note
 from vislab.words import counted, first_few
 
@@ -25,10 +25,19 @@ LAYOUTS = (
 )
 
 Layout = dict[str, dict[str, list[Path]]]  # set → class → image files
+Classes = dict[str, list[Path]]  # class → image files
 
 
 def _subdirs(d: Path) -> list[Path]:
-    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The sub-folders of ``d``, sorted: hidden ones left out, and :data:`OS_FOLDERS` with a note."""
+    found = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for p in found:
+        if p.name.lower() in OS_FOLDERS:
+            show_note(
+                f"'{p}' is left out: macOS adds it to the zip files it makes, with each file's metadata "
+                f"('._' files), not images."
+            )
+    return [p for p in found if p.name.lower() not in OS_FOLDERS]
 
 
 def _split_of(d: Path) -> str | None:
@@ -87,7 +96,9 @@ def scan(root: Path, evaluated: bool = False) -> Layout:
     the folders' names in Unicode NFC (a name copied from macOS or a zip file matches the same name
     typed), the files their paths on disk. DataError for fewer than two classes unless ``evaluated`` (a
     trained run scores it: new images of one class); a :class:`~vislab.errors.Note` names the files
-    beside the class folders, and the classes a test or val folder lacks."""
+    beside the class folders, and the classes a test or val folder lacks. Refused too, naming the fix:
+    class folders holding test/ or val/ split folders (laid out class first), and a data.root one level
+    too high (its one folder holds split folders or several folders)."""
     if not root.is_dir():
         near = dl.near_misses(root)
         guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
@@ -97,21 +108,73 @@ def scan(root: Path, evaluated: bool = False) -> Layout:
             f"--set data.root=DIR, also with --resume (Python: data__root=DIR)."
         )
     by_set = _sets(root)
-    if set(by_set) != {"train"} or by_set["train"] != root:
+    flat = by_set == {"train": root}
+    if flat:
+        _check_class_first(root)
+    else:
         _note_loose(root, "the split folders", by_set["train"])
     layout = {key: _classes(d) for key, d in by_set.items()}
     if not evaluated:
-        _check_two(by_set["train"], layout["train"])
+        _check_two(by_set["train"], layout["train"], flat)
     for key, classes in layout.items():
-        extra = sorted(set(classes) - set(layout["train"]))
-        if extra:
-            raise DataError(
-                f"'{by_set[key]}' has class folders {extra} that '{by_set['train']}' lacks; every "
-                f"class needs training images. Add them to train/ or remove them."
-            )
+        _check_extra(by_set[key], by_set["train"], classes, layout["train"])
         if lacking := sorted(set(layout["train"]) - set(classes)):
             _note_lacking(by_set[key], key, lacking, len(layout["train"]))
     return layout
+
+
+def _check_class_first(root: Path) -> None:
+    """DataError where a class folder holds held-out split folders (``DIR/cat/train/``,
+    ``DIR/cat/test/``): pooled into its class, their images would be trained on."""
+    folders = _subdirs(root)
+    for c in folders:
+        splits = [d.name for d in _subdirs(c) if d.name.lower() in SPLIT_FOLDERS]
+        held = [s for s in splits if SPLIT_FOLDERS[s.lower()] != "train"]
+        if not held:
+            continue
+        listed = ", ".join(f"{s}/" for s in splits)
+        if len(folders) == 1:
+            raise DataError(_root_too_high(root, c, f"split folders ({listed})"))
+        raise DataError(
+            f"class folder '{c}' holds split folders ({listed}): vislab would pool them into class "
+            f"{c.name!r} and carve its own splits, so the images of '{c / held[0]}/' would be trained "
+            f"on. Lay '{root}' out split first, each split folder holding the class folders: "
+            f"{root / 'train' / c.name}/, {root / held[0] / c.name}/ and so on for each class. "
+            f"{LAYOUTS}."
+        )
+
+
+def _root_too_high(root: Path, folder: Path, holds: str) -> str:
+    """The message for a data.root whose only folder, ``folder``, holds ``holds``: a data root itself."""
+    return (
+        f"data.root '{root}' holds a single folder, {folder.name!r}, which holds {holds}: did you "
+        f"mean --set data.root={folder} (Python: data__root='{folder}')? data.root is the folder "
+        f"that holds the class folders (or the split folders). {LAYOUTS}."
+    )
+
+
+def _check_extra(d: Path, train: Path, classes: Classes, train_classes: Classes) -> None:
+    """DataError where set folder ``d`` has class folders that ``train`` lacks, each named; one whose
+    name differs from a training class's only in case is to be renamed to it."""
+    extra = sorted(set(classes) - set(train_classes))
+    if not extra:
+        return
+    same = {c: t for c in extra for t in train_classes if c.casefold() == t.casefold()}
+    renames = "; ".join(f"rename '{d / c}' to '{d / t}'" for c, t in same.items())
+    fix = (
+        f"Class names are matched exactly, and {first_few([repr(c) for c in same], 5)} differ"
+        f"{'s' if len(same) == 1 else ''} from a training class only in case: {renames}."
+        if same
+        else ""
+    )
+    other = [c for c in extra if c not in same]
+    rest = (
+        f"Add {first_few([repr(c) for c in other], 5)} to train/ or remove them." if other else ""
+    )
+    raise DataError(
+        f"'{d}' has class folders {extra} that '{train}' lacks; every class needs training images. "
+        f"{' '.join(w for w in (fix, rest) if w)}"
+    )
 
 
 def _classes(d: Path) -> dict[str, list[Path]]:
@@ -157,17 +220,31 @@ def _note_loose(d: Path, beside: str, into: Path) -> None:
         )
 
 
-def _check_two(d: Path, classes: dict[str, list[Path]]) -> None:
+def _check_two(d: Path, classes: dict[str, list[Path]], root: bool = False) -> None:
     """DataError where ``d`` holds fewer than two class folders: a classifier of one class learns
-    nothing (its loss is 0 from the start, its accuracy 1)."""
+    nothing (its loss is 0 from the start, its accuracy 1). ``root``: ``d`` is data.root, which, when its
+    one folder holds split folders or several folders, is one level too high."""
     if len(classes) < 2:
         (name,) = classes
+        if root:
+            _check_nested(d, _subdirs(d)[0])
         raise DataError(
             f"'{d}' holds a single class folder, {name!r} ({counted(len(classes[name]), 'image')}): a classifier "
             f"needs at least two classes (with one, every prediction is right and nothing is "
             f"learnt). Put each class's images in a folder of its own beside it, at least two "
             f"(e.g. '{d}/{name}/', '{d}/other/'). {LAYOUTS}."
         )
+
+
+def _check_nested(root: Path, folder: Path) -> None:
+    """DataError where data.root's one folder, ``folder``, holds split folders or several folders."""
+    inner = _subdirs(folder)
+    splits = [f"{f.name}/" for f in inner if f.name.lower() in SPLIT_FOLDERS]
+    if splits:
+        raise DataError(_root_too_high(root, folder, f"split folders ({', '.join(splits)})"))
+    if len(inner) > 1:
+        named = first_few([f"{f.name}/" for f in inner], 5)
+        raise DataError(_root_too_high(root, folder, f"{len(inner)} folders ({named})"))
 
 
 def _note_lacking(d: Path, key: str, lacking: list[str], n_classes: int) -> None:
