@@ -17,7 +17,6 @@ wait for torch, scikit-learn, matplotlib and optuna.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from vislab.version import __version__
@@ -31,6 +30,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
         lr_find,
         model_info,
         paper,
+        plot_curves,
         preview_data,
         run_suite,
         sweep,
@@ -67,6 +67,7 @@ __all__ = [
     "lr_find",
     "model_info",
     "paper",
+    "plot_curves",
     "preview_data",
     "register_arrays",
     "register_model",
@@ -88,7 +89,10 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'vislab' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    # on use: ctypes and signal, which `import vislab` alone does not need
+    from vislab.interrupts import import_whole  # a Ctrl-C in the import leaves no broken module
+
+    value = getattr(import_whole(module), name)
     globals()[name] = value
     return value
 

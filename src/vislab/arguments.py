@@ -30,7 +30,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
-from vislab.errors import UserError, in_users_frames
+from vislab.errors import TrainingInterrupted, UserError, in_users_frames
 
 
 def _as_path(folder: str | os.PathLike) -> Path:
@@ -94,14 +94,16 @@ def checked(fn: F) -> F:
 def users_frames(fn: F) -> F:
     """``fn`` raising a :class:`~vislab.errors.UserError` with the user's frames alone
     (:func:`~vislab.errors.in_users_frames`): a mistake shows the caller's line, not vislab's frames that
-    found it, nor this wrapper's. Any other exception (a bug of vislab's) keeps its whole traceback."""
+    found it, nor this wrapper's; so does a :class:`~vislab.errors.TrainingInterrupted` (a Ctrl-C that
+    stopped a run: the line that trained it, then how to go on). Any other exception (a bug of vislab's)
+    keeps its whole traceback."""
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True  # noqa: F841 - IPython and pytest leave out a frame that sets it
         try:
             return fn(*args, **kwargs)
-        except UserError as e:
+        except (UserError, TrainingInterrupted) as e:
             in_users_frames(e)
             if sys.version_info < (3, 11):  # there a bare raise re-raises the traceback as caught
                 raise e  # noqa: TRY201 - this frame added, hidden by __tracebackhide__

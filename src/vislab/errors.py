@@ -31,6 +31,7 @@ import sys
 import sysconfig
 import types
 import warnings
+from typing import TypeVar
 
 
 class VislabError(Exception):
@@ -141,15 +142,17 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _LIBRARIES = tuple(
     {sysconfig.get_path(k) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")}
 )
+E = TypeVar("E", bound=BaseException)
 
 
-def in_users_frames(error: UserError) -> UserError:
+def in_users_frames(error: E) -> E:
     """``error`` with its traceback rebuilt of the user's frames alone: those of vislab and of the
     libraries it calls are left out, so a notebook shows the user's line that made the mistake (and any
     frames of the user's code vislab called: a callback, a model — of a notebook, a script or a project
     folder; code installed as a package counts as a library), then the message. Its ``__cause__``
     and ``__context__`` stay as they are. For the public API's boundary
-    (:func:`vislab.arguments.users_frames`); any other exception is a bug and keeps its traceback."""
+    (:func:`vislab.arguments.users_frames`), which gives it a UserError or a TrainingInterrupted; any
+    other exception is a bug and keeps its traceback."""
     kept, tb = [], error.__traceback__
     while tb is not None:
         file = tb.tb_frame.f_code.co_filename

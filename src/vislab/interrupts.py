@@ -9,17 +9,22 @@ signals itself (``training.state.StopFlag``), and stops at once, resumably, if a
 
 A process vislab starts to work for another (a ``--jobs`` process, a ``--nproc`` rank) asks for a signal
 when that parent dies (:func:`on_parent_death`), so that it stops, resumably, instead of training on alone.
+
+A Ctrl-C that stops the import of a module vislab loads on first use (:func:`import_whole`) leaves no
+half-imported package behind for the next call to trip on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 _seen = False
@@ -111,3 +116,30 @@ def term_as_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def import_whole(module: str) -> ModuleType:
+    """``importlib.import_module(module)``, leaving no broken module behind when it fails: a Ctrl-C in
+    the first ``vislab.train`` of a notebook stops the imports it loads on use (yaml, pydantic ...)
+    half-way, and Python then drops the package whose import stopped but keeps its submodules loaded so
+    far — the next import of the package finds them without binding them to it ("partially initialized
+    module 'yaml' has no attribute 'error'" in every later call). Those orphans, and any module the
+    failure left half-initialised, are dropped too, so the next call imports them afresh."""
+    before = set(sys.modules)
+    try:
+        return importlib.import_module(module)
+    except BaseException:
+        for name in set(sys.modules) - before:
+            if _left_broken(name):
+                sys.modules.pop(name, None)
+        raise
+
+
+def _left_broken(name: str) -> bool:
+    """Whether module ``name`` is left over from a failed import: a package above it is gone from
+    ``sys.modules``, or it is still flagged as being initialised."""
+    parts = name.split(".")
+    if any(".".join(parts[:i]) not in sys.modules for i in range(1, len(parts))):
+        return True
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))

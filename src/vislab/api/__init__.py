@@ -19,9 +19,10 @@ result stands for its folder, and any other value of the wrong type is a UserErr
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import TYPE_CHECKING, Any
+
+from vislab.interrupts import import_whole
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
 # suites and sweeps share) → suites, sweeps; configs → inspection; configs, folders → models (looking
@@ -40,7 +41,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.api.inspection import lr_find, preview_data
     from vislab.api.models import gradcheck, model_info
     from vislab.api.papers import paper, write_report
-    from vislab.api.runs import compare, default_run_dir, load_run, train, train_config
+    from vislab.api.runs import (
+        compare,
+        default_run_dir,
+        load_run,
+        plot_curves,
+        train,
+        train_config,
+    )
     from vislab.api.suites import SuiteResult, resolve_suite, run_suite
     from vislab.api.sweeps import resolve_sweep, sweep
 
@@ -61,6 +69,7 @@ __all__ = [
     "make_config",
     "model_info",
     "paper",
+    "plot_curves",
     "preview_data",
     "report_hook",
     "resolve_suite",
@@ -81,7 +90,9 @@ _HOME |= dict.fromkeys(("FOLDER_KINDS", "RUN_MARKS", "folder_kind", "start_over"
 _HOME |= dict.fromkeys(("lr_find", "preview_data"), "inspection")
 _HOME |= dict.fromkeys(("gradcheck", "model_info"), "models")
 _HOME |= dict.fromkeys(("paper", "write_report"), "papers")
-_HOME |= dict.fromkeys(("compare", "default_run_dir", "load_run", "train", "train_config"), "runs")
+_HOME |= dict.fromkeys(
+    ("compare", "default_run_dir", "load_run", "plot_curves", "train", "train_config"), "runs"
+)
 _HOME |= dict.fromkeys(("SuiteResult", "resolve_suite", "run_suite"), "suites")
 _HOME |= dict.fromkeys(("resolve_sweep", "sweep"), "sweeps")
 
@@ -92,12 +103,12 @@ def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
         try:
-            return importlib.import_module(f"{__name__}.{name}")  # it becomes an attribute
+            return import_whole(f"{__name__}.{name}")  # it becomes an attribute
         except ModuleNotFoundError as e:
             if e.name != f"{__name__}.{name}":  # a module of vislab.api missing one of its own
                 raise
         raise AttributeError(f"module '{__name__}' has no attribute '{name}'", name=name, obj=_this)
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    value = getattr(import_whole(f"{__name__}.{home}"), name)
     globals()[name] = value
     return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ _FIGURES = ("figures/*.pdf", "figures/*.png")
 
 @checked
 def write_report(
-    folder: Folder,
+    folder: FolderList,
     *,
     title: str | None = None,
     trust_code: bool = False,
@@ -41,7 +42,30 @@ def write_report(
     """
     from vislab.report.build import build_report  # on use (see the imports)
 
-    return build_report(folder, title=title, trust_code=trust_code, log=log or print)
+    return build_report(_one(folder), title=title, trust_code=trust_code, log=log or print)
+
+
+def _one(folder: Path | list[Path]) -> Path:
+    """The one folder a report is of; UserError for several, saying how to show them together."""
+    if not isinstance(folder, list):
+        return folder
+    if len(folder) == 1:
+        return folder[0]
+    if not folder:
+        raise UserError("vislab.write_report got no folder: give a run's, a suite's or a sweep's.")
+    given = [str(f) for f in folder]
+    try:  # as given (relative where they are); a mix of absolute and relative paths: resolved
+        holder = os.path.commonpath(given) or "."
+    except ValueError:
+        holder = os.path.commonpath([str(f.resolve()) for f in folder])
+    report = f"vislab.write_report({holder!r})"
+    raise UserError(
+        f"vislab.write_report takes one folder, not {len(given)}: a report is of a run, a suite, a "
+        f"sweep or a folder holding runs. Give the folder that holds them all, {report} (every run "
+        f"under it; train the runs into a folder of their own, out='runs/study/<name>', to report "
+        f"those alone), or compare them where they are: vislab.compare({given}) for their table, "
+        f"vislab.plot_curves({given}) for their curves on one figure."
+    )
 
 
 @checked

@@ -26,13 +26,15 @@ from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.reported import Reported
 from vislab.run import Run
 from vislab.training.progress import in_notebook
+from vislab.training.rundir import RunDir
 from vislab.training.runtime import Distributed
 from vislab.training.state import HOOKS, Callback
 
-# The trainer and the results table are imported by the functions that use them ("on use" below):
-# they load matplotlib and pandas, which `import vislab.api` should not wait for (see its __init__).
+# The trainer, the results table and the figures are imported by the functions that use them ("on use"
+# below): they load matplotlib and pandas, which `import vislab.api` should not wait for (see its __init__).
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -275,6 +277,31 @@ def compare(
         listed = "; ".join(f"{name}: {why}" for name, why in found.left_out.items())
         show_note(f"left out of the table: {listed}")
     return frame
+
+
+@checked
+def plot_curves(runs: Folders) -> Figure:
+    """Loss and accuracy per epoch of several runs on one figure (an lr study's runs, side by side), drawn
+    as a report's curves.png draws them: a colour per run, solid = train, dashed = val, dotted = tracked
+    test (``vislab.plotting.runs.curves_figure``). ``runs`` as :func:`compare` takes them — run folders
+    (or :class:`Run`), folders of runs, a mapping naming each — and named so; every run found that
+    trained an epoch is drawn, finished or not. Returns the Figure (``fig.savefig("curves.png")``).
+
+    >>> vislab.plot_curves(["runs/lr0.1", "runs/lr0.01", run])   # or a folder of them: "runs/lr-study"
+    """
+    # on use (see the imports)
+    from vislab.api.found_runs import find_runs
+    from vislab.plotting.runs import curves_figure
+
+    found = find_runs(_run_folders(runs))
+    histories = {name: RunDir(folder).read_metrics() for name, folder in found.folders.items()}
+    trained = {n: rows for n, rows in histories.items() if any("train_loss" in r for r in rows)}
+    if not trained:  # find_runs found a finished run: one without epochs (a fitted model: svm)
+        raise UserError(
+            f"no run of {', '.join(found.folders)} trained epochs (their metrics.jsonl hold no "
+            f"train_loss): nothing to plot. vislab.compare gives their scores."
+        )
+    return curves_figure(trained)
 
 
 def _run_folders(

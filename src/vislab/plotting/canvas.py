@@ -4,6 +4,7 @@ page); :func:`draw_once` draws a picture only where no file holds it yet (a repo
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import inspect
@@ -49,13 +50,29 @@ class NotebookFigure(Figure):
     """A Figure outside pyplot (nothing shown or kept open behind the caller's back) that a notebook shows
     as a PNG (IPython's ``_repr_png_``), whether or not pyplot's inline backend was ever started: as a
     cell's last value or by ``display(fig)``, not by ``plt.show()``; ``fig.savefig`` saves it, not
-    ``plt.savefig`` (pyplot's functions act on pyplot's own current figure)."""
+    ``plt.savefig`` (pyplot's functions act on pyplot's own current figure); ``fig.show()`` displays it
+    in a notebook too (matplotlib's own works only for pyplot's figures)."""
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
         with _glyph_notes():
             self.savefig(buf, format="png", dpi=90, bbox_inches="tight")
         return buf.getvalue()
+
+    def show(self, warn: bool = True) -> None:
+        """Display the figure in the notebook's cell output, as ``display(fig)`` does. Outside a notebook
+        nothing can show it: a note says so (unless not ``warn``) and how to see it, a saved file."""
+        shell = getattr(builtins, "get_ipython", lambda: None)()
+        # a notebook's kernel (Jupyter, Colab, VS Code): a terminal's IPython has none
+        if getattr(shell, "kernel", None) is not None:
+            from IPython.display import display  # on use: a kernel has IPython loaded
+
+            display(self)
+        elif warn:
+            show_note(
+                "fig.show() displays a figure in a notebook only; here nothing shows it. Save it "
+                "and open the file: fig.savefig('figure.png')"
+            )
 
 
 @contextlib.contextmanager

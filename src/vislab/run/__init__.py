@@ -313,9 +313,9 @@ class Run:
         as for :meth:`evaluate`.
 
         The figure is not pyplot's: ``plt.title``, ``plt.savefig`` and ``plt.show()`` act on another
-        (empty) figure. A notebook shows it as a cell's last value, or anywhere in a cell with IPython's
-        ``display(fig)``; save it with ``fig.savefig("a.png")``; change it through its axes
-        (``fig.axes[0].set_title("x")``).
+        (empty) figure. A notebook shows it as a cell's last value, or anywhere in a cell with
+        ``fig.show()`` or IPython's ``display(fig)``; save it with ``fig.savefig("a.png")``; change it
+        through its axes (``fig.axes[0].set_title("x")``).
 
         >>> fig = run.plot("roc"); fig.axes[0].set_title("ROC"); fig.savefig("roc.png"); fig
         >>> run.plot("confusion", checkpoint="last")

@@ -17,10 +17,13 @@ from vislab.errors import UserError
 from vislab.training.checkpoint import PickedCheckpoint, load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import RunDir
+from vislab.training.step_log import STEPS_FILE
 from vislab.training.summary import RunSummary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from vislab.training.record import Checkpoint
 
 PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed")
 
@@ -44,7 +47,8 @@ def run_figure(path: Path, kind: str, split: str, trust_code: bool, checkpoint: 
             raise UserError(
                 run.rows_lost() or f"run '{path}' has no metrics.jsonl rows yet: nothing to plot."
             )
-        return curves_figure({path.name: rows})
+        # the step losses too (train.log_every), faint under the curves: the run's own curves.png
+        return curves_figure({path.name: rows}, {path.name: run.read_rows(STEPS_FILE)})
     if kind == "boundary":
         return _boundary(path, split, trust_code, checkpoint)
     if kind == "pos-embed":
@@ -63,23 +67,26 @@ def _boundary(path: Path, split: str, trust_code: bool, checkpoint: str) -> Figu
     from vislab.predict import split_inputs
 
     picked = pick_checkpoint(path, checkpoint)
-    model, record, data, _ = split_inputs(picked.loader_target(), split, (), trust_code)
-    if record.inputs.sample_shape != (2,):
+    ckpt = load_checkpoint(picked.path)
+    # its record's input shape, checked before the model is rebuilt: a model defined in another
+    # process (a notebook's class) cannot be, and registering it again would change nothing
+    if (shape := ckpt.record.inputs.sample_shape) != (2,):
         raise UserError(
-            f"run '{path}' takes inputs of shape {record.inputs.sample_shape}: a decision boundary "
-            f"needs 2-D features (data.name=circles)."
+            f"run '{path}' takes inputs of shape {shape}: a decision boundary needs 2-D features "
+            f"(data.name=circles)."
         )
+    model, record, data, _ = split_inputs(picked.loader_target(), split, (), trust_code)
     # the raw features, as predict takes them; each point normalised as in training on its way in
-    title, names = f"{path.name}: {split}, {_weights_said(picked)}", record.model.class_names
+    title, names = f"{path.name}: {split}, {_weights_said(picked, ckpt)}", record.model.class_names
     return decision_boundary_figure(
         model, data.x, data.y, names, title=title, prepare=record.inputs.prepare
     )
 
 
-def _weights_said(picked: PickedCheckpoint) -> str:
-    """Which weights a figure shows: 'best.pt epoch 6', 'last.pt epoch 10', 'last.pt's train.ema average
-    epoch 10' (standing in for a deleted best.pt), 'last.pt 5 steps into epoch 4' (stopped mid-epoch)."""
-    ckpt = load_checkpoint(picked.path)
+def _weights_said(picked: PickedCheckpoint, ckpt: Checkpoint) -> str:
+    """Which weights a figure shows (``ckpt``: the file ``picked``, loaded): 'best.pt epoch 6', 'last.pt
+    epoch 10', 'last.pt's train.ema average epoch 10' (standing in for a deleted best.pt), 'last.pt 5
+    steps into epoch 4' (stopped mid-epoch)."""
     name = picked.path.name + ("'s train.ema average" if picked.ema_average else "")
     loop = ckpt.resume.loop if ckpt.resume is not None else None
     if ckpt.epoch is not None or loop is None:
