@@ -97,8 +97,8 @@ def test_a_run_with_a_test_set_is_evaluated_in_a_new_process_by_the_call_its_err
             r"data\['test'\] holds samples of shape \(6, 8, 1\).*data\['train'\] holds \(8, 8, 1\)",
         ),
         (
-            lambda x, y, xt, yt: {"train": (x, y), "val": (xt, yt)},
-            r"data has the key 'val': give data=\{'train'",
+            lambda x, y, xt, yt: {"train": (x, y), "valid": (xt, yt)},
+            r"data has the key 'valid': give data=\{'train'",
         ),
         (lambda x, y, xt, yt: {"test": (xt, yt)}, r"data has no 'train' key"),
         (

@@ -47,15 +47,21 @@ def check_given_once(given: Sequence[tuple[str, str]]) -> None:
 
 
 def new_config(
-    config: ConfigLike, model: Any, data: Any, epochs: int | None, overrides: dict[str, Any]
+    config: ConfigLike,
+    model: Any,
+    data: Any,
+    epochs: int | None,
+    overrides: dict[str, Any],
+    base: dict | None = None,
 ) -> Config:
-    """train()'s config of a new run: ``epochs`` is ``train.epochs`` (a key given twice: UserError)."""
+    """train()'s config of a new run: ``epochs`` is ``train.epochs`` (a key given twice: UserError);
+    ``base``: the config whose keys the arguments leave unset are kept (a resumed run's), else defaults."""
     check_given_once(
         as_given(overrides)
         + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
     )
     with_epochs = {**overrides, **({"train.epochs": epochs} if epochs is not None else {})}
-    return make_config(config, model=model, data=data, overrides=with_epochs)
+    return make_config(config, model=model, data=data, overrides=with_epochs, base=base)
 
 
 def as_given(overrides: dict[str, Any]) -> list[tuple[str, str]]:
@@ -66,8 +72,10 @@ def as_given(overrides: dict[str, Any]) -> list[tuple[str, str]]:
 def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite: bool) -> None:
     """resume=True takes ``out`` and no ``overwrite``, nor config, model or data where ``out`` holds no
     run (where it does, they may be its own: :func:`_resumed_with`): UserError otherwise
-    (``resume_checks.argument_clash``, in the API's words)."""
-    from vislab.training.resume_checks import argument_clash  # on use: torch, model zoo
+    (``resume_checks.argument_clash``, in the API's words; where ``out`` holds no last.pt, why there is
+    nothing to resume and how to start the run anew: ``resume.resumable``'s)."""
+    from vislab.training.resume import resumable  # on use: torch, model zoo
+    from vislab.training.resume_checks import argument_clash
 
     clash = argument_clash(out, overwrite=overwrite, new_run=given)
     if clash is None:
@@ -77,9 +85,10 @@ def _check_resume_arguments(out: str | Path | None, given: list[str], overwrite:
             "resume=True continues the run in `out`; overwrite=True deletes it to start afresh: "
             "give one of them."
         )
-    none = f" ('{out}' holds none: no checkpoints/last.pt)" if out is not None else ""
+    if out is not None:  # no last.pt: why there is nothing to resume, and how to start the run anew
+        resumable(RunDir(Path(out)))
     raise UserError(
-        f"resume=True continues the run in `out` with its saved config{none}: give out=<its folder> "
+        f"resume=True continues the run in `out` with its saved config: give out=<its folder> "
         f"and no {', '.join(clash.given) or 'config, model or data'} but the run's own (overrides of "
         f"where and how it runs may be given: data__root, train__device, ...)."
     )
@@ -90,10 +99,11 @@ def _resumed_with(
 ) -> Config | None:
     """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top, or, given
     ``cell`` (its config, model and data given again: a notebook cell run again with resume=True), that
-    of those arguments; None with neither. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are
-    used by the resumed run; UserError naming any that would change what it computes, a model whose code
-    was redefined since included (rather than ignore them; ``epochs``: the epochs= given, which says how
-    far to train on — not a change — and which the refusal of a train.epochs names)."""
+    of those arguments on the saved config (the keys they leave unset are the run's); None with
+    neither. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are used by the resumed run;
+    UserError naming any that would change what it computes, a model whose code was redefined since
+    included (rather than ignore them; ``epochs``: the epochs= given, which says how far to train on —
+    not a change — and which the refusal of a train.epochs names)."""
     if not overrides and cell is None:
         return None
     from vislab.training.resume import resumable  # on use: torch, model zoo
@@ -106,7 +116,8 @@ def _resumed_with(
         wanted = make_config(stored, overrides=overrides)
     else:
         ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
-        wanted, code = new_config(*cell, ran, overrides), record.model.code
+        # the keys the cell leaves unset are the run's own, not the defaults
+        wanted, code = new_config(*cell, ran, overrides, base=stored), record.model.code
     if refused := refused_changes(stored, wanted, epochs, as_given(overrides), code, trained):
         words = "these arguments" if cell is None else "the arguments given"
         raise UserError(

@@ -80,7 +80,7 @@ def explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationErr
         elif er["type"] == "missing":
             sentences.append(
                 f"model '{name}' needs {label} (its {_takes(fn)} has no default for {key}): "
-                f"--set {label}=<value>."
+                f"--set {label}=<value> / model__{key}=<value>."
             )
         else:
             sentences.append(

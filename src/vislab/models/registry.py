@@ -346,7 +346,9 @@ def _unknown(name: str, where: str | None = None) -> str:
             f" If '{name}' is the name you registered a class or builder of yours under "
             f"(vislab.register_model('{name}')) in another Python process, register it again first."
         )
-    available = [*sorted(MODELS), *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
+    # not the model objects given to vislab.train(model=...): given as themselves, refused ones too
+    names = sorted(n for n in MODELS if not n.startswith("user-"))
+    available = [*names, *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
     return (
         f"unknown model '{name}'.{hint} Available: {', '.join(available)}; or your own model as "
         f"path/to/file.py:Net or package.module:build."

@@ -6,8 +6,11 @@ arrays always get the same name and a run records which data it saw). From there
 normalisation and augmentation exactly as a built-in source: the source has one official set, 'train';
 test and val are carved from it with ``data.test_fraction`` and ``data.val_fraction`` (or all three with
 ``data.split``). Given as ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}``, it has two, as
-mnist has: the test split is exactly the given test arrays and val is carved from train alone. Registering
-a name again replaces its arrays (re-running a notebook cell).
+mnist has: the test split is exactly the given test arrays and val is carved from train alone. A ``"val":
+(x_val, y_val)`` set too (either or both) is the val split as given, as CIFAR-10's data_batch_5 is (with
+``data.official_val`` false it joins train, and val is carved from train with ``data.val_fraction``);
+each held-out set is converted and checked as the test set is. Registering a name again replaces its
+arrays (re-running a notebook cell).
 
 Conversion (anything else is refused with a DataError naming the culprit and the fix):
 
@@ -26,9 +29,9 @@ Conversion (anything else is refused with a DataError naming the culprit and the
   Given class names may include classes without samples (a subset of a dataset's classes).
 - ``y`` as text (``["cat", "dog", ...]``: numpy strings, a list, an object array of str): the class names
   are the distinct labels sorted (``np.unique(y)``), each label its index among them; with class names
-  given, each label must be one of them and is its index there. A test set's labels are of the kind of
-  train's (text with text, numbers with numbers: a mix is refused); its text labels are named by train's
-  class names.
+  given, each label must be one of them and is its index there. A test or val set's labels are of the
+  kind of train's (text with text, numbers with numbers: a mix is refused); its text labels are named by
+  train's class names.
 
 The arrays live only in this process: a run trained on them cannot reload them elsewhere. In another
 process, :func:`register_arrays` (public as ``vislab.register_arrays``) registers the same arrays
@@ -46,6 +49,7 @@ import torch
 from vislab.arguments import users_frames
 from vislab.config import DataConfig
 from vislab.data.images import RAW_IMAGES, low_range, to_uint8
+from vislab.data.sources.memory_dict import FORM, split_dict
 from vislab.data.sources.memory_name import data_name
 from vislab.data.sources.registry import register_source_prefix
 from vislab.data.types import ArraySet, SourceData
@@ -272,74 +276,50 @@ def _text_labels(text: np.ndarray, names: list[str] | None, n: int) -> tuple[np.
     return np.array([index[t] for t in text.tolist()], dtype=np.int64), names
 
 
-_FORM = "data={'train': (x, y) or (x, y, class_names), 'test': (x_test, y_test)}"
-
-
-def _set_tuple(data: dict[Any, Any], key: str) -> tuple[Any, ...]:
-    """``data[key]`` as a tuple (x, y) — or (x, y, class_names) for train (DataError if not)."""
-    value, most = data[key], 3 if key == "train" else 2
-    if not isinstance(value, (tuple, list)) or not 2 <= len(value) <= most:
-        what = (
-            f"{len(value)} items"
-            if isinstance(value, (tuple, list))
-            else f"a {type(value).__name__}"
-        )
-        raise DataError(f"data['{key}'] holds {what}: give {_FORM} (class names go in train's).")
-    return tuple(value)
-
-
-def _same_kind(test_text: bool, train_text: bool, names: list[str]) -> None:
-    """DataError unless the test labels are text exactly when train's are (a number is no class name)."""
-    if test_text == train_text:
+def _same_kind(key: str, text: bool, train_text: bool, names: list[str]) -> None:
+    """DataError unless set ``key``'s labels (test, val) are text exactly when train's are (a number is no
+    class name)."""
+    if text == train_text:
         return
     if train_text:
         shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         what, theirs = "numbers", "text (class names)"
-        fix = f"give the test labels as text too, each one of {shown} (or both sets' labels as "
+        fix = f"give the {key} labels as text too, each one of {shown} (or both sets' labels as "
         fix += "numbers, with the names as (x, y, class_names) in data['train'])"
     else:
         what, theirs = "text", "numbers"
-        fix = "give the test labels as numbers too, numbered as the train's (or both sets' as text)"
+        fix = (
+            f"give the {key} labels as numbers too, numbered as the train's (or both sets' as text)"
+        )
     raise DataError(f"its labels are {what} but data['train']'s are {theirs}: {fix}.")
 
 
-def _test_set(x: Any, y: Any, train: ArraySet, names: list[str], train_text: bool) -> ArraySet:
-    """The given test arrays, converted as train's and checked against them (DataError if not)."""
+def _held_out_set(
+    key: str, x: Any, y: Any, train: ArraySet, names: list[str], train_text: bool
+) -> ArraySet:
+    """The given arrays of set ``key`` (test, val), converted as train's and checked against them
+    (DataError if not)."""
     try:
         xs = as_inputs(x)
         text = _text(y)  # text labels: named by train's class names
-        _same_kind(text is not None, train_text, names)
+        _same_kind(key, text is not None, train_text, names)
         ys = as_labels(y, len(xs)) if text is None else _text_labels(text, names, len(xs))[0]
     except DataError as e:
-        raise DataError(f"data['test']: {e}") from None
+        raise DataError(f"data['{key}']: {e}") from None
     if xs.shape[1:] != train.x.shape[1:] or xs.dtype != train.x.dtype:
         raise DataError(
-            f"data['test'] holds samples of shape {xs.shape[1:]} ({xs.dtype}) but data['train'] "
-            f"holds {train.x.shape[1:]} ({train.x.dtype}): give test samples shaped as the "
+            f"data['{key}'] holds samples of shape {xs.shape[1:]} ({xs.dtype}) but data['train'] "
+            f"holds {train.x.shape[1:]} ({train.x.dtype}): give {key} samples shaped as the "
             f"training ones (resize or convert them the same way)."
         )
     if (outside := np.setdiff1d(ys, np.arange(len(names)))).size:
         raise DataError(
-            f"data['test'] holds the label{'s' if outside.size > 1 else ''} "
+            f"data['{key}'] holds the label{'s' if outside.size > 1 else ''} "
             f"{', '.join(map(str, outside[:12]))}, outside the {len(names)} classes of data['train'] "
-            f"(0..{len(names) - 1}): number the test labels as the train's, or name every class in "
+            f"(0..{len(names) - 1}): number the {key} labels as the train's, or name every class in "
             f"class_names, (x, y, class_names) in data['train']."
         )
     return ArraySet(xs, ys)
-
-
-def _split_dict(data: dict[Any, Any]) -> tuple[Any, Any, Any, tuple[Any, Any] | None]:
-    """(x, y, class_names, (x_test, y_test) or None) of the dict form (DataError naming a bad key)."""
-    if unknown := [k for k in data if k not in ("train", "test")]:
-        raise DataError(
-            f"data has the key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: give "
-            f"{_FORM} ('test' optional; val is carved from train with data.val_fraction)."
-        )
-    if "train" not in data:
-        raise DataError(f"data has no 'train' key: give {_FORM}.")
-    x, y, *rest = _set_tuple(data, "train")
-    test = _set_tuple(data, "test") if "test" in data else None
-    return x, y, rest[0] if rest else None, test
 
 
 @users_frames
@@ -352,24 +332,26 @@ def register_arrays(
     'memory:...'
 
     ``x`` may instead be a dict ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}`` (``y``
-    and ``class_names`` left out): a test set of one's own. Rules of conversion: the module docstring.
+    and ``class_names`` left out): a test set of one's own; ``"val": (x_val, y_val)`` too (or instead):
+    a val set of one's own, not carved from train. Rules of conversion: the module docstring.
     ``name`` (letters, digits, ``_.-``) names the data (``memory:<name>``); without it the name is a
     hash of the content (a name of that form is refused for arrays of another hash).
     """
-    test = None
+    held: dict[str, tuple[Any, Any]] = {}
     if isinstance(x, dict) and y is None and class_names is None:
-        x, y, class_names, test = _split_dict(x)
+        x, y, class_names, held = split_dict(x)
     elif isinstance(x, dict) or y is None:
         raise DataError(
-            f"give register_arrays(x, y[, class_names]) or register_arrays({_FORM[5:]})."
+            f"give register_arrays(x, y[, class_names]) or register_arrays({FORM[5:]})."
         )
     xs = as_inputs(x)
-    if xs.ndim == 4 and (why := low_range([x, *test[:1]] if test else x)) is not None:
+    images = [x, *(s[0] for s in held.values())] if held else x
+    if xs.ndim == 4 and (why := low_range(images)) is not None:
         show_note(why)  # the words predict has for the same arrays
     ys, names = _labels_and_names(y, class_names, len(xs))
     sets = {"train": ArraySet(xs, ys)}
-    if test is not None:
-        sets["test"] = _test_set(*test, sets["train"], names, _text(y) is not None)
+    for key, (x_set, y_set) in held.items():
+        sets[key] = _held_out_set(key, x_set, y_set, sets["train"], names, _text(y) is not None)
     name = data_name(name, sets, names)
     _REGISTERED[name] = SourceData(sets, names, files=[])
     return f"{PREFIX}:{name}"
@@ -385,8 +367,9 @@ def load_memory(name: str, cfg: DataConfig) -> SourceData:
             f"cannot be loaded here. In Python, register the same arrays again first: "
             f"vislab.register_arrays(x, y, name='{name}') (with class_names as the third argument if "
             f"the run was given (x, y, class_names); vislab.register_arrays({{'train': (x, y), "
-            f"'test': (x_test, y_test)}}, name='{name}') if it was given a test set); or evaluate it "
-            f"on a dataset on disk with the command: vislab eval RUN --set data.name=..."
+            f"'test': (x_test, y_test)}}, name='{name}') if it was given a test set, and a 'val' "
+            f"set likewise); or evaluate it on a dataset on disk with the command: vislab eval RUN "
+            f"--set data.name=..."
         )
     src = _REGISTERED[name]
     if "train" not in cfg.use and "test" not in src.sets:
@@ -394,5 +377,7 @@ def load_memory(name: str, cfg: DataConfig) -> SourceData:
             f"in-memory data has a single set, 'train', but data.use={list(cfg.use)}. Add train to "
             f"data.use (the val/test splits are carved from it)."
         )
-    sets = {key: s for key, s in src.sets.items() if key in cfg.use}
+    # a val set given goes with train, as CIFAR-10's does
+    wanted = {*cfg.use, *(("val",) if "train" in cfg.use else ())}
+    sets = {key: s for key, s in src.sets.items() if key in wanted}
     return SourceData(sets, list(src.class_names), files=[])
