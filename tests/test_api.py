@@ -289,12 +289,12 @@ def test_a_run_in_out_is_continued_or_started_over_in_the_callers_words(own_run,
 
 
 def test_overwrite_starts_the_run_over_quietly_outside_a_notebook(own_run, tmp_path, capsys):
-    out = tmp_path / "run"  # a finished 2-epoch run, and a figure of an earlier version
+    out = tmp_path / "run"  # a finished 2-epoch run, and a figure of an earlier version (its name)
     shutil.copytree(own_run.path, out)
-    (out / "figures" / "old.png").write_bytes(b"")
+    (out / "figures" / "boundary_epochs.png").write_bytes(b"")
     run = vislab.train(QUICK, out=out, overwrite=True, train__epochs=1)
     assert run.summary["model"] == "mlp" and list(run.history["epoch"]) == [1]
-    assert not (out / "figures" / "old.png").exists()
+    assert not (out / "figures" / "boundary_epochs.png").exists()
     assert capsys.readouterr() == ("", "")  # quiet=None: progress in a notebook only
 
 

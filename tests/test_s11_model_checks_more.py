@@ -188,8 +188,9 @@ def test_compare_of_a_failed_notebook_run_advises_what_works_after_the_fix(nb, t
     assert "overwrite=True" in one_line(str(e.value))
     interrupted = one_line(why_unfinished({**summary, "status": "interrupted"}, out))
     python = f"vislab.train(out={str(out)!r}, resume=True)"
-    assert interrupted.endswith(
-        f"from its last checkpoint: vislab train --resume {out} (Python: {python})"
+    assert interrupted.endswith(  # no command can build a notebook's class: Python's words alone
+        f"from its last checkpoint: {python}, in this Python process or one that defines the model as "
+        "it was (the command line cannot build a model defined in Python)"
     )
 
 

@@ -26,11 +26,13 @@ is a bug. ``MetricsInputError`` is for callers of the Python API (wrong tensors)
 ``Note`` is no error but a warning (:func:`show_note`): the CLI shows it as a ``note:`` line.
 """
 
+import contextlib
 import os
 import sys
 import sysconfig
 import types
 import warnings
+from collections.abc import Iterator
 from typing import TypeVar
 
 
@@ -179,3 +181,23 @@ def show_note(message: str, category: type[Note] = Note) -> None:
             caller = level + 1
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=caller)
+
+
+@contextlib.contextmanager
+def each_note_once() -> Iterator[None]:
+    """Within: each :class:`~vislab.errors.Note` shown once, when it first comes: a suite's data gives
+    the same note (a data.split drawing from the official test set) for its plan's check, each run on
+    it and its report, and Python's own once-per-line filter is reset by every ``catch_warnings`` on the
+    way. The filters apply as they were (a note ignored stays unshown)."""
+    said: set[tuple[type, str]] = set()
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def once(message, category, *args, **kw) -> None:
+            key = (category, str(message))
+            if not issubclass(category, Note) or key not in said:
+                said.add(key)
+                show(message, category, *args, **kw)
+
+        warnings.showwarning = once
+        yield

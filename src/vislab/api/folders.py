@@ -63,9 +63,25 @@ def _judged(folder: Path, rules: dict[str, Rule]) -> list[Path]:
 
 PAPER: Rule = written.not_written  # `vislab paper`'s default DIR/paper: the files its record lists
 _TEMP = {".*.tmp": _file}  # an atomic write cut short
-# train, report (.tmp-*: its scratch) and eval write figures/; the names of explain/ and export/ are
-# explain.Explanation.file_name's and export.FORMATS' (with the spec .json beside)
-FIGURES = _holding({"*.png": _file, "mistakes_*.csv": _file, ".tmp-*": _tree, **_TEMP})
+# train, report (.tmp-*: its scratch) and eval write figures/, by these names only (a PNG the user saved
+# there under another name, my_roc.png, is theirs): train's (training/scoring.py); eval's
+# confusion_<split>…, mistakes_<split>… and per_class_<split>… (predict.py); a report's <figure>_<run>
+# of each run (report/sections.py, tracking.py, model_figures.py, mistakes.py) and samples_<i> and
+# augment_<i> of its data; an earlier version's roc.png and boundary_epochs.png
+_DRAWN = ("curves", "lr", "grad_norms", "roc")
+_PER_RUN = ("confusion", "mistakes", "per_class", "roc", "steps", "lr", "grad_norms", "boundary",
+            "vit_pos", "vit_attention", "vit_heads", "gradcam", "samples", "augment")  # fmt: skip
+_FIGURE_NAMES = (
+    {f"{name}.png": _file for name in _DRAWN}
+    | {f"{name}_*.png": _file for name in _PER_RUN}
+    | {f"{name}_*.csv": _file for name in ("mistakes", "per_class", "confusion")}  # eval's tables
+    | {".tmp-*": _tree, **_TEMP}
+)
+FIGURES = _holding(_FIGURE_NAMES)  # a run's
+# a report of several runs (a suite's, a sweep's) draws a figure of each group too, and a sweep's own
+REPORT_FIGURES = _holding(_FIGURE_NAMES | {"curves_*.png": _file, "sweep_*.png": _file})
+# the names of explain/ and export/ are explain.Explanation.file_name's and export.FORMATS' (with the
+# spec .json beside)
 # eval of RUN/checkpoints/<name>.pt wrote its figures beside it before it wrote them to RUN/figures/
 CHECKPOINTS = _holding(
     dict.fromkeys(("*.pt", "confusion_*.png", "mistakes_*.png", "mistakes_*.csv"), _file) | _TEMP
@@ -75,11 +91,12 @@ EXPLAIN = _holding({f"*_{m}.png": _file for m in ("rollout", "gradcam", "salienc
 # export's default names: model.* for the run's best, model_last.* for its last.pt (export._checkpoint_tag)
 EXPORT = _holding({f"{stem}.{e}": _file for stem in ("model", "model_last")
                    for e in ("onnx", "json", "torchscript.pt", "torchscript.json")} | _TEMP)  # fmt: skip
-_REPORTS = {"report.html": _file, "figures": FIGURES, "paper": PAPER, **_TEMP}  # report, paper
+# report, paper
+_REPORTS = {"report.html": _file, "figures": REPORT_FIGURES, "paper": PAPER, **_TEMP}
 RUN_RULES: dict[str, Rule] = (
     dict.fromkeys((*RUN_RECORDS, ".lock", ".lock.stale.*"), _file)
     | {"checkpoints": CHECKPOINTS, "explain": EXPLAIN, "export": EXPORT,
-       "tensorboard": _tree, "wandb": _tree, **_REPORTS}
+       "tensorboard": _tree, "wandb": _tree, **_REPORTS, "figures": FIGURES}
 )  # fmt: skip
 
 

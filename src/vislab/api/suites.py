@@ -20,7 +20,7 @@ from vislab.api.experiments import (
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
 from vislab.arguments import Folder, checked
-from vislab.errors import TrainingInterrupted, UserError, show_note
+from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note
 from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
@@ -69,13 +69,17 @@ def _seeded_suite(
     storage: str | None,
     seeds: int | None,
     only: str | Sequence[str] | None = None,
+    sets: Sequence[str] = (),
+    jobs: int = 1,
 ) -> tuple[Suite, Path, list[str] | None]:
     """The suite, each run ``seeds`` times (None: as its file's ``seeds:``, else as the suite in the
     folder was run, else once), its folder (started over with ``overwrite``) and the runs ``only`` names
-    (None: all); an unknown name, or fewer seeds than the folder's suite was run with (without
-    ``overwrite``: its other seeds would drop out of every table), is refused before the folder is
-    touched."""
+    (None: all); an unknown name, fewer seeds than the folder's suite was run with (without
+    ``overwrite``: its other seeds would drop out of every table), or a model of this Python process to
+    train in ``jobs`` processes (each run's config with ``sets``, every run's --set assignments), is
+    refused before the folder is touched."""
     from vislab.experiments.records import SuiteInfo  # on use (see the imports)
+    from vislab.experiments.suites.in_process import refuse_models_of_this_process, run_models
     from vislab.experiments.suites.spec import only_runs, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
@@ -88,6 +92,8 @@ def _seeded_suite(
     if isinstance(before, int) and seeds < before and not overwrite:
         raise UserError(_fewer_seeds(suite, folder, before, from_file))
     chosen = None if only is None else only_runs(suite, _only_names(only, storage))
+    if jobs > 1:
+        refuse_models_of_this_process(run_models(suite, chosen, sets), jobs)
     if overwrite:
         start_over(folder, "suite", storage=storage)
     check_new(folder, "suite")
@@ -171,18 +177,18 @@ def run_suite(
     instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: the file's ``seeds:``, else as
     in ``out``; fewer: UserError unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines
     running the suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over;
-    ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing trained or written; returns the plan
-    as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left for later.
+    ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing written; the plan as a DataFrame.
+    ``only``: those runs alone (a row: all its seeds), the others left for later.
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
-    if dry_run:
-        _refuse_in_dry_run(overwrite, storage)
-    suite, folder, chosen = _seeded_suite(name_or_file, out, overwrite, storage, seeds, only)
-    shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
-    quiet = not in_notebook() if quiet is None else quiet
-    log = lines_to(log, quiet)
+    _refuse_in_dry_run(dry_run, overwrite, storage)
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
+    suite, folder, chosen = _seeded_suite(
+        name_or_file, out, overwrite, storage, seeds, only, sets, jobs
+    )
+    shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
+    log = lines_to(log, quiet := not in_notebook() if quiet is None else quiet)
     if dry_run:
         return _dry_run(suite, folder, sets, log, chosen)
     hook = report_kept_on_ctrl_c(report_hook(log), "runs", _AGAIN) if report else None
@@ -191,14 +197,14 @@ def run_suite(
     return _suite_result(suite, folder)
 
 
-def _refuse_in_dry_run(overwrite: bool, storage: str | None) -> None:
-    """UserError for the options a dry run cannot foresee from the folder alone."""
-    if overwrite:
+def _refuse_in_dry_run(dry_run: bool, overwrite: bool, storage: str | None) -> None:
+    """UserError, in a ``dry_run``, for the options it cannot foresee from the folder alone."""
+    if dry_run and overwrite:
         raise UserError(
             "a dry run says what each run would do with the folder as it is, and starting the suite over "
             "deletes its runs (every run would start): leave out --overwrite (Python: overwrite=True)."
         )
-    if storage is not None:
+    if dry_run and storage is not None:
         raise UserError(
             "a dry run says what each run would do with the folder as it is, but the runs of a shared "
             "suite go to whichever machine claims them: leave out --storage (Python: storage=...)."
@@ -288,17 +294,18 @@ def _train_runs(
     **kw: Any,
 ) -> None:
     """The suite's runs (``only``: those; never with ``shared`` storage), on this machine alone or shared
-    with others through ``shared`` storage."""
+    with others through ``shared`` storage; each note said once (``errors.each_note_once``)."""
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
     from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.runner import run_suite
 
     log(f"suite {suite.name}: {_runs_said(suite, only)} → {folder}")
     try:
-        if shared is None:
-            run_suite(suite, folder, sets, log=log, only=only, **kw)
-        else:
-            run_shared_suite(suite, folder, shared, sets, log=log, **kw)
+        with each_note_once():
+            if shared is None:
+                run_suite(suite, folder, sets, log=log, only=only, **kw)
+            else:
+                run_shared_suite(suite, folder, shared, sets, log=log, **kw)
     except ReportCutShort:
         raise  # every run ended: its report was cut short (not a run's scoring)
     except TrainingInterrupted:

@@ -18,6 +18,7 @@ from vislab.experiments.results.told_splits import (
     Test,
     by_config,
     differ,
+    same_samples,
     split_or_none,
 )
 from vislab.experiments.results.told_splits import told as told_of
@@ -328,9 +329,16 @@ def _by_test_set(
     """The rows of ``one`` (row → its dataset, its one test set and its first run) grouped by test set
     (:func:`_same_test`), each with its dataset, the groups in ``order`` of their first row."""
     groups: list[tuple[str | None, tuple[Test, str], list[str]]] = []
+    known: dict[str, dict | None] = {}  # run → its split settings, read once
+
+    def split(test: Test, run: str) -> dict | None:
+        if run not in known:
+            known[run] = split_or_none(test, run, runs)
+        return known[run]
+
     for row in sorted(one, key=[*order, *one].index):
         data, test, first = one[row]
-        same = (g for d, t, g in groups if d == data and _same_test(t, (test, first), runs))
+        same = (g for d, t, g in groups if d == data and _same_test(t, (test, first), split))
         if (group := next(same, None)) is not None:
             group.append(row)
         else:
@@ -338,13 +346,17 @@ def _by_test_set(
     return [(d, g) for d, _, g in groups]
 
 
-def _same_test(a: tuple[Test, str], b: tuple[Test, str], runs: dict[str, Path]) -> bool:
+def _same_test(
+    a: tuple[Test, str], b: tuple[Test, str], split: Callable[[Test, str], dict | None]
+) -> bool:
     """Whether two test sets (each with its run) are one: by their saved predictions where both have
-    them (:func:`own_test_sets`), else by the split settings of their runs' configs (none: not one)."""
+    them (:func:`own_test_sets`) and the settings that change the samples themselves, which those do
+    not tell (``told_splits.same_samples``: data.noise), else by the split settings of their runs'
+    configs (none: not one); ``split``: a test set's split settings (``told_splits.split_or_none``)."""
     (x, run_x), (y, run_y) = a, b
     if isinstance(x, SavedPredictions) and isinstance(y, SavedPredictions):
-        return not own_test_sets([x, y])
-    mine, theirs = split_or_none(x, run_x, runs), split_or_none(y, run_y, runs)
+        return not own_test_sets([x, y]) and same_samples(split(x, run_x), split(y, run_y))
+    mine, theirs = split(x, run_x), split(y, run_y)
     return mine is not None and mine == theirs
 
 

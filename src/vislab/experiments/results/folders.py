@@ -237,13 +237,20 @@ def _notebook_failed_fix(folder: Path) -> str:
 def resume_command(folder: Path) -> str:
     """How to resume the run in ``folder``, in the command's words and Python's; a run of the user's own
     model code (``model.name=file.py:Net``) with --trust-code, which imports that file as it is now
-    (edited since, say, to fix what stopped the run)."""
+    (edited since, say, to fix what stopped the run); a run of a model defined in Python (a notebook's
+    class: ``vislab.train(model=Net)``, ``@vislab.register_model``), which no command can build, in
+    Python's alone, as TrainingInterrupted says it (training/stopping.py: ``raises_its_own``)."""
+    from vislab.training.model_checks import raises_its_own  # on use (see the imports)
+
+    name, python = _model_name(folder), f"vislab.train(out={str(folder)!r}, resume=True"
+    if isinstance(name, str) and raises_its_own(name):
+        return (
+            f"{python}), in this Python process or one that defines the model as it was (the command "
+            f"line cannot build a model defined in Python)"
+        )
     own = _own_code(folder)
     flag, kw = (" --trust-code", ", trust_code=True") if own else ("", "")
-    return (
-        f"vislab train --resume {folder}{flag} (Python: vislab.train(out={str(folder)!r}, "
-        f"resume=True{kw}))"
-    )
+    return f"vislab train --resume {folder}{flag} (Python: {python}{kw}))"
 
 
 def _own_code(folder: Path) -> bool:

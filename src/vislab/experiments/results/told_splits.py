@@ -31,6 +31,10 @@ NOT_SPLIT_KEYS = (
     "data.resize",
     "data.image_size",
 )
+# what changes the samples themselves, not which are drawn, so that a saved test set's origins (official
+# set and index) do not tell it: data.noise draws the circles' points elsewhere, data.label_mode labels
+# CIFAR-100's images otherwise, data.options a torchvision dataset's (prefixes: data.options.<key>)
+SAMPLE_KEYS = ("data.noise", "data.n_samples", "data.label_mode", "data.options")
 # what draws train and val alone (data/split.py carves test first, whatever val_fraction; the limits
 # cut train): the keys themselves, not prefixes (data.limit_eval samples test)
 TRAIN_VAL_ONLY = ("data.val_fraction", "data.limit", "data.limit_per_class")
@@ -84,6 +88,16 @@ def by_config(
             if name not in saved:
                 return None
     return out
+
+
+def same_samples(mine: dict | None, theirs: dict | None) -> bool:
+    """Whether two runs' split settings (:func:`split_or_none`; None: not read, nothing told) draw the
+    same samples by :data:`SAMPLE_KEYS`, where their saved test predictions name the same ones."""
+    if mine is None or theirs is None:
+        return True
+    return {k: v for k, v in mine.items() if k.startswith(SAMPLE_KEYS)} == {
+        k: v for k, v in theirs.items() if k.startswith(SAMPLE_KEYS)
+    }
 
 
 def differ(settings: Sequence[dict]) -> bool:
