@@ -185,7 +185,7 @@ def test_the_block_default_is_the_last_and_a_numpy_int_is_a_block(vit_run, digit
         ),
         (
             lambda: vislab.lr_find(model="mlp-scratch", data="digits"),
-            "--set model.impl=optim / model__impl='optim'",
+            "--set model.impl=optim --set optim.name=sgd / model__impl='optim', optim__name='sgd'",
         ),
     ],
 )  # fmt: skip

@@ -9,7 +9,8 @@ those a model not trained by an optimizer never reads (pure functions of a confi
   both read it;
 - :func:`augment_switch`, :func:`augment_on`: the setting that turns an augmentation on, and whether it is;
 - ``TrainedBy``, ``UNREAD_SECTIONS``, :func:`unread_setting`: the settings a model not trained by an
-  optimizer never reads (its hooks say how it is trained: ``models.hooks.ModelHooks.trained_by``);
+  optimizer never reads (its hooks say how it is trained: ``models.hooks.ModelHooks.trained_by``), and
+  :func:`own_step_same_as`: those of them that amount to a value (mlp-scratch's own step is SGD);
 - :func:`get_dotted`: a config's setting by its dotted key.
 """
 
@@ -341,6 +342,19 @@ UNREAD_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         ),  # fmt: skip
     },
 }
+
+
+# the model whose own step is known: mlp-scratch's hand-written levels (model.impl manual, autograd, module)
+# step by plain SGD at optim.lr (models/scratch.py ``manual_step``), which its model.impl=optim gets with
+# optim.name=sgd — so their optim.name, never read, amounts to sgd (a user's own step may be anything)
+OWN_STEP_SAME_AS: dict[str, dict[str, Any]] = {"mlp-scratch": {"optim.name": "sgd"}}
+
+
+def own_step_same_as(model: str | None, trained_by: str) -> dict[str, Any]:
+    """The settings that model ``model``, trained as ``trained_by``, never reads but still say what it did,
+    as the value its own step amounts to (:data:`OWN_STEP_SAME_AS`: optim.name=sgd for mlp-scratch's
+    hand-written levels); {} for any other."""
+    return dict(OWN_STEP_SAME_AS.get(model or "", {})) if trained_by == "manual_step" else {}
 
 
 def unread_setting(key: str, trained_by: str) -> bool:

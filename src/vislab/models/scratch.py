@@ -29,7 +29,8 @@ state-dict keys, same initialisation), so they give the same first step on the s
 
 Trainer hooks (``vislab.models.hooks``): the first three levels declare ``trained_by =
 "manual_step"``, so the trainer calls ``manual_step(x, y, lr) -> (loss, logits)`` instead of autograd +
-``torch.optim``: plain SGD at the scheduled lr, so a run that sets what that step ignores (momentum,
+``torch.optim``: plain SGD at the scheduled lr, its gradients left in each parameter's ``.grad`` (which
+``train.track_grad_norm`` reads), so a run that sets what that step ignores (momentum,
 weight decay, label smoothing, grad clipping, ...) is refused (``training/checks.py`` ``check_own_step``);
 ``optim`` declares ``trained_by = "optimizer"``. Every level declares its hand-written gradients
 (``hand_written_gradients``, which ``vislab model gradcheck`` compares with autograd through ``net``) and its
@@ -167,10 +168,13 @@ class ScratchMLP(ModelHooks, nn.Module):
     def manual_step(
         self, x: torch.Tensor, y: torch.Tensor, lr: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One SGD step, w ← w − η ∇w ℓ, with the gradients of this ``impl``; returns (loss, logits)."""
+        """One SGD step, w ← w − η ∇w ℓ, with the gradients of this ``impl``, which each parameter's
+        ``.grad`` holds after it (``train.track_grad_norm`` reads them); returns (loss, logits)."""
         y = y.long()
         if self.impl == "manual":
             loss, logits, grads = self.manual_gradients(x, y)
+            for p, g in zip(self.parameters(), grads):  # left in .grad, as backward leaves them
+                p.grad = g
         else:
             for p in self.parameters():
                 p.grad = None

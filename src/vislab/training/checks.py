@@ -80,7 +80,8 @@ def _class_changes(was: list[str], now: list[str]) -> list[str]:
 def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     """The settings of this run that do nothing or that another defeats: the config's own
     (``config_notes``), augmentations of feature vectors, colour jitter of grey images, a crop padding of
-    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores,
+    more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores (and
+    mlp-scratch's model.impl=optim at Adam beside its SGD levels),
     test-time flips of a model never trained on mirrored images, and batch norm trained on too few batches."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
@@ -94,6 +95,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
             f"{_own_step(cfg.model.name, network)}: optim.name={cfg.optim.name} (the default) is not used."
             f"{_lr_hint(cfg)}"
         )
+    if note := _scratch_optim_note(cfg, network):
+        notes.append(note)
     if note := limit_note(data.splits, cfg.data.limit):  # data.limit left a class without images
         notes.append(note)
     if note := colour_note(cfg.augment, data.splits.sample_shape):  # saturation, hue of grey images
@@ -106,6 +109,20 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     if note := _unread_hooks_note(cfg.model.name, network):
         notes.append(note)
     return notes
+
+
+def _scratch_optim_note(cfg: Config, network: Network) -> str:
+    """For mlp-scratch with model.impl=optim at the default optimizer (Adam): its other levels step by
+    plain SGD, so that optim.name=sgd compares it with them like for like; else ''."""
+    if cfg.model.name != SCRATCH or network.hooks.trained_by != "optimizer":
+        return ""
+    if given(cfg.optim, "name"):
+        return ""
+    return (
+        f"{SCRATCH} with model.impl=optim trains with optim.name={cfg.optim.name} (the default), while "
+        f"its hand-written levels (model.impl manual, autograd, module) step by plain SGD: to compare "
+        f"them like for like, train it with --set optim.name=sgd / optim__name='sgd'."
+    )
 
 
 def _unread_hooks_note(name: str, network: Network) -> str:

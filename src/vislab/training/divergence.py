@@ -34,9 +34,7 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
             f"gives NaN/inf for them (a division by zero, the log or square root of a negative number, "
             f"an overflow), so lowering optim.lr will not help. {stopped}"
         )
-    said += (
-        f". Lower optim.lr, set train.grad_clip, or check data.normalize{_also_model(t)}. {stopped}"
-    )
+    said += f". {_remedy(t, 'or check data.normalize')}{_also_model(t)}. {stopped}"
     if saved:  # a resume keeps the settings that diverged: a new run starts from those weights
         said += (
             f" To keep its {saved.amount()}, start a new run from them with a lower "
@@ -46,11 +44,38 @@ def check_finite(t: Training, loss: float, lr: float) -> None:
     raise TrainingDiverged(said)
 
 
+SCRATCH = "mlp-scratch"  # the built-in model that makes its own step: plain SGD (models/scratch.py)
+
+
+def _remedy(t: Training, also: str) -> str:
+    """What may keep the loss from blowing up, for how the model trains (no full stop): for one an
+    optimizer trains, a lower optim.lr (``vislab lr-find`` suggests one) or train.grad_clip, then ``also``
+    ("or check data.normalize"); for one that makes its own step (``manual_step``), which reads optim.lr
+    alone (train.grad_clip is refused, lr-find cannot drive it), a lower optim.lr — for mlp-scratch, whose
+    step is plain SGD, lr-find finds one on the same network and SGD through torch.optim — then ``also``;
+    a user's own step and forward are named as likely causes."""
+    if t.network.hooks.trained_by != "manual_step":
+        return f"Lower optim.lr (vislab lr-find suggests one), set train.grad_clip, {also}"
+    name = t.record.model.name
+    if name == SCRATCH:
+        return (
+            f"Lower optim.lr (its manual_step steps by plain SGD at optim.lr: `vislab lr-find --set "
+            f"model.impl=optim --set optim.name=sgd` suggests one for the same SGD), {also}"
+        )
+    return (
+        f"Lower optim.lr (the one setting that the manual_step of model '{name}' reads) {also}; if it "
+        f"happens at a low lr too, check the update its manual_step makes (its gradients, and their "
+        f"scale: a mean over the batch) and its forward"
+    )
+
+
 def _also_model(t: Training) -> str:
     """For the user's own model before its first last.pt (no good weights to check it with), that its forward
     may be the cause: only the first batch's output was checked before training; else ""."""
     name = t.record.model.name
     if t.last_saved is not None or not is_users_forward(name):
+        return ""
+    if t.network.hooks.trained_by == "manual_step":  # :func:`_remedy` names its step and forward
         return ""
     return (
         f"; if it happens at a low lr too, check the forward of model '{name}': its output was finite "
@@ -109,8 +134,8 @@ def note_exploding_loss(t: Training, row: EpochRow) -> None:
     if exploded and exploded[0] is row and t.dist.is_main:
         t.log.line(
             f"note: the train loss of epoch {row.epoch} is {row.train_loss:.3g}, over "
-            f"{EXPLODING:g}× that of guessing ({chance:.2f}): the weights are blowing up. Lower optim.lr "
-            f"(vislab lr-find suggests one), or set train.grad_clip."
+            f"{EXPLODING:g}× that of guessing ({chance:.2f}): the weights are blowing up. "
+            f"{_remedy(t, 'or check data.normalize')}."
         )
 
 

@@ -1,7 +1,8 @@
 """What a run checks of its model before it trains: it holds values (no parameter on 'meta'), a dummy
 batch maps to logits (in eval and, for a model its optimizer trains, train mode), the user's own model
-gives the same output twice in eval mode, its output for the run's own images is finite, some parameter
-trains; and the user's own model code, when it raises, is shown by its own frames."""
+gives the same output twice in eval mode, its output for the run's own images is finite (and not
+probabilities: a note), some parameter trains; and the user's own model code, when it raises, is shown
+by its own frames."""
 
 from __future__ import annotations
 
@@ -64,8 +65,9 @@ def check_finite_output(network: Network, name: str, inputs: torch.Tensor) -> No
     """UserCodeError when a new model its optimizer trains, once initialised (its ``init_from_data``
     hook run), maps ``inputs`` — the run's first training images or samples as training feeds them,
     finite — to NaN/inf in eval mode: its loss would be NaN from the first step, whatever the learning
-    rate. An exception here is the training step's to tell."""
-    if network.hooks.trained_by != "optimizer" or not inputs.isfinite().all():
+    rate. A note when a new model that steps (by an optimizer or its own ``manual_step``) maps them to
+    probabilities (:func:`_note_probabilities`). An exception here is the training step's to tell."""
+    if network.hooks.trained_by == "fit_arrays" or not inputs.isfinite().all():
         return  # non-finite inputs: data.normalize's doing, not the model's
     model, was_training = network.model, network.model.training
     model.eval()
@@ -76,7 +78,11 @@ def check_finite_output(network: Network, name: str, inputs: torch.Tensor) -> No
         return
     finally:
         model.train(was_training)
-    if isinstance(out, torch.Tensor) and out.is_floating_point() and not out.isfinite().all():
+    if not (isinstance(out, torch.Tensor) and out.is_floating_point()):
+        return
+    if out.isfinite().all():
+        _note_probabilities(out, name)
+    elif network.hooks.trained_by == "optimizer":
         what = "images" if inputs.ndim == 4 else "samples"
         raise UserCodeError(
             f"model '{name}': its output for the run's first {len(inputs)} training {what} (as "
@@ -85,6 +91,24 @@ def check_finite_output(network: Network, name: str, inputs: torch.Tensor) -> No
             f"layers it builds): a division by zero, the log or square root of a negative number, a NaN "
             f"constant."
         )
+
+
+def _note_probabilities(out: torch.Tensor, name: str) -> None:
+    """A note when ``out``, model ``name``'s output for the run's first training inputs (finite), looks like
+    probabilities — each row of ≥ 2 class scores non-negative and summing to 1: a softmax at the end of
+    forward, which the cross-entropy applies again, so it trains on squashed scores and its loss and
+    confidences are wrong."""
+    if out.ndim != 2 or out.shape[1] < 2 or (out < 0).any():
+        return
+    sums = out.double().sum(1)
+    if not torch.allclose(sums, torch.ones_like(sums), rtol=0, atol=1e-3):
+        return
+    show_note(
+        f"model '{name}': its outputs look like probabilities (rows sum to 1): return logits; "
+        f"cross-entropy applies the softmax itself. End forward with the last layer's output (no "
+        f"softmax, F.softmax or nn.Softmax after it): on probabilities, the loss and the predicted "
+        f"confidences come out wrong."
+    )
 
 
 def _eval_output(
@@ -313,8 +337,9 @@ def check_optimizer_trained(model: torch.nn.Module, name: str) -> None:
             f"model.impl=optim / model__impl='optim')."
         )
     if how == "manual_step":
-        same = (
-            "the same network trained by torch.optim (--set model.impl=optim / model__impl='optim')"
+        same = (  # its hand-written levels step by plain SGD: the range test sweeps the same optimizer
+            "the same network trained by torch.optim's SGD, as its manual_step steps (--set "
+            "model.impl=optim --set optim.name=sgd / model__impl='optim', optim__name='sgd')"
             if name == "mlp-scratch"
             else "the same network trained by an optimizer (its class without trained_by="
             "'manual_step', vislab's default)"

@@ -76,7 +76,7 @@ class Progress:
         return self.interactive and step % self._every == 0
 
     def update(self, step: int, loss: float, acc: float, lr: float) -> None:
-        info = f"loss {loss:.4f} acc {acc:.4f} lr {lr:.2e}"
+        info = f"loss {loss_text(loss)} acc {acc:.4f} lr {lr:.2e}"
         if self._bar is not None:
             self._bar.update(step, info)
         elif self._cell is not None:
@@ -102,17 +102,26 @@ class Progress:
             self._cell = None
 
 
+LARGE = 1e5  # a loss from here on is written in exponent form: 1.98e+30, not 31 digits
+
+
+def loss_text(loss: float) -> str:
+    """A loss in a progress line: 4 decimals (0.6931), or 3 significant digits in exponent form from
+    :data:`LARGE` on (1.98e+30), as exploding weights make it."""
+    return f"{loss:.4f}" if abs(loss) < LARGE else f"{loss:.3g}"
+
+
 def epoch_line(row: EpochRow, epochs: int) -> str:
     """An epoch's metrics row as one line: train, val (when scored), tracked test, seconds."""
     return (
-        f"epoch {row.epoch}/{epochs}  train loss {row.train_loss:.4f} acc {row.train_acc:.4f}"
+        f"epoch {row.epoch}/{epochs}  train loss {loss_text(row.train_loss)} acc {row.train_acc:.4f}"
         + (
-            f"  val loss {row.val_loss:.4f} acc {row.val_acc:.4f} pacc {row.val_pacc:.4f}"
+            f"  val loss {loss_text(row.val_loss)} acc {row.val_acc:.4f} pacc {row.val_pacc:.4f}"
             if row.evaluated
             else ""
         )
         + (
-            f"  test (tracked) loss {row.test_loss:.4f} acc {row.test_acc:.4f}"
+            f"  test (tracked) loss {loss_text(row.test_loss)} acc {row.test_acc:.4f}"
             if row.test_acc is not None
             else ""
         )

@@ -168,11 +168,13 @@ def start_tracking(
     scaled: bool = False,
 ) -> StepTracker:
     """The step-loss and gradient-norm sums (rank 0 only: the other ranks track nothing); ``scaled``: a
-    loss scaler skips the steps whose gradients overflow, whose norms then do not count."""
+    loss scaler skips the steps whose gradients overflow, whose norms then do not count. A model that
+    makes its own updates is tracked where its step leaves gradients in .grad (else the trainer notes
+    ``StepTracker.gradless_note``)."""
     main = dist.is_main
     grads = tc.track_grad_norm and main
-    if grads and network.hooks.trained_by != "optimizer":
-        log.line("train.track_grad_norm: this model makes its own updates: no gradients to see")
+    if grads and network.hooks.trained_by == "fit_arrays":
+        log.line("train.track_grad_norm: this model is fitted in one go (no steps): no gradients")
         grads = False
     tracker = StepTracker(network.model, device, tc.log_every if main else 0, grads, scaled)
     tracker.load_state_dict(resume.step_tracking if resume else None)

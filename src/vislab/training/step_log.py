@@ -9,7 +9,9 @@ window's (``train.accumulate``) as the model produced it, before ``train.grad_cl
 with fp16), so vanishing or exploding gradients show as they are, not as clipping left them. With fp16's
 loss scaling, a step whose gradients overflowed (inf/NaN) is one the scaler skips: it does not enter the
 mean, which is over the steps applied (counted on the device: no host sync), and the row says how many
-were ``skipped``. Models that compute their own updates (``manual_step``) have none to track.
+were ``skipped``. A model that computes its own updates (``manual_step``) is tracked at each of its
+steps where it leaves its gradients in its parameters' ``.grad`` (mlp-scratch's levels do); else it has
+none to track, which :meth:`StepTracker.gradless_note` says once.
 
 Both sums stay on the device; the host reads them once per epoch (``end_epoch``). Resume: the
 accumulators travel in ``last.pt`` (``state_dict``), so a run interrupted mid-epoch continues its
@@ -58,6 +60,7 @@ class StepTracker:
         self._index: dict[
             tuple[int, ...], torch.Tensor
         ] = {}  # present grads → layer index (cached)
+        self.gradless, self._told = 0, False  # steps that left no gradient to read; note said
         self.reset_epoch()
 
     @property
@@ -95,7 +98,8 @@ class StepTracker:
         before clipping) — with a loss scaler (``scaled``), only where they are finite, as the scaler
         applies only such a step."""
         present = tuple(i for i, p in enumerate(self.params) if p.grad is not None)
-        if not present:
+        if not present:  # a model's own step (manual_step) that keeps its gradients to itself
+            self.gradless += 1
             return
         norms = torch.stack(
             [
@@ -115,6 +119,19 @@ class StepTracker:
         else:
             self.grad_sum += layer
             self.grad_steps += 1
+
+    def gradless_note(self) -> str:
+        """Once, after an epoch (before :meth:`end_epoch`) whose steps all left no gradient to read — a
+        model that makes its own updates (``manual_step``) without leaving them in ``.grad`` —, the line
+        that says so and how its step can leave them; else ""."""
+        if self._told or not self.gradless or self.grad_calls:
+            return ""
+        self._told = True
+        return (
+            "train.track_grad_norm: this model makes its own updates (its manual_step) and leaves no "
+            "gradient in its parameters' .grad: no gradients to see. To track them, have its "
+            "manual_step leave each parameter's gradient there (p.grad = g, as loss.backward() does)."
+        )
 
     def _layer_index(self, present: tuple[int, ...]) -> torch.Tensor:
         if present not in self._index:  # built once per set of present grads: no copy per step

@@ -303,6 +303,8 @@ def next_epoch(t: Training, row: EpochRow) -> None:
     """The epoch ``row`` is over (trained and evaluated): its step rows written, the loop at the next."""
     loop = t.loop
     if t.steps.active:
+        if note := t.steps.gradless_note():  # a model's own step that leaves no gradients
+            t.log.line(note)
         t.steps.write_epoch(t.run, loop.global_step, row.epoch, row.lr)
     loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
 
@@ -321,6 +323,8 @@ def train_step(
     hooks = network.hooks
     if hooks.trained_by == "manual_step":
         loss, logits = hooks.manual_step(x, y, lr)
+        if track is not None:  # the gradients its step left in .grad, if any
+            track()
     else:
         if network.graphs:  # a new training step: the graphs' previous outputs may be overwritten
             torch.compiler.cudagraph_mark_step_begin()

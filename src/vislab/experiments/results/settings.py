@@ -15,7 +15,9 @@ A run is silent on those keys: it never makes the others' values a difference. Y
 settings make inert is shown for the runs that read it away from vislab's default, where a setting of its
 section differs (:func:`changed_keys`): a step schedule's step_size and gamma beside a run without a
 schedule say how schedule.name's rows differ. A schedule that never moves
-the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is.
+the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is; the
+optimizer of mlp-scratch's hand-written levels, which step by plain SGD, shows as optim.name=sgd
+(``config.reads.own_step_same_as``), like for like beside its model.impl=optim.
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
 preset has none) is compared as unset; where model options differ, a row that leaves one unset shows
 the value its model takes then, and a row whose model has no such option shows ``n/a`` in the tables
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
-from vislab.config.reads import SAME_AS, idle_settings, unread_setting
+from vislab.config.reads import SAME_AS, idle_settings, own_step_same_as, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.model_options import (
@@ -218,10 +220,16 @@ def _read_all(
 
 
 def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
-    """A run's ``settings`` as the tables compare them (:class:`_Sides`)."""
-    silent = silent_keys(settings, trained_by)
+    """A run's ``settings`` as the tables compare them (:class:`_Sides`): a setting its model never reads
+    but that amounts to a value (``config.reads.own_step_same_as``) is that value, not silent."""
+    own = {  # optim.name of mlp-scratch's hand-written levels, never read, amounts to sgd
+        k: v
+        for k, v in own_step_same_as(settings.get("model.name"), trained_by).items()
+        if k in settings
+    }
+    silent = silent_keys(settings, trained_by) - set(own)
     unset = at_model_default(settings)
-    found = {k: v for k, v in settings.items() if k not in silent and k not in unset}
+    found = {k: v for k, v in {**settings, **own}.items() if k not in silent and k not in unset}
     compared = {**found, **same_as(settings, trained_by)}
     return _Sides(found, compared, silent, idle_keys(settings, trained_by), model_of(settings))
 
