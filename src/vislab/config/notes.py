@@ -41,6 +41,7 @@ PLAIN_SGD: dict[str, Any] = {
     "optim.weight_decay": 0.0,
     "optim.head_lr": None,
     "train.label_smoothing": 0.0,
+    "train.class_weights": None,
     "train.grad_clip": None,
     "train.accumulate": 1,
     "train.freeze": [],

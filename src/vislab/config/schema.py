@@ -178,6 +178,13 @@ class TrainConfig(Section):
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
     min_delta: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    # the training loss's weight of each class (torch's cross_entropy weight=; val and test losses stay
+    # plain): "balanced", n_train / (n_classes * count_c) counted on the train split (sklearn's
+    # compute_class_weight), or one weight > 0 per class in class order, checked when the data is loaded
+    class_weights: Literal["balanced"] | list[float] | None = None
+    # each epoch's train order: "shuffle", every image once; "balanced", as many draws with replacement,
+    # each class (of those the train split holds) equally likely, then an image of it
+    sampler: Literal["shuffle", "balanced"] = "shuffle"
     # the largest L2 norm of all gradients together (one vector of every parameter's, as torch's
     # clip_grad_norm_), scaled down to it at each optimizer step; None: no clipping
     grad_clip: float | None = Field(None, gt=0)
@@ -225,6 +232,27 @@ class TrainConfig(Section):
             raise ValueError(
                 f"train.freeze is a list of parameter-name patterns: --set 'train.freeze={shown}' "
                 f"(Python: train__freeze={[value] if value else []!r}; [] freezes nothing)"
+            )
+        return value
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _class_weights(cls, value: Any) -> Any:
+        if value not in (None, "balanced") and not isinstance(value, (list, tuple)):
+            raise ValueError(
+                f"train.class_weights is balanced, a list of one weight per class or null, not "
+                f"{value!r}: --set train.class_weights=balanced / train__class_weights='balanced', or "
+                f"--set 'train.class_weights=[1, 10]' / train__class_weights=[1, 10]"
+            )
+        return value
+
+    @field_validator("class_weights")
+    @classmethod
+    def _positive_weights(cls, value: Any) -> Any:
+        if isinstance(value, list) and not all(0 < w < float("inf") for w in value):
+            raise ValueError(
+                f"train.class_weights={value}: each class's weight is a finite number > 0 (a class "
+                f"weighted 0 would not train: leave its images out of the data instead)"
             )
         return value
 

@@ -107,6 +107,10 @@ class DeviceLoader:
         self.index: torch.Tensor | None = None  # the samples iterated (None: all), `unaugmented`
         self.channels_last = False
         self.alternate_flip = False
+        self.balanced = (
+            False  # train.sampler=balanced: each epoch drawn with replacement, classes even
+        )
+        self._labels = data.y  # on the host: the classes' members for `balanced`
         self._stats = stats.to(self.device)
         self._byte_ops = byte_ops(augment)
         if stats.mode == "standard" and self.is_image:  # (x/255 − mean)/std = x·scale + shift
@@ -131,7 +135,9 @@ class DeviceLoader:
         order on every device, after any resume — and moved there in one asynchronous copy."""
         rank = self.rank if rank is None else rank
         n = len(self.y) if self.index is None else len(self.index)
-        if self.shuffle:
+        if self.shuffle and self.balanced:
+            idx = self._balanced_draw(n, epoch)
+        elif self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             idx = torch.randperm(n, generator=g)
         else:
@@ -141,6 +147,18 @@ class DeviceLoader:
             idx = idx[: self.n_samples * self.world][rank :: self.world].contiguous()
         idx = to_device(idx, self.storage)
         return idx if self.index is None else self.index.index_select(0, idx)
+
+    def _balanced_draw(self, n: int, epoch: int) -> torch.Tensor:
+        """``n`` host indices for ``epoch`` drawn with replacement (``train.sampler=balanced``): a class
+        uniformly among those the split holds, then one of its samples uniformly. Seeded by (seed, epoch)
+        through numpy's SeedSequence, as the mixup draws: neighbouring epochs draw unrelated samples."""
+        rng = np.random.default_rng([self.seed, epoch])
+        members = np.argsort(self._labels, kind="stable")
+        counts = np.bincount(self._labels)
+        counts = counts[counts > 0]
+        which = rng.integers(len(counts), size=n)
+        within = (rng.random(n) * counts[which]).astype(np.int64)
+        return torch.from_numpy(members[(np.cumsum(counts) - counts)[which] + within])
 
     def trained_indices(self, epoch: int) -> torch.Tensor:
         """The samples ``epoch`` trains on, over all ranks, in order: each rank's share without the last
@@ -224,6 +242,7 @@ class DeviceLoader:
             1,
         )
         view.augment, view._byte_ops, view.alternate_flip, view.mix = None, [], False, None
+        view.balanced = False
         return view
 
     def mixes(self, n: int, epoch: int) -> torch.Tensor | None:

@@ -199,7 +199,8 @@ def lr_find(
         # your own model (model.name=file.py:Net) raising: its traceback only, exit 2
         with user_code(cfg.model.name, network.model, "in the LR range test", code=network.code):
             init_from_data(network, data.train)  # as a new run: e.g. `fast`'s whitening
-            optim = build_optimisation(cfg, network, device, len(data.train))
+            batches, weights = len(data.train), data.class_weights
+            optim = build_optimisation(cfg, network, device, batches, class_weights=weights)
             swept, ratio = _head_sweep(optim.opt, cfg.optim.lr, cfg.optim.head_lr)
             finding = lr_range_test(
                 network.model,
@@ -207,7 +208,7 @@ def lr_find(
                 _endless(data.train),
                 test,
                 loss_fn=lambda logits, y: F.cross_entropy(
-                    logits, y, label_smoothing=optim.label_smoothing
+                    logits, y, weight=optim.class_weights, label_smoothing=optim.label_smoothing
                 ),
                 grad_clip=optim.grad_clip,
                 # bf16 as in training; fp16 would need the loss scaling the range test does not do

@@ -27,6 +27,7 @@ from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
 from vislab.training.checks import check_same_data
+from vislab.training.class_weights import class_weights
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import (
     Frozen,
@@ -66,6 +67,7 @@ class RunData:
     train: DeviceLoader  # shuffled, augmented, this rank's share
     val: DeviceLoader
     test: DeviceLoader
+    class_weights: list[float] | None = None  # train.class_weights: the training loss's
 
 
 @dataclass
@@ -112,6 +114,7 @@ class Optimisation:
     lr_at: Callable[..., float]
     precision: Precision  # train.amp: bf16, fp16 with loss scaling (``scaler``), or float32
     label_smoothing: float = 0.0
+    class_weights: torch.Tensor | None = None  # train.class_weights on the device: weight=
     grad_clip: float | None = None
     accumulate: int = 1
     steps_per_epoch: int = 1
@@ -165,7 +168,9 @@ def build_parts(
         network.frozen = freeze(network.model, cfg.train.freeze, cfg.model.name)
     check_params_to_train(network, cfg.model.name, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
-    return RunData(splits, spec, *loaders), network
+    own_loss = network.hooks.trained_by == "optimizer"  # not a fitted model's, a manual step's
+    weights = class_weights(cfg.train.class_weights, splits.train.y, splits.class_names, own_loss)
+    return RunData(splits, spec, *loaders, class_weights=weights), network
 
 
 def build_optimisation(
@@ -174,10 +179,11 @@ def build_optimisation(
     device: torch.device,
     batches_per_epoch: int,
     loop: LoopState | None = None,
+    class_weights: list[float] | None = None,
 ) -> Optimisation:
     """The optimizer over the trainable weights (models trained by an optimizer), the schedule (in
-    optimizer steps; times ``loop.lr_drop``, plateau's cuts), AMP, and the weight average
-    (``train.ema``) of the model as it is now."""
+    optimizer steps; times ``loop.lr_drop``, plateau's cuts), AMP, the weight average (``train.ema``)
+    of the model as it is now, and the loss's ``class_weights`` (``RunData.class_weights``)."""
     tc, model, oc = cfg.train, network.model, cfg.optim
     opt = None
     if network.hooks.trained_by == "optimizer":
@@ -201,8 +207,9 @@ def build_optimisation(
         WeightEMA(network.model, tc.ema.decay, tc.ema.warmup) if tc.ema.decay and trained else None
     )
     scaler = precision.scaler() if opt is not None else None
+    weight = torch.tensor(class_weights, device=device) if class_weights is not None else None
     return Optimisation(
-        opt, lr_at, precision, tc.label_smoothing, tc.grad_clip, tc.accumulate, per_epoch, ema,
+        opt, lr_at, precision, tc.label_smoothing, weight, tc.grad_clip, tc.accumulate, per_epoch, ema,
         scaler, plateau, oc.head_lr if opt is not None else None,
     )  # fmt: skip
 
@@ -385,6 +392,7 @@ def _build_loaders(
     for loader in (train, val, test):
         loader.channels_last = channels_last
     train.alternate_flip = network.hooks.flip_policy == "alternate"
+    train.balanced = tc.sampler == "balanced"
     if (
         len(train) == 0 and network.hooks.trained_by != "fit_arrays"
     ):  # a fitted model takes it whole

@@ -93,8 +93,7 @@ def finish_run(
     if not dist.is_main:
         return None
     model, precision, device = network.model, optim.precision, data.test.device
-    # before loading: the file loaded is this one
-    written = evaluation.file_identity(run.ckpt_dir / "best.pt")
+    written = evaluation.file_identity(run.ckpt_dir / "best.pt")  # before loading: the file loaded
     weights = load_scored(run, model, network.hooks.trained_by == "fit_arrays", loop, optim.ema)
     k, scored = data.splits.num_classes, data.spec.wrap(model)  # with the run's TTA
     started = time.perf_counter()
@@ -108,6 +107,7 @@ def finish_run(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
         eval_s=round(time.perf_counter() - started, 3), **_start_record(record, network, loop),
+        class_weights=data.class_weights,
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin

@@ -102,7 +102,7 @@ def set_up(
     # each count in the order the run's parts trained with it; a last.pt older than the record: unknown
     if (resume is None or loop.threads) and loop.threads[-1:] != [threads]:
         loop.threads.append(threads)
-    optim = build_optimisation(cfg, network, device, len(data.train), loop)
+    optim = build_optimisation(cfg, network, device, len(data.train), loop, data.class_weights)
     if optim.scaler is not None:
         log.line(
             "train.amp: fp16 with loss scaling (this GPU computes bf16 only by slow emulation)"

@@ -61,6 +61,8 @@ class RunSummary:
     # where the weights started and what was frozen: init_from (source, tensors loaded, lists of module
     # patterns with counts: head, adapted, reinitialised, new, unused), freeze (patterns, tensors, params)
     init: dict[str, Any] | None = None
+    # train.class_weights: each class's weight in the training loss (set only where it was given)
+    class_weights: list[float] | None = None
     val_per_class: PerClass | None = None
     test_per_class: PerClass | None = None
     n_train: int | None = None
@@ -176,6 +178,7 @@ ONLY_WHERE_SET = frozenset(
         "figures_missing",
         "trainable_params",
         "init",
+        "class_weights",
         "threads_resumed",
     }  # fmt: skip
 )

@@ -330,7 +330,9 @@ def train_step(
             torch.compiler.cudagraph_mark_step_begin()
         with optim.autocast():
             logits = network.forward(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=optim.label_smoothing)
+            loss = F.cross_entropy(
+                logits.float(), y, weight=optim.class_weights, label_smoothing=optim.label_smoothing
+            )
         if window.first:
             optim.opt.zero_grad(set_to_none=True)
         scaled = loss / window.size if window.size > 1 else loss
