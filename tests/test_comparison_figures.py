@@ -10,7 +10,8 @@ from PIL import Image
 
 from vislab.plotting.canvas import save_figure
 from vislab.plotting.legend import run_style
-from vislab.plotting.runs import curves_figure, plot_curves_overlay, roc_figure
+from vislab.plotting.roc import roc_figure
+from vislab.plotting.runs import curves_figure, plot_curves_overlay
 from vislab.plotting.style import page_style
 from vislab.report.figure_set import FigureSet
 from vislab.report.sections import curve_figures

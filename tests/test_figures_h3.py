@@ -20,7 +20,8 @@ from vislab.paper_folder.figures import PageFigures
 from vislab.plotting.canvas import captured_figures, plt
 from vislab.plotting.mistake_picks import Mistake
 from vislab.plotting.mistakes import plot_mistakes
-from vislab.plotting.runs import confusion_figure, per_class_figure, roc_figure
+from vislab.plotting.roc import roc_figure
+from vislab.plotting.runs import confusion_figure, per_class_figure
 from vislab.plotting.style import PAGE_IN, cut_texts, fit_to_page, page_style
 from vislab.plotting.sweeps import plot_history, plot_trial_curves
 
@@ -242,7 +243,7 @@ def test_a_run_with_no_wrong_test_image_gets_no_mistakes_figure_but_a_note(
 
 def test_eval_figures_name_the_run_in_their_titles(trained, tmp_path, monkeypatch):
     """`vislab eval RUN --normalize` titled its figure "test (share of each true class)" where the run's
-    own confusion_test.png says "run: test (counts)"."""
+    own confusion_test.png says "run: test (counts; shade: share of the true class)"."""
     titles = []
     real = Figure.savefig
 
@@ -260,4 +261,4 @@ def test_eval_figures_name_the_run_in_their_titles(trained, tmp_path, monkeypatc
     )
     titles.clear()
     assert main(["eval", str(trained / "checkpoints" / "last.pt"), "--out", str(out)]) == 0
-    assert f"{trained.name} (last): test (counts)" in titles
+    assert f"{trained.name} (last): test (counts; shade: share of the true class)" in titles

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vislab.data.fingerprint import data_change
+from vislab.claimed_scores import Claimed, claimed_score
 from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
-from vislab.data.types import ArraySet, Splits
+from vislab.data.types import ArraySet
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.eval_checks import check_data_settings, check_fits, check_root_read, labels_by_name
 from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
@@ -186,76 +186,8 @@ def _split_inputs(
     chosen = every_sample(splits) if split == "all" else dict(splits.items())[split]
     data = labels_by_name(target, record, splits.class_names, chosen, cfg.data.name)
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
-    claimed = claimed_score(target, record, splits, split, overrides)
+    claimed = claimed_score(_run_of(Path(target)), Path(target), record, splits, split, overrides)
     return model, record, data, loader, claimed
-
-
-#: the settings that leave the samples a split holds as the run drew them (a data.root: where a copy of
-#: the data is, whose checksums :func:`claimed_score` compares)
-_SAME_SAMPLES = ("data.root", "data.download", "train.eval_batch_size")
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """The accuracy the run's summary.json (``file``) records for the weights and split scored: its
-    ``key`` (val_acc or test_acc) and ``value``, scored in ``precision`` (fp32, or a GPU's bf16 or
-    fp16: summary.json's)."""
-
-    file: Path
-    key: str
-    value: float
-    precision: str | None = None
-
-    def note(self, acc: float, n: int) -> str | None:
-        """The note where ``acc``, scored now on ``n`` samples (in float32), is not the recorded value:
-        by more than one sample and more than 0.001 — 0.005 where the run scored in bf16 or fp16, whose
-        rounding flips more predictions; None where they agree."""
-        slack = 0.005 if self.precision in ("bf16", "fp16") else 0.001
-        if abs(acc - self.value) <= max(slack, 1.5 / max(n, 1)):
-            return None
-        return (
-            f"'{self.file}' records {self.key} {self.value:.4f} for these weights, which get "
-            f"{acc:.4f} now, on the same {self.key.split('_')[0]} split of the same data (checksums "
-            f"as the run recorded them): the recorded score is not theirs (the file edited, or the "
-            f"checkpoint replaced, since the run trained)."
-        )
-
-
-def claimed_score(
-    target: str | Path, record: RunRecord, splits: Splits, split: str, overrides: Sequence[str]
-) -> Claimed | None:
-    """What the run's summary.json records for ``split`` (val or test) where it is a score of what is
-    scored here: the run's best weights (``pick_checkpoint``'s "best", which its scores are of) on the
-    split drawn as the run drew it (no setting but :data:`_SAME_SAMPLES`; data whose fingerprint is
-    the one the run recorded, as many samples as summary.json counts); None otherwise."""
-    if split not in ("val", "test") or record.data is None or splits.fingerprint is None:
-        return None
-    if any(o.split("=", 1)[0].strip() not in _SAME_SAMPLES for o in overrides):
-        return None
-    if data_change(record.data, splits.fingerprint) is not None:
-        return None
-    path = Path(target)
-    run = _run_of(path)
-    if run is None or not _best_weights(run, path):
-        return None
-    summary = RunDir(run).read_summary() or RunSummary()
-    value, n = getattr(summary, f"{split}_acc"), getattr(summary, f"n_{split}")
-    if value is None or n != len(dict(splits.items())[split]):
-        return None
-    return Claimed(run / "summary.json", f"{split}_acc", value, summary.precision)
-
-
-def _best_weights(run: Path, target: Path) -> bool:
-    """Whether ``target`` (run folder ``run``, or a checkpoint file of it) gives the weights the run's
-    summary.json scored: its best, as ``pick_checkpoint`` picks them (a file: best.pt, or the last.pt
-    standing in for it, not for its train.ema average, which the file alone does not give)."""
-    if target.is_dir():
-        return True
-    try:
-        best = pick_checkpoint(run, "best")
-    except DataError:
-        return False
-    return best.path.resolve() == target.resolve() and not best.ema_average
 
 
 @dataclass
@@ -263,7 +195,8 @@ class Evaluation:
     """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count) and
     most confidently wrong predictions, where :func:`write_evaluation_figures` draws the confusion
     matrix (``normalize``: each true class's shares) and the gallery (None: no gallery), and where the
-    list of every wrong prediction goes (written with or without a gallery)."""
+    list of every wrong prediction goes (written with or without a gallery), and its numbers: the
+    per-class table (``training.metrics.per_class_table``) and the confusion matrix's counts (``confusion_table``)."""
 
     split: str
     scored: Scored
@@ -272,8 +205,19 @@ class Evaluation:
     confusion_png: Path
     mistakes_png: Path | None
     mistakes_csv: Path
+    per_class_csv: Path
+    confusion_csv: Path
     normalize: bool = False
     run: str = ""  # what the figures' titles call the checkpoint: its run (and which checkpoint)
+
+    def files(self) -> list[Path]:
+        """The files eval writes, in its order: the figures, then the CSVs."""
+        figures = [self.confusion_png, self.mistakes_png]
+        return [p for p in figures if p is not None] + self.csv_files()
+
+    def csv_files(self) -> list[Path]:
+        """The CSVs: every wrong prediction, the per-class table, the confusion matrix's counts."""
+        return [self.mistakes_csv, self.per_class_csv, self.confusion_csv]
 
 
 def evaluate_checkpoint(
@@ -290,7 +234,8 @@ def evaluate_checkpoint(
     files, for an image folder); writes nothing (:func:`write_evaluation_figures` does), so the scores
     survive an unwritable run folder (an ``out`` that cannot be written is refused before scoring).
 
-    The PNGs and the mistakes' CSV (written even with ``mistakes=0``, no gallery) go into ``out``, or the
+    The PNGs and the CSVs (the mistakes' even with ``mistakes=0``, no gallery; the per-class table and
+    the confusion matrix's counts, whatever ``normalize``) go into ``out``, or the
     run's figures/ folder (for a checkpoint file too: ``RUN/checkpoints/last.pt`` → ``RUN/figures/``; a
     checkpoint outside a run folder: beside it), named by the split, a checkpoint file's stem, the
     ``overrides`` and ``normalize``. In ``out`` an existing file is replaced only with ``force``
@@ -299,7 +244,9 @@ def evaluate_checkpoint(
     class's shares (rows sum to 1) instead of counts."""
     if out is not None:  # the run's own folder: an unwritable one still shows the scores (the CLI)
         refuse_run_file(out, "--out")  # RUN_OWN, RUN_FIGURES
-        check_writable(out, "the confusion PNG and the mistakes", undone="nothing was scored")
+        check_writable(
+            out, "the confusion PNG, the tables and the mistakes", undone="nothing was scored"
+        )
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
     target = Path(target)
@@ -308,15 +255,15 @@ def evaluate_checkpoint(
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
-    mistakes_csv = folder / f"mistakes_{split}{tag}.csv"
+    csvs = [folder / f"{what}_{split}{tag}.csv" for what in ("mistakes", "per_class", "confusion")]
     if out is not None:
-        check_new_files([p for p in (confusion_png, mistakes_png, mistakes_csv) if p], force)
+        check_new_files([p for p in (confusion_png, mistakes_png, *csvs) if p], force)
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
     run = _run_label(target)
     return Evaluation(
-        split, scored, pairs, wrong, confusion_png, mistakes_png, mistakes_csv, normalize, run
+        split, scored, pairs, wrong, confusion_png, mistakes_png, *csvs, normalize, run
     )
 
 

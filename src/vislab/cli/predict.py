@@ -56,7 +56,7 @@ def eval_(
         None,
         "--out",
         "-o",
-        help="Folder for the PNGs and the CSV (default: the run's figures/, also for a checkpoint "
+        help="Folder for the PNGs and the CSVs (default: the run's figures/, also for a checkpoint "
         "file in the run's checkpoints/, where eval replaces its own files and the run's "
         "confusion_test.png: the same figure while its data and weights are unchanged).",
     ),
@@ -82,7 +82,9 @@ def eval_(
     ),
 ) -> None:
     """Evaluate a checkpoint on a split (or all of the data): accuracy, per-class table, most confused
-    class pairs, confusion matrix and wrong-image gallery PNGs, and the list of wrong predictions (CSV)."""
+    class pairs, confusion matrix and wrong-image gallery PNGs, and as CSVs the list of wrong
+    predictions, the per-class table (per_class_<split>.csv) and the confusion counts
+    (confusion_<split>.csv)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.cli.scores import chosen_checkpoint, print_figures, print_scores
     from vislab.predict import evaluate_checkpoint
@@ -99,12 +101,12 @@ def eval_(
 
 
 def _write_files(ev: Evaluation, target: Path, split: str, sets: list[str], out: bool) -> None:
-    """The evaluation's figures and CSV (and a damaged predictions_test.npz again); a Ctrl-C meanwhile
+    """The evaluation's figures and CSVs (and a damaged predictions_test.npz again); a Ctrl-C meanwhile
     says which were written, the scores being printed, and that the same command draws them again."""
-    from vislab.cli.scores import write_mistakes_csv
+    from vislab.cli.scores import write_mistakes_csv, write_tables_csv
     from vislab.predict import write_evaluation_figures
 
-    files = [p for p in (ev.confusion_png, ev.mistakes_png, ev.mistakes_csv) if p is not None]
+    files = ev.files()
     redraw = "draw them" + (
         " (with --out: and --force, which replaces those written)" if out else ""
     )
@@ -112,6 +114,7 @@ def _write_files(ev: Evaluation, target: Path, split: str, sets: list[str], out:
         _rewrite_damaged_predictions(target, split, sets, ev)
         write_evaluation_figures(ev)
         write_mistakes_csv(ev)
+        write_tables_csv(ev)
 
 
 def _rewrite_damaged_predictions(target: Path, split: str, sets: list[str], ev: Evaluation) -> None:

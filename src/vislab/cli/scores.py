@@ -1,7 +1,7 @@
 """The terminal's view of ``vislab eval`` and ``vislab predict``: the values ``vislab.predict`` returns,
 formatted as a per-class table, confused pairs and one line per image — or as CSV files (``predict
---csv``, eval's list of wrong predictions); and the checkpoint ``--checkpoint`` picks (eval, predict,
-export), with its note."""
+--csv``, eval's list of wrong predictions, per-class table and confusion counts); and the checkpoint
+``--checkpoint`` picks (eval, predict, export), with its note."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from vislab.files import atomic_write_text
 from vislab.plotting.mistake_picks import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
 from vislab.training.checkpoint import pick_checkpoint
+from vislab.training.metrics import PER_CLASS_FIELDS, confusion_table, per_class_table
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
 from vislab.words import counted
@@ -72,7 +73,8 @@ def print_scores(ev: Evaluation) -> None:
 
 
 def print_figures(ev: Evaluation) -> None:
-    """Where the confusion matrix, the gallery and the list of wrong predictions were written."""
+    """Where the confusion matrix, the gallery, the list of wrong predictions and the tables were
+    written."""
     lines = [f"confusion matrix: {ev.confusion_png}"]
     if ev.mistakes_png is not None and not ev.pairs:  # plot_mistakes drew none
         what = "image" if ev.scored.data.is_image else "sample"
@@ -85,6 +87,8 @@ def print_figures(ev: Evaluation) -> None:
     lines.append(
         f"every wrong prediction ({wrong}; columns {', '.join(MISTAKES_FIELDS)}): {ev.mistakes_csv}"
     )
+    lines.append(f"per-class table (columns {', '.join(PER_CLASS_FIELDS)}): {ev.per_class_csv}")
+    lines.append(f"confusion matrix counts (rows true, columns predicted): {ev.confusion_csv}")
     for line in lines:
         out.print(escape(line), highlight=False, soft_wrap=True)
 
@@ -128,6 +132,15 @@ def write_mistakes_csv(ev: Evaluation) -> None:
     """Every wrong prediction of the split, most confident first, into ``ev.mistakes_csv``: its file (an
     image folder's; else empty), index in the split, true and predicted class, probability."""
     _write_csv(ev.mistakes_csv, *mistakes_table(ev.scored))
+
+
+def write_tables_csv(ev: Evaluation) -> None:
+    """The split's numbers: the per-class table into ``ev.per_class_csv`` (class, n, correct, recall,
+    precision, f1) and the confusion matrix's counts into ``ev.confusion_csv`` (rows true, columns
+    predicted, by class name)."""
+    m, names = ev.scored.metrics, ev.scored.class_names
+    _write_csv(ev.per_class_csv, *per_class_table(m.confusion, names))
+    _write_csv(ev.confusion_csv, *confusion_table(m.confusion, names))
 
 
 def check_csv_path(path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A run's figures: learning curves, confusion matrix, per-class accuracy, one-vs-rest ROC curves.
+"""A run's figures: learning curves, confusion matrix, per-class accuracy (one-vs-rest ROC curves:
+:mod:`vislab.plotting.roc`).
 
 Each figure has a builder that returns a matplotlib ``Figure`` (``*_figure``: for notebooks and the Python
 API; a :class:`~vislab.plotting.canvas.NotebookFigure`, outside pyplot) and a ``plot_*``
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
-from vislab.plotting.legend import legend_beside, legend_outside, run_style
+from vislab.plotting.legend import legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 from vislab.plotting.style import ReflowLayout, name_ticks
 
@@ -32,8 +33,6 @@ LEVEL_PITCH, SLANTED_PITCH = 1.3, 1.8
 # least, room for the y label); the figure is as tall as its texts need around them
 BARS_IN = (1.4, 2.4)
 MARGIN_PAD_IN = 0.06  # room left around the texts, so none touches the figure's edge
-# classes past ROC_LINES: a ROC draws the ROC_EACH of lowest and of highest AUC, and the macro average
-ROC_LINES, ROC_EACH = 20, 5
 
 # (metrics-row key, panel, line style, legend word): test rows exist with train.track_test only
 CURVES = (
@@ -44,8 +43,19 @@ CURVES = (
     ("val_acc", 1, "--", "val"),
     ("test_acc", 1, ":", "test (tracked)"),
 )
+# the third panel, beside accuracy: per-class accuracy (pacc: the mean of the classes' recalls, the balanced
+# accuracy that train.select_metric's default picks best.pt by); a run's rows without it have no such panel
+PACC_CURVES = (
+    ("val_pacc", 2, "--", "val"),
+    ("test_pacc", 2, ":", "test (tracked)"),
+)
+PANELS = ("loss", "accuracy", "per-class accuracy (pacc)")  # their y labels
+# best.pt's epoch, a vertical line across the panels in the run's colour
+BEST_LINE = dict(linestyle="-.", lw=1.0, alpha=0.8)
 # a curve of one point (one epoch, a fitted model) has no line to show its style: its kind's marker does
 POINT_MARKERS = {"-": "o", "--": "s", ":": "^"}
+# what a confusion matrix's shade is, whatever its numbers: the cell's share of its row (the true class)
+SHADE_WORDS = "share of the true class"
 # the per-class bars' mark for a class the scored split holds no image of (its recall undefined: NaN)
 NO_SAMPLES = "no images"
 # a seed mean's epochs (or a class's bar) that fewer of its seeds count in: drawn at this opacity
@@ -68,7 +78,7 @@ def mean_history(seeds: list[list[dict]], ran: Sequence[int | None] | None = Non
             have[epoch] = have.get(epoch, 0) + 1
         for r in rows:
             into = by_epoch.setdefault(r["epoch"], {})
-            for key, *_ in CURVES:
+            for key, *_ in CURVES + PACC_CURVES:
                 if r.get(key) is not None:
                     into.setdefault(key, []).append(float(r[key]))
     lasts = [max((r["epoch"] for r in rows), default=0) for rows in seeds]
@@ -91,9 +101,12 @@ def curves_figure(
     histories: dict[str, list[dict]],
     steps: dict[str, list[dict]] | None = None,
     first_colour: int = 0,
+    best: dict[str, int | None] | None = None,
 ) -> Figure:
-    """Loss and accuracy per epoch of one or more runs (name → metrics rows); solid = train, dashed = val,
-    dotted = test-set tracking (``train.track_test``: scored for the curves only, never for selection).
+    """Loss, accuracy and per-class accuracy (pacc, :data:`PACC_CURVES`: where rows have it) per epoch of
+    one or more runs (name → metrics rows); solid = train, dashed = val, dotted = test-set tracking
+    (``train.track_test``: scored for the curves only, never for selection). ``best``: name → the epoch of
+    the run's best.pt, marked by a vertical line (:data:`BEST_LINE`) that the legend names.
     Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean (a bar
     at a curve of one epoch); the epochs past where some of a row's seeds stopped (early stopping, not a
     row lost from a file: :func:`fewer_seeds`) are faded, a legend entry says so.
@@ -101,19 +114,35 @@ def curves_figure(
     A curve of one point is drawn as its kind's marker (:data:`POINT_MARKERS`: train ●, val ■).
     ``first_colour``: the first run's place in the palette (:func:`run_style`), the next runs' after it
     (a run drawn alone takes the colour it has among others: its row's in a report's curves.png)."""
-    fig = NotebookFigure(figsize=(11, 4))
-    axes = fig.subplots(1, 2)
+    pacc = any(
+        r.get(k) is not None for rows in histories.values() for r in rows for k, *_ in PACC_CURVES
+    )
+    curves = CURVES + PACC_CURVES if pacc else CURVES
+    fig = NotebookFigure(figsize=(15, 4) if pacc else (11, 4))
+    axes = fig.subplots(1, 3 if pacc else 2)
     points = False  # some curve is a single point
+    best = {n: e for n, e in (best or {}).items() if n in histories and e is not None}
     for i, (name, rows) in enumerate(histories.items()):
         color, marker = run_style(first_colour + i)
-        for key, panel, style, word in CURVES:
+        for key, panel, style, word in curves:
             label = f"{literal(name)} {word}" if len(histories) > 1 else word
             line = dict(ls=style, color=color, marker=marker, label=label)
             points |= _draw_curve(axes[panel], rows, key, line) == 1
         if steps and steps.get(name):
             label = "" if len(histories) == 1 else f"{literal(name)} steps"
             draw_step_losses(axes[0], steps[name], color, label)
+        for ax in axes if name in best else ():
+            ax.axvline(best[name], color=color, **BEST_LINE)
     label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
+    _curves_legend(axes, histories, steps, points, best)
+    return fig
+
+
+def _curves_legend(
+    axes, histories: dict[str, list[dict]], steps: dict | None, points: bool, best: dict[str, int]
+) -> None:
+    """:func:`curves_figure`'s legend, right of its last panel: one entry per run (several) and per kind
+    of line drawn (``points``: some curve is one point, drawn as its kind's marker)."""
     drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
     styles = [
         dict(linestyle=s, label=w, marker=POINT_MARKERS[s] if points else "")
@@ -126,18 +155,24 @@ def curves_figure(
         styles.append(dict(linestyle="-", lw=5, alpha=0.25, label="± 1 std (seeds)"))
     if any(fewer_seeds(r) for rows in histories.values() for r in rows):
         styles.append(dict(linestyle="-", alpha=FEWER_ALPHA, label=FEWER_WORDS))
+    if best:  # one run: its epoch; several: each run's line in its colour
+        said = (
+            f"best.pt (epoch {next(iter(best.values()))})"
+            if len(histories) == 1
+            else "best.pt's epoch"
+        )
+        styles.append(dict(BEST_LINE, label=said))
     # one legend entry per run and per kind of line, beside the panels rather than over the curves
     if styles:
         legend_outside(
-            axes[1], [literal(n) for n in histories] if len(histories) > 1 else [], styles
+            axes[-1], [literal(n) for n in histories] if len(histories) > 1 else [], styles
         )
-    return fig
 
 
 def label_epoch_axes(axes: Iterable[Axes], epochs: set[int]) -> None:
-    """The loss and accuracy panels' axes (a run's, a sweep's trials'): whole epochs (``epochs``, those
-    drawn), labels, a grid."""
-    for ax, label in zip(axes, ("loss", "accuracy")):
+    """The loss and accuracy panels' axes (a run's, a sweep's trials'; a run's per-class accuracy too,
+    :data:`PANELS`): whole epochs (``epochs``, those drawn), labels, a grid."""
+    for ax, label in zip(axes, PANELS):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if len(epochs) == 1:  # one epoch: its tick alone (the locator would invent fractions)
             ax.set_xticks(sorted(epochs))
@@ -192,11 +227,14 @@ def plot_curves(
     title: str = "",
     steps: list[dict] | None = None,
     colour: int = 0,
+    best_epoch: int | None = None,
 ) -> Path:
-    """Train vs val (and tracked test) loss and accuracy per epoch (one run), the step losses under them;
-    ``colour``: the run's place in the palette (:func:`curves_figure`'s ``first_colour``)."""
+    """Train vs val (and tracked test) loss, accuracy and per-class accuracy per epoch (one run), the step
+    losses under them, ``best_epoch`` (best.pt's) marked; ``colour``: the run's place in the palette
+    (:func:`curves_figure`'s ``first_colour``)."""
     name = title or "run"
-    return save_figure(curves_figure({name: history}, {name: steps or []}, colour), path)
+    figure = curves_figure({name: history}, {name: steps or []}, colour, {name: best_epoch})
+    return save_figure(figure, path)
 
 
 def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
@@ -209,9 +247,10 @@ def confusion_figure(
 ) -> Figure:
     """Confusion matrix (rows = true, columns = predicted) with each cell's count, or with ``normalize``
     each row's share (rows sum to 1). The shade is the row's share either way, so classes of different
-    sizes compare; each cell gets :data:`CELL_IN` inches, room for its number at :data:`CELL_PT` points
-    (up to 20 classes; more draw no numbers) and for rotated class names that do not overlap (drawn
-    smaller, for a page, every n-th name: :func:`~vislab.plotting.style.name_ticks`)."""
+    sizes compare (the diagonal's: each class's recall), as the title says; each cell
+    gets :data:`CELL_IN` inches, room for its number at :data:`CELL_PT` points (up to 20 classes; more
+    draw no numbers) and for rotated class names that do not overlap (drawn smaller, for a page, every
+    n-th name: :func:`~vislab.plotting.style.name_ticks`)."""
     k = len(class_names)
     cm = np.asarray(confusion, dtype=float)
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
@@ -236,8 +275,9 @@ def confusion_figure(
                 text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
                 colour = "white" if share[i, j] > 0.5 else "black"
                 ax.text(j, i, text, ha="center", va="center", fontsize=CELL_PT, color=colour)
-    what = "share of each true class" if normalize else "counts"
-    ax.set_title(f"{literal(title or 'confusion matrix')} ({what})")
+    what = "share of each true class" if normalize else f"counts; shade: {SHADE_WORDS}"
+    # wrapped at the figure's width: the words on the shade outgrow a matrix of two or three classes
+    ax.set_title(f"{literal(title or 'confusion matrix')} ({what})", wrap=True)
     fig.tight_layout()
     return fig
 
@@ -343,49 +383,3 @@ def plot_per_class(
     """Accuracy (recall) of each class as bars, as a PNG (``std``: ± 1 std error bars; ``seeds``: how many
     of the ``of`` seeds hold each class, :func:`per_class_figure`)."""
     return save_figure(per_class_figure(per_class, class_names, title, std, seeds, of), path)
-
-
-def roc_figure(
-    roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
-) -> Figure:
-    """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
-    comparison curves are (:func:`run_style`: ten colours, then markers), the legend beside the axes.
-    Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest AUC only, and the macro
-    average of all (their mean true positive rate, their mean AUC), the legend's title saying so."""
-    fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
-    ax = fig.subplots()
-    areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
-    shown = sorted(areas)
-    if len(roc) > ROC_LINES:
-        ranked = sorted(areas, key=lambda k: (areas[k], k))
-        shown = ranked[:ROC_EACH] + ranked[-ROC_EACH:]
-    for i, k in enumerate(shown):
-        fpr, tpr = roc[k]
-        color, marker = run_style(i, len(shown))
-        label = f"{literal(class_names[k])} (AUC {areas[k]:.3f})"
-        ax.plot(fpr, tpr, color=color, marker=marker, markevery=0.1, ms=4, lw=1, label=label)
-    legend_title = None
-    if len(shown) < len(roc):
-        grid = np.linspace(0, 1, 201)
-        mean = np.mean([np.interp(grid, *roc[k]) for k in roc], axis=0)
-        label = f"macro average of all (AUC {np.mean(list(areas.values())):.3f})"
-        ax.plot(grid, mean, color="k", lw=2, label=label)
-        legend_title = f"{ROC_EACH} lowest and {ROC_EACH} highest AUC of {len(roc)} classes"
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    if roc:
-        legend_beside(ax, ax.get_legend_handles_labels()[0])
-        ax.get_legend().set_title(legend_title, prop={"size": 7})
-    ax.set_title(literal(title or "ROC (one vs rest)"))
-    return fig
-
-
-def plot_roc(
-    roc: dict[int, tuple[np.ndarray, np.ndarray]],
-    class_names: list[str],
-    path: Path,
-    title: str = "",
-) -> Path:
-    """One-vs-rest ROC curves, one per class, as a PNG."""
-    return save_figure(roc_figure(roc, class_names, title), path)

@@ -18,13 +18,13 @@ from vislab.experiments.sweeps.attrs import study_metric
 from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.canvas import draw_once
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
+from vislab.plotting.roc import plot_roc
 from vislab.plotting.runs import (
     fewer_seeds,
     mean_history,
     plot_confusion,
     plot_curves_overlay,
     plot_per_class,
-    plot_roc,
 )
 from vislab.report.figure_set import FigureSet, unique_names, wide
 from vislab.report.previews import augmentation_preview

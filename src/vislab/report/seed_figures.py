@@ -11,7 +11,8 @@ import numpy as np
 
 from vislab.errors import UserError
 from vislab.experiments.results.data_used import own_test_sets
-from vislab.plotting.runs import plot_confusion, plot_per_class, plot_roc
+from vislab.plotting.roc import plot_roc
+from vislab.plotting.runs import plot_confusion, plot_per_class
 from vislab.report.figure_set import FigureSet, wide
 from vislab.report.run_files import RunFiles
 from vislab.report.sections import saved_predictions, scored

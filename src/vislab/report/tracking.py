@@ -12,7 +12,7 @@ from vislab.plotting.steps import lr_changes, plot_grad_norms, plot_lr
 from vislab.report.figure_set import FigureSet
 from vislab.training.optim import lr_per_step, optimizer_steps, scheduled_lr
 from vislab.training.rundir import RunDir
-from vislab.training.scoring import CURVES_PNG, GRAD_NORMS_PNG, LR_PNG
+from vislab.training.scoring import CURVES_PNG, GRAD_NORMS_PNG, LR_PNG, best_pt_epoch
 from vislab.training.step_log import GRAD_FILE, STEPS_FILE
 from vislab.training.summary import RunSummary
 
@@ -27,10 +27,9 @@ def tracking_figures(
 ) -> list[dict]:
     """``train.log_every``: the run's loss curves with the step losses under them (the noisy updates,
     the first steps' loss); a schedule or warm-up: the learning rate (per step, from the run's ``cfg``
-    and ``summary``); ``train.track_grad_norm``: the layer ×
-    epoch gradient-norm heat map. The curves take the colour of the run (or of its ``row``, a seed
-    run's) in curves.png (``figs.colours``). Each is a copy of the run's own figure where that is the
-    same picture (``draw_once``). Its metrics rows are the build's (``figs.files``)."""
+    and ``summary``); ``train.track_grad_norm``: the layer × epoch gradient-norm heat map. The curves
+    take the colour of the run (or of its ``row``, a seed run's) in curves.png (``figs.colours``). Each
+    is a copy of the run's own figure where it is the same picture (``draw_once``); rows: ``figs.files``."""
     run, s = RunDir(run_dir), figs.file_part(name)
     rows, steps = figs.files.metrics(run_dir), run.read_rows(STEPS_FILE)
     out = []
@@ -46,6 +45,7 @@ def tracking_figures(
                 title=name,
                 steps=steps,
                 colour=figs.colours.get(row or name, 0),
+                best_epoch=best_pt_epoch(summary),
                 drawn=run.fig_dir / CURVES_PNG,
             )
         )

@@ -214,7 +214,10 @@ class Run:
         checkpoint: str = "best",
         **data_settings: Any,
     ) -> dict:
-        """Score a checkpoint on a split of its data: acc, pacc, auc, n and per-class accuracy.
+        """Score a checkpoint on a split of its data: acc, pacc (the mean of the classes' recalls), auc (macro
+        one-vs-rest), n, per-class accuracy (recall) and, as ``vislab eval`` writes them, the tables: under
+        "table" per_class_<split>.csv as a DataFrame (class, n, correct, recall, precision, f1), under
+        "confusion" confusion_<split>.csv (the counts, index the true class, columns the predicted).
         ``data_settings`` (``data__root="other/"``, ``train__eval_batch_size=256``) change the data as
         ``vislab eval --set`` does: another copy or version of the dataset, scored with the run's own
         normalisation; the model's options cannot change. ``split="all"``: every sample of the data
@@ -229,18 +232,29 @@ class Run:
         >>> run.evaluate("val")["acc"]; run.evaluate(checkpoint="last")["acc"]
         >>> run.evaluate(data__root="data/mnist-c")["acc"]
         >>> run.evaluate("all", data__root="new-photos/")["n"]  # every image of the folder
+        >>> run.evaluate("val")["table"].sort_values("f1")  # the weakest classes first
         """
-        from vislab.predict import score_checkpoint  # on use (see the imports)
+        import pandas as pd  # on use (see the imports)
+
+        from vislab.predict import score_checkpoint
+        from vislab.training.metrics import per_class_table
 
         path = pick_checkpoint(self.path, checkpoint).loader_target()
         sets = assignments(data_settings)
         m, names = score_checkpoint(path, split, sets, trust_code, "Run.evaluate arguments")
+        fields, rows = per_class_table(m.confusion, names)
         return {
             "acc": m.acc,
             "pacc": m.pacc,
             "auc": m.auc,
             "n": m.n,
             "per_class": dict(zip(names, m.per_class)),
+            "table": pd.DataFrame(rows, columns=fields),
+            "confusion": pd.DataFrame(
+                m.confusion.astype(int),
+                index=pd.Index(names, name="true"),
+                columns=pd.Index(names, name="predicted"),
+            ),
         }
 
     @checked
@@ -304,10 +318,11 @@ class Run:
         trust_code: bool = False,
         checkpoint: str = "best",
     ) -> Figure:
-        """A matplotlib Figure: ``curves`` (loss and accuracy per epoch), or ``confusion``, ``per-class``,
-        ``roc`` on ``split`` (test: from the run's saved predictions; other splits are scored anew), or
-        ``boundary``: the decision boundary over ``split``'s points (2-D features: circles, RDFIA 1-ab), in
-        raw units as :meth:`predict` takes them, or
+        """A matplotlib Figure: ``curves`` (loss, accuracy and per-class accuracy per epoch, best.pt's epoch
+        marked), or ``confusion``, ``per-class``, ``roc`` on ``split`` (test: from the run's saved
+        predictions; other splits are scored anew), or ``boundary``: the decision boundary over
+        ``split``'s points (2-D features: circles, RDFIA 1-ab), in raw units as :meth:`predict` takes them,
+        or
         ``pos-embed``: a ViT's position embedding and the cosine similarity of its positions (as
         ``vislab figure pos-embed --run`` draws it). ``checkpoint``: the model of every kind but curves,
         as for :meth:`evaluate`.

@@ -1,6 +1,7 @@
 """The figures :meth:`Run.plot <vislab.run.Run.plot>` draws of a run folder: its learning curves from
-metrics.jsonl; its confusion matrix, per-class accuracy and ROC from the saved test predictions (other
-splits and checkpoints scored anew); a 2-D run's decision boundary; a ViT's position embedding.
+metrics.jsonl, best.pt's epoch marked; its confusion matrix, per-class accuracy and ROC from the saved
+test predictions (other splits and checkpoints scored anew); a 2-D run's decision boundary; a ViT's
+position embedding.
 
 matplotlib and vislab.predict (~1 s on 2 cores) are imported by the function that draws ("on use"):
 opening a run does not wait for them.
@@ -31,11 +32,11 @@ PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed"
 def run_figure(path: Path, kind: str, split: str, trust_code: bool, checkpoint: str) -> Figure:
     """Figure ``kind`` (one of :data:`PLOT_KINDS`) of the run in ``path``, on ``split`` with the model of
     ``checkpoint`` where the kind needs one (all but curves); UserError for an unknown kind."""
+    from vislab.plotting.roc import roc_figure
     from vislab.plotting.runs import (  # on use (module docstring)
         confusion_figure,
         curves_figure,
         per_class_figure,
-        roc_figure,
     )
 
     if kind not in PLOT_KINDS:
@@ -48,7 +49,11 @@ def run_figure(path: Path, kind: str, split: str, trust_code: bool, checkpoint: 
                 run.rows_lost() or f"run '{path}' has no metrics.jsonl rows yet: nothing to plot."
             )
         # the step losses too (train.log_every), faint under the curves: the run's own curves.png
-        return curves_figure({path.name: rows}, {path.name: run.read_rows(STEPS_FILE)})
+        from vislab.training.scoring import best_pt_epoch  # on use (module docstring)
+
+        summary = run.read_summary()
+        best = {path.name: best_pt_epoch(summary) if summary is not None else None}
+        return curves_figure({path.name: rows}, {path.name: run.read_rows(STEPS_FILE)}, best=best)
     if kind == "boundary":
         return _boundary(path, split, trust_code, checkpoint)
     if kind == "pos-embed":

@@ -10,7 +10,7 @@ import torch
 from vislab.training.evaluate import evaluate, file_identity, unsaved_buffers
 from vislab.training.history import EpochRow
 from vislab.training.metrics import Metrics
-from vislab.training.plateau import better, reference
+from vislab.training.plateau import better, improves
 from vislab.training.runtime import unwrap
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
@@ -65,9 +65,10 @@ def track_test(t: Training) -> Metrics | None:
 
 def evaluate_and_checkpoint(t: Training, row: EpochRow) -> bool:
     """Score val when due (into ``row``); keep ``best.pt`` at the best value of ``train.select_metric`` so
-    far (by any margin), and its evaluation in memory (``loop.best_eval``, for the run's scoring); count
-    the evaluation for the patience, which only an improvement by more than ``train.min_delta`` restarts
-    (``plateau.reference``). When early stopping's patience runs out, the loop state says so
+    far (by any margin; a tie on val_acc or val_pacc goes to the lower val_loss), and its evaluation in
+    memory (``loop.best_eval``, for the run's scoring); count the evaluation for the patience, which only
+    an improvement by more than ``train.min_delta`` restarts (``plateau.improves``: at 0, a tie with a
+    lower val_loss is one). When early stopping's patience runs out, the loop state says so
     (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and ``row``
     (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run before
     its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step). Whether plateau
@@ -83,12 +84,13 @@ def evaluate_and_checkpoint(t: Training, row: EpochRow) -> bool:
     row.add_val(val)
     row.add_test(track_test(t))
     value = row.metric(tc.select_metric)
-    if loop.best is None or better(value, loop.best, tc.select_metric):
-        loop.best, loop.best_epoch = value, epoch
+    if loop.best is None or better(
+        value, loop.best, tc.select_metric, 0.0, val.loss, loop.best_loss
+    ):
+        loop.best, loop.best_epoch, loop.best_loss = value, epoch, val.loss
         checkpoint(t, "best.pt", epoch=epoch)
         loop.best_eval = _keep_best_eval(t, epoch, val, unsaved)
-    ref = reference(t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
-    improved = ref is None or better(value, ref, tc.select_metric, tc.min_delta)
+    improved = improves(row, t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
     step = epoch * optim.steps_per_epoch
     cut = optim.plateau.count(loop, improved, step) if optim.plateau else False
     loop.bad_evals = 0 if improved else loop.bad_evals + 1

@@ -109,3 +109,35 @@ def compute_metrics(
                 aucs.append(roc_auc_score(positives, probs[:, k]))
         m.auc = float(np.mean(aucs)) if aucs else None
     return m
+
+
+#: the columns of eval's per_class_<split>.csv: recall is the class's accuracy, whose mean is pacc
+PER_CLASS_FIELDS = ["class", "n", "correct", "recall", "precision", "f1"]
+#: the first column of eval's confusion_<split>.csv, the true class; a column per predicted class follows
+TRUE_FIELD = "true \\ predicted"
+
+
+def per_class_table(confusion: np.ndarray, names: list[str]) -> tuple[list[str], list[dict]]:
+    """A row per class of a scored split, from its ``confusion`` matrix (rows true): its images (n), those
+    predicted right, recall (the class's accuracy; their mean over the classes is pacc, the balanced
+    accuracy), precision and F1 (0 for a class never predicted right); a share with nothing to divide by
+    (recall: no image of the class; precision: never predicted) is None, an empty cell. The rows of
+    eval's per_class_<split>.csv."""
+    cm = np.asarray(confusion, dtype=np.int64)
+    rows = []
+    for i, name in enumerate(names):
+        n, correct, predicted = int(cm[i].sum()), int(cm[i, i]), int(cm[:, i].sum())
+        recall = correct / n if n else None
+        precision = correct / predicted if predicted else None
+        f1 = 2 * correct / (n + predicted) if n + predicted else None  # 2pr / (p + r)
+        row = dict(zip(PER_CLASS_FIELDS, (name, n, correct, recall, precision, f1)))
+        rows.append(row)
+    return PER_CLASS_FIELDS, rows
+
+
+def confusion_table(confusion: np.ndarray, names: list[str]) -> tuple[list[str], list[dict]]:
+    """The ``confusion`` matrix's counts as rows: the true class (:data:`TRUE_FIELD`), then how many of
+    its images each class was predicted for, a column per class name. eval's confusion_<split>.csv."""
+    cm = np.asarray(confusion, dtype=np.int64)
+    rows = [{TRUE_FIELD: name, **dict(zip(names, map(int, cm[i])))} for i, name in enumerate(names)]
+    return [TRUE_FIELD, *names], rows

@@ -1,7 +1,8 @@
 """Evaluations that do not improve: the test of "better" (``train.select_metric`` by ``train.min_delta``, from
 the value of the last evaluation that improved so: :func:`reference`), and ``schedule.name=plateau``, which
 cuts the learning rate after ``schedule.patience`` of them in a row. (best.pt follows the best value by any
-margin: ``min_delta`` only decides what counts for the patience.)
+margin: ``min_delta`` only decides what counts for the patience.) A tie on val_acc or val_pacc — common on a
+small val set — goes to the lower val_loss, for best.pt and, at ``min_delta=0``, for the patience too.
 
 The rule is torch's ReduceLROnPlateau's (the mode from the metric, an absolute threshold, no cool-down),
 with one difference: the patience counts as ``train.early_stop`` does — the cut comes at the
@@ -21,25 +22,60 @@ from vislab.training.optim import warmup_steps
 from vislab.training.state import LoopState
 
 
-def better(value: float, best: float, metric: str, min_delta: float = 0.0) -> bool:
-    """Whether ``value`` of ``metric`` improves on ``best`` by more than ``min_delta`` (a loss: lower)."""
+def better(
+    value: float,
+    best: float,
+    metric: str,
+    min_delta: float = 0.0,
+    loss: float | None = None,
+    best_loss: float | None = None,
+) -> bool:
+    """Whether ``value`` of ``metric`` improves on ``best`` by more than ``min_delta`` (a loss: lower). At
+    ``min_delta=0`` a tie on an accuracy goes to the lower val_loss: ``loss`` (``value``'s) below
+    ``best_loss`` (``best``'s), where both are known."""
     if metric.endswith("loss"):
         return value < best - min_delta
+    if value == best and min_delta == 0 and loss is not None and best_loss is not None:
+        return loss < best_loss
     return value > best + min_delta
+
+
+def improves(row: EpochRow, history: list[EpochRow], metric: str, min_delta: float) -> bool:
+    """Whether ``row`` (not in ``history`` yet) counts as an improvement for the patience: it beats
+    :func:`reference`'s evaluation by more than ``min_delta`` (at 0, a tie goes to the lower val_loss); True
+    before the first evaluation."""
+    ref = _reference_row(history, metric, min_delta)
+    if ref is None:
+        return True
+    return better(
+        row.metric(metric), ref.metric(metric), metric, min_delta, row.val_loss, ref.val_loss
+    )
+
+
+def _reference_row(history: list[EpochRow], metric: str, min_delta: float) -> EpochRow | None:
+    """The row :func:`reference` reads its value from."""
+    ref = None
+    for row in history:
+        value = row.metric(metric)
+        if row.epoch <= 0 or value is None:
+            continue
+        if ref is None or better(
+            value, ref.metric(metric), metric, min_delta, row.val_loss, ref.val_loss
+        ):
+            ref = row
+    return ref
 
 
 def reference(history: list[EpochRow], metric: str, min_delta: float) -> float | None:
     """The value of ``metric`` the next evaluation must beat by more than ``min_delta`` to count as an
     improvement for the patience (``train.early_stop``, ``schedule.patience``): the first evaluation's,
     then each one's that beat it so — Lightning's EarlyStopping ``best_score``, ReduceLROnPlateau's
-    ``best``. At ``min_delta=0`` the best value so far; above, it can lag behind that, which best.pt
-    follows. Read from the run's metrics rows (epoch 0, before training, does not count), which
-    ``last.pt`` keeps: a resumed run has it exactly. None before the first evaluation."""
-    ref = None
-    for value in (row.metric(metric) for row in history if row.epoch > 0):
-        if value is not None and (ref is None or better(value, ref, metric, min_delta)):
-            ref = value
-    return ref
+    ``best``. At ``min_delta=0`` the best value so far (of a tie, the lower val_loss's); above, it can
+    lag behind that, which best.pt follows. Read from the run's metrics rows (epoch 0, before training,
+    does not count), which ``last.pt`` keeps: a resumed run has it exactly. None before the first
+    evaluation."""
+    ref = _reference_row(history, metric, min_delta)
+    return None if ref is None else ref.metric(metric)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def finish_run(
     if figures:
         rows, steps = to_rows(history), optim.steps_per_epoch  # steps 0: fitted, or split < batch
         lr_steps = lr_per_step(optim.lr_at, steps, rows) if steps > 0 else []
-        figs = Figures(rows, test, data, model, lr_steps)
+        figs = Figures(rows, test, data, model, lr_steps, best_pt_epoch(summary))
         summary = add_figures(run, summary, figs, log, stopped)
     log.line(
         f"done ({weights.said}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
@@ -242,16 +242,23 @@ def _summary(
     )
 
 
+def best_pt_epoch(summary: RunSummary) -> int | None:
+    """The epoch of the best.pt a run's scores are of (summary.json's ``best_epoch`` where ``scored`` says
+    best.pt; a stopped run's, not scored yet, too): what its curves mark. None for other weights."""
+    return summary.best_epoch if (summary.scored or "best.pt").startswith("best.pt") else None
+
+
 @dataclass
 class Figures:
     """What a run's figures are drawn from: its metrics rows (as metrics.jsonl holds them), test metrics,
-    data and scored model, and the lr at each optimizer step (``optim.lr_per_step``)."""
+    data and scored model, the lr at each optimizer step (``optim.lr_per_step``), and best.pt's epoch."""
 
     history: list[dict]
     test: Metrics
     data: RunData
     model: torch.nn.Module
     lr_steps: list[tuple[float, float]]
+    best_epoch: int | None = None  # best.pt's, where the scores are of it: curves.png marks it
 
 
 def add_figures(
@@ -311,7 +318,7 @@ def _figure_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path],
     drawers: list[tuple[str, Callable[[Path], None]]] = []
     if history and "train_loss" in history[0]:
         drawers.append((CURVES_PNG, lambda p: draw_once(
-            plot_curves, history, path=p, title=name, steps=steps,
+            plot_curves, history, path=p, title=name, steps=steps, best_epoch=f.best_epoch,
         )))  # fmt: skip
     if lr_changes(history, steps, f.lr_steps):
         title = f"{name}: learning rate"

@@ -35,6 +35,9 @@ class LoopState:
     global_step: int = 0  # steps since the start: the learning-rate schedule's clock
     best: float | None = None  # best value of train.select_metric so far
     best_epoch: int | None = None
+    # its val_loss, which breaks a tie on an accuracy (plateau.better); None in an older last.pt (a tie
+    # then keeps the earlier epoch)
+    best_loss: float | None = None
     bad_evals: int = 0  # evaluations since the best one (train.early_stop)
     stopped_early: bool = False  # train.early_stop or a callback ended it: a resume trains no more
     stop_reason: str | None = None  # a callback's StopTraining ended it: which callback, and why

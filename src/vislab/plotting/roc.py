@@ -1,0 +1,61 @@
+"""One-vs-rest ROC curves of a run's test split, one per class (:func:`roc_figure`, and :func:`plot_roc`
+saving it as a PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from vislab.plotting.canvas import NotebookFigure, literal, save_figure
+from vislab.plotting.legend import legend_beside, run_style
+
+# classes past ROC_LINES: a ROC draws the ROC_EACH of lowest and of highest AUC, and the macro average
+ROC_LINES, ROC_EACH = 20, 5
+
+
+def roc_figure(
+    roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
+) -> Figure:
+    """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
+    comparison curves are (:func:`run_style`: ten colours, then markers), the legend beside the axes.
+    Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest AUC only, and the macro
+    average of all (their mean true positive rate, their mean AUC), the legend's title saying so."""
+    fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
+    ax = fig.subplots()
+    areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
+    shown = sorted(areas)
+    if len(roc) > ROC_LINES:
+        ranked = sorted(areas, key=lambda k: (areas[k], k))
+        shown = ranked[:ROC_EACH] + ranked[-ROC_EACH:]
+    for i, k in enumerate(shown):
+        fpr, tpr = roc[k]
+        color, marker = run_style(i, len(shown))
+        label = f"{literal(class_names[k])} (AUC {areas[k]:.3f})"
+        ax.plot(fpr, tpr, color=color, marker=marker, markevery=0.1, ms=4, lw=1, label=label)
+    legend_title = None
+    if len(shown) < len(roc):
+        grid = np.linspace(0, 1, 201)
+        mean = np.mean([np.interp(grid, *roc[k]) for k in roc], axis=0)
+        label = f"macro average of all (AUC {np.mean(list(areas.values())):.3f})"
+        ax.plot(grid, mean, color="k", lw=2, label=label)
+        legend_title = f"{ROC_EACH} lowest and {ROC_EACH} highest AUC of {len(roc)} classes"
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    if roc:
+        legend_beside(ax, ax.get_legend_handles_labels()[0])
+        ax.get_legend().set_title(legend_title, prop={"size": 7})
+    ax.set_title(literal(title or "ROC (one vs rest)"))
+    return fig
+
+
+def plot_roc(
+    roc: dict[int, tuple[np.ndarray, np.ndarray]],
+    class_names: list[str],
+    path: Path,
+    title: str = "",
+) -> Path:
+    """One-vs-rest ROC curves, one per class, as a PNG."""
+    return save_figure(roc_figure(roc, class_names, title), path)
