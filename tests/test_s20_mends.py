@@ -6,12 +6,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import torch.nn as nn
 
 import vislab
 from conftest import cli, tiny_config
 from fixtures import write_image_folder
-from vislab.errors import ConfigError, TrainingDiverged
+from vislab.data.sources import memory
+from vislab.errors import ConfigError, DataError, TrainingDiverged
 from vislab.models.registry import MODEL_PREFIXES
 from vislab.training.trainer import train
 
@@ -123,3 +125,32 @@ def test_eval_reads_the_data_where_a_resume_moved_it(tmp_path, capsys):
     assert run.evaluate()["acc"] == pytest.approx(run.summary["test_acc"])
     code, text = cli(capsys, "eval", tmp_path / "run")
     assert code == 0 and "is not a folder" not in text, text
+
+
+class _Pairs(torch.utils.data.Dataset):
+    """A torch Dataset of (C×H×W float image, label) pairs, as torchvision's give them."""
+
+    def __init__(self):
+        g = torch.Generator().manual_seed(0)
+        self.x, self.classes = torch.rand(40, 1, 8, 8, generator=g), ["a", "b"]
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], i % 2
+
+
+@pytest.mark.filterwarnings("ignore::vislab.errors.Note")
+def test_a_run_of_a_torch_dataset_is_evaluated_again_once_the_dataset_is_registered(tmp_path):
+    """Before: the message said "register the same arrays again first: vislab.register_arrays(x, y,
+    name=...)", and register_arrays(dataset, name=...) was refused. Now it takes the Dataset."""
+    kw = dict(model="mlp", model__hidden=[8], train__epochs=1, train__batch_size=8)
+    run = vislab.train(data=_Pairs(), out=tmp_path / "run", train__figures=False, **kw)
+    name = run.config.data.name.split(":", 1)[1]
+    memory._REGISTERED.pop(name)  # as a new process finds it: not registered
+    with pytest.raises(DataError, match="register_arrays\\(dataset, name="):
+        vislab.load_run(tmp_path / "run").evaluate()
+    assert vislab.register_arrays(_Pairs(), name=name) == f"memory:{name}"
+    acc = vislab.load_run(tmp_path / "run").evaluate()["acc"]
+    assert acc == pytest.approx(run.summary["test_acc"])

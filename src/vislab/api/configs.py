@@ -15,7 +15,6 @@ from pydantic import BeforeValidator, InstanceOf
 from vislab.config import Config, build_config, read_yaml, set_dotted
 from vislab.config.build import TRAIN, Caller, set_model, setting_key
 from vislab.data.sources import memory
-from vislab.data.sources.dataset_arrays import arrays_from_dataset
 from vislab.errors import UserError
 from vislab.models import objects
 from vislab.models.calling import target_of
@@ -225,8 +224,7 @@ def _data_name(data: Any) -> str:
     """Register numpy arrays ``(x, y[, class_names])``, a dict of them with a test set, a val set or both,
     or a torch Dataset as in-memory data; its data.name."""
     if isinstance(data, torch.utils.data.Dataset):
-        x, y, names = arrays_from_dataset(data)
-        return memory.register_arrays(x, y, class_names=names)
+        return memory.register_arrays(data)
     if isinstance(data, (tuple, list)) and len(data) in (2, 3):
         x, y, *rest = data
         return memory.register_arrays(x, y, class_names=rest[0] if rest else None)

@@ -331,18 +331,26 @@ def register_arrays(
     >>> register_arrays(np.zeros((10, 8, 8), np.uint8), np.arange(10) % 2, ["even", "odd"])
     'memory:...'
 
-    ``x`` may instead be a dict ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}`` (``y``
+    ``x`` may instead be a torch Dataset of (image, label) pairs (read once, as ``vislab.train(data=ds)``
+    reads it), or a dict ``{"train": (x, y[, class_names]), "test": (x_test, y_test)}`` (``y``
     and ``class_names`` left out): a test set of one's own; ``"val": (x_val, y_val)`` too (or instead):
     a val set of one's own, not carved from train. Rules of conversion: the module docstring.
     ``name`` (letters, digits, ``_.-``) names the data (``memory:<name>``); without it the name is a
     hash of the content (a name of that form is refused for arrays of another hash).
     """
     held: dict[str, tuple[Any, Any]] = {}
-    if isinstance(x, dict) and y is None and class_names is None:
+    if isinstance(x, torch.utils.data.Dataset) and y is None and class_names is None:
+        from vislab.data.sources.dataset_arrays import (
+            arrays_from_dataset,  # on use: it imports this
+        )
+
+        x, y, class_names = arrays_from_dataset(x)
+    elif isinstance(x, dict) and y is None and class_names is None:
         x, y, class_names, held = split_dict(x)
     elif isinstance(x, dict) or y is None:
         raise DataError(
-            f"give register_arrays(x, y[, class_names]) or register_arrays({FORM[5:]})."
+            f"give register_arrays(x, y[, class_names]), register_arrays(dataset) (a torch Dataset) "
+            f"or register_arrays({FORM[5:]})."
         )
     xs = as_inputs(x)
     images = [x, *(s[0] for s in held.values())] if held else x
@@ -368,7 +376,8 @@ def load_memory(name: str, cfg: DataConfig) -> SourceData:
             f"vislab.register_arrays(x, y, name='{name}') (with class_names as the third argument if "
             f"the run was given (x, y, class_names); vislab.register_arrays({{'train': (x, y), "
             f"'test': (x_test, y_test)}}, name='{name}') if it was given a test set, and a 'val' "
-            f"set likewise); or evaluate it on a dataset on disk with the command: vislab eval RUN "
+            f"set likewise; vislab.register_arrays(dataset, name='{name}') if it was given a torch "
+            f"Dataset); or evaluate it on a dataset on disk with the command: vislab eval RUN "
             f"--set data.name=..."
         )
     src = _REGISTERED[name]
