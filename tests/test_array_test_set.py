@@ -121,7 +121,9 @@ def test_bad_test_sets_are_refused_naming_the_culprit(tmp_path, digits, make, ma
 
 def test_register_arrays_takes_either_form_not_both(digits):
     x, y, xt, yt = digits
-    with pytest.raises(DataError, match=r"give register_arrays\(x, y\[, class_names\]\) or"):
+    with pytest.raises(
+        DataError, match=r"give register_arrays\(x, y\[, class_names\]\), register_"
+    ):
         vislab.register_arrays({"train": (x, y), "test": (xt, yt)}, y)
     with pytest.raises(DataError, match=r"data\['train'\] holds a ndarray: give data="):
         vislab.register_arrays({"train": x})
