@@ -230,7 +230,9 @@ def test_a_study_whose_storage_got_a_driver_is_named_by_the_url_typed(tmp_path, 
     spec = tmp_path / "t.yaml"
     space = {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}}
     spec.write_text(
-        yaml.safe_dump({"name": "t", "base": tiny_base(), "space": space, "direction": "minimize"})
+        yaml.safe_dump(
+            {"name": "t", "base": tiny_base(), "space": space, "metric": "val_loss"}
+        )  # a study of val_loss (minimize) where one that maximizes exists
     )
     with pytest.raises(UserError) as refused:
         st.open_study(load_sweep(spec), st.open_storage(typed))

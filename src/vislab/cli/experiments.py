@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from typer.core import TyperGroup
 from vislab.cli.options import TrustRunsOpt, check_flags_and_sets
 from vislab.cli.terminal import print_results, print_table
 from vislab.errors import SuiteFailed, TrainingInterrupted
+
+if TYPE_CHECKING:
+    import optuna
 
 console = Console(stderr=True, highlight=False)
 SetOpt = typer.Option(
@@ -248,7 +252,6 @@ def sweep_run(
     from vislab.experiments.suites.spec import suite_overrides
     from vislab.experiments.sweeps.results import stage_storage
     from vislab.experiments.sweeps.study import load_existing_study
-    from vislab.experiments.sweeps.trials import best_table
 
     check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_sweep(file, out, overrides=suite_overrides(data, epochs, set_ or []))
@@ -257,12 +260,23 @@ def sweep_run(
                   curves=curves, quiet=not verbose, report=not no_report, log=_log,
                   overwrite=overwrite)  # fmt: skip
     with _printing(folder, "sweep"):
-        print_table(best_table(study, 5), width=200)
+        _print_best(study, 5, folder)
         if narrow:
             second = load_existing_study(
                 stage_storage(folder, storage), f"{study.study_name}-narrow"
             )
-            print_table(best_table(second, 5), width=200)
+            _print_best(second, 5, folder / "narrow")
+
+
+def _print_best(study: optuna.Study, top: int, folder: Path | None) -> None:
+    """The ``top`` best trials of a sweep stage (in ``folder``), and how to train the best one again."""
+    # on use (module docstring)
+    from vislab.experiments.sweeps.trials import best_table, retrain_line
+
+    print_table(best_table(study, top), width=200)
+    line = retrain_line(study, folder)
+    if line:
+        print(line)
 
 
 @sweep_app.command("list")
@@ -286,12 +300,11 @@ def sweep_show(
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
     curves: int | None = CurvesOpt,
 ) -> None:
-    """Print a sweep's best trials and write its report (DIR/report.html; with --storage and --study but
-    no DIR: runs/sweep-<study>/)."""
+    """Print a sweep's best trials, the command that trains the best one again, and write its report
+    (DIR/report.html; with --storage and --study but no DIR: runs/sweep-<study>/)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
     from vislab.experiments.sweeps.results import show_sweep
-    from vislab.experiments.sweeps.trials import best_table
 
     show_sweep(
         folder,
@@ -300,7 +313,7 @@ def sweep_show(
         log=_log,
         on_results=report_hook(_log),  # prints each stage's report path
         curves=curves,
-        on_study=lambda loaded: print_table(best_table(loaded, top), width=200),
+        on_study=lambda loaded: _print_best(loaded, top, folder),
     )
 
 

@@ -69,7 +69,11 @@ def runs_below(folder: Path, seen: set[Path] | None = None) -> dict[str, Path]:
         if _is_run(p):
             found[p.name] = p
             continue
-        inner = discover(p)[1] if folder_kind(p) in ("suite", "sweep") else runs_below(p, seen)
+        inner = (
+            discover(p)[1] | _narrow_stage(p)
+            if folder_kind(p) in ("suite", "sweep")
+            else runs_below(p, seen)
+        )
         found |= {f"{p.name}/{name}": run for name, run in inner.items()}
     return found
 
@@ -105,7 +109,17 @@ def runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
     kind, runs, _ = discover(target)
     if kind == "run":
         return {key or run_name(target.resolve()): target}
+    runs |= _narrow_stage(target)
     return {f"{key}/{name}": run for name, run in runs.items()} if key else runs
+
+
+def _narrow_stage(folder: Path) -> dict[str, Path]:
+    """The trials of the narrowed stage of a sweep folder (``DIR/narrow``, ``--narrow``) as
+    ``narrow/trial-<n>``; none for another folder."""
+    narrow = folder / "narrow"
+    if folder_kind(folder) != "sweep" or not narrow.is_dir() or folder_kind(narrow) != "sweep":
+        return {}
+    return {f"narrow/{name}": run for name, run in discover(narrow)[1].items()}
 
 
 def run_name(run: Path) -> str:

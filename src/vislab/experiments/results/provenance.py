@@ -18,7 +18,12 @@ from vislab.config.notes import augmentations_on
 from vislab.config.reads import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.seed_rows import seeds_differing
-from vislab.experiments.results.settings import flat_settings, setting_text, silent_keys
+from vislab.experiments.results.settings import (
+    differing_settings,
+    flat_settings,
+    setting_text,
+    silent_keys,
+)
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
@@ -210,6 +215,24 @@ RECIPE = (
 AUGMENTATION = "augmentation"
 
 
+def _other_differing(
+    configs: Mapping[str, Config], summaries: Mapping[str, RunSummary]
+) -> list[str]:
+    """The settings outside :data:`RECIPE` and augmentation that differ among the runs (a sweep's
+    ``model.dropout``), by their keys, as the table's settings columns find them; of runs of different
+    models, no model option (each model has its own); seeds are said apart."""
+    runs = [
+        (flat_settings(cfg.to_dict()), summaries[name].trained_by or "optimizer")
+        for name, cfg in configs.items()
+        if name in summaries
+    ]
+    said = {key for key, _ in RECIPE}
+    keys = list(dict.fromkeys(k for row in differing_settings(runs) for k in row))
+    if len({flat.get("model.name") for flat, _ in runs}) > 1:  # each model's options are its own
+        keys = [k for k in keys if not k.startswith("model.")]
+    return [k for k in keys if k not in said and not k.startswith("augment.") and "seed" not in k]
+
+
 def recipe_sentence(configs: Mapping[str, Config], summaries: Mapping[str, RunSummary]) -> str:
     """How the runs of ``summaries`` trained (their ``configs``: run → config.yaml read): each setting of
     :data:`RECIPE`, and whether they were augmented, said once where every run that reads it has the
@@ -231,6 +254,7 @@ def recipe_sentence(configs: Mapping[str, Config], summaries: Mapping[str, RunSu
             values[AUGMENTATION].append(f"on ({', '.join(on)})" if on else "off")
     shared = [f"{words} {vs[0]}" for words, vs in values.items() if vs and len(set(vs)) == 1]
     differ = [words for words, vs in values.items() if len(set(vs)) > 1]
+    differ += _other_differing(configs, summaries)
     if not shared and not differ:
         return ""
     several = len([n for n in configs if n in summaries]) > 1

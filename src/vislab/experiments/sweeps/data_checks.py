@@ -1,12 +1,13 @@
 """A sweep's base config checked on its data before its first trial — before its folder or study is made —
-as a run's set-up checks a config at once (training/parts.py ``build_parts``), by the suites' DataChecks:
-the base's data read (never downloaded: data a trial would download is left to the trials), the input
-shape its augmentation crop gives, and the model built for that shape on the CPU, without pretrained
-weights, and checked on the trainer's dummy batch. A base whose model cannot take its data would fail
-every trial: refused. A space over ``model.name`` has each model it draws checked: one that cannot take
-the data fails the trials that draw it (a note says so before they start), all of them the sweep. A
-mistake that names another key the space draws (a patch size, a resize) is left to the trials that draw
-its values."""
+as a run's set-up checks a config at once (training/parts.py ``build_parts``): the base's data read, and
+downloaded where a trial would download it (:func:`check_data`: data that cannot be had, e.g. with no
+network, would fail every trial; a batch size the space draws larger than its train split, the trials that
+draw it), then by the suites' DataChecks the input shape its augmentation crop gives, and the model built
+for that shape on the CPU, without pretrained weights, and checked on the trainer's dummy batch. A base
+whose model cannot take its data would fail every trial: refused. A space over ``model.name`` has each
+model it draws checked: one that cannot take the data fails the trials that draw it (a note says so before
+they start), all of them the sweep. A mistake that names another key the space draws (a patch size, a
+resize) is left to the trials that draw its values."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import copy
 import re
 from dataclasses import replace
 
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-from vislab.config import build_config
-from vislab.errors import ConfigError
+from vislab.config import Config, build_config
+from vislab.data import load_splits
+from vislab.errors import ConfigError, DataError
 from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.sweeps.space import apply_values, decode
-from vislab.experiments.sweeps.spec import Sweep, with_overrides
+from vislab.experiments.sweeps.spec import Sweep, with_options, with_overrides
 
 
 def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sweep:
@@ -31,6 +33,9 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
     if "data.name" in space:  # each trial's own data: its own check
         return sweep
     tree = with_overrides(sweep.base, overrides)
+    check_data(
+        build_config(tree, source=with_options(f"{source}, its base", overrides)), space, source
+    )
     drawn = space.get("model.name")
     names = [decode(c) for c in drawn.choices] if isinstance(drawn, CategoricalDistribution) else []
     mistakes, on_data = {}, DataChecks(notes=False)  # the trials say the splits' notes
@@ -38,7 +43,8 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
         model_tree = copy.deepcopy(tree)
         if name is not None:
             apply_values(model_tree, {"model.name": name})
-        mistake = on_data.mistake(build_config(model_tree, source=f"{source}, its base"))
+        base = with_options(f"{source}, its base", overrides)
+        mistake = on_data.mistake(build_config(model_tree, source=base))
         if mistake and not any(key in mistake for key in space if key != "model.name"):
             mistakes[name] = mistake
     if not mistakes:
@@ -53,6 +59,43 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
         for name, mistake in mistakes.items()
     ]
     return replace(sweep, notes=sweep.notes + tuple(notes))
+
+
+def check_data(cfg: Config, space: dict[str, BaseDistribution], source: str) -> None:
+    """The base's data read once (downloaded, as its first trial would): DataError naming ``source`` when it
+    cannot be had, so that no trial is started to fail on it; then :func:`_check_batch_sizes`."""
+    try:
+        splits = load_splits(cfg.data, cfg.train.seed, notes=False)
+    except DataError as e:
+        raise DataError(
+            f"Invalid sweep ({source}): its base's data cannot be read, so every trial would fail, and "
+            f"none was started:\n  {e}"
+        ) from None
+    if not any(key.startswith("data.") for key in space):  # else each trial's split is its own
+        _check_batch_sizes(space.get("train.batch_size"), len(splits.train), source)
+
+
+def _check_batch_sizes(drawn: BaseDistribution | None, n_train: int, source: str) -> None:
+    """ConfigError naming the space entry 'train.batch_size' when a value it draws is larger than the train
+    split: each trial would stop at once with no batch to train on (drop_last)."""
+    if drawn is None:
+        return
+    values = (
+        [decode(c) for c in drawn.choices] if isinstance(drawn, CategoricalDistribution) else []
+    )
+    too_big = [v for v in values if isinstance(v, int) and v > n_train]
+    if not values and getattr(drawn, "high", 0) > n_train:
+        too_big = [drawn.high]  # an int range: its high
+    if not too_big:
+        return
+    fix = "drop " + ", ".join(map(str, too_big)) if values else f"give it high: {n_train} at most"
+    raise ConfigError(
+        f"Invalid sweep ({source}): space 'train.batch_size' draws {', '.join(map(str, too_big))}, "
+        f"larger than the base's train split ({n_train} samples): the trials that draw "
+        f"{'it' if len(too_big) == 1 else 'them'} would stop with no batch to train on (drop_last). Fix "
+        f"the space entry 'train.batch_size': {fix} (train.batch_size={n_train} at most), or give the "
+        f"base more data (a larger data.limit)."
+    )
 
 
 def _fix(mistake: str) -> str:

@@ -59,10 +59,12 @@ def _check_compatible(name: str, stored: dict, distributions: dict) -> None:
         )
 
 
-def check_same_base(study: optuna.Study, base: dict) -> None:
+def check_same_base(study: optuna.Study, base: dict, shared: bool = False) -> None:
     """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
-    with another base would rank trials trained on different data or budgets together: refuse. Where and how a
-    worker runs (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines."""
+    with another base would rank trials trained on different data or budgets together: refuse (``shared``:
+    the study is in a storage of the user's, by name, not in the sweep folder's study.db: another --out or
+    --overwrite would not start another). Where and how a worker runs (config.RESULT_NEUTRAL_KEYS:
+    data.root, train.device, ...) may differ between machines."""
     resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
     stored = study.user_attrs.get(attrs.BASE)
     if stored is None:
@@ -70,24 +72,40 @@ def check_same_base(study: optuna.Study, base: dict) -> None:
         return
     diff = config_differences(stored, resolved)
     if diff and all(d.startswith("train.select_metric") for d in diff):
-        raise UserError(_selected_before(study, stored))
+        raise UserError(_selected_before(study, stored, shared))
     if diff and _only_failed(study):
         raise UserError(
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
             f"{'; …' if len(diff) > 5 else ''}), and each of its trials failed: none finished. To start "
-            f"it over with this base, add --overwrite (Python: overwrite=True), which deletes the failed "
-            f"trials (a study in a --storage of yours: give the sweep a new name: in its file); or give "
-            f"another --out or --storage (Python: out=, storage=)."
+            + (
+                f"another study with this base: {_another_study(shared)}."
+                if shared
+                else "it over with this base, add --overwrite (Python: overwrite=True), which deletes the "
+                "failed trials; or give the sweep another name (the name: key of its file), another "
+                "--out or --storage (Python: out=, storage=)."
+            )
         )
     if diff:
         raise UserError(
             f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
             f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
             f"it with the same sweep file and --data/--epochs/--set options (Python: data=, epochs=, "
-            f"overrides= or section__key=), or start another study: give the sweep another name (the "
-            f"name: key of its file), another --out or --storage (Python: out=, storage=), or use "
-            f"--overwrite (Python: overwrite=True) to delete this one."
+            f"overrides= or section__key=), or start another study: {_another_study(shared)}."
         )
+
+
+def _another_study(shared: bool) -> str:
+    """How to start another study than the one joined: in a storage of the user's (``shared``) the study is
+    kept by its name, so a new name or another storage; else also another folder or --overwrite."""
+    if shared:
+        return (
+            "give the sweep another name (the name: key of its file; the --storage keeps each study by "
+            "its name, whatever the --out), or another --storage (Python: storage=)"
+        )
+    return (
+        "give the sweep another name (the name: key of its file), another --out or --storage (Python: "
+        "out=, storage=), or use --overwrite (Python: overwrite=True) to delete this one"
+    )
 
 
 def _only_failed(study: optuna.Study) -> bool:
@@ -96,7 +114,7 @@ def _only_failed(study: optuna.Study) -> bool:
     return bool(trials) and all(t.state == TrialState.FAIL for t in trials)
 
 
-def _selected_before(study: optuna.Study, stored: dict) -> str:
+def _selected_before(study: optuna.Study, stored: dict, shared: bool) -> str:
     """Why a study whose trials chose their best epoch by another metric (a vislab before trials were
     scored at their best by the sweep's metric, or another train.select_metric) is not joined, and the
     two ways on."""
@@ -106,6 +124,5 @@ def _selected_before(study: optuna.Study, stored: dict) -> str:
         f"vislab before each trial was scored at its best by the sweep's metric picks by {was}), so its "
         f"trials would not be comparable with these. To go on with it as it was: add --set "
         f"train.select_metric={was} (Python: train__select_metric={was!r}), or put it in the base of the "
-        f"sweep file; to start again scored by the metric: --overwrite (Python: overwrite=True), or "
-        f"another --out or --storage."
+        f"sweep file; to start again scored by the metric: {_another_study(shared)}."
     )

@@ -39,6 +39,7 @@ from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
     STORAGE_ERRORS,
+    default_storage,
     fail_dead_trials,
     open_storage,
     open_study,
@@ -49,6 +50,16 @@ from vislab.experiments.sweeps.study import (
 from vislab.experiments.sweeps.trials import best
 
 MAX_FAILURES_IN_A_ROW = 3
+
+
+class TooManyFailures(UserError):
+    """MAX_FAILURES_IN_A_ROW trials in a row failed: the worker stops (its stage's results written first)."""
+
+    def __init__(self, message: str, study: optuna.Study):
+        super().__init__(message)
+        self.study = study
+
+
 POLL_S = 2.0  # how often a worker waiting for other workers' trials asks the study again
 
 
@@ -82,9 +93,9 @@ def run_stage(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     study = join_study(sweep, open_storage(storage_url))
-    (out / "trials").mkdir(parents=True, exist_ok=True)
     base = base_tree(sweep.base, overrides, f"sweep '{sweep.name}' base")
-    check_same_base(study, base)
+    check_same_base(study, base, shared=storage_url != default_storage(out))
+    (out / "trials").mkdir(parents=True, exist_ok=True)
     made = made if made is not None else made_from(sweep, overrides)
     write_sweep_info(out, replace(sweep, base=base), study, storage_url, made)  # as its trials run
     fail_dead_trials(study, log)
@@ -168,9 +179,10 @@ def _work(
         objective.surplus = False
         failures = 0 if objective.last_error is None else failures + 1
         if failures >= MAX_FAILURES_IN_A_ROW:
-            raise UserError(
+            raise TooManyFailures(
                 f"{failures} trials in a row failed; stopping this worker. "
-                f"Last error: {objective.last_error}"
+                f"Last error: {objective.last_error}",
+                study,
             )
 
 
@@ -242,21 +254,35 @@ def run_sweep(
     # read before a stage rewrites the sweep.json it may come from (run from DIR/sweep.yaml)
     made = made_from(sweep, overrides)
     with storage_errors(storage_url):
-        study = run_stage(
-            sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made,
-            settle=bool(narrow),
-        )  # fmt: skip
-        finish(out, study, log, on_results)
+        study = _finished(out, log, on_results, lambda: run_stage(
+            sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made, settle=bool(narrow),
+        ))  # fmt: skip
         _refuse_all_failed(study, out)
         if narrow and _first_stage_done(study, log):
             second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
             n2 = _n_trials(second, narrow_trials or n, log)
             second = _ran(second, n2)
-            study2 = run_stage(
+            _finished(out / "narrow", log, on_results, lambda: run_stage(
                 second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
                 option="--narrow-trials", made=made,
-            )  # fmt: skip
-            finish(out / "narrow", study2, log, on_results)
+            ))  # fmt: skip
+    return study
+
+
+def _finished(
+    out: Path,
+    log: Callable[[str], None],
+    on_results: ResultsHook | None,
+    stage: Callable[[], optuna.Study],
+) -> optuna.Study:
+    """Run ``stage`` and write its results in ``out`` (:func:`finish`): also when its worker stops after
+    too many failed trials in a row, whose errors trials.csv then shows."""
+    try:
+        study = stage()
+    except TooManyFailures as e:
+        finish(out, e.study, log, on_results)
+        raise
+    finish(out, study, log, on_results)
     return study
 
 

@@ -1,17 +1,38 @@
 """The sampler and pruner a sweep names (``sampler:``, ``pruner:``: a name, or ``{name: ..., option: value}``
-whose options go to the Optuna class), and the Optuna warnings vislab causes knowingly."""
+whose options go to the Optuna class), checked when the sweep file is read (:func:`check_options`), and the
+Optuna warnings vislab causes knowingly."""
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.distributions import BaseDistribution
 
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.space import grid_of
-from vislab.experiments.sweeps.spec import PRUNERS, SAMPLERS, Sweep
+
+if TYPE_CHECKING:
+    from vislab.experiments.sweeps.spec import Sweep
+
+SAMPLERS = ("random", "grid", "tpe")
+PRUNERS = ("none", "median", "halving", "hyperband")
+_PRUNER_CLASSES = {
+    "none": optuna.pruners.NopPruner,
+    "median": optuna.pruners.MedianPruner,
+    "halving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+}
+_SAMPLER_CLASSES = {
+    "random": optuna.samplers.RandomSampler,
+    "grid": optuna.samplers.GridSampler,
+    "tpe": optuna.samplers.TPESampler,
+}
 
 # Optuna's ExperimentalWarnings for what vislab uses on purpose: heartbeats and re-queuing stale trials
 # (RDBStorage's heartbeat_interval, Retry*TrialCallback) and TPE's constant_liar (experimental before 4.0).
@@ -33,38 +54,123 @@ def known_optuna_warnings() -> Iterator[None]:
         yield
 
 
+def _name_and_options(value: Any, default: str) -> tuple[str, dict]:
+    """A ``sampler:``/``pruner:`` value (a name, a mapping, or None: ``default``) → its name and options."""
+    opts = {"name": value or default} if not isinstance(value, dict) else dict(value)
+    return opts.pop("name", default), opts
+
+
+def _sampler_maker(
+    name: str, distributions: dict[str, BaseDistribution], seed: int | None
+) -> Callable[..., optuna.samplers.BaseSampler]:
+    """A function of the sampler's options that makes sampler ``name`` (TPE with constant_liar: workers in
+    parallel spread out)."""
+    if name == "grid":
+        return lambda **o: optuna.samplers.GridSampler(grid_of(distributions), seed=seed, **o)
+    if name == "tpe":
+        return lambda **o: optuna.samplers.TPESampler(seed=seed, **{"constant_liar": True, **o})
+    return lambda **o: _SAMPLER_CLASSES[name](seed=seed, **o)
+
+
 def build_sampler(sweep: Sweep, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sweep's sampler (TPE by default, with constant_liar: workers in parallel spread out)."""
-    opts = sweep.sampler or "tpe"
-    opts = {"name": opts} if isinstance(opts, str) else dict(opts)
-    name = opts.pop("name", "tpe")
-    try:
-        if name == "random":
-            return optuna.samplers.RandomSampler(seed=seed, **opts)
-        if name == "grid":
-            return optuna.samplers.GridSampler(grid_of(sweep.distributions), seed=seed, **opts)
-        if name == "tpe":
-            with known_optuna_warnings():
-                return optuna.samplers.TPESampler(seed=seed, **{"constant_liar": True, **opts})
-    except TypeError as e:
-        raise ConfigError(f"sampler '{name}': {e}") from None
-    raise ConfigError(f"sampler '{name}' is not one of {', '.join(SAMPLERS)}.")
+    """The sweep's sampler (TPE by default); its options were checked by :func:`check_options`."""
+    name, opts = _name_and_options(sweep.sampler, "tpe")
+    if name not in _SAMPLER_CLASSES:
+        raise ConfigError(f"sampler '{name}' is not one of {', '.join(SAMPLERS)}.")
+    with known_optuna_warnings():
+        return _sampler_maker(name, sweep.distributions, seed)(**opts)
 
 
 def build_pruner(sweep: Sweep) -> optuna.pruners.BasePruner:
-    """The sweep's pruner (none by default)."""
-    opts = sweep.pruner or "none"
-    opts = {"name": opts} if isinstance(opts, str) else dict(opts)
-    name = opts.pop("name", "none")
-    classes = {
-        "none": optuna.pruners.NopPruner,
-        "median": optuna.pruners.MedianPruner,
-        "halving": optuna.pruners.SuccessiveHalvingPruner,
-        "hyperband": optuna.pruners.HyperbandPruner,
-    }
-    if name not in classes:
+    """The sweep's pruner (none by default); its options were checked by :func:`check_options`."""
+    name, opts = _name_and_options(sweep.pruner, "none")
+    if name not in _PRUNER_CLASSES:
         raise ConfigError(f"pruner '{name}' is not one of {', '.join(PRUNERS)}.")
+    return _PRUNER_CLASSES[name](**opts)
+
+
+def check_options(
+    sampler: Any, pruner: Any, distributions: dict[str, BaseDistribution], source: str
+) -> None:
+    """ConfigError naming ``source`` (the sweep file) and the key (``pruner.n_warmup_steps``) when an
+    option of the sampler or pruner is not one of its Optuna class, or a value it refuses: the sweep is
+    refused before anything is made, not at its first trial."""
+    name, opts = _name_and_options(sampler, "tpe")
+    _check(
+        "sampler", name, opts, _SAMPLER_CLASSES[name],
+        _sampler_maker(name, distributions, None), source,
+    )  # fmt: skip
+    name, opts = _name_and_options(pruner, "none")
+    _check("pruner", name, opts, _PRUNER_CLASSES[name], _pruner_checked(name), source)
+
+
+def _pruner_checked(name: str) -> Callable[..., Any]:
+    """A function of the pruner's options that makes it as Optuna checks them: HyperbandPruner checks its
+    reduction_factor only at its first trial, through the SuccessiveHalvingPruners of its brackets."""
+    if name != "hyperband":
+        return _PRUNER_CLASSES[name]
+
+    def hyperband(**opts: Any) -> Any:
+        rf = opts.get("reduction_factor", 3)
+        optuna.pruners.SuccessiveHalvingPruner(reduction_factor=rf)
+        return optuna.pruners.HyperbandPruner(**opts)
+
+    return hyperband
+
+
+def _check(
+    key: str, name: str, opts: dict, cls: type, make: Callable[..., Any], source: str
+) -> None:
+    """:func:`check_options` for one of the two: unknown options first (with did-you-mean), then all of
+    them together; where Optuna refuses them, the option it refuses alone is named (else all of them)."""
+    accepted = [
+        p for p in inspect.signature(cls).parameters if p not in ("self", "seed", "search_space")
+    ]
+    listed = f"{key} '{name}' (Optuna's {cls.__name__}): {', '.join(accepted) or 'none'}"
+    for option in opts:
+        if option not in accepted:
+            near = difflib.get_close_matches(option, accepted, n=1)
+            hint = f" Did you mean '{key}.{near[0]}'?" if near else ""
+            raise ConfigError(
+                f"Invalid sweep ({source}):\n  unknown sweep key '{key}.{option}'.{hint} Valid keys for "
+                f"{listed}."
+            )
+    error = _refusal(make, opts)
+    if error is None:
+        return
+    alone = [(o, v, e) for o, v in opts.items() if (e := _refusal(make, {o: v})) is not None]
+    option, value, error = alone[0] if alone else (None, None, error)  # the culprit, where one is
+    where = f"value '{key}.{option}' = {value!r}" if option else f"{key} '{name}' with {opts}"
+    raise ConfigError(
+        f"Invalid sweep ({source}):\n  sweep {where} is invalid: Optuna's {cls.__name__} refuses it "
+        f"({str(error).rstrip('.')}). Fix it in the sweep's '{key}:' (valid keys for {listed}; "
+        f"Optuna's documentation of {cls.__name__} says their values)."
+    )
+
+
+def _refusal(make: Callable[..., Any], opts: dict) -> Exception | None:
+    """What ``make(**opts)`` raises (Optuna's TypeError or ValueError for an option), or None."""
     try:
-        return classes[name](**opts)
-    except TypeError as e:
-        raise ConfigError(f"pruner '{name}': {e}") from None
+        with known_optuna_warnings():
+            make(**opts)
+    except (TypeError, ValueError) as e:
+        return e
+    return None
+
+
+def pruner_notes(pruner: Any, epochs: int | None) -> list[str]:
+    """A note when the pruner can never act on trials of ``epochs`` epochs (None: the space draws them): a
+    trial is pruned at the earliest at the step (epoch) of its warm-up or first rung, never at its last."""
+    name, opts = _name_and_options(pruner, "none")
+    if epochs is None or name == "none":
+        return []
+    key = "n_warmup_steps" if name == "median" else "min_resource"
+    first = opts.get(key, 0 if name == "median" else "auto")
+    if not isinstance(first, int) or max(first, 1) < epochs:
+        return []
+    fix = f"a {key} below {epochs}, or" if epochs > 1 else ""
+    return [
+        f"pruner '{name}' never prunes: its first chance is epoch {max(first, 1)} ({key}: {first}), "
+        f"but a trial trains {epochs} epoch{'s' if epochs != 1 else ''} (train.epochs) and is never "
+        f"pruned at its last: give it {fix} more epochs"
+    ]

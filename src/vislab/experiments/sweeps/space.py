@@ -138,7 +138,9 @@ def list_notes(base: dict, distributions: dict[str, BaseDistribution]) -> list[s
     return notes
 
 
-def check_values(base: dict, distributions: dict[str, BaseDistribution], source: str) -> None:
+def check_values(
+    base: dict, distributions: dict[str, BaseDistribution], source: str, base_source: str = ""
+) -> None:
     """Build a config from a valid base (with the command line's overrides) and each value a trial can draw
     at the edges of the space: every categorical choice, the low and high of each range and, of a float
     range, a fractional value (an int config key needs ``type: int``); a value of a model option is checked
@@ -146,10 +148,11 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
     the message: a bad value is refused before any trial, not in the trial that draws it. Space keys that
     overlap (``model.hidden`` and ``model.hidden.0``) are refused; the first values also name a data
     source and (the model not swept) model options that exist. The base's own model options are checked
-    first, the file named as the base's mistake (not a space entry's)."""
+    first, named as the base's mistake (``base_source``, default "``source``, its base"; the command
+    line's options named where they were applied), not a space entry's."""
     _check_no_overlap(distributions, source)
     if "model.name" not in distributions:
-        _check_base_options(base, distributions, source)
+        _check_base_options(base, distributions, base_source or f"{source}, its base")
     # list items (model.widths.1) are set together: the other items at their first value
     items = {key: _probes(d)[0] for key, d in distributions.items() if _is_item(key)}
     for key, d in distributions.items():
@@ -168,14 +171,14 @@ def check_values(base: dict, distributions: dict[str, BaseDistribution], source:
 def _check_base_options(
     base: dict, distributions: dict[str, BaseDistribution], source: str
 ) -> None:
-    """ConfigError naming ``source``'s base for a model option it sets that its model does not take, or a
-    value out of range; an option the space draws is left to the space's check."""
-    cfg = build_config(copy.deepcopy(base), source=f"{source}, its base")
+    """ConfigError naming ``source`` (the base) for a model option it sets that its model does not take,
+    or a value out of range; an option the space draws is left to the space's check."""
+    cfg = build_config(copy.deepcopy(base), source=source)
     drawn = {
         key.split(".")[1] for key in distributions if key.startswith("model.") and not _is_item(key)
     }
     given = {k: v for k, v in cfg.model.kwargs().items() if k not in drawn}
-    check_model_options(cfg.model.name, given, source=f"{source}, its base")
+    check_model_options(cfg.model.name, given, source=source)
 
 
 def _check_no_overlap(distributions: dict[str, BaseDistribution], source: str) -> None:

@@ -45,12 +45,11 @@ from vislab.config import (
     validate,
 )
 from vislab.errors import ConfigError
+from vislab.experiments.sweeps.samplers import PRUNERS, SAMPLERS, check_options, pruner_notes
 from vislab.experiments.sweeps.space import check_values, encode, list_notes, space_yaml
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
-SAMPLERS = ("random", "grid", "tpe")
-PRUNERS = ("none", "median", "halving", "hyperband")
 SWEEP_DIR = Path(__file__).parent / "builtin"
 DEFAULT_CURVES = (
     30  # a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
@@ -190,8 +189,14 @@ def base_tree(base: dict, overrides: list[str] | tuple, source: str) -> dict:
     """A sweep's base config with the command line's overrides (``--data``/``--epochs``/``--set``) applied:
     what each trial's suggested values go on top of. ConfigError naming ``source`` if that is no config."""
     tree = with_overrides(base, overrides)
-    build_config(tree, source=source + (" with the command line's options" if overrides else ""))
+    build_config(tree, source=with_options(source, overrides))
     return tree
+
+
+def with_options(source: str, overrides: list[str] | tuple) -> str:
+    """``source`` (a sweep's base) named with the command line's options (``--data``/``--epochs``/
+    ``--set``) where there are some: a mistake may be theirs."""
+    return source + (" with the command line's options" if overrides else "")
 
 
 def with_overrides(base: dict, overrides: list[str] | tuple) -> dict:
@@ -218,16 +223,20 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     :func:`vislab.sweep`, and the key path of each mistake."""
     p, source = Path(path), source or str(path)
     notes: list[str] = []
-    if is_wandb_sweep(tree):
+    wandb = is_wandb_sweep(tree)
+    if wandb:
         tree, notes = from_wandb(tree, source)
     spec = validate(SweepSpec, tree, source, kind="sweep")
+    _check_direction(spec, source, wandb)
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
     base = read_base(spec.base, p)
     distributions = {key: param.distribution() for key, param in spec.space.items()}
+    check_options(spec.sampler, spec.pruner, distributions, source)
     _refuse_swept_overrides(overrides, distributions, source)
     tree = base_tree(base, overrides, f"{source}, its base")
-    check_values(tree, distributions, source)
+    check_values(tree, distributions, source, with_options(f"{source}, its base", overrides))
     notes += list_notes(tree, distributions)
+    notes += pruner_notes(spec.pruner, _epochs(tree, distributions))
     return Sweep(
         name=spec.name or p.stem,
         path=p,
@@ -245,6 +254,36 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
         notes=tuple(notes),
         recorded=given + tuple(k for k in _RESOLVED if k not in given),
     )
+
+
+def _check_direction(spec: SweepSpec, source: str, wandb: bool) -> None:
+    """ConfigError when the sweep's direction contradicts its metric (a loss is minimized, an accuracy
+    maximized): its study would call the worst trial the best, while each trial keeps its best.pt by the
+    metric's own sense."""
+    if spec.direction is None:
+        return
+    sense = "minimize" if spec.metric.endswith("loss") else "maximize"
+    if spec.direction == sense:
+        return
+    key = "metric.goal" if wandb else "direction"
+    why = "a loss" if sense == "minimize" else "an accuracy"
+    other = (
+        " (without goal:, W&B's default is minimize)"
+        if wandb
+        else ", or drop direction: (a metric's own sense is the default)"
+    )
+    raise ConfigError(
+        f"Invalid sweep ({source}):\n  sweep value '{key}' = {spec.direction!r} is invalid: "
+        f"{spec.metric} is {why}, so the best trial is the one that {sense}s it, as each trial keeps "
+        f"its best.pt by it. Fix: set {key}: {sense} in the sweep file{other}."
+    )
+
+
+def _epochs(tree: dict, distributions: dict[str, BaseDistribution]) -> int | None:
+    """The epochs of each trial (None: the space draws them)."""
+    if "train.epochs" in distributions:
+        return None
+    return build_config(tree, source="sweep base").train.epochs
 
 
 def _refuse_swept_overrides(

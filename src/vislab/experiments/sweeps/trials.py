@@ -7,6 +7,7 @@ import csv
 import io
 import warnings
 from collections import Counter
+from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -117,6 +118,25 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
         rows=rows,
         title=f"study {study.study_name}: best {len(rows)} by {metric} ({study.direction.name.lower()}); "
         + ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS if w in counts),
+    )
+
+
+def retrain_line(study: optuna.Study, out: Path | None = None) -> str | None:
+    """Where the best complete trial's run is (its recorded run folder, else ``out/trials/<n>``) and the
+    command that trains its config again (None: no complete trial)."""
+    top = best(study, 1)
+    if not top:
+        return None
+    t = top[0]
+    recorded = t.user_attrs.get(RUN_DIR)
+    run = Path(recorded) if recorded else Path(out or ".") / "trials" / str(t.number)
+    if run.is_absolute() and run.is_relative_to(Path.cwd()):
+        run = run.relative_to(Path.cwd())
+    config = run / "config.yaml"
+    return (
+        f"best trial: {t.number} ({run}); to train its config again: vislab train --config {config} "
+        f"--out NEW (Python: vislab.train('{config}', out='NEW'); study.best_trial.user_attrs"
+        f"['{RUN_DIR}'] is its folder)"
     )
 
 
