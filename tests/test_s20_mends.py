@@ -154,3 +154,14 @@ def test_a_run_of_a_torch_dataset_is_evaluated_again_once_the_dataset_is_registe
     assert vislab.register_arrays(_Pairs(), name=name) == f"memory:{name}"
     acc = vislab.load_run(tmp_path / "run").evaluate()["acc"]
     assert acc == pytest.approx(run.summary["test_acc"])
+
+
+def test_a_circles_run_is_started_over_by_overwrite(tmp_path, capsys):
+    """Before: its checkpoints/boundary_epochs.npz (the boundary at each evaluation) was not counted as
+    vislab's file: `vislab train --overwrite` refused every circles run, the mlp-basics suite's too."""
+    sets = ("--set", "data.name=circles", "--set", "data.n_samples=120", "--set", "model.name=mlp")
+    sets += ("--set", "model.hidden=[4]", "--set", "train.epochs=1", "--quiet")
+    assert cli(capsys, "train", *sets, "--out", tmp_path / "c")[0] == 0
+    assert (tmp_path / "c" / "checkpoints" / "boundary_epochs.npz").is_file()
+    code, text = cli(capsys, "train", *sets, "--out", tmp_path / "c", "--overwrite")
+    assert code == 0, text

@@ -83,8 +83,12 @@ REPORT_FIGURES = _holding(_FIGURE_NAMES | {"curves_*.png": _file, "sweep_*.png":
 # the names of explain/ and export/ are explain.Explanation.file_name's and export.FORMATS' (with the
 # spec .json beside)
 # eval of RUN/checkpoints/<name>.pt wrote its figures beside it before it wrote them to RUN/figures/
+# checkpoints/: the run's .pt files and a 2-D run's boundary record (training.boundary_epochs.BOUNDARY_FILE);
+# eval of a checkpoint file writes its figures and tables beside it
 CHECKPOINTS = _holding(
-    dict.fromkeys(("*.pt", "confusion_*.png", "mistakes_*.png", "mistakes_*.csv"), _file) | _TEMP
+    dict.fromkeys(("*.pt", "boundary_epochs.npz", "confusion_*.png", "confusion_*.csv"), _file)
+    | dict.fromkeys(("mistakes_*.png", "mistakes_*.csv", "per_class_*.csv"), _file)
+    | _TEMP
 )
 EXPLAIN = _holding({f"*_{m}.png": _file for m in ("rollout", "gradcam", "saliency")}
                    | {"*_attention_block*.png": _file, **_TEMP})  # fmt: skip
