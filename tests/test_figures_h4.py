@@ -29,6 +29,7 @@ from vislab.report.figure_set import FigureSet
 from vislab.report.sections import curve_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.rundir import RunDir
+from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 CLASSES = ("ankle_boot_long", "T-shirt & top", "$price_tag")  # ~15 characters, as a folder's names
@@ -232,7 +233,7 @@ def test_a_run_has_its_curves_png_colour_in_its_step_losses_figure(tmp_path):
     with captured_figures() as drawn:
         figs = FigureSet(tmp_path / "figures", [])
         curve_figures(figs, histories, {})
-        tracking_figures(figs, "second", runs["second"], None, {})
+        tracking_figures(figs, "second", runs["second"], None, RunSummary())
     curves, steps = drawn
 
     def colour(fig, label):

@@ -18,8 +18,8 @@ from conftest import TINY_DIGITS, cli, one_line
 from figures_skipped import skip_report_figures
 from vislab.training.checkpoint import pick_checkpoint
 
-# chance level from its first epoch on (the learning rate is far too high): no later epoch beats epoch 1
-STUCK = dict(TINY_DIGITS, train__epochs=2, optim__lr=0.5)
+# a learning rate too high: its second epoch scores a lower val_pacc than its first (0.35 against 0.375)
+STUCK = dict(TINY_DIGITS, train__epochs=2, optim__lr=0.1)
 
 
 @pytest.fixture(scope="module")

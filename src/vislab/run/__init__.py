@@ -215,9 +215,10 @@ class Run:
         **data_settings: Any,
     ) -> dict:
         """Score a checkpoint on a split of its data: acc, pacc (the mean of the classes' recalls), auc (macro
-        one-vs-rest), n, per-class accuracy (recall) and, as ``vislab eval`` writes them, the tables: under
-        "table" per_class_<split>.csv as a DataFrame (class, n, correct, recall, precision, f1), under
-        "confusion" confusion_<split>.csv (the counts, index the true class, columns the predicted).
+        one-vs-rest), n, per-class accuracy (recall) and, as ``vislab eval`` writes them, the tables, plain
+        values (the dict stays JSON-able and comparable): under "table" per_class_<split>.csv's rows (class,
+        n, correct, recall, precision, f1; ``pd.DataFrame(scores["table"])``), under "confusion" the
+        counts, a row per true class in class order (confusion_<split>.csv).
         ``data_settings`` (``data__root="other/"``, ``train__eval_batch_size=256``) change the data as
         ``vislab eval --set`` does: another copy or version of the dataset, scored with the run's own
         normalisation; the model's options cannot change. ``split="all"``: every sample of the data
@@ -232,29 +233,23 @@ class Run:
         >>> run.evaluate("val")["acc"]; run.evaluate(checkpoint="last")["acc"]
         >>> run.evaluate(data__root="data/mnist-c")["acc"]
         >>> run.evaluate("all", data__root="new-photos/")["n"]  # every image of the folder
-        >>> run.evaluate("val")["table"].sort_values("f1")  # the weakest classes first
+        >>> pd.DataFrame(run.evaluate("val")["table"]).sort_values("f1")  # the weakest classes first
         """
-        import pandas as pd  # on use (see the imports)
-
-        from vislab.predict import score_checkpoint
+        from vislab.predict import score_checkpoint  # on use (see the imports)
         from vislab.training.metrics import per_class_table
 
         path = pick_checkpoint(self.path, checkpoint).loader_target()
         sets = assignments(data_settings)
         m, names = score_checkpoint(path, split, sets, trust_code, "Run.evaluate arguments")
-        fields, rows = per_class_table(m.confusion, names)
+        _, rows = per_class_table(m.confusion, names)
         return {
             "acc": m.acc,
             "pacc": m.pacc,
             "auc": m.auc,
             "n": m.n,
             "per_class": dict(zip(names, m.per_class)),
-            "table": pd.DataFrame(rows, columns=fields),
-            "confusion": pd.DataFrame(
-                m.confusion.astype(int),
-                index=pd.Index(names, name="true"),
-                columns=pd.Index(names, name="predicted"),
-            ),
+            "table": rows,
+            "confusion": m.confusion.astype(int).tolist(),
         }
 
     @checked

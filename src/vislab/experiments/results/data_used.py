@@ -19,6 +19,7 @@ from vislab.experiments.results.told_splits import (
     by_config,
     differ,
     same_samples,
+    samples_vary,
     split_or_none,
 )
 from vislab.experiments.results.told_splits import told as told_of
@@ -338,7 +339,8 @@ def _by_test_set(
 
     for row in sorted(one, key=[*order, *one].index):
         data, test, first = one[row]
-        same = (g for d, t, g in groups if d == data and _same_test(t, (test, first), split))
+        told = samples_vary(data)  # its samples drawn by settings the predictions do not tell
+        same = (g for d, t, g in groups if d == data and _same_test(t, (test, first), split, told))
         if (group := next(same, None)) is not None:
             group.append(row)
         else:
@@ -347,15 +349,21 @@ def _by_test_set(
 
 
 def _same_test(
-    a: tuple[Test, str], b: tuple[Test, str], split: Callable[[Test, str], dict | None]
+    a: tuple[Test, str],
+    b: tuple[Test, str],
+    split: Callable[[Test, str], dict | None],
+    samples: bool = True,
 ) -> bool:
     """Whether two test sets (each with its run) are one: by their saved predictions where both have
     them (:func:`own_test_sets`) and the settings that change the samples themselves, which those do
     not tell (``told_splits.same_samples``: data.noise), else by the split settings of their runs'
-    configs (none: not one); ``split``: a test set's split settings (``told_splits.split_or_none``)."""
+    configs (none: not one); ``split``: a test set's split settings (``told_splits.split_or_none``);
+    ``samples`` False: data whose samples no setting changes (not ``told_splits.samples_vary``), whose
+    configs are not read for them."""
     (x, run_x), (y, run_y) = a, b
     if isinstance(x, SavedPredictions) and isinstance(y, SavedPredictions):
-        return not own_test_sets([x, y]) and same_samples(split(x, run_x), split(y, run_y))
+        same = not own_test_sets([x, y])
+        return same and (not samples or same_samples(split(x, run_x), split(y, run_y)))
     mine, theirs = split(x, run_x), split(y, run_y)
     return mine is not None and mine == theirs
 

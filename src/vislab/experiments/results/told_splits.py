@@ -90,6 +90,12 @@ def by_config(
     return out
 
 
+def samples_vary(data: str | None) -> bool:
+    """Whether data ``data`` (a data.name) has samples that :data:`SAMPLE_KEYS` change: circles' points,
+    CIFAR-100's labels, a torchvision dataset's options; for any other, its runs' configs are not read."""
+    return data in ("circles", "cifar100") or str(data).startswith("torchvision:")
+
+
 def same_samples(mine: dict | None, theirs: dict | None) -> bool:
     """Whether two runs' split settings (:func:`split_or_none`; None: not read, nothing told) draw the
     same samples by :data:`SAMPLE_KEYS`, where their saved test predictions name the same ones."""
