@@ -28,7 +28,7 @@ from vislab.experiments.suites.spec import load_suite
 from vislab.paper_folder.tables import parts
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.history import EpochRow
-from vislab.training.plateau import reference
+from vislab.training.plateau import improves
 
 
 def rows_of(run: Path) -> list[dict]:
@@ -89,14 +89,23 @@ def test_the_patience_counts_from_the_last_evaluation_that_improved_by_more_than
         EpochRow(e, 0.0, 0.0, None, 0.0, val_pacc=v)
         for e, v in [(0, 0.9), (1, 0.5), (2, 0.55), (3, 0.59), (4, 0.7)]
     ]
-    assert reference(rows[:1], "val_pacc", 0.1) is None
-    assert reference(rows[:4], "val_pacc", 0.1) == 0.5  # 0.55 and 0.59 beat 0.5 by less than 0.1
-    assert reference(rows, "val_pacc", 0.1) == 0.7
-    assert reference(rows[:4], "val_pacc", 0.0) == 0.59
+
+    def beats(value: float, history: list[EpochRow], delta: float) -> bool:
+        return improves(
+            EpochRow(5, 0.0, 0.0, None, 0.0, val_pacc=value), history, "val_pacc", delta
+        )
+
+    assert beats(0.0, rows[:1], 0.1)  # no evaluation yet: any counts
+    assert not beats(0.58, rows[:4], 0.1) and beats(0.65, rows[:4], 0.1)  # 0.55, 0.59: not by 0.1
+    assert not beats(0.75, rows, 0.1) and beats(0.85, rows, 0.1)  # 0.7 beat 0.5 by more than 0.1
+    assert not beats(0.59, rows[:4], 0.0) and beats(0.6, rows[:4], 0.0)
     losses = [
         EpochRow(e, 0.0, 0.0, None, 0.0, val_loss=v) for e, v in [(1, 1.0), (2, 0.95), (3, 0.8)]
     ]
-    assert reference(losses, "val_loss", 0.1) == 0.8
+    row = EpochRow(4, 0.0, 0.0, None, 0.0, val_loss=0.71)
+    assert not improves(row, losses, "val_loss", 0.1)  # 0.8 is the one to beat
+    row.val_loss = 0.65
+    assert improves(row, losses, "val_loss", 0.1)
 
 
 # ------------------------------------------------------------------- what a run does not read

@@ -42,7 +42,8 @@ def rare_predicted(run: vislab.Run) -> int:
 def test_balanced_weights_are_sklearns_on_the_train_split_and_the_loss_is_torchs_weighted_one():
     """balanced: n_train / (n_classes × count) of the train split the run trains on, as sklearn's
     compute_class_weight("balanced"); a training step's loss is F.cross_entropy(weight=) with the
-    smoothing, on class indices and on mixup's soft targets alike."""
+    smoothing on class indices, and on mixup's soft targets the same weighted mean (torch's own divides
+    those by N: the weights' scale would be a learning rate)."""
     cfg = tiny_config("train.class_weights=balanced", "train.label_smoothing=0.1", "data.limit=120")
     data, network = build_parts(cfg, CPU, Distributed())
     y_train = data.splits.train.y
@@ -56,6 +57,9 @@ def test_balanced_weights_are_sklearns_on_the_train_split_and_the_loss_is_torchs
         with torch.no_grad():
             logits = network.model(x)
         expected = F.cross_entropy(logits, target, weight=weight, label_smoothing=0.1)
+        if target.ndim == 2:  # Σ smoothed·w·(−log p) / Σ target·w, as torch's of one-hot rows
+            smoothed = target * 0.9 + 0.1 / 10
+            expected = -(smoothed * weight * logits.log_softmax(1)).sum() / (target * weight).sum()
         loss, _ = train_step(network, optim, x, target, lr=0.0)
         assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
         assert loss.item() != pytest.approx(

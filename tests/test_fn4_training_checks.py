@@ -6,6 +6,7 @@ exponent form."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import pytest
@@ -61,9 +62,10 @@ def test_scratch_divergence_advice_names_only_what_works(tmp_path, capsys):
     said = one_line(text)
     assert code == 0 and "the weights are blowing up" in said, text
     assert "grad_clip" not in said and "Lower optim.lr" in said, text
-    hint = "vislab lr-find --set model.impl=optim --set optim.name=sgd"
-    assert hint in said, text
-    code, text = cli(capsys, "lr-find", *_sets(*SCRATCH), *hint.split()[2:], "--steps", "10",
+    # the run's model, data and batch size named
+    hint = re.search(r"`vislab lr-find ([^`]*)`", said)
+    assert hint and "--set model.impl=optim --set optim.name=sgd" in hint[1], text
+    code, text = cli(capsys, "lr-find", *_sets(*SCRATCH), *hint[1].split(), "--steps", "10",
                      "--out", tmp_path / "lr.png")  # fmt: skip
     assert code == 0 and "suggested optim.lr" in text, text  # the hint works
 

@@ -238,7 +238,9 @@ class TrainConfig(Section):
     @field_validator("class_weights", mode="before")
     @classmethod
     def _class_weights(cls, value: Any) -> Any:
-        if value not in (None, "balanced") and not isinstance(value, (list, tuple)):
+        if not isinstance(value, str) and hasattr(value, "tolist"):  # numpy's or torch's array
+            value = value.tolist()  # e.g. sklearn's compute_class_weight: a list of floats
+        if not (value is None or value == "balanced" or isinstance(value, (list, tuple))):
             raise ValueError(
                 f"train.class_weights is balanced, a list of one weight per class or null, not "
                 f"{value!r}: --set train.class_weights=balanced / train__class_weights='balanced', or "

@@ -29,6 +29,7 @@ from vislab.errors import ConfigError, DataError, VislabError
 from vislab.models import model_kwargs
 from vislab.models.hooks import BoundHooks, ModelHooks
 from vislab.models.objects import is_users_code
+from vislab.training.class_weights import balanced_twice_note
 from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
 from vislab.words import and_list
@@ -82,7 +83,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     (``config_notes``), augmentations of feature vectors, colour jitter of grey images, a crop padding of
     more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores (and
     mlp-scratch's model.impl=optim at Adam beside its SGD levels),
-    test-time flips of a model never trained on mirrored images, and batch norm trained on too few batches."""
+    test-time flips of a model never trained on mirrored images, the class imbalance corrected twice
+    (``class_weights.balanced_twice_note``), and batch norm trained on too few batches."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
     if on and not data.spec.is_image:
@@ -103,6 +105,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
         notes.append(note)
     notes += _augment_notes(cfg, data.splits.sample_shape, network)
     if note := _two_averages_note(cfg, network):
+        notes.append(note)
+    if note := balanced_twice_note(cfg.train.sampler, cfg.train.class_weights, data.class_weights):
         notes.append(note)
     if note := _norm_steps_note(cfg, data, network):
         notes.append(note)

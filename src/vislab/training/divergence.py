@@ -9,6 +9,7 @@ import math
 import numpy as np
 import torch
 
+from vislab.config.build import setting
 from vislab.errors import TrainingDiverged
 from vislab.models.objects import is_users_forward
 from vislab.training.checkpoint import load_checkpoint
@@ -59,13 +60,34 @@ def _remedy(t: Training, also: str) -> str:
     name = t.record.model.name
     if name == SCRATCH:
         return (
-            f"Lower optim.lr (its manual_step steps by plain SGD at optim.lr: `vislab lr-find --set "
-            f"model.impl=optim --set optim.name=sgd` suggests one for the same SGD), {also}"
+            f"Lower optim.lr (its manual_step steps by plain SGD at optim.lr: {_scratch_lr_find(t)} "
+            f"suggests one for the same SGD), {also}"
         )
     return (
         f"Lower optim.lr (the one setting that the manual_step of model '{name}' reads) {also}; if it "
         f"happens at a low lr too, check the update its manual_step makes (its gradients, and their "
         f"scale: a mean over the batch) and its forward"
+    )
+
+
+def _scratch_lr_find(t: Training) -> str:
+    """The LR range test of this mlp-scratch run's network, data and batch size stepped by torch's SGD
+    (model.impl=optim, optim.name=sgd), as a command and a Python call, the run's other settings to be
+    added; the call alone for data given from Python (the command cannot reach it)."""
+    config = t.record.config or {}
+    data, batch = setting(config, "data.name"), setting(config, "train.batch_size")
+    arrays = str(data).startswith("memory:")
+    python = (
+        f"vislab.lr_find(model='{SCRATCH}', data={'...' if arrays else repr(data)}, "
+        f"train__batch_size={batch}, model__impl='optim', optim__name='sgd')"
+    )
+    if arrays:
+        return f"`{python}` with your data and your train call's other options"
+    sets = (f"model.name={SCRATCH}", f"data.name={data}", f"train.batch_size={batch}")
+    command = " ".join(f"--set {s}" for s in (*sets, "model.impl=optim", "optim.name=sgd"))
+    return (
+        f"`vislab lr-find {command}` with your train command's other --set options (Python: "
+        f"`{python}`)"
     )
 
 

@@ -169,7 +169,7 @@ def build_parts(
     check_params_to_train(network, cfg.model.name, cfg.train.freeze)
     loaders = _build_loaders(cfg, splits, spec, device, dist, network)
     own_loss = network.hooks.trained_by == "optimizer"  # not a fitted model's, a manual step's
-    weights = class_weights(cfg.train.class_weights, splits.train.y, splits.class_names, own_loss)
+    weights = class_weights(cfg.train.class_weights, splits, own_loss, cfg.data.limit)
     return RunData(splits, spec, *loaders, class_weights=weights), network
 
 

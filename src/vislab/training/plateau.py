@@ -1,5 +1,5 @@
 """Evaluations that do not improve: the test of "better" (``train.select_metric`` by ``train.min_delta``, from
-the value of the last evaluation that improved so: :func:`reference`), and ``schedule.name=plateau``, which
+the last evaluation that improved so: :func:`improves`), and ``schedule.name=plateau``, which
 cuts the learning rate after ``schedule.patience`` of them in a row. (best.pt follows the best value by any
 margin: ``min_delta`` only decides what counts for the patience.) A tie on val_acc or val_pacc — common on a
 small val set — goes to the lower val_loss, for best.pt and, at ``min_delta=0``, for the patience too.
@@ -41,9 +41,10 @@ def better(
 
 
 def improves(row: EpochRow, history: list[EpochRow], metric: str, min_delta: float) -> bool:
-    """Whether ``row`` (not in ``history`` yet) counts as an improvement for the patience: it beats
-    :func:`reference`'s evaluation by more than ``min_delta`` (at 0, a tie goes to the lower val_loss); True
-    before the first evaluation."""
+    """Whether ``row`` (not in ``history`` yet) counts as an improvement for the patience
+    (``train.early_stop``, ``schedule.patience``): it beats by more than ``min_delta`` the reference
+    evaluation (:func:`_reference_row`: at 0, a tie goes to the lower val_loss); True before the first
+    evaluation."""
     ref = _reference_row(history, metric, min_delta)
     if ref is None:
         return True
@@ -53,7 +54,12 @@ def improves(row: EpochRow, history: list[EpochRow], metric: str, min_delta: flo
 
 
 def _reference_row(history: list[EpochRow], metric: str, min_delta: float) -> EpochRow | None:
-    """The row :func:`reference` reads its value from."""
+    """The evaluation the next must beat by more than ``min_delta`` to count as an improvement: the first
+    one's, then each one's that beat it so — Lightning's EarlyStopping ``best_score``,
+    ReduceLROnPlateau's ``best``. At ``min_delta=0`` the best so far (of a tie, the lower val_loss's);
+    above, it can lag behind that, which best.pt follows. Read from the run's metrics rows (epoch 0,
+    before training, does not count), which ``last.pt`` keeps: a resumed run has it exactly. None
+    before the first evaluation."""
     ref = None
     for row in history:
         value = row.metric(metric)
@@ -64,18 +70,6 @@ def _reference_row(history: list[EpochRow], metric: str, min_delta: float) -> Ep
         ):
             ref = row
     return ref
-
-
-def reference(history: list[EpochRow], metric: str, min_delta: float) -> float | None:
-    """The value of ``metric`` the next evaluation must beat by more than ``min_delta`` to count as an
-    improvement for the patience (``train.early_stop``, ``schedule.patience``): the first evaluation's,
-    then each one's that beat it so — Lightning's EarlyStopping ``best_score``, ReduceLROnPlateau's
-    ``best``. At ``min_delta=0`` the best value so far (of a tie, the lower val_loss's); above, it can
-    lag behind that, which best.pt follows. Read from the run's metrics rows (epoch 0, before training,
-    does not count), which ``last.pt`` keeps: a resumed run has it exactly. None before the first
-    evaluation."""
-    ref = _reference_row(history, metric, min_delta)
-    return None if ref is None else ref.metric(metric)
 
 
 @dataclass(frozen=True)

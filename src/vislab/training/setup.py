@@ -98,7 +98,7 @@ def set_up(
         if resume is None and network.start is None:  # a model's first start only: last.pt holds it
             first_start_init(cfg.model.name, run, dist, network, data.train)
         network.net, network.graphs = forward_net(network.model, tc.compile, dist, log)
-    loop = resume.loop if resume else LoopState()
+    loop = _resumed_loop(resume) if resume else LoopState()
     # each count in the order the run's parts trained with it; a last.pt older than the record: unknown
     if (resume is None or loop.threads) and loop.threads[-1:] != [threads]:
         loop.threads.append(threads)
@@ -112,11 +112,22 @@ def set_up(
     steps = start_tracking(tc, network, device, dist, log, resume, optim.scaler is not None)
     loop.setup_s += time.perf_counter() - started
     return Training(
-        tc, run, dist, device, run_record(cfg, data, network, ckpt), data, network, optim, loop,
+        tc, run, dist, device, run_record(cfg, data, network, run, ckpt), data, network, optim, loop,
         list(resume.history) if resume else [], log, steps,
         (resume.rng, resume.cuda_rng) if resume else (None, None),
         Saved.of(loop) if resume else None,
     )  # fmt: skip
+
+
+def _resumed_loop(resume: Resume) -> LoopState:
+    """The loop state last.pt saved; from a last.pt older than ``best_loss``, its best epoch's val_loss
+    read from the history it keeps, so that a tie on an accuracy goes to the lower val_loss for best.pt
+    as it does for the patience (``plateau.better``)."""
+    loop = resume.loop
+    if loop.best_loss is None and loop.best_epoch is not None:
+        row = next((r for r in resume.history if r.epoch == loop.best_epoch), None)
+        loop.best_loss = row.val_loss if row is not None else None
+    return loop
 
 
 def _announce(
@@ -182,13 +193,27 @@ def start_tracking(
 
 
 def run_record(
-    cfg: Config, data: RunData, network: Network, ckpt: Checkpoint | None = None
+    cfg: Config, data: RunData, network: Network, run: RunDir, ckpt: Checkpoint | None = None
 ) -> RunRecord:
     """What every checkpoint of this run carries beside the weights (``ckpt``: the checkpoint a resume
-    started from, whose record of train.init_from it keeps)."""
+    started from, whose record of train.init_from it keeps: :func:`_kept_start`)."""
     names = list(data.splits.class_names)
     model_record = ModelRecord(cfg.model.name, cfg.model.kwargs(), names, network.code)
-    start = network.start.record() if network.start else ckpt.record.init_from if ckpt else None
+    start = network.start.record() if network.start else _kept_start(cfg, run, ckpt)
     return RunRecord(
         model_record, data.spec, cfg.to_dict(), __version__, data.splits.fingerprint, start
     )
+
+
+def _kept_start(cfg: Config, run: RunDir, ckpt: Checkpoint | None) -> dict | None:
+    """A resumed run's record of train.init_from (a resume loads the run's own weights, not the other
+    run's): its checkpoint's; from a checkpoint written before checkpoints kept it (older files), what
+    the run's summary.json says (``init.init_from``, read before it is written over); None for a run
+    started now, without train.init_from, or where neither says it (a summary.json deleted, or written
+    by a stop, which records no init)."""
+    if ckpt is None or ckpt.record.init_from is not None or not cfg.train.init_from:
+        return ckpt.record.init_from if ckpt else None
+    summary = run.read_summary()
+    init = summary.init if summary is not None and isinstance(summary.init, dict) else {}
+    first = init.get("init_from")
+    return first if isinstance(first, dict) else None

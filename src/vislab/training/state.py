@@ -35,8 +35,8 @@ class LoopState:
     global_step: int = 0  # steps since the start: the learning-rate schedule's clock
     best: float | None = None  # best value of train.select_metric so far
     best_epoch: int | None = None
-    # its val_loss, which breaks a tie on an accuracy (plateau.better); None in an older last.pt (a tie
-    # then keeps the earlier epoch)
+    # its val_loss, which breaks a tie on an accuracy (plateau.better); None in an older last.pt, whose
+    # resume reads it from its history (setup._resumed_loop)
     best_loss: float | None = None
     bad_evals: int = 0  # evaluations since the best one (train.early_stop)
     stopped_early: bool = False  # train.early_stop or a callback ended it: a resume trains no more
