@@ -90,9 +90,10 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'vislab' has no attribute '{name}'")
     # on use: ctypes and signal, which `import vislab` alone does not need
+    from vislab.errors import UserError
     from vislab.interrupts import import_whole  # a Ctrl-C in the import leaves no broken module
 
-    value = getattr(import_whole(module), name)
+    value = getattr(import_whole(module, UserError), name)
     globals()[name] = value
     return value
 

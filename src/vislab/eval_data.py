@@ -15,6 +15,7 @@ from vislab.config.files import read_yaml
 from vislab.data import load_splits
 from vislab.data.fingerprint import data_change
 from vislab.data.redrawn_notes import absent_note, redrawn_note
+from vislab.data.sources.memory_name import sets_left_out
 from vislab.data.types import OFFICIAL_SETS, ArraySet, Splits
 from vislab.errors import ConfigError, DataError, UserError
 from vislab.eval_checks import given_setting
@@ -72,10 +73,6 @@ def unlimited(config: dict, overrides: Sequence[str], source: str = "--set") -> 
     return tree
 
 
-#: where a run's data is, which ``vislab train --resume RUN --set data.root=NEW`` moves (config.yaml)
-_WHERE = ("root", "download")
-
-
 def data_where_now(run: Path | None, config: dict) -> dict:
     """A checkpoint's ``config`` with where its data is now: data.root and data.download as the run's
     config.yaml records them since a resume moved the data (a best.pt written before keeps the old
@@ -86,11 +83,12 @@ def data_where_now(run: Path | None, config: dict) -> dict:
     except UserError:
         return config
     data, now = config.get("data"), saved.get("data")
+    where = ("root", "download")  # what `vislab train --resume RUN --set data.root=NEW` moves
     if not (isinstance(data, dict) and isinstance(now, dict)):
         return config
-    if any(data.get(k) != now.get(k) for k in {*data, *now} - {*_WHERE, "device"}):
+    if any(data.get(k) != now.get(k) for k in {*data, *now} - {*where, "device"}):
         return config
-    return {**config, "data": {**data, **{k: now[k] for k in _WHERE if k in now}}}
+    return {**config, "data": {**data, **{k: now[k] for k in where if k in now}}}
 
 
 def eval_splits(
@@ -194,10 +192,12 @@ def data_note(
     train set (a part of it only), or of a dataset's copy as many by class as the run's but of other
     samples (:func:`_other_copy_note`); a split of the run's own data drawn otherwise, holding samples it
     trained or selected on (:func:`_redrawn_note`); a split with no sample of some classes, drawn
-    otherwise than at training (``redrawn_notes.absent_note``; training said those of its own draw)."""
+    otherwise than at training (``redrawn_notes.absent_note``; training said those of its own draw).
+    DataError first where arrays registered again lack a set the run was given (``sets_left_out``)."""
+    if not (other := _names_other_data(overrides)):
+        sets_left_out(data.name, record.data, splits.fingerprint, split)
     if split != "all" and (redrawn := _redrawn_note(record, splits, split, overrides)):
         return _joined(redrawn, absent_note(splits, data, split))
-    other = _names_other_data(overrides)
     if not other and split != "all":
         changed = _changed_note(target, record, splits, data, split)
         return _joined(

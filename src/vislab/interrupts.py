@@ -11,7 +11,8 @@ A process vislab starts to work for another (a ``--jobs`` process, a ``--nproc``
 when that parent dies (:func:`on_parent_death`), so that it stops, resumably, instead of training on alone.
 
 A Ctrl-C that stops the import of a module vislab loads on first use (:func:`import_whole`) leaves no
-half-imported package behind for the next call to trip on.
+half-imported package behind for the next call to trip on — or, where a package's C extensions had
+loaded (torch), says to restart the Python process, the only way on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib.machinery import ExtensionFileLoader
 from types import ModuleType
 from typing import Any
 
@@ -118,21 +120,50 @@ def term_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def import_whole(module: str) -> ModuleType:
+#: the packages whose import a Ctrl-C stopped after their C extensions had loaded (see import_whole)
+_cut_short: list[str] = []
+
+
+def import_whole(module: str, error: Callable[[str], Exception] = RuntimeError) -> ModuleType:
     """``importlib.import_module(module)``, leaving no broken module behind when it fails: a Ctrl-C in
     the first ``vislab.train`` of a notebook stops the imports it loads on use (yaml, pydantic ...)
     half-way, and Python then drops the package whose import stopped but keeps its submodules loaded so
     far — the next import of the package finds them without binding them to it ("partially initialized
     module 'yaml' has no attribute 'error'" in every later call). Those orphans, and any module the
-    failure left half-initialised, are dropped too, so the next call imports them afresh."""
+    failure left half-initialised, are dropped too, so the next call imports them afresh.
+
+    A package whose C extensions had loaded when a Ctrl-C stopped its import (torch's ``torch._C``) is
+    kept as it is: an extension is initialised once per process, and the next import of the package would
+    fail in it ("SystemError: ... bad call flags"). ``error`` (vislab's callers: UserError) then says to
+    restart the Python process — raised in place of the KeyboardInterrupt and by every later import."""
+    if _cut_short and module not in sys.modules:
+        raise error(_restart(_cut_short[0]))
     before = set(sys.modules)
     try:
         return importlib.import_module(module)
-    except BaseException:
-        for name in set(sys.modules) - before:
-            if _left_broken(name):
+    except BaseException as e:
+        broken = [name for name in set(sys.modules) - before if _left_broken(name)]
+        kept = _with_extensions(broken) if isinstance(e, KeyboardInterrupt) else set()
+        for name in broken:
+            if name.partition(".")[0] not in kept:
                 sys.modules.pop(name, None)
+        if kept:
+            _cut_short.extend(sorted(kept - set(_cut_short)))
+            raise error(_restart(sorted(kept)[0])) from None
         raise
+
+
+def _restart(package: str) -> str:
+    return f"the import of {package} was interrupted; restart the kernel (or the Python process)."
+
+
+def _with_extensions(names: list[str]) -> set[str]:
+    """The top-level packages of which ``names`` (modules a failed import left) hold a C extension."""
+    return {
+        name.partition(".")[0]
+        for name in names
+        if isinstance(getattr(sys.modules[name], "__loader__", None), ExtensionFileLoader)
+    }
 
 
 def _left_broken(name: str) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from vislab.errors import UserError
 from vislab.interrupts import import_whole
 
 # Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
@@ -103,12 +104,12 @@ def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
         try:
-            return import_whole(f"{__name__}.{name}")  # it becomes an attribute
+            return import_whole(f"{__name__}.{name}", UserError)  # it becomes an attribute
         except ModuleNotFoundError as e:
             if e.name != f"{__name__}.{name}":  # a module of vislab.api missing one of its own
                 raise
         raise AttributeError(f"module '{__name__}' has no attribute '{name}'", name=name, obj=_this)
-    value = getattr(import_whole(f"{__name__}.{home}"), name)
+    value = getattr(import_whole(f"{__name__}.{home}", UserError), name)
     globals()[name] = value
     return value
 

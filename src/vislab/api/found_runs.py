@@ -46,7 +46,7 @@ class Found:
     params: dict[str, dict[str, Any]] | None = None
 
 
-def find_runs(targets: Targets) -> Found:
+def find_runs(targets: Targets, verb: str = "compare") -> Found:
     """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
     summaries, named by ``results.folders`` (:func:`_runs_of`: with several targets, a folder's runs as
     ``<folder>/run``; names two runs share lengthened by the folders above them); a run given twice (a
@@ -56,14 +56,14 @@ def find_runs(targets: Targets) -> Found:
     path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
     seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds (``rows``:
     :func:`_seed_rows`), but not the seeds of a row whose configs differ in more than their seed
-    (:func:`_folder_rows`)."""
+    (:func:`_folder_rows`). ``verb``: what the caller does with them, as its errors say it."""
     from vislab.experiments.results.folders import keyed, unique_names  # on use (see the imports)
 
     given = keyed(_given(targets))
     paths = [p for _, p in given]
     if not paths:
         raise UserError(
-            "give a run folder, or a folder of runs (a suite's, a sweep's), to compare."
+            f"give a run folder, or a folder of runs (a suite's, a sweep's), to {verb}."
         )
     found = [_runs_of(p, key) for key, p in given]
     folders = unique_names(found)
@@ -73,8 +73,8 @@ def find_runs(targets: Targets) -> Found:
     if not summaries:
         listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
         raise UserError(
-            f"no finished run to compare in {', '.join(map(str, paths))}: {listed}. Finish a run "
-            f"first (resume it, or train it again), then compare."
+            f"no finished run to {verb} in {', '.join(map(str, paths))}: {listed}. Finish a run "
+            f"first (resume it, or train it again), then {verb}."
         )
     # a run's own folder holds no suite.json: the folder above it may (a suite's run given alone)
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]

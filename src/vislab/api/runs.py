@@ -285,7 +285,8 @@ def plot_curves(runs: Folders) -> Figure:
     as a report's curves.png draws them: a colour per run, solid = train, dashed = val, dotted = tracked
     test (``vislab.plotting.runs.curves_figure``). ``runs`` as :func:`compare` takes them — run folders
     (or :class:`Run`), folders of runs, a mapping naming each — and named so; every run found that
-    trained an epoch is drawn, finished or not. Returns the Figure (``fig.savefig("curves.png")``).
+    trained an epoch is drawn, finished or not (a model fitted once, svm, as one point, as curves.png draws
+    it). Returns the Figure (``fig.savefig("curves.png")``).
 
     >>> vislab.plot_curves(["runs/lr0.1", "runs/lr0.01", run])   # or a folder of them: "runs/lr-study"
     """
@@ -293,10 +294,10 @@ def plot_curves(runs: Folders) -> Figure:
     from vislab.api.found_runs import find_runs
     from vislab.plotting.runs import curves_figure
 
-    found = find_runs(_run_folders(runs))
+    found = find_runs(_run_folders(runs), "plot")
     histories = {name: RunDir(folder).read_metrics() for name, folder in found.folders.items()}
     trained = {n: rows for n, rows in histories.items() if any("train_loss" in r for r in rows)}
-    if not trained:  # find_runs found a finished run: one without epochs (a fitted model: svm)
+    if not trained:  # finished runs whose rows hold no train_loss (an early vislab's fitted model)
         raise UserError(
             f"no run of {', '.join(found.folders)} trained epochs (their metrics.jsonl hold no "
             f"train_loss): nothing to plot. vislab.compare gives their scores."

@@ -75,11 +75,11 @@ def _seeded_suite(
     """The suite, each run ``seeds`` times (None: as its file's ``seeds:``, else as the suite in the
     folder was run, else once), its folder (started over with ``overwrite``) and the runs ``only`` names
     (None: all); an unknown name, fewer seeds than the folder's suite was run with (without
-    ``overwrite``: its other seeds would drop out of every table), or a model of this Python process to
-    train in ``jobs`` processes (each run's config with ``sets``, every run's --set assignments), is
-    refused before the folder is touched."""
+    ``overwrite``: its other seeds would drop out of every table), or a model or arrays of this Python
+    process for ``jobs`` processes to train (each run's config with ``sets``, every run's --set
+    assignments; the runs the folder's plan trains or resumes), is refused before the folder is touched."""
     from vislab.experiments.records import SuiteInfo  # on use (see the imports)
-    from vislab.experiments.suites.in_process import refuse_models_of_this_process, run_models
+    from vislab.experiments.suites.in_process import refuse_what_workers_lack, runs_to_train
     from vislab.experiments.suites.spec import only_runs, with_seeds
 
     suite, folder = resolve_suite(name_or_file, out)
@@ -92,8 +92,9 @@ def _seeded_suite(
     if isinstance(before, int) and seeds < before and not overwrite:
         raise UserError(_fewer_seeds(suite, folder, before, from_file))
     chosen = None if only is None else only_runs(suite, _only_names(only, storage))
-    if jobs > 1:
-        refuse_models_of_this_process(run_models(suite, chosen, sets), jobs)
+    if jobs > 1:  # the runs its plan trains (a folder started over: every one)
+        kept = folder if not overwrite and storage is None else None
+        refuse_what_workers_lack(runs_to_train(suite, chosen, sets, kept), jobs)
     if overwrite:
         start_over(folder, "suite", storage=storage)
     check_new(folder, "suite")

@@ -55,7 +55,8 @@ def new_config(
     base: dict | None = None,
 ) -> Config:
     """train()'s config of a new run: ``epochs`` is ``train.epochs`` (a key given twice: UserError);
-    ``base``: the config whose keys the arguments leave unset are kept (a resumed run's), else defaults."""
+    ``base``: the config whose keys the arguments leave unset are kept (a resumed run's train.epochs),
+    else defaults."""
     check_given_once(
         as_given(overrides)
         + ([(f"epochs={epochs!r}", "train.epochs")] if epochs is not None else [])
@@ -99,11 +100,13 @@ def _resumed_with(
 ) -> Config | None:
     """resume=True's config: the run's saved config (its last.pt's) with ``overrides`` on top, or, given
     ``cell`` (its config, model and data given again: a notebook cell run again with resume=True), that
-    of those arguments on the saved config (the keys they leave unset are the run's); None with
-    neither. Those of where and how it runs (``RESULT_NEUTRAL_KEYS``) are used by the resumed run;
-    UserError naming any that would change what it computes, a model whose code was redefined since
-    included (rather than ignore them; ``epochs``: the epochs= given, which says how far to train on —
-    not a change — and which the refusal of a train.epochs names)."""
+    of those arguments (train.epochs, where they leave it unset, is the run's: a cell without epochs=
+    trains it on to its own end; any other key they leave unset is the default, and a saved value
+    that differs is refused as one they give); None with neither. Those of where and how it runs
+    (``RESULT_NEUTRAL_KEYS``) are used by the resumed run; UserError naming any that would change what
+    it computes, a model whose code was redefined since included (rather than ignore them; ``epochs``:
+    the epochs= given, which says how far to train on — not a change — and which the refusal of a
+    train.epochs names)."""
     if not overrides and cell is None:
         return None
     from vislab.training.resume import resumable  # on use: torch, model zoo
@@ -116,8 +119,8 @@ def _resumed_with(
         wanted = make_config(stored, overrides=overrides)
     else:
         ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
-        # the keys the cell leaves unset are the run's own, not the defaults
-        wanted, code = new_config(*cell, ran, overrides, base=stored), record.model.code
+        own = {"train": {"epochs": stored["train"]["epochs"]}}  # only how far the run goes
+        wanted, code = new_config(*cell, ran, overrides, base=own), record.model.code
     if refused := refused_changes(stored, wanted, epochs, as_given(overrides), code, trained):
         words = "these arguments" if cell is None else "the arguments given"
         raise UserError(

@@ -8,7 +8,9 @@ from typing import Any
 
 from vislab.errors import DataError
 
-FORM = "data={'train': (x, y) or (x, y, class_names), 'test': (x_test, y_test)}"
+FORM = (
+    "data={'train': (x, y) or (x, y, class_names), 'test': (x_test, y_test), 'val': (x_val, y_val)}"
+)
 HELD_OUT = ("test", "val")  # the sets a dict may give besides train, each (x, y)
 
 
@@ -31,8 +33,8 @@ def split_dict(data: dict[Any, Any]) -> tuple[Any, Any, Any, dict[str, tuple[Any
     if unknown := [k for k in data if k not in ("train", *HELD_OUT)]:
         raise DataError(
             f"data has the key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: give "
-            f"{FORM} ('test' optional; a 'val': (x_val, y_val) too, else val is carved from train "
-            f"with data.val_fraction)."
+            f"{FORM} ('test' and 'val' optional: without 'val', val is carved from train with "
+            f"data.val_fraction)."
         )
     if "train" not in data:
         raise DataError(f"data has no 'train' key: give {FORM}.")
