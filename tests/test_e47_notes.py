@@ -59,7 +59,7 @@ def test_the_curves_caption_says_a_row_was_lost_not_that_the_seed_stopped_early(
     _cut_last_row(suite / "mlp-s1")
     code, _ = cli(capsys, "report", suite)
     page = one_line((suite / "report.html").read_text())
-    caption = page.split("loss and accuracy of", 1)[1].split("<", 1)[0]
+    caption = page.split("loss, accuracy and per-class accuracy of", 1)[1].split("<", 1)[0]
     # the seed trained epoch 2 (its row lost, not a stop): that epoch is not faded, nor said to be
     assert code == 0 and "seeds at epoch 2" not in caption, caption
     assert "stopped early" not in caption and "faded" not in caption

@@ -12,7 +12,7 @@ import vislab
 from conftest import cli, one_line
 from fixtures import write_image_folder
 from vislab.config import DataConfig
-from vislab.data.sources import load_source
+from vislab.data import load_splits
 
 SHAPES = ("circle", "square", "triangle")
 
@@ -104,12 +104,12 @@ def test_copies_in_two_sets_or_under_two_classes_are_noted_with_an_example(tmp_p
     cfg = DataConfig(name="folder", root=str(root))
     with warnings.catch_warnings():
         warnings.simplefilter("error", vislab.Note)  # no copies: no note
-        load_source(cfg)
+        load_splits(cfg, seed=0)
     train = root / "train"
     leaked = shutil.copy(next((train / "circle").glob("*.png")), root / "test" / "circle" / "x.png")
     relabelled = shutil.copy(next((train / "square").glob("*.png")), train / "triangle" / "y.png")
-    with pytest.warns(vislab.Note) as notes:
-        load_source(cfg)
+    with pytest.warns(vislab.Note) as notes:  # noted on the splits: train, val and test here
+        load_splits(cfg, seed=0)
     said = one_line(" ".join(str(n.message) for n in notes))
     assert f"'{root}' holds copies" in said, said
     assert f"1 image in two sets (e.g. '{train / 'circle' / 'circle_0.png'}' and '{leaked}'" in said

@@ -188,7 +188,7 @@ def test_preview_of_2d_points_normalized_names_the_preview_that_draws_them(capsy
     out = tmp_path / "c.png"
     code, said = cli(capsys, "data", "preview", "circles", "--show", "normalized", "--out", out)
     assert code != 0
-    assert "feature vectors, not images" in said and "drop --show normalized" in one_line(said)
+    assert "2-D points have none: drop --show" in one_line(said)
 
 
 def _folder_of(root: Path, mode: str) -> None:

@@ -284,8 +284,8 @@ def mistakes_table(scored: Scored) -> tuple[list[str], list[dict]]:
     """Every wrong prediction of a scored split, most confident first, a row each: its file (an image
     folder's; else empty), index in the split, true and predicted class, probability, and its source:
     its official set and index in that set (``test[425]``: ``ArraySet.sources``), which the index in a
-    split sampled by data.split or data.limit_eval is not. The rows of eval's mistakes_<split>.csv and
-    of ``Run.mistakes``."""
+    split sampled by data.split or data.limit_eval is not (empty for an image folder's, which its file
+    finds). The rows of eval's mistakes_<split>.csv and of ``Run.mistakes``."""
     data = scored.data
     wrong = confident_mistakes(scored.probs, data.y, None, data.names)
     sources = data.sources(np.array([m.index for m in wrong], dtype=np.int64))

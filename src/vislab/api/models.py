@@ -245,18 +245,30 @@ _FLAGS = {"num_classes": "--classes", "input_shape": "--input", "batch": "--batc
 
 
 def _not_an_instance(model: Any) -> None:
-    """UserError for an ``nn.Module`` object: gradcheck builds the model (float64, seeded) from its class."""
+    """UserError for an ``nn.Module`` object: gradcheck builds the model (float64, seeded) from its class,
+    or, for a class of torch's own (``nn.Sequential``: no num_classes), from a function of the user's."""
     if not isinstance(model, torch.nn.Module):
         return
-    cls = type(model).__name__
+    cls = type(model)
+    said = (
+        f"model: you passed a {cls.__name__} object (an nn.Module instance); gradcheck builds the model "
+        f"itself (in float64, with seed=)"
+    )
+    if cls.__module__.partition(".")[0] == "torch":  # not the user's class to pass
+        made = f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else cls.__name__
+        raise UserError(
+            f"{said}, for input_shape= and num_classes=: give a function that builds it, def "
+            f"build(input_shape, num_classes): return {made}(...), then vislab.gradcheck(build) (its "
+            f"other parameters are options, given as keywords of their own)."
+        )
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    params = inspect.signature(type(model)).parameters.values()
+    params = inspect.signature(cls).parameters.values()
     fixed = ("input_shape", "num_classes")  # gradcheck's to give, not options
-    option = next((p.name for p in params if p.kind in named and p.name not in fixed), "width")
+    option = next((p.name for p in params if p.kind in named and p.name not in fixed), None)
+    how = f", and its options as keywords, e.g. vislab.gradcheck({cls.__name__}, {option}=...)"
     raise UserError(
-        f"model: you passed a {cls} object (an nn.Module instance); gradcheck builds the model itself "
-        f"(in float64, with seed=): pass the class {cls} itself, without parentheses, and its options as "
-        f"keywords, e.g. vislab.gradcheck({cls}, {option}=...)."
+        f"{said}: pass the class {cls.__name__} itself, without parentheses"
+        f"{how if option else f': vislab.gradcheck({cls.__name__})'}."
     )
 
 

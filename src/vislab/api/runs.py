@@ -281,7 +281,8 @@ def compare(
 
 @checked
 def plot_curves(runs: Folders) -> Figure:
-    """Loss and accuracy per epoch of several runs on one figure (an lr study's runs, side by side), drawn
+    """Loss, accuracy and per-class accuracy (where the runs recorded it) per epoch of several runs on one
+    figure (an lr study's runs, side by side), drawn
     as a report's curves.png draws them: a colour per run, solid = train, dashed = val, dotted = tracked
     test (``vislab.plotting.runs.curves_figure``). ``runs`` as :func:`compare` takes them — run folders
     (or :class:`Run`), folders of runs, a mapping naming each — and named so; every run found that

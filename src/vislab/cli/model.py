@@ -224,9 +224,9 @@ def gradcheck(
     from vislab.api.models import gradcheck as check_gradients
 
     shape = parse_shape(input_)
-    check = check_gradients(
-        name, shape, classes, batch=batch, seed=seed, tol=tol, **parse_sets(set_)
-    )
+    options = parse_sets(set_)
+    _refuse_own_settings(options, set_ or [])
+    check = check_gradients(name, shape, classes, batch=batch, seed=seed, tol=tol, **options)
     table = Table(title=f"{check.model}: hand-written gradients vs autograd (float64)")
     table.add_column("parameter")
     table.add_column("relative error", justify="right")
@@ -237,3 +237,28 @@ def gradcheck(
     console.print(escape(check.verdict()), style=style, highlight=False)
     if not check.passed:
         raise typer.Exit(1)
+
+
+# gradcheck's own settings, which --set (a model's options) cannot give: each its command option
+_GRADCHECK_FLAGS = {
+    "seed": "--seed",
+    "batch": "--batch",
+    "tol": "--tol",
+    "num_classes": "--classes",
+    "input_shape": "--input",
+}
+
+
+def _refuse_own_settings(options: dict, sets: list[str]) -> None:
+    """UserError for a ``--set`` of one of gradcheck's own settings (``--set seed=1``), naming its
+    option (``--seed 1``): --set gives the model's options."""
+    for key, flag in _GRADCHECK_FLAGS.items():
+        if key in options:
+            typed = next(
+                s for s in sets if s.partition("=")[0].strip().removeprefix("model.") == key
+            )
+            value = typed.partition("=")[2].strip()
+            raise UserError(
+                f"--set {typed.strip()}: {key} is the command's own setting, not a model option "
+                f"(--set gives the model's options): give {flag} {value}."
+            )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vislab.config import DataConfig
 from vislab.data.crop import centre_offsets
+from vislab.data.duplicates import duplicates_note
 from vislab.data.preprocess import NormStats, fit_stats
 from vislab.data.sources import load_source
 from vislab.data.sources.folder import load_folder
 from vislab.data.split import make_splits
 from vislab.data.types import ArraySet, Splits
+from vislab.errors import show_note
 
 
 def resize_images(data: ArraySet, size: int) -> ArraySet:
@@ -32,15 +36,25 @@ def load_splits(
     image folder is decoded straight to that size). ``channels`` (1 or 3; other sources ignore it): an
     image folder decoded to that many channels whatever its images are, as ``vislab predict`` decodes a
     file for a model of those inputs. ``notes``: whether the split notes are shown; ``whole``: data too
-    small to carve val or test from is kept whole (both: :func:`~vislab.data.split.make_splits`)."""
+    small to carve val or test from is kept whole (both: :func:`~vislab.data.split.make_splits`). With the
+    notes, an image folder's copies in two splits or under two classes
+    (:func:`~vislab.data.duplicates.duplicates_note`)."""
     own = cfg.name == "folder" and channels in (1, 3)
     source = load_folder(cfg, channels) if own else load_source(cfg)
     splits = make_splits(source, cfg, seed, notes, whole)
+    if notes and cfg.name == "folder":  # copies between the splits as carved, not the folder's sets
+        _note_copies(splits, Path(source.files[0]))
     if cfg.resize:
         splits.train, splits.val, splits.test = (
             resize_images(s, cfg.resize) for _, s in splits.items()
         )
     return splits
+
+
+def _note_copies(splits: Splits, root: Path) -> None:
+    """The note for image folder ``root``'s copies in two splits or under two classes, if any."""
+    if note := duplicates_note(dict(splits.items()), splits.class_names, root):
+        show_note(note)
 
 
 def prepare_data(

@@ -1,5 +1,6 @@
-"""Copies among an image folder's images: an image in two sets (a held-out image the model trains on:
-its score then counts images it has seen), or under two classes. Found in the decoded arrays, with no
+"""Copies among an image folder's images: an image in two sets — the splits as carved, val and test
+from train where the folder has no val/ or test/ (a held-out image the model trains on: its score then
+counts images it has seen) —, or under two classes. Found in the decoded arrays, with no
 extra read of the files (which are not hashed on loading: the cache is keyed by their sizes and times):
 each image's checksum, its bytes as 64-bit words summed (one fast pass, as
 :mod:`vislab.data.fingerprint`'s), then only the images whose checksums meet hashed whole. Two files are
@@ -22,15 +23,18 @@ Sample = tuple[str, int]  # a set's name and an index in it
 def _checksums(x: np.ndarray) -> np.ndarray:
     """Each image's bytes read as 64-bit words and summed (wrapping), one per image."""
     rows = np.ascontiguousarray(x).reshape(len(x), -1).view(np.uint8)
-    if rows.shape[1] % 8:  # whole words: zero bytes added at the end of each image
-        rows = np.pad(rows, ((0, 0), (0, -rows.shape[1] % 8)))
-    return rows.view(np.uint64).sum(1)
+    whole = rows.shape[1] - rows.shape[1] % 8
+    sums = rows[:, :whole].view(np.uint64).sum(1)  # a view: no copy of the images
+    if whole < rows.shape[1]:  # the bytes past the last whole word, as one word padded with zeros
+        shifts = np.arange(rows.shape[1] - whole, dtype=np.uint64) * np.uint64(8)
+        sums += (rows[:, whole:].astype(np.uint64) << shifts).sum(1)
+    return sums
 
 
 def copies(sets: dict[str, ArraySet]) -> list[list[Sample]]:
     """The groups of two or more samples of ``sets`` whose images are identical, each sample as its set
     and index there."""
-    keys = list(sets)
+    keys = [k for k in sets if len(sets[k])]  # an empty split (eval's --split all) holds none
     if not keys:
         return []
     sums = np.concatenate([_checksums(sets[k].x) for k in keys])

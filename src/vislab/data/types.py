@@ -65,11 +65,10 @@ class ArraySet:
 
     def sources(self, idx: np.ndarray | None = None) -> list[str]:
         """Where the samples at ``idx`` (None: all) come from, e.g. ``test[425]``: the index in the
-        source's official test set; an image folder's sample, its file (a folder without split folders
-        has no official set: vislab carves its splits); '' each where origins are not known."""
-        if self.names is not None:
-            return [str(n) for n in (self.names if idx is None else self.names[idx])]
-        if self.origin is None:
+        source's official test set; '' each where origins are not known, and for an image folder's
+        samples, which their file names (:attr:`names`: a folder without split folders has no official
+        set, vislab carves its splits)."""
+        if self.names is not None or self.origin is None:
             return [""] * (len(self) if idx is None else len(idx))
         origin = self.origin if idx is None else self.origin[idx]
         return [f"{OFFICIAL_SETS[s]}[{i}]" for s, i in origin.tolist()]

@@ -1,5 +1,6 @@
 """Data figures: image grids (one subplot per image), image mosaics (one picture), 2-D feature scatter; signed
-images (normalised, whitened) mapped to grey levels for display."""
+images (normalised, whitened) mapped to grey levels for display. Each a :class:`NotebookFigure`, as the
+Python API hands it back (``vislab.preview_data``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.plotting.canvas import literal, plt, save_figure
+from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.legend import run_style
 
 Labels = list[str] | list[list[str]]  # under each image: one list for every row, or one per row
@@ -32,9 +33,8 @@ def plot_image_grid(
     """Grid of uint8 N×H×W×C images, one row per array (e.g. originals vs augmented); ``labels`` (e.g. class
     names) are written under the images: the same under every row, or a list per row (:func:`row_labels`)."""
     n = max(len(r) for r in rows)
-    fig, axes = plt.subplots(
-        len(rows), n, figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)), squeeze=False
-    )
+    fig = NotebookFigure(figsize=(n * 1.1, len(rows) * (1.45 if labels else 1.2)))
+    axes = fig.subplots(len(rows), n, squeeze=False)
     under = row_labels(labels, len(rows))
     for i, imgs in enumerate(rows):
         for j in range(n):
@@ -91,7 +91,8 @@ def plot_feature_scatter(
     x: np.ndarray, y: np.ndarray, class_names: list[str], path: Path, title: str = ""
 ) -> Path:
     """2-D feature data (e.g. `circles`) coloured by class; higher dimensions show their first two features."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = NotebookFigure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
     for k, (name, color) in enumerate(zip(class_names, class_colors(len(class_names)))):
         pts = x[y == k]
         ax.scatter(
@@ -140,7 +141,8 @@ def plot_image_mosaic(
     pitch = h + pad + below
     canvas = _canvas(rows, (h, w), pad, pitch, n)
     inches = (canvas.shape[1] * px, canvas.shape[0] * px + (0.3 if title else 0.0))
-    fig, ax = plt.subplots(figsize=inches)
+    fig = NotebookFigure(figsize=inches)
+    ax = fig.subplots()
     c = canvas.shape[2]
     ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0,
               vmax=255, interpolation="nearest")  # fmt: skip

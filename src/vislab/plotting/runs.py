@@ -238,7 +238,8 @@ def plot_curves(
 
 
 def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
-    """Loss and accuracy curves of several runs; solid = train, dashed = val, dotted = tracked test."""
+    """Loss and accuracy (and per-class accuracy, where recorded) curves of several runs
+    (:func:`curves_figure`); solid = train, dashed = val, dotted = tracked test."""
     return save_figure(curves_figure(histories), path)
 
 

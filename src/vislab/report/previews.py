@@ -247,12 +247,11 @@ def _originals(data: ArraySet, n: int, seed: int = 0) -> np.ndarray:
     """``n`` training images (:func:`preview_indices`); UserError for feature vectors."""
     if not data.is_image:
         raise UserError(
-            "this dataset holds feature vectors, not images: there is nothing to preview."
-            + (
-                " Its 2-D points are previewed as a scatter: drop --show normalized / "
-                "show='normalized'."
-                if _is_plane(data)
-                else ""
+            (
+                "--show normalized / show='normalized' draws images after normalisation; 2-D points "
+                "have none: drop --show (its points are previewed as a scatter, coloured by class)."
             )
+            if _is_plane(data)
+            else "this dataset holds feature vectors, not images: there is nothing to preview."
         )
     return data.x[preview_indices(data.y, n, seed)]

@@ -20,6 +20,7 @@ from vislab.plotting.canvas import draw_once
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.roc import plot_roc
 from vislab.plotting.runs import (
+    PACC_CURVES,
     fewer_seeds,
     mean_history,
     plot_confusion,
@@ -232,8 +233,10 @@ def curve_figures(
     groups: dict[str, list[str]],
     rows: dict[str, list[str]] | None = None,
     lost: Collection[str] = (),
+    name: str = "curves.png",
 ) -> list[dict]:
-    """Loss and accuracy of every trained run in one figure, and one figure per group of runs. ``rows``
+    """Loss and accuracy (and per-class accuracy: :func:`_panels`) of every trained run in one figure
+    (file ``name``), and one figure per group of runs. ``rows``
     (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std, faded where
     fewer of them have a row for the epoch (the caption says which and why: :func:`fewer_note`; ``lost``:
     the runs whose metrics.jsonl lost a row, cut short)."""
@@ -252,8 +255,9 @@ def curve_figures(
     if trained:
         out.append(
             figs.make(
-                "curves.png",
-                f"loss and accuracy of {len(trained)} run{'s' if len(trained) != 1 else ''}{tracking}{band}",
+                name,
+                f"{_panels(trained)} of {len(trained)} run{'s' if len(trained) != 1 else ''}"
+                f"{tracking}{band}",
                 plot_curves_overlay,
                 trained,
             )
@@ -273,6 +277,14 @@ def curve_figures(
                 )
             )
     return [f for f in out if f]
+
+
+def _panels(histories: dict[str, list[dict]]) -> str:
+    """The caption's words for the panels of the curves' figure: per-class accuracy too where a run's
+    rows have it (:data:`~vislab.plotting.runs.PACC_CURVES`)."""
+    keys = [k for k, *_ in PACC_CURVES]
+    pacc = any(r.get(k) is not None for h in histories.values() for r in h for k in keys)
+    return "loss, accuracy and per-class accuracy" if pacc else "loss and accuracy"
 
 
 def _test_tracking(histories: dict[str, list[dict]]) -> str:

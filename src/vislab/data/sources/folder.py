@@ -5,7 +5,8 @@ with the class folders. A split folder's name is matched in any case, and ``trai
 ``valid``/``validation`` and ``testing`` name the same splits; a split-named folder that holds images
 directly (no sub-folders) is a class. A top level mixing split folders with other folders is refused,
 as are class folders holding split folders (``DIR/cat/test/``: laid out class first, their held-out
-images would be trained on). Copies of an image in two sets or under two classes get a note.
+images would be trained on; a trained run scores them pooled). Copies of an image in two splits or
+under two classes get a note (:mod:`vislab.data.duplicates`), once the splits are carved.
 Images are decoded once by :func:`vislab.data.images.fit_image` (as ``vislab predict`` decodes them:
 grayscale if every image is grayscale — :func:`~vislab.data.images.is_grey`: a grey-palette GIF and a
 grey WebP count —, else RGB, or a run's own channels, when it is evaluated; transparent pixels laid on
@@ -26,7 +27,6 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.cache import Arrays, keyed_arrays
-from vislab.data.duplicates import duplicates_note
 from vislab.data.images import (
     dark_counts,
     dark_note,
@@ -207,8 +207,8 @@ def load_folder(cfg: DataConfig, channels: int | None = None) -> SourceData:
     """Class-folder images as uint8 N×S×S×C (S = cfg.resize, else cfg.image_size; C = ``channels``, 1 or
     3, else 1 if every image is grey, else 3), class names = folder names; each set names its samples'
     files (``channels`` given: a run's, which scores the folder; one class is then allowed). A
-    :class:`~vislab.errors.Note` when ``channels`` converts the folder's images, and one for copies of
-    an image in two sets or under two classes (:mod:`vislab.data.duplicates`)."""
+    :class:`~vislab.errors.Note` when ``channels`` converts the folder's images (copies of an image are
+    noted once the splits are carved: :func:`vislab.data.load_splits`)."""
     root = Path(cfg.root).expanduser()
     layout = scan(root, evaluated=channels is not None)
     class_names = sorted(layout["train"])
@@ -229,6 +229,4 @@ def load_folder(cfg: DataConfig, channels: int | None = None) -> SourceData:
             f"'{root}' has only {sorted(layout)} image sets but data.use={list(cfg.use)}. Add "
             f"'train' to data.use, or add a test/ folder with class sub-folders."
         )
-    if note := duplicates_note(sets, class_names, root):
-        show_note(note)
     return SourceData(sets, class_names, cfg.name, [str(root)], files_digest(root, layout))

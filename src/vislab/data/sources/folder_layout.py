@@ -97,8 +97,8 @@ def scan(root: Path, evaluated: bool = False) -> Layout:
     typed), the files their paths on disk. DataError for fewer than two classes unless ``evaluated`` (a
     trained run scores it: new images of one class); a :class:`~vislab.errors.Note` names the files
     beside the class folders, and the classes a test or val folder lacks. Refused too, naming the fix:
-    class folders holding test/ or val/ split folders (laid out class first), and a data.root one level
-    too high (its one folder holds split folders or several folders)."""
+    class folders holding test/ or val/ split folders (laid out class first; not when ``evaluated``),
+    and a data.root one level too high (its one folder holds split folders or several folders)."""
     if not root.is_dir():
         near = dl.near_misses(root)
         guess = f" Did you mean {' or '.join(repr(str(p)) for p in near)}?" if near else ""
@@ -110,7 +110,7 @@ def scan(root: Path, evaluated: bool = False) -> Layout:
     by_set = _sets(root)
     flat = by_set == {"train": root}
     if flat:
-        _check_class_first(root)
+        _check_class_first(root, evaluated)
     else:
         _note_loose(root, "the split folders", by_set["train"])
     layout = {key: _classes(d) for key, d in by_set.items()}
@@ -123,9 +123,11 @@ def scan(root: Path, evaluated: bool = False) -> Layout:
     return layout
 
 
-def _check_class_first(root: Path) -> None:
+def _check_class_first(root: Path, evaluated: bool = False) -> None:
     """DataError where a class folder holds held-out split folders (``DIR/cat/train/``,
-    ``DIR/cat/test/``): pooled into its class, their images would be trained on."""
+    ``DIR/cat/test/``): pooled into its class, their images would be trained on — not where a trained
+    run scores the folder (``evaluated``: nothing is trained on, pooling is harmless), unless the
+    folder is the only one (data.root one level too high)."""
     folders = _subdirs(root)
     for c in folders:
         splits = [d.name for d in _subdirs(c) if d.name.lower() in SPLIT_FOLDERS]
@@ -135,6 +137,8 @@ def _check_class_first(root: Path) -> None:
         listed = ", ".join(f"{s}/" for s in splits)
         if len(folders) == 1:
             raise DataError(_root_too_high(root, c, f"split folders ({listed})"))
+        if evaluated:
+            return
         raise DataError(
             f"class folder '{c}' holds split folders ({listed}): vislab would pool them into class "
             f"{c.name!r} and carve its own splits, so the images of '{c / held[0]}/' would be trained "
