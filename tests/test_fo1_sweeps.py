@@ -108,7 +108,10 @@ def test_a_set_typo_is_named_as_the_command_lines(tmp_path, capsys):
     spec, out = spec_file(tmp_path), tmp_path / "sw"
     code, text = sweep_cli(capsys, spec, out, "--trials", "1", "--set", "model.dropuot=0.3")
     assert code == 2, text
-    assert "its base with the command line's options" in text and "model.dropuot" in text, text
+    assert (
+        "its base with the options given (--set/--data/--epochs; Python:" in text
+        and "model.dropuot" in text
+    ), text
     assert not out.exists()
 
 

@@ -94,22 +94,29 @@ def _sweep_params(
     given: tuple[str | None, Path], summaries: dict[str, RunSummary]
 ) -> dict[str, dict[str, Any]] | None:
     """Each finished trial's swept values when ``given`` is a sweep folder (its study's, by run name as
-    :func:`_runs_of` names them), as its results.md shows them; None for any other folder, or a study
-    that cannot be loaded (its trials are then compared by the settings that differ)."""
+    :func:`_runs_of` names them; its --narrow stage's, ``DIR/narrow``, as ``narrow/trial-<n>``), as its
+    results.md shows them; None for any other folder, or a study that cannot be loaded (its trials are
+    then compared by the settings that differ)."""
     key, path = given
-    if folder_kind(path) != "sweep":
+    if folder_kind(path) != "sweep" or (params := _study_params(path)) is None:
         return None
+    narrow = path / "narrow"
+    if narrow.is_dir() and folder_kind(narrow) == "sweep":
+        params |= {f"narrow/{n}": v for n, v in (_study_params(narrow) or {}).items()}
+    return {n: params.get(n.removeprefix(f"{key}/") if key else n, {}) for n in summaries}
+
+
+def _study_params(folder: Path) -> dict[str, dict[str, Any]] | None:
+    """Each trial's swept values of the study ``folder``'s sweep.json names, by run name; None when it
+    cannot be loaded."""
     # on use, a sweep's only: optuna takes seconds to import
     from vislab.experiments.sweeps.results import load_study_of, trial_params
 
     try:
-        study = load_study_of(path)
+        study = load_study_of(folder)
     except UserError:
         return None
-    if study is None:
-        return None
-    params = trial_params(study)
-    return {n: params.get(n.removeprefix(f"{key}/") if key else n, {}) for n in summaries}
+    return None if study is None else trial_params(study)
 
 
 def _finished(

@@ -313,7 +313,7 @@ def sweep_show(
         log=_log,
         on_results=report_hook(_log),  # prints each stage's report path
         curves=curves,
-        on_study=lambda loaded: _print_best(loaded, top, folder),
+        on_study=lambda loaded, stage: _print_best(loaded, top, stage),
     )
 
 

@@ -17,6 +17,7 @@ from vislab.data import load_splits
 from vislab.data.download import may_download
 from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import NormStats
+from vislab.data.types import Splits
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.options import cropped_input
@@ -59,6 +60,10 @@ class DataChecks:
             with cropped_input(spec.crop_size, side):
                 self._models[key] = _model_mistake(cfg, spec.input_shape, num_classes)
         return self._models[key]
+
+    def given(self, data: DataConfig, splits: Splits) -> None:
+        """Take ``splits``, ``data`` as its caller already read it, instead of reading it again."""
+        self._data[data.model_dump_json()] = (splits.sample_shape, splits.num_classes)
 
     def _read(self, data: DataConfig, seed: int) -> tuple[tuple[int, ...], int] | UserError:
         """(sample shape, number of classes) of ``data`` (read once), or why it cannot be read."""

@@ -19,10 +19,10 @@ from vislab.config.reads import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.seed_rows import seeds_differing
 from vislab.experiments.results.settings import (
+    _sides,
     differing_settings,
     flat_settings,
     setting_text,
-    silent_keys,
 )
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
@@ -236,19 +236,19 @@ def _other_differing(
 def recipe_sentence(configs: Mapping[str, Config], summaries: Mapping[str, RunSummary]) -> str:
     """How the runs of ``summaries`` trained (their ``configs``: run → config.yaml read): each setting of
     :data:`RECIPE`, and whether they were augmented, said once where every run that reads it has the
-    same value, else named as differing per run (the table's settings give each run's). A run's setting
-    it never reads is left out (``settings.silent_keys``: the optimizer of a fitted baseline, momentum
-    with adam). "" without a config."""
+    same value, else named as differing per run (the table's settings give each run's). Each run's
+    values are those the tables compare (``settings._sides``): a setting it never reads is left out (the
+    optimizer of a fitted baseline, momentum with adam), one that amounts to a value is that value
+    (optim.name=sgd of mlp-scratch's own step). "" without a config."""
     values: dict[str, list[str]] = {words: [] for _, words in (*RECIPE, ("", AUGMENTATION))}
     for name, cfg in configs.items():
         if name not in summaries:
             continue
-        flat = flat_settings(cfg.to_dict())
         trained_by = summaries[name].trained_by or "optimizer"
-        silent = silent_keys(flat, trained_by)
+        compared = _sides(flat_settings(cfg.to_dict()), trained_by).compared
         for key, words in RECIPE:
-            if key in flat and key not in silent:
-                values[words].append(setting_text(flat[key]))
+            if key in compared:
+                values[words].append(setting_text(compared[key]))
         if not unread_setting("augment.p", trained_by):  # a fitted baseline is never augmented
             on = [k.removeprefix("augment.").removesuffix(".p") for k in augmentations_on(cfg)]
             values[AUGMENTATION].append(f"on ({', '.join(on)})" if on else "off")

@@ -19,6 +19,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from vislab.config import Config, build_config
 from vislab.data import load_splits
+from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError
 from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.sweeps.space import apply_values, decode
@@ -33,12 +34,12 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
     if "data.name" in space:  # each trial's own data: its own check
         return sweep
     tree = with_overrides(sweep.base, overrides)
-    check_data(
-        build_config(tree, source=with_options(f"{source}, its base", overrides)), space, source
-    )
+    cfg = build_config(tree, source=with_options(f"{source}, its base", overrides))
+    on_data = DataChecks(notes=False)  # the trials say the splits' notes
+    on_data.given(cfg.data, check_data(cfg, space, source))  # read once
     drawn = space.get("model.name")
     names = [decode(c) for c in drawn.choices] if isinstance(drawn, CategoricalDistribution) else []
-    mistakes, on_data = {}, DataChecks(notes=False)  # the trials say the splits' notes
+    mistakes = {}
     for name in names or [None]:
         model_tree = copy.deepcopy(tree)
         if name is not None:
@@ -61,9 +62,10 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
     return replace(sweep, notes=sweep.notes + tuple(notes))
 
 
-def check_data(cfg: Config, space: dict[str, BaseDistribution], source: str) -> None:
-    """The base's data read once (downloaded, as its first trial would): DataError naming ``source`` when it
-    cannot be had, so that no trial is started to fail on it; then :func:`_check_batch_sizes`."""
+def check_data(cfg: Config, space: dict[str, BaseDistribution], source: str) -> Splits:
+    """The base's data read once (downloaded, as its first trial would), returned: DataError naming
+    ``source`` when it cannot be had, so that no trial is started to fail on it; then
+    :func:`_check_batch_sizes`."""
     try:
         splits = load_splits(cfg.data, cfg.train.seed, notes=False)
     except DataError as e:
@@ -72,12 +74,25 @@ def check_data(cfg: Config, space: dict[str, BaseDistribution], source: str) -> 
             f"none was started:\n  {e}"
         ) from None
     if not any(key.startswith("data.") for key in space):  # else each trial's split is its own
-        _check_batch_sizes(space.get("train.batch_size"), len(splits.train), source)
+        more = _more_data(cfg)
+        _check_batch_sizes(space.get("train.batch_size"), len(splits.train), source, more)
+    return splits
 
 
-def _check_batch_sizes(drawn: BaseDistribution | None, n_train: int, source: str) -> None:
+def _more_data(cfg: Config) -> str:
+    """How the base ``cfg`` gets a larger train split: a larger limit where it sets one, else more data."""
+    limits = [
+        f"data.{k} (now {v})" for k in ("limit", "limit_per_class") if (v := getattr(cfg.data, k))
+    ]
+    return f"a larger {' or '.join(limits)}" if limits else "more training data"
+
+
+def _check_batch_sizes(
+    drawn: BaseDistribution | None, n_train: int, source: str, more: str = "more training data"
+) -> None:
     """ConfigError naming the space entry 'train.batch_size' when a value it draws is larger than the train
-    split: each trial would stop at once with no batch to train on (drop_last)."""
+    split: each trial would stop at once with no batch to train on (drop_last); ``more``: how the base gets
+    more (:func:`_more_data`)."""
     if drawn is None:
         return
     values = (
@@ -94,7 +109,7 @@ def _check_batch_sizes(drawn: BaseDistribution | None, n_train: int, source: str
         f"larger than the base's train split ({n_train} samples): the trials that draw "
         f"{'it' if len(too_big) == 1 else 'them'} would stop with no batch to train on (drop_last). Fix "
         f"the space entry 'train.batch_size': {fix} (train.batch_size={n_train} at most), or give the "
-        f"base more data (a larger data.limit)."
+        f"base {more}."
     )
 
 

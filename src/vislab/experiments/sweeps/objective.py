@@ -70,6 +70,10 @@ class TrialFailed(Exception):
     """A trial's run failed (its message is in the trial's user attribute 'error'); the sweep goes on."""
 
 
+class PrunerFailed(VislabError):
+    """The sweep's pruner raised at a trial's epoch: the sweep's ``pruner:`` is at fault, not the run."""
+
+
 class Surplus(Exception):
     """Workers racing for the last trials asked one too many: this one is not run."""
 
@@ -89,11 +93,26 @@ class _PruneReport(Callback):
         epoch_row = EpochRow.from_json(row)
         self.report_earlier(before=epoch_row.epoch)
         last = epoch_row.ends_run(self.epochs)
-        if self._report(epoch_row) and not last and self.trial.should_prune():
+        if self._report(epoch_row) and not last and self._should_prune(epoch_row.epoch):
             value = epoch_row.metric(self.metric)
             raise optuna.TrialPruned(
                 f"pruned after epoch {epoch_row.epoch} ({self.metric} {value:.4f})"
             )
+
+    def _should_prune(self, epoch: int) -> bool:
+        """The pruner's verdict after ``epoch``; :class:`PrunerFailed` where the pruner raises (the sweep's
+        ``pruner:``, not the caller's callbacks — vislab gave this one)."""
+        try:
+            return self.trial.should_prune()
+        except STORAGE_ERRORS:
+            raise
+        except Exception as e:
+            pruner = type(self.trial.study.pruner).__name__
+            raise PrunerFailed(
+                f"the sweep's pruner (Optuna's {pruner}) failed after epoch {epoch}: "
+                f"{type(e).__name__}: {e}. Fix the options of the sweep's 'pruner:' (Optuna's "
+                f"documentation of {pruner} says their values), or leave it out (pruner: none)."
+            ) from e
 
     def report_earlier(self, before: float = math.inf) -> None:
         """Report the rows a resumed run trained before this process (its metrics.jsonl: the history it
@@ -215,6 +234,11 @@ class Objective:
             RunDir(run_dir).write_summary(pruned)
             self.log(f"trial {trial.number}: {e}")
             raise
+        except PrunerFailed as e:  # the sweep's, not a callback of the caller's: said in its words
+            RunDir(run_dir).write_summary(
+                RunSummary(status="failed", run=run_dir.name, message=str(e))
+            )
+            self._failed(trial, str(e))
         # the study database failed: not the trial's fault; the worker stops, the driver queues it again
         except STORAGE_ERRORS:
             with contextlib.suppress(*STORAGE_ERRORS):

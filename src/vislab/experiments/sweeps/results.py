@@ -169,9 +169,13 @@ def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
     """The storage URL ``folder``'s sweep.json ``info`` records (its password masked), None if none. A
     relative SQLite path (older vislab recorded ``--storage`` as typed, relative to the folder the sweep
     started in) is looked for in ``folder`` and each folder above it, then in the current folder: the
-    first that holds it, made absolute; found in none, it is returned as recorded (:func:`_found`)."""
+    first that holds it, made absolute; found in none, it is returned as recorded (:func:`_found`). A
+    --narrow stage's study lies in its first stage's storage: in the first stage's own study.db, wherever
+    the sweep folder is now (:func:`_in_first_stage_db`)."""
     if info.default_storage:
         return default_storage(folder)
+    if _in_first_stage_db(folder, info):
+        return default_storage(Path(folder).parent)
     url, path = info.storage, sqlite_path(info.storage or "")
     if path is None or path.is_absolute():
         return url
@@ -180,6 +184,15 @@ def _recorded_storage(folder: Path, info: SweepInfo) -> str | None:
         if (base / path).is_file():
             return absolute_storage(url, base)
     return url
+
+
+def _in_first_stage_db(folder: Path, info: SweepInfo) -> bool:
+    """Whether ``folder`` (recording ``info``) is a --narrow stage, DIR/narrow, whose study is in DIR's own
+    study.db: DIR's sweep.json records that storage as its default (a moved folder records the old path)."""
+    if Path(folder).name != "narrow" or not info.storage:
+        return False
+    first = SweepInfo.read(Path(folder).parent)
+    return bool(first.default_storage) and first.storage == info.storage
 
 
 def _found(folder: Path, url: str) -> str:
@@ -247,11 +260,12 @@ def show_sweep(
     log: Callable[[str], None] = print,
     on_results: ResultsHook | None = None,
     curves: int | None = None,
-    on_study: Callable[[optuna.Study], None] | None = None,
+    on_study: Callable[[optuna.Study, Path], None] | None = None,
 ) -> tuple[optuna.Study, Path]:
-    """Load a sweep's study (from DIR/sweep.json or --storage/--study); ``on_study(study)`` (the CLI shows
-    the best trials); rewrite the results of each stage (``on_results`` after each; ``curves``: from now on
-    its reports draw the curves of the best ``curves`` trials). Returns (study, sweep folder)."""
+    """Load a sweep's study (from DIR/sweep.json or --storage/--study); for each stage (the sweep, its
+    --narrow stage DIR/narrow), ``on_study(study, stage folder)`` (the CLI shows the best trials), then
+    rewrite its results (``on_results`` after each; ``curves``: from now on its reports draw the curves of
+    the best ``curves`` trials). Returns (study, sweep folder)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     url, name = _study_location(folder, storage, study_name)
     with damage_named(url):  # a damaged study.db: named, with what still works
@@ -265,14 +279,14 @@ def show_sweep(
                 sweep_record(out, _sweep_of(study), study, url).write(out)
             else:
                 write_sweep_info(out, _sweep_of(study), study, url)
-        if on_study is not None:
-            on_study(study)
         for stage in (out, out / "narrow"):
             if (stage / "sweep.json").is_file() or stage == out:
                 st = study if stage == out else load_study_of(stage)
                 if curves is not None:
                     _set_curves(stage, curves)
                 if st is not None:
+                    if on_study is not None:
+                        on_study(st, stage)
                     finish(stage, st, log, on_results)
     return study, out
 

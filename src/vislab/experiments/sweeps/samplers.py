@@ -106,16 +106,30 @@ def check_options(
 
 def _pruner_checked(name: str) -> Callable[..., Any]:
     """A function of the pruner's options that makes it as Optuna checks them: HyperbandPruner checks its
-    reduction_factor only at its first trial, through the SuccessiveHalvingPruners of its brackets."""
+    reduction_factor, min_resource and max_resource only at its first trial, as it makes its brackets
+    (SuccessiveHalvingPruners; a max_resource of 0 fails each trial with a math domain error)."""
     if name != "hyperband":
         return _PRUNER_CLASSES[name]
 
     def hyperband(**opts: Any) -> Any:
         rf = opts.get("reduction_factor", 3)
         optuna.pruners.SuccessiveHalvingPruner(reduction_factor=rf)
+        _check_resources(opts.get("min_resource", 1), opts.get("max_resource", "auto"))
         return optuna.pruners.HyperbandPruner(**opts)
 
     return hyperband
+
+
+def _check_resources(low: Any, high: Any) -> None:
+    """ValueError unless hyperband's ``low`` (min_resource) and ``high`` (max_resource) are integers of at
+    least 1 (max_resource also 'auto'), ``low`` at most ``high``."""
+    for key, value in (("min_resource", low), ("max_resource", high)):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not (whole and value >= 1) and not (key == "max_resource" and value == "auto"):
+            also = " or 'auto'" if key == "max_resource" else ""
+            raise ValueError(f"{key} must be an integer of at least 1{also}, not {value!r}")
+    if isinstance(high, int) and low > high:
+        raise ValueError(f"min_resource {low} is larger than max_resource {high}")
 
 
 def _check(
@@ -131,6 +145,9 @@ def _check(
         if option not in accepted:
             near = difflib.get_close_matches(option, accepted, n=1)
             hint = f" Did you mean '{key}.{near[0]}'?" if near else ""
+            if option == "seed":  # vislab seeds the sampler from the sweep's own seed: key
+                given = opts[option]
+                hint = f" The sampler's seed is the sweep's top-level key: seed: {given!r} beside {key}:."
             raise ConfigError(
                 f"Invalid sweep ({source}):\n  unknown sweep key '{key}.{option}'.{hint} Valid keys for "
                 f"{listed}."
@@ -158,9 +175,10 @@ def _refusal(make: Callable[..., Any], opts: dict) -> Exception | None:
     return None
 
 
-def pruner_notes(pruner: Any, epochs: int | None) -> list[str]:
+def pruner_notes(pruner: Any, epochs: int | None, wandb: bool = False) -> list[str]:
     """A note when the pruner can never act on trials of ``epochs`` epochs (None: the space draws them): a
-    trial is pruned at the earliest at the step (epoch) of its warm-up or first rung, never at its last."""
+    trial is pruned at the earliest at the step (epoch) of its warm-up or first rung, never at its last.
+    ``wandb``: the sweep is a W&B file, whose early_terminate.min_iter gives the first rung."""
     name, opts = _name_and_options(pruner, "none")
     if epochs is None or name == "none":
         return []
@@ -168,9 +186,14 @@ def pruner_notes(pruner: Any, epochs: int | None) -> list[str]:
     first = opts.get(key, 0 if name == "median" else "auto")
     if not isinstance(first, int) or max(first, 1) < epochs:
         return []
-    fix = f"a {key} below {epochs}, or" if epochs > 1 else ""
+    said = "early_terminate.min_iter" if wandb and key == "min_resource" else key
+    fix = (
+        f"a {said.rpartition('.')[2]} below {epochs}, or more epochs"
+        if epochs > 1
+        else "more epochs"
+    )
     return [
-        f"pruner '{name}' never prunes: its first chance is epoch {max(first, 1)} ({key}: {first}), "
+        f"pruner '{name}' never prunes: its first chance is epoch {max(first, 1)} ({said}: {first}), "
         f"but a trial trains {epochs} epoch{'s' if epochs != 1 else ''} (train.epochs) and is never "
-        f"pruned at its last: give it {fix} more epochs"
+        f"pruned at its last: give it {fix}"
     ]

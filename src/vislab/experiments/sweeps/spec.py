@@ -194,9 +194,10 @@ def base_tree(base: dict, overrides: list[str] | tuple, source: str) -> dict:
 
 
 def with_options(source: str, overrides: list[str] | tuple) -> str:
-    """``source`` (a sweep's base) named with the command line's options (``--data``/``--epochs``/
-    ``--set``) where there are some: a mistake may be theirs."""
-    return source + (" with the command line's options" if overrides else "")
+    """``source`` (a sweep's base) named with the options given (``--data``/``--epochs``/``--set``; in
+    Python ``data=``, ``epochs=``, ``section__key=``) where there are some: a mistake may be theirs."""
+    given = " with the options given (--set/--data/--epochs; Python: section__key=, data=, epochs=)"
+    return source + (given if overrides else "")
 
 
 def with_overrides(base: dict, overrides: list[str] | tuple) -> dict:
@@ -224,10 +225,11 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     p, source = Path(path), source or str(path)
     notes: list[str] = []
     wandb = is_wandb_sweep(tree)
+    goal = not wandb or "goal" in ((tree.get("metric") or {}) if isinstance(tree, dict) else {})
     if wandb:
         tree, notes = from_wandb(tree, source)
     spec = validate(SweepSpec, tree, source, kind="sweep")
-    _check_direction(spec, source, wandb)
+    _check_direction(spec, source, wandb, goal, p)
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
     base = read_base(spec.base, p)
     distributions = {key: param.distribution() for key, param in spec.space.items()}
@@ -236,7 +238,7 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     tree = base_tree(base, overrides, f"{source}, its base")
     check_values(tree, distributions, source, with_options(f"{source}, its base", overrides))
     notes += list_notes(tree, distributions)
-    notes += pruner_notes(spec.pruner, _epochs(tree, distributions))
+    notes += pruner_notes(spec.pruner, _epochs(tree, distributions), wandb)
     return Sweep(
         name=spec.name or p.stem,
         path=p,
@@ -256,10 +258,13 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     )
 
 
-def _check_direction(spec: SweepSpec, source: str, wandb: bool) -> None:
+def _check_direction(
+    spec: SweepSpec, source: str, wandb: bool, goal: bool = True, path: Path | None = None
+) -> None:
     """ConfigError when the sweep's direction contradicts its metric (a loss is minimized, an accuracy
     maximized): its study would call the worst trial the best, while each trial keeps its best.pt by the
-    metric's own sense."""
+    metric's own sense. ``goal``: whether a W&B file gives metric.goal (W&B's default is minimize);
+    ``path``: the file, which a sweep folder's DIR/sweep.yaml is (its study keeps its direction)."""
     if spec.direction is None:
         return
     sense = "minimize" if spec.metric.endswith("loss") else "maximize"
@@ -267,15 +272,20 @@ def _check_direction(spec: SweepSpec, source: str, wandb: bool) -> None:
         return
     key = "metric.goal" if wandb else "direction"
     why = "a loss" if sense == "minimize" else "an accuracy"
-    other = (
-        " (without goal:, W&B's default is minimize)"
-        if wandb
-        else ", or drop direction: (a metric's own sense is the default)"
-    )
+    said = f"value '{key}' = {spec.direction!r} is invalid"
+    if not goal:
+        said = f"has no '{key}' (W&B's default: {spec.direction}), which is wrong here"
+    other = "" if wandb else ", or drop direction: (a metric's own sense is the default)"
+    if path is not None and path.name == "sweep.yaml" and (path.parent / "sweep.json").is_file():
+        other += (
+            f"; its study in '{path.parent}' keeps its direction: run it with --overwrite (Python: "
+            f"overwrite=True; deletes its trials), or as a new study: a new name: in the file and "
+            f"another folder (--out NEW; Python: out=)"
+        )
     raise ConfigError(
-        f"Invalid sweep ({source}):\n  sweep value '{key}' = {spec.direction!r} is invalid: "
-        f"{spec.metric} is {why}, so the best trial is the one that {sense}s it, as each trial keeps "
-        f"its best.pt by it. Fix: set {key}: {sense} in the sweep file{other}."
+        f"Invalid sweep ({source}):\n  sweep {said}: {spec.metric} is {why}, so the best trial is the one "
+        f"that {sense}s it, as each trial keeps its best.pt by it. Fix: set {key}: {sense} in the sweep "
+        f"file{other}."
     )
 
 

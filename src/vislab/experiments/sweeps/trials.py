@@ -122,21 +122,23 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
 
 
 def retrain_line(study: optuna.Study, out: Path | None = None) -> str | None:
-    """Where the best complete trial's run is (its recorded run folder, else ``out/trials/<n>``) and the
-    command that trains its config again (None: no complete trial)."""
+    """Where the best complete trial's run is (``out/trials/<n>`` when it is there: the sweep folder given,
+    wherever the study recorded it — a moved folder, trials trained on another machine —, else its
+    recorded run folder) and the command that trains its config again (None: no complete trial)."""
     top = best(study, 1)
     if not top:
         return None
     t = top[0]
     recorded = t.user_attrs.get(RUN_DIR)
-    run = Path(recorded) if recorded else Path(out or ".") / "trials" / str(t.number)
+    local = Path(out or ".") / "trials" / str(t.number)
+    run = Path(recorded) if recorded and not (out is not None and local.is_dir()) else local
     if run.is_absolute() and run.is_relative_to(Path.cwd()):
         run = run.relative_to(Path.cwd())
     config = run / "config.yaml"
     return (
         f"best trial: {t.number} ({run}); to train its config again: vislab train --config {config} "
         f"--out NEW (Python: vislab.train('{config}', out='NEW'); study.best_trial.user_attrs"
-        f"['{RUN_DIR}'] is its folder)"
+        f"['{RUN_DIR}'] is the folder it trained in)"
     )
 
 
