@@ -293,11 +293,11 @@ def plot_curves(runs: Folders) -> Figure:
     """
     # on use (see the imports)
     from vislab.api.found_runs import find_runs
-    from vislab.plotting.runs import curves_figure
+    from vislab.plotting.runs import curves_figure, drawn_runs
 
     found = find_runs(_run_folders(runs), "plot")
     histories = {name: RunDir(folder).read_metrics() for name, folder in found.folders.items()}
-    trained = {n: rows for n, rows in histories.items() if any("train_loss" in r for r in rows)}
+    trained = drawn_runs(histories)  # as a report's curves.png draws them
     if not trained:  # finished runs whose rows hold no train_loss (an early vislab's fitted model)
         raise UserError(
             f"no run of {', '.join(found.folders)} trained epochs (their metrics.jsonl hold no "

@@ -97,6 +97,13 @@ def mean_history(seeds: list[list[dict]], ran: Sequence[int | None] | None = Non
     return out
 
 
+def drawn_runs(histories: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The runs of ``histories`` (name → metrics rows) that have curves to draw: a row with a train_loss
+    (a model fitted once, svm: its one row, drawn as a point); not a run with no row yet, nor an early
+    vislab's fitted model, whose row held none."""
+    return {name: rows for name, rows in histories.items() if any("train_loss" in r for r in rows)}
+
+
 def curves_figure(
     histories: dict[str, list[dict]],
     steps: dict[str, list[dict]] | None = None,

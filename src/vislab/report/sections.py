@@ -21,6 +21,7 @@ from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.roc import plot_roc
 from vislab.plotting.runs import (
     PACC_CURVES,
+    drawn_runs,
     fewer_seeds,
     mean_history,
     plot_confusion,
@@ -249,7 +250,7 @@ def curve_figures(
         cut = {r: [n for n in names if n in lost] for r, names in rows.items()}
         histories = seed_histories(histories, rows, lost)
         band += fewer_note(histories, cut)
-    trained = {k: h for k, h in histories.items() if any("train_loss" in r for r in h)}
+    trained = drawn_runs(histories)
     figs.colours.update((name, i) for i, name in enumerate(trained))  # a run's colour everywhere
     tracking = _test_tracking(trained)
     if trained:
