@@ -165,3 +165,15 @@ def test_a_circles_run_is_started_over_by_overwrite(tmp_path, capsys):
     assert (tmp_path / "c" / "checkpoints" / "boundary_epochs.npz").is_file()
     code, text = cli(capsys, "train", *sets, "--out", tmp_path / "c", "--overwrite")
     assert code == 0, text
+
+
+def test_a_run_reported_on_its_own_is_started_over_by_overwrite(tmp_path, capsys):
+    """Before: `vislab report RUN` drew figures/curves_report.png into the run, which --overwrite then
+    took for a file of the user's and refused to start the run over."""
+    sets = ("--set", "data.name=circles", "--set", "data.n_samples=120", "--set", "model.name=mlp")
+    sets += ("--set", "model.hidden=[4]", "--set", "train.epochs=1", "--quiet")
+    assert cli(capsys, "train", *sets, "--out", tmp_path / "c")[0] == 0
+    assert cli(capsys, "report", tmp_path / "c")[0] == 0
+    assert (tmp_path / "c" / "figures" / "curves_report.png").is_file()
+    code, text = cli(capsys, "train", *sets, "--out", tmp_path / "c", "--overwrite")
+    assert code == 0, text

@@ -67,8 +67,9 @@ _TEMP = {".*.tmp": _file}  # an atomic write cut short
 # there under another name, my_roc.png, is theirs): train's (training/scoring.py); eval's
 # confusion_<split>…, mistakes_<split>… and per_class_<split>… (predict.py); a report's <figure>_<run>
 # of each run (report/sections.py, tracking.py, model_figures.py, mistakes.py) and samples_<i> and
-# augment_<i> of its data; an earlier version's roc.png and boundary_epochs.png
-_DRAWN = ("curves", "lr", "grad_norms", "roc")
+# augment_<i> of its data, and curves_report.png, a single run's report's curves (report/build.py); an
+# earlier version's roc.png and boundary_epochs.png
+_DRAWN = ("curves", "curves_report", "lr", "grad_norms", "roc")
 _PER_RUN = ("confusion", "mistakes", "per_class", "roc", "steps", "lr", "grad_norms", "boundary",
             "vit_pos", "vit_attention", "vit_heads", "gradcam", "samples", "augment")  # fmt: skip
 _FIGURE_NAMES = (
