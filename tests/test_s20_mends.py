@@ -177,3 +177,19 @@ def test_a_run_reported_on_its_own_is_started_over_by_overwrite(tmp_path, capsys
     assert (tmp_path / "c" / "figures" / "curves_report.png").is_file()
     code, text = cli(capsys, "train", *sets, "--out", tmp_path / "c", "--overwrite")
     assert code == 0, text
+
+
+@pytest.mark.filterwarnings("ignore::vislab.errors.Note")
+def test_a_cell_run_again_keeps_where_a_plain_resume_moved_its_data(tmp_path):
+    """After `vislab.train(out=o, resume=True, data__root=NEW)` (the data moved), the notebook's cell run
+    again with resume=True (its model and data again, no data__root) reset data.root to the default: the
+    run looked for its data where it no longer is. Where and how it ran is now the run's own."""
+    write_image_folder(tmp_path / "a", per_class=10, seed=1)
+    cell = dict(model="cnn", model__widths=[4], model__fc=[8], data="folder", data__image_size=12)
+    cell |= dict(data__root=str(tmp_path / "a"), train__batch_size=8, train__figures=False)
+    vislab.train(out=tmp_path / "run", epochs=1, **cell)
+    (tmp_path / "a").rename(tmp_path / "b")
+    vislab.train(out=tmp_path / "run", resume=True, epochs=2, data__root=str(tmp_path / "b"))
+    del cell["data__root"]  # the cell as first written, run again
+    run = vislab.train(out=tmp_path / "run", resume=True, epochs=3, **cell)
+    assert run.config.data.root == str(tmp_path / "b") and run.summary["epochs_run"] == 3

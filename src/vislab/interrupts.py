@@ -122,6 +122,9 @@ def term_as_ctrl_c() -> Iterator[None]:
 
 #: the packages whose import a Ctrl-C stopped after their C extensions had loaded (see import_whole)
 _cut_short: list[str] = []
+#: packages whose C extensions cannot be initialised twice in a process (torch: "bad call flags"; numpy:
+#: "cannot load module more than once"); others' (yaml's _yaml, PIL's) import again once dropped
+ONCE_PER_PROCESS = ("torch", "torchvision", "numpy")
 
 
 def import_whole(module: str, error: Callable[[str], Exception] = RuntimeError) -> ModuleType:
@@ -132,10 +135,11 @@ def import_whole(module: str, error: Callable[[str], Exception] = RuntimeError) 
     module 'yaml' has no attribute 'error'" in every later call). Those orphans, and any module the
     failure left half-initialised, are dropped too, so the next call imports them afresh.
 
-    A package whose C extensions had loaded when a Ctrl-C stopped its import (torch's ``torch._C``) is
-    kept as it is: an extension is initialised once per process, and the next import of the package would
-    fail in it ("SystemError: ... bad call flags"). ``error`` (vislab's callers: UserError) then says to
-    restart the Python process — raised in place of the KeyboardInterrupt and by every later import."""
+    A package of :data:`ONCE_PER_PROCESS` whose C extensions had loaded when a Ctrl-C stopped its import
+    (torch's ``torch._C``) is kept as it is: such an extension is initialised once per process, and the
+    next import of the package would fail in it ("SystemError: ... bad call flags"). ``error`` (vislab's
+    callers: UserError) then says to restart the Python process — raised in place of the
+    KeyboardInterrupt and by every later import."""
     if _cut_short and module not in sys.modules:
         raise error(_restart(_cut_short[0]))
     before = set(sys.modules)
@@ -158,11 +162,13 @@ def _restart(package: str) -> str:
 
 
 def _with_extensions(names: list[str]) -> set[str]:
-    """The top-level packages of which ``names`` (modules a failed import left) hold a C extension."""
+    """The top-level packages of :data:`ONCE_PER_PROCESS` of which ``names`` (modules a failed import
+    left) hold a C extension."""
     return {
         name.partition(".")[0]
         for name in names
         if isinstance(getattr(sys.modules[name], "__loader__", None), ExtensionFileLoader)
+        and name.partition(".")[0] in ONCE_PER_PROCESS
     }
 
 

@@ -106,7 +106,8 @@ def _resumed_with(
     (``RESULT_NEUTRAL_KEYS``) are used by the resumed run; UserError naming any that would change what
     it computes, a model whose code was redefined since included (rather than ignore them; ``epochs``:
     the epochs= given, which says how far to train on — not a change — and which the refusal of a
-    train.epochs names)."""
+    train.epochs names); a cell's where and how (data.root, train.device, track.*), where it leaves them
+    unset, the run's own (:func:`_where_it_ran`)."""
     if not overrides and cell is None:
         return None
     from vislab.training.resume import resumable  # on use: torch, model zoo
@@ -119,7 +120,8 @@ def _resumed_with(
         wanted = make_config(stored, overrides=overrides)
     else:
         ran = stored["train"]["epochs"] if epochs is not None else None  # epochs=: how far, below
-        own = {"train": {"epochs": stored["train"]["epochs"]}}  # only how far the run goes
+        # how far the run goes, and where and how it ran (a data.root a resume moved): not the cell's defaults
+        own = _where_it_ran(stored) | {"train": {"epochs": stored["train"]["epochs"]}}
         wanted, code = new_config(*cell, ran, overrides, base=own), record.model.code
     if refused := refused_changes(stored, wanted, epochs, as_given(overrides), code, trained):
         words = "these arguments" if cell is None else "the arguments given"
@@ -128,6 +130,26 @@ def _resumed_with(
             f"{refused.listed}. {_fix(refused, out, epochs, cell is not None)}"
         )
     return wanted
+
+
+def _where_it_ran(stored: dict) -> dict:
+    """The settings of ``stored`` (a run's saved config) of where and how it ran (``RESULT_NEUTRAL_KEYS``),
+    as a tree of their own."""
+    from vislab.config.differences import RESULT_NEUTRAL_KEYS  # on use (see the imports)
+    from vislab.config.overrides import set_dotted
+
+    own: dict = {}
+
+    def walk(tree: dict, prefix: str) -> None:
+        for name, value in tree.items():
+            key = f"{prefix}{name}"
+            if key.startswith(RESULT_NEUTRAL_KEYS):
+                set_dotted(own, key, value)
+            elif isinstance(value, dict):
+                walk(value, f"{key}.")
+
+    walk(stored, "")
+    return own
 
 
 def _fix(refused: RefusedChanges, out: Path, epochs: int | None, cell: bool = False) -> str:
