@@ -192,7 +192,7 @@ def test_preview_standardised_keeps_the_pixel_order(capsys, tmp_path, grid_rows)
         ("digits", ["--show", "bogus"], "'bogus' is not one of 'augmented', 'normalized'"),
         ("digits", ["--show", "normalized", "--set", "data.normalize=none"], "data.normalize=zca"),
         ("digits", ["--show", "normalized", "--copies", "2"], "Drop --copies"),
-        ("circles", ["--show", "normalized"], "feature vectors"),
+        ("circles", ["--show", "normalized"], "2-D points have none"),
     ],
 )
 def test_preview_bad_show_options_exit_2(capsys, tmp_path, name, args, fragment):

@@ -128,13 +128,15 @@ def draw_sections(plan: ReportPlan, figs: FigureSet, trust_code: bool = False) -
 
 def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]]) -> list[dict]:
     """The training curves of the shown runs: a sweep's many trials coloured by their objective, without
-    a legend entry each; a suite's runs in its groups. A run's own report names its figure
-    curves_report.png: curves.png beside it is the run's (its best.pt line and step losses)."""
+    a legend entry each; a suite's runs in its groups. A run's own report, drawn into the run's figures/,
+    names its figure curves_report.png: curves.png beside it is the run's (its best.pt line and step
+    losses); a paper of the run, in a folder of its own, keeps curves.png."""
     if plan.sweep is not None:
         return trial_curves(figs, histories, plan.complete, plan.sweep)
     groups = (plan.suite.groups if plan.suite is not None else None) or {}
     lost = [n for n in histories if plan.files.noted(plan.runs[n])]
-    name = "curves_report.png" if plan.one_run else "curves.png"
+    own = plan.one_run and figs.fig_dir.resolve() == (plan.folder / "figures").resolve()
+    name = "curves_report.png" if own else "curves.png"
     return curve_figures(figs, histories, groups, plan_rows(plan), lost, name)
 
 
