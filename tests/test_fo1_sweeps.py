@@ -9,6 +9,7 @@ import yaml
 
 import vislab
 from conftest import tiny_base
+from test_u2_sweep_checks import sweep_cli
 from vislab.cli import main
 from vislab.data import download as dl
 from vislab.errors import ConfigError, DataError, UserError
@@ -24,14 +25,6 @@ def spec_file(tmp_path: Path, name: str = "t", **keys) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"name": name, "base": BASE, "space": LR, **keys}))
     return path
-
-
-def sweep_cli(capsys, spec: Path, out: Path, *args: str) -> tuple[int, str]:
-    code = main(["sweep", str(spec), "--out", str(out), "--no-report", *args])
-    captured = capsys.readouterr()
-    text = " ".join((captured.out + captured.err).split())
-    assert "Traceback" not in text, text
-    return code, text
 
 
 @pytest.mark.parametrize(

@@ -15,24 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import torch.nn as nn
 import yaml
 
 import vislab
 from conftest import DROP, REPO, TINY_RUN, notebook_cell, one_line, tiny_base
+from test_fn1_train_calls import Net
 from vislab.errors import DataError, UserError
 
 CFG = tiny_base(train__seed=0, model=DROP, train__epochs=DROP)
-
-
-class Net(nn.Module):
-    def __init__(self, num_classes: int, input_shape: tuple[int, ...]):
-        super().__init__()
-        self.fc = nn.Linear(int(np.prod(input_shape)), num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.flatten(1))
 
 
 def _error(call, kind=UserError) -> str:
