@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -193,3 +194,20 @@ def test_a_cell_run_again_keeps_where_a_plain_resume_moved_its_data(tmp_path):
     del cell["data__root"]  # the cell as first written, run again
     run = vislab.train(out=tmp_path / "run", resume=True, epochs=3, **cell)
     assert run.config.data.root == str(tmp_path / "b") and run.summary["epochs_run"] == 3
+
+
+def test_a_rebuilt_report_keeps_a_figure_the_user_saved_in_its_folder(tmp_path, capsys):
+    """Before: each build deleted every PNG of the report's figures/ it did not draw, a figure the user
+    saved there too. Now it deletes only what the earlier build drew (figures/.drawn.json)."""
+    for name, lr in (("a", "0.01"), ("b", "0.05")):
+        cfg = tiny_config("train.epochs=1", "train.figures=false", f"optim.lr={lr}")
+        train(cfg, tmp_path / "runs" / name, quiet=True)
+    assert cli(capsys, "report", tmp_path / "runs")[0] == 0
+    figures = tmp_path / "runs" / "figures"
+    (figures / "my_figure.png").write_bytes(b"the user's")
+    drawn_of_b = {p.name for p in figures.glob("*_b.png")}
+    assert drawn_of_b  # b's own figures
+    shutil.rmtree(tmp_path / "runs" / "b")
+    assert cli(capsys, "report", tmp_path / "runs")[0] == 0
+    assert (figures / "my_figure.png").read_bytes() == b"the user's"
+    assert not any((figures / name).exists() for name in drawn_of_b)  # gone with its run

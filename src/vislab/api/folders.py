@@ -80,7 +80,9 @@ _FIGURE_NAMES = (
 )
 FIGURES = _holding(_FIGURE_NAMES)  # a run's
 # a report of several runs (a suite's, a sweep's) draws a figure of each group too, and a sweep's own
-REPORT_FIGURES = _holding(_FIGURE_NAMES | {"curves_*.png": _file, "sweep_*.png": _file})
+REPORT_FIGURES = _holding(
+    _FIGURE_NAMES | {"curves_*.png": _file, "sweep_*.png": _file, ".drawn.json": _file}
+)  # .drawn.json: the PNGs its last build drew (report.figure_set.DRAWN_FILE)
 # the names of explain/ and export/ are explain.Explanation.file_name's and export.FORMATS' (with the
 # spec .json beside)
 # eval of RUN/checkpoints/<name>.pt wrote its figures beside it before it wrote them to RUN/figures/

@@ -15,7 +15,7 @@ from vislab.config import Config
 from vislab.data import load_splits
 from vislab.data.types import Splits
 from vislab.errors import UserError
-from vislab.files import DISK_FAILURES
+from vislab.files import DISK_FAILURES, atomic_write_text
 from vislab.report.run_files import RunFiles
 
 # optional packages → the vislab extra that installs them (pyproject.toml's optional-dependencies)
@@ -108,6 +108,10 @@ def _suffixed(name: str, used: set[str]) -> str:
     return part
 
 
+# in a report's figures/: the PNGs its last build drew, which the next may delete (FigureSet.drop_earlier)
+DRAWN_FILE = ".drawn.json"
+
+
 class FigureSet:
     """Draws figures into a private folder (several workers may build one report at once), then moves
     them into place; a figure that cannot be drawn becomes a note instead of an error."""
@@ -178,8 +182,16 @@ class FigureSet:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def drop_earlier(self) -> None:
-        """Delete the PNGs of earlier builds that this one did not draw (once its page no longer names
-        them)."""
-        for old in self.fig_dir.glob("*.png"):
-            if old.name not in self.made:
-                old.unlink(missing_ok=True)
+        """Delete the PNGs the earlier build drew (:data:`DRAWN_FILE` names them) that this one did not
+        (once its page no longer names them), then record this build's: a PNG of the user's in the folder,
+        or one no build recorded, is kept."""
+        record = self.fig_dir / DRAWN_FILE
+        try:
+            earlier = json.loads(record.read_text())
+        except (OSError, ValueError):
+            earlier = []
+        names = earlier if isinstance(earlier, list) else []
+        for name in {n for n in names if isinstance(n, str)} - set(self.made):
+            if Path(name).name == name and name.endswith(".png"):  # a file of the folder's own
+                (self.fig_dir / name).unlink(missing_ok=True)
+        atomic_write_text(record, json.dumps(sorted(self.made)), option=None)
