@@ -321,6 +321,15 @@ def raises_its_own(name: str) -> bool:
     return is_registered_users(name) and not is_user_reference(name)
 
 
+def resumed_in_python(call: str) -> str:
+    """How a run of a model defined in Python (:func:`raises_its_own`) is resumed: the Python ``call``
+    alone, as no command can build that model."""
+    return (
+        f"{call}, in this Python process or one that defines the model as it was (the command line "
+        f"cannot build a model defined in Python)"
+    )
+
+
 #: the models an optimizer trains, as the LR range test names them
 OPTIMIZER_MODELS = "mlp, cnn, vit, resnet18, fast, timm:<name>"
 

@@ -19,7 +19,7 @@ from vislab.models.objects import is_user_object
 from vislab.models.registry import MODELS
 from vislab.training.divergence import check_finite
 from vislab.training.history import EpochRow, to_rows
-from vislab.training.model_checks import NOTE, raises_its_own, user_code
+from vislab.training.model_checks import NOTE, raises_its_own, resumed_in_python, user_code
 from vislab.training.rundir import resume_command
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
@@ -123,10 +123,7 @@ def _how_to_resume(t: Training, off: str | None = None) -> str:
     python = f"vislab.train(out={str(path)!r}, resume=True"
     python += f", {off.replace('.', '__')}=False)" if off else ")"
     if world == 1 and raises_its_own(t.record.model.name):
-        return (
-            f"{python}, in this Python process or one that defines the model as it was (the command "
-            f"line cannot build a model defined in Python)"
-        )
+        return resumed_in_python(python)
     command = resume_command(path, world) + (f" --set {off}=false" if off else "")
     return command if world > 1 else f"{command} (Python: {python})"
 

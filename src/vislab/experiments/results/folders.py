@@ -254,14 +254,11 @@ def resume_command(folder: Path) -> str:
     (edited since, say, to fix what stopped the run); a run of a model defined in Python (a notebook's
     class: ``vislab.train(model=Net)``, ``@vislab.register_model``), which no command can build, in
     Python's alone, as TrainingInterrupted says it (training/stopping.py: ``raises_its_own``)."""
-    from vislab.training.model_checks import raises_its_own  # on use (see the imports)
+    from vislab.training.model_checks import raises_its_own, resumed_in_python  # on use (imports)
 
     name, python = _model_name(folder), f"vislab.train(out={str(folder)!r}, resume=True"
     if isinstance(name, str) and raises_its_own(name):
-        return (
-            f"{python}), in this Python process or one that defines the model as it was (the command "
-            f"line cannot build a model defined in Python)"
-        )
+        return resumed_in_python(f"{python})")
     own = _own_code(folder)
     flag, kw = (" --trust-code", ", trust_code=True") if own else ("", "")
     return f"vislab train --resume {folder}{flag} (Python: {python}{kw}))"
