@@ -137,18 +137,12 @@ def _where_it_ran(stored: dict) -> dict:
     as a tree of their own."""
     from vislab.config.differences import RESULT_NEUTRAL_KEYS  # on use (see the imports)
     from vislab.config.overrides import set_dotted
+    from vislab.experiments.results.recorded import flat_settings
 
     own: dict = {}
-
-    def walk(tree: dict, prefix: str) -> None:
-        for name, value in tree.items():
-            key = f"{prefix}{name}"
-            if key.startswith(RESULT_NEUTRAL_KEYS):
-                set_dotted(own, key, value)
-            elif isinstance(value, dict):
-                walk(value, f"{key}.")
-
-    walk(stored, "")
+    for key, value in flat_settings(stored).items():
+        if key.startswith(RESULT_NEUTRAL_KEYS):
+            set_dotted(own, key, value)
     return own
 
 
