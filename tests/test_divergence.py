@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import types
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import vislab.training.trainer as trainer_mod
 from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import TrainingDiverged
 from vislab.training.checkpoint import load_checkpoint
+from vislab.training.parts import Optimisation
 from vislab.training.trainer import train
 
 
@@ -34,7 +33,7 @@ def test_nan_after_a_good_epoch_keeps_the_last_good_checkpoint(capsys, tmp_path,
         loss = F.cross_entropy(logits, y, **kw)
         return loss * float("nan") if len(calls) > 11 else loss
 
-    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
+    monkeypatch.setattr(Optimisation, "loss", lambda _, logits, y: cross_entropy(logits, y))
     run = tmp_path / "run"
     code, out = cli(capsys, "train", *tiny_sets("train.epochs=3"), "--out", run, "-q")
     assert (
@@ -80,7 +79,7 @@ def test_signal_after_an_unnoticed_nan_keeps_the_last_good_checkpoint(tmp_path, 
         loss = F.cross_entropy(logits, y, **kw)
         return loss * float("nan") if len(calls) >= 11 else loss
 
-    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
+    monkeypatch.setattr(Optimisation, "loss", lambda _, logits, y: cross_entropy(logits, y))
     with pytest.raises(TrainingDiverged, match="epoch 2"):
         train(tiny_config("train.epochs=3"), tmp_path / "r", quiet=True)
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "diverged"
@@ -103,7 +102,7 @@ def test_nan_after_a_mid_epoch_resume_keeps_and_names_the_steps_last_pt_holds(
             os.kill(os.getpid(), signal.SIGTERM)
         return F.cross_entropy(logits, y, **kw)
 
-    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=stopped_at_step_3))
+    monkeypatch.setattr(Optimisation, "loss", lambda _, logits, y: stopped_at_step_3(logits, y))
     run = tmp_path / "run"
     code, out = cli(capsys, "train", *tiny_sets("train.epochs=3"), "--out", run, "-q")
     assert code == 130 and "epoch 1, step 3" in out, out
@@ -111,7 +110,7 @@ def test_nan_after_a_mid_epoch_resume_keeps_and_names_the_steps_last_pt_holds(
     def nan(logits, y, **kw):
         return F.cross_entropy(logits, y, **kw) * float("nan")
 
-    monkeypatch.setattr(trainer_mod, "F", types.SimpleNamespace(cross_entropy=nan))
+    monkeypatch.setattr(Optimisation, "loss", lambda _, logits, y: nan(logits, y))
     code, out = cli(capsys, "train", "--resume", run, "-q")
     last = run / "checkpoints" / "last.pt"
     said = one_line(out)

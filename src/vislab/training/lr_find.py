@@ -40,11 +40,10 @@ from vislab.config import Config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
-from vislab.training.class_weights import soft_cross_entropy, uses_soft_loss
 from vislab.training.lr_curve import RULE, causal_mean, centred_mean, suggest, weak_suggestion
 from vislab.training.model_checks import check_optimizer_trained, user_code
 from vislab.training.optim import set_lr
-from vislab.training.parts import Optimisation, build_optimisation, build_parts, init_from_data
+from vislab.training.parts import build_optimisation, build_parts, init_from_data
 from vislab.training.runtime import Distributed, resolve_device
 
 # matplotlib (~1 s) is imported by LRFinding.plot when it draws ("on use"): the test itself needs none
@@ -208,7 +207,7 @@ def lr_find(
                 optim.opt,
                 _endless(data.train),
                 test,
-                loss_fn=_training_loss(optim),
+                loss_fn=optim.loss,
                 grad_clip=optim.grad_clip,
                 # bf16 as in training; fp16 would need the loss scaling the range test does not do
                 autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
@@ -218,17 +217,6 @@ def lr_find(
     finding.title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name}{head})"
     finding.swept, finding.head_ratio = swept, ratio
     return finding
-
-
-def _training_loss(optim: Optimisation) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """A batch's loss as ``train_step`` takes it: cross-entropy at the run's class weights and label
-    smoothing, mixup's soft targets weighted as hard labels are (:func:`soft_cross_entropy`)."""
-
-    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        ce = soft_cross_entropy if uses_soft_loss(y, optim.class_weights) else F.cross_entropy
-        return ce(logits, y, weight=optim.class_weights, label_smoothing=optim.label_smoothing)
-
-    return loss
 
 
 def _head_sweep(

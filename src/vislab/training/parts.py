@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from vislab.config import (
     Config,
@@ -27,7 +28,7 @@ from vislab.models.objects import check_unchanged, is_users_code
 from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
 from vislab.training.checks import check_same_data
-from vislab.training.class_weights import class_weights
+from vislab.training.class_weights import class_weights, soft_cross_entropy, uses_soft_loss
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import (
     Frozen,
@@ -125,6 +126,14 @@ class Optimisation:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.precision.autocast()
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """A training batch's loss: cross-entropy at the run's class weights and label smoothing (mixup's
+        soft targets weighted as hard labels are: :func:`soft_cross_entropy`), in float32."""
+        ce = soft_cross_entropy if uses_soft_loss(targets, self.class_weights) else F.cross_entropy
+        return ce(
+            logits.float(), targets, weight=self.class_weights, label_smoothing=self.label_smoothing
+        )
 
     def scale_groups(self, step: int) -> None:
         """At optimizer ``step``, the head's groups (``optim.head_lr``) at their own scheduled lr, as a

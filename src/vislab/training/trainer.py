@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from vislab.config import Config
 from vislab.errors import RunExists, TrainingInterrupted, show_note
@@ -33,7 +32,6 @@ from vislab.models.trust import recorded_code
 from vislab.training.accumulate import Window
 from vislab.training.boundary_epochs import boundary_recorder
 from vislab.training.checks import loop_notes
-from vislab.training.class_weights import soft_cross_entropy, uses_soft_loss
 from vislab.training.divergence import check_finite, note_exploding_loss
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
 from vislab.training.fitted import fit_once
@@ -331,11 +329,7 @@ def train_step(
             torch.compiler.cudagraph_mark_step_begin()
         with optim.autocast():
             logits = network.forward(x)
-            # the weighted mean of soft targets as of hard labels (torch's cross_entropy: over N)
-            ce = soft_cross_entropy if uses_soft_loss(y, optim.class_weights) else F.cross_entropy
-            loss = ce(
-                logits.float(), y, weight=optim.class_weights, label_smoothing=optim.label_smoothing
-            )
+            loss = optim.loss(logits, y)
         if window.first:
             optim.opt.zero_grad(set_to_none=True)
         scaled = loss / window.size if window.size > 1 else loss
