@@ -35,9 +35,9 @@ from vislab.plotting.mistake_picks import (
 )
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
-from vislab.training.parts import load_weights
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir, refuse_run_file
+from vislab.training.saved_weights import load_weights
 from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
 
@@ -55,7 +55,7 @@ def load_model(
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
     model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError, as is
-    code whose layers no longer fit the saved weights (``training.parts.load_weights``)."""
+    code whose layers no longer fit the saved weights (``training.saved_weights.load_weights``)."""
     picked = pick_checkpoint(target, checkpoint)
     picked.show_note()
     path = picked.path

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,10 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.mix import build_mix
 from vislab.data.types import Splits
-from vislab.errors import DataError, UserCodeError, UserError
+from vislab.errors import UserCodeError, UserError
 from vislab.models import build_model, skip_pretrained
 from vislab.models.hooks import ModelHooks, hooks_of, model_size
-from vislab.models.objects import check_unchanged, is_users_code
+from vislab.models.objects import check_unchanged
 from vislab.models.options import cropped_input
 from vislab.models.registry import code_of
 from vislab.training.checks import check_same_data
@@ -55,6 +55,7 @@ from vislab.training.runtime import (
     Distributed,
     resolve_data_device,
 )
+from vislab.training.saved_weights import load_weights
 from vislab.training.state import LoopState
 from vislab.training.summary import stopped_summary
 
@@ -292,53 +293,6 @@ def _build_network(
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
     return Network(model, hooks, n_params, num_classes, code, channels_last=nhwc)
-
-
-def load_weights(
-    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], name: str, run: str, version: str
-) -> None:
-    """Put a checkpoint's ``weights`` into ``model``, built now as model ``name`` for ``run`` (as messages
-    name it: ``run 'runs/a'``), whether resumed, evaluated or reopened. Where they do not fit: the first
-    tensor that differs (:func:`_first_difference`, else torch's words) — for the user's own code,
-    redefined since the run trained, a UserCodeError with the fix; for vislab's own model, a DataError
-    (a damaged file, or one of another vislab, ``version``)."""
-    try:
-        model.load_state_dict(weights)
-    except (RuntimeError, KeyError, TypeError, ValueError) as e:  # missing keys, shape mismatch
-        first = _first_difference(weights, model.state_dict()) or " ".join(str(e).split())[:300]
-        if not is_users_code(name):
-            raise DataError(
-                f"{run}: its saved weights do not fit its model {name} ({first}). The file is damaged "
-                f"or from an incompatible vislab version ({version})."
-            ) from None
-        raise UserCodeError(
-            f"{run} was trained with model '{name}', your own code, which now builds other layers than "
-            f"then: {first}. "
-            f"Restore the definition of {name} as it was when the run trained (that version of the file, "
-            f"module or notebook cell) and reopen the run, or train a new run with the new definition."
-        ) from None
-
-
-def _first_difference(saved: Mapping[str, torch.Tensor], now: Mapping[str, torch.Tensor]) -> str:
-    """The first tensor, in the saved order, that the model built now lacks or has in another shape (then
-    the first it has that was not saved), e.g. ``body.1.weight was saved as 16×64, the model now has
-    24×64``; '' when all match (a load hook renaming keys: torch's message says more)."""
-
-    def shape(t: object) -> str:
-        if not isinstance(t, torch.Tensor):
-            return "a value"
-        return "×".join(map(str, t.shape)) or "a scalar"
-
-    for key, was in saved.items():
-        if key not in now:
-            return f"{key} was saved as {shape(was)}, the model now has no {key}"
-        built = now[key]
-        lazy = isinstance(built, torch.nn.parameter.UninitializedTensorMixin)  # takes any shape
-        tensors = isinstance(was, torch.Tensor) and isinstance(built, torch.Tensor)
-        if tensors and not lazy and built.shape != was.shape:
-            return f"{key} was saved as {shape(was)}, the model now has {shape(built)}"
-    extra = next((key for key in now if key not in saved), None)
-    return f"the model now has {extra}, which the run did not save" if extra else ""
 
 
 def parameters(n: int) -> str:
