@@ -127,7 +127,8 @@ def _resumed_with(
         words = "these arguments" if cell is None else "the arguments given"
         raise UserError(
             f"resume=True continues the run in '{out}' with its saved config, but {words} change it: "
-            f"{refused.listed}. {_fix(refused, out, epochs, cell is not None)}"
+            f"{refused.listed}. {_left_unset(refused, overrides, cell)}"
+            f"{_fix(refused, out, epochs, cell is not None)}"
         )
     return wanted
 
@@ -144,6 +145,25 @@ def _where_it_ran(stored: dict) -> dict:
         if key.startswith(RESULT_NEUTRAL_KEYS):
             set_dotted(own, key, value)
     return own
+
+
+def _left_unset(refused: RefusedChanges, overrides: dict[str, Any], cell: tuple | None) -> str:
+    """For a cell run again with resume=True (``cell``), the refused settings no keyword argument gives
+    (the cell's config's or the defaults): the keyword arguments that keep the run's values instead
+    (``optim__lr=0.1``); '' where there are none."""
+    if cell is None:
+        return ""
+    from vislab.experiments.results.recorded import flat_settings  # on use (see the imports)
+
+    given = {key for _, key in as_given(overrides)} | {"model.name", "data.name", "train.epochs"}
+    keys = [d.split(":")[0] for d in refused.differences if not d.startswith("model '")]
+    had = flat_settings(refused.has)
+    kept = [f"{k.replace('.', '__')}={had[k]!r}" for k in keys if k not in given and k in had]
+    return (
+        f"{', '.join(kept)} keeps the run's {'value' if len(kept) == 1 else 'values'}. "
+        if kept
+        else ""
+    )
 
 
 def _fix(refused: RefusedChanges, out: Path, epochs: int | None, cell: bool = False) -> str:
