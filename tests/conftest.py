@@ -234,6 +234,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def first_table(text: str) -> list[str]:
+    """The lines of the first Markdown pipe table in ``text`` (results.md has the per-class table after it)."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
+
+
 def as_keywords(config: dict) -> dict:
     """``config`` as ``vislab.train`` keywords: ``section=name`` for a section's name, else ``section__key``."""
     return {

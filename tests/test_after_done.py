@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import vislab
-from conftest import cli, one_line, tiny_sets
+from conftest import cli, first_table, one_line, tiny_sets
 
 
 def _finished(run) -> bool:
@@ -129,7 +129,7 @@ def test_compare_sorts_by_val_loss_a_metric_runs_are_selected_by(runs, capsys):
     losses = {
         r.name: json.loads((r / "summary.json").read_text())["val_loss"] for r in runs.iterdir()
     }
-    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")][1:]
+    rows = [line.split("|")[1].strip() for line in first_table(out) if line.startswith("| ")][1:]
     assert rows == sorted(losses, key=losses.get), out  # lowest loss first
     assert "rows ordered by val_loss" in one_line(out)
     code, out = cli(capsys, "compare", runs, "--sort", "val_los")

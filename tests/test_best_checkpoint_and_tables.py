@@ -15,14 +15,8 @@ import yaml
 import vislab
 from conftest import DROP, TINY_DIGITS, cli, one_line, tiny_base, tiny_sets, tiny_suite
 from vislab.config import build_config
-from vislab.experiments.results.settings import (
-    IDENTITY,
-    Settings,
-    flat_settings,
-    for_people,
-    setting_text,
-    silent_keys,
-)
+from vislab.experiments.results.for_people import for_people, setting_text
+from vislab.experiments.results.settings import IDENTITY, Settings, flat_settings, silent_keys
 from vislab.experiments.suites.foresee import foresee_suite
 from vislab.experiments.suites.spec import load_suite
 from vislab.paper_folder.tables import parts

@@ -16,12 +16,8 @@ from conftest import cli, one_line, table_run, tiny_sets
 from vislab.config import build_config
 from vislab.data import load_splits
 from vislab.errors import ConfigError
-from vislab.experiments.results.settings import (
-    differing_settings,
-    flat_settings,
-    for_people,
-    table_settings,
-)
+from vislab.experiments.results.for_people import for_people
+from vislab.experiments.results.settings import differing_settings, flat_settings, table_settings
 from vislab.training.summary import RunSummary
 
 STEP2 = ("train.epochs=4", "schedule.name=step", "schedule.step_size=2", "schedule.gamma=0.1")

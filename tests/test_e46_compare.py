@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, one_line, tiny_suite
+from conftest import cli, first_table, one_line, tiny_suite
 from vislab.cli import main
 
 RUNS = ("majority-s0", "majority-s1", "mlp-s0", "mlp-s1")
@@ -33,7 +33,7 @@ def plain(tmp_path_factory) -> tuple[Path, Path, Path]:
 
 def _table(text: str) -> dict[str, dict[str, str]]:
     """The first pipe table of ``text``: run → {header: cell}."""
-    lines = [line for line in text.splitlines() if line.startswith("|")]
+    lines = first_table(text)
     heads = [h.strip() for h in lines[0].strip("|").split("|")]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     return {cells[0]: dict(zip(heads, cells)) for cells in rows}

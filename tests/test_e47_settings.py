@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from conftest import table_run
-from vislab.experiments.results.settings import LISTED
+from vislab.experiments.results.for_people import LISTED
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.training.summary import RunSummary
 

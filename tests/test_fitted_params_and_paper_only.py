@@ -7,7 +7,7 @@ import re
 
 import vislab
 from conftest import cli, one_line, table_run, tiny_sets
-from vislab.experiments.results.settings import LISTED
+from vislab.experiments.results.for_people import LISTED
 
 
 def _stored(model) -> int:

@@ -13,7 +13,16 @@ import pytest
 import yaml
 
 import vislab
-from conftest import DROP, cli, notebook_cell, one_line, tiny_base, tiny_sets, tiny_suite
+from conftest import (
+    DROP,
+    cli,
+    first_table,
+    notebook_cell,
+    one_line,
+    tiny_base,
+    tiny_sets,
+    tiny_suite,
+)
 from vislab.errors import TrainingInterrupted, UserError
 from vislab.training.state import Callback
 
@@ -114,7 +123,7 @@ def test_circles_runs_of_other_noise_are_not_ranked_as_one_test_set(tmp_path, ca
     said = one_line(text)
     assert "Rows scored on different test images" in said, said
     assert "test set 1: c2; test set 2: sep" in said, said
-    rows = [line for line in text.splitlines() if line.startswith(("| c2 ", "| sep "))]
+    rows = [line for line in first_table(text) if line.startswith(("| c2 ", "| sep "))]
     assert len(rows) == 2 and not any("**" in row for row in rows), rows  # neither ranked best
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import cli, one_line, tiny_sets
+from conftest import cli, first_table, one_line, tiny_sets
 from fixtures import write_image_folder, write_mnist
 from vislab.cli import main
 from vislab.experiments.results.recorded import recorded_config
@@ -23,7 +23,7 @@ from vislab.training.summary import RunSummary
 
 def _rows(text: str) -> dict[str, str]:
     """Each table row of a compare's output by its run's name."""
-    lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    lines = [line for line in first_table(text) if line.startswith("| ") and "---" not in line]
     return {line.split("|")[1].strip(): line for line in lines[1:]}
 
 

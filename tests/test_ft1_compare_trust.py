@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import vislab
-from conftest import cli, one_line, tiny_sets
+from conftest import cli, first_table, one_line, tiny_sets
 from vislab.cli import main
 
 
@@ -40,7 +40,7 @@ def _edit_summary(run: Path, **figures: float) -> None:
 
 def _rows(text: str) -> dict[str, str]:
     """Each table row of a compare's output by its run's name."""
-    lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    lines = [line for line in first_table(text) if line.startswith("| ") and "---" not in line]
     return {line.split("|")[1].strip(): line for line in lines[1:]}
 
 

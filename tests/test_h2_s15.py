@@ -58,7 +58,7 @@ def test_the_text_tables_keep_n_a_for_an_option_the_model_lacks(suite):
     md = (suite / "results.md").read_text()
     assert "| model.batchnorm | model.hidden | model.kernel_size | model.preset |" in md, md
     assert "| mlp | mlp | 0 | n/a | [16] | n/a | n/a |" in md, md
-    assert "| cnn | cnn | 0 | True | n/a | 5 | simple |" in md, md
+    assert "| cnn | cnn | 0 | true | n/a | 5 | simple |" in md, md  # a boolean as YAML spells it
     said = one_line(md)
     assert "mlp: model.batchnorm, model.kernel_size, model.preset; cnn: model.hidden)" in said, md
 

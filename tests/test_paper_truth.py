@@ -104,7 +104,10 @@ def test_a_metrics_row_cut_short_is_in_the_notes_and_the_epoch_caption_says_it_i
     assert "Notes" in texts and "epoch 2\\textquotesingle{}s row is lost" in texts
     table = (tmp_path / "paper" / "tables" / "run_epochs.tex").read_text()
     assert "in bold epoch 2" not in table and "\\textbf" not in table
-    assert "epoch 2, whose weights were kept (best.pt), is not in it" in one_line(table)
+    assert (
+        "epoch 2, whose weights were kept (best.pt: the best val PACC, train.select\\_metric), is not in it"
+        in one_line(table)
+    )
 
 
 def test_the_training_settings_are_said_under_each_table_and_in_the_texts(suite, tmp_path, capsys):

@@ -16,7 +16,7 @@ import vislab
 from conftest import tiny_suite
 from vislab.config import build_config
 from vislab.experiments.results.data_used import data_line
-from vislab.experiments.results.settings import LISTED, MAX_COLUMNS
+from vislab.experiments.results.for_people import LISTED, MAX_COLUMNS
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.paper_folder import build as paper_build
 from vislab.paper_folder.build import write_paper

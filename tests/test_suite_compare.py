@@ -116,15 +116,9 @@ def test_results_md_gives_each_groups_verdicts_under_its_table(tmp_path):
     assert COMPARE["baseline"].lower() in md and RULE in md
 
 
-def test_rows_constant_over_their_seeds_have_no_spread_to_test():
-    """Both rows gave one value on every seed (e.g. two degenerate models): no t-test is possible, and
-    the verdict says so instead of 'exceeds the spread' (Welch's t = ±inf, p = 0)."""
-    flat = verdict("vit-deep", [0.094, 0.094], "vit-shallow", [0.1, 0.1])
-    assert flat.p is None and flat.exceeds is None
-    assert flat.sentence() == (
-        "vit-deep vs vit-shallow: −0.6 pt test ACC over 2 seeds: no spread to test (every seed gave "
-        "the same value)."
-    )
+def test_rows_of_one_same_value_have_no_spread_to_test():
+    """Both rows gave the same one value on every seed: nothing to test (rows constant at different
+    values: tests/test_fr_tables.py)."""
     same = verdict("a", [0.1, 0.1, 0.1], "b", [0.1, 0.1, 0.1])
     assert same.exceeds is None and "no spread to test" in same.sentence()
     one_varies = verdict("a", [0.1, 0.1, 0.1], "b", [0.5, 0.52, 0.48])

@@ -385,7 +385,7 @@ def test_rerun_with_another_set_is_refused_up_front_and_writes_nothing(tmp_path,
     msg = one_line(text)
     assert code == 2 and train_spy == [], text  # a user error, said before anything trains
     assert "FAILED" not in text and "nothing was trained or written" in msg
-    assert "- mlp: optim.lr: 0.001 → 0.01 - majority: the same as mlp" in msg
+    assert "- mlp: optim.lr: 0.001 → 0.01 Re-run" in msg  # majority never reads optim.lr: the same
     assert "(suite.json: no --set, --data or --epochs;" in msg  # the options it was run with
     assert "--overwrite" in msg and "another --out" in msg
     assert {f: (out / f).read_bytes() for f in before} == before  # its record stays true

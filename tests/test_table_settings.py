@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import TINY_DIGITS, tiny_suite
+from conftest import TINY_DIGITS, first_table, tiny_suite
 from vislab.config import build_config
 from vislab.errors import UserError
 from vislab.experiments.results.table import COLUMNS
@@ -114,7 +114,7 @@ def test_suite_tables_have_a_column_per_changed_setting_and_bold_the_best(tmp_pa
 
 def _markdown_rows(md: str) -> dict[str, dict[str, str]]:
     """results.md's table as run → {header: cell}."""
-    lines = [ln.strip("|").split(" | ") for ln in md.splitlines() if ln.startswith("| ")]
+    lines = [ln.strip("|").split(" | ") for ln in first_table(md) if ln.startswith("| ")]
     heads = [h.strip() for h in lines[0]]
     return {c[0].strip(): dict(zip(heads, (x.strip() for x in c))) for c in lines[1:]}
 
@@ -146,7 +146,7 @@ def test_seeded_tables_bold_the_mean_never_the_std_and_seeds_are_no_setting(tmp_
     md = (tmp_path / "results.md").read_text()
     assert "| run | N | model | optim.lr | train ACC |" in md  # no seed: a row's seeds differ
     assert "| fast | 3 | mlp | 0.01 |" in md and "| **0.9100** ± 0.0100 |" in md
-    table = "".join(line for line in md.splitlines() if line.startswith("|"))
+    table = "".join(first_table(md))
     assert table.count("**") == 2 and "beyond the spread of the seeds" in md
     page = build_report(tmp_path).read_text()  # a folder of runs <row>-s<i>: the same table
     heads = re.findall(r'<th data-key="([^"]+)"', page)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, tiny_base, tiny_sweep
+from conftest import cli, first_table, tiny_base, tiny_sweep
 from vislab.cli import main
 from vislab.errors import Note
 from vislab.report.plan import plan_report
@@ -38,7 +38,7 @@ def unlike(tmp_path_factory) -> Path:
 
 
 def _rows(text: str) -> list[str]:
-    return [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    return [line.split("|")[1].strip() for line in first_table(text) if line.startswith("| ")]
 
 
 def test_runs_named_as_seeds_but_trained_otherwise_are_not_averaged(capsys, unlike):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import vislab
-from conftest import cli, one_line, tiny_suite
+from conftest import cli, first_table, one_line, tiny_suite
 from vislab.cli import main
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.data_used import data_line
@@ -41,7 +41,7 @@ def suites(tmp_path_factory) -> tuple[Path, Path]:
 
 def _rows(text: str) -> list[str]:
     """The runs (first cells) of the first pipe table of ``text``."""
-    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    lines = [line for line in first_table(text) if line.startswith("| ")]
     return [line.split("|")[1].strip() for line in lines[1:]]
 
 

@@ -164,26 +164,26 @@ def run_suite(
     seeds: int | None = None,
     dry_run: bool = False,
     only: str | Sequence[str] | None = None,
+    trust_code: bool = False,
     **settings: Any,
 ) -> SuiteResult | pd.DataFrame:
     """Run a built-in suite (``vislab suite`` lists them) or a suite YAML into ``out/<run>`` (default
     ``runs/suite-<name>``): finished runs skipped, interrupted ones resumed; results.csv/.md, report.html if
-    ``report``. SuiteFailed (after the tables) if a run failed, DataError if a run's data cannot be read (no
-    further run starts), UserError before anything trains if ``out`` holds its runs with another config
-    (another ``epochs`` alone retrains them; ``overwrite=True`` starts it over).
+    ``report``. SuiteFailed if a run failed, DataError if a run's data cannot be read, UserError before any
+    training if ``out`` holds its runs with another config (but ``epochs``: retrained; or ``overwrite=True``).
 
-    ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``, ``["data.limit=300"]``) and ``settings``
-    (``data__limit=300``) set every run's config as ``vislab suite --set`` does; a key given twice: UserError.
-    ``quiet``: None prints the progress in a notebook only, False everywhere, True nowhere (``log`` receives it
-    instead). ``seeds``: each run trained that many times (``<run>-s0`` …; None: the file's ``seeds:``, else as
-    in ``out``; fewer: UserError unless ``overwrite``). ``storage``: a PostgreSQL URL shared by the machines
-    running the suite, each run claimed by one (a claim silent for ``heartbeat_lapse`` s, 90, is taken over;
-    ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing written; the plan as a DataFrame.
-    ``only``: those runs alone (a row: all its seeds), the others left for later.
+    ``data``, ``epochs``, ``overrides`` (``["data.limit=300"]``) and ``settings`` (``data__limit=300``) set
+    every run's config as ``vislab suite --set`` does; a key given twice: UserError. ``quiet``: None prints the
+    progress in a notebook only (``log`` receives it). ``seeds``: each run trained that many times (``<run>-s0``
+    …; None: the file's ``seeds:``, else as in ``out``; fewer: UserError unless ``overwrite``). ``storage``: a
+    PostgreSQL URL shared by the machines running the suite, each run claimed by one (a claim silent for
+    ``heartbeat_lapse`` s, 90, is taken over; ``heartbeat`` every 20 s). ``dry_run``: checked as a run is,
+    nothing written; the plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left
+    for later. ``trust_code``: as ``vislab.train``'s, for a resumed run (its model file changed since).
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
-    _refuse_in_dry_run(dry_run, overwrite, storage)
+    _refuse_together(dry_run, overwrite, storage, trust_code)
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     suite, folder, chosen = _seeded_suite(
         name_or_file, out, overwrite, storage, seeds, only, sets, jobs
@@ -194,21 +194,32 @@ def run_suite(
         return _dry_run(suite, folder, sets, log, chosen)
     hook = report_kept_on_ctrl_c(report_hook(log), "runs", _AGAIN) if report else None
     kw = dict(jobs=jobs, quiet=quiet, on_results=hook)
-    _train_runs(suite, folder, shared, sets, log=log, only=chosen, **kw)
+    _train_runs(suite, folder, shared, sets, log=log, only=chosen, trust_code=trust_code, **kw)
     return _suite_result(suite, folder)
 
 
-def _refuse_in_dry_run(dry_run: bool, overwrite: bool, storage: str | None) -> None:
-    """UserError, in a ``dry_run``, for the options it cannot foresee from the folder alone."""
+def _refuse_together(dry_run: bool, overwrite: bool, storage: str | None, trust_code: bool) -> None:
+    """UserError for options that do not go together: in a ``dry_run``, those it cannot foresee from the
+    folder alone; ``trust_code`` with ``storage`` (a shared suite's runner resumes its runs without it)."""
     if dry_run and overwrite:
         raise UserError(
             "a dry run says what each run would do with the folder as it is, and starting the suite over "
-            "deletes its runs (every run would start): leave out --overwrite (Python: overwrite=True)."
+            "deletes its runs (every run would start): for the plan of the folder as it is, leave out "
+            "--overwrite (Python: leave out overwrite=True); to start the suite over, leave out "
+            "--dry-run (Python: leave out dry_run=True)."
         )
     if dry_run and storage is not None:
         raise UserError(
             "a dry run says what each run would do with the folder as it is, but the runs of a shared "
             "suite go to whichever machine claims them: leave out --storage (Python: storage=...)."
+        )
+    if trust_code and storage is not None:
+        raise UserError(
+            "--trust-code (Python: trust_code=True) is taken by a suite run on this machine alone, not "
+            "by one shared through --storage (Python: storage=): leave out --trust-code (Python: leave "
+            "out trust_code=True), and resume the run whose model file you edited on its own: vislab "
+            "train --resume DIR/<run> --trust-code (Python: vislab.train(out='DIR/<run>', resume=True, "
+            "trust_code=True))."
         )
 
 
@@ -218,7 +229,7 @@ def _dry_run(
     """What running ``suite`` into ``folder`` would do (``only``: to those runs): a line per run, between
     the suite's line (its runs, seeds and epochs) and a count of each action; returned as
     :func:`_plan_table`."""
-    from vislab.experiments.results.settings import setting_text  # on use (see the imports)
+    from vislab.experiments.results.for_people import setting_text  # on use (see the imports)
     from vislab.experiments.suites.foresee import foresee_suite
 
     foreseen = foresee_suite(suite, folder, sets, only)
@@ -292,10 +303,12 @@ def _train_runs(
     *,
     log: Log,
     only: list[str] | None = None,
+    trust_code: bool = False,
     **kw: Any,
 ) -> None:
-    """The suite's runs (``only``: those; never with ``shared`` storage), on this machine alone or shared
-    with others through ``shared`` storage; each note said once (``errors.each_note_once``)."""
+    """The suite's runs (``only``: those; never with ``shared`` storage, nor ``trust_code``: a resumed
+    run's changed model file imported), on this machine alone or shared with others through ``shared``
+    storage; each note said once (``errors.each_note_once``)."""
     from vislab.experiments.shared.runner import run_shared_suite  # on use (see the imports)
     from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.runner import run_suite
@@ -304,7 +317,7 @@ def _train_runs(
     try:
         with each_note_once():
             if shared is None:
-                run_suite(suite, folder, sets, log=log, only=only, **kw)
+                run_suite(suite, folder, sets, log=log, only=only, trust_code=trust_code, **kw)
             else:
                 run_shared_suite(suite, folder, shared, sets, log=log, **kw)
     except ReportCutShort:

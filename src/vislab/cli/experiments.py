@@ -69,6 +69,12 @@ SuiteOverwriteOpt = typer.Option(
     "--overwrite",
     help="Delete an earlier suite in its folder first: every run trains afresh.",
 )
+SuiteTrustOpt = typer.Option(
+    False,
+    "--trust-code",
+    help="A run resumed imports its own model code (model.name=file.py:Net) even if the file changed "
+    "since it trained (fixed after it failed). Only for code you trust: importing runs it.",
+)
 SuiteStorageOpt = typer.Option(
     None,
     "--storage",
@@ -127,6 +133,7 @@ def suite(
     seeds: int | None = SeedsOpt,
     dry_run: bool = DryRunOpt,
     only: list[str] | None = SuiteOnlyOpt,
+    trust_code: bool = SuiteTrustOpt,
 ) -> None:
     """Run a suite: each run into DIR/<run>; finished runs are skipped, interrupted ones resumed;
     then DIR/results.csv, results.md and report.html. Failed runs are listed at the end (exit 1); a
@@ -146,7 +153,7 @@ def suite(
     _, folder = resolve_suite(name, out)
     common = dict(out=folder, data=data, epochs=epochs, overrides=set_ or [], storage=storage,
                   heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse, overwrite=overwrite, seeds=seeds,
-                  only=only or None)  # fmt: skip
+                  only=only or None, trust_code=trust_code)  # fmt: skip
     if dry_run:  # the plan is the output: on stdout, line by line
         run_suite(name, log=print, dry_run=True, **common)
         return

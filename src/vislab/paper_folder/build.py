@@ -32,10 +32,17 @@ from vislab.errors import UserError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.folders import keyed, runs_of, unique_names
+from vislab.experiments.results.for_people import for_people
 from vislab.experiments.results.model_options import not_taken_note
-from vislab.experiments.results.provenance import FITTED, fitted_rows, recipe_sentence
+from vislab.experiments.results.provenance import (
+    FITTED,
+    fitted_rows,
+    recipe_sentence,
+    select_metrics,
+    trainable_params_note,
+)
 from vislab.experiments.results.reported import legend
-from vislab.experiments.results.settings import Settings, for_people, table_settings
+from vislab.experiments.results.settings import Settings, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.files import atomic_write_text
@@ -49,6 +56,7 @@ from vislab.paper_folder.tables import (
     latex_tables,
     markdown_tables,
     parts,
+    per_class_part,
     sources,
 )
 from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, trials_left_out
@@ -154,10 +162,11 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
         plan.unread += notes
     histories = {n: histories[n] for n in trained}
     names = table_names(histories, [*plan.runs, *(plan_rows(plan) or {})])  # as its figures'
+    metrics = select_metrics({n: plan.runs[n] for n in histories}, plan.configs)  # best.pt's
     written = []
     for name, rows in histories.items():
         part, label = names[name]
-        text = epoch_table(name, rows, plan.detailed[name].best_epoch, label)
+        text = epoch_table(name, rows, plan.detailed[name].best_epoch, label, metrics.get(name))
         if text:
             path = folder / table_file(part)
             path.parent.mkdir(exist_ok=True)
@@ -275,7 +284,10 @@ def _write_texts(
     srcs = sources(legend(reported_of(plan), list(rows_cited)), caveats)
     data = plan_datasets(plan, figures_only)
     fitted = fitted_rows(plan.complete, plan_rows(plan))  # a caption says what their parameters are
-    tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted)
+    trained = trainable_params_note(plan.complete, plan_rows(plan))  # a frozen backbone's
+    tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted, trained)
+    named = dict(zip([r["run"] for r in figures_only], data))
+    tables += per_class_part(plan.complete, plan_rows(plan), named)
     line, made = data_line(plan.complete, own_splits(plan)), _made(plan)
     # under every table (a table copied alone keeps it): the data used, how the runs were made, the runs
     # left out because a file of theirs could not be read

@@ -1,7 +1,7 @@
-"""A run's metrics per epoch as a booktabs LaTeX table (``tables/<run>_epochs.tex`` of a paper folder):
-epoch, train loss and accuracy, val loss and accuracy, learning rate — the table a course report shows
-beside its curves. A long run keeps every k-th epoch (at most :data:`MAX_ROWS` rows), its first and last
-epochs and the epoch whose weights were kept (best.pt), and the caption says so."""
+"""A run's metrics per epoch as a booktabs LaTeX table (``tables/<run>_epochs.tex`` of a paper folder): epoch,
+train loss and accuracy, val loss, accuracy and PACC (mean per-class accuracy), learning rate — the table a
+course report shows beside its curves. A long run keeps every k-th epoch (at most :data:`MAX_ROWS` rows),
+its first and last epochs and the epoch whose weights were kept (best.pt), and the caption says so."""
 
 from __future__ import annotations
 
@@ -19,8 +19,13 @@ COLUMNS = (
     ("train_acc", "train acc.", "{:.4f}"),
     ("val_loss", "val loss", "{:.4f}"),
     ("val_acc", "val acc.", "{:.4f}"),
+    # the default train.select_metric: what best.pt is chosen by
+    ("val_pacc", "val PACC", "{:.4f}"),
     ("lr", "learning rate", "{:.2e}"),
 )
+
+
+_HEADS = {k: h.rstrip(".") for k, h, _ in COLUMNS}  # a metric as the table heads it: "val PACC"
 
 
 def table_file(part: str) -> str:
@@ -62,12 +67,17 @@ def kept_rows(rows: Sequence[dict], best: int | None = None) -> tuple[list[dict]
 
 
 def epoch_table(
-    run: str, rows: Sequence[dict], best: int | None = None, label: str | None = None
+    run: str,
+    rows: Sequence[dict],
+    best: int | None = None,
+    label: str | None = None,
+    metric: str | None = None,
 ) -> str:
     """``run``'s metrics.jsonl ``rows`` as a LaTeX ``table`` (booktabs), the ``best`` epoch's row (best.pt)
     in bold; '' without rows. The epoch-0 row of ``train.eval_at_start`` (the untrained model) has no
     learning rate: a dash. Labelled ``tab:epochs-<label>`` (default :func:`label_part`; a paper of runs
-    whose labels would be the same gives each its own: :func:`table_names`)."""
+    whose labels would be the same gives each its own: :func:`table_names`). ``metric``: the run's
+    ``train.select_metric``, which the caption names as what best.pt was chosen by (None: unknown)."""
     shown, stride = kept_rows(rows, best)
     cols = [(k, h, f) for k, h, f in COLUMNS if any(r.get(k) is not None for r in shown)]
     if not shown or len(cols) < 2:
@@ -80,22 +90,27 @@ def epoch_table(
     return (
         f"% {escape(run)}: metrics per epoch (written by vislab paper; booktabs)\n"
         "\\begin{table}[htbp]\n\\centering\\small\n"
-        f"\\caption{{{escape(_caption(run, rows, stride, best))}}}\n"
+        f"\\caption{{{escape(_caption(run, rows, stride, best, metric))}}}\n"
         f"\\label{{tab:epochs-{label}}}\n"
         f"\\begin{{tabular}}{{{'r' * len(cols)}}}\n\\toprule\n{header}\n\\midrule\n{body}\n"
         "\\bottomrule\n\\end{tabular}\n\\end{table}\n"
     )
 
 
-def _caption(run: str, rows: Sequence[dict], stride: int, best: int | None) -> str:
-    """What the table shows: the run, which epochs (every k-th of a long run) and what is in bold — or,
-    where the kept epoch has no row (metrics.jsonl lost it: cut short), that it is not in the table."""
+def _caption(
+    run: str, rows: Sequence[dict], stride: int, best: int | None, metric: str | None = None
+) -> str:
+    """What the table shows: the run, which epochs (every k-th of a long run) and what is in bold, with
+    the ``metric`` it was kept by — or, where the kept epoch has no row (metrics.jsonl lost it: cut
+    short), that it is not in the table."""
     n = len(rows)
     which = "" if stride == 1 else f" (one epoch in {stride} of its {n}, the first and the last)"
-    bold = f"; in bold epoch {best}, whose weights were kept (best.pt)" if best is not None else ""
+    by = f": the best {_HEADS.get(metric, metric)}, train.select_metric" if metric else ""
+    kept = f"whose weights were kept (best.pt{by})"
+    bold = f"; in bold epoch {best}, {kept}" if best is not None else ""
     if best is not None and all(r.get("epoch") != best for r in rows):
         bold = (
-            f"; epoch {best}, whose weights were kept (best.pt), is not in it: its row is missing from "
+            f"; epoch {best}, {kept}, is not in it: its row is missing from "
             f"the run's metrics.jsonl (see the notes)"
         )
     return f"{run}: loss, accuracy and learning rate per epoch{which}{bold}."

@@ -23,6 +23,8 @@ from vislab.experiments.results.cells import (
     ranks,
 )
 from vislab.experiments.results.data_used import mixes_data
+from vislab.experiments.results.for_people import LISTED, LISTED_NOTE, listed_line, listed_markdown
+from vislab.experiments.results.per_class import per_class_table
 from vislab.experiments.results.provenance import fitted_params_note
 from vislab.experiments.results.reported import (
     FIGURES,
@@ -35,16 +37,11 @@ from vislab.experiments.results.reported import (
     mismatches,
     source_line,
 )
-from vislab.experiments.results.settings import (
-    IDENTITY,
-    LISTED,
-    LISTED_NOTE,
-    listed_line,
-    listed_markdown,
-)
+from vislab.experiments.results.settings import IDENTITY
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import escape
+from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
 ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
@@ -106,12 +103,15 @@ def parts(
     data: Sequence[str] | None = None,
     lead: Sequence[str] = (),
     fitted: Sequence[str] = (),
+    trained: str = "",
 ) -> list[Part]:
     """The results table split in three (accuracy, training, cost), each with its reported columns and
     the cells ``cells.bold_cells`` picks in bold (``data``: each row's dataset, ranked within one); a
     column no run has a value for (e.g. top-5 accuracy below ten classes) is left out, and a table left
     with none. ``lead``: the columns of what each run was (model, seed, a few settings), after the run in
-    the first table. ``fitted``: the rows of a fitted baseline, whose parameters the caption explains."""
+    the first table. ``fitted``: the rows of a fitted baseline, whose parameters the caption explains;
+    ``trained``: the parameters rows trained, where fewer than they have
+    (``provenance.trainable_params_note``), said in the caption too."""
     out = []
     spread = f"; {SPREAD_WORDS}" if seeded else ""
     for label, caption, keys in PARTS:
@@ -129,12 +129,25 @@ def parts(
         ranked = any(ranks(k) for k, _ in mine)  # a table of times and counts bolds nothing
         rule = f"; {bold_rule(seeded, mixes_data(data))}" if ranked else ""
         rule += f"; {TRAIN_ACC_MEANS}" if any(k == "train_acc" for k, _ in mine) else ""
-        params = fitted_params_note(fitted) if any(k == "params" for k, _ in mine) else ""
-        rule += f"; {params}" if params else ""
+        if any(k == "params" for k, _ in mine):
+            rule += "".join(f"; {p}" for p in (fitted_params_note(fitted), trained) if p)
         what = f"; after each run: {_what(first)}" if first else ""
         text = ("run", *first)
         out.append(Part(label, f"{caption}{what}{spread}{rule}.", mine, rows, bold, text))
     return out
+
+
+def per_class_part(
+    summaries: Mapping[str, RunSummary],
+    rows: Mapping[str, list[str]] | None,
+    datasets: Mapping[str, str],
+) -> list[Part]:
+    """The per-class table (``per_class.per_class_table`` of those arguments) as one more table; none
+    when no run has per-class figures or they have too many classes for one."""
+    table = per_class_table(summaries, rows, datasets)
+    if table is None or not table.rows:
+        return []
+    return [Part("per-class", table.caption(), table.cols, table.rows, table.bold)]
 
 
 def _what(lead: Sequence[str]) -> str:

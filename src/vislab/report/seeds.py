@@ -18,20 +18,12 @@ from vislab.experiments.results.data_used import (
     row_datasets,
     rows_with_own_test_sets,
 )
+from vislab.experiments.results.for_people import LISTED, LISTED_NOTE, for_people, listed_line
 from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.recorded import edited_note
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
 from vislab.experiments.results.seed_rows import alike_seeds
-from vislab.experiments.results.settings import (
-    LISTED,
-    LISTED_NOTE,
-    Settings,
-    for_people,
-    listed_line,
-    swept,
-    table_settings,
-    unread_note,
-)
+from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import (
     COMPARE,
     RULE,

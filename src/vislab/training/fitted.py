@@ -22,9 +22,10 @@ from vislab.training.stopping import stop_unfitted
 def fit_once(t: Training, stop: StopFlag) -> EpochRow:
     """``trained_by="fit_arrays"`` (majority, svm): fitted on the whole train split, not augmented (one
     random view of each image is no augmentation), one row, no epochs: marked ``fitted``, the run's last,
-    returned once it is saved (the trainer tells the callbacks, as after an epoch). A signal stops it
-    before or after the fit (which cannot be cut short), nothing saved. The trainer then scores the run
-    (``finish_run``), as after a run's last epoch."""
+    returned once it is saved (the trainer tells the callbacks, as after an epoch) — under torchrun, by
+    every rank once rank 0 has saved it. A signal stops it before or after the fit (which cannot be cut
+    short), nothing saved. The trainer then scores the run (``finish_run``), as after a run's last
+    epoch."""
     started = time.perf_counter()
     if not stop.received():  # one during the set-up: nothing to fit
         t.network.hooks.fit_arrays(*_whole_split(t.data.train))
@@ -46,6 +47,9 @@ def fit_once(t: Training, stop: StopFlag) -> EpochRow:
         t.run.write_metrics(to_rows(t.history))
     checkpoint(t, "best.pt", epoch=1)
     checkpoint(t, "last.pt", resume=True)
+    # no collective in a fit: without this, a rank > 0 could end (and read the run folder, as
+    # vislab.train's Run does) before rank 0 had written its config.yaml
+    t.dist.barrier()
     return row
 
 

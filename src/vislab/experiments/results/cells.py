@@ -47,7 +47,10 @@ def _spread_cell(key: str, v: Spread) -> str:
 
 def param_cell(v: Any) -> str:
     """A setting's value (a swept one, or one a run changed) as results.md prints it: a float to 4
-    significant digits, a list as its JSON text (``[32]``), '-' for none."""
+    significant digits, a list as its JSON text (``[32]``), a boolean as the config spells it
+    (``false``), '-' for none."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:.4g}"
     return "-" if v is None else str(v)

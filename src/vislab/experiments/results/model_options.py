@@ -10,8 +10,10 @@ looks models up (they load torch): a table of runs that set none reads no torch.
 
 from __future__ import annotations
 
+import ast
 import inspect
 from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 from vislab.errors import UserError
@@ -27,12 +29,15 @@ def model_of(settings: dict[str, Any]) -> Model:
 
 
 def option_values(model: Model) -> dict[str, Any] | None:
-    """The options ``model`` takes → the value each has when left unset (``models.option_defaults``);
-    None where that is not known here: a model not registered in this process (a model in a file is not
-    imported for a table), one taking any option (``**kwargs``), or an unknown preset."""
+    """The options ``model`` takes → the value each has when left unset (``models.option_defaults``; a
+    model in a file: :func:`file_option_values`, its source read, not imported); None where that is not
+    known here: a model not registered in this process, one taking any option (``**kwargs``), or an
+    unknown preset."""
     from vislab.models import MODELS, option_defaults  # on use: the models load torch
 
     name, preset = model
+    if isinstance(name, str) and name.rpartition(":")[0].endswith(".py"):  # a model in a file
+        return file_option_values(name)
     if name not in MODELS:
         return None
     try:
@@ -46,6 +51,39 @@ def option_values(model: Model) -> dict[str, Any] | None:
         TypeError,
         ValueError,
     ):  # redefined since registered, unknown preset
+        return None
+
+
+# what vislab passes a model in a file itself: not options of the user's
+PASSED = ("self", "num_classes", "input_shape")
+
+
+def file_option_values(name: str) -> dict[str, Any] | None:
+    """The options a model in a file (``model.name`` ``path.py:Net``: a class's ``__init__`` or a
+    builder function) takes → their defaults, read from the file's source, nothing imported (the
+    table runs no code of the user's); None where that is not known: no such file or definition, one
+    taking any option (``**kwargs``), or a default that is no literal (``width=2 * W``). An option
+    without a default has None."""
+    path, _, attr = name.rpartition(":")
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found = next((n for n in tree.body if getattr(n, "name", None) == attr), None)
+    if isinstance(found, ast.ClassDef):
+        found = next((n for n in found.body if getattr(n, "name", None) == "__init__"), None)
+    if not isinstance(found, ast.FunctionDef) or found.args.kwarg is not None:
+        return None
+    args = [*found.args.posonlyargs, *found.args.args]
+    defaults = [None] * (len(args) - len(found.args.defaults)) + list(found.args.defaults)
+    pairs = [*zip(args, defaults), *zip(found.args.kwonlyargs, found.args.kw_defaults)]
+    try:
+        return {
+            a.arg: None if d is None else ast.literal_eval(d)
+            for a, d in pairs
+            if a.arg not in PASSED
+        }
+    except ValueError:  # a default computed when the file runs
         return None
 
 

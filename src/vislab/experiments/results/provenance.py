@@ -17,13 +17,9 @@ from vislab.config.build import setting, stored_tree
 from vislab.config.notes import augmentations_on
 from vislab.config.reads import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
+from vislab.experiments.results.for_people import setting_text
 from vislab.experiments.results.seed_rows import seeds_differing
-from vislab.experiments.results.settings import (
-    _sides,
-    differing_settings,
-    flat_settings,
-    setting_text,
-)
+from vislab.experiments.results.settings import _sides, differing_settings, flat_settings
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
@@ -199,6 +195,26 @@ def fitted_params_note(fitted: Sequence[str]) -> str:
     if not fitted:
         return ""
     return f"parameters of {', '.join(fitted)} (fitted once): {FITTED_PARAMS}"
+
+
+def trainable_params_note(
+    summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None = None
+) -> str:
+    """Under a table with a parameters column: the rows whose steps trained fewer parameters than the
+    model has (summary.json's trainable_params: a frozen backbone, train.freeze), each as "trained of
+    total" (``rows``: a row's first seed that says); lower-case, without a full stop; "" when none."""
+    row_of = {run: row for row, runs in (rows or {}).items() for run in runs}
+    found: dict[str, str] = {}
+    for name, s in summaries.items():
+        row, trained, total = row_of.get(name, name), s.trainable_params, s.params
+        if row not in found and trained is not None and total is not None and trained != total:
+            found[row] = f"{row} {trained:,} of {total:,}"
+    if not found:
+        return ""
+    return (
+        "the parameters column counts every parameter of the model; those its steps trained (the rest "
+        f"frozen, as train.freeze does): {', '.join(found.values())}"
+    )
 
 
 # (dotted key, words): the settings that say how a run trained, as the paper states them

@@ -29,7 +29,7 @@ results.csv and ``vislab.compare`` keep a column per setting; a table for people
 the paper) keeps them as columns only when at most :data:`MAX_COLUMNS` differ, else lists each row's under
 the table, ``key=value`` for each such setting the row has but one left off at vislab's default (no crop,
 dropout or schedule): what tells the rows apart, optim.name=adam included beside runs with sgd
-(:func:`for_people`, :func:`told_apart`, which a suite's dry run says too).
+(:mod:`vislab.experiments.results.for_people`, which a suite's dry run says too).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from typing import Any
 from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
 from vislab.config.reads import SAME_AS, idle_settings, own_step_same_as, unread_setting
 from vislab.errors import UserError
-from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.model_options import (
     NOT_TAKEN,
     Model,
@@ -58,6 +57,9 @@ from vislab.training.summary import RunSummary
 SHOWN_APART = ("model.name", "train.seed")  # the model and seed columns
 NOT_SHOWN = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, *SHOWN_APART)
 IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the run
+# column → summary.json's key: what a run was that no config setting says, a column after the identity
+# where the rows differ in it (--nproc 2 and one process, the same batch_size: other scores)
+RECORDED = {"processes": "world_size"}
 
 
 @dataclass(frozen=True)
@@ -174,17 +176,36 @@ def table_settings(
     if keys is None:
         keys = _changed_of([[sides[n] for n in names] for names in read])
     keys = [k for k in keys if k not in IDENTITY]
+    recorded, keys = _recorded(summaries, groups, keys)
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values, unset = {}, {}
     for row, names in groups.items():
         ids = _shared([{k: summaries[n].score(k) for k in identity} for n in names]) or {}
+        ids.update(recorded.get(row, {}))
         own = {k: v for k, v in (shared[row] or {}).items() if k in keys}
         if shared[row] is not None:  # unset model options as its model has them
             model = next(sides[n] for n in names if n in sides).model
             unset[row] = set(filled := with_model_defaults(own, keys, model)) - set(own)
             own = filled
         values[row] = {**ids, **own}
-    return Settings(identity + keys, values, unread, unset=unset)
+    shown = [k for k in RECORDED if any(k in v for v in recorded.values())]
+    return Settings(identity + shown + keys, values, unread, unset=unset)
+
+
+def _recorded(
+    summaries: Mapping[str, RunSummary], groups: dict[str, list[str]], keys: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Row → its values of the :data:`RECORDED` columns that differ between the rows (or that ``keys``
+    names, a larger table's), each one its seeds share; and ``keys`` without them (config settings)."""
+    found = {
+        row: _shared([{k: summaries[n].score(f) for k, f in RECORDED.items()} for n in names]) or {}
+        for row, names in groups.items()
+    }
+    given = [k for k in keys if k in RECORDED]
+    known = {k: [v[k] for v in found.values() if v.get(k) is not None] for k in RECORDED}
+    shown = given or [k for k in RECORDED if _differs(known[k])]  # a run too old to record it: none
+    values = {row: {k: v[k] for k in shown if k in v} for row, v in found.items()}
+    return values, [k for k in keys if k not in RECORDED]
 
 
 @dataclass(frozen=True)
@@ -215,8 +236,20 @@ def _read_all(
         except UserError as e:
             unread[name] = e
             continue
-        sides[name] = _sides(read, summaries[name].trained_by or "optimizer")
+        sides[name] = _sides(
+            _own_file(read, summaries[name]), summaries[name].trained_by or "optimizer"
+        )
     return sides, unread
+
+
+def _own_file(settings: dict[str, Any], summary: RunSummary) -> dict[str, Any]:
+    """A run's ``settings`` with the model in a file it trained (``model.name`` ``own/net.py:Net``,
+    written from where it ran) named by the file's path its summary.json records (``model_code``), where
+    the tables read its options' defaults from (``model_options.file_option_values``)."""
+    name, path = settings.get("model.name"), (summary.model_code or {}).get("path")
+    if not isinstance(name, str) or not isinstance(path, str) or not path.endswith(".py"):
+        return settings
+    return {**settings, "model.name": f"{path}:{name.rpartition(':')[2]}"}
 
 
 def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
@@ -287,51 +320,6 @@ def swept(params: dict[str, dict[str, Any]]) -> Settings:
     return Settings(keys, params, {}, swept=True)
 
 
-# ------------------------------------------------------------------------------ a table for people
-MAX_COLUMNS = 4  # settings a table for people shows as columns; more are listed under it
-LISTED = "Settings each run changed"
-LISTED_NOTE = (
-    f"more than {MAX_COLUMNS} settings differ between the runs, so each row's values are listed, keys "
-    "sorted; a row names only the keys it has, e.g. a model family's own settings only for its runs, and "
-    "not one left off at vislab's default (0, false, none: no crop, no dropout) or a model option left off; "
-    "a model option a row leaves unset is named with the value its model takes then"
-)
-
-
-@dataclass(frozen=True)
-class ForPeople:
-    """How a table for people shows :class:`Settings`: ``columns`` (the model, seed and — when at most
-    :data:`MAX_COLUMNS` settings differ — the settings), and ``listed`` (row → ``key=value`` texts of the
-    settings it has, in key order: under the table; empty when the settings are columns)."""
-
-    columns: Settings
-    listed: dict[str, list[str]]
-
-
-def for_people(settings: Settings) -> ForPeople:
-    """``settings`` as columns when at most :data:`MAX_COLUMNS` differ (besides the model and seed), else
-    the model and seed as columns and each row's settings listed: those that tell it apart
-    (:func:`told_apart`), or a sweep's swept values, all of them."""
-    changed = [k for k in settings.keys if k not in IDENTITY]
-    if len(changed) <= MAX_COLUMNS:
-        return ForPeople(settings, {})
-    identity = [k for k in settings.keys if k in IDENTITY]
-    rule = (lambda values, _: values) if settings.swept else told_apart
-    unset = settings.unset
-    listed = {  # a run whose config.yaml was not read has no settings to list (unread_note says why)
-        row: [
-            f"{k}={setting_text(v)}"
-            for k, v in rule(
-                {k: values[k] for k in changed if k in values}, unset.get(row, ())
-            ).items()
-        ]
-        for row, values in settings.values.items()
-        if row not in settings.unread
-    }
-    kept = Settings(identity, settings.values, settings.unread, settings.swept, settings.unset)
-    return ForPeople(kept, listed)
-
-
 def told_apart(values: dict[str, Any], unset: Collection[str] = ()) -> dict[str, Any]:
     """Of a row's ``values`` of the settings the runs differ in, those that tell it apart: all but those
     left off at vislab's default (:func:`_off`: a run that leaves augment.crop.p at 0 uses no crop, even
@@ -352,38 +340,7 @@ def _off(value: Any, default: Any) -> bool:
     return value == default and (not default or default == "none")
 
 
-def said_settings(
-    values: Sequence[dict[str, Any]], sets: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Per suite run, the settings its dry-run line says: what results.md will show of it — its value of
-    each setting that differs between the runs (``values``: :func:`differing_settings`) where these are
-    the table's columns (at most :data:`MAX_COLUMNS`), else those that tell it apart (:func:`told_apart`,
-    as "Settings each run changed" lists them) — and those its suite row sets (``sets``: :func:`row_sets`),
-    even at vislab's default (``optim.lr=0.001``); keys sorted."""
-    columns = len({k for v in values for k in v}) <= MAX_COLUMNS
-    shown = values if columns else [told_apart(v) for v in values]
-    return [dict(sorted({**v, **own}.items())) for v, own in zip(shown, sets)]
-
-
 @cache
 def _defaults() -> dict[str, Any]:
     """Every schema setting's default, as :func:`flat_settings` (a model's own keys have none here)."""
     return flat_settings(build_config({}).to_dict())
-
-
-def setting_text(value: Any) -> str:
-    """A listed setting's value: :func:`param_cell`, a setting set to none as YAML writes it (``null``)."""
-    return "null" if value is None else param_cell(value)
-
-
-def listed_line(texts: list[str]) -> str:
-    """A row's listed settings on one line ("none of these settings" for a row that has none of them)."""
-    return ", ".join(texts) if texts else "none of these settings"
-
-
-def listed_markdown(listed: dict[str, list[str]]) -> str:
-    """Under a Markdown table: :data:`LISTED` as a list, a line per row; "" when nothing is listed."""
-    if not listed:
-        return ""
-    lines = "".join(f"- **{row}**: {listed_line(texts)}\n" for row, texts in listed.items())
-    return f"\n**{LISTED}** ({LISTED_NOTE}):\n\n{lines}"

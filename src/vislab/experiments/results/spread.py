@@ -19,8 +19,9 @@ RULE = (
     "Difference = mean of the first row minus mean of the second, ± its standard error "
     "√(s₁²/n₁ + s₂²/n₂) (s: standard deviation over a row's seeds, n: its seeds). It exceeds the "
     f"spread when Welch's t-test (scipy.stats.ttest_ind, equal_var=False) gives p < {ALPHA}, "
-    "else it is within the spread; when every seed of both rows gave the same value there is no "
-    "spread to test against."
+    "else it is within the spread; when every seed of each row gave the same value (two seeds or more "
+    "each), rows of different values differ beyond the spread (there is none), rows of one value have "
+    "no spread to test against."
 )
 SPREAD_WORDS = (
     "each cell the mean ± std over the run's seeds (N: how many; std: sample standard deviation)"
@@ -68,7 +69,8 @@ def rows_by_seed_suffix(names: Sequence[str]) -> dict[str, list[str]] | None:
 @dataclass(frozen=True)
 class Verdict:
     """``first`` vs ``second`` on one figure: the difference of the means and whether it exceeds the
-    spread (``p`` None: nothing to test — a row has fewer than two runs, or neither row varies)."""
+    spread (``p`` None: nothing to test — a row has fewer than two runs, or neither row varies and both
+    gave one value; ``p`` 0 and ``err_pt`` 0: neither varies, their values differ)."""
 
     first: str
     second: str
@@ -95,6 +97,11 @@ class Verdict:
             return (
                 f"{head} pt {self.label} over {seeds}: no spread to test (every seed gave the same "
                 f"value)."
+            )
+        if self.err_pt == 0:  # each row's seeds all gave one value, the rows' values differ
+            return (
+                f"{head} pt {self.label} over {seeds}: exceeds the spread (every seed of each row "
+                f"gave the same value: no spread at all)."
             )
         verdict = "exceeds the spread" if self.exceeds else "within the spread"
         return f"{head} ± {self.err_pt:.1f} pt {self.label} over {seeds} (p = {self.p:.2g}): {verdict}."
@@ -134,8 +141,9 @@ def verdict(
     diff = 100 * (a.mean() - b.mean())
     if len(a) < 2 or len(b) < 2:
         return Verdict(first, second, label, diff, None, (len(a), len(b)), None, tuple(missing))
-    if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf or 0/0, nothing to weigh
-        return Verdict(first, second, label, diff, 0.0, (len(a), len(b)), None)
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf (p = 0) or 0/0 (none)
+        p = 0.0 if a[0] != b[0] else None
+        return Verdict(first, second, label, diff, 0.0, (len(a), len(b)), p)
     err = 100 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     with (
         warnings.catch_warnings()

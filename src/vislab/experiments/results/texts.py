@@ -28,13 +28,16 @@ from vislab.experiments.results.data_used import (
     rows_with_own_test_sets,
     titled,
 )
+from vislab.experiments.results.for_people import ForPeople, for_people, listed_markdown
 from vislab.experiments.results.model_options import not_taken_note
+from vislab.experiments.results.per_class import per_class_table
 from vislab.experiments.results.provenance import (
     fitted_params_note,
     fitted_rows,
     made_info,
     provenance_line,
     swept_metric,
+    trainable_params_note,
 )
 from vislab.experiments.results.recorded import edited_note
 from vislab.experiments.results.reported import (
@@ -44,15 +47,7 @@ from vislab.experiments.results.reported import (
     row_summaries,
 )
 from vislab.experiments.results.seed_rows import alike_seeds
-from vislab.experiments.results.settings import (
-    ForPeople,
-    Settings,
-    for_people,
-    listed_markdown,
-    swept,
-    table_settings,
-    unread_note,
-)
+from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import COMPARE, RULE
 from vislab.experiments.results.table import (
     COLUMNS,
@@ -110,10 +105,14 @@ def verdicts_markdown(
 
 
 def to_csv(rows: list[dict], cols: list | None = None) -> str:
+    """results.csv's text of ``rows``: a boolean setting as the config spells it (``false``, which
+    pandas reads back as a boolean)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[k for k, _ in cols or COLUMNS], lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows(
+        {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in r.items()} for r in rows
+    )
     return buf.getvalue()
 
 
@@ -171,11 +170,13 @@ def results_texts(
         _fitted_sentence(summaries, rows),
         "" if seeded else verdicts_need_seeds(groups, compare),
     )
+    per_class = per_class_table(summaries, rows, dict(zip([r["run"] for r in figures], data)))
     return to_csv(table, cols), (
         _markdown_head(out, title, summaries, rows, dirs, own)
         + to_markdown(shown, None, shown_cols, bold, text_columns(readable.columns))
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
+        + (per_class.markdown() if per_class is not None else "")
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
         + failures_markdown(failures)
         + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
@@ -268,6 +269,8 @@ def made_line(
 
 
 def _fitted_sentence(summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None) -> str:
-    """The sentence under the table on the parameters of a fitted baseline's rows ("" when none)."""
+    """The sentences under the table on the parameters of a fitted baseline's rows and of rows that
+    trained only some of theirs ("" when none)."""
     fitted = fitted_params_note(fitted_rows(summaries, rows))
-    return f"{fitted[:1].upper()}{fitted[1:]}." if fitted else ""
+    trained = trainable_params_note(summaries, rows)
+    return " ".join(f"{s[:1].upper()}{s[1:]}." for s in (fitted, trained) if s)

@@ -13,6 +13,24 @@ from vislab.errors import RunFailed, UserError
 from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, public_url
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+# the claims' timings, each in seconds, > 0: (option, run_suite's keyword, SharedStorage's field, what it
+# times, its default)
+_TIMINGS = (
+    (
+        "--heartbeat",
+        "heartbeat",
+        "heartbeat_s",
+        "how often each worker beats",
+        f"{HEARTBEAT_S:g} s",
+    ),
+    (
+        "--heartbeat-lapse",
+        "heartbeat_lapse",
+        "lapse_s",
+        "how long a claim may be silent before another worker takes its run over",
+        f"{GRACE_S:g} s, or 4 heartbeats where longer",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +51,18 @@ class SharedStorage:
                 f"not '{scheme or self.url}'. On one machine leave --storage out (--jobs N trains "
                 f"several runs at once)."
             )
-        if not 0 < self.heartbeat_s < self.lapse_s:
+        for option, python, seconds, means, default in _TIMINGS:
+            value = getattr(self, seconds)
+            if not value > 0:  # NaN too
+                raise UserError(
+                    f"{option} {value:g} (Python: {python}={value:g}) must be more than 0 seconds: it "
+                    f"is {means}. Give a positive number, or leave it out for the default ({default})."
+                )
+        if not self.heartbeat_s < self.lapse_s:
             raise UserError(
                 f"--heartbeat-lapse {self.lapse_s:g} must be longer than --heartbeat "
-                f"{self.heartbeat_s:g} (both in seconds, > 0): a live worker's claim would lapse "
-                f"between two beats. A lapse of 3-5 heartbeats is usual."
+                f"{self.heartbeat_s:g} (both in seconds, > 0; Python: heartbeat_lapse=, heartbeat=): a "
+                f"live worker's claim would lapse between two beats. A lapse of 3-5 heartbeats is usual."
             )
 
     @classmethod

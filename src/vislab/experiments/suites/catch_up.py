@@ -1,7 +1,7 @@
 """A suite's suite.json brought up to date with its runs' own summary.json, the truth about each run: a run
-the suite recorded unfinished that has been resumed to its end since (``vislab train --resume
-DIR/<run>``), or one recorded complete and trained again since without finishing. The report and the
-paper read the suite's record of each run; brought up to date first, with results.csv/.md (which
+the suite recorded unfinished (interrupted, or failed as it trained) that has been resumed to its end since
+(``vislab train --resume DIR/<run>``), or one recorded complete and trained again since without finishing.
+The report and the paper read the suite's record of each run; brought up to date first, with results.csv/.md (which
 ``vislab.compare`` matches) written again, they say what the runs' own summaries say."""
 
 from __future__ import annotations
@@ -61,19 +61,17 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
 
 def _as_run_says(record: RunOutcome, summary: RunSummary | None) -> RunOutcome | None:
     """The suite's ``record`` of a run as its ``summary`` (None: unread) says it ended: a run recorded
-    interrupted, or failed by its ``--jobs`` process killed outright (:func:`killed_outright`), that is
-    complete now, or one recorded complete that is not; None otherwise — where they agree, between two
-    unfinished ends (the suite's message, which names how it stopped the run, stays), for a run recorded
-    failed otherwise (perhaps for its folder, not its training) and for one recorded as trained with
-    other settings (:data:`OTHER_SETTINGS`: its folder's summary is of that other run)."""
+    interrupted, or failed as it trained (:func:`_failed_training`), that is complete now, or one
+    recorded complete that is not; None otherwise — where they agree, between two unfinished ends (the
+    suite's message, which names how it stopped the run, stays), for a run the suite failed before
+    training it (for its folder: a run of another config there, a config.yaml it could not read) and
+    for one recorded as trained with other settings (:data:`OTHER_SETTINGS`: its folder's summary is of
+    that other run)."""
     if summary is None or summary.status is None or record.status == OTHER_SETTINGS:
         return None
     if record.status == "complete" and summary.complete:
         return None
-    # of the unfinished, only a run the suite stopped resumably (or whose process was killed): one it
-    # failed may have failed for its folder (a run of another config there, a config.yaml it could not
-    # read), not for its training
-    resumable = record.status == "interrupted" or killed_outright(record)
+    resumable = record.status == "interrupted" or _failed_training(record)
     if record.status != "complete" and not (resumable and summary.complete):
         return None
     return replace(
@@ -85,3 +83,11 @@ def _as_run_says(record: RunOutcome, summary: RunSummary | None) -> RunOutcome |
         halted=False,
         skipped=False,
     )
+
+
+def _failed_training(record: RunOutcome) -> bool:
+    """Whether ``record`` is that of a run the suite trained (or resumed) that failed: its seconds
+    counted (a ``--jobs`` process killed outright, :func:`killed_outright`, counts none), its folder
+    holding this run's config and checkpoints — not one the suite's plan failed before training, for
+    its folder (no seconds), whose summary.json may be of another run."""
+    return record.status == "failed" and (record.seconds is not None or killed_outright(record))

@@ -1,9 +1,11 @@
 """Where a planned run's folder comes from when the suite's folder holds it otherwise: a run trained for
-another number of epochs is kept beside (``make_room``), and a run trained before the suite had seeds
-becomes its seed 0 (``seed_zero_of_before``)."""
+another number of epochs is kept beside (``make_room``), a run trained before the suite had seeds
+becomes its seed 0 (``seed_zero_of_before``), and a run that diverged with other settings is deleted, to
+train anew (``start_anew``)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +59,21 @@ def seed_zero_of_before(p: PlannedRun, suite: Suite, log: Callable[[str], None])
     _rename_in_summary(p.run_dir)
     log(f"{p.name}: {before} holds this run, trained before without seeds: moved to {p.run_dir}")
     return plan_run(p.name, p.run_dir, lambda: p.config)
+
+
+def start_anew(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
+    """``p``; for a run planned to start where its folder holds it diverged with other settings
+    (plan.py ``_diverged``: nothing of it is worth keeping), that folder deleted first, and said — or,
+    where it cannot be, ``failed`` saying why (a live process holds it, say)."""
+    if p.action != "start" or not p.message or not p.run_dir.is_dir():
+        return p
+    try:
+        RunDir(p.run_dir).check_free()  # not while a live process writes it
+        shutil.rmtree(p.run_dir)
+    except (UserError, OSError) as e:
+        return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}, but it stays: {e}")
+    log(f"{p.name}: {p.message}: deleted {p.run_dir}")
+    return p
 
 
 def _rename_in_summary(run_dir: Path) -> None:

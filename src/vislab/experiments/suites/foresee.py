@@ -20,12 +20,8 @@ from vislab.data import load_splits
 from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import NormStats
 from vislab.errors import UserError
-from vislab.experiments.results.settings import (
-    differing_settings,
-    flat_settings,
-    row_sets,
-    said_settings,
-)
+from vislab.experiments.results.for_people import said_settings
+from vislab.experiments.results.settings import differing_settings, flat_settings, row_sets
 from vislab.experiments.suites.plan import (
     OPENS,
     PlannedRun,
@@ -201,6 +197,8 @@ def _said(p: PlannedRun) -> str:
         return f"retrain ({p.message}: that run is kept beside it)"
     if p.action == "failed":
         return f"failed: {p.message}"
+    if p.action == "start" and p.message:  # its folder holds a diverged run of other settings
+        return f"start ({p.message})"
     return "already complete, skipped" if p.action == "done" else p.action
 
 

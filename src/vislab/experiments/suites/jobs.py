@@ -22,16 +22,22 @@ from vislab.training.trainer import train
 
 
 def _execute(
-    cfg_dict: dict, run_dir: str, resume: bool, quiet: bool, threads: int | None
+    cfg_dict: dict,
+    run_dir: str,
+    resume: bool,
+    quiet: bool,
+    threads: int | None,
+    trust_code: bool = False,
 ) -> RunOutcome:
     """Train one run; never raises for a run's own failure (returns status + message instead;
-    ``data_error``: its data files are missing or unreadable, see ``ending.raised_by_the_data``)."""
+    ``data_error``: its data files are missing or unreadable, see ``ending.raised_by_the_data``).
+    ``trust_code``: a resume imports the run's own model file even if changed since (``vislab.train``'s)."""
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     data_error = halted = False
     try:
-        train(build_config(cfg_dict), run_dir, resume=resume, quiet=quiet)
+        train(build_config(cfg_dict), run_dir, resume=resume, quiet=quiet, trust_code=trust_code)
         status, message, tb = "complete", "", ""
     except TrainingInterrupted as e:
         # a signal in its final scoring, which finished first: the run is complete, the suite stops

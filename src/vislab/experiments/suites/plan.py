@@ -13,6 +13,8 @@ from vislab.config.build import setting
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.records import SuiteInfo
+from vislab.experiments.results.recorded import flat_settings
+from vislab.experiments.results.settings import silent_keys
 from vislab.experiments.suites.ending import said_once
 from vislab.experiments.suites.lock_owner import jobs_owner
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
@@ -43,6 +45,8 @@ def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> Pla
     rd = RunDir(run_dir)
     summary = rd.read_summary() or RunSummary()
     has_last = (rd.ckpt_dir / "last.pt").is_file()
+    if summary.status == "diverged":
+        return _diverged(name, run_dir, cfg)
     if (has_last or summary.complete) and (run_dir / "config.yaml").is_file():
         try:
             stored = read_yaml(run_dir / "config.yaml", kind="run config")
@@ -51,24 +55,29 @@ def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> Pla
         other = _other_run(name, run_dir, cfg, stored)
         if other is not None:
             return other
-    if summary.status == "diverged":
-        problem = (
-            f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
-            f"train.grad_clip, and delete '{run_dir}' to redo it."
-        )
-        return PlannedRun(name, run_dir, "failed", cfg, problem)
     action = "done" if summary.complete else "resume" if has_last else "start"
     return PlannedRun(name, run_dir, action, cfg)
 
 
+def _diverged(name: str, run_dir: Path, cfg: Config) -> PlannedRun:
+    """The plan of a run whose folder holds it diverged (loss NaN/inf): ``failed``, saying how to redo it
+    — or, where its settings changed since (:func:`_changed_since`), ``start``: nothing of it is worth
+    keeping, so it is trained anew there."""
+    if changed := _changed_since(run_dir, cfg):
+        said = f"the run there diverged with other settings ({changed}): nothing of it is worth keeping"
+        return PlannedRun(name, run_dir, "start", cfg, f"{said}, so it is trained anew")
+    problem = (
+        f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
+        f"train.grad_clip, and delete '{run_dir}' to redo it."
+    )
+    return PlannedRun(name, run_dir, "failed", cfg, problem)
+
+
 def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRun | None:
     """The plan when ``run_dir`` holds a run with another config (``stored``): ``retrain`` when only
-    train.epochs differs, else ``failed``; None when it holds this run."""
-    diff = config_differences(stored, cfg.to_dict())
-    if diff and _fitted(
-        run_dir
-    ):  # no epochs: train.epochs does not change it, nor is it a difference
-        diff = [d for d in diff if not d.startswith("train.epochs:")]
+    train.epochs differs, else ``failed``; None when it holds this run (:func:`_differences`: a setting
+    its model never reads is no difference)."""
+    diff = _differences(run_dir, cfg, stored)
     if not diff:
         return None
     if all(d.startswith("train.epochs:") for d in diff):
@@ -82,19 +91,48 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
     return PlannedRun(name, run_dir, "failed", cfg, problem, diff)
 
 
+def _changed_since(run_dir: Path, cfg: Config) -> str:
+    """The settings of ``cfg`` that differ from those ``run_dir``'s config.yaml holds (as
+    :func:`_differences` counts them), '; '-separated; '' for none, or no config.yaml to read."""
+    try:
+        stored = read_yaml(run_dir / "config.yaml", kind="run config")
+    except ConfigError:
+        return ""
+    return _listed(_differences(run_dir, cfg, stored))
+
+
+def _differences(run_dir: Path, cfg: Config, stored: dict) -> list[str]:
+    """``key: old → new`` for each setting of ``cfg`` that differs from ``stored`` (the config.yaml of
+    the run in ``run_dir``) — but a setting the run's model never reads, or that its settings make do
+    nothing, as the tables leave it out (results/settings.py ``silent_keys``: a fitted baseline's optim.*
+    and train.epochs)."""
+    diff = config_differences(stored, cfg.to_dict())
+    # its model read only where it differs (a run from before summary.json said how it trains)
+    if diff:
+        silent = silent_keys(flat_settings(cfg.to_dict()), _trained_by(run_dir))
+        diff = [d for d in diff if _key(d) not in silent]
+    return diff
+
+
+def _key(difference: str) -> str:
+    """The dotted key of a ``key: old → new`` difference (config_differences)."""
+    return difference.partition(":")[0]
+
+
 def _listed(differences: list[str], most: int = 4) -> str:
     """The first ``most`` differences, '; '-separated, and '…' when there are more."""
     return "; ".join(differences[:most]) + (" …" if len(differences) > most else "")
 
 
-def _fitted(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds a finished run of a model fitted once (``trained_by="fit_arrays"``: the
-    majority baseline, an SVM) rather than trained by epochs."""
+def _trained_by(run_dir: Path) -> str:
+    """How the run in ``run_dir`` was trained (ModelHooks ``trained_by``): as its summary.json records it;
+    for a finished run from before it did, as its model says (``fit_arrays``: the majority baseline, an
+    SVM, fitted once); else ``optimizer``."""
     summary = RunDir(run_dir).read_summary()
+    if summary is not None and summary.trained_by is not None:
+        return summary.trained_by
     if summary is None or not summary.complete:
-        return False
-    if summary.trained_by is not None:
-        return summary.trained_by == "fit_arrays"
+        return "optimizer"
     # on use: vislab.predict imports matplotlib (~1 s), which a --jobs process training without figures
     # never needs otherwise
     from vislab.predict import load_model
@@ -102,17 +140,45 @@ def _fitted(run_dir: Path) -> bool:
     try:  # a run from before summary.json recorded it
         model, _ = load_model(run_dir)
     except UserError:  # e.g. the user's model code changed since: treat it as trained by epochs
-        return False
-    return hooks_of(model).trained_by == "fit_arrays"
+        return "optimizer"
+    return hooks_of(model).trained_by
 
 
 def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> list[PlannedRun]:
-    """One PlannedRun per suite run (per seed of each row, with seeds), in the suite's order; run folders
-    are ``out/<run name>``."""
-    return [
-        plan_run(name, Path(out) / name, lambda n=name: run_config(suite, n, overrides))
-        for name in suite.run_names()
-    ]
+    """One PlannedRun per suite run (per seed of each row, with seeds), in the suite's order — but a run
+    whose ``train.init_from`` names another run's folder (or a file in it) after that run, which must
+    have trained first (:func:`sources_first`); run folders are ``out/<run name>``."""
+    return sources_first(
+        [
+            plan_run(name, Path(out) / name, lambda n=name: run_config(suite, n, overrides))
+            for name in suite.run_names()
+        ]
+    )
+
+
+def sources_first(plan: list[PlannedRun]) -> list[PlannedRun]:
+    """``plan`` in its order, each run moved after the runs of ``plan`` its ``train.init_from`` starts
+    from (a run folder, or a checkpoint in it), so that a suite trains them first; runs that start from
+    each other in a ring keep their order."""
+    folders = {p.run_dir.resolve(): p for p in plan}
+    ordered: list[PlannedRun] = []
+    seen: set[str] = set()  # placed, or being placed (a ring)
+
+    def place(p: PlannedRun) -> None:
+        if p.name in seen:
+            return
+        seen.add(p.name)
+        source = p.config.train.init_from if p.config is not None else None
+        if source:
+            path = Path(source).resolve()
+            for folder in (path, *path.parents):
+                if folder in folders and folders[folder] is not p:
+                    place(folders[folder])
+        ordered.append(p)
+
+    for p in plan:
+        place(p)
+    return ordered
 
 
 def check_plan(
@@ -138,6 +204,7 @@ def check_plan(
     }
     if not mistakes:
         refuse_other_runs(suite, Path(out), plan)
+        refuse_unlisted_runs(suite, Path(out))
         return plan
     lines = [f"  - {name}: {message}" for name, message in said_once(mistakes).items()]
     some = f"{len(mistakes)} of {len(plan)} runs of suite '{suite.name}' have an invalid config"
@@ -176,6 +243,44 @@ def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
         f"anew (the others are kept), add --overwrite to start the suite over (deletes its runs; "
         f"Python: overwrite=True), or choose another --out (Python: out=)."
     )
+
+
+def refuse_unlisted_runs(suite: Suite, out: Path) -> None:
+    """UserError naming each run ``out``'s suite.json records (the suite run there before from another
+    suite file) whose folder is there but which the suite file now does not list — its tables would
+    leave it out — and the fixes; nothing is trained or written. A run of a row the suite still has (its
+    seeds, or the run a seeded suite moves to its seed 0) is no such run."""
+    info = SuiteInfo.read(out)
+    listed = suite.run_names()
+    row_of = {run: row for row, runs in (info.rows or {}).items() for run in runs}
+    unlisted = [
+        name
+        for name in info.order or []
+        if name not in listed and row_of.get(name, name) not in suite.runs and (out / name).is_dir()
+    ]
+    if not unlisted:
+        return
+    lines = "\n".join(f"  - {name} ({out / name})" for name in unlisted)
+    them = "it" if len(unlisted) == 1 else "them"
+    was = f" ({info.source})" if info.source and info.source != str(suite.path) else ""
+    raise UserError(
+        f"suite '{suite.name}' was run into '{out}' with other runs: {_of_its_runs(len(unlisted))} "
+        f"in the suite file asked for ({suite.path}), so {_they(unlisted)} drop out of every table "
+        f"(results.md, report.html, vislab compare, vislab paper); nothing was trained or written:\n"
+        f"{lines}\nRe-run it with the suite file it was run with{was}, add {them} to this suite file, "
+        f"move {them} out of '{out}' (or delete {them}) to leave {them} out, add --overwrite to start the "
+        f"suite over (deletes its runs; Python: overwrite=True), or choose another --out (Python: out=)."
+    )
+
+
+def _of_its_runs(n: int) -> str:
+    """'1 of its runs there is not' (or 'N of its runs there are not')."""
+    return f"{n} of its runs there {'is' if n == 1 else 'are'} not"
+
+
+def _they(names: list[str]) -> str:
+    """'it would' or 'they would', for ``names``."""
+    return "it would" if len(names) == 1 else "they would"
 
 
 def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:

@@ -55,9 +55,12 @@ def _job_start(parent: int, said=None) -> None:
 _stopped = False  # in a --jobs process: a run of it was interrupted (Ctrl-C): the suite is stopping
 
 
-def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> RunOutcome:
-    """Train one run in a ``--jobs`` process; after an interrupted one, start none (the suite stops: a
-    process whose neighbour was still starting may have been handed the next run already)."""
+def _worker(
+    cfg_dict: dict, run_dir: str, resume: bool, threads: int | None, trust_code: bool = False
+) -> RunOutcome:
+    """Train one run in a ``--jobs`` process (``trust_code``: as :func:`_execute`'s); after an
+    interrupted one, start none (the suite stops: a process whose neighbour was still starting may have
+    been handed the next run already)."""
     global _stopped
     if _stopped:
         return unreported("interrupted", _NOT_STARTED)
@@ -65,7 +68,7 @@ def _worker(cfg_dict: dict, run_dir: str, resume: bool, threads: int | None) -> 
         _said.put((os.getpid(), run_dir))
     with warnings.catch_warnings(record=True) as caught:  # shown by the suite's process (finished)
         warnings.simplefilter("always", Note)
-        outcome = _execute(cfg_dict, run_dir, resume, True, threads)
+        outcome = _execute(cfg_dict, run_dir, resume, True, threads, trust_code)
     notes = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, Note))
     outcome = replace(outcome, notes=list(notes) or None)
     _stopped = halts(outcome)
@@ -92,8 +95,9 @@ class ListSource:
         return not self.todo
 
 
-def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
-    """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes.
+def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None], trust_code: bool = False):
+    """Yield (name, outcome) as runs finish: in this process (jobs=1) or in ``jobs`` spawned processes;
+    ``trust_code``: a resumed run imports its own model file even if changed since (:func:`_execute`).
 
     ``source`` hands out the runs: ``next()`` a PlannedRun to train now (None: none now), ``finished()``
     whether none will come any more (else ask again after ``poll_s`` seconds) — a ListSource, or a suite's
@@ -104,17 +108,16 @@ def run_all(source, jobs: int, quiet: bool, log: Callable[[str], None]):
                 time.sleep(source.poll_s)
                 continue
             started(p, log)
-            outcome = _execute(
-                p.config.to_dict(), str(p.run_dir), p.action == "resume", quiet, None
-            )
+            resume = p.action == "resume"
+            outcome = _execute(p.config.to_dict(), str(p.run_dir), resume, quiet, None, trust_code)
             yield finished(p, outcome, log)
             if halts(outcome):
                 return
         return
-    yield from _run_pool(source, jobs, log)
+    yield from _run_pool(source, jobs, log, trust_code)
 
 
-def _run_pool(source, jobs: int, log: Callable[[str], None]):
+def _run_pool(source, jobs: int, log: Callable[[str], None], trust_code: bool = False):
     """run_all with ``jobs`` spawned processes, each given a run as soon as it is free. A job process killed
     by a signal the suite did not send (the OOM killer, ``kill -9``) fails its run and breaks the pool,
     whose other processes stop (each saves its run, as on SIGTERM): a new pool goes on with those runs —
@@ -123,7 +126,7 @@ def _run_pool(source, jobs: int, log: Callable[[str], None]):
     again: list[PlannedRun] | None = []
     blind = 0  # pools broken in a row by a job process that trained none of the runs in flight
     while again is not None:
-        again, blind = yield from _one_pool(_First(again, source), jobs, log, blind)
+        again, blind = yield from _one_pool(_First(again, source), jobs, log, blind, trust_code)
 
 
 class _First:
@@ -139,7 +142,7 @@ class _First:
         return not self.first and self.source.finished()
 
 
-def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int):
+def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int, trust_code: bool):
     """_run_pool's work in one pool: returns (None, or the runs to go on with in another: this one broke;
     the pools broken in a row by a job process that trained none of the runs in flight, ``blind`` before)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -160,7 +163,7 @@ def _one_pool(source, jobs: int, log: Callable[[str], None], blind: int):
                     args = (p.config.to_dict(), str(p.run_dir), p.action == "resume")
                     own = None if p.config.train.threads else threads
                     with ctrl_c_held():  # submit may start a process
-                        futures[pool.submit(_worker, *args, own)] = p
+                        futures[pool.submit(_worker, *args, own, trust_code)] = p
                     wake_manager(pool)
                     procs.update((c.pid, c) for c in mp.active_children())
                 if not futures:

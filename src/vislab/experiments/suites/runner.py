@@ -83,14 +83,15 @@ def run_suite(
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
     only: Collection[str] | None = None,
+    trust_code: bool = False,
 ) -> dict[str, RunOutcome]:
-    """Run every run of ``suite`` (``only``: those runs; suite.json records them all) into ``out/<run>``;
-    return {run: outcome}. SuiteFailed at the end if a run failed, TrainingInterrupted if stopped by a
-    signal (a re-run continues); UserError before anything is written if a live vislab process holds a
-    run's folder (the suite run twice into ``out``). A run
-    whose data cannot be read (DataError) stops the suite: no further run starts, and that DataError is
-    raised once, naming the runs left untrained. results.csv/.md are written however it ends (not a table
-    of nothing), then ``on_results(out)`` unless it was interrupted (the CLI's builds report.html)."""
+    """Run every run of ``suite`` (``only``: those runs; suite.json records them all) into ``out/<run>``
+    (``trust_code``: a resumed run imports its own model file even if changed since); return {run:
+    outcome}. SuiteFailed at the end if a run failed, TrainingInterrupted if stopped by a signal (a re-run
+    continues); UserError before anything is written if a live vislab process holds a run's folder (the
+    suite run twice into ``out``). A run whose data cannot be read (DataError) stops the suite: no further
+    run starts, and that DataError is raised once, naming the runs left untrained. results.csv/.md are
+    written however it ends (not a table of nothing), then ``on_results(out)`` unless interrupted."""
     out = Path(out)
     full, plan = _planned(suite, out, overrides, only, log)
     state = SuiteState(out, suite, list(overrides))
@@ -116,7 +117,7 @@ def run_suite(
 
     stopped = False
     try:
-        stopped = run_to_end(source, jobs, quiet, log, take)
+        stopped = run_to_end(source, jobs, quiet, log, take, trust_code)
     finally:
         if any(o.status == "complete" for o in outcomes.values()) or not data_errors(outcomes):
             ended = not (stopped or interrupted)
@@ -205,11 +206,12 @@ def run_to_end(
     quiet: bool,
     log: Callable[[str], None],
     take: Callable[[str, RunOutcome], None],
+    trust_code: bool = False,
 ) -> bool:
-    """Train what ``source`` hands out (run_all), passing each (run, outcome) to ``take`` as it ends;
-    True if Ctrl-C (or SIGTERM, taken as one) stopped it — then the runs in flight are passed on too,
-    each ended "interrupted"."""
-    runs = run_all(source, jobs, quiet, log)
+    """Train what ``source`` hands out (run_all, given ``trust_code``), passing each (run, outcome) to
+    ``take`` as it ends; True if Ctrl-C (or SIGTERM, taken as one) stopped it — then the runs in flight
+    are passed on too, each ended "interrupted"."""
+    runs = run_all(source, jobs, quiet, log, trust_code)
     with term_as_ctrl_c():
         try:
             for name, outcome in runs:

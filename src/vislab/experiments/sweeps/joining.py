@@ -4,7 +4,6 @@ config and the metric that picked each trial's best epoch), so that the study's 
 from __future__ import annotations
 
 import json
-import os
 
 import optuna
 from optuna.distributions import check_distribution_compatibility
@@ -14,20 +13,20 @@ from vislab.config import build_config, config_differences
 from vislab.config.build import setting
 from vislab.errors import UserError, show_note
 from vislab.experiments.sweeps import attrs
+from vislab.experiments.sweeps.samplers import SeededAtFirstTrial
 from vislab.experiments.sweeps.space import space_yaml
 from vislab.experiments.sweeps.spec import Sweep, to_distribution
 from vislab.experiments.sweeps.study import open_study
 
 
 def join_study(sweep: Sweep, storage) -> optuna.Study:
-    """Open (or create) study ``sweep.name``; a seeded sampler never replays the samples of earlier
-    workers. A :class:`Note` when it was started with another (compatible) search space."""
-    seed = sweep.seed
-    if seed is not None:
-        existing = open_study(sweep, storage).get_trials(deepcopy=False)
-        joining = any(t.state == TrialState.RUNNING for t in existing)
-        seed = seed + len(existing) + (os.getpid() * 1009 if joining else 0)
-    study = open_study(sweep, storage, seed=seed)
+    """Open (or create) study ``sweep.name``; a seeded sampler is seeded at this worker's first trial, by
+    its number (:class:`~vislab.experiments.sweeps.samplers.SeededAtFirstTrial`): it never replays the
+    samples of other workers, earlier or started at the same time. A :class:`Note` when it was started
+    with another (compatible) search space."""
+    study = open_study(sweep, storage)
+    if sweep.seed is not None:
+        study.sampler = SeededAtFirstTrial(sweep, sweep.seed)
     stored = study.user_attrs.get(attrs.SPACE)
     if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
         _check_compatible(study.study_name, stored, sweep.distributions)

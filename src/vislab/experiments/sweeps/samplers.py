@@ -7,12 +7,13 @@ from __future__ import annotations
 import difflib
 import inspect
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState
 
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.space import grid_of
@@ -79,6 +80,59 @@ def build_sampler(sweep: Sweep, seed: int | None) -> optuna.samplers.BaseSampler
         raise ConfigError(f"sampler '{name}' is not one of {', '.join(SAMPLERS)}.")
     with known_optuna_warnings():
         return _sampler_maker(name, sweep.distributions, seed)(**opts)
+
+
+class SeededAtFirstTrial(optuna.samplers.BaseSampler):
+    """One worker's sampler of a seeded sweep: :func:`build_sampler`'s, made at the worker's first trial
+    with the sweep's ``seed`` plus that trial's number. Optuna gives each trial its own number (the
+    study's trial count as the trial is made, or a queued trial's), so each worker's number is its own:
+    workers started together draw distinct samples, a worker joining later never replays an earlier one's,
+    and a worker alone in a new study (first trial 0) draws by the seed itself, reproducibly."""
+
+    def __init__(self, sweep: Sweep, seed: int):
+        self._sweep, self._seed = sweep, seed
+        self._sampler: optuna.samplers.BaseSampler | None = None
+
+    def _of(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
+        if self._sampler is None:  # the worker's first trial: the seed is known
+            self._sampler = build_sampler(self._sweep, (self._seed + trial.number) % 2**32)
+        return self._sampler
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._of(trial).before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self._of(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return self._of(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        sampler = self._of(trial)
+        return sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._of(trial).after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        if self._sampler is not None:
+            self._sampler.reseed_rng()
 
 
 def build_pruner(sweep: Sweep) -> optuna.pruners.BasePruner:
