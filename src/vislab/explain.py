@@ -27,7 +27,9 @@ from vislab.data.images import (
     ImageLike,
     expand_folders,
     image_array,
+    is_grey,
     load_image_or_error,
+    open_image,
     split_images,
 )
 from vislab.errors import UserError, show_note
@@ -42,6 +44,8 @@ from vislab.explain_maps import (
     run_probabilities,
     tta_note,
 )
+from vislab.figure_hooks import HOOKS_NEEDED
+from vislab.models.hooks import patch_embedding
 from vislab.plotting.explain import explanation_rows_figure, head_labels, plot_explanation
 from vislab.plotting.files import check_new_files
 from vislab.predict import checkpoint_tag, load_model
@@ -124,6 +128,7 @@ def explain_images(
     paths = [Path(p) for p, _ in named]  # type: ignore[arg-type]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
+    _converted_note([paths[i] for i in readable], shape[0], record.model.name)
     explained = {i: explain_one(model, record, arrays[i], method, at, k) for i in readable}
     tag = checkpoint_tag(target)
     pngs = {i: folder / e.file_name(_stem(named[i][1]), tag) for i, e in explained.items()}
@@ -160,6 +165,8 @@ def explain_figure(
     if not named:
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
     arrays, names = _readable(named, [Path(g) for g in given if _is_folder(g)], shape)
+    files = [Path(i) for i, n in named if isinstance(i, (str, Path)) and n in names]
+    _converted_note(files, shape[0], record.model.name)
     explained = [explain_one(model, record, a, method, at, k) for a in arrays]
     return explanation_rows_figure(
         [_shown(a, record) for a in arrays],
@@ -183,12 +190,49 @@ def _set_up(
     (None: the predicted; :func:`class_index`)."""
     check_method(method)
     model, record = load_model(target, trust_code)
-    attends = default_method(model) == "rollout"
-    method = method or ("attention" if attends and block is not None else default_method(model))
+    found = default_method(model, record.model.name, record.model.code)
+    attends = found == "rollout"
+    if method is None and found == "saliency" and patch_embedding(model) is not None:
+        show_note(_patches_only(record.model.name))
+    method = method or ("attention" if attends and block is not None else found)
     check_block(block, method, attends=attends)
     names = record.model.class_names
     k = None if target_class is None else class_index(target_class, names, method)
     return model, record, method, -1 if block is None else block, image_shape(record, target), k
+
+
+def _patches_only(name: str) -> str:
+    """The note of a model explained by saliency whose one convolution cuts the image into patches (a
+    vision transformer without the attention hooks): why not Grad-CAM, and how to get attention maps."""
+    return (
+        f"model '{name}' is explained by saliency: its one convolution only cuts the image into "
+        f"patches (a vision transformer's patch embedding), no feature map for Grad-CAM. For attention "
+        f"maps and rollout, {HOOKS_NEEDED}"
+    )
+
+
+def _converted_note(files: Sequence[Path], channels: int, name: str) -> None:
+    """A note naming the image ``files`` in colour when model ``name`` takes grey images (``channels``
+    1), or grey when it takes colour: each was converted to the model's channels before explaining."""
+    want, other = ("grey", "colour") if channels == 1 else ("colour", "grey")
+    odd = [f for f in files if _grey_file(f) is (channels == 3)]
+    if odd:
+        listed = ", ".join(f.name for f in odd[:3]) + (
+            f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+        )
+        show_note(
+            f"{listed}: {other} image{'s' if len(odd) > 1 else ''}, converted to {want} for model "
+            f"'{name}', which was trained on {want} images."
+        )
+
+
+def _grey_file(path: Path) -> bool | None:
+    """Whether an image file holds only greys (:func:`vislab.data.images.is_grey`); None if unreadable."""
+    try:
+        with open_image(path) as img:
+            return is_grey(img)
+    except UserError:
+        return None
 
 
 def _is_folder(image: ImageLike) -> bool:
@@ -320,7 +364,8 @@ def explain_one(
     if target_class is not None:
         c = torch.tensor(target_class)
         of = (target_class, str(names[target_class]), float(probs[target_class]))
-    maps, depth = maps_and_depth(model, x, method, block, c[None], record.model.name)
+    m = record.model
+    maps, depth = maps_and_depth(model, x, method, block, c[None], m.name, m.code)
     if method == "attention":  # heads counted from 1, as the title's block; one scale for them all
         labels = head_labels(len(maps[0]))
         return Explanation(maps[0], labels, top, method, block % depth, depth, tta, HEAD_UNITS)

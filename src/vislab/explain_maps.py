@@ -19,7 +19,15 @@ import torch
 from torch import nn
 
 from vislab.errors import UserError
-from vislab.models.hooks import TokenGrid, hooks_of
+from vislab.figure_hooks import (
+    HOOKS_NEEDED,
+    attention_layer,
+    figure_attentions,
+    figure_gradcam_layer,
+    figure_tokens,
+    model_words,
+)
+from vislab.models.hooks import TokenGrid, hooks_of, patch_embedding
 from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
@@ -63,14 +71,16 @@ def explain_maps(
     block: int = -1,
     target: torch.Tensor | None = None,
     name: str | None = None,
+    code: dict | None = None,
 ) -> torch.Tensor:
     """The maps of ``method`` for the normalised batch ``x``: B × K × h × w (see the module docstring).
 
     ``block``: the block whose heads ``attention`` shows (default the last); ``target``: the class each
     gradient method explains (default the plain model's argmax on ``x``; the class a run with test-time
     augmentation predicts: ``run_probabilities(model, record, x).argmax(1)``); ``name``: the model's, as
-    its run names it (``record.model.name``), for messages (default: its class's)."""
-    return maps_and_depth(model, x, method, block, target, name)[0]
+    its run names it (``record.model.name``), for messages (default: its class's), and with ``code``
+    (``record.model.code``) to blame the user's own hooks (:func:`vislab.figure_hooks.hook_output`)."""
+    return maps_and_depth(model, x, method, block, target, name, code)[0]
 
 
 def maps_and_depth(
@@ -80,19 +90,20 @@ def maps_and_depth(
     block: int,
     target: torch.Tensor | None,
     name: str | None = None,
+    code: dict | None = None,
 ) -> tuple[torch.Tensor, int]:
     """:func:`explain_maps`'s maps, and the model's number of attention blocks (0 for the gradient
     methods, which do not look at them)."""
     check_method(method)
     model.eval()
-    who = _who(model, name)
+    who = model_words(model, name)
     if hooks_of(model).trained_by == "fit_arrays":
         raise UserError(
             f"{who} is a fitted baseline, not a network: it has no attention "
             f"or gradients to explain. Explain a network trained by gradient steps (mlp, cnn, vit, ...)."
         )
     if method in ("attention", "rollout"):
-        attns, tokens = _attentions(model, x, who)
+        attns, tokens = _attentions(model, x, name, code)
         if method == "rollout":
             r = attention_rollout(attns, tokens.residual)  # B × T × T
             row = r[:, :1] if tokens.class_token else r.mean(1, keepdim=True)
@@ -105,12 +116,7 @@ def maps_and_depth(
     if target is None:
         with torch.no_grad():
             target = model(x).argmax(1)
-    return _gradient_map(model, x, method, target, who), 0
-
-
-def _who(model: nn.Module, name: str | None) -> str:
-    """The model in a message: "model 'cnn'" as its run names it, else "this model (Sequential)"."""
-    return f"model '{name}'" if name else f"this model ({type(model).__name__})"
+    return _gradient_map(model, x, method, target, who, (name, code)), 0
 
 
 def _block_index(block: int, depth: int) -> int:
@@ -172,24 +178,38 @@ def class_index(given: object, names: Sequence[str], method: str) -> int:
 
 
 def _attentions(
-    model: nn.Module, x: torch.Tensor, who: str
+    model: nn.Module, x: torch.Tensor, name: str | None, code: dict | None
 ) -> tuple[list[torch.Tensor], TokenGrid]:
-    """(per-block attention B × heads × T × T, how the T tokens cover the image), from the model's hooks;
-    ``who``: the model in the message when it has none (:func:`_who`)."""
-    hooks = hooks_of(model)
-    tokens = hooks.token_grid()
-    attns = None if tokens is None else hooks.attention_maps(x)
-    if tokens is None or not attns:
+    """(per-block attention B × heads × T × T, how the T tokens cover the image), from the model's hooks
+    (:func:`figure_tokens`, :func:`figure_attentions`); UserError naming what is missing without them."""
+    tokens = figure_tokens(model, name, code)
+    attns = None if tokens is None else figure_attentions(model, x, tokens, name, code)
+    if tokens is not None and attns:
+        return attns, tokens
+    use = (
+        "use method gradcam (convolutional models: --method gradcam / method='gradcam') or saliency "
+        "(any model: --method saliency / method='saliency')"
+    )
+    layer = attention_layer(model)
+    if layer is None:
         raise UserError(
-            f"{who} has no attention layers, so it has no attention maps "
-            f"or rollout: use method gradcam (convolutional models: --method gradcam / "
-            f"method='gradcam') or saliency (any model: --method saliency / method='saliency')."
+            f"{model_words(model, name)} has no attention layers, so it has no attention maps or rollout: {use}."
         )
-    return attns, tokens
+    hook = "token_grid()" if tokens is None else "attention_maps()"
+    raise UserError(
+        f"{model_words(model, name)} has attention layers ({layer}), but its {hook} hook gives None, so "
+        f"vislab has no attention maps to draw: {HOOKS_NEEDED} Until then, use method saliency "
+        f"(--method saliency / method='saliency')."
+    )
 
 
 def _gradient_map(
-    model: nn.Module, x: torch.Tensor, method: str, target: torch.Tensor, who: str
+    model: nn.Module,
+    x: torch.Tensor,
+    method: str,
+    target: torch.Tensor,
+    who: str,
+    owner: tuple[str | None, dict | None] = (None, None),
 ) -> torch.Tensor:
     """Grad-CAM at the model's Grad-CAM layer, upsampled to the input; or saliency |∂logit/∂x| max over channels."""
     try:  # optional dependency: vislab[explain]
@@ -207,24 +227,35 @@ def _gradient_map(
     if method == "saliency":
         grad = Saliency(model).attribute(x, target=target, abs=True)
         return grad.amax(1, keepdim=True).detach()
-    layer = _gradcam_layer(model, who)
+    layer = _gradcam_layer(model, who, *owner)
     cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
     return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear").detach()
 
 
-def _gradcam_layer(model: nn.Module, who: str) -> nn.Module:
-    """The layer the model's hooks name for Grad-CAM, or a UserError naming ``who`` (:func:`_who`) and the
+def _gradcam_layer(
+    model: nn.Module, who: str, name: str | None = None, code: dict | None = None
+) -> nn.Module:
+    """The layer the model's hooks name for Grad-CAM, or a UserError naming ``who`` (:func:`model_words`) and the
     methods that work."""
-    hooks = hooks_of(model)
-    layer = hooks.gradcam_layer()
+    layer = figure_gradcam_layer(model, name, code)
     if layer is not None:
         return layer
-    if hooks.token_grid() is not None:  # e.g. a ViT: its one conv is the patch embedding
+    if (
+        figure_tokens(model, name, code) is not None
+    ):  # e.g. a ViT: its one conv is the patch embedding
         raise UserError(
             f"method gradcam explains a convolutional network's last feature map; {who} is a "
             f"vision transformer, whose one convolution only cuts the "
             f"image into patches: use method attention or rollout, or saliency (--method rollout / "
             f"method='rollout')."
+        )
+    if patch_embedding(model) is not None:
+        raise UserError(
+            f"method gradcam explains a convolutional network's last feature map; the one "
+            f"convolution of {who} only cuts the image into patches (a vision transformer's patch "
+            f"embedding): "
+            f"use method saliency (--method saliency / method='saliency'). For attention maps and "
+            f"rollout, {HOOKS_NEEDED}"
         )
     raise UserError(
         f"method gradcam needs a convolutional layer, and {who} has none: use method saliency, "
@@ -232,13 +263,15 @@ def _gradcam_layer(model: nn.Module, who: str) -> nn.Module:
     )
 
 
-def default_method(model: nn.Module) -> str:
+def default_method(model: nn.Module, name: str | None = None, code: dict | None = None) -> str:
     """What ``vislab explain`` shows without ``--method``: ``rollout`` for a model with attention maps
-    (a ViT), ``gradcam`` for one with a Grad-CAM layer (a convolutional network), else ``saliency``."""
-    hooks = hooks_of(model)
-    if hooks.token_grid() is not None:
+    (a ViT), ``gradcam`` for one with a Grad-CAM layer (a convolutional network), else ``saliency``
+    (a ViT of the user's own without the attention hooks too). ``name``, ``code``: as
+    :func:`vislab.figure_hooks.hook_output`'s."""
+    if figure_tokens(model, name, code) is not None:
         return "rollout"
-    return "gradcam" if hooks.gradcam_layer() is not None else "saliency"
+    layer = figure_gradcam_layer(model, name, code)
+    return "gradcam" if layer is not None else "saliency"
 
 
 def map_units(method: str) -> str | None:

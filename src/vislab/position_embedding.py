@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from vislab.errors import UserError
-from vislab.models.hooks import TokenGrid, hooks_of
+from vislab.figure_hooks import figure_position_table, figure_tokens, hook_output
+from vislab.models.hooks import TokenGrid
 from vislab.plotting import vit as vit_plots
 from vislab.predict import load_model
 
@@ -36,18 +37,32 @@ def position_table(target: str | Path, trust_code: bool = False) -> PositionTabl
     """The position embedding of a run's (or checkpoint's) model, as its hooks offer it (vislab's
     ``vit``, timm ViTs); UserError naming the model for one without."""
     model, record = load_model(target, trust_code=trust_code)
-    hooks = hooks_of(model)
-    table, tokens = hooks.position_embedding(), hooks.token_grid()
-    if table is None or tokens is None:
-        raise UserError(_no_position_embedding(target, record.model.name, table, tokens))
-    kind = "learned" if table.requires_grad else "fixed"  # a parameter, or a buffer
+    name, code = record.model.name, record.model.code
+    tokens = figure_tokens(model, name, code)
+    if tokens is None:  # the table asked too, for the message to name the hooks that give None
+        given = hook_output(model, "position_embedding", name=name, code=code)
+        raise UserError(_no_position_embedding(target, name, given, tokens))
+    table = figure_position_table(model, tokens, name, code)
+    if table is None:
+        raise UserError(_no_position_embedding(target, name, table, tokens))
+    kind = "learned" if learned(table, model) else "fixed"
     class_token = len(table) == tokens.grid[0] * tokens.grid[1] + 1  # row 0: the class token's
     title = f"{kind} position embedding of {run_label(target)}"
     return PositionTable(table, tokens.grid, class_token, title)
 
 
+def learned(table: torch.Tensor, model: torch.nn.Module) -> bool:
+    """Whether a position-embedding ``table`` is learned: a parameter of ``model``, or a view of one
+    (detached too: a figure's hook may return ``self.pos_embed[0].detach()``), or computed from them
+    (it requires grad); else fixed (a buffer, e.g. a sinusoidal table)."""
+    if table.requires_grad:
+        return True
+    where = table.untyped_storage().data_ptr()
+    return any(p.untyped_storage().data_ptr() == where for p in model.parameters())
+
+
 def _no_position_embedding(
-    target: str | Path, name: str, table: torch.Tensor | None, tokens: TokenGrid | None
+    target: str | Path, name: str, table: object, tokens: TokenGrid | None
 ) -> str:
     """Why model ``name`` has no position embedding to draw (its hooks gave ``table`` or ``tokens``
     None), and the models that have one: a ViT's, or a model of the user's that its hooks name."""

@@ -52,15 +52,23 @@ FlipPolicy = Literal["random", "alternate"]
 class TokenGrid:
     """How a transformer's tokens cover the image, as its attention maps and position embedding list them.
 
-    The tokens are any extra ones (a class token first, then e.g. register tokens), then one per patch
-    of the ``grid`` (rows, columns), row by row. ``class_token``: token 0 is a class token, whose
-    attention row says what the prediction looks at (else the rows are averaged). ``residual``: each
-    block adds its input back, so attention rollout adds the identity to each block's map.
+    The tokens are any extra ones (a class token first, then ``registers`` register tokens), then one
+    per patch of the ``grid`` (rows, columns), row by row: T = class token + registers + rows × columns,
+    the T that attention maps must have (a model of your own is held to it; a library's, e.g. timm's,
+    may have more extra tokens). ``class_token``: token 0 is a class token, whose attention row says
+    what the prediction looks at (else the rows are averaged). ``residual``: each block adds its input
+    back, so attention rollout adds the identity to each block's map.
     """
 
     grid: tuple[int, int]
     class_token: bool
     residual: bool = True
+    registers: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """T, the number of tokens: the class token, the registers and the patches."""
+        return int(self.class_token) + self.registers + self.grid[0] * self.grid[1]
 
 
 @dataclass(frozen=True)
@@ -167,26 +175,35 @@ class ModelHooks:
 
         Default: the module whose output is the model's last convolutional feature map after its
         activation (:func:`rectified_features`), so any convolutional network gets Grad-CAM; None for a
-        network without an ``nn.Conv2d``.
+        network without an ``nn.Conv2d``, and for one whose only conv cuts the image into patches (a
+        vision transformer's patch embedding, :func:`patch_embedding`: no feature map worth a CAM).
         """
-        return rectified_features(self) if isinstance(self, nn.Module) else None
+        return default_gradcam_layer(self) if isinstance(self, nn.Module) else None
+
+    # The figures' hooks (the three below, and gradcam_layer above) are called by ``vislab explain``,
+    # ``vislab figure pos-embed --run`` and the report: an exception your own model raises in one is a
+    # UserCodeError naming the hook (your frames only, exit 2), and what one returns is checked against
+    # what its docstring asks (vislab.figure_hooks).
 
     def token_grid(self) -> TokenGrid | None:
-        """How a transformer's tokens map to image patches (see ``TokenGrid``); None (default): the
-        model has no tokens, hence no attention maps or position embedding to draw."""
+        """How a transformer's tokens map to image patches (see ``TokenGrid``): e.g.
+        ``TokenGrid(grid=(4, 4), class_token=True)`` for 1 + 16 tokens; None (default): the model has
+        no tokens, hence no attention maps or position embedding to draw."""
         return None
 
     def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor] | None:
-        """Each block's attention weights for the normalised batch ``x``: B × heads × T × T, each row
-        summing to 1 over the T tokens that ``token_grid`` lays out; None (default): no attention.
+        """Each block's attention weights for the normalised batch ``x``: a list of one tensor per
+        block, each B × heads × T × T (the heads kept apart, not averaged), each row summing to 1 over
+        the T tokens that ``token_grid`` lays out; None (default): no attention.
 
         Runs the model in eval mode without gradients and leaves it as it was.
         """
         return None
 
     def position_embedding(self) -> torch.Tensor | None:
-        """The table added to the tokens: (n [+1]) × D, the class token's row first when it has one, then
-        the n = rows × columns patches of ``token_grid`` row by row; None (default): none."""
+        """The table added to the tokens, a tensor T × D: (n [+1]) rows, the class token's row first when
+        it has one, then the n = rows × columns patches of ``token_grid`` row by row (a parameter stored
+        as 1 × T × D may be returned as it is, or detached); None (default): none."""
         return None
 
     def measured_network(self) -> nn.Module | None:
@@ -263,6 +280,24 @@ def stores_buffers(model: nn.Module, hooks: ModelHooks | None = None) -> bool:
     return fitted or not any(p.numel() for p in model.parameters())
 
 
+def patch_embedding(model: nn.Module) -> nn.Conv2d | None:
+    """``model``'s only ``nn.Conv2d`` when it cuts the image into patches (stride = kernel size > 1, no
+    padding): a vision transformer's patch embedding; else None."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if len(convs) != 1:
+        return None
+    conv = convs[0]
+    cuts = conv.stride == conv.kernel_size and max(conv.kernel_size) > 1
+    return conv if cuts and conv.padding in ((0, 0), "valid") else None
+
+
+def default_gradcam_layer(model: nn.Module) -> nn.Module | None:
+    """The Grad-CAM layer of a model whose hooks name none (``ModelHooks.gradcam_layer``): its last conv
+    feature map after its activation (:func:`rectified_features`), None without a conv or when its only
+    conv is a patch embedding (:func:`patch_embedding`)."""
+    return None if patch_embedding(model) is not None else rectified_features(model)
+
+
 class BoundHooks(ModelHooks):
     """The default hooks of a module that does not subclass ``ModelHooks``, bound to that ``model``."""
 
@@ -272,7 +307,7 @@ class BoundHooks(ModelHooks):
     def gradcam_layer(self) -> nn.Module | None:
         """The model's last conv feature map after its activation, or None (see
         ``ModelHooks.gradcam_layer``)."""
-        return rectified_features(self.model)
+        return default_gradcam_layer(self.model)
 
 
 _LIBRARY_HOOKS: dict[str, Callable[[nn.Module], ModelHooks]] = {}

@@ -23,7 +23,14 @@ from vislab.explain_maps import (
     run_probabilities,
     tta_note,
 )
-from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
+from vislab.figure_hooks import (
+    HOOKS_NEEDED,
+    attention_layer,
+    figure_gradcam_layer,
+    figure_position_table,
+    figure_tokens,
+)
+from vislab.models.hooks import TokenGrid, hooks_of, patch_embedding
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import head_labels, plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
@@ -48,11 +55,17 @@ def model_figures(
     if cfg is None:
         return []
     model, record = _loaded(name, run_dir, trust_code)
-    try:
-        hooks = hooks_of(model)
+    try:  # the figure hooks of the user's own model may raise, or give what they must not
+        hooks = _Hooks(model, record)
         looks_inside = _looks_inside(hooks)
-        if not looks_inside and cfg.data.name != "circles":
-            return []
+    except Exception as e:
+        figs.notes.append(failure_note(f"{name}: model figures", e))
+        return []
+    if note := _no_attention_note(name, model, hooks):
+        figs.notes.append(note)
+    if not looks_inside and cfg.data.name != "circles":
+        return []
+    try:
         test, x = _test_batch(figs, cfg, record.inputs, None if looks_inside else 100_000)
         inside = looks_inside and test.is_image
         predicted = _predicted(model, record, x) if inside else None
@@ -62,24 +75,34 @@ def model_figures(
     if inside:
         titles = _image_titles(predicted, test.y, record.model.class_names)
         batch = (x, test.x, titles, predicted)
-        out = _inside_figures(figs, name, label or name, model, hooks, batch, record.inputs.tta)
+        out = _inside_figures(figs, name, label or name, hooks, batch, record.inputs.tta)
     elif x.ndim == 2 and x.shape[1] == 2:
-        out = [
-            figs.make(
-                f"boundary_{figs.file_part(name)}.png",
-                f"{label or name}: decision boundary on the test points",
-                plot_decision_boundary,
-                model,
-                test.x,  # the raw features, as predict takes them
-                test.y,
-                class_names=record.model.class_names,
-                title=name,
-                prepare=record.inputs.prepare,
-            )
-        ]
+        out = [_boundary(figs, name, label or name, model, test, record)]
     else:
         out = []
     return [f for f in out if f]
+
+
+def _boundary(
+    figs: FigureSet,
+    name: str,
+    label: str,
+    model: torch.nn.Module,
+    test: ArraySet,
+    record: RunRecord,
+) -> dict | None:
+    """The decision boundary of a model on 2-D feature data, over its ``test`` points."""
+    return figs.make(
+        f"boundary_{figs.file_part(name)}.png",
+        f"{label}: decision boundary on the test points",
+        plot_decision_boundary,
+        model,
+        test.x,  # the raw features, as predict takes them
+        test.y,
+        class_names=record.model.class_names,
+        title=name,
+        prepare=record.inputs.prepare,
+    )
 
 
 class ModelNotLoaded(Exception):
@@ -96,20 +119,58 @@ def _loaded(name: str, run_dir: Path, trust_code: bool) -> tuple[torch.nn.Module
         raise ModelNotLoaded(failure_note(what, e)) from e
 
 
-def _looks_inside(hooks: ModelHooks) -> bool:
+class _Hooks:
+    """A run's model with its figure hooks' answers, asked as ``vislab explain`` asks them
+    (:mod:`vislab.figure_hooks`: the user's own model raising in one, or giving what it must not, is a
+    UserCodeError naming the hook, which the report notes): the token grid and Grad-CAM layer asked once."""
+
+    def __init__(self, model: torch.nn.Module, record: RunRecord):
+        self.model, self.name, self.code = model, record.model.name, record.model.code
+        self.trained_by = hooks_of(model).trained_by
+        self.tokens = figure_tokens(model, self.name, self.code)
+        self.gradcam = figure_gradcam_layer(model, self.name, self.code)
+
+    def position_embedding(self) -> torch.Tensor | None:
+        """The model's position embedding T × D (:func:`figure_position_table`), or None."""
+        if self.tokens is None:
+            return None
+        return figure_position_table(self.model, self.tokens, self.name, self.code)
+
+    def maps(
+        self, x: torch.Tensor, method: str, target: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``vislab explain``'s maps of ``method`` on the normalised batch ``x`` (on the model's device)."""
+        device = next(self.model.parameters()).device
+        target = None if target is None else target.to(device)
+        return explain_maps(self.model, x.to(device), method, -1, target, self.name, self.code)
+
+
+def _looks_inside(hooks: _Hooks) -> bool:
     """Whether the model offers a look inside on images: attention over a token grid, or a Grad-CAM layer
     (a fitted baseline has no attention or gradients to show)."""
     if hooks.trained_by == "fit_arrays":
         return False
-    return hooks.token_grid() is not None or hooks.gradcam_layer() is not None
+    return hooks.tokens is not None or hooks.gradcam is not None
+
+
+def _no_attention_note(name: str, model: torch.nn.Module, hooks: _Hooks) -> str | None:
+    """The report's note for a model with attention layers but no token grid (a vision transformer of
+    the user's own without the hooks): why it has no attention figures, and how to get them."""
+    layer = attention_layer(model)
+    if hooks.tokens is not None or layer is None or hooks.trained_by == "fit_arrays":
+        return None
+    cut = " nor Grad-CAM (its one convolution only cuts the image into patches)"
+    return (
+        f"{name}: no attention figures{cut if patch_embedding(model) is not None else ''}: its model "
+        f"has attention layers ({layer}) but its token_grid() hook gives None; {HOOKS_NEEDED}"
+    )
 
 
 def _inside_figures(
     figs: FigureSet,
     name: str,
     label: str,
-    model: torch.nn.Module,
-    hooks: ModelHooks,
+    hooks: _Hooks,
     batch: tuple[torch.Tensor, np.ndarray, list[str], torch.Tensor],
     tta: str = "none",
 ) -> list[dict | None]:
@@ -118,24 +179,33 @@ def _inside_figures(
     embedding, attention rollout and heads (transformers), Grad-CAM (a Grad-CAM layer); files named by
     the run's ``name``, captions by its ``label``; with test-time augmentation ``tta``, they say the
     maps are of the plain forward pass."""
-    safe, tokens, table = figs.file_part(name), hooks.token_grid(), hooks.position_embedding()
+    safe, tokens = figs.file_part(name), hooks.tokens
     note = f" ({tta_note(tta)})" if tta != "none" else ""
     out = []
-    if tokens is not None and table is not None:
-        caption = f"{label}: positional embeddings"
+    caption = f"{label}: positional embeddings"
+    if tokens is not None and (table := _table(figs, hooks, caption)) is not None:
         out.append(figs.make(f"vit_pos_{safe}.png", caption, _positions, table, tokens.grid))
     if tokens is not None:
         caption = f"{label}: attention on test images{note}"
-        out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, model, *batch))
+        out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, hooks, *batch))
         caption = f"{label}: {_heads_shown(tokens)} on a test image{note}"
-        out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, model, *batch))
-    if hooks.gradcam_layer() is not None and importlib.util.find_spec("captum") is None:
+        out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, hooks, *batch))
+    if hooks.gradcam is not None and importlib.util.find_spec("captum") is None:
         # captum is a core dependency: only an environment that lacks it anyway gets the hint
         figs.notes.append(install_hint(f"{name}: Grad-CAM", "captum"))
-    elif hooks.gradcam_layer() is not None:
+    elif hooks.gradcam is not None:
         caption = f"{label}: Grad-CAM of the predicted class on test images{note}"
-        out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, model, *batch))
+        out.append(figs.make(f"gradcam_{safe}.png", caption, _gradcam, hooks, *batch))
     return [wide(f) for f in out]
+
+
+def _table(figs: FigureSet, hooks: _Hooks, caption: str) -> torch.Tensor | None:
+    """The model's position embedding, or None: none, or its hook's mistake noted under ``caption``."""
+    try:
+        return hooks.position_embedding()
+    except Exception as e:  # one broken figure must not cost the whole report
+        figs.notes.append(failure_note(caption, e))
+        return None
 
 
 def _positions(table: torch.Tensor, grid: tuple[int, int], path: Path) -> Path:
@@ -167,27 +237,27 @@ def _image_titles(predicted: torch.Tensor, y: np.ndarray, names: list[str]) -> l
     ]
 
 
-def _rollout(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Path) -> Path:
-    """Attention rollout (``vislab explain --method rollout``) on the normalised batch ``x`` over ``display``."""
-    maps = explain_maps(model, x.to(next(model.parameters()).device), "rollout")[:, 0]
+def _rollout(hooks: _Hooks, x: torch.Tensor, display, titles, _, path: Path) -> Path:
+    """Attention rollout (``vislab explain --method rollout``) on the normalised batch ``x`` over
+    ``display``."""
+    maps = hooks.maps(x, "rollout")[:, 0]
     return plot_attention(maps, x, display, path=path, titles=titles, units=ATTENTION_UNITS)
 
 
-def _heads(model: torch.nn.Module, x: torch.Tensor, display, titles, _, path: Path) -> Path:
+def _heads(hooks: _Hooks, x: torch.Tensor, display, titles, _, path: Path) -> Path:
     """``vislab explain --method attention`` on the first image of ``x``: one panel per head (counted
     from 1), all on one colour scale."""
-    maps = explain_maps(model, x[:1].to(next(model.parameters()).device), "attention")[0]
+    maps = hooks.maps(x[:1], "attention")[0]
     title = titles[0].replace("\n", ", ")
     return plot_explanation(display[0], maps, head_labels(len(maps)), path, title, HEAD_UNITS)
 
 
 def _gradcam(
-    model: torch.nn.Module, x: torch.Tensor, display, titles, predicted: torch.Tensor, path: Path
+    hooks: _Hooks, x: torch.Tensor, display, titles, predicted: torch.Tensor, path: Path
 ) -> Path:
     """Grad-CAM (``vislab explain --method gradcam``) of the ``predicted`` classes on the normalised
     batch ``x`` over ``display``."""
-    device = next(model.parameters()).device
-    maps = explain_maps(model, x.to(device), "gradcam", target=predicted.to(device))[:, 0]
+    maps = hooks.maps(x, "gradcam", predicted)[:, 0]
     return plot_attention(maps, x, display, path=path, label="Grad-CAM", titles=titles)
 
 
