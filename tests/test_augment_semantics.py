@@ -12,7 +12,7 @@ from vislab.config import AugmentConfig, build_config
 from vislab.data.augment import build_augment
 from vislab.data.augment_words import colour_note
 from vislab.errors import ConfigError
-from vislab.training.finetune import freeze
+from vislab.training.freezing import freeze
 
 
 def changed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

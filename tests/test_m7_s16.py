@@ -16,7 +16,8 @@ from test_resume import sigterm_at_step
 from vislab.errors import TrainingDiverged, TrainingInterrupted, UserError
 from vislab.models import build_model
 from vislab.training.checkpoint import load_checkpoint
-from vislab.training.finetune import freeze, init_from_run
+from vislab.training.finetune import init_from_run
+from vislab.training.freezing import freeze
 from vislab.training.plateau import Plateau
 from vislab.training.resume import extend
 from vislab.training.resume_checks import argument_clash

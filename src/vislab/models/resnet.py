@@ -6,7 +6,8 @@
 - ``pretrained`` loads torchvision's ImageNet weights from its local cache, ``weights`` from a file.
   Nothing is downloaded: a missing file is a UserError saying where to put it. Tensors whose shape
   no longer fits (the classifier, a changed stem) are re-initialised and listed on stderr; a 7×7
-  RGB stem on 1-channel input keeps its filters summed over colour.
+  RGB stem on 1-channel input keeps its filters summed over colour. A file of another architecture
+  is refused (another torchvision ResNet's: with the timm model that takes it, timm:resnetNN).
 
 Rebuilding a trained model from a checkpoint needs no weights file: wrap the build in
 :func:`vislab.models.skip_pretrained` (the checkpoint's state dict replaces the weights anyway).
@@ -19,16 +20,18 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from vislab.errors import UserError
+from vislab.errors import UserError, show_note
 from vislab.models.options import pretrained_skipped, require_image_input
 from vislab.models.registry import register_model
-from vislab.models.weights import load_fitting, read_state_dict
+from vislab.models.weights import WEIGHTS_WIN, load_fitting, read_state_dict
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
 
 
 def _resolve_weights(pretrained: bool, weights: str | None) -> Path | None:
+    """The weights file to load: ``model.weights`` (a note where model.pretrained=true is also given:
+    the file wins), torchvision's cached ImageNet file for ``pretrained``, or None."""
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -36,6 +39,8 @@ def _resolve_weights(pretrained: bool, weights: str | None) -> Path | None:
                 f"model.weights: file '{path}' does not exist. Give the path of a ResNet-18 state dict "
                 f"(.pth), or use model.pretrained=true with torchvision's cached ImageNet weights."
             )
+        if pretrained:
+            show_note(WEIGHTS_WIN.format(model="resnet18", file=path))
         return path
     if not pretrained:
         return None
@@ -71,6 +76,13 @@ def resnet18(
 
     c, h, w = require_image_input("resnet18", input_shape)
     path = None if pretrained_skipped() else _resolve_weights(pretrained, weights)
+    if not cifar_stem and min(h, w) < 64 and not pretrained_skipped():  # said once: not on rebuilds
+        show_note(
+            f"resnet18: model.cifar_stem=false on {h}×{w} images: the 7×7 stride-2 conv1 and max-pool "
+            f"divide them by 4 before the first block (a {-(-h // 32)}×{-(-w // 32)} map before the "
+            f"global pool), a stem for images of 64 px or more. Leave model.cifar_stem at its default "
+            f"(true) for small images, or enlarge them with data.resize."
+        )
     model = tv_resnet18(weights=None, num_classes=num_classes)
     if cifar_stem or c != 3:
         k, stride = (3, 1) if cifar_stem else (7, 2)
@@ -80,5 +92,33 @@ def resnet18(
         if cifar_stem:
             model.maxpool = nn.Identity()
     if path is not None:
-        load_fitting(model, read_state_dict(path, "resnet18"), "resnet18", _STEM_HINT * cifar_stem)
+        sd = read_state_dict(path, "resnet18")
+        fix = _other_file_fix(sd, weights)
+        load_fitting(model, sd, "resnet18", _STEM_HINT * cifar_stem, fix, path)
     return model
+
+
+# a torchvision ResNet's blocks per stage → its depth (basic blocks, bottlenecks)
+_DEPTHS = (
+    {(2, 2, 2, 2): "18", (3, 4, 6, 3): "34"},
+    {(3, 4, 6, 3): "50", (3, 4, 23, 3): "101", (3, 8, 36, 3): "152"},
+)
+
+
+def _other_file_fix(sd: dict[str, torch.Tensor], weights: str | None) -> str:
+    """What to give instead of a weights file of another architecture ``sd``: a ResNet-18 file, or,
+    for another torchvision ResNet's, the timm model of its names (timm's ResNets keep torchvision's)."""
+    fix = (
+        f"Give a ResNet-18 state dict (torchvision's {RESNET18_FILE}; model.pretrained=true finds it "
+        f"in torch hub's cache)"
+    )
+    blocks = tuple(
+        len({k.split(".")[1] for k in sd if k.startswith(f"layer{i}.")}) for i in range(1, 5)
+    )
+    depth = _DEPTHS["layer1.0.conv3.weight" in sd].get(blocks)
+    if depth is None or weights is None:
+        return f"{fix}."
+    return (
+        f"{fix}, or train the ResNet-{depth} the file holds: --set model.name=timm:resnet{depth} "
+        f"--set model.weights={weights} (timm's ResNets name their tensors as torchvision's)."
+    )

@@ -41,7 +41,7 @@ from vislab.models.options import (
     size_setting,
 )
 from vislab.models.registry import register_model_prefix
-from vislab.models.weights import read_state_dict
+from vislab.models.weights import WEIGHTS_WIN, check_architecture, read_state_dict, shown_names
 
 INSTALL = "pip install 'vislab[timm]'"
 
@@ -93,16 +93,28 @@ def cached_weights(name: str) -> tuple[Path | None, list[str]]:
                 found = try_to_load_from_cache(repo, filename)
                 if isinstance(found, str) and Path(found).is_file():
                     return Path(found), searched
-        searched.append(
-            f"{constants.HF_HUB_CACHE}/models--{repo.replace('/', '--')}/snapshots/*/model.safetensors "
-            f"(Hugging Face repo '{repo}')"
-        )
+        searched.append(_hub_searched(Path(constants.HF_HUB_CACHE), repo))
     if cfg.url:
         path = Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name
         if path.is_file():
             return path, searched
         searched.append(f"{path} (from {cfg.url})")
     return None, searched
+
+
+def _hub_searched(cache: Path, repo: str) -> str:
+    """Where the hub ``cache`` keeps ``repo``'s weights, in words; a snapshot without the ``refs/main``
+    that names it (the hub, offline, reads no other) is said, with the command that names it."""
+    folder = cache / f"models--{repo.replace('/', '--')}"
+    where = f"{folder}/snapshots/<commit>/model.safetensors with refs/main naming <commit>"
+    snapshots = sorted(p.parent.name for p in folder.glob("snapshots/*/*") if p.is_file())
+    if not snapshots or (folder / "refs" / "main").is_file():
+        return f"{where} (Hugging Face repo '{repo}')"
+    return (
+        f"{where} (Hugging Face repo '{repo}'; found snapshots/{snapshots[-1]}/ but no refs/main, which "
+        f"tells the hub which snapshot to use: mkdir -p '{folder}/refs' && echo -n {snapshots[-1]} > "
+        f"'{folder}/refs/main')"
+    )
 
 
 @register_model_prefix("timm")
@@ -126,7 +138,7 @@ def build_timm(
             f"model.in_chans: vislab gives timm:{name} the data's channel count ({c}). Remove it."
         )
     wanted = not pretrained_skipped() and (pretrained or weights is not None)
-    file = _weights_file(name, weights) if wanted else None
+    file = _weights_file(name, weights, pretrained) if wanted else None
     extra = (
         dict(
             pretrained=True,
@@ -172,14 +184,17 @@ def _import_timm(name: str) -> ModuleType:
     return timm
 
 
-def _weights_file(name: str, weights: str | None) -> Path:
-    """The file to load: ``model.weights``, else timm's default weights in the local cache."""
+def _weights_file(name: str, weights: str | None, pretrained: bool) -> Path:
+    """The file to load: ``model.weights`` (a note where ``pretrained`` is also given: the file wins),
+    else timm's default weights in the local cache."""
     if weights is not None:
         file = Path(str(weights)).expanduser()
         if not file.is_file():
             raise UserError(
                 f"model.weights: file '{file}' does not exist. Give a weights file for timm:{name}."
             )
+        if pretrained:
+            show_note(WEIGHTS_WIN.format(model=f"timm:{name}", file=file))
         return file
     file, searched = cached_weights(name)
     if file is None:
@@ -239,21 +254,22 @@ def _quiet_loading() -> Iterator[None]:
 def _load_matching(model: nn.Module, file: Path, name: str) -> None:
     """timm loads a weights file non-strictly (and drops its classifier whenever num_classes != 1000): reload
     every tensor whose name and shape fit, so a file of this very model round-trips, and refuse a file of
-    which nothing fits (another architecture). Tensors timm adapted (resized positions, summed channels) stay."""
+    another architecture (:func:`check_architecture`); a note names the classifier left new and the file's
+    tensors the model has no place for. Tensors timm adapted (resized positions, summed channels) stay."""
     sd = read_state_dict(file, f"timm:{name}")
     own = model.state_dict()
     fits = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
-    if not fits:
-        raise UserError(
-            f"timm:{name}: no tensor of '{file}' fits this model (its names/shapes belong to another "
-            f"architecture). Give a weights file of {name}."
-        )
+    fix = f"Give a weights file of timm:{name}, or the model.name of the model the file is for."
+    check_architecture(own, sd, len(fits), f"timm:{name}: '{file}'", fix)
     model.load_state_dict(fits, strict=False)
     head = getattr(model, "pretrained_cfg", {}).get("classifier")
+    said = []
     if isinstance(head, str) and any(k.startswith(f"{head}.") and k not in fits for k in own):
-        show_note(
-            f"timm:{name}: re-initialised {head} (no fitting tensor in '{file.name}'); the rest is from it."
-        )
+        said.append(f"re-initialised {head} (no fitting tensor in '{file.name}')")
+    if unused := [k for k in sd if k not in own]:
+        said.append(f"not used (the file's, no such tensor here): {shown_names(unused, sd)}")
+    if said:
+        show_note(f"timm:{name}: {'; '.join(said)}; the rest is from it.")
 
 
 def _check_input_size(model: nn.Module, name: str, h: int, w: int) -> None:

@@ -1,31 +1,29 @@
 """Building on an earlier run (``train.init_from``): its weights as the new model's start, the tensors it
 cannot give (other shapes, as a head for other classes; names it lacks) left new and named, as are its own
 this model has no place for; a head for other classes re-initialised (``train.init_head``), a first conv
-of other colours adapted; ``train.freeze`` (:class:`Frozen`) and the head's lr (``optim.head_lr``)."""
+of other colours adapted; notes where the new run prepares its inputs otherwise (:func:`transfer_notes`);
+summary.json's record of the start and the head's lr (``optim.head_lr``)."""
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
 
-from vislab.errors import UserError
+from vislab.config import Config, DataConfig
+from vislab.config.build import setting
+from vislab.errors import UserError, show_note
 from vislab.models.hooks import hooks_of, last_linear_to
-from vislab.models.weights import adapted_channels, first_conv
+from vislab.models.weights import adapted_channels, first_conv, grouped_names, shown_names
 from vislab.training.checkpoint import CHECKPOINT_FIX, damaged_fix, load_checkpoint, pick_checkpoint
+from vislab.training.freezing import Frozen
 from vislab.words import first_few
 
 if TYPE_CHECKING:  # an annotation only
     from vislab.training.record import Checkpoint
-
-#: how many names (or whole modules, ``blocks.2.*``) a list in :meth:`Start.line` shows before "and N more"
-MOST_SHOWN = 6
 
 #: what to give train.init_from instead of a file that is no vislab checkpoint (another library's weights)
 INIT_FROM_FIX = (
@@ -42,7 +40,7 @@ class Start:
     (shapes differ), which the source lacks (they stay new), which of the source's this model has no place
     for (not used) and which were adapted to other colours (``adapted``, as ``adapted_how`` says).
     ``ours``/``theirs``: the model's and the source's tensor names (a module whose tensors are all in a
-    list is shown as one: :func:`_shown`)."""
+    list is shown as one: :func:`shown_names`)."""
 
     source: str
     loaded: int
@@ -74,14 +72,14 @@ class Start:
         for key, words in self._said():
             if names := getattr(self, key):
                 among = self.theirs if key == "unused" else self.ours
-                text += f"; {words}: {_shown(names, among or names)}"
+                text += f"; {words}: {shown_names(names, among or names)}"
         if self.head_why and not self.head:  # other classes, but no head to re-initialise
             text += f"; {self.head_why}"
         return text
 
     def record(self) -> dict[str, Any]:
         """For summary.json: the source, the model's tensors and how many were loaded, and each list that
-        holds any as module patterns (``blocks.2.*``, :func:`_grouped`) with its count of tensors."""
+        holds any as module patterns (``blocks.2.*``, :func:`grouped_names`) with its count of tensors."""
         out: dict[str, Any] = {
             "source": self.source,
             "tensors": len(self.ours),
@@ -90,20 +88,30 @@ class Start:
         for key, _ in self._said():
             if names := getattr(self, key):
                 among = self.theirs if key == "unused" else self.ours
-                out[key] = {"tensors": len(names), "names": list(_grouped(names, among or names))}
+                out[key] = {
+                    "tensors": len(names),
+                    "names": list(grouped_names(names, among or names)),
+                }
         return out
 
 
 def init_from_run(
-    model: nn.Module, source: str, class_names: list[str] | None = None, head: str = "auto"
+    model: nn.Module,
+    source: str,
+    class_names: list[str] | None = None,
+    head: str = "auto",
+    data: DataConfig | None = None,
 ) -> Start:
     """Load ``source``'s (a run folder or checkpoint) best weights into ``model`` wherever name and shape
     match (a first conv of other colours adapted: :func:`adapted_channels`); UserError when fewer than
     half of the model's tensors find a match (another architecture). ``class_names``: this run's; the
     model's head is left new (:func:`_new_head`, ``head``: train.init_head) where the source's differ.
     A run folder without best.pt gives what best.pt would hold (a ``train.ema`` run: last.pt's average, as
-    its note says); a checkpoint file named gives its own weights."""
+    its note says); a checkpoint file named gives its own weights. ``data``: this run's data settings, a
+    note where the source's inputs were prepared otherwise (:func:`_other_inputs`)."""
     path, ckpt, theirs = _source(source)
+    if data is not None and (other := _other_inputs(ckpt, data, source)):
+        show_note(other)
     ours = model.state_dict()
     fits = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
     first = first_conv(ours)  # only the conv that sees the colours is adapted to others
@@ -132,6 +140,61 @@ def init_from_run(
         str(source), len(taken), reinit, new, unused, tuple(ours), tuple(theirs), left, why,
         sorted(adapted), how,
     )  # fmt: skip
+
+
+#: the data settings that decide what values a model's inputs hold, as a run records them
+INPUT_SETTINGS = ("normalize", "resize")
+
+
+def _other_inputs(ckpt: Checkpoint, data: DataConfig, source: str) -> str:
+    """A note where ``source`` (its checkpoint ``ckpt``) trained on inputs prepared otherwise than ``data``
+    prepares them (:data:`INPUT_SETTINGS`): its weights see other values than they learnt on. Empty
+    where they agree or the source recorded no data settings."""
+    recorded = setting(ckpt.record.config, "data", None)
+    if not isinstance(recorded, dict):
+        return ""
+    differ = [
+        (k, recorded[k], getattr(data, k))
+        for k in INPUT_SETTINGS
+        if k in recorded and recorded[k] != getattr(data, k)
+    ]
+    if not differ:
+        return ""
+    theirs = ", ".join(f"data.{k}={_text(v)}" for k, v, _ in differ)
+    ours = ", ".join(f"data.{k}={_text(v)}" for k, _, v in differ)
+    sets = " ".join(f"--set data.{k}={_text(v)}" for k, v, _ in differ)
+    kwargs = ", ".join(f"data__{k}={v!r}" for k, v, _ in differ)
+    return (
+        f"train.init_from={source}: its weights were trained on inputs prepared with {theirs}, this run "
+        f"gives them {ours}: they see other values than they learnt on. {sets} / {kwargs} prepares "
+        f"them as there."
+    )
+
+
+def _text(value: Any) -> str:
+    """A setting's value as --set takes it: None as null."""
+    return "null" if value is None else str(value)
+
+
+def transfer_notes(cfg: Config, start: Start | None) -> None:
+    """Notes for a new run's model.pretrained=true: beside data.normalize left at its default, where the
+    pretrained weights are the run's start (no model.weights file, no train.init_from), the ImageNet
+    statistics they expect; where train.init_from (``start``) replaced every tensor, that it does nothing."""
+    if cfg.model.kwargs().get("pretrained") is not True:
+        return
+    if start is None and cfg.model.kwargs().get("weights") is None:
+        if "normalize" not in cfg.data.model_fields_set:
+            show_note(
+                "model.pretrained=true: pretrained weights expect inputs normalised with the ImageNet "
+                "statistics they were trained on, and data.normalize is left at its default (standard: "
+                "fitted on this train split). --set data.normalize=imagenet / data__normalize='imagenet' "
+                "gives them those."
+            )
+    elif start is not None and start.loaded == len(start.ours):
+        show_note(
+            f"model.pretrained=true does nothing here: train.init_from={start.source} replaced every "
+            f"tensor of the model. Remove model.pretrained."
+        )
 
 
 def _source(source: str) -> tuple[Path, Checkpoint, dict[str, torch.Tensor]]:
@@ -205,66 +268,6 @@ def _head_tensors(model: nn.Module, num_classes: int) -> set[str] | None:
     return {k for m in modules for k in keys if k.startswith(f"{m}.") or not m}
 
 
-def _shown(names: list[str], among: Iterable[str]) -> str:
-    """``names`` for a message (:func:`_grouped`): a module's as ``blocks.2.* (12 tensors)``; the first
-    :data:`MOST_SHOWN` of those and the other names, then how many more."""
-    shown = _grouped(names, among)
-    items = [f"{k} ({n} tensors)" if k.endswith(".*") else k for k, n in shown.items()]
-    return first_few(items, MOST_SHOWN)
-
-
-def _grouped(names: list[str], among: Iterable[str]) -> dict[str, int]:
-    """``names`` with a module whose tensors in ``among`` are all named, 3 or more, as one ``blocks.2.*``
-    (the outermost such module): each item → how many tensors it stands for."""
-    named = set(names)
-    under: dict[str, list[str]] = {}  # module → its tensors in among
-    for key in among:
-        parts = key.split(".")
-        for i in range(1, len(parts)):
-            under.setdefault(".".join(parts[:i]), []).append(key)
-    shown: dict[str, int] = {}
-    for name in names:
-        parts = name.split(".")
-        prefixes = (".".join(parts[:i]) for i in range(1, len(parts)))
-        whole = [p for p in prefixes if len(under[p]) >= 3 and named.issuperset(under[p])]
-        item = f"{whole[0]}.*" if whole else name  # the outermost module named whole
-        shown[item] = shown.get(item, 0) + 1
-    return shown
-
-
-@dataclass
-class Frozen:
-    """What ``train.freeze`` (``patterns``) froze: the parameters' names and their count of values, the
-    norm layers it holds in eval mode (:func:`hold_norms`), and the parameter values left to train."""
-
-    patterns: list[str]
-    names: list[str]
-    params: int
-    trainable: int
-    held: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        """'train.freeze=[conv1.*, layer*]: froze 60 tensors (11,167,680 parameters); training 5,130
-        parameters; 20 batch norm layers keep their running statistics'."""
-        text = (
-            f"train.freeze=[{', '.join(self.patterns)}]: froze {_counted(len(self.names), 'tensor')} "
-            f"({_counted(self.params, 'parameter')}); training {_counted(self.trainable, 'parameter')}"
-        )
-        if self.held:
-            keep = "keeps its" if len(self.held) == 1 else "keep their"
-            text += (
-                f"; {_counted(len(self.held), 'norm layer')} {keep} running statistics (eval mode)"
-            )
-        return text
-
-    def record(self) -> dict[str, Any]:
-        """For summary.json: the patterns, the tensors and parameters they froze, the norm layers held."""
-        return {
-            "patterns": list(self.patterns), "tensors": len(self.names), "params": self.params,
-            "held_norms": len(self.held),
-        }  # fmt: skip
-
-
 def start_summary(
     model: nn.Module,
     start: Start | None,
@@ -285,58 +288,6 @@ def start_summary(
     if frozen:
         init["freeze"] = frozen.record()
     return out | ({"init": init} if init else {})
-
-
-def _counted(n: int, noun: str) -> str:
-    """'1 tensor', '11,167,680 parameters'."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def freeze(model: nn.Module, patterns: list[str], name: str) -> Frozen:
-    """Stop the gradients of parameters whose names match any pattern (fnmatch: ``features.*``), and keep
-    the running statistics of the normalisation layers left with nothing to train (:func:`hold_norms`);
-    what was frozen. UserError for a pattern that matches nothing, with the first names of model ``name``."""
-    names = [n for n, _ in model.named_parameters()]
-    for pattern in patterns:
-        if not fnmatch.filter(names, pattern):
-            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-            raise UserError(
-                f"train.freeze pattern '{pattern}' matches no parameter of this model. Its parameters "
-                f"are named like: {shown} (`vislab model info {name}` / vislab.model_info({name!r}) "
-                f"lists its layers)."
-            )
-    frozen = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
-    for n, p in model.named_parameters():
-        if n in frozen:
-            p.requires_grad_(False)
-    held = hold_norms(model, patterns)
-    params = dict(model.named_parameters())
-    n_frozen = sum(params[n].numel() for n in frozen)
-    trainable = sum(p.numel() for p in params.values() if p.requires_grad)
-    return Frozen(list(patterns), frozen, n_frozen, trainable, held)
-
-
-def hold_norms(model: nn.Module, patterns: list[str]) -> list[str]:
-    """Keep in eval mode, whatever ``model.train()`` says, each batch/instance norm layer with running
-    statistics that ``patterns`` freeze whole: all its parameters (one without any: its running_mean)
-    match one. As in the usual fine-tuning, it then normalises by the statistics it was trained with and
-    never updates them, so a frozen backbone's outputs stay as they were. The names of those layers."""
-    held = []
-    for module_name, m in model.named_modules():
-        if not isinstance(m, nn.modules.batchnorm._NormBase) or not m.track_running_stats:
-            continue
-        names = [f"{module_name}.{n}" for n, _ in m.named_parameters(recurse=False)]
-        names = names or [f"{module_name}.running_mean"]  # affine=False: nothing else to match
-        if all(any(fnmatch.fnmatch(n, pat) for pat in patterns) for n in names):
-            m.train = MethodType(_eval_only, m)  # nn.Module.train calls each child's own train()
-            m.eval()
-            held.append(module_name)
-    return held
-
-
-def _eval_only(module: nn.Module, mode: bool = True) -> nn.Module:
-    """A held norm layer's ``train(mode)``: eval mode, whatever the mode asked."""
-    return nn.Module.train(module, False)
 
 
 def head_names(model: nn.Module, num_classes: int, reinitialised: list[str]) -> list[str]:
@@ -392,7 +343,7 @@ def param_groups(
     top = [p for n, p in trainable if n in head]
     if head and not top:
         raise UserError(
-            f"optim.head_lr={head_lr:g} trains the head ({_shown(head, dict(model.named_parameters()))}) "
+            f"optim.head_lr={head_lr:g} trains the head ({shown_names(head, dict(model.named_parameters()))}) "
             f"at its own learning rate, but train.freeze freezes all of it: nothing would train at "
             f"optim.head_lr. Remove optim.head_lr, or leave the head out of train.freeze."
         )

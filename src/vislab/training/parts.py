@@ -31,14 +31,14 @@ from vislab.training.checks import check_same_data
 from vislab.training.class_weights import class_weights, soft_cross_entropy, uses_soft_loss
 from vislab.training.ema import WeightEMA
 from vislab.training.finetune import (
-    Frozen,
     Start,
-    freeze,
     head_names,
     init_from_run,
     param_groups,
     start_summary,
+    transfer_notes,
 )
+from vislab.training.freezing import Frozen, freeze
 from vislab.training.model_checks import (
     check_finite_output,
     check_not_meta,
@@ -173,7 +173,9 @@ def build_parts(
     network = _build_network(cfg, spec, splits.num_classes, ckpt, device, build_as, run)
     if cfg.train.init_from and ckpt is None:  # a resumed run's weights are its own
         names, head = list(splits.class_names), cfg.train.init_head
-        network.start = init_from_run(network.model, cfg.train.init_from, names, head)
+        network.start = init_from_run(network.model, cfg.train.init_from, names, head, cfg.data)
+    if ckpt is None:
+        transfer_notes(cfg, network.start)
     if cfg.train.freeze:
         network.frozen = freeze(network.model, cfg.train.freeze, cfg.model.name)
     check_params_to_train(network, cfg.model.name, cfg.train.freeze)
