@@ -3,10 +3,11 @@ section's in :mod:`vislab.config.augmentation`, the base of each in :mod:`vislab
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from vislab.config.augmentation import AugmentConfig
 from vislab.config.sections import Section, ShownAsYaml
@@ -14,12 +15,22 @@ from vislab.config.sections import Section, ShownAsYaml
 DEFAULT_DATA_ROOT = "data"  # data.root's default: the one folder vislab downloads into unasked
 
 
+def as_text(value: Any) -> Any:
+    """A path given in Python (a ``pathlib.Path``, a :class:`vislab.Run`: any ``os.PathLike``) as the
+    string config.yaml stores; any other value as it is."""
+    return os.fsdecode(value) if isinstance(value, os.PathLike) else value
+
+
+#: a path-valued setting: a str, or any os.PathLike given in Python (stored as its str)
+PathText = Annotated[str, BeforeValidator(as_text)]
+
+
 # ----------------------------------------------------------------------------------------- data
 class DataConfig(Section):
     name: str = "digits"
     # folder holding the dataset files (per-dataset sub-folders are also searched); a root that does not
     # exist is an error, never created (except the default folder, which a download creates)
-    root: str = DEFAULT_DATA_ROOT
+    root: PathText = DEFAULT_DATA_ROOT
     # fetch official files when missing: "auto" only into the default root, true into any existing root
     download: bool | Literal["auto"] = "auto"
     # imagenet: fixed statistics, for pretrained models
@@ -90,6 +101,14 @@ class ModelConfig(ShownAsYaml):
                     f"model.{key} is not an option: vislab builds every model for the data it trains "
                     f"on (its input_shape and num_classes). Remove model.{key}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _paths_as_text(self) -> ModelConfig:
+        for key, value in (
+            self.model_extra or {}
+        ).items():  # model.weights=Path(...): stored as str
+            self.model_extra[key] = as_text(value)  # type: ignore[index]  # not None: iterated
         return self
 
     def kwargs(self) -> dict[str, Any]:
@@ -213,7 +232,7 @@ class TrainConfig(Section):
     accumulate: int = Field(1, ge=1)
     # start a new run from another run's weights (its folder or a checkpoint): tensors of the same name
     # and shape are loaded, the others (a head for other classes) stay freshly initialised and are named
-    init_from: str | None = None
+    init_from: PathText | None = None
     # the head (head_modules(), default the last Linear to the classes) with train.init_from: "auto"
     # re-initialises it when the other run's class names differ from this run's (same number: same
     # shape), "new" always, "keep" loads it wherever its shape fits
@@ -228,10 +247,15 @@ class TrainConfig(Section):
     @classmethod
     def _freeze_list(cls, value: Any) -> Any:
         if value is None or isinstance(value, str):
-            shown = "[]" if value is None else f"[{value}]"
+            patterns = _patterns(value)
+            shown = yaml.safe_dump(patterns, default_flow_style=True).strip()
+            quote = '"' if "'" in shown else "'"
+            alias = any(p.startswith("*") for p in patterns)
             raise ValueError(
-                f"train.freeze is a list of parameter-name patterns: --set 'train.freeze={shown}' "
-                f"(Python: train__freeze={[value] if value else []!r}; [] freezes nothing)"
+                "train.freeze is a list of parameter-name patterns"
+                + (", each quoted where it starts with * (YAML reads *name as an alias)" * alias)
+                + f": --set {quote}train.freeze={shown}{quote} (Python: train__freeze={patterns!r}; "
+                f"[] freezes nothing)"
             )
         return value
 
@@ -267,6 +291,17 @@ class TrainConfig(Section):
                 f"--set train.ema.decay={value:g} (0 = off)"
             )
         return value
+
+
+def _patterns(value: str | None) -> list[str]:
+    """The freeze patterns a string given for train.freeze meant: ``'a.*'`` one, ``'[*bn*, a.*]'`` (a list
+    YAML could not read: ``*`` starts an alias) each of its items."""
+    if value is None:
+        return []
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [p.strip().strip("'\"") for p in text[1:-1].split(",") if p.strip()]
+    return [value]
 
 
 class TrackConfig(Section):

@@ -67,7 +67,7 @@ def resize_hint(patch: int, side: int) -> str:
     culprit)."""
     below = side // patch * patch
     sizes = [s for s in (below, below + patch) if s > 0]
-    return f"{size_setting(sizes)} (a multiple of {patch})"
+    return size_setting(sizes, f"a multiple of {patch}")
 
 
 #: (crop side, image side) while a crop (``augment.crop.size``) sets the model's input (:func:`cropped_input`)
@@ -118,23 +118,40 @@ def inputs_of(shape: tuple[int, ...]) -> str:
     return f"of the data's shape, {'×'.join(map(str, shape))}"
 
 
-def size_setting(sides: list[int]) -> str:
+def size_setting(sides: list[int], why: str = "") -> str:
     """How the model's inputs become one of ``sides`` a side: "resize the images with data.resize=…",
     or, while a crop sets them, "crop them with augment.crop.size=…" (after a data.resize where the
-    images are smaller than every side), or, for a shape given by hand, "give --input …"."""
+    images are smaller than every side), each then as the command and Python give it; or, for a shape
+    given by hand, "give --input …". ``why``: what the sides are ("a multiple of 5"), said with them."""
     if _given[0]:
         s = sides[-1]
-        return f"give inputs {_either(sides)} a side, e.g. --input C×{s}×{s} / input_shape=(C, {s}, {s})"
+        return (
+            f"give inputs {_either(sides)} a side, e.g. --input C×{s}×{s} / input_shape=(C, {s}, {s})"
+            + (f" ({why})" if why else "")
+        )
+    why = f"{why}: " if why else ""
     if _crop[0] is None:
-        return f"resize the images with data.resize={_either(sides)}"
+        spelt = _spelt("data.resize", sides)
+        return f"resize the images with data.resize={_either(sides)} ({why}{spelt})"
     fit = [s for s in sides if s <= _crop[0][1]]
     if fit:
-        return f"crop them with augment.crop.size={_either(fit)}"
-    return f"crop them with augment.crop.size={sides[0]} after data.resize={sides[0]}"
+        crop = _spelt("augment.crop.size", fit)
+        return f"crop them with augment.crop.size={_either(fit)} ({why}{crop})"
+    s = sides[0]
+    return (
+        f"crop them with augment.crop.size={s} after data.resize={s} ({why}--set "
+        f"augment.crop.size={s} --set data.resize={s} / augment__crop__size={s}, data__resize={s})"
+    )
 
 
 def _either(sides: list[int]) -> str:
     return " or ".join(map(str, sides))
+
+
+def _spelt(key: str, sides: list[int]) -> str:
+    """Setting ``key`` to the first of ``sides`` as the command and Python give it: "--set
+    data.resize=25 / data__resize=25"."""
+    return f"--set {key}={sides[0]} / {key.replace('.', '__')}={sides[0]}"
 
 
 _skip_pretrained = [0]

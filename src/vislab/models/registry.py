@@ -28,6 +28,7 @@ from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint, same_code
 from vislab.models.option_checks import explain, options_model, plain_values, validating
+from vislab.models.unknown_names import unknown_model
 from vislab.registry import NameTaken, registrar
 
 if TYPE_CHECKING:
@@ -297,7 +298,7 @@ def _resolve(name: str) -> tuple[Builder, dict[str, Any] | None]:
     own = user.resolve(name)  # path/to/file.py:Net or package.module:build: imports the user's code
     if own is not None:
         return own
-    raise ConfigError(_unknown(name))
+    raise ConfigError(unknown_model(name, MODELS, MODEL_PREFIXES))
 
 
 def require_registered(name: str, record: Any) -> None:
@@ -310,49 +311,7 @@ def require_registered(name: str, record: Any) -> None:
         return
     prefix, _, rest = name.partition(":")
     if not (rest and prefix in MODEL_PREFIXES):
-        raise ConfigError(_unknown(name, where))
-
-
-def _unknown(name: str, where: str | None = None) -> str:
-    """Why ``name`` names no model, and what to do: a close name, a class or builder of the user's to
-    register again in this process (``where``: the ``module.Name`` a run recorded), a file's model."""
-    near = difflib.get_close_matches(name, list(MODELS), n=1)
-    hint = f" Did you mean '{near[0]}'?" if near else ""
-    attr = (where or "").rpartition(".")[2] or name.removeprefix("user-")
-    again = (
-        f" or put {attr} in a file and train with model.name=path/to/file.py:{attr} to reopen it "
-        f"anywhere."
-    )
-    if where is not None:  # a run's record names the user's class or builder, registered elsewhere
-        how = (
-            "given to vislab.train(model=...)"  # a model object: registered in its process only
-            if name.startswith("user-")
-            else f"registered as '{name}'"
-        )
-        hint = (
-            f" The run was trained with {where}, {how} in another Python process: run "
-            f"its definition again, as it was then, and register it again first "
-            f"(vislab.register_model('{name}') on {attr}),{again}"
-        )
-    elif name.endswith(".py"):
-        hint = f" A model in a file is named with its class or builder: '{name}:Net'."
-    elif name.startswith("user-") and not near:  # a model object: registered in its process only
-        hint = (
-            f" '{name}' was a model object given to vislab.train(model=...) in another Python process: "
-            f"register it again first (vislab.register_model('{name}') on your class),{again}"
-        )
-    elif not near:
-        hint = (
-            f" If '{name}' is the name you registered a class or builder of yours under "
-            f"(vislab.register_model('{name}')) in another Python process, register it again first."
-        )
-    # not the model objects given to vislab.train(model=...): given as themselves, refused ones too
-    names = sorted(n for n in MODELS if not n.startswith("user-"))
-    available = [*names, *(f"{p}:<name>" for p in sorted(MODEL_PREFIXES))]
-    return (
-        f"unknown model '{name}'.{hint} Available: {', '.join(available)}; or your own model as "
-        f"path/to/file.py:Net or package.module:build."
-    )
+        raise ConfigError(unknown_model(name, MODELS, MODEL_PREFIXES, where))
 
 
 def _check_current(name: str, builder: Builder) -> None:

@@ -43,6 +43,7 @@ from vislab.errors import ConfigError, UntrustedCode, UserCodeError
 from vislab.models.calling import adapt
 from vislab.models.code_errors import code_failed
 from vislab.models.fingerprints import own_imports
+from vislab.models.unknown_names import timm_note
 
 # (absolute path, sha256) → the module run from those bytes
 _MODULES: dict[tuple[str, str], ModuleType] = {}
@@ -105,13 +106,16 @@ def resolve(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any]] | None
     where = str(path) if ref.is_file else f"module {ref.target}"
     if not hasattr(module, ref.attr):
         defined = _defined_in(module)
-        example = f" (e.g. model.name={ref.target}:{defined[0]})" if defined else ""
+        models = [k for k in defined if _builds_model(getattr(module, k))]
+        example = f" (e.g. model.name={ref.target}:{models[0]})" if models else ""
         raise UserCodeError(
             f"model '{name}': {where} defines no '{ref.attr}'. It defines: "
             f"{', '.join(defined) or '(no classes or functions)'}. Name one of them after ':'{example}, "
-            f"or define {ref.attr} there."
+            f"or define {ref.attr} there.{_elsewhere(ref.attr) if _installed(path) else ''}"
         )
     target = getattr(module, ref.attr)
+    if _installed(path) and not _is_builder(target):
+        raise ConfigError(_not_a_builder(ref))
     record = {"reference": name, "path": str(path) if path else None, "sha256": sha}
     imports = _imports_of(module, path)
     if imports:
@@ -121,6 +125,56 @@ def resolve(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any]] | None
         files = [path] if path else _module_files(ref.target)
         _ADAPTERS[key] = adapt(target, name, where, files, attr=ref.attr)
     return _ADAPTERS[key], record
+
+
+def _builds_model(obj: Any) -> bool:
+    """Whether ``obj`` may be a model after ':': an nn.Module class, or a builder (:func:`_is_builder`)."""
+    if inspect.isclass(obj):
+        return issubclass(obj, nn.Module)
+    return inspect.isfunction(obj) and _is_builder(obj)
+
+
+def _is_builder(target: Any) -> bool:
+    """Whether ``target`` may be called as a builder, ``build(input_shape, num_classes, **options)``: a
+    class (called as ``Net(num_classes=K, ...)``), or a function taking two positional arguments (or
+    whose signature cannot be read)."""
+    if not inspect.isfunction(target):
+        return True
+    try:
+        inspect.signature(target).bind(None, None)
+    except ValueError:
+        return True
+    except TypeError:
+        return False
+    return True
+
+
+def _installed(path: Path | None) -> bool:
+    """Whether a module's file ``path`` is an installed library's (site-packages), not the user's code."""
+    return path is not None and bool({"site-packages", "dist-packages"} & set(path.parts))
+
+
+def _not_a_builder(ref: Reference) -> str:
+    """Why a library's function (``torchvision.models:resnet18``) is no model.name: the builder contract
+    it is not written for, and what to give instead."""
+    return (
+        f"model '{ref.text}': {ref.target}.{ref.attr} is no vislab builder. vislab calls a function "
+        f"named package.module:build as build(input_shape, num_classes, **options) (the data's shape "
+        f"and class count, then the model.* options), and {ref.attr} takes no such arguments."
+        f"{_elsewhere(ref.attr)} Or wrap it in a file of yours, net.py: def build(input_shape, "
+        f"num_classes): return {ref.target}.{ref.attr}(num_classes=num_classes); then train with "
+        f"model.name=net.py:build."
+    )
+
+
+def _elsewhere(attr: str) -> str:
+    """For a library's model named ``attr``, the sentences (each after a space) naming vislab's and
+    timm's model of that name, where there is one; else ""."""
+    # imported here, not at the top: the registry imports this module
+    from vislab.models.registry import MODELS
+
+    own = f" model.name={attr} is vislab's own (`vislab model info {attr}` lists its options)."
+    return (own if attr in MODELS else "") + timm_note(attr)
 
 
 # ---------------------------------------------------------------------------------- loading

@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 from pydantic import Field
 
-from vislab.errors import ConfigError, UserError
+from vislab.errors import ConfigError, UserError, show_note
 from vislab.models.hooks import ModelHooks, TokenGrid
 from vislab.models.options import (
     Probability,
@@ -204,7 +204,7 @@ def vit(
     num_heads: Size = 4,
     head_dim: Size | None = None,  # embed_dim // num_heads
     mlp_ratio: Annotated[float, Field(gt=0)] = 4.0,
-    mlp_hidden: Size | None = None,  # overrides mlp_ratio
+    mlp_hidden: Size | None = None,  # overrides mlp_ratio (a note says so where both are given)
     dropout: Probability | None = None,  # 0.0
     attn_dropout: Probability = 0.0,
     drop_path: Probability = 0.0,
@@ -235,7 +235,7 @@ def vit(
         patch_size=patch_size,
         num_heads=num_heads,
         head_dim=head_dim or _head_dim(o["embed_dim"], num_heads),
-        mlp_hidden=mlp_hidden or max(1, round(mlp_ratio * o["embed_dim"])),
+        mlp_hidden=_mlp_width(mlp_ratio, mlp_hidden, o["embed_dim"]),
         attn_dropout=attn_dropout,
         drop_path=drop_path,
         pool=pool,
@@ -244,6 +244,19 @@ def vit(
         head_hidden=list(head_hidden),
         init=init,
     )
+
+
+def _mlp_width(mlp_ratio: float, mlp_hidden: int | None, embed_dim: int) -> int:
+    """The width of each block's MLP: model.mlp_hidden where given, else mlp_ratio × embed_dim; a note
+    where both are given (mlp_ratio other than its default, 4.0), saying mlp_hidden wins."""
+    if mlp_hidden is None:
+        return max(1, round(mlp_ratio * embed_dim))
+    if mlp_ratio != 4.0:
+        show_note(
+            f"model.mlp_hidden={mlp_hidden} sets the width of each block's MLP, so model.mlp_ratio="
+            f"{mlp_ratio} (the width as a multiple of embed_dim) is not used: give one of the two."
+        )
+    return mlp_hidden
 
 
 def _check_patch_size(patch_size: int, h: int, w: int) -> None:

@@ -17,7 +17,9 @@ from vislab.models.code_errors import code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
 from vislab.models.options import inputs_of
+from vislab.models.registry import MODEL_PREFIXES
 from vislab.models.user import is_user_reference
+from vislab.training.too_small import shrinks_too_much, too_small
 from vislab.words import first_few
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
@@ -127,6 +129,8 @@ def _eval_output(
         if not is_users_code(name):
             raise
         when = f"on a dummy batch of zeros (2 inputs {inputs_of(shape)})"
+        if name.partition(":")[0] in MODEL_PREFIXES and shrinks_too_much(e):
+            raise too_small(model, name, shape, device, e, when) from None
         then = (  # torch's words for layers sized for other inputs
             f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
             f"names an input_shape parameter, a builder as its first argument."
