@@ -15,7 +15,9 @@ from vislab.data.images import (
     dark_counts,
     dark_note,
     expand_folders,
+    is_grey,
     load_image_or_error,
+    open_image,
 )
 from vislab.errors import UserError, show_note
 from vislab.predict import load_model
@@ -111,6 +113,7 @@ def predict_images(
     files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
     model, record = load_model(target, trust_code)
     shape = image_shape(record, target)
+    converted_note(files, shape[0], record.model.name)
     out: list[tuple[Path, Ranked | UserError]] = []
     deep: list[int] = []  # the 16-bit files' largest values
     for start in range(0, len(files), PREDICT_BATCH):
@@ -127,6 +130,31 @@ def predict_images(
     ):
         show_note(note)
     return out
+
+
+def converted_note(files: Sequence[Path], channels: int, name: str) -> None:
+    """A note naming the image ``files`` in colour when model ``name`` takes grey images (``channels``
+    1), or grey when it takes colour: each was converted to the model's channels (predicted on or
+    explained as the model takes them)."""
+    want, other = ("grey", "colour") if channels == 1 else ("colour", "grey")
+    odd = [f for f in files if _grey_file(f) is (channels == 3)]
+    if odd:
+        listed = ", ".join(f.name for f in odd[:3]) + (
+            f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+        )
+        show_note(
+            f"{listed}: {other} image{'s' if len(odd) > 1 else ''}, converted to {want} for model "
+            f"'{name}', which was trained on {want} images."
+        )
+
+
+def _grey_file(path: Path) -> bool | None:
+    """Whether an image file holds only greys (:func:`vislab.data.images.is_grey`); None if unreadable."""
+    try:
+        with open_image(path) as img:
+            return is_grey(img)
+    except UserError:
+        return None
 
 
 def _check_some_exist(paths: Sequence[Path]) -> None:

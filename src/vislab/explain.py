@@ -21,15 +21,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from vislab.classify import image_shape
+from vislab.classify import converted_note, image_shape
 from vislab.data.crop import centre_crop
 from vislab.data.images import (
     ImageLike,
     expand_folders,
     image_array,
-    is_grey,
     load_image_or_error,
-    open_image,
     split_images,
 )
 from vislab.errors import UserError, show_note
@@ -128,7 +126,7 @@ def explain_images(
     paths = [Path(p) for p, _ in named]  # type: ignore[arg-type]
     arrays = [load_image_or_error(p, shape) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
-    _converted_note([paths[i] for i in readable], shape[0], record.model.name)
+    converted_note([paths[i] for i in readable], shape[0], record.model.name)
     explained = {i: explain_one(model, record, arrays[i], method, at, k) for i in readable}
     tag = checkpoint_tag(target)
     pngs = {i: folder / e.file_name(_stem(named[i][1]), tag) for i, e in explained.items()}
@@ -166,7 +164,7 @@ def explain_figure(
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
     arrays, names = _readable(named, [Path(g) for g in given if _is_folder(g)], shape)
     files = [Path(i) for i, n in named if isinstance(i, (str, Path)) and n in names]
-    _converted_note(files, shape[0], record.model.name)
+    converted_note(files, shape[0], record.model.name)
     explained = [explain_one(model, record, a, method, at, k) for a in arrays]
     return explanation_rows_figure(
         [_shown(a, record) for a in arrays],
@@ -209,30 +207,6 @@ def _patches_only(name: str) -> str:
         f"patches (a vision transformer's patch embedding), no feature map for Grad-CAM. For attention "
         f"maps and rollout, {HOOKS_NEEDED}"
     )
-
-
-def _converted_note(files: Sequence[Path], channels: int, name: str) -> None:
-    """A note naming the image ``files`` in colour when model ``name`` takes grey images (``channels``
-    1), or grey when it takes colour: each was converted to the model's channels before explaining."""
-    want, other = ("grey", "colour") if channels == 1 else ("colour", "grey")
-    odd = [f for f in files if _grey_file(f) is (channels == 3)]
-    if odd:
-        listed = ", ".join(f.name for f in odd[:3]) + (
-            f" and {len(odd) - 3} more" if len(odd) > 3 else ""
-        )
-        show_note(
-            f"{listed}: {other} image{'s' if len(odd) > 1 else ''}, converted to {want} for model "
-            f"'{name}', which was trained on {want} images."
-        )
-
-
-def _grey_file(path: Path) -> bool | None:
-    """Whether an image file holds only greys (:func:`vislab.data.images.is_grey`); None if unreadable."""
-    try:
-        with open_image(path) as img:
-            return is_grey(img)
-    except UserError:
-        return None
 
 
 def _is_folder(image: ImageLike) -> bool:

@@ -166,7 +166,7 @@ class Run:
         >>> circles_run.predict([[0.1, -0.2], [0.9, 0.4]])
         """
         # on use (see the imports)
-        from vislab.classify import classify, classify_features, image_shape
+        from vislab.classify import classify, classify_features, converted_note, image_shape
         from vislab.predict import load_model
 
         if top_k < 1:
@@ -175,7 +175,11 @@ class Run:
         model, record = load_model(target, trust_code)
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
-        return classify(model, record, image_arrays(images, image_shape(record)), top_k)
+        shape = image_shape(record)
+        given = images if isinstance(images, (list, tuple)) else [images]
+        files = [Path(i) for i in given if isinstance(i, (str, Path))]  # their colours noted
+        converted_note(files, shape[0], record.model.name)
+        return classify(model, record, image_arrays(images, shape), top_k)
 
     @checked
     def predict_files(
