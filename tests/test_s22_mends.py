@@ -22,3 +22,42 @@ def test_a_colour_image_predicted_by_a_grey_model_is_noted_as_converted(
     assert "seven.png:" not in said.split("note:")[-1]  # a grey image is not converted
     with pytest.warns(Note, match="red.png: colour image, converted to grey"):
         vislab.load_run(trained).predict([red])
+
+
+_NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes, input_shape):
+        super().__init__()
+        c, h, w = input_shape
+        self.fc = nn.Linear(c * h * w, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+"""
+
+
+def test_a_model_file_beside_the_suite_file_is_named_as_found_from_here(
+    tmp_path, capsys, monkeypatch
+):
+    """A suite file's base: is found from the suite file's folder, its model files from the current
+    directory: a model file beside the suite file is named with the model.name that finds it."""
+    import yaml
+
+    from conftest import tiny_suite
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "mine.py").write_text(_NET)
+    spec = tmp_path / "exp" / "s.yaml"
+    spec.write_text(
+        yaml.safe_dump(tiny_suite(name="s", runs={"mine": {"model.name": "mine.py:Net"}}))
+    )
+    code, text = cli(capsys, "suite", spec, "--out", tmp_path / "out", "-q", "--no-report")
+    assert code == 2, text
+    assert "It is beside the suite file: model.name=exp/mine.py:Net" in one_line(text)
+    code, text = cli(capsys, "suite", spec, "--out", tmp_path / "out", "-q", "--no-report",
+                     "--set", "model.name=exp/mine.py:Net")  # fmt: skip
+    assert code == 0, text

@@ -23,14 +23,13 @@ from vislab.errors import UserError
 from vislab.experiments.results.for_people import said_settings
 from vislab.experiments.results.settings import differing_settings, flat_settings, row_sets
 from vislab.experiments.suites.plan import (
-    OPENS,
     PlannedRun,
     check_plan,
-    in_use,
     kept_back,
     not_with_these,
     seed_zero_before,
 )
+from vislab.experiments.suites.refusals import OPENS, in_use
 from vislab.experiments.suites.spec import Suite
 from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks

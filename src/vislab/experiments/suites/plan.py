@@ -4,6 +4,7 @@ A dry run (suites/foresee.py) says what that would be for each run, moving, trai
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +13,15 @@ from vislab.config import Config, config_differences, read_yaml
 from vislab.config.build import setting
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.data_checks import DataChecks
-from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.recorded import flat_settings
 from vislab.experiments.results.settings import silent_keys
 from vislab.experiments.suites.ending import said_once
-from vislab.experiments.suites.lock_owner import jobs_owner
+from vislab.experiments.suites.refusals import (
+    OPENS,
+    listed,
+    refuse_other_runs,
+    refuse_unlisted_runs,
+)
 from vislab.experiments.suites.spec import SUITE_DIR, Suite, run_config
 from vislab.models import check_model_options
 from vislab.models.hooks import hooks_of
@@ -85,7 +90,7 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
         message = f"its folder holds it trained for train.epochs={old}, not {cfg.train.epochs}"
         return PlannedRun(name, run_dir, "retrain", cfg, message)
     problem = (
-        f"'{run_dir}' holds a run with a different config ({_listed(diff)}). Delete that folder to "
+        f"'{run_dir}' holds a run with a different config ({listed(diff)}). Delete that folder to "
         f"redo it, or choose another --out (Python: out=)."
     )
     return PlannedRun(name, run_dir, "failed", cfg, problem, diff)
@@ -98,7 +103,7 @@ def _changed_since(run_dir: Path, cfg: Config) -> str:
         stored = read_yaml(run_dir / "config.yaml", kind="run config")
     except ConfigError:
         return ""
-    return _listed(_differences(run_dir, cfg, stored))
+    return listed(_differences(run_dir, cfg, stored))
 
 
 def _differences(run_dir: Path, cfg: Config, stored: dict) -> list[str]:
@@ -117,11 +122,6 @@ def _differences(run_dir: Path, cfg: Config, stored: dict) -> list[str]:
 def _key(difference: str) -> str:
     """The dotted key of a ``key: old → new`` difference (config_differences)."""
     return difference.partition(":")[0]
-
-
-def _listed(differences: list[str], most: int = 4) -> str:
-    """The first ``most`` differences, '; '-separated, and '…' when there are more."""
-    return "; ".join(differences[:most]) + (" …" if len(differences) > most else "")
 
 
 def _trained_by(run_dir: Path) -> str:
@@ -196,12 +196,14 @@ def check_plan(
     cannot be read is a mistake too (a dry run's check); else the runner meets it as the suite runs.
     ``only``: the runs asked for (--only): the others' data is neither read nor checked."""
     plan = plan_suite(suite, out, overrides)
+    by_name = {p.name: p for p in plan}
     on_data = DataChecks(unread)
     mistakes = {
         p.name: message
         for p in plan
         if (message := _config_mistake(p, on_data if only is None or p.name in only else None))
     }
+    mistakes = {name: m + _beside_the_suite(by_name[name], suite) for name, m in mistakes.items()}
     if not mistakes:
         refuse_other_runs(suite, Path(out), plan)
         refuse_unlisted_runs(suite, Path(out))
@@ -216,6 +218,21 @@ def check_plan(
     raise ConfigError(f"{which}, so nothing was trained{where}:\n" + "\n".join(lines))
 
 
+def _beside_the_suite(p: PlannedRun, suite: Suite) -> str:
+    """For a run whose model file (``model.name=mine.py:Net``) is not where the command runs but beside
+    the suite file (model files are found from the current directory, unlike ``base:``), the model.name
+    that names it; else ""."""
+    name = p.config.model.name if p.config is not None else ""
+    file, _, attr = name.rpartition(":")
+    beside = suite.path.parent / file
+    if not file.endswith(".py") or Path(file).is_file() or not beside.is_file():
+        return ""
+    return (
+        f" It is beside the suite file: model.name={os.path.relpath(beside)}:{attr} (a model file is "
+        f"found from the current directory, a base: from the suite file's)."
+    )
+
+
 def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
     """What is wrong with the config of planned run ``p`` ("" when nothing is); checked on its data where
     it would train (``on_data``; None: not on its data)."""
@@ -226,105 +243,6 @@ def _config_mistake(p: PlannedRun, on_data: DataChecks | None) -> str:
     except UserError as e:
         return str(e)
     return on_data.mistake(p.config) if on_data is not None and p.action in OPENS else ""
-
-
-def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
-    """UserError naming each run whose folder in ``out`` holds it with another config — the suite run
-    there before with other options (``--set``, ``--data``) or another suite file; another train.epochs
-    alone is no conflict (planned ``retrain``) — and the fixes; nothing is trained or written."""
-    other = {p.name: _listed(p.differences) for p in plan if p.differences}
-    if not other:
-        return
-    lines = "\n".join(f"  - {name}: {diff}" for name, diff in said_once(other).items())
-    raise UserError(
-        f"suite '{suite.name}' was run into '{out}' with a different config: its runs there differ from "
-        f"the ones asked for, so nothing was trained or written:\n{lines}\nRe-run it with the suite file "
-        f"and options it was run with{_options_before(out)}, delete those runs' folders to train them "
-        f"anew (the others are kept), add --overwrite to start the suite over (deletes its runs; "
-        f"Python: overwrite=True), or choose another --out (Python: out=)."
-    )
-
-
-def refuse_unlisted_runs(suite: Suite, out: Path) -> None:
-    """UserError naming each run ``out``'s suite.json records (the suite run there before from another
-    suite file) whose folder is there but which the suite file now does not list — its tables would
-    leave it out — and the fixes; nothing is trained or written. A run of a row the suite still has (its
-    seeds, or the run a seeded suite moves to its seed 0) is no such run."""
-    info = SuiteInfo.read(out)
-    listed = suite.run_names()
-    row_of = {run: row for row, runs in (info.rows or {}).items() for run in runs}
-    unlisted = [
-        name
-        for name in info.order or []
-        if name not in listed and row_of.get(name, name) not in suite.runs and (out / name).is_dir()
-    ]
-    if not unlisted:
-        return
-    lines = "\n".join(f"  - {name} ({out / name})" for name in unlisted)
-    them = "it" if len(unlisted) == 1 else "them"
-    was = f" ({info.source})" if info.source and info.source != str(suite.path) else ""
-    raise UserError(
-        f"suite '{suite.name}' was run into '{out}' with other runs: {_of_its_runs(len(unlisted))} "
-        f"in the suite file asked for ({suite.path}), so {_they(unlisted)} drop out of every table "
-        f"(results.md, report.html, vislab compare, vislab paper); nothing was trained or written:\n"
-        f"{lines}\nRe-run it with the suite file it was run with{was}, add {them} to this suite file, "
-        f"move {them} out of '{out}' (or delete {them}) to leave {them} out, add --overwrite to start the "
-        f"suite over (deletes its runs; Python: overwrite=True), or choose another --out (Python: out=)."
-    )
-
-
-def _of_its_runs(n: int) -> str:
-    """'1 of its runs there is not' (or 'N of its runs there are not')."""
-    return f"{n} of its runs there {'is' if n == 1 else 'are'} not"
-
-
-def _they(names: list[str]) -> str:
-    """'it would' or 'they would', for ``names``."""
-    return "it would" if len(names) == 1 else "they would"
-
-
-def refuse_busy(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
-    """UserError naming each run it would open (start, resume, retrain) whose folder in ``out`` a live
-    vislab process holds (:func:`in_use`: another run of this suite into the same folder, say) — the whole
-    suite is refused, before anything is trained or written. A shared suite (``--storage``) does not ask:
-    there such a run is another worker's claim."""
-    busy = [(p, why) for p in plan if p.action in OPENS and (why := in_use(p.run_dir))]
-    if not busy:
-        return
-    lines = "\n".join(f"  - {p.name}: {why}" for p, why in busy)
-    runs = "the folder of a run" if len(busy) == 1 else f"the folders of {len(busy)} runs"
-    owners = {o[0] if (o := _owner(p.run_dir)) else None for p, _ in busy}
-    owner = owners.pop() if len(owners) == 1 else None
-    wait = (
-        "Wait for that process to end"
-        if owner is None
-        else f"Wait for vislab process {owner} to end, or stop it (Ctrl-C where it runs, or kill -INT "
-        f"{owner}: its runs are saved, and this command then resumes them)"
-    )
-    raise UserError(
-        f"suite '{suite.name}' is already running into '{out}': another vislab process holds {runs} it "
-        f"would train, so the whole suite is refused and nothing was trained or written:\n{lines}\n"
-        f"{wait}, or give another --out (Python: out=...)."
-    )
-
-
-def _owner(run_dir: Path) -> tuple[int, str, int] | None:
-    """(pid, command, --jobs process's pid) of the process the user started that holds ``run_dir``
-    through one of its --jobs processes (a suite's: :func:`.lock_owner.jobs_owner`), or None."""
-    job = RunDir(run_dir).live_holder()
-    owner = jobs_owner(job) if job is not None else None
-    return (*owner, job) if owner is not None else None
-
-
-def _options_before(out: Path) -> str:
-    """' (suite.json: --set …; Python: overrides=[…])': the options ``out``'s suite.json says the suite was
-    run with, in the command's words and in :func:`vislab.run_suite`'s ('' if none says)."""
-    sets = SuiteInfo.read(out).overrides
-    if not isinstance(sets, list):
-        return ""
-    if not sets:
-        return " (suite.json: no --set, --data or --epochs; Python: no overrides, data or epochs)"
-    return f" (suite.json: {' '.join(f'--set {s}' for s in sets)}; Python: overrides={sets!r})"
 
 
 # ------------------------------------------------------------------------------ a dry run
@@ -364,26 +282,3 @@ def kept_back(p: PlannedRun) -> PlannedRun | None:
         return None
     planned = plan_run(p.name, kept, lambda: p.config)
     return planned if planned.action in ("done", "resume") else None
-
-
-# the actions whose run opens its folder (retrain: moves it aside first)
-OPENS = ("start", "resume", "retrain")
-
-
-def in_use(run_dir: Path) -> str:
-    """Why a run cannot open ``run_dir``: a live vislab process holds its lock (the error names that
-    process, as ``.lock`` records it — or, for a suite's --jobs process, the suite's own process, the one
-    to wait for or stop), or '' when none does; the lock is only read, never taken."""
-    try:
-        RunDir(run_dir).check_free()
-    except UserError as e:
-        owner = _owner(run_dir)
-        if owner is None:
-            return str(e)
-        pid, command, job = owner
-        return (
-            f"run directory '{run_dir}' is in use by vislab process {pid}"
-            + (f" ({command})" if command else "")
-            + f", through its --jobs process {job}"
-        )
-    return ""

@@ -16,8 +16,9 @@ from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before
 from vislab.experiments.suites.jobs import halts, settled_outcome, with_other_settings
-from vislab.experiments.suites.plan import PlannedRun, check_plan, refuse_busy
+from vislab.experiments.suites.plan import PlannedRun, check_plan
 from vislab.experiments.suites.pool import ListSource, run_all
+from vislab.experiments.suites.refusals import refuse_busy
 from vislab.experiments.suites.spec import Suite
 from vislab.interrupts import term_as_ctrl_c
 from vislab.training.rundir import RunDir
