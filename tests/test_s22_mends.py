@@ -61,3 +61,16 @@ def test_a_model_file_beside_the_suite_file_is_named_as_found_from_here(
     code, text = cli(capsys, "suite", spec, "--out", tmp_path / "out", "-q", "--no-report",
                      "--set", "model.name=exp/mine.py:Net")  # fmt: skip
     assert code == 0, text
+
+
+def test_the_papers_epoch_table_has_the_test_columns_of_a_run_that_tracked_test(tmp_path):
+    """train.track_test scores the test split each epoch for the reports' train-vs-test curves: the
+    paper's per-epoch table shows those columns too (and none for a run that did not track it)."""
+    from conftest import TINY_DIGITS
+    from vislab.paper_folder.epochs import epoch_table
+
+    tracked = vislab.train(out=tmp_path / "t", **dict(TINY_DIGITS, train__track_test=True))
+    table = epoch_table("t", tracked.history.to_dict("records"), 1)
+    assert "val PACC & test loss & test acc. & learning rate" in table, table
+    plain = vislab.train(out=tmp_path / "p", **TINY_DIGITS)
+    assert "test loss" not in epoch_table("p", plain.history.to_dict("records"), 1)

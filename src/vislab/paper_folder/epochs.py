@@ -21,6 +21,9 @@ COLUMNS = (
     ("val_acc", "val acc.", "{:.4f}"),
     # the default train.select_metric: what best.pt is chosen by
     ("val_pacc", "val PACC", "{:.4f}"),
+    # train.track_test's: the test split scored each epoch, for the reports' train-vs-test curves
+    ("test_loss", "test loss", "{:.4f}"),
+    ("test_acc", "test acc.", "{:.4f}"),
     ("lr", "learning rate", "{:.2e}"),
 )
 
