@@ -74,3 +74,32 @@ def test_the_papers_epoch_table_has_the_test_columns_of_a_run_that_tracked_test(
     assert "val PACC & test loss & test acc. & learning rate" in table, table
     plain = vislab.train(out=tmp_path / "p", **TINY_DIGITS)
     assert "test loss" not in epoch_table("p", plain.history.to_dict("records"), 1)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            "augment.hflip=0.5",
+            "augment.hflip is a section of settings (p), set one by one, e.g. augment.hflip.p=0.5.",
+        ),
+        ("data.normalize=ZCA", "Did you mean 'zca'?"),
+        ("optim.name=AdamW", "Did you mean 'adamw'?"),
+        ("schedule.name=ExponentialLR", "Did you mean 'exponential'?"),
+        ("schedule.name=CosineAnnealingLR", "Did you mean 'cosine'?"),
+        ("schedule.name=ReduceLROnPlateau", "Did you mean 'plateau'?"),
+        ("train.patience=3", "In vislab, early stopping's patience is train.early_stop"),
+        ("train.weight_decay=0.1", "Did you mean 'optim.weight_decay'?"),
+        ("train.dropout=0.5", "In vislab, dropout is model.dropout"),
+        ("schedule.T_max=10", "it has no T_max"),
+        (
+            "train.early_stop=none",
+            "null turns it off: --set train.early_stop=null / train__early_stop=None",
+        ),
+        ("train.early_stop=0", "null turns it off"),
+    ],
+)
+def test_the_words_a_course_or_pytorch_uses_are_pointed_to_vislabs(given, said, capsys):
+    code, text = cli(capsys, "config", "show", "--set", given)
+    assert code == 2 and said in one_line(text), text
+    assert "?." not in text  # no doubled punctuation

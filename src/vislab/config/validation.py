@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,6 +46,84 @@ def _fields_at(schema: type[BaseModel], loc: tuple) -> dict[str, Any]:
     return dict(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else {}
 
 
+def _section_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
+    """For a section given one value (``augment.hflip=0.5``): the section's keys, and its first set to
+    that value as the way to write it (``augment.hflip.p=0.5``)."""
+    keys = list(_fields_at(schema, loc))
+    if not keys or isinstance(value, dict):
+        return ""
+    key = ".".join(map(str, loc))
+    return (
+        f": {key} is a section of settings ({', '.join(keys)}), set one by one, e.g. "
+        f"{key}.{keys[0]}={value}"
+    )
+
+
+def _choice_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
+    """For a value that is none of a setting's choices: the choice it names in other letter case
+    (``AdamW``: adamw), or the closest; "" for none."""
+    if not isinstance(value, str):
+        return ""
+    choices = [c for c in _literals(_node_at(schema, loc)) if isinstance(c, str)]
+    plain = value.lower().replace("_", "")
+    same = [c for c in choices if c.lower() == value.lower()]
+    # torch's names hold vislab's: ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau
+    inside = sorted((c for c in choices if len(c) >= 4 and c in plain), key=len, reverse=True)
+    near = same or inside or difflib.get_close_matches(plain, choices, n=1)
+    return f". Did you mean '{near[0]}'?" if near else ""
+
+
+#: keys a user types in one section that vislab keeps elsewhere (PyTorch's and the courses' words): what
+#: the message says of each
+ELSEWHERE = {
+    "patience": "early stopping's patience is train.early_stop (schedule.patience: the plateau schedule's)",
+    "monitor": "what best.pt, early stopping and the plateau schedule watch is train.select_metric",
+    "dropout": "dropout is model.dropout, an option of the models that have dropout",
+    "learning_rate": "the learning rate is optim.lr",
+    "eta_min": "cosine's lowest lr (torch's eta_min) is schedule.min_lr",
+    "t_max": "schedule.name=cosine decays over the whole run (train.epochs): it has no T_max",
+}
+
+
+def _elsewhere(schema: type[BaseModel], loc: tuple) -> str:
+    """Where an unknown key ``loc`` lives instead: :data:`ELSEWHERE`'s word for it, or a section of
+    ``schema`` that has a key of that name (``train.weight_decay``: optim.weight_decay); "" for none."""
+    name = str(loc[-1]).lower()
+    if name in ELSEWHERE:
+        return f" In vislab, {ELSEWHERE[name]}."
+    sections = [
+        f"{section}.{name}"
+        for section, field in schema.model_fields.items()
+        if section != str(loc[0]) and name in _fields_at(schema, (section,))
+    ]
+    return f" Did you mean '{sections[0]}'?" if len(loc) == 2 and sections else ""
+
+
+def _off_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
+    """For a setting that null turns off given 'none', 'off', false or 0 (``train.early_stop``): how to
+    turn it off; else ""."""
+    annotation = _node_at(schema, loc)
+    takes_none = get_origin(annotation) in (Union, UnionType) and type(None) in get_args(annotation)
+    off = value in (0, False) or (
+        isinstance(value, str) and value.lower() in ("none", "off", "false", "no", "0")
+    )
+    if not takes_none or not off:
+        return ""
+    key = ".".join(map(str, loc))
+    return (
+        f". null turns it off: --set {key}=null / {key.replace('.', '__')}=None (or leave it out)"
+    )
+
+
+def _literals(annotation: Any) -> list[Any]:
+    """The values a ``Literal[...]`` annotation allows (also inside a union: ``bool | Literal['auto']``)."""
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    if get_origin(annotation) in (Union, UnionType):
+        return [v for a in get_args(annotation) for v in _literals(a)]
+    return []
+
+
 def _shown(value: Any, limit: int = 100) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -63,13 +141,18 @@ def friendly_error(
         key = ".".join(str(p) for p in loc)
         msg = str(e["msg"]).removeprefix("Value error, ").rstrip(".")
         if e["type"] == "model_type":  # not "... or instance of DataConfig": a class name
-            msg = "Input should be a mapping (key: value)"
+            msg = "Input should be a mapping (key: value)" + _section_hint(
+                schema, loc, e.get("input")
+            )
+        elif e["type"] == "literal_error":
+            msg += _choice_hint(schema, loc, e.get("input"))
         if "[key]" in e["loc"]:  # a mapping key's own error (a run name)
             lines.append(f"{kind} key '{key}' is invalid: {msg}.")
         elif e["type"] == "extra_forbidden":
             valid = list(_fields_at(schema, loc[:-1]))
             near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
             hint = f" Did you mean '{'.'.join([*map(str, loc[:-1]), near[0]])}'?" if near else ""
+            hint = _elsewhere(schema, loc) or hint
             lines.append(f"unknown {kind} key '{key}'.{hint} Valid keys here: {', '.join(valid)}.")
         elif e["type"] == "missing":
             field = _fields_at(schema, loc[:-1]).get(str(loc[-1]))
@@ -78,7 +161,9 @@ def friendly_error(
         elif not loc:
             lines.append(f"{msg} (got {_shown(e.get('input'))}).")
         else:
-            lines.append(f"{kind} value '{key}' = {_shown(e.get('input'))} is invalid: {msg}.")
+            msg += _off_hint(schema, loc, e.get("input"))
+            end = "" if msg.endswith(("?", ".")) else "."
+            lines.append(f"{kind} value '{key}' = {_shown(e.get('input'))} is invalid: {msg}{end}")
     return ConfigError(f"Invalid {kind} ({source}):\n  " + "\n  ".join(lines))
 
 
