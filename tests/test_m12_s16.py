@@ -13,6 +13,7 @@ import pytest
 import typer
 
 import vislab.models
+import vislab.models.info
 from conftest import cli, one_line, table_run
 from vislab.config import DataConfig
 from vislab.data.safe_pickle import load_pickle
@@ -27,7 +28,7 @@ def _model_list_raises(monkeypatch, error: BaseException) -> None:
     def raise_it(name: str) -> dict:
         raise error
 
-    monkeypatch.setattr(vislab.models, "model_kwargs", raise_it)
+    monkeypatch.setattr(vislab.models.info, "resolved_options", lambda name, given: raise_it(name))
 
 
 # ------------------------------------------------------------------------------- exit codes

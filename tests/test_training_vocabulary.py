@@ -353,8 +353,8 @@ def _setting(cfg, key: str):
 def test_decay_bias_norm_without_weight_decay_is_noted_and_left_out_of_tables():
     cfg = build_config({}, ["optim.decay_bias_norm=false"])
     assert config_notes(cfg) == [
-        "optim.decay_bias_norm=false does nothing with optim.weight_decay=0: it chooses the weights "
-        "that decay, and none does."
+        "optim.decay_bias_norm=false does nothing with optim.weight_decay=0 and optim.l1=0: it "
+        "chooses the weights that decay or optim.l1 penalises, and neither is on."
     ]
     decaying = build_config({}, ["optim.decay_bias_norm=false", "optim.weight_decay=0.1"])
     assert config_notes(decaying) == []

@@ -241,3 +241,42 @@ def _data_name(data: Any) -> str:
         f"('test' and 'val' optional), or a torch Dataset, "
         f"not {type(data).__name__}."
     )
+
+
+def shown_config(cfg: Config) -> str:
+    """``cfg`` as `vislab config show` prints it: its YAML with every option of its model (the model's
+    name and options checked as a run checks them; builds nothing), and the values a run uses for those
+    left unset — a preset's or the model's builder's (``model.dropout: 0.5  # preset simple``), the
+    schedule's own ``gamma`` — each marked by a comment, since config.yaml records them unset (null)."""
+    from vislab.models.info import as_yaml, resolved_options  # on use: imports the model families
+
+    name = cfg.model.name
+    checked = check_model_options(name, cfg.model.kwargs())  # as a run records them
+    resolved = resolved_options(name, checked)
+    options = {
+        k: None if source else v for k, (v, source) in resolved.items()
+    }  # null: a line _commented fills
+    cfg = cfg.model_copy(update={"model": type(cfg.model)(name=name, **{**options, **checked})})
+    filled = {("model", k): (as_yaml(v), source) for k, (v, source) in resolved.items() if source}
+    s = cfg.schedule
+    if s.gamma is None and s.name in ("exponential", "step"):
+        filled["schedule", "gamma"] = (as_yaml(s.gamma_read), f"the {s.name} schedule's own")
+    return _commented(cfg.to_yaml(), filled)
+
+
+def _commented(text: str, filled: dict[tuple[str, str], tuple[str, str]]) -> str:
+    """YAML ``text`` with each key of ``filled`` ((section, key) → (value, where it comes from)) one line
+    with that value in flow style and a comment naming where it comes from."""
+    out, section, skipping = [], "", False
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            section = line.rstrip(":")
+        elif skipping and line.startswith(("  - ", "    ")):
+            continue  # the block list of a value replaced
+        key = line.strip().partition(":")[0]
+        skipping = line.startswith("  ") and (section, key) in filled
+        if skipping:
+            value, source = filled[section, key]
+            line = f"  {key}: {value}  # {source}"
+        out.append(line)
+    return "\n".join(out) + "\n"

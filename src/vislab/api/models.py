@@ -78,7 +78,28 @@ def model_info(
     name = model if isinstance(model, str) else user_model(model)
     shape = DEFAULT_INPUT if input_shape is None else input_shape
     classes = 10 if num_classes is None else _classes(num_classes, least=1)
+    _check_info_options(name, options)
     return ModelInfo.of(_built(name, shape, classes, options), shape, name, classes)
+
+
+def _check_info_options(name: str, options: dict[str, Any]) -> None:
+    """UserError for an option model ``name`` does not take, named as model_info's keyword (``pool=``,
+    not the config's ``model.pool``); the model's own check of the values otherwise (a ConfigError)."""
+    own = list(model_kwargs(name))
+    try:
+        check_model_options(name, options)
+    except ConfigError:
+        unknown = [k for k in options if k not in own]
+        if not unknown:
+            raise
+        key = unknown[0]
+        near = difflib.get_close_matches(key, own, 1)
+        hint = f" Did you mean {near[0]}= (--set model.{near[0]}=...)?" if near else ""
+        raise UserError(
+            f"model '{name}' has no option {key}= (vislab.model_info('{name}', ..., {key}=...) / --set "
+            f"{key}=...).{hint} Its options: {', '.join(own) or 'none'}; model_info's own keywords: "
+            f"input_shape, num_classes, trust_code."
+        ) from None
 
 
 def _built(

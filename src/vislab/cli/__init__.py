@@ -198,16 +198,19 @@ quickstart_cli.register(app)
 
 @config_app.command("show")
 def config_show(config: str | None = ConfigOpt, set_: list[str] | None = SetOpt) -> None:
-    """Print the resolved config (defaults ← file ← --set), the model's options with their defaults; the
-    model's name and options are checked as `vislab train` checks them."""
+    """Print the resolved config (defaults ← file ← --set), the model's options with the values it uses
+    (a preset's or the builder's where left unset, marked by a comment; so is the schedule's own gamma);
+    the model's name and options are checked as `vislab train` checks them. Then, as `vislab train` does,
+    a note for each setting that does nothing."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.models import check_model_options, model_kwargs
+    from vislab.api.configs import shown_config
+    from vislab.config import config_notes
+    from vislab.errors import show_note
 
     cfg = load_config(config, set_ or [])
-    checked = check_model_options(cfg.model.name, cfg.model.kwargs())  # as a run records them
-    options = {**model_kwargs(cfg.model.name), **checked}  # its signature's: builds nothing
-    cfg = cfg.model_copy(update={"model": type(cfg.model)(name=cfg.model.name, **options)})
-    print(cfg.to_yaml(), end="")
+    print(shown_config(cfg), end="")
+    for note in config_notes(cfg):
+        show_note(note)
 
 
 # The command groups that live in their own modules: vislab data ..., vislab model ..., suite/sweep/report.

@@ -69,15 +69,17 @@ def parse_sets(sets: list[str] | None) -> dict:
 
 @app.command("list")
 def list_models() -> None:
-    """The registered models and their options (defaults); timm:<name> for any timm model."""
+    """The registered models and their options with the values they take when left unset (a preset's
+    or the builder's); timm:<name> for any timm model. `vislab model info NAME` says what each option does."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.models import MODELS, model_kwargs
+    from vislab.models import MODELS
+    from vislab.models.info import as_yaml, resolved_options
 
     table = Table(title="models (set options with --set model.KEY=VALUE)")
     table.add_column("name")
     table.add_column("options (default)")
     for name in sorted(MODELS):
-        opts = ", ".join(f"{k}={v!r}" for k, v in model_kwargs(name).items())
+        opts = ", ".join(f"{k}={as_yaml(v)}" for k, (v, _) in resolved_options(name, {}).items())
         table.add_row(escape(name), escape(opts or "-"))
     table.add_row(
         "timm:<name>",
@@ -106,9 +108,11 @@ def info(
     trust_code: bool = TrustOpt,
 ) -> None:
     """Layer table: each layer's output shape, parameters, MACs and receptive field; totals; for a ViT
-    its token count and the attention's share of the cost."""
+    its token count and the attention's share of the cost; then each option of the model: the value it
+    uses (a preset's or the builder's where left unset), the values allowed, what it does."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api.models import model_info
+    from vislab.models import MODELS
 
     if _is_run(name, model_options=bool(set_) or input_ is not None or classes is not None):
         _refuse_run_options(name, set_, input_, classes)
@@ -122,6 +126,22 @@ def info(
     (console if console.is_terminal else Console(width=WHOLE)).print(_layer_rows(found))
     for line in found.lines():
         console.print(escape(line), highlight=False, soft_wrap=True)
+    if found.name in MODELS:  # a registered model's own options (not a run's, not code of yours)
+        (console if console.is_terminal else Console(width=WHOLE)).print(
+            _option_rows(found.name, parse_sets(set_))
+        )
+
+
+def _option_rows(name: str, given: dict) -> Table:
+    """Each option of model ``name``: the value it uses, the values allowed, what it does."""
+    from vislab.models.info import option_rows  # on use (module docstring)
+
+    table = Table(title=f"options of {escape(name)} (--set KEY=VALUE)")
+    for col in ("option", "value", "allowed", "what it does"):
+        table.add_column(col)
+    for row in option_rows(name, given):
+        table.add_row(*map(escape, row))
+    return table
 
 
 def _is_run(name: str, model_options: bool) -> bool:

@@ -39,6 +39,7 @@ from vislab.words import and_list
 PLAIN_SGD: dict[str, Any] = {
     "optim.momentum": 0.0,
     "optim.weight_decay": 0.0,
+    "optim.l1": 0.0,
     "optim.head_lr": None,
     "train.label_smoothing": 0.0,
     "train.class_weights": None,
@@ -57,13 +58,14 @@ def config_notes(cfg: Config) -> list[str]:
     notes = _idle_notes(cfg)
     s = cfg.schedule
     if s.warmup_epochs >= cfg.train.epochs:
-        then = "" if s.name == "none" else f" and schedule.name={s.name} never starts"
-        notes.append(
-            f"schedule.warmup_epochs={s.warmup_epochs:g} ≥ train.epochs={cfg.train.epochs}: the whole run "
-            f"is warm-up — the lr rises towards optim.lr={cfg.optim.lr:g} until the last step{then}. "
-            f"Give fewer warm-up epochs or more epochs."
-        )
-    if s.name == "plateau" and (stop := cfg.train.early_stop) and stop <= s.patience:
+        notes.append(_warmup_run_note(cfg))
+    same_metric = cfg.train.early_stop_metric in (None, cfg.train.select_metric)
+    if (
+        s.name == "plateau"
+        and (stop := cfg.train.early_stop)
+        and stop <= s.patience
+        and same_metric
+    ):
         notes.append(
             f"train.early_stop={stop} ≤ schedule.patience={s.patience}: the run stops before it trains at "
             f"a lower lr (both count the evaluations that do not improve; the stop comes first, or with "
@@ -76,6 +78,25 @@ def config_notes(cfg: Config) -> list[str]:
             "Give optim.weight_decay (e.g. 0.01), or optim.name=adam."
         )
     return notes
+
+
+def _warmup_run_note(cfg: Config) -> str:
+    """The note for a warm-up at least as long as the run: the lr it reaches at its last step, the
+    fraction train.epochs / warmup_epochs of optim.lr (to the rounding of the steps), and the schedule
+    that never starts."""
+    s, epochs, lr = cfg.schedule, cfg.train.epochs, cfg.optim.lr
+    share = epochs / s.warmup_epochs
+    reach = (
+        "reaching it at the last step"
+        if share == 1
+        else f"reaching about {lr * share:.2g} at the last step, {100 * share:.2g} % of optim.lr"
+    )
+    then = "" if s.name == "none" else f"; schedule.name={s.name} never starts"
+    return (
+        f"schedule.warmup_epochs={s.warmup_epochs:g} ≥ train.epochs={epochs}: the whole run is "
+        f"warm-up — the lr rises towards optim.lr={lr:g}, {reach}{then}. Give fewer warm-up epochs or "
+        f"more epochs."
+    )
 
 
 def warmup_note(warm: float, steps: int, steps_per_epoch: int) -> str | None:

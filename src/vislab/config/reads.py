@@ -146,6 +146,22 @@ def early_stop_can_come(value: Value) -> Idle | None:
     )
 
 
+_EARLY_STOP_OFF = Idle(
+    "train.early_stop=null", "{it} chooses the metric early stopping watches, and it is off"
+)
+
+
+def penalised(value: Value) -> Idle | None:
+    """None where a weight penalty is on (optim.weight_decay or optim.l1 above 0), whose weights
+    optim.decay_bias_norm chooses."""
+    if value("optim.weight_decay") > 0 or value("optim.l1") > 0:
+        return None
+    return Idle(
+        "optim.weight_decay=0 and optim.l1=0",
+        "{it} chooses the weights that decay or optim.l1 penalises, and neither is on",
+    )
+
+
 def _evaluations(value: Value) -> list[int]:
     """The epochs after which a run evaluates: every train.eval_every epochs, and the last."""
     epochs, every = value("train.epochs"), value("train.eval_every")
@@ -232,7 +248,19 @@ OWN_SETS_BY_NAME: dict[str, tuple[str, ...]] = {
     "mnist": ("test",),
     "fashion-mnist": ("test",),
     "circles": ("test",),
+    "digits": (),  # scikit-learn's 1,797 images: every split carved
 }
+
+
+def official_val_of_source(value: Value) -> Idle | None:
+    """None unless the data source's name says it has no official val set (digits, mnist, …: not
+    cifar10; a folder's or arrays' sets depend on what is given), which data.official_val would keep."""
+    name = value("data.name")
+    if "val" in OWN_SETS_BY_NAME.get(name, ("val",)):
+        return None
+    return Idle(
+        f"data.name={name}", "its data has no official val set for {it} to keep or join to train"
+    )
 
 
 def sized(value: Value) -> Idle | None:
@@ -275,9 +303,8 @@ READS: dict[str, tuple[Gate, ...]] = {
         when_on("optim.momentum", "Nesterov momentum is a kind of momentum, which is off"),
     ),
     "optim.betas": (read_by("optim.name", "adam", "adamw", kind="optimizer"),),
-    "optim.decay_bias_norm": (
-        when_on("optim.weight_decay", "{it} chooses the weights that decay, and none does"),
-    ),
+    "optim.decay_bias_norm": (penalised,),
+    "data.official_val": (official_val_of_source,),
     "schedule.name": (lr_moves,),
     "schedule.gamma": (read_by("schedule.name", "exponential", "step", kind="schedule"), lr_moves),
     "schedule.step_size": (read_by("schedule.name", "step", kind="schedule"), lr_moves),
@@ -285,6 +312,10 @@ READS: dict[str, tuple[Gate, ...]] = {
     "schedule.factor": (_BY_PLATEAU, lr_moves),
     "schedule.patience": (_BY_PLATEAU, lr_moves),
     "train.early_stop": (early_stop_can_come,),
+    "train.early_stop_metric": (
+        lambda value: None if value("train.early_stop") else _EARLY_STOP_OFF,
+        early_stop_can_come,
+    ),
     "train.init_head": (init_from_given,),
     "data.val_fraction": (sized, carved("val")),
     "data.test_fraction": (sized, carved("test")),

@@ -133,6 +133,10 @@ class OptimConfig(Section):
     # weight decay on every weight (true), or not on the 1-D ones — biases, normalisation layers' scales —
     # nor on those the model names in a no_weight_decay() method (timm's: position embeddings, class token)
     decay_bias_norm: bool = True
+    # L1 penalty: λ·Σ|w| over the weights weight decay applies to (optim.decay_bias_norm decides biases
+    # and norms alike) added to the training loss, whose train_loss in metrics.jsonl includes it (the
+    # loss minimised, as label smoothing's); val and test losses stay plain cross-entropy
+    l1: float = Field(0.0, ge=0)
 
     @field_validator("betas", mode="before")
     @classmethod
@@ -195,6 +199,11 @@ class TrainConfig(Section):
     track_test: bool = False
     select_metric: Literal["val_pacc", "val_acc", "val_loss"] = "val_pacc"  # best.pt chooses by it
     early_stop: int | None = Field(None, ge=1)  # patience in evaluations; None = off
+    # the metric early stopping watches (e.g. val_loss while best.pt keeps the best val_pacc); None:
+    # train.select_metric
+    early_stop_metric: Literal["val_pacc", "val_acc", "val_loss"] | None = None
+    # what counts as an improvement, in each metric's direction (a loss: lower), for early stopping and
+    # the plateau schedule
     min_delta: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     # the training loss's weight of each class (torch's cross_entropy weight=; val and test losses stay
@@ -291,6 +300,11 @@ class TrainConfig(Section):
                 f"--set train.ema.decay={value:g} (0 = off)"
             )
         return value
+
+    @property
+    def stop_metric(self) -> str:
+        """The metric early stopping watches: ``early_stop_metric``, else ``select_metric``."""
+        return self.early_stop_metric or self.select_metric
 
 
 def _patterns(value: str | None) -> list[str]:

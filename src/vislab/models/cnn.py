@@ -15,6 +15,7 @@ from vislab.errors import UserError
 from vislab.models.options import (
     Probability,
     Size,
+    described,
     input_words,
     merge_options,
     require_image_input,
@@ -67,6 +68,18 @@ PRESETS: dict[str, dict] = {
     ),
 }
 
+# What each option does (`vislab model info cnn` prints it beside the value and the allowed values)
+OPTIONS: dict[str, str] = {
+    "preset": "the network whose values fill the options left unset (rdfia: RDFIA 1-cd; DLVC's others)",
+    "widths": "output channels of each stage's convolutions; one 2×2 max-pool per stage",
+    "kernel_size": "side of the convolution kernels (padding keeps the size)",
+    "convs_per_stage": "convolutions (conv → [BN] → ReLU) in each stage before its pool",
+    "fc": "widths of the hidden fully connected layers before the one to the logits",
+    "batchnorm": "batch norm after each convolution (which then has no bias)",
+    "dropout": "dropout after each hidden fully connected layer (0: none)",
+    "ceil_mode": "the max-pools round odd sizes up (7 → 4) instead of down (7 → 3)",
+}
+
 
 def _check_poolable(h: int, w: int, widths: list[int], ceil_mode: bool) -> None:
     """UserError unless h×w images survive one 2×2 max-pool per width (stage), naming the stages that fit."""
@@ -98,6 +111,7 @@ def _list(values: list[int]) -> str:
 
 
 @register_model("cnn", presets=lambda preset: PRESETS[preset])
+@described(OPTIONS)
 def cnn(
     input_shape: tuple[int, ...],
     num_classes: int,

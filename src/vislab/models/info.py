@@ -8,16 +8,61 @@ import fnmatch
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch.nn as nn
 
 from vislab.models.hooks import model_size, stores_buffers
 from vislab.models.layer_table import NO_PASS, AttentionCost, LayerRow, layer_table
+from vislab.models.option_checks import allowed_values
+from vislab.models.options import option_help
 from vislab.models.receptive_field import Field
+from vislab.models.registry import MODELS, model_kwargs, option_defaults
 
 if TYPE_CHECKING:  # pandas is imported on use (ModelInfo.layers)
     import pandas as pd
+
+
+# --------------------------------------------------------------------------- a model's options as it uses them
+def resolved_options(name: str, given: dict[str, Any]) -> dict[str, tuple[Any, str]]:
+    """Each option of model ``name`` → (the value it uses, where that value comes from): "" for a value
+    ``given`` or its signature's default, "preset P" or "NAME's default" for one it leaves unset
+    (None) for its preset or builder to fill (:func:`~vislab.models.registry.option_defaults`)."""
+    signature = model_kwargs(name)
+    preset = given.get("preset", signature.get("preset"))
+    filled = option_defaults(name, preset)
+    out: dict[str, tuple[Any, str]] = {}
+    for key, default in signature.items():
+        if key in given:
+            out[key] = (given[key], "")
+        elif default is None and filled.get(key) is not None:
+            out[key] = (filled[key], f"preset {preset}" if preset else f"{name}'s default")
+        else:
+            out[key] = (default, "")
+    return out
+
+
+def option_rows(name: str, given: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(option, the value it uses, the values allowed, what it does) for each option of registered model
+    ``name`` with the options ``given``: what ``vislab model info`` prints under the layer table."""
+    fn = MODELS[name]
+    allowed, what = allowed_values(fn), option_help(fn)
+    rows = []
+    for key, (value, source) in resolved_options(name, given).items():
+        shown = f"{as_yaml(value)} ({source})" if source else as_yaml(value)
+        rows.append((key, shown, allowed.get(key, ""), what.get(key, "")))
+    return rows
+
+
+def as_yaml(value: Any) -> str:
+    """``value`` as a config file and ``--set`` write it: null, true, 0.5, [32, 64]."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return f"[{', '.join(map(as_yaml, value))}]"
+    return str(value)
 
 
 # --------------------------------------------------------------------------- what vislab.model_info returns
@@ -74,7 +119,7 @@ class ModelInfo:
             t.output_shape,
             rows,
             **totals,
-            attention=t.attention,
+            attention=_with_grid(t.attention, model, input_shape),
             note=t.note,
             counts_buffers=counts_buffers,
             frozen=tuple(frozen),
@@ -136,6 +181,19 @@ class ModelInfo:
             view[column] = [f"{v:,}" for v in view[column]]
         table = view.to_html(index=False)
         return f"<div><b>{html.escape(self.title)}</b>{failed}{table}<ul>{items}</ul></div>"
+
+
+def _with_grid(
+    a: AttentionCost | None, model: nn.Module, input_shape: Sequence[int]
+) -> AttentionCost | None:
+    """``a`` with its patch grid from the model's ``token_grid`` hook where no patchify convolution
+    showed it (a ViT's shifted patch tokenization cuts its patches without one)."""
+    hook = getattr(model, "token_grid", None)
+    tokens = hook() if a is not None and a.grid is None and callable(hook) else None
+    if tokens is None:
+        return a
+    (gh, gw), (h, w) = tokens.grid, tuple(input_shape[-2:])
+    return replace(a, grid=(gh, gw), patch=(h // gh, w // gw))
 
 
 def freeze_as_trained(model: nn.Module, patterns: Sequence[str]) -> None:

@@ -7,13 +7,21 @@ from typing import Literal
 
 import torch.nn as nn
 
-from vislab.models.options import Probability, Size
+from vislab.models.options import Probability, Size, described
 from vislab.models.registry import register_model
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
+# What each option does (`vislab model info mlp` prints it beside the value and the allowed values)
+OPTIONS: dict[str, str] = {
+    "hidden": "widths of the hidden layers over the flattened input",
+    "activation": "the nonlinearity after each hidden layer",
+    "dropout": "dropout after each hidden layer (0: none)",
+}
+
 
 @register_model("mlp")
+@described(OPTIONS)
 def mlp(
     input_shape: tuple[int, ...],
     num_classes: int,

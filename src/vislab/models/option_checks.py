@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -124,3 +125,41 @@ def _rule(b: dict[str, Any]) -> str:
     if low:
         return f"be at least {low[1]}" if low[0] == "[" else f"be greater than {low[1]}"
     return f"be at most {high[0]}" if high[1] == "]" else f"be less than {high[0]}"  # type: ignore[index]
+
+
+def allowed_values(fn: Builder) -> dict[str, str]:
+    """Each option of builder ``fn`` → the values its signature allows, in words: "cls | mean",
+    "true | false", "[0, 1)", "≥ 1", "list of ≥ 1"; a type's name where it declares nothing narrower."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    return {
+        k: _allowed(hints.get(k, Any))
+        for k, p in inspect.signature(fn).parameters.items()
+        if k not in RESERVED and p.kind is not p.VAR_KEYWORD
+    }
+
+
+_SIGNS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+
+
+def _allowed(tp: Any) -> str:
+    """The values type ``tp`` allows, in words (:func:`allowed_values`); ``| None``: may stay unset."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return " | ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_allowed(a) for a in args if a is not type(None))
+    if origin is list:
+        return f"list of {_allowed(args[0]) if args else 'values'}"
+    if tp is bool:
+        return "true | false"
+    bounds, _ = _bounds(tp)
+    if bounds:
+        low = f"[{bounds['ge']}" if "ge" in bounds else f"({bounds['gt']}" if "gt" in bounds else ""
+        high = (
+            f"{bounds['le']}]" if "le" in bounds else f"{bounds['lt']})" if "lt" in bounds else ""
+        )
+        if low and high:
+            return f"{low}, {high}"
+        return " ".join(f"{_SIGNS[k]} {v}" for k, v in bounds.items())
+    base = typing.get_args(tp)[0] if origin is typing.Annotated else tp
+    return getattr(base, "__name__", str(base))

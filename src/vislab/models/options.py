@@ -14,8 +14,8 @@ constraint works the same way: ``Annotated[float, Field(gt=0, description="the h
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field
 
@@ -25,6 +25,25 @@ from vislab.errors import UserError
 Probability = Annotated[float, Field(ge=0, lt=1, description="a probability; 0 = off")]
 #: A count or a size: layer widths, kernel sizes, depths, numbers of heads.
 Size = Annotated[int, Field(ge=1)]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def described(what: dict[str, str]) -> Callable[[_F], _F]:
+    """Decorator: ``what`` (option → what it does, one line) becomes the builder's option help, which
+    ``vislab model info`` prints beside each option's value and allowed values (:func:`option_help`)."""
+
+    def deco(fn: _F) -> _F:
+        fn.option_help = what  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def option_help(fn: Callable[..., Any]) -> dict[str, str]:
+    """What each option of builder ``fn`` does, as :func:`described` gave it (empty: not described)."""
+    return getattr(fn, "option_help", {})
 
 
 class NeedsImages(UserError):

@@ -47,6 +47,7 @@ from vislab.models.hooks import ModelHooks, TokenGrid
 from vislab.models.options import (
     Probability,
     Size,
+    described,
     input_words,
     merge_options,
     patch_sizes,
@@ -66,6 +67,28 @@ PRESETS: dict[str, dict] = {
     ),
 }
 DEFAULTS = dict(embed_dim=64, depth=4, residual=True, pos_embed="learned", dropout=0.0)
+
+# What each option does (`vislab model info vit` prints it beside the value and the allowed values)
+OPTIONS: dict[str, str] = {
+    "preset": "DLVC assignment 1's ViTs: fills embed_dim, depth, residual, pos_embed, dropout left unset",
+    "embed_dim": "width of each token (the embedding) through every block",
+    "patch_size": "side of the square patches the image is cut into, one token each",
+    "depth": "number of transformer blocks",
+    "num_heads": "attention heads per block",
+    "head_dim": "width of each head's Q, K, V (unset: embed_dim // num_heads)",
+    "mlp_ratio": "width of each block's MLP as a multiple of embed_dim",
+    "mlp_hidden": "width of each block's MLP (unset: mlp_ratio × embed_dim); overrides mlp_ratio",
+    "dropout": "dropout after the position embedding, in the blocks and in the head",
+    "attn_dropout": "dropout on the attention weights",
+    "drop_path": "stochastic depth: the largest rate at which a block's residual branch is skipped",
+    "residual": "each block adds its input back (X + MHSA(LN(X)), X + MLP(LN(X))); false: no skips",
+    "pool": "what the head reads: the class token (cls) or the mean of the tokens (mean, no class token)",
+    "pos_embed": "positional embedding: learned parameters or a fixed sinusoidal table",
+    "spt": "Shifted Patch Tokenization: patches of the image and its 4 diagonal half-patch shifts",
+    "lsa": "Locality Self-Attention: no token attends to itself, and the softmax temperature is learned",
+    "head_hidden": "widths of hidden layers of the classifier head (empty: one Linear to the logits)",
+    "init": "initialisation of every Linear: xavier (Glorot uniform) or timm (normal, std 0.02)",
+}
 
 
 def _preset_values(preset: str | None) -> dict:
@@ -194,6 +217,7 @@ def init_linear_layers(model: nn.Module, scheme: str) -> None:
 
 
 @register_model("vit", presets=_preset_values)
+@described(OPTIONS)
 def vit(
     input_shape: tuple[int, ...],
     num_classes: int,

@@ -45,6 +45,7 @@ from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
+from vislab.experiments.results.texts import runs_notes
 from vislab.files import atomic_write_text
 from vislab.paper_folder.epochs import epoch_table, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
@@ -60,7 +61,13 @@ from vislab.paper_folder.tables import (
     sources,
 )
 from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, trials_left_out
-from vislab.report.build import draw_sections, note_lost_rows, notes_once, provenance_of
+from vislab.report.build import (
+    draw_sections,
+    note_lost_rows,
+    notes_once,
+    provenance_of,
+    say_undrawn,
+)
 from vislab.report.plan import ReportPlan, plan_report, plan_runs
 from vislab.report.run_files import read_histories
 from vislab.report.seeds import (
@@ -135,14 +142,15 @@ def _draw(
 ) -> PageFigures:
     """The report's figures of ``plan`` drawn for a page, moved into ``folder/figures`` once all are
     drawn (a build cut short moves none); ``.saved`` in the order drawn; ``ours``: see
-    :func:`write_paper`."""
+    :func:`write_paper`. The figures it could not draw are said on the terminal (``say_undrawn``)."""
     mine = (lambda name: ours(f"figures/{name}")) if ours is not None else None
-    figs = PageFigures(folder / "figures", plan.notes, plan.files, mine)
+    figs, planned = PageFigures(folder / "figures", plan.notes, plan.files, mine), len(plan.notes)
     try:
         draw_sections(plan, figs, trust_code)
         figs.publish()
     finally:
         figs.close()
+    say_undrawn(plan, planned)
     return figs
 
 
@@ -321,8 +329,12 @@ def _made(plan: ReportPlan) -> str:
 
 def _notes(plan: ReportPlan) -> list[str]:
     """texts.tex's notes: the runs that did not finish, the files that could not be read, the figures
-    not drawn (the like-for-like caveats are under their tables, in tables.tex: not again here)."""
-    return _failed(plan) + plan.unread + plan.notes
+    not drawn, then the notes the tables' runs gave as they trained (summary.json's; the like-for-like
+    caveats are under their tables, in tables.tex: not again here)."""
+    said = [
+        f"{who} (as it trained): {note}" for who, note in runs_notes(plan.complete, plan_rows(plan))
+    ]
+    return _failed(plan) + plan.unread + plan.notes + said
 
 
 def _failed(plan: ReportPlan) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 
 from vislab.config import Config
-from vislab.errors import Note
+from vislab.errors import Note, show_note
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.results.data_used import data_line, titled
 from vislab.experiments.results.provenance import provenance_line
@@ -51,7 +51,7 @@ def build_report(
     import a run's own model file for its model figures even if it changed since training. ``log``
     is told each run file that could not be read (the page's notes list them too)."""
     plan = plan_report(folder, study, log)
-    figs = FigureSet(plan.folder / "figures", plan.notes, plan.files)
+    figs, planned = FigureSet(plan.folder / "figures", plan.notes, plan.files), len(plan.notes)
     try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
         with notes_once():
             sections = draw_sections(plan, figs, trust_code)
@@ -67,7 +67,19 @@ def build_report(
         figs.drop_earlier()
     for note in plan.unread:
         log(f"warning: {note}")
+    say_undrawn(plan, planned)
     return path
+
+
+def say_undrawn(plan: ReportPlan, planned: int) -> None:
+    """Say on the terminal, as a ``note:`` each, what the page's notes hold on the figures its drawing
+    could not make (those after the first ``planned``; a run's figure that raised, a user's hook that
+    gave the wrong shape), so the user learns it without opening the page; those read from a run's files
+    were said as they were read."""
+    said = {n for run in plan.runs.values() for n in plan.files.noted(run)}
+    for note in plan.notes[planned:]:
+        if note not in said:
+            show_note(note)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from vislab.config import Config
+from vislab.experiments.results.texts import runs_notes
 from vislab.report.figure_set import FigureSet, guarded
 from vislab.report.mistakes import mistake_section
 from vislab.report.sections import run_figures
@@ -49,7 +50,8 @@ def run_sections(plan: Sectioned, figs: FigureSet, configs: dict[str, Config]) -
 def run_section(
     plan: Sectioned, figs: FigureSet, name: str, cfg: Config | None, summary: RunSummary
 ) -> dict:
-    """One run's part: its headline, its test figures and its most confident mistakes."""
+    """One run's part: its headline, its test figures, its most confident mistakes and the notes it gave
+    as it trained (summary.json's)."""
     notes, folder = plan.notes, plan.runs[name]
     return dict(
         name=name,
@@ -69,6 +71,7 @@ def run_section(
             notes, f"{name}: mistakes", mistake_section, figs, name, folder, summary, cfg
         ),
         note="",
+        said=summary.notes_given or [],
     )
 
 
@@ -76,7 +79,8 @@ def row_section(
     plan: Sectioned, figs: FigureSet, row: str, done: list[str], cfg: Config | None
 ) -> dict:
     """One row's part: the mean ± std headline of its finished seed runs ``done``, their test figures
-    combined, and the step losses and mistakes of the first (named as which seed it is)."""
+    combined, the step losses and mistakes of the first (named as which seed it is), and the notes its
+    runs gave as they trained (once where every seed gave it, else with the runs that did)."""
     notes, first = plan.notes, done[0]
     summaries = {n: plan.complete[n] for n in done}
     seeds = read_seeds(notes, {n: plan.runs[n] for n in done}, summaries, figs.files)
@@ -107,6 +111,10 @@ def row_section(
             (f"Test figures {over(len(seeds))} ({used}). " if seeds else "")
             + f"Mistakes and step losses: {seed_of(first)} alone ({first})."
         ),
+        said=[
+            note if who == row else f"{who}: {note}"
+            for who, note in runs_notes(summaries, {row: done})
+        ],
     )
 
 

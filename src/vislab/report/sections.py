@@ -13,7 +13,6 @@ import torch
 from vislab.config import AugmentConfig, Config, DataConfig
 from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
-from vislab.errors import UserError, show_note
 from vislab.experiments.sweeps.attrs import study_metric
 from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.canvas import draw_once
@@ -46,14 +45,10 @@ def saved_predictions(
     files: RunFiles, run_dir: Path, summary: RunSummary
 ) -> tuple[SavedPredictions, list[str]] | None:
     """A run's saved test probabilities (N×K), labels and class names (predictions_test.npz and its
-    summary), or None when it saved none. A damaged file: UserError naming it and its fix, said on the
-    terminal too (a :class:`~vislab.errors.Note`), since the page only leaves its figures out. The file
-    is read once per build (``files``: the build's)."""
-    try:
-        saved = files.predictions(run_dir)
-    except UserError as e:
-        show_note(f"{run_dir.name}: its test figures and mistakes are left out: {e}")
-        raise
+    summary), or None when it saved none. A damaged file: UserError naming it and its fix (each figure
+    it leaves out is said on the terminal too: ``report.build.say_undrawn``). The file is read once per
+    build (``files``: the build's)."""
+    saved = files.predictions(run_dir)
     if saved is None:
         return None
     names = list(summary.test_per_class or {}) or [str(i) for i in range(saved.probs.shape[1])]

@@ -68,7 +68,8 @@ def evaluate_and_checkpoint(t: Training, row: EpochRow) -> bool:
     far (by any margin; a tie on val_acc or val_pacc goes to the lower val_loss), and its evaluation in
     memory (``loop.best_eval``, for the run's scoring); count the evaluation for the patience, which only
     an improvement by more than ``train.min_delta`` restarts (``plateau.improves``: at 0, a tie with a
-    lower val_loss is one). When early stopping's patience runs out, the loop state says so
+    lower val_loss is one) — early stopping's of ``train.early_stop_metric`` where it is set, the
+    plateau schedule's of ``train.select_metric``. When early stopping's patience runs out, the loop state says so
     (``stopped_early``: last.pt keeps it, nothing more is trained, even extended), and ``row``
     (``stopped_early: True``; callbacks see it, summary.json follows it) where that ended the run before
     its last epoch; ``schedule.name=plateau`` counts it (a cut acts from the next step). Whether plateau
@@ -93,6 +94,8 @@ def evaluate_and_checkpoint(t: Training, row: EpochRow) -> bool:
     improved = improves(row, t.history, tc.select_metric, tc.min_delta)  # this row is not in it yet
     step = epoch * optim.steps_per_epoch
     cut = optim.plateau.count(loop, improved, step) if optim.plateau else False
+    if tc.stop_metric != tc.select_metric:  # train.early_stop_metric: its own count
+        improved = improves(row, t.history, tc.stop_metric, tc.min_delta)
     loop.bad_evals = 0 if improved else loop.bad_evals + 1
     if tc.early_stop is not None and loop.bad_evals >= tc.early_stop:
         loop.stopped_early = True

@@ -70,7 +70,7 @@ def decay_groups(model: nn.Module, params: list, cfg: OptimConfig, names: set[st
     ``no_weight_decay``: position embeddings, class tokens; names that are not parameters are skipped)."""
     if cfg.decay_bias_norm or cfg.weight_decay == 0:
         return params
-    keep = {id(p) for n, p in model.named_parameters() if p.ndim <= 1 or n in names}
+    keep = {id(p) for n, p in model.named_parameters() if _spared(n, p, names)}
     groups = params if params and isinstance(params[0], dict) else [{"params": params}]
     split = []
     for group in groups:
@@ -78,6 +78,23 @@ def decay_groups(model: nn.Module, params: list, cfg: OptimConfig, names: set[st
         split.append({**group, "params": [p for p in ps if id(p) not in keep]})
         split.append({**group, "params": [p for p in ps if id(p) in keep], "weight_decay": 0.0})
     return [g for g in split if g["params"]]
+
+
+def _spared(name: str, param: torch.Tensor, names: set[str]) -> bool:
+    """Whether ``optim.decay_bias_norm=false`` spares parameter ``name``: 1-D, or one of ``names``."""
+    return param.ndim <= 1 or name in names
+
+
+def l1_params(model: nn.Module, cfg: OptimConfig, names: set[str]) -> list[torch.Tensor]:
+    """The weights ``optim.l1`` penalises: those weight decay applies to — every trainable one, or with
+    ``optim.decay_bias_norm=false`` not those :func:`decay_groups` spares; [] where optim.l1 is 0."""
+    if cfg.l1 == 0:
+        return []
+    return [
+        p
+        for n, p in model.named_parameters()
+        if p.requires_grad and (cfg.decay_bias_norm or not _spared(n, p, names))
+    ]
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

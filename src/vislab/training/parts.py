@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -46,7 +46,13 @@ from vislab.training.model_checks import (
     check_params_to_train,
     user_code,
 )
-from vislab.training.optim import build_optimizer, decay_groups, optimizer_steps, scheduled_lr
+from vislab.training.optim import (
+    build_optimizer,
+    decay_groups,
+    l1_params,
+    optimizer_steps,
+    scheduled_lr,
+)
 from vislab.training.plateau import Plateau
 from vislab.training.precision import Precision, choose_precision
 from vislab.training.record import Checkpoint
@@ -124,17 +130,24 @@ class Optimisation:
     scaler: torch.amp.GradScaler | None = None
     plateau: Plateau | None = None
     head_lr: float | None = None  # optim.head_lr: the head's groups follow the schedule from it
+    l1: float = 0.0  # optim.l1: the training loss's λ·Σ|w| over ``l1_weights``
+    l1_weights: list[torch.Tensor] = field(default_factory=list)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.precision.autocast()
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """A training batch's loss: cross-entropy at the run's class weights and label smoothing (mixup's
-        soft targets weighted as hard labels are: :func:`soft_cross_entropy`), in float32."""
+        soft targets weighted as hard labels are: :func:`soft_cross_entropy`), plus optim.l1's penalty
+        λ·Σ|w|, in float32 — the loss minimised, which the train loss reports (val and test: plain
+        cross-entropy)."""
         ce = soft_cross_entropy if uses_soft_loss(targets, self.class_weights) else F.cross_entropy
-        return ce(
+        loss = ce(
             logits.float(), targets, weight=self.class_weights, label_smoothing=self.label_smoothing
         )
+        if not self.l1_weights:
+            return loss
+        return loss + self.l1 * torch.stack([w.abs().sum() for w in self.l1_weights]).sum()
 
     def scale_groups(self, step: int) -> None:
         """At optimizer ``step``, the head's groups (``optim.head_lr``) at their own scheduled lr, as a
@@ -195,15 +208,17 @@ def build_optimisation(
 ) -> Optimisation:
     """The optimizer over the trainable weights (models trained by an optimizer), the schedule (in
     optimizer steps; times ``loop.lr_drop``, plateau's cuts), AMP, the weight average (``train.ema``)
-    of the model as it is now, and the loss's ``class_weights`` (``RunData.class_weights``)."""
+    of the model as it is now, and the loss's ``class_weights`` (``RunData.class_weights``) and L1
+    penalty (``optim.l1``, on the weights weight decay applies to)."""
     tc, model, oc = cfg.train, network.model, cfg.optim
-    opt = None
+    opt, l1_weights = None, []
     if network.hooks.trained_by == "optimizer":
         reinit = network.start.reinitialised if network.start else []
         head = head_names(model, network.num_classes, reinit) if oc.head_lr else []
         groups = param_groups(model, head, oc.head_lr, oc.lr)
-        groups = decay_groups(model, groups, oc, network.hooks.no_weight_decay())
-        opt = build_optimizer(groups, oc)
+        spared = network.hooks.no_weight_decay()
+        opt = build_optimizer(decay_groups(model, groups, oc, spared), oc)
+        l1_weights = l1_params(model, oc, spared)
     per_epoch, loop = optimizer_steps(batches_per_epoch, tc.accumulate), loop or LoopState()
     # plateau cuts down to the lowest group's floor (min_lr / the largest base lr); each group stops at its own
     plateau = Plateau.of(cfg.schedule, max(oc.lr, oc.head_lr or oc.lr), per_epoch)
@@ -222,7 +237,7 @@ def build_optimisation(
     weight = torch.tensor(class_weights, device=device) if class_weights is not None else None
     return Optimisation(
         opt, lr_at, precision, tc.label_smoothing, weight, tc.grad_clip, tc.accumulate, per_epoch, ema,
-        scaler, plateau, oc.head_lr if opt is not None else None,
+        scaler, plateau, oc.head_lr if opt is not None else None, oc.l1, l1_weights,
     )  # fmt: skip
 
 

@@ -305,7 +305,7 @@ def nothing_to_train(run: RunDir, cfg: Config, resume: Resume) -> tuple[str, Run
     ):
         return None
     if loop.epoch < tc.epochs:  # train.early_stop's patience ran out: extending it would stop again
-        how = f"it stopped early {loop.early_stop(tc.select_metric, tc.early_stop, tc.min_delta)}"
+        how = f"it stopped early {loop.early_stop(tc.stop_metric, tc.early_stop, tc.min_delta)}"
         then = "Score it again"
     elif cfg.schedule.name in SPREAD_SCHEDULES:  # extend refuses it
         how = f"{loop.epoch} of {tc.epochs} epochs trained, schedule.name={cfg.schedule.name}"
@@ -347,7 +347,7 @@ def extend(cfg: Config, epochs: int, loop: LoopState, path: Path) -> Config:
         tc = cfg.train
         raise UserError(
             f"cannot extend '{path}' to {epochs} epochs: its train.early_stop patience ran out "
-            f"{loop.early_stop(tc.select_metric, tc.early_stop, tc.min_delta)}. Training on would keep "
+            f"{loop.early_stop(tc.stop_metric, tc.early_stop, tc.min_delta)}. Training on would keep "
             f"that count and stop again at the first evaluation that does not improve"
             f"{by_min_delta(tc.min_delta)}. Start a new run from its weights instead: "
             f"{_init_from(path)}, with train.epochs={epochs} (and a larger train.early_stop, or none)."

@@ -34,7 +34,7 @@ from vislab.not_a_run import RUN_MARKS as RUN_MARKS
 from vislab.not_a_run import folder_kind as folder_kind
 from vislab.training.folder_lock import FolderLock
 from vislab.training.strict_json import json_object, read_json_object, strict_json, why_unreadable
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, merged_notes
 from vislab.training.writable import check_writable
 
 
@@ -57,6 +57,7 @@ class RunDir:
         self._created: list[
             Path
         ] = []  # folders open() made: close() removes those left empty (a failed start)
+        self.notes: list[str] = []  # the notes the run gave as it trained: write_summary adds them
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> RunDir:
@@ -156,7 +157,8 @@ class RunDir:
         atomic_write_text(self.path / "metrics.jsonl", "".join(strict_json(r) + "\n" for r in rows))
 
     def write_summary(self, summary: RunSummary) -> None:
-        """summary.json (:meth:`RunSummary.to_json`)."""
+        """summary.json (:meth:`RunSummary.to_json`), with the notes the run gave (:attr:`notes`)."""
+        summary = summary.replace(notes_given=merged_notes(summary.notes_given, self.notes))
         atomic_write_text(self.path / "summary.json", strict_json(summary.to_json(), indent=2))
 
     def write_predictions(

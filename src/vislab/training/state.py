@@ -38,7 +38,8 @@ class LoopState:
     # its val_loss, which breaks a tie on an accuracy (plateau.better); None in an older last.pt, whose
     # resume reads it from its history (setup._resumed_loop)
     best_loss: float | None = None
-    bad_evals: int = 0  # evaluations since the best one (train.early_stop)
+    # evaluations since train.early_stop_metric (else select_metric) last improved: early stop's count
+    bad_evals: int = 0
     stopped_early: bool = False  # train.early_stop or a callback ended it: a resume trains no more
     stop_reason: str | None = None  # a callback's StopTraining ended it: which callback, and why
     lr_drop: float = 1.0  # schedule.name=plateau: the product of its cuts so far (times optim.lr)

@@ -13,11 +13,15 @@ metric that is no number) makes the file unreadable, as one cut short is: named,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import typing
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vislab.errors import Note
 from vislab.training.typed_json import mistyped, typed_fields
 
 if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json does not need
@@ -87,6 +91,8 @@ class RunSummary:
     figures_missing: list[str] | None = None  # the figures a signal left undrawn
     step: int | None = None  # a stopped run: steps of the epoch after epochs_run its last.pt holds
     message: str | None = None  # a pruned trial: why
+    # the notes the run gave (set-up, training, scoring; a resume's added to the earlier ones), each once
+    notes_given: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys not known: as read
     # known keys the file read did not hold: left out again where written (a reader's .get(key, default)
     # keeps its default), not written as null
@@ -149,6 +155,28 @@ def stopped_summary(status: str, loop: LoopState, saved: Saved | None) -> RunSum
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def notes_into(notes: list[str]) -> Iterator[None]:
+    """Within: each :class:`~vislab.errors.Note` shown is also added to ``notes`` (a text already there is
+    not added again), for the run's summary.json; it is shown as before (the filters and any
+    ``showwarning`` of the caller apply)."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def noted(message, category, *args, **kw) -> None:
+            if issubclass(category, Note) and str(message) not in notes:
+                notes.append(str(message))
+            show(message, category, *args, **kw)
+
+        warnings.showwarning = noted
+        yield
+
+
+def merged_notes(*lists: list[str] | None) -> list[str] | None:
+    """The notes of ``lists`` in order, each text once; None where there are none."""
+    return list(dict.fromkeys(n for notes in lists for n in notes or ())) or None
+
+
 def threads_record(loop: LoopState) -> dict[str, Any]:
     """summary.json's ``threads`` and ``threads_resumed`` of a run at ``loop`` (its ``threads``: the CPU
     thread counts it trained with); None where its last.pt is older than that record. A CPU op's float
@@ -180,5 +208,6 @@ ONLY_WHERE_SET = frozenset(
         "init",
         "class_weights",
         "threads_resumed",
+        "notes_given",
     }  # fmt: skip
 )

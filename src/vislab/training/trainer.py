@@ -62,7 +62,7 @@ from vislab.training.stopping import (
     tell_callbacks,
     users_model,
 )
-from vislab.training.summary import RunSummary
+from vislab.training.summary import RunSummary, notes_into
 from vislab.training.tracking import build_trackers
 
 
@@ -85,11 +85,15 @@ def train(
     the file is not the one the run recorded (without it, such a file is refused: UntrustedCode).
     ``epochs``: on resume, train a finished or interrupted run on to this many epochs (``extend``).
     On resume, ``cfg`` is the config it is resumed with (None: none): the run trains by its last.pt's,
-    with ``cfg``'s settings of where and how it runs (``resumed_config``).
+    with ``cfg``'s settings of where and how it runs (``resumed_config``). The notes it gives (each
+    :class:`~vislab.errors.Note`, shown as before) go into its summary.json's ``notes_given``, after those
+    of its earlier starts.
     """
     dist = dist or Distributed()
     run = RunDir(out)
-    with contextlib.ExitStack() as code:
+    if resume:  # a resume keeps the notes the run gave before, and adds its own
+        run.notes = list((run.read_summary() or RunSummary()).notes_given or ())
+    with contextlib.ExitStack() as code, notes_into(run.notes):
         ckpt = open_resume(run, dist.world) if resume else None
         build_as = None
         if ckpt is not None:
@@ -364,7 +368,7 @@ def _optimizer_step(
 
 # ------------------------------------------------------------------------- the epoch's record
 def _early_stop(t: Training) -> str:
-    return t.loop.early_stop(t.cfg.select_metric, t.cfg.early_stop, t.cfg.min_delta)
+    return t.loop.early_stop(t.cfg.stop_metric, t.cfg.early_stop, t.cfg.min_delta)
 
 
 def record(t: Training, row: EpochRow, callbacks: list[Callback], save_last: bool = True) -> None:

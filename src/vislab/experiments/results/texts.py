@@ -87,6 +87,34 @@ def failures_markdown(failures: dict[str, str] | None) -> str:
     )
 
 
+def runs_notes(
+    summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None = None
+) -> list[tuple[str, str]]:
+    """(who, note) for each note the table's runs gave (summary.json's ``notes_given``), in the table's order:
+    a row of seeds (``rows``) whose runs all gave a note is named once for it, else each run that gave
+    it."""
+    rows = rows or {name: [name] for name in summaries}
+    said = []
+    for row, names in rows.items():
+        runs = {n: summaries[n].notes_given or [] for n in names if n in summaries}
+        for note in dict.fromkeys(x for notes in runs.values() for x in notes):
+            who = [n for n, notes in runs.items() if note in notes]
+            said.append((row if len(who) == len(runs) else ", ".join(who), note))
+    return said
+
+
+def notes_markdown(
+    summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None = None
+) -> str:
+    """results.md's list of the notes the runs gave as they trained (:func:`runs_notes`); "" when none."""
+    said = runs_notes(summaries, rows)
+    if not said:
+        return ""
+    return "\nNotes the runs gave:\n\n" + "".join(
+        f"- **{who}**: {' '.join(note.split())}\n" for who, note in said
+    )
+
+
 def verdicts_markdown(
     summaries: dict[str, RunSummary],
     rows: dict[str, list[str]],
@@ -147,10 +175,10 @@ def results_texts(
     order: Sequence[str] = (),
 ) -> tuple[str, str]:
     """results.csv's text (finished runs, full precision) and results.md's (title, table with its best cells
-    bold, notes, reported figures' sources, failures). After each run: its model, seed, the settings changed
-    (``run_dirs``, default ``out/<run>``) or a sweep's ``params`` and metric, its test set (numbered in
-    ``order``: default the table's). ``rows`` (row → its seeds): mean ± std and N, each group's verdicts;
-    ``note``: under the table."""
+    bold, notes, the notes the runs gave, reported figures' sources, failures). After each run: its model,
+    seed, the settings changed (``run_dirs``, default ``out/<run>``) or a sweep's ``params`` and metric,
+    its test set (numbered in ``order``: default the table's). ``rows`` (row → its seeds): mean ± std and
+    N, each group's verdicts; ``note``: under the table."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
     rows, unlike = _alike_rows(out, summaries, rows, dirs)
     reported, seeded = as_reported(reported), rows is not None
@@ -178,7 +206,7 @@ def results_texts(
         + "".join(f"\n{line}\n" for line in under if line)
         + (per_class.markdown() if per_class is not None else "")
         + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
-        + failures_markdown(failures)
+        + (notes_markdown(summaries, rows) + failures_markdown(failures))
         + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
     )
 
