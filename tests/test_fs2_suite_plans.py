@@ -108,3 +108,60 @@ def test_a_heartbeat_timing_of_zero_or_less_is_named_itself(beat, lapse, wrong):
     said = one_line(str(e.value))
     assert said.startswith(wrong), said
     assert "must be longer than" not in said, said
+
+
+def _diverged_after_training(tmp_path):
+    """A suite whose run ``hot`` trained 2 epochs (its last.pt kept), then recorded diverged, as a run
+    that diverged in its second epoch is; (the suite file, its tree, --out)."""
+    import json
+
+    tree = {"base": tiny_base(train__epochs=2), "runs": {"hot": {"optim.lr": 0.5}}}
+    suite, out = _write(tmp_path / "d.yaml", tree), tmp_path / "d"
+    vislab.run_suite(suite, out=out, quiet=True)
+    summary = json.loads((out / "hot" / "summary.json").read_text())
+    (out / "hot" / "summary.json").write_text(json.dumps({**summary, "status": "diverged"}))
+    assert (out / "hot" / "checkpoints" / "last.pt").is_file()
+    return suite, tree, out
+
+
+def test_a_diverged_run_with_checkpoints_is_moved_aside_and_trained_anew(tmp_path):
+    suite, tree, out = _diverged_after_training(tmp_path)
+    tree["runs"]["hot"] = {"optim.lr": 0.05}
+    lines: list[str] = []
+    done = vislab.run_suite(_write(suite, tree), out=out, quiet=True, log=lines.append)
+    assert done.runs["hot"].summary["status"] == "complete"
+    assert yaml.safe_load((out / "hot" / "config.yaml").read_text())["optim"]["lr"] == 0.05
+    assert (out / "hot.diverged" / "summary.json").is_file()  # moved aside, not deleted
+    assert any("the diverged run moved to" in line for line in lines), lines
+
+
+def test_a_diverged_run_whose_checkpoint_the_new_one_starts_from_stays(tmp_path):
+    suite, tree, out = _diverged_after_training(tmp_path)
+    last = out / "hot" / "checkpoints" / "last.pt"
+    tree["runs"]["hot"] = {"optim.lr": 0.05, "train.init_from": str(last)}
+    with pytest.raises(SuiteFailed) as e:
+        vislab.run_suite(_write(suite, tree), out=out, quiet=True)
+    assert "is inside that folder: copy the checkpoint elsewhere" in one_line(str(e.value))
+    assert last.is_file()
+
+
+def test_with_jobs_a_run_waits_for_the_sibling_it_starts_from(tmp_path):
+    """--jobs 2: the run starting from a sibling's folder is not handed out while that sibling trains
+    (it would load a checkpoint of an unfinished run, or none)."""
+    import warnings
+
+    out = tmp_path / "j"
+    tree = {
+        "base": tiny_base(),
+        "runs": {"head": {"train.epochs": 40}, "from-head": {"train.init_from": str(out / "head")}},
+    }
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        done = vislab.run_suite(_write(tmp_path / "j.yaml", tree), out=out, quiet=True, jobs=2)
+    assert {n: r.summary["status"] for n, r in done.runs.items()} == {
+        "head": "complete",
+        "from-head": "complete",
+    }
+    assert not [w for w in said if "still training" in str(w.message)], [
+        str(w.message) for w in said
+    ]

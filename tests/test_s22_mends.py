@@ -103,3 +103,16 @@ def test_the_words_a_course_or_pytorch_uses_are_pointed_to_vislabs(given, said, 
     code, text = cli(capsys, "config", "show", "--set", given)
     assert code == 2 and said in one_line(text), text
     assert "?." not in text  # no doubled punctuation
+
+
+@pytest.mark.parametrize(
+    ("given", "unsaid"),
+    [
+        ("optim.name=NAdam", "Did you mean"),  # another algorithm, not adam
+        ("schedule.name=CosineAnnealingWarmRestarts", "Did you mean"),
+        ("augment.crop=4", "augment.crop.p=4"),  # a suggestion refused when followed
+    ],
+)
+def test_no_hint_that_would_be_wrong_or_refused(given, unsaid, capsys):
+    code, text = cli(capsys, "config", "show", "--set", given)
+    assert code == 2 and unsaid not in text, text

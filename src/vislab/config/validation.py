@@ -47,29 +47,47 @@ def _fields_at(schema: type[BaseModel], loc: tuple) -> dict[str, Any]:
 
 
 def _section_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
-    """For a section given one value (``augment.hflip=0.5``): the section's keys, and its first set to
-    that value as the way to write it (``augment.hflip.p=0.5``)."""
+    """For a section given one value (``augment.hflip=0.5``): the section's keys, and the first of them
+    set to that value as the way to write it where that is valid (``augment.hflip.p=0.5``; not
+    ``augment.crop.p=4``)."""
     keys = list(_fields_at(schema, loc))
     if not keys or isinstance(value, dict):
         return ""
     key = ".".join(map(str, loc))
+    tree: Any = {keys[0]: value}
+    for part in reversed(loc):
+        tree = {part: tree}
+    try:
+        schema.model_validate(tree)
+    except ValidationError:
+        return f": {key} is a section of settings ({', '.join(keys)}), set one by one"
     return (
         f": {key} is a section of settings ({', '.join(keys)}), set one by one, e.g. "
         f"{key}.{keys[0]}={value}"
     )
 
 
+#: PyTorch's names of vislab's choices (lower case, without "_"): the schedules' classes
+TORCH_NAMES = {
+    "exponentiallr": "exponential",
+    "steplr": "step",
+    "cosineannealinglr": "cosine",
+    "cosineannealing": "cosine",
+    "onecyclelr": "onecycle",
+    "reducelronplateau": "plateau",
+}
+
+
 def _choice_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
     """For a value that is none of a setting's choices: the choice it names in other letter case
-    (``AdamW``: adamw), or the closest; "" for none."""
+    (``AdamW``: adamw) or in PyTorch's words (``ExponentialLR``: exponential); "" for none (``NAdam`` is
+    no adam)."""
     if not isinstance(value, str):
         return ""
     choices = [c for c in _literals(_node_at(schema, loc)) if isinstance(c, str)]
-    plain = value.lower().replace("_", "")
     same = [c for c in choices if c.lower() == value.lower()]
-    # torch's names hold vislab's: ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau
-    inside = sorted((c for c in choices if len(c) >= 4 and c in plain), key=len, reverse=True)
-    near = same or inside or difflib.get_close_matches(plain, choices, n=1)
+    torch_name = TORCH_NAMES.get(value.lower().replace("_", ""))
+    near = same or [c for c in choices if c == torch_name]
     return f". Did you mean '{near[0]}'?" if near else ""
 
 
@@ -77,7 +95,8 @@ def _choice_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
 #: the message says of each
 ELSEWHERE = {
     "patience": "early stopping's patience is train.early_stop (schedule.patience: the plateau schedule's)",
-    "monitor": "what best.pt, early stopping and the plateau schedule watch is train.select_metric",
+    "monitor": "what best.pt and the plateau schedule watch is train.select_metric (early stopping: "
+    "train.early_stop_metric, by default the same)",
     "dropout": "dropout is model.dropout, an option of the models that have dropout",
     "learning_rate": "the learning rate is optim.lr",
     "eta_min": "cosine's lowest lr (torch's eta_min) is schedule.min_lr",

@@ -91,11 +91,8 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> NormStats:
     # W = U (S + ε)^-½ Uᵀ whitens while staying as close as possible to the original images.
     flat = xf.permute(0, 3, 1, 2).reshape(len(x), -1) if x.dtype == np.uint8 else xf
     d = flat.shape[1]
-    if d > MAX_ZCA_DIM:
-        raise UserError(
-            f"ZCA on {d}-dimensional samples needs a {d}×{d} matrix; use data.normalize=standard "
-            f"or smaller images (ZCA is supported up to {MAX_ZCA_DIM} values per sample)."
-        )
+    if too_large := zca_too_large((x.shape[3], *x.shape[1:3]) if x.dtype == np.uint8 else (d,)):
+        raise UserError(too_large)
     mean = flat.mean(0)
     centred = flat - mean
     cov = (centred.T @ centred).double() / len(flat)
@@ -106,6 +103,29 @@ def fit_stats(x: np.ndarray, mode: str, epsilon: float = 0.1) -> NormStats:
         show_note(note)
     w = (u * (s.clamp_min(0) + epsilon).rsqrt()) @ u.T
     return NormStats("zca", mean, W=w.float(), epsilon=float(epsilon))
+
+
+def zca_too_large(shape: tuple[int, ...]) -> str:
+    """Why ZCA cannot be fitted on samples of ``shape`` (C×H×W, as the model gets them, or D), with the
+    settings that fix it; "" when it can."""
+    d = math.prod(shape)
+    if d <= MAX_ZCA_DIM:
+        return ""
+    said = "×".join(map(str, shape)) if len(shape) == 3 else f"{d}-dimensional"
+    standard = "--set data.normalize=standard / data__normalize=standard"
+    problem = (
+        f"ZCA (data.normalize=zca) on {said} samples needs a {d}×{d} matrix, and vislab fits ZCA on "
+        f"at most {MAX_ZCA_DIM} values per sample."
+    )
+    if len(shape) != 3:
+        return f"{problem} Use per-value standardisation: {standard}."
+    channels, side = shape[0], min(shape[1:])
+    fit = min(math.isqrt(MAX_ZCA_DIM // channels), side)
+    return (
+        f"{problem} Make the samples smaller: resize the images, --set data.resize={fit} / "
+        f"data__resize={fit}, or crop them, --set augment.crop.size={fit} / augment__crop__size={fit} "
+        f"(ZCA is fitted on the centre crop, the model's input); or standardise instead: {standard}."
+    )
 
 
 def _imagenet_stats(x: np.ndarray) -> NormStats:

@@ -1,9 +1,9 @@
 """A suite's runs, or a sweep's base and the models its space draws, checked against their data before
 anything trains, as a run's set-up checks them
 (training/parts.py ``build_parts``): the data read (each distinct data section once, never downloaded),
-the input shape its augmentation crop gives (``InputSpec.build``), and the model built for that shape
-on the CPU, without pretrained weights, and checked on the trainer's dummy batch (each distinct model
-once per input shape)."""
+the input shape its augmentation crop gives (``InputSpec.build``), ZCA's size on that input, and the
+model built for that shape on the CPU, without pretrained weights, and checked on the trainer's dummy
+batch (each distinct model once per input shape)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import torch
 
 from vislab.config import Config, DataConfig
 from vislab.data import load_splits
+from vislab.data.crop import model_input_shape
 from vislab.data.download import may_download
 from vislab.data.input_spec import InputSpec
-from vislab.data.preprocess import NormStats
+from vislab.data.preprocess import NormStats, zca_too_large
 from vislab.data.types import Splits
 from vislab.errors import DataError, UserError
 from vislab.models import build_model, skip_pretrained
@@ -29,16 +30,18 @@ _CPU = torch.device("cpu")
 
 class DataChecks:
     """The mistakes of runs' configs that only their data shows (an ``augment.crop.size`` larger than the
-    images, a ``model.patch_size`` that does not divide them, a model whose output does not fit them),
+    images, ZCA on samples too large for it, a ``model.patch_size`` that does not divide them, a model
+    whose output does not fit them),
     each data section read once and each model built once per input shape.
 
     ``unread``: whether data that cannot be read (and that the run would not download) is a mistake too
     — for a dry run, which says how the run would end — or left to the runner, which stops the suite at
     the first run on it and keeps the finished runs of other data. ``notes``: whether reading the data
-    shows its split notes (a sweep's check leaves them to its trials)."""
+    shows its split notes (a sweep's check leaves them to its trials). ``crop_note``: said after a crop
+    the images cannot give (a suite's: where its crop size is set)."""
 
-    def __init__(self, unread: bool = False, notes: bool = True):
-        self.unread, self.notes = unread, notes
+    def __init__(self, unread: bool = False, notes: bool = True, crop_note: str = ""):
+        self.unread, self.notes, self.crop_note = unread, notes, crop_note
         self._data: dict[str, tuple[tuple[int, ...], int] | UserError] = {}
         self._models: dict[tuple, str] = {}
 
@@ -51,9 +54,15 @@ class DataChecks:
             return str(found)
         sample_shape, num_classes = found
         try:
+            model_input_shape(cfg.augment, sample_shape)
+        except UserError as e:
+            return f"{e}{self.crop_note}"
+        try:
             spec = InputSpec.build(cfg.augment, sample_shape, NormStats("none"), cfg.train.tta)
         except UserError as e:
             return str(e)
+        if cfg.data.normalize == "zca" and (too_large := zca_too_large(spec.input_shape)):
+            return too_large  # fitted on the model's input: the centre crop (data.prepare_data)
         side = min(spec.sample_shape[-2:]) if spec.is_image else 0  # a crop's hints name the crop
         key = (cfg.model.model_dump_json(), spec.input_shape, num_classes, spec.crop_size, side)
         if key not in self._models:

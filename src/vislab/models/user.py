@@ -161,8 +161,9 @@ def _not_a_builder(ref: Reference) -> str:
         f"model '{ref.text}': {ref.target}.{ref.attr} is no vislab builder. vislab calls a function "
         f"named package.module:build as build(input_shape, num_classes, **options) (the data's shape "
         f"and class count, then the model.* options), and {ref.attr} takes no such arguments."
-        f"{_elsewhere(ref.attr)} Or wrap it in a file of yours, net.py: def build(input_shape, "
-        f"num_classes): return {ref.target}.{ref.attr}(num_classes=num_classes); then train with "
+        f"{_elsewhere(ref.attr)} Or wrap it in a file of yours, net.py: import {ref.target.split('.')[0]} "
+        f"and def build(input_shape, num_classes): return {ref.target}.{ref.attr}(num_classes=num_classes) "
+        f"(sized for input_shape's channels: torchvision's models take 3); then train with "
         f"model.name=net.py:build."
     )
 

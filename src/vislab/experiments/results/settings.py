@@ -8,14 +8,15 @@ how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ..
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
 and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
 own step, optim.*, schedule.*, augment.* and train.epochs for a fitted baseline:
-``config.reads.UNREAD_SECTIONS``) and what its
-own settings make inert (``config.reads.READS``, which the run's ``note:`` lines also read: a schedule key
+``config.reads.UNREAD_SECTIONS``), data.official_val where the data has no official val set (digits), and
+what its own settings make inert (``config.reads.READS``, which the run's ``note:`` lines also read: a schedule key
 its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
 A run is silent on those keys: it never makes the others' values a difference. Yet a key the run's own
 settings make inert is shown for the runs that read it away from vislab's default, where a setting of its
 section differs (:func:`changed_keys`): a step schedule's step_size and gamma beside a run without a
 schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is; the
+centre crop (augment.crop.size) shows beside a differing augment.crop.p (:data:`INPUT_KEYS`); the
 optimizer of mlp-scratch's hand-written levels, which step by plain SGD, shows as optim.name=sgd
 (``config.reads.own_step_same_as``), like for like beside its model.impl=optim.
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
@@ -41,7 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
-from vislab.config.reads import SAME_AS, idle_settings, own_step_same_as, unread_setting
+from vislab.config.reads import (
+    SAME_AS,
+    idle_settings,
+    own_step_same_as,
+    unread_setting,
+)
 from vislab.errors import UserError
 from vislab.experiments.results.model_options import (
     NOT_TAKEN,
@@ -60,6 +66,9 @@ IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the
 # column → summary.json's key: what a run was that no config setting says, a column after the identity
 # where the rows differ in it (--nproc 2 and one process, the same batch_size: other scores)
 RECORDED = {"processes": "world_size"}
+# read where its augmentation is off too (config/reads.py): the centre crop, the model's input, which tells
+# how a run differs where the crop's settings do (a run with augment.crop.p=0 still crops)
+INPUT_KEYS = ("augment.crop.size",)
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,10 @@ def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
     """The keys of a run's ``settings`` that change nothing for it: those its model never reads
     (``config.reads.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
     nothing (``config.reads.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
-    adam, an augmentation with augment.p=0) — but those :func:`same_as` compares as another value."""
-    return {k for k in settings if unread_setting(k, trained_by)} | idle_keys(settings, trained_by)
+    adam, an augmentation with augment.p=0, data.official_val where the data has no official val set) —
+    but those :func:`same_as` compares as another value."""
+    unread = {k for k in settings if unread_setting(k, trained_by)}
+    return unread | idle_keys(settings, trained_by)
 
 
 def idle_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
@@ -121,14 +132,18 @@ def changed_keys(
     :data:`NOT_SHOWN`. A key missing from a run counts as None (another model family's setting), unless
     the run is ``silent`` on it (:func:`silent_keys`, one set per run): then the run makes no
     difference. Also each key that tells how a differing one differs (:func:`_tells_how`; ``idle``: the
-    silent keys each run's own settings make do nothing, :func:`idle_keys`)."""
+    silent keys each run's own settings make do nothing, :func:`idle_keys`; and :data:`INPUT_KEYS`)."""
     silent = silent or [set() for _ in settings]
     keys = sorted({k for s in settings for k in s if not k.startswith(NOT_SHOWN)})
     differ = [
         k for k in keys if _differs([s.get(k) for s, m in zip(settings, silent) if k not in m])
     ]
     idle_somewhere = set().union(*(idle or []))
-    told = [k for k in keys if k in idle_somewhere and _tells_how(k, settings, silent, differ)]
+    told = [
+        k
+        for k in keys
+        if (k in idle_somewhere or k in INPUT_KEYS) and _tells_how(k, settings, silent, differ)
+    ]
     return sorted({*differ, *told})
 
 
@@ -140,9 +155,10 @@ def _tells_how(
     key: str, settings: Sequence[dict[str, Any]], silent: Sequence[set[str]], differ: list[str]
 ) -> bool:
     """Whether ``key``, which some runs' own settings make do nothing (a step schedule's step_size beside a
-    run without a schedule), shows: where a run that reads it has it away from vislab's default and a
-    setting of its section (schedule.*; augment.rotation.* for augment.rotation.degrees) differs — it
-    says how that section differs (step_size=2 of the step schedule that schedule.name shows)."""
+    run without a schedule) or the model's input (augment.crop.size beside augment.crop.p), shows: where
+    a run that reads it has it away from vislab's default and a setting of its section
+    (schedule.*; augment.rotation.* for augment.rotation.degrees) differs — it says how that section
+    differs (step_size=2 of the step schedule that schedule.name shows)."""
     section = f"{key.rpartition('.')[0]}."
     if not any(k.startswith(section) for k in differ):
         return False
@@ -322,12 +338,13 @@ def swept(params: dict[str, dict[str, Any]]) -> Settings:
 
 def told_apart(values: dict[str, Any], unset: Collection[str] = ()) -> dict[str, Any]:
     """Of a row's ``values`` of the settings the runs differ in, those that tell it apart: all but those
-    left off at vislab's default (:func:`_off`: a run that leaves augment.crop.p at 0 uses no crop, even
-    where another run's crop differs), a model option the row leaves ``unset`` whose value then is off
-    (model.dropout=0 of an mlp) and one its model does not have (``NOT_TAKEN``: an mlp's model.widths),
-    so a value at any other default shows (optim.name=adam beside runs with sgd, an mlp's model.hidden
-    beside one that sets it). What "Settings each run changed" lists under a table (and a suite's dry
-    run, with what each row sets: :func:`said_settings`)."""
+    left off at vislab's default (:func:`_off`: a run that leaves augment.crop.p at 0 takes no random
+    crop, even where another run's crop differs; its centre crop shows as augment.crop.size), a model
+    option the row leaves ``unset`` whose value then is off (model.dropout=0 of an mlp) and one its model
+    does not have (``NOT_TAKEN``: an mlp's model.widths), so a value at any other default shows
+    (optim.name=adam beside runs with sgd, an mlp's model.hidden beside one that sets it). What "Settings
+    each run changed" lists under a table (and a suite's dry run, with what each row sets:
+    :func:`said_settings`)."""
     defaults = _defaults()
     off = {k for k, v in values.items() if k in defaults and _off(v, defaults[k])}
     off |= {k for k in unset if k in values and _off(values[k], values[k])}

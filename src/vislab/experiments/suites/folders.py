@@ -5,7 +5,6 @@ train anew (``start_anew``)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,16 +62,31 @@ def seed_zero_of_before(p: PlannedRun, suite: Suite, log: Callable[[str], None])
 
 def start_anew(p: PlannedRun, log: Callable[[str], None]) -> PlannedRun:
     """``p``; for a run planned to start where its folder holds it diverged with other settings
-    (plan.py ``_diverged``: nothing of it is worth keeping), that folder deleted first, and said — or,
-    where it cannot be, ``failed`` saying why (a live process holds it, say)."""
+    (plan.py ``_diverged``), that folder moved aside first to ``<run>.diverged`` (``-2``, ``-3``… where
+    taken), and said — or, where it cannot be, ``failed`` saying why (a live process holds it; the run's
+    ``train.init_from`` names a checkpoint inside it, which moving would lose)."""
     if p.action != "start" or not p.message or not p.run_dir.is_dir():
         return p
+    source = p.config.train.init_from if p.config is not None else None
+    if source and p.run_dir.resolve() in (Path(source).resolve(), *Path(source).resolve().parents):
+        why = (
+            f"its train.init_from={source} is inside that folder: copy the checkpoint elsewhere, point "
+            f"train.init_from at the copy and run the suite again"
+        )
+        return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}, but {why}")
+    aside = next(
+        d
+        for i in range(1, 1000)
+        if not (
+            d := p.run_dir.with_name(f"{p.run_dir.name}.diverged{f'-{i}' if i > 1 else ''}")
+        ).exists()
+    )
     try:
         RunDir(p.run_dir).check_free()  # not while a live process writes it
-        shutil.rmtree(p.run_dir)
+        p.run_dir.rename(aside)
     except (UserError, OSError) as e:
         return PlannedRun(p.name, p.run_dir, "failed", p.config, f"{p.message}, but it stays: {e}")
-    log(f"{p.name}: {p.message}: deleted {p.run_dir}")
+    log(f"{p.name}: {p.message}: the diverged run moved to {aside}")
     return p
 
 

@@ -69,8 +69,10 @@ def _diverged(name: str, run_dir: Path, cfg: Config) -> PlannedRun:
     — or, where its settings changed since (:func:`_changed_since`), ``start``: nothing of it is worth
     keeping, so it is trained anew there."""
     if changed := _changed_since(run_dir, cfg):
-        said = f"the run there diverged with other settings ({changed}): nothing of it is worth keeping"
-        return PlannedRun(name, run_dir, "start", cfg, f"{said}, so it is trained anew")
+        said = f"the run there diverged with other settings ({changed})"
+        return PlannedRun(
+            name, run_dir, "start", cfg, f"{said}: it is moved aside, this one trained anew"
+        )
     problem = (
         f"the run diverged earlier (loss NaN/inf; see {run_dir / 'summary.json'}). Lower optim.lr or set "
         f"train.grad_clip, and delete '{run_dir}' to redo it."
@@ -157,10 +159,10 @@ def plan_suite(suite: Suite, out: Path, overrides: list[str] | tuple = ()) -> li
 
 
 def sources_first(plan: list[PlannedRun]) -> list[PlannedRun]:
-    """``plan`` in its order, each run moved after the runs of ``plan`` its ``train.init_from`` starts
-    from (a run folder, or a checkpoint in it), so that a suite trains them first; runs that start from
-    each other in a ring keep their order."""
-    folders = {p.run_dir.resolve(): p for p in plan}
+    """``plan`` in its order, each run moved after the run of ``plan`` its ``train.init_from`` starts
+    from (:func:`started_from`), so that a suite trains it first; runs that start from each other in a
+    ring keep their order."""
+    by_name, sources = {p.name: p for p in plan}, started_from(plan)
     ordered: list[PlannedRun] = []
     seen: set[str] = set()  # placed, or being placed (a ring)
 
@@ -168,17 +170,27 @@ def sources_first(plan: list[PlannedRun]) -> list[PlannedRun]:
         if p.name in seen:
             return
         seen.add(p.name)
-        source = p.config.train.init_from if p.config is not None else None
-        if source:
-            path = Path(source).resolve()
-            for folder in (path, *path.parents):
-                if folder in folders and folders[folder] is not p:
-                    place(folders[folder])
+        if p.name in sources:
+            place(by_name[sources[p.name]])
         ordered.append(p)
 
     for p in plan:
         place(p)
     return ordered
+
+
+def started_from(plan: list[PlannedRun]) -> dict[str, str]:
+    """Run → the run of ``plan`` whose folder (or a checkpoint in it) its ``train.init_from`` names."""
+    folders = {p.run_dir.resolve(): p.name for p in plan}
+    found = {}
+    for p in plan:
+        source = p.config.train.init_from if p.config is not None else None
+        path = Path(source).resolve() if source else None
+        for folder in (path, *path.parents) if path is not None else ():
+            if folders.get(folder, p.name) != p.name:
+                found[p.name] = folders[folder]
+                break
+    return found
 
 
 def check_plan(
@@ -197,7 +209,7 @@ def check_plan(
     ``only``: the runs asked for (--only): the others' data is neither read nor checked."""
     plan = plan_suite(suite, out, overrides)
     by_name = {p.name: p for p in plan}
-    on_data = DataChecks(unread)
+    on_data = DataChecks(unread, crop_note=_crop_note(suite))
     mistakes = {
         p.name: message
         for p in plan
@@ -216,6 +228,18 @@ def check_plan(
     # a file of the user's is named: where to fix a mistake its runs or base hold (not --set's)
     where = f" (suite file {suite.path})" if suite.path.parent != SUITE_DIR else ""
     raise ConfigError(f"{which}, so nothing was trained{where}:\n" + "\n".join(lines))
+
+
+def _crop_note(suite: Suite) -> str:
+    """Said after a crop a run's images cannot give: a suite-wide --set crops every run, those without
+    augmentation too (their centre crop is the model's input); a row of the suite file crops one."""
+    builtin = suite.path.parent == SUITE_DIR
+    file = f"a copy of {suite.path}" if builtin else f"the suite file {suite.path}"
+    return (
+        f" A suite-wide --set augment.crop.size=N / augment__crop__size=N changes every run's input, "
+        f"the runs without augmentation too (they are evaluated on the centre N×N crop, and their model "
+        f"built for it); to change this run's alone, set augment.crop.size in its row of {file}."
+    )
 
 
 def _beside_the_suite(p: PlannedRun, suite: Suite) -> str:

@@ -89,7 +89,13 @@ class ListSource:
         self.todo = list(todo)
 
     def next(self) -> PlannedRun | None:
-        return self.todo.pop(0) if self.todo else None
+        """The first run still to train that is :meth:`ready`; None while none is (others train)."""
+        i = next((i for i, p in enumerate(self.todo) if self.ready(p)), None)
+        return None if i is None else self.todo.pop(i)
+
+    def ready(self, p: PlannedRun) -> bool:
+        """Whether ``p`` may train now (here: always)."""
+        return True
 
     def finished(self) -> bool:
         return not self.todo

@@ -14,9 +14,9 @@ from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.results.reported import as_block
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
-from vislab.experiments.suites.folders import make_room, seed_zero_of_before
+from vislab.experiments.suites.folders import make_room, seed_zero_of_before, start_anew
 from vislab.experiments.suites.jobs import halts, settled_outcome, with_other_settings
-from vislab.experiments.suites.plan import PlannedRun, check_plan
+from vislab.experiments.suites.plan import PlannedRun, check_plan, started_from
 from vislab.experiments.suites.pool import ListSource, run_all
 from vislab.experiments.suites.refusals import refuse_busy
 from vislab.experiments.suites.spec import Suite
@@ -87,12 +87,11 @@ def run_suite(
     trust_code: bool = False,
 ) -> dict[str, RunOutcome]:
     """Run every run of ``suite`` (``only``: those runs; suite.json records them all) into ``out/<run>``
-    (``trust_code``: a resumed run imports its own model file even if changed since); return {run:
-    outcome}. SuiteFailed at the end if a run failed, TrainingInterrupted if stopped by a signal (a re-run
-    continues); UserError before anything is written if a live vislab process holds a run's folder (the
-    suite run twice into ``out``). A run whose data cannot be read (DataError) stops the suite: no further
-    run starts, and that DataError is raised once, naming the runs left untrained. results.csv/.md are
-    written however it ends (not a table of nothing), then ``on_results(out)`` unless interrupted."""
+    (``trust_code``: as vislab.train's); return {run: outcome}. SuiteFailed at the end if a run failed,
+    TrainingInterrupted if stopped by a signal (a re-run continues); UserError before anything is written
+    if a live vislab process holds a run's folder. A run whose data cannot be read (DataError) stops the
+    suite: no further run starts, and that DataError is raised once, naming the runs left untrained.
+    results.csv/.md are written however it ends, then ``on_results(out)`` unless interrupted."""
     out = Path(out)
     full, plan = _planned(suite, out, overrides, only, log)
     state = SuiteState(out, suite, list(overrides))
@@ -108,6 +107,7 @@ def run_suite(
     untrained: list[str] = []
 
     def take(name: str, outcome: RunOutcome) -> None:
+        source.ended(name)
         outcomes[name] = outcome
         state.record(name, outcome)
         if halts(outcome):
@@ -177,8 +177,11 @@ class RoomMaking(ListSource):
     """The runs to train, from a list; a run whose folder holds it for another train.epochs (``retrain``)
     moved aside only as it is handed out to train (folders.make_room), so that a suite stopped before
     leaves it where it was (recorded as trained with other settings), and its record dropped then
-    (``forget``). One that needs no training after all — brought back finished from where an earlier
-    switch of epochs kept it, or that cannot be moved — is settled instead (``settle``)."""
+    (``forget``); a run whose folder holds it diverged with other settings moved aside then too
+    (folders.start_anew). One that needs no training after all — brought back finished from where an
+    earlier switch of epochs kept it, or that cannot be moved — is settled instead (``settle``). A run
+    whose ``train.init_from`` names a sibling's folder waits while that sibling is still to train or
+    training (``--jobs``: :meth:`ended` says when it ends)."""
 
     def __init__(
         self,
@@ -189,16 +192,30 @@ class RoomMaking(ListSource):
     ):
         super().__init__(todo)
         self.settle, self.forget, self.log = settle, forget, log
+        self.sources, self.training = started_from(todo), set()
+
+    def ready(self, p: PlannedRun) -> bool:
+        source = self.sources.get(p.name)
+        return source not in self.training and all(q.name != source for q in self.todo)
+
+    def ended(self, name: str) -> None:
+        """Run ``name`` ended (however): a run starting from it may go."""
+        self.training.discard(name)
 
     def next(self) -> PlannedRun | None:
-        while (p := super().next()) is not None and p.action == "retrain":
-            p = make_room(p, self.log)
+        while (p := super().next()) is not None:
+            if p.action == "retrain":
+                p = make_room(p, self.log)
+                if p.action not in ("done", "failed"):
+                    self.forget(p.name)
+            elif p.action == "start" and p.message:  # a diverged run of other settings there
+                p = start_anew(p, self.log)
             if p.action in ("done", "failed"):
                 self.settle(p)
                 continue
-            self.forget(p.name)
+            self.training.add(p.name)
             return p
-        return p
+        return None
 
 
 def run_to_end(

@@ -6,14 +6,17 @@ draw it), then by the suites' DataChecks the input shape its augmentation crop g
 for that shape on the CPU, without pretrained weights, and checked on the trainer's dummy batch. A base
 whose model cannot take its data would fail every trial: refused. A space over ``model.name`` has each
 model it draws checked: one that cannot take the data fails the trials that draw it (a note says so before
-they start), all of them the sweep. A mistake that names another key the space draws (a patch size, a
-resize) is left to the trials that draw its values."""
+they start), all of them the sweep. Each choice of a categorical entry that shapes the model on the data
+(a patch size, a crop size) is checked with the base's other settings: one that no model of the space can
+take refuses the sweep. A mistake that names another key the space draws (a patch size beside a resize)
+is left to the trials that draw its values."""
 
 from __future__ import annotations
 
 import copy
 import re
 from dataclasses import replace
+from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
@@ -25,6 +28,9 @@ from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.sweeps.space import apply_values, decode
 from vislab.experiments.sweeps.spec import Sweep, with_options, with_overrides
 
+# the space entries whose choices shape the model on the data: each choice checked before the first trial
+_SHAPING = ("model.", "augment.crop.size", "train.tta")
+
 
 def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sweep:
     """``sweep``, with a note per model of its space that cannot take the base's data; ConfigError naming
@@ -34,7 +40,8 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
     if "data.name" in space:  # each trial's own data: its own check
         return sweep
     tree = with_overrides(sweep.base, overrides)
-    cfg = build_config(tree, source=with_options(f"{source}, its base", overrides))
+    base = with_options(f"{source}, its base", overrides)
+    cfg = build_config(tree, source=base)
     on_data = DataChecks(notes=False)  # the trials say the splits' notes
     on_data.given(cfg.data, check_data(cfg, space, source))  # read once
     drawn = space.get("model.name")
@@ -44,22 +51,87 @@ def check_on_data(sweep: Sweep, overrides: list[str] | tuple, source: str) -> Sw
         model_tree = copy.deepcopy(tree)
         if name is not None:
             apply_values(model_tree, {"model.name": name})
-        base = with_options(f"{source}, its base", overrides)
         mistake = on_data.mistake(build_config(model_tree, source=base))
         if mistake and not any(key in mistake for key in space if key != "model.name"):
             mistakes[name] = mistake
+    if names and len(mistakes) == len(names):
+        raise ConfigError(_space_refused(source, mistakes))
+    if None in mistakes:
+        raise ConfigError(_base_refused(source, mistakes[None]))
+    models = [name for name in names if name not in mistakes] or [None]
+    _refuse_choices(tree, space, models, on_data, (source, base))
     if not mistakes:
         return sweep
-    if not names:
-        raise ConfigError(_base_refused(source, mistakes[None]))
-    if len(mistakes) == len(names):
-        raise ConfigError(_space_refused(source, mistakes))
     notes = [
         f"the trials that draw model.name={name} will fail: {mistake} (drop {name} from the space "
         f"entry 'model.name' to train only models that take this data)"
         for name, mistake in mistakes.items()
     ]
     return replace(sweep, notes=sweep.notes + tuple(notes))
+
+
+def _refuse_choices(
+    tree: dict,
+    space: dict[str, BaseDistribution],
+    models: list[str | None],
+    on_data: DataChecks,
+    sources: tuple[str, str],
+) -> None:
+    """ConfigError naming each choice of a categorical space entry that shapes the model on the data
+    (:data:`_SHAPING`: ``model.patch_size``, a crop) with which no model the space draws (``models``; None:
+    the base's) takes the base's data, checked as a suite's run is (:class:`DataChecks`): every trial that
+    draws it would fail. A mistake that names another key the space draws is left to the trials (another
+    value of it may fit). ``sources``: the sweep's source and its base's, as errors name them."""
+    source, base = sources
+    bad: dict[str, list[tuple[Any, str]]] = {}
+    for key, drawn in space.items():
+        if key == "model.name" or not key.startswith(_SHAPING):
+            continue
+        if not isinstance(drawn, CategoricalDistribution):
+            continue
+        others = [k for k in space if k not in (key, "model.name")]
+        for choice in map(decode, drawn.choices):
+            found = [_choice_mistake(tree, key, choice, name, on_data, base) for name in models]
+            if all(found) and not any(k in m for m in found for k in others):
+                said = [m for m in found if f"{key}={choice}" in m] or found
+                bad.setdefault(key, []).append((choice, said[0]))
+    if bad:
+        raise ConfigError(_choices_refused(source, space, bad))
+
+
+def _choice_mistake(
+    tree: dict, key: str, choice: Any, name: str | None, on_data: DataChecks, base: str
+) -> str:
+    """What is wrong with the base ``tree`` drawing ``choice`` for ``key`` (and model ``name``, None: the
+    base's) on its data, or "" (a config that cannot be built is the space's own check's)."""
+    drawn_tree = copy.deepcopy(tree)
+    try:  # an item of a list drawn alone (model.widths.1 beside model.widths.0): the trials' own check
+        apply_values(
+            drawn_tree, {key: choice} if name is None else {"model.name": name, key: choice}
+        )
+        cfg = build_config(drawn_tree, source=base)
+    except ConfigError:
+        return ""
+    return on_data.mistake(cfg)
+
+
+def _choices_refused(source: str, space: dict[str, BaseDistribution], bad: dict) -> str:
+    """The refusal of a sweep whose space entries draw the ``bad`` choices (key → [(choice, why)])."""
+    lines, fixes = [], []
+    for key, choices in bad.items():
+        lines += [f"  - {key}={choice}: {why}" for choice, why in choices]
+        dropped = [choice for choice, _ in choices]
+        kept = [c for c in map(decode, space[key].choices) if c not in dropped]
+        drop = ", ".join(map(str, dropped))
+        fixes.append(
+            f"drop {drop} from the space entry '{key}' (it keeps {', '.join(map(str, kept))})"
+            if kept
+            else f"give the space entry '{key}' choices that fit the base's data"
+        )
+    return (
+        f"Invalid sweep ({source}): its space draws choices with which no trial can train on the base's "
+        f"data, so none was started:\n" + "\n".join(lines) + f"\nFix: {'; '.join(fixes)}."
+    )
 
 
 def check_data(cfg: Config, space: dict[str, BaseDistribution], source: str) -> Splits:

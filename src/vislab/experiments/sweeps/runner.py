@@ -35,7 +35,7 @@ from vislab.experiments.sweeps.results import (
     stage_storage,
     write_sweep_info,
 )
-from vislab.experiments.sweeps.space import grid_size, narrowed, space_yaml
+from vislab.experiments.sweeps.space import grid_size, narrowed, repeat_note, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution, with_overrides
 from vislab.experiments.sweeps.study import (
     STORAGE_ERRORS,
@@ -340,8 +340,11 @@ def _selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], 
 
 
 def _n_trials(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> int:
-    """The trials a stage runs: as asked (default 20), at most a grid's size (default: all of it)."""
+    """The trials a stage runs: as asked (default 20, a note if they repeat: :func:`repeat_note`), at most a
+    grid's size (default: all of it)."""
     if not sweep.is_grid:
+        if note := repeat_note(sweep.distributions, asked or 20):
+            log(f"note: {note}")
         return asked or 20
     size = grid_size(sweep.distributions)
     if asked and asked > size:

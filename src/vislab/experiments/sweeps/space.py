@@ -80,6 +80,23 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
     return int(np.prod([len(v) for v in grid_of(distributions).values()]))
 
 
+def repeat_note(distributions: dict[str, BaseDistribution], trials: int) -> str:
+    """The note for a sampler other than the grid when the space holds fewer combinations than ``trials``:
+    Optuna's samplers draw each trial's values on their own, so some combinations are trained twice; ""
+    otherwise (or for a space with a continuous range)."""
+    try:
+        size = grid_size(distributions)
+    except ConfigError:
+        return ""
+    if trials <= size:
+        return ""
+    return (
+        f"the space holds {size} combinations, fewer than the {trials} trials: each trial draws its "
+        f"values on its own, so some combinations are trained more than once (sampler: grid tries each "
+        f"once)"
+    )
+
+
 def apply_values(tree: dict, values: dict[str, Any]) -> None:
     """Set each dotted key of ``values`` in a config tree. A key ending in a number sets that item of a list
     (``model.widths.1``): of the list the tree holds, else of its default (:func:`default_list`), else of
