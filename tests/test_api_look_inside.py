@@ -85,9 +85,9 @@ def test_explain_draws_a_row_per_image_with_the_maps_the_command_draws(
 
 
 def test_explain_of_a_vit_shows_rollout_or_the_heads_of_a_block(vit_run, digit_png):
-    assert _rows(vit_run.explain(digit_png))[0][0].endswith("| rollout")
+    assert _rows(vit_run.explain(digit_png))[0][0].endswith("| rollout\nclass token's attention")
     (title, counts), *_ = _rows(vit_run.explain(digit_png, method="attention", block=0))
-    assert title.endswith("attention, block 1 of 2 (--block 0 / block=0)")
+    assert title.endswith("attention, block 1 of 2 (--block 0 / block=0)\nclass token's attention")
     assert counts == [1, 2, 2, 0]  # input, 2 heads, their colour bar
 
 

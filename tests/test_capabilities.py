@@ -205,7 +205,7 @@ def test_report_shows_gradcam_for_a_user_conv_net_and_attention_for_a_timm_vit(s
     assert not {"gradcam_vit.png", "vit_heads_conv.png"} & figures  # each gets what it offers
     page = (suite_out / "report.html").read_text()
     assert "conv: Grad-CAM of the predicted class on test images" in page
-    assert "vit: attention on test images" in page
+    assert "vit: attention rollout (class token&#39;s attention) on test images" in page
     assert "class-token attention (last block)" in page
     assert "model figures skipped" not in page and "not drawn" not in page
 

@@ -205,4 +205,7 @@ def test_report_of_a_vit_run_shows_rollout_and_heads(vit_run, monkeypatch):
     skip_report_figures(monkeypatch, keep=("vit_attention_", "vit_heads_"))
     html = build_report(vit_run).read_text()
     assert (vit_run / "figures" / "vit_heads_run.png").is_file()
-    assert "class-token attention (last block)" in html and "attention on test images" in html
+    assert (
+        "class-token attention (last block)" in html
+        and "attention rollout (class token&#39;s attention) on test images" in html
+    )

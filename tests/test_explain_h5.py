@@ -1,5 +1,5 @@
 """`vislab explain` and ``Run.explain`` draw maps as the report does: attention heads on one colour scale,
-0 to the largest weight, with a colour bar in attention weights (a weak head looks weak); Grad-CAM and
+the image's least to its largest weight, with a colour bar in attention weights (a weak head looks weak); Grad-CAM and
 saliency scaled per image, their bar saying so. A 100-class per-class figure keeps its texts on the
 figure at its own size and a page's."""
 
@@ -38,14 +38,17 @@ def _maps(fig) -> list:
     return [ax.images[1] for ax in panels]
 
 
-def _assert_one_attention_scale(fig, images: list) -> None:
-    """The heads' maps share one scale, 0 to the largest weight drawn, and a bar says its units."""
-    limits = {(im.norm.vmin, im.norm.vmax) for im in images}
-    assert len(limits) == 1, limits
-    (lo, hi), peaks = limits.pop(), [float(im.get_array().max()) for im in images]
-    assert lo == 0 and hi == pytest.approx(max(peaks)) and hi < 1  # weights, not rescaled to 1
+def _assert_one_attention_scale(fig, rows: list[list]) -> None:
+    """Each image's heads (a row of ``rows``) share one scale, the least to the largest weight drawn,
+    and a bar says its units."""
+    for images in rows:
+        limits = {(im.norm.vmin, im.norm.vmax) for im in images}
+        assert len(limits) == 1, limits
+        (lo, hi), drawn = limits.pop(), [im.get_array() for im in images]
+        assert lo == pytest.approx(min(float(m.min()) for m in drawn))
+        assert hi == pytest.approx(max(float(m.max()) for m in drawn)) and hi < 1  # weights
     bars = _bars(fig)
-    assert bars and all(b.get_ylabel() == "attention weight\n(all heads)" for b in bars)
+    assert bars and all(b.get_ylabel() == "attention weight\n(all heads, min–max)" for b in bars)
     assert cut_texts(fig) == []  # the bar's label within the figure
     _assert_bar_text_no_larger_than_titles(fig)
 
@@ -69,26 +72,26 @@ def test_explain_command_draws_attention_heads_on_one_scale_with_a_colour_bar(
     (fig,) = drawn
     maps = _maps(fig)
     assert len(maps) == 2  # two heads
-    _assert_one_attention_scale(fig, maps)
+    _assert_one_attention_scale(fig, [maps])
     assert [ax.get_title() for ax in fig.axes[1:3]] == ["head 1", "head 2"]
     plt.close(fig)
 
 
-def test_run_explain_draws_every_row_of_heads_on_one_scale(vit_run, digit_png):
+def test_run_explain_draws_each_row_of_heads_on_one_scale(vit_run, digit_png):
     fig = vit_run.explain([digit_png, np.zeros((24, 24, 1), np.uint8)], method="attention")
     assert isinstance(fig, Figure)
-    images = [im for row in fig.subfigs for im in _maps(row)]
-    assert len(images) == 4  # two rows of two heads
-    _assert_one_attention_scale(fig, images)
+    assert [len(_maps(row)) for row in fig.subfigs] == [2, 2]  # two rows of two heads
+    _assert_one_attention_scale(fig, [_maps(row) for row in fig.subfigs])
     assert all(len(_bars(row)) == 1 for row in fig.subfigs)
 
 
 def test_run_explain_rollout_is_in_attention_weights(vit_run, digit_png):
     fig = vit_run.explain(digit_png)  # rollout, a ViT's default
     (bar,) = _bars(fig)
-    assert bar.get_ylabel() == "attention weight"
+    assert bar.get_ylabel() == "attention weight\n(image's min–max)"
     (image,) = _maps(fig)
-    assert image.norm.vmin == 0 and image.norm.vmax == pytest.approx(image.get_array().max())
+    assert image.norm.vmin == pytest.approx(image.get_array().min())
+    assert image.norm.vmax == pytest.approx(image.get_array().max())
 
 
 def test_explain_saliency_is_scaled_per_image_and_its_bar_says_so(

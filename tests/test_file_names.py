@@ -54,8 +54,17 @@ def test_explain_names_and_titles_the_attention_block(
         assert code == 0, out
     # the default (last) block is --block 1 of 2: its own file, not --block 0's; titles count from 1
     assert titles.keys() == {"img2_attention_block0.png", "img2_attention_block1.png"}
-    assert titles["img2_attention_block0.png"].endswith("block 1 of 2 (--block 0 / block=0)")
-    assert titles["img2_attention_block1.png"].endswith("block 2 of 2 (--block 1 / block=1)")
+    # the title's first line names the block, its second whose attention it is
+    assert (
+        titles["img2_attention_block0.png"]
+        .split("\n")[0]
+        .endswith("block 1 of 2 (--block 0 / block=0)")
+    )
+    assert (
+        titles["img2_attention_block1.png"]
+        .split("\n")[0]
+        .endswith("block 2 of 2 (--block 1 / block=1)")
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(titles)
 
 

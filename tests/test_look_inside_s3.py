@@ -167,8 +167,12 @@ def test_a_block_that_is_no_whole_number_is_a_user_error(vit_run, digit_png, blo
 def test_the_block_default_is_the_last_and_a_numpy_int_is_a_block(vit_run, digit_png):
     last = vit_run.explain(digit_png, method="attention").subfigs[0]._suptitle.get_text()
     first = vit_run.explain(digit_png, method="attention", block=np.int64(0))
-    assert last.endswith("block 2 of 2 (--block 1 / block=1)")
-    assert first.subfigs[0]._suptitle.get_text().endswith("block 1 of 2 (--block 0 / block=0)")
+    assert last.endswith("block 2 of 2 (--block 1 / block=1)\nclass token's attention")
+    assert (
+        first.subfigs[0]
+        ._suptitle.get_text()
+        .endswith("block 1 of 2 (--block 0 / block=0)\nclass token's attention")
+    )
 
 
 # ------------------------------------------------------------------------------ API error messages

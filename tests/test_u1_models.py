@@ -188,7 +188,7 @@ def test_hooks_declared_without_model_hooks_are_said_to_be_unused(capsys, tmp_pa
     assert (
         "model 'plain.py:Net' defines manual_step and trained_by, which vislab reads only" in flat
     )
-    assert "Declare class Net(nn.Module, ModelHooks) to use them." in flat, flat
+    assert "Declare class Net(ModelHooks, nn.Module) to use them." in flat, flat
     (tmp_path / "mymlp.py").write_text(OWN_STEP)
     code, text = cli(capsys, "train", "--out", "r2", *_sets(*CIRCLES, "model.name=mymlp.py:Net"))
     assert code == 0 and "reads only from a class that subclasses" not in text, text

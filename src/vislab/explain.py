@@ -42,7 +42,7 @@ from vislab.explain_maps import (
     run_probabilities,
     tta_note,
 )
-from vislab.figure_hooks import HOOKS_NEEDED
+from vislab.figure_hooks import hooks_advice
 from vislab.models.hooks import patch_embedding
 from vislab.plotting.explain import explanation_rows_figure, head_labels, plot_explanation
 from vislab.plotting.files import check_new_files
@@ -57,7 +57,8 @@ class Explanation:
     ``method`` attention, ``block`` is the block shown (0-based) of the model's ``depth``; ``tta``: the
     run's test-time augmentation (``top`` is its prediction, the maps of the plain forward pass);
     ``units``: what the maps hold, for their colour bar (None: each scaled per image, :func:`map_units`);
-    ``of``: the class the maps explain and its probability, when one was chosen (else the predicted)."""
+    ``of``: the class the maps explain and its probability, when one was chosen (else the predicted);
+    ``query``: whose attention the maps of attention and rollout show (:func:`attention_query`)."""
 
     maps: torch.Tensor
     labels: list[str]
@@ -68,6 +69,7 @@ class Explanation:
     tta: str = "none"
     units: str | None = None
     of: tuple[int, str, float] | None = None  # (index, name, probability) of a chosen class
+    query: str | None = None
 
     def file_name(self, stem: str, checkpoint: str = "") -> str:
         """``<stem>_<method>.png``; attention: ``<stem>_attention_block<b>.png`` (one file per block,
@@ -191,7 +193,7 @@ def _set_up(
     found = default_method(model, record.model.name, record.model.code)
     attends = found == "rollout"
     if method is None and found == "saliency" and patch_embedding(model) is not None:
-        show_note(_patches_only(record.model.name))
+        show_note(_patches_only(record.model.name, model))
     method = method or ("attention" if attends and block is not None else found)
     check_block(block, method, attends=attends)
     names = record.model.class_names
@@ -199,13 +201,13 @@ def _set_up(
     return model, record, method, -1 if block is None else block, image_shape(record, target), k
 
 
-def _patches_only(name: str) -> str:
+def _patches_only(name: str, model: nn.Module) -> str:
     """The note of a model explained by saliency whose one convolution cuts the image into patches (a
     vision transformer without the attention hooks): why not Grad-CAM, and how to get attention maps."""
     return (
         f"model '{name}' is explained by saliency: its one convolution only cuts the image into "
         f"patches (a vision transformer's patch embedding), no feature map for Grad-CAM. For attention "
-        f"maps and rollout, {HOOKS_NEEDED}"
+        f"maps and rollout, {hooks_advice(model)}"
     )
 
 
@@ -312,10 +314,12 @@ def _shown(arr: np.ndarray, record: RunRecord) -> np.ndarray:
 
 def _title(name: str, e: Explanation, target: str | Path) -> str:
     """``name: class (probability) | what the maps are``, then ``| last.pt`` when ``target`` is a
-    checkpoint file other than best.pt (:func:`checkpoint_tag`)."""
+    checkpoint file other than best.pt (:func:`checkpoint_tag`), then, on lines of their own, whose
+    attention the maps show (attention, rollout) and a test-time augmentation's note."""
     of = f" | {Path(target).name}" if checkpoint_tag(target) else ""
+    query = f"\n{e.query}" if e.query else ""
     note = f"\n{tta_note(e.tta)}" if e.tta != "none" else ""
-    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}{of}{note}"
+    return f"{name}: {e.top[0]} ({e.top[1]:.2f}) | {e.shows()}{of}{query}{note}"
 
 
 def explain_one(
@@ -339,12 +343,14 @@ def explain_one(
         c = torch.tensor(target_class)
         of = (target_class, str(names[target_class]), float(probs[target_class]))
     m = record.model
-    maps, depth = maps_and_depth(model, x, method, block, c[None], m.name, m.code)
+    maps, depth, query = maps_and_depth(model, x, method, block, c[None], m.name, m.code)
     if method == "attention":  # heads counted from 1, as the title's block; one scale for them all
         labels = head_labels(len(maps[0]))
-        return Explanation(maps[0], labels, top, method, block % depth, depth, tta, HEAD_UNITS)
+        b = block % depth
+        return Explanation(maps[0], labels, top, method, b, depth, tta, HEAD_UNITS, query=query)
     labels = [{"rollout": "attention rollout", "gradcam": "Grad-CAM"}.get(method, method)]
-    return Explanation(maps[0], labels, top, method, tta=tta, units=map_units(method), of=of)
+    units = map_units(method)
+    return Explanation(maps[0], labels, top, method, tta=tta, units=units, of=of, query=query)
 
 
 def _default_folder(target: Path) -> Path:

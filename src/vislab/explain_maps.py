@@ -20,19 +20,22 @@ from torch import nn
 
 from vislab.errors import UserError
 from vislab.figure_hooks import (
-    HOOKS_NEEDED,
     attention_layer,
     figure_attentions,
     figure_gradcam_layer,
     figure_tokens,
+    hooks_advice,
+    ignored_hooks,
     model_words,
+    why_no_attention,
 )
 from vislab.models.hooks import TokenGrid, hooks_of, patch_embedding
 from vislab.training.record import RunRecord
 
 METHODS = ("attention", "rollout", "gradcam", "saliency")
-ATTENTION_UNITS = "attention weight"  # attention and rollout maps: a share of a token's attention
-HEAD_UNITS = f"{ATTENTION_UNITS} (all heads)"  # a block's heads, drawn on one scale
+# attention and rollout maps: a share of a token's attention, drawn from the image's least to its largest
+ATTENTION_UNITS = "attention weight (image's min–max)"
+HEAD_UNITS = "attention weight (all heads, min–max)"  # a block's heads, drawn on one scale
 
 
 def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
@@ -83,6 +86,12 @@ def explain_maps(
     return maps_and_depth(model, x, method, block, target, name, code)[0]
 
 
+def attention_query(tokens: TokenGrid) -> str:
+    """Which tokens' attention the maps of method attention and rollout show, for titles and captions:
+    the class token's, or (a model without one, e.g. ``model.pool=mean``) the mean of every token's."""
+    return "class token's attention" if tokens.class_token else "mean of all tokens' attention"
+
+
 def maps_and_depth(
     model: nn.Module,
     x: torch.Tensor,
@@ -91,9 +100,9 @@ def maps_and_depth(
     target: torch.Tensor | None,
     name: str | None = None,
     code: dict | None = None,
-) -> tuple[torch.Tensor, int]:
-    """:func:`explain_maps`'s maps, and the model's number of attention blocks (0 for the gradient
-    methods, which do not look at them)."""
+) -> tuple[torch.Tensor, int, str | None]:
+    """:func:`explain_maps`'s maps, the model's number of attention blocks and whose attention the maps
+    show (:func:`attention_query`); 0 and None for the gradient methods, which do not look at them."""
     check_method(method)
     model.eval()
     who = model_words(model, name)
@@ -112,11 +121,12 @@ def maps_and_depth(
             row = a[:, :, 0] if tokens.class_token else a.mean(2)  # class token → every token
         n = tokens.grid[0] * tokens.grid[1]
         # drop the class (and register) tokens
-        return row[..., -n:].reshape(len(x), -1, *tokens.grid), len(attns)
+        maps = row[..., -n:].reshape(len(x), -1, *tokens.grid)
+        return maps, len(attns), attention_query(tokens)
     if target is None:
         with torch.no_grad():
             target = model(x).argmax(1)
-    return _gradient_map(model, x, method, target, who, (name, code)), 0
+    return _gradient_map(model, x, method, target, who, (name, code)), 0, None
 
 
 def _block_index(block: int, depth: int) -> int:
@@ -190,15 +200,17 @@ def _attentions(
         "use method gradcam (convolutional models: --method gradcam / method='gradcam') or saliency "
         "(any model: --method saliency / method='saliency')"
     )
-    layer = attention_layer(model)
-    if layer is None:
+    layer, who, ignored = attention_layer(model), model_words(model, name), ignored_hooks(model)
+    if layer is None and not ignored:
         raise UserError(
-            f"{model_words(model, name)} has no attention layers, so it has no attention maps or rollout: {use}."
+            f"{who} has no attention layers, so it has no attention maps or rollout: {use}."
         )
     hook = "token_grid()" if tokens is None else "attention_maps()"
+    has = f"{who} has attention layers ({layer}), but"
+    if ignored:
+        has = f"{who} has no attention maps that vislab reads:"
     raise UserError(
-        f"{model_words(model, name)} has attention layers ({layer}), but its {hook} hook gives None, so "
-        f"vislab has no attention maps to draw: {HOOKS_NEEDED} Until then, use method saliency "
+        f"{has} {why_no_attention(model, hook)} Until then, use method saliency "
         f"(--method saliency / method='saliency')."
     )
 
@@ -255,7 +267,7 @@ def _gradcam_layer(
             f"convolution of {who} only cuts the image into patches (a vision transformer's patch "
             f"embedding): "
             f"use method saliency (--method saliency / method='saliency'). For attention maps and "
-            f"rollout, {HOOKS_NEEDED}"
+            f"rollout, {hooks_advice(model)}"
         )
     raise UserError(
         f"method gradcam needs a convolutional layer, and {who} has none: use method saliency, "
@@ -276,8 +288,8 @@ def default_method(model: nn.Module, name: str | None = None, code: dict | None 
 
 def map_units(method: str) -> str | None:
     """What the maps of ``method`` hold, for their colour bar: attention and rollout a share of a
-    token's attention (:data:`ATTENTION_UNITS`: drawn on one scale), the gradient methods None
-    (arbitrary units: each map scaled to its own min and max)."""
+    token's attention (:data:`ATTENTION_UNITS`: drawn from the image's least to its largest), the
+    gradient methods None (arbitrary units: each map scaled to its own min and max)."""
     return ATTENTION_UNITS if method in ("attention", "rollout") else None
 
 

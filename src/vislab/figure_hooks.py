@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from vislab.errors import UserCodeError
-from vislab.models.hooks import ModelHooks, TokenGrid, hooks_of
+from vislab.models.hooks import BoundHooks, ModelHooks, TokenGrid, hooks_of
 from vislab.training.model_checks import user_code
+from vislab.words import and_list
 
 HOOKS_DOC = "vislab.models.hooks.ModelHooks"
 AGAIN = (
@@ -30,6 +31,42 @@ HOOKS_NEEDED = (
     "weights, B × heads × T × T, from attention_maps(x) (their docstrings, and the README's 'Your own "
     "model', say how)."
 )
+
+
+#: the figures' hooks, which a model offers by subclassing ModelHooks (never found by their names alone)
+FIGURE_HOOKS = ("token_grid", "attention_maps", "position_embedding", "gradcam_layer")
+
+
+def ignored_hooks(model: nn.Module) -> list[str]:
+    """The figures' hooks that ``model``'s class defines as methods although vislab never calls them: it
+    neither subclasses ``ModelHooks`` nor belongs to a library whose hooks vislab binds."""
+    if type(hooks_of(model)) is not BoundHooks:
+        return []
+    return [h for h in FIGURE_HOOKS if inspect.isfunction(getattr(type(model), h, None))]
+
+
+def hooks_advice(model: nn.Module) -> str:
+    """How a transformer of the user's own offers its attention maps (:data:`HOOKS_NEEDED`), or, for one
+    that defines the figures' hooks without subclassing ``ModelHooks``, that vislab ignores them and the
+    fix (:func:`ignored_hooks`)."""
+    ignored = ignored_hooks(model)
+    if not ignored:
+        return HOOKS_NEEDED
+    cls, named = type(model).__name__, and_list([f"{h}()" for h in ignored])
+    them = "them" if len(ignored) > 1 else "it"
+    return (
+        f"{cls} defines {named} but does not subclass {HOOKS_DOC}, so vislab ignores {them}: declare "
+        f"it as class {cls}(ModelHooks, nn.Module), with from vislab.models.hooks import ModelHooks "
+        f"(the README's 'Your own model' shows a small ViT). {AGAIN}"
+    )
+
+
+def why_no_attention(model: nn.Module, hook: str) -> str:
+    """Why vislab has no attention maps of ``model`` although it asked its hooks (``hook``, e.g.
+    "token_grid()", gave None), and the fix (:func:`hooks_advice`)."""
+    if ignored_hooks(model):
+        return hooks_advice(model)
+    return f"its {hook} hook gives None, so vislab has no attention maps to draw: {HOOKS_NEEDED}"
 
 
 def model_words(model: nn.Module, name: str | None) -> str:

@@ -9,7 +9,13 @@ from pathlib import Path
 import torch
 
 from vislab.errors import UserError
-from vislab.figure_hooks import figure_position_table, figure_tokens, hook_output
+from vislab.figure_hooks import (
+    figure_position_table,
+    figure_tokens,
+    hook_output,
+    hooks_advice,
+    ignored_hooks,
+)
 from vislab.models.hooks import TokenGrid
 from vislab.plotting import vit as vit_plots
 from vislab.predict import load_model
@@ -40,6 +46,11 @@ def position_table(target: str | Path, trust_code: bool = False) -> PositionTabl
     name, code = record.model.name, record.model.code
     tokens = figure_tokens(model, name, code)
     if tokens is None:  # the table asked too, for the message to name the hooks that give None
+        if ignored_hooks(model):
+            raise UserError(
+                f"'{target}': its model is {name}, which has no position embedding that vislab reads: "
+                f"{hooks_advice(model)}"
+            )
         given = hook_output(model, "position_embedding", name=name, code=code)
         raise UserError(_no_position_embedding(target, name, given, tokens))
     table = figure_position_table(model, tokens, name, code)

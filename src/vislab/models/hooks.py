@@ -28,7 +28,8 @@ The hooks, by what asks for them:
   compares with autograd (default: none).
 
 A library's models, which cannot subclass ``ModelHooks``, get hooks bound to them by
-``register_library_hooks`` (timm's, in :mod:`vislab.models.timm_zoo`).
+``register_library_hooks`` (timm's, in :mod:`vislab.models.timm_zoo`). A transformer built on torch's
+``nn.TransformerEncoder`` gets its attention maps from :func:`encoder_attention_maps`.
 """
 
 from __future__ import annotations
@@ -317,6 +318,29 @@ def register_library_hooks(package: str, bind: Callable[[nn.Module], ModelHooks]
     """Hooks for the models of a library, whose classes cannot subclass ``ModelHooks``: ``bind(model)``
     for every model whose class is defined in top-level ``package`` (e.g. ``"timm"``)."""
     _LIBRARY_HOOKS[package] = bind
+
+
+def encoder_attention_maps(
+    encoder: nn.TransformerEncoder, tokens: torch.Tensor
+) -> list[torch.Tensor]:
+    """The attention weights of each layer of torch's ``encoder`` for its input ``tokens`` (B × T × D,
+    T × B × D without ``batch_first``): a list of one tensor B × heads × T × T per layer, what
+    ``ModelHooks.attention_maps`` returns. Its layers (``nn.TransformerEncoderLayer``) compute attention
+    without keeping the weights; this runs each layer's ``self_attn`` again on that layer's input with
+    ``need_weights=True``, in eval mode without gradients, and leaves the encoder as it was (no mask)."""
+    was_training = encoder.training
+    encoder.eval()
+    maps, h = [], tokens
+    try:
+        with torch.no_grad():
+            for layer in encoder.layers:
+                q = layer.norm1(h) if layer.norm_first else h
+                _, weights = layer.self_attn(q, q, q, need_weights=True, average_attn_weights=False)
+                maps.append(weights)
+                h = layer(h)
+    finally:
+        encoder.train(was_training)
+    return maps
 
 
 def hooks_of(model: nn.Module) -> ModelHooks:

@@ -46,12 +46,13 @@ def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 def map_scale(
     maps: torch.Tensor, size: tuple[int, int], units: str | None
 ) -> tuple[np.ndarray, ScalarMappable]:
-    """The K × h × w ``maps`` upsampled to ``size`` and the colour scale they are drawn on: with
-    ``units`` (attention weights: a share of the token's attention), one for all, from 0 (or the least,
-    if below) to the largest, so a weak head looks weak; without (Grad-CAM, saliency: arbitrary units),
-    each map min–max scaled to [0, 1] (:func:`upsample_maps`)."""
+    """The K × h × w ``maps`` of one image upsampled to ``size`` and the colour scale they are drawn on:
+    with ``units`` (attention weights: a share of the token's attention), one for the K maps, from their
+    least to their largest value (attention that differs by a few hundredths still shows; the heads
+    compared on one scale), the colour bar in those units; without (Grad-CAM, saliency: arbitrary
+    units), each map min–max scaled to [0, 1] (:func:`upsample_maps`)."""
     over = _upsampled(maps, size).numpy() if units else upsample_maps(maps, size)
-    lo, hi = (min(0.0, float(over.min())), float(over.max())) if units else (0.0, 1.0)
+    lo, hi = (float(over.min()), float(over.max())) if units else (0.0, 1.0)
     return over, ScalarMappable(Normalize(lo, max(hi, lo + 1e-12)), cmap=CMAP)
 
 
@@ -102,18 +103,15 @@ def explanation_rows_figure(
 ) -> Figure:
     """One row per uint8 H×W×C image, as :func:`plot_explanation` draws one (what ``Run.explain``
     returns): the image, then each of its K × h × w ``maps``, captioned by ``labels`` (the same K for
-    every row), the row by its title. With ``units`` every row is drawn on one scale, 0 to the largest
-    map of them all (each row's colour bar the same); without, each map on its own."""
+    every row), the row by its title, each row on its own scale with its colour bar
+    (:func:`map_scale`)."""
     panels = 1 + len(labels)
     fig = NotebookFigure(
         figsize=(ROW_IN[0] * panels + BAR_IN, ROW_IN[1] * len(images)), layout="constrained"
     )
-    scales = [map_scale(m, image.shape[:2], units)[1] for image, m in zip(images, maps)]
-    lo, hi = min(s.norm.vmin for s in scales), max(s.norm.vmax for s in scales)
-    shared = ScalarMappable(Normalize(lo, hi), cmap=CMAP)
     rows = fig.subfigures(len(images), 1, squeeze=False)[:, 0]
     for row, image, m, title in zip(rows, images, maps, titles):
-        draw_explanation_row(row, image, m, labels, title, units, shared)
+        draw_explanation_row(row, image, m, labels, title, units)
     return fig
 
 
@@ -124,16 +122,14 @@ def draw_explanation_row(
     labels: Sequence[str],
     title: str = "",
     units: str | None = None,
-    scale: ScalarMappable | None = None,
 ) -> None:
     """On ``fig`` (a figure or one row of one): the uint8 H×W×C ``image`` (grey on its 0–255 scale, not
     stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque): with ``units``
-    (e.g. "attention weight") all on one scale, a colour bar in those units beside them; without, each
-    min-max scaled, the bar saying so (:func:`map_scale`, :func:`colour_bar`); ``scale``: the one to
-    draw on instead (rows of a figure sharing one). A map that is zero everywhere (Grad-CAM when no feature map
+    (e.g. "attention weight (image's min–max)") all on one scale, from their least to their
+    largest value, a colour bar in those units beside them; without, each min-max scaled, the bar saying
+    so (:func:`map_scale`, :func:`colour_bar`). A map that is zero everywhere (Grad-CAM when no feature map
     speaks for the class) is not drawn: its caption says so (:data:`NOTHING`) over the bare image."""
-    over, own = map_scale(maps, image.shape[:2], units)
-    scale = scale or own
+    over, scale = map_scale(maps, image.shape[:2], units)
     empty = [False, *(maps.detach().flatten(1).amax(1) <= 0).tolist()]
     axes = fig.subplots(1, 1 + len(over), squeeze=False)[0]
     gray = image.shape[-1] == 1

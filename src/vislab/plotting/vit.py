@@ -109,23 +109,22 @@ def plot_attention(
     max_images: int = 8,
     label: str = "attention rollout",
     titles: Sequence[str] | None = None,
-    units: str | None = None,
 ) -> Path:
     """PNG: images (top) and their attention maps (or any ``label`` map: Grad-CAM) overlaid (bottom),
     each image under its title from ``titles`` (e.g. its predicted and true class), if given, wrapped to
     fit a panel at a printed page's width (:data:`TITLE_CHARS`), and a colour bar.
 
     ``maps``: B × grid_h × grid_w, how much each patch feeds the prediction (e.g. attention rollout:
-    ``vislab.explain_maps.explain_maps(model, x, "rollout")[:, 0]``); ``units``: what their values are
-    (e.g. "attention weight"): all drawn on one scale, 0 to the largest; None (arbitrary units, Grad-CAM):
-    each scaled to its own min–max, as its colour bar says (:data:`~vislab.plotting.explain.PER_MAP`).
+    ``vislab.explain_maps.explain_maps(model, x, "rollout")[:, 0]``), each scaled to its own min–max
+    (rollout weights of one image differ by hundredths; Grad-CAM's units are arbitrary), as the colour
+    bar says (:data:`~vislab.plotting.explain.PER_MAP`).
     ``images``: the normalised B×C×H×W batch the model took; ``display``: the same images as uint8
     N×H×W×C (else ``images`` min-max scaled)."""
     x = images[:max_images]
     if display is None:
         lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
         display = ((x - lo) / (hi - lo).clamp_min(1e-8)).permute(0, 2, 3, 1).cpu().numpy()
-    over, scale = map_scale(maps[: len(x)], display.shape[1:3], units)
+    over, scale = map_scale(maps[: len(x)], display.shape[1:3], None)
     wrapped = [wrap_title(t) for t in titles[: len(x)]] if titles is not None else None
     lines = max((t.count("\n") + 1 for t in wrapped), default=0) if wrapped else 0
     n = len(x)
@@ -144,7 +143,7 @@ def plot_attention(
             axes[0, i].set_title(literal(wrapped[i]), fontsize=8)
     for ax, text in zip(axes[:, 0], ("input", label)):  # beside the row: the titles are the images'
         ax.text(-0.05, 0.5, text, rotation=90, ha="right", va="center", transform=ax.transAxes)
-    colour_bar(fig, scale, axes.ravel().tolist(), units, shrink=0.45)  # beside the maps' row
+    colour_bar(fig, scale, axes.ravel().tolist(), None, shrink=0.45)  # beside the maps' row
     return save_figure(fig, path, tight=False)
 
 

@@ -17,18 +17,19 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 from vislab.explain_maps import (
-    ATTENTION_UNITS,
     HEAD_UNITS,
+    attention_query,
     explain_maps,
     run_probabilities,
     tta_note,
 )
 from vislab.figure_hooks import (
-    HOOKS_NEEDED,
     attention_layer,
     figure_gradcam_layer,
     figure_position_table,
     figure_tokens,
+    ignored_hooks,
+    why_no_attention,
 )
 from vislab.models.hooks import TokenGrid, hooks_of, patch_embedding
 from vislab.plotting.boundary import plot_decision_boundary
@@ -154,15 +155,20 @@ def _looks_inside(hooks: _Hooks) -> bool:
 
 
 def _no_attention_note(name: str, model: torch.nn.Module, hooks: _Hooks) -> str | None:
-    """The report's note for a model with attention layers but no token grid (a vision transformer of
-    the user's own without the hooks): why it has no attention figures, and how to get them."""
+    """The report's note for a model with attention layers, or figure hooks vislab ignores, but no token
+    grid (a vision transformer of the user's own without the hooks): why it has no attention figures,
+    and how to get them."""
     layer = attention_layer(model)
-    if hooks.tokens is not None or layer is None or hooks.trained_by == "fit_arrays":
+    if hooks.tokens is not None or hooks.trained_by == "fit_arrays":
+        return None
+    ignored = ignored_hooks(model)
+    if layer is None and not ignored:
         return None
     cut = " nor Grad-CAM (its one convolution only cuts the image into patches)"
+    has = "" if ignored else f"its model has attention layers ({layer}) but "
     return (
-        f"{name}: no attention figures{cut if patch_embedding(model) is not None else ''}: its model "
-        f"has attention layers ({layer}) but its token_grid() hook gives None; {HOOKS_NEEDED}"
+        f"{name}: no attention figures{cut if patch_embedding(model) is not None else ''}: "
+        f"{has}{why_no_attention(model, 'token_grid()')}"
     )
 
 
@@ -186,7 +192,7 @@ def _inside_figures(
     if tokens is not None and (table := _table(figs, hooks, caption)) is not None:
         out.append(figs.make(f"vit_pos_{safe}.png", caption, _positions, table, tokens.grid))
     if tokens is not None:
-        caption = f"{label}: attention on test images{note}"
+        caption = f"{label}: attention rollout ({attention_query(tokens)}) on test images{note}"
         out.append(figs.make(f"vit_attention_{safe}.png", caption, _rollout, hooks, *batch))
         caption = f"{label}: {_heads_shown(tokens)} on a test image{note}"
         out.append(figs.make(f"vit_heads_{safe}.png", caption, _heads, hooks, *batch))
@@ -239,14 +245,14 @@ def _image_titles(predicted: torch.Tensor, y: np.ndarray, names: list[str]) -> l
 
 def _rollout(hooks: _Hooks, x: torch.Tensor, display, titles, _, path: Path) -> Path:
     """Attention rollout (``vislab explain --method rollout``) on the normalised batch ``x`` over
-    ``display``."""
+    ``display``, each image's map scaled to its own min–max."""
     maps = hooks.maps(x, "rollout")[:, 0]
-    return plot_attention(maps, x, display, path=path, titles=titles, units=ATTENTION_UNITS)
+    return plot_attention(maps, x, display, path=path, titles=titles)
 
 
 def _heads(hooks: _Hooks, x: torch.Tensor, display, titles, _, path: Path) -> Path:
     """``vislab explain --method attention`` on the first image of ``x``: one panel per head (counted
-    from 1), all on one colour scale."""
+    from 1), all on one colour scale, from their least to their largest weight."""
     maps = hooks.maps(x[:1], "attention")[0]
     title = titles[0].replace("\n", ", ")
     return plot_explanation(display[0], maps, head_labels(len(maps)), path, title, HEAD_UNITS)

@@ -144,7 +144,7 @@ def _unread_hooks_note(name: str, network: Network) -> str:
     return (
         f"model '{name}' defines {and_list(found)}, which vislab reads only from a class that "
         f"subclasses vislab.models.hooks.ModelHooks: as {cls} is, none of them is used (it is trained "
-        f"by optim.name, as any nn.Module). Declare class {cls}(nn.Module, ModelHooks) to use them."
+        f"by optim.name, as any nn.Module). Declare class {cls}(ModelHooks, nn.Module) to use them."
     )
 
 
