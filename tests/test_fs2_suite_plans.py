@@ -43,13 +43,13 @@ def test_a_run_the_suite_file_no_longer_lists_is_refused_not_dropped_from_the_ta
 def test_a_set_the_majority_baseline_never_reads_does_not_refuse_its_finished_run(tmp_path, capsys):
     suite = _write(tmp_path / "kit.yaml", tiny_suite())
     out = tmp_path / "kit"
-    assert cli(capsys, "suite", suite, "--out", out, "-q")[0] == 0
+    assert cli(capsys, "suite", suite, "--out", out, "-q", "--no-report")[0] == 0
     shutil.rmtree(out / "mlp")  # as the refusal of optim.lr's change to the mlp says
     sets = ["suite", suite, "--out", out, "--set", "optim.lr=0.01"]
     code, text = cli(capsys, *sets, "--dry-run")
     assert code == 0, text
     assert "majority: already complete, skipped" in text and "mlp: start" in text, text
-    code, text = cli(capsys, *sets, "-q")
+    code, text = cli(capsys, *sets, "-q", "--no-report")
     assert code == 0, text
     assert yaml.safe_load((out / "mlp" / "config.yaml").read_text())["optim"]["lr"] == 0.01
 
