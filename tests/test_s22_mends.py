@@ -116,3 +116,48 @@ def test_the_words_a_course_or_pytorch_uses_are_pointed_to_vislabs(given, said, 
 def test_no_hint_that_would_be_wrong_or_refused(given, unsaid, capsys):
     code, text = cli(capsys, "config", "show", "--set", given)
     assert code == 2 and unsaid not in text, text
+
+
+def test_the_dlvc_suites_run_without_augmentation_gives_no_note_against_its_own_settings():
+    from vislab.config.notes import config_notes
+    from vislab.experiments.suites.spec import load_suite, run_config
+
+    suite = load_suite("dlvc-compare")
+    said = config_notes(run_config(suite, "resnet18-noaug", ["data.name=digits"]))
+    assert not [n for n in said if "augment.crop" in n], said
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("select_metric", "test_acc"), ("early_stop_metric", "test_loss")]
+)
+def test_choosing_on_test_is_refused_with_the_reason(key, value, capsys):
+    code, text = cli(capsys, "config", "show", "--set", f"train.{key}={value}")
+    said = one_line(text)
+    assert code == 2 and "chosen on validation data, never on test" in said, text
+    assert f"Did you mean 'val_{value[5:]}'?" in said
+
+
+def test_eval_takes_train_threads_and_scores_with_them(trained, capsys, monkeypatch):
+    import torch
+
+    used = []
+    monkeypatch.setattr(torch, "set_num_threads", used.append)
+    code, text = cli(capsys, "eval", trained, "--split", "val", "--set", "train.threads=1")
+    assert code == 0, text
+    assert used == [1]
+
+
+def test_compare_sorted_by_a_test_figure_says_test_is_for_reporting(trained, capsys):
+    code, text = cli(capsys, "compare", trained, "--sort", "test_acc")
+    assert code == 0, text
+    assert "a test figure: fine for reporting" in one_line(text)
+
+
+def test_timm_resnet_given_cifar_stem_is_pointed_to_vislabs_resnet18(capsys, tmp_path):
+    pytest.importorskip("timm")
+    code, text = cli(
+        capsys, "train", "--set", "data.name=digits", "--set", "model.name=timm:resnet18",
+        "--set", "model.cifar_stem=true", "--epochs", "1", "--out", tmp_path / "r",
+    )  # fmt: skip
+    assert code == 2, text
+    assert "model.cifar_stem is vislab's resnet18's (model.name=resnet18)" in one_line(text), text

@@ -19,7 +19,13 @@ from vislab.data.input_spec import InputSpec
 from vislab.data.loader import DeviceLoader
 from vislab.data.types import ArraySet
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
-from vislab.eval_checks import check_data_settings, check_fits, check_root_read, labels_by_name
+from vislab.eval_checks import (
+    check_data_settings,
+    check_fits,
+    check_root_read,
+    given_setting,
+    labels_by_name,
+)
 from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
 from vislab.eval_data import data_where_now as where_now
 from vislab.models import build_model, skip_pretrained
@@ -37,6 +43,7 @@ from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir, refuse_run_file
+from vislab.training.runtime import set_threads
 from vislab.training.saved_weights import load_weights
 from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
@@ -172,6 +179,10 @@ def _split_inputs(
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
     tree = unlimited(config, overrides, source) if split == "all" else config
     cfg = eval_config(tree, overrides, source)
+    if given_setting(
+        overrides, "train.threads"
+    ):  # the run's own count is its training's, not eval's
+        set_threads(cfg.train.threads)
     check_root_read(cfg.data, overrides)
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)

@@ -117,6 +117,12 @@ def _ordered(
     return {n: summaries[n] for n in order}, rows, groups
 
 
+#: the note of rows ordered by a test figure (.format(column=)): reporting, not choosing
+TEST_ORDER = (
+    "rows ordered by {column}, a test figure: fine for reporting, but a model chosen by its test score "
+    "has seen the test set — choose on validation (--sort val_pacc), then report test."
+)
+
 # what runs can be selected by (train.select_metric): --sort takes them, a column of the table or not
 SELECTABLE = typing.get_args(TrainConfig.model_fields["select_metric"].annotation)
 
@@ -145,6 +151,8 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
             f"{', '.join(keys)}; or a metric runs are selected by: {', '.join(SELECTABLE)}."
         )
     best_high = column.endswith("acc")
+    if column.startswith("test_"):
+        show_note(TEST_ORDER.format(column=column))
     doubts = own_splits(found.summaries, rows, found.folders).doubts
 
     def key(row: dict) -> tuple:

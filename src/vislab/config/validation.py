@@ -88,6 +88,13 @@ def _choice_hint(schema: type[BaseModel], loc: tuple, value: Any) -> str:
     same = [c for c in choices if c.lower() == value.lower()]
     torch_name = TORCH_NAMES.get(value.lower().replace("_", ""))
     near = same or [c for c in choices if c == torch_name]
+    if not near and value.startswith("test_") and any(c.startswith("val_") for c in choices):
+        val = f"val_{value[5:]}"
+        mean = f" Did you mean '{val}'?" if val in choices else ""
+        return (
+            ". The best checkpoint and early stopping are chosen on validation data, never on test: test "
+            f"is for reporting (train.track_test scores it each epoch).{mean}"
+        )
     return f". Did you mean '{near[0]}'?" if near else ""
 
 

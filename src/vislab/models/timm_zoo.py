@@ -220,9 +220,10 @@ def _create(
             return _create(
                 timm, name, {k: v for k, v in base.items() if k != "img_size"}, kwargs, file
             )
+        own = " model.cifar_stem is vislab's resnet18's (model.name=resnet18): a stem for small images."
         raise ConfigError(
-            f"timm:{name} rejected an option: {e}. Check the model.* keys against the "
-            f"model's constructor in timm."
+            f"timm:{name} rejected an option: {e}. Check the model.* keys against the model's "
+            f"constructor in timm.{own * ('cifar_stem' in str(e))}"
         ) from None
     except (ValueError, AssertionError, KeyError) as e:
         raise ConfigError(
@@ -240,8 +241,7 @@ def _create(
 
 @contextlib.contextmanager
 def _quiet_loading() -> Iterator[None]:
-    """timm logs every key of a weights file that its model lacks (several KB for another architecture's
-    file): vislab checks the file itself (:func:`_load_matching`) and says what it did not take."""
+    """timm's log of every key a weights file has that its model lacks, silenced: vislab says it."""
     builder = logging.getLogger("timm.models._builder")
     level = builder.level
     builder.setLevel(logging.ERROR)
@@ -273,8 +273,7 @@ def _load_matching(model: nn.Module, file: Path, name: str) -> None:
 
 
 def _check_input_size(model: nn.Module, name: str, h: int, w: int) -> None:
-    """A ViT built for a fixed input size other than the images' (a ``model.img_size`` of the user's)
-    would fail on the first batch: refuse it, naming the ways to make the two agree."""
+    """Refuse a ViT built for another fixed input size than the images' (a user's ``model.img_size``)."""
     embed = getattr(model, "patch_embed", None)
     size = getattr(embed, "img_size", None)
     if size is None or not getattr(embed, "strict_img_size", False) or tuple(size) == (h, w):
