@@ -48,8 +48,8 @@ def test_results_md_and_report_html_show_the_notes(noted_run, capsys, tmp_path):
     assert code == 0, text
     md = (tmp_path / "results.md").read_text()
     _, listed = md.split("Notes the runs gave:")
-    assert f"- **step**: {IDLE_STEP}1" in listed
-    assert "**plain**" not in listed
+    assert f"- {IDLE_STEP}1" in listed and "(run: step)" in listed
+    assert "plain" not in listed
 
 
 def test_a_resume_keeps_the_earlier_notes_and_adds_its_own(tmp_path):
@@ -71,8 +71,8 @@ def test_old_summary_json_without_notes_reads_and_writes_unchanged():
 def test_seeds_that_say_the_same_are_listed_once_per_row():
     said = {"a-s0": RunSummary(notes_given=["x", "y"]), "a-s1": RunSummary(notes_given=["x"])}
     text = notes_markdown(said, {"a": ["a-s0", "a-s1"]})
-    assert "- **a**: x\n" in text
-    assert "- **a-s0**: y\n" in text
+    assert "- x (run: a)\n" in text  # the row, once: both its seeds said it
+    assert "- y (run: a-s0)\n" in text
     assert text.count("x") == 1
     assert notes_markdown({"b": RunSummary()}, None) == ""
 
@@ -91,7 +91,7 @@ def test_a_jobs_suite_records_each_runs_notes(tmp_path, capsys):
         assert [n for n in notes_of(run) if n.startswith(IDLE_STEP + "1")], run
     _, listed = (out / "results.md").read_text().split("Notes the runs gave:")
     assert listed.count(IDLE_STEP) == 1  # the row's, once: both seeds said it
-    assert f"- **mlp**: {IDLE_STEP}1" in listed
+    assert f"- {IDLE_STEP}1" in listed and listed.rstrip().endswith("(run: mlp)")
     code, text = cli(capsys, "report", out)
     assert code == 0, text
     html = (out / "report.html").read_text()
@@ -117,5 +117,5 @@ def test_the_paper_notes_what_its_runs_said(noted_run, capsys, tmp_path):
     code, text = cli(capsys, "paper", noted_run, "--out", tmp_path / "paper", "--no-figures")
     assert code == 0, text
     said = one_line((tmp_path / "paper" / "texts.tex").read_text())
-    assert "step (as it trained): schedule.name=step does nothing" in said
-    assert "plain (as it trained)" not in said
+    assert "Said in training: schedule.name=step does nothing" in said
+    assert "(run: step)" in said and "plain" not in said.split("Said in training")[1]

@@ -53,7 +53,7 @@ def _contents(folder: Path) -> dict[str, str]:
 
 
 def _named(figures_tex: Path) -> list[str]:
-    return re.findall(r"\\includegraphics\{([^}]*)\}", figures_tex.read_text())
+    return re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]*)\}", figures_tex.read_text())
 
 
 def _interrupt_after(mp: pytest.MonkeyPatch, cls: type, figures: int) -> None:

@@ -45,9 +45,9 @@ from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, table_settings
 from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
-from vislab.experiments.results.texts import runs_notes
+from vislab.experiments.results.texts import notes_by_text
 from vislab.files import atomic_write_text
-from vislab.paper_folder.epochs import epoch_table, table_file, table_names
+from vislab.paper_folder.epochs import epoch_table, lost_epoch_note, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.figures_tex import figures_tex, keep_figures, keep_older_figures
 from vislab.paper_folder.latex import drop_compiled, escape
@@ -60,7 +60,14 @@ from vislab.paper_folder.tables import (
     per_class_part,
     sources,
 )
-from vislab.paper_folder.texts import TEXTS, kept_main, main_tex, texts_tex, trials_left_out
+from vislab.paper_folder.texts import (
+    SEE_TEXTS,
+    TEXTS,
+    kept_main,
+    main_tex,
+    texts_tex,
+    trials_left_out,
+)
 from vislab.report.build import (
     draw_sections,
     note_lost_rows,
@@ -132,7 +139,7 @@ def write_paper(
     if compiled_ours is not None and (said := drop_compiled(folder, compiled_ours)):
         log(said)
     if keep_main:
-        for line in kept_main(folder / "main.tex", len(drawn) if drawn is not None else None):
+        for line in kept_main(folder / "main.tex", None if drawn is None else len(drawn), title):
             log(line)
     return folder / "main.tex"
 
@@ -161,7 +168,8 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     metrics.jsonl that cannot be read in the plan, of a row's every seed (the figures' build notes it
     otherwise). A row lost
     from a metrics.jsonl (its last line cut short: a :class:`~vislab.errors.Note`, shown when the build
-    read the file) goes into the notes."""
+    read the file) goes into the notes, and so does a kept epoch with no row, which its table lacks
+    (``lost_epoch_note``)."""
     trained = [n for n, s in plan.detailed.items() if s.trained_by != FITTED]
     read = _with_their_seeds(plan, trained) if unread else trained  # the curves read every seed
     histories, notes = read_histories(plan.runs, read, plan.files)  # as the figures read them
@@ -174,12 +182,14 @@ def write_epoch_tables(plan: ReportPlan, folder: Path, unread: bool = False) -> 
     written = []
     for name, rows in histories.items():
         part, label = names[name]
-        text = epoch_table(name, rows, plan.detailed[name].best_epoch, label, metrics.get(name))
+        best = plan.detailed[name].best_epoch
+        text = epoch_table(name, rows, best, label, metrics.get(name))
         if text:
             path = folder / table_file(part)
             path.parent.mkdir(exist_ok=True)
             atomic_write_text(path, text)
             written.append(path)
+            plan.notes += lost_epoch_note(name, rows, best, plan.runs[name], table_file(part))
     for old in set((folder / "tables").glob("*_epochs.tex")) - set(written):  # an earlier build's
         old.unlink()
     return written
@@ -297,14 +307,15 @@ def _write_texts(
     named = dict(zip([r["run"] for r in figures_only], data))
     tables += per_class_part(plan.complete, plan_rows(plan), named)
     line, made = data_line(plan.complete, own_splits(plan)), _made(plan)
-    # under every table (a table copied alone keeps it): the data used, how the runs were made, the runs
-    # left out because a file of theirs could not be read
+    # the data used and how the runs were made: said once, in texts.tex (and atop tables.md); under each
+    # table (a table copied alone keeps it) where to find them, the runs left out, options not taken
     na = not_taken_note(readable.columns.values, readable.columns.keys)  # an mlp's model.widths
+    under = " ".join(p for p in (_left_out(plan), na, SEE_TEXTS) if p)
     note = " ".join(p for p in (line, made, _left_out(plan), na) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
     listed = readable.listed
-    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, note, listed))
+    atomic_write_text(folder / "tables.tex", latex_tables(tables, srcs, under, listed))
     atomic_write_text(folder / "tables.md", markdown_tables(tables, srcs, note, sentences, listed))
     if figures is not None or not (folder / "figures.tex").is_file():
         atomic_write_text(folder / "figures.tex", figures_tex(figures or [], plan.runs))
@@ -331,9 +342,7 @@ def _notes(plan: ReportPlan) -> list[str]:
     """texts.tex's notes: the runs that did not finish, the files that could not be read, the figures
     not drawn, then the notes the tables' runs gave as they trained (summary.json's; the like-for-like
     caveats are under their tables, in tables.tex: not again here)."""
-    said = [
-        f"{who} (as it trained): {note}" for who, note in runs_notes(plan.complete, plan_rows(plan))
-    ]
+    said = [f"Said in training: {line}" for line in notes_by_text(plan.complete, plan_rows(plan))]
     return _failed(plan) + plan.unread + plan.notes + said
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from vislab.paper_folder.latex import escape
 from vislab.report.figure_set import unique_names
@@ -111,12 +112,31 @@ def _caption(
     by = f": the best {_HEADS.get(metric, metric)}, train.select_metric" if metric else ""
     kept = f"whose weights were kept (best.pt{by})"
     bold = f"; in bold epoch {best}, {kept}" if best is not None else ""
-    if best is not None and all(r.get("epoch") != best for r in rows):
+    if lost_epoch(rows, best):
         bold = (
             f"; epoch {best}, {kept}, is not in it: its row is missing from "
             f"the run's metrics.jsonl (see the notes)"
         )
     return f"{run}: loss, accuracy and learning rate per epoch{which}{bold}."
+
+
+def lost_epoch(rows: Sequence[dict], best: int | None) -> bool:
+    """Whether the kept epoch ``best`` has no row in a run's metrics.jsonl ``rows`` (the file lost it)."""
+    return best is not None and all(r.get("epoch") != best for r in rows)
+
+
+def lost_epoch_note(
+    run: str, rows: Sequence[dict], best: int | None, run_dir: Path, table: str
+) -> list[str]:
+    """The paper's note on a run whose kept epoch (best.pt's, ``best``) has no row in its metrics.jsonl
+    ``rows``, which its per-epoch ``table`` (its caption says "see the notes") therefore lacks; [] when
+    the row is there."""
+    if not lost_epoch(rows, best):
+        return []
+    return [
+        f"{run}: epoch {best}, whose weights were kept (best.pt), has no row in "
+        f"{run_dir / 'metrics.jsonl'} (the file lost it), so {table} shows the epochs it has without it."
+    ]
 
 
 def _cell(row: dict, key: str, form: str, bold: bool) -> str:

@@ -125,21 +125,31 @@ def _char(c: str) -> str | None:
     return unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or None
 
 
+#: room between a table's caption and its top rule (LaTeX's article class leaves none under a caption)
+CAPTION_SKIP = "\\setlength{\\belowcaptionskip}{6pt}"
+#: figures.tex's width of a figure: the size it was drawn at, at most the text width (``\\linewidth``) of
+#: the template it is set in (main.tex's 6.9 in, or the narrower one of a student's own template)
+FIT_WIDTH = "\\providecommand{\\vislabwidth}[1]{\\ifdim #1>\\linewidth \\linewidth\\else #1\\fi}\n"
+
+
 def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str:
     """figures.tex: one ``figure`` per figure, at the size it was drawn (its texts then print at the sizes
-    they were drawn at), with the report's caption and a label ``fig:<stem>``; a ``\\clearpage`` after
-    every ``per_page`` figures keeps LaTeX's queue of floats short."""
+    they were drawn at) or the text width where that is narrower (:data:`FIT_WIDTH`), with the report's
+    caption and a label ``fig:<stem>``; a ``\\clearpage`` after every ``per_page`` figures keeps LaTeX's
+    queue of floats short."""
     blocks = []
     for i, fig in enumerate(figures, 1):
         blocks.append(
             "\\begin{figure}[htbp]\n  \\centering\n"
-            f"  \\includegraphics{{{fig.pdf}}}\n"
+            f"  \\includegraphics[width=\\vislabwidth{{{fig.width_in:g}in}}]{{{fig.pdf}}}\n"
             f"  \\caption{{{escape(_sentence(fig.caption))}}}\n"
             f"  \\label{{fig:{fig.stem}}}\n\\end{{figure}}\n"
             + ("\\clearpage\n" if i % per_page == 0 and i < len(figures) else "")
         )
     head = (
-        "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide.\n"
+        "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide,\n"
+        "% printed at that size or the text width where that is narrower (\\vislabwidth).\n"
+        + FIT_WIDTH
     )
     return head + "\n".join(blocks)
 

@@ -40,7 +40,8 @@ from vislab.experiments.results.reported import (
 from vislab.experiments.results.settings import IDENTITY
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
-from vislab.paper_folder.latex import escape
+from vislab.paper_folder.latex import CAPTION_SKIP, escape
+from vislab.paper_folder.markdown import md_rows, md_text
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
@@ -220,12 +221,10 @@ def _said_heading(tables: Sequence[Part], srcs: dict[str, Source]) -> tuple[str,
 
 def _header(key: str, head: str, srcs: dict[str, Source], latex: bool) -> str:
     """A column's header; a reported column's ends with its source's footnote mark."""
-    if REPORTED not in key:
-        return escape(head) if latex else head
-    src = srcs.get(key.split(REPORTED)[1])
-    base = head.split(" (reported")[0]
+    src = srcs.get(key.split(REPORTED)[1]) if REPORTED in key else None
     if src is None:
         return escape(head) if latex else head
+    base = head.split(" (reported")[0]
     if latex:
         return f"{escape(base)} (rep.)\\textsuperscript{{{src.mark}}}"
     return f"{base} (reported, {src.key})[^{src.key}]"
@@ -279,7 +278,7 @@ def _latex_listed(listed: dict[str, list[str]], note: str = "") -> str:
         for row, texts in listed.items()
     )
     return (
-        "\\begin{table}[htbp]\n\\centering\\small\n"
+        f"\\begin{{table}}[htbp]\n\\centering\\small{CAPTION_SKIP}\n"
         f"\\caption{{{escape(LISTED)}: {escape(LISTED_NOTE)}.}}\n\\label{{tab:settings}}\n"
         f"\\begin{{tabular}}{{ll}}\n\\toprule\nrun & settings \\\\\n\\midrule\n{body}\n"
         f"\\bottomrule\n\\end{{tabular}}\n{_note_under(escape(note)) if note else ''}\\end{{table}}\n"
@@ -304,7 +303,7 @@ def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
     notes += _note_under(f"\\textbf{{Note:}} {escape(caveat)}") if caveat else ""
     notes += _note_under(escape(note)) if note else ""
     return (
-        f"\\begin{{table}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
+        f"\\begin{{table}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}{CAPTION_SKIP}\n"
         f"\\caption{{{escape(t.caption)}}}\n"
         f"\\label{{tab:{t.label}}}\n"
         "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
@@ -368,13 +367,13 @@ def markdown_tables(
     the tables cite."""
     out = [f"{note}\n"] if note else []
     for n, t in enumerate(tables):
-        out.append(f"**Table: {t.caption}**\n")
+        out.append(f"**Table: {md_text(t.caption)}**\n")
         cols = [(k, _header(k, h, srcs, latex=False)) for k, h in t.cols]
-        out += pipe_table(cols, t.rows, t.bold, t.text)
+        out += pipe_table(cols, md_rows(t.rows, t.text), t.bold, t.text)
         if caveat := " ".join(s.caveat for s in used_sources(t, srcs) if s.caveat):
             out.append(f"\n**Note:** {caveat}")
         if n == 0 and listed:
-            out.append(listed_markdown(listed).rstrip("\n"))
+            out.append(listed_markdown({md_text(r): v for r, v in listed.items()}).rstrip("\n"))
         out.append("")
     if verdicts:
         out.append("**Differences within groups** (rule: see the footnote[^rule])\n")

@@ -18,6 +18,7 @@ from vislab.paper_folder.latex import escape, main_document
 from vislab.words import first_few
 
 TEXTS = "texts"  # texts.tex, \input by main.tex
+SEE_TEXTS = f"Data and how the runs were made: in the text ({TEXTS}.tex)."  # under each table
 INPUT_TEXTS = (
     f"\\input{{{TEXTS}}} % the data, seeds, verdicts and notes on the runs: vislab writes {TEXTS}.tex "
     "again on each build\n"
@@ -29,7 +30,12 @@ def texts_tex(intro: Sequence[str], verdicts: str, notes: Sequence[str]) -> str:
     ``notes`` (plain text: the runs that did not finish, files that could not be read) as a list."""
     paragraphs = "\n\n".join(escape(p) for p in intro if p)
     items = "".join(f"  \\item {escape(n)}\n" for n in notes)
-    listed = f"\\section*{{Notes}}\n\\begin{{itemize}}\n{items}\\end{{itemize}}\n" if notes else ""
+    # \sloppy: a note's long settings and paths (train.epochs=1:) go to the next line, not past the margin
+    listed = (
+        f"\\section*{{Notes}}\n{{\\sloppy\\begin{{itemize}}\n{items}\\end{{itemize}}}}\n"
+        if notes
+        else ""
+    )
     head = f"% written by vislab paper, again on each build: edit main.tex, which \\input's {TEXTS}.tex\n"
     return head + "\n\n".join(p for p in (paragraphs, verdicts, listed) if p) + "\n"
 
@@ -60,10 +66,12 @@ def main_tex(title: str) -> str:
     return main_document(title, [], INPUT_TEXTS, [])
 
 
-def kept_main(main_tex_path: Path, drawn: int | None) -> list[str]:
+def kept_main(main_tex_path: Path, drawn: int | None, title: str | None = None) -> list[str]:
     """What a paper written again says of the user's main.tex, kept: what was rewritten beside it
-    (``drawn``: how many figures; None: none drawn), and a note when it does not \\input texts.tex,
-    tables.tex or figures.tex (what was rewritten would not show in it), naming the line to add."""
+    (``drawn``: how many figures; None: none drawn), that a ``title`` given is not used (main.tex holds
+    the title), and a note when it does not \\input texts.tex,
+    tables.tex or figures.tex (what was rewritten would not show in it), naming the line to add, and
+    what it names that the folder no longer has (:func:`missing_targets`)."""
     figures = f"figures.tex, tables.md and {drawn} figure{'s' * (drawn != 1)}"
     said = (
         "main.tex is yours (edited since vislab wrote it): kept; tables.tex, "
@@ -93,7 +101,12 @@ def kept_main(main_tex_path: Path, drawn: int | None) -> list[str]:
             f"note: your main.tex no longer \\input's {files}, so the refreshed {' and '.join(lost)} do "
             f"not show in it: put {put} back where they go."
         )
-    return lines
+    if title is not None:
+        lines.append(
+            "note: --title (Python: title=) is not used: the title is main.tex's, which is yours and kept. "
+            "Edit \\title in main.tex, or move main.tex away to get a new one with this title."
+        )
+    return lines + missing_targets(main_tex_path)
 
 
 def inputs(tex: str, name: str) -> bool:
@@ -102,3 +115,75 @@ def inputs(tex: str, name: str) -> bool:
     code = re.sub(r"(?<!\\)%.*", "", tex)  # a comment runs from an unescaped % to the line's end
     file = rf"(?:\./)?{re.escape(name)}(?:\.tex)?"
     return re.search(rf"\\(?:input|include)(?:\s*\{{\s*{file}\s*\}}|\s+{file}\b)", code) is not None
+
+
+# the commands of main.tex naming a file or a label, and how it names them
+_TARGETS = {
+    "input": r"\\(?:input|include)\s*\{([^}]*)\}",
+    "graphics": r"\\includegraphics\s*(?:\[[^\]]*\])?\s*\{([^}]*)\}",
+    "ref": r"\\(?:[cC]ref|ref|autoref|pageref|nameref|vref)\s*\{([^}]*)\}",
+}
+_SPELLED = {"input": "\\input{{{}}}", "graphics": "\\includegraphics{{{}}}", "ref": "\\ref{{{}}}"}
+
+
+def missing_targets(main_tex_path: Path) -> list[str]:
+    """A note naming what the user's main.tex inputs, includes or refers to (\\input, \\include,
+    \\includegraphics, \\ref, \\cref) that its paper folder no longer has — a figure, per-epoch table
+    or label of a run renamed (a paper of several folders names a run <folder>/<run>) or left out —
+    each with its new name where one maps (old → new); [] when none."""
+    folder = main_tex_path.parent
+    try:
+        code = re.sub(r"(?<!\\)%.*", "", main_tex_path.read_text(errors="replace"))
+    except OSError:
+        return []
+    have = _targets_of(folder)
+    gone: dict[str, str] = {}  # main.tex's command naming what is gone → its new name, or "(gone)"
+    for kind, pattern in _TARGETS.items():
+        for found in re.findall(pattern, code):
+            for name in (n.strip() for n in found.split(",")) if kind == "ref" else [found.strip()]:
+                if name and name not in have[kind]:
+                    new = [n for n in have[kind] if _renamed(name, n)]
+                    to = f" → {' or '.join(sorted(new))}" if new else " (gone)"
+                    gone[_SPELLED[kind].format(name)] = to
+    if not gone:
+        return []
+    named = "; ".join(command + to for command, to in gone.items())
+    return [
+        f"note: your main.tex names what this build no longer has: {named}. A paper of several folders "
+        "names each run <folder>/<run>, as vislab compare does, and a run left out has no table, figure "
+        "or label: edit these in main.tex."
+    ]
+
+
+def _targets_of(folder: Path) -> dict[str, set[str]]:
+    """What a main.tex in ``folder`` may name: its .tex files (with and without .tex), its figures
+    (figures/<name>, with and without the extension) and the labels of its .tex files."""
+    tex = [p for p in (*folder.glob("*.tex"), *folder.glob("tables/*.tex")) if p.is_file()]
+    inputs = {str(p.relative_to(folder).with_suffix("")) for p in tex}
+    pictures = [p.relative_to(folder) for p in folder.glob("figures/*") if p.is_file()]
+    labels = set()
+    for p in tex:
+        labels.update(re.findall(r"\\label\s*\{([^}]*)\}", p.read_text(errors="replace")))
+    return {
+        "input": inputs | {f"{n}.tex" for n in inputs} | {f"./{n}" for n in inputs},
+        "graphics": {str(p) for p in pictures} | {str(p.with_suffix("")) for p in pictures},
+        "ref": labels,
+    }
+
+
+def _renamed(old: str, new: str) -> bool:
+    """Whether ``new`` is ``old`` with a part put in at a boundary (a run's folder before its name):
+    tables/cnn_epochs → tables/qs_cnn_epochs, fig:confusion_cnn → fig:confusion_qs_cnn,
+    tab:epochs-cnn → tab:epochs-qs-cnn."""
+    if len(new) <= len(old):
+        return False
+    for i in range(len(old)):
+        head, tail, added = old[:i], old[i:], new[i : len(new) - len(old) + i]
+        if (
+            (not head or head[-1] in "/:_-")
+            and new.startswith(head)
+            and new.endswith(tail)
+            and re.fullmatch(r"[\w.]*[^\w.]|[\w.]*_", added)
+        ):
+            return True
+    return False

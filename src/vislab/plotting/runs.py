@@ -148,8 +148,9 @@ def curves_figure(
 def _curves_legend(
     axes, histories: dict[str, list[dict]], steps: dict | None, points: bool, best: dict[str, int]
 ) -> None:
-    """:func:`curves_figure`'s legend, right of its last panel: one entry per run (several) and per kind
-    of line drawn (``points``: some curve is one point, drawn as its kind's marker)."""
+    """:func:`curves_figure`'s legend, right of its last panel (under the panels where a page's width
+    leaves it no room: ``style.fit_to_page``): one entry per run (several) and per kind of line drawn
+    (``points``: some curve is one point, drawn as its kind's marker)."""
     drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
     styles = [
         dict(linestyle=s, label=w, marker=POINT_MARKERS[s] if points else "")

@@ -17,6 +17,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine, LayoutEngine, TightLayoutEngine
+from matplotlib.legend import Legend
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, Locator
 
@@ -120,13 +121,15 @@ def name_ticks(axis, names: list[str], pitch_pt: float) -> None:
 def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
     """Size ``fig`` for a page: ``width`` inches wide, its height scaled with it (at most 1.25 times the
     width: a figure fits the page; at least MIN_HEIGHT_IN: its axis labels fit); every text below
-    ``min_pt`` raised to it; the layout then fitted again. A figure laid out by a :class:`ReflowLayout`
+    ``min_pt`` raised to it; the layout then fitted again, a legend beside the panels that runs off the
+    figure moved under them (:func:`_legends_below`). A figure laid out by a :class:`ReflowLayout`
     (its texts at least 8 pt by design) is laid out anew for ``width`` instead, as tall as it then needs."""
     engine = fig.get_layout_engine()
     if isinstance(engine, ReflowLayout):
         engine.place(fig, width)
         return fig
     w, h = fig.get_size_inches()
+    h -= sum(legend.below for legend in _below(fig))  # a legend under the panels: laid out anew
     fig.set_size_inches(width, max(min(h / w, 1.25) * width, MIN_HEIGHT_IN))
     for t in visible_texts(fig):
         if t.get_fontsize() < min_pt:
@@ -138,28 +141,90 @@ def fit_to_page(fig: Figure, width: float, min_pt: float = MIN_PT) -> Figure:
         ):  # "not compatible with tight_layout": some axes keep their place
             warnings.simplefilter("ignore", UserWarning)
             fig.tight_layout()
+    _legends_below(fig)
     return fig
+
+
+def _legends_below(fig: Figure) -> None:
+    """Move each panel's legend that runs off ``fig`` (a legend beside the panels, of many runs, at a
+    page's size) under the panels; lay out each legend so moved (by an earlier fit too) in as many columns
+    as the width holds, one under another, the figure grown by their height, the panels above them."""
+    if not any(ax.get_legend() for ax in fig.axes) and not _below(fig):
+        return
+    renderer = _agg_renderer(fig)
+    for ax in fig.axes:
+        old = ax.get_legend()
+        if old is not None and not _inside(fig, old.get_window_extent(renderer)):
+            old.remove()
+            _in_columns(fig, old, renderer)
+    legends = [_in_columns(fig, legend, renderer) for legend in _below(fig)]  # for today's width
+    if not legends:
+        return
+    for legend in legends:
+        legend.below = legend.get_window_extent(renderer).height / fig.dpi
+    total = sum(legend.below for legend in legends)
+    fig.set_size_inches(fig.get_figwidth(), fig.get_figheight() + total)
+    under = 0.0
+    for legend in reversed(legends):  # the first one top
+        legend.set_bbox_to_anchor((0.5, under / fig.get_figheight()), transform=fig.transFigure)
+        under += legend.below
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout(rect=(0, total / fig.get_figheight(), 1, 1))
+
+
+def _below(fig: Figure) -> list[Legend]:
+    """The legends of ``fig`` that :func:`_legends_below` put under its panels (``below``: their height,
+    in inches, that the figure was grown by)."""
+    return [legend for legend in fig.legends if hasattr(legend, "below")]
+
+
+def _in_columns(fig: Figure, old: Legend, renderer) -> Legend:
+    """``old``'s entries as a legend under the panels of ``fig`` (``old`` removed from it), in the most
+    columns whose rows fit its width."""
+    if old in fig.legends:
+        old.remove()
+    labels = [t.get_text() for t in old.get_texts()]
+    size, title = old.get_texts()[0].get_fontsize(), old.get_title()
+    for ncols in range(len(labels), 0, -1):
+        legend = fig.legend(
+            old.legend_handles, labels, loc="lower center", ncols=ncols, fontsize=size
+        )
+        legend.set_title(title.get_text() or None, prop={"size": title.get_fontsize()})
+        if ncols == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            break
+        legend.remove()
+    legend.below = 0.0  # laid out by _legends_below: again at each fit
+    return legend
+
+
+def _inside(fig: Figure, extent) -> bool:
+    """Whether ``extent`` (in pixels) lies within ``fig``, give or take a pixel."""
+    box = fig.bbox.padded(1)
+    return box.contains(*extent.p0) and box.contains(*extent.p1)
+
+
+def _agg_renderer(fig: Figure):
+    """A renderer of ``fig`` as savefig draws it (an Agg canvas: fig's own may not draw), the figure
+    drawn: its texts placed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    own = fig.canvas
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    try:
+        fig.draw(renderer)
+    finally:
+        fig.set_canvas(own)
+    return renderer
 
 
 def cut_texts(fig: Figure) -> list[str]:
     """The texts drawn partly off ``fig`` as savefig draws it (by more than a pixel), and the tick labels
     drawn over a neighbour of theirs (:func:`_crowded_ticks`)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    own = fig.canvas
-    renderer = FigureCanvasAgg(
-        fig
-    ).get_renderer()  # an Agg canvas for the drawing: fig's may not draw
-    try:
-        fig.draw(renderer)
-        box = fig.bbox.padded(1)
-        drawn = _drawn_texts(fig)
-        extents = [(t, t.get_window_extent(renderer)) for t in drawn]
-        crowded = _crowded_ticks(fig, set(drawn), renderer)
-    finally:
-        fig.set_canvas(own)
-    cut = [t.get_text() for t, e in extents if not (box.contains(*e.p0) and box.contains(*e.p1))]
-    return cut + crowded
+    renderer = _agg_renderer(fig)
+    drawn = _drawn_texts(fig)
+    cut = [t.get_text() for t in drawn if not _inside(fig, t.get_window_extent(renderer))]
+    return cut + _crowded_ticks(fig, set(drawn), renderer)
 
 
 def _crowded_ticks(fig: Figure, drawn: set[Text], renderer) -> list[str]:

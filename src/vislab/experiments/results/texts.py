@@ -62,6 +62,7 @@ from vislab.experiments.results.table import (
 )
 from vislab.files import atomic_write_text
 from vislab.training.summary import RunSummary
+from vislab.words import and_list
 
 
 def to_markdown(
@@ -103,16 +104,39 @@ def runs_notes(
     return said
 
 
+def notes_by_text(
+    summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None = None
+) -> list[str]:
+    """The notes the runs gave as they trained (:func:`runs_notes`), each distinct text once, followed by
+    who gave it: "<note> (runs: a, b and c)", "(run: a)", "(every run)" where all the table's runs did,
+    or "(every run but d)" where all rows but fewer than gave it did (results.md's list and the paper's
+    notes alike)."""
+    rows = rows or {name: [name] for name in summaries}
+    shown = [r for r, names in rows.items() if any(n in summaries for n in names)]
+    who_said: dict[str, list[str]] = {}
+    for who, note in runs_notes(
+        summaries, rows
+    ):  # who: a row, or its seeds that gave it: "a-s0, a-s1"
+        who_said.setdefault(" ".join(note.split()), []).extend(who.split(", "))
+    lines = []
+    for note, whos in who_said.items():
+        but = [r for r in shown if r not in whos]
+        if len(shown) > 1 and not but:
+            lines.append(f"{note} (every run)")
+        elif set(whos) <= set(shown) and len(but) < len(whos) > 2:
+            lines.append(f"{note} (every run but {and_list(but)})")
+        else:
+            lines.append(f"{note} (run{'s' * (len(whos) > 1)}: {and_list(whos)})")
+    return lines
+
+
 def notes_markdown(
     summaries: Mapping[str, RunSummary], rows: dict[str, list[str]] | None = None
 ) -> str:
-    """results.md's list of the notes the runs gave as they trained (:func:`runs_notes`); "" when none."""
-    said = runs_notes(summaries, rows)
-    if not said:
-        return ""
-    return "\nNotes the runs gave:\n\n" + "".join(
-        f"- **{who}**: {' '.join(note.split())}\n" for who, note in said
-    )
+    """results.md's list of the notes the runs gave as they trained (:func:`notes_by_text`); "" when
+    none."""
+    said = notes_by_text(summaries, rows)
+    return "\nNotes the runs gave:\n\n" + "".join(f"- {line}\n" for line in said) if said else ""
 
 
 def verdicts_markdown(
