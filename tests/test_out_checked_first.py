@@ -59,14 +59,10 @@ def test_eval_refuses_a_training_setting(trained, capsys):
     code, text = cli(capsys, "eval", trained, "--set", "train.epochs=5", "--mistakes", "0")
     text = one_line(text)
     assert code == 2 and "train.epochs=5" in text, text
-    assert "Only data.* (and train.eval_batch_size, train.threads) settings apply here" in text, (
-        text
-    )
+    assert "Only data.* (and train.eval_batch_size) settings apply here" in text, text
     assert not list((trained / "figures").glob("*epochs*")), "the refused setting named figures"
 
 
 def test_run_evaluate_refuses_a_training_setting_as_eval_does(trained):
-    with pytest.raises(
-        vislab.UserError, match=r"Only data\.\* \(and train\.eval_batch_size, train\.threads\)"
-    ):
+    with pytest.raises(vislab.UserError, match=r"Only data\.\* \(and train\.eval_batch_size\)"):
         vislab.load_run(trained).evaluate(train__seed=3)

@@ -137,20 +137,17 @@ def test_choosing_on_test_is_refused_with_the_reason(key, value, capsys):
     assert f"Did you mean 'val_{value[5:]}'?" in said
 
 
-def test_eval_takes_train_threads_and_scores_with_them(trained, capsys, monkeypatch):
-    import torch
-
-    used = []
-    monkeypatch.setattr(torch, "set_num_threads", used.append)
+def test_eval_given_train_threads_says_how_to_limit_the_threads(trained, capsys):
     code, text = cli(capsys, "eval", trained, "--split", "val", "--set", "train.threads=1")
-    assert code == 0, text
-    assert used == [1]
+    assert code == 2 and "OMP_NUM_THREADS=1 vislab eval" in one_line(text), text
 
 
 def test_compare_sorted_by_a_test_figure_says_test_is_for_reporting(trained, capsys):
     code, text = cli(capsys, "compare", trained, "--sort", "test_acc")
     assert code == 0, text
     assert "a test figure: fine for reporting" in one_line(text)
+    code, text = cli(capsys, "compare", trained, "--sort", "test_time_s")
+    assert code == 0 and "fine for reporting" not in text  # a time, not a score
 
 
 def test_timm_resnet_given_cifar_stem_is_pointed_to_vislabs_resnet18(capsys, tmp_path):
@@ -161,3 +158,31 @@ def test_timm_resnet_given_cifar_stem_is_pointed_to_vislabs_resnet18(capsys, tmp
     )  # fmt: skip
     assert code == 2, text
     assert "model.cifar_stem is vislab's resnet18's (model.name=resnet18)" in one_line(text), text
+
+
+def test_a_kept_main_tex_naming_files_of_its_own_is_not_told_they_are_gone(tmp_path):
+    from vislab.paper_folder.texts import missing_targets
+
+    (tmp_path / "sections").mkdir()
+    (tmp_path / "sections" / "intro.tex").write_text("Hello.")
+    (tmp_path / "logo.png").write_bytes(b"png")
+    main = tmp_path / "main.tex"
+    main.write_text(
+        "\\input{sections/intro}\n\\includegraphics{logo}\n\\input{tables/gone_epochs}\n"
+    )
+    [note] = missing_targets(main)
+    assert "tables/gone_epochs" in note and "intro" not in note and "logo" not in note
+
+
+def test_a_legend_of_a_title_alone_outside_the_figure_is_left_where_it_is():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vislab.plotting.style import fit_to_page
+
+    fig, ax = plt.subplots()
+    ax.legend(handles=[], title="only a title " * 8, loc="upper left", bbox_to_anchor=(1, 1))
+    fit_to_page(fig, 3.3)  # no IndexError
+    plt.close(fig)

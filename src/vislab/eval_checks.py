@@ -40,8 +40,8 @@ def given_setting(overrides: Sequence[str], key: str) -> str | None:
 
 
 def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") -> None:
-    """UserError for the first setting but data.*, train.eval_batch_size and train.threads (the CPU threads
-    scoring uses, as training's): the model scores as trained
+    """UserError for the first setting but data.* and train.eval_batch_size (train.threads: how to limit
+    the threads instead): the model scores as trained
     (model.name for a run of a Python class: how to score it in Python, :func:`_model_object_fix`);
     one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.*
     setting eval does not read (:data:`_UNREAD`); a data.root of images without class folders
@@ -50,10 +50,16 @@ def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") ->
         key = o.split("=", 1)[0].strip()
         if "." not in key:
             raise UserError(_no_section(o, key))
-        if not (key.startswith("data.") or key in ("train.eval_batch_size", "train.threads")):
+        if key == "train.threads":
+            raise UserError(
+                f"setting '{o}': eval scores with torch's CPU threads, one per core: on a busy machine "
+                f"limit them with OMP_NUM_THREADS=1 vislab eval ... (Python: torch.set_num_threads(1) "
+                f"before run.evaluate())."
+            )
+        if not (key.startswith("data.") or key == "train.eval_batch_size"):
             raise UserError(
                 f"setting '{o}': eval scores the checkpoint's own model, whose options cannot change. "
-                f"Only data.* (and train.eval_batch_size, train.threads) settings apply here (--set data.root=DIR / "
+                f"Only data.* (and train.eval_batch_size) settings apply here (--set data.root=DIR / "
                 f"data__root=DIR).{_model_object_fix(target) if key == 'model.name' else ''}"
             )
         if key in _UNREAD:

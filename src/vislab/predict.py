@@ -23,7 +23,6 @@ from vislab.eval_checks import (
     check_data_settings,
     check_fits,
     check_root_read,
-    given_setting,
     labels_by_name,
 )
 from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
@@ -43,7 +42,6 @@ from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir, refuse_run_file
-from vislab.training.runtime import set_threads
 from vislab.training.saved_weights import load_weights
 from vislab.training.summary import RunSummary
 from vislab.training.writable import check_writable
@@ -179,10 +177,6 @@ def _split_inputs(
     # "all": every sample, the run's data.limit / limit_per_class / limit_eval not applied
     tree = unlimited(config, overrides, source) if split == "all" else config
     cfg = eval_config(tree, overrides, source)
-    if given_setting(
-        overrides, "train.threads"
-    ):  # the run's own count is its training's, not eval's
-        set_threads(cfg.train.threads)
     check_root_read(cfg.data, overrides)
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)

@@ -120,7 +120,7 @@ def _ordered(
 #: the note of rows ordered by a test figure (.format(column=)): reporting, not choosing
 TEST_ORDER = (
     "rows ordered by {column}, a test figure: fine for reporting, but a model chosen by its test score "
-    "has seen the test set — choose on validation (--sort val_pacc), then report test."
+    "has seen the test set — choose on validation (val_pacc), then report test."
 )
 
 # what runs can be selected by (train.select_metric): --sort takes them, a column of the table or not
@@ -151,7 +151,7 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
             f"{', '.join(keys)}; or a metric runs are selected by: {', '.join(SELECTABLE)}."
         )
     best_high = column.endswith("acc")
-    if column.startswith("test_"):
+    if column.startswith("test_") and column.endswith(("acc", "loss")):  # a score, not a time
         show_note(TEST_ORDER.format(column=column))
     doubts = own_splits(found.summaries, rows, found.folders).doubts
 

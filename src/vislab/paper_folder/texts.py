@@ -141,7 +141,7 @@ def missing_targets(main_tex_path: Path) -> list[str]:
     for kind, pattern in _TARGETS.items():
         for found in re.findall(pattern, code):
             for name in (n.strip() for n in found.split(",")) if kind == "ref" else [found.strip()]:
-                if name and name not in have[kind]:
+                if name and name not in have[kind] and not _on_disk(folder, kind, name):
                     new = [n for n in have[kind] if _renamed(name, n)]
                     to = f" → {' or '.join(sorted(new))}" if new else " (gone)"
                     gone[_SPELLED[kind].format(name)] = to
@@ -153,6 +153,14 @@ def missing_targets(main_tex_path: Path) -> list[str]:
         "names each run <folder>/<run>, as vislab compare does, and a run left out has no table, figure "
         "or label: edit these in main.tex."
     ]
+
+
+def _on_disk(folder: Path, kind: str, name: str) -> bool:
+    """Whether a file main.tex names (not a label) is in ``folder``, with an extension LaTeX tries: a file
+    of the user's own (sections/intro.tex, img/logo.png) is no target of a build."""
+    if kind == "ref":
+        return False
+    return any((folder / f"{name}{ext}").is_file() for ext in ("", ".tex", ".pdf", ".png", ".jpg"))
 
 
 def _targets_of(folder: Path) -> dict[str, set[str]]:

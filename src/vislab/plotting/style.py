@@ -154,7 +154,12 @@ def _legends_below(fig: Figure) -> None:
     renderer = _agg_renderer(fig)
     for ax in fig.axes:
         old = ax.get_legend()
-        if old is not None and not _inside(fig, old.get_window_extent(renderer)):
+        # a legend of entries only (one of a title alone stays where it is)
+        if (
+            old is not None
+            and old.get_texts()
+            and not _inside(fig, old.get_window_extent(renderer))
+        ):
             old.remove()
             _in_columns(fig, old, renderer)
     legends = [_in_columns(fig, legend, renderer) for legend in _below(fig)]  # for today's width
