@@ -186,3 +186,21 @@ def test_a_legend_of_a_title_alone_outside_the_figure_is_left_where_it_is():
     ax.legend(handles=[], title="only a title " * 8, loc="upper left", bbox_to_anchor=(1, 1))
     fit_to_page(fig, 3.3)  # no IndexError
     plt.close(fig)
+
+
+def test_the_per_class_table_does_not_crown_the_majority_baselines_guessed_class():
+    from vislab.experiments.results.per_class import class_key, per_class_table
+    from vislab.training.summary import RunSummary
+
+    summaries = {
+        "majority": RunSummary.from_json(
+            {"model": "majority", "test_per_class": {"0": 0.0, "1": 1.0}}
+        ),
+        "cnn": RunSummary.from_json({"model": "cnn", "test_per_class": {"0": 0.9, "1": 0.95}}),
+        "mlp": RunSummary.from_json({"model": "mlp", "test_per_class": {"0": 0.8, "1": 0.9}}),
+    }
+    table = per_class_table(summaries)
+    assert table.bold == {(1, class_key(0)), (1, class_key(1))}  # cnn's, not majority's 1.0
+    assert (
+        "majority: one class always guessed (recall 1 there, 0 elsewhere), not ranked" in table.note
+    )

@@ -95,7 +95,16 @@ def per_class_table(
             for r in table
         ]
     data = [datasets.get(r["run"], "") for r in table] if datasets else None
-    bold = bold_cells(table, cols, data)
+    # the majority baseline's 1.0 on the class it always guesses is no best: its rows are not ranked
+    guess = {r for r in kept if runs[r] and all(s.score("model") == "majority" for s in runs[r])}
+    ranked = [i for i, r in enumerate(table) if r["run"] not in guess]
+    picked = bold_cells(
+        [table[i] for i in ranked], cols, [data[i] for i in ranked] if data else None
+    )
+    bold = {(ranked[j], k) for j, k in picked}
+    if guess and picked:
+        said = f"{and_list(sorted(guess))}: one class always guessed (recall 1 there, 0 elsewhere)"
+        note = f"{said}, not ranked. {note}".strip()
     return PerClassTable(cols, table, bold, rows is not None, note, mixes_data(data))
 
 
