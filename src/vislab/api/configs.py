@@ -248,7 +248,8 @@ def shown_config(cfg: Config) -> str:
     name and options checked as a run checks them; builds nothing), and the values a run uses for those
     left unset — a preset's or the model's builder's (``model.dropout: 0.5  # preset simple``), the
     schedule's own ``gamma`` — each marked by a comment, since config.yaml records them unset (null)."""
-    from vislab.models.info import as_yaml, resolved_options  # on use: imports the model families
+    from vislab.config.overrides import as_yaml
+    from vislab.models.info import resolved_options  # on use: imports the model families
 
     name = cfg.model.name
     checked = check_model_options(name, cfg.model.kwargs())  # as a run records them

@@ -72,8 +72,9 @@ def list_models() -> None:
     """The registered models and their options with the values they take when left unset (a preset's
     or the builder's); timm:<name> for any timm model. `vislab model info NAME` says what each option does."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.config.overrides import as_yaml
     from vislab.models import MODELS
-    from vislab.models.info import as_yaml, resolved_options
+    from vislab.models.info import resolved_options
 
     table = Table(title="models (set options with --set model.KEY=VALUE)")
     table.add_column("name")

@@ -32,13 +32,14 @@ def assignments(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
     """Overrides as ``key=value`` strings: a mapping's keys dotted or ``section__key``, its values written
     as YAML (parsed back as given)."""
     if isinstance(overrides, Mapping):
-        return [f"{k.replace('__', '.')}={_as_yaml(v)}" for k, v in overrides.items()]
+        return [f"{k.replace('__', '.')}={as_yaml(v)}" for k, v in overrides.items()]
     if isinstance(overrides, str):
         return [overrides]
     return list(overrides)
 
 
-def _as_yaml(value: Any) -> str:
+def as_yaml(value: Any) -> str:
+    """``value`` as a config file and ``--set`` write it (YAML's flow style): null, true, 0.5, [32, 64]."""
     return (
         yaml.safe_dump(_plain(value), default_flow_style=True).strip().removesuffix("...").strip()
     )
@@ -89,7 +90,7 @@ def _item(items: list, part: str, key: str, adding: bool = False) -> Any:
     if not part.isdigit() or int(part) > last:
         held = key[: key.rindex(f".{part}")]
         raise ConfigError(
-            f"config key '{key}': '{held}' is a list of {len(items)} item(s) ({_as_yaml(items)}); "
+            f"config key '{key}': '{held}' is a list of {len(items)} item(s) ({as_yaml(items)}); "
             f"an item is set by its number, 0 to {last}"
             + (" (the last adds one)." if adding else ".")
         )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch.nn as nn
 
+from vislab.config.overrides import as_yaml
 from vislab.models.hooks import model_size, stores_buffers
 from vislab.models.layer_table import NO_PASS, AttentionCost, LayerRow, layer_table
 from vislab.models.option_checks import allowed_values
@@ -52,17 +53,6 @@ def option_rows(name: str, given: dict[str, Any]) -> list[tuple[str, str, str, s
         shown = f"{as_yaml(value)} ({source})" if source else as_yaml(value)
         rows.append((key, shown, allowed.get(key, ""), what.get(key, "")))
     return rows
-
-
-def as_yaml(value: Any) -> str:
-    """``value`` as a config file and ``--set`` write it: null, true, 0.5, [32, 64]."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return f"[{', '.join(map(as_yaml, value))}]"
-    return str(value)
 
 
 # --------------------------------------------------------------------------- what vislab.model_info returns
