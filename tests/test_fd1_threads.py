@@ -27,6 +27,8 @@ def test_resume_under_another_thread_count_notes_it(tmp_path, capsys, keep_threa
     said = one_line(text)
     assert "last trained with 1 CPU thread, this resume with 2 (train.threads)" in said
     assert "only to float rounding" in said and "--set train.threads=1" in said
+    kept = json.loads((run / "summary.json").read_text())["notes_given"]  # the note is the run's
+    assert [n for n in kept if "last trained with 1 CPU thread" in n], kept
     # the same count as the resume before: nothing to say
     code, text = cli(capsys, "train", "--resume", run, "--epochs", 3, "--set", "train.threads=2")
     assert code == 0, text

@@ -199,11 +199,17 @@ class _StillStep(_NaNStep):
         return nn.functional.cross_entropy(logits, y), logits
 
 
-def test_an_own_step_that_leaves_no_gradients_is_noted_once(tmp_path, capsys):
-    """A manual_step that keeps its gradients to itself: no grad_norms.jsonl, and one line saying so."""
-    run = vislab.train(model=_StillStep, data="circles", data__n_samples=100, out=tmp_path / "run",
-                       train__threads=1, train__figures=False, train__epochs=2,
-                       train__track_grad_norm=True, quiet=False)  # fmt: skip
-    said = one_line(capsys.readouterr().err)
-    assert said.count("no gradients to see") == 1 and "p.grad = g" in said, said
+def test_an_own_step_that_leaves_no_gradients_is_noted_once(tmp_path):
+    """A manual_step that keeps its gradients to itself: no grad_norms.jsonl, and one note saying so,
+    kept in summary.json's notes_given."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        run = vislab.train(model=_StillStep, data="circles", data__n_samples=100, out=tmp_path / "run",
+                           train__threads=1, train__figures=False, train__epochs=2,
+                           train__track_grad_norm=True, quiet=True)  # fmt: skip
+    said = [str(w.message) for w in seen if "no gradients to see" in str(w.message)]
+    assert len(said) == 1 and "p.grad = g" in said[0], said
+    assert all(w.category is Note for w in seen if "no gradients to see" in str(w.message))
+    kept = json.loads((run.path / "summary.json").read_text())["notes_given"]
+    assert said[0] in kept, kept
     assert not (run.path / "grad_norms.jsonl").exists()

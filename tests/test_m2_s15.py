@@ -79,6 +79,10 @@ def test_a_learning_rate_that_blows_the_weights_up_is_noted_once(tmp_path, capsy
     code, text = cli(capsys, "train", *sets, "--out", tmp_path / "run")
     said = one_line(text)
     assert code == 0 and said.count("the weights are blowing up") == 1, text
+    kept = json.loads((tmp_path / "run" / "summary.json").read_text())["notes_given"]
+    assert [n for n in kept if "the weights are blowing up" in n], (
+        kept
+    )  # under results.md's table too
     assert "note: the train loss of epoch 1 is" in said and "Lower optim.lr" in said, text
     assert "set train.grad_clip" in said, text
 

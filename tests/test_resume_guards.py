@@ -207,3 +207,7 @@ def test_a_hand_edited_config_yaml_is_named_on_resume(tmp_path, capsys):
     assert f"'{saved}' was edited since the run wrote it (optim.lr: {lr} → 0.5)" in said, said
     assert f"--init-from {run}" in said
     assert f"  lr: {lr}\n" in saved.read_text()  # written again from last.pt
+    kept = json.loads((run / "summary.json").read_text())[
+        "notes_given"
+    ]  # and the run keeps the note
+    assert [n for n in kept if n.startswith(f"'{saved}' was edited since")], kept

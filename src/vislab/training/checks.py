@@ -32,6 +32,7 @@ from vislab.models.objects import is_users_code
 from vislab.training.class_weights import balanced_twice_note
 from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
+from vislab.training.too_small import one_pixel_note
 from vislab.words import and_list
 
 if TYPE_CHECKING:  # the set-up's records (training/parts.py builds them, then calls these checks)
@@ -84,7 +85,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     more than a quarter of the image, mirrored digits, an optimizer a model's own step ignores (and
     mlp-scratch's model.impl=optim at Adam beside its SGD levels),
     test-time flips of a model never trained on mirrored images, the class imbalance corrected twice
-    (``class_weights.balanced_twice_note``), and batch norm trained on too few batches."""
+    (``class_weights.balanced_twice_note``), batch norm trained on too few batches, and a library CNN
+    that shrinks the images to one pixel (``too_small.one_pixel_note``)."""
     notes = config_notes(cfg)
     on = augmentations_on(cfg)
     if on and not data.spec.is_image:
@@ -111,6 +113,8 @@ def run_notes(cfg: Config, data: RunData, network: Network) -> list[str]:
     if note := _norm_steps_note(cfg, data, network):
         notes.append(note)
     if note := _unread_hooks_note(cfg.model.name, network):
+        notes.append(note)
+    if note := one_pixel_note(network.model, cfg.model.name, data.spec.input_shape):
         notes.append(note)
     return notes
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vislab.config.build import setting
-from vislab.errors import TrainingDiverged
+from vislab.errors import TrainingDiverged, show_note
 from vislab.models.objects import is_users_forward
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.history import EpochRow
@@ -154,8 +154,8 @@ def note_exploding_loss(t: Training, row: EpochRow) -> None:
     mean the learning rate is too high — a run that ends "complete" at chance accuracy otherwise."""
     chance, exploded = _exploded(t)
     if exploded and exploded[0] is row and t.dist.is_main:
-        t.log.line(
-            f"note: the train loss of epoch {row.epoch} is {row.train_loss:.3g}, over "
+        show_note(
+            f"the train loss of epoch {row.epoch} is {row.train_loss:.3g}, over "
             f"{EXPLODING:g}× that of guessing ({chance:.2f}): the weights are blowing up. "
             f"{_remedy(t, 'or check data.normalize')}."
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from vislab.config import Config, build_config, config_differences
 from vislab.config.build import setting
 from vislab.config.differences import with_neutral_settings
-from vislab.errors import DataError, Note, UserError
+from vislab.errors import DataError, Note, UserError, show_note
 from vislab.not_a_run import run_of_file, runs_folder_note
 from vislab.training.checkpoint import load_checkpoint
 from vislab.training.record import Checkpoint, Resume
@@ -252,11 +252,12 @@ def _init_from(path: Path) -> str:
 
 def before_resume(
     run: RunDir, cfg: Config, ckpt: Checkpoint
-) -> tuple[list[str], RunSummary | None]:
-    """What a resume of ``run`` (its ``ckpt``, for ``cfg``'s epochs) says first, and the run's summary when
-    there is nothing left to train (None: train on), each of its records read once. Notes: settings edited
-    by hand in config.yaml (:func:`config_edits`), and nothing left to train (:func:`nothing_to_train`) or
-    another CPU thread count than the run's so far (:func:`~vislab.training.runtime.threads_change`)."""
+) -> tuple[list[str], tuple[str, RunSummary] | None]:
+    """What a resume of ``run`` (its ``ckpt``, for ``cfg``'s epochs) notes first, and, when there is
+    nothing left to train, why and the run's summary (None: train on), each of its records read once.
+    Notes: settings edited by hand in config.yaml (:func:`config_edits`), and another CPU thread count
+    than the run's so far (:func:`~vislab.training.runtime.threads_change`; not when nothing is left to
+    train: :func:`nothing_to_train`)."""
     try:
         saved = run.load_config()
     except UserError:  # ConfigError: unreadable or invalid; the resume writes it anew
@@ -265,8 +266,7 @@ def before_resume(
     done = nothing_to_train(run, cfg, ckpt.resume) if saved is not None else None
     tc, used = cfg.train, ckpt.resume.loop.threads
     threads = None if done else threads_change(run.path, tc.threads, tc.device, used)
-    notes = [note for note in (edits, done[0] if done else threads) if note]
-    return notes, done[1] if done else None
+    return [note for note in (edits, threads) if note], done
 
 
 def config_edits(path: Path, recorded: dict, saved: Config | None) -> str | None:
@@ -278,7 +278,7 @@ def config_edits(path: Path, recorded: dict, saved: Config | None) -> str | None
         return None
     shown = "; ".join(edited[:4]) + (" …" if len(edited) > 4 else "")
     return (
-        f"note: '{path / 'config.yaml'}' was edited since the run wrote it ({shown}): a resume trains by "
+        f"'{path / 'config.yaml'}' was edited since the run wrote it ({shown}): a resume trains by "
         f"the config its last.pt holds and writes config.yaml from it again, dropping the edits. To train "
         f"with other settings, start a new run from its weights: --init-from {path} (Python: "
         f"train__init_from={str(path)!r})."
@@ -382,8 +382,10 @@ def forget_lost_best(t: Training) -> None:
         if t.optim.ema:  # what scoring.load_scored scores: the average, as best.pt would hold
             last = f"the train.ema average of the run's last weights (epoch {loop.epoch}) is"
         then = f"nothing is left to train: {last} scored"
-    t.log.line(
-        f"note: '{best}' is missing (deleted or moved?): it held epoch {loop.best_epoch}, the best "
+    if not t.dist.is_main:
+        return
+    show_note(
+        f"'{best}' is missing (deleted or moved?): it held epoch {loop.best_epoch}, the best "
         f"{t.cfg.select_metric} so far, whose weights can no longer be scored; {then} "
         f"(summary.json's scored says which)."
     )

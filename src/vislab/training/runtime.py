@@ -62,7 +62,7 @@ def threads_change(path: Path, threads: int | None, device: str, used: list[int]
     if not used or now == used[-1] or not on_cpu:
         return None
     return (
-        f"note: '{path}' last trained with {counted(used[-1], 'CPU thread')}, this resume with {now} "
+        f"'{path}' last trained with {counted(used[-1], 'CPU thread')}, this resume with {now} "
         f"(train.threads): float sums round differently, so its numbers match an uninterrupted run's "
         f"only to float rounding (the best epoch, an early stop may differ too). To go on as it trained, "
         f"resume with --set train.threads={used[-1]} (Python: train__threads={used[-1]})."

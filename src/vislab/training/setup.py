@@ -109,7 +109,7 @@ def set_up(
         )
     if resume:
         _restore_optimisation(optim, resume)
-    steps = start_tracking(tc, network, device, dist, log, resume, optim.scaler is not None)
+    steps = start_tracking(tc, network, device, dist, resume, optim.scaler is not None)
     loop.setup_s += time.perf_counter() - started
     return Training(
         tc, run, dist, device, run_record(cfg, data, network, run, ckpt), data, network, optim, loop,
@@ -174,7 +174,6 @@ def start_tracking(
     network: Network,
     device: torch.device,
     dist: Distributed,
-    log: Progress,
     resume: Resume | None,
     scaled: bool = False,
 ) -> StepTracker:
@@ -185,7 +184,7 @@ def start_tracking(
     main = dist.is_main
     grads = tc.track_grad_norm and main
     if grads and network.hooks.trained_by == "fit_arrays":
-        log.line("train.track_grad_norm: this model is fitted in one go (no steps): no gradients")
+        show_note("train.track_grad_norm: this model is fitted in one go (no steps): no gradients.")
         grads = False
     tracker = StepTracker(network.model, device, tc.log_every if main else 0, grads, scaled)
     tracker.load_state_dict(resume.step_tracking if resume else None)

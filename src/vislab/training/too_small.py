@@ -1,5 +1,7 @@
 """A library's model (``timm:inception_v3``) whose strides and pools shrink the run's images below a
-layer's kernel: a ConfigError naming the layer and the smallest side that runs, not torch's traceback."""
+layer's kernel: a ConfigError naming the layer and the smallest side that runs, not torch's traceback;
+one that shrinks them to a single pixel before its last stage (``timm:resnet18`` on 8×8 digits) runs,
+with a note."""
 
 from __future__ import annotations
 
@@ -78,3 +80,31 @@ def _smallest_side(
         mid = (low + high) // 2
         low, high = (low, mid) if runs(mid) else (mid, high)
     return high
+
+
+def one_pixel_note(model: torch.nn.Module, name: str, shape: tuple[int, ...]) -> str | None:
+    """A note when timm CNN ``name`` (``model``) shrinks inputs of ``shape`` to a 1×1 map before its last
+    stage: its total stride (timm's ``feature_info``: the last stage's reduction) is at least their side.
+    It trains, but its deepest layers see one position, so the map has no layout left to learn from."""
+    info = getattr(model, "feature_info", None)
+    if not name.startswith("timm:") or hasattr(model, "patch_embed") or not info:
+        return None  # a ViT's tokens are patches: too small a patch grid is refused when built
+    try:
+        reduction = int(info[-1]["reduction"])
+    except (
+        TypeError,
+        KeyError,
+        IndexError,
+        ValueError,
+    ):  # timm's record missing or of another form
+        return None
+    h, w = shape[-2:]
+    if max(h, w) > reduction:
+        return None
+    side = 2 * reduction  # the smallest side that leaves a 2×2 map
+    return (
+        f"model '{name}' shrinks its inputs {reduction}-fold (its strides and pools) before its last "
+        f"stage: the {input_words(h, w)} are a 1×1 map there, so its deepest layers see one position. "
+        f"It trains, but small images suit a model made for them better (resnet18, whose CIFAR stem "
+        f"keeps 4×4 of 32×32; cnn); or {size_setting([side], 'for a 2×2 map')}."
+    )

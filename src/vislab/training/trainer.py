@@ -104,10 +104,11 @@ def train(
             m = ckpt.record.model
             build_as = code.enter_context(recorded_code(m.name, m.code, trust_code, str(run.path)))
             notes, done = before_resume(run, cfg, ckpt)
-            for line in notes:
-                Progress(quiet=quiet or not dist.is_main).line(line)
-            if done is not None:
-                return done
+            for note in notes if dist.is_main else ():
+                show_note(note)
+            if done is not None:  # why nothing is trained, and the run's summary as it is
+                Progress(quiet=quiet or not dist.is_main).line(done[0])
+                return done[1]
         elif (run.ckpt_dir / "last.pt").exists():
             run.check_free()  # another process writing it: say so (with its pid), not "already holds a run"
             raise RunExists(run.path)
@@ -307,7 +308,7 @@ def next_epoch(t: Training, row: EpochRow) -> None:
     loop = t.loop
     if t.steps.active:
         if note := t.steps.gradless_note():  # a model's own step that leaves no gradients
-            t.log.line(note)
+            show_note(note)
         t.steps.write_epoch(t.run, loop.global_step, row.epoch, row.lr)
     loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
 
