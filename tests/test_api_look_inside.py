@@ -161,14 +161,10 @@ def test_preview_data_draws_the_grid_the_command_draws(capsys, tmp_path, monkeyp
     assert isinstance(fig, Figure) and [len(ax.images) for ax in fig.axes] == [1] * 18  # 3 × 6
     (cli_rows, cli_titles, cli_labels), (rows, titles, labels) = seen
     assert all(np.array_equal(a, b) for a, b in zip(cli_rows, rows, strict=True))
-    assert (
-        (titles, labels)
-        == (cli_titles, cli_labels)
-        == (
-            ["originals", "augmented #1", "augmented #2"],
-            ["0", "1", "2", "3", "4", "5"],
-        )
-    )
+    assert (titles, labels) == (cli_titles, cli_labels)
+    assert labels == ["0", "1", "2", "3", "4", "5"]
+    assert titles[0] == "originals"
+    assert [t.split(", ops per image: ")[0] for t in titles[1:]] == ["augmented #1", "augmented #2"]
     assert np.array_equal(fig.axes[6].images[0].get_array(), rows[1][0, ..., 0])
 
 

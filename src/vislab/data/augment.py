@@ -47,12 +47,14 @@ class RandomFlip(nn.Module):
 
 
 class BatchAugment(nn.Module):
-    """The configured ops in a fixed order; ``p`` is the probability that a sample is augmented at all.
-    ``size``: the ops crop to size×size (``augment.crop.size``); a sample left alone is centre-cropped."""
+    """The configured ops in a fixed order, by their ``augment.*`` names; ``p`` is the probability that a
+    sample is augmented at all. ``size``: the ops crop to size×size (``augment.crop.size``); a sample left
+    alone is centre-cropped."""
 
-    def __init__(self, ops: list[nn.Module], p: float = 1.0, size: int | None = None):
+    def __init__(self, ops: dict[str, nn.Module], p: float = 1.0, size: int | None = None):
         super().__init__()
-        self.ops = nn.ModuleList(ops)
+        self.names = list(ops)
+        self.ops = nn.ModuleList(ops.values())
         self.p, self.size = p, size
 
     @property
@@ -67,21 +69,31 @@ class BatchAugment(nn.Module):
         crops_centre = [isinstance(op, RandomCropPad) and op.p == 0 for op in self.ops]
         return self.augments and not all(crops_centre)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, got: list[list[str]] | None = None) -> torch.Tensor:
+        """``x`` augmented; ``got`` (a preview's), when given, filled with the names of the ops that
+        changed each sample (a flip of a symmetric image, a crop shifted by 0: none)."""
         if not self.augments:
             return centre_crop(x, self.size)
         if self.p >= 1:
-            return self._apply_ops(x)
+            return self._apply_ops(x, got)
         # Every sample goes through the ops and `where` keeps the originals of those not chosen: augmenting
         # only the chosen subset needs its size on the host — a GPU sync every step — to save work on CPU only.
         chosen = torch.rand(x.shape[0], device=x.device) < self.p
-        return torch.where(
-            chosen[:, None, None, None], self._apply_ops(x), centre_crop(x, self.size)
-        )
+        out = self._apply_ops(x, got)
+        if got is not None:
+            got[:] = [names if c else [] for names, c in zip(got, chosen.tolist(), strict=True)]
+        return torch.where(chosen[:, None, None, None], out, centre_crop(x, self.size))
 
-    def _apply_ops(self, x: torch.Tensor) -> torch.Tensor:
-        for op in self.ops:
-            x = op(x)
+    def _apply_ops(self, x: torch.Tensor, got: list[list[str]] | None = None) -> torch.Tensor:
+        if got is not None:
+            got[:] = [[] for _ in range(len(x))]
+        for name, op in zip(self.names, self.ops, strict=True):
+            before, x = x, op(x)
+            if got is not None:  # a crop to a smaller size changes every sample
+                same = before.shape == x.shape
+                changed = (before != x).flatten(1).any(1).tolist() if same else [True] * len(x)
+                for names, c in zip(got, changed, strict=True):
+                    names.extend([name] if c else [])
         return x.clamp(0, 1)
 
 
@@ -203,52 +215,51 @@ def build_augment(cfg: AugmentConfig, sample_shape: tuple[int, ...]) -> BatchAug
         return None  # feature vectors are never augmented
     model_input_shape(cfg, sample_shape)  # a crop size these images allow
     c, h, w = sample_shape
-    ops = [*_geometric_ops(cfg, h, w), *_photometric_ops(cfg, c)]
+    ops = {**_geometric_ops(cfg, h, w), **_photometric_ops(cfg, c)}
     if cfg.erasing.p > 0:
         e = cfg.erasing
-        ops.append(_kornia_ops().RandomErasing(scale=e.scale, ratio=e.ratio, p=e.p))
+        ops["erasing"] = _kornia_ops().RandomErasing(scale=e.scale, ratio=e.ratio, p=e.p)
     return BatchAugment(ops, cfg.p, cfg.crop.size) if ops else None
 
 
-def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> list[nn.Module]:
-    """Resized crop, crop, flip, rotation and affine, as configured, in that order."""
-    ops: list[nn.Module] = []
+def _geometric_ops(cfg: AugmentConfig, h: int, w: int) -> dict[str, nn.Module]:
+    """Resized crop, crop, flip, rotation and affine, as configured, in that order, by name."""
+    ops: dict[str, nn.Module] = {}
     if cfg.resized_crop.p > 0:
         r = cfg.resized_crop
         # kornia takes RandomResizedCrop's p as one draw per batch (its p_batch): Sometimes draws per sample
-        ops.append(
-            Sometimes(_kornia_ops().RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio), r.p)
+        ops["resized_crop"] = Sometimes(
+            _kornia_ops().RandomResizedCrop((h, w), scale=r.scale, ratio=r.ratio), r.p
         )
     if cfg.crop.p > 0 or cfg.crop.size:  # with a size the crop always runs: p = 0 centre-crops
-        ops.append(RandomCropPad(crop_padding(cfg.crop, min(h, w)), cfg.crop.p, cfg.crop.size))
+        ops["crop"] = RandomCropPad(crop_padding(cfg.crop, min(h, w)), cfg.crop.p, cfg.crop.size)
     if cfg.hflip.p > 0:
-        ops.append(RandomFlip(cfg.hflip.p))
+        ops["hflip"] = RandomFlip(cfg.hflip.p)
     if cfg.rotation.p > 0:
-        ops.append(_kornia_ops().RandomRotation(cfg.rotation.degrees, p=cfg.rotation.p))
+        ops["rotation"] = _kornia_ops().RandomRotation(cfg.rotation.degrees, p=cfg.rotation.p)
     if cfg.affine.p > 0:
         a = cfg.affine
-        ops.append(
-            _kornia_ops().RandomAffine(
-                a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p
-            )
+        ops["affine"] = _kornia_ops().RandomAffine(
+            a.degrees, translate=a.translate, scale=a.scale, shear=a.shear, p=a.p
         )
     return ops
 
 
-def _photometric_ops(cfg: AugmentConfig, channels: int) -> list[nn.Module]:
-    """Colour jitter, blur, RandAugment, TrivialAugment and AutoAugment, as configured, in that order."""
-    ops: list[nn.Module] = []
+def _photometric_ops(cfg: AugmentConfig, channels: int) -> dict[str, nn.Module]:
+    """Colour jitter, blur, RandAugment, TrivialAugment and AutoAugment, as configured, in that order, by
+    name."""
+    ops: dict[str, nn.Module] = {}
     if cfg.color_jitter.p > 0:
         j, colour = cfg.color_jitter, channels == 3  # saturation and hue only exist for RGB
         sat, hue = (j.saturation, j.hue) if colour else (0.0, 0.0)
-        ops.append(_kornia_ops().ColorJitter(j.brightness, j.contrast, sat, hue, p=j.p))
+        ops["color_jitter"] = _kornia_ops().ColorJitter(j.brightness, j.contrast, sat, hue, p=j.p)
     if cfg.blur.p > 0:
         k = cfg.blur.kernel_size  # odd: the schema refuses an even one
-        ops.append(_kornia_ops().RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p))
+        ops["blur"] = _kornia_ops().RandomGaussianBlur((k, k), cfg.blur.sigma, p=cfg.blur.p)
     if cfg.randaugment.num_ops > 0:
-        ops.append(randaugment(cfg.randaugment, channels))
+        ops["randaugment"] = randaugment(cfg.randaugment, channels)
     if cfg.trivialaugment.p > 0:
-        ops.append(trivialaugment(cfg.trivialaugment.p, channels))
+        ops["trivialaugment"] = trivialaugment(cfg.trivialaugment.p, channels)
     if cfg.autoaugment.p > 0:
-        ops.append(autoaugment(cfg.autoaugment, channels))
+        ops["autoaugment"] = autoaugment(cfg.autoaugment, channels)
     return ops

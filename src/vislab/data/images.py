@@ -11,17 +11,16 @@ exported model's user repeats these steps with any library)."""
 from __future__ import annotations
 
 import os
-import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
+from vislab.data.image_files import open_image, unreadable
 from vislab.data.image_folders import IMAGE_EXTS, image_files
-from vislab.errors import UserError, show_note
+from vislab.errors import UserError
 
 #: PIL modes of one channel deeper than 8 bits: 16-bit and 32-bit integers, 32-bit floats
 DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
@@ -191,52 +190,7 @@ def load_image(
         except UserError as e:  # pixel values no rule of to_uint8 fits
             raise UserError(f"'{path}': {e}") from None
         except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types (OSError, ValueError, ...)
-            raise _unreadable(path, e) from None
-
-
-def open_image(path: Path) -> Image.Image:
-    """``PIL.Image.open(path)`` (its pixels decoded on first use; usable in ``with``), or UserError naming
-    the file: unreadable, or too large (past twice PIL's ``Image.MAX_IMAGE_PIXELS``, its decompression-bomb
-    limit). An image past ``MAX_IMAGE_PIXELS`` itself is opened with a :class:`~vislab.errors.Note` naming
-    it, in place of PIL's ``DecompressionBombWarning`` (which names no file)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-    except Exception as e:  # noqa: BLE001 - PIL's openers raise many types (OSError, SyntaxError, ...)
-        raise _unreadable(path, e) from None
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and img.width * img.height > limit:
-        show_note(
-            f"'{path}' is {_mpx(img.width * img.height)} Mpx, past PIL's warning size for decompression "
-            f"bombs ({_mpx(limit)} Mpx): decoded all the same. Downscale it to decode it faster."
-        )
-    return img
-
-
-def _unreadable(path: Path, e: Exception) -> UserError:
-    """The UserError for an image file PIL could not open or decode (``e``)."""
-    if isinstance(e, Image.DecompressionBombError):
-        size = re.search(r"\((\d+) pixels\)", str(e))  # PIL's message is the only place it says
-        mpx = f"{_mpx(int(size[1]))} Mpx; " if size else ""
-        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
-        return UserError(
-            f"'{path}' is too large to decode ({mpx}PIL's limit: {_mpx(limit)} Mpx): downscale it."
-        )
-    if isinstance(e, UnidentifiedImageError):
-        return UserError(
-            f"'{path}' is not a readable image ({type(e).__name__}): give PNG/JPEG/BMP/... files."
-        )
-    return UserError(
-        f"'{path}' is not a readable image ({type(e).__name__}: {str(e)[:120]}): give PNG/JPEG/BMP/... "
-        f"files."
-    )
-
-
-def _mpx(pixels: int) -> str:
-    """A pixel count in megapixels, as people write it: 196, 89, 1.5."""
-    mpx = pixels / 1e6
-    return f"{mpx:.0f}" if mpx >= 10 else f"{mpx:.2g}"
+            raise unreadable(path, e) from None
 
 
 def load_image_or_error(
@@ -285,7 +239,8 @@ def low_range(images: ImageLike | Sequence[ImageLike]) -> str | None:
     to their maximum and the model's normalisation then normalises again (training refuses such arrays,
     in the words of :data:`RAW_IMAGES`); all in 0..16, :func:`to_uint8` reads floats above 1, and integers
     but uint8 and uint16, as 0-255 pixel values, near-black, where scikit-learn's ``load_digits().images``
-    (0-16, the bundled digits before vislab scales them) or 4-bit images mean white at 16 or 15. uint8
+    (0-16, the bundled digits before vislab scales them) or 4-bit images mean white at 16 or 15 — but images
+    within 0..1 for a few values past it (at most 1.1, or 1% of the values) are a 0-1 scale to clip. uint8
     images are pixel values as they are (a dark photo stays one)."""
     given = [
         a
@@ -305,10 +260,20 @@ def low_range(images: ImageLike | Sequence[ImageLike]) -> str | None:
         )
     if not 1 < hi <= 16:
         return None
-    return (
+    said = (
         f"the images given ({kinds}) span {lo:g}..{hi:g}: vislab reads numbers above 1 as 0-255 pixel "
-        f"values, so these are near-black. If 16 is their white (scikit-learn's load_digits().images), "
-        f"give x * 255 / 16 (or x / 16)."
+        f"values, so these are near-black."
+    )
+    above, total = sum(int((a > 1).sum()) for a in given), sum(a.size for a in given)
+    if hi <= 1.1 or above <= total / 100:  # a 0-1 scale but for values past it (an overshoot)
+        are = "is" if above == 1 else "are"
+        return (
+            f"{said} {above:,} of their {total:,} values {are} above 1, the rest within 0..1: if 1 is their "
+            f"white, clip the values past it, np.clip(x, 0, 1)."
+        )
+    return (
+        f"{said} If 16 is their white (scikit-learn's load_digits().images), give x * 255 / 16 (or "
+        f"x / 16)."
     )
 
 

@@ -21,6 +21,7 @@ from vislab.data.split_notes import (
     empty_classes_note,
     limit_eval_note,
     missed_note,
+    own_sets_notes,
     pooled_note,
     small_classes_note,
     untrained_note,
@@ -140,6 +141,7 @@ def make_splits(
         pool, (train, val, test) = _official(src, cfg, seed, left, whole)
     carved_splits = Splits(train, val, test, list(src.class_names))
     said = [
+        *own_sets_notes(src, cfg),
         small_classes_note(left, pool, carved_splits),
         missed_note(left, list(src.class_names), cfg),
         untrained_note(carved_splits, cfg, set(left)),

@@ -1,10 +1,10 @@
-"""The notes a split may give: classes too small to be split, classes the splits leave untrained, what
-``data.limit`` did that a user would not expect, and ``data.split`` pooling the official test set into
-train and val, ``data.limit_eval`` sampling fewer samples than classes — each with the numbers and the
-settings that fix it. They are said where the splits are drawn for training (and ``vislab data info``), not
-where eval draws a run's splits again: its own note says what its scores depend on, with two of
-``data/redrawn_notes.py``'s: a split drawn otherwise holding no sample of some classes, or samples that the
-run trained on."""
+"""The notes a split may give: a fraction of a split the source's own set is instead, classes too small
+to be split, classes the splits leave untrained, what ``data.limit`` did that a user would not expect,
+and ``data.split`` pooling the official test set into train and val, ``data.limit_eval`` sampling fewer
+samples than classes — each with the numbers and the settings that fix it. They are said where the splits
+are drawn for training (and ``vislab data info``), not where eval draws a run's splits again: its own
+note says what its scores depend on, with two of ``data/redrawn_notes.py``'s: a split drawn otherwise
+holding no sample of some classes, or samples that the run trained on."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from collections.abc import Collection
 import numpy as np
 
 from vislab.config import DataConfig
+from vislab.config.reads import OWN_SETS_BY_NAME
+from vislab.config.sections import given
 from vislab.data.types import OFFICIAL_SETS, SourceData, Splits
 from vislab.words import and_list, first_few
 
@@ -32,6 +34,29 @@ class Carve:
 
 #: each held-out split carved → how it was carved
 Left = dict[str, Carve]
+
+
+# per held-out split: the setting that carves it instead of the source's own set, as --set and Python spell it
+_CARVE_OWN = {
+    "test": "--set data.use=[train] / data__use=['train']",
+    "val": "--set data.official_val=false / data__official_val=False (the own val set then joins train)",
+}
+
+
+def own_sets_notes(src: SourceData, cfg: DataConfig) -> list[str]:
+    """A note per fraction given for a split that the source's own set is instead (an image folder's or
+    in-memory arrays' test or val set): the fraction does nothing. Sources whose sets their name tells
+    (mnist, cifar10) are noted by the config's own notes (``config.reads``), not here."""
+    if cfg.split is not None or cfg.name in OWN_SETS_BY_NAME:
+        return []
+    own = {"test": "test" in src.sets, "val": "val" in src.sets and cfg.official_val}
+    return [
+        f"data.{split}_fraction={getattr(cfg, f'{split}_fraction'):g} does nothing on a source with "
+        f"its own {split} set (data.name={cfg.name}): that set is the {split} split. Leave "
+        f"data.{split}_fraction out, or carve {split} from train with it instead: {_CARVE_OWN[split]}."
+        for split in ("test", "val")
+        if own[split] and given(cfg, f"{split}_fraction")
+    ]
 
 
 def small_classes_note(left: Left, pool: np.ndarray, splits: Splits) -> str | None:

@@ -137,8 +137,9 @@ def augmentation_preview(
     of what training feeds the model: the images through ``augment.*`` (each with probability
     ``augment.p``), then mixed by ``augment.mixup`` / ``augment.cutmix`` with the image to their left
     (the first with the last), by the trainer's own :class:`~vislab.data.mix.BatchMix`. Each row's
-    title says what was done to it; under each image its class (``class_names``, default the label's
-    number), under a mixed one both classes with their shares (:func:`mix_label`)."""
+    title says what was done to it (the ``augment.*`` ops that changed each image, in order); under
+    each image its class (``class_names``, default the label's number), under a mixed one both classes
+    with their shares (:func:`mix_label`)."""
     originals = _originals(data, n, seed)
     shape = (originals.shape[3], originals.shape[1], originals.shape[2])
     aug = build_augment(cfg, shape)
@@ -149,7 +150,8 @@ def augmentation_preview(
     torch.manual_seed(seed)
     x = torch.from_numpy(originals).permute(0, 3, 1, 2).float().div(255)
     for i in range(1, copies + 1):
-        shown = aug(x) if aug is not None else x
+        got: list[list[str]] = []
+        shown = aug(x, got) if aug is not None else x
         shares = None
         # training mixes the normalised batch: the same images, as a per-channel standardisation keeps
         # both mixes (ZCA, which spreads a pixel over the image, keeps mixup's blend, not cutmix's box)
@@ -159,7 +161,7 @@ def augmentation_preview(
         else:
             under.append(names)
         rows.append((shown.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
-        titles.append(_row_title(aug, i, shares))
+        titles.append(_row_title(aug, i, shares, got))
     return Preview(rows, titles, under if mix is not None else names)
 
 
@@ -190,10 +192,11 @@ def _mixed(
     return mixed, ", ".join(words), shares
 
 
-def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
-    """What row ``i`` shows: augmented (and with which ``augment.p``) or not and why; mixed, with each
-    image's own share (``shares``), when mixup or cutmix is on (under each image: both classes, each
-    with its share)."""
+def _row_title(aug: BatchAugment | None, i: int, shares: str | None, got: list[list[str]]) -> str:
+    """What row ``i`` shows: augmented (and with which ``augment.p``), with the ops that changed each
+    image (``got``, 'none' for an image left as it was), or not and why; mixed, with each image's own
+    share (``shares``), when mixup or cutmix is on (under each image: both classes, each with its
+    share)."""
     mixing = f"each with the image to its left (own share: {shares})"
     if aug is None:
         return f"mixed #{i}, {mixing}" if shares else "not augmented (no augment.* image op is on)"
@@ -203,7 +206,8 @@ def _row_title(aug: BatchAugment | None, i: int, shares: str | None) -> str:
         done = f"not augmented: {why}{size}"
     else:
         some = f" (each image with probability augment.p={aug.p:g})" if aug.p < 1 else ""
-        done = f"augmented #{i}{some}"
+        each = ", ".join("+".join(names) or "none" for names in got)
+        done = f"augmented #{i}{some}, ops per image: {each}"
     return f"{done}, then mixed {mixing}" if shares else done
 
 

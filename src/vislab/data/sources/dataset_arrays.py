@@ -10,8 +10,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vislab.data.sources.memory import as_inputs, numeric_array
-from vislab.errors import DataError
+from vislab.data.sources.memory import as_inputs
+from vislab.data.sources.memory_labels import numeric_array
+from vislab.errors import DataError, show_note
+
+# the first items read a second time to tell random transforms (a flip at p=0.5 agrees with 1/2 odds each)
+_REREAD = 8
 
 
 def _sample_array(value: Any, index: int) -> np.ndarray:
@@ -58,12 +62,34 @@ def _samples(dataset: Any) -> Iterable[Any]:
     )
 
 
+def _random_transforms_note(dataset: Any, images: list[np.ndarray]) -> None:
+    """A note when the dataset gives another image for an index read again (random transforms, which
+    reading once draws once); datasets without indexing are not read again."""
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        return
+    for i in range(min(_REREAD, len(images))):
+        again = dataset[i]
+        again = _sample_array(again[0], i) if isinstance(again, (tuple, list)) and again else None
+        if again is None or again.shape != images[i].shape or not np.array_equal(again, images[i]):
+            show_note(
+                f"dataset[{i}] gave another image when read again: its transforms are random "
+                f"(RandomCrop, RandomHorizontalFlip, ...). vislab reads a Dataset once into arrays, so "
+                f"each image keeps the one random draw it got, the same in every epoch, and the val and "
+                f"test images are drawn at random too. Give the Dataset deterministic transforms only "
+                f"(ToTensor, Resize, CenterCrop) and augment with vislab's options, drawn anew each "
+                f"epoch on the train split alone: augment__crop__p=0.5, augment__hflip__p=0.5 "
+                f"(--set augment.crop.p=0.5 --set augment.hflip.p=0.5)."
+            )
+            return
+
+
 def arrays_from_dataset(dataset: Any) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     """Read a torch Dataset of (image, label) pairs once into (x, y, class names or None).
 
     Images may be PIL images, H×W(×C) or C×H×W arrays or tensors, uint8 or floats in [0, 1]; all must
     have one shape. ``x`` comes back converted as :func:`register_arrays` does; class names come from
-    ``dataset.classes`` when present.
+    ``dataset.classes`` when present. A dataset whose first items read again differ (random
+    transforms) gets a note.
     """
     images, labels, first = [], [], None
     for i, item in enumerate(_samples(dataset)):
@@ -85,6 +111,7 @@ def arrays_from_dataset(dataset: Any) -> tuple[np.ndarray, np.ndarray, list[str]
         labels.append(_sample_label(item[1], i))
     if not images:
         raise DataError("the dataset is empty: it has no (image, label) pairs.")
+    _random_transforms_note(dataset, images)
     return (
         as_inputs(np.stack(images)),
         np.asarray(labels, dtype=np.int64),

@@ -27,13 +27,13 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.cache import Arrays, keyed_arrays
+from vislab.data.image_files import open_image
 from vislab.data.images import (
     dark_counts,
     dark_note,
     deep_max,
     fit_image,
     is_grey,
-    open_image,
 )
 from vislab.data.sources.folder_layout import Layout, scan
 from vislab.data.sources.registry import register_source

@@ -27,7 +27,8 @@ from torch.utils.data import Dataset
 from vislab.config import DataConfig
 from vislab.data import download as dl
 from vislab.data.sources.dataset_arrays import arrays_from_dataset
-from vislab.data.sources.memory import as_inputs, as_labels
+from vislab.data.sources.memory import as_inputs
+from vislab.data.sources.memory_labels import as_labels
 from vislab.data.sources.registry import register_source_prefix
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import ConfigError, DataError
