@@ -25,6 +25,7 @@ from vislab.data.sources import SOURCES, register_source, require_source, unregi
 from vislab.data.types import ArraySet, SourceData
 from vislab.errors import ConfigError, UserError
 from vislab.models import MODELS, build_model, check_model_options, register_model, unregister_model
+from vislab.models.calling import target_of
 from vislab.models.registry import code_of
 
 TOY_FAMILY = '''
@@ -127,7 +128,7 @@ def test_a_taken_name_is_refused(toy_family):
 
     with pytest.raises(UserError, match="'toy' is already registered by vislab_toy_family.toy"):
         register_model("toy")(other)
-    assert MODELS["toy"] is toy_family.toy
+    assert target_of(MODELS["toy"]) is toy_family.toy
 
 
 def test_a_source_in_one_file_loads():

@@ -100,7 +100,7 @@ def test_the_early_stop_line_says_min_delta_when_a_smaller_rise_did_not_count(ca
 def test_on_photos_the_flip_note_also_offers_training_on_mirrored_images(sets, fix):
     """cifar10's photos may be mirrored: the note offers both fixes (digits only the first)."""
     from vislab.config import build_config
-    from vislab.training.checks import _tta_flip_note
+    from vislab.training.mirror_notes import _tta_flip_note
 
     cfg = build_config({}, ["data.name=cifar10", "train.tta=flip", *sets])
     note = _tta_flip_note(cfg, fitted=False)

@@ -1,7 +1,8 @@
 """The one calling convention of users' models, for ``file.py:Net`` references (:mod:`vislab.models.user`),
-model objects given to ``vislab.train(model=...)`` (:mod:`vislab.models.objects`) and classes registered
-with ``@register_model``: the target as a registry builder ``(input_shape, num_classes, **options)``
-whose signature is its options, the target checked to be a model class or builder first.
+model objects given to ``vislab.train(model=...)`` (:mod:`vislab.models.objects`) and the user's classes
+and functions registered with ``@register_model``: the target as a registry builder ``(input_shape,
+num_classes, **options)`` whose signature is its options, the target checked to be a model class or
+builder first.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from vislab.errors import UserError
 from vislab.models.options import (
     Probability,
     Size,
+    Widths,
     described,
     input_words,
     merge_options,
@@ -116,7 +117,7 @@ def cnn(
     input_shape: tuple[int, ...],
     num_classes: int,
     preset: Literal["rdfia", "simple", "deep", "deep-bn"] = "rdfia",
-    widths: list[Size] | None = None,
+    widths: Widths | None = None,
     kernel_size: Size | None = None,
     convs_per_stage: Size | None = None,
     fc: list[Size] | None = None,

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from vislab.errors import UserError
 from vislab.models.hooks import ModelHooks, rectified_features
-from vislab.models.options import Size, require_image_input
+from vislab.models.options import Size, Widths, require_image_input
 from vislab.models.registry import register_model
 
 
@@ -228,7 +228,7 @@ def _nested_keys(module: nn.Module, state: dict, prefix: str, *_: object) -> Non
 def fast(
     input_shape: tuple[int, ...],
     num_classes: int,
-    widths: list[Size] = [64, 256, 256],  # noqa: B006 (validated and copied by the registry)
+    widths: Widths = [64, 256, 256],  # noqa: B006 (validated and copied by the registry)
     whiten_kernel: Size = 2,
     whiten_eps: float = 5e-4,
     scale: float = 1 / 9,
@@ -238,7 +238,7 @@ def fast(
 ) -> nn.Module:
     c, h, w = require_image_input("fast", input_shape)
     side = min(h, w) - whiten_kernel + 1
-    if not widths or side >> len(widths) < 1:
+    if side >> len(widths) < 1:
         raise UserError(
             f"images of {h}×{w} are too small for the fast model: after the {whiten_kernel}×{whiten_kernel} "
             f"whitening layer, {len(widths)} stages halve {side} px to nothing. Use fewer model.widths or "

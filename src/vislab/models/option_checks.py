@@ -78,6 +78,14 @@ def explain(name: str, fn: Builder, kwargs: dict[str, Any], error: ValidationErr
                 f"{label}={value}{':' if every else ''} {every}must {_rule(bounds)}{note} "
                 f"for model '{name}'."
             )
+        elif er["type"] == "too_short":
+            least = er.get("ctx", {}).get("min_length", 1)
+            why = _description(hints.get(key))
+            sentences.append(
+                f"{label}={value} is too short: model '{name}' needs at least {least} item"
+                f"{'s' if least > 1 else ''} there{f' ({why})' if why else ''}. Give one, e.g. --set "
+                f"{label}=[32] / model__{key}=[32]."
+            )
         elif er["type"] == "missing":
             sentences.append(
                 f"model '{name}' needs {label} (its {_takes(fn)} has no default for {key}): "
@@ -116,6 +124,17 @@ def _bounds(tp: Any) -> tuple[dict[str, Any], str]:
     return {}, ""
 
 
+def _description(tp: Any) -> str:
+    """The description an option's type declares at its top (``Widths``'s), else ""."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # Widths | None
+        return next((d for a in typing.get_args(tp) if (d := _description(a))), "")
+    if typing.get_origin(tp) is not typing.Annotated:
+        return ""
+    return next(
+        (m.description for m in typing.get_args(tp)[1:] if getattr(m, "description", None)), ""
+    )
+
+
 def _rule(b: dict[str, Any]) -> str:
     """'lie in [0, 1)', 'be at least 1', 'be greater than 0', ..."""
     low = ("[", b["ge"]) if "ge" in b else ("(", b["gt"]) if "gt" in b else None
@@ -150,6 +169,14 @@ def _allowed(tp: Any) -> str:
         return " | ".join(_allowed(a) for a in args if a is not type(None))
     if origin is list:
         return f"list of {_allowed(args[0]) if args else 'values'}"
+    if origin is typing.Annotated and typing.get_origin(args[0]) is list:  # Widths: not empty
+        items = [m for meta in args[1:] for m in (meta, *getattr(meta, "metadata", ()))]
+        least = max((getattr(m, "min_length", None) or 0 for m in items), default=0)
+        return (
+            ("non-empty " if least == 1 else "")
+            + _allowed(args[0])
+            + (f" ({least} or more items)" if least > 1 else "")
+        )
     if tp is bool:
         return "true | false"
     bounds, _ = _bounds(tp)

@@ -25,6 +25,10 @@ from vislab.errors import UserError
 Probability = Annotated[float, Field(ge=0, lt=1, description="a probability; 0 = off")]
 #: A count or a size: layer widths, kernel sizes, depths, numbers of heads.
 Size = Annotated[int, Field(ge=1)]
+#: The widths of a network's stages, one or more: an empty list would leave it without its layers.
+Widths = Annotated[
+    list[Size], Field(min_length=1, description="one stage per width: [] leaves no convolution")
+]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -110,12 +110,15 @@ def register_model(
 
 def register_as(name: str, obj: Builder) -> Builder:
     """:func:`register_model`'s work: ``obj`` (a class or builder; a model object's builder,
-    :mod:`vislab.models.objects`) registered as ``name``, its code recorded; ValueError when another class
+    :mod:`vislab.models.objects`) registered as ``name``, a class or the user's function called by
+    :func:`~vislab.models.calling.adapt`, its code recorded; ValueError when another class
     or builder holds ``name`` (the registrar's :class:`~vislab.registry.NameTaken`)."""
     put = registrar(MODELS, name, "model")
     target = target_of(obj)  # a model object's builder: the user's class or function it calls
     where = _origin(target)
-    if inspect.isclass(obj):  # called as Net(num_classes=K, [input_shape=...], **options)
+    # a class, or a function of the user's, called by the one convention (calling.adapt): the user's
+    # exception is a UserCodeError naming their line; vislab's builders and model objects' go in as they are
+    if inspect.isclass(obj) or (target is obj and _is_users(obj)):
         put(adapt(obj, name, where, source_files(obj)))
     else:
         put(obj)

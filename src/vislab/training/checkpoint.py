@@ -12,6 +12,7 @@ import io
 import pickle
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,30 +57,38 @@ def load_checkpoint(path: str | Path, fix: str | None = None) -> Checkpoint:
     return Checkpoint.from_dict(_load_dict(path, fix), str(path), fix)
 
 
-def damaged_fix(path: Path) -> str:
+def damaged_fix(path: Path, give: Callable[[Path], str] | None = None) -> str:
     """What to do about checkpoint ``path`` where it is damaged or no vislab checkpoint: a run's best.pt,
     use its last.pt where that is whole (a complete zip archive, torch's format), and a run's last.pt,
     its best.pt; train the run again where neither is; a file of no run's checkpoints/,
-    :data:`CHECKPOINT_FIX`."""
+    :data:`CHECKPOINT_FIX`. ``give``: how the caller's command takes the other file (train's
+    ``--init-from FILE``); None: as the commands that read a run take it (the file in place of the run,
+    or their ``--checkpoint``)."""
     run = run_of_file(path)
     if run is None or path.parent.name != "checkpoints" or path.name not in ("best.pt", "last.pt"):
         return CHECKPOINT_FIX
     other = path.with_name("last.pt" if path.name == "best.pt" else "best.pt")
     if other.is_file() and _is_zip(other):
-        if other.name == "last.pt":
-            return (
-                f"Run '{run}' has a whole checkpoints/last.pt (its latest weights): use that, the run "
-                f"with --checkpoint last (Python: checkpoint='last'), or the file '{other}'."
-            )
-        return (
-            f"Run '{run}' has a whole checkpoints/best.pt (its best epoch's weights): use that, the "
-            f"run without --checkpoint last (Python: checkpoint='best', the default), or the file "
-            f"'{other}'."
+        last = other.name == "last.pt"
+        what = "its latest weights" if last else "its best epoch's weights"
+        option = (
+            "with --checkpoint last (Python: checkpoint='last')"
+            if last
+            else "without --checkpoint last (Python: checkpoint='best', the default)"
         )
+        use = (
+            give(other)
+            if give
+            else (
+                f"give the file '{other}' in place of the run, or, to eval, predict or export, the run "
+                f"{option}"
+            )
+        )
+        return f"Run '{run}' has a whole checkpoints/{other.name} ({what}): to use that, {use}."
     lost = "cannot be read either" if other.is_file() else "is missing"
     return (
         f"Its checkpoints/{other.name} {lost}, so run '{run}' has no weights left to use: train it "
-        f"again, vislab train --config {run / 'config.yaml'} --out NEW_FOLDER."
+        f"again, {_train_again(run)}."
     )
 
 
@@ -215,13 +224,23 @@ def _no_checkpoint(run: Path) -> str:
     if not _saved_one(RunDir(run)):
         return (
             "it stopped before saving its first checkpoint, so it has no weights. Train it: "
-            f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER."
+            f"{_train_again(run)}."
         )
     return (
         "it trained, but the checkpoint is gone (deleted or moved?). Put it back into "
-        f"{run / 'checkpoints'}, or train the run again: vislab train --config {run / 'config.yaml'} "
-        "--out NEW_FOLDER."
+        f"{run / 'checkpoints'}, or train the run again: {_train_again(run)}."
     )
+
+
+def _train_again(run: Path) -> str:
+    """The command that trains run ``run`` again: from its config.yaml where that is a valid config, else
+    from one of the user's, with the reason its own cannot be used."""
+    try:
+        RunDir(run).load_config()
+    except UserError as e:
+        why = str(e).rstrip(".")
+        return f"vislab train --config YOUR_CONFIG.yaml --out NEW_FOLDER (its own cannot be used: {why})"
+    return f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER"
 
 
 def _saved_one(run: RunDir) -> bool:

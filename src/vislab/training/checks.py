@@ -30,6 +30,7 @@ from vislab.models import model_kwargs
 from vislab.models.hooks import BoundHooks, ModelHooks
 from vislab.models.objects import is_users_code
 from vislab.training.class_weights import balanced_twice_note
+from vislab.training.mirror_notes import mirror_notes
 from vislab.training.optim import warmup_steps
 from vislab.training.record import Checkpoint
 from vislab.training.too_small import one_pixel_note
@@ -256,63 +257,12 @@ def loop_notes(
     return [note for note in notes if note]
 
 
-# The sources whose classes a mirror changes (handwritten or printed digits, letters, characters): what
-# each image shows. Fashion-MNIST, CIFAR and other pictures of objects are left out (a mirrored shirt is a shirt).
-MIRROR_CHANGES = {
-    **dict.fromkeys(("digits", "mnist"), "digit"),
-    **{f"torchvision:{n}": "digit" for n in ("MNIST", "QMNIST", "USPS", "SEMEION", "SVHN")},
-    **{f"torchvision:{n}": "character" for n in ("EMNIST", "KMNIST")},
-}
-
-
 def _augment_notes(cfg: Config, sample_shape: tuple[int, ...], network: Network) -> list[str]:
     """Augmentation that hurts these images: a crop padding of more than a quarter of their side (half an
-    8×8 digit), mirrored digits, test-time flips of a model never trained on mirrored images — for a model
-    fitted on the train split as it is (``trained_by="fit_arrays"``), which sees no augmentation, only
-    the last."""
+    8×8 digit), and mirrors (:func:`~vislab.training.mirror_notes.mirror_notes`)."""
     fitted = unread_setting("augment.hflip", network.hooks.trained_by)
-    notes = [] if fitted else [crop_note(cfg.augment, sample_shape), _mirrored_digits_note(cfg)]
-    return [n for n in (*notes, _tta_flip_note(cfg, fitted)) if n]
-
-
-def _mirrored_digits_note(cfg: Config) -> str:
-    """For ``augment.hflip`` on digits or characters (:data:`MIRROR_CHANGES`): a mirrored one is another
-    or none; else ''."""
-    what = MIRROR_CHANGES.get(cfg.data.name)
-    if what is None or "augment.hflip.p" not in augmentations_on(cfg):
-        return ""
-    example = "a mirrored 2, 3, 4, 7 is no digit" if what == "digit" else "a mirrored b is a d"
-    return (
-        f"augment.hflip.p={cfg.augment.hflip.p:g} mirrors the {cfg.data.name} images, and a mirrored {what} "
-        f"is another shape or none ({example}): the model learns from images "
-        f"its test split never holds. Leave the flip out: --set augment.hflip.p=0 / augment__hflip__p=0."
-    )
-
-
-def _tta_flip_note(cfg: Config, fitted: bool) -> str:
-    """For ``train.tta`` (each mode averages the logits over the image and its mirror) on a model trained
-    on no mirrored image (``augment.hflip.p`` 0, or idle at ``augment.p=0``, or ``fitted`` on the
-    unaugmented train split): why, and how to score without the mirror or train with it; else ''."""
-    tta, aug = cfg.train.tta, cfg.augment
-    if tta == "none" or "augment.hflip.p" in augmentations_on(cfg):
-        return ""
-    if fitted:
-        why, fix = f"{cfg.model.name} is fitted on the train split as it is (not augmented)", ""
-    elif aug.hflip.p > 0:  # augment.p=0 keeps it from mirroring
-        why = f"training never mirrors images (augment.hflip.p={aug.hflip.p:g} with augment.p=0)"
-        fix = "; or train on mirrored images: --set augment.p=1 / augment__p=1"
-    else:
-        why = "training never mirrors images (augment.hflip.p=0)"
-        fix = "; or train on mirrored images: --set augment.hflip.p=0.5 / augment__hflip__p=0.5"
-    if cfg.data.name in MIRROR_CHANGES:  # not to be mirrored: scoring without the mirror is the fix
-        fix = ""
-    views = "its mirror" + ("" if tta == "flip" else ", each also shifted by one pixel")
-    return (
-        f"train.tta={tta} scores each image by the mean of the model's logits for it and {views}, but "
-        f"{why}: the model never saw a mirrored image. For digits and text a mirrored image is another "
-        f"shape, and the mean can cost much accuracy. Score without the mirror (every train.tta mode "
-        f"includes it): --set train.tta=none / train__tta='none'{fix}."
-    )
+    crop = "" if fitted else crop_note(cfg.augment, sample_shape)
+    return [n for n in (crop, *mirror_notes(cfg, network.hooks, fitted)) if n]
 
 
 def unused_settings(cfg: Config, network: Network) -> dict[str, str]:

@@ -209,7 +209,8 @@ def _source(source: str) -> tuple[Path, Checkpoint, dict[str, torch.Tensor]]:
         )
     picked = pick_checkpoint(source)
     picked.show_note()
-    fix = damaged_fix(picked.path)  # a run's best.pt or last.pt: the other one
+    # a run's best.pt or last.pt: the other one, as train.init_from
+    fix = damaged_fix(picked.path, lambda f: f"train with --init-from {f} / train__init_from='{f}'")
     ckpt = load_checkpoint(picked.path, INIT_FROM_FIX if fix == CHECKPOINT_FIX else fix)
     return picked.path, ckpt, picked.weights(ckpt)
 

@@ -282,6 +282,29 @@ def check_params_to_train(network: Network, name: str, freeze: list[str]) -> Non
 NOTE = "vislab:"  # how the note added to the exception of a model of this process begins
 
 
+class GradlessOutput(UserCodeError):
+    """A training step's loss has no gradient: the model's output does not depend on a trainable weight
+    (``stopping.users_model`` names the model and records the run as failed)."""
+
+
+def check_loss_has_grad(loss: torch.Tensor, model: torch.nn.Module) -> None:
+    """GradlessOutput when a training step's ``loss`` has no gradient (where torch's backward would raise
+    "element 0 of tensors does not require grad"); reading the flag costs nothing."""
+    if loss.requires_grad or not torch.is_grad_enabled():
+        return
+    raise GradlessOutput(gradless_output(type(model).__name__))
+
+
+def gradless_output(name: str) -> str:
+    """Why model ``name`` cannot train (:class:`GradlessOutput`), and the fix."""
+    return (
+        f"model '{name}': its output has no gradient (the loss does not depend on any trainable weight), "
+        f"so training cannot update it. In its forward, look for a .detach(), a torch.no_grad() block, "
+        f"or layers frozen (requires_grad=False) that the output alone comes from, and return the output "
+        f"of the trainable layers as it is."
+    )
+
+
 @contextlib.contextmanager
 def user_code(
     name: str,

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as tdist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vislab.errors import UserError
+from vislab.errors import ConfigError, UserError
 from vislab.words import counted
 
 # What a collective raises in a rank whose peer is gone (its process ended, or the network to it failed):
@@ -50,6 +50,39 @@ def set_threads(threads: int | None) -> int:
     if threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+#: train.threads beyond this many times the usable cores is refused, not only noted
+_CROWDED = 4
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity where the system tells it, else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def threads_note(threads: int | None, device: torch.device) -> str | None:
+    """A note for ``train.threads`` above the cores this process may use (:func:`usable_cores`), on the
+    CPU: the threads take turns and training runs slower; ConfigError beyond :data:`_CROWDED` times the
+    cores. None otherwise."""
+    cores = usable_cores()
+    if not threads or threads <= cores or device.type != "cpu":
+        return None
+    said = (
+        f"train.threads={threads} asks for {threads} CPU threads, but this process may use "
+        f"{counted(cores, 'core')}: the threads take turns on the cores and each step waits for the "
+        f"slowest, so training runs slower, not faster (16 threads on 2 cores: about ten times slower)."
+    )
+    fix = (
+        f"Leave train.threads out (one thread per core) or give at most {cores}: --set "
+        f"train.threads={cores} / train__threads={cores}."
+    )
+    if threads > _CROWDED * cores:
+        raise ConfigError(f"{said} {fix}")
+    return f"{said} {fix}"
 
 
 def threads_change(path: Path, threads: int | None, device: str, used: list[int]) -> str | None:

@@ -42,6 +42,7 @@ from vislab.training.runtime import (
     resolve_device,
     set_cudnn_benchmark,
     set_threads,
+    threads_note,
 )
 from vislab.training.state import LoopState, Saved
 from vislab.training.step_log import StepTracker
@@ -83,6 +84,8 @@ def set_up(
     started = time.perf_counter()
     tc = cfg.train
     device = dist.device or resolve_device(tc.device)
+    if (note := threads_note(tc.threads, device)) and dist.is_main:  # refused far beyond the cores
+        show_note(note)
     threads = set_threads(tc.threads)  # recorded: CPU float sums round by the count
     set_cudnn_benchmark(device, tc.cudnn_benchmark)
     data, network = build_parts(cfg, device, dist, ckpt, build_as, f"run '{run.path}'")

@@ -8,18 +8,25 @@ metrics.jsonl and a summary.json saying so (``stopped_record.mark``)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 
-from vislab.errors import RunFailed, TrainingInterrupted
+from vislab.errors import RunFailed, TrainingInterrupted, UserCodeError
 from vislab.models.calling import target_of
 from vislab.models.objects import is_user_object
 from vislab.models.registry import MODELS
 from vislab.training.divergence import check_finite
 from vislab.training.history import EpochRow, to_rows
-from vislab.training.model_checks import NOTE, raises_its_own, resumed_in_python, user_code
+from vislab.training.model_checks import (
+    NOTE,
+    GradlessOutput,
+    gradless_output,
+    raises_its_own,
+    resumed_in_python,
+    user_code,
+)
 from vislab.training.rundir import resume_command
 from vislab.training.saving import checkpoint
 from vislab.training.setup import Training
@@ -133,17 +140,27 @@ def _python_start(path: Path, world: int) -> str:
     return "" if world > 1 else f" (Python: vislab.train(..., out={str(path)!r}) without resume)"
 
 
-def users_model(t: Training, when: str, trained: bool = False) -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def users_model(t: Training, when: str, trained: bool = False) -> Iterator[None]:
     """Within: an exception the user's own model raises ends the run, saying what was kept
     (``_stopped_by_code``): a ``model.name=file.py:Net``'s as a UserCodeError (its frames only, exit 2);
     a model registered in this process (``train(model=Net)``, ``@vislab.register_model``) re-raises the
-    user's exception, those words its note, as its caller is Python. ``trained``: the epoch's steps are
-    done (its evaluation is what failed). Vislab's own errors, and built-in models', pass unchanged."""
+    user's exception, those words its note, as its caller is Python. A model whose output has no
+    gradient (:class:`GradlessOutput`) ends it the same way, as a UserCodeError. ``trained``: the epoch's
+    steps are done (its evaluation is what failed). Vislab's own errors, and built-in models', pass
+    unchanged."""
     name, model, code = t.record.model.name, t.network.model, t.network.code
-    return user_code(name, model, when, lambda: _stopped_by_code(t, trained), code=code)
+    try:
+        with user_code(name, model, when, lambda: _stopped_by_code(t, trained), code=code):
+            yield
+    except GradlessOutput:
+        said = _stopped_by_code(
+            t, False, "the model's output has no gradient (a .detach() in its forward?)"
+        )
+        raise UserCodeError(f"{gradless_output(name)} {said}") from None
 
 
-def _stopped_by_code(t: Training, trained: bool) -> str:
+def _stopped_by_code(t: Training, trained: bool, message: str | None = None) -> str:
     """The run ended by the user's code: ``trained`` (and one process), a ``last.pt`` of the epoch's
     steps — as a signal after its last step saves it: resuming re-runs only the evaluation — else the
     last one kept; summary.json says "failed". Returns what was kept and how to go on."""
@@ -151,7 +168,7 @@ def _stopped_by_code(t: Training, trained: bool) -> str:
     saved = trained and t.dist.world == 1  # data-parallel: epoch ends only (stop_resumably)
     if saved:
         checkpoint(t, "last.pt", resume=True)
-    mark(t, "failed")
+    mark(t, "failed", message)
     t.log.stop()
     if raises_its_own(t.record.model.name):
         return _stopped_python(t, saved)

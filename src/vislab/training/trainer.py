@@ -36,6 +36,7 @@ from vislab.training.divergence import check_finite, note_exploding_loss
 from vislab.training.epoch_end import evaluate_and_checkpoint, evaluate_at_start
 from vislab.training.fitted import fit_once
 from vislab.training.history import EpochRow, to_rows
+from vislab.training.model_checks import check_loss_has_grad
 from vislab.training.optim import head_lr, set_lr
 from vislab.training.parts import Network, Optimisation
 from vislab.training.progress import Progress
@@ -335,6 +336,7 @@ def train_step(
         with optim.autocast():
             logits = network.forward(x)
             loss = optim.loss(logits, y)
+        check_loss_has_grad(loss, network.model)
         if window.first:
             optim.opt.zero_grad(set_to_none=True)
         scaled = loss / window.size if window.size > 1 else loss
