@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 import vislab
 from conftest import cli, tiny_base
-from vislab.errors import Note, UserError
+from vislab.errors import UserError
 from vislab.experiments.sweeps.study import load_existing_study
 
 # tiny trials: 1 epoch of 120 digits, no figures (nothing here looks at them)
@@ -119,18 +119,18 @@ def test_a_trial_whose_worker_died_says_so_in_trials_csv(tmp_path, capsys):
     assert rows["1"]["state"] == "complete" and rows["1"]["error"] == ""
 
 
-def test_a_script_hears_that_a_study_had_another_search_space(tmp_path, capsys):
+def test_a_study_of_another_search_space_is_refused(tmp_path, capsys):
     """vislab.sweep(mapping) joining the study of another mapping's space (the default name "sweep"): a
-    Note, as the command line's `note:` line; `vislab sweep` still prints it so."""
+    UserError naming the difference, as `vislab sweep` (exit 2): its trials would mix two spaces."""
     out = tmp_path / "sw"
     study = vislab.sweep({"base": BASE, "space": {"optim.lr": LR}}, out=out, trials=1, quiet=True)
     assert study.study_name == "sweep"
     wider = {**LR, "high": 0.5}
-    with pytest.warns(Note, match="study 'sweep' was started with another search space"):
-        vislab.sweep({"base": BASE, "space": {"optim.lr": wider}}, out=out, trials=1, quiet=True)
+    with pytest.raises(UserError, match="study 'sweep' was started with another search space"):
+        vislab.sweep({"base": BASE, "space": {"optim.lr": wider}}, out=out, trials=2, quiet=True)
     (tmp_path / "w.yaml").write_text(yaml.safe_dump(spec("sweep", {**LR, "high": 0.7})))
-    code, text = sweep(capsys, tmp_path / "w.yaml", "--out", out, "--trials", 1)
-    assert code == 0 and "note: study 'sweep' was started with another search space" in text, text
+    code, text = sweep(capsys, tmp_path / "w.yaml", "--out", out, "--trials", 2)
+    assert code == 2 and "'optim.lr': {type: float" in text and "high: 0.7" in text, text
 
 
 def test_a_trial_folder_left_by_a_deleted_study_is_set_aside_and_said(tmp_path, capsys):

@@ -19,6 +19,7 @@ from vislab.api.experiments import (
 )
 from vislab.api.folders import check_new, start_over
 from vislab.api.runs import compare
+from vislab.api.sweeps import DataName, check_file_settings
 from vislab.arguments import Folder, checked
 from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note
 from vislab.run import Run
@@ -150,7 +151,7 @@ def run_suite(
     name_or_file: str | Path,
     *,
     out: Folder | None = None,
-    data: str | None = None,
+    data: DataName = None,
     epochs: int | None = None,
     overrides: str | Sequence[str] | Mapping[str, Any] = (),
     jobs: int = 1,
@@ -171,7 +172,6 @@ def run_suite(
     ``runs/suite-<name>``): finished runs skipped, interrupted ones resumed; results.csv/.md, report.html if
     ``report``. SuiteFailed if a run failed, DataError if a run's data cannot be read, UserError before any
     training if ``out`` holds its runs with another config (but ``epochs``: retrained; or ``overwrite=True``).
-
     ``data``, ``epochs``, ``overrides`` (``["data.limit=300"]``) and ``settings`` (``data__limit=300``) set
     every run's config as ``vislab suite --set`` does; a key given twice: UserError. ``quiet``: None prints the
     progress in a notebook only (``log`` receives it). ``seeds``: each run trained that many times (``<run>-s0``
@@ -184,6 +184,7 @@ def run_suite(
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
     _refuse_together(dry_run, overwrite, storage, trust_code)
+    check_file_settings("run_suite", settings, overrides)
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     suite, folder, chosen = _seeded_suite(
         name_or_file, out, overwrite, storage, seeds, only, sets, jobs

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
+from pydantic import PlainValidator
 
 from vislab.api.experiments import (
     Log,
@@ -20,6 +21,7 @@ from vislab.api.experiments import (
 )
 from vislab.api.folders import check_new, start_over, sweep_worker
 from vislab.arguments import Folder, checked
+from vislab.config.overrides import as_yaml
 from vislab.errors import UserError
 from vislab.training.progress import in_notebook
 from vislab.training.writable import check_writable
@@ -30,6 +32,59 @@ if TYPE_CHECKING:
     import optuna
 
     from vislab.experiments.sweeps.spec import Sweep
+
+
+_IN_FILES = "a sweep or a suite writes each run's config to a file"
+_REGISTER_MODEL = (
+    "register the model (@vislab.register_model('small') on its class or builder) and give "
+    "model__name='small', or keep it in a file: model__name='net.py:Net'"
+)
+
+
+def _data_name(value: Any) -> str | None:
+    """``data`` of a sweep or suite: a data.name (a string), or None; arrays or a Dataset are refused with
+    the way to name them (vislab.register_arrays)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise UserError(
+        f"data got a {type(value).__name__}, but {_IN_FILES}, which names its data: data must be a "
+        f"data.name (a string). Register arrays or a Dataset first, name = vislab.register_arrays(x, y), "
+        f"then give data=name."
+    )
+
+
+DataName = Annotated[str | None, PlainValidator(_data_name)]
+
+
+def check_file_settings(caller: str, settings: Mapping[str, Any], overrides: object = ()) -> None:
+    """UserError for a setting (or an ``overrides`` mapping's) a run's config file cannot hold: ``model=``
+    (a class, a module) or a value YAML cannot write (a class as ``model__name``), with the way to name it
+    (vislab.register_model)."""
+    if "model" in settings:
+        raise UserError(
+            f"{caller} got model={_shown(settings['model'])}, which is no argument of it: {_IN_FILES}, "
+            f"which names its model. To sweep your own model, {_REGISTER_MODEL}."
+        )
+    given = {**settings, **(overrides if isinstance(overrides, Mapping) else {})}
+    for key, value in given.items():
+        try:
+            as_yaml(value)
+        except yaml.YAMLError:
+            fix = (
+                _REGISTER_MODEL
+                if key.replace("__", ".").startswith("model.")
+                else "give a number, a string or a list"
+            )
+            raise UserError(
+                f"{caller} got {key}={_shown(value)}: {_IN_FILES}, which cannot hold a "
+                f"{'class' if isinstance(value, type) else type(value).__name__}. {fix[0].upper()}{fix[1:]}."
+            ) from None
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a message names it: a class or function by its name, else its repr, cut short."""
+    name = getattr(value, "__qualname__", None)
+    return name if isinstance(name, str) else repr(value)[:60]
 
 
 def resolve_sweep(
@@ -61,13 +116,17 @@ def _load_sweep(
 ) -> tuple[Sweep, Path]:
     """The sweep and its folder. A mapping is checked (its mistakes name it, not a file), then goes to the
     folder's spec.yaml, unless the folder holds another sweep (:func:`refuse_another_sweep`; with
-    ``overwrite`` it is about to be deleted). Either is checked on its data first (:func:`check_on_data`:
+    ``overwrite`` it is about to be deleted); a SQLite ``storage`` in a folder that is not there is
+    refused. Either is checked on its data first (:func:`check_on_data`:
     a base whose model cannot take its data is refused before any folder or study is made)."""
     with optuna_quietly():  # on use (see the imports)
         from vislab.experiments.sweeps.data_checks import check_on_data
         from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
         from vislab.experiments.sweeps.spec import load_sweep, sweep_of
+        from vislab.experiments.sweeps.study import absolute_storage, check_storage_folder
 
+    if storage:  # a SQLite file in a folder that is not there: refused, not made
+        check_storage_folder(absolute_storage(storage))
     if not isinstance(spec_or_file, Mapping):
         spec = load_sweep(spec_or_file, overrides)
         spec = check_on_data(spec, overrides, str(spec.path))
@@ -115,7 +174,7 @@ def sweep(
     trials: int | None = None,
     timeout: float | None = None,
     storage: str | None = None,
-    data: str | None = None,
+    data: DataName = None,
     epochs: int | None = None,
     overrides: str | Sequence[str] | Mapping[str, Any] = (),
     narrow: int | None = None,
@@ -129,23 +188,23 @@ def sweep(
 ) -> optuna.Study:
     """Run (or join) an Optuna sweep — a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
     W&B sweep file as it is) or the same mapping — each trial into ``out/trials/<n>``; return the study.
-    ``report``: write the report (curves of the best ``curves`` trials; the command writes it unless
-    ``--no-report``). ``overwrite``: delete an earlier sweep in ``out`` (another sweep's folder: UserError
-    without it); joining a study of another search space warns a :class:`~vislab.errors.Note`. ``data``,
+    ``trials`` is the study's total: the same call again trains nothing (a :class:`~vislab.errors.Note`
+    says so), ``trials=N+k`` k more. ``report``: write the report (curves of the best ``curves`` trials;
+    the command writes it unless ``--no-report``). ``overwrite``: delete an earlier sweep in ``out``
+    (another sweep's folder: UserError without it); a study of another space or base: UserError. ``data``,
     ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set every
     trial's config as ``--set`` does (a key given twice: UserError). ``quiet``: None prints the sweep's
     lines in a notebook only, False also each trial's progress, True nothing; ``log`` receives them instead.
-
     >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
-    ...                      trials=4, epochs=2)
-    >>> study.best_params
+    ...                      trials=4, epochs=2)  # study.best_params: the best trial's values
     """
     with optuna_quietly():
         from vislab.experiments.sweeps.runner import run_sweep
         from vislab.report.build import build_report
 
     check_counts("sweep", trials=trials, narrow=narrow, narrow_trials=narrow_trials, epochs=epochs)
+    check_file_settings("sweep", settings, overrides)
     sets = every_run_sets("sweep", data, epochs, overrides, settings)
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)

@@ -6,56 +6,57 @@ from __future__ import annotations
 import json
 
 import optuna
-from optuna.distributions import check_distribution_compatibility
+import yaml
 from optuna.trial import TrialState
 
 from vislab.config import build_config, config_differences
 from vislab.config.build import setting
-from vislab.errors import UserError, show_note
+from vislab.errors import UserError
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.samplers import SeededAtFirstTrial
 from vislab.experiments.sweeps.space import space_yaml
-from vislab.experiments.sweeps.spec import Sweep, to_distribution
+from vislab.experiments.sweeps.spec import Sweep
 from vislab.experiments.sweeps.study import open_study
 
 
 def join_study(sweep: Sweep, storage) -> optuna.Study:
     """Open (or create) study ``sweep.name``; a seeded sampler is seeded at this worker's first trial, by
     its number (:class:`~vislab.experiments.sweeps.samplers.SeededAtFirstTrial`): it never replays the
-    samples of other workers, earlier or started at the same time. A :class:`Note` when it was started
-    with another (compatible) search space."""
+    samples of other workers, earlier or started at the same time. UserError when it was started with
+    another search space (:func:`_check_same_space`)."""
     study = open_study(sweep, storage)
     if sweep.seed is not None:
         study.sampler = SeededAtFirstTrial(sweep, sweep.seed)
     stored = study.user_attrs.get(attrs.SPACE)
-    if stored is not None and stored != json.loads(json.dumps(space_yaml(sweep.distributions))):
-        _check_compatible(study.study_name, stored, sweep.distributions)
-        show_note(
-            f"study '{study.study_name}' was started with another search space; its earlier trials stay "
-            f"in it (to start afresh, give the sweep another name — the name: key of its file — or start "
-            f"it over: --overwrite, Python: overwrite=True)"
-        )
+    if stored is not None:
+        _check_same_space(study.study_name, stored, sweep.distributions)
     return study
 
 
-def _check_compatible(name: str, stored: dict, distributions: dict) -> None:
-    """UserError unless each space key the study searched before keeps its kind, log scale and (a
-    categorical) its choices: Optuna cannot change those within a study — its trials would fail one by
-    one. Other changes (a range's bounds) join the study, with a note."""
-    changed = []
-    for key, d in distributions.items():
-        if key in stored:
-            try:
-                check_distribution_compatibility(to_distribution(key, stored[key]), d)
-            except ValueError as e:
-                changed.append(f"'{key}': {str(e).rstrip('.')} (was {stored[key]})")
+def _check_same_space(name: str, stored: dict, distributions: dict) -> None:
+    """UserError naming each difference between the space study ``name`` was started with (``stored``)
+    and this worker's: its trials would be drawn from two spaces, and its best compared across them."""
+    given = json.loads(json.dumps(space_yaml(distributions)))
+    changed = [f"'{k}' is not in the study's space" for k in given if k not in stored]
+    changed += [f"'{k}' of the study's space is missing" for k in stored if k not in given]
+    changed += [
+        f"'{k}': {_flow(given[k])} here, {_flow(stored[k])} in the study"
+        for k in given
+        if k in stored and given[k] != stored[k]
+    ]
     if changed:
         raise UserError(
-            f"study '{name}' was started with another search space, which these trials cannot join: "
-            f"{'; '.join(changed)}. Give the sweep another name (the name: key of its file) to start "
-            f"another study, --overwrite (Python: overwrite=True) to delete this one, or restore the space "
-            f"it was started with."
+            f"study '{name}' was started with another search space ({'; '.join(changed)}), so nothing "
+            f"was trained: its trials would be drawn from two spaces. Join it with the same sweep file "
+            f"(its space: as the study was started), or start another study: give the sweep another "
+            f"name (the name: key of its file), or start it over with --overwrite (Python: "
+            f"overwrite=True; not with a --storage of yours)."
         )
+
+
+def _flow(entry: dict) -> str:
+    """A space entry in one line, as a sweep file writes it: {type: float, low: 0.001, high: 0.1, ...}."""
+    return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False).strip()
 
 
 def check_same_base(study: optuna.Study, base: dict, shared: bool = False) -> None:

@@ -3,11 +3,12 @@ run), its results (results.csv/.md of the complete trials, trials.csv) and ``vis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import optuna
 import yaml
+from optuna.trial import TrialState
 
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.databases import public_url
@@ -111,14 +112,15 @@ def finish(
     log: Callable[[str], None],
     on_results: ResultsHook | None = None,
 ) -> None:
-    """results.csv / results.md (complete trials, with their parameters; the count of the others) and
-    trials.csv; then ``on_results(out, study)``."""
+    """results.csv / results.md (complete trials, with their parameters; the count of the others; the
+    trials other workers still run: :func:`still_running`, said too) and trials.csv; then
+    ``on_results(out, study)``."""
     summaries, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
         if s is not None and s.complete:
             summaries[name] = s
-    params = trial_params(study)
+    params, running = trial_params(study), still_running(study, out, summaries)
     write_tables(
         out,
         results_texts(
@@ -126,20 +128,27 @@ def finish(
             summaries,
             title=f"sweep {study.study_name}",
             params={name: params.get(name, {}) for name in summaries},
-            note=trial_counts(study, len(summaries)),
+            note=f"{trial_counts(study, summaries)} {running}".strip(),
             run_dirs=dirs,
         ),
     )
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")
+    if running:
+        log(running)
     if on_results is not None:
         on_results(out, study)
 
 
-def trial_counts(study: optuna.Study, in_table: int) -> str:
-    """results.md's line under the table: how many trials it shows, and how many were pruned, failed, are
-    running or queued (listed in trials.csv)."""
-    counts = state_counts(study)
+def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
+    """results.md's line under the table (of the trials named ``table``): how many trials it shows, and how
+    many were pruned, failed, are running or queued (listed in trials.csv). A running trial whose run has
+    finished (in the table: its worker tells the study a moment later) counts as complete."""
+    counts, in_table = state_counts(study), len(table)
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    ending = sum(trial_name(t) in table for t in running)
+    counts["running"] -= ending
+    counts["complete"] += ending
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     if counts["complete"] > in_table:  # run on a machine whose folders are not here
         shown += (
@@ -149,6 +158,24 @@ def trial_counts(study: optuna.Study, in_table: int) -> str:
     return (
         f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "
         f"state, parameters and error."
+    )
+
+
+def still_running(study: optuna.Study, out: Path, shown: Collection[str]) -> str:
+    """Which trials of the study still run (on other workers, once this one ends) and are not ``shown`` in
+    its table (by :func:`trial_name`), and the command that writes the full table once they end; "" when
+    none."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    numbers = [t.number for t in running if trial_name(t) not in shown]
+    if not numbers:
+        return ""
+    one = len(numbers) == 1
+    return (
+        f"Trial{'' if one else 's'} {', '.join(map(str, numbers))} still run{'s' if one else ''} on "
+        f"another worker, so {'it is' if one else 'they are'} not in this table yet: once "
+        f"{'it ends' if one else 'they end'}, `vislab sweep show {out}` (or the same "
+        f"sweep again: it trains nothing more) writes the full table; the worker that ends last writes its "
+        f"own."
     )
 
 

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config, set_dotted
 from vislab.config.build import setting
-from vislab.errors import TrainingInterrupted, UserError
+from vislab.errors import TrainingInterrupted, UserError, show_note
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.joining import check_same_base, join_study
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
@@ -86,10 +86,10 @@ def run_stage(
 ) -> optuna.Study:
     """Work on study ``sweep.name`` (over ``sweep.distributions``: the narrowed stage has its own) until it
     holds ``n_target`` finished, running or failed trials (or the deadline passes) — with ``settle``, finished:
-    the running trials of other workers too; ``option``: the one that asked for ``n_target``, named when
-    the study holds that many already; ``made``: how the sweep was made, as sweep.json records it
-    (default :func:`made_from` its file and ``overrides``). Nothing is made in ``out`` before the
-    storage has taken the study."""
+    the running trials of other workers too; ``option``: the one that asked for ``n_target``, named in
+    the :class:`~vislab.errors.Note` when the study holds that many already; ``made``: how the sweep was
+    made, as sweep.json records it (default :func:`made_from` its file and ``overrides``). Nothing is
+    made in ``out`` before the storage has taken the study."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     study = join_study(sweep, open_storage(storage_url))
@@ -102,7 +102,8 @@ def run_stage(
     busy = count_busy(study)
     if busy >= n_target:
         full = sweep.is_grid and busy >= grid_size(sweep.distributions)
-        log(_nothing_to_train(study, n_target, option, busy, full))
+        # a Note, not a log line: a script's quiet call hears it too
+        show_note(_nothing_to_train(study, n_target, option, busy, full))
         if not settle:
             return study
     objective = Objective(sweep, base, out / "trials", n_target, quiet, log)
@@ -364,7 +365,7 @@ def _narrowed_sweep(
 ) -> Sweep:
     """The second stage's sweep, study ``<name>-narrow``: the ranges of the ``k`` best trials of ``study``
     (UserError if it has fewer complete trials)."""
-    top = best_trials(study, k)
+    top = best(study, k)
     if len(top) < k:
         raise UserError(
             f"--narrow {k} (Python: narrow={k}) needs {k} complete trials; the study has {len(top)}."
@@ -393,8 +394,3 @@ def _shared_space(
         study.set_user_attr(attrs.SPACE, stored)
     used = used if used is not None else [t.number for t in top]
     return {k: to_distribution(k, v) for k, v in stored.items()}, used
-
-
-def best_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
-    """The ``k`` best complete trials, best first."""
-    return best(study, k)

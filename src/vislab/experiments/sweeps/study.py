@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import event
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from vislab.errors import RunFailed, UserError, VislabError
+from vislab.errors import RunFailed, UserError, VislabError, show_note
 from vislab.experiments.databases import GRACE_S, HEARTBEAT_S, first_line, public_url
 from vislab.experiments.sweeps import attrs, samplers
 from vislab.experiments.sweeps.space import space_yaml
@@ -52,6 +52,23 @@ def absolute_storage(url: str, base: Path | None = None) -> str:
     head, _, rest = url.partition(":///")
     _, q, query = rest.partition("?")
     return f"{head}:///{(Path(base or Path.cwd()) / path).resolve()}{q}{query}"
+
+
+def check_storage_folder(url: str) -> None:
+    """UserError when a SQLite ``--storage`` names a file in a folder that is not there (a typo in a shared
+    path would start a separate study): naming the nearest folder that is, and how to make it."""
+    path = sqlite_path(url)
+    if path is None or path.parent.is_dir():
+        return
+    folder = path.resolve().parent
+    near = next(p for p in (folder, *folder.parents) if p.exists())
+    if not near.is_dir():  # a file where a folder should be: the storage's own check names it
+        return
+    raise UserError(
+        f"--storage {public_url(url)}: the folder '{folder}' is not there (the nearest one that is: "
+        f"'{near}'), so no study was made. Check the path (a typo starts a separate study); to make the "
+        f"folder: mkdir -p '{folder}'."
+    )
 
 
 def _retry_callback(max_retry: int | None = 3) -> Callable[[optuna.Study, FrozenTrial], None]:
@@ -175,6 +192,7 @@ def _sqlite_wal(url: str) -> None:
     db = str(path)
     try:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
+        _say_if_locked(db)
         with sqlite3.connect(db, timeout=120) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
     except OSError as e:  # a file where a folder of its path should be, a folder it may not write
@@ -183,6 +201,28 @@ def _sqlite_wal(url: str) -> None:
         raise UserError(_unwritable(url, why)) from None
     except sqlite3.Error as e:  # a folder SQLite cannot create its file in (/sys, /proc, read-only)
         raise (damaged_storage(url, e) or UserError(_unwritable(url, first_line(e)))) from None
+
+
+def _say_if_locked(db: str) -> None:
+    """A note, once, when another process holds the SQLite file ``db`` locked for longer than a write takes
+    (an open transaction: a program with it open, a stuck worker): the worker waits for it, up to 120 s."""
+    conn = sqlite3.connect(db, timeout=LOCK_PROBE_S, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e):
+            show_note(
+                f"waiting for the study database '{db}': another process holds it locked (a program "
+                f"with it open in a transaction, such as sqlite3 or a database browser, or a stuck "
+                f"worker); this worker goes on once it is free, for up to 120 s."
+            )
+    finally:
+        conn.close()
+
+
+#: how long a write lock may be held before a worker says it waits (a worker's own writes take less)
+LOCK_PROBE_S = 3.0
 
 
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
