@@ -141,7 +141,7 @@ def test_swept_values_past_the_threshold_are_listed_too(tmp_path):
     runs = [fake_run(tmp_path / n, "digits", 0.5 + i / 10) for i, n in enumerate(params)]
     write_tables(tmp_path, results_texts(tmp_path, summaries_of(runs), params=params))
     md = (tmp_path / "results.md").read_text()
-    assert "| run | train ACC |" in md
+    assert "| run | model | seed | train ACC |" in md  # a sweep's trials are runs too: model, seed
     assert listed_lines(md)["trial-1"] == (
         "model.hidden=[8], optim.lr=0.05, optim.weight_decay=0, train.batch_size=64, train.epochs=2"
     )

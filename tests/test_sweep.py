@@ -19,7 +19,7 @@ from optuna.trial import TrialState, create_trial
 from conftest import tiny_base
 from figures_skipped import skip_report_figures
 from vislab.cli import main
-from vislab.errors import ConfigError
+from vislab.errors import ConfigError, Note
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps import space as sp
 from vislab.experiments.sweeps.runner import run_sweep
@@ -331,10 +331,9 @@ def test_a_full_grid_says_no_trial_can_be_added(tmp_path):
         base=SHARED["base"],
         space={"data.limit": {"type": "categorical", "choices": [50, 100]}},
     )
-    lines = []
-    run_sweep(load_sweep(spec), tmp_path / "sw", log=lines.append)
-    run_sweep(load_sweep(spec), tmp_path / "sw", log=lines.append)
-    assert any("nothing to train; every point of its grid is taken" in line for line in lines)
+    run_sweep(load_sweep(spec), tmp_path / "sw", log=lambda line: None)
+    with pytest.warns(Note, match="nothing to train; every point of its grid is taken"):
+        run_sweep(load_sweep(spec), tmp_path / "sw", log=lambda line: None)
 
 
 def test_builtin_sweeps_are_valid_and_every_sampled_trial_builds(capsys):
@@ -652,11 +651,11 @@ def test_results_md_shows_each_trials_parameters_and_counts_the_pruned(tmp_path,
     study = run_sweep(load_sweep(spec), tmp_path / "sw", trials=3, log=lambda s: None)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED", "COMPLETE"]
     md = (tmp_path / "sw" / "results.md").read_text()
-    assert "| run | model.hidden | optim.lr | train.batch_size | train ACC |" in md
+    assert "| run | model | seed | model.hidden | optim.lr | train.batch_size | train ACC |" in md
     for t in (study.trials[0], study.trials[2]):
         p = t.params
         cells = f"| {p['model.hidden']} | {p['optim.lr']:.4g} | {p['train.batch_size']} |"
-        cells = f"| trial-{t.number} {cells}"
+        cells = f"| trial-{t.number} | mlp | 0 {cells}"
         assert cells in md and p["model.hidden"].startswith("["), md
     assert "| trial-1 |" not in md
     assert "2 complete trials in this table; 1 pruned. trials.csv lists every trial" in md, md

@@ -104,7 +104,9 @@ DryRunOpt = typer.Option(
     "--dry-run",
     help="Say what each run would do (start, resume, already complete, retrain, failed; busy: another "
     "vislab process holds its folder), its model and "
-    "the settings it changes; check everything a run checks, but train and write nothing.",
+    "the settings it changes; check everything a run checks, but train and write nothing. With "
+    "--storage: each run's state in the shared database instead (done, failed, claimed by which "
+    "worker and its last heartbeat, waiting), read only.",
 )
 
 SuiteOnlyOpt = typer.Option(
@@ -141,8 +143,8 @@ def suite(
     those DIR holds (another --set or suite file) is refused (exit 2): --overwrite starts it over. With
     --storage, run the same command on several machines to share the runs. --only RUN trains just that
     run (a later run without --only trains the rest). --dry-run prints the plan instead (exit 0, a run
-    that would fail as it starts listed failed; 2 for what a run would refuse). `vislab suite list` (or
-    no NAME) lists the built-in suites."""
+    that would fail as it starts listed failed; 2 for what a run would refuse); with --storage, each run's
+    state in the shared database. `vislab suite list` (or no NAME) lists the built-in suites."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_suite, run_suite
 
@@ -154,8 +156,8 @@ def suite(
     common = dict(out=folder, data=data, epochs=epochs, overrides=set_ or [], storage=storage,
                   heartbeat=heartbeat, heartbeat_lapse=heartbeat_lapse, overwrite=overwrite, seeds=seeds,
                   only=only or None, trust_code=trust_code)  # fmt: skip
-    if dry_run:  # the plan is the output: on stdout, line by line
-        run_suite(name, log=print, dry_run=True, **common)
+    if dry_run:  # the plan (a shared suite's: its progress) is the output: on stdout, line by line
+        _dry_run(name, common)
         return
     try:
         run_suite(name, jobs=jobs, quiet=quiet, report=not no_report, log=_log, **common)
@@ -165,6 +167,22 @@ def suite(
         raise
     with _printing(folder, "suite"):
         print_results(folder)
+
+
+def _dry_run(name: str, common: dict) -> None:
+    """What `vislab suite NAME --dry-run` prints: the plan of each run (``common``: run_suite's other
+    arguments); with --storage, each run's state in the shared suite's database instead (read only)."""
+    # on use (module docstring)
+    from vislab.api import resolve_suite, run_suite
+
+    if common["storage"] is None:
+        run_suite(name, log=print, dry_run=True, **common)
+        return
+    from vislab.experiments.shared.postgres import SharedStorage
+    from vislab.experiments.shared.progress import shared_progress
+
+    suite, _ = resolve_suite(name, common["out"])
+    print("\n".join(shared_progress(SharedStorage.timed(common["storage"]), suite.name)))
 
 
 @contextmanager

@@ -8,6 +8,7 @@ pandas (seconds), which `vislab --help`, tab completion and usage errors should 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -44,14 +45,15 @@ def quickstart(
     results.md's table on the terminal (each row's model, seed and changed settings), OUT/results.csv,
     results.md and report.html."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.api import report_hook
-    from vislab.cli.stopped import kept_on_ctrl_c
+    from vislab.api.folders import check_new
     from vislab.experiments.suites.jobs import NOTHING_STOPPED, stopped_nothing
     from vislab.experiments.suites.quickstart import run_quickstart
 
     def log(line: str) -> None:
         err.print(line, soft_wrap=True, markup=False, highlight=False)
 
+    # a run's or a project's folder: the suite's files would mix with its own
+    check_new(out, "suite")
     try:
         run_quickstart(out, epochs=epochs, quiet=quiet, log=log)
     except SuiteFailed:  # the finished runs' table still says what they did
@@ -62,12 +64,18 @@ def quickstart(
             raise _interrupted(e, out, epochs) from None
         show_note(NOTHING_STOPPED)  # complete: its table and report, as when nothing came
     print_results(out)
-    page = Path(out) / "report.html"
-    done = "its runs and tables are complete"
-    with kept_on_ctrl_c(
-        "quickstart", [page, Path(out) / "figures"], page, done, "write the report"
-    ):
-        report_hook(log)(Path(out))
+    _report(Path(out), log)
+
+
+def _report(out: Path, log: Callable[[str], None]) -> None:
+    """The quickstart's report.html, its runs and tables kept if a Ctrl-C cuts it short."""
+    # on use (module docstring)
+    from vislab.api import report_hook
+    from vislab.cli.stopped import kept_on_ctrl_c
+
+    page, done = out / "report.html", "its runs and tables are complete"
+    with kept_on_ctrl_c("quickstart", [page, out / "figures"], page, done, "write the report"):
+        report_hook(log)(out)
 
 
 def _interrupted(e: TrainingInterrupted, out: Path, epochs: int | None) -> TrainingInterrupted:

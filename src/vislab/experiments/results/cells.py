@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from vislab.config.overrides import as_yaml
 from vislab.experiments.results.spread import ALPHA, Spread, verdict
 
 REPORTED = "_reported_"  # in a column's key: a figure a course's report published, not vislab's
@@ -47,13 +48,21 @@ def _spread_cell(key: str, v: Spread) -> str:
 
 def param_cell(v: Any) -> str:
     """A setting's value (a swept one, or one a run changed) as results.md prints it: a float to 4
-    significant digits, a list as its JSON text (``[32]``), a boolean as the config spells it
-    (``false``), '-' for none."""
+    significant digits, a list as --set takes it (:func:`setting_cell`), a boolean as the config
+    spells it (``false``), '-' for none."""
+    if isinstance(v, (list, tuple, dict)):
+        return setting_cell(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:.4g}"
     return "-" if v is None else str(v)
+
+
+def setting_cell(v: Any) -> Any:
+    """A setting's value in results.csv and ``vislab.compare``: a list (or mapping) as --set takes it,
+    YAML's flow style (``[2000, 500, 500]``, ``[test]``), anything else as it is."""
+    return as_yaml(v) if isinstance(v, (list, tuple, dict)) else v
 
 
 # ------------------------------------------------------------------------------------------ bold

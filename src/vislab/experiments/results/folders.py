@@ -227,7 +227,32 @@ def why_unfinished(record: Mapping[str, Any] | None, folder: Path | None) -> str
         fix = (_notebook_failed_fix(folder) if status == "failed" else "") or (
             f"continue it from its last checkpoint: {resume_command(folder)}"
         )
+    if not fix and status == "diverged" and not message:
+        fix = _diverged_fix(folder)
     return f"{said}; {fix}" if fix else said
+
+
+def _diverged_fix(folder: Path | None) -> str:
+    """What a run whose training loss became NaN/inf (status diverged) needs: a new run with a lower
+    optim.lr or a gradient clip (a resume keeps the lr), from its config.yaml where ``folder`` has one
+    — in Python's words alone for a model or data given from Python, which no command can rebuild."""
+    said = "its training loss became NaN/inf: train it anew with a lower optim.lr (vislab lr-find "
+    said += "suggests one) or with train.grad_clip set"
+    try:
+        tree = stored_tree(folder) if folder is not None else {}
+        lr = float(setting(tree, "optim.lr"))
+    except (OSError, yaml.YAMLError, TypeError, ValueError):
+        return said
+    from vislab.models.objects import is_user_object  # on use (see the imports)
+
+    lower, model = f"{lr / 10:.3g}", str(setting(tree, "model.name", ""))
+    if is_user_object(model) or str(setting(tree, "data.name", "")).startswith("memory:"):
+        return f"{said}, e.g. optim__lr={lower} in your vislab.train call, with another out="
+    config, out = f"{folder}/config.yaml", f"{folder}-lower-lr"
+    return (
+        f"{said}, e.g. vislab train --config {shlex.quote(config)} --set optim.lr={lower} --out "
+        f"{shlex.quote(out)} (Python: vislab.train({config!r}, optim__lr={lower}, out={out!r}))"
+    )
 
 
 def _notebook_failed_fix(folder: Path) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vislab.errors import UserError
+from vislab.experiments.results.cells import setting_cell
 
 NOT_TAKEN = "n/a"  # a row's cell of a model option its model does not have
 Model = tuple[Any, "str | None"]  # a run's model.name and model.preset
@@ -126,5 +127,6 @@ def not_taken_note(values: dict[str, dict[str, Any]], shown: Collection[str]) ->
 
 def taken(value: Any) -> Any:
     """A setting's cell in results.csv and ``vislab.compare``: ``value``, but None (an empty cell, as for
-    a setting the row does not have) for :data:`NOT_TAKEN`, which only the tables for people show."""
-    return None if value is NOT_TAKEN else value
+    a setting the row does not have) for :data:`NOT_TAKEN`, which only the tables for people show; a
+    list as --set takes it (:func:`~vislab.experiments.results.cells.setting_cell`)."""
+    return None if value is NOT_TAKEN else setting_cell(value)

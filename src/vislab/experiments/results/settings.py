@@ -330,10 +330,19 @@ def unread_note(unread: dict[str, UserError]) -> str:
     return f"Settings not compared for {', '.join(unread)}: their config could not be read ({first}: {why})"
 
 
-def swept(params: dict[str, dict[str, Any]]) -> Settings:
-    """A sweep's setting columns: its swept values (``params``: run → {config key: value}), sorted by key."""
-    keys = sorted({k for values in params.values() for k in values})
-    return Settings(keys, params, {}, swept=True)
+def swept(
+    params: dict[str, dict[str, Any]], summaries: Mapping[str, RunSummary] | None = None
+) -> Settings:
+    """A sweep's setting columns: each trial's model and seed (as its ``summaries`` give them; none
+    without), then its swept values (``params``: run → {config key: value}), sorted by key."""
+    keys = sorted({k for values in params.values() for k in values} - set(IDENTITY))
+    if summaries is None:
+        return Settings(keys, params, {}, swept=True)
+    values = {
+        run: {**{k: summaries[run].score(k) for k in IDENTITY if run in summaries}, **own}
+        for run, own in params.items()
+    }
+    return Settings([*IDENTITY, *keys], values, {}, swept=True)
 
 
 def told_apart(values: dict[str, Any], unset: Collection[str] = ()) -> dict[str, Any]:

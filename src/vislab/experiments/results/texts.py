@@ -179,7 +179,7 @@ def table_choice(
     (``params``, run → its values) and the metric its trials were chosen by (val_loss: no column
     otherwise; ``provenance.swept_metric``), else the runs' model, seed and the settings that differ."""
     if params is not None:
-        return swept(params), swept_metric(out)
+        return swept(params, summaries), swept_metric(out)
     return table_settings(summaries, run_dirs, rows), None
 
 

@@ -10,14 +10,13 @@ report.html, the paper)."""
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from vislab.errors import Note, UserError
+from vislab.errors import UserError
 from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
 
@@ -85,15 +84,11 @@ def _from_predictions(saved: SavedPredictions | None) -> dict[str, tuple[float, 
 
 
 def metrics_rows(run_dir: Path, read: Callable[[Path], list[dict]] | None = None) -> list[dict]:
-    """The run's metrics.jsonl rows, read by ``read`` (a build's one read of each; default
-    ``RunDir.read_metrics``, a row cut short said by the tables' other notes, not here); none where the
-    file cannot be read (the tables' notes name it)."""
+    """The run's metrics.jsonl rows, read by ``read`` (a build's one read of each, which notes a row cut
+    short; default ``RunDir.read_metrics``, whose :class:`Note` says it: `vislab compare` reads the file
+    nowhere else); none where the file cannot be read (the tables' notes name it)."""
     try:
-        if read is not None:
-            return read(run_dir)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Note)
-            return RunDir(run_dir).read_metrics()
+        return (read or (lambda run: RunDir(run).read_metrics()))(run_dir)
     except UserError:
         return []
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import threading
@@ -71,6 +72,7 @@ class SuiteClaims:
         self._conn = connect_postgres(storage)
         self._stop = threading.Event()  # set: this worker beats its claims no more
         self._heartbeat = Heartbeat(storage, suite, self.worker, log, self._stop)
+        self._mine: list[str] = []  # the runs this worker joined with (join)
 
     # ------------------------------------------------------------------------- transactions
     def _tx(self) -> contextlib.AbstractContextManager[Any]:
@@ -83,6 +85,7 @@ class SuiteClaims:
         registered under this name; failed runs go back to pending (a re-run tries them again).
         Returns whether every run was already settled (nothing left for anyone)."""
         registered = [{"run": n, "config": _jsonable(c)} for n, c in runs.items()]
+        self._mine = list(runs)
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             cur.execute(SCHEMA)
@@ -98,27 +101,45 @@ class SuiteClaims:
                     [(self.suite, r["run"], i) for i, r in enumerate(registered)],
                 )
                 settled = False
+            elif added := _added_seeds(row[0], registered):
+                self._add_runs(cur, registered, added)
+                settled = False
             else:
                 self._check_same(row[0], registered)
                 settled = self._retry_failed(cur)
         self._heartbeat.start()
         return settled
 
+    def _add_runs(self, cur, registered: list[dict], added: list[str]) -> None:
+        """Register the runs ``added`` (more seeds of the suite's rows) as pending, after the others;
+        the table is written again once they settle."""
+        cur.execute(
+            "SELECT coalesce(max(position), -1) FROM vislab_suite_run WHERE suite = %s",
+            (self.suite,),
+        )
+        first = int(cur.fetchone()[0]) + 1
+        cur.executemany(
+            "INSERT INTO vislab_suite_run (suite, run, position) VALUES (%s, %s, %s)",
+            [(self.suite, run, first + i) for i, run in enumerate(added)],
+        )
+        cur.execute(
+            "UPDATE vislab_suite SET runs = %s, reported_by = NULL, reported_at = NULL WHERE name = %s",
+            (json.dumps(registered), self.suite),
+        )
+        self.log(f"suite {self.suite}: more seeds registered in the database: {', '.join(added)}")
+
     def _check_same(self, stored: list[dict], mine: list[dict]) -> None:
+        where = f"suite '{self.suite}' is in {public_url(self.storage.url)}"
+        if renamed := _seeds_renamed(stored, mine):
+            raise UserError(f"{where} {renamed}")
         diff = _run_differences(stored, mine)
         if diff:
-            seeds = (
-                " Other --seeds make other runs: the suite with its own name and the same --out takes "
-                "the runs trained there without seeds as seed 0."
-                if {r["run"] for r in stored} != {r["run"] for r in mine}
-                else ""
-            )
             raise UserError(
-                f"suite '{self.suite}' is in {public_url(self.storage.url)} with other runs "
+                f"{where} with other runs "
                 f"({'; '.join(diff[:5])}{'; …' if len(diff) > 5 else ''}), so its runs and these "
                 f"would not be comparable. Join it with the same suite file and --data/--epochs/--set "
                 f"options as the workers already on it, or give this suite its own name (a copy of "
-                f"the suite file with name: NEW).{seeds}"
+                f"the suite file with name: NEW)."
             )
 
     def _retry_failed(self, cur) -> bool:
@@ -149,7 +170,8 @@ class SuiteClaims:
         never one of ``skip`` (e.g. runs whose folder a live process of this host still holds)."""
         with self._tx() as cur:
             params = self._takeable_params(cur)
-            params.update(lapse=self.storage.lapse_s, out=str(Path(out).resolve()), skip=list(skip))
+            skip = [*skip, *self._unknown(cur)]  # more seeds another worker added: not its runs
+            params.update(lapse=self.storage.lapse_s, out=str(Path(out).resolve()), skip=skip)
             cur.execute(CLAIM, params)
             row = cur.fetchone()
         if row is None:
@@ -232,6 +254,16 @@ class SuiteClaims:
         dead = [pid for (pid,) in cur.fetchall() if pid is not None and not pid_alive(pid)]
         return dict(suite=self.suite, worker=self.worker, host=self.host, pid=self.pid, dead=dead)
 
+    def _unknown(self, cur) -> list[str]:
+        """The suite's runs this worker did not join with: more seeds a later worker added."""
+        if not self._mine:  # not joined: no run of its own to tell the others from
+            return []
+        cur.execute(
+            "SELECT run FROM vislab_suite_run WHERE suite = %s AND run <> ALL(%s::text[])",
+            (self.suite, self._mine),
+        )
+        return [run for (run,) in cur.fetchall()]
+
     def waiting_on(self) -> list[tuple[str, str, int]]:
         """Runs other workers hold: (run, host, pid)."""
         with self._tx() as cur:
@@ -248,8 +280,11 @@ class SuiteClaims:
             return self._open_runs(cur) == 0
 
     def take_report(self) -> bool:
-        """True for the one worker that writes the table and report (every run settled, not yet written)."""
+        """True for the one worker that writes the table and report (every run settled, not yet written),
+        never one that does not know every run (others added more seeds since it joined)."""
         with self._tx() as cur:
+            if self._unknown(cur):
+                return False
             cur.execute(
                 "UPDATE vislab_suite SET reported_by = %s, reported_at = now() "
                 "WHERE name = %s AND reported_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
@@ -298,6 +333,48 @@ class SuiteClaims:
 
 def _jsonable(cfg: dict | None) -> dict | None:
     return None if cfg is None else json.loads(json.dumps(cfg, default=str))
+
+
+SEED_RUN = re.compile(r"(.+)-s\d+")  # a run of a suite with seeds: <row>-s<i>
+
+
+def _added_seeds(stored: list[dict], mine: list[dict]) -> list[str]:
+    """The runs of ``mine`` that are more seeds of the registered suite (``stored``, run with seeds:
+    every run ``<row>-s<i>``) where the runs it holds are all among them, alike; [] otherwise."""
+    there = {r["run"] for r in stored}
+    added = [r["run"] for r in mine if r["run"] not in there]
+    matched = [SEED_RUN.fullmatch(n) for n in [*there, *added]]
+    if not added or not all(matched):
+        return []
+    rows = {m[1] for m in matched[: len(there)]}
+    if not {m[1] for m in matched[len(there) :]} <= rows:
+        return []
+    alike = not _run_differences(stored, [r for r in mine if r["run"] in there])
+    return added if alike else []
+
+
+def _seeds_renamed(stored: list[dict], mine: list[dict]) -> str:
+    """Why the database's suite does not take these runs where one has seeds and the other not (each
+    run has another name: ``mlp`` and ``mlp-s0``), and what to do; "" otherwise."""
+    there, here = {r["run"] for r in stored}, {r["run"] for r in mine}
+    seeded = [all(SEED_RUN.fullmatch(n) for n in names) for names in (there, here)]
+    if there == here or seeded[0] == seeded[1]:
+        return ""
+    runs = ", ".join(sorted(there)[:3]) + (", …" if len(there) > 3 else "")
+    if seeded[0]:
+        return (
+            f"with seeds (its runs: {runs}). Other --seeds make other runs, and a suite without "
+            f"seeds names each run by its row. Give the same --seeds as its workers (or more: the "
+            f"new seeds are added), or give this suite its own name (a copy of the suite file with "
+            f"name: NEW)."
+        )
+    return (
+        f"without seeds (its runs: {runs}). Other --seeds make other runs, named <row>-s<i>, and a "
+        f"shared suite's runs are registered once, by name (one first run with --seeds N takes more "
+        f"seeds later). Give the seeded suite its own name (a copy of the suite file with name: NEW) "
+        f"and the same --out: it takes the runs trained there without seeds as seed 0 and trains "
+        f"only the new seeds."
+    )
 
 
 def _run_differences(stored: list[dict], mine: list[dict]) -> list[str]:

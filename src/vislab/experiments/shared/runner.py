@@ -132,9 +132,8 @@ def run_shared_suite(
     {run: outcome} of all runs. Raises SuiteFailed if a run failed, TrainingInterrupted if stopped."""
     out = Path(out)
     plan = check_plan(suite, out, overrides)
-    check_writable(
-        out, "the suite's runs"
-    )  # a worker that cannot save runs must not claim (and fail) the others' runs
+    # a worker that cannot save runs must not claim (and fail) the others' runs
+    check_writable(out, "the suite's runs")
     claims = SuiteClaims(storage, suite.name, log)
     try:
         joined_settled = claims.join(
@@ -156,9 +155,7 @@ def run_shared_suite(
         if claims.take_report() or joined_settled:
             write_results(out, state.info, log=log, on_results=on_results)
         else:
-            log(
-                f"results: written by worker {claims.reported_by()} into its --out (it settled the last run)"
-            )
+            log(_written_elsewhere(claims.reported_by()))
     finally:
         claims.close()
     failed = {n: o for n, o in outcomes.items() if o.status != "complete"}
@@ -168,6 +165,17 @@ def run_shared_suite(
             f"{len(failed)} of {len(outcomes)} runs of suite '{suite.name}' failed:\n{lines}"
         )
     return outcomes
+
+
+def _written_elsewhere(by: str | None) -> str:
+    """Where the results are, written by another worker (``by``; None: not yet, by one that knows runs
+    this one does not)."""
+    if by:
+        return f"results: written by worker {by} into its --out (it settled the last run)"
+    return (
+        "results: written by a worker that knows every run (one that added more seeds since this "
+        "worker joined), into its --out, once they are settled"
+    )
 
 
 def _work(source: ClaimSource, jobs: int, quiet: bool, log: Log) -> None:
