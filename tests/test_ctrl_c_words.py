@@ -87,9 +87,10 @@ def test_lr_find_cut_short_shows_the_steps_taken(capsys, monkeypatch, tmp_path):
     said = one_line(text)
     assert code == 130, text
     assert out.is_file()  # the plot of the 12 steps taken
-    assert "ran 12 steps" in said and "suggested optim.lr" in said
+    assert "ran 12 steps" in said and "suggested optim.lr" not in said and "train with" not in said
+    assert "no lr suggested: the range was cut short before its end (lr 10)" in said
     assert "stopped: interrupted (Ctrl-C) after step 12 of 40" in said
-    assert "cut short after step 12 of 40" in said
+    assert "cut short at lr 1.8e-05, after step 12 of 40, and suggests no lr" in said
     assert "run the same `vislab lr-find` command again with --force" in said
 
 

@@ -62,8 +62,9 @@ def test_suggestion_lies_inside_the_tried_range():
     assert f.lrs[0] == pytest.approx(1e-5)
     assert f.lrs[0] <= f.suggestion <= f.min_loss_lr <= f.lrs[-1]
     assert f.suggestion in f.lrs
-    # 10 is far too much for Adam: the test stops where the smoothed loss passes 4× its minimum
-    assert f.stopped.startswith("the smoothed loss passed 4×") or "became" in f.stopped
+    # 10 is far too much for Adam: the test stops where the smoothed loss passes 4× its minimum or
+    # 1.2× the first step's loss
+    assert f.stopped.startswith("the smoothed loss passed ") or "became" in f.stopped
     assert len(f.lrs) < 60 and all(math.isfinite(v) for v in f.losses)
     assert min(f.smoothed) < 0.8 * f.smoothed[0]  # the tiny MLP does learn in the range
 

@@ -134,7 +134,9 @@ def _unwritable(folder):
         folder.write_text("")
 
 
-def test_eval_prints_the_scores_when_its_figures_cannot_be_written(capsys, trained, tmp_path):
+def test_eval_refuses_a_run_whose_figures_cannot_be_written_before_scoring(
+    capsys, trained, tmp_path
+):
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     _unwritable(run / "figures")
@@ -144,12 +146,11 @@ def test_eval_prints_the_scores_when_its_figures_cannot_be_written(capsys, train
         if (run / "figures").is_dir():
             (run / "figures").chmod(0o755)
     out, err = capsys.readouterr()
-    assert code != 0
-    assert re.search(r"^test: acc \d\.\d{4}, per-class acc", out, re.M), out
-    assert "most confused pairs (test, true → predicted)" in out  # the pairs too
-    assert "confusion matrix:" not in out  # no PNG claimed
+    assert code == 2
+    assert "test: acc" not in out  # checked before scoring: nothing was scored
     said = " ".join(err.split())
-    assert "cannot write" in said and "figures" in said and "--out" in said, err
+    assert "cannot be written" in said and "nothing was scored" in said, err
+    assert "figures" in said and "--out DIR" in said, err
     assert "Traceback" not in err
 
 

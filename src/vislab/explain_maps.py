@@ -149,15 +149,17 @@ def check_block(block: object, method: str, attends: bool = True) -> None:
             f"block={block!r}: give the block as a whole number, 0 for the first, -1 for the last "
             f"(--block 0 / block=0)."
         )
-    if method != "attention":
-        attention = (
-            "drop the block, or use method attention (--method attention / method='attention')"
-            if attends
-            else "drop the block (this model has no attention maps: only a ViT's blocks are shown)"
+    if method != "attention" and not attends:
+        raise UserError(
+            f"--block {block} / block={block} picks an attention block (--block alone means --method "
+            f"attention), and this model has no attention maps: only a ViT has them. Drop the block: "
+            f"method {method} draws no single block."
         )
+    if method != "attention":
         raise UserError(
             f"--block {block} / block={block} chooses the block whose heads method attention shows; "
-            f"method {method} draws no single block: {attention}."
+            f"method {method} draws no single block: drop the block, or use method attention "
+            f"(--method attention / method='attention')."
         )
 
 

@@ -134,7 +134,8 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     such a run, or a last.pt standing in for a best.pt it lacks: ``picked.ema_average``; a last.pt asked
     for holds the live weights); and the run's ``test_acc`` from summary.json where that scored these
     weights (a finished run's best.pt, of the epoch it names, trained with the run's model, data and
-    seed: not one copied from another run), else None."""
+    seed: not one copied from another run; or its last.pt where it holds the very weights of that
+    best.pt: :func:`_same_weights`), else None."""
     ckpt_path = picked.path
     ckpt = load_checkpoint(ckpt_path)
     if ckpt_path.name == "best.pt":
@@ -145,9 +146,9 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     in_run = ckpt_path.parent.name == "checkpoints"
     summary = (RunDir(ckpt_path.parent.parent).read_summary() if in_run else None) or RunSummary()
     best = (
-        ckpt_path.name == "best.pt"
-        and summary.best_epoch == epoch
+        summary.best_epoch == epoch
         and _same_run(ckpt.record.config, ckpt_path.parent.parent / "config.yaml")
+        and (ckpt_path.name == "best.pt" or _same_weights(ckpt.state_dict, summary, ckpt_path))
     )
     return WeightsOrigin(
         file=f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
@@ -156,6 +157,19 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
         ema_average=averaged or model_average,
         test_acc=summary.test_acc if best and summary.complete else None,
     )
+
+
+def _same_weights(state: dict[str, torch.Tensor], summary: RunSummary, ckpt_path: Path) -> bool:
+    """Whether ``state`` (a run's last.pt) holds the weights its summary.json scored: the scores are of
+    best.pt (not a ``train.ema`` average), and that file's tensors equal these."""
+    best = ckpt_path.with_name("best.pt")
+    if not (summary.scored or "").startswith("best.pt") or not best.is_file():
+        return False
+    try:
+        scored = load_checkpoint(best).state_dict
+    except UserError:
+        return False
+    return scored.keys() == state.keys() and all(torch.equal(scored[k], state[k]) for k in state)
 
 
 def _same_run(config: dict | None, run_config: Path) -> bool:

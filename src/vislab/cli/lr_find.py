@@ -41,8 +41,9 @@ def lr_find(
     force: bool = typer.Option(False, "--force", help="Replace the plot if it exists."),
 ) -> None:
     """LR range test: train a few hundred steps at exponentially growing learning rates (stopping when
-    the loss diverges), plot the loss against the lr and suggest an optim.lr (with optim.head_lr: both
-    rates at their ratio, or the head's alone where only the head trains). Writes only the plot."""
+    the loss diverges: its moving average above 4× its minimum, or 1.2× the mean of its first 10
+    steps), plot the loss against the lr and suggest an optim.lr (with optim.head_lr: both rates at
+    their ratio, or the head's alone where only the head trains). Writes only the plot."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.plotting.canvas import save_figure
     from vislab.training.lr_find import RangeTest
@@ -65,14 +66,14 @@ def lr_find(
         ) from None
     path = save_figure(f.plot(), out)
     sets = " ".join(f"--set {key}={value:g}" for key, value in f.settings.items())
-    lines = [*f.lines(), f"train with {sets}", f"plot: {path}"]
-    for line in lines:
+    for line in [*f.lines(), *([] if f.interrupted else [f"train with {sets}"]), f"plot: {path}"]:
         _say(line)
     if f.interrupted:  # the steps taken are shown above: said, and exit 130
         raise TrainingInterrupted(
-            f"the LR range test was cut short after step {len(f.lrs)} of {steps}; the lines above and the "
-            f"plot ({path}) show the steps it took (lr {f.lrs[0]:.3g} → {f.lrs[-1]:.3g}). For the whole "
-            f"range, run the same `vislab lr-find` command again with --force (it replaces the plot)."
+            f"the LR range test was cut short at lr {f.lrs[-1]:.3g}, after step {len(f.lrs)} of "
+            f"{steps}, and suggests no lr; the plot ({path}) keeps the steps it took. For the whole "
+            f"range and a suggested lr, run the same `vislab lr-find` command again with --force (it "
+            f"replaces the plot)."
         )
 
 

@@ -128,21 +128,24 @@ def info(
     for line in found.lines():
         console.print(escape(line), highlight=False, soft_wrap=True)
     if found.name in MODELS:  # a registered model's own options (not a run's, not code of yours)
-        (console if console.is_terminal else Console(width=WHOLE)).print(
-            _option_rows(found.name, parse_sets(set_))
-        )
+        _print_options(found.name, parse_sets(set_))
 
 
-def _option_rows(name: str, given: dict) -> Table:
-    """Each option of model ``name``: the value it uses, the values allowed, what it does."""
+def _print_options(name: str, given: dict) -> None:
+    """Each option of model ``name`` as a table: the value it uses, the values allowed, what it does;
+    a line saying it has none for a model without options."""
     from vislab.models.info import option_rows  # on use (module docstring)
 
+    rows = option_rows(name, given)
+    if not rows:
+        console.print(f"{name} has no options.", markup=False, highlight=False, soft_wrap=True)
+        return
     table = Table(title=f"options of {escape(name)} (--set KEY=VALUE)")
     for col in ("option", "value", "allowed", "what it does"):
         table.add_column(col)
-    for row in option_rows(name, given):
+    for row in rows:
         table.add_row(*map(escape, row))
-    return table
+    (console if console.is_terminal else Console(width=WHOLE)).print(table)
 
 
 def _is_run(name: str, model_options: bool) -> bool:

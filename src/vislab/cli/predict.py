@@ -86,15 +86,15 @@ def eval_(
     predictions, the per-class table (per_class_<split>.csv) and the confusion counts
     (confusion_<split>.csv)."""
     # on use: torch & co. take seconds to load (module docstring)
-    from vislab.cli.scores import chosen_checkpoint, print_figures, print_scores
+    from vislab.cli.scores import eval_target, print_figures, print_scores
     from vislab.predict import evaluate_checkpoint
 
-    target = chosen_checkpoint(target, which and which.value)
+    target = eval_target(target, which and which.value, out)
     with kept_on_ctrl_c("eval", []):
         ev = evaluate_checkpoint(
             target, split, set_ or [], out, trust_code, mistakes, force, normalize
         )
-    # the scores first: an unwritable folder (main() names it, and the fix) leaves them shown
+    # the scores first: a folder that fails while written (a full disk; main() names it) leaves them shown
     print_scores(ev)
     _write_files(ev, target, split, set_ or [], out is not None)
     print_figures(ev)

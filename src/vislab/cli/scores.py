@@ -18,7 +18,7 @@ from vislab.classify import Ranked, prediction_table
 from vislab.errors import DataError, UserError
 from vislab.files import atomic_write_text
 from vislab.plotting.mistake_picks import pair_lines
-from vislab.predict import MISTAKES_FIELDS, Evaluation, mistakes_table
+from vislab.predict import MISTAKES_FIELDS, Evaluation, _figures_folder, mistakes_table
 from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.metrics import PER_CLASS_FIELDS, confusion_table, per_class_table
 from vislab.training.rundir import refuse_run_file
@@ -153,6 +153,29 @@ def check_csv_path(path: Path) -> None:
             f"{os.path.join(path, 'predictions.csv')}."
         )
     check_writable(path, "the CSV", "--csv", "nothing was predicted", is_file=True)
+
+
+def eval_target(target: Path, checkpoint: str | None, out: Path | None) -> Path:
+    """What ``vislab eval`` scores (:func:`chosen_checkpoint`), where its files can go: without ``--out``,
+    UserError (before scoring) where the figures/ folder of the run ``target`` is (or holds the
+    checkpoint of) cannot be written, naming ``--out DIR``."""
+    target = chosen_checkpoint(target, checkpoint)
+    if out is None and target.exists():  # else eval names what is missing, in its turn
+        _check_run_figures(target)
+    return target
+
+
+def _check_run_figures(target: Path) -> None:
+    """UserError naming ``--out DIR`` where eval cannot write into the run's figures/ folder."""
+    folder = _figures_folder(Path(target))
+    try:
+        check_writable(folder, "eval's figures and tables", undone="nothing was scored")
+    except UserError:
+        raise UserError(
+            f"eval writes its confusion PNG, tables and mistakes into '{folder}', which cannot be "
+            f"written (a read-only run, or not yours): nothing was scored. Give a writable folder "
+            f"for them: --out DIR."
+        ) from None
 
 
 def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: Path) -> int:

@@ -90,7 +90,8 @@ def build_config(
         apply_override(tree, assignment)
     if not isinstance(tree.get("model", {}), dict):
         raise ConfigError(
-            "config section 'model' must be a mapping (model.name plus model kwargs)."
+            f"Invalid config ({source}): section 'model' must be a mapping (model.name plus model "
+            f"options), e.g. model: {{name: mlp}} / --set model.name=mlp."
         )
     check_plain(tree, source)
     cfg = validate(Config, tree, source)

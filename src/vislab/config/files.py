@@ -64,6 +64,8 @@ def read_yaml(
             f"{what} '{path}' does not exist.{hint} Give a YAML path or a built-in {builtin_word}: "
             f"{', '.join(names) or 'none'}."
         )
+    if kind == "config":
+        _refuse_run_files(p)
     try:
         with open(p, encoding="utf-8") as f:  # a file object: YAML's marks then name the file
             tree = yaml.load(f, Loader=_UniqueKeyLoader) or {}
@@ -79,6 +81,27 @@ def read_yaml(
     if not isinstance(tree, dict):
         raise ConfigError(f"{what} '{p}' must hold {expect}.")
     return tree
+
+
+def _refuse_run_files(p: Path) -> None:
+    """ConfigError for a folder, or a file a run wrote other than its config.yaml (its summary.json, a
+    checkpoint), given as a config file: for a run's, its config.yaml or --resume instead."""
+    run = p if p.is_dir() else p.parent
+    has_config = (run / "config.yaml").is_file()
+    if not p.is_dir():
+        of_a_run = (run / "summary.json").is_file() or (run / "checkpoints").is_dir()
+        if p.suffix in (".yaml", ".yml") or not (of_a_run and has_config):
+            return
+    elif not has_config:
+        raise ConfigError(
+            f"Config file '{p}' cannot be read: it is a folder. Give a YAML file (--config FILE)."
+        )
+    what = "a run folder" if p.is_dir() else f"a file the run {run} wrote, not its config"
+    resume = f", or --resume {run} to train that run on" if (run / "checkpoints").is_dir() else ""
+    raise ConfigError(
+        f"Config file '{p}' is {what}: give --config {run / 'config.yaml'} for a new run with its "
+        f"settings{resume}."
+    )
 
 
 class SpecFile(BaseModel):

@@ -28,7 +28,7 @@ from vislab.report.figure_set import FigureSet, failure_note, guarded, out_of_ro
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
 from vislab.report.model_figures import ModelNotLoaded, model_figures
-from vislab.report.plan import ReportPlan, plan_report
+from vislab.report.plan import ReportPlan, check_reportable, plan_report
 from vislab.report.run_files import (
     read_histories,
     say_recorded,
@@ -51,6 +51,7 @@ def build_report(
     import a run's own model file for its model figures even if it changed since training. ``log``
     is told each run file that could not be read (the page's notes list them too)."""
     plan = plan_report(folder, study, log)
+    check_reportable(plan)
     figs, planned = FigureSet(plan.folder / "figures", plan.notes, plan.files), len(plan.notes)
     try:  # cut short (Ctrl-C): the earlier report.html and its figures stay as they were
         with notes_once():

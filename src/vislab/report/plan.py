@@ -19,6 +19,7 @@ from vislab.experiments.suites.catch_up import caught_up
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.report.run_files import RunFiles, read_configs, read_summaries
+from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 MAX_DETAILED_TRIALS = 3  # sweeps: per-run figures for the best few trials only
@@ -94,6 +95,22 @@ def plan_report(
         unread=unread + unread_cfg,
         left_out=[n for n, s in summaries.items() if s is None],
         configs=configs,
+    )
+
+
+def check_reportable(plan: ReportPlan) -> None:
+    """UserError for a run's folder or a folder of runs where no run finished and none is training on
+    this host (a live run's page says how far it got), naming each run's state and the fix, as compare
+    and paper refuse it. A suite's or sweep's page, which lists its failures, and one noting a
+    summary.json that cannot be read (what to mend) are written."""
+    if plan.complete or plan.left_out or plan.suite is not None or plan.sweep is not None:
+        return
+    if any(RunDir(path).live_holder() is not None for path in plan.runs.values()):
+        return
+    listed = "; ".join(f"{n} is not finished ({w})" for n, w in plan.failures.items())
+    raise UserError(
+        f"no finished run to report in {plan.folder}: {listed or 'it holds none'}. Finish a run "
+        f"first (resume it, or train it again), then write its report."
     )
 
 

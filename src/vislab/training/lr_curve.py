@@ -1,12 +1,15 @@
-"""The learning-rate range test's loss curve (:mod:`vislab.training.lr_find`): how it is smoothed, where
-its suggestion lies, and when that suggestion is weak.
+"""The learning-rate range test's loss curve (:mod:`vislab.training.lr_find`): how it is smoothed, when
+the test stops, where its suggestion lies, and when that suggestion is weak.
 
 Two smoothings of the loss, for two jobs:
 
 - the stop rule must decide at each step, so it reads a causal average: the exponential moving average
   with bias correction (as Adam corrects its moments), s_i = a_i / (1 − β^(i+1)),
   a_i = β·a_(i−1) + (1 − β)·loss_i, β = 0.9 (about 10 steps). The test stops once s_i exceeds 4× its lowest
-  value so far (the loss diverges) or a loss is not finite;
+  value so far (fastai's rule), or, once 10 steps are taken, 1.2× its start — the mean loss of those 10,
+  at learning rates too small to change it — and 3 σ of their noise above it (the loss diverges:
+  cross-entropy saturates near ln K, a model guessing wildly, so that 4× its minimum is rarely reached),
+  or a loss is not finite;
 - the curve that is drawn and searched is the centred mean of each step's loss and its neighbours within
   0.2 decade of learning rate on either side (5 steps at the default 25 steps per decade; none at fewer
   than 2.5 steps per decade). A causal average lags (it shows each loss ~β/(1 − β) steps late, at a
@@ -35,6 +38,7 @@ import numpy as np
 RULE = "steepest descent of the smoothed loss per decade of lr, before its minimum"
 WEAK_DESCENT = 0.05  # a smoothed loss that never fell 5 % below its start tells little
 NOISE_MULTIPLE = 3.0  # ... nor one whose fall is within 3 σ of the step losses' noise
+START_STEPS = 10  # the stop rule's start: the mean loss of the first steps (module docstring)
 
 
 def causal_mean(losses: list[float], beta: float) -> list[float]:
@@ -84,3 +88,38 @@ def weak_suggestion(losses: Sequence[float], smoothed: Sequence[float]) -> str:
             f"its noise, so the suggestion may be a dip of the noise. {tries}"
         )
     return ""
+
+
+def stop_reason(
+    losses: list[float], best: float, beta: float, diverge: float, rise: float
+) -> tuple[float, str]:
+    """(the stop rule's smoothed loss after the last of ``losses``, why the test stops there: "" to go
+    on): the causal average above ``diverge`` × its lowest value so far (``best``), or, from step
+    ``START_STEPS`` on, above the start — the mean of those first steps' losses — by more than ``rise``
+    − 1 of it and ``NOISE_MULTIPLE`` × their noise (module docstring)."""
+    smooth = causal_mean(losses, beta)[-1]  # the causal average: the rule decides now
+    if smooth > diverge * best:
+        return smooth, f"the smoothed loss passed {diverge:g}× its minimum"
+    if len(losses) >= START_STEPS:
+        first = np.asarray(losses[:START_STEPS])
+        start, noise = float(first.mean()), float(first.std())
+        if smooth > start + max((rise - 1) * start, NOISE_MULTIPLE * noise):
+            return smooth, f"the smoothed loss passed {rise:g}× its start ({start:.4g})"
+    return smooth, ""
+
+
+def diverged_at_start(start_lr: float, default: float, stopped: str, losses: list[float]) -> str:
+    """Why a test from ``start_lr`` whose loss diverged rising from its first step (``losses``, none as
+    low after it; ``stopped``: where it diverged) suggests no lr, and the lower start to run it from:
+    the ``default`` start, or 1000× lower than one at or below it."""
+    lower = default if start_lr > default else start_lr / 1000
+    how = (
+        f"from its first step (loss {losses[0]:.4g} at lr {start_lr:.3g}) and never fell below it"
+        if losses
+        else "at its first step"
+    )
+    return (
+        f"the LR range test diverged {how}: {stopped}. The range starts above any lr this model "
+        f"trains at, so no lr is suggested and nothing was written. Start it lower: --start-lr "
+        f"{lower:g} (Python: start_lr={lower:g})."
+    )

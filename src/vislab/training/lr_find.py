@@ -40,7 +40,14 @@ from vislab.config import Config
 from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError
 from vislab.models.hooks import hooks_of
-from vislab.training.lr_curve import RULE, causal_mean, centred_mean, suggest, weak_suggestion
+from vislab.training.lr_curve import (
+    RULE,
+    centred_mean,
+    diverged_at_start,
+    stop_reason,
+    suggest,
+    weak_suggestion,
+)
 from vislab.training.model_checks import check_optimizer_trained, user_code
 from vislab.training.optim import set_lr
 from vislab.training.parts import build_optimisation, build_parts, init_from_data
@@ -61,6 +68,7 @@ class RangeTest:
     smoothing: float = 0.9  # β of the stop rule's moving average (module docstring)
     window: float = 0.2  # the drawn curve: the mean over this many decades of lr on either side
     diverge: float = 4.0  # stop once the smoothed loss exceeds this many times its minimum
+    rise: float = 1.2  # ... or this many times its start (lr_curve's docstring)
 
     def __post_init__(self) -> None:
         if not 0 < self.start_lr < self.end_lr:
@@ -70,10 +78,10 @@ class RangeTest:
             )
         if self.steps < 10:
             raise UserError(f"the LR range test needs at least 10 steps (got {self.steps}).")
-        if not 0 <= self.smoothing < 1 or self.diverge <= 1 or self.window < 0:
+        if not 0 <= self.smoothing < 1 or min(self.diverge, self.rise) <= 1 or self.window < 0:
             raise UserError(
-                f"the LR range test needs smoothing in [0, 1), diverge > 1 and window ≥ 0 (got "
-                f"{self.smoothing:g}, {self.diverge:g}, {self.window:g})."
+                f"the LR range test needs smoothing in [0, 1), diverge > 1, rise > 1 and window ≥ 0 "
+                f"(got {self.smoothing:g}, {self.diverge:g}, {self.rise:g}, {self.window:g})."
             )
 
     def lr(self, i: int) -> float:
@@ -97,7 +105,7 @@ class LRFinding:
     lrs: list[float]
     losses: list[float]
     smoothed: list[float]  # the centred mean (module docstring)
-    suggestion: float  # by ``rule``
+    suggestion: float  # by ``rule`` (``interrupted``: of the steps taken only, no lr to train with)
     min_loss_lr: float  # the lr of the lowest smoothed loss
     stopped: str  # why it ended before ``test.steps`` ("" when it ran them all)
     test: RangeTest
@@ -127,15 +135,21 @@ class LRFinding:
         return weak_suggestion(self.losses, self.smoothed)
 
     def lines(self) -> list[str]:
-        """What the test found, in sentences: the steps run, the lowest loss, the suggestion, a warning."""
+        """What the test found, in sentences: the steps run, the lowest loss, the suggestion, a warning;
+        for a test cut short by Ctrl-C, no suggestion: the range it did not reach is unknown."""
         each = f" of {self.accumulate} accumulated batches" if self.accumulate > 1 else ""
         ran = f"{len(self.lrs)} steps{each}, lr {self.lrs[0]:.3g} → {self.lrs[-1]:.3g}"
         lines = [
             f"ran {ran}" + (f"; stopped: {self.stopped}" if self.stopped else ""),
             f"lowest smoothed loss {min(self.smoothed):.4g} at lr {self.min_loss_lr:.3g}",
-            *self._suggested(),
         ]
-        return lines + ([f"warning: {self.warning}"] if self.warning else [])
+        if self.interrupted:
+            return [
+                *lines,
+                f"no lr suggested: the range was cut short before its end (lr {self.test.end_lr:.3g}), "
+                f"and the steepest descent and the divergence may lie beyond lr {self.lrs[-1]:.3g}",
+            ]
+        return lines + self._suggested() + ([f"warning: {self.warning}"] if self.warning else [])
 
     def _suggested(self) -> list[str]:
         """The suggestion's lines: the setting the curve's lr is, then, with ``optim.head_lr``, the head's."""
@@ -154,15 +168,30 @@ class LRFinding:
         """Loss against lr (log scale): each step's loss, the smoothed curve, the suggestion marked."""
         from vislab.plotting.lr_find import lr_find_figure  # on use (see the imports)
 
-        return lr_find_figure(
-            self.lrs, self.losses, self.smoothed, self.suggestion, self.min_loss_lr, self.title
+        cut = (
+            f" (interrupted at lr {self.lrs[-1]:.2g}: no lr suggested)" if self.interrupted else ""
         )
+        fig = lr_find_figure(
+            self.lrs,
+            self.losses,
+            self.smoothed,
+            self.suggestion,
+            self.min_loss_lr,
+            self.title + cut,
+        )
+        if self.interrupted:  # its suggestion's line taken out
+            ax = fig.axes[0]
+            for line in [x for x in ax.lines if x.get_label().startswith("suggested lr")]:
+                line.remove()
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        return fig
 
     def __repr__(self) -> str:
         what = f"{self.title}: " if self.title else ""
-        cut = " (interrupted)" if self.interrupted else ""
+        if self.interrupted:
+            return f"<LRFinding {what}no lr suggested after {len(self.lrs)} steps (interrupted)>"
         said = ", ".join(f"{k.removeprefix('optim.')} {v:g}" for k, v in self.settings.items())
-        return f"<LRFinding {what}suggested {said} after {len(self.lrs)} steps{cut}>"
+        return f"<LRFinding {what}suggested {said} after {len(self.lrs)} steps>"
 
     def _repr_html_(self) -> str:
         """The notebook view: what was found, then the plot inline."""
@@ -283,7 +312,7 @@ def lr_range_test(
     finally:
         _restore(model, optimizer, saved)
     if diverged and all(loss > losses[0] for loss in losses[1:]):  # rising from the start
-        raise UserError(_diverged_at_start(test, stopped, losses))
+        raise UserError(diverged_at_start(test.start_lr, RangeTest.start_lr, stopped, losses))
     if not losses:
         raise UserError(f"the LR range test took no step: {stopped or 'no batches'}.")
     smoothed = centred_mean(losses, test.half_window)
@@ -293,22 +322,6 @@ def lr_range_test(
         lrs, losses, smoothed, suggestion, lrs[lowest], stopped, test,
         accumulate=accumulate, interrupted=interrupted,
     )  # fmt: skip
-
-
-def _diverged_at_start(test: RangeTest, stopped: str, losses: list[float]) -> str:
-    """Why a test whose loss diverged rising from its first step (``losses``, none as low after it;
-    ``stopped``: where it diverged) suggests no lr, and the lower start to run it from."""
-    lower = RangeTest.start_lr if test.start_lr > RangeTest.start_lr else test.start_lr / 1000
-    how = (
-        f"from its first step (loss {losses[0]:.4g} at lr {test.start_lr:.3g}) and never fell below it"
-        if losses
-        else "at its first step"
-    )
-    return (
-        f"the LR range test diverged {how}: {stopped}. The range starts above any lr this model "
-        f"trains at, so no lr is suggested and nothing was written. Start it lower: --start-lr "
-        f"{lower:g} (Python: start_lr={lower:g})."
-    )
 
 
 def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses):
@@ -330,10 +343,9 @@ def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumu
             return f"the loss became {value} at lr {lr:.3g}", True
         lrs.append(lr)
         losses.append(value)
-        smooth = causal_mean(losses, test.smoothing)[-1]  # the causal average: the rule decides now
-        if smooth > test.diverge * best:
-            why = f"the smoothed loss passed {test.diverge:g}× its minimum at lr {lr:.3g} (step {i + 1})"
-            return why, True
+        smooth, why = stop_reason(losses, best, test.smoothing, test.diverge, test.rise)
+        if why:
+            return f"{why} at lr {lr:.3g} (step {i + 1})", True
         best = min(best, smooth)
     return "", False
 
