@@ -135,8 +135,9 @@ def score_split(
     scored = record.inputs.wrap(model)
     with torch.inference_mode():
         logits = torch.cat([scored(x) for x, _ in inputs.epoch(0)])
-    names = list(record.model.class_names)
-    m = compute_metrics(logits, torch.from_numpy(data.y), len(names), with_roc=True)
+    names, labels = list(record.model.class_names), torch.from_numpy(data.y)
+    loss = torch.nn.functional.cross_entropy(logits.float(), labels.long()).item()  # as test_loss
+    m = compute_metrics(logits, labels, len(names), loss=loss, with_roc=True)
     if claimed is not None and (note := claimed.note(m.acc, m.n)):
         show_note(note)  # summary.json's score of these weights is not what they score
     probs = torch.softmax(logits.float(), 1).numpy()

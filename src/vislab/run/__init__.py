@@ -23,6 +23,7 @@ from vislab.experiments.results.table import COLUMNS
 from vislab.not_a_run import not_a_run
 from vislab.run.figures import run_figure
 from vislab.run.inputs import file_paths, image_arrays
+from vislab.run.scores import run_classes, split_scores
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -50,6 +51,7 @@ class Run:
 
     >>> run = vislab.load_run("runs/cnn")
     >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
+    >>> run.classes                         # ['cat', 'dog', ...]: the model's classes, in order
     >>> run.predict(["cat.png"], top_k=1)   # [[('cat', 0.93)]]
     >>> run.predict_files("photos/")        # a DataFrame: file, predicted, probability, ..., error
     >>> run.model()(run.preprocess(x))      # the network, fed the images as predict prepares them
@@ -85,8 +87,18 @@ class Run:
         """summary.json's keys (:attr:`RunSummary.row`): a finished run's final metrics (``status``
         "complete"); a run that stopped before the end holds its ``status`` ("interrupted", "diverged",
         "failed"; a sweep's trial "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``;
-        {} before it writes one. UserError naming the file and the fix when it cannot be read."""
+        {} before it writes one. UserError naming the file and the fix when it cannot be read. What each
+        key means: the README's "Run directory" section (summary.json) and the fields of
+        :class:`~vislab.training.summary.RunSummary`."""
         return (RunDir(self.path).load_summary() or RunSummary()).row
+
+    @property
+    @users_frames
+    def classes(self) -> list[str]:
+        """The class names, in the order of the model's outputs (what :meth:`predict` names and
+        :meth:`evaluate`'s "classes" holds): from summary.json, or the checkpoint's record for a run not
+        finished; no model is built. DataError where neither holds them (no checkpoint yet)."""
+        return run_classes(self.path)
 
     @property
     @users_frames
@@ -219,10 +231,13 @@ class Run:
         **data_settings: Any,
     ) -> dict:
         """Score a checkpoint on a split of its data: acc, pacc (the mean of the classes' recalls), auc (macro
-        one-vs-rest), n, per-class accuracy (recall) and, as ``vislab eval`` writes them, the tables, plain
-        values (the dict stays JSON-able and comparable): under "table" per_class_<split>.csv's rows (class,
-        n, correct, recall, precision, f1; ``pd.DataFrame(scores["table"])``), under "confusion" the
-        counts, a row per true class in class order (confusion_<split>.csv).
+        one-vs-rest), loss (the mean cross-entropy, as summary.json's test_loss), top5_acc (only for 10
+        classes or more, as in summary.json), n, per_class (class name → accuracy, i.e. recall) and, as
+        ``vislab eval`` writes them, the tables, plain values (the dict stays JSON-able and comparable):
+        under "table" per_class_<split>.csv's rows (class, n, correct, recall, precision, f1;
+        ``pd.DataFrame(scores["table"])``), under "confusion" the counts, a row per true class and a
+        column per predicted class, both in the order of "classes", the class names
+        (confusion_<split>.csv; ``pd.DataFrame(s["confusion"], s["classes"], s["classes"])``).
         ``data_settings`` (``data__root="other/"``, ``train__eval_batch_size=256``) change the data as
         ``vislab eval --set`` does: another copy or version of the dataset, scored with the run's own
         normalisation; the model's options cannot change. ``split="all"``: every sample of the data
@@ -239,22 +254,7 @@ class Run:
         >>> run.evaluate("all", data__root="new-photos/")["n"]  # every image of the folder
         >>> pd.DataFrame(run.evaluate("val")["table"]).sort_values("f1")  # the weakest classes first
         """
-        from vislab.predict import score_checkpoint  # on use (see the imports)
-        from vislab.training.metrics import per_class_table
-
-        path = pick_checkpoint(self.path, checkpoint).loader_target()
-        sets = assignments(data_settings)
-        m, names = score_checkpoint(path, split, sets, trust_code, "Run.evaluate arguments")
-        _, rows = per_class_table(m.confusion, names)
-        return {
-            "acc": m.acc,
-            "pacc": m.pacc,
-            "auc": m.auc,
-            "n": m.n,
-            "per_class": dict(zip(names, m.per_class)),
-            "table": rows,
-            "confusion": m.confusion.astype(int).tolist(),
-        }
+        return split_scores(self.path, split, assignments(data_settings), trust_code, checkpoint)
 
     @checked
     def mistakes(

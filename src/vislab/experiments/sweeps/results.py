@@ -23,7 +23,14 @@ from vislab.experiments.sweeps.study import (
     load_existing_study,
     open_existing_storage,
 )
-from vislab.experiments.sweeps.trials import STATE_WORDS, state_counts, trials_csv
+from vislab.experiments.sweeps.trials import (
+    STATE_WORDS,
+    base_file,
+    elsewhere_markdown,
+    elsewhere_trials,
+    state_counts,
+    trials_csv,
+)
 from vislab.files import atomic_write_text
 from vislab.training.rundir import RunDir
 
@@ -113,7 +120,8 @@ def finish(
     on_results: ResultsHook | None = None,
 ) -> None:
     """results.csv / results.md (complete trials, with their parameters; the count of the others; the
-    trials other workers still run: :func:`still_running`, said too) and trials.csv; then
+    trials other workers still run: :func:`still_running`, said too; the trials whose run folders are not
+    here, from the study database: ``trials.elsewhere_markdown``) and trials.csv; then
     ``on_results(out, study)``."""
     summaries, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
@@ -121,23 +129,34 @@ def finish(
         if s is not None and s.complete:
             summaries[name] = s
     params, running = trial_params(study), still_running(study, out, summaries)
-    write_tables(
+    here = keep_base(out, study, dirs)
+    csv_text, markdown = results_texts(
         out,
-        results_texts(
-            out,
-            summaries,
-            title=f"sweep {study.study_name}",
-            params={name: params.get(name, {}) for name in summaries},
-            note=f"{trial_counts(study, summaries)} {running}".strip(),
-            run_dirs=dirs,
-        ),
+        summaries,
+        title=f"sweep {study.study_name}",
+        params={name: params.get(name, {}) for name in summaries},
+        note=f"{trial_counts(study, summaries)} {running}".strip(),
+        run_dirs=dirs,
     )
+    write_tables(out, (csv_text, markdown + elsewhere_markdown(study, here, out)))
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")
     if running:
         log(running)
     if on_results is not None:
         on_results(out, study)
+
+
+def keep_base(out: Path, study: optuna.Study, dirs: dict[str, Path] | None = None) -> set[int]:
+    """The numbers of the study's trials whose run folders are here (``dirs``: :func:`trial_dirs`); where
+    one is not, the study's base config is written to ``out/base.yaml`` (``trials.base_file``): the
+    command that trains such a trial again starts from it."""
+    dirs = trial_dirs(study, out) if dirs is None else dirs
+    here = {t.number for t in study.get_trials(deepcopy=False) if trial_name(t) in dirs}
+    base = study.user_attrs.get(attrs.BASE)
+    if base and elsewhere_trials(study, here):
+        atomic_write_text(base_file(out), yaml.safe_dump(base, sort_keys=False))
+    return here
 
 
 def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
@@ -152,7 +171,8 @@ def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     if counts["complete"] > in_table:  # run on a machine whose folders are not here
         shown += (
-            f" ({counts['complete'] - in_table} more complete, their run folders not found here)"
+            f" ({counts['complete'] - in_table} more complete, their run folders not found here: listed "
+            f"below from the study database)"
         )
     others = ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS[1:] if counts[w])
     return (
@@ -312,6 +332,7 @@ def show_sweep(
                 if curves is not None:
                     _set_curves(stage, curves)
                 if st is not None:
+                    keep_base(stage, st)  # before the CLI's best trials: their command may name it
                     if on_study is not None:
                         on_study(st, stage)
                     finish(stage, st, log, on_results)

@@ -1,13 +1,18 @@
-"""A sweep's study as tables: one row per trial, trials.csv, the best trials (text cells for the terminal),
-importances."""
+"""A sweep's study as tables: one row per trial, trials.csv, the best trials (text cells for the terminal)
+and the command that trains the best again, results.md's rows of the trials whose run folders are not
+here, importances."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import shlex
 import warnings
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -15,12 +20,15 @@ from optuna.trial import FrozenTrial, TrialState
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.table import TextTable
 from vislab.experiments.sweeps.attrs import (
+    BASE,
+    HOST,
     RUN_DIR,
     is_interrupted,
     is_surplus,
     study_metric,
     trial_error,
 )
+from vislab.experiments.sweeps.space import decode
 
 
 def higher_better(study: optuna.Study) -> bool:
@@ -124,7 +132,8 @@ def best_table(study: optuna.Study, top: int = 10) -> TextTable:
 def retrain_line(study: optuna.Study, out: Path | None = None) -> str | None:
     """Where the best complete trial's run is (``out/trials/<n>`` when it is there: the sweep folder given,
     wherever the study recorded it — a moved folder, trials trained on another machine —, else its
-    recorded run folder) and the command that trains its config again (None: no complete trial)."""
+    recorded run folder) and the command that trains its config again (None: no complete trial). A run
+    folder not here: the command trains ``out``'s base.yaml (:func:`base_file`) with the trial's values."""
     top = best(study, 1)
     if not top:
         return None
@@ -132,14 +141,93 @@ def retrain_line(study: optuna.Study, out: Path | None = None) -> str | None:
     recorded = t.user_attrs.get(RUN_DIR)
     local = Path(out or ".") / "trials" / str(t.number)
     run = Path(recorded) if recorded and not (out is not None and local.is_dir()) else local
-    if run.is_absolute() and run.is_relative_to(Path.cwd()):
-        run = run.relative_to(Path.cwd())
-    config = run / "config.yaml"
+    if not run.is_dir() and study.user_attrs.get(BASE):
+        return _retrain_from_base(t, _shown(base_file(Path(out or "."))))
+    config = _shown(run) / "config.yaml"
     return (
-        f"best trial: {t.number} ({run}); to train its config again: vislab train --config {config} "
-        f"--out NEW (Python: vislab.train('{config}', out='NEW'); study.best_trial.user_attrs"
+        f"best trial: {t.number} ({_shown(run)}); to train its config again: vislab train --config "
+        f"{config} --out NEW (Python: vislab.train('{config}', out='NEW'); study.best_trial.user_attrs"
         f"['{RUN_DIR}'] is the folder it trained in)"
     )
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the current folder where it lies under it."""
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        return path.relative_to(Path.cwd())
+    return path
+
+
+def base_file(out: Path) -> Path:
+    """Where a sweep folder keeps the study's base config (base.yaml) once a trial's run folder is not
+    there: the command that trains such a trial again starts from it."""
+    return Path(out) / "base.yaml"
+
+
+def _retrain_from_base(t: FrozenTrial, base: Path) -> str:
+    """The command that trains trial ``t`` again from the study's ``base`` config file and its values."""
+    values = {k: decode(v) for k, v in t.params.items()}
+    sets = " ".join(f"--set {shlex.quote(f'{k}={_set_text(v)}')}" for k, v in values.items())
+    where = f" (ran on {t.user_attrs[HOST]})" if t.user_attrs.get(HOST) else ""
+    return (
+        f"best trial: {t.number}{where}, its run folder not here (another machine, or moved); to train "
+        f"it again from the study's base config: vislab train --config {base} {sets} --out NEW "
+        f"(Python: vislab.train('{base}', out='NEW', **{values!r}))"
+    )
+
+
+def _set_text(value: Any) -> str:
+    """A trial's value as ``--set KEY=TEXT`` reads it back: a string as it is, else JSON (YAML reads it)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# the heading of results.md's section on the trials whose run folders are not here
+ELSEWHERE = "Trials from the study database (run folder on another machine or moved)"
+
+
+def elsewhere_trials(study: optuna.Study, here: Collection[int]) -> list[FrozenTrial]:
+    """The study's trials (neither surplus nor queued: they have no run) whose number is not among
+    ``here``, the trials whose run folders were found here."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.number not in here and not is_surplus(t) and t.state is not TrialState.WAITING
+    ]
+
+
+def elsewhere_markdown(study: optuna.Study, here: Collection[int], out: Path) -> str:
+    """results.md's section on the study's trials whose run folders are not here (:func:`elsewhere_trials`
+    of ``here``): a row each from the study database (state, objective,
+    parameters, the worker's host and run folder), then the command that trains the best trial again
+    (:func:`retrain_line`); "" when every trial is here."""
+    trials = elsewhere_trials(study, here)
+    if not trials:
+        return ""
+    names = sorted({k for t in trials for k in t.params})
+    head = ["trial", "state", study_metric(study), *names, "ran on"]
+    rows = [
+        [
+            str(t.number),
+            state_word(t),
+            "" if t.value is None else f"{t.value:.4f}",
+            *(param_cell(t.params.get(n)) for n in names),
+            _ran_on(t),
+        ]
+        for t in trials
+    ]
+    table = [head, ["---"] * len(head), *rows]
+    line = retrain_line(study, out)
+    return (
+        f"\n## {ELSEWHERE}\n\n"
+        + "".join(f"| {' | '.join(r)} |\n" for r in table)
+        + (f"\n{line}\n" if line else "")
+    )
+
+
+def _ran_on(t: FrozenTrial) -> str:
+    """The worker's host and the run folder a trial recorded, as far as it recorded them."""
+    said = [str(t.user_attrs[k]) for k in (HOST, RUN_DIR) if t.user_attrs.get(k)]
+    return ": ".join(said) or "not recorded"
 
 
 # PED-ANOVA's warnings that a sweep's few trials make the importances rough (its quantiles hold the same
