@@ -10,6 +10,7 @@ import sys
 import tempfile
 import textwrap
 import types
+import uuid
 from pathlib import Path
 from types import MappingProxyType
 
@@ -371,3 +372,20 @@ def notebook(monkeypatch):
     yield vars(main)
     for name in set(MODELS) - before:
         unregister_model(name)
+
+
+@pytest.fixture
+def pg():
+    """(a PostgreSQL URL, a fresh suite name) for the shared-suite tests: skipped without
+    VISLAB_TEST_POSTGRES_URL (or psycopg2); the suite's rows are deleted afterwards."""
+    url = os.environ.get("VISLAB_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("VISLAB_TEST_POSTGRES_URL not set")
+    psycopg2 = pytest.importorskip("psycopg2")
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    yield url, name
+    from vislab.experiments.shared.postgres import SharedStorage
+
+    with psycopg2.connect(SharedStorage(url).dsn) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM vislab_suite WHERE name = %s", (name,))
+    conn.close()

@@ -8,18 +8,13 @@ without it they skip."""
 
 import csv
 import json
-import os
 import shutil
-import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 
 import vislab
 from conftest import cli, one_line, table_run, tiny_base, tiny_sweep
-
-PG_URL = os.environ.get("VISLAB_TEST_POSTGRES_URL")
 
 
 # ----------------------------------------------------------------------- quickstart's --out
@@ -98,21 +93,6 @@ def test_compare_of_a_sweep_folder_has_the_model_and_seed_columns(tmp_path):
 
 
 # ----------------------------------------------------------------------- shared suites (PostgreSQL)
-@pytest.fixture
-def pg():
-    """(url, a fresh suite name); the suite's rows are deleted afterwards."""
-    if not PG_URL:
-        pytest.skip("VISLAB_TEST_POSTGRES_URL not set")
-    psycopg2 = pytest.importorskip("psycopg2")
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    yield PG_URL, name
-    from vislab.experiments.shared.postgres import SharedStorage
-
-    with psycopg2.connect(SharedStorage(PG_URL).dsn) as conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM vislab_suite WHERE name = %s", (name,))
-    conn.close()
-
-
 def _suite(path: Path, name: str) -> Path:
     path.write_text(yaml.safe_dump({"name": name, "base": tiny_base(), "runs": {"mlp": {}}}))
     return path

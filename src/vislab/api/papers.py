@@ -36,7 +36,10 @@ def write_report(
     since training. ``log`` is told each run file that could not be read (the page's notes list them
     too; None: printed, as by default). A suite's run finished since the suite recorded it (resumed by
     ``vislab.train(out=..., resume=True)``): its suite.json and results.csv/.md are updated first,
-    ``log`` told. Returns the page's path. (Not ``vislab.report``: that is the package of its parts.)
+    ``log`` told. Returns the page's path. UserError where a run's folder or a folder of runs holds no
+    finished run and none is training on this host, naming each run's state and the fix (a suite's or
+    sweep's page, which lists its failures, is written). (Not ``vislab.report``: that is the package of
+    its parts.)
 
     >>> vislab.write_report("runs/suite-quickstart")
     """

@@ -177,9 +177,9 @@ def run_suite(
     progress in a notebook only (``log`` receives it). ``seeds``: each run trained that many times (``<run>-s0``
     …; None: the file's ``seeds:``, else as in ``out``; fewer: UserError unless ``overwrite``). ``storage``: a
     PostgreSQL URL shared by the machines running the suite, each run claimed by one (a claim silent for
-    ``heartbeat_lapse`` s, 90, is taken over; ``heartbeat`` every 20 s). ``dry_run``: checked as a run is,
-    nothing written; the plan as a DataFrame. ``only``: those runs alone (a row: all its seeds), the others left
-    for later. ``trust_code``: as ``vislab.train``'s, for a resumed run (its model file changed since).
+    ``heartbeat_lapse`` s, 90, is taken over; ``heartbeat`` every 20 s). ``dry_run``: checked as a run is, nothing
+    written; the plan as a DataFrame (with ``storage``: each run's state in its database). ``only``: those runs
+    alone (a row: all its seeds). ``trust_code``: as ``vislab.train``'s, for a resumed run (model file changed).
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
@@ -192,7 +192,7 @@ def run_suite(
     shared = _shared_storage(storage, heartbeat, heartbeat_lapse)
     log = lines_to(log, quiet := not in_notebook() if quiet is None else quiet)
     if dry_run:
-        return _dry_run(suite, folder, sets, log, chosen)
+        return _dry_run(suite, folder, sets, log, chosen, shared)
     hook = report_kept_on_ctrl_c(report_hook(log), "runs", _AGAIN) if report else None
     kw = dict(jobs=jobs, quiet=quiet, on_results=hook)
     _train_runs(suite, folder, shared, sets, log=log, only=chosen, trust_code=trust_code, **kw)
@@ -200,19 +200,15 @@ def run_suite(
 
 
 def _refuse_together(dry_run: bool, overwrite: bool, storage: str | None, trust_code: bool) -> None:
-    """UserError for options that do not go together: in a ``dry_run``, those it cannot foresee from the
-    folder alone; ``trust_code`` with ``storage`` (a shared suite's runner resumes its runs without it)."""
+    """UserError for options that do not go together: in a ``dry_run``, starting the folder over, which
+    it cannot foresee from the folder alone; ``trust_code`` with ``storage`` (a shared suite's runner
+    resumes its runs without it)."""
     if dry_run and overwrite:
         raise UserError(
             "a dry run says what each run would do with the folder as it is, and starting the suite over "
             "deletes its runs (every run would start): for the plan of the folder as it is, leave out "
             "--overwrite (Python: leave out overwrite=True); to start the suite over, leave out "
             "--dry-run (Python: leave out dry_run=True)."
-        )
-    if dry_run and storage is not None:
-        raise UserError(
-            "a dry run says what each run would do with the folder as it is, but the runs of a shared "
-            "suite go to whichever machine claims them: leave out --storage (Python: storage=...)."
         )
     if trust_code and storage is not None:
         raise UserError(
@@ -225,11 +221,19 @@ def _refuse_together(dry_run: bool, overwrite: bool, storage: str | None, trust_
 
 
 def _dry_run(
-    suite: Suite, folder: Path, sets: list[str], log: Log, only: list[str] | None
+    suite: Suite,
+    folder: Path,
+    sets: list[str],
+    log: Log,
+    only: list[str] | None,
+    shared: SharedStorage | None = None,
 ) -> pd.DataFrame:
     """What running ``suite`` into ``folder`` would do (``only``: to those runs): a line per run, between
     the suite's line (its runs, seeds and epochs) and a count of each action; returned as
-    :func:`_plan_table`."""
+    :func:`_plan_table`. A suite ``shared`` through a database: each run's state there
+    (:func:`_shared_dry_run`)."""
+    if shared is not None:
+        return _shared_dry_run(suite, shared, log)
     from vislab.experiments.results.for_people import setting_text  # on use (see the imports)
     from vislab.experiments.suites.foresee import foresee_suite
 
@@ -243,6 +247,21 @@ def _dry_run(
     told = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in counts.items() if n)
     log(f"dry run: {told}; nothing was trained or written")
     return _plan_table(foreseen)
+
+
+def _shared_dry_run(suite: Suite, storage: SharedStorage, log: Log) -> pd.DataFrame:
+    """``vislab suite FILE --storage URL --dry-run``: each run's state in the shared suite's database
+    (:func:`shared_progress`: read only) told to ``log``, and a row per run: ``run``, ``state`` (done,
+    failed, running, waiting), ``what`` (the state in words)."""
+    import pandas as pd  # on use (see the imports)
+
+    from vislab.experiments.shared.progress import shared_progress
+
+    progress = shared_progress(storage, suite.name)
+    for line in progress.lines():
+        log(line)
+    rows = [dict(run=r.run, state=r.state, what=r.what) for r in progress.runs]
+    return pd.DataFrame(rows, columns=["run", "state", "what"])
 
 
 def _runs_said(suite: Suite, only: list[str] | None) -> str:

@@ -172,17 +172,9 @@ def suite(
 def _dry_run(name: str, common: dict) -> None:
     """What `vislab suite NAME --dry-run` prints: the plan of each run (``common``: run_suite's other
     arguments); with --storage, each run's state in the shared suite's database instead (read only)."""
-    # on use (module docstring)
-    from vislab.api import resolve_suite, run_suite
+    from vislab.api import run_suite  # on use (module docstring)
 
-    if common["storage"] is None:
-        run_suite(name, log=print, dry_run=True, **common)
-        return
-    from vislab.experiments.shared.postgres import SharedStorage
-    from vislab.experiments.shared.progress import shared_progress
-
-    suite, _ = resolve_suite(name, common["out"])
-    print("\n".join(shared_progress(SharedStorage.timed(common["storage"]), suite.name)))
+    run_suite(name, log=print, dry_run=True, **common)
 
 
 @contextmanager

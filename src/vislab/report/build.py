@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -166,13 +167,49 @@ def _model_sections(
 ) -> list[dict]:
     """The model figures (what each detailed run's model offers) of the runs that have any, a seed
     run's captioned with its row and seed (:func:`run_labels`); a model that cannot be loaded (its
-    checkpoint gone) goes into the plan's ``unread``, said on the terminal too."""
+    checkpoint gone) goes into the plan's ``unread``, said on the terminal too. A shared suite's runs
+    trained on another host get one note per host in the plan's ``notes`` instead."""
     labels = run_labels(plan)
+    elsewhere = _trained_elsewhere(plan)
+    for host, names in elsewhere.items():
+        plan.notes.append(_elsewhere_note(plan, host, names))
+    left = {n for names in elsewhere.values() for n in names}
     drawn = {
         n: _model_figures_of(plan, figs, n, configs.get(n), trust_code, labels.get(n))
         for n in plan.detailed
+        if n not in left
     }
     return [dict(name=n, figures=f) for n, f in drawn.items() if f]
+
+
+def _trained_elsewhere(plan: ReportPlan) -> dict[str, list[str]]:
+    """Host → the detailed runs of a shared suite (``--storage``) that another host trained and whose
+    folder here has no checkpoints/ (the shared runner gathered their config, metrics and summary from
+    the database; their checkpoints stay on that host)."""
+    suite, here = plan.suite, socket.gethostname()
+    if suite is None or not suite.storage:
+        return {}
+    hosts: dict[str, list[str]] = {}
+    for name in plan.detailed:
+        record = (suite.runs or {}).get(name)
+        host = record.host if record is not None else None
+        if host and host != here and not (plan.runs[name] / "checkpoints").exists():
+            hosts.setdefault(host, []).append(name)
+    return hosts
+
+
+def _elsewhere_note(plan: ReportPlan, host: str, names: list[str]) -> str:
+    """The one note on the runs ``names`` trained on ``host``: their model figures are left out, and
+    where the report that draws them is written (the suite's folder there, as its records name it)."""
+    recorded = {(plan.suite.runs or {})[n].run_dir for n in names} if plan.suite else set()
+    folders = {str(Path(d).parent) for d in recorded if d}
+    there = "`vislab report DIR` there draws them (DIR: that host's --out)"
+    if len(folders) == 1:
+        there = f"`vislab report {folders.pop()}` there draws them"
+    return (
+        f"the model figures of {', '.join(names)} are left out: they trained on {host}, whose --out "
+        f"holds their checkpoints; {there}."
+    )
 
 
 def _model_figures_of(

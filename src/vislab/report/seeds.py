@@ -148,11 +148,12 @@ def pairing(plan: Planned) -> str:
 
 
 def plan_settings(plan: Planned) -> Settings:
-    """What each row of the table was: a sweep's trials their swept values (its study's), any other
-    table its runs' model, seed and the settings they changed (their config.yaml, as the plan read it)."""
+    """What each row of the table was: a sweep's trials their model, seed (their summaries') and swept
+    values (its study's), as its results.md; any other table its runs' model, seed and the settings they
+    changed (their config.yaml, as the plan read it)."""
     if plan.sweep is not None and plan.study is not None:
         params = trial_params(plan.study)
-        return swept({n: params.get(n, {}) for n in plan.complete})
+        return swept({n: params.get(n, {}) for n in plan.complete}, plan.complete)
     return table_settings(plan.complete, plan.runs, plan_rows(plan), plan.configs)
 
 

@@ -5,6 +5,7 @@ read in one transaction that writes nothing."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from vislab.errors import UserError
 from vislab.experiments.databases import public_url
@@ -23,9 +24,43 @@ _RUNS = """
 _STATES = {"complete": "done", "failed": "failed", "running": "running", "pending": "waiting"}
 
 
-def shared_progress(storage: SharedStorage, suite: str) -> list[str]:
-    """Lines saying the state of each run of shared ``suite`` in ``storage`` and who writes its tables;
-    UserError where the database holds no suite of that name."""
+@dataclass(frozen=True)
+class RunState:
+    """One run of a shared suite as its database holds it: ``state`` is done, failed, running or
+    waiting; ``what`` says it in words (where it trained, why it failed, who holds it)."""
+
+    run: str
+    state: str
+    what: str
+
+
+@dataclass(frozen=True)
+class SuiteProgress:
+    """Each run's state of shared suite ``suite`` in the database at ``where``, and the worker that
+    wrote its tables (None: not written yet)."""
+
+    suite: str
+    where: str
+    runs: list[RunState]
+    reported_by: str | None
+
+    def lines(self) -> list[str]:
+        """The state in lines: the suite's counts, a line per run, who writes the tables."""
+        said = ", ".join(f"{n} {state}" for state, n in Counter(r.state for r in self.runs).items())
+        lines = [f"suite {self.suite} in {self.where}: {counted(len(self.runs), 'run')} ({said})"]
+        lines += [f"  {r.run}: {r.what}" for r in self.runs]
+        if self.reported_by:
+            lines.append(f"results: written by worker {self.reported_by} into its --out")
+        else:
+            lines.append(
+                "results: not written yet (the worker that settles the last run writes them)"
+            )
+        return lines
+
+
+def shared_progress(storage: SharedStorage, suite: str) -> SuiteProgress:
+    """The state of each run of shared ``suite`` in ``storage`` and who writes its tables; UserError where
+    the database holds no suite of that name."""
     conn = connect_postgres(storage)
     try:
         with transaction(conn, storage) as cur:
@@ -44,19 +79,11 @@ def shared_progress(storage: SharedStorage, suite: str) -> list[str]:
             f"suite '{suite}' is not in {where}: no worker has started it there yet (or it has another "
             f"name: its file's name:). Start it with the same command without --dry-run."
         )
-    counts = Counter(_STATES.get(r[1], r[1]) for r in runs)
-    said = ", ".join(f"{n} {state}" for state, n in counts.items())
-    lines = [f"suite {suite} in {where}: {counted(len(runs), 'run')} ({said})"]
-    lines += [f"  {_run_line(*r)}" for r in runs]
-    if reported:
-        lines.append(f"results: written by worker {reported} into its --out")
-    else:
-        lines.append("results: not written yet (the worker that settles the last run writes them)")
-    return lines
+    states = [RunState(r[0], _STATES.get(r[1], r[1]), _run_words(*r[1:])) for r in runs]
+    return SuiteProgress(suite, where, states, reported)
 
 
-def _run_line(
-    run: str,
+def _run_words(
     status: str,
     worker: str | None,
     host: str | None,
@@ -68,14 +95,14 @@ def _run_line(
 ) -> str:
     """One run's state, in words."""
     if status == "complete":
-        return f"{run}: done (trained on {host})"
+        return f"done (trained on {host})"
     if status == "failed":
         why = f": {' '.join(message.split())}" if message else ""
-        return f"{run}: failed on {host}{why} (a worker that joins tries it again)"
+        return f"failed on {host}{why} (a worker that joins tries it again)"
     if status == "running":
         beat = "no heartbeat yet" if silent is None else f"last heartbeat {float(silent):.0f} s ago"
         lapsed = silent is not None and lapse is not None and float(silent) > float(lapse)
         after = "; lapsed: the next worker to ask takes it over" if lapsed else ""
-        return f"{run}: running, claimed by worker {worker} (host {host}, pid {pid}), {beat}{after}"
+        return f"running, claimed by worker {worker} (host {host}, pid {pid}), {beat}{after}"
     tried = f" (handed back after {attempts} attempt{'s' * (attempts != 1)})" if attempts else ""
-    return f"{run}: waiting for a worker{tried}"
+    return f"waiting for a worker{tried}"
