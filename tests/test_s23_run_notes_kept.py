@@ -20,7 +20,7 @@ def test_a_timm_cnn_that_leaves_one_pixel_is_noted(side, noted):
     note = one_pixel_note(model, "timm:resnet18", (1, side, side))
     assert bool(note) == noted, note
     if noted:
-        assert f"the {side}×{side} images are a 1×1 map there" in note
+        assert f"the {side}×{side} images end as a 1×1 map after its last stage" in note
         assert (
             "--set data.resize=64 / data__resize=64" in note
             and "resnet18, whose CIFAR stem" in note

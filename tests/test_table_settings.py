@@ -186,7 +186,12 @@ def test_a_sweeps_report_has_a_column_per_swept_value(tmp_path, monkeypatch):
     page = build_report(tmp_path / "sw").read_text()
     table = page[page.index('<table class="sortable" id="results">') :]
     table = table[: table.index("</table>")]
-    assert re.findall(r'<th data-key="([^"]+)"', table)[:2] == ["run", "data.limit"]
+    assert re.findall(r'<th data-key="([^"]+)"', table)[:4] == [
+        "run",
+        "model",
+        "seed",
+        "data.limit",
+    ]
     for t in study.trials:
         assert (
             f'<tr data-run="trial-{t.number}"><td class="text" data-sort="trial-{t.number}">'

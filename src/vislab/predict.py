@@ -256,7 +256,7 @@ def evaluate_checkpoint(
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
     target = Path(target)
-    folder = Path(out) if out is not None else _figures_folder(target)
+    folder = Path(out) if out is not None else figures_folder(target)
     tag = "".join(f"_{name_part(s)}" for s in (checkpoint_tag(target), *overrides) if s)
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
@@ -317,7 +317,7 @@ def write_evaluation_figures(ev: Evaluation) -> None:
         plot_mistakes(images, ev.mistakes, ev.pairs, names, ev.mistakes_png, title=title)
 
 
-def _figures_folder(target: Path) -> Path:
+def figures_folder(target: Path) -> Path:
     """Where eval writes without ``--out``: the figures/ of the run that ``target`` is or holds the
     checkpoint of (``RUN/checkpoints/last.pt``); beside a checkpoint file outside a run folder."""
     run = _run_of(target)

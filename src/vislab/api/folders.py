@@ -116,8 +116,8 @@ def _run_folder(entry: Path) -> list[Path]:
 
 SUITE_RULES = dict.fromkeys(("suite.json", "results.csv", "results.md"), _file) | _REPORTS
 SUITE_RULES["*"] = _run_folder  # last: its runs, by their names
-SWEEP_RULES = dict.fromkeys(("sweep.json", "study.db*", "sweep.yaml", "spec.yaml", "trials.csv",
-                             "results.csv", "results.md"), _file) | _REPORTS  # fmt: skip
+SWEEP_RULES = dict.fromkeys(("sweep.json", "study.db*", "sweep.yaml", "spec.yaml", "base.yaml",
+                             "trials.csv", "results.csv", "results.md"), _file) | _REPORTS  # fmt: skip
 #: where each live worker of a sweep marks its folder (:func:`sweep_worker`): WORKERS/<host>-<pid>/.lock
 WORKERS = ".workers"
 SWEEP_RULES |= {

@@ -41,9 +41,10 @@ def lr_find(
     force: bool = typer.Option(False, "--force", help="Replace the plot if it exists."),
 ) -> None:
     """LR range test: train a few hundred steps at exponentially growing learning rates (stopping when
-    the loss diverges: its moving average above 4× its minimum, or 1.2× the mean of its first 10
-    steps), plot the loss against the lr and suggest an optim.lr (with optim.head_lr: both rates at
-    their ratio, or the head's alone where only the head trains). Writes only the plot."""
+    the loss diverges: its moving average above 4× its minimum, or above the mean of its first 10
+    steps by more than 20 % of it and 3× their noise), plot the loss against the lr and suggest an
+    optim.lr (with optim.head_lr: both rates at their ratio, or the head's alone where only the head
+    trains). Writes only the plot."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.plotting.canvas import save_figure
     from vislab.training.lr_find import RangeTest

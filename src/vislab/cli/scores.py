@@ -18,7 +18,7 @@ from vislab.classify import Ranked, prediction_table
 from vislab.errors import DataError, UserError
 from vislab.files import atomic_write_text
 from vislab.plotting.mistake_picks import pair_lines
-from vislab.predict import MISTAKES_FIELDS, Evaluation, _figures_folder, mistakes_table
+from vislab.predict import MISTAKES_FIELDS, Evaluation, figures_folder, mistakes_table
 from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.metrics import PER_CLASS_FIELDS, confusion_table, per_class_table
 from vislab.training.rundir import refuse_run_file
@@ -167,7 +167,13 @@ def eval_target(target: Path, checkpoint: str | None, out: Path | None) -> Path:
 
 def _check_run_figures(target: Path) -> None:
     """UserError naming ``--out DIR`` where eval cannot write into the run's figures/ folder."""
-    folder = _figures_folder(Path(target))
+    folder = figures_folder(Path(target))
+    if folder.exists() and not folder.is_dir():
+        raise UserError(
+            f"eval writes its confusion PNG, tables and mistakes into '{folder}', which is a file, not "
+            f"a folder: nothing was scored. Move that file aside, or give another folder for them: "
+            f"--out DIR."
+        )
     try:
         check_writable(folder, "eval's figures and tables", undone="nothing was scored")
     except UserError:

@@ -83,20 +83,25 @@ def read_yaml(
     return tree
 
 
+#: the files a run writes beside (or, a checkpoint, under) its config.yaml that a --config may be given
+_RUN_FILES = ("summary.json", "metrics.jsonl", "steps.jsonl", "grad_norms.jsonl")
+
+
 def _refuse_run_files(p: Path) -> None:
     """ConfigError for a folder, or a file a run wrote other than its config.yaml (its summary.json, a
     checkpoint), given as a config file: for a run's, its config.yaml or --resume instead."""
-    run = p if p.is_dir() else p.parent
-    has_config = (run / "config.yaml").is_file()
-    if not p.is_dir():
-        of_a_run = (run / "summary.json").is_file() or (run / "checkpoints").is_dir()
-        if p.suffix in (".yaml", ".yml") or not (of_a_run and has_config):
+    if p.is_dir():
+        if not (p / "config.yaml").is_file():
+            raise ConfigError(
+                f"Config file '{p}' cannot be read: it is a folder. Give a YAML file (--config FILE)."
+            )
+        run, what = p, "a run folder"
+    else:
+        run = p.parent.parent if p.parent.name == "checkpoints" else p.parent
+        written = p.name in _RUN_FILES or p.suffix.lower() in (".pt", ".npz")
+        if not written or not (run / "config.yaml").is_file():
             return
-    elif not has_config:
-        raise ConfigError(
-            f"Config file '{p}' cannot be read: it is a folder. Give a YAML file (--config FILE)."
-        )
-    what = "a run folder" if p.is_dir() else f"a file the run {run} wrote, not its config"
+        what = f"a file the run {run} wrote, not its config"
     resume = f", or --resume {run} to train that run on" if (run / "checkpoints").is_dir() else ""
     raise ConfigError(
         f"Config file '{p}' is {what}: give --config {run / 'config.yaml'} for a new run with its "

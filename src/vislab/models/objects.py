@@ -45,6 +45,13 @@ def is_user_object(name: str) -> bool:
     return name.startswith(PREFIX)
 
 
+def python_only(model_name: str, data_name: str) -> bool:
+    """Whether a run of ``model_name`` on ``data_name`` can be trained again only from Python: its model
+    an object or its data arrays given to ``vislab.train`` in a process of their own, which a
+    ``vislab train --config`` command cannot reach."""
+    return is_user_object(model_name) or data_name.startswith("memory:")
+
+
 def is_users_code(name: str) -> bool:
     """True when model ``name`` is the user's own code: a model object, a class or builder of the user's
     registered under a name (``@vislab.register_model``), or a reference (``file.py:Net``,

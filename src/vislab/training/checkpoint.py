@@ -80,7 +80,7 @@ def damaged_fix(path: Path, give: Callable[[Path], str] | None = None) -> str:
             give(other)
             if give
             else (
-                f"give the file '{other}' in place of the run, or, to eval, predict or export, the run "
+                f"give the file '{other}' in place of the run, or, to eval, predict, export or explain, the run "
                 f"{option}"
             )
         )
@@ -88,7 +88,7 @@ def damaged_fix(path: Path, give: Callable[[Path], str] | None = None) -> str:
     lost = "cannot be read either" if other.is_file() else "is missing"
     return (
         f"Its checkpoints/{other.name} {lost}, so run '{run}' has no weights left to use: train it "
-        f"again, {_train_again(run)}."
+        f"again: {_train_again(run)}."
     )
 
 
@@ -233,13 +233,21 @@ def _no_checkpoint(run: Path) -> str:
 
 
 def _train_again(run: Path) -> str:
-    """The command that trains run ``run`` again: from its config.yaml where that is a valid config, else
-    from one of the user's, with the reason its own cannot be used."""
+    """The command that trains run ``run`` again: from its config.yaml where that is a valid config (the
+    Python call, for a model or data given from Python), else from one of the user's, with the reason its
+    own cannot be used."""
     try:
-        RunDir(run).load_config()
+        cfg = RunDir(run).load_config()
     except UserError as e:
         why = str(e).rstrip(".")
         return f"vislab train --config YOUR_CONFIG.yaml --out NEW_FOLDER (its own cannot be used: {why})"
+    from vislab.models.objects import python_only  # on use (see the imports)
+
+    if python_only(cfg.model.name, cfg.data.name):
+        return (
+            "run your vislab.train call again with out=NEW_FOLDER (its model or data was given from "
+            "Python, which no command can reach)"
+        )
     return f"vislab train --config {run / 'config.yaml'} --out NEW_FOLDER"
 
 

@@ -103,8 +103,12 @@ def stop_reason(
     if len(losses) >= START_STEPS:
         first = np.asarray(losses[:START_STEPS])
         start, noise = float(first.mean()), float(first.std())
-        if smooth > start + max((rise - 1) * start, NOISE_MULTIPLE * noise):
-            return smooth, f"the smoothed loss passed {rise:g}× its start ({start:.4g})"
+        bound = start + max((rise - 1) * start, NOISE_MULTIPLE * noise)
+        if smooth > bound:
+            return smooth, (
+                f"the smoothed loss passed {bound:.4g}: its start ({start:.4g}, the mean of its first "
+                f"{START_STEPS} steps) by more than {rise - 1:.0%} of it and {NOISE_MULTIPLE:g}× their noise"
+            )
     return smooth, ""
 
 

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from vislab.config import Config
 from vislab.data.loader import DeviceLoader
-from vislab.errors import UserError
+from vislab.errors import UserError, show_note
 from vislab.models.hooks import hooks_of
 from vislab.training.lr_curve import (
     RULE,
@@ -51,7 +51,7 @@ from vislab.training.lr_curve import (
 from vislab.training.model_checks import check_optimizer_trained, user_code
 from vislab.training.optim import set_lr
 from vislab.training.parts import build_optimisation, build_parts, init_from_data
-from vislab.training.runtime import Distributed, resolve_device
+from vislab.training.runtime import Distributed, resolve_device, threads_note
 
 # matplotlib (~1 s) is imported by LRFinding.plot when it draws ("on use"): the test itself needs none
 if TYPE_CHECKING:
@@ -217,6 +217,10 @@ def lr_find(
     (``interrupted``: :func:`lr_range_test`)."""
     test = test or RangeTest()
     device = resolve_device(cfg.train.device)
+    if note := threads_note(
+        cfg.train.threads, device
+    ):  # refused far beyond the cores, as train does
+        show_note(note)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -1,6 +1,6 @@
 """A library's model (``timm:inception_v3``) whose strides and pools shrink the run's images below a
 layer's kernel: a ConfigError naming the layer and the smallest side that runs, not torch's traceback;
-one that shrinks them to a single pixel before its last stage (``timm:resnet18`` on 8×8 digits) runs,
+one that shrinks them to a single pixel by the end of its last stage (``timm:resnet18`` on 8×8 digits) runs,
 with a note."""
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def _smallest_side(
 
 
 def one_pixel_note(model: torch.nn.Module, name: str, shape: tuple[int, ...]) -> str | None:
-    """A note when timm CNN ``name`` (``model``) shrinks inputs of ``shape`` to a 1×1 map before its last
-    stage: its total stride (timm's ``feature_info``: the last stage's reduction) is at least their side.
-    It trains, but its deepest layers see one position, so the map has no layout left to learn from."""
+    """A note when timm CNN ``name`` (``model``) shrinks inputs of ``shape`` to a 1×1 map by the end of its
+    last stage: its total stride (timm's ``feature_info``: the last stage's reduction) is at least their
+    side. It trains, but its deepest layers see at most 2×2 positions: little layout left to learn from."""
     info = getattr(model, "feature_info", None)
     if not name.startswith("timm:") or hasattr(model, "patch_embed") or not info:
         return None  # a ViT's tokens are patches: too small a patch grid is refused when built
@@ -103,8 +103,9 @@ def one_pixel_note(model: torch.nn.Module, name: str, shape: tuple[int, ...]) ->
         return None
     side = 2 * reduction  # the smallest side that leaves a 2×2 map
     return (
-        f"model '{name}' shrinks its inputs {reduction}-fold (its strides and pools) before its last "
-        f"stage: the {input_words(h, w)} are a 1×1 map there, so its deepest layers see one position. "
+        f"model '{name}' shrinks its inputs {reduction}-fold (its strides and pools): the "
+        f"{input_words(h, w)} end as a 1×1 map after its last stage, whose layers see at most 2×2 "
+        f"positions. "
         f"It trains, but small images suit a model made for them better (resnet18, whose CIFAR stem "
         f"keeps 4×4 of 32×32; cnn); or {size_setting([side], 'for a 2×2 map')}."
     )

@@ -243,10 +243,10 @@ def _diverged_fix(folder: Path | None) -> str:
         lr = float(setting(tree, "optim.lr"))
     except (OSError, yaml.YAMLError, TypeError, ValueError):
         return said
-    from vislab.models.objects import is_user_object  # on use (see the imports)
+    from vislab.models.objects import python_only  # on use (see the imports)
 
-    lower, model = f"{lr / 10:.3g}", str(setting(tree, "model.name", ""))
-    if is_user_object(model) or str(setting(tree, "data.name", "")).startswith("memory:"):
+    lower = f"{lr / 10:.3g}"
+    if python_only(str(setting(tree, "model.name", "")), str(setting(tree, "data.name", ""))):
         return f"{said}, e.g. optim__lr={lower} in your vislab.train call, with another out="
     config, out = f"{folder}/config.yaml", f"{folder}-lower-lr"
     return (

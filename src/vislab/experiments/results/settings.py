@@ -63,6 +63,7 @@ from vislab.training.summary import RunSummary
 SHOWN_APART = ("model.name", "train.seed")  # the model and seed columns
 NOT_SHOWN = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, *SHOWN_APART)
 IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the run
+_SHOWN_AS_IDENTITY = ("model.name", "train.seed")  # the settings whose values those columns are
 # column → summary.json's key: what a run was that no config setting says, a column after the identity
 # where the rows differ in it (--nproc 2 and one process, the same batch_size: other scores)
 RECORDED = {"processes": "world_size"}
@@ -338,10 +339,12 @@ def swept(
     keys = sorted({k for values in params.values() for k in values} - set(IDENTITY))
     if summaries is None:
         return Settings(keys, params, {}, swept=True)
-    values = {
-        run: {**{k: summaries[run].score(k) for k in IDENTITY if run in summaries}, **own}
-        for run, own in params.items()
-    }
+    keys = [k for k in keys if k not in _SHOWN_AS_IDENTITY]  # a swept model or seed: its column
+    values = {}
+    for run, own in params.items():  # a trial without a summary (failed): its swept model or seed
+        swept_as = {i: own[k] for i, k in zip(IDENTITY, _SHOWN_AS_IDENTITY) if k in own}
+        known = {k: summaries[run].score(k) for k in IDENTITY if run in summaries}
+        values[run] = {**swept_as, **known, **own}
     return Settings([*IDENTITY, *keys], values, {}, swept=True)
 
 
