@@ -235,7 +235,7 @@ def _dry_run(
     if shared is not None:
         return _shared_dry_run(suite, shared, log)
     from vislab.experiments.results.for_people import setting_text  # on use (see the imports)
-    from vislab.experiments.suites.foresee import foresee_suite
+    from vislab.experiments.suites.foresee import foresee_suite, foreseen_notes
 
     foreseen = foresee_suite(suite, folder, sets, only)
     said = _runs_said(suite, only)
@@ -243,6 +243,8 @@ def _dry_run(
     for f in foreseen:
         changes = "".join(f", {k}={setting_text(v)}" for k, v in f.changed.items())
         log(f"  {f.name}: {f.said} — model {f.config.model.name}{changes}")
+    for note in foreseen_notes(foreseen):  # what the runs would note as they start
+        log(f"  {note}")
     counts = {a: sum(f.action == a for f in foreseen) for a in _ACTIONS}
     told = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in counts.items() if n)
     log(f"dry run: {told}; nothing was trained or written")
@@ -354,9 +356,7 @@ def _suite_result(suite: Suite, folder: Path) -> SuiteResult:
     """The finished runs of ``suite`` in ``folder`` and their table (a seeded suite's: :func:`_seed_table`)."""
     from vislab.experiments.records import SuiteInfo  # on use (see the imports)
 
-    other = SuiteInfo.read(
-        folder
-    ).trained_otherwise()  # run before with other settings: in no table
+    other = SuiteInfo.read(folder).trained_otherwise()  # run before with other settings: no table
     names = [n for n in suite.run_names() if n not in other]
     done = [n for n in names if (RunDir(folder / n).read_summary() or RunSummary()).complete]
     finished = {name: Run(folder / name) for name in done}

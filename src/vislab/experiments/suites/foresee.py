@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from vislab.config import Config
+from vislab.config import Config, config_notes
+from vislab.config.reads import unread_setting
 from vislab.data import load_splits
 from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import NormStats
@@ -35,6 +36,7 @@ from vislab.models.calling import target_of
 from vislab.models.hooks import ModelHooks
 from vislab.models.registry import MODELS, build_model
 from vislab.training.finetune import init_from_run
+from vislab.training.mirror_notes import mirror_notes
 from vislab.training.resume import open_resume
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -226,6 +228,28 @@ def _trained_by(p: PlannedRun) -> str:
     """How planned run ``p``'s model trains: as its summary.json records it, else as its model declares."""
     recorded = (RunDir(p.run_dir).read_summary() or RunSummary()).trained_by
     return recorded or declared_trained_by(p.config.model.name)
+
+
+def foreseen_notes(foreseen: list[Foreseen]) -> list[str]:
+    """The notes the runs that would train (start, resume, retrain) print as they start and that need no
+    data: their configs' own (``config_notes``) and mirrored digits (``augment.hflip`` on digits or
+    characters) — each distinct note once, as ``note (run, run): ...``. (The notes that need the data or
+    the built model come as the runs start.)"""
+    runs_of: dict[str, list[str]] = {}
+    for f in foreseen:
+        if f.action not in ("start", "resume", "retrain"):
+            continue
+        for note in [*config_notes(f.config), *_hflip_notes(f)]:
+            runs_of.setdefault(note, []).append(f.name)
+    return [f"note ({', '.join(runs)}): {note}" for note, runs in runs_of.items()]
+
+
+def _hflip_notes(f: Foreseen) -> list[str]:
+    """``mirror_notes`` of ``augment.hflip`` alone: for a model without flips of its own and without
+    ``train.tta``, whose notes depend on the model's own flips (known once it is built: said as it starts)."""
+    cfg = f.config
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"tta": "none"})})
+    return mirror_notes(cfg, ModelHooks(), unread_setting("augment.hflip", f.trained_by))
 
 
 def declared_trained_by(name: str) -> str:

@@ -43,9 +43,11 @@ from vislab.config import (
     build_config,
     load_spec,
     read_base,
+    read_yaml,
     set_dotted,
 )
 from vislab.config.build import set_model
+from vislab.config.files import find_yaml
 from vislab.data.sources import require_source
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.chosen import chosen_runs
@@ -53,16 +55,29 @@ from vislab.experiments.results.reported import Reported
 
 SUITE_DIR = Path(__file__).parent / "builtin"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_RESERVED = ("figures", "trials", "narrow")  # folders of a suite's output that are not runs
+# the names vislab writes into a suite's folder (api/folders.py SUITE_RULES) or a sweep's, which no run takes
+_RESERVED = ("figures", "paper", "report.html", "results.csv", "results.md", "suite.json", "trials",
+             "narrow")  # fmt: skip
 
 
 def _run_name(name: str) -> str:
     if not _RUN_NAME.match(name) or name in _RESERVED:
         raise ValueError(
-            f"a run name must be letters, digits, '.', '_' or '-' (it names a folder), "
-            f"and not {', '.join(_RESERVED)}"
+            f"a run name must be letters, digits, '.', '_' or '-' (it names a folder), and not one of "
+            f"the names vislab writes into a suite's folder: {', '.join(_RESERVED)}. Rename the run"
         )
     return name
+
+
+def _seeds_count(seeds: Any) -> Any:
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
+        raise ValueError(
+            "give how many times to train each run, 1 or more (seeds: 3 trains each with "
+            "train.seed, train.seed+1 and train.seed+2). To train each run once, leave seeds: out of "
+            "the file (or write seeds: null); on the command line --seeds N overrides the file's "
+            "(Python: vislab.run_suite(..., seeds=N); seeds=None keeps the file's)"
+        )
+    return seeds
 
 
 def _run_changes(changes: Any) -> Any:
@@ -96,7 +111,7 @@ class SuiteSpec(SpecFile):
     reported: Reported | None = Field(
         None, description="the figures the courses' reports published: sources: and runs:"
     )
-    seeds: Annotated[int, Field(ge=1, strict=True)] | None = Field(
+    seeds: Annotated[Any, AfterValidator(_seeds_count)] = Field(
         None,
         description="train each run this many times, with train.seed + 0 … seeds-1, as --seeds N "
         "(which overrides it); default: as the suite in its folder was run, else once",
@@ -110,6 +125,12 @@ class SuiteSpec(SpecFile):
             missing = [m for m in members or [] if m not in runs]
             if runs and missing:
                 raise ValueError(f"group '{group}' names unknown runs {missing}")
+            twice = sorted({m for m in members or [] if members.count(m) > 1})
+            if twice:
+                raise ValueError(
+                    f"group '{group}' names {' and '.join(map(repr, twice))} more than once: a group "
+                    f"compares different runs, so name each run once"
+                )
         return groups
 
     @field_validator("reported", mode="after")
@@ -182,14 +203,14 @@ def builtin_suites() -> dict[str, str]:
 def load_suite(name_or_file: str | Path) -> Suite:
     """A built-in suite name or a YAML file → its :class:`Suite` (raises ConfigError naming the file and
     the key path of each mistake)."""
-    p, _, spec = load_spec(
-        name_or_file,
-        SuiteSpec,
-        "suite",
-        SUITE_DIR,
+    expect = (
         "a mapping with runs: (run name → overrides) and optionally base:, groups:, compare:, "
-        "seeds:, description:, reported:",
+        "seeds:, description:, reported:"
     )
+    try:
+        p, _, spec = load_spec(name_or_file, SuiteSpec, "suite", SUITE_DIR, expect)
+    except ConfigError as e:
+        raise ConfigError(f"{e}{_misplaced(name_or_file)}") from None
     return Suite(
         name=spec.name or p.stem,
         path=p,
@@ -201,6 +222,33 @@ def load_suite(name_or_file: str | Path) -> Suite:
         reported=spec.reported,
         seeds=spec.seeds or 1,
         file_seeds=spec.seeds,
+    )
+
+
+def _misplaced(name_or_file: str | Path) -> str:
+    """Hints, each on its own line, for a suite file whose keys are indented wrong yet still read as YAML:
+    a run named like a suite key (``groups:`` under ``runs:``) and a top-level config section (``train:``
+    beside ``base:``, not under it); "" for none (or a file that cannot be read)."""
+    try:
+        tree = read_yaml(find_yaml(name_or_file, SUITE_DIR), "suite", SUITE_DIR, "suite")
+    except ConfigError:
+        return ""
+    runs = tree.get("runs") if isinstance(tree.get("runs"), dict) else {}
+    hints = [_suite_key_hint(str(name)) for name in runs if str(name) in SuiteSpec.model_fields]
+    hints += [
+        f"'{key}' is a config section, not a suite key: is it meant under base:? Indent it under "
+        f"base: (base: {{{key}: ...}})."
+        for key in tree
+        if key in Config.model_fields and key not in SuiteSpec.model_fields
+    ]
+    return "".join(f"\n  {hint}" for hint in hints)
+
+
+def _suite_key_hint(name: str) -> str:
+    """For a run named like a suite key: that it is likely the key indented under runs: by mistake."""
+    return (
+        f"'{name}' is a suite key, not a run: is it indented under runs: by mistake? Put it at the top "
+        f"level of the file, beside runs:."
     )
 
 
@@ -244,7 +292,8 @@ def run_config(suite: Suite, name: str, overrides: list[str] | tuple = ()) -> Co
     try:
         cfg = build_config(tree, overrides, source=f"suite run '{row}'")
     except ConfigError as e:
-        raise _with_seeds_hint(e, tree, overrides) from None
+        hint = f"\n  {_suite_key_hint(row)}" if row in SuiteSpec.model_fields else ""
+        raise _with_seeds_hint(ConfigError(f"{e}{hint}"), tree, overrides) from None
     if suite.seeds > 1:
         index = int(name.rsplit("-s", 1)[1])
         seed = f"train.seed={cfg.train.seed + index}"
@@ -262,8 +311,14 @@ def _with_seeds_hint(err: ConfigError, tree: dict, overrides: list[str] | tuple)
     if not listed:
         return err
     n = len(seed) if isinstance(seed, list | tuple) and len(seed) > 1 else 3
+    seeds = ["train.seed", *(f"train.seed+{i}" for i in range(1, n))]
+    trains = (
+        f"{', '.join(seeds[:-1])} and {seeds[-1]}"
+        if n <= 3
+        else f"train.seed, train.seed+1, … train.seed+{n - 1}"
+    )
     return ConfigError(
         f"{err}\n  train.seed is one seed, the first: to train each run {n} times, write `seeds: {n}` "
         f"at the top of the suite file (or give vislab suite --seeds {n}; Python: "
-        f"vislab.run_suite(..., seeds={n})), which trains train.seed, train.seed+1, … train.seed+{n - 1}."
+        f"vislab.run_suite(..., seeds={n})), which trains {trains}."
     )
