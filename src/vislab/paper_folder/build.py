@@ -77,6 +77,7 @@ from vislab.report.build import (
 )
 from vislab.report.plan import ReportPlan, plan_report, plan_runs
 from vislab.report.run_files import read_histories
+from vislab.report.search import search_text
 from vislab.report.seeds import (
     cited,
     own_splits,
@@ -321,7 +322,8 @@ def _write_texts(
         atomic_write_text(folder / "figures.tex", figures_tex(figures or [], plan.runs))
     # what main.tex says of the runs, in a file of its own that each build rewrites: a main.tex the user
     # edited (kept) inputs it, and so says what the tables say
-    intro = [line, made, SPREAD_NOTE if seeded else "", _generated(made_from)]
+    search = search_text(plan.folder, plan.study)  # a sweep's: what it searched
+    intro = [search, line, made, SPREAD_NOTE if seeded else "", _generated(made_from)]
     said = texts_tex(intro, latex_verdicts(verdicts, COMPARE[pairing(plan)]), _notes(plan))
     atomic_write_text(folder / f"{TEXTS}.tex", said)
     if not keep_main:

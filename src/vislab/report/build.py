@@ -28,7 +28,7 @@ from vislab.files import atomic_write_text
 from vislab.report.figure_set import FigureSet, failure_note, guarded, out_of_room
 from vislab.report.html import data_uri, render
 from vislab.report.interactive import interactive_context
-from vislab.report.model_figures import ModelNotLoaded, model_figures
+from vislab.report.model_figures import ModelNotLoaded, model_figures, model_heading
 from vislab.report.plan import ReportPlan, check_reportable, plan_report
 from vislab.report.run_files import (
     read_histories,
@@ -269,6 +269,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> d
         data_figs=embed(sections["data_figs"]),
         runs=run_ctx,
         model_figs=model_figs,
+        model_heading=model_heading(model_figs),
         notes=plan.unread + plan.notes,
     )
 

@@ -106,6 +106,24 @@ def _boundary(
     )
 
 
+# what each model figure shows, by the start of its file name, in the order the page's heading names them
+_SHOWN = {
+    "vit_pos_": "positional embeddings",
+    "vit_attention_": "attention maps",
+    "vit_heads_": "attention maps",
+    "gradcam_": "Grad-CAM maps",
+    "boundary_": "decision boundaries",
+}
+
+
+def model_heading(sections: list[dict]) -> str:
+    """The heading of the page's model figures, naming what its ``sections`` (one per run: its figures)
+    hold: "Model figures: Grad-CAM maps"."""
+    names = [f["name"] for s in sections for f in s["figures"]]
+    shown = [what for start, what in _SHOWN.items() if any(n.startswith(start) for n in names)]
+    return "Model figures" + (f": {', '.join(dict.fromkeys(shown))}" if shown else "")
+
+
 class ModelNotLoaded(Exception):
     """A run's model that its figures cannot be drawn without: the message names the run, what is left
     out, the file and the fix."""

@@ -30,6 +30,7 @@ from vislab.plotting.runs import (
 from vislab.report.figure_set import FigureSet, unique_names, wide
 from vislab.report.previews import augmentation_preview
 from vislab.report.run_files import RunFiles
+from vislab.report.search import search_facts
 from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.metrics import Metrics, compute_metrics
@@ -355,7 +356,8 @@ def _seed_counts(rows: dict[str, list[str]], histories: dict[str, list[dict]]) -
 def sweep_section(
     figs: FigureSet, folder: Path, info: dict, study: optuna.Study | None
 ) -> dict | None:
-    """The sweep's part of the page: trial table, counts, best trial, importances and figures."""
+    """The sweep's part of the page: what it searched (:func:`search_facts`), trial table, best trial,
+    importances and figures."""
     if study is None:
         return None
     params, rows = trial_rows(study)
@@ -363,9 +365,6 @@ def sweep_section(
         r["shown"] = {
             k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
         }
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
     imp, note = importances(study), importance_note(study)
     if note:
         figs.notes.append(note)
@@ -376,7 +375,7 @@ def sweep_section(
         study=study.study_name,
         metric=study_metric(study, info.get("metric", "value")),
         direction=study.direction.name.lower(),
-        counts=", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+        search=search_facts(folder, study),
         best=top[0] if top else None,
         params=params,
         trials=rows,

@@ -155,6 +155,35 @@ def list_notes(base: dict, distributions: dict[str, BaseDistribution]) -> list[s
     return notes
 
 
+def numeric_choices(
+    base: dict, distributions: dict[str, BaseDistribution]
+) -> dict[str, BaseDistribution]:
+    """``distributions`` with each categorical choice that is a number in text (YAML reads ``1e-3``, with
+    no dot, as a string) as the number the config makes of it, for a key that holds a number: the trials
+    record the value they train with, as a range's ``low:``/``high:`` are read as numbers."""
+    out = dict(distributions)
+    for key, d in distributions.items():
+        if isinstance(d, CategoricalDistribution) and not _is_item(key):
+            out[key] = CategoricalDistribution([_as_number(base, key, c) for c in d.choices])
+    return out
+
+
+def _as_number(base: dict, key: str, choice: Any) -> Any:
+    """``choice`` as the number the config holds for ``key`` set to it; else ``choice`` as it is."""
+    if not isinstance(choice, str) or not re.fullmatch(
+        r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", choice
+    ):
+        return choice
+    tree = copy.deepcopy(base)
+    apply_values(tree, {key: choice})
+    try:
+        value = _get_dotted(build_config(tree, source="sweep space").to_dict(), key)
+    except ConfigError:
+        return choice  # check_values names the mistake
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value if number else choice
+
+
 def check_values(
     base: dict, distributions: dict[str, BaseDistribution], source: str, base_source: str = ""
 ) -> None:

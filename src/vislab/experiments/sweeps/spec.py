@@ -35,6 +35,7 @@ from optuna.distributions import (
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vislab.config import (
+    Config,
     ConfigBase,
     SpecFile,
     apply_override,
@@ -46,7 +47,13 @@ from vislab.config import (
 )
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.samplers import PRUNERS, SAMPLERS, check_options, pruner_notes
-from vislab.experiments.sweeps.space import check_values, encode, list_notes, space_yaml
+from vislab.experiments.sweeps.space import (
+    check_values,
+    encode,
+    list_notes,
+    numeric_choices,
+    space_yaml,
+)
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
@@ -79,6 +86,8 @@ class SpaceParam(SpecFile):
             return CategoricalDistribution([encode(c) for c in self.choices])
         if self.low is None or self.high is None:
             raise ValueError(f"a {self.type} needs 'low:' and 'high:'")
+        if self.type == "int":
+            _whole_numbers(low=self.low, high=self.high, step=self.step)
         try:
             if self.type == "int":
                 step = 1 if self.step is None else int(self.step)
@@ -86,6 +95,16 @@ class SpaceParam(SpecFile):
             return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
         except (TypeError, OverflowError) as e:  # int(inf)
             raise ValueError(str(e)) from None
+
+
+def _whole_numbers(**ends: float | None) -> None:
+    """ValueError naming an int entry's ``low:``, ``high:`` or ``step:`` that is no whole number."""
+    for key, value in ends.items():
+        if value is not None and not float(value).is_integer():
+            raise ValueError(
+                f"a type: int entry takes whole numbers, but {key}: {value:g} is not one: give a whole "
+                f"number (or use type: float for fractions)"
+            )
 
 
 def _name_or_options(choices: tuple[str, ...], default: str) -> Any:
@@ -228,6 +247,8 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     goal = not wandb or "goal" in ((tree.get("metric") or {}) if isinstance(tree, dict) else {})
     if wandb:
         tree, notes = from_wandb(tree, source)
+    else:
+        _refuse_indented_keys(tree, source)
     spec = validate(SweepSpec, tree, source, kind="sweep")
     _check_direction(spec, source, wandb, goal, p)
     given = tuple(k for k in SweepSpec.model_fields if k in spec.model_fields_set)
@@ -236,6 +257,7 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
     check_options(spec.sampler, spec.pruner, distributions, source)
     _refuse_swept_overrides(overrides, distributions, source)
     tree = base_tree(base, overrides, f"{source}, its base")
+    distributions = numeric_choices(tree, distributions)
     check_values(tree, distributions, source, with_options(f"{source}, its base", overrides))
     notes += list_notes(tree, distributions)
     notes += pruner_notes(spec.pruner, _epochs(tree, distributions), wandb)
@@ -256,6 +278,29 @@ def sweep_of(tree: Any, path: Path, overrides: list[str] | tuple = (), source: s
         notes=tuple(notes),
         recorded=given + tuple(k for k in _RESOLVED if k not in given),
     )
+
+
+def _refuse_indented_keys(tree: Any, source: str) -> None:
+    """ConfigError naming a sweep key (``metric:``, ``sampler:``, ...) found in ``space:`` or ``base:``:
+    indented under it by mistake, where it reads as a space entry or a config section; or a config
+    section (``train:``) at the top level, not indented under ``base:``."""
+    if not isinstance(tree, dict):
+        return
+    section = next((k for k in tree if k in Config.model_fields), None)
+    if section is not None:
+        raise ConfigError(
+            f"Invalid sweep ({source}):\n  '{section}' is a config section: under base:? Fix: indent "
+            f"{section}: under base: in the sweep file (Python: inside the mapping's 'base')."
+        )
+    for section in ("space", "base"):
+        keys = tree.get(section)
+        found = [k for k in keys if k in SweepSpec.model_fields] if isinstance(keys, dict) else []
+        if found:
+            raise ConfigError(
+                f"Invalid sweep ({source}):\n  '{section}.{found[0]}': '{found[0]}' is a sweep key: "
+                f"indented under {section}:? Fix: put {found[0]}: at the top level of the sweep file (no "
+                f"indentation; Python: a key of the mapping given to vislab.sweep)."
+            )
 
 
 def _check_direction(
