@@ -19,7 +19,8 @@ import vislab.report.build as report_build
 import vislab.training.lr_find as lr_find_module
 from conftest import cli, one_line, tiny_config, tiny_sets, tiny_suite, tiny_sweep
 from vislab.errors import TrainingInterrupted
-from vislab.training.lr_find import RangeTest, lr_find
+from vislab.training.lr_find import lr_find
+from vislab.training.lr_finding import RangeTest
 
 
 def ctrl_c(*args, **kwargs):

@@ -25,7 +25,8 @@ from vislab.plotting.lr_find import lr_find_figure
 from vislab.plotting.runs import curves_figure
 from vislab.predict import load_model
 from vislab.training.lr_curve import weak_suggestion
-from vislab.training.lr_find import LRFinding, RangeTest, lr_range_test
+from vislab.training.lr_find import lr_range_test
+from vislab.training.lr_finding import LRFinding, RangeTest
 from vislab.training.trainer import train
 
 needs_captum = pytest.mark.skipif(

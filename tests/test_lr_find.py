@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import UserError
 from vislab.training.lr_curve import suggest
-from vislab.training.lr_find import RangeTest, lr_find, lr_range_test
+from vislab.training.lr_find import lr_find, lr_range_test
+from vislab.training.lr_finding import RangeTest
 from vislab.training.optim import build_optimizer
 from vislab.training.parts import build_parts
 from vislab.training.runtime import Distributed

@@ -17,7 +17,8 @@ from vislab.errors import TrainingInterrupted
 from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.evaluate import predict_logits
 from vislab.training.lr_curve import centred_mean, suggest, weak_suggestion
-from vislab.training.lr_find import RangeTest, lr_range_test
+from vislab.training.lr_find import lr_range_test
+from vislab.training.lr_finding import RangeTest
 from vislab.training.step_log import StepTracker
 from vislab.training.trainer import train
 

@@ -16,7 +16,8 @@ from vislab.errors import UserError
 from vislab.explain_maps import check_block
 from vislab.export_spec import weights_origin
 from vislab.training.checkpoint import pick_checkpoint
-from vislab.training.lr_find import RangeTest, lr_find, lr_range_test
+from vislab.training.lr_find import lr_find, lr_range_test
+from vislab.training.lr_finding import RangeTest
 from vislab.training.optim import build_optimizer
 
 

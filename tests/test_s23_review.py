@@ -80,3 +80,18 @@ def test_lr_find_notes_threads_beyond_the_cores(monkeypatch):
         vislab.lr_find(model="mlp", data="digits", steps=10, train__threads=2, data__limit=100)
     said = [str(w.message) for w in seen if issubclass(w.category, Note)]
     assert [s for s in said if s.startswith("train.threads=2 asks for 2 CPU threads")], said
+
+
+def test_lr_find_drives_the_terminals_bar_step_by_step():
+    """A student sees the test go (about 20 updates over its steps), not one header line for minutes."""
+    from test_terminal import RecordedDisplay
+    from vislab.reporting import use_display
+
+    shown = RecordedDisplay()
+    with use_display(shown):
+        vislab.lr_find(model="mlp", data="digits", steps=40, data__limit=200)
+    calls = shown.bar.calls
+    assert calls[0] == ("start", "LR range test", 40) and calls[-1] == ("stop",), calls
+    updates = [c for c in calls if c[0] == "update"]
+    assert len(updates) >= 10 and updates[0][2].startswith("lr ") and " loss " in updates[0][2]
+    assert [c[1] for c in updates] == sorted(c[1] for c in updates)  # steps in order

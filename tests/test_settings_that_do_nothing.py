@@ -85,7 +85,8 @@ def test_lr_find_announces_its_test_only_once_the_model_is_trained_by_the_optimi
     """``lr_find(on_start=...)``: the header's moment comes after the model is known to be trained by
     optim.name — never for mlp-scratch's own SGD (refused first), once for an optimizer-trained MLP."""
     from vislab.errors import UserError
-    from vislab.training.lr_find import RangeTest, lr_find
+    from vislab.training.lr_find import lr_find
+    from vislab.training.lr_finding import RangeTest
 
     started: list[str] = []
     scratch = tiny_config("model.name=mlp-scratch", "model.impl=manual")

@@ -21,7 +21,8 @@ import yaml
 from conftest import cli, table_run, tiny_base, tiny_sets, tiny_sweep
 from vislab.errors import UserError
 from vislab.experiments.sweeps.study import load_existing_study
-from vislab.training.lr_find import RangeTest, lr_range_test
+from vislab.training.lr_find import lr_range_test
+from vislab.training.lr_finding import RangeTest
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.models.gradcheck import GradCheck
     from vislab.models.info import ModelInfo
     from vislab.run import Run
-    from vislab.training.lr_find import LRFinding
+    from vislab.training.lr_finding import LRFinding
     from vislab.training.state import Callback, StopTraining
 
 __all__ = [
@@ -78,7 +78,7 @@ __all__ = [
 ]
 _HOME = {"Config": "config", "load_config": "config", "register_model": "models", "Run": "run"}
 _HOME |= {"UserError": "errors", "VislabError": "errors"}
-_HOME |= {"LRFinding": "training.lr_find", "register_arrays": "data.sources.memory"}
+_HOME |= {"LRFinding": "training.lr_finding", "register_arrays": "data.sources.memory"}
 _HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck", "Note": "errors"}
 _HOME |= {"Callback": "training.state", "StopTraining": "training.state"}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module

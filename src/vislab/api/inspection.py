@@ -17,7 +17,7 @@ from vislab.config.build import Caller
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from vislab.training.lr_find import LRFinding
+    from vislab.training.lr_finding import LRFinding
 
 _FIGURE = "it writes nothing: save the Figure it returns with .savefig('{name}.png')"
 PREVIEW_DATA = Caller(
@@ -95,8 +95,8 @@ def lr_find(
     >>> vislab.train(model="cnn", data="digits", optim__name="adam", optim__lr=f.suggestion)
     """
     # on use (see the imports)
-    from vislab.training.lr_find import RangeTest
     from vislab.training.lr_find import lr_find as range_test
+    from vislab.training.lr_finding import RangeTest
 
     test = RangeTest(start_lr, end_lr, steps)  # checks the range before any work
     cfg = make_config(config, model=model, data=data, overrides=overrides, caller=LR_FIND)

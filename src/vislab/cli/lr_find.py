@@ -22,7 +22,7 @@ from vislab.errors import TrainingInterrupted
 from vislab.plotting.files import check_new_files, name_part
 
 if TYPE_CHECKING:
-    from vislab.training.lr_find import RangeTest
+    from vislab.training.lr_finding import RangeTest
 
 console = Console()
 
@@ -47,8 +47,8 @@ def lr_find(
     trains). Writes only the plot."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.plotting.canvas import save_figure
-    from vislab.training.lr_find import RangeTest
     from vislab.training.lr_find import lr_find as range_test
+    from vislab.training.lr_finding import RangeTest
 
     cfg = load_config(config, set_ or [])
     out = out or Path(f"lr_find_{name_part(cfg.model.name)}_{name_part(cfg.data.name)}.png")

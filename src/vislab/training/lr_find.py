@@ -22,14 +22,11 @@ before the test and put back after it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
-import html
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,167 +38,21 @@ from vislab.data.loader import DeviceLoader
 from vislab.errors import UserError, show_note
 from vislab.models.hooks import hooks_of
 from vislab.training.lr_curve import (
-    RULE,
     centred_mean,
     diverged_at_start,
     stop_reason,
     suggest,
-    weak_suggestion,
 )
+from vislab.training.lr_finding import LRFinding, RangeTest
 from vislab.training.model_checks import check_optimizer_trained, user_code
 from vislab.training.optim import set_lr
 from vislab.training.parts import build_optimisation, build_parts, init_from_data
+from vislab.training.progress import Progress, loss_text
 from vislab.training.runtime import Distributed, resolve_device, threads_note
 
 # matplotlib (~1 s) is imported by LRFinding.plot when it draws ("on use"): the test itself needs none
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-
-@dataclass(frozen=True)
-class RangeTest:
-    """The test's settings: lr from ``start_lr`` to ``end_lr`` over ``steps`` steps."""
-
-    start_lr: float = 1e-7
-    end_lr: float = 10.0
-    steps: int = 200
-    smoothing: float = 0.9  # β of the stop rule's moving average (module docstring)
-    window: float = 0.2  # the drawn curve: the mean over this many decades of lr on either side
-    diverge: float = 4.0  # stop once the smoothed loss exceeds this many times its minimum
-    rise: float = 1.2  # ... or this many times its start (lr_curve's docstring)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.start_lr < self.end_lr:
-            raise UserError(
-                f"the LR range test needs 0 < start lr < end lr, got start {self.start_lr:g} and end "
-                f"{self.end_lr:g}. E.g. --start-lr 1e-7 --end-lr 10 / start_lr=1e-7, end_lr=10."
-            )
-        if self.steps < 10:
-            raise UserError(f"the LR range test needs at least 10 steps (got {self.steps}).")
-        if not 0 <= self.smoothing < 1 or min(self.diverge, self.rise) <= 1 or self.window < 0:
-            raise UserError(
-                f"the LR range test needs smoothing in [0, 1), diverge > 1, rise > 1 and window ≥ 0 "
-                f"(got {self.smoothing:g}, {self.diverge:g}, {self.rise:g}, {self.window:g})."
-            )
-
-    def lr(self, i: int) -> float:
-        return self.start_lr * (self.end_lr / self.start_lr) ** (i / (self.steps - 1))
-
-    @property
-    def half_window(self) -> int:
-        """The drawn curve's neighbours on either side: ``window`` decades in steps."""
-        steps_per_decade = (self.steps - 1) / math.log10(self.end_lr / self.start_lr)
-        return round(self.window * steps_per_decade)
-
-
-@dataclass(repr=False)
-class LRFinding:
-    """What the test measured: one entry per step taken, and the suggested learning rate.
-
-    >>> f = vislab.lr_find(model="cnn", data="digits", steps=100)
-    >>> f.suggestion, f.plot()   # the lr to train with; loss against lr (a Figure)
-    """
-
-    lrs: list[float]
-    losses: list[float]
-    smoothed: list[float]  # the centred mean (module docstring)
-    suggestion: float  # by ``rule`` (``interrupted``: of the steps taken only, no lr to train with)
-    min_loss_lr: float  # the lr of the lowest smoothed loss
-    stopped: str  # why it ended before ``test.steps`` ("" when it ran them all)
-    test: RangeTest
-    rule: str = RULE
-    title: str = ""  # what was tested, e.g. "cnn on digits (sgd)"
-    accumulate: int = 1  # batches per step (train.accumulate)
-    # cut short by Ctrl-C: the steps taken until then (``stopped`` says where)
-    interrupted: bool = False
-    # the setting the curve's lr is: optim.head_lr where only the head trains
-    swept: str = "optim.lr"
-    # with optim.head_lr where the rest trains too: head_lr / lr, the head's lr as a multiple of the curve's
-    head_ratio: float | None = None
-
-    @property
-    def settings(self) -> dict[str, float]:
-        """The suggestion as the settings to train with (rounded to 2 significant digits): ``optim.lr``, with
-        ``optim.head_lr`` at its ratio to it as the test swept them; or ``optim.head_lr`` alone where only
-        the head trained."""
-        lr = float(f"{self.suggestion:.2g}")
-        if self.head_ratio is None:
-            return {self.swept: lr}
-        return {self.swept: lr, "optim.head_lr": float(f"{lr * self.head_ratio:.2g}")}
-
-    @property
-    def warning(self) -> str:
-        """Why the suggestion is weak (:func:`weak_suggestion`), or ""."""
-        return weak_suggestion(self.losses, self.smoothed)
-
-    def lines(self) -> list[str]:
-        """What the test found, in sentences: the steps run, the lowest loss, the suggestion, a warning;
-        for a test cut short by Ctrl-C, no suggestion: the range it did not reach is unknown."""
-        each = f" of {self.accumulate} accumulated batches" if self.accumulate > 1 else ""
-        ran = f"{len(self.lrs)} steps{each}, lr {self.lrs[0]:.3g} → {self.lrs[-1]:.3g}"
-        lines = [
-            f"ran {ran}" + (f"; stopped: {self.stopped}" if self.stopped else ""),
-            f"lowest smoothed loss {min(self.smoothed):.4g} at lr {self.min_loss_lr:.3g}",
-        ]
-        if self.interrupted:
-            return [
-                *lines,
-                f"no lr suggested: the range was cut short before its end (lr {self.test.end_lr:.3g}), "
-                f"and the steepest descent and the divergence may lie beyond lr {self.lrs[-1]:.3g}",
-            ]
-        return lines + self._suggested() + ([f"warning: {self.warning}"] if self.warning else [])
-
-    def _suggested(self) -> list[str]:
-        """The suggestion's lines: the setting the curve's lr is, then, with ``optim.head_lr``, the head's."""
-        values = list(self.settings.values())
-        lines = [f"suggested {self.swept}: {values[0]:g} ({self.rule})"]
-        if self.swept == "optim.head_lr":
-            lines.append("only the head trains (optim.head_lr): the curve's lr is the head's own")
-        elif self.head_ratio is not None:
-            lines.append(
-                f"suggested optim.head_lr: {values[1]:g}, {self.head_ratio:.3g}× optim.lr as the test "
-                f"swept the head (the ratio of optim.head_lr to optim.lr as given)"
-            )
-        return lines
-
-    def plot(self) -> Figure:
-        """Loss against lr (log scale): each step's loss, the smoothed curve, the suggestion marked."""
-        from vislab.plotting.lr_find import lr_find_figure  # on use (see the imports)
-
-        cut = (
-            f" (interrupted at lr {self.lrs[-1]:.2g}: no lr suggested)" if self.interrupted else ""
-        )
-        fig = lr_find_figure(
-            self.lrs,
-            self.losses,
-            self.smoothed,
-            self.suggestion,
-            self.min_loss_lr,
-            self.title + cut,
-        )
-        if self.interrupted:  # its suggestion's line taken out
-            ax = fig.axes[0]
-            for line in [x for x in ax.lines if x.get_label().startswith("suggested lr")]:
-                line.remove()
-            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-        return fig
-
-    def __repr__(self) -> str:
-        what = f"{self.title}: " if self.title else ""
-        if self.interrupted:
-            return f"<LRFinding {what}no lr suggested after {len(self.lrs)} steps (interrupted)>"
-        said = ", ".join(f"{k.removeprefix('optim.')} {v:g}" for k, v in self.settings.items())
-        return f"<LRFinding {what}suggested {said} after {len(self.lrs)} steps>"
-
-    def _repr_html_(self) -> str:
-        """The notebook view: what was found, then the plot inline."""
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines())
-        png = base64.b64encode(self.plot()._repr_png_()).decode()
-        head = f"LR range test: {html.escape(self.title)}" if self.title else "LR range test"
-        return (
-            f"<div><b>{head}</b><ul>{items}</ul>"
-            f"<img src='data:image/png;base64,{png}' alt='loss against learning rate'/></div>"
-        )
+    pass
 
 
 # ------------------------------------------------------------------------------ from a config
@@ -217,9 +68,7 @@ def lr_find(
     (``interrupted``: :func:`lr_range_test`)."""
     test = test or RangeTest()
     device = resolve_device(cfg.train.device)
-    if note := threads_note(
-        cfg.train.threads, device
-    ):  # refused far beyond the cores, as train does
+    if note := threads_note(cfg.train.threads, device):  # as train: refused far beyond the cores
         show_note(note)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -235,21 +84,40 @@ def lr_find(
             batches, weights = len(data.train), data.class_weights
             optim = build_optimisation(cfg, network, device, batches, class_weights=weights)
             swept, ratio = _head_sweep(optim.opt, cfg.optim.lr, cfg.optim.head_lr)
-            finding = lr_range_test(
-                network.model,
-                optim.opt,
-                _endless(data.train),
-                test,
-                loss_fn=optim.loss,
-                grad_clip=optim.grad_clip,
-                # bf16 as in training; fp16 would need the loss scaling the range test does not do
-                autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
-                accumulate=optim.accumulate,
-            )
+            with _progress_bar(test.steps) as on_step:
+                finding = lr_range_test(
+                    network.model,
+                    optim.opt,
+                    _endless(data.train),
+                    test,
+                    loss_fn=optim.loss,
+                    grad_clip=optim.grad_clip,
+                    # bf16 as in training; fp16 would need the loss scaling the range test does not do
+                    autocast=optim.autocast() if optim.precision.dtype == torch.bfloat16 else None,
+                    accumulate=optim.accumulate,
+                    on_step=on_step,
+                )
     head = ", the head alone" if swept == "optim.head_lr" else ""
     finding.title = f"{cfg.model.name} on {cfg.data.name} ({cfg.optim.name}{head})"
     finding.swept, finding.head_ratio = swept, ratio
     return finding
+
+
+@contextlib.contextmanager
+def _progress_bar(steps: int) -> Iterator[Callable[[int, float, float], None]]:
+    """Within: a terminal's bar over the test's ``steps`` (nothing elsewhere), told each step's number,
+    lr and loss by the callable given."""
+    bar = Progress()
+    bar.start_steps("LR range test", steps)
+
+    def show(step: int, lr: float, loss: float) -> None:
+        if bar.wants_update(step):
+            bar.show(step, f"lr {lr:.2e} loss {loss_text(loss)}")
+
+    try:
+        yield show
+    finally:
+        bar.stop()
 
 
 def _head_sweep(
@@ -287,23 +155,25 @@ def lr_range_test(
     grad_clip: float | None = None,
     autocast: contextlib.AbstractContextManager | None = None,
     accumulate: int = 1,
+    on_step: Callable[[int, float, float], None] | None = None,
 ) -> LRFinding:
-    """Take up to ``test.steps`` optimizer steps on ``batches`` (x, y) at exponentially growing learning
-    rates, each on ``accumulate`` batches, and return the losses (each step's mean) and the suggestion;
-    ``model`` and ``optimizer`` are restored after. A Ctrl-C ends the test early: the steps taken are
-    returned (``interrupted``; ``stopped`` says at which step), or with none, the KeyboardInterrupt."""
+    """Up to ``test.steps`` optimizer steps on ``batches`` (x, y) at exponentially growing lrs, each on
+    ``accumulate`` batches, told to ``on_step`` (step from 1, lr, loss) as taken: the losses (each step's
+    mean) and the suggestion; ``model`` and ``optimizer`` are restored after. A Ctrl-C ends it early: the
+    steps taken are returned (``interrupted``; ``stopped`` says where), or with none, the interrupt."""
     test = test or RangeTest()
     check_optimizer_trained(model, type(model).__name__)
     saved = _snapshot(model, optimizer)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     lrs: list[float] = []
     losses: list[float] = []
-    interrupted = False
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             stopped, diverged = _sweep(
-                model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses
+                model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses,
+                on_step,
             )  # fmt: skip
+        interrupted = False
     except KeyboardInterrupt:  # the steps taken are kept (none: nothing to show, it goes on up)
         del lrs[len(losses) :]  # a step whose loss was not kept yet
         if not losses:
@@ -320,15 +190,16 @@ def lr_range_test(
     if not losses:
         raise UserError(f"the LR range test took no step: {stopped or 'no batches'}.")
     smoothed = centred_mean(losses, test.half_window)
-    lowest = int(np.argmin(smoothed))
-    suggestion = suggest(lrs, smoothed)
+    lowest = lrs[int(np.argmin(smoothed))]
     return LRFinding(
-        lrs, losses, smoothed, suggestion, lrs[lowest], stopped, test,
+        lrs, losses, smoothed, suggest(lrs, smoothed), lowest, stopped, test,
         accumulate=accumulate, interrupted=interrupted,
     )  # fmt: skip
 
 
-def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses):
+def _sweep(
+    model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumulate, lrs, losses, on_step
+):
     """The steps, each on ``accumulate`` batches, appended to ``lrs`` and ``losses`` as they are taken (a
     Ctrl-C keeps those); (why it stopped early, "" when it took them all; whether the loss diverged)."""
     hooks = hooks_of(model)
@@ -347,6 +218,8 @@ def _sweep(model, optimizer, batches, test, loss_fn, grad_clip, autocast, accumu
             return f"the loss became {value} at lr {lr:.3g}", True
         lrs.append(lr)
         losses.append(value)
+        if on_step is not None:
+            on_step(i + 1, lr, value)
         smooth, why = stop_reason(losses, best, test.smoothing, test.diverge, test.rise)
         if why:
             return f"{why} at lr {lr:.3g} (step {i + 1})", True

@@ -70,13 +70,23 @@ class Progress:
         elif self.jupyter and not self.quiet:
             self._cell = NotebookLines.open(epochs, steps_per_epoch, first_epoch)
 
+    def start_steps(self, description: str, steps: int) -> None:
+        """A bar over ``steps`` steps titled ``description`` (an LR range test's), on a terminal alone."""
+        self._every = max(1, steps // 20)
+        if self._live is not None:
+            self._bar = self._live
+            self._bar.start(description, steps)
+
     def wants_update(self, step: int) -> bool:
         if self._cell is not None:
             return step % self._every == 0 and self._cell.due()
         return self.interactive and step % self._every == 0
 
     def update(self, step: int, loss: float, acc: float, lr: float) -> None:
-        info = f"loss {loss_text(loss)} acc {acc:.4f} lr {lr:.2e}"
+        self.show(step, f"loss {loss_text(loss)} acc {acc:.4f} lr {lr:.2e}")
+
+    def show(self, step: int, info: str) -> None:
+        """The bar at ``step``, followed by ``info``."""
         if self._bar is not None:
             self._bar.update(step, info)
         elif self._cell is not None:
