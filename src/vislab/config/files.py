@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from vislab.config.schema import Config
 from vislab.config.validation import Schema, validate
 from vislab.errors import ConfigError
 
@@ -107,6 +109,26 @@ def _refuse_run_files(p: Path) -> None:
         f"Config file '{p}' is {what}: give --config {run / 'config.yaml'} for a new run with its "
         f"settings{resume}."
     )
+
+
+def misplaced_keys(
+    tree: Any, own: Collection[str], nested: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The keys of a suite or sweep file (``tree``, its keys ``own``) indented wrong yet still read as
+    YAML: (key, section) for each of its own keys found under one of the ``nested`` sections (``groups:``
+    under ``runs:``, ``metric:`` under ``space:``), and the config sections at its top level (``train:``
+    beside ``base:``, not under it)."""
+    if not isinstance(tree, dict):
+        return [], []
+    under = [
+        (str(key), section)
+        for section in nested
+        if isinstance(tree.get(section), dict)
+        for key in tree[section]
+        if str(key) in own
+    ]
+    top = [str(k) for k in tree if k in Config.model_fields and k not in own]
+    return under, top
 
 
 class SpecFile(BaseModel):

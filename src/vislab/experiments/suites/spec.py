@@ -47,7 +47,7 @@ from vislab.config import (
     set_dotted,
 )
 from vislab.config.build import set_model
-from vislab.config.files import find_yaml
+from vislab.config.files import find_yaml, misplaced_keys
 from vislab.data.sources import require_source
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.chosen import chosen_runs
@@ -233,13 +233,12 @@ def _misplaced(name_or_file: str | Path) -> str:
         tree = read_yaml(find_yaml(name_or_file, SUITE_DIR), "suite", SUITE_DIR, "suite")
     except ConfigError:
         return ""
-    runs = tree.get("runs") if isinstance(tree.get("runs"), dict) else {}
-    hints = [_suite_key_hint(str(name)) for name in runs if str(name) in SuiteSpec.model_fields]
+    under, sections = misplaced_keys(tree, SuiteSpec.model_fields, ("runs",))
+    hints = [_suite_key_hint(name) for name, _ in under]
     hints += [
         f"'{key}' is a config section, not a suite key: is it meant under base:? Indent it under "
         f"base: (base: {{{key}: ...}})."
-        for key in tree
-        if key in Config.model_fields and key not in SuiteSpec.model_fields
+        for key in sections
     ]
     return "".join(f"\n  {hint}" for hint in hints)
 

@@ -35,7 +35,6 @@ from optuna.distributions import (
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vislab.config import (
-    Config,
     ConfigBase,
     SpecFile,
     apply_override,
@@ -45,6 +44,7 @@ from vislab.config import (
     read_yaml,
     validate,
 )
+from vislab.config.files import misplaced_keys
 from vislab.errors import ConfigError
 from vislab.experiments.sweeps.samplers import PRUNERS, SAMPLERS, check_options, pruner_notes
 from vislab.experiments.sweeps.space import (
@@ -284,23 +284,20 @@ def _refuse_indented_keys(tree: Any, source: str) -> None:
     """ConfigError naming a sweep key (``metric:``, ``sampler:``, ...) found in ``space:`` or ``base:``:
     indented under it by mistake, where it reads as a space entry or a config section; or a config
     section (``train:``) at the top level, not indented under ``base:``."""
-    if not isinstance(tree, dict):
-        return
-    section = next((k for k in tree if k in Config.model_fields), None)
-    if section is not None:
+    under, sections = misplaced_keys(tree, SweepSpec.model_fields, ("space", "base"))
+    if sections:
+        section = sections[0]
         raise ConfigError(
             f"Invalid sweep ({source}):\n  '{section}' is a config section: under base:? Fix: indent "
             f"{section}: under base: in the sweep file (Python: inside the mapping's 'base')."
         )
-    for section in ("space", "base"):
-        keys = tree.get(section)
-        found = [k for k in keys if k in SweepSpec.model_fields] if isinstance(keys, dict) else []
-        if found:
-            raise ConfigError(
-                f"Invalid sweep ({source}):\n  '{section}.{found[0]}': '{found[0]}' is a sweep key: "
-                f"indented under {section}:? Fix: put {found[0]}: at the top level of the sweep file (no "
-                f"indentation; Python: a key of the mapping given to vislab.sweep)."
-            )
+    if under:
+        key, section = under[0]
+        raise ConfigError(
+            f"Invalid sweep ({source}):\n  '{section}.{key}': '{key}' is a sweep key: indented under "
+            f"{section}:? Fix: put {key}: at the top level of the sweep file (no indentation; Python: a "
+            f"key of the mapping given to vislab.sweep)."
+        )
 
 
 def _check_direction(
