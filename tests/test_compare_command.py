@@ -11,7 +11,6 @@ import pytest
 import vislab
 from conftest import TINY_DIGITS, cli, one_line
 from vislab.experiments.results.texts import results_texts, write_tables
-from vislab.training.summary import RunSummary
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,7 @@ def test_two_runs_print_the_table_a_suite_writes_as_results_md(runs, tmp_path, c
     code, text = cli(capsys, "compare", runs / "a", runs / "b")
     assert code == 0, text
     dirs = {n: runs / n for n in "ab"}
-    summaries = {n: RunSummary.from_json(vislab.load_run(d).summary) for n, d in dirs.items()}
+    summaries = {n: vislab.load_run(d).summary for n, d in dirs.items()}
     write_tables(tmp_path, results_texts(tmp_path, summaries, run_dirs=dirs))
     # model, seed, the setting that differs, the best cells bold and what bold means
     assert (tmp_path / "results.md").read_text().strip() in text

@@ -89,7 +89,7 @@ def _rows(run: vislab.Run):
 
 
 def _metrics(run: vislab.Run) -> dict:
-    return {k: v for k, v in run.summary.items() if k not in NOT_COMPARED}
+    return {k: v for k, v in run.summary.to_json().items() if k not in NOT_COMPARED}
 
 
 @pytest.mark.slow  # ~15 s: four trainings (two in CLI processes), a kill, a resume and a 2-trial sweep

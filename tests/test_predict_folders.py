@@ -24,7 +24,6 @@ from vislab.plotting.mistakes import mistake_title
 from vislab.predict import evaluate_checkpoint
 from vislab.report.figure_set import FigureSet
 from vislab.report.mistakes import mistake_section
-from vislab.training.summary import RunSummary
 from vislab.training.trainer import train
 
 CLASSES = ("cat", "dog", "frog")
@@ -206,7 +205,7 @@ def test_the_report_names_the_gallery_s_files(folder_run, tmp_path):
     run, _ = folder_run
     loaded = vislab.load_run(run)
     figs = FigureSet(tmp_path / "figures", [])
-    summary = RunSummary.from_json(loaded.summary)
+    summary = loaded.summary
     section = mistake_section(figs, "mlp", run, summary, loaded.config)
     assert section["figures"] and not figs.notes
     files = {r["file"]: r for r in section["files"]}

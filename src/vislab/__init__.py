@@ -5,7 +5,7 @@ The public Python API (the names in ``__all__``; the functions live in :mod:`vis
 
 >>> import vislab
 >>> run = vislab.train(model="cnn", data="digits", train__epochs=3)
->>> run.summary["test_acc"], run.history.tail(1), run.plot("confusion")
+>>> run.summary.test_acc, run.history.tail(1), run.plot("confusion")
 >>> vislab.compare([run, vislab.load_run("runs/mlp")])
 >>> run.explain(["cat.png"]), vislab.preview_data("digits"), vislab.lr_find(model="cnn", data="digits")
 >>> vislab.register_arrays(x, y)  # a new process: the arrays a run trained on (data=(x, y)), to evaluate it
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.run import Run
     from vislab.training.lr_finding import LRFinding
     from vislab.training.state import Callback, StopTraining
+    from vislab.training.summary import RunSummary
 
 __all__ = [
     "__version__",
@@ -56,6 +57,7 @@ __all__ = [
     "ModelInfo",
     "Note",
     "Run",
+    "RunSummary",
     "StopTraining",
     "SuiteResult",
     "UserError",
@@ -80,7 +82,11 @@ _HOME = {"Config": "config", "load_config": "config", "register_model": "models"
 _HOME |= {"UserError": "errors", "VislabError": "errors"}
 _HOME |= {"LRFinding": "training.lr_finding", "register_arrays": "data.sources.memory"}
 _HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck", "Note": "errors"}
-_HOME |= {"Callback": "training.state", "StopTraining": "training.state"}
+_HOME |= {
+    "Callback": "training.state",
+    "StopTraining": "training.state",
+    "RunSummary": "training.summary",
+}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
 
 

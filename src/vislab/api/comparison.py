@@ -173,7 +173,7 @@ def _add_selectable(
     runs = rows if rows is not None else {name: [name] for name in found.summaries}
     for row in table:
         summaries = [found.summaries[n] for n in runs.get(row["run"], ()) if n in found.summaries]
-        values = [summary.score(column) for summary in summaries]
+        values = [summary.get(column) for summary in summaries]
         numbers = [
             float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]

@@ -289,6 +289,6 @@ def _unfinished(summary: RunSummary | None, folder: Path) -> str:
     draws the figures cut short; no summary.json yet: why), its status first where a message says why."""
     from vislab.experiments.results.folders import why_unfinished  # on use (see the imports)
 
-    why = " ".join(why_unfinished(None if summary is None else summary.row, folder).split())
+    why = " ".join(why_unfinished(None if summary is None else summary.to_json(), folder).split())
     told = summary is not None and summary.status and summary.message
     return f"not finished ({f'status {summary.status}: {why}' if told else why})"

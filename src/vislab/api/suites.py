@@ -374,7 +374,7 @@ def _seed_table(suite: Suite, finished: dict[str, Run]) -> pd.DataFrame:
     from vislab.experiments.results.table import csv_table
     from vislab.experiments.results.texts import own_splits
 
-    summaries = {name: RunSummary.from_json(run.summary) for name, run in finished.items()}
+    summaries = {name: run.summary for name, run in finished.items()}
     folders = {name: run.path for name, run in finished.items()}
     settings = table_settings(summaries, folders, suite.rows())
     splits = own_splits(summaries, suite.rows(), folders)  # test_set, as results.csv has it

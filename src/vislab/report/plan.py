@@ -75,7 +75,7 @@ def plan_report(
     if sweep is not None:  # curves of the best K trials, per-run figures of the best few
         ranked = sorted(
             complete,
-            key=lambda n: complete[n].score(sweep.metric or "val_pacc") or 0,
+            key=lambda n: complete[n].get(sweep.metric or "val_pacc") or 0,
             reverse=sweep.direction != "minimize",
         )
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
@@ -158,7 +158,7 @@ def _failures(
     if sweep:
         return {}
     return {
-        n: why_unfinished(s.row, runs[n])
+        n: why_unfinished(s.to_json(), runs[n])
         for n, s in summaries.items()
         if s is not None and not _complete(s)
     }
@@ -166,7 +166,7 @@ def _failures(
 
 def _row(summary: RunSummary | None) -> dict:
     """The summary.json object a suite's record of the run is laid over ({}: none read)."""
-    return summary.row if summary is not None else {}
+    return summary.to_json() if summary is not None else {}
 
 
 def _complete(summary: RunSummary | None) -> bool:

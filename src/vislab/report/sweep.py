@@ -79,7 +79,7 @@ def trial_curves(
     """The training curves of the best trials (``histories``: their metrics rows; ``info``: sweep.json),
     coloured by the objective — the DLVC assignment 1 report draws its best 30 runs so."""
     metric = info.metric or "val_pacc"
-    values = {n: summaries.get(n, RunSummary()).score(metric) for n in histories}
+    values = {n: summaries.get(n, RunSummary()).get(metric) for n in histories}
     shown = {
         n: h
         for n, h in histories.items()

@@ -50,7 +50,7 @@ class Run:
     (``os.PathLike``: ``vislab.write_report(run)``, ``Path(run)``).
 
     >>> run = vislab.load_run("runs/cnn")
-    >>> run.summary["test_acc"], run.history[["epoch", "val_acc"]].tail(1)
+    >>> run.summary.test_acc, run.history[["epoch", "val_acc"]].tail(1)
     >>> run.classes                         # ['cat', 'dog', ...]: the model's classes, in order
     >>> run.predict(["cat.png"], top_k=1)   # [[('cat', 0.93)]]
     >>> run.predict_files("photos/")        # a DataFrame: file, predicted, probability, ..., error
@@ -83,14 +83,14 @@ class Run:
 
     @property
     @users_frames
-    def summary(self) -> dict:
-        """summary.json's keys (:attr:`RunSummary.row`): a finished run's final metrics (``status``
-        "complete"); a run that stopped before the end holds its ``status`` ("interrupted", "diverged",
-        "failed"; a sweep's trial "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``;
-        {} before it writes one. UserError naming the file and the fix when it cannot be read. What each
-        key means: the README's "Run directory" section (summary.json) and the fields of
-        :class:`~vislab.training.summary.RunSummary`."""
-        return (RunDir(self.path).load_summary() or RunSummary()).row
+    def summary(self) -> RunSummary:
+        """summary.json as a typed record (:class:`~vislab.RunSummary`; its fields say what each key
+        means): a finished run's final metrics (``status`` "complete": ``run.summary.test_acc``); a run
+        that stopped before the end holds its ``status`` ("interrupted", "diverged", "failed"; a sweep's
+        trial "pruned"), ``epochs_run``, ``step``, ``best_epoch`` and ``train_time_s``; every field None
+        before it writes one. A key chosen by name: ``run.summary["val_pacc"]``; the file's flat object:
+        ``run.summary.to_json()``. UserError naming the file and the fix when it cannot be read."""
+        return RunDir(self.path).load_summary() or RunSummary()
 
     @property
     @users_frames

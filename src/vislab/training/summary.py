@@ -1,6 +1,6 @@
 """A run's summary.json as one typed record: :class:`RunSummary`, the one module that knows its layout.
-Code reads its fixed keys as attributes; the results tables read their metric columns by name
-(:meth:`RunSummary.score`).
+Code reads its fixed keys as attributes (``summary.test_acc``); what picks a column by name (the results
+tables' metric) reads ``summary[key]`` or ``summary.get(key)``.
 
 On disk it stays the flat JSON object vislab has always written, so older run folders read unchanged:
 a finished run's scores (``status`` "complete"; "interrupted" with ``figures_missing`` when a signal cut
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import typing
 import warnings
 from collections.abc import Iterator
@@ -30,9 +31,13 @@ if TYPE_CHECKING:  # the loop's state loads torch, which reading a summary.json 
 PerClass = dict[str, float | None]  # class name → its accuracy (null: no sample of it in the split)
 
 
-@dataclass
+@dataclass(repr=False)
 class RunSummary:
-    """A run's summary.json (None: not in the file). Fields in the order a finished run writes them."""
+    """A run's summary.json (None: not in the file). Fields in the order a finished run writes them.
+
+    >>> s = vislab.load_run("runs/cnn").summary
+    >>> s.status, s.test_acc, s.test_per_class["cat"], s["val_pacc"], s.to_json()
+    """
 
     status: str | None = None  # complete, interrupted, diverged, failed, pruned
     run: str | None = None  # the run folder's name
@@ -127,17 +132,31 @@ class RunSummary:
         """Whether the run finished (``status`` "complete")."""
         return self.status == "complete"
 
-    def score(self, key: str) -> Any:
-        """The value of column ``key`` (a metric column the results tables choose by name), as
-        :attr:`row` holds it: a known key's value, or an unknown key's from ``extra``; None where the
-        summary has none."""
-        return getattr(self, key) if key in _HINTS else self.extra.get(key)
+    def __repr__(self) -> str:
+        """The fields the file holds, as summary.json orders them (a notebook shows a run's record)."""
+        return f"RunSummary({', '.join(f'{k}={v!r}' for k, v in self.to_json().items())})"
 
-    @property
-    def row(self) -> dict[str, Any]:
-        """The flat mapping of the summary's keys (:meth:`to_json`), for what takes summary.json's object
-        (``Run.summary``, ``why_unfinished``); the tables read a column with :meth:`score`."""
-        return self.to_json()
+    def __getitem__(self, key: str) -> Any:
+        """The value of summary.json's key ``key``, for code that picks a column by name (the results
+        tables' metric): a known key's value (None where the file holds none), or an unknown key's from
+        ``extra``. KeyError naming the keys closest to a key neither known nor in the file."""
+        if key in _HINTS:
+            return getattr(self, key)
+        if key in self.extra:
+            return self.extra[key]
+        close = difflib.get_close_matches(key, [*_HINTS, *self.extra], n=3)
+        raise KeyError(
+            f"summary.json has no key {key!r}" + (f"; did you mean {close}?" if close else "")
+        )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default`` where the file holds no value for it."""
+        value = self.extra.get(key) if key not in _HINTS else getattr(self, key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        """Whether summary.json holds a value for ``key`` (as :meth:`to_json` writes it)."""
+        return key in self.to_json()
 
     def replace(self, **changes: Any) -> RunSummary:
         """A copy with ``changes`` (e.g. another ``status``); ``extra`` is kept, and the keys the file

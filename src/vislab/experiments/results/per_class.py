@@ -96,7 +96,7 @@ def per_class_table(
         ]
     data = [datasets.get(r["run"], "") for r in table] if datasets else None
     # the majority baseline's 1.0 on the class it always guesses is no best: its rows are not ranked
-    guess = {r for r in kept if runs[r] and all(s.score("model") == "majority" for s in runs[r])}
+    guess = {r for r in kept if runs[r] and all(s.get("model") == "majority" for s in runs[r])}
     ranked = [i for i, r in enumerate(table) if r["run"] not in guess]
     picked = bold_cells(
         [table[i] for i in ranked], cols, [data[i] for i in ranked] if data else None

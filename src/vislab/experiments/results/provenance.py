@@ -158,8 +158,8 @@ def threads_sentence(summaries: Mapping[str, RunSummary]) -> str:
     for s in summaries.values():
         if not str(s.device or "").startswith("cpu"):
             continue
-        later = s.score("threads_resumed")
-        for n in [s.score("threads"), *(later if isinstance(later, list) else [])]:
+        later = s.get("threads_resumed")
+        for n in [s.get("threads"), *(later if isinstance(later, list) else [])]:
             if isinstance(n, int) and not isinstance(n, bool):
                 counts.add(n)
     if len(counts) < 2:

@@ -197,7 +197,7 @@ def table_settings(
     identity = [k for k in IDENTITY if not (rows and k == "seed")]  # a row's seeds differ
     values, unset = {}, {}
     for row, names in groups.items():
-        ids = _shared([{k: summaries[n].score(k) for k in identity} for n in names]) or {}
+        ids = _shared([{k: summaries[n].get(k) for k in identity} for n in names]) or {}
         ids.update(recorded.get(row, {}))
         own = {k: v for k, v in (shared[row] or {}).items() if k in keys}
         if shared[row] is not None:  # unset model options as its model has them
@@ -215,7 +215,7 @@ def _recorded(
     """Row → its values of the :data:`RECORDED` columns that differ between the rows (or that ``keys``
     names, a larger table's), each one its seeds share; and ``keys`` without them (config settings)."""
     found = {
-        row: _shared([{k: summaries[n].score(f) for k, f in RECORDED.items()} for n in names]) or {}
+        row: _shared([{k: summaries[n].get(f) for k, f in RECORDED.items()} for n in names]) or {}
         for row, names in groups.items()
     }
     given = [k for k in keys if k in RECORDED]
@@ -343,7 +343,7 @@ def swept(
     values = {}
     for run, own in params.items():  # a trial without a summary (failed): its swept model or seed
         swept_as = {i: own[k] for i, k in zip(IDENTITY, _SHOWN_AS_IDENTITY) if k in own}
-        known = {k: summaries[run].score(k) for k in IDENTITY if run in summaries}
+        known = {k: summaries[run].get(k) for k in IDENTITY if run in summaries}
         values[run] = {**swept_as, **known, **own}
     return Settings([*IDENTITY, *keys], values, {}, swept=True)
 

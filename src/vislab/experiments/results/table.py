@@ -91,7 +91,7 @@ def figure(summary: RunSummary, key: str) -> Any:
     """Figure ``key`` (a metric column) of a run's summary as every table shows it: what summary.json
     says (``Run.summary``'s), a run fitted once (majority, svm) included: its one fit is its epoch 1 and
     its best, as its one metrics row says (the provenance line under the table names it fitted once)."""
-    return summary.score(key)
+    return summary.get(key)
 
 
 def table_rows(
@@ -165,7 +165,7 @@ def seed_verdicts(
     ``groups``' members against the one before it, or the group's first (``compare``); without groups,
     all rows in order. A verdict without a spread names the rows' seed runs that did not finish."""
     finished = {
-        row: {n: v for n in names if (s := summaries.get(n)) and (v := s.score(metric)) is not None}
+        row: {n: v for n in names if (s := summaries.get(n)) and (v := s.get(metric)) is not None}
         for row, names in rows.items()
     }
     values = {row: list(done.values()) for row, done in finished.items()}

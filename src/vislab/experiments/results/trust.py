@@ -45,7 +45,7 @@ def doubted(
     recorded = {**_from_predictions(saved), **_from_metrics(summary, rows)}
     out = {}
     for key in ACCURACIES:
-        claimed = summary.score(key)
+        claimed = summary.get(key)
         if not isinstance(claimed, (int, float)) or isinstance(claimed, bool):
             continue
         if not 0 <= claimed <= 1:

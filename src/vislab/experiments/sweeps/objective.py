@@ -164,7 +164,7 @@ class Objective:
         self.values = values
         summary = self._train(trial, tree, run_dir, resumed)
         metric = self.sweep.metric
-        value = summary.row.get(metric)  # a metric column, by name
+        value = summary.get(metric)  # a metric column, by name
         if value is None or not math.isfinite(value):
             self._failed(trial, f"the run finished without a finite {metric}")
         self.log(f"trial {trial.number}: {metric} {value:.4f}")
