@@ -31,12 +31,12 @@ def _grad_rows(run) -> list[dict]:
 def test_a_window_longer_than_the_epoch_is_one_full_batch(tmp_path):
     """accumulate=18 over an epoch of 9 batches: one optimizer step per epoch on the mean gradient of its
     288 samples, as batch_size=288 (it was half of it: each loss divided by 18, not 9)."""
-    full = train(tiny_config(*SGD, "train.batch_size=288"), tmp_path / "full", quiet=True).row
+    full = train(tiny_config(*SGD, "train.batch_size=288"), tmp_path / "full", quiet=True).to_json()
     acc = train(
         tiny_config(*SGD, "train.batch_size=32", "train.accumulate=18"),
         tmp_path / "acc",
         quiet=True,
-    ).row
+    ).to_json()
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "acc")
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert acc["val_loss"] == pytest.approx(full["val_loss"], abs=1e-5)

@@ -248,7 +248,7 @@ MIXED = (
 def test_mixed_training_resumes_exactly_mid_epoch(tmp_path, monkeypatch):
     """A run with mixup, cutmix and RandAugment, stopped by a signal in the middle of its second epoch and
     resumed, ends with the same rows, metrics and weights as the run never stopped."""
-    ref = train(tiny_config(*MIXED), tmp_path / "ref", quiet=True).row
+    ref = train(tiny_config(*MIXED), tmp_path / "ref", quiet=True).to_json()
     rows = [json.loads(r) for r in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
     assert 0 < rows[-1]["train_acc"] < 1 and ref["test_top5_acc"] >= ref["test_acc"]
     with (
@@ -256,7 +256,7 @@ def test_mixed_training_resumes_exactly_mid_epoch(tmp_path, monkeypatch):
         pytest.raises(TrainingInterrupted, match="epoch 2, step 4"),
     ):
         train(tiny_config(*MIXED), tmp_path / "cut", quiet=True)
-    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
 

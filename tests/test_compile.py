@@ -19,7 +19,7 @@ RESULTS = ("train_loss", "val_loss", "test_loss")
 def _run(tmp_path, name: str, *over: str) -> dict:
     """One epoch; no figures (drawn from the uncompiled model after training, ~0.5 s a run here)."""
     cfg = tiny_config("train.epochs=1", "train.figures=false", *over)
-    return train(cfg, tmp_path / name, quiet=True).row
+    return train(cfg, tmp_path / name, quiet=True).to_json()
 
 
 def test_compile_accepts_true_and_graphs_and_names_the_choices():

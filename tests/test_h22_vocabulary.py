@@ -51,7 +51,7 @@ def test_early_stop_watches_its_own_metric_while_best_pt_keeps_select_metric(
     _scripted_val(monkeypatch, RISING)
     over = ["train.epochs=6", "train.early_stop=2"]
     over += [f"train.early_stop_metric={watched}"] if watched else []
-    summary = train(tiny_config(*over), tmp_path / "r", quiet=False).row
+    summary = train(tiny_config(*over), tmp_path / "r", quiet=False).to_json()
     said = capsys.readouterr()
     out = one_line(said.out + said.err)
     if watched is None:  # val_pacc, train.select_metric, improves at every evaluation
@@ -73,10 +73,12 @@ def test_min_delta_applies_to_the_watched_loss_downwards(tmp_path, monkeypatch):
     falling = [(0.4 + i / 10, 1.0 - i / 1000) for i in range(6)]
     _scripted_val(monkeypatch, falling)
     over = ["train.epochs=6", "train.early_stop=2", "train.early_stop_metric=val_loss"]
-    summary = train(tiny_config(*over, "train.min_delta=0.01"), tmp_path / "a", quiet=True).row
+    summary = train(
+        tiny_config(*over, "train.min_delta=0.01"), tmp_path / "a", quiet=True
+    ).to_json()
     assert summary["epochs_run"] == 3 and summary["stopped_early"]
     _scripted_val(monkeypatch, falling)
-    summary = train(tiny_config(*over), tmp_path / "b", quiet=True).row
+    summary = train(tiny_config(*over), tmp_path / "b", quiet=True).to_json()
     assert summary["epochs_run"] == 6 and not summary["stopped_early"]
 
 
@@ -86,7 +88,7 @@ def test_a_resumed_run_keeps_counting_on_the_early_stop_metric(tmp_path, monkeyp
     does, though val_pacc (train.select_metric) improved all along."""
     over = ("train.epochs=6", "train.early_stop=2", "train.early_stop_metric=val_loss")
     _scripted_val(monkeypatch, RISING)
-    whole = train(tiny_config(*over), tmp_path / "whole", quiet=True).row
+    whole = train(tiny_config(*over), tmp_path / "whole", quiet=True).to_json()
     _scripted_val(monkeypatch, RISING)
     with (
         sigterm_at_step(monkeypatch, lambda n: 2 * n + n // 2),
@@ -95,7 +97,7 @@ def test_a_resumed_run_keeps_counting_on_the_early_stop_metric(tmp_path, monkeyp
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
     loop = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt").resume.loop
     assert (loop.epoch, loop.bad_evals) == (2, 1)
-    got = train(None, tmp_path / "cut", resume=True, quiet=True).row
+    got = train(None, tmp_path / "cut", resume=True, quiet=True).to_json()
     assert (got["epochs_run"], got["stopped_early"], got["best_epoch"]) == (3, True, 3)
     assert got["epochs_run"] == whole["epochs_run"]
 

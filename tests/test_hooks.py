@@ -65,7 +65,7 @@ def count(name):
 @pytest.mark.parametrize("trained_by", ["optimizer", "manual_step"])
 def test_step_hooks_are_called_at_every_step(tmp_path, recorder, trained_by):
     cfg = tiny_config("model.name=hook-recorder", f"model.trained_by={trained_by}")
-    summary = train(cfg, tmp_path / "run", quiet=True).row
+    summary = train(cfg, tmp_path / "run", quiet=True).to_json()
     steps = 2 * (300 // 32)  # 2 epochs of full batches (drop_last)
     assert CALLS[0] == ("init_from_data", (300, 1, 8, 8))  # once, before the first step
     assert count("init_from_data") == 1 and count("after_step") == steps
@@ -75,7 +75,7 @@ def test_step_hooks_are_called_at_every_step(tmp_path, recorder, trained_by):
 
 def test_fit_arrays_replaces_the_epochs(tmp_path, recorder):
     cfg = tiny_config("model.name=hook-recorder", "model.trained_by=fit_arrays")
-    summary = train(cfg, tmp_path / "run", quiet=True).row
+    summary = train(cfg, tmp_path / "run", quiet=True).to_json()
     assert CALLS == [("fit_arrays", 300)]  # the whole train split at once; no step, no init
     assert [r["epoch"] for r in rows(tmp_path / "run")] == [1] and summary["best_epoch"] == 1
 

@@ -50,7 +50,7 @@ def test_summary_times_are_last_pts_setup_and_training_seconds(trained):
 def test_summary_train_loss_is_the_best_epochs_not_the_last(tmp_path, scripted_val):
     """Epoch 1 of 2 scores best on val: summary.json's train loss and accuracy are epoch 1's row."""
     scripted_val += [(0.9, 0.9), (0.5, 0.5)]
-    s = train(tiny_config(NO_FIGURES), tmp_path / "r", quiet=True).row
+    s = train(tiny_config(NO_FIGURES), tmp_path / "r", quiet=True).to_json()
     rows = _rows(tmp_path / "r")
     assert s["best_epoch"] == 1
     assert s["train_loss"] == pytest.approx(rows[0]["train_loss"])
@@ -62,7 +62,7 @@ def test_patience_running_out_at_the_last_epoch_is_not_an_early_stop(tmp_path, s
     """train.early_stop=1 whose patience runs out at epoch 2 of 2: every epoch was trained, so neither
     summary.json nor the last metrics row says the run stopped early."""
     scripted_val += [(0.9, 0.9), (0.5, 0.5)]
-    s = train(tiny_config("train.early_stop=1", NO_FIGURES), tmp_path / "r", quiet=True).row
+    s = train(tiny_config("train.early_stop=1", NO_FIGURES), tmp_path / "r", quiet=True).to_json()
     assert (s["epochs_run"], s["stopped_early"]) == (2, False)
     assert not _rows(tmp_path / "r")[-1].get("stopped_early")
 

@@ -72,7 +72,7 @@ def test_the_last_epoch_is_evaluated_when_eval_every_does_not_divide_epochs(tmp_
     is best.pt's and summary.json's best epoch."""
     scripted_val += [(0.5, 0.5), (0.9, 0.9)]
     over = ("train.epochs=3", "train.eval_every=2", "train.figures=false")
-    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).row
+    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).to_json()
     assert [r.get("val_acc") for r in _rows(tmp_path / "r")] == [None, 0.5, 0.9]
     assert summary["best_epoch"] == 3
     assert load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt").epoch == 3
@@ -84,7 +84,7 @@ def test_select_metric_picks_the_epoch_best_by_that_metric(tmp_path, scripted_va
     2, val_acc epoch 1."""
     scripted_val += [(0.9, 0.5), (0.8, 0.7)]
     over = (f"train.select_metric={metric}", "train.figures=false")
-    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).row
+    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).to_json()
     assert summary["best_epoch"] == best
     assert load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt").epoch == best
 
@@ -116,7 +116,7 @@ def test_a_majority_runs_test_acc_is_the_test_share_of_trains_most_frequent_clas
 ):
     """Class 1, train's most frequent, is 12 of the 20 test images: test accuracy 0.6."""
     over = ("model.name=majority", f"data.name={unbalanced}", "data.limit=null")
-    summary = train(tiny_config(*over, "train.figures=false"), tmp_path / "r", quiet=True).row
+    summary = train(tiny_config(*over, "train.figures=false"), tmp_path / "r", quiet=True).to_json()
     assert summary["test_acc"] == pytest.approx(0.6)
 
 

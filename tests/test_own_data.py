@@ -76,7 +76,7 @@ def test_arrays_train_through_the_whole_pipeline(tmp_path):
     assert float(stats.mean.flatten()[0]) == pytest.approx(splits.train.x.mean() / 255, abs=1e-5)
     aug = build_augment(c.augment, splits.sample_shape)
     assert aug is not None
-    summary = train(c, tmp_path / "run", quiet=True).row
+    summary = train(c, tmp_path / "run", quiet=True).to_json()
     assert summary["test_acc"] > 0.5 and summary["data"] == name  # classes differ in brightness
     assert (summary["n_train"], summary["n_val"], summary["n_test"]) == (162, 18, 20)
     recorded = (tmp_path / "run" / "config.yaml").read_text()

@@ -58,7 +58,7 @@ def fp16_on_cpu(monkeypatch):
 
 
 def test_fp16_training_scales_the_loss_and_resumes_exactly(tmp_path, monkeypatch, fp16_on_cpu):
-    ref = train(tiny_config(*FP16_RUN), tmp_path / "ref", quiet=True).row
+    ref = train(tiny_config(*FP16_RUN), tmp_path / "ref", quiet=True).to_json()
     summary = json.loads((tmp_path / "ref" / "summary.json").read_text())
     assert summary["precision"] == "fp16" and summary["status"] == "complete"
     assert ref["val_acc"] > 0.3  # it learns (10 classes)
@@ -67,7 +67,7 @@ def test_fp16_training_scales_the_loss_and_resumes_exactly(tmp_path, monkeypatch
 
     with sigterm_at_step(monkeypatch, lambda n: n // 2), pytest.raises(TrainingInterrupted):
         train(tiny_config(*FP16_RUN), tmp_path / "cut", quiet=True)
-    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
     # the scale and its growth count went on from where they were, not from a new scaler's

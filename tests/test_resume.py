@@ -255,7 +255,7 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
         "model.dropout=0.2",
         NO_FIGURES,
     )
-    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).row
+    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).to_json()
     with (
         sigterm_at_step(monkeypatch, lambda n: n - 1),
         # the command, and for a notebook's run the Python call
@@ -267,7 +267,7 @@ def test_signal_at_the_last_step_of_an_epoch_resumes_exactly(tmp_path, monkeypat
         train(tiny_config(*over), tmp_path / "cut", quiet=True)
     state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
     assert state["epoch"] == 0 and state["step"] == state["global_step"] > 0
-    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
 
@@ -285,16 +285,16 @@ def test_a_ctrl_c_swallowed_before_training_still_stops_the_run_resumably(tmp_pa
     from vislab.interrupts import watch_ctrl_c
 
     cfg = tiny_config(NO_FIGURES)
-    ref = train(cfg, tmp_path / "ref", quiet=True).row
+    ref = train(cfg, tmp_path / "ref", quiet=True).to_json()
     with watch_ctrl_c():  # what `vislab ...` installs first
         _RaisesSigintWhenDropped()  # dropped at once: the KeyboardInterrupt goes nowhere
         with pytest.raises(TrainingInterrupted, match="--resume"):
             train(cfg, tmp_path / "cut", quiet=True)
-        assert train(cfg, tmp_path / "other", quiet=True).row["status"] == "complete"
+        assert train(cfg, tmp_path / "other", quiet=True).to_json()["status"] == "complete"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back on the way out
     state = raw_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["state"]
     assert state["global_step"] == 1
-    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
 
 

@@ -248,7 +248,7 @@ def test_sweep_narrow_report_and_show(tmp_path, capsys, monkeypatch):
         assert (out / "figures" / name).is_file()
     # the best 2 of 4 from now on, and the curves figure the report drew says so
     plan = vislab.report.plan.plan_report(out)
-    assert [plan.complete[n].score("val_pacc") for n in plan.shown] == [t.value for t in best]
+    assert [plan.complete[n].get("val_pacc") for n in plan.shown] == [t.value for t in best]
     html = (out / "report.html").read_text()
     assert "training curves of the best 2 trials by val_pacc" in html
     assert "parallel coordinates" in html and 'id="trials"' in html and "narrow/report.html" in html

@@ -43,7 +43,9 @@ def same_weights(a, b):
 
 
 def test_run_directory_contract(tmp_path):
-    s = train(tiny_config("train.epochs=3", "train.figures=true"), tmp_path / "run", quiet=True).row
+    s = train(
+        tiny_config("train.epochs=3", "train.figures=true"), tmp_path / "run", quiet=True
+    ).to_json()
     run = tmp_path / "run"
     for f in (
         "config.yaml",
@@ -94,7 +96,7 @@ def test_run_directory_contract(tmp_path):
 
 
 def test_a_run_without_figures_writes_everything_else(tmp_path):
-    s = train(tiny_config("train.figures=false"), tmp_path / "run", quiet=True).row
+    s = train(tiny_config("train.figures=false"), tmp_path / "run", quiet=True).to_json()
     run = tmp_path / "run"
     assert not list(run.glob("figures/*.png"))
     assert "figures_s" not in s and s["status"] == "complete"
@@ -103,7 +105,7 @@ def test_a_run_without_figures_writes_everything_else(tmp_path):
 
 
 def test_best_checkpoint_is_the_best_val_pacc_epoch(tmp_path):
-    s = train(tiny_config("train.epochs=4", "optim.lr=0.03"), tmp_path / "r", quiet=True).row
+    s = train(tiny_config("train.epochs=4", "optim.lr=0.03"), tmp_path / "r", quiet=True).to_json()
     rows = [
         json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
     ]
@@ -121,8 +123,8 @@ def test_same_seed_same_numbers_on_cpu(tmp_path):
         "model.dropout=0.2",
         "train.figures=false",
     )
-    a = train(tiny_config(*over), tmp_path / "a", quiet=True).row
-    b = train(tiny_config(*over), tmp_path / "b", quiet=True).row
+    a = train(tiny_config(*over), tmp_path / "a", quiet=True).to_json()
+    b = train(tiny_config(*over), tmp_path / "b", quiet=True).to_json()
     train(tiny_config(*over, "train.seed=1"), tmp_path / "c", quiet=True)
     keys = ["val_acc", "val_pacc", "test_acc", "test_pacc", "val_loss", "test_loss", "best_epoch"]
     assert [a[k] for k in keys] == [b[k] for k in keys]
@@ -158,7 +160,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval
         # test_resume.py's (KILL_ARGS)
         "train.figures=false",
     )
-    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).row
+    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).to_json()
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(tiny_config(*over), tmp_path / "cut", quiet=True, callbacks=[SignalAt(stop_after)])
     status = json.loads((tmp_path / "cut" / "summary.json").read_text())
@@ -167,7 +169,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, stop_after, eval
     # stopped one step into the next epoch
     assert ck["state"]["epoch"] == stop_after and ck["state"]["step"] == 1
     # config comes from the checkpoint
-    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     for k in (
         "val_acc",
         "val_pacc",
@@ -198,10 +200,10 @@ def test_eval_at_start_scores_the_untrained_model_and_changes_nothing_else(tmp_p
         "optim.lr=0.01",
         "train.figures=false",
     )
-    plain = train(tiny_config(*over), tmp_path / "plain", quiet=True).row
+    plain = train(tiny_config(*over), tmp_path / "plain", quiet=True).to_json()
     start = train(
         tiny_config(*over, "train.eval_at_start=true"), tmp_path / "start", quiet=True
-    ).row
+    ).to_json()
 
     def rows(d):
         return [
@@ -251,7 +253,7 @@ def test_early_stopping(tmp_path):
         tiny_config("train.epochs=10", "train.early_stop=2", "optim.lr=1e-12"),
         tmp_path / "r",
         quiet=True,
-    ).row
+    ).to_json()
     assert s["epochs_run"] == 3 and s["best_epoch"] == 1
 
 
@@ -283,7 +285,7 @@ def test_huge_lr_diverges_in_first_epoch(tmp_path):
 
 
 def test_majority_baseline(tmp_path):
-    s = train(tiny_config("model.name=majority"), tmp_path / "m", quiet=True).row
+    s = train(tiny_config("model.name=majority"), tmp_path / "m", quiet=True).to_json()
     assert s["test_pacc"] == pytest.approx(0.1)
     assert s["best_epoch"] == 1 and s["params"] == 10
     from vislab.data import prepare_data

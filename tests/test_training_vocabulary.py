@@ -68,7 +68,7 @@ def test_the_weight_average_follows_its_formula_with_warm_up():
 
 def test_ema_runs_score_and_keep_the_average_and_resume_exactly(tmp_path):
     over = (*SGD, "train.ema.decay=0.9", "train.epochs=2")
-    whole = train(tiny_config(*over), tmp_path / "whole", quiet=True).row
+    whole = train(tiny_config(*over), tmp_path / "whole", quiet=True).to_json()
     best, live = _weights(tmp_path / "whole", "best.pt"), _weights(tmp_path / "whole", "last.pt")
     ema = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt").resume.ema
     if (
@@ -84,7 +84,7 @@ def test_ema_runs_score_and_keep_the_average_and_resume_exactly(tmp_path):
     ckpt = load_checkpoint(last)
     ckpt.record.config["train"]["epochs"] = 2
     save_checkpoint(last, ckpt)
-    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    resumed = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     assert resumed["test_acc"] == whole["test_acc"] and resumed["val_loss"] == whole["val_loss"]
 
 
@@ -108,7 +108,7 @@ def test_a_tta_run_scores_predicts_and_exports_with_its_views(tmp_path):
         "train.tta=flip",
         "train.epochs=1",
     )
-    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).row
+    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).to_json()
     run = vislab.load_run(tmp_path / "r")
     assert run.evaluate("test")["acc"] == summary["test_acc"]
     image = np.random.default_rng(0).integers(0, 256, (8, 8), dtype=np.uint8)
@@ -134,12 +134,14 @@ def test_two_accumulated_half_batches_are_one_full_batch(tmp_path):
     """SGD on an MLP without dropout: batch 16 × 2 accumulated = batch 32 (same samples, same order,
     the mean of the two half-batch means), up to float rounding; the schedule counts optimizer steps."""
     common = (*SGD, "train.epochs=2", "schedule.name=cosine", "model.dropout=0")
-    full = train(tiny_config(*common, "train.batch_size=32"), tmp_path / "full", quiet=True).row
+    full = train(
+        tiny_config(*common, "train.batch_size=32"), tmp_path / "full", quiet=True
+    ).to_json()
     acc = train(
         tiny_config(*common, "train.batch_size=16", "train.accumulate=2"),
         tmp_path / "acc",
         quiet=True,
-    ).row
+    ).to_json()
     a, b = _weights(tmp_path / "full", "last.pt"), _weights(tmp_path / "acc", "last.pt")
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert acc["val_loss"] == pytest.approx(full["val_loss"], abs=1e-5)
@@ -161,9 +163,9 @@ def test_accumulate_zero_is_refused():
 # ------------------------------------------------------------------------------ extending a run
 def test_a_finished_run_extended_equals_one_longer_run(tmp_path):
     over = (*SGD, "schedule.name=step", "schedule.step_size=1", "schedule.gamma=0.5")
-    longer = train(tiny_config(*over, "train.epochs=3"), tmp_path / "long", quiet=True).row
+    longer = train(tiny_config(*over, "train.epochs=3"), tmp_path / "long", quiet=True).to_json()
     train(tiny_config(*over, "train.epochs=2"), tmp_path / "r", quiet=True)
-    extended = train(tiny_config(), tmp_path / "r", resume=True, quiet=True, epochs=3).row
+    extended = train(tiny_config(), tmp_path / "r", resume=True, quiet=True, epochs=3).to_json()
     assert extended["epochs_run"] == 3 and extended["test_acc"] == longer["test_acc"]
     assert extended["val_loss"] == longer["val_loss"]
     a, b = _weights(tmp_path / "long", "last.pt"), _weights(tmp_path / "r", "last.pt")
@@ -424,7 +426,7 @@ def test_a_killed_plateau_run_resumes_to_the_uninterrupted_result(tmp_path, monk
     """Interrupted mid-epoch 3 (one evaluation counted towards the cut) and again mid-epoch 5 (after the
     cut), then resumed: the plateau's count and cuts travel in last.pt — the same rows, lrs and weights."""
     over = (*PLATEAU, "schedule.patience=2", "train.epochs=6", "model.dropout=0.2")
-    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).row
+    ref = train(tiny_config(*over), tmp_path / "ref", quiet=True).to_json()
     lrs = [r["lr"] for r in _rows(tmp_path / "ref")]
     assert lrs == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.05, 0.025])
     for epoch in (2, 4):  # the SIGTERM in epoch 3, then in epoch 5
@@ -435,7 +437,7 @@ def test_a_killed_plateau_run_resumes_to_the_uninterrupted_result(tmp_path, monk
             train(tiny_config(*over), tmp_path / "cut", quiet=True, resume=epoch == 4)
     state = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt").resume.loop
     assert (state.epoch, state.lr_drop, state.plateau_bad) == (4, 0.5, 1)
-    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).row
+    got = train(tiny_config(), tmp_path / "cut", resume=True, quiet=True).to_json()
     assert {k: got[k] for k in RESULT_KEYS} == {k: ref[k] for k in RESULT_KEYS}
     assert run_result(tmp_path / "cut") == run_result(tmp_path / "ref")
     a, b = _weights(tmp_path / "ref", "last.pt"), _weights(tmp_path / "cut", "last.pt")
@@ -541,7 +543,7 @@ def test_an_fp16_run_leaves_the_step_its_scaler_skipped_out_of_grad_norms(tmp_pa
     monkeypatch.chdir(tmp_path)
     (tmp_path / "net.py").write_text(OVERFLOW_NET)
     over = ("model.name=net.py:Net", "train.track_grad_norm=true", "train.figures=false")
-    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).row
+    summary = train(tiny_config(*over), tmp_path / "r", quiet=True).to_json()
     assert syncs.count <= 2 * 2  # the epoch-end means of 2 epochs of 9 steps
     assert summary["precision"] == "fp16" and summary["status"] == "complete"
     scaler = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt").resume.scaler
