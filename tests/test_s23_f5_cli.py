@@ -157,7 +157,8 @@ def test_a_resume_that_trains_says_the_report_is_older_than_the_weights(capsys, 
     assert code == 0, out
     assert (
         f"{run}'s report.html and eval's files in figures/ show the weights it had before this "
-        f"resume trained on: draw them again with vislab report {run}; vislab eval {run}"
+        f"resume trained on: draw them again with vislab report {run} (Python: "
+        f"vislab.write_report('{run}')); vislab eval {run}"
     ) in said
     code, out = cli(capsys, "train", "--resume", run)  # trains nothing: says nothing of them
     assert code == 0 and "before this resume" not in out

@@ -17,6 +17,7 @@ from pydantic import InstanceOf, PlainValidator
 
 from vislab.api.configs import ConfigLike
 from vislab.api.folders import check_new, start_over
+from vislab.api.stale_files import stale_after, written_at
 from vislab.api.train_configs import new_config, resumed_config
 from vislab.arguments import Folder, Folders, checked
 from vislab.config import Config
@@ -170,12 +171,13 @@ def train_config(
         if not resume:
             check_new(out, "run")
         given = cfg if resume else cfg or Config()  # a resume's: what it was given (None: nothing)
+        before = written_at(Path(out)) if resume else None
         _train(
             given, out, resume=resume, quiet=quiet, dist=dist, trust_code=trust_code, epochs=epochs,
             callbacks=callbacks,
         )  # fmt: skip
         if resume and dist.is_main:
-            _suite_caught_up(Path(out))
+            _resumed(Path(out), before)
     except BaseException:
         if made is not None and dist.is_main:
             with contextlib.suppress(OSError):  # an empty folder only: rmdir refuses any other
@@ -184,6 +186,14 @@ def train_config(
     finally:
         dist.close()
     return Run(out)
+
+
+def _resumed(run: Path, before: float | None) -> None:
+    """After a resume of ``run`` (its summary.json written at ``before``): a note on its files older than
+    the weights it trained on (:func:`stale_after`), and its suite brought up to date with it."""
+    if stale := stale_after(run, before):
+        show_note(stale)
+    _suite_caught_up(run)
 
 
 def _suite_caught_up(run: Path) -> None:

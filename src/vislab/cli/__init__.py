@@ -39,7 +39,7 @@ try:
         peer_gone,
     )
     from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
-    from vislab.cli.resuming import check_resume_args, resumed_with, stale_noted
+    from vislab.cli.resuming import check_resume_args, resumed_with
     from vislab.cli.stopped import Stopped, carry_interruptions
     from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
     from vislab.config import Config, load_config
@@ -124,10 +124,7 @@ def train(
         if resume is None
         else resumed_with(resume, config, set_, epochs)
     )
-    with (
-        use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext(),
-        stale_noted(resume),
-    ):
+    with use_display(RichDisplay(bars=False)) if quiet else contextlib.nullcontext():
         train_config(
             cfg,
             resume if resume is not None else out,

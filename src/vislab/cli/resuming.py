@@ -3,13 +3,9 @@ once for the command and vislab.train (``training.resume_checks``), refused here
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vislab.cli.endings import err
 from vislab.config import Config, load_config
 from vislab.errors import UserError
 
@@ -88,56 +84,3 @@ def _fix(refused: RefusedChanges, resume: Path, config: str | None, epochs: int 
         drop = f"--set {given}" if given is not None else f"train.epochs from --config {config}"
         return f"--epochs {epochs} says how far to train it on: drop {drop}."
     return "Resume without them, or start a new run (a new --out)."
-
-
-@contextlib.contextmanager
-def stale_noted(resume: Path | None) -> Iterator[None]:
-    """Around ``vislab train --resume RUN``: once it has trained (its summary.json written anew), a
-    ``note:`` on what RUN holds of its earlier weights (:func:`_stale_after`); nothing for a new run."""
-    before = _written_at(resume) if resume is not None else None
-    yield
-    after = _written_at(resume) if resume is not None else None
-    if resume is not None and after not in (before, None):
-        note = _stale_after(resume, after)
-        if note:
-            err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-
-
-def _written_at(run: Path) -> float | None:
-    """When ``run``'s summary.json was last written (None: it has none)."""
-    try:
-        return (run / "summary.json").stat().st_mtime
-    except OSError:
-        return None
-
-
-def _stale_after(run: Path, trained: float) -> str | None:
-    """The note on what ``run`` holds of its weights before a resume that wrote its summary.json at
-    ``trained``: its report.html, the explain/ PNGs, eval's CSVs in figures/ (and the gallery beside
-    them), each older, and the commands that draw them again; None where there are none (or in a
-    data-parallel rank other than 0, which leaves it to that)."""
-    if int(os.environ.get("RANK", "0")) != 0:
-        return None
-    made = {
-        "report.html": ([run / "report.html"], f"vislab report {run}"),
-        "explain/": ([run / "explain"], f"vislab explain {run} IMAGE..."),
-        "eval's files in figures/": (
-            sorted((run / "figures").glob("*.csv")),
-            f"vislab eval {run} (with the --split and --set they were made with)",
-        ),
-    }
-    try:
-        older = {
-            name: fix
-            for name, (paths, fix) in made.items()
-            if any(p.exists() and p.stat().st_mtime < trained for p in paths)
-        }
-    except OSError:  # a file gone meanwhile: nothing to say of it
-        return None
-    if not older:
-        return None
-    verb, them = ("shows", "it") if list(older) == ["report.html"] else ("show", "them")
-    return (
-        f"{run}'s {' and '.join(older)} {verb} the weights it had before this resume trained on: "
-        f"draw {them} again with {'; '.join(older.values())}."
-    )
