@@ -14,7 +14,7 @@ result stands for its folder, and any other value of the wrong type is a UserErr
 
 >>> import vislab
 >>> run = vislab.train(model="cnn", data="digits", train__epochs=3, out="runs/cnn")
->>> run.summary["test_acc"], run.plot("confusion")
+>>> run.summary.test_acc, run.plot("confusion")
 """
 
 from __future__ import annotations
