@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from vislab.config import build_config, set_dotted
 from vislab.config.build import setting
-from vislab.errors import TrainingInterrupted, UserError, show_note
+from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.joining import check_same_base, join_study
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
@@ -239,7 +239,8 @@ def run_sweep(
     of each stage (``on_results`` after each; their reports draw the curves of the best ``curves`` trials).
     Its storage: ``storage``, else the one ``out`` records, else ``out/study.db``. A folder that holds
     another study's trials is refused before anything trains; a first stage whose every trial failed is a
-    UserError once its results are written. Returns the first stage's study."""
+    UserError once its results are written. A note the trials give is said once (each trial's
+    summary.json keeps it). Returns the first stage's study."""
     out = Path(out)
     for note in sweep.notes:
         log(f"note: {note}")
@@ -254,7 +255,7 @@ def run_sweep(
     deadline = time.time() + timeout if timeout else None
     # read before a stage rewrites the sweep.json it may come from (run from DIR/sweep.yaml)
     made = made_from(sweep, overrides)
-    with storage_errors(storage_url):
+    with storage_errors(storage_url), each_note_once():  # a note every trial gives: said once
         study = _finished(out, log, on_results, lambda: run_stage(
             sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made, settle=bool(narrow),
         ))  # fmt: skip

@@ -1,0 +1,22 @@
+"""A sweep says each note its trials give once, as a suite does; every trial's summary.json keeps it."""
+
+import json
+import warnings
+
+import yaml
+
+import vislab
+from conftest import tiny_sweep
+
+
+def test_a_note_every_trial_gives_is_said_once_and_kept_by_each(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(tiny_sweep(base__train__batch_size=90, trials=3)))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        vislab.sweep(spec, out=tmp_path / "sw", report=False)
+    batch = [w for w in said if "train.batch_size=90" in str(w.message)]
+    assert len(batch) == 1, [str(w.message) for w in said]
+    for trial in sorted((tmp_path / "sw" / "trials").iterdir()):
+        notes = json.loads((trial / "summary.json").read_text())["notes_given"]
+        assert any("train.batch_size=90" in n for n in notes), trial
