@@ -4,7 +4,7 @@ own input steps. Nothing here prints."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,7 @@ from vislab.data.images import (
     dark_counts,
     dark_note,
     expand_folders,
-    is_grey,
     load_image_or_error,
-    open_image,
 )
 from vislab.errors import UserError, show_note
 from vislab.predict import load_model
@@ -106,25 +104,27 @@ def predict_images(
     target: Path, images: Sequence[Path], top_k: int = 3, trust_code: bool = False
 ) -> list[tuple[Path, Ranked | UserError]]:
     """The top-k classes of each image file (a folder: each image in it, :func:`expand_folders`), or
-    the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time.
-    One note for the 16-bit files that decode dark (:func:`~vislab.data.images.dark_note`). UserError
-    when no path given exists (a mistyped folder: nothing to classify)."""
+    the UserError that file gave (unreadable, missing); :data:`PREDICT_BATCH` files decoded at a time,
+    each once. A note for the files of the other colours (:func:`converted_note`), one for the 16-bit
+    files that decode dark (:func:`~vislab.data.images.dark_note`). UserError when no path given exists
+    (a mistyped folder: nothing to classify)."""
     _check_some_exist(images)
     files = [Path(p) for p in expand_folders(images)]  # type: ignore[arg-type]
     model, record = load_model(target, trust_code)
     shape = image_shape(record, target)
-    converted_note(files, shape[0], record.model.name)
     out: list[tuple[Path, Ranked | UserError]] = []
     deep: list[int] = []  # the 16-bit files' largest values
+    greys: dict[Path, bool] = {}  # the readable files' colours
     for start in range(0, len(files), PREDICT_BATCH):
         batch = files[start : start + PREDICT_BATCH]
-        loaded = [load_image_or_error(path, shape, deep) for path in batch]
+        loaded = [load_image_or_error(path, shape, deep, greys) for path in batch]
         ranked = iter(
             classify(model, record, [a for a in loaded if isinstance(a, np.ndarray)], top_k)
         )
         out.extend(
             (p, a if isinstance(a, UserError) else next(ranked)) for p, a in zip(batch, loaded)
         )
+    converted_note(greys, shape[0], record.model.name)
     if note := dark_note(
         dark_counts(deep), "given", "image folders for training decode them alike"
     ):
@@ -132,12 +132,13 @@ def predict_images(
     return out
 
 
-def converted_note(files: Sequence[Path], channels: int, name: str) -> None:
-    """A note naming the image ``files`` in colour when model ``name`` takes grey images (``channels``
-    1), or grey when it takes colour: each was converted to the model's channels (predicted on or
-    explained as the model takes them)."""
+def converted_note(greys: Mapping[Path, bool], channels: int, name: str) -> None:
+    """A note naming the image files in colour when model ``name`` takes grey images (``channels`` 1),
+    or grey when it takes colour (``greys``: each file read, whether it holds only greys, as
+    :func:`~vislab.data.images.load_image` found): each was converted to the model's channels
+    (predicted on or explained as the model takes them)."""
     want, other = ("grey", "colour") if channels == 1 else ("colour", "grey")
-    odd = [f for f in files if _grey_file(f) is (channels == 3)]
+    odd = [f for f, grey in greys.items() if grey is (channels == 3)]
     if odd:
         listed = ", ".join(f.name for f in odd[:3]) + (
             f" and {len(odd) - 3} more" if len(odd) > 3 else ""
@@ -146,15 +147,6 @@ def converted_note(files: Sequence[Path], channels: int, name: str) -> None:
             f"{listed}: {other} image{'s' if len(odd) > 1 else ''}, converted to {want} for model "
             f"'{name}', which was trained on {want} images."
         )
-
-
-def _grey_file(path: Path) -> bool | None:
-    """Whether an image file holds only greys (:func:`vislab.data.images.is_grey`); None if unreadable."""
-    try:
-        with open_image(path) as img:
-            return is_grey(img)
-    except UserError:
-        return None
 
 
 def _check_some_exist(paths: Sequence[Path]) -> None:

@@ -126,9 +126,10 @@ def explain_images(
     check_writable(folder, "the PNGs", undone="nothing was explained")
     named = _each_once(_named_images(list(images)))
     paths = [Path(p) for p, _ in named]  # type: ignore[arg-type]
-    arrays = [load_image_or_error(p, shape) for p in paths]
+    greys: dict[Path, bool] = {}  # the readable files' colours
+    arrays = [load_image_or_error(p, shape, greys=greys) for p in paths]
     readable = [i for i, a in enumerate(arrays) if not isinstance(a, UserError)]
-    converted_note([paths[i] for i in readable], shape[0], record.model.name)
+    converted_note(greys, shape[0], record.model.name)
     explained = {i: explain_one(model, record, arrays[i], method, at, k) for i in readable}
     tag = checkpoint_tag(target)
     pngs = {i: folder / e.file_name(_stem(named[i][1]), tag) for i, e in explained.items()}
@@ -164,9 +165,9 @@ def explain_figure(
     named = _named_images(given)
     if not named:
         raise UserError("no images to explain: give image files, folders, PIL images or arrays.")
-    arrays, names = _readable(named, [Path(g) for g in given if _is_folder(g)], shape)
-    files = [Path(i) for i, n in named if isinstance(i, (str, Path)) and n in names]
-    converted_note(files, shape[0], record.model.name)
+    greys: dict[Path, bool] = {}  # the readable files' colours
+    arrays, names = _readable(named, [Path(g) for g in given if _is_folder(g)], shape, greys)
+    converted_note(greys, shape[0], record.model.name)
     explained = [explain_one(model, record, a, method, at, k) for a in arrays]
     return explanation_rows_figure(
         [_shown(a, record) for a in arrays],
@@ -216,17 +217,25 @@ def _is_folder(image: ImageLike) -> bool:
 
 
 def _readable(
-    named: list[tuple[ImageLike, str]], folders: list[Path], shape: tuple[int, int, int]
+    named: list[tuple[ImageLike, str]],
+    folders: list[Path],
+    shape: tuple[int, int, int],
+    greys: dict[Path, bool],
 ) -> tuple[list[np.ndarray], list[str]]:
-    """The images of ``named`` as uint8 arrays, with their names (:func:`_named_images`). A file found
-    under one of ``folders`` that cannot be read is left out, a note naming each such file and why;
-    UserError when none of them is left. Any other image that cannot be read: its UserError (:func:`_image`)."""
+    """The images of ``named`` as uint8 arrays, with their names (:func:`_named_images`); each file read
+    mapped in ``greys`` to whether it holds only greys. A file found under one of ``folders`` that cannot
+    be read is left out, a note naming each such file and why; UserError when none of them is left. Any
+    other image that cannot be read: its UserError (:func:`_image`)."""
     arrays, names, unread = [], [], []
     for i, (image, name) in enumerate(named):
         found = isinstance(image, (str, Path)) and any(
             Path(image).is_relative_to(f) for f in folders
         )
-        arr = load_image_or_error(Path(image), shape) if found else _image(image, i, shape)  # type: ignore[arg-type]
+        arr = (
+            load_image_or_error(Path(image), shape, greys=greys)  # type: ignore[arg-type]
+            if found
+            else _image(image, i, shape, greys)
+        )
         if isinstance(arr, UserError):
             unread.append(str(arr))
         else:
@@ -277,11 +286,13 @@ def _stem(name: str) -> str:
     return PurePosixPath(name).with_suffix("").as_posix().replace("/", "_")
 
 
-def _image(image: ImageLike, index: int, shape: tuple[int, int, int]) -> np.ndarray:
-    """:func:`vislab.data.images.image_array`, its error naming the image: a file names itself, any other
-    image by its place in the list."""
+def _image(
+    image: ImageLike, index: int, shape: tuple[int, int, int], greys: dict[Path, bool]
+) -> np.ndarray:
+    """:func:`vislab.data.images.image_array` (a file's colours into ``greys``), its error naming the
+    image: a file names itself, any other image by its place in the list."""
     try:
-        return image_array(image, shape)
+        return image_array(image, shape, greys)
     except UserError as e:
         if isinstance(image, (str, Path)):
             raise

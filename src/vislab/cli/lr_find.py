@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
 from vislab.cli.options import ConfigOpt, SetOpt
-from vislab.config import Config, load_config
+from vislab.config import Config
 from vislab.errors import TrainingInterrupted
 from vislab.plotting.files import check_new_files, name_part
 
@@ -46,11 +46,13 @@ def lr_find(
     optim.lr (with optim.head_lr: both rates at their ratio, or the head's alone where only the head
     trains). Writes only the plot."""
     # on use: torch & co. take seconds to load (module docstring)
+    from vislab.cli import checked_config  # the package imports this module: not at its top
     from vislab.plotting.canvas import save_figure
     from vislab.training.lr_find import lr_find as range_test
     from vislab.training.lr_finding import RangeTest
 
-    cfg = load_config(config, set_ or [])
+    # as `vislab train` checks them: the model's options before any data is loaded
+    cfg = checked_config(config, set_ or [])
     out = out or Path(f"lr_find_{name_part(cfg.model.name)}_{name_part(cfg.data.name)}.png")
     check_figure_path(out)
     check_new_files([out], force)
@@ -58,9 +60,7 @@ def lr_find(
     # said once the model is known to be trained by the optimizer (mlp-scratch is refused first)
     try:
         f = range_test(cfg, test, on_start=lambda: _say(_header(cfg, test)))
-    except (
-        KeyboardInterrupt
-    ):  # before its first step: nothing to keep (after it: ``f.interrupted``)
+    except KeyboardInterrupt:  # before its first step: nothing to keep (after: ``f.interrupted``)
         raise TrainingInterrupted(
             "the LR range test stopped before its first step: nothing was run or written. Run the same "
             "`vislab lr-find` command again."

@@ -19,7 +19,7 @@ def open_image(path: Path) -> Image.Image:
     the file: unreadable, or too large (past twice PIL's ``Image.MAX_IMAGE_PIXELS``, its decompression-bomb
     limit). An image past ``MAX_IMAGE_PIXELS`` itself is opened with a :class:`~vislab.errors.Note` naming
     it, in place of PIL's ``DecompressionBombWarning`` (which names no file), once per file and process
-    (predict opens a file twice: for its colours, then its pixels)."""
+    (a notebook predicting on the same file again)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -169,10 +169,15 @@ def to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
 
 
 def load_image(
-    path: Path, shape: tuple[int, int, int], deep: list[int] | None = None
+    path: Path,
+    shape: tuple[int, int, int],
+    deep: list[int] | None = None,
+    greys: dict[Path, bool] | None = None,
 ) -> np.ndarray:
     """Decode an image file to uint8 H×W×C of the model's input shape (C, H, W); UserError if unreadable.
-    ``deep``: where a 16-bit image's largest value (:func:`deep_max`) is appended."""
+    ``deep``: where a 16-bit image's largest value (:func:`deep_max`) is appended; ``greys``: where the
+    file's path is mapped to whether it holds only greys (:func:`is_grey`, as decoded, before the
+    conversion to C channels), so that nothing opens it again for its colours."""
     if Path(path).is_dir():
         raise UserError(
             f"'{path}' is a folder: give the image files in it, e.g. "
@@ -186,7 +191,10 @@ def load_image(
         try:
             if deep is not None and (hi := deep_max(img)) is not None:
                 deep.append(hi)
-            return fit_image(img, shape)
+            arr = fit_image(img, shape)
+            if greys is not None:
+                greys[Path(path)] = is_grey(img)
+            return arr
         except UserError as e:  # pixel values no rule of to_uint8 fits
             raise UserError(f"'{path}': {e}") from None
         except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types (OSError, ValueError, ...)
@@ -194,20 +202,26 @@ def load_image(
 
 
 def load_image_or_error(
-    path: Path, shape: tuple[int, int, int], deep: list[int] | None = None
+    path: Path,
+    shape: tuple[int, int, int],
+    deep: list[int] | None = None,
+    greys: dict[Path, bool] | None = None,
 ) -> np.ndarray | UserError:
     """:func:`load_image`, its UserError returned rather than raised: of many files, the others go on."""
     try:
-        return load_image(path, shape, deep)
+        return load_image(path, shape, deep, greys)
     except UserError as e:
         return e
 
 
-def image_array(image: ImageLike, shape: tuple[int, int, int]) -> np.ndarray:
+def image_array(
+    image: ImageLike, shape: tuple[int, int, int], greys: dict[Path, bool] | None = None
+) -> np.ndarray:
     """Any :data:`ImageLike` as uint8 H×W×C of the model's input shape; arrays pass through PIL like files,
-    so the same picture gives the same input whichever way it comes."""
+    so the same picture gives the same input whichever way it comes. ``greys``: as for :func:`load_image`
+    (a file's colours)."""
     if isinstance(image, (str, Path)):
-        return load_image(Path(image), shape)
+        return load_image(Path(image), shape, greys=greys)
     if isinstance(image, Image.Image):
         return fit_image(image, shape)
     if not isinstance(image, np.ndarray):

@@ -188,10 +188,10 @@ class Run:
         if not record.inputs.is_image:
             return classify_features(model, record, images, top_k)  # type: ignore[arg-type]
         shape = image_shape(record)
-        given = images if isinstance(images, (list, tuple)) else [images]
-        files = [Path(i) for i in given if isinstance(i, (str, Path))]  # their colours noted
-        converted_note(files, shape[0], record.model.name)
-        return classify(model, record, image_arrays(images, shape), top_k)
+        greys: dict[Path, bool] = {}  # the files' colours, noted
+        arrays = image_arrays(images, shape, greys)
+        converted_note(greys, shape[0], record.model.name)
+        return classify(model, record, arrays, top_k)
 
     @checked
     def predict_files(

@@ -30,11 +30,14 @@ def file_paths(paths: Any) -> list[Path]:
 
 
 def image_arrays(
-    images: ImageLike | Sequence[ImageLike], shape: tuple[int, int, int]
+    images: ImageLike | Sequence[ImageLike],
+    shape: tuple[int, int, int],
+    greys: dict[Path, bool] | None = None,
 ) -> list[np.ndarray]:
     """What :meth:`Run.predict` and :meth:`Run.preprocess` take, as uint8 H×W×C arrays of the run's image
     ``shape`` (C, H, W), one per image; UserError for a folder (:meth:`Run.predict_files`'s) or an
-    unreadable image, a note for number images on another scale."""
+    unreadable image, a note for number images on another scale. ``greys``: where each image file's
+    path is mapped to whether it holds only greys (:func:`~vislab.data.images.load_image`)."""
     from vislab.data.images import (
         image_array,
         low_range,
@@ -52,4 +55,4 @@ def image_arrays(
         )
     if low is not None:
         show_note(low)
-    return [image_array(img, shape) for img in listed]
+    return [image_array(img, shape, greys) for img in listed]
