@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.config import Config, load_config
     from vislab.data.sources.memory import register_arrays
     from vislab.errors import Note, UserError, VislabError
+    from vislab.experiments.sweeps.preview import SweepPlan
     from vislab.models import register_model
     from vislab.models.gradcheck import GradCheck
     from vislab.models.info import ModelInfo
@@ -60,6 +61,7 @@ __all__ = [
     "RunSummary",
     "StopTraining",
     "SuiteResult",
+    "SweepPlan",
     "UserError",
     "VislabError",
     "compare",
@@ -82,11 +84,8 @@ _HOME = {"Config": "config", "load_config": "config", "register_model": "models"
 _HOME |= {"UserError": "errors", "VislabError": "errors"}
 _HOME |= {"LRFinding": "training.lr_finding", "register_arrays": "data.sources.memory"}
 _HOME |= {"ModelInfo": "models.info", "GradCheck": "models.gradcheck", "Note": "errors"}
-_HOME |= {
-    "Callback": "training.state",
-    "StopTraining": "training.state",
-    "RunSummary": "training.summary",
-}
+_HOME |= {"Callback": "training.state", "StopTraining": "training.state"}
+_HOME |= {"RunSummary": "training.summary", "SweepPlan": "experiments.sweeps.preview"}
 _LAZY = {name: f"vislab.{_HOME.get(name, 'api')}" for name in __all__[1:]}  # name → its module
 
 

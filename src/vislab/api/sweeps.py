@@ -31,6 +31,8 @@ from vislab.training.writable import check_writable
 if TYPE_CHECKING:
     import optuna
 
+    from vislab.config import Config
+    from vislab.experiments.sweeps.preview import SweepPlan
     from vislab.experiments.sweeps.spec import Sweep
 
 
@@ -166,6 +168,50 @@ def _said_if_cut_short(hook: Callable[..., None]) -> Callable[..., None]:
     return report_kept_on_ctrl_c(hook, "trials", again)
 
 
+def _dry_run(
+    spec_or_file: str | Path | Mapping[str, Any],
+    out: str | Path | None,
+    overwrite: bool,
+    storage: str | None,
+    sets: list[str],
+    **counts: int | None,
+) -> SweepPlan:
+    """The plan of :func:`sweep` (``counts``: its ``trials`` and ``narrow``), checked as the sweep is
+    before its first trial, its folder as a new sweep's (:func:`check_new`): nothing trained or written."""
+    with optuna_quietly():  # on use (see the imports)
+        from vislab.experiments.sweeps.preview import no_dry_run_with, preview_sweep
+
+    no_dry_run_with(overwrite)
+    plan = preview_sweep(spec_or_file, out, storage, sets, _start_notes, **counts)
+    check_writable(plan.folder, "the sweep's trials", undone="no trial was run")
+    check_new(plan.folder, "sweep", keep=_spec_file(spec_or_file, plan.folder))
+    return plan
+
+
+def _start_notes(cfg: Config) -> list[str]:
+    """The notes a trial of the base config ``cfg`` gives as it starts and that need no data, as a suite's
+    dry run says them (``foreseen_notes``)."""
+    from vislab.experiments.suites.foresee import (  # on use (see the imports)
+        Foreseen,
+        declared_trained_by,
+        foreseen_notes,
+    )
+
+    how = declared_trained_by(cfg.model.name)
+    trial = Foreseen("each trial", "start", "", config=cfg, settings={}, trained_by=how)
+    return [note.removeprefix("note (each trial): ") for note in foreseen_notes([trial])]
+
+
+def _spec_file(spec_or_file: str | Path | Mapping[str, Any], folder: Path) -> Path:
+    """The sweep's file, which may lie in its ``folder`` (a mapping's: ``folder/spec.yaml``)."""
+    from vislab.config import find_yaml  # on use (see the imports)
+    from vislab.experiments.sweeps.spec import SWEEP_DIR
+
+    if isinstance(spec_or_file, Mapping):
+        return folder / "spec.yaml"
+    return find_yaml(spec_or_file, SWEEP_DIR)
+
+
 @checked
 def sweep(
     spec_or_file: str | Path | Mapping[str, Any],
@@ -184,36 +230,47 @@ def sweep(
     log: Log | None = None,
     curves: int | None = None,
     overwrite: bool = False,
+    dry_run: bool = False,
     **settings: Any,
-) -> optuna.Study:
-    """Run (or join) an Optuna sweep — a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or a
-    W&B sweep file as it is) or the same mapping — each trial into ``out/trials/<n>``; return the study.
+) -> optuna.Study | SweepPlan:
+    """Run (or join) an Optuna sweep — a built-in name (``vislab sweep list``), a sweep YAML (vislab's, or
+    a W&B sweep file as it is) or the same mapping — each trial into ``out/trials/<n>``; return the study.
     ``trials`` is the study's total: the same call again trains nothing (a :class:`~vislab.errors.Note`
     says so), ``trials=N+k`` k more. ``report``: write the report (curves of the best ``curves`` trials;
     the command writes it unless ``--no-report``). ``overwrite``: delete an earlier sweep in ``out``
     (another sweep's folder: UserError without it); a study of another space or base: UserError. ``data``,
     ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set every
     trial's config as ``--set`` does (a key given twice: UserError). ``quiet``: None prints the sweep's
-    lines in a notebook only, False also each trial's progress, True nothing; ``log`` receives them instead.
+    lines in a notebook only, False also each trial's progress, True nothing; ``log`` receives them
+    instead. ``dry_run``: checked as before the first trial, nothing trained or written; returns its plan
+    (:class:`~vislab.SweepPlan`; an existing study read only).
     >>> study = vislab.sweep({"base": {"data": {"name": "digits"}, "model": {"name": "mlp"}},
     ...                       "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}},
     ...                      trials=4, epochs=2)  # study.best_params: the best trial's values
     """
-    with optuna_quietly():
-        from vislab.experiments.sweeps.runner import run_sweep
-        from vislab.report.build import build_report
-
     check_counts("sweep", trials=trials, narrow=narrow, narrow_trials=narrow_trials, epochs=epochs)
     check_file_settings("sweep", settings, overrides)
     sets = every_run_sets("sweep", data, epochs, overrides, settings)
+    if dry_run:
+        return _dry_run(spec_or_file, out, overwrite, storage, sets, trials=trials, narrow=narrow)
     spec, folder = resolve_sweep(spec_or_file, out, overwrite, storage, sets)
     log = lines_to(log, not in_notebook() if quiet is None else quiet)
+    return _run(spec, folder, sets, log, report, trials=trials, timeout=timeout, storage=storage,
+                narrow=narrow, narrow_trials=narrow_trials, quiet=quiet is not False, curves=curves)  # fmt: skip
+
+
+def _run(
+    spec: Sweep, folder: Path, sets: list[str], log: Log, report: bool, **options: Any
+) -> optuna.Study:
+    """:func:`sweep`'s run once its arguments are checked: ``options`` as :func:`run_sweep` takes them;
+    ``report``: each stage's report written (the first stage's last: it links to the second's)."""
+    with optuna_quietly():  # on use (see the imports)
+        from vislab.experiments.sweeps.runner import run_sweep
+        from vislab.report.build import build_report
+
+    hook = _said_if_cut_short(report_hook(log)) if report else None
     with sweep_worker(folder):  # --overwrite by another process refuses while this one works on it
-        study = run_sweep(
-            spec, folder, trials=trials, timeout=timeout, storage=storage, overrides=sets, narrow=narrow,
-            narrow_trials=narrow_trials, quiet=quiet is not False, log=log,
-            on_results=_said_if_cut_short(report_hook(log)) if report else None, curves=curves,
-        )  # fmt: skip
-    if narrow and report:  # the first stage's report links to the second's
+        study = run_sweep(spec, folder, overrides=sets, log=log, on_results=hook, **options)
+    if options["narrow"] and report:  # the first stage's report links to the second's
         _said_if_cut_short(lambda out, st: build_report(out, study=st))(folder, study)
     return study

@@ -240,6 +240,14 @@ SweepOverwriteOpt = typer.Option(
     "--overwrite",
     help="Delete an earlier sweep in its folder first (its trials and DIR/study.db): a new study.",
 )
+SweepDryRunOpt = typer.Option(
+    False,
+    "--dry-run",
+    help="Print the plan: the sweep folder, study and storage, metric, sampler and pruner, the trials the "
+    "study holds (read only) and how many would train, the search space, the base config's settings and "
+    "the trials' notes; check everything the sweep checks before its first trial, but train and write "
+    "nothing.",
+)
 
 
 @sweep_app.command("run")
@@ -258,12 +266,13 @@ def sweep_run(
     no_report: bool = NoReportOpt,
     curves: int | None = CurvesOpt,
     overwrite: bool = SweepOverwriteOpt,
+    dry_run: bool = SweepDryRunOpt,
 ) -> None:
     """Run (or join) a sweep: each trial trains DIR/trials/<number>; pruned on the validation metric.
     --trials is the total the study should hold: a re-run trains only what is missing. DIR/sweep.yaml is
     the sweep as run (with --data/--epochs/--set; DIR/narrow/sweep.yaml: the narrowed stage, its study
     and trials): `vislab sweep DIR/sweep.yaml --out DIR` goes on. A folder holding another sweep's trials
-    is refused (exit 2)."""
+    is refused (exit 2). --dry-run prints the plan instead (exit 0; 2 for what the sweep would refuse)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import resolve_sweep, sweep
     from vislab.experiments.suites.spec import suite_overrides
@@ -271,6 +280,11 @@ def sweep_run(
     from vislab.experiments.sweeps.study import load_existing_study
 
     check_flags_and_sets(set_, epochs=epochs, data=data)
+    if dry_run:  # the plan is the output: on stdout, line by line
+        plan = sweep(file, out=out, trials=trials, storage=storage, data=data, epochs=epochs,
+                     overrides=set_ or [], narrow=narrow, overwrite=overwrite, dry_run=True)  # fmt: skip
+        print("\n".join(plan.lines()))
+        return
     _, folder = resolve_sweep(file, out, overrides=suite_overrides(data, epochs, set_ or []))
     study = sweep(file, out=folder, trials=trials, timeout=timeout, storage=storage, data=data,
                   epochs=epochs, overrides=set_ or [], narrow=narrow, narrow_trials=narrow_trials,

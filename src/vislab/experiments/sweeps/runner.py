@@ -249,8 +249,8 @@ def run_sweep(
     refuse_another_sweep(out, sweep.name, storage_url)
     if narrow:
         refuse_another_sweep(out / "narrow", f"{sweep.name}-narrow", storage_url)
-    n = _n_trials(sweep, trials or sweep.trials, log)
-    sweep = _selecting(_ran(sweep, n), overrides, log)
+    n = trial_count(sweep, trials or sweep.trials, log)
+    sweep = selecting(_ran(sweep, n), overrides, log)
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
     # read before a stage rewrites the sweep.json it may come from (run from DIR/sweep.yaml)
@@ -262,7 +262,7 @@ def run_sweep(
         _refuse_all_failed(study, out)
         if narrow and _first_stage_done(study, log):
             second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
-            n2 = _n_trials(second, narrow_trials or n, log)
+            n2 = trial_count(second, narrow_trials or n, log)
             second = _ran(second, n2)
             _finished(out / "narrow", log, on_results, lambda: run_stage(
                 second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
@@ -320,7 +320,7 @@ def _first_stage_done(study: optuna.Study, log: Callable[[str], None]) -> bool:
     return not running
 
 
-def _selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], None]) -> Sweep:
+def selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], None]) -> Sweep:
     """``sweep`` whose trials keep best.pt, their summary and score at the best epoch by the sweep's metric:
     its base's ``train.select_metric`` set to it, unless the base or the command line set that — then a
     note, once, when it differs."""
@@ -341,7 +341,7 @@ def _selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], 
     return replace(sweep, base=base)
 
 
-def _n_trials(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> int:
+def trial_count(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> int:
     """The trials a stage runs: as asked (default 20, a note if they repeat: :func:`repeat_note`), at most a
     grid's size (default: all of it)."""
     if not sweep.is_grid:

@@ -55,7 +55,7 @@ def known_optuna_warnings() -> Iterator[None]:
         yield
 
 
-def _name_and_options(value: Any, default: str) -> tuple[str, dict]:
+def name_and_options(value: Any, default: str) -> tuple[str, dict]:
     """A ``sampler:``/``pruner:`` value (a name, a mapping, or None: ``default``) → its name and options."""
     opts = {"name": value or default} if not isinstance(value, dict) else dict(value)
     return opts.pop("name", default), opts
@@ -75,7 +75,7 @@ def _sampler_maker(
 
 def build_sampler(sweep: Sweep, seed: int | None) -> optuna.samplers.BaseSampler:
     """The sweep's sampler (TPE by default); its options were checked by :func:`check_options`."""
-    name, opts = _name_and_options(sweep.sampler, "tpe")
+    name, opts = name_and_options(sweep.sampler, "tpe")
     if name not in _SAMPLER_CLASSES:
         raise ConfigError(f"sampler '{name}' is not one of {', '.join(SAMPLERS)}.")
     with known_optuna_warnings():
@@ -137,7 +137,7 @@ class SeededAtFirstTrial(optuna.samplers.BaseSampler):
 
 def build_pruner(sweep: Sweep) -> optuna.pruners.BasePruner:
     """The sweep's pruner (none by default); its options were checked by :func:`check_options`."""
-    name, opts = _name_and_options(sweep.pruner, "none")
+    name, opts = name_and_options(sweep.pruner, "none")
     if name not in _PRUNER_CLASSES:
         raise ConfigError(f"pruner '{name}' is not one of {', '.join(PRUNERS)}.")
     return _PRUNER_CLASSES[name](**opts)
@@ -149,12 +149,12 @@ def check_options(
     """ConfigError naming ``source`` (the sweep file) and the key (``pruner.n_warmup_steps``) when an
     option of the sampler or pruner is not one of its Optuna class, or a value it refuses: the sweep is
     refused before anything is made, not at its first trial."""
-    name, opts = _name_and_options(sampler, "tpe")
+    name, opts = name_and_options(sampler, "tpe")
     _check(
         "sampler", name, opts, _SAMPLER_CLASSES[name],
         _sampler_maker(name, distributions, None), source,
     )  # fmt: skip
-    name, opts = _name_and_options(pruner, "none")
+    name, opts = name_and_options(pruner, "none")
     _check("pruner", name, opts, _PRUNER_CLASSES[name], _pruner_checked(name), source)
 
 
@@ -233,7 +233,7 @@ def pruner_notes(pruner: Any, epochs: int | None, wandb: bool = False) -> list[s
     """A note when the pruner can never act on trials of ``epochs`` epochs (None: the space draws them): a
     trial is pruned at the earliest at the step (epoch) of its warm-up or first rung, never at its last.
     ``wandb``: the sweep is a W&B file, whose early_terminate.min_iter gives the first rung."""
-    name, opts = _name_and_options(pruner, "none")
+    name, opts = name_and_options(pruner, "none")
     if epochs is None or name == "none":
         return []
     key = "n_warmup_steps" if name == "median" else "min_resource"

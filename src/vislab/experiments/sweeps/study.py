@@ -327,13 +327,8 @@ def open_study(
         cause = e.__cause__ if isinstance(e.__cause__, SQLAlchemyError) else e
         unwritable = UserError(_unwritable(given_url(storage), first_line(cause)))
         raise (damaged_storage(given_url(storage), e) or unwritable) from None
-    _check_same_metric(study, sweep.metric)
-    if study.direction.name.lower() != sweep.direction:
-        raise UserError(
-            f"study '{name}' in {public_url(given_url(storage))} exists with direction "
-            f"{study.direction.name.lower()}, but the sweep file asks for {sweep.direction}. "
-            f"Give the sweep another name: (or another --storage)."
-        )
+    check_same_metric(study, sweep.metric)
+    check_same_direction(study, sweep.direction, given_url(storage))
     if attrs.METRIC not in study.user_attrs:
         study.set_user_attr(attrs.METRIC, sweep.metric)
         study.set_user_attr(attrs.SPACE, space_yaml(sweep.distributions))
@@ -350,7 +345,7 @@ def _unwritable(url: str, why: str) -> str:
     )
 
 
-def _check_same_metric(study: optuna.Study, metric: str) -> None:
+def check_same_metric(study: optuna.Study, metric: str) -> None:
     """UserError when the study scores its trials by another metric: one column would mix the two."""
     stored = study.user_attrs.get(attrs.METRIC)
     if stored is not None and stored != metric:
@@ -359,6 +354,18 @@ def _check_same_metric(study: optuna.Study, metric: str) -> None:
             f"its trials would mix the two in one column. Join it with metric: {stored}, or start another "
             f"study for {metric}: another --out or --storage (Python: out=, storage=), or another study "
             f"name (the name: key of the sweep file)."
+        )
+
+
+def check_same_direction(study: optuna.Study, direction: str, url: str) -> None:
+    """UserError when the study (in storage ``url``) was made to maximise where the sweep minimises, or
+    the reverse."""
+    held = study.direction.name.lower()
+    if held != direction:
+        raise UserError(
+            f"study '{study.study_name}' in {public_url(url)} exists with direction {held}, but the sweep "
+            f"file asks for {direction}. Join it with direction: {held}, or give the sweep another name "
+            f"(the name: key of its file) or another --storage (Python: storage=)."
         )
 
 

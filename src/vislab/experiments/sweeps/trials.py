@@ -167,7 +167,7 @@ def base_file(out: Path) -> Path:
 def _retrain_from_base(t: FrozenTrial, base: Path) -> str:
     """The command that trains trial ``t`` again from the study's ``base`` config file and its values."""
     values = {k: decode(v) for k, v in t.params.items()}
-    sets = " ".join(f"--set {shlex.quote(f'{k}={_set_text(v)}')}" for k, v in values.items())
+    sets = " ".join(f"--set {shlex.quote(f'{k}={set_text(v)}')}" for k, v in values.items())
     where = f" (ran on {t.user_attrs[HOST]})" if t.user_attrs.get(HOST) else ""
     return (
         f"best trial: {t.number}{where}, its run folder not here (another machine, or moved); to train "
@@ -176,7 +176,7 @@ def _retrain_from_base(t: FrozenTrial, base: Path) -> str:
     )
 
 
-def _set_text(value: Any) -> str:
+def set_text(value: Any) -> str:
     """A trial's value as ``--set KEY=TEXT`` reads it back: a string as it is, else JSON (YAML reads it)."""
     return value if isinstance(value, str) else json.dumps(value)
 
