@@ -1,7 +1,7 @@
 """``vislab compare RUN_OR_FOLDER...``: the comparison table of finished runs on the terminal, as a suite
 prints its own at its end (its results.md), and as results.csv / results.md files with ``--csv`` /
-``--md`` (the logic: ``vislab.api.comparison``, which ``vislab.compare`` shares: its DataFrame is the
-``--csv`` table).
+``--md`` (``-``: on stdout; the logic: ``vislab.api.comparison``, which ``vislab.compare`` shares: its
+DataFrame is the ``--csv`` table).
 
 Commands import the layers they drive when they run ("on use" below): the tables load pandas, matplotlib
 and optuna, which `vislab --help` and usage errors should not wait for.
@@ -10,6 +10,7 @@ and optuna, which `vislab --help` and usage errors should not wait for.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -42,10 +43,13 @@ def compare(
         None,
         "--csv",
         help="Also write the table here as results.csv holds it (every figure in full, the test_set each "
-        "row was scored on, numbered in the order given).",
+        "row was scored on, numbered in the order given). --csv -: the CSV on stdout, the table on "
+        "stderr.",
     ),
     md: Path | None = typer.Option(
-        None, "--md", help="Also write the table here as results.md holds it (what is printed)."
+        None,
+        "--md",
+        help="Also write the table here as results.md holds it (what is printed; --md -: on stdout only).",
     ),
     force: bool = typer.Option(
         False,
@@ -62,16 +66,44 @@ def compare(
     code 2."""
     # on use: pandas & co. take seconds to load (module docstring)
     from vislab.api.comparison import comparison_texts
-    from vislab.files import atomic_write_text
 
-    files = {option: path for option, path in (("--csv", csv), ("--md", md)) if path is not None}
+    files = _table_files(csv, md)
     check_table_files(files, force)  # before anything is read
     csv_text, markdown, _ = comparison_texts(targets, sort)
-    print_markdown(markdown)
+    _put_tables(csv_text, markdown, is_stdout(csv), files)
+
+
+def _table_files(csv: Path | None, md: Path | None) -> dict[str, Path]:
+    """The files ``--csv`` and ``--md`` name (option → path), without ``-`` (stdout); UserError where both
+    name stdout."""
+    if is_stdout(csv) and is_stdout(md):
+        raise UserError(
+            "--csv - and --md - both name stdout: give one of them a file, e.g. --md results.md."
+        )
+    given = (("--csv", csv), ("--md", md))
+    return {option: path for option, path in given if path is not None and not is_stdout(path)}
+
+
+def _put_tables(csv_text: str, markdown: str, csv_out: bool, files: dict[str, Path]) -> None:
+    """The table on stdout (``csv_out``: the CSV there, and the table with its notes on stderr), then
+    into ``files``, each named on stderr."""
+    from vislab.files import atomic_write_text  # on use (module docstring)
+
+    if csv_out:
+        sys.stdout.write(csv_text)
+        sys.stdout.flush()
+        err.print(markdown, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    else:
+        print_markdown(markdown)
     for option, path in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, csv_text if option == "--csv" else markdown, option)
         err.print(escape(f"{option[2:]}: {path}"), highlight=False, soft_wrap=True)
+
+
+def is_stdout(path: Path | None) -> bool:
+    """Whether an output option names standard output: ``-``, as in ``--csv -``."""
+    return path is not None and str(path) == "-"
 
 
 def check_table_files(files: dict[str, Path], force: bool) -> None:

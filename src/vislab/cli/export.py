@@ -20,7 +20,7 @@ from vislab.cli.predict import CheckpointChoice, CheckpointOpt
 if TYPE_CHECKING:
     from vislab.export_spec import Exported, WeightsOrigin
 
-console = Console()
+err = Console(stderr=True)  # what was written: stderr, as every command says it
 
 
 def export(
@@ -63,14 +63,14 @@ def export(
 
 
 def _say(exported: Exported) -> None:
-    """The files written, where the weights come from and how the export was checked."""
+    """The files written, where the weights come from and how the export was checked (on stderr)."""
     check = exported.check
-    console.print(
+    err.print(
         escape(f"model: {exported.model_file} (from {_origin(exported.origin)})"),
         highlight=False,
         soft_wrap=True,
     )
-    console.print(
+    err.print(
         escape(
             f"inference spec: {exported.spec_file} (input shape, normalisation, class names, recipe; "
             f"also inside the model file); "

@@ -1,13 +1,16 @@
 """The terminal's view of ``vislab eval`` and ``vislab predict``: the values ``vislab.predict`` returns,
-formatted as a per-class table, confused pairs and one line per image — or as CSV files (``predict
---csv``, eval's list of wrong predictions, per-class table and confusion counts); and the checkpoint
-``--checkpoint`` picks (eval, predict, export), with its note."""
+formatted as a per-class table, confused pairs and one line per image — or as files (``predict
+--csv``, eval's overall scores, list of wrong predictions, per-class table and confusion counts); and the
+checkpoint ``--checkpoint`` picks (eval, predict, export), with its note. Results go to stdout; what was
+written, to stderr."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vislab.classify import Ranked, prediction_table
+from vislab.cli.compare import is_stdout
 from vislab.errors import DataError, UserError
 from vislab.files import atomic_write_text
 from vislab.plotting.mistake_picks import pair_lines
@@ -59,7 +63,10 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
 def print_scores(ev: Evaluation) -> None:
     """The split's accuracy, per-class table and most confused pairs (before any PNG is written)."""
     m, names = ev.scored.metrics, ev.scored.class_names
-    out.print(f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}, n={m.n}", highlight=False)
+    loss = f", loss {m.loss:.4f}" if m.loss is not None else ""
+    out.print(
+        f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}{loss}, n={m.n}", highlight=False
+    )
     table = Table()
     table.add_column("class")
     table.add_column("accuracy", justify="right")
@@ -73,8 +80,8 @@ def print_scores(ev: Evaluation) -> None:
 
 
 def print_figures(ev: Evaluation) -> None:
-    """Where the confusion matrix, the gallery, the list of wrong predictions and the tables were
-    written."""
+    """Where the confusion matrix, the gallery, the list of wrong predictions, the tables and the overall
+    scores were written (on stderr)."""
     lines = [f"confusion matrix: {ev.confusion_png}"]
     if ev.mistakes_png is not None and not ev.pairs:  # plot_mistakes drew none
         what = "image" if ev.scored.data.is_image else "sample"
@@ -89,8 +96,9 @@ def print_figures(ev: Evaluation) -> None:
     )
     lines.append(f"per-class table (columns {', '.join(PER_CLASS_FIELDS)}): {ev.per_class_csv}")
     lines.append(f"confusion matrix counts (rows true, columns predicted): {ev.confusion_csv}")
+    lines.append(f"overall scores ({', '.join(_scores(ev))}): {scores_file(ev)}")
     for line in lines:
-        out.print(escape(line), highlight=False, soft_wrap=True)
+        err.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def print_predictions(results: list[tuple[Path, Ranked | UserError]]) -> int:
@@ -106,9 +114,10 @@ def print_predictions(results: list[tuple[Path, Ranked | UserError]]) -> int:
     return failures
 
 
-def print_image_error(image: object, error: UserError) -> None:
-    """``IMAGE: error: ...`` for one image of several that could not be used (the others go on)."""
-    out.print(
+def print_image_error(image: object, error: UserError, console: Console = out) -> None:
+    """``IMAGE: error: ...`` for one image of several that could not be used (the others go on), on
+    ``console`` (stdout, among the results, unless given)."""
+    console.print(
         f"[red]{escape(str(image))}: error:[/] {escape(str(error))}",
         highlight=False,
         soft_wrap=True,
@@ -136,16 +145,36 @@ def write_mistakes_csv(ev: Evaluation) -> None:
 
 def write_tables_csv(ev: Evaluation) -> None:
     """The split's numbers: the per-class table into ``ev.per_class_csv`` (class, n, correct, recall,
-    precision, f1) and the confusion matrix's counts into ``ev.confusion_csv`` (rows true, columns
-    predicted, by class name)."""
+    precision, f1), the confusion matrix's counts into ``ev.confusion_csv`` (rows true, columns
+    predicted, by class name) and the overall scores into :func:`scores_file`."""
     m, names = ev.scored.metrics, ev.scored.class_names
     _write_csv(ev.per_class_csv, *per_class_table(m.confusion, names))
     _write_csv(ev.confusion_csv, *confusion_table(m.confusion, names))
+    text = json.dumps(_scores(ev), indent=1) + "\n"
+    atomic_write_text(scores_file(ev), text, "--out")
+
+
+def scores_file(ev: Evaluation) -> Path:
+    """Where eval writes the split's overall scores: ``scores_<split>....json`` beside its
+    ``per_class_<split>....csv``."""
+    return ev.per_class_csv.with_name(
+        f"scores{ev.per_class_csv.stem.removeprefix('per_class')}.json"
+    )
+
+
+def _scores(ev: Evaluation) -> dict:
+    """The split's overall scores as summary.json names them (``test_acc``, ``test_pacc``, then
+    ``test_top5_acc`` and ``test_loss`` where known), after the split and its number of samples."""
+    m = ev.scored.metrics
+    return {"split": ev.split, "n": m.n, **m.as_dict(ev.split)}
 
 
 def check_csv_path(path: Path) -> None:
     """UserError (before any work) unless the CSV ``path`` can be written: not a folder, not a run's own
-    file (``training.rundir.RUN_OWN``), and in a writable folder (or where one can be made)."""
+    file (``training.rundir.RUN_OWN``), and in a writable folder (or where one can be made); ``-`` (stdout)
+    always can."""
+    if is_stdout(path):
+        return
     refuse_run_file(path, "--csv")
     if Path(path).is_dir():
         raise UserError(
@@ -185,26 +214,35 @@ def _check_run_figures(target: Path) -> None:
 
 
 def write_predictions_csv(results: list[tuple[Path, Ranked | UserError]], path: Path) -> int:
-    """One row per image into ``path`` (the columns of :func:`vislab.classify.prediction_table`), then
-    its errors and where the CSV went on the terminal. Returns the number of errors."""
+    """One row per image into ``path`` (``-``: stdout; the columns of
+    :func:`vislab.classify.prediction_table`), then its errors and where the CSV went on stderr. Returns
+    the number of errors."""
     for file, ranked in results:
         if isinstance(ranked, UserError):
-            print_image_error(file, ranked)
+            print_image_error(file, ranked, err)  # the CSV's error column holds it too
     _write_csv(path, *prediction_table(results), option="--csv")
     failures = sum(isinstance(r, UserError) for _, r in results)
     unread = f" ({failures} could not be read)" if failures else ""
-    out.print(
-        escape(f"{counted(len(results), 'image')}{unread}: {path}"), highlight=False, soft_wrap=True
+    where = "stdout" if is_stdout(path) else path
+    err.print(
+        escape(f"{counted(len(results), 'image')}{unread}: {where}"),
+        highlight=False,
+        soft_wrap=True,
     )
     return failures
 
 
 def _write_csv(path: Path, fields: list[str], rows: list[dict], option: str = "--out") -> None:
-    """``rows`` under a header of ``fields`` (a missing key or None: an empty cell), written atomically;
-    missing folders are made. ``option``: the one that chose the place, named if it cannot be written."""
+    """``rows`` under a header of ``fields`` (a missing key or None: an empty cell), written atomically
+    (``-``: on stdout); missing folders are made. ``option``: the one that chose the place, named if it
+    cannot be written."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    if is_stdout(path):
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+        return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(path), buf.getvalue(), option)

@@ -161,11 +161,27 @@ def _stream(url: str, dest: Path, part: Path, timeout: float) -> None:
 def download(url: str, dest: str | Path, md5: str | None = None, timeout: float = 60.0) -> Path:
     """Fetch ``url`` to ``dest`` via ``dest.part``; check ``md5`` (if given) before the final rename.
 
-    Network failures raise DataError (the ``.part`` file is kept so the next run resumes); a wrong
-    MD5 deletes the ``.part`` file and raises DataError. Returns ``dest``.
+    Network failures raise DataError (a ``.part`` file holding bytes is kept so the next run resumes); a
+    wrong MD5 deletes the ``.part`` file and raises DataError. A failure that keeps nothing removes the
+    folders made for ``dest``. Returns ``dest``.
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
+    made = _make_folders(dest)
+    try:
+        _fetch(url, dest, part, md5, timeout)
+    except DataError:
+        _remove_if_empty(part, made)
+        raise
+    os.replace(part, dest)
+    if md5 is not None:
+        _remember(dest, md5)
+    return dest
+
+
+def _make_folders(dest: Path) -> list[Path]:
+    """Make ``dest``'s folder; return the folders made, deepest first."""
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -173,6 +189,11 @@ def download(url: str, dest: str | Path, md5: str | None = None, timeout: float 
             f"Cannot create the folder '{dest.parent}' for {dest.name}: {e.strerror or e}. "
             f"Choose a writable data.root."
         ) from None
+    return made
+
+
+def _fetch(url: str, dest: Path, part: Path, md5: str | None, timeout: float) -> None:
+    """``url`` into ``part``, its MD5 checked (``md5`` given): a corrupt download is deleted."""
     try:
         _stream(url, dest, part, timeout)
     except (OSError, http.client.HTTPException, ValueError) as e:
@@ -185,10 +206,18 @@ def download(url: str, dest: str | Path, md5: str | None = None, timeout: float 
                 f"The download of '{dest.name}' from {url} is corrupt (MD5 {actual}, expected {md5}); nothing "
                 f"was kept. Run again, or download the file by hand and place it at '{dest}'."
             )
-    os.replace(part, dest)
-    if md5 is not None:
-        _remember(dest, md5)
-    return dest
+
+
+def _remove_if_empty(part: Path, made: list[Path]) -> None:
+    """After a failed download: an empty ``part`` deleted, then each folder of ``made`` left empty."""
+    with contextlib.suppress(OSError):
+        if part.stat().st_size == 0:
+            part.unlink()
+    for folder in made:
+        try:
+            folder.rmdir()  # only an empty one: another file there, or a partial download, stays
+        except OSError:
+            return
 
 
 # ------------------------------------------------------------------------------- where to look

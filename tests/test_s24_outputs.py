@@ -1,0 +1,128 @@
+"""Where output goes: a run trained on the default data folder found from any folder (and a failed
+download leaves no empty folders); ``-`` as stdout for compare --csv and predict --csv; eval's loss and
+overall scores file; results on stdout, what was written on stderr (eval, export)."""
+
+import csv
+import io
+import json
+import urllib.error
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import SHARED_DATA, table_run, tiny_config, tiny_sets
+from vislab.cli import main
+from vislab.errors import DataError
+
+MNIST_TEST = SHARED_DATA / "mnist"  # the MNIST test set only (t10k files)
+
+
+def _run(capsys, *args) -> tuple[int, str, str]:
+    """``vislab ARGS`` in-process: (exit code, stdout, stderr), neither holding a traceback."""
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err, out.out + out.err
+    return code, out.out, out.err
+
+
+@pytest.mark.skipif(
+    not (MNIST_TEST / "t10k-images-idx3-ubyte.gz").is_file(), reason="no MNIST test files here"
+)
+def test_a_run_on_the_default_data_folder_is_evaluated_from_another_folder(
+    capsys, tmp_path, monkeypatch
+):
+    proj, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    (proj / "data").mkdir(parents=True)
+    (proj / "data" / "mnist").symlink_to(MNIST_TEST, target_is_directory=True)
+    elsewhere.mkdir()
+    monkeypatch.chdir(proj)  # data.root left at its default, ./data
+    sets = tiny_sets(
+        "data.name=mnist", "data.use=[test]", "data.split=[200,50,50]", "train.figures=false",
+        drop="data.name=digits",
+    )  # fmt: skip
+    code, _, err = _run(capsys, "train", "-q", "--out", "r1", *sets)
+    assert code == 0, err
+    stored = yaml.safe_load((proj / "r1" / "config.yaml").read_text())["data"]["root"]
+    assert stored == str(proj / "data")
+    monkeypatch.chdir(elsewhere)
+    code, out, err = _run(capsys, "eval", "../proj/r1", "--mistakes", "0")
+    assert code == 0 and out.startswith("test: acc"), err
+    assert list(elsewhere.iterdir()) == []  # no download tried, no ./data made here
+
+
+def test_a_digits_run_records_its_unread_data_root_as_given(tmp_path, monkeypatch):
+    from vislab.training.setup import recorded_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()  # the default folder exists, but digits read no files
+    assert recorded_config(tiny_config()).data.root == "data"
+    assert recorded_config(tiny_config("data.name=mnist")).data.root == str(tmp_path / "data")
+
+
+def test_a_failed_download_removes_the_folders_it_made(tmp_path, monkeypatch):
+    from vislab.data import download as dl
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", offline)
+    dest = tmp_path / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(DataError, match="Could not download 't10k-labels-idx1-ubyte.gz'"):
+        dl.download("https://example.invalid/t10k-labels-idx1-ubyte.gz", dest)
+    assert list(tmp_path.iterdir()) == []
+    # a partial download stays (the next run resumes it), and so do the folders that hold it
+    dest.parent.mkdir(parents=True)
+    (dest.parent / f"{dest.name}.part").write_bytes(b"half")
+    with pytest.raises(DataError):
+        dl.download("https://example.invalid/t10k-labels-idx1-ubyte.gz", dest)
+    assert (dest.parent / f"{dest.name}.part").read_bytes() == b"half"
+
+
+def test_compare_csv_dash_writes_the_csv_on_stdout_and_no_file(capsys, tmp_path, monkeypatch):
+    table_run(tmp_path, "a", "optim.lr=0.01")
+    table_run(tmp_path, "b", "optim.lr=0.1")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "compare", "a", "b", "--csv", "-")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["run"] for r in rows] == ["a", "b"] and rows[0]["test_acc"] == "0.5"
+    assert "| a |" in err  # the table, on stderr
+    assert not (tmp_path / "-").exists()
+    code, out, err = _run(capsys, "compare", "a", "b", "--csv", "-", "--md", "-")
+    assert code == 2 and "--csv - and --md - both name stdout" in err
+
+
+def test_eval_prints_its_loss_writes_its_scores_and_says_its_files_on_stderr(
+    capsys, trained, tmp_path
+):
+    code, out, err = _run(capsys, "eval", trained, "--out", tmp_path)
+    assert code == 0, err
+    first = out.splitlines()[0]
+    scores = json.loads((tmp_path / "scores_test.json").read_text())
+    assert first == (
+        f"test: acc {scores['test_acc']:.4f}, per-class acc {scores['test_pacc']:.4f}, "
+        f"loss {scores['test_loss']:.4f}, n={scores['n']}"
+    )
+    assert scores["split"] == "test" and scores["n"] > 0
+    # results on stdout; the files written on stderr
+    assert str(tmp_path) not in out
+    for name in ("confusion_test.png", "per_class_test.csv", "scores_test.json"):
+        assert str(tmp_path / name) in err
+
+
+def test_export_says_its_files_on_stderr(capsys, trained, tmp_path):
+    code, out, err = _run(capsys, "export", trained, "-f", "torchscript", "-o", tmp_path / "ts")
+    assert code == 0, err
+    assert out == "" and "model: " in err and "inference spec: " in err
+
+
+def test_predict_csv_dash_writes_the_csv_on_stdout(capsys, trained, digit_png, tmp_path):
+    code, out, err = _run(
+        capsys, "predict", trained, digit_png, tmp_path / "nope.png", "--csv", "-"
+    )
+    assert code == 2  # one image could not be read
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [Path(r["file"]).name for r in rows] == ["seven.png", "nope.png"]
+    assert rows[1]["error"] and "2 images (1 could not be read): stdout" in err
+    assert not Path("-").exists()
