@@ -126,3 +126,18 @@ def test_predict_csv_dash_writes_the_csv_on_stdout(capsys, trained, digit_png, t
     assert [Path(r["file"]).name for r in rows] == ["seven.png", "nope.png"]
     assert rows[1]["error"] and "2 images (1 could not be read): stdout" in err
     assert not Path("-").exists()
+
+
+def test_lr_find_says_its_plot_on_stderr_and_its_suggestion_on_stdout(capfd, tmp_path):
+    """A script reads lr-find's suggestion from stdout; the file it wrote is said on stderr."""
+    from vislab.cli import main
+
+    plot = tmp_path / "lr.png"
+    args = ["lr-find", "--set", "model.name=mlp", "--set", "data.name=digits", "--out", str(plot)]
+    try:
+        main(args)
+    except SystemExit as e:
+        assert e.code in (0, None)
+    out, err = capfd.readouterr()
+    assert "train with --set optim.lr=" in out and "plot:" not in out
+    assert f"plot: {plot}" in " ".join(err.split())

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vislab.cli.data import check_figure_path
+from vislab.cli.endings import err
 from vislab.cli.options import ConfigOpt, SetOpt
 from vislab.config import Config
 from vislab.errors import TrainingInterrupted
@@ -67,8 +68,9 @@ def lr_find(
         ) from None
     path = save_figure(f.plot(), out)
     sets = " ".join(f"--set {key}={value:g}" for key, value in f.settings.items())
-    for line in [*f.lines(), *([] if f.interrupted else [f"train with {sets}"]), f"plot: {path}"]:
+    for line in [*f.lines(), *([] if f.interrupted else [f"train with {sets}"])]:
         _say(line)
+    err.print(escape(f"plot: {path}"), highlight=False, soft_wrap=True)  # what was written: stderr
     if f.interrupted:  # the steps taken are shown above: said, and exit 130
         raise TrainingInterrupted(
             f"the LR range test was cut short at lr {f.lrs[-1]:.3g}, after step {len(f.lrs)} of "

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
+from vislab.cli.compare import is_stdout
+from vislab.cli.endings import err
 from vislab.cli.options import SetOpt, TrustOpt
 from vislab.cli.stopped import kept_on_ctrl_c
 
@@ -83,8 +86,9 @@ def eval_(
 ) -> None:
     """Evaluate a checkpoint on a split (or all of the data): accuracy, per-class table, most confused
     class pairs, confusion matrix and wrong-image gallery PNGs, and as CSVs the list of wrong
-    predictions, the per-class table (per_class_<split>.csv) and the confusion counts
-    (confusion_<split>.csv)."""
+    predictions, the per-class table (per_class_<split>.csv), the confusion counts
+    (confusion_<split>.csv) and the overall scores (scores_<split>.json: split, n, <split>_acc, _pacc,
+    _top5_acc, _loss). Scores on stdout; the files written, on stderr."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.cli.scores import eval_target, print_figures, print_scores
     from vislab.predict import evaluate_checkpoint
@@ -131,7 +135,11 @@ def _rewrite_damaged_predictions(target: Path, split: str, sets: list[str], ev: 
         RunDir(target).write_predictions(
             "test", ev.scored.probs, ev.scored.data.y, ev.scored.data.origin
         )
-        print(f"wrote {target / 'predictions_test.npz'} again (it could not be read)")
+        err.print(
+            escape(f"wrote {target / 'predictions_test.npz'} again (it could not be read)"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 TopKOpt = typer.Option(
@@ -147,7 +155,7 @@ CsvOpt = typer.Option(
     None,
     "--csv",
     help="Write one row per image here (file, predicted, probability, the other top-k classes and "
-    "probabilities, error) instead of a line each on the terminal.",
+    "probabilities, error) instead of a line each on the terminal (-: on stdout).",
 )
 ForceCsvOpt = typer.Option(
     False,
@@ -184,7 +192,8 @@ def predict(
 
     if csv is not None:  # before any image is read
         check_csv_path(csv)
-        check_new_files([csv], force, "--csv")
+        if not is_stdout(csv):
+            check_new_files([csv], force, "--csv")
     target = chosen_checkpoint(checkpoint, which and which.value)
     results = predict_images(target, images, top_k or DEFAULT_TOP_K, trust_code=trust_code)
     if top_k is not None:  # asked for: a note when the model has fewer classes
