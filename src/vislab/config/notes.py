@@ -23,6 +23,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from vislab.config.former_defaults import former_default
+from vislab.config.overrides import as_set
 from vislab.config.reads import (
     AUGMENTATIONS,
     Idle,
@@ -185,13 +187,15 @@ def norm_steps_note(
 
 
 def _idle_notes(cfg: Config) -> list[str]:
-    """A sentence per reason, naming the settings away from their default that it makes do nothing."""
+    """A sentence per reason, naming the settings away from their default that it makes do nothing — but
+    a value that was vislab's default before (``former_defaults``: schedule.gamma=0.95 of an older run's
+    config.yaml), which the user never chose."""
     value = partial(get_dotted, cfg)
     groups: dict[Idle, list[str]] = {}
     for key, idle in idle_settings(value).items():
         section, _, leaf = key.rpartition(".")
-        if given(value(section), leaf):
-            groups.setdefault(idle, []).append(f"{key}={_as_set(value(key))}")
+        if given(value(section), leaf) and not former_default(key, value(key)):
+            groups.setdefault(idle, []).append(f"{key}={as_set(value(key))}")
     return [
         f"{and_list(keys)} {'does' if len(keys) == 1 else 'do'} nothing with {idle.cause}: "
         f"{idle.why.format(it='it' if len(keys) == 1 else 'them')}."
@@ -209,7 +213,7 @@ def beyond_plain_sgd(cfg: Config) -> list[tuple[str, str, str]]:
     for key, plain in PLAIN_SGD.items():
         value = get_dotted(cfg, key)
         if value != plain:
-            out.append((key, _as_set(value), _as_set(plain)))
+            out.append((key, as_set(value), as_set(plain)))
     return out
 
 
@@ -224,14 +228,3 @@ def augmentations_on(cfg: Config) -> list[str]:
         key=lambda key: key == augment_switch("randaugment")
     )  # a stable sort: the rest keep order
     return [key for key in on if key not in idle]
-
-
-def _as_set(value: Any) -> str:
-    """``value`` as ``--set`` takes it (YAML): null, true, 0.9, [net.*]."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return f"[{', '.join(map(str, value))}]"
-    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -45,6 +45,17 @@ def as_yaml(value: Any) -> str:
     )
 
 
+def as_set(value: Any) -> str:
+    """``value`` as ``--set`` takes it (YAML): null, true, 0.9, [net.*]."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return f"[{', '.join(map(str, value))}]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _plain(value: Any) -> Any:
     """``value`` with numpy's (or torch's) numbers and arrays as Python's, which YAML writes."""
     if isinstance(value, Mapping):

@@ -16,7 +16,7 @@ those a model not trained by an optimizer never reads (pure functions of a confi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -333,14 +333,18 @@ READS: dict[str, tuple[Gate, ...]] = {
 SAME_AS = {"schedule.name": "none"}
 
 
-def idle_settings(value: Value) -> dict[str, Idle]:
+def idle_settings(value: Value, varied: Collection[str] = ()) -> dict[str, Idle]:
     """Each setting of :data:`READS` that does nothing given the others (read by ``value``), and why: its
-    first condition that fails."""
+    first condition that fails among those reading none of the keys ``varied`` (a sweep's space: its
+    trials set them, so a condition on them may hold for some)."""
     idle = {}
     for key, gates in READS.items():
-        why = next((i for i in (gate(value) for gate in gates) if i is not None), None)
-        if why is not None:
-            idle[key] = why
+        for gate in gates:
+            read: set[str] = set()
+            why = gate(lambda k, read=read: read.add(k) or value(k))
+            if why is not None and not read & set(varied):
+                idle[key] = why
+                break
     return idle
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
 from vislab.errors import UserError
 from vislab.experiments.results.model_options import NOT_TAKEN, at_model_default
-from vislab.experiments.results.settings import WRITES_ONLY, read_settings
+from vislab.experiments.results.settings import WRITES_ONLY, read_settings, silent_keys
+from vislab.training.rundir import RunDir
 
 # what seeds of one row may differ in: their seed, and what leaves results alone (where and how they ran)
 SEEDS_MAY_DIFFER = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, "train.seed")
@@ -88,9 +89,11 @@ def _seed_differences(
 ) -> list[str]:
     """What keeps the runs ``names`` from being seeds of one row: ``run, run differ in key (run value,
     run value); ...`` for the settings they differ in but :data:`SEEDS_MAY_DIFFER` (a model option at
-    its model's default as unset), and ``run, run share train.seed S`` for a seed more than one trained
-    with (:func:`_shared_seeds`); [] when none, or one's config cannot be read."""
-    read, found = [], []
+    its model's default as unset; a setting that changes nothing for a run, ``settings.silent_keys`` as
+    a suite's plan counts it: schedule.gamma under schedule.name=none, compared among the others only),
+    and ``run, run share train.seed S`` for a seed more than one trained with (:func:`_shared_seeds`);
+    [] when none, or one's config cannot be read."""
+    read, found, silent = [], [], []
     for name in names:
         try:
             read.append(read_settings(run_dirs[name], configs.get(name)))
@@ -98,14 +101,22 @@ def _seed_differences(
             return []  # its settings are unknown: the table's note on unread settings says so
         unset = at_model_default(read[-1])
         found.append({k: v for k, v in read[-1].items() if k not in unset})
+        silent.append(silent_keys(read[-1], _trained_by(run_dirs[name])))
     keys = sorted({k for s in found for k in s if not k.startswith(SEEDS_MAY_DIFFER)})
     differ = [
         f"{k} ({', '.join(f'{n} {s.get(k, NOT_TAKEN)}' for n, s in zip(names, read))})"
         for k in keys
-        if any(s.get(k) != found[0].get(k) for s in found[1:])
+        if len({repr(s.get(k)) for s, m in zip(found, silent) if k not in m}) > 1
     ]
     said = [f"{', '.join(names)} differ in {'; '.join(differ)}"] if differ else []
     return said + _shared_seeds(names, [s.get("train.seed") for s in read])
+
+
+def _trained_by(run_dir: Path) -> str:
+    """How the run in ``run_dir`` was trained, as its summary.json records it (``optimizer`` where it
+    does not say)."""
+    summary = RunDir(run_dir).read_summary()
+    return (summary.trained_by if summary is not None else None) or "optimizer"
 
 
 def _shared_seeds(names: list[str], seeds: list[object]) -> list[str]:

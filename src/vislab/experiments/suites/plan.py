@@ -8,9 +8,11 @@ import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vislab.config import Config, config_differences, read_yaml
 from vislab.config.build import setting
+from vislab.config.former_defaults import at_former_defaults
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.data_checks import DataChecks
 from vislab.experiments.results.recorded import flat_settings
@@ -37,6 +39,8 @@ class PlannedRun:
     config: Config | None = None
     message: str = ""
     differences: list[str] = field(default_factory=list)  # "failed": run_dir holds another config
+    # of those, the keys whose value in run_dir is an older vislab's default → that value
+    former: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_run(name: str, run_dir: Path, make_config: Callable[[], Config]) -> PlannedRun:
@@ -82,7 +86,8 @@ def _diverged(name: str, run_dir: Path, cfg: Config) -> PlannedRun:
 
 def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRun | None:
     """The plan when ``run_dir`` holds a run with another config (``stored``): ``retrain`` when only
-    train.epochs differs, else ``failed``; None when it holds this run (:func:`_differences`: a setting
+    train.epochs differs, else ``failed`` (``former``: the differences that are an older vislab's
+    defaults, ``config.former_defaults``); None when it holds this run (:func:`_differences`: a setting
     its model never reads is no difference)."""
     diff = _differences(run_dir, cfg, stored)
     if not diff:
@@ -95,7 +100,9 @@ def _other_run(name: str, run_dir: Path, cfg: Config, stored: dict) -> PlannedRu
         f"'{run_dir}' holds a run with a different config ({listed(diff)}). Delete that folder to "
         f"redo it, or choose another --out (Python: out=)."
     )
-    return PlannedRun(name, run_dir, "failed", cfg, problem, diff)
+    keys = {_key(d) for d in diff}
+    former = {k: v for k, v in at_former_defaults(stored, cfg).items() if k in keys}
+    return PlannedRun(name, run_dir, "failed", cfg, problem, diff, former)
 
 
 def _changed_since(run_dir: Path, cfg: Config) -> str:

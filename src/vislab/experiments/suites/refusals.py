@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vislab.config.former_defaults import keep_former
 from vislab.errors import UserError
 from vislab.experiments.records import SuiteInfo
 from vislab.experiments.suites.ending import said_once
@@ -24,18 +25,28 @@ def listed(differences: list[str], most: int = 4) -> str:
 
 def refuse_other_runs(suite: Suite, out: Path, plan: list[PlannedRun]) -> None:
     """UserError naming each run whose folder in ``out`` holds it with another config — the suite run
-    there before with other options (``--set``, ``--data``) or another suite file; another train.epochs
-    alone is no conflict (planned ``retrain``) — and the fixes; nothing is trained or written."""
+    there before with other options (``--set``, ``--data``) or another suite file, or by an older vislab
+    of other defaults (``PlannedRun.former``: the --set that keeps them comes first); another
+    train.epochs alone is no conflict (planned ``retrain``) — and the fixes; nothing is trained or
+    written."""
     other = {p.name: listed(p.differences) for p in plan if p.differences}
     if not other:
         return
     lines = "\n".join(f"  - {name}: {diff}" for name, diff in said_once(other).items())
+    former = {k: v for p in plan for k, v in p.former.items()}
+    only_former = bool(former) and all(len(p.former) == len(p.differences) for p in plan)
+    then = "to go on with them" if only_former else "to keep that"
+    older = f"They were {keep_former(former, then)}. " if former else ""
+    rerun = (
+        "Or "
+        if only_former
+        else f"Re-run it with the suite file and options it was run with{_options_before(out)}, "
+    )
     raise UserError(
         f"suite '{suite.name}' was run into '{out}' with a different config: its runs there differ from "
-        f"the ones asked for, so nothing was trained or written:\n{lines}\nRe-run it with the suite file "
-        f"and options it was run with{_options_before(out)}, delete those runs' folders to train them "
-        f"anew (the others are kept), add --overwrite to start the suite over (deletes its runs; "
-        f"Python: overwrite=True), or choose another --out (Python: out=)."
+        f"the ones asked for, so nothing was trained or written:\n{lines}\n{older}{rerun}delete those "
+        f"runs' folders to train them anew (the others are kept), add --overwrite to start the suite "
+        f"over (deletes its runs; Python: overwrite=True), or choose another --out (Python: out=)."
     )
 
 

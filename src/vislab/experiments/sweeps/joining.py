@@ -4,14 +4,17 @@ config and the metric that picked each trial's best epoch), so that the study's 
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import optuna
 import yaml
 from optuna.trial import TrialState
 
-from vislab.config import build_config, config_differences
+from vislab.config import Config, as_stored, build_config, config_differences
 from vislab.config.build import setting
-from vislab.errors import UserError
+from vislab.config.former_defaults import at_former_defaults, keep_former
+from vislab.config.reads import get_dotted, idle_settings
+from vislab.errors import ConfigError, UserError
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.samplers import SeededAtFirstTrial
 from vislab.experiments.sweeps.space import space_yaml
@@ -23,17 +26,17 @@ def join_study(sweep: Sweep, storage) -> optuna.Study:
     """Open (or create) study ``sweep.name``; a seeded sampler is seeded at this worker's first trial, by
     its number (:class:`~vislab.experiments.sweeps.samplers.SeededAtFirstTrial`): it never replays the
     samples of other workers, earlier or started at the same time. UserError when it was started with
-    another search space (:func:`_check_same_space`)."""
+    another search space (:func:`check_same_space`)."""
     study = open_study(sweep, storage)
     if sweep.seed is not None:
         study.sampler = SeededAtFirstTrial(sweep, sweep.seed)
     stored = study.user_attrs.get(attrs.SPACE)
     if stored is not None:
-        _check_same_space(study.study_name, stored, sweep.distributions)
+        check_same_space(study.study_name, stored, sweep.distributions)
     return study
 
 
-def _check_same_space(name: str, stored: dict, distributions: dict) -> None:
+def check_same_space(name: str, stored: dict, distributions: dict) -> None:
     """UserError naming each difference between the space study ``name`` was started with (``stored``)
     and this worker's: its trials would be drawn from two spaces, and its best compared across them."""
     given = json.loads(json.dumps(space_yaml(distributions)))
@@ -63,20 +66,30 @@ def check_same_base(study: optuna.Study, base: dict, shared: bool = False) -> No
     """A study's trials share one base config (the sweep file's base: plus --data/--epochs/--set). Joining it
     with another base would rank trials trained on different data or budgets together: refuse (``shared``:
     the study is in a storage of the user's, by name, not in the sweep folder's study.db: another --out or
-    --overwrite would not start another). Where and how a worker runs (config.RESULT_NEUTRAL_KEYS:
-    data.root, train.device, ...) may differ between machines."""
-    resolved = json.loads(json.dumps(build_config(base, source="sweep base").to_dict()))
+    --overwrite would not start another), naming a difference that is an older vislab's default
+    (``config.former_defaults``) and the --set that keeps it. Where and how a worker runs
+    (config.RESULT_NEUTRAL_KEYS: data.root, train.device, ...) may differ between machines, and a setting
+    that does nothing under either base whatever the trials draw (schedule.gamma with schedule.name=none)
+    is no difference."""
+    cfg = build_config(base, source="sweep base")
+    resolved = json.loads(json.dumps(cfg.to_dict()))
     stored = study.user_attrs.get(attrs.BASE)
     if stored is None:
         study.set_user_attr(attrs.BASE, resolved)
         return
-    diff = config_differences(stored, resolved)
-    if diff and all(d.startswith("train.select_metric") for d in diff):
-        raise UserError(_selected_before(study, stored, shared))
-    if diff and _only_failed(study):
+    diff = _not_idle(config_differences(stored, resolved), study, stored, cfg)
+    if not diff:
+        return
+    keys = {d.partition(":")[0] for d in diff}
+    found = {k: v for k, v in at_former_defaults(stored, cfg, sweep=True).items() if k in keys}
+    then = "to go on with it" if set(found) == keys else "to keep that"
+    older = f" It was {keep_former(found, then)}." if found else ""
+    if keys == {"train.select_metric"}:
+        raise UserError(_selected_before(study, stored, shared, older))
+    if _only_failed(study):
         raise UserError(
-            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
-            f"{'; …' if len(diff) > 5 else ''}), and each of its trials failed: none finished. To start "
+            f"study '{study.study_name}' was started with another base config ({_listed(diff)}), and "
+            f"each of its trials failed: none finished.{older} To start "
             + (
                 f"another study with this base: {_another_study(shared)}."
                 if shared
@@ -85,13 +98,34 @@ def check_same_base(study: optuna.Study, base: dict, shared: bool = False) -> No
                 "--out or --storage (Python: out=, storage=)."
             )
         )
-    if diff:
-        raise UserError(
-            f"study '{study.study_name}' was started with another base config ({'; '.join(diff[:5])}"
-            f"{'; …' if len(diff) > 5 else ''}), so its trials would not be comparable with these. Join "
-            f"it with the same sweep file and --data/--epochs/--set options (Python: data=, epochs=, "
-            f"overrides= or section__key=), or start another study: {_another_study(shared)}."
-        )
+    join = (
+        " Or start another study:"
+        if then == "to go on with it"
+        else " Join it with the same sweep file and --data/--epochs/--set options (Python: data=, "
+        "epochs=, overrides= or section__key=), or start another study:"
+    )
+    raise UserError(
+        f"study '{study.study_name}' was started with another base config ({_listed(diff)}), so its "
+        f"trials would not be comparable with these.{older}{join} {_another_study(shared)}."
+    )
+
+
+def _not_idle(diff: list[str], study: optuna.Study, stored: dict, cfg: Config) -> list[str]:
+    """The ``key: old → new`` differences ``diff`` between the study's base (``stored``) and this one
+    (``cfg``) but a setting that does nothing under both (``config.reads.idle_settings``), where the keys
+    of the study's space, which its trials set, cannot change that."""
+    try:
+        was = build_config(as_stored(stored), source="study's base")
+    except ConfigError:  # no longer a valid config: every difference counts
+        return diff
+    space = list(study.user_attrs.get(attrs.SPACE) or ())
+    idle = [set(idle_settings(partial(get_dotted, c), varied=space)) for c in (was, cfg)]
+    return [d for d in diff if d.partition(":")[0] not in idle[0] & idle[1]]
+
+
+def _listed(diff: list[str]) -> str:
+    """The first five differences, '; '-separated, and '…' when there are more."""
+    return f"{'; '.join(diff[:5])}{'; …' if len(diff) > 5 else ''}"
 
 
 def _another_study(shared: bool) -> str:
@@ -114,15 +148,19 @@ def _only_failed(study: optuna.Study) -> bool:
     return bool(trials) and all(t.state == TrialState.FAIL for t in trials)
 
 
-def _selected_before(study: optuna.Study, stored: dict, shared: bool) -> str:
+def _selected_before(study: optuna.Study, stored: dict, shared: bool, older: str) -> str:
     """Why a study whose trials chose their best epoch by another metric (a vislab before trials were
     scored at their best by the sweep's metric, or another train.select_metric) is not joined, and the
-    two ways on."""
+    two ways on; ``older``: the sentence naming an older vislab's default, where it was one."""
     was = setting(stored, "train.select_metric")
+    on = (
+        f"{older} Or put it in the base of the sweep file"
+        if older
+        else f" To go on with it as it was: add --set train.select_metric={was} (Python: "
+        f"train__select_metric={was!r}), or put it in the base of the sweep file"
+    )
     return (
-        f"study '{study.study_name}' chose each trial's best epoch by {was} (train.select_metric: a "
-        f"vislab before each trial was scored at its best by the sweep's metric picks by {was}), so its "
-        f"trials would not be comparable with these. To go on with it as it was: add --set "
-        f"train.select_metric={was} (Python: train__select_metric={was!r}), or put it in the base of the "
-        f"sweep file; to start again scored by the metric: {_another_study(shared)}."
+        f"study '{study.study_name}' chose each trial's best epoch by {was} (train.select_metric), so "
+        f"its trials would not be comparable with these.{on}; to start again scored by the metric: "
+        f"{_another_study(shared)}."
     )

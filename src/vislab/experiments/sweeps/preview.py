@@ -21,7 +21,7 @@ from vislab.experiments.databases import public_url
 from vislab.experiments.results.recorded import flat_settings
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.data_checks import check_on_data
-from vislab.experiments.sweeps.joining import _check_same_space, check_same_base
+from vislab.experiments.sweeps.joining import check_same_base, check_same_space
 from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
 from vislab.experiments.sweeps.runner import count_busy, selecting, trial_count
 from vislab.experiments.sweeps.samplers import name_and_options
@@ -219,7 +219,7 @@ def _check_joinable(study: optuna.Study, sweep: Sweep, base: dict, folder: Path,
     check_same_metric(study, sweep.metric)
     check_same_direction(study, sweep.direction, url)
     if attrs.SPACE in study.user_attrs:
-        _check_same_space(study.study_name, study.user_attrs[attrs.SPACE], sweep.distributions)
+        check_same_space(study.study_name, study.user_attrs[attrs.SPACE], sweep.distributions)
     if attrs.BASE in study.user_attrs:
         check_same_base(study, base, shared=url != default_storage(folder))
 
