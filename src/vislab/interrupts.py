@@ -7,6 +7,9 @@ whole run train. The command line installs :func:`watch_ctrl_c` first (a suite's
 :func:`remember_ctrl_c`); the training loop asks :func:`take_ctrl_c` when it starts watching for
 signals itself (``training.state.StopFlag``), and stops at once, resumably, if a Ctrl-C came before.
 
+A hang-up (SIGHUP: the terminal closed, an ssh session dropped without nohup) stops a command as SIGTERM does
+(:func:`hangup_as_term`).
+
 A process vislab starts to work for another (a ``--jobs`` process, a ``--nproc`` rank) asks for a signal
 when that parent dies (:func:`on_parent_death`), so that it stops, resumably, instead of training on alone.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -118,6 +122,30 @@ def term_as_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def hangup_as_term() -> Iterator[None]:
+    """While inside: SIGHUP is passed on as a SIGTERM to this process, so that whatever stops on SIGTERM
+    stops on a hang-up the same way (a training saves a resumable checkpoint and says how to resume).
+    Nothing changes where SIGHUP is ignored (``nohup``) or missing (Windows), nor outside the main thread."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if (
+        hangup is None
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(hangup) == signal.SIG_IGN
+    ):
+        yield
+        return
+    old = signal.signal(hangup, _as_term)
+    try:
+        yield
+    finally:
+        signal.signal(hangup, old)
+
+
+def _as_term(signum: int, frame: object) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 #: the packages whose import a Ctrl-C stopped after their C extensions had loaded (see import_whole)

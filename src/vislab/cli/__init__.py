@@ -41,24 +41,51 @@ try:
     from vislab.cli.options import ConfigOpt, SetOpt, TrustOpt, check_flags_and_sets
     from vislab.cli.resuming import check_resume_args, resumed_with
     from vislab.cli.stopped import Stopped, carry_interruptions
-    from vislab.cli.terminal import RichDisplay, flow_summaries, notes_as_lines
+    from vislab.cli.terminal import (
+        RichDisplay,
+        flags_without_values,
+        flow_summaries,
+        notes_as_lines,
+        outlets,
+    )
     from vislab.config import Config, load_config
     from vislab.config.build import config_source
     from vislab.errors import VislabError
-    from vislab.interrupts import take_ctrl_c, watch_ctrl_c
+    from vislab.interrupts import hangup_as_term, take_ctrl_c, watch_ctrl_c
     from vislab.reporting import use_display
+    from vislab.version import __version__
 except KeyboardInterrupt:
     print("interrupted.", file=sys.stderr)
     raise SystemExit(130) from None
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help", "-h"]},  # every command's, its groups' too
     help="vislab: a lab bench for image classification.",
 )
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configs.")
 app.add_typer(config_app, name="config")
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        print(f"vislab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_show_version,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """The options of ``vislab`` itself, before a command."""
 
 
 ResumeOpt = typer.Option(
@@ -227,6 +254,7 @@ compare_cli.register(app)
 
 flow_summaries(app)
 carry_interruptions(app)
+flags_without_values()
 
 # typer ≥ 0.22 vendors click: take its exception classes from typer's public names, not from `click`
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -244,7 +272,15 @@ class WorkersEnded(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to messages and exit codes. ``argv`` None: the process's
     own command line (the ``vislab`` script, ``python -m vislab``), which ends with the command: a Ctrl-C
-    after the command is ignored (``watch_ctrl_c(last=True)``)."""
+    after the command is ignored (``watch_ctrl_c(last=True)``). For every command, a closed stdout or
+    stderr, or one that cannot encode a character, never stops its work (``outlets``); a hang-up stops it
+    as SIGTERM does (``hangup_as_term``)."""
+    with outlets(), hangup_as_term():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
+    """:func:`main`'s command, its errors mapped to messages and exit codes."""
     try:
         # a Ctrl-C is remembered from here on; the layers below show progress with rich's bars
         with watch_ctrl_c(last=argv is None), use_display(RichDisplay()), notes_as_lines(err):

@@ -1,17 +1,20 @@
 """The terminal's look of what the layers below return or report: rich tables of text cells, and the live
 bars of training and downloads (:class:`RichDisplay`, installed by ``vislab.cli.main`` through
-:func:`vislab.reporting.use_display`)."""
+:func:`vislab.reporting.use_display`); stdout and stderr that never stop a command (:func:`outlets`), and
+help that shows no value after a flag (:func:`flags_without_values`)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
+import os
 import re
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.console import Console
@@ -147,11 +150,11 @@ class RichDisplay:
 
     def live_bar(self) -> RichBar | None:
         console = Console(stderr=True)
-        return RichBar(console) if self.bars and console.is_terminal else None  # not in a notebook
+        return RichBar(console) if self.bars and redraws(console) else None
 
     @contextlib.contextmanager
     def download_bar(self, name: str, total: int | None, done: int) -> Iterator[Advance]:
-        if not sys.stderr.isatty():  # a log, CI, a test: nothing
+        if not redraws(Console(stderr=True)):  # a log, CI, a test, TERM=dumb: nothing
             yield lambda n: None
             return
         cols = (
@@ -163,6 +166,93 @@ class RichDisplay:
         with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(f"downloading {name}", total=total, completed=done)
             yield lambda n: bar.advance(task, n)
+
+
+def redraws(console: Console) -> bool:
+    """Whether ``console`` can redraw a line, as a live bar does: a terminal, not a dumb one (TERM=dumb:
+    Emacs's shell, some CI consoles), not a notebook (rich's ``is_interactive``; TTY_INTERACTIVE=0 turns
+    it off)."""
+    return console.is_interactive
+
+
+#: a write's errors when its reader is gone: a closed pipe (``vislab eval RUN | head -1``), a terminal hung up
+#: (an ssh session dropped)
+_READER_GONE = (errno.EPIPE, errno.EIO)
+
+
+class Outlet:
+    """A text stream (stdout, stderr) whose writes never stop a command: once its reader is gone, what is
+    written to it is dropped, and a character its encoding lacks (PYTHONIOENCODING=ascii, a cp1252 log) is
+    written as "?". Anything else it is asked is the stream's own answer."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            try:
+                return self.stream.write(text)
+            except UnicodeEncodeError:  # nothing of ``text`` was written: encoding comes first
+                encoding = self.stream.encoding or "utf-8"
+                return self.stream.write(text.encode(encoding, "replace").decode(encoding))
+        except OSError as e:
+            self._gone(e)
+            return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self._gone(e)
+
+    def _gone(self, e: OSError) -> None:
+        """After a failed write: the stream's file descriptor on /dev/null when its reader is gone (what
+        the stream holds, what it is given next, what a process started later writes go nowhere); any
+        other error raised."""
+        if e.errno not in _READER_GONE:
+            raise e
+        with contextlib.suppress(OSError, ValueError):  # io.UnsupportedOperation: no descriptor
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def outlets() -> Iterator[None]:
+    """Within: sys.stdout and sys.stderr are :class:`Outlet` s, flushed at the end. A closed pipe (``| head
+    -1``, ``| grep -q``) or a character the output's encoding lacks then never stops a command's work, its
+    files or its exit code, and Python says nothing of a broken pipe as it exits."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (s if s is None else Outlet(s) for s in streams)  # None: pythonw
+    try:
+        yield
+    finally:
+        for outlet in (sys.stdout, sys.stderr):
+            if isinstance(outlet, Outlet):
+                outlet.flush()
+        sys.stdout, sys.stderr = streams
+
+
+def flags_without_values() -> None:
+    """typer's help shows an option's type after it (``--csv <path>``), a flag's too (``--force <bool>``),
+    which reads as if it took a value (``--force true``, refused): a flag shows none."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # another typer: its help as it is
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
