@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from vislab.cli.options import is_stdout
 from vislab.cli.terminal import print_markdown
 from vislab.errors import UserError
 
@@ -99,11 +100,6 @@ def _put_tables(csv_text: str, markdown: str, csv_out: bool, files: dict[str, Pa
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, csv_text if option == "--csv" else markdown, option)
         err.print(escape(f"{option[2:]}: {path}"), highlight=False, soft_wrap=True)
-
-
-def is_stdout(path: Path | None) -> bool:
-    """Whether an output option names standard output: ``-``, as in ``--csv -``."""
-    return path is not None and str(path) == "-"
 
 
 def check_table_files(files: dict[str, Path], force: bool) -> None:

@@ -3,6 +3,8 @@ check that a flag and a ``--set`` do not set one key twice."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from vislab.config.overrides import parse_value
@@ -47,3 +49,8 @@ def check_flags_and_sets(
             raise UserError(
                 f"{given} {value} and --set {clash} both set {keys[flag]}: give one of them."
             )
+
+
+def is_stdout(path: Path | None) -> bool:
+    """Whether an output option names standard output: ``-``, as in ``--csv -``."""
+    return path is not None and str(path) == "-"

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from vislab.cli.compare import is_stdout
 from vislab.cli.endings import err
-from vislab.cli.options import SetOpt, TrustOpt
+from vislab.cli.options import SetOpt, TrustOpt, is_stdout
 from vislab.cli.stopped import kept_on_ctrl_c
 
 if TYPE_CHECKING:

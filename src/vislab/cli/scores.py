@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vislab.classify import Ranked, prediction_table
-from vislab.cli.compare import is_stdout
+from vislab.cli.options import is_stdout
 from vislab.errors import DataError, UserError
 from vislab.files import atomic_write_text
 from vislab.plotting.mistake_picks import pair_lines
