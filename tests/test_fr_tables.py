@@ -81,7 +81,7 @@ def test_the_papers_tables_have_the_per_class_table(runs, tmp_path):
 def test_the_per_epoch_table_shows_the_metric_best_pt_is_chosen_by(runs, tmp_path):
     vislab.paper(runs, out=tmp_path / "pp", figures=False, log=None)
     tex = (tmp_path / "pp" / "tables" / "a_epochs.tex").read_text()
-    assert "val acc. & val PACC & learning rate" in tex
+    assert "val ACC & val PACC & learning rate" in tex
     assert "(best.pt: the best val PACC, train.select\\_metric)" in tex
     history = [json.loads(line) for line in (runs / "a" / "metrics.jsonl").read_text().splitlines()]
     best = next(r for r in history if r["epoch"] == 2)

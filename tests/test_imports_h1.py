@@ -17,7 +17,7 @@ from optuna.trial import create_trial
 from conftest import table_run
 from test_startup import LOADED, STAGES_SCRIPT
 from vislab.report.figure_set import FigureSet
-from vislab.report.sections import sweep_section
+from vislab.report.sweep import sweep_section
 
 WATCHED = ("torch", "kornia", "optuna", "matplotlib")
 

@@ -71,7 +71,7 @@ def test_the_papers_epoch_table_has_the_test_columns_of_a_run_that_tracked_test(
 
     tracked = vislab.train(out=tmp_path / "t", **dict(TINY_DIGITS, train__track_test=True))
     table = epoch_table("t", tracked.history.to_dict("records"), 1)
-    assert "val PACC & test loss & test acc. & learning rate" in table, table
+    assert "val PACC & test loss & test ACC & learning rate" in table, table
     plain = vislab.train(out=tmp_path / "p", **TINY_DIGITS)
     assert "test loss" not in epoch_table("p", plain.history.to_dict("records"), 1)
 

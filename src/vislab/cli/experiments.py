@@ -8,7 +8,7 @@ errors should not wait for.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from vislab.cli.options import TrustRunsOpt, check_flags_and_sets
-from vislab.cli.terminal import print_results, print_table
+from vislab.cli.terminal import RichDisplay, print_results, print_table
 from vislab.errors import SuiteFailed, TrainingInterrupted
 
 if TYPE_CHECKING:
@@ -235,6 +235,9 @@ NarrowTrialsOpt = typer.Option(
     None, "--narrow-trials", min=1, help="Trials of the second stage (default: --trials)."
 )
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show each trial's training progress.")
+SweepQuietOpt = typer.Option(
+    False, "--quiet", "-q", help="No progress bars (with --verbose: each trial's as plain lines)."
+)
 SweepOverwriteOpt = typer.Option(
     False,
     "--overwrite",
@@ -263,6 +266,7 @@ def sweep_run(
     set_: list[str] | None = SetOpt,
     epochs: int | None = EpochsOpt,
     verbose: bool = VerboseOpt,
+    quiet: bool = SweepQuietOpt,
     no_report: bool = NoReportOpt,
     curves: int | None = CurvesOpt,
     overwrite: bool = SweepOverwriteOpt,
@@ -278,6 +282,7 @@ def sweep_run(
     from vislab.experiments.suites.spec import suite_overrides
     from vislab.experiments.sweeps.results import stage_storage
     from vislab.experiments.sweeps.study import load_existing_study
+    from vislab.reporting import use_display
 
     check_flags_and_sets(set_, epochs=epochs, data=data)
     if dry_run:  # the plan is the output: on stdout, line by line
@@ -286,10 +291,11 @@ def sweep_run(
         print("\n".join(plan.lines()))
         return
     _, folder = resolve_sweep(file, out, overrides=suite_overrides(data, epochs, set_ or []))
-    study = sweep(file, out=folder, trials=trials, timeout=timeout, storage=storage, data=data,
-                  epochs=epochs, overrides=set_ or [], narrow=narrow, narrow_trials=narrow_trials,
-                  curves=curves, quiet=not verbose, report=not no_report, log=_log,
-                  overwrite=overwrite)  # fmt: skip
+    with use_display(RichDisplay(bars=False)) if quiet else nullcontext():
+        study = sweep(file, out=folder, trials=trials, timeout=timeout, storage=storage, data=data,
+                      epochs=epochs, overrides=set_ or [], narrow=narrow, narrow_trials=narrow_trials,
+                      curves=curves, quiet=not verbose, report=not no_report, log=_log,
+                      overwrite=overwrite)  # fmt: skip
     with _printing(folder, "sweep"):
         _print_best(study, 5, folder)
         if narrow:

@@ -17,14 +17,14 @@ MAX_ROWS = 25  # a table that fits half a page
 COLUMNS = (
     ("epoch", "epoch", "{:d}"),
     ("train_loss", "train loss", "{:.4f}"),
-    ("train_acc", "train acc.", "{:.4f}"),
+    ("train_acc", "train ACC", "{:.4f}"),
     ("val_loss", "val loss", "{:.4f}"),
-    ("val_acc", "val acc.", "{:.4f}"),
+    ("val_acc", "val ACC", "{:.4f}"),
     # the default train.select_metric: what best.pt is chosen by
     ("val_pacc", "val PACC", "{:.4f}"),
     # train.track_test's: the test split scored each epoch, for the reports' train-vs-test curves
     ("test_loss", "test loss", "{:.4f}"),
-    ("test_acc", "test acc.", "{:.4f}"),
+    ("test_acc", "test ACC", "{:.4f}"),
     ("lr", "learning rate", "{:.2e}"),
 )
 

@@ -7,6 +7,7 @@ record, so a later build of other runs (``--only``, or none) lists theirs."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -135,7 +136,7 @@ def keep_older_figures(
     drawn_of = figures_runs(text)
     if (drawn_of - runs) if drawn_of is not None else chosen:
         atomic_write_text(path, figures_tex([], []))
-        if n := text.count("\\begin{figure}"):
+        if n := len(re.findall(r"\\begin\{figure\*?\}", text)):
             log(
                 f"note: figures.tex named {n} figure{'s' * (n != 1)} drawn by an earlier build, "
                 f"showing runs this paper leaves out: it names none now (figures/ keeps their "

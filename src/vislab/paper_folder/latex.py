@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vislab.errors import RunFailed, UserError, show_note
 from vislab.paper_folder.figures import PageFigure
+from vislab.plotting.style import COLUMN_IN
 
 MARK = "% written by vislab paper"  # the first line of main.tex (which files are vislab's: api/written.py)
 _SPECIAL = {
@@ -133,30 +134,33 @@ FIT_WIDTH = "\\providecommand{\\vislabwidth}[1]{\\ifdim #1>\\linewidth \\linewid
 
 
 def figure_environments(figures: Sequence[PageFigure], per_page: int = 8) -> str:
-    """figures.tex: one ``figure`` per figure, at the size it was drawn (its texts then print at the sizes
-    they were drawn at) or the text width where that is narrower (:data:`FIT_WIDTH`), with the report's
-    caption and a label ``fig:<stem>``; a ``\\clearpage`` after every ``per_page`` figures keeps LaTeX's
-    queue of floats short."""
+    """figures.tex: one ``figure`` per figure a column wide, one ``figure*`` per figure drawn the text's
+    width (both columns of a two-column template; in one column the same as ``figure``), at the size it
+    was drawn (its texts then print at the sizes they were drawn at) or the text width where that is
+    narrower (:data:`FIT_WIDTH`), with the report's caption and a label ``fig:<stem>``; a
+    ``\\clearpage`` after every ``per_page`` figures keeps LaTeX's queue of floats short."""
     blocks = []
     for i, fig in enumerate(figures, 1):
+        env = "figure*" if fig.width_in > COLUMN_IN + 0.01 else "figure"
         blocks.append(
-            "\\begin{figure}[htbp]\n  \\centering\n"
+            f"\\begin{{{env}}}[htbp]\n  \\centering\n"
             f"  \\includegraphics[width=\\vislabwidth{{{fig.width_in:g}in}}]{{{fig.pdf}}}\n"
             f"  \\caption{{{escape(_sentence(fig.caption))}}}\n"
-            f"  \\label{{fig:{fig.stem}}}\n\\end{{figure}}\n"
+            f"  \\label{{fig:{fig.stem}}}\n\\end{{{env}}}\n"
             + ("\\clearpage\n" if i % per_page == 0 and i < len(figures) else "")
         )
     head = (
-        "% The report's figures (graphicx); each drawn at its printed size: 3.3 or 6.9 in wide,\n"
-        "% printed at that size or the text width where that is narrower (\\vislabwidth).\n"
-        + FIT_WIDTH
+        "% The report's figures (graphicx); each drawn at its printed size: 3.3 in wide (figure) or\n"
+        "% 6.9 in (figure*: the text width, both columns of a two-column template), printed at that\n"
+        "% size or the text width where that is narrower (\\vislabwidth).\n" + FIT_WIDTH
     )
     return head + "\n".join(blocks)
 
 
 def without_missing(figures_tex: str, folder: Path) -> tuple[str, list[str]]:
-    """``figures_tex`` (a figures.tex of :func:`figure_environments`) without the ``figure``
-    environments whose \\includegraphics file is not in ``folder`` (the paper folder), and those files."""
+    """``figures_tex`` (a figures.tex of :func:`figure_environments`) without the ``figure`` and
+    ``figure*`` environments whose \\includegraphics file is not in ``folder`` (the paper folder), and
+    those files."""
     gone: list[str] = []
 
     def kept(block: re.Match) -> str:
@@ -166,7 +170,7 @@ def without_missing(figures_tex: str, folder: Path) -> tuple[str, list[str]]:
         gone.append(graphic.group(1))
         return ""
 
-    env = r"\\begin\{figure\}.*?\\end\{figure\}\n(?:\\clearpage\n)?\n?"
+    env = r"\\begin\{figure\*?\}.*?\\end\{figure\*?\}\n(?:\\clearpage\n)?\n?"
     return re.sub(env, kept, figures_tex, flags=re.DOTALL), gone
 
 

@@ -1,12 +1,10 @@
 """The paper's tables: what each run was (its model, seed and the settings that differ between the runs:
-columns of the first table when few, else a table of each run's ``key=value`` settings after it, as
-``settings.for_people`` says), vislab's figures (mean ± std with seeds) and the reports' published ones in
-their own columns, the best value of each of vislab's columns among the runs of one dataset in bold
-(``cells.bold_cells``: the rule results.md and report.html bold by too), each source with columns in a
-footnote and, under the tables holding its columns, where its figures are not like-for-like with the runs;
-after the tables, what the reports say about the runs (their notes on each, in results.md's words); as
-booktabs LaTeX (tables.tex) and as Markdown (tables.md). Cells are the results tables' cells
-(``cells.fmt``)."""
+columns of the first table when few, else a table of each run's ``key=value`` settings, as
+``settings.for_people`` says), vislab's figures (mean ± std with seeds), the per-class table laid out for
+print (``table_layout``) and the reports' published figures in their own columns, the best of vislab's
+among the runs of one dataset in bold (``cells.bold_cells``), each source's footnote and caveats; then what
+the reports say about the runs; as booktabs LaTeX (tables.tex) and Markdown (tables.md) of the results
+tables' cells (``cells.fmt``)."""
 
 from __future__ import annotations
 
@@ -42,13 +40,15 @@ from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import CAPTION_SKIP, escape
 from vislab.paper_folder.markdown import md_rows, md_text
+from vislab.paper_folder.table_layout import printable, spans_columns
 from vislab.training.summary import RunSummary
 from vislab.words import and_list
 
 ACCURACY = ("val_acc", "val_pacc", "test_acc", "test_pacc")
 COST = ("train_time_s", "test_time_s", "params", "epochs_run", "best_epoch")
+ACC_CAPTION = "Validation and test accuracy (ACC) and per-class accuracy (PACC), as fractions"
 PARTS = (  # (label, caption, the figures it holds): the results table's columns in three tables
-    ("accuracy", "Validation and test accuracy (fractions)", ACCURACY),
+    ("accuracy", ACC_CAPTION, ACCURACY),
     (
         "training",
         "Training accuracy and further test figures",
@@ -143,12 +143,13 @@ def per_class_part(
     rows: Mapping[str, list[str]] | None,
     datasets: Mapping[str, str],
 ) -> list[Part]:
-    """The per-class table (``per_class.per_class_table`` of those arguments) as one more table; none
-    when no run has per-class figures or they have too many classes for one."""
+    """The per-class table (``per_class.per_class_table`` of those arguments) laid out to print at its
+    size (``table_layout.printable``: turned, split); none when no run has per-class figures or they
+    have too many classes for one."""
     table = per_class_table(summaries, rows, datasets)
     if table is None or not table.rows:
         return []
-    return [Part("per-class", table.caption(), table.cols, table.rows, table.bold)]
+    return printable(Part("per-class", table.caption(), table.cols, table.rows, table.bold))
 
 
 def _what(lead: Sequence[str]) -> str:
@@ -237,12 +238,11 @@ def latex_tables(
     note: str,
     listed: dict[str, list[str]] | None = None,
 ) -> str:
-    """tables.tex: one booktabs ``table`` per part (needs booktabs and graphicx), ``note`` (the data used,
-    how the runs were made) printed under each, so that a table copied or ``\\input`` alone keeps it,
-    after the footnotes and like-for-like caveats of the sources it has columns of; a table wider than
-    the text is scaled to its width. ``listed`` (row → its ``key=value`` settings, when too many differ
-    for columns): a table of them, with the note, after the first. After the tables, as text (it may run
-    over a page), what the reports say about the runs (:func:`reports_say`)."""
+    """tables.tex: one booktabs ``table`` per part (``table*`` when wider than a column: both columns of
+    a two-column template), ``note`` (the data used, how the runs were made) under each, after the
+    footnotes and like-for-like caveats of the sources it has columns of. ``listed`` (row → its
+    ``key=value`` settings, when too many differ for columns): a table of them after the first. Then
+    what the reports say about the runs (:func:`reports_say`)."""
     head = "% vislab's results (booktabs, graphicx).\n"
     blocks = [_latex_table(t, srcs, note) for t in tables]
     if listed:
@@ -302,13 +302,14 @@ def _latex_table(t: Part, srcs: dict[str, Source], note: str = "") -> str:
     caveat = " ".join(s.caveat for s in used if s.caveat)
     notes += _note_under(f"\\textbf{{Note:}} {escape(caveat)}") if caveat else ""
     notes += _note_under(escape(note)) if note else ""
+    env = "table*" if spans_columns(t) else "table"  # page-wide in a two-column template
     return (
-        f"\\begin{{table}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}{CAPTION_SKIP}\n"
+        f"\\begin{{{env}}}[htbp]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}{CAPTION_SKIP}\n"
         f"\\caption{{{escape(t.caption)}}}\n"
         f"\\label{{tab:{t.label}}}\n"
         "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
         f"\\begin{{tabular}}{{{align}}}\n\\toprule\n{header}\n\\midrule\n{body}\n\\bottomrule\n"
-        f"\\end{{tabular}}}}\n{notes}\\end{{table}}\n"
+        f"\\end{{tabular}}}}\n{notes}\\end{{{env}}}\n"
     )
 
 

@@ -7,16 +7,20 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import literal, plt, save_figure
 from vislab.plotting.runs import CURVES, label_epoch_axes
+from vislab.plotting.style import OKABE_ITO
 
-# the markers of the best trials of the curves figure, each named in its legend
+# the colours and markers of the best trials of the curves figure, each named in its legend: Okabe & Ito's
+# colours but black (told apart with every common colour-vision deficiency); the other trials grey
 TRIAL_MARKERS = ("o", "s", "^", "D", "v", "P")
+NAMED_COLOURS = OKABE_ITO[: len(TRIAL_MARKERS)]
 NAMED_TRIALS = len(TRIAL_MARKERS)
+OTHERS = LinearSegmentedColormap.from_list("other trials", ["0.85", "0.35"])  # darker: better
 # a marker's fill says its curve's kind (train ●, val ○, tracked test ◒), as a line's style does: a curve
 # of one point (a 1-epoch trial) has no line, its marker a named trial's (at NAMED_SIZE) or a smaller dot
 POINT_FILLS = {"-": "full", "--": "none", ":": "bottom"}
@@ -139,41 +143,47 @@ def plot_trial_curves(
     metric: str = "value",
     higher_better: bool = True,
 ) -> Path:
-    """Loss and accuracy per epoch of many trials (name → metrics rows), each trial one colour on a scale of
-    its objective ``values[name]`` (best drawn last, on top; a colour bar beside the panels); solid =
-    train, dashed = val, dotted = tracked test. The best :data:`NAMED_TRIALS` trials also get a marker
-    each (filled by the curve's kind: :data:`POINT_FILLS`) and a legend entry naming them and their
-    objective; the legend sits below the panels. A curve of one point (a 1-epoch trial, one stopped after
-    its first epoch) is a marker."""
+    """Loss and accuracy per epoch of many trials (name → metrics rows); solid = train, dashed = val,
+    dotted = tracked test. The best :data:`NAMED_TRIALS` trials by their objective ``values[name]`` are
+    named in the legend (below the panels) with their objective, each in its own colour (Okabe & Ito's)
+    and marker (filled by the curve's kind: :data:`POINT_FILLS`), drawn last, on top; the other trials
+    are grey, darker the better their objective (the colour bar beside the panels). A curve of one point
+    (a 1-epoch trial, one stopped after its first epoch) is a marker."""
     fig = plt.figure(figsize=(12, 5.2), layout="constrained")
     axes = fig.subplots(1, 2)
     names = list(histories)
     vals = np.array([values[n] for n in names], dtype=float)
     lo, hi = np.nanmin(vals), np.nanmax(vals)
     norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
-    cmap = plt.get_cmap("viridis" if higher_better else "viridis_r")
+    cmap = OTHERS if higher_better else OTHERS.reversed()
     order = np.argsort(-vals if higher_better else vals, kind="stable")  # best first
-    named = {names[i]: TRIAL_MARKERS[j] for j, i in enumerate(order[:NAMED_TRIALS])}
+    named = {
+        names[i]: (NAMED_COLOURS[j], TRIAL_MARKERS[j]) for j, i in enumerate(order[:NAMED_TRIALS])
+    }
     for i in order[::-1]:  # best drawn last, on top
-        trial = dict(color=cmap(norm(vals[i])), marker=named.get(names[i], ""))
+        colour, marker = named.get(names[i], (cmap(norm(vals[i])), ""))
         for key, panel, style, _ in CURVES:
-            _draw_trial_curve(axes[panel], histories[names[i]], key, style, trial)
+            _draw_trial_curve(
+                axes[panel], histories[names[i]], key, style, dict(color=colour, marker=marker)
+            )
     label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=literal(metric))
+    others = len(names) - len(named)
+    if others:
+        fig.colorbar(
+            ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=literal(f"{metric} (grey trials)")
+        )
     styles = [
         Line2D([], [], color="0.3", ls=style, label=word, **_point_marks(style, "o"))
         for key, panel, style, word in CURVES
         if panel == 0 and any(key in r for h in histories.values() for r in h)
     ]
     trials = [
-        Line2D(
-            [], [], color=cmap(norm(values[n])), marker=m, label=f"{literal(n)} ({values[n]:.3f})"
-        )
-        for n, m in named.items()
+        Line2D([], [], color=c, marker=m, label=f"{literal(n)} ({values[n]:.3f})")
+        for n, (c, m) in named.items()
     ]
     handles = [*styles, *trials]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
-    more = f" (the best {len(named)} named)" if len(named) < len(names) else ""
+    more = f" (the best {len(named)} named, the other {others} grey)" if others else ""
     fig.suptitle(literal(f"best {len(names)} trials by {metric}{more}"))
     return save_figure(fig, path)
 

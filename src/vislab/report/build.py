@@ -35,9 +35,9 @@ from vislab.report.run_files import (
     say_recorded,
 )
 from vislab.report.run_sections import run_labels, run_sections
-from vislab.report.sections import curve_figures, data_figures, sweep_section
+from vislab.report.sections import curve_figures, data_figures
 from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context
-from vislab.report.sweep import trial_curves
+from vislab.report.sweep import sweep_section, trial_curves
 from vislab.version import __version__
 
 
@@ -151,7 +151,8 @@ def _curves(plan: ReportPlan, figs: FigureSet, histories: dict[str, list[dict]])
     lost = [n for n in histories if plan.files.noted(plan.runs[n])]
     own = plan.one_run and figs.fig_dir.resolve() == (plan.folder / "figures").resolve()
     name = "curves_report.png" if own else "curves.png"
-    return curve_figures(figs, histories, groups, plan_rows(plan), lost, name)
+    data = {n: s.data for n, s in plan.complete.items() if s.data}
+    return curve_figures(figs, histories, groups, plan_rows(plan), lost, name, data)
 
 
 def note_lost_rows(plan: ReportPlan, names: list[str]) -> None:

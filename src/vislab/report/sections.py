@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
-import optuna
 import torch
 
 from vislab.config import AugmentConfig, Config, DataConfig
 from vislab.data.augment_words import describe_augment
 from vislab.data.types import ArraySet, Splits
-from vislab.experiments.sweeps.attrs import study_metric
-from vislab.experiments.sweeps.trials import best, importance_note, importances, trial_rows
 from vislab.plotting.canvas import draw_once
 from vislab.plotting.images import plot_feature_scatter, plot_image_mosaic
 from vislab.plotting.roc import plot_roc
@@ -30,8 +27,6 @@ from vislab.plotting.runs import (
 from vislab.report.figure_set import FigureSet, unique_names, wide
 from vislab.report.previews import augmentation_preview
 from vislab.report.run_files import RunFiles
-from vislab.report.search import search_facts
-from vislab.report.sweep import sweep_figures
 from vislab.report.tracking import tracking_figures
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.rundir import SavedPredictions
@@ -224,6 +219,24 @@ def _augments(aug: AugmentConfig) -> bool:
     return describe_augment(aug) != ""
 
 
+def _data_note(
+    shown: Collection[str], data: Mapping[str, str], rows: Mapping[str, list[str]]
+) -> str:
+    """``; on different data: a and b on digits, c on circles`` where the curves ``shown`` (runs, or
+    ``rows`` of seeds: a row's data is its runs') are of more than one dataset (``data``: run → its
+    data); "" otherwise."""
+    of = {n: next((data[r] for r in rows.get(n, [n]) if r in data), None) for n in shown}
+    by_data: dict[str, list[str]] = {}
+    for n, d in of.items():
+        if d is not None:
+            by_data.setdefault(d, []).append(n)
+    if len(by_data) < 2:
+        return ""
+    return "; on different data: " + ", ".join(
+        f"{and_list(names)} on {d}" for d, names in by_data.items()
+    )
+
+
 def curve_figures(
     figs: FigureSet,
     histories: dict[str, list[dict]],
@@ -231,12 +244,13 @@ def curve_figures(
     rows: dict[str, list[str]] | None = None,
     lost: Collection[str] = (),
     name: str = "curves.png",
+    data: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Loss and accuracy (and per-class accuracy: :func:`_panels`) of every trained run in one figure
-    (file ``name``), and one figure per group of runs. ``rows``
-    (seeds: row → its runs): a curve per row, the mean of its runs with a band of ± 1 std, faded where
-    fewer of them have a row for the epoch (the caption says which and why: :func:`fewer_note`; ``lost``:
-    the runs whose metrics.jsonl lost a row, cut short)."""
+    (file ``name``), and one figure per group of runs; ``data`` (run → its data): different data said
+    (:func:`_data_note`). ``rows`` (seeds: row → its runs): a curve per row, the mean of its runs with a
+    band of ± 1 std, faded where fewer of them have a row for the epoch (the caption says which and why:
+    :func:`fewer_note`; ``lost``: the runs whose metrics.jsonl lost a row, cut short)."""
     out = []
     counts = _seed_counts(rows, histories) if rows else ""
     band = f"; each curve the mean over {counts}, band ± 1 std" if counts else ""
@@ -254,7 +268,7 @@ def curve_figures(
             figs.make(
                 name,
                 f"{_panels(trained)} of {len(trained)} run{'s' if len(trained) != 1 else ''}"
-                f"{tracking}{band}",
+                f"{tracking}{band}{_data_note(trained, data or {}, rows or {})}",
                 plot_curves_overlay,
                 trained,
             )
@@ -262,9 +276,7 @@ def curve_figures(
     parts = unique_names(groups or {})
     for group, members in (groups or {}).items():
         sub = {m: trained[m] for m in members if m in trained}
-        if (
-            len(sub) > 1 and sub.keys() != trained.keys()
-        ):  # a group of every run: curves.png already
+        if len(sub) > 1 and sub.keys() != trained.keys():  # a group of every run: curves.png
             out.append(
                 figs.make(
                     f"curves_{parts[group]}.png",
@@ -351,35 +363,3 @@ def _seed_counts(rows: dict[str, list[str]], histories: dict[str, list[dict]]) -
     found = {sum(1 for n in names if histories.get(n)) for names in rows.values()} - {0}
     low, high = min(found, default=0), max(found, default=0)
     return f"{low} seed{'s' if high > 1 else ''}" if low == high else f"{low}–{high} seeds"
-
-
-def sweep_section(
-    figs: FigureSet, folder: Path, info: dict, study: optuna.Study | None
-) -> dict | None:
-    """The sweep's part of the page: what it searched (:func:`search_facts`), trial table, best trial,
-    importances and figures."""
-    if study is None:
-        return None
-    params, rows = trial_rows(study)
-    for r in rows:
-        r["shown"] = {
-            k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
-        }
-    imp, note = importances(study), importance_note(study)
-    if note:
-        figs.notes.append(note)
-    made = sweep_figures(study, figs, imp)
-    top = best(study, 1)
-    narrow = folder / "narrow"
-    return dict(
-        study=study.study_name,
-        metric=study_metric(study, info.get("metric", "value")),
-        direction=study.direction.name.lower(),
-        search=search_facts(folder, study),
-        best=top[0] if top else None,
-        params=params,
-        trials=rows,
-        importances=imp,
-        figures=made,
-        narrow_link="narrow/report.html" if (narrow / "sweep.json").is_file() else None,
-    )

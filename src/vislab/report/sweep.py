@@ -4,20 +4,29 @@ the best trials (the tables of a study are in ``vislab.experiments.sweeps.trials
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.attrs import study_metric
-from vislab.experiments.sweeps.trials import higher_better
+from vislab.experiments.sweeps.trials import (
+    best,
+    higher_better,
+    importance_note,
+    importances,
+    trial_rows,
+)
 from vislab.plotting.sweeps import (
+    NAMED_TRIALS,
     plot_bars,
     plot_history,
     plot_parallel_coordinates,
     plot_trial_curves,
 )
 from vislab.report.figure_set import FigureSet
+from vislab.report.search import search_facts
 from vislab.training.summary import RunSummary
 
 
@@ -76,8 +85,8 @@ def trial_curves(
     summaries: dict[str, RunSummary],
     info: SweepInfo,
 ) -> list[dict]:
-    """The training curves of the best trials (``histories``: their metrics rows; ``info``: sweep.json),
-    coloured by the objective — the DLVC assignment 1 report draws its best 30 runs so."""
+    """The training curves of the best trials (``histories``: their metrics rows; ``info``: sweep.json):
+    the best named, each in its colour, the others grey by the objective (``plot_trial_curves``)."""
     metric = info.metric or "val_pacc"
     values = {n: summaries.get(n, RunSummary()).get(metric) for n in histories}
     shown = {
@@ -91,8 +100,8 @@ def trial_curves(
         return []
     fig = figs.make(
         "curves.png",
-        f"training curves of the best {len(shown)} trials by {metric} (colour: {metric}; solid: train, "
-        f"dashed: val)",
+        f"training curves of the best {len(shown)} trials by {metric} ({_colours(len(shown), metric)}; "
+        "solid: train, dashed: val)",
         plot_trial_curves,
         shown,
         {n: values[n] for n in shown},
@@ -100,3 +109,45 @@ def trial_curves(
         higher_better=info.direction != "minimize",
     )
     return [fig] if fig else []
+
+
+def _colours(n: int, metric: str) -> str:
+    """The caption's words for the colours of :func:`plot_trial_curves` of ``n`` trials."""
+    if n <= NAMED_TRIALS:
+        return "each trial its colour and marker, named in the legend"
+    return (
+        f"the best {NAMED_TRIALS} each in its colour and marker, named in the legend; the other "
+        f"{n - NAMED_TRIALS} grey, darker the better their {metric}"
+    )
+
+
+def sweep_section(
+    figs: FigureSet, folder: Path, info: dict, study: optuna.Study | None
+) -> dict | None:
+    """The sweep's part of the page: what it searched (:func:`search_facts`), trial table, best trial,
+    importances and figures."""
+    if study is None:
+        return None
+    params, rows = trial_rows(study)
+    for r in rows:
+        r["shown"] = {
+            k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
+        }
+    imp, note = importances(study), importance_note(study)
+    if note:
+        figs.notes.append(note)
+    made = sweep_figures(study, figs, imp)
+    top = best(study, 1)
+    narrow = folder / "narrow"
+    return dict(
+        study=study.study_name,
+        metric=study_metric(study, info.get("metric", "value")),
+        direction=study.direction.name.lower(),
+        search=search_facts(folder, study),
+        best=top[0] if top else None,
+        params=params,
+        trials=rows,
+        importances=imp,
+        figures=made,
+        narrow_link="narrow/report.html" if (narrow / "sweep.json").is_file() else None,
+    )
