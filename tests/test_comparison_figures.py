@@ -112,7 +112,7 @@ def _roc(n_classes: int) -> dict:
 
 
 @pytest.mark.parametrize("style", ["report", "page"])
-def test_a_cifar10_roc_gives_each_class_its_own_colour_and_keeps_the_legend_off_the_curves(style):
+def test_a_cifar10_roc_gives_each_class_its_own_look_and_keeps_the_legend_off_the_curves(style):
     """roc_<run>.png of CIFAR-10 drew airplane and ship in one blue, automobile and truck in one orange
     (a palette of eight, as the paper's), the legend over the upper-left half of the curves."""
     with page_style() if style == "page" else contextlib.nullcontext():
@@ -121,16 +121,17 @@ def test_a_cifar10_roc_gives_each_class_its_own_colour_and_keeps_the_legend_off_
     ax = fig.axes[0]
     curves = [line for line in ax.lines if not line.get_label().startswith("_")]
     assert [c.get_label().split(" (")[0] for c in curves] == CIFAR10
-    assert len({to_hex(c.get_color()) for c in curves}) == 10  # ten colours (tab10 where need be)
+    # ten looks: the palette's colours, past them (a page's eight Okabe–Ito) dashed
+    assert len({(to_hex(c.get_color()), c.get_linestyle()) for c in curves}) == 10
     legend = ax.get_legend()
     assert not legend.get_window_extent().overlaps(ax.get_window_extent()), "legend over the curves"
     assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # beside the axes
 
 
 def test_past_ten_classes_a_roc_tells_curves_of_one_colour_apart_by_marker():
-    """The comparison curves' rule (run_style: ten colours, then markers) for the classes of a ROC."""
+    """The comparison curves' rule (run_style: the palette's colours, then markers) for a ROC's classes."""
     fig = roc_figure(_roc(14), [f"class {k}" for k in range(14)])
     curves = [line for line in fig.axes[0].lines if not line.get_label().startswith("_")]
     styles = [(to_hex(c.get_color()), c.get_marker()) for c in curves]
-    assert len(set(styles)) == 14 and styles == [run_style(k, 14) for k in range(14)]
+    assert len(set(styles)) == 14 and styles == [run_style(k)[:2] for k in range(14)]
     assert styles[0][0] == styles[10][0] and styles[0][1] != styles[10][1]

@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 
 from vislab.errors import UserError
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
-from vislab.plotting.images import class_colors, feature_label
+from vislab.plotting.images import class_colors, class_markers, feature_label
 
+SHADE_KEY = "probability of the predicted class (grey shade)"
 Prepare = Callable[[torch.Tensor], torch.Tensor]  # N×2 points as drawn → the model's input
 
 
@@ -110,8 +111,8 @@ def _grid_probs(model: torch.nn.Module, grid: torch.Tensor, device: torch.device
 
 
 def _draw_regions(ax, axes: tuple[np.ndarray, np.ndarray], pred, conf, colors: list) -> None:
-    """The predicted class as coloured regions, confidence as grey shades (``conf`` None: none), the class
-    borders as lines."""
+    """The predicted class as coloured regions, confidence as grey shades keyed by a colour bar
+    (:data:`SHADE_KEY`; ``conf`` None: none), the class borders as lines."""
     g0, g1 = axes
     n_classes = len(colors)
     ax.imshow(
@@ -127,13 +128,18 @@ def _draw_regions(ax, axes: tuple[np.ndarray, np.ndarray], pred, conf, colors: l
     )
     xx, yy = np.meshgrid(g0, g1)
     if conf is not None:
-        ax.contourf(xx, yy, conf, levels=np.linspace(1 / n_classes, 1, 6), cmap="Greys", alpha=0.15)
+        levels = np.linspace(1 / n_classes, 1, 6)
+        shades = ax.contourf(xx, yy, conf, levels=levels, cmap="Greys", alpha=0.15)
+        key = ax.figure.colorbar(shades, ax=ax, shrink=0.6, pad=0.03)
+        key.set_label(SHADE_KEY, fontsize=8)
+        key.ax.tick_params(labelsize=8)
     if n_classes > 1:
         ax.contour(xx, yy, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k", linewidths=1)
 
 
 def _scatter_classes(ax, x: torch.Tensor, y: np.ndarray, names: list[str], colors: list) -> None:
-    """The data points, one colour and legend entry per class."""
+    """The data points, one colour (and marker: :func:`class_markers`) and legend entry per class."""
+    markers = class_markers(len(colors))
     for k in range(len(colors)):
         sel = y == k
         if sel.any():
@@ -142,6 +148,7 @@ def _scatter_classes(ax, x: torch.Tensor, y: np.ndarray, names: list[str], color
                 x[sel, 1],
                 s=10,
                 color=colors[k],
+                marker=markers[k],
                 edgecolors="k",
                 linewidths=0.3,
                 label=literal(names[k]) if k < len(names) else str(k),

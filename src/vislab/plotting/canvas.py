@@ -30,8 +30,8 @@ from vislab.errors import show_note  # noqa: E402
 from vislab.version import __version__  # noqa: E402
 
 __all__ = [
-    "NotebookFigure", "captured_figures", "draw_once", "drawn_figure", "figure_key", "literal", "plt",
-    "save_figure",
+    "NotebookFigure", "captured_figures", "cut_middle", "draw_once", "drawn_figure", "figure_key",
+    "fit_name", "literal", "plt", "save_figure",
 ]  # fmt: skip
 _CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
 # the PNG text chunk naming what a figure was drawn from (:func:`figure_key`), which :func:`draw_once` reads
@@ -44,6 +44,8 @@ _GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
 # writer says it once as a note (:func:`_glyph_notes`), the paper in its own notes
 warnings.filterwarnings("ignore", _GLYPH.pattern, UserWarning, r"vislab(\.|$)")
 _NOTED: set[str] = set()  # the characters a note has named in this process
+# where a name may break between lines: after a space, an underscore, a hyphen or a slash (kept on the line)
+_BREAKS = re.compile(r"(?<=[ _/-])")
 
 
 class NotebookFigure(Figure):
@@ -105,6 +107,39 @@ def literal(text: object) -> str:
     """``text`` (a class or run name) drawn as written: matplotlib reads a text between two $ as
     mathtext ("a$x^2$b" would show "ax²b"), an escaped one as a $."""
     return str(text).replace("$", r"\$")
+
+
+def fit_name(name: str, chars: int, lines: int = 2) -> str:
+    """``name`` (a class name, a title's line) on at most ``lines`` lines of at most ``chars`` characters:
+    broken after spaces, underscores, hyphens and slashes; else its words (between spaces) one a line, each
+    cut in the middle (:func:`cut_middle`); else cut in the middle on one line. A cut keeps a name's start
+    and its end, the part that tells long_class_name_1 from long_class_name_7."""
+    packed = _packed(_BREAKS.split(name), chars)
+    if len(packed) <= lines and all(len(line) <= chars for line in packed):
+        return "\n".join(packed)
+    words = _packed([cut_middle(w, chars) + " " for w in name.split()], chars)
+    return "\n".join(words) if len(words) <= lines else cut_middle(name, chars)
+
+
+def _packed(parts: list[str], chars: int) -> list[str]:
+    """``parts`` joined into lines of at most ``chars`` characters where they fit (a longer part alone on
+    its line), the spaces at a line's ends dropped."""
+    out: list[str] = []
+    for part in filter(None, parts):
+        if out and len((out[-1] + part).rstrip()) <= chars:
+            out[-1] += part
+        else:
+            out.append(part)
+    return [line.strip() for line in out]
+
+
+def cut_middle(name: str, chars: int) -> str:
+    """``name`` cut to ``chars`` characters in the middle, an ellipsis there: its start and its end (a
+    class's number, a file's extension) stay."""
+    if len(name) <= chars:
+        return name
+    tail = (chars + 1) // 2  # the end's half the larger: what tells numbered names apart
+    return name[: chars - 1 - tail] + "…" + name[len(name) - tail :]
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:

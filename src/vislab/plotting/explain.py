@@ -11,17 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib as mpl
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure, SubFigure
 
 from vislab.plotting.canvas import NotebookFigure, literal, plt, save_figure
 
 ROW_IN = (1.9, 2.3)  # inches per panel (width) and per row (height)
-CMAP = "jet"  # a map's colours, drawn half opaque over its image
+# a map's colours: perceptually uniform and colour-blind safe, more opaque as the value rises (a low value
+# lets the image through), over the image in grey at half contrast (:func:`draw_over`)
+CMAP = "inferno"
+ALPHA = (0.15, 0.9)  # the map's opacity at its least and at its largest value
+UNDER = "0.5"  # the colour bar's ground: the grey of the image's middle, which its colours are blended with
+LUMA = np.array([0.299, 0.587, 0.114])  # an RGB image's grey levels (ITU-R BT.601)
 PER_MAP = "scaled per image"  # the colour bar of maps in arbitrary units, each min-max scaled
 TITLE_PT = 8  # a panel's title, and the colour bar's label and ticks: no larger
 BAR_PT = TITLE_PT
@@ -53,7 +59,24 @@ def map_scale(
     units), each map min–max scaled to [0, 1] (:func:`upsample_maps`)."""
     over = _upsampled(maps, size).numpy() if units else upsample_maps(maps, size)
     lo, hi = (float(over.min()), float(over.max())) if units else (0.0, 1.0)
-    return over, ScalarMappable(Normalize(lo, max(hi, lo + 1e-12)), cmap=CMAP)
+    return over, ScalarMappable(Normalize(lo, max(hi, lo + 1e-12)), cmap=overlay_colours())
+
+
+def overlay_colours() -> ListedColormap:
+    """:data:`CMAP` with an opacity rising from ``ALPHA[0]`` to ``ALPHA[1]`` with the value: what a map
+    is drawn in, and its colour bar (on a grey ground, :data:`UNDER`) with it."""
+    colours = mpl.colormaps[CMAP](np.linspace(0, 1, 256))
+    colours[:, 3] = np.linspace(*ALPHA, 256)
+    return ListedColormap(colours, name=f"{CMAP}-rising")
+
+
+def draw_over(ax, image: np.ndarray, m: np.ndarray, scale: ScalarMappable) -> None:
+    """On ``ax``: ``image`` (H×W×C, uint8 or floats in [0, 1]) in grey at half contrast (its 0–255 as
+    64–191), and the map ``m`` over it in ``scale``'s colours (:func:`overlay_colours`)."""
+    grey = image[..., 0] if image.shape[-1] == 1 else image[..., :3] @ LUMA
+    peak = 1.0 if np.issubdtype(image.dtype, np.floating) else 255.0
+    ax.imshow(grey, cmap="gray", vmin=-0.5 * peak, vmax=1.5 * peak)
+    ax.imshow(m, cmap=scale.get_cmap(), norm=scale.norm)
 
 
 def colour_bar(
@@ -67,6 +90,7 @@ def colour_bar(
     ``units`` (a note in brackets on a line of its own: the label stays within a row of images), or
     without them each map's own min and max."""
     bar = fig.colorbar(scale, ax=axes, shrink=shrink, pad=0.02, anchor=(0.0, 0.0))
+    bar.ax.set_facecolor(UNDER)  # the map's colours as they show over the grey image
     if units is None:
         bar.set_ticks([0, 1], labels=["min", "max"])
     bar.set_label(PER_MAP if units is None else units.replace(" (", "\n("), fontsize=BAR_PT)
@@ -86,7 +110,7 @@ def plot_explanation(
     title: str = "",
     units: str | None = None,
 ) -> Path:
-    """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (jet, half opaque)
+    """PNG: the uint8 H×W×C ``image``, then each of the K × h × w ``maps`` over it (:func:`draw_over`)
     and their colour bar; ``units``: :func:`draw_explanation_row`'s."""
     wide = ROW_IN[0] * (1 + len(labels)) + BAR_IN
     fig = plt.figure(figsize=(wide, ROW_IN[1]), layout="constrained")
@@ -124,7 +148,7 @@ def draw_explanation_row(
     units: str | None = None,
 ) -> None:
     """On ``fig`` (a figure or one row of one): the uint8 H×W×C ``image`` (grey on its 0–255 scale, not
-    stretched), then each of the K × h × w ``maps`` upsampled over it (jet, half opaque): with ``units``
+    stretched), then each of the K × h × w ``maps`` upsampled over it (:func:`draw_over`): with ``units``
     (e.g. "attention weight (image's min–max)") all on one scale, from their least to their
     largest value, a colour bar in those units beside them; without, each min-max scaled, the bar saying
     so (:func:`map_scale`, :func:`colour_bar`). A map that is zero everywhere (Grad-CAM when no feature map
@@ -135,9 +159,10 @@ def draw_explanation_row(
     gray = image.shape[-1] == 1
     shown = image[..., 0] if gray else image
     for ax, label, m, zero in zip(axes, ["input", *labels], [None, *over], empty):
-        ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
         if m is not None and not zero:
-            ax.imshow(m, cmap=CMAP, alpha=0.5, norm=scale.norm)
+            draw_over(ax, image, m, scale)
+        else:
+            ax.imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255)
         ax.set_title(literal(label) + NOTHING if zero else literal(label), fontsize=TITLE_PT)
         ax.axis("off")
     colour_bar(fig, scale, list(axes[1:]), units)

@@ -1,10 +1,10 @@
 """Telling many runs apart in one plot: a colour per run, a legend kept off the data.
 
-Line style already says which split a curve is (solid train, dashed val, dotted tracked test), so runs
-differ by colour — the colours of matplotlib's property cycle: by default ``tab10``, ten hues chosen to be
-told apart; for a printed page (``plotting/style.py``) Okabe & Ito's eight colour-blind-safe ones — and,
-past those, by marker too: run ``i`` has colour ``i % n`` and marker ``i // n`` (n colours). Lines that
-are known to be many (the ROC curves of ten classes) take ``tab10`` where the palette has fewer colours."""
+Runs (and a ROC's classes, a scatter's classes) differ by colour — the colours of matplotlib's property
+cycle: by default ``tab10``; for a printed page (``plotting/style.py``) Okabe & Ito's eight colour-blind-safe
+ones — and, past those, by marker and line style too: line ``i`` has colour ``i % n``, marker and line style
+``i // n`` (n colours). The comparison curves keep their line style for the split (solid train, dashed
+val, dotted tracked test), so their runs past the colours differ by marker."""
 
 from __future__ import annotations
 
@@ -14,16 +14,15 @@ from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 
 MARKERS = (".", "s", "^", "D", "v", "P", "X", "*")
-TAB10 = tuple(to_hex(c) for c in mpl.colormaps["tab10"].colors)
+DASHES = ("-", "--", ":", "-.")
 
 
-def run_style(i: int, lines: int = 0) -> tuple[str, str]:
-    """The colour (hex) and marker of the ``i``-th run of a plot, from the current palette — or, when
-    the plot's ``lines`` outnumber its colours, from ``tab10`` if that has more."""
+def run_style(i: int) -> tuple[str, str, str]:
+    """The colour (hex), marker and line style of the ``i``-th line of a plot: the current palette's
+    colours in turn, each round of them with the next marker and line style."""
     palette = [to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]]
-    if len(palette) < min(lines, len(TAB10)):
-        palette = list(TAB10)
-    return palette[i % len(palette)], MARKERS[(i // len(palette)) % len(MARKERS)]
+    round_ = i // len(palette)
+    return palette[i % len(palette)], MARKERS[round_ % len(MARKERS)], DASHES[round_ % len(DASHES)]
 
 
 def legend_outside(ax: Axes, runs: list[str], styles: list[dict]) -> None:
@@ -32,7 +31,7 @@ def legend_outside(ax: Axes, runs: list[str], styles: list[dict]) -> None:
     ``{"linestyle": "--", "label": "val"}``), drawn in grey."""
     handles = [
         Line2D([], [], color=c, marker=m, label=name)
-        for name, (c, m) in zip(runs, map(run_style, range(len(runs))))
+        for name, (c, m, _) in zip(runs, map(run_style, range(len(runs))))
     ]
     handles += [Line2D([], [], color="0.3", **style) for style in styles]
     legend_beside(ax, handles)

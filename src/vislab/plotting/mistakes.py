@@ -17,7 +17,7 @@ from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
-from vislab.plotting.canvas import NotebookFigure, literal, save_figure
+from vislab.plotting.canvas import NotebookFigure, cut_middle, fit_name, literal, save_figure
 from vislab.plotting.mistake_picks import Mistake, pair_lines
 from vislab.plotting.style import ReflowLayout
 
@@ -216,12 +216,17 @@ def _headline(title: str, shown: list[Mistake], images: bool) -> str:
 
 def mistake_title(m: Mistake, class_names: list[str]) -> str:
     """An image's title: its file's name when known (cut in the middle to :data:`TITLE_CHARS`, keeping
-    the extension), ``true → predicted`` on one line when it fits (else each name on its own line, cut
-    to it), then ``p=<probability of the prediction>``."""
+    the extension), ``true → predicted`` on one line when it fits (else each name on lines of its own,
+    broken at underscores, spaces or hyphens, or cut in the middle: :func:`fit_name`), then
+    ``p=<probability of the prediction>``."""
     true, pred = class_names[m.true], class_names[m.pred]
     pair = f"{true} → {pred}"
-    names = [pair] if len(pair) <= TITLE_CHARS else [_cut(true, TITLE_CHARS - 2) + " →", _cut(pred)]
-    file = [_cut_middle(PurePath(m.file).name)] if m.file else []
+    names = (
+        [pair]
+        if len(pair) <= TITLE_CHARS
+        else [fit_name(true, TITLE_CHARS - 2) + " →", fit_name(pred, TITLE_CHARS)]
+    )
+    file = [cut_middle(PurePath(m.file).name, TITLE_CHARS)] if m.file else []
     return "\n".join([*file, *names, f"p={m.prob:.2f}"])
 
 
@@ -241,20 +246,6 @@ def _draw_pairs(
         ax.set_title("no wrong predictions", fontsize=9)
     elif under_gallery:
         ax.set_title("most confused pairs", fontsize=9)
-
-
-def _cut(name: str, room: int = TITLE_CHARS) -> str:
-    """``name`` cut to ``room`` characters, an ellipsis marking the cut."""
-    return name if len(name) <= room else name[: room - 1] + "…"
-
-
-def _cut_middle(name: str, room: int = TITLE_CHARS) -> str:
-    """``name`` cut to ``room`` characters in the middle (an ellipsis there), so that its start and its
-    end (a numbered file's number, the extension) stay."""
-    if len(name) <= room:
-        return name
-    tail = (room + 1) // 2  # the end's half the larger: a number and the extension
-    return name[: room - 1 - tail] + "…" + name[len(name) - tail :]
 
 
 def _chars(width_in: float, points: float) -> int:

@@ -19,7 +19,8 @@ def roc_figure(
     roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
 ) -> Figure:
     """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
-    comparison curves are (:func:`run_style`: ten colours, then markers), the legend beside the axes.
+    lines of every figure are (:func:`run_style`: the palette's colours, then each round of them with
+    another marker and line style), the legend beside the axes.
     Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest AUC only, and the macro
     average of all (their mean true positive rate, their mean AUC), the legend's title saying so."""
     fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
@@ -31,9 +32,11 @@ def roc_figure(
         shown = ranked[:ROC_EACH] + ranked[-ROC_EACH:]
     for i, k in enumerate(shown):
         fpr, tpr = roc[k]
-        color, marker = run_style(i, len(shown))
+        color, marker, dashes = run_style(i)
         label = f"{literal(class_names[k])} (AUC {areas[k]:.3f})"
-        ax.plot(fpr, tpr, color=color, marker=marker, markevery=0.1, ms=4, lw=1, label=label)
+        ax.plot(
+            fpr, tpr, color=color, marker=marker, ls=dashes, markevery=0.1, ms=4, lw=1, label=label
+        )
     legend_title = None
     if len(shown) < len(roc):
         grid = np.linspace(0, 1, 201)

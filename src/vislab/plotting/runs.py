@@ -109,9 +109,11 @@ def curves_figure(
     steps: dict[str, list[dict]] | None = None,
     first_colour: int = 0,
     best: dict[str, int | None] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Loss, accuracy and per-class accuracy (pacc, :data:`PACC_CURVES`: where rows have it) per epoch of
-    one or more runs (name → metrics rows); solid = train, dashed = val, dotted = test-set tracking
+    one or more runs (name → metrics rows), under ``title`` (None: one run's name, as its other figures
+    have; "": none); solid = train, dashed = val, dotted = test-set tracking
     (``train.track_test``: scored for the curves only, never for selection). ``best``: name → the epoch of
     the run's best.pt, marked by a vertical line (:data:`BEST_LINE`) that the legend names.
     Rows with ``<key>_std`` (:func:`mean_history` of seeds) get a band of ± 1 std around the mean (a bar
@@ -130,7 +132,7 @@ def curves_figure(
     points = False  # some curve is a single point
     best = {n: e for n, e in (best or {}).items() if n in histories and e is not None}
     for i, (name, rows) in enumerate(histories.items()):
-        color, marker = run_style(first_colour + i)
+        color, marker, _ = run_style(first_colour + i)  # the line style says the split
         for key, panel, style, word in curves:
             label = f"{literal(name)} {word}" if len(histories) > 1 else word
             line = dict(ls=style, color=color, marker=marker, label=label)
@@ -142,6 +144,9 @@ def curves_figure(
             ax.axvline(best[name], color=color, **BEST_LINE)
     label_epoch_axes(axes, {r["epoch"] for rows in histories.values() for r in rows})
     _curves_legend(axes, histories, steps, points, best)
+    title = next(iter(histories)) if title is None and len(histories) == 1 else title
+    if title:
+        fig.suptitle(literal(title))
     return fig
 
 
@@ -238,17 +243,17 @@ def plot_curves(
     best_epoch: int | None = None,
 ) -> Path:
     """Train vs val (and tracked test) loss, accuracy and per-class accuracy per epoch (one run), the step
-    losses under them, ``best_epoch`` (best.pt's) marked; ``colour``: the run's place in the palette
-    (:func:`curves_figure`'s ``first_colour``)."""
+    losses under them, ``best_epoch`` (best.pt's) marked, titled ``title`` (the run's name; "": no title);
+    ``colour``: the run's place in the palette (:func:`curves_figure`'s ``first_colour``)."""
     name = title or "run"
-    figure = curves_figure({name: history}, {name: steps or []}, colour, {name: best_epoch})
+    figure = curves_figure({name: history}, {name: steps or []}, colour, {name: best_epoch}, title)
     return save_figure(figure, path)
 
 
 def plot_curves_overlay(histories: dict[str, list[dict]], path: Path) -> Path:
-    """Loss and accuracy (and per-class accuracy, where recorded) curves of several runs
-    (:func:`curves_figure`); solid = train, dashed = val, dotted = tracked test."""
-    return save_figure(curves_figure(histories), path)
+    """Loss and accuracy (and per-class accuracy, where recorded) curves of runs (:func:`curves_figure`,
+    untitled: a caption names them); solid = train, dashed = val, dotted = tracked test."""
+    return save_figure(curves_figure(histories, title=""), path)
 
 
 def confusion_figure(

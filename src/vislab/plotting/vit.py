@@ -6,7 +6,6 @@ The model side (its hooks' ``position_embedding``, ``token_grid`` and ``attentio
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 
-from vislab.plotting.canvas import literal, plt, save_figure
-from vislab.plotting.explain import CMAP, colour_bar, map_scale
+from vislab.plotting.canvas import fit_name, literal, plt, save_figure
+from vislab.plotting.explain import colour_bar, draw_over, map_scale
 
 PANELS_IN = (12.0, 5.6)  # the positional-embedding figure: table and similarity map side by side
 IMAGE_IN = 2.2  # an attention panel (image, and its map under it)
@@ -135,10 +134,10 @@ def plot_attention(
     for i in range(n):
         img = display[i]
         gray = img.shape[-1] == 1
+        axes[0, i].imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
+        draw_over(axes[1, i], img, over[i], scale)
         for ax in axes[:, i]:
-            ax.imshow(img[..., 0] if gray else img, cmap="gray" if gray else None)
             ax.axis("off")
-        axes[1, i].imshow(over[i], cmap=CMAP, alpha=0.5, norm=scale.norm)
         if wrapped is not None:
             axes[0, i].set_title(literal(wrapped[i]), fontsize=8)
     for ax, text in zip(axes[:, 0], ("input", label)):  # beside the row: the titles are the images'
@@ -148,10 +147,7 @@ def plot_attention(
 
 
 def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
-    """``title``'s lines wrapped at ``width`` characters, between words where it can ("predicted", then
-    a long class name on lines of its own), a word longer than a line cut into lines."""
-    out = []
-    for line in title.split("\n"):
-        for part in textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False):
-            out += [part[i : i + width] for i in range(0, len(part), width)]
-    return "\n".join(out)
+    """``title``'s lines, each on at most three lines of ``width`` characters: broken between words and
+    at underscores, else a word on a line of its own, a word longer than the line cut in the middle
+    (:func:`~vislab.plotting.canvas.fit_name`: the end of long_class_name_7 stays)."""
+    return "\n".join(fit_name(line, width, 3) for line in title.split("\n"))

@@ -119,7 +119,7 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
             splits_cache[dkey] = _load_for_preview(figs, name, cfg)
             if splits_cache[dkey] is None:
                 continue
-            fig = _sample_figure(figs, cfg.data.name, splits_cache[dkey], len(splits_cache))
+            fig = _sample_figure(figs, _data_said(cfg.data), splits_cache[dkey], len(splits_cache))
             out += [fig] if fig else []
         splits, akey = splits_cache[dkey], _augment_key(cfg)
         if splits is None or not splits.train.is_image or akey not in sharing or akey in previewed:
@@ -129,6 +129,11 @@ def data_figures(figs: FigureSet, configs: dict[str, Config]) -> list[dict]:
             fig = _augment_figure(figs, len(previewed), sharing[akey], cfg.augment, splits)
             out += [fig] if fig else []
     return out
+
+
+def _data_said(data: DataConfig) -> str:
+    """The data as a figure's title names it: its name, and a folder dataset's folder ("folder longds")."""
+    return f"folder {Path(data.root).name}" if data.name == "folder" else data.name
 
 
 def _augment_key(cfg: Config) -> str | None:

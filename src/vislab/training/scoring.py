@@ -116,7 +116,7 @@ def finish_run(
     if figures:
         rows, steps = to_rows(history), optim.steps_per_epoch  # steps 0: fitted, or split < batch
         lr_steps = lr_per_step(optim.lr_at, steps, rows) if steps > 0 else []
-        figs = Figures(rows, test, data, model, lr_steps, best_pt_epoch(summary))
+        figs = Figures(rows, test, data, model, lr_steps, best_pt_epoch(summary), weights.said)
         summary = add_figures(run, summary, figs, log, stopped)
     log.line(
         f"done ({weights.said}): val acc {val.acc:.4f} pacc {val.pacc:.4f} | test acc {test.acc:.4f} "
@@ -259,6 +259,9 @@ class Figures:
     model: torch.nn.Module
     lr_steps: list[tuple[float, float]]
     best_epoch: int | None = None  # best.pt's, where the scores are of it: curves.png marks it
+    weights: str = (
+        ""  # which weights were scored (summary.json's ``scored``): the boundary's title says
+    )
 
 
 def add_figures(
@@ -348,7 +351,8 @@ def _boundary_drawers(run: RunDir, f: Figures) -> list[tuple[str, Callable[[Path
     # drawn on the raw features, as predict takes them; each point normalised on its way in
     drawers: list[tuple[str, Callable[[Path], None]]] = []
     drawers.append(("boundary_test.png", lambda p: plot_decision_boundary(
-        f.model, splits.test.x, splits.test.y, p, names, title=name, prepare=f.data.spec.prepare,
+        f.model, splits.test.x, splits.test.y, p, names, title=f"{name}: test, {f.weights}",
+        prepare=f.data.spec.prepare,
     )))  # fmt: skip
     kept = BoundaryEpochs.load(run.ckpt_dir / BOUNDARY_FILE)
     if kept is not None and kept.epochs:
