@@ -153,8 +153,30 @@ def _standard_stats(xf: torch.Tensor, axes: tuple[int, ...]) -> NormStats:
             "more samples."
         )
         return NormStats("standard", mean, torch.ones_like(mean))
-    std = xf.std(dim=axes).clamp_min(1e-6)
-    return NormStats("standard", mean, std)
+    std = xf.std(dim=axes)
+    # a value constant over the train split has no spread to scale by: 1/std would blow up any other
+    # value it takes in val, test or a new image (1/1e-6), so it is centred only (scikit-learn's
+    # StandardScaler does the same)
+    flat = std < 1e-6
+    if flat.any():
+        show_note(
+            _constant_note([int(i) for i in flat.nonzero().flatten()], len(axes) > 1, len(std))
+        )
+    return NormStats("standard", mean, torch.where(flat, torch.ones_like(std), std))
+
+
+def _constant_note(flat: list[int], images: bool, n: int) -> str:
+    """The note for the channels (``images``) or features ``flat`` (indices, of ``n``) that are constant
+    over the train split."""
+    what = "channel" if images else "feature"
+    listed = ", ".join(map(str, flat[:8])) + (f" and {len(flat) - 8} more" if len(flat) > 8 else "")
+    return (
+        f"data.normalize=standard: {what}{'s' if len(flat) > 1 else ''} {listed} (of {n}, counted from 0) "
+        f"{'is' if len(flat) == 1 else 'are'} constant over the train split: centred but not scaled "
+        f"(std 1), so that another value there in val, test or a new image stays near the train "
+        f"values' scale. If val or test vary there and train does not, the model has not learnt to "
+        f"read {'it' if len(flat) == 1 else 'them'}."
+    )
 
 
 def _zca_span_note(n: int, d: int, epsilon: float, mean_var: float) -> str | None:
