@@ -118,7 +118,13 @@ def _progress(name: str, total: int | None, done: int) -> Iterator[Advance]:
 def _fetch_error(url: str, dest: Path, why: object) -> DataError:
     return DataError(
         f"Could not download '{dest.name}' from {url} ({why}). Check the network connection and run again "
-        f"(a partial download is resumed), or download the file by hand and place it at '{dest}'."
+        f"(a partial download is resumed), or download the file by hand and place it at '{dest}'"
+        + (
+            f" ('{os.path.abspath(dest)}': a relative data.root starts at the current folder; the files "
+            f"elsewhere, e.g. where a run was trained: --set data.root=DIR)."
+            if not dest.is_absolute()
+            else "."
+        )
     )
 
 

@@ -15,7 +15,7 @@ from vislab.config import (
     Config,
     TrainConfig,
 )
-from vislab.config.reads import get_dotted, reads_files
+from vislab.data.download import is_default_root
 from vislab.errors import show_note
 from vislab.models.registry import with_checked_options
 from vislab.training.checks import (
@@ -162,14 +162,11 @@ def _restore_optimisation(optim: Optimisation, resume: Resume) -> None:
 
 
 def recorded_config(cfg: Config) -> Config:
-    """``cfg`` as the run records it: a relative data.root that exists here, of a data source that reads
-    files under it, made absolute (the default ``data`` too), so that eval, predict, report and a resume
-    find the data from any folder instead of downloading it there. data.root is result-neutral: the
-    run's identity is unchanged."""
+    """``cfg`` as the run records it: a relative data.root given by the user that exists here made
+    absolute, so that eval, predict and report find the data from any folder (data.root is
+    result-neutral: the run's identity is unchanged). The default folder stays as it is."""
     root = Path(cfg.data.root).expanduser()
-    if root.is_absolute() or not root.is_dir():
-        return cfg
-    if reads_files(lambda key: get_dotted(cfg, key)) is not None:  # digits, circles: no files read
+    if root.is_absolute() or is_default_root(root) or not root.is_dir():
         return cfg
     data = cfg.data.model_copy(update={"root": os.path.abspath(root)})
     return cfg.model_copy(update={"data": data})
