@@ -126,3 +126,36 @@ def test_dry_run_refuses_a_folder_holding_another_sweep(tmp_path, capsys):
     code, text = cli(capsys, "sweep", file, "--out", out, "--dry-run")
     assert code == 2 and "holds the trials of sweep 'tiny', not 'other'" in text, text
     assert files_in(out) == before
+
+
+def test_dry_run_counts_a_dead_workers_trial_as_to_train_again(tmp_path, capsys):
+    """A running trial whose worker on this host is dead is re-queued by a real sweep before it counts:
+    the dry run counts it as the real sweep will (it said "trials to train: 0" where one would train)."""
+    import socket
+
+    import optuna
+
+    from vislab.experiments.sweeps import attrs
+
+    file = write(tmp_path / "tiny.yaml", tiny_sweep())
+    out = tmp_path / "sw"
+    vislab.sweep(file, out=out, trials=2, quiet=True)
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
+    trial = study.ask()  # RUNNING, its worker a pid that is not alive
+    trial.set_user_attr(attrs.HOST, socket.gethostname())
+    trial.set_user_attr(attrs.PID, 2**22 + 12345)
+    code, text = cli(capsys, "sweep", file, "--out", out, "--trials", "3", "--dry-run")
+    assert code == 0, text
+    assert "1 running" in text and "trials to train: 1 (the study" in text, text
+
+
+def test_dry_run_of_data_a_sweep_would_download_into_dot_slash_data_notes_it(
+    tmp_path, capsys, monkeypatch
+):
+    """data.root=./data is the default folder, which a real sweep downloads into: a note, not a refusal."""
+    monkeypatch.chdir(tmp_path)
+    spec = tiny_sweep(base__data={"name": "mnist", "root": "./data"})
+    code, text = cli(capsys, "sweep", write(tmp_path / "m.yaml", spec), "--dry-run")
+    assert code == 0, text
+    assert "its base's data is not here yet: a real sweep downloads it" in " ".join(text.split())
+    assert not (tmp_path / "data").exists()

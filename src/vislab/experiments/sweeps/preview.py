@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 
 from vislab.config import Config, build_config, set_dotted
-from vislab.config.schema import DEFAULT_DATA_ROOT
+from vislab.data.download import may_download
 from vislab.errors import DataError, UserError
 from vislab.experiments.databases import public_url
 from vislab.experiments.results.recorded import flat_settings
@@ -33,6 +33,7 @@ from vislab.experiments.sweeps.study import (
     check_same_direction,
     check_same_metric,
     check_storage_folder,
+    dead_here,
     default_storage,
     open_storage,
 )
@@ -177,9 +178,7 @@ def _on_data_here(sweep: Sweep, overrides: list[str], source: str) -> Sweep:
         return replace(check_on_data(replace(sweep, base=base), overrides, source), base=sweep.base)
     except DataError:
         data = build_config(with_overrides(sweep.base, overrides)).data
-        if not (
-            data.download is True or (data.download == "auto" and data.root == DEFAULT_DATA_ROOT)
-        ):
+        if not may_download(data):
             raise  # a real sweep would not download it either
         return replace(
             sweep,
@@ -192,9 +191,10 @@ def _on_data_here(sweep: Sweep, overrides: list[str], source: str) -> Sweep:
 
 
 def _held(sweep: Sweep, url: str, base: dict, folder: Path) -> tuple[dict[str, int] | None, int]:
-    """The study's trials by state and how many count as taken (:func:`count_busy`); (None, 0) where its
-    storage or the study is not there. A study that is there is checked as a worker joining it checks
-    it (its space, base and metric), read only."""
+    """The study's trials by state and how many count as taken (:func:`count_busy`, less the running
+    trials whose worker on this host is dead, which a real sweep re-queues first: :func:`dead_here`);
+    (None, 0) where its storage or the study is not there. A study that is there is checked as a worker
+    joining it checks it (its space, base and metric), read only."""
     path = sqlite_path(url)
     if path is not None and not path.is_file():
         return None, 0  # no database file is made
@@ -207,7 +207,7 @@ def _held(sweep: Sweep, url: str, base: dict, folder: Path) -> tuple[dict[str, i
                 return None, 0
             _check_joinable(study, sweep, base, folder, url)
             counts = state_counts(study)
-            return {w: counts[w] for w in STATE_WORDS}, count_busy(study)
+            return {w: counts[w] for w in STATE_WORDS}, count_busy(study) - len(dead_here(study))
     finally:
         storage.engine.dispose()
 

@@ -225,21 +225,26 @@ def _say_if_locked(db: str) -> None:
 LOCK_PROBE_S = 3.0
 
 
+def dead_here(study: optuna.Study) -> list[FrozenTrial]:
+    """The RUNNING trials whose worker was a process on this host that is dead (read only)."""
+    host = socket.gethostname()
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if t.user_attrs.get(attrs.HOST) == host
+        and isinstance(pid := t.user_attrs.get(attrs.PID), int)
+        and pid != os.getpid()
+        and not pid_alive(pid)
+    ]
+
+
 def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
     """RUNNING trials whose worker is gone → FAIL, and re-queued with the same params: a worker process on
     this host that is dead, or a worker anywhere whose heartbeat stopped for GRACE_S (``error`` says why,
     starting with :data:`attrs.INTERRUPTED`: such a trial counts as interrupted, as a Ctrl-C'd one, and
     its retry counts toward ``--trials`` in its place)."""
-    host = socket.gethostname()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = t.user_attrs.get(attrs.PID)
-        if (
-            t.user_attrs.get(attrs.HOST) != host
-            or not isinstance(pid, int)
-            or pid == os.getpid()
-            or pid_alive(pid)
-        ):
-            continue
+    for t in dead_here(study):
+        pid = t.user_attrs[attrs.PID]
         why = (
             f"{attrs.INTERRUPTED}: its worker (pid {pid}) died during the trial; its parameters were "
             f"queued again"
