@@ -245,10 +245,7 @@ def fail_dead_trials(study: optuna.Study, log: Callable[[str], None]) -> None:
     its retry counts toward ``--trials`` in its place)."""
     for t in dead_here(study):
         pid = t.user_attrs[attrs.PID]
-        why = (
-            f"{attrs.INTERRUPTED}: its worker (pid {pid}) died during the trial; its parameters were "
-            f"queued again"
-        )
+        why = f"{attrs.INTERRUPTED}: its worker (pid {pid}) died during the trial; its parameters were queued again"
         if _fail_and_requeue(study, t._trial_id, why):
             log(f"trial {t.number}: its worker (pid {pid}) is gone; marked interrupted, re-queued")
     storage = study._storage  # optuna's cache in front of the RDB storage, which beats
