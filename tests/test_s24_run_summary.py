@@ -52,3 +52,16 @@ def test_a_run_before_its_summary(trained, tmp_path):
     summary = vislab.load_run(folder).summary
     assert summary.status is None and summary.test_acc is None and summary.to_json() == {}
     assert "test_acc" not in summary
+
+
+def test_a_summary_is_no_dict_to_loop_over_and_says_what_to_use(trained, tmp_path):
+    summary = vislab.load_run(trained).summary
+    with pytest.raises(TypeError, match=r"summary.to_json\(\)"):
+        list(summary)
+    with pytest.raises(KeyError, match="keys are names"):
+        summary[0]
+    assert summary and dict(summary.to_json())["status"] == "complete"
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "config.yaml").write_text((trained / "config.yaml").read_text())
+    assert not vislab.load_run(folder).summary  # nothing written yet, as its {} was

@@ -140,6 +140,8 @@ class RunSummary:
         """The value of summary.json's key ``key``, for code that picks a column by name (the results
         tables' metric): a known key's value (None where the file holds none), or an unknown key's from
         ``extra``. KeyError naming the keys closest to a key neither known nor in the file."""
+        if not isinstance(key, str):
+            raise KeyError(f"summary.json's keys are names, not {key!r}: e.g. summary['test_acc']")
         if key in _HINTS:
             return getattr(self, key)
         if key in self.extra:
@@ -153,6 +155,17 @@ class RunSummary:
         """``self[key]``, or ``default`` where the file holds no value for it."""
         value = self.extra.get(key) if key not in _HINTS else getattr(self, key)
         return default if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        """Not a mapping to loop over: its fields are attributes; the file's object is :meth:`to_json`."""
+        raise TypeError(
+            "a RunSummary is a record, not a dict: read its fields (summary.test_acc), a key by name "
+            "(summary['test_acc']), or the file's object as a dict: summary.to_json()"
+        )
+
+    def __bool__(self) -> bool:
+        """Whether the file holds anything (a run before its summary.json: False, as its ``{}`` was)."""
+        return bool(self.to_json())
 
     def __contains__(self, key: object) -> bool:
         """Whether summary.json holds a value for ``key`` (as :meth:`to_json` writes it)."""
