@@ -48,11 +48,16 @@ def test_seeds_whose_gamma_a_step_schedule_reads_are_still_told_apart(tmp_path, 
     assert "differ in schedule.gamma (mlp-s0 0.95, mlp-s1 None)" in said
 
 
-def test_an_older_runs_gamma_gets_no_note_but_one_the_user_gives_does():
+def test_an_older_runs_gamma_note_says_it_was_vislabs_default():
     """Every use of an old config.yaml noted 'schedule.gamma=0.95 does nothing with schedule.name=none'
-    (saved in notes_given), though the user never set it: 0.95 was vislab's default."""
+    (saved in notes_given) as if the user had set it: 0.95 was vislab's default, and the note says so (a
+    0.95 typed today is noted too: the value alone cannot tell them apart)."""
     old = build_config(tiny_base(schedule__gamma=0.95))
-    assert not any("schedule.gamma" in n for n in config_notes(old)), config_notes(old)
+    [note] = [n for n in config_notes(old) if "schedule.gamma" in n]
+    assert note.startswith("schedule.gamma=0.95 does nothing with schedule.name=none")
+    assert note.endswith(
+        "(schedule.gamma=0.95 was vislab's default before 0.2.0: an older run's config.yaml records it)"
+    )
     given = build_config(tiny_base(schedule__gamma=0.5))
     assert any(n.startswith("schedule.gamma=0.5 does nothing") for n in config_notes(given))
 

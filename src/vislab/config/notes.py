@@ -187,18 +187,29 @@ def norm_steps_note(
 
 
 def _idle_notes(cfg: Config) -> list[str]:
-    """A sentence per reason, naming the settings away from their default that it makes do nothing — but
-    a value that was vislab's default before (``former_defaults``: schedule.gamma=0.95 of an older run's
-    config.yaml), which the user never chose."""
+    """A sentence per reason, naming the settings away from their default that it makes do nothing; one
+    whose value was vislab's default before (``former_defaults``: schedule.gamma=0.95, which an older
+    run's config.yaml records though its user never set it) says so, not to be taken for a choice."""
     value = partial(get_dotted, cfg)
     groups: dict[Idle, list[str]] = {}
+    former: dict[Idle, list[str]] = {}
     for key, idle in idle_settings(value).items():
         section, _, leaf = key.rpartition(".")
-        if given(value(section), leaf) and not former_default(key, value(key)):
-            groups.setdefault(idle, []).append(f"{key}={as_set(value(key))}")
+        if given(value(section), leaf):
+            setting = f"{key}={as_set(value(key))}"
+            groups.setdefault(idle, []).append(setting)
+            if (was := former_default(key, value(key))) is not None:
+                former.setdefault(idle, []).append(
+                    f"{setting} was vislab's default before {was.changed_in}"
+                )
     return [
         f"{and_list(keys)} {'does' if len(keys) == 1 else 'do'} nothing with {idle.cause}: "
         f"{idle.why.format(it='it' if len(keys) == 1 else 'them')}."
+        + (
+            f" ({and_list(former[idle])}: an older run's config.yaml records it)"
+            if idle in former
+            else ""
+        )
         for idle, keys in groups.items()
     ]
 
