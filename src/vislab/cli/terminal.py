@@ -154,7 +154,13 @@ class RichDisplay:
 
     @contextlib.contextmanager
     def download_bar(self, name: str, total: int | None, done: int) -> Iterator[Advance]:
-        if not redraws(Console(stderr=True)):  # a log, CI, a test, TERM=dumb: nothing
+        console = Console(stderr=True)
+        if not redraws(
+            console
+        ):  # a log, CI, a test: nothing; a terminal that cannot redraw: a line
+            if console.is_terminal:
+                size = f" ({total / 1e6:.0f} MB)" if total and total >= 1e6 else ""
+                console.print(f"downloading {name}{size}", markup=False, highlight=False)
             yield lambda n: None
             return
         cols = (
@@ -163,7 +169,7 @@ class RichDisplay:
             DownloadColumn(),
             TransferSpeedColumn(),
         )
-        with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
+        with Progress(*cols, console=console, transient=True) as bar:
             task = bar.add_task(f"downloading {name}", total=total, completed=done)
             yield lambda n: bar.advance(task, n)
 
