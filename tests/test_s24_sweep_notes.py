@@ -20,3 +20,18 @@ def test_a_note_every_trial_gives_is_said_once_and_kept_by_each(tmp_path):
     for trial in sorted((tmp_path / "sw" / "trials").iterdir()):
         notes = json.loads((trial / "summary.json").read_text())["notes_given"]
         assert any("train.batch_size=90" in n for n in notes), trial
+
+
+def test_the_best_trials_title_is_one_line_in_a_log(tmp_path, capsys):
+    """It wrapped at the table's width, mid-phrase: "study tiny: best 3 by val_pacc" / "(maximize); 3
+    complete"."""
+    from conftest import cli
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(tiny_sweep(trials=2)))
+    code, out = cli(capsys, "sweep", spec, "--out", tmp_path / "sw", "--no-report")
+    assert code == 0, out
+    assert any(
+        line.startswith("study tiny: best 2 by val_pacc (maximize); 2 complete")
+        for line in out.splitlines()
+    ), out

@@ -92,11 +92,14 @@ def fit_table(lines: list[str], width: int) -> list[str]:
 
 
 def print_table(table: TextTable, width: int) -> None:
-    """``table`` on stdout; ``width`` columns wide when stdout is no terminal (a file, a pipe, a test)."""
+    """``table`` on stdout; ``width`` columns wide when stdout is no terminal (a file, a pipe, a test). Its
+    title is a line of its own above it: a table's title wraps at the table's width, mid-phrase."""
     console = Console()
     if not console.is_terminal:
         console = Console(width=width)
-    shown = Table(title=table.title or None, caption=table.caption or None)
+    if table.title:
+        console.print(table.title, markup=False, highlight=False, soft_wrap=True)
+    shown = Table(caption=table.caption or None)
     for head, justify in zip(table.headers, table.justify):
         shown.add_column(head, justify=justify)
     for row in table.rows:
