@@ -35,3 +35,16 @@ def test_the_best_trials_title_is_one_line_in_a_log(tmp_path, capsys):
         line.startswith("study tiny: best 2 by val_pacc (maximize); 2 complete")
         for line in out.splitlines()
     ), out
+
+
+def test_sweep_show_no_report_rewrites_the_tables_only(tmp_path, capsys):
+    from conftest import cli
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(tiny_sweep(trials=1)))
+    out = tmp_path / "sw"
+    assert cli(capsys, "sweep", spec, "--out", out, "--no-report")[0] == 0
+    (out / "results.md").unlink()
+    code, text = cli(capsys, "sweep", "show", out, "--no-report")
+    assert code == 0, text
+    assert (out / "results.md").is_file() and not (out / "report.html").exists()

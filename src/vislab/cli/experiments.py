@@ -336,9 +336,11 @@ def sweep_show(
     study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
     top: int = typer.Option(10, "--top", min=1, help="How many best trials to print."),
     curves: int | None = CurvesOpt,
+    no_report: bool = NoReportOpt,
 ) -> None:
     """Print a sweep's best trials, the command that trains the best one again, and write its report
-    (DIR/report.html; with --storage and --study but no DIR: runs/sweep-<study>/)."""
+    (DIR/report.html; with --storage and --study but no DIR: runs/sweep-<study>/; --no-report: its
+    tables only)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import report_hook
     from vislab.experiments.sweeps.results import show_sweep
@@ -348,7 +350,7 @@ def sweep_show(
         storage,
         study,
         log=_log,
-        on_results=report_hook(_log),  # prints each stage's report path
+        on_results=None if no_report else report_hook(_log),  # prints each stage's report path
         curves=curves,
         on_study=lambda loaded, stage: _print_best(loaded, top, stage),
     )
