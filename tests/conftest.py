@@ -277,7 +277,8 @@ def grid_rows(monkeypatch) -> dict:
 
 
 def tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
-    """``--set`` arguments of a tiny 1-epoch digits run for the CLI, plus ``extra``, without ``drop``."""
+    """``--set`` arguments of a tiny 1-epoch digits run for the CLI, without figures/ (most of its time; a
+    test that reads them gives ``train.figures=true``), plus ``extra``, without ``drop``."""
     sets = [
         "data.name=digits",
         "data.limit=300",
@@ -287,6 +288,7 @@ def tiny_sets(*extra: str, drop: str | None = None) -> list[str]:
         "train.batch_size=32",
         "train.device=cpu",
         "train.seed=0",
+        "train.figures=false",
         *extra,
     ]
     return [x for s in sets if s != drop for x in ("--set", s)]

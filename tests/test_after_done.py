@@ -31,7 +31,9 @@ def _ctrl_c_once_finished(run: Path) -> tuple[bool, int, str]:
     a moment to return: its lock is its last write): whether the signal was sent before the process
     ended, its exit code and output."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    args = [sys.executable, "-m", "vislab", "train", *tiny_sets(), "--out", str(run), "--quiet"]
+    # with its figures: matplotlib loaded, a process that takes a moment to end
+    sets = tiny_sets("train.figures=true")
+    args = [sys.executable, "-m", "vislab", "train", *sets, "--out", str(run), "--quiet"]
     proc = subprocess.Popen(
         args, env=env, cwd=run.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -74,7 +76,8 @@ def test_a_ctrl_c_while_the_last_figure_is_drawn_leaves_a_complete_run_and_exit_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runs_figures, "plot_confusion", ctrl_c_then_draw)
-    code, out = cli(capsys, "train", *tiny_sets(), "--out", tmp_path / "run", "--quiet")
+    sets = tiny_sets("train.figures=true")
+    code, out = cli(capsys, "train", *sets, "--out", tmp_path / "run", "--quiet")
     said = one_line(out)
     assert code == 0 and "interrupted" not in said, out
     assert "note: SIGINT came while the run was scored; the scoring finished first" in said, out

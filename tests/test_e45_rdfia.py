@@ -145,7 +145,7 @@ def test_mirrored_clothes_are_not_noted(capsys, tmp_path):
 def test_the_untrained_row_has_no_learning_rate_and_the_figures_still_draw(capsys, tmp_path):
     code, said = train_cli(
         capsys, tmp_path / "r",
-        *tiny("train.eval_at_start=true", "train.epochs=2", "schedule.name=cosine"),
+        *tiny("train.eval_at_start=true", "train.epochs=2", "schedule.name=cosine", "train.figures=true"),
     )  # fmt: skip
     assert code == 0, said
     rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]

@@ -10,6 +10,7 @@ import yaml
 
 import vislab
 from conftest import TINY_DIGITS, cli, one_line, tiny_base, tiny_suite
+from figures_skipped import skip_report_figures
 from vislab.experiments.results.texts import notes_markdown
 from vislab.training.summary import RunSummary
 
@@ -38,7 +39,8 @@ def test_a_run_keeps_its_notes_in_summary_json(noted_run):
     assert "notes_given" not in json.loads((noted_run / "plain" / "summary.json").read_text())
 
 
-def test_results_md_and_report_html_show_the_notes(noted_run, capsys, tmp_path):
+def test_results_md_and_report_html_show_the_notes(noted_run, capsys, tmp_path, monkeypatch):
+    skip_report_figures(monkeypatch)  # the notes alone: no figure holds them
     code, text = cli(capsys, "report", noted_run)
     assert code == 0, text
     html = one_line((noted_run / "report.html").read_text())
@@ -77,7 +79,7 @@ def test_seeds_that_say_the_same_are_listed_once_per_row():
     assert notes_markdown({"b": RunSummary()}, None) == ""
 
 
-def test_a_jobs_suite_records_each_runs_notes(tmp_path, capsys):
+def test_a_jobs_suite_records_each_runs_notes(tmp_path, capsys, monkeypatch):
     spec = tmp_path / "suite.yaml"
     base = tiny_base(schedule={"name": "step", "step_size": 10})
     spec.write_text(yaml.safe_dump(tiny_suite(base=base, runs={"mlp": {}})))
@@ -92,6 +94,7 @@ def test_a_jobs_suite_records_each_runs_notes(tmp_path, capsys):
     _, listed = (out / "results.md").read_text().split("Notes the runs gave:")
     assert listed.count(IDLE_STEP) == 1  # the row's, once: both seeds said it
     assert f"- {IDLE_STEP}1" in listed and listed.rstrip().endswith("(run: mlp)")
+    skip_report_figures(monkeypatch)  # the notes alone: no figure holds them
     code, text = cli(capsys, "report", out)
     assert code == 0, text
     html = (out / "report.html").read_text()

@@ -12,6 +12,7 @@ import yaml
 
 import vislab
 from conftest import DROP, cli, tiny_base
+from figures_skipped import skip_report_figures
 from vislab.config import build_config
 from vislab.errors import ConfigError, UserError
 from vislab.experiments.results.provenance import recipe_sentence
@@ -58,6 +59,7 @@ def test_compare_of_a_narrowed_sweep_gives_the_narrow_stage_trials_swept_values(
 def test_sweep_show_of_a_moved_sweep_names_its_trials_where_they_are_now(
     narrowed, tmp_path, monkeypatch, capsys
 ):
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     shutil.copytree(narrowed, tmp_path / "moved")
     monkeypatch.chdir(tmp_path)
     with _moved_away(narrowed):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli, one_line, tiny_sets
+from figures_skipped import skip_report_figures
 from vislab.cli import main
 
 CNN = """
@@ -47,7 +48,8 @@ def _notes(run: Path) -> str:
     return one_line(page.partition("<h2>Notes</h2>")[2])
 
 
-def test_report_names_trust_code_and_takes_it(capsys, edited_run):
+def test_report_names_trust_code_and_takes_it(capsys, edited_run, monkeypatch):
+    skip_report_figures(monkeypatch, keep=("gradcam_",))  # the figure that imports the run's code
     gradcam = edited_run / "figures" / "gradcam_run.png"
     code, text = cli(capsys, "report", edited_run)
     assert code == 0, text
@@ -59,7 +61,8 @@ def test_report_names_trust_code_and_takes_it(capsys, edited_run):
     assert gradcam.is_file() and "not importing user code" not in _notes(edited_run)
 
 
-def test_paper_takes_trust_code(capsys, edited_run, tmp_path):
+def test_paper_takes_trust_code(capsys, edited_run, tmp_path, monkeypatch):
+    skip_report_figures(monkeypatch, keep=("gradcam_",))  # the figure that imports the run's code
     code, text = cli(capsys, "paper", edited_run, "--out", tmp_path / "paper", "--trust-code")
     assert code == 0, text
     assert (tmp_path / "paper" / "figures" / "gradcam_run.pdf").is_file()

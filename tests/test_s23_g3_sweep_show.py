@@ -9,6 +9,7 @@ import yaml
 
 import vislab
 from conftest import cli, tiny_sweep
+from figures_skipped import skip_report_figures
 from vislab.experiments.sweeps.trials import ELSEWHERE
 
 
@@ -27,6 +28,7 @@ def test_a_shared_study_whose_folders_are_gone_is_shown_from_its_database(
     }
     shutil.rmtree(tmp_path / "pw1")
     shutil.rmtree(tmp_path / "pw2")
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     monkeypatch.chdir(tmp_path)
     code, text = cli(capsys, "sweep", "show", "--storage", storage, "--study", "tiny")
     said = " ".join(text.split())

@@ -138,7 +138,7 @@ def test_the_docs_say_what_a_changed_epoch_count_does(tmp_path, capsys):
     """docs/suite-files.md: a changed train.epochs retrains, the old run kept beside it."""
     path = _suite_file(tmp_path, tiny_suite(base=tiny_base(train__epochs=1)))
     out = tmp_path / "out"
-    assert cli(capsys, "suite", path, "--out", out, "--quiet")[0] == 0
+    assert cli(capsys, "suite", path, "--out", out, "--quiet", "--no-report")[0] == 0
     code, said = cli(capsys, "suite", path, "--out", out, "--epochs", "2", "--dry-run")
     assert code == 0, said
     assert "retrain (its folder holds it trained for train.epochs=1, not 2" in one_line(said)

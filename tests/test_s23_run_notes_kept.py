@@ -36,6 +36,7 @@ def test_a_timm_vit_and_vislabs_own_models_are_not_noted():
 
 def test_the_note_reaches_the_run_record(tmp_path):
     tiny = {k: v for k, v in TINY_DIGITS.items() if not k.startswith("model")}
+    tiny.update(data__limit=64, data__limit_eval=20)  # resnet18's 11M weights: few images to score
     run = vislab.train(**tiny, model="timm:resnet18", out=tmp_path / "r", quiet=True)
     kept = json.loads((run.path / "summary.json").read_text())["notes_given"]
     assert [n for n in kept if n.startswith("model 'timm:resnet18' shrinks its inputs 32-fold")], (

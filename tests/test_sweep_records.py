@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 import vislab
 from conftest import cli, tiny_base, tiny_sweep
+from figures_skipped import skip_report_figures
 from vislab.errors import Note
 from vislab.experiments.sweeps.study import load_existing_study
 
@@ -100,6 +101,7 @@ def test_the_python_api_records_its_settings_as_the_command_line_does(tmp_path):
 def test_a_sweep_shown_from_its_storage_records_the_base_it_ran(tmp_path, capsys, monkeypatch):
     """`vislab sweep show --storage URL --study NAME` into a new folder: its sweep.yaml holds the base the
     study's trials were built from (not an empty one), so a sweep run from it joins that study."""
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     sweep(

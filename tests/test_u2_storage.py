@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from conftest import cli, one_line, tiny_base
+from figures_skipped import skip_report_figures
 from vislab.experiments.sweeps.study import load_existing_study
 
 # tiny trials: 1 epoch of 120 digits, no figures
@@ -44,6 +45,7 @@ def test_a_relative_sqlite_storage_is_the_same_study_from_another_folder(
     """--storage sqlite:///rel.db is recorded as the file it named when the sweep started, so the documented
     `vislab sweep DIR/sweep.yaml --out DIR` and `vislab sweep show DIR` from another folder go on with that
     study: no empty rel.db made there, no trial set aside as another study's."""
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     monkeypatch.chdir(tmp_path)
     code, text = sweep(capsys, spec_file(tmp_path), "--trials", 1, "--storage", "sqlite:///rel.db",
                        "--out", "sw")  # fmt: skip
@@ -68,6 +70,7 @@ def test_an_older_relative_record_is_found_above_its_folder_or_asked_for(
     """A sweep.json of older vislab recording sqlite:///rel.db as typed: the database is looked for in the
     current folder, then in the sweep folder and above it; found nowhere, the command names it and
     --storage, and makes nothing; the --storage it asks for works."""
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     monkeypatch.chdir(tmp_path)
     code, text = sweep(capsys, spec_file(tmp_path), "--trials", 1, "--storage", "sqlite:///rel.db",
                        "--out", "sw")  # fmt: skip
@@ -106,9 +109,10 @@ def test_a_storage_sqlite_cannot_make_is_refused_naming_storage(tmp_path, capsys
         assert not (tmp_path / "sw").exists()
 
 
-def test_show_of_a_study_database_that_is_gone_makes_none(tmp_path, capsys):
+def test_show_of_a_study_database_that_is_gone_makes_none(tmp_path, capsys, monkeypatch):
     """`vislab sweep show DIR` whose study.db was deleted or moved says it is missing and how to give it,
     and makes no empty database; the --storage it asks for works."""
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     out = tmp_path / "sw"
     code, text = sweep(capsys, spec_file(tmp_path), "--trials", 1, "--out", out)
     assert code == 0, text
@@ -126,10 +130,11 @@ def test_show_of_a_study_database_that_is_gone_makes_none(tmp_path, capsys):
 
 
 def test_report_of_a_sweep_whose_database_moved_names_the_command_that_takes_storage(
-    tmp_path, capsys
+    tmp_path, capsys, monkeypatch
 ):
     """`vislab report DIR` (which has no --storage) of a sweep whose study.db moved: its note names
     `vislab sweep show DIR --storage URL`, and that command writes the report."""
+    skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     out = tmp_path / "sw"
     code, text = sweep(capsys, spec_file(tmp_path), "--trials", 1, "--out", out)
     assert code == 0, text
