@@ -52,9 +52,10 @@ def preview_data(
     config: ConfigLike = None,
     **overrides: Any,
 ) -> Figure:
-    """A grid of ``n`` training images of ``data`` (one per class first, labelled), then ``copies``
-    (default 3) rows of augmented copies (``augment__*`` overrides), or with ``show="normalized"`` the same
-    images after ``data__normalize`` (standard or zca, fitted on train) — as ``vislab data preview``.
+    """A grid of ``n`` training images of ``data`` (one per class first, labelled: the first ``n``
+    classes where the data has more — ``n=10`` for digits' 10), then ``copies`` (default 3) rows of
+    augmented copies (``augment__*`` overrides), or with ``show="normalized"`` the same images after
+    ``data__normalize`` (standard or zca, fitted on train) — as ``vislab data preview``.
     2-D feature data (``"circles"``): a scatter of the train points, coloured by class.
 
     ``data``: a dataset name or numpy arrays ``(x, y[, class_names])``, as :func:`vislab.train` takes;

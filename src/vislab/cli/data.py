@@ -110,7 +110,14 @@ def preview(
         help="The figure (default preview_NAME.png, preview_NAME_normalized.png).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
-    n: int = typer.Option(8, "-n", min=1, max=64, help="Images per row."),
+    n: int = typer.Option(
+        8,
+        "-n",
+        min=1,
+        max=64,
+        help="Images per row. The originals row takes one image of each class first: with more "
+        "classes than N it shows the first N classes only (digits' 10: -n 10).",
+    ),
     show: Show = typer.Option(
         Show.augmented,
         "--show",
@@ -121,10 +128,10 @@ def preview(
         None, "--copies", min=1, max=8, help="Augmented rows (default 3; with --show augmented)."
     ),
 ) -> None:
-    """PNG grid: a row of training originals (one per class first, labelled), then rows of augmented copies
-    (augment.* from --set, mixup and cutmix included, each row titled with what was done), or with --show
-    normalized the originals after standardisation or ZCA whitening. 2-D feature data (circles): a
-    scatter of the train points, coloured by class."""
+    """PNG grid: a row of N training originals (one per class first, labelled: the first N classes where
+    the data has more), then rows of augmented copies (augment.* from --set, mixup and cutmix included,
+    each row titled with what was done), or with --show normalized the originals after standardisation
+    or ZCA whitening. 2-D feature data (circles): a scatter of the train points, coloured by class."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.data.augment_words import normalized_preview_note
     from vislab.report.previews import preview_drawer

@@ -19,6 +19,7 @@ from vislab.data.split_notes import (
     Carve,
     Left,
     empty_classes_note,
+    limit_eval_above,
     limit_eval_note,
     missed_note,
     own_sets_notes,
@@ -144,11 +145,15 @@ def make_splits(
         *own_sets_notes(src, cfg),
         small_classes_note(left, pool, carved_splits),
         missed_note(left, list(src.class_names), cfg),
-        untrained_note(carved_splits, cfg, set(left)),
+        untrained_note(carved_splits, cfg, pool, set(left)),
     ]
     train, val, test, limited = _limited(train, val, test, cfg, seed, list(src.class_names))
     splits = Splits(train, val, test, list(src.class_names), src.name, data_fingerprint(src))
-    said += [limited, pooled_note(splits, src, cfg), empty_classes_note(carved_splits, splits, cfg)]
+    said += [
+        limited,
+        pooled_note(splits, src, cfg),
+        empty_classes_note(carved_splits, splits, cfg, pool),
+    ]
     for note in said if notes else []:
         if note:
             show_note(note)
@@ -170,10 +175,14 @@ def _limited(
     if cfg.limit_per_class is not None:
         train = per_class(train, cfg.limit_per_class, seed, [val, test], names)
     if cfg.limit_eval is not None:
+        held = {"val": len(val), "test": len(test)}
         left_out: dict[str, tuple[int, np.ndarray]] = {}
         val = _sampled(val, cfg.limit_eval, seed + 1, "val", left_out)
         test = _sampled(test, cfg.limit_eval, seed + 2, "test", left_out)
-        return train, val, test, limit_eval_note(cfg.limit_eval, left_out, names)
+        note = limit_eval_note(cfg.limit_eval, left_out, names) or limit_eval_above(
+            cfg.limit_eval, held
+        )
+        return train, val, test, note
     return train, val, test, None
 
 

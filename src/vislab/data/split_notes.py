@@ -1,15 +1,14 @@
 """The notes a split may give: a fraction of a split the source's own set is instead, classes too small
-to be split, classes the splits leave untrained, what ``data.limit`` did that a user would not expect,
-and ``data.split`` pooling the official test set into train and val, ``data.limit_eval`` sampling fewer
-samples than classes — each with the numbers and the settings that fix it. They are said where the splits
-are drawn for training (and ``vislab data info``), not where eval draws a run's splits again: its own
-note says what its scores depend on, with two of ``data/redrawn_notes.py``'s: a split drawn otherwise
-holding no sample of some classes, or samples that the run trained on."""
+to be split, classes the splits leave untrained, what ``data.limit`` and ``data.limit_eval`` did that a
+user would not expect, ``data.split`` pooling the official test set into train and val — each with the
+numbers and the settings that fix it. They are said where the splits are drawn for training (and
+``vislab data info``), not where eval draws a run's splits again: its own note says what its scores
+depend on (``data/redrawn_notes.py``)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence, Sized
 
 import numpy as np
 
@@ -108,21 +107,26 @@ def missed_note(left: Left, class_names: list[str], cfg: DataConfig) -> str | No
             f"the {carve.classes} classes it was carved from ({names}): its scores (per-class "
             f"accuracy too) leave {'it' if n == 1 else 'them'} out"
         )
-        fixes.append(_carve_fix(split, carve, cfg))
+        if cfg.split is None:
+            fixes.append(_carve_fix(split, carve, cfg))
     if not parts:
         return None
+    if cfg.split is not None:  # one data.split for every split, not one per split
+        classes = max(c.classes for c in left.values())
+        fixes = [f"To draw one of each class in every split: {_split_fix(cfg.split, classes)}."]
     return "; ".join(parts) + ". " + " ".join(fixes)
 
 
+def _split_fix(split: Sequence[int], classes: int) -> str:
+    """``data.split`` sizes (each at least the one ``split`` gives) that leave room for one sample of each
+    of the ``classes`` in every split, about 10 in train: '--set data.split=[100,10,10] / data__split=…'."""
+    n_train, n_val, n_test = split
+    sizes = [max(n_train, 10 * classes), max(n_val, classes), max(n_test, classes)]
+    return f"--set data.split=[{','.join(map(str, sizes))}] / data__split={sizes}"
+
+
 def _carve_fix(split: str, carve: Carve, cfg: DataConfig) -> str:
-    """The setting that carves ``split`` with at least one sample of each class (stratified)."""
-    if cfg.split is not None:
-        sizes = list(cfg.split)
-        sizes[("train", "val", "test").index(split)] = max(carve.n, carve.classes)
-        return (
-            f"To draw one of each class, give {split} at least {carve.classes}: --set "
-            f"data.split=[{','.join(map(str, sizes))}] / data__split={sizes}."
-        )
+    """The fraction that carves ``split`` with at least one sample of each class (stratified)."""
     fraction = np.ceil(100 * carve.classes / carve.held) / 100
     while round(carve.held * fraction) < carve.classes:
         fraction += 0.01
@@ -135,29 +139,35 @@ def _carve_fix(split: str, carve: Carve, cfg: DataConfig) -> str:
     )
 
 
-def untrained_note(splits: Splits, cfg: DataConfig, carved: Collection[str] = ()) -> str | None:
-    """The note naming the classes (a few, then how many more) that the split sizes leave with no
-    training images though val or test hold some, and the fix: the fractions of the ``carved`` splits
-    that hold them, or adding images; None where train holds every class."""
+def untrained_note(
+    splits: Splits, cfg: DataConfig, pool: np.ndarray, carved: Collection[str] = ()
+) -> str | None:
+    """The note naming the classes (a few, then how many more) that the split sizes leave with no training
+    images though val or test (``data.split``'s: the data, ``pool``) hold some, and the fix: sizes with
+    room for every class, the ``carved`` splits' fractions, or adding images; None where train has all."""
     trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
-    held = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
-    missing = np.flatnonzero(~trained & (held[: len(trained)] > 0))
+    scored = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
+    scored = scored[: len(trained)] > 0
+    held = np.bincount(pool, minlength=len(trained))[: len(trained)] > 0 if cfg.split else scored
+    missing = np.flatnonzero(~trained & held)
     if not len(missing):
         return None
     names = first_few([repr(splits.class_names[k]) for k in missing], 5)
-    if cfg.split is not None:
-        n_train, n_val, n_test = cfg.split
-        want = 10 * splits.num_classes
-        fix = (
-            f"give train more images, e.g. about 10 per class: "
-            f"--set data.split=[{want},{n_val},{n_test}] / data__split=[{want}, {n_val}, {n_test}]"
-        )
+    nowhere = [repr(splits.class_names[k]) for k in missing if not scored[k]]
+    where = f" and no split holds {first_few(nowhere, 5)} at all" if nowhere else ""
+    where = where or ", which val and test still score"
+    if cfg.split is None:
+        fix = f": {_fraction_fix(splits, cfg, missing, carved)}"
     else:
-        fix = _fraction_fix(splits, cfg, missing, carved)
+        fix = (
+            f". data.split={list(cfg.split)} draws too few samples for the {int(held.sum())} "
+            f"classes: give each split room for one of each class, about 10 per class in train: "
+            f"{_split_fix(cfg.split, int(held.sum()))}"
+        )
     return (
         f"the splits leave {len(missing)} class{'es' if len(missing) != 1 else ''} with no training "
         f"images: {names} (train holds {len(splits.train)}). The model never trains on "
-        f"{'them' if len(missing) != 1 else 'it'}, which val and test still score: {fix}."
+        f"{_them(missing)}{where}{fix}."
     )
 
 
@@ -217,18 +227,21 @@ def limit_note(splits: Splits, limit: int | None) -> str | None:
     )
 
 
-def empty_classes_note(drawn: Splits, kept: Splits, cfg: DataConfig) -> str | None:
+def empty_classes_note(
+    drawn: Splits, kept: Splits, cfg: DataConfig, pool: np.ndarray
+) -> str | None:
     """The note naming the classes that no split holds a sample of, for each of which the model has an
     output that nothing trains or scores: those ``data.limit`` drew none of (held in the ``drawn`` splits,
-    not in the ``kept`` ones), and those the data has none of (its class names name more classes than its
-    labels hold). None where every class is held somewhere."""
+    not in the ``kept`` ones), and those the data (``pool``: the labels the splits are drawn from) has
+    none of. None where every class is held somewhere."""
     held = [
         np.bincount(np.concatenate([s.y for _, s in d.items()]), minlength=d.num_classes)
         for d in (drawn, kept)
     ]
     names = kept.class_names
     dropped = [repr(names[k]) for k in np.flatnonzero((held[1] == 0) & (held[0] > 0))]
-    never = [repr(names[k]) for k in np.flatnonzero(held[0] == 0)]
+    pooled = np.bincount(pool, minlength=len(held[0]))[: len(held[0])]
+    never = [repr(names[k]) for k in np.flatnonzero((held[0] == 0) & (pooled == 0))]
     said = [_dropped(dropped, len(drawn.train), cfg.limit, kept.num_classes) if dropped else ""]
     said.append(_never_held(never, kept) if never else "")
     return " ".join(s for s in said if s) or None
@@ -263,7 +276,7 @@ def _never_held(never: list[str], kept: Splits) -> str:
     )
 
 
-def _them(names: list[str]) -> str:
+def _them(names: Sized) -> str:
     return "it" if len(names) == 1 else "them"
 
 
@@ -274,6 +287,20 @@ def _limit_above(limit: int, held: int) -> str:
         f"data.limit={limit} asks for more training images than the train split holds ({held:,}): all "
         f"{held:,} are used, not {limit:,}. Give at most {held}: --set data.limit={held} / "
         f"data__limit={held}, or leave data.limit unset (null) for the whole split."
+    )
+
+
+def limit_eval_above(limit: int, held: dict[str, int]) -> str | None:
+    """The note for a ``data.limit_eval`` above the samples that each of val and test holds (``held``:
+    each split → its size; an empty one not counted), which are all kept; None where it samples one."""
+    sizes = {k: n for k, n in held.items() if n}
+    if limit <= (most := max(sizes.values(), default=limit)):
+        return None
+    return (
+        f"data.limit_eval={limit} asks for more samples than {' and '.join(sizes)} hold"
+        f"{'' if len(sizes) > 1 else 's'} ({', '.join(f'{k} {n:,}' for k, n in sizes.items())}): "
+        f"all are scored, not {limit:,}. Give at most {most}: --set data.limit_eval={most} / "
+        f"data__limit_eval={most}, or leave data.limit_eval unset (null) for the whole splits."
     )
 
 

@@ -1,0 +1,99 @@
+"""Data notes a careful student found wrong: tiny data.split sizes blamed on the class names, data.limit
+silently ignored by eval of val or test, a data.limit_eval above the splits' sizes said nothing, and
+`data preview`'s help hiding that -n cuts the classes of the originals row."""
+
+import re
+
+import pytest
+
+from conftest import cli, one_line
+from vislab.errors import UserError
+from vislab.eval_checks import check_data_settings
+
+
+def _notes(text: str) -> list[str]:
+    """The notes of a command's output, each on one line."""
+    return [one_line(n) for n in re.split(r"(?m)^note: ", text)[1:]]
+
+
+# ------------------------------------------------------------------ 1. tiny data.split sizes
+def test_tiny_split_sizes_are_blamed_not_the_class_names(capsys):
+    code, out = cli(capsys, "data", "info", "digits", "--set", "data.split=[5,5,5]")
+    said = one_line(out)
+    assert code == 0, out
+    assert "class names" not in said, (
+        said
+    )  # digits holds all 10 classes: the 15 drawn missed 3 and 9
+    assert "no split holds '3', '9' at all" in said, said
+    assert "data.split=[5, 5, 5] draws too few samples for the 10 classes" in said, said
+    # one fix for every split, in both notes, not one per split that leaves the others short
+    fix = "--set data.split=[100,10,10] / data__split=[100, 10, 10]"
+    assert [fix in n for n in _notes(out)] == [True, True], _notes(out)
+    assert "give test at least" not in said and "give val at least" not in said
+
+
+def test_the_sizes_offered_hold_every_class_in_every_split(capsys):
+    code, out = cli(capsys, "data", "info", "digits", "--set", "data.split=[100,10,10]")
+    assert code == 0 and "note" not in out, out
+    rows = [line.split("│")[2:5] for line in out.splitlines() if re.match(r"│ \d ", line)]
+    assert len(rows) == 10 and all(int(n) > 0 for row in rows for n in row), out
+
+
+# ------------------------------------------------------------------ 2. eval's data.limit
+@pytest.mark.parametrize("setting", ["data.limit=20", "data.limit_per_class=3"])
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_eval_refuses_a_train_limit_on_val_or_test(setting, split):
+    with pytest.raises(UserError) as e:
+        check_data_settings([setting], "runs/a", split)
+    said = str(e.value)
+    assert f"setting '{setting}'" in said and "changes nothing here" in said, said
+    assert f"eval scores the {split} split" in said, said
+    value = setting.split("=")[1]
+    assert f"--set data.limit_eval={value} (Python: data__limit_eval={value})" in said, said
+    assert "--split train" in said
+
+
+def test_eval_of_the_train_split_takes_data_limit():
+    check_data_settings(["data.limit=20"], "runs/a", "train")  # it limits the split scored
+
+
+# ------------------------------------------------------------------ 3. data.limit_eval above the splits
+def test_a_limit_eval_above_the_splits_is_noted_once(capsys):
+    code, out = cli(capsys, "data", "info", "digits", "--set", "data.limit_eval=500")
+    notes = _notes(out)
+    assert code == 0 and len(notes) == 1, out
+    (note,) = notes
+    assert (
+        "data.limit_eval=500 asks for more samples than val and test hold (val 162, test 180)"
+        in (note)
+    )
+    assert "--set data.limit_eval=180 / data__limit_eval=180" in note, note
+
+
+def test_a_limit_eval_that_samples_a_split_says_nothing(capsys):
+    code, out = cli(capsys, "data", "info", "digits", "--set", "data.limit_eval=170")
+    assert code == 0 and "note" not in out, out  # val's 162 kept, test sampled to 170
+
+
+# ------------------------------------------------------------------ 4. data preview -n
+def test_preview_help_says_n_cuts_the_classes(capsys):
+    code, out = cli(capsys, "data", "preview", "--help")
+    said = one_line(out.replace("│", " "))
+    assert code == 0, out
+    assert "with more classes than N it shows the first N classes only" in said, said
+    assert "the first N classes where the data has more" in said, said
+
+
+def test_preview_n_of_the_class_count_labels_every_class(capsys, tmp_path, grid_rows):
+    code, out = cli(capsys, "data", "preview", "digits", "-n", "10", "--out", tmp_path / "p.png")
+    assert code == 0, out
+    assert sorted(grid_rows["labels"][:10]) == [str(k) for k in range(10)], grid_rows["labels"]
+
+
+def test_eval_of_the_test_split_refuses_data_limit_and_names_limit_eval(trained, capsys):
+    """data.limit acts on the train split only: eval of the test split said nothing and scored them all."""
+    from conftest import cli, one_line
+
+    code, text = cli(capsys, "eval", trained, "--set", "data.limit=20")
+    assert code == 2 and "data.limit_eval" in one_line(text), text
+    assert "Traceback" not in text
