@@ -20,7 +20,8 @@ from vislab.models import MODELS, build_model, check_model_options, model_kwargs
 from vislab.models.gradcheck import TOLERANCE, GradCheck, gradcheck_model
 from vislab.models.objects import is_users_code
 from vislab.models.options import NeedsImages, images_not_features, input_given
-from vislab.models.registry import code_of
+from vislab.models.registry import code_of, meant_option
+from vislab.models.unknown_names import data_given
 from vislab.run import Run
 from vislab.training.model_checks import check_output, user_code
 
@@ -93,8 +94,12 @@ def _check_info_options(name: str, options: dict[str, Any]) -> None:
         if not unknown:
             raise
         key = unknown[0]
-        near = difflib.get_close_matches(key, own, 1)
-        hint = f" Did you mean {near[0]}= (--set model.{near[0]}=...)?" if near else ""
+        near = meant_option(key, own)
+        hint = (
+            f" Did you mean {near}= (--set model.{near}=...)?"
+            if near
+            else data_given(key, by_hand=True)
+        )
         raise UserError(
             f"model '{name}' has no option {key}= (vislab.model_info('{name}', ..., {key}=...) / --set "
             f"{key}=...).{hint} Its options: {', '.join(own) or 'none'}; model_info's own keywords: "
@@ -316,7 +321,7 @@ def _unknown_option(name: str, key: str, own: list[str]) -> UserError:
             f"{key}=: gradcheck takes a model's options as keywords of their own: {bare}=... "
             f"(model__{bare}= is vislab.train's spelling, beside its other sections)."
         )
-    near = difflib.get_close_matches(key, own, 1)
+    near = meant_option(key, own)
     close = [] if near else difflib.get_close_matches(key, _KEYWORDS, 1)
     keyword = _KEYWORDS.get(key) or (_KEYWORDS[close[0]] if close else None)
     options = f"its options: {', '.join(own) or 'none'}"
@@ -326,7 +331,7 @@ def _unknown_option(name: str, key: str, own: list[str]) -> UserError:
             f"{key}=: neither a keyword of vislab.gradcheck nor an option of model '{name}' ({options}). "
             f"Did you mean gradcheck's {keyword}={flag}?"
         )
-    hint = f" Did you mean {near[0]}=?" if near else ""
+    hint = f" Did you mean {near}=?" if near else ""
     return UserError(
         f"model '{name}' has no option {key}= (--set {key}=... / {key}=...).{hint} {options[0].upper()}"
         f"{options[1:]}; gradcheck's own keywords: input_shape, num_classes, batch, seed, tol."

@@ -122,13 +122,48 @@ def info(
         shape = (
             None if input_ is None else parse_shape(input_)
         )  # "" is a bad shape, not the default
-        found = model_info(name, shape, classes, **parse_sets(set_))
+        found = model_info(name, shape, classes, **_options_only(parse_sets(set_)))
     # into a file or a pipe its natural width, names not cut (as compare's); on a terminal, the terminal's
     (console if console.is_terminal else Console(width=WHOLE)).print(_layer_rows(found))
     for line in found.lines():
         console.print(escape(line), highlight=False, soft_wrap=True)
     if found.name in MODELS:  # a registered model's own options (not a run's, not code of yours)
         _print_options(found.name, parse_sets(set_))
+    elif note := _options_elsewhere(found.name):
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+
+
+def _options_only(options: dict) -> dict:
+    """``options`` (from --set), refused with a UserError when one is model info's own input shape or
+    class count (``-s num_classes=5``), which its --input and --classes give."""
+    flags = {"num_classes": "--classes", "input_shape": "--input"}
+    for key, flag in flags.items():
+        if key in options:
+            example = "5" if key == "num_classes" else "1x28x28"
+            raise UserError(
+                f"-s {key}: {key} is no model option; model info takes it as {flag} (Python: "
+                f"vislab.model_info(..., {key}=...)), as a run takes it from its data. Give {flag} "
+                f"instead, e.g. {flag} {example}."
+            )
+    return options
+
+
+def _options_elsewhere(name: str) -> str:
+    """Why model ``name`` gets no options table, where its options are told: a library's (timm:NAME),
+    a file's or module's model; "" for any other (a run's model prints its own options above)."""
+    from vislab.models import MODEL_PREFIXES
+    from vislab.models.user import is_user_reference
+
+    prefix, _, rest = name.partition(":")
+    if rest and prefix in MODEL_PREFIXES:
+        return (
+            f"options: {prefix}'s own keyword arguments, passed on as given; see {prefix}'s docs."
+        )
+    if is_user_reference(name):
+        return (
+            "options: a file model's constructor (or builder) arguments, as its code declares them."
+        )
+    return ""
 
 
 def _print_options(name: str, given: dict) -> None:
@@ -200,7 +235,7 @@ def _layer_rows(t: ModelInfo) -> Table:
         table.add_column(col, justify=justify)
     for r in t.rows:
         # a fitted model's parameters are buffers (``ModelInfo.counts_buffers``): none is frozen
-        frozen = " (frozen)" if r.trainable < r.params and not t.counts_buffers else ""
+        frozen = _frozen_text(r.params, r.trainable) if not t.counts_buffers else ""
         table.add_row(
             escape(r.name),
             escape(r.type),
@@ -212,6 +247,13 @@ def _layer_rows(t: ModelInfo) -> Table:
     table.add_section()
     table.add_row("total", "", "", f"{t.params:,}", f"{t.macs:,}", "")
     return table
+
+
+def _frozen_text(params: int, trainable: int) -> str:
+    """' (frozen)' after a row's parameter count when none of them trains, ' (800 frozen)' when some do."""
+    if trainable >= params:
+        return ""
+    return " (frozen)" if trainable == 0 else f" ({params - trainable:,} frozen)"
 
 
 def _field_text(field) -> str:

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from vislab.errors import UserError
 from vislab.models.hooks import ModelHooks, rectified_features
-from vislab.models.options import Size, Widths, require_image_input
+from vislab.models.options import Size, Widths, described, require_image_input
 from vislab.models.registry import register_model
 
 
@@ -225,6 +225,16 @@ def _nested_keys(module: nn.Module, state: dict, prefix: str, *_: object) -> Non
 
 
 @register_model("fast")
+@described(
+    {
+        "whiten_kernel": "side of the first conv's patches, whose filters whiten the train images' "
+        "patches (fitted from the data, then frozen but for their bias)",
+        "whiten_eps": "added to the patch covariance's eigenvalues before they are inverted",
+        "scale": "the logits' multiplier (airbench's 1/9)",
+        "tta": "the eval forward's own test-time augmentation (flip: the image and its mirror averaged)",
+        "alternate_flip": "each image mirrored every other epoch, in turn (false: at random)",
+    }
+)
 def fast(
     input_shape: tuple[int, ...],
     num_classes: int,

@@ -15,10 +15,16 @@ import torch.nn as nn
 from vislab.config.overrides import as_yaml
 from vislab.models.hooks import model_size, stores_buffers
 from vislab.models.layer_table import NO_PASS, AttentionCost, LayerRow, layer_table
-from vislab.models.option_checks import allowed_values
+from vislab.models.option_checks import allowed_values, type_descriptions
 from vislab.models.options import option_help
 from vislab.models.receptive_field import Field
-from vislab.models.registry import MODELS, model_kwargs, option_defaults
+from vislab.models.registry import (
+    FROM_DATA,
+    MODELS,
+    model_kwargs,
+    option_defaults,
+    registered_code,
+)
 
 if TYPE_CHECKING:  # pandas is imported on use (ModelInfo.layers)
     import pandas as pd
@@ -47,10 +53,17 @@ def option_rows(name: str, given: dict[str, Any]) -> list[tuple[str, str, str, s
     """(option, the value it uses, the values allowed, what it does) for each option of registered model
     ``name`` with the options ``given``: what ``vislab model info`` prints under the layer table."""
     fn = MODELS[name]
-    allowed, what = allowed_values(fn), option_help(fn)
+    allowed = allowed_values(fn)
+    what = {
+        **type_descriptions(fn),
+        **option_help(fn),
+    }  # @described's line, else the type's description
     rows = []
+    users = registered_code(name) is not None
     for key, (value, source) in resolved_options(name, given).items():
         shown = f"{as_yaml(value)} ({source})" if source else as_yaml(value)
+        if users and key in FROM_DATA and key not in given:
+            shown = "the input's"  # filled when it is built (registry.build_model)
         rows.append((key, shown, allowed.get(key, ""), what.get(key, "")))
     return rows
 

@@ -138,7 +138,9 @@ def check_unchanged(name: str, recorded: Any, run: str, trust_code: bool = False
     folder = _code_folder(name, recorded) if isinstance(imports, dict) and imports else None
     if folder is not None and not trust_code:
         check_imports(imports, folder, recorded.get("reference") or name, run)  # type: ignore[arg-type]
-    require_registered(name, recorded)  # registered in another process: say which class, and how
+    require_registered(
+        name, recorded, trust_code
+    )  # registered in another process: which class, how
     was = recorded.get("source_sha256") if isinstance(recorded, dict) else None
     builder = MODELS.get(name) if is_registered_users(name) else None
     if not was or builder is None:

@@ -146,6 +146,14 @@ def _rule(b: dict[str, Any]) -> str:
     return f"be at most {high[0]}" if high[1] == "]" else f"be less than {high[0]}"  # type: ignore[index]
 
 
+def type_descriptions(fn: Builder) -> dict[str, str]:
+    """Each option of builder ``fn`` whose type declares a description (``Field(description=...)``) →
+    that description."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    found = {k: _description(hints[k]) for k in allowed_values(fn) if k in hints}
+    return {k: v for k, v in found.items() if v}
+
+
 def allowed_values(fn: Builder) -> dict[str, str]:
     """Each option of builder ``fn`` → the values its signature allows, in words: "cls | mean",
     "true | false", "[0, 1)", "≥ 1", "list of ≥ 1"; a type's name where it declares nothing narrower."""

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import inspect
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import torch.nn as nn
@@ -28,7 +31,7 @@ from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint, same_code
 from vislab.models.option_checks import explain, options_model, plain_values, validating
-from vislab.models.unknown_names import unknown_model
+from vislab.models.unknown_names import DATA_GIVEN, data_given, synonym, unknown_model
 from vislab.registry import NameTaken, registrar
 
 if TYPE_CHECKING:
@@ -124,9 +127,21 @@ def register_as(name: str, obj: Builder) -> Builder:
         put(obj)
     if _is_users(obj):  # the run records it; reopening it checks it (objects.check_unchanged)
         _CODE[name] = {"reference": name, "object": where, **code_fingerprint(target)}
+        _CODE[name].update(_module_hash(target))
     else:
         _CODE.pop(name, None)
     return obj
+
+
+def _module_hash(target: Any) -> dict[str, str]:
+    """``{"module_sha256": …}``: the sha256 of the file of the module defining ``target`` where another
+    process may import it (not ``__main__``), which lets a run reopen by importing that module
+    (:func:`vislab.models.user.import_registered`); else empty."""
+    module = sys.modules.get(getattr(target, "__module__", None) or "__main__")
+    file = getattr(module, "__file__", None)
+    if module is None or module.__name__ == "__main__" or not file or not Path(file).is_file():
+        return {}
+    return {"module_sha256": hashlib.sha256(Path(file).read_bytes()).hexdigest()}
 
 
 def _taken(name: str, obj: Builder) -> ModelNameTaken:
@@ -241,14 +256,15 @@ def check_model_options(
     for key in kwargs:
         if key not in options:
             valid = ["name", *options]  # model.name picks the model: a key of the section too
-            near = difflib.get_close_matches(key, valid, n=1)
-            if not near and not chosen:  # no typo of the default's options: another model's option
+            near = meant_option(key, valid)
+            # no typo of the default's options: another model's option
+            if not near and not chosen and key not in DATA_GIVEN:
                 raise invalid(
                     f"unknown config key 'model.{key}': no model.name was given, and the default "
                     f"model, '{name}', has no such option. Give model.name (Python: model=), the model "
                     f"whose option it is (`vislab model list` names the models and their options)."
                 )
-            hint = f" Did you mean 'model.{near[0]}'?" if near else ""
+            hint = f" Did you mean 'model.{near}'?" if near else data_given(key)
             raise invalid(
                 f"model '{name}' has no option 'model.{key}'.{hint} Valid keys: {', '.join(valid)}."
             )
@@ -257,6 +273,14 @@ def check_model_options(
     except ValidationError as e:
         raise invalid(explain(name, fn, kwargs, e)) from None
     return plain_values(options, kwargs)
+
+
+def meant_option(key: str, valid: list[str]) -> str | None:
+    """The one of ``valid`` an unknown option ``key`` means: its synonym (``drop_rate``: ``dropout``),
+    else a close spelling; none for what the data give (``in_chans``)."""
+    if key in DATA_GIVEN:
+        return None
+    return synonym(key, valid) or next(iter(difflib.get_close_matches(key, valid, n=1)), None)
 
 
 def with_checked_options(cfg: Config, name: str | None = None) -> Config:
@@ -273,6 +297,7 @@ def build_model(
     """Build a registered model, its options checked against the builder's signature first."""
     fn = _lookup(name)
     check_model_options(name, kwargs)
+    kwargs = {**_from_data(name, fn, input_shape), **kwargs}
     if isinstance(fn, functools.partial):  # a prefix family: it checks what it passes on
         model = fn(input_shape, num_classes, **kwargs)
     else:
@@ -281,6 +306,22 @@ def build_model(
         except ValidationError as e:
             raise ConfigError(explain(name, fn, kwargs, e)) from None
     return model
+
+
+#: the options of a user's class or builder that vislab fills from the data, as it does timm's
+FROM_DATA = ("in_chans", "img_size")
+
+
+def _from_data(name: str, fn: Builder, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """For the user's class or builder whose signature names timm's ``in_chans`` or ``img_size``: those
+    from the data's images, as vislab gives a timm model (the channels, and the side or (H, W)); else
+    empty. What the user sets wins."""
+    if len(input_shape) != 3 or not (name in _CODE or user.is_user_reference(name)):
+        return {}
+    c, h, w = input_shape
+    params = inspect.signature(fn).parameters
+    found = dict(zip(FROM_DATA, (c, h if h == w else (h, w)), strict=True))
+    return {k: v for k, v in found.items() if k in params}
 
 
 def _lookup(name: str) -> Builder:
@@ -304,17 +345,22 @@ def _resolve(name: str) -> tuple[Builder, dict[str, Any] | None]:
     raise ConfigError(unknown_model(name, MODELS, MODEL_PREFIXES))
 
 
-def require_registered(name: str, record: Any) -> None:
-    """Before a run's model ``name`` is rebuilt: ConfigError when no model has that name here but the
-    run's ``record`` (its ``model_code``) says it was a class or builder of the user's registered in
-    another Python process (``@vislab.register_model("tiny")``, ``vislab.train(model=Net)``), naming
-    it (``__main__.Tiny``) and how to register it again."""
+def require_registered(name: str, record: Any, trust_code: bool = False) -> None:
+    """Before a run's model ``name`` is rebuilt, where no model has that name here but the run's
+    ``record`` (its ``model_code``) says it was a class or builder of the user's registered in another
+    Python process (``@vislab.register_model("tiny")``, ``vislab.train(model=Net)``): its module
+    imported where it can be, under the trust rules of a file model (:func:`user.import_registered`),
+    which registers it again; else ConfigError naming it (``__main__.Tiny``) and how to register it
+    again."""
     where = record.get("object") if isinstance(record, dict) else None
     if name in MODELS or not isinstance(where, str) or user.is_user_reference(name):
         return
     prefix, _, rest = name.partition(":")
-    if not (rest and prefix in MODEL_PREFIXES):
-        raise ConfigError(unknown_model(name, MODELS, MODEL_PREFIXES, where))
+    if rest and prefix in MODEL_PREFIXES:
+        return
+    why = user.import_registered(where, record, trust_code) if not name.startswith("user-") else ""
+    if name not in MODELS:
+        raise ConfigError(unknown_model(name, MODELS, MODEL_PREFIXES, where, why))
 
 
 def _check_current(name: str, builder: Builder) -> None:

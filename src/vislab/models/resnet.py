@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from vislab.errors import UserError, show_note
-from vislab.models.options import pretrained_skipped, require_image_input
+from vislab.models.options import described, pretrained_skipped, require_image_input
 from vislab.models.registry import register_model
 from vislab.models.weights import WEIGHTS_WIN, load_fitting, read_state_dict
 
@@ -63,6 +63,14 @@ _STEM_HINT = (
 
 
 @register_model("resnet18")
+@described(
+    {
+        "cifar_stem": "a 3×3 stride-1 first conv and no max-pool, for 32×32 images (false: the 7×7 "
+        "stride-2 conv and max-pool, for 64 px or more)",
+        "pretrained": "torchvision's ImageNet weights, from its local cache (vislab never downloads them)",
+        "weights": "a ResNet-18 state dict file (.pth) to start from; wins over pretrained",
+    }
+)
 def resnet18(
     input_shape: tuple[int, ...],
     num_classes: int,

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from vislab.models.hooks import HandWrittenGradients, ModelHooks
-from vislab.models.options import Size
+from vislab.models.options import Size, described
 from vislab.models.registry import register_model
 
 Impl = Literal["manual", "autograd", "module", "optim"]
@@ -200,6 +200,13 @@ class OptimScratchMLP(ScratchMLP):
 
 
 @register_model("mlp-scratch")
+@described(
+    {
+        "hidden": "widths of the tanh hidden layers",
+        "impl": "the homework's level: manual (no autograd), autograd (its backward), module (nn "
+        "layers, hand-written SGD) or optim (torch.optim)",
+    }
+)
 def mlp_scratch(
     input_shape: tuple[int, ...],
     num_classes: int,

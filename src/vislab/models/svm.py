@@ -24,7 +24,7 @@ from pydantic import Field
 
 from vislab.errors import UserError
 from vislab.models.hooks import ModelHooks
-from vislab.models.options import Size
+from vislab.models.options import Size, described
 from vislab.models.registry import register_model
 
 Kernel = Literal["linear", "rbf", "poly", "sigmoid"]
@@ -167,6 +167,13 @@ class SVM(ModelHooks, nn.Module):
 
 
 @register_model("svm")
+@described(
+    {
+        "kernel": "scikit-learn SVC's kernel",
+        "degree": "the poly kernel's degree",
+        "coef0": "the poly and sigmoid kernels' constant term",
+    }
+)
 def svm(
     input_shape: tuple[int, ...],
     num_classes: int,

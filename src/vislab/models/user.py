@@ -30,6 +30,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -336,3 +337,57 @@ def _defined_in(module: ModuleType) -> list[str]:
         and (inspect.isclass(v) or inspect.isfunction(v))
         and getattr(v, "__module__", None) == module.__name__
     )
+
+
+# ---------------------------------------------------------------------------------- a registered class's module
+def import_registered(where: str, record: dict[str, Any], trust_code: bool = False) -> str:
+    """Import the module of a class or builder that a run recorded as registered under a name in another
+    process (``where``: ``module.Name``, its ``model_code.object``), so that its ``@vislab.register_model``
+    registers it again. As for a file model, code runs only with ``trust_code`` or when what is found is
+    what the run recorded: the module file's sha256 (``module_sha256``), or, for a run that recorded no
+    such hash, the class's own source (``source_sha256``). Returns "" once imported or where there is no
+    module to import (``__main__``'s class), else why not and what to do (sentences, each after a space)."""
+    module, _, attr = where.rpartition(".")
+    if not module or module == "__main__" or not all(p.isidentifier() for p in module.split(".")):
+        return ""
+    origin = module_origin(module)
+    reference = f"model.name={module}:{attr}"
+    if not isinstance(origin, Path):
+        return (
+            f" Its module {module} cannot be imported here (looked on sys.path and in the current "
+            f"directory, {Path.cwd()}): add the folder that holds it to PYTHONPATH (or run from that "
+            f"folder) and vislab imports it, which registers it again; trained with {reference} "
+            f"the run reopens wherever {module} can be imported."
+        )
+    if not (trust_code or _recorded_code(origin, attr, record)):
+        return (
+            f" Its module {module} is at {origin}, but its code is not the one the run recorded (the "
+            f"class or the file changed since training): not imported, as vislab never runs code "
+            f"without your consent. If you trust it, pass --trust-code (Python: trust_code=True)."
+        )
+    try:
+        with _cwd_importable(module):
+            importlib.import_module(module)
+    except Exception as e:
+        raise code_failed(reference, e, "while importing it", [origin]) from None
+    return ""
+
+
+def _recorded_code(path: Path, attr: str, record: dict[str, Any]) -> bool:
+    """Whether the module file at ``path`` holds the code a run recorded (:func:`import_registered`), read
+    without executing it."""
+    source = path.read_bytes()
+    if record.get("module_sha256"):
+        return hashlib.sha256(source).hexdigest() == record["module_sha256"]
+    if "uses" in record or not record.get("source_sha256"):  # its hash covers more than the class
+        return False
+    lines = source.decode(errors="replace").splitlines(keepends=True)
+    header = re.compile(rf"(class|def)\s+{attr}\b")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        return False
+    top = start  # the source Python gives may begin at the decorators
+    while top > 0 and lines[top - 1].startswith("@"):
+        top -= 1
+    texts = {"".join(inspect.getblock(lines[i:])) for i in (start, top)}
+    return record["source_sha256"] in {hashlib.sha256(t.encode()).hexdigest() for t in texts}
