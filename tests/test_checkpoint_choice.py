@@ -134,7 +134,8 @@ def test_exporting_an_interrupted_run_says_it_is_its_mid_epoch_last_pt(stopped, 
     assert main(["export", str(stopped), "--format", "torchscript"]) == 0
     out, err = capsys.readouterr()
     assert f"note: run '{stopped}' has no checkpoints/best.pt" in one_line(err), err
-    assert "(from checkpoints/last.pt, epoch 1, step 4)" in one_line(err), err  # what was written: on stderr
+    # what was written: on stderr
+    assert "(from checkpoints/last.pt, epoch 1, step 4)" in one_line(err), err
     spec = json.loads((stopped / "export" / "model_last.torchscript.json").read_text())
     assert spec["checkpoint"] == {
         "file": "checkpoints/last.pt",

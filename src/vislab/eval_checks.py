@@ -39,15 +39,12 @@ def given_setting(overrides: Sequence[str], key: str) -> str | None:
     return next((o for o in reversed(overrides) if o.split("=", 1)[0].strip() == key), None)
 
 
-def check_data_settings(
-    overrides: Sequence[str], target: str | Path = "RUN", split: str | None = None
-) -> None:
+def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") -> None:
     """UserError for the first setting but data.* and train.eval_batch_size (train.threads: how to limit
     the threads instead): the model scores as trained
     (model.name for a run of a Python class: how to score it in Python, :func:`_model_object_fix`);
     one that names no section (``limit_eval=30``) is no config key (:func:`_no_section`); a data.*
-    setting eval does not read (:data:`_UNREAD`), or one that limits the train split only where
-    ``split`` is val or test (:func:`_check_train_only`); a data.root of images without class folders
+    setting eval does not read (:data:`_UNREAD`); a data.root of images without class folders
     (:func:`_check_labelled`)."""
     for o in overrides:
         key = o.split("=", 1)[0].strip()
@@ -68,25 +65,8 @@ def check_data_settings(
         if key in _UNREAD:
             why = _UNREAD[key].format(o=o)
             raise UserError(f"setting '{o}' (Python: {_python(o)}) changes nothing here: {why}")
-        _check_train_only(o, key, split)
     if root := given_setting(overrides, "data.root"):
         _check_labelled(Path(root.split("=", 1)[1].strip()), target)
-
-
-def _check_train_only(setting: str, key: str, split: str | None) -> None:
-    """UserError for ``setting`` of a data.* ``key`` that keeps a part of the train split only
-    (data.limit, data.limit_per_class) where the ``split`` scored is val or test: the scores would be the
-    same without it; data.limit_eval is the one that samples them."""
-    if split not in ("val", "test") or key not in ("data.limit", "data.limit_per_class"):
-        return
-    limit_eval = f"data.limit_eval={setting.partition('=')[2].strip()}"
-    raise UserError(
-        f"setting '{setting}' (Python: {_python(setting)}) changes nothing here: {key} keeps a part "
-        f"of the train split only, and eval scores the {split} split, so these scores would be the "
-        f"same without it. To score a sample of the {split} split: --set {limit_eval} "
-        f"(Python: {_python(limit_eval)}); to score the train split with it: --split train "
-        f'(Python: split="train").'
-    )
 
 
 def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:

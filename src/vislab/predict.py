@@ -167,7 +167,7 @@ def _split_inputs(
             f"the split must be train, val or test, not '{split}'; or all: every sample of the data "
             "(train, val and test together)."
         )
-    check_data_settings(overrides, target, split)  # before the model: a setting refused is never unsaid
+    check_data_settings(overrides, target)  # before the model: a setting refused is never unsaid
     model, record = load_model(target, trust_code)
     if record.config is None:
         raise DataError(

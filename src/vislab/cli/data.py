@@ -42,7 +42,7 @@ def info(
     --set data.download=true)."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.data import load_splits
-    from vislab.data.split_notes import limit_note
+    from vislab.data.limit_notes import limit_note
 
     cfg = _config(name, config, set_)
     if cfg.data.download == "auto":  # an inspection fetches nothing unasked

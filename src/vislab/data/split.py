@@ -15,12 +15,11 @@ import numpy as np
 
 from vislab.config import DataConfig
 from vislab.data.fingerprint import data_fingerprint
+from vislab.data.limit_notes import limit_eval_above, limit_eval_note
 from vislab.data.split_notes import (
     Carve,
     Left,
     empty_classes_note,
-    limit_eval_above,
-    limit_eval_note,
     missed_note,
     own_sets_notes,
     pooled_note,
@@ -144,7 +143,7 @@ def make_splits(
     said = [
         *own_sets_notes(src, cfg),
         small_classes_note(left, pool, carved_splits),
-        missed_note(left, list(src.class_names), cfg),
+        missed_note(left, list(src.class_names), cfg, pool),
         untrained_note(carved_splits, cfg, pool, set(left)),
     ]
     train, val, test, limited = _limited(train, val, test, cfg, seed, list(src.class_names))

@@ -8,6 +8,7 @@ depend on (``data/redrawn_notes.py``)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Collection, Sequence, Sized
 
 import numpy as np
@@ -92,10 +93,13 @@ def _where(splits: Splits, left: Left, k: int) -> str:
     return ", ".join(f"{n} in {s}" for s, n in held)
 
 
-def missed_note(left: Left, class_names: list[str], cfg: DataConfig) -> str | None:
+def missed_note(
+    left: Left, class_names: list[str], cfg: DataConfig, pool: np.ndarray | None = None
+) -> str | None:
     """The note naming the classes that a carved val or test split drew no sample of though it was
     carved from some (not for being too small: :func:`small_classes_note`), that its per-class scores
-    leave them out, and a size that draws one of each class; None where every carve holds them all."""
+    leave them out, and a size that draws one of each class (``pool``: the data's labels, whose class
+    sizes it fits); None where every carve holds them all."""
     parts, fixes = [], []
     for split, carve in left.items():
         if not len(carve.missed):
@@ -113,15 +117,30 @@ def missed_note(left: Left, class_names: list[str], cfg: DataConfig) -> str | No
         return None
     if cfg.split is not None:  # one data.split for every split, not one per split
         classes = max(c.classes for c in left.values())
-        fixes = [f"To draw one of each class in every split: {_split_fix(cfg.split, classes)}."]
+        counts = (
+            np.bincount(pool) if pool is not None else None
+        )  # the data's labels: its class sizes
+        fixes = [
+            f"To draw one of each class in every split: {_split_fix(cfg.split, classes, counts)}."
+        ]
     return "; ".join(parts) + ". " + " ".join(fixes)
 
 
-def _split_fix(split: Sequence[int], classes: int) -> str:
+def _split_fix(split: Sequence[int], classes: int, counts: np.ndarray | None = None) -> str:
     """``data.split`` sizes (each at least the one ``split`` gives) that leave room for one sample of each
-    of the ``classes`` in every split, about 10 in train: '--set data.split=[100,10,10] / data__split=…'."""
+    of the ``classes`` in every split, about 10 in train: '--set data.split=[100,10,10] / data__split=…';
+    with the data's class ``counts``, sizes whose stratified share of the rarest class is one or more,
+    or, where the data is too small for that, what to do instead."""
     n_train, n_val, n_test = split
-    sizes = [max(n_train, 10 * classes), max(n_val, classes), max(n_test, classes)]
+    least = classes
+    if counts is not None and (held := counts[counts > 0]).size:
+        least = max(classes, math.ceil(held.sum() / held.min()))  # the rarest class's share ≥ 1
+    sizes = [max(n_train, 10 * classes, least), max(n_val, least), max(n_test, least)]
+    if counts is not None and sum(sizes) > counts.sum():
+        return (
+            f"the data's {int(counts.sum())} samples are too few for that at these proportions: add "
+            f"samples of the rarest classes, or leave data.split unset to split by fractions"
+        )
     return f"--set data.split=[{','.join(map(str, sizes))}] / data__split={sizes}"
 
 
@@ -162,7 +181,7 @@ def untrained_note(
         fix = (
             f". data.split={list(cfg.split)} draws too few samples for the {int(held.sum())} "
             f"classes: give each split room for one of each class, about 10 per class in train: "
-            f"{_split_fix(cfg.split, int(held.sum()))}"
+            f"{_split_fix(cfg.split, int(held.sum()), np.bincount(pool))}"
         )
     return (
         f"the splits leave {len(missing)} class{'es' if len(missing) != 1 else ''} with no training "
@@ -194,36 +213,6 @@ def _fraction_fix(
     return (
         f"lower {named}, which {carve} their images out of train, e.g. "
         f"{' '.join(f'--set {s}' for s in sets)} / {', '.join(s.replace('data.', 'data__') for s in sets)}"
-    )
-
-
-def limit_note(splits: Splits, limit: int | None) -> str | None:
-    """What ``data.limit`` did that a user would not expect, and the fix, or None: nothing where the train
-    split holds fewer images (:func:`_limit_above`), or classes left without training samples (present
-    in val or test). The limit draws its samples at random from the whole train split, not per class; it
-    stays so (published runs depend on its selection): this note says what it did
-    (``data.limit_per_class`` draws per class)."""
-    if limit is None:
-        return None
-    if len(splits.train) < limit:
-        return _limit_above(limit, len(splits.train))
-    if len(splits.train) != limit:  # the train split was no larger
-        return None
-    trained = np.bincount(splits.train.y, minlength=splits.num_classes) > 0
-    elsewhere = np.bincount(np.concatenate([splits.val.y, splits.test.y]), minlength=len(trained))
-    missing = [
-        splits.class_names[k] for k in np.flatnonzero(~trained & (elsewhere[: len(trained)] > 0))
-    ]
-    if not missing:
-        return None
-    bigger = max(10 * splits.num_classes, 2 * limit)
-    per_class = " (about 10 per class)" if bigger == 10 * splits.num_classes else ""
-    which = "that class" if len(missing) == 1 else "those classes"
-    return (
-        f"data.limit={limit} draws the training images at random, not per class, and drew none of "
-        f"{', '.join(repr(c) for c in missing)}: the model never trains on {which}, which val and test "
-        f"still score. Raise the limit, e.g. to {bigger}{per_class}: --set data.limit={bigger} / "
-        f"data__limit={bigger}, or keep N of each class with data.limit_per_class."
     )
 
 
@@ -278,30 +267,6 @@ def _never_held(never: list[str], kept: Splits) -> str:
 
 def _them(names: Sized) -> str:
     return "it" if len(names) == 1 else "them"
-
-
-def _limit_above(limit: int, held: int) -> str:
-    """The note for a ``data.limit`` above the ``held`` images of the train split, which are all kept (a
-    note, not an error: one limit given to a suite's datasets of several sizes caps the larger ones)."""
-    return (
-        f"data.limit={limit} asks for more training images than the train split holds ({held:,}): all "
-        f"{held:,} are used, not {limit:,}. Give at most {held}: --set data.limit={held} / "
-        f"data__limit={held}, or leave data.limit unset (null) for the whole split."
-    )
-
-
-def limit_eval_above(limit: int, held: dict[str, int]) -> str | None:
-    """The note for a ``data.limit_eval`` above the samples that each of val and test holds (``held``:
-    each split → its size; an empty one not counted), which are all kept; None where it samples one."""
-    sizes = {k: n for k, n in held.items() if n}
-    if limit <= (most := max(sizes.values(), default=limit)):
-        return None
-    return (
-        f"data.limit_eval={limit} asks for more samples than {' and '.join(sizes)} hold"
-        f"{'' if len(sizes) > 1 else 's'} ({', '.join(f'{k} {n:,}' for k, n in sizes.items())}): "
-        f"all are scored, not {limit:,}. Give at most {most}: --set data.limit_eval={most} / "
-        f"data__limit_eval={most}, or leave data.limit_eval unset (null) for the whole splits."
-    )
 
 
 def pooled_note(splits: Splits, src: SourceData, cfg: DataConfig) -> str | None:
@@ -374,27 +339,3 @@ def _fraction(n: int, total: int) -> float:
         if round(total * (f := round(n / total, digits))) == n and 0 < f < 1:
             return f
     return n / total
-
-
-def limit_eval_note(
-    limit: int, left_out: dict[str, tuple[int, np.ndarray]], names: list[str]
-) -> str | None:
-    """The note for ``data.limit_eval`` sampling val or test with fewer samples than the classes they
-    hold (``left_out``: each such split → its number of classes and those its sample has none of): the
-    classes its scores leave out and the limit that keeps one of each; None where none is left out."""
-    told = {k: v for k, v in left_out.items() if len(v[1])}
-    if not told:
-        return None
-    need = max(classes for classes, _ in told.values())
-    parts = and_list(
-        [
-            f"{split} holds none of {first_few([repr(names[k]) for k in missed], 5)}"
-            for split, (_, missed) in told.items()
-        ]
-    )
-    return (
-        f"data.limit_eval={limit} samples val and test with fewer samples than the {need} classes "
-        f"they hold, so {parts}: {'its' if len(told) == 1 else 'their'} scores (per-class accuracy "
-        f"too) leave them out. To keep one of each class: --set data.limit_eval={need} / "
-        f"data__limit_eval={need}."
-    )

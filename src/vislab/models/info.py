@@ -19,11 +19,9 @@ from vislab.models.option_checks import allowed_values, type_descriptions
 from vislab.models.options import option_help
 from vislab.models.receptive_field import Field
 from vislab.models.registry import (
-    FROM_DATA,
     MODELS,
     model_kwargs,
     option_defaults,
-    registered_code,
 )
 
 if TYPE_CHECKING:  # pandas is imported on use (ModelInfo.layers)
@@ -59,11 +57,8 @@ def option_rows(name: str, given: dict[str, Any]) -> list[tuple[str, str, str, s
         **option_help(fn),
     }  # @described's line, else the type's description
     rows = []
-    users = registered_code(name) is not None
     for key, (value, source) in resolved_options(name, given).items():
         shown = f"{as_yaml(value)} ({source})" if source else as_yaml(value)
-        if users and key in FROM_DATA and key not in given:
-            shown = "the input's"  # filled when it is built (registry.build_model)
         rows.append((key, shown, allowed.get(key, ""), what.get(key, "")))
     return rows
 

@@ -297,7 +297,6 @@ def build_model(
     """Build a registered model, its options checked against the builder's signature first."""
     fn = _lookup(name)
     check_model_options(name, kwargs)
-    kwargs = {**_from_data(name, fn, input_shape), **kwargs}
     if isinstance(fn, functools.partial):  # a prefix family: it checks what it passes on
         model = fn(input_shape, num_classes, **kwargs)
     else:
@@ -306,22 +305,6 @@ def build_model(
         except ValidationError as e:
             raise ConfigError(explain(name, fn, kwargs, e)) from None
     return model
-
-
-#: the options of a user's class or builder that vislab fills from the data, as it does timm's
-FROM_DATA = ("in_chans", "img_size")
-
-
-def _from_data(name: str, fn: Builder, input_shape: tuple[int, ...]) -> dict[str, Any]:
-    """For the user's class or builder whose signature names timm's ``in_chans`` or ``img_size``: those
-    from the data's images, as vislab gives a timm model (the channels, and the side or (H, W)); else
-    empty. What the user sets wins."""
-    if len(input_shape) != 3 or not (name in _CODE or user.is_user_reference(name)):
-        return {}
-    c, h, w = input_shape
-    params = inspect.signature(fn).parameters
-    found = dict(zip(FROM_DATA, (c, h if h == w else (h, w)), strict=True))
-    return {k: v for k, v in found.items() if k in params}
 
 
 def _lookup(name: str) -> Builder:

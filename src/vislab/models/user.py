@@ -30,7 +30,6 @@ import importlib.machinery
 import importlib.util
 import inspect
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -344,9 +343,9 @@ def import_registered(where: str, record: dict[str, Any], trust_code: bool = Fal
     """Import the module of a class or builder that a run recorded as registered under a name in another
     process (``where``: ``module.Name``, its ``model_code.object``), so that its ``@vislab.register_model``
     registers it again. As for a file model, code runs only with ``trust_code`` or when what is found is
-    what the run recorded: the module file's sha256 (``module_sha256``), or, for a run that recorded no
-    such hash, the class's own source (``source_sha256``). Returns "" once imported or where there is no
-    module to import (``__main__``'s class), else why not and what to do (sentences, each after a space)."""
+    what the run recorded: a top-level module whose file's sha256 is ``module_sha256``
+    (:func:`_not_recorded`). Returns "" once imported or where there is no module to import
+    (``__main__``'s class), else why not and what to do (sentences, each after a space)."""
     module, _, attr = where.rpartition(".")
     if not module or module == "__main__" or not all(p.isidentifier() for p in module.split(".")):
         return ""
@@ -359,10 +358,9 @@ def import_registered(where: str, record: dict[str, Any], trust_code: bool = Fal
             f"folder) and vislab imports it, which registers it again; trained with {reference} "
             f"the run reopens wherever {module} can be imported."
         )
-    if not (trust_code or _recorded_code(origin, attr, record)):
+    if not trust_code and (why := _not_recorded(module, origin, record)):
         return (
-            f" Its module {module} is at {origin}, but its code is not the one the run recorded (the "
-            f"class or the file changed since training): not imported, as vislab never runs code "
+            f" Its module {module} is at {origin}, but {why}: not imported, as vislab never runs code "
             f"without your consent. If you trust it, pass --trust-code (Python: trust_code=True)."
         )
     try:
@@ -373,21 +371,21 @@ def import_registered(where: str, record: dict[str, Any], trust_code: bool = Fal
     return ""
 
 
-def _recorded_code(path: Path, attr: str, record: dict[str, Any]) -> bool:
-    """Whether the module file at ``path`` holds the code a run recorded (:func:`import_registered`), read
-    without executing it."""
-    source = path.read_bytes()
-    if record.get("module_sha256"):
-        return hashlib.sha256(source).hexdigest() == record["module_sha256"]
-    if "uses" in record or not record.get("source_sha256"):  # its hash covers more than the class
-        return False
-    lines = source.decode(errors="replace").splitlines(keepends=True)
-    header = re.compile(rf"(class|def)\s+{attr}\b")
-    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
-    if start is None:
-        return False
-    top = start  # the source Python gives may begin at the decorators
-    while top > 0 and lines[top - 1].startswith("@"):
-        top -= 1
-    texts = {"".join(inspect.getblock(lines[i:])) for i in (start, top)}
-    return record["source_sha256"] in {hashlib.sha256(t.encode()).hexdigest() for t in texts}
+def _not_recorded(module: str, path: Path, record: dict[str, Any]) -> str:
+    """Why the module ``module`` (its file at ``path``) may not be imported without ``--trust-code``
+    (:func:`import_registered`), read without executing it; "" where its file is the one the run recorded
+    (``module_sha256``). A run that recorded no such hash (trained before vislab 0.2.0) cannot be checked,
+    and a module in a package would also run the package's ``__init__`` files, which no hash covers."""
+    if "." in module:
+        return (
+            "it is in a package, whose __init__ files would run too and which the run recorded no hash "
+            "of"
+        )
+    if not record.get("module_sha256"):
+        return (
+            "the run recorded no hash of its file (trained before vislab 0.2.0), so vislab cannot check "
+            "it is the code it trained with"
+        )
+    if hashlib.sha256(path.read_bytes()).hexdigest() != record["module_sha256"]:
+        return "its file changed since training"
+    return ""

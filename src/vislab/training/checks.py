@@ -23,7 +23,7 @@ from vislab.config.notes import dropped_batch_note, eval_size_note, norm_steps_n
 from vislab.config.reads import UNREAD_SECTIONS, unread_setting
 from vislab.data.augment_words import colour_note, crop_note
 from vislab.data.download import is_default_root
-from vislab.data.split_notes import limit_note
+from vislab.data.limit_notes import limit_note
 from vislab.data.types import Splits
 from vislab.errors import ConfigError, DataError, VislabError
 from vislab.models import model_kwargs
