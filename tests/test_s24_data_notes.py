@@ -1,6 +1,6 @@
-"""Data notes a careful student found wrong: tiny data.split sizes blamed on the class names, data.limit
-silently ignored by eval of val or test, a data.limit_eval above the splits' sizes said nothing, and
-`data preview`'s help hiding that -n cuts the classes of the originals row."""
+"""Data notes a careful student found wrong: tiny data.split sizes blamed on the class names, a
+data.limit_eval above the splits' sizes said nothing, and `data preview`'s help hiding that -n cuts the
+classes of the originals row."""
 
 import re
 
@@ -33,9 +33,6 @@ def test_the_sizes_offered_hold_every_class_in_every_split(capsys):
     assert code == 0 and "note" not in out, out
     rows = [line.split("│")[2:5] for line in out.splitlines() if re.match(r"│ \d ", line)]
     assert len(rows) == 10 and all(int(n) > 0 for row in rows for n in row), out
-
-
-# ------------------------------------------------------------------ 2. eval's data.limit
 
 
 # ------------------------------------------------------------------ 3. data.limit_eval above the splits
