@@ -198,3 +198,27 @@ def test_a_run_that_recorded_no_module_hash_is_not_imported_without_trust(own_mo
     assert not path.with_suffix(".imported").exists()
     assert import_registered(f"{name}.TinyTimm", old_record, trust_code=True) == ""
     assert path.with_suffix(".imported").exists()
+
+
+def test_a_timm_like_class_of_three_channels_on_grey_data_is_told_in_chans(tmp_path, monkeypatch):
+    """It kept in_chans=3 and failed with torch's channel mismatch, told only to size layers from
+    input_shape; the message now names the setting that gives it the data's channels."""
+    (tmp_path / "tnet.py").write_text(
+        TIMM_LIKE.format(name="tnet-s24").replace("in_chans=1", "in_chans=3")
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        vislab.train(
+            model="tnet.py:TinyTimm", data="digits", data__limit=50, out=tmp_path / "r", **QUICK
+        )
+    said = one_line(str(refused.value))
+    assert "--set model.in_chans=1 (Python: model__in_chans=1)" in said, said
+    run = vislab.train(
+        model="tnet.py:TinyTimm",
+        data="digits",
+        data__limit=50,
+        model__in_chans=1,
+        out=tmp_path / "ok",
+        **QUICK,
+    )
+    assert run.summary.complete

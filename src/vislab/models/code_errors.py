@@ -8,6 +8,7 @@ then the line ``timm raised:`` and the exception.
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from pathlib import Path
 
@@ -120,3 +121,21 @@ def _in(filename: str, files: list[Path]) -> bool:
     if _VISLAB_DIR in path.parents:
         return False
     return any(path == f or f in path.parents for f in files)
+
+
+def channels_hint(model: nn.Module, e: Exception, shape: tuple[int, ...]) -> str:
+    """Where a class whose constructor takes timm's ``in_chans`` (vislab leaves it to the class) met
+    inputs of other channels: the setting that gives it the data's; else ""."""
+    if "channels" not in str(e) or len(shape) != 3:
+        return ""
+    try:
+        takes = "in_chans" in inspect.signature(type(model).__init__).parameters
+    except (TypeError, ValueError):  # a builtin's or C extension's __init__: no signature
+        return ""
+    c = shape[0]
+    return (
+        f"Its class takes in_chans (timm-style), which vislab leaves to it: give the data's {c} "
+        f"channel{'s' if c != 1 else ''}, --set model.in_chans={c} (Python: model__in_chans={c})."
+        if takes
+        else ""
+    )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vislab.errors import ConfigError, UserCodeError, UserError, VislabError, show_note
-from vislab.models.code_errors import code_failed, raised_in, raising_layer
+from vislab.models.code_errors import channels_hint, code_failed, raised_in, raising_layer
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
 from vislab.models.options import inputs_of
@@ -132,9 +132,11 @@ def _eval_output(
         if name.partition(":")[0] in MODEL_PREFIXES and shrinks_too_much(e):
             raise too_small(model, name, shape, device, e, when) from None
         then = (  # torch's words for layers sized for other inputs
-            f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
+            channels_hint(model, e, shape)
+            or f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
             f"names an input_shape parameter, a builder as its first argument."
-            if ("shape" in str(e) or "size" in str(e)) and not name.startswith("timm:")
+            if ("shape" in str(e) or "size" in str(e) or "channels" in str(e))
+            and not name.startswith("timm:")
             else ""
         )
         raise code_failed(name, e, when, code_files(name, code), then, model=model) from None
