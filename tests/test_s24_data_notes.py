@@ -58,14 +58,17 @@ def test_preview_help_says_n_cuts_the_classes(capsys):
     code, out = cli(capsys, "data", "preview", "--help")
     said = one_line(out.replace("│", " "))
     assert code == 0, out
-    assert "with more classes than N it shows the first N classes only" in said, said
-    assert "the first N classes where the data has more" in said, said
+    assert "default: one of each class, 8 at least, 20 at most" in said, said
+    assert "with more classes than N it shows the first N only" in said, said
 
 
-def test_preview_n_of_the_class_count_labels_every_class(capsys, tmp_path, grid_rows):
-    code, out = cli(capsys, "data", "preview", "digits", "-n", "10", "--out", tmp_path / "p.png")
+def test_the_default_preview_labels_every_class(capsys, tmp_path, grid_rows):
+    """Its originals row held 8 images, so digits' 8 and 9 (CIFAR-10's ship and truck) never showed."""
+    code, out = cli(capsys, "data", "preview", "digits", "--out", tmp_path / "p.png")
     assert code == 0, out
     assert sorted(grid_rows["labels"][:10]) == [str(k) for k in range(10)], grid_rows["labels"]
+    code, out = cli(capsys, "data", "preview", "digits", "-n", "4", "--out", tmp_path / "q.png")
+    assert code == 0 and len(grid_rows["labels"]) == 4, grid_rows["labels"]
 
 
 def test_the_sizes_offered_fit_the_data_and_its_rarest_class():

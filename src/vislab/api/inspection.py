@@ -47,13 +47,13 @@ def preview_data(
     data: Any = None,
     *,
     show: str = "augmented",
-    n: int = 8,
+    n: int | None = None,
     copies: int | None = None,
     config: ConfigLike = None,
     **overrides: Any,
 ) -> Figure:
-    """A grid of ``n`` training images of ``data`` (one per class first, labelled: the first ``n``
-    classes where the data has more — ``n=10`` for digits' 10), then ``copies`` (default 3) rows of
+    """A grid of ``n`` training images of ``data`` (one per class first, labelled; None: one of each
+    class, 8 at least, 20 at most; the first ``n`` classes where the data has more), then ``copies`` (default 3) rows of
     augmented copies (``augment__*`` overrides), or with ``show="normalized"`` the same images after
     ``data__normalize`` (standard or zca, fitted on train) — as ``vislab data preview``.
     2-D feature data (``"circles"``): a scatter of the train points, coloured by class.

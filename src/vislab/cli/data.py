@@ -110,13 +110,14 @@ def preview(
         help="The figure (default preview_NAME.png, preview_NAME_normalized.png).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
-    n: int = typer.Option(
-        8,
+    n: int | None = typer.Option(
+        None,
         "-n",
         min=1,
         max=64,
-        help="Images per row. The originals row takes one image of each class first: with more "
-        "classes than N it shows the first N classes only (digits' 10: -n 10).",
+        help="Images per row (default: one of each class, 8 at least, 20 at most). The originals row "
+        "takes one image of each class first: with more classes than N it shows the first N only.",
+        show_default=False,
     ),
     show: Show = typer.Option(
         Show.augmented,
@@ -128,8 +129,8 @@ def preview(
         None, "--copies", min=1, max=8, help="Augmented rows (default 3; with --show augmented)."
     ),
 ) -> None:
-    """PNG grid: a row of N training originals (one per class first, labelled: the first N classes where
-    the data has more), then rows of augmented copies (augment.* from --set, mixup and cutmix included,
+    """PNG grid: a row of training originals (one per class first, labelled; -n N: the first N classes
+    where the data has more), then rows of augmented copies (augment.* from --set, mixup and cutmix included,
     each row titled with what was done), or with --show normalized the originals after standardisation
     or ZCA whitening. 2-D feature data (circles): a scatter of the train points, coloured by class."""
     # on use: torch & co. take seconds to load (module docstring)

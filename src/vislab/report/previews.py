@@ -38,7 +38,7 @@ class Preview:
 
 
 def preview_drawer(
-    cfg: Config, show: str = "augmented", n: int = 8, copies: int | None = None
+    cfg: Config, show: str = "augmented", n: int | None = None, copies: int | None = None
 ) -> Callable[[Path], Path]:
     """What writes the preview of ``cfg``'s data to a path: :func:`preview_grid`'s sample grid, or for
     2-D feature data (``circles``, two-column arrays) the train split's points coloured by class, as a
@@ -62,8 +62,9 @@ def preview_drawer(
         return lambda path: images.plot_feature_scatter(
             train.x, train.y, splits.class_names, path, title=title
         )
+    per_row = n or per_class_row(splits.num_classes)
     grid = augmentation_preview(
-        train, cfg.augment, n, copies or 3, cfg.train.seed, splits.class_names
+        train, cfg.augment, per_row, copies or 3, cfg.train.seed, splits.class_names
     )
     return lambda path: images.plot_image_grid(grid.rows, path, grid.titles, grid.labels)
 
@@ -73,19 +74,27 @@ def _is_plane(data: ArraySet) -> bool:
     return not data.is_image and data.x.ndim == 2 and data.x.shape[1] == 2
 
 
+def per_class_row(classes: int) -> int:
+    """A preview row's images where none is asked for: one of each class, 8 at least, 20 at most."""
+    return min(max(8, classes), 20)
+
+
 def preview_grid(
-    cfg: Config, show: str = "augmented", n: int = 8, copies: int | None = None
+    cfg: Config, show: str = "augmented", n: int | None = None, copies: int | None = None
 ) -> Preview:
-    """``n`` training images of ``cfg``'s data (:func:`preview_indices`), then ``copies`` (default 3)
+    """``n`` training images of ``cfg``'s data (:func:`preview_indices`; None: :func:`per_class_row`,
+    one of each class), then ``copies`` (default 3)
     rows of augmented copies (``augment.*``, mixup and cutmix included), or with ``show="normalized"``
     the same images after ``data.normalize`` (fitted on train, as for training)."""
     _check_preview(show, n, copies)
     if show == "normalized":
         size = cfg.augment.crop.size  # as for training: ZCA fitted on the centre crops
         splits, stats = prepare_data(cfg.data, cfg.train.seed, crop_size=size)
+        n = n or per_class_row(splits.num_classes)
         rows, titles = normalization_rows(splits.train, stats, n, size, cfg.train.seed)
     else:
         splits = load_splits(cfg.data, cfg.train.seed)
+        n = n or per_class_row(splits.num_classes)
         return augmentation_preview(
             splits.train, cfg.augment, n, copies or 3, cfg.train.seed, splits.class_names
         )
@@ -94,11 +103,13 @@ def preview_grid(
     return Preview(rows, titles, labels)
 
 
-def _check_preview(show: str, n: int, copies: int | None) -> None:
+def _check_preview(show: str, n: int | None, copies: int | None) -> None:
     """UserError naming the setting a preview cannot draw."""
     if show not in SHOWS:
         raise UserError(f"show '{show}' is unknown: use one of {', '.join(SHOWS)}.")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PER_ROW:
+    if n is not None and (
+        isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PER_ROW
+    ):
         raise UserError(
             f"n={n!r}: give the images per row as a whole number from 1 to {MAX_PER_ROW}."
         )
