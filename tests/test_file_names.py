@@ -132,16 +132,16 @@ def test_eval_into_a_folder_replaces_its_pngs_only_with_force(capsys, tmp_path, 
 def test_eval_in_the_run_keeps_the_training_figure_of_other_data(capsys, vit_run):
     figures = vit_run / "figures"
     trained = (figures / "confusion_test.png").read_bytes()
-    code, out = cli(capsys, "eval", vit_run, "--set", "data.limit=100", *GALLERY)
+    code, out = cli(capsys, "eval", vit_run, "--set", "data.limit_eval=100", *GALLERY)
     assert code == 0, out
-    assert (figures / "confusion_test_data.limit_100.png").is_file()
+    assert (figures / "confusion_test_data.limit_eval_100.png").is_file()
     assert (figures / "confusion_test.png").read_bytes() == trained  # the training's own figure
     # shares, not counts: its own name
     assert cli(capsys, "eval", vit_run, "--normalize", *GALLERY)[0] == 0
     assert (figures / "confusion_test_normalized.png").is_file()
     assert (figures / "confusion_test.png").read_bytes() == trained
     # re-scoring the run into its own folder replaces its own earlier eval output: no --force needed
-    assert cli(capsys, "eval", vit_run, "--set", "data.limit=100", *GALLERY)[0] == 0
+    assert cli(capsys, "eval", vit_run, "--set", "data.limit_eval=100", *GALLERY)[0] == 0
     assert cli(capsys, "eval", vit_run, *GALLERY)[0] == 0
 
 

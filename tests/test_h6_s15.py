@@ -97,7 +97,6 @@ def test_the_whole_train_split_of_a_limited_run_says_how_many_it_did_not_train_o
     [
         ("test", {"data__limit_eval": 50}),  # a sample of the held-out test split
         ("test", {"data__test_fraction": 0.1}),  # the run's own value
-        ("test", {"data__limit": None}),  # train only: test stays held out
         ("train", {"data__limit": 100}),  # 100 of the samples it trained on
     ],
 )

@@ -84,3 +84,13 @@ def test_the_sizes_offered_fit_the_data_and_its_rarest_class():
     said = _split_fix([3, 2, 2], 5, rare)
     sizes = [int(v) for v in said.split("[")[1].split("]")[0].split(",")]
     assert all(n * 10 / rare.sum() >= 1 for n in sizes) and sum(sizes) <= rare.sum(), said
+
+
+def test_eval_of_test_refuses_another_data_limit_but_takes_the_runs_own(capsys, trained):
+    """data.limit keeps a part of the train split only: eval of test said nothing and scored the same
+    images. Another value is refused, naming data.limit_eval; the run's own (300 here) goes through."""
+    code, text = cli(capsys, "eval", trained, "--set", "data.limit=20", "--mistakes", "0")
+    said = one_line(text)
+    assert code == 2 and "--set data.limit_eval=20" in said and "Traceback" not in text, said
+    assert cli(capsys, "eval", trained, "--set", "data.limit=300", "--mistakes", "0")[0] == 0
+    assert cli(capsys, "eval", trained, "--split", "train", "--set", "data.limit=20")[0] == 0

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vislab.config import DataConfig
+from vislab.config import Config, DataConfig
+from vislab.config.build import setting
 from vislab.config.overrides import parse_value
-from vislab.config.reads import READS, reads_files
+from vislab.config.reads import READS, get_dotted, reads_files
 from vislab.data.image_folders import IMAGE_EXTS
 from vislab.data.types import ArraySet
 from vislab.errors import UserError
@@ -67,6 +68,25 @@ def check_data_settings(overrides: Sequence[str], target: str | Path = "RUN") ->
             raise UserError(f"setting '{o}' (Python: {_python(o)}) changes nothing here: {why}")
     if root := given_setting(overrides, "data.root"):
         _check_labelled(Path(root.split("=", 1)[1].strip()), target)
+
+
+def check_train_only(overrides: Sequence[str], split: str, own: dict, cfg: Config) -> None:
+    """UserError for a data.limit or data.limit_per_class in ``overrides`` other than the run's own
+    (``own``: its stored config) where the ``split`` scored is val or test: those keep a part of the train
+    split only, so the scores would be the same without it; data.limit_eval samples the scored split."""
+    if split not in ("val", "test"):
+        return
+    for key in ("data.limit", "data.limit_per_class"):
+        o = given_setting(overrides, key)
+        if o is None or get_dotted(cfg, key) == setting(own, key):
+            continue
+        limit_eval = f"data.limit_eval={o.partition('=')[2].strip()}"
+        raise UserError(
+            f"setting '{o}' (Python: {_python(o)}) changes nothing here: {key} keeps a part of the train "
+            f"split only, and eval scores the {split} split, so these scores would be the same without "
+            f"it. To score a sample of the {split} split: --set {limit_eval} (Python: "
+            f'{_python(limit_eval)}); to score the train split with it: --split train (Python: split="train").'
+        )
 
 
 def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:

@@ -23,6 +23,7 @@ from vislab.eval_checks import (
     check_data_settings,
     check_fits,
     check_root_read,
+    check_train_only,
     labels_by_name,
 )
 from vislab.eval_data import SPLITS, data_note, eval_config, eval_splits, every_sample, unlimited
@@ -179,6 +180,7 @@ def _split_inputs(
     tree = unlimited(config, overrides, source) if split == "all" else config
     cfg = eval_config(tree, overrides, source)
     check_root_read(cfg.data, overrides)
+    check_train_only(overrides, split, config, cfg)
     spec = record.inputs
     # an image folder is decoded to the model's channels (another folder's images converted)
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
