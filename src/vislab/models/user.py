@@ -215,17 +215,27 @@ def _load_file(ref: Reference) -> tuple[ModuleType, Path, str]:
 def _exec_file(ref: Reference, path: Path, source: bytes, sha: str) -> ModuleType:
     """The module run from ``source`` (the file's bytes), its folder first on sys.path meanwhile."""
     name = f"vislab_user_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{sha[:12]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[name] = module  # dataclasses, pickling and typing look the module up by name
-    before = set(sys.modules)
+    before = set(sys.modules) | {name}
     try:
         with _on_sys_path(str(path.parent), first=True):
-            exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's own model file
+            module = _exec_as(name, path, source)
     except Exception as e:
-        del sys.modules[name]
         raise code_failed(ref.text, e, "while importing it", [path]) from None
     _IMPORTED[name] = set(sys.modules) - before
+    return module
+
+
+def _exec_as(name: str, path: Path, source: bytes) -> ModuleType:
+    """Run ``source`` (the bytes of ``path`` that were checked: not read again) as the module ``name``,
+    in sys.modules (dataclasses, pickling and typing look a module up by name); out of it if it fails."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module
+    try:
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's own, checked code
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module
 
 
@@ -358,34 +368,30 @@ def import_registered(where: str, record: dict[str, Any], trust_code: bool = Fal
             f"folder) and vislab imports it, which registers it again; trained with {reference} "
             f"the run reopens wherever {module} can be imported."
         )
-    if not trust_code and (why := _not_recorded(module, origin, record)):
+    source = origin.read_bytes()  # what is checked is what runs: the file is not read again
+    if not trust_code and (why := _not_recorded(module, source, record)):
         return (
             f" Its module {module} is at {origin}, but {why}: not imported, as vislab never runs code "
             f"without your consent. If you trust it, pass --trust-code (Python: trust_code=True)."
         )
     try:
         with _cwd_importable(module):
-            importlib.import_module(module)
+            if trust_code:
+                importlib.import_module(module)
+            else:
+                _exec_as(module, origin, source)
     except Exception as e:
         raise code_failed(reference, e, "while importing it", [origin]) from None
     return ""
 
 
-def _not_recorded(module: str, path: Path, record: dict[str, Any]) -> str:
-    """Why the module ``module`` (its file at ``path``) may not be imported without ``--trust-code``
-    (:func:`import_registered`), read without executing it; "" where its file is the one the run recorded
-    (``module_sha256``). A run that recorded no such hash (trained before vislab 0.2.0) cannot be checked,
-    and a module in a package would also run the package's ``__init__`` files, which no hash covers."""
-    if "." in module:
-        return (
-            "it is in a package, whose __init__ files would run too and which the run recorded no hash "
-            "of"
-        )
-    if not record.get("module_sha256"):
-        return (
-            "the run recorded no hash of its file (trained before vislab 0.2.0), so vislab cannot check "
-            "it is the code it trained with"
-        )
-    if hashlib.sha256(path.read_bytes()).hexdigest() != record["module_sha256"]:
+def _not_recorded(module: str, source: bytes, record: dict[str, Any]) -> str:
+    """Why the module ``module`` (its file's bytes: ``source``) may not be imported without ``--trust-code``
+    (:func:`import_registered`); "" where its file is the one the run recorded (``module_sha256``)."""
+    if "." in module:  # importing it runs its packages' __init__ files, which no hash covers
+        return "it is in a package, whose __init__ files would run too and which no hash covers"
+    if not record.get("module_sha256"):  # trained before vislab 0.2.0
+        return "the run recorded no hash of its file, so vislab cannot check it is the code it trained with"
+    if hashlib.sha256(source).hexdigest() != record["module_sha256"]:
         return "its file changed since training"
     return ""
