@@ -861,8 +861,7 @@ def test_svm_says_its_size_once_fitted(capsys, tmp_path):
         ("mlp-scratch", "2", []),
         ("mlp-scratch", "2", ["hidden=[6,4]", "impl=optim"]),
         ("cnn", "1x28x28", []),
-        ("resnet18", "3x32x32", []),
-        ("svm", "2", []),
+        ("resnet18", "3x32x32", []),  # svm: set by its fit (test_s24_model_words)
     ],
 )
 def test_model_info_total_matches_parameter_count(capsys, name, shape, sets):

@@ -222,3 +222,12 @@ def test_a_timm_like_class_of_three_channels_on_grey_data_is_told_in_chans(tmp_p
         **QUICK,
     )
     assert run.summary.complete
+
+
+def test_model_info_of_a_fitted_model_before_its_fit_does_not_read_as_a_failure():
+    """svm read "no output: the forward pass failed" and "parameters: 1" before any fit."""
+    info = vislab.model_info("svm", (1, 8, 8))
+    assert info.title == "svm: input 1×8×8 → no output before its fit"
+    assert any(
+        line.startswith("parameters: set by its fit on the train split") for line in info.lines()
+    )

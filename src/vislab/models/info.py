@@ -125,8 +125,14 @@ class ModelInfo:
 
     @property
     def title(self) -> str:
-        """'cnn: input 1×28×28 → output 10'; '… → no output: the forward pass failed' when it did."""
-        out = "no output: the forward pass failed" if self.note else f"output {self.output_shape}"
+        """'cnn: input 1×28×28 → output 10'; '… → no output: the forward pass failed' when it did; a fitted
+        model before its fit: '… → no output before its fit'."""
+        failed = (
+            "no output before its fit"
+            if self.counts_buffers
+            else "no output: the forward pass failed"
+        )
+        out = failed if self.note else f"output {self.output_shape}"
         return f"{self.name}: input {'×'.join(map(str, self.input_shape))} → {out}"
 
     @property
@@ -273,6 +279,11 @@ def _parameters_line(info: ModelInfo) -> str:
         return (
             f"parameters: {info.params:,} (trainable {info.trainable:,}{how}; weights {weights:,} "
             f"+ 1-D biases and scales {info.params - weights:,}), buffers: {info.buffers:,} values"
+        )
+    if info.note:  # not fitted yet: what it will hold is set by its fit
+        return (
+            "parameters: set by its fit on the train split, not known before it (a fitted model: "
+            "`vislab model info RUN` of a trained run counts them)"
         )
     values = f"{info.buffers:,} value{'' if info.buffers == 1 else 's'}"
     return (
