@@ -94,3 +94,9 @@ def test_eval_of_test_refuses_another_data_limit_but_takes_the_runs_own(capsys, 
     assert code == 2 and "--set data.limit_eval=20" in said and "Traceback" not in text, said
     assert cli(capsys, "eval", trained, "--set", "data.limit=300", "--mistakes", "0")[0] == 0
     assert cli(capsys, "eval", trained, "--split", "train", "--set", "data.limit=20")[0] == 0
+
+
+def test_eval_of_test_given_a_null_data_limit_is_told_to_leave_it_out(capsys, trained):
+    code, text = cli(capsys, "eval", trained, "--set", "data.limit=null", "--mistakes", "0")
+    said = one_line(text)
+    assert code == 2 and "Leave it out" in said and "limit_eval=null" not in said, said

@@ -231,3 +231,15 @@ def test_model_info_of_a_fitted_model_before_its_fit_does_not_read_as_a_failure(
     assert any(
         line.startswith("parameters: set by its fit on the train split") for line in info.lines()
     )
+
+
+def test_a_registered_module_importing_a_module_of_yours_is_not_imported_without_trust(tmp_path):
+    """The review: a helper module it imports, edited after training, ran on reopen: no hash covers it."""
+    from vislab.models.source_imports import own_imports_in
+
+    (tmp_path / "helperx.py").write_text("X = 1\n")
+    source = (
+        b"import os\nimport numpy\nimport helperx\nfrom . import sibling\nfrom helperx import X\n"
+    )
+    assert own_imports_in(source, tmp_path) == [".sibling", "helperx"]
+    assert own_imports_in(b"import os, json\nimport torch.nn as nn\n", tmp_path) == []

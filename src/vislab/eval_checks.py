@@ -80,13 +80,26 @@ def check_train_only(overrides: Sequence[str], split: str, own: dict, cfg: Confi
         o = given_setting(overrides, key)
         if o is None or get_dotted(cfg, key) == setting(own, key):
             continue
-        limit_eval = f"data.limit_eval={o.partition('=')[2].strip()}"
         raise UserError(
             f"setting '{o}' (Python: {_python(o)}) changes nothing here: {key} keeps a part of the train "
             f"split only, and eval scores the {split} split, so these scores would be the same without "
-            f"it. To score a sample of the {split} split: --set {limit_eval} (Python: "
-            f'{_python(limit_eval)}); to score the train split with it: --split train (Python: split="train").'
+            f"it. {_sample_fix(o, key, split)}"
         )
+
+
+def _sample_fix(setting: str, key: str, split: str) -> str:
+    """What to give instead of ``setting`` of train-only ``key``: drop it (null), data.limit_eval for a
+    sample of ``split`` (a total: data.limit_per_class's N is per class), or --split train."""
+    value = setting.partition("=")[2].strip()
+    train = 'to score the train split with it: --split train (Python: split="train")'
+    if parse_value(value) is None:
+        return f"Leave it out; {train}."
+    limit_eval = f"data.limit_eval={value}"
+    total = " (a total over the classes, not per class)" if key == "data.limit_per_class" else ""
+    return (
+        f"To score a sample of the {split} split: --set {limit_eval}{total} (Python: "
+        f"{_python(limit_eval)}); {train}."
+    )
 
 
 def check_root_read(data: DataConfig, overrides: Sequence[str]) -> None:

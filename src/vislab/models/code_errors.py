@@ -8,8 +8,9 @@ then the line ``timm raised:`` and the exception.
 
 from __future__ import annotations
 
-import inspect
+import re
 import traceback
+from collections.abc import Collection
 from pathlib import Path
 
 import torch.nn as nn
@@ -123,19 +124,15 @@ def _in(filename: str, files: list[Path]) -> bool:
     return any(path == f or f in path.parents for f in files)
 
 
-def channels_hint(model: nn.Module, e: Exception, shape: tuple[int, ...]) -> str:
-    """Where a class whose constructor takes timm's ``in_chans`` (vislab leaves it to the class) met
-    inputs of other channels: the setting that gives it the data's; else ""."""
-    if "channels" not in str(e) or len(shape) != 3:
-        return ""
-    try:
-        takes = "in_chans" in inspect.signature(type(model).__init__).parameters
-    except (TypeError, ValueError):  # a builtin's or C extension's __init__: no signature
+def channels_hint(e: Exception, shape: tuple[int, ...], options: Collection[str]) -> str:
+    """Where a model whose options (``options``: those of the class or builder the reference names) take
+    timm's ``in_chans`` met the data's other channels (torch's "expected input … to have 3 channels, but
+    got 1 channels"): the setting that gives it the data's; else ""."""
+    got = re.search(r"to have (\d+) channels, but got (\d+) channels", str(e))
+    if got is None or "in_chans" not in options or len(shape) != 3 or int(got[2]) != shape[0]:
         return ""
     c = shape[0]
     return (
-        f"Its class takes in_chans (timm-style), which vislab leaves to it: give the data's {c} "
-        f"channel{'s' if c != 1 else ''}, --set model.in_chans={c} (Python: model__in_chans={c})."
-        if takes
-        else ""
+        f"It takes in_chans (timm-style), which vislab leaves to it, and has {got[1]}: give the data's "
+        f"{c} channel{'s' if c != 1 else ''}, --set model.in_chans={c} (Python: model__in_chans={c})."
     )

@@ -114,7 +114,7 @@ def own_imports(module: ModuleType, new: Iterable[str], folder: Path) -> dict[st
         seen.add(id(m))
         if m is not module:
             path = _file_of(m)
-            if path is None or not _is_own(path, roots, skip):
+            if path is None or not is_own_file(path, roots, skip):
                 continue
             found[path] = _SEEN.setdefault((path, id(m)), file_sha256(path))
         queue += _modules_used(m)
@@ -149,7 +149,7 @@ def _file_of(module: ModuleType) -> Path | None:
         return None
 
 
-def _is_own(path: Path, roots: list[Path], skip: set[Path | None]) -> bool:
+def is_own_file(path: Path, roots: list[Path], skip: set[Path | None]) -> bool:
     """Whether ``path`` is a file of the user's own code: under one of ``roots``, not one of ``skip``,
     not part of an installed package, the standard library or vislab."""
     if path in skip or any(part in _INSTALLED for part in path.parts):
@@ -358,7 +358,7 @@ def _is_users(obj: Any, home: str, roots: list[Path]) -> bool:
         return True
     module = sys.modules.get(owner)
     path = _file_of(module) if module is not None else None
-    return path is not None and _is_own(path, roots, set())
+    return path is not None and is_own_file(path, roots, set())
 
 
 def _where(obj: Any) -> str:

@@ -43,6 +43,7 @@ from vislab.errors import ConfigError, UntrustedCode, UserCodeError
 from vislab.models.calling import adapt
 from vislab.models.code_errors import code_failed
 from vislab.models.fingerprints import own_imports
+from vislab.models.source_imports import own_imports_in
 from vislab.models.unknown_names import timm_note
 
 # (absolute path, sha256) → the module run from those bytes
@@ -369,7 +370,7 @@ def import_registered(where: str, record: dict[str, Any], trust_code: bool = Fal
             f"the run reopens wherever {module} can be imported."
         )
     source = origin.read_bytes()  # what is checked is what runs: the file is not read again
-    if not trust_code and (why := _not_recorded(module, source, record)):
+    if not trust_code and (why := _not_recorded(module, origin, source, record)):
         return (
             f" Its module {module} is at {origin}, but {why}: not imported, as vislab never runs code "
             f"without your consent. If you trust it, pass --trust-code (Python: trust_code=True)."
@@ -385,8 +386,8 @@ def import_registered(where: str, record: dict[str, Any], trust_code: bool = Fal
     return ""
 
 
-def _not_recorded(module: str, source: bytes, record: dict[str, Any]) -> str:
-    """Why the module ``module`` (its file's bytes: ``source``) may not be imported without ``--trust-code``
+def _not_recorded(module: str, path: Path, source: bytes, record: dict[str, Any]) -> str:
+    """Why ``module`` (its file at ``path``, its bytes ``source``) may not be imported without --trust-code
     (:func:`import_registered`); "" where its file is the one the run recorded (``module_sha256``)."""
     if "." in module:  # importing it runs its packages' __init__ files, which no hash covers
         return "it is in a package, whose __init__ files would run too and which no hash covers"
@@ -394,4 +395,6 @@ def _not_recorded(module: str, source: bytes, record: dict[str, Any]) -> str:
         return "the run recorded no hash of its file, so vislab cannot check it is the code it trained with"
     if hashlib.sha256(source).hexdigest() != record["module_sha256"]:
         return "its file changed since training"
+    if own := own_imports_in(source, path.parent):  # their code: in no hash the run recorded
+        return f"it imports modules of yours ({', '.join(own)}) whose code no hash covers"
     return ""

@@ -7,7 +7,7 @@ by its own frames."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -17,7 +17,7 @@ from vislab.models.code_errors import channels_hint, code_failed, raised_in, rai
 from vislab.models.hooks import hooks_of
 from vislab.models.objects import code_files, is_registered_users, is_users_code
 from vislab.models.options import inputs_of
-from vislab.models.registry import MODEL_PREFIXES
+from vislab.models.registry import MODEL_PREFIXES, model_kwargs
 from vislab.models.user import is_user_reference
 from vislab.training.too_small import shrinks_too_much, too_small
 from vislab.words import first_few
@@ -132,7 +132,7 @@ def _eval_output(
         if name.partition(":")[0] in MODEL_PREFIXES and shrinks_too_much(e):
             raise too_small(model, name, shape, device, e, when) from None
         then = (  # torch's words for layers sized for other inputs
-            channels_hint(model, e, shape)
+            channels_hint(e, shape, _options_of(name))
             or f"Size the layers from input_shape={tuple(shape)}: a class gets it when its __init__ "
             f"names an input_shape parameter, a builder as its first argument."
             if ("shape" in str(e) or "size" in str(e) or "channels" in str(e))
@@ -140,6 +140,14 @@ def _eval_output(
             else ""
         )
         raise code_failed(name, e, when, code_files(name, code), then, model=model) from None
+
+
+def _options_of(name: str) -> Collection[str]:
+    """The options of model ``name`` (its class's or builder's keyword arguments); none where unknown."""
+    try:
+        return model_kwargs(name)
+    except VislabError:
+        return ()
 
 
 def _train_mode_output(
