@@ -6,6 +6,7 @@ import json
 import linecache
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -391,3 +392,18 @@ def pg():
     with psycopg2.connect(SharedStorage(url).dsn) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM vislab_suite WHERE name = %s", (name,))
     conn.close()
+
+
+def pdflatex_log(folder: Path) -> str:
+    """The log of ``folder``/main.tex compiled by pdflatex; the test fails with its end where it does not
+    compile."""
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    log = (folder / "main.log").read_text(errors="replace")
+    assert done.returncode == 0, log[-2000:]
+    return log

@@ -3,13 +3,13 @@ fits any template's text width, tables leave room under their captions, tables.m
 typed."""
 
 import shutil
-import subprocess
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from conftest import pdflatex_log
 from vislab.paper_folder.figures import PageFigure
 from vislab.paper_folder.latex import figure_environments
 from vislab.paper_folder.tables import Part, latex_tables, markdown_tables
@@ -119,15 +119,7 @@ def test_a_plain_article_prints_a_wide_figure_at_its_text_width_and_a_narrow_one
         "\\documentclass{article}\n\\usepackage{graphicx}\n\\begin{document}\n\\input{figures}\n"
         f"{sizes}\\typeout{{text=\\the\\linewidth}}\n\\end{{document}}\n"
     )
-    done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    log = (tmp_path / "main.log").read_text(errors="replace")
-    assert done.returncode == 0, log[-2000:]
+    log = pdflatex_log(tmp_path)
     assert "Overfull \\hbox" not in log
     said = dict(
         line.split("=", 1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import matplotlib.colors as mcolors
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from conftest import cli, tiny_sweep
+from conftest import cli, pdflatex_log, tiny_sweep
 from vislab.paper_folder.figures import PageFigure
 from vislab.paper_folder.latex import figure_environments, without_missing
 from vislab.paper_folder.table_layout import TEXT_PT, width_pt
@@ -127,15 +126,7 @@ def test_a_two_column_article_prints_a_wide_figure_across_both_columns(tmp_path)
         "\\renewcommand{\\includegraphics}[2][]{\\setbox0\\hbox{\\ig[#1]{#2}}\\typeout{IG #2=\\the\\wd0}"
         "\\box0}\n\\begin{document}\n\\input{figures}\n\\typeout{TEXT=\\the\\textwidth}\n\\end{document}\n"
     )
-    done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    log = (tmp_path / "main.log").read_text(errors="replace")
-    assert done.returncode == 0, log[-2000:]
+    log = pdflatex_log(tmp_path)
     said = dict(re.findall(r"^(?:IG figures/)?(\w+)(?:\.pdf)?=([\d.]+)pt", log, re.M))
     assert float(said["wide"]) == pytest.approx(6.9 * 72.27, abs=0.5) == float(said["TEXT"])
     assert float(said["narrow"]) == pytest.approx(3.3 * 72.27, abs=0.5)
