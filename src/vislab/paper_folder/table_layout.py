@@ -9,14 +9,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from vislab.experiments.results.cells import fmt
+from vislab.plotting.style import COLUMN_IN, PAGE_IN
 
 if TYPE_CHECKING:
     from vislab.paper_folder.tables import Part
 
 CHAR_PT = 4.6  # a character of \small's figures and letters, about
 PAD_PT = 8.0  # \tabcolsep (4 pt) each side of a cell
-TEXT_PT = 6.9 * 72.27  # main.tex's text width (6.9 in)
-COLUMN_PT = 3.3 * 72.27  # a column of a two-column template (3.3 in)
+PT_PER_IN = 72.27  # TeX points
+TEXT_PT = PAGE_IN * PT_PER_IN  # main.tex's text width, the figures' page width
+COLUMN_PT = COLUMN_IN * PT_PER_IN  # a column of a two-column template, the figures' column width
 CLASS = "class"
 
 
