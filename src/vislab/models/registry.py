@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import hashlib
 import inspect
 import sys
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from vislab.arguments import checked, users_frames
 from vislab.errors import ConfigError, ModelNameTaken, UserCodeError, UserError
 from vislab.models import user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
-from vislab.models.fingerprints import changes, code_fingerprint, same_code
+from vislab.models.fingerprints import changes, code_fingerprint, file_sha256, same_code
 from vislab.models.option_checks import explain, options_model, plain_values, validating
 from vislab.models.unknown_names import DATA_GIVEN, data_given, synonym, unknown_model
 from vislab.registry import NameTaken, registrar
@@ -141,7 +140,7 @@ def _module_hash(target: Any) -> dict[str, str]:
     file = getattr(module, "__file__", None)
     if module is None or module.__name__ == "__main__" or not file or not Path(file).is_file():
         return {}
-    return {"module_sha256": hashlib.sha256(Path(file).read_bytes()).hexdigest()}
+    return {"module_sha256": file_sha256(Path(file))}
 
 
 def _taken(name: str, obj: Builder) -> ModelNameTaken:
