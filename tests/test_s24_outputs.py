@@ -1,5 +1,5 @@
-"""Where output goes: a run trained on the default data folder found from any folder (and a failed
-download leaves no empty folders); ``-`` as stdout for compare --csv and predict --csv; eval's loss and
+"""Where output goes: a run on the default data folder evaluated from another folder is told where a
+relative data.root starts (and a failed download leaves no empty folders); ``-`` as stdout for compare --csv and predict --csv; eval's loss and
 overall scores file; results on stdout, what was written on stderr (eval, export)."""
 
 import csv
@@ -143,3 +143,17 @@ def test_lr_find_says_its_plot_on_stderr_and_its_suggestion_on_stdout(capfd, tmp
     out, err = capfd.readouterr()
     assert "train with --set optim.lr=" in out and "plot:" not in out
     assert f"plot: {plot}" in " ".join(err.split())
+
+
+def test_eval_out_replaces_its_scores_file_only_with_force(trained, tmp_path, capsys):
+    """scores_<split>.json is one of eval's files: in --out it is replaced only with --force, as its CSVs
+    and PNGs are (it was written over silently)."""
+    out = tmp_path / "evals"
+    out.mkdir()
+    (out / "scores_test.json").write_text("{}")
+    code, _, err = _run(capsys, "eval", str(trained), "--out", str(out), "--mistakes", "0")
+    assert code == 2 and "scores_test.json" in err, err
+    assert (out / "scores_test.json").read_text() == "{}"
+    assert (
+        _run(capsys, "eval", str(trained), "--out", str(out), "--force", "--mistakes", "0")[0] == 0
+    )

@@ -215,13 +215,14 @@ class Evaluation:
     mistakes_csv: Path
     per_class_csv: Path
     confusion_csv: Path
+    scores_json: Path  # the split's overall scores (split, n and summary.json's score names)
     normalize: bool = False
     run: str = ""  # what the figures' titles call the checkpoint: its run (and which checkpoint)
 
     def files(self) -> list[Path]:
-        """The files eval writes, in its order: the figures, then the CSVs."""
+        """The files eval writes, in its order: the figures, the CSVs, then the overall scores."""
         figures = [self.confusion_png, self.mistakes_png]
-        return [p for p in figures if p is not None] + self.csv_files()
+        return [p for p in figures if p is not None] + self.csv_files() + [self.scores_json]
 
     def csv_files(self) -> list[Path]:
         """The CSVs: every wrong prediction, the per-class table, the confusion matrix's counts."""
@@ -264,14 +265,15 @@ def evaluate_checkpoint(
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
     csvs = [folder / f"{what}_{split}{tag}.csv" for what in ("mistakes", "per_class", "confusion")]
+    scores_json = folder / f"scores_{split}{tag}.json"
     if out is not None:
-        check_new_files([p for p in (confusion_png, mistakes_png, *csvs) if p], force)
+        check_new_files([p for p in (confusion_png, mistakes_png, *csvs, scores_json) if p], force)
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
     run = _run_label(target)
     return Evaluation(
-        split, scored, pairs, wrong, confusion_png, mistakes_png, *csvs, normalize, run
+        split, scored, pairs, wrong, confusion_png, mistakes_png, *csvs, scores_json, normalize, run
     )
 
 

@@ -96,7 +96,7 @@ def print_figures(ev: Evaluation) -> None:
     )
     lines.append(f"per-class table (columns {', '.join(PER_CLASS_FIELDS)}): {ev.per_class_csv}")
     lines.append(f"confusion matrix counts (rows true, columns predicted): {ev.confusion_csv}")
-    lines.append(f"overall scores ({', '.join(_scores(ev))}): {scores_file(ev)}")
+    lines.append(f"overall scores ({', '.join(_scores(ev))}): {ev.scores_json}")
     for line in lines:
         err.print(escape(line), highlight=False, soft_wrap=True)
 
@@ -146,20 +146,12 @@ def write_mistakes_csv(ev: Evaluation) -> None:
 def write_tables_csv(ev: Evaluation) -> None:
     """The split's numbers: the per-class table into ``ev.per_class_csv`` (class, n, correct, recall,
     precision, f1), the confusion matrix's counts into ``ev.confusion_csv`` (rows true, columns
-    predicted, by class name) and the overall scores into :func:`scores_file`."""
+    predicted, by class name) and the overall scores into ``ev.scores_json``."""
     m, names = ev.scored.metrics, ev.scored.class_names
     _write_csv(ev.per_class_csv, *per_class_table(m.confusion, names))
     _write_csv(ev.confusion_csv, *confusion_table(m.confusion, names))
     text = json.dumps(_scores(ev), indent=1) + "\n"
-    atomic_write_text(scores_file(ev), text, "--out")
-
-
-def scores_file(ev: Evaluation) -> Path:
-    """Where eval writes the split's overall scores: ``scores_<split>....json`` beside its
-    ``per_class_<split>....csv``."""
-    return ev.per_class_csv.with_name(
-        f"scores{ev.per_class_csv.stem.removeprefix('per_class')}.json"
-    )
+    atomic_write_text(ev.scores_json, text, "--out")
 
 
 def _scores(ev: Evaluation) -> dict:
