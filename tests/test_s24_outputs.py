@@ -1,6 +1,7 @@
 """Where output goes: a run on the default data folder evaluated from another folder is told where a
-relative data.root starts (and a failed download leaves no empty folders); ``-`` as stdout for compare --csv and predict --csv; eval's loss and
-overall scores file; results on stdout, what was written on stderr (eval, export)."""
+relative data.root starts (and a failed download leaves no empty folders); ``-`` as stdout for compare
+--csv and predict --csv; eval's loss and overall scores file; results on stdout, what was written on
+stderr (eval, export)."""
 
 import csv
 import io
