@@ -187,7 +187,7 @@ def test_every_option_of_a_built_in_model_says_what_it_does(name):
 def test_a_run_that_recorded_no_module_hash_is_not_imported_without_trust(own_module):
     """A run from before module_sha256 was recorded: a module-level line added since would run if the
     class's own source alone were checked (the review ran one), so nothing is imported without trust."""
-    from vislab.models.user import import_registered
+    from vislab.models.registered_import import import_registered
 
     name, path = own_module
     _forget(name)

@@ -26,7 +26,7 @@ from pydantic import PlainValidator, ValidationError
 
 from vislab.arguments import checked, users_frames
 from vislab.errors import ConfigError, ModelNameTaken, UserCodeError, UserError
-from vislab.models import user
+from vislab.models import registered_import, user
 from vislab.models.calling import RESERVED, adapt, bound_now, source_files, target_of
 from vislab.models.fingerprints import changes, code_fingerprint, file_sha256, same_code
 from vislab.models.option_checks import explain, options_model, plain_values, validating
@@ -135,7 +135,7 @@ def register_as(name: str, obj: Builder) -> Builder:
 def _module_hash(target: Any) -> dict[str, str]:
     """``{"module_sha256": …}``: the sha256 of the file of the module defining ``target`` where another
     process may import it (not ``__main__``), which lets a run reopen by importing that module
-    (:func:`vislab.models.user.import_registered`); else empty."""
+    (:func:`vislab.models.registered_import.import_registered`); else empty."""
     module = sys.modules.get(getattr(target, "__module__", None) or "__main__")
     file = getattr(module, "__file__", None)
     if module is None or module.__name__ == "__main__" or not file or not Path(file).is_file():
@@ -331,7 +331,7 @@ def require_registered(name: str, record: Any, trust_code: bool = False) -> None
     """Before a run's model ``name`` is rebuilt, where no model has that name here but the run's
     ``record`` (its ``model_code``) says it was a class or builder of the user's registered in another
     Python process (``@vislab.register_model("tiny")``, ``vislab.train(model=Net)``): its module
-    imported where it can be, under the trust rules of a file model (:func:`user.import_registered`),
+    imported where it can be, under the trust rules of a file model (:func:`registered_import.import_registered`),
     which registers it again; else ConfigError naming it (``__main__.Tiny``) and how to register it
     again."""
     where = record.get("object") if isinstance(record, dict) else None
@@ -340,7 +340,11 @@ def require_registered(name: str, record: Any, trust_code: bool = False) -> None
     prefix, _, rest = name.partition(":")
     if rest and prefix in MODEL_PREFIXES:
         return
-    why = user.import_registered(where, record, trust_code) if not name.startswith("user-") else ""
+    why = (
+        registered_import.import_registered(where, record, trust_code)
+        if not name.startswith("user-")
+        else ""
+    )
     if name not in MODELS:
         raise ConfigError(unknown_model(name, MODELS, MODEL_PREFIXES, where, why))
 

@@ -43,7 +43,6 @@ from vislab.errors import ConfigError, UntrustedCode, UserCodeError
 from vislab.models.calling import adapt
 from vislab.models.code_errors import code_failed
 from vislab.models.fingerprints import own_imports
-from vislab.models.source_imports import own_imports_in
 from vislab.models.unknown_names import timm_note
 
 # (absolute path, sha256) → the module run from those bytes
@@ -219,23 +218,28 @@ def _exec_file(ref: Reference, path: Path, source: bytes, sha: str) -> ModuleTyp
     before = set(sys.modules) | {name}
     try:
         with _on_sys_path(str(path.parent), first=True):
-            module = _exec_as(name, path, source)
+            module = exec_as(name, path, source)
     except Exception as e:
         raise code_failed(ref.text, e, "while importing it", [path]) from None
     _IMPORTED[name] = set(sys.modules) - before
     return module
 
 
-def _exec_as(name: str, path: Path, source: bytes) -> ModuleType:
+def exec_as(name: str, path: Path, source: bytes) -> ModuleType:
     """Run ``source`` (the bytes of ``path`` that were checked: not read again) as the module ``name``,
-    in sys.modules (dataclasses, pickling and typing look a module up by name); out of it if it fails."""
+    in sys.modules (dataclasses, pickling and typing look a module up by name); if it fails, sys.modules
+    holds what it held before (the module as imported earlier, or nothing)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    earlier = sys.modules.get(name)
     sys.modules[name] = module
     try:
         exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's own, checked code
     except BaseException:
-        del sys.modules[name]
+        if earlier is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = earlier
         raise
     return module
 
@@ -257,7 +261,7 @@ def _load_module(ref: Reference) -> tuple[ModuleType, Path | None, str | None]:
         )
     before = set(sys.modules)
     try:
-        with _cwd_importable(ref.target):
+        with cwd_importable(ref.target):
             module = importlib.import_module(ref.target)
     except Exception as e:
         raise code_failed(ref.text, e, "while importing it", _module_files(ref.target)) from None
@@ -309,7 +313,7 @@ def find_top(name: str) -> Any:
 
 
 @contextlib.contextmanager
-def _cwd_importable(dotted: str) -> Iterator[None]:
+def cwd_importable(dotted: str) -> Iterator[None]:
     """While inside, the current directory is on sys.path if only it holds ``dotted``'s top package."""
     top = dotted.partition(".")[0]
     here = top not in sys.modules and _find_in(top, None) is None and find_top(top) is not None
@@ -347,54 +351,3 @@ def _defined_in(module: ModuleType) -> list[str]:
         and (inspect.isclass(v) or inspect.isfunction(v))
         and getattr(v, "__module__", None) == module.__name__
     )
-
-
-# ---------------------------------------------------------------------------------- a registered class's module
-def import_registered(where: str, record: dict[str, Any], trust_code: bool = False) -> str:
-    """Import the module of a class or builder that a run recorded as registered under a name in another
-    process (``where``: ``module.Name``, its ``model_code.object``), so that its ``@vislab.register_model``
-    registers it again. As for a file model, code runs only with ``trust_code`` or when what is found is
-    what the run recorded: a top-level module whose file's sha256 is ``module_sha256``
-    (:func:`_not_recorded`). Returns "" once imported or where there is no module to import
-    (``__main__``'s class), else why not and what to do (sentences, each after a space)."""
-    module, _, attr = where.rpartition(".")
-    if not module or module == "__main__" or not all(p.isidentifier() for p in module.split(".")):
-        return ""
-    origin = module_origin(module)
-    reference = f"model.name={module}:{attr}"
-    if not isinstance(origin, Path):
-        return (
-            f" Its module {module} cannot be imported here (looked on sys.path and in the current "
-            f"directory, {Path.cwd()}): add the folder that holds it to PYTHONPATH (or run from that "
-            f"folder) and vislab imports it, which registers it again; trained with {reference} "
-            f"the run reopens wherever {module} can be imported."
-        )
-    source = origin.read_bytes()  # what is checked is what runs: the file is not read again
-    if not trust_code and (why := _not_recorded(module, origin, source, record)):
-        return (
-            f" Its module {module} is at {origin}, but {why}: not imported, as vislab never runs code "
-            f"without your consent. If you trust it, pass --trust-code (Python: trust_code=True)."
-        )
-    try:
-        with _cwd_importable(module):
-            if trust_code:
-                importlib.import_module(module)
-            else:
-                _exec_as(module, origin, source)
-    except Exception as e:
-        raise code_failed(reference, e, "while importing it", [origin]) from None
-    return ""
-
-
-def _not_recorded(module: str, path: Path, source: bytes, record: dict[str, Any]) -> str:
-    """Why ``module`` (its file at ``path``, its bytes ``source``) may not be imported without --trust-code
-    (:func:`import_registered`); "" where its file is the one the run recorded (``module_sha256``)."""
-    if "." in module:  # importing it runs its packages' __init__ files, which no hash covers
-        return "it is in a package, whose __init__ files would run too and which no hash covers"
-    if not record.get("module_sha256"):  # trained before vislab 0.2.0
-        return "the run recorded no hash of its file, so vislab cannot check it is the code it trained with"
-    if hashlib.sha256(source).hexdigest() != record["module_sha256"]:
-        return "its file changed since training"
-    if own := own_imports_in(source, path.parent):  # their code: in no hash the run recorded
-        return f"it imports modules of yours ({', '.join(own)}) whose code no hash covers"
-    return ""
