@@ -1,6 +1,6 @@
 """Session 23, `sweep show` of a shared study whose run folders are elsewhere (another machine, or moved):
-results.md lists its trials from the study database, and the best one is trained again from the study's
-base config with its values, not from a path of another machine."""
+results.md's table holds its trials, their rows from the study database (session 25), and the best one is
+trained again from the study's base config with its values, not from a path of another machine."""
 
 import re
 import shutil
@@ -10,7 +10,7 @@ import yaml
 import vislab
 from conftest import cli, tiny_sweep
 from figures_skipped import skip_report_figures
-from vislab.experiments.sweeps.trials import ELSEWHERE
+from vislab.experiments.sweeps.trials import NOT_HERE
 
 
 def test_a_shared_study_whose_folders_are_gone_is_shown_from_its_database(
@@ -34,15 +34,13 @@ def test_a_shared_study_whose_folders_are_gone_is_shown_from_its_database(
     said = " ".join(text.split())
     assert code == 0 and "pw1/trials" not in said and "pw2/trials" not in said, said
     md = (tmp_path / "runs" / "sweep-tiny" / "results.md").read_text()
-    assert (
-        "2 more complete, their run folders not found here: listed below from the study database"
-        in md
-    )
-    assert f"## {ELSEWHERE}" in md and "| trial | state | val_pacc | optim.lr | ran on |" in md, md
+    assert "Trials: 2 complete trials in this table" in md, md
+    assert "| run | model | seed | optim.lr | run folder | train ACC |" in md, md
     for n, w in ((0, "pw1"), (1, "pw2")):
         assert re.search(
-            rf"\| {n} \| complete \| 0\.\d{{4}} \| [\d.]+ \| .+: {tmp_path / w}", md
+            rf"\| trial-{n} \| mlp \| 0 \| [\d.]+ \| {NOT_HERE} \| .*0\.\d{{4}}", md
         ), md
+        assert re.search(rf"trial-{n} \(.+: {tmp_path / w}/trials/{n}\)", md), md
     # the command, in the terminal and in results.md: the study's base config with the best trial's values
     found = re.search(
         r"best trial: (\d+) .*?vislab train --config (\S+) --set (\S+) --out NEW", said
@@ -57,5 +55,6 @@ def test_a_shared_study_whose_folders_are_gone_is_shown_from_its_database(
 def test_a_sweep_whose_folders_are_here_has_no_database_section(tmp_path):
     """Every trial's run folder here: results.md has no rows from the study database, and no base.yaml."""
     vislab.sweep(tiny_sweep(), out=tmp_path / "sw", trials=1, quiet=True)
-    assert ELSEWHERE not in (tmp_path / "sw" / "results.md").read_text()
+    md = (tmp_path / "sw" / "results.md").read_text()
+    assert NOT_HERE not in md and "from the study database" not in md, md
     assert not (tmp_path / "sw" / "base.yaml").exists()

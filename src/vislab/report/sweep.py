@@ -11,8 +11,11 @@ from optuna.trial import TrialState
 
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.attrs import study_metric
+from vislab.experiments.sweeps.results import trial_dirs
 from vislab.experiments.sweeps.trials import (
+    NOT_HERE,
     best,
+    elsewhere_trials,
     higher_better,
     importance_note,
     importances,
@@ -124,15 +127,18 @@ def _colours(n: int, metric: str) -> str:
 def sweep_section(
     figs: FigureSet, folder: Path, info: dict, study: optuna.Study | None
 ) -> dict | None:
-    """The sweep's part of the page: what it searched (:func:`search_facts`), trial table, best trial,
-    importances and figures."""
+    """The sweep's part of the page: what it searched (:func:`search_facts`), trial table (a trial whose
+    run folder is not in ``folder``'s reach noted so), best trial, importances and figures."""
     if study is None:
         return None
     params, rows = trial_rows(study)
+    away = {t.number for t in elsewhere_trials(study, trial_dirs(study, folder))}
     for r in rows:
         r["shown"] = {
             k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
         }
+        if r["number"] in away:  # its row from the study database alone
+            r["error"] = "; ".join(filter(None, (f"run folder {NOT_HERE}", r["error"])))
     imp, note = importances(study), importance_note(study)
     if note:
         figs.notes.append(note)

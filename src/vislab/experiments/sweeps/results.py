@@ -26,9 +26,12 @@ from vislab.experiments.sweeps.study import (
 from vislab.experiments.sweeps.trials import (
     STATE_WORDS,
     base_file,
-    elsewhere_markdown,
+    database_note,
     elsewhere_trials,
     state_counts,
+    table_params,
+    table_summaries,
+    trial_name,
     trials_csv,
 )
 from vislab.files import atomic_write_text
@@ -103,11 +106,6 @@ def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
     return dirs
 
 
-def trial_name(trial: optuna.trial.FrozenTrial) -> str:
-    """A trial's run name in the sweep's tables and report: ``trial-<number>``."""
-    return f"trial-{trial.number}"
-
-
 def trial_params(study: optuna.Study) -> dict[str, dict]:
     """Each trial's swept values by its run name (:func:`trial_name`)."""
     return {trial_name(t): t.params for t in study.get_trials(deepcopy=False)}
@@ -119,26 +117,31 @@ def finish(
     log: Callable[[str], None],
     on_results: ResultsHook | None = None,
 ) -> None:
-    """results.csv / results.md (complete trials, with their parameters; the count of the others; the
-    trials other workers still run: :func:`still_running`, said too; the trials whose run folders are not
-    here, from the study database: ``trials.elsewhere_markdown``) and trials.csv; then
+    """results.csv / results.md (complete trials, with their parameters: those whose run folders are not
+    here from the study database, ``trials.table_summaries``; the count of the others; the trials
+    other workers still run: :func:`still_running`, said too) and trials.csv; then
     ``on_results(out, study)``."""
-    summaries, dirs = {}, trial_dirs(study, out)
+    local, dirs = {}, trial_dirs(study, out)
     for name, path in dirs.items():
         s = RunDir(path).read_summary()
         if s is not None and s.complete:
-            summaries[name] = s
-    params, running = trial_params(study), still_running(study, out, summaries)
-    here = keep_base(out, study, dirs)
-    csv_text, markdown = results_texts(
+            local[name] = s
+    keep_base(out, study, dirs)
+    summaries, elsewhere = table_summaries(study, local, dirs)
+    running = still_running(study, out, summaries)
+    counts = f"{trial_counts(study, summaries)} {running}".strip()
+    under = (counts, database_note(study, elsewhere, out))
+    write_tables(
         out,
-        summaries,
-        title=f"sweep {study.study_name}",
-        params={name: params.get(name, {}) for name in summaries},
-        note=f"{trial_counts(study, summaries)} {running}".strip(),
-        run_dirs=dirs,
+        results_texts(
+            out,
+            summaries,
+            title=f"sweep {study.study_name}",
+            params=table_params(trial_params(study), summaries, dirs, out),
+            note="\n\n".join(line for line in under if line),
+            run_dirs=dirs,
+        ),
     )
-    write_tables(out, (csv_text, markdown + elsewhere_markdown(study, here, out)))
     atomic_write_text(Path(out) / "trials.csv", trials_csv(study))
     log(f"results: {Path(out) / 'results.md'}")
     if running:
@@ -147,16 +150,14 @@ def finish(
         on_results(out, study)
 
 
-def keep_base(out: Path, study: optuna.Study, dirs: dict[str, Path] | None = None) -> set[int]:
-    """The numbers of the study's trials whose run folders are here (``dirs``: :func:`trial_dirs`); where
-    one is not, the study's base config is written to ``out/base.yaml`` (``trials.base_file``): the
-    command that trains such a trial again starts from it."""
+def keep_base(out: Path, study: optuna.Study, dirs: dict[str, Path] | None = None) -> None:
+    """Where a trial's run folder is not here (not in ``dirs``: :func:`trial_dirs`), the study's base
+    config written to ``out/base.yaml`` (``trials.base_file``): the command that trains such a trial
+    again starts from it."""
     dirs = trial_dirs(study, out) if dirs is None else dirs
-    here = {t.number for t in study.get_trials(deepcopy=False) if trial_name(t) in dirs}
     base = study.user_attrs.get(attrs.BASE)
-    if base and elsewhere_trials(study, here):
+    if base and elsewhere_trials(study, dirs):
         atomic_write_text(base_file(out), yaml.safe_dump(base, sort_keys=False))
-    return here
 
 
 def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
@@ -169,11 +170,6 @@ def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
     counts["running"] -= ending
     counts["complete"] += ending
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
-    if counts["complete"] > in_table:  # run on a machine whose folders are not here
-        shown += (
-            f" ({counts['complete'] - in_table} more complete, their run folders not found here: listed "
-            f"below from the study database)"
-        )
     others = ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS[1:] if counts[w])
     return (
         f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "

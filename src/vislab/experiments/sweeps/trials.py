@@ -1,22 +1,25 @@
 """A sweep's study as tables: one row per trial, trials.csv, the best trials (text cells for the terminal)
-and the command that trains the best again, results.md's rows of the trials whose run folders are not
-here, importances."""
+and the command that trains the best again, the rows from the study database of the complete trials whose
+run folders are not here, importances."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 import shlex
 import warnings
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from vislab.config import Config, build_config
+from vislab.errors import ConfigError
 from vislab.experiments.results.cells import param_cell
 from vislab.experiments.results.table import TextTable
 from vislab.experiments.sweeps.attrs import (
@@ -28,7 +31,8 @@ from vislab.experiments.sweeps.attrs import (
     study_metric,
     trial_error,
 )
-from vislab.experiments.sweeps.space import decode
+from vislab.experiments.sweeps.space import apply_values, decode
+from vislab.training.summary import RunSummary
 
 
 def higher_better(study: optuna.Study) -> bool:
@@ -181,53 +185,116 @@ def set_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-# the heading of results.md's section on the trials whose run folders are not here
-ELSEWHERE = "Trials from the study database (run folder on another machine or moved)"
+def trial_name(trial: FrozenTrial) -> str:
+    """A trial's run name in the sweep's tables and report: ``trial-<number>``."""
+    return f"trial-{trial.number}"
 
 
-def elsewhere_trials(study: optuna.Study, here: Collection[int]) -> list[FrozenTrial]:
-    """The study's trials (neither surplus nor queued: they have no run) whose number is not among
-    ``here``, the trials whose run folders were found here."""
+def elsewhere_trials(study: optuna.Study, here: Collection[str]) -> list[FrozenTrial]:
+    """The study's trials (neither surplus nor queued: they have no run) whose run folders are not
+    ``here`` (the run names, :func:`trial_name`, of those found here)."""
     return [
         t
         for t in study.get_trials(deepcopy=False)
-        if t.number not in here and not is_surplus(t) and t.state is not TrialState.WAITING
+        if trial_name(t) not in here and not is_surplus(t) and t.state is not TrialState.WAITING
     ]
 
 
-def elsewhere_markdown(study: optuna.Study, here: Collection[int], out: Path) -> str:
-    """results.md's section on the study's trials whose run folders are not here (:func:`elsewhere_trials`
-    of ``here``): a row each from the study database (state, objective,
-    parameters, the worker's host and run folder), then the command that trains the best trial again
-    (:func:`retrain_line`); "" when every trial is here."""
-    trials = elsewhere_trials(study, here)
+# a sweep table's column (results.csv, results.md) where a complete trial's run folder is not here: each
+# row's run folder (relative to the sweep folder where it lies in it), NOT_HERE for a trial whose row
+# comes from the study database
+RUN_FOLDER = "run folder"
+NOT_HERE = "not here"
+
+
+def database_summaries(study: optuna.Study, here: Collection[str]) -> dict[str, RunSummary]:
+    """The study's complete trials whose run folders are not ``here`` (their run names:
+    :func:`trial_name`), each as the record of its run that the study database holds: its objective
+    (the study's metric), its epochs, and the model, seed and data of its config (the study's base with
+    its values)."""
+    metric = study_metric(study)
+    out = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if trial_name(t) in here or is_surplus(t):
+            continue
+        cfg = _trial_config(study, t)
+        said = {metric: t.value, "epochs_run": max(t.intermediate_values, default=None)}
+        if cfg is not None:
+            said |= dict(model=cfg.model.name, data=cfg.data.name, seed=cfg.train.seed)
+        out[trial_name(t)] = RunSummary.from_json(dict(status="complete", **said))
+    return out
+
+
+def table_summaries(
+    study: optuna.Study, local: Mapping[str, RunSummary], here: Collection[str]
+) -> tuple[dict[str, RunSummary], dict[str, RunSummary]]:
+    """(the rows of a sweep's table in trial order, those of them from the study database): the
+    complete trials ``local`` (their summaries read from their run folders, by :func:`trial_name`) and
+    those whose run folders are not ``here``, from the study database (:func:`database_summaries`)."""
+    elsewhere = database_summaries(study, here)
+    found = {**local, **elsewhere}
+    names = (trial_name(t) for t in study.get_trials(deepcopy=False))
+    return {n: found[n] for n in names if n in found}, elsewhere
+
+
+def _trial_config(study: optuna.Study, t: FrozenTrial) -> Config | None:
+    """The config trial ``t`` trained with: the study's base with its values (None: the study records no
+    base, or its config is not valid here)."""
+    base = study.user_attrs.get(BASE)
+    if not base:
+        return None
+    tree = copy.deepcopy(base)
+    try:
+        apply_values(tree, {k: decode(v) for k, v in t.params.items()})
+        return build_config(tree, source=f"trial {t.number}")
+    except ConfigError:
+        return None
+
+
+def table_params(
+    params: Mapping[str, dict], shown: Collection[str], dirs: Mapping[str, Path], out: Path
+) -> dict[str, dict[str, Any]]:
+    """The setting columns of a sweep's table of the trials ``shown``: each one's swept values
+    (``params``, by run name) and, where one's run folder is not here (not in ``dirs``: its row from the
+    study database), the :data:`RUN_FOLDER` of each (relative to the sweep folder ``out`` where it lies
+    in it)."""
+    if all(name in dirs for name in shown):
+        return {name: params.get(name, {}) for name in shown}
+    where = {name: str(_within(dirs[name], out)) if name in dirs else NOT_HERE for name in shown}
+    return {name: {**params.get(name, {}), RUN_FOLDER: where[name]} for name in shown}
+
+
+def _within(path: Path, out: Path) -> Path:
+    """``path`` relative to the folder ``out`` where it lies in it, else as it is."""
+    try:
+        return Path(path).resolve().relative_to(Path(out).resolve())
+    except ValueError:
+        return Path(path)
+
+
+def database_note(study: optuna.Study, names: Collection[str], out: Path) -> str:
+    """The note under a sweep's table on its rows from the study database (the trials ``names``): where
+    each ran, as the study recorded it, and what their rows give; where the best trial is one of them,
+    the command that trains it again from the study's base config (:func:`retrain_line`). "" when
+    none."""
+    trials = [t for t in study.get_trials(deepcopy=False) if trial_name(t) in names]
     if not trials:
         return ""
-    names = sorted({k for t in trials for k in t.params})
-    head = ["trial", "state", study_metric(study), *names, "ran on"]
-    rows = [
-        [
-            str(t.number),
-            state_word(t),
-            "" if t.value is None else f"{t.value:.4f}",
-            *(param_cell(t.params.get(n)) for n in names),
-            _ran_on(t),
-        ]
-        for t in trials
-    ]
-    table = [head, ["---"] * len(head), *rows]
-    line = retrain_line(study, out)
+    ran = "; ".join(f"{trial_name(t)} ({_ran_on(t)})" for t in trials)
+    top = best(study, 1)
+    line = retrain_line(study, out) if top and trial_name(top[0]) in names else None
     return (
-        f"\n## {ELSEWHERE}\n\n"
-        + "".join(f"| {' | '.join(r)} |\n" for r in table)
-        + (f"\n{line}\n" if line else "")
+        f"Rows whose run folder is {NOT_HERE} (trained on another machine, or moved since) come from the "
+        f"study database: {ran}. They give {study_metric(study)}, the epochs, and the model, seed and data "
+        f"of their config; their other figures are in their run folders."
+        + (f"\n\n{line}" if line else "")
     )
 
 
 def _ran_on(t: FrozenTrial) -> str:
     """The worker's host and the run folder a trial recorded, as far as it recorded them."""
     said = [str(t.user_attrs[k]) for k in (HOST, RUN_DIR) if t.user_attrs.get(k)]
-    return ": ".join(said) or "not recorded"
+    return ": ".join(said) or "where not recorded"
 
 
 # PED-ANOVA's warnings that a sweep's few trials make the importances rough (its quantiles hold the same

@@ -1,0 +1,116 @@
+"""Session 25, `sweep show` (and ``vislab.sweep`` run again) on a machine that has the study database but
+only some or none of the trials' run folders: every complete trial is a row of the main table, results.csv
+and report.html, its parameters and objective from the study database and its run folder "not here";
+the trials whose folders are here keep their full rows."""
+
+import csv
+import shutil
+
+import optuna
+import pytest
+
+import vislab
+from conftest import cli, tiny_sweep
+from figures_skipped import skip_report_figures
+from vislab.errors import Note
+
+
+@pytest.fixture
+def gone(tmp_path, monkeypatch):
+    """A sweep of 3 tiny trials in tmp_path/sw; its study, and the run folder of trial 1 deleted."""
+    out = tmp_path / "sw"
+    vislab.sweep(tiny_sweep(), out=out, trials=3, quiet=True)
+    shutil.rmtree(out / "trials" / "1")
+    skip_report_figures(monkeypatch)  # the report's tables alone: no figure is read here
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
+    return out, {f"trial-{t.number}": t for t in study.trials}
+
+
+def _csv_rows(out):
+    with open(out / "results.csv", newline="") as f:
+        return {r["run"]: r for r in csv.DictReader(f)}
+
+
+def _table_rows(out):
+    """results.md's main table: run → its cells by header."""
+    lines = (
+        (out / "results.md").read_text().split("\n\n| run |", 1)[1].split("\n\n")[0].splitlines()
+    )
+    head = ["run", *(c.strip() for c in lines[0].strip(" |").split("|"))]
+    return {
+        cells[0]: dict(zip(head, cells))
+        for line in lines[2:]
+        if (cells := [c.strip() for c in line.strip().strip("|").split("|")])
+    }
+
+
+def test_a_trial_whose_folder_is_gone_is_a_row_of_every_table(gone, capsys):
+    """trial-1's folder deleted: results.md's table, results.csv and report.html each have its row with
+    its learning rate and val_pacc from the study database, its run folder "not here"; trial-0 and
+    trial-2 keep their test figures and their folders."""
+    out, trials = gone
+    code, text = cli(capsys, "sweep", "show", out)
+    assert code == 0, text
+    lr, value = trials["trial-1"].params["optim.lr"], trials["trial-1"].value
+    rows = _csv_rows(out)
+    assert list(rows) == ["trial-0", "trial-1", "trial-2"], rows
+    assert rows["trial-1"]["run folder"] == "not here" and rows["trial-1"]["test_acc"] == ""
+    assert float(rows["trial-1"]["optim.lr"]) == lr and float(rows["trial-1"]["val_pacc"]) == value
+    assert rows["trial-1"]["model"] == "mlp" and rows["trial-1"]["epochs_run"] == "1"
+    for name in ("trial-0", "trial-2"):
+        assert rows[name]["run folder"] == f"trials/{name[-1]}" and rows[name]["test_acc"], rows
+    table = _table_rows(out)
+    assert list(table) == ["trial-0", "trial-1", "trial-2"], table
+    one = table["trial-1"]
+    assert one["run folder"] == "not here" and one["optim.lr"] == f"{lr:.4g}", one
+    assert one["val PACC"].strip("*") == f"{value:.4f}" and one["test ACC"] == "-", one
+    assert table["trial-0"]["test ACC"] != "-" and table["trial-0"]["run folder"] == "trials/0"
+    md = " ".join((out / "results.md").read_text().split())
+    assert "Trials: 3 complete trials in this table" in md, md
+    assert "come from the study database: trial-1 (" in md and str(out / "trials" / "1") in md
+    assert "Trials from the study database" not in md  # no section apart: the table holds them
+    html = " ".join((out / "report.html").read_text().split())
+    assert f"{lr:.4g}" in html and f"{value:.4f}" in html and "run folder not here" in html
+
+
+def test_the_python_sweep_run_again_writes_the_same_rows(gone):
+    """``vislab.sweep`` run again on the folder (it trains nothing more) writes the same tables."""
+    out, trials = gone
+    with pytest.warns(Note, match="nothing to train"):
+        vislab.sweep(tiny_sweep(), out=out, trials=3, quiet=True)
+    assert not (out / "trials" / "1").exists()  # not trained again
+    rows = _csv_rows(out)
+    assert rows["trial-1"]["run folder"] == "not here"
+    assert float(rows["trial-1"]["val_pacc"]) == trials["trial-1"].value
+
+
+def test_a_study_without_any_folder_here_fills_the_table_from_its_database(
+    tmp_path, capsys, monkeypatch
+):
+    """A shared study whose run folders are all on other machines: `sweep show --storage --study`
+    writes a table of every complete trial, each "not here", with its value and objective."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    vislab.sweep(tiny_sweep(), out=tmp_path / "pw", trials=2, storage=storage, quiet=True)
+    shutil.rmtree(tmp_path / "pw")
+    skip_report_figures(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    code, text = cli(capsys, "sweep", "show", "--storage", storage, "--study", "tiny")
+    assert code == 0, text
+    out = tmp_path / "runs" / "sweep-tiny"
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    rows, table = _csv_rows(out), _table_rows(out)
+    assert list(rows) == list(table) == ["trial-0", "trial-1"], (rows, table)
+    for t in study.trials:
+        name = f"trial-{t.number}"
+        assert rows[name]["run folder"] == table[name]["run folder"] == "not here"
+        assert float(rows[name]["val_pacc"]) == t.value
+        assert float(rows[name]["optim.lr"]) == t.params["optim.lr"]
+    html = (out / "report.html").read_text()
+    assert all(f"{t.params['optim.lr']:.4g}" in html for t in study.trials)
+
+
+def test_a_sweep_whose_folders_are_all_here_has_no_run_folder_column(tmp_path):
+    """Every trial's folder here: the tables are as before, without a run folder column."""
+    vislab.sweep(tiny_sweep(), out=tmp_path / "sw", trials=1, quiet=True)
+    assert "run folder" not in (tmp_path / "sw" / "results.csv").read_text()
+    assert "run folder" not in (tmp_path / "sw" / "results.md").read_text()
