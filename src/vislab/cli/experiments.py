@@ -60,7 +60,11 @@ SuiteNameArg = typer.Argument(
     help="Built-in suite name or suite YAML file (none, or `list`: list the built-in suites).",
 )
 JobsOpt = typer.Option(
-    1, "--jobs", "-j", min=1, help="Runs trained at once, each in its own process."
+    1,
+    "--jobs",
+    "-j",
+    min=1,
+    help="Runs trained at once, each in its own process (which starts its own Python and torch, and shares the cores: it pays for runs of many seconds; short runs finish sooner with 1).",
 )
 SuiteOutOpt = typer.Option(None, "--out", "-o", help="Suite folder (default runs/suite-<name>).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
