@@ -30,7 +30,16 @@ _LIMITS = ("limit", "limit_per_class", "limit_eval")
 
 #: the data settings that draw which samples fall in each split (with train.seed, which eval refuses)
 _DRAWS = tuple(
-    f"data.{k}" for k in ("split", "val_fraction", "test_fraction", "official_val", "use", *_LIMITS)
+    f"data.{k}"
+    for k in (
+        "split",
+        "split_seed",
+        "val_fraction",
+        "test_fraction",
+        "official_val",
+        "use",
+        *_LIMITS,
+    )
 )
 
 

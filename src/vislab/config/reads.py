@@ -296,6 +296,22 @@ _BY_SGD = read_by("optim.name", "sgd", kind="optimizer")
 # setting → the conditions for it to be read, in the order a note gives them: it does nothing where one fails
 _BY_PLATEAU = read_by("schedule.name", "plateau", kind="schedule")
 _BY_CIRCLES = read_by("data.name", "circles", kind="data source")
+
+
+def draws_samples(value: Value) -> Idle | None:
+    """None where a split or a sample of one is drawn at random (data.split's sizes, a limit, val or test
+    carved from train), which data.split_seed would seed; not where the official sets are the splits."""
+    limits = ("data.split", "data.limit", "data.limit_per_class", "data.limit_eval")
+    if any(value(k) is not None for k in limits) or None in (
+        carved(s)(value) for s in ("val", "test")
+    ):
+        return None
+    return Idle(
+        f"data.name={value('data.name')}",
+        "its official train, val and test sets are the splits, whole: nothing is drawn with {it}",
+    )
+
+
 READS: dict[str, tuple[Gate, ...]] = {
     "optim.momentum": (_BY_SGD,),
     "optim.nesterov": (
@@ -319,6 +335,7 @@ READS: dict[str, tuple[Gate, ...]] = {
     "train.init_head": (init_from_given,),
     "data.val_fraction": (sized, carved("val")),
     "data.test_fraction": (sized, carved("test")),
+    "data.split_seed": (draws_samples,),
     "data.root": (reads_files,),
     "data.image_size": (read_by("data.name", "folder", kind="data source"), decoded_to_image_size),
     "data.n_samples": (_BY_CIRCLES,),

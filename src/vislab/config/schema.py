@@ -58,6 +58,9 @@ class DataConfig(Section):
     # keep N val and N test samples, stratified, drawn with the seed: a quick check scores fewer images per
     # epoch (its test figures are then of a sample, not of the whole test set); None: every one
     limit_eval: int | None = Field(None, gt=0)
+    # the seed that draws the splits, data.limit's and limit_eval's samples; null: train.seed. Fix it to give
+    # every seed of a run the same train/val/test images, so that only the initialisation and the order vary
+    split_seed: int | None = None
     # up-sample images to resize x resize (e.g. for timm ViTs)
     resize: int | None = Field(None, gt=0)
     # `folder` source: decode every image to this square size (to data.resize instead when given)

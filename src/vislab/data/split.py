@@ -120,7 +120,8 @@ def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray,
 def make_splits(
     src: SourceData, cfg: DataConfig, seed: int, notes: bool = True, whole: bool = False
 ) -> Splits:
-    """train/val/test: explicit ``data.split`` sizes from the pooled sets, else the official sets,
+    """train/val/test, drawn with ``seed`` (the run's train.seed) unless ``data.split_seed`` is set: explicit
+    ``data.split`` sizes from the pooled sets, else the official sets,
     carving from train the test set, if the source has none, with ``data.test_fraction``, then val with
     ``data.val_fraction`` — val too when ``data.official_val`` is false (the official val set then joins
     train). :class:`~vislab.errors.Note` notes name the classes a carved split has no sample of (too small
@@ -133,6 +134,7 @@ def make_splits(
     lacking data.split's sizes."""
     if not src.sets:
         raise DataError(f"dataset '{src.name}' returned no data (data.use={cfg.use}).")
+    seed = seed if cfg.split_seed is None else cfg.split_seed
     src = _traced(src)
     left: Left = {}
     if cfg.split is not None:

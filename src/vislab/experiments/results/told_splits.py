@@ -45,6 +45,8 @@ def seed_draws_test(value: Value) -> bool:
     data/split.py does: data.split's sizes carve it from the pooled sets, data.limit_eval samples it, or
     no official test set of its source is loaded so that it is carved from train (``config.reads.carved``,
     the rule that reads data.test_fraction); not where its source's official test set is the test split."""
+    if value("data.split_seed") is not None:  # the split's own seed draws it, whatever train.seed
+        return False
     drawn = value("data.split") is not None or value("data.limit_eval") is not None
     return drawn or carved("test")(value) is None
 

@@ -1,0 +1,54 @@
+"""data.split_seed: seeds of one run on the same train/val/test images (only initialisation and order vary)."""
+
+import numpy as np
+import pytest
+
+import vislab
+from conftest import cli, one_line
+from vislab.config import DataConfig
+from vislab.data import load_splits
+
+
+def origins(data) -> set[tuple[int, int]]:
+    return set(map(tuple, data.origin.tolist()))
+
+
+def test_the_split_seed_draws_the_splits_and_limits_whatever_the_train_seed():
+    """On digits (every split carved) another train.seed drew another test set; data.split_seed fixes
+    the three splits and data.limit's sample for every train.seed, and another split_seed draws others."""
+    cfg = DataConfig(name="digits", limit=300, limit_eval=50)
+    own = [load_splits(cfg, seed=s, notes=False) for s in (0, 1)]
+    assert origins(own[0].test) != origins(own[1].test)
+    fixed = DataConfig(name="digits", limit=300, limit_eval=50, split_seed=7)
+    a, b = (load_splits(fixed, seed=s, notes=False) for s in (0, 1))
+    for split in ("train", "val", "test"):
+        assert origins(getattr(a, split)) == origins(getattr(b, split)), split
+    as_seed_7 = load_splits(cfg, seed=7, notes=False)
+    assert origins(as_seed_7.test) == origins(a.test)
+    assert np.array_equal(as_seed_7.train.x, a.train.x)
+
+
+def test_two_seeds_with_one_split_seed_are_scored_on_the_same_test_images(tmp_path):
+    runs = [
+        vislab.train(
+            data="digits", model="mlp", data__limit=200, data__split_seed=0, model__hidden=[8],
+            train__epochs=1, train__seed=seed, train__figures=False, out=tmp_path / f"s{seed}",
+        )
+        for seed in (0, 1)
+    ]  # fmt: skip
+    tests = [np.load(r.path / "predictions_test.npz")["origin"] for r in runs]
+    assert np.array_equal(tests[0], tests[1])
+    assert runs[0].summary.test_acc is not None
+
+
+@pytest.mark.parametrize(
+    ("settings", "idle"),
+    [([], True), (["data.limit=100"], False), (["data.official_val=false"], False)],
+)
+def test_a_split_seed_that_draws_nothing_says_so(capsys, settings, idle):
+    """CIFAR-10's official train, val (data_batch_5) and test sets are the splits, whole: nothing is drawn
+    for data.split_seed to seed, unless a limit samples them or val is carved from train."""
+    sets = [f"--set={s}" for s in ["data.name=cifar10", "data.split_seed=1", *settings]]
+    code, text = cli(capsys, "config", "show", *sets)
+    said = "data.split_seed=1 does nothing with data.name=cifar10" in one_line(text)
+    assert code == 0 and said == idle, text[-400:]
