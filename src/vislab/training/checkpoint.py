@@ -305,7 +305,7 @@ def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
     at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
     saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
     if asked:
-        return _live_note(run, at, saved)
+        return _live_note(run, at, saved, at_epoch_end=epoch if not step else None)
     # best.pt would hold the average now only where the best epoch is the last one
     would = ", what best.pt would hold" if saved in (None, epoch) and not step else ""
     weights = (
@@ -329,23 +329,31 @@ def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
     return f"run '{run}' has no checkpoints/best.pt: {why}. {using}."
 
 
-def _live_note(run: Path, at: str, saved: int | None) -> str:
-    """What last.pt, asked for, scores in a ``train.ema`` run: the live weights at ``at``, not the average —
-    which best.pt holds, or held until deleted (written at epoch ``saved``), or no evaluation saved yet."""
-    if (run / "checkpoints" / "best.pt").is_file():
-        average = "which best.pt holds (the run's scores are its)"
-    elif saved is not None:
-        average = (
-            f"which best.pt held (written at epoch {saved}, missing since: deleted or moved?); without "
-            f"it, the best weights (the default) are last.pt's average"
+def _live_note(run: Path, at: str, saved: int | None, at_epoch_end: int | None) -> str:
+    """What last.pt, asked for, scores in a ``train.ema`` run: the live weights at ``at``, which none of the
+    run's evaluations scored (they score the average), and where the average is: best.pt's, of epoch
+    ``saved`` (the best epoch), or held until deleted, or no evaluation saved yet. ``at_epoch_end``: the
+    epoch last.pt ends (None: saved mid-epoch), whose average, in last.pt, no checkpoint choice scores
+    unless it is the best epoch."""
+    live = (
+        f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at {at}, "
+        f"which none of its evaluations scored (they score the train.ema average of the weights)."
+    )
+    use_best = "use the best weights (--checkpoint best / checkpoint='best')"
+    if not (run / "checkpoints" / "best.pt").is_file():
+        held = (
+            f"which best.pt held (written at epoch {saved}, missing since: deleted or moved?)"
+            if saved is not None
+            else "which no best.pt holds yet (no evaluation on val has saved one)"
         )
-    else:
-        average = (
-            "which no best.pt holds yet (no evaluation on val has saved one); until one does, the best "
-            "weights (the default) are last.pt's average"
+        return f"{live} For the average, {held}, {use_best}: without best.pt, they are last.pt's."
+    if saved is None:
+        return f"{live} For the average of the best epoch, which best.pt holds: {use_best}."
+    if saved == at_epoch_end:
+        return (
+            f"{live} For that average: {use_best} — best.pt holds it, epoch {saved} being the best."
         )
     return (
-        f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at {at}, "
-        f"not the train.ema average, {average}: for the average, use the best weights "
-        f"(--checkpoint best / checkpoint='best')."
+        f"{live} best.pt holds the average at epoch {saved}, the best epoch (the run's scores are "
+        f"its): for it, {use_best}. The average at {at}, saved in last.pt, cannot be scored."
     )

@@ -114,9 +114,15 @@ def head_lr(optimizer: torch.optim.Optimizer | None) -> float | None:
 ONECYCLE_FLOOR = 1e-4  # onecycle's last factor: its cosine ends at optim.lr / 10,000, never at 0
 
 
+def round_half_up(x: float) -> int:
+    """``x`` to the nearest whole number, halves up (2.5 → 3; Python's round() gives 2): the one rounding
+    of the schedules' steps, warm-up and onecycle's peak."""
+    return math.floor(x + 0.5)
+
+
 def warmup_steps(cfg: ScheduleConfig, steps_per_epoch: int) -> int:
-    """``schedule.warmup_epochs`` in whole optimizer steps."""
-    return math.floor(cfg.warmup_epochs * steps_per_epoch + 0.5)  # 1.5 steps would peak at 1.33
+    """``schedule.warmup_epochs`` in whole optimizer steps, rounded half up."""
+    return round_half_up(cfg.warmup_epochs * steps_per_epoch)  # 1.5 steps would peak at 1.33
 
 
 def lr_factor(
@@ -150,13 +156,14 @@ def lr_factor(
 
 def onecycle(step: int, total_steps: int, rises: bool = True) -> float:
     """onecycle's factor at ``step`` of ``total_steps``: a straight line from 0.04 at step 0 up to exactly 1
-    at the peak step p = round(0.25·(total_steps − 1)), then half a cosine down to ``ONECYCLE_FLOOR``,
-    reached at the last step (total_steps − 1). Without its rise (``rises=False``: a warm-up given replaces
-    it), the cosine starts at 1 at step 0. Not torch's OneCycleLR, whose rise is a cosine over 30 % of the
-    steps and whose end is 4e-6 (its start 1/25 divided by 1e4); the same start (1/25) and progress
+    at the peak step p = 0.25·(total_steps − 1) rounded half up (T = 11: 2.5 → 3), then half a cosine down
+    to ``ONECYCLE_FLOOR``, reached at the last step (total_steps − 1). A run of at most 2 steps has p = 0:
+    it starts at the full factor 1. Without its rise (``rises=False``: a warm-up given replaces it), the
+    cosine starts at 1 at step 0. Not torch's OneCycleLR, whose rise is a cosine over 30 % of the steps
+    and whose end is 4e-6 (its start 1/25 divided by 1e4); the same start (1/25) and progress
     (step / (total − 1), so that the last step ends the cycle)."""
     last = max(total_steps - 1, 0)
-    peak = round(0.25 * last) if rises else 0
+    peak = round_half_up(0.25 * last) if rises else 0
     if step < peak:
         return 0.04 + 0.96 * step / peak
     if step >= last:

@@ -32,7 +32,6 @@ class LoopState:
 
     epoch: int = 0  # epochs completed
     step: int = 0  # steps done in the current epoch (non-zero only when resuming mid-epoch)
-    global_step: int = 0  # steps since the start: the learning-rate schedule's clock
     best: float | None = None  # best value of train.select_metric so far
     best_epoch: int | None = None
     # its val_loss, which breaks a tie on an accuracy (plateau.better); None in an older last.pt, whose
@@ -78,7 +77,9 @@ class LoopState:
 
     @classmethod
     def from_dict(cls, saved: dict) -> LoopState:
-        return cls(**saved)
+        """The state ``to_dict`` saved; a last.pt of vislab 0.2.0 or older also holds ``global_step`` (the
+        batches trained so far), which nothing reads."""
+        return cls(**{k: v for k, v in saved.items() if k != "global_step"})
 
 
 @dataclass(frozen=True)

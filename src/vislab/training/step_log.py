@@ -1,17 +1,19 @@
 """Finer tracking than one row per epoch, without making the host wait for the device at every step.
 
-``train.log_every = N``: the mean training loss of every N steps (and of the epoch's last, shorter
-window) → ``steps.jsonl`` rows ``{step, epoch, loss, lr}``; ``step`` is the global step that ends the
-window. ``train.track_grad_norm``: the L2 norm of each parameterised module's gradient (its own
-parameters, not its children's), averaged over the epoch's optimizer steps → ``grad_norms.jsonl`` rows
-``{epoch, grad_norm: {layer: norm}}``. The gradient is measured where the optimizer steps: the whole
-window's (``train.accumulate``) as the model produced it, before ``train.grad_clip`` (and unscaled
-with fp16), so vanishing or exploding gradients show as they are, not as clipping left them. With fp16's
-loss scaling, a step whose gradients overflowed (inf/NaN) is one the scaler skips: it does not enter the
-mean, which is over the steps applied (counted on the device: no host sync), and the row says how many
-were ``skipped``. A model that computes its own updates (``manual_step``) is tracked at each of its
-steps where it leaves its gradients in its parameters' ``.grad`` (mlp-scratch's levels do); else it has
-none to track, which :meth:`StepTracker.gradless_note` says once.
+``train.log_every = N``: the mean training loss of the batches of every N optimizer steps (and of the
+epoch's last, shorter window) → ``steps.jsonl`` rows ``{step, epoch, loss, lr}``; ``step`` counts the
+optimizer steps since the start, up to the one that ends the window (with ``train.accumulate=k`` one per
+k batches: the schedule's clock), and ``lr`` is that step's. ``train.track_grad_norm``: the L2 norm of
+each parameterised module's gradient (its own parameters, not its children's), averaged over the epoch's
+optimizer steps → ``grad_norms.jsonl`` rows ``{epoch, grad_norm: {layer: norm}}``. The gradient is
+measured where the optimizer steps: the whole window's (``train.accumulate``) as the model produced it,
+before ``train.grad_clip`` (and unscaled with fp16), so vanishing or exploding gradients show as they
+are, not as clipping left them. With fp16's loss scaling, a step whose gradients overflowed (inf/NaN) is
+one the scaler skips: it does not enter the mean, which is over the steps applied (counted on the
+device: no host sync), and the row says how many were ``skipped``. A model that computes its own updates
+(``manual_step``) is tracked at each of its steps where it leaves its gradients in its parameters'
+``.grad`` (mlp-scratch's levels do); else it has none to track, which :meth:`StepTracker.gradless_note`
+says once.
 
 Both sums stay on the device; the host reads them once per epoch (``end_epoch``). Resume: the
 accumulators travel in ``last.pt`` (``state_dict``), so a run interrupted mid-epoch continues its
@@ -70,6 +72,7 @@ class StepTracker:
     def reset_epoch(self) -> None:
         zeros = torch.zeros  # float64: thousands of small float32 terms summed without drift
         self.loss_sum, self.window = zeros((), device=self.device, dtype=torch.float64), 0
+        self.batches = 0  # the window's batches (``train.accumulate`` of them an optimizer step)
         self.points: list[
             tuple[int, int, float, torch.Tensor]
         ] = []  # (step, epoch, lr, mean on device)
@@ -78,20 +81,25 @@ class StepTracker:
         self.grad_calls = 0  # the optimizer steps, applied or skipped
 
     # ---------------------------------------------------------------------------- every step
-    def after_step(self, loss: torch.Tensor, step: int, epoch: int, lr: float) -> None:
-        """Add a finished step's loss (a device scalar)."""
+    def after_step(
+        self, loss: torch.Tensor, step: int, epoch: int, lr: float, stepped: bool = True
+    ) -> None:
+        """Add a finished batch's loss (a device scalar): of optimizer step ``step`` (counted from 1
+        since the start), which it ends where ``stepped`` (the last batch of a ``train.accumulate``
+        window; without accumulation every batch is)."""
         if self.log_every:
             self.loss_sum += loss.detach().double()
-            self.window += 1
+            self.batches += 1
+            self.window += stepped
             if self.window == self.log_every:
                 self._close_window(step, epoch, lr)
 
     def _close_window(self, step: int, epoch: int, lr: float) -> None:
         self.points.append(
-            (step, epoch, lr, self.loss_sum / self.window)
+            (step, epoch, lr, self.loss_sum / self.batches)
         )  # a device tensor: no sync
         self.loss_sum = torch.zeros_like(self.loss_sum)
-        self.window = 0
+        self.window = self.batches = 0
 
     def add_grad_norms(self) -> None:
         """Add the norms of the gradients the parameters hold now (the trainer: at each optimizer step,
@@ -141,8 +149,9 @@ class StepTracker:
 
     # ------------------------------------------------------------------------------ per epoch
     def end_epoch(self, step: int, epoch: int, lr: float) -> tuple[list[dict], list[dict]]:
-        """The epoch's rows (steps.jsonl, grad_norms.jsonl), read from the device at once; then reset."""
-        if self.window:  # the epoch's last, shorter window
+        """The epoch's rows (steps.jsonl, grad_norms.jsonl), read from the device at once; then reset.
+        ``step``: the optimizer steps done, ``lr`` the last one's (a window still open closes there)."""
+        if self.batches:  # the epoch's last, shorter window
             self._close_window(step, epoch, lr)
         steps = []
         if self.points:
@@ -173,7 +182,7 @@ class StepTracker:
     def state_dict(self) -> dict:
         """The accumulators of an epoch interrupted mid-way, on the CPU (saved in ``last.pt``)."""
         return dict(
-            loss_sum=self.loss_sum.cpu(), window=self.window,
+            loss_sum=self.loss_sum.cpu(), window=self.window, batches=self.batches,
             points=[(s, e, r, v.cpu()) for s, e, r, v in self.points],
             grad_sum=self.grad_sum.cpu(), grad_steps=self.grad_steps.cpu(), grad_calls=self.grad_calls,
             names=self.names,
@@ -185,6 +194,7 @@ class StepTracker:
         if not saved:
             return
         self.loss_sum, self.window = saved["loss_sum"].to(self.device), saved["window"]
+        self.batches = saved.get("batches", self.window)  # before: a window counted batches
         self.points = [(s, e, r, v.to(self.device)) for s, e, r, v in saved["points"]]
         if saved["names"] == self.names:  # grad_steps: an int before skipped steps were left out
             self.grad_sum = saved["grad_sum"].to(self.device)

@@ -254,8 +254,7 @@ def train_one_epoch(t: Training, stop: StopFlag) -> EpochRow:
             optim.ema.update(step)
         _add_batch(sums, loss, logits, y)
         loop.step += 1
-        loop.global_step += 1
-        t.steps.after_step(loss, loop.global_step, epoch + 1, lr)  # device sums: no host sync
+        t.steps.after_step(loss, step + 1, epoch + 1, lr, window.last)  # device sums: no sync
         if t.log.wants_update(loop.step) or loop.step == steps:
             mean_loss = (sums[0] / sums[2]).item()  # host sync only where a metric is logged
             check_finite(t, mean_loss, lr)
@@ -310,7 +309,7 @@ def next_epoch(t: Training, row: EpochRow) -> None:
     if t.steps.active:
         if note := t.steps.gradless_note():  # a model's own step that leaves no gradients
             show_note(note)
-        t.steps.write_epoch(t.run, loop.global_step, row.epoch, row.lr)
+        t.steps.write_epoch(t.run, (loop.epoch + 1) * t.optim.steps_per_epoch, row.epoch, row.lr)
     loop.epoch, loop.step, loop.partial = loop.epoch + 1, 0, None
 
 

@@ -22,7 +22,9 @@ optimizer of mlp-scratch's hand-written levels, which step by plain SGD, shows a
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
 preset has none) is compared as unset; where model options differ, a row that leaves one unset shows
 the value its model takes then, and a row whose model has no such option shows ``n/a`` in the tables
-for people, an empty cell in results.csv and ``vislab.compare`` (model_options.py).
+for people, an empty cell in results.csv and ``vislab.compare`` (model_options.py). A setting left null
+for a value vislab picks is compared as that value, as `vislab config show` resolves it (:func:`built_in`:
+schedule.gamma of the exponential and step schedules, train.early_stop_metric).
 The seeds of one row of a seeded suite are not a difference: its row has no ``seed`` and keeps only the
 settings all its seeds share.
 
@@ -41,7 +43,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from vislab.config import RESULT_NEUTRAL_KEYS, Config, build_config
+from vislab.config import RESULT_NEUTRAL_KEYS, Config, ScheduleConfig, build_config
 from vislab.config.reads import (
     SAME_AS,
     idle_settings,
@@ -279,9 +281,23 @@ def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
     }
     silent = silent_keys(settings, trained_by) - set(own)
     unset = at_model_default(settings)
-    found = {k: v for k, v in {**settings, **own}.items() if k not in silent and k not in unset}
+    used = {**settings, **own, **built_in(settings)}
+    found = {k: v for k, v in used.items() if k not in silent and k not in unset}
     compared = {**found, **same_as(settings, trained_by)}
     return _Sides(found, compared, silent, idle_keys(settings, trained_by), model_of(settings))
+
+
+def built_in(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run leaves null for a value vislab picks, as that value (what `vislab config show`
+    resolves): schedule.gamma of the exponential (0.95) and step (0.1) schedules, and
+    train.early_stop_metric (train.select_metric's) — so that a run leaving gamma to the step schedule
+    compares as the 0.1 it used, the same as one that sets it."""
+    name, found = settings.get("schedule.name"), {}
+    if settings.get("schedule.gamma", 0) is None and name in ("exponential", "step"):
+        found["schedule.gamma"] = ScheduleConfig(name=name).gamma_read
+    if settings.get("train.early_stop_metric", "") is None and "train.select_metric" in settings:
+        found["train.early_stop_metric"] = settings["train.select_metric"]
+    return found
 
 
 def differing_settings(runs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
