@@ -119,8 +119,9 @@ def test_a_cifar10_roc_gives_each_class_its_own_look_and_keeps_the_legend_off_th
         fig = roc_figure(_roc(10), CIFAR10)
         fig.canvas.draw()
     ax = fig.axes[0]
-    curves = [line for line in ax.lines if not line.get_label().startswith("_")]
+    *curves, macro = [line for line in ax.lines if not line.get_label().startswith("_")]
     assert [c.get_label().split(" (")[0] for c in curves] == CIFAR10
+    assert macro.get_label().startswith("macro AUC ")  # the classes' average
     # ten looks: the palette's colours, past them (a page's eight Okabe–Ito) dashed
     assert len({(to_hex(c.get_color()), c.get_linestyle()) for c in curves}) == 10
     legend = ax.get_legend()
@@ -131,7 +132,8 @@ def test_a_cifar10_roc_gives_each_class_its_own_look_and_keeps_the_legend_off_th
 def test_past_ten_classes_a_roc_tells_curves_of_one_colour_apart_by_marker():
     """The comparison curves' rule (run_style: the palette's colours, then markers) for a ROC's classes."""
     fig = roc_figure(_roc(14), [f"class {k}" for k in range(14)])
-    curves = [line for line in fig.axes[0].lines if not line.get_label().startswith("_")]
+    *curves, macro = [line for line in fig.axes[0].lines if not line.get_label().startswith("_")]
+    assert macro.get_label().startswith("macro AUC ")  # the classes' average
     styles = [(to_hex(c.get_color()), c.get_marker()) for c in curves]
     assert len(set(styles)) == 14 and styles == [run_style(k)[:2] for k in range(14)]
     assert styles[0][0] == styles[10][0] and styles[0][1] != styles[10][1]

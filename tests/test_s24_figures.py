@@ -140,6 +140,7 @@ def test_ten_roc_lines_on_a_page_take_okabe_ito_then_other_line_styles():
     with page_style():
         fig = roc_figure(roc, NAMES)
     lines = [line for line in fig.axes[0].lines if not line.get_label().startswith("_")]
+    assert lines.pop().get_label() == "macro AUC 0.661"  # the classes' average, in black
     assert len(lines) == 10
     assert {to_hex(line.get_color()) for line in lines} <= {c.lower() for c in OKABE_ITO}
     styles = {(to_hex(line.get_color()), line.get_linestyle()) for line in lines}

@@ -105,6 +105,7 @@ def test_eval_prints_its_loss_writes_its_scores_and_says_its_files_on_stderr(
     scores = json.loads((tmp_path / "scores_test.json").read_text())
     assert first == (
         f"test: acc {scores['test_acc']:.4f}, per-class acc {scores['test_pacc']:.4f}, "
+        f"top-5 {scores['test_top5_acc']:.4f}, AUC (macro OvR) {scores['test_auc']:.4f}, "
         f"loss {scores['test_loss']:.4f}, n={scores['n']}"
     )
     assert scores["split"] == "test" and scores["n"] > 0

@@ -40,7 +40,9 @@ from vislab.plotting.mistake_picks import (
     mistake_rows,
 )
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
+from vislab.training.evaluate import split_loss
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.parts import channels_last
 from vislab.training.record import RunRecord
 from vislab.training.rundir import RunDir, refuse_run_file
 from vislab.training.saved_weights import load_weights
@@ -137,7 +139,7 @@ def score_split(
     with torch.inference_mode():
         logits = torch.cat([scored(x) for x, _ in inputs.epoch(0)])
     names, labels = list(record.model.class_names), torch.from_numpy(data.y)
-    loss = torch.nn.functional.cross_entropy(logits.float(), labels.long()).item()  # as test_loss
+    loss = split_loss(logits, labels)  # as summary.json's
     m = compute_metrics(logits, labels, len(names), loss=loss, with_roc=True)
     if claimed is not None and (note := claimed.note(m.acc, m.n)):
         show_note(note)  # summary.json's score of these weights is not what they score
@@ -194,6 +196,8 @@ def _split_inputs(
     chosen = every_sample(splits) if split == "all" else dict(splits.items())[split]
     data = labels_by_name(target, record, splits.class_names, chosen, cfg.data.name)
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
+    if channels_last(cfg.train.channels_last, model, spec.input_shape):  # as the run evaluated
+        model, loader.channels_last = model.to(memory_format=torch.channels_last), True
     claimed = claimed_score(_run_of(Path(target)), Path(target), record, splits, split, overrides)
     return model, record, data, loader, claimed
 

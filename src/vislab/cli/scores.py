@@ -24,10 +24,10 @@ from vislab.files import atomic_write_text
 from vislab.plotting.mistake_picks import pair_lines
 from vislab.predict import MISTAKES_FIELDS, Evaluation, figures_folder, mistakes_table
 from vislab.training.checkpoint import pick_checkpoint
-from vislab.training.metrics import PER_CLASS_FIELDS, confusion_table, per_class_table
+from vislab.training.metrics import PER_CLASS_FIELDS, Metrics, confusion_table, per_class_table
 from vislab.training.rundir import refuse_run_file
 from vislab.training.writable import check_writable
-from vislab.words import counted
+from vislab.words import and_list, counted, first_few
 
 out = Console()
 err = Console(stderr=True)
@@ -61,22 +61,55 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
 
 
 def print_scores(ev: Evaluation) -> None:
-    """The split's accuracy, per-class table and most confused pairs (before any PNG is written)."""
+    """The split's scores (:func:`score_line`), per-class table (n/a for a class the split has no
+    sample of, and a line naming those) and most confused pairs (before any PNG is written)."""
     m, names = ev.scored.metrics, ev.scored.class_names
-    loss = f", loss {m.loss:.4f}" if m.loss is not None else ""
-    out.print(
-        f"{ev.split}: acc {m.acc:.4f}, per-class acc {m.pacc:.4f}{loss}, n={m.n}", highlight=False
-    )
+    out.print(f"{ev.split}: {score_line(m)}", highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("class")
     table.add_column("accuracy", justify="right")
     table.add_column("support", justify="right")
     for name, acc, row in zip(names, m.per_class, m.confusion):
-        table.add_row(escape(str(name)), f"{acc:.4f}", str(int(row.sum())))
+        table.add_row(escape(str(name)), f"{acc:.4f}" if row.sum() else "n/a", str(int(row.sum())))
     out.print(table)
+    if line := absent_line(ev):
+        out.print(escape(line), highlight=False, soft_wrap=True)
     out.print(f"most confused pairs ({ev.split}, true → predicted):", highlight=False)
     for line in pair_lines(ev.pairs, names) or ["none: every prediction is right"]:
         out.print(escape(f"  {line}"), highlight=False)
+
+
+def score_line(m: Metrics) -> str:
+    """A split's overall scores in words: accuracy, per-class accuracy, then top-5 accuracy, macro
+    one-vs-rest ROC AUC and loss where known, and the number of samples."""
+    parts = [f"acc {m.acc:.4f}", f"per-class acc {m.pacc:.4f}"]
+    if m.top5_acc is not None:
+        parts.append(f"top-5 {m.top5_acc:.4f}")
+    if m.auc is not None:
+        parts.append(f"AUC (macro OvR) {m.auc:.4f}")
+    if m.loss is not None:
+        parts.append(f"loss {m.loss:.4f}")
+    return ", ".join([*parts, f"n={m.n}"])
+
+
+def absent_line(ev: Evaluation) -> str | None:
+    """The line under the per-class table naming the classes the split has no sample of: their accuracy
+    is n/a, not 0 (and with ``--normalize`` their confusion rows are blank). None where every class has
+    some."""
+    m = ev.scored.metrics
+    names = [str(n) for n, row in zip(ev.scored.class_names, m.confusion) if not row.sum()]
+    if not names:
+        return None
+    what = "images" if ev.scored.data.is_image else "samples"
+    listed = and_list(names) if len(names) <= 10 else first_few(names, 10)
+    one = len(names) == 1
+    classes = f"class {listed}: its" if one else f"classes {listed}: their"
+    rows = "its row" if one else "their rows"
+    blank = f" and the normalised confusion matrix leaves {rows} blank" if ev.normalize else ""
+    return (
+        f"no {ev.split} {what} of {classes} accuracy is n/a, not 0; per-class acc leaves "
+        f"{'it' if one else 'them'} out{blank}."
+    )
 
 
 def print_figures(ev: Evaluation) -> None:
@@ -154,11 +187,25 @@ def write_tables_csv(ev: Evaluation) -> None:
     atomic_write_text(ev.scores_json, text, "--out")
 
 
+# scores_train.json's note: its scores are not summary.json's train_acc and train_loss, another figure
+TRAIN_NOTE = (
+    "train_eval_*: these weights scored on the train split in eval mode, without augmentation; "
+    "summary.json's train_acc and train_loss are another figure: the means over the best epoch's "
+    "training batches, in train mode, with the run's augmentation."
+)
+
+
 def _scores(ev: Evaluation) -> dict:
     """The split's overall scores as summary.json names them (``test_acc``, ``test_pacc``, then
-    ``test_top5_acc`` and ``test_loss`` where known), after the split and its number of samples."""
+    ``test_top5_acc``, ``test_loss`` and ``test_auc`` where known), after the split and its number of
+    samples. The train split's are ``train_eval_*``, with a note: summary.json's ``train_acc`` is
+    another figure."""
     m = ev.scored.metrics
-    return {"split": ev.split, "n": m.n, **m.as_dict(ev.split)}
+    prefix = "train_eval" if ev.split == "train" else ev.split
+    scores = {"split": ev.split, "n": m.n, **m.as_dict(prefix)}
+    if m.auc is not None:
+        scores[f"{prefix}_auc"] = m.auc
+    return scores | ({"note": TRAIN_NOTE} if ev.split == "train" else {})
 
 
 def check_csv_path(path: Path) -> None:

@@ -1,11 +1,12 @@
-"""One-vs-rest ROC curves of a run's test split, one per class (:func:`roc_figure`, and :func:`plot_roc`
-saving it as a PNG)."""
+"""One-vs-rest ROC curves of a run's test split, one per class, and their macro average (:func:`roc_figure`,
+and :func:`plot_roc` saving it as a PNG)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
@@ -20,9 +21,9 @@ def roc_figure(
 ) -> Figure:
     """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
     lines of every figure are (:func:`run_style`: the palette's colours, then each round of them with
-    another marker and line style), the legend beside the axes.
-    Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest AUC only, and the macro
-    average of all (their mean true positive rate, their mean AUC), the legend's title saying so."""
+    another marker and line style), the legend beside the axes, and their macro average
+    (:func:`_macro_line`). Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest
+    AUC only (the macro average still of all), the legend's title saying so."""
     fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
     ax = fig.subplots()
     areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
@@ -39,11 +40,9 @@ def roc_figure(
         )
     legend_title = None
     if len(shown) < len(roc):
-        grid = np.linspace(0, 1, 201)
-        mean = np.mean([np.interp(grid, *roc[k]) for k in roc], axis=0)
-        label = f"macro average of all (AUC {np.mean(list(areas.values())):.3f})"
-        ax.plot(grid, mean, color="k", lw=2, label=label)
         legend_title = f"{ROC_EACH} lowest and {ROC_EACH} highest AUC of {len(roc)} classes"
+    if len(roc) > 1:
+        _macro_line(ax, roc, areas, all_of=len(roc) if legend_title else 0)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -52,6 +51,19 @@ def roc_figure(
         ax.get_legend().set_title(legend_title, prop={"size": 7})
     ax.set_title(literal(title or "ROC (one vs rest)"))
     return fig
+
+
+def _macro_line(
+    ax: Axes, roc: dict[int, tuple[np.ndarray, np.ndarray]], areas: dict[int, float], all_of: int
+) -> None:
+    """The macro average of the classes' curves (their mean true positive rate), labelled with their
+    mean AUC, summary.json's test_auc ("macro AUC 0.996"; ``all_of``: "of all N classes", where the
+    figure draws some of them only)."""
+    grid = np.linspace(0, 1, 201)
+    mean = np.mean([np.interp(grid, *roc[k]) for k in roc], axis=0)
+    label = f"macro AUC {np.mean(list(areas.values())):.3f}"
+    label += f" (of all {all_of} classes)" if all_of else ""
+    ax.plot(grid, mean, color="k", lw=2, label=label)
 
 
 def plot_roc(

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
+from vislab.plotting.confusion_cells import draw_cells, empty_rows, row_shares
 from vislab.plotting.legend import legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 from vislab.plotting.style import ReflowLayout, name_ticks
@@ -260,22 +261,20 @@ def confusion_figure(
     confusion: np.ndarray, class_names: list[str], title: str = "", normalize: bool = False
 ) -> Figure:
     """Confusion matrix (rows = true, columns = predicted) with each cell's count, or with ``normalize``
-    each row's share (rows sum to 1). The shade is the row's share either way, so classes of different
-    sizes compare (the diagonal's: each class's recall), as the title says; each cell
-    gets :data:`CELL_IN` inches, room for its number at :data:`CELL_PT` points (up to 20 classes; more
-    draw no numbers) and for rotated class names that do not overlap (drawn smaller, for a page, every
-    n-th name: :func:`~vislab.plotting.style.name_ticks`)."""
+    each row's share (rows sum to 1; a class with no sample: a blank row, as the title says). The shade
+    is the row's share either way, so classes of different sizes compare (the diagonal's: each class's
+    recall), as the title says; each cell gets :data:`CELL_IN` inches, room for its number at
+    :data:`CELL_PT` points (up to 20 classes; more draw no numbers) and for rotated class names that do
+    not overlap (drawn smaller, for a page, every n-th name: :func:`~vislab.plotting.style.name_ticks`)."""
     k = len(class_names)
     cm = np.asarray(confusion, dtype=float)
-    share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    shown = share if normalize else cm
     label = (
         max((len(n) for n in class_names), default=1) * 0.6 * CELL_PT / 72
     )  # the longest name, inches
     side = max(3.0, CELL_IN * k)
     fig = NotebookFigure(figsize=(side + 0.7 * label + 1.0, side + 0.7 * label + 1.0))
     ax = fig.subplots()
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(row_shares(cm), cmap="Blues", vmin=0, vmax=1)  # a row with no sample: blank
     names = [literal(n) for n in class_names]
     name_ticks(ax.xaxis, names, SLANTED_PITCH * CELL_PT)
     name_ticks(ax.yaxis, names, LEVEL_PITCH * CELL_PT)
@@ -284,12 +283,9 @@ def confusion_figure(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if k <= 20:
-        for i in range(k):
-            for j in range(k):
-                text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-                colour = "white" if share[i, j] > 0.5 else "black"
-                ax.text(j, i, text, ha="center", va="center", fontsize=CELL_PT, color=colour)
-    what = "share of each true class" if normalize else f"counts; shade: {SHADE_WORDS}"
+        draw_cells(ax, cm, normalize, CELL_PT)
+    shares = f"share of each true class{empty_rows(cm, class_names)}"
+    what = shares if normalize else f"counts; shade: {SHADE_WORDS}"
     # wrapped at the figure's width: the words on the shade outgrow a matrix of two or three classes
     ax.set_title(f"{literal(title or 'confusion matrix')} ({what})", wrap=True)
     fig.tight_layout()

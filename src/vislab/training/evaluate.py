@@ -49,9 +49,15 @@ def evaluate(
     if dist is not None:
         dist.sync_buffers(model)
     logits, labels = predict_logits(model, loader, precision)
-    loss = F.cross_entropy(logits, labels).item()
+    loss = split_loss(logits, labels)
     metrics = compute_metrics(logits, labels, num_classes, loss=loss, with_roc=with_roc)
     return dist.from_main(metrics) if dist is not None else metrics
+
+
+def split_loss(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The mean cross-entropy of a split's ``logits`` (N×K, as float32) against its ``labels``: the one
+    loss a run's rows, its summary.json and eval's scores all hold."""
+    return F.cross_entropy(logits.float(), labels.long()).item()
 
 
 def kept_val(

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from vislab.config.build import setting
 from vislab.data.types import Splits
@@ -140,7 +139,7 @@ def _score_test(
     t0 = time.perf_counter()
     logits, labels = evaluation.predict_logits(scored, data.test, precision)
     test_time = time.perf_counter() - t0
-    loss = F.cross_entropy(logits, labels).item()
+    loss = evaluation.split_loss(logits, labels)
     return logits, labels, compute_metrics(logits, labels, k, loss=loss, with_roc=True), test_time
 
 
