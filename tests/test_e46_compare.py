@@ -1,7 +1,8 @@
 """`vislab compare` of plain folders of runs named `<row>-s<i>` (trained one by one, or copied out of a
 suite), several of them or beside runs given on their own: each folder gives its rows of seeds, named by
-it where several folders are given, as a suite folder's rows are; a row they share gets a verdict."""
+it where several folders are given, as a suite folder's rows are; each row weighed against the best."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import yaml
 import vislab
 from conftest import cli, first_table, one_line, tiny_suite
 from vislab.cli import main
+from vislab.experiments.results.spread import COMPARE
 
 RUNS = ("majority-s0", "majority-s1", "mlp-s0", "mlp-s1")
 
@@ -53,7 +55,10 @@ def test_two_plain_folders_of_seeds_give_each_its_rows_of_seeds_and_verdicts(cap
         figures = {h: c.replace("**", "") for h, c in alone[row].items() if h != "run"}
         assert {h: table[f"seeds/{row}"][h].replace("**", "") for h in figures} == figures
     said = one_line(both)
-    assert "seeds2/mlp vs seeds/mlp:" in said and "seeds2/majority vs seeds/majority:" in said
+    # one dataset: each row against the best of the table (s25: as the report and the paper pair them)
+    assert f"Verdicts ({COMPARE['best'].lower()}; test ACC):" in said
+    firsts = re.findall(r"\*\*all runs\*\*: (\S+) vs ", said)
+    assert len(firsts) == 3 and len(set(firsts)) == 1
 
 
 def test_a_run_given_beside_a_plain_folder_of_seeds_stays_a_row_of_its_own(capsys, plain):

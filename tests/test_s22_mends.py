@@ -202,5 +202,6 @@ def test_the_per_class_table_does_not_crown_the_majority_baselines_guessed_class
     table = per_class_table(summaries)
     assert table.bold == {(1, class_key(0)), (1, class_key(1))}  # cnn's, not majority's 1.0
     assert (
-        "majority: one class always guessed (recall 1 there, 0 elsewhere), not ranked" in table.note
+        "Not ranked in bold: majority, the majority baseline (one class always guessed: recall 1 "
+        "there, 0 elsewhere)." in table.note
     )

@@ -25,9 +25,10 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
     """The comparison table of the runs of ``targets`` (:func:`find_runs`) as results.csv and results.md
     hold it — after each run its model, seed and the settings that differ; the best cells bold; the
     runs left out listed under it — rows in the order given, or by column ``sort`` (best first for an
-    accuracy or loss, else ascending; runs without a value last). One suite folder: its own title,
+    accuracy, AUC or loss, else ascending; runs without a value last). One suite folder: its own title,
     rows of seeds and verdicts, as its results.md; several: each suite folder's rows of seeds, named
-    by it (``s/mlp``, ``s2/mlp``), each row they share a group of verdicts."""
+    by it (``s/mlp``, ``s2/mlp``), the verdicts as the report's and the paper's of a folder of runs
+    (``table.seed_verdicts``: each row against the best of its dataset and test set)."""
     from vislab.experiments.results.texts import results_texts  # on use (see the imports)
 
     found = find_runs(targets)
@@ -41,7 +42,7 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
         reported=suite.reported,
         rows=rows,
         groups=groups,
-        compare=suite.compare or "previous",
+        compare=suite.compare,
         params=found.params,
         run_dirs=found.folders,
         order=_given_order(found),
@@ -106,14 +107,18 @@ def _read_back(value: object) -> object:
 def _ordered(
     found: Found, sort: str | None
 ) -> tuple[dict[str, RunSummary], dict[str, list[str]] | None, dict | None]:
-    """The summaries, a suite's rows of seeds and its groups, in the order ``sort`` asks for
-    (:func:`sorted_names`; None: as given)."""
-    rows, groups, summaries = found.rows, found.groups, found.summaries
+    """The summaries, a suite's rows of seeds and the groups its verdicts pair rows in (one suite
+    folder's; None otherwise: ``table.seed_verdicts`` pairs each row with the best of its dataset), in
+    the order ``sort`` asks for (:func:`sorted_names`; None: as given)."""
+    rows, summaries = found.rows, found.summaries
+    groups = found.groups if found.suite.groups else None  # not the rows several folders share
     if sort is None:
         return summaries, rows, groups
     order = sorted_names(found, sort, rows)
-    if rows:  # the verdicts keep the suite's order: each row against the one before it there
+    if rows and found.suite.compare:  # a suite's verdicts keep its order, whatever the table's
         return summaries, {r: rows[r] for r in order}, groups or {"all runs": list(rows)}
+    if rows:
+        return summaries, {r: rows[r] for r in order}, groups
     return {n: summaries[n] for n in order}, rows, groups
 
 
@@ -130,11 +135,12 @@ SELECTABLE = typing.get_args(TrainConfig.model_fields["select_metric"].annotatio
 def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = None) -> list[str]:
     """The table's rows (runs, or ``rows`` of seeds) ordered by ``column`` of results.csv, or by a metric
     runs are selected by (:data:`SELECTABLE`: val_loss, which the table does not show, is read from each
-    summary.json, a row of seeds' mean; a note says so): best first for an accuracy or loss (highest
-    accuracy, lowest loss), else ascending; a row whose value disagrees with its runs' records
-    (``trust.doubted``) after those that agree, a row without a value last. UserError naming the
+    summary.json, a row of seeds' mean; a note says so): best first for an accuracy, AUC or loss
+    (highest accuracy or AUC, lowest loss), else ascending; a row whose value disagrees with its runs'
+    records (``trust.doubted``) after those that agree, a row without a value last. UserError naming the
     closest columns for one the table does not have."""
-    from vislab.experiments.results.table import csv_table  # on use (see the imports)
+    from vislab.experiments.results.cells import HIGHER, SCORES  # on use (see the imports)
+    from vislab.experiments.results.table import csv_table
     from vislab.experiments.results.texts import own_splits
 
     settings, metric = _choice(found, found.summaries, rows)
@@ -150,8 +156,8 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
             f"cannot sort by '{column}': the table has no such column{closest}. Its columns: "
             f"{', '.join(keys)}; or a metric runs are selected by: {', '.join(SELECTABLE)}."
         )
-    best_high = column.endswith("acc")
-    if column.startswith("test_") and column.endswith(("acc", "loss")):  # a score, not a time
+    best_high = column.endswith(HIGHER)
+    if column.startswith("test_") and column.endswith(SCORES):  # a score, not a time
         show_note(TEST_ORDER.format(column=column))
     doubts = own_splits(found.summaries, rows, found.folders).doubts
 

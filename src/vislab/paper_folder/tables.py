@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from vislab.experiments.results.cells import (
     REPORTED,
-    TRAIN_ACC_MEANS,
     bold_cells,
     bold_rule,
+    column_meanings,
     fmt,
     pipe_table,
     ranks,
@@ -129,7 +129,7 @@ def parts(
         bold = bold_cells(rows, mine, data)
         ranked = any(ranks(k) for k, _ in mine)  # a table of times and counts bolds nothing
         rule = f"; {bold_rule(seeded, mixes_data(data))}" if ranked else ""
-        rule += f"; {TRAIN_ACC_MEANS}" if any(k == "train_acc" for k, _ in mine) else ""
+        rule += "".join(f"; {m}" for m in column_meanings(mine))
         if any(k == "params" for k, _ in mine):
             rule += "".join(f"; {p}" for p in (fitted_params_note(fitted), trained) if p)
         what = f"; after each run: {_what(first)}" if first else ""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from vislab.config import Config
 from vislab.experiments.records import SuiteInfo, SweepInfo
-from vislab.experiments.results.cells import bold_cells, bold_note, train_acc_note
+from vislab.experiments.results.cells import bold_cells, bold_note, figures_note
 from vislab.experiments.results.data_used import (
     OwnSplits,
     mixes_data,
@@ -28,6 +28,7 @@ from vislab.experiments.results.spread import (
     COMPARE,
     RULE,
     Verdict,
+    pairing_of,
     rows_by_seed_suffix,
 )
 from vislab.experiments.results.table import (
@@ -35,6 +36,7 @@ from vislab.experiments.results.table import (
     columns,
     seed_rows,
     seed_verdicts,
+    shown_figures,
     table_rows,
     verdicts_need_seeds,
     with_settings,
@@ -119,22 +121,28 @@ def cited(plan: Planned) -> Cited:
 
 
 def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
-    """The comparison table's rows and columns: a row per run, or per row of seeds (mean ± std, N)."""
+    """The comparison table's rows and columns: a row per run, or per row of seeds (mean ± std, N); an
+    optional figure no row has left out (``table.shown_figures``)."""
     rows, reported = plan_rows(plan), reported_of(plan)
     metric = plan.sweep.metric if plan.sweep is not None else None  # val_loss: a column of its own
     if rows is None:
-        return table_rows(plan.complete, reported, metric), columns(reported, metric=metric)
-    return seed_rows(plan.complete, rows, reported), columns(reported, seeded=True)
+        figures = table_rows(plan.complete, reported, metric)
+        return figures, shown_figures(figures, columns(reported, metric=metric))
+    figures = seed_rows(plan.complete, rows, reported)
+    return figures, shown_figures(figures, columns(reported, seeded=True))
 
 
 def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Verdict]]:
-    """Each group of a seeded suite (or ``all`` runs of a seeded folder): every member against the one
-    before it, or the group's first (the suite's ``compare:``), on ``metric``; {} without seeds (nothing
-    to weigh a difference against)."""
+    """The table's verdicts on ``metric`` (``table.seed_verdicts``, as results.md and ``vislab compare``
+    give them): each group of a seeded suite (or ``all runs`` of a seeded folder), its rows of one
+    dataset and test set paired as :func:`pairing` says; {} without seeds (nothing to weigh a
+    difference against)."""
     rows = plan_rows(plan)
     if not rows:
         return {}
-    return seed_verdicts(plan.complete, rows, _groups(plan), pairing(plan), metric)
+    return seed_verdicts(
+        plan.complete, rows, _groups(plan), _suite(plan).compare, metric, own_splits(plan)
+    )
 
 
 def _groups(plan: Planned) -> dict | None:
@@ -143,8 +151,9 @@ def _groups(plan: Planned) -> dict | None:
 
 
 def pairing(plan: Planned) -> str:
-    """How the verdicts pair a group's runs: a suite's ``compare:`` ("previous" or "baseline")."""
-    return _suite(plan).compare or "previous"
+    """How the verdicts pair a group's runs: a suite's ``compare:`` ("previous" or "baseline"), else
+    each against the best of its dataset ("best": ``spread.pairing_of``)."""
+    return pairing_of(_suite(plan).compare)
 
 
 def plan_settings(plan: Planned) -> Settings:
@@ -169,10 +178,11 @@ def table_context(plan: Planned) -> dict:
     in ``listed``, row → its ``key=value`` line, under ``listed_title`` and ``listed_note``), the ``bold``
     cells ((row, key) pairs; among the runs of each dataset) and the ``bold_note`` saying why, the
     reports ``reported`` for those rows, a ``settings_note`` on runs whose settings could not be read or
-    that are named as seeds of one row but differ in more (:func:`seeds_note`),
-    what the train ACC column is (``train_acc_note``), and with seeds the ``spread_note`` (without, for a
-    suite that asks for verdicts, why it has none: ``verdicts_need_seeds``), the groups' ``verdicts``
-    (group → sentences, each with whether it exceeds the spread) and the ``verdict_rule``."""
+    that are named as seeds of one row but differ in more (:func:`seeds_note`), what the train ACC and
+    test AUC columns are (``train_acc_note``: ``cells.figures_note``), and with seeds the
+    ``spread_note`` (without, for a suite that asks for verdicts, why it has none:
+    ``verdicts_need_seeds``), the groups' ``verdicts`` (group → sentences, each with whether it exceeds
+    the spread), how they pair the rows (``verdict_pairing``) and the ``verdict_rule``."""
     seeded = plan_rows(plan)
     settings = plan_settings(plan)
     readable = for_people(settings)
@@ -207,7 +217,7 @@ def table_context(plan: Planned) -> dict:
         bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),
         spread_note=SPREAD_NOTE if seeded else verdicts_need_seeds(_groups(plan), pairing(plan)),
-        train_acc_note=train_acc_note(figure_cols),
+        train_acc_note=figures_note(figure_cols),
         verdicts=verdicts,
         verdict_pairing=COMPARE[pairing(plan)],
         verdict_rule=RULE,

@@ -11,10 +11,13 @@ from vislab.config.overrides import as_yaml
 from vislab.experiments.results.spread import ALPHA, Spread, verdict
 
 REPORTED = "_reported_"  # in a column's key: a figure a course's report published, not vislab's
+HIGHER = ("acc", "auc")  # how the keys of the figures whose best is the highest end
+SCORES = (*HIGHER, "loss")  # the figures of merit (a loss: lowest best), printed to 4 decimals
 
 
 def fmt(key: str, v) -> str:
-    """A cell as the reports print it: accuracies and losses to 4 decimals, times to 2, counts as integers;
+    """A cell as the reports print it: accuracies, AUCs and losses to 4 decimals, times to 2, counts as
+    integers;
     a reported figure (text) as the report printed it."""
     if v is None:
         return "-"
@@ -22,7 +25,7 @@ def fmt(key: str, v) -> str:
         return v
     if isinstance(v, Spread):
         return _spread_cell(key, v)
-    if key.endswith(("acc", "loss")):
+    if key.endswith(SCORES):
         return f"{v:.4f}"
     if key.endswith("_s"):
         return f"{v:.2f}"
@@ -35,7 +38,7 @@ def _spread_cell(key: str, v: Spread) -> str:
     """``mean ± std`` at the figure's precision (counts to one decimal unless whole); the mean alone
     for a single run, or a count every seed shares (parameters)."""
 
-    measured = key.endswith(("acc", "loss", "_s"))
+    measured = key.endswith((*SCORES, "_s"))
 
     def one(x: float) -> str:
         if measured:
@@ -69,14 +72,14 @@ def setting_cell(v: Any) -> Any:
 
 
 def ranks(key: str) -> bool:
-    """Whether column ``key`` has a best to bold: vislab's accuracies and losses, the figures of merit —
+    """Whether column ``key`` has a best to bold: vislab's figures of merit (:data:`SCORES`) —
     not times (a fitted baseline that trains nothing would "win" them), counts or reported figures."""
-    return REPORTED not in key and key.endswith(("acc", "loss"))
+    return REPORTED not in key and key.endswith(SCORES)
 
 
 def best_row(rows: list[dict], key: str) -> int | None:
     """The row whose value of vislab's column ``key`` is printed in bold (the tables' one rule): the best
-    (highest accuracy, lowest loss) when it beats every other row — by more than the spread of the seeds
+    (highest accuracy or AUC, lowest loss) when it beats every other row — by more than the spread of the seeds
     where both values are :class:`Spread` (:func:`verdict` against each, not only the second best: a
     lower mean with a wide spread may be within it), else by a value that prints differently.
     None for a column that does not :func:`ranks`, fewer than two values, or no such best."""
@@ -85,7 +88,7 @@ def best_row(rows: list[dict], key: str) -> int | None:
     values = {i: r[key] for i, r in enumerate(rows) if isinstance(r.get(key), (int, float))}
     if len(values) < 2:
         return None
-    ranked = sorted(values, key=lambda i: -values[i] if key.endswith("acc") else values[i])
+    ranked = sorted(values, key=lambda i: -values[i] if key.endswith(HIGHER) else values[i])
     best = values[ranked[0]]
     return ranked[0] if all(_beats(key, best, values[i]) for i in ranked[1:]) else None
 
@@ -124,10 +127,25 @@ TRAIN_ACC_MEANS = (
 )
 
 
-def train_acc_note(cols: Sequence[tuple[str, str]]) -> str:
-    """The sentence under a table with a train ACC column (:data:`TRAIN_ACC_MEANS`); "" without one."""
-    shown = any(k == "train_acc" for k, _ in cols)
-    return f"{TRAIN_ACC_MEANS[0].upper()}{TRAIN_ACC_MEANS[1:]}." if shown else ""
+# what the tables' test AUC column is: under results.md's table and report.html's, in the paper's caption
+AUC_MEANS = (
+    "test AUC is the macro one-vs-rest ROC AUC: each class's AUC against the rest, averaged over the "
+    "classes with test images (as sklearn's roc_auc_score, multi_class='ovr', average='macro', where "
+    "every class has test images)"
+)
+
+
+def column_meanings(cols: Sequence[tuple[str, str]]) -> list[str]:
+    """What the train ACC and test AUC columns are (:data:`TRAIN_ACC_MEANS`, :data:`AUC_MEANS`), of
+    those ``cols`` has: the paper's captions say them."""
+    keys = {k for k, _ in cols}
+    return [m for k, m in (("train_acc", TRAIN_ACC_MEANS), ("test_auc", AUC_MEANS)) if k in keys]
+
+
+def figures_note(cols: Sequence[tuple[str, str]]) -> str:
+    """The sentences under a table on what its train ACC and test AUC columns are
+    (:func:`column_meanings`); "" without either."""
+    return " ".join(f"{m[0].upper()}{m[1:]}." for m in column_meanings(cols))
 
 
 def bold_rule(seeded: bool, mixed: bool = False) -> str:
@@ -147,8 +165,8 @@ def bold_note(seeded: bool, mixed: bool = False) -> str:
     rule = bold_rule(seeded, mixed)
     mean = " (its mean, never the ± std)" if seeded else ""
     return (
-        f"{rule[0].upper()}{rule[1:]} in each accuracy and loss column: the highest accuracy, the lowest "
-        f"loss{mean}; times and counts are not ranked."
+        f"{rule[0].upper()}{rule[1:]} in each accuracy, AUC and loss column: the highest accuracy or "
+        f"AUC, the lowest loss{mean}; times and counts are not ranked."
     )
 
 

@@ -102,9 +102,12 @@ def per_class_table(
         [table[i] for i in ranked], cols, [data[i] for i in ranked] if data else None
     )
     bold = {(ranked[j], k) for j, k in picked}
-    if guess and picked:
-        said = f"{and_list(sorted(guess))}: one class always guessed (recall 1 there, 0 elsewhere)"
-        note = f"{said}, not ranked. {note}".strip()
+    if guess and len(table) > 1:  # said even where no other row is bold: why it is not
+        which = f"{and_list(sorted(guess))}, the majority baseline{'s' if len(guess) > 1 else ''}"
+        said = (
+            f"Not ranked in bold: {which} (one class always guessed: recall 1 there, 0 elsewhere)."
+        )
+        note = f"{said} {note}".strip()
     return PerClassTable(cols, table, bold, rows is not None, note, mixes_data(data))
 
 

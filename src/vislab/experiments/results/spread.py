@@ -156,7 +156,14 @@ def verdict(
 COMPARE = {  # how a group's members are paired, as a suite's ``compare:`` names it
     "previous": "Each run against the one before it in its group",  # a ladder, a sweep in order
     "baseline": "Each run against the first of its group (the baseline)",  # a baseline and variants
+    # any other table (a folder of runs, several folders): no order to follow but the best
+    "best": "Each run against the run of the best mean on the same data",
 }
+
+
+def pairing_of(compare: str | None) -> str:
+    """How verdicts pair a table's rows: a suite's ``compare:``, else (no suite) each against the best."""
+    return compare or "best"
 
 
 def group_verdicts(
@@ -165,19 +172,37 @@ def group_verdicts(
     label: str = "test ACC",
     compare: str = "previous",
     missing: dict[str, list[str]] | None = None,
+    data: dict[str, str] | None = None,
 ) -> dict[str, list[Verdict]]:
-    """Group → a verdict for each member (with values) against the one before it (``previous``) or
-    against the group's first (``baseline``); groups with fewer than two such members are left out.
-    ``missing``: member → its seed runs without a result (named by a verdict that lacks a spread)."""
-    out, missing = {}, missing or {}
+    """Group → a verdict for each member (with values) against the one before it (``previous``), the
+    group's first (``baseline``) or its best mean (``best``: the highest, the lowest for a loss), among
+    the members of one dataset and test set only (``data``: member → its, ``data_used.row_datasets``);
+    groups with no such pair are left out. ``missing``: member → its seed runs without a result (named
+    by a verdict that lacks a spread)."""
+    out, missing, data = {}, missing or {}, data or {}
     for group, members in groups.items():
         present = [m for m in members or [] if values.get(m)]
-        others = present[:-1] if compare == "previous" else present[:1] * (len(present) - 1)
-        pairs = zip(present[1:], others)
+        parts: dict[str, list[str]] = {}
+        for m in present:
+            parts.setdefault(data.get(m, ""), []).append(m)
         found = [
             verdict(x, values[x], y, values[y], label, [*missing.get(x, []), *missing.get(y, [])])
-            for x, y in pairs
+            for part in parts.values()
+            for x, y in _pairs(part, values, compare, label.endswith("loss"))
         ]
         if found:
             out[group] = found
     return out
+
+
+def _pairs(
+    members: list[str], values: dict[str, list[float]], compare: str, lowest: bool
+) -> list[tuple[str, str]]:
+    """(first, second) of each verdict among ``members`` (one dataset's), paired as ``compare`` says;
+    ``best``: the best mean first (``lowest``: of a loss), against each other in order."""
+    if compare == "best" and members:
+        mean = {m: float(np.mean(values[m])) for m in members}
+        best = (min if lowest else max)(members, key=mean.__getitem__)  # a tie: the first
+        return [(best, m) for m in members if m != best]
+    others = members[:-1] if compare == "previous" else members[:1] * (len(members) - 1)
+    return list(zip(members[1:], others))

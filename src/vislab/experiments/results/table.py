@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vislab.experiments.results.data_used import OwnSplits
+from vislab.experiments.results.data_used import OwnSplits, row_datasets
 from vislab.experiments.results.model_options import taken
 from vislab.experiments.results.reported import (
     ReportedLike,
@@ -29,6 +29,7 @@ from vislab.experiments.results.spread import (
     Spread,
     Verdict,
     group_verdicts,
+    pairing_of,
     spread_of,
 )
 from vislab.training.summary import RunSummary
@@ -41,6 +42,7 @@ COLUMNS = [  # (key in summary.json, header); train ACC is the best epoch's (the
     ("test_acc", "test ACC"),
     ("test_pacc", "test PACC"),
     ("test_top5_acc", "test top-5 ACC"),  # 10 classes or more (summary.json has none below)
+    ("test_auc", "test AUC"),  # macro one-vs-rest (cells.AUC_MEANS)
     ("test_loss", "test loss"),
     ("train_time_s", "train time (s)"),
     ("test_time_s", "test time (s)"),
@@ -66,6 +68,15 @@ def reported_key(key: str, source: str) -> str:
 
 # the figure columns: a table's columns after what each run was
 FIGURES = {key for key, _ in COLUMNS[1:]}
+# the figure columns a table for people shows only where a row has a value (results.csv: always)
+OPTIONAL = ("test_auc",)
+
+
+def shown_figures(rows: list[dict], cols: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``cols`` but the :data:`OPTIONAL` figures no row of ``rows`` has: results.md's, report.html's
+    and the paper's tables kept narrow."""
+    return [(k, h) for k, h in cols if k not in OPTIONAL or any(r.get(k) is not None for r in rows)]
+
 
 SEEDS = (
     "seeds",
@@ -155,15 +166,20 @@ SPREAD_NOTE = (
 
 
 def seed_verdicts(
-    summaries: dict[str, RunSummary],
+    summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]],
     groups: dict[str, list[str] | None] | None = None,
-    compare: str = "previous",
+    compare: str | None = None,
     metric: str = "test_acc",
+    own: OwnSplits | None = None,
 ) -> dict[str, list[Verdict]]:
-    """Each group's verdicts on ``metric`` over the rows' seeds (``rows``: row → its runs): every row of
-    ``groups``' members against the one before it, or the group's first (``compare``); without groups,
-    all rows in order. A verdict without a spread names the rows' seed runs that did not finish."""
+    """Each group's verdicts on ``metric`` over the rows' seeds (``rows``: row → its runs), the one rule
+    of results.md, ``vislab compare``, report.html and the paper: the rows of ``groups``' members (a
+    suite's; without, all rows) paired as ``compare`` says (a suite's; None: each row against the best
+    of its dataset, ``spread.pairing_of``), only rows of one dataset and test set against each other —
+    the bold's grouping (``data_used.row_datasets``, ``own``: :class:`OwnSplits`, its ``apart``), but a
+    row whose test set is unknown is weighed with its dataset's rows. A verdict without a spread names
+    the rows' seed runs that did not finish."""
     finished = {
         row: {n: v for n in names if (s := summaries.get(n)) and (v := s.get(metric)) is not None}
         for row, names in rows.items()
@@ -171,15 +187,24 @@ def seed_verdicts(
     values = {row: list(done.values()) for row, done in finished.items()}
     missing = {row: [n for n in names if n not in finished[row]] for row, names in rows.items()}
     label = dict(COLUMNS).get(metric, metric)
-    return group_verdicts(groups or {"all runs": list(rows)}, values, label, compare, missing)
+    apart = OwnSplits(apart=own.apart if own is not None else ())  # none unranked: unknown is alike
+    data = row_datasets([{"run": row} for row in rows], dict(summaries), rows, apart)
+    return group_verdicts(
+        groups or {"all runs": list(rows)},
+        values,
+        label,
+        pairing_of(compare),
+        missing,
+        dict(zip(rows, data)),
+    )
 
 
-def verdicts_need_seeds(groups: dict | None, compare: str = "previous") -> str:
+def verdicts_need_seeds(groups: dict | None, compare: str | None = None) -> str:
     """Under a table with one seed per row, of a suite that asks for verdicts (``groups``, or ``compare:
     baseline``): why it has none — a verdict weighs a difference against the spread over seeds; else ""."""
     if not groups and compare != "baseline":
         return ""
-    each = COMPARE[compare].lower() + (", per group" if groups else "")
+    each = COMPARE[pairing_of(compare)].lower() + (", per group" if groups else "")
     return (
         f"Verdicts ({each}) need at least 2 seeds per run, to weigh each difference against the spread "
         f"over seeds: run the suite with --seeds 3 (Python: seeds=3)."

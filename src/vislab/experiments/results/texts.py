@@ -16,9 +16,9 @@ from vislab.experiments.records import SuiteInfo
 from vislab.experiments.results.cells import (
     bold_cells,
     bold_note,
+    figures_note,
     param_cell,
     pipe_table,
-    train_acc_note,
 )
 from vislab.experiments.results.data_used import (
     OwnSplits,
@@ -48,7 +48,7 @@ from vislab.experiments.results.reported import (
 )
 from vislab.experiments.results.seed_rows import alike_seeds
 from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
-from vislab.experiments.results.spread import COMPARE, RULE
+from vislab.experiments.results.spread import COMPARE, RULE, pairing_of
 from vislab.experiments.results.table import (
     COLUMNS,
     SPREAD_NOTE,
@@ -56,6 +56,7 @@ from vislab.experiments.results.table import (
     csv_table,
     figure_rows,
     seed_verdicts,
+    shown_figures,
     text_columns,
     verdicts_need_seeds,
     with_settings,
@@ -140,20 +141,22 @@ def notes_markdown(
 
 
 def verdicts_markdown(
-    summaries: dict[str, RunSummary],
+    summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]],
     groups: dict[str, list[str] | None] | None = None,
-    compare: str = "previous",
-    metric: str = "test_acc",
+    compare: str | None = None,
+    own: OwnSplits | None = None,
 ) -> str:
-    """Under a seeded table: :func:`seed_verdicts` as a list, and the rule; "" when no group has two rows
-    with finished runs."""
-    found = seed_verdicts(summaries, rows, groups, compare, metric)
-    label = dict(COLUMNS).get(metric, metric)
+    """Under a seeded table: :func:`seed_verdicts` on test ACC as a list, how they pair the rows and the
+    rule; "" when no group has two rows of one dataset with finished runs."""
+    found = seed_verdicts(summaries, rows, groups, compare, own=own)
     if not found:
         return ""
     lines = [f"- **{g}**: {v.sentence()}\n" for g, verdicts in found.items() for v in verdicts]
-    return f"\nVerdicts ({COMPARE[compare].lower()}; {label}):\n\n" + "".join(lines) + f"\n{RULE}\n"
+    paired = COMPARE[pairing_of(compare)].lower()
+    return (
+        f"\nVerdicts ({paired}; {dict(COLUMNS)['test_acc']}):\n\n" + "".join(lines) + f"\n{RULE}\n"
+    )
 
 
 def to_csv(rows: list[dict], cols: list | None = None) -> str:
@@ -192,7 +195,7 @@ def results_texts(
     reported: ReportedLike = None,
     rows: dict[str, list[str]] | None = None,
     groups: dict[str, list[str] | None] | None = None,
-    compare: str = "previous",
+    compare: str | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     note: str = "",
     run_dirs: dict[str, Path] | None = None,
@@ -211,14 +214,13 @@ def results_texts(
     own = own_splits(summaries, rows, dirs, order)  # own splits, other or unknown test sets, doubts
     table, cols = csv_table(summaries, settings, reported, rows, metric, own)
     readable = for_people(settings)  # a few settings as columns, more listed under the table
-    shown, shown_cols = with_settings(
-        figures, columns(reported, seeded, metric), readable.columns, param_cell
-    )
+    people = shown_figures(figures, columns(reported, seeded, metric))
+    shown, shown_cols = with_settings(figures, people, readable.columns, param_cell)
     bold = bold_cells(figures, shown_cols, data := row_datasets(figures, summaries, rows, own))
     under = (
         *_settings_notes(note, settings, readable, dirs, summaries, unlike),
         bold_note(seeded, mixes_data(data)) if bold else "",
-        train_acc_note(shown_cols),
+        figures_note(shown_cols),
         _fitted_sentence(summaries, rows),
         "" if seeded else verdicts_need_seeds(groups, compare),
     )
@@ -229,7 +231,7 @@ def results_texts(
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
         + (per_class.markdown() if per_class is not None else "")
-        + (verdicts_markdown(summaries, rows, groups, compare) if seeded else "")
+        + (verdicts_markdown(summaries, rows, groups, compare, own) if seeded else "")
         + (notes_markdown(summaries, rows) + failures_markdown(failures))
         + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
     )
