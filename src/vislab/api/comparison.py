@@ -111,7 +111,7 @@ def _ordered(
     folder's; None otherwise: ``table.seed_verdicts`` pairs each row with the best of its dataset), in
     the order ``sort`` asks for (:func:`sorted_names`; None: as given)."""
     rows, summaries = found.rows, found.summaries
-    groups = found.groups if found.suite.groups else None  # not the rows several folders share
+    groups = found.groups or None
     if sort is None:
         return summaries, rows, groups
     order = sorted_names(found, sort, rows)

@@ -38,7 +38,7 @@ class Found:
     holder: Path  # the folder holding them all: its suite.json (if any) says how they were made
     suite: SuiteInfo  # suite.json of the one suite folder given (empty otherwise): title, reported
     # row → its runs where a suite folder given has rows of seeds (None: every run its own row), and
-    # the groups its verdicts pair rows in: the one suite's, or of several, each row the folders share
+    # the groups its verdicts pair rows in: the one suite folder's (None: each row against the best)
     rows: dict[str, list[str]] | None = None
     groups: dict[str, list[str] | None] | None = None
     # run → its swept values where one sweep folder is given (its study's, as its results.md has them),
@@ -85,7 +85,7 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
         _folder_rows(info, runs, key, p, done) for info, runs, (key, p) in zip(suites, found, given)
     ]
     rows, labels = _seed_rows(own_rows, found, folders, given)
-    groups = _groups(suite, labels) if len(paths) == 1 else _shared_rows(labels)
+    groups = _groups(suite, labels) if len(paths) == 1 else None
     params = _sweep_params(given[0], summaries) if len(paths) == 1 else None
     return Found(folders, summaries, left_out, holder, suite, rows, groups, params)
 
@@ -225,17 +225,6 @@ def _groups(suite: SuiteInfo, labels: list[dict[str, str]]) -> dict[str, list[st
         group: None if members is None else [labels[0].get(m, m) for m in members]
         for group, members in suite.groups.items()
     }
-
-
-def _shared_rows(labels: list[dict[str, str]]) -> dict[str, list[str] | None] | None:
-    """Of several folders: a group per row that two or more of them have (``mlp``: ``s/mlp``,
-    ``s2/mlp``), its verdicts each folder's row against the one before; None when they share none."""
-    shared: dict[str, list[str]] = {}
-    for named in labels:
-        for row, label in named.items():
-            shared.setdefault(row, []).append(label)
-    groups = {row: members for row, members in shared.items() if len(members) > 1}
-    return groups or None
 
 
 def _given(targets: Targets) -> list[tuple[str | None, Path]]:

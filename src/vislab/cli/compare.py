@@ -38,7 +38,7 @@ def compare(
         metavar="COLUMN",
         help="Order the rows by this column of results.csv (val_acc, test_loss, optim.lr, ...), or by "
         "a metric runs are selected by (train.select_metric: val_loss too, from summary.json): best "
-        "first for an accuracy or loss, else ascending; rows without a value last.",
+        "first for an accuracy, AUC or loss, else ascending; rows without a value last.",
     ),
     csv: Path | None = typer.Option(
         None,
