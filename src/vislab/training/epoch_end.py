@@ -5,6 +5,8 @@ evaluation (``train.eval_at_start``). The loop that calls them is ``training/tra
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from vislab.training.evaluate import evaluate, file_identity, unsaved_buffers
@@ -42,15 +44,18 @@ def _keep_best_eval(
 def evaluate_at_start(t: Training) -> EpochRow:
     """Row 0 (``train.eval_at_start``): the untrained model on val and on the train images epoch 1 trains
     on (un-augmented; ``drop_last`` leaves the last partial batch out of every epoch, and of this row).
-    Its ``lr`` is None (null in metrics.jsonl): no optimizer step has been taken."""
+    Its ``lr`` is None (null in metrics.jsonl): no optimizer step has been taken; its ``seconds`` are those
+    of its evaluations (an epoch row's are its training steps')."""
     k, bs, net = t.data.splits.num_classes, t.cfg.eval_batch_size, evaluated(t)
     kw = dict(precision=t.optim.precision, dist=t.dist)
+    started = time.perf_counter()
     first = t.data.train.trained_indices(t.loop.epoch)
     start = evaluate(net, t.data.train.unaugmented(bs, first), k, **kw)
-    val = evaluate(net, t.data.val, k, **kw)
-    row = EpochRow(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=None, seconds=0.0)
+    val, test = evaluate(net, t.data.val, k, **kw), track_test(t)
+    took = round(time.perf_counter() - started, 4)
+    row = EpochRow(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=None, seconds=took)
     row.add_val(val)
-    row.add_test(track_test(t))
+    row.add_test(test)
     return row
 
 

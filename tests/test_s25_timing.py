@@ -1,0 +1,53 @@
+"""The epoch-0 evaluation of ``train.eval_at_start`` gives its seconds (its line, its metrics.jsonl row)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+import vislab.training.epoch_end as epoch_end
+from conftest import cli, tiny_sets
+
+PAUSE = 0.05  # seconds each evaluation of row 0 is made to take, at least
+
+
+@pytest.fixture
+def slow_evaluation(monkeypatch):
+    """epoch_end's evaluations, each made to take at least PAUSE seconds longer."""
+    real = epoch_end.evaluate
+
+    def slow(*args, **kwargs):
+        time.sleep(PAUSE)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(epoch_end, "evaluate", slow)
+
+
+def test_the_epoch_zero_evaluation_gives_its_seconds_on_its_line_and_row(
+    capsys, tmp_path, slow_evaluation
+):
+    code, text = cli(
+        capsys, "train", "--out", tmp_path / "r", *tiny_sets("train.eval_at_start=true")
+    )
+    assert code == 0, text
+    row0, row1 = (
+        json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+    )
+    # row 0 evaluates the train images and val: two evaluations, each PAUSE longer at least
+    assert row0["epoch"] == 0 and row0["seconds"] >= 2 * PAUSE, row0
+    assert row1["epoch"] == 1 and row1["seconds"] > 0, row1
+    (line,) = [x for x in text.splitlines() if x.startswith("epoch 0/1")]
+    assert re.search(rf"  {row0['seconds']:.1f}s$", line), line
+
+
+def test_the_epoch_zero_row_times_the_tracked_test_evaluation_too(
+    capsys, tmp_path, slow_evaluation
+):
+    sets = tiny_sets("train.eval_at_start=true", "train.track_test=true")
+    code, text = cli(capsys, "train", "--out", tmp_path / "r", *sets)
+    assert code == 0, text
+    row0 = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
+    assert "test_acc" in row0 and row0["seconds"] >= 3 * PAUSE, row0
