@@ -42,6 +42,7 @@ from vislab.experiments.results.table import (
     with_settings,
 )
 from vislab.experiments.sweeps.results import trial_params
+from vislab.experiments.sweeps.trials import table_params, table_summaries
 from vislab.report.run_files import RunFiles
 from vislab.training.summary import RunSummary
 
@@ -55,6 +56,7 @@ class Planned(Protocol):
     suite: SuiteInfo | None
     sweep: SweepInfo | None
     one_run: bool
+    folder: Path
     complete: dict[str, RunSummary]
     runs: dict[str, Path]
     study: optuna.Study | None
@@ -120,13 +122,22 @@ def cited(plan: Planned) -> Cited:
     return row_summaries(plan.complete, rows) if rows else plan.complete
 
 
+def table_runs(plan: Planned) -> dict[str, RunSummary]:
+    """The runs of the table: the complete ones, and a sweep's complete trials whose run folders are not
+    here, from its study database (``trials.table_summaries``)."""
+    if plan.sweep is None or plan.study is None:
+        return plan.complete
+    return table_summaries(plan.study, plan.complete, plan.runs)[0]
+
+
 def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
-    """The comparison table's rows and columns: a row per run, or per row of seeds (mean ± std, N); an
-    optional figure no row has left out (``table.shown_figures``)."""
+    """The comparison table's rows and columns: a row per run (a sweep's trials whose run folders are
+    not here too: :func:`table_runs`), or per row of seeds (mean ± std, N); an optional figure no row
+    has left out (``table.shown_figures``)."""
     rows, reported = plan_rows(plan), reported_of(plan)
     metric = plan.sweep.metric if plan.sweep is not None else None  # val_loss: a column of its own
     if rows is None:
-        figures = table_rows(plan.complete, reported, metric)
+        figures = table_rows(table_runs(plan), reported, metric)
         return figures, shown_figures(figures, columns(reported, metric=metric))
     figures = seed_rows(plan.complete, rows, reported)
     return figures, shown_figures(figures, columns(reported, seeded=True))
@@ -161,15 +172,15 @@ def plan_settings(plan: Planned) -> Settings:
     values (its study's), as its results.md; any other table its runs' model, seed and the settings they
     changed (their config.yaml, as the plan read it)."""
     if plan.sweep is not None and plan.study is not None:
-        params = trial_params(plan.study)
-        return swept({n: params.get(n, {}) for n in plan.complete}, plan.complete)
+        runs = table_runs(plan)
+        return swept(table_params(trial_params(plan.study), runs, plan.runs, plan.folder), runs)
     return table_settings(plan.complete, plan.runs, plan_rows(plan), plan.configs)
 
 
 def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
     """The dataset of each row of ``figures`` (:func:`results_table`'s), and its test set where rows of
     one dataset were scored on different ones (:func:`own_splits`): bold ranks within one only."""
-    return row_datasets(figures, plan.complete, plan_rows(plan), own_splits(plan))
+    return row_datasets(figures, table_runs(plan), plan_rows(plan), own_splits(plan))
 
 
 def table_context(plan: Planned) -> dict:
