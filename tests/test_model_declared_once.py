@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import yaml
 
 import vislab
-from vislab.config.reads import UNREAD_SECTIONS
+from vislab.config.unread import UNREAD_SECTIONS
 from vislab.errors import UserCodeError
 from vislab.models.hooks import ModelHooks
 from vislab.models.registry import build_model

@@ -64,7 +64,8 @@ JobsOpt = typer.Option(
     "--jobs",
     "-j",
     min=1,
-    help="Runs trained at once, each in its own process (which starts its own Python and torch, and shares the cores: it pays for runs of many seconds; short runs finish sooner with 1).",
+    help="Runs trained at once, each in its own process (which starts its own Python and torch, and "
+    "shares the cores: it pays for runs of many seconds; short runs finish sooner with 1).",
 )
 SuiteOutOpt = typer.Option(None, "--out", "-o", help="Suite folder (default runs/suite-<name>).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")

@@ -20,7 +20,7 @@ from vislab.config import (
     given,
 )
 from vislab.config.notes import dropped_batch_note, eval_size_note, norm_steps_note, warmup_note
-from vislab.config.reads import UNREAD_SECTIONS, unread_setting
+from vislab.config.unread import UNREAD_SECTIONS, unread_setting
 from vislab.data.augment_words import colour_note, crop_note
 from vislab.data.download import is_default_root
 from vislab.data.limit_notes import limit_note

@@ -15,7 +15,7 @@ import yaml
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
 from vislab.config.build import setting, stored_tree
 from vislab.config.notes import augmentations_on
-from vislab.config.reads import unread_setting
+from vislab.config.unread import unread_setting
 from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.for_people import setting_text
 from vislab.experiments.results.seed_rows import seeds_differing

@@ -44,12 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config, ScheduleConfig, build_config
-from vislab.config.reads import (
-    SAME_AS,
-    idle_settings,
-    own_step_same_as,
-    unread_setting,
-)
+from vislab.config.reads import SAME_AS, idle_settings
+from vislab.config.unread import own_step_same_as, unread_setting
 from vislab.errors import UserError
 from vislab.experiments.results.model_options import (
     NOT_TAKEN,

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from vislab.config import Config, config_notes
-from vislab.config.reads import unread_setting
+from vislab.config.unread import unread_setting
 from vislab.data import load_splits
 from vislab.data.input_spec import InputSpec
 from vislab.data.preprocess import NormStats
