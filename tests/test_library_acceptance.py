@@ -54,6 +54,7 @@ NOT_COMPARED = {
     "test_time_s",
     "setup_s",
     "eval_s",
+    "epochs_eval_s",
     "figures_s",
     "peak_rss_mb",
 }

@@ -51,3 +51,17 @@ def test_the_epoch_zero_row_times_the_tracked_test_evaluation_too(
     assert code == 0, text
     row0 = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
     assert "test_acc" in row0 and row0["seconds"] >= 3 * PAUSE, row0
+
+
+def test_the_epochs_evaluations_have_a_time_field_of_their_own(tmp_path, capsys, slow_evaluation):
+    """Each epoch's val evaluation (and row 0's) counted in no time field of summary.json, so that
+    setup_s + train_time_s + eval_s + figures_s left out every evaluation but the final scoring."""
+    over = ("train.epochs=2", "train.eval_at_start=true", "train.figures=false")
+    code, text = cli(capsys, "train", *tiny_sets(*over), "--out", str(tmp_path / "r"))
+    assert code == 0, text
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    rows = [
+        json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert summary["epochs_eval_s"] >= 4 * PAUSE  # row 0: train images and val; each epoch: val
+    assert summary["epochs_eval_s"] >= rows[0]["seconds"]

@@ -53,6 +53,7 @@ def evaluate_at_start(t: Training) -> EpochRow:
     start = evaluate(net, t.data.train.unaugmented(bs, first), k, **kw)
     val, test = evaluate(net, t.data.val, k, **kw), track_test(t)
     took = round(time.perf_counter() - started, 4)
+    t.loop.epochs_eval_s += took
     row = EpochRow(epoch=0, train_loss=start.loss, train_acc=start.acc, lr=None, seconds=took)
     row.add_val(val)
     row.add_test(test)
@@ -86,9 +87,11 @@ def evaluate_and_checkpoint(t: Training, row: EpochRow) -> bool:
     k = t.data.splits.num_classes
     # the buffers a checkpoint leaves out, as the evaluation starts (a forward may change them)
     unsaved = unsaved_buffers(_scored_model(t)) if t.dist.world == 1 else None
+    started = time.perf_counter()
     val = evaluate(evaluated(t), t.data.val, k, precision=optim.precision, dist=t.dist)
     row.add_val(val)
     row.add_test(track_test(t))
+    loop.epochs_eval_s += time.perf_counter() - started
     value = row.metric(tc.select_metric)
     if loop.best is None or better(
         value, loop.best, tc.select_metric, 0.0, val.loss, loop.best_loss

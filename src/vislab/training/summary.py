@@ -92,6 +92,7 @@ class RunSummary:
     peak_cuda_mb: float | None = None
     setup_s: float | None = None
     eval_s: float | None = None  # final scoring: test, and val unless the best epoch's is reused
+    epochs_eval_s: float | None = None  # the epochs' evaluations (LoopState.epochs_eval_s)
     figures_s: float | None = None
     figures_missing: list[str] | None = None  # the figures a signal left undrawn
     step: int | None = None  # a stopped run: steps of the epoch after epochs_run its last.pt holds
