@@ -1,11 +1,13 @@
 """matplotlib without a display (Agg), and the one helper that writes a figure to a PNG (or, inside
 :func:`captured_figures`, hands it to the caller instead: the paper redraws the report's figures for a
-page); :func:`draw_once` draws a picture only where no file holds it yet (a report takes a run's own)."""
+page); :func:`draw_once` draws a picture only where no file holds it yet (a report takes a run's own,
+or keeps its earlier build's)."""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import io
@@ -14,11 +16,12 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -31,7 +34,7 @@ from vislab.version import __version__  # noqa: E402
 
 __all__ = [
     "NotebookFigure", "captured_figures", "cut_middle", "draw_once", "drawn_figure", "figure_key",
-    "fit_name", "literal", "plt", "save_figure",
+    "fit_name", "holds", "key_in", "literal", "plt", "save_figure",
 ]  # fmt: skip
 _CAPTURED: ContextVar[list[Figure] | None] = ContextVar("captured_figures", default=None)
 # the PNG text chunk naming what a figure was drawn from (:func:`figure_key`), which :func:`draw_once` reads
@@ -201,8 +204,9 @@ def drawn_figure(draw: Callable[[Path], object]) -> Figure:
 
 def figure_key(fn: Callable, *args, **kw) -> str | None:
     """What ``fn(*args, path=..., **kw)`` draws, as a hash: the function, its arguments (defaults filled
-    in; not ``path``), and the vislab and matplotlib versions that draw it. None when an argument is no
-    plain value (a function, a model): that picture is always drawn."""
+    in; not ``path``; each as :func:`_plain` gives it), and the vislab and matplotlib versions that draw
+    it. None when an argument is no plain value (a function, a bare model): that picture is always
+    drawn."""
     try:
         bound = inspect.signature(fn).bind(*args, path=None, **kw)
         bound.apply_defaults()
@@ -218,11 +222,27 @@ def figure_key(fn: Callable, *args, **kw) -> str | None:
 
 
 def _plain(value: object) -> object:
-    """An array (numpy, torch) or a number of one as JSON takes it, with its dtype; a path as text."""
+    """A value as JSON takes it, for :func:`figure_key`: an object that says what it stands for in a
+    figure's key (a run's model: its files) by its ``figure_input()``; an array (numpy, torch) as its
+    dtype, shape and the sha1 of its bytes (a large one costs no list of numbers; an array of objects:
+    its list); a number of one as a number; a path as text; a dataclass (a data set) by its fields, a
+    pydantic model (a config section) by its JSON dump. TypeError for anything else."""
+    if callable(getattr(value, "figure_input", None)):
+        return value.figure_input()
     if isinstance(value, Path):
         return str(value)
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        digest = hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return {"dtype": str(value.dtype), "shape": list(value.shape), "sha1": digest}
     if hasattr(value, "tolist") and hasattr(value, "dtype"):
         return {"dtype": str(value.dtype), "values": value.tolist()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return {"type": type(value).__qualname__, **fields}
+    if hasattr(value, "model_dump") and not isinstance(value, type):
+        return {"type": type(value).__qualname__, **value.model_dump(mode="json")}
     raise TypeError(f"{type(value).__name__} is no plain value")
 
 
@@ -235,17 +255,32 @@ def key_in(path: Path) -> str | None:
         return None
 
 
-def draw_once(fn: Callable, *args, path: Path, drawn: Path | None = None, **kw) -> Path:
-    """``fn(*args, path=path, **kw)``'s picture at ``path``, drawn once: a copy of the file ``drawn``
-    (a run's own figure) when that holds this very picture — its key (:func:`figure_key`) the one of
-    these arguments, so a file drawn from other data (stale), in another style or by another version is
-    never taken — else drawn, the key written into the PNG. Inside :func:`captured_figures`: drawn."""
+def holds(path: Path, key: str | None) -> bool:
+    """Whether the file ``path`` holds the picture of ``key`` (:func:`figure_key`; None: no picture is
+    ever taken as it is) and may be taken as it is: not inside :func:`captured_figures`, which draws."""
+    return key is not None and _CAPTURED.get() is None and key_in(path) == key
+
+
+def draw_once(
+    fn: Callable,
+    *args,
+    path: Path,
+    drawn: Path | Sequence[Path] | None = None,
+    **kw,
+) -> Path:
+    """``fn(*args, path=path, **kw)``'s picture at ``path``, drawn once: a copy of the first file of
+    ``drawn`` (a report's earlier figure, a run's own) that holds this very picture — its key
+    (:func:`figure_key`) the one of these arguments, so a file drawn from other data (stale), in another
+    style or by another version is never taken — else drawn, the key written into the PNG. Inside
+    :func:`captured_figures`: drawn."""
     key = figure_key(fn, *args, **kw)
-    if key and drawn is not None and _CAPTURED.get() is None and key_in(drawn) == key:
-        if Path(drawn).resolve() != Path(path).resolve():
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(drawn, path)
-        return Path(path)
+    files = [drawn] if isinstance(drawn, (str, Path)) else list(drawn or ())
+    for file in files:
+        if holds(file, key):
+            if Path(file).resolve() != Path(path).resolve():
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, path)
+            return Path(path)
     token = _KEY.set(key)
     try:
         fn(*args, path=path, **kw)

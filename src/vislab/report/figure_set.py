@@ -16,6 +16,7 @@ from vislab.data import load_splits
 from vislab.data.types import Splits
 from vislab.errors import UserError
 from vislab.files import DISK_FAILURES, atomic_write_text
+from vislab.plotting.canvas import draw_once, holds, key_in
 from vislab.report.run_files import RunFiles
 
 # optional packages → the vislab extra that installs them (pyproject.toml's optional-dependencies)
@@ -159,9 +160,19 @@ class FigureSet:
         return self._splits[key]
 
     def make(self, name: str, caption: str, fn: Callable, *args, **kw) -> dict | None:
-        """``fn(*args, path=<tmp>/name, **kw)``; the figure's {name, caption}, or None (and a note)."""
+        """``fn(*args, path=<tmp>/name, **kw)``; the figure's {name, caption}, or None (and a note). Drawn
+        once (:func:`~vislab.plotting.canvas.draw_once`): the earlier build's file of this name is kept
+        where it holds this very picture, as is a run's own figure that ``fn`` = ``draw_once`` offers
+        (its ``drawn=``)."""
+        drawn = [self.fig_dir / name]
+        if (
+            fn is draw_once
+        ):  # offering a run's own figure (its drawn=): taken after the earlier build's
+            fn, *args = args
+            offered = kw.pop("drawn", None)
+            drawn += [offered] if offered else []
         try:
-            fn(*args, path=self.tmp / name, **kw)
+            draw_once(fn, *args, path=self.tmp / name, drawn=drawn, **kw)
         except Exception as e:  # one broken figure must not cost the whole report
             if out_of_room(e):
                 raise
@@ -171,10 +182,12 @@ class FigureSet:
         return {"name": name, "caption": caption}
 
     def publish(self) -> None:
-        """Move the new figures in (each replacing an earlier build's of its name), once all are drawn."""
+        """Move the new figures in (each replacing an earlier build's of its name), once all are drawn; an
+        earlier build's file that holds the same picture stays as it is (its time and all)."""
         for name in self.made:
-            if (self.tmp / name).is_file():
-                os.replace(self.tmp / name, self.fig_dir / name)
+            new, old = self.tmp / name, self.fig_dir / name
+            if new.is_file() and not holds(old, key_in(new)):
+                os.replace(new, old)
         self.close()
 
     def close(self) -> None:

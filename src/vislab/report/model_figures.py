@@ -57,7 +57,7 @@ def model_figures(
         return []
     model, record = _loaded(name, run_dir, trust_code)
     try:  # the figure hooks of the user's own model may raise, or give what they must not
-        hooks = _Hooks(model, record)
+        hooks = _Hooks(model, record, drawn_from(run_dir, cfg, record))
         looks_inside = _looks_inside(hooks)
     except Exception as e:
         figs.notes.append(failure_note(f"{name}: model figures", e))
@@ -78,32 +78,61 @@ def model_figures(
         batch = (x, test.x, titles, predicted)
         out = _inside_figures(figs, name, label or name, hooks, batch, record.inputs.tta)
     elif x.ndim == 2 and x.shape[1] == 2:
-        out = [_boundary(figs, name, label or name, model, test, record)]
+        out = [_boundary(figs, name, label or name, hooks, test)]
     else:
         out = []
     return [f for f in out if f]
 
 
-def _boundary(
-    figs: FigureSet,
-    name: str,
-    label: str,
-    model: torch.nn.Module,
-    test: ArraySet,
-    record: RunRecord,
-) -> dict | None:
+def _boundary(figs: FigureSet, name: str, label: str, hooks: _Hooks, test: ArraySet) -> dict | None:
     """The decision boundary of a model on 2-D feature data, over its ``test`` points."""
     return figs.make(
         f"boundary_{figs.file_part(name)}.png",
         f"{label}: decision boundary on the test points",
-        plot_decision_boundary,
-        model,
+        _decision_boundary,
+        hooks,
         test.x,  # the raw features, as predict takes them
         test.y,
-        class_names=record.model.class_names,
-        title=name,
-        prepare=record.inputs.prepare,
+        name,
     )
+
+
+def _decision_boundary(hooks: _Hooks, x: np.ndarray, y: np.ndarray, title: str, path: Path) -> Path:
+    """:func:`plot_decision_boundary` of the run's model over the points ``x`` (raw), labels ``y``."""
+    record = hooks.record
+    return plot_decision_boundary(
+        hooks.model,
+        x,
+        y,
+        class_names=record.model.class_names,
+        title=title,
+        prepare=record.inputs.prepare,
+        path=path,
+    )
+
+
+def drawn_from(run_dir: Path, cfg: Config, record: RunRecord) -> dict:
+    """What a run's model stands for in the key of its figures (:meth:`_Hooks.figure_input`), as plain
+    values: the size and time of its checkpoints (a run trained
+    again, its best.pt replaced, gets them drawn anew), its config (the test images shown) and its own
+    model file's, where its model is the user's code (changed: imported again with ``trust_code``)."""
+    code = record.model.code or {}
+    files = [run_dir / "checkpoints" / f for f in ("best.pt", "last.pt")]
+    files += [Path(code["path"])] if code.get("path") else []
+    return dict(
+        files={str(f): _stamp(f) for f in files},
+        config=cfg.model_dump(mode="json"),
+        code=code,
+    )
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """A file's size and modification time (ns), or None where it is missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 # what each model figure shows, by the start of its file name, in the order the page's heading names them
@@ -143,11 +172,19 @@ class _Hooks:
     (:mod:`vislab.figure_hooks`: the user's own model raising in one, or giving what it must not, is a
     UserCodeError naming the hook, which the report notes): the token grid and Grad-CAM layer asked once."""
 
-    def __init__(self, model: torch.nn.Module, record: RunRecord):
-        self.model, self.name, self.code = model, record.model.name, record.model.code
+    def __init__(self, model: torch.nn.Module, record: RunRecord, drawn_from: dict | None = None):
+        self.model, self.record, self.drawn_from = model, record, drawn_from
+        self.name, self.code = record.model.name, record.model.code
         self.trained_by = hooks_of(model).trained_by
         self.tokens = figure_tokens(model, self.name, self.code)
         self.gradcam = figure_gradcam_layer(model, self.name, self.code)
+
+    def figure_input(self) -> dict:
+        """What the model stands for in a figure's key (:func:`~vislab.plotting.canvas.figure_key`): its
+        run's files and config (:func:`drawn_from`); TypeError where they are unknown (always drawn)."""
+        if self.drawn_from is None:
+            raise TypeError("a model whose run is not known")
+        return self.drawn_from
 
     def position_embedding(self) -> torch.Tensor | None:
         """The model's position embedding T × D (:func:`figure_position_table`), or None."""

@@ -24,7 +24,8 @@ from typing import NoReturn
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from vislab.config import build_config
+from vislab.config import build_config, set_dotted
+from vislab.config.build import setting
 from vislab.errors import TrainingInterrupted, UserError, VislabError
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.space import apply_values, suggest
@@ -159,6 +160,8 @@ class Objective:
         run_dir, resumed = self._take(trial)
         values = suggest(trial, self.sweep.distributions)
         tree = copy.deepcopy(self.base_tree)
+        if setting(tree, "train.figures") is None:  # the sweep's report draws the trials it shows
+            set_dotted(tree, "train.figures", False)
         apply_values(tree, values)
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")
         self.values = values
