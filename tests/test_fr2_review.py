@@ -179,6 +179,7 @@ def test_seeds_beside_an_official_test_set_share_it(capsys, tmp_path):
         ({"data.limit_eval": 10}, True),  # sampled
         ({"data.name": "digits"}, True),  # no official test set
         ({"data.name": "folder"}, True),  # a folder's test/ is not told by the name
+        ({"data.name": "digits", "data.split_seed": 3}, False),  # the split's own seed draws it
     ],
 )
 def test_the_seed_draws_the_test_split_only_where_it_is_carved_or_sampled(changes, draws):
@@ -190,6 +191,7 @@ def test_the_seed_draws_the_test_split_only_where_it_is_carved_or_sampled(change
         "data.split": None,
         "data.limit_eval": None,
         "data.official_val": True,
+        "data.split_seed": None,
         **changes,
     }
     assert seed_draws_test(settings.__getitem__) is draws

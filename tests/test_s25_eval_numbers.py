@@ -111,3 +111,15 @@ def test_eval_scores_a_channels_last_cnn_to_the_same_floats_as_its_summary(tmp_p
         assert scores[f"{split}_acc"] == summary[f"{split}_acc"]
     assert scores["test_auc"] == summary["test_auc"]
     assert vislab.load_run(run).evaluate("val")["loss"] == summary["val_loss"]
+
+
+def test_a_roc_of_seeds_pooled_says_its_macro_auc_is_the_pooled_predictions():
+    """A seeded row's ROC pools its seeds' predictions: its macro AUC is not the mean of their test_auc
+    the tables give, and its label said nothing of it."""
+    rng = np.random.default_rng(1)
+    labels = np.arange(60) % 3
+    logits = rng.normal(size=(60, 3)) + np.eye(3)[labels]
+    m = compute_metrics(torch.tensor(logits), torch.tensor(labels), 3, with_roc=True)
+    fig = roc_figure(m.roc, ["a", "b", "c"], "r: ROC (test, 2 seeds pooled)", pooled=2)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[-1] == f"macro AUC {m.auc:.3f} (of 2 seeds pooled)", texts

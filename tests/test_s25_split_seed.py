@@ -52,3 +52,28 @@ def test_a_split_seed_that_draws_nothing_says_so(capsys, settings, idle):
     code, text = cli(capsys, "config", "show", *sets)
     said = "data.split_seed=1 does nothing with data.name=cifar10" in one_line(text)
     assert code == 0 and said == idle, text[-400:]
+
+
+@pytest.mark.parametrize("seed", ["-1", "5000000000"])
+def test_a_split_seed_numpy_cannot_take_is_a_config_error(capsys, seed):
+    """numpy's own ValueError came out as a traceback; train.seed's bounds apply."""
+    code, text = cli(capsys, "data", "info", "digits", f"--set=data.split_seed={seed}")
+    assert code != 0 and "data.split_seed" in text and "Traceback" not in text, text
+
+
+def test_data_info_names_the_seed_that_drew_the_per_class_sample(capsys):
+    sets = ["--set=data.limit_per_class=10", "--set=data.split_seed=5"]
+    code, text = cli(capsys, "data", "info", "digits", *sets)
+    assert code == 0 and "drawn with data.split_seed=5" in one_line(text), text
+
+
+def test_a_split_seed_that_draws_only_train_and_val_is_no_test_split_setting():
+    """On MNIST (its official test set whole) data.split_seed redraws val and data.limit's sample, not
+    the test split: rows differing in it are scored on the same test images, as with train.seed."""
+    from vislab.experiments.results.told_splits import draws_test_split, seed_draws_test
+
+    settings = {"data.name": "mnist", "data.use": ["train", "test"], "data.split": None,
+                "data.limit_eval": None, "data.official_val": True, "data.split_seed": 4}  # fmt: skip
+    assert not draws_test_split(settings.__getitem__) and not seed_draws_test(settings.__getitem__)
+    carved = {**settings, "data.name": "digits"}
+    assert draws_test_split(carved.__getitem__) and not seed_draws_test(carved.__getitem__)

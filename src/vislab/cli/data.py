@@ -67,7 +67,9 @@ def info(
     table.add_row("[bold]total", *(f"[bold]{len(d)}" for _, d in splits.items()))
     console.print(table)
     if cfg.data.limit_per_class is not None:
-        drawn = f"data.limit_per_class, drawn with train.seed={cfg.train.seed}"
+        seed = ("data.split_seed", cfg.data.split_seed)
+        seed = seed if seed[1] is not None else ("train.seed", cfg.train.seed)
+        drawn = f"data.limit_per_class, drawn with {seed[0]}={seed[1]}"
         console.print(
             f"train: {cfg.data.limit_per_class} images of each class ({drawn})", markup=False
         )

@@ -1,5 +1,6 @@
-"""Which settings a run reads: the one declaration of settings that others can make do nothing, and of
-those a model not trained by an optimizer never reads (pure functions of a config's values, no torch).
+"""Which settings a run reads: the one declaration of settings that others can make do nothing (pure
+functions of a config's values, no torch; those a model not trained by an optimizer never reads are
+``config/unread.py``'s).
 
 - ``READS``: for each data, optimizer, schedule and augmentation setting that others can make do nothing,
   when it is read (``optim.momentum`` with adam, a step schedule whose step_size outlasts the run, an
@@ -8,9 +9,6 @@ those a model not trained by an optimizer never reads (pure functions of a confi
   ``note:`` lines (``config/notes.py``) and the comparison tables (``experiments/results/settings.py``)
   both read it;
 - :func:`augment_switch`, :func:`augment_on`: the setting that turns an augmentation on, and whether it is;
-- ``TrainedBy``, ``UNREAD_SECTIONS``, :func:`unread_setting`: the settings a model not trained by an
-  optimizer never reads (its hooks say how it is trained: ``models.hooks.ModelHooks.trained_by``), and
-  :func:`own_step_same_as`: those of them that amount to a value (mlp-scratch's own step is SGD);
 - :func:`get_dotted`: a config's setting by its dotted key.
 """
 

@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 
 # how a model may be trained, and the settings each way leaves unread (UNREAD_SECTIONS), are declared with
-# the other settings that are read or not (config/reads.py), where the comparison tables read them without
+# the other settings that are read or not (config/unread.py), where the comparison tables read them without
 # loading torch
 from vislab.config.unread import TrainedBy
 

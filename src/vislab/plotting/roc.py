@@ -17,13 +17,18 @@ ROC_LINES, ROC_EACH = 20, 5
 
 
 def roc_figure(
-    roc: dict[int, tuple[np.ndarray, np.ndarray]], class_names: list[str], title: str = ""
+    roc: dict[int, tuple[np.ndarray, np.ndarray]],
+    class_names: list[str],
+    title: str = "",
+    pooled: int = 0,
 ) -> Figure:
     """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
     lines of every figure are (:func:`run_style`: the palette's colours, then each round of them with
     another marker and line style), the legend beside the axes, and their macro average
     (:func:`_macro_line`). Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest
-    AUC only (the macro average still of all), the legend's title saying so."""
+    AUC only (the macro average still of all), the legend's title saying so. ``pooled``: the number of
+    seeds whose predictions the curves pool (0: one run's), which the macro line's label names, its AUC
+    being the pooled predictions', not the mean of the seeds' test_auc the tables give."""
     fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
     ax = fig.subplots()
     areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
@@ -42,7 +47,7 @@ def roc_figure(
     if len(shown) < len(roc):
         legend_title = f"{ROC_EACH} lowest and {ROC_EACH} highest AUC of {len(roc)} classes"
     if len(roc) > 1:
-        _macro_line(ax, roc, areas, all_of=len(roc) if legend_title else 0)
+        _macro_line(ax, roc, areas, len(roc) if legend_title else 0, pooled)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -54,15 +59,22 @@ def roc_figure(
 
 
 def _macro_line(
-    ax: Axes, roc: dict[int, tuple[np.ndarray, np.ndarray]], areas: dict[int, float], all_of: int
+    ax: Axes,
+    roc: dict[int, tuple[np.ndarray, np.ndarray]],
+    areas: dict[int, float],
+    all_of: int,
+    pooled: int,
 ) -> None:
     """The macro average of the classes' curves (their mean true positive rate), labelled with their
     mean AUC, summary.json's test_auc ("macro AUC 0.996"; ``all_of``: "of all N classes", where the
-    figure draws some of them only)."""
+    figure draws some of them only; ``pooled``: "of 3 seeds pooled", for seeds' predictions pooled)."""
     grid = np.linspace(0, 1, 201)
     mean = np.mean([np.interp(grid, *roc[k]) for k in roc], axis=0)
     label = f"macro AUC {np.mean(list(areas.values())):.3f}"
-    label += f" (of all {all_of} classes)" if all_of else ""
+    said = [f"of all {all_of} classes"] * bool(all_of) + [f"of {pooled} seeds pooled"] * bool(
+        pooled
+    )
+    label += f" ({', '.join(said)})" if said else ""
     ax.plot(grid, mean, color="k", lw=2, label=label)
 
 
@@ -71,6 +83,7 @@ def plot_roc(
     class_names: list[str],
     path: Path,
     title: str = "",
+    pooled: int = 0,
 ) -> Path:
-    """One-vs-rest ROC curves, one per class, as a PNG."""
-    return save_figure(roc_figure(roc, class_names, title), path)
+    """One-vs-rest ROC curves, one per class, as a PNG (``pooled``: :func:`roc_figure`'s)."""
+    return save_figure(roc_figure(roc, class_names, title, pooled), path)

@@ -115,6 +115,7 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
             _pooled(seeds).roc,
             names,
             title=f"{row}: ROC (test, {f'{n} seeds pooled' if n > 1 else seeds[0].run})",
+            pooled=n if n > 1 else 0,
         ),
     ]
     return [f for f in out if f]

@@ -267,7 +267,7 @@ def _augment_notes(cfg: Config, sample_shape: tuple[int, ...], network: Network)
 
 def unused_settings(cfg: Config, network: Network) -> dict[str, str]:
     """Config section → what of it this run does not use, and why (config.yaml says so beside it), as
-    ``config.reads.UNREAD_SECTIONS`` declares for the model's ``trained_by``: a model that updates its own
+    ``config.unread.UNREAD_SECTIONS`` declares for the model's ``trained_by``: a model that updates its own
     weights reads optim.lr alone; one fitted on arrays no optimizer, no schedule, no augmentation, and of
     train.* only what scores, seeds and places the fit."""
     how = network.hooks.trained_by

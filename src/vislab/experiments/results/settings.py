@@ -8,7 +8,7 @@ how it ran (``config.RESULT_NEUTRAL_KEYS``: data.root, train.device, track.*, ..
 beside its results (train.figures, train.log_every, ...), model.name / train.seed, which the ``model``
 and ``seed`` columns give, what a run's model never read (optim.* but optim.lr for ``mlp-scratch``'s
 own step, optim.*, schedule.*, augment.* and train.epochs for a fitted baseline:
-``config.reads.UNREAD_SECTIONS``), data.official_val where the data has no official val set (digits), and
+``config.unread.UNREAD_SECTIONS``), data.official_val where the data has no official val set (digits), and
 what its own settings make inert (``config.reads.READS``, which the run's ``note:`` lines also read: a schedule key
 its schedule does not read, optim.momentum with adam, an augmentation with augment.p=0): :func:`silent_keys`.
 A run is silent on those keys: it never makes the others' values a difference. Yet a key the run's own
@@ -18,7 +18,7 @@ schedule say how schedule.name's rows differ. A schedule that never moves
 the lr differs from the others as schedule.name=none would (:func:`same_as`), and shows as it is; the
 centre crop (augment.crop.size) shows beside a differing augment.crop.p (:data:`INPUT_KEYS`); the
 optimizer of mlp-scratch's hand-written levels, which step by plain SGD, shows as optim.name=sgd
-(``config.reads.own_step_same_as``), like for like beside its model.impl=optim.
+(``config.unread.own_step_same_as``), like for like beside its model.impl=optim.
 A model option at the value its model uses when it is left unset (``model.dropout=0`` of a cnn whose
 preset has none) is compared as unset; where model options differ, a row that leaves one unset shows
 the value its model takes then, and a row whose model has no such option shows ``n/a`` in the tables
@@ -100,7 +100,7 @@ def read_settings(run_dir: Path, cfg: Config | None = None) -> dict[str, Any]:
 
 def silent_keys(settings: dict[str, Any], trained_by: str) -> set[str]:
     """The keys of a run's ``settings`` that change nothing for it: those its model never reads
-    (``config.reads.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
+    (``config.unread.unread_setting``: optim.* of a fitted baseline) and those its other settings make do
     nothing (``config.reads.idle_settings``: schedule.gamma with schedule.name=none, optim.momentum with
     adam, an augmentation with augment.p=0, data.official_val where the data has no official val set) —
     but those :func:`same_as` compares as another value."""
@@ -269,7 +269,7 @@ def _own_file(settings: dict[str, Any], summary: RunSummary) -> dict[str, Any]:
 
 def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
     """A run's ``settings`` as the tables compare them (:class:`_Sides`): a setting its model never reads
-    but that amounts to a value (``config.reads.own_step_same_as``) is that value, not silent."""
+    but that amounts to a value (``config.unread.own_step_same_as``) is that value, not silent."""
     own = {  # optim.name of mlp-scratch's hand-written levels, never read, amounts to sgd
         k: v
         for k, v in own_step_same_as(settings.get("model.name"), trained_by).items()
@@ -284,10 +284,10 @@ def _sides(settings: dict[str, Any], trained_by: str) -> _Sides:
 
 
 def built_in(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings a run leaves null for a value vislab picks, as that value (what `vislab config show`
-    resolves): schedule.gamma of the exponential (0.95) and step (0.1) schedules, and
-    train.early_stop_metric (train.select_metric's) — so that a run leaving gamma to the step schedule
-    compares as the 0.1 it used, the same as one that sets it."""
+    """The settings a run leaves null for a value vislab picks, as that value: schedule.gamma of the
+    exponential (0.95) and step (0.1) schedules (as `vislab config show` resolves it), and
+    train.early_stop_metric (train.select_metric's, ``TrainConfig.stop_metric``) — so that a run leaving
+    gamma to the step schedule compares as the 0.1 it used, the same as one that sets it."""
     name, found = settings.get("schedule.name"), {}
     if settings.get("schedule.gamma", 0) is None and name in ("exponential", "step"):
         found["schedule.gamma"] = ScheduleConfig(name=name).gamma_read

@@ -45,8 +45,12 @@ def seed_draws_test(value: Value) -> bool:
     data/split.py does: data.split's sizes carve it from the pooled sets, data.limit_eval samples it, or
     no official test set of its source is loaded so that it is carved from train (``config.reads.carved``,
     the rule that reads data.test_fraction); not where its source's official test set is the test split."""
-    if value("data.split_seed") is not None:  # the split's own seed draws it, whatever train.seed
-        return False
+    return value("data.split_seed") is None and draws_test_split(value)
+
+
+def draws_test_split(value: Value) -> bool:
+    """Whether a seed draws the run's test split (train.seed, or data.split_seed where it is set), as
+    :func:`seed_draws_test` tells."""
     drawn = value("data.split") is not None or value("data.limit_eval") is not None
     return drawn or carved("test")(value) is None
 
@@ -59,7 +63,11 @@ def split_settings(run_dir: Path) -> dict[str, object]:
     settings = read_settings(run_dir)
     value = settings.__getitem__
     idle = idle_settings(value)
-    skip = {*TRAIN_VAL_ONLY, *idle, *(() if seed_draws_test(value) else ("train.seed",))}
+    seeds = () if seed_draws_test(value) else ("train.seed",)
+    seeds += (
+        () if draws_test_split(value) else ("data.split_seed",)
+    )  # draws train and val alone, or none
+    skip = {*TRAIN_VAL_ONLY, *idle, *seeds}
     return {
         k: v
         for k, v in settings.items()
