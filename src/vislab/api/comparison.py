@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from vislab.api.found_runs import Found, Targets, find_runs
 from vislab.config import TrainConfig
 from vislab.errors import UserError, show_note
+from vislab.experiments.records import SuiteInfo
 from vislab.training.summary import RunSummary
 
 if TYPE_CHECKING:
@@ -42,12 +43,20 @@ def comparison_texts(targets: Targets, sort: str | None = None) -> tuple[str, st
         reported=suite.reported,
         rows=rows,
         groups=groups,
-        compare=suite.compare,
+        compare=_pairing(found),
         params=found.params,
         run_dirs=found.folders,
         order=_given_order(found),
     )
     return csv_text, markdown, found
+
+
+def _pairing(found: Found) -> str:
+    """How the verdicts pair the table's rows (``spread.pairing_of``): one suite folder's way (its
+    ``compare:``, or a ladder where its suite.json names none), else each row against the best."""
+    from vislab.experiments.results.spread import pairing_of  # on use (see the imports)
+
+    return pairing_of(found.suite.compare, suite=found.suite != SuiteInfo())
 
 
 def _given_order(found: Found) -> list[str]:
@@ -115,7 +124,7 @@ def _ordered(
     if sort is None:
         return summaries, rows, groups
     order = sorted_names(found, sort, rows)
-    if rows and found.suite.compare:  # a suite's verdicts keep its order, whatever the table's
+    if rows and _pairing(found) != "best":  # a suite's verdicts keep its order, not the table's
         return summaries, {r: rows[r] for r in order}, groups or {"all runs": list(rows)}
     if rows:
         return summaries, {r: rows[r] for r in order}, groups
@@ -140,7 +149,7 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
     records (``trust.doubted``) after those that agree, a row without a value last. UserError naming the
     closest columns for one the table does not have."""
     from vislab.experiments.results.cells import HIGHER, SCORES  # on use (see the imports)
-    from vislab.experiments.results.table import csv_table
+    from vislab.experiments.results.table import csv_table, doubted_rows
     from vislab.experiments.results.texts import own_splits
 
     settings, metric = _choice(found, found.summaries, rows)
@@ -159,13 +168,12 @@ def sorted_names(found: Found, column: str, rows: dict[str, list[str]] | None = 
     best_high = column.endswith(HIGHER)
     if column.startswith("test_") and column.endswith(SCORES):  # a score, not a time
         show_note(TEST_ORDER.format(column=column))
-    doubts = own_splits(found.summaries, rows, found.folders).doubts
+    doubted = doubted_rows(own_splits(found.summaries, rows, found.folders), column)
 
     def key(row: dict) -> tuple:
         v = row.get(column)
-        doubted = any(k.split(".")[-1] == column for k in doubts.get(row["run"], {}))
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return (int(doubted), -float(v) if best_high else float(v), "")
+            return (int(row["run"] in doubted), -float(v) if best_high else float(v), "")
         return (2, 0.0, str(v)) if v is not None and v != "" else (3, 0.0, "")
 
     return [row["run"] for row in sorted(table, key=key)]

@@ -152,7 +152,7 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
     if not rows:
         return {}
     return seed_verdicts(
-        plan.complete, rows, _groups(plan), _suite(plan).compare, metric, own_splits(plan)
+        plan.complete, rows, _groups(plan), pairing(plan), metric, own_splits(plan)
     )
 
 
@@ -162,9 +162,10 @@ def _groups(plan: Planned) -> dict | None:
 
 
 def pairing(plan: Planned) -> str:
-    """How the verdicts pair a group's runs: a suite's ``compare:`` ("previous" or "baseline"), else
-    each against the best of its dataset ("best": ``spread.pairing_of``)."""
-    return pairing_of(_suite(plan).compare)
+    """How the verdicts pair a group's runs (``spread.pairing_of``): a suite's ``compare:`` ("previous"
+    or "baseline"; "previous" where its suite.json names none), else each against the best of its
+    dataset ("best")."""
+    return pairing_of(_suite(plan).compare, suite=plan.suite is not None)
 
 
 def plan_settings(plan: Planned) -> Settings:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +69,9 @@ def rows_by_seed_suffix(names: Sequence[str]) -> dict[str, list[str]] | None:
 @dataclass(frozen=True)
 class Verdict:
     """``first`` vs ``second`` on one figure: the difference of the means and whether it exceeds the
-    spread (``p`` None: nothing to test — a row has fewer than two runs, or neither row varies and both
-    gave one value; ``p`` 0 and ``err_pt`` 0: neither varies, their values differ)."""
+    spread (``p`` None: nothing to test — a row has fewer than two runs, neither row varies and both
+    gave one value, or a row's values are ``doubted``; ``p`` 0 and ``err_pt`` 0: neither varies, their
+    values differ)."""
 
     first: str
     second: str
@@ -80,14 +81,22 @@ class Verdict:
     n: tuple[int, int]
     p: float | None
     missing: tuple[str, ...] = ()  # the two rows' seed runs that have no finished result
+    doubted: tuple[str, ...] = ()  # the rows whose figure disagrees with their runs' records
 
     @property
     def exceeds(self) -> bool | None:
-        """Whether the difference exceeds the spread (None: not testable)."""
+        """Whether the difference exceeds the spread (None: not testable, or not weighed)."""
         return None if self.p is None else self.p < ALPHA
 
     def sentence(self) -> str:
         """e.g. 'deep vs shallow: −0.8 ± 0.5 pt test ACC over 5 seeds (p = 0.16): within the spread.'"""
+        if self.doubted:
+            rows, one = " and ".join(self.doubted), len(self.doubted) == 1
+            return (
+                f"{self.first} vs {self.second}: not weighed, as the {self.label} of {rows} "
+                f"{'disagrees' if one else 'disagree'} with {'its' if one else 'their'} runs' own "
+                f"records (the data line names them)."
+            )
         a, b = self.n
         seeds = f"{a} and {b} seeds" if a != b else f"{a} seed{'s' if a > 1 else ''}"
         head = f"{self.first} vs {self.second}: {_signed(self.diff_pt)}"
@@ -131,14 +140,18 @@ def verdict(
     b: Sequence[float],
     label: str = "test ACC",
     missing: Sequence[str] = (),
+    doubted: Sequence[str] = (),
 ) -> Verdict:
     """Compare the values ``a`` of row ``first`` with ``b`` of row ``second`` (fractions: accuracies);
-    ``missing``: the rows' seed runs without a result, named where the verdict lacks a spread."""
+    ``missing``: the rows' seed runs without a result, named where the verdict lacks a spread;
+    ``doubted``: those of the two rows whose values disagree with their runs' records (not weighed)."""
     # scipy (through scikit-learn) is loaded here only: the tables without verdicts do not need it (~0.3 s)
     from scipy.stats import ttest_ind
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = 100 * (a.mean() - b.mean())
+    if doubted:
+        return Verdict(first, second, label, diff, None, (len(a), len(b)), None, (), tuple(doubted))
     if len(a) < 2 or len(b) < 2:
         return Verdict(first, second, label, diff, None, (len(a), len(b)), None, tuple(missing))
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf (p = 0) or 0/0 (none)
@@ -161,9 +174,11 @@ COMPARE = {  # how a group's members are paired, as a suite's ``compare:`` names
 }
 
 
-def pairing_of(compare: str | None) -> str:
-    """How verdicts pair a table's rows: a suite's ``compare:``, else (no suite) each against the best."""
-    return compare or "best"
+def pairing_of(compare: str | None, suite: bool = False) -> str:
+    """How verdicts pair a table's rows, decided here only: a suite's ``compare:``; a ``suite`` whose
+    suite.json names none (written before it recorded one) each against the one before it, the
+    default of a suite file; a table of no suite each against the best of its dataset."""
+    return compare or ("previous" if suite else "best")
 
 
 def group_verdicts(
@@ -173,12 +188,14 @@ def group_verdicts(
     compare: str = "previous",
     missing: dict[str, list[str]] | None = None,
     data: dict[str, str] | None = None,
+    doubted: Collection[str] = (),
 ) -> dict[str, list[Verdict]]:
     """Group → a verdict for each member (with values) against the one before it (``previous``), the
     group's first (``baseline``) or its best mean (``best``: the highest, the lowest for a loss), among
     the members of one dataset and test set only (``data``: member → its, ``data_used.row_datasets``);
     groups with no such pair are left out. ``missing``: member → its seed runs without a result (named
-    by a verdict that lacks a spread)."""
+    by a verdict that lacks a spread). ``doubted``: members whose values disagree with their runs'
+    records: never the best, and each of their verdicts says it is not weighed."""
     out, missing, data = {}, missing or {}, data or {}
     for group, members in groups.items():
         present = [m for m in members or [] if values.get(m)]
@@ -186,9 +203,17 @@ def group_verdicts(
         for m in present:
             parts.setdefault(data.get(m, ""), []).append(m)
         found = [
-            verdict(x, values[x], y, values[y], label, [*missing.get(x, []), *missing.get(y, [])])
+            verdict(
+                x,
+                values[x],
+                y,
+                values[y],
+                label,
+                [*missing.get(x, []), *missing.get(y, [])],
+                [m for m in (x, y) if m in doubted],
+            )
             for part in parts.values()
-            for x, y in _pairs(part, values, compare, label.endswith("loss"))
+            for x, y in _pairs(part, values, compare, label.endswith("loss"), doubted)
         ]
         if found:
             out[group] = found
@@ -196,13 +221,19 @@ def group_verdicts(
 
 
 def _pairs(
-    members: list[str], values: dict[str, list[float]], compare: str, lowest: bool
+    members: list[str],
+    values: dict[str, list[float]],
+    compare: str,
+    lowest: bool,
+    doubted: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """(first, second) of each verdict among ``members`` (one dataset's), paired as ``compare`` says;
-    ``best``: the best mean first (``lowest``: of a loss), against each other in order."""
+    ``best``: the best mean first (``lowest``: of a loss; among the members not ``doubted``, if any),
+    against each other in order."""
     if compare == "best" and members:
         mean = {m: float(np.mean(values[m])) for m in members}
-        best = (min if lowest else max)(members, key=mean.__getitem__)  # a tie: the first
+        trusted = [m for m in members if m not in doubted] or members
+        best = (min if lowest else max)(trusted, key=mean.__getitem__)  # a tie: the first
         return [(best, m) for m in members if m != best]
     others = members[:-1] if compare == "previous" else members[:1] * (len(members) - 1)
     return list(zip(members[1:], others))

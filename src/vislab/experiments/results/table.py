@@ -175,11 +175,12 @@ def seed_verdicts(
 ) -> dict[str, list[Verdict]]:
     """Each group's verdicts on ``metric`` over the rows' seeds (``rows``: row → its runs), the one rule
     of results.md, ``vislab compare``, report.html and the paper: the rows of ``groups``' members (a
-    suite's; without, all rows) paired as ``compare`` says (a suite's; None: each row against the best
-    of its dataset, ``spread.pairing_of``), only rows of one dataset and test set against each other —
-    the bold's grouping (``data_used.row_datasets``, ``own``: :class:`OwnSplits`, its ``apart``), but a
-    row whose test set is unknown is weighed with its dataset's rows. A verdict without a spread names
-    the rows' seed runs that did not finish."""
+    suite's; without, all rows) paired as ``compare`` says (``spread.pairing_of``'s; None: no suite,
+    each row against the best of its dataset), only rows of one dataset and test set against each
+    other — the bold's grouping (``data_used.row_datasets``, ``own``: :class:`OwnSplits`, its
+    ``apart``), but a row whose test set is unknown is weighed with its dataset's rows. A row whose
+    ``metric`` disagrees with its runs' records (:func:`doubted_rows`) is never the best, and is not
+    weighed. A verdict without a spread names the rows' seed runs that did not finish."""
     finished = {
         row: {n: v for n in names if (s := summaries.get(n)) and (v := s.get(metric)) is not None}
         for row, names in rows.items()
@@ -196,7 +197,15 @@ def seed_verdicts(
         pairing_of(compare),
         missing,
         dict(zip(rows, data)),
+        doubted_rows(own, metric),
     )
+
+
+def doubted_rows(own: OwnSplits | None, metric: str) -> set[str]:
+    """The rows whose ``metric`` disagrees with their runs' own records (``own.doubts``, keyed by the
+    figure or, for a row's seed run, ``<run>.<figure>``: ``trust.doubted``)."""
+    doubts = own.doubts if own is not None else {}
+    return {row for row, said in doubts.items() if any(k.split(".")[-1] == metric for k in said)}
 
 
 def verdicts_need_seeds(groups: dict | None, compare: str | None = None) -> str:

@@ -12,6 +12,7 @@ from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import why_unfinished
 from vislab.experiments.results.reported import as_block
+from vislab.experiments.results.spread import pairing_of
 from vislab.experiments.results.texts import results_texts, write_tables
 from vislab.experiments.suites.ending import data_errors, raise_unfinished
 from vislab.experiments.suites.folders import make_room, seed_zero_of_before, start_anew
@@ -288,7 +289,7 @@ def write_results(
             reported=info.reported,
             rows=info.rows,
             groups=info.groups,
-            compare=info.compare or "previous",
+            compare=pairing_of(info.compare, suite=True),
         ),
     )
     log(f"results: {out / 'results.md'}")
