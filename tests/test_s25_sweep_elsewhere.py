@@ -4,13 +4,14 @@ and report.html, its parameters and objective from the study database and its ru
 the trials whose folders are here keep their full rows."""
 
 import csv
+import re
 import shutil
 
 import optuna
 import pytest
 
 import vislab
-from conftest import cli, tiny_sweep
+from conftest import cli, first_table, one_line, tiny_sweep
 from figures_skipped import skip_report_figures
 from vislab.errors import Note
 
@@ -116,3 +117,75 @@ def test_a_sweep_whose_folders_are_all_here_has_no_run_folder_column(tmp_path):
     vislab.sweep(tiny_sweep(), out=tmp_path / "sw", trials=1, quiet=True)
     assert "run folder" not in (tmp_path / "sw" / "results.csv").read_text()
     assert "run folder" not in (tmp_path / "sw" / "results.md").read_text()
+
+
+@pytest.fixture
+def tied(tmp_path, monkeypatch):
+    """A sweep of 3 tiny trials over two learning rates: trial-0 and trial-2 train with 0.05 (the same
+    run, so the same val_pacc, the best), trial-1 with 0.001; trial-0's run folder moved away."""
+    out = tmp_path / "sw"
+    sweep = tiny_sweep(space={"optim.lr": {"type": "categorical", "choices": [0.001, 0.05]}})
+    vislab.sweep(sweep, out=out, trials=3, quiet=True)
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.params["optim.lr"] for t in study.trials] == [0.05, 0.001, 0.05]
+    shutil.move(out / "trials" / "0", tmp_path / "elsewhere")
+    skip_report_figures(monkeypatch)
+    return out
+
+
+def _report(out):
+    """report.html's data line and its main table's cells in bold."""
+    html = " ".join((out / "report.html").read_text().split())
+    line = re.sub(r"<[^>]+>", "", html.split("Data: ", 1)[1].split("</", 1)[0])
+    table = html.split('id="results"', 1)[1].split("</table>", 1)[0]
+    return f"Data: {line}", re.findall(r"<strong>([^<]*)</strong>", table)
+
+
+def test_a_row_from_the_database_ties_like_any_other_and_claims_no_test_set(tied, capsys):
+    """trial-0 (from the study database) ties trial-2 on val PACC: results.md bolds neither (the note
+    says none where two tie), as report.html; it is named in no "Test set unknown" sentence, and both
+    files have the same data line, the runs' own split sizes."""
+    code, text = cli(capsys, "sweep", "show", tied)
+    assert code == 0, text
+    md = (tied / "results.md").read_text()
+    table = _table_rows(tied)
+    assert table["trial-0"]["val PACC"] == table["trial-2"]["val PACC"], table
+    assert all("*" not in row["val PACC"] for row in table.values()), table
+    assert "Test set unknown" not in md and "nor a config.yaml" not in md, md
+    data = next(line for line in md.splitlines() if line.startswith("Data: "))
+    assert data == "Data: digits (200 train / 162 val / 180 test images), all runs.", data
+    line, bold = _report(tied)
+    assert line == data, (line, data)
+    in_md = re.findall(r"\*\*([^*]+)\*\*", "\n".join(first_table(md)))
+    assert bold == in_md and "0.4577" not in bold, (bold, in_md)  # trial-2's test figures alone
+
+
+def test_compare_of_a_sweep_folder_prints_its_results_table(tied, capsys):
+    """`vislab compare SWEEP_DIR` prints results.md's table: trial-0's row from the study database with
+    its run folder "not here", the same cells in bold; its note names where trial-0 ran."""
+    assert cli(capsys, "sweep", "show", tied)[0] == 0
+    code, text = cli(capsys, "compare", tied)
+    assert code == 0, text
+    assert first_table(text) == first_table((tied / "results.md").read_text())
+    assert "| trial-0 |" in text and "not here" in text
+    assert "come from the study database: trial-0" in one_line(text)
+    with pytest.warns(Note, match="come from the study database: trial-0"):
+        df = vislab.compare(tied)
+    assert list(df["run"]) == ["trial-0", "trial-1", "trial-2"]
+    assert list(df["run folder"]) == ["not here", "trials/1", "trials/2"]
+
+
+def test_the_note_says_what_rows_give_when_the_study_recorded_no_base(gone, capsys):
+    """A study that recorded no base config: the rows from its database give the objective and the
+    epochs alone, and the note under the table says so, not "the model, seed and data"."""
+    out, _ = gone
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
+    study.set_user_attr("base", {})
+    code, text = cli(capsys, "sweep", "show", out)
+    assert code == 0, text
+    md = one_line((out / "results.md").read_text())
+    assert "They give val_pacc and the epochs alone: the study recorded no base config" in md, md
+    assert "the model, seed and data of their config" not in md
+    assert "so their model, seed and data are not known here." in md, md
+    assert md.startswith("# sweep tiny on digits Data: "), md  # no "?" for trial-1's data
+    assert _table_rows(out)["trial-1"]["model"] == "-", _table_rows(out)

@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vislab.api.folders import folder_kind
 from vislab.errors import UserError, show_note
@@ -18,6 +18,9 @@ from vislab.experiments.results.spread import rows_by_seed_suffix
 from vislab.not_a_run import run_of_file
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
+
+if TYPE_CHECKING:
+    import optuna
 
 # The report's finder and the results table are imported by the functions that use them ("on use"
 # below): they load optuna, matplotlib and pandas, which `import vislab.api` should not wait for.
@@ -30,7 +33,9 @@ Targets = str | Path | Sequence[str | Path] | Mapping[str, str | Path]
 @dataclass(frozen=True)
 class Found:
     """The runs to compare, in the order given: every run found (``folders``, by name), the finished
-    ones' summaries, and the others (``left_out``: run → why it is not in the table)."""
+    ones' summaries (of a sweep folder given alone, its complete trials whose run folders are not here
+    too, from its study database: no folder), and the others (``left_out``: run → why it is not in the
+    table)."""
 
     folders: dict[str, Path]
     summaries: dict[str, RunSummary]
@@ -86,37 +91,78 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
     ]
     rows, labels = _seed_rows(own_rows, found, folders, given)
     groups = _groups(suite, labels) if len(paths) == 1 else None
-    params = _sweep_params(given[0], summaries) if len(paths) == 1 else None
+    # a sweep folder given alone: its results.md's rows (those from its study database too) and values
+    params = None
+    if len(paths) == 1:
+        summaries, params = _sweep_table(given[0], summaries, folders, verb)
     return Found(folders, summaries, left_out, holder, suite, rows, groups, params)
 
 
-def _sweep_params(
-    given: tuple[str | None, Path], summaries: dict[str, RunSummary]
-) -> dict[str, dict[str, Any]] | None:
-    """Each finished trial's swept values when ``given`` is a sweep folder (its study's, by run name as
-    :func:`_runs_of` names them; its --narrow stage's, ``DIR/narrow``, as ``narrow/trial-<n>``), as its
-    results.md shows them; None for any other folder, or a study that cannot be loaded (its trials are
-    then compared by the settings that differ)."""
+def _sweep_table(
+    given: tuple[str | None, Path],
+    summaries: dict[str, RunSummary],
+    folders: dict[str, Path],
+    verb: str,
+) -> tuple[dict[str, RunSummary], dict[str, dict[str, Any]] | None]:
+    """The rows and setting columns of ``given`` as its results.md has them when it is a sweep folder
+    (:func:`_stage_table`: its stage, then its --narrow stage's, ``DIR/narrow``, as ``narrow/...``): the
+    finished trials and the complete ones whose run folders are not here, from the study database,
+    with their swept values; ``summaries`` and None for any other folder, or a study that cannot be
+    loaded (its trials are then compared by the settings that differ)."""
     key, path = given
-    if folder_kind(path) != "sweep" or (params := _study_params(path)) is None:
-        return None
+    prefix = f"{key}/" if key else ""
+    table = _stage_table(path, prefix, summaries, folders, verb)
+    if table is None:
+        return summaries, None
+    rows, params = table
     narrow = path / "narrow"
-    if narrow.is_dir() and folder_kind(narrow) == "sweep":
-        params |= {f"narrow/{n}": v for n, v in (_study_params(narrow) or {}).items()}
-    return {n: params.get(n.removeprefix(f"{key}/") if key else n, {}) for n in summaries}
+    if narrow.is_dir() and (
+        more := _stage_table(narrow, f"{prefix}narrow/", summaries, folders, verb)
+    ):
+        rows, params = rows | more[0], params | more[1]
+    return rows | summaries, params  # in the studies' order; a run neither names (none) kept, last
 
 
-def _study_params(folder: Path) -> dict[str, dict[str, Any]] | None:
-    """Each trial's swept values of the study ``folder``'s sweep.json names, by run name; None when it
-    cannot be loaded."""
+def _stage_table(
+    stage: Path,
+    prefix: str,
+    summaries: dict[str, RunSummary],
+    folders: dict[str, Path],
+    verb: str,
+) -> tuple[dict[str, RunSummary], dict[str, dict[str, Any]]] | None:
+    """The rows (named ``prefix`` + their run names) and setting columns of the sweep stage ``stage``,
+    as its results.md has them (``trials.table_summaries``, ``trials.table_params``); its note on the
+    rows from the study database shown where ``verb`` is compare (``trials.database_note``). None for
+    a folder that is no sweep's, or whose study cannot be loaded."""
+    if folder_kind(stage) != "sweep" or (study := _study(stage)) is None:
+        return None
     # on use, a sweep's only: optuna takes seconds to import
-    from vislab.experiments.sweeps.results import load_study_of, trial_params
+    from vislab.experiments.sweeps.results import trial_params
+    from vislab.experiments.sweeps.trials import database_note, table_params, table_summaries
+
+    mine = {
+        n[len(prefix) :]: n for n in folders if n.startswith(prefix) and "/" not in n[len(prefix) :]
+    }
+    local = {n: summaries[full] for n, full in mine.items() if full in summaries}
+    rows, elsewhere = table_summaries(study, local, mine)
+    dirs = {n: folders[full] for n, full in mine.items()}
+    params = table_params(trial_params(study), rows, dirs, stage)
+    if verb == "compare" and (note := database_note(study, elsewhere, stage)):
+        show_note(note)
+    return (
+        {f"{prefix}{n}": s for n, s in rows.items()},
+        {f"{prefix}{n}": v for n, v in params.items()},
+    )
+
+
+def _study(folder: Path) -> optuna.Study | None:
+    """The study ``folder``'s sweep.json names; None when it cannot be loaded."""
+    from vislab.experiments.sweeps.results import load_study_of  # on use (see above)
 
     try:
-        study = load_study_of(folder)
+        return load_study_of(folder)
     except UserError:
         return None
-    return None if study is None else trial_params(study)
 
 
 def _finished(

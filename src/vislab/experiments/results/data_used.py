@@ -54,16 +54,18 @@ def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = (
     where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ;
     and, of :class:`OwnSplits`, the rows scored on different test sets (``apart``), those it could not
     tell of (a seed's test predictions unreadable; a run without them: ``blind``) and the rows whose
-    figures disagree with their runs' own records (``doubts``: ``trust.doubted``)."""
-    line = _sizes_line(summaries)
+    figures disagree with their runs' own records (``doubts``: ``trust.doubted``). The runs whose
+    folders are not here (``OwnSplits.elsewhere``: a sweep's rows from its study database, which records
+    no split sizes) are left out of it, where any other run is left."""
+    own = own_splits if isinstance(own_splits, OwnSplits) else None
+    line = _sizes_line((own is not None and own.with_folders(summaries)) or summaries)
     if own_splits:
         line = (
             f"{line} The seeds of {and_list(own_splits)} each drew their own train/val/test split "
             f"(with their train.seed): the sizes are each seed's, and the seeds' test images differ."
         )
-    if not isinstance(own_splits, OwnSplits):
+    if own is None:
         return line
-    own = own_splits
     apart = [apart_sentence(own.apart, own.test_set)] if own.apart else []
     said = [told_sentence(own.told), blind_sentence(own.blind), doubted_sentence(own.doubts)]
     return " ".join([line, *apart, *own.unknown, *(s for s in said if s)])
@@ -117,7 +119,10 @@ class OwnSplits(list[str]):
     (``told_splits.told``); ``blind``: row → why its test set is unknown (no predictions_test.npz, nor
     a config.yaml to read); ``doubts``: row →
     its figures that disagree with its runs' records (``trust.doubted``). :func:`data_line` says all of
-    these; :func:`row_datasets` ranks no ``blind`` or doubted row in bold (:attr:`unranked`)."""
+    these; :func:`row_datasets` ranks no ``blind`` or doubted row in bold (:attr:`unranked`).
+    ``elsewhere``: the runs of the rows none of whose runs has a folder here (a sweep's trials from its
+    study database): such a row makes no test-set claim, is in none of the above, and is ranked on the
+    figures it has."""
 
     def __init__(
         self,
@@ -129,8 +134,10 @@ class OwnSplits(list[str]):
         blind: Mapping[str, str] | None = None,
         doubts: Mapping[str, dict[str, str]] | None = None,
         told: Mapping[str, str] | None = None,
+        elsewhere: Sequence[str] = (),
     ) -> None:
         super().__init__(rows)
+        self.elsewhere = list(elsewhere)
         self.unknown = list(unknown)
         self.apart = [list(group) for group in apart]
         self.test_set = dict(test_set or {})
@@ -142,6 +149,10 @@ class OwnSplits(list[str]):
     def unranked(self) -> set[str]:
         """The rows never ranked in bold: test set unknown, or figures not their runs' own."""
         return {*self.blind, *(row for row, d in self.doubts.items() if d)}
+
+    def with_folders(self, summaries: Mapping[str, RunSummary]) -> dict[str, RunSummary]:
+        """``summaries`` but those of the runs whose folders are not here (:attr:`elsewhere`)."""
+        return {name: s for name, s in summaries.items() if name not in self.elsewhere}
 
 
 def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
@@ -161,8 +172,9 @@ def _sizes_line(summaries: Mapping[str, RunSummary]) -> str:
 
 
 def titled(title: str, summaries: dict[str, RunSummary]) -> str:
-    """``title`` plus the data actually used, e.g. 'suite dlvc-compare on fashion-mnist'."""
-    names = datasets(summaries)
+    """``title`` plus the data actually used, e.g. 'suite dlvc-compare on fashion-mnist'; a run whose
+    summary does not say (a sweep's trial from its study database without its config) adds none."""
+    names = [name for name in datasets(summaries) if name != "?"]
     return f"{title} on {', '.join(names)}" if title and names else title
 
 
@@ -221,19 +233,21 @@ def rows_with_own_test_sets(
 ) -> OwnSplits:
     """The rows (row → its runs) of seeds whose seeds' test sets differ (:func:`own_test_sets`), read
     from each run's predictions_test.npz in ``runs`` (run → folder) by ``read`` (default
-    ``RunDir.read_predictions``; a report's: the build's one read of each); ``apart``: the other
-    rows grouped by their test set where rows of one dataset (their ``summaries``' data) were scored on
-    different ones (:func:`own_test_sets` again: the same rule), and each row's ``test_set``, numbered
-    in ``order`` (the rows as given, whatever order a table sorts them in; default ``rows``'). A row
-    that does not differ by its readable seeds but has a seed whose file cannot be read is not known:
-    ``unknown`` names it; one with a run without the file is ``told`` by its runs' config.yaml (their
-    ``told_splits.SPLIT_KEYS``), or ``blind`` without one. ``doubts``: each row's figures that disagree with
-    the same files and its metrics.jsonl's (``trust.doubted``), read by ``metrics`` (a build's; default
-    ``RunDir.read_metrics``, unless a build's ``read`` is given alone: then its test figures only)."""
+    ``RunDir.read_predictions``; a report's: the build's one read of each); ``apart``: the other rows
+    grouped by test set where rows of one dataset (``summaries``' data) were scored on different ones
+    (:func:`own_test_sets` again), each row's ``test_set`` numbered in ``order`` (default ``rows``').
+    A row not told apart by its readable seeds but with a seed whose file cannot be read is
+    ``unknown``; one with a run without the file is
+    ``told`` by its runs' config.yaml (``told_splits.SPLIT_KEYS``), or ``blind`` without one; one none
+    of whose runs is in ``runs`` (a sweep's trial from its study database) is ``elsewhere``. ``doubts``:
+    each row's figures that disagree with the same files and its metrics.jsonl's (``trust.doubted``),
+    read by ``metrics`` (a build's; default ``RunDir.read_metrics``, unless a build's ``read`` is given
+    alone: then its test figures only)."""
     check = metrics is not None or read is None  # a build's reads: each file once
     read, summaries = read or _read_predictions, summaries or {}
     out, unknown, one, blind, doubts, told = [], [], {}, {}, {}, []
-    for row, names in rows.items():
+    here, elsewhere = _by_folders(rows, runs)
+    for row, names in here.items():
         tests, unread, missing = _saved_tests(names, runs, read)
         doubts[row] = _doubts(row, names, runs, dict(tests), summaries, metrics, check)
         configs = by_config(names, runs, dict(tests)) if missing and not unread else None
@@ -257,7 +271,18 @@ def rows_with_own_test_sets(
         blind=blind,
         doubts={row: d for row, d in doubts.items() if d},
         told={row: told_of(row, one, runs) for row in told},
+        elsewhere=elsewhere,
     )
+
+
+def _by_folders(
+    rows: dict[str, list[str]], runs: dict[str, Path]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """(the ``rows``, row → its runs, but those none of whose runs has a folder in ``runs``; the runs
+    of those: a sweep's trials from its study database, whose test set nothing tells)."""
+    away = [row for row, names in rows.items() if names and not any(n in runs for n in names)]
+    here = {row: names for row, names in rows.items() if row not in away}
+    return here, [name for row in away for name in rows[row]]
 
 
 def _unknown_split(

@@ -210,8 +210,8 @@ NOT_HERE = "not here"
 def database_summaries(study: optuna.Study, here: Collection[str]) -> dict[str, RunSummary]:
     """The study's complete trials whose run folders are not ``here`` (their run names:
     :func:`trial_name`), each as the record of its run that the study database holds: its objective
-    (the study's metric), its epochs, and the model, seed and data of its config (the study's base with
-    its values)."""
+    (the study's metric), its epochs, and the model, seed and data of its config where it is found
+    (:func:`_trial_config`; else none)."""
     metric = study_metric(study)
     out = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -272,22 +272,43 @@ def _within(path: Path, out: Path) -> Path:
         return Path(path)
 
 
-def database_note(study: optuna.Study, names: Collection[str], out: Path) -> str:
-    """The note under a sweep's table on its rows from the study database (the trials ``names``): where
-    each ran, as the study recorded it, and what their rows give; where the best trial is one of them,
-    the command that trains it again from the study's base config (:func:`retrain_line`). "" when
-    none."""
-    trials = [t for t in study.get_trials(deepcopy=False) if trial_name(t) in names]
+def database_note(study: optuna.Study, rows: Mapping[str, RunSummary], out: Path) -> str:
+    """The note under a sweep's table on its rows from the study database (``rows``: run name → its
+    :func:`database_summaries` record): where each ran, as the study recorded it, and what their rows
+    give (:func:`_given`); where the best trial is one of them, the command that trains it again from
+    the study's base config (:func:`retrain_line`). "" when none."""
+    trials = [t for t in study.get_trials(deepcopy=False) if trial_name(t) in rows]
     if not trials:
         return ""
     ran = "; ".join(f"{trial_name(t)} ({_ran_on(t)})" for t in trials)
     top = best(study, 1)
-    line = retrain_line(study, out) if top and trial_name(top[0]) in names else None
+    line = retrain_line(study, out) if top and trial_name(top[0]) in rows else None
     return (
         f"Rows whose run folder is {NOT_HERE} (trained on another machine, or moved since) come from the "
-        f"study database: {ran}. They give {study_metric(study)}, the epochs, and the model, seed and data "
-        f"of their config; their other figures are in their run folders."
+        f"study database: {ran}. {_given(study, rows)} Their other figures are in their run folders."
         + (f"\n\n{line}" if line else "")
+    )
+
+
+def _given(study: optuna.Study, rows: Mapping[str, RunSummary]) -> str:
+    """What the rows from the study database (``rows``) give: the objective and the epochs, and the
+    model, seed and data of the config each trained with where it was found (:func:`_trial_config`)."""
+    what = f"{study_metric(study)} and the epochs"
+    blank = [name for name, s in rows.items() if s.model is None]
+    if not blank:
+        return f"They give {what}, and the model, seed and data of their config."
+    why = (
+        "the study recorded no base config"
+        if not study.user_attrs.get(BASE)
+        else "the study's base config with their values is not valid with this vislab"
+    )
+    if len(blank) == len(rows):
+        return f"They give {what} alone: {why}, so their model, seed and data are not known here."
+    one = len(blank) == 1
+    return (
+        f"They give {what}, and the model, seed and data of their config, but for "
+        f"{', '.join(blank)}: {why}, so {'its' if one else 'their'} model, seed and data are not "
+        f"known here."
     )
 
 
