@@ -36,9 +36,17 @@ from vislab.report.run_files import (
 )
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures
-from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context
+from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context, table_runs
 from vislab.report.sweep import sweep_section, trial_curves
 from vislab.version import __version__
+
+
+def _counted(plan: ReportPlan) -> str:
+    """The page's subtitle without a suite's description: its finished runs of all, and a sweep's trials
+    from its study database whose run folders are not here (``seeds.table_runs``)."""
+    said = f"{len(plan.complete)} finished run(s) of {len(plan.runs)}"
+    elsewhere = len(table_runs(plan)) - len(plan.complete)
+    return f"{said}, and {elsewhere} from the study database" if elsewhere else said
 
 
 def build_report(
@@ -252,8 +260,7 @@ def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> d
     # the title names the data the runs used (their summaries), not the suite's default data
     return dict(
         title=title or titled(_heading(plan), plan.complete),
-        subtitle=(plan.suite.description if plan.suite is not None else None)
-        or f"{len(plan.complete)} finished run(s) of {len(plan.runs)}",
+        subtitle=(plan.suite.description if plan.suite is not None else None) or _counted(plan),
         data_line=data_line(plan.complete, own_splits(plan)) if plan.complete else "",
         provenance=provenance_of(plan),
         reported_figures=bool(reported_columns(reported)),
