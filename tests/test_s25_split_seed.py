@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+import yaml
 
 import vislab
 from conftest import cli, one_line
-from vislab.config import DataConfig
+from vislab.config import DataConfig, build_config
 from vislab.data import load_splits
 
 
@@ -77,3 +78,21 @@ def test_a_split_seed_that_draws_only_train_and_val_is_no_test_split_setting():
     assert not draws_test_split(settings.__getitem__) and not seed_draws_test(settings.__getitem__)
     carved = {**settings, "data.name": "digits"}
     assert draws_test_split(carved.__getitem__) and not seed_draws_test(carved.__getitem__)
+
+
+def test_the_split_settings_of_a_run_leave_out_a_split_seed_that_draws_no_test_split(tmp_path):
+    """What tells runs' test sets apart (told_splits.split_settings), read from their config.yaml: on
+    MNIST data.split_seed redraws val alone; on digits it draws the test split, train.seed then not."""
+    from vislab.experiments.results.told_splits import split_settings
+
+    def settings(name, *sets):
+        run = tmp_path / name
+        run.mkdir()
+        cfg = build_config({}, ["data.split_seed=4", "train.seed=9", *sets], "test")
+        (run / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+        return split_settings(run)
+
+    mnist = settings("mnist", "data.name=mnist")
+    assert "data.split_seed" not in mnist and "train.seed" not in mnist, mnist
+    digits = settings("digits")
+    assert digits["data.split_seed"] == 4 and "train.seed" not in digits, digits

@@ -173,6 +173,7 @@ def doubted_sentence(doubts: dict[str, dict[str, str]]) -> str:
     return (
         f"Figures that disagree with their run's own records (summary.json edited since it was "
         f"written, or outside [0, 1]; what the run recorded in brackets) — {said}. Those rows are not "
-        f"ranked in bold, nor first by --sort, nor weighed in the verdicts; to compare them, ask for the run folder as it trained, or "
-        f"train the run again: vislab train --config RUN/config.yaml --out NEW_FOLDER."
+        f"ranked in bold, nor first by --sort, and one whose test ACC disagrees is not weighed in the "
+        f"verdicts; to compare them, ask for the run folder as it trained, or train the run again: "
+        f"vislab train --config RUN/config.yaml --out NEW_FOLDER."
     )
