@@ -65,3 +65,21 @@ def test_the_epochs_evaluations_have_a_time_field_of_their_own(tmp_path, capsys,
     ]
     assert summary["epochs_eval_s"] >= 4 * PAUSE  # row 0: train images and val; each epoch: val
     assert summary["epochs_eval_s"] >= rows[0]["seconds"]
+
+
+def test_a_fitted_models_evaluations_count_in_epochs_eval_s(tmp_path, capsys, monkeypatch):
+    """majority's (or svm's) one row evaluates train, val and tracked test, timed into no field."""
+    import vislab.training.fitted as fitted
+
+    real = fitted.evaluate
+
+    def slow(*args, **kwargs):
+        time.sleep(PAUSE)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fitted, "evaluate", slow)
+    sets = [*tiny_sets(drop="model.hidden=[32]"), "--set", "model.name=majority"]
+    code, text = cli(capsys, "train", "--out", tmp_path / "m", *sets)
+    assert code == 0, text
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert summary["epochs_eval_s"] >= 2 * PAUSE, summary  # the train images and val

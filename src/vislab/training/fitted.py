@@ -36,11 +36,13 @@ def fit_once(t: Training, stop: StopFlag) -> EpochRow:
     model, k = t.network.model, t.data.splits.num_classes
     t.network.n_params = model_size(model, t.network.hooks)  # what the fit stored: summary's params
     t.log.line(f"fitted on the train split: {parameters(t.network.n_params)}")
+    started = time.perf_counter()  # the row's evaluations: epochs_eval_s, as a trained run's
     fitted = evaluate(model, t.data.train.unaugmented(t.cfg.eval_batch_size), k)
     val = evaluate(model, t.data.val, k)
     row = EpochRow(1, fitted.loss, fitted.acc, lr=0.0, seconds=t.loop.train_time_s, fitted=True)
     row.add_val(val)
     row.add_test(track_test(t))
+    t.loop.epochs_eval_s += time.perf_counter() - started
     t.history[:] = [row]  # its one row: a resume (after a callback stopped it) fits again
     if t.dist.is_main:
         # its one row, as every run has (the run directory contract)
