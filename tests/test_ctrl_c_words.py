@@ -8,6 +8,7 @@ file. Each Ctrl-C is raised in-process, at a chosen step (monkeypatch)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -43,14 +44,18 @@ def test_report_cut_short_keeps_the_earlier_page_and_says_so(capsys, monkeypatch
 
 
 def test_report_cut_short_after_its_figures_names_them(capsys, monkeypatch, tmp_path, trained):
+    # a copy with no figures yet (an earlier report's would be kept, unchanged): the report draws them
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("figures", "report.html"))
     with monkeypatch.context() as m:
         # the figures are drawn and moved in: the page not written
         m.setattr(report_build, "atomic_write_text", ctrl_c)
-        code, text = cli(capsys, "report", trained)
+        code, text = cli(capsys, "report", run)
     said = one_line(text)
     assert code == 130, text
     assert "vislab report was cut short after it wrote (or deleted)" in said
-    assert str(trained / "figures") in said and "the other files are as they were" in said
+    assert str(run / "figures") in said and "the other files are as they were" in said
+    assert not (run / "report.html").exists()
 
 
 def test_paper_cut_short_leaves_the_last_paper(capsys, monkeypatch, tmp_path, trained):

@@ -1,20 +1,24 @@
 """Session 25 (fix E): a report's next build keeps each figure whose inputs did not change (its file, inode
 and time as they were; Grad-CAM not computed again), and draws anew the figures of a run trained again; a
 sweep's trials draw no figures/ of their own unless the user asks, while the sweep's report still shows
-the best trials' figures."""
+the best trials' figures. Session 25 (fix I): the key follows the runs' order (their colours) and
+matplotlib's style, a user model's imported modules, not how the command spelled the run folder; a
+sweep without its report keeps its trials' own figures."""
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 import yaml
 
 import vislab
 import vislab.report.model_figures as model_figures
-from conftest import DROP, tiny_config, tiny_sweep
+from conftest import DROP, TINY_DIGITS, tiny_config, tiny_sweep
 from vislab.plotting.canvas import figure_key
 from vislab.report.build import build_report
 from vislab.training.trainer import train
@@ -51,10 +55,11 @@ def gradcam_drawn(monkeypatch) -> list:
 def test_a_second_build_keeps_every_figure_and_computes_no_gradcam(runs, gradcam_drawn):
     build_report(runs, log=lambda line: None)
     first = _stamps(runs)
-    assert "gradcam_cnn.png" in first and len(gradcam_drawn) == 1
+    assert "gradcam_cnn.png" in first
+    gradcam_drawn.clear()  # the draws of the second build only (the first may follow another test's)
     build_report(runs, log=lambda line: None)
     assert _stamps(runs) == first  # not one file written again
-    assert len(gradcam_drawn) == 1  # the Grad-CAM maps not computed again
+    assert gradcam_drawn == []  # the Grad-CAM maps not computed again
     html = (runs / "report.html").read_text()
     assert "cnn: Grad-CAM of the predicted class" in html  # the kept figure is still on the page
     assert html.count("data:image/png;base64,") >= len(first)
@@ -63,6 +68,7 @@ def test_a_second_build_keeps_every_figure_and_computes_no_gradcam(runs, gradcam
 def test_a_run_whose_best_pt_is_replaced_gets_its_model_figures_drawn_anew(runs, gradcam_drawn):
     build_report(runs, log=lambda line: None)
     before = _stamps(runs)
+    gradcam_drawn.clear()  # the draws after the first build only
     best = runs / "cnn" / "checkpoints" / "best.pt"
     shutil.copyfile(best, best.with_name("new.pt"))  # the run trained again: a new best.pt
     os.replace(best.with_name("new.pt"), best)
@@ -130,10 +136,95 @@ def test_sweep_trials_draw_no_figures_but_its_report_shows_the_best_trials(tmp_p
     assert (out / "figures" / "confusion_trial-0.png").is_file()
 
 
+@pytest.mark.filterwarnings("ignore:parameter importances")
 def test_a_sweep_asked_for_figures_draws_them_in_each_trial(tmp_path):
     out = tmp_path / "sw"
     spec = tiny_sweep(base__train__figures=DROP)
-    vislab.sweep(
-        spec, out=out, trials=1, quiet=True, train__figures=True
-    )  # --set train.figures=true
+    vislab.sweep(  # --set train.figures=true
+        spec, out=out, trials=1, quiet=True, report=True, train__figures=True
+    )
     assert (out / "trials" / "0" / "figures" / "confusion_test.png").is_file()
+
+
+def test_a_sweep_without_its_report_keeps_each_trials_own_figures(tmp_path):
+    out = tmp_path / "sw"
+    vislab.sweep(tiny_sweep(base__train__figures=DROP), out=out, trials=1, quiet=True)
+    assert (out / "trials" / "0" / "figures" / "confusion_test.png").is_file()
+    assert not (out / "report.html").exists()  # no report draws them: the trial keeps its own
+    trial = yaml.safe_load((out / "trials" / "0" / "config.yaml").read_text())
+    assert trial["train"]["figures"] is True
+
+
+def test_two_orders_of_the_runs_give_two_keys():
+    # the curves' colours follow the runs' order: a reordered suite's curves.png is drawn again
+    a, b = [{"epoch": 1, "val_acc": 0.5}], [{"epoch": 1, "val_acc": 0.7}]
+    key = figure_key(_draw, {"mlp": a, "cnn": b})
+    assert key == figure_key(_draw, {"mlp": a, "cnn": b}) is not None
+    assert key != figure_key(_draw, {"cnn": b, "mlp": a})
+
+
+def test_a_changed_matplotlib_setting_gives_another_key():
+    a = np.arange(4.0)
+    key = figure_key(_draw, a)
+    with matplotlib.rc_context({"lines.linewidth": matplotlib.rcParams["lines.linewidth"] + 1}):
+        assert figure_key(_draw, a) != key  # a matplotlibrc, plt.style.use: drawn in the new style
+    assert figure_key(_draw, a) == key
+
+
+BLOCKS = """\
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.conv = nn.Conv2d(n_in, n_out, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x).relu()
+"""
+NET = """\
+import torch.nn as nn
+from blocks import Block
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes, input_shape):
+        super().__init__()
+        self.body = nn.Sequential(Block(input_shape[0], 4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(4, num_classes)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+"""
+
+
+@pytest.fixture
+def own_model(tmp_path, monkeypatch) -> Path:
+    """A folder ``runs`` (the current directory's) of one run of a model file net.py that imports its
+    sibling blocks.py, whose convolution gives it a Grad-CAM figure."""
+    (tmp_path / "blocks.py").write_text(BLOCKS)
+    (tmp_path / "net.py").write_text(NET)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "blocks", raising=False)
+    settings = {k: v for k, v in TINY_DIGITS.items() if not k.startswith("model")}
+    vislab.train(model="net.py:Net", out=tmp_path / "runs" / "net", quiet=True, **settings)
+    yield tmp_path / "runs"
+    sys.modules.pop("blocks", None)
+
+
+def test_a_changed_module_of_a_trusted_model_file_gets_its_gradcam_drawn_anew(
+    own_model, gradcam_drawn
+):
+    build_report(own_model, trust_code=True, log=lambda line: None)
+    assert len(gradcam_drawn) == 1
+    first = _stamps(own_model)
+    # the same folder spelled another way (`cd`, a relative path): its figures are kept
+    build_report(Path("runs"), trust_code=True, log=lambda line: None)
+    assert len(gradcam_drawn) == 1 and _stamps(own_model) == first
+    blocks = own_model.parent / "blocks.py"
+    blocks.write_text(BLOCKS.replace(".relu()", ".tanh()"))
+    later = blocks.stat().st_mtime_ns + 2_000_000_000
+    os.utime(blocks, ns=(later, later))
+    build_report(own_model, trust_code=True, log=lambda line: None)
+    assert len(gradcam_drawn) == 2  # the model as it is now, not the kept picture of the old one

@@ -237,10 +237,12 @@ def sweep(
     a W&B sweep file as it is) or the same mapping — each trial into ``out/trials/<n>``; return the study.
     ``trials`` is the study's total: the same call again trains nothing (a :class:`~vislab.errors.Note`
     says so), ``trials=N+k`` k more. ``report``: write the report (curves of the best ``curves`` trials;
-    the command writes it unless ``--no-report``). ``overwrite``: delete an earlier sweep in ``out``
-    (another sweep's folder: UserError without it); a study of another space or base: UserError. ``data``,
-    ``epochs``, ``overrides`` (``{"data.limit": 300}``) and ``settings`` (``data__limit=300``) set every
-    trial's config as ``--set`` does (a key given twice: UserError). ``quiet``: None prints the sweep's
+    the command writes it unless ``--no-report``), which draws the trials it shows: the trials then draw
+    no figures of their own unless ``train.figures`` is set (without it, each its own). ``overwrite``:
+    delete an earlier sweep in ``out`` (another sweep's folder: UserError without it); a study of
+    another space or base: UserError. ``data``, ``epochs``, ``overrides`` (``{"data.limit": 300}``)
+    and ``settings`` (``data__limit=300``) set every trial's config as ``--set`` does (a key given
+    twice: UserError). ``quiet``: None prints the sweep's
     lines in a notebook only, False also each trial's progress, True nothing; ``log`` receives them
     instead. ``dry_run``: checked as before the first trial, nothing trained or written; returns its plan
     (:class:`~vislab.SweepPlan`; an existing study read only).

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -204,21 +205,30 @@ def drawn_figure(draw: Callable[[Path], object]) -> Figure:
 
 def figure_key(fn: Callable, *args, **kw) -> str | None:
     """What ``fn(*args, path=..., **kw)`` draws, as a hash: the function, its arguments (defaults filled
-    in; not ``path``; each as :func:`_plain` gives it), and the vislab and matplotlib versions that draw
-    it. None when an argument is no plain value (a function, a bare model): that picture is always
-    drawn."""
+    in; not ``path``; each as :func:`_plain` gives it; a mapping's order kept, as it may decide the
+    runs' colours), the vislab and matplotlib versions that draw it and matplotlib's style
+    (:func:`_style`). None when an argument is no plain value (a function, a bare model): that picture
+    is always drawn."""
     try:
         bound = inspect.signature(fn).bind(*args, path=None, **kw)
         bound.apply_defaults()
         what = {k: v for k, v in bound.arguments.items() if k != "path"}
+        drawer = f"{fn.__module__}.{fn.__qualname__}"
         text = json.dumps(
-            [f"{fn.__module__}.{fn.__qualname__}", __version__, matplotlib.__version__, what],
-            sort_keys=True,
-            default=_plain,
+            [drawer, __version__, matplotlib.__version__, _style(), what], default=_plain
         )
     except (TypeError, ValueError):
         return None
     return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _style() -> str:
+    """matplotlib's settings (``rcParams``: a matplotlibrc, ``plt.style.use``; the backend left out, a
+    notebook's differs but draws the same file) and the font files it found, as a hash: a figure drawn
+    in another style or with another font installed is drawn again."""
+    params = sorted((k, str(v)) for k, v in matplotlib.rcParams.items() if k != "backend")
+    fonts = sorted(f.fname for f in font_manager.fontManager.ttflist)
+    return hashlib.sha1(repr([params, fonts]).encode()).hexdigest()
 
 
 def _plain(value: object) -> object:

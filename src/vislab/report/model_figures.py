@@ -32,6 +32,7 @@ from vislab.figure_hooks import (
     why_no_attention,
 )
 from vislab.models.hooks import TokenGrid, hooks_of, patch_embedding
+from vislab.models.user import parse_reference
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import head_labels, plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
@@ -113,17 +114,29 @@ def _decision_boundary(hooks: _Hooks, x: np.ndarray, y: np.ndarray, title: str, 
 
 def drawn_from(run_dir: Path, cfg: Config, record: RunRecord) -> dict:
     """What a run's model stands for in the key of its figures (:meth:`_Hooks.figure_input`), as plain
-    values: the size and time of its checkpoints (a run trained
-    again, its best.pt replaced, gets them drawn anew), its config (the test images shown) and its own
-    model file's, where its model is the user's code (changed: imported again with ``trust_code``)."""
+    values: the size and time of its checkpoints (a run trained again, its best.pt replaced, gets them
+    drawn anew; named within the run folder, however the command spelled it), its config (the test
+    images shown) and, where its model is the user's code, the record of it and the size and time of
+    each file a load may import (:func:`_code_files`: changed, imported again with ``trust_code``)."""
     code = record.model.code or {}
-    files = [run_dir / "checkpoints" / f for f in ("best.pt", "last.pt")]
+    files = {
+        f"checkpoints/{f}": _stamp(run_dir / "checkpoints" / f) for f in ("best.pt", "last.pt")
+    }
+    files |= {str(f): _stamp(f) for f in _code_files(record.model.name, code)}
+    return dict(files=files, config=cfg.model_dump(mode="json"), code=code)
+
+
+def _code_files(name: str, code: dict) -> list[Path]:
+    """The user's files a load of model ``name`` may import (:mod:`vislab.models.trust`): the model file
+    its reference names from the current directory (tried first), the one the run recorded, and beside
+    each, the modules the run recorded it importing (a sibling ``blocks.py``)."""
+    ref = parse_reference(name)
+    files = [Path(ref.target).expanduser()] if ref is not None and ref.is_file else []
     files += [Path(code["path"])] if code.get("path") else []
-    return dict(
-        files={str(f): _stamp(f) for f in files},
-        config=cfg.model_dump(mode="json"),
-        code=code,
-    )
+    out: list[Path] = []
+    for file in dict.fromkeys(f.resolve() for f in files):
+        out += [file, *((file.parent / rel).resolve() for rel in code.get("imports") or {})]
+    return list(dict.fromkeys(out))
 
 
 def _stamp(path: Path) -> list[int] | None:

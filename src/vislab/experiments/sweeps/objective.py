@@ -137,7 +137,9 @@ class _PruneReport(Callback):
 
 
 class Objective:
-    """Trains trial N's config (base ← suggested values) into ``trials/<N>`` and returns its validation metric."""
+    """Trains trial N's config (base ← suggested values) into ``trials/<N>`` and returns its validation
+    metric; ``report``: the sweep's report draws the trials it shows, so a trial draws no figures of its
+    own unless the base config sets train.figures."""
 
     def __init__(
         self,
@@ -147,8 +149,9 @@ class Objective:
         n_target: int,
         quiet: bool,
         log: Callable[[str], None],
+        report: bool = False,
     ):
-        self.sweep, self.base_tree = sweep, base_tree
+        self.sweep, self.base_tree, self.report = sweep, base_tree, report
         self.trial_root, self.n_target, self.quiet, self.log = trial_root, n_target, quiet, log
         self.last_error: str | None = None
         self.current: optuna.Trial | None = None
@@ -160,7 +163,7 @@ class Objective:
         run_dir, resumed = self._take(trial)
         values = suggest(trial, self.sweep.distributions)
         tree = copy.deepcopy(self.base_tree)
-        if setting(tree, "train.figures") is None:  # the sweep's report draws the trials it shows
+        if self.report and setting(tree, "train.figures") is None:
             set_dotted(tree, "train.figures", False)
         apply_values(tree, values)
         self.log(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in values.items())}")

@@ -83,13 +83,15 @@ def run_stage(
     option: str = "--trials",
     made: dict | None = None,
     settle: bool = False,
+    report: bool = False,
 ) -> optuna.Study:
     """Work on study ``sweep.name`` (over ``sweep.distributions``: the narrowed stage has its own) until it
     holds ``n_target`` finished, running or failed trials (or the deadline passes) — with ``settle``, finished:
     the running trials of other workers too; ``option``: the one that asked for ``n_target``, named in
     the :class:`~vislab.errors.Note` when the study holds that many already; ``made``: how the sweep was
     made, as sweep.json records it (default :func:`made_from` its file and ``overrides``). Nothing is
-    made in ``out`` before the storage has taken the study."""
+    made in ``out`` before the storage has taken the study. ``report``: the sweep's report draws the
+    trials it shows, which then draw no figures of their own (:class:`Objective`)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(out)
     study = join_study(sweep, open_storage(storage_url))
@@ -106,7 +108,7 @@ def run_stage(
         show_note(_nothing_to_train(study, n_target, option, busy, full))
         if not settle:
             return study
-    objective = Objective(sweep, base, out / "trials", n_target, quiet, log)
+    objective = Objective(sweep, base, out / "trials", n_target, quiet, log, report)
     _work(study, objective, n_target, deadline, log, settle)
     return study
 
@@ -254,10 +256,11 @@ def run_sweep(
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
     # read before a stage rewrites the sweep.json it may come from (run from DIR/sweep.yaml)
-    made = made_from(sweep, overrides)
+    made, report = made_from(sweep, overrides), on_results is not None
     with storage_errors(storage_url), each_note_once():  # a note every trial gives: said once
         study = _finished(out, log, on_results, lambda: run_stage(
             sweep, out, storage_url, n, overrides, deadline, quiet, log, made=made, settle=bool(narrow),
+            report=report,
         ))  # fmt: skip
         _refuse_all_failed(study, out)
         if narrow and _first_stage_done(study, log):
@@ -266,7 +269,7 @@ def run_sweep(
             second = _ran(second, n2)
             _finished(out / "narrow", log, on_results, lambda: run_stage(
                 second, out / "narrow", storage_url, n2, overrides, deadline, quiet, log,
-                option="--narrow-trials", made=made,
+                option="--narrow-trials", made=made, report=report,
             ))  # fmt: skip
     return study
 
