@@ -190,3 +190,67 @@ def test_the_note_says_what_rows_give_when_the_study_recorded_no_base(gone, caps
     assert "so their model, seed and data are not known here." in md, md
     assert md.startswith("# sweep tiny on digits Data: "), md  # no "?" for trial-1's data
     assert _table_rows(out)["trial-1"]["model"] == "-", _table_rows(out)
+
+
+def test_compare_finds_the_trials_where_results_md_finds_them(gone, capsys):
+    """A copy of the sweep folder without its trials/ (its study records the original trials' folders,
+    still on this machine): compare takes each trial's run folder from the study, as results.md does,
+    so trial-0 and trial-2 keep their figures and trial-1 (deleted) alone is "not here"."""
+    out, _ = gone
+    copy = out.parent / "copy"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "trials")
+    assert cli(capsys, "sweep", "show", copy)[0] == 0
+    code, text = cli(capsys, "compare", copy)
+    assert code == 0, text
+    table = first_table(text)
+    assert table == first_table((copy / "results.md").read_text()), text
+    row = next(line for line in table if line.startswith("| trial-0 |"))
+    assert str(out / "trials" / "0") in row and "not here" not in row, row
+    assert "come from the study database: trial-1 (" in one_line(text), text
+
+
+def test_compare_of_a_sweep_whose_trials_are_all_elsewhere(gone, capsys):
+    """No trial's run folder here: compare prints every complete trial's row from the study database
+    (not "holds no runs yet"), as results.md; report.html's title and data line are results.md's."""
+    out, _ = gone
+    for trial in (out / "trials").iterdir():
+        shutil.rmtree(trial)
+    assert cli(capsys, "sweep", "show", out)[0] == 0
+    code, text = cli(capsys, "compare", out)
+    assert code == 0, text
+    md = (out / "results.md").read_text()
+    assert first_table(text) == first_table(md) and len(first_table(md)) == 5, text
+    assert "come from the study database: trial-0 (" in one_line(text), text
+    assert md.startswith("# sweep tiny on digits\n\nData: digits, all runs.\n"), md
+    html = " ".join((out / "report.html").read_text().split())
+    assert "<h1>Sweep tiny on digits</h1>" in html, html
+    assert _report(out)[0] == "Data: digits, all runs.", _report(out)[0]
+    with pytest.raises(vislab.UserError, match="holds no runs yet: plot it once one has trained"):
+        vislab.plot_curves(out)  # a row from the database has no curves to draw
+
+
+def test_compare_names_a_narrow_stages_rows_and_folders(tmp_path, capsys, monkeypatch):
+    """A sweep with a --narrow stage, trial 1's and the narrow stage's trial 0's folders moved away:
+    compare gives narrow/trial-1 its own folder (narrow/trials/1, not trials/1) and its note names the
+    narrow stage's row from the database as narrow/trial-0."""
+    out = tmp_path / "nw"
+    vislab.sweep(tiny_sweep(), out=out, trials=3, narrow=2, narrow_trials=2, quiet=True)
+    shutil.move(out / "trials" / "1", tmp_path / "t1")
+    shutil.move(out / "narrow" / "trials" / "0", tmp_path / "n0")
+    skip_report_figures(monkeypatch)
+    code, text = cli(capsys, "compare", out)
+    assert code == 0, text
+    said = one_line(text)
+    assert "come from the study database: narrow/trial-0 (" in said, said
+    assert "come from the study database: trial-1 (" in said, said
+    with pytest.warns(Note):
+        df = vislab.compare(out)
+    folders = dict(zip(df["run"], df["run folder"]))
+    assert folders == {
+        "trial-0": "trials/0",
+        "trial-1": "not here",
+        "trial-2": "trials/2",
+        "narrow/trial-0": "not here",
+        "narrow/trial-1": "narrow/trials/1",
+    }, folders

@@ -33,8 +33,8 @@ Targets = str | Path | Sequence[str | Path] | Mapping[str, str | Path]
 @dataclass(frozen=True)
 class Found:
     """The runs to compare, in the order given: every run found (``folders``, by name), the finished
-    ones' summaries (of a sweep folder given alone, its complete trials whose run folders are not here
-    too, from its study database: no folder), and the others (``left_out``: run → why it is not in the
+    ones' summaries (of a sweep folder given alone to compare, its complete trials whose run folders
+    are not here too, from its study database: no folder), and the others (``left_out``: run → why it is not in the
     table)."""
 
     folders: dict[str, Path]
@@ -55,13 +55,15 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
     """The runs of ``targets`` (run folders, or folders of runs; a mapping's keys name them) and their
     summaries, named by ``results.folders`` (:func:`_runs_of`: with several targets, a folder's runs as
     ``<folder>/run``; names two runs share lengthened by the folders above them); a run given twice (a
-    suite and one of its runs) is compared once; a run whose summary.json
-    cannot be read is left out (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names
-    the metrics.jsonl of a finished run that is missing or empty (``RunDir.rows_lost``). UserError for a
-    path that is missing, a file, a folder holding no run, or no finished run. Each suite folder with
-    seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds (``rows``:
-    :func:`_seed_rows`), but not the seeds of a row whose configs differ in more than their seed
-    (:func:`_folder_rows`). ``verb``: what the caller does with them, as its errors say it."""
+    suite and one of its runs) is compared once; a run whose summary.json cannot be read is left out
+    (``left_out``: the file and the fix); a :class:`~vislab.errors.Note` names the metrics.jsonl of a
+    finished run that is missing or empty (``RunDir.rows_lost``). A sweep folder given alone: its
+    trials where its results.md finds them (:func:`_stage_runs`) and, to compare, its study
+    database's rows of the others (:func:`_sweep_table`). UserError for a path that is missing, a
+    file, a folder holding no run, or no finished run (nor a row from a study database). Each suite
+    folder with seeds, and each plain folder of runs named ``<row>-s<i>``, gives its rows of seeds
+    (``rows``: :func:`_seed_rows`), but not the seeds of a row whose configs differ in more than their
+    seed (:func:`_folder_rows`). ``verb``: what the caller does with them, as its errors say it."""
     from vislab.experiments.results.folders import keyed, unique_names  # on use (see the imports)
 
     given = keyed(_given(targets))
@@ -70,84 +72,129 @@ def find_runs(targets: Targets, verb: str = "compare") -> Found:
         raise UserError(
             f"give a run folder, or a folder of runs (a suite's, a sweep's), to {verb}."
         )
-    found = [_runs_of(p, key) for key, p in given]
+    stages = _sweep_stages(*given[0]) if len(given) == 1 else []
+    found = [_stage_runs(stages) if stages else _runs_of(p, key, verb) for key, p in given]
     folders = unique_names(found)
     suites = [SuiteInfo.read(p) for p in paths]
     otherwise = _trained_otherwise(suites, found)
     summaries, left_out = _finished(folders, otherwise)
-    if not summaries:
-        listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
-        raise UserError(
-            f"no finished run to {verb} in {', '.join(map(str, paths))}: {listed}. Finish a run "
-            f"first (resume it, or train it again), then {verb}."
-        )
+    done = {folders[n].resolve() for n in summaries}
+    # a sweep folder given alone to compare: its results.md's rows (from its study database too), values
+    table, params = (summaries, None)
+    if stages and verb == "compare":
+        table, params = _sweep_table(stages, summaries, folders)
+    if not table:
+        raise UserError(_none_finished(paths, left_out, verb))
     # a run's own folder holds no suite.json: the folder above it may (a suite's run given alone)
     held = [p.resolve().parent if folder_kind(p) == "run" else p.resolve() for p in paths]
     holder = Path(os.path.commonpath([str(h) for h in held]))
     suite = suites[0] if len(paths) == 1 else SuiteInfo()
-    done = {folders[n].resolve() for n in summaries}
     own_rows = [
         _folder_rows(info, runs, key, p, done) for info, runs, (key, p) in zip(suites, found, given)
     ]
     rows, labels = _seed_rows(own_rows, found, folders, given)
     groups = _groups(suite, labels) if len(paths) == 1 else None
-    # a sweep folder given alone: its results.md's rows (those from its study database too) and values
-    params = None
-    if len(paths) == 1:
-        summaries, params = _sweep_table(given[0], summaries, folders, verb)
-    return Found(folders, summaries, left_out, holder, suite, rows, groups, params)
+    return Found(folders, table, left_out, holder, suite, rows, groups, params)
+
+
+def _none_finished(paths: list[Path], left_out: dict[str, str], verb: str) -> str:
+    """Why nothing can be compared: the runs found, none finished (each and why), or none at all."""
+    if not left_out:  # a sweep folder whose trials have no run folder yet, nor a row in its study
+        return _no_runs(paths[0], verb)
+    listed = "; ".join(f"{n} is {why}" for n, why in left_out.items()).rstrip(".")
+    return (
+        f"no finished run to {verb} in {', '.join(map(str, paths))}: {listed}. Finish a run "
+        f"first (resume it, or train it again), then {verb}."
+    )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A stage of a sweep folder given alone: its folder, the prefix of its rows' names (``narrow/``
+    for its --narrow stage) and its study (None where it cannot be loaded: its trials read from its
+    folder's trials/)."""
+
+    folder: Path
+    prefix: str
+    study: optuna.Study | None
+
+
+def _sweep_stages(key: str | None, path: Path) -> list[_Stage]:
+    """The stages of ``path`` when it is a sweep folder whose study loads: itself and its --narrow
+    stage (``DIR/narrow``) where it has one; [] otherwise (its runs read as any folder's:
+    :func:`_runs_of`)."""
+    if not path.is_dir() or folder_kind(path) != "sweep" or (study := _study(path)) is None:
+        return []
+    prefix = f"{key}/" if key else ""
+    stages = [_Stage(path, prefix, study)]
+    narrow = path / "narrow"
+    if narrow.is_dir() and folder_kind(narrow) == "sweep":
+        stages.append(_Stage(narrow, f"{prefix}narrow/", _study(narrow)))
+    return stages
+
+
+def _stage_runs(stages: list[_Stage]) -> dict[str, Path]:
+    """The run folders of a sweep's ``stages`` by their rows' names, where its results.md finds them
+    (``sweeps.results.trial_dirs``: the one each trial recorded where it is here, else
+    ``<stage>/trials/<n>``); a stage whose study cannot be loaded, its folder's trials/."""
+    # on use, a sweep's only: optuna takes seconds to import
+    from vislab.experiments.results.folders import discover
+    from vislab.experiments.sweeps.results import trial_dirs
+
+    runs: dict[str, Path] = {}
+    for stage in stages:
+        own = (
+            trial_dirs(stage.study, stage.folder)
+            if stage.study is not None
+            else discover(stage.folder)[1]
+        )
+        runs |= {f"{stage.prefix}{name}": folder for name, folder in own.items()}
+    return runs
 
 
 def _sweep_table(
-    given: tuple[str | None, Path],
+    stages: list[_Stage],
     summaries: dict[str, RunSummary],
     folders: dict[str, Path],
-    verb: str,
-) -> tuple[dict[str, RunSummary], dict[str, dict[str, Any]] | None]:
-    """The rows and setting columns of ``given`` as its results.md has them when it is a sweep folder
-    (:func:`_stage_table`: its stage, then its --narrow stage's, ``DIR/narrow``, as ``narrow/...``): the
-    finished trials and the complete ones whose run folders are not here, from the study database,
-    with their swept values; ``summaries`` and None for any other folder, or a study that cannot be
-    loaded (its trials are then compared by the settings that differ)."""
-    key, path = given
-    prefix = f"{key}/" if key else ""
-    table = _stage_table(path, prefix, summaries, folders, verb)
-    if table is None:
-        return summaries, None
-    rows, params = table
-    narrow = path / "narrow"
-    if narrow.is_dir() and (
-        more := _stage_table(narrow, f"{prefix}narrow/", summaries, folders, verb)
-    ):
-        rows, params = rows | more[0], params | more[1]
-    return rows | summaries, params  # in the studies' order; a run neither names (none) kept, last
+) -> tuple[dict[str, RunSummary], dict[str, dict[str, Any]]]:
+    """The rows and setting columns of a sweep folder given alone as its results.md has them
+    (:func:`_stage_table`: each of its ``stages`` whose study loads, its --narrow stage's rows as
+    ``narrow/...``): the finished trials and the complete ones whose run folders are not here, from
+    the study database, with their swept values and run folders."""
+    rows: dict[str, RunSummary] = {}
+    params: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        if stage.study is not None:
+            more = _stage_table(stage, stage.study, stages[0].folder, summaries, folders)
+            rows, params = rows | more[0], params | more[1]
+    return rows | summaries, params  # in the studies' order; a stage's not loaded kept, last
 
 
 def _stage_table(
-    stage: Path,
-    prefix: str,
+    stage: _Stage,
+    study: optuna.Study,
+    top: Path,
     summaries: dict[str, RunSummary],
     folders: dict[str, Path],
-    verb: str,
-) -> tuple[dict[str, RunSummary], dict[str, dict[str, Any]]] | None:
-    """The rows (named ``prefix`` + their run names) and setting columns of the sweep stage ``stage``,
-    as its results.md has them (``trials.table_summaries``, ``trials.table_params``); its note on the
-    rows from the study database shown where ``verb`` is compare (``trials.database_note``). None for
-    a folder that is no sweep's, or whose study cannot be loaded."""
-    if folder_kind(stage) != "sweep" or (study := _study(stage)) is None:
-        return None
+) -> tuple[dict[str, RunSummary], dict[str, dict[str, Any]]]:
+    """The rows (named by the stage's prefix and their run names) and setting columns of the sweep
+    stage ``stage`` (its ``study``), as its results.md has them (``trials.table_summaries``,
+    ``trials.table_params``; each run folder relative to the sweep folder given, ``top``, where it
+    lies in it); its note on the rows from the study database, naming them so, shown
+    (``trials.database_note``)."""
     # on use, a sweep's only: optuna takes seconds to import
     from vislab.experiments.sweeps.results import trial_params
     from vislab.experiments.sweeps.trials import database_note, table_params, table_summaries
 
+    prefix = stage.prefix
     mine = {
         n[len(prefix) :]: n for n in folders if n.startswith(prefix) and "/" not in n[len(prefix) :]
     }
     local = {n: summaries[full] for n, full in mine.items() if full in summaries}
     rows, elsewhere = table_summaries(study, local, mine)
     dirs = {n: folders[full] for n, full in mine.items()}
-    params = table_params(trial_params(study), rows, dirs, stage)
-    if verb == "compare" and (note := database_note(study, elsewhere, stage)):
+    params = table_params(trial_params(study), rows, dirs, top)
+    if note := database_note(study, elsewhere, stage.folder, prefix):
         show_note(note)
     return (
         {f"{prefix}{n}": s for n, s in rows.items()},
@@ -283,11 +330,11 @@ def _given(targets: Targets) -> list[tuple[str | None, Path]]:
     return [(None, Path(t)) for t in targets]
 
 
-def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
+def _runs_of(target: Path, key: str | None, verb: str) -> dict[str, Path]:
     """The run folders of ``target`` by name (``results.folders.runs_of``): itself when it is a run, else
     what the report finds in it (a suite's runs, a sweep's trials, the runs at any depth below any other
     folder). ``key``: the name a mapping gave ``target`` (or, of several, its folder's), the run's own or
-    the prefix of its runs' (``key/run``)."""
+    the prefix of its runs' (``key/run``). ``verb``: as :func:`find_runs`'."""
     from vislab.experiments.results.folders import runs_of  # on use (see the imports)
 
     if not target.exists():
@@ -298,11 +345,16 @@ def _runs_of(target: Path, key: str | None = None) -> dict[str, Path]:
         raise UserError(_file_given(target))
     runs = runs_of(target, key)  # UserError for a folder holding no run
     if not runs:
-        raise UserError(
-            f"'{target}' is a {folder_kind(target)} folder that holds no runs yet: compare it once one "
-            f"has trained."
-        )
+        raise UserError(_no_runs(target, verb))
     return runs
+
+
+def _no_runs(target: Path, verb: str) -> str:
+    """Why a suite or sweep folder ``target`` cannot be compared (``verb``): it holds no runs yet."""
+    return (
+        f"'{target}' is a {folder_kind(target)} folder that holds no runs yet: {verb} it once one "
+        f"has trained."
+    )
 
 
 def _file_given(path: Path) -> str:

@@ -257,11 +257,14 @@ def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> d
         v["figures"] = embed(v["figures"])
     folder = plan.folder
     reported = reported_of(plan)
-    # the title names the data the runs used (their summaries), not the suite's default data
+    # the title names the data the table's runs used (their summaries, a sweep's rows from its study
+    # database too: seeds.table_runs), not the suite's default data; the data line gives the sizes of
+    # the runs here, else (every row from the study database) their data alone, as results.md's
+    runs = table_runs(plan)
     return dict(
-        title=title or titled(_heading(plan), plan.complete),
+        title=title or titled(_heading(plan), runs),
         subtitle=(plan.suite.description if plan.suite is not None else None) or _counted(plan),
-        data_line=data_line(plan.complete, own_splits(plan)) if plan.complete else "",
+        data_line=data_line(plan.complete or runs, own_splits(plan)) if runs else "",
         provenance=provenance_of(plan),
         reported_figures=bool(reported_columns(reported)),
         reported_warnings=mismatches(reported, cited(plan)),  # rows, with seeds

@@ -272,20 +272,24 @@ def _within(path: Path, out: Path) -> Path:
         return Path(path)
 
 
-def database_note(study: optuna.Study, rows: Mapping[str, RunSummary], out: Path) -> str:
+def database_note(
+    study: optuna.Study, rows: Mapping[str, RunSummary], out: Path, prefix: str = ""
+) -> str:
     """The note under a sweep's table on its rows from the study database (``rows``: run name → its
     :func:`database_summaries` record): where each ran, as the study recorded it, and what their rows
-    give (:func:`_given`); where the best trial is one of them, the command that trains it again from
-    the study's base config (:func:`retrain_line`). "" when none."""
+    give (:func:`_given`), each named as its table row is (``prefix`` + its run name: ``narrow/`` for a
+    --narrow stage's rows in its first stage's table); where the best trial is one of them, the command
+    that trains it again from the study's base config (:func:`retrain_line`). "" when none."""
     trials = [t for t in study.get_trials(deepcopy=False) if trial_name(t) in rows]
     if not trials:
         return ""
-    ran = "; ".join(f"{trial_name(t)} ({_ran_on(t)})" for t in trials)
+    ran = "; ".join(f"{prefix}{trial_name(t)} ({_ran_on(t)})" for t in trials)
     top = best(study, 1)
     line = retrain_line(study, out) if top and trial_name(top[0]) in rows else None
+    named = {f"{prefix}{name}": s for name, s in rows.items()}
     return (
         f"Rows whose run folder is {NOT_HERE} (trained on another machine, or moved since) come from the "
-        f"study database: {ran}. {_given(study, rows)} Their other figures are in their run folders."
+        f"study database: {ran}. {_given(study, named)} Their other figures are in their run folders."
         + (f"\n\n{line}" if line else "")
     )
 
