@@ -228,3 +228,21 @@ def test_a_changed_module_of_a_trusted_model_file_gets_its_gradcam_drawn_anew(
     os.utime(blocks, ns=(later, later))
     build_report(own_model, trust_code=True, log=lambda line: None)
     assert len(gradcam_drawn) == 2  # the model as it is now, not the kept picture of the old one
+
+
+def test_a_notebooks_interactive_mode_keeps_the_key():
+    """IPython turns matplotlib's interactive mode on in every notebook: a report built there kept no
+    figure the command had drawn, and the other way round."""
+    before = figure_key(_draw, np.arange(4.0))
+    was = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(not was)
+        assert figure_key(_draw, np.arange(4.0)) == before
+    finally:
+        matplotlib.interactive(was)
+
+
+def test_a_timm_model_with_a_pretrained_tag_has_no_code_files():
+    """timm:resnet18.a1_in1k trains, but reading it as a user's file reference raised, and the run lost
+    every model figure of its report."""
+    assert model_figures._code_files("timm:resnet18.a1_in1k", {}) == []

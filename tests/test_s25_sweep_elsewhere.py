@@ -212,7 +212,7 @@ def test_compare_finds_the_trials_where_results_md_finds_them(gone, capsys):
 
 def test_compare_of_a_sweep_whose_trials_are_all_elsewhere(gone, capsys):
     """No trial's run folder here: compare prints every complete trial's row from the study database
-    (not "holds no runs yet"), as results.md; report.html's title and data line are results.md's."""
+    (not "holds no run folder here yet"), as results.md; report.html's title and data line are results.md's."""
     out, _ = gone
     for trial in (out / "trials").iterdir():
         shutil.rmtree(trial)
@@ -226,7 +226,9 @@ def test_compare_of_a_sweep_whose_trials_are_all_elsewhere(gone, capsys):
     html = " ".join((out / "report.html").read_text().split())
     assert "<h1>Sweep tiny on digits</h1>" in html, html
     assert _report(out)[0] == "Data: digits, all runs.", _report(out)[0]
-    with pytest.raises(vislab.UserError, match="holds no runs yet: plot it once one has trained"):
+    with pytest.raises(
+        vislab.UserError, match="holds no run folder here yet .*: plot it once one has trained here"
+    ):
         vislab.plot_curves(out)  # a row from the database has no curves to draw
 
 
@@ -254,3 +256,17 @@ def test_compare_names_a_narrow_stages_rows_and_folders(tmp_path, capsys, monkey
         "narrow/trial-0": "not here",
         "narrow/trial-1": "narrow/trials/1",
     }, folders
+
+
+def test_a_copied_sweep_folder_compares_its_own_trial_folders(tmp_path):
+    """trial_dirs preferred the folder each trial recorded (the original's), so a copy compared the
+    original's runs — after the original was trained again, figures of other trials beside its values."""
+    out = tmp_path / "sw"
+    vislab.sweep(tiny_sweep(), out=out, trials=2, quiet=True)
+    shutil.copytree(out, tmp_path / "copy")
+    found = vislab.compare(tmp_path / "copy")
+    assert len(found) == 2
+    from vislab.api.found_runs import find_runs
+
+    folders = find_runs([tmp_path / "copy"]).folders
+    assert all(p.is_relative_to(tmp_path / "copy") for p in folders.values()), folders

@@ -135,8 +135,8 @@ def _sweep_stages(key: str | None, path: Path) -> list[_Stage]:
 
 def _stage_runs(stages: list[_Stage]) -> dict[str, Path]:
     """The run folders of a sweep's ``stages`` by their rows' names, where its results.md finds them
-    (``sweeps.results.trial_dirs``: the one each trial recorded where it is here, else
-    ``<stage>/trials/<n>``); a stage whose study cannot be loaded, its folder's trials/."""
+    (``sweeps.results.trial_dirs``: ``<stage>/trials/<n>`` where it is here, else the one each trial
+    recorded); a stage whose study cannot be loaded, its folder's trials/."""
     # on use, a sweep's only: optuna takes seconds to import
     from vislab.experiments.results.folders import discover
     from vislab.experiments.sweeps.results import trial_dirs
@@ -350,10 +350,17 @@ def _runs_of(target: Path, key: str | None, verb: str) -> dict[str, Path]:
 
 
 def _no_runs(target: Path, verb: str) -> str:
-    """Why a suite or sweep folder ``target`` cannot be compared (``verb``): it holds no runs yet."""
+    """Why a suite or sweep folder ``target`` cannot be compared (``verb``): it holds no run folder yet."""
+    kind = folder_kind(target)
+    elsewhere = (
+        " (trials trained on another machine keep their run folders there: `vislab compare` lists "
+        "them from the study database)"
+        if kind == "sweep"
+        else ""
+    )
     return (
-        f"'{target}' is a {folder_kind(target)} folder that holds no runs yet: {verb} it once one "
-        f"has trained."
+        f"'{target}' is a {kind} folder that holds no run folder here yet{elsewhere}: {verb} it once "
+        f"one has trained here."
     )
 
 

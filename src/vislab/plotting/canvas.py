@@ -222,11 +222,18 @@ def figure_key(fn: Callable, *args, **kw) -> str | None:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+# rcParams that change no saved figure: the backend and the interactive mode (a notebook's differ), the
+# GUI's keys, toolbar and save dialog's folder
+_NOT_DRAWN = ("backend", "interactive", "keymap.", "toolbar", "webagg.", "savefig.directory")
+
+
 def _style() -> str:
     """matplotlib's settings (``rcParams``: a matplotlibrc, ``plt.style.use``; the backend left out, a
     notebook's differs but draws the same file) and the font files it found, as a hash: a figure drawn
     in another style or with another font installed is drawn again."""
-    params = sorted((k, str(v)) for k, v in matplotlib.rcParams.items() if k != "backend")
+    params = sorted(
+        (k, str(v)) for k, v in matplotlib.rcParams.items() if not k.startswith(_NOT_DRAWN)
+    )
     fonts = sorted(f.fname for f in font_manager.fontManager.ttflist)
     return hashlib.sha1(repr([params, fonts]).encode()).hexdigest()
 

@@ -32,7 +32,7 @@ from vislab.figure_hooks import (
     why_no_attention,
 )
 from vislab.models.hooks import TokenGrid, hooks_of, patch_embedding
-from vislab.models.user import parse_reference
+from vislab.models.user import is_user_reference, parse_reference
 from vislab.plotting.boundary import plot_decision_boundary
 from vislab.plotting.explain import head_labels, plot_explanation
 from vislab.plotting.vit import plot_attention, plot_pos_embedding
@@ -122,15 +122,16 @@ def drawn_from(run_dir: Path, cfg: Config, record: RunRecord) -> dict:
     files = {
         f"checkpoints/{f}": _stamp(run_dir / "checkpoints" / f) for f in ("best.pt", "last.pt")
     }
-    files |= {str(f): _stamp(f) for f in _code_files(record.model.name, code)}
-    return dict(files=files, config=cfg.model_dump(mode="json"), code=code)
+    # the user's files by their stamps alone: where the command runs from changes no path in the key
+    stamps = sorted(s for f in _code_files(record.model.name, code) if (s := _stamp(f)) is not None)
+    return dict(files=files, code_files=stamps, config=cfg.model_dump(mode="json"), code=code)
 
 
 def _code_files(name: str, code: dict) -> list[Path]:
     """The user's files a load of model ``name`` may import (:mod:`vislab.models.trust`): the model file
     its reference names from the current directory (tried first), the one the run recorded, and beside
     each, the modules the run recorded it importing (a sibling ``blocks.py``)."""
-    ref = parse_reference(name)
+    ref = parse_reference(name) if is_user_reference(name) else None  # timm:resnet18.a1_in1k: none
     files = [Path(ref.target).expanduser()] if ref is not None and ref.is_file else []
     files += [Path(code["path"])] if code.get("path") else []
     out: list[Path] = []

@@ -45,7 +45,8 @@ class LoopState:
     plateau_bad: int = 0  # schedule.name=plateau: evaluations not improving since the best or a cut
     train_time_s: float = 0.0
     setup_s: float = 0.0  # building data, model and optimizer, summed over the run's processes
-    # the epochs' evaluations (val, train.track_test's test, train.eval_at_start's row 0), summed likewise
+    # the epochs' evaluations (val, train.track_test's test, train.eval_at_start's row 0; a fitted model's
+    # row: train, val, test), summed likewise
     epochs_eval_s: float = 0.0
     partial: torch.Tensor | None = None  # (loss·n, correct, n) of an epoch interrupted mid-way
     # the CPU threads training used (train.threads, else torch's count), in order: a resume under another

@@ -95,12 +95,13 @@ def _holds(base: dict, overrides: list[str]) -> bool:
 
 
 def trial_dirs(study: optuna.Study, out: Path) -> dict[str, Path]:
-    """Run folder per trial: the one the trial recorded when this machine can see it, else ``out/trials/<n>``."""
+    """Run folder per trial: ``out/trials/<n>`` where it is here (a copied sweep folder reads its own), else
+    the one the trial recorded when this machine can see it (another worker's --out)."""
     dirs = {}
     for t in study.get_trials(deepcopy=False):
         recorded = Path(t.user_attrs.get(attrs.RUN_DIR, ""))
         local = Path(out) / "trials" / str(t.number)
-        path = recorded if t.user_attrs.get(attrs.RUN_DIR) and recorded.is_dir() else local
+        path = recorded if not local.is_dir() and t.user_attrs.get(attrs.RUN_DIR) else local
         if path.is_dir():
             dirs[trial_name(t)] = path
     return dirs
