@@ -106,8 +106,7 @@ def finish_run(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
         eval_s=round(time.perf_counter() - started, 3), epochs_eval_s=round(loop.epochs_eval_s, 3),
-        **_start_record(record, network, loop),
-        class_weights=data.class_weights,
+        **_start_record(record, network, loop), class_weights=data.class_weights,
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
