@@ -147,3 +147,14 @@ def test_an_accumulating_run_resumed_mid_epoch_logs_the_same_rows(tmp_path, monk
     train(tiny_config(), tmp_path / "cut", resume=True, quiet=True)
     cut, ref = (tmp_path / d / "steps.jsonl" for d in ("cut", "ref"))
     assert cut.read_text() == ref.read_text()
+
+
+@pytest.mark.parametrize("name", ["onecycle", "exponential", "cosine"])
+def test_a_warm_up_that_rounds_to_one_step_is_none(name):
+    """The note said so, but the one step shifted the schedule's clock: onecycle lost its rise (1e-3 at
+    the first step instead of 4e-5), exponential's first cut came a step late."""
+    one = ScheduleConfig(name=name, warmup_epochs=0.05)  # 0.55 of 11 steps: rounds to 1
+    none = ScheduleConfig(name=name)
+    assert warmup_steps(one, 11) == 1
+    factors = [[lr_factor(c, step, 11, 22) for step in range(22)] for c in (one, none)]
+    assert factors[0] == factors[1]

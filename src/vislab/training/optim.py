@@ -138,6 +138,9 @@ def lr_factor(
     plateau is 1 here (its cuts follow the evaluations: training/plateau.py). A pure function of the step:
     resuming needs the step only."""
     warm = warmup_steps(cfg, steps_per_epoch)
+    warm = (
+        warm if warm > 1 else 0
+    )  # one step at lr is no warm-up (config.notes.warmup_note says so)
     if step < warm:
         return (step + 1) / warm
     step, total_steps = step - warm, total_steps - warm  # the schedule's own clock starts here
