@@ -187,6 +187,14 @@ def test_the_per_class_table_leaves_an_undefined_share_empty():
         0.0,
     )  # never predicted
     assert (rows[2]["n"], rows[2]["recall"], rows[2]["f1"]) == (0, None, None)  # no image of it
+    # no image of class c, one predicted as c: precision 0, but recall and so F1 undefined (was 0.0)
+    rows = per_class_table(np.array([[9, 0, 1], [1, 0, 0], [0, 0, 0]]), ["a", "b", "c"])[1]
+    assert (rows[2]["n"], rows[2]["precision"], rows[2]["recall"], rows[2]["f1"]) == (
+        0,
+        0.0,
+        None,
+        None,
+    )
 
 
 # ------------------------------------------------------------------- with the patches outside FI2's area

@@ -368,7 +368,8 @@ def report(
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews. A
     suite's run finished since the suite recorded it (vislab train --resume): its suite.json and
-    results.csv/.md are updated first."""
+    results.csv/.md are updated first. Built again, it keeps each figure whose inputs did not change;
+    delete FOLDER/figures/ to draw them all anew."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import write_report
     from vislab.cli.stopped import kept_on_ctrl_c

@@ -121,7 +121,7 @@ def per_class_table(confusion: np.ndarray, names: list[str]) -> tuple[list[str],
     """A row per class of a scored split, from its ``confusion`` matrix (rows true): its images (n), those
     predicted right, recall (the class's accuracy; their mean over the classes is pacc, the balanced
     accuracy), precision and F1 (0 for a class never predicted right); a share with nothing to divide by
-    (recall: no image of the class; precision: never predicted) is None, an empty cell. The rows of
+    (recall and F1: no image of the class; precision: never predicted) is None, an empty cell. The rows of
     eval's per_class_<split>.csv."""
     cm = np.asarray(confusion, dtype=np.int64)
     rows = []
@@ -129,7 +129,7 @@ def per_class_table(confusion: np.ndarray, names: list[str]) -> tuple[list[str],
         n, correct, predicted = int(cm[i].sum()), int(cm[i, i]), int(cm[:, i].sum())
         recall = correct / n if n else None
         precision = correct / predicted if predicted else None
-        f1 = 2 * correct / (n + predicted) if n + predicted else None  # 2pr / (p + r)
+        f1 = 2 * correct / (n + predicted) if n else None  # 2pr / (p + r); no recall, no F1
         row = dict(zip(PER_CLASS_FIELDS, (name, n, correct, recall, precision, f1)))
         rows.append(row)
     return PER_CLASS_FIELDS, rows
