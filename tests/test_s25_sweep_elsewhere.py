@@ -270,3 +270,18 @@ def test_a_copied_sweep_folder_compares_its_own_trial_folders(tmp_path):
 
     folders = find_runs([tmp_path / "copy"]).folders
     assert all(p.is_relative_to(tmp_path / "copy") for p in folders.values()), folders
+
+
+def test_the_run_folder_column_is_no_setting_that_turns_four_swept_keys_into_a_list():
+    """Four swept keys and the run folder column: the swept keys went under the table ("more than 4
+    settings differ"), "run folder=not here" listed among them as a changed setting."""
+    from vislab.experiments.results.for_people import for_people
+    from vislab.experiments.results.settings import RUN_FOLDER, Settings
+
+    swept = ["optim.lr", "optim.weight_decay", "train.batch_size", "model.dropout"]
+    values = {
+        f"trial-{i}": {"model": "mlp", "seed": 0, **dict.fromkeys(swept, i), RUN_FOLDER: where}
+        for i, where in enumerate(["trials/0", "not here"])
+    }
+    shown = for_people(Settings(["model", "seed", *swept, RUN_FOLDER], values, {}, swept=True))
+    assert shown.listed == {} and RUN_FOLDER in shown.columns.keys, shown

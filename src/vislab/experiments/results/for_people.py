@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vislab.experiments.results.cells import param_cell
-from vislab.experiments.results.settings import IDENTITY, Settings, told_apart
+from vislab.experiments.results.settings import IDENTITY, RUN_FOLDER, Settings, told_apart
 
 MAX_COLUMNS = 4  # settings a table for people shows as columns; more are listed under it
 LISTED = "Settings each run changed"
@@ -36,10 +36,11 @@ def for_people(settings: Settings) -> ForPeople:
     """``settings`` as columns when at most :data:`MAX_COLUMNS` differ (besides the model and seed), else
     the model and seed as columns and each row's settings listed: those that tell it apart
     (:func:`told_apart`), or a sweep's swept values, all of them."""
-    changed = [k for k in settings.keys if k not in IDENTITY]
+    kept = (*IDENTITY, RUN_FOLDER)  # columns whatever else differs
+    changed = [k for k in settings.keys if k not in kept]
     if len(changed) <= MAX_COLUMNS:
         return ForPeople(settings, {})
-    identity = [k for k in settings.keys if k in IDENTITY]
+    identity = [k for k in settings.keys if k in kept]
     rule = (lambda values, _: values) if settings.swept else told_apart
     unset = settings.unset
     listed = {  # a run whose config.yaml was not read has no settings to list (unread_note says why)

@@ -61,6 +61,10 @@ from vislab.training.summary import RunSummary
 SHOWN_APART = ("model.name", "train.seed")  # the model and seed columns
 NOT_SHOWN = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, *SHOWN_APART)
 IDENTITY = ("model", "seed")  # summary.json's keys, the first columns after the run
+# a sweep table's column where a complete trial's run folder is not here: each row's run folder (relative to
+# the sweep folder where it lies in it), "not here" for a row from the study database; a column whatever
+# else differs, never one of the settings it counts (``for_people``)
+RUN_FOLDER = "run folder"
 _SHOWN_AS_IDENTITY = ("model.name", "train.seed")  # the settings whose values those columns are
 # column → summary.json's key: what a run was that no config setting says, a column after the identity
 # where the rows differ in it (--nproc 2 and one process, the same batch_size: other scores)

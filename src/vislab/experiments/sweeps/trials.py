@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from vislab.config import Config, build_config
 from vislab.errors import ConfigError
 from vislab.experiments.results.cells import param_cell
+from vislab.experiments.results.settings import RUN_FOLDER
 from vislab.experiments.results.table import TextTable
 from vislab.experiments.sweeps.attrs import (
     BASE,
@@ -200,11 +201,7 @@ def elsewhere_trials(study: optuna.Study, here: Collection[str]) -> list[FrozenT
     ]
 
 
-# a sweep table's column (results.csv, results.md) where a complete trial's run folder is not here: each
-# row's run folder (relative to the sweep folder where it lies in it), NOT_HERE for a trial whose row
-# comes from the study database
-RUN_FOLDER = "run folder"
-NOT_HERE = "not here"
+NOT_HERE = "not here"  # the RUN_FOLDER cell of a trial whose row comes from the study database
 
 
 def database_summaries(study: optuna.Study, here: Collection[str]) -> dict[str, RunSummary]:
