@@ -74,6 +74,7 @@ def test_a_trial_whose_folder_is_gone_is_a_row_of_every_table(gone, capsys):
     assert f"{lr:.4g}" in html and f"{value:.4f}" in html and "run folder not here" in html
     results = html.split('id="results"', 1)[1].split("</table>", 1)[0]  # the main table, not Trials
     assert "trial-1" in results and "not here" in results and f"{lr:.4g}" in results, results
+    assert "come from the study database: trial-1 (" in html  # results.md's note, under the table
 
 
 def test_the_python_sweep_run_again_writes_the_same_rows(gone):

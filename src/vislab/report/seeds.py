@@ -42,7 +42,7 @@ from vislab.experiments.results.table import (
     with_settings,
 )
 from vislab.experiments.sweeps.results import trial_params
-from vislab.experiments.sweeps.trials import table_params, table_summaries
+from vislab.experiments.sweeps.trials import database_note, table_params, table_summaries
 from vislab.report.run_files import RunFiles
 from vislab.training.summary import RunSummary
 
@@ -184,6 +184,14 @@ def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
     return row_datasets(figures, table_runs(plan), plan_rows(plan), own_splits(plan))
 
 
+def _database_rows_note(plan: Planned) -> str:
+    """results.md's note on a sweep's rows from its study database (``trials.database_note``), "" else."""
+    if plan.sweep is None or plan.study is None:
+        return ""
+    rows = {n: s for n, s in table_runs(plan).items() if n not in plan.complete}
+    return database_note(plan.study, rows, plan.folder)
+
+
 def table_context(plan: Planned) -> dict:
     """The report template's table: ``rows`` and ``columns`` (:func:`results_table`, after the run the
     columns of :func:`plan_settings`, named in ``settings``: at most ``settings.MAX_COLUMNS`` of them, more
@@ -222,6 +230,7 @@ def table_context(plan: Planned) -> dict:
                 ),
                 seeds_note(plan),
                 not_taken_note(readable.columns.values, readable.columns.keys),  # an mlp's widths
+                _database_rows_note(plan),
             )
             if p
         ),
