@@ -14,19 +14,28 @@ from pathlib import Path
 import numpy as np
 
 from vislab.errors import UserError
+from vislab.experiments.results.split_words import (
+    apart_sentence,
+    blind_sentence,
+    own_sentence,
+    shared_sentence,
+    told_sentence,
+    unknown_split,
+)
 from vislab.experiments.results.told_splits import (
     Test,
     by_config,
     differ,
+    own_sets,
     same_samples,
     samples_vary,
+    shared_splits,
     split_or_none,
 )
 from vislab.experiments.results.told_splits import told as told_of
 from vislab.experiments.results.trust import doubted, doubted_sentence, metrics_rows
 from vislab.training.rundir import RunDir, SavedPredictions
 from vislab.training.summary import RunSummary
-from vislab.words import and_list
 
 
 def _data(summary: RunSummary) -> str:
@@ -51,8 +60,10 @@ def samples_word(summary: RunSummary) -> str:
 
 def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = ()) -> str:
     """What the runs were trained and scored on, from their summaries: dataset and split sizes; and
-    where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ;
-    and, of :class:`OwnSplits`, the rows scored on different test sets (``apart``), those it could not
+    where rows of seeds (``own_splits``: those rows) drew a split per seed, that their test sets differ
+    (and, of :class:`OwnSplits`, that they are weighed against no row of one test set, ``beside``, nor
+    of other data settings, ``own_set``); where they share one by data.split_seed (``shared``), that their
+    spread is the initialisation's alone; the rows scored on different test sets (``apart``), those it could not
     tell of (a seed's test predictions unreadable; a run without them: ``blind``) and the rows whose
     figures disagree with their runs' own records (``doubts``: ``trust.doubted``). The runs whose
     folders are not here (``OwnSplits.elsewhere``: a sweep's rows from its study database, which records
@@ -60,52 +71,18 @@ def data_line(summaries: Mapping[str, RunSummary], own_splits: Sequence[str] = (
     own = own_splits if isinstance(own_splits, OwnSplits) else None
     line = _sizes_line((own is not None and own.with_folders(summaries)) or summaries)
     if own_splits:
-        line = (
-            f"{line} The seeds of {and_list(own_splits)} each drew their own train/val/test split "
-            f"(with their train.seed): the sizes are each seed's, and the seeds' test images differ."
-        )
+        beside = (own.beside, own.own_set) if own is not None else ((), None)
+        line += " " + own_sentence(own_splits, *beside)
     if own is None:
         return line
     apart = [apart_sentence(own.apart, own.test_set)] if own.apart else []
-    said = [told_sentence(own.told), blind_sentence(own.blind), doubted_sentence(own.doubts)]
+    said = [
+        shared_sentence(own.shared),
+        told_sentence(own.told),
+        blind_sentence(own.blind),
+        doubted_sentence(own.doubts),
+    ]
     return " ".join([line, *apart, *own.unknown, *(s for s in said if s)])
-
-
-def apart_sentence(apart: Sequence[Sequence[str]], numbers: Mapping[str, int] | None = None) -> str:
-    """The data line's sentence on rows scored on different test sets (``apart``: the rows of each;
-    ``numbers``: row → its test set's number, :class:`OwnSplits`' ``test_set``; default 1, 2, ...)."""
-    numbered = [((numbers or {}).get(rows[0], i), rows) for i, rows in enumerate(apart, 1)]
-    sets = "; ".join(f"test set {n}: {', '.join(rows)}" for n, rows in numbered)
-    return (
-        f"Rows scored on different test images (their train/val/test splits differ: drawn with another "
-        f"train.seed, or other data settings) — {sets}. Their test figures are not of the same images: "
-        f"bold ranks only the rows of one test set against each other."
-    )
-
-
-def told_sentence(told: Mapping[str, str]) -> str:
-    """The data line's sentence on the rows whose test set their config tells (``told``: row → what it
-    says beside another row), "" when none."""
-    if not told:
-        return ""
-    said = "; ".join(f"{row} ({what})" if what else row for row, what in told.items())
-    return (
-        f"Test set told by config.yaml alone (no predictions_test.npz; the data.* settings that draw "
-        f"the test split compared instead, and train.seed where it draws it) for {said}."
-    )
-
-
-def blind_sentence(blind: Mapping[str, str]) -> str:
-    """The data line's sentence on the rows whose test set is unknown (``blind``: row → why, and what
-    its config says of its split), "" when none."""
-    named = {row: why for row, why in blind.items() if why}  # "": said apart (the file named)
-    if not named:
-        return ""
-    said = "; ".join(f"{row} ({why})" for row, why in named.items())
-    return (
-        f"Test set unknown for {said}: {'its' if len(named) == 1 else 'their'} test figures are not "
-        f"ranked in bold; give the run folder with its predictions_test.npz, as vislab train writes it."
-    )
 
 
 class OwnSplits(list[str]):
@@ -118,8 +95,12 @@ class OwnSplits(list[str]):
     ``told``: row → what its config.yaml says of its test set, as it has no predictions_test.npz
     (``told_splits.told``); ``blind``: row → why its test set is unknown (no predictions_test.npz, nor
     a config.yaml to read); ``doubts``: row →
-    its figures that disagree with its runs' records (``trust.doubted``). :func:`data_line` says all of
-    these; :func:`row_datasets` ranks no ``blind`` or doubted row in bold (:attr:`unranked`).
+    its figures that disagree with its runs' records (``trust.doubted``); ``own_set``: row of seeds each on
+    their own → the number of the data settings that drew their splits (train.seed aside); ``beside``:
+    the rows of one test set of a dataset that also has such rows; ``shared``: row of seeds that share
+    one split by data.split_seed → its data.split_seed. :func:`data_line` says all of these;
+    :func:`row_datasets` ranks no ``blind`` or doubted row in bold (:attr:`unranked`), and a row of
+    seeds each on their own only against the rows of its ``own_set``.
     ``elsewhere``: the runs of the rows none of whose runs has a folder here (a sweep's trials from its
     study database): such a row makes no test-set claim, is in none of the above, and is ranked on the
     figures it has."""
@@ -135,8 +116,14 @@ class OwnSplits(list[str]):
         doubts: Mapping[str, dict[str, str]] | None = None,
         told: Mapping[str, str] | None = None,
         elsewhere: Sequence[str] = (),
+        own_set: Mapping[str, int] | None = None,
+        beside: Sequence[str] = (),
+        shared: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(rows)
+        self.own_set = dict(own_set or {})
+        self.beside = list(beside)
+        self.shared = dict(shared or {})
         self.elsewhere = list(elsewhere)
         self.unknown = list(unknown)
         self.apart = [list(group) for group in apart]
@@ -191,14 +178,18 @@ def row_datasets(
     """Each table row's dataset (``data`` of its summary; a row of seeds, ``rows``: row → its runs, its
     first finished run's), for ``cells.bold_cells``; with its test set where rows of one dataset were
     scored on different ones (``own``: :class:`OwnSplits`, its ``apart``), so that bold ranks only the
-    rows of one test set; and a row of its own, ranked against none, for each row whose test set is
-    unknown or whose figures are not its runs' own (:attr:`OwnSplits.unranked`)."""
+    rows of one test set; a row of seeds each drawing their own split (``own``' rows) with the rows of
+    its ``own_set`` alone, never with a row of one test set; and a row of its own, ranked against none,
+    for each row whose test set is unknown or whose figures are not its runs' own
+    (:attr:`OwnSplits.unranked`)."""
     firsts = {
         r: next((n for n in names if n in summaries), "") for r, names in (rows or {}).items()
     }
     apart = own.apart if isinstance(own, OwnSplits) else []
     unranked = own.unranked if isinstance(own, OwnSplits) else set()
-    test_set = {row: i for i, group in enumerate(apart, 1) for row in group}
+    test_set: dict[str, object] = {row: i for i, group in enumerate(apart, 1) for row in group}
+    own_set = own.own_set if isinstance(own, OwnSplits) else {}
+    test_set |= {row: f"own {own_set.get(row, 1)}" for row in own}
     return [
         str(summaries.get(firsts.get(r["run"], r["run"]), RunSummary()).data)
         + (f"{_TEST_SET}{test_set[r['run']]}" if r["run"] in test_set else "")
@@ -255,23 +246,43 @@ def rows_with_own_test_sets(
         if len(seen) > 1 and (own_test_sets(seen) if configs is None else differ(seen)):
             out.append(row)
         elif unread or (missing and configs is None):
-            blind[row], apart = _unknown_split(row, names, unread, missing)
+            blind[row], apart = unknown_split(row, names, unread, missing)
             unknown += [apart] if apart else []
         if configs is not None:
             told.append(row)
         if row not in out and row not in blind and seen:  # one test set: its first run's
             first = tests[0][0] if configs is None else next(iter(configs))
             one[row] = (summaries.get(first, RunSummary()).data, seen[0], first)
-    groups = _by_test_set(one, [*order, *rows], runs)
     return OwnSplits(
         out,
         unknown,
-        [g for d, g in groups if [d2 for d2, _ in groups].count(d) > 1],
-        test_set={row: i for i, (_, group) in enumerate(groups, 1) for row in group},
         blind=blind,
         doubts={row: d for row, d in doubts.items() if d},
         told={row: told_of(row, one, runs) for row in told},
         elsewhere=elsewhere,
+        **_test_sets(one, out, here, [*order, *rows], runs, summaries),
+    )
+
+
+def _test_sets(
+    one: dict[str, tuple[str | None, Test, str]],
+    own: list[str],
+    rows: dict[str, list[str]],
+    order: Sequence[str],
+    runs: dict[str, Path],
+    summaries: Mapping[str, RunSummary],
+) -> dict:
+    """:class:`OwnSplits`' ``apart``, ``test_set`` (the rows of ``one``, row → its dataset, its one test
+    set and its first run, grouped by test set and numbered in ``order``), ``own_set`` and ``beside``
+    (of the ``own`` rows: ``told_splits.own_sets``) and ``shared`` (``told_splits.shared_splits``)."""
+    groups = _by_test_set(one, order, runs)
+    own_set, beside = own_sets(own, rows, runs, summaries, one)
+    return dict(
+        apart=[g for d, g in groups if [d2 for d2, _ in groups].count(d) > 1],
+        test_set={row: i for i, (_, group) in enumerate(groups, 1) for row in group},
+        own_set=own_set,
+        beside=beside,
+        shared=shared_splits(one, rows, runs),
     )
 
 
@@ -283,28 +294,6 @@ def _by_folders(
     away = [row for row, names in rows.items() if names and not any(n in runs for n in names)]
     here = {row: names for row, names in rows.items() if row not in away}
     return here, [name for row in away for name in rows[row]]
-
-
-def _unknown_split(
-    row: str, names: list[str], unread: list[str], missing: list[str]
-) -> tuple[str, str | None]:
-    """For a row whose test set is not known (``unread``: its seeds' files that cannot be read;
-    ``missing``: its runs without one, nor a config to tell by): why, for the data line's "Test set
-    unknown" ("" where a sentence of its own says it), and that sentence (None if none)."""
-    if unread and len(names) > 1:
-        said = f"Whether the seeds of {row} drew their own train/val/test split is not known: "
-        return "", f"{said}{'; '.join(unread)}."
-    why = f"{_whose(row, missing)} no predictions_test.npz, nor a config.yaml to tell its split by"
-    return "; ".join(unread) or why, None
-
-
-def _whose(row: str, missing: list[str]) -> str:
-    """Who has no file: "it has", or the runs of a row of seeds ("a-s1 has")."""
-    return (
-        "it has"
-        if missing == [row]
-        else f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'}"
-    )
 
 
 def _saved_tests(

@@ -178,7 +178,8 @@ def seed_verdicts(
     suite's; without, all rows) paired as ``compare`` says (``spread.pairing_of``'s; None: no suite,
     each row against the best of its dataset), only rows of one dataset and test set against each
     other — the bold's grouping (``data_used.row_datasets``, ``own``: :class:`OwnSplits`, its
-    ``apart``), but a row whose test set is unknown is weighed with its dataset's rows. A row whose
+    ``apart``; a row of seeds each drawing their own split only with those of its ``own_set``), but a
+    row whose test set is unknown is weighed with its dataset's rows. A row whose
     ``metric`` disagrees with its runs' records (:func:`doubted_rows`) is never the best, and is not
     weighed. A verdict without a spread names the rows' seed runs that did not finish."""
     finished = {
@@ -188,7 +189,9 @@ def seed_verdicts(
     values = {row: list(done.values()) for row, done in finished.items()}
     missing = {row: [n for n in names if n not in finished[row]] for row, names in rows.items()}
     label = dict(COLUMNS).get(metric, metric)
-    apart = OwnSplits(apart=own.apart if own is not None else ())  # none unranked: unknown is alike
+    apart = (  # none unranked: unknown is alike; own splits weighed only with their own
+        OwnSplits(own, apart=own.apart, own_set=own.own_set) if own is not None else OwnSplits()
+    )
     data = row_datasets([{"run": row} for row in rows], dict(summaries), rows, apart)
     return group_verdicts(
         groups or {"all runs": list(rows)},

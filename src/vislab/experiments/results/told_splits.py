@@ -4,11 +4,13 @@ them: what its checkpoint recorded over config.yaml), compared with another run'
 (``data_used.rows_with_own_test_sets``). One config is one test set; another train.seed draws another
 only where the seed draws the test split (:func:`seed_draws_test`: an official test set is the same for
 every seed), and a setting that only resizes or transforms the images, or that draws train and val
-alone, draws none; rows it tells apart are never ranked against each other."""
+alone, draws none; rows it tells apart are never ranked against each other. Rows of seeds that each drew
+their own split are weighed only against those of the same settings (:func:`own_sets`); rows whose seeds
+share one by data.split_seed are named (:func:`shared_splits`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vislab.config import RESULT_NEUTRAL_KEYS
@@ -16,6 +18,7 @@ from vislab.config.reads import Value, carved, idle_settings
 from vislab.errors import UserError
 from vislab.experiments.results.settings import read_settings
 from vislab.training.rundir import SavedPredictions
+from vislab.training.summary import RunSummary
 
 Test = SavedPredictions | dict  # a run's test set: its saved predictions, or its split settings
 
@@ -143,3 +146,55 @@ def told(row: str, one: dict[str, tuple[str | None, Test, str]], runs: dict[str,
             f"{k} {mine.get(k)} vs {theirs.get(k)}" for k in keys
         )
     return ""
+
+
+def own_sets(
+    own: list[str],
+    rows: dict[str, list[str]],
+    runs: dict[str, Path],
+    summaries: Mapping[str, RunSummary],
+    one: Mapping[str, tuple[str | None, Test, str]],
+) -> tuple[dict[str, int], list[str]]:
+    """(row → the number of the data settings that drew its seeds' splits, for the ``own`` rows of
+    seeds each on their own: their dataset and their first run's split settings but train.seed, None
+    where it has none to read; the rows of ``one``, one test set each, of a dataset that has own rows)."""
+    firsts = {row: next(n for n in rows[row] if n in runs) for row in own}
+    data = {row: summaries.get(first, RunSummary()).data for row, first in firsts.items()}
+    keys: list[tuple] = []
+    out = {}
+    for row, first in firsts.items():
+        settings = _settings_of(first, runs)
+        key = (data[row], None if settings is None else sorted(settings.items(), key=str))
+        keys += [] if key in keys else [key]
+        out[row] = keys.index(key) + 1
+    beside = [row for row, (d, _, _) in one.items() if d in data.values()]
+    return out, beside
+
+
+def _settings_of(run: str, runs: dict[str, Path]) -> dict | None:
+    """The split settings of ``run`` but train.seed (each seed's own), None where none can be read."""
+    try:
+        settings = split_settings(runs[run])
+    except (UserError, KeyError):
+        return None
+    return {k: v for k, v in settings.items() if k != "train.seed"}
+
+
+def shared_splits(
+    one: Mapping[str, tuple[str | None, Test, str]],
+    rows: dict[str, list[str]],
+    runs: dict[str, Path],
+) -> dict[str, object]:
+    """Row → its data.split_seed, for the rows of ``one`` (one test set each) of two seeds or more whose
+    first run set data.split_seed: its seeds share their train/val/test images."""
+    out = {}
+    for row, (_, _, first) in one.items():
+        if len([n for n in rows[row] if n in runs]) < 2:
+            continue
+        try:
+            seed = read_settings(runs[first]).get("data.split_seed")
+        except (UserError, KeyError):
+            continue
+        if seed is not None:
+            out[row] = seed
+    return out
