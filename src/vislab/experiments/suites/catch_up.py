@@ -12,51 +12,86 @@ from pathlib import Path
 
 from vislab.errors import WriteFailed
 from vislab.experiments.records import OTHER_SETTINGS, RunOutcome, SuiteInfo
+from vislab.experiments.results.texts import write_tables
 from vislab.experiments.suites.jobs import killed_outright
-from vislab.experiments.suites.runner import write_results
+from vislab.experiments.suites.runner import results_of
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
 
 def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteInfo:
     """``info`` (the suite.json of the suite in ``out``), each run's record that its summary.json now
-    contradicts replaced by what the summary says (:func:`_as_run_says`). When one is, suite.json and
-    results.csv/.md are written again and ``log`` told which runs — not while a process here trains a
-    run of the suite, nor for a suite shared through ``storage`` (their processes write them); a folder
-    that cannot be written is said instead. The records returned are brought up to date either way."""
+    contradicts replaced by what the summary says (:func:`_as_run_says`). When one is, or a run was
+    trained on since results.md was written (``vislab train --resume DIR/<run> --epochs N``:
+    :func:`_trained_on`), suite.json (where a record changed) and results.csv/.md are written again
+    and ``log`` told which runs — not while a process here trains a run of the suite, nor for a suite
+    shared through ``storage`` (their processes write them); a folder that cannot be written is said
+    instead. The records returned are brought up to date either way."""
     records = info.runs or {}
     now = {
         name: o
         for name, old in records.items()
         if (o := _as_run_says(old, RunDir(Path(out) / name).read_summary())) is not None
     }
-    if not now:
+    since = [n for n in _trained_on(Path(out), info) if n not in now]
+    if not now and not since:
         return info
     info = replace(info, runs={**records, **now})
     if info.storage or any(RunDir(Path(out) / n).live_holder() is not None for n in records):
         # a suite running here, or shared with other machines: its processes write suite.json
         return info
-    changed = ", ".join(f"{n} ({records[n].status} → {o.status})" for n, o in now.items())
+    changed = [f"{n} ({records[n].status} → {o.status})" for n, o in now.items()]
+    changed += [f"{n} (trained on since results.md was written)" for n in since]
     try:
-        fresh = SuiteInfo.read(
-            out
-        )  # as it is now (written since it was read?): only these records change
-        info = replace(fresh, runs={**fresh.runs, **now}) if fresh.runs else info
-        info.write(out)
-        write_results(out, info, log=lambda _: None)
+        if now:
+            # suite.json as it is now (written since it was read?): only these records change
+            fresh = SuiteInfo.read(out)
+            info = replace(fresh, runs={**fresh.runs, **now}) if fresh.runs else info
+            info.write(out)
+        texts = results_of(out, info)
+        if not now and texts == _tables_now(Path(out)):
+            return info  # results.csv/.md say what the summaries say already
+        write_tables(out, texts)
     except (OSError, WriteFailed) as e:
         why = e.strerror if isinstance(e, OSError) else str(e)
         log(
-            f"warning: suite.json records {changed} otherwise than their summary.json, and cannot be "
-            f"updated ({why}): suite.json, results.csv and results.md stay as they were (the report and "
-            f"paper follow the summaries)."
+            f"warning: suite.json and results.csv/.md are behind the runs' summary.json for "
+            f"{', '.join(changed)}, and cannot be updated ({why}): they stay as they were (the "
+            f"report and paper follow the summaries)."
         )
         return info
+    files = "suite.json, results.csv and results.md" if now else "results.csv and results.md"
     log(
-        f"suite.json, results.csv and results.md updated from the runs' summary.json (trained since "
-        f"the suite recorded them): {changed}"
+        f"{files} updated from the runs' summary.json, trained since the suite recorded them: "
+        f"{', '.join(changed)}."
     )
     return info
+
+
+def _trained_on(out: Path, info: SuiteInfo) -> list[str]:
+    """The suite's runs in ``out`` whose summary.json was written after its results.md: trained on
+    since (a resume), or since the suite wrote results.md; [] when there is no results.md."""
+    try:
+        written = (out / "results.md").stat().st_mtime
+    except OSError:
+        return []
+    other = info.trained_otherwise()
+    newer = []
+    for name in info.order or []:
+        try:
+            if name not in other and (out / name / "summary.json").stat().st_mtime > written:
+                newer.append(name)
+        except OSError:
+            continue
+    return newer
+
+
+def _tables_now(out: Path) -> tuple[str, str] | None:
+    """results.csv's and results.md's texts as they are in ``out`` (None: one cannot be read)."""
+    try:
+        return (out / "results.csv").read_text(), (out / "results.md").read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _as_run_says(record: RunOutcome, summary: RunSummary | None) -> RunOutcome | None:

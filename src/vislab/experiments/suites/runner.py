@@ -262,10 +262,18 @@ def write_results(
     log: Callable[[str], None] = print,
     on_results: Callable[[Path], None] | None = None,
 ) -> None:
-    """results.csv, results.md from the run folders ``info`` (the suite's suite.json) names; then
-    ``on_results(out)``. Under the table, the runs that failed or did not finish (why, and the fix),
-    those the suite has not trained yet (``only``, or a suite stopped before them), and those whose
-    folder holds them trained with other settings, not reached or left out by ``only``
+    """results.csv, results.md (:func:`results_of`); then ``on_results(out)``."""
+    write_tables(out, results_of(out, info))
+    log(f"results: {out / 'results.md'}")
+    if on_results is not None:
+        on_results(out)
+
+
+def results_of(out: Path, info: SuiteInfo) -> tuple[str, str]:
+    """results.csv's and results.md's texts from the run folders ``info`` (the suite's suite.json)
+    names. Under the table, the runs that failed or did not finish (why, and the fix), those the suite
+    has not trained yet (``only``, or a suite stopped before them), and those whose folder holds them
+    trained with other settings, not reached or left out by ``only``
     (:meth:`SuiteState.note_other_settings`: in no table)."""
     order, runs, other = info.order or [], info.runs or {}, info.trained_otherwise()
     summaries = {}
@@ -279,19 +287,13 @@ def write_results(
         if v.status != "complete"
     }
     failures.update({n: NOT_TRAINED for n in order if n not in summaries and n not in runs})
-    write_tables(
+    return results_texts(
         out,
-        results_texts(
-            out,
-            summaries,
-            failures,
-            title=f"suite {info.name}",
-            reported=info.reported,
-            rows=info.rows,
-            groups=info.groups,
-            compare=pairing_of(info.compare, suite=True),
-        ),
+        summaries,
+        failures,
+        title=f"suite {info.name}",
+        reported=info.reported,
+        rows=info.rows,
+        groups=info.groups,
+        compare=pairing_of(info.compare, suite=True),
     )
-    log(f"results: {out / 'results.md'}")
-    if on_results is not None:
-        on_results(out)
