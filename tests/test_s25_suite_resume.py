@@ -29,7 +29,10 @@ def test_a_run_resumed_with_more_epochs_brings_results_md_up_to_date(tmp_path, c
     out = _seeded_suite(tmp_path)
     code, text = cli(capsys, "train", "--resume", out / "mlp-s0", "--epochs", 2)
     assert code == 0, text
-    assert "results.csv and results.md updated" in text and "mlp-s0 (trained on since" in text
+    assert (
+        "results.csv and results.md updated" in text
+        and "mlp-s0 (its summary.json newer than results.md)" in text
+    )
     results = (out / "results.md").read_text()
     assert "| mlp | 2 |" not in results
     assert "| mlp-s0 |" in results and "| mlp-s1 |" in results

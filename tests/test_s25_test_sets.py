@@ -17,7 +17,7 @@ from vislab.training.summary import RunSummary
 
 SHARED = (
     "The seeds of majority and mlp share their train/val/test images (data.split_seed=0): their "
-    "spread is the initialisation's and order's alone."
+    "spread is the training's own draws' (initialisation, order, augmentation, dropout), not the split's."
 )
 
 

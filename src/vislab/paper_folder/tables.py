@@ -35,7 +35,7 @@ from vislab.experiments.results.reported import (
     mismatches,
     source_line,
 )
-from vislab.experiments.results.settings import IDENTITY
+from vislab.experiments.results.settings import IDENTITY, RUN_FOLDER
 from vislab.experiments.results.spread import RULE, SPREAD_WORDS
 from vislab.experiments.results.table import COLUMNS
 from vislab.paper_folder.latex import CAPTION_SKIP, escape
@@ -154,7 +154,7 @@ def per_class_part(
 
 def _what(lead: Sequence[str]) -> str:
     """The caption's words for the ``lead`` columns: "model, seed and the settings that differ"."""
-    words = [k for k in IDENTITY if k in lead]
+    words = [k for k in (*IDENTITY, RUN_FOLDER) if k in lead]  # a sweep's rows from its database
     if len(words) < len(lead):
         words.append("the settings that differ between the runs")
     return and_list(words) if words else ""

@@ -184,12 +184,30 @@ def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
     return row_datasets(figures, table_runs(plan), plan_rows(plan), own_splits(plan))
 
 
+def _settings_note(plan: Planned, settings: Settings, shown: Settings) -> str:
+    """The notes under the table on its settings (``shown``: those it shows as columns): runs whose
+    config.yaml could not be read or was edited since, seeds of one row that differ in more, model options
+    a row's model has not, and a sweep's rows from its study database."""
+    edited = edited_note({n: plan.runs[n] for n in plan.complete if n in plan.runs}, plan.configs)
+    return " ".join(
+        p
+        for p in (
+            unread_note(settings.unread),
+            edited,
+            seeds_note(plan),
+            not_taken_note(shown.values, shown.keys),  # an mlp's widths
+            _database_rows_note(plan),
+        )
+        if p
+    )
+
+
 def _database_rows_note(plan: Planned) -> str:
     """results.md's note on a sweep's rows from its study database (``trials.database_note``), "" else."""
     if plan.sweep is None or plan.study is None:
         return ""
-    rows = {n: s for n, s in table_runs(plan).items() if n not in plan.complete}
-    return database_note(plan.study, rows, plan.folder)
+    elsewhere = table_summaries(plan.study, plan.complete, plan.runs)[1]
+    return database_note(plan.study, elsewhere, plan.folder)
 
 
 def table_context(plan: Planned) -> dict:
@@ -221,19 +239,7 @@ def table_context(plan: Planned) -> dict:
         listed={row: listed_line(texts) for row, texts in readable.listed.items()},
         listed_title=LISTED,
         listed_note=f"{LISTED_NOTE[0].upper()}{LISTED_NOTE[1:]}.",
-        settings_note=" ".join(
-            p
-            for p in (
-                unread_note(settings.unread),
-                edited_note(
-                    {n: plan.runs[n] for n in plan.complete if n in plan.runs}, plan.configs
-                ),
-                seeds_note(plan),
-                not_taken_note(readable.columns.values, readable.columns.keys),  # an mlp's widths
-                _database_rows_note(plan),
-            )
-            if p
-        ),
+        settings_note=_settings_note(plan, settings, readable.columns),
         bold=bold,
         bold_note=bold_note(seeded is not None, mixes_data(data)) if bold else "",
         reported=legend(reported_of(plan), list(cited(plan))),

@@ -121,8 +121,15 @@ def round_half_up(x: float) -> int:
 
 
 def warmup_steps(cfg: ScheduleConfig, steps_per_epoch: int) -> int:
-    """``schedule.warmup_epochs`` in whole optimizer steps, rounded half up."""
+    """``schedule.warmup_epochs`` in whole optimizer steps, rounded half up (what ``warmup_note`` says)."""
     return round_half_up(cfg.warmup_epochs * steps_per_epoch)  # 1.5 steps would peak at 1.33
+
+
+def warmup_used(cfg: ScheduleConfig, steps_per_epoch: int) -> int:
+    """The warm-up steps a run takes: :func:`warmup_steps`, but none for one step at lr (no warm-up, as
+    ``config.notes.warmup_note`` says)."""
+    warm = warmup_steps(cfg, steps_per_epoch)
+    return warm if warm > 1 else 0
 
 
 def lr_factor(
@@ -137,10 +144,7 @@ def lr_factor(
     same for every group), which it would reach one step after the last. onecycle: see :func:`onecycle`.
     plateau is 1 here (its cuts follow the evaluations: training/plateau.py). A pure function of the step:
     resuming needs the step only."""
-    warm = warmup_steps(cfg, steps_per_epoch)
-    warm = (
-        warm if warm > 1 else 0
-    )  # one step at lr is no warm-up (config.notes.warmup_note says so)
+    warm = warmup_used(cfg, steps_per_epoch)
     if step < warm:
         return (step + 1) / warm
     step, total_steps = step - warm, total_steps - warm  # the schedule's own clock starts here

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from vislab.config import ScheduleConfig
 from vislab.training.history import EpochRow
-from vislab.training.optim import warmup_steps
+from vislab.training.optim import warmup_used
 from vislab.training.state import LoopState
 
 
@@ -91,7 +91,7 @@ class Plateau:
         if cfg.name != "plateau":
             return None
         floor = min(1.0, cfg.min_lr / lr)
-        return cls(cfg.factor, cfg.patience, floor, warmup_steps(cfg, steps_per_epoch))
+        return cls(cfg.factor, cfg.patience, floor, warmup_used(cfg, steps_per_epoch))
 
     def count(self, loop: LoopState, improved: bool, step: int) -> bool:
         """Count an evaluation after optimizer step ``step`` into ``loop`` (improved or not); cut the lr

@@ -45,7 +45,8 @@ def shared_sentence(shared: Mapping[str, Any]) -> str:
         by_seed.setdefault(str(seed), []).append(row)
     return " ".join(
         f"The seeds of {and_list(rows)} share their train/val/test images (data.split_seed={seed}): "
-        "their spread is the initialisation's and order's alone."
+        "their spread is the training's own draws' (initialisation, order, augmentation, dropout), "
+        "not the split's."
         for seed, rows in by_seed.items()
     )
 

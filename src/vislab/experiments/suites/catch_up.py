@@ -41,7 +41,7 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
         # a suite running here, or shared with other machines: its processes write suite.json
         return info
     changed = [f"{n} ({records[n].status} → {o.status})" for n, o in now.items()]
-    changed += [f"{n} (trained on since results.md was written)" for n in since]
+    changed += [f"{n} (its summary.json newer than results.md)" for n in since]
     try:
         if now:
             # suite.json as it is now (written since it was read?): only these records change
@@ -62,7 +62,7 @@ def caught_up(out: Path, info: SuiteInfo, log: Callable[[str], None]) -> SuiteIn
         return info
     files = "suite.json, results.csv and results.md" if now else "results.csv and results.md"
     log(
-        f"{files} updated from the runs' summary.json, trained since the suite recorded them: "
+        f"{files} updated from the runs' summary.json, newer than what the suite recorded: "
         f"{', '.join(changed)}."
     )
     return info
