@@ -59,7 +59,7 @@ class DataConfig(Section):
     # epoch (its test figures are then of a sample, not of the whole test set); None: every one
     limit_eval: int | None = Field(None, gt=0)
     # the seed that draws the splits, data.limit's and limit_eval's samples; null: train.seed. Fix it to give
-    # every seed of a run the same train/val/test images, so that only the initialisation and the order vary
+    # every seed of a run the same train/val/test images: their spread is then the training's own draws'
     split_seed: int | None = Field(None, ge=0, lt=2**31)  # as train.seed: room for the seed + i
     # up-sample images to resize x resize (e.g. for timm ViTs)
     resize: int | None = Field(None, gt=0)
