@@ -70,3 +70,17 @@ def test_an_unchanged_suite_leaves_results_md_alone(tmp_path, capsys):
     assert code == 0, text
     assert "updated" not in text
     assert (out / "results.md").stat().st_mtime_ns == before
+
+
+def test_only_with_overwrite_is_refused_before_anything_is_deleted(tmp_path, capsys):
+    """`vislab suite FILE --out A --only mlp --overwrite` deleted the suite's other finished runs (its
+    --overwrite starts the whole suite over), then listed them as not trained yet."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(tiny_suite(name="lab", runs={"mlp": {}, "wide": {}})))
+    out = tmp_path / "A"
+    vislab.run_suite(str(spec), out=out, **QUIET)
+    before = sorted(p.name for p in out.iterdir())
+    code, text = cli(capsys, "suite", str(spec), "--out", str(out), "--only", "mlp", "--overwrite")
+    assert code == 2 and "those --only mlp leaves out too" in text and "Traceback" not in text, text
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "wide" / "summary.json").is_file()

@@ -22,6 +22,7 @@ from vislab.api.runs import compare
 from vislab.api.sweeps import DataName, check_file_settings
 from vislab.arguments import Folder, checked
 from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note
+from vislab.experiments.suites.refusals import refuse_together
 from vislab.run import Run
 from vislab.training.progress import in_notebook
 from vislab.training.rundir import RunDir
@@ -183,7 +184,7 @@ def run_suite(
     >>> res = vislab.run_suite("quickstart", epochs=1, data__limit=300)  # res.table, res.runs["cnn"]
     """
     check_counts("run_suite", jobs=jobs, epochs=epochs)  # seeds: checked with the suite
-    _refuse_together(dry_run, overwrite, storage, trust_code)
+    refuse_together(dry_run, overwrite, storage, trust_code, only)
     check_file_settings("run_suite", settings, overrides)
     sets = every_run_sets("run_suite", data, epochs, overrides, settings)
     suite, folder, chosen = _seeded_suite(
@@ -197,27 +198,6 @@ def run_suite(
     kw = dict(jobs=jobs, quiet=quiet, on_results=hook)
     _train_runs(suite, folder, shared, sets, log=log, only=chosen, trust_code=trust_code, **kw)
     return _suite_result(suite, folder)
-
-
-def _refuse_together(dry_run: bool, overwrite: bool, storage: str | None, trust_code: bool) -> None:
-    """UserError for options that do not go together: in a ``dry_run``, starting the folder over, which
-    it cannot foresee from the folder alone; ``trust_code`` with ``storage`` (a shared suite's runner
-    resumes its runs without it)."""
-    if dry_run and overwrite:
-        raise UserError(
-            "a dry run says what each run would do with the folder as it is, and starting the suite over "
-            "deletes its runs (every run would start): for the plan of the folder as it is, leave out "
-            "--overwrite (Python: leave out overwrite=True); to start the suite over, leave out "
-            "--dry-run (Python: leave out dry_run=True)."
-        )
-    if trust_code and storage is not None:
-        raise UserError(
-            "--trust-code (Python: trust_code=True) is taken by a suite run on this machine alone, not "
-            "by one shared through --storage (Python: storage=): leave out --trust-code (Python: leave "
-            "out trust_code=True), and resume the run whose model file you edited on its own: vislab "
-            "train --resume DIR/<run> --trust-code (Python: vislab.train(out='DIR/<run>', resume=True, "
-            "trust_code=True))."
-        )
 
 
 def _dry_run(

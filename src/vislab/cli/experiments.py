@@ -72,7 +72,8 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 SuiteOverwriteOpt = typer.Option(
     False,
     "--overwrite",
-    help="Delete an earlier suite in its folder first: every run trains afresh.",
+    help="Delete an earlier suite in its folder first: every run trains afresh (not with --only: to "
+    "train one run afresh, delete its folder).",
 )
 SuiteTrustOpt = typer.Option(
     False,

@@ -1,8 +1,10 @@
 """What a suite refuses before anything trains: runs its folder holds with another config, runs the
-suite file no longer lists, runs a live vislab process holds (:func:`in_use`)."""
+suite file no longer lists, runs a live vislab process holds (:func:`in_use`), options that do not go
+together (:func:`refuse_together`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,3 +155,38 @@ def in_use(run_dir: Path) -> str:
             + f", through its --jobs process {job}"
         )
     return ""
+
+
+def refuse_together(
+    dry_run: bool,
+    overwrite: bool,
+    storage: str | None,
+    trust_code: bool,
+    only: Sequence[str] | None,
+) -> None:
+    """UserError for options that do not go together: in a ``dry_run``, starting the folder over, which
+    it cannot foresee from the folder alone; ``trust_code`` with ``storage`` (a shared suite's runner
+    resumes its runs without it); ``only`` with ``overwrite``, which deletes the runs ``only`` leaves out too."""
+    if dry_run and overwrite:
+        raise UserError(
+            "a dry run says what each run would do with the folder as it is, and starting the suite over "
+            "deletes its runs (every run would start): for the plan of the folder as it is, leave out "
+            "--overwrite (Python: leave out overwrite=True); to start the suite over, leave out "
+            "--dry-run (Python: leave out dry_run=True)."
+        )
+    if overwrite and only:
+        runs = ", ".join(only)
+        raise UserError(
+            f"--overwrite starts the whole suite over: it deletes every run of its folder, those --only "
+            f"{runs} leaves out too. To train {runs} afresh alone, delete its folder (DIR/<run>) and run "
+            f"with --only {runs} (Python: only=[...]); to start the whole suite over, leave out --only "
+            f"(Python: leave out only=)."
+        )
+    if trust_code and storage is not None:
+        raise UserError(
+            "--trust-code (Python: trust_code=True) is taken by a suite run on this machine alone, not "
+            "by one shared through --storage (Python: storage=): leave out --trust-code (Python: leave "
+            "out trust_code=True), and resume the run whose model file you edited on its own: vislab "
+            "train --resume DIR/<run> --trust-code (Python: vislab.train(out='DIR/<run>', resume=True, "
+            "trust_code=True))."
+        )
