@@ -36,16 +36,16 @@ from vislab.report.run_files import (
 )
 from vislab.report.run_sections import run_labels, run_sections
 from vislab.report.sections import curve_figures, data_figures
-from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context, table_runs
+from vislab.report.seeds import cited, own_splits, plan_rows, reported_of, table_context
 from vislab.report.sweep import sweep_section, trial_curves
 from vislab.version import __version__
 
 
 def _counted(plan: ReportPlan) -> str:
     """The page's subtitle without a suite's description: its finished runs of all, and a sweep's trials
-    from its study database whose run folders are not here (``seeds.table_runs``)."""
+    from its study database whose run folders are not here (``ReportPlan.table``)."""
     said = f"{len(plan.complete)} finished run(s) of {len(plan.runs)}"
-    elsewhere = len(table_runs(plan)) - len(plan.complete)
+    elsewhere = len(plan.table) - len(plan.complete)
     return f"{said}, and {elsewhere} from the study database" if elsewhere else said
 
 
@@ -258,9 +258,9 @@ def _page(plan: ReportPlan, sections: dict, title: str | None, drawn: Path) -> d
     folder = plan.folder
     reported = reported_of(plan)
     # the title names the data the table's runs used (their summaries, a sweep's rows from its study
-    # database too: seeds.table_runs), not the suite's default data; the data line gives the sizes of
+    # database too: ReportPlan.table), not the suite's default data; the data line gives the sizes of
     # the runs here, else (every row from the study database) their data alone, as results.md's
-    runs = table_runs(plan)
+    runs = plan.table
     return dict(
         title=title or titled(_heading(plan), runs),
         subtitle=(plan.suite.description if plan.suite is not None else None) or _counted(plan),

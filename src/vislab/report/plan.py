@@ -18,6 +18,7 @@ from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.suites.catch_up import caught_up
 from vislab.experiments.sweeps.results import load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
+from vislab.experiments.sweeps.trials import table_summaries
 from vislab.report.run_files import RunFiles, read_configs, read_summaries
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
@@ -38,6 +39,10 @@ class ReportPlan:
     runs: dict[str, Path]  # every run (a sweep's trials) found, by name
     study: optuna.Study | None  # a sweep's study (None when it could not be loaded, or no sweep)
     complete: dict[str, RunSummary]  # summaries of the complete runs
+    # the comparison table's rows: the complete runs, and a sweep's complete trials whose run folders are
+    # not here (``elsewhere``), from its study database (``trials.table_summaries``, read once), in trial order
+    table: dict[str, RunSummary]
+    elsewhere: dict[str, RunSummary]
     failures: dict[str, str]  # run → why it did not complete
     detailed: dict[str, RunSummary]  # the runs that get their own figures (a sweep's best few)
     shown: list[str]  # the runs whose training curves are drawn (a sweep's best K, K in sweep.json)
@@ -80,6 +85,9 @@ def plan_report(
         )
         detailed = {n: complete[n] for n in ranked[:MAX_DETAILED_TRIALS]}
         shown = ranked[: sweep.curves or DEFAULT_CURVES]
+    table, elsewhere = complete, {}
+    if sweep is not None and study is not None:
+        table, elsewhere = table_summaries(study, complete, runs)
     return ReportPlan(
         folder=folder,
         suite=suite,
@@ -88,6 +96,8 @@ def plan_report(
         runs=runs,
         study=study if sweep is not None else None,
         complete=complete,
+        table=table,
+        elsewhere=elsewhere,
         failures=_failures(suite, sweep is not None, summaries, runs),
         detailed=detailed,
         shown=shown,
@@ -127,6 +137,8 @@ def plan_runs(runs: dict[str, Path], folder: Path) -> ReportPlan:
         runs=runs,
         study=None,
         complete=complete,
+        table=complete,
+        elsewhere={},
         failures=_failures(None, False, summaries, runs),
         detailed=dict(complete),
         shown=list(complete),

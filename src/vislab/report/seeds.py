@@ -42,7 +42,7 @@ from vislab.experiments.results.table import (
     with_settings,
 )
 from vislab.experiments.sweeps.results import trial_params
-from vislab.experiments.sweeps.trials import database_note, table_params, table_summaries
+from vislab.experiments.sweeps.trials import database_note, table_params
 from vislab.report.run_files import RunFiles
 from vislab.training.summary import RunSummary
 
@@ -58,6 +58,8 @@ class Planned(Protocol):
     one_run: bool
     folder: Path
     complete: dict[str, RunSummary]
+    table: dict[str, RunSummary]
+    elsewhere: dict[str, RunSummary]
     runs: dict[str, Path]
     study: optuna.Study | None
     configs: dict[str, Config]
@@ -122,22 +124,14 @@ def cited(plan: Planned) -> Cited:
     return row_summaries(plan.complete, rows) if rows else plan.complete
 
 
-def table_runs(plan: Planned) -> dict[str, RunSummary]:
-    """The runs of the table: the complete ones, and a sweep's complete trials whose run folders are not
-    here, from its study database (``trials.table_summaries``)."""
-    if plan.sweep is None or plan.study is None:
-        return plan.complete
-    return table_summaries(plan.study, plan.complete, plan.runs)[0]
-
-
 def results_table(plan: Planned) -> tuple[list[dict], list[tuple[str, str]]]:
     """The comparison table's rows and columns: a row per run (a sweep's trials whose run folders are
-    not here too: :func:`table_runs`), or per row of seeds (mean ± std, N); an optional figure no row
+    not here too: ``plan.table``), or per row of seeds (mean ± std, N); an optional figure no row
     has left out (``table.shown_figures``)."""
     rows, reported = plan_rows(plan), reported_of(plan)
     metric = plan.sweep.metric if plan.sweep is not None else None  # val_loss: a column of its own
     if rows is None:
-        figures = table_rows(table_runs(plan), reported, metric)
+        figures = table_rows(plan.table, reported, metric)
         return figures, shown_figures(figures, columns(reported, metric=metric))
     figures = seed_rows(plan.complete, rows, reported)
     return figures, shown_figures(figures, columns(reported, seeded=True))
@@ -173,7 +167,7 @@ def plan_settings(plan: Planned) -> Settings:
     values (its study's), as its results.md; any other table its runs' model, seed and the settings they
     changed (their config.yaml, as the plan read it)."""
     if plan.sweep is not None and plan.study is not None:
-        runs = table_runs(plan)
+        runs = plan.table
         return swept(table_params(trial_params(plan.study), runs, plan.runs, plan.folder), runs)
     return table_settings(plan.complete, plan.runs, plan_rows(plan), plan.configs)
 
@@ -181,7 +175,7 @@ def plan_settings(plan: Planned) -> Settings:
 def plan_datasets(plan: Planned, figures: list[dict]) -> list[str]:
     """The dataset of each row of ``figures`` (:func:`results_table`'s), and its test set where rows of
     one dataset were scored on different ones (:func:`own_splits`): bold ranks within one only."""
-    return row_datasets(figures, table_runs(plan), plan_rows(plan), own_splits(plan))
+    return row_datasets(figures, plan.table, plan_rows(plan), own_splits(plan))
 
 
 def _settings_note(plan: Planned, settings: Settings, shown: Settings) -> str:
@@ -204,10 +198,7 @@ def _settings_note(plan: Planned, settings: Settings, shown: Settings) -> str:
 
 def _database_rows_note(plan: Planned) -> str:
     """results.md's note on a sweep's rows from its study database (``trials.database_note``), "" else."""
-    if plan.sweep is None or plan.study is None:
-        return ""
-    elsewhere = table_summaries(plan.study, plan.complete, plan.runs)[1]
-    return database_note(plan.study, elsewhere, plan.folder)
+    return database_note(plan.study, plan.elsewhere, plan.folder) if plan.elsewhere else ""
 
 
 def table_context(plan: Planned) -> dict:
