@@ -22,6 +22,8 @@ def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     keep = chosen_runs(names, list(plan.runs), plan_rows(plan), where)
     plan.runs = {n: p for n, p in plan.runs.items() if n in keep}
     plan.complete = {n: s for n, s in plan.complete.items() if n in keep}
+    plan.table = {n: s for n, s in plan.table.items() if n in keep}
+    plan.elsewhere = {n: s for n, s in plan.elsewhere.items() if n in keep}
     plan.detailed = {n: s for n, s in plan.detailed.items() if n in keep}
     plan.shown = [n for n in plan.shown if n in keep]
     plan.failures = {n: why for n, why in plan.failures.items() if n in keep}
