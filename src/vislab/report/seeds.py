@@ -38,6 +38,7 @@ from vislab.experiments.results.table import (
     seed_verdicts,
     shown_figures,
     table_rows,
+    unlike_seeds,
     verdicts_need_seeds,
     with_settings,
 )
@@ -145,8 +146,9 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
     rows = plan_rows(plan)
     if not rows:
         return {}
+    unlike = unlike_seeds(rows, plan.runs, plan.configs)  # a row's seeds that differ: why no spread
     return seed_verdicts(
-        plan.complete, rows, _groups(plan), pairing(plan), metric, own_splits(plan)
+        plan.complete, rows, _groups(plan), pairing(plan), metric, own_splits(plan), unlike
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +82,7 @@ class Verdict:
     p: float | None
     missing: tuple[str, ...] = ()  # the two rows' seed runs that have no finished result
     doubted: tuple[str, ...] = ()  # the rows whose figure disagrees with their runs' records
+    unlike: tuple[str, ...] = ()  # why a row's seeds are not averaged (they differ in settings)
 
     @property
     def exceeds(self) -> bool | None:
@@ -116,7 +117,12 @@ class Verdict:
         return f"{head} ± {self.err_pt:.1f} pt {self.label} over {seeds} (p = {self.p:.2g}): {verdict}."
 
     def _fix(self) -> str:
-        """How to get a spread: the missing seed runs back, or seeds to train in the first place."""
+        """How to get a spread: seeds that differ in settings trained alike, the missing seed runs
+        back, or seeds to train in the first place."""
+        if self.unlike:
+            said = "; ".join(f"the seeds {u}" for u in self.unlike)
+            how = 'the note "Not averaged as seeds" says how'
+            return f": {said}, so they are not averaged; train them alike ({how})"
         if not self.missing:
             return " (train with --seeds 2 or more)"
         runs, one = ", ".join(self.missing), len(self.missing) == 1
@@ -141,10 +147,12 @@ def verdict(
     label: str = "test ACC",
     missing: Sequence[str] = (),
     doubted: Sequence[str] = (),
+    unlike: Sequence[str] = (),
 ) -> Verdict:
     """Compare the values ``a`` of row ``first`` with ``b`` of row ``second`` (fractions: accuracies);
-    ``missing``: the rows' seed runs without a result, named where the verdict lacks a spread;
-    ``doubted``: those of the two rows whose values disagree with their runs' records (not weighed)."""
+    ``missing``: the rows' seed runs without a result, and ``unlike``: why a row's seeds are not
+    averaged, each named where the verdict lacks a spread; ``doubted``: those of the two rows whose
+    values disagree with their runs' records (not weighed)."""
     # scipy (through scikit-learn) is loaded here only: the tables without verdicts do not need it (~0.3 s)
     from scipy.stats import ttest_ind
 
@@ -153,7 +161,8 @@ def verdict(
     if doubted:
         return Verdict(first, second, label, diff, None, (len(a), len(b)), None, (), tuple(doubted))
     if len(a) < 2 or len(b) < 2:
-        return Verdict(first, second, label, diff, None, (len(a), len(b)), None, tuple(missing))
+        n = (len(a), len(b))
+        return Verdict(first, second, label, diff, None, n, None, tuple(missing), (), tuple(unlike))
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf (p = 0) or 0/0 (none)
         p = 0.0 if a[0] != b[0] else None
         return Verdict(first, second, label, diff, 0.0, (len(a), len(b)), p)
@@ -189,14 +198,17 @@ def group_verdicts(
     missing: dict[str, list[str]] | None = None,
     data: dict[str, str] | None = None,
     doubted: Collection[str] = (),
+    unlike: Mapping[str, str] | None = None,
 ) -> dict[str, list[Verdict]]:
     """Group → a verdict for each member (with values) against the one before it (``previous``), the
     group's first (``baseline``) or its best mean (``best``: the highest, the lowest for a loss), among
     the members of one dataset and test set only (``data``: member → its, ``data_used.row_datasets``);
     groups with no such pair are left out. ``missing``: member → its seed runs without a result (named
     by a verdict that lacks a spread). ``doubted``: members whose values disagree with their runs'
-    records: never the best, and each of their verdicts says it is not weighed."""
-    out, missing, data = {}, missing or {}, data or {}
+    records: never the best, and each of their verdicts says it is not weighed. ``unlike``: member (a
+    run of a row of seeds that differ in settings) → why they are not averaged, named by a verdict that
+    lacks a spread."""
+    out, missing, data, unlike = {}, missing or {}, data or {}, unlike or {}
     for group, members in groups.items():
         present = [m for m in members or [] if values.get(m)]
         parts: dict[str, list[str]] = {}
@@ -211,6 +223,7 @@ def group_verdicts(
                 label,
                 [*missing.get(x, []), *missing.get(y, [])],
                 [m for m in (x, y) if m in doubted],
+                list(dict.fromkeys(unlike[m] for m in (x, y) if m in unlike)),
             )
             for part in parts.values()
             for x, y in _pairs(part, values, compare, label.endswith("loss"), doubted)

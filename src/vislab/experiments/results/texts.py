@@ -58,6 +58,7 @@ from vislab.experiments.results.table import (
     seed_verdicts,
     shown_figures,
     text_columns,
+    unlike_seeds,
     verdicts_need_seeds,
     with_settings,
 )
@@ -143,13 +144,16 @@ def notes_markdown(
 def verdicts_markdown(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]],
+    run_dirs: Mapping[str, Path],
     groups: dict[str, list[str] | None] | None = None,
     compare: str | None = None,
     own: OwnSplits | None = None,
 ) -> str:
     """Under a seeded table: :func:`seed_verdicts` on test ACC as a list, how they pair the rows and the
-    rule; "" when no group has two rows of one dataset with finished runs."""
-    found = seed_verdicts(summaries, rows, groups, compare, own=own)
+    rule; "" when no group has two rows of one dataset with finished runs. ``run_dirs``: the runs'
+    folders, whose configs say why a row's seeds are not averaged (:func:`unlike_seeds`)."""
+    unlike = unlike_seeds(rows, run_dirs)
+    found = seed_verdicts(summaries, rows, groups, compare, own=own, unlike=unlike)
     if not found:
         return ""
     lines = [f"- **{g}**: {v.sentence()}\n" for g, verdicts in found.items() for v in verdicts]
@@ -231,7 +235,7 @@ def results_texts(
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
         + (per_class.markdown() if per_class is not None else "")
-        + (verdicts_markdown(summaries, rows, groups, compare, own) if seeded else "")
+        + (verdicts_markdown(summaries, rows, dirs, groups, compare, own) if seeded else "")
         + (notes_markdown(summaries, rows) + failures_markdown(failures))
         + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
     )
