@@ -55,10 +55,10 @@ def load_model(
 ) -> tuple[torch.nn.Module, RunRecord]:
     """Rebuild the model of a checkpoint (needs nothing but the checkpoint) and the run's record.
 
-    ``target``: a checkpoint file (its weights: last.pt's live ones) or a run directory, whose
-    ``checkpoint`` (:func:`pick_checkpoint`, its note warned) is used: ``"best"``, best.pt — or, where the
-    run has none, last.pt standing in for it, with its ``train.ema`` average where it has one (what the
-    run's scores in summary.json are of); ``"last"``, last.pt's live weights.
+    ``target``: a checkpoint file or a run directory, whose ``checkpoint`` (:func:`pick_checkpoint`, its
+    note warned) is used: ``"best"``, best.pt — or, where the run has none, last.pt standing in for it;
+    ``"last"``, last.pt. A last.pt's weights are its ``train.ema`` average where it holds one (what the
+    run's evaluations scored), else its live ones.
 
     A model that is the user's own code (``model.name=file.py:Net``) is imported only with
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
@@ -222,6 +222,9 @@ class Evaluation:
     scores_json: Path  # the split's overall scores (split, n and summary.json's score names)
     normalize: bool = False
     run: str = ""  # what the figures' titles call the checkpoint: its run (and which checkpoint)
+    #: which weights of a checkpoint file were scored ("last.pt's train.ema average, epoch 3"); None: the
+    #: run's best, as its scores are
+    weights: str | None = None
 
     def files(self) -> list[Path]:
         """The files eval writes, in its order: the figures, the CSVs, then the overall scores."""
@@ -275,10 +278,9 @@ def evaluate_checkpoint(
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
-    run = _run_label(target)
-    return Evaluation(
-        split, scored, pairs, wrong, confusion_png, mistakes_png, *csvs, scores_json, normalize, run
-    )
+    weights = pick_checkpoint(target).said if target.is_file() else None  # a file's: which of them
+    files = (confusion_png, mistakes_png, *csvs, scores_json)
+    return Evaluation(split, scored, pairs, wrong, *files, normalize, _run_label(target), weights)
 
 
 def _run_label(target: Path) -> str:

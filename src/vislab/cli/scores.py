@@ -36,9 +36,10 @@ err = Console(stderr=True)
 def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
     """What ``--checkpoint`` (best without it) picks in run directory ``target``, as eval, predict and
     export take it: the run itself for its best weights (best.pt, or a ``train.ema`` run's average in the
-    last.pt standing in for it: :attr:`PickedCheckpoint.is_runs_best`), else the checkpoint file — last.pt,
-    asked for or in place of a best.pt the run does not have yet (then a ``note:`` on stderr says so). A
-    checkpoint file is used as it is; with ``--checkpoint``, UserError."""
+    last.pt standing in for it: :attr:`PickedCheckpoint.is_runs_best`), else the checkpoint file — last.pt
+    (its ``train.ema`` average where it holds one), asked for or in place of a best.pt the run does not
+    have yet (then a ``note:`` on stderr says so). A checkpoint file is used as it is; with
+    ``--checkpoint``, UserError."""
     target = Path(target)
     if checkpoint is not None and target.is_file():
         raise UserError(
@@ -61,9 +62,12 @@ def chosen_checkpoint(target: Path, checkpoint: str | None) -> Path:
 
 
 def print_scores(ev: Evaluation) -> None:
-    """The split's scores (:func:`score_line`), per-class table (n/a for a class the split has no
-    sample of, and a line naming those) and most confused pairs (before any PNG is written)."""
+    """Which weights of a checkpoint file were scored, the split's scores (:func:`score_line`), per-class
+    table (n/a for a class the split has no sample of, and a line naming those) and most confused pairs
+    (before any PNG is written)."""
     m, names = ev.scored.metrics, ev.scored.class_names
+    if ev.weights:  # a checkpoint file's: which of its weights
+        out.print(escape(f"weights: {ev.weights}"), highlight=False, soft_wrap=True)
     out.print(f"{ev.split}: {score_line(m)}", highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("class")

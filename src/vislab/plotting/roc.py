@@ -1,5 +1,5 @@
-"""One-vs-rest ROC curves of a run's test split, one per class, and their macro average (:func:`roc_figure`,
-and :func:`plot_roc` saving it as a PNG)."""
+"""One-vs-rest ROC curves of a run's test split, one per class, their macro average and, from the raw scores,
+the micro average (:func:`roc_figure`, and :func:`plot_roc` saving it as a PNG)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def roc_figure(
     class_names: list[str],
     title: str = "",
     pooled: int = 0,
+    micro: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> Figure:
     """One-vs-rest ROC curves, one per class (class index → (fpr, tpr)), told apart as the runs of the
     lines of every figure are (:func:`run_style`: the palette's colours, then each round of them with
@@ -28,7 +29,10 @@ def roc_figure(
     (:func:`_macro_line`). Past :data:`ROC_LINES` classes, the :data:`ROC_EACH` of lowest and of highest
     AUC only (the macro average still of all), the legend's title saying so. ``pooled``: the number of
     seeds whose predictions the curves pool (0: one run's), which the macro line's label names, its AUC
-    being the pooled predictions', not the mean of the seeds' test_auc the tables give."""
+    being the pooled predictions', not the mean of the seeds' test_auc the tables give. ``micro``: the
+    micro average of the raw scores the curves are of (every one-vs-rest pair pooled:
+    :func:`vislab.training.roc.micro_roc`'s false and true positive rates and area), drawn too with its
+    AUC ("micro AUC 0.995"); None: not drawn."""
     fig = NotebookFigure(figsize=(7, 4.6), layout="constrained")
     ax = fig.subplots()
     areas = {k: float(np.trapezoid(tpr, fpr)) for k, (fpr, tpr) in roc.items()}  # fpr rises
@@ -48,6 +52,10 @@ def roc_figure(
         legend_title = f"{ROC_EACH} lowest and {ROC_EACH} highest AUC of {len(roc)} classes"
     if len(roc) > 1:
         _macro_line(ax, roc, areas, len(roc) if legend_title else 0, pooled)
+    if micro is not None:
+        fpr, tpr, area = micro
+        label = f"micro AUC {area:.3f}" + (f" (of {pooled} seeds pooled)" if pooled else "")
+        ax.plot(fpr, tpr, color="k", ls="--", lw=1.5, label=label)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -84,6 +92,7 @@ def plot_roc(
     path: Path,
     title: str = "",
     pooled: int = 0,
+    micro: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> Path:
-    """One-vs-rest ROC curves, one per class, as a PNG (``pooled``: :func:`roc_figure`'s)."""
-    return save_figure(roc_figure(roc, class_names, title, pooled), path)
+    """One-vs-rest ROC curves, one per class, as a PNG (``pooled``, ``micro``: :func:`roc_figure`'s)."""
+    return save_figure(roc_figure(roc, class_names, title, pooled, micro), path)

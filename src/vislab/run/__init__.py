@@ -245,7 +245,8 @@ class Run:
         (``evaluate(split="all", data__root="new/")``); of the run's own data, a note says it holds
         the images the run trained on.
         ``checkpoint``: "best" (checkpoints/best.pt, the epoch whose val score was best: summary.json's
-        test scores are its) or "last" (last.pt, the latest weights). A run with no best.pt yet (stopped
+        test scores are its) or "last" (last.pt, the latest weights: their ``train.ema`` average in a run
+        trained with one, as its evaluations scored them). A run with no best.pt yet (stopped
         before its first evaluation on val) is scored on its last.pt, with a ``CheckpointNote`` warning
         (``vislab.errors``) naming the file, its epoch and step.
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from vislab.errors import UserError
 from vislab.training.checkpoint import PickedCheckpoint, load_checkpoint, pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.roc import micro_roc
 from vislab.training.rundir import RunDir
 from vislab.training.step_log import STEPS_FILE
 from vislab.training.summary import RunSummary
@@ -58,13 +60,14 @@ def run_figure(path: Path, kind: str, split: str, trust_code: bool, checkpoint: 
         return _boundary(path, split, trust_code, checkpoint)
     if kind == "pos-embed":
         return _pos_embed(path, trust_code, checkpoint)
-    m, names = _scores(path, split, trust_code, checkpoint)
+    m, names, scores = _scores(path, split, trust_code, checkpoint)
     title = f"{path.name}: {split}"
     if kind == "confusion":
         return confusion_figure(m.confusion, names, title=title)
     if kind == "per-class":
         return per_class_figure(m.per_class, names, title=title)
-    return roc_figure(m.roc, names, title=title)
+    micro = micro_roc(scores[1], scores[0]) if len(names) > 1 else None
+    return roc_figure(m.roc, names, title=title, micro=micro)
 
 
 def _boundary(path: Path, split: str, trust_code: bool, checkpoint: str) -> Figure:
@@ -90,7 +93,7 @@ def _boundary(path: Path, split: str, trust_code: bool, checkpoint: str) -> Figu
 
 def _weights_said(picked: PickedCheckpoint, ckpt: Checkpoint) -> str:
     """Which weights a figure shows (``ckpt``: the file ``picked``, loaded): 'best.pt epoch 6', 'last.pt
-    epoch 10', 'last.pt's train.ema average epoch 10' (standing in for a deleted best.pt), 'last.pt 5
+    epoch 10', 'last.pt's train.ema average epoch 10' (a train.ema run's), 'last.pt 5
     steps into epoch 4' (stopped mid-epoch)."""
     name = picked.path.name + ("'s train.ema average" if picked.ema_average else "")
     loop = ckpt.resume.loop if ckpt.resume is not None else None
@@ -111,19 +114,23 @@ def _pos_embed(path: Path, trust_code: bool, checkpoint: str) -> Figure:
     return drawn_figure(position_table(target, trust_code).draw)
 
 
-def _scores(path: Path, split: str, trust_code: bool, checkpoint: str) -> tuple[Metrics, list[str]]:
-    """The metrics of ``split`` under ``checkpoint``, and the class names: best.pt's test predictions as
-    saved at the end of the run, anything else scored anew."""
-    from vislab.predict import score_checkpoint  # on use (module docstring)
+def _scores(
+    path: Path, split: str, trust_code: bool, checkpoint: str
+) -> tuple[Metrics, list[str], tuple[np.ndarray, np.ndarray]]:
+    """The metrics of ``split`` under ``checkpoint``, the class names and the raw scores (probabilities,
+    class indices): best.pt's test predictions as saved at the end of the run, anything else scored
+    anew."""
+    from vislab.predict import score_split  # on use (module docstring)
 
     run = RunDir(path)
     saved = run.read_predictions() if (split, checkpoint) == ("test", "best") else None
     if saved is None:
         target = pick_checkpoint(path, checkpoint).loader_target()
-        return score_checkpoint(target, split, (), trust_code)
+        scored = score_split(target, split, (), trust_code)
+        return scored.metrics, scored.class_names, (scored.probs, scored.data.y)
     probs, labels = saved.probs, saved.labels
     per_class = (run.load_summary() or RunSummary()).test_per_class
     names = list(per_class or {}) or [str(i) for i in range(probs.shape[1])]
     logits = torch.log(torch.from_numpy(probs).float().clamp_min(1e-12))
     metrics = compute_metrics(logits, torch.from_numpy(labels), probs.shape[1], with_roc=True)
-    return metrics, names
+    return metrics, names, (probs, labels)

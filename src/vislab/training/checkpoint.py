@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vislab.config.build import setting
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
 from vislab.not_a_run import folder_kind, not_a_run, run_of_file, runs_folder_note
@@ -153,18 +154,24 @@ class PickedCheckpoint:
     path: Path
     #: the run directory it was picked in; None for a checkpoint file given as it is
     run: Path | None
-    #: its weights are last.pt's ``train.ema`` average, standing in for a best.pt the run lacks (what the
-    #: run's scores in summary.json are of); else the file's own weights
+    #: its weights are the ``train.ema`` average a last.pt holds beside its live weights (the weights the
+    #: run's evaluations scored), asked for or standing in for a best.pt the run lacks; else the file's own
     ema_average: bool
     #: why this file or these weights (a :class:`CheckpointNote`): last.pt in place of a missing best.pt, or
-    #: last.pt asked for in a ``train.ema`` run (its live weights, not the average); None: nothing to say
+    #: the live weights of a ``train.ema`` run whose last.pt holds no average; None: nothing to say
     note: str | None
+    #: which weights these are, in words: "last.pt's train.ema average, epoch 3" (None: not loaded here)
+    said: str | None = None
+    #: last.pt standing in for the best.pt the run lacks
+    standing_in: bool = False
 
     @property
     def is_runs_best(self) -> bool:
         """Whether these are the run's best weights as :func:`pick_checkpoint` finds them in the run again:
         its best.pt, or last.pt's average standing in for it."""
-        return self.run is not None and (self.path.name == "best.pt" or self.ema_average)
+        return self.run is not None and (
+            self.path.name == "best.pt" or (self.standing_in and self.ema_average)
+        )
 
     def show_note(self) -> None:
         """Warn the note, if any, as a :class:`CheckpointNote`."""
@@ -173,16 +180,16 @@ class PickedCheckpoint:
 
     def loader_target(self) -> Path:
         """What to give the model loaders (:func:`vislab.predict.load_model` and those built on it) for
-        these weights: the file, its note warned here — but for last.pt's average, the run itself (the
-        file alone would give its live weights), whose loader picks it again and warns the note."""
-        if self.ema_average and self.run is not None:
+        these weights: the file, its note warned here — but for the run's best weights (last.pt's average
+        standing in for best.pt), the run itself, whose loader picks them again and warns the note."""
+        if self.is_runs_best and self.run is not None:
             return self.run
         self.show_note()
         return self.path
 
     def weights(self, ckpt: Checkpoint) -> dict[str, torch.Tensor]:
-        """The weights used of ``ckpt`` (this file, loaded): last.pt's ``train.ema`` average where it
-        stands in for best.pt, else its own."""
+        """The weights used of ``ckpt`` (this file, loaded): last.pt's ``train.ema`` average where it holds
+        one, else its own."""
         resume = ckpt.resume
         return (
             resume.ema
@@ -194,28 +201,58 @@ class PickedCheckpoint:
 def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint:
     """The checkpoint of ``target`` to use (nothing is warned: :meth:`PickedCheckpoint.show_note`).
 
-    A checkpoint file: itself. A run directory: ``which="best"``, its ``checkpoints/best.pt`` — or its
-    ``last.pt`` when it has none, with a note saying so, and its ``train.ema`` average where it has one;
-    ``"last"``, its ``checkpoints/last.pt`` (a ``train.ema`` run's with a note that its live weights are
-    used, not the average). UserError for another ``which``; DataError when the run has no such file."""
+    A checkpoint file: itself (a last.pt's ``train.ema`` average where it holds one). A run directory:
+    ``which="best"``, its ``checkpoints/best.pt`` — or its ``last.pt`` when it has none, with a note saying
+    so; ``"last"``, its ``checkpoints/last.pt``. A last.pt's weights are its ``train.ema`` average where it
+    holds one (what the run's evaluations scored); a ``train.ema`` run's last.pt that holds none (an older
+    vislab's) gives its live weights, with a note. UserError for another ``which``; DataError when the run
+    has no such file."""
     if which not in CHECKPOINTS:
         raise UserError(f"the checkpoint must be best or last, not '{which}'.")
     p = Path(target)
     if not p.is_dir():
-        return PickedCheckpoint(p, None, False, None)
+        return _picked_file(p)
     best, last = p / "checkpoints" / "best.pt", p / "checkpoints" / "last.pt"
     live = _still_training_note(p)
     if which == "best" and best.is_file():
         return PickedCheckpoint(best, p, False, live)
     if last.is_file():
         ckpt = load_checkpoint(last)
-        ema = ckpt.resume is not None and ckpt.resume.ema is not None
+        ema = _holds_average(ckpt)
         note = " ".join(n for n in (live, _last_note(p, ckpt, asked=which == "last")) if n)
-        return PickedCheckpoint(last, p, ema and which == "best", note or None)
+        said = _weights_words(last.name, ckpt, ema)
+        return PickedCheckpoint(last, p, ema, note or None, said, which == "best")
     if folder_kind(p) != "run":
         raise DataError(runs_folder_note(p) or not_a_run(p))
     wanted = "last.pt" if which == "last" else "best.pt or last.pt"
     raise DataError(f"run directory '{p}' has no checkpoints/{wanted}: {_no_checkpoint(p)}")
+
+
+def _picked_file(path: Path) -> PickedCheckpoint:
+    """A checkpoint file given as it is: its ``train.ema`` average where it holds one (a last.pt). One that
+    cannot be read is left for its loader to name, as it always is."""
+    try:
+        ckpt = load_checkpoint(path) if path.is_file() else None
+    except UserError:
+        ckpt = None
+    if ckpt is None:
+        return PickedCheckpoint(path, None, False, None)
+    ema = _holds_average(ckpt)
+    return PickedCheckpoint(path, None, ema, None, _weights_words(path.name, ckpt, ema))
+
+
+def _holds_average(ckpt: Checkpoint) -> bool:
+    """Whether ``ckpt`` (a last.pt) holds the ``train.ema`` average beside its live weights."""
+    return ckpt.resume is not None and ckpt.resume.ema is not None
+
+
+def _weights_words(name: str, ckpt: Checkpoint, ema: bool) -> str:
+    """Which weights checkpoint file ``name`` (``ckpt``, loaded) gives, in words: "last.pt's train.ema
+    average, epoch 3", "last.pt, epoch 4, step 40" (saved mid-epoch), "best.pt, epoch 2"."""
+    epoch, step = weights_at(ckpt)
+    what = f"{name}'s train.ema average" if ema else name
+    at = "" if epoch is None else f", epoch {epoch}" + (f", step {step}" if step else "")
+    return what + at
 
 
 def _no_checkpoint(run: Path) -> str:
@@ -294,18 +331,16 @@ def _is_zip(path: Path) -> bool:
 
 
 def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
-    """Why ``run`` is used through its ``last.pt`` (unless ``asked``), where in training its weights are,
-    and, for a ``train.ema`` run, which of them are used (asked for: the live weights; standing in for
-    best.pt: the average); None when nothing of that needs saying (last.pt asked for, no EMA). ``ckpt``:
-    its last.pt, loaded."""
-    ema = ckpt.resume is not None and ckpt.resume.ema is not None
-    if asked and not ema:
-        return None
+    """Why ``run`` is used through its ``last.pt`` (unless ``asked``) and where in training its weights
+    are, which are its ``train.ema`` average where it holds one; asked for, what a ``train.ema`` run's
+    last.pt that holds no average gives (:func:`_no_average_note`); None when nothing of that needs
+    saying. ``ckpt``: its last.pt, loaded."""
+    ema = _holds_average(ckpt)
     epoch, step = weights_at(ckpt)
     at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
-    saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
     if asked:
-        return _live_note(run, at, saved, at_epoch_end=epoch if not step else None)
+        return None if ema else _no_average_note(run, ckpt, at)
+    saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
     # best.pt would hold the average now only where the best epoch is the last one
     would = ", what best.pt would hold" if saved in (None, epoch) and not step else ""
     weights = (
@@ -313,14 +348,14 @@ def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
     )
     using = f"Using checkpoints/last.pt, {weights}"
     ask = (
-        "its live weights instead: ask for last.pt (--checkpoint last / checkpoint='last')"
+        ""
         if ema
-        else "to use them without this note, ask for last.pt (--checkpoint last / checkpoint='last')"
+        else "; to use them without this note, ask for last.pt (--checkpoint last / checkpoint='last')"
     )
     if saved is not None:  # an evaluation picked it, and best.pt held it: gone since
         return (
             f"run '{run}' has no checkpoints/best.pt, though it was written there at epoch {saved} "
-            f"(deleted or moved since?). {using}; {ask}; put best.pt back to use epoch {saved}'s, or "
+            f"(deleted or moved since?). {using}{ask}; put best.pt back to use epoch {saved}'s, or "
             f"resume the run with more epochs (it writes best.pt again at its next evaluation)."
         )
     why = "no evaluation on val has picked a best epoch yet"
@@ -329,31 +364,15 @@ def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
     return f"run '{run}' has no checkpoints/best.pt: {why}. {using}."
 
 
-def _live_note(run: Path, at: str, saved: int | None, at_epoch_end: int | None) -> str:
-    """What last.pt, asked for, scores in a ``train.ema`` run: the live weights at ``at``, which none of the
-    run's evaluations scored (they score the average), and where the average is: best.pt's, of epoch
-    ``saved`` (the best epoch), or held until deleted, or no evaluation saved yet. ``at_epoch_end``: the
-    epoch last.pt ends (None: saved mid-epoch), whose average, in last.pt, no checkpoint choice scores
-    unless it is the best epoch."""
-    live = (
-        f"run '{run}' trained with train.ema: its checkpoints/last.pt scores the live weights at {at}, "
-        f"which none of its evaluations scored (they score the train.ema average of the weights)."
-    )
-    use_best = "use the best weights (--checkpoint best / checkpoint='best')"
-    if not (run / "checkpoints" / "best.pt").is_file():
-        held = (
-            f"which best.pt held (written at epoch {saved}, missing since: deleted or moved?)"
-            if saved is not None
-            else "which no best.pt holds yet (no evaluation on val has saved one)"
-        )
-        return f"{live} For the average, {held}, {use_best}: without best.pt, they are last.pt's."
-    if saved is None:
-        return f"{live} For the average of the best epoch, which best.pt holds: {use_best}."
-    if saved == at_epoch_end:
-        return (
-            f"{live} For that average: {use_best} — best.pt holds it, epoch {saved} being the best."
-        )
+def _no_average_note(run: Path, ckpt: Checkpoint, at: str) -> str | None:
+    """The note for last.pt, asked for, of a ``train.ema`` run (``ckpt``: it, loaded) that holds no average
+    of the weights (written by an older vislab): its live weights at ``at`` are scored, which none of the
+    run's evaluations scored; None for a run trained without ``train.ema``."""
+    if not (setting(ckpt.record.config, "train.ema.decay") or 0) > 0:
+        return None
     return (
-        f"{live} best.pt holds the average at epoch {saved}, the best epoch (the run's scores are "
-        f"its): for it, {use_best}. The average at {at}, saved in last.pt, cannot be scored."
+        f"run '{run}' trained with train.ema, but its checkpoints/last.pt holds no average of the "
+        f"weights (written by an older vislab): its live weights at {at} are scored, which none of its "
+        f"evaluations scored (they score the train.ema average). For the average of the best epoch, "
+        f"use the best weights (--checkpoint best / checkpoint='best')."
     )

@@ -30,3 +30,12 @@ def roc_auc_score(positive: np.ndarray, score: np.ndarray) -> float:
     """Area under :func:`roc_curve` (trapezoidal rule)."""
     fpr, tpr, _ = roc_curve(positive, score)
     return float(np.trapezoid(tpr, fpr))
+
+
+def micro_roc(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The micro-average one-vs-rest ROC of N×K class scores ``probs`` for class indices ``labels``: every
+    (sample, class) pair pooled, as scikit-learn's ``roc_curve`` on the raveled one-hot labels and
+    ``roc_auc_score(average="micro")`` give it: (false positive rates, true positive rates, area)."""
+    onehot = np.arange(probs.shape[1]) == np.asarray(labels)[:, None]
+    fpr, tpr, _ = roc_curve(onehot.ravel(), probs.ravel())
+    return fpr, tpr, float(np.trapezoid(tpr, fpr))
