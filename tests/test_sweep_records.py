@@ -100,7 +100,8 @@ def test_the_python_api_records_its_settings_as_the_command_line_does(tmp_path):
 
 def test_a_sweep_shown_from_its_storage_records_the_base_it_ran(tmp_path, capsys, monkeypatch):
     """`vislab sweep show --storage URL --study NAME` into a new folder: its sweep.yaml holds the base the
-    study's trials were built from (not an empty one), so a sweep run from it joins that study."""
+    study's trials were built from (not an empty one), so a sweep run from it joins that study; its
+    sweep.json the command line's changes, as the study records them."""
     skip_report_figures(monkeypatch)  # its report's tables and notes alone: no figure is read here
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
@@ -111,7 +112,8 @@ def test_a_sweep_shown_from_its_storage_records_the_base_it_ran(tmp_path, capsys
     assert code == 0, text
     shown = tmp_path / "runs" / "sweep-rec"
     recorded, info = records(shown)
-    assert recorded["base"]["train"]["epochs"] == 1 and "overrides" not in info  # not known there
+    assert recorded["base"]["train"]["epochs"] == 1
+    assert info["overrides"] == ["train.epochs=1"]  # as the study records it
     text = sweep(capsys, shown / "sweep.yaml", "--trials", 2, "--storage", url, "--out", shown)
     assert "another base config" not in text
     assert complete_epochs(url) == [1, 1]

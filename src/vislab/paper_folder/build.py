@@ -43,14 +43,15 @@ from vislab.experiments.results.provenance import (
 )
 from vislab.experiments.results.reported import legend
 from vislab.experiments.results.settings import Settings, table_settings
-from vislab.experiments.results.spread import COMPARE, RULE, Verdict
+from vislab.experiments.results.spread import COMPARE
 from vislab.experiments.results.table import SPREAD_NOTE, first_of_rows, with_settings
 from vislab.experiments.results.texts import notes_by_text
+from vislab.experiments.sweeps.trials import database_note
 from vislab.files import atomic_write_text
 from vislab.paper_folder.epochs import epoch_table, lost_epoch_note, table_file, table_names
 from vislab.paper_folder.figures import PageFigure, PageFigures
 from vislab.paper_folder.figures_tex import figures_tex, keep_figures, keep_older_figures
-from vislab.paper_folder.latex import drop_compiled, escape
+from vislab.paper_folder.latex import drop_compiled
 from vislab.paper_folder.selection import only_runs
 from vislab.paper_folder.tables import (
     caveats_by_source,
@@ -64,6 +65,7 @@ from vislab.paper_folder.texts import (
     SEE_TEXTS,
     TEXTS,
     kept_main,
+    latex_verdicts,
     main_tex,
     texts_tex,
     trials_left_out,
@@ -227,7 +229,7 @@ def paper_plan(
                 "with several folders, give --out (Python: out=): the folder the paper goes to."
             )
         plan = plan_runs(_named(paths), Path(out))
-    if not plan.complete:
+    if not plan.table:  # a sweep's complete trials from its study database are rows too
         unread = "".join(f"\n  - {note}" for note in plan.unread)
         raise UserError(
             f"no finished run in {', '.join(map(str, paths))} (none has a complete summary.json): "
@@ -307,12 +309,13 @@ def _write_texts(
     tables = parts(rows, cols, seeded, data, readable.columns.keys, fitted, trained)
     named = dict(zip([r["run"] for r in figures_only], data))
     tables += per_class_part(plan.complete, plan_rows(plan), named)
-    line, made = data_line(plan.complete, own_splits(plan)), _made(plan)
+    line, made = data_line(plan.complete or plan.table, own_splits(plan)), _made(plan)
     # the data used and how the runs were made: said once, in texts.tex (and atop tables.md); under each
     # table (a table copied alone keeps it) where to find them, the runs left out, options not taken
     na = not_taken_note(readable.columns.values, readable.columns.keys)  # an mlp's model.widths
-    under = " ".join(p for p in (_left_out(plan), na, SEE_TEXTS) if p)
-    note = " ".join(p for p in (line, made, _left_out(plan), na) if p)
+    away = database_note(plan.study, plan.elsewhere, plan.folder) if plan.elsewhere else ""
+    under = " ".join(p for p in (_left_out(plan), na, away, SEE_TEXTS) if p)
+    note = " ".join(p for p in (line, made, _left_out(plan), na, away) if p)
     verdicts = plan_verdicts(plan)
     sentences = {g: [v.sentence() for v in vs] for g, vs in verdicts.items()}
     listed = readable.listed
@@ -328,7 +331,7 @@ def _write_texts(
     atomic_write_text(folder / f"{TEXTS}.tex", said)
     if not keep_main:
         atomic_write_text(
-            folder / "main.tex", main_tex(title or titled(_heading(plan), plan.complete))
+            folder / "main.tex", main_tex(title or titled(_heading(plan), plan.table))
         )
 
 
@@ -381,20 +384,3 @@ def _made_from(targets: Sequence[str | Path]) -> str:
 def _generated(made_from: str) -> str:
     """texts.tex's line saying when, by which vislab and from which folders (``made_from``) it was made."""
     return f"Generated {time.strftime('%Y-%m-%d %H:%M')} by vislab {__version__} from {made_from}."
-
-
-def latex_verdicts(verdicts: dict[str, list[Verdict]], paired: str = COMPARE["previous"]) -> str:
-    """The groups' verdicts as a LaTeX section: how they pair the runs (``paired``), the rule in a
-    footnote ('' without verdicts)."""
-    if not verdicts:
-        return ""
-    items = "".join(
-        f"  \\item \\textbf{{{escape(group)}}}: {escape(v.sentence())}\n"
-        for group, vs in verdicts.items()
-        for v in vs
-    )
-    return (
-        "\\section*{Differences within groups}\n"
-        f"{escape(paired)}, on the test set\\footnote{{{escape(RULE)}}}.\n"
-        f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n"
-    )

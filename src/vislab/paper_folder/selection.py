@@ -19,7 +19,8 @@ def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     each unknown name, the closest known one and the names there are (results/chosen.py)."""
     of_runs = plan.suite is None and plan.sweep is None and not plan.one_run
     where = "" if of_runs else f"of '{plan.folder}'"  # several run folders: the paper's
-    keep = chosen_runs(names, list(plan.runs), plan_rows(plan), where)
+    known = list(dict.fromkeys([*plan.runs, *plan.table]))  # a sweep's rows from its database too
+    keep = chosen_runs(names, known, plan_rows(plan), where)
     plan.runs = {n: p for n, p in plan.runs.items() if n in keep}
     plan.complete = {n: s for n, s in plan.complete.items() if n in keep}
     plan.table = {n: s for n, s in plan.table.items() if n in keep}
@@ -29,7 +30,7 @@ def only_runs(plan: ReportPlan, names: Sequence[str]) -> ReportPlan:
     plan.failures = {n: why for n, why in plan.failures.items() if n in keep}
     plan.left_out = [n for n in plan.left_out if n in keep]
     plan.suite = _kept_suite(plan.suite, keep, set(names))
-    if not plan.complete:
+    if not plan.table:
         raise UserError(
             f"none of {', '.join(names)} finished (no complete summary.json): finish it first "
             f"(vislab train --resume RUN_DIR), or choose other runs."

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 
+from vislab.experiments.results.spread import COMPARE, RULE, Verdict
 from vislab.experiments.sweeps.attrs import is_surplus
 from vislab.experiments.sweeps.results import trial_name
 from vislab.experiments.sweeps.trials import STATE_WORDS, state_word
@@ -195,3 +196,20 @@ def _renamed(old: str, new: str) -> bool:
         ):
             return True
     return False
+
+
+def latex_verdicts(verdicts: dict[str, list[Verdict]], paired: str = COMPARE["previous"]) -> str:
+    """The groups' verdicts as a LaTeX section: how they pair the runs (``paired``), the rule in a
+    footnote ('' without verdicts)."""
+    if not verdicts:
+        return ""
+    items = "".join(
+        f"  \\item \\textbf{{{escape(group)}}}: {escape(v.sentence())}\n"
+        for group, vs in verdicts.items()
+        for v in vs
+    )
+    return (
+        "\\section*{Differences within groups}\n"
+        f"{escape(paired)}, on the test set\\footnote{{{escape(RULE)}}}.\n"
+        f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n"
+    )

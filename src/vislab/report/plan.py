@@ -16,7 +16,7 @@ from vislab.experiments.records import SuiteInfo, SweepInfo
 from vislab.experiments.results.chosen import NOT_TRAINED
 from vislab.experiments.results.folders import discover, why_unfinished
 from vislab.experiments.suites.catch_up import caught_up
-from vislab.experiments.sweeps.results import load_study_of, trial_dirs
+from vislab.experiments.sweeps.results import finish, load_study_of, trial_dirs
 from vislab.experiments.sweeps.spec import DEFAULT_CURVES
 from vislab.experiments.sweeps.trials import table_summaries
 from vislab.report.run_files import RunFiles, read_configs, read_summaries
@@ -187,9 +187,11 @@ def _complete(summary: RunSummary | None) -> bool:
 
 
 def _load_study(folder: Path, notes: list[str], log: Callable[[str], None]) -> optuna.Study | None:
-    """``folder``'s sweep study, from the storage its sweep.json records; None, with a note (in ``notes``
-    and told to ``log``) saying why and the command that gives another storage (``vislab report`` has
-    no --storage; ``vislab sweep show`` has)."""
+    """``folder``'s sweep study, from the storage its sweep.json records, its results.csv/.md and
+    trials.csv written first as ``vislab sweep show`` writes them (:func:`finish`: trials finished or
+    resumed since are in them, as in the report), ``log`` told; None, with a note (in ``notes`` and told
+    to ``log``) saying why and the command that gives another storage (``vislab report`` has no
+    --storage; ``vislab sweep show`` has)."""
     show = f"`vislab sweep show {folder} --storage URL`, which writes this report"
     try:
         study = load_study_of(folder)
@@ -197,6 +199,7 @@ def _load_study(folder: Path, notes: list[str], log: Callable[[str], None]) -> o
         why = f"{e} To give its storage to a report: {show}."
     else:
         if study is not None:
+            finish(folder, study, log)
             return study
         why = f"its storage URL needs a password; use {show}."
     notes.append(f"sweep study not loaded: {why}")

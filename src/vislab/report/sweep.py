@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from vislab.experiments.records import SweepInfo
 from vislab.experiments.sweeps.attrs import study_metric
@@ -19,6 +19,7 @@ from vislab.experiments.sweeps.trials import (
     higher_better,
     importance_note,
     importances,
+    trial_name,
     trial_rows,
 )
 from vislab.plotting.sweeps import (
@@ -31,6 +32,7 @@ from vislab.plotting.sweeps import (
 from vislab.report.figure_set import FigureSet
 from vislab.report.search import search_facts
 from vislab.training.summary import RunSummary
+from vislab.words import first_few
 
 
 def axes_of(study: optuna.Study) -> dict[str, dict]:
@@ -132,7 +134,8 @@ def sweep_section(
     if study is None:
         return None
     params, rows = trial_rows(study)
-    away = {t.number for t in elsewhere_trials(study, trial_dirs(study, folder))}
+    elsewhere = elsewhere_trials(study, trial_dirs(study, folder))
+    away = {t.number for t in elsewhere}
     for r in rows:
         r["shown"] = {
             k: (f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in r["params"].items()
@@ -140,8 +143,9 @@ def sweep_section(
         if r["number"] in away:  # its row from the study database alone
             r["error"] = "; ".join(filter(None, (f"run folder {NOT_HERE}", r["error"])))
     imp, note = importances(study), importance_note(study)
-    if note:
-        figs.notes.append(note)
+    for said in (note, undrawn_note(elsewhere)):
+        if said:
+            figs.notes.append(said)
     made = sweep_figures(study, figs, imp)
     top = best(study, 1)
     narrow = folder / "narrow"
@@ -156,4 +160,22 @@ def sweep_section(
         importances=imp,
         figures=made,
         narrow_link="narrow/report.html" if (narrow / "sweep.json").is_file() else None,
+    )
+
+
+def undrawn_note(elsewhere: list[FrozenTrial]) -> str:
+    """The note on the complete trials among ``elsewhere`` (those whose run folders are not here:
+    :func:`elsewhere_trials`): rows of the table from the study database, in no figure drawn from a run
+    folder (training curves, a trial's own figures), but in those drawn from the study; "" when none."""
+    names = [trial_name(t) for t in elsewhere if t.state is TrialState.COMPLETE]
+    if not names:
+        return ""
+    one = len(names) == 1
+    folders = "its run folder is" if one else "their run folders are"
+    rows = "its row comes" if one else "their rows come"
+    return (
+        f"{first_few(names, 8)} {'is' if one else 'are'} in no figure drawn from the trials' run "
+        f"folders (training curves, a trial's own figures): {folders} {NOT_HERE}, so {rows} from the "
+        f"study database. The figures drawn from the study (objective per trial, parallel coordinates) "
+        f"hold {'it' if one else 'them'}."
     )

@@ -7,11 +7,13 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-# the study's: the metric that scores its trials, its search space (YAML-able), its base config, and a
-# narrowed stage's space and the trials it was narrowed from
+# the study's: the metric that scores its trials, its search space (YAML-able), its base config, how the
+# sweep was last made (sweep.json's ``spec`` and ``overrides``: a folder written from the study alone
+# says it too), and a narrowed stage's space and the trials it was narrowed from
 METRIC = "metric"
 SPACE = "space"
 BASE = "base"
+MADE = "made"
 NARROWED_SPACE = "narrowed_space"
 NARROWED_FROM = "narrowed_from"
 
@@ -38,6 +40,20 @@ def study_metric(study: optuna.Study, default: str = "value") -> str:
     """The metric that scores the study's trials, as the study records it; ``default`` where it records
     none (a study not made by a vislab sweep)."""
     return study.user_attrs.get(METRIC, default)
+
+
+def study_made(study: optuna.Study) -> dict | None:
+    """How the study's sweep was last made, as its sweep.json records it (``spec``, ``overrides``); None
+    where the study records it not (made by an older vislab, or not by a vislab sweep)."""
+    made = study.user_attrs.get(MADE)
+    return dict(made) if isinstance(made, dict) else None
+
+
+def record_made(study: optuna.Study, made: dict) -> None:
+    """Record ``made`` (:func:`study_made`) in the study, where it records something else (a write to its
+    database only then)."""
+    if study.user_attrs.get(MADE) != made:
+        study.set_user_attr(MADE, made)
 
 
 def is_surplus(trial: FrozenTrial) -> bool:

@@ -46,8 +46,11 @@ def write_sweep_info(
     out: Path, sweep: Sweep, study: optuna.Study, storage_url: str, made: dict | None = None
 ) -> None:
     """``out/sweep.json`` (:func:`sweep_record`) and ``out/sweep.yaml`` (the sweep as this stage runs it,
-    its base with those changes applied: :meth:`Sweep.as_file`)."""
+    its base with those changes applied: :meth:`Sweep.as_file`); ``made`` recorded in the study too
+    (``attrs.record_made``: a folder that ``sweep show --storage --study`` writes from it says it)."""
     sweep_record(out, sweep, study, storage_url, made).write(out)
+    if made is not None:
+        attrs.record_made(study, made)
     atomic_write_text(Path(out) / "sweep.yaml", yaml.safe_dump(sweep.as_file(), sort_keys=False))
 
 
@@ -316,13 +319,12 @@ def show_sweep(
         study = load_existing_study(url, name)
         out = Path(folder) if folder is not None else Path("runs") / f"sweep-{name}"
         out.mkdir(parents=True, exist_ok=True)
-        if (
-            SweepInfo.read(out) == SweepInfo()
-        ):  # none, or a damaged one: written again from the study
+        if SweepInfo.read(out) == SweepInfo():  # none, or a damaged one: written from the study
+            made = attrs.study_made(study)  # how it was made, where the study records it
             if (out / "sweep.yaml").is_file():  # the sweep as it ran: kept
-                sweep_record(out, _sweep_of(study), study, url).write(out)
+                sweep_record(out, _sweep_of(study), study, url, made).write(out)
             else:
-                write_sweep_info(out, _sweep_of(study), study, url)
+                write_sweep_info(out, _sweep_of(study), study, url, made)
         for stage in (out, out / "narrow"):
             if (stage / "sweep.json").is_file() or stage == out:
                 st = study if stage == out else load_study_of(stage)
