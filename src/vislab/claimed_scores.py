@@ -77,11 +77,11 @@ def claimed_score(
 def _best_weights(run: Path, target: Path) -> bool:
     """Whether ``target`` (run folder ``run``, or a checkpoint file of it) gives the weights the run's
     summary.json scored: its best, as ``pick_checkpoint`` picks them (a file: best.pt, or the last.pt
-    standing in for it, not for its train.ema average, which the file alone does not give)."""
+    standing in for it, whose train.ema average the file gives too)."""
     if target.is_dir():
         return True
     try:
         best = pick_checkpoint(run, "best")
     except DataError:
         return False
-    return best.path.resolve() == target.resolve() and not best.ema_average
+    return best.path.resolve() == target.resolve()

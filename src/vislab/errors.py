@@ -135,8 +135,8 @@ class Note(UserWarning):
 
 class CheckpointNote(Note):
     """A run used through its ``last.pt``: in place of a ``best.pt`` it does not have yet (it stopped
-    before an evaluation on val picked a best epoch), or, for a ``train.ema`` run, holding the live weights
-    rather than the average that best.pt holds. The message names the file and its epoch."""
+    before an evaluation on val picked a best epoch), or a ``train.ema`` run's last.pt of an older vislab
+    that holds no average (its live weights are scored). The message names the file and its epoch."""
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep

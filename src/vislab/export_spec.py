@@ -131,8 +131,8 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     in a run folder), the ``epoch`` they are at and, mid-epoch, the ``step`` (else None): ``weights_at``;
     whether they are a weight average (``ema_average``): the model's own, which its eval forward uses
     (``model_average``: ``ModelHooks.eval_weight_average``), or the ``train.ema`` average (a best.pt of
-    such a run, or a last.pt standing in for a best.pt it lacks: ``picked.ema_average``; a last.pt asked
-    for holds the live weights); and the run's ``test_acc`` from summary.json where that scored these
+    such a run, or its last.pt, asked for or standing in for a best.pt it lacks: ``picked.ema_average``);
+    and the run's ``test_acc`` from summary.json where that scored these
     weights (a finished run's best.pt, of the epoch it names, trained with the run's model, data and
     seed: not one copied from another run; or its last.pt where it holds the very weights of that
     best.pt: :func:`_same_weights`), else None."""

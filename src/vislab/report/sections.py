@@ -29,6 +29,7 @@ from vislab.report.previews import augmentation_preview
 from vislab.report.run_files import RunFiles
 from vislab.report.tracking import tracking_figures
 from vislab.training.metrics import Metrics, compute_metrics
+from vislab.training.roc import micro_roc
 from vislab.training.rundir import SavedPredictions
 from vislab.training.scoring import CONFUSION_PNG
 from vislab.training.summary import RunSummary
@@ -102,6 +103,7 @@ def run_figures(
             m.roc,
             names,
             title=f"{name}: ROC (test)",
+            micro=micro_roc(labels, probs) if len(names) > 1 else None,
         ),
     ]
     return tracked + [f for f in out if f]

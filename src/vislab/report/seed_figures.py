@@ -17,6 +17,7 @@ from vislab.report.figure_set import FigureSet, wide
 from vislab.report.run_files import RunFiles
 from vislab.report.sections import saved_predictions, scored
 from vislab.training.metrics import Metrics
+from vislab.training.roc import micro_roc
 from vislab.training.summary import RunSummary
 
 
@@ -116,6 +117,7 @@ def row_figures(figs: FigureSet, row: str, seeds: list[SeedPredictions]) -> list
             names,
             title=f"{row}: ROC (test, {f'{n} seeds pooled' if n > 1 else seeds[0].run})",
             pooled=n if n > 1 else 0,
+            micro=_pooled_micro(seeds) if len(names) > 1 else None,
         ),
     ]
     return [f for f in out if f]
@@ -134,6 +136,13 @@ def _pooled(seeds: list[SeedPredictions]) -> Metrics:
     """The scores of the seeds' test predictions pooled (their ROC curves)."""
     return scored(
         np.concatenate([p.probs for p in seeds]), np.concatenate([p.labels for p in seeds]), True
+    )
+
+
+def _pooled_micro(seeds: list[SeedPredictions]) -> tuple[np.ndarray, np.ndarray, float]:
+    """The micro-average ROC of the seeds' test predictions pooled."""
+    return micro_roc(
+        np.concatenate([p.labels for p in seeds]), np.concatenate([p.probs for p in seeds])
     )
 
 

@@ -107,7 +107,8 @@ def init_from_run(
     half of the model's tensors find a match (another architecture). ``class_names``: this run's; the
     model's head is left new (:func:`_new_head`, ``head``: train.init_head) where the source's differ.
     A run folder without best.pt gives what best.pt would hold (a ``train.ema`` run: last.pt's average, as
-    its note says); a checkpoint file named gives its own weights. ``data``: this run's data settings, a
+    its note says); a checkpoint file named gives its own weights (a ``train.ema`` run's last.pt: its
+    average). ``data``: this run's data settings, a
     note where the source's inputs were prepared otherwise (:func:`_other_inputs`)."""
     path, ckpt, theirs = _source(source)
     if data is not None and (other := _other_inputs(ckpt, data, source)):
