@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from vislab.errors import UserError
 from vislab.interrupts import import_whole
 
-# Its modules, each importing only those above it: configs, folders → runs → suites; experiments (what
-# suites and sweeps share) → suites, sweeps; configs → inspection; configs, folders → models (looking
-# inside a model); written (which files are vislab's) → folders, papers.
+# Its modules, each importing only those above it: configs, folders → runs → suites; side_by_side
+# (comparing runs, without torch) → suites; experiments (what suites and sweeps share) → suites, sweeps;
+# configs → inspection; configs, folders → models (looking inside a model); written (which files are
+# vislab's) → folders, papers.
 #
 # The trainer, suites, sweeps, tables and reports are imported by the functions that use them ("on use"
 # in each module): they load matplotlib, pandas, optuna and SQLAlchemy (~2 s on 2 cores), which a notebook
@@ -42,14 +43,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from vislab.api.inspection import lr_find, preview_data
     from vislab.api.models import gradcheck, model_info
     from vislab.api.papers import paper, write_report
-    from vislab.api.runs import (
-        compare,
-        default_run_dir,
-        load_run,
-        plot_curves,
-        train,
-        train_config,
-    )
+    from vislab.api.runs import default_run_dir, load_run, train, train_config
+    from vislab.api.side_by_side import compare, plot_curves
     from vislab.api.suites import SuiteResult, resolve_suite, run_suite
     from vislab.api.sweeps import resolve_sweep, sweep
 
@@ -91,9 +86,8 @@ _HOME |= dict.fromkeys(("FOLDER_KINDS", "RUN_MARKS", "folder_kind", "start_over"
 _HOME |= dict.fromkeys(("lr_find", "preview_data"), "inspection")
 _HOME |= dict.fromkeys(("gradcheck", "model_info"), "models")
 _HOME |= dict.fromkeys(("paper", "write_report"), "papers")
-_HOME |= dict.fromkeys(
-    ("compare", "default_run_dir", "load_run", "plot_curves", "train", "train_config"), "runs"
-)
+_HOME |= dict.fromkeys(("default_run_dir", "load_run", "train", "train_config"), "runs")
+_HOME |= dict.fromkeys(("compare", "plot_curves"), "side_by_side")
 _HOME |= dict.fromkeys(("SuiteResult", "resolve_suite", "run_suite"), "suites")
 _HOME |= dict.fromkeys(("resolve_sweep", "sweep"), "sweeps")
 

@@ -18,7 +18,7 @@ from vislab.api.experiments import (
     report_kept_on_ctrl_c,
 )
 from vislab.api.folders import check_new, start_over
-from vislab.api.runs import compare
+from vislab.api.side_by_side import compare
 from vislab.api.sweeps import DataName, check_file_settings
 from vislab.arguments import Folder, checked
 from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note

@@ -151,12 +151,12 @@ def suite(
     run (a later run without --only trains the rest). --dry-run prints the plan instead (exit 0, a run
     that would fail as it starts listed failed; 2 for what a run would refuse); with --storage, each run's
     state in the shared database. `vislab suite list` (or no NAME) lists the built-in suites."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.api import resolve_suite, run_suite
-
     if name is None or name == "list":
         _list_suites()
         return
+    # on use: torch & co. take seconds to load (module docstring)
+    from vislab.api import resolve_suite, run_suite
+
     check_flags_and_sets(set_, epochs=epochs, data=data)
     _, folder = resolve_suite(name, out)
     common = dict(out=folder, data=data, epochs=epochs, overrides=set_ or [], storage=storage,
@@ -199,7 +199,7 @@ def _printing(folder: Path, what: str) -> Iterator[None]:
 def _list_suites() -> None:
     """The built-in suites, one line each: name and description; then where their files are, and how to
     run a suite file named ``list`` when one is here (``vislab suite list`` lists)."""
-    # on use: torch & co. take seconds to load (module docstring)
+    # on use (module docstring); the suites' files alone load no torch (tests/test_s26_lazy_imports.py)
     from vislab.experiments.suites.spec import SUITE_DIR, builtin_suites
 
     for key, desc in builtin_suites().items():
@@ -369,8 +369,9 @@ def report(
 ) -> None:
     """Write FOLDER/report.html: comparison table, curves, confusion / per-class / ROC, data previews. A
     suite's run finished since the suite recorded it (vislab train --resume): its suite.json and
-    results.csv/.md are updated first. Built again, it keeps each figure whose inputs did not change;
-    delete FOLDER/figures/ to draw them all anew."""
+    results.csv/.md are updated first; a sweep's results.csv/.md and trials.csv are written from its
+    study first, as `vislab sweep show` writes them. Built again, it keeps each figure whose inputs did
+    not change; delete FOLDER/figures/ to draw them all anew."""
     # on use: torch & co. take seconds to load (module docstring)
     from vislab.api import write_report
     from vislab.cli.stopped import kept_on_ctrl_c

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from vislab.config import DataConfig
-from vislab.data.crop import centre_offsets
 from vislab.data.duplicates import duplicates_note
-from vislab.data.preprocess import NormStats, fit_stats
 from vislab.data.sources import load_source
 from vislab.data.sources.folder import load_folder
 from vislab.data.split import make_splits
 from vislab.data.types import ArraySet, Splits
 from vislab.errors import show_note
 
+if TYPE_CHECKING:
+    from vislab.data.preprocess import NormStats
+
+# torch, and the modules that need it (preprocess, crop), are imported by the functions that use them:
+# every vislab.data.* import runs this file, and listing suites or reading a dataset's sizes needs no torch
+
 
 def resize_images(data: ArraySet, size: int) -> ArraySet:
     """Bilinear (antialiased) resize of uint8 N×H×W×C images to size×size."""
     if not data.is_image or data.x.shape[1:3] == (size, size):
         return data
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(data.x).permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     out = x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -74,6 +80,9 @@ def prepare_data(
     the whole images (the random training crops range over all of them), so evaluation's centre crops
     are not exactly zero-mean, unit-std: on Fashion-MNIST with 16×16 crops, whole images have mean
     0.286, std 0.353; their centre crops mean 0.485, std 0.344."""
+    from vislab.data.crop import centre_offsets
+    from vislab.data.preprocess import fit_stats
+
     splits = load_splits(cfg, seed, channels, notes, whole)
     if stats is None:
         x = splits.train.x

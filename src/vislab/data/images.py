@@ -13,14 +13,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import torch
 from PIL import ExifTags, Image, ImageOps
 
 from vislab.data.image_files import open_image, unreadable
 from vislab.data.image_folders import IMAGE_EXTS, image_files
 from vislab.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported by the functions that take tensors: the folder and memory sources load this module,
+# which reading a built-in dataset or listing suites needs without torch
 
 #: PIL modes of one channel deeper than 8 bits: 16-bit and 32-bit integers, 32-bit floats
 DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
@@ -28,7 +34,7 @@ DEEP_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 GREY_MODES = ("1", "L", "LA", *DEEP_MODES)
 #: An image the API can classify: a file path, a PIL image, or an array of H×W, H×W×C or C×H×W (uint8
 #: 0-255, float 0-1, or other values rescaled as :func:`to_uint8` says); a torch tensor as its array.
-ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
+ImageLike: TypeAlias = "str | Path | Image.Image | np.ndarray | torch.Tensor"
 #: what vislab takes as images given as arrays (the note or error for already-normalised ones says it)
 RAW_IMAGES = (
     "vislab takes raw images (uint8, integers in 0..255, floats in [0, 1] or 0..255) and normalises "
@@ -244,6 +250,8 @@ def image_array(
 def as_array(x: object) -> object:
     """A torch tensor as the numpy array it holds (a DataLoader's batch, ``ToTensor``'s 0-1 floats; any
     device, with or without grad); anything else as it is."""
+    import torch
+
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
@@ -336,6 +344,8 @@ def _many_channels(shape: tuple[int, ...], side: tuple[int, int]) -> bool:
 def _listed(images: ImageLike | Sequence[ImageLike]) -> Sequence[ImageLike]:
     """One image (a path, PIL image, array or tensor, even one of several images) or a sequence of them,
     as a sequence."""
+    import torch
+
     if isinstance(images, (str, Path, Image.Image, np.ndarray, torch.Tensor)) or not isinstance(
         images, Sequence
     ):

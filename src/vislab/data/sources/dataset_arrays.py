@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from vislab.data.sources.memory import as_inputs
@@ -31,6 +30,8 @@ def _sample_array(value: Any, index: int) -> np.ndarray:
 
 
 def _sample_label(value: Any, index: int) -> int:
+    import torch  # on use: this module loads with every data source (vislab.data.sources)
+
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, np.generic):

@@ -45,7 +45,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from vislab.arguments import users_frames
 from vislab.config import DataConfig
@@ -169,6 +168,8 @@ def register_arrays(
     ``name`` (letters, digits, ``_.-``) names the data (``memory:<name>``); without it the name is a
     hash of the content (a name of that form is refused for arrays of another hash).
     """
+    import torch  # on use: this module loads with every data source (vislab.data.sources)
+
     held: dict[str, tuple[Any, Any]] = {}
     if isinstance(x, torch.utils.data.Dataset) and y is None and class_names is None:
         from vislab.data.sources.dataset_arrays import (

@@ -8,14 +8,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from vislab.errors import DataError
+
+# torch is imported by the functions that use it: this module loads with every data source, which
+# reading a built-in dataset or listing suites needs without torch
 
 
 def numeric_array(value: Any, what: str) -> np.ndarray:
     """A numpy view of an array-like (numpy, torch tensor, nested lists); DataError naming ``what`` unless
     it holds numbers."""
+    import torch
+
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if value.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
@@ -131,6 +135,8 @@ def _class_names(names: Sequence[Any] | None, y: np.ndarray) -> list[str]:
 def text_of(y: Any) -> np.ndarray | None:
     """``y`` as a str array if it holds text labels (numpy strings or bytes, a list or object array of
     str), else None (numbers, a tensor, no array: :func:`as_labels` judges them)."""
+    import torch
+
     if isinstance(y, torch.Tensor):
         return None
     try:

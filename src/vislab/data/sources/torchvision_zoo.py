@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from vislab.config import DataConfig
 from vislab.data import download as dl
@@ -53,6 +51,8 @@ def _datasets() -> Any:
 
 def dataset_class(name: str) -> type:
     """The dataset class ``torchvision.datasets.<name>``; ConfigError listing close matches if none."""
+    from torch.utils.data import Dataset  # on use, as torchvision (_datasets)
+
     tvd = _datasets()
     known = [
         n
@@ -265,6 +265,8 @@ def _unreadable(name: str, root: Path, e: BaseException) -> DataError:
 def _arrays(ds: Any) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     """(x, y, classes): straight from ``.data`` and ``.targets``/``.labels`` when the class keeps them
     as arrays, else by reading every (image, label) pair once."""
+    import torch  # on use, as torchvision (_datasets)
+
     data = getattr(ds, "data", None)
     targets = getattr(ds, "targets", getattr(ds, "labels", None))
     if (
