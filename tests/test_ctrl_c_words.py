@@ -118,13 +118,15 @@ def test_lr_find_before_its_first_step_says_nothing_was_run(capsys, monkeypatch,
 
 
 def test_eval_cut_short_mid_figure_says_what_is_written(capsys, monkeypatch, trained):
-    monkeypatch.setattr(mistakes_plot, "plot_mistakes", ctrl_c)  # after the confusion matrix
+    # after the confusion matrix and the ROC curves
+    monkeypatch.setattr(mistakes_plot, "plot_mistakes", ctrl_c)
     code, text = cli(capsys, "eval", trained)
     said = one_line(text)
     assert code == 130, text
     assert "test: acc" in said  # the scores, printed before the figures
-    assert "vislab eval was cut short after it wrote (or deleted) 1 file(s):" in said
+    assert "vislab eval was cut short after it wrote (or deleted) 2 file(s):" in said
     assert str(trained / "figures" / "confusion_test.png") in said
+    assert str(trained / "figures" / "roc_test.png") in said
     assert "the scores above are complete" in said
     assert "Run the same `vislab eval` command again to draw them" in said
 

@@ -44,6 +44,7 @@ from vislab.training.evaluate import split_loss
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.parts import channels_last
 from vislab.training.record import RunRecord
+from vislab.training.roc import micro_roc
 from vislab.training.rundir import RunDir, refuse_run_file
 from vislab.training.saved_weights import load_weights
 from vislab.training.summary import RunSummary
@@ -206,15 +207,17 @@ def _split_inputs(
 class Evaluation:
     """What ``vislab eval`` found: the scored split, its most confused pairs (true, predicted, count) and
     most confidently wrong predictions, where :func:`write_evaluation_figures` draws the confusion
-    matrix (``normalize``: each true class's shares) and the gallery (None: no gallery), and where the
-    list of every wrong prediction goes (written with or without a gallery), and its numbers: the
-    per-class table (``training.metrics.per_class_table``) and the confusion matrix's counts (``confusion_table``)."""
+    matrix (``normalize``: each true class's shares), the ROC curves and the gallery (None: no gallery),
+    and where the list of every wrong prediction goes (written with or without a gallery), and its
+    numbers: the per-class table (``training.metrics.per_class_table``) and the confusion matrix's
+    counts (``confusion_table``)."""
 
     split: str
     scored: Scored
     pairs: list[tuple[int, int, int]]
     mistakes: list[Mistake]
     confusion_png: Path
+    roc_png: Path  # one-vs-rest, per class, with their macro and micro averages (Run.plot("roc"))
     mistakes_png: Path | None
     mistakes_csv: Path
     per_class_csv: Path
@@ -228,7 +231,7 @@ class Evaluation:
 
     def files(self) -> list[Path]:
         """The files eval writes, in its order: the figures, the CSVs, then the overall scores."""
-        figures = [self.confusion_png, self.mistakes_png]
+        figures = [self.confusion_png, self.roc_png, self.mistakes_png]
         return [p for p in figures if p is not None] + self.csv_files() + [self.scores_json]
 
     def csv_files(self) -> list[Path]:
@@ -261,7 +264,9 @@ def evaluate_checkpoint(
     if out is not None:  # the run's own folder: an unwritable one still shows the scores (the CLI)
         refuse_run_file(out, "--out")  # RUN_OWN, RUN_FIGURES
         check_writable(
-            out, "the confusion PNG, the tables and the mistakes", undone="nothing was scored"
+            out,
+            "the confusion and ROC PNGs, the tables and the mistakes",
+            undone="nothing was scored",
         )
     if mistakes < 0:
         raise UserError(f"--mistakes must be 0 (no gallery) or more, not {mistakes}.")
@@ -270,16 +275,18 @@ def evaluate_checkpoint(
     tag = "".join(f"_{name_part(s)}" for s in (checkpoint_tag(target), *overrides) if s)
     shares = "_normalized" if normalize else ""  # another figure of the same counts: another name
     confusion_png = folder / f"confusion_{split}{tag}{shares}.png"
+    roc_png = folder / f"roc_{split}{tag}.png"
     mistakes_png = folder / f"mistakes_{split}{tag}.png" if mistakes else None
     csvs = [folder / f"{what}_{split}{tag}.csv" for what in ("mistakes", "per_class", "confusion")]
     scores_json = folder / f"scores_{split}{tag}.json"
     if out is not None:
-        check_new_files([p for p in (confusion_png, mistakes_png, *csvs, scores_json) if p], force)
+        drawn = (confusion_png, roc_png, mistakes_png)
+        check_new_files([p for p in (*drawn, *csvs, scores_json) if p], force)
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
     weights = pick_checkpoint(target).said if target.is_file() else None  # a file's: which of them
-    files = (confusion_png, mistakes_png, *csvs, scores_json)
+    files = (confusion_png, roc_png, mistakes_png, *csvs, scores_json)
     return Evaluation(split, scored, pairs, wrong, *files, normalize, _run_label(target), weights)
 
 
@@ -310,10 +317,12 @@ def mistakes_table(scored: Scored) -> tuple[list[str], list[dict]]:
 
 
 def write_evaluation_figures(ev: Evaluation) -> None:
-    """Draw the confusion matrix and the gallery (its images; for feature vectors, the confused pairs
-    only) into ``ev``'s paths. OSError when their folder cannot be written."""
+    """Draw the confusion matrix, the ROC curves (as ``Run.plot("roc")``: with the macro and micro
+    averages) and the gallery (its images; for feature vectors, the confused pairs only) into ``ev``'s
+    paths. OSError when their folder cannot be written."""
     # on use: matplotlib takes a second to import, which scoring, export and predict do without
     from vislab.plotting.mistakes import plot_mistakes
+    from vislab.plotting.roc import plot_roc
     from vislab.plotting.runs import plot_confusion
 
     folder = ev.confusion_png.parent
@@ -322,6 +331,8 @@ def write_evaluation_figures(ev: Evaluation) -> None:
     m, names = ev.scored.metrics, ev.scored.class_names
     title = f"{ev.run}: {ev.split}" if ev.run else ev.split  # as the run's own: "cnn-s0: test"
     plot_confusion(m.confusion, names, ev.confusion_png, title=title, normalize=ev.normalize)
+    micro = micro_roc(ev.scored.data.y, ev.scored.probs) if len(names) > 1 else None
+    plot_roc(m.roc, names, ev.roc_png, title=title, micro=micro)
     if ev.mistakes_png is not None:
         images = ev.scored.data.x if ev.scored.data.is_image else None
         plot_mistakes(images, ev.mistakes, ev.pairs, names, ev.mistakes_png, title=title)

@@ -117,9 +117,10 @@ def absent_line(ev: Evaluation) -> str | None:
 
 
 def print_figures(ev: Evaluation) -> None:
-    """Where the confusion matrix, the gallery, the list of wrong predictions, the tables and the overall
-    scores were written (on stderr)."""
+    """Where the confusion matrix, the ROC curves, the gallery, the list of wrong predictions, the tables
+    and the overall scores were written (on stderr)."""
     lines = [f"confusion matrix: {ev.confusion_png}"]
+    lines.append(f"ROC curves (one vs rest; macro and micro average): {ev.roc_png}")
     if ev.mistakes_png is not None and not ev.pairs:  # plot_mistakes drew none
         what = "image" if ev.scored.data.is_image else "sample"
         lines.append(f"mistakes: no figure, no {ev.split} {what} was misclassified")

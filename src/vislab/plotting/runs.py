@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from vislab.plotting.canvas import NotebookFigure, literal, save_figure
 from vislab.plotting.confusion_cells import draw_cells, empty_rows, row_shares
+from vislab.plotting.curves_same import run_labels
 from vislab.plotting.legend import legend_outside, run_style
 from vislab.plotting.steps import draw_step_losses
 from vislab.plotting.style import ReflowLayout, name_ticks
@@ -156,7 +157,8 @@ def _curves_legend(
 ) -> None:
     """:func:`curves_figure`'s legend, right of its last panel (under the panels where a page's width
     leaves it no room: ``style.fit_to_page``): one entry per run (several) and per kind of line drawn
-    (``points``: some curve is one point, drawn as its kind's marker)."""
+    (``points``: some curve is one point, drawn as its kind's marker), a run whose curves another's
+    line hides saying so (:func:`~vislab.plotting.curves_same.run_labels`)."""
     drawn = {s for ax in axes for s in (line.get_linestyle() for line in ax.lines)}
     styles = [
         dict(linestyle=s, label=w, marker=POINT_MARKERS[s] if points else "")
@@ -178,9 +180,8 @@ def _curves_legend(
         styles.append(dict(BEST_LINE, label=said))
     # one legend entry per run and per kind of line, beside the panels rather than over the curves
     if styles:
-        legend_outside(
-            axes[-1], [literal(n) for n in histories] if len(histories) > 1 else [], styles
-        )
+        keys = [key for key, *_ in CURVES + PACC_CURVES]
+        legend_outside(axes[-1], run_labels(histories, keys) if len(histories) > 1 else [], styles)
 
 
 def label_epoch_axes(axes: Iterable[Axes], epochs: set[int]) -> None:

@@ -7,13 +7,14 @@ differ from the first run's is left out, and the note under the table names it; 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vislab.experiments.results.cells import bold_cells, bold_note, bold_rule, pipe_table
 from vislab.experiments.results.data_used import mixes_data
 from vislab.experiments.results.spread import spread_of
-from vislab.training.summary import RunSummary
+from vislab.training.summary import PerClass, RunSummary
 from vislab.words import and_list
 
 MAX_CLASSES = 20  # more columns than a page (or a reader) can take
@@ -95,20 +96,47 @@ def per_class_table(
             for r in table
         ]
     data = [datasets.get(r["run"], "") for r in table] if datasets else None
-    # the majority baseline's 1.0 on the class it always guesses is no best: its rows are not ranked
-    guess = {r for r in kept if runs[r] and all(s.get("model") == "majority" for s in runs[r])}
+    # a row that always guesses one class has no best: its 1.0 there is the guess, not a skill
+    guess = _guessers(runs, kept)
     ranked = [i for i, r in enumerate(table) if r["run"] not in guess]
     picked = bold_cells(
         [table[i] for i in ranked], cols, [data[i] for i in ranked] if data else None
     )
     bold = {(ranked[j], k) for j, k in picked}
     if guess and len(table) > 1:  # said even where no other row is bold: why it is not
-        which = f"{and_list(sorted(guess))}, the majority baseline{'s' if len(guess) > 1 else ''}"
-        said = (
-            f"Not ranked in bold: {which} (one class always guessed: recall 1 there, 0 elsewhere)."
-        )
-        note = f"{said} {note}".strip()
+        note = f"{_guess_note(guess)} {note}".strip()
     return PerClassTable(cols, table, bold, rows is not None, note, mixes_data(data))
+
+
+def _guessers(
+    runs: Mapping[str, list[RunSummary]], kept: Mapping[str, list[PerClass]]
+) -> dict[str, bool]:
+    """The rows of ``kept`` that always guess one class, each with whether it is the majority baseline:
+    its runs' model, or every run's per-class recall 1 in one class and 0 in all the others."""
+    majority = {
+        r: bool(runs[r]) and all(s.get("model") == "majority" for s in runs[r]) for r in kept
+    }
+    return {r: m for r, m in majority.items() if m or all(_one_class(pc) for pc in kept[r])}
+
+
+def _one_class(per_class: PerClass) -> bool:
+    """Whether a run's per-class recall is 1 in one class and 0 in the others (those it has samples
+    of): it predicted that class for every image."""
+    seen = [v for v in per_class.values() if v is not None and math.isfinite(v)]
+    return len(seen) > 1 and sorted(seen) == [0.0] * (len(seen) - 1) + [1.0]
+
+
+def _guess_note(guess: Mapping[str, bool]) -> str:
+    """The note naming the rows not ranked in bold (``guess``: row → whether the majority baseline)."""
+    baselines = sorted(r for r, majority in guess.items() if majority)
+    others = sorted(r for r, majority in guess.items() if not majority)
+    plural = "s" if len(baselines) > 1 else ""
+    which = [f"{and_list(baselines)}, the majority baseline{plural}"] if baselines else []
+    which += [and_list(others)] if others else []
+    return (
+        f"Not ranked in bold: {', and '.join(which)} (one class always guessed: recall 1 there, "
+        f"0 elsewhere)."
+    )
 
 
 def _left_out(other: list[str], classes: list[str]) -> str:
