@@ -316,7 +316,7 @@ def _print_best(study: optuna.Study, top: int, folder: Path | None) -> None:
     # on use (module docstring)
     from vislab.experiments.sweeps.trials import best_table, retrain_line
 
-    print_table(best_table(study, top), width=200)
+    print_table(best_table(study, top))
     line = retrain_line(study, folder)
     if line:
         print(line)

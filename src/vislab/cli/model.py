@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vislab.cli.options import TrustOpt
+from vislab.cli.terminal import WHOLE
 from vislab.config import parse_value
 from vislab.errors import UserError
 
@@ -27,7 +28,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-WHOLE = 10_000  # the width a table is printed at into a file or a pipe: wide enough for any row
 
 SetOpt = typer.Option(
     None, "--set", "-s", help="A model option: key=value or model.key=value (repeatable)."

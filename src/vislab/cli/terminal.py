@@ -72,13 +72,8 @@ def fit_table(lines: list[str], width: int) -> list[str]:
         return lines
     right = [c.endswith(":") for c in rows[1]]
     sizes = [max(3, *(len(r[j]) for k, r in enumerate(rows) if k != 1)) for j in range(len(right))]
-    blocks: list[list[int]] = [[0]]
-    for j in range(1, len(sizes)):
-        if len(blocks[-1]) > 1 and sum(sizes[i] + 3 for i in [*blocks[-1], j]) + 1 > width:
-            blocks.append([0])
-        blocks[-1].append(j)
     out: list[str] = []
-    for block in blocks:
+    for block in column_blocks(sizes, width):
         out += [""] if out else []
         for k, row in enumerate(rows):
             cells = [
@@ -91,20 +86,43 @@ def fit_table(lines: list[str], width: int) -> list[str]:
     return out
 
 
-def print_table(table: TextTable, width: int) -> None:
-    """``table`` on stdout; ``width`` columns wide when stdout is no terminal (a file, a pipe, a test). Its
-    title is a line of its own above it: a table's title wraps at the table's width, mid-phrase."""
+def column_blocks(sizes: list[int], width: int) -> list[list[int]]:
+    """The columns of a table whose cells are at most ``sizes`` characters wide, in blocks that each fit
+    in ``width`` characters (a column takes its size and 3: its border and a space either side), each
+    starting with the first column; a block holds one more column at least, however wide."""
+    blocks: list[list[int]] = [[0]]
+    for j in range(1, len(sizes)):
+        if len(blocks[-1]) > 1 and sum(sizes[i] + 3 for i in [*blocks[-1], j]) + 1 > width:
+            blocks.append([0])
+        blocks[-1].append(j)
+    return blocks
+
+
+#: the width a table is printed at into a file or a pipe: wide enough for any row, so no cell is cut
+WHOLE = 10_000
+
+
+def print_table(table: TextTable, width: int = WHOLE) -> None:
+    """``table`` on stdout; at most ``width`` columns wide when stdout is no terminal (a file, a pipe, a
+    test: by default its natural width, names not cut). Its title is a line of its own above it: a
+    table's title wraps at the table's width, mid-phrase. A table wider than that (or than the terminal)
+    is shown in blocks of columns that fit, each starting with the first column (:func:`column_blocks`);
+    a column wider than the whole folds its headers and cells onto more lines, never cuts them short."""
     console = Console()
     if not console.is_terminal:
         console = Console(width=width)
     if table.title:
         console.print(table.title, markup=False, highlight=False, soft_wrap=True)
-    shown = Table(caption=table.caption or None)
-    for head, justify in zip(table.headers, table.justify):
-        shown.add_column(head, justify=justify)
-    for row in table.rows:
-        shown.add_row(*row)
-    console.print(shown)
+    sizes = [max(len(c) for c in column) for column in zip(table.headers, *table.rows)]
+    blocks = column_blocks(sizes, console.width)
+    for k, block in enumerate(blocks):
+        last = k == len(blocks) - 1
+        shown = Table(caption=(table.caption or None) if last else None)
+        for j in block:
+            shown.add_column(table.headers[j], justify=table.justify[j], overflow="fold")
+        for row in table.rows:
+            shown.add_row(*(row[j] for j in block))
+        console.print(shown)
 
 
 class RichBar:

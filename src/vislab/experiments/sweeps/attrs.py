@@ -18,13 +18,15 @@ NARROWED_SPACE = "narrowed_space"
 NARROWED_FROM = "narrowed_from"
 
 # a trial's: why it failed (trials.csv's error column), its run folder, the run folder of the interrupted
-# trial it resumes, the worker that runs it (host, pid), and whether it was one too many (never run)
+# trial it resumes, the worker that runs it (host, pid), whether it was one too many (never run), and the
+# trial whose values it drew again (not trained again: :func:`repeats`)
 ERROR = "error"
 RUN_DIR = "run_dir"
 RESUME_FROM = "resume_from"
 HOST = "host"
 PID = "pid"
 SURPLUS = "surplus"
+SAME_AS = "same_as"
 
 # the start of the error of a trial stopped by a signal or by its study database failing (failed for
 # Optuna; its parameters queued again, its run resumed): such a trial counts as interrupted, not failed.
@@ -60,6 +62,13 @@ def is_surplus(trial: FrozenTrial) -> bool:
     """Whether the trial was one too many for its study (workers racing for the last trials): never run,
     and left out of every count and table."""
     return bool(trial.user_attrs.get(SURPLUS))
+
+
+def repeats(trial: FrozenTrial) -> int | None:
+    """The number of the complete trial whose values this one drew again (it was not trained: its value is
+    that trial's), or None: the trial trained its own values."""
+    same = trial.user_attrs.get(SAME_AS)
+    return int(same) if same is not None else None
 
 
 def is_interrupted(trial: FrozenTrial) -> bool:

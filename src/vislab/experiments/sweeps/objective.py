@@ -44,15 +44,28 @@ def taken(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTri
     """The study's trials in ``states`` and its failed ones: failed trials whose parameters were not queued
     again (an interrupted trial's retry goes on in its place) — each counts as one of the trials asked for,
     as Optuna's ``n_trials`` counts it, so that ``--trials N`` never starts more than N (a grid's sampler
-    counts such a point as visited, and never draws it again)."""
+    counts such a point as visited, and never draws it again). A trial that drew the values of a trial
+    trained before (:func:`attrs.repeats`) is not one of them: it trained nothing."""
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
 
     def counts(t: FrozenTrial) -> bool:
         failed_point = t.state == TrialState.FAIL and t.number not in retried
+        if attrs.repeats(t) is not None:
+            return False
         return t.state in states or (failed_point and not attrs.is_surplus(t))
 
     return [t for t in trials if counts(t)]
+
+
+def trained_before(trial: optuna.Trial) -> FrozenTrial | None:
+    """The complete trial of the study (as its storage holds it now: other workers' too) that trained the
+    values ``trial`` drew, or None."""
+    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return next(
+        (t for t in done if t.params == trial.params and attrs.repeats(t) is None),
+        None,
+    )
 
 
 def _space_hint(message: str, values: dict) -> str:
@@ -139,7 +152,8 @@ class _PruneReport(Callback):
 class Objective:
     """Trains trial N's config (base ← suggested values) into ``trials/<N>`` and returns its validation
     metric; ``report``: the sweep's report draws the trials it shows, so a trial draws no figures of its
-    own unless the base config sets train.figures."""
+    own unless the base config sets train.figures. A trial that draws the values of a complete trial is
+    not trained (:meth:`_repeat`)."""
 
     def __init__(
         self,
@@ -157,11 +171,16 @@ class Objective:
         self.current: optuna.Trial | None = None
         self.values: dict = {}  # the current trial's values
         self.surplus = False
+        self.repeated = False  # the current trial drew the values of a trial trained before
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.last_error, self.current = None, trial
-        run_dir, resumed = self._take(trial)
+        self.last_error, self.current, self.repeated = None, trial, False
+        self._check_surplus(trial)
         values = suggest(trial, self.sweep.distributions)
+        earlier = None if trial.user_attrs.get(attrs.RESUME_FROM) else trained_before(trial)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
+        run_dir, resumed = self._take(trial)
         tree = copy.deepcopy(self.base_tree)
         if self.report and setting(tree, "train.figures") is None:
             set_dotted(tree, "train.figures", False)
@@ -176,14 +195,29 @@ class Objective:
         self.log(f"trial {trial.number}: {metric} {value:.4f}")
         return float(value)
 
-    def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
-        """Record this worker and the run folder in the trial (Surplus if the study has its trials); (the
-        folder, whether it holds the interrupted run this trial resumes: :meth:`_folder`)."""
+    def _check_surplus(self, trial: optuna.Trial) -> None:
+        """Surplus (the trial marked so) if the study has its trials already."""
         active = sorted(t.number for t in taken(trial.study, ACTIVE))
         if trial.number not in active[: self.n_target]:
             trial.set_user_attr(attrs.SURPLUS, True)
             self.surplus = True
             raise Surplus(f"trial {trial.number} is beyond the {self.n_target} trials asked for")
+
+    def _repeat(self, trial: optuna.Trial, earlier: FrozenTrial) -> float:
+        """A trial that drew the values of the complete trial ``earlier``: not trained again, its value is
+        that trial's (Optuna's way with duplicates), the trial it repeats recorded in it. It is not one of
+        the trials asked for (:func:`taken`)."""
+        trial.set_user_attr(attrs.SAME_AS, earlier.number)
+        self.repeated = True
+        self.log(
+            f"trial {trial.number}: same values as trial {earlier.number}, not trained again (its "
+            f"{self.sweep.metric} is trial {earlier.number}'s; it is not one of the trials asked for)"
+        )
+        return float(earlier.value)
+
+    def _take(self, trial: optuna.Trial) -> tuple[Path, bool]:
+        """Record this worker and the run folder in the trial; (the folder, whether it holds the
+        interrupted run this trial resumes: :meth:`_folder`)."""
         run_dir, resumed = self._folder(trial)
         # a retry inherits the failed trial's attributes: this one has not failed
         if trial.user_attrs.get(attrs.ERROR):

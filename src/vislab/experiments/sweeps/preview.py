@@ -25,7 +25,7 @@ from vislab.experiments.sweeps.joining import check_same_base, check_same_space
 from vislab.experiments.sweeps.results import refuse_another_sweep, stage_storage
 from vislab.experiments.sweeps.runner import count_busy, selecting, trial_count
 from vislab.experiments.sweeps.samplers import name_and_options
-from vislab.experiments.sweeps.space import space_yaml
+from vislab.experiments.sweeps.space import first_values, space_yaml
 from vislab.experiments.sweeps.spec import Sweep, base_tree, load_sweep, sweep_of, with_overrides
 from vislab.experiments.sweeps.sqlite_file import damage_named, sqlite_path
 from vislab.experiments.sweeps.study import (
@@ -119,7 +119,8 @@ def preview_sweep(
 ) -> SweepPlan:
     """The plan of a sweep (:class:`SweepPlan`), checked as :func:`vislab.sweep` checks it before its
     first trial (UserError, ConfigError the same), its data read only where it is here already;
-    ``start_notes``: the notes a trial of the base config gives as it starts (those that need no data)."""
+    ``start_notes``: the notes a trial gives as it starts (those that need no data), of the base with the
+    space's first values (:func:`first_values`)."""
     if storage:
         check_storage_folder(absolute_storage(storage))
     sweep = _loaded(spec_or_file, out, overrides)
@@ -134,6 +135,8 @@ def preview_sweep(
     base = base_tree(sweep.base, overrides, f"sweep '{sweep.name}' base")
     held, busy = _held(sweep, url, base, folder)
     cfg = build_config(base, source=f"sweep '{sweep.name}' base")
+    # the notes of a config the trials can have: the bare base lacks the swept settings
+    drawn = build_config(first_values(base, sweep.distributions), source=f"sweep '{sweep.name}'")
     return SweepPlan(
         folder=folder,
         study=sweep.name,
@@ -147,7 +150,7 @@ def preview_sweep(
         to_train=max(0, n - busy),
         space=tuple(_entry(k, v) for k, v in space_yaml(sweep.distributions).items()),
         base_sets=base_sets(cfg),
-        notes=(*[n.removeprefix("note: ") for n in notes], *start_notes(cfg)),
+        notes=(*[n.removeprefix("note: ") for n in notes], *start_notes(drawn)),
     )
 
 

@@ -175,9 +175,15 @@ def trial_counts(study: optuna.Study, table: Collection[str]) -> str:
     counts["complete"] += ending
     shown = f"{in_table} complete trial{'s' if in_table != 1 else ''} in this table"
     others = ", ".join(f"{counts[w]} {w}" for w in STATE_WORDS[1:] if counts[w])
+    again = [
+        f"trial {t.number} (same as trial {same})"
+        for t in study.get_trials(deepcopy=False)
+        if (same := attrs.repeats(t)) is not None
+    ]
     return (
         f"Trials: {shown}; {others or 'none pruned or failed'}. trials.csv lists every trial with its "
         f"state, parameters and error."
+        + (f" Repeated, not trained again: {', '.join(again)}." if again else "")
     )
 
 

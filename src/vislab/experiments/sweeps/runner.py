@@ -4,6 +4,7 @@ Any number of workers (processes, machines) run ``vislab sweep FILE --storage UR
 (Optuna's shared RDB storage: SQLite for one machine, PostgreSQL for several). ``trials`` is the number of
 trials the study should hold — finished (complete or pruned), running or failed, as Optuna's ``n_trials``
 counts them: no more are ever started — so a re-run after an interruption only runs what is missing. A
+trial that draws the values of a complete trial is not trained again, nor counted (``objective``). A
 trial left RUNNING by a killed worker is failed and re-queued with the same parameters (its retry goes on in
 its place): at once when its process is known dead on this host, else when its heartbeat stops. With
 ``--narrow``, a worker waits for the first stage's running trials before it narrows to the best of them.
@@ -19,13 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from vislab.config import build_config, set_dotted
 from vislab.config.build import setting
-from vislab.errors import TrainingInterrupted, UserError, each_note_once, show_note
+from vislab.errors import ConfigError, TrainingInterrupted, UserError, each_note_once, show_note
 from vislab.experiments.sweeps import attrs
 from vislab.experiments.sweeps.joining import check_same_base, join_study
+from vislab.experiments.sweeps.narrowing import narrowed_sweep
 from vislab.experiments.sweeps.objective import Objective, Surplus, TrialFailed, taken
 from vislab.experiments.sweeps.results import (
     ResultsHook,
@@ -35,19 +37,17 @@ from vislab.experiments.sweeps.results import (
     stage_storage,
     write_sweep_info,
 )
-from vislab.experiments.sweeps.space import grid_size, narrowed, repeat_note, space_yaml
-from vislab.experiments.sweeps.spec import Sweep, base_tree, to_distribution, with_overrides
+from vislab.experiments.sweeps.space import grid_size, repeat_note
+from vislab.experiments.sweeps.spec import Sweep, base_tree, with_overrides
 from vislab.experiments.sweeps.study import (
     STORAGE_ERRORS,
     default_storage,
     fail_dead_trials,
     open_storage,
-    open_study,
     requeue,
     storage_errors,
     storage_failure,
 )
-from vislab.experiments.sweeps.trials import best
 
 MAX_FAILURES_IN_A_ROW = 3
 
@@ -118,7 +118,8 @@ def _nothing_to_train(
 ) -> str:
     """The note when a study already holds the ``n_target`` trials asked for (``busy``: its
     :func:`count_busy`): how to add some (``full``: none can be added, every point of its grid is taken)."""
-    held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    held = [t for t in finished if attrs.repeats(t) is None]
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     failed = busy - len(held) - running
     what = f"{len(held)} finished trial{'s' if len(held) != 1 else ''}" + (
@@ -154,8 +155,8 @@ def _work(
     settle: bool = False,
 ) -> None:
     """Run trials one at a time until the study is full (``settle``: and no trial runs), the deadline
-    passes or too many fail."""
-    failures, waiting = 0, 0
+    passes, too many fail, or the sampler keeps drawing values trained before (:func:`_drawn_again`)."""
+    failures, waiting, repeats = 0, 0, 0
     while True:
         fail_dead_trials(study, log)
         busy = count_busy(study)
@@ -180,6 +181,11 @@ def _work(
         if objective.surplus and not settle:
             return
         objective.surplus = False
+        repeats = repeats + 1 if objective.repeated else 0
+        if _drawn_again(study, objective, repeats, n_target, log):
+            return
+        if objective.repeated:
+            continue
         failures = 0 if objective.last_error is None else failures + 1
         if failures >= MAX_FAILURES_IN_A_ROW:
             raise TooManyFailures(
@@ -187,6 +193,30 @@ def _work(
                 f"Last error: {objective.last_error}",
                 study,
             )
+
+
+def _drawn_again(
+    study: optuna.Study,
+    objective: Objective,
+    repeats: int,
+    n_target: int,
+    log: Callable[[str], None],
+) -> bool:
+    """Whether the worker stops (said in ``log``): its sampler drew values trained before ``repeats``
+    times in a row — ten times the space's combinations (50 at least; 100 for a space with a continuous
+    range), after which a random draw would have found values not yet tried."""
+    try:
+        limit = max(50, 10 * grid_size(objective.sweep.distributions))
+    except ConfigError:
+        limit = 100
+    if repeats < limit:
+        return False
+    log(
+        f"note: the sampler drew values trained before {repeats} times in a row; stopping with "
+        f"{count_busy(study)} of the {n_target} trials asked for (sampler: grid tries each combination "
+        f"once)"
+    )
+    return True
 
 
 def running_trials(study: optuna.Study) -> int:
@@ -264,7 +294,7 @@ def run_sweep(
         ))  # fmt: skip
         _refuse_all_failed(study, out)
         if narrow and _first_stage_done(study, log):
-            second = _narrowed_sweep(sweep, study, storage_url, narrow, log)
+            second = narrowed_sweep(sweep, study, storage_url, narrow, log)
             n2 = trial_count(second, narrow_trials or n, log)
             second = _ran(second, n2)
             _finished(out / "narrow", log, on_results, lambda: run_stage(
@@ -345,11 +375,13 @@ def selecting(sweep: Sweep, overrides: list[str] | tuple, log: Callable[[str], N
 
 
 def trial_count(sweep: Sweep, asked: int | None, log: Callable[[str], None]) -> int:
-    """The trials a stage runs: as asked (default 20, a note if they repeat: :func:`repeat_note`), at most a
-    grid's size (default: all of it)."""
+    """The trials a stage runs: as asked (default 20; a grid's: all of it), at most the combinations of a
+    space without a continuous range (a note: :func:`repeat_note`; values drawn again are not trained
+    again, so no more can be trained)."""
     if not sweep.is_grid:
         if note := repeat_note(sweep.distributions, asked or 20):
             log(f"note: {note}")
+            return grid_size(sweep.distributions)
         return asked or 20
     size = grid_size(sweep.distributions)
     if asked and asked > size:
@@ -362,39 +394,3 @@ def _ran(sweep: Sweep, n: int) -> Sweep:
     `vislab sweep DIR/sweep.yaml --out DIR` (``DIR/narrow``'s likewise) goes on with that stage."""
     recorded = sweep.recorded + (() if "trials" in sweep.recorded else ("trials",))
     return replace(sweep, trials=n, recorded=recorded)
-
-
-def _narrowed_sweep(
-    sweep: Sweep, study: optuna.Study, storage_url: str, k: int, log: Callable[[str], None]
-) -> Sweep:
-    """The second stage's sweep, study ``<name>-narrow``: the ranges of the ``k`` best trials of ``study``
-    (UserError if it has fewer complete trials)."""
-    top = best(study, k)
-    if len(top) < k:
-        raise UserError(
-            f"--narrow {k} (Python: narrow={k}) needs {k} complete trials; the study has {len(top)}."
-        )
-    name = f"{study.study_name}-narrow"
-    space, used = _shared_space(sweep, storage_url, name, top)
-    log(
-        f"narrowing to the ranges of the best {k} trials ({', '.join(str(n) for n in used)}) "
-        f"→ study '{name}'"
-    )
-    return replace(sweep, name=name, distributions=space)
-
-
-def _shared_space(
-    sweep: Sweep, storage_url: str, name: str, top: list[FrozenTrial]
-) -> tuple[dict, list[int]]:
-    """The narrowed space, stored with the second study so that every worker uses the same ranges (the
-    first to get there stores it), and the numbers of the trials it was narrowed to."""
-    study = open_study(sweep, open_storage(storage_url), name)
-    stored = study.user_attrs.get(attrs.NARROWED_SPACE)
-    used = study.user_attrs.get(attrs.NARROWED_FROM)
-    if stored is None:
-        stored, used = space_yaml(narrowed(sweep.distributions, top)), [t.number for t in top]
-        study.set_user_attr(attrs.NARROWED_SPACE, stored)
-        study.set_user_attr(attrs.NARROWED_FROM, used)
-        study.set_user_attr(attrs.SPACE, stored)
-    used = used if used is not None else [t.number for t in top]
-    return {k: to_distribution(k, v) for k, v in stored.items()}, used

@@ -82,7 +82,7 @@ def grid_size(distributions: dict[str, BaseDistribution]) -> int:
 
 def repeat_note(distributions: dict[str, BaseDistribution], trials: int) -> str:
     """The note for a sampler other than the grid when the space holds fewer combinations than ``trials``:
-    Optuna's samplers draw each trial's values on their own, so some combinations are trained twice; ""
+    values drawn again are not trained again, so the sweep trains each combination at most once; ""
     otherwise (or for a space with a continuous range)."""
     try:
         size = grid_size(distributions)
@@ -91,9 +91,9 @@ def repeat_note(distributions: dict[str, BaseDistribution], trials: int) -> str:
     if trials <= size:
         return ""
     return (
-        f"the space holds {size} combinations, fewer than the {trials} trials: each trial draws its "
-        f"values on its own, so some combinations are trained more than once (sampler: grid tries each "
-        f"once)"
+        f"the space holds {size} combinations, fewer than the {trials} trials: a trial that draws values "
+        f"trained before is not trained again, so the sweep trains {size} trials, each combination once "
+        f"(sampler: grid tries them in turn, without drawing any twice)"
     )
 
 
@@ -268,12 +268,18 @@ def _space_error(
 
 def _check_first_values(base: dict, distributions: dict[str, BaseDistribution]) -> None:
     """The config of the space's first values names a data source and options its model takes."""
-    tree = copy.deepcopy(base)
-    apply_values(tree, {key: _probes(d)[0] for key, d in distributions.items()})
-    cfg = build_config(tree, source="sweep space")
+    cfg = build_config(first_values(base, distributions), source="sweep space")
     require_source(cfg.data.name)
     if "model.name" not in distributions:  # (a space over models mixes their options)
         check_model_options(cfg.model.name, cfg.model.kwargs())
+
+
+def first_values(base: dict, distributions: dict[str, BaseDistribution]) -> dict:
+    """A copy of the config tree ``base`` with each key of the space at its first value (its first
+    choice, the low end of its range): the config of a trial the sweep can draw."""
+    tree = copy.deepcopy(base)
+    apply_values(tree, {key: _probes(d)[0] for key, d in distributions.items()})
+    return tree
 
 
 def _probes(d: BaseDistribution) -> list[Any]:

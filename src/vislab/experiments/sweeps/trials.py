@@ -29,6 +29,7 @@ from vislab.experiments.sweeps.attrs import (
     RUN_DIR,
     is_interrupted,
     is_surplus,
+    repeats,
     study_metric,
     trial_error,
 )
@@ -42,7 +43,7 @@ def higher_better(study: optuna.Study) -> bool:
 
 
 # a trial's states as results.md and sweep show count them, in this order
-STATE_WORDS = ("complete", "pruned", "failed", "interrupted", "running", "queued")
+STATE_WORDS = ("complete", "repeated", "pruned", "failed", "interrupted", "running", "queued")
 _WORDS = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
 _WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 
@@ -50,9 +51,12 @@ _WORDS |= {TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 def state_word(t: FrozenTrial) -> str:
     """A trial's state as results.md and ``sweep show`` count it: optuna's, but a trial stopped by a signal
     or by its study database failing (failed for optuna; its parameters queued again, its run resumed)
-    is "interrupted", not "failed"."""
+    is "interrupted", not "failed"; one that drew the values of a trial trained before is "repeated" (not
+    trained again: :func:`~vislab.experiments.sweeps.attrs.repeats`), not "complete"."""
     if is_interrupted(t):
         return "interrupted"
+    if repeats(t) is not None:
+        return "repeated"
     return _WORDS[t.state]
 
 
@@ -63,7 +67,8 @@ def state_counts(study: optuna.Study) -> Counter[str]:
 
 
 def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
-    """(parameter names, one row per trial: number, state, value, params, duration_s, epochs, error)."""
+    """(parameter names, one row per trial: number, state, value, params, duration_s, epochs, error,
+    run_dir, same_as: the trial whose values it repeats, or None)."""
     trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
     names = sorted({k for t in trials for k in t.params})
     rows = []
@@ -80,17 +85,23 @@ def trial_rows(study: optuna.Study) -> tuple[list[str], list[dict]]:
                 epochs=max(t.intermediate_values, default=None),
                 error=trial_error(t),
                 run_dir=t.user_attrs.get(RUN_DIR, ""),
+                same_as=repeats(t),
             )
         )
     return names, rows
 
 
 def trials_csv(study: optuna.Study) -> str:
-    """trials.csv: number, state, objective, one column per parameter, duration, error."""
+    """trials.csv: number, state, objective, one column per parameter, duration, error; where a trial
+    repeats another's values, a last column same_as: the number of the trial it repeats."""
     names, rows = trial_rows(study)
+    same = any(r["same_as"] is not None for r in rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["number", "state", study_metric(study), *names, "duration_s", "error"])
+    w.writerow(
+        ["number", "state", study_metric(study), *names, "duration_s", "error"]
+        + (["same_as"] if same else [])
+    )
     for r in rows:
         w.writerow(
             [
@@ -101,16 +112,17 @@ def trials_csv(study: optuna.Study) -> str:
                 r["duration_s"],
                 r["error"],
             ]
+            + ([r["same_as"]] if same else [])
         )
     return buf.getvalue()
 
 
 def best(study: optuna.Study, top: int) -> list[FrozenTrial]:
-    """The ``top`` complete trials, best first."""
+    """The ``top`` complete trials, best first (not those that repeat another's values)."""
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None
+        if t.value is not None and repeats(t) is None
     ]
     return sorted(done, key=lambda t: t.value, reverse=higher_better(study))[:top]
 
@@ -192,12 +204,15 @@ def trial_name(trial: FrozenTrial) -> str:
 
 
 def elsewhere_trials(study: optuna.Study, here: Collection[str]) -> list[FrozenTrial]:
-    """The study's trials (neither surplus nor queued: they have no run) whose run folders are not
-    ``here`` (the run names, :func:`trial_name`, of those found here)."""
+    """The study's trials (neither surplus, queued nor repeating another's values: they have no run)
+    whose run folders are not ``here`` (the run names, :func:`trial_name`, of those found here)."""
     return [
         t
         for t in study.get_trials(deepcopy=False)
-        if trial_name(t) not in here and not is_surplus(t) and t.state is not TrialState.WAITING
+        if trial_name(t) not in here
+        and not is_surplus(t)
+        and t.state is not TrialState.WAITING
+        and repeats(t) is None
     ]
 
 
@@ -212,7 +227,7 @@ def database_summaries(study: optuna.Study, here: Collection[str]) -> dict[str, 
     metric = study_metric(study)
     out = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if trial_name(t) in here or is_surplus(t):
+        if trial_name(t) in here or is_surplus(t) or repeats(t) is not None:
             continue
         cfg = _trial_config(study, t)
         said = {metric: t.value, "epochs_run": max(t.intermediate_values, default=None)}
