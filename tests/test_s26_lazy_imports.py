@@ -57,6 +57,7 @@ def commands(tmp_path_factory) -> list[dict]:
     listed = [
         ["suite", "list"],
         ["suite"],
+        ["sweep", "list"],
         ["data", "info", "digits"],
         ["data", "info", "folder", "--set", f"data.root={tmp / 'pictures'}"],
         ["compare", *runs],
@@ -82,6 +83,12 @@ def test_suite_list_loads_no_heavy_library(commands, argv):
     shown = _after(commands, argv)
     assert (shown["code"], shown["loaded"]) == (0, [])
     assert "mlp-basics" in shown["shown"] and "quickstart" in shown["shown"]
+
+
+def test_sweep_list_loads_no_heavy_library(commands):
+    shown = _after(commands, ["sweep", "list"])
+    assert (shown["code"], shown["loaded"]) == (0, [])
+    assert "dlvc-cnn" in shown["shown"] and "DLVC assignment 1" in shown["shown"]
 
 
 def test_data_info_loads_no_heavy_library(commands):

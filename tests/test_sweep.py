@@ -22,8 +22,9 @@ from vislab.cli import main
 from vislab.errors import ConfigError, Note
 from vislab.experiments.sweeps import samplers
 from vislab.experiments.sweeps import space as sp
+from vislab.experiments.sweeps.builtin_files import builtin_sweeps
 from vislab.experiments.sweeps.runner import run_sweep
-from vislab.experiments.sweeps.spec import METRICS, builtin_sweeps, load_sweep
+from vislab.experiments.sweeps.spec import METRICS, load_sweep
 from vislab.experiments.sweeps.study import load_existing_study
 from vislab.report.figure_set import FigureSet
 

@@ -325,11 +325,11 @@ def _print_best(study: optuna.Study, top: int, folder: Path | None) -> None:
 @sweep_app.command("list")
 def sweep_list() -> None:
     """The built-in sweeps: run one with `vislab sweep NAME` (copy its YAML to change it)."""
-    # on use: torch & co. take seconds to load (module docstring)
-    from vislab.experiments.sweeps.spec import SWEEP_DIR, builtin_sweeps, load_sweep
+    # on use (module docstring); the files alone load no torch (tests/test_s26_lazy_imports.py)
+    from vislab.experiments.sweeps.builtin_files import SWEEP_DIR, sweep_descriptions
 
-    for name in builtin_sweeps():
-        print(f"{name:12s} {' '.join((load_sweep(name).description or '').split())}")
+    for name, description in sweep_descriptions().items():
+        print(f"{name:12s} {description}")
     print(f"(files in {SWEEP_DIR})")
 
 

@@ -46,6 +46,7 @@ from vislab.config import (
 )
 from vislab.config.files import misplaced_keys
 from vislab.errors import ConfigError
+from vislab.experiments.sweeps.builtin_files import SWEEP_DIR
 from vislab.experiments.sweeps.samplers import PRUNERS, SAMPLERS, check_options, pruner_notes
 from vislab.experiments.sweeps.space import (
     check_values,
@@ -57,7 +58,6 @@ from vislab.experiments.sweeps.space import (
 from vislab.experiments.sweeps.wandb_sweep import from_wandb, is_wandb_sweep
 
 METRICS = ("val_pacc", "val_acc", "val_loss")
-SWEEP_DIR = Path(__file__).parent / "builtin"
 DEFAULT_CURVES = (
     30  # a sweep report's training curves: the best 30 trials (as the DLVC assignment 1 report)
 )
@@ -198,10 +198,6 @@ class Sweep:
             key: space_yaml(self.distributions) if key == "space" else getattr(self, key)
             for key in self.recorded
         }
-
-
-def builtin_sweeps() -> list[str]:
-    return sorted(f.stem for f in SWEEP_DIR.glob("*.yaml"))
 
 
 def base_tree(base: dict, overrides: list[str] | tuple, source: str) -> dict:
