@@ -294,6 +294,17 @@ class TrainConfig(Section):
             )
         return value
 
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _compile_choice(cls, value: Any) -> Any:
+        if value == "graphs" or isinstance(value, bool) or value in (0, 1) or _is_bool_word(value):
+            return value
+        raise ValueError(
+            f"train.compile is true, false or 'graphs', not {value!r}: --set train.compile=true / "
+            f"train__compile=True (torch.compile's default mode), or --set train.compile=graphs / "
+            f"train__compile='graphs' (its 'reduce-overhead', with CUDA graphs)"
+        )
+
     @field_validator("ema", mode="before")
     @classmethod
     def _ema_section(cls, value: Any) -> Any:
@@ -308,6 +319,12 @@ class TrainConfig(Section):
     def stop_metric(self) -> str:
         """The metric early stopping watches: ``early_stop_metric``, else ``select_metric``."""
         return self.early_stop_metric or self.select_metric
+
+
+def _is_bool_word(value: Any) -> bool:
+    """Whether ``value`` is a word pydantic reads as a boolean (yes, off, ...)."""
+    words = ("0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes")
+    return isinstance(value, str) and value.lower() in words
 
 
 def _patterns(value: str | None) -> list[str]:

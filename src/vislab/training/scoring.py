@@ -22,6 +22,7 @@ from vislab.data.types import Splits
 from vislab.training import evaluate as evaluation
 from vislab.training.boundary_epochs import BOUNDARY_FILE, BoundaryEpochs
 from vislab.training.checkpoint import load_checkpoint
+from vislab.training.compiling import compile_summary
 from vislab.training.ema import WeightEMA
 from vislab.training.history import EpochRow, to_rows
 from vislab.training.metrics import Metrics, compute_metrics
@@ -107,6 +108,7 @@ def finish_run(
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
         eval_s=round(time.perf_counter() - started, 3), epochs_eval_s=round(loop.epochs_eval_s, 3),
         **_start_record(record, network, loop), class_weights=data.class_weights,
+        **compile_summary(network.net),
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin

@@ -85,6 +85,8 @@ class RunSummary:
     )
     world_size: int | None = None
     precision: str | None = None
+    # train.compile: "compiled", "graphs", or "eager (compile failed: <cause>)" (training/compiling.py)
+    compiled: str | None = None
     threads: int | None = None  # the CPU threads it started with: train.threads, else torch's
     threads_resumed: list[int] | None = None  # the counts its resumes changed to, in order
     versions: dict[str, str] | None = None  # vislab, torch, torchvision, kornia, python
@@ -242,5 +244,6 @@ ONLY_WHERE_SET = frozenset(
         "class_weights",
         "threads_resumed",
         "notes_given",
+        "compiled",
     }  # fmt: skip
 )
