@@ -107,8 +107,7 @@ def finish_run(
         trained_by=network.hooks.trained_by, world_size=dist.world, precision=precision.name,
         versions=library_versions(), **peak_memory(device), setup_s=round(loop.setup_s, 3),
         eval_s=round(time.perf_counter() - started, 3), epochs_eval_s=round(loop.epochs_eval_s, 3),
-        **_start_record(record, network, loop), class_weights=data.class_weights,
-        **compile_summary(network.net),
+        **_how_it_ran(record, network, loop), class_weights=data.class_weights,
     )  # fmt: skip
     run.write_predictions(
         "test", logits.softmax(1).numpy(), labels.numpy(), data.splits.test.origin
@@ -127,11 +126,15 @@ def finish_run(
     return summary
 
 
-def _start_record(record: RunRecord, network: Network, loop: LoopState) -> dict[str, Any]:
+def _how_it_ran(record: RunRecord, network: Network, loop: LoopState) -> dict[str, Any]:
     """summary.json's record of how the run started (``Network.start_summary``; a resume's from its
-    checkpoints' record of train.init_from, ``RunRecord.init_from``) and of the CPU threads it trained
-    with (``threads_record``)."""
-    return {**network.start_summary(record.init_from), **threads_record(loop)}
+    checkpoints' record of train.init_from, ``RunRecord.init_from``), of the CPU threads it trained
+    with (``threads_record``) and of what ran forward: compiled or not (``compile_summary``)."""
+    return {
+        **network.start_summary(record.init_from),
+        **threads_record(loop),
+        **compile_summary(network.net),
+    }
 
 
 def _score_test(
