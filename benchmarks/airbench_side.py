@@ -14,10 +14,12 @@ runs with ``<folder>`` as the working directory).
 - vislab: ``--config fast`` through ``vislab.training.trainer.train`` on a source that reads the same
   ``train.pt``/``test.pt``. It trains on all the training images, as airbench does; its validation split,
   which ``best.pt`` is chosen on, is the first 5,000 of them (so no test image is ever selected on);
-  time = summary.json's ``train_time_s`` (the epochs only) and the whole call beside it; test
+  time = summary.json's ``train_time_s`` (the epochs only) and the whole call beside it, with
+  summary.json's time split (``time_split``; no figures drawn: ``train.figures=false``); test
   accuracy = summary.json's (flip TTA, the preset's). One untimed 1-epoch warm-up on CUDA.
 
-The seeds alternate (airbench's run, then vislab's, per seed), so that a drifting machine touches both.
+The seeds alternate (airbench's run, then vislab's, per seed), so that a drifting machine touches both;
+after each seed the results so far go to ``progress`` (a dataset's entry says ``seeds_done``).
 
 Both sides run with cuDNN's autotuner on (``torch.backends.cudnn.benchmark``, as the speed records do):
 importing airbench switches it on for the process, but each vislab run sets it to its own
@@ -37,7 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -46,6 +48,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from common import NO_FIGURES, time_split
 from vislab.config import DataConfig, load_config
 from vislab.data.sources import SOURCES, load_source
 from vislab.data.sources.registry import register_source
@@ -58,6 +61,18 @@ AIRBENCH_DIR = "cifar10"  # the folder train94 reads its test set from, relative
 VAL_IMAGES = 5000  # vislab's validation split: the first training images (they are trained on too)
 TINY = dict(n_train=384, n_test=128, batch=128, epochs=1)
 VISLAB_SETS = ["train.cudnn_benchmark=true"]  # on top of --config fast, as airbench runs
+# a dataset's files, named where they are missing: the flag that points at them, what it holds
+WHERE = {
+    "fashion-mnist": (
+        "--fashion-root",
+        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+        "t10k-labels-idx1-ubyte.gz",
+    ),
+    "cifar10": (
+        "--cifar-root",
+        "cifar-10-batches-py/ or its files (data_batch_1 to data_batch_5 and test_batch)",
+    ),
+}
 
 
 @dataclass
@@ -223,6 +238,7 @@ def vislab_run(tensors: Path, seed: int, device: str, tiny: bool, extra: list[st
         f"train.device={device}",
         f"train.seed={seed}",
         *VISLAB_SETS,
+        NO_FIGURES,
         *extra,
     ]
     if tiny:
@@ -239,6 +255,7 @@ def vislab_run(tensors: Path, seed: int, device: str, tiny: bool, extra: list[st
         epochs=s.epochs_run,
         n_train=s.n_train,
         n_val=s.n_val,
+        time_split=time_split(s),
     )
 
 
@@ -284,26 +301,36 @@ def compare_on(
     device: str,
     tiny: bool,
     extra: list[str],
-) -> dict:
-    """Both sides on one dataset, seed by seed (airbench, then vislab, with ``extra`` overrides): times,
-    test accuracies and the ratio vislab / airbench."""
+) -> Iterator[dict]:
+    """Both sides on one dataset, seed by seed (airbench, then vislab, with ``extra`` overrides); after
+    each seed, the dataset's entry so far (``dataset_entry``)."""
     tensors = write_airbench_tensors(data, folder / data.name)
     reason = airbench_unavailable(airbench)
     theirs_ok = airbench if reason is None else None
     warm_up(theirs_ok, tensors, device, tiny)
+    head = dict(dataset=data.name, n_train=len(data.train_y), n_test=len(data.test_y))
+    skipped = dict(skipped=reason)
+    if theirs_ok is None and not isinstance(airbench, str):
+        skipped["loader_check"] = check_airbench_loader(airbench, tensors, data)
     ours, theirs = [], []
     for seed in range(seeds):
         if theirs_ok is not None:
             theirs.append(airbench_run(theirs_ok, tensors, seed, tiny))
         ours.append(vislab_run(tensors, seed, device, tiny, extra))
-    out = dict(dataset=data.name, n_train=len(data.train_y), n_test=len(data.test_y))
+        yield dict(
+            dataset_entry(head, ours, skipped if theirs_ok is None else theirs),
+            tensors=str(tensors),
+        )
+
+
+def dataset_entry(head: dict, ours: list[dict], theirs: list[dict] | dict) -> dict:
+    """One dataset's results after ``len(ours)`` seeds: each side's runs and means, and the ratio
+    vislab / airbench (``theirs``: airbench's runs, or why it did not train)."""
+    out = dict(head, seeds_done=len(ours))
     out["vislab"] = summarise(ours, "flip (the fast preset's model.tta)")
     out["vislab"]["val_split"] = f"the first {ours[0]['n_val']} training images (trained on too)"
-    if theirs_ok is None:
-        out["airbench"] = dict(skipped=reason)
-        if not isinstance(airbench, str):
-            out["airbench"]["loader_check"] = check_airbench_loader(airbench, tensors, data)
-        return dict(out, tensors=str(tensors))
+    if isinstance(theirs, dict):
+        return dict(out, airbench=theirs)
     out["airbench"] = summarise(theirs, "mirror + translate (airbench's TTA level 2)")
     ratio = out["vislab"]["train_s_mean"] / out["airbench"]["train_s_mean"]
     acc_diff = out["vislab"]["test_acc_mean"] - out["airbench"]["test_acc_mean"]
@@ -311,7 +338,6 @@ def compare_on(
         out,
         time_ratio_vislab_over_airbench=round(ratio, 3),
         test_acc_diff_points=round(100 * acc_diff, 2),
-        tensors=str(tensors),
     )
 
 
@@ -326,8 +352,22 @@ def datasets(fashion_root: Path, cifar_root: Path, tiny: bool) -> tuple[list[Cif
         try:
             found.append(read(root, n_train, n_test))
         except DataError as e:
-            missing[name] = str(e)
+            missing[name] = missing_message(name, root, e)
     return found, missing
+
+
+def missing_message(name: str, root: Path, error: DataError) -> str:
+    """Why dataset ``name`` was not read from ``root``, said in this benchmark's flags."""
+    # "not found": the folder or its files are missing; else they are unreadable, named by vislab
+    if "not found" not in str(error):
+        return f"{WHERE[name][0]} {root}: {error}"
+    return not_found(name, root)
+
+
+def not_found(name: str, root: Path) -> str:
+    """Dataset ``name`` is not in ``root``: the flag to give and what its folder holds."""
+    flag, files = WHERE[name]
+    return f"{name} not found in {root}: give {flag} DIR, the folder that holds {files}."
 
 
 def vs_airbench(
@@ -338,17 +378,19 @@ def vs_airbench(
     cifar_root: Path,
     keep: Path | None,
     extra: list[str],
-) -> dict:
+    progress: Callable[..., None],
+) -> None:
     """The whole comparison: every dataset found, ``seeds`` runs of each side on each; ``extra``:
-    overrides of vislab's runs (gpu.py takes them only on the CPU, where airbench cannot train)."""
+    overrides of vislab's runs (gpu.py takes them only on the CPU, where airbench cannot train). The
+    results go to ``progress`` as keyword fields, again after each seed."""
     airbench = import_airbench()
     found, missing = datasets(fashion_root, cifar_root, tiny)
+    version = None if isinstance(airbench, str) else metadata.version("airbench")
+    progress(datasets=[], missing=missing, vislab_sets=VISLAB_SETS, airbench_version=version)
+    done: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = (keep or Path(tmp)).resolve()
-        results = [compare_on(d, airbench, folder, seeds, device, tiny, extra) for d in found]
-    return dict(
-        datasets=results,
-        missing=missing,
-        vislab_sets=VISLAB_SETS,
-        airbench_version=None if isinstance(airbench, str) else metadata.version("airbench"),
-    )
+        for data in found:
+            for entry in compare_on(data, airbench, folder, seeds, device, tiny, extra):
+                progress(datasets=[*done, entry])
+            done.append(entry)

@@ -14,6 +14,12 @@ import numpy as np
 import torch
 
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
+# on every vislab run of a benchmark: no figures/ drawn after the timed part (summary.json's figures_s)
+NO_FIGURES = "train.figures=false"
+# summary.json's time split of a run, copied into the benchmarks' JSON
+TIME_SPLIT = ("setup_s", "train_time_s", "epochs_eval_s", "eval_s", "figures_s")
+# rounds of one measurement further apart than this (max / min): the machine was busy
+BUSY_SPREAD = 2.0
 
 
 def machine() -> dict:
@@ -68,6 +74,29 @@ def median_rate(samples: list[float]) -> float:
     return round(statistics.median(samples), 1)
 
 
+def spread(samples: list[float]) -> float:
+    """How far apart the rounds of one measurement are: max / min."""
+    return round(max(samples) / min(samples), 2)
+
+
+def busy_warning(rounds: dict[str, list[float]]) -> str | None:
+    """A warning where the rounds of a measurement (``rounds``: name → rates) spread more than
+    ``BUSY_SPREAD``×, else None."""
+    wide = {name: spread(r) for name, r in rounds.items() if spread(r) > BUSY_SPREAD}
+    if not wide:
+        return None
+    said = ", ".join(f"{name} {s}×" for name, s in wide.items())
+    return (
+        f"rounds disagree by more than {BUSY_SPREAD:g}× (max / min: {said}): the machine was busy, "
+        f"so the medians are not to be trusted. Run it again on an idle machine."
+    )
+
+
+def time_split(summary) -> dict:
+    """A vislab run's summary.json time split (``TIME_SPLIT``)."""
+    return {key: getattr(summary, key) for key in TIME_SPLIT}
+
+
 class Timer:
     def __enter__(self) -> Timer:
         self.t0 = time.perf_counter()
@@ -82,3 +111,32 @@ def emit(result: dict) -> None:
     json.dump(result, sys.stdout, indent=None, default=str)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+class Report:
+    """A benchmark's JSON object, filled in as its results finish. Each ``update`` rewrites ``path``
+    (when given) whole, through a temporary file, so a run cut off by a time limit leaves valid JSON
+    with the results it finished and ``"finished": false``. ``finish`` sets ``"finished": true``;
+    ``emit`` prints the object on stdout."""
+
+    def __init__(self, path: Path | None, **fields) -> None:
+        self.path = path
+        self.fields = dict(fields, finished=False)
+        self.update()
+
+    def update(self, **fields) -> None:
+        self.fields.update(fields)
+        if self.path is not None:
+            part = self.path.with_name(self.path.name + ".part")
+            part.write_text(json.dumps(self.fields, default=str) + "\n")
+            part.replace(self.path)
+
+    def add(self, key: str, value: object) -> None:
+        """``value`` appended to the list under ``key``."""
+        self.update(**{key: [*self.fields.get(key, []), value]})
+
+    def finish(self, **fields) -> None:
+        self.update(**fields, finished=True)
+
+    def emit(self) -> None:
+        emit(self.fields)

@@ -10,6 +10,8 @@ summary.json's ``peak_cuda_mb`` (CUDA max allocated, reset before each model).
 
 Time-to-accuracy: the ``fast`` preset (``--config fast``) on Fashion-MNIST; the training seconds
 (evaluation excluded) when validation accuracy first reaches ``--target``, and the final test accuracy.
+Every vislab run draws no figures (``train.figures=false``) and its JSON carries summary.json's time
+split (``time_split``: setup_s, train_time_s, epochs_eval_s, eval_s, figures_s).
 
 Three other modes, each printing its own JSON object:
 
@@ -25,12 +27,17 @@ Three other modes, each printing its own JSON object:
   (benchmarks/busy_share.py).
 
 Without CUDA it prints ``{"skipped": reason}`` — unless ``--device cpu`` (a smoke run of the code path;
-``--tiny`` shrinks the new modes to a few hundred images and one epoch). ``--set KEY=VALUE`` (repeatable)
-adds a vislab config override to each vislab run of the mode, after the mode's own settings (the plain
-loop builds its model from the same config; ``--vs-airbench`` only with ``--device cpu``, where airbench
-cannot train and nothing is compared): ``--set model.widths=[16,32,32]`` gives a smoke run small
-models. The JSON lists them under ``vislab_set``. benchmarks/gpu_check.sh runs them all on a GPU
-machine.
+``--tiny`` shrinks every mode to a few hundred images and one epoch, time-to-accuracy included, and hides
+vislab's notes about so little data). ``--out FILE`` writes the JSON object to FILE too, rewritten after
+each finished result with ``"finished": false`` until the end, so a run cut off by a time limit keeps
+what it finished; stopped by SIGTERM or Ctrl-C, it prints that partial object and exits 130.
+
+``--set KEY=VALUE`` (repeatable) adds a vislab config override to each vislab run of the mode, after the
+mode's own settings (the plain loop builds its model from the same config; ``--vs-airbench`` only with
+``--device cpu``, where airbench cannot train and nothing is compared): ``--set
+model.widths=[16,32,32]`` gives a smoke run small models. The JSON lists them under ``vislab_set``.
+benchmarks/gpu_check.sh runs the three modes on a GPU machine, each with ``--out``.
+
 Usage: ``python benchmarks/gpu.py [--models cnn,vit,resnet18,fast] [--target 0.93] [--compile]``,
 ``python benchmarks/gpu.py --vs-airbench --seeds 3``, ``--vs-plain``, ``--profile``
 [``--device cpu --tiny``] [``--set KEY=VALUE``]
@@ -40,8 +47,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,106 +56,37 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from airbench_side import vs_airbench  # noqa: E402
+from airbench_side import not_found, vs_airbench  # noqa: E402
 from busy_share import EpochProfiles, profiled_vislab_epochs  # noqa: E402
 from common import (  # noqa: E402
     FASHION_ROOT,
-    emit,
+    NO_FIGURES,
+    Report,
     fashion_available,
     fashion_overrides,
     machine,
-    random_images,
+    time_split,
 )
 from plain_loop import PlainLoop  # noqa: E402
 from vislab.config import Config, build_config, load_config  # noqa: E402
-from vislab.data.sources import SOURCES  # noqa: E402
-from vislab.data.types import ArraySet, SourceData  # noqa: E402
+from vislab.errors import Note, TrainingInterrupted  # noqa: E402
+from vislab.interrupts import term_as_ctrl_c  # noqa: E402
 from vislab.models import MODELS, build_model  # noqa: E402
-from vislab.training.state import Callback  # noqa: E402
-from vislab.training.trainer import train  # noqa: E402
+from vislab_runs import (  # noqa: E402
+    SYNTHETIC,
+    register_synthetic,
+    synthetic_overrides,
+    train_clocked,
+)
 
-MODEL_SETTINGS = {
-    "cnn": ["model.name=cnn", "model.batchnorm=true", "model.dropout=0.5"],
-    "vit": ["model.name=vit"],
-    "resnet18": ["model.name=resnet18"],
-    "fast": ["model.name=fast"],
-}
-AUGMENT = ["augment.crop.p=1", "augment.crop.padding=4", "augment.hflip.p=0.5"]
-SYNTHETIC = "bench-synthetic"
-TINY = dict(n=256, n_test=64, batch=32, epochs=1)  # --tiny: the CPU smoke path of the new modes
-
-
-def register_synthetic(n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source `bench-synthetic`: random 32×32×3 images (throughput does not depend on the pixels).
-    Returns the training images and labels (the plain loop trains on the same ones)."""
-    x, y = random_images(n_train + n_test)
-
-    def load(cfg) -> SourceData:
-        return SourceData(
-            {
-                "train": ArraySet(x[:n_train], y[:n_train]),
-                "test": ArraySet(x[n_train:], y[n_train:]),
-            },
-            [str(i) for i in range(10)],
-        )
-
-    SOURCES[SYNTHETIC] = load
-    return x[:n_train], y[:n_train]
-
-
-class EpochClock(Callback):
-    """Callback: each epoch's and the cumulative training seconds, and validation accuracy."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-        self.train_s = 0.0
-
-    def on_epoch_end(self, row: dict) -> None:
-        self.train_s += row["seconds"]
-        self.rows.append(
-            dict(
-                epoch=row["epoch"],
-                seconds=row["seconds"],
-                train_s=round(self.train_s, 2),
-                val_acc=row.get("val_acc"),
-            )
-        )
-
-
-def synthetic_overrides(
-    name: str,
-    device: str,
-    batch: int,
-    epochs: int,
-    compile_: bool,
-    augment: bool,
-    extra: Sequence[str] = (),
-) -> list[str]:
-    """vislab's settings for model ``name`` on the synthetic images (SGD lr 0.05, momentum 0.9), then
-    ``extra`` (``--set``)."""
-    return [
-        f"data.name={SYNTHETIC}",
-        "data.val_fraction=0.02",
-        *MODEL_SETTINGS[name],
-        "optim.name=sgd",
-        "optim.lr=0.05",
-        "optim.momentum=0.9",
-        f"train.batch_size={batch}",
-        "train.eval_batch_size=2048",
-        f"train.epochs={epochs}",
-        f"train.device={device}",
-        f"train.compile={str(compile_).lower()}",
-        *(AUGMENT if augment else []),
-        *extra,
-    ]
-
-
-def train_clocked(cfg: Config) -> tuple[dict, EpochClock]:
-    """One vislab run in a temporary folder: its summary and its epoch times."""
-    clock = EpochClock()
-    with tempfile.TemporaryDirectory() as tmp:
-        s = train(cfg, Path(tmp) / "run", quiet=True, callbacks=[clock])
-    return s, clock
+TINY = dict(n=256, n_test=64, batch=32, epochs=1)  # --tiny: the CPU smoke path of every mode
+# --tiny's time-to-accuracy run: TINY's sizes of Fashion-MNIST (train; val and test)
+TINY_TTA = [
+    f"data.limit={TINY['n']}",
+    f"data.limit_eval={TINY['n_test']}",
+    f"train.batch_size={TINY['batch']}",
+    f"train.epochs={TINY['epochs']}",
+]
 
 
 def throughput(
@@ -175,15 +113,17 @@ def throughput(
         peak_rss_mb=s.peak_rss_mb,
         first_epoch_s=clock.rows[0]["train_s"],
         compile=compile_,
+        time_split=time_split(s),
     )
 
 
 def time_to_accuracy(
-    device: str, target: float, epochs: int | None, extra: list[str], root: Path
+    device: str, target: float, epochs: int | None, extra: list[str], root: Path, tiny: bool
 ) -> dict:
-    over = [*fashion_overrides(root), f"train.device={device}", *extra] + (
-        [f"train.epochs={epochs}"] if epochs else []
-    )
+    """``--config fast`` on Fashion-MNIST (``tiny``: on ``TINY_TTA``'s few images): when validation
+    accuracy first reaches ``target``, and the final test accuracy."""
+    over = [*fashion_overrides(root), f"train.device={device}", NO_FIGURES]
+    over += [*(TINY_TTA if tiny else []), *([f"train.epochs={epochs}"] if epochs else []), *extra]
     t0 = time.perf_counter()
     s, clock = train_clocked(load_config("fast", over))
     hit = next((r for r in clock.rows if r["val_acc"] is not None and r["val_acc"] >= target), None)
@@ -193,11 +133,13 @@ def time_to_accuracy(
         target_val_acc=target,
         reached_at=hit,
         epochs=len(clock.rows),
+        n_train=s.n_train,
         train_time_s=s.train_time_s,
         whole_run_s=round(time.perf_counter() - t0, 1),
         test_acc=s.test_acc,
         curve=clock.rows,
         peak_cuda_mb=s.peak_cuda_mb,
+        time_split=time_split(s),
     )
 
 
@@ -232,6 +174,7 @@ def vs_plain(
         ratio_vislab_over_plain=round(vislab_ips / plain_ips, 3),
         vislab_epoch_s=round(clock.rows[-1]["seconds"], 3),
         plain_epoch_s=round(plain_s, 3),
+        vislab_time_split=time_split(s),
     )
 
 
@@ -245,7 +188,12 @@ def profile_config(
         return build_config(
             {}, synthetic_overrides(name, device, batch, epochs, False, False, extra)
         )
-    over = [f"data.name={SYNTHETIC}", "data.val_fraction=0.02", f"train.device={device}"]
+    over = [
+        f"data.name={SYNTHETIC}",
+        "data.val_fraction=0.02",
+        f"train.device={device}",
+        NO_FIGURES,
+    ]
     over += [f"train.epochs={epochs}", f"train.batch_size={batch}", *extra]
     return load_config("fast", over)
 
@@ -270,16 +218,26 @@ def busy_shares(
 
 
 # ---------------------------------------------------------------------------------- main
-def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--vs-airbench", action="store_true", help="fast against airbench's train94")
     mode.add_argument("--vs-plain", action="store_true", help="vislab against a plain PyTorch loop")
     mode.add_argument("--profile", action="store_true", help="GPU-busy share of training")
-    ap.add_argument("--models", default=None, help="default: cnn,vit,resnet18,fast (--vs-plain: "
-                    "cnn,vit,resnet18; --profile: fast,cnn,vit)")  # fmt: skip
+    ap.add_argument(
+        "--models",
+        default=None,
+        help="default: cnn,vit,resnet18,fast (--vs-plain: "
+        "cnn,vit,resnet18; --profile: fast,cnn,vit)",
+    )
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--tiny", action="store_true", help="a few hundred images, one epoch (smoke)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the JSON object here too, rewritten after each finished result",
+    )
     ap.add_argument("--seeds", type=int, default=3, help="--vs-airbench: runs of each side")
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--n", type=int, default=50_000, help="synthetic training images")
@@ -304,6 +262,11 @@ def parse_args() -> argparse.Namespace:
         help="a vislab config override for every run (--vs-airbench: with --device cpu only), "
         "e.g. model.widths=[16,32,32]",
     )
+    return ap
+
+
+def parse_args() -> argparse.Namespace:
+    ap = parser()
     args = ap.parse_args()
     if args.vislab_set and args.vs_airbench and args.device != "cpu":
         ap.error(
@@ -322,38 +285,52 @@ def models_for(args: argparse.Namespace, default: str) -> tuple[list[str], list[
     return [n for n in names if n in MODELS], notes
 
 
-def run_mode(args: argparse.Namespace) -> dict:
-    """The JSON fields of the mode asked for."""
+def run_mode(args: argparse.Namespace, report: Report) -> None:
+    """Run the mode asked for, each result into ``report`` as it finishes."""
     if args.vs_airbench:
-        return dict(
-            benchmark=mode_name(args),
-            seeds=args.seeds,
-            **vs_airbench(args.seeds, args.device, args.tiny, args.fashion_root,
-                          args.cifar_root, args.keep_tensors, args.vislab_set),
-        )  # fmt: skip
-    n_test = TINY["n_test"] if args.tiny else 10_000
-    data = register_synthetic(args.n, n_test)
+        report.update(seeds=args.seeds)
+        vs_airbench(
+            args.seeds,
+            args.device,
+            args.tiny,
+            args.fashion_root,
+            args.cifar_root,
+            args.keep_tensors,
+            args.vislab_set,
+            report.update,
+        )
+        return
+    data = register_synthetic(args.n, TINY["n_test"] if args.tiny else 10_000)
     if args.vs_plain or args.profile:
         epochs = args.epochs or (3 if args.profile else 2)
         names, notes = models_for(args, "fast,cnn,vit" if args.profile else "cnn,vit,resnet18")
+        report.update(epochs=epochs, n_train=args.n, notes=notes, models=[])
         measure = busy_shares if args.profile else vs_plain
-        rows = [measure(n, args.device, args.batch, epochs, data, args.vislab_set) for n in names]
-        return dict(
-            benchmark=mode_name(args), epochs=epochs, n_train=args.n, models=rows, notes=notes
-        )
+        for name in names:
+            report.add(
+                "models", measure(name, args.device, args.batch, epochs, data, args.vislab_set)
+            )
+    else:
+        throughput_mode(args, report)
+
+
+def throughput_mode(args: argparse.Namespace, report: Report) -> None:
+    """No mode flag: each model's throughput, then ``fast``'s time to accuracy on Fashion-MNIST."""
     names, notes = models_for(args, "cnn,vit,resnet18,fast")
-    epochs = args.epochs or 2
-    results = [
-        throughput(n, args.device, epochs, args.batch, args.compile, args.n, args.vislab_set)
-        for n in names
-    ]
+    report.update(notes=notes, throughput=[])
+    for name in names:
+        row = throughput(
+            name, args.device, args.epochs or 2, args.batch, args.compile, args.n, args.vislab_set
+        )
+        report.add("throughput", row)
+    if not fashion_available(args.fashion_root):
+        report.update(time_to_accuracy={"skipped": not_found("fashion-mnist", args.fashion_root)})
+        return
     tta_set = [*args.vislab_set, *args.tta_set]
-    tta = (
-        time_to_accuracy(args.device, args.target, args.tta_epochs, tta_set, args.fashion_root)
-        if fashion_available(args.fashion_root)
-        else {"skipped": f"Fashion-MNIST not found in {args.fashion_root}"}
+    tta = time_to_accuracy(
+        args.device, args.target, args.tta_epochs, tta_set, args.fashion_root, args.tiny
     )
-    return dict(benchmark=mode_name(args), throughput=results, time_to_accuracy=tta, notes=notes)
+    report.update(time_to_accuracy=tta)
 
 
 def mode_name(args: argparse.Namespace) -> str:
@@ -363,18 +340,45 @@ def mode_name(args: argparse.Namespace) -> str:
 
 def main() -> None:
     args = parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        emit(
-            dict(
-                benchmark=mode_name(args),
-                skipped="no CUDA device visible to PyTorch (run on a GPU machine)",
-                machine=machine(),
-            )
-        )
-        return
-    result = run_mode(args)
     overrides = {"vislab_set": args.vislab_set} if args.vislab_set else {}
-    emit(dict(result, device=args.device, tiny=args.tiny, **overrides, machine=machine()))
+    report = Report(
+        args.out,
+        benchmark=mode_name(args),
+        device=args.device,
+        tiny=args.tiny,
+        **overrides,
+        machine=machine(),
+    )
+    if args.device == "cuda" and not torch.cuda.is_available():
+        report.finish(skipped="no CUDA device visible to PyTorch (run on a GPU machine)")
+        report.emit()
+        return
+    with warnings.catch_warnings():
+        if args.tiny:  # notes about so few images (a small val split, few batches): not the point
+            warnings.filterwarnings("ignore", category=Note)
+        try:
+            with term_as_ctrl_c():
+                run_mode(args, report)
+        except KeyboardInterrupt as stop:  # SIGTERM (a time limit) or Ctrl-C
+            report.emit()
+            print(stopped_message(args.out, isinstance(stop, TrainingInterrupted)), file=sys.stderr)
+            sys.exit(130)
+    report.finish()
+    report.emit()
+
+
+def stopped_message(out: Path | None, in_training: bool) -> str:
+    """What a benchmark stopped by a signal kept, and what it did not."""
+    kept = f"in {out} and on stdout" if out else "on stdout"
+    lost = (
+        " The vislab run it was training was in a temporary folder and is not kept."
+        if in_training
+        else ""
+    )
+    return (
+        f"gpu.py: stopped before it finished. The results it finished are {kept}, marked "
+        f'"finished": false.{lost}'
+    )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,12 @@
 #        bash benchmarks/gpu_check.sh
 #    With the device tool: run(command="bash benchmarks/gpu_check.sh",
 #                              carry=[".whl", "data/fashion-mnist"], timeout_s=600).
-#    Everything lands in $OUT (default ./gpu-check-out): pytest_cuda.log, vs_airbench.json,
-#    vs_plain.json, profile.json and gpu_check.log (each step's exit status and the benchmarks' stderr).
-#    Each step has its own time limit, so one that hangs does not take the others' results with it.
+#    Everything lands in $OUT (default ./gpu-check-out): vs_airbench.json, vs_plain.json, profile.json,
+#    pytest_cuda_sync.log (the sync tests, with a limit of their own), pytest_cuda.log (the other CUDA
+#    tests) and gpu_check.log (each step's exit status and the benchmarks' stderr).
+#    Each step has its own time limit, so one that hangs does not take the others' results with it, and
+#    each benchmark rewrites its JSON after every result it finishes (gpu.py --out): a step cut off by
+#    its limit leaves the results it finished, marked "finished": false.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,8 +52,14 @@ step() {  # step NAME SECONDS OUTFILE COMMAND...: run one check, its stdout to O
     local name=$1 limit=$2 out=$3
     shift 3
     echo "== $name: $* ($(date +%T))" >> "$LOG"
-    timeout "$limit" "$@" > "$OUT/$out" 2>> "$LOG"
+    timeout "$limit" "$@" > "$out" 2>> "$LOG"
     echo "== $name: exit $? ($(date +%T))" >> "$LOG"
+}
+
+bench() {  # bench NAME SECONDS JSONFILE ARGS...: benchmarks/gpu.py ARGS, its JSON kept result by result
+    local name=$1 limit=$2 json=$3
+    shift 3
+    step "$name" "$limit" /dev/null "$py" benchmarks/gpu.py "$@" --out "$OUT/$json"
 }
 
 check() {
@@ -70,16 +79,20 @@ check() {
     { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
       "$py" -c 'import torch, vislab; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
     } >> "$LOG" 2>&1
-    # the figures first, the tests last: a test step cut short still names each test it ran (-v)
-    step "fast vs airbench" 150 vs_airbench.json "$py" benchmarks/gpu.py --vs-airbench --seeds 3 \
-        --fashion-root "$fashion"
-    step "vislab vs plain loop" 90 vs_plain.json "$py" benchmarks/gpu.py --vs-plain
-    step "GPU-busy share" 90 profile.json "$py" benchmarks/gpu.py --profile
-    # tiny_modes: the three steps above at a small scale, already run for real
-    local per_test=()
-    "$py" -c 'import pytest_timeout' 2> /dev/null && per_test=(--timeout=90)
-    step "CUDA tests" 150 pytest_cuda.log "$py" -m pytest tests -k "cuda and not tiny_modes" -v -rfEs \
-        --durations=10 -p no:cacheprovider --continue-on-collection-errors "${per_test[@]}"
+    # the figures first, the tests last: a test step cut short still names each test it ran (-vv:
+    # pyproject's addopts has -q)
+    bench "fast vs airbench" 150 vs_airbench.json --vs-airbench --seeds 3 --fashion-root "$fashion"
+    bench "vislab vs plain loop" 90 vs_plain.json --vs-plain
+    bench "GPU-busy share" 90 profile.json --profile
+    # the sync tests (a step that never waits on the host) with a limit of their own, before the rest and
+    # its cold compiles; tiny_modes: the three steps above at a small scale, already run for real
+    local pytest=("$py" -m pytest -vv -rfEs --durations=10 -p no:cacheprovider) per_test=()
+    "$py" -c 'import pytest_timeout' 2> /dev/null && per_test=(--timeout=60)
+    local sync=(tests/test_cuda_sync.py tests/test_batch_augment.py::test_batch_ops_never_sync_on_cuda)
+    step "CUDA sync tests" 60 "$OUT/pytest_cuda_sync.log" "${pytest[@]}" "${sync[@]}" "${per_test[@]}"
+    step "CUDA tests" 90 "$OUT/pytest_cuda.log" "${pytest[@]}" tests --ignore="${sync[0]}" \
+        --deselect="${sync[1]}" -k "cuda and not tiny_modes" --continue-on-collection-errors \
+        "${per_test[@]}"
 }
 
 if [ "${1:-}" = "--prepare" ]; then prepare; else check; fi

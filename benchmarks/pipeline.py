@@ -10,7 +10,9 @@ Both sides produce normalised float batches of the same 32×32×3 uint8 images w
   workers are started (and one epoch consumed) before timing.
 
 Epochs of the two are interleaved (``--rounds``) and the median rate of each is reported, so a busy
-machine slows both alike. Usage: ``python benchmarks/pipeline.py [--n 20000] [--batch 128]``
+machine slows both alike. Where one side's rounds spread more than 2× (max / min, ``rounds_spread``), the
+machine was too busy for the medians to be trusted: the JSON's ``warning`` says so, and so does stderr.
+Usage: ``python benchmarks/pipeline.py [--n 20000] [--batch 128]``
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Timer, emit, machine, median_rate, random_images  # noqa: E402
+from common import (  # noqa: E402
+    Timer,
+    busy_warning,
+    emit,
+    machine,
+    median_rate,
+    random_images,
+    spread,
+)
 from vislab.config import AugmentConfig  # noqa: E402
 from vislab.data.augment import build_augment  # noqa: E402
 from vislab.data.loader import DeviceLoader  # noqa: E402
@@ -85,7 +95,7 @@ def rate(batches) -> float:
     return n / t.seconds
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20_000, help="images")
     ap.add_argument("--batch", type=int, default=128)
@@ -94,8 +104,11 @@ def main() -> None:
     ap.add_argument(
         "--device", default="cpu", help="vislab's device (cpu here; cuda on a GPU machine)"
     )
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def measure(args: argparse.Namespace) -> dict[str, list[float]]:
+    """Each side's images/s, round by round: vislab at ``--batch`` and at 512, torchvision."""
     x, y = random_images(args.n)
     stats = fit_stats(x, "standard")
     mean, std = stats.mean.tolist(), stats.std.tolist()
@@ -105,12 +118,21 @@ def main() -> None:
 
     rate(theirs)  # start the workers, warm both sides up
     rate(ours.epoch(0))
-    r_ours, r_big, r_theirs = [], [], []
+    rounds: dict[str, list[float]] = dict(vislab=[], vislab_batch512=[], torchvision=[])
     for r in range(args.rounds):
-        r_theirs.append(rate(theirs))
-        r_ours.append(rate(ours.epoch(r + 1)))
-        r_big.append(rate(ours_big.epoch(r + 1)))
-    v, t = median_rate(r_ours), median_rate(r_theirs)
+        rounds["torchvision"].append(rate(theirs))
+        rounds["vislab"].append(rate(ours.epoch(r + 1)))
+        rounds["vislab_batch512"].append(rate(ours_big.epoch(r + 1)))
+    return rounds
+
+
+def main() -> None:
+    args = parse_args()
+    rounds = measure(args)
+    v, t = median_rate(rounds["vislab"]), median_rate(rounds["torchvision"])
+    warning = busy_warning(rounds)
+    if warning:
+        print(f"pipeline.py: {warning}", file=sys.stderr)
     emit(
         dict(
             benchmark="pipeline",
@@ -123,16 +145,18 @@ def main() -> None:
                 images_per_s=v,
                 device=args.device,
                 threads=torch.get_num_threads(),
-                images_per_s_batch512=median_rate(r_big),
-                rounds=[round(a) for a in r_ours],
+                images_per_s_batch512=median_rate(rounds["vislab_batch512"]),
+                rounds=[round(a) for a in rounds["vislab"]],
             ),
             torchvision=dict(
                 images_per_s=t,
                 num_workers=args.workers,
                 persistent_workers=True,
-                rounds=[round(a) for a in r_theirs],
+                rounds=[round(a) for a in rounds["torchvision"]],
             ),
             speedup=round(v / t, 2),
+            rounds_spread={name: spread(r) for name, r in rounds.items()},
+            **({"warning": warning} if warning else {}),
             machine=machine(),
         )
     )
