@@ -23,7 +23,7 @@ from conftest import cli, one_line, tiny_config
 from vislab.cli import main
 from vislab.errors import DataError, TrainingInterrupted, UserError
 from vislab.export import export_run
-from vislab.predict import score_checkpoint
+from vislab.predict import score_split
 from vislab.training.checkpoint import CheckpointNote, load_checkpoint, pick_checkpoint
 from vislab.training.trainer import train
 
@@ -68,7 +68,7 @@ def test_the_python_api_warns_which_checkpoint_scored_an_interrupted_run(stopped
     run = vislab.load_run(stopped)
     with pytest.warns(CheckpointNote, match=NOTE):
         got = run.evaluate()
-    want, _ = score_checkpoint(stopped / "checkpoints" / "last.pt")
+    want = score_split(stopped / "checkpoints" / "last.pt", "test").metrics
     assert got["acc"] == want.acc
     with pytest.warns(CheckpointNote, match=NOTE):
         run.model()
@@ -99,7 +99,7 @@ def test_explain_and_model_info_say_the_note_as_a_line(stopped, capsys, digit_pn
 
 def test_eval_checkpoint_last_scores_last_pt_and_best_stays_the_default(finished, capsys):
     code, text = cli(capsys, "eval", finished, "--checkpoint", "last", "--mistakes", "0")
-    last, _ = score_checkpoint(finished / "checkpoints" / "last.pt")
+    last = score_split(finished / "checkpoints" / "last.pt", "test").metrics
     assert code == 0 and f"test: acc {last.acc:.4f}" in text and "note" not in text, text
     code, text = cli(capsys, "eval", finished, "--mistakes", "0")
     best = vislab.load_run(finished).summary["test_acc"]
@@ -179,7 +179,7 @@ def test_checkpoint_choices_that_cannot_be_met(finished, stopped, tmp_path, caps
 
 def test_run_methods_take_the_checkpoint_the_cli_takes(finished, stopped):
     run = vislab.load_run(finished)
-    last, _ = score_checkpoint(finished / "checkpoints" / "last.pt")
+    last = score_split(finished / "checkpoints" / "last.pt", "test").metrics
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # asked for, or best.pt: no warning
         assert run.evaluate(checkpoint="last")["acc"] == last.acc

@@ -11,7 +11,7 @@ import pytest
 import vislab
 from conftest import cli, one_line, tiny_config
 from vislab.errors import Note, UserError
-from vislab.predict import score_checkpoint
+from vislab.predict import score_split
 from vislab.training.trainer import train
 
 DIGITS = 1797  # every sample of sklearn's digits
@@ -65,7 +65,7 @@ def test_own_data_note_claims_no_counts_without_the_runs_summary(run, tmp_path):
     alone = tmp_path / "best.pt"  # a checkpoint outside its run folder: no summary.json to read
     shutil.copy(run / "checkpoints" / "best.pt", alone)
     with pytest.warns(Note, match="not held-out scores") as told:
-        score_checkpoint(alone, "all")
+        score_split(alone, "all")
     said = one_line(str(told[0].message))
     assert "the samples it trained on (train)" in said and "it held out" in said, said
     assert not any(f"the {n} it" in said for n in (20, 30, DIGITS)), said

@@ -13,7 +13,7 @@ import torch
 import vislab
 from conftest import cli, one_line, tiny_config, tiny_sets
 from vislab.errors import CheckpointNote
-from vislab.predict import load_model, score_checkpoint
+from vislab.predict import load_model, score_split
 from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
 from vislab.training.trainer import train
 
@@ -69,8 +69,8 @@ def test_the_best_weights_without_best_pt_are_last_pts_average(lost):
     assert not _same(last, load_checkpoint(lost / "checkpoints" / "last.pt").state_dict)
     summary = json.loads((lost / "summary.json").read_text())
     with pytest.warns(CheckpointNote):
-        val, _ = score_checkpoint(lost, "val")
-        test, _ = score_checkpoint(lost, "test")
+        val = score_split(lost, "val").metrics
+        test = score_split(lost, "test").metrics
     assert (val.acc, test.acc) == (summary["val_acc"], summary["test_acc"])
 
 
@@ -103,7 +103,7 @@ def test_eval_and_run_evaluate_score_what_summary_json_scored(lost, capsys):
     last = vislab.load_run(lost).evaluate("val", checkpoint="last")["acc"]
     assert (
         last
-        == score_checkpoint(lost / "checkpoints" / "last.pt", "val")[0].acc
+        == score_split(lost / "checkpoints" / "last.pt", "val").metrics.acc
         == summary["val_acc"]
     )
     code, text = cli(capsys, "export", lost, "--format", "torchscript")

@@ -68,8 +68,8 @@ def test_plot_boundary_names_the_checkpoint_and_its_epoch(tmp_path):
         best = r.plot("boundary").axes[0].get_title()
         last = r.plot("boundary", checkpoint="last").axes[0].get_title()
     epoch = r.summary["best_epoch"]
-    assert best.startswith(f"run: test, best.pt epoch {epoch}: decision boundary (accuracy ")
-    assert last.startswith("run: test, last.pt epoch 2: decision boundary")
+    assert best.startswith(f"run: test (best.pt, epoch {epoch}): decision boundary (accuracy ")
+    assert last.startswith("run: test (last.pt, epoch 2): decision boundary")
 
 
 def test_preview_of_circles_scatters_the_train_points_by_class():

@@ -73,24 +73,76 @@ def test_every_loader_of_last_takes_the_average(ema_run, tmp_path):
     assert json.loads(spec.read_text())["checkpoint"]["ema_average"] is True
 
 
-def test_a_last_pt_without_the_average_notes_its_live_weights(ema_run, tmp_path, capsys):
-    """An older vislab's last.pt of a train.ema run, without the average: its live weights, with a note."""
-    import shutil
-
-    run = tmp_path / "old"
-    shutil.copytree(ema_run, run)
-    last = run / "checkpoints" / "last.pt"
-    state = torch.load(last, weights_only=False)
-    state["ema"] = None
-    torch.save(state, last)
-    with pytest.warns(CheckpointNote, match="holds no average of the weights"):
-        model, _ = load_model(run, checkpoint="last")
-    assert _same(model, state["state_dict"])
+def test_a_fitted_models_last_pt_gets_no_note_of_an_average(tmp_path, capsys):
+    """A fitted model (majority) never gets a train.ema average: its last.pt is its weights, no note."""
+    run = tmp_path / "maj"
+    train(tiny_config("model.name=majority", "train.ema.decay=0.9"), run, quiet=True)
     code, text = cli(capsys, "eval", run, "--checkpoint", "last", "--mistakes", "0")
     said = one_line(text)
-    assert code == 0 and "weights: last.pt, epoch 3" in said, text
-    assert "note: run" in said and "its live weights at the end of epoch 3 are scored" in said, text
-    assert "(--checkpoint best / checkpoint='best')" in said, text
+    assert code == 0 and "note:" not in said, text
+    assert "weights: last.pt, epoch 1" in said, text
+
+
+# ------------------------------------------------- mend L: eval's claimed-score check, reads, export
+CLAIM = "records val_acc"
+
+
+def _summary_says(run, **fields) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(fields)
+    (run / "summary.json").write_text(json.dumps(summary))
+
+
+def test_a_later_last_pt_standing_in_for_best_pt_is_not_said_to_disagree(ema_run, tmp_path, capsys):
+    """summary.json scored epoch 1's best.pt, since deleted; last.pt holds epoch 3's average: another
+    score of other weights, not an edited file. Once summary.json's best epoch is last.pt's, its score
+    is checked again."""
+    import shutil
+
+    run = tmp_path / "lrx"
+    shutil.copytree(ema_run, run)
+    (run / "checkpoints" / "best.pt").unlink()
+    _summary_says(run, best_epoch=1, scored="best.pt, epoch 1", val_acc=0.0123)
+    last = run / "checkpoints" / "last.pt"
+    for args in ((run, "--checkpoint", "last"), (last,), (run,)):
+        code, text = cli(capsys, "eval", *args, "--split", "val", "--mistakes", "0")
+        assert code == 0 and CLAIM not in text, (args, text)
+    _summary_says(run, best_epoch=3, scored="the train.ema average of the last weights, epoch 3")
+    code, text = cli(capsys, "eval", last, "--split", "val", "--mistakes", "0")
+    said = one_line(text)
+    assert (
+        code == 0 and f"'{run / 'summary.json'}' records val_acc 0.0123 for these weights" in said
+    )
+
+
+def test_eval_of_last_reads_last_pt_once(ema_run, monkeypatch, capsys):
+    reads = []
+    real = torch.load
+
+    def counted(f, *args, **kwargs):
+        reads.append(str(f))
+        return real(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counted)
+    code, text = cli(capsys, "eval", ema_run, "--checkpoint", "last", "--mistakes", "0")
+    assert code == 0, text
+    assert reads == [str(ema_run / "checkpoints" / "last.pt")], reads
+    reads.clear()
+    code, text = cli(capsys, "eval", ema_run, "--split", "val", "--mistakes", "0")
+    assert code == 0 and reads == [str(ema_run / "checkpoints" / "best.pt")], reads
+
+
+def test_export_of_an_ema_runs_last_pt_at_its_best_epoch_gives_the_runs_test_acc(tmp_path):
+    """One epoch: last.pt's average is best.pt's weights, so summary.json's test_acc is theirs."""
+    from vislab.export import export_run
+
+    run = tmp_path / "one"
+    train(tiny_config("train.ema.decay=0.9", "train.epochs=1"), run, quiet=True)
+    summary = json.loads((run / "summary.json").read_text())
+    _, spec = export_run(run, "torchscript", tmp_path / "x", checkpoint="last")
+    origin = json.loads(spec.read_text())["checkpoint"]
+    assert origin["file"] == "checkpoints/last.pt" and origin["ema_average"] is True, origin
+    assert origin["test_acc"] == summary["test_acc"] is not None, origin
 
 
 # ------------------------------------------------------------------------------------ D2: micro ROC

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from vislab.data.fingerprint import data_change
 from vislab.data.types import Splits
-from vislab.errors import DataError
-from vislab.training.checkpoint import pick_checkpoint
-from vislab.training.record import RunRecord
+from vislab.training.checkpoint import PickedCheckpoint, weights_at
 from vislab.training.rundir import RunDir
 from vislab.training.summary import RunSummary
 
@@ -48,40 +46,38 @@ class Claimed:
 
 def claimed_score(
     run: Path | None,
-    path: Path,
-    record: RunRecord,
+    picked: PickedCheckpoint,
     splits: Splits,
     split: str,
     overrides: Sequence[str],
 ) -> Claimed | None:
-    """What the summary.json of ``run`` (None: ``path`` is a checkpoint outside a run folder) records for
-    ``split`` (val or test) where it is a score of what ``path`` scores here: the run's best weights
-    (``pick_checkpoint``'s "best", which its scores are of) on the split drawn as the run drew it (no
-    setting but :data:`_SAME_SAMPLES`; data whose fingerprint is the one the run recorded, as many
-    samples as summary.json counts); None otherwise."""
+    """What the summary.json of ``run`` (None: a checkpoint outside a run folder) records for ``split``
+    (val or test) where it is a score of the weights ``picked`` (loaded) gives: those summary.json scored
+    (:func:`_scored_these`), on the split drawn as the run drew it (no setting but :data:`_SAME_SAMPLES`;
+    data whose fingerprint is the one the run recorded, as many samples as summary.json counts); None
+    otherwise."""
+    record = picked.load().record
     if split not in ("val", "test") or record.data is None or splits.fingerprint is None:
         return None
     if any(o.split("=", 1)[0].strip() not in _SAME_SAMPLES for o in overrides):
         return None
-    if data_change(record.data, splits.fingerprint) is not None:
-        return None
-    if run is None or not _best_weights(run, path):
+    if data_change(record.data, splits.fingerprint) is not None or run is None:
         return None
     summary = RunDir(run).read_summary() or RunSummary()
+    if not _scored_these(summary, picked):
+        return None
     value, n = getattr(summary, f"{split}_acc"), getattr(summary, f"n_{split}")
     if value is None or n != len(dict(splits.items())[split]):
         return None
     return Claimed(run / "summary.json", f"{split}_acc", value, summary.precision)
 
 
-def _best_weights(run: Path, target: Path) -> bool:
-    """Whether ``target`` (run folder ``run``, or a checkpoint file of it) gives the weights the run's
-    summary.json scored: its best, as ``pick_checkpoint`` picks them (a file: best.pt, or the last.pt
-    standing in for it, whose train.ema average the file gives too)."""
-    if target.is_dir():
-        return True
-    try:
-        best = pick_checkpoint(run, "best")
-    except DataError:
-        return False
-    return best.path.resolve() == target.resolve()
+def _scored_these(summary: RunSummary, picked: PickedCheckpoint) -> bool:
+    """Whether the weights ``picked`` gives are those ``summary`` scored: of the end of its
+    ``best_epoch`` — best.pt of that epoch, or a last.pt saved then, whose weights (its ``train.ema``
+    average where it holds one) are what best.pt held or, best.pt gone, what the run scored. Not a
+    last.pt of a later epoch (standing in for a deleted best.pt), nor one saved mid-epoch."""
+    return summary.best_epoch is not None and weights_at(picked.load()) == (
+        summary.best_epoch,
+        None,
+    )

@@ -134,9 +134,8 @@ class Note(UserWarning):
 
 
 class CheckpointNote(Note):
-    """A run used through its ``last.pt``: in place of a ``best.pt`` it does not have yet (it stopped
-    before an evaluation on val picked a best epoch), or a ``train.ema`` run's last.pt of an older vislab
-    that holds no average (its live weights are scored). The message names the file and its epoch."""
+    """A run used through its last.pt in place of a best.pt it does not have (none yet, or deleted since),
+    or a run still training. The message names the file and its epoch."""
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -134,10 +134,10 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     such a run, or its last.pt, asked for or standing in for a best.pt it lacks: ``picked.ema_average``);
     and the run's ``test_acc`` from summary.json where that scored these
     weights (a finished run's best.pt, of the epoch it names, trained with the run's model, data and
-    seed: not one copied from another run; or its last.pt where it holds the very weights of that
-    best.pt: :func:`_same_weights`), else None."""
-    ckpt_path = picked.path
-    ckpt = load_checkpoint(ckpt_path)
+    seed: not one copied from another run; or its last.pt where the weights used of it, its
+    ``train.ema`` average where it holds one, are the very weights of that best.pt:
+    :func:`_same_weights`), else None."""
+    ckpt_path, ckpt = picked.path, picked.load()
     if ckpt_path.name == "best.pt":
         averaged = setting(ckpt.record.config, "train.ema.decay", 0) > 0
     else:
@@ -148,7 +148,7 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
     best = (
         summary.best_epoch == epoch
         and _same_run(ckpt.record.config, ckpt_path.parent.parent / "config.yaml")
-        and (ckpt_path.name == "best.pt" or _same_weights(ckpt.state_dict, summary, ckpt_path))
+        and (ckpt_path.name == "best.pt" or _same_weights(picked.weights(ckpt), summary, ckpt_path))
     )
     return WeightsOrigin(
         file=f"checkpoints/{ckpt_path.name}" if in_run else ckpt_path.name,
@@ -160,8 +160,8 @@ def weights_origin(picked: PickedCheckpoint, model_average: bool = False) -> Wei
 
 
 def _same_weights(state: dict[str, torch.Tensor], summary: RunSummary, ckpt_path: Path) -> bool:
-    """Whether ``state`` (a run's last.pt) holds the weights its summary.json scored: the scores are of
-    best.pt (not a ``train.ema`` average), and that file's tensors equal these."""
+    """Whether ``state`` (the weights used of a run's last.pt) are those its summary.json scored: the
+    scores are of best.pt, and that file's tensors equal these."""
     best = ckpt_path.with_name("best.pt")
     if not (summary.scored or "").startswith("best.pt") or not best.is_file():
         return False

@@ -39,7 +39,7 @@ from vislab.plotting.mistake_picks import (
     confused_pairs,
     mistake_rows,
 )
-from vislab.training.checkpoint import load_checkpoint, pick_checkpoint
+from vislab.training.checkpoint import PickedCheckpoint, pick_checkpoint
 from vislab.training.evaluate import split_loss
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.parts import channels_last
@@ -65,22 +65,28 @@ def load_model(
     ``trust_code=True`` or when the file has the sha256 the run recorded; else UntrustedCode (exit 2). A
     model object (``vislab.train(model=Net)``) redefined since the run trained is a UserCodeError, as is
     code whose layers no longer fit the saved weights (``training.saved_weights.load_weights``)."""
+    model, picked = _picked_model(target, trust_code, checkpoint)
+    return model, picked.load().record
+
+
+def _picked_model(
+    target: str | Path, trust_code: bool, checkpoint: str = "best"
+) -> tuple[torch.nn.Module, PickedCheckpoint]:
+    """:func:`load_model`'s model, and the checkpoint it was picked from (loaded: read once)."""
     picked = pick_checkpoint(target, checkpoint)
     picked.show_note()
-    path = picked.path
-    ckpt = load_checkpoint(path)
+    path, ckpt = picked.path, picked.load()
     run = _run_of(Path(target))
     if note := (_other_run_note(run, path, ckpt.record) if run is not None else None):
         show_note(note, CheckpointNote)
-    weights = picked.weights(ckpt)
     m, spec = ckpt.record.model, ckpt.record.inputs
     code = recorded_code(m.name, m.code, trust_code, str(target))
     with code as name, skip_pretrained():  # the state dict is the model; no pretrained file needed
         check_unchanged(name, m.code, str(target), trust_code)  # code changed since training
         model = build_model(name, spec.input_shape, m.num_classes, **m.kwargs)
     run_name = f"run '{run}' ({path.name})" if run is not None else f"checkpoint '{path}'"
-    load_weights(model, weights, m.name, run_name, ckpt.record.vislab_version)
-    return model.eval(), ckpt.record
+    load_weights(model, picked.weights(ckpt), m.name, run_name, ckpt.record.vislab_version)
+    return model.eval(), picked
 
 
 def _other_run_note(run: Path, path: Path, record: RunRecord) -> str | None:
@@ -98,28 +104,16 @@ def _other_run_note(run: Path, path: Path, record: RunRecord) -> str | None:
     )
 
 
-def score_checkpoint(
-    target: str | Path,
-    split: str = "test",
-    overrides: Sequence[str] = (),
-    trust_code: bool = False,
-    source: str = "--set",
-) -> tuple[Metrics, list[str]]:
-    """A checkpoint's metrics on a split of its dataset (with the checkpoint's own normalisation) and the
-    class names; ``overrides`` are ``--set`` assignments (data.* and train.eval_batch_size only), given
-    as ``source`` says (``--set``, ``Run.evaluate arguments``: what an error in them names)."""
-    scored = score_split(target, split, overrides, trust_code, source)
-    return scored.metrics, scored.class_names
-
-
 @dataclass
 class Scored:
-    """A split scored by a checkpoint: its metrics, class names, probabilities and the split itself."""
+    """A split scored by a checkpoint: its metrics, class names, probabilities, the split itself and
+    which weights of the checkpoint file scored it (:attr:`PickedCheckpoint.said`)."""
 
     metrics: Metrics
     class_names: list[str]
     probs: np.ndarray
     data: ArraySet
+    weights: str
 
 
 def score_split(
@@ -132,9 +126,10 @@ def score_split(
     """Score ``split`` of the checkpoint's own dataset (``overrides``: data.* settings, given as
     ``source`` says) with its model; a note where the run's summary.json records another accuracy
     for these weights on this split of the same data (:func:`claimed_score`)."""
-    model, record, data, inputs, claimed = _split_inputs(
+    model, data, inputs, picked, claimed = _split_inputs(
         target, split, overrides, trust_code, source
     )
+    record = picked.load().record
     # with the run's test-time augmentation, as training evaluated
     scored = record.inputs.wrap(model)
     with torch.inference_mode():
@@ -145,7 +140,7 @@ def score_split(
     if claimed is not None and (note := claimed.note(m.acc, m.n)):
         show_note(note)  # summary.json's score of these weights is not what they score
     probs = torch.softmax(logits.float(), 1).numpy()
-    return Scored(m, names, probs, data)
+    return Scored(m, names, probs, data, picked.said)
 
 
 def split_inputs(
@@ -158,21 +153,24 @@ def split_inputs(
     """A checkpoint's model and record, ``split`` of its own dataset (``overrides``: data.* settings,
     given as ``source`` says; labels as the model's class indices, matched by name) and its loader as
     evaluation feeds it to the model (the spec's centre crop and normalisation)."""
-    return _split_inputs(target, split, overrides, trust_code, source)[:4]
+    model, data, loader, picked, _ = _split_inputs(target, split, overrides, trust_code, source)
+    return model, picked.load().record, data, loader
 
 
 def _split_inputs(
     target: str | Path, split: str, overrides: Sequence[str], trust_code: bool, source: str
-) -> tuple[torch.nn.Module, RunRecord, ArraySet, DeviceLoader, Claimed | None]:
-    """:func:`split_inputs`, and the score the run's summary.json records for these weights on this
-    split, where it records one (:func:`claimed_score`)."""
+) -> tuple[torch.nn.Module, ArraySet, DeviceLoader, PickedCheckpoint, Claimed | None]:
+    """:func:`split_inputs`' model, split and loader, the checkpoint picked (loaded), and the score the
+    run's summary.json records for these weights on this split, where it records one
+    (:func:`claimed_score`)."""
     if split not in SPLITS:
         raise UserError(
             f"the split must be train, val or test, not '{split}'; or all: every sample of the data "
             "(train, val and test together)."
         )
     check_data_settings(overrides, target)  # before the model: a setting refused is never unsaid
-    model, record = load_model(target, trust_code)
+    model, picked = _picked_model(target, trust_code)
+    record = picked.load().record
     if record.config is None:
         raise DataError(
             f"checkpoint '{target}' holds no config, so its dataset is unknown: use a checkpoint "
@@ -199,8 +197,8 @@ def _split_inputs(
     loader = DeviceLoader(data, spec.stats, cfg.train.eval_batch_size, size=spec.crop_size)
     if channels_last(cfg.train.channels_last, model, spec.input_shape):  # as the run evaluated
         model, loader.channels_last = model.to(memory_format=torch.channels_last), True
-    claimed = claimed_score(_run_of(Path(target)), Path(target), record, splits, split, overrides)
-    return model, record, data, loader, claimed
+    claimed = claimed_score(_run_of(Path(target)), picked, splits, split, overrides)
+    return model, data, loader, picked, claimed
 
 
 @dataclass
@@ -285,7 +283,7 @@ def evaluate_checkpoint(
     scored = score_split(target, split, overrides, trust_code)
     wrong = confident_mistakes(scored.probs, scored.data.y, mistakes, scored.data.names)
     pairs = confused_pairs(scored.metrics.confusion)
-    weights = pick_checkpoint(target).said if target.is_file() else None  # a file's: which of them
+    weights = scored.weights if target.is_file() else None  # a file's: which of them
     files = (confusion_png, roc_png, mistakes_png, *csvs, scores_json)
     return Evaluation(split, scored, pairs, wrong, *files, normalize, _run_label(target), weights)
 

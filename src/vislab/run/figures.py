@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vislab.errors import UserError
-from vislab.training.checkpoint import PickedCheckpoint, load_checkpoint, pick_checkpoint
+from vislab.training.checkpoint import pick_checkpoint
 from vislab.training.metrics import Metrics, compute_metrics
 from vislab.training.roc import micro_roc
 from vislab.training.rundir import RunDir
@@ -25,8 +25,6 @@ from vislab.training.summary import RunSummary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from vislab.training.record import Checkpoint
 
 PLOT_KINDS = ("curves", "confusion", "per-class", "roc", "boundary", "pos-embed")
 
@@ -75,7 +73,7 @@ def _boundary(path: Path, split: str, trust_code: bool, checkpoint: str) -> Figu
     from vislab.predict import split_inputs
 
     picked = pick_checkpoint(path, checkpoint)
-    ckpt = load_checkpoint(picked.path)
+    ckpt = picked.load()
     # its record's input shape, checked before the model is rebuilt: a model defined in another
     # process (a notebook's class) cannot be, and registering it again would change nothing
     if (shape := ckpt.record.inputs.sample_shape) != (2,):
@@ -85,24 +83,9 @@ def _boundary(path: Path, split: str, trust_code: bool, checkpoint: str) -> Figu
         )
     model, record, data, _ = split_inputs(picked.loader_target(), split, (), trust_code)
     # the raw features, as predict takes them; each point normalised as in training on its way in
-    title, names = f"{path.name}: {split}, {_weights_said(picked, ckpt)}", record.model.class_names
+    title, names = f"{path.name}: {split} ({picked.said})", record.model.class_names
     return decision_boundary_figure(
         model, data.x, data.y, names, title=title, prepare=record.inputs.prepare
-    )
-
-
-def _weights_said(picked: PickedCheckpoint, ckpt: Checkpoint) -> str:
-    """Which weights a figure shows (``ckpt``: the file ``picked``, loaded): 'best.pt epoch 6', 'last.pt
-    epoch 10', 'last.pt's train.ema average epoch 10' (a train.ema run's), 'last.pt 5
-    steps into epoch 4' (stopped mid-epoch)."""
-    name = picked.path.name + ("'s train.ema average" if picked.ema_average else "")
-    loop = ckpt.resume.loop if ckpt.resume is not None else None
-    if ckpt.epoch is not None or loop is None:
-        return f"{name} epoch {ckpt.epoch}" if ckpt.epoch is not None else name
-    return (
-        f"{name} {loop.step} steps into epoch {loop.epoch + 1}"
-        if loop.step
-        else f"{name} epoch {loop.epoch}"
     )
 
 

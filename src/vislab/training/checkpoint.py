@@ -13,11 +13,10 @@ import pickle
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vislab.config.build import setting
 from vislab.errors import CheckpointNote, DataError, UserError, show_note
 from vislab.files import atomic_write
 from vislab.not_a_run import folder_kind, not_a_run, run_of_file, runs_folder_note
@@ -146,24 +145,44 @@ def _load_dict(path: Path, fix: str) -> dict[str, Any]:
 CHECKPOINTS = ("best", "last")
 
 
-@dataclass(frozen=True)
+@dataclass
 class PickedCheckpoint:
-    """The checkpoint :func:`pick_checkpoint` chose, and which of its weights are used."""
+    """The checkpoint :func:`pick_checkpoint` chose, and which of its weights are used: a last.pt's
+    ``train.ema`` average where it holds one (the weights the run's evaluations scored), else the file's
+    own. The file is read once, on first use (:meth:`load`), and kept."""
 
-    #: the checkpoint file read
+    #: the checkpoint file
     path: Path
     #: the run directory it was picked in; None for a checkpoint file given as it is
     run: Path | None
-    #: its weights are the ``train.ema`` average a last.pt holds beside its live weights (the weights the
-    #: run's evaluations scored), asked for or standing in for a best.pt the run lacks; else the file's own
-    ema_average: bool
-    #: why this file or these weights (a :class:`CheckpointNote`): last.pt in place of a missing best.pt, or
-    #: the live weights of a ``train.ema`` run whose last.pt holds no average; None: nothing to say
-    note: str | None
-    #: which weights these are, in words: "last.pt's train.ema average, epoch 3" (None: not loaded here)
-    said: str | None = None
+    #: why this file (a :class:`CheckpointNote`): last.pt in place of a missing best.pt, or a run still
+    #: training; None: nothing to say
+    note: str | None = None
     #: last.pt standing in for the best.pt the run lacks
     standing_in: bool = False
+    #: the file, loaded (None: not read yet)
+    loaded: Checkpoint | None = field(default=None, repr=False, compare=False)
+
+    def load(self) -> Checkpoint:
+        """The checkpoint file, loaded: read on first use, then kept (DataError: :func:`load_checkpoint`)."""
+        if self.loaded is None:
+            self.loaded = load_checkpoint(self.path)
+        return self.loaded
+
+    @property
+    def ema_average(self) -> bool:
+        """Whether the weights used are the ``train.ema`` average a last.pt holds beside its live ones."""
+        return _holds_average(self.load())
+
+    @property
+    def said(self) -> str:
+        """Which weights these are, in words: "last.pt's train.ema average, epoch 3", "last.pt, epoch 4,
+        step 40" (saved mid-epoch), "best.pt, epoch 2"."""
+        epoch, step = weights_at(self.load())
+        what = f"{self.path.name}'s train.ema average" if self.ema_average else self.path.name
+        return what + (
+            "" if epoch is None else f", epoch {epoch}" + (f", step {step}" if step else "")
+        )
 
     @property
     def is_runs_best(self) -> bool:
@@ -191,68 +210,40 @@ class PickedCheckpoint:
         """The weights used of ``ckpt`` (this file, loaded): last.pt's ``train.ema`` average where it holds
         one, else its own."""
         resume = ckpt.resume
-        return (
-            resume.ema
-            if self.ema_average and resume is not None and resume.ema is not None
-            else ckpt.state_dict
-        )
+        return resume.ema if resume is not None and resume.ema is not None else ckpt.state_dict
 
 
 def pick_checkpoint(target: str | Path, which: str = "best") -> PickedCheckpoint:
     """The checkpoint of ``target`` to use (nothing is warned: :meth:`PickedCheckpoint.show_note`).
 
-    A checkpoint file: itself (a last.pt's ``train.ema`` average where it holds one). A run directory:
-    ``which="best"``, its ``checkpoints/best.pt`` — or its ``last.pt`` when it has none, with a note saying
-    so; ``"last"``, its ``checkpoints/last.pt``. A last.pt's weights are its ``train.ema`` average where it
-    holds one (what the run's evaluations scored); a ``train.ema`` run's last.pt that holds none (an older
-    vislab's) gives its live weights, with a note. UserError for another ``which``; DataError when the run
-    has no such file."""
+    A checkpoint file: itself. A run directory: ``which="best"``, its ``checkpoints/best.pt`` — or its
+    ``last.pt`` when it has none, with a note saying so; ``"last"``, its ``checkpoints/last.pt``. A
+    last.pt's weights are its ``train.ema`` average where it holds one (what the run's evaluations
+    scored). UserError for another ``which``; DataError when the run has no such file."""
     if which not in CHECKPOINTS:
         raise UserError(f"the checkpoint must be best or last, not '{which}'.")
     p = Path(target)
     if not p.is_dir():
-        return _picked_file(p)
+        return PickedCheckpoint(p, None)
     best, last = p / "checkpoints" / "best.pt", p / "checkpoints" / "last.pt"
     live = _still_training_note(p)
     if which == "best" and best.is_file():
-        return PickedCheckpoint(best, p, False, live)
+        return PickedCheckpoint(best, p, live)
+    if which == "last" and last.is_file():
+        return PickedCheckpoint(last, p, live)
     if last.is_file():
         ckpt = load_checkpoint(last)
-        ema = _holds_average(ckpt)
-        note = " ".join(n for n in (live, _last_note(p, ckpt, asked=which == "last")) if n)
-        said = _weights_words(last.name, ckpt, ema)
-        return PickedCheckpoint(last, p, ema, note or None, said, which == "best")
+        note = " ".join(n for n in (live, _standing_in_note(p, ckpt)) if n)
+        return PickedCheckpoint(last, p, note or None, True, ckpt)
     if folder_kind(p) != "run":
         raise DataError(runs_folder_note(p) or not_a_run(p))
     wanted = "last.pt" if which == "last" else "best.pt or last.pt"
     raise DataError(f"run directory '{p}' has no checkpoints/{wanted}: {_no_checkpoint(p)}")
 
 
-def _picked_file(path: Path) -> PickedCheckpoint:
-    """A checkpoint file given as it is: its ``train.ema`` average where it holds one (a last.pt). One that
-    cannot be read is left for its loader to name, as it always is."""
-    try:
-        ckpt = load_checkpoint(path) if path.is_file() else None
-    except UserError:
-        ckpt = None
-    if ckpt is None:
-        return PickedCheckpoint(path, None, False, None)
-    ema = _holds_average(ckpt)
-    return PickedCheckpoint(path, None, ema, None, _weights_words(path.name, ckpt, ema))
-
-
 def _holds_average(ckpt: Checkpoint) -> bool:
     """Whether ``ckpt`` (a last.pt) holds the ``train.ema`` average beside its live weights."""
     return ckpt.resume is not None and ckpt.resume.ema is not None
-
-
-def _weights_words(name: str, ckpt: Checkpoint, ema: bool) -> str:
-    """Which weights checkpoint file ``name`` (``ckpt``, loaded) gives, in words: "last.pt's train.ema
-    average, epoch 3", "last.pt, epoch 4, step 40" (saved mid-epoch), "best.pt, epoch 2"."""
-    epoch, step = weights_at(ckpt)
-    what = f"{name}'s train.ema average" if ema else name
-    at = "" if epoch is None else f", epoch {epoch}" + (f", step {step}" if step else "")
-    return what + at
 
 
 def _no_checkpoint(run: Path) -> str:
@@ -330,16 +321,12 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
-    """Why ``run`` is used through its ``last.pt`` (unless ``asked``) and where in training its weights
-    are, which are its ``train.ema`` average where it holds one; asked for, what a ``train.ema`` run's
-    last.pt that holds no average gives (:func:`_no_average_note`); None when nothing of that needs
-    saying. ``ckpt``: its last.pt, loaded."""
+def _standing_in_note(run: Path, ckpt: Checkpoint) -> str:
+    """Why ``run`` is used through its ``last.pt`` (``ckpt``, loaded) and where in training its weights
+    are, which are its ``train.ema`` average where it holds one."""
     ema = _holds_average(ckpt)
     epoch, step = weights_at(ckpt)
     at = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
-    if asked:
-        return None if ema else _no_average_note(run, ckpt, at)
     saved = ckpt.resume.loop.best_epoch if ckpt.resume is not None else None
     # best.pt would hold the average now only where the best epoch is the last one
     would = ", what best.pt would hold" if saved in (None, epoch) and not step else ""
@@ -362,17 +349,3 @@ def _last_note(run: Path, ckpt: Checkpoint, asked: bool) -> str | None:
     if epoch == 1 and step:  # stopped mid-way through epoch 1: nothing evaluated yet
         why = "it stopped in epoch 1, before its first evaluation on val"
     return f"run '{run}' has no checkpoints/best.pt: {why}. {using}."
-
-
-def _no_average_note(run: Path, ckpt: Checkpoint, at: str) -> str | None:
-    """The note for last.pt, asked for, of a ``train.ema`` run (``ckpt``: it, loaded) that holds no average
-    of the weights (written by an older vislab): its live weights at ``at`` are scored, which none of the
-    run's evaluations scored; None for a run trained without ``train.ema``."""
-    if not (setting(ckpt.record.config, "train.ema.decay") or 0) > 0:
-        return None
-    return (
-        f"run '{run}' trained with train.ema, but its checkpoints/last.pt holds no average of the "
-        f"weights (written by an older vislab): its live weights at {at} are scored, which none of its "
-        f"evaluations scored (they score the train.ema average). For the average of the best epoch, "
-        f"use the best weights (--checkpoint best / checkpoint='best')."
-    )
