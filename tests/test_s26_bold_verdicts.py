@@ -117,23 +117,27 @@ def _seed_folder(root: Path) -> Path:
     return folder
 
 
+_HINT = (
+    "no spread to compare with: the seeds a-s0, a-s1 differ in train.epochs (a-s0 1, a-s1 3), so they "
+    "are not averaged: to average them, train each again with one config and a train.seed of its own "
+    "(vislab train --config FOLDER/<run>/config.yaml --set train.seed=S --out FOLDER/<row>-s<i> "
+    "--overwrite)."
+)
+
+
 @pytest.mark.filterwarnings("ignore:b-s[01]")  # "no predictions_test.npz": runs not trained
 def test_a_verdict_on_seeds_that_differ_in_settings_names_the_settings(
     capsys, monkeypatch, tmp_path
 ):
     folder = _seed_folder(tmp_path)
-    hint = (
-        "no spread to compare with: the seeds a-s0, a-s1 differ in train.epochs (a-s0 1, a-s1 3), so "
-        'they are not averaged; train them alike (the note "Not averaged as seeds" says how).'
-    )
     code, text = cli(capsys, "compare", folder)
     assert code == 0, text
     verdicts = [line for line in one_line(text).split("- **")[1:] if " vs " in line]
-    assert verdicts and all(hint in line for line in verdicts if "a-s" in line.split(":")[1]), text
+    assert verdicts and all(_HINT in line for line in verdicts if "a-s" in line.split(":")[1]), text
     assert "--seeds 2" not in text
     skip_report_figures(monkeypatch)
     page = one_line(unescape(build_report(folder, log=lambda _: None).read_text()))
-    assert hint in page and "--seeds 2" not in page
+    assert _HINT in page and "--seeds 2" not in page
 
 
 def test_the_seeds_hint_stays_for_a_row_of_one_seed():
@@ -142,7 +146,7 @@ def test_the_seeds_hint_stays_for_a_row_of_one_seed():
         True,
         True,
     ]
-    why = {"b-s0": "b-s0, b-s1 differ in optim.lr (b-s0 0.1, b-s1 0.01)"}
+    why = {"b-s0": "the seeds b-s0, b-s1 differ in optim.lr (b-s0 0.1, b-s1 0.01)"}
     told = group_verdicts(
         {"g": ["a", "b-s0"]}, {"a": [0.5, 0.6], "b-s0": [0.4]}, unlike={**why, "b-s1": why["b-s0"]}
     )
@@ -150,7 +154,99 @@ def test_the_seeds_hint_stays_for_a_row_of_one_seed():
         told["g"][0]
         .sentence()
         .endswith(
-            "no spread to compare with: the seeds b-s0, b-s1 differ in optim.lr (b-s0 0.1, b-s1 0.01), "
-            'so they are not averaged; train them alike (the note "Not averaged as seeds" says how).'
+            "no spread to compare with: the seeds b-s0, b-s1 differ in optim.lr (b-s0 0.1, b-s1 0.01)."
         )
     )
+
+
+@pytest.mark.filterwarnings("ignore:b-s[01]")
+def test_the_papers_verdict_says_the_fix_itself(capsys, tmp_path):
+    """The paper has no note "Not averaged as seeds": its verdicts carry the fix themselves."""
+    folder = _seed_folder(tmp_path)
+    code, said = cli(capsys, "paper", folder, "--out", tmp_path / "p", "--no-figures")
+    assert code == 0, said
+    tables = one_line((tmp_path / "p" / "tables.md").read_text())
+    assert _HINT in tables and "Not averaged as seeds" not in tables
+    texts = one_line((tmp_path / "p" / "texts.tex").read_text())
+    assert "train each again with one config and a train.seed of its own" in texts
+    assert "Not averaged" not in texts
+
+
+def _verdicts(capsys, folder: Path) -> list[str]:
+    """The verdicts of `vislab compare FOLDER`, each on one line (the rule under them left out)."""
+    code, text = cli(capsys, "compare", folder)
+    assert code == 0, text
+    said = one_line(text).split("- **")[1:]
+    return [line.split(" Difference = ")[0].strip() for line in said if " vs " in line]
+
+
+@pytest.mark.filterwarnings("ignore:[ab]-s[01]")
+def test_seeds_that_share_a_seed_are_told_to_take_a_seed_of_their_own(capsys, tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    for name, seed, acc in (
+        ("a-s0", 0, 0.5),
+        ("a-s1", 0, 0.6),
+        ("b-s0", 0, 0.4),
+        ("b-s1", 1, 0.45),
+    ):
+        run = table_run(folder, name, f"train.seed={seed}", "data.split_seed=0")
+        summary = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**summary, "seed": seed, "test_acc": acc}))
+    verdicts = _verdicts(capsys, folder)
+    fix = (
+        "the seeds a-s0, a-s1 share train.seed 0, so they are not averaged: to average them, train all "
+        "but one of those sharing a train.seed again with a train.seed of its own (vislab train "
+        "--config FOLDER/<run>/config.yaml --set train.seed=S --out FOLDER/<run> --overwrite)."
+    )
+    assert verdicts and all(fix in line for line in verdicts), verdicts
+    assert not [line for line in verdicts if "alike" in line or "one config" in line]
+
+
+@pytest.mark.filterwarnings("ignore:[abc]")
+def test_a_verdict_says_the_cause_of_each_row(capsys, tmp_path):
+    """a-s1 (its seeds not averaged) vs c (one run): both rows' causes."""
+    folder = _seed_folder(tmp_path)
+    table_run(folder, "c", "train.seed=0", "train.epochs=1", "data.split_seed=0")
+    against_c = [line for line in _verdicts(capsys, folder) if " vs c:" in line]
+    assert len(against_c) == 1
+    assert against_c[0].endswith(
+        _HINT.removesuffix(".") + "; c has one seed (train with --seeds 2 or more)."
+    ), against_c
+
+
+def test_a_verdict_joins_seeds_not_averaged_and_runs_missing():
+    why = "the seeds a-s0, a-s1 share train.seed 0, so they are not averaged"
+    found = group_verdicts(
+        {"g": ["a-s1", "b"]},
+        {"a-s1": [0.6], "b": [0.4, 0.5]},
+        compare="baseline",
+        missing={"b": ["b-s2"]},
+        unlike={"a-s1": why},
+    )
+    assert (
+        found["g"][0]
+        .sentence()
+        .endswith(
+            f"no spread to compare with: {why}; b-s2 has no result (failed, stopped or its folder "
+            "removed); re-run the same vislab suite command, without --only if it had one (Python: "
+            "only=), to train it."
+        )
+    )
+
+
+@pytest.mark.filterwarnings("ignore:[ab]-s[012]")
+def test_the_verdicts_and_the_note_tell_seeds_apart_alike(capsys, monkeypatch, tmp_path):
+    """A failed seed is in no table: neither the note nor the verdicts compare its settings."""
+    folder = _seed_folder(tmp_path)
+    run = table_run(folder, "a-s2", "train.seed=2", "optim.lr=0.5", "data.split_seed=0")
+    (run / "summary.json").write_text(json.dumps({"status": "failed", "model": "mlp", "seed": 2}))
+    verdicts = _verdicts(capsys, folder)
+    assert verdicts and all(_HINT in line for line in verdicts), verdicts
+    skip_report_figures(monkeypatch)
+    page = one_line(unescape(build_report(folder, log=lambda _: None).read_text()))
+    code, said = cli(capsys, "paper", folder, "--out", tmp_path / "p", "--no-figures")
+    assert code == 0, said
+    tables = one_line((tmp_path / "p" / "tables.md").read_text())
+    for text in (page, tables):
+        assert _HINT in text and "optim.lr" not in text

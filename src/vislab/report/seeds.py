@@ -22,7 +22,7 @@ from vislab.experiments.results.for_people import LISTED, LISTED_NOTE, for_peopl
 from vislab.experiments.results.model_options import not_taken_note
 from vislab.experiments.results.recorded import edited_note
 from vislab.experiments.results.reported import Cited, ReportedLike, legend, row_summaries
-from vislab.experiments.results.seed_rows import alike_seeds
+from vislab.experiments.results.seed_rows import SeedSplit, seed_split
 from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
 from vislab.experiments.results.spread import (
     COMPARE,
@@ -38,7 +38,6 @@ from vislab.experiments.results.table import (
     seed_verdicts,
     shown_figures,
     table_rows,
-    unlike_seeds,
     verdicts_need_seeds,
     with_settings,
 )
@@ -78,20 +77,21 @@ def plan_rows(plan: Planned) -> dict[str, list[str]] | None:
 def seeds_note(plan: Planned) -> str:
     """The note under the table naming runs grouped as seeds of one row (a suite's, or named
     ``<row>-s<i>``) whose configs differ in more than their seed, each a row of its own ("" when none:
-    ``seed_rows.alike_seeds``)."""
-    return _seed_rows(plan)[1]
+    ``seed_rows.seed_split``)."""
+    return _seed_rows(plan)[1].note
 
 
-def _seed_rows(plan: Planned) -> tuple[dict[str, list[str]], str]:
+def _seed_rows(plan: Planned) -> tuple[dict[str, list[str]], SeedSplit]:
     """The plan's rows of seeds — a suite's (suite.json's), or a folder's runs named ``<row>-s<i>`` —
-    those alike (``seed_rows.alike_seeds``, comparing the finished runs' configs as the plan read them),
-    and the note on those that are not; ({}, "") for a sweep or a run's own folder."""
+    those alike, the others' runs each a row of its own, and why (``seed_rows.seed_split``, comparing the
+    finished runs' configs as the plan read them); ({}, no split) for a sweep or a run's own folder."""
     if plan.sweep is not None or plan.one_run:
-        return {}, ""
+        return {}, SeedSplit()
     suite = plan.suite is not None
     rows = (plan.suite.rows if suite else rows_by_seed_suffix(list(plan.complete))) or {}
     # the finished runs' configs as the plan read them: no file is read again, however often asked
-    return alike_seeds(rows, plan.runs, plan.configs, among=plan.complete, suite=suite)
+    told = seed_split(rows, plan.runs, plan.configs, among=plan.complete, suite=suite)
+    return told.split(rows), told
 
 
 def own_splits(plan: Planned) -> OwnSplits:
@@ -146,7 +146,7 @@ def plan_verdicts(plan: Planned, metric: str = "test_acc") -> dict[str, list[Ver
     rows = plan_rows(plan)
     if not rows:
         return {}
-    unlike = unlike_seeds(rows, plan.runs, plan.configs)  # a row's seeds that differ: why no spread
+    unlike = _seed_rows(plan)[1].unlike  # a row's seeds not averaged: why no spread, and the fix
     return seed_verdicts(
         plan.complete, rows, _groups(plan), pairing(plan), metric, own_splits(plan), unlike
     )

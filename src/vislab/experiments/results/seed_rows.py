@@ -9,6 +9,7 @@ not averaged with its seeds."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vislab.config import RESULT_NEUTRAL_KEYS, Config
@@ -21,6 +22,65 @@ from vislab.training.rundir import RunDir
 SEEDS_MAY_DIFFER = (*RESULT_NEUTRAL_KEYS, *WRITES_ONLY, "train.seed")
 
 
+@dataclass(frozen=True)
+class SeedSplit:
+    """Rows of seeds told apart (:func:`seed_split`): ``differ``, row → what keeps its runs from being
+    seeds (:func:`_seed_differences`); ``settings``: those of them whose runs differ in settings (the
+    others share a train.seed); ``seeds``: the rows compared, row → its runs; ``suite``: they are a
+    suite's, whose command trains such runs again."""
+
+    differ: dict[str, str] = field(default_factory=dict)
+    settings: frozenset[str] = frozenset()
+    seeds: dict[str, list[str]] = field(default_factory=dict)
+    suite: bool = False
+
+    def split(self, rows: Mapping[str, list[str]]) -> dict[str, list[str]]:
+        """``rows`` with each row of :attr:`differ` replaced, in place, by its runs, a row each."""
+        out: dict[str, list[str]] = {}
+        for row, names in rows.items():
+            if row in self.differ:
+                out.update((name, [name]) for name in names)
+            else:
+                out[row] = list(names)
+        return out
+
+    @property
+    def note(self) -> str:
+        """The note under a table naming the rows of :attr:`differ` (:func:`differing_note`)."""
+        return differing_note(self.differ, self.suite)
+
+    @property
+    def unlike(self) -> dict[str, str]:
+        """Run → why its row's runs are not averaged and how to average them, worded by cause, for each
+        run of a row of :attr:`differ` (what a verdict without a spread says)."""
+        out = {}
+        for row, text in self.differ.items():
+            cause = "suite" if self.suite else "settings" if row in self.settings else "seed"
+            said = f"the seeds {text}, so they are not averaged: to average them, {_FIXES[cause]}"
+            out.update((name, said) for name in self.seeds[row])
+        return out
+
+
+def seed_split(
+    rows: Mapping[str, list[str]],
+    run_dirs: Mapping[str, Path],
+    configs: Mapping[str, Config] | None = None,
+    among: Collection[str] | None = None,
+    suite: bool = False,
+) -> SeedSplit:
+    """Of rows of seeds (a suite's, or runs named ``<row>-s<i>``: ``spread.rows_by_seed_suffix``), those
+    whose runs differ in more than :data:`SEEDS_MAY_DIFFER` (:func:`_unalike`, the one rule of every
+    table, its note and its verdicts): each is no row of seeds, its runs each a row of their own
+    (``SeedSplit.split``)."""
+    found = _unalike(rows, run_dirs, configs, among)
+    return SeedSplit(
+        {row: "; ".join(filter(None, [s, *shared])) for row, (s, shared) in found.items()},
+        frozenset(row for row, (s, _) in found.items() if s),
+        {row: list(rows[row]) for row in found},
+        suite,
+    )
+
+
 def alike_seeds(
     rows: Mapping[str, list[str]],
     run_dirs: Mapping[str, Path],
@@ -28,19 +88,10 @@ def alike_seeds(
     among: Collection[str] | None = None,
     suite: bool = False,
 ) -> tuple[dict[str, list[str]], str]:
-    """Of rows of seeds (a suite's, or runs named ``<row>-s<i>``: ``spread.rows_by_seed_suffix``), each
-    whose runs' configs differ in nothing but :data:`SEEDS_MAY_DIFFER` (:func:`seeds_differing`); a row
-    whose runs differ otherwise is no row of seeds, each of its runs a row of its own — and the note
-    says which and in what ("" when every row's seeds are alike; ``suite``: the rows are a suite's, the
-    note's fix its command's)."""
-    differ = seeds_differing(rows, run_dirs, configs, among)
-    out: dict[str, list[str]] = {}
-    for row, names in rows.items():
-        if row in differ:
-            out.update((name, [name]) for name in names)
-        else:
-            out[row] = list(names)
-    return out, differing_note(differ, suite)
+    """:func:`seed_split`'s rows (each row of seeds whose runs differ in more than their seed split
+    into its runs) and its note ("" when every row's seeds are alike)."""
+    told = seed_split(rows, run_dirs, configs, among, suite)
+    return told.split(rows), told.note
 
 
 def seeds_differing(
@@ -50,18 +101,44 @@ def seeds_differing(
     among: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Row → what keeps its runs from being seeds (:func:`_seed_differences`: ``a, b differ in key (a 3,
-    b 2)``, ``a, b share train.seed 0``), for each row whose runs are not. Only the runs ``among`` are
-    compared (a table's finished runs; None: all): a seed that failed is in no table. ``configs``: run
-    → its config already read (a report's, read once); the others' config.yaml is read from
-    ``run_dirs``. A row with a config that cannot be read is not told apart (the table's note on
-    unread settings names it)."""
+    b 2)``, ``a, b share train.seed 0``), for each row whose runs are not (:func:`seed_split`'s
+    ``differ``)."""
+    return seed_split(rows, run_dirs, configs, among).differ
+
+
+def _unalike(
+    rows: Mapping[str, list[str]],
+    run_dirs: Mapping[str, Path],
+    configs: Mapping[str, Config] | None,
+    among: Collection[str] | None,
+) -> dict[str, tuple[str, list[str]]]:
+    """Row → what keeps its runs from being seeds (:func:`_seed_differences`), for each row whose runs
+    are not. Only the runs ``among`` are compared (a table's finished runs; None: all): a seed that
+    failed is in no table. ``configs``: run → its config already read (a report's, read once); the
+    others' config.yaml is read from ``run_dirs``. A row with a config that cannot be read is not told
+    apart (the table's note on unread settings names it)."""
     out = {}
     for row, names in rows.items():
         compared = [n for n in names if among is None or n in among]
-        differ = _seed_differences(compared, run_dirs, configs or {}) if len(compared) > 1 else []
-        if differ:
-            out[row] = "; ".join(differ)
+        if len(compared) > 1:
+            settings, shared = _seed_differences(compared, run_dirs, configs or {})
+            if settings or shared:
+                out[row] = (settings, shared)
     return out
+
+
+# how to average runs named as seeds that are not, by cause (their settings differ, they share a
+# train.seed), and for a suite's (its command trains again each run not trained with its config)
+_FIXES = {
+    "settings": "train each again with one config and a train.seed of its own (vislab train --config "
+    "FOLDER/<run>/config.yaml --set train.seed=S --out FOLDER/<row>-s<i> --overwrite)",
+    "seed": "train all but one of those sharing a train.seed again with a train.seed of its own "
+    "(vislab train --config FOLDER/<run>/config.yaml --set train.seed=S --out FOLDER/<run> "
+    "--overwrite)",
+    "suite": "run the suite again (vislab suite FILE --out DIR --seeds N, with the suite's command-line "
+    "changes), which trains again each run not trained with the suite's config, keeping it beside "
+    "(--dry-run names them)",
+}
 
 
 def differing_note(differ: Mapping[str, str], suite: bool = False) -> str:
@@ -69,36 +146,29 @@ def differing_note(differ: Mapping[str, str], suite: bool = False) -> str:
     are a suite's, whose command trains such runs again."""
     if not differ:
         return ""
-    fix = (
-        "run the suite again (vislab suite FILE --out DIR --seeds N, with the suite's command-line "
-        "changes): it trains again each run not trained with the suite's config, keeping it beside "
-        "(--dry-run names them)"
-        if suite
-        else "to average them, train each again with one config and a train.seed of its own: vislab "
-        "train --config FOLDER/<run>/config.yaml --set train.seed=S --out FOLDER/<row>-s<i> --overwrite"
-    )
     return (
         f"Not averaged as seeds, though named <row>-s<i>: {' — '.join(differ.values())}. Each is a "
         f"row of its own; runs are seeds of one row when their configs differ only in train.seed, "
-        f"each with a train.seed of its own (as vislab suite --seeds N trains them): {fix}."
+        f"each with a train.seed of its own (as vislab suite --seeds N trains them): to average them, "
+        f"{_FIXES['suite' if suite else 'settings']}."
     )
 
 
 def _seed_differences(
     names: list[str], run_dirs: Mapping[str, Path], configs: Mapping[str, Config]
-) -> list[str]:
+) -> tuple[str, list[str]]:
     """What keeps the runs ``names`` from being seeds of one row: ``run, run differ in key (run value,
-    run value); ...`` for the settings they differ in but :data:`SEEDS_MAY_DIFFER` (a model option at
+    run value); ...`` (or "") for the settings they differ in but :data:`SEEDS_MAY_DIFFER` (a model option at
     its model's default as unset; a setting that changes nothing for a run, ``settings.silent_keys`` as
     a suite's plan counts it: schedule.gamma under schedule.name=none, compared among the others only),
-    and ``run, run share train.seed S`` for a seed more than one trained with (:func:`_shared_seeds`);
-    [] when none, or one's config cannot be read."""
+    and ``run, run share train.seed S`` for each seed more than one trained with (:func:`_shared_seeds`);
+    ("", []) when none, or one's config cannot be read."""
     read, found, silent = [], [], []
     for name in names:
         try:
             read.append(read_settings(run_dirs[name], configs.get(name)))
         except (UserError, KeyError):
-            return []  # its settings are unknown: the table's note on unread settings says so
+            return "", []  # its settings are unknown: the table's note on unread settings says so
         unset = at_model_default(read[-1])
         found.append({k: v for k, v in read[-1].items() if k not in unset})
         silent.append(silent_keys(read[-1], _trained_by(run_dirs[name])))
@@ -108,8 +178,8 @@ def _seed_differences(
         for k in keys
         if len({repr(s.get(k)) for s, m in zip(found, silent) if k not in m}) > 1
     ]
-    said = [f"{', '.join(names)} differ in {'; '.join(differ)}"] if differ else []
-    return said + _shared_seeds(names, [s.get("train.seed") for s in read])
+    said = f"{', '.join(names)} differ in {'; '.join(differ)}" if differ else ""
+    return said, _shared_seeds(names, [s.get("train.seed") for s in read])
 
 
 def _trained_by(run_dir: Path) -> str:

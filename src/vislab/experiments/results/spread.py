@@ -82,7 +82,8 @@ class Verdict:
     p: float | None
     missing: tuple[str, ...] = ()  # the two rows' seed runs that have no finished result
     doubted: tuple[str, ...] = ()  # the rows whose figure disagrees with their runs' records
-    unlike: tuple[str, ...] = ()  # why a row's seeds are not averaged (they differ in settings)
+    unlike: tuple[str, ...] = ()  # why a row's seeds are not averaged, and how to average them
+    alone: tuple[str, ...] = ()  # the rows of one seed that no other cause explains
 
     @property
     def exceeds(self) -> bool | None:
@@ -117,20 +118,24 @@ class Verdict:
         return f"{head} ± {self.err_pt:.1f} pt {self.label} over {seeds} (p = {self.p:.2g}): {verdict}."
 
     def _fix(self) -> str:
-        """How to get a spread: seeds that differ in settings trained alike, the missing seed runs
-        back, or seeds to train in the first place."""
-        if self.unlike:
-            said = "; ".join(f"the seeds {u}" for u in self.unlike)
-            how = 'the note "Not averaged as seeds" says how'
-            return f": {said}, so they are not averaged; train them alike ({how})"
-        if not self.missing:
+        """How to get a spread, each row's cause said: seeds not averaged (``unlike``, with their fix),
+        the missing seed runs back, seeds to train in the first place (``alone``, or both rows)."""
+        said = list(self.unlike)
+        if self.missing:
+            runs, one = ", ".join(self.missing), len(self.missing) == 1
+            said.append(
+                f"{runs} {'has' if one else 'have'} no result (failed, stopped or its folder "
+                f"removed); re-run the same vislab suite command, without --only if it had one "
+                f"(Python: only=), to train {'it' if one else 'them'}"
+            )
+        if not said:
             return " (train with --seeds 2 or more)"
-        runs, one = ", ".join(self.missing), len(self.missing) == 1
-        return (
-            f": {runs} {'has' if one else 'have'} no result (failed, stopped or its folder removed); "
-            f"re-run the same vislab suite command, without --only if it had one (Python: only=), to "
-            f"train {'it' if one else 'them'}"
-        )
+        if self.alone:
+            rows, one = " and ".join(self.alone), len(self.alone) == 1
+            said.append(
+                f"{rows} {'has' if one else 'have'} one seed (train with --seeds 2 or more)"
+            )
+        return ": " + "; ".join(said)
 
 
 def _signed(x: float) -> str:
@@ -148,11 +153,13 @@ def verdict(
     missing: Sequence[str] = (),
     doubted: Sequence[str] = (),
     unlike: Sequence[str] = (),
+    alone: Sequence[str] = (),
 ) -> Verdict:
     """Compare the values ``a`` of row ``first`` with ``b`` of row ``second`` (fractions: accuracies);
-    ``missing``: the rows' seed runs without a result, and ``unlike``: why a row's seeds are not
-    averaged, each named where the verdict lacks a spread; ``doubted``: those of the two rows whose
-    values disagree with their runs' records (not weighed)."""
+    ``missing``: the rows' seed runs without a result, ``unlike``: why a row's seeds are not averaged
+    and how to average them, ``alone``: the rows of one seed neither explains, each said where the
+    verdict lacks a spread; ``doubted``: those of the two rows whose values disagree with their runs'
+    records (not weighed)."""
     # scipy (through scikit-learn) is loaded here only: the tables without verdicts do not need it (~0.3 s)
     from scipy.stats import ttest_ind
 
@@ -161,8 +168,8 @@ def verdict(
     if doubted:
         return Verdict(first, second, label, diff, None, (len(a), len(b)), None, (), tuple(doubted))
     if len(a) < 2 or len(b) < 2:
-        n = (len(a), len(b))
-        return Verdict(first, second, label, diff, None, n, None, tuple(missing), (), tuple(unlike))
+        why = (tuple(missing), (), tuple(unlike), tuple(alone))
+        return Verdict(first, second, label, diff, None, (len(a), len(b)), None, *why)
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # both rows constant: t = ±inf (p = 0) or 0/0 (none)
         p = 0.0 if a[0] != b[0] else None
         return Verdict(first, second, label, diff, 0.0, (len(a), len(b)), p)
@@ -206,8 +213,8 @@ def group_verdicts(
     groups with no such pair are left out. ``missing``: member → its seed runs without a result (named
     by a verdict that lacks a spread). ``doubted``: members whose values disagree with their runs'
     records: never the best, and each of their verdicts says it is not weighed. ``unlike``: member (a
-    run of a row of seeds that differ in settings) → why they are not averaged, named by a verdict that
-    lacks a spread."""
+    run of a row of seeds not averaged: ``seed_rows.SeedSplit.unlike``) → why, and how to average
+    them, said by a verdict that lacks a spread (as is a member of one seed that has no other cause)."""
     out, missing, data, unlike = {}, missing or {}, data or {}, unlike or {}
     for group, members in groups.items():
         present = [m for m in members or [] if values.get(m)]
@@ -224,6 +231,7 @@ def group_verdicts(
                 [*missing.get(x, []), *missing.get(y, [])],
                 [m for m in (x, y) if m in doubted],
                 list(dict.fromkeys(unlike[m] for m in (x, y) if m in unlike)),
+                [m for m in (x, y) if len(values[m]) < 2 and not (missing.get(m) or m in unlike)],
             )
             for part in parts.values()
             for x, y in _pairs(part, values, compare, label.endswith("loss"), doubted)

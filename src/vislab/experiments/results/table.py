@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from vislab.config import Config
 from vislab.experiments.results.data_used import OwnSplits, row_datasets
 from vislab.experiments.results.model_options import taken
 from vislab.experiments.results.reported import (
@@ -25,7 +23,6 @@ from vislab.experiments.results.reported import (
     reported_columns,
     reported_figure,
 )
-from vislab.experiments.results.seed_rows import seeds_differing
 from vislab.experiments.results.settings import Settings
 from vislab.experiments.results.spread import (
     COMPARE,
@@ -33,7 +30,6 @@ from vislab.experiments.results.spread import (
     Verdict,
     group_verdicts,
     pairing_of,
-    rows_by_seed_suffix,
     spread_of,
 )
 from vislab.training.summary import RunSummary
@@ -186,8 +182,8 @@ def seed_verdicts(
     ``apart``; a row of seeds each drawing their own split only with those of its ``own_set``), but a
     row whose test set is unknown is weighed with its dataset's rows. A row whose
     ``metric`` disagrees with its runs' records (:func:`doubted_rows`) is never the best, and is not
-    weighed. A verdict without a spread names the rows' seed runs that did not finish, or why a row's
-    seeds are not averaged (``unlike``: :func:`unlike_seeds`)."""
+    weighed. A verdict without a spread names the rows' seed runs that did not finish, and why a row's
+    seeds are not averaged (``unlike``: run → why, ``seed_rows.SeedSplit.unlike``)."""
     finished = {
         row: {n: v for n in names if (s := summaries.get(n)) and (v := s.get(metric)) is not None}
         for row, names in rows.items()
@@ -209,23 +205,6 @@ def seed_verdicts(
         doubted_rows(own, metric),
         unlike,
     )
-
-
-def unlike_seeds(
-    rows: Mapping[str, list[str]],
-    run_dirs: Mapping[str, Path],
-    configs: Mapping[str, Config] | None = None,
-) -> dict[str, str]:
-    """Run → why it is a row of its own though named ``<row>-s<i>`` beside others of its row (their
-    configs differ in more than their seed: ``seed_rows.seeds_differing``, e.g. ``mlp-s0, mlp-s1
-    differ in train.epochs (mlp-s0 3, mlp-s1 1)``), for each one-run row of ``rows`` (row → its runs)
-    that is such a seed; ``configs``: those already read (else each run's config.yaml in ``run_dirs``)."""
-    alone = [row for row, names in rows.items() if names == [row]]
-    seeds = {
-        row: names for row, names in (rows_by_seed_suffix(alone) or {}).items() if len(names) > 1
-    }
-    said = seeds_differing(seeds, run_dirs, configs)
-    return {name: text for row, text in said.items() for name in seeds[row]}
 
 
 def doubted_rows(own: OwnSplits | None, metric: str) -> set[str]:

@@ -46,9 +46,9 @@ from vislab.experiments.results.reported import (
     reported_notes,
     row_summaries,
 )
-from vislab.experiments.results.seed_rows import alike_seeds
+from vislab.experiments.results.seed_rows import seed_split
 from vislab.experiments.results.settings import Settings, swept, table_settings, unread_note
-from vislab.experiments.results.spread import COMPARE, RULE, pairing_of
+from vislab.experiments.results.spread import COMPARE, RULE, pairing_of, rows_by_seed_suffix
 from vislab.experiments.results.table import (
     COLUMNS,
     SPREAD_NOTE,
@@ -58,7 +58,6 @@ from vislab.experiments.results.table import (
     seed_verdicts,
     shown_figures,
     text_columns,
-    unlike_seeds,
     verdicts_need_seeds,
     with_settings,
 )
@@ -144,15 +143,14 @@ def notes_markdown(
 def verdicts_markdown(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]],
-    run_dirs: Mapping[str, Path],
     groups: dict[str, list[str] | None] | None = None,
     compare: str | None = None,
     own: OwnSplits | None = None,
+    unlike: Mapping[str, str] | None = None,
 ) -> str:
     """Under a seeded table: :func:`seed_verdicts` on test ACC as a list, how they pair the rows and the
-    rule; "" when no group has two rows of one dataset with finished runs. ``run_dirs``: the runs'
-    folders, whose configs say why a row's seeds are not averaged (:func:`unlike_seeds`)."""
-    unlike = unlike_seeds(rows, run_dirs)
+    rule; "" when no group has two rows of one dataset with finished runs. ``unlike``: run → why its
+    row's seeds are not averaged (``seed_rows.SeedSplit.unlike``)."""
     found = seed_verdicts(summaries, rows, groups, compare, own=own, unlike=unlike)
     if not found:
         return ""
@@ -211,7 +209,7 @@ def results_texts(
     its test set (numbered in ``order``: default the table's). ``rows`` (row → its seeds): mean ± std and
     N, each group's verdicts; ``note``: under the table."""
     dirs = run_dirs if run_dirs is not None else {n: Path(out) / n for n in summaries}
-    rows, unlike = _alike_rows(out, summaries, rows, dirs)
+    rows, unlike, why = _alike_rows(out, summaries, rows, dirs)
     reported, seeded = as_reported(reported), rows is not None
     settings, metric = table_choice(out, summaries, dirs, rows, params)
     figures = figure_rows(summaries, rows, reported, metric)
@@ -235,7 +233,7 @@ def results_texts(
         + listed_markdown(readable.listed)
         + "".join(f"\n{line}\n" for line in under if line)
         + (per_class.markdown() if per_class is not None else "")
-        + (verdicts_markdown(summaries, rows, dirs, groups, compare, own) if seeded else "")
+        + (verdicts_markdown(summaries, rows, groups, compare, own, why) if seeded else "")
         + (notes_markdown(summaries, rows) + failures_markdown(failures))
         + reported_notes(reported, row_summaries(summaries, rows) if seeded else summaries)
     )
@@ -272,15 +270,31 @@ def _alike_rows(
     summaries: Mapping[str, RunSummary],
     rows: dict[str, list[str]] | None,
     run_dirs: Mapping[str, Path],
-) -> tuple[dict[str, list[str]] | None, str]:
+) -> tuple[dict[str, list[str]] | None, str, dict[str, str]]:
     """``rows`` of seeds (a suite's in ``out``, or of a folder) but those whose finished runs' configs
-    differ in more than their seed, each of their runs a row of its own (``seed_rows.alike_seeds``, the
-    one rule of every table), and the note naming them; None when no row has two runs left."""
+    differ in more than their seed, each of their runs a row of its own (``seed_rows.seed_split``, the
+    one rule of every table, its note and its verdicts; None when no row has two runs left), the note
+    naming the rows split here ("" for those given split: ``vislab compare`` said it), and run → why
+    its row's seeds are not averaged, for the verdicts (``SeedSplit.unlike``)."""
     if rows is None:
-        return None, ""
+        return None, "", {}
     suite = (Path(out) / SuiteInfo.FILE).is_file()
-    alike, note = alike_seeds(rows, run_dirs, among=summaries, suite=suite)
-    return (alike if any(len(names) > 1 for names in alike.values()) else None), note
+    told = seed_split(_rejoined(rows), run_dirs, among=summaries, suite=suite)
+    alike = told.split(rows)
+    note = told.note if any(row in rows for row in told.differ) else ""
+    return (alike if any(len(names) > 1 for names in alike.values()) else None), note, told.unlike
+
+
+def _rejoined(rows: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``rows`` with the rows of one run named ``<row>-s<i>``, where two or more share a ``<row>`` that
+    is no row given, joined again as that row (the seeds ``vislab compare`` split), so that
+    ``seed_split`` says why they are apart."""
+    alone = [row for row, names in rows.items() if names == [row]]
+    out = dict(rows)
+    for row, names in (rows_by_seed_suffix(alone) or {}).items():
+        if len(names) > 1 and row not in rows:
+            out = {r: ns for r, ns in out.items() if r not in names} | {row: names}
+    return out
 
 
 def own_splits(
